@@ -1,0 +1,20 @@
+// Element types, by the names NumPy and PyTorch use.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mhacheck {
+
+enum class DType { Float16, BFloat16, Float32, Float64, Bool, UInt8, Int8, Int16, Int32, Int64 };
+
+std::string dtype_name(DType dtype);        // "float32"
+std::string dtype_aten_name(DType dtype);   // "Float", as ATen's messages say
+bool is_floating(DType dtype);
+// Accepts "float32", "torch.float32", "float", "double", "half", "long", "int", "bool", ...
+std::optional<DType> parse_dtype(std::string_view text);
+// Every accepted canonical name, for "expected one of" messages.
+std::string dtype_names_list();
+
+}  // namespace mhacheck

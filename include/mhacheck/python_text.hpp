@@ -1,0 +1,30 @@
+// Reading what users paste from Python code and logs: a module's constructor call
+// ("nn.MultiheadAttention(512, 8, kdim=256, batch_first=True)") and shapes
+// ("torch.Size([32, 1, 512])", "(32, 10, 256)", "[B, 10, 256]", optionally ":bool").
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mhacheck/location.hpp"
+
+namespace mhacheck {
+
+// `origin` is where `text` starts; errors point into it. Returns the module as a spec object
+// ({"type": "MultiheadAttention", "embed_dim": 512, ...}) holding only the arguments given.
+nlohmann::json parse_module_call(const std::string& text, const Location& origin);
+
+struct ShapeText {
+  nlohmann::json shape;            // array of ints and symbol names
+  std::optional<std::string> dtype;  // after a ':' suffix
+  std::vector<Location> dims;      // where each dim is written
+};
+ShapeText parse_shape_text(const std::string& text, const Location& origin);
+
+// Python source for a module spec object: "nn.MultiheadAttention(512, 8, batch_first=True)".
+std::string module_call_text(const nlohmann::json& module);
+
+}  // namespace mhacheck

@@ -1,0 +1,93 @@
+// The spec: modules, tensors and the calls that connect them, as read from a JSON document
+// (docs/spec-format.md). Every element keeps its JSON pointer; locations come from the
+// document's LocationMap, and fixes are RFC 6902 patches against the document.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mhacheck/dtype.hpp"
+#include "mhacheck/json_source.hpp"
+#include "mhacheck/shape.hpp"
+
+namespace mhacheck {
+
+// nn.MultiheadAttention's constructor arguments, PyTorch's defaults when absent.
+struct MhaOptions {
+  std::int64_t embed_dim = 0;
+  std::int64_t num_heads = 0;
+  double dropout = 0.0;
+  bool bias = true;
+  bool add_bias_kv = false;
+  bool add_zero_attn = false;
+  std::optional<std::int64_t> kdim;
+  std::optional<std::int64_t> vdim;
+  bool batch_first = false;
+  DType dtype = DType::Float32;  // the factory kwarg dtype=: the parameters' dtype
+};
+
+struct ModuleDecl {
+  std::string name;     // the key under "modules"; "module" in the flat form
+  std::string type;     // canonical: "MultiheadAttention"
+  MhaOptions mha;
+  std::string pointer;  // "/modules/attn" or "/module"
+  bool written_as_call = false;  // flat form: "module": "nn.MultiheadAttention(512, 8)"
+};
+
+struct TensorDecl {
+  std::string name;              // the key under "tensors"; empty for an inline tensor
+  Shape shape;
+  std::optional<DType> dtype;    // absent: float32 for data, bool for masks (decided at use)
+  std::string pointer;           // the tensor's element
+  std::string shape_pointer;     // the shape array (== pointer for the bare-array form)
+};
+
+// One argument of a call: nothing, a named tensor (or an earlier call's output), or inline.
+struct ArgRef {
+  enum class Kind { Absent, Named, Inline };
+  Kind kind = Kind::Absent;
+  std::string name;    // for Named
+  TensorDecl tensor;   // for Inline
+  std::string pointer; // where the argument is written in the call
+};
+
+struct CallDecl {
+  std::string id;      // "cross", or "call0"... when not given
+  std::string module;  // a key of Spec::modules
+  ArgRef query, key, value, key_padding_mask, attn_mask;
+  bool need_weights = true;
+  bool average_attn_weights = true;
+  bool is_causal = false;
+  std::vector<std::string> outputs;  // names for attn_output, attn_output_weights
+  std::string pointer;  // "/calls/0", or "" for the flat form
+};
+
+struct Spec {
+  JsonDocument document;
+  bool flat = false;
+  std::vector<std::pair<std::string, std::int64_t>> dims;
+  std::vector<ModuleDecl> modules;
+  std::vector<TensorDecl> tensors;
+  std::vector<CallDecl> calls;
+
+  const ModuleDecl* find_module(const std::string& name) const;
+  const TensorDecl* find_tensor(const std::string& name) const;
+};
+
+// Reads a spec document, version 1, in the full or the flat form. Throws InputError for
+// anything that is not a well-formed spec (unknown keys come with a "did you mean").
+Spec parse_spec(JsonDocument document);
+
+// A shape as spec JSON: integers and symbol names ("S+1" for derived dims).
+nlohmann::json shape_json(const Shape& shape);
+
+// Canonical module type for "MultiheadAttention", "nn.MultiheadAttention",
+// "torch.nn.MultiheadAttention"; nullopt for an unknown type.
+std::optional<std::string> canonical_module_type(const std::string& type);
+
+}  // namespace mhacheck

@@ -1,0 +1,131 @@
+#include "call_context.hpp"
+
+#include <fmt/format.h>
+
+#include "mhacheck/python_text.hpp"
+
+namespace mhacheck {
+
+Location CallContext::dim_location(const ArgValue& arg, int dim) const {
+  if (dim >= 0 && dim < static_cast<int>(arg.dim_locations.size()) && arg.dim_locations[dim].known()) {
+    return arg.dim_locations[dim];
+  }
+  return arg.location;
+}
+
+RelatedLocation CallContext::related(const ArgValue& arg, int dim, std::string message) const {
+  return RelatedLocation{std::move(message), dim_location(arg, dim)};
+}
+
+Diagnostic& CallContext::report(DiagId id, std::string message, const ArgValue* arg, std::optional<int> dim) {
+  Diagnostic& diagnostic = diagnostics.emplace_back();
+  diagnostic.id = id;
+  diagnostic.message = std::move(message);
+  diagnostic.call = call.id;
+  if (arg != nullptr) {
+    diagnostic.argument = arg->argument;
+    diagnostic.dim = dim;
+    diagnostic.location = dim ? dim_location(*arg, *dim) : arg->location;
+  } else {
+    diagnostic.location = spec.document.values.find(call.pointer);
+  }
+  if (diagnostic.severity() == Severity::Error) ++errors_;
+  return diagnostic;
+}
+
+Diagnostic& CallContext::report_option(DiagId id, std::string message, const std::string& option) {
+  Diagnostic& diagnostic = diagnostics.emplace_back();
+  diagnostic.id = id;
+  diagnostic.message = std::move(message);
+  diagnostic.call = call.id;
+  diagnostic.argument = "module." + option;
+  std::string pointer = child_pointer(module.pointer, option);
+  diagnostic.location = spec.document.values.find(module.written_as_call ? module.pointer : pointer);
+  if (diagnostic.severity() == Severity::Error) ++errors_;
+  return diagnostic;
+}
+
+void CallContext::pytorch_raises(Diagnostic& diagnostic, std::string type, std::string message) {
+  diagnostic.pytorch_error = PytorchError{std::move(type), std::move(message), !raised_};
+  raised_ = true;
+}
+
+bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where, std::optional<int> dim,
+                       const std::string& what) {
+  Symbols::Equality equality = symbols.require_equal(a, b);
+  if (equality.verdict == Symbols::Verdict::Equal) return true;
+  if (equality.verdict == Symbols::Verdict::Unequal) return false;
+  report(DiagId::SymbolConstraint, fmt::format("valid only if {} ({})", equality.condition, what), where, dim)
+      .notes.push_back("distinct symbols are independent sizes: bind them under \"dims\", or use one name "
+                       "where the sizes must agree");
+  return true;
+}
+
+std::optional<nlohmann::json> CallContext::option_patch(
+    const std::vector<std::pair<std::string, nlohmann::json>>& options) const {
+  nlohmann::json patch = nlohmann::json::array();
+  if (module.written_as_call) {
+    // The module is a constructor string: replace it with the edited call.
+    nlohmann::json object = parse_module_call(spec.document.value.at(nlohmann::json::json_pointer(module.pointer)).get<std::string>(),
+                                              Location{});
+    for (const auto& [name, value] : options) object[name] = value;
+    patch.push_back({{"op", "replace"}, {"path", module.pointer}, {"value", module_call_text(object)}});
+    return patch;
+  }
+  for (const auto& [name, value] : options) {
+    patch.push_back({{"op", "add"}, {"path", child_pointer(module.pointer, name)}, {"value", value}});
+  }
+  return patch;
+}
+
+std::optional<nlohmann::json> CallContext::shape_patch(const ArgValue& arg, const Shape& shape) const {
+  if (arg.shape_pointer.empty()) return std::nullopt;
+  return nlohmann::json::array({{{"op", "replace"}, {"path", arg.shape_pointer}, {"value", shape_json(shape)}}});
+}
+
+void CallContext::add_patch_fix(Diagnostic& diagnostic, std::string description, nlohmann::json patch) {
+  Fix fix;
+  fix.description = std::move(description);
+  fix.patch = std::move(patch);
+  diagnostic.fixes.push_back(std::move(fix));
+}
+
+bool CallContext::add_option_fix(Diagnostic& diagnostic, std::string description,
+                                 const std::vector<std::pair<std::string, nlohmann::json>>& options) {
+  std::optional<nlohmann::json> patch = option_patch(options);
+  if (!patch) return false;
+  add_patch_fix(diagnostic, std::move(description), std::move(*patch));
+  return true;
+}
+
+bool CallContext::add_shape_fix(Diagnostic& diagnostic, std::string description,
+                                const std::vector<std::pair<const ArgValue*, Shape>>& shapes) {
+  nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::string> pointers;
+  for (const auto& [arg, shape] : shapes) {
+    std::optional<nlohmann::json> part = shape_patch(*arg, shape);
+    if (!part) return false;
+    // The same tensor passed as several arguments is patched once.
+    if (std::find(pointers.begin(), pointers.end(), arg->shape_pointer) != pointers.end()) continue;
+    pointers.push_back(arg->shape_pointer);
+    for (auto& op : *part) patch.push_back(op);
+  }
+  add_patch_fix(diagnostic, std::move(description), std::move(patch));
+  return true;
+}
+
+bool CallContext::add_dtype_fix(Diagnostic& diagnostic, std::string description, const ArgValue& arg, DType dtype) {
+  if (arg.dtype_pointer.empty()) return false;
+  nlohmann::json patch = nlohmann::json::array();
+  if (arg.dtype_pointer == arg.shape_pointer) {
+    // A bare shape array: rewrite it as {"shape": [...], "dtype": ...}.
+    patch.push_back({{"op", "replace"}, {"path", arg.shape_pointer},
+                     {"value", {{"shape", shape_json(arg.written)}, {"dtype", dtype_name(dtype)}}}});
+  } else {
+    patch.push_back({{"op", "add"}, {"path", arg.dtype_pointer}, {"value", dtype_name(dtype)}});
+  }
+  add_patch_fix(diagnostic, std::move(description), std::move(patch));
+  return true;
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,86 @@
+// What an operator's rule function sees of one call: its resolved arguments with provenance,
+// the module, the symbol table, and helpers to report diagnostics and propose fixes.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mhacheck/check.hpp"
+#include "mhacheck/diagnostic.hpp"
+#include "mhacheck/spec.hpp"
+
+namespace mhacheck {
+
+struct ArgValue {
+  std::string argument;       // "query"
+  bool present = false;
+  std::string identity;       // equal identities: the same tensor object in Python
+  Shape written;              // as declared, symbols unresolved
+  Shape shape;                // resolved through the symbol table
+  DType dtype = DType::Float32;
+  std::vector<Location> dim_locations;  // one per dim; unknown for outputs of calls
+  Location location;          // where the argument is written in the call
+  std::string origin;         // "tensor \"q\"", "inline", "output 0 of call \"enc\""
+  std::string shape_pointer;  // JSON pointer of the shape array to patch; empty: not patchable
+  std::string dtype_pointer;  // JSON pointer where the dtype is (or would be) written
+
+  int rank() const { return static_cast<int>(shape.size()); }
+};
+
+class CallContext {
+ public:
+  CallContext(const Spec& spec, const CallDecl& call, const ModuleDecl& module, Symbols& symbols)
+      : spec(spec), call(call), module(module), symbols(symbols) {}
+
+  const Spec& spec;
+  const CallDecl& call;
+  const ModuleDecl& module;
+  Symbols& symbols;
+  std::map<std::string, ArgValue> args;
+  std::vector<NamedOutput> outputs;  // filled by the rule when the call succeeds
+  // A deque, so that a Diagnostic& handed out stays valid while more are added.
+  std::deque<Diagnostic> diagnostics;
+
+  const ArgValue& arg(const std::string& name) const { return args.at(name); }
+
+  // Adds a diagnostic about `arg` (dim `dim` of it when given); the location is that dim's.
+  Diagnostic& report(DiagId id, std::string message, const ArgValue* arg = nullptr,
+                     std::optional<int> dim = std::nullopt);
+  // Adds a diagnostic about a module option (its location in the spec).
+  Diagnostic& report_option(DiagId id, std::string message, const std::string& option);
+  // Records the exception PyTorch raises for `diagnostic`; the first one raised in a call is
+  // the one the user sees, later ones only once the earlier are fixed.
+  void pytorch_raises(Diagnostic& diagnostic, std::string type, std::string message);
+  bool has_errors() const { return errors_ > 0; }
+
+  // Requires a == b. Equal under a condition on symbols: warns (MHA080) and returns true.
+  bool same(const DimExpr& a, const DimExpr& b, const ArgValue* where, std::optional<int> dim,
+            const std::string& what);
+
+  Location dim_location(const ArgValue& arg, int dim) const;
+  RelatedLocation related(const ArgValue& arg, int dim, std::string message) const;
+
+  // Candidate fixes (verified later by the pass). Each returns false when not expressible.
+  bool add_option_fix(Diagnostic& diagnostic, std::string description,
+                      const std::vector<std::pair<std::string, nlohmann::json>>& options);
+  bool add_shape_fix(Diagnostic& diagnostic, std::string description,
+                     const std::vector<std::pair<const ArgValue*, Shape>>& shapes);
+  bool add_dtype_fix(Diagnostic& diagnostic, std::string description, const ArgValue& arg, DType dtype);
+  void add_patch_fix(Diagnostic& diagnostic, std::string description, nlohmann::json patch);
+
+  // Patch operations, for combining several edits into one fix.
+  std::optional<nlohmann::json> option_patch(const std::vector<std::pair<std::string, nlohmann::json>>& options) const;
+  std::optional<nlohmann::json> shape_patch(const ArgValue& arg, const Shape& shape) const;
+
+ private:
+  int errors_ = 0;
+  bool raised_ = false;
+};
+
+
+}  // namespace mhacheck

@@ -1,0 +1,170 @@
+// The single table of diagnostic codes. Codes are stable: never renumber, only add.
+// Each example is a flat spec that triggers the code; tests/catalogue_test.cpp checks that it
+// does, and that docs/diagnostics.md lists every code.
+#include <stdexcept>
+
+#include "mhacheck/diagnostic.hpp"
+
+namespace mhacheck {
+
+std::string severity_name(Severity severity) {
+  switch (severity) {
+    case Severity::Error: return "error";
+    case Severity::Warning: return "warning";
+    case Severity::Note: return "note";
+  }
+  return "error";
+}
+
+#define MHA(q, k, v, extra) \
+  R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2)" extra R"(}, "query": )" q R"(, "key": )" k R"(, "value": )" v
+
+const std::vector<DiagInfo>& diagnostic_catalogue() {
+  static const std::vector<DiagInfo> catalogue = {
+      {DiagId::InputSyntax, "MHA001", Severity::Error, "input-syntax", "the input is not valid JSON or Python text",
+       "The spec file, or a value given on the command line, could not be read: a JSON syntax error, "
+       "invalid UTF-8, a constructor call or shape that does not parse. The location points at the first "
+       "character that could not be read. mhacheck exits with code 2.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8 "num_heads": 2}})"},
+      {DiagId::InputSchema, "MHA002", Severity::Error, "input-schema", "the spec does not have the expected structure",
+       "The input is well-formed but is not a spec: an unknown key (with the closest known key suggested), "
+       "a value of the wrong type, a missing required argument, a negative or oversized dim. See "
+       "docs/spec-format.md. mhacheck exits with code 2.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_head": 2}, "query": [3, 2, 8], "key": [3, 2, 8], "value": [3, 2, 8]})"},
+      {DiagId::InputReference, "MHA003", Severity::Error, "input-reference", "a call names a tensor that is not defined",
+       "A call argument names a tensor that is neither declared under \"tensors\" nor produced by an earlier "
+       "call, or an output name is defined twice. mhacheck exits with code 2.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": "q", "key": [3, 2, 8], "value": [3, 2, 8]})"},
+      {DiagId::ModuleNonPositive, "MHA010", Severity::Error, "module-nonpositive", "embed_dim and num_heads must be positive",
+       "nn.MultiheadAttention refuses embed_dim <= 0 or num_heads <= 0 when it is constructed (PyTorch 2.x raises "
+       "ValueError before any other check). No call of the module is checked further.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 0}, "query": [3, 2, 8], "key": [3, 2, 8], "value": [3, 2, 8]})"},
+      {DiagId::ModuleHeadsDivide, "MHA011", Severity::Error, "heads-not-dividing", "embed_dim is not divisible by num_heads",
+       "Each head gets embed_dim / num_heads features, so num_heads must divide embed_dim. The constructor "
+       "raises AssertionError. Fixes offered: the nearest num_heads that divides embed_dim.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 10, "num_heads": 4}, "query": [3, 2, 10], "key": [3, 2, 10], "value": [3, 2, 10]})"},
+      {DiagId::ModuleNegativeKvDim, "MHA012", Severity::Error, "negative-kdim", "kdim or vdim is negative",
+       "kdim and vdim size the key and value projection weights; a negative size makes the constructor fail "
+       "while allocating them (RuntimeError: Trying to create tensor with negative dimension).",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "kdim": -4}, "query": [3, 2, 8], "key": [3, 2, 8], "value": [3, 2, 8]})"},
+      {DiagId::QueryRank, "MHA020", Severity::Error, "query-rank", "query must be 2-D (unbatched) or 3-D (batched)",
+       "nn.MultiheadAttention takes a 3-D query, (L, N, E) or (N, L, E) with batch_first=True, or an unbatched 2-D "
+       "query (L, E). Any other rank raises AssertionError before anything else is checked.",
+       MHA("[2, 3, 4, 8]", "[3, 2, 8]", "[3, 2, 8]", "") "}"},
+      {DiagId::KeyValueRank, "MHA021", Severity::Error, "key-value-rank", "key and value must have the query's rank",
+       "A batched (3-D) query needs 3-D key and value; an unbatched (2-D) query needs 2-D key and value. A 4-D "
+       "key is often an extra head or batch dimension left in by mistake.",
+       MHA("[3, 2, 8]", "[5, 8]", "[5, 8]", "") "}"},
+      {DiagId::KeyPaddingMaskRank, "MHA022", Severity::Error, "key-padding-mask-rank", "key_padding_mask has the wrong rank",
+       "key_padding_mask is (N, S) for a batched call and (S,) for an unbatched one.",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[5, 2, 8]", "") R"(, "key_padding_mask": [2, 5, 1]})"},
+      {DiagId::AttnMaskRank, "MHA023", Severity::Error, "attn-mask-rank", "attn_mask must be 2-D or 3-D",
+       "attn_mask is (L, S), shared by every batch entry and head, or (N*num_heads, L, S) with one mask per "
+       "batch entry and head (num_heads, L, S for an unbatched call). A 4-D (N, num_heads, L, S) mask must be "
+       "reshaped to (N*num_heads, L, S).",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[5, 2, 8]", "") R"(, "attn_mask": [2, 2, 3, 5]})"},
+      {DiagId::TransposeRank, "MHA024", Severity::Error, "batch-first-transpose", "batch_first=True transposes a key or value with fewer than 2 dims",
+       "With batch_first=True and a 3-D query, the module transposes query, key and value with .transpose(1, 0) "
+       "before checking their ranks, so a 1-D key or value fails with IndexError first.",
+       MHA("[2, 3, 8]", "[8]", "[8]", R"(, "batch_first": true)") "}"},
+      {DiagId::QueryEmbedDim, "MHA030", Severity::Error, "query-embed-dim", "the query's feature size is not embed_dim",
+       "The last dim of query must equal the module's embed_dim. When another dim of the query equals "
+       "embed_dim, the query is probably permuted.",
+       MHA("[3, 2, 6]", "[5, 2, 8]", "[5, 2, 8]", "") "}"},
+      {DiagId::KeyFeatureDim, "MHA031", Severity::Error, "key-feature-dim", "the key's feature size is not kdim",
+       "The last dim of key must be kdim (embed_dim when kdim is not given). Keys of another size need "
+       "kdim=<size> (and vdim for values) in the constructor, which switches to separate projection weights.",
+       MHA("[3, 2, 8]", "[5, 2, 4]", "[5, 2, 4]", "") "}"},
+      {DiagId::ValueFeatureDim, "MHA032", Severity::Error, "value-feature-dim", "the value's feature size is not vdim",
+       "The last dim of value must be vdim (embed_dim when vdim is not given).",
+       MHA("[3, 2, 8]", "[5, 2, 6]", "[5, 2, 4]", R"(, "kdim": 6, "vdim": 6)") "}"},
+      {DiagId::KeyValueShape, "MHA033", Severity::Error, "key-value-shape", "key and value shapes differ",
+       "Without kdim/vdim (one packed projection), key and value must have identical shapes.",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[6, 2, 8]", "") "}"},
+      {DiagId::KeyValueLeadingDims, "MHA034", Severity::Error, "key-value-leading-dims", "key and value sequence or batch dims differ",
+       "With kdim/vdim (separate projections), key and value may differ in their feature size but must agree "
+       "in sequence length and batch size.",
+       MHA("[3, 2, 8]", "[5, 2, 4]", "[6, 2, 6]", R"(, "kdim": 4, "vdim": 6)") "}"},
+      {DiagId::BatchMismatch, "MHA040", Severity::Error, "batch-mismatch", "key/value batch size differs from query batch size",
+       "query, key and value must have the same batch size N. PyTorch does not check this directly: it fails "
+       "late, reshaping the projected key (RuntimeError: shape '[S, N*num_heads, head_dim]' is invalid for input "
+       "of size ...), or concatenating bias_k. Most often the inputs are batch-major, (N, L, E), while the module "
+       "has batch_first=False and reads dim 1 as the batch: construct with batch_first=True, or transpose.",
+       MHA("[3, 1, 8]", "[3, 5, 8]", "[3, 5, 8]", "") "}"},
+      {DiagId::AttnMask2dShape, "MHA050", Severity::Error, "attn-mask-2d-shape", "2-D attn_mask is not (L, S)",
+       "A 2-D attn_mask is (target length L, source length S), taken from query and key as the module reads "
+       "them (batch_first changes which dims those are; masks are never transposed).",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[5, 2, 8]", "") R"(, "attn_mask": [5, 3]})"},
+      {DiagId::AttnMask3dShape, "MHA051", Severity::Error, "attn-mask-3d-shape", "3-D attn_mask is not (N*num_heads, L, S)",
+       "A 3-D attn_mask holds one (L, S) mask per batch entry and head: (N*num_heads, L, S), batch-major "
+       "(entry n, head h at index n*num_heads + h). A per-batch (N, L, S) mask must be repeated per head with "
+       "mask.repeat_interleave(num_heads, dim=0). Unbatched calls take (num_heads, L, S).",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[5, 2, 8]", "") R"(, "attn_mask": [2, 3, 5]})"},
+      {DiagId::KeyPaddingMaskShape, "MHA052", Severity::Error, "key-padding-mask-shape", "key_padding_mask is not (N, S)",
+       "key_padding_mask marks padded key positions per batch entry: (N, S), or (S,) unbatched. It is never "
+       "transposed by batch_first. add_bias_kv and add_zero_attn append positions to it themselves.",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[5, 2, 8]", "") R"(, "key_padding_mask": [5, 2]})"},
+      {DiagId::MaskDType, "MHA060", Severity::Error, "mask-dtype", "mask dtype is neither bool nor floating",
+       "PyTorch 2.x accepts bool masks (True = not allowed to attend) and float masks (added to the scores). "
+       "Integer masks, uint8 included, raise AssertionError (PyTorch 1.x accepted uint8 with a warning).",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[5, 2, 8]", "") R"(, "key_padding_mask": {"shape": [2, 5], "dtype": "uint8"}})"},
+      {DiagId::MaskDTypeMismatch, "MHA061", Severity::Warning, "mask-dtype-mismatch", "key_padding_mask and attn_mask have different dtypes",
+       "PyTorch 2.x warns that mismatched mask types are deprecated; a float key_padding_mask is added to the "
+       "attention mask rather than or-ed with it.",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[5, 2, 8]", "") R"(, "key_padding_mask": {"shape": [2, 5], "dtype": "bool"}, "attn_mask": {"shape": [3, 5], "dtype": "float32"}})"},
+      {DiagId::MaskQueryDType, "MHA062", Severity::Error, "mask-query-dtype", "a float mask's dtype differs from the query's",
+       "A float mask is added to the attention scores, which have the query's dtype; PyTorch does not promote "
+       "it, so a float64 mask with a float32 query fails. Use the query's dtype or a bool mask.",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[5, 2, 8]", "") R"(, "attn_mask": {"shape": [3, 5], "dtype": "float64"}})"},
+      {DiagId::InputModuleDType, "MHA063", Severity::Error, "input-module-dtype", "an input's dtype differs from the module's parameters",
+       "The in-projection multiplies query, key and value with the module's weights, whose dtype is the "
+       "module's (float32 unless constructed with dtype= or converted with .double()/.half()).",
+       MHA(R"({"shape": [3, 2, 8], "dtype": "float64"})", "[5, 2, 8]", "[5, 2, 8]", "") "}"},
+      {DiagId::CausalWithoutMask, "MHA070", Severity::Error, "causal-without-mask", "is_causal=True needs an attn_mask",
+       "In nn.MultiheadAttention, is_causal is only a hint that attn_mask is causal; the mask itself must be "
+       "passed (nn.Transformer.generate_square_subsequent_mask(L) makes one).",
+       MHA("[3, 2, 8]", "[3, 2, 8]", "[3, 2, 8]", "") R"(, "is_causal": true})"},
+      {DiagId::CausalIgnoresMask, "MHA071", Severity::Warning, "causal-ignores-mask", "is_causal=True makes PyTorch ignore attn_mask",
+       "With is_causal=True, need_weights=False and no key_padding_mask, PyTorch 2.x drops attn_mask and applies "
+       "its own causal mask, so the mask passed is neither checked nor used.",
+       MHA("[3, 2, 8]", "[3, 2, 8]", "[3, 2, 8]", "") R"(, "attn_mask": [3, 3], "is_causal": true, "need_weights": false})"},
+      {DiagId::SymbolConstraint, "MHA080", Severity::Warning, "symbol-constraint", "the call is valid only if symbols take particular values",
+       "Distinct symbols are independent sizes. When the call is valid only if two symbols are equal, or a symbol "
+       "has one value, mhacheck says so rather than assuming it; bind the symbol under \"dims\" or use one name.",
+       MHA(R"(["L", "B", 8])", R"(["S", "N", 8])", R"(["S", "N", 8])", "") "}"},
+      {DiagId::SymbolNameRole, "MHA081", Severity::Warning, "symbol-name-role", "a symbol's name says batch but it sits in a sequence position (or the reverse)",
+       "With batch_first=False, (32, 10, 512) is read as (L=32, N=10, E=512). A dim named like a batch size (B, N, "
+       "batch, bs, bsz) in the sequence slot, or a sequence name (L, S, T, seq, len) in the batch slot, usually "
+       "means the module reads the layout the wrong way round, which PyTorch does not detect: attention then "
+       "runs across the batch.",
+       MHA(R"(["B", "T", 8])", R"(["B", "T", 8])", R"(["B", "T", 8])", "") "}"},
+      {DiagId::SymbolRoleConflict, "MHA082", Severity::Warning, "symbol-role-conflict", "one symbol is a batch dim in one tensor and a sequence dim in another",
+       "The same symbol is read as the batch size in one argument and as a sequence length in another: one of "
+       "the two tensors is laid out differently from what the module expects.",
+       MHA(R"(["T", "B", 8])", R"(["B", "T", 8])", R"(["B", "T", 8])", "") "}"},
+      {DiagId::Interpretation, "MHA090", Severity::Note, "interpretation", "how the module reads the inputs' dims",
+       "States which dim of each input is the sequence, the batch and the features, as batch_first dictates. "
+       "With plain numbers mhacheck cannot know the intent, so it shows the reading; name dims with symbols to "
+       "let it check the reading.",
+       MHA("[4, 2, 8]", "[4, 2, 8]", "[4, 2, 8]", "") "}"},
+  };
+  return catalogue;
+}
+
+#undef MHA
+
+const DiagInfo& diag_info(DiagId id) {
+  for (const DiagInfo& info : diagnostic_catalogue()) {
+    if (info.id == id) return info;
+  }
+  throw std::logic_error("diagnostic id missing from the catalogue");
+}
+
+const DiagInfo* find_diag_info(const std::string& code) {
+  for (const DiagInfo& info : diagnostic_catalogue()) {
+    if (code == info.code || code == info.name) return &info;
+  }
+  return nullptr;
+}
+
+}  // namespace mhacheck

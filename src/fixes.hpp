@@ -1,0 +1,12 @@
+// Fix verification: every candidate fix is applied (RFC 6902) to a copy of the spec document
+// and the copy is checked again; only fixes that remove their diagnostic without adding an
+// error are kept, each with the outputs it leads to.
+#pragma once
+
+#include "mhacheck/check.hpp"
+
+namespace mhacheck {
+
+void verify_fixes(const Spec& spec, Report& report);
+
+}  // namespace mhacheck

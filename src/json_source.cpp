@@ -1,0 +1,209 @@
+#include "mhacheck/json_source.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+namespace mhacheck {
+namespace {
+
+Location location_at(const std::shared_ptr<const SourceText>& source, std::size_t offset,
+                     int length = 1) {
+  Location location;
+  location.source = source;
+  location.line = 1;
+  location.column = 1;
+  for (std::size_t i = 0; i < offset && i < source->text.size(); ++i) {
+    if (source->text[i] == '\n') {
+      ++location.line;
+      location.column = 1;
+    } else {
+      ++location.column;
+    }
+  }
+  location.length = length;
+  return location;
+}
+
+// Walks text that nlohmann/json has already accepted, recording value and key offsets.
+class Locator {
+ public:
+  Locator(const std::shared_ptr<const SourceText>& source, JsonDocument& document)
+      : source_(source), text_(source->text), document_(document) {}
+
+  void run() {
+    skip_blank();
+    value("", 0);
+  }
+
+ private:
+  void skip_blank() {
+    while (pos_ < text_.size()) {
+      char c = text_[pos_];
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+        ++pos_;
+      } else if (c == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '/') {
+        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+      } else if (c == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '*') {
+        std::size_t end = text_.find("*/", pos_ + 2);
+        pos_ = end == std::string::npos ? text_.size() : end + 2;
+      } else {
+        break;
+      }
+    }
+  }
+
+  std::size_t skip_string() {  // at '"'; returns the string's length in bytes with quotes
+    std::size_t start = pos_++;
+    while (pos_ < text_.size() && text_[pos_] != '"') pos_ += text_[pos_] == '\\' ? 2 : 1;
+    ++pos_;
+    return pos_ - start;
+  }
+
+  void value(const std::string& pointer, int depth) {
+    if (depth > kMaxJsonDepth) {
+      throw InputError(location_at(source_, pos_),
+                       fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth),
+                       "a spec never needs this much nesting", InputError::Kind::Syntax);
+    }
+    std::size_t start = pos_;
+    char c = text_[pos_];
+    if (c == '{') {
+      ++pos_;
+      std::map<std::string, bool> seen;
+      skip_blank();
+      while (text_[pos_] != '}') {
+        std::size_t key_start = pos_;
+        std::size_t key_length = skip_string();
+        std::string key = nlohmann::json::parse(text_.substr(key_start, key_length)).get<std::string>();
+        std::string member = child_pointer(pointer, key);
+        if (seen[key]) {
+          throw InputError(location_at(source_, key_start, static_cast<int>(key_length)),
+                           fmt::format("duplicate key \"{}\"", key),
+                           "each key may appear once in an object");
+        }
+        seen[key] = true;
+        document_.keys.add(member, location_at(source_, key_start, static_cast<int>(key_length)));
+        skip_blank();
+        ++pos_;  // ':'
+        skip_blank();
+        value(member, depth + 1);
+        skip_blank();
+        if (text_[pos_] == ',') ++pos_;
+        skip_blank();
+      }
+      ++pos_;
+    } else if (c == '[') {
+      ++pos_;
+      skip_blank();
+      for (std::size_t index = 0; text_[pos_] != ']'; ++index) {
+        value(child_pointer(pointer, index), depth + 1);
+        skip_blank();
+        if (text_[pos_] == ',') ++pos_;
+        skip_blank();
+      }
+      ++pos_;
+    } else if (c == '"') {
+      skip_string();
+    } else {
+      while (pos_ < text_.size() && std::strchr(",]} \t\r\n/", text_[pos_]) == nullptr) ++pos_;
+    }
+    int length = c == '{' || c == '[' ? 1 : static_cast<int>(pos_ - start);
+    document_.values.add(pointer, location_at(source_, start, length));
+  }
+
+  std::shared_ptr<const SourceText> source_;
+  const std::string& text_;
+  JsonDocument& document_;
+  std::size_t pos_ = 0;
+};
+
+// nlohmann's messages start with "[json.exception.parse_error.101] parse error at line 3,
+// column 13: "; the location is ours to print, so keep only what follows.
+std::string plain_parse_message(const std::string& what) {
+  std::size_t colon = what.find(": ");
+  std::string message = colon == std::string::npos ? what : what.substr(colon + 2);
+  return message;
+}
+
+// Refuses nesting deeper than kMaxJsonDepth before any recursive code sees the text.
+void check_depth(const std::shared_ptr<const SourceText>& source) {
+  int depth = 0;
+  bool in_string = false;
+  const std::string& text = source->text;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxJsonDepth) {
+        throw InputError(location_at(source, i),
+                         fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth),
+                         "a spec never needs this much nesting", InputError::Kind::Syntax);
+      }
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+}
+
+}  // namespace
+
+JsonDocument parse_json_document(std::shared_ptr<const SourceText> source) {
+  JsonDocument document;
+  document.source = source;
+  check_depth(source);
+  try {
+    document.value = nlohmann::json::parse(source->text, nullptr, true, true);
+  } catch (const nlohmann::json::parse_error& error) {
+    std::size_t offset = error.byte > 0 ? error.byte - 1 : 0;
+    throw InputError(location_at(source, offset), plain_parse_message(error.what()),
+                     "the spec must be JSON (comments with // and /* */ are allowed)", InputError::Kind::Syntax);
+  }
+  Locator(source, document).run();
+  return document;
+}
+
+std::shared_ptr<const SourceText> read_source_file(const std::string& path, std::size_t max_bytes) {
+  auto source = std::make_shared<SourceText>();
+  source->name = path;
+  Location whole_file;
+  whole_file.source = source;
+  if (path == "-") {
+    std::string text;
+    char buffer[65536];
+    while (std::cin.read(buffer, sizeof buffer) || std::cin.gcount() > 0) {
+      text.append(buffer, static_cast<std::size_t>(std::cin.gcount()));
+      if (text.size() > max_bytes) {
+        throw InputError(whole_file, fmt::format("standard input is larger than {} bytes", max_bytes));
+      }
+    }
+    source->text = std::move(text);
+    return source;
+  }
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0) {
+    throw InputError(whole_file, fmt::format("cannot open: {}", std::strerror(errno)));
+  }
+  if (S_ISDIR(info.st_mode)) throw InputError(whole_file, "is a directory, expected a JSON spec file");
+  if (!S_ISREG(info.st_mode)) throw InputError(whole_file, "is not a regular file, expected a JSON spec file");
+  if (static_cast<std::size_t>(info.st_size) > max_bytes) {
+    throw InputError(whole_file, fmt::format("file is {} bytes, larger than the limit of {} bytes",
+                                             info.st_size, max_bytes));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(whole_file, fmt::format("cannot open: {}", std::strerror(errno)));
+  source->text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return source;
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,728 @@
+// nn.MultiheadAttention: the constructor's and forward's shape and dtype rules of PyTorch 2.x
+// (torch/nn/modules/activation.py, torch/nn/functional.py multi_head_attention_forward), checked
+// in the order PyTorch evaluates them so that the first error reported is the one it raises.
+// Where PyTorch fails late or cryptically, the diagnostic names the cause and the exception
+// is attached as pytorch_error.
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+// Names c10 prints for dtypes in TORCH_CHECK messages (TypeMeta).
+std::string typemeta_name(DType dtype) {
+  switch (dtype) {
+    case DType::Float16: return "c10::Half";
+    case DType::BFloat16: return "c10::BFloat16";
+    case DType::Float32: return "float";
+    case DType::Float64: return "double";
+    case DType::Bool: return "bool";
+    case DType::UInt8: return "unsigned char";
+    case DType::Int8: return "signed char";
+    case DType::Int16: return "short int";
+    case DType::Int32: return "int";
+    case DType::Int64: return "long int";
+  }
+  return "float";
+}
+
+// The dtype of a + b for floating a, b (torch.promote_types).
+DType promote_floating(DType a, DType b) {
+  if (a == b) return a;
+  if (a == DType::Float64 || b == DType::Float64) return DType::Float64;
+  return DType::Float32;  // float32 with a half type, or float16 with bfloat16
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+bool batch_like_name(const std::string& symbol) {
+  static const std::array<const char*, 9> names = {"b", "n", "bs", "bsz", "batch", "batch_size", "nbatch", "n_batch", "num_batch"};
+  std::string name = lower(symbol);
+  return std::find(names.begin(), names.end(), name) != names.end() || name.find("batch") != std::string::npos;
+}
+
+bool sequence_like_name(const std::string& symbol) {
+  static const std::array<const char*, 14> names = {"l", "s", "t", "seq", "len", "length", "seqlen", "src", "tgt",
+                                                     "time", "steps", "tokens", "ctx", "context"};
+  std::string name = lower(symbol);
+  return std::find(names.begin(), names.end(), name) != names.end() || name.find("seq") != std::string::npos ||
+         name.find("len") != std::string::npos || name.find("token") != std::string::npos;
+}
+
+// The rules for one call; members keep the facts that several checks share.
+class MhaRules {
+ public:
+  explicit MhaRules(CallContext& ctx)
+      : ctx_(ctx),
+        m_(ctx.module.mha),
+        query_(ctx.arg("query")),
+        key_(ctx.arg("key")),
+        value_(ctx.arg("value")),
+        kpm_(ctx.arg("key_padding_mask")),
+        attn_(ctx.arg("attn_mask")) {}
+
+  void run() {
+    if (!constructor_valid()) return;
+    E_ = m_.embed_dim;
+    H_ = m_.num_heads;
+    head_dim_ = E_ / H_;
+    kdim_ = m_.kdim.value_or(E_);
+    vdim_ = m_.vdim.value_or(E_);
+    separate_ = kdim_ != E_ || vdim_ != E_;
+
+    bool kpm_usable = mask_dtype_supported(kpm_);
+    bool attn_usable = mask_dtype_supported(attn_);
+    if (kpm_usable && attn_usable && kpm_.present && attn_.present && kpm_.dtype != attn_.dtype) {
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::MaskDTypeMismatch,
+          fmt::format("key_padding_mask is {} but attn_mask is {}", dtype_name(kpm_.dtype), dtype_name(attn_.dtype)),
+          &kpm_);
+      diagnostic.related.push_back({fmt::format("attn_mask is {}", dtype_name(attn_.dtype)), attn_.location});
+      diagnostic.pytorch_error = PytorchError{
+          "UserWarning", "Support for mismatched key_padding_mask and attn_mask is deprecated. Use same type for both instead.", false};
+      ctx_.add_dtype_fix(diagnostic, fmt::format("make key_padding_mask {} like attn_mask", dtype_name(attn_.dtype)), kpm_, attn_.dtype);
+    }
+    if (!transposable()) return;
+    if (!ranks_valid(kpm_usable, attn_usable)) return;
+    read_layout();
+    check_symbol_roles();
+
+    bool attn_ignored = false;
+    if (ctx_.call.is_causal && !attn_.present) {
+      causal_without_mask();
+    } else if (ctx_.call.is_causal && attn_.present && !kpm_.present && !ctx_.call.need_weights) {
+      attn_ignored = true;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::CausalIgnoresMask,
+          "attn_mask is ignored: with is_causal=True, need_weights=False and no key_padding_mask, PyTorch applies its own causal mask",
+          &attn_);
+      ctx_.add_patch_fix(diagnostic, "drop the is_causal hint, so that attn_mask is used",
+                         {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}}});
+    }
+    check_query_features();
+    check_key_value_shapes();
+    check_projection();
+    if (attn_usable && attn_.present && !attn_ignored && batched_) check_attn_mask_shape();
+    check_batch();
+    if (kpm_usable && kpm_.present) check_key_padding_mask_shape();
+    check_mask_query_dtype(kpm_usable, attn_usable && !attn_ignored);
+    if (!ctx_.has_errors()) {
+      if (batched_ && !m_.batch_first) interpretation_note();
+      produce_outputs();
+    }
+  }
+
+ private:
+  // ---- constructor ------------------------------------------------------------------------
+
+  bool constructor_valid() {
+    if (m_.embed_dim <= 0 || m_.num_heads <= 0) {
+      std::string option = m_.embed_dim <= 0 ? "embed_dim" : "num_heads";
+      Diagnostic& diagnostic = ctx_.report_option(
+          DiagId::ModuleNonPositive,
+          fmt::format("{} must be greater than 0, got {}", option, option == "embed_dim" ? m_.embed_dim : m_.num_heads),
+          option);
+      ctx_.pytorch_raises(diagnostic, "ValueError",
+                          fmt::format("embed_dim and num_heads must be greater than 0, got embed_dim={} and num_heads={} instead",
+                                      m_.embed_dim, m_.num_heads));
+      return false;
+    }
+    if (m_.embed_dim % m_.num_heads != 0) {
+      Diagnostic& diagnostic = ctx_.report_option(
+          DiagId::ModuleHeadsDivide,
+          fmt::format("embed_dim {} is not divisible by num_heads {}", m_.embed_dim, m_.num_heads), "num_heads");
+      ctx_.pytorch_raises(diagnostic, "AssertionError", "embed_dim must be divisible by num_heads");
+      // The nearest head counts that divide embed_dim, smaller one first.
+      for (std::int64_t distance = 1; distance < m_.num_heads + m_.embed_dim && diagnostic.fixes.size() < 2; ++distance) {
+        for (std::int64_t heads : {m_.num_heads - distance, m_.num_heads + distance}) {
+          if (heads > 0 && heads <= m_.embed_dim && m_.embed_dim % heads == 0 && diagnostic.fixes.size() < 2) {
+            ctx_.add_option_fix(diagnostic, fmt::format("use num_heads={} (head_dim {})", heads, m_.embed_dim / heads),
+                                {{"num_heads", heads}});
+          }
+        }
+      }
+      return false;
+    }
+    for (const auto& [option, size] : {std::pair{"kdim", m_.kdim}, std::pair{"vdim", m_.vdim}}) {
+      if (size && *size < 0) {
+        Diagnostic& diagnostic = ctx_.report_option(DiagId::ModuleNegativeKvDim, fmt::format("{} is negative ({})", option, *size), option);
+        ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                            fmt::format("Trying to create tensor with negative dimension {}: [{}, {}]", *size, m_.embed_dim, *size));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // ---- masks' dtypes (checked by the module before anything else) -------------------------
+
+  bool mask_dtype_supported(const ArgValue& mask) {
+    if (!mask.present || mask.dtype == DType::Bool || is_floating(mask.dtype)) return true;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::MaskDType,
+        fmt::format("{} has dtype {}; only bool and floating masks are supported", mask.argument, dtype_name(mask.dtype)),
+        &mask);
+    ctx_.pytorch_raises(diagnostic, "AssertionError",
+                        fmt::format("only bool and floating types of {} are supported", mask.argument));
+    if (mask.dtype == DType::UInt8) diagnostic.notes.push_back("PyTorch 1.x accepted uint8 masks with a deprecation warning; 2.x refuses them");
+    ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as bool (mask.bool(): True marks positions not to attend)", mask.argument),
+                       mask, DType::Bool);
+    return false;
+  }
+
+  // ---- ranks ------------------------------------------------------------------------------
+
+  // With batch_first and a 3-D query, key and value are transposed before any rank check.
+  bool transposable() {
+    if (!m_.batch_first || query_.rank() != 3) return true;
+    for (const ArgValue* arg : {&key_, &value_}) {
+      if (arg->rank() >= 2) continue;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::TransposeRank,
+          fmt::format("{} is {}-D; a batched (3-D) query needs a 3-D {} (batch_first=True transposes it first)",
+                      arg->argument, arg->rank(), arg->argument),
+          arg);
+      ctx_.pytorch_raises(diagnostic, "IndexError", "Dimension out of range (expected to be in range of [-1, 0], but got 1)");
+      return false;
+    }
+    return true;
+  }
+
+  bool ranks_valid(bool& kpm_usable, bool& attn_usable) {
+    int rank = query_.rank();
+    if (rank != 2 && rank != 3) {
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::QueryRank, fmt::format("query is {}-D {}; expected 3-D {} or unbatched 2-D (L, E)", rank,
+                                         tuple_str(query_.shape), m_.batch_first ? "(N, L, E)" : "(L, N, E)"),
+          &query_);
+      ctx_.pytorch_raises(diagnostic, "AssertionError",
+                          fmt::format("query should be unbatched 2D or batched 3D tensor but received {}-D query tensor", rank));
+      return false;
+    }
+    std::string kind = rank == 3 ? "batched (3-D)" : "unbatched (2-D)";
+    if (key_.rank() != rank || value_.rank() != rank) {
+      const ArgValue& wrong = key_.rank() != rank ? key_ : value_;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::KeyValueRank,
+          fmt::format("{} is {}-D but query is {}-D; key and value must have the query's rank", wrong.argument, wrong.rank(), rank),
+          &wrong);
+      diagnostic.related.push_back({fmt::format("query is {}-D {}", rank, tuple_str(query_.shape)), query_.location});
+      ctx_.pytorch_raises(diagnostic, "AssertionError",
+                          fmt::format("For {} `query`, expected `key` and `value` to be {}-D but found {}-D and {}-D tensors respectively",
+                                      kind, rank, key_.rank(), value_.rank()));
+      return false;
+    }
+    int kpm_rank = rank - 1;
+    if (kpm_.present && kpm_usable && kpm_.rank() != kpm_rank) {
+      kpm_usable = false;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::KeyPaddingMaskRank,
+          fmt::format("key_padding_mask is {}-D; a {} query needs {}", kpm_.rank(), kind, rank == 3 ? "(N, S)" : "(S,)"), &kpm_);
+      ctx_.pytorch_raises(diagnostic, "AssertionError",
+                          fmt::format("For {} `query`, expected `key_padding_mask` to be `None` or {}-D but found {}-D tensor instead",
+                                      kind, kpm_rank, kpm_.rank()));
+      propose_key_padding_mask_shape(diagnostic);
+    }
+    if (attn_.present && attn_usable && attn_.rank() != 2 && attn_.rank() != 3) {
+      attn_usable = false;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::AttnMaskRank, fmt::format("attn_mask is {}-D {}; expected 2-D (L, S) or 3-D ({}, L, S)", attn_.rank(),
+                                            tuple_str(attn_.shape), rank == 3 ? "N*num_heads" : "num_heads"),
+          &attn_);
+      ctx_.pytorch_raises(diagnostic, "AssertionError",
+                          fmt::format("For {} `query`, expected `attn_mask` to be `None`, 2-D or 3-D but found {}-D tensor instead",
+                                      kind, attn_.rank()));
+      if (attn_.rank() == 4 && rank == 3) {
+        // (N, num_heads, L, S) -> (N*num_heads, L, S): attn_mask.flatten(0, 1)
+        if (auto rows = dim_mul(attn_.written[0], attn_.written[1])) {
+          ctx_.add_shape_fix(diagnostic, "flatten the first two dims: attn_mask.flatten(0, 1) gives (N*num_heads, L, S)",
+                             {{&attn_, Shape{*rows, attn_.written[2], attn_.written[3]}}});
+        }
+      }
+    }
+    if (rank == 2 && attn_.present && attn_usable && attn_.rank() == 3) {
+      Shape expected{DimExpr::constant(m_.num_heads), query_.shape[0], key_.shape[0]};
+      if (!same_shape(attn_.shape, expected, &attn_, "unbatched 3-D attn_mask")) {
+        attn_usable = false;
+        Diagnostic& diagnostic = ctx_.report(
+            DiagId::AttnMask3dShape,
+            fmt::format("attn_mask is {}; an unbatched call needs (num_heads, L, S) = {}", tuple_str(attn_.shape), tuple_str(expected)),
+            &attn_);
+        ctx_.pytorch_raises(diagnostic, "AssertionError",
+                            fmt::format("Expected `attn_mask` shape to be {} but got {}", tuple_str(expected), torch_size_str(attn_.shape)));
+        ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask", tuple_str(expected)), {{&attn_, expected}});
+      }
+    }
+    return true;
+  }
+
+  bool same_shape(const Shape& actual, const Shape& expected, const ArgValue* arg, const std::string& what) {
+    if (actual.size() != expected.size()) return false;
+    for (std::size_t i = 0; i < actual.size(); ++i) {
+      if (ctx_.symbols.compare(actual[i], expected[i]) == Symbols::Verdict::Unequal) return false;
+    }
+    for (std::size_t i = 0; i < actual.size(); ++i) ctx_.same(actual[i], expected[i], arg, static_cast<int>(i), what);
+    return true;
+  }
+
+  // ---- layout -----------------------------------------------------------------------------
+
+  void read_layout() {
+    batched_ = query_.rank() == 3;
+    seq_ = batched_ && m_.batch_first ? 1 : 0;
+    batch_ = batched_ ? 1 - seq_ : -1;
+    L_ = query_.shape[seq_];
+    N_ = batched_ ? query_.shape[batch_] : DimExpr::constant(1);
+    S_ = key_.shape[seq_];
+    Nk_ = batched_ ? key_.shape[batch_] : DimExpr::constant(1);
+  }
+
+  // The shape PyTorch sees after batch_first's transpose(1, 0).
+  Shape internal(const ArgValue& arg) const {
+    Shape shape = arg.shape;
+    if (batched_ && m_.batch_first && shape.size() >= 2) std::swap(shape[0], shape[1]);
+    return shape;
+  }
+
+  std::string layout_reading(const ArgValue& arg, const char* seq_name, const char* feature_name) const {
+    if (!batched_) return fmt::format("{} {} is read as ({}={}, {}={})", arg.argument, tuple_str(arg.shape), seq_name,
+                                      arg.shape[0].str(), feature_name, arg.shape[1].str());
+    std::string seq = fmt::format("{}={}", seq_name, arg.shape[seq_].str());
+    std::string batch = fmt::format("N={}", arg.shape[batch_].str());
+    return fmt::format("{} {} is read as ({}, {}, {}={})", arg.argument, tuple_str(arg.shape), m_.batch_first ? batch : seq,
+                       m_.batch_first ? seq : batch, feature_name, arg.shape[2].str());
+  }
+
+  std::string batch_first_reading() const {
+    return fmt::format("with batch_first={}, {} and {}", m_.batch_first ? "True" : "False", layout_reading(query_, "L", "E"),
+                       layout_reading(key_, "S", "E"));
+  }
+
+  std::string dim_role(int dim) const {
+    return fmt::format("dim {}, because batch_first={}", dim, m_.batch_first ? "True" : "False");
+  }
+
+  // ---- silent problems --------------------------------------------------------------------
+
+  void check_symbol_roles() {
+    struct Use {
+      const ArgValue* arg;
+      int dim;
+      bool batch;
+    };
+    std::vector<std::pair<std::string, Use>> uses;
+    auto add = [&](const ArgValue& arg, int dim, bool batch) {
+      if (dim >= 0 && dim < static_cast<int>(arg.written.size()) && arg.written[dim].is_plain_symbol()) {
+        uses.push_back({arg.written[dim].symbol, Use{&arg, dim, batch}});
+      }
+    };
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      add(*arg, seq_, false);
+      add(*arg, batch_, true);
+    }
+    if (kpm_.present && kpm_.rank() == 2 && batched_) {
+      add(kpm_, 0, true);
+      add(kpm_, 1, false);
+    }
+    if (attn_.present && attn_.rank() >= 2) {
+      add(attn_, attn_.rank() - 2, false);
+      add(attn_, attn_.rank() - 1, false);
+    }
+    std::vector<std::string> warned;
+    for (const auto& [symbol, use] : uses) {
+      if (std::find(warned.begin(), warned.end(), symbol) != warned.end()) continue;
+      bool misplaced = use.batch ? sequence_like_name(symbol) && !batch_like_name(symbol)
+                                 : batch_like_name(symbol) && !sequence_like_name(symbol);
+      if (!misplaced) continue;
+      warned.push_back(symbol);
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::SymbolNameRole,
+          fmt::format("\"{}\" looks like a {} but is {}'s {} dim ({})", symbol,
+                      use.batch ? "sequence length" : "batch size", use.arg->argument,
+                      use.batch ? "batch" : "sequence", dim_role(use.dim)),
+          use.arg, use.dim);
+      if (batched_) {
+        diagnostic.notes.push_back(batch_first_reading());
+        diagnostic.notes.push_back("PyTorch raises nothing: attention silently runs over the wrong dim");
+        ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),
+                            {{"batch_first", !m_.batch_first}});
+      }
+    }
+    for (std::size_t i = 0; i < uses.size(); ++i) {
+      for (std::size_t j = 0; j < uses.size(); ++j) {
+        const auto& [symbol, batch_use] = uses[i];
+        const auto& [other, seq_use] = uses[j];
+        if (symbol != other || !batch_use.batch || seq_use.batch) continue;
+        if (std::find(warned.begin(), warned.end(), "conflict:" + symbol) != warned.end()) continue;
+        warned.push_back("conflict:" + symbol);
+        Diagnostic& diagnostic = ctx_.report(
+            DiagId::SymbolRoleConflict,
+            fmt::format("\"{}\" is the batch dim of {} but a sequence dim of {}", symbol, batch_use.arg->argument,
+                        seq_use.arg->argument),
+            seq_use.arg, seq_use.dim);
+        diagnostic.related.push_back(ctx_.related(*batch_use.arg, batch_use.dim,
+                                                  fmt::format("{} batch N = {} ({})", batch_use.arg->argument, symbol, dim_role(batch_use.dim))));
+        if (batched_) diagnostic.notes.push_back(batch_first_reading());
+      }
+    }
+  }
+
+  // ---- forward checks, in PyTorch's order ---------------------------------------------------
+
+  void causal_without_mask() {
+    Diagnostic& diagnostic = ctx_.report(DiagId::CausalWithoutMask, "is_causal=True but no attn_mask is given", nullptr);
+    diagnostic.location = ctx_.spec.document.values.find(child_pointer(ctx_.call.pointer, "is_causal"));
+    diagnostic.argument = "is_causal";
+    ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                        "Need attn_mask if specifying the is_causal hint. You may use the Transformer module method "
+                        "`generate_square_subsequent_mask` to create this mask.");
+    diagnostic.notes.push_back("in nn.MultiheadAttention, is_causal is only a hint that attn_mask is causal");
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("pass attn_mask=nn.Transformer.generate_square_subsequent_mask({}) (a float {} mask)",
+                                   L_.str(), tuple_str({L_, S_})),
+                       {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "attn_mask")},
+                         {"value", {{"shape", shape_json({L_, S_})}, {"dtype", dtype_name(query_.dtype)}}}}});
+    ctx_.add_patch_fix(diagnostic, "drop is_causal=True",
+                       {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}}});
+  }
+
+  void check_query_features() {
+    int feature = query_.rank() - 1;
+    const DimExpr& Eq = query_.shape[feature];
+    if (ctx_.same(Eq, DimExpr::constant(E_), &query_, feature, "query features == embed_dim")) return;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::QueryEmbedDim,
+        fmt::format("query feature size ({}) is not embed_dim ({})", Eq.str(), E_), &query_, feature);
+    diagnostic.related.push_back({fmt::format("embed_dim = {}", E_),
+                                  ctx_.spec.document.values.find(child_pointer(ctx_.module.pointer, "embed_dim"))});
+    if (batched_) diagnostic.notes.push_back(batch_first_reading());
+    ctx_.pytorch_raises(diagnostic, "AssertionError",
+                        fmt::format("was expecting embedding dimension of {}, but got {}", E_, Eq.str()));
+    // A permuted query: embed_dim sits in another dim.
+    for (int dim = 0; dim < feature; ++dim) {
+      if (query_.shape[dim] != DimExpr::constant(E_)) continue;
+      Shape moved = query_.written;
+      std::rotate(moved.begin() + dim, moved.begin() + dim + 1, moved.end());
+      ctx_.add_shape_fix(diagnostic, fmt::format("move query's dim {} (size {}) last: query.movedim({}, -1)", dim, E_, dim),
+                         {{&query_, moved}});
+    }
+    if (Eq.is_constant() && Eq.offset > 0 && Eq.offset % H_ == 0) {
+      ctx_.add_option_fix(diagnostic, fmt::format("construct with embed_dim={}", Eq.offset), {{"embed_dim", Eq.offset}});
+    }
+  }
+
+  void check_key_value_shapes() {
+    Shape key_shape = internal(key_), value_shape = internal(value_);
+    if (!separate_) {
+      if (same_shape(key_shape, value_shape, &value_, "key and value shapes equal")) return;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::KeyValueShape,
+          fmt::format("value shape {} differs from key shape {}", tuple_str(value_.shape), tuple_str(key_.shape)), &value_);
+      diagnostic.related.push_back({fmt::format("key is {}", tuple_str(key_.shape)), key_.location});
+      ctx_.pytorch_raises(diagnostic, "AssertionError",
+                          fmt::format("key shape {} does not match value shape {}", torch_size_str(key_shape), torch_size_str(value_shape)));
+      if (key_.shape.size() == value_.shape.size() &&
+          std::equal(key_.shape.begin(), key_.shape.end() - 1, value_.shape.begin())) {
+        diagnostic.notes.push_back("key and value differ only in their feature size, which needs kdim and vdim");
+        propose_kv_dims(diagnostic);
+      }
+      return;
+    }
+    Shape key_lead(key_shape.begin(), key_shape.begin() + std::min<std::size_t>(2, key_shape.size()));
+    Shape value_lead(value_shape.begin(), value_shape.begin() + std::min<std::size_t>(2, value_shape.size()));
+    if (same_shape(key_lead, value_lead, &value_, "key and value sequence and batch dims equal")) return;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::KeyValueLeadingDims,
+        fmt::format("value {} and key {} differ in sequence length or batch size", tuple_str(value_.shape), tuple_str(key_.shape)),
+        &value_);
+    diagnostic.related.push_back({fmt::format("key is {}", tuple_str(key_.shape)), key_.location});
+    ctx_.pytorch_raises(diagnostic, "AssertionError",
+                        fmt::format("key's sequence and batch dims {} do not match value's {}", torch_size_str(key_lead),
+                                    torch_size_str(value_lead)));
+  }
+
+  void propose_kv_dims(Diagnostic& diagnostic) {
+    const DimExpr& Ek = key_.shape.back();
+    const DimExpr& Ev = value_.shape.back();
+    if (!Ek.is_constant() || !Ev.is_constant()) return;
+    ctx_.add_option_fix(diagnostic, fmt::format("construct with kdim={}, vdim={}", Ek.offset, Ev.offset),
+                        {{"kdim", Ek.offset}, {"vdim", Ev.offset}});
+  }
+
+  // linear(x, weight) fails on dtype first, then on the inner dims.
+  void check_projection() {
+    // Input dtypes against the parameters', in the order the projections run.
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      if (arg != &query_ && arg->identity == query_.identity) continue;
+      if (arg == &value_ && value_.identity == key_.identity) continue;
+      if (arg->dtype == m_.dtype) continue;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::InputModuleDType,
+          fmt::format("{} is {} but the module's parameters are {}", arg->argument, dtype_name(arg->dtype), dtype_name(m_.dtype)),
+          arg);
+      // addmm (3-D contiguous input with bias) and mm (a transposed input, or no bias) word it differently.
+      bool mm_path = (batched_ && m_.batch_first) || !m_.bias;
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          mm_path ? fmt::format("expected m1 and m2 to have the same dtype, but got: {} != {}",
+                                                typemeta_name(arg->dtype), typemeta_name(m_.dtype))
+                                  : fmt::format("mat1 and mat2 must have the same dtype, but got {} and {}",
+                                                dtype_aten_name(arg->dtype), dtype_aten_name(m_.dtype)));
+      ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as {} ({}.to(torch.{}))", arg->argument, dtype_name(m_.dtype),
+                                                 arg->argument, dtype_name(m_.dtype)),
+                         *arg, m_.dtype);
+      if (auto patch = ctx_.option_patch({{"dtype", dtype_name(arg->dtype)}})) {
+        ctx_.add_patch_fix(diagnostic, fmt::format("construct the module with dtype=torch.{}", dtype_name(arg->dtype)), *patch);
+      }
+      break;
+    }
+    if (separate_) {
+      check_separate_projection(key_, kdim_, "kdim", DiagId::KeyFeatureDim);
+      check_separate_projection(value_, vdim_, "vdim", DiagId::ValueFeatureDim);
+      return;
+    }
+    bool self_attention = key_.identity == query_.identity && value_.identity == key_.identity;
+    if (self_attention) return;  // the query's features were checked against embed_dim already
+    bool shared_kv = key_.identity == value_.identity;
+    for (const ArgValue* arg : {&key_, &value_}) {
+      if (arg == &value_ && shared_kv) break;
+      const DimExpr& features = arg->shape.back();
+      if (ctx_.same(features, DimExpr::constant(E_), arg, arg->rank() - 1,
+                    fmt::format("{} features == embed_dim", arg->argument))) {
+        continue;
+      }
+      Diagnostic& diagnostic = ctx_.report(
+          arg == &key_ ? DiagId::KeyFeatureDim : DiagId::ValueFeatureDim,
+          fmt::format("{} feature size ({}) is not embed_dim ({}), and {} is not set", arg->argument, features.str(), E_,
+                      arg == &key_ ? "kdim" : "vdim"),
+          arg, arg->rank() - 1);
+      diagnostic.related.push_back({fmt::format("embed_dim = {}", E_),
+                                    ctx_.spec.document.values.find(child_pointer(ctx_.module.pointer, "embed_dim"))});
+      diagnostic.notes.push_back("without kdim/vdim the module projects key and value with embed_dim-sized weights");
+      Shape leading = internal(*arg);
+      leading.pop_back();
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", numel_str(leading),
+                                      features.str(), E_, shared_kv ? 2 * E_ : E_));
+      propose_kv_dims(diagnostic);
+      break;  // value's projection is never reached
+    }
+  }
+
+  void check_separate_projection(const ArgValue& arg, std::int64_t expected, const char* option, DiagId id) {
+    const DimExpr& features = arg.shape.back();
+    if (ctx_.same(features, DimExpr::constant(expected), &arg, arg.rank() - 1, fmt::format("{} features == {}", arg.argument, option))) {
+      return;
+    }
+    Diagnostic& diagnostic = ctx_.report(
+        id, fmt::format("{} feature size ({}) is not {} ({})", arg.argument, features.str(), option, expected), &arg, arg.rank() - 1);
+    std::string option_pointer = child_pointer(ctx_.module.pointer, option);
+    bool option_given = ctx_.spec.document.value.is_object() &&
+                        ctx_.spec.document.value.contains(nlohmann::json::json_pointer(option_pointer));
+    diagnostic.related.push_back({fmt::format("{} = {}{}", option, expected, option_given ? "" : " (embed_dim, as it is not set)"),
+                                  ctx_.spec.document.values.find(option_given ? option_pointer : ctx_.module.pointer)});
+    ctx_.pytorch_raises(diagnostic, "AssertionError",
+                        fmt::format("expecting {} weights shape of ({}, {}), but got torch.Size([{}, {}])",
+                                    arg.argument, E_, features.str(), E_, expected));
+    if (features.is_constant()) {
+      ctx_.add_option_fix(diagnostic, fmt::format("construct with {}={}", option, features.offset), {{option, features.offset}});
+    }
+  }
+
+  void check_attn_mask_shape() {
+    int rank = attn_.rank();
+    Shape expected;
+    if (rank == 2) {
+      expected = {L_, S_};
+    } else {
+      std::optional<DimExpr> rows = dim_mul(N_, H_);
+      if (!rows) return;
+      expected = {*rows, L_, S_};
+    }
+    if (same_shape(attn_.shape, expected, &attn_, "attn_mask shape")) return;
+    Diagnostic& diagnostic = ctx_.report(
+        rank == 2 ? DiagId::AttnMask2dShape : DiagId::AttnMask3dShape,
+        fmt::format("attn_mask is {}; a {}-D mask must be {} = {}", tuple_str(attn_.shape), rank,
+                    rank == 2 ? "(L, S)" : "(N*num_heads, L, S)", tuple_str(expected)),
+        &attn_);
+    diagnostic.notes.push_back(batch_first_reading());
+    ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                        fmt::format("The shape of the {}D attn_mask is {}, but should be {}.", rank, torch_size_str(attn_.shape),
+                                    tuple_str(expected)));
+    if (rank == 3 && ctx_.symbols.compare(attn_.shape[0], N_) == Symbols::Verdict::Equal &&
+        ctx_.symbols.compare(DimExpr::constant(H_), DimExpr::constant(1)) != Symbols::Verdict::Equal) {
+      diagnostic.notes.push_back("a 3-D attn_mask holds one (L, S) mask per batch entry and head, not per batch entry");
+      Shape repeated = expected;
+      if (auto rows = dim_mul(attn_.written[0], H_)) repeated[0] = *rows;
+      ctx_.add_shape_fix(diagnostic,
+                         fmt::format("repeat the mask per head: attn_mask.repeat_interleave({}, dim=0)", H_),
+                         {{&attn_, Shape{repeated[0], attn_.written[1], attn_.written[2]}}});
+    }
+    Shape reversed(attn_.shape.rbegin(), attn_.shape.rbegin() + 2);
+    if (rank == 2 && ctx_.symbols.compare(reversed[0], L_) == Symbols::Verdict::Equal &&
+        ctx_.symbols.compare(reversed[1], S_) == Symbols::Verdict::Equal) {
+      ctx_.add_shape_fix(diagnostic, "transpose the mask: attn_mask.T", {{&attn_, Shape{attn_.written[1], attn_.written[0]}}});
+    }
+    ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask", tuple_str(expected)), {{&attn_, expected}});
+  }
+
+  void check_batch() {
+    if (!batched_) return;
+    if (ctx_.same(Nk_, N_, &key_, batch_, "key batch == query batch")) return;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::BatchMismatch, fmt::format("key batch size ({}) differs from query batch size ({})", Nk_.str(), N_.str()),
+        &key_, batch_);
+    diagnostic.related.push_back(ctx_.related(query_, batch_, fmt::format("query batch N = {} ({})", N_.str(), dim_role(batch_))));
+    diagnostic.related.push_back(ctx_.related(key_, batch_, fmt::format("key batch = {} (dim {})", Nk_.str(), batch_)));
+    diagnostic.notes.push_back(batch_first_reading());
+    if (m_.add_bias_kv) {
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("Sizes of tensors must match except in dimension 0. Expected size {} but got size {} for "
+                                      "tensor number 1 in the list.",
+                                      Nk_.str(), N_.str()));
+    } else {
+      Shape projected = internal(key_);
+      projected.back() = DimExpr::constant(E_);
+      std::optional<DimExpr> rows = dim_mul(N_, H_);
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("shape '[{}, {}, {}]' is invalid for input of size {}", S_.str(),
+                                      rows ? rows->str() : N_.str() + "*" + std::to_string(H_), head_dim_, numel_str(projected)));
+    }
+    ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),
+                        {{"batch_first", !m_.batch_first}});
+    auto swapped = [](const ArgValue& arg) {
+      Shape shape = arg.written;
+      std::swap(shape[0], shape[1]);
+      return shape;
+    };
+    ctx_.add_shape_fix(diagnostic, "transpose query, key and value with .transpose(0, 1)",
+                       {{&query_, swapped(query_)}, {&key_, swapped(key_)}, {&value_, swapped(value_)}});
+    ctx_.add_shape_fix(diagnostic, "transpose key and value with .transpose(0, 1)",
+                       {{&key_, swapped(key_)}, {&value_, swapped(value_)}});
+    ctx_.add_shape_fix(diagnostic, "transpose query with .transpose(0, 1)", {{&query_, swapped(query_)}});
+  }
+
+  void propose_key_padding_mask_shape(Diagnostic& diagnostic) {
+    if (query_.rank() != 3 && query_.rank() != 2) return;
+    bool batched = query_.rank() == 3;
+    int seq = batched && m_.batch_first ? 1 : 0;
+    Shape expected = batched ? Shape{key_.written.size() == 3 ? key_.written[1 - seq] : query_.written[1 - seq],
+                                     key_.written.empty() ? DimExpr::constant(0) : key_.written[seq]}
+                             : Shape{key_.written.empty() ? DimExpr::constant(0) : key_.written[0]};
+    ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} key_padding_mask", batched ? "(N, S)" : "(S,)"), {{&kpm_, expected}});
+  }
+
+  void check_key_padding_mask_shape() {
+    std::int64_t pads = (m_.add_bias_kv ? 1 : 0) + (m_.add_zero_attn ? 1 : 0);
+    DimExpr kpm_batch = batched_ ? kpm_.shape[0] : DimExpr::constant(1);
+    const DimExpr& kpm_len = kpm_.shape.back();
+    int len_dim = kpm_.rank() - 1;
+    bool batch_ok = !batched_ || ctx_.symbols.compare(kpm_batch, N_) != Symbols::Verdict::Unequal;
+    bool len_ok = ctx_.symbols.compare(kpm_len, S_) != Symbols::Verdict::Unequal;
+    if (batch_ok && len_ok) {
+      if (batched_) ctx_.same(kpm_batch, N_, &kpm_, 0, "key_padding_mask batch == N");
+      ctx_.same(kpm_len, S_, &kpm_, len_dim, "key_padding_mask length == S");
+      return;
+    }
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::KeyPaddingMaskShape,
+        fmt::format("key_padding_mask is {}; expected {} = {}", tuple_str(kpm_.shape), batched_ ? "(N, S)" : "(S,)",
+                    batched_ ? tuple_str({N_, S_}) : tuple_str({S_})),
+        &kpm_, batch_ok ? len_dim : 0);
+    if (batched_) {
+      diagnostic.related.push_back(ctx_.related(query_, batch_, fmt::format("N = {} from query ({})", N_.str(), dim_role(batch_))));
+    }
+    diagnostic.related.push_back(ctx_.related(key_, seq_, fmt::format("S = {} from key (dim {})", S_.str(), seq_)));
+    if (batched_) diagnostic.notes.push_back(batch_first_reading());
+    if (!batch_ok) {
+      ctx_.pytorch_raises(diagnostic, "AssertionError",
+                          fmt::format("Expected key_padded_mask.shape[0] to be {}, but got {}", N_.str(), kpm_batch.str()));
+    } else {
+      ctx_.pytorch_raises(diagnostic, "AssertionError",
+                          fmt::format("Expected key_padded_mask.shape[1] to be {}, but got {}", dim_add(S_, pads)->str(),
+                                      dim_add(kpm_len, pads)->str()));
+    }
+    if (pads > 0) {
+      diagnostic.notes.push_back(fmt::format("add_bias_kv/add_zero_attn append {} position(s) to the mask themselves: pass S = {}", pads, S_.str()));
+    }
+    if (batched_ && kpm_.rank() == 2 && ctx_.symbols.compare(kpm_.shape[0], S_) == Symbols::Verdict::Equal &&
+        ctx_.symbols.compare(kpm_.shape[1], N_) == Symbols::Verdict::Equal) {
+      ctx_.add_shape_fix(diagnostic, "transpose the mask: key_padding_mask.T", {{&kpm_, Shape{kpm_.written[1], kpm_.written[0]}}});
+    }
+    propose_key_padding_mask_shape(diagnostic);
+  }
+
+  void check_mask_query_dtype(bool kpm_usable, bool attn_used) {
+    auto canonical = [&](const ArgValue& mask) { return mask.dtype == DType::Bool ? query_.dtype : mask.dtype; };
+    bool with_kpm = kpm_usable && kpm_.present;
+    bool with_attn = attn_used && attn_.present;
+    if (!with_kpm && !with_attn) return;
+    DType final_dtype = with_kpm && with_attn ? promote_floating(canonical(attn_), canonical(kpm_))
+                                              : canonical(with_attn ? attn_ : kpm_);
+    bool accepted = ctx_.call.need_weights ? final_dtype == query_.dtype
+                                           : final_dtype == query_.dtype || final_dtype == DType::Float32;
+    if (accepted) return;
+    const ArgValue& culprit = with_attn && canonical(attn_) != query_.dtype ? attn_ : kpm_;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::MaskQueryDType,
+        fmt::format("{} is a {} float mask but query is {}", culprit.argument, dtype_name(culprit.dtype), dtype_name(query_.dtype)),
+        &culprit);
+    diagnostic.notes.push_back("float masks are added to the attention scores, which have the query's dtype");
+    if (ctx_.call.need_weights) {
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("Input dtypes must be the same, got: input {}, batch1: {}, batch2: {}",
+                                      typemeta_name(final_dtype), typemeta_name(query_.dtype), typemeta_name(query_.dtype)));
+    } else {
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("Expected attn_mask dtype to be bool or float or to match query dtype, but got "
+                                      "attn_mask.dtype: {} and  query.dtype: {} instead.",
+                                      typemeta_name(final_dtype), typemeta_name(query_.dtype)));
+    }
+    ctx_.add_dtype_fix(diagnostic, fmt::format("make {} {} like query", culprit.argument, dtype_name(query_.dtype)), culprit, query_.dtype);
+    ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as bool", culprit.argument), culprit, DType::Bool);
+  }
+
+  // ---- results ----------------------------------------------------------------------------
+
+  void interpretation_note() {
+    Diagnostic& diagnostic = ctx_.report(DiagId::Interpretation, batch_first_reading(), &query_);
+    diagnostic.notes.push_back(fmt::format(
+        "attention runs over the {} positions of dim 0, separately for each of the {} batch entries of dim 1; if dim 0 is "
+        "your batch, construct with batch_first=True",
+        L_.str(), N_.str()));
+  }
+
+  void produce_outputs() {
+    std::int64_t added = (m_.add_bias_kv ? 1 : 0) + (m_.add_zero_attn ? 1 : 0);
+    DimExpr S_total = *dim_add(S_, added);
+    DimExpr E = DimExpr::constant(E_), H = DimExpr::constant(H_);
+    Shape output = !batched_ ? Shape{L_, E} : m_.batch_first ? Shape{N_, L_, E} : Shape{L_, N_, E};
+    ctx_.outputs.push_back({"attn_output", ctx_.symbols.resolve(output), query_.dtype});
+    if (!ctx_.call.need_weights) return;
+    Shape weights = ctx_.call.average_attn_weights ? Shape{N_, L_, S_total} : Shape{N_, H, L_, S_total};
+    if (!batched_) weights.erase(weights.begin());
+    ctx_.outputs.push_back({"attn_output_weights", ctx_.symbols.resolve(weights), query_.dtype});
+  }
+
+  CallContext& ctx_;
+  const MhaOptions& m_;
+  const ArgValue &query_, &key_, &value_, &kpm_, &attn_;
+  std::int64_t E_ = 0, H_ = 0, head_dim_ = 0, kdim_ = 0, vdim_ = 0;
+  bool separate_ = false;
+  bool batched_ = false;
+  int seq_ = 0, batch_ = -1;  // indexes of the sequence and batch dims in query/key/value
+  DimExpr L_, N_, S_, Nk_;
+};
+
+}  // namespace
+
+void infer_multihead_attention(CallContext& ctx) { MhaRules(ctx).run(); }
+
+}  // namespace mhacheck

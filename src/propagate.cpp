@@ -1,0 +1,197 @@
+// The propagation pass: binds the spec's dims, resolves each call's arguments (named tensors,
+// outputs of earlier calls, inline tensors) with their provenance, runs the operator's rules,
+// and hands the outputs on to later calls.
+#include <map>
+
+#include <fmt/format.h>
+
+#include "call_context.hpp"
+#include "fixes.hpp"
+#include "mhacheck/check.hpp"
+#include "mhacheck/python_text.hpp"
+#include "mhacheck/suggest.hpp"
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+// A value a call argument can name: a declared tensor or an earlier call's output.
+struct NamedValue {
+  ArgValue value;            // argument-independent parts filled
+  std::optional<DType> dtype;  // absent: decided by the argument's role
+  std::string failed_call;   // set when produced by a call that failed
+};
+
+bool is_mask_argument(const std::string& argument) {
+  return argument == "key_padding_mask" || argument == "attn_mask";
+}
+
+ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::string& origin) {
+  ArgValue value;
+  value.written = tensor.shape;
+  value.origin = origin;
+  value.shape_pointer = tensor.shape_pointer;
+  value.dtype_pointer = tensor.shape_pointer == tensor.pointer ? tensor.pointer : child_pointer(tensor.pointer, "dtype");
+  for (std::size_t i = 0; i < tensor.shape.size(); ++i) {
+    value.dim_locations.push_back(spec.document.values.find(child_pointer(tensor.shape_pointer, i)));
+  }
+  return value;
+}
+
+std::string module_text(const Spec& spec, const ModuleDecl& module) {
+  const nlohmann::json& written = spec.document.value.at(nlohmann::json::json_pointer(module.pointer));
+  return written.is_string() ? written.get<std::string>() : module_call_text(written);
+}
+
+class Pass {
+ public:
+  Pass(const Spec& spec, Report& report) : spec_(spec), report_(report) {}
+
+  void run() {
+    for (const auto& [symbol, value] : spec_.dims) symbols_.bind(symbol, value);
+    for (const TensorDecl& tensor : spec_.tensors) {
+      NamedValue named;
+      named.value = value_from_decl(spec_, tensor, fmt::format("tensor \"{}\"", tensor.name));
+      named.value.identity = "tensor:" + tensor.name;
+      named.dtype = tensor.dtype;
+      define(tensor.name, std::move(named), tensor.pointer);
+    }
+    for (const CallDecl& call : spec_.calls) run_call(call);
+  }
+
+ private:
+  void define(const std::string& name, NamedValue value, const std::string& pointer) {
+    if (values_.count(name) > 0) {
+      throw InputError(spec_.document.values.find(pointer), fmt::format("\"{}\" is defined twice", name),
+                       "tensor names and call output names share one namespace", InputError::Kind::Reference);
+    }
+    values_.emplace(name, std::move(value));
+  }
+
+  ArgValue resolve_argument(const CallDecl& call, const ArgRef& ref, const std::string& argument,
+                            std::string& failed_dependency) {
+    ArgValue value;
+    Location written_at = spec_.document.values.find(ref.pointer);
+    if (ref.kind == ArgRef::Kind::Absent) {
+      value.argument = argument;
+      value.location = written_at;
+      return value;
+    }
+    std::optional<DType> dtype;
+    if (ref.kind == ArgRef::Kind::Named) {
+      auto it = values_.find(ref.name);
+      if (it == values_.end()) {
+        std::vector<std::string> names;
+        for (const auto& [name, unused] : values_) names.push_back(name);
+        throw InputError(written_at,
+                         fmt::format("call \"{}\": {} names \"{}\", which is not a tensor or an earlier call's output{}",
+                                     call.id, argument, ref.name, did_you_mean(ref.name, names)),
+                         "declare it under \"tensors\", or name an output of an earlier call",
+                         InputError::Kind::Reference);
+      }
+      value = it->second.value;
+      dtype = it->second.dtype;
+      if (!it->second.failed_call.empty()) failed_dependency = it->second.failed_call;
+    } else {
+      value = value_from_decl(spec_, ref.tensor, "inline");
+      value.identity = "inline:" + ref.pointer;
+      dtype = ref.tensor.dtype;
+    }
+    value.argument = argument;
+    value.present = true;
+    value.location = written_at;
+    value.dtype = dtype.value_or(is_mask_argument(argument) ? DType::Bool : DType::Float32);
+    value.shape = symbols_.resolve(value.written);
+    return value;
+  }
+
+  void run_call(const CallDecl& call) {
+    const ModuleDecl& module = *spec_.find_module(call.module);
+    const OperatorRules& rules = *find_operator(module.type);
+    CallContext ctx(spec_, call, module, symbols_);
+    std::string failed_dependency;
+    const ArgRef* refs[] = {&call.query, &call.key, &call.value, &call.key_padding_mask, &call.attn_mask};
+    for (int i = 0; i < 5 && rules.arguments[i] != nullptr; ++i) {
+      ctx.args[rules.arguments[i]] = resolve_argument(call, *refs[i], rules.arguments[i], failed_dependency);
+    }
+    CallReport call_report;
+    call_report.id = call.id;
+    call_report.module = module.name;
+    call_report.module_text = module_text(spec_, module);
+    if (!failed_dependency.empty()) {
+      call_report.skipped_because = failed_dependency;
+    } else {
+      rules.infer(ctx);
+      call_report.ok = !ctx.has_errors();
+      if (call_report.ok) call_report.outputs = ctx.outputs;
+    }
+    for (Diagnostic& diagnostic : ctx.diagnostics) report_.diagnostics.push_back(std::move(diagnostic));
+    for (std::size_t i = 0; i < call.outputs.size(); ++i) {
+      NamedValue named;
+      named.value.identity = "output:" + call.outputs[i];
+      named.value.origin = fmt::format("output {} of call \"{}\"", i, call.id);
+      if (call_report.ok && i < call_report.outputs.size()) {
+        named.value.written = call_report.outputs[i].shape;
+        named.dtype = call_report.outputs[i].dtype;
+        call_report.outputs[i].name = call.outputs[i];
+      } else {
+        named.failed_call = call.id;
+      }
+      define(call.outputs[i], std::move(named), child_pointer(child_pointer(call.pointer, "outputs"), i));
+    }
+    report_.calls.push_back(std::move(call_report));
+  }
+
+  const Spec& spec_;
+  Report& report_;
+  Symbols symbols_;
+  std::map<std::string, NamedValue> values_;
+};
+
+}  // namespace
+
+int Report::count(Severity severity) const {
+  int total = 0;
+  for (const Diagnostic& diagnostic : diagnostics) total += diagnostic.severity() == severity ? 1 : 0;
+  return total;
+}
+
+Report input_error_report(const std::string& file, const InputError& error) {
+  Report report;
+  report.file = file;
+  report.input_error = true;
+  Diagnostic diagnostic;
+  switch (error.kind()) {
+    case InputError::Kind::Syntax: diagnostic.id = DiagId::InputSyntax; break;
+    case InputError::Kind::Schema: diagnostic.id = DiagId::InputSchema; break;
+    case InputError::Kind::Reference: diagnostic.id = DiagId::InputReference; break;
+  }
+  diagnostic.message = error.what();
+  diagnostic.location = error.location();
+  if (!error.help().empty()) diagnostic.notes.push_back(error.help());
+  report.diagnostics.push_back(std::move(diagnostic));
+  return report;
+}
+
+Report check_spec(const Spec& spec, const CheckOptions& options) {
+  Report report;
+  report.file = spec.document.source ? spec.document.source->name : "";
+  try {
+    Pass(spec, report).run();
+  } catch (const InputError& error) {
+    return input_error_report(report.file, error);
+  }
+  if (options.verify_fixes) verify_fixes(spec, report);
+  return report;
+}
+
+Report check_document(JsonDocument document, const CheckOptions& options) {
+  std::string file = document.source ? document.source->name : "";
+  try {
+    return check_spec(parse_spec(std::move(document)), options);
+  } catch (const InputError& error) {
+    return input_error_report(file, error);
+  }
+}
+
+}  // namespace mhacheck

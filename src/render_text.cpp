@@ -1,0 +1,149 @@
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "mhacheck/render.hpp"
+
+namespace mhacheck {
+namespace {
+
+struct Palette {
+  bool on;
+  std::string paint(const std::string& text, const char* code) const {
+    return on ? fmt::format("\x1b[{}m{}\x1b[0m", code, text) : text;
+  }
+  const char* severity_code(Severity severity) const {
+    switch (severity) {
+      case Severity::Error: return "1;31";
+      case Severity::Warning: return "1;33";
+      case Severity::Note: return "1;36";
+    }
+    return "1";
+  }
+};
+
+struct Marker {
+  Location location;
+  std::string label;
+  bool primary;
+};
+
+std::string where(const Location& location) {
+  if (!location.known()) return location.file().empty() ? std::string() : location.file();
+  return fmt::format("{}:{}:{}", location.file(), location.line, location.column);
+}
+
+void render_snippet(std::string& out, const Diagnostic& diagnostic, const Palette& palette) {
+  const Location& primary = diagnostic.location;
+  if (!primary.known()) {
+    if (!primary.file().empty()) out += fmt::format("  --> {}\n", primary.file());
+    return;
+  }
+  std::vector<Marker> markers;
+  std::string primary_label;
+  for (const RelatedLocation& related : diagnostic.related) {
+    if (related.location.known() && related.location.source == primary.source && related.location.line == primary.line &&
+        related.location.column == primary.column) {
+      primary_label = related.message;
+    }
+  }
+  markers.push_back({primary, primary_label, true});
+  for (const RelatedLocation& related : diagnostic.related) {
+    if (!related.location.known() || related.location.source != primary.source) continue;
+    if (related.message == primary_label && related.location.line == primary.line &&
+        related.location.column == primary.column) {
+      continue;
+    }
+    markers.push_back({related.location, related.message, false});
+  }
+  std::map<int, std::vector<const Marker*>> by_line;
+  for (const Marker& marker : markers) by_line[marker.location.line].push_back(&marker);
+  int width = static_cast<int>(std::to_string(by_line.rbegin()->first).size());
+  std::string gutter(static_cast<std::size_t>(width), ' ');
+  const char* color = palette.severity_code(diagnostic.severity());
+  out += fmt::format("{}{} {}\n", gutter, palette.paint("-->", "1;34"), where(primary));
+  out += fmt::format("{} {}\n", gutter, palette.paint("|", "1;34"));
+  int previous_line = 0;
+  for (auto& [line, line_markers] : by_line) {
+    if (previous_line != 0 && line > previous_line + 1) out += fmt::format("{} {}\n", gutter, palette.paint("...", "1;34"));
+    previous_line = line;
+    out += fmt::format("{:>{}} {} {}\n", line, width, palette.paint("|", "1;34"), primary.source->line_text(line));
+    std::sort(line_markers.begin(), line_markers.end(),
+              [](const Marker* a, const Marker* b) { return a->location.column < b->location.column; });
+    for (const Marker* marker : line_markers) {
+      std::string underline(static_cast<std::size_t>(std::max(1, marker->location.length)), marker->primary ? '^' : '-');
+      std::string pad(static_cast<std::size_t>(marker->location.column - 1), ' ');
+      std::string text = underline + (marker->label.empty() ? "" : " " + marker->label);
+      out += fmt::format("{} {} {}{}\n", gutter, palette.paint("|", "1;34"), pad,
+                         palette.paint(text, marker->primary ? color : "1;34"));
+    }
+  }
+  out += fmt::format("{} {}\n", gutter, palette.paint("|", "1;34"));
+}
+
+void render_diagnostic(std::string& out, const Diagnostic& diagnostic, const Palette& palette) {
+  const DiagInfo& info = diagnostic.info();
+  std::string head = fmt::format("{}[{}]", severity_name(info.severity), info.code);
+  std::string call = diagnostic.call.empty() ? "" : fmt::format(" (call \"{}\")", diagnostic.call);
+  out += fmt::format("{}: {}{}\n", palette.paint(head, palette.severity_code(info.severity)),
+                     palette.paint(diagnostic.message, "1"), call);
+  render_snippet(out, diagnostic, palette);
+  std::string indent = "   = ";
+  for (const RelatedLocation& related : diagnostic.related) {
+    if (related.location.known() && related.location.source == diagnostic.location.source) continue;
+    std::string at = where(related.location);
+    out += fmt::format("{}{} {}{}\n", indent, palette.paint("note:", "1"), related.message, at.empty() ? "" : " (" + at + ")");
+  }
+  for (const std::string& note : diagnostic.notes) out += fmt::format("{}{} {}\n", indent, palette.paint("note:", "1"), note);
+  if (diagnostic.pytorch_error) {
+    const PytorchError& error = *diagnostic.pytorch_error;
+    std::string when = error.raised_first || error.type == "UserWarning" ? "" : " (once the errors above are fixed)";
+    out += fmt::format("{}{} {}: {}{}\n", indent, palette.paint("pytorch:", "1"), error.type, error.message, when);
+  }
+  for (const Fix& fix : diagnostic.fixes) {
+    out += fmt::format("{}{} {} — {} {}\n", indent, palette.paint("help:", "1;32"), fix.description, fix.result,
+                       palette.paint(fix.verified ? "[verified]" : "[not verified]", "32"));
+  }
+  out += "\n";
+}
+
+std::string plural(int count, const char* word) { return fmt::format("{} {}{}", count, word, count == 1 ? "" : "s"); }
+
+}  // namespace
+
+std::string render_text(const std::vector<Report>& reports, const TextStyle& style) {
+  Palette palette{style.color};
+  std::string out;
+  int errors = 0, warnings = 0, notes = 0;
+  for (const Report& report : reports) {
+    for (const Diagnostic& diagnostic : report.diagnostics) render_diagnostic(out, diagnostic, palette);
+    for (const CallReport& call : report.calls) {
+      std::string head = fmt::format("{}call \"{}\": {}", report.file.empty() ? "" : report.file + ": ", call.id, call.module_text);
+      if (!call.skipped_because.empty()) {
+        out += fmt::format("{}\n    not checked: an input comes from call \"{}\", which fails\n", head, call.skipped_because);
+      } else if (!call.ok) {
+        out += fmt::format("{}\n    {}\n", head, palette.paint("fails (see above)", "1;31"));
+      } else {
+        out += head + "\n";
+        for (const NamedOutput& output : call.outputs) {
+          out += fmt::format("    {} {} {}\n", output.name, tuple_str(output.shape), dtype_name(output.dtype));
+        }
+      }
+    }
+    errors += report.count(Severity::Error);
+    warnings += report.count(Severity::Warning);
+    notes += report.count(Severity::Note);
+  }
+  std::string verdict = errors > 0 ? palette.paint("FAIL", "1;31") : palette.paint("OK", "1;32");
+  out += fmt::format("{}: {}, {}, {} in {}\n", verdict, plural(errors, "error"), plural(warnings, "warning"),
+                     plural(notes, "note"), plural(static_cast<int>(reports.size()), "spec"));
+  return out;
+}
+
+std::string render_explanation(const DiagInfo& info) {
+  return fmt::format("{} ({}, {}): {}\n\n{}\n\nExample spec:\n  {}\n", info.code, info.name, severity_name(info.severity),
+                     info.title, info.explanation, info.example);
+}
+
+}  // namespace mhacheck

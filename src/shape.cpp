@@ -1,0 +1,143 @@
+#include "mhacheck/shape.hpp"
+
+#include <fmt/format.h>
+
+namespace mhacheck {
+
+std::string DimExpr::str() const {
+  if (is_constant()) return std::to_string(offset);
+  std::string text = coeff == 1 ? symbol : fmt::format("{}*{}", coeff, symbol);
+  if (offset > 0) text += fmt::format("+{}", offset);
+  if (offset < 0) text += fmt::format("-{}", -offset);
+  return text;
+}
+
+namespace {
+std::string joined(const Shape& shape) {
+  std::string text;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += shape[i].str();
+  }
+  return text;
+}
+}  // namespace
+
+std::string tuple_str(const Shape& shape) {
+  return shape.size() == 1 ? fmt::format("({},)", shape[0].str()) : fmt::format("({})", joined(shape));
+}
+
+std::string torch_size_str(const Shape& shape) { return fmt::format("torch.Size([{}])", joined(shape)); }
+
+std::string list_str(const Shape& shape) { return fmt::format("[{}]", joined(shape)); }
+
+std::optional<DimExpr> dim_add(const DimExpr& a, std::int64_t b) {
+  DimExpr result = a;
+  if (__builtin_add_overflow(a.offset, b, &result.offset)) return std::nullopt;
+  return result;
+}
+
+std::optional<DimExpr> dim_mul(const DimExpr& a, std::int64_t b) {
+  DimExpr result = a;
+  if (__builtin_mul_overflow(a.offset, b, &result.offset)) return std::nullopt;
+  if (__builtin_mul_overflow(a.coeff, b, &result.coeff)) return std::nullopt;
+  if (result.coeff == 0) result.symbol.clear();
+  return result;
+}
+
+std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b) {
+  if (a.is_constant()) return dim_mul(b, a.offset);
+  if (b.is_constant()) return dim_mul(a, b.offset);
+  return std::nullopt;
+}
+
+std::string numel_str(const Shape& shape) {
+  std::int64_t product = 1;
+  std::vector<std::string> symbolic;
+  for (const DimExpr& dim : shape) {
+    if (dim.is_constant()) {
+      if (__builtin_mul_overflow(product, dim.offset, &product)) return "(too large)";
+    } else {
+      symbolic.push_back(dim.is_plain_symbol() ? dim.str() : fmt::format("({})", dim.str()));
+    }
+  }
+  if (symbolic.empty()) return std::to_string(product);
+  std::string text = product == 1 ? "" : std::to_string(product) + "*";
+  for (std::size_t i = 0; i < symbolic.size(); ++i) text += (i ? "*" : "") + symbolic[i];
+  return text;
+}
+
+void Symbols::bind(const std::string& symbol, std::int64_t value) {
+  substitutions_[symbol] = DimExpr::constant(value);
+}
+
+DimExpr Symbols::resolve(const DimExpr& dim) const {
+  DimExpr current = dim;
+  // Substitutions never form cycles (each replaces an unresolved symbol), so this ends.
+  for (;;) {
+    if (current.is_constant()) return current;
+    auto it = substitutions_.find(current.symbol);
+    if (it == substitutions_.end()) return current;
+    const DimExpr& target = it->second;  // symbol = target.coeff * target.symbol + target.offset
+    DimExpr next;
+    next.coeff = current.coeff * target.coeff;
+    next.symbol = next.coeff == 0 ? std::string() : target.symbol;
+    next.offset = current.coeff * target.offset + current.offset;
+    current = next;
+  }
+}
+
+Shape Symbols::resolve(const Shape& shape) const {
+  Shape resolved;
+  for (const DimExpr& dim : shape) resolved.push_back(resolve(dim));
+  return resolved;
+}
+
+Symbols::Verdict Symbols::compare(const DimExpr& a_raw, const DimExpr& b_raw) const {
+  DimExpr a = resolve(a_raw), b = resolve(b_raw);
+  if (a == b) return Verdict::Equal;
+  if (a.is_constant() && b.is_constant()) return Verdict::Unequal;
+  if (a.symbol == b.symbol) {
+    // c1*X + o1 == c2*X + o2 holds for at most one X.
+    if (a.coeff == b.coeff) return Verdict::Unequal;
+    std::int64_t numerator = b.offset - a.offset, denominator = a.coeff - b.coeff;
+    if (numerator % denominator != 0 || numerator / denominator < 0) return Verdict::Unequal;
+    return Verdict::EqualIf;
+  }
+  if (b.is_constant() || a.is_constant()) {
+    const DimExpr& symbolic = a.is_constant() ? b : a;
+    const DimExpr& constant = a.is_constant() ? a : b;
+    std::int64_t numerator = constant.offset - symbolic.offset;
+    if (numerator % symbolic.coeff != 0 || numerator / symbolic.coeff < 0) return Verdict::Unequal;
+    return Verdict::EqualIf;
+  }
+  return Verdict::EqualIf;
+}
+
+Symbols::Equality Symbols::require_equal(const DimExpr& a_raw, const DimExpr& b_raw) {
+  DimExpr a = resolve(a_raw), b = resolve(b_raw);
+  Verdict verdict = compare(a, b);
+  if (verdict != Verdict::EqualIf) return {verdict, {}};
+  std::string condition = fmt::format("{} == {}", a.str(), b.str());
+  // Record a substitution symbol -> expression that makes a == b, when one is integral.
+  auto solve_for = [&](const DimExpr& lhs, const DimExpr& rhs) -> bool {
+    // lhs.coeff * X + lhs.offset == rhs  =>  X == (rhs - lhs.offset) / lhs.coeff
+    if (rhs.is_constant() || rhs.symbol != lhs.symbol) {
+      if (rhs.coeff % lhs.coeff != 0 || (rhs.offset - lhs.offset) % lhs.coeff != 0) return false;
+      DimExpr target{rhs.coeff / lhs.coeff, rhs.symbol, (rhs.offset - lhs.offset) / lhs.coeff};
+      if (target.coeff == 0) target.symbol.clear();
+      substitutions_[lhs.symbol] = target;
+      condition = fmt::format("{} == {}", lhs.symbol, target.str());
+      return true;
+    }
+    std::int64_t value = (rhs.offset - lhs.offset) / (lhs.coeff - rhs.coeff);
+    substitutions_[lhs.symbol] = DimExpr::constant(value);
+    condition = fmt::format("{} == {}", lhs.symbol, value);
+    return true;
+  };
+  if (!a.is_constant() && solve_for(a, b)) return {verdict, condition};
+  if (!b.is_constant()) solve_for(b, a);
+  return {verdict, condition};
+}
+
+}  // namespace mhacheck
