@@ -79,8 +79,8 @@ class MhaRules {
     separate_ = kdim_ != E_ || vdim_ != E_;
 
     bool kpm_usable = mask_dtype_supported(kpm_);
-    bool attn_usable = mask_dtype_supported(attn_);
-    if (kpm_usable && attn_usable && kpm_.present && attn_.present && kpm_.dtype != attn_.dtype) {
+    // The module canonicalises key_padding_mask against attn_mask's dtype, valid or not.
+    if (kpm_usable && kpm_.present && attn_.present && kpm_.dtype != attn_.dtype) {
       Diagnostic& diagnostic = ctx_.report(
           DiagId::MaskDTypeMismatch,
           fmt::format("key_padding_mask is {} but attn_mask is {}", dtype_name(kpm_.dtype), dtype_name(attn_.dtype)),
@@ -90,6 +90,7 @@ class MhaRules {
           "UserWarning", "Support for mismatched key_padding_mask and attn_mask is deprecated. Use same type for both instead.", false};
       ctx_.add_dtype_fix(diagnostic, fmt::format("make key_padding_mask {} like attn_mask", dtype_name(attn_.dtype)), kpm_, attn_.dtype);
     }
+    bool attn_usable = mask_dtype_supported(attn_);
     if (!transposable()) return;
     if (!ranks_valid(kpm_usable, attn_usable)) return;
     read_layout();
@@ -110,7 +111,7 @@ class MhaRules {
     check_query_features();
     check_key_value_shapes();
     check_projection();
-    if (attn_usable && attn_.present && !attn_ignored && batched_) check_attn_mask_shape();
+    if (attn_usable && attn_.present && !attn_ignored && (batched_ || attn_.rank() == 2)) check_attn_mask_shape();
     check_batch();
     if (kpm_usable && kpm_.present) check_key_padding_mask_shape();
     check_mask_query_dtype(kpm_usable, attn_usable && !attn_ignored);
@@ -285,10 +286,12 @@ class MhaRules {
     Nk_ = batched_ ? key_.shape[batch_] : DimExpr::constant(1);
   }
 
-  // The shape PyTorch sees after batch_first's transpose(1, 0).
+  // The shape F.multi_head_attention_forward works on: batch_first's transpose(1, 0) applied,
+  // and unbatched inputs unsqueezed to a batch of one at dim 1.
   Shape internal(const ArgValue& arg) const {
     Shape shape = arg.shape;
-    if (batched_ && m_.batch_first && shape.size() >= 2) std::swap(shape[0], shape[1]);
+    if (!batched_) shape.insert(shape.begin() + 1, DimExpr::constant(1));
+    else if (m_.batch_first && shape.size() >= 2) std::swap(shape[0], shape[1]);
     return shape;
   }
 
@@ -457,63 +460,81 @@ class MhaRules {
                         {{"kdim", Ek.offset}, {"vdim", Ev.offset}});
   }
 
-  // linear(x, weight) fails on dtype first, then on the inner dims.
+  // The in-projection. Packed weights: one linear per distinct tensor (identity decides how
+  // the weight is split), each failing on dtype first, then on its inner dims. Separate
+  // weights: _in_projection asserts every weight's shape before running any linear.
   void check_projection() {
-    // Input dtypes against the parameters', in the order the projections run.
-    for (const ArgValue* arg : {&query_, &key_, &value_}) {
-      if (arg != &query_ && arg->identity == query_.identity) continue;
-      if (arg == &value_ && value_.identity == key_.identity) continue;
-      if (arg->dtype == m_.dtype) continue;
-      Diagnostic& diagnostic = ctx_.report(
-          DiagId::InputModuleDType,
-          fmt::format("{} is {} but the module's parameters are {}", arg->argument, dtype_name(arg->dtype), dtype_name(m_.dtype)),
-          arg);
-      // addmm (3-D contiguous input with bias) and mm (a transposed input, or no bias) word it differently.
-      bool mm_path = (batched_ && m_.batch_first) || !m_.bias;
-      ctx_.pytorch_raises(diagnostic, "RuntimeError",
-                          mm_path ? fmt::format("expected m1 and m2 to have the same dtype, but got: {} != {}",
-                                                typemeta_name(arg->dtype), typemeta_name(m_.dtype))
-                                  : fmt::format("mat1 and mat2 must have the same dtype, but got {} and {}",
-                                                dtype_aten_name(arg->dtype), dtype_aten_name(m_.dtype)));
-      ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as {} ({}.to(torch.{}))", arg->argument, dtype_name(m_.dtype),
-                                                 arg->argument, dtype_name(m_.dtype)),
-                         *arg, m_.dtype);
-      if (auto patch = ctx_.option_patch({{"dtype", dtype_name(arg->dtype)}})) {
-        ctx_.add_patch_fix(diagnostic, fmt::format("construct the module with dtype=torch.{}", dtype_name(arg->dtype)), *patch);
-      }
-      break;
-    }
+    bool dtype_reported = false;
     if (separate_) {
       check_separate_projection(key_, kdim_, "kdim", DiagId::KeyFeatureDim);
       check_separate_projection(value_, vdim_, "vdim", DiagId::ValueFeatureDim);
+      for (const ArgValue* arg : {&query_, &key_, &value_}) {
+        if (!dtype_reported) dtype_reported = !linear_dtype_matches(*arg);
+      }
       return;
     }
-    bool self_attention = key_.identity == query_.identity && value_.identity == key_.identity;
-    if (self_attention) return;  // the query's features were checked against embed_dim already
-    bool shared_kv = key_.identity == value_.identity;
-    for (const ArgValue* arg : {&key_, &value_}) {
-      if (arg == &value_ && shared_kv) break;
-      const DimExpr& features = arg->shape.back();
-      if (ctx_.same(features, DimExpr::constant(E_), arg, arg->rank() - 1,
-                    fmt::format("{} features == embed_dim", arg->argument))) {
-        continue;
-      }
-      Diagnostic& diagnostic = ctx_.report(
-          arg == &key_ ? DiagId::KeyFeatureDim : DiagId::ValueFeatureDim,
-          fmt::format("{} feature size ({}) is not embed_dim ({}), and {} is not set", arg->argument, features.str(), E_,
-                      arg == &key_ ? "kdim" : "vdim"),
-          arg, arg->rank() - 1);
-      diagnostic.related.push_back({fmt::format("embed_dim = {}", E_),
-                                    ctx_.spec.document.values.find(child_pointer(ctx_.module.pointer, "embed_dim"))});
-      diagnostic.notes.push_back("without kdim/vdim the module projects key and value with embed_dim-sized weights");
-      Shape leading = internal(*arg);
-      leading.pop_back();
-      ctx_.pytorch_raises(diagnostic, "RuntimeError",
-                          fmt::format("mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", numel_str(leading),
-                                      features.str(), E_, shared_kv ? 2 * E_ : E_));
-      propose_kv_dims(diagnostic);
-      break;  // value's projection is never reached
+    // Unbatched inputs are unsqueezed one by one, which makes them distinct tensors.
+    bool shared_kv = batched_ && key_.identity == value_.identity;
+    bool self_attention = shared_kv && key_.identity == query_.identity;
+    std::vector<const ArgValue*> linears = {&query_};
+    if (!self_attention) linears.push_back(&key_);
+    if (!shared_kv) linears.push_back(&value_);
+    bool features_reported = false;
+    for (const ArgValue* arg : linears) {
+      if (!dtype_reported) dtype_reported = !linear_dtype_matches(*arg);
+      // The query's features were checked against embed_dim already.
+      if (arg != &query_ && !features_reported) features_reported = !packed_features_match(*arg, shared_kv);
     }
+  }
+
+  // F.linear(x, weight) with x of another dtype than the parameters. ATen words it by path:
+  // addmm for a contiguous input with bias, mm otherwise (a transposed input, or no bias).
+  bool linear_dtype_matches(const ArgValue& arg) {
+    if (arg.dtype == m_.dtype) return true;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::InputModuleDType,
+        fmt::format("{} is {} but the module's parameters are {}", arg.argument, dtype_name(arg.dtype), dtype_name(m_.dtype)),
+        &arg);
+    Shape shape = internal(arg);
+    auto is_one_or_zero = [&](const DimExpr& dim) { return dim.is_constant() && dim.offset <= 1; };
+    // A transposed tensor stays contiguous when one of the two swapped dims has size 1.
+    bool contiguous = !(batched_ && m_.batch_first) || is_one_or_zero(shape[0]) || is_one_or_zero(shape[1]) ||
+                      std::any_of(shape.begin(), shape.end(), [](const DimExpr& d) { return d == DimExpr::constant(0); });
+    bool addmm = m_.bias && contiguous;
+    ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                        addmm ? fmt::format("mat1 and mat2 must have the same dtype, but got {} and {}",
+                                            dtype_aten_name(arg.dtype), dtype_aten_name(m_.dtype))
+                              : fmt::format("expected m1 and m2 to have the same dtype, but got: {} != {}",
+                                            typemeta_name(arg.dtype), typemeta_name(m_.dtype)));
+    ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as {} ({}.to(torch.{}))", arg.argument, dtype_name(m_.dtype),
+                                               arg.argument, dtype_name(m_.dtype)),
+                       arg, m_.dtype);
+    if (auto patch = ctx_.option_patch({{"dtype", dtype_name(arg.dtype)}})) {
+      ctx_.add_patch_fix(diagnostic, fmt::format("construct the module with dtype=torch.{}", dtype_name(arg.dtype)), *patch);
+    }
+    return false;
+  }
+
+  bool packed_features_match(const ArgValue& arg, bool shared_kv) {
+    const DimExpr& features = arg.shape.back();
+    if (ctx_.same(features, DimExpr::constant(E_), &arg, arg.rank() - 1, fmt::format("{} features == embed_dim", arg.argument))) {
+      return true;
+    }
+    Diagnostic& diagnostic = ctx_.report(
+        &arg == &key_ ? DiagId::KeyFeatureDim : DiagId::ValueFeatureDim,
+        fmt::format("{} feature size ({}) is not embed_dim ({}), and {} is not set", arg.argument, features.str(), E_,
+                    &arg == &key_ ? "kdim" : "vdim"),
+        &arg, arg.rank() - 1);
+    diagnostic.related.push_back({fmt::format("embed_dim = {}", E_),
+                                  ctx_.spec.document.values.find(child_pointer(ctx_.module.pointer, "embed_dim"))});
+    diagnostic.notes.push_back("without kdim/vdim the module projects key and value with embed_dim-sized weights");
+    Shape leading = internal(arg);
+    leading.pop_back();
+    ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                        fmt::format("mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", numel_str(leading),
+                                    features.str(), E_, shared_kv ? 2 * E_ : E_));
+    propose_kv_dims(diagnostic);
+    return false;
   }
 
   void check_separate_projection(const ArgValue& arg, std::int64_t expected, const char* option, DiagId id) {
