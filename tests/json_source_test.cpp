@@ -1,1 +1,58 @@
 #include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "mhacheck/json_source.hpp"
+#include "test_support.hpp"
+
+using namespace mhacheck;
+
+TEST_CASE("values and keys are located by JSON pointer, comments allowed", "[json]") {
+  JsonDocument document = test::document_from("// a comment\n{\n  \"query\": [32, /* L */ 1, 512],\n  \"k\": {\"a/b\": true}\n}\n");
+  Location dim = document.values.find("/query/1");
+  CHECK(dim.line == 3);
+  CHECK(dim.column == 25);
+  CHECK(dim.length == 1);
+  CHECK(document.values.find("/query/2").column == 28);
+  CHECK(document.values.find("/query/2").length == 3);
+  Location key = document.keys.find("/query");
+  CHECK(key.line == 3);
+  CHECK(key.column == 3);
+  CHECK(document.values.find("/k/a~1b").line == 4);
+  // Unknown pointers fall back to the nearest enclosing element but keep the pointer asked.
+  Location fallback = document.values.find("/query/7");
+  CHECK(fallback.column == 12);
+  CHECK(fallback.pointer == "/query/7");
+}
+
+TEST_CASE("syntax errors name line, column and what was expected", "[json]") {
+  try {
+    test::document_from("{\n  \"a\": [1, 2,,]\n}");
+    FAIL("no error");
+  } catch (const InputError& error) {
+    CHECK(error.location().line == 2);
+    CHECK(error.location().column == 14);
+    CHECK(std::string(error.what()).find("unexpected ','") != std::string::npos);
+    CHECK(error.kind() == InputError::Kind::Syntax);
+  }
+  CHECK_THROWS_AS(test::document_from("{\"a\": 1"), InputError);
+  CHECK_THROWS_AS(test::document_from(""), InputError);
+  CHECK_THROWS_WITH(test::document_from("\"\xff\""), Catch::Contains("UTF-8"));
+}
+
+TEST_CASE("duplicate keys and deep nesting are refused", "[json]") {
+  CHECK_THROWS_WITH(test::document_from("{\"a\": 1,\n \"a\": 2}"), Catch::Contains("duplicate key \"a\""));
+  std::string deep(100, '[');
+  CHECK_THROWS_WITH(test::document_from(deep), Catch::Contains("nested deeper than 64"));
+  std::string ok = std::string(60, '[') + std::string(60, ']');
+  CHECK_NOTHROW(test::document_from(ok));
+}
+
+TEST_CASE("only regular files within the size limit are read", "[json]") {
+  CHECK_THROWS_WITH(read_source_file("/nonexistent/spec.json", 1000), Catch::Contains("cannot open"));
+  CHECK_THROWS_WITH(read_source_file(std::filesystem::temp_directory_path().string(), 1000), Catch::Contains("is a directory"));
+  CHECK_THROWS_WITH(read_source_file("/dev/zero", 1000), Catch::Contains("not a regular file"));
+  std::string path = std::string(MHACHECK_SOURCE_DIR) + "/examples/seed_example1.json";
+  CHECK_THROWS_WITH(read_source_file(path, 10), Catch::Contains("larger than the limit"));
+  CHECK(read_source_file(path, 100000)->text.find("\"query\"") != std::string::npos);
+}

@@ -1,1 +1,91 @@
 #include <catch2/catch.hpp>
+
+#include "mhacheck/spec.hpp"
+#include "test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+Spec parse(const std::string& text) { return parse_spec(test::document_from(text)); }
+
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const InputError& error) {
+    return error.what() + std::string(" | ") + error.help() + " @" + std::to_string(error.location().line) + ":" +
+           std::to_string(error.location().column);
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("the full form: modules, tensors, calls", "[spec]") {
+  Spec spec = parse(R"({
+    "version": 1, "dims": {"B": 32},
+    "modules": {"attn": {"type": "nn.MultiheadAttention", "embed_dim": 512, "num_heads": 8, "kdim": null, "batch_first": true}},
+    "tensors": {"q": [32, 1, 512], "k": {"shape": ["B", "S", 512], "dtype": "float64"}},
+    "calls": [{"id": "cross", "module": "attn", "query": "q", "key": "k", "value": "k",
+               "key_padding_mask": {"shape": ["B", "S"]}, "need_weights": false, "outputs": ["out"]}]})");
+  CHECK_FALSE(spec.flat);
+  REQUIRE(spec.modules.size() == 1);
+  CHECK(spec.modules[0].type == "MultiheadAttention");
+  CHECK(spec.modules[0].mha.batch_first);
+  CHECK_FALSE(spec.modules[0].mha.kdim.has_value());
+  CHECK(spec.dims.at(0) == std::pair<std::string, std::int64_t>{"B", 32});
+  CHECK(spec.find_tensor("k")->dtype == DType::Float64);
+  CHECK_FALSE(spec.find_tensor("q")->dtype.has_value());
+  CHECK(spec.find_tensor("k")->shape_pointer == "/tensors/k/shape");
+  CHECK(spec.find_tensor("q")->shape_pointer == "/tensors/q");
+  REQUIRE(spec.calls.size() == 1);
+  CHECK(spec.calls[0].id == "cross");
+  CHECK(spec.calls[0].key_padding_mask.kind == ArgRef::Kind::Inline);
+  CHECK_FALSE(spec.calls[0].need_weights);
+  CHECK(spec.calls[0].outputs == std::vector<std::string>{"out"});
+}
+
+TEST_CASE("the flat form, with the module as a constructor call", "[spec]") {
+  Spec spec = parse(R"J({"module": "torch.nn.MultiheadAttention(64, 4, 0.1, False, kdim=32, vdim=16, dtype=torch.double)",
+                         "query": [3, 2, 64], "key": [5, 2, 32], "value": [5, 2, 16], "attn_mask": null})J");
+  CHECK(spec.flat);
+  const MhaOptions& options = spec.modules[0].mha;
+  CHECK(options.embed_dim == 64);
+  CHECK(options.num_heads == 4);
+  CHECK(options.dropout == Approx(0.1));
+  CHECK_FALSE(options.bias);
+  CHECK(options.kdim == 32);
+  CHECK(options.vdim == 16);
+  CHECK(options.dtype == DType::Float64);
+  CHECK(spec.modules[0].written_as_call);
+  CHECK(spec.calls[0].attn_mask.kind == ArgRef::Kind::Absent);
+  CHECK(spec.calls[0].outputs == std::vector<std::string>{"attn_output", "attn_output_weights"});
+}
+
+TEST_CASE("bad specs are refused with the place and a suggestion", "[spec]") {
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_head": 2}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("unknown key \"num_head\" (did you mean \"num_heads\"?)") && Catch::Contains("@1:59"));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": "8", "num_heads": 2}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("\"embed_dim\" must be an integer, found a string"));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, -1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("dim -1 is negative"));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, 1.5, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("found 1.5"));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, "seq len", 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("is not a symbol name"));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, 1, 8], "key": {"shape": [1, 1, 8], "dtype": "float33"}, "value": [1, 1, 8]})"),
+             Catch::Contains("unknown dtype \"float33\"") && Catch::Contains("float32"));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAtention", "embed_dim": 8, "num_heads": 2}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("did you mean \"MultiheadAttention\""));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("module has no \"num_heads\""));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("call has no \"key\""));
+  CHECK_THAT(error_of(R"({"version": 2, "module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}})"),
+             Catch::Contains("unsupported spec version 2"));
+  CHECK_THAT(error_of(R"({"modules": {}, "calls": [{"module": "attn", "query": [1], "key": [1], "value": [1]}]})"),
+             Catch::Contains("no module named \"attn\""));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, 1, 1, 1, 1, 1, 1, 1, 1], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("rank 9 is above the limit of 8"));
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, 1, 99999999999999], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("larger than the limit"));
+  CHECK_THAT(error_of(R"([1, 2])"), Catch::Contains("expected a JSON object"));
+}
