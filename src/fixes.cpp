@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "mhacheck/python_text.hpp"
+
 namespace mhacheck {
 namespace {
 
@@ -79,6 +81,24 @@ void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& dia
   diagnostic.fixes = std::move(kept);
 }
 
+// Appends `fix`'s operations to `patch`. Two fixes that each rewrite a module written as a
+// constructor string are merged into one string carrying both fixes' arguments.
+void append_patch(nlohmann::json& patch, const nlohmann::json& fix) {
+  for (const auto& op : fix) {
+    auto same_path = std::find_if(patch.begin(), patch.end(), [&](const nlohmann::json& earlier) {
+      return earlier["path"] == op["path"] && earlier["op"] == "replace" && op["op"] == "replace" &&
+             earlier["value"].is_string() && op["value"].is_string();
+    });
+    if (same_path == patch.end()) {
+      patch.push_back(op);
+      continue;
+    }
+    nlohmann::json merged = parse_module_call((*same_path)["value"].get<std::string>(), Location{});
+    merged.update(parse_module_call(op["value"].get<std::string>(), Location{}));
+    (*same_path)["value"] = module_call_text(merged);
+  }
+}
+
 // When no single fix makes a call valid, looks for one fix per error that together do.
 void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
   std::vector<Diagnostic*> errors;
@@ -98,7 +118,7 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
     std::string description;
     for (std::size_t i = 0; i < errors.size(); ++i) {
       const Fix& fix = errors[i]->fixes[choice[i]];
-      for (const auto& op : fix.patch) patch.push_back(op);
+      append_patch(patch, fix.patch);
       description += (i ? "; and " : "") + fix.description;
     }
     Recheck check = recheck(spec, patch);

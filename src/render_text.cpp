@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 #include <fmt/format.h>
@@ -108,6 +109,11 @@ void render_diagnostic(std::string& out, const Diagnostic& diagnostic, const Pal
   out += "\n";
 }
 
+std::string lowercase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 std::string plural(int count, const char* word) { return fmt::format("{} {}{}", count, word, count == 1 ? "" : "s"); }
 
 }  // namespace
@@ -144,6 +150,25 @@ std::string render_text(const std::vector<Report>& reports, const TextStyle& sty
 std::string render_explanation(const DiagInfo& info) {
   return fmt::format("{} ({}, {}): {}\n\n{}\n\nExample spec:\n  {}\n", info.code, info.name, severity_name(info.severity),
                      info.title, info.explanation, info.example);
+}
+
+std::string render_catalogue_markdown() {
+  std::string out =
+      "# Diagnostics\n\n"
+      "Every diagnostic mhacheck reports, from the one catalogue in src/catalogue.cpp (this file is its output:\n"
+      "`mhacheck explain --all > docs/diagnostics.md`; a test keeps the two equal). Codes are stable.\n"
+      "Errors make `mhacheck check` exit with 1 (input errors MHA001-MHA003 with 2); warnings only with `--werror`.\n\n"
+      "| code | name | severity | title |\n|---|---|---|---|\n";
+  for (const DiagInfo& info : diagnostic_catalogue()) {
+    out += fmt::format("| [{}](#{}) | {} | {} | {} |\n", info.code, lowercase(info.code), info.name,
+                       severity_name(info.severity), info.title);
+  }
+  for (const DiagInfo& info : diagnostic_catalogue()) {
+    out += fmt::format("\n## {}\n\n**{}** ({}): {}\n\n{}\n\nExample (`mhacheck explain {}`):\n\n```json\n{}\n```\n",
+                       info.code, info.name, severity_name(info.severity), info.title, info.explanation, info.code,
+                       info.example);
+  }
+  return out;
 }
 
 }  // namespace mhacheck

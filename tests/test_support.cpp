@@ -16,7 +16,11 @@ JsonDocument document_from(const std::string& text, const std::string& name) {
 Report check_text(const std::string& text, bool verify_fixes) {
   CheckOptions options;
   options.verify_fixes = verify_fixes;
-  return check_document(document_from(text), options);
+  try {
+    return check_document(document_from(text), options);
+  } catch (const InputError& error) {
+    return input_error_report("test.json", error);
+  }
 }
 
 const Diagnostic* find(const Report& report, const std::string& code) {

@@ -23,5 +23,7 @@ nlohmann::json render_json(const std::vector<Report>& reports);
 
 // `mhacheck explain CODE`.
 std::string render_explanation(const DiagInfo& info);
+// `mhacheck explain --all`: the whole catalogue in Markdown, as docs/diagnostics.md holds it.
+std::string render_catalogue_markdown();
 
 }  // namespace mhacheck

@@ -171,7 +171,9 @@ int main(int argc, char** argv) {
 
   CLI::App* explain = app.add_subcommand("explain", "print the explanation of a diagnostic code");
   std::string code;
-  explain->add_option("code", code, "a code such as MHA040, or its name such as batch-mismatch")->required();
+  bool all_codes = false;
+  explain->add_option("code", code, "a code such as MHA040, or its name such as batch-mismatch");
+  explain->add_flag("--all", all_codes, "print the whole catalogue in Markdown (docs/diagnostics.md)");
 
   try {
     app.parse(argc, argv);
@@ -181,6 +183,10 @@ int main(int argc, char** argv) {
   }
 
   if (explain->parsed()) {
+    if (all_codes) {
+      std::cout << render_catalogue_markdown();
+      return 0;
+    }
     const DiagInfo* info = find_diag_info(code);
     if (info == nullptr) {
       std::cerr << "mhacheck: unknown diagnostic code '" << code << "' (codes are listed in docs/diagnostics.md)\n";

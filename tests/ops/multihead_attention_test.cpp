@@ -1,1 +1,134 @@
+// Rules of nn.MultiheadAttention beyond what the PyTorch fixtures cover: symbolic dims, silent
+// problems, provenance, and the reading batch_first imposes.
 #include <catch2/catch.hpp>
+
+#include "test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+
+std::string flat(const std::string& module_options, const std::string& rest) {
+  return R"({"module": {"type": "MultiheadAttention", "embed_dim": 512, "num_heads": 8)" + module_options + "}, " + rest + "}";
+}
+
+std::string outputs(const Report& report) {
+  std::string text;
+  for (const NamedOutput& output : report.calls.at(0).outputs) text += output.name + tuple_str(output.shape) + " ";
+  return text;
+}
+
+}  // namespace
+
+TEST_CASE("output shapes follow batch_first, batching, need_weights and averaging", "[mha]") {
+  CHECK(outputs(test::check_text(flat("", R"("query": [4, 2, 512], "key": [6, 2, 512], "value": [6, 2, 512])"))) ==
+        "attn_output(4, 2, 512) attn_output_weights(2, 4, 6) ");
+  CHECK(outputs(test::check_text(flat(R"(, "batch_first": true)", R"("query": [2, 4, 512], "key": [2, 6, 512], "value": [2, 6, 512], "average_attn_weights": false)"))) ==
+        "attn_output(2, 4, 512) attn_output_weights(2, 8, 4, 6) ");
+  CHECK(outputs(test::check_text(flat(R"(, "add_bias_kv": true, "add_zero_attn": true)", R"("query": [4, 512], "key": [6, 512], "value": [6, 512])"))) ==
+        "attn_output(4, 512) attn_output_weights(4, 8) ");
+  CHECK(outputs(test::check_text(flat("", R"("query": [4, 2, 512], "key": [6, 2, 512], "value": [6, 2, 512], "need_weights": false)"))) ==
+        "attn_output(4, 2, 512) ");
+}
+
+TEST_CASE("outputs are expressed in the symbols that remain", "[mha]") {
+  Report report = test::check_text(flat(R"(, "batch_first": true, "add_bias_kv": true)",
+                                        R"("dims": {"B": 3}, "query": ["B", "L", 512], "key": ["B", "S", 512], "value": ["B", "S", 512])"));
+  CHECK(report.ok());
+  CHECK(report.count(Severity::Warning) == 0);
+  CHECK(outputs(report) == "attn_output(3, L, 512) attn_output_weights(3, L, S+1) ");
+}
+
+TEST_CASE("a mask's rows bind the batch symbol, with a warning that says so", "[mha]") {
+  Report report = test::check_text(flat("", R"("query": ["L", "N", 512], "key": ["S", "N", 512], "value": ["S", "N", 512], "attn_mask": [16, "L", "S"])"));
+  CHECK(report.ok());
+  const Diagnostic* constraint = test::find(report, "MHA080");
+  REQUIRE(constraint != nullptr);
+  CHECK(constraint->message == "valid only if N == 2 (attn_mask shape)");
+  CHECK(outputs(report) == "attn_output(L, 2, 512) attn_output_weights(2, L, S) ");
+}
+
+TEST_CASE("distinct symbols forced equal are a warning, not an assumption", "[mha]") {
+  Report report = test::check_text(flat("", R"("query": ["T", "N", 512], "key": ["S", "M", 512], "value": ["S", "M", 512], "attn_mask": ["T", "S"])"));
+  CHECK(report.ok());
+  const Diagnostic* constraint = test::find(report, "MHA080");
+  REQUIRE(constraint != nullptr);
+  CHECK(constraint->message == "valid only if M == N (key batch == query batch)");
+  CHECK(constraint->argument == "key");
+  CHECK(constraint->dim == 1);
+}
+
+TEST_CASE("a symbol that cannot take the required value is an error", "[mha]") {
+  Report report = test::check_text(flat("", R"("query": ["L", "N", 512], "key": ["S", "N", 512], "value": ["S", "N", 512], "attn_mask": [12, "L", "S"])"));
+  REQUIRE(test::find(report, "MHA051") != nullptr);
+  CHECK(test::find(report, "MHA051")->pytorch_error->message == "The shape of the 3D attn_mask is torch.Size([12, L, S]), but should be (8*N, L, S).");
+}
+
+TEST_CASE("batch-like names in sequence slots are reported, PyTorch raises nothing", "[mha]") {
+  Report report = test::check_text(flat("", R"("tensors": {"x": ["B", "T", 512]}, "query": "x", "key": "x", "value": "x")"));
+  CHECK(report.ok());
+  const Diagnostic* misplaced = test::find(report, "MHA081");
+  REQUIRE(misplaced != nullptr);
+  CHECK(misplaced->message == "\"B\" looks like a batch size but is query's sequence dim (dim 0, because batch_first=False)");
+  REQUIRE(!misplaced->fixes.empty());
+  CHECK(misplaced->fixes[0].description == "construct with batch_first=True");
+  CHECK(misplaced->fixes[0].verified);
+  // The same names in the right slots are fine.
+  Report right = test::check_text(flat(R"(, "batch_first": true)", R"("tensors": {"x": ["B", "T", 512]}, "query": "x", "key": "x", "value": "x")"));
+  CHECK(test::find(right, "MHA081") == nullptr);
+  CHECK(right.diagnostics.empty());
+}
+
+TEST_CASE("one symbol as batch in one argument and sequence in another", "[mha]") {
+  Report report = test::check_text(flat("", R"("query": ["T", "B", 512], "key": ["B", "T", 512], "value": ["B", "T", 512])"));
+  const Diagnostic* conflict = test::find(report, "MHA082");
+  REQUIRE(conflict != nullptr);
+  CHECK(conflict->message == "\"B\" is the batch dim of query but a sequence dim of key");
+}
+
+TEST_CASE("the batch mismatch names both dims, the reading and PyTorch's late error", "[mha]") {
+  Report report = test::check_text(flat("", R"("query": [32, 1, 512], "key": [32, 10, 512], "value": [32, 10, 512])"));
+  const Diagnostic* mismatch = test::find(report, "MHA040");
+  REQUIRE(mismatch != nullptr);
+  CHECK(mismatch->message == "key batch size (10) differs from query batch size (1)");
+  CHECK(mismatch->argument == "key");
+  CHECK(mismatch->dim == 1);
+  CHECK(mismatch->location.pointer == "/key/1");
+  REQUIRE(mismatch->related.size() == 2);
+  CHECK(mismatch->related[0].message == "query batch N = 1 (dim 1, because batch_first=False)");
+  CHECK(mismatch->related[0].location.pointer == "/query/1");
+  CHECK(mismatch->notes.at(0) ==
+        "with batch_first=False, query (32, 1, 512) is read as (L=32, N=1, E=512) and key (32, 10, 512) is read as (S=32, N=10, E=512)");
+  CHECK(mismatch->pytorch_error->message == "shape '[32, 8, 64]' is invalid for input of size 163840");
+}
+
+TEST_CASE("every problem of a call is reported, PyTorch's first one marked", "[mha]") {
+  Report report = test::check_text(flat("", R"("query": [32, 1, 512], "key": [32, 10, 256], "value": [32, 10, 256], "key_padding_mask": [10, 33])"));
+  CHECK(report.count(Severity::Error) == 3);
+  REQUIRE(test::raised(report) != nullptr);
+  CHECK(std::string(test::raised(report)->info().code) == "MHA031");
+  int raised_first = 0;
+  for (const Diagnostic& diagnostic : report.diagnostics) raised_first += diagnostic.pytorch_error && diagnostic.pytorch_error->raised_first;
+  CHECK(raised_first == 1);
+  CHECK(test::find(report, "MHA052") != nullptr);
+}
+
+TEST_CASE("is_causal: an error without a mask, a warning when the mask is ignored", "[mha]") {
+  Report missing = test::check_text(flat("", R"("query": [4, 2, 512], "key": [4, 2, 512], "value": [4, 2, 512], "is_causal": true)"));
+  REQUIRE(test::find(missing, "MHA070") != nullptr);
+  CHECK(test::find(missing, "MHA070")->fixes.size() == 2);
+  Report ignored = test::check_text(flat("", R"("query": [4, 2, 512], "key": [4, 2, 512], "value": [4, 2, 512], "attn_mask": [7, 7], "is_causal": true, "need_weights": false)"));
+  CHECK(ignored.ok());
+  CHECK(test::find(ignored, "MHA071") != nullptr);
+  Report used = test::check_text(flat("", R"("query": [4, 2, 512], "key": [4, 2, 512], "value": [4, 2, 512], "attn_mask": [7, 7], "is_causal": true)"));
+  CHECK(test::find(used, "MHA050") != nullptr);
+}
+
+TEST_CASE("plain numbers with batch_first=False get a note on how they are read", "[mha]") {
+  Report report = test::check_text(flat("", R"("query": [32, 10, 512], "key": [32, 10, 512], "value": [32, 10, 512])"));
+  const Diagnostic* note = test::find(report, "MHA090");
+  REQUIRE(note != nullptr);
+  CHECK(note->message == "with batch_first=False, query (32, 10, 512) is read as (L=32, N=10, E=512) and key (32, 10, 512) is read as (S=32, N=10, E=512)");
+  Report batch_first = test::check_text(flat(R"(, "batch_first": true)", R"("query": [32, 10, 512], "key": [32, 10, 512], "value": [32, 10, 512])"));
+  CHECK(batch_first.diagnostics.empty());
+}
