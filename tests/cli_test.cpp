@@ -1,1 +1,102 @@
+// End-to-end: the mhacheck binary on examples/ and on flags, checking exit codes and output.
 #include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdio>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int status;
+  std::string out;
+};
+
+// Runs mhacheck from the source directory with `args` (shell words); stdout only.
+Run mhacheck(const std::string& args, const std::string& stdin_text = "") {
+  std::string command = std::string("cd ") + MHACHECK_SOURCE_DIR + " && ";
+  if (!stdin_text.empty()) command += "printf '%s' '" + stdin_text + "' | ";
+  command += std::string(MHACHECK_BINARY) + " " + args + " 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  std::array<char, 4096> buffer{};
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+TEST_CASE("cli: version and help", "[cli]") {
+  CHECK(mhacheck("--version").out == "mhacheck " MHACHECK_VERSION "\n");
+  Run help = mhacheck("check --help");
+  CHECK(help.status == 0);
+  CHECK_THAT(help.out, Catch::Contains("--module") && Catch::Contains("Examples:"));
+  CHECK(mhacheck("").status == 2);
+  CHECK(mhacheck("check --format yaml examples/seed_example1.json").status == 2);
+}
+
+TEST_CASE("cli: the seed examples' verdicts and exit codes", "[cli]") {
+  CHECK(mhacheck("check examples/seed_example1.json").status == 1);
+  CHECK(mhacheck("check examples/seed_example2.json").status == 1);
+  CHECK(mhacheck("check examples/seed_example3.json").status == 0);
+  CHECK(mhacheck("check examples/seed_example3_named.json").status == 0);
+  CHECK(mhacheck("check --werror examples/seed_example3_named.json").status == 1);
+  Run both = mhacheck("check --format json examples/seed_example1.json examples/seed_example3.json");
+  CHECK(both.status == 1);
+  json report = json::parse(both.out);
+  CHECK(report["files"].size() == 2);
+  CHECK(report["summary"]["errors"] == 1);
+  CHECK(report["outputs"].contains("examples/seed_example3.json:attn_output"));
+}
+
+TEST_CASE("cli: every example in examples/ is checked without input errors", "[cli]") {
+  Run run = mhacheck("check --format json examples/*.json");
+  json report = json::parse(run.out);
+  CHECK(report["input_error"] == false);
+  CHECK(run.status == 1);
+}
+
+TEST_CASE("cli: inline flags as pasted from Python", "[cli]") {
+  Run fixed = mhacheck("check --format json --module 'nn.MultiheadAttention(512, 8, kdim=256, vdim=256, batch_first=True)' "
+                       "--query 'torch.Size([32, 1, 512])' --key '(32, 10, 256)' --value '[B, 10, 256]' --dim B=32");
+  CHECK(fixed.status == 0);
+  json report = json::parse(fixed.out);
+  CHECK(report["outputs"]["attn_output"]["shape"] == json{32, 1, 512});
+  CHECK(report["outputs"]["attn_output_weights"]["shape"] == json{32, 1, 10});
+
+  Run broken = mhacheck("check --color never --module 'nn.MultiheadAttention(512, 8)' --query '(32, 1, 512)' --key '(32, 10, 512)'");
+  CHECK(broken.status == 1);
+  CHECK_THAT(broken.out, Catch::Contains(" --> --key:1:6") && Catch::Contains("(32, 10, 512)"));
+
+  Run self = mhacheck("check --format json --module 'nn.MultiheadAttention(64, 4)' --query '(T, B, 64)' --attn-mask '(T, T):float32' "
+                      "--no-need-weights");
+  CHECK(self.status == 0);
+  CHECK(json::parse(self.out)["outputs"]["attn_output"]["shape"] == json{"T", "B", 64});
+}
+
+TEST_CASE("cli: unusable input exits 2 with file, line and column", "[cli]") {
+  Run syntax = mhacheck("check --color never -", "{\"module\": 1,,}");
+  CHECK(syntax.status == 2);
+  CHECK_THAT(syntax.out, Catch::Contains("error[MHA001]") && Catch::Contains("--> -:1:14"));
+  Run bad_flag = mhacheck("check --color never --module 'nn.MultiheadAttention(512, 8, batchfirst=True)' --query '(1, 2, 512)'");
+  CHECK(bad_flag.status == 2);
+  CHECK_THAT(bad_flag.out, Catch::Contains("--> --module:1:31") && Catch::Contains("did you mean \"batch_first\"?"));
+  Run missing = mhacheck("check --format json no/such/file.json");
+  CHECK(missing.status == 2);
+  CHECK(json::parse(missing.out)["diagnostics"][0]["code"] == "MHA002");
+  CHECK(mhacheck("check examples").status == 2);
+}
+
+TEST_CASE("cli: explain", "[cli]") {
+  Run explain = mhacheck("explain MHA040");
+  CHECK(explain.status == 0);
+  CHECK_THAT(explain.out, Catch::StartsWith("MHA040 (batch-mismatch, error)"));
+  CHECK(mhacheck("explain batch-mismatch").out == explain.out);
+  CHECK(mhacheck("explain MHA999").status == 2);
+}

@@ -1,1 +1,83 @@
 #include <catch2/catch.hpp>
+
+#include "mhacheck/spec.hpp"
+#include "test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+std::string example(const std::string& name) {
+  return test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/examples/" + name);
+}
+
+// Applies a fix's patch to the spec text and checks the result from scratch.
+Report apply_fix(const std::string& spec_text, const Fix& fix) {
+  JsonDocument document = test::document_from(spec_text);
+  document.value = document.value.patch(fix.patch);
+  return check_spec(parse_spec(std::move(document)));
+}
+}  // namespace
+
+TEST_CASE("seed example 1: both fixes are verified and make the call valid", "[fixes]") {
+  std::string spec = example("seed_example1.json");
+  Report report = test::check_text(spec);
+  const Diagnostic* mismatch = test::find(report, "MHA040");
+  REQUIRE(mismatch != nullptr);
+  REQUIRE(mismatch->fixes.size() == 2);
+  CHECK(mismatch->fixes[0].description == "construct with batch_first=True");
+  CHECK(mismatch->fixes[0].result == "valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10)");
+  CHECK(mismatch->fixes[1].description == "transpose query, key and value with .transpose(0, 1)");
+  for (const Fix& fix : mismatch->fixes) {
+    CHECK(fix.verified);
+    CHECK(apply_fix(spec, fix).ok());
+  }
+  // The module is a constructor string, so the patch rewrites the string.
+  CHECK(mismatch->fixes[0].patch[0]["value"] == "nn.MultiheadAttention(512, 8, batch_first=True)");
+}
+
+TEST_CASE("seed example 2: per-error fixes, and one combined fix that makes it valid", "[fixes]") {
+  std::string spec = example("seed_example2.json");
+  Report report = test::check_text(spec);
+  CHECK(report.count(Severity::Error) == 2);
+  const Diagnostic* features = test::find(report, "MHA031");
+  REQUIRE(features != nullptr);
+  REQUIRE(features->fixes.size() >= 2);
+  const Fix& combined = features->fixes[0];
+  CHECK_THAT(combined.description, Catch::StartsWith("all together:"));
+  CHECK(combined.result == "valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10)");
+  CHECK(apply_fix(spec, combined).ok());
+  CHECK(combined.patch[0]["value"] == "nn.MultiheadAttention(512, 8, kdim=256, vdim=256, batch_first=True)");
+  const Fix& single = features->fixes[1];
+  CHECK(single.description == "construct with kdim=256, vdim=256");
+  CHECK(single.result == "removes this error; 1 other error remains");
+  Report partial = apply_fix(spec, single);
+  CHECK(partial.count(Severity::Error) == 1);
+  CHECK(test::find(partial, "MHA040") != nullptr);
+}
+
+TEST_CASE("fixes that do not remove their error are not offered", "[fixes]") {
+  // The query's features are 500: neither a permutation nor embed_dim=500 (not divisible by 8) helps.
+  Report report = test::check_text(R"({"module": {"type": "MultiheadAttention", "embed_dim": 512, "num_heads": 8},
+    "query": [4, 2, 500], "key": [4, 2, 512], "value": [4, 2, 512]})");
+  const Diagnostic* features = test::find(report, "MHA030");
+  REQUIRE(features != nullptr);
+  CHECK(features->fixes.empty());
+  // A per-batch 3-D mask gets the repeat_interleave fix, verified.
+  Report mask = test::check_text(R"({"module": {"type": "MultiheadAttention", "embed_dim": 512, "num_heads": 8},
+    "query": [4, 2, 512], "key": [6, 2, 512], "value": [6, 2, 512], "attn_mask": [2, 4, 6]})");
+  const Diagnostic* shape = test::find(mask, "MHA051");
+  REQUIRE(shape != nullptr);
+  REQUIRE_FALSE(shape->fixes.empty());
+  CHECK(shape->fixes[0].description == "repeat the mask per head: attn_mask.repeat_interleave(8, dim=0)");
+  CHECK(shape->fixes[0].patch[0]["value"] == nlohmann::json{16, 4, 6});
+}
+
+TEST_CASE("heads that do not divide embed_dim: the nearest that do", "[fixes]") {
+  Report report = test::check_text(R"({"module": {"type": "MultiheadAttention", "embed_dim": 512, "num_heads": 6},
+    "query": [4, 2, 512], "key": [4, 2, 512], "value": [4, 2, 512]})");
+  const Diagnostic* heads = test::find(report, "MHA011");
+  REQUIRE(heads != nullptr);
+  REQUIRE(heads->fixes.size() == 2);
+  CHECK(heads->fixes[0].description == "use num_heads=4 (head_dim 128)");
+  CHECK(heads->fixes[1].description == "use num_heads=8 (head_dim 64)");
+}

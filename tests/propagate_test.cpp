@@ -1,1 +1,72 @@
 #include <catch2/catch.hpp>
+
+#include "test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  std::size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+const char* kChain = R"({
+  "version": 1,
+  "dims": {"B": 4},
+  "modules": {
+    "self": {"type": "MultiheadAttention", "embed_dim": 64, "num_heads": 4, "batch_first": true},
+    "cross": {"type": "MultiheadAttention", "embed_dim": 64, "num_heads": 4, "kdim": 32, "vdim": 32, "batch_first": true}
+  },
+  "tensors": {"x": ["B", "T", 64], "memory": ["B", "S", 32], "pad": {"shape": ["B", "S"]}},
+  "calls": [
+    {"id": "self", "module": "self", "query": "x", "key": "x", "value": "x", "outputs": ["h", "w"]},
+    {"id": "cross", "module": "cross", "query": "h", "key": "memory", "value": "memory", "key_padding_mask": "pad",
+     "need_weights": false, "outputs": ["y"]}
+  ]
+})";
+}  // namespace
+
+TEST_CASE("outputs of one call flow into the next", "[propagate]") {
+  Report report = test::check_text(kChain);
+  CHECK(report.ok());
+  CHECK(report.diagnostics.empty());
+  REQUIRE(report.calls.size() == 2);
+  CHECK(report.calls[0].outputs.at(0).name == "h");
+  CHECK(tuple_str(report.calls[0].outputs.at(1).shape) == "(4, T, T)");
+  CHECK(report.calls[1].outputs.size() == 1);
+  CHECK(report.calls[1].outputs.at(0).name == "y");
+  CHECK(tuple_str(report.calls[1].outputs.at(0).shape) == "(4, T, 64)");
+}
+
+TEST_CASE("a call fed by a failing call is not checked, and says why", "[propagate]") {
+  Report report = test::check_text(replaced(kChain, R"("x": ["B", "T", 64])", R"("x": ["B", "T", 60])"));
+  REQUIRE_FALSE(report.input_error);
+  CHECK_FALSE(report.ok());
+  CHECK_FALSE(report.calls[0].ok);
+  CHECK(report.calls[1].skipped_because == "self");
+  CHECK(report.count(Severity::Error) == 1);
+}
+
+TEST_CASE("names must be defined once, before use", "[propagate]") {
+  Report report = test::check_text(replaced(kChain, R"("query": "h")", R"("query": "hh")"));
+  CHECK(report.input_error);
+  CHECK(std::string(report.diagnostics.at(0).info().code) == "MHA003");
+  CHECK_THAT(report.diagnostics.at(0).message, Catch::Contains("\"hh\"") && Catch::Contains("did you mean \"h\"?"));
+  CHECK(report.diagnostics.at(0).location.line == 11);
+
+  Report duplicate = test::check_text(replaced(kChain, R"(["y"])", R"(["x"])"));
+  CHECK(duplicate.input_error);
+  CHECK_THAT(duplicate.diagnostics.at(0).message, Catch::Contains("\"x\" is defined twice"));
+}
+
+TEST_CASE("call outputs carry their dtype; masks default to bool, data to float32", "[propagate]") {
+  Report report = test::check_text(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "dtype": "float64"},
+    "query": {"shape": [3, 2, 8], "dtype": "float64"}, "key": {"shape": [5, 2, 8], "dtype": "float64"},
+    "value": {"shape": [5, 2, 8], "dtype": "float64"}, "key_padding_mask": [2, 5]})");
+  CHECK(report.ok());
+  CHECK(report.calls[0].outputs[0].dtype == DType::Float64);
+  Report mismatched = test::check_text(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2},
+    "query": [3, 2, 8], "key": [5, 2, 8], "value": [5, 2, 8], "key_padding_mask": {"shape": [2, 5], "dtype": "float64"}})");
+  REQUIRE(test::find(mismatched, "MHA062") != nullptr);
+}
