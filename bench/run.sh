@@ -198,17 +198,18 @@ print()
 n = fast["mh0"]["runs"]
 print(f"baselines measured in the same run ({n} runs each, whole process):")
 t = fast["true"]
-print(f"  true                    median {t['median_ms']:.2f} ms  p90 {t['p90_ms']:.2f} ms  "
+print(f"  {'true':<27} median {t['median_ms']:.2f} ms  p90 {t['p90_ms']:.2f} ms  "
       f"peak RSS {mib(rss['true']['peak_rss_kib']):.1f} MiB   (process start-up floor)")
 if "python" in fast:
     py = fast["python"]
-    print(f"  python3 -c pass         median {py['median_ms']:.2f} ms  p90 {py['p90_ms']:.2f} ms")
+    print(f"  {'python3 -c pass':<27} median {py['median_ms']:.2f} ms  p90 {py['p90_ms']:.2f} ms")
 if have_torch:
     imp = torch["import"]
-    print(f"  python3 -c 'import torch' median {imp['median_ms']:.0f} ms  p90 {imp['p90_ms']:.0f} ms  "
+    label = "python3 -c 'import torch'"
+    print(f"  {label:<27} median {imp['median_ms']:.0f} ms  p90 {imp['p90_ms']:.0f} ms  "
           f"({imp['runs']} runs)")
 mh_med = statistics.median(fast[f"mh{i}"]["median_ms"] for i in range(len(examples)))
-print(f"  mhacheck / true (median of the examples): {mh_med / t['median_ms']:.1f}x")
+print(f"  mhacheck median / true median (middle example): {mh_med / t['median_ms']:.1f}x")
 
 print()
 print("columns: mhacheck med/p90 = wall time of the whole `mhacheck check EXAMPLE` process (spawn to reap);")

@@ -184,7 +184,7 @@ std::shared_ptr<const SourceText> read_source_file(const std::string& path, std:
     while (std::cin.read(buffer, sizeof buffer) || std::cin.gcount() > 0) {
       text.append(buffer, static_cast<std::size_t>(std::cin.gcount()));
       if (text.size() > max_bytes) {
-        throw InputError(whole_file, fmt::format("standard input is larger than {} bytes", max_bytes));
+        throw InputError(whole_file, fmt::format("standard input is larger than {} bytes", max_bytes), {}, InputError::Kind::Syntax);
       }
     }
     source->text = std::move(text);
@@ -192,16 +192,19 @@ std::shared_ptr<const SourceText> read_source_file(const std::string& path, std:
   }
   struct stat info {};
   if (stat(path.c_str(), &info) != 0) {
-    throw InputError(whole_file, fmt::format("cannot open: {}", std::strerror(errno)));
+    throw InputError(whole_file, fmt::format("cannot open: {}", std::strerror(errno)), {}, InputError::Kind::Syntax);
   }
-  if (S_ISDIR(info.st_mode)) throw InputError(whole_file, "is a directory, expected a JSON spec file");
-  if (!S_ISREG(info.st_mode)) throw InputError(whole_file, "is not a regular file, expected a JSON spec file");
+  if (S_ISDIR(info.st_mode)) throw InputError(whole_file, "is a directory, expected a JSON spec file", {}, InputError::Kind::Syntax);
+  if (!S_ISREG(info.st_mode)) {
+    throw InputError(whole_file, "is not a regular file, expected a JSON spec file", {}, InputError::Kind::Syntax);
+  }
   if (static_cast<std::size_t>(info.st_size) > max_bytes) {
-    throw InputError(whole_file, fmt::format("file is {} bytes, larger than the limit of {} bytes",
-                                             info.st_size, max_bytes));
+    throw InputError(whole_file,
+                     fmt::format("file is {} bytes, larger than the limit of {} bytes", info.st_size, max_bytes), {},
+                     InputError::Kind::Syntax);
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(whole_file, fmt::format("cannot open: {}", std::strerror(errno)));
+  if (!in) throw InputError(whole_file, fmt::format("cannot open: {}", std::strerror(errno)), {}, InputError::Kind::Syntax);
   source->text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return source;
 }

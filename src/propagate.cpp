@@ -130,7 +130,13 @@ class Pass {
       NamedValue named;
       named.value.identity = "output:" + call.outputs[i];
       named.value.origin = fmt::format("output {} of call \"{}\"", i, call.id);
-      if (call_report.ok && i < call_report.outputs.size()) {
+      if (call_report.ok && i >= call_report.outputs.size()) {
+        throw InputError(spec_.document.values.find(child_pointer(child_pointer(call.pointer, "outputs"), i)),
+                         fmt::format("call \"{}\" returns no output {} (\"{}\"): PyTorch returns None for it here",
+                                     call.id, i, call.outputs[i]),
+                         "attn_output_weights is None when need_weights is false", InputError::Kind::Reference);
+      }
+      if (call_report.ok) {
         named.value.written = call_report.outputs[i].shape;
         named.dtype = call_report.outputs[i].dtype;
         call_report.outputs[i].name = call.outputs[i];

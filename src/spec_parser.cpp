@@ -58,7 +58,7 @@ class SpecReader {
     if (root.contains("version")) {
       const json& version = root["version"];
       if (!version.is_number_integer() || version.get<std::int64_t>() != 1) {
-        fail("/version", "unsupported spec version " + version.dump(), "this mhacheck reads version 1");
+        fail("/version", "unsupported spec version " + version.dump(), {}, "this mhacheck reads version 1");
       }
     }
     if (root.contains("dims")) read_dims(root["dims"]);
@@ -323,7 +323,8 @@ class SpecReader {
         decl.outputs.push_back(outputs[i].get<std::string>());
       }
     } else if (spec_.flat) {
-      decl.outputs = {"attn_output", "attn_output_weights"};
+      decl.outputs = {"attn_output"};
+      if (decl.need_weights) decl.outputs.push_back("attn_output_weights");
     }
     return decl;
   }
@@ -351,6 +352,9 @@ class SpecReader {
              "expected \"module\": the name of a module declared under \"modules\"");
       }
       CallDecl decl = call_value(call, pointer, fmt::format("call{}", i));
+      for (const CallDecl& earlier : spec_.calls) {
+        if (earlier.id == decl.id) fail(child_pointer(pointer, "id"), fmt::format("call id \"{}\" is used twice", decl.id));
+      }
       decl.module = call["module"].get<std::string>();
       if (spec_.find_module(decl.module) == nullptr) {
         std::vector<std::string> names;

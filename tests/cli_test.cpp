@@ -89,7 +89,7 @@ TEST_CASE("cli: unusable input exits 2 with file, line and column", "[cli]") {
   CHECK_THAT(bad_flag.out, Catch::Contains("--> --module:1:31") && Catch::Contains("did you mean \"batch_first\"?"));
   Run missing = mhacheck("check --format json no/such/file.json");
   CHECK(missing.status == 2);
-  CHECK(json::parse(missing.out)["diagnostics"][0]["code"] == "MHA002");
+  CHECK(json::parse(missing.out)["diagnostics"][0]["code"] == "MHA001");
   CHECK(mhacheck("check examples").status == 2);
 }
 
@@ -99,4 +99,11 @@ TEST_CASE("cli: explain", "[cli]") {
   CHECK_THAT(explain.out, Catch::StartsWith("MHA040 (batch-mismatch, error)"));
   CHECK(mhacheck("explain batch-mismatch").out == explain.out);
   CHECK(mhacheck("explain MHA999").status == 2);
+}
+
+TEST_CASE("cli: inline flags and spec files do not mix; --value needs --key", "[cli]") {
+  CHECK(mhacheck("check --dim B=3 examples/seed_example1.json").status == 2);
+  Run value_alone = mhacheck("check --color never --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --value '(3, 2, 8)'");
+  CHECK(value_alone.status == 2);
+  CHECK_THAT(value_alone.out, Catch::Contains("--value needs --key"));
 }

@@ -70,3 +70,12 @@ TEST_CASE("call outputs carry their dtype; masks default to bool, data to float3
     "query": [3, 2, 8], "key": [5, 2, 8], "value": [5, 2, 8], "key_padding_mask": {"shape": [2, 5], "dtype": "float64"}})");
   REQUIRE(test::find(mismatched, "MHA062") != nullptr);
 }
+
+TEST_CASE("outputs PyTorch does not return cannot be named; call ids are unique", "[propagate]") {
+  Report none = test::check_text(replaced(kChain, R"("need_weights": false, "outputs": ["y"])", R"("need_weights": false, "outputs": ["y", "yw"])"));
+  CHECK(none.input_error);
+  CHECK_THAT(none.diagnostics.at(0).message, Catch::Contains("returns no output 1 (\"yw\")"));
+  Report twice = test::check_text(replaced(kChain, R"("id": "cross")", R"("id": "self")"));
+  CHECK(twice.input_error);
+  CHECK_THAT(twice.diagnostics.at(0).message, Catch::Contains("call id \"self\" is used twice"));
+}

@@ -28,7 +28,10 @@ struct InlineCall {
   std::vector<std::string> dims;
   bool no_need_weights = false, no_average_attn_weights = false, is_causal = false;
 
-  bool given() const { return !module.empty() || !query.empty() || !key.empty() || !value.empty(); }
+  bool given() const {
+    return !module.empty() || !query.empty() || !key.empty() || !value.empty() || !key_padding_mask.empty() ||
+           !attn_mask.empty() || !dims.empty() || no_need_weights || no_average_attn_weights || is_causal;
+  }
 };
 
 std::shared_ptr<SourceText> flag_source(const std::string& flag, const std::string& text) {
@@ -72,15 +75,19 @@ JsonDocument inline_document(const InlineCall& call) {
     }
     return tensor;
   };
-  std::string key_text = call.key.empty() ? call.query : call.key;
-  std::string key_flag = call.key.empty() ? "--query" : "--key";
+  if (call.key.empty() && !call.value.empty()) {
+    throw InputError(start_of(flag_source("--value", call.value)), "--value needs --key",
+                     "omit both for self-attention, or --value alone to pass the key tensor as value");
+  }
   if (call.key.empty()) {
     spec["tensors"]["x"] = add_tensor("--query", "x", call.query, "/tensors");
     spec["query"] = spec["key"] = spec["value"] = "x";
+    for (const char* argument : {"/query", "/key", "/value"}) document.values.add(argument, document.values.find("/tensors/x"));
   } else if (call.value.empty()) {
     spec["query"] = add_tensor("--query", "query", call.query, "");
     spec["tensors"]["kv"] = add_tensor("--key", "kv", call.key, "/tensors");
     spec["key"] = spec["value"] = "kv";
+    for (const char* argument : {"/key", "/value"}) document.values.add(argument, document.values.find("/tensors/kv"));
   } else {
     spec["query"] = add_tensor("--query", "query", call.query, "");
     spec["key"] = add_tensor("--key", "key", call.key, "");
@@ -157,7 +164,7 @@ int main(int argc, char** argv) {
   check->add_option("--value", inline_call.value, "value shape (omitted: the key tensor itself)");
   check->add_option("--key-padding-mask", inline_call.key_padding_mask, "key_padding_mask shape, optionally SHAPE:dtype (default bool)");
   check->add_option("--attn-mask", inline_call.attn_mask, "attn_mask shape, optionally SHAPE:dtype (default bool)");
-  check->add_option("--dim", inline_call.dims, "bind a symbol, e.g. --dim B=32 (repeatable)");
+  check->add_option("--dim", inline_call.dims, "bind a symbol, e.g. --dim B=32 (repeatable)")->allow_extra_args(false);
   check->add_flag("--no-need-weights", inline_call.no_need_weights, "call with need_weights=False");
   check->add_flag("--no-average-attn-weights", inline_call.no_average_attn_weights, "call with average_attn_weights=False");
   check->add_flag("--is-causal", inline_call.is_causal, "call with is_causal=True");
@@ -199,7 +206,7 @@ int main(int argc, char** argv) {
   std::vector<Report> reports;
   if (inline_call.given()) {
     if (!files.empty()) {
-      std::cerr << "mhacheck: give either spec files or --module/--query flags, not both\n";
+      std::cerr << "mhacheck: give either spec files or the inline-call flags (--module, --query, ...), not both\n";
       return 2;
     }
     try {

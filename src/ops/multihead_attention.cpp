@@ -388,9 +388,10 @@ class MhaRules {
                         "Need attn_mask if specifying the is_causal hint. You may use the Transformer module method "
                         "`generate_square_subsequent_mask` to create this mask.");
     diagnostic.notes.push_back("in nn.MultiheadAttention, is_causal is only a hint that attn_mask is causal");
-    ctx_.add_patch_fix(diagnostic,
-                       fmt::format("pass attn_mask=nn.Transformer.generate_square_subsequent_mask({}) (a float {} mask)",
-                                   L_.str(), tuple_str({L_, S_})),
+    std::string mask = ctx_.symbols.compare(L_, S_) == Symbols::Verdict::Equal
+                           ? fmt::format("attn_mask=nn.Transformer.generate_square_subsequent_mask({})", L_.str())
+                           : fmt::format("a causal {} attn_mask", tuple_str({L_, S_}));
+    ctx_.add_patch_fix(diagnostic, "pass " + mask,
                        {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "attn_mask")},
                          {"value", {{"shape", shape_json({L_, S_})}, {"dtype", dtype_name(query_.dtype)}}}}});
     ctx_.add_patch_fix(diagnostic, "drop is_causal=True",
