@@ -101,7 +101,7 @@ TEST_CASE("cli: explain", "[cli]") {
   CHECK(mhacheck("explain MHA999").status == 2);
 }
 
-TEST_CASE("cli: inline flags and spec files do not mix; --value needs --key", "[cli]") {
+TEST_CASE("cli: inline flags and spec files do not mix, and --value needs --key", "[cli]") {
   CHECK(mhacheck("check --dim B=3 examples/seed_example1.json").status == 2);
   Run value_alone = mhacheck("check --color never --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --value '(3, 2, 8)'");
   CHECK(value_alone.status == 2);

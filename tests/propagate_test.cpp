@@ -60,7 +60,7 @@ TEST_CASE("names must be defined once, before use", "[propagate]") {
   CHECK_THAT(duplicate.diagnostics.at(0).message, Catch::Contains("\"x\" is defined twice"));
 }
 
-TEST_CASE("call outputs carry their dtype; masks default to bool, data to float32", "[propagate]") {
+TEST_CASE("call outputs carry their dtype, masks default to bool and data to float32", "[propagate]") {
   Report report = test::check_text(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "dtype": "float64"},
     "query": {"shape": [3, 2, 8], "dtype": "float64"}, "key": {"shape": [5, 2, 8], "dtype": "float64"},
     "value": {"shape": [5, 2, 8], "dtype": "float64"}, "key_padding_mask": [2, 5]})");
@@ -71,7 +71,7 @@ TEST_CASE("call outputs carry their dtype; masks default to bool, data to float3
   REQUIRE(test::find(mismatched, "MHA062") != nullptr);
 }
 
-TEST_CASE("outputs PyTorch does not return cannot be named; call ids are unique", "[propagate]") {
+TEST_CASE("outputs PyTorch does not return cannot be named, and call ids are unique", "[propagate]") {
   Report none = test::check_text(replaced(kChain, R"("need_weights": false, "outputs": ["y"])", R"("need_weights": false, "outputs": ["y", "yw"])"));
   CHECK(none.input_error);
   CHECK_THAT(none.diagnostics.at(0).message, Catch::Contains("returns no output 1 (\"yw\")"));

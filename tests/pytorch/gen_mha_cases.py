@@ -158,6 +158,17 @@ def run_113(spec):
     return {"ok": True, "outputs": outputs}, warning_texts(caught)
 
 
+def batch_first_transpose(query, key, value):
+    """MultiheadAttention.forward's transpose(1, 0) for batch_first, keeping Python identity."""
+    if key is value:
+        if query is key:
+            query = key = value = query.transpose(1, 0)
+            return query, key, value
+        query, key = [x.transpose(1, 0) for x in (query, key)]
+        return query, key, key
+    return tuple(x.transpose(1, 0) for x in (query, key, value))
+
+
 def run_113_prefix(spec):
     """What 2.x does between mask canonicalisation and the is_causal check, with 1.13's own code:
     the module's batch_first transpose (identity-preserving) and F._mha_shape_check.
@@ -167,14 +178,7 @@ def run_113_prefix(spec):
     query, key, value = inputs["query"], inputs["key"], inputs["value"]
     try:
         if mod.get("batch_first", False) and query.dim() == 3:
-            if key is value:
-                if query is key:
-                    query = key = value = query.transpose(1, 0)
-                else:
-                    query, key = [x.transpose(1, 0) for x in (query, key)]
-                    value = key
-            else:
-                query, key, value = [x.transpose(1, 0) for x in (query, key, value)]
+            query, key, value = batch_first_transpose(query, key, value)
         F._mha_shape_check(query, key, value, inputs["key_padding_mask"], inputs["attn_mask"],
                            mod["num_heads"])
     except Exception as e:  # noqa: BLE001
@@ -237,14 +241,7 @@ def linear_dtype_error_2x(spec):
     query, key, value = inputs["query"], inputs["key"], inputs["value"]
     if query.dim() == 3:
         if mod.get("batch_first", False):
-            if key is value:
-                if query is key:
-                    query = key = value = query.transpose(1, 0)
-                else:
-                    query, key = [x.transpose(1, 0) for x in (query, key)]
-                    value = key
-            else:
-                query, key, value = [x.transpose(1, 0) for x in (query, key, value)]
+            query, key, value = batch_first_transpose(query, key, value)
     else:
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
     e = mod["embed_dim"]
