@@ -29,7 +29,6 @@ std::string tuple_str(const Shape& shape) {
 
 std::string torch_size_str(const Shape& shape) { return fmt::format("torch.Size([{}])", joined(shape)); }
 
-std::string list_str(const Shape& shape) { return fmt::format("[{}]", joined(shape)); }
 
 std::optional<DimExpr> dim_add(const DimExpr& a, std::int64_t b) {
   DimExpr result = a;

@@ -35,8 +35,6 @@ using Shape = std::vector<DimExpr>;
 std::string tuple_str(const Shape& shape);
 // "torch.Size([32, 1, 512])" as PyTorch prints a shape.
 std::string torch_size_str(const Shape& shape);
-// "[32, 1, 512]"
-std::string list_str(const Shape& shape);
 
 // Overflow-checked arithmetic on dims; nullopt when the result is not a DimExpr (a product of
 // two symbols) or overflows.
@@ -52,7 +50,6 @@ std::string numel_str(const Shape& shape);
 class Symbols {
  public:
   void bind(const std::string& symbol, std::int64_t value);
-  bool is_bound(const std::string& symbol) const { return substitutions_.count(symbol) > 0; }
 
   // `dim` with every known substitution applied.
   DimExpr resolve(const DimExpr& dim) const;
