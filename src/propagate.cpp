@@ -126,6 +126,10 @@ class Pass {
       if (call_report.ok) call_report.outputs = ctx.outputs;
     }
     for (Diagnostic& diagnostic : ctx.diagnostics) report_.diagnostics.push_back(std::move(diagnostic));
+    // Unnamed outputs of a multi-call spec are known by call: "dec.attn_output".
+    for (std::size_t i = call.outputs.size(); i < call_report.outputs.size(); ++i) {
+      call_report.outputs[i].name = call.id + "." + call_report.outputs[i].name;
+    }
     for (std::size_t i = 0; i < call.outputs.size(); ++i) {
       NamedValue named;
       named.value.identity = "output:" + call.outputs[i];

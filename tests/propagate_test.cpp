@@ -79,3 +79,13 @@ TEST_CASE("outputs PyTorch does not return cannot be named, and call ids are uni
   CHECK(twice.input_error);
   CHECK_THAT(twice.diagnostics.at(0).message, Catch::Contains("call id \"self\" is used twice"));
 }
+
+TEST_CASE("unnamed outputs of several calls stay apart", "[propagate]") {
+  Report report = test::check_text(replaced(replaced(kChain, R"(, "outputs": ["y"])", ""), R"(, "outputs": ["h", "w"])", ""));
+  // Without output names the second call cannot use "h": it is an input error that names it.
+  CHECK(report.input_error);
+  Report named = test::check_text(replaced(kChain, R"(, "outputs": ["y"])", ""));
+  REQUIRE(named.ok());
+  CHECK(named.calls[1].outputs.at(0).name == "cross.attn_output");
+  CHECK(named.calls[0].outputs.at(0).name == "h");
+}
