@@ -100,14 +100,14 @@ Symbols::Verdict Symbols::compare(const DimExpr& a_raw, const DimExpr& b_raw) co
     // c1*X + o1 == c2*X + o2 holds for at most one X.
     if (a.coeff == b.coeff) return Verdict::Unequal;
     std::int64_t numerator = b.offset - a.offset, denominator = a.coeff - b.coeff;
-    if (numerator % denominator != 0 || numerator / denominator < 0) return Verdict::Unequal;
+    if (numerator % denominator != 0 || numerator / denominator <= 0) return Verdict::Unequal;
     return Verdict::EqualIf;
   }
   if (b.is_constant() || a.is_constant()) {
     const DimExpr& symbolic = a.is_constant() ? b : a;
     const DimExpr& constant = a.is_constant() ? a : b;
     std::int64_t numerator = constant.offset - symbolic.offset;
-    if (numerator % symbolic.coeff != 0 || numerator / symbolic.coeff < 0) return Verdict::Unequal;
+    if (numerator % symbolic.coeff != 0 || numerator / symbolic.coeff <= 0) return Verdict::Unequal;
     return Verdict::EqualIf;
   }
   return Verdict::EqualIf;

@@ -60,3 +60,10 @@ TEST_CASE("equalities between constants and symbols", "[shape]") {
     CHECK(symbols.resolve(*dim_add(DimExpr::named("B"), 1)) == DimExpr::constant(33));
   }
 }
+
+TEST_CASE("symbols are positive sizes: an equality that needs 0 does not hold", "[shape]") {
+  Symbols symbols;
+  CHECK(symbols.require_equal(DimExpr::named("B"), *dim_mul(DimExpr::named("B"), 2)).verdict == Symbols::Verdict::Unequal);
+  CHECK(symbols.require_equal(*dim_add(DimExpr::named("S"), 3), DimExpr::constant(3)).verdict == Symbols::Verdict::Unequal);
+  CHECK(symbols.require_equal(DimExpr::named("S"), DimExpr::constant(0)).verdict == Symbols::Verdict::Unequal);
+}

@@ -47,6 +47,7 @@ std::string numel_str(const Shape& shape);
 
 // What the pass knows about symbols: values bound in the spec's "dims", and the substitutions
 // that equalities forced. Each forced substitution is reported to the caller, who warns.
+// A symbol stands for a positive size: an equality that only holds for 0 does not hold.
 class Symbols {
  public:
   void bind(const std::string& symbol, std::int64_t value);

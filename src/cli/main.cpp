@@ -77,7 +77,7 @@ JsonDocument inline_document(const InlineCall& call) {
   };
   if (call.key.empty() && !call.value.empty()) {
     throw InputError(start_of(flag_source("--value", call.value)), "--value needs --key",
-                     "omit both for self-attention, or --value alone to pass the key tensor as value");
+                     "omit both for self-attention, or give --key alone to pass the key tensor as value too");
   }
   if (call.key.empty()) {
     spec["tensors"]["x"] = add_tensor("--query", "x", call.query, "/tensors");

@@ -597,6 +597,9 @@ class MhaRules {
 
   void check_batch() {
     if (!batched_) return;
+    // Without bias_k, PyTorch never compares the batch sizes: it views the projected key as
+    // (S, N*num_heads, head_dim), which an empty key always allows.
+    if (!m_.add_bias_kv && S_ == DimExpr::constant(0)) return;
     if (ctx_.same(Nk_, N_, &key_, batch_, "key batch == query batch")) return;
     Diagnostic& diagnostic = ctx_.report(
         DiagId::BatchMismatch, fmt::format("key batch size ({}) differs from query batch size ({})", Nk_.str(), N_.str()),

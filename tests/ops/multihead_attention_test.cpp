@@ -132,3 +132,19 @@ TEST_CASE("plain numbers with batch_first=False get a note on how they are read"
   Report batch_first = test::check_text(flat(R"(, "batch_first": true)", R"("query": [32, 10, 512], "key": [32, 10, 512], "value": [32, 10, 512])"));
   CHECK(batch_first.diagnostics.empty());
 }
+
+TEST_CASE("a per-batch 3-D mask with symbolic dims is the error it is for every batch size", "[mha]") {
+  Report report = test::check_text(flat("", R"("query": ["T", "B", 512], "key": ["T", "B", 512], "value": ["T", "B", 512], "attn_mask": ["B", "T", "T"])"));
+  CHECK_FALSE(report.ok());
+  REQUIRE(test::find(report, "MHA051") != nullptr);
+  CHECK(test::find(report, "MHA051")->pytorch_error->message ==
+        "The shape of the 3D attn_mask is torch.Size([B, T, T]), but should be (8*B, T, T).");
+}
+
+TEST_CASE("an empty key never trips the batch check without bias_k", "[mha]") {
+  Report empty = test::check_text(flat("", R"("query": [3, 2, 512], "key": [0, 5, 512], "value": [0, 5, 512])"));
+  CHECK(empty.ok());
+  CHECK(outputs(empty) == "attn_output(3, 2, 512) attn_output_weights(2, 3, 0) ");
+  Report with_bias = test::check_text(flat(R"(, "add_bias_kv": true)", R"("query": [3, 2, 512], "key": [0, 5, 512], "value": [0, 5, 512])"));
+  REQUIRE(test::find(with_bias, "MHA040") != nullptr);
+}
