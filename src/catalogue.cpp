@@ -147,6 +147,45 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        "With plain numbers mhacheck cannot know the intent, so it shows the reading; name dims with symbols to "
        "let it check the reading.",
        MHA("[4, 2, 8]", "[4, 2, 8]", "[4, 2, 8]", "") "}"},
+      {DiagId::WeightsMissing, "MHA100", Severity::Error, "weights-missing", "the weights file lacks a parameter the module has",
+       "mhacheck run loads a module's parameters from an .npz of its state_dict (PyTorch's names, after the "
+       "module's \"prefix\"). A parameter that is not there fails as load_state_dict(strict=True) does. The "
+       "parameters depend on the constructor: kdim/vdim other than embed_dim replace in_proj_weight by "
+       "q_proj_weight, k_proj_weight and v_proj_weight; bias=False drops the biases; add_bias_kv adds bias_k "
+       "and bias_v.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "kdim": 4, "vdim": 4, "weights": "examples/run/mha_e8_h2.npz"}, "query": [3, 2, 8], "key": [5, 2, 4], "value": [5, 2, 4]})",
+       true},
+      {DiagId::WeightsShape, "MHA101", Severity::Error, "weights-shape", "a weight's shape differs from the module's parameter",
+       "A checkpoint saved from a module with another embed_dim, kdim, vdim or num_heads layout has parameters "
+       "of other shapes; PyTorch refuses to copy them (size mismatch for ...). The message names the "
+       "constructor arguments that would produce the checkpoint's shapes when they can be read off it.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 16, "num_heads": 2, "weights": "examples/run/mha_e8_h2.npz"}, "query": [3, 2, 16], "key": [5, 2, 16], "value": [5, 2, 16]})",
+       true},
+      {DiagId::WeightsUnexpected, "MHA102", Severity::Error, "weights-unexpected", "the weights file has a parameter the module lacks",
+       "Under the module's prefix, the .npz holds a parameter of nn.MultiheadAttention that this module does not "
+       "have, which load_state_dict(strict=True) refuses (Unexpected key(s) in state_dict): the checkpoint was "
+       "saved from a module built with other arguments (bias, add_bias_kv, kdim/vdim). Other names in the file "
+       "(inputs, other modules' weights) are ignored.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "bias": false, "weights": "examples/run/mha_e8_h2.npz"}, "query": [3, 2, 8], "key": [5, 2, 8], "value": [5, 2, 8]})",
+       true},
+      {DiagId::InputDataMissing, "MHA103", Severity::Error, "input-data-missing", "a tensor has a shape but no data to run on",
+       "mhacheck run needs values: give the tensor as {\"file\": ...}, or pass --random-inputs to fill tensors "
+       "that have only a shape with seeded standard-normal data (masks with nothing masked). Symbolic dims "
+       "need a value under \"dims\" first.",
+       MHA("[3, 2, 8]", "[5, 2, 8]", "[5, 2, 8]", "") "}", true},
+      {DiagId::RunDType, "MHA104", Severity::Error, "run-dtype", "the forward pass runs in float32 or float64 only",
+       "The reference forward pass computes in the query's dtype, float32 or float64; float16 and bfloat16 "
+       "calls can be checked but not run.",
+       MHA(R"({"shape": [3, 2, 8], "dtype": "float16"})", R"({"shape": [5, 2, 8], "dtype": "float16"})",
+           R"({"shape": [5, 2, 8], "dtype": "float16"})", R"(, "dtype": "float16")") "}",
+       true},
+      {DiagId::FullyMaskedRows, "MHA110", Severity::Warning, "fully-masked-rows", "every key position of a query row is masked: the output is NaN",
+       "When attn_mask and key_padding_mask together mask all key positions of a query row, the softmax "
+       "divides zero by zero and PyTorch returns NaN for that row (and, through out_proj, for the whole "
+       "output token), which then spreads through training. The warning names batch entry, head and row; "
+       "unmask at least one position (a padded sequence still needs one real key) or drop the row.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "weights": "examples/run/mha_e8_h2.npz"}, "query": {"file": "examples/run/inputs.npz", "key": "query"}, "key": {"file": "examples/run/inputs.npz", "key": "key"}, "value": {"file": "examples/run/inputs.npz", "key": "key"}, "key_padding_mask": {"file": "examples/run/inputs.npz", "key": "blank_row_mask"}})",
+       true},
   };
   return catalogue;
 }

@@ -30,6 +30,13 @@ ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::
   ArgValue value;
   value.written = tensor.shape;
   value.origin = origin;
+  if (!tensor.file.empty()) {
+    // The shape and dtype are the file's: point at the file name, offer no patch.
+    Location file = spec.document.values.find(child_pointer(tensor.pointer, "file"));
+    value.dim_locations.assign(tensor.shape.size(), file);
+    value.origin += " (from " + tensor.file + ")";
+    return value;
+  }
   value.shape_pointer = tensor.shape_pointer;
   value.dtype_pointer = tensor.shape_pointer == tensor.pointer ? tensor.pointer : child_pointer(tensor.pointer, "dtype");
   for (std::size_t i = 0; i < tensor.shape.size(); ++i) {

@@ -148,8 +148,9 @@ std::string render_text(const std::vector<Report>& reports, const TextStyle& sty
 }
 
 std::string render_explanation(const DiagInfo& info) {
-  return fmt::format("{} ({}, {}): {}\n\n{}\n\nExample spec:\n  {}\n", info.code, info.name, severity_name(info.severity),
-                     info.title, info.explanation, info.example);
+  return fmt::format("{} ({}, {}{}): {}\n\n{}\n\nExample spec{}:\n  {}\n", info.code, info.name, severity_name(info.severity),
+                     info.needs_run ? ", found by mhacheck run" : "", info.title, info.explanation,
+                     info.needs_run ? " (for mhacheck run, from the repository's top folder)" : "", info.example);
 }
 
 std::string render_catalogue_markdown() {
@@ -164,9 +165,9 @@ std::string render_catalogue_markdown() {
                        severity_name(info.severity), info.title);
   }
   for (const DiagInfo& info : diagnostic_catalogue()) {
-    out += fmt::format("\n## {}\n\n**{}** ({}): {}\n\n{}\n\nExample (`mhacheck explain {}`):\n\n```json\n{}\n```\n",
-                       info.code, info.name, severity_name(info.severity), info.title, info.explanation, info.code,
-                       info.example);
+    out += fmt::format("\n## {}\n\n**{}** ({}{}): {}\n\n{}\n\nExample (`mhacheck explain {}`):\n\n```json\n{}\n```\n",
+                       info.code, info.name, severity_name(info.severity), info.needs_run ? ", found by `mhacheck run`" : "",
+                       info.title, info.explanation, info.code, info.example);
   }
   return out;
 }

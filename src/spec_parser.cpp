@@ -2,10 +2,12 @@
 // what was expected there.
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "mhacheck/module_schema.hpp"
+#include "mhacheck/npy.hpp"
 #include "mhacheck/python_text.hpp"
 #include "mhacheck/spec.hpp"
 #include "mhacheck/suggest.hpp"
@@ -154,8 +156,10 @@ class SpecReader {
       return tensor;
     }
     if (!value.is_object()) {
-      fail(pointer, "expected a tensor: a shape array or {\"shape\": [...], \"dtype\": \"...\"}", type_name(value));
+      fail(pointer, "expected a tensor: a shape array, {\"shape\": [...], \"dtype\": \"...\"} or {\"file\": \"...\"}",
+           type_name(value));
     }
+    if (value.contains("file")) return file_tensor(value, pointer, name);
     check_keys(value, pointer, {"shape", "dtype"});
     if (!value.contains("shape")) fail(pointer, "tensor has no \"shape\"");
     tensor.shape_pointer = child_pointer(pointer, "shape");
@@ -170,6 +174,44 @@ class SpecReader {
              "expected one of " + dtype_names_list());
       }
     }
+    return tensor;
+  }
+
+  std::string path_value(const json& value, const std::string& pointer, const char* what) {
+    if (!value.is_string() || value.get<std::string>().empty()) fail(pointer, std::string("expected ") + what, type_name(value));
+    std::filesystem::path path(value.get<std::string>());
+    return path.is_absolute() ? path.string() : (std::filesystem::path(spec_folder(document_)) / path).string();
+  }
+
+  // {"file": "q.npy"} or {"file": "inputs.npz", "key": "query"}: shape and dtype from the header.
+  TensorDecl file_tensor(const json& value, const std::string& pointer, const std::string& name) {
+    check_keys(value, pointer, {"file", "key"});
+    TensorDecl tensor;
+    tensor.name = name;
+    tensor.pointer = pointer;
+    std::string file_pointer = child_pointer(pointer, "file");
+    tensor.file = path_value(value["file"], file_pointer, "a file name (.npy or .npz)");
+    bool archive = tensor.file.size() >= 4 && tensor.file.compare(tensor.file.size() - 4, 4, ".npz") == 0;
+    if (archive != value.contains("key")) {
+      fail(archive ? pointer : child_pointer(pointer, "key"),
+           archive ? "an .npz file needs \"key\": the name of the array in it" : "\"key\" goes with an .npz file only");
+    }
+    if (archive) {
+      if (!value["key"].is_string()) fail(child_pointer(pointer, "key"), "expected the array's name in the .npz", type_name(value["key"]));
+      tensor.file_member = value["key"].get<std::string>();
+    }
+    NpyHeader header;
+    try {
+      header = archive ? read_npz_header(tensor.file, tensor.file_member) : read_npy_header(tensor.file);
+    } catch (const InputError& error) {
+      throw InputError(document_.values.find(file_pointer), error.what(), error.help(), error.kind());
+    }
+    if (header.shape.size() > 8) fail(file_pointer, fmt::format("the array's rank {} is above the limit of 8", header.shape.size()));
+    for (std::int64_t dim : header.shape) {
+      if (dim > kMaxDim) fail(file_pointer, fmt::format("the array's dim {} is larger than the limit of {}", dim, kMaxDim));
+      tensor.shape.push_back(DimExpr::constant(dim));
+    }
+    tensor.dtype = header.dtype;
     return tensor;
   }
 
@@ -207,9 +249,16 @@ class SpecReader {
     }
     module.type = *type;
     const ModuleSchema& schema = *find_module_schema(*type);
-    std::vector<std::string> allowed = {"type"};
+    std::vector<std::string> allowed = {"type", "weights", "prefix"};
     for (const OptionSchema& option : schema.options) allowed.push_back(option.name);
     check_keys(object, pointer, allowed);
+    if (object.contains("weights")) {
+      module.weights = path_value(object["weights"], child_pointer(pointer, "weights"), "the .npz file of the module's state_dict");
+    }
+    if (object.contains("prefix")) {
+      if (!object["prefix"].is_string()) fail(child_pointer(pointer, "prefix"), "expected a state_dict prefix (a string)", type_name(object["prefix"]));
+      module.prefix = object["prefix"].get<std::string>();
+    }
     for (const OptionSchema& option : schema.options) {
       std::string option_pointer = child_pointer(pointer, option.name);
       if (!object.contains(option.name)) {
@@ -371,6 +420,13 @@ class SpecReader {
 };
 
 }  // namespace
+
+std::string spec_folder(const JsonDocument& document) {
+  std::string name = document.source ? document.source->name : std::string();
+  if (name.empty() || name == "-" || name.front() == '<') return ".";
+  std::filesystem::path folder = std::filesystem::path(name).parent_path();
+  return folder.empty() ? "." : folder.string();
+}
 
 nlohmann::json shape_json(const Shape& shape) {
   nlohmann::json array = nlohmann::json::array();

@@ -46,6 +46,12 @@ enum class DiagId {
   SymbolNameRole,         // MHA081
   SymbolRoleConflict,     // MHA082
   Interpretation,         // MHA090
+  WeightsMissing,         // MHA100
+  WeightsShape,           // MHA101
+  WeightsUnexpected,      // MHA102
+  InputDataMissing,       // MHA103
+  RunDType,               // MHA104
+  FullyMaskedRows,        // MHA110
 };
 
 struct DiagInfo {
@@ -56,6 +62,7 @@ struct DiagInfo {
   const char* title;      // one line
   const char* explanation;  // several sentences: what, why, how to fix
   const char* example;    // a spec (JSON) that triggers it, for docs and tests
+  bool needs_run = false; // found by `mhacheck run` (data and weights), not by `check`
 };
 
 const std::vector<DiagInfo>& diagnostic_catalogue();

@@ -37,6 +37,8 @@ struct ModuleDecl {
   MhaOptions mha;
   std::string pointer;  // "/modules/attn" or "/module"
   bool written_as_call = false;  // flat form: "module": "nn.MultiheadAttention(512, 8)"
+  std::string weights;  // .npz of a state_dict, resolved against the spec's folder; may be empty
+  std::string prefix;   // prepended to the state_dict names: "decoder.layers.0.self_attn."
 };
 
 struct TensorDecl {
@@ -44,7 +46,10 @@ struct TensorDecl {
   Shape shape;
   std::optional<DType> dtype;    // absent: float32 for data, bool for masks (decided at use)
   std::string pointer;           // the tensor's element
-  std::string shape_pointer;     // the shape array (== pointer for the bare-array form)
+  std::string shape_pointer;     // the shape array (== pointer for the bare-array form); empty
+                                 // for a tensor read from a file, whose shape no patch can change
+  std::string file;              // .npy or .npz holding the data, resolved against the spec's folder
+  std::string file_member;       // the .npz member ("query"); empty for .npy
 };
 
 // One argument of a call: nothing, a named tensor (or an earlier call's output), or inline.
@@ -81,7 +86,13 @@ struct Spec {
 
 // Reads a spec document, version 1, in the full or the flat form. Throws InputError for
 // anything that is not a well-formed spec (unknown keys come with a "did you mean").
+// Tensors given as files ({"file": "q.npy"}) take shape and dtype from the file's header;
+// their data is never read here.
 Spec parse_spec(JsonDocument document);
+
+// The folder that a spec's relative paths start from: the spec file's own, or the working
+// directory for stdin and the command line.
+std::string spec_folder(const JsonDocument& document);
 
 // A shape as spec JSON: integers and symbol names ("S+1" for derived dims).
 nlohmann::json shape_json(const Shape& shape);

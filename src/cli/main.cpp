@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,8 @@
 #include "mhacheck/json_source.hpp"
 #include "mhacheck/python_text.hpp"
 #include "mhacheck/render.hpp"
+#include "mhacheck/render_run.hpp"
+#include "mhacheck/run.hpp"
 
 namespace {
 
@@ -135,6 +138,101 @@ int exit_code(const std::vector<Report>& reports, bool werror) {
   return errors ? 1 : 0;
 }
 
+void add_inline_options(CLI::App* command, InlineCall& call) {
+  command->add_option("--module", call.module, "the constructor call, e.g. \"nn.MultiheadAttention(512, 8, batch_first=True)\"");
+  command->add_option("--query", call.query, "query shape: torch.Size([32, 1, 512]), (32, 1, 512), [B, 1, 512]");
+  command->add_option("--key", call.key, "key shape (omitted: the query tensor itself, self-attention)");
+  command->add_option("--value", call.value, "value shape (omitted: the key tensor itself)");
+  command->add_option("--key-padding-mask", call.key_padding_mask, "key_padding_mask shape, optionally SHAPE:dtype (default bool)");
+  command->add_option("--attn-mask", call.attn_mask, "attn_mask shape, optionally SHAPE:dtype (default bool)");
+  command->add_option("--dim", call.dims, "bind a symbol, e.g. --dim B=32 (repeatable)")->allow_extra_args(false);
+  command->add_flag("--no-need-weights", call.no_need_weights, "call with need_weights=False");
+  command->add_flag("--no-average-attn-weights", call.no_average_attn_weights, "call with average_attn_weights=False");
+  command->add_flag("--is-causal", call.is_causal, "call with is_causal=True");
+}
+
+// Parses one spec: a file, stdin, or the inline-call flags.
+JsonDocument load_document(const std::string& file, const InlineCall& call) {
+  return call.given() ? inline_document(call) : parse_json_document(read_source_file(file, kMaxSpecBytes));
+}
+
+struct CheckCommand {
+  std::vector<std::string> files;
+  std::string format = "text", color = "auto";
+  bool werror = false;
+  InlineCall call;
+
+  int execute() const {
+    std::vector<Report> reports;
+    if (call.given()) {
+      if (!files.empty()) {
+        std::cerr << "mhacheck: give either spec files or the inline-call flags (--module, --query, ...), not both\n";
+        return 2;
+      }
+      try {
+        reports.push_back(check_document(inline_document(call)));
+      } catch (const InputError& error) {
+        reports.push_back(input_error_report("<command line>", error));
+      }
+    } else if (files.empty()) {
+      std::cerr << "mhacheck check: no spec files given (and no --module/--query); see mhacheck check --help\n";
+      return 2;
+    }
+    for (const std::string& file : files) {
+      try {
+        reports.push_back(check_document(parse_json_document(read_source_file(file, kMaxSpecBytes))));
+      } catch (const InputError& error) {
+        reports.push_back(input_error_report(file, error));
+      }
+    }
+    if (format == "json") {
+      std::cout << render_json(reports).dump(2) << "\n";
+    } else {
+      std::cout << render_text(reports, TextStyle{use_color(color)});
+    }
+    return exit_code(reports, werror);
+  }
+};
+
+struct RunCommand {
+  std::string file;
+  std::string format = "text", color = "auto", save, plot;
+  bool werror = false, values = false, full = false;
+  int precision = 4;
+  RunOptions options;
+  InlineCall call;
+
+  int execute() const {
+    if (call.given() == !file.empty()) {
+      std::cerr << "mhacheck run: give one spec file, or the inline-call flags (--module, --query, ...)\n";
+      return 2;
+    }
+    std::string name = call.given() ? "<command line>" : file;
+    RunResult result;
+    try {
+      result = run_spec(parse_spec(load_document(file, call)), options);
+      if (result.executed && !save.empty()) {
+        std::vector<std::pair<std::string, Array>> members;
+        for (const RunOutput& output : result.outputs) members.emplace_back(output.name, output.array);
+        write_npz(save, members, false);
+      }
+    } catch (const InputError& error) {
+      result.report = input_error_report(name, error);
+      result.executed = false;
+    }
+    if (format == "json") {
+      std::cout << render_run_json(result, values).dump(2) << "\n";
+    } else {
+      PrintOptions print;
+      print.precision = precision;
+      if (full) print.threshold = std::numeric_limits<double>::infinity();
+      std::cout << render_run_text(result, TextStyle{use_color(color)}, print);
+    }
+    int status = exit_code({result.report}, werror);
+    return status == 0 && !result.executed ? 1 : status;
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -146,28 +244,17 @@ int main(int argc, char** argv) {
       "  mhacheck check examples/seed_example1.json\n"
       "  mhacheck check --module \"nn.MultiheadAttention(512, 8)\" --query \"torch.Size([32, 1, 512])\" \\\n"
       "                 --key \"(32, 10, 512)\" --value \"(32, 10, 512)\"\n"
+      "  mhacheck run examples/run_example.json --save out.npz\n"
       "  mhacheck explain MHA040\n"
       "Exit codes: 0 no errors, 1 errors found (or warnings with --werror), 2 unusable input or usage.");
 
   CLI::App* check = app.add_subcommand("check", "check attention calls described by spec files or by flags");
-  std::vector<std::string> files;
-  std::string format = "text", color = "auto";
-  bool werror = false;
-  InlineCall inline_call;
-  check->add_option("specs", files, "JSON spec files ('-' reads stdin); see docs/spec-format.md");
-  check->add_option("--format", format, "report format")->check(CLI::IsMember({"text", "json"}));
-  check->add_option("--color", color, "colour in text reports")->check(CLI::IsMember({"auto", "always", "never"}));
-  check->add_flag("--werror", werror, "treat warnings as errors for the exit code");
-  check->add_option("--module", inline_call.module, "the constructor call, e.g. \"nn.MultiheadAttention(512, 8, batch_first=True)\"");
-  check->add_option("--query", inline_call.query, "query shape: torch.Size([32, 1, 512]), (32, 1, 512), [B, 1, 512]");
-  check->add_option("--key", inline_call.key, "key shape (omitted: the query tensor itself, self-attention)");
-  check->add_option("--value", inline_call.value, "value shape (omitted: the key tensor itself)");
-  check->add_option("--key-padding-mask", inline_call.key_padding_mask, "key_padding_mask shape, optionally SHAPE:dtype (default bool)");
-  check->add_option("--attn-mask", inline_call.attn_mask, "attn_mask shape, optionally SHAPE:dtype (default bool)");
-  check->add_option("--dim", inline_call.dims, "bind a symbol, e.g. --dim B=32 (repeatable)")->allow_extra_args(false);
-  check->add_flag("--no-need-weights", inline_call.no_need_weights, "call with need_weights=False");
-  check->add_flag("--no-average-attn-weights", inline_call.no_average_attn_weights, "call with average_attn_weights=False");
-  check->add_flag("--is-causal", inline_call.is_causal, "call with is_causal=True");
+  CheckCommand check_command;
+  check->add_option("specs", check_command.files, "JSON spec files ('-' reads stdin); see docs/spec-format.md");
+  check->add_option("--format", check_command.format, "report format")->check(CLI::IsMember({"text", "json"}));
+  check->add_option("--color", check_command.color, "colour in text reports")->check(CLI::IsMember({"auto", "always", "never"}));
+  check->add_flag("--werror", check_command.werror, "treat warnings as errors for the exit code");
+  add_inline_options(check, check_command.call);
   check->footer(
       "Examples:\n"
       "  mhacheck check examples/seed_example1.json examples/seed_example2.json\n"
@@ -175,6 +262,29 @@ int main(int argc, char** argv) {
       "  mhacheck check --module \"nn.MultiheadAttention(512, 8, kdim=256, vdim=256, batch_first=True)\" \\\n"
       "                 --query \"torch.Size([32, 1, 512])\" --key \"(32, 10, 256)\" --value \"[B, 10, 256]\" --dim B=32\n"
       "  mhacheck check --module \"nn.MultiheadAttention(64, 4)\" --query \"(T, B, 64)\" --attn-mask \"(T, T):float32\"");
+
+  CLI::App* run = app.add_subcommand("run", "check a spec, then run its calls on the CPU as PyTorch would, on real or random data");
+  RunCommand run_command;
+  run->add_option("spec", run_command.file, "the JSON spec ('-' reads stdin); tensors may be {\"file\": \"x.npy\"}");
+  run->add_option("--weights", run_command.options.weights, "a state_dict .npz for a spec with one module (PyTorch's names)");
+  run->add_option("--seed", run_command.options.seed, "seed of the initial weights and of --random-inputs (default 0)");
+  run->add_flag("--random-inputs", run_command.options.random_inputs, "fill tensors given only as shapes with standard-normal data");
+  run->add_option("--threads", run_command.options.threads, "threads for the forward pass (default: every core)")->check(CLI::NonNegativeNumber);
+  run->add_option("--max-elements", run_command.options.max_elements, "refuse tensors with more elements than this (default 2^28)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--save", run_command.save, "write every named output to this .npz (atomically)");
+  run->add_option("--format", run_command.format, "report format")->check(CLI::IsMember({"text", "json"}));
+  run->add_flag("--values", run_command.values, "with --format json: include every output value");
+  run->add_flag("--full", run_command.full, "print whole tensors, not a summary past 1000 elements");
+  run->add_option("--precision", run_command.precision, "digits after the point when printing (default 4)")->check(CLI::Range(0, 16));
+  run->add_option("--color", run_command.color, "colour in text reports")->check(CLI::IsMember({"auto", "always", "never"}));
+  run->add_flag("--werror", run_command.werror, "treat warnings as errors for the exit code");
+  add_inline_options(run, run_command.call);
+  run->footer(
+      "Examples:\n"
+      "  mhacheck run examples/run_example.json\n"
+      "  mhacheck run spec.json --weights model.npz --save outputs.npz --format json\n"
+      "  mhacheck run --module \"nn.MultiheadAttention(8, 2)\" --query \"(3, 2, 8)\" --random-inputs --seed 1");
 
   CLI::App* explain = app.add_subcommand("explain", "print the explanation of a diagnostic code");
   std::string code;
@@ -202,33 +312,6 @@ int main(int argc, char** argv) {
     std::cout << render_explanation(*info);
     return 0;
   }
-
-  std::vector<Report> reports;
-  if (inline_call.given()) {
-    if (!files.empty()) {
-      std::cerr << "mhacheck: give either spec files or the inline-call flags (--module, --query, ...), not both\n";
-      return 2;
-    }
-    try {
-      reports.push_back(check_document(inline_document(inline_call)));
-    } catch (const InputError& error) {
-      reports.push_back(input_error_report("<command line>", error));
-    }
-  } else if (files.empty()) {
-    std::cerr << "mhacheck check: no spec files given (and no --module/--query); see mhacheck check --help\n";
-    return 2;
-  }
-  for (const std::string& file : files) {
-    try {
-      reports.push_back(check_document(parse_json_document(read_source_file(file, kMaxSpecBytes))));
-    } catch (const InputError& error) {
-      reports.push_back(input_error_report(file, error));
-    }
-  }
-  if (format == "json") {
-    std::cout << render_json(reports).dump(2) << "\n";
-  } else {
-    std::cout << render_text(reports, TextStyle{use_color(color)});
-  }
-  return exit_code(reports, werror);
+  if (run->parsed()) return run_command.execute();
+  return check_command.execute();
 }

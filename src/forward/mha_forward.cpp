@@ -1,0 +1,315 @@
+// nn.MultiheadAttention.forward on the CPU, following F.multi_head_attention_forward of
+// PyTorch 2.x in eval mode: in-projection (packed or separate weights), bias_k/bias_v and
+// add_zero_attn key positions, masks merged additively (bool True -> -inf), scaled dot-product
+// softmax per batch entry and head, out-projection. GEMMs go through OpenBLAS; the softmax is
+// fused with scaling and masking, and with need_weights=False no more than one (L, S) score
+// matrix per worker thread exists at a time.
+#include "mhacheck/forward.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <thread>
+
+#include <cblas.h>
+
+namespace mhacheck {
+namespace {
+
+template <typename T>
+void gemm(CBLAS_TRANSPOSE trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T* c, int ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc);
+  } else {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, trans_b, m, n, k, alpha, a, lda, b, ldb, 0.0, c, ldc);
+  }
+}
+
+template <typename T>
+std::vector<T> values_as(const Array& array) {
+  std::vector<T> values(static_cast<std::size_t>(array.size()));
+  if ((std::is_same_v<T, float> && array.dtype == DType::Float32) ||
+      (std::is_same_v<T, double> && array.dtype == DType::Float64)) {
+    std::copy_n(array.data<T>(), values.size(), values.begin());
+    return values;
+  }
+  std::vector<double> converted = array.to_double();
+  std::transform(converted.begin(), converted.end(), values.begin(), [](double v) { return static_cast<T>(v); });
+  return values;
+}
+
+// A mask as values to add to the scores: bool True -> -inf, float values as they are.
+template <typename T>
+std::vector<T> additive(const Array& mask) {
+  if (mask.dtype != DType::Bool) return values_as<T>(mask);
+  std::vector<T> values(static_cast<std::size_t>(mask.size()));
+  const bool* flags = mask.data<bool>();
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = flags[i] ? -std::numeric_limits<T>::infinity() : T(0);
+  return values;
+}
+
+// Where token (position i, batch n) of a (len, N, E), (N, len, E) or (len, E) input lives.
+struct Layout {
+  bool batched;
+  bool batch_first;
+  std::int64_t batch;
+  std::int64_t row(std::int64_t i, std::int64_t n, std::int64_t len) const {
+    if (!batched) return i;
+    return batch_first ? n * len + i : i * batch + n;
+  }
+};
+
+template <typename T>
+class Forward {
+ public:
+  Forward(const MhaOptions& options, const StateDict& parameters, const MhaInputs& inputs, int threads)
+      : options_(options), parameters_(parameters), inputs_(inputs), threads_(std::max(1, threads)) {}
+
+  MhaOutputs run() {
+    const Array& query = *inputs_.query;
+    const Array& key = *inputs_.key;
+    layout_ = {query.shape.size() == 3, options_.batch_first && query.shape.size() == 3, 1};
+    int seq = layout_.batch_first ? 1 : 0;
+    L_ = query.shape[seq];
+    S_ = key.shape[seq];
+    layout_.batch = N_ = layout_.batched ? query.shape[1 - seq] : 1;
+    E_ = options_.embed_dim;
+    H_ = options_.num_heads;
+    head_dim_ = E_ / H_;
+    extra_ = (options_.add_bias_kv ? 1 : 0) + (options_.add_zero_attn ? 1 : 0);
+    S_total_ = S_ + extra_;
+
+    openblas_set_num_threads(threads_);
+    project_inputs();
+    prepare_masks();
+    attend();
+    return finish();
+  }
+
+ private:
+  const Array& parameter(const std::string& name) const {
+    auto it = parameters_.find(name);
+    if (it == parameters_.end()) throw std::logic_error("missing parameter " + name);
+    return it->second;
+  }
+  bool has_parameter(const std::string& name) const { return parameters_.count(name) > 0; }
+
+  // Y (rows x E) = X (rows x in) W^T + b, rows in the input's own order.
+  std::vector<T> linear(const std::vector<T>& x, std::int64_t rows, std::int64_t in, const T* weight, const T* bias) const {
+    std::vector<T> y(static_cast<std::size_t>(rows * E_));
+    if (rows > 0 && E_ > 0) {
+      gemm<T>(CblasTrans, static_cast<int>(rows), static_cast<int>(E_), static_cast<int>(in), T(1), x.data(),
+              static_cast<int>(in), weight, static_cast<int>(in), y.data(), static_cast<int>(E_));
+    }
+    if (bias != nullptr) {
+      for (std::int64_t r = 0; r < rows; ++r) {
+        for (std::int64_t e = 0; e < E_; ++e) y[r * E_ + e] += bias[e];
+      }
+    }
+    return y;
+  }
+
+  // Projects an input and lays it out batch-major, (N, len_total, E), leaving room for the
+  // key positions that bias_k/bias_v and add_zero_attn append.
+  std::vector<T> project(const Array& input, std::int64_t len, std::int64_t len_total, const T* weight, const T* bias) const {
+    std::int64_t in = input.shape.back();
+    std::vector<T> x = values_as<T>(input);
+    std::vector<T> y = linear(x, len * N_, in, weight, bias);
+    std::vector<T> batch_major(static_cast<std::size_t>(N_ * len_total * E_), T(0));
+    for (std::int64_t n = 0; n < N_; ++n) {
+      for (std::int64_t i = 0; i < len; ++i) {
+        std::copy_n(&y[layout_.row(i, n, len) * E_], E_, &batch_major[(n * len_total + i) * E_]);
+      }
+    }
+    return batch_major;
+  }
+
+  void project_inputs() {
+    std::vector<T> bias;
+    if (options_.bias) bias = values_as<T>(parameter("in_proj_bias"));
+    const T* b = bias.empty() ? nullptr : bias.data();
+    std::vector<T> w_q, w_k, w_v;
+    if (has_parameter("in_proj_weight")) {
+      std::vector<T> packed = values_as<T>(parameter("in_proj_weight"));
+      w_q.assign(packed.begin(), packed.begin() + E_ * E_);
+      w_k.assign(packed.begin() + E_ * E_, packed.begin() + 2 * E_ * E_);
+      w_v.assign(packed.begin() + 2 * E_ * E_, packed.end());
+    } else {
+      w_q = values_as<T>(parameter("q_proj_weight"));
+      w_k = values_as<T>(parameter("k_proj_weight"));
+      w_v = values_as<T>(parameter("v_proj_weight"));
+    }
+    q_ = project(*inputs_.query, L_, L_, w_q.data(), b);
+    k_ = project(*inputs_.key, S_, S_total_, w_k.data(), b ? b + E_ : nullptr);
+    v_ = project(*inputs_.value, S_, S_total_, w_v.data(), b ? b + 2 * E_ : nullptr);
+    if (options_.add_bias_kv) {
+      std::vector<T> bias_k = values_as<T>(parameter("bias_k"));
+      std::vector<T> bias_v = values_as<T>(parameter("bias_v"));
+      for (std::int64_t n = 0; n < N_; ++n) {
+        std::copy(bias_k.begin(), bias_k.end(), &k_[(n * S_total_ + S_) * E_]);
+        std::copy(bias_v.begin(), bias_v.end(), &v_[(n * S_total_ + S_) * E_]);
+      }
+    }
+    // add_zero_attn's position is already zero.
+  }
+
+  void prepare_masks() {
+    // With is_causal, need_weights=False and no key_padding_mask, PyTorch 2.x replaces attn_mask
+    // by SDPA's causal mask, top-left aligned over all S' key positions.
+    causal_ = inputs_.is_causal && inputs_.key_padding_mask == nullptr && !inputs_.need_weights;
+    if (!causal_ && inputs_.attn_mask != nullptr) {
+      attn_mask_ = additive<T>(*inputs_.attn_mask);
+      attn_mask_per_head_ = inputs_.attn_mask->shape.size() == 3;
+    }
+    if (inputs_.key_padding_mask != nullptr) padding_mask_ = additive<T>(*inputs_.key_padding_mask);
+  }
+
+  T mask_value(std::int64_t n, std::int64_t h, std::int64_t l, std::int64_t s) const {
+    if (causal_) return s <= l ? T(0) : -std::numeric_limits<T>::infinity();
+    if (s >= S_) return T(0);  // appended positions are padded with "attend"
+    T value = 0;
+    if (!attn_mask_.empty()) {
+      std::int64_t matrix = attn_mask_per_head_ ? (layout_.batched ? n * H_ + h : h) : 0;
+      value += attn_mask_[(matrix * L_ + l) * S_ + s];
+    }
+    if (!padding_mask_.empty()) value += padding_mask_[n * S_ + s];
+    return value;
+  }
+
+  // Scores, softmax and the weighted sum for one (batch entry, head); `probabilities` is
+  // (L, S') scratch owned by the calling worker.
+  void attend_head(std::int64_t n, std::int64_t h, std::vector<T>& probabilities, std::vector<FullyMaskedRow>& masked) {
+    const T scale = T(1) / std::sqrt(static_cast<T>(head_dim_));
+    const T* q = &q_[(n * L_) * E_ + h * head_dim_];
+    const T* k = &k_[(n * S_total_) * E_ + h * head_dim_];
+    const T* v = &v_[(n * S_total_) * E_ + h * head_dim_];
+    int lda = static_cast<int>(E_);
+    if (L_ > 0 && S_total_ > 0 && head_dim_ > 0) {
+      gemm<T>(CblasTrans, static_cast<int>(L_), static_cast<int>(S_total_), static_cast<int>(head_dim_), scale, q, lda, k,
+              lda, probabilities.data(), static_cast<int>(S_total_));
+    } else {
+      std::fill(probabilities.begin(), probabilities.end(), T(0));
+    }
+    const T negative_infinity = -std::numeric_limits<T>::infinity();
+    for (std::int64_t l = 0; l < L_; ++l) {
+      T* row = &probabilities[l * S_total_];
+      T max = negative_infinity;
+      for (std::int64_t s = 0; s < S_total_; ++s) {
+        row[s] += mask_value(n, h, l, s);
+        max = std::max(max, row[s]);
+      }
+      if (max == negative_infinity) {
+        // need_weights=True: softmax over nothing but -inf is NaN, as in PyTorch. need_weights=False
+        // goes through scaled_dot_product_attention, whose safe softmax (PyTorch 2.5+) gives such a
+        // row no attention at all.
+        T fill = inputs_.need_weights ? std::numeric_limits<T>::quiet_NaN() : T(0);
+        std::fill(row, row + S_total_, fill);
+        masked.push_back({n, h, l});
+        continue;
+      }
+      T sum = 0;
+      for (std::int64_t s = 0; s < S_total_; ++s) sum += (row[s] = std::exp(row[s] - max));
+      for (std::int64_t s = 0; s < S_total_; ++s) row[s] /= sum;
+    }
+    T* out = &context_[(n * L_) * E_ + h * head_dim_];
+    if (L_ > 0 && head_dim_ > 0 && S_total_ > 0) {
+      gemm<T>(CblasNoTrans, static_cast<int>(L_), static_cast<int>(head_dim_), static_cast<int>(S_total_), T(1),
+              probabilities.data(), static_cast<int>(S_total_), v, lda, out, lda);
+    }
+    if (inputs_.need_weights) {
+      std::copy(probabilities.begin(), probabilities.end(), &weights_[((n * H_ + h) * L_) * S_total_]);
+    }
+  }
+
+  void attend() {
+    context_.assign(static_cast<std::size_t>(N_ * L_ * E_), T(0));
+    if (inputs_.need_weights) weights_.assign(static_cast<std::size_t>(N_ * H_ * L_ * S_total_), T(0));
+    std::int64_t pairs = N_ * H_;
+    int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, pairs)));
+    std::vector<std::vector<FullyMaskedRow>> masked(static_cast<std::size_t>(workers));
+    auto work = [&](int worker) {
+      std::vector<T> probabilities(static_cast<std::size_t>(L_ * S_total_));
+      for (std::int64_t pair = worker; pair < pairs; pair += workers) {
+        attend_head(pair / H_, pair % H_, probabilities, masked[static_cast<std::size_t>(worker)]);
+      }
+    };
+    if (workers == 1) {
+      work(0);
+    } else {
+      openblas_set_num_threads(1);  // the heads are the parallel loop now
+      std::vector<std::thread> pool;
+      for (int worker = 0; worker < workers; ++worker) pool.emplace_back(work, worker);
+      for (std::thread& thread : pool) thread.join();
+      openblas_set_num_threads(threads_);
+    }
+    for (auto& rows : masked) fully_masked_.insert(fully_masked_.end(), rows.begin(), rows.end());
+    std::sort(fully_masked_.begin(), fully_masked_.end(), [](const FullyMaskedRow& a, const FullyMaskedRow& b) {
+      return std::tie(a.batch, a.head, a.row) < std::tie(b.batch, b.head, b.row);
+    });
+  }
+
+  MhaOutputs finish() {
+    std::vector<T> out_weight = values_as<T>(parameter("out_proj.weight"));
+    std::vector<T> out_bias;
+    if (has_parameter("out_proj.bias")) out_bias = values_as<T>(parameter("out_proj.bias"));
+    std::vector<T> projected = linear(context_, N_ * L_, E_, out_weight.data(), out_bias.empty() ? nullptr : out_bias.data());
+
+    MhaOutputs outputs;
+    DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+    std::vector<std::int64_t> output_shape = !layout_.batched       ? std::vector<std::int64_t>{L_, E_}
+                                             : layout_.batch_first ? std::vector<std::int64_t>{N_, L_, E_}
+                                                                   : std::vector<std::int64_t>{L_, N_, E_};
+    outputs.attn_output = make_array(dtype, output_shape);
+    T* out = outputs.attn_output.template data<T>();
+    for (std::int64_t n = 0; n < N_; ++n) {
+      for (std::int64_t l = 0; l < L_; ++l) std::copy_n(&projected[(n * L_ + l) * E_], E_, &out[layout_.row(l, n, L_) * E_]);
+    }
+    if (inputs_.need_weights) {
+      std::vector<std::int64_t> shape = inputs_.average_attn_weights ? std::vector<std::int64_t>{N_, L_, S_total_}
+                                                                     : std::vector<std::int64_t>{N_, H_, L_, S_total_};
+      if (!layout_.batched) shape.erase(shape.begin());
+      Array weights = make_array(dtype, shape);
+      T* w = weights.template data<T>();
+      if (inputs_.average_attn_weights) {
+        std::int64_t plane = L_ * S_total_;
+        for (std::int64_t n = 0; n < N_; ++n) {
+          for (std::int64_t i = 0; i < plane; ++i) {
+            T sum = 0;
+            for (std::int64_t h = 0; h < H_; ++h) sum += weights_[(n * H_ + h) * plane + i];
+            w[n * plane + i] = sum / static_cast<T>(H_);
+          }
+        }
+      } else {
+        std::copy(weights_.begin(), weights_.end(), w);
+      }
+      outputs.attn_output_weights = std::move(weights);
+    }
+    outputs.fully_masked_rows = std::move(fully_masked_);
+    return outputs;
+  }
+
+  const MhaOptions& options_;
+  const StateDict& parameters_;
+  const MhaInputs& inputs_;
+  int threads_;
+  Layout layout_{};
+  std::int64_t L_ = 0, S_ = 0, N_ = 0, E_ = 0, H_ = 0, head_dim_ = 0, extra_ = 0, S_total_ = 0;
+  std::vector<T> q_, k_, v_;              // projected, (N, L|S', E)
+  std::vector<T> attn_mask_, padding_mask_;
+  bool attn_mask_per_head_ = false;
+  bool causal_ = false;
+  std::vector<T> context_;                // attention output before out_proj, (N, L, E)
+  std::vector<T> weights_;                // (N, H, L, S'), only with need_weights
+  std::vector<FullyMaskedRow> fully_masked_;
+};
+
+}  // namespace
+
+MhaOutputs mha_forward(const MhaOptions& options, const StateDict& parameters, const MhaInputs& inputs, int threads) {
+  if (inputs.query->dtype == DType::Float64) return Forward<double>(options, parameters, inputs, threads).run();
+  if (inputs.query->dtype == DType::Float32) return Forward<float>(options, parameters, inputs, threads).run();
+  throw std::invalid_argument("the forward pass computes in float32 or float64, not " + dtype_name(inputs.query->dtype));
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,126 @@
+#include "mhacheck/plot.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace mhacheck {
+namespace {
+
+constexpr int kCell = 14;        // pixels per weight, shrunk for long sequences
+constexpr int kMaxPanelSide = 360;
+constexpr int kMaxBatches = 4;
+constexpr int kMargin = 40;
+
+// Viridis at five stops, linearly interpolated: perceptually even and readable in grey.
+std::string colour(double t) {
+  static const std::array<std::array<double, 3>, 5> stops = {{{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}}};
+  t = std::clamp(t, 0.0, 1.0) * (stops.size() - 1);
+  std::size_t i = std::min<std::size_t>(static_cast<std::size_t>(t), stops.size() - 2);
+  double f = t - static_cast<double>(i);
+  std::array<int, 3> rgb{};
+  for (int c = 0; c < 3; ++c) rgb[c] = static_cast<int>(std::lround(stops[i][c] + f * (stops[i + 1][c] - stops[i][c])));
+  return fmt::format("#{:02x}{:02x}{:02x}", rgb[0], rgb[1], rgb[2]);
+}
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
+}
+
+struct Panel {
+  std::string title;
+  std::vector<double> values;  // rows x columns
+  std::int64_t rows, columns;
+};
+
+// Splits one weights output, (N, L, S) / (N, H, L, S) / (L, S) / (H, L, S), into panels.
+std::vector<Panel> panels_of(const RunOutput& output, bool batched) {
+  std::vector<double> values = output.array.to_double();
+  std::vector<std::int64_t> shape = output.array.shape;
+  if (!batched) shape.insert(shape.begin(), 1);
+  bool per_head = shape.size() == 4;
+  std::int64_t batches = shape[0], heads = per_head ? shape[1] : 1, rows = shape[shape.size() - 2], columns = shape.back();
+  std::vector<Panel> panels;
+  for (std::int64_t n = 0; n < std::min<std::int64_t>(batches, kMaxBatches); ++n) {
+    for (std::int64_t h = 0; h < heads; ++h) {
+      Panel panel{fmt::format("{} {}: {}{}", output.call, output.name, batched ? fmt::format("batch {}, ", n) : "",
+                              per_head ? fmt::format("head {}", h) : "average of heads"),
+                  {}, rows, columns};
+      auto first = values.begin() + ((n * heads + h) * rows * columns);
+      panel.values.assign(first, first + rows * columns);
+      panels.push_back(std::move(panel));
+    }
+  }
+  return panels;
+}
+
+}  // namespace
+
+std::string attention_heatmap_svg(const std::vector<RunOutput>& outputs) {
+  std::vector<Panel> panels;
+  for (const RunOutput& output : outputs) {
+    if (!output.attention_weights) continue;
+    for (Panel& panel : panels_of(output, output.batched)) panels.push_back(std::move(panel));
+  }
+  if (panels.empty()) return {};
+  double top = 0;
+  for (const Panel& panel : panels) {
+    for (double value : panel.values) {
+      if (std::isfinite(value)) top = std::max(top, value);
+    }
+  }
+  if (top <= 0) top = 1;
+
+  std::string body;
+  int y = kMargin;
+  int width = 0;
+  for (const Panel& panel : panels) {
+    int cell = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(kCell, kMaxPanelSide / std::max<std::int64_t>(
+                                                                                            1, std::max(panel.rows, panel.columns)))));
+    body += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>\n", kMargin, y - 6, escape(panel.title));
+    body += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#555\">key position &#8594;</text>\n", kMargin,
+                        y + static_cast<int>(panel.rows) * cell + 14);
+    body += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#555\" transform=\"rotate(-90 {} {})\">query &#8594;</text>\n",
+                        kMargin - 6, y + 40, kMargin - 6, y + 40);
+    for (std::int64_t r = 0; r < panel.rows; ++r) {
+      for (std::int64_t c = 0; c < panel.columns; ++c) {
+        double value = panel.values[r * panel.columns + c];
+        int x0 = kMargin + static_cast<int>(c) * cell, y0 = y + static_cast<int>(r) * cell;
+        if (std::isnan(value)) {
+          body += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#bbb\"><title>query {}, key {}: NaN</title></rect>"
+                              "<path d=\"M{} {}l{} {}M{} {}l{} {}\" stroke=\"#666\"/>\n",
+                              x0, y0, cell, cell, r, c, x0, y0, cell, cell, x0 + cell, y0, -cell, cell);
+        } else {
+          body += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>query {}, key {}: {:.4f}</title></rect>\n",
+                              x0, y0, cell, cell, colour(value / top), r, c, value);
+        }
+      }
+    }
+    width = std::max(width, kMargin + static_cast<int>(panel.columns) * cell);
+    y += static_cast<int>(panel.rows) * cell + 50;
+  }
+  // The colour scale.
+  int scale_x = width + 30, scale_height = 160;
+  std::string scale = fmt::format("<defs><linearGradient id=\"scale\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">");
+  for (int stop = 0; stop <= 4; ++stop) scale += fmt::format("<stop offset=\"{}\" stop-color=\"{}\"/>", stop / 4.0, colour(stop / 4.0));
+  scale += "</linearGradient></defs>\n";
+  scale += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"{}\" fill=\"url(#scale)\"/>\n", scale_x, kMargin, scale_height);
+  scale += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">{:.3g}</text>\n", scale_x + 18, kMargin + 8, top);
+  scale += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\">0</text>\n", scale_x + 18, kMargin + scale_height);
+  int total_width = scale_x + 70;
+  return fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\">\n"
+                     "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{}{}</svg>\n",
+                     total_width, std::max(y, kMargin + scale_height + 20), scale, body);
+}
+
+}  // namespace mhacheck

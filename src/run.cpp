@@ -1,0 +1,331 @@
+// Runs a checked spec: resolves each call's tensors to arrays (files, earlier outputs, or seeded
+// random data), loads or initialises each module's parameters, and calls the forward pass.
+#include "mhacheck/run.hpp"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "mhacheck/forward.hpp"
+
+namespace mhacheck {
+namespace {
+
+std::string torch_size(const std::vector<std::int64_t>& shape) {
+  std::string text;
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return fmt::format("torch.Size([{}])", text);
+}
+
+// A problem found while running; the run stops after the call that found it.
+class RunStop : public std::exception {};
+
+// How a call uses a declared tensor: the argument, and the shape and dtype the check resolved.
+struct TensorUse {
+  std::string argument;
+  Shape shape;
+  DType dtype = DType::Float32;
+};
+
+class Runner {
+ public:
+  Runner(const Spec& spec, const RunOptions& options, RunResult& result)
+      : spec_(spec), options_(options), result_(result), random_(options.seed) {}
+
+  void run() {
+    for (std::size_t i = 0; i < spec_.calls.size(); ++i) run_call(spec_.calls[i], result_.report.calls[i]);
+  }
+
+ private:
+  Diagnostic& report(DiagId id, std::string message, const std::string& call, Location location) {
+    Diagnostic& diagnostic = result_.report.diagnostics.emplace_back();
+    diagnostic.id = id;
+    diagnostic.message = std::move(message);
+    diagnostic.call = call;
+    diagnostic.location = std::move(location);
+    return diagnostic;
+  }
+
+  const StateDict& parameters(const ModuleDecl& module, const std::string& call) {
+    auto cached = parameters_.find(module.name);
+    if (cached != parameters_.end()) return cached->second;
+    std::string file = module.weights.empty() ? options_.weights : module.weights;
+    Location where = spec_.document.values.find(child_pointer(module.pointer, module.weights.empty() ? "" : "weights"));
+    if (file.empty()) return parameters_.emplace(module.name, initial_parameters(module.mha, random_)).first->second;
+
+    StateDict loaded;
+    std::vector<std::string> members;
+    try {
+      members = list_npz(file);
+    } catch (const InputError& error) {
+      throw InputError(where, error.what(), error.help(), error.kind());
+    }
+    std::vector<ExpectedParameter> expected = mha_parameters(module.mha);
+    std::vector<std::string> missing, mismatched;
+    for (const ExpectedParameter& parameter : expected) {
+      std::string name = module.prefix + parameter.name;
+      if (std::find(members.begin(), members.end(), name) == members.end()) {
+        missing.push_back(name);
+        continue;
+      }
+      NpyHeader header = read_npz_header(file, name);
+      if (header.shape != parameter.shape) {
+        Diagnostic& diagnostic = report(
+            DiagId::WeightsShape,
+            fmt::format("{} in {} is {}, but {} has {} of {}", name, file, torch_size(header.shape), module.name, parameter.name,
+                        torch_size(parameter.shape)),
+            call, where);
+        diagnostic.argument = "module.weights";
+        diagnostic.pytorch_error = PytorchError{
+            "RuntimeError",
+            fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tsize mismatch for {}: copying a param with "
+                        "shape {} from checkpoint, the shape in current model is {}.",
+                        parameter.name, torch_size(header.shape), torch_size(parameter.shape)),
+            true};
+        diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
+        mismatched.push_back(name);
+        continue;
+      }
+      Array array = read_npz(file, name, options_.max_elements);
+      loaded.emplace(parameter.name, std::move(array));
+    }
+    if (!missing.empty()) {
+      std::string names;
+      for (const std::string& name : missing) names += (names.empty() ? "" : ", ") + fmt::format("\"{}\"", name);
+      Diagnostic& diagnostic = report(DiagId::WeightsMissing, fmt::format("{} has no {}", file, names), call, where);
+      diagnostic.argument = "module.weights";
+      diagnostic.pytorch_error = PytorchError{
+          "RuntimeError", fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tMissing key(s) in state_dict: {}. ", names), true};
+      diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
+    }
+    // A file may hold more than this module's state_dict (inputs, other modules), so only
+    // names that some nn.MultiheadAttention has count as unexpected, as load_state_dict would
+    // see them: a checkpoint of a module built with other arguments.
+    static const std::vector<std::string> kAnyParameter = {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight",
+                                                           "in_proj_bias",   "bias_k",        "bias_v",        "out_proj.weight",
+                                                           "out_proj.bias"};
+    std::vector<std::string> unexpected;
+    for (const std::string& member : members) {
+      if (member.compare(0, module.prefix.size(), module.prefix) != 0) continue;
+      std::string local = member.substr(module.prefix.size());
+      bool possible = std::find(kAnyParameter.begin(), kAnyParameter.end(), local) != kAnyParameter.end();
+      bool known = std::any_of(expected.begin(), expected.end(), [&](const ExpectedParameter& p) { return p.name == local; });
+      if (possible && !known) unexpected.push_back(fmt::format("\"{}\"", member));
+    }
+    if (!unexpected.empty()) {
+      std::string names;
+      for (const std::string& name : unexpected) names += (names.empty() ? "" : ", ") + name;
+      Diagnostic& diagnostic = report(DiagId::WeightsUnexpected, fmt::format("{} has {}, which {} does not have", file, names, module.name),
+                                      call, where);
+      diagnostic.argument = "module.weights";
+      diagnostic.pytorch_error = PytorchError{
+          "RuntimeError", fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tUnexpected key(s) in state_dict: {}. ", names),
+          true};
+      diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
+    }
+    if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) throw RunStop();
+    // PyTorch copies a checkpoint into the module's parameters, in the module's dtype.
+    DType dtype = module.mha.dtype;
+    for (auto& [name, array] : loaded) {
+      if (array.dtype == dtype) continue;
+      Array converted = make_array(dtype, array.shape);
+      std::vector<double> values = array.to_double();
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        if (dtype == DType::Float64) converted.data<double>()[i] = values[i];
+        else converted.data<float>()[i] = static_cast<float>(values[i]);
+      }
+      array = std::move(converted);
+    }
+    return parameters_.emplace(module.name, std::move(loaded)).first->second;
+  }
+
+  // What the checkpoint itself says about the module it came from.
+  static std::string checkpoint_reading(const std::string& file, const std::string& prefix) {
+    std::vector<std::string> names = list_npz(file);
+    std::string found;
+    int listed = 0;
+    for (const std::string& name : names) {
+      if (name.compare(0, prefix.size(), prefix) != 0) continue;
+      if (++listed > 12) {
+        found += ", ...";
+        break;
+      }
+      found += fmt::format("{}{} {}", found.empty() ? "" : ", ", name.substr(prefix.size()),
+                           torch_size(read_npz_header(file, name).shape));
+    }
+    std::string reading = fmt::format("the checkpoint holds {}", found.empty() ? "nothing under prefix \"" + prefix + "\"" : found);
+    for (const std::string& name : names) {
+      if (name == prefix + "in_proj_weight") {
+        std::vector<std::int64_t> shape = read_npz_header(file, name).shape;
+        if (shape.size() == 2) reading += fmt::format(": a module with embed_dim={} and no kdim/vdim", shape[1]);
+      } else if (name == prefix + "k_proj_weight") {
+        std::vector<std::int64_t> shape = read_npz_header(file, name).shape;
+        if (shape.size() == 2) reading += fmt::format(": a module with embed_dim={}, kdim={}", shape[0], shape[1]);
+      }
+    }
+    return reading;
+  }
+
+  // The data of a declared tensor: from its file, or seeded random values for its shape.
+  Array tensor_data(const TensorDecl& tensor, const TensorUse& use, const std::string& call) {
+    if (!tensor.file.empty()) {
+      try {
+        return tensor.file_member.empty() ? read_npy(tensor.file, options_.max_elements)
+                                          : read_npz(tensor.file, tensor.file_member, options_.max_elements);
+      } catch (const InputError& error) {
+        throw InputError(spec_.document.values.find(child_pointer(tensor.pointer, "file")), error.what(), error.help(), error.kind());
+      }
+    }
+    Location where = spec_.document.values.find(tensor.pointer);
+    if (!options_.random_inputs) {
+      Diagnostic& diagnostic = report(DiagId::InputDataMissing,
+                                      fmt::format("{} has a shape but no data", tensor.name.empty() ? use.argument : "\"" + tensor.name + "\""),
+                                      call, where);
+      diagnostic.argument = use.argument;
+      diagnostic.notes.push_back("give it as {\"file\": ...}, or run with --random-inputs for seeded standard-normal data");
+      throw RunStop();
+    }
+    std::vector<std::int64_t> shape;
+    std::int64_t elements = 1;
+    for (const DimExpr& dim : use.shape) {
+      if (!dim.is_constant()) {
+        Diagnostic& diagnostic = report(DiagId::InputDataMissing,
+                                        fmt::format("{} has the symbolic dim {}: random data needs its value", use.argument, dim.str()),
+                                        call, where);
+        diagnostic.argument = use.argument;
+        diagnostic.notes.push_back(fmt::format("bind it under \"dims\", e.g. \"dims\": {{\"{}\": 8}}", dim.symbol));
+        throw RunStop();
+      }
+      shape.push_back(dim.offset);
+      if (__builtin_mul_overflow(elements, dim.offset, &elements) || elements > options_.max_elements) {
+        throw InputError(where, fmt::format("{} would have more than {} elements (--max-elements)", use.argument, options_.max_elements));
+      }
+    }
+    Array array = make_array(use.dtype, shape);
+    if (use.dtype == DType::Float32 || use.dtype == DType::Float64) {
+      std::normal_distribution<double> normal(0.0, 1.0);
+      for (std::int64_t i = 0; i < array.size(); ++i) {
+        if (use.dtype == DType::Float64) array.data<double>()[i] = normal(random_);
+        else array.data<float>()[i] = static_cast<float>(normal(random_));
+      }
+    }  // masks and other dtypes stay zero: nothing masked
+    return array;
+  }
+
+  const Array& declared_array(const ArgRef& ref, const TensorUse& use, const std::string& call) {
+    std::string key = ref.kind == ArgRef::Kind::Named ? "name:" + ref.name : "inline:" + ref.pointer;
+    auto it = arrays_.find(key);
+    if (it != arrays_.end()) return it->second;
+    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
+    return arrays_.emplace(key, tensor_data(*tensor, use, call)).first->second;
+  }
+
+  void run_call(const CallDecl& call, const CallReport& call_report) {
+    const ModuleDecl& module = *spec_.find_module(call.module);
+    if (module.mha.dtype != DType::Float32 && module.mha.dtype != DType::Float64) {
+      Diagnostic& diagnostic = report(DiagId::RunDType,
+                                      fmt::format("call \"{}\" computes in {}; the forward pass runs float32 and float64", call.id,
+                                                  dtype_name(module.mha.dtype)),
+                                      call.id, spec_.document.values.find(module.pointer));
+      diagnostic.argument = "module.dtype";
+      throw RunStop();
+    }
+    const StateDict& state = parameters(module, call.id);
+    // The checker resolved every argument's shape and dtype; the run uses them for random data.
+    auto use = [&](const ArgRef& ref, const char* argument, bool mask) {
+      TensorUse value;
+      value.argument = argument;
+      const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
+      if (tensor != nullptr) {
+        value.shape = resolved(tensor->shape);
+        value.dtype = tensor->dtype.value_or(mask ? DType::Bool : DType::Float32);
+      }
+      return value;
+    };
+    auto array_for = [&](const ArgRef& ref, const char* argument, bool mask) -> const Array* {
+      if (ref.kind == ArgRef::Kind::Absent) return nullptr;
+      if (ref.kind == ArgRef::Kind::Named) {
+        auto output = outputs_.find(ref.name);
+        if (output != outputs_.end()) return &output->second;
+      }
+      return &declared_array(ref, use(ref, argument, mask), call.id);
+    };
+    MhaInputs inputs;
+    inputs.query = array_for(call.query, "query", false);
+    inputs.key = array_for(call.key, "key", false);
+    inputs.value = array_for(call.value, "value", false);
+    inputs.key_padding_mask = array_for(call.key_padding_mask, "key_padding_mask", true);
+    inputs.attn_mask = array_for(call.attn_mask, "attn_mask", true);
+    inputs.need_weights = call.need_weights;
+    inputs.average_attn_weights = call.average_attn_weights;
+    inputs.is_causal = call.is_causal;
+    int threads = options_.threads > 0 ? options_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    MhaOutputs outputs = mha_forward(module.mha, state, inputs, threads);
+    if (!outputs.fully_masked_rows.empty()) report_masked_rows(call, outputs.fully_masked_rows);
+
+    std::vector<Array> arrays;
+    arrays.push_back(std::move(outputs.attn_output));
+    if (outputs.attn_output_weights) arrays.push_back(std::move(*outputs.attn_output_weights));
+    for (std::size_t i = 0; i < arrays.size() && i < call_report.outputs.size(); ++i) {
+      const std::string& name = call_report.outputs[i].name;
+      outputs_[name] = arrays[i];
+      result_.outputs.push_back({call.id, name, std::move(arrays[i]), i == 1, inputs.query->shape.size() == 3});
+    }
+  }
+
+  void report_masked_rows(const CallDecl& call, const std::vector<FullyMaskedRow>& rows) {
+    std::string listed;
+    for (std::size_t i = 0; i < rows.size() && i < 8; ++i) {
+      listed += fmt::format("{}(batch {}, head {}, row {})", i ? ", " : "", rows[i].batch, rows[i].head, rows[i].row);
+    }
+    if (rows.size() > 8) listed += fmt::format(" and {} more", rows.size() - 8);
+    const ArgRef& mask = call.key_padding_mask.kind != ArgRef::Kind::Absent ? call.key_padding_mask : call.attn_mask;
+    Diagnostic& diagnostic = report(
+        DiagId::FullyMaskedRows,
+        fmt::format("{} query row{} mask every key position, so the output is {} there: {}", rows.size(), rows.size() == 1 ? "" : "s",
+                    call.need_weights ? "NaN" : "out_proj's bias alone", listed),
+        call.id, spec_.document.values.find(mask.pointer));
+    diagnostic.argument = mask.kind == ArgRef::Kind::Absent ? "" : (&mask == &call.key_padding_mask ? "key_padding_mask" : "attn_mask");
+    diagnostic.notes.push_back(call.need_weights
+                                   ? "PyTorch's softmax over nothing but -inf is NaN, and out_proj spreads it to the whole output token"
+                                   : "with need_weights=False PyTorch 2.5+ gives the row no attention (earlier releases gave NaN)");
+  }
+
+  Shape resolved(const Shape& shape) const {
+    Symbols symbols;
+    for (const auto& [symbol, value] : spec_.dims) symbols.bind(symbol, value);
+    return symbols.resolve(shape);
+  }
+
+  const Spec& spec_;
+  const RunOptions& options_;
+  RunResult& result_;
+  std::mt19937_64 random_;
+  std::map<std::string, StateDict> parameters_;
+  std::map<std::string, Array> arrays_;   // declared tensors' data, loaded once
+  std::map<std::string, Array> outputs_;  // earlier calls' outputs by name
+};
+
+}  // namespace
+
+RunResult run_spec(const Spec& spec, const RunOptions& options) {
+  RunResult result;
+  result.report = check_spec(spec);
+  if (!result.report.ok() || result.report.input_error) return result;
+  if (!options.weights.empty() && spec.modules.size() != 1) {
+    throw InputError(Location{}, "--weights names one state_dict, but the spec has several modules",
+                     "give each module its own \"weights\" (and \"prefix\") in the spec");
+  }
+  try {
+    Runner(spec, options, result).run();
+    result.executed = true;
+  } catch (const RunStop&) {
+    result.outputs.clear();
+  }
+  return result;
+}
+
+}  // namespace mhacheck
