@@ -3,6 +3,8 @@
 // padded with spaces and a newline, then the raw elements.
 #include "mhacheck/npy.hpp"
 
+#include "mhacheck/atomic_file.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -556,37 +558,6 @@ std::vector<unsigned char> encode_npy(const NpySource& source, const Array& arra
   return out;
 }
 
-void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes) {
-  static std::atomic<unsigned> counter{0};
-  NpySource source{path, {}};
-  std::string temp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    temp = fmt::format("{}.tmp.{}.{}", path, ::getpid(), counter++);
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno != EEXIST) throw npy_error(source, fmt::format("cannot write: {}", errno_text()));
-  }
-  if (fd < 0) throw npy_error(source, "cannot write: no free temporary file name");
-  auto fail = [&](const std::string& what) {
-    std::string reason = errno_text();
-    if (fd >= 0) ::close(fd);
-    ::unlink(temp.c_str());
-    return npy_error(source, fmt::format("cannot write: {}: {}", what, reason));
-  };
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t wrote = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote < 0) throw fail("write failed");
-    done += static_cast<std::size_t>(wrote);
-  }
-  if (::fsync(fd) != 0) throw fail("fsync failed");
-  int closed = ::close(fd);
-  fd = -1;
-  if (closed != 0) throw fail("close failed");
-  if (::rename(temp.c_str(), path.c_str()) != 0) throw fail("rename failed");
-}
-
 int open_regular_file(const NpySource& source, std::int64_t& size) {
   int fd = ::open(source.path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) throw npy_error(source, fmt::format("cannot open: {}", errno_text()));
@@ -710,6 +681,9 @@ Array read_npy(const std::string& path, std::int64_t max_elements) {
   return read_data(source, header, read);
 }
 
-void write_npy(const std::string& path, const Array& array) { write_file_atomically(path, encode_npy({path, {}}, array)); }
+void write_npy(const std::string& path, const Array& array) {
+  std::vector<unsigned char> bytes = encode_npy({path, {}}, array);
+  write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
 
 }  // namespace mhacheck

@@ -2,6 +2,8 @@
 // itself is src/npy.cpp's; this file adds the zip-level checks (names, sizes, methods).
 #include "mhacheck/npy.hpp"
 
+#include "mhacheck/atomic_file.hpp"
+
 #include <set>
 
 #include <unistd.h>
@@ -241,7 +243,7 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
     std::vector<unsigned char> empty(22, 0);
     const unsigned char signature[4] = {'P', 'K', 5, 6};
     std::copy(signature, signature + 4, empty.begin());
-    write_file_atomically(path, empty);
+    write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(empty.data()), empty.size()));
     return;
   }
 
@@ -291,7 +293,7 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
   }
   zip_source_free(buffer);
   if (!ok) throw npy_error(source, "cannot create the archive: reading back the built archive failed");
-  write_file_atomically(path, bytes);
+  write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace mhacheck

@@ -9,8 +9,9 @@
 namespace mhacheck {
 namespace {
 
-constexpr int kCell = 14;        // pixels per weight, shrunk for long sequences
+constexpr int kMaxCell = 28;     // pixels per weight, shrunk for long sequences
 constexpr int kMaxPanelSide = 360;
+constexpr int kTitleCharWidth = 7;  // at font-size 12, enough for the common sans fonts
 constexpr int kMaxBatches = 4;
 constexpr int kMargin = 40;
 
@@ -85,8 +86,8 @@ std::string attention_heatmap_svg(const std::vector<RunOutput>& outputs) {
   int y = kMargin;
   int width = 0;
   for (const Panel& panel : panels) {
-    int cell = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(kCell, kMaxPanelSide / std::max<std::int64_t>(
-                                                                                            1, std::max(panel.rows, panel.columns)))));
+    std::int64_t longest = std::max<std::int64_t>(1, std::max(panel.rows, panel.columns));
+    int cell = static_cast<int>(std::clamp<std::int64_t>(kMaxPanelSide / longest, 1, kMaxCell));
     body += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"12\">{}</text>\n", kMargin, y - 6, escape(panel.title));
     body += fmt::format("<text x=\"{}\" y=\"{}\" font-size=\"10\" fill=\"#555\">key position &#8594;</text>\n", kMargin,
                         y + static_cast<int>(panel.rows) * cell + 14);
@@ -106,7 +107,8 @@ std::string attention_heatmap_svg(const std::vector<RunOutput>& outputs) {
         }
       }
     }
-    width = std::max(width, kMargin + static_cast<int>(panel.columns) * cell);
+    width = std::max({width, kMargin + static_cast<int>(panel.columns) * cell,
+                      kMargin + kTitleCharWidth * static_cast<int>(panel.title.size())});
     y += static_cast<int>(panel.rows) * cell + 50;
   }
   // The colour scale.

@@ -3,7 +3,9 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -106,4 +108,24 @@ TEST_CASE("cli: inline flags and spec files do not mix, and --value needs --key"
   Run value_alone = mhacheck("check --color never --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --value '(3, 2, 8)'");
   CHECK(value_alone.status == 2);
   CHECK_THAT(value_alone.out, Catch::Contains("--value needs --key"));
+}
+
+TEST_CASE("cli: run prints, saves atomically and plots", "[cli]") {
+  std::string dir = "/tmp/mhacheck-cli-test-" + std::to_string(::getpid());
+  Run made = mhacheck("run --color never examples/run_example.json --save " + dir + "-out.npz --plot " + dir + "-w.svg");
+  CHECK(made.status == 0);
+  CHECK_THAT(made.out, Catch::Contains("call \"call\": attn_output_weights (2, 3, 5) float32\ntensor([[[0.1924,"));
+  CHECK(std::filesystem::file_size(dir + "-out.npz") > 0);
+  CHECK(std::filesystem::file_size(dir + "-w.svg") > 0);
+  Run unwritable = mhacheck("run examples/run_example.json --save /nonexistent-dir/out.npz");
+  CHECK(unwritable.status == 2);
+  CHECK_FALSE(std::filesystem::exists("/nonexistent-dir"));
+  Run failing = mhacheck("run --random-inputs examples/seed_example1.json");
+  CHECK(failing.status == 1);
+  CHECK_THAT(failing.out, Catch::Contains("not run: the check found errors"));
+  Run random = mhacheck("run --format json --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --random-inputs --seed 3");
+  CHECK(random.status == 0);
+  CHECK(json::parse(random.out)["run"]["outputs"]["attn_output"]["shape"] == json{3, 2, 8});
+  std::filesystem::remove(dir + "-out.npz");
+  std::filesystem::remove(dir + "-w.svg");
 }

@@ -34,6 +34,17 @@ for block in catalogue.split("```json\n")[1:]:
 runs.append(("inline", report(["--module", "nn.MultiheadAttention(8, 2)", "--query", "(3, B, 8)", "--attn-mask", "(3, 3):float32"])))
 runs.append(("missing file", report(["no/such/spec.json"])))
 
+
+def run_report(args):
+    run = subprocess.run([mhacheck, "run", "--format", "json", "--values", *args], capture_output=True, text=True, cwd=source_dir)
+    assert run.returncode in (0, 1, 2), (args, run.returncode, run.stderr)
+    return json.loads(run.stdout)
+
+
+runs.append(("run example", run_report(["examples/run_example.json"])))
+runs.append(("run random", run_report(["--module", "nn.MultiheadAttention(8, 2)", "--query", "(3, 2, 8)", "--random-inputs"])))
+runs.append(("run failing check", run_report(["examples/seed_example1.json"])))
+
 failures = 0
 for name, document in runs:
     for error in validator.iter_errors(document):

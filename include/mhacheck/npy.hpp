@@ -92,8 +92,6 @@ Array read_data(const NpySource& source, const NpyHeader& header, const ByteRead
 
 // The complete .npy file for `array`.
 std::vector<unsigned char> encode_npy(const NpySource& source, const Array& array);
-// Writes `bytes` to a new file next to `path`, then renames it over `path`.
-void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes);
 // Opens a regular file for reading (O_NONBLOCK, so a FIFO cannot hang the open), or throws.
 // Returns the descriptor; `size` receives the file's size.
 int open_regular_file(const NpySource& source, std::int64_t& size);

@@ -16,6 +16,8 @@
 #include "mhacheck/diagnostic.hpp"
 #include "mhacheck/json_source.hpp"
 #include "mhacheck/python_text.hpp"
+#include "mhacheck/atomic_file.hpp"
+#include "mhacheck/plot.hpp"
 #include "mhacheck/render.hpp"
 #include "mhacheck/render_run.hpp"
 #include "mhacheck/run.hpp"
@@ -216,6 +218,14 @@ struct RunCommand {
         for (const RunOutput& output : result.outputs) members.emplace_back(output.name, output.array);
         write_npz(save, members, false);
       }
+      if (result.executed && !plot.empty()) {
+        std::string svg = attention_heatmap_svg(result.outputs);
+        if (svg.empty()) {
+          std::cerr << "mhacheck run: --plot: no call returns attention weights (need_weights is false)\n";
+          return 2;
+        }
+        write_file_atomically(plot, svg);
+      }
     } catch (const InputError& error) {
       result.report = input_error_report(name, error);
       result.executed = false;
@@ -273,6 +283,7 @@ int main(int argc, char** argv) {
   run->add_option("--max-elements", run_command.options.max_elements, "refuse tensors with more elements than this (default 2^28)")
       ->check(CLI::PositiveNumber);
   run->add_option("--save", run_command.save, "write every named output to this .npz (atomically)");
+  run->add_option("--plot", run_command.plot, "draw the attention weights as an SVG heatmap to this file");
   run->add_option("--format", run_command.format, "report format")->check(CLI::IsMember({"text", "json"}));
   run->add_flag("--values", run_command.values, "with --format json: include every output value");
   run->add_flag("--full", run_command.full, "print whole tensors, not a summary past 1000 elements");

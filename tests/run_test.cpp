@@ -1,0 +1,129 @@
+// `run` beyond the golden forward cases: weights validation, data sources, NaN rows, chained
+// calls and the JSON report.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+
+#include "mhacheck/render_run.hpp"
+#include "mhacheck/run.hpp"
+#include "test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+
+// Runs spec text as if it were a file in the repository's top folder (paths like examples/run/...).
+RunResult run_text(const std::string& text, RunOptions options = {}) {
+  options.threads = 1;
+  return run_spec(parse_spec(test::document_from(text, std::string(MHACHECK_SOURCE_DIR) + "/spec.json")), options);
+}
+
+const char* kWeights = R"("weights": "examples/run/mha_e8_h2.npz")";
+
+RunOptions random_inputs(std::uint64_t seed = 0) {
+  RunOptions options;
+  options.random_inputs = true;
+  options.seed = seed;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("run: the example runs and matches PyTorch's printed values", "[run]") {
+  RunResult result = run_spec(parse_spec(parse_json_document(read_source_file(std::string(MHACHECK_SOURCE_DIR) + "/examples/run_example.json", 1 << 20))), RunOptions{});
+  REQUIRE(result.executed);
+  REQUIRE(result.outputs.size() == 2);
+  // Printed by PyTorch 1.13 for the same module and inputs (examples/run/make_run_example.py).
+  CHECK(std::abs(result.outputs[0].array.data<float>()[0] - -0.0910f) < 1e-4);
+  std::string text = render_run_text(result, TextStyle{false}, PrintOptions{});
+  CHECK_THAT(text, Catch::Contains("        [[0.4975, 0.5025, 0.0000, 0.0000, 0.0000],\n"
+                                   "         [0.6251, 0.3749, 0.0000, 0.0000, 0.0000],\n"));
+}
+
+TEST_CASE("run: weights are checked as load_state_dict(strict=True) checks them", "[run]") {
+  RunResult missing = run_text(std::string(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "kdim": 4, "vdim": 4, )") +
+                               kWeights + R"(}, "query": [3, 2, 8], "key": [5, 2, 4], "value": [5, 2, 4]})", random_inputs());
+  CHECK_FALSE(missing.executed);
+  const Diagnostic* absent = test::find(missing.report, "MHA100");
+  REQUIRE(absent != nullptr);
+  CHECK_THAT(absent->message, Catch::Contains("\"q_proj_weight\", \"k_proj_weight\", \"v_proj_weight\""));
+  CHECK(test::find(missing.report, "MHA102") != nullptr);  // its in_proj_weight
+  CHECK_THAT(absent->notes.at(0), Catch::Contains("a module with embed_dim=8 and no kdim/vdim"));
+
+  RunResult shape = run_text(std::string(R"({"module": {"type": "MultiheadAttention", "embed_dim": 16, "num_heads": 2, )") + kWeights +
+                             R"(}, "query": [3, 2, 16], "key": [5, 2, 16], "value": [5, 2, 16]})", random_inputs());
+  const Diagnostic* size = test::find(shape.report, "MHA101");
+  REQUIRE(size != nullptr);
+  CHECK_THAT(size->pytorch_error->message,
+             Catch::Contains("size mismatch for in_proj_weight: copying a param with shape torch.Size([24, 8]) from checkpoint, "
+                             "the shape in current model is torch.Size([48, 16])."));
+
+  RunResult prefixed = run_text(std::string(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "prefix": "layer.", )") +
+                                kWeights + R"(}, "query": [3, 2, 8], "key": [5, 2, 8], "value": [5, 2, 8]})", random_inputs());
+  REQUIRE(test::find(prefixed.report, "MHA100") != nullptr);
+  CHECK_THAT(test::find(prefixed.report, "MHA100")->notes.at(0), Catch::Contains("nothing under prefix \"layer.\""));
+}
+
+TEST_CASE("run: shape-only tensors need --random-inputs and bound symbols", "[run]") {
+  const char* spec = R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [3, "B", 8], "key": [5, "B", 8], "value": [5, "B", 8]})";
+  RunResult without = run_text(spec);
+  CHECK_FALSE(without.executed);
+  CHECK_THAT(test::find(without.report, "MHA103")->message, Catch::Contains("has a shape but no data"));
+  RunResult unbound = run_text(spec, random_inputs());
+  CHECK_THAT(test::find(unbound.report, "MHA103")->message, Catch::Contains("symbolic dim B"));
+  std::string bound = spec;
+  bound.insert(1, R"("dims": {"B": 2}, )");
+  RunResult first = run_text(bound, random_inputs(7));
+  RunResult second = run_text(bound, random_inputs(7));
+  RunResult other = run_text(bound, random_inputs(8));
+  REQUIRE(first.executed);
+  CHECK(first.outputs[0].array.shape == std::vector<std::int64_t>{3, 2, 8});
+  CHECK(first.outputs[0].array.bytes == second.outputs[0].array.bytes);
+  CHECK(first.outputs[0].array.bytes != other.outputs[0].array.bytes);
+}
+
+TEST_CASE("run: fully masked rows are named, NaN with need_weights, bias-only without", "[run]") {
+  std::string spec = std::string(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, )") + kWeights +
+                     R"(}, "query": {"file": "examples/run/inputs.npz", "key": "query"}, "key": {"file": "examples/run/inputs.npz", "key": "key"},
+                         "value": {"file": "examples/run/inputs.npz", "key": "key"},
+                         "key_padding_mask": {"file": "examples/run/inputs.npz", "key": "blank_row_mask"})";
+  RunResult with_weights = run_text(spec + "}");
+  REQUIRE(with_weights.executed);
+  const Diagnostic* masked = test::find(with_weights.report, "MHA110");
+  REQUIRE(masked != nullptr);
+  CHECK_THAT(masked->message, Catch::Contains("6 query rows") && Catch::Contains("(batch 1, head 0, row 0)") && Catch::Contains("NaN"));
+  const Array& out = with_weights.outputs[0].array;  // (L=3, N=2, E=8): batch 1 is NaN, batch 0 is not
+  CHECK(std::isnan(out.data<float>()[8]));
+  CHECK_FALSE(std::isnan(out.data<float>()[0]));
+  RunResult without_weights = run_text(spec + R"(, "need_weights": false})");
+  REQUIRE(without_weights.executed);
+  CHECK_FALSE(std::isnan(without_weights.outputs[0].array.data<float>()[8]));
+  CHECK_THAT(test::find(without_weights.report, "MHA110")->message, Catch::Contains("out_proj's bias alone"));
+}
+
+TEST_CASE("run: outputs feed later calls; JSON carries statistics", "[run]") {
+  RunResult result = run_text(R"({"dims": {"B": 2}, "modules": {"a": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}},
+    "tensors": {"x": [4, "B", 8]},
+    "calls": [{"id": "first", "module": "a", "query": "x", "key": "x", "value": "x", "outputs": ["h", "w"]},
+              {"id": "second", "module": "a", "query": "h", "key": "x", "value": "x", "need_weights": false}]})",
+                              random_inputs());
+  REQUIRE(result.executed);
+  REQUIRE(result.outputs.size() == 3);
+  CHECK(result.outputs[2].name == "second.attn_output");
+  nlohmann::json json = render_run_json(result, true);
+  CHECK(json["run"]["executed"] == true);
+  const nlohmann::json& weights = json["run"]["outputs"]["w"];
+  CHECK(weights["shape"] == nlohmann::json{2, 4, 4});
+  CHECK(weights["statistics"]["nan_count"] == 0);
+  CHECK(weights["statistics"]["mean"].get<double>() == Approx(0.25));  // rows of 4 weights sum to 1
+  CHECK(weights["values"].size() == 32);
+}
+
+TEST_CASE("run: a failing check runs nothing", "[run]") {
+  RunResult result = run_text(R"J({"module": "nn.MultiheadAttention(8, 2)", "query": [3, 1, 8], "key": [3, 4, 8], "value": [3, 4, 8]})J",
+                              random_inputs());
+  CHECK_FALSE(result.executed);
+  CHECK(result.outputs.empty());
+  CHECK(test::find(result.report, "MHA040") != nullptr);
+}
