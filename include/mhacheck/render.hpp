@@ -1,6 +1,7 @@
 // Renderers: they format the facts in Reports and never re-derive them.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,21 @@ std::string render_text(const std::vector<Report>& reports, const TextStyle& sty
 
 // One JSON document for all reports (docs/report-format.md, docs/report.schema.json).
 nlohmann::json render_json(const std::vector<Report>& reports);
+
+// CI formats. Files are named by their path relative to `working_directory` (the process's
+// current directory in the CLI), with forward slashes, as code-scanning and annotations expect.
+// SARIF 2.1.0: one run, the diagnostic catalogue as its rules, one result per diagnostic; fixes
+// (RFC 6902 patches) under each result's properties.fixes.
+nlohmann::json render_sarif(const std::vector<Report>& reports, const std::filesystem::path& working_directory);
+// GitHub Actions workflow commands: one ::error/::warning/::notice line per diagnostic, then a
+// summary line that is not a command.
+std::string render_github(const std::vector<Report>& reports, const std::filesystem::path& working_directory);
+// A spec's path relative to `working_directory`, lexically; "" for what is not a file: standard
+// input ("-"), command-line flags ("--query", "<command line>"), or no place at all.
+std::string ci_artifact_path(const std::string& file, const std::filesystem::path& working_directory);
+// GitHub's workflow-command escaping: data escapes %, CR and LF; properties also ':' and ','.
+std::string github_escape_data(const std::string& text);
+std::string github_escape_property(const std::string& text);
 
 // `mhacheck explain CODE`.
 std::string render_explanation(const DiagInfo& info);

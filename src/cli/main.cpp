@@ -189,6 +189,10 @@ struct CheckCommand {
     }
     if (format == "json") {
       std::cout << render_json(reports).dump(2) << "\n";
+    } else if (format == "sarif") {
+      std::cout << render_sarif(reports, std::filesystem::current_path()).dump(2) << "\n";
+    } else if (format == "github") {
+      std::cout << render_github(reports, std::filesystem::current_path());
     } else {
       std::cout << render_text(reports, TextStyle{use_color(color)});
     }
@@ -261,7 +265,7 @@ int main(int argc, char** argv) {
   CLI::App* check = app.add_subcommand("check", "check attention calls described by spec files or by flags");
   CheckCommand check_command;
   check->add_option("specs", check_command.files, "JSON spec files ('-' reads stdin); see docs/spec-format.md");
-  check->add_option("--format", check_command.format, "report format")->check(CLI::IsMember({"text", "json"}));
+  check->add_option("--format", check_command.format, "report format")->check(CLI::IsMember({"text", "json", "sarif", "github"}));
   check->add_option("--color", check_command.color, "colour in text reports")->check(CLI::IsMember({"auto", "always", "never"}));
   check->add_flag("--werror", check_command.werror, "treat warnings as errors for the exit code");
   add_inline_options(check, check_command.call);

@@ -1,0 +1,96 @@
+// GitHub Actions workflow commands: each diagnostic becomes an annotation on the spec's line in
+// the pull request. Only formats Report facts, as the text renderer words them.
+#include <fmt/format.h>
+
+#include "mhacheck/render.hpp"
+
+namespace mhacheck {
+namespace {
+
+const char* command_name(Severity severity) {
+  switch (severity) {
+    case Severity::Error: return "error";
+    case Severity::Warning: return "warning";
+    case Severity::Note: return "notice";
+  }
+  return "error";
+}
+
+std::string plural(int count, const char* word) { return fmt::format("{} {}{}", count, word, count == 1 ? "" : "s"); }
+
+// The message: headline, notes, the PyTorch exception and the first verified fix, one per line
+// (escaped into one physical line; GitHub shows the breaks).
+std::string annotation_message(const Diagnostic& diagnostic) {
+  std::string text = diagnostic.message;
+  if (!diagnostic.call.empty()) text += " (call \"" + diagnostic.call + "\")";
+  for (const std::string& note : diagnostic.notes) text += "\nnote: " + note;
+  if (diagnostic.pytorch_error) {
+    const PytorchError& error = *diagnostic.pytorch_error;
+    std::string when = error.raised_first || error.type == "UserWarning" ? "" : " (raised once the earlier errors are fixed)";
+    text += "\npytorch: " + error.type + ": " + error.message + when;
+  }
+  for (const Fix& fix : diagnostic.fixes) {
+    if (!fix.verified) continue;
+    text += "\nfix: " + fix.description + " — " + fix.result + " [verified]";
+    break;
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string github_escape_data(const std::string& text) {
+  std::string escaped;
+  for (char c : text) {
+    switch (c) {
+      case '%': escaped += "%25"; break;
+      case '\r': escaped += "%0D"; break;
+      case '\n': escaped += "%0A"; break;
+      default: escaped += c;
+    }
+  }
+  return escaped;
+}
+
+std::string github_escape_property(const std::string& text) {
+  std::string escaped;
+  for (char c : github_escape_data(text)) {
+    switch (c) {
+      case ':': escaped += "%3A"; break;
+      case ',': escaped += "%2C"; break;
+      default: escaped += c;
+    }
+  }
+  return escaped;
+}
+
+std::string render_github(const std::vector<Report>& reports, const std::filesystem::path& working_directory) {
+  std::string out;
+  int errors = 0, warnings = 0, notes = 0;
+  for (const Report& report : reports) {
+    for (const Diagnostic& diagnostic : report.diagnostics) {
+      const DiagInfo& info = diagnostic.info();
+      const Location& location = diagnostic.location;
+      // Without a file (standard input, command-line flags) the annotation still shows, unattached.
+      std::string properties;
+      std::string path = ci_artifact_path(location.file(), working_directory);
+      if (!path.empty()) {
+        properties += "file=" + github_escape_property(path) + ",";
+        if (location.known()) properties += fmt::format("line={},", location.line);
+        if (location.known() && location.column > 0) properties += fmt::format("col={},", location.column);
+      }
+      properties += "title=" + github_escape_property(fmt::format("{} {}", info.code, info.name));
+      out += fmt::format("::{} {}::{}\n", command_name(info.severity), properties,
+                         github_escape_data(annotation_message(diagnostic)));
+    }
+    errors += report.count(Severity::Error);
+    warnings += report.count(Severity::Warning);
+    notes += report.count(Severity::Note);
+  }
+  // Plain text, not a command: the log's last word on the run.
+  out += fmt::format("mhacheck: {}: {}, {}, {} in {}\n", errors > 0 ? "FAIL" : "OK", plural(errors, "error"),
+                     plural(warnings, "warning"), plural(notes, "note"), plural(static_cast<int>(reports.size()), "spec"));
+  return out;
+}
+
+}  // namespace mhacheck
