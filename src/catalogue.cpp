@@ -1,6 +1,7 @@
 // The single table of diagnostic codes. Codes are stable: never renumber, only add.
 // Each example is a flat spec that triggers the code; tests/catalogue_test.cpp checks that it
 // does, and that docs/diagnostics.md lists every code.
+#include <cctype>
 #include <stdexcept>
 
 #include "mhacheck/diagnostic.hpp"
@@ -200,8 +201,10 @@ const DiagInfo& diag_info(DiagId id) {
 }
 
 const DiagInfo* find_diag_info(const std::string& code) {
+  std::string upper = code;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   for (const DiagInfo& info : diagnostic_catalogue()) {
-    if (code == info.code || code == info.name) return &info;
+    if (upper == info.code || code == info.name) return &info;
   }
   return nullptr;
 }

@@ -9,6 +9,7 @@
 #include "fixes.hpp"
 #include "mhacheck/check.hpp"
 #include "mhacheck/python_text.hpp"
+#include "mhacheck/report_filter.hpp"
 #include "mhacheck/suggest.hpp"
 #include "ops/registry.hpp"
 
@@ -199,6 +200,7 @@ Report check_spec(const Spec& spec, const CheckOptions& options) {
     return input_error_report(report.file, error);
   }
   if (options.verify_fixes) verify_fixes(spec, report);
+  apply_filter(report, DiagnosticFilter{spec.ignored_codes, {}});
   return report;
 }
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "mhacheck/forward.hpp"
+#include "mhacheck/report_filter.hpp"
 
 namespace mhacheck {
 namespace {
@@ -325,6 +326,7 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
   } catch (const RunStop&) {
     result.outputs.clear();
   }
+  apply_filter(result.report, DiagnosticFilter{spec.ignored_codes, {}});
   return result;
 }
 

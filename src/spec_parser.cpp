@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "mhacheck/diagnostic.hpp"
 #include "mhacheck/module_schema.hpp"
 #include "mhacheck/npy.hpp"
 #include "mhacheck/python_text.hpp"
@@ -48,7 +49,7 @@ class SpecReader {
     const json& root = document_.value;
     if (!root.is_object()) fail("", "expected a JSON object at the top level of a spec", type_name(root));
     spec_.flat = !root.contains("calls") && !root.contains("modules");
-    std::vector<std::string> allowed = {"version", "dims", "tensors"};
+    std::vector<std::string> allowed = {"version", "dims", "tensors", "mhacheck"};
     if (spec_.flat) {
       for (const char* key : {"module", "id", "outputs"}) allowed.push_back(key);
       allowed.insert(allowed.end(), kCallArguments.begin(), kCallArguments.end());
@@ -63,6 +64,7 @@ class SpecReader {
         fail("/version", "unsupported spec version " + version.dump(), {}, "this mhacheck reads version 1");
       }
     }
+    if (root.contains("mhacheck")) read_settings(root["mhacheck"]);
     if (root.contains("dims")) read_dims(root["dims"]);
     if (root.contains("tensors")) read_tensors(root["tensors"]);
     if (spec_.flat) {
@@ -97,6 +99,26 @@ class SpecReader {
   const json& object_at(const json& value, const std::string& pointer, const std::string& what) {
     if (!value.is_object()) fail(pointer, "expected " + what + " (an object)", type_name(value));
     return value;
+  }
+
+  // "mhacheck": {"ignore": ["MHA081", ...]}: warnings and notes the spec's authors accept.
+  void read_settings(const json& settings) {
+    object_at(settings, "/mhacheck", "mhacheck's settings for this spec");
+    check_keys(settings, "/mhacheck", {"ignore"});
+    if (!settings.contains("ignore")) return;
+    const json& ignore = settings["ignore"];
+    if (!ignore.is_array()) fail("/mhacheck/ignore", "expected a list of diagnostic codes", type_name(ignore));
+    for (std::size_t i = 0; i < ignore.size(); ++i) {
+      std::string pointer = child_pointer("/mhacheck/ignore", i);
+      if (!ignore[i].is_string()) fail(pointer, "expected a diagnostic code such as \"MHA081\"", type_name(ignore[i]));
+      const DiagInfo* info = find_diag_info(ignore[i].get<std::string>());
+      if (info == nullptr) fail(pointer, fmt::format("unknown diagnostic code \"{}\"", ignore[i].get<std::string>()), {}, "see docs/diagnostics.md");
+      if (info->severity == Severity::Error) {
+        fail(pointer, fmt::format("{} is an error: a spec can accept warnings and notes only", info->code), {},
+             "an error means PyTorch refuses the call; --ignore on the command line can still hide it");
+      }
+      spec_.ignored_codes.push_back(info->code);
+    }
   }
 
   void read_dims(const json& dims) {

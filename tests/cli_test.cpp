@@ -1,7 +1,10 @@
 // End-to-end: the mhacheck binary on examples/ and on flags, checking exit codes and output.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
+#include <fstream>
+#include <iterator>
 #include <cstdio>
 #include <filesystem>
 #include <sys/wait.h>
@@ -30,6 +33,11 @@ Run mhacheck(const std::string& args, const std::string& stdin_text = "") {
   while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
   int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string test_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace
@@ -92,7 +100,6 @@ TEST_CASE("cli: unusable input exits 2 with file, line and column", "[cli]") {
   Run missing = mhacheck("check --format json no/such/file.json");
   CHECK(missing.status == 2);
   CHECK(json::parse(missing.out)["diagnostics"][0]["code"] == "MHA001");
-  CHECK(mhacheck("check examples").status == 2);
 }
 
 TEST_CASE("cli: explain", "[cli]") {
@@ -128,4 +135,40 @@ TEST_CASE("cli: run prints, saves atomically and plots", "[cli]") {
   CHECK(json::parse(random.out)["run"]["outputs"]["attn_output"]["shape"] == json{3, 2, 8});
   std::filesystem::remove(dir + "-out.npz");
   std::filesystem::remove(dir + "-w.svg");
+}
+
+TEST_CASE("cli: directories are searched for specs, in a stable order", "[cli]") {
+  Run all = mhacheck("check --format json examples");
+  json report = json::parse(all.out);
+  std::vector<std::string> names;
+  for (const json& file : report["files"]) names.push_back(file["file"]);
+  CHECK(names.size() >= 5);
+  CHECK(std::is_sorted(names.begin(), names.end()));
+  CHECK(std::find(names.begin(), names.end(), "examples/seed_example1.json") != names.end());
+  CHECK(all.status == 1);
+}
+
+TEST_CASE("cli: --ignore and --only choose diagnostics; unknown codes are usage errors", "[cli]") {
+  Run ignored = mhacheck("check --format json --ignore MHA040,interpretation examples/seed_example1.json examples/seed_example3.json");
+  CHECK(ignored.status == 0);
+  CHECK(json::parse(ignored.out)["diagnostics"].empty());
+  Run only = mhacheck("check --format json --only mha090 examples/seed_example1.json examples/seed_example3.json");
+  json report = json::parse(only.out);
+  REQUIRE(report["diagnostics"].size() == 1);
+  CHECK(report["diagnostics"][0]["code"] == "MHA090");
+  CHECK(only.status == 0);
+  CHECK(mhacheck("check --ignore MHA999 examples/seed_example1.json").status == 2);
+  // Unreadable input stays an error whatever is ignored.
+  CHECK(mhacheck("check --ignore MHA001,MHA002 no/such/file.json").status == 2);
+}
+
+TEST_CASE("cli: -o writes the report atomically and leaves an old one alone on failure", "[cli]") {
+  std::string path = "/tmp/mhacheck-report-" + std::to_string(::getpid()) + ".json";
+  Run written = mhacheck("check --format json -o " + path + " examples/seed_example3.json");
+  CHECK(written.status == 0);
+  CHECK(written.out.empty());
+  CHECK(json::parse(test_file(path))["ok"] == true);
+  Run failed = mhacheck("check -o /nonexistent-dir/report.txt examples/seed_example3.json");
+  CHECK(failed.status == 2);
+  std::filesystem::remove(path);
 }

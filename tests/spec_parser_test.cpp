@@ -89,3 +89,15 @@ TEST_CASE("bad specs are refused with the place and a suggestion", "[spec]") {
              Catch::Contains("larger than the limit"));
   CHECK_THAT(error_of(R"([1, 2])"), Catch::Contains("expected a JSON object"));
 }
+
+TEST_CASE("a spec may accept warnings and notes, not errors", "[spec]") {
+  Report accepted = test::check_text(R"({"mhacheck": {"ignore": ["MHA081", "interpretation"]},
+    "module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2},
+    "tensors": {"x": ["B", "T", 8]}, "query": "x", "key": "x", "value": "x"})");
+  CHECK(accepted.diagnostics.empty());
+  CHECK(accepted.ok());
+  CHECK_THAT(error_of(R"({"mhacheck": {"ignore": ["MHA040"]}, "module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("MHA040 is an error: a spec can accept warnings and notes only"));
+  CHECK_THAT(error_of(R"({"mhacheck": {"ignore": ["MHA999"]}, "module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
+             Catch::Contains("unknown diagnostic code \"MHA999\""));
+}

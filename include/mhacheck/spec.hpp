@@ -79,6 +79,7 @@ struct Spec {
   std::vector<ModuleDecl> modules;
   std::vector<TensorDecl> tensors;
   std::vector<CallDecl> calls;
+  std::vector<std::string> ignored_codes;  // "mhacheck": {"ignore": [...]}: accepted warnings
 
   const ModuleDecl* find_module(const std::string& name) const;
   const TensorDecl* find_tensor(const std::string& name) const;

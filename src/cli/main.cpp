@@ -19,6 +19,8 @@
 #include "mhacheck/atomic_file.hpp"
 #include "mhacheck/plot.hpp"
 #include "mhacheck/render.hpp"
+#include "mhacheck/report_filter.hpp"
+#include "mhacheck/spec_files.hpp"
 #include "mhacheck/render_run.hpp"
 #include "mhacheck/run.hpp"
 
@@ -158,13 +160,44 @@ JsonDocument load_document(const std::string& file, const InlineCall& call) {
   return call.given() ? inline_document(call) : parse_json_document(read_source_file(file, kMaxSpecBytes));
 }
 
+// The report goes to stdout, or with -o to a file written atomically: a CI job never reads a
+// half-written report, and a failed write leaves the previous one untouched.
+int emit(const std::string& text, const std::string& output_file) {
+  if (output_file.empty()) {
+    std::cout << text;
+    return 0;
+  }
+  try {
+    write_file_atomically(output_file, text);
+  } catch (const InputError& error) {
+    std::cerr << "mhacheck: " << error.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
+
+// --ignore and --only as codes; an unknown code is a usage error.
+bool read_filter(const std::vector<std::string>& ignore, const std::vector<std::string>& only, DiagnosticFilter& filter) {
+  try {
+    filter.ignore = parse_code_list(ignore);
+    filter.only = parse_code_list(only);
+  } catch (const std::invalid_argument& error) {
+    std::cerr << "mhacheck: " << error.what() << "\n";
+    return false;
+  }
+  return true;
+}
+
 struct CheckCommand {
   std::vector<std::string> files;
-  std::string format = "text", color = "auto";
+  std::string format = "text", color = "auto", output_file;
+  std::vector<std::string> ignore, only;
   bool werror = false;
   InlineCall call;
 
   int execute() const {
+    DiagnosticFilter filter;
+    if (!read_filter(ignore, only, filter)) return 2;
     std::vector<Report> reports;
     if (call.given()) {
       if (!files.empty()) {
@@ -180,35 +213,47 @@ struct CheckCommand {
       std::cerr << "mhacheck check: no spec files given (and no --module/--query); see mhacheck check --help\n";
       return 2;
     }
-    for (const std::string& file : files) {
+    std::vector<std::string> specs;
+    try {
+      specs = expand_spec_paths(files);
+    } catch (const InputError& error) {
+      reports.push_back(input_error_report(error.location().file(), error));
+    }
+    for (const std::string& file : specs) {
       try {
         reports.push_back(check_document(parse_json_document(read_source_file(file, kMaxSpecBytes))));
       } catch (const InputError& error) {
         reports.push_back(input_error_report(file, error));
       }
     }
+    for (Report& report : reports) apply_filter(report, filter);
+    std::string text;
     if (format == "json") {
-      std::cout << render_json(reports).dump(2) << "\n";
+      text = render_json(reports).dump(2) + "\n";
     } else if (format == "sarif") {
-      std::cout << render_sarif(reports, std::filesystem::current_path()).dump(2) << "\n";
+      text = render_sarif(reports, std::filesystem::current_path()).dump(2) + "\n";
     } else if (format == "github") {
-      std::cout << render_github(reports, std::filesystem::current_path());
+      text = render_github(reports, std::filesystem::current_path());
     } else {
-      std::cout << render_text(reports, TextStyle{use_color(color)});
+      text = render_text(reports, TextStyle{output_file.empty() && use_color(color)});
     }
-    return exit_code(reports, werror);
+    int written = emit(text, output_file);
+    return written != 0 ? written : exit_code(reports, werror);
   }
 };
 
 struct RunCommand {
   std::string file;
-  std::string format = "text", color = "auto", save, plot;
+  std::string format = "text", color = "auto", save, plot, output_file;
+  std::vector<std::string> ignore, only;
   bool werror = false, values = false, full = false;
   int precision = 4;
   RunOptions options;
   InlineCall call;
 
   int execute() const {
+    DiagnosticFilter filter;
+    if (!read_filter(ignore, only, filter)) return 2;
     if (call.given() == !file.empty()) {
       std::cerr << "mhacheck run: give one spec file, or the inline-call flags (--module, --query, ...)\n";
       return 2;
@@ -234,14 +279,17 @@ struct RunCommand {
       result.report = input_error_report(name, error);
       result.executed = false;
     }
+    apply_filter(result.report, filter);
+    std::string text;
     if (format == "json") {
-      std::cout << render_run_json(result, values).dump(2) << "\n";
+      text = render_run_json(result, values).dump(2) + "\n";
     } else {
       PrintOptions print;
       print.precision = precision;
       if (full) print.threshold = std::numeric_limits<double>::infinity();
-      std::cout << render_run_text(result, TextStyle{use_color(color)}, print);
+      text = render_run_text(result, TextStyle{output_file.empty() && use_color(color)}, print);
     }
+    if (int written = emit(text, output_file); written != 0) return written;
     int status = exit_code({result.report}, werror);
     return status == 0 && !result.executed ? 1 : status;
   }
@@ -264,7 +312,11 @@ int main(int argc, char** argv) {
 
   CLI::App* check = app.add_subcommand("check", "check attention calls described by spec files or by flags");
   CheckCommand check_command;
-  check->add_option("specs", check_command.files, "JSON spec files ('-' reads stdin); see docs/spec-format.md");
+  check->add_option("specs", check_command.files,
+                    "JSON spec files or directories (searched for *.json), '-' for stdin; see docs/spec-format.md");
+  check->add_option("-o,--output", check_command.output_file, "write the report to this file (atomically) instead of stdout");
+  check->add_option("--ignore", check_command.ignore, "drop these diagnostics, e.g. --ignore MHA081,MHA090")->allow_extra_args(false);
+  check->add_option("--only", check_command.only, "keep only these diagnostics, e.g. --only MHA040")->allow_extra_args(false);
   check->add_option("--format", check_command.format, "report format")->check(CLI::IsMember({"text", "json", "sarif", "github"}));
   check->add_option("--color", check_command.color, "colour in text reports")->check(CLI::IsMember({"auto", "always", "never"}));
   check->add_flag("--werror", check_command.werror, "treat warnings as errors for the exit code");
@@ -288,6 +340,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   run->add_option("--save", run_command.save, "write every named output to this .npz (atomically)");
   run->add_option("--plot", run_command.plot, "draw the attention weights as an SVG heatmap to this file");
+  run->add_option("-o,--output", run_command.output_file, "write the report to this file (atomically) instead of stdout");
+  run->add_option("--ignore", run_command.ignore, "drop these diagnostics, e.g. --ignore MHA090")->allow_extra_args(false);
+  run->add_option("--only", run_command.only, "keep only these diagnostics")->allow_extra_args(false);
   run->add_option("--format", run_command.format, "report format")->check(CLI::IsMember({"text", "json"}));
   run->add_flag("--values", run_command.values, "with --format json: include every output value");
   run->add_flag("--full", run_command.full, "print whole tensors, not a summary past 1000 elements");

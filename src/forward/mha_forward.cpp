@@ -165,21 +165,27 @@ class Forward {
     if (inputs_.key_padding_mask != nullptr) padding_mask_ = additive<T>(*inputs_.key_padding_mask);
   }
 
-  T mask_value(std::int64_t n, std::int64_t h, std::int64_t l, std::int64_t s) const {
-    if (causal_) return s <= l ? T(0) : -std::numeric_limits<T>::infinity();
-    if (s >= S_) return T(0);  // appended positions are padded with "attend"
-    T value = 0;
+  // Adds the masks to one row of scores: key positions below S get attn_mask's and
+  // key_padding_mask's values; the positions bias_k/add_zero_attn append are never masked.
+  void add_masks(T* row, std::int64_t n, std::int64_t h, std::int64_t l) const {
+    if (causal_) {
+      for (std::int64_t s = l + 1; s < S_total_; ++s) row[s] = -std::numeric_limits<T>::infinity();
+      return;
+    }
     if (!attn_mask_.empty()) {
       std::int64_t matrix = attn_mask_per_head_ ? (layout_.batched ? n * H_ + h : h) : 0;
-      value += attn_mask_[(matrix * L_ + l) * S_ + s];
+      const T* mask = &attn_mask_[(matrix * L_ + l) * S_];
+      for (std::int64_t s = 0; s < S_; ++s) row[s] += mask[s];
     }
-    if (!padding_mask_.empty()) value += padding_mask_[n * S_ + s];
-    return value;
+    if (!padding_mask_.empty()) {
+      const T* mask = &padding_mask_[n * S_];
+      for (std::int64_t s = 0; s < S_; ++s) row[s] += mask[s];
+    }
   }
 
-  // Scores, softmax and the weighted sum for one (batch entry, head); `probabilities` is
-  // (L, S') scratch owned by the calling worker.
-  void attend_head(std::int64_t n, std::int64_t h, std::vector<T>& probabilities, std::vector<FullyMaskedRow>& masked) {
+  // Scores, softmax and the weighted sum for one (batch entry, head). `probabilities` is the
+  // (L, S') matrix to compute in: the caller's scratch, or the slice of the per-head weights.
+  void attend_head(std::int64_t n, std::int64_t h, T* probabilities, std::vector<FullyMaskedRow>& masked) {
     const T scale = T(1) / std::sqrt(static_cast<T>(head_dim_));
     const T* q = &q_[(n * L_) * E_ + h * head_dim_];
     const T* k = &k_[(n * S_total_) * E_ + h * head_dim_];
@@ -187,18 +193,16 @@ class Forward {
     int lda = static_cast<int>(E_);
     if (L_ > 0 && S_total_ > 0 && head_dim_ > 0) {
       gemm<T>(CblasTrans, static_cast<int>(L_), static_cast<int>(S_total_), static_cast<int>(head_dim_), scale, q, lda, k,
-              lda, probabilities.data(), static_cast<int>(S_total_));
+              lda, probabilities, static_cast<int>(S_total_));
     } else {
-      std::fill(probabilities.begin(), probabilities.end(), T(0));
+      std::fill(probabilities, probabilities + L_ * S_total_, T(0));
     }
     const T negative_infinity = -std::numeric_limits<T>::infinity();
     for (std::int64_t l = 0; l < L_; ++l) {
       T* row = &probabilities[l * S_total_];
+      add_masks(row, n, h, l);
       T max = negative_infinity;
-      for (std::int64_t s = 0; s < S_total_; ++s) {
-        row[s] += mask_value(n, h, l, s);
-        max = std::max(max, row[s]);
-      }
+      for (std::int64_t s = 0; s < S_total_; ++s) max = std::max(max, row[s]);
       if (max == negative_infinity) {
         // need_weights=True: softmax over nothing but -inf is NaN, as in PyTorch. need_weights=False
         // goes through scaled_dot_product_attention, whose safe softmax (PyTorch 2.5+) gives such a
@@ -209,29 +213,49 @@ class Forward {
         continue;
       }
       T sum = 0;
-      for (std::int64_t s = 0; s < S_total_; ++s) sum += (row[s] = std::exp(row[s] - max));
-      for (std::int64_t s = 0; s < S_total_; ++s) row[s] /= sum;
+      for (std::int64_t s = 0; s < S_total_; ++s) {
+        row[s] = std::exp(row[s] - max);
+        sum += row[s];
+      }
+      const T reciprocal = T(1) / sum;
+      for (std::int64_t s = 0; s < S_total_; ++s) row[s] *= reciprocal;
     }
     T* out = &context_[(n * L_) * E_ + h * head_dim_];
     if (L_ > 0 && head_dim_ > 0 && S_total_ > 0) {
       gemm<T>(CblasNoTrans, static_cast<int>(L_), static_cast<int>(head_dim_), static_cast<int>(S_total_), T(1),
-              probabilities.data(), static_cast<int>(S_total_), v, lda, out, lda);
-    }
-    if (inputs_.need_weights) {
-      std::copy(probabilities.begin(), probabilities.end(), &weights_[((n * H_ + h) * L_) * S_total_]);
+              probabilities, static_cast<int>(S_total_), v, lda, out, lda);
     }
   }
 
+  // The (batch entry, head) pairs are split among worker threads. Per-head weights are computed
+  // in place in the output; averaged weights are summed per worker, so no (N, H, L, S') array
+  // ever exists; without weights each worker needs one (L, S') matrix.
   void attend() {
     context_.assign(static_cast<std::size_t>(N_ * L_ * E_), T(0));
-    if (inputs_.need_weights) weights_.assign(static_cast<std::size_t>(N_ * H_ * L_ * S_total_), T(0));
+    const std::int64_t plane = L_ * S_total_;
+    const bool per_head = inputs_.need_weights && !inputs_.average_attn_weights;
+    const bool averaged = inputs_.need_weights && inputs_.average_attn_weights;
+    if (inputs_.need_weights) {
+      std::vector<std::int64_t> shape = averaged ? std::vector<std::int64_t>{N_, L_, S_total_} : std::vector<std::int64_t>{N_, H_, L_, S_total_};
+      if (!layout_.batched) shape.erase(shape.begin());
+      weights_ = make_array(std::is_same_v<T, float> ? DType::Float32 : DType::Float64, shape);
+    }
     std::int64_t pairs = N_ * H_;
     int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, pairs)));
     std::vector<std::vector<FullyMaskedRow>> masked(static_cast<std::size_t>(workers));
+    std::vector<std::vector<T>> sums(averaged ? static_cast<std::size_t>(workers) : 0);
     auto work = [&](int worker) {
-      std::vector<T> probabilities(static_cast<std::size_t>(L_ * S_total_));
+      std::vector<T> scratch(per_head ? 0 : static_cast<std::size_t>(plane));
+      std::vector<T>* sum = averaged ? &sums[static_cast<std::size_t>(worker)] : nullptr;
+      if (sum != nullptr) sum->assign(static_cast<std::size_t>(N_ * plane), T(0));
       for (std::int64_t pair = worker; pair < pairs; pair += workers) {
-        attend_head(pair / H_, pair % H_, probabilities, masked[static_cast<std::size_t>(worker)]);
+        std::int64_t n = pair / H_, h = pair % H_;
+        T* probabilities = per_head ? weights_.template data<T>() + pair * plane : scratch.data();
+        attend_head(n, h, probabilities, masked[static_cast<std::size_t>(worker)]);
+        if (sum != nullptr) {
+          T* target = &(*sum)[static_cast<std::size_t>(n * plane)];
+          for (std::int64_t i = 0; i < plane; ++i) target[i] += probabilities[i];
+        }
       }
     };
     if (workers == 1) {
@@ -242,6 +266,15 @@ class Forward {
       for (int worker = 0; worker < workers; ++worker) pool.emplace_back(work, worker);
       for (std::thread& thread : pool) thread.join();
       openblas_set_num_threads(threads_);
+    }
+    if (averaged) {
+      // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
+      T* average = weights_.template data<T>();
+      for (std::size_t i = 0; i < sums[0].size(); ++i) {
+        T sum = 0;
+        for (const std::vector<T>& partial : sums) sum += partial[i];
+        average[i] = sum / static_cast<T>(H_);
+      }
     }
     for (auto& rows : masked) fully_masked_.insert(fully_masked_.end(), rows.begin(), rows.end());
     std::sort(fully_masked_.begin(), fully_masked_.end(), [](const FullyMaskedRow& a, const FullyMaskedRow& b) {
@@ -265,26 +298,7 @@ class Forward {
     for (std::int64_t n = 0; n < N_; ++n) {
       for (std::int64_t l = 0; l < L_; ++l) std::copy_n(&projected[(n * L_ + l) * E_], E_, &out[layout_.row(l, n, L_) * E_]);
     }
-    if (inputs_.need_weights) {
-      std::vector<std::int64_t> shape = inputs_.average_attn_weights ? std::vector<std::int64_t>{N_, L_, S_total_}
-                                                                     : std::vector<std::int64_t>{N_, H_, L_, S_total_};
-      if (!layout_.batched) shape.erase(shape.begin());
-      Array weights = make_array(dtype, shape);
-      T* w = weights.template data<T>();
-      if (inputs_.average_attn_weights) {
-        std::int64_t plane = L_ * S_total_;
-        for (std::int64_t n = 0; n < N_; ++n) {
-          for (std::int64_t i = 0; i < plane; ++i) {
-            T sum = 0;
-            for (std::int64_t h = 0; h < H_; ++h) sum += weights_[(n * H_ + h) * plane + i];
-            w[n * plane + i] = sum / static_cast<T>(H_);
-          }
-        }
-      } else {
-        std::copy(weights_.begin(), weights_.end(), w);
-      }
-      outputs.attn_output_weights = std::move(weights);
-    }
+    if (inputs_.need_weights) outputs.attn_output_weights = std::move(weights_);
     outputs.fully_masked_rows = std::move(fully_masked_);
     return outputs;
   }
@@ -300,7 +314,7 @@ class Forward {
   bool attn_mask_per_head_ = false;
   bool causal_ = false;
   std::vector<T> context_;                // attention output before out_proj, (N, L, E)
-  std::vector<T> weights_;                // (N, H, L, S'), only with need_weights
+  Array weights_;                         // the attn_output_weights output, with need_weights
   std::vector<FullyMaskedRow> fully_masked_;
 };
 
