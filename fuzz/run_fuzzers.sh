@@ -69,7 +69,7 @@ for name in spec python_text npy; do
     echo "-- fuzz_$name log (tail):"
     tail -n 60 "$log"
   fi
-  line="fuzz_$name: ${runs:-?} executions in ${seconds} s, $findings finding(s), corpus $(ls "$corpus" | wc -l) inputs"
+  line="fuzz_$name: ${runs:-?} executions (budget ${seconds} s), $findings finding(s), corpus $(ls "$corpus" | wc -l) inputs"
   echo "$line"
   summary+="$line"$'\n'
   total_findings=$((total_findings + findings))
