@@ -22,10 +22,11 @@ std::string severity_name(Severity severity) {
 
 const std::vector<DiagInfo>& diagnostic_catalogue() {
   static const std::vector<DiagInfo> catalogue = {
-      {DiagId::InputSyntax, "MHA001", Severity::Error, "input-syntax", "the input is not valid JSON or Python text",
-       "The spec file, or a value given on the command line, could not be read: a JSON syntax error, "
-       "invalid UTF-8, a constructor call or shape that does not parse. The location points at the first "
-       "character that could not be read. mhacheck exits with code 2.",
+      {DiagId::InputSyntax, "MHA001", Severity::Error, "input-syntax", "an input cannot be read: bad JSON or Python text, or a bad file",
+       "The spec file, a value given on the command line, or a file it names could not be read: a JSON syntax "
+       "error, invalid UTF-8, a constructor call or shape that does not parse, a missing or unreadable file, "
+       "a malformed or oversized .npy/.npz, or an output file that cannot be written. The location points at "
+       "the first character that could not be read, or names the file. mhacheck exits with code 2.",
        R"({"module": {"type": "MultiheadAttention", "embed_dim": 8 "num_heads": 2}})"},
       {DiagId::InputSchema, "MHA002", Severity::Error, "input-schema", "the spec does not have the expected structure",
        "The input is well-formed but is not a spec: an unknown key (with the closest known key suggested), "
@@ -180,11 +181,13 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        MHA(R"({"shape": [3, 2, 8], "dtype": "float16"})", R"({"shape": [5, 2, 8], "dtype": "float16"})",
            R"({"shape": [5, 2, 8], "dtype": "float16"})", R"(, "dtype": "float16")") "}",
        true},
-      {DiagId::FullyMaskedRows, "MHA110", Severity::Warning, "fully-masked-rows", "every key position of a query row is masked: the output is NaN",
+      {DiagId::FullyMaskedRows, "MHA110", Severity::Warning, "fully-masked-rows", "every key position of a query row is masked",
        "When attn_mask and key_padding_mask together mask all key positions of a query row, the softmax "
-       "divides zero by zero and PyTorch returns NaN for that row (and, through out_proj, for the whole "
-       "output token), which then spreads through training. The warning names batch entry, head and row; "
-       "unmask at least one position (a padded sequence still needs one real key) or drop the row.",
+       "divides zero by zero: with need_weights=True PyTorch returns NaN for that row (and, through out_proj, "
+       "for the whole output token), which then spreads through training; with need_weights=False PyTorch "
+       "2.5+ gives the row no attention, so the token's output is out_proj's bias alone (earlier releases gave "
+       "NaN). The warning names batch entry, head and row; unmask at least one position (a padded sequence "
+       "still needs one real key) or drop the row.",
        R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "weights": "examples/run/mha_e8_h2.npz"}, "query": {"file": "examples/run/inputs.npz", "key": "query"}, "key": {"file": "examples/run/inputs.npz", "key": "key"}, "value": {"file": "examples/run/inputs.npz", "key": "key"}, "key_padding_mask": {"file": "examples/run/inputs.npz", "key": "blank_row_mask"}})",
        true},
   };

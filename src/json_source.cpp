@@ -127,8 +127,13 @@ class Locator {
 // nlohmann's messages start with "[json.exception.parse_error.101] parse error at line 3,
 // column 13: "; the location is ours to print, so keep only what follows.
 std::string plain_parse_message(const std::string& what) {
-  std::size_t colon = what.find(": ");
-  std::string message = colon == std::string::npos ? what : what.substr(colon + 2);
+  std::string message = what;
+  if (message.rfind("[json.exception.", 0) == 0 && message.find("] ") != std::string::npos) {
+    message = message.substr(message.find("] ") + 2);
+  }
+  if (message.rfind("parse error", 0) == 0 && message.find(": ") != std::string::npos) {
+    message = message.substr(message.find(": ") + 2);
+  }
   return message;
 }
 
@@ -168,6 +173,12 @@ JsonDocument parse_json_document(std::shared_ptr<const SourceText> source) {
     std::size_t offset = error.byte > 0 ? error.byte - 1 : 0;
     throw InputError(location_at(source, offset), plain_parse_message(error.what()),
                      "the spec must be JSON (comments with // and /* */ are allowed)", InputError::Kind::Syntax);
+  } catch (const nlohmann::json::exception& error) {
+    // A number beyond double's range (1e400) is out_of_range, not a parse_error; it has no offset.
+    Location whole;
+    whole.source = source;
+    throw InputError(whole, plain_parse_message(error.what()), "numbers in a spec are dims and options: small integers",
+                     InputError::Kind::Syntax);
   }
   Locator(source, document).run();
   return document;

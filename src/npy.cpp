@@ -43,7 +43,16 @@ struct PyValue {
   std::string text;                 // String: the value; Int/Float: as written; Bool: True/False
   std::optional<std::int64_t> integer;  // Int, when it fits in int64
   std::vector<PyValue> items;       // Tuple, List
-  std::vector<std::pair<std::string, PyValue>> members;  // Dict, string keys in order
+  // Dict, string keys in order. Not std::pair<std::string, PyValue>: a pair of a type still
+  // being defined is not portable (clang with libstdc++ refuses it).
+  struct Member;
+  std::vector<Member> members;
+};
+
+struct PyValue::Member {
+  Member(std::string key, PyValue value) : first(std::move(key)), second(std::move(value)) {}
+  std::string first;
+  PyValue second;
 };
 
 class LiteralParser {

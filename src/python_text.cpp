@@ -22,7 +22,17 @@ struct Token {
 
 class Lexer {
  public:
-  Lexer(const std::string& text, const Location& origin) : text_(text), origin_(origin) { advance(); }
+  Lexer(const std::string& text, const Location& origin) : text_(text), origin_(origin) {
+    // Python source as pasted is ASCII here; anything else (a stray byte, invalid UTF-8) is
+    // refused up front so that no later message or JSON carries it.
+    for (std::size_t i = 0; i < text_.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(text_[i]);
+      if (c >= 0x80 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+        fail(i, 1, fmt::format("unexpected byte 0x{:02x}: only ASCII text is read here", c));
+      }
+    }
+    advance();
+  }
 
   const Token& peek() const { return current_; }
   Token take() {

@@ -54,7 +54,7 @@ class Runner {
     auto cached = parameters_.find(module.name);
     if (cached != parameters_.end()) return cached->second;
     std::string file = module.weights.empty() ? options_.weights : module.weights;
-    Location where = spec_.document.values.find(child_pointer(module.pointer, module.weights.empty() ? "" : "weights"));
+    Location where = spec_.document.values.find(module.weights.empty() ? module.pointer : child_pointer(module.pointer, "weights"));
     if (file.empty()) return parameters_.emplace(module.name, initial_parameters(module.mha, random_)).first->second;
 
     StateDict loaded;
@@ -80,26 +80,28 @@ class Runner {
                         torch_size(parameter.shape)),
             call, where);
         diagnostic.argument = "module.weights";
-        diagnostic.pytorch_error = PytorchError{
+        diagnostic.pytorch_error = load_error(
             "RuntimeError",
             fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tsize mismatch for {}: copying a param with "
                         "shape {} from checkpoint, the shape in current model is {}.",
-                        parameter.name, torch_size(header.shape), torch_size(parameter.shape)),
-            true};
+                        parameter.name, torch_size(header.shape), torch_size(parameter.shape)));
         diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
         mismatched.push_back(name);
         continue;
       }
-      Array array = read_npz(file, name, options_.max_elements);
-      loaded.emplace(parameter.name, std::move(array));
+      try {
+        loaded.emplace(parameter.name, read_npz(file, name, options_.max_elements));
+      } catch (const InputError& error) {
+        throw InputError(where, error.what(), error.help(), error.kind());
+      }
     }
     if (!missing.empty()) {
       std::string names;
       for (const std::string& name : missing) names += (names.empty() ? "" : ", ") + fmt::format("\"{}\"", name);
       Diagnostic& diagnostic = report(DiagId::WeightsMissing, fmt::format("{} has no {}", file, names), call, where);
       diagnostic.argument = "module.weights";
-      diagnostic.pytorch_error = PytorchError{
-          "RuntimeError", fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tMissing key(s) in state_dict: {}. ", names), true};
+      diagnostic.pytorch_error = load_error(
+          "RuntimeError", fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tMissing key(s) in state_dict: {}. ", names));
       diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
     }
     // A file may hold more than this module's state_dict (inputs, other modules), so only
@@ -122,9 +124,8 @@ class Runner {
       Diagnostic& diagnostic = report(DiagId::WeightsUnexpected, fmt::format("{} has {}, which {} does not have", file, names, module.name),
                                       call, where);
       diagnostic.argument = "module.weights";
-      diagnostic.pytorch_error = PytorchError{
-          "RuntimeError", fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tUnexpected key(s) in state_dict: {}. ", names),
-          true};
+      diagnostic.pytorch_error = load_error(
+          "RuntimeError", fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tUnexpected key(s) in state_dict: {}. ", names));
       diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
     }
     if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) throw RunStop();
@@ -141,6 +142,13 @@ class Runner {
       array = std::move(converted);
     }
     return parameters_.emplace(module.name, std::move(loaded)).first->second;
+  }
+
+  // load_state_dict raises one RuntimeError listing every problem; the first diagnostic carries it.
+  PytorchError load_error(std::string type, std::string message) {
+    PytorchError error{std::move(type), std::move(message), !load_error_raised_};
+    load_error_raised_ = true;
+    return error;
   }
 
   // What the checkpoint itself says about the module it came from.
@@ -197,7 +205,8 @@ class Runner {
                                         fmt::format("{} has the symbolic dim {}: random data needs its value", use.argument, dim.str()),
                                         call, where);
         diagnostic.argument = use.argument;
-        diagnostic.notes.push_back(fmt::format("bind it under \"dims\", e.g. \"dims\": {{\"{}\": 8}}", dim.symbol));
+        diagnostic.notes.push_back(
+            fmt::format("bind it under \"dims\", e.g. \"dims\": {{\"{}\": 8}} (on the command line: --dim {}=8)", dim.symbol, dim.symbol));
         throw RunStop();
       }
       shape.push_back(dim.offset);
@@ -286,8 +295,8 @@ class Runner {
     const ArgRef& mask = call.key_padding_mask.kind != ArgRef::Kind::Absent ? call.key_padding_mask : call.attn_mask;
     Diagnostic& diagnostic = report(
         DiagId::FullyMaskedRows,
-        fmt::format("{} query row{} mask every key position, so the output is {} there: {}", rows.size(), rows.size() == 1 ? "" : "s",
-                    call.need_weights ? "NaN" : "out_proj's bias alone", listed),
+        fmt::format("every key position is masked for {} (batch entry, head, query row) triple{}, so the output is {} there: {}",
+                    rows.size(), rows.size() == 1 ? "" : "s", call.need_weights ? "NaN" : "out_proj's bias alone", listed),
         call.id, spec_.document.values.find(mask.pointer));
     diagnostic.argument = mask.kind == ArgRef::Kind::Absent ? "" : (&mask == &call.key_padding_mask ? "key_padding_mask" : "attn_mask");
     diagnostic.notes.push_back(call.need_weights
@@ -308,6 +317,7 @@ class Runner {
   std::map<std::string, StateDict> parameters_;
   std::map<std::string, Array> arrays_;   // declared tensors' data, loaded once
   std::map<std::string, Array> outputs_;  // earlier calls' outputs by name
+  bool load_error_raised_ = false;
 };
 
 }  // namespace
@@ -316,6 +326,7 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
   RunResult result;
   result.report = check_spec(spec);
   if (!result.report.ok() || result.report.input_error) return result;
+  result.check_passed = true;
   if (!options.weights.empty() && spec.modules.size() != 1) {
     throw InputError(Location{}, "--weights names one state_dict, but the spec has several modules",
                      "give each module its own \"weights\" (and \"prefix\") in the spec");

@@ -56,3 +56,7 @@ TEST_CASE("only regular files within the size limit are read", "[json]") {
   CHECK_THROWS_WITH(read_source_file(path, 10), Catch::Contains("larger than the limit"));
   CHECK(read_source_file(path, 100000)->text.find("\"query\"") != std::string::npos);
 }
+
+TEST_CASE("numbers beyond double's range are input errors, not crashes", "[json]") {
+  CHECK_THROWS_WITH(test::document_from(R"({"value": [3, 2, 1e400]})"), "number overflow parsing '1e400'");
+}

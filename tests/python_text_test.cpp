@@ -61,3 +61,14 @@ TEST_CASE("shapes as printed by PyTorch, Python and people", "[python]") {
   CHECK_THROWS_WITH(parse_shape_text("(2, 5", origin()), Catch::Contains("expected ')'"));
   CHECK_THROWS_WITH(parse_shape_text("(2, 5.5)", origin()), Catch::Contains("expected a dim"));
 }
+
+TEST_CASE("bytes outside ASCII are refused where they stand", "[python]") {
+  try {
+    parse_shape_text("(\xff, 2, 8)", origin());
+    FAIL("no error");
+  } catch (const InputError& error) {
+    CHECK(std::string(error.what()) == "unexpected byte 0xff: only ASCII text is read here");
+    CHECK(error.location().column == 2);
+  }
+  CHECK_THROWS_WITH(parse_module_call("nn.MultiheadAttention(8, 2, device='\xc3\xa9')", origin()), Catch::Contains("unexpected byte 0xc3"));
+}

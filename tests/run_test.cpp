@@ -92,7 +92,7 @@ TEST_CASE("run: fully masked rows are named, NaN with need_weights, bias-only wi
   REQUIRE(with_weights.executed);
   const Diagnostic* masked = test::find(with_weights.report, "MHA110");
   REQUIRE(masked != nullptr);
-  CHECK_THAT(masked->message, Catch::Contains("6 query rows") && Catch::Contains("(batch 1, head 0, row 0)") && Catch::Contains("NaN"));
+  CHECK_THAT(masked->message, Catch::Contains("6 (batch entry, head, query row) triples") && Catch::Contains("(batch 1, head 0, row 0)") && Catch::Contains("NaN"));
   const Array& out = with_weights.outputs[0].array;  // (L=3, N=2, E=8): batch 1 is NaN, batch 0 is not
   CHECK(std::isnan(out.data<float>()[8]));
   CHECK_FALSE(std::isnan(out.data<float>()[0]));

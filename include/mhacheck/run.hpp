@@ -34,6 +34,7 @@ struct RunOutput {
 struct RunResult {
   Report report;              // the check's diagnostics, then the run's (weights, data, NaN rows)
   std::vector<RunOutput> outputs;
+  bool check_passed = false;  // the shape check found no error
   bool executed = false;      // false when the check or the run's own checks found errors
 };
 

@@ -160,6 +160,12 @@ JsonDocument load_document(const std::string& file, const InlineCall& call) {
   return call.given() ? inline_document(call) : parse_json_document(read_source_file(file, kMaxSpecBytes));
 }
 
+// Reports as JSON text. Bytes that are not UTF-8 (a file name, say) become U+FFFD rather than
+// stopping the report.
+std::string json_text(const nlohmann::json& document) {
+  return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 // The report goes to stdout, or with -o to a file written atomically: a CI job never reads a
 // half-written report, and a failed write leaves the previous one untouched.
 int emit(const std::string& text, const std::string& output_file) {
@@ -229,9 +235,9 @@ struct CheckCommand {
     for (Report& report : reports) apply_filter(report, filter);
     std::string text;
     if (format == "json") {
-      text = render_json(reports).dump(2) + "\n";
+      text = json_text(render_json(reports));
     } else if (format == "sarif") {
-      text = render_sarif(reports, std::filesystem::current_path()).dump(2) + "\n";
+      text = json_text(render_sarif(reports, std::filesystem::current_path()));
     } else if (format == "github") {
       text = render_github(reports, std::filesystem::current_path());
     } else {
@@ -282,7 +288,7 @@ struct RunCommand {
     apply_filter(result.report, filter);
     std::string text;
     if (format == "json") {
-      text = render_run_json(result, values).dump(2) + "\n";
+      text = json_text(render_run_json(result, values));
     } else {
       PrintOptions print;
       print.precision = precision;
