@@ -410,6 +410,9 @@ class SpecReader {
 
   void read_calls(const json& calls) {
     if (!calls.is_array()) fail("/calls", "expected \"calls\" to be an array of calls", type_name(calls));
+    if (calls.size() > kMaxCalls) {
+      fail("/calls", fmt::format("{} calls is above the limit of {}", calls.size(), kMaxCalls), {}, "split the spec into several files");
+    }
     for (std::size_t i = 0; i < calls.size(); ++i) {
       std::string pointer = child_pointer("/calls", i);
       const json& call = calls[i];

@@ -101,3 +101,10 @@ TEST_CASE("a spec may accept warnings and notes, not errors", "[spec]") {
   CHECK_THAT(error_of(R"({"mhacheck": {"ignore": ["MHA999"]}, "module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
              Catch::Contains("unknown diagnostic code \"MHA999\""));
 }
+
+TEST_CASE("a spec holds at most kMaxCalls calls", "[spec]") {
+  std::string calls;
+  for (std::size_t i = 0; i <= kMaxCalls; ++i) calls += i ? ",{}" : "{}";
+  CHECK_THAT(error_of(R"({"modules": {}, "calls": [)" + calls + "]}"),
+             Catch::Contains("100001 calls is above the limit of 100000"));
+}

@@ -85,6 +85,9 @@ struct Spec {
   const TensorDecl* find_tensor(const std::string& name) const;
 };
 
+// Calls one spec may hold: far beyond any model, small enough that checking stays interactive.
+constexpr std::size_t kMaxCalls = 100000;
+
 // Reads a spec document, version 1, in the full or the flat form. Throws InputError for
 // anything that is not a well-formed spec (unknown keys come with a "did you mean").
 // Tensors given as files ({"file": "q.npy"}) take shape and dtype from the file's header;
