@@ -38,9 +38,9 @@ Diagnostic& CallContext::report_option(DiagId id, std::string message, const std
   diagnostic.id = id;
   diagnostic.message = std::move(message);
   diagnostic.call = call.id;
-  diagnostic.argument = "module." + option;
-  std::string pointer = child_pointer(module.pointer, option);
-  diagnostic.location = spec.document.values.find(module.written_as_call ? module.pointer : pointer);
+  diagnostic.argument = "module->" + option;
+  std::string pointer = child_pointer(module->pointer, option);
+  diagnostic.location = spec.document.values.find(module->written_as_call ? module->pointer : pointer);
   if (diagnostic.severity() == Severity::Error) ++errors_;
   return diagnostic;
 }
@@ -64,16 +64,16 @@ bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where
 std::optional<nlohmann::json> CallContext::option_patch(
     const std::vector<std::pair<std::string, nlohmann::json>>& options) const {
   nlohmann::json patch = nlohmann::json::array();
-  if (module.written_as_call) {
+  if (module->written_as_call) {
     // The module is a constructor string: replace it with the edited call.
-    nlohmann::json object = parse_module_call(spec.document.value.at(nlohmann::json::json_pointer(module.pointer)).get<std::string>(),
+    nlohmann::json object = parse_module_call(spec.document.value.at(nlohmann::json::json_pointer(module->pointer)).get<std::string>(),
                                               Location{});
     for (const auto& [name, value] : options) object[name] = value;
-    patch.push_back({{"op", "replace"}, {"path", module.pointer}, {"value", module_call_text(object)}});
+    patch.push_back({{"op", "replace"}, {"path", module->pointer}, {"value", module_call_text(object)}});
     return patch;
   }
   for (const auto& [name, value] : options) {
-    patch.push_back({{"op", "add"}, {"path", child_pointer(module.pointer, name)}, {"value", value}});
+    patch.push_back({{"op", "add"}, {"path", child_pointer(module->pointer, name)}, {"value", value}});
   }
   return patch;
 }

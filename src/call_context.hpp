@@ -34,12 +34,12 @@ struct ArgValue {
 
 class CallContext {
  public:
-  CallContext(const Spec& spec, const CallDecl& call, const ModuleDecl& module, Symbols& symbols)
+  CallContext(const Spec& spec, const CallDecl& call, const ModuleDecl* module, Symbols& symbols)
       : spec(spec), call(call), module(module), symbols(symbols) {}
 
   const Spec& spec;
   const CallDecl& call;
-  const ModuleDecl& module;
+  const ModuleDecl* module;  // the module called; null for a function call
   Symbols& symbols;
   std::map<std::string, ArgValue> args;
   std::vector<NamedOutput> outputs;  // filled by the rule when the call succeeds

@@ -21,7 +21,60 @@ const ModuleSchema kMultiheadAttention{
         {"dtype", OptionKind::DType, false},
     }};
 
+// MultiheadAttention.forward(query, key, value, key_padding_mask=None, need_weights=True,
+//     attn_mask=None, average_attn_weights=True, is_causal=False)
+const OperatorSchema kMultiheadAttentionCall{
+    "MultiheadAttention",
+    true,
+    {
+        {"query", ArgKind::Tensor, true, nullptr},
+        {"key", ArgKind::Tensor, true, nullptr},
+        {"value", ArgKind::Tensor, true, nullptr},
+        {"key_padding_mask", ArgKind::Mask, false, nullptr},
+        {"need_weights", ArgKind::Bool, false, true},
+        {"attn_mask", ArgKind::Mask, false, nullptr},
+        {"average_attn_weights", ArgKind::Bool, false, true},
+        {"is_causal", ArgKind::Bool, false, false},
+    },
+    {"attn_output", "attn_output_weights"},
+    "need_weights"};
+
+const std::vector<const OperatorSchema*> kOperators = {&kMultiheadAttentionCall};
+
 }  // namespace
+
+const ArgSchema* OperatorSchema::argument(const std::string& name) const {
+  for (const ArgSchema& candidate : arguments) {
+    if (candidate.name == name) return &candidate;
+  }
+  return nullptr;
+}
+
+const OperatorSchema* find_operator_schema(const std::string& name) {
+  for (const OperatorSchema* schema : kOperators) {
+    if (schema->name == name) return schema;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> function_names() {
+  std::vector<std::string> names;
+  for (const OperatorSchema* schema : kOperators) {
+    if (!schema->module) names.push_back(schema->name);
+  }
+  return names;
+}
+
+std::string arg_kind_text(ArgKind kind) {
+  switch (kind) {
+    case ArgKind::Tensor: return "a tensor";
+    case ArgKind::Mask: return "a mask tensor";
+    case ArgKind::Bool: return "true or false";
+    case ArgKind::Float: return "a number";
+    case ArgKind::OptionalFloat: return "a number or null";
+  }
+  return "a value";
+}
 
 const ModuleSchema* find_module_schema(const std::string& canonical_type) {
   return canonical_type == kMultiheadAttention.type ? &kMultiheadAttention : nullptr;

@@ -8,6 +8,7 @@
 #include "call_context.hpp"
 #include "fixes.hpp"
 #include "mhacheck/check.hpp"
+#include "mhacheck/module_schema.hpp"
 #include "mhacheck/python_text.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "mhacheck/suggest.hpp"
@@ -22,10 +23,6 @@ struct NamedValue {
   std::optional<DType> dtype;  // absent: decided by the argument's role
   std::string failed_call;   // set when produced by a call that failed
 };
-
-bool is_mask_argument(const std::string& argument) {
-  return argument == "key_padding_mask" || argument == "attn_mask";
-}
 
 ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::string& origin) {
   ArgValue value;
@@ -76,7 +73,7 @@ class Pass {
     values_.emplace(name, std::move(value));
   }
 
-  ArgValue resolve_argument(const CallDecl& call, const ArgRef& ref, const std::string& argument,
+  ArgValue resolve_argument(const CallDecl& call, const ArgRef& ref, const std::string& argument, bool mask,
                             std::string& failed_dependency) {
     ArgValue value;
     Location written_at = spec_.document.values.find(ref.pointer);
@@ -100,6 +97,13 @@ class Pass {
       value = it->second.value;
       dtype = it->second.dtype;
       if (!it->second.failed_call.empty()) failed_dependency = it->second.failed_call;
+    } else if (ref.kind == ArgRef::Kind::Causal) {
+      TensorDecl shape = ref.tensor;
+      shape.shape_pointer = child_pointer(ref.pointer, "causal");
+      value = value_from_decl(spec_, shape, "causal mask");
+      value.dtype_pointer.clear();  // the generator's dtype is fixed
+      value.identity = "causal:" + ref.pointer;
+      dtype = ref.tensor.dtype;
     } else {
       value = value_from_decl(spec_, ref.tensor, "inline");
       value.identity = "inline:" + ref.pointer;
@@ -108,28 +112,29 @@ class Pass {
     value.argument = argument;
     value.present = true;
     value.location = written_at;
-    value.dtype = dtype.value_or(is_mask_argument(argument) ? DType::Bool : DType::Float32);
+    value.dtype = dtype.value_or(mask ? DType::Bool : DType::Float32);
     value.shape = symbols_.resolve(value.written);
     return value;
   }
 
   void run_call(const CallDecl& call) {
-    const ModuleDecl& module = *spec_.find_module(call.module);
-    const OperatorRules& rules = *find_operator(module.type);
+    const ModuleDecl* module = call.module.empty() ? nullptr : spec_.find_module(call.module);
+    const OperatorSchema& schema = *find_operator_schema(call.op);
     CallContext ctx(spec_, call, module, symbols_);
     std::string failed_dependency;
-    const ArgRef* refs[] = {&call.query, &call.key, &call.value, &call.key_padding_mask, &call.attn_mask};
-    for (int i = 0; i < 5 && rules.arguments[i] != nullptr; ++i) {
-      ctx.args[rules.arguments[i]] = resolve_argument(call, *refs[i], rules.arguments[i], failed_dependency);
+    for (const ArgSchema& argument : schema.arguments) {
+      if (!schema.is_tensor(argument)) continue;
+      ctx.args[argument.name] =
+          resolve_argument(call, call.tensor(argument.name), argument.name, argument.kind == ArgKind::Mask, failed_dependency);
     }
     CallReport call_report;
     call_report.id = call.id;
-    call_report.module = module.name;
-    call_report.module_text = module_text(spec_, module);
+    call_report.module = module != nullptr ? module->name : call.op;
+    call_report.module_text = module != nullptr ? module_text(spec_, *module) : "F." + call.op;
     if (!failed_dependency.empty()) {
       call_report.skipped_because = failed_dependency;
     } else {
-      rules.infer(ctx);
+      find_operator(call.op)->infer(ctx);
       call_report.ok = !ctx.has_errors();
       if (call_report.ok) call_report.outputs = ctx.outputs;
     }

@@ -264,14 +264,14 @@ class Runner {
       return &declared_array(ref, use(ref, argument, mask), call.id);
     };
     MhaInputs inputs;
-    inputs.query = array_for(call.query, "query", false);
-    inputs.key = array_for(call.key, "key", false);
-    inputs.value = array_for(call.value, "value", false);
-    inputs.key_padding_mask = array_for(call.key_padding_mask, "key_padding_mask", true);
-    inputs.attn_mask = array_for(call.attn_mask, "attn_mask", true);
-    inputs.need_weights = call.need_weights;
-    inputs.average_attn_weights = call.average_attn_weights;
-    inputs.is_causal = call.is_causal;
+    inputs.query = array_for(call.tensor("query"), "query", false);
+    inputs.key = array_for(call.tensor("key"), "key", false);
+    inputs.value = array_for(call.tensor("value"), "value", false);
+    inputs.key_padding_mask = array_for(call.tensor("key_padding_mask"), "key_padding_mask", true);
+    inputs.attn_mask = array_for(call.tensor("attn_mask"), "attn_mask", true);
+    inputs.need_weights = call.flag("need_weights");
+    inputs.average_attn_weights = call.flag("average_attn_weights");
+    inputs.is_causal = call.flag("is_causal");
     int threads = options_.threads > 0 ? options_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     MhaOutputs outputs = mha_forward(module.mha, state, inputs, threads);
     if (!outputs.fully_masked_rows.empty()) report_masked_rows(call, outputs.fully_masked_rows);
@@ -292,14 +292,15 @@ class Runner {
       listed += fmt::format("{}(batch {}, head {}, row {})", i ? ", " : "", rows[i].batch, rows[i].head, rows[i].row);
     }
     if (rows.size() > 8) listed += fmt::format(" and {} more", rows.size() - 8);
-    const ArgRef& mask = call.key_padding_mask.kind != ArgRef::Kind::Absent ? call.key_padding_mask : call.attn_mask;
+    const ArgRef& padding = call.tensor("key_padding_mask");
+    const ArgRef& mask = padding.kind != ArgRef::Kind::Absent ? padding : call.tensor("attn_mask");
     Diagnostic& diagnostic = report(
         DiagId::FullyMaskedRows,
         fmt::format("every key position is masked for {} (batch entry, head, query row) triple{}, so the output is {} there: {}",
-                    rows.size(), rows.size() == 1 ? "" : "s", call.need_weights ? "NaN" : "out_proj's bias alone", listed),
+                    rows.size(), rows.size() == 1 ? "" : "s", call.flag("need_weights") ? "NaN" : "out_proj's bias alone", listed),
         call.id, spec_.document.values.find(mask.pointer));
-    diagnostic.argument = mask.kind == ArgRef::Kind::Absent ? "" : (&mask == &call.key_padding_mask ? "key_padding_mask" : "attn_mask");
-    diagnostic.notes.push_back(call.need_weights
+    diagnostic.argument = mask.kind == ArgRef::Kind::Absent ? "" : (&mask == &padding ? "key_padding_mask" : "attn_mask");
+    diagnostic.notes.push_back(call.flag("need_weights")
                                    ? "PyTorch's softmax over nothing but -inf is NaN, and out_proj spreads it to the whole output token"
                                    : "with need_weights=False PyTorch 2.5+ gives the row no attention (earlier releases gave NaN)");
   }

@@ -2,6 +2,7 @@
 // what was expected there.
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -18,8 +19,8 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kCallArguments = {"query", "key", "value", "key_padding_mask", "attn_mask"};
-const std::vector<std::string> kCallFlags = {"need_weights", "average_attn_weights", "is_causal"};
+// Keys of a call that are not the operator's arguments.
+const std::vector<std::string> kCallKeys = {"id", "module", "op", "outputs"};
 
 std::string type_name(const json& value) {
   switch (value.type()) {
@@ -49,15 +50,7 @@ class SpecReader {
     const json& root = document_.value;
     if (!root.is_object()) fail("", "expected a JSON object at the top level of a spec", type_name(root));
     spec_.flat = !root.contains("calls") && !root.contains("modules");
-    std::vector<std::string> allowed = {"version", "dims", "tensors", "mhacheck"};
-    if (spec_.flat) {
-      for (const char* key : {"module", "id", "outputs"}) allowed.push_back(key);
-      allowed.insert(allowed.end(), kCallArguments.begin(), kCallArguments.end());
-      allowed.insert(allowed.end(), kCallFlags.begin(), kCallFlags.end());
-    } else {
-      for (const char* key : {"modules", "calls"}) allowed.push_back(key);
-    }
-    check_keys(root, "", allowed);
+    if (!spec_.flat) check_keys(root, "", {"version", "dims", "tensors", "mhacheck", "modules", "calls"});
     if (root.contains("version")) {
       const json& version = root["version"];
       if (!version.is_number_integer() || version.get<std::int64_t>() != 1) {
@@ -70,8 +63,8 @@ class SpecReader {
     if (spec_.flat) {
       read_flat_call(root);
     } else {
-      if (!root.contains("modules")) fail("", "missing \"modules\"", "a spec with \"calls\" declares its modules under \"modules\"");
-      if (!root.contains("calls")) fail("", "missing \"calls\"", "a spec with \"modules\" lists the calls under \"calls\"");
+      if (!root.contains("modules")) fail("", "missing \"modules\"", {}, "a spec with \"calls\" declares its modules under \"modules\"");
+      if (!root.contains("calls")) fail("", "missing \"calls\"", {}, "a spec with \"modules\" lists the calls under \"calls\"");
       read_modules(root["modules"]);
       read_calls(root["calls"]);
     }
@@ -134,6 +127,9 @@ class SpecReader {
   }
 
   std::int64_t dim_value(const json& value, const std::string& pointer) {
+    if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>() && value.get<double>() > kMaxDim) {
+      fail(pointer, fmt::format("dim {} is larger than the limit of {}", value.dump(), kMaxDim));
+    }
     if (!value.is_number_integer()) {
       fail(pointer, "expected a dim size (a non-negative integer)",
            value.is_number_float() ? value.dump() : type_name(value));
@@ -200,7 +196,8 @@ class SpecReader {
   }
 
   std::string path_value(const json& value, const std::string& pointer, const char* what) {
-    if (!value.is_string() || value.get<std::string>().empty()) fail(pointer, std::string("expected ") + what, type_name(value));
+    if (!value.is_string()) fail(pointer, std::string("expected ") + what, type_name(value));
+    if (value.get<std::string>().empty()) fail(pointer, std::string("expected ") + what + ", found an empty string");
     std::filesystem::path path(value.get<std::string>());
     return path.is_absolute() ? path.string() : (std::filesystem::path(spec_folder(document_)) / path).string();
   }
@@ -295,11 +292,14 @@ class SpecReader {
   void read_option(MhaOptions& options, const OptionSchema& option, const json& value, const std::string& pointer) {
     auto wrong = [&]() { fail(pointer, fmt::format("\"{}\" must be {}", option.name, option_kind_text(option.kind)), type_name(value)); };
     auto integer = [&]() -> std::int64_t {
-      if (!value.is_number_integer()) wrong();
-      if (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxDim)) wrong();
-      std::int64_t number = value.get<std::int64_t>();
-      if (number > kMaxDim || number < -kMaxDim) fail(pointer, fmt::format("{} is out of range", number));
-      return number;
+      // Beyond int64 nlohmann/json keeps an integer as a double: out of range, not a fraction.
+      bool huge_whole = value.is_number_float() && std::floor(value.get<double>()) == value.get<double>() &&
+                        std::abs(value.get<double>()) > static_cast<double>(kMaxDim);
+      if (!value.is_number_integer() && !huge_whole) wrong();
+      bool out_of_range = huge_whole || (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxDim)) ||
+                          (value.is_number_integer() && std::abs(value.get<std::int64_t>()) > kMaxDim);
+      if (out_of_range) fail(pointer, fmt::format("\"{}\" is {}, out of range", option.name, value.dump()));
+      return value.get<std::int64_t>();
     };
     const std::string& name = option.name;
     switch (option.kind) {
@@ -322,7 +322,10 @@ class SpecReader {
         break;
       case OptionKind::DType:
         if (value.is_null()) break;
-        if (!value.is_string() || !parse_dtype(value.get<std::string>())) wrong();
+        if (!value.is_string()) wrong();
+        if (!parse_dtype(value.get<std::string>())) {
+          fail(pointer, fmt::format("unknown dtype \"{}\"", value.get<std::string>()), {}, "expected one of " + dtype_names_list());
+        }
         options.dtype = *parse_dtype(value.get<std::string>());
         if (!is_floating(options.dtype)) {
           fail(pointer, fmt::format("module dtype must be a floating type, found \"{}\"", value.get<std::string>()));
@@ -351,60 +354,141 @@ class SpecReader {
       arg.name = value.get<std::string>();
       return arg;
     }
+    if (value.is_object() && value.contains("causal")) {
+      // {"causal": ["T", "T"]}: nn.Transformer.generate_square_subsequent_mask's float mask.
+      check_keys(value, arg.pointer, {"causal"});
+      arg.kind = ArgRef::Kind::Causal;
+      arg.tensor.pointer = arg.pointer;
+      arg.tensor.shape = shape_value(value["causal"], child_pointer(arg.pointer, "causal"));
+      if (arg.tensor.shape.size() != 2) fail(child_pointer(arg.pointer, "causal"), "a causal mask is (L, S): two dims");
+      arg.tensor.dtype = DType::Float32;
+      return arg;
+    }
     arg.kind = ArgRef::Kind::Inline;
     arg.tensor = tensor_value(value, arg.pointer, "");
     return arg;
   }
 
-  CallDecl call_value(const json& call, const std::string& pointer, const std::string& default_id) {
+  // A plain (non-tensor) argument, checked against its kind.
+  json plain_argument(const json& value, const ArgSchema& argument, const std::string& pointer) {
+    bool fits = false;
+    switch (argument.kind) {
+      case ArgKind::Bool: fits = value.is_boolean(); break;
+      case ArgKind::Float: fits = value.is_number(); break;
+      case ArgKind::OptionalFloat: fits = value.is_number() || value.is_null(); break;
+      case ArgKind::Tensor:
+      case ArgKind::Mask: break;
+    }
+    if (!fits) fail(pointer, fmt::format("\"{}\" must be {}", argument.name, arg_kind_text(argument.kind)), type_name(value));
+    return value;
+  }
+
+  // One call of `schema`: its tensor arguments, its other arguments with PyTorch's defaults,
+  // and its output names.
+  CallDecl call_value(const json& call, const std::string& pointer, const std::string& default_id, const OperatorSchema& schema,
+                      const std::vector<std::string>& other_keys) {
+    std::vector<std::string> allowed = other_keys;
+    for (const ArgSchema& parameter : schema.arguments) allowed.push_back(parameter.name);
+    check_keys(call, pointer, allowed);
     CallDecl decl;
     decl.pointer = pointer;
     decl.id = default_id;
+    decl.op = schema.name;
+    decl.arguments = json::object();
     if (call.contains("id")) {
       if (!call["id"].is_string()) fail(child_pointer(pointer, "id"), "expected the call's id (a string)", type_name(call["id"]));
       decl.id = call["id"].get<std::string>();
     }
-    decl.query = argument(call, pointer, "query");
-    decl.key = argument(call, pointer, "key");
-    decl.value = argument(call, pointer, "value");
-    decl.key_padding_mask = argument(call, pointer, "key_padding_mask");
-    decl.attn_mask = argument(call, pointer, "attn_mask");
-    for (const ArgRef* required : {&decl.query, &decl.key, &decl.value}) {
-      if (required->kind == ArgRef::Kind::Absent) {
-        std::string arg_name = required->pointer.substr(required->pointer.rfind('/') + 1);
-        fail(pointer, fmt::format("call has no \"{}\"", arg_name), {}, "query, key and value are required");
+    for (const ArgSchema& parameter : schema.arguments) {
+      std::string parameter_pointer = child_pointer(pointer, parameter.name);
+      if (schema.is_tensor(parameter)) {
+        ArgRef ref = argument(call, pointer, parameter.name);
+        if (parameter.required && ref.kind == ArgRef::Kind::Absent) {
+          std::string required;
+          for (const ArgSchema& other : schema.arguments) {
+            if (other.required) required += (required.empty() ? "" : ", ") + other.name;
+          }
+          fail(pointer, fmt::format("call has no \"{}\"", parameter.name), {}, fmt::format("{} takes {}", schema.name, required));
+        }
+        decl.tensors.emplace(parameter.name, std::move(ref));
+      } else {
+        decl.arguments[parameter.name] = call.contains(parameter.name)
+                                             ? plain_argument(call[parameter.name], parameter, parameter_pointer)
+                                             : parameter.default_value;
       }
     }
-    for (const std::string& flag : kCallFlags) {
-      if (!call.contains(flag)) continue;
-      const json& value = call[flag];
-      if (!value.is_boolean()) fail(child_pointer(pointer, flag), fmt::format("\"{}\" must be true or false", flag), type_name(value));
-      (flag == "need_weights" ? decl.need_weights : flag == "is_causal" ? decl.is_causal : decl.average_attn_weights) = value.get<bool>();
-    }
+    std::size_t returned = schema.outputs.size();
+    if (!schema.last_output_flag.empty() && !decl.flag(schema.last_output_flag)) --returned;
     if (call.contains("outputs")) {
       std::string outputs_pointer = child_pointer(pointer, "outputs");
       const json& outputs = call["outputs"];
-      if (!outputs.is_array() || outputs.size() > 2) {
-        fail(outputs_pointer, "expected \"outputs\": up to two names, for attn_output and attn_output_weights", type_name(outputs));
-      }
+      std::string names;
+      for (const std::string& name : schema.outputs) names += (names.empty() ? "" : ", ") + name;
+      std::string expected = fmt::format("expected \"outputs\": up to {} name{}, for {}", schema.outputs.size(),
+                                         schema.outputs.size() == 1 ? "" : "s", names);
+      if (!outputs.is_array()) fail(outputs_pointer, expected, type_name(outputs));
+      if (outputs.size() > schema.outputs.size()) fail(outputs_pointer, expected, fmt::format("{} names", outputs.size()));
       for (std::size_t i = 0; i < outputs.size(); ++i) {
-        if (!outputs[i].is_string() || outputs[i].get<std::string>().empty()) {
-          fail(child_pointer(outputs_pointer, i), "expected an output name (a non-empty string)", type_name(outputs[i]));
+        if (!outputs[i].is_string()) fail(child_pointer(outputs_pointer, i), "expected an output name (a string)", type_name(outputs[i]));
+        if (outputs[i].get<std::string>().empty()) {
+          fail(child_pointer(outputs_pointer, i), "expected an output name, found an empty string");
         }
         decl.outputs.push_back(outputs[i].get<std::string>());
       }
     } else if (spec_.flat) {
-      decl.outputs = {"attn_output"};
-      if (decl.need_weights) decl.outputs.push_back("attn_output_weights");
+      decl.outputs.assign(schema.outputs.begin(), schema.outputs.begin() + static_cast<std::ptrdiff_t>(returned));
     }
     return decl;
   }
 
+  // The operator a call names: "module" (declared under "modules") or "op" (a function).
+  const OperatorSchema& call_operator(const json& call, const std::string& pointer, std::string& module) {
+    if (call.contains("op")) {
+      std::string op_pointer = child_pointer(pointer, "op");
+      if (call.contains("module")) fail(op_pointer, "a call has \"module\" or \"op\", not both");
+      if (!call["op"].is_string()) fail(op_pointer, "expected \"op\": a function's name", type_name(call["op"]));
+      std::string name = call["op"].get<std::string>();
+      for (const char* prefix : {"torch.nn.functional.", "F.", "torch."}) {
+        if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
+      }
+      const OperatorSchema* schema = find_operator_schema(name);
+      if (schema == nullptr || schema->module) {
+        fail(op_pointer, fmt::format("unknown function \"{}\"{}", call["op"].get<std::string>(), did_you_mean(name, function_names())));
+      }
+      return *schema;
+    }
+    if (!call.contains("module") || !call["module"].is_string()) {
+      fail(call.contains("module") ? child_pointer(pointer, "module") : pointer,
+           "expected \"module\" (the name of a module declared under \"modules\") or \"op\" (a function)");
+    }
+    module = call["module"].get<std::string>();
+    const ModuleDecl* declared = spec_.find_module(module);
+    if (declared == nullptr) {
+      std::vector<std::string> names;
+      for (const ModuleDecl& candidate : spec_.modules) names.push_back(candidate.name);
+      fail(child_pointer(pointer, "module"), fmt::format("no module named \"{}\"{}", module, did_you_mean(module, names)));
+    }
+    return *find_operator_schema(declared->type);
+  }
+
   void read_flat_call(const json& root) {
-    if (!root.contains("module")) fail("", "missing \"module\"", {}, "a single-call spec names its module under \"module\"");
-    spec_.modules.push_back(module_value(root["module"], "/module", "module"));
-    CallDecl call = call_value(root, "", "call");
-    call.module = "module";
+    if (!root.contains("module") && !root.contains("op")) {
+      fail("", "missing \"module\"", {}, "a single-call spec names its module under \"module\" (or a function under \"op\")");
+    }
+    std::vector<std::string> other_keys = {"version", "dims", "tensors", "mhacheck", "id", "outputs"};
+    std::string module;
+    const OperatorSchema* schema = nullptr;
+    if (root.contains("module")) {
+      spec_.modules.push_back(module_value(root["module"], "/module", "module"));
+      other_keys.push_back("module");
+      module = "module";
+      schema = find_operator_schema(spec_.modules.back().type);
+    } else {
+      other_keys.push_back("op");
+      schema = &call_operator(root, "", module);
+    }
+    CallDecl call = call_value(root, "", "call", *schema, other_keys);
+    call.module = module;
     spec_.calls.push_back(std::move(call));
   }
 
@@ -417,24 +501,12 @@ class SpecReader {
       std::string pointer = child_pointer("/calls", i);
       const json& call = calls[i];
       object_at(call, pointer, "a call");
-      std::vector<std::string> allowed = {"id", "module", "outputs"};
-      allowed.insert(allowed.end(), kCallArguments.begin(), kCallArguments.end());
-      allowed.insert(allowed.end(), kCallFlags.begin(), kCallFlags.end());
-      check_keys(call, pointer, allowed);
-      if (!call.contains("module") || !call["module"].is_string()) {
-        fail(call.contains("module") ? child_pointer(pointer, "module") : pointer,
-             "expected \"module\": the name of a module declared under \"modules\"");
-      }
-      CallDecl decl = call_value(call, pointer, fmt::format("call{}", i));
+      std::string module;
+      const OperatorSchema& schema = call_operator(call, pointer, module);
+      CallDecl decl = call_value(call, pointer, fmt::format("call{}", i), schema, kCallKeys);
+      decl.module = module;
       for (const CallDecl& earlier : spec_.calls) {
         if (earlier.id == decl.id) fail(child_pointer(pointer, "id"), fmt::format("call id \"{}\" is used twice", decl.id));
-      }
-      decl.module = call["module"].get<std::string>();
-      if (spec_.find_module(decl.module) == nullptr) {
-        std::vector<std::string> names;
-        for (const ModuleDecl& module : spec_.modules) names.push_back(module.name);
-        fail(child_pointer(pointer, "module"),
-             fmt::format("no module named \"{}\"{}", decl.module, did_you_mean(decl.module, names)));
       }
       spec_.calls.push_back(std::move(decl));
     }

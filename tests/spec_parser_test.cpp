@@ -38,8 +38,8 @@ TEST_CASE("the full form: modules, tensors, calls", "[spec]") {
   CHECK(spec.find_tensor("q")->shape_pointer == "/tensors/q");
   REQUIRE(spec.calls.size() == 1);
   CHECK(spec.calls[0].id == "cross");
-  CHECK(spec.calls[0].key_padding_mask.kind == ArgRef::Kind::Inline);
-  CHECK_FALSE(spec.calls[0].need_weights);
+  CHECK(spec.calls[0].tensor("key_padding_mask").kind == ArgRef::Kind::Inline);
+  CHECK_FALSE(spec.calls[0].flag("need_weights"));
   CHECK(spec.calls[0].outputs == std::vector<std::string>{"out"});
 }
 
@@ -56,7 +56,7 @@ TEST_CASE("the flat form, with the module as a constructor call", "[spec]") {
   CHECK(options.vdim == 16);
   CHECK(options.dtype == DType::Float64);
   CHECK(spec.modules[0].written_as_call);
-  CHECK(spec.calls[0].attn_mask.kind == ArgRef::Kind::Absent);
+  CHECK(spec.calls[0].tensor("attn_mask").kind == ArgRef::Kind::Absent);
   CHECK(spec.calls[0].outputs == std::vector<std::string>{"attn_output", "attn_output_weights"});
 }
 

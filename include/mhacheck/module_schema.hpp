@@ -1,10 +1,14 @@
-// The constructor arguments of each supported module, in PyTorch's positional order: the one
-// place both the JSON spec reader and the Python-call reader learn names, kinds and defaults.
+// What each supported operator takes: a module's constructor arguments, and the arguments of
+// its call (a module's forward, or a function such as F.scaled_dot_product_attention), in
+// PyTorch's positional order. The one place the JSON spec reader and the Python-call reader
+// learn names, kinds and defaults.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace mhacheck {
 
@@ -24,5 +28,34 @@ struct ModuleSchema {
 const ModuleSchema* find_module_schema(const std::string& canonical_type);
 std::vector<std::string> module_type_names();
 std::string option_kind_text(OptionKind kind);  // "an integer", "true or false", ...
+
+// An argument of a call. Tensors and masks are tensor arguments (a mask defaults to bool);
+// the rest are plain values kept as JSON.
+enum class ArgKind { Tensor, Mask, Bool, Float, OptionalFloat };
+
+struct ArgSchema {
+  std::string name;
+  ArgKind kind;
+  bool required;
+  nlohmann::json default_value;  // for plain values; null for "None"
+};
+
+struct OperatorSchema {
+  std::string name;             // "MultiheadAttention", "scaled_dot_product_attention"
+  bool module;                  // called through a module declared under "modules"
+  std::vector<ArgSchema> arguments;
+  std::vector<std::string> outputs;  // default output names, in the order PyTorch returns them
+  // When not empty: the last output exists only when this bool argument is true (PyTorch
+  // returns None for attn_output_weights when need_weights is false).
+  std::string last_output_flag;
+
+  bool is_tensor(const ArgSchema& argument) const { return argument.kind == ArgKind::Tensor || argument.kind == ArgKind::Mask; }
+  const ArgSchema* argument(const std::string& name) const;
+};
+
+// By a module's canonical type or a function's name; nullptr when unknown.
+const OperatorSchema* find_operator_schema(const std::string& name);
+std::vector<std::string> function_names();
+std::string arg_kind_text(ArgKind kind);
 
 }  // namespace mhacheck

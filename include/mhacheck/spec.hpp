@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -53,23 +54,29 @@ struct TensorDecl {
 };
 
 // One argument of a call: nothing, a named tensor (or an earlier call's output), or inline.
+// One tensor argument of a call: nothing, a named tensor (or an earlier call's output), an
+// inline tensor, or a generated causal mask ({"causal": ["T", "T"]}: what
+// nn.Transformer.generate_square_subsequent_mask makes, a float32 (L, S) mask, -inf above the
+// diagonal).
 struct ArgRef {
-  enum class Kind { Absent, Named, Inline };
+  enum class Kind { Absent, Named, Inline, Causal };
   Kind kind = Kind::Absent;
   std::string name;    // for Named
-  TensorDecl tensor;   // for Inline
+  TensorDecl tensor;   // for Inline and Causal (its shape and dtype)
   std::string pointer; // where the argument is written in the call
 };
 
 struct CallDecl {
-  std::string id;      // "cross", or "call0"... when not given
-  std::string module;  // a key of Spec::modules
-  ArgRef query, key, value, key_padding_mask, attn_mask;
-  bool need_weights = true;
-  bool average_attn_weights = true;
-  bool is_causal = false;
-  std::vector<std::string> outputs;  // names for attn_output, attn_output_weights
+  std::string id;       // "cross", or "call0"... when not given
+  std::string module;   // a key of Spec::modules; empty for a function call ({"op": ...})
+  std::string op;       // the operator: the module's type, or the function's name
+  std::map<std::string, ArgRef> tensors;  // every tensor argument of the operator (Absent if not given)
+  nlohmann::json arguments;               // every other argument, PyTorch's defaults filled in
+  std::vector<std::string> outputs;       // names for the outputs, in the order PyTorch returns them
   std::string pointer;  // "/calls/0", or "" for the flat form
+
+  const ArgRef& tensor(const std::string& name) const { return tensors.at(name); }
+  bool flag(const std::string& name) const { return arguments.at(name).get<bool>(); }
 };
 
 struct Spec {

@@ -160,6 +160,22 @@ JsonDocument load_document(const std::string& file, const InlineCall& call) {
   return call.given() ? inline_document(call) : parse_json_document(read_source_file(file, kMaxSpecBytes));
 }
 
+// An integer option's lower bound, with a message people can read (CLI11's own range check
+// prints the upper bound as a 309-digit double).
+CLI::Validator at_least(long long minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        try {
+          std::size_t used = 0;
+          long long value = std::stoll(text, &used);
+          if (used == text.size() && value >= minimum) return {};
+        } catch (const std::exception&) {
+        }
+        return fmt::format("expected an integer of at least {}, found '{}'", minimum, text);
+      },
+      fmt::format("INT>={}", minimum));
+}
+
 // Reports as JSON text. Bytes that are not UTF-8 (a file name, say) become U+FFFD rather than
 // stopping the report.
 std::string json_text(const nlohmann::json& document) {
@@ -341,9 +357,10 @@ int main(int argc, char** argv) {
   run->add_option("--weights", run_command.options.weights, "a state_dict .npz for a spec with one module (PyTorch's names)");
   run->add_option("--seed", run_command.options.seed, "seed of the initial weights and of --random-inputs (default 0)");
   run->add_flag("--random-inputs", run_command.options.random_inputs, "fill tensors given only as shapes with standard-normal data");
-  run->add_option("--threads", run_command.options.threads, "threads for the forward pass (default: every core)")->check(CLI::NonNegativeNumber);
+  run->add_option("--threads", run_command.options.threads, "threads for the forward pass (default 0: every core)")
+      ->check(at_least(0));
   run->add_option("--max-elements", run_command.options.max_elements, "refuse tensors with more elements than this (default 2^28)")
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   run->add_option("--save", run_command.save, "write every named output to this .npz (atomically)");
   run->add_option("--plot", run_command.plot, "draw the attention weights as an SVG heatmap to this file");
   run->add_option("-o,--output", run_command.output_file, "write the report to this file (atomically) instead of stdout");

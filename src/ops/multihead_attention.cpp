@@ -62,7 +62,7 @@ class MhaRules {
  public:
   explicit MhaRules(CallContext& ctx)
       : ctx_(ctx),
-        m_(ctx.module.mha),
+        m_(ctx.module->mha),
         query_(ctx.arg("query")),
         key_(ctx.arg("key")),
         value_(ctx.arg("value")),
@@ -97,9 +97,9 @@ class MhaRules {
     check_symbol_roles();
 
     bool attn_ignored = false;
-    if (ctx_.call.is_causal && !attn_.present) {
+    if (ctx_.call.flag("is_causal") && !attn_.present) {
       causal_without_mask();
-    } else if (ctx_.call.is_causal && attn_.present && !kpm_.present && !ctx_.call.need_weights) {
+    } else if (ctx_.call.flag("is_causal") && attn_.present && !kpm_.present && !ctx_.call.flag("need_weights")) {
       attn_ignored = true;
       Diagnostic& diagnostic = ctx_.report(
           DiagId::CausalIgnoresMask,
@@ -265,13 +265,28 @@ class MhaRules {
     return true;
   }
 
+  // Whether all pairs can hold at once: each equality a symbol is forced into constrains the
+  // next (X == 2 for one dim and X == 5 for another cannot both hold). Tried on a copy of the
+  // symbol table first, so a failing shape records nothing.
+  bool same_dims(const std::vector<std::pair<DimExpr, DimExpr>>& pairs, const ArgValue* arg, const std::vector<int>& dims,
+                 const std::string& what) {
+    Symbols trial = ctx_.symbols;
+    for (const auto& [actual, expected] : pairs) {
+      if (trial.require_equal(actual, expected).verdict == Symbols::Verdict::Unequal) return false;
+    }
+    for (std::size_t i = 0; i < pairs.size(); ++i) ctx_.same(pairs[i].first, pairs[i].second, arg, dims[i], what);
+    return true;
+  }
+
   bool same_shape(const Shape& actual, const Shape& expected, const ArgValue* arg, const std::string& what) {
     if (actual.size() != expected.size()) return false;
+    std::vector<std::pair<DimExpr, DimExpr>> pairs;
+    std::vector<int> dims;
     for (std::size_t i = 0; i < actual.size(); ++i) {
-      if (ctx_.symbols.compare(actual[i], expected[i]) == Symbols::Verdict::Unequal) return false;
+      pairs.emplace_back(actual[i], expected[i]);
+      dims.push_back(static_cast<int>(i));
     }
-    for (std::size_t i = 0; i < actual.size(); ++i) ctx_.same(actual[i], expected[i], arg, static_cast<int>(i), what);
-    return true;
+    return same_dims(pairs, arg, dims, what);
   }
 
   // ---- layout -----------------------------------------------------------------------------
@@ -406,7 +421,7 @@ class MhaRules {
         DiagId::QueryEmbedDim,
         fmt::format("query feature size ({}) is not embed_dim ({})", Eq.str(), E_), &query_, feature);
     diagnostic.related.push_back({fmt::format("embed_dim = {}", E_),
-                                  ctx_.spec.document.values.find(child_pointer(ctx_.module.pointer, "embed_dim"))});
+                                  ctx_.spec.document.values.find(child_pointer(ctx_.module->pointer, "embed_dim"))});
     if (batched_) diagnostic.notes.push_back(batch_first_reading());
     ctx_.pytorch_raises(diagnostic, "AssertionError",
                         fmt::format("was expecting embedding dimension of {}, but got {}", E_, Eq.str()));
@@ -527,7 +542,7 @@ class MhaRules {
                     &arg == &key_ ? "kdim" : "vdim"),
         &arg, arg.rank() - 1);
     diagnostic.related.push_back({fmt::format("embed_dim = {}", E_),
-                                  ctx_.spec.document.values.find(child_pointer(ctx_.module.pointer, "embed_dim"))});
+                                  ctx_.spec.document.values.find(child_pointer(ctx_.module->pointer, "embed_dim"))});
     diagnostic.notes.push_back("without kdim/vdim the module projects key and value with embed_dim-sized weights");
     Shape leading = internal(arg);
     leading.pop_back();
@@ -545,11 +560,11 @@ class MhaRules {
     }
     Diagnostic& diagnostic = ctx_.report(
         id, fmt::format("{} feature size ({}) is not {} ({})", arg.argument, features.str(), option, expected), &arg, arg.rank() - 1);
-    std::string option_pointer = child_pointer(ctx_.module.pointer, option);
+    std::string option_pointer = child_pointer(ctx_.module->pointer, option);
     bool option_given = ctx_.spec.document.value.is_object() &&
                         ctx_.spec.document.value.contains(nlohmann::json::json_pointer(option_pointer));
     diagnostic.related.push_back({fmt::format("{} = {}{}", option, expected, option_given ? "" : " (embed_dim, as it is not set)"),
-                                  ctx_.spec.document.values.find(option_given ? option_pointer : ctx_.module.pointer)});
+                                  ctx_.spec.document.values.find(option_given ? option_pointer : ctx_.module->pointer)});
     ctx_.pytorch_raises(diagnostic, "AssertionError",
                         fmt::format("expecting {} weights shape of ({}, {}), but got torch.Size([{}, {}])",
                                     arg.argument, E_, features.str(), E_, expected));
@@ -651,11 +666,12 @@ class MhaRules {
     int len_dim = kpm_.rank() - 1;
     bool batch_ok = !batched_ || ctx_.symbols.compare(kpm_batch, N_) != Symbols::Verdict::Unequal;
     bool len_ok = ctx_.symbols.compare(kpm_len, S_) != Symbols::Verdict::Unequal;
-    if (batch_ok && len_ok) {
-      if (batched_) ctx_.same(kpm_batch, N_, &kpm_, 0, "key_padding_mask batch == N");
-      ctx_.same(kpm_len, S_, &kpm_, len_dim, "key_padding_mask length == S");
+    if (batched_ ? same_dims({{kpm_batch, N_}, {kpm_len, S_}}, &kpm_, {0, len_dim}, "key_padding_mask shape == (N, S)")
+                 : same_dims({{kpm_len, S_}}, &kpm_, {len_dim}, "key_padding_mask shape == (S,)")) {
       return;
     }
+    // Each dim may fit alone but not both together (one symbol forced to two values).
+    if (batch_ok && len_ok) len_ok = false;
     Diagnostic& diagnostic = ctx_.report(
         DiagId::KeyPaddingMaskShape,
         fmt::format("key_padding_mask is {}; expected {} = {}", tuple_str(kpm_.shape), batched_ ? "(N, S)" : "(S,)",
@@ -691,7 +707,7 @@ class MhaRules {
     if (!with_kpm && !with_attn) return;
     DType final_dtype = with_kpm && with_attn ? promote_floating(canonical(attn_), canonical(kpm_))
                                               : canonical(with_attn ? attn_ : kpm_);
-    bool accepted = ctx_.call.need_weights ? final_dtype == query_.dtype
+    bool accepted = ctx_.call.flag("need_weights") ? final_dtype == query_.dtype
                                            : final_dtype == query_.dtype || final_dtype == DType::Float32;
     if (accepted) return;
     const ArgValue& culprit = with_attn && canonical(attn_) != query_.dtype ? attn_ : kpm_;
@@ -700,7 +716,7 @@ class MhaRules {
         fmt::format("{} is a {} float mask but query is {}", culprit.argument, dtype_name(culprit.dtype), dtype_name(query_.dtype)),
         &culprit);
     diagnostic.notes.push_back("float masks are added to the attention scores, which have the query's dtype");
-    if (ctx_.call.need_weights) {
+    if (ctx_.call.flag("need_weights")) {
       ctx_.pytorch_raises(diagnostic, "RuntimeError",
                           fmt::format("Input dtypes must be the same, got: input {}, batch1: {}, batch2: {}",
                                       typemeta_name(final_dtype), typemeta_name(query_.dtype), typemeta_name(query_.dtype)));
@@ -730,8 +746,8 @@ class MhaRules {
     DimExpr E = DimExpr::constant(E_), H = DimExpr::constant(H_);
     Shape output = !batched_ ? Shape{L_, E} : m_.batch_first ? Shape{N_, L_, E} : Shape{L_, N_, E};
     ctx_.outputs.push_back({"attn_output", ctx_.symbols.resolve(output), query_.dtype});
-    if (!ctx_.call.need_weights) return;
-    Shape weights = ctx_.call.average_attn_weights ? Shape{N_, L_, S_total} : Shape{N_, H, L_, S_total};
+    if (!ctx_.call.flag("need_weights")) return;
+    Shape weights = ctx_.call.flag("average_attn_weights") ? Shape{N_, L_, S_total} : Shape{N_, H, L_, S_total};
     if (!batched_) weights.erase(weights.begin());
     ctx_.outputs.push_back({"attn_output_weights", ctx_.symbols.resolve(weights), query_.dtype});
   }

@@ -4,12 +4,12 @@
 
 namespace mhacheck {
 
-const OperatorRules* find_operator(const std::string& type) {
+const OperatorRules* find_operator(const std::string& name) {
   static const std::array<OperatorRules, 1> operators{{
-      {"MultiheadAttention", {"query", "key", "value", "key_padding_mask", "attn_mask"}, infer_multihead_attention},
+      {"MultiheadAttention", infer_multihead_attention},
   }};
   for (const OperatorRules& rules : operators) {
-    if (type == rules.type) return &rules;
+    if (name == rules.name) return &rules;
   }
   return nullptr;
 }

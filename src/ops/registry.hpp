@@ -11,13 +11,13 @@ namespace mhacheck {
 // PyTorch would raise them) with candidate fixes, and fills ctx.outputs when the call is valid.
 using InferFn = void (*)(CallContext& ctx);
 
+// The rules of each operator in include/mhacheck/module_schema.hpp's table, by its name.
 struct OperatorRules {
-  const char* type;  // the module's canonical type
-  const char* arguments[5];  // tensor arguments in call order, nullptr-padded
+  const char* name;
   InferFn infer;
 };
 
-const OperatorRules* find_operator(const std::string& type);
+const OperatorRules* find_operator(const std::string& name);
 
 void infer_multihead_attention(CallContext& ctx);
 

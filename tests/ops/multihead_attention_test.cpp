@@ -148,3 +148,17 @@ TEST_CASE("an empty key never trips the batch check without bias_k", "[mha]") {
   Report with_bias = test::check_text(flat(R"(, "add_bias_kv": true)", R"("query": [3, 2, 512], "key": [0, 5, 512], "value": [0, 5, 512])"));
   REQUIRE(test::find(with_bias, "MHA040") != nullptr);
 }
+
+TEST_CASE("one symbol cannot take two values across the dims of one shape", "[mha]") {
+  // PyTorch refuses these for every X; each dim alone could match.
+  Report padding = test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "key_padding_mask": ["X", "X"])"));
+  CHECK_FALSE(padding.ok());
+  CHECK(test::find(padding, "MHA052") != nullptr);
+  CHECK(test::find(padding, "MHA080") == nullptr);
+  Report mask = test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "attn_mask": ["X", "X"])"));
+  REQUIRE(test::find(mask, "MHA050") != nullptr);
+  CHECK(test::find(mask, "MHA050")->pytorch_error->message == "The shape of the 2D attn_mask is torch.Size([X, X]), but should be (3, 5).");
+  Report fits = test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "key_padding_mask": ["X", "Y"])"));
+  CHECK(fits.ok());
+  CHECK(outputs(fits) == "attn_output(3, 2, 512) attn_output_weights(2, 3, 5) ");
+}
