@@ -33,6 +33,15 @@ std::vector<std::string> expand_spec_paths(const std::vector<std::string>& paths
                          "name a smaller directory, or several", InputError::Kind::Syntax);
       }
     }
+    if (found.empty()) {
+      // A CI job pointed at the wrong folder must not pass by checking nothing.
+      auto source = std::make_shared<SourceText>();
+      source->name = path;
+      Location location;
+      location.source = source;
+      throw InputError(location, fmt::format("{}: no *.json spec files in this directory", path), "name the folder that holds the specs",
+                       InputError::Kind::Syntax);
+    }
     std::sort(found.begin(), found.end());
     files.insert(files.end(), found.begin(), found.end());
   }

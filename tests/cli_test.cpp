@@ -172,3 +172,12 @@ TEST_CASE("cli: -o writes the report atomically and leaves an old one alone on f
   CHECK(failed.status == 2);
   std::filesystem::remove(path);
 }
+
+TEST_CASE("cli: a directory without specs is an error, not a pass", "[cli]") {
+  std::string dir = "/tmp/mhacheck-empty-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  Run empty = mhacheck("check --color never " + dir);
+  CHECK(empty.status == 2);
+  CHECK_THAT(empty.out, Catch::Contains(dir + ": no *.json spec files in this directory"));
+  std::filesystem::remove(dir);
+}

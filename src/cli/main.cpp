@@ -284,23 +284,13 @@ struct RunCommand {
     RunResult result;
     try {
       result = run_spec(parse_spec(load_document(file, call)), options);
-      if (result.executed && !save.empty()) {
-        std::vector<std::pair<std::string, Array>> members;
-        for (const RunOutput& output : result.outputs) members.emplace_back(output.name, output.array);
-        write_npz(save, members, false);
-      }
-      if (result.executed && !plot.empty()) {
-        std::string svg = attention_heatmap_svg(result.outputs);
-        if (svg.empty()) {
-          std::cerr << "mhacheck run: --plot: no call returns attention weights (need_weights is false)\n";
-          return 2;
-        }
-        write_file_atomically(plot, svg);
-      }
     } catch (const InputError& error) {
       result.report = input_error_report(name, error);
       result.executed = false;
     }
+    // The outputs are computed; a file that cannot be written is reported after the report.
+    std::string write_problem;
+    if (result.executed) write_problem = write_files(result.outputs);
     apply_filter(result.report, filter);
     std::string text;
     if (format == "json") {
@@ -312,8 +302,31 @@ struct RunCommand {
       text = render_run_text(result, TextStyle{output_file.empty() && use_color(color)}, print);
     }
     if (int written = emit(text, output_file); written != 0) return written;
+    if (!write_problem.empty()) {
+      std::cerr << "mhacheck run: " << write_problem << "\n";
+      return 2;
+    }
     int status = exit_code({result.report}, werror);
     return status == 0 && !result.executed ? 1 : status;
+  }
+
+  // --save and --plot; returns what went wrong, or "".
+  std::string write_files(const std::vector<RunOutput>& outputs) const {
+    try {
+      if (!save.empty()) {
+        std::vector<std::pair<std::string, Array>> members;
+        for (const RunOutput& output : outputs) members.emplace_back(output.name, output.array);
+        write_npz(save, members, false);
+      }
+      if (!plot.empty()) {
+        std::string svg = attention_heatmap_svg(outputs);
+        if (svg.empty()) return "--plot: no call returns attention weights (need_weights is false)";
+        write_file_atomically(plot, svg);
+      }
+    } catch (const InputError& error) {
+      return error.what();
+    }
+    return {};
   }
 };
 
