@@ -19,6 +19,7 @@
 #include "mhacheck/atomic_file.hpp"
 #include "mhacheck/plot.hpp"
 #include "mhacheck/render.hpp"
+#include "mhacheck/render_dot.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "mhacheck/spec_files.hpp"
 #include "mhacheck/render_run.hpp"
@@ -330,6 +331,46 @@ struct RunCommand {
   }
 };
 
+// `mhacheck graph`: the spec's calls and tensors as a Graphviz graph, DOT or (through Graphviz's
+// own dot program) SVG.
+struct GraphCommand {
+  std::string file, format, output_file;
+
+  int execute() const {
+    // Without --format, the output file's extension decides: `-o graph.svg` means SVG.
+    bool svg = format == "svg" || (format.empty() && output_file.ends_with(".svg"));
+    Report report;
+    std::string text;
+    try {
+      Spec spec = parse_spec(parse_json_document(read_source_file(file, kMaxSpecBytes)));
+      report = check_spec(spec, CheckOptions{false});  // fixes are not drawn: no need to verify them
+      if (!report.input_error) text = render_dot(spec, report);
+    } catch (const InputError& error) {
+      report = input_error_report(file, error);
+    }
+    if (report.input_error) {
+      std::cerr << render_text({report}, TextStyle{false});
+      return 2;
+    }
+    if (svg) {
+      std::optional<std::string> dot = find_graphviz_dot();
+      if (!dot) {
+        std::cerr << "mhacheck graph: SVG needs Graphviz's `dot`, which is not on PATH; install the graphviz package "
+                     "(apt-get install graphviz), or write DOT with --format dot\n";
+        return 2;
+      }
+      try {
+        text = dot_to_svg(*dot, text);
+      } catch (const std::runtime_error& error) {
+        std::cerr << "mhacheck graph: " << error.what() << "\n";
+        return 2;
+      }
+    }
+    int written = emit(text, output_file);
+    return written != 0 ? written : exit_code({report}, false);
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -392,6 +433,17 @@ int main(int argc, char** argv) {
       "  mhacheck run spec.json --weights model.npz --save outputs.npz --format json\n"
       "  mhacheck run --module \"nn.MultiheadAttention(8, 2)\" --query \"(3, 2, 8)\" --random-inputs --seed 1");
 
+  CLI::App* graph = app.add_subcommand("graph", "draw a spec's calls and tensors as a graph (Graphviz DOT or SVG), errors in red");
+  GraphCommand graph_command;
+  graph->add_option("spec", graph_command.file, "the JSON spec ('-' reads stdin)")->required();
+  graph->add_option("--format", graph_command.format, "dot (default) or svg (needs Graphviz's dot; default for -o *.svg)")
+      ->check(CLI::IsMember({"dot", "svg"}));
+  graph->add_option("-o,--output", graph_command.output_file, "write the graph to this file (atomically) instead of stdout");
+  graph->footer(
+      "Examples:\n"
+      "  mhacheck graph examples/seed_example1.json | dot -Tpng > graph.png\n"
+      "  mhacheck graph spec.json -o graph.svg");
+
   CLI::App* explain = app.add_subcommand("explain", "print the explanation of a diagnostic code");
   std::string code;
   bool all_codes = false;
@@ -419,5 +471,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (run->parsed()) return run_command.execute();
+  if (graph->parsed()) return graph_command.execute();
   return check_command.execute();
 }
