@@ -6,6 +6,32 @@
 
 namespace mhacheck {
 
+std::optional<Shape> CallContext::broadcast(const Shape& a, const Shape& b, const ArgValue* where, const std::string& what,
+                                            BroadcastFailure& failing) {
+  std::size_t rank = std::max(a.size(), b.size());
+  Shape result(rank);
+  const DimExpr one = DimExpr::constant(1);
+  // infer_size walks from the last dim; the first mismatch it meets is the one it reports.
+  for (std::size_t i = rank; i-- > 0;) {
+    std::size_t offset = rank - 1 - i;
+    bool has_a = offset < a.size(), has_b = offset < b.size();
+    DimExpr size_a = has_a ? symbols.resolve(a[a.size() - 1 - offset]) : one;
+    DimExpr size_b = has_b ? symbols.resolve(b[b.size() - 1 - offset]) : one;
+    if (size_a == one) {
+      result[i] = size_b;
+    } else if (size_b == one) {
+      result[i] = size_a;
+    } else if (symbols.compare(size_a, size_b) != Symbols::Verdict::Unequal) {
+      same(size_a, size_b, where, std::nullopt, what);
+      result[i] = symbols.resolve(size_a);
+    } else {
+      failing = {static_cast<int>(i), size_a, size_b};
+      return std::nullopt;
+    }
+  }
+  return result;
+}
+
 Location CallContext::dim_location(const ArgValue& arg, int dim) const {
   if (dim >= 0 && dim < static_cast<int>(arg.dim_locations.size()) && arg.dim_locations[dim].known()) {
     return arg.dim_locations[dim];

@@ -62,6 +62,16 @@ class CallContext {
   bool same(const DimExpr& a, const DimExpr& b, const ArgValue* where, std::optional<int> dim,
             const std::string& what);
 
+  // PyTorch's broadcasting of two shapes (right-aligned; a dim of 1 stretches). On failure
+  // returns nullopt and sets `failing` to the index in the broadcast shape and the two sizes,
+  // as torch's infer_size reports them. Symbols forced equal warn (MHA080) through same().
+  struct BroadcastFailure {
+    int dim = 0;
+    DimExpr a, b;
+  };
+  std::optional<Shape> broadcast(const Shape& a, const Shape& b, const ArgValue* where, const std::string& what,
+                                 BroadcastFailure& failing);
+
   Location dim_location(const ArgValue& arg, int dim) const;
   RelatedLocation related(const ArgValue& arg, int dim, std::string message) const;
 

@@ -20,6 +20,9 @@ std::string severity_name(Severity severity) {
 #define MHA(q, k, v, extra) \
   R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2)" extra R"(}, "query": )" q R"(, "key": )" k R"(, "value": )" v
 
+#define SDPA(q, k, v, extra) \
+  R"({"op": "scaled_dot_product_attention", "query": )" q R"(, "key": )" k R"(, "value": )" v extra "}"
+
 const std::vector<DiagInfo>& diagnostic_catalogue() {
   static const std::vector<DiagInfo> catalogue = {
       {DiagId::InputSyntax, "MHA001", Severity::Error, "input-syntax", "an input cannot be read: bad JSON or Python text, or a bad file",
@@ -190,11 +193,45 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        "still needs one real key) or drop the row.",
        R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "weights": "examples/run/mha_e8_h2.npz"}, "query": {"file": "examples/run/inputs.npz", "key": "query"}, "key": {"file": "examples/run/inputs.npz", "key": "key"}, "value": {"file": "examples/run/inputs.npz", "key": "key"}, "key_padding_mask": {"file": "examples/run/inputs.npz", "key": "blank_row_mask"}})",
        true},
+      {DiagId::SdpaDType, "MHA200", Severity::Error, "sdpa-dtype", "query, key and value of scaled_dot_product_attention differ in dtype",
+       "F.scaled_dot_product_attention computes in one dtype; it refuses query, key and value of different dtypes "
+       "before looking at their shapes.",
+       SDPA(R"({"shape": [2, 4, 5, 8], "dtype": "float64"})", "[2, 4, 6, 8]", "[2, 4, 6, 8]", "")},
+      {DiagId::SdpaRank, "MHA201", Severity::Error, "sdpa-rank", "scaled_dot_product_attention needs 2-D or larger inputs",
+       "query, key and value are (..., L, E), (..., S, E) and (..., S, Ev): at least a sequence and a feature dim.",
+       SDPA("[8]", "[6, 8]", "[6, 8]", "")},
+      {DiagId::SdpaMaskDType, "MHA202", Severity::Error, "sdpa-mask-dtype", "scaled_dot_product_attention's attn_mask has an unsupported dtype",
+       "The mask is bool (True: take part in attention, the opposite of nn.MultiheadAttention), float32, or the "
+       "query's dtype (added to the scores).",
+       SDPA("[2, 4, 5, 8]", "[2, 4, 6, 8]", "[2, 4, 6, 8]", R"(, "attn_mask": {"shape": [5, 6], "dtype": "int64"})")},
+      {DiagId::SdpaCausalWithMask, "MHA203", Severity::Error, "sdpa-causal-with-mask", "is_causal=True together with an attn_mask",
+       "F.scaled_dot_product_attention builds its own causal mask with is_causal=True and refuses an explicit one as "
+       "well; fold the causality into the mask or drop it.",
+       SDPA("[2, 4, 5, 8]", "[2, 4, 5, 8]", "[2, 4, 5, 8]", R"(, "attn_mask": [5, 5], "is_causal": true)")},
+      {DiagId::SdpaHeads, "MHA204", Severity::Error, "sdpa-heads", "key/value heads do not divide the query heads (enable_gqa)",
+       "With enable_gqa=True, key and value may have fewer heads (dim -3) than the query, as long as their count "
+       "divides the query's; each is repeated Hq/H times.",
+       SDPA("[2, 8, 5, 16]", "[2, 3, 6, 16]", "[2, 3, 6, 16]", R"(, "enable_gqa": true)")},
+      {DiagId::SdpaFeatures, "MHA205", Severity::Error, "sdpa-features", "query and key feature sizes differ",
+       "The scores are query @ key.transpose(-2, -1): query's last dim E must equal key's.",
+       SDPA("[2, 4, 5, 8]", "[2, 4, 6, 16]", "[2, 4, 6, 16]", "")},
+      {DiagId::SdpaKeyValueLength, "MHA206", Severity::Error, "sdpa-key-value-length", "key and value sequence lengths differ",
+       "The output is softmax(scores) @ value: value needs one row per key position, so key and value share S.",
+       SDPA("[2, 4, 5, 8]", "[2, 4, 6, 8]", "[2, 4, 7, 8]", "")},
+      {DiagId::SdpaBatch, "MHA207", Severity::Error, "sdpa-batch", "batch or head dims of query, key and value do not broadcast",
+       "Every dim before the last two broadcasts: equal, or 1 on one side. Without enable_gqa the head dims must "
+       "match (or be 1).",
+       SDPA("[2, 4, 5, 8]", "[3, 4, 6, 8]", "[3, 4, 6, 8]", "")},
+      {DiagId::SdpaMaskShape, "MHA208", Severity::Error, "sdpa-mask-shape", "attn_mask does not broadcast to the scores (..., L, S)",
+       "The mask is added in place to the scores (batch..., L, S): it must broadcast to that shape without making "
+       "it larger; (L, S) works for every batch entry and head.",
+       SDPA("[2, 4, 5, 8]", "[2, 4, 6, 8]", "[2, 4, 6, 8]", R"(, "attn_mask": [6, 5])")},
   };
   return catalogue;
 }
 
 #undef MHA
+#undef SDPA
 
 const DiagInfo& diag_info(DiagId id) {
   for (const DiagInfo& info : diagnostic_catalogue()) {

@@ -8,21 +8,22 @@ namespace {
 struct DTypeInfo {
   DType dtype;
   const char* name;
-  const char* aten;
+  const char* aten;      // ScalarType name, in "expected scalar type Float" style messages
+  const char* typemeta;  // TypeMeta name, in TORCH_CHECK messages that print a dtype
   bool floating;
 };
 
 constexpr std::array<DTypeInfo, 10> kDTypes{{
-    {DType::Float16, "float16", "Half", true},
-    {DType::BFloat16, "bfloat16", "BFloat16", true},
-    {DType::Float32, "float32", "Float", true},
-    {DType::Float64, "float64", "Double", true},
-    {DType::Bool, "bool", "Bool", false},
-    {DType::UInt8, "uint8", "Byte", false},
-    {DType::Int8, "int8", "Char", false},
-    {DType::Int16, "int16", "Short", false},
-    {DType::Int32, "int32", "Int", false},
-    {DType::Int64, "int64", "Long", false},
+    {DType::Float16, "float16", "Half", "c10::Half", true},
+    {DType::BFloat16, "bfloat16", "BFloat16", "c10::BFloat16", true},
+    {DType::Float32, "float32", "Float", "float", true},
+    {DType::Float64, "float64", "Double", "double", true},
+    {DType::Bool, "bool", "Bool", "bool", false},
+    {DType::UInt8, "uint8", "Byte", "unsigned char", false},
+    {DType::Int8, "int8", "Char", "signed char", false},
+    {DType::Int16, "int16", "Short", "short int", false},
+    {DType::Int32, "int32", "Int", "int", false},
+    {DType::Int64, "int64", "Long", "long int", false},
 }};
 
 struct Alias {
@@ -52,6 +53,7 @@ const DTypeInfo& info(DType dtype) {
 
 std::string dtype_name(DType dtype) { return info(dtype).name; }
 std::string dtype_aten_name(DType dtype) { return info(dtype).aten; }
+std::string dtype_typemeta_name(DType dtype) { return info(dtype).typemeta; }
 bool is_floating(DType dtype) { return info(dtype).floating; }
 
 std::optional<DType> parse_dtype(std::string_view text) {

@@ -39,7 +39,25 @@ const OperatorSchema kMultiheadAttentionCall{
     {"attn_output", "attn_output_weights"},
     "need_weights"};
 
-const std::vector<const OperatorSchema*> kOperators = {&kMultiheadAttentionCall};
+// F.scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+//     is_causal=False, scale=None, enable_gqa=False)
+const OperatorSchema kScaledDotProductAttention{
+    "scaled_dot_product_attention",
+    false,
+    {
+        {"query", ArgKind::Tensor, true, nullptr},
+        {"key", ArgKind::Tensor, true, nullptr},
+        {"value", ArgKind::Tensor, true, nullptr},
+        {"attn_mask", ArgKind::Mask, false, nullptr},
+        {"dropout_p", ArgKind::Float, false, 0.0},
+        {"is_causal", ArgKind::Bool, false, false},
+        {"scale", ArgKind::OptionalFloat, false, nullptr},
+        {"enable_gqa", ArgKind::Bool, false, false},
+    },
+    {"output"},
+    ""};
+
+const std::vector<const OperatorSchema*> kOperators = {&kMultiheadAttentionCall, &kScaledDotProductAttention};
 
 }  // namespace
 

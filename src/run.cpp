@@ -3,6 +3,7 @@
 #include "mhacheck/run.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <random>
 #include <thread>
@@ -234,6 +235,7 @@ class Runner {
   }
 
   void run_call(const CallDecl& call, const CallReport& call_report) {
+    if (call.op == "scaled_dot_product_attention") return run_sdpa(call, call_report);
     const ModuleDecl& module = *spec_.find_module(call.module);
     if (module.mha.dtype != DType::Float32 && module.mha.dtype != DType::Float64) {
       Diagnostic& diagnostic = report(DiagId::RunDType,
@@ -244,31 +246,12 @@ class Runner {
       throw RunStop();
     }
     const StateDict& state = parameters(module, call.id);
-    // The checker resolved every argument's shape and dtype; the run uses them for random data.
-    auto use = [&](const ArgRef& ref, const char* argument, bool mask) {
-      TensorUse value;
-      value.argument = argument;
-      const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
-      if (tensor != nullptr) {
-        value.shape = resolved(tensor->shape);
-        value.dtype = tensor->dtype.value_or(mask ? DType::Bool : DType::Float32);
-      }
-      return value;
-    };
-    auto array_for = [&](const ArgRef& ref, const char* argument, bool mask) -> const Array* {
-      if (ref.kind == ArgRef::Kind::Absent) return nullptr;
-      if (ref.kind == ArgRef::Kind::Named) {
-        auto output = outputs_.find(ref.name);
-        if (output != outputs_.end()) return &output->second;
-      }
-      return &declared_array(ref, use(ref, argument, mask), call.id);
-    };
     MhaInputs inputs;
-    inputs.query = array_for(call.tensor("query"), "query", false);
-    inputs.key = array_for(call.tensor("key"), "key", false);
-    inputs.value = array_for(call.tensor("value"), "value", false);
-    inputs.key_padding_mask = array_for(call.tensor("key_padding_mask"), "key_padding_mask", true);
-    inputs.attn_mask = array_for(call.tensor("attn_mask"), "attn_mask", true);
+    inputs.query = array_for(call, "query", false);
+    inputs.key = array_for(call, "key", false);
+    inputs.value = array_for(call, "value", false);
+    inputs.key_padding_mask = array_for(call, "key_padding_mask", true);
+    inputs.attn_mask = array_for(call, "attn_mask", true);
     inputs.need_weights = call.flag("need_weights");
     inputs.average_attn_weights = call.flag("average_attn_weights");
     inputs.is_causal = call.flag("is_causal");
@@ -283,6 +266,74 @@ class Runner {
       const std::string& name = call_report.outputs[i].name;
       outputs_[name] = arrays[i];
       result_.outputs.push_back({call.id, name, std::move(arrays[i]), i == 1, inputs.query->shape.size() == 3});
+    }
+  }
+
+  // The array a tensor argument names: an earlier call's output, or a declared tensor's data.
+  const Array* array_for(const CallDecl& call, const std::string& argument, bool mask) {
+    const ArgRef& ref = call.tensor(argument);
+    if (ref.kind == ArgRef::Kind::Absent) return nullptr;
+    if (ref.kind == ArgRef::Kind::Named) {
+      auto output = outputs_.find(ref.name);
+      if (output != outputs_.end()) return &output->second;
+    }
+    if (ref.kind == ArgRef::Kind::Causal) return &causal_mask(ref);
+    TensorUse use;
+    use.argument = argument;
+    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
+    use.shape = resolved(tensor->shape);
+    use.dtype = tensor->dtype.value_or(mask ? DType::Bool : DType::Float32);
+    return &declared_array(ref, use, call.id);
+  }
+
+  // generate_square_subsequent_mask: 0 on and below the diagonal, -inf above, float32.
+  const Array& causal_mask(const ArgRef& ref) {
+    std::string key = "causal:" + ref.pointer;
+    auto it = arrays_.find(key);
+    if (it != arrays_.end()) return it->second;
+    Shape shape = resolved(ref.tensor.shape);
+    for (const DimExpr& dim : shape) {
+      if (!dim.is_constant()) {
+        report(DiagId::InputDataMissing, fmt::format("the causal mask has the symbolic dim {}: running needs its value", dim.str()), "",
+               spec_.document.values.find(ref.pointer));
+        throw RunStop();
+      }
+    }
+    Array mask = make_array(DType::Float32, {shape[0].offset, shape[1].offset});
+    for (std::int64_t l = 0; l < shape[0].offset; ++l) {
+      for (std::int64_t s = l + 1; s < shape[1].offset; ++s) mask.data<float>()[l * shape[1].offset + s] = -std::numeric_limits<float>::infinity();
+    }
+    return arrays_.emplace(key, std::move(mask)).first->second;
+  }
+
+  void run_sdpa(const CallDecl& call, const CallReport& call_report) {
+    const Array* query = array_for(call, "query", false);
+    if (query->dtype != DType::Float32 && query->dtype != DType::Float64) {
+      report(DiagId::RunDType, fmt::format("call \"{}\" computes in {}; the forward pass runs float32 and float64", call.id, dtype_name(query->dtype)),
+             call.id, spec_.document.values.find(call.tensor("query").pointer));
+      throw RunStop();
+    }
+    SdpaInputs inputs;
+    inputs.query = query;
+    inputs.key = array_for(call, "key", false);
+    inputs.value = array_for(call, "value", false);
+    inputs.attn_mask = array_for(call, "attn_mask", true);
+    inputs.is_causal = call.flag("is_causal");
+    if (!call.arguments.at("scale").is_null()) inputs.scale = call.arguments.at("scale").get<double>();
+    inputs.enable_gqa = call.flag("enable_gqa");
+    SdpaOutputs outputs = sdpa_forward(inputs);
+    if (!outputs.fully_masked_rows.empty()) {
+      Diagnostic& diagnostic = report(
+          DiagId::FullyMaskedRows,
+          fmt::format("every key position is masked for {} query row{}, so the output is 0 there (PyTorch 2.5+; earlier releases gave NaN)",
+                      outputs.fully_masked_rows.size(), outputs.fully_masked_rows.size() == 1 ? "" : "s"),
+          call.id, spec_.document.values.find(call.tensor("attn_mask").pointer));
+      diagnostic.argument = "attn_mask";
+      diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mark the positions that take part: True attends");
+    }
+    if (!call_report.outputs.empty()) {
+      outputs_[call_report.outputs[0].name] = outputs.output;
+      result_.outputs.push_back({call.id, call_report.outputs[0].name, std::move(outputs.output), false, true});
     }
   }
 

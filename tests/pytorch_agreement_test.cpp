@@ -12,8 +12,8 @@ using nlohmann::json;
 
 namespace {
 
-json load_cases() {
-  return json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/mha_cases.json"));
+json load_cases(const std::string& file) {
+  return json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/" + file));
 }
 
 std::string mismatch(const json& c, const Report& report) {
@@ -48,11 +48,9 @@ std::string mismatch(const json& c, const Report& report) {
   return {};
 }
 
-}  // namespace
-
-TEST_CASE("mhacheck agrees with PyTorch on every generated case", "[pytorch]") {
-  json cases = load_cases();
-  REQUIRE(cases["cases"].size() >= 500);
+// Every case of one fixture file; returns how many there were.
+std::size_t check_all(const std::string& file) {
+  json cases = load_cases(file);
   std::vector<std::string> failures;
   for (const json& c : cases["cases"]) {
     JsonDocument document;
@@ -66,4 +64,15 @@ TEST_CASE("mhacheck agrees with PyTorch on every generated case", "[pytorch]") {
   for (std::size_t i = 0; i < failures.size() && i < 40; ++i) UNSCOPED_INFO(failures[i]);
   INFO(fmt::format("{} of {} cases disagree", failures.size(), cases["cases"].size()));
   CHECK(failures.empty());
+  return cases["cases"].size();
+}
+
+}  // namespace
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated nn.MultiheadAttention case", "[pytorch]") {
+  CHECK(check_all("mha_cases.json") >= 500);
+}
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated F.scaled_dot_product_attention case", "[pytorch]") {
+  CHECK(check_all("sdpa_cases.json") >= 300);
 }

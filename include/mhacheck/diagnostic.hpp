@@ -52,6 +52,15 @@ enum class DiagId {
   InputDataMissing,       // MHA103
   RunDType,               // MHA104
   FullyMaskedRows,        // MHA110
+  SdpaDType,              // MHA200
+  SdpaRank,               // MHA201
+  SdpaMaskDType,          // MHA202
+  SdpaCausalWithMask,     // MHA203
+  SdpaHeads,              // MHA204
+  SdpaFeatures,           // MHA205
+  SdpaKeyValueLength,     // MHA206
+  SdpaBatch,              // MHA207
+  SdpaMaskShape,          // MHA208
 };
 
 struct DiagInfo {

@@ -11,6 +11,7 @@ enum class DType { Float16, BFloat16, Float32, Float64, Bool, UInt8, Int8, Int16
 
 std::string dtype_name(DType dtype);        // "float32"
 std::string dtype_aten_name(DType dtype);   // "Float", as ATen's messages say
+std::string dtype_typemeta_name(DType dtype);  // "float", "long int": c10's TypeMeta names
 bool is_floating(DType dtype);
 // Accepts "float32", "torch.float32", "float", "double", "half", "long", "int", "bool", ...
 std::optional<DType> parse_dtype(std::string_view text);

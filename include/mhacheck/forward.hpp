@@ -55,6 +55,25 @@ struct MhaOutputs {
   std::vector<FullyMaskedRow> fully_masked_rows;
 };
 
+struct SdpaInputs {
+  const Array* query = nullptr;  // (..., Hq, L, E)
+  const Array* key = nullptr;    // (..., H, S, E)
+  const Array* value = nullptr;  // (..., H, S, Ev)
+  const Array* attn_mask = nullptr;  // bool (True takes part) or floating, broadcast to (..., L, S)
+  bool is_causal = false;
+  std::optional<double> scale;
+  bool enable_gqa = false;
+};
+
+struct SdpaOutputs {
+  Array output;
+  std::vector<FullyMaskedRow> fully_masked_rows;  // batch = flat index over the output's batch dims
+};
+
+// F.scaled_dot_product_attention as PyTorch 2.x computes it on the CPU (dropout off). The call
+// must have passed the checker.
+SdpaOutputs sdpa_forward(const SdpaInputs& inputs);
+
 // Runs the forward pass. The call must have passed the checker (shapes are trusted); the
 // parameters must match mha_parameters(options). `threads` bounds OpenBLAS and the head loop.
 MhaOutputs mha_forward(const MhaOptions& options, const StateDict& parameters, const MhaInputs& inputs, int threads);

@@ -14,23 +14,6 @@
 namespace mhacheck {
 namespace {
 
-// Names c10 prints for dtypes in TORCH_CHECK messages (TypeMeta).
-std::string typemeta_name(DType dtype) {
-  switch (dtype) {
-    case DType::Float16: return "c10::Half";
-    case DType::BFloat16: return "c10::BFloat16";
-    case DType::Float32: return "float";
-    case DType::Float64: return "double";
-    case DType::Bool: return "bool";
-    case DType::UInt8: return "unsigned char";
-    case DType::Int8: return "signed char";
-    case DType::Int16: return "short int";
-    case DType::Int32: return "int";
-    case DType::Int64: return "long int";
-  }
-  return "float";
-}
-
 // The dtype of a + b for floating a, b (torch.promote_types).
 DType promote_floating(DType a, DType b) {
   if (a == b) return a;
@@ -521,7 +504,7 @@ class MhaRules {
                         addmm ? fmt::format("mat1 and mat2 must have the same dtype, but got {} and {}",
                                             dtype_aten_name(arg.dtype), dtype_aten_name(m_.dtype))
                               : fmt::format("expected m1 and m2 to have the same dtype, but got: {} != {}",
-                                            typemeta_name(arg.dtype), typemeta_name(m_.dtype)));
+                                            dtype_typemeta_name(arg.dtype), dtype_typemeta_name(m_.dtype)));
     ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as {} ({}.to(torch.{}))", arg.argument, dtype_name(m_.dtype),
                                                arg.argument, dtype_name(m_.dtype)),
                        arg, m_.dtype);
@@ -719,12 +702,12 @@ class MhaRules {
     if (ctx_.call.flag("need_weights")) {
       ctx_.pytorch_raises(diagnostic, "RuntimeError",
                           fmt::format("Input dtypes must be the same, got: input {}, batch1: {}, batch2: {}",
-                                      typemeta_name(final_dtype), typemeta_name(query_.dtype), typemeta_name(query_.dtype)));
+                                      dtype_typemeta_name(final_dtype), dtype_typemeta_name(query_.dtype), dtype_typemeta_name(query_.dtype)));
     } else {
       ctx_.pytorch_raises(diagnostic, "RuntimeError",
                           fmt::format("Expected attn_mask dtype to be bool or float or to match query dtype, but got "
                                       "attn_mask.dtype: {} and  query.dtype: {} instead.",
-                                      typemeta_name(final_dtype), typemeta_name(query_.dtype)));
+                                      dtype_typemeta_name(final_dtype), dtype_typemeta_name(query_.dtype)));
     }
     ctx_.add_dtype_fix(diagnostic, fmt::format("make {} {} like query", culprit.argument, dtype_name(query_.dtype)), culprit, query_.dtype);
     ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as bool", culprit.argument), culprit, DType::Bool);

@@ -20,5 +20,6 @@ struct OperatorRules {
 const OperatorRules* find_operator(const std::string& name);
 
 void infer_multihead_attention(CallContext& ctx);
+void infer_scaled_dot_product_attention(CallContext& ctx);
 
 }  // namespace mhacheck

@@ -1,0 +1,153 @@
+// F.scaled_dot_product_attention on the CPU: for every index of the broadcast batch dims, one
+// (L, S) score matrix (OpenBLAS GEMM), the mask, a softmax in which fully masked rows attend
+// to nothing (PyTorch 2.5's safe softmax), and the weighted sum of the values.
+#include <cmath>
+#include <limits>
+
+#include <cblas.h>
+
+#include "mhacheck/forward.hpp"
+
+namespace mhacheck {
+namespace {
+
+std::vector<std::int64_t> batch_dims(const std::vector<std::int64_t>& shape) {
+  return std::vector<std::int64_t>(shape.begin(), shape.end() - 2);
+}
+
+// Element offsets of an operand for each index of the broadcast batch shape (right-aligned;
+// size-1 dims repeat). `group` divides the heads index (dim -3 of the batch) for enable_gqa.
+std::vector<std::int64_t> batch_offsets(const std::vector<std::int64_t>& operand_batch, const std::vector<std::int64_t>& batch,
+                                        std::int64_t matrix_size, std::int64_t group) {
+  std::int64_t count = 1;
+  for (std::int64_t dim : batch) count *= dim;
+  std::vector<std::int64_t> offsets(static_cast<std::size_t>(count));
+  std::vector<std::int64_t> index(batch.size(), 0);
+  for (std::int64_t flat = 0; flat < count; ++flat) {
+    std::int64_t offset = 0, stride = matrix_size;
+    for (std::size_t i = 0; i < operand_batch.size(); ++i) {
+      std::size_t d = operand_batch.size() - 1 - i;     // operand dim, from the right
+      std::size_t b = batch.size() - 1 - i;             // matching batch dim
+      std::int64_t at = operand_batch[d] == 1 ? 0 : index[b];
+      if (group > 1 && i == 0) at = index[b] / group;   // heads are the last batch dim
+      offset += at * stride;
+      stride *= operand_batch[d];
+    }
+    offsets[static_cast<std::size_t>(flat)] = offset;
+    for (std::size_t b = batch.size(); b-- > 0;) {
+      if (++index[b] < batch[b]) break;
+      index[b] = 0;
+    }
+  }
+  return offsets;
+}
+
+std::vector<std::int64_t> broadcast(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
+  std::vector<std::int64_t> result(std::max(a.size(), b.size()), 1);
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    std::int64_t x = i < a.size() ? a[a.size() - 1 - i] : 1, y = i < b.size() ? b[b.size() - 1 - i] : 1;
+    result[result.size() - 1 - i] = x == 1 ? y : x;
+  }
+  return result;
+}
+
+template <typename T>
+std::vector<T> as(const Array& array) {
+  std::vector<double> values = array.to_double();
+  return std::vector<T>(values.begin(), values.end());
+}
+
+template <typename T>
+SdpaOutputs run(const SdpaInputs& inputs) {
+  const Array &query = *inputs.query, &key = *inputs.key, &value = *inputs.value;
+  std::int64_t L = query.shape[query.shape.size() - 2], E = query.shape.back();
+  std::int64_t S = key.shape[key.shape.size() - 2], Ev = value.shape.back();
+  std::vector<std::int64_t> q_batch = batch_dims(query.shape), k_batch = batch_dims(key.shape), v_batch = batch_dims(value.shape);
+  // enable_gqa: key and value heads (the last batch dim) repeat to the query's.
+  std::vector<std::int64_t> k_view = k_batch, v_view = v_batch;
+  if (inputs.enable_gqa) k_view.back() = v_view.back() = q_batch.back();
+  std::vector<std::int64_t> batch = broadcast(broadcast(q_batch, k_view), v_view);
+  std::vector<std::int64_t> q_at = batch_offsets(q_batch, batch, L * E, 1);
+  std::vector<std::int64_t> k_at = batch_offsets(k_batch, batch, S * E, inputs.enable_gqa ? k_view.back() / k_batch.back() : 1);
+  std::vector<std::int64_t> v_at = batch_offsets(v_batch, batch, S * Ev, inputs.enable_gqa ? v_view.back() / v_batch.back() : 1);
+  std::vector<T> q = as<T>(query), k = as<T>(key), v = as<T>(value);
+
+  // The mask as values to add, broadcast over the batch like the operands.
+  std::vector<T> mask;
+  std::vector<std::int64_t> mask_at, mask_rows_shape;
+  std::int64_t mask_rows = 0, mask_columns = 0;
+  const T negative_infinity = -std::numeric_limits<T>::infinity();
+  if (inputs.attn_mask != nullptr) {
+    const Array& m = *inputs.attn_mask;
+    std::vector<std::int64_t> m_shape = m.shape;
+    while (m_shape.size() < 2) m_shape.insert(m_shape.begin(), 1);
+    mask_rows = m_shape[m_shape.size() - 2];
+    mask_columns = m_shape.back();
+    std::vector<double> values = m.to_double();
+    mask.resize(values.size());
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      mask[i] = m.dtype == DType::Bool ? (values[i] != 0 ? T(0) : negative_infinity) : static_cast<T>(values[i]);
+    }
+    mask_at = batch_offsets(batch_dims(m_shape), batch, mask_rows * mask_columns, 1);
+  }
+  const T scale = inputs.scale ? static_cast<T>(*inputs.scale) : T(1) / std::sqrt(static_cast<T>(E));
+
+  std::vector<std::int64_t> out_shape = batch;
+  out_shape.push_back(L);
+  out_shape.push_back(Ev);
+  SdpaOutputs outputs;
+  outputs.output = make_array(query.dtype, out_shape);
+  T* out = outputs.output.template data<T>();
+  std::vector<T> scores(static_cast<std::size_t>(L * S));
+  for (std::size_t b = 0; b < q_at.size(); ++b) {
+    if (L > 0 && S > 0 && E > 0) {
+      if constexpr (std::is_same_v<T, float>) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, S, E, scale, &q[q_at[b]], E, &k[k_at[b]], E, 0.0f, scores.data(), S);
+      } else {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, S, E, scale, &q[q_at[b]], E, &k[k_at[b]], E, 0.0, scores.data(), S);
+      }
+    } else {
+      std::fill(scores.begin(), scores.end(), T(0));
+    }
+    for (std::int64_t l = 0; l < L; ++l) {
+      T* row = &scores[l * S];
+      if (inputs.is_causal) {
+        for (std::int64_t s = l + 1; s < S; ++s) row[s] = negative_infinity;
+      }
+      if (!mask.empty()) {
+        const T* mask_row = &mask[mask_at[b] + (mask_rows == 1 ? 0 : l) * mask_columns];
+        for (std::int64_t s = 0; s < S; ++s) row[s] += mask_row[mask_columns == 1 ? 0 : s];
+      }
+      T max = negative_infinity;
+      for (std::int64_t s = 0; s < S; ++s) max = std::max(max, row[s]);
+      if (max == negative_infinity) {
+        std::fill(row, row + S, T(0));
+        if (S > 0) outputs.fully_masked_rows.push_back({static_cast<std::int64_t>(b), 0, l});
+        continue;
+      }
+      T sum = 0;
+      for (std::int64_t s = 0; s < S; ++s) sum += (row[s] = std::exp(row[s] - max));
+      for (std::int64_t s = 0; s < S; ++s) row[s] /= sum;
+    }
+    T* target = out + static_cast<std::int64_t>(b) * L * Ev;
+    if (L > 0 && Ev > 0 && S > 0) {
+      if constexpr (std::is_same_v<T, float>) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, Ev, S, 1.0f, scores.data(), S, &v[v_at[b]], Ev, 0.0f, target, Ev);
+      } else {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, Ev, S, 1.0, scores.data(), S, &v[v_at[b]], Ev, 0.0, target, Ev);
+      }
+    } else {
+      std::fill(target, target + L * Ev, T(0));
+    }
+  }
+  return outputs;
+}
+
+}  // namespace
+
+SdpaOutputs sdpa_forward(const SdpaInputs& inputs) {
+  if (inputs.query->dtype == DType::Float64) return run<double>(inputs);
+  return run<float>(inputs);
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,235 @@
+// F.scaled_dot_product_attention: PyTorch 2.x's rules on the CPU. validate_sdpa_input's checks
+// come first (dtypes, ranks, the mask's dtype); every malformed call then goes down the math
+// path (aten/src/ATen/native/transformers/attention.cpp, _scaled_dot_product_attention_math):
+// the causal mask, grouped-query heads, q @ k^T, the mask added in place, and attn @ v. Its
+// messages are those of torch.matmul and of broadcasting, which is what a user sees.
+#include <fmt/format.h>
+
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+Shape leading(const Shape& shape, std::size_t keep_last) {
+  return Shape(shape.begin(), shape.end() - static_cast<std::ptrdiff_t>(std::min(keep_last, shape.size())));
+}
+
+std::string bracket_list(const Shape& shape) {
+  std::string text;
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + shape[i].str();
+  return "[" + text + "]";
+}
+
+class SdpaRules {
+ public:
+  explicit SdpaRules(CallContext& ctx)
+      : ctx_(ctx), query_(ctx.arg("query")), key_(ctx.arg("key")), value_(ctx.arg("value")), mask_(ctx.arg("attn_mask")) {}
+
+  void run() {
+    if (!dtypes_match() || !ranks_valid() || !mask_dtype_valid() || !causal_without_mask()) return;
+    Shape key = key_.shape, value = value_.shape;
+    if (ctx_.call.flag("enable_gqa") && !grouped_heads(key, value)) return;
+    std::optional<Shape> scores = product_shape(query_.shape, transposed(key), query_, key_, "query", "key",
+                                                DiagId::SdpaFeatures, "query @ key.transpose(-2, -1)");
+    if (!scores) return;
+    if (ctx_.call.flag("is_causal") || mask_.present) {
+      if (!mask_fits(*scores)) return;
+    }
+    std::optional<Shape> output = product_shape(*scores, value, query_, value_, "attention weights", "value",
+                                                DiagId::SdpaKeyValueLength, "softmax(scores) @ value");
+    if (!output || ctx_.has_errors()) return;
+    ctx_.outputs.push_back({"output", ctx_.symbols.resolve(*output), query_.dtype});
+  }
+
+ private:
+  static Shape transposed(Shape shape) {
+    std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+    return shape;
+  }
+
+  bool dtypes_match() {
+    if (query_.dtype == key_.dtype && key_.dtype == value_.dtype) return true;
+    const ArgValue& odd = query_.dtype != key_.dtype && key_.dtype == value_.dtype ? query_ : (query_.dtype != key_.dtype ? key_ : value_);
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::SdpaDType,
+        fmt::format("query, key and value have dtypes {}, {} and {}; they must be the same", dtype_name(query_.dtype),
+                    dtype_name(key_.dtype), dtype_name(value_.dtype)),
+        &odd);
+    ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                        fmt::format("Expected query, key, and value to have the same dtype, but got query.dtype: {} key.dtype: {} "
+                                    "and value.dtype: {} instead.",
+                                    dtype_typemeta_name(query_.dtype), dtype_typemeta_name(key_.dtype), dtype_typemeta_name(value_.dtype)));
+    ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as {}", odd.argument, dtype_name(odd.argument == "query" ? key_.dtype : query_.dtype)),
+                       odd, odd.argument == "query" ? key_.dtype : query_.dtype);
+    return false;
+  }
+
+  bool ranks_valid() {
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      if (arg->rank() >= 2) continue;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::SdpaRank, fmt::format("{} is {}-D; query, key and value need at least (sequence, features)", arg->argument, arg->rank()),
+          arg);
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("Expected query, key, and value to all be  at least 2 dimensional, but got query.dim: {} key.dim: {} "
+                                      "and value.dim: {} instead.",
+                                      query_.rank(), key_.rank(), value_.rank()));
+      return false;
+    }
+    return true;
+  }
+
+  bool mask_dtype_valid() {
+    if (!mask_.present || mask_.dtype == DType::Bool || mask_.dtype == DType::Float32 || mask_.dtype == query_.dtype) return true;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::SdpaMaskDType,
+        fmt::format("attn_mask is {}; it must be bool (True = take part in attention), float32 or the query's dtype ({})",
+                    dtype_name(mask_.dtype), dtype_name(query_.dtype)),
+        &mask_);
+    ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                        fmt::format("Expected attn_mask dtype to be bool or float or to match query dtype, but got attn_mask.dtype: {} "
+                                    "and  query.dtype: {} instead.",
+                                    dtype_typemeta_name(mask_.dtype), dtype_typemeta_name(query_.dtype)));
+    diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mean the opposite of nn.MultiheadAttention's: "
+                               "True takes part in attention");
+    ctx_.add_dtype_fix(diagnostic, "pass attn_mask as bool", mask_, DType::Bool);
+    return false;
+  }
+
+  bool causal_without_mask() {
+    if (!ctx_.call.flag("is_causal") || !mask_.present) return true;
+    Diagnostic& diagnostic = ctx_.report(DiagId::SdpaCausalWithMask, "is_causal=True and an attn_mask are given together", &mask_);
+    ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                        "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True");
+    ctx_.add_patch_fix(diagnostic, "drop is_causal (the mask already says what may attend)",
+                       {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}}});
+    ctx_.add_patch_fix(diagnostic, "drop attn_mask and keep is_causal=True",
+                       {{{"op", "remove"}, {"path", child_pointer(ctx_.call.pointer, "attn_mask")}}});
+    return false;
+  }
+
+  // enable_gqa: key and value heads (dim -3) repeat to the query's when they divide it.
+  bool grouped_heads(Shape& key, Shape& value) {
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      if (arg->rank() >= 3) continue;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::SdpaHeads, fmt::format("enable_gqa=True needs a heads dim (-3), but {} is {}-D", arg->argument, arg->rank()), arg);
+      ctx_.pytorch_raises(diagnostic, "IndexError",
+                          fmt::format("Dimension out of range (expected to be in range of [{}, {}], but got -3)", -arg->rank(), arg->rank() - 1));
+      return false;
+    }
+    DimExpr heads = query_.shape[query_.shape.size() - 3];
+    DimExpr key_heads = key[key.size() - 3], value_heads = value[value.size() - 3];
+    auto divides = [&](const DimExpr& part) {
+      if (ctx_.symbols.compare(part, heads) != Symbols::Verdict::Unequal) return true;
+      return heads.is_constant() && part.is_constant() && part.offset > 0 && heads.offset % part.offset == 0;
+    };
+    if (!divides(key_heads) || !divides(value_heads)) {
+      const ArgValue& wrong = divides(key_heads) ? value_ : key_;
+      int dim = wrong.rank() - 3;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::SdpaHeads,
+          fmt::format("query has {} heads; with enable_gqa=True key and value heads must divide that, but {} has {}", heads.str(),
+                      wrong.argument, (&wrong == &key_ ? key_heads : value_heads).str()),
+          &wrong, dim);
+      diagnostic.related.push_back(ctx_.related(query_, query_.rank() - 3, fmt::format("query heads = {}", heads.str())));
+      ctx_.pytorch_raises(diagnostic, "RuntimeError", "Number of heads in key and value must divide the number of heads in ");
+      return false;
+    }
+    key[key.size() - 3] = heads;
+    value[value.size() - 3] = heads;
+    return true;
+  }
+
+  // torch.matmul(a, b): batch dims broadcast, then a's last dim contracts with b's second last.
+  std::optional<Shape> product_shape(const Shape& a, const Shape& b, const ArgValue& a_arg, const ArgValue& b_arg,
+                                     const std::string& a_name, const std::string& b_name, DiagId contraction_error,
+                                     const std::string& what) {
+    Shape batch_a = leading(a, 2), batch_b = leading(b, 2);
+    CallContext::BroadcastFailure failing;
+    std::optional<Shape> batch = ctx_.broadcast(batch_a, batch_b, &b_arg, what + " batch dims", failing);
+    if (!batch) {
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::SdpaBatch,
+          fmt::format("the batch dims of {} {} and {} {} do not broadcast ({} vs {})", a_name, tuple_str(batch_a), b_name,
+                      tuple_str(batch_b), failing.a.str(), failing.b.str()),
+          &b_arg);
+      diagnostic.related.push_back({fmt::format("{} is {}", a_name, tuple_str(a)), a_arg.location});
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
+                                      failing.a.str(), failing.b.str(), failing.dim));
+      return std::nullopt;
+    }
+    const DimExpr& inner_a = a.back();
+    const DimExpr& inner_b = b[b.size() - 2];
+    if (!ctx_.same(inner_a, inner_b, &b_arg, b_arg.rank() - (&b_arg == &key_ ? 1 : 2), what)) {
+      Diagnostic& diagnostic = ctx_.report(
+          contraction_error,
+          contraction_error == DiagId::SdpaFeatures
+              ? fmt::format("query has {} features per position but key has {}", inner_a.str(), inner_b.str())
+              : fmt::format("key has {} positions but value has {}", inner_a.str(), inner_b.str()),
+          &b_arg, contraction_error == DiagId::SdpaFeatures ? b_arg.rank() - 1 : b_arg.rank() - 2);
+      diagnostic.related.push_back(contraction_error == DiagId::SdpaFeatures
+                                       ? ctx_.related(query_, query_.rank() - 1, fmt::format("query features E = {}", inner_a.str()))
+                                       : ctx_.related(key_, key_.rank() - 2, fmt::format("key length S = {}", inner_a.str())));
+      ctx_.pytorch_raises(diagnostic, "RuntimeError", matmul_message(a, b, *batch));
+      return std::nullopt;
+    }
+    Shape result = *batch;
+    result.push_back(a[a.size() - 2]);
+    result.push_back(b.back());
+    return result;
+  }
+
+  // What torch.matmul says when the contracted dims differ: mm for 2-D operands (a folded into
+  // 2-D when b is 2-D), bmm after broadcasting the batch dims otherwise.
+  std::string matmul_message(const Shape& a, const Shape& b, const Shape& batch) const {
+    if (b.size() == 2) {
+      Shape rows = leading(a, 1);
+      return fmt::format("mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", numel_str(rows), a.back().str(),
+                         b[0].str(), b[1].str());
+    }
+    return fmt::format("Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].", numel_str(batch),
+                       a.back().str(), numel_str(batch), b[b.size() - 2].str());
+  }
+
+  // The mask (or is_causal's (L, S) mask) is added in place to the scores: it must broadcast to
+  // them without growing them.
+  bool mask_fits(const Shape& scores) {
+    if (!mask_.present) return true;  // is_causal builds an (L, S) mask that always fits
+    CallContext::BroadcastFailure failing;
+    std::optional<Shape> combined = ctx_.broadcast(scores, mask_.shape, &mask_, "attn_mask broadcast to the scores", failing);
+    bool grows = combined && (combined->size() != scores.size() ||
+                              !std::equal(combined->begin(), combined->end(), scores.begin(), [&](const DimExpr& x, const DimExpr& y) {
+                                return ctx_.symbols.compare(x, y) == Symbols::Verdict::Equal;
+                              }));
+    if (combined && !grows) return true;
+    Shape wanted = leading(scores, 0);
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::SdpaMaskShape,
+        fmt::format("attn_mask {} does not broadcast to the attention scores {} (..., L, S)", tuple_str(mask_.shape), tuple_str(scores)),
+        &mask_);
+    if (!combined) {
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
+                                      failing.a.str(), failing.b.str(), failing.dim));
+    } else {
+      ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("output with shape {} doesn't match the broadcast shape {}", bracket_list(scores),
+                                      bracket_list(*combined)));
+    }
+    Shape last_two(scores.end() - 2, scores.end());
+    ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask (shared by every batch entry and head)", tuple_str(last_two)),
+                       {{&mask_, last_two}});
+    return false;
+  }
+
+  CallContext& ctx_;
+  const ArgValue &query_, &key_, &value_, &mask_;
+};
+
+}  // namespace
+
+void infer_scaled_dot_product_attention(CallContext& ctx) { SdpaRules(ctx).run(); }
+
+}  // namespace mhacheck

@@ -1,0 +1,54 @@
+// F.scaled_dot_product_attention's rules beyond the PyTorch fixtures: symbolic dims, fixes and
+// the shapes broadcasting and grouped-query heads produce.
+#include <catch2/catch.hpp>
+
+#include "test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+
+std::string sdpa(const std::string& arguments) {
+  return R"({"op": "scaled_dot_product_attention", )" + arguments + "}";
+}
+
+std::string output_shape(const Report& report) {
+  REQUIRE(report.calls.at(0).outputs.size() == 1);
+  return tuple_str(report.calls[0].outputs[0].shape);
+}
+
+}  // namespace
+
+TEST_CASE("sdpa: batch dims broadcast and the value's features come out", "[sdpa]") {
+  CHECK(output_shape(test::check_text(sdpa(R"("query": [2, 8, 5, 16], "key": [1, 8, 7, 16], "value": [8, 7, 4])"))) == "(2, 8, 5, 4)");
+  CHECK(output_shape(test::check_text(sdpa(R"("query": [5, 16], "key": [7, 16], "value": [7, 3])"))) == "(5, 3)");
+}
+
+TEST_CASE("sdpa: grouped-query heads repeat when they divide the query's", "[sdpa]") {
+  Report grouped = test::check_text(sdpa(R"("query": ["B", 8, "L", 64], "key": ["B", 2, "S", 64], "value": ["B", 2, "S", 64], "enable_gqa": true)"));
+  CHECK(grouped.ok());
+  CHECK(output_shape(grouped) == "(B, 8, L, 64)");
+  Report without = test::check_text(sdpa(R"("query": [1, 8, 4, 64], "key": [1, 2, 6, 64], "value": [1, 2, 6, 64])"));
+  REQUIRE(test::find(without, "MHA207") != nullptr);
+  CHECK(test::find(without, "MHA207")->pytorch_error->message ==
+        "The size of tensor a (8) must match the size of tensor b (2) at non-singleton dimension 1");
+}
+
+TEST_CASE("sdpa: a mask is checked against the scores it is added to", "[sdpa]") {
+  Report swapped = test::check_text(sdpa(R"("query": [2, 4, 5, 8], "key": [2, 4, 6, 8], "value": [2, 4, 6, 8], "attn_mask": [6, 5])"));
+  const Diagnostic* mask = test::find(swapped, "MHA208");
+  REQUIRE(mask != nullptr);
+  REQUIRE_FALSE(mask->fixes.empty());
+  CHECK(mask->fixes[0].description == "pass a (5, 6) attn_mask (shared by every batch entry and head)");
+  CHECK(mask->fixes[0].verified);
+  Report causal = test::check_text(sdpa(R"("query": [2, 4, 5, 8], "key": [2, 4, 6, 8], "value": [2, 4, 6, 8], "attn_mask": {"causal": [5, 6]})"));
+  CHECK(causal.ok());
+}
+
+TEST_CASE("sdpa: symbols in the contracted dims must agree", "[sdpa]") {
+  Report report = test::check_text(sdpa(R"("query": ["B", "L", "E"], "key": ["B", "S", "F"], "value": ["B", "S", "E"])"));
+  CHECK(report.ok());
+  const Diagnostic* condition = test::find(report, "MHA080");
+  REQUIRE(condition != nullptr);
+  CHECK(condition->message == "valid only if E == F (query @ key.transpose(-2, -1))");
+}
