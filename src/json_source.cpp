@@ -1,5 +1,6 @@
 #include "mhacheck/json_source.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -13,29 +14,43 @@
 namespace mhacheck {
 namespace {
 
-Location location_at(const std::shared_ptr<const SourceText>& source, std::size_t offset,
-                     int length = 1) {
-  Location location;
-  location.source = source;
-  location.line = 1;
-  location.column = 1;
-  for (std::size_t i = 0; i < offset && i < source->text.size(); ++i) {
-    if (source->text[i] == '\n') {
-      ++location.line;
-      location.column = 1;
-    } else {
-      ++location.column;
+// Byte offsets -> line and column, in O(log lines) each: the offsets of line starts are
+// found once per text, so locating every value of a large spec stays linear.
+class LineIndex {
+ public:
+  explicit LineIndex(const std::shared_ptr<const SourceText>& source) : source_(source) {
+    starts_.push_back(0);
+    const std::string& text = source->text;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\n') starts_.push_back(i + 1);
     }
   }
-  location.length = length;
-  return location;
+
+  Location at(std::size_t offset, int length = 1) const {
+    offset = std::min(offset, source_->text.size());
+    auto line = std::upper_bound(starts_.begin(), starts_.end(), offset) - 1;
+    Location location;
+    location.source = source_;
+    location.line = static_cast<int>(line - starts_.begin()) + 1;
+    location.column = static_cast<int>(offset - *line) + 1;
+    location.length = length;
+    return location;
+  }
+
+ private:
+  std::shared_ptr<const SourceText> source_;
+  std::vector<std::size_t> starts_;
+};
+
+Location location_at(const std::shared_ptr<const SourceText>& source, std::size_t offset, int length = 1) {
+  return LineIndex(source).at(offset, length);
 }
 
 // Walks text that nlohmann/json has already accepted, recording value and key offsets.
 class Locator {
  public:
   Locator(const std::shared_ptr<const SourceText>& source, JsonDocument& document)
-      : source_(source), text_(source->text), document_(document) {}
+      : source_(source), lines_(source), text_(source->text), document_(document) {}
 
   void run() {
     skip_blank();
@@ -68,7 +83,7 @@ class Locator {
 
   void value(const std::string& pointer, int depth) {
     if (depth > kMaxJsonDepth) {
-      throw InputError(location_at(source_, pos_),
+      throw InputError(lines_.at(pos_),
                        fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth),
                        "a spec never needs this much nesting", InputError::Kind::Syntax);
     }
@@ -84,12 +99,12 @@ class Locator {
         std::string key = nlohmann::json::parse(text_.substr(key_start, key_length)).get<std::string>();
         std::string member = child_pointer(pointer, key);
         if (seen[key]) {
-          throw InputError(location_at(source_, key_start, static_cast<int>(key_length)),
+          throw InputError(lines_.at(key_start, static_cast<int>(key_length)),
                            fmt::format("duplicate key \"{}\"", key),
                            "each key may appear once in an object");
         }
         seen[key] = true;
-        document_.keys.add(member, location_at(source_, key_start, static_cast<int>(key_length)));
+        document_.keys.add(member, lines_.at(key_start, static_cast<int>(key_length)));
         skip_blank();
         ++pos_;  // ':'
         skip_blank();
@@ -115,10 +130,11 @@ class Locator {
       while (pos_ < text_.size() && std::strchr(",]} \t\r\n/", text_[pos_]) == nullptr) ++pos_;
     }
     int length = c == '{' || c == '[' ? 1 : static_cast<int>(pos_ - start);
-    document_.values.add(pointer, location_at(source_, start, length));
+    document_.values.add(pointer, lines_.at(start, length));
   }
 
   std::shared_ptr<const SourceText> source_;
+  LineIndex lines_;
   const std::string& text_;
   JsonDocument& document_;
   std::size_t pos_ = 0;

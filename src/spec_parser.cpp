@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -505,15 +506,14 @@ class SpecReader {
       const OperatorSchema& schema = call_operator(call, pointer, module);
       CallDecl decl = call_value(call, pointer, fmt::format("call{}", i), schema, kCallKeys);
       decl.module = module;
-      for (const CallDecl& earlier : spec_.calls) {
-        if (earlier.id == decl.id) fail(child_pointer(pointer, "id"), fmt::format("call id \"{}\" is used twice", decl.id));
-      }
+      if (!call_ids_.insert(decl.id).second) fail(child_pointer(pointer, "id"), fmt::format("call id \"{}\" is used twice", decl.id));
       spec_.calls.push_back(std::move(decl));
     }
   }
 
   Spec& spec_;
   const JsonDocument& document_;
+  std::set<std::string> call_ids_;
 };
 
 }  // namespace
