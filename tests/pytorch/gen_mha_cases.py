@@ -35,30 +35,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from fixture_common import DTYPES, DTYPE_NAMES, FLOAT_NAMES, TYPEMETA_NAMES
+
 SEED = 20240601
 GENERATOR = "tests/pytorch/gen_mha_cases.py"
-
-DTYPES = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "bool": torch.bool,
-    "uint8": torch.uint8,
-    "int8": torch.int8,
-    "int32": torch.int32,
-    "int64": torch.int64,
-}
-DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
-FLOAT_NAMES = ("float32", "float64", "float16", "bfloat16")
-
-# c10 TypeMeta names, as ATen prints a tensor's dtype() in error messages
-TYPEMETA_NAMES = {
-    "float32": "float",
-    "float64": "double",
-    "float16": "c10::Half",
-    "bfloat16": "c10::BFloat16",
-}
 
 MODULE_DEFAULTS = OrderedDict([
     ("dropout", 0.0),

@@ -45,35 +45,11 @@ from collections import Counter, OrderedDict
 import numpy as np
 import torch
 
+from fixture_common import DTYPES, DTYPE_NAMES, FLOAT_NAMES, TYPEMETA_NAMES
+
 SEED = 20240917
 GENERATOR = "tests/pytorch/gen_sdpa_cases.py"
 
-DTYPES = {
-    "float32": torch.float32,
-    "float64": torch.float64,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "bool": torch.bool,
-    "uint8": torch.uint8,
-    "int8": torch.int8,
-    "int32": torch.int32,
-    "int64": torch.int64,
-}
-DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
-FLOAT_NAMES = ("float32", "float64", "float16", "bfloat16")
-
-# c10 TypeMeta names, as ATen prints a tensor's dtype() in error messages
-TYPEMETA_NAMES = {
-    "float32": "float",
-    "float64": "double",
-    "float16": "c10::Half",
-    "bfloat16": "c10::BFloat16",
-    "bool": "bool",
-    "uint8": "unsigned char",
-    "int8": "signed char",
-    "int32": "int",
-    "int64": "long int",
-}
 
 ROLES = ("query", "key", "value")
 

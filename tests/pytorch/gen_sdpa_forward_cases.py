@@ -46,6 +46,8 @@ from collections import Counter, OrderedDict
 
 import numpy as np
 import torch
+
+from fixture_common import save_npz
 import torch.nn.functional as F
 
 GENERATOR = "tests/pytorch/gen_sdpa_forward_cases.py"
@@ -267,17 +269,6 @@ def reference_mha_113(q, k, v, mask, is_causal, enable_gqa):
 # ---------------------------------------------------------------------------------------------
 # Running and writing
 # ---------------------------------------------------------------------------------------------
-
-def save_npz(path, arrays):
-    """np.savez_compressed's format (one deflated .npy per key) with a fixed timestamp."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for key, arr in arrays.items():
-            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o600 << 16
-            with zf.open(info, "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
-
 
 def run_case(c, checks):
     torch.manual_seed(hash_name(c.name))
