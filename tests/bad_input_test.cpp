@@ -87,58 +87,11 @@ std::string with_query(const std::string& query) {
 
 // --- command line --------------------------------------------------------------------------
 
-struct Run {
-  int status;
-  std::string out;
-  std::string err;
-};
+using Run = test::CliRun;
+using test::run_cli;
+using test::TempDir;
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// A fresh directory under /tmp, removed with its contents at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("mhacheck_bad_input_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(file(name), std::ios::binary) << text;
-    return file(name);
-  }
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& entry : fs::directory_iterator(path)) out.push_back(entry.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
-
-// Runs `prefix mhacheck args` through /bin/sh from the source directory. stderr goes to a file
-// and is returned apart from stdout, unless `merge` (then it is in `out`).
-Run run_cli(const std::string& args, const std::string& prefix = "", bool merge = false) {
-  static int counter = 0;
-  std::string err_file = (fs::temp_directory_path() / ("mhacheck_bad_input_err_" + std::to_string(::getpid()) + "_" +
-                                                       std::to_string(counter++))).string();
-  std::string command = std::string("cd ") + MHACHECK_SOURCE_DIR + " && " + prefix + std::string(MHACHECK_BINARY) + " " +
-                        args + (merge ? " 2>&1" : " 2>" + err_file);
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  std::array<char, 4096> buffer{};
-  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
-  int status = pclose(pipe);
-  std::string err = merge ? std::string() : read_all(err_file);
-  fs::remove(err_file);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, err};
-}
+std::string read_all(const std::string& path) { return test::read_file(path); }
 
 // The one diagnostic of a `--format json` report for one file.
 json only_diagnostic(const Run& run) {

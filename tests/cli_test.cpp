@@ -12,52 +12,37 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_support.hpp"
+
 using nlohmann::json;
 
 namespace {
 
-struct Run {
-  int status;
-  std::string out;
-};
+using Run = mhacheck::test::CliRun;
 
-// Runs mhacheck from the source directory with `args` (shell words); stdout only.
-Run mhacheck(const std::string& args, const std::string& stdin_text = "") {
-  std::string command = std::string("cd ") + MHACHECK_SOURCE_DIR + " && ";
-  if (!stdin_text.empty()) command += "printf '%s' '" + stdin_text + "' | ";
-  command += std::string(MHACHECK_BINARY) + " " + args + " 2>/dev/null";
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  std::array<char, 4096> buffer{};
-  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::string test_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+// Runs mhacheck from the source directory with `args` (shell words), `stdin_text` piped in.
+Run cli(const std::string& args, const std::string& stdin_text = "") {
+  return mhacheck::test::run_cli(args, stdin_text.empty() ? "" : "printf '%s' '" + stdin_text + "' | ");
 }
 
 }  // namespace
 
 TEST_CASE("cli: version and help", "[cli]") {
-  CHECK(mhacheck("--version").out == "mhacheck " MHACHECK_VERSION "\n");
-  Run help = mhacheck("check --help");
+  CHECK(cli("--version").out == "mhacheck " MHACHECK_VERSION "\n");
+  Run help = cli("check --help");
   CHECK(help.status == 0);
   CHECK_THAT(help.out, Catch::Contains("--module") && Catch::Contains("Examples:"));
-  CHECK(mhacheck("").status == 2);
-  CHECK(mhacheck("check --format yaml examples/seed_example1.json").status == 2);
+  CHECK(cli("").status == 2);
+  CHECK(cli("check --format yaml examples/seed_example1.json").status == 2);
 }
 
 TEST_CASE("cli: the seed examples' verdicts and exit codes", "[cli]") {
-  CHECK(mhacheck("check examples/seed_example1.json").status == 1);
-  CHECK(mhacheck("check examples/seed_example2.json").status == 1);
-  CHECK(mhacheck("check examples/seed_example3.json").status == 0);
-  CHECK(mhacheck("check examples/seed_example3_named.json").status == 0);
-  CHECK(mhacheck("check --werror examples/seed_example3_named.json").status == 1);
-  Run both = mhacheck("check --format json examples/seed_example1.json examples/seed_example3.json");
+  CHECK(cli("check examples/seed_example1.json").status == 1);
+  CHECK(cli("check examples/seed_example2.json").status == 1);
+  CHECK(cli("check examples/seed_example3.json").status == 0);
+  CHECK(cli("check examples/seed_example3_named.json").status == 0);
+  CHECK(cli("check --werror examples/seed_example3_named.json").status == 1);
+  Run both = cli("check --format json examples/seed_example1.json examples/seed_example3.json");
   CHECK(both.status == 1);
   json report = json::parse(both.out);
   CHECK(report["files"].size() == 2);
@@ -66,71 +51,71 @@ TEST_CASE("cli: the seed examples' verdicts and exit codes", "[cli]") {
 }
 
 TEST_CASE("cli: every example in examples/ is checked without input errors", "[cli]") {
-  Run run = mhacheck("check --format json examples/*.json");
+  Run run = cli("check --format json examples/*.json");
   json report = json::parse(run.out);
   CHECK(report["input_error"] == false);
   CHECK(run.status == 1);
 }
 
 TEST_CASE("cli: inline flags as pasted from Python", "[cli]") {
-  Run fixed = mhacheck("check --format json --module 'nn.MultiheadAttention(512, 8, kdim=256, vdim=256, batch_first=True)' "
+  Run fixed = cli("check --format json --module 'nn.MultiheadAttention(512, 8, kdim=256, vdim=256, batch_first=True)' "
                        "--query 'torch.Size([32, 1, 512])' --key '(32, 10, 256)' --value '[B, 10, 256]' --dim B=32");
   CHECK(fixed.status == 0);
   json report = json::parse(fixed.out);
   CHECK(report["outputs"]["attn_output"]["shape"] == json{32, 1, 512});
   CHECK(report["outputs"]["attn_output_weights"]["shape"] == json{32, 1, 10});
 
-  Run broken = mhacheck("check --color never --module 'nn.MultiheadAttention(512, 8)' --query '(32, 1, 512)' --key '(32, 10, 512)'");
+  Run broken = cli("check --color never --module 'nn.MultiheadAttention(512, 8)' --query '(32, 1, 512)' --key '(32, 10, 512)'");
   CHECK(broken.status == 1);
   CHECK_THAT(broken.out, Catch::Contains(" --> --key:1:6") && Catch::Contains("(32, 10, 512)"));
 
-  Run self = mhacheck("check --format json --module 'nn.MultiheadAttention(64, 4)' --query '(T, B, 64)' --attn-mask '(T, T):float32' "
+  Run self = cli("check --format json --module 'nn.MultiheadAttention(64, 4)' --query '(T, B, 64)' --attn-mask '(T, T):float32' "
                       "--no-need-weights");
   CHECK(self.status == 0);
   CHECK(json::parse(self.out)["outputs"]["attn_output"]["shape"] == json{"T", "B", 64});
 }
 
 TEST_CASE("cli: unusable input exits 2 with file, line and column", "[cli]") {
-  Run syntax = mhacheck("check --color never -", "{\"module\": 1,,}");
+  Run syntax = cli("check --color never -", "{\"module\": 1,,}");
   CHECK(syntax.status == 2);
   CHECK_THAT(syntax.out, Catch::Contains("error[MHA001]") && Catch::Contains("--> -:1:14"));
-  Run bad_flag = mhacheck("check --color never --module 'nn.MultiheadAttention(512, 8, batchfirst=True)' --query '(1, 2, 512)'");
+  Run bad_flag = cli("check --color never --module 'nn.MultiheadAttention(512, 8, batchfirst=True)' --query '(1, 2, 512)'");
   CHECK(bad_flag.status == 2);
   CHECK_THAT(bad_flag.out, Catch::Contains("--> --module:1:31") && Catch::Contains("did you mean \"batch_first\"?"));
-  Run missing = mhacheck("check --format json no/such/file.json");
+  Run missing = cli("check --format json no/such/file.json");
   CHECK(missing.status == 2);
   CHECK(json::parse(missing.out)["diagnostics"][0]["code"] == "MHA001");
 }
 
 TEST_CASE("cli: explain", "[cli]") {
-  Run explain = mhacheck("explain MHA040");
+  Run explain = cli("explain MHA040");
   CHECK(explain.status == 0);
   CHECK_THAT(explain.out, Catch::StartsWith("MHA040 (batch-mismatch, error)"));
-  CHECK(mhacheck("explain batch-mismatch").out == explain.out);
-  CHECK(mhacheck("explain MHA999").status == 2);
+  CHECK(cli("explain batch-mismatch").out == explain.out);
+  CHECK(cli("explain MHA999").status == 2);
 }
 
 TEST_CASE("cli: inline flags and spec files do not mix, and --value needs --key", "[cli]") {
-  CHECK(mhacheck("check --dim B=3 examples/seed_example1.json").status == 2);
-  Run value_alone = mhacheck("check --color never --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --value '(3, 2, 8)'");
+  CHECK(cli("check --dim B=3 examples/seed_example1.json").status == 2);
+  Run value_alone = cli("check --color never --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --value '(3, 2, 8)'");
   CHECK(value_alone.status == 2);
   CHECK_THAT(value_alone.out, Catch::Contains("--value needs --key"));
 }
 
 TEST_CASE("cli: run prints, saves atomically and plots", "[cli]") {
   std::string dir = "/tmp/mhacheck-cli-test-" + std::to_string(::getpid());
-  Run made = mhacheck("run --color never examples/run_example.json --save " + dir + "-out.npz --plot " + dir + "-w.svg");
+  Run made = cli("run --color never examples/run_example.json --save " + dir + "-out.npz --plot " + dir + "-w.svg");
   CHECK(made.status == 0);
   CHECK_THAT(made.out, Catch::Contains("call \"call\": attn_output_weights (2, 3, 5) float32\ntensor([[[0.1924,"));
   CHECK(std::filesystem::file_size(dir + "-out.npz") > 0);
   CHECK(std::filesystem::file_size(dir + "-w.svg") > 0);
-  Run unwritable = mhacheck("run examples/run_example.json --save /nonexistent-dir/out.npz");
+  Run unwritable = cli("run examples/run_example.json --save /nonexistent-dir/out.npz");
   CHECK(unwritable.status == 2);
   CHECK_FALSE(std::filesystem::exists("/nonexistent-dir"));
-  Run failing = mhacheck("run --random-inputs examples/seed_example1.json");
+  Run failing = cli("run --random-inputs examples/seed_example1.json");
   CHECK(failing.status == 1);
   CHECK_THAT(failing.out, Catch::Contains("not run: the check found errors"));
-  Run random = mhacheck("run --format json --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --random-inputs --seed 3");
+  Run random = cli("run --format json --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --random-inputs --seed 3");
   CHECK(random.status == 0);
   CHECK(json::parse(random.out)["run"]["outputs"]["attn_output"]["shape"] == json{3, 2, 8});
   std::filesystem::remove(dir + "-out.npz");
@@ -138,7 +123,7 @@ TEST_CASE("cli: run prints, saves atomically and plots", "[cli]") {
 }
 
 TEST_CASE("cli: directories are searched for specs, in a stable order", "[cli]") {
-  Run all = mhacheck("check --format json examples");
+  Run all = cli("check --format json examples");
   json report = json::parse(all.out);
   std::vector<std::string> names;
   for (const json& file : report["files"]) names.push_back(file["file"]);
@@ -149,26 +134,26 @@ TEST_CASE("cli: directories are searched for specs, in a stable order", "[cli]")
 }
 
 TEST_CASE("cli: --ignore and --only choose diagnostics; unknown codes are usage errors", "[cli]") {
-  Run ignored = mhacheck("check --format json --ignore MHA040,interpretation examples/seed_example1.json examples/seed_example3.json");
+  Run ignored = cli("check --format json --ignore MHA040,interpretation examples/seed_example1.json examples/seed_example3.json");
   CHECK(ignored.status == 0);
   CHECK(json::parse(ignored.out)["diagnostics"].empty());
-  Run only = mhacheck("check --format json --only mha090 examples/seed_example1.json examples/seed_example3.json");
+  Run only = cli("check --format json --only mha090 examples/seed_example1.json examples/seed_example3.json");
   json report = json::parse(only.out);
   REQUIRE(report["diagnostics"].size() == 1);
   CHECK(report["diagnostics"][0]["code"] == "MHA090");
   CHECK(only.status == 0);
-  CHECK(mhacheck("check --ignore MHA999 examples/seed_example1.json").status == 2);
+  CHECK(cli("check --ignore MHA999 examples/seed_example1.json").status == 2);
   // Unreadable input stays an error whatever is ignored.
-  CHECK(mhacheck("check --ignore MHA001,MHA002 no/such/file.json").status == 2);
+  CHECK(cli("check --ignore MHA001,MHA002 no/such/file.json").status == 2);
 }
 
 TEST_CASE("cli: -o writes the report atomically and leaves an old one alone on failure", "[cli]") {
   std::string path = "/tmp/mhacheck-report-" + std::to_string(::getpid()) + ".json";
-  Run written = mhacheck("check --format json -o " + path + " examples/seed_example3.json");
+  Run written = cli("check --format json -o " + path + " examples/seed_example3.json");
   CHECK(written.status == 0);
   CHECK(written.out.empty());
-  CHECK(json::parse(test_file(path))["ok"] == true);
-  Run failed = mhacheck("check -o /nonexistent-dir/report.txt examples/seed_example3.json");
+  CHECK(json::parse(mhacheck::test::read_file(path))["ok"] == true);
+  Run failed = cli("check -o /nonexistent-dir/report.txt examples/seed_example3.json");
   CHECK(failed.status == 2);
   std::filesystem::remove(path);
 }
@@ -176,7 +161,7 @@ TEST_CASE("cli: -o writes the report atomically and leaves an old one alone on f
 TEST_CASE("cli: a directory without specs is an error, not a pass", "[cli]") {
   std::string dir = "/tmp/mhacheck-empty-" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
-  Run empty = mhacheck("check --color never " + dir);
+  Run empty = cli("check --color never " + dir);
   CHECK(empty.status == 2);
   CHECK_THAT(empty.out, Catch::Contains(dir + ": no *.json spec files in this directory"));
   std::filesystem::remove(dir);

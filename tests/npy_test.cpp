@@ -2,6 +2,8 @@
 // malformed or hostile variant refused with a specific message, and the writers' round trip.
 #include <catch2/catch.hpp>
 
+#include "test_support.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -28,29 +30,10 @@ std::vector<unsigned char> file_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// A fresh directory, removed with everything in it at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() / ("mhacheck_npy_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::string write(const std::string& name, const std::vector<unsigned char>& bytes) const {
-    std::ofstream out(file(name), std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    return file(name);
-  }
-  std::vector<std::string> names() const {
-    std::vector<std::string> out;
-    for (const auto& entry : fs::directory_iterator(path)) out.push_back(entry.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
+// Bytes as a file in a test's temporary directory.
+std::string write_bytes(const test::TempDir& dir, const std::string& name, const std::vector<unsigned char>& bytes) {
+  return dir.write(name, std::string(bytes.begin(), bytes.end()));
+}
 
 // The message of the InputError `read` throws, or a marker when it throws none.
 template <class F>
@@ -143,11 +126,11 @@ TEST_CASE("every array NumPy wrote reads back as NumPy reads it", "[npy]") {
 }
 
 TEST_CASE("malformed .npy files are refused, naming the file and the problem", "[npy]") {
-  TempDir dir;
+  test::TempDir dir;
   std::vector<unsigned char> good = file_bytes(fixture("f4_le_c.npy"));  // (2, 3) float32, 128-byte header
   REQUIRE(good.size() == 128 + 24);
   auto refused = [&](std::vector<unsigned char> bytes) {
-    std::string path = dir.write("bad.npy", bytes);
+    std::string path = write_bytes(dir, "bad.npy", bytes);
     std::string message = error_of([&] { read_npy(path, kLimit); });
     CHECK(message.rfind(path + ": ", 0) == 0);
     return message;
@@ -220,18 +203,18 @@ TEST_CASE("malformed .npy files are refused, naming the file and the problem", "
     CHECK_THAT(refused(npy_with_header(c.dict, 24)), Catch::Contains(c.message));
   }
   // A header NumPy refuses is refused by read_npy_header too, without reading data.
-  std::string path = dir.write("complex.npy", npy_with_header(header_dict("'<c16'", "(2,)"), 32));
+  std::string path = write_bytes(dir, "complex.npy", npy_with_header(header_dict("'<c16'", "(2,)"), 32));
   CHECK_THAT(error_of([&] { read_npy_header(path); }), Catch::Contains("(complex128) is not supported"));
 }
 
 TEST_CASE("limits and non-files are refused before any large allocation", "[npy]") {
-  TempDir dir;
+  test::TempDir dir;
   CHECK_THAT(error_of([] { read_npy(fixture("f4_le_c.npy"), 5); }),
              Catch::EndsWith("shape (2, 3) has 6 elements, more than the limit of 5"));
   CHECK_NOTHROW(read_npy(fixture("f4_le_c.npy"), 6));
   // A header claiming 10^12 float64 in front of 8 bytes: the limit, or the file's size, refuses
   // it; neither allocates 8 TB.
-  std::string huge = dir.write("huge.npy", npy_with_header(header_dict("'<f8'", "(1000000, 1000000)"), 8));
+  std::string huge = write_bytes(dir, "huge.npy", npy_with_header(header_dict("'<f8'", "(1000000, 1000000)"), 8));
   CHECK_THAT(error_of([&] { read_npy(huge, kLimit); }), Catch::Contains("has 1000000000000 elements, more than the limit"));
   CHECK_THAT(error_of([&] { read_npy(huge, std::numeric_limits<std::int64_t>::max()); }),
              Catch::Contains("truncated data: header declares 1000000000000 elements (8000000000000 bytes), file has 8 bytes"));
@@ -279,7 +262,7 @@ TEST_CASE("hostile and damaged .npz archives are refused", "[npy]") {
 }
 
 TEST_CASE("written .npy and .npz files read back as written, for every dtype", "[npy]") {
-  TempDir dir;
+  test::TempDir dir;
   // MHACHECK_NPY_KEEP=DIR keeps the files for `gen_npy_fixtures.py --verify DIR` (NumPy).
   const char* keep = std::getenv("MHACHECK_NPY_KEEP");
   fs::path out = keep != nullptr ? fs::path(keep) : dir.path;
@@ -342,7 +325,7 @@ TEST_CASE("written .npy and .npz files read back as written, for every dtype", "
 }
 
 TEST_CASE("a failed write leaves nothing behind and the original untouched", "[npy]") {
-  TempDir dir;
+  test::TempDir dir;
   Array array = sample(DType::Float32, {2, 3});
   std::string original = dir.file("keep.npy");
   write_npy(original, array);

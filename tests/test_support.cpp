@@ -1,8 +1,16 @@
 #include "test_support.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <memory>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
 
 namespace mhacheck::test {
 
@@ -42,6 +50,46 @@ const Diagnostic* raised(const Report& report) {
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  static int counter = 0;
+  path = fs::temp_directory_path() / ("mhacheck_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  fs::remove_all(path);
+  fs::create_directories(path);
+}
+
+TempDir::~TempDir() { fs::remove_all(path); }
+
+std::string TempDir::write(const std::string& name, const std::string& bytes) const {
+  std::ofstream(file(name), std::ios::binary) << bytes;
+  return file(name);
+}
+
+std::vector<std::string> TempDir::names() const {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(path)) out.push_back(entry.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+CliRun run_cli(const std::string& args, const std::string& prefix, bool merge) {
+  static int counter = 0;
+  std::string err_file =
+      (fs::temp_directory_path() / ("mhacheck_test_err_" + std::to_string(::getpid()) + "_" + std::to_string(counter++))).string();
+  std::string command = std::string("cd ") + MHACHECK_SOURCE_DIR + " && " + prefix + std::string(MHACHECK_BINARY) + " " + args +
+                        (merge ? " 2>&1" : " 2>" + err_file);
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  std::array<char, 4096> buffer{};
+  while (std::size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
+  int status = pclose(pipe);
+  std::string err = merge ? std::string() : read_file(err_file);
+  fs::remove(err_file);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, err};
 }
 
 }  // namespace mhacheck::test

@@ -1,7 +1,9 @@
 // Helpers shared by the tests: checking spec text, finding diagnostics.
 #pragma once
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "mhacheck/check.hpp"
 #include "mhacheck/json_source.hpp"
@@ -15,5 +17,27 @@ const Diagnostic* find(const Report& report, const std::string& code);
 // The first error whose PyTorch exception is raised first, or nullptr.
 const Diagnostic* raised(const Report& report);
 std::string read_file(const std::string& path);
+
+// A fresh directory under the system's temporary folder, removed with its contents when the
+// test ends.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  std::string write(const std::string& name, const std::string& bytes) const;
+  std::vector<std::string> names() const;  // sorted
+};
+
+// The mhacheck binary run through /bin/sh from the source directory.
+struct CliRun {
+  int status;
+  std::string out;
+  std::string err;  // empty when merged into out
+};
+// `prefix` goes before the binary (a pipe, ulimit); `merge` sends stderr into out.
+CliRun run_cli(const std::string& args, const std::string& prefix = "", bool merge = false);
 
 }  // namespace mhacheck::test
