@@ -10,17 +10,6 @@ using namespace mhacheck;
 namespace {
 const std::filesystem::path kWorkingDirectory = "/work/repo";
 
-Report seed(const std::string& name) {
-  auto source = std::make_shared<SourceText>();
-  source->name = "examples/" + name;
-  source->text = test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/examples/" + name);
-  return check_document(parse_json_document(source));
-}
-
-Report example_of(DiagId id, const std::string& file = "spec.json") {
-  return check_document(test::document_from(diag_info(id).example, file));
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream stream(text);
@@ -41,7 +30,7 @@ TEST_CASE("github: escaping of data and properties", "[render][github]") {
 }
 
 TEST_CASE("github: the annotation for seed example 1, then the summary", "[render][github]") {
-  std::string text = render_github({seed("seed_example1.json")}, kWorkingDirectory);
+  std::string text = render_github({test::check_example("seed_example1.json")}, kWorkingDirectory);
   std::vector<std::string> lines = lines_of(text);
   REQUIRE(lines.size() == 2);
   CHECK(lines[0] ==
@@ -57,7 +46,7 @@ TEST_CASE("github: the annotation for seed example 1, then the summary", "[rende
 }
 
 TEST_CASE("github: warnings and notes, one line each, one stream for several specs", "[render][github]") {
-  std::string text = render_github({example_of(DiagId::SymbolConstraint), seed("seed_example3.json")}, kWorkingDirectory);
+  std::string text = render_github({test::check_catalogue_example(DiagId::SymbolConstraint), test::check_example("seed_example3.json")}, kWorkingDirectory);
   std::vector<std::string> lines = lines_of(text);
   REQUIRE(lines.size() >= 3);
   int warnings = 0, notices = 0;
@@ -76,10 +65,10 @@ TEST_CASE("github: warnings and notes, one line each, one stream for several spe
 }
 
 TEST_CASE("github: paths are relative and escaped; sources that are not files get no file", "[render][github]") {
-  std::string absolute = render_github({example_of(DiagId::BatchMismatch, "/work/repo/a,b:c.json")}, kWorkingDirectory);
+  std::string absolute = render_github({test::check_catalogue_example(DiagId::BatchMismatch, "/work/repo/a,b:c.json")}, kWorkingDirectory);
   CHECK_THAT(absolute, Catch::StartsWith("::error file=a%2Cb%3Ac.json,line=1,col="));
 
-  std::string from_stdin = render_github({example_of(DiagId::BatchMismatch, "-")}, kWorkingDirectory);
+  std::string from_stdin = render_github({test::check_catalogue_example(DiagId::BatchMismatch, "-")}, kWorkingDirectory);
   CHECK_THAT(from_stdin, Catch::StartsWith("::error title=MHA040 batch-mismatch::key batch size (5) differs"));
 
   InputError missing(Location{std::make_shared<SourceText>(SourceText{"no/such.json", ""}), 0, 0, 1, ""}, "cannot open");

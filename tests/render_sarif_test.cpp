@@ -9,17 +9,6 @@ using nlohmann::json;
 namespace {
 const std::filesystem::path kWorkingDirectory = "/work/repo";
 
-Report seed(const std::string& name) {
-  auto source = std::make_shared<SourceText>();
-  source->name = "examples/" + name;
-  source->text = test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/examples/" + name);
-  return check_document(parse_json_document(source));
-}
-
-Report example_of(DiagId id, const std::string& file = "spec.json") {
-  return check_document(test::document_from(diag_info(id).example, file));
-}
-
 const json& only_run(const json& log) {
   REQUIRE(log["runs"].size() == 1);
   return log["runs"][0];
@@ -43,7 +32,7 @@ TEST_CASE("sarif: the rules are the diagnostic catalogue, in order", "[render][s
 }
 
 TEST_CASE("sarif: the structure for seed example 1", "[render][sarif]") {
-  json log = render_sarif({seed("seed_example1.json")}, kWorkingDirectory);
+  json log = render_sarif({test::check_example("seed_example1.json")}, kWorkingDirectory);
   CHECK(log["version"] == "2.1.0");
   CHECK(log["$schema"] == "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json");
   const json& run = only_run(log);
@@ -88,7 +77,7 @@ TEST_CASE("sarif: the structure for seed example 1", "[render][sarif]") {
 
 TEST_CASE("sarif: levels follow the catalogue's severities", "[render][sarif]") {
   auto level_of = [](DiagId id) {
-    json log = render_sarif({example_of(id)}, kWorkingDirectory);
+    json log = render_sarif({test::check_catalogue_example(id)}, kWorkingDirectory);
     for (const json& result : only_run(log)["results"]) {
       if (result["ruleId"] == diag_info(id).code) return result["level"].get<std::string>();
     }
@@ -114,11 +103,11 @@ TEST_CASE("sarif: artifact paths are relative to the working directory, with for
 }
 
 TEST_CASE("sarif: URIs are escaped, and sources that are not files have no location", "[render][sarif]") {
-  json log = render_sarif({example_of(DiagId::BatchMismatch, "/work/repo/my specs/50% #1:x.json")}, kWorkingDirectory);
+  json log = render_sarif({test::check_catalogue_example(DiagId::BatchMismatch, "/work/repo/my specs/50% #1:x.json")}, kWorkingDirectory);
   const json& result = only_run(log)["results"][0];
   CHECK(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "my%20specs/50%25%20%231%3Ax.json");
 
-  json from_stdin = render_sarif({example_of(DiagId::BatchMismatch, "-")}, kWorkingDirectory);
+  json from_stdin = render_sarif({test::check_catalogue_example(DiagId::BatchMismatch, "-")}, kWorkingDirectory);
   const json& stdin_result = only_run(from_stdin)["results"][0];
   CHECK_FALSE(stdin_result.contains("locations"));
   for (const json& related : stdin_result["relatedLocations"]) {
@@ -135,7 +124,7 @@ TEST_CASE("sarif: URIs are escaped, and sources that are not files have no locat
 }
 
 TEST_CASE("sarif: several specs make one run", "[render][sarif]") {
-  json log = render_sarif({seed("seed_example1.json"), seed("seed_example3.json")}, kWorkingDirectory);
+  json log = render_sarif({test::check_example("seed_example1.json"), test::check_example("seed_example3.json")}, kWorkingDirectory);
   const json& results = only_run(log)["results"];
   REQUIRE(results.size() == 2);
   CHECK(results[0]["ruleId"] == "MHA040");

@@ -6,16 +6,10 @@
 using namespace mhacheck;
 
 namespace {
-Report seed(const std::string& name) {
-  auto source = std::make_shared<SourceText>();
-  source->name = "examples/" + name;
-  source->text = test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/examples/" + name);
-  return check_document(parse_json_document(source));
-}
 }  // namespace
 
 TEST_CASE("text: the source line with carets under both conflicting dims", "[render]") {
-  std::string text = render_text({seed("seed_example1.json")}, TextStyle{false});
+  std::string text = render_text({test::check_example("seed_example1.json")}, TextStyle{false});
   CHECK_THAT(text, Catch::Contains("error[MHA040]: key batch size (10) differs from query batch size (1)"));
   CHECK_THAT(text, Catch::Contains(" --> examples/seed_example1.json:7:17\n"));
   CHECK_THAT(text, Catch::Contains("6 |   \"query\": [32, 1, 512],\n"
@@ -30,19 +24,19 @@ TEST_CASE("text: the source line with carets under both conflicting dims", "[ren
 }
 
 TEST_CASE("text: colour only when asked", "[render]") {
-  std::string text = render_text({seed("seed_example1.json")}, TextStyle{true});
+  std::string text = render_text({test::check_example("seed_example1.json")}, TextStyle{true});
   CHECK_THAT(text, Catch::Contains("\x1b[1;31merror[MHA040]\x1b[0m"));
 }
 
 TEST_CASE("text: valid calls end with their output shapes", "[render]") {
-  std::string text = render_text({seed("seed_example3.json")}, TextStyle{false});
+  std::string text = render_text({test::check_example("seed_example3.json")}, TextStyle{false});
   CHECK_THAT(text, Catch::Contains("note[MHA090]"));
   CHECK_THAT(text, Catch::Contains("    attn_output (32, 10, 512) float32\n    attn_output_weights (10, 32, 32) float32\n"));
   CHECK_THAT(text, Catch::EndsWith("OK: 0 errors, 0 warnings, 1 note in 1 spec\n"));
 }
 
 TEST_CASE("json: the documented fields, facts copied from the report", "[render]") {
-  nlohmann::json json = render_json({seed("seed_example1.json")});
+  nlohmann::json json = render_json({test::check_example("seed_example1.json")});
   CHECK(json["schema_version"] == 1);
   CHECK(json["ok"] == false);
   CHECK(json["summary"] == nlohmann::json{{"errors", 1}, {"warnings", 0}, {"notes", 0}});
@@ -59,7 +53,7 @@ TEST_CASE("json: the documented fields, facts copied from the report", "[render]
   CHECK(diagnostic["fixes"].at(0)["verified"] == true);
   CHECK(json["outputs"].empty());
 
-  nlohmann::json valid = render_json({seed("seed_example3.json")});
+  nlohmann::json valid = render_json({test::check_example("seed_example3.json")});
   CHECK(valid["ok"] == true);
   CHECK(valid["outputs"]["attn_output"] == nlohmann::json{{"shape", {32, 10, 512}}, {"dtype", "float32"}});
   CHECK(valid["outputs"]["attn_output_weights"]["shape"] == nlohmann::json{10, 32, 32});

@@ -52,6 +52,17 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+Report check_example(const std::string& name) {
+  auto source = std::make_shared<SourceText>();
+  source->name = "examples/" + name;
+  source->text = read_file(std::string(MHACHECK_SOURCE_DIR) + "/examples/" + name);
+  return check_document(parse_json_document(source));
+}
+
+Report check_catalogue_example(DiagId id, const std::string& file) {
+  return check_document(document_from(diag_info(id).example, file));
+}
+
 namespace fs = std::filesystem;
 
 TempDir::TempDir() {

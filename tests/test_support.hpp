@@ -17,6 +17,10 @@ const Diagnostic* find(const Report& report, const std::string& code);
 // The first error whose PyTorch exception is raised first, or nullptr.
 const Diagnostic* raised(const Report& report);
 std::string read_file(const std::string& path);
+// Checks examples/<name>, named as in a run from the source directory.
+Report check_example(const std::string& name);
+// Checks the catalogue's example spec of `id`, as if it were the file `file`.
+Report check_catalogue_example(DiagId id, const std::string& file = "spec.json");
 
 // A fresh directory under the system's temporary folder, removed with its contents when the
 // test ends.
