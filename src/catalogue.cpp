@@ -226,6 +226,49 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        "The mask is added in place to the scores (batch..., L, S): it must broadcast to that shape without making "
        "it larger; (L, S) works for every batch entry and head.",
        SDPA("[2, 4, 5, 8]", "[2, 4, 6, 8]", "[2, 4, 6, 8]", R"(, "attn_mask": [6, 5])")},
+      {DiagId::DimOutOfRange, "MHA300", Severity::Error, "dim-out-of-range", "a dim argument is outside the tensor's dims",
+       "A dim of an r-D tensor is in [-r, r-1]: negative dims count from the end, and a 0-D tensor accepts 0 and -1 as if it "
+       "were 1-D. unsqueeze counts the result's dims (r+1). PyTorch raises an IndexError.",
+       R"({"op": "softmax", "input": [2, 5, 5], "dim": 3})"},
+      {DiagId::PermuteDims, "MHA301", Severity::Error, "permute-dims", "permute's dims are not an ordering of the input's dims",
+       "permute takes one entry per input dim, each dim exactly once; x.permute(0, 2, 1, 3) on a 3-D tensor is refused "
+       "before any dim is looked at.",
+       R"({"op": "permute", "input": [2, 5, 8], "dims": [0, 2, 1, 3]})"},
+      {DiagId::ReshapeInvalid, "MHA302", Severity::Error, "reshape-invalid", "reshape/view cannot produce the requested shape",
+       "The target shape must hold exactly the input's elements; one size may be -1 and is then inferred. Two -1s, a "
+       "negative size, or a -1 beside a 0 size for an empty input are refused too. A common cause is splitting heads "
+       "with the wrong head count or sequence length.",
+       R"({"op": "reshape", "input": [2, 5, 8], "shape": [2, 5, 3, 4]})"},
+      {DiagId::ShapeNotDerivable, "MHA303", Severity::Error, "shape-not-derivable", "a size depends on symbols in a way mhacheck cannot write",
+       "mhacheck writes a dim as an integer or a multiple of one symbol. A reshape's -1 with symbols, or a flatten of "
+       "several symbolic dims, can give a product of symbols (B*T) or a quotient that is not known to be whole; "
+       "PyTorch may well accept the call, but its result cannot be checked further. Bind the symbols under \"dims\".",
+       R"({"op": "flatten", "input": ["B", "T", 8], "start_dim": 0, "end_dim": 1})"},
+      {DiagId::FlattenDims, "MHA304", Severity::Error, "flatten-dims", "flatten's start_dim comes after its end_dim",
+       "flatten merges dims start_dim..end_dim (after wrapping negative dims); start_dim must not be after end_dim.",
+       R"({"op": "flatten", "input": [2, 5, 8], "start_dim": 2, "end_dim": 1})"},
+      {DiagId::AddBroadcast, "MHA305", Severity::Error, "add-broadcast", "the operands of add do not broadcast",
+       "Shapes are aligned from the right; each pair of dims must be equal or one of them 1. A residual connection "
+       "added to a tensor still in (L, N, E) layout while the other is (N, L, E) is a common cause.",
+       R"({"op": "add", "input": [2, 5, 8], "other": [5, 2, 8]})"},
+      {DiagId::MatmulRank, "MHA306", Severity::Error, "matmul-rank", "an operand of matmul is 0-D",
+       "torch.matmul needs both operands to have at least one dim; multiply by a scalar with * instead.",
+       R"({"op": "matmul", "input": [], "other": [3, 4]})"},
+      {DiagId::MatmulContraction, "MHA307", Severity::Error, "matmul-contraction", "matmul's contracted dims differ",
+       "input's last dim must equal other's second-to-last (its only dim when other is 1-D). PyTorch's message names "
+       "the kernel that ran: dot, mv, mm (a 2-D product, or N-D @ 2-D folded into one) or bmm (batched).",
+       R"({"op": "matmul", "input": [2, 5, 8], "other": [16, 4]})"},
+      {DiagId::MatmulBatch, "MHA308", Severity::Error, "matmul-batch", "matmul's batch dims do not broadcast",
+       "Every dim before the last two broadcasts between the operands: equal, or 1 on one side.",
+       R"({"op": "matmul", "input": [2, 5, 8], "other": [3, 8, 4]})"},
+      {DiagId::MatmulDType, "MHA309", Severity::Error, "matmul-dtype", "matmul's operands differ in dtype",
+       "torch.matmul does not promote: both operands must have the same dtype (cast one with .to(...)). PyTorch's message "
+       "depends on the kernel (dot, mv, mm, bmm).",
+       R"({"op": "matmul", "input": [2, 5, 8], "other": {"shape": [8, 4], "dtype": "float64"}})"},
+      {DiagId::SoftmaxDType, "MHA310", Severity::Error, "softmax-dtype", "softmax of a tensor that is not floating point",
+       "The CPU softmax kernels take float16, bfloat16, float32 and float64 only; convert integer or bool scores with "
+       ".float() first (or pass dtype=).",
+       R"({"op": "softmax", "input": {"shape": [2, 5], "dtype": "int64"}, "dim": -1})"},
   };
   return catalogue;
 }

@@ -57,7 +57,45 @@ const OperatorSchema kScaledDotProductAttention{
     {"output"},
     ""};
 
-const std::vector<const OperatorSchema*> kOperators = {&kMultiheadAttentionCall, &kScaledDotProductAttention};
+// The "glue" between attention layers, as torch's functions (and Tensor methods) take them.
+// torch.transpose(input, dim0, dim1)
+const OperatorSchema kTranspose{
+    "transpose", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim0", ArgKind::Int, true, nullptr}, {"dim1", ArgKind::Int, true, nullptr}},
+    {"output"}, ""};
+// torch.permute(input, dims)
+const OperatorSchema kPermute{
+    "permute", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dims", ArgKind::IntList, true, nullptr}}, {"output"}, ""};
+// torch.reshape(input, shape); Tensor.view(shape) has the same shape rules.
+const OperatorSchema kReshape{
+    "reshape", false, {{"input", ArgKind::Tensor, true, nullptr}, {"shape", ArgKind::SizeList, true, nullptr}}, {"output"}, ""};
+const OperatorSchema kView{
+    "view", false, {{"input", ArgKind::Tensor, true, nullptr}, {"shape", ArgKind::SizeList, true, nullptr}}, {"output"}, ""};
+// torch.unsqueeze(input, dim)
+const OperatorSchema kUnsqueeze{
+    "unsqueeze", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
+// torch.squeeze(input, dim=None)
+const OperatorSchema kSqueeze{
+    "squeeze", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::OptionalInt, false, nullptr}}, {"output"}, ""};
+// torch.flatten(input, start_dim=0, end_dim=-1)
+const OperatorSchema kFlatten{"flatten",
+                              false,
+                              {{"input", ArgKind::Tensor, true, nullptr},
+                               {"start_dim", ArgKind::Int, false, 0},
+                               {"end_dim", ArgKind::Int, false, -1}},
+                              {"output"},
+                              ""};
+// torch.add(input, other) and torch.matmul(input, other)
+const OperatorSchema kAdd{
+    "add", false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+const OperatorSchema kMatmul{
+    "matmul", false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+// torch.softmax(input, dim)
+const OperatorSchema kSoftmax{
+    "softmax", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
+
+const std::vector<const OperatorSchema*> kOperators = {
+    &kMultiheadAttentionCall, &kScaledDotProductAttention, &kTranspose, &kPermute, &kReshape, &kView,
+    &kUnsqueeze, &kSqueeze, &kFlatten, &kAdd, &kMatmul, &kSoftmax};
 
 }  // namespace
 
@@ -90,6 +128,10 @@ std::string arg_kind_text(ArgKind kind) {
     case ArgKind::Bool: return "true or false";
     case ArgKind::Float: return "a number";
     case ArgKind::OptionalFloat: return "a number or null";
+    case ArgKind::Int: return "an integer";
+    case ArgKind::OptionalInt: return "an integer or null";
+    case ArgKind::IntList: return "a list of integers";
+    case ArgKind::SizeList: return "a list of sizes (integers or symbol names)";
   }
   return "a value";
 }

@@ -43,6 +43,14 @@ bool is_identifier(const std::string& text) {
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
+// "F.softmax", "torch.nn.functional.softmax", "torch.softmax" -> "softmax".
+std::string bare_function_name(std::string name) {
+  for (const char* prefix : {"torch.nn.functional.", "F.", "torch."}) {
+    if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
+  }
+  return name;
+}
+
 class SpecReader {
  public:
   explicit SpecReader(Spec& spec) : spec_(spec), document_(spec.document) {}
@@ -59,7 +67,7 @@ class SpecReader {
       }
     }
     if (root.contains("mhacheck")) read_settings(root["mhacheck"]);
-    if (root.contains("dims")) read_dims(root["dims"]);
+    if (root.contains("dims") && !flat_call_argument(root, "dims")) read_dims(root["dims"]);
     if (root.contains("tensors")) read_tensors(root["tensors"]);
     if (spec_.flat) {
       read_flat_call(root);
@@ -72,6 +80,14 @@ class SpecReader {
   }
 
  private:
+  // In the flat form a call's argument can share its name with a top-level key: permute's
+  // "dims" (a list) is the argument, "dims" as an object binds symbols.
+  bool flat_call_argument(const json& root, const std::string& key) const {
+    if (!spec_.flat || !root.contains("op") || !root["op"].is_string() || !root[key].is_array()) return false;
+    const OperatorSchema* schema = find_operator_schema(bare_function_name(root["op"].get<std::string>()));
+    return schema != nullptr && schema->argument(key) != nullptr;
+  }
+
   [[noreturn]] void fail(const std::string& pointer, const std::string& message, const std::string& found = {},
                          const std::string& help = {}) {
     std::string text = found.empty() ? message : fmt::format("{}, found {}", message, found);
@@ -370,6 +386,12 @@ class SpecReader {
     return arg;
   }
 
+  // An integer argument (a dim, a size) within the dim limit, negative allowed (dims wrap).
+  static bool small_integer(const json& value) {
+    return value.is_number_integer() && !(value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxDim)) &&
+           std::abs(value.get<std::int64_t>()) <= kMaxDim;
+  }
+
   // A plain (non-tensor) argument, checked against its kind.
   json plain_argument(const json& value, const ArgSchema& argument, const std::string& pointer) {
     bool fits = false;
@@ -377,6 +399,14 @@ class SpecReader {
       case ArgKind::Bool: fits = value.is_boolean(); break;
       case ArgKind::Float: fits = value.is_number(); break;
       case ArgKind::OptionalFloat: fits = value.is_number() || value.is_null(); break;
+      case ArgKind::Int: fits = small_integer(value); break;
+      case ArgKind::OptionalInt: fits = value.is_null() || small_integer(value); break;
+      case ArgKind::IntList:
+      case ArgKind::SizeList:
+        fits = value.is_array() && value.size() <= 8 && std::all_of(value.begin(), value.end(), [&](const json& item) {
+                 return small_integer(item) || (argument.kind == ArgKind::SizeList && item.is_string() && is_identifier(item.get<std::string>()));
+               });
+        break;
       case ArgKind::Tensor:
       case ArgKind::Mask: break;
     }
@@ -448,10 +478,7 @@ class SpecReader {
       std::string op_pointer = child_pointer(pointer, "op");
       if (call.contains("module")) fail(op_pointer, "a call has \"module\" or \"op\", not both");
       if (!call["op"].is_string()) fail(op_pointer, "expected \"op\": a function's name", type_name(call["op"]));
-      std::string name = call["op"].get<std::string>();
-      for (const char* prefix : {"torch.nn.functional.", "F.", "torch."}) {
-        if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
-      }
+      std::string name = bare_function_name(call["op"].get<std::string>());
       const OperatorSchema* schema = find_operator_schema(name);
       if (schema == nullptr || schema->module) {
         fail(op_pointer, fmt::format("unknown function \"{}\"{}", call["op"].get<std::string>(), did_you_mean(name, function_names())));

@@ -76,3 +76,7 @@ TEST_CASE("mhacheck agrees with PyTorch on every generated nn.MultiheadAttention
 TEST_CASE("mhacheck agrees with PyTorch on every generated F.scaled_dot_product_attention case", "[pytorch]") {
   CHECK(check_all("sdpa_cases.json") >= 300);
 }
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated glue-operator case", "[pytorch]") {
+  CHECK(check_all("glue_cases.json") >= 300);
+}

@@ -61,6 +61,17 @@ enum class DiagId {
   SdpaKeyValueLength,     // MHA206
   SdpaBatch,              // MHA207
   SdpaMaskShape,          // MHA208
+  DimOutOfRange,          // MHA300
+  PermuteDims,            // MHA301
+  ReshapeInvalid,         // MHA302
+  ShapeNotDerivable,      // MHA303
+  FlattenDims,            // MHA304
+  AddBroadcast,           // MHA305
+  MatmulRank,             // MHA306
+  MatmulContraction,      // MHA307
+  MatmulBatch,            // MHA308
+  MatmulDType,            // MHA309
+  SoftmaxDType,           // MHA310
 };
 
 struct DiagInfo {

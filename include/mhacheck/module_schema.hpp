@@ -30,8 +30,9 @@ std::vector<std::string> module_type_names();
 std::string option_kind_text(OptionKind kind);  // "an integer", "true or false", ...
 
 // An argument of a call. Tensors and masks are tensor arguments (a mask defaults to bool);
-// the rest are plain values kept as JSON.
-enum class ArgKind { Tensor, Mask, Bool, Float, OptionalFloat };
+// the rest are plain values kept as JSON. IntList items are integers; SizeList items are
+// integers or symbol names (a reshape's target sizes).
+enum class ArgKind { Tensor, Mask, Bool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList };
 
 struct ArgSchema {
   std::string name;

@@ -5,9 +5,19 @@
 namespace mhacheck {
 
 const OperatorRules* find_operator(const std::string& name) {
-  static const std::array<OperatorRules, 2> operators{{
+  static const std::array<OperatorRules, 12> operators{{
       {"MultiheadAttention", infer_multihead_attention},
       {"scaled_dot_product_attention", infer_scaled_dot_product_attention},
+      {"transpose", infer_transpose},
+      {"permute", infer_permute},
+      {"reshape", infer_reshape},
+      {"view", infer_reshape},
+      {"unsqueeze", infer_unsqueeze},
+      {"squeeze", infer_squeeze},
+      {"flatten", infer_flatten},
+      {"add", infer_add},
+      {"matmul", infer_matmul},
+      {"softmax", infer_softmax},
   }};
   for (const OperatorRules& rules : operators) {
     if (name == rules.name) return &rules;

@@ -21,5 +21,15 @@ const OperatorRules* find_operator(const std::string& name);
 
 void infer_multihead_attention(CallContext& ctx);
 void infer_scaled_dot_product_attention(CallContext& ctx);
+// The glue between attention layers: shape operators, add, matmul, softmax.
+void infer_transpose(CallContext& ctx);
+void infer_permute(CallContext& ctx);
+void infer_reshape(CallContext& ctx);  // also view
+void infer_unsqueeze(CallContext& ctx);
+void infer_squeeze(CallContext& ctx);
+void infer_flatten(CallContext& ctx);
+void infer_add(CallContext& ctx);
+void infer_matmul(CallContext& ctx);
+void infer_softmax(CallContext& ctx);
 
 }  // namespace mhacheck

@@ -5,6 +5,7 @@
 // messages are those of torch.matmul and of broadcasting, which is what a user sees.
 #include <fmt/format.h>
 
+#include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
@@ -141,56 +142,35 @@ class SdpaRules {
     return true;
   }
 
-  // torch.matmul(a, b): batch dims broadcast, then a's last dim contracts with b's second last.
+  // torch.matmul(a, b) of two operands of at least 2-D, with SDPA's own diagnostics.
   std::optional<Shape> product_shape(const Shape& a, const Shape& b, const ArgValue& a_arg, const ArgValue& b_arg,
                                      const std::string& a_name, const std::string& b_name, DiagId contraction_error,
                                      const std::string& what) {
-    Shape batch_a = leading(a, 2), batch_b = leading(b, 2);
-    CallContext::BroadcastFailure failing;
-    std::optional<Shape> batch = ctx_.broadcast(batch_a, batch_b, &b_arg, what + " batch dims", failing);
-    if (!batch) {
+    MatmulFailure failure;
+    std::optional<Shape> result =
+        matmul_shape(ctx_, a, b, &b_arg, b_arg.rank() - (&b_arg == &key_ ? 1 : 2), what, failure);
+    if (result) return result;
+    if (failure.kind == MatmulFailure::Kind::Batch) {
       Diagnostic& diagnostic = ctx_.report(
           DiagId::SdpaBatch,
-          fmt::format("the batch dims of {} {} and {} {} do not broadcast ({} vs {})", a_name, tuple_str(batch_a), b_name,
-                      tuple_str(batch_b), failing.a.str(), failing.b.str()),
+          fmt::format("the batch dims of {} {} and {} {} do not broadcast ({} vs {})", a_name, tuple_str(leading(a, 2)), b_name,
+                      tuple_str(leading(b, 2)), failure.broadcast.a.str(), failure.broadcast.b.str()),
           &b_arg);
       diagnostic.related.push_back({fmt::format("{} is {}", a_name, tuple_str(a)), a_arg.location});
-      ctx_.pytorch_raises(diagnostic, "RuntimeError",
-                          fmt::format("The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
-                                      failing.a.str(), failing.b.str(), failing.dim));
+      ctx_.pytorch_raises(diagnostic, "RuntimeError", failure.message);
       return std::nullopt;
     }
-    const DimExpr& inner_a = a.back();
-    const DimExpr& inner_b = b[b.size() - 2];
-    if (!ctx_.same(inner_a, inner_b, &b_arg, b_arg.rank() - (&b_arg == &key_ ? 1 : 2), what)) {
-      Diagnostic& diagnostic = ctx_.report(
-          contraction_error,
-          contraction_error == DiagId::SdpaFeatures
-              ? fmt::format("query has {} features per position but key has {}", inner_a.str(), inner_b.str())
-              : fmt::format("key has {} positions but value has {}", inner_a.str(), inner_b.str()),
-          &b_arg, contraction_error == DiagId::SdpaFeatures ? b_arg.rank() - 1 : b_arg.rank() - 2);
-      diagnostic.related.push_back(contraction_error == DiagId::SdpaFeatures
-                                       ? ctx_.related(query_, query_.rank() - 1, fmt::format("query features E = {}", inner_a.str()))
-                                       : ctx_.related(key_, key_.rank() - 2, fmt::format("key length S = {}", inner_a.str())));
-      ctx_.pytorch_raises(diagnostic, "RuntimeError", matmul_message(a, b, *batch));
-      return std::nullopt;
-    }
-    Shape result = *batch;
-    result.push_back(a[a.size() - 2]);
-    result.push_back(b.back());
-    return result;
-  }
-
-  // What torch.matmul says when the contracted dims differ: mm for 2-D operands (a folded into
-  // 2-D when b is 2-D), bmm after broadcasting the batch dims otherwise.
-  std::string matmul_message(const Shape& a, const Shape& b, const Shape& batch) const {
-    if (b.size() == 2) {
-      Shape rows = leading(a, 1);
-      return fmt::format("mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", numel_str(rows), a.back().str(),
-                         b[0].str(), b[1].str());
-    }
-    return fmt::format("Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].", numel_str(batch),
-                       a.back().str(), numel_str(batch), b[b.size() - 2].str());
+    const DimExpr &inner_a = failure.inner_a, &inner_b = failure.inner_b;
+    Diagnostic& diagnostic = ctx_.report(
+        contraction_error,
+        contraction_error == DiagId::SdpaFeatures ? fmt::format("query has {} features per position but key has {}", inner_a.str(), inner_b.str())
+                                                  : fmt::format("key has {} positions but value has {}", inner_a.str(), inner_b.str()),
+        &b_arg, contraction_error == DiagId::SdpaFeatures ? b_arg.rank() - 1 : b_arg.rank() - 2);
+    diagnostic.related.push_back(contraction_error == DiagId::SdpaFeatures
+                                     ? ctx_.related(query_, query_.rank() - 1, fmt::format("query features E = {}", inner_a.str()))
+                                     : ctx_.related(key_, key_.rank() - 2, fmt::format("key length S = {}", inner_a.str())));
+    ctx_.pytorch_raises(diagnostic, "RuntimeError", failure.message);
+    return std::nullopt;
   }
 
   // The mask (or is_causal's (L, S) mask) is added in place to the scores: it must broadcast to
@@ -210,9 +190,7 @@ class SdpaRules {
         fmt::format("attn_mask {} does not broadcast to the attention scores {} (..., L, S)", tuple_str(mask_.shape), tuple_str(scores)),
         &mask_);
     if (!combined) {
-      ctx_.pytorch_raises(diagnostic, "RuntimeError",
-                          fmt::format("The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}",
-                                      failing.a.str(), failing.b.str(), failing.dim));
+      ctx_.pytorch_raises(diagnostic, "RuntimeError", broadcast_message(failing));
     } else {
       ctx_.pytorch_raises(diagnostic, "RuntimeError",
                           fmt::format("output with shape {} doesn't match the broadcast shape {}", bracket_list(scores),

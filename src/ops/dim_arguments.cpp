@@ -1,0 +1,29 @@
+#include "ops/dim_arguments.hpp"
+
+#include <fmt/format.h>
+
+namespace mhacheck {
+
+Diagnostic& report_argument(CallContext& ctx, DiagId id, std::string message, const std::string& argument) {
+  Diagnostic& diagnostic = ctx.report(id, std::move(message));
+  diagnostic.argument = argument;
+  // A default value is written nowhere: the lookup then finds the enclosing call.
+  diagnostic.location = ctx.spec.document.values.find(child_pointer(ctx.call.pointer, argument));
+  return diagnostic;
+}
+
+std::int64_t int_argument(const CallContext& ctx, const std::string& name) { return ctx.call.arguments.at(name).get<std::int64_t>(); }
+
+std::optional<int> wrap_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank) {
+  int range = std::max(rank, 1);
+  if (dim >= -range && dim < range) return static_cast<int>(dim < 0 ? dim + range : dim);
+  Diagnostic& diagnostic = report_argument(
+      ctx, DiagId::DimOutOfRange,
+      fmt::format("{}={} is out of range for a {}-D tensor (valid: {} to {})", argument, dim, rank, -range, range - 1), argument);
+  ctx.pytorch_raises(diagnostic, "IndexError",
+                     fmt::format("Dimension out of range (expected to be in range of [{}, {}], but got {})", -range, range - 1, dim));
+  if (dim == range) diagnostic.notes.push_back(fmt::format("dims count from 0; the last dim is {} (or -1)", range - 1));
+  return std::nullopt;
+}
+
+}  // namespace mhacheck

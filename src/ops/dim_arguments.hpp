@@ -1,0 +1,23 @@
+// The plain arguments of the shape operators (dims, dim lists) and PyTorch's dim wrapping,
+// shared by transpose, permute, unsqueeze, squeeze, flatten and softmax.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "call_context.hpp"
+
+namespace mhacheck {
+
+// A diagnostic about a plain argument ("dim", "shape"), located where the call writes it.
+Diagnostic& report_argument(CallContext& ctx, DiagId id, std::string message, const std::string& argument);
+
+std::int64_t int_argument(const CallContext& ctx, const std::string& name);
+
+// PyTorch's maybe_wrap_dim: `dim` must lie in [-rank, rank - 1], where a 0-D tensor counts as
+// 1-D, and a negative dim counts from the end. Out of range: reports MHA300 with PyTorch's
+// IndexError and returns nullopt.
+std::optional<int> wrap_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank);
+
+}  // namespace mhacheck

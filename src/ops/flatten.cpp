@@ -1,0 +1,45 @@
+// torch.flatten(input, start_dim=0, end_dim=-1): dims start_dim..end_dim become one dim, their
+// product. A 0-D tensor flattens to (1,).
+#include <fmt/format.h>
+
+#include "ops/dim_arguments.hpp"
+#include "ops/registry.hpp"
+#include "ops/size_product.hpp"
+
+namespace mhacheck {
+
+void infer_flatten(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  std::optional<int> start = wrap_dim(ctx, "start_dim", int_argument(ctx, "start_dim"), input.rank());
+  if (!start) return;
+  std::optional<int> end = wrap_dim(ctx, "end_dim", int_argument(ctx, "end_dim"), input.rank());
+  if (!end) return;
+  if (*start > *end) {
+    Diagnostic& diagnostic = report_argument(
+        ctx, DiagId::FlattenDims, fmt::format("start_dim ({}) comes after end_dim ({})", *start, *end), "start_dim");
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "flatten() has invalid args: start_dim cannot come after end_dim");
+    return;
+  }
+  if (input.rank() == 0) {
+    ctx.outputs.push_back({"output", {DimExpr::constant(1)}, input.dtype});
+    return;
+  }
+  Shape merged(input.shape.begin() + *start, input.shape.begin() + *end + 1);
+  std::optional<SizeProduct> product = SizeProduct::of(merged);
+  std::optional<DimExpr> size = product ? product->as_dim() : std::nullopt;
+  if (!size) {
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::ShapeNotDerivable,
+        fmt::format("flattening dims {} to {} of {} gives {}, which mhacheck cannot write as one dim", *start, *end, tuple_str(input.shape),
+                    numel_str(merged)),
+        &input);
+    diagnostic.notes.push_back("a dim is an integer or a multiple of one symbol: bind the other symbols under \"dims\"");
+    return;
+  }
+  Shape shape(input.shape.begin(), input.shape.begin() + *start);
+  shape.push_back(*size);
+  shape.insert(shape.end(), input.shape.begin() + *end + 1, input.shape.end());
+  ctx.outputs.push_back({"output", shape, input.dtype});
+}
+
+}  // namespace mhacheck

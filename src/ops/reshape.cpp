@@ -1,0 +1,134 @@
+// torch.reshape(input, shape) and Tensor.view(shape), PyTorch's infer_size: sizes are
+// non-negative, at most one is -1 (inferred), and the element count must stay the same. With
+// symbols the count is a product of symbols (size_product.hpp); a -1 is inferred only when the
+// quotient is exact. view's stride rules are not modelled: inputs are taken as contiguous.
+#include <fmt/format.h>
+
+#include "ops/dim_arguments.hpp"
+#include "ops/registry.hpp"
+#include "ops/size_product.hpp"
+
+namespace mhacheck {
+namespace {
+
+class ReshapeRules {
+ public:
+  explicit ReshapeRules(CallContext& ctx) : ctx_(ctx), input_(ctx.arg("input")), written_(ctx.call.arguments.at("shape")) {}
+
+  void run() {
+    std::optional<int> inferred;
+    for (std::size_t i = 0; i < written_.size(); ++i) {
+      if (written_[i].is_string()) {
+        sizes_.push_back(ctx_.symbols.resolve(DimExpr::named(written_[i].get<std::string>())));
+        continue;
+      }
+      std::int64_t size = written_[i].get<std::int64_t>();
+      sizes_.push_back(DimExpr::constant(size));
+      if (size == -1 && inferred) {
+        invalid(fmt::format("shape {} has two -1 sizes; only one can be inferred", list()), "only one dimension can be inferred");
+        return;
+      }
+      if (size == -1) inferred = static_cast<int>(i);
+      if (size < -1) {
+        invalid(fmt::format("shape {} has the negative size {}", list(), size), fmt::format("invalid shape dimension {}", size));
+        return;
+      }
+    }
+    Shape known = sizes_;
+    if (inferred) known.erase(known.begin() + *inferred);
+    std::optional<SizeProduct> numel = SizeProduct::of(input_.shape), new_size = SizeProduct::of(known);
+    if (!numel || !new_size) return not_derivable("sizes that are not multiples of one symbol (such as S+1)");
+    if (inferred) return infer(*numel, *new_size, *inferred);
+    if (*numel == *new_size) return done(sizes_);
+    bool same_symbols = numel->powers == new_size->powers;
+    if (same_symbols || numel->constant == 0 || new_size->constant == 0) return count_mismatch();  // symbols are positive sizes
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::SymbolConstraint,
+        fmt::format("valid only if {} == {} (the element counts of input and shape)", numel_str(input_.shape), numel_str(known)), &input_);
+    diagnostic.notes.push_back("bind the symbols under \"dims\" to have the count checked");
+    done(sizes_);
+  }
+
+ private:
+  void infer(const SizeProduct& numel, const SizeProduct& new_size, int inferred) {
+    // PyTorch: a -1 next to a zero size is ambiguous for an empty input, impossible otherwise.
+    if (new_size.constant == 0) {
+      if (numel.constant != 0) return count_mismatch();
+      invalid(fmt::format("shape {} has a 0 size, so its -1 could be anything", list()),
+                     fmt::format("cannot reshape tensor of 0 elements into shape {} because the unspecified dimension size -1 can be any "
+                                 "value and is ambiguous",
+                                 list()));
+      return;
+    }
+    std::optional<SizeProduct> quotient = exact_quotient(numel, new_size);
+    std::optional<DimExpr> size = quotient ? quotient->as_dim() : std::nullopt;
+    if (size) {
+      Shape shape = sizes_;
+      shape[inferred] = *size;
+      return done(shape);
+    }
+    if (numel.is_constant() && new_size.is_constant()) return count_mismatch();
+    not_derivable(fmt::format("-1 = {} / {}", numel_str(input_.shape), size_text(new_size)));
+  }
+
+  static std::string size_text(const SizeProduct& product) {
+    Shape factors{DimExpr::constant(product.constant)};
+    for (const auto& [symbol, power] : product.powers) factors.insert(factors.end(), power, DimExpr::named(symbol));
+    return numel_str(factors);
+  }
+
+  std::string list() const {
+    std::string text;
+    for (std::size_t i = 0; i < sizes_.size(); ++i) text += (i ? ", " : "") + sizes_[i].str();
+    for (std::size_t i = sizes_.size(); i < written_.size(); ++i) text += (i ? ", " : "") + (written_[i].is_string() ? written_[i].get<std::string>() : written_[i].dump());
+    return "[" + text + "]";
+  }
+
+  void count_mismatch() {
+    Diagnostic& diagnostic = invalid(fmt::format("input {} has {} elements; shape {} cannot hold them", tuple_str(input_.shape),
+                                                 numel_str(input_.shape), list()),
+                                     fmt::format("shape '{}' is invalid for input of size {}", list(), numel_str(input_.shape)));
+    propose_inferred_size(diagnostic);
+  }
+
+  // Replacing one size by -1 fixes a miscounted shape when the rest divides the count. The
+  // last such size: splitting heads, the per-head size is the one usually miscounted.
+  void propose_inferred_size(Diagnostic& diagnostic) {
+    std::optional<SizeProduct> numel = SizeProduct::of(input_.shape);
+    for (std::size_t i = sizes_.size(); numel && i-- > 0;) {
+      Shape rest = sizes_;
+      rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
+      std::optional<SizeProduct> rest_size = SizeProduct::of(rest);
+      if (!rest_size || rest_size->constant <= 0 || !exact_quotient(*numel, *rest_size)) continue;
+      if (std::any_of(rest.begin(), rest.end(), [](const DimExpr& size) { return size == DimExpr::constant(-1); })) continue;
+      ctx_.add_patch_fix(diagnostic, fmt::format("let PyTorch infer size {} of shape (-1)", i),
+                         {{{"op", "replace"}, {"path", child_pointer(child_pointer(ctx_.call.pointer, "shape"), i)}, {"value", -1}}});
+      return;
+    }
+  }
+
+  Diagnostic& invalid(std::string message, std::string pytorch) {
+    Diagnostic& diagnostic = report_argument(ctx_, DiagId::ReshapeInvalid, std::move(message), "shape");
+    ctx_.pytorch_raises(diagnostic, "RuntimeError", std::move(pytorch));
+    return diagnostic;
+  }
+
+  void not_derivable(const std::string& what) {
+    Diagnostic& diagnostic = report_argument(
+        ctx_, DiagId::ShapeNotDerivable, fmt::format("cannot check reshaping {} to {}: {}", tuple_str(input_.shape), list(), what), "shape");
+    diagnostic.notes.push_back("bind the symbols under \"dims\", or write the size instead of -1");
+  }
+
+  void done(const Shape& shape) { ctx_.outputs.push_back({"output", ctx_.symbols.resolve(shape), input_.dtype}); }
+
+  CallContext& ctx_;
+  const ArgValue& input_;
+  const nlohmann::json& written_;
+  Shape sizes_;
+};
+
+}  // namespace
+
+void infer_reshape(CallContext& ctx) { ReshapeRules(ctx).run(); }
+
+}  // namespace mhacheck

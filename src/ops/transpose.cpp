@@ -1,0 +1,18 @@
+// torch.transpose(input, dim0, dim1): swaps two dims, each wrapped as PyTorch wraps dims.
+#include "ops/dim_arguments.hpp"
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+
+void infer_transpose(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  std::optional<int> dim0 = wrap_dim(ctx, "dim0", int_argument(ctx, "dim0"), input.rank());
+  if (!dim0) return;
+  std::optional<int> dim1 = wrap_dim(ctx, "dim1", int_argument(ctx, "dim1"), input.rank());
+  if (!dim1) return;
+  Shape shape = input.shape;
+  if (!shape.empty()) std::swap(shape[*dim0], shape[*dim1]);  // a 0-D tensor transposes to itself
+  ctx.outputs.push_back({"output", shape, input.dtype});
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,40 @@
+// reshape / view beyond the PyTorch fixtures: symbols (the element count as a product of
+// symbols), the -1 inferred exactly or not at all, and the verified -1 fix.
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+using test::op_call;
+
+TEST_CASE("reshape infers -1 from a product of symbols when the quotient is exact", "[glue]") {
+  CHECK(test::single_output(test::check_text(op_call("reshape", R"("input": ["B", "L", 512], "shape": ["B", "L", 8, -1])"))) ==
+        "(B, L, 8, 64)");
+  CHECK(test::single_output(test::check_text(op_call("view", R"("input": ["B", "L", 8, 64], "shape": ["B", -1, 512])"))) ==
+        "(B, L, 512)");
+  CHECK(test::single_output(test::check_text(op_call("reshape", R"("input": ["B", 4, 8], "shape": [-1, 8])"))) == "(4*B, 8)");
+}
+
+TEST_CASE("a -1 that would be a product of symbols, or not known to be whole, is MHA303", "[glue]") {
+  Report product = test::check_text(op_call("reshape", R"("input": ["B", "L", 8], "shape": [-1, 8])"));
+  REQUIRE(test::find(product, "MHA303") != nullptr);
+  CHECK_FALSE(test::find(product, "MHA303")->pytorch_error.has_value());
+  CHECK(test::find(test::check_text(op_call("reshape", R"("input": ["B", 8], "shape": [3, -1])")), "MHA303") != nullptr);
+}
+
+TEST_CASE("element counts that differ only through unbound symbols warn", "[glue]") {
+  Report report = test::check_text(op_call("reshape", R"("input": ["B", "L", "E"], "shape": ["B", "L", "H", "D"])"));
+  CHECK(report.ok());
+  REQUIRE(test::find(report, "MHA080") != nullptr);
+  CHECK(test::find(report, "MHA080")->message == "valid only if B*L*E == B*L*H*D (the element counts of input and shape)");
+  Report unequal = test::check_text(op_call("reshape", R"("input": ["B", 8], "shape": ["B", 3])"));
+  CHECK(test::raised_message(unequal) == "RuntimeError: shape '[B, 3]' is invalid for input of size 8*B");
+}
+
+TEST_CASE("a miscounted size gets a verified -1 fix", "[glue]") {
+  Report report = test::check_text(op_call("reshape", R"("input": [2, 5, 64], "shape": [2, 5, 8, 16])"));
+  const Diagnostic* invalid = test::find(report, "MHA302");
+  REQUIRE(invalid != nullptr);
+  CHECK(invalid->pytorch_error->message == "shape '[2, 5, 8, 16]' is invalid for input of size 640");
+  REQUIRE_FALSE(invalid->fixes.empty());
+  CHECK(invalid->fixes[0].description == "let PyTorch infer size 3 of shape (-1)");
+  CHECK(invalid->fixes[0].verified);
+}

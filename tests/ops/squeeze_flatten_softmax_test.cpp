@@ -1,0 +1,33 @@
+// unsqueeze, squeeze, flatten and softmax beyond the PyTorch fixtures: symbolic dims and the
+// limits of what mhacheck can write as a dim.
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+using test::op_call;
+
+TEST_CASE("unsqueeze counts the result's dims; squeeze keeps symbolic dims", "[glue]") {
+  CHECK(test::single_output(test::check_text(op_call("unsqueeze", R"("input": ["B", "L"], "dim": -1)"))) == "(B, L, 1)");
+  CHECK(test::single_output(test::check_text(op_call("unsqueeze", R"("input": ["B", "L"], "dim": 1)"))) == "(B, 1, L)");
+  CHECK(test::single_output(test::check_text(op_call("squeeze", R"("input": ["B", 1, "L", 1])"))) == "(B, L)");
+  CHECK(test::single_output(test::check_text(op_call("squeeze", R"("input": ["B", 1, "L"], "dim": 0)"))) == "(B, 1, L)");
+  CHECK(test::find(test::check_text(op_call("unsqueeze", R"("input": [2, 3], "dim": 4)")), "MHA300") != nullptr);
+}
+
+TEST_CASE("flatten multiplies a symbol by constants, not two symbols", "[glue]") {
+  CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": ["B", "L", 8, 64], "start_dim": 2)"))) == "(B, L, 512)");
+  CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": [4, "L", 8], "end_dim": 1)"))) == "(4*L, 8)");
+  CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": [])"))) == "(1,)");
+  Report two_symbols = test::check_text(op_call("flatten", R"("input": ["B", "L", 8])"));
+  CHECK(test::find(two_symbols, "MHA303") != nullptr);
+  Report reversed = test::check_text(op_call("flatten", R"("input": [2, 3, 4], "start_dim": -1, "end_dim": 0)"));
+  CHECK(test::raised_message(reversed) == "RuntimeError: flatten() has invalid args: start_dim cannot come after end_dim");
+}
+
+TEST_CASE("softmax keeps the shape and needs a floating dtype", "[glue]") {
+  CHECK(test::single_output(test::check_text(op_call("softmax", R"("input": ["B", 8, "L", "S"], "dim": -1)"))) == "(B, 8, L, S)");
+  Report integers = test::check_text(op_call("softmax", R"("input": {"shape": [2, 3], "dtype": "int64"}, "dim": 0)"));
+  CHECK(test::raised_message(integers) == "RuntimeError: \"softmax_kernel_impl\" not implemented for 'Long'");
+  REQUIRE(test::find(integers, "MHA310") != nullptr);
+  REQUIRE_FALSE(test::find(integers, "MHA310")->fixes.empty());
+  CHECK(test::find(integers, "MHA310")->fixes[0].verified);
+}
