@@ -236,6 +236,7 @@ class Runner {
 
   void run_call(const CallDecl& call, const CallReport& call_report) {
     if (call.op == "scaled_dot_product_attention") return run_sdpa(call, call_report);
+    if (call.module.empty()) return run_glue(call, call_report);
     const ModuleDecl& module = *spec_.find_module(call.module);
     if (module.mha.dtype != DType::Float32 && module.mha.dtype != DType::Float64) {
       Diagnostic& diagnostic = report(DiagId::RunDType,
@@ -335,6 +336,26 @@ class Runner {
       outputs_[call_report.outputs[0].name] = outputs.output;
       result_.outputs.push_back({call.id, call_report.outputs[0].name, std::move(outputs.output), false, true});
     }
+  }
+
+  // A glue operator: its output shape and dtype are the check's.
+  void run_glue(const CallDecl& call, const CallReport& call_report) {
+    GlueInputs inputs;
+    inputs.op = call.op;
+    inputs.input = array_for(call, "input", false);
+    if (call.tensors.count("other") != 0) inputs.other = array_for(call, "other", false);
+    inputs.arguments = call.arguments;
+    const NamedOutput& output = call_report.outputs.at(0);
+    inputs.output_dtype = output.dtype;
+    for (const DimExpr& dim : resolved(output.shape)) inputs.output_shape.push_back(dim.offset);
+    if (glue_computes(call.op) && inputs.output_dtype != DType::Float32 && inputs.output_dtype != DType::Float64) {
+      report(DiagId::RunDType, fmt::format("call \"{}\" computes in {}; the forward pass runs float32 and float64", call.id, dtype_name(inputs.output_dtype)),
+             call.id, spec_.document.values.find(call.tensor("input").pointer));
+      throw RunStop();
+    }
+    Array result = glue_forward(inputs);
+    outputs_[output.name] = result;
+    result_.outputs.push_back({call.id, output.name, std::move(result), false, true});
   }
 
   void report_masked_rows(const CallDecl& call, const std::vector<FullyMaskedRow>& rows) {

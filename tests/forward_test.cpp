@@ -70,3 +70,7 @@ TEST_CASE("the forward pass matches PyTorch on every golden nn.MultiheadAttentio
 TEST_CASE("the forward pass matches PyTorch 2.x's math on every golden F.scaled_dot_product_attention case", "[forward]") {
   CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_sdpa/") >= 2);
 }
+
+TEST_CASE("the forward pass matches PyTorch on every golden glue-operator case", "[forward]") {
+  CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_glue/") == 0);
+}

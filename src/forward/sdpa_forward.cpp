@@ -6,6 +6,7 @@
 
 #include <cblas.h>
 
+#include "forward/broadcast_index.hpp"
 #include "mhacheck/forward.hpp"
 
 namespace mhacheck {
@@ -13,42 +14,6 @@ namespace {
 
 std::vector<std::int64_t> batch_dims(const std::vector<std::int64_t>& shape) {
   return std::vector<std::int64_t>(shape.begin(), shape.end() - 2);
-}
-
-// Element offsets of an operand for each index of the broadcast batch shape (right-aligned;
-// size-1 dims repeat). `group` divides the heads index (dim -3 of the batch) for enable_gqa.
-std::vector<std::int64_t> batch_offsets(const std::vector<std::int64_t>& operand_batch, const std::vector<std::int64_t>& batch,
-                                        std::int64_t matrix_size, std::int64_t group) {
-  std::int64_t count = 1;
-  for (std::int64_t dim : batch) count *= dim;
-  std::vector<std::int64_t> offsets(static_cast<std::size_t>(count));
-  std::vector<std::int64_t> index(batch.size(), 0);
-  for (std::int64_t flat = 0; flat < count; ++flat) {
-    std::int64_t offset = 0, stride = matrix_size;
-    for (std::size_t i = 0; i < operand_batch.size(); ++i) {
-      std::size_t d = operand_batch.size() - 1 - i;     // operand dim, from the right
-      std::size_t b = batch.size() - 1 - i;             // matching batch dim
-      std::int64_t at = operand_batch[d] == 1 ? 0 : index[b];
-      if (group > 1 && i == 0) at = index[b] / group;   // heads are the last batch dim
-      offset += at * stride;
-      stride *= operand_batch[d];
-    }
-    offsets[static_cast<std::size_t>(flat)] = offset;
-    for (std::size_t b = batch.size(); b-- > 0;) {
-      if (++index[b] < batch[b]) break;
-      index[b] = 0;
-    }
-  }
-  return offsets;
-}
-
-std::vector<std::int64_t> broadcast(const std::vector<std::int64_t>& a, const std::vector<std::int64_t>& b) {
-  std::vector<std::int64_t> result(std::max(a.size(), b.size()), 1);
-  for (std::size_t i = 0; i < result.size(); ++i) {
-    std::int64_t x = i < a.size() ? a[a.size() - 1 - i] : 1, y = i < b.size() ? b[b.size() - 1 - i] : 1;
-    result[result.size() - 1 - i] = x == 1 ? y : x;
-  }
-  return result;
 }
 
 template <typename T>
@@ -66,7 +31,7 @@ SdpaOutputs run(const SdpaInputs& inputs) {
   // enable_gqa: key and value heads (the last batch dim) repeat to the query's.
   std::vector<std::int64_t> k_view = k_batch, v_view = v_batch;
   if (inputs.enable_gqa) k_view.back() = v_view.back() = q_batch.back();
-  std::vector<std::int64_t> batch = broadcast(broadcast(q_batch, k_view), v_view);
+  std::vector<std::int64_t> batch = broadcast_shape(broadcast_shape(q_batch, k_view), v_view);
   std::vector<std::int64_t> q_at = batch_offsets(q_batch, batch, L * E, 1);
   std::vector<std::int64_t> k_at = batch_offsets(k_batch, batch, S * E, inputs.enable_gqa ? k_view.back() / k_batch.back() : 1);
   std::vector<std::int64_t> v_at = batch_offsets(v_batch, batch, S * Ev, inputs.enable_gqa ? v_view.back() / v_batch.back() : 1);

@@ -1,0 +1,126 @@
+// The glue operators on dense C-order arrays. Re-layouts (transpose, permute) move elements;
+// reshape, view, unsqueeze, squeeze and flatten keep them in order under the checked shape;
+// add, matmul (OpenBLAS dgemm per batch entry) and softmax compute in double and round once to
+// the output dtype.
+#include <cmath>
+#include <limits>
+
+#include <cblas.h>
+
+#include "forward/broadcast_index.hpp"
+#include "mhacheck/forward.hpp"
+
+namespace mhacheck {
+namespace {
+
+int wrapped(std::int64_t dim, std::size_t rank) {
+  std::int64_t range = std::max<std::int64_t>(static_cast<std::int64_t>(rank), 1);
+  return static_cast<int>(dim < 0 ? dim + range : dim);
+}
+
+// Output dim i is input dim order[i].
+Array permuted(const Array& input, const std::vector<int>& order) {
+  std::vector<std::int64_t> shape;
+  for (int dim : order) shape.push_back(input.shape[static_cast<std::size_t>(dim)]);
+  Array out = make_array(input.dtype, shape);
+  std::vector<std::int64_t> strides(input.shape.size(), 1);
+  for (std::size_t d = input.shape.size(); d-- > 1;) strides[d - 1] = strides[d] * input.shape[d];
+  std::size_t element = input.element_size();
+  std::vector<std::int64_t> index(shape.size(), 0);
+  for (std::int64_t flat = 0; flat < out.size(); ++flat) {
+    std::int64_t from = 0;
+    for (std::size_t i = 0; i < shape.size(); ++i) from += index[i] * strides[static_cast<std::size_t>(order[i])];
+    std::copy_n(input.bytes.begin() + static_cast<std::ptrdiff_t>(from * element), element,
+                out.bytes.begin() + static_cast<std::ptrdiff_t>(flat * element));
+    for (std::size_t i = shape.size(); i-- > 0;) {
+      if (++index[i] < shape[i]) break;
+      index[i] = 0;
+    }
+  }
+  return out;
+}
+
+Array stored(DType dtype, const std::vector<std::int64_t>& shape, const std::vector<double>& values) {
+  Array out = make_array(dtype, shape);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (dtype == DType::Float64) out.data<double>()[i] = values[i];
+    else out.data<float>()[i] = static_cast<float>(values[i]);
+  }
+  return out;
+}
+
+Array added(const GlueInputs& inputs) {
+  std::vector<std::int64_t> a_at = batch_offsets(inputs.input->shape, inputs.output_shape, 1, 1);
+  std::vector<std::int64_t> b_at = batch_offsets(inputs.other->shape, inputs.output_shape, 1, 1);
+  std::vector<double> a = inputs.input->to_double(), b = inputs.other->to_double(), sum(a_at.size());
+  for (std::size_t i = 0; i < sum.size(); ++i) sum[i] = a[static_cast<std::size_t>(a_at[i])] + b[static_cast<std::size_t>(b_at[i])];
+  return stored(inputs.output_dtype, inputs.output_shape, sum);
+}
+
+// A 1-D operand is a (1, k) row on the left and a (k, 1) column on the right, as in torch.matmul.
+Array multiplied(const GlueInputs& inputs) {
+  std::vector<std::int64_t> a_shape = inputs.input->shape, b_shape = inputs.other->shape;
+  if (a_shape.size() == 1) a_shape.insert(a_shape.begin(), 1);
+  if (b_shape.size() == 1) b_shape.push_back(1);
+  std::int64_t n = a_shape[a_shape.size() - 2], k = a_shape.back(), p = b_shape.back();
+  std::vector<std::int64_t> a_batch(a_shape.begin(), a_shape.end() - 2), b_batch(b_shape.begin(), b_shape.end() - 2);
+  std::vector<std::int64_t> batch = broadcast_shape(a_batch, b_batch);
+  std::vector<std::int64_t> a_at = batch_offsets(a_batch, batch, n * k, 1), b_at = batch_offsets(b_batch, batch, k * p, 1);
+  std::vector<double> a = inputs.input->to_double(), b = inputs.other->to_double();
+  std::vector<double> product(a_at.size() * static_cast<std::size_t>(n * p), 0.0);
+  for (std::size_t i = 0; i < a_at.size() && n > 0 && p > 0 && k > 0; ++i) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(p), static_cast<int>(k), 1.0,
+                &a[static_cast<std::size_t>(a_at[i])], static_cast<int>(k), &b[static_cast<std::size_t>(b_at[i])], static_cast<int>(p), 0.0,
+                &product[i * static_cast<std::size_t>(n * p)], static_cast<int>(p));
+  }
+  return stored(inputs.output_dtype, inputs.output_shape, product);
+}
+
+// Max-subtracted, as PyTorch's kernels, so large scores do not overflow.
+Array softmaxed(const GlueInputs& inputs) {
+  const std::vector<std::int64_t>& shape = inputs.input->shape;
+  std::size_t dim = static_cast<std::size_t>(wrapped(inputs.arguments.at("dim").get<std::int64_t>(), shape.size()));
+  std::int64_t outer = 1, size = shape.empty() ? 1 : shape[dim], inner = 1;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (d < dim) outer *= shape[d];
+    if (d > dim) inner *= shape[d];
+  }
+  std::vector<double> values = inputs.input->to_double();
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::int64_t i = 0; i < inner; ++i) {
+      auto at = [&](std::int64_t j) -> double& { return values[static_cast<std::size_t>((o * size + j) * inner + i)]; };
+      double largest = -std::numeric_limits<double>::infinity(), total = 0;
+      for (std::int64_t j = 0; j < size; ++j) largest = std::max(largest, at(j));
+      for (std::int64_t j = 0; j < size; ++j) total += (at(j) = std::exp(at(j) - largest));
+      for (std::int64_t j = 0; j < size; ++j) at(j) /= total;
+    }
+  }
+  return stored(inputs.output_dtype, shape, values);
+}
+
+}  // namespace
+
+bool glue_computes(const std::string& op) { return op == "add" || op == "matmul" || op == "softmax"; }
+
+Array glue_forward(const GlueInputs& inputs) {
+  const Array& input = *inputs.input;
+  if (inputs.op == "add") return added(inputs);
+  if (inputs.op == "matmul") return multiplied(inputs);
+  if (inputs.op == "softmax") return softmaxed(inputs);
+  if (inputs.op == "transpose" || inputs.op == "permute") {
+    std::vector<int> order;
+    for (std::size_t i = 0; i < input.shape.size(); ++i) order.push_back(static_cast<int>(i));
+    if (inputs.op == "permute") {
+      for (std::size_t i = 0; i < order.size(); ++i) order[i] = wrapped(inputs.arguments.at("dims")[i].get<std::int64_t>(), order.size());
+    } else if (!order.empty()) {
+      std::swap(order[static_cast<std::size_t>(wrapped(inputs.arguments.at("dim0").get<std::int64_t>(), order.size()))],
+                order[static_cast<std::size_t>(wrapped(inputs.arguments.at("dim1").get<std::int64_t>(), order.size()))]);
+    }
+    return permuted(input, order);
+  }
+  Array out = input;  // reshape, view, unsqueeze, squeeze, flatten: the same elements, reshaped
+  out.shape = inputs.output_shape;
+  return out;
+}
+
+}  // namespace mhacheck
