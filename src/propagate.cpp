@@ -43,6 +43,12 @@ ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::
   return value;
 }
 
+// How the user writes a function call: F.scaled_dot_product_attention, torch.matmul.
+std::string function_text(const std::string& op) {
+  if (op == "view") return "Tensor.view";  // a method only
+  return (op == "scaled_dot_product_attention" || op == "softmax" ? "F." : "torch.") + op;
+}
+
 std::string module_text(const Spec& spec, const ModuleDecl& module) {
   const nlohmann::json& written = spec.document.value.at(nlohmann::json::json_pointer(module.pointer));
   return written.is_string() ? written.get<std::string>() : module_call_text(written);
@@ -130,7 +136,7 @@ class Pass {
     CallReport call_report;
     call_report.id = call.id;
     call_report.module = module != nullptr ? module->name : call.op;
-    call_report.module_text = module != nullptr ? module_text(spec_, *module) : "F." + call.op;
+    call_report.module_text = module != nullptr ? module_text(spec_, *module) : function_text(call.op);
     if (!failed_dependency.empty()) {
       call_report.skipped_because = failed_dependency;
     } else {
