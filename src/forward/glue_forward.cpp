@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include <cblas.h>
+#include "forward/blas.hpp"
 
 #include "forward/broadcast_index.hpp"
 #include "mhacheck/forward.hpp"
@@ -69,9 +69,9 @@ Array multiplied(const GlueInputs& inputs) {
   std::vector<double> a = inputs.input->to_double(), b = inputs.other->to_double();
   std::vector<double> product(a_at.size() * static_cast<std::size_t>(n * p), 0.0);
   for (std::size_t i = 0; i < a_at.size() && n > 0 && p > 0 && k > 0; ++i) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(p), static_cast<int>(k), 1.0,
-                &a[static_cast<std::size_t>(a_at[i])], static_cast<int>(k), &b[static_cast<std::size_t>(b_at[i])], static_cast<int>(p), 0.0,
-                &product[i * static_cast<std::size_t>(n * p)], static_cast<int>(p));
+    blas::gemm(false, static_cast<int>(n), static_cast<int>(p), static_cast<int>(k), 1.0, &a[static_cast<std::size_t>(a_at[i])],
+               static_cast<int>(k), &b[static_cast<std::size_t>(b_at[i])], static_cast<int>(p), &product[i * static_cast<std::size_t>(n * p)],
+               static_cast<int>(p));
   }
   return stored(inputs.output_dtype, inputs.output_shape, product);
 }

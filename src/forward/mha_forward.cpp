@@ -12,19 +12,10 @@
 #include <stdexcept>
 #include <thread>
 
-#include <cblas.h>
+#include "forward/blas.hpp"
 
 namespace mhacheck {
 namespace {
-
-template <typename T>
-void gemm(CBLAS_TRANSPOSE trans_b, int m, int n, int k, T alpha, const T* a, int lda, const T* b, int ldb, T* c, int ldc) {
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc);
-  } else {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, trans_b, m, n, k, alpha, a, lda, b, ldb, 0.0, c, ldc);
-  }
-}
 
 template <typename T>
 std::vector<T> values_as(const Array& array) {
@@ -80,7 +71,7 @@ class Forward {
     extra_ = (options_.add_bias_kv ? 1 : 0) + (options_.add_zero_attn ? 1 : 0);
     S_total_ = S_ + extra_;
 
-    openblas_set_num_threads(threads_);
+    blas::set_threads(threads_);
     project_inputs();
     prepare_masks();
     attend();
@@ -99,7 +90,7 @@ class Forward {
   std::vector<T> linear(const std::vector<T>& x, std::int64_t rows, std::int64_t in, const T* weight, const T* bias) const {
     std::vector<T> y(static_cast<std::size_t>(rows * E_));
     if (rows > 0 && E_ > 0) {
-      gemm<T>(CblasTrans, static_cast<int>(rows), static_cast<int>(E_), static_cast<int>(in), T(1), x.data(),
+      blas::gemm(true, static_cast<int>(rows), static_cast<int>(E_), static_cast<int>(in), T(1), x.data(),
               static_cast<int>(in), weight, static_cast<int>(in), y.data(), static_cast<int>(E_));
     }
     if (bias != nullptr) {
@@ -192,7 +183,7 @@ class Forward {
     const T* v = &v_[(n * S_total_) * E_ + h * head_dim_];
     int lda = static_cast<int>(E_);
     if (L_ > 0 && S_total_ > 0 && head_dim_ > 0) {
-      gemm<T>(CblasTrans, static_cast<int>(L_), static_cast<int>(S_total_), static_cast<int>(head_dim_), scale, q, lda, k,
+      blas::gemm(true, static_cast<int>(L_), static_cast<int>(S_total_), static_cast<int>(head_dim_), scale, q, lda, k,
               lda, probabilities, static_cast<int>(S_total_));
     } else {
       std::fill(probabilities, probabilities + L_ * S_total_, T(0));
@@ -222,7 +213,7 @@ class Forward {
     }
     T* out = &context_[(n * L_) * E_ + h * head_dim_];
     if (L_ > 0 && head_dim_ > 0 && S_total_ > 0) {
-      gemm<T>(CblasNoTrans, static_cast<int>(L_), static_cast<int>(head_dim_), static_cast<int>(S_total_), T(1),
+      blas::gemm(false, static_cast<int>(L_), static_cast<int>(head_dim_), static_cast<int>(S_total_), T(1),
               probabilities, static_cast<int>(S_total_), v, lda, out, lda);
     }
   }
@@ -261,11 +252,11 @@ class Forward {
     if (workers == 1) {
       work(0);
     } else {
-      openblas_set_num_threads(1);  // the heads are the parallel loop now
+      blas::set_threads(1);  // the heads are the parallel loop now
       std::vector<std::thread> pool;
       for (int worker = 0; worker < workers; ++worker) pool.emplace_back(work, worker);
       for (std::thread& thread : pool) thread.join();
-      openblas_set_num_threads(threads_);
+      blas::set_threads(threads_);
     }
     if (averaged) {
       // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.

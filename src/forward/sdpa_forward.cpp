@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include <cblas.h>
+#include "forward/blas.hpp"
 
 #include "forward/broadcast_index.hpp"
 #include "mhacheck/forward.hpp"
@@ -66,11 +66,7 @@ SdpaOutputs run(const SdpaInputs& inputs) {
   std::vector<T> scores(static_cast<std::size_t>(L * S));
   for (std::size_t b = 0; b < q_at.size(); ++b) {
     if (L > 0 && S > 0 && E > 0) {
-      if constexpr (std::is_same_v<T, float>) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, S, E, scale, &q[q_at[b]], E, &k[k_at[b]], E, 0.0f, scores.data(), S);
-      } else {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, S, E, scale, &q[q_at[b]], E, &k[k_at[b]], E, 0.0, scores.data(), S);
-      }
+      blas::gemm(true, L, S, E, scale, &q[q_at[b]], E, &k[k_at[b]], E, scores.data(), S);
     } else {
       std::fill(scores.begin(), scores.end(), T(0));
     }
@@ -96,11 +92,7 @@ SdpaOutputs run(const SdpaInputs& inputs) {
     }
     T* target = out + static_cast<std::int64_t>(b) * L * Ev;
     if (L > 0 && Ev > 0 && S > 0) {
-      if constexpr (std::is_same_v<T, float>) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, Ev, S, 1.0f, scores.data(), S, &v[v_at[b]], Ev, 0.0f, target, Ev);
-      } else {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, Ev, S, 1.0, scores.data(), S, &v[v_at[b]], Ev, 0.0, target, Ev);
-      }
+      blas::gemm(false, L, Ev, S, T(1), scores.data(), S, &v[v_at[b]], Ev, target, Ev);
     } else {
       std::fill(target, target + L * Ev, T(0));
     }
