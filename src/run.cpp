@@ -30,6 +30,8 @@ struct TensorUse {
   std::string argument;
   Shape shape;
   DType dtype = DType::Float32;
+  bool mask = false;          // random data for a mask masks nothing
+  bool true_attends = false;  // a bool mask's True means "attend" (F.scaled_dot_product_attention)
 };
 
 class Runner {
@@ -216,13 +218,16 @@ class Runner {
       }
     }
     Array array = make_array(use.dtype, shape);
-    if (use.dtype == DType::Float32 || use.dtype == DType::Float64) {
+    if (use.mask) {
+      // Nothing masked: float masks add 0; bool masks hold whichever value lets every key attend.
+      if (use.dtype == DType::Bool && use.true_attends) std::fill(array.bytes.begin(), array.bytes.end(), 1);
+    } else if (use.dtype == DType::Float32 || use.dtype == DType::Float64) {
       std::normal_distribution<double> normal(0.0, 1.0);
       for (std::int64_t i = 0; i < array.size(); ++i) {
         if (use.dtype == DType::Float64) array.data<double>()[i] = normal(random_);
         else array.data<float>()[i] = static_cast<float>(normal(random_));
       }
-    }  // masks and other dtypes stay zero: nothing masked
+    }  // integer data stays zero
     return array;
   }
 
@@ -284,6 +289,8 @@ class Runner {
     const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
     use.shape = resolved(tensor->shape);
     use.dtype = tensor->dtype.value_or(mask ? DType::Bool : DType::Float32);
+    use.mask = mask;
+    use.true_attends = call.op == "scaled_dot_product_attention";
     return &declared_array(ref, use, call.id);
   }
 
@@ -401,8 +408,8 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
   if (!result.report.ok() || result.report.input_error) return result;
   result.check_passed = true;
   if (!options.weights.empty() && spec.modules.size() != 1) {
-    throw InputError(Location{}, "--weights names one state_dict, but the spec has several modules",
-                     "give each module its own \"weights\" (and \"prefix\") in the spec");
+    throw InputError(Location{}, fmt::format("--weights names one state_dict, but the spec has {} modules", spec.modules.size()),
+                     spec.modules.empty() ? "function calls have no weights" : "give each module its own \"weights\" (and \"prefix\") in the spec");
   }
   try {
     Runner(spec, options, result).run();

@@ -127,3 +127,20 @@ TEST_CASE("run: a failing check runs nothing", "[run]") {
   CHECK(result.outputs.empty());
   CHECK(test::find(result.report, "MHA040") != nullptr);
 }
+
+TEST_CASE("run: random masks mask nothing, whichever way a bool mask reads", "[run]") {
+  // F.scaled_dot_product_attention's True attends; nn.MultiheadAttention's True masks.
+  RunResult sdpa = run_text(R"({"op": "scaled_dot_product_attention", "query": [2, 3, 4], "key": [2, 5, 4], "value": [2, 5, 4],
+                                "attn_mask": [3, 5]})",
+                            random_inputs());
+  REQUIRE(sdpa.executed);
+  CHECK(test::find(sdpa.report, "MHA110") == nullptr);
+  RunResult mha = run_text(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [3, 2, 8],
+                               "key": [5, 2, 8], "value": [5, 2, 8], "key_padding_mask": [2, 5],
+                               "attn_mask": {"shape": [3, 5], "dtype": "float32"}})",
+                           random_inputs());
+  REQUIRE(mha.executed);
+  CHECK(test::find(mha.report, "MHA110") == nullptr);
+  // The weights are a softmax over unmasked keys: rows sum to 1, no NaN.
+  CHECK(render_run_json(mha, false)["run"]["outputs"]["attn_output_weights"]["statistics"]["nan_count"] == 0);
+}

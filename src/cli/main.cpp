@@ -321,7 +321,7 @@ struct RunCommand {
       }
       if (!plot.empty()) {
         std::string svg = attention_heatmap_svg(outputs);
-        if (svg.empty()) return "--plot: no call returns attention weights (need_weights is false)";
+        if (svg.empty()) return "--plot: no call returns attention weights (nn.MultiheadAttention with need_weights=True does)";
         write_file_atomically(plot, svg);
       }
     } catch (const InputError& error) {
