@@ -211,14 +211,30 @@ bool read_filter(const std::vector<std::string>& ignore, const std::vector<std::
   return true;
 }
 
-struct CheckCommand {
-  std::vector<std::string> files;
+// What check and run share: how the report is written and which diagnostics it keeps.
+struct ReportOptions {
   std::string format = "text", color = "auto", output_file;
   std::vector<std::string> ignore, only;
   bool werror = false;
+
+  void add_to(CLI::App* command, const std::vector<std::string>& formats) {
+    command->add_option("--format", format, "report format")->check(CLI::IsMember(formats));
+    command->add_option("-o,--output", output_file, "write the report to this file (atomically) instead of stdout");
+    command->add_option("--ignore", ignore, "drop these diagnostics, e.g. --ignore MHA081,MHA090")->allow_extra_args(false);
+    command->add_option("--only", only, "keep only these diagnostics, e.g. --only MHA040")->allow_extra_args(false);
+    command->add_option("--color", color, "colour in text reports")->check(CLI::IsMember({"auto", "always", "never"}));
+    command->add_flag("--werror", werror, "treat warnings as errors for the exit code");
+  }
+  TextStyle text_style() const { return TextStyle{output_file.empty() && use_color(color)}; }
+};
+
+struct CheckCommand {
+  std::vector<std::string> files;
+  ReportOptions report;
   InlineCall call;
 
   int execute() const {
+    const auto& [format, color, output_file, ignore, only, werror] = report;
     DiagnosticFilter filter;
     if (!read_filter(ignore, only, filter)) return 2;
     std::vector<Report> reports;
@@ -249,7 +265,7 @@ struct CheckCommand {
         reports.push_back(input_error_report(file, error));
       }
     }
-    for (Report& report : reports) apply_filter(report, filter);
+    for (Report& checked : reports) apply_filter(checked, filter);
     std::string text;
     if (format == "json") {
       text = json_text(render_json(reports));
@@ -258,7 +274,7 @@ struct CheckCommand {
     } else if (format == "github") {
       text = render_github(reports, std::filesystem::current_path());
     } else {
-      text = render_text(reports, TextStyle{output_file.empty() && use_color(color)});
+      text = render_text(reports, report.text_style());
     }
     int written = emit(text, output_file);
     return written != 0 ? written : exit_code(reports, werror);
@@ -266,15 +282,15 @@ struct CheckCommand {
 };
 
 struct RunCommand {
-  std::string file;
-  std::string format = "text", color = "auto", save, plot, output_file;
-  std::vector<std::string> ignore, only;
-  bool werror = false, values = false, full = false;
+  std::string file, save, plot;
+  ReportOptions report;
+  bool values = false, full = false;
   int precision = 4;
   RunOptions options;
   InlineCall call;
 
   int execute() const {
+    const auto& [format, color, output_file, ignore, only, werror] = report;
     DiagnosticFilter filter;
     if (!read_filter(ignore, only, filter)) return 2;
     if (call.given() == !file.empty()) {
@@ -300,7 +316,7 @@ struct RunCommand {
       PrintOptions print;
       print.precision = precision;
       if (full) print.threshold = std::numeric_limits<double>::infinity();
-      text = render_run_text(result, TextStyle{output_file.empty() && use_color(color)}, print);
+      text = render_run_text(result, report.text_style(), print);
     }
     if (int written = emit(text, output_file); written != 0) return written;
     if (!write_problem.empty()) {
@@ -390,12 +406,7 @@ int main(int argc, char** argv) {
   CheckCommand check_command;
   check->add_option("specs", check_command.files,
                     "JSON spec files or directories (searched for *.json), '-' for stdin; see docs/spec-format.md");
-  check->add_option("-o,--output", check_command.output_file, "write the report to this file (atomically) instead of stdout");
-  check->add_option("--ignore", check_command.ignore, "drop these diagnostics, e.g. --ignore MHA081,MHA090")->allow_extra_args(false);
-  check->add_option("--only", check_command.only, "keep only these diagnostics, e.g. --only MHA040")->allow_extra_args(false);
-  check->add_option("--format", check_command.format, "report format")->check(CLI::IsMember({"text", "json", "sarif", "github"}));
-  check->add_option("--color", check_command.color, "colour in text reports")->check(CLI::IsMember({"auto", "always", "never"}));
-  check->add_flag("--werror", check_command.werror, "treat warnings as errors for the exit code");
+  check_command.report.add_to(check, {"text", "json", "sarif", "github"});
   add_inline_options(check, check_command.call);
   check->footer(
       "Examples:\n"
@@ -417,15 +428,10 @@ int main(int argc, char** argv) {
       ->check(at_least(1));
   run->add_option("--save", run_command.save, "write every named output to this .npz (atomically)");
   run->add_option("--plot", run_command.plot, "draw the attention weights as an SVG heatmap to this file");
-  run->add_option("-o,--output", run_command.output_file, "write the report to this file (atomically) instead of stdout");
-  run->add_option("--ignore", run_command.ignore, "drop these diagnostics, e.g. --ignore MHA090")->allow_extra_args(false);
-  run->add_option("--only", run_command.only, "keep only these diagnostics")->allow_extra_args(false);
-  run->add_option("--format", run_command.format, "report format")->check(CLI::IsMember({"text", "json"}));
+  run_command.report.add_to(run, {"text", "json"});
   run->add_flag("--values", run_command.values, "with --format json: include every output value");
   run->add_flag("--full", run_command.full, "print whole tensors, not a summary past 1000 elements");
   run->add_option("--precision", run_command.precision, "digits after the point when printing (default 4)")->check(CLI::Range(0, 16));
-  run->add_option("--color", run_command.color, "colour in text reports")->check(CLI::IsMember({"auto", "always", "never"}));
-  run->add_flag("--werror", run_command.werror, "treat warnings as errors for the exit code");
   add_inline_options(run, run_command.call);
   run->footer(
       "Examples:\n"
