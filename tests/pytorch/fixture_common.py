@@ -4,6 +4,9 @@ PyTorch and ATen's messages spell them, and a reproducible .npz writer.
 Imported by gen_*.py scripts, which run with Debian's python3 (python3-torch, python3-numpy).
 """
 
+import json
+import os
+import random
 import zipfile
 
 import numpy as np
@@ -48,3 +51,34 @@ def save_npz(path, arrays):
             info.external_attr = 0o600 << 16
             with zf.open(info, "w", force_zip64=True) as fh:
                 np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
+
+
+def seed_everything(seed):
+    """The generators' one source of randomness: Python's, NumPy's and torch's, all from `seed`;
+    torch single-threaded so that reductions add up in the same order every run."""
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    return random.Random(seed)
+
+
+def write_index(out, header, cases):
+    """out/index.json: the header's fields, then "cases" one per line (stable diffs)."""
+    fields = "".join("{}: {}, ".format(json.dumps(key), json.dumps(value)) for key, value in header.items())
+    lines = ["{" + fields + '"cases": [']
+    for i, case in enumerate(cases):
+        lines.append(json.dumps(case) + ("," if i + 1 < len(cases) else ""))
+    lines.append("]}")
+    text = "\n".join(lines) + "\n"
+    assert json.loads(text) == dict(header, cases=cases)
+    with open(os.path.join(out, "index.json"), "w") as fh:
+        fh.write(text)
+
+
+def remove_stale(out, written):
+    """Deletes the fixtures of cases that no longer exist."""
+    for name in sorted(os.listdir(out)):
+        if name.endswith((".npz", ".json")) and name not in written:
+            os.remove(os.path.join(out, name))
+            print("removed stale", name)

@@ -50,7 +50,7 @@ from collections import Counter, OrderedDict
 import numpy as np
 import torch
 
-from fixture_common import save_npz
+from fixture_common import remove_stale, save_npz, write_index
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -538,24 +538,10 @@ def main():
         if note:
             coverage["note_2x"] += 1
 
-    index = OrderedDict([("generator", GENERATOR), ("torch_version", torch.__version__),
-                         ("note_2x", GLOBAL_NOTES_2X), ("cases", index_cases)])
-    lines = ['{{"generator": {}, "torch_version": {}, "note_2x": {}, "cases": ['.format(
-        json.dumps(GENERATOR), json.dumps(torch.__version__), json.dumps(GLOBAL_NOTES_2X))]
-    for i, e in enumerate(index_cases):
-        lines.append(json.dumps(e) + ("," if i + 1 < len(index_cases) else ""))
-    lines.append("]}")
-    text = "\n".join(lines) + "\n"
-    assert json.loads(text) == json.loads(json.dumps(index))
-    with open(os.path.join(args.out, "index.json"), "w") as fh:
-        fh.write(text)
+    write_index(args.out, OrderedDict([("generator", GENERATOR), ("torch_version", torch.__version__),
+                                       ("note_2x", GLOBAL_NOTES_2X)]), index_cases)
     written.add("index.json")
-
-    # stale fixtures of cases that no longer exist
-    for f in sorted(os.listdir(args.out)):
-        if f.endswith((".npz", ".json")) and f not in written:
-            os.remove(os.path.join(args.out, f))
-            print("removed stale", f)
+    remove_stale(args.out, written)
 
     total = sum(os.path.getsize(os.path.join(args.out, f)) for f in written)
     print("wrote {} cases ({} files, {} bytes) to {}".format(len(cases), len(written), total, args.out))

@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from fixture_common import DTYPES, DTYPE_NAMES, FLOAT_NAMES, TYPEMETA_NAMES
+from fixture_common import seed_everything, DTYPES, DTYPE_NAMES, FLOAT_NAMES, TYPEMETA_NAMES
 
 SEED = 20240601
 GENERATOR = "tests/pytorch/gen_mha_cases.py"
@@ -1325,11 +1325,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "mha_cases.json"))
     args = ap.parse_args()
 
-    random.seed(SEED)
-    np.random.seed(SEED % (2 ** 32))
-    torch.manual_seed(SEED)
-    torch.set_num_threads(1)
-    rng = random.Random(SEED)
+    rng = seed_everything(SEED)
 
     cases = Cases()
     seed_examples(cases)

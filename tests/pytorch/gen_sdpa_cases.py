@@ -45,7 +45,7 @@ from collections import Counter, OrderedDict
 import numpy as np
 import torch
 
-from fixture_common import DTYPES, DTYPE_NAMES, FLOAT_NAMES, TYPEMETA_NAMES
+from fixture_common import seed_everything, DTYPES, DTYPE_NAMES, FLOAT_NAMES, TYPEMETA_NAMES
 
 SEED = 20240917
 GENERATOR = "tests/pytorch/gen_sdpa_cases.py"
@@ -805,11 +805,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "sdpa_cases.json"))
     args = ap.parse_args()
 
-    random.seed(SEED)
-    np.random.seed(SEED % (2 ** 32))
-    torch.manual_seed(SEED)
-    torch.set_num_threads(1)
-    rng = random.Random(SEED)
+    rng = seed_everything(SEED)
 
     # Masks are always at least 2-D here: with 4-D q/k/v, 2.x's CPU flash gate
     # (check_attn_mask_shape) reads attn_mask.size(-2), which a 0-D/1-D mask does not have.

@@ -47,7 +47,7 @@ from collections import Counter, OrderedDict
 import numpy as np
 import torch
 
-from fixture_common import save_npz
+from fixture_common import remove_stale, save_npz, write_index
 import torch.nn.functional as F
 
 GENERATOR = "tests/pytorch/gen_sdpa_forward_cases.py"
@@ -377,23 +377,9 @@ def main():
         if fully_masked:
             coverage["fully masked rows (-> 0)"] += 1
 
-    lines = ['{{"generator": {}, "torch_version": {}, "cases": ['.format(
-        json.dumps(GENERATOR), json.dumps(torch.__version__))]
-    for i, e in enumerate(index_cases):
-        lines.append(json.dumps(e) + ("," if i + 1 < len(index_cases) else ""))
-    lines.append("]}")
-    text = "\n".join(lines) + "\n"
-    index = OrderedDict([("generator", GENERATOR), ("torch_version", torch.__version__),
-                         ("cases", index_cases)])
-    assert json.loads(text) == json.loads(json.dumps(index))
-    with open(os.path.join(args.out, "index.json"), "w") as fh:
-        fh.write(text)
+    write_index(args.out, OrderedDict([("generator", GENERATOR), ("torch_version", torch.__version__)]), index_cases)
     written.add("index.json")
-
-    for f in sorted(os.listdir(args.out)):
-        if f.endswith((".npz", ".json")) and f not in written:
-            os.remove(os.path.join(args.out, f))
-            print("removed stale", f)
+    remove_stale(args.out, written)
 
     total = sum(os.path.getsize(os.path.join(args.out, f)) for f in written)
     print("wrote {} cases ({} files, {} bytes) to {}".format(len(cases), len(written), total, args.out))
