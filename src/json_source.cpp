@@ -88,12 +88,15 @@ class Locator {
                        "a spec never needs this much nesting", InputError::Kind::Syntax);
     }
     std::size_t start = pos_;
+    // The text is valid JSON (nlohmann/json accepted it), so running out here cannot happen;
+    // the check keeps a disagreement between the two readers from reading past the end.
+    if (pos_ >= text_.size()) return;
     char c = text_[pos_];
     if (c == '{') {
       ++pos_;
       std::map<std::string, bool> seen;
       skip_blank();
-      while (text_[pos_] != '}') {
+      while (pos_ < text_.size() && text_[pos_] != '}') {
         std::size_t key_start = pos_;
         std::size_t key_length = skip_string();
         std::string key = nlohmann::json::parse(text_.substr(key_start, key_length)).get<std::string>();
@@ -110,17 +113,17 @@ class Locator {
         skip_blank();
         value(member, depth + 1);
         skip_blank();
-        if (text_[pos_] == ',') ++pos_;
+        if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
         skip_blank();
       }
       ++pos_;
     } else if (c == '[') {
       ++pos_;
       skip_blank();
-      for (std::size_t index = 0; text_[pos_] != ']'; ++index) {
+      for (std::size_t index = 0; pos_ < text_.size() && text_[pos_] != ']'; ++index) {
         value(child_pointer(pointer, index), depth + 1);
         skip_blank();
-        if (text_[pos_] == ',') ++pos_;
+        if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
         skip_blank();
       }
       ++pos_;
@@ -182,6 +185,11 @@ void check_depth(const std::shared_ptr<const SourceText>& source) {
 JsonDocument parse_json_document(std::shared_ptr<const SourceText> source) {
   JsonDocument document;
   document.source = source;
+  // nlohmann/json takes a NUL byte for the end of the input (even inside a comment), so a spec
+  // with one would be read only up to it; refuse it where it stands instead.
+  if (std::size_t nul = source->text.find('\0'); nul != std::string::npos) {
+    throw InputError(location_at(source, nul), "a NUL byte in the spec", "a spec is JSON text", InputError::Kind::Syntax);
+  }
   check_depth(source);
   try {
     document.value = nlohmann::json::parse(source->text, nullptr, true, true);

@@ -60,3 +60,14 @@ TEST_CASE("only regular files within the size limit are read", "[json]") {
 TEST_CASE("numbers beyond double's range are input errors, not crashes", "[json]") {
   CHECK_THROWS_WITH(test::document_from(R"({"value": [3, 2, 1e400]})"), "number overflow parsing '1e400'");
 }
+
+TEST_CASE("a NUL byte is refused where it stands (nlohmann/json would stop reading there)", "[json]") {
+  try {
+    test::document_from(std::string("// x\0y\n{}", 9));
+    FAIL("no error");
+  } catch (const InputError& error) {
+    CHECK(std::string(error.what()) == "a NUL byte in the spec");
+    CHECK(error.location().line == 1);
+    CHECK(error.location().column == 5);
+  }
+}
