@@ -124,14 +124,21 @@ class MhaRules {
           DiagId::ModuleHeadsDivide,
           fmt::format("embed_dim {} is not divisible by num_heads {}", m_.embed_dim, m_.num_heads), "num_heads");
       ctx_.pytorch_raises(diagnostic, "AssertionError", "embed_dim must be divisible by num_heads");
-      // The nearest head counts that divide embed_dim, smaller one first.
-      for (std::int64_t distance = 1; distance < m_.num_heads + m_.embed_dim && diagnostic.fixes.size() < 2; ++distance) {
-        for (std::int64_t heads : {m_.num_heads - distance, m_.num_heads + distance}) {
-          if (heads > 0 && heads <= m_.embed_dim && m_.embed_dim % heads == 0 && diagnostic.fixes.size() < 2) {
-            ctx_.add_option_fix(diagnostic, fmt::format("use num_heads={} (head_dim {})", heads, m_.embed_dim / heads),
-                                {{"num_heads", heads}});
-          }
-        }
+      // The nearest head counts that divide embed_dim, smaller one first. Divisors come in pairs
+      // (d, embed_dim / d), so sqrt(embed_dim) steps find them all, even for embed_dim near 2^40.
+      std::vector<std::int64_t> divisors;
+      for (std::int64_t d = 1; d * d <= m_.embed_dim; ++d) {
+        if (m_.embed_dim % d != 0) continue;
+        divisors.push_back(d);
+        if (d != m_.embed_dim / d) divisors.push_back(m_.embed_dim / d);
+      }
+      std::sort(divisors.begin(), divisors.end(), [&](std::int64_t a, std::int64_t b) {
+        std::int64_t distance_a = std::abs(a - m_.num_heads), distance_b = std::abs(b - m_.num_heads);
+        return distance_a != distance_b ? distance_a < distance_b : a < b;
+      });
+      for (std::size_t i = 0; i < divisors.size() && i < 2; ++i) {
+        ctx_.add_option_fix(diagnostic, fmt::format("use num_heads={} (head_dim {})", divisors[i], m_.embed_dim / divisors[i]),
+                            {{"num_heads", divisors[i]}});
       }
       return false;
     }
