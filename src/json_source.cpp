@@ -64,7 +64,8 @@ class Locator {
       if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
         ++pos_;
       } else if (c == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '/') {
-        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+        // As nlohmann/json reads it: a line comment ends at a newline or a carriage return.
+        while (pos_ < text_.size() && text_[pos_] != '\n' && text_[pos_] != '\r') ++pos_;
       } else if (c == '/' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '*') {
         std::size_t end = text_.find("*/", pos_ + 2);
         pos_ = end == std::string::npos ? text_.size() : end + 2;
@@ -204,7 +205,15 @@ JsonDocument parse_json_document(std::shared_ptr<const SourceText> source) {
     throw InputError(whole, plain_parse_message(error.what()), "numbers in a spec are dims and options: small integers",
                      InputError::Kind::Syntax);
   }
-  Locator(source, document).run();
+  try {
+    Locator(source, document).run();
+  } catch (const nlohmann::json::exception& error) {
+    // The locator follows nlohmann/json's reading of the text; should the two ever disagree,
+    // the spec is refused rather than half-located.
+    Location whole;
+    whole.source = source;
+    throw InputError(whole, plain_parse_message(error.what()), "the spec could not be located", InputError::Kind::Syntax);
+  }
   return document;
 }
 

@@ -71,3 +71,10 @@ TEST_CASE("a NUL byte is refused where it stands (nlohmann/json would stop readi
     CHECK(error.location().column == 5);
   }
 }
+
+TEST_CASE("a line comment ends at a carriage return, as nlohmann/json reads it", "[json]") {
+  JsonDocument document = test::document_from("{\"a\": // note\r\"float16\", \"b\": 1}");
+  CHECK(document.value["a"] == "float16");
+  CHECK(document.values.find("/a").column == 15);
+  CHECK(document.values.find("/b").column == 31);
+}
