@@ -4,6 +4,7 @@
 
 #include "mhacheck/atomic_file.hpp"
 
+#include <memory>
 #include <set>
 
 #include <unistd.h>
@@ -199,33 +200,44 @@ std::vector<std::string> list_npz(const std::string& path) {
   return names;
 }
 
-NpyHeader read_npz_header(const std::string& path, const std::string& member) {
+namespace {
+
+// One member of an archive opened for reading, up to the end of its .npy header.
+struct OpenMember {
   ReadArchive archive;
-  open_archive(path, archive);
-  std::vector<ZipMember> members = members_of(path, archive.zip);
-  const ZipMember& found = find_member(path, members, member);
-  NpySource source{path, found.name};
-  MemberReader reader(archive.zip, source, found);
+  std::vector<ZipMember> members;
+  const ZipMember* found = nullptr;
+  NpySource source;
+  std::unique_ptr<MemberReader> reader;
+  ByteReader read;
+  NpyHeader header;
   std::size_t header_size = 0;
-  NpyHeader header = read_header(source, reader.reader(), header_size);
-  check_declared_size(source, header, header_size, reader.declared_size());
-  return header;
+
+  OpenMember(const std::string& path, const std::string& member) {
+    open_archive(path, archive);
+    members = members_of(path, archive.zip);
+    found = &find_member(path, members, member);
+    source = NpySource{path, found->name};
+    reader = std::make_unique<MemberReader>(archive.zip, source, *found);
+    read = reader->reader();
+    header = read_header(source, read, header_size);
+  }
+};
+
+}  // namespace
+
+NpyHeader read_npz_header(const std::string& path, const std::string& member) {
+  OpenMember open(path, member);
+  check_declared_size(open.source, open.header, open.header_size, open.reader->declared_size());
+  return open.header;
 }
 
 Array read_npz(const std::string& path, const std::string& member, std::int64_t max_elements) {
-  ReadArchive archive;
-  open_archive(path, archive);
-  std::vector<ZipMember> members = members_of(path, archive.zip);
-  const ZipMember& found = find_member(path, members, member);
-  NpySource source{path, found.name};
-  MemberReader reader(archive.zip, source, found);
-  std::size_t header_size = 0;
-  ByteReader read = reader.reader();
-  NpyHeader header = read_header(source, read, header_size);
-  check_element_limit(source, header, max_elements);
-  check_declared_size(source, header, header_size, reader.declared_size());
-  Array array = read_data(source, header, read);
-  reader.check_at_end();
+  OpenMember open(path, member);
+  check_element_limit(open.source, open.header, max_elements);
+  check_declared_size(open.source, open.header, open.header_size, open.reader->declared_size());
+  Array array = read_data(open.source, open.header, open.read);
+  open.reader->check_at_end();
   return array;
 }
 

@@ -199,18 +199,6 @@ int emit(const std::string& text, const std::string& output_file) {
   return 0;
 }
 
-// --ignore and --only as codes; an unknown code is a usage error.
-bool read_filter(const std::vector<std::string>& ignore, const std::vector<std::string>& only, DiagnosticFilter& filter) {
-  try {
-    filter.ignore = parse_code_list(ignore);
-    filter.only = parse_code_list(only);
-  } catch (const std::invalid_argument& error) {
-    std::cerr << "mhacheck: " << error.what() << "\n";
-    return false;
-  }
-  return true;
-}
-
 // What check and run share: how the report is written and which diagnostics it keeps.
 struct ReportOptions {
   std::string format = "text", color = "auto", output_file;
@@ -226,6 +214,17 @@ struct ReportOptions {
     command->add_flag("--werror", werror, "treat warnings as errors for the exit code");
   }
   TextStyle text_style() const { return TextStyle{output_file.empty() && use_color(color)}; }
+  // --ignore and --only as codes; an unknown code is a usage error.
+  bool read_filter(DiagnosticFilter& filter) const {
+    try {
+      filter.ignore = parse_code_list(ignore);
+      filter.only = parse_code_list(only);
+    } catch (const std::invalid_argument& error) {
+      std::cerr << "mhacheck: " << error.what() << "\n";
+      return false;
+    }
+    return true;
+  }
 };
 
 struct CheckCommand {
@@ -234,9 +233,8 @@ struct CheckCommand {
   InlineCall call;
 
   int execute() const {
-    const auto& [format, color, output_file, ignore, only, werror] = report;
     DiagnosticFilter filter;
-    if (!read_filter(ignore, only, filter)) return 2;
+    if (!report.read_filter(filter)) return 2;
     std::vector<Report> reports;
     if (call.given()) {
       if (!files.empty()) {
@@ -267,17 +265,17 @@ struct CheckCommand {
     }
     for (Report& checked : reports) apply_filter(checked, filter);
     std::string text;
-    if (format == "json") {
+    if (report.format == "json") {
       text = json_text(render_json(reports));
-    } else if (format == "sarif") {
+    } else if (report.format == "sarif") {
       text = json_text(render_sarif(reports, std::filesystem::current_path()));
-    } else if (format == "github") {
+    } else if (report.format == "github") {
       text = render_github(reports, std::filesystem::current_path());
     } else {
       text = render_text(reports, report.text_style());
     }
-    int written = emit(text, output_file);
-    return written != 0 ? written : exit_code(reports, werror);
+    int written = emit(text, report.output_file);
+    return written != 0 ? written : exit_code(reports, report.werror);
   }
 };
 
@@ -290,9 +288,8 @@ struct RunCommand {
   InlineCall call;
 
   int execute() const {
-    const auto& [format, color, output_file, ignore, only, werror] = report;
     DiagnosticFilter filter;
-    if (!read_filter(ignore, only, filter)) return 2;
+    if (!report.read_filter(filter)) return 2;
     if (call.given() == !file.empty()) {
       std::cerr << "mhacheck run: give one spec file, or the inline-call flags (--module, --query, ...)\n";
       return 2;
@@ -310,7 +307,7 @@ struct RunCommand {
     if (result.executed) write_problem = write_files(result.outputs);
     apply_filter(result.report, filter);
     std::string text;
-    if (format == "json") {
+    if (report.format == "json") {
       text = json_text(render_run_json(result, values));
     } else {
       PrintOptions print;
@@ -318,12 +315,12 @@ struct RunCommand {
       if (full) print.threshold = std::numeric_limits<double>::infinity();
       text = render_run_text(result, report.text_style(), print);
     }
-    if (int written = emit(text, output_file); written != 0) return written;
+    if (int written = emit(text, report.output_file); written != 0) return written;
     if (!write_problem.empty()) {
       std::cerr << "mhacheck run: " << write_problem << "\n";
       return 2;
     }
-    int status = exit_code({result.report}, werror);
+    int status = exit_code({result.report}, report.werror);
     return status == 0 && !result.executed ? 1 : status;
   }
 
