@@ -59,16 +59,54 @@ Diagnostic& CallContext::report(DiagId id, std::string message, const ArgValue* 
   return diagnostic;
 }
 
+std::optional<std::string> CallContext::written_option(const std::string& option) const {
+  if (option_names.empty()) return option;
+  auto it = option_names.find(option);
+  if (it == option_names.end()) return std::nullopt;
+  return it->second;
+}
+
+Location CallContext::option_location(const std::string& option) const {
+  std::optional<std::string> written = written_option(option);
+  if (!written || module->written_as_call) return spec.document.values.find(module->pointer);
+  Location location = spec.document.values.find(child_pointer(module->pointer, *written));
+  return location.known() ? location : spec.document.values.find(module->pointer);
+}
+
+std::optional<std::string> CallContext::argument_pointer(const std::string& argument) const {
+  if (argument_names.empty()) return child_pointer(call.pointer, argument);
+  auto it = argument_names.find(argument);
+  if (it == argument_names.end()) return std::nullopt;
+  return child_pointer(call.pointer, it->second);
+}
+
 Diagnostic& CallContext::report_option(DiagId id, std::string message, const std::string& option) {
   Diagnostic& diagnostic = diagnostics.emplace_back();
   diagnostic.id = id;
   diagnostic.message = std::move(message);
   diagnostic.call = call.id;
-  diagnostic.argument = "module->" + option;
-  std::string pointer = child_pointer(module->pointer, option);
-  diagnostic.location = spec.document.values.find(module->written_as_call ? module->pointer : pointer);
+  std::string written = written_option(option).value_or(option);
+  diagnostic.argument = "module->" + written;
+  std::string pointer = child_pointer(module->pointer, written);
+  diagnostic.location = spec.document.values.find(module->written_as_call || !written_option(option) ? module->pointer : pointer);
   if (diagnostic.severity() == Severity::Error) ++errors_;
   return diagnostic;
+}
+
+CallContext CallContext::inner(const CallDecl& inner_call, const ModuleDecl* inner_module) const {
+  CallContext context(spec, inner_call, inner_module, symbols);
+  context.raised_ = raised_;
+  return context;
+}
+
+void CallContext::absorb(CallContext& inner_context) {
+  for (Diagnostic& diagnostic : inner_context.diagnostics) {
+    if (!inner_context.scope_note.empty()) diagnostic.notes.push_back(inner_context.scope_note);
+    diagnostics.push_back(std::move(diagnostic));
+  }
+  inner_context.diagnostics.clear();
+  errors_ += inner_context.errors_;
+  raised_ = raised_ || inner_context.raised_;
 }
 
 void CallContext::pytorch_raises(Diagnostic& diagnostic, std::string type, std::string message) {
@@ -90,15 +128,22 @@ bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where
 std::optional<nlohmann::json> CallContext::option_patch(
     const std::vector<std::pair<std::string, nlohmann::json>>& options) const {
   nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::pair<std::string, nlohmann::json>> written;
+  for (const auto& [name, value] : options) {
+    std::optional<std::string> option = written_option(name);
+    if (!option) return std::nullopt;
+    written.emplace_back(*option, value);
+  }
   if (module->written_as_call) {
-    // The module is a constructor string: replace it with the edited call.
+    // The module is (in) a constructor string: replace the string with the edited call.
     nlohmann::json object = parse_module_call(spec.document.value.at(nlohmann::json::json_pointer(module->pointer)).get<std::string>(),
                                               Location{});
-    for (const auto& [name, value] : options) object[name] = value;
+    nlohmann::json& edited = object[nlohmann::json::json_pointer(module->path_in_call)];
+    for (const auto& [name, value] : written) edited[name] = value;
     patch.push_back({{"op", "replace"}, {"path", module->pointer}, {"value", module_call_text(object)}});
     return patch;
   }
-  for (const auto& [name, value] : options) {
+  for (const auto& [name, value] : written) {
     patch.push_back({{"op", "add"}, {"path", child_pointer(module->pointer, name)}, {"value", value}});
   }
   return patch;
@@ -114,6 +159,14 @@ void CallContext::add_patch_fix(Diagnostic& diagnostic, std::string description,
   fix.description = std::move(description);
   fix.patch = std::move(patch);
   diagnostic.fixes.push_back(std::move(fix));
+}
+
+bool CallContext::add_argument_fix(Diagnostic& diagnostic, std::string description, const std::string& argument,
+                                   nlohmann::json value) {
+  std::optional<std::string> pointer = argument_pointer(argument);
+  if (!pointer) return false;
+  add_patch_fix(diagnostic, std::move(description), nlohmann::json::array({{{"op", "add"}, {"path", *pointer}, {"value", std::move(value)}}}));
+  return true;
 }
 
 bool CallContext::add_option_fix(Diagnostic& diagnostic, std::string description,
@@ -138,6 +191,16 @@ bool CallContext::add_shape_fix(Diagnostic& diagnostic, std::string description,
   }
   add_patch_fix(diagnostic, std::move(description), std::move(patch));
   return true;
+}
+
+void CallContext::add_input_dtype_fixes(Diagnostic& diagnostic, const ArgValue& input, DType parameters) {
+  add_dtype_fix(diagnostic, fmt::format("pass {} as {} ({}.to(torch.{}))", input.argument, dtype_name(parameters), input.argument,
+                                        dtype_name(parameters)),
+                input, parameters);
+  if (!is_floating(input.dtype)) return;
+  if (auto patch = option_patch({{"dtype", dtype_name(input.dtype)}})) {
+    add_patch_fix(diagnostic, fmt::format("construct the module with dtype=torch.{}", dtype_name(input.dtype)), *patch);
+  }
 }
 
 bool CallContext::add_dtype_fix(Diagnostic& diagnostic, std::string description, const ArgValue& arg, DType dtype) {

@@ -48,11 +48,28 @@ class CallContext {
 
   const ArgValue& arg(const std::string& name) const { return args.at(name); }
 
+  // A module's own calls inside its forward (a Transformer layer's self_attn) run in an inner
+  // context: `module` and `call` are then synthesized, and these map their option and argument
+  // names to the written ones ("embed_dim" -> "d_model", "is_causal" -> "tgt_is_causal").
+  // An option or argument missing from a non-empty map has no place in the spec to fix.
+  std::map<std::string, std::string> option_names;
+  std::map<std::string, std::string> argument_names;
+  std::string scope_note;  // added to each diagnostic of an inner context: where it happened
+  // An inner context sharing the symbols and knowing whether PyTorch has raised already.
+  CallContext inner(const CallDecl& inner_call, const ModuleDecl* inner_module) const;
+  // Takes over the inner context's diagnostics (with its scope note) and error state.
+  void absorb(CallContext& inner_context);
+  // Where a plain argument of the call is (or would be) written: for fix patches.
+  std::optional<std::string> argument_pointer(const std::string& argument) const;
+
   // Adds a diagnostic about `arg` (dim `dim` of it when given); the location is that dim's.
   Diagnostic& report(DiagId id, std::string message, const ArgValue* arg = nullptr,
                      std::optional<int> dim = std::nullopt);
   // Adds a diagnostic about a module option (its location in the spec).
   Diagnostic& report_option(DiagId id, std::string message, const std::string& option);
+  // The spec's name of one of the module's options; nullopt when it has none (inner modules).
+  std::optional<std::string> written_option(const std::string& option) const;
+  Location option_location(const std::string& option) const;  // the module's, when not written
   // Records the exception PyTorch raises for `diagnostic`; the first one raised in a call is
   // the one the user sees, later ones only once the earlier are fixed.
   void pytorch_raises(Diagnostic& diagnostic, std::string type, std::string message);
@@ -81,7 +98,12 @@ class CallContext {
   bool add_shape_fix(Diagnostic& diagnostic, std::string description,
                      const std::vector<std::pair<const ArgValue*, Shape>>& shapes);
   bool add_dtype_fix(Diagnostic& diagnostic, std::string description, const ArgValue& arg, DType dtype);
+  // An input whose dtype is not its module's parameters': convert the input, or (a floating
+  // input) construct the module in the input's dtype.
+  void add_input_dtype_fixes(Diagnostic& diagnostic, const ArgValue& input, DType parameters);
   void add_patch_fix(Diagnostic& diagnostic, std::string description, nlohmann::json patch);
+  // Sets a plain argument of the call (is_causal=False) or adds a tensor argument.
+  bool add_argument_fix(Diagnostic& diagnostic, std::string description, const std::string& argument, nlohmann::json value);
 
   // Patch operations, for combining several edits into one fix.
   std::optional<nlohmann::json> option_patch(const std::vector<std::pair<std::string, nlohmann::json>>& options) const;

@@ -269,6 +269,55 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        "The CPU softmax kernels take float16, bfloat16, float32 and float64 only; convert integer or bool scores with "
        ".float() first (or pass dtype=).",
        R"({"op": "softmax", "input": {"shape": [2, 5], "dtype": "int64"}, "dim": -1})"},
+      {DiagId::ActivationInvalid, "MHA400", Severity::Error, "activation-invalid", "a Transformer layer's activation is not relu or gelu",
+       "TransformerEncoderLayer and TransformerDecoderLayer take activation=\"relu\" or \"gelu\" as a string (or the "
+       "functions F.relu, F.gelu); any other string makes the constructor raise RuntimeError.",
+       R"({"module": {"type": "TransformerEncoderLayer", "d_model": 8, "nhead": 2, "activation": "tanh"}, "src": [5, 2, 8]})"},
+      {DiagId::NoLayers, "MHA401", Severity::Error, "no-layers", "a Transformer stack has no layers",
+       "TransformerEncoder and TransformerDecoder read self.layers[0] in forward (its batch_first decides how the "
+       "sequence length is read); with num_layers <= 0 the ModuleList is empty and forward raises IndexError.",
+       R"({"module": {"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer", "d_model": 8, "nhead": 2}, "num_layers": 0}, "src": [5, 2, 8]})"},
+      {DiagId::NegativeSize, "MHA402", Severity::Error, "negative-size", "a module size is negative",
+       "A module's parameters are allocated from its sizes (in_features, out_features, dim_feedforward, "
+       "normalized_shape, num_embeddings, embedding_dim); a negative one makes the constructor fail with "
+       "RuntimeError: Trying to create tensor with negative dimension.",
+       R"({"module": {"type": "Linear", "in_features": 8, "out_features": -4}, "input": [5, 8]})"},
+      {DiagId::LayerNormShape, "MHA403", Severity::Error, "layer-norm-shape", "the input's last dims are not LayerNorm's normalized_shape",
+       "LayerNorm(normalized_shape) normalises over the input's trailing dims, which must equal normalized_shape. In "
+       "a Transformer layer with norm_first=True, norm1 sees the input before attention does, so a wrong d_model "
+       "is reported by LayerNorm.",
+       R"({"module": {"type": "LayerNorm", "normalized_shape": 8}, "input": [5, 2, 6]})"},
+      {DiagId::LinearFeatures, "MHA404", Severity::Error, "linear-features", "the input's last dim is not the Linear's in_features",
+       "nn.Linear(in_features, out_features) maps (*, in_features) to (*, out_features). PyTorch flattens the leading "
+       "dims and reports the two matrices it tried to multiply.",
+       R"({"module": {"type": "Linear", "in_features": 8, "out_features": 4}, "input": [5, 2, 6]})"},
+      {DiagId::IndicesDType, "MHA405", Severity::Error, "indices-dtype", "Embedding's input is not an integer index tensor",
+       "nn.Embedding looks rows up by index: its input must be int64 (torch.long) or int32. A float tensor of "
+       "token ids needs .long() first.",
+       R"({"module": {"type": "Embedding", "num_embeddings": 100, "embedding_dim": 8}, "input": {"shape": [2, 5], "dtype": "float32"}})"},
+      {DiagId::PaddingIdx, "MHA406", Severity::Error, "padding-idx", "Embedding's padding_idx is outside num_embeddings",
+       "padding_idx must be in [-num_embeddings, num_embeddings - 1]; the constructor asserts it.",
+       R"({"module": {"type": "Embedding", "num_embeddings": 100, "embedding_dim": 8, "padding_idx": 100}, "input": {"shape": [2, 5], "dtype": "int64"}})"},
+      {DiagId::SequenceDim, "MHA407", Severity::Error, "sequence-dim", "a Transformer stack cannot read the sequence length",
+       "TransformerEncoder and TransformerDecoder read the sequence length from dim 1 (batch_first) or 0 of a batched "
+       "input, and nn.Transformer reads the batch from dim 1 (or 0) of src and tgt, before any layer runs; a 1-D or "
+       "0-D input has no such dim and PyTorch raises IndexError.",
+       R"({"module": {"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer", "d_model": 8, "nhead": 2, "batch_first": true}, "num_layers": 2}, "src": [8]})"},
+      {DiagId::TransformerBatch, "MHA408", Severity::Error, "transformer-batch", "nn.Transformer's src and tgt differ in batch size",
+       "nn.Transformer checks that src and tgt have the same batch size, read from dim 1 (dim 0 with batch_first=True), "
+       "before it runs the encoder. Tensors laid out (N, S, E) for a batch_first=False model are a common cause.",
+       R"({"module": {"type": "Transformer", "d_model": 8, "nhead": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, "dim_feedforward": 16}, "src": [5, 2, 8], "tgt": [4, 3, 8]})"},
+      {DiagId::TransformerFeatures, "MHA409", Severity::Error, "transformer-features", "nn.Transformer's src or tgt features are not d_model",
+       "nn.Transformer checks that the last dim of both src and tgt is d_model before it runs the encoder.",
+       R"({"module": {"type": "Transformer", "d_model": 8, "nhead": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, "dim_feedforward": 16}, "src": [5, 2, 8], "tgt": [4, 2, 6]})"},
+      {DiagId::CausalDetectDType, "MHA410", Severity::Error, "causal-detect-dtype", "an integer mask meets the causal-mask detection",
+       "With is_causal left as None, TransformerEncoder, TransformerDecoder and nn.Transformer compare the mask with a "
+       "causal mask built in the mask's own dtype: torch.full(..., float(\"-inf\")) cannot build an integer one, and "
+       "PyTorch raises RuntimeError before the mask's type is checked. Pass a bool or float mask.",
+       R"({"module": {"type": "TransformerDecoder", "decoder_layer": {"type": "TransformerDecoderLayer", "d_model": 8, "nhead": 2}, "num_layers": 1}, "tgt": [4, 2, 8], "memory": [5, 2, 8], "tgt_mask": {"shape": [4, 4], "dtype": "int64"}})"},
+      {DiagId::InputRank, "MHA411", Severity::Error, "input-rank", "a module's input has a rank it cannot take",
+       "nn.Linear needs an input with at least one dim (the features).",
+       R"({"module": {"type": "Linear", "in_features": 8, "out_features": 4}, "input": []})"},
   };
   return catalogue;
 }

@@ -10,16 +10,91 @@ const ModuleSchema kMultiheadAttention{
     {
         {"embed_dim", OptionKind::Int, true},
         {"num_heads", OptionKind::Int, true},
-        {"dropout", OptionKind::Float, false},
-        {"bias", OptionKind::Bool, false},
-        {"add_bias_kv", OptionKind::Bool, false},
-        {"add_zero_attn", OptionKind::Bool, false},
+        {"dropout", OptionKind::Float, false, 0.0},
+        {"bias", OptionKind::Bool, false, true},
+        {"add_bias_kv", OptionKind::Bool, false, false},
+        {"add_zero_attn", OptionKind::Bool, false, false},
         {"kdim", OptionKind::OptionalInt, false},
         {"vdim", OptionKind::OptionalInt, false},
-        {"batch_first", OptionKind::Bool, false},
+        {"batch_first", OptionKind::Bool, false, false},
         {"device", OptionKind::Device, false},
         {"dtype", OptionKind::DType, false},
     }};
+
+// The options TransformerEncoderLayer and TransformerDecoderLayer share, after d_model and
+// nhead: (dim_feedforward=2048, dropout=0.1, activation=relu, layer_norm_eps=1e-5,
+// batch_first=False, norm_first=False, bias=True, device=None, dtype=None).
+std::vector<OptionSchema> layer_options(std::vector<OptionSchema> leading) {
+  std::vector<OptionSchema> options = std::move(leading);
+  for (OptionSchema option : std::initializer_list<OptionSchema>{
+           {"dim_feedforward", OptionKind::Int, false, 2048},
+           {"dropout", OptionKind::Float, false, 0.1},
+           {"activation", OptionKind::String, false, "relu"},
+           {"layer_norm_eps", OptionKind::Float, false, 1e-5},
+           {"batch_first", OptionKind::Bool, false, false},
+           {"norm_first", OptionKind::Bool, false, false},
+           {"bias", OptionKind::Bool, false, true},
+           {"device", OptionKind::Device, false},
+           {"dtype", OptionKind::DType, false},
+       }) {
+    options.push_back(std::move(option));
+  }
+  return options;
+}
+
+const ModuleSchema kTransformerEncoderLayer{
+    "TransformerEncoderLayer", layer_options({{"d_model", OptionKind::Int, true}, {"nhead", OptionKind::Int, true}})};
+const ModuleSchema kTransformerDecoderLayer{
+    "TransformerDecoderLayer", layer_options({{"d_model", OptionKind::Int, true}, {"nhead", OptionKind::Int, true}})};
+// nn.TransformerEncoder(encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True)
+const ModuleSchema kTransformerEncoder{"TransformerEncoder",
+                                       {{"encoder_layer", OptionKind::Module, true, nullptr, "TransformerEncoderLayer"},
+                                        {"num_layers", OptionKind::Int, true},
+                                        {"norm", OptionKind::OptionalModule, false, nullptr, "LayerNorm"},
+                                        {"enable_nested_tensor", OptionKind::Bool, false, true},
+                                        {"mask_check", OptionKind::Bool, false, true}}};
+// nn.TransformerDecoder(decoder_layer, num_layers, norm=None)
+const ModuleSchema kTransformerDecoder{"TransformerDecoder",
+                                       {{"decoder_layer", OptionKind::Module, true, nullptr, "TransformerDecoderLayer"},
+                                        {"num_layers", OptionKind::Int, true},
+                                        {"norm", OptionKind::OptionalModule, false, nullptr, "LayerNorm"}}};
+// nn.Transformer(d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, ...the
+// layers' options...); custom_encoder and custom_decoder are not supported.
+const ModuleSchema kTransformer{"Transformer", layer_options({{"d_model", OptionKind::Int, false, 512},
+                                                               {"nhead", OptionKind::Int, false, 8},
+                                                               {"num_encoder_layers", OptionKind::Int, false, 6},
+                                                               {"num_decoder_layers", OptionKind::Int, false, 6}})};
+// nn.Linear(in_features, out_features, bias=True, device=None, dtype=None)
+const ModuleSchema kLinear{"Linear",
+                           {{"in_features", OptionKind::Int, true},
+                            {"out_features", OptionKind::Int, true},
+                            {"bias", OptionKind::Bool, false, true},
+                            {"device", OptionKind::Device, false},
+                            {"dtype", OptionKind::DType, false}}};
+// nn.LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None)
+const ModuleSchema kLayerNorm{"LayerNorm",
+                              {{"normalized_shape", OptionKind::IntOrList, true},
+                               {"eps", OptionKind::Float, false, 1e-5},
+                               {"elementwise_affine", OptionKind::Bool, false, true},
+                               {"bias", OptionKind::Bool, false, true},
+                               {"device", OptionKind::Device, false},
+                               {"dtype", OptionKind::DType, false}}};
+// nn.Embedding(num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+//     scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, device=None, dtype=None)
+const ModuleSchema kEmbedding{"Embedding",
+                              {{"num_embeddings", OptionKind::Int, true},
+                               {"embedding_dim", OptionKind::Int, true},
+                               {"padding_idx", OptionKind::OptionalInt, false},
+                               {"max_norm", OptionKind::Float, false},
+                               {"norm_type", OptionKind::Float, false, 2.0},
+                               {"scale_grad_by_freq", OptionKind::Bool, false, false},
+                               {"sparse", OptionKind::Bool, false, false},
+                               {"device", OptionKind::Device, false},
+                               {"dtype", OptionKind::DType, false}}};
+
+const std::vector<const ModuleSchema*> kModules = {&kMultiheadAttention, &kTransformerEncoderLayer, &kTransformerDecoderLayer,
+                                                   &kTransformerEncoder, &kTransformerDecoder,      &kTransformer,
+                                                   &kLinear,             &kLayerNorm,               &kEmbedding};
 
 // MultiheadAttention.forward(query, key, value, key_padding_mask=None, need_weights=True,
 //     attn_mask=None, average_attn_weights=True, is_causal=False)
@@ -56,6 +131,63 @@ const OperatorSchema kScaledDotProductAttention{
     },
     {"output"},
     ""};
+
+// The Transformer modules' forwards, as PyTorch 2.x names their arguments.
+// TransformerEncoderLayer.forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False)
+const OperatorSchema kTransformerEncoderLayerCall{"TransformerEncoderLayer",
+                                                  true,
+                                                  {{"src", ArgKind::Tensor, true, nullptr},
+                                                   {"src_mask", ArgKind::Mask, false, nullptr},
+                                                   {"src_key_padding_mask", ArgKind::Mask, false, nullptr},
+                                                   {"is_causal", ArgKind::Bool, false, false}},
+                                                  {"output"},
+                                                  ""};
+// TransformerDecoderLayer.forward(tgt, memory, tgt_mask=None, memory_mask=None,
+//     tgt_key_padding_mask=None, memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False)
+// TransformerDecoder.forward: the same, but tgt_is_causal=None.
+std::vector<ArgSchema> decoder_arguments(const nlohmann::json& tgt_is_causal_default) {
+  return {{"tgt", ArgKind::Tensor, true, nullptr},
+          {"memory", ArgKind::Tensor, true, nullptr},
+          {"tgt_mask", ArgKind::Mask, false, nullptr},
+          {"memory_mask", ArgKind::Mask, false, nullptr},
+          {"tgt_key_padding_mask", ArgKind::Mask, false, nullptr},
+          {"memory_key_padding_mask", ArgKind::Mask, false, nullptr},
+          {"tgt_is_causal", tgt_is_causal_default.is_null() ? ArgKind::OptionalBool : ArgKind::Bool, false, tgt_is_causal_default},
+          {"memory_is_causal", ArgKind::Bool, false, false}};
+}
+const OperatorSchema kTransformerDecoderLayerCall{"TransformerDecoderLayer", true, decoder_arguments(false), {"output"}, ""};
+// TransformerEncoder.forward(src, mask=None, src_key_padding_mask=None, is_causal=None)
+const OperatorSchema kTransformerEncoderCall{"TransformerEncoder",
+                                             true,
+                                             {{"src", ArgKind::Tensor, true, nullptr},
+                                              {"mask", ArgKind::Mask, false, nullptr},
+                                              {"src_key_padding_mask", ArgKind::Mask, false, nullptr},
+                                              {"is_causal", ArgKind::OptionalBool, false, nullptr}},
+                                             {"output"},
+                                             ""};
+const OperatorSchema kTransformerDecoderCall{"TransformerDecoder", true, decoder_arguments(nullptr), {"output"}, ""};
+// Transformer.forward(src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
+//     src_key_padding_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None,
+//     src_is_causal=None, tgt_is_causal=None, memory_is_causal=False)
+const OperatorSchema kTransformerCall{"Transformer",
+                                      true,
+                                      {{"src", ArgKind::Tensor, true, nullptr},
+                                       {"tgt", ArgKind::Tensor, true, nullptr},
+                                       {"src_mask", ArgKind::Mask, false, nullptr},
+                                       {"tgt_mask", ArgKind::Mask, false, nullptr},
+                                       {"memory_mask", ArgKind::Mask, false, nullptr},
+                                       {"src_key_padding_mask", ArgKind::Mask, false, nullptr},
+                                       {"tgt_key_padding_mask", ArgKind::Mask, false, nullptr},
+                                       {"memory_key_padding_mask", ArgKind::Mask, false, nullptr},
+                                       {"src_is_causal", ArgKind::OptionalBool, false, nullptr},
+                                       {"tgt_is_causal", ArgKind::OptionalBool, false, nullptr},
+                                       {"memory_is_causal", ArgKind::Bool, false, false}},
+                                      {"output"},
+                                      ""};
+// Linear, LayerNorm and Embedding: forward(input).
+const OperatorSchema kLinearCall{"Linear", true, {{"input", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+const OperatorSchema kLayerNormCall{"LayerNorm", true, {{"input", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+const OperatorSchema kEmbeddingCall{"Embedding", true, {{"input", ArgKind::Indices, true, nullptr}}, {"output"}, ""};
 
 // The "glue" between attention layers, as torch's functions (and Tensor methods) take them.
 // torch.transpose(input, dim0, dim1)
@@ -94,7 +226,8 @@ const OperatorSchema kSoftmax{
     "softmax", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
 
 const std::vector<const OperatorSchema*> kOperators = {
-    &kMultiheadAttentionCall, &kScaledDotProductAttention, &kTranspose, &kPermute, &kReshape, &kView,
+    &kMultiheadAttentionCall, &kTransformerEncoderLayerCall, &kTransformerDecoderLayerCall, &kTransformerEncoderCall,
+    &kTransformerDecoderCall, &kTransformerCall, &kLinearCall, &kLayerNormCall, &kEmbeddingCall, &kScaledDotProductAttention, &kTranspose, &kPermute, &kReshape, &kView,
     &kUnsqueeze, &kSqueeze, &kFlatten, &kAdd, &kMatmul, &kSoftmax};
 
 }  // namespace
@@ -125,7 +258,9 @@ std::string arg_kind_text(ArgKind kind) {
   switch (kind) {
     case ArgKind::Tensor: return "a tensor";
     case ArgKind::Mask: return "a mask tensor";
+    case ArgKind::Indices: return "a tensor of indices";
     case ArgKind::Bool: return "true or false";
+    case ArgKind::OptionalBool: return "true, false or null";
     case ArgKind::Float: return "a number";
     case ArgKind::OptionalFloat: return "a number or null";
     case ArgKind::Int: return "an integer";
@@ -137,10 +272,17 @@ std::string arg_kind_text(ArgKind kind) {
 }
 
 const ModuleSchema* find_module_schema(const std::string& canonical_type) {
-  return canonical_type == kMultiheadAttention.type ? &kMultiheadAttention : nullptr;
+  for (const ModuleSchema* schema : kModules) {
+    if (schema->type == canonical_type) return schema;
+  }
+  return nullptr;
 }
 
-std::vector<std::string> module_type_names() { return {kMultiheadAttention.type}; }
+std::vector<std::string> module_type_names() {
+  std::vector<std::string> names;
+  for (const ModuleSchema* schema : kModules) names.push_back(schema->type);
+  return names;
+}
 
 std::string option_kind_text(OptionKind kind) {
   switch (kind) {
@@ -150,6 +292,10 @@ std::string option_kind_text(OptionKind kind) {
     case OptionKind::Bool: return "true or false";
     case OptionKind::DType: return "a dtype name such as \"float32\"";
     case OptionKind::Device: return "a device name such as \"cpu\"";
+    case OptionKind::String: return "a string";
+    case OptionKind::IntOrList: return "an integer or a list of integers";
+    case OptionKind::Module: return "a module";
+    case OptionKind::OptionalModule: return "a module or null";
   }
   return "a value";
 }

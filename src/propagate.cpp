@@ -79,7 +79,7 @@ class Pass {
     values_.emplace(name, std::move(value));
   }
 
-  ArgValue resolve_argument(const CallDecl& call, const ArgRef& ref, const std::string& argument, bool mask,
+  ArgValue resolve_argument(const CallDecl& call, const ArgRef& ref, const std::string& argument, ArgKind kind,
                             std::string& failed_dependency) {
     ArgValue value;
     Location written_at = spec_.document.values.find(ref.pointer);
@@ -118,7 +118,8 @@ class Pass {
     value.argument = argument;
     value.present = true;
     value.location = written_at;
-    value.dtype = dtype.value_or(mask ? DType::Bool : DType::Float32);
+    // Unwritten dtypes: masks are bool, indices int64, everything else float32.
+    value.dtype = dtype.value_or(kind == ArgKind::Mask ? DType::Bool : kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
     value.shape = symbols_.resolve(value.written);
     return value;
   }
@@ -131,7 +132,7 @@ class Pass {
     for (const ArgSchema& argument : schema.arguments) {
       if (!schema.is_tensor(argument)) continue;
       ctx.args[argument.name] =
-          resolve_argument(call, call.tensor(argument.name), argument.name, argument.kind == ArgKind::Mask, failed_dependency);
+          resolve_argument(call, call.tensor(argument.name), argument.name, argument.kind, failed_dependency);
     }
     CallReport call_report;
     call_report.id = call.id;

@@ -123,8 +123,45 @@ std::int64_t parse_int(const Lexer& lexer, const Token& token) {
   return value;
 }
 
+nlohmann::json parse_module(Lexer& lexer, const std::string& expected_type);
+
+// activation=: a string, or the function or module PyTorch maps it to.
+nlohmann::json activation_value(Lexer& lexer, const Token& token) {
+  if (token.kind == Token::Kind::String) return token.text;
+  std::string name = token.text.substr(token.text.rfind('.') == std::string::npos ? 0 : token.text.rfind('.') + 1);
+  if (token.kind == Token::Kind::Name && (name == "relu" || name == "gelu")) return name;
+  if (token.kind == Token::Kind::Name && (name == "ReLU" || name == "GELU")) {
+    lexer.expect("(");
+    lexer.expect(")");
+    return name == "ReLU" ? "relu" : "gelu";
+  }
+  lexer.fail(token.offset, token.text.size(), fmt::format("activation must be \"relu\" or \"gelu\" (or F.relu, F.gelu), found '{}'", token.text),
+             "mhacheck knows the two activations PyTorch's Transformer layers name");
+}
+
 // One argument value converted to the JSON the spec format uses for this option kind.
 nlohmann::json option_value(Lexer& lexer, const OptionSchema& option) {
+  if (option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) {
+    if (option.kind == OptionKind::OptionalModule && lexer.peek().kind == Token::Kind::Name && lexer.peek().text == "None") {
+      lexer.take();
+      return nullptr;
+    }
+    return parse_module(lexer, option.module_type);
+  }
+  if (option.kind == OptionKind::IntOrList && (lexer.peek().text == "(" || lexer.peek().text == "[")) {
+    std::string closer = lexer.take().text == "(" ? ")" : "]";
+    nlohmann::json sizes = nlohmann::json::array();
+    while (!lexer.accept(closer)) {
+      Token size = lexer.take();
+      if (size.kind != Token::Kind::Int) lexer.fail(size.offset, size.text.size(), fmt::format("{} must be integers, found '{}'", option.name, size.text));
+      sizes.push_back(parse_int(lexer, size));
+      if (!lexer.accept(",")) {
+        lexer.expect(closer);
+        break;
+      }
+    }
+    return sizes;
+  }
   Token token = lexer.take();
   auto wrong = [&]() {
     lexer.fail(token.offset, token.text.size(),
@@ -135,8 +172,14 @@ nlohmann::json option_value(Lexer& lexer, const OptionSchema& option) {
   };
   switch (option.kind) {
     case OptionKind::Int:
+    case OptionKind::IntOrList:
       if (token.kind != Token::Kind::Int) wrong();
       return parse_int(lexer, token);
+    case OptionKind::String:
+      return activation_value(lexer, token);
+    case OptionKind::Module:
+    case OptionKind::OptionalModule:
+      break;  // read above
     case OptionKind::OptionalInt:
       if (token.kind == Token::Kind::Name && token.text == "None") return nullptr;
       if (token.kind != Token::Kind::Int) wrong();
@@ -178,31 +221,41 @@ nlohmann::json option_value(Lexer& lexer, const OptionSchema& option) {
   return nullptr;
 }
 
-}  // namespace
 
-nlohmann::json parse_module_call(const std::string& text, const Location& origin) {
-  Lexer lexer(text, origin);
+// A constructor call, Name(arguments...), of a module; `expected_type` when nested in an option.
+nlohmann::json parse_module(Lexer& lexer, const std::string& expected_type) {
   Token name = lexer.take();
   if (name.kind != Token::Kind::Name) {
-    lexer.fail(name.offset, name.text.size(), "expected a module constructor such as nn.MultiheadAttention(512, 8)");
+    lexer.fail(name.offset, name.text.size(),
+               fmt::format("expected a module constructor such as nn.{}(...)", expected_type.empty() ? "MultiheadAttention" : expected_type));
   }
   std::optional<std::string> type = canonical_module_type(name.text);
   if (!type) {
     std::string bare = name.text.substr(name.text.rfind('.') == std::string::npos ? 0 : name.text.rfind('.') + 1);
-    lexer.fail(name.offset, name.text.size(),
-               fmt::format("unknown module '{}'{}", name.text, did_you_mean(bare, module_type_names())),
-               "supported: nn.MultiheadAttention");
+    std::string names;
+    for (const std::string& known : module_type_names()) names += (names.empty() ? "nn." : ", nn.") + known;
+    lexer.fail(name.offset, name.text.size(), fmt::format("unknown module '{}'{}", name.text, did_you_mean(bare, module_type_names())),
+               "supported: " + names);
+  }
+  if (!expected_type.empty() && *type != expected_type) {
+    lexer.fail(name.offset, name.text.size(), fmt::format("expected an nn.{} here, found nn.{}", expected_type, *type));
   }
   const ModuleSchema& schema = *find_module_schema(*type);
   nlohmann::json module = {{"type", *type}};
+  Token open = lexer.peek();
   lexer.expect("(");
   std::size_t position = 0;
   bool keywords_started = false;
   while (!lexer.accept(")")) {
     Token first = lexer.peek();
     const OptionSchema* option = nullptr;
-    if (first.kind == Token::Kind::Name && first.text != "True" && first.text != "False" &&
-        first.text != "None" && first.text.find('.') == std::string::npos) {
+    bool keyword = false;
+    if (first.kind == Token::Kind::Name && first.text.find('.') == std::string::npos && first.text != "True" &&
+        first.text != "False" && first.text != "None") {
+      // name=value, unless the name is a value itself (a nested module call such as LayerNorm(8))
+      keyword = canonical_module_type(first.text) == std::nullopt;
+    }
+    if (keyword) {
       lexer.take();
       lexer.expect("=");
       keywords_started = true;
@@ -234,13 +287,21 @@ nlohmann::json parse_module_call(const std::string& text, const Location& origin
       break;
     }
   }
-  if (lexer.peek().kind != Token::Kind::End) lexer.fail_here("end of text after ')'");
   for (const OptionSchema& option : schema.options) {
     if (option.required && !module.contains(option.name)) {
-      lexer.fail(0, text.size(),
+      lexer.fail(name.offset, open.offset + 1 - name.offset,
                  fmt::format("{}.__init__() missing required argument: '{}'", schema.type, option.name));
     }
   }
+  return module;
+}
+
+}  // namespace
+
+nlohmann::json parse_module_call(const std::string& text, const Location& origin) {
+  Lexer lexer(text, origin);
+  nlohmann::json module = parse_module(lexer, {});
+  if (lexer.peek().kind != Token::Kind::End) lexer.fail_here("end of text after ')'");
   return module;
 }
 
@@ -309,7 +370,13 @@ std::string module_call_text(const nlohmann::json& module) {
     if (value.is_null()) return "None";
     if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
     if (kind == OptionKind::DType) return fmt::format("torch.{}", value.get<std::string>());
+    if (kind == OptionKind::Module || kind == OptionKind::OptionalModule) return module_call_text(value);
     if (value.is_string()) return fmt::format("'{}'", value.get<std::string>());
+    if (value.is_array()) {
+      std::string items;
+      for (const nlohmann::json& item : value) items += (items.empty() ? "" : ", ") + item.dump();
+      return "(" + items + (value.size() == 1 ? ",)" : ")");
+    }
     return value.dump();
   };
   for (const OptionSchema& option : schema->options) {

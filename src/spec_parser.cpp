@@ -260,7 +260,10 @@ class SpecReader {
     }
   }
 
-  ModuleDecl module_value(const json& value, const std::string& pointer, const std::string& name) {
+  // A module: an object with "type" and options, or a constructor string. `call_pointer`,
+  // when not empty, is the constructor string this module is nested in.
+  ModuleDecl module_value(const json& value, const std::string& pointer, const std::string& name,
+                          const std::string& expected_type = {}) {
     ModuleDecl module;
     module.name = name;
     module.pointer = pointer;
@@ -273,21 +276,39 @@ class SpecReader {
     } else if (!value.is_object()) {
       fail(pointer, "expected a module: an object with \"type\", or a constructor call string", type_name(value));
     }
-    if (!object.contains("type")) fail(pointer, "module has no \"type\"", {}, "e.g. \"type\": \"MultiheadAttention\"");
-    std::string type_pointer = child_pointer(pointer, "type");
-    if (!object["type"].is_string()) fail(type_pointer, "expected a module type name", type_name(object["type"]));
+    read_module_object(module, object, pointer, expected_type);
+    return module;
+  }
+
+  // The module's options from `object`; for a module written as a constructor string,
+  // `object` is the parsed call and every location is the string's.
+  void read_module_object(ModuleDecl& module, const json& object, const std::string& pointer, const std::string& expected_type) {
+    auto at = [&](const std::string& key) { return module.written_as_call ? module.pointer : child_pointer(pointer, key); };
+    if (!object.contains("type")) {
+      fail(pointer, "module has no \"type\"", {}, fmt::format("e.g. \"type\": \"{}\"", expected_type.empty() ? "MultiheadAttention" : expected_type));
+    }
+    if (!object["type"].is_string()) fail(at("type"), "expected a module type name", type_name(object["type"]));
     std::optional<std::string> type = canonical_module_type(object["type"].get<std::string>());
     if (!type) {
-      fail(type_pointer,
+      std::string names;
+      for (const std::string& known : module_type_names()) names += (names.empty() ? "" : ", ") + known;
+      fail(at("type"),
            fmt::format("unknown module type \"{}\"{}", object["type"].get<std::string>(),
                        did_you_mean(object["type"].get<std::string>(), module_type_names())),
-           {}, "supported: MultiheadAttention");
+           {}, "supported: " + names);
+    }
+    if (!expected_type.empty() && *type != expected_type) {
+      fail(at("type"), fmt::format("expected a {} here, found a {}", expected_type, *type));
     }
     module.type = *type;
     const ModuleSchema& schema = *find_module_schema(*type);
-    std::vector<std::string> allowed = {"type", "weights", "prefix"};
+    std::vector<std::string> allowed = {"type"};
+    if (expected_type.empty()) {
+      allowed.push_back("weights");
+      allowed.push_back("prefix");
+    }
     for (const OptionSchema& option : schema.options) allowed.push_back(option.name);
-    check_keys(object, pointer, allowed);
+    if (!module.written_as_call) check_keys(object, pointer, allowed);
     if (object.contains("weights")) {
       module.weights = path_value(object["weights"], child_pointer(pointer, "weights"), "the .npz file of the module's state_dict");
     }
@@ -295,63 +316,100 @@ class SpecReader {
       if (!object["prefix"].is_string()) fail(child_pointer(pointer, "prefix"), "expected a state_dict prefix (a string)", type_name(object["prefix"]));
       module.prefix = object["prefix"].get<std::string>();
     }
+    module.options = json::object();
     for (const OptionSchema& option : schema.options) {
-      std::string option_pointer = child_pointer(pointer, option.name);
       if (!object.contains(option.name)) {
-        if (option.required) fail(pointer, fmt::format("module has no \"{}\"", option.name), {}, "it is a required argument");
+        if (option.required) {
+          fail(pointer, fmt::format("module has no \"{}\"", option.name), {}, "it is a required argument");
+        }
+        module.options[option.name] = option.default_value;
         continue;
       }
-      read_option(module.mha, option, object[option.name], option_pointer);
+      const json& written = object[option.name];
+      if (option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) {
+        module.options[option.name] = nullptr;
+        if (written.is_null() && option.kind == OptionKind::OptionalModule) continue;
+        ModuleDecl nested;
+        nested.name = option.name;
+        if (module.written_as_call) {
+          nested.pointer = module.pointer;
+          nested.written_as_call = true;
+          nested.path_in_call = module.path_in_call + "/" + option.name;
+          if (!written.is_object()) fail(module.pointer, fmt::format("{} must be {}", option.name, option_kind_text(option.kind)));
+          read_module_object(nested, written, module.pointer, option.module_type);
+        } else {
+          nested = module_value(written, child_pointer(pointer, option.name), option.name, option.module_type);
+        }
+        module.submodules.push_back(std::move(nested));
+        continue;
+      }
+      module.options[option.name] = option_value(option, written, at(option.name));
     }
-    return module;
+    if (module.type == "MultiheadAttention") module.mha = mha_options(module.options);
   }
 
-  void read_option(MhaOptions& options, const OptionSchema& option, const json& value, const std::string& pointer) {
+  // One option's value, checked against its kind; dtypes are stored by their canonical names.
+  json option_value(const OptionSchema& option, const json& value, const std::string& pointer) {
     auto wrong = [&]() { fail(pointer, fmt::format("\"{}\" must be {}", option.name, option_kind_text(option.kind)), type_name(value)); };
-    auto integer = [&]() -> std::int64_t {
+    auto integer = [&](const json& item) -> std::int64_t {
       // Beyond int64 nlohmann/json keeps an integer as a double: out of range, not a fraction.
-      bool huge_whole = value.is_number_float() && std::floor(value.get<double>()) == value.get<double>() &&
-                        std::abs(value.get<double>()) > static_cast<double>(kMaxDim);
-      if (!value.is_number_integer() && !huge_whole) wrong();
-      bool out_of_range = huge_whole || (value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxDim)) ||
-                          (value.is_number_integer() && std::abs(value.get<std::int64_t>()) > kMaxDim);
-      if (out_of_range) fail(pointer, fmt::format("\"{}\" is {}, out of range", option.name, value.dump()));
-      return value.get<std::int64_t>();
+      bool huge_whole = item.is_number_float() && std::floor(item.get<double>()) == item.get<double>() &&
+                        std::abs(item.get<double>()) > static_cast<double>(kMaxDim);
+      if (!item.is_number_integer() && !huge_whole) wrong();
+      bool out_of_range = huge_whole || (item.is_number_unsigned() && item.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxDim)) ||
+                          (item.is_number_integer() && std::abs(item.get<std::int64_t>()) > kMaxDim);
+      if (out_of_range) fail(pointer, fmt::format("\"{}\" is {}, out of range", option.name, item.dump()));
+      return item.get<std::int64_t>();
     };
-    const std::string& name = option.name;
     switch (option.kind) {
-      case OptionKind::Int:
-        (name == "embed_dim" ? options.embed_dim : options.num_heads) = integer();
-        break;
-      case OptionKind::OptionalInt:
-        (name == "kdim" ? options.kdim : options.vdim) = value.is_null() ? std::nullopt : std::optional(integer());
-        break;
+      case OptionKind::Int: return integer(value);
+      case OptionKind::OptionalInt: return value.is_null() ? json(nullptr) : json(integer(value));
       case OptionKind::Float:
         if (!value.is_number()) wrong();
-        options.dropout = value.get<double>();
-        break;
+        return value.get<double>();
       case OptionKind::Bool:
         if (!value.is_boolean()) wrong();
-        if (name == "bias") options.bias = value.get<bool>();
-        else if (name == "add_bias_kv") options.add_bias_kv = value.get<bool>();
-        else if (name == "add_zero_attn") options.add_zero_attn = value.get<bool>();
-        else options.batch_first = value.get<bool>();
-        break;
-      case OptionKind::DType:
-        if (value.is_null()) break;
+        return value;
+      case OptionKind::String:
         if (!value.is_string()) wrong();
-        if (!parse_dtype(value.get<std::string>())) {
-          fail(pointer, fmt::format("unknown dtype \"{}\"", value.get<std::string>()), {}, "expected one of " + dtype_names_list());
-        }
-        options.dtype = *parse_dtype(value.get<std::string>());
-        if (!is_floating(options.dtype)) {
-          fail(pointer, fmt::format("module dtype must be a floating type, found \"{}\"", value.get<std::string>()));
-        }
-        break;
+        return value;
+      case OptionKind::IntOrList: {
+        if (!value.is_array()) return json::array({integer(value)});
+        if (value.size() > 8) fail(pointer, fmt::format("\"{}\" has {} sizes; at most 8 are supported", option.name, value.size()));
+        json sizes = json::array();
+        for (const json& item : value) sizes.push_back(integer(item));
+        return sizes;
+      }
+      case OptionKind::DType: {
+        if (value.is_null()) return nullptr;
+        if (!value.is_string()) wrong();
+        std::optional<DType> dtype = parse_dtype(value.get<std::string>());
+        if (!dtype) fail(pointer, fmt::format("unknown dtype \"{}\"", value.get<std::string>()), {}, "expected one of " + dtype_names_list());
+        if (!is_floating(*dtype)) fail(pointer, fmt::format("module dtype must be a floating type, found \"{}\"", value.get<std::string>()));
+        return dtype_name(*dtype);
+      }
       case OptionKind::Device:
         if (!value.is_null() && !value.is_string()) wrong();
-        break;
+        return value;
+      case OptionKind::Module:
+      case OptionKind::OptionalModule: break;  // read by read_module_object
     }
+    return nullptr;
+  }
+
+  static MhaOptions mha_options(const json& options) {
+    MhaOptions mha;
+    mha.embed_dim = options["embed_dim"].get<std::int64_t>();
+    mha.num_heads = options["num_heads"].get<std::int64_t>();
+    mha.dropout = options["dropout"].get<double>();
+    mha.bias = options["bias"].get<bool>();
+    mha.add_bias_kv = options["add_bias_kv"].get<bool>();
+    mha.add_zero_attn = options["add_zero_attn"].get<bool>();
+    if (!options["kdim"].is_null()) mha.kdim = options["kdim"].get<std::int64_t>();
+    if (!options["vdim"].is_null()) mha.vdim = options["vdim"].get<std::int64_t>();
+    mha.batch_first = options["batch_first"].get<bool>();
+    if (!options["dtype"].is_null()) mha.dtype = *parse_dtype(options["dtype"].get<std::string>());
+    return mha;
   }
 
   void read_modules(const json& modules) {
@@ -397,6 +455,7 @@ class SpecReader {
     bool fits = false;
     switch (argument.kind) {
       case ArgKind::Bool: fits = value.is_boolean(); break;
+      case ArgKind::OptionalBool: fits = value.is_boolean() || value.is_null(); break;
       case ArgKind::Float: fits = value.is_number(); break;
       case ArgKind::OptionalFloat: fits = value.is_number() || value.is_null(); break;
       case ArgKind::Int: fits = small_integer(value); break;
@@ -408,7 +467,8 @@ class SpecReader {
                });
         break;
       case ArgKind::Tensor:
-      case ArgKind::Mask: break;
+      case ArgKind::Mask:
+      case ArgKind::Indices: break;
     }
     if (!fits) fail(pointer, fmt::format("\"{}\" must be {}", argument.name, arg_kind_text(argument.kind)), type_name(value));
     return value;
@@ -571,6 +631,18 @@ std::optional<std::string> canonical_module_type(const std::string& type) {
   }
   if (find_module_schema(bare) != nullptr) return bare;
   return std::nullopt;
+}
+
+const ModuleDecl* ModuleDecl::submodule(const std::string& option) const {
+  for (const ModuleDecl& module : submodules) {
+    if (module.name == option) return &module;
+  }
+  return nullptr;
+}
+
+DType ModuleDecl::dtype() const {
+  const nlohmann::json& written = options.at("dtype");
+  return written.is_null() ? DType::Float32 : *parse_dtype(written.get<std::string>());
 }
 
 const ModuleDecl* Spec::find_module(const std::string& name) const {

@@ -80,3 +80,7 @@ TEST_CASE("mhacheck agrees with PyTorch on every generated F.scaled_dot_product_
 TEST_CASE("mhacheck agrees with PyTorch on every generated glue-operator case", "[pytorch]") {
   CHECK(check_all("glue_cases.json") >= 300);
 }
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated Transformer-module case", "[pytorch]") {
+  CHECK(check_all("transformer_cases.json") >= 300);
+}

@@ -72,6 +72,18 @@ enum class DiagId {
   MatmulBatch,            // MHA308
   MatmulDType,            // MHA309
   SoftmaxDType,           // MHA310
+  ActivationInvalid,      // MHA400
+  NoLayers,               // MHA401
+  NegativeSize,           // MHA402
+  LayerNormShape,         // MHA403
+  LinearFeatures,         // MHA404
+  IndicesDType,           // MHA405
+  PaddingIdx,             // MHA406
+  SequenceDim,            // MHA407
+  TransformerBatch,       // MHA408
+  TransformerFeatures,    // MHA409
+  CausalDetectDType,      // MHA410
+  InputRank,              // MHA411
 };
 
 struct DiagInfo {

@@ -12,12 +12,17 @@
 
 namespace mhacheck {
 
-enum class OptionKind { Int, OptionalInt, Float, Bool, DType, Device };
+// String: a name such as activation="gelu" (PyTorch itself judges the value). IntOrList:
+// an integer or a list of them (LayerNorm's normalized_shape). Module: a nested module of
+// `module_type` (TransformerEncoder's encoder_layer); OptionalModule: one or None (its norm).
+enum class OptionKind { Int, OptionalInt, Float, Bool, DType, Device, String, IntOrList, Module, OptionalModule };
 
 struct OptionSchema {
   std::string name;
   OptionKind kind;
   bool required;
+  nlohmann::json default_value = nullptr;  // PyTorch's default, for an optional option
+  std::string module_type = {};           // for Module and OptionalModule
 };
 
 struct ModuleSchema {
@@ -32,7 +37,9 @@ std::string option_kind_text(OptionKind kind);  // "an integer", "true or false"
 // An argument of a call. Tensors and masks are tensor arguments (a mask defaults to bool);
 // the rest are plain values kept as JSON. IntList items are integers; SizeList items are
 // integers or symbol names (a reshape's target sizes).
-enum class ArgKind { Tensor, Mask, Bool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList };
+// Indices is a tensor of integer indices (nn.Embedding's input; int64 unless written).
+// OptionalBool is true, false or None (is_causal of the Transformer stacks: None detects).
+enum class ArgKind { Tensor, Mask, Indices, Bool, OptionalBool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList };
 
 struct ArgSchema {
   std::string name;
@@ -50,7 +57,9 @@ struct OperatorSchema {
   // returns None for attn_output_weights when need_weights is false).
   std::string last_output_flag;
 
-  bool is_tensor(const ArgSchema& argument) const { return argument.kind == ArgKind::Tensor || argument.kind == ArgKind::Mask; }
+  bool is_tensor(const ArgSchema& argument) const {
+    return argument.kind == ArgKind::Tensor || argument.kind == ArgKind::Mask || argument.kind == ArgKind::Indices;
+  }
   const ArgSchema* argument(const std::string& name) const;
 };
 

@@ -33,13 +33,26 @@ struct MhaOptions {
 };
 
 struct ModuleDecl {
-  std::string name;     // the key under "modules"; "module" in the flat form
+  std::string name;     // the key under "modules"; "module" in the flat form; for a nested
+                        // module, the option that holds it ("encoder_layer")
   std::string type;     // canonical: "MultiheadAttention"
-  MhaOptions mha;
-  std::string pointer;  // "/modules/attn" or "/module"
-  bool written_as_call = false;  // flat form: "module": "nn.MultiheadAttention(512, 8)"
+  nlohmann::json options;  // every constructor option by PyTorch's name, defaults filled in;
+                           // nested modules are null here and live in `submodules`
+  MhaOptions mha;       // the options again, typed, for a MultiheadAttention
+  std::vector<ModuleDecl> submodules;  // nested modules (encoder_layer, norm), named by option
+  std::string pointer;  // "/modules/attn" or "/module"; for a module inside a constructor
+                        // string, the string's pointer
+  bool written_as_call = false;  // written as a constructor string ("nn.MultiheadAttention(512, 8)"),
+                                 // or nested in one
+  std::string path_in_call;      // within that string's call: "" or "/encoder_layer"
   std::string weights;  // .npz of a state_dict, resolved against the spec's folder; may be empty
   std::string prefix;   // prepended to the state_dict names: "decoder.layers.0.self_attn."
+
+  const ModuleDecl* submodule(const std::string& option) const;  // null when None
+  std::int64_t integer(const std::string& option) const { return options.at(option).get<std::int64_t>(); }
+  bool flag(const std::string& option) const { return options.at(option).get<bool>(); }
+  double number(const std::string& option) const { return options.at(option).get<double>(); }
+  DType dtype() const;  // the factory kwarg dtype=: float32 when None
 };
 
 struct TensorDecl {

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "ops/parts.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
@@ -53,7 +54,7 @@ class MhaRules {
         attn_(ctx.arg("attn_mask")) {}
 
   void run() {
-    if (!constructor_valid()) return;
+    if (!mha_constructor_valid(ctx_)) return;
     E_ = m_.embed_dim;
     H_ = m_.num_heads;
     head_dim_ = E_ / H_;
@@ -61,19 +62,10 @@ class MhaRules {
     vdim_ = m_.vdim.value_or(E_);
     separate_ = kdim_ != E_ || vdim_ != E_;
 
-    bool kpm_usable = mask_dtype_supported(kpm_);
+    bool kpm_usable = canonical_mask_dtype(ctx_, kpm_, "key_padding_mask");
     // The module canonicalises key_padding_mask against attn_mask's dtype, valid or not.
-    if (kpm_usable && kpm_.present && attn_.present && kpm_.dtype != attn_.dtype) {
-      Diagnostic& diagnostic = ctx_.report(
-          DiagId::MaskDTypeMismatch,
-          fmt::format("key_padding_mask is {} but attn_mask is {}", dtype_name(kpm_.dtype), dtype_name(attn_.dtype)),
-          &kpm_);
-      diagnostic.related.push_back({fmt::format("attn_mask is {}", dtype_name(attn_.dtype)), attn_.location});
-      diagnostic.pytorch_error = PytorchError{
-          "UserWarning", "Support for mismatched key_padding_mask and attn_mask is deprecated. Use same type for both instead.", false};
-      ctx_.add_dtype_fix(diagnostic, fmt::format("make key_padding_mask {} like attn_mask", dtype_name(attn_.dtype)), kpm_, attn_.dtype);
-    }
-    bool attn_usable = mask_dtype_supported(attn_);
+    if (kpm_usable) mismatched_masks(ctx_, kpm_, "key_padding_mask", attn_, "attn_mask");
+    bool attn_usable = canonical_mask_dtype(ctx_, attn_, "attn_mask");
     if (!transposable()) return;
     if (!ranks_valid(kpm_usable, attn_usable)) return;
     read_layout();
@@ -88,8 +80,7 @@ class MhaRules {
           DiagId::CausalIgnoresMask,
           "attn_mask is ignored: with is_causal=True, need_weights=False and no key_padding_mask, PyTorch applies its own causal mask",
           &attn_);
-      ctx_.add_patch_fix(diagnostic, "drop the is_causal hint, so that attn_mask is used",
-                         {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}}});
+      ctx_.add_argument_fix(diagnostic, "drop the is_causal hint, so that attn_mask is used", "is_causal", false);
     }
     check_query_features();
     check_key_value_shapes();
@@ -105,70 +96,6 @@ class MhaRules {
   }
 
  private:
-  // ---- constructor ------------------------------------------------------------------------
-
-  bool constructor_valid() {
-    if (m_.embed_dim <= 0 || m_.num_heads <= 0) {
-      std::string option = m_.embed_dim <= 0 ? "embed_dim" : "num_heads";
-      Diagnostic& diagnostic = ctx_.report_option(
-          DiagId::ModuleNonPositive,
-          fmt::format("{} must be greater than 0, got {}", option, option == "embed_dim" ? m_.embed_dim : m_.num_heads),
-          option);
-      ctx_.pytorch_raises(diagnostic, "ValueError",
-                          fmt::format("embed_dim and num_heads must be greater than 0, got embed_dim={} and num_heads={} instead",
-                                      m_.embed_dim, m_.num_heads));
-      return false;
-    }
-    if (m_.embed_dim % m_.num_heads != 0) {
-      Diagnostic& diagnostic = ctx_.report_option(
-          DiagId::ModuleHeadsDivide,
-          fmt::format("embed_dim {} is not divisible by num_heads {}", m_.embed_dim, m_.num_heads), "num_heads");
-      ctx_.pytorch_raises(diagnostic, "AssertionError", "embed_dim must be divisible by num_heads");
-      // The nearest head counts that divide embed_dim, smaller one first. Divisors come in pairs
-      // (d, embed_dim / d), so sqrt(embed_dim) steps find them all, even for embed_dim near 2^40.
-      std::vector<std::int64_t> divisors;
-      for (std::int64_t d = 1; d * d <= m_.embed_dim; ++d) {
-        if (m_.embed_dim % d != 0) continue;
-        divisors.push_back(d);
-        if (d != m_.embed_dim / d) divisors.push_back(m_.embed_dim / d);
-      }
-      std::sort(divisors.begin(), divisors.end(), [&](std::int64_t a, std::int64_t b) {
-        std::int64_t distance_a = std::abs(a - m_.num_heads), distance_b = std::abs(b - m_.num_heads);
-        return distance_a != distance_b ? distance_a < distance_b : a < b;
-      });
-      for (std::size_t i = 0; i < divisors.size() && i < 2; ++i) {
-        ctx_.add_option_fix(diagnostic, fmt::format("use num_heads={} (head_dim {})", divisors[i], m_.embed_dim / divisors[i]),
-                            {{"num_heads", divisors[i]}});
-      }
-      return false;
-    }
-    for (const auto& [option, size] : {std::pair{"kdim", m_.kdim}, std::pair{"vdim", m_.vdim}}) {
-      if (size && *size < 0) {
-        Diagnostic& diagnostic = ctx_.report_option(DiagId::ModuleNegativeKvDim, fmt::format("{} is negative ({})", option, *size), option);
-        ctx_.pytorch_raises(diagnostic, "RuntimeError",
-                            fmt::format("Trying to create tensor with negative dimension {}: [{}, {}]", *size, m_.embed_dim, *size));
-        return false;
-      }
-    }
-    return true;
-  }
-
-  // ---- masks' dtypes (checked by the module before anything else) -------------------------
-
-  bool mask_dtype_supported(const ArgValue& mask) {
-    if (!mask.present || mask.dtype == DType::Bool || is_floating(mask.dtype)) return true;
-    Diagnostic& diagnostic = ctx_.report(
-        DiagId::MaskDType,
-        fmt::format("{} has dtype {}; only bool and floating masks are supported", mask.argument, dtype_name(mask.dtype)),
-        &mask);
-    ctx_.pytorch_raises(diagnostic, "AssertionError",
-                        fmt::format("only bool and floating types of {} are supported", mask.argument));
-    if (mask.dtype == DType::UInt8) diagnostic.notes.push_back("PyTorch 1.x accepted uint8 masks with a deprecation warning; 2.x refuses them");
-    ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as bool (mask.bool(): True marks positions not to attend)", mask.argument),
-                       mask, DType::Bool);
-    return false;
-  }
-
   // ---- ranks ------------------------------------------------------------------------------
 
   // With batch_first and a 3-D query, key and value are transposed before any rank check.
@@ -387,7 +314,7 @@ class MhaRules {
 
   void causal_without_mask() {
     Diagnostic& diagnostic = ctx_.report(DiagId::CausalWithoutMask, "is_causal=True but no attn_mask is given", nullptr);
-    diagnostic.location = ctx_.spec.document.values.find(child_pointer(ctx_.call.pointer, "is_causal"));
+    diagnostic.location = ctx_.spec.document.values.find(ctx_.argument_pointer("is_causal").value_or(ctx_.call.pointer));
     diagnostic.argument = "is_causal";
     ctx_.pytorch_raises(diagnostic, "RuntimeError",
                         "Need attn_mask if specifying the is_causal hint. You may use the Transformer module method "
@@ -396,11 +323,8 @@ class MhaRules {
     std::string mask = ctx_.symbols.compare(L_, S_) == Symbols::Verdict::Equal
                            ? fmt::format("attn_mask=nn.Transformer.generate_square_subsequent_mask({})", L_.str())
                            : fmt::format("a causal {} attn_mask", tuple_str({L_, S_}));
-    ctx_.add_patch_fix(diagnostic, "pass " + mask,
-                       {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "attn_mask")},
-                         {"value", {{"shape", shape_json({L_, S_})}, {"dtype", dtype_name(query_.dtype)}}}}});
-    ctx_.add_patch_fix(diagnostic, "drop is_causal=True",
-                       {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}}});
+    ctx_.add_argument_fix(diagnostic, "pass " + mask, "attn_mask", {{"shape", shape_json({L_, S_})}, {"dtype", dtype_name(query_.dtype)}});
+    ctx_.add_argument_fix(diagnostic, "drop is_causal=True", "is_causal", false);
   }
 
   void check_query_features() {
@@ -410,8 +334,7 @@ class MhaRules {
     Diagnostic& diagnostic = ctx_.report(
         DiagId::QueryEmbedDim,
         fmt::format("query feature size ({}) is not embed_dim ({})", Eq.str(), E_), &query_, feature);
-    diagnostic.related.push_back({fmt::format("embed_dim = {}", E_),
-                                  ctx_.spec.document.values.find(child_pointer(ctx_.module->pointer, "embed_dim"))});
+    diagnostic.related.push_back({fmt::format("{} = {}", ctx_.written_option("embed_dim").value_or("embed_dim"), E_), ctx_.option_location("embed_dim")});
     if (batched_) diagnostic.notes.push_back(batch_first_reading());
     ctx_.pytorch_raises(diagnostic, "AssertionError",
                         fmt::format("was expecting embedding dimension of {}, but got {}", E_, Eq.str()));
@@ -507,17 +430,8 @@ class MhaRules {
     bool contiguous = !(batched_ && m_.batch_first) || is_one_or_zero(shape[0]) || is_one_or_zero(shape[1]) ||
                       std::any_of(shape.begin(), shape.end(), [](const DimExpr& d) { return d == DimExpr::constant(0); });
     bool addmm = m_.bias && contiguous;
-    ctx_.pytorch_raises(diagnostic, "RuntimeError",
-                        addmm ? fmt::format("mat1 and mat2 must have the same dtype, but got {} and {}",
-                                            dtype_aten_name(arg.dtype), dtype_aten_name(m_.dtype))
-                              : fmt::format("expected m1 and m2 to have the same dtype, but got: {} != {}",
-                                            dtype_typemeta_name(arg.dtype), dtype_typemeta_name(m_.dtype)));
-    ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as {} ({}.to(torch.{}))", arg.argument, dtype_name(m_.dtype),
-                                               arg.argument, dtype_name(m_.dtype)),
-                       arg, m_.dtype);
-    if (auto patch = ctx_.option_patch({{"dtype", dtype_name(arg.dtype)}})) {
-      ctx_.add_patch_fix(diagnostic, fmt::format("construct the module with dtype=torch.{}", dtype_name(arg.dtype)), *patch);
-    }
+    ctx_.pytorch_raises(diagnostic, "RuntimeError", linear_dtype_message(arg.dtype, m_.dtype, addmm));
+    ctx_.add_input_dtype_fixes(diagnostic, arg, m_.dtype);
     return false;
   }
 
@@ -531,8 +445,7 @@ class MhaRules {
         fmt::format("{} feature size ({}) is not embed_dim ({}), and {} is not set", arg.argument, features.str(), E_,
                     &arg == &key_ ? "kdim" : "vdim"),
         &arg, arg.rank() - 1);
-    diagnostic.related.push_back({fmt::format("embed_dim = {}", E_),
-                                  ctx_.spec.document.values.find(child_pointer(ctx_.module->pointer, "embed_dim"))});
+    diagnostic.related.push_back({fmt::format("{} = {}", ctx_.written_option("embed_dim").value_or("embed_dim"), E_), ctx_.option_location("embed_dim")});
     diagnostic.notes.push_back("without kdim/vdim the module projects key and value with embed_dim-sized weights");
     Shape leading = internal(arg);
     leading.pop_back();
@@ -753,6 +666,54 @@ class MhaRules {
 };
 
 }  // namespace
+
+// nn.MultiheadAttention.__init__: positive sizes, heads dividing embed_dim, kdim/vdim not negative.
+bool mha_constructor_valid(CallContext& ctx) {
+  const MhaOptions& options = ctx.module->mha;
+  if (options.embed_dim <= 0 || options.num_heads <= 0) {
+    std::string option = options.embed_dim <= 0 ? "embed_dim" : "num_heads";
+    Diagnostic& diagnostic = ctx.report_option(
+        DiagId::ModuleNonPositive,
+        fmt::format("{} must be greater than 0, got {}", option, option == "embed_dim" ? options.embed_dim : options.num_heads),
+        option);
+    ctx.pytorch_raises(diagnostic, "ValueError",
+                        fmt::format("embed_dim and num_heads must be greater than 0, got embed_dim={} and num_heads={} instead",
+                                    options.embed_dim, options.num_heads));
+    return false;
+  }
+  if (options.embed_dim % options.num_heads != 0) {
+    Diagnostic& diagnostic = ctx.report_option(
+        DiagId::ModuleHeadsDivide,
+        fmt::format("embed_dim {} is not divisible by num_heads {}", options.embed_dim, options.num_heads), "num_heads");
+    ctx.pytorch_raises(diagnostic, "AssertionError", "embed_dim must be divisible by num_heads");
+    // The nearest head counts that divide embed_dim, smaller one first. Divisors come in pairs
+    // (d, embed_dim / d), so sqrt(embed_dim) steps find them all, even for embed_dim near 2^40.
+    std::vector<std::int64_t> divisors;
+    for (std::int64_t d = 1; d * d <= options.embed_dim; ++d) {
+      if (options.embed_dim % d != 0) continue;
+      divisors.push_back(d);
+      if (d != options.embed_dim / d) divisors.push_back(options.embed_dim / d);
+    }
+    std::sort(divisors.begin(), divisors.end(), [&](std::int64_t a, std::int64_t b) {
+      std::int64_t distance_a = std::abs(a - options.num_heads), distance_b = std::abs(b - options.num_heads);
+      return distance_a != distance_b ? distance_a < distance_b : a < b;
+    });
+    for (std::size_t i = 0; i < divisors.size() && i < 2; ++i) {
+      ctx.add_option_fix(diagnostic, fmt::format("use num_heads={} (head_dim {})", divisors[i], options.embed_dim / divisors[i]),
+                          {{"num_heads", divisors[i]}});
+    }
+    return false;
+  }
+  for (const auto& [option, size] : {std::pair{"kdim", options.kdim}, std::pair{"vdim", options.vdim}}) {
+    if (size && *size < 0) {
+      Diagnostic& diagnostic = ctx.report_option(DiagId::ModuleNegativeKvDim, fmt::format("{} is negative ({})", option, *size), option);
+      ctx.pytorch_raises(diagnostic, "RuntimeError",
+                          fmt::format("Trying to create tensor with negative dimension {}: [{}, {}]", *size, options.embed_dim, *size));
+      return false;
+    }
+  }
+  return true;
+}
 
 void infer_multihead_attention(CallContext& ctx) { MhaRules(ctx).run(); }
 

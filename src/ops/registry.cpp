@@ -5,8 +5,16 @@
 namespace mhacheck {
 
 const OperatorRules* find_operator(const std::string& name) {
-  static const std::array<OperatorRules, 12> operators{{
+  static const std::array<OperatorRules, 20> operators{{
       {"MultiheadAttention", infer_multihead_attention},
+      {"TransformerEncoderLayer", infer_transformer_encoder_layer},
+      {"TransformerDecoderLayer", infer_transformer_decoder_layer},
+      {"TransformerEncoder", infer_transformer_encoder},
+      {"TransformerDecoder", infer_transformer_decoder},
+      {"Transformer", infer_transformer},
+      {"Linear", infer_linear},
+      {"LayerNorm", infer_layer_norm},
+      {"Embedding", infer_embedding},
       {"scaled_dot_product_attention", infer_scaled_dot_product_attention},
       {"transpose", infer_transpose},
       {"permute", infer_permute},

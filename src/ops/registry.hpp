@@ -21,6 +21,15 @@ const OperatorRules* find_operator(const std::string& name);
 
 void infer_multihead_attention(CallContext& ctx);
 void infer_scaled_dot_product_attention(CallContext& ctx);
+// The Transformer modules and the modules they are built from.
+void infer_transformer_encoder_layer(CallContext& ctx);
+void infer_transformer_decoder_layer(CallContext& ctx);
+void infer_transformer_encoder(CallContext& ctx);
+void infer_transformer_decoder(CallContext& ctx);
+void infer_transformer(CallContext& ctx);
+void infer_linear(CallContext& ctx);
+void infer_layer_norm(CallContext& ctx);
+void infer_embedding(CallContext& ctx);
 // The glue between attention layers: shape operators, add, matmul, softmax.
 void infer_transpose(CallContext& ctx);
 void infer_permute(CallContext& ctx);

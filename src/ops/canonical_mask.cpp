@@ -1,0 +1,42 @@
+// F._canonical_mask, which nn.MultiheadAttention, TransformerEncoderLayer and
+// TransformerEncoder apply to their masks before anything else: the dtype check, the warning
+// for masks of different dtypes, and the conversion of a bool mask to a float one.
+#include <fmt/format.h>
+
+#include "ops/parts.hpp"
+
+namespace mhacheck {
+
+bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name) {
+  if (!mask.present || mask.dtype == DType::Bool || is_floating(mask.dtype)) return true;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskDType,
+      fmt::format("{} has dtype {}; only bool and floating masks are supported", mask.argument, dtype_name(mask.dtype)), &mask);
+  ctx.pytorch_raises(diagnostic, "AssertionError", fmt::format("only bool and floating types of {} are supported", pytorch_name));
+  if (mask.dtype == DType::UInt8) diagnostic.notes.push_back("PyTorch 1.x accepted uint8 masks with a deprecation warning; 2.x refuses them");
+  ctx.add_dtype_fix(diagnostic, fmt::format("pass {} as bool (mask.bool(): True marks positions not to attend)", mask.argument), mask,
+                    DType::Bool);
+  return false;
+}
+
+void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name, const ArgValue& other,
+                      const std::string& pytorch_other) {
+  if (!mask.present || !other.present || mask.dtype == other.dtype) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskDTypeMismatch,
+      fmt::format("{} is {} but {} is {}", mask.argument, dtype_name(mask.dtype), other.argument, dtype_name(other.dtype)), &mask);
+  diagnostic.related.push_back({fmt::format("{} is {}", other.argument, dtype_name(other.dtype)), other.location});
+  diagnostic.pytorch_error = PytorchError{
+      "UserWarning", fmt::format("Support for mismatched {} and {} is deprecated. Use same type for both instead.", pytorch_name, pytorch_other),
+      false};
+  ctx.add_dtype_fix(diagnostic, fmt::format("make {} {} like {}", mask.argument, dtype_name(other.dtype), other.argument), mask,
+                    other.dtype);
+}
+
+ArgValue canonical_mask(const ArgValue& mask, DType target) {
+  ArgValue canonical = mask;
+  if (mask.present && mask.dtype == DType::Bool) canonical.dtype = target;
+  return canonical;
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,102 @@
+// nn.LayerNorm and F.layer_norm: the input's trailing dims must be normalized_shape
+// (at::native's _check_layer_norm_inputs), then the CPU kernel's dtype checks. The output has
+// the input's shape.
+#include <fmt/format.h>
+
+#include "ops/parts.hpp"
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+std::string sizes_list(const Shape& shape) {
+  std::vector<std::string> dims;
+  for (const DimExpr& dim : shape) dims.push_back(dim.str());
+  return fmt::format("[{}]", fmt::join(dims, ", "));
+}
+
+}  // namespace
+
+bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vector<std::int64_t>& normalized_shape,
+                        bool elementwise_affine, DType dtype, const std::string& which) {
+  std::string norm = which.empty() ? "the LayerNorm" : which;
+  std::string normalized = fmt::format("[{}]", fmt::join(normalized_shape, ", "));
+  // The CPU kernel checks a mix of dtypes before the shapes: only a float16 or bfloat16 input
+  // with float32 parameters is a supported mix.
+  if (elementwise_affine && input.dtype != dtype) {
+    bool reduced = input.dtype == DType::Float16 || input.dtype == DType::BFloat16;
+    if (dtype != DType::Float32 || !reduced) {
+      Diagnostic& diagnostic = ctx.report(
+          DiagId::InputModuleDType,
+          fmt::format("{} is {} but {}'s parameters are {}", input.argument, dtype_name(input.dtype), norm, dtype_name(dtype)), &input);
+      ctx.pytorch_raises(diagnostic, "RuntimeError",
+                         dtype != DType::Float32 ? "mixed dtype (CPU): expect parameter to have scalar type of Float"
+                                                 : "mixed dtype (CPU): all inputs must share same datatype.");
+      ctx.add_input_dtype_fixes(diagnostic, input, dtype);
+      return false;
+    }
+  }
+  if (normalized_shape.empty()) {
+    Diagnostic& diagnostic = ctx.report_option(DiagId::LayerNormShape, "normalized_shape is empty", "normalized_shape");
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, but got "
+                       "normalized_shape = []");
+    return false;
+  }
+  int count = static_cast<int>(normalized_shape.size());
+  bool fits = input.rank() >= count;
+  int first = input.rank() - count;
+  for (int i = 0; fits && i < count; ++i) {
+    fits = ctx.same(input.shape[first + i], DimExpr::constant(normalized_shape[i]), &input, first + i,
+                    fmt::format("{} dim {} == normalized_shape", input.argument, first + i));
+  }
+  if (!fits) {
+    std::string ending = input.rank() >= count ? tuple_str(Shape(input.shape.begin() + first, input.shape.end()))
+                                                : fmt::format("has only {} dims", input.rank());
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::LayerNormShape,
+        fmt::format("{} normalises over the last {} dim{} {}, but {} {}{}", norm, count, count == 1 ? "" : "s", normalized, input.argument,
+                    input.rank() >= count ? "ends in " : "", ending),
+        &input, input.rank() >= count ? std::optional<int>(input.rank() - 1) : std::nullopt);
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("Given normalized_shape={}, expected input with shape [*, {}], but got input of size{}", normalized,
+                                   fmt::join(normalized_shape, ", "), sizes_list(input.shape)));
+    if (which.empty()) {
+      diagnostic.related.push_back({fmt::format("normalized_shape = {}", normalized), ctx.option_location("normalized_shape")});
+      if (input.rank() >= count) {
+        Shape trailing(input.written.begin() + first, input.written.end());
+        if (std::all_of(trailing.begin(), trailing.end(), [](const DimExpr& dim) { return dim.is_constant(); })) {
+          nlohmann::json sizes = nlohmann::json::array();
+          for (const DimExpr& dim : trailing) sizes.push_back(dim.offset);
+          ctx.add_option_fix(diagnostic, fmt::format("construct with normalized_shape={}", sizes.dump()),
+                             {{"normalized_shape", count == 1 ? sizes[0] : sizes}});
+        }
+      }
+    }
+    if (input.rank() >= count) {
+      Shape fixed = input.written;
+      for (int i = 0; i < count; ++i) fixed[first + i] = DimExpr::constant(normalized_shape[i]);
+      ctx.add_shape_fix(diagnostic, fmt::format("pass {} ending in {}", input.argument, normalized), {{&input, fixed}});
+    }
+    return false;
+  }
+  if (!is_floating(input.dtype)) {
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::InputModuleDType, fmt::format("{} is {}; {} takes floating point input", input.argument, dtype_name(input.dtype), norm), &input);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("\"LayerNormKernelImpl\" not implemented for '{}'", dtype_aten_name(input.dtype)));
+    ctx.add_dtype_fix(diagnostic, fmt::format("pass {} as {}", input.argument, dtype_name(dtype)), input, dtype);
+    return false;
+  }
+  return true;
+}
+
+void infer_layer_norm(CallContext& ctx) {
+  const ModuleDecl& module = *ctx.module;
+  std::vector<std::int64_t> normalized_shape = module.options.at("normalized_shape").get<std::vector<std::int64_t>>();
+  if (module.flag("elementwise_affine") && !sizes_nonnegative(ctx, normalized_shape, "normalized_shape")) return;
+  const ArgValue& input = ctx.arg("input");
+  if (!layer_norm_accepts(ctx, input, normalized_shape, module.flag("elementwise_affine"), module.dtype(), "")) return;
+  ctx.outputs.push_back({"output", input.shape, input.dtype});
+}
+
+}  // namespace mhacheck

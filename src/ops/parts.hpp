@@ -1,0 +1,39 @@
+// The rules of the parts that larger modules are built from, for those modules' own rules:
+// F._canonical_mask, F.linear and F.layer_norm as nn.Linear, nn.LayerNorm and the Transformer
+// layers apply them, and nn.MultiheadAttention's constructor. Each reports in PyTorch's words
+// and returns whether PyTorch goes on.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "call_context.hpp"
+
+namespace mhacheck {
+
+// A mask must be bool or floating (MHA060); PyTorch's AssertionError names it `pytorch_name`.
+bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name);
+// Two masks of different dtypes: PyTorch's deprecation warning (MHA061), in its names.
+void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name, const ArgValue& other,
+                      const std::string& pytorch_other);
+// The mask as _canonical_mask returns it: a bool mask becomes a float mask of `target`.
+ArgValue canonical_mask(const ArgValue& mask, DType target);
+
+// F.linear's message for an input of another dtype than the weight: addmm's (with bias, on a
+// contiguous input) or mm's.
+std::string linear_dtype_message(DType input, DType weight, bool addmm);
+// F.linear(input, weight (out_features, in_features), bias): dtype, then the contracted dim.
+bool linear_accepts(CallContext& ctx, const ArgValue& input, std::int64_t in_features, std::int64_t out_features, bool bias,
+                    DType weight_dtype, const std::string& which);
+// F.layer_norm(input, normalized_shape, weight, bias): the trailing dims, then the dtype.
+// `which` names the norm inside a larger module ("norm1"), empty for nn.LayerNorm itself.
+bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vector<std::int64_t>& normalized_shape,
+                        bool elementwise_affine, DType dtype, const std::string& which);
+// torch.empty(sizes) of a parameter: "Trying to create tensor with negative dimension".
+bool sizes_nonnegative(CallContext& ctx, const std::vector<std::int64_t>& sizes, const std::string& option);
+
+// nn.MultiheadAttention's constructor checks on ctx.module->mha (MHA010-012).
+bool mha_constructor_valid(CallContext& ctx);
+
+}  // namespace mhacheck

@@ -1,0 +1,426 @@
+// nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.TransformerEncoder,
+// nn.TransformerDecoder and nn.Transformer: PyTorch 2.x's forwards (torch/nn/modules/
+// transformer.py, the path taken in training mode or with grad enabled) replayed step by step
+// over their parts. Each attention block runs nn.MultiheadAttention's own rules in an inner
+// context, so that every error is the one PyTorch raises there; the feed-forward block and the
+// residual adds cannot fail once attention has produced (..., d_model).
+#include <fmt/format.h>
+
+#include "ops/parts.hpp"
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+// The options of one layer (a TransformerEncoderLayer, TransformerDecoderLayer, or the layers
+// nn.Transformer builds from its own options), and the module that holds them.
+struct LayerConfig {
+  const ModuleDecl* holder = nullptr;
+  std::int64_t d_model = 0;
+  std::int64_t nhead = 0;
+  std::int64_t dim_feedforward = 0;
+  std::string activation;
+  bool batch_first = false;
+  bool norm_first = false;
+  bool bias = true;
+  DType dtype = DType::Float32;
+};
+
+LayerConfig layer_config(const ModuleDecl& holder) {
+  LayerConfig config;
+  config.holder = &holder;
+  config.d_model = holder.integer("d_model");
+  config.nhead = holder.integer("nhead");
+  config.dim_feedforward = holder.integer("dim_feedforward");
+  config.activation = holder.options.at("activation").get<std::string>();
+  config.batch_first = holder.flag("batch_first");
+  config.norm_first = holder.flag("norm_first");
+  config.bias = holder.flag("bias");
+  config.dtype = holder.dtype();
+  return config;
+}
+
+// The layer's attention: nn.MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+// batch_first=batch_first, dtype=dtype), written where the layer's options are.
+ModuleDecl attention_module(const LayerConfig& config) {
+  ModuleDecl attention;
+  attention.name = "self_attn";
+  attention.type = "MultiheadAttention";
+  attention.mha.embed_dim = config.d_model;
+  attention.mha.num_heads = config.nhead;
+  attention.mha.bias = config.bias;
+  attention.mha.batch_first = config.batch_first;
+  attention.mha.dtype = config.dtype;
+  attention.pointer = config.holder->pointer;
+  attention.written_as_call = config.holder->written_as_call;
+  attention.path_in_call = config.holder->path_in_call;
+  return attention;
+}
+
+// The c10 type name in torch.full's overflow message for an integer dtype.
+std::string overflow_type_name(DType dtype) {
+  switch (dtype) {
+    case DType::Int32: return "int";
+    case DType::Int16: return "int16_t";
+    case DType::Int8: return "int8_t";
+    case DType::UInt8: return "uint8_t";
+    default: return "int64_t";
+  }
+}
+
+// The written names of one attention block's inputs: the mask arguments (already in the
+// ArgValues) and the is_causal flag the block takes (empty: derived, not written).
+struct BlockNames {
+  std::string is_causal;
+  std::string scope;  // the note every diagnostic of the block carries
+};
+
+class TransformerRules {
+ public:
+  explicit TransformerRules(CallContext& ctx) : ctx_(ctx) {}
+
+  // ---- constructors -------------------------------------------------------------------------
+
+  // A layer's constructor: its self_attn (and multihead_attn, the same), linear1, the norms,
+  // then the activation, in __init__'s order.
+  bool layer_constructor_valid(const LayerConfig& config) {
+    ModuleDecl attention = attention_module(config);
+    CallContext attention_ctx = ctx_.inner(ctx_.call, &attention);
+    attention_ctx.option_names = attention_options();
+    bool valid = mha_constructor_valid(attention_ctx);
+    ctx_.absorb(attention_ctx);
+    if (!valid) return false;
+    CallContext layer_ctx = ctx_.inner(ctx_.call, config.holder);
+    valid = sizes_nonnegative(layer_ctx, {config.dim_feedforward, config.d_model}, "dim_feedforward");
+    if (valid && config.activation != "relu" && config.activation != "gelu") {
+      Diagnostic& diagnostic = layer_ctx.report_option(
+          DiagId::ActivationInvalid, fmt::format("activation \"{}\" is not \"relu\" or \"gelu\"", config.activation), "activation");
+      layer_ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("activation should be relu/gelu, not {}", config.activation));
+      layer_ctx.add_option_fix(diagnostic, "use activation=\"relu\"", {{"activation", "relu"}});
+      layer_ctx.add_option_fix(diagnostic, "use activation=\"gelu\"", {{"activation", "gelu"}});
+      valid = false;
+    }
+    ctx_.absorb(layer_ctx);
+    return valid;
+  }
+
+  // ---- the layers' forwards -----------------------------------------------------------------
+
+  // TransformerEncoderLayer.forward: canonical masks, then [norm1 ->] self-attention ->
+  // feed-forward. The masks' PyTorch names are the layer's own ("src_mask").
+  std::optional<ArgValue> encoder_layer(const LayerConfig& config, const ArgValue& src, const ArgValue& src_mask,
+                                        const ArgValue& key_padding_mask, bool is_causal, const BlockNames& names) {
+    if (!canonical_mask_dtype(ctx_, key_padding_mask, "src_key_padding_mask")) return std::nullopt;
+    mismatched_masks(ctx_, key_padding_mask, "src_key_padding_mask", src_mask, "src_mask");
+    if (!canonical_mask_dtype(ctx_, src_mask, "src_mask")) return std::nullopt;
+    ArgValue mask = canonical_mask(src_mask, src.dtype), padding = canonical_mask(key_padding_mask, src.dtype);
+    if (config.norm_first && !norm1_accepts(config, src)) return std::nullopt;
+    return attention(config, "self_attn", src, src, mask, padding, is_causal, names, true);
+  }
+
+  // TransformerDecoderLayer.forward: no canonicalisation here; [norm1 ->] self-attention ->
+  // [norm2 ->] cross-attention over memory -> feed-forward.
+  std::optional<ArgValue> decoder_layer(const LayerConfig& config, const ArgValue& tgt, const ArgValue& memory, const ArgValue& tgt_mask,
+                                        const ArgValue& memory_mask, const ArgValue& tgt_padding, const ArgValue& memory_padding,
+                                        bool tgt_is_causal, bool memory_is_causal, const BlockNames& self_names,
+                                        const BlockNames& cross_names) {
+    if (config.norm_first && !norm1_accepts(config, tgt)) return std::nullopt;
+    std::optional<ArgValue> x = attention(config, "self_attn", tgt, tgt, tgt_mask, tgt_padding, tgt_is_causal, self_names, true);
+    if (!x) return std::nullopt;
+    return attention(config, "multihead_attn", *x, memory, memory_mask, memory_padding, memory_is_causal, cross_names, false);
+  }
+
+  // ---- the stacks ---------------------------------------------------------------------------
+
+  // self.layers[0] is read before any layer runs.
+  bool has_layers(std::int64_t num_layers, const ModuleDecl& stack, const std::string& option) {
+    if (num_layers > 0) return true;
+    CallContext stack_ctx = ctx_.inner(ctx_.call, &stack);
+    Diagnostic& diagnostic =
+        stack_ctx.report_option(DiagId::NoLayers, fmt::format("{} is {}: the stack has no layers", option, num_layers), option);
+    stack_ctx.pytorch_raises(diagnostic, "IndexError", "index 0 is out of range");
+    stack_ctx.add_option_fix(diagnostic, fmt::format("use {}=1", option), {{option, 1}});
+    ctx_.absorb(stack_ctx);
+    return false;
+  }
+
+  // _get_seq_len(src, batch_first): the sequence dim of a batched input, read by indexing
+  // src.size() (a tuple) before any layer runs.
+  bool sequence_readable(const ArgValue& input, bool batch_first, const std::string& stack) {
+    int rank = input.rank();
+    if (rank == 2 || rank > (batch_first ? 1 : 0)) return true;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::SequenceDim,
+        fmt::format("{} is {}-D; {} reads the sequence length from dim {} of a batched input", input.argument, rank, stack,
+                    batch_first ? 1 : 0),
+        &input);
+    ctx_.pytorch_raises(diagnostic, "IndexError", "tuple index out of range");
+    diagnostic.notes.push_back(fmt::format("pass src as {} or unbatched (S, E)", batch_first ? "(N, S, E)" : "(S, N, E)"));
+    return false;
+  }
+
+  // _detect_is_causal_mask with is_causal=None compares the mask with a causal mask built by
+  // torch.full(..., -inf, dtype=mask.dtype): an integer dtype cannot hold -inf.
+  bool causal_detectable(const ArgValue& mask, const nlohmann::json& is_causal) {
+    if (!is_causal.is_null() || !mask.present || mask.dtype == DType::Bool || is_floating(mask.dtype)) return true;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::CausalDetectDType,
+        fmt::format("{} is {}: detecting whether it is causal needs a bool or floating mask", mask.argument, dtype_name(mask.dtype)), &mask);
+    ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                        fmt::format("value cannot be converted to type {} without overflow", overflow_type_name(mask.dtype)));
+    diagnostic.notes.push_back("with is_causal=None PyTorch compares the mask with generate_square_subsequent_mask(T) in the mask's dtype");
+    ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as bool (True marks positions not to attend)", mask.argument), mask, DType::Bool);
+    return false;
+  }
+
+  // A stack's final norm (None, or a LayerNorm of the spec's).
+  bool final_norm_accepts(const ModuleDecl* norm, const ArgValue& output, const std::string& stack) {
+    if (norm == nullptr) return true;
+    std::vector<std::int64_t> normalized_shape = norm->options.at("normalized_shape").get<std::vector<std::int64_t>>();
+    std::size_t before = ctx_.diagnostics.size();
+    bool accepted = layer_norm_accepts(ctx_, output, normalized_shape, norm->flag("elementwise_affine"), norm->dtype(), stack + ".norm");
+    for (std::size_t i = before; i < ctx_.diagnostics.size(); ++i) {
+      ctx_.diagnostics[i].related.push_back({fmt::format("{}.norm is {}", stack, module_call_text_of(*norm)), ctx_.spec.document.values.find(norm->pointer)});
+      ctx_.diagnostics[i].notes.push_back(fmt::format("the norm applies to the last layer's output, which has {}'s shape", output.argument));
+    }
+    return accepted;
+  }
+
+  // TransformerEncoder.forward.
+  std::optional<ArgValue> encoder_stack(const LayerConfig& config, std::int64_t num_layers, const ModuleDecl& stack, const std::string& layers_option,
+                                        const ModuleDecl* norm, const ArgValue& src, const ArgValue& mask, const ArgValue& key_padding_mask,
+                                        const nlohmann::json& is_causal, const std::string& is_causal_name, const std::string& stack_name) {
+    if (!canonical_mask_dtype(ctx_, key_padding_mask, "src_key_padding_mask")) return std::nullopt;
+    mismatched_masks(ctx_, key_padding_mask, "src_key_padding_mask", mask, "mask");
+    if (!canonical_mask_dtype(ctx_, mask, "mask")) return std::nullopt;
+    if (!has_layers(num_layers, stack, layers_option)) return std::nullopt;
+    if (!sequence_readable(src, config.batch_first, stack_name)) return std::nullopt;
+    // A mask detected as causal is (S, S) and valid as it is, so checking it as the mask gives
+    // the same verdict as PyTorch's is_causal route.
+    bool causal = is_causal.is_boolean() && is_causal.get<bool>();
+    BlockNames names{is_causal_name, fmt::format("in layers[0] of {} (every layer sees the same shapes): ", stack_name)};
+    std::optional<ArgValue> output = encoder_layer(config, src, canonical_mask(mask, src.dtype), canonical_mask(key_padding_mask, src.dtype),
+                                                   causal, names);
+    if (!output || !final_norm_accepts(norm, *output, stack_name)) return std::nullopt;
+    return output;
+  }
+
+  // TransformerDecoder.forward.
+  std::optional<ArgValue> decoder_stack(const LayerConfig& config, std::int64_t num_layers, const ModuleDecl& stack,
+                                        const std::string& layers_option, const ModuleDecl* norm, const ArgValue& tgt,
+                                        const ArgValue& memory, const ArgValue& tgt_mask, const ArgValue& memory_mask,
+                                        const ArgValue& tgt_padding, const ArgValue& memory_padding, const nlohmann::json& tgt_is_causal,
+                                        bool memory_is_causal, const std::string& tgt_is_causal_name,
+                                        const std::string& memory_is_causal_name, const std::string& stack_name) {
+    if (!has_layers(num_layers, stack, layers_option)) return std::nullopt;
+    if (!sequence_readable(tgt, config.batch_first, stack_name)) return std::nullopt;
+    if (!causal_detectable(tgt_mask, tgt_is_causal)) return std::nullopt;
+    bool causal = tgt_is_causal.is_boolean() && tgt_is_causal.get<bool>();
+    std::string scope = fmt::format("in layers[0] of {} (every layer sees the same shapes): ", stack_name);
+    std::optional<ArgValue> output =
+        decoder_layer(config, tgt, memory, tgt_mask, memory_mask, tgt_padding, memory_padding, causal, memory_is_causal,
+                      {tgt_is_causal_name, scope}, {memory_is_causal_name, scope});
+    if (!output || !final_norm_accepts(norm, *output, stack_name)) return std::nullopt;
+    return output;
+  }
+
+  // nn.Transformer.forward's own checks before the encoder runs: src.size(1) (batch_first:
+  // size(0)) against tgt's, evaluated before it asks whether src is batched, then the features.
+  bool transformer_inputs_valid(const LayerConfig& config, const ArgValue& src, const ArgValue& tgt) {
+    int batch = config.batch_first ? 0 : 1;
+    for (const ArgValue* input : {&src, &tgt}) {
+      if (input->rank() > batch) continue;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::SequenceDim, fmt::format("{} is {}-D; nn.Transformer reads its batch size from dim {}", input->argument, input->rank(), batch),
+          input);
+      ctx_.pytorch_raises(diagnostic, "IndexError",
+                          input->rank() == 0 ? fmt::format("Dimension specified as {} but tensor has no dimensions", batch)
+                                             : "Dimension out of range (expected to be in range of [-1, 0], but got 1)");
+      return false;
+    }
+    if (src.rank() == 3 && ctx_.symbols.compare(src.shape[batch], tgt.shape[batch]) == Symbols::Verdict::Unequal) {
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::TransformerBatch,
+          fmt::format("src has batch size {} but tgt has {} (dim {}{})", src.shape[batch].str(), tgt.shape[batch].str(), batch,
+                      config.batch_first ? ", batch_first=True" : ", batch_first=False"),
+          &tgt, batch);
+      diagnostic.related.push_back(ctx_.related(src, batch, fmt::format("src batch = {}", src.shape[batch].str())));
+      ctx_.pytorch_raises(diagnostic, "RuntimeError", "the batch number of src and tgt must be equal");
+      if (config.batch_first ? ctx_.symbols.compare(src.shape[1], tgt.shape[1]) == Symbols::Verdict::Equal
+                             : ctx_.symbols.compare(src.shape[0], tgt.shape[0]) == Symbols::Verdict::Equal) {
+        ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", config.batch_first ? "False" : "True"),
+                            {{"batch_first", !config.batch_first}});
+      }
+      return false;
+    }
+    if (src.rank() == 3) ctx_.same(src.shape[batch], tgt.shape[batch], &tgt, batch, "src batch == tgt batch");
+    for (const ArgValue* input : {&src, &tgt}) {
+      const DimExpr& features = input->shape.back();
+      if (ctx_.symbols.compare(features, DimExpr::constant(config.d_model)) != Symbols::Verdict::Unequal) continue;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::TransformerFeatures, fmt::format("{} has {} features (its last dim) but d_model is {}", input->argument, features.str(), config.d_model),
+          input, input->rank() - 1);
+      diagnostic.related.push_back({fmt::format("d_model = {}", config.d_model), ctx_.option_location("d_model")});
+      ctx_.pytorch_raises(diagnostic, "RuntimeError", "the feature number of src and tgt must be equal to d_model");
+      if (features.is_constant() && input == &src &&
+          ctx_.symbols.compare(tgt.shape.back(), features) == Symbols::Verdict::Equal) {
+        ctx_.add_option_fix(diagnostic, fmt::format("construct with d_model={}", features.offset), {{"d_model", features.offset}});
+      }
+      return false;
+    }
+    for (const ArgValue* input : {&src, &tgt}) ctx_.same(input->shape.back(), DimExpr::constant(config.d_model), input, input->rank() - 1, "features == d_model");
+    return true;
+  }
+
+ private:
+  static std::map<std::string, std::string> attention_options() {
+    return {{"embed_dim", "d_model"}, {"num_heads", "nhead"}, {"batch_first", "batch_first"}, {"bias", "bias"}, {"dtype", "dtype"}};
+  }
+
+  static std::string module_call_text_of(const ModuleDecl& norm) {
+    std::vector<std::string> sizes;
+    for (const auto& size : norm.options.at("normalized_shape")) sizes.push_back(std::to_string(size.get<std::int64_t>()));
+    return fmt::format("LayerNorm({})", sizes.size() == 1 ? sizes[0] : "(" + fmt::format("{}", fmt::join(sizes, ", ")) + ")");
+  }
+
+  bool norm1_accepts(const LayerConfig& config, const ArgValue& input) {
+    std::size_t before = ctx_.diagnostics.size();
+    bool accepted = layer_norm_accepts(ctx_, input, {config.d_model}, true, config.dtype, "norm1");
+    for (std::size_t i = before; i < ctx_.diagnostics.size(); ++i) {
+      ctx_.diagnostics[i].related.push_back({fmt::format("d_model = {}", config.d_model), option_location(config, "d_model")});
+      ctx_.diagnostics[i].notes.push_back(fmt::format(
+          "norm_first=True: norm1 = LayerNorm(d_model={}) sees {} before the self-attention does", config.d_model, input.argument));
+    }
+    return accepted;
+  }
+
+  Location option_location(const LayerConfig& config, const std::string& option) const {
+    CallContext holder_ctx = ctx_.inner(ctx_.call, config.holder);
+    return holder_ctx.option_location(option);
+  }
+
+  // One attention block: self_attn(x, x, x, ...) or multihead_attn(x, memory, memory, ...),
+  // need_weights=False. Returns the block's output (x's shape and dtype), or nullopt.
+  std::optional<ArgValue> attention(const LayerConfig& config, const std::string& block, const ArgValue& query, const ArgValue& key_value,
+                                    const ArgValue& attn_mask, const ArgValue& key_padding_mask, bool is_causal, const BlockNames& names,
+                                    bool self_attention) {
+    ModuleDecl attention = attention_module(config);
+    attention.name = block;
+    CallDecl call = ctx_.call;
+    call.arguments = {{"need_weights", false}, {"average_attn_weights", true}, {"is_causal", is_causal}};
+    CallContext inner = ctx_.inner(call, &attention);
+    inner.option_names = attention_options();
+    if (!names.is_causal.empty()) inner.argument_names["is_causal"] = names.is_causal;
+    inner.argument_names["attn_mask"] = attn_mask.argument;
+    inner.argument_names["key_padding_mask"] = key_padding_mask.argument;
+    inner.args["query"] = query;
+    inner.args["key"] = key_value;
+    inner.args["value"] = key_value;
+    inner.args["key_padding_mask"] = key_padding_mask;
+    inner.args["attn_mask"] = attn_mask;
+    inner.scope_note = fmt::format(
+        "{}PyTorch calls {}({}, {}, {}, attn_mask={}, key_padding_mask={}, need_weights=False{})", names.scope, block, query.argument,
+        key_value.argument, key_value.argument, attn_mask.present ? attn_mask.argument : "None",
+        key_padding_mask.present ? key_padding_mask.argument : "None", is_causal ? ", is_causal=True" : "");
+    infer_multihead_attention(inner);
+    if (!self_attention) {
+      // The reading of a 3-D input was noted for the self-attention already.
+      std::erase_if(inner.diagnostics, [](const Diagnostic& d) { return d.id == DiagId::Interpretation; });
+    }
+    bool ok = !inner.has_errors();
+    std::optional<NamedOutput> output = ok && !inner.outputs.empty() ? std::optional(inner.outputs.front()) : std::nullopt;
+    ctx_.absorb(inner);
+    if (!output) return std::nullopt;
+    // x after the block: a new tensor shaped like the query.
+    ArgValue x = query;
+    x.identity = fmt::format("{}:{}:{}", ctx_.call.id, block, query.identity);
+    x.shape = output->shape;
+    x.dtype = output->dtype;
+    x.origin = fmt::format("{} after {}", query.argument, block);
+    return x;
+  }
+
+  CallContext& ctx_;
+};
+
+// The argument as the spec calls it in an inner role ("memory": the encoder's output).
+ArgValue derived(const ArgValue& from, const std::string& argument, const std::string& origin, const std::string& identity) {
+  ArgValue value = from;
+  value.argument = argument;
+  value.origin = origin;
+  value.identity = identity;
+  value.shape_pointer.clear();
+  value.dtype_pointer.clear();
+  return value;
+}
+
+const nlohmann::json& argument_value(const CallContext& ctx, const std::string& name) { return ctx.call.arguments.at(name); }
+
+}  // namespace
+
+void infer_transformer_encoder_layer(CallContext& ctx) {
+  TransformerRules rules(ctx);
+  LayerConfig config = layer_config(*ctx.module);
+  if (!rules.layer_constructor_valid(config)) return;
+  BlockNames names{"is_causal", ""};
+  std::optional<ArgValue> output = rules.encoder_layer(config, ctx.arg("src"), ctx.arg("src_mask"), ctx.arg("src_key_padding_mask"),
+                                                       ctx.call.flag("is_causal"), names);
+  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+}
+
+void infer_transformer_decoder_layer(CallContext& ctx) {
+  TransformerRules rules(ctx);
+  LayerConfig config = layer_config(*ctx.module);
+  if (!rules.layer_constructor_valid(config)) return;
+  std::optional<ArgValue> output = rules.decoder_layer(
+      config, ctx.arg("tgt"), ctx.arg("memory"), ctx.arg("tgt_mask"), ctx.arg("memory_mask"), ctx.arg("tgt_key_padding_mask"),
+      ctx.arg("memory_key_padding_mask"), ctx.call.flag("tgt_is_causal"), ctx.call.flag("memory_is_causal"), {"tgt_is_causal", ""},
+      {"memory_is_causal", ""});
+  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+}
+
+void infer_transformer_encoder(CallContext& ctx) {
+  TransformerRules rules(ctx);
+  const ModuleDecl& layer = *ctx.module->submodule("encoder_layer");
+  LayerConfig config = layer_config(layer);
+  if (!rules.layer_constructor_valid(config)) return;
+  std::optional<ArgValue> output =
+      rules.encoder_stack(config, ctx.module->integer("num_layers"), *ctx.module, "num_layers", ctx.module->submodule("norm"), ctx.arg("src"),
+                          ctx.arg("mask"), ctx.arg("src_key_padding_mask"), argument_value(ctx, "is_causal"), "is_causal", "TransformerEncoder");
+  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+}
+
+void infer_transformer_decoder(CallContext& ctx) {
+  TransformerRules rules(ctx);
+  const ModuleDecl& layer = *ctx.module->submodule("decoder_layer");
+  LayerConfig config = layer_config(layer);
+  if (!rules.layer_constructor_valid(config)) return;
+  std::optional<ArgValue> output = rules.decoder_stack(
+      config, ctx.module->integer("num_layers"), *ctx.module, "num_layers", ctx.module->submodule("norm"), ctx.arg("tgt"), ctx.arg("memory"),
+      ctx.arg("tgt_mask"), ctx.arg("memory_mask"), ctx.arg("tgt_key_padding_mask"), ctx.arg("memory_key_padding_mask"),
+      argument_value(ctx, "tgt_is_causal"), ctx.call.flag("memory_is_causal"), "tgt_is_causal", "memory_is_causal", "TransformerDecoder");
+  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+}
+
+// nn.Transformer: its encoder and decoder are stacks of layers built from its own options,
+// each with a final LayerNorm(d_model), which a layer's output always fits.
+void infer_transformer(CallContext& ctx) {
+  TransformerRules rules(ctx);
+  LayerConfig config = layer_config(*ctx.module);
+  if (!rules.layer_constructor_valid(config)) return;
+  const ArgValue& src = ctx.arg("src");
+  const ArgValue& tgt = ctx.arg("tgt");
+  if (!rules.transformer_inputs_valid(config, src, tgt)) return;
+  std::optional<ArgValue> memory = rules.encoder_stack(
+      config, ctx.module->integer("num_encoder_layers"), *ctx.module, "num_encoder_layers", nullptr, src, ctx.arg("src_mask"),
+      ctx.arg("src_key_padding_mask"), argument_value(ctx, "src_is_causal"), "src_is_causal", "the encoder");
+  if (!memory) return;
+  ArgValue encoded = derived(*memory, "memory", "the encoder's output (src's shape)", "encoder-output:" + ctx.call.id);
+  std::optional<ArgValue> output = rules.decoder_stack(
+      config, ctx.module->integer("num_decoder_layers"), *ctx.module, "num_decoder_layers", nullptr, tgt, encoded, ctx.arg("tgt_mask"),
+      ctx.arg("memory_mask"), ctx.arg("tgt_key_padding_mask"), ctx.arg("memory_key_padding_mask"), argument_value(ctx, "tgt_is_causal"),
+      ctx.call.flag("memory_is_causal"), "tgt_is_causal", "memory_is_causal", "the decoder");
+  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+}
+
+}  // namespace mhacheck
