@@ -39,7 +39,17 @@ Location CallContext::dim_location(const ArgValue& arg, int dim) const {
   return arg.location;
 }
 
+namespace {
+
+const RelatedLocation* dim_source(const ArgValue& arg, int dim) {
+  if (dim < 0 || dim >= static_cast<int>(arg.dim_sources.size()) || !arg.dim_sources[dim].location.known()) return nullptr;
+  return &arg.dim_sources[dim];
+}
+
+}  // namespace
+
 RelatedLocation CallContext::related(const ArgValue& arg, int dim, std::string message) const {
+  if (const RelatedLocation* source = dim_source(arg, dim)) message += fmt::format(", from {}", source->message);
   return RelatedLocation{std::move(message), dim_location(arg, dim)};
 }
 
@@ -52,6 +62,12 @@ Diagnostic& CallContext::report(DiagId id, std::string message, const ArgValue* 
     diagnostic.argument = arg->argument;
     diagnostic.dim = dim;
     diagnostic.location = dim ? dim_location(*arg, *dim) : arg->location;
+    // An output of an earlier call: show where the offending size entered the graph.
+    if (const RelatedLocation* source = dim ? dim_source(*arg, *dim) : nullptr) {
+      diagnostic.related.push_back({fmt::format("{} is {}; its dim {} ({}) is {}", arg->argument, arg->origin, *dim,
+                                                arg->shape[*dim].str(), source->message),
+                                    source->location});
+    }
   } else {
     diagnostic.location = spec.document.values.find(call.pointer);
   }

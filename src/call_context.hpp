@@ -24,6 +24,9 @@ struct ArgValue {
   Shape shape;                // resolved through the symbol table
   DType dtype = DType::Float32;
   std::vector<Location> dim_locations;  // one per dim; unknown for outputs of calls
+  // For an output of an earlier call, per dim: where the size entered the graph (a declared
+  // tensor's dim) and through which call; empty, or unknown locations, when not traced.
+  std::vector<RelatedLocation> dim_sources;
   Location location;          // where the argument is written in the call
   std::string origin;         // "tensor \"q\"", "inline", "output 0 of call \"enc\""
   std::string shape_pointer;  // JSON pointer of the shape array to patch; empty: not patchable

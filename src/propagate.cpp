@@ -153,7 +153,7 @@ class Pass {
     for (std::size_t i = 0; i < call.outputs.size(); ++i) {
       NamedValue named;
       named.value.identity = "output:" + call.outputs[i];
-      named.value.origin = fmt::format("output {} of call \"{}\"", i, call.id);
+      named.value.origin = fmt::format("output {} of call \"{}\" ({})", i, call.id, call_report.module_text);
       if (call_report.ok && i >= call_report.outputs.size()) {
         throw InputError(spec_.document.values.find(child_pointer(child_pointer(call.pointer, "outputs"), i)),
                          fmt::format("call \"{}\" returns no output {} (\"{}\"): PyTorch returns None for it here",
@@ -162,6 +162,7 @@ class Pass {
       }
       if (call_report.ok) {
         named.value.written = call_report.outputs[i].shape;
+        named.value.dim_sources = dim_sources(ctx, call_report.outputs[i].shape);
         named.dtype = call_report.outputs[i].dtype;
         call_report.outputs[i].name = call.outputs[i];
       } else {
@@ -170,6 +171,42 @@ class Pass {
       define(call.outputs[i], std::move(named), child_pointer(child_pointer(call.pointer, "outputs"), i));
     }
     report_.calls.push_back(std::move(call_report));
+  }
+
+  // Where each dim of an output entered the graph: the input dim it equals (a symbol, or a
+  // constant that no other input dim of the call has, so that the match is not a guess), and
+  // that dim's own source when it is an earlier call's output. One hop deep in text, however
+  // long the chain, so that a 10,000-call graph stays linear.
+  std::vector<RelatedLocation> dim_sources(const CallContext& ctx, const Shape& output) {
+    std::vector<RelatedLocation> sources(output.size());
+    std::map<std::int64_t, int> constant_uses;
+    for (const auto& [name, arg] : ctx.args) {
+      if (!arg.present) continue;
+      for (const DimExpr& dim : arg.shape) {
+        if (dim.is_constant()) ++constant_uses[dim.offset];
+      }
+    }
+    const OperatorSchema& schema = *find_operator_schema(ctx.call.op);
+    for (std::size_t d = 0; d < output.size(); ++d) {
+      const DimExpr size = symbols_.resolve(output[d]);
+      bool found = false;
+      for (const ArgSchema& parameter : schema.arguments) {
+        auto it = ctx.args.find(parameter.name);
+        if (found || it == ctx.args.end() || !it->second.present) continue;
+        const ArgValue& arg = it->second;
+        for (int j = 0; j < arg.rank() && !found; ++j) {
+          if (!(arg.shape[j] == size) || (size.is_constant() && constant_uses[size.offset] != 1)) continue;
+          found = true;
+          if (j < static_cast<int>(arg.dim_sources.size()) && arg.dim_sources[j].location.known()) {
+            sources[d] = arg.dim_sources[j];
+          } else if (j < static_cast<int>(arg.dim_locations.size()) && arg.dim_locations[j].known()) {
+            sources[d] = {fmt::format("{} dim {} ({}) of call \"{}\"", arg.argument, j, arg.written[j].str(), ctx.call.id),
+                          arg.dim_locations[j]};
+          }
+        }
+      }
+    }
+    return sources;
   }
 
   const Spec& spec_;

@@ -237,6 +237,9 @@ class MhaRules {
   }
 
   std::string batch_first_reading() const {
+    if (key_.identity == query_.identity) {
+      return fmt::format("with batch_first={}, {}", m_.batch_first ? "True" : "False", layout_reading(query_, "L", "E"));
+    }
     return fmt::format("with batch_first={}, {} and {}", m_.batch_first ? "True" : "False", layout_reading(query_, "L", "E"),
                        layout_reading(key_, "S", "E"));
   }
@@ -321,8 +324,8 @@ class MhaRules {
                         "`generate_square_subsequent_mask` to create this mask.");
     diagnostic.notes.push_back("in nn.MultiheadAttention, is_causal is only a hint that attn_mask is causal");
     std::string mask = ctx_.symbols.compare(L_, S_) == Symbols::Verdict::Equal
-                           ? fmt::format("attn_mask=nn.Transformer.generate_square_subsequent_mask({})", L_.str())
-                           : fmt::format("a causal {} attn_mask", tuple_str({L_, S_}));
+                           ? fmt::format("{}=nn.Transformer.generate_square_subsequent_mask({})", attn_.argument, L_.str())
+                           : fmt::format("a causal {} {}", tuple_str({L_, S_}), attn_.argument);
     ctx_.add_argument_fix(diagnostic, "pass " + mask, "attn_mask", {{"shape", shape_json({L_, S_})}, {"dtype", dtype_name(query_.dtype)}});
     ctx_.add_argument_fix(diagnostic, "drop is_causal=True", "is_causal", false);
   }
@@ -550,6 +553,17 @@ class MhaRules {
     ctx_.add_shape_fix(diagnostic, "transpose key and value with .transpose(0, 1)",
                        {{&key_, swapped(key_)}, {&value_, swapped(value_)}});
     ctx_.add_shape_fix(diagnostic, "transpose query with .transpose(0, 1)", {{&query_, swapped(query_)}});
+    // Key and value laid out for the other batch_first (the output of a module constructed
+    // with it, say): flip batch_first and lay the query out to match.
+    std::optional<nlohmann::json> flip = ctx_.option_patch({{"batch_first", !m_.batch_first}});
+    std::optional<nlohmann::json> transpose = ctx_.shape_patch(query_, swapped(query_));
+    if (flip && transpose && key_.identity != query_.identity) {
+      for (const auto& op : *transpose) flip->push_back(op);
+      ctx_.add_patch_fix(diagnostic,
+                         fmt::format("construct with batch_first={} and pass {} as {}", m_.batch_first ? "False" : "True", query_.argument,
+                                     tuple_str(swapped(query_))),
+                         *flip);
+    }
   }
 
   void propose_key_padding_mask_shape(Diagnostic& diagnostic) {

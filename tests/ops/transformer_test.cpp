@@ -1,0 +1,147 @@
+// The Transformer modules, Linear, LayerNorm and Embedding beyond the PyTorch fixtures: symbols
+// through the layers, fixes that land on the spec's own option and argument names (a layer's
+// nhead, not its attention's num_heads), nested modules, and where a downstream error's size
+// entered the graph.
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+
+std::string module_call(const std::string& module, const std::string& arguments) {
+  return R"({"module": )" + module + ", " + arguments + "}";
+}
+
+const Fix* fix_named(const Diagnostic& diagnostic, const std::string& start) {
+  for (const Fix& fix : diagnostic.fixes) {
+    if (fix.description.rfind(start, 0) == 0) return &fix;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("Transformer layers keep symbolic shapes and unbatched inputs", "[transformer]") {
+  std::string layer = R"({"type": "TransformerEncoderLayer", "d_model": 16, "nhead": 4, "dim_feedforward": 32})";
+  CHECK(test::single_output(test::check_text(module_call(layer, R"("src": ["S", "N", 16], "src_key_padding_mask": ["N", "S"])"))) ==
+        "(S, N, 16)");
+  CHECK(test::single_output(test::check_text(module_call(layer, R"("src": ["S", 16], "src_mask": ["S", "S"])"))) == "(S, 16)");
+  std::string decoder = R"({"type": "TransformerDecoderLayer", "d_model": 16, "nhead": 4, "batch_first": true})";
+  CHECK(test::single_output(test::check_text(module_call(decoder, R"("tgt": ["N", "T", 16], "memory": ["N", "S", 16], "tgt_mask": {"causal": ["T", "T"]})"))) ==
+        "(N, T, 16)");
+  std::string model = R"({"type": "Transformer", "d_model": 16, "nhead": 4, "num_encoder_layers": 2, "num_decoder_layers": 2})";
+  CHECK(test::single_output(test::check_text(module_call(model, R"("src": ["S", "N", 16], "tgt": ["T", "N", 16])"))) == "(T, N, 16)");
+}
+
+TEST_CASE("a layer's attention errors name the layer's options and arguments", "[transformer]") {
+  Report heads = test::check_text(module_call(R"({"type": "TransformerEncoderLayer", "d_model": 10, "nhead": 4})", R"("src": [5, 2, 10])"));
+  const Diagnostic* divide = test::find(heads, "MHA011");
+  REQUIRE(divide != nullptr);
+  CHECK(divide->argument == "module->nhead");
+  const Fix* fix = fix_named(*divide, "use num_heads=5");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->patch.dump() == R"([{"op":"add","path":"/module/nhead","value":5}])");
+  CHECK(fix->verified);
+
+  Report causal = test::check_text(
+      module_call(R"({"type": "TransformerDecoderLayer", "d_model": 8, "nhead": 2})", R"("tgt": [4, 2, 8], "memory": [5, 2, 8], "tgt_is_causal": true)"));
+  const Diagnostic* missing = test::find(causal, "MHA070");
+  REQUIRE(missing != nullptr);
+  const Fix* drop = fix_named(*missing, "drop is_causal=True");
+  REQUIRE(drop != nullptr);
+  CHECK(drop->patch.dump() == R"([{"op":"add","path":"/tgt_is_causal","value":false}])");
+  CHECK(drop->verified);
+  const Fix* mask = fix_named(*missing, "pass tgt_mask=nn.Transformer.generate_square_subsequent_mask(4)");
+  REQUIRE(mask != nullptr);
+  CHECK(mask->patch[0]["path"] == "/tgt_mask");
+  CHECK(mask->verified);
+}
+
+TEST_CASE("fixes reach options of a nested module, in JSON and in a constructor string", "[transformer]") {
+  Report object = test::check_text(module_call(
+      R"({"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer", "d_model": 12, "nhead": 5}, "num_layers": 2})",
+      R"("src": [5, 2, 12])"));
+  const Diagnostic* divide = test::find(object, "MHA011");
+  REQUIRE(divide != nullptr);
+  REQUIRE_FALSE(divide->fixes.empty());
+  CHECK(divide->fixes[0].patch[0]["path"] == "/module/encoder_layer/nhead");
+  CHECK(divide->fixes[0].verified);
+
+  Report text = test::check_text(module_call(R"x("nn.TransformerEncoder(nn.TransformerEncoderLayer(12, 5), num_layers=2)")x", R"("src": [5, 2, 12])"));
+  divide = test::find(text, "MHA011");
+  REQUIRE(divide != nullptr);
+  REQUIRE_FALSE(divide->fixes.empty());
+  CHECK(divide->fixes[0].patch[0]["path"] == "/module");
+  CHECK(divide->fixes[0].patch[0]["value"].get<std::string>().find("nn.TransformerEncoderLayer(12, ") != std::string::npos);
+  CHECK(divide->fixes[0].verified);
+}
+
+TEST_CASE("norm_first moves a wrong d_model to LayerNorm; the stack's final norm is checked", "[transformer]") {
+  Report norm_first = test::check_text(
+      module_call(R"({"type": "TransformerEncoderLayer", "d_model": 8, "nhead": 2, "norm_first": true})", R"("src": [5, 2, 6])"));
+  CHECK(test::raised_message(norm_first) ==
+        "RuntimeError: Given normalized_shape=[8], expected input with shape [*, 8], but got input of size[5, 2, 6]");
+  Report post_norm = test::check_text(module_call(R"({"type": "TransformerEncoderLayer", "d_model": 8, "nhead": 2})", R"("src": [5, 2, 6])"));
+  CHECK(test::raised_message(post_norm) == "AssertionError: was expecting embedding dimension of 8, but got 6");
+
+  Report final_norm = test::check_text(module_call(
+      R"({"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer", "d_model": 8, "nhead": 2}, "num_layers": 1, "norm": {"type": "LayerNorm", "normalized_shape": 16}})",
+      R"("src": [5, 2, 8])"));
+  const Diagnostic* norm = test::find(final_norm, "MHA403");
+  REQUIRE(norm != nullptr);
+  CHECK(test::raised_message(final_norm) ==
+        "RuntimeError: Given normalized_shape=[16], expected input with shape [*, 16], but got input of size[5, 2, 8]");
+}
+
+TEST_CASE("Linear, LayerNorm and Embedding shapes and fixes", "[transformer]") {
+  std::string linear = R"({"type": "Linear", "in_features": 8, "out_features": 4})";
+  CHECK(test::single_output(test::check_text(module_call(linear, R"("input": ["B", "T", 8])"))) == "(B, T, 4)");
+  Report features = test::check_text(module_call(linear, R"("input": ["B", 3, 6])"));
+  CHECK(test::raised_message(features) == "RuntimeError: mat1 and mat2 shapes cannot be multiplied (3*Bx6 and 8x4)");
+  const Fix* in_features = fix_named(*test::find(features, "MHA404"), "construct with in_features=6");
+  REQUIRE(in_features != nullptr);
+  CHECK(in_features->verified);
+
+  std::string norm = R"({"type": "LayerNorm", "normalized_shape": [4, 8]})";
+  CHECK(test::single_output(test::check_text(module_call(norm, R"("input": ["B", 4, 8])"))) == "(B, 4, 8)");
+  Report short_input = test::check_text(module_call(norm, R"("input": [8])"));
+  CHECK(test::raised_message(short_input) ==
+        "RuntimeError: Given normalized_shape=[4, 8], expected input with shape [*, 4, 8], but got input of size[8]");
+
+  std::string embedding = R"({"type": "Embedding", "num_embeddings": 100, "embedding_dim": 16})";
+  Report lookup = test::check_text(module_call(embedding, R"("input": ["B", "T"])"));
+  CHECK(test::single_output(lookup) == "(B, T, 16)");
+  Report floats = test::check_text(module_call(embedding, R"("input": {"shape": ["B", "T"], "dtype": "float32"})"));
+  const Fix* long_ids = fix_named(*test::find(floats, "MHA405"), "pass input as int64");
+  REQUIRE(long_ids != nullptr);
+  CHECK(long_ids->verified);
+}
+
+TEST_CASE("a downstream error names the upstream call and tensor dim its size came from", "[transformer][graph]") {
+  Report report = test::check_text(R"({
+    "dims": {"S": 10, "T": 7, "N": 4},
+    "modules": {
+      "encoder": {"type": "TransformerEncoderLayer", "d_model": 16, "nhead": 2, "batch_first": true},
+      "decoder": {"type": "TransformerDecoderLayer", "d_model": 16, "nhead": 2}
+    },
+    "tensors": {"src": ["N", "S", 16], "tgt": ["T", "N", 16]},
+    "calls": [
+      {"id": "enc", "module": "encoder", "src": "src", "outputs": ["memory"]},
+      {"id": "dec", "module": "decoder", "tgt": "tgt", "memory": "memory", "outputs": ["out"]}
+    ]})");
+  const Diagnostic* batch = test::find(report, "MHA040");
+  REQUIRE(batch != nullptr);
+  CHECK(batch->call == "dec");
+  CHECK(batch->argument == "memory");
+  bool traced = false;
+  for (const RelatedLocation& related : batch->related) {
+    if (related.message.find("memory is output 0 of call \"enc\"") == std::string::npos) continue;
+    traced = true;
+    CHECK(related.message.find("its dim 1 (10) is src dim 1 (S)") != std::string::npos);
+    CHECK(related.location.line == 7);  // the declaration of src
+  }
+  CHECK(traced);
+  const Fix* relayout = fix_named(*batch, "construct with batch_first=True and pass tgt as");
+  REQUIRE(relayout != nullptr);
+  CHECK(relayout->verified);
+}
