@@ -2,8 +2,8 @@
 """Generate PyTorch ground-truth fixtures for mhacheck's "glue" operators.
 
 Writes tests/pytorch/glue_cases.json (one case per line): transpose, permute, reshape, view,
-unsqueeze, squeeze, flatten, add, matmul and softmax, valid and invalid, each run for real on the
-installed PyTorch (1.13 from Debian's python3-torch) on contiguous zero tensors.
+unsqueeze, squeeze, flatten, add, matmul, softmax and cat, valid and invalid, each run for real on
+the installed PyTorch (1.13 from Debian's python3-torch) on contiguous zero tensors.
 
 mhacheck follows PyTorch 2.x.  The messages of these operators are the same in 1.13 and 2.x
 except torch.matmul's dispatch, which 2.x changed (a 2-D or 1-D @ N-D product is no longer folded
@@ -13,6 +13,16 @@ carry a "pytorch_2x" note when the result differs from plain 1.13.  Cases where 
 refuses the operands are left out: 2.x words that error differently ("size mismatch, got input
 (2), mat (2x3), vec (4)") and 1.13 cannot produce it.  Mixed-dtype matmul and float16 softmax are
 left out for the same reason (kernel-specific wording, or 1.13 lacking the CPU kernel).
+
+torch.cat's checks are 1.13's and 2.x's alike (TORCH_PRECOMPUTE_META_FUNC(cat) in
+aten/src/ATen/native/TensorShape.cpp): no 0-D tensor ("zero-dimensional tensor (at position i)
+cannot be concatenated"), then dim wrapped against the first tensor that is not a legacy empty 1-D
+(0,) tensor (legacy_cat_wrap_dim: IndexError "Dimension out of range ..."; not wrapped at all when
+every tensor is (0,)), then each tensor in list order that is not (0,) against that first one
+(check_cat_shape_except_dim: "Tensors must have same number of dimensions: got a and b", then
+"Sizes of tensors must match except in dimension d. ..." with the wrapped d and the tensor's index
+in the whole list); the dtype is result_type over all the tensors, the skipped (0,) ones included.
+A cat case whose 1.13 outcome differed from 2.x's would carry a "pytorch_2x" note; none does.
 
 Usage:  /usr/bin/python3 tests/pytorch/gen_glue_cases.py [--out PATH]
 
@@ -199,16 +209,123 @@ def random_cases(rng, count):
             yield call(op, shape, other=tuple(other))
 
 
+def cat_call(tensors, dim=None):
+    """torch.cat(tensors, dim): each tensor a shape tuple (float32, written as a bare shape array)
+    or a (shape, dtype) pair (written as {"shape", "dtype"}); dim None is left out (default 0)."""
+    specs, values, parts = [], [], []
+    for t in tensors:
+        if isinstance(t[0] if t else None, (tuple, list)):
+            shape, dtype = t
+            specs.append(tensor_spec(shape, dtype))
+        else:
+            shape, dtype = t, "float32"
+            specs.append(list(shape))
+        values.append(torch.zeros(shape, dtype=DTYPES[dtype]))
+        parts.append("{}:{}".format("x".join(map(str, shape)) or "scalar", dtype))
+    spec = {"op": "cat", "tensors": specs}
+    if dim is not None:
+        spec["dim"] = dim
+    expect = run(lambda: torch.cat(values) if dim is None else torch.cat(values, dim))
+    name = "cat-" + "+".join(parts) + ("" if dim is None else "-dim={}".format(dim))
+    return {"name": name, "spec": spec, "expect": expect}
+
+
+def cat_cases():
+    # valid joins along every dim, negative dims included, of 1 to 5 tensors
+    for shapes, dims in [
+            ([(5,)], [0, -1]),
+            ([(2, 5, 8)], [0, 2]),
+            ([(3,), (4,)], [0, -1]),
+            ([(2, 5, 8), (2, 4, 8)], [1, -2]),
+            ([(2, 5, 8), (3, 5, 8)], [0, -3]),
+            ([(2, 5, 8), (2, 5, 1)], [2, -1]),
+            ([(2, 5, 8), (2, 5, 8)], [0, 1, 2, -1, -2, -3]),
+            ([(2, 3), (2, 1), (2, 4)], [1, -1]),
+            ([(1, 4, 2, 3), (2, 4, 2, 3), (3, 4, 2, 3), (1, 4, 2, 3)], [0, -4]),
+            ([(2, 4, 1, 3), (2, 4, 5, 3), (2, 4, 2, 3), (2, 4, 1, 3), (2, 4, 3, 3)], [2, -2]),
+            ([(2, 1, 3, 4, 5), (2, 2, 3, 4, 5), (2, 3, 3, 4, 5)], [1, -4]),
+            ([(2, 3, 4, 5, 1), (2, 3, 4, 5, 6)], [4, -1]),
+            ([(2, 0, 8), (2, 5, 8)], [1]),     # a size-0 dim that is not the legacy (0,) joins like any other
+            ([(0, 3), (2, 3)], [0]),
+    ]:
+        for d in dims:
+            yield cat_call(shapes, d)
+    yield cat_call([(2, 5, 8), (4, 5, 8)])  # dim left out: 0
+    yield cat_call([(4,), (1,), (2,)])
+    yield cat_call([((2, 3), "float32"), (4, 3)])  # both tensor forms in one list
+    # mixed dtypes: the output's is the promotion of all of them
+    for a, b in [("float16", "bfloat16"), ("int64", "float32"), ("bool", "int8"), ("uint8", "int8"), ("float32", "float64"),
+                 ("int32", "int64"), ("bool", "bool"), ("float16", "float16"), ("uint8", "bool"), ("bfloat16", "float64")]:
+        yield cat_call([((2, 3), a), ((1, 3), b)], 0)
+    yield cat_call([((2, 3), "uint8"), ((2, 3), "int8"), ((2, 3), "bool")], -1)
+    yield cat_call([((2, 3), "int8"), ((2, 3), "int32"), ((2, 3), "float16")], 0)
+    yield cat_call([((2, 3), "int64"), ((2, 5), "float16"), ((2, 1), "bfloat16")], 1)
+    # legacy empty (0,) tensors: skipped for dim wrapping and shape checks, counted for the dtype
+    yield cat_call([(0,), (2, 3)], -1)
+    yield cat_call([(2, 3), (0,)], 1)
+    yield cat_call([(0,), (2, 3), (0,), (2, 4)], 1)
+    yield cat_call([(0,), (2, 5, 8), (0,), (3, 5, 8)], -3)
+    yield cat_call([(0,), (0,), (2, 5, 8)], 2)
+    yield cat_call([(0,), (3,), (0,)], 0)
+    yield cat_call([((0,), "float64"), ((2, 3), "int8")], 0)
+    yield cat_call([((2, 3), "int32"), ((0,), "float16")], 0)
+    yield cat_call([((0,), "bool"), ((2, 3), "uint8"), ((0,), "int8")], 1)
+    # all (0,): a (0,) result; dim is not wrapped, so any dim goes
+    yield cat_call([(0,)])
+    yield cat_call([(0,), (0,)], 0)
+    yield cat_call([(0,), (0,), (0,)], -1)
+    yield cat_call([(0,), (0,)], 5)
+    yield cat_call([(0,), (0,)], -7)
+    yield cat_call([((0,), "int64"), ((0,), "bool")], 0)
+    yield cat_call([((0,), "uint8"), ((0,), "int8")], 0)
+    # a 0-D tensor anywhere: refused before anything else
+    yield cat_call([()], 0)
+    yield cat_call([(), (2, 3)], 0)
+    yield cat_call([(2, 3), ()], 0)
+    yield cat_call([(2, 3), (2, 3), (), ()], 1)
+    yield cat_call([(0,), ()], 0)
+    yield cat_call([(2, 3), (), (4, 5, 6)], 7)  # also a bad dim and a bad rank: the 0-D check comes first
+    # dim out of range, against the first tensor that is not (0,)
+    yield cat_call([(2, 5, 8), (2, 5, 8)], 3)
+    yield cat_call([(2, 5, 8), (2, 5, 8)], -4)
+    yield cat_call([(5,), (5,)], 1)
+    yield cat_call([(5,), (5,)], -2)
+    yield cat_call([(0,), (2, 3)], 2)
+    yield cat_call([(0,), (3,)], 1)
+    yield cat_call([(2, 3), (2, 3, 4)], 2)  # also a rank mismatch: the dim is wrapped first
+    yield cat_call([(2, 3, 4), (2, 3)], 3)  # wraps against the 3-D first, then the rank check
+    yield cat_call([(2, 3, 4, 5)], 4)
+    # different ranks
+    yield cat_call([(2, 3), (2, 3, 4)], 0)
+    yield cat_call([(2, 3, 4), (2, 3)], -1)
+    yield cat_call([(2, 3), (2, 3), (3,)], 0)
+    yield cat_call([(0,), (4,), (2, 4)], 0)
+    yield cat_call([(2, 5, 8), (2, 5, 8, 1)], 2)
+    yield cat_call([(1, 3), (2, 4, 3), (2, 3)], 0)  # tensor 1's rank before tensor 2's sizes
+    # sizes mismatch outside dim (the message names the wrapped dim and the index in the whole list)
+    yield cat_call([(2, 3), (2, 4)], 0)
+    yield cat_call([(2, 3), (3, 3)], 1)
+    yield cat_call([(2, 3), (3, 3)], -1)
+    yield cat_call([(2, 5, 8), (2, 4, 8)], 0)
+    yield cat_call([(2, 5, 8), (2, 5, 7)], -3)
+    yield cat_call([(2, 5, 8), (3, 4, 8)], 2)  # the first mismatching dim is the one named
+    yield cat_call([(0,), (2, 3), (0,), (2, 4)], 0)
+    yield cat_call([(2, 3), (5, 3), (2, 4), (1, 2, 3)], 0)
+    yield cat_call([(2, 0), (2, 3)], 0)
+    yield cat_call([(1, 0), (2, 3)], 0)
+    yield cat_call([((2, 3), "float16"), ((2, 4), "int64")], 0)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "glue_cases.json"))
     out = parser.parse_args().out
     rng = random.Random(SEED)
     cases, seen = [], set()
-    for case in list(systematic()) + list(binary()) + list(random_cases(rng, 400)):
+    for case in list(systematic()) + list(binary()) + list(cat_cases()) + list(random_cases(rng, 400)):
         if case is None:
             continue
-        name = name_of(case)
+        name = case.pop("name") if "name" in case else name_of(case)
         if name in seen:
             continue
         seen.add(name)
