@@ -184,6 +184,14 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        MHA(R"({"shape": [3, 2, 8], "dtype": "float16"})", R"({"shape": [5, 2, 8], "dtype": "float16"})",
            R"({"shape": [5, 2, 8], "dtype": "float16"})", R"(, "dtype": "float16")") "}",
        true},
+      {DiagId::IndexOutOfRange, "MHA105", Severity::Error, "index-out-of-range", "an Embedding index is outside the table",
+       "nn.Embedding(num_embeddings, ...) has rows 0 to num_embeddings - 1; its input's values are row numbers, so only "
+       "running can find one outside that range (PyTorch raises IndexError: index out of range in self; with max_norm, "
+       "embedding_renorm_'s 'select(): index ... out of range' for one beyond either end). A negative index does not count "
+       "from the end. The message names the call, the index's position in the input and its value. Usual causes: a tokenizer "
+       "with a larger vocabulary than num_embeddings, or a padding id such as -1.",
+       R"({"module": {"type": "Embedding", "num_embeddings": 10, "embedding_dim": 4}, "input": {"file": "examples/run/embedding_ids.npy"}})",
+       true},
       {DiagId::FullyMaskedRows, "MHA110", Severity::Warning, "fully-masked-rows", "every key position of a query row is masked",
        "When attn_mask and key_padding_mask together mask all key positions of a query row, the softmax "
        "divides zero by zero: with need_weights=True PyTorch returns NaN for that row (and, through out_proj, "

@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "mhacheck/forward.hpp"
+#include "mhacheck/module_forward.hpp"
+#include "mhacheck/module_schema.hpp"
 #include "mhacheck/report_filter.hpp"
 
 namespace mhacheck {
@@ -58,7 +60,7 @@ class Runner {
     if (cached != parameters_.end()) return cached->second;
     std::string file = module.weights.empty() ? options_.weights : module.weights;
     Location where = spec_.document.values.find(module.weights.empty() ? module.pointer : child_pointer(module.pointer, "weights"));
-    if (file.empty()) return parameters_.emplace(module.name, initial_parameters(module.mha, random_)).first->second;
+    if (file.empty()) return parameters_.emplace(module.name, initial_module_parameters(module, random_)).first->second;
 
     StateDict loaded;
     std::vector<std::string> members;
@@ -67,7 +69,7 @@ class Runner {
     } catch (const InputError& error) {
       throw InputError(where, error.what(), error.help(), error.kind());
     }
-    std::vector<ExpectedParameter> expected = mha_parameters(module.mha);
+    std::vector<ExpectedParameter> expected = module_parameters(module);
     std::vector<std::string> missing, mismatched;
     for (const ExpectedParameter& parameter : expected) {
       std::string name = module.prefix + parameter.name;
@@ -85,9 +87,9 @@ class Runner {
         diagnostic.argument = "module.weights";
         diagnostic.pytorch_error = load_error(
             "RuntimeError",
-            fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tsize mismatch for {}: copying a param with "
+            fmt::format("Error(s) in loading state_dict for {}:\n\tsize mismatch for {}: copying a param with "
                         "shape {} from checkpoint, the shape in current model is {}.",
-                        parameter.name, torch_size(header.shape), torch_size(parameter.shape)));
+                        module.type, parameter.name, torch_size(header.shape), torch_size(parameter.shape)));
         diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
         mismatched.push_back(name);
         continue;
@@ -104,20 +106,17 @@ class Runner {
       Diagnostic& diagnostic = report(DiagId::WeightsMissing, fmt::format("{} has no {}", file, names), call, where);
       diagnostic.argument = "module.weights";
       diagnostic.pytorch_error = load_error(
-          "RuntimeError", fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tMissing key(s) in state_dict: {}. ", names));
+          "RuntimeError", fmt::format("Error(s) in loading state_dict for {}:\n\tMissing key(s) in state_dict: {}. ", module.type, names));
       diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
     }
     // A file may hold more than this module's state_dict (inputs, other modules), so only
-    // names that some nn.MultiheadAttention has count as unexpected, as load_state_dict would
+    // names that some module of this type has count as unexpected, as load_state_dict would
     // see them: a checkpoint of a module built with other arguments.
-    static const std::vector<std::string> kAnyParameter = {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight",
-                                                           "in_proj_bias",   "bias_k",        "bias_v",        "out_proj.weight",
-                                                           "out_proj.bias"};
     std::vector<std::string> unexpected;
     for (const std::string& member : members) {
       if (member.compare(0, module.prefix.size(), module.prefix) != 0) continue;
       std::string local = member.substr(module.prefix.size());
-      bool possible = std::find(kAnyParameter.begin(), kAnyParameter.end(), local) != kAnyParameter.end();
+      bool possible = possible_parameter(module.type, local);
       bool known = std::any_of(expected.begin(), expected.end(), [&](const ExpectedParameter& p) { return p.name == local; });
       if (possible && !known) unexpected.push_back(fmt::format("\"{}\"", member));
     }
@@ -128,12 +127,12 @@ class Runner {
                                       call, where);
       diagnostic.argument = "module.weights";
       diagnostic.pytorch_error = load_error(
-          "RuntimeError", fmt::format("Error(s) in loading state_dict for MultiheadAttention:\n\tUnexpected key(s) in state_dict: {}. ", names));
+          "RuntimeError", fmt::format("Error(s) in loading state_dict for {}:\n\tUnexpected key(s) in state_dict: {}. ", module.type, names));
       diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
     }
     if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) throw RunStop();
     // PyTorch copies a checkpoint into the module's parameters, in the module's dtype.
-    DType dtype = module.mha.dtype;
+    DType dtype = parameter_dtype(module);
     for (auto& [name, array] : loaded) {
       if (array.dtype == dtype) continue;
       Array converted = make_array(dtype, array.shape);
@@ -243,14 +242,8 @@ class Runner {
     if (call.op == "scaled_dot_product_attention") return run_sdpa(call, call_report);
     if (call.module.empty()) return run_glue(call, call_report);
     const ModuleDecl& module = *spec_.find_module(call.module);
-    if (module.mha.dtype != DType::Float32 && module.mha.dtype != DType::Float64) {
-      Diagnostic& diagnostic = report(DiagId::RunDType,
-                                      fmt::format("call \"{}\" computes in {}; the forward pass runs float32 and float64", call.id,
-                                                  dtype_name(module.mha.dtype)),
-                                      call.id, spec_.document.values.find(module.pointer));
-      diagnostic.argument = "module.dtype";
-      throw RunStop();
-    }
+    if (module.type != "MultiheadAttention") return run_module(call, call_report, module);
+    check_run_dtype(call, module.mha.dtype, spec_.document.values.find(module.pointer), "module.dtype");
     const StateDict& state = parameters(module, call.id);
     MhaInputs inputs;
     inputs.query = array_for(call, "query", false);
@@ -261,8 +254,7 @@ class Runner {
     inputs.need_weights = call.flag("need_weights");
     inputs.average_attn_weights = call.flag("average_attn_weights");
     inputs.is_causal = call.flag("is_causal");
-    int threads = options_.threads > 0 ? options_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    MhaOutputs outputs = mha_forward(module.mha, state, inputs, threads);
+    MhaOutputs outputs = mha_forward(module.mha, state, inputs, threads());
     if (!outputs.fully_masked_rows.empty()) report_masked_rows(call, outputs.fully_masked_rows);
 
     std::vector<Array> arrays;
@@ -275,8 +267,54 @@ class Runner {
     }
   }
 
-  // The array a tensor argument names: an earlier call's output, or a declared tensor's data.
-  const Array* array_for(const CallDecl& call, const std::string& argument, bool mask) {
+  // Every module but nn.MultiheadAttention: the operator's tensor arguments by name, then
+  // module_forward, which computes in the output's dtype.
+  void run_module(const CallDecl& call, const CallReport& call_report, const ModuleDecl& module) {
+    const NamedOutput& output = call_report.outputs.at(0);
+    const OperatorSchema& schema = *find_operator_schema(call.op);
+    // The module's dtype, or (a LayerNorm without weights) the input's.
+    const std::string& input = schema.arguments.front().name;
+    bool module_dtype = parameter_dtype(module) == output.dtype;
+    check_run_dtype(call, output.dtype, spec_.document.values.find(module_dtype ? module.pointer : call.tensor(input).pointer),
+                    module_dtype ? "module.dtype" : input);
+    const StateDict& state = parameters(module, call.id);
+    ModuleInputs inputs;
+    for (const ArgSchema& argument : schema.arguments) {
+      if (!schema.is_tensor(argument)) continue;
+      inputs.tensors[argument.name] = array_for(call, argument.name, argument.kind == ArgKind::Mask,
+                                                argument.kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
+    }
+    inputs.arguments = call.arguments;
+    inputs.threads = threads();
+    ModuleOutputs outputs;
+    try {
+      outputs = module_forward(module, state, inputs);
+    } catch (const IndexOutOfRange& error) {
+      report_index_out_of_range(call, error);
+      throw RunStop();
+    }
+    if (!outputs.fully_masked.empty()) report_masked_blocks(call, outputs.fully_masked);
+    outputs_[output.name] = outputs.output;
+    result_.outputs.push_back({call.id, output.name, std::move(outputs.output), false, true});
+  }
+
+  // The forward passes compute in float32 and float64 only.
+  void check_run_dtype(const CallDecl& call, DType dtype, Location where, const std::string& argument) {
+    if (dtype == DType::Float32 || dtype == DType::Float64) return;
+    Diagnostic& diagnostic = report(
+        DiagId::RunDType, fmt::format("call \"{}\" computes in {}; the forward pass runs float32 and float64", call.id, dtype_name(dtype)),
+        call.id, std::move(where));
+    diagnostic.argument = argument;
+    throw RunStop();
+  }
+
+  int threads() const {
+    return options_.threads > 0 ? options_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+
+  // The array a tensor argument names: an earlier call's output, or a declared tensor's data
+  // (`data_dtype` when the spec gives a data tensor's shape only).
+  const Array* array_for(const CallDecl& call, const std::string& argument, bool mask, DType data_dtype = DType::Float32) {
     const ArgRef& ref = call.tensor(argument);
     if (ref.kind == ArgRef::Kind::Absent) return nullptr;
     if (ref.kind == ArgRef::Kind::Named) {
@@ -288,7 +326,7 @@ class Runner {
     use.argument = argument;
     const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
     use.shape = resolved(tensor->shape);
-    use.dtype = tensor->dtype.value_or(mask ? DType::Bool : DType::Float32);
+    use.dtype = tensor->dtype.value_or(mask ? DType::Bool : data_dtype);
     use.mask = mask;
     use.true_attends = call.op == "scaled_dot_product_attention";
     return &declared_array(ref, use, call.id);
@@ -316,11 +354,7 @@ class Runner {
 
   void run_sdpa(const CallDecl& call, const CallReport& call_report) {
     const Array* query = array_for(call, "query", false);
-    if (query->dtype != DType::Float32 && query->dtype != DType::Float64) {
-      report(DiagId::RunDType, fmt::format("call \"{}\" computes in {}; the forward pass runs float32 and float64", call.id, dtype_name(query->dtype)),
-             call.id, spec_.document.values.find(call.tensor("query").pointer));
-      throw RunStop();
-    }
+    check_run_dtype(call, query->dtype, spec_.document.values.find(call.tensor("query").pointer), "");
     SdpaInputs inputs;
     inputs.query = query;
     inputs.key = array_for(call, "key", false);
@@ -355,11 +389,7 @@ class Runner {
     const NamedOutput& output = call_report.outputs.at(0);
     inputs.output_dtype = output.dtype;
     for (const DimExpr& dim : resolved(output.shape)) inputs.output_shape.push_back(dim.offset);
-    if (glue_computes(call.op) && inputs.output_dtype != DType::Float32 && inputs.output_dtype != DType::Float64) {
-      report(DiagId::RunDType, fmt::format("call \"{}\" computes in {}; the forward pass runs float32 and float64", call.id, dtype_name(inputs.output_dtype)),
-             call.id, spec_.document.values.find(call.tensor("input").pointer));
-      throw RunStop();
-    }
+    if (glue_computes(call.op)) check_run_dtype(call, inputs.output_dtype, spec_.document.values.find(call.tensor("input").pointer), "");
     Array result = glue_forward(inputs);
     outputs_[output.name] = result;
     result_.outputs.push_back({call.id, output.name, std::move(result), false, true});
@@ -382,6 +412,42 @@ class Runner {
     diagnostic.notes.push_back(call.flag("need_weights")
                                    ? "PyTorch's softmax over nothing but -inf is NaN, and out_proj spreads it to the whole output token"
                                    : "with need_weights=False PyTorch 2.5+ gives the row no attention (earlier releases gave NaN)");
+  }
+
+  // Embedding's indices are data, so only running finds one outside the table.
+  void report_index_out_of_range(const CallDecl& call, const IndexOutOfRange& error) {
+    std::string position;
+    for (std::int64_t index : error.position) position += (position.empty() ? "" : ", ") + std::to_string(index);
+    Diagnostic& diagnostic = report(
+        DiagId::IndexOutOfRange,
+        fmt::format("input{} is {}, outside the embedding's {} rows (indices 0 to {})", error.position.empty() ? "" : "[" + position + "]",
+                    error.value, error.num_embeddings, error.num_embeddings - 1),
+        call.id, spec_.document.values.find(call.tensor("input").pointer));
+    diagnostic.argument = "input";
+    diagnostic.pytorch_error = PytorchError{"IndexError", error.pytorch_message, true};
+    diagnostic.notes.push_back(error.value < 0 ? "a negative index does not count from the end here, as it would in Python"
+                                               : "a token id from a larger vocabulary than num_embeddings, or an id reserved for padding, is the usual cause");
+  }
+
+  // Fully masked rows inside a module's attention blocks (need_weights=False there).
+  void report_masked_blocks(const CallDecl& call, const std::vector<MaskedBlock>& blocks) {
+    std::string listed;
+    for (std::size_t i = 0; i < blocks.size() && i < 4; ++i) {
+      listed += fmt::format("{}{} ({})", i ? ", " : "", blocks[i].block, blocks[i].rows.size());
+    }
+    if (blocks.size() > 4) listed += fmt::format(" and {} more blocks", blocks.size() - 4);
+    const MaskedBlock& first = blocks.front();
+    const std::string& argument = first.padding_argument.empty() ? first.mask_argument : first.padding_argument;
+    Location where = spec_.document.values.find(argument.empty() ? spec_.find_module(call.module)->pointer : call.tensor(argument).pointer);
+    Diagnostic& diagnostic = report(
+        DiagId::FullyMaskedRows,
+        fmt::format("every key position is masked for some (batch entry, head, query row) triples, so the attention's output is "
+                    "out_proj's bias alone there; triples per block: {}",
+                    listed),
+        call.id, std::move(where));
+    diagnostic.argument = argument;
+    diagnostic.notes.push_back("the layers call nn.MultiheadAttention with need_weights=False: PyTorch 2.5+ gives such a row no attention "
+                               "(earlier releases gave NaN)");
   }
 
   Shape resolved(const Shape& shape) const {

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mhacheck/npy.hpp"
 #include "test_support.hpp"
 
 using nlohmann::json;
@@ -120,6 +121,22 @@ TEST_CASE("cli: run prints, saves atomically and plots", "[cli]") {
   CHECK(json::parse(random.out)["run"]["outputs"]["attn_output"]["shape"] == json{3, 2, 8});
   std::filesystem::remove(dir + "-out.npz");
   std::filesystem::remove(dir + "-w.svg");
+}
+
+TEST_CASE("cli: run executes a Transformer module, prints and saves its output", "[cli]") {
+  std::string saved = "/tmp/mhacheck-cli-transformer-" + std::to_string(::getpid()) + ".npz";
+  Run run = cli("run --color never tests/pytorch/forward_transformer/encoder-layer-unbatched.json --save " + saved);
+  CHECK(run.status == 0);
+  // PyTorch prints the expected output's first row the same way.
+  CHECK_THAT(run.out, Catch::Contains("call \"call\": output (5, 8) float32\n"
+                                      "tensor([[-0.2557, -1.6714,  1.4249,  0.1005, -0.3763,  0.1662,  0.0561,  0.2743],\n"));
+  REQUIRE(std::filesystem::exists(saved));
+  CHECK(mhacheck::list_npz(saved) == std::vector<std::string>{"output"});
+  CHECK(mhacheck::read_npz(saved, "output", 1 << 20).shape == std::vector<std::int64_t>{5, 8});
+  Run json_run = cli("run --format json tests/pytorch/forward_transformer/embedding-2d-no-padding.json");
+  CHECK(json_run.status == 0);
+  CHECK(json::parse(json_run.out)["run"]["outputs"]["output"]["dtype"] == "float32");
+  std::filesystem::remove(saved);
 }
 
 TEST_CASE("cli: directories are searched for specs, in a stable order", "[cli]") {

@@ -144,3 +144,95 @@ TEST_CASE("run: random masks mask nothing, whichever way a bool mask reads", "[r
   // The weights are a softmax over unmasked keys: rows sum to 1, no NaN.
   CHECK(render_run_json(mha, false)["run"]["outputs"]["attn_output_weights"]["statistics"]["nan_count"] == 0);
 }
+
+TEST_CASE("run: a Transformer module's weights are checked by state_dict name, in its class's words", "[run]") {
+  const std::string file = "tests/pytorch/forward_transformer/encoder-layer-post-gelu.npz";  // d_model 8, dim_feedforward 32
+  auto spec = [&](const std::string& options) {
+    return R"({"module": {"type": "TransformerEncoderLayer", "d_model": 8, "nhead": 2, "weights": ")" + file + "\", " + options +
+           R"(}, "src": [6, 2, 8]})";
+  };
+  RunResult unexpected = run_text(spec(R"("dim_feedforward": 32, "bias": false)"), random_inputs());
+  CHECK_FALSE(unexpected.executed);
+  const Diagnostic* extra = test::find(unexpected.report, "MHA102");
+  REQUIRE(extra != nullptr);
+  CHECK(extra->pytorch_error->message ==
+        "Error(s) in loading state_dict for TransformerEncoderLayer:\n\tUnexpected key(s) in state_dict: \"self_attn.in_proj_bias\", "
+        "\"self_attn.out_proj.bias\", \"linear1.bias\", \"linear2.bias\", \"norm1.bias\", \"norm2.bias\". ");
+
+  RunResult shape = run_text(spec(R"("dim_feedforward": 16)"), random_inputs());
+  const Diagnostic* size = test::find(shape.report, "MHA101");
+  REQUIRE(size != nullptr);
+  CHECK_THAT(size->pytorch_error->message,
+             Catch::StartsWith("Error(s) in loading state_dict for TransformerEncoderLayer:\n\tsize mismatch for linear1.weight: copying a "
+                               "param with shape torch.Size([32, 8]) from checkpoint, the shape in current model is torch.Size([16, 8])."));
+
+  RunResult missing = run_text(spec(R"("dim_feedforward": 32, "prefix": "encoder.layers.0.")"), random_inputs());
+  CHECK_THAT(test::find(missing.report, "MHA100")->pytorch_error->message,
+             Catch::Contains("Missing key(s) in state_dict: \"encoder.layers.0.self_attn.in_proj_weight\""));
+
+  RunResult loaded = run_text(spec(R"("dim_feedforward": 32)"), random_inputs());
+  REQUIRE(loaded.executed);
+  CHECK(loaded.outputs.at(0).name == "output");
+  CHECK(loaded.outputs.at(0).array.shape == std::vector<std::int64_t>{6, 2, 8});
+}
+
+TEST_CASE("run: the Transformer modules run on initial weights and random inputs", "[run]") {
+  RunResult transformer = run_text(R"({"module": {"type": "Transformer", "d_model": 8, "nhead": 2, "num_encoder_layers": 2,
+                                        "num_decoder_layers": 1, "dim_feedforward": 16, "batch_first": true},
+                                       "src": [2, 5, 8], "tgt": [2, 3, 8], "tgt_mask": {"causal": [3, 3]}})",
+                                   random_inputs());
+  REQUIRE(transformer.executed);
+  const Array& out = transformer.outputs.at(0).array;
+  CHECK(out.shape == std::vector<std::int64_t>{2, 3, 8});
+  // decoder.norm is a fresh LayerNorm: every output token has mean 0 and variance 1.
+  std::vector<double> values = out.to_double();
+  double mean = 0;
+  for (int i = 0; i < 8; ++i) mean += values[static_cast<std::size_t>(i)] / 8;
+  CHECK(mean == Approx(0).margin(1e-6));
+
+  // Embedding's indices default to int64 (zeros: row 0), and feed a Linear.
+  RunResult chained = run_text(R"({"modules": {"embed": {"type": "Embedding", "num_embeddings": 10, "embedding_dim": 4},
+                                                "head": {"type": "Linear", "in_features": 4, "out_features": 3, "dtype": "float32"}},
+                                   "tensors": {"ids": [2, 5]},
+                                   "calls": [{"id": "e", "module": "embed", "input": "ids", "outputs": ["x"]},
+                                             {"id": "h", "module": "head", "input": "x"}]})",
+                               random_inputs());
+  REQUIRE(chained.executed);
+  CHECK(chained.outputs.at(0).array.shape == std::vector<std::int64_t>{2, 5, 4});
+  CHECK(chained.outputs.at(1).name == "h.output");
+  CHECK(chained.outputs.at(1).array.shape == std::vector<std::int64_t>{2, 5, 3});
+
+  RunResult half = run_text(R"({"module": {"type": "Linear", "in_features": 4, "out_features": 3, "dtype": "float16"},
+                                "input": {"shape": [2, 4], "dtype": "float16"}})",
+                            random_inputs());
+  CHECK_FALSE(half.executed);
+  CHECK(test::find(half.report, "MHA104")->argument == "module.dtype");
+}
+
+TEST_CASE("run: an Embedding index outside the table names the call, the position and the value", "[run]") {
+  RunResult result = run_text(R"({"module": {"type": "Embedding", "num_embeddings": 10, "embedding_dim": 4},
+                                  "input": {"file": "examples/run/embedding_ids.npy"}})");
+  CHECK_FALSE(result.executed);
+  const Diagnostic* index = test::find(result.report, "MHA105");
+  REQUIRE(index != nullptr);
+  CHECK(index->call == "call");
+  CHECK(index->argument == "input");
+  CHECK(index->message == "input[1, 1] is 12, outside the embedding's 10 rows (indices 0 to 9)");
+  CHECK(index->pytorch_error->type == "IndexError");
+  CHECK(index->pytorch_error->message == "index out of range in self");
+  CHECK(index->location.line == 2);
+}
+
+TEST_CASE("run: fully masked rows inside a layer's attention are named by block", "[run]") {
+  RunResult result = run_text(R"({"module": {"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer",
+                                    "d_model": 8, "nhead": 2, "dim_feedforward": 16}, "num_layers": 2},
+                                  "src": [5, 2, 8],
+                                  "src_key_padding_mask": {"file": "examples/run/inputs.npz", "key": "blank_row_mask"}})",
+                              random_inputs());
+  REQUIRE(result.executed);
+  const Diagnostic* masked = test::find(result.report, "MHA110");
+  REQUIRE(masked != nullptr);
+  CHECK(masked->argument == "src_key_padding_mask");
+  CHECK_THAT(masked->message, Catch::Contains("layers.0.self_attn (10), layers.1.self_attn (10)"));
+  for (double value : result.outputs.at(0).array.to_double()) CHECK_FALSE(std::isnan(value));
+}

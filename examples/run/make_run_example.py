@@ -1,4 +1,4 @@
-"""Writes the data of examples/run/: a state_dict of nn.MultiheadAttention(8, 2) and inputs.
+"""Writes the data of examples/run/: a state_dict of nn.MultiheadAttention(8, 2), inputs and token ids.
 
 Run with Debian's python3 (python3-torch, python3-numpy) from this folder. Deterministic.
 """
@@ -16,3 +16,6 @@ padding[1, 2:] = True                       # batch entry 1 has two real keys
 blank_row_mask = np.zeros((2, 5), dtype=bool)
 blank_row_mask[1, :] = True                 # batch entry 1 has none: its outputs are NaN
 np.savez("inputs.npz", query=query.numpy(), key=key.numpy(), key_padding_mask=padding, blank_row_mask=blank_row_mask)
+
+# Token ids for nn.Embedding(10, ...): 12 is outside the table (the example of MHA105).
+np.save("embedding_ids.npy", np.array([[1, 4, 2], [7, 12, 0]], dtype=np.int64))

@@ -51,6 +51,7 @@ enum class DiagId {
   WeightsUnexpected,      // MHA102
   InputDataMissing,       // MHA103
   RunDType,               // MHA104
+  IndexOutOfRange,        // MHA105
   FullyMaskedRows,        // MHA110
   SdpaDType,              // MHA200
   SdpaRank,               // MHA201

@@ -12,23 +12,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "forward/array_values.hpp"
 #include "forward/blas.hpp"
 
 namespace mhacheck {
 namespace {
-
-template <typename T>
-std::vector<T> values_as(const Array& array) {
-  std::vector<T> values(static_cast<std::size_t>(array.size()));
-  if ((std::is_same_v<T, float> && array.dtype == DType::Float32) ||
-      (std::is_same_v<T, double> && array.dtype == DType::Float64)) {
-    std::copy_n(array.data<T>(), values.size(), values.begin());
-    return values;
-  }
-  std::vector<double> converted = array.to_double();
-  std::transform(converted.begin(), converted.end(), values.begin(), [](double v) { return static_cast<T>(v); });
-  return values;
-}
 
 // A mask as values to add to the scores: bool True -> -inf, float values as they are.
 template <typename T>

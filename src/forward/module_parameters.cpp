@@ -1,0 +1,255 @@
+// Which parameters each module has (its state_dict names and shapes, in state_dict order:
+// submodules in the order __init__ registers them), which names any module of a type could have,
+// and PyTorch's initialisation of them. nn.MultiheadAttention's own are in parameters.cpp.
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+
+#include "forward/layer_config.hpp"
+#include "mhacheck/module_forward.hpp"
+
+namespace mhacheck {
+namespace {
+
+using Parameters = std::vector<ExpectedParameter>;
+
+void append(Parameters& into, const std::string& prefix, const Parameters& parameters) {
+  for (const ExpectedParameter& parameter : parameters) into.push_back({prefix + parameter.name, parameter.shape});
+}
+
+Parameters linear_parameters(std::int64_t in_features, std::int64_t out_features, bool bias) {
+  Parameters parameters = {{"weight", {out_features, in_features}}};
+  if (bias) parameters.push_back({"bias", {out_features}});
+  return parameters;
+}
+
+Parameters norm_parameters(const NormConfig& norm) {
+  Parameters parameters;
+  if (!norm.elementwise_affine) return parameters;
+  parameters.push_back({"weight", norm.normalized_shape});
+  if (norm.bias) parameters.push_back({"bias", norm.normalized_shape});
+  return parameters;
+}
+
+// self_attn, [multihead_attn,] linear1, linear2, norm1, norm2[, norm3].
+Parameters layer_parameters(const LayerConfig& layer, bool decoder) {
+  Parameters parameters;
+  append(parameters, "self_attn.", mha_parameters(layer.attention()));
+  if (decoder) append(parameters, "multihead_attn.", mha_parameters(layer.attention()));
+  append(parameters, "linear1.", linear_parameters(layer.d_model, layer.dim_feedforward, layer.bias));
+  append(parameters, "linear2.", linear_parameters(layer.dim_feedforward, layer.d_model, layer.bias));
+  for (const char* norm : {"norm1.", "norm2.", "norm3."}) {
+    if (decoder || norm != std::string("norm3.")) append(parameters, norm, norm_parameters(layer.norm()));
+  }
+  return parameters;
+}
+
+// layers.0. ... layers.{n-1}., then norm.
+Parameters stack_parameters(const StackConfig& stack) {
+  Parameters parameters;
+  Parameters layer = layer_parameters(stack.layer, stack.decoder);
+  for (std::int64_t i = 0; i < stack.num_layers; ++i) append(parameters, "layers." + std::to_string(i) + ".", layer);
+  if (stack.norm) append(parameters, "norm.", norm_parameters(*stack.norm));
+  return parameters;
+}
+
+// A submodule that a module of `type` holds under `name` (with an index: "layers.3").
+struct Child {
+  std::string name;
+  std::string type;
+  bool indexed = false;
+};
+
+const std::vector<Child>& children(const std::string& type) {
+  static const std::map<std::string, std::vector<Child>> kChildren = {
+      {"TransformerEncoderLayer",
+       {{"self_attn", "MultiheadAttention"}, {"linear1", "Linear"}, {"linear2", "Linear"}, {"norm1", "LayerNorm"}, {"norm2", "LayerNorm"}}},
+      {"TransformerDecoderLayer",
+       {{"self_attn", "MultiheadAttention"},
+        {"multihead_attn", "MultiheadAttention"},
+        {"linear1", "Linear"},
+        {"linear2", "Linear"},
+        {"norm1", "LayerNorm"},
+        {"norm2", "LayerNorm"},
+        {"norm3", "LayerNorm"}}},
+      {"TransformerEncoder", {{"layers", "TransformerEncoderLayer", true}, {"norm", "LayerNorm"}}},
+      {"TransformerDecoder", {{"layers", "TransformerDecoderLayer", true}, {"norm", "LayerNorm"}}},
+      {"Transformer", {{"encoder", "TransformerEncoder"}, {"decoder", "TransformerDecoder"}}},
+  };
+  static const std::vector<Child> kNone;
+  auto found = kChildren.find(type);
+  return found == kChildren.end() ? kNone : found->second;
+}
+
+// The parameters of the modules without submodules, whatever their arguments.
+const std::vector<std::string>& own_parameters(const std::string& type) {
+  static const std::map<std::string, std::vector<std::string>> kOwn = {
+      {"MultiheadAttention",
+       {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k", "bias_v", "out_proj.weight",
+        "out_proj.bias"}},
+      {"Linear", {"weight", "bias"}},
+      {"LayerNorm", {"weight", "bias"}},
+      {"Embedding", {"weight"}},
+  };
+  static const std::vector<std::string> kNone;
+  auto found = kOwn.find(type);
+  return found == kOwn.end() ? kNone : found->second;
+}
+
+// ---- initialisation ----------------------------------------------------------------------------
+
+// An array of `dtype` whose elements are successive draw() values.
+template <typename Draw>
+Array drawn(const std::vector<std::int64_t>& shape, DType dtype, Draw draw) {
+  Array array = make_array(dtype, shape);
+  for (std::int64_t i = 0; i < array.size(); ++i) {
+    double value = draw();
+    if (dtype == DType::Float64) array.data<double>()[i] = value;
+    else array.data<float>()[i] = static_cast<float>(value);
+  }
+  return array;
+}
+
+Array filled(const std::vector<std::int64_t>& shape, DType dtype, double value) {
+  return drawn(shape, dtype, [value] { return value; });
+}
+
+// U(-bound, bound); nothing to draw from when bound is 0.
+auto uniform(double bound, std::mt19937_64& random) {
+  return [bound, &random] { return bound > 0 ? std::uniform_real_distribution<double>(-bound, bound)(random) : 0.0; };
+}
+
+void put(StateDict& into, const std::string& prefix, StateDict parameters) {
+  for (auto& [name, array] : parameters) into.insert_or_assign(prefix + name, std::move(array));
+}
+
+// nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+// and so is the bias (0 when fan_in is 0).
+StateDict linear_initial(std::int64_t in_features, std::int64_t out_features, bool bias, DType dtype, std::mt19937_64& random) {
+  double bound = in_features > 0 ? 1.0 / std::sqrt(static_cast<double>(in_features)) : 0.0;
+  StateDict parameters;
+  parameters.emplace("weight", drawn({out_features, in_features}, dtype, uniform(bound, random)));
+  if (bias) parameters.emplace("bias", drawn({out_features}, dtype, uniform(bound, random)));
+  return parameters;
+}
+
+// nn.LayerNorm.reset_parameters: ones and zeros.
+StateDict norm_initial(const NormConfig& norm) {
+  StateDict parameters;
+  if (!norm.elementwise_affine) return parameters;
+  parameters.emplace("weight", filled(norm.normalized_shape, norm.dtype, 1.0));
+  if (norm.bias) parameters.emplace("bias", filled(norm.normalized_shape, norm.dtype, 0.0));
+  return parameters;
+}
+
+StateDict layer_initial(const LayerConfig& layer, bool decoder, std::mt19937_64& random) {
+  StateDict parameters;
+  put(parameters, "self_attn.", initial_parameters(layer.attention(), random));
+  if (decoder) put(parameters, "multihead_attn.", initial_parameters(layer.attention(), random));
+  put(parameters, "linear1.", linear_initial(layer.d_model, layer.dim_feedforward, layer.bias, layer.dtype, random));
+  put(parameters, "linear2.", linear_initial(layer.dim_feedforward, layer.d_model, layer.bias, layer.dtype, random));
+  for (const char* norm : {"norm1.", "norm2.", "norm3."}) {
+    if (decoder || norm != std::string("norm3.")) put(parameters, norm, norm_initial(layer.norm()));
+  }
+  return parameters;
+}
+
+// The stacks deep-copy the layer they are given (_get_clones): every layer starts equal.
+StateDict stack_initial(const StackConfig& stack, std::mt19937_64& random) {
+  StateDict layer = layer_initial(stack.layer, stack.decoder, random);
+  StateDict parameters;
+  for (std::int64_t i = 0; i < stack.num_layers; ++i) put(parameters, "layers." + std::to_string(i) + ".", layer);
+  if (stack.norm) put(parameters, "norm.", norm_initial(*stack.norm));
+  return parameters;
+}
+
+// nn.Transformer._reset_parameters: xavier_uniform_ on every parameter with more than one dim,
+// in parameters() order, after the stacks have cloned their layers; vectors stay clones.
+StateDict transformer_initial(const ModuleDecl& transformer, std::mt19937_64& random) {
+  StateDict parameters;
+  put(parameters, "encoder.", stack_initial(transformer_stack(transformer, false), random));
+  put(parameters, "decoder.", stack_initial(transformer_stack(transformer, true), random));
+  for (const ExpectedParameter& parameter : module_parameters(transformer)) {
+    if (parameter.shape.size() < 2) continue;
+    std::int64_t receptive = 1;
+    for (std::size_t d = 2; d < parameter.shape.size(); ++d) receptive *= parameter.shape[d];
+    double fans = static_cast<double>((parameter.shape[0] + parameter.shape[1]) * receptive);
+    parameters[parameter.name] = drawn(parameter.shape, parameter_dtype(transformer), uniform(std::sqrt(6.0 / fans), random));
+  }
+  return parameters;
+}
+
+// nn.Embedding.reset_parameters: N(0, 1), the padding_idx row zeroed.
+StateDict embedding_initial(const ModuleDecl& embedding, std::mt19937_64& random) {
+  std::int64_t rows = embedding.integer("num_embeddings"), columns = embedding.integer("embedding_dim");
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Array weight = drawn({rows, columns}, embedding.dtype(), [&] { return normal(random); });
+  const nlohmann::json& padding = embedding.options.at("padding_idx");
+  if (!padding.is_null()) {
+    std::int64_t row = padding.get<std::int64_t>();
+    if (row < 0) row += rows;
+    std::fill(weight.bytes.begin() + static_cast<std::ptrdiff_t>(row * columns) * static_cast<std::ptrdiff_t>(weight.element_size()),
+              weight.bytes.begin() + static_cast<std::ptrdiff_t>((row + 1) * columns) * static_cast<std::ptrdiff_t>(weight.element_size()), 0);
+  }
+  StateDict parameters;
+  parameters.emplace("weight", std::move(weight));
+  return parameters;
+}
+
+}  // namespace
+
+std::vector<ExpectedParameter> module_parameters(const ModuleDecl& module) {
+  const std::string& type = module.type;
+  if (type == "MultiheadAttention") return mha_parameters(module.mha);
+  if (type == "Linear") return linear_parameters(module.integer("in_features"), module.integer("out_features"), module.flag("bias"));
+  if (type == "LayerNorm") return norm_parameters(norm_config(module));
+  if (type == "Embedding") return {{"weight", {module.integer("num_embeddings"), module.integer("embedding_dim")}}};
+  if (type == "TransformerEncoderLayer" || type == "TransformerDecoderLayer") {
+    return layer_parameters(layer_config(module), type == "TransformerDecoderLayer");
+  }
+  if (type == "TransformerEncoder" || type == "TransformerDecoder") return stack_parameters(stack_config(module));
+  Parameters parameters;  // Transformer
+  append(parameters, "encoder.", stack_parameters(transformer_stack(module, false)));
+  append(parameters, "decoder.", stack_parameters(transformer_stack(module, true)));
+  return parameters;
+}
+
+bool possible_parameter(const std::string& type, const std::string& name) {
+  const std::vector<std::string>& own = own_parameters(type);
+  if (std::find(own.begin(), own.end(), name) != own.end()) return true;
+  for (const Child& child : children(type)) {
+    if (name.compare(0, child.name.size() + 1, child.name + ".") != 0) continue;
+    std::string rest = name.substr(child.name.size() + 1);
+    if (child.indexed) {
+      std::size_t digits = 0;
+      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits]))) ++digits;
+      if (digits == 0 || digits == rest.size() || rest[digits] != '.') continue;
+      rest = rest.substr(digits + 1);
+    }
+    if (possible_parameter(child.type, rest)) return true;
+  }
+  return false;
+}
+
+DType parameter_dtype(const ModuleDecl& module) {
+  if (module.type == "TransformerEncoder" || module.type == "TransformerDecoder") return stack_config(module).layer.dtype;
+  return module.dtype();
+}
+
+StateDict initial_module_parameters(const ModuleDecl& module, std::mt19937_64& random) {
+  const std::string& type = module.type;
+  if (type == "MultiheadAttention") return initial_parameters(module.mha, random);
+  if (type == "Linear") {
+    return linear_initial(module.integer("in_features"), module.integer("out_features"), module.flag("bias"), module.dtype(), random);
+  }
+  if (type == "LayerNorm") return norm_initial(norm_config(module));
+  if (type == "Embedding") return embedding_initial(module, random);
+  if (type == "TransformerEncoderLayer" || type == "TransformerDecoderLayer") {
+    return layer_initial(layer_config(module), type == "TransformerDecoderLayer", random);
+  }
+  if (type == "TransformerEncoder" || type == "TransformerDecoder") return stack_initial(stack_config(module), random);
+  return transformer_initial(module, random);
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,176 @@
+// PyTorch 2.x's standard (slow) path of torch/nn/modules/transformer.py in eval mode:
+//   encoder layer: x = norm1(x + sa(x)); x = norm2(x + ff(x))       (norm_first: x + sa(norm1(x)), ...)
+//   decoder layer: the same with a cross-attention block over memory between them, norm3 last
+//   sa/ca = nn.MultiheadAttention(..., need_weights=False)[0];  ff = linear2(activation(linear1(x)))
+//   stacks: every layer in turn (layers.0., layers.1., ...), then the optional final norm;
+//   nn.Transformer: its encoder stack's output is the decoder stack's memory.
+// Masks go to mha_forward as given: _canonical_mask's bool -> float (True -> -inf), done by the
+// encoder layer and the stacks, gives exactly the values mha_forward adds for a bool mask.
+// The stacks' is_causal=None (_detect_is_causal_mask) becomes True only for a mask that is
+// exactly causal, for which the is_causal route and the mask give the same values, so None runs
+// as False here.
+#include "forward/transformer_forward.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "forward/array_values.hpp"
+#include "forward/blas.hpp"
+#include "forward/layer_config.hpp"
+
+namespace mhacheck {
+namespace {
+
+// What one attention block attends with: its masks, the call's arguments they came from (for
+// diagnostics), and its is_causal flag.
+struct Masks {
+  const Array* mask = nullptr;
+  const Array* padding = nullptr;
+  bool is_causal = false;
+  std::string mask_argument;
+  std::string padding_argument;
+};
+
+Array added(const Array& a, const Array& b) {
+  return with_float_type(a.dtype, [&](auto type) {
+    using T = decltype(type);
+    Array sum = a;
+    T* out = sum.data<T>();
+    const T* other = b.data<T>();
+    for (std::int64_t i = 0; i < sum.size(); ++i) out[i] += other[i];
+    return sum;
+  });
+}
+
+class TransformerPass {
+ public:
+  TransformerPass(const StateDict& parameters, const ModuleInputs& inputs, std::vector<MaskedBlock>& masked)
+      : parameters_(parameters), threads_(std::max(1, inputs.threads)), masked_(masked) {}
+
+  Array encoder_layer(const std::string& prefix, const LayerConfig& layer, const Array& src, const Masks& masks) {
+    Array x = src;
+    if (layer.norm_first) {
+      x = added(x, attention(prefix + "self_attn", layer, norm(prefix + "norm1.", layer.norm(), x), nullptr, masks));
+      return added(x, feed_forward(prefix, layer, norm(prefix + "norm2.", layer.norm(), x)));
+    }
+    x = norm(prefix + "norm1.", layer.norm(), added(x, attention(prefix + "self_attn", layer, x, nullptr, masks)));
+    return norm(prefix + "norm2.", layer.norm(), added(x, feed_forward(prefix, layer, x)));
+  }
+
+  Array decoder_layer(const std::string& prefix, const LayerConfig& layer, const Array& tgt, const Array& memory, const Masks& self,
+                      const Masks& cross) {
+    Array x = tgt;
+    if (layer.norm_first) {
+      x = added(x, attention(prefix + "self_attn", layer, norm(prefix + "norm1.", layer.norm(), x), nullptr, self));
+      x = added(x, attention(prefix + "multihead_attn", layer, norm(prefix + "norm2.", layer.norm(), x), &memory, cross));
+      return added(x, feed_forward(prefix, layer, norm(prefix + "norm3.", layer.norm(), x)));
+    }
+    x = norm(prefix + "norm1.", layer.norm(), added(x, attention(prefix + "self_attn", layer, x, nullptr, self)));
+    x = norm(prefix + "norm2.", layer.norm(), added(x, attention(prefix + "multihead_attn", layer, x, &memory, cross)));
+    return norm(prefix + "norm3.", layer.norm(), added(x, feed_forward(prefix, layer, x)));
+  }
+
+  // TransformerEncoder / TransformerDecoder under `prefix` ("" or nn.Transformer's "encoder.").
+  // `memory` is null for an encoder.
+  Array stack(const std::string& prefix, const StackConfig& stack, const Array& input, const Array* memory, const Masks& self,
+              const Masks& cross) {
+    Array x = input;
+    for (std::int64_t i = 0; i < stack.num_layers; ++i) {
+      std::string layer = prefix + "layers." + std::to_string(i) + ".";
+      x = memory != nullptr ? decoder_layer(layer, stack.layer, x, *memory, self, cross) : encoder_layer(layer, stack.layer, x, self);
+    }
+    return stack.norm ? norm(prefix + "norm.", *stack.norm, x) : x;
+  }
+
+ private:
+  const Array* parameter(const std::string& name) const {
+    auto found = parameters_.find(name);
+    return found == parameters_.end() ? nullptr : &found->second;
+  }
+  const Array& required(const std::string& name) const {
+    const Array* found = parameter(name);
+    if (found == nullptr) throw std::logic_error("missing parameter " + name);
+    return *found;
+  }
+
+  // A LayerNorm's weight and bias are there exactly when its configuration has them.
+  Array norm(const std::string& prefix, const NormConfig& config, const Array& x) const {
+    return layer_norm_forward(x, config.normalized_shape, config.eps, parameter(prefix + "weight"), parameter(prefix + "bias"));
+  }
+
+  Array feed_forward(const std::string& prefix, const LayerConfig& layer, const Array& x) const {
+    Array hidden = linear_forward(x, required(prefix + "linear1.weight"), parameter(prefix + "linear1.bias"));
+    hidden = layer.activation == "gelu" ? gelu_forward(hidden) : relu_forward(hidden);
+    return linear_forward(hidden, required(prefix + "linear2.weight"), parameter(prefix + "linear2.bias"));
+  }
+
+  // block(x, kv, kv, attn_mask, key_padding_mask, need_weights=False, is_causal)[0], kv = x for
+  // self-attention (`key_value` null) or the memory.
+  Array attention(const std::string& block, const LayerConfig& layer, const Array& x, const Array* key_value, const Masks& masks) {
+    StateDict own;
+    std::string prefix = block + ".";
+    for (auto it = parameters_.lower_bound(prefix); it != parameters_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      own.emplace(it->first.substr(prefix.size()), it->second);
+    }
+    MhaInputs inputs;
+    inputs.query = &x;
+    inputs.key = inputs.value = key_value != nullptr ? key_value : &x;
+    inputs.attn_mask = masks.mask;
+    inputs.key_padding_mask = masks.padding;
+    inputs.need_weights = false;
+    inputs.is_causal = masks.is_causal;
+    MhaOutputs outputs = mha_forward(layer.attention(), own, inputs, threads_);
+    if (!outputs.fully_masked_rows.empty()) {
+      masked_.push_back({block, masks.mask_argument, masks.padding_argument, std::move(outputs.fully_masked_rows)});
+    }
+    return std::move(outputs.attn_output);
+  }
+
+  const StateDict& parameters_;
+  int threads_;
+  std::vector<MaskedBlock>& masked_;
+};
+
+// The masks a forward argument set gives one block: `mask` and `padding` name call arguments,
+// `is_causal` a flag argument (true, false or None) or "" for none.
+Masks masks_of(const ModuleInputs& inputs, const std::string& mask, const std::string& padding, const std::string& is_causal) {
+  Masks masks;
+  masks.mask = inputs.tensor(mask);
+  masks.padding = inputs.tensor(padding);
+  const nlohmann::json* flag = is_causal.empty() || !inputs.arguments.contains(is_causal) ? nullptr : &inputs.arguments.at(is_causal);
+  masks.is_causal = flag != nullptr && flag->is_boolean() && flag->get<bool>();
+  if (masks.mask != nullptr) masks.mask_argument = mask;
+  if (masks.padding != nullptr) masks.padding_argument = padding;
+  return masks;
+}
+
+}  // namespace
+
+ModuleOutputs transformer_forward(const ModuleDecl& module, const StateDict& parameters, const ModuleInputs& inputs) {
+  ModuleOutputs outputs;
+  TransformerPass pass(parameters, inputs, outputs.fully_masked);
+  const std::string& type = module.type;
+  blas::set_threads(std::max(1, inputs.threads));
+  Masks tgt_self = masks_of(inputs, "tgt_mask", "tgt_key_padding_mask", "tgt_is_causal");
+  Masks memory_cross = masks_of(inputs, "memory_mask", "memory_key_padding_mask", "memory_is_causal");
+  if (type == "TransformerEncoderLayer") {
+    outputs.output = pass.encoder_layer("", layer_config(module), *inputs.tensor("src"),
+                                        masks_of(inputs, "src_mask", "src_key_padding_mask", "is_causal"));
+  } else if (type == "TransformerDecoderLayer") {
+    outputs.output = pass.decoder_layer("", layer_config(module), *inputs.tensor("tgt"), *inputs.tensor("memory"), tgt_self, memory_cross);
+  } else if (type == "TransformerEncoder") {
+    outputs.output = pass.stack("", stack_config(module), *inputs.tensor("src"), nullptr,
+                                masks_of(inputs, "mask", "src_key_padding_mask", "is_causal"), {});
+  } else if (type == "TransformerDecoder") {
+    outputs.output = pass.stack("", stack_config(module), *inputs.tensor("tgt"), inputs.tensor("memory"), tgt_self, memory_cross);
+  } else if (type == "Transformer") {
+    Array memory = pass.stack("encoder.", transformer_stack(module, false), *inputs.tensor("src"), nullptr,
+                              masks_of(inputs, "src_mask", "src_key_padding_mask", "src_is_causal"), {});
+    outputs.output = pass.stack("decoder.", transformer_stack(module, true), *inputs.tensor("tgt"), &memory, tgt_self, memory_cross);
+  } else {
+    throw std::logic_error("not a Transformer module: " + type);
+  }
+  return outputs;
+}
+
+}  // namespace mhacheck
