@@ -277,6 +277,11 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        "The CPU softmax kernels take float16, bfloat16, float32 and float64 only; convert integer or bool scores with "
        ".float() first (or pass dtype=).",
        R"({"op": "softmax", "input": {"shape": [2, 5], "dtype": "int64"}, "dim": -1})"},
+      {DiagId::CatShapes, "MHA311", Severity::Error, "cat-shapes", "torch.cat's tensors do not line up",
+       "torch.cat joins tensors along dim: every tensor must have the same number of dims and the same size in every other "
+       "dim (1-D tensors of size 0 are skipped, for backwards compatibility), and none may be 0-D. The result's dtype is "
+       "the promotion of all the tensors' dtypes.",
+       R"({"op": "cat", "tensors": [[2, 5, 8], [2, 4, 8]], "dim": 2})"},
       {DiagId::ActivationInvalid, "MHA400", Severity::Error, "activation-invalid", "a Transformer layer's activation is not relu or gelu",
        "TransformerEncoderLayer and TransformerDecoderLayer take activation=\"relu\" or \"gelu\" as a string (or the "
        "functions F.relu, F.gelu); any other string makes the constructor raise RuntimeError.",
@@ -326,6 +331,10 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
       {DiagId::InputRank, "MHA411", Severity::Error, "input-rank", "a module's input has a rank it cannot take",
        "nn.Linear needs an input with at least one dim (the features).",
        R"({"module": {"type": "Linear", "in_features": 8, "out_features": 4}, "input": []})"},
+      {DiagId::DropoutRange, "MHA412", Severity::Error, "dropout-range", "a Transformer layer's dropout is not a probability",
+       "The Transformer layers build nn.Dropout(dropout) modules in their constructors, which refuse a probability "
+       "outside [0, 1] with ValueError. (nn.MultiheadAttention stores its dropout without checking it.)",
+       R"({"module": {"type": "TransformerEncoderLayer", "d_model": 8, "nhead": 2, "dropout": 1.5}, "src": [5, 2, 8]})"},
   };
   return catalogue;
 }

@@ -75,4 +75,20 @@ std::string dtype_names_list() {
   return names;
 }
 
+int dtype_category(DType dtype) { return dtype == DType::Bool ? 0 : (is_floating(dtype) ? 2 : 1); }
+
+DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  if (dtype_category(a) != dtype_category(b)) return dtype_category(a) > dtype_category(b) ? a : b;
+  if (dtype_category(a) == 2) {
+    if ((a == DType::Float16 && b == DType::BFloat16) || (a == DType::BFloat16 && b == DType::Float16)) return DType::Float32;
+    auto width = [](DType t) { return t == DType::Float64 ? 3 : (t == DType::Float32 ? 2 : 1); };
+    return width(a) >= width(b) ? a : b;
+  }
+  // Integers: uint8 with int8 needs int16; otherwise the wider (uint8 is the narrowest).
+  if ((a == DType::UInt8 && b == DType::Int8) || (a == DType::Int8 && b == DType::UInt8)) return DType::Int16;
+  auto width = [](DType t) { return t == DType::Int64 ? 4 : t == DType::Int32 ? 3 : t == DType::Int16 ? 2 : 1; };
+  return width(a) >= width(b) ? a : b;
+}
+
 }  // namespace mhacheck

@@ -221,6 +221,8 @@ const OperatorSchema kAdd{
     "add", false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
 const OperatorSchema kMatmul{
     "matmul", false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+// torch.cat(tensors, dim=0)
+const OperatorSchema kCat{"cat", false, {{"tensors", ArgKind::TensorList, true, nullptr}, {"dim", ArgKind::Int, false, 0}}, {"output"}, ""};
 // torch.softmax(input, dim)
 const OperatorSchema kSoftmax{
     "softmax", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
@@ -228,7 +230,7 @@ const OperatorSchema kSoftmax{
 const std::vector<const OperatorSchema*> kOperators = {
     &kMultiheadAttentionCall, &kTransformerEncoderLayerCall, &kTransformerDecoderLayerCall, &kTransformerEncoderCall,
     &kTransformerDecoderCall, &kTransformerCall, &kLinearCall, &kLayerNormCall, &kEmbeddingCall, &kScaledDotProductAttention, &kTranspose, &kPermute, &kReshape, &kView,
-    &kUnsqueeze, &kSqueeze, &kFlatten, &kAdd, &kMatmul, &kSoftmax};
+    &kUnsqueeze, &kSqueeze, &kFlatten, &kCat, &kAdd, &kMatmul, &kSoftmax};
 
 }  // namespace
 
@@ -259,6 +261,7 @@ std::string arg_kind_text(ArgKind kind) {
     case ArgKind::Tensor: return "a tensor";
     case ArgKind::Mask: return "a mask tensor";
     case ArgKind::Indices: return "a tensor of indices";
+    case ArgKind::TensorList: return "a list of tensors";
     case ArgKind::Bool: return "true or false";
     case ArgKind::OptionalBool: return "true, false or null";
     case ArgKind::Float: return "a number";

@@ -130,6 +130,10 @@ class Pass {
     CallContext ctx(spec_, call, module, symbols_);
     std::string failed_dependency;
     for (const ArgSchema& argument : schema.arguments) {
+      for (std::size_t i = 0; argument.kind == ArgKind::TensorList && i < call.list_size(argument.name); ++i) {
+        std::string element = list_element(argument.name, i);
+        ctx.args[element] = resolve_argument(call, call.tensor(element), element, ArgKind::Tensor, failed_dependency);
+      }
       if (!schema.is_tensor(argument)) continue;
       ctx.args[argument.name] =
           resolve_argument(call, call.tensor(argument.name), argument.name, argument.kind, failed_dependency);

@@ -36,6 +36,18 @@ std::optional<DimExpr> dim_add(const DimExpr& a, std::int64_t b) {
   return result;
 }
 
+std::optional<DimExpr> dim_add(const DimExpr& a, const DimExpr& b) {
+  if (b.is_constant()) return dim_add(a, b.offset);
+  if (a.is_constant()) return dim_add(b, a.offset);
+  if (a.symbol != b.symbol) return std::nullopt;
+  DimExpr result = a;
+  if (__builtin_add_overflow(a.offset, b.offset, &result.offset) || __builtin_add_overflow(a.coeff, b.coeff, &result.coeff)) {
+    return std::nullopt;
+  }
+  if (result.coeff == 0) result.symbol.clear();
+  return result;
+}
+
 std::optional<DimExpr> dim_mul(const DimExpr& a, std::int64_t b) {
   DimExpr result = a;
   if (__builtin_mul_overflow(a.offset, b, &result.offset)) return std::nullopt;

@@ -68,7 +68,7 @@ class SpecReader {
     }
     if (root.contains("mhacheck")) read_settings(root["mhacheck"]);
     if (root.contains("dims") && !flat_call_argument(root, "dims")) read_dims(root["dims"]);
-    if (root.contains("tensors")) read_tensors(root["tensors"]);
+    if (root.contains("tensors") && !flat_call_argument(root, "tensors")) read_tensors(root["tensors"]);
     if (spec_.flat) {
       read_flat_call(root);
     } else {
@@ -81,7 +81,8 @@ class SpecReader {
 
  private:
   // In the flat form a call's argument can share its name with a top-level key: permute's
-  // "dims" (a list) is the argument, "dims" as an object binds symbols.
+  // "dims" (a list) is the argument, "dims" as an object binds symbols; so is cat's "tensors"
+  // (a list) against the named tensors (an object).
   bool flat_call_argument(const json& root, const std::string& key) const {
     if (!spec_.flat || !root.contains("op") || !root["op"].is_string() || !root[key].is_array()) return false;
     const OperatorSchema* schema = find_operator_schema(bare_function_name(root["op"].get<std::string>()));
@@ -420,10 +421,18 @@ class SpecReader {
   }
 
   ArgRef argument(const json& call, const std::string& call_pointer, const std::string& name) {
+    if (!call.contains(name) || call[name].is_null()) {
+      ArgRef absent;
+      absent.pointer = child_pointer(call_pointer, name);
+      return absent;
+    }
+    return argument_value(call[name], child_pointer(call_pointer, name));
+  }
+
+  // A tensor argument as written: a name, a causal-mask generator, or an inline tensor.
+  ArgRef argument_value(const json& value, const std::string& pointer) {
     ArgRef arg;
-    arg.pointer = child_pointer(call_pointer, name);
-    if (!call.contains(name) || call[name].is_null()) return arg;
-    const json& value = call[name];
+    arg.pointer = pointer;
     if (value.is_string()) {
       arg.kind = ArgRef::Kind::Named;
       arg.name = value.get<std::string>();
@@ -468,7 +477,8 @@ class SpecReader {
         break;
       case ArgKind::Tensor:
       case ArgKind::Mask:
-      case ArgKind::Indices: break;
+      case ArgKind::Indices:
+      case ArgKind::TensorList: break;
     }
     if (!fits) fail(pointer, fmt::format("\"{}\" must be {}", argument.name, arg_kind_text(argument.kind)), type_name(value));
     return value;
@@ -492,6 +502,18 @@ class SpecReader {
     }
     for (const ArgSchema& parameter : schema.arguments) {
       std::string parameter_pointer = child_pointer(pointer, parameter.name);
+      if (parameter.kind == ArgKind::TensorList) {
+        // torch.cat's tensors: element i is the tensor argument "tensors[i]".
+        if (!call.contains(parameter.name)) fail(pointer, fmt::format("call has no \"{}\"", parameter.name), {}, "a list of tensors");
+        const json& list = call[parameter.name];
+        if (!list.is_array() || list.empty() || list.size() > kMaxListTensors) {
+          fail(parameter_pointer, fmt::format("\"{}\" must be a list of 1 to {} tensors", parameter.name, kMaxListTensors), type_name(list));
+        }
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          decl.tensors.emplace(list_element(parameter.name, i), argument_value(list[i], child_pointer(parameter_pointer, i)));
+        }
+        continue;
+      }
       if (schema.is_tensor(parameter)) {
         ArgRef ref = argument(call, pointer, parameter.name);
         if (parameter.required && ref.kind == ArgRef::Kind::Absent) {
@@ -643,6 +665,14 @@ const ModuleDecl* ModuleDecl::submodule(const std::string& option) const {
 DType ModuleDecl::dtype() const {
   const nlohmann::json& written = options.at("dtype");
   return written.is_null() ? DType::Float32 : *parse_dtype(written.get<std::string>());
+}
+
+std::string list_element(const std::string& argument, std::size_t index) { return fmt::format("{}[{}]", argument, index); }
+
+std::size_t CallDecl::list_size(const std::string& argument) const {
+  std::size_t size = 0;
+  while (tensors.count(list_element(argument, size)) != 0) ++size;
+  return size;
 }
 
 const ModuleDecl* Spec::find_module(const std::string& name) const {

@@ -73,6 +73,7 @@ enum class DiagId {
   MatmulBatch,            // MHA308
   MatmulDType,            // MHA309
   SoftmaxDType,           // MHA310
+  CatShapes,              // MHA311
   ActivationInvalid,      // MHA400
   NoLayers,               // MHA401
   NegativeSize,           // MHA402
@@ -85,6 +86,7 @@ enum class DiagId {
   TransformerFeatures,    // MHA409
   CausalDetectDType,      // MHA410
   InputRank,              // MHA411
+  DropoutRange,           // MHA412
 };
 
 struct DiagInfo {

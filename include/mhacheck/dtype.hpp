@@ -13,6 +13,10 @@ std::string dtype_name(DType dtype);        // "float32"
 std::string dtype_aten_name(DType dtype);   // "Float", as ATen's messages say
 std::string dtype_typemeta_name(DType dtype);  // "float", "long int": c10's TypeMeta names
 bool is_floating(DType dtype);
+// torch.promote_types: bool < integers < floating; within a kind the wider, and the types that
+// hold both (uint8 with int8: int16; float16 with bfloat16: float32).
+DType promote_types(DType a, DType b);
+int dtype_category(DType dtype);  // 0 bool, 1 integer, 2 floating: promotion's order of kinds
 // Accepts "float32", "torch.float32", "float", "double", "half", "long", "int", "bool", ...
 std::optional<DType> parse_dtype(std::string_view text);
 // Every accepted canonical name, for "expected one of" messages.

@@ -39,6 +39,7 @@ std::string torch_size_str(const Shape& shape);
 // Overflow-checked arithmetic on dims; nullopt when the result is not a DimExpr (a product of
 // two symbols) or overflows.
 std::optional<DimExpr> dim_add(const DimExpr& a, std::int64_t b);
+std::optional<DimExpr> dim_add(const DimExpr& a, const DimExpr& b);  // S + S = 2*S; S + T is not a DimExpr
 std::optional<DimExpr> dim_mul(const DimExpr& a, std::int64_t b);
 std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b);
 // The product of all dims as text, for messages like "input of size 163840" ("10*L*512" when

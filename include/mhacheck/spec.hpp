@@ -83,12 +83,14 @@ struct CallDecl {
   std::string id;       // "cross", or "call0"... when not given
   std::string module;   // a key of Spec::modules; empty for a function call ({"op": ...})
   std::string op;       // the operator: the module's type, or the function's name
-  std::map<std::string, ArgRef> tensors;  // every tensor argument of the operator (Absent if not given)
+  std::map<std::string, ArgRef> tensors;  // every tensor argument of the operator (Absent if not given);
+                                          // a list's elements as "tensors[0]", "tensors[1]", ...
   nlohmann::json arguments;               // every other argument, PyTorch's defaults filled in
   std::vector<std::string> outputs;       // names for the outputs, in the order PyTorch returns them
   std::string pointer;  // "/calls/0", or "" for the flat form
 
   const ArgRef& tensor(const std::string& name) const { return tensors.at(name); }
+  std::size_t list_size(const std::string& argument) const;  // elements of a tensor-list argument
   bool flag(const std::string& name) const { return arguments.at(name).get<bool>(); }
 };
 
@@ -107,6 +109,11 @@ struct Spec {
 
 // Calls one spec may hold: far beyond any model, small enough that checking stays interactive.
 constexpr std::size_t kMaxCalls = 100000;
+// Tensors one list argument (torch.cat's) may hold.
+constexpr std::size_t kMaxListTensors = 1024;
+
+// The name of element `index` of a tensor-list argument: "tensors[2]".
+std::string list_element(const std::string& argument, std::size_t index);
 
 // Reads a spec document, version 1, in the full or the flat form. Throws InputError for
 // anything that is not a well-formed spec (unknown keys come with a "did you mean").

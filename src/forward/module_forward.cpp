@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "forward/blas.hpp"
-#include "forward/layer_config.hpp"
+#include "mhacheck/module_config.hpp"
 #include "forward/transformer_forward.hpp"
 #include "mhacheck/module_forward.hpp"
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <map>
 
-#include "forward/layer_config.hpp"
+#include "mhacheck/module_config.hpp"
 #include "mhacheck/module_forward.hpp"
 
 namespace mhacheck {

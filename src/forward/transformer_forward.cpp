@@ -16,7 +16,7 @@
 
 #include "forward/array_values.hpp"
 #include "forward/blas.hpp"
-#include "forward/layer_config.hpp"
+#include "mhacheck/module_config.hpp"
 
 namespace mhacheck {
 namespace {

@@ -7,30 +7,13 @@
 namespace mhacheck {
 namespace {
 
-int category(DType dtype) { return dtype == DType::Bool ? 0 : (is_floating(dtype) ? 2 : 1); }
-
-// torch.promote_types for the dtypes mhacheck knows.
-DType promote(DType a, DType b) {
-  if (a == b) return a;
-  if (category(a) != category(b)) return category(a) > category(b) ? a : b;
-  if (category(a) == 2) {
-    if ((a == DType::Float16 && b == DType::BFloat16) || (a == DType::BFloat16 && b == DType::Float16)) return DType::Float32;
-    auto width = [](DType t) { return t == DType::Float64 ? 3 : (t == DType::Float32 ? 2 : 1); };
-    return width(a) >= width(b) ? a : b;
-  }
-  // Integers: uint8 with int8 needs int16; otherwise the wider (uint8 is the narrowest).
-  if ((a == DType::UInt8 && b == DType::Int8) || (a == DType::Int8 && b == DType::UInt8)) return DType::Int16;
-  auto width = [](DType t) { return t == DType::Int64 ? 4 : t == DType::Int32 ? 3 : t == DType::Int16 ? 2 : 1; };
-  return width(a) >= width(b) ? a : b;
-}
-
 // torch.result_type of two tensors: a 0-D tensor takes part only when its category (bool,
 // integer, floating) is above the other operand's: float32 (3,) + float64 () is float32.
 DType result_type(const ArgValue& a, const ArgValue& b) {
-  if ((a.rank() == 0) == (b.rank() == 0)) return promote(a.dtype, b.dtype);
+  if ((a.rank() == 0) == (b.rank() == 0)) return promote_types(a.dtype, b.dtype);
   const ArgValue& dimensioned = a.rank() == 0 ? b : a;
   const ArgValue& scalar = a.rank() == 0 ? a : b;
-  return category(scalar.dtype) > category(dimensioned.dtype) ? promote(a.dtype, b.dtype) : dimensioned.dtype;
+  return dtype_category(scalar.dtype) > dtype_category(dimensioned.dtype) ? promote_types(a.dtype, b.dtype) : dimensioned.dtype;
 }
 
 }  // namespace

@@ -15,13 +15,6 @@
 namespace mhacheck {
 namespace {
 
-// The dtype of a + b for floating a, b (torch.promote_types).
-DType promote_floating(DType a, DType b) {
-  if (a == b) return a;
-  if (a == DType::Float64 || b == DType::Float64) return DType::Float64;
-  return DType::Float32;  // float32 with a half type, or float16 with bfloat16
-}
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
@@ -622,7 +615,7 @@ class MhaRules {
     bool with_kpm = kpm_usable && kpm_.present;
     bool with_attn = attn_used && attn_.present;
     if (!with_kpm && !with_attn) return;
-    DType final_dtype = with_kpm && with_attn ? promote_floating(canonical(attn_), canonical(kpm_))
+    DType final_dtype = with_kpm && with_attn ? promote_types(canonical(attn_), canonical(kpm_))
                                               : canonical(with_attn ? attn_ : kpm_);
     bool accepted = ctx_.call.flag("need_weights") ? final_dtype == query_.dtype
                                            : final_dtype == query_.dtype || final_dtype == DType::Float32;

@@ -5,7 +5,7 @@
 namespace mhacheck {
 
 const OperatorRules* find_operator(const std::string& name) {
-  static const std::array<OperatorRules, 20> operators{{
+  static const std::array<OperatorRules, 21> operators{{
       {"MultiheadAttention", infer_multihead_attention},
       {"TransformerEncoderLayer", infer_transformer_encoder_layer},
       {"TransformerDecoderLayer", infer_transformer_decoder_layer},
@@ -23,6 +23,7 @@ const OperatorRules* find_operator(const std::string& name) {
       {"unsqueeze", infer_unsqueeze},
       {"squeeze", infer_squeeze},
       {"flatten", infer_flatten},
+      {"cat", infer_cat},
       {"add", infer_add},
       {"matmul", infer_matmul},
       {"softmax", infer_softmax},

@@ -37,6 +37,7 @@ void infer_reshape(CallContext& ctx);  // also view
 void infer_unsqueeze(CallContext& ctx);
 void infer_squeeze(CallContext& ctx);
 void infer_flatten(CallContext& ctx);
+void infer_cat(CallContext& ctx);
 void infer_add(CallContext& ctx);
 void infer_matmul(CallContext& ctx);
 void infer_softmax(CallContext& ctx);

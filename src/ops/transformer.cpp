@@ -4,41 +4,16 @@
 // over their parts. Each attention block runs nn.MultiheadAttention's own rules in an inner
 // context, so that every error is the one PyTorch raises there; the feed-forward block and the
 // residual adds cannot fail once attention has produced (..., d_model).
+#include <cctype>
+
 #include <fmt/format.h>
 
+#include "mhacheck/module_config.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
 namespace {
-
-// The options of one layer (a TransformerEncoderLayer, TransformerDecoderLayer, or the layers
-// nn.Transformer builds from its own options), and the module that holds them.
-struct LayerConfig {
-  const ModuleDecl* holder = nullptr;
-  std::int64_t d_model = 0;
-  std::int64_t nhead = 0;
-  std::int64_t dim_feedforward = 0;
-  std::string activation;
-  bool batch_first = false;
-  bool norm_first = false;
-  bool bias = true;
-  DType dtype = DType::Float32;
-};
-
-LayerConfig layer_config(const ModuleDecl& holder) {
-  LayerConfig config;
-  config.holder = &holder;
-  config.d_model = holder.integer("d_model");
-  config.nhead = holder.integer("nhead");
-  config.dim_feedforward = holder.integer("dim_feedforward");
-  config.activation = holder.options.at("activation").get<std::string>();
-  config.batch_first = holder.flag("batch_first");
-  config.norm_first = holder.flag("norm_first");
-  config.bias = holder.flag("bias");
-  config.dtype = holder.dtype();
-  return config;
-}
 
 // The layer's attention: nn.MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
 // batch_first=batch_first, dtype=dtype), written where the layer's options are.
@@ -46,15 +21,22 @@ ModuleDecl attention_module(const LayerConfig& config) {
   ModuleDecl attention;
   attention.name = "self_attn";
   attention.type = "MultiheadAttention";
-  attention.mha.embed_dim = config.d_model;
-  attention.mha.num_heads = config.nhead;
-  attention.mha.bias = config.bias;
-  attention.mha.batch_first = config.batch_first;
-  attention.mha.dtype = config.dtype;
+  attention.mha = config.attention();
   attention.pointer = config.holder->pointer;
   attention.written_as_call = config.holder->written_as_call;
   attention.path_in_call = config.holder->path_in_call;
   return attention;
+}
+
+// A float as Python's repr prints it: 1.5, 2.0, 1e-05.
+std::string python_float(double value) {
+  std::string text = fmt::format("{}", value);
+  if (text.find_first_of(".en") == std::string::npos) text += ".0";
+  auto exponent = text.find('e');
+  if (exponent != std::string::npos && text.size() - exponent == 3 && std::isdigit(static_cast<unsigned char>(text[exponent + 2]))) {
+    text.insert(exponent + 2, "0");  // e-5 -> e-05
+  }
+  return text;
 }
 
 // The c10 type name in torch.full's overflow message for an integer dtype.
@@ -92,6 +74,14 @@ class TransformerRules {
     if (!valid) return false;
     CallContext layer_ctx = ctx_.inner(ctx_.call, config.holder);
     valid = sizes_nonnegative(layer_ctx, {config.dim_feedforward, config.d_model}, "dim_feedforward");
+    if (valid && (config.dropout < 0 || config.dropout > 1)) {
+      Diagnostic& diagnostic = layer_ctx.report_option(
+          DiagId::DropoutRange, fmt::format("dropout {} is not a probability in [0, 1]", python_float(config.dropout)), "dropout");
+      layer_ctx.pytorch_raises(diagnostic, "ValueError",
+                               fmt::format("dropout probability has to be between 0 and 1, but got {}", python_float(config.dropout)));
+      layer_ctx.add_option_fix(diagnostic, "use dropout=0.1 (PyTorch's default)", {{"dropout", 0.1}});
+      valid = false;
+    }
     if (valid && config.activation != "relu" && config.activation != "gelu") {
       Diagnostic& diagnostic = layer_ctx.report_option(
           DiagId::ActivationInvalid, fmt::format("activation \"{}\" is not \"relu\" or \"gelu\"", config.activation), "activation");
@@ -176,11 +166,12 @@ class TransformerRules {
   // A stack's final norm (None, or a LayerNorm of the spec's).
   bool final_norm_accepts(const ModuleDecl* norm, const ArgValue& output, const std::string& stack) {
     if (norm == nullptr) return true;
-    std::vector<std::int64_t> normalized_shape = norm->options.at("normalized_shape").get<std::vector<std::int64_t>>();
+    NormConfig config = norm_config(*norm);
     std::size_t before = ctx_.diagnostics.size();
-    bool accepted = layer_norm_accepts(ctx_, output, normalized_shape, norm->flag("elementwise_affine"), norm->dtype(), stack + ".norm");
+    bool accepted = layer_norm_accepts(ctx_, output, config.normalized_shape, config.elementwise_affine, config.dtype, stack + ".norm");
     for (std::size_t i = before; i < ctx_.diagnostics.size(); ++i) {
-      ctx_.diagnostics[i].related.push_back({fmt::format("{}.norm is {}", stack, module_call_text_of(*norm)), ctx_.spec.document.values.find(norm->pointer)});
+      ctx_.diagnostics[i].related.push_back({fmt::format("{}.norm is LayerNorm(normalized_shape=[{}])", stack, fmt::join(config.normalized_shape, ", ")),
+                                                ctx_.spec.document.values.find(norm->pointer)});
       ctx_.diagnostics[i].notes.push_back(fmt::format("the norm applies to the last layer's output, which has {}'s shape", output.argument));
     }
     return accepted;
@@ -275,12 +266,6 @@ class TransformerRules {
  private:
   static std::map<std::string, std::string> attention_options() {
     return {{"embed_dim", "d_model"}, {"num_heads", "nhead"}, {"batch_first", "batch_first"}, {"bias", "bias"}, {"dtype", "dtype"}};
-  }
-
-  static std::string module_call_text_of(const ModuleDecl& norm) {
-    std::vector<std::string> sizes;
-    for (const auto& size : norm.options.at("normalized_shape")) sizes.push_back(std::to_string(size.get<std::int64_t>()));
-    return fmt::format("LayerNorm({})", sizes.size() == 1 ? sizes[0] : "(" + fmt::format("{}", fmt::join(sizes, ", ")) + ")");
   }
 
   bool norm1_accepts(const LayerConfig& config, const ArgValue& input) {

@@ -1,4 +1,4 @@
-#include "forward/layer_config.hpp"
+#include "mhacheck/module_config.hpp"
 
 namespace mhacheck {
 
@@ -14,9 +14,11 @@ NormConfig norm_config(const ModuleDecl& layer_norm) {
 
 LayerConfig layer_config(const ModuleDecl& holder) {
   LayerConfig config;
+  config.holder = &holder;
   config.d_model = holder.integer("d_model");
   config.nhead = holder.integer("nhead");
   config.dim_feedforward = holder.integer("dim_feedforward");
+  config.dropout = holder.number("dropout");
   config.activation = holder.options.at("activation").get<std::string>();
   config.layer_norm_eps = holder.number("layer_norm_eps");
   config.batch_first = holder.flag("batch_first");

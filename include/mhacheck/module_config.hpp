@@ -1,5 +1,5 @@
-// The Transformer modules' options as their forward passes and state_dicts use them, read once
-// from the spec's ModuleDecl: a layer's (TransformerEncoderLayer, TransformerDecoderLayer, or
+// The Transformer modules' options as their rules, forward passes and state_dicts use them, read
+// once from the spec's ModuleDecl: a layer's (TransformerEncoderLayer, TransformerDecoderLayer, or
 // nn.Transformer, whose layers are built from its own options of the same names), a LayerNorm's,
 // and a stack's.
 #pragma once
@@ -23,9 +23,11 @@ struct NormConfig {
 NormConfig norm_config(const ModuleDecl& layer_norm);  // an nn.LayerNorm
 
 struct LayerConfig {
+  const ModuleDecl* holder = nullptr;  // the module whose options these are (a layer, or nn.Transformer)
   std::int64_t d_model = 0;
   std::int64_t nhead = 0;
   std::int64_t dim_feedforward = 0;
+  double dropout = 0.1;
   std::string activation;  // "relu" or "gelu"
   double layer_norm_eps = 1e-5;
   bool batch_first = false;

@@ -1,0 +1,92 @@
+// torch.cat(tensors, dim=0): PyTorch 2.x's cat meta function. No 0-D tensor; dim wraps against
+// the first tensor that is not a legacy empty 1-D (0,) tensor, which are skipped everywhere;
+// every other tensor has the first's rank and sizes except along dim, where the sizes add up.
+// The dtype is the promotion of all the tensors' dtypes.
+#include <fmt/format.h>
+
+#include "ops/dim_arguments.hpp"
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+bool legacy_empty(const ArgValue& tensor) { return tensor.rank() == 1 && tensor.shape[0] == DimExpr::constant(0); }
+
+}  // namespace
+
+void infer_cat(CallContext& ctx) {
+  std::vector<const ArgValue*> tensors;
+  for (std::size_t i = 0; i < ctx.call.list_size("tensors"); ++i) tensors.push_back(&ctx.arg(list_element("tensors", i)));
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    if (tensors[i]->rank() > 0) continue;
+    Diagnostic& diagnostic = ctx.report(DiagId::CatShapes, fmt::format("{} is 0-D; cat joins tensors along a dim", tensors[i]->argument), tensors[i]);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("zero-dimensional tensor (at position {}) cannot be concatenated", i));
+    diagnostic.notes.push_back("torch.stack joins 0-D tensors into a new dim");
+    return;
+  }
+  DType dtype = tensors.front()->dtype;
+  for (const ArgValue* tensor : tensors) dtype = promote_types(dtype, tensor->dtype);
+  std::size_t first = 0;
+  while (first < tensors.size() && legacy_empty(*tensors[first])) ++first;
+  if (first == tensors.size()) {
+    ctx.outputs.push_back({"output", Shape{DimExpr::constant(0)}, dtype});  // only empty (0,) tensors
+    return;
+  }
+  const ArgValue& reference = *tensors[first];
+  std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), reference.rank());
+  if (!dim) return;
+  Shape output = reference.shape;
+  DimExpr joined = DimExpr::constant(0);
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const ArgValue& tensor = *tensors[i];
+    if (legacy_empty(tensor)) continue;
+    if (tensor.rank() != reference.rank()) {
+      Diagnostic& diagnostic = ctx.report(
+          DiagId::CatShapes, fmt::format("{} is {}-D but {} is {}-D", tensor.argument, tensor.rank(), reference.argument, reference.rank()), &tensor);
+      diagnostic.related.push_back({fmt::format("{} is {}", reference.argument, tuple_str(reference.shape)), reference.location});
+      ctx.pytorch_raises(diagnostic, "RuntimeError",
+                         fmt::format("Tensors must have same number of dimensions: got {} and {}", reference.rank(), tensor.rank()));
+      return;
+    }
+    for (int d = 0; d < tensor.rank(); ++d) {
+      if (d == *dim || ctx.same(tensor.shape[d], reference.shape[d], &tensor, d, fmt::format("{} dim {} == {} dim {}", tensor.argument, d, reference.argument, d))) {
+        continue;
+      }
+      Diagnostic& diagnostic = ctx.report(
+          DiagId::CatShapes,
+          fmt::format("{} has size {} in dim {} but {} has {}; cat along dim {} needs every other dim equal", tensor.argument,
+                      tensor.shape[d].str(), d, reference.argument, reference.shape[d].str(), *dim),
+          &tensor, d);
+      diagnostic.related.push_back(ctx.related(reference, d, fmt::format("{} dim {} = {}", reference.argument, d, reference.shape[d].str())));
+      ctx.pytorch_raises(diagnostic, "RuntimeError",
+                         fmt::format("Sizes of tensors must match except in dimension {}. Expected size {} but got size {} for tensor "
+                                     "number {} in the list.",
+                                     *dim, reference.shape[d].str(), tensor.shape[d].str(), i));
+      for (int other = 0; other < tensor.rank(); ++other) {
+        bool fits = true;
+        for (const ArgValue* candidate : tensors) {
+          for (int e = 0; fits && !legacy_empty(*candidate) && e < candidate->rank(); ++e) {
+            fits = e == other || ctx.symbols.compare(candidate->shape[e], reference.shape[e]) == Symbols::Verdict::Equal;
+          }
+        }
+        if (fits && other != *dim) {
+          ctx.add_argument_fix(diagnostic, fmt::format("concatenate along dim {}", other), "dim", other);
+        }
+      }
+      return;
+    }
+    std::optional<DimExpr> sum = dim_add(joined, tensor.shape[*dim]);
+    if (!sum) {
+      report_argument(ctx, DiagId::ShapeNotDerivable,
+                      fmt::format("the joined size {} + {} is not a multiple of one symbol; bind the symbols under \"dims\"", joined.str(),
+                                  tensor.shape[*dim].str()),
+                      "tensors");
+      return;
+    }
+    joined = *sum;
+  }
+  output[*dim] = joined;
+  ctx.outputs.push_back({"output", output, dtype});
+}
+
+}  // namespace mhacheck
