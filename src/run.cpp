@@ -383,13 +383,18 @@ class Runner {
   void run_glue(const CallDecl& call, const CallReport& call_report) {
     GlueInputs inputs;
     inputs.op = call.op;
-    inputs.input = array_for(call, "input", false);
+    for (std::size_t i = 0; i < call.list_size("tensors"); ++i) inputs.tensors.push_back(array_for(call, list_element("tensors", i), false));
+    inputs.input = inputs.tensors.empty() ? array_for(call, "input", false) : inputs.tensors.front();
     if (call.tensors.count("other") != 0) inputs.other = array_for(call, "other", false);
     inputs.arguments = call.arguments;
     const NamedOutput& output = call_report.outputs.at(0);
     inputs.output_dtype = output.dtype;
     for (const DimExpr& dim : resolved(output.shape)) inputs.output_shape.push_back(dim.offset);
-    if (glue_computes(call.op)) check_run_dtype(call, inputs.output_dtype, spec_.document.values.find(call.tensor("input").pointer), "");
+    bool converts = glue_converts(inputs);
+    if (glue_computes(call.op) || (converts && (inputs.output_dtype == DType::Float16 || inputs.output_dtype == DType::BFloat16))) {
+      std::string first = inputs.tensors.empty() ? "input" : list_element("tensors", 0);
+      check_run_dtype(call, inputs.output_dtype, spec_.document.values.find(call.tensor(first).pointer), "");
+    }
     Array result = glue_forward(inputs);
     outputs_[output.name] = result;
     result_.outputs.push_back({call.id, output.name, std::move(result), false, true});

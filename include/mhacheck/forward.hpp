@@ -81,11 +81,14 @@ struct GlueInputs {
   std::string op;
   const Array* input = nullptr;
   const Array* other = nullptr;   // add and matmul
+  std::vector<const Array*> tensors;  // cat's list (input is its first element)
   nlohmann::json arguments;       // the call's plain arguments (dims), defaults filled in
   std::vector<std::int64_t> output_shape;
   DType output_dtype = DType::Float32;
 };
 bool glue_computes(const std::string& op);  // add, matmul, softmax: arithmetic, not a re-layout
+// cat of tensors of several dtypes converts them: float32/float64 and integer results only.
+bool glue_converts(const GlueInputs& inputs);
 Array glue_forward(const GlueInputs& inputs);
 
 // Runs the forward pass. The call must have passed the checker (shapes are trusted); the

@@ -2,7 +2,9 @@
 // reshape, view, unsqueeze, squeeze and flatten keep them in order under the checked shape;
 // add, matmul (OpenBLAS dgemm per batch entry) and softmax compute in double and round once to
 // the output dtype.
+#include <algorithm>
 #include <cmath>
+#include <stdexcept>
 #include <limits>
 
 #include "forward/blas.hpp"
@@ -98,7 +100,60 @@ Array softmaxed(const GlueInputs& inputs) {
   return stored(inputs.output_dtype, shape, values);
 }
 
+// One element of `out` set from a double, for the dtypes a cat of mixed dtypes can produce
+// (glue_converts): floating results are float32 or float64, the rest integers or bool.
+void store(Array& out, std::size_t i, double value) {
+  switch (out.dtype) {
+    case DType::Float64: out.data<double>()[i] = value; break;
+    case DType::Float32: out.data<float>()[i] = static_cast<float>(value); break;
+    case DType::Int64: out.data<std::int64_t>()[i] = static_cast<std::int64_t>(value); break;
+    case DType::Int32: out.data<std::int32_t>()[i] = static_cast<std::int32_t>(value); break;
+    case DType::Int16: out.data<std::int16_t>()[i] = static_cast<std::int16_t>(value); break;
+    case DType::Int8: out.data<std::int8_t>()[i] = static_cast<std::int8_t>(value); break;
+    case DType::UInt8: out.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(value); break;
+    case DType::Bool: out.data<bool>()[i] = value != 0; break;
+    default: throw std::logic_error("cat: no conversion to this dtype");
+  }
+}
+
+// torch.cat: for each index of the dims before `dim`, each tensor's block in turn. Skipped
+// legacy (0,) tensors hold no elements, so they add no block.
+Array concatenated(const GlueInputs& inputs) {
+  Array out = make_array(inputs.output_dtype, inputs.output_shape);
+  if (inputs.output_shape.size() == 1 && inputs.output_shape[0] == 0) return out;
+  std::size_t dim = static_cast<std::size_t>(wrapped(inputs.arguments.at("dim").get<std::int64_t>(), inputs.output_shape.size()));
+  std::int64_t outer = 1, inner = 1;
+  for (std::size_t d = 0; d < dim; ++d) outer *= inputs.output_shape[d];
+  for (std::size_t d = dim + 1; d < inputs.output_shape.size(); ++d) inner *= inputs.output_shape[d];
+  std::size_t element = out.element_size(), written = 0;
+  std::vector<std::vector<double>> converted(inputs.tensors.size());
+  for (std::size_t t = 0; t < inputs.tensors.size(); ++t) {
+    if (inputs.tensors[t]->dtype != out.dtype) converted[t] = inputs.tensors[t]->to_double();
+  }
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::size_t t = 0; t < inputs.tensors.size(); ++t) {
+      const Array& tensor = *inputs.tensors[t];
+      if (tensor.shape.size() != inputs.output_shape.size()) continue;  // a skipped (0,) tensor
+      std::size_t block = static_cast<std::size_t>(tensor.shape[dim] * inner);
+      std::size_t from = static_cast<std::size_t>(o) * block;
+      if (tensor.dtype == out.dtype) {
+        std::copy_n(tensor.bytes.begin() + static_cast<std::ptrdiff_t>(from * element), block * element,
+                    out.bytes.begin() + static_cast<std::ptrdiff_t>(written * element));
+      } else {
+        for (std::size_t i = 0; i < block; ++i) store(out, written + i, converted[t][from + i]);
+      }
+      written += block;
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+bool glue_converts(const GlueInputs& inputs) {
+  if (inputs.op != "cat") return false;
+  return std::any_of(inputs.tensors.begin(), inputs.tensors.end(), [&](const Array* t) { return t->dtype != inputs.output_dtype; });
+}
 
 bool glue_computes(const std::string& op) { return op == "add" || op == "matmul" || op == "softmax"; }
 
@@ -107,6 +162,7 @@ Array glue_forward(const GlueInputs& inputs) {
   if (inputs.op == "add") return added(inputs);
   if (inputs.op == "matmul") return multiplied(inputs);
   if (inputs.op == "softmax") return softmaxed(inputs);
+  if (inputs.op == "cat") return concatenated(inputs);
   if (inputs.op == "transpose" || inputs.op == "permute") {
     std::vector<int> order;
     for (std::size_t i = 0; i < input.shape.size(); ++i) order.push_back(static_cast<int>(i));
