@@ -2,8 +2,9 @@
 """Generate golden fixtures for mhacheck's forward pass of the glue operators.
 
 Writes, under tests/pytorch/forward_glue/, for every case NAME:
-  NAME.npz   the inputs ("input", and "other" for add and matmul) and PyTorch's result
-             ("expected.output"; for the chained case one "expected.NAME" per named output)
+  NAME.npz   the inputs ("input", and "other" for add and matmul; "t0", "t1", ... for torch.cat's
+             tensor list) and PyTorch's result ("expected.output"; for the chained cases one
+             "expected.NAME" per named output)
   NAME.json  the mhacheck spec of the call(s), with the tensors given by file and key
 and index.json listing the cases.  Every value is computed by the installed PyTorch (1.13 from
 Debian's python3-torch); these operators compute the same values in 2.x.
@@ -26,7 +27,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fixture_common import save_npz  # noqa: E402
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "int8": torch.int8,
+          "uint8": torch.uint8}
 
 
 def seed_of(name):
@@ -68,6 +70,31 @@ CASES = {
     "softmax-first": single("softmax", (4, 3), "float64", dim=0),
     "softmax-large": single("softmax", (2, 6), dim=1, scale=50.0),
 }
+
+
+# torch.cat: the list's (shape, dtype) and dim.  A (0,) tensor is the legacy empty tensor that cat
+# skips whatever the other tensors' rank.
+CAT_CASES = {
+    "cat-dim0": ([((2, 3), "float32"), ((4, 3), "float32")], 0),
+    "cat-negative-dim": ([((2, 3, 4), "float64"), ((2, 3, 5), "float64")], -1),
+    "cat-four-tensors": ([((2, 1, 4), "float32"), ((2, 3, 4), "float32"), ((2, 2, 4), "float32"), ((2, 5, 4), "float32")], 1),
+    "cat-promote-float64": ([((3, 2), "float32"), ((1, 2), "float64")], 0),
+    "cat-promote-int64-float32": ([((2, 3), "int64"), ((2, 2), "float32")], 1),
+    "cat-promote-int8-uint8": ([((2, 3), "int8"), ((4, 3), "uint8")], 0),
+    "cat-legacy-empty": ([((2, 3), "float32"), ((0,), "float32"), ((2, 4), "float32")], 1),
+}
+
+
+def random_tensor(shape, dtype):
+    """Normal floats; integers over most of their range (uint8 above 127, so that int8 with uint8
+    needs int16)."""
+    if dtype == "int64":
+        return torch.randint(-1000, 1000, shape, dtype=torch.int64)
+    if dtype == "int8":
+        return torch.randint(-128, 128, shape, dtype=torch.int8)
+    if dtype == "uint8":
+        return torch.randint(0, 256, shape, dtype=torch.uint8)
+    return torch.randn(shape, dtype=DTYPES[dtype])
 
 
 def compute(case, x, y):
@@ -115,6 +142,43 @@ def write_case(out, name, case):
     return str(result.dtype).replace("torch.", "")
 
 
+def write_cat(out, name, case):
+    tensors_spec, dim = case
+    torch.manual_seed(seed_of(name))
+    tensors = [random_tensor(shape, dtype) for shape, dtype in tensors_spec]
+    arrays = {"t{}".format(i): t.numpy() for i, t in enumerate(tensors)}
+    result = torch.cat(tensors, dim)
+    arrays["expected.output"] = result.contiguous().numpy()
+    spec = {"op": "cat", "tensors": [{"file": name + ".npz", "key": "t{}".format(i)} for i in range(len(tensors))], "dim": dim}
+    save_npz(os.path.join(out, name + ".npz"), arrays)
+    with open(os.path.join(out, name + ".json"), "w") as fh:
+        json.dump(spec, fh, indent=2)
+        fh.write("\n")
+    return str(result.dtype).replace("torch.", "")
+
+
+def write_cat_chain(out, name):
+    """Two transposes, cat of the transposed (non-contiguous) results along the last dim, reshape."""
+    torch.manual_seed(seed_of(name))
+    a = torch.randn(2, 3, 4)
+    b = torch.randn(2, 5, 4)
+    at = a.transpose(1, 2)
+    bt = b.transpose(-2, -1)
+    c = torch.cat([at, bt], -1)
+    y = c.reshape(8, -1)
+    save_npz(os.path.join(out, name + ".npz"), {"a": a.numpy(), "b": b.numpy(), "expected.at": at.contiguous().numpy(),
+                                                "expected.bt": bt.contiguous().numpy(), "expected.c": c.numpy(),
+                                                "expected.y": y.numpy()})
+    spec = {"tensors": {"a": {"file": name + ".npz", "key": "a"}, "b": {"file": name + ".npz", "key": "b"}}, "modules": {}, "calls": [
+        {"id": "flip_a", "op": "transpose", "input": "a", "dim0": 1, "dim1": 2, "outputs": ["at"]},
+        {"id": "flip_b", "op": "transpose", "input": "b", "dim0": -2, "dim1": -1, "outputs": ["bt"]},
+        {"id": "join", "op": "cat", "tensors": ["at", "bt"], "dim": -1, "outputs": ["c"]},
+        {"id": "fold", "op": "reshape", "input": "c", "shape": [8, -1], "outputs": ["y"]}]}
+    with open(os.path.join(out, name + ".json"), "w") as fh:
+        json.dump(spec, fh, indent=2)
+        fh.write("\n")
+
+
 def write_chain(out, name):
     """Attention scores by hand: split heads, transpose, q @ k^T, softmax, merge back."""
     torch.manual_seed(seed_of(name))
@@ -153,6 +217,10 @@ def main():
         index.append({"name": name, "dtype": write_case(out, name, case), "fully_masked": False})
     write_chain(out, "chain-attention-by-hand")
     index.append({"name": "chain-attention-by-hand", "dtype": "float32", "fully_masked": False})
+    for name, case in CAT_CASES.items():
+        index.append({"name": name, "dtype": write_cat(out, name, case), "fully_masked": False})
+    write_cat_chain(out, "chain-cat-transposed")
+    index.append({"name": "chain-cat-transposed", "dtype": "float32", "fully_masked": False})
     with open(os.path.join(out, "index.json"), "w") as fh:
         json.dump({"generator": "tests/pytorch/gen_glue_forward_cases.py", "torch_version": torch.__version__, "cases": index}, fh, indent=1)
         fh.write("\n")
