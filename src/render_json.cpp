@@ -58,16 +58,21 @@ json render_json(const std::vector<Report>& reports) {
         json entry = {{"shape", shape_json(output.shape)}, {"dtype", dtype_name(output.dtype)}};
         call_outputs[output.name] = entry;
         std::string key = reports.size() == 1 ? output.name : report.file + ":" + output.name;
-        outputs[key] = entry;
+        outputs[key] = std::move(entry);
       }
-      calls.push_back({{"id", call.id},
-                       {"module", call.module_text},
-                       {"ok", call.ok},
-                       {"skipped_because", call.skipped_because.empty() ? json(nullptr) : json(call.skipped_because)},
-                       {"outputs", call_outputs}});
+      // Built in place and moved, not copied: a 10,000-call report is large.
+      json& entry = calls.emplace_back(json::object());
+      entry["id"] = call.id;
+      entry["module"] = call.module_text;
+      entry["ok"] = call.ok;
+      entry["skipped_because"] = call.skipped_because.empty() ? json(nullptr) : json(call.skipped_because);
+      entry["outputs"] = std::move(call_outputs);
     }
     for (const Diagnostic& diagnostic : report.diagnostics) diagnostics.push_back(diagnostic_json(diagnostic));
-    files.push_back({{"file", report.file}, {"ok", report.ok() && !report.input_error}, {"calls", calls}});
+    json& file = files.emplace_back(json::object());
+    file["file"] = report.file;
+    file["ok"] = report.ok() && !report.input_error;
+    file["calls"] = std::move(calls);
     errors += report.count(Severity::Error);
     warnings += report.count(Severity::Warning);
     notes += report.count(Severity::Note);
@@ -76,9 +81,9 @@ json render_json(const std::vector<Report>& reports) {
   document["ok"] = errors == 0;
   document["input_error"] = input_error;
   document["summary"] = {{"errors", errors}, {"warnings", warnings}, {"notes", notes}};
-  document["diagnostics"] = diagnostics;
-  document["outputs"] = outputs;
-  document["files"] = files;
+  document["diagnostics"] = std::move(diagnostics);
+  document["outputs"] = std::move(outputs);
+  document["files"] = std::move(files);
   return document;
 }
 

@@ -291,7 +291,11 @@ class TransformerRules {
                                     bool self_attention) {
     ModuleDecl attention = attention_module(config);
     attention.name = block;
-    CallDecl call = ctx_.call;
+    // The block's call: the layer's id and place, nn.MultiheadAttention's plain arguments.
+    CallDecl call;
+    call.id = ctx_.call.id;
+    call.pointer = ctx_.call.pointer;
+    call.op = "MultiheadAttention";
     call.arguments = {{"need_weights", false}, {"average_attn_weights", true}, {"is_causal", is_causal}};
     CallContext inner = ctx_.inner(call, &attention);
     inner.option_names = attention_options();
