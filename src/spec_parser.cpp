@@ -259,6 +259,7 @@ class SpecReader {
       if (it.key().empty()) throw InputError(document_.keys.find(pointer), "a tensor name must not be empty");
       spec_.tensors.push_back(tensor_value(it.value(), pointer, it.key()));
     }
+    spec_.index_names();
   }
 
   // A module: an object with "type" and options, or a constructor string. `call_pointer`,
@@ -418,6 +419,7 @@ class SpecReader {
     for (auto it = modules.begin(); it != modules.end(); ++it) {
       spec_.modules.push_back(module_value(it.value(), child_pointer("/modules", it.key()), it.key()));
     }
+    spec_.index_names();
   }
 
   ArgRef argument(const json& call, const std::string& call_pointer, const std::string& name) {
@@ -590,6 +592,7 @@ class SpecReader {
     const OperatorSchema* schema = nullptr;
     if (root.contains("module")) {
       spec_.modules.push_back(module_value(root["module"], "/module", "module"));
+      spec_.index_names();
       other_keys.push_back("module");
       module = "module";
       schema = find_operator_schema(spec_.modules.back().type);
@@ -675,18 +678,21 @@ std::size_t CallDecl::list_size(const std::string& argument) const {
   return size;
 }
 
+void Spec::index_names() {
+  module_positions_.clear();
+  tensor_positions_.clear();
+  for (std::size_t i = 0; i < modules.size(); ++i) module_positions_.emplace(modules[i].name, i);
+  for (std::size_t i = 0; i < tensors.size(); ++i) tensor_positions_.emplace(tensors[i].name, i);
+}
+
 const ModuleDecl* Spec::find_module(const std::string& name) const {
-  for (const ModuleDecl& module : modules) {
-    if (module.name == name) return &module;
-  }
-  return nullptr;
+  auto it = module_positions_.find(name);
+  return it == module_positions_.end() ? nullptr : &modules[it->second];
 }
 
 const TensorDecl* Spec::find_tensor(const std::string& name) const {
-  for (const TensorDecl& tensor : tensors) {
-    if (tensor.name == name) return &tensor;
-  }
-  return nullptr;
+  auto it = tensor_positions_.find(name);
+  return it == tensor_positions_.end() ? nullptr : &tensors[it->second];
 }
 
 Spec parse_spec(JsonDocument document) {

@@ -17,6 +17,10 @@ struct SourceText {
 
   // The 1-based line `line` without its newline; empty when out of range.
   std::string line_text(int line) const;
+
+  // A cache, not data: where each line starts, found by the first line_text call (the text is
+  // complete by then), so that a report quoting many lines of a big spec does not rescan it.
+  mutable std::vector<std::size_t> line_starts = {};
 };
 
 struct Location {

@@ -105,6 +105,11 @@ struct Spec {
 
   const ModuleDecl* find_module(const std::string& name) const;
   const TensorDecl* find_tensor(const std::string& name) const;
+  // Indexes modules and tensors by name for the finds above (a big graph has thousands).
+  void index_names();
+
+ private:
+  std::map<std::string, std::size_t> module_positions_, tensor_positions_;
 };
 
 // Calls one spec may hold: far beyond any model, small enough that checking stays interactive.
