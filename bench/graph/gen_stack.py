@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Writes a spec of N chained calls: a decoder stack for bench/graph/run.sh (standard library only).
+
+    gen_stack.py N OUT.json [--fail]
+
+Each layer is five calls, so N must be a multiple of 5 (10, 100, 1000, 10000 are):
+
+  self    nn.MultiheadAttention on the layer's input h (q = k = v = h), causal attn_mask,
+          need_weights=False                                       -> sa
+  resid   add(h, sa)                                               -> r
+  cross   nn.MultiheadAttention on r against the shared "memory", key_padding_mask "pad"
+                                                                   -> ca, caw (the weights)
+  resid2  add(r, ca)                                               -> r2
+  flip    transpose(r2, 0, 1)                                      -> the next layer's h
+
+Every layer has its own two modules. The transpose flips the layout, so layers alternate
+between batch_first=False, (T, B, E), and batch_first=True, (B, T, E); the memory is declared
+in both layouts ("memory", "memory_bf"), the mask "pad" (B, S) once. Dims are bound (B=8, T=64,
+S=96; E=512, H=8), so the spec is valid and every call has outputs to report. Each attention
+call of a batch_first=False layer gets a note (MHA090), so reports also quote spec lines: 2,000
+notes at 10,000 calls.
+
+--fail makes the last layer's cross-attention use a key_padding_mask of the wrong length (97,
+not S=96): the spec has one error (MHA052) with a fix to verify, which re-checks the whole
+spec; only the last layer's two calls after it go unchecked.
+"""
+
+import json
+import sys
+
+E, H = 512, 8
+CALLS_PER_LAYER = 5
+
+
+def layer_calls(i, h, fail):
+    bf = i % 2 == 1  # odd layers take (B, T, E)
+    mem, pad = ("memory_bf", "pad") if bf else ("memory", "pad")
+    p = f"l{i}."
+    cross = {"id": p + "cross", "module": f"cross_attn{i}", "query": p + "r", "key": mem, "value": mem,
+             "key_padding_mask": "pad_bad" if fail else pad, "outputs": [p + "ca", p + "caw"]}
+    return [
+        {"id": p + "self", "module": f"self_attn{i}", "query": h, "key": h, "value": h,
+         "attn_mask": {"causal": ["T", "T"]}, "need_weights": False, "outputs": [p + "sa"]},
+        {"id": p + "resid", "op": "add", "input": h, "other": p + "sa", "outputs": [p + "r"]},
+        cross,
+        {"id": p + "resid2", "op": "add", "input": p + "r", "other": p + "ca", "outputs": [p + "r2"]},
+        {"id": p + "flip", "op": "transpose", "input": p + "r2", "dim0": 0, "dim1": 1, "outputs": [p + "out"]},
+    ]
+
+
+def spec(n, fail):
+    layers = n // CALLS_PER_LAYER
+    modules, calls = {}, []
+    h = "x"
+    for i in range(layers):
+        bf = "True" if i % 2 == 1 else "False"
+        modules[f"self_attn{i}"] = f"nn.MultiheadAttention({E}, {H}, batch_first={bf})"
+        modules[f"cross_attn{i}"] = f"nn.MultiheadAttention({E}, {H}, batch_first={bf})"
+        calls += layer_calls(i, h, fail and i == layers - 1)
+        h = f"l{i}.out"
+    tensors = {
+        "x": ["T", "B", E],
+        "memory": ["S", "B", E],
+        "memory_bf": ["B", "S", E],
+        "pad": {"shape": ["B", "S"], "dtype": "bool"},
+    }
+    if fail:
+        tensors["pad_bad"] = {"shape": ["B", 97], "dtype": "bool"}
+    return {"version": 1, "dims": {"B": 8, "T": 64, "S": 96}, "modules": modules, "tensors": tensors, "calls": calls}
+
+
+def write(doc, out):
+    # One call per line, as a person would lay a long spec out: the file has many lines, and
+    # diagnostics point at lines far into it.
+    lines = ["{", '  "version": 1,', f'  "dims": {json.dumps(doc["dims"])},', '  "modules": {']
+    items = list(doc["modules"].items())
+    lines += [f"    {json.dumps(k)}: {json.dumps(v)}" + ("," if j < len(items) - 1 else "") for j, (k, v) in enumerate(items)]
+    lines += ["  },", '  "tensors": {']
+    items = list(doc["tensors"].items())
+    lines += [f"    {json.dumps(k)}: {json.dumps(v)}" + ("," if j < len(items) - 1 else "") for j, (k, v) in enumerate(items)]
+    lines += ["  },", '  "calls": [']
+    calls = doc["calls"]
+    lines += ["    " + json.dumps(c) + ("," if j < len(calls) - 1 else "") for j, c in enumerate(calls)]
+    lines += ["  ]", "}"]
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def main():
+    args = [a for a in sys.argv[1:] if a != "--fail"]
+    fail = "--fail" in sys.argv[1:]
+    if len(args) != 2 or not args[0].isdigit() or int(args[0]) % CALLS_PER_LAYER or int(args[0]) == 0:
+        sys.exit(f"usage: gen_stack.py N OUT.json [--fail]   (N a positive multiple of {CALLS_PER_LAYER})")
+    write(spec(int(args[0]), fail), args[1])
+
+
+if __name__ == "__main__":
+    main()
