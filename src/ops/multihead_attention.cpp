@@ -73,7 +73,7 @@ class MhaRules {
           DiagId::CausalIgnoresMask,
           "attn_mask is ignored: with is_causal=True, need_weights=False and no key_padding_mask, PyTorch applies its own causal mask",
           &attn_);
-      ctx_.add_argument_fix(diagnostic, "drop the is_causal hint, so that attn_mask is used", "is_causal", false);
+      ctx_.add_argument_fix(diagnostic, fmt::format("drop the is_causal hint, so that {} is used", attn_.argument), "is_causal", false);
     }
     check_query_features();
     check_key_value_shapes();
@@ -111,7 +111,7 @@ class MhaRules {
     int rank = query_.rank();
     if (rank != 2 && rank != 3) {
       Diagnostic& diagnostic = ctx_.report(
-          DiagId::QueryRank, fmt::format("query is {}-D {}; expected 3-D {} or unbatched 2-D (L, E)", rank,
+          DiagId::QueryRank, fmt::format("{} is {}-D {}; expected 3-D {} or unbatched 2-D (L, E)", query_.argument, rank,
                                          tuple_str(query_.shape), m_.batch_first ? "(N, L, E)" : "(L, N, E)"),
           &query_);
       ctx_.pytorch_raises(diagnostic, "AssertionError",
@@ -136,7 +136,7 @@ class MhaRules {
       kpm_usable = false;
       Diagnostic& diagnostic = ctx_.report(
           DiagId::KeyPaddingMaskRank,
-          fmt::format("key_padding_mask is {}-D; a {} query needs {}", kpm_.rank(), kind, rank == 3 ? "(N, S)" : "(S,)"), &kpm_);
+          fmt::format("{} is {}-D; a {} query needs {}", kpm_.argument, kpm_.rank(), kind, rank == 3 ? "(N, S)" : "(S,)"), &kpm_);
       ctx_.pytorch_raises(diagnostic, "AssertionError",
                           fmt::format("For {} `query`, expected `key_padding_mask` to be `None` or {}-D but found {}-D tensor instead",
                                       kind, kpm_rank, kpm_.rank()));
@@ -145,7 +145,7 @@ class MhaRules {
     if (attn_.present && attn_usable && attn_.rank() != 2 && attn_.rank() != 3) {
       attn_usable = false;
       Diagnostic& diagnostic = ctx_.report(
-          DiagId::AttnMaskRank, fmt::format("attn_mask is {}-D {}; expected 2-D (L, S) or 3-D ({}, L, S)", attn_.rank(),
+          DiagId::AttnMaskRank, fmt::format("{} is {}-D {}; expected 2-D (L, S) or 3-D ({}, L, S)", attn_.argument, attn_.rank(),
                                             tuple_str(attn_.shape), rank == 3 ? "N*num_heads" : "num_heads"),
           &attn_);
       ctx_.pytorch_raises(diagnostic, "AssertionError",
@@ -154,7 +154,7 @@ class MhaRules {
       if (attn_.rank() == 4 && rank == 3) {
         // (N, num_heads, L, S) -> (N*num_heads, L, S): attn_mask.flatten(0, 1)
         if (auto rows = dim_mul(attn_.written[0], attn_.written[1])) {
-          ctx_.add_shape_fix(diagnostic, "flatten the first two dims: attn_mask.flatten(0, 1) gives (N*num_heads, L, S)",
+          ctx_.add_shape_fix(diagnostic, fmt::format("flatten the first two dims: {}.flatten(0, 1) gives (N*num_heads, L, S)", attn_.argument),
                              {{&attn_, Shape{*rows, attn_.written[2], attn_.written[3]}}});
         }
       }
@@ -165,11 +165,11 @@ class MhaRules {
         attn_usable = false;
         Diagnostic& diagnostic = ctx_.report(
             DiagId::AttnMask3dShape,
-            fmt::format("attn_mask is {}; an unbatched call needs (num_heads, L, S) = {}", tuple_str(attn_.shape), tuple_str(expected)),
+            fmt::format("{} is {}; an unbatched call needs (num_heads, L, S) = {}", attn_.argument, tuple_str(attn_.shape), tuple_str(expected)),
             &attn_);
         ctx_.pytorch_raises(diagnostic, "AssertionError",
                             fmt::format("Expected `attn_mask` shape to be {} but got {}", tuple_str(expected), torch_size_str(attn_.shape)));
-        ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask", tuple_str(expected)), {{&attn_, expected}});
+        ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} {}", tuple_str(expected), attn_.argument), {{&attn_, expected}});
       }
     }
     return true;
@@ -329,7 +329,7 @@ class MhaRules {
     if (ctx_.same(Eq, DimExpr::constant(E_), &query_, feature, "query features == embed_dim")) return;
     Diagnostic& diagnostic = ctx_.report(
         DiagId::QueryEmbedDim,
-        fmt::format("query feature size ({}) is not embed_dim ({})", Eq.str(), E_), &query_, feature);
+        fmt::format("{} feature size ({}) is not {} ({})", query_.argument, Eq.str(), ctx_.written_option("embed_dim").value_or("embed_dim"), E_), &query_, feature);
     diagnostic.related.push_back({fmt::format("{} = {}", ctx_.written_option("embed_dim").value_or("embed_dim"), E_), ctx_.option_location("embed_dim")});
     if (batched_) diagnostic.notes.push_back(batch_first_reading());
     ctx_.pytorch_raises(diagnostic, "AssertionError",
@@ -485,7 +485,7 @@ class MhaRules {
     if (same_shape(attn_.shape, expected, &attn_, "attn_mask shape")) return;
     Diagnostic& diagnostic = ctx_.report(
         rank == 2 ? DiagId::AttnMask2dShape : DiagId::AttnMask3dShape,
-        fmt::format("attn_mask is {}; a {}-D mask must be {} = {}", tuple_str(attn_.shape), rank,
+        fmt::format("{} is {}; a {}-D mask must be {} = {}", attn_.argument, tuple_str(attn_.shape), rank,
                     rank == 2 ? "(L, S)" : "(N*num_heads, L, S)", tuple_str(expected)),
         &attn_);
     diagnostic.notes.push_back(batch_first_reading());
@@ -498,15 +498,15 @@ class MhaRules {
       Shape repeated = expected;
       if (auto rows = dim_mul(attn_.written[0], H_)) repeated[0] = *rows;
       ctx_.add_shape_fix(diagnostic,
-                         fmt::format("repeat the mask per head: attn_mask.repeat_interleave({}, dim=0)", H_),
+                         fmt::format("repeat the mask per head: {}.repeat_interleave({}, dim=0)", attn_.argument, H_),
                          {{&attn_, Shape{repeated[0], attn_.written[1], attn_.written[2]}}});
     }
     Shape reversed(attn_.shape.rbegin(), attn_.shape.rbegin() + 2);
     if (rank == 2 && ctx_.symbols.compare(reversed[0], L_) == Symbols::Verdict::Equal &&
         ctx_.symbols.compare(reversed[1], S_) == Symbols::Verdict::Equal) {
-      ctx_.add_shape_fix(diagnostic, "transpose the mask: attn_mask.T", {{&attn_, Shape{attn_.written[1], attn_.written[0]}}});
+      ctx_.add_shape_fix(diagnostic, fmt::format("transpose the mask: {}.T", attn_.argument), {{&attn_, Shape{attn_.written[1], attn_.written[0]}}});
     }
-    ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask", tuple_str(expected)), {{&attn_, expected}});
+    ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} {}", tuple_str(expected), attn_.argument), {{&attn_, expected}});
   }
 
   void check_batch() {
@@ -566,7 +566,7 @@ class MhaRules {
     Shape expected = batched ? Shape{key_.written.size() == 3 ? key_.written[1 - seq] : query_.written[1 - seq],
                                      key_.written.empty() ? DimExpr::constant(0) : key_.written[seq]}
                              : Shape{key_.written.empty() ? DimExpr::constant(0) : key_.written[0]};
-    ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} key_padding_mask", batched ? "(N, S)" : "(S,)"), {{&kpm_, expected}});
+    ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} {}", batched ? "(N, S)" : "(S,)", kpm_.argument), {{&kpm_, expected}});
   }
 
   void check_key_padding_mask_shape() {
@@ -584,7 +584,7 @@ class MhaRules {
     if (batch_ok && len_ok) len_ok = false;
     Diagnostic& diagnostic = ctx_.report(
         DiagId::KeyPaddingMaskShape,
-        fmt::format("key_padding_mask is {}; expected {} = {}", tuple_str(kpm_.shape), batched_ ? "(N, S)" : "(S,)",
+        fmt::format("{} is {}; expected {} = {}", kpm_.argument, tuple_str(kpm_.shape), batched_ ? "(N, S)" : "(S,)",
                     batched_ ? tuple_str({N_, S_}) : tuple_str({S_})),
         &kpm_, batch_ok ? len_dim : 0);
     if (batched_) {
@@ -605,7 +605,7 @@ class MhaRules {
     }
     if (batched_ && kpm_.rank() == 2 && ctx_.symbols.compare(kpm_.shape[0], S_) == Symbols::Verdict::Equal &&
         ctx_.symbols.compare(kpm_.shape[1], N_) == Symbols::Verdict::Equal) {
-      ctx_.add_shape_fix(diagnostic, "transpose the mask: key_padding_mask.T", {{&kpm_, Shape{kpm_.written[1], kpm_.written[0]}}});
+      ctx_.add_shape_fix(diagnostic, fmt::format("transpose the mask: {}.T", kpm_.argument), {{&kpm_, Shape{kpm_.written[1], kpm_.written[0]}}});
     }
     propose_key_padding_mask_shape(diagnostic);
   }
