@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
 #include <sys/stat.h>
 
 #include <fmt/format.h>
@@ -28,11 +32,20 @@ class LineIndex {
 
   Location at(std::size_t offset, int length = 1) const {
     offset = std::min(offset, source_->text.size());
-    auto line = std::upper_bound(starts_.begin(), starts_.end(), offset) - 1;
+    // Offsets mostly come in reading order: try the line of the previous one, and the next.
+    std::size_t line = last_;
+    if (!(starts_[line] <= offset && (line + 1 == starts_.size() || offset < starts_[line + 1]))) {
+      if (line + 2 < starts_.size() && starts_[line + 1] <= offset && offset < starts_[line + 2]) {
+        ++line;
+      } else {
+        line = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), offset) - starts_.begin()) - 1;
+      }
+      last_ = line;
+    }
     Location location;
     location.source = source_;
-    location.line = static_cast<int>(line - starts_.begin()) + 1;
-    location.column = static_cast<int>(offset - *line) + 1;
+    location.line = static_cast<int>(line) + 1;
+    location.column = static_cast<int>(offset - starts_[line]) + 1;
     location.length = length;
     return location;
   }
@@ -40,6 +53,7 @@ class LineIndex {
  private:
   std::shared_ptr<const SourceText> source_;
   std::vector<std::size_t> starts_;
+  mutable std::size_t last_ = 0;  // the line found last
 };
 
 Location location_at(const std::shared_ptr<const SourceText>& source, std::size_t offset, int length = 1) {
@@ -54,7 +68,7 @@ class Locator {
 
   void run() {
     skip_blank();
-    value("", 0);
+    value(0);
   }
 
  private:
@@ -82,7 +96,65 @@ class Locator {
     return pos_ - start;
   }
 
-  void value(const std::string& pointer, int depth) {
+  // The key of the string at `start` (quotes included). A key of printable ASCII without a
+  // backslash is its own bytes, viewed in the text; anything else (escapes, UTF-8, text the
+  // parser would refuse) is decoded by nlohmann/json, as the whole document was, and kept.
+  std::string_view key_text(std::size_t start, std::size_t length) {
+    length = std::min(length, text_.size() - start);
+    std::string_view quoted(text_.data() + start, length);
+    bool plain = length >= 2 && quoted.back() == '"';
+    for (std::size_t i = 1; plain && i + 1 < length; ++i) {
+      unsigned char c = static_cast<unsigned char>(quoted[i]);
+      plain = c >= 0x20 && c < 0x7f && c != '\\' && c != '"';
+    }
+    if (plain) return quoted.substr(1, length - 2);
+    return decoded_keys_.emplace_back(nlohmann::json::parse(quoted).get<std::string>());
+  }
+
+  // The keys of one object, to find a key given twice as soon as it comes: compared one by one
+  // while the object is small, through a hash set once it is not. The views live in a stack
+  // shared by the objects being read (an object's members are read before its next sibling's).
+  class Members {
+   public:
+    explicit Members(std::vector<std::string_view>& stack) : stack_(stack), first_(stack.size()) {}
+    ~Members() { stack_.resize(first_); }
+    Members(const Members&) = delete;
+    Members& operator=(const Members&) = delete;
+
+    bool insert(std::string_view key) {
+      if (set_) return set_->insert(key).second;
+      if (std::find(stack_.begin() + static_cast<std::ptrdiff_t>(first_), stack_.end(), key) != stack_.end()) return false;
+      stack_.push_back(key);
+      if (stack_.size() - first_ > 16) {
+        set_ = std::make_unique<std::unordered_set<std::string_view>>(stack_.begin() + static_cast<std::ptrdiff_t>(first_), stack_.end());
+      }
+      return true;
+    }
+
+   private:
+    std::vector<std::string_view>& stack_;
+    std::size_t first_;
+    std::unique_ptr<std::unordered_set<std::string_view>> set_;
+  };
+
+  // pointer_ += "/" + token, escaped as child_pointer escapes it (RFC 6901).
+  void push_token(std::string_view token) {
+    pointer_ += '/';
+    if (token.find_first_of("~/") == std::string_view::npos) {
+      pointer_ += token;
+      return;
+    }
+    for (char c : token) {
+      if (c == '~') pointer_ += "~0";
+      else if (c == '/') pointer_ += "~1";
+      else pointer_ += c;
+    }
+  }
+
+  // Records the value at pos_ (and everything in it) under pointer_, the value's JSON pointer.
+  // pointer_ is one string, extended for each member or element and cut back after it, so
+  // walking a large spec does not build a string per value.
+  void value(int depth) {
     if (depth > kMaxJsonDepth) {
       throw InputError(lines_.at(pos_),
                        fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth),
@@ -92,27 +164,28 @@ class Locator {
     // The text is valid JSON (nlohmann/json accepted it), so running out here cannot happen;
     // the check keeps a disagreement between the two readers from reading past the end.
     if (pos_ >= text_.size()) return;
+    std::size_t parent_length = pointer_.size();
     char c = text_[pos_];
     if (c == '{') {
       ++pos_;
-      std::map<std::string, bool> seen;
       skip_blank();
+      Members members(keys_seen_);
       while (pos_ < text_.size() && text_[pos_] != '}') {
         std::size_t key_start = pos_;
         std::size_t key_length = skip_string();
-        std::string key = nlohmann::json::parse(text_.substr(key_start, key_length)).get<std::string>();
-        std::string member = child_pointer(pointer, key);
-        if (seen[key]) {
+        std::string_view key = key_text(key_start, key_length);
+        if (!members.insert(key)) {
           throw InputError(lines_.at(key_start, static_cast<int>(key_length)),
                            fmt::format("duplicate key \"{}\"", key),
                            "each key may appear once in an object");
         }
-        seen[key] = true;
-        document_.keys.add(member, lines_.at(key_start, static_cast<int>(key_length)));
+        push_token(key);
+        document_.keys.add_unique(pointer_, lines_.at(key_start, static_cast<int>(key_length)));
         skip_blank();
         ++pos_;  // ':'
         skip_blank();
-        value(member, depth + 1);
+        value(depth + 1);
+        pointer_.resize(parent_length);
         skip_blank();
         if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
         skip_blank();
@@ -122,7 +195,10 @@ class Locator {
       ++pos_;
       skip_blank();
       for (std::size_t index = 0; pos_ < text_.size() && text_[pos_] != ']'; ++index) {
-        value(child_pointer(pointer, index), depth + 1);
+        pointer_ += '/';
+        pointer_ += std::to_string(index);
+        value(depth + 1);
+        pointer_.resize(parent_length);
         skip_blank();
         if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
         skip_blank();
@@ -134,7 +210,7 @@ class Locator {
       while (pos_ < text_.size() && std::strchr(",]} \t\r\n/", text_[pos_]) == nullptr) ++pos_;
     }
     int length = c == '{' || c == '[' ? 1 : static_cast<int>(pos_ - start);
-    document_.values.add(pointer, lines_.at(start, length));
+    document_.values.add_unique(pointer_, lines_.at(start, length));
   }
 
   std::shared_ptr<const SourceText> source_;
@@ -142,6 +218,9 @@ class Locator {
   const std::string& text_;
   JsonDocument& document_;
   std::size_t pos_ = 0;
+  std::string pointer_;  // the JSON pointer of the value being read
+  std::vector<std::string_view> keys_seen_;  // the keys of the objects being read, outermost first
+  std::deque<std::string> decoded_keys_;     // keys with escapes, decoded (a deque keeps them in place)
 };
 
 // nlohmann's messages start with "[json.exception.parse_error.101] parse error at line 3,
@@ -249,7 +328,12 @@ std::shared_ptr<const SourceText> read_source_file(const std::string& path, std:
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(whole_file, fmt::format("cannot open: {}", std::strerror(errno)), {}, InputError::Kind::Syntax);
-  source->text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  // In one read of the size stat gave, then whatever follows should the file have grown since.
+  std::string& text = source->text;
+  text.resize(static_cast<std::size_t>(info.st_size));
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in) text.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   return source;
 }
 

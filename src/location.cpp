@@ -1,5 +1,8 @@
 #include "mhacheck/location.hpp"
 
+#include <algorithm>
+#include <functional>
+
 namespace mhacheck {
 
 std::string SourceText::line_text(int line) const {
@@ -16,26 +19,93 @@ std::string SourceText::line_text(int line) const {
   return result;
 }
 
-void LocationMap::add(const std::string& pointer, Location location) {
-  location.pointer = pointer;
-  by_pointer_[pointer] = std::move(location);
+namespace {
+
+constexpr std::uint64_t kTagBits = 0xffffffff00000000u;
+std::uint64_t tag_of(std::size_t hash) { return static_cast<std::uint64_t>(hash) & kTagBits; }
+std::uint32_t index_of(std::uint64_t slot) { return static_cast<std::uint32_t>(slot); }
+std::size_t hash_of(std::string_view pointer) { return std::hash<std::string_view>{}(pointer); }
+
+}  // namespace
+
+std::uint32_t LocationMap::source_index(const std::shared_ptr<const SourceText>& source) {
+  std::uint32_t index = 0;
+  while (index < sources_.size() && sources_[index] != source) ++index;
+  if (index == sources_.size()) sources_.push_back(source);
+  return index;
+}
+
+void LocationMap::add_unique(std::string_view pointer, const Location& location) {
+  entries_.push_back(Entry{keys_.size(), pointer.size(), source_index(location.source), location.line, location.column, location.length});
+  keys_.append(pointer);
+}
+
+void LocationMap::index() const {
+  if (indexed_ == entries_.size()) return;
+  if (2 * entries_.size() > slots_.size()) {
+    std::size_t size = 64;
+    while (size < 2 * entries_.size()) size *= 2;
+    slots_.assign(size, 0);
+    indexed_ = 0;
+  }
+  // Hashes first, then the insertions: each insertion is independent of the last, so the
+  // memory accesses into a large table overlap instead of waiting on each other.
+  std::vector<std::size_t> hashes(entries_.size() - indexed_);
+  for (std::size_t i = 0; i < hashes.size(); ++i) hashes[i] = hash_of(key(entries_[indexed_ + i]));
+  std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = 0; i < hashes.size(); ++i) {
+    std::size_t slot = hashes[i] & mask;
+    while (slots_[slot] != 0) slot = (slot + 1) & mask;
+    slots_[slot] = tag_of(hashes[i]) | static_cast<std::uint32_t>(indexed_ + i + 1);
+  }
+  indexed_ = entries_.size();
+}
+
+std::size_t LocationMap::slot_of(std::string_view pointer, std::size_t hash) const {
+  std::size_t mask = slots_.size() - 1;
+  std::uint64_t tag = tag_of(hash);
+  for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+    std::uint64_t held = slots_[slot];
+    if (held == 0) return slot;
+    if ((held & kTagBits) == tag && key(entries_[index_of(held) - 1]) == pointer) return slot;
+  }
+}
+
+void LocationMap::add(const std::string& pointer, const Location& location) {
+  index();
+  if (!slots_.empty()) {
+    if (std::uint64_t held = slots_[slot_of(pointer, hash_of(pointer))]; held != 0) {
+      Entry& entry = entries_[index_of(held) - 1];
+      entry.source = source_index(location.source);
+      entry.line = location.line;
+      entry.column = location.column;
+      entry.length = location.length;
+      return;
+    }
+  }
+  add_unique(pointer, location);
+  index();
 }
 
 Location LocationMap::find(const std::string& pointer) const {
-  std::string probe = pointer;
+  index();
+  Location found;
+  found.pointer = pointer;
+  if (slots_.empty()) return found;
+  std::string_view probe(pointer);
   for (;;) {
-    auto it = by_pointer_.find(probe);
-    if (it != by_pointer_.end()) {
-      Location found = it->second;
-      found.pointer = pointer;
+    if (std::uint64_t held = slots_[slot_of(probe, hash_of(probe))]; held != 0) {
+      const Entry& entry = entries_[index_of(held) - 1];
+      found.source = sources_[entry.source];
+      found.line = entry.line;
+      found.column = entry.column;
+      found.length = entry.length;
       return found;
     }
-    if (probe.empty()) break;
-    probe.erase(probe.rfind('/'));
+    std::size_t slash = probe.rfind('/');
+    if (probe.empty() || slash == std::string_view::npos) return found;
+    probe = probe.substr(0, slash);
   }
-  Location unknown;
-  unknown.pointer = pointer;
-  return unknown;
 }
 
 std::string child_pointer(const std::string& parent, const std::string& token) {

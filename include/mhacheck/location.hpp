@@ -2,10 +2,13 @@
 // pointer of the spec element. Diagnostics carry these so renderers never search for them.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mhacheck {
@@ -37,12 +40,41 @@ struct Location {
 // The location of every element of a spec document, by JSON pointer.
 class LocationMap {
  public:
-  void add(const std::string& pointer, Location location);
+  // Records (or replaces) the location of the element at `pointer`.
+  void add(const std::string& pointer, const Location& location);
+  // Records the location of an element known to have none yet, as a reader does that visits
+  // each element once. No lookup is made: the table finds it from the next add or find on.
+  void add_unique(std::string_view pointer, const Location& location);
   // The element's location, or the nearest enclosing element's; the pointer is kept as asked.
   Location find(const std::string& pointer) const;
 
  private:
-  std::map<std::string, Location> by_pointer_;
+  // A spec has an entry for every value and every key, so the map is flat: the pointers back
+  // to back in one string, fixed-size entries in one vector, and an open-addressing hash table
+  // of entry numbers, filled for many entries at once when they were added unlooked-up. A few
+  // large blocks, not three allocations per entry in a tree whose lookups compare long common
+  // prefixes ("/calls/1234/...") on every level.
+  struct Entry {
+    std::size_t key_offset, key_length;  // the pointer, in keys_
+    std::uint32_t source;                // index into sources_
+    int line, column, length;
+  };
+  std::string_view key(const Entry& entry) const { return std::string_view(keys_).substr(entry.key_offset, entry.key_length); }
+  std::uint32_t source_index(const std::shared_ptr<const SourceText>& source);
+  // Brings the table up to date with entries_ (growing it when it would be over half full).
+  void index() const;
+  // The slot holding `pointer`, or the empty slot where it would go; the table is up to date.
+  std::size_t slot_of(std::string_view pointer, std::size_t hash) const;
+
+  std::string keys_;
+  std::vector<Entry> entries_;
+  std::vector<std::shared_ptr<const SourceText>> sources_;  // the distinct sources: one per document, a few for flags
+  // Open addressing, a power of two in size and at most half full. A slot is 0 when empty,
+  // else the entry's index + 1 in its low 32 bits and the high 32 bits of the pointer's hash
+  // above them, so that probing past other pointers does not read their entries. It holds
+  // the first `indexed_` entries; index() adds the rest (a cache: find() is const).
+  mutable std::vector<std::uint64_t> slots_;
+  mutable std::size_t indexed_ = 0;
 };
 
 // A JSON pointer for `parent`'s member or element `token`, escaped per RFC 6901.

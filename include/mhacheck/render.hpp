@@ -21,6 +21,12 @@ std::string render_text(const std::vector<Report>& reports, const TextStyle& sty
 
 // One JSON document for all reports (docs/report-format.md, docs/report.schema.json).
 nlohmann::json render_json(const std::vector<Report>& reports);
+// The same document as text, byte for byte what
+//   render_json(reports).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"
+// is (two-space indent, UTF-8 kept, invalid UTF-8 replaced by U+FFFD, a final newline), written
+// directly: no tree of the whole report is built, so a report of many calls costs time in
+// proportion to its size.
+std::string render_json_text(const std::vector<Report>& reports);
 
 // CI formats. Files are named by their path relative to `working_directory` (the process's
 // current directory in the CLI), with forward slashes, as code-scanning and annotations expect.
