@@ -130,7 +130,8 @@ class Pass {
     CallContext ctx(spec_, call, module, symbols_);
     std::string failed_dependency;
     for (const ArgSchema& argument : schema.arguments) {
-      for (std::size_t i = 0; argument.kind == ArgKind::TensorList && i < call.list_size(argument.name); ++i) {
+      std::size_t elements = argument.kind == ArgKind::TensorList ? call.list_size(argument.name) : 0;
+      for (std::size_t i = 0; i < elements; ++i) {
         std::string element = list_element(argument.name, i);
         ctx.args[element] = resolve_argument(call, call.tensor(element), element, ArgKind::Tensor, failed_dependency);
       }

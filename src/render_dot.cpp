@@ -109,6 +109,8 @@ class DotWriter {
     if (schema != nullptr) {
       for (const ArgSchema& argument : schema->arguments) {
         if (schema->is_tensor(argument)) arguments.push_back(argument.name);
+        std::size_t elements = argument.kind == ArgKind::TensorList ? call.list_size(argument.name) : 0;
+        for (std::size_t i = 0; i < elements; ++i) arguments.push_back(list_element(argument.name, i));
       }
     } else {
       for (const auto& [name, unused] : call.tensors) arguments.push_back(name);

@@ -383,7 +383,8 @@ class Runner {
   void run_glue(const CallDecl& call, const CallReport& call_report) {
     GlueInputs inputs;
     inputs.op = call.op;
-    for (std::size_t i = 0; i < call.list_size("tensors"); ++i) inputs.tensors.push_back(array_for(call, list_element("tensors", i), false));
+    std::size_t elements = call.list_size("tensors");
+    for (std::size_t i = 0; i < elements; ++i) inputs.tensors.push_back(array_for(call, list_element("tensors", i), false));
     inputs.input = inputs.tensors.empty() ? array_for(call, "input", false) : inputs.tensors.front();
     if (call.tensors.count("other") != 0) inputs.other = array_for(call, "other", false);
     inputs.arguments = call.arguments;

@@ -527,6 +527,9 @@ class SpecReader {
         }
         decl.tensors.emplace(parameter.name, std::move(ref));
       } else {
+        if (parameter.required && !call.contains(parameter.name)) {
+          fail(pointer, fmt::format("call has no \"{}\"", parameter.name), {}, fmt::format("{} takes {}", schema.name, arg_kind_text(parameter.kind)));
+        }
         decl.arguments[parameter.name] = call.contains(parameter.name)
                                              ? plain_argument(call[parameter.name], parameter, parameter_pointer)
                                              : parameter.default_value;

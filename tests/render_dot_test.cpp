@@ -147,3 +147,14 @@ TEST_CASE("graph: quotes, backslashes and newlines from the spec stay inside DOT
     CHECK_FALSE(quoted);
   }
 }
+
+TEST_CASE("graph: each tensor of a cat list is an edge", "[graph]") {
+  Report report = test::check_text(R"({"modules": {}, "tensors": {"a": [2, 3]},
+    "calls": [{"id": "join", "op": "cat", "tensors": ["a", "a", [2, 1]], "dim": 1, "outputs": ["c"]}]})");
+  JsonDocument document = test::document_from(R"({"modules": {}, "tensors": {"a": [2, 3]},
+    "calls": [{"id": "join", "op": "cat", "tensors": ["a", "a", [2, 1]], "dim": 1, "outputs": ["c"]}]})");
+  std::string dot = render_dot(parse_spec(document), report);
+  CHECK(dot.find("label=\"tensors[0]: (2, 3)\"") != std::string::npos);
+  CHECK(dot.find("label=\"tensors[1]: (2, 3)\"") != std::string::npos);
+  CHECK(dot.find("label=\"tensors[2]: (2, 1)\"") != std::string::npos);
+}

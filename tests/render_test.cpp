@@ -58,3 +58,20 @@ TEST_CASE("json: the documented fields, facts copied from the report", "[render]
   CHECK(valid["outputs"]["attn_output"] == nlohmann::json{{"shape", {32, 10, 512}}, {"dtype", "float32"}});
   CHECK(valid["outputs"]["attn_output_weights"]["shape"] == nlohmann::json{10, 32, 32});
 }
+
+TEST_CASE("json: the streamed report text is the built report dumped, byte for byte", "[render]") {
+  // `check --format json` writes render_json_text; the schema and the tests read render_json.
+  std::vector<std::string> names = {"seed_example1.json", "seed_example2.json", "seed_example3.json", "encoder_decoder.json",
+                                    "broken_cross_attention.json", "gqa_decoder_block.json"};
+  std::vector<Report> all;
+  for (const std::string& name : names) {
+    std::vector<Report> one = {test::check_example(name)};
+    CHECK(render_json_text(one) == render_json(one).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    all.push_back(one.front());
+  }
+  CHECK(render_json_text(all) == render_json(all).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  Report odd = test::check_example("seed_example1.json");
+  odd.file = "bad\xff name \"quoted\"\t.json";  // invalid UTF-8 is replaced, as dump's replace handler does
+  odd.diagnostics.front().message += " \x01 \xc3\xa9";
+  CHECK(render_json_text({odd}) == render_json({odd}).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}

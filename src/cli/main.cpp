@@ -266,7 +266,7 @@ struct CheckCommand {
     for (Report& checked : reports) apply_filter(checked, filter);
     std::string text;
     if (report.format == "json") {
-      text = json_text(render_json(reports));
+      text = render_json_text(reports);
     } else if (report.format == "sarif") {
       text = json_text(render_sarif(reports, std::filesystem::current_path()));
     } else if (report.format == "github") {

@@ -71,7 +71,7 @@ Array gather(const Array& weight, const std::vector<std::int64_t>& indices, cons
   std::vector<T> table = values_as<T>(weight);
   T* y = output.data<T>();
   for (std::size_t i = 0; i < indices.size(); ++i) {
-    const T* row = &table[static_cast<std::size_t>(indices[i] * dim)];
+    const T* row = table.data() + indices[i] * dim;  // data(): a table of width 0 is empty
     T scale = 1;
     if (max_norm) {
       double norm = row_norm(std::vector<double>(row, row + dim), norm_type);

@@ -16,7 +16,8 @@ bool legacy_empty(const ArgValue& tensor) { return tensor.rank() == 1 && tensor.
 
 void infer_cat(CallContext& ctx) {
   std::vector<const ArgValue*> tensors;
-  for (std::size_t i = 0; i < ctx.call.list_size("tensors"); ++i) tensors.push_back(&ctx.arg(list_element("tensors", i)));
+  std::size_t count = ctx.call.list_size("tensors");
+  for (std::size_t i = 0; i < count; ++i) tensors.push_back(&ctx.arg(list_element("tensors", i)));
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     if (tensors[i]->rank() > 0) continue;
     Diagnostic& diagnostic = ctx.report(DiagId::CatShapes, fmt::format("{} is 0-D; cat joins tensors along a dim", tensors[i]->argument), tensors[i]);
@@ -65,6 +66,7 @@ void infer_cat(CallContext& ctx) {
       for (int other = 0; other < tensor.rank(); ++other) {
         bool fits = true;
         for (const ArgValue* candidate : tensors) {
+          if (!legacy_empty(*candidate) && candidate->rank() != reference.rank()) fits = false;  // reported later
           for (int e = 0; fits && !legacy_empty(*candidate) && e < candidate->rank(); ++e) {
             fits = e == other || ctx.symbols.compare(candidate->shape[e], reference.shape[e]) == Symbols::Verdict::Equal;
           }

@@ -22,9 +22,11 @@ void infer_embedding(CallContext& ctx) {
   const ModuleDecl& module = *ctx.module;
   std::int64_t count = module.integer("num_embeddings"), dim = module.integer("embedding_dim");
   const nlohmann::json& padding = module.options.at("padding_idx");
+  // nn.Embedding.__init__ asserts a positive padding_idx below num_embeddings and a negative one
+  // at or above -num_embeddings, then allocates the weight (and zeroes the padding row).
   if (!padding.is_null()) {
     std::int64_t index = padding.get<std::int64_t>();
-    if (index >= count || index < -count) {
+    if ((index > 0 && index >= count) || (index < 0 && index < -count)) {
       Diagnostic& diagnostic = ctx.report_option(
           DiagId::PaddingIdx, fmt::format("padding_idx {} is outside [-{}, {}]", index, count, count - 1), "padding_idx");
       ctx.pytorch_raises(diagnostic, "AssertionError", "Padding_idx must be within num_embeddings");
@@ -32,6 +34,11 @@ void infer_embedding(CallContext& ctx) {
     }
   }
   if (!sizes_nonnegative(ctx, {count, dim}, count < 0 ? "num_embeddings" : "embedding_dim")) return;
+  if (!padding.is_null() && count == 0) {  // weight[padding_idx].fill_(0) on an empty table
+    Diagnostic& diagnostic = ctx.report_option(DiagId::PaddingIdx, "padding_idx 0 of an empty table (num_embeddings=0)", "padding_idx");
+    ctx.pytorch_raises(diagnostic, "IndexError", "index 0 is out of bounds for dimension 0 with size 0");
+    return;
+  }
   const ArgValue& input = ctx.arg("input");
   if (input.dtype != DType::Int64 && input.dtype != DType::Int32) {
     Diagnostic& diagnostic = ctx.report(

@@ -145,7 +145,7 @@ class TransformerRules {
                     batch_first ? 1 : 0),
         &input);
     ctx_.pytorch_raises(diagnostic, "IndexError", "tuple index out of range");
-    diagnostic.notes.push_back(fmt::format("pass src as {} or unbatched (S, E)", batch_first ? "(N, S, E)" : "(S, N, E)"));
+    diagnostic.notes.push_back(fmt::format("pass {} as {} or unbatched (L, E)", input.argument, batch_first ? "(N, L, E)" : "(L, N, E)"));
     return false;
   }
 

@@ -145,3 +145,18 @@ TEST_CASE("a downstream error names the upstream call and tensor dim its size ca
   REQUIRE(relayout != nullptr);
   CHECK(relayout->verified);
 }
+
+TEST_CASE("Embedding's padding_idx, cat lists of mixed ranks, and missing required plain arguments", "[transformer]") {
+  // PyTorch asserts only a positive padding_idx >= n or a negative one < -n, then allocates.
+  CHECK(test::raised_message(test::check_text(R"x({"module": "nn.Embedding(-5, 4, padding_idx=0)", "input": [3]})x")) ==
+        "RuntimeError: Trying to create tensor with negative dimension -5: [-5, 4]");
+  CHECK(test::raised_message(test::check_text(R"x({"module": "nn.Embedding(0, 4, padding_idx=0)", "input": [3]})x")) ==
+        "IndexError: index 0 is out of bounds for dimension 0 with size 0");
+  CHECK(test::check_text(R"x({"module": "nn.Embedding(10, 4, padding_idx=-10)", "input": [3]})x").ok());
+  // A later tensor of another rank must not break the search for a working dim.
+  CHECK(test::raised_message(test::check_text(R"({"op": "cat", "tensors": [[2, 3], [2, 4], [2, 3, 7]], "dim": 0})")) ==
+        "RuntimeError: Sizes of tensors must match except in dimension 0. Expected size 3 but got size 4 for tensor number 1 in the list.");
+  Report missing = test::check_text(R"({"op": "permute", "input": [2, 3]})");
+  CHECK(missing.input_error);
+  CHECK(missing.diagnostics.front().message == "call has no \"dims\"");
+}
