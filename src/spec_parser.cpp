@@ -337,7 +337,6 @@ class SpecReader {
           nested.pointer = module.pointer;
           nested.written_as_call = true;
           nested.path_in_call = module.path_in_call + "/" + option.name;
-          if (!written.is_object()) fail(module.pointer, fmt::format("{} must be {}", option.name, option_kind_text(option.kind)));
           read_module_object(nested, written, module.pointer, option.module_type);
         } else {
           nested = module_value(written, child_pointer(pointer, option.name), option.name, option.module_type);

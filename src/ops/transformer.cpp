@@ -4,8 +4,6 @@
 // over their parts. Each attention block runs nn.MultiheadAttention's own rules in an inner
 // context, so that every error is the one PyTorch raises there; the feed-forward block and the
 // residual adds cannot fail once attention has produced (..., d_model).
-#include <cctype>
-
 #include <fmt/format.h>
 
 #include "mhacheck/module_config.hpp"
@@ -31,11 +29,7 @@ ModuleDecl attention_module(const LayerConfig& config) {
 // A float as Python's repr prints it: 1.5, 2.0, 1e-05.
 std::string python_float(double value) {
   std::string text = fmt::format("{}", value);
-  if (text.find_first_of(".en") == std::string::npos) text += ".0";
-  auto exponent = text.find('e');
-  if (exponent != std::string::npos && text.size() - exponent == 3 && std::isdigit(static_cast<unsigned char>(text[exponent + 2]))) {
-    text.insert(exponent + 2, "0");  // e-5 -> e-05
-  }
+  if (text.find_first_of(".en") == std::string::npos) text += ".0";  // fmt writes 2, Python 2.0; both write 1e-05
   return text;
 }
 
@@ -138,7 +132,7 @@ class TransformerRules {
   // src.size() (a tuple) before any layer runs.
   bool sequence_readable(const ArgValue& input, bool batch_first, const std::string& stack) {
     int rank = input.rank();
-    if (rank == 2 || rank > (batch_first ? 1 : 0)) return true;
+    if (rank > (batch_first ? 1 : 0)) return true;  // a 2-D (S, E) input reads dim 0
     Diagnostic& diagnostic = ctx_.report(
         DiagId::SequenceDim,
         fmt::format("{} is {}-D; {} reads the sequence length from dim {} of a batched input", input.argument, rank, stack,
@@ -345,6 +339,11 @@ ArgValue derived(const ArgValue& from, const std::string& argument, const std::s
 
 const nlohmann::json& argument_value(const CallContext& ctx, const std::string& name) { return ctx.call.arguments.at(name); }
 
+// The module's one output, shaped as the last layer left it, when nothing failed.
+void produce(CallContext& ctx, const std::optional<ArgValue>& output) {
+  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+}
+
 }  // namespace
 
 void infer_transformer_encoder_layer(CallContext& ctx) {
@@ -354,7 +353,7 @@ void infer_transformer_encoder_layer(CallContext& ctx) {
   BlockNames names{"is_causal", ""};
   std::optional<ArgValue> output = rules.encoder_layer(config, ctx.arg("src"), ctx.arg("src_mask"), ctx.arg("src_key_padding_mask"),
                                                        ctx.call.flag("is_causal"), names);
-  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+  produce(ctx, output);
 }
 
 void infer_transformer_decoder_layer(CallContext& ctx) {
@@ -365,7 +364,7 @@ void infer_transformer_decoder_layer(CallContext& ctx) {
       config, ctx.arg("tgt"), ctx.arg("memory"), ctx.arg("tgt_mask"), ctx.arg("memory_mask"), ctx.arg("tgt_key_padding_mask"),
       ctx.arg("memory_key_padding_mask"), ctx.call.flag("tgt_is_causal"), ctx.call.flag("memory_is_causal"), {"tgt_is_causal", ""},
       {"memory_is_causal", ""});
-  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+  produce(ctx, output);
 }
 
 void infer_transformer_encoder(CallContext& ctx) {
@@ -376,7 +375,7 @@ void infer_transformer_encoder(CallContext& ctx) {
   std::optional<ArgValue> output =
       rules.encoder_stack(config, ctx.module->integer("num_layers"), *ctx.module, "num_layers", ctx.module->submodule("norm"), ctx.arg("src"),
                           ctx.arg("mask"), ctx.arg("src_key_padding_mask"), argument_value(ctx, "is_causal"), "is_causal", "TransformerEncoder");
-  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+  produce(ctx, output);
 }
 
 void infer_transformer_decoder(CallContext& ctx) {
@@ -388,7 +387,7 @@ void infer_transformer_decoder(CallContext& ctx) {
       config, ctx.module->integer("num_layers"), *ctx.module, "num_layers", ctx.module->submodule("norm"), ctx.arg("tgt"), ctx.arg("memory"),
       ctx.arg("tgt_mask"), ctx.arg("memory_mask"), ctx.arg("tgt_key_padding_mask"), ctx.arg("memory_key_padding_mask"),
       argument_value(ctx, "tgt_is_causal"), ctx.call.flag("memory_is_causal"), "tgt_is_causal", "memory_is_causal", "TransformerDecoder");
-  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+  produce(ctx, output);
 }
 
 // nn.Transformer: its encoder and decoder are stacks of layers built from its own options,
@@ -409,7 +408,7 @@ void infer_transformer(CallContext& ctx) {
       config, ctx.module->integer("num_decoder_layers"), *ctx.module, "num_decoder_layers", nullptr, tgt, encoded, ctx.arg("tgt_mask"),
       ctx.arg("memory_mask"), ctx.arg("tgt_key_padding_mask"), ctx.arg("memory_key_padding_mask"), argument_value(ctx, "tgt_is_causal"),
       ctx.call.flag("memory_is_causal"), "tgt_is_causal", "memory_is_causal", "the decoder");
-  if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
+  produce(ctx, output);
 }
 
 }  // namespace mhacheck
