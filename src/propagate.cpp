@@ -8,11 +8,10 @@
 #include "call_context.hpp"
 #include "fixes.hpp"
 #include "mhacheck/check.hpp"
-#include "mhacheck/module_schema.hpp"
 #include "mhacheck/python_text.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "mhacheck/suggest.hpp"
-#include "ops/registry.hpp"
+#include "operators.hpp"
 
 namespace mhacheck {
 namespace {
@@ -22,6 +21,7 @@ struct NamedValue {
   ArgValue value;            // argument-independent parts filled
   std::optional<DType> dtype;  // absent: decided by the argument's role
   std::string failed_call;   // set when produced by a call that failed
+  std::string producer;      // the call whose output it is
 };
 
 ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::string& origin) {
@@ -41,12 +41,6 @@ ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::
     value.dim_locations.push_back(spec.document.values.find(child_pointer(tensor.shape_pointer, i)));
   }
   return value;
-}
-
-// How the user writes a function call: F.scaled_dot_product_attention, torch.matmul.
-std::string function_text(const std::string& op) {
-  if (op == "view") return "Tensor.view";  // a method only
-  return (op == "scaled_dot_product_attention" || op == "softmax" ? "F." : "torch.") + op;
 }
 
 std::string module_text(const Spec& spec, const ModuleDecl& module) {
@@ -81,7 +75,7 @@ class Pass {
   }
 
   ArgValue resolve_argument(const CallDecl& call, const ArgRef& ref, const std::string& argument, ArgKind kind,
-                            std::string& failed_dependency) {
+                            std::string& failed_dependency, CallReport& call_report) {
     ArgValue value;
     Location written_at = spec_.document.values.find(ref.pointer);
     if (ref.kind == ArgRef::Kind::Absent) {
@@ -90,6 +84,7 @@ class Pass {
       return value;
     }
     std::optional<DType> dtype;
+    std::string producer;
     if (ref.kind == ArgRef::Kind::Named) {
       auto it = values_.find(ref.name);
       if (it == values_.end()) {
@@ -104,6 +99,7 @@ class Pass {
       value = it->second.value;
       dtype = it->second.dtype;
       if (!it->second.failed_call.empty()) failed_dependency = it->second.failed_call;
+      producer = it->second.producer;
     } else if (ref.kind == ArgRef::Kind::Causal) {
       TensorDecl shape = ref.tensor;
       shape.shape_pointer = child_pointer(ref.pointer, "causal");
@@ -122,32 +118,34 @@ class Pass {
     // Unwritten dtypes: masks are bool, indices int64, everything else float32.
     value.dtype = dtype.value_or(kind == ArgKind::Mask ? DType::Bool : kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
     value.shape = symbols_.resolve(value.written);
+    call_report.arguments.push_back({argument, value.shape, value.dtype, producer});
     return value;
   }
 
   void run_call(const CallDecl& call) {
     const ModuleDecl* module = call.module.empty() ? nullptr : spec_.find_module(call.module);
-    const OperatorSchema& schema = *find_operator_schema(call.op);
+    const OperatorDef& op = known_operator(call.op);
+    const OperatorSchema& schema = op.call;
     CallContext ctx(spec_, call, module, symbols_);
+    CallReport call_report;
     std::string failed_dependency;
     for (const ArgSchema& argument : schema.arguments) {
       std::size_t elements = argument.kind == ArgKind::TensorList ? call.list_size(argument.name) : 0;
       for (std::size_t i = 0; i < elements; ++i) {
         std::string element = list_element(argument.name, i);
-        ctx.args[element] = resolve_argument(call, call.tensor(element), element, ArgKind::Tensor, failed_dependency);
+        ctx.args[element] = resolve_argument(call, call.tensor(element), element, ArgKind::Tensor, failed_dependency, call_report);
       }
       if (!schema.is_tensor(argument)) continue;
       ctx.args[argument.name] =
-          resolve_argument(call, call.tensor(argument.name), argument.name, argument.kind, failed_dependency);
+          resolve_argument(call, call.tensor(argument.name), argument.name, argument.kind, failed_dependency, call_report);
     }
-    CallReport call_report;
     call_report.id = call.id;
     call_report.module = module != nullptr ? module->name : call.op;
-    call_report.module_text = module != nullptr ? module_text(spec_, *module) : function_text(call.op);
+    call_report.module_text = module != nullptr ? module_text(spec_, *module) : op.display;
     if (!failed_dependency.empty()) {
       call_report.skipped_because = failed_dependency;
     } else {
-      find_operator(call.op)->infer(ctx);
+      op.infer(ctx);
       call_report.ok = !ctx.has_errors();
       if (call_report.ok) call_report.outputs = ctx.outputs;
     }
@@ -170,6 +168,7 @@ class Pass {
         named.value.written = call_report.outputs[i].shape;
         named.value.dim_sources = dim_sources(ctx, call_report.outputs[i].shape);
         named.dtype = call_report.outputs[i].dtype;
+        named.producer = call.id;
         call_report.outputs[i].name = call.outputs[i];
       } else {
         named.failed_call = call.id;
@@ -192,7 +191,7 @@ class Pass {
         if (dim.is_constant()) ++constant_uses[dim.offset];
       }
     }
-    const OperatorSchema& schema = *find_operator_schema(ctx.call.op);
+    const OperatorSchema& schema = known_operator(ctx.call.op).call;
     for (std::size_t d = 0; d < output.size(); ++d) {
       const DimExpr size = symbols_.resolve(output[d]);
       bool found = false;

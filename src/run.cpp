@@ -10,10 +10,8 @@
 
 #include <fmt/format.h>
 
-#include "mhacheck/forward.hpp"
-#include "mhacheck/module_forward.hpp"
-#include "mhacheck/module_schema.hpp"
 #include "mhacheck/report_filter.hpp"
+#include "operators.hpp"
 
 namespace mhacheck {
 namespace {
@@ -238,64 +236,63 @@ class Runner {
     return arrays_.emplace(key, tensor_data(*tensor, use, call)).first->second;
   }
 
+  // Every operator through its row of the operator table: the dtype check, the module's
+  // parameters, the tensor arguments' data, its forward pass, and what running found.
   void run_call(const CallDecl& call, const CallReport& call_report) {
-    if (call.op == "scaled_dot_product_attention") return run_sdpa(call, call_report);
-    if (call.module.empty()) return run_glue(call, call_report);
-    const ModuleDecl& module = *spec_.find_module(call.module);
-    if (module.type != "MultiheadAttention") return run_module(call, call_report, module);
-    check_run_dtype(call, module.mha.dtype, spec_.document.values.find(module.pointer), "module.dtype");
-    const StateDict& state = parameters(module, call.id);
-    MhaInputs inputs;
-    inputs.query = array_for(call, "query", false);
-    inputs.key = array_for(call, "key", false);
-    inputs.value = array_for(call, "value", false);
-    inputs.key_padding_mask = array_for(call, "key_padding_mask", true);
-    inputs.attn_mask = array_for(call, "attn_mask", true);
-    inputs.need_weights = call.flag("need_weights");
-    inputs.average_attn_weights = call.flag("average_attn_weights");
-    inputs.is_causal = call.flag("is_causal");
-    MhaOutputs outputs = mha_forward(module.mha, state, inputs, threads());
-    if (!outputs.fully_masked_rows.empty()) report_masked_rows(call, outputs.fully_masked_rows);
-
-    std::vector<Array> arrays;
-    arrays.push_back(std::move(outputs.attn_output));
-    if (outputs.attn_output_weights) arrays.push_back(std::move(*outputs.attn_output_weights));
-    for (std::size_t i = 0; i < arrays.size() && i < call_report.outputs.size(); ++i) {
-      const std::string& name = call_report.outputs[i].name;
-      outputs_[name] = arrays[i];
-      result_.outputs.push_back({call.id, name, std::move(arrays[i]), i == 1, inputs.query->shape.size() == 3});
-    }
-  }
-
-  // Every module but nn.MultiheadAttention: the operator's tensor arguments by name, then
-  // module_forward, which computes in the output's dtype.
-  void run_module(const CallDecl& call, const CallReport& call_report, const ModuleDecl& module) {
+    const OperatorDef& op = known_operator(call.op);
     const NamedOutput& output = call_report.outputs.at(0);
-    const OperatorSchema& schema = *find_operator_schema(call.op);
-    // The module's dtype, or (a LayerNorm without weights) the input's.
-    const std::string& input = schema.arguments.front().name;
-    bool module_dtype = parameter_dtype(module) == output.dtype;
-    check_run_dtype(call, output.dtype, spec_.document.values.find(module_dtype ? module.pointer : call.tensor(input).pointer),
-                    module_dtype ? "module.dtype" : input);
-    const StateDict& state = parameters(module, call.id);
-    ModuleInputs inputs;
-    for (const ArgSchema& argument : schema.arguments) {
-      if (!schema.is_tensor(argument)) continue;
-      inputs.tensors[argument.name] = array_for(call, argument.name, argument.kind == ArgKind::Mask,
-                                                argument.kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
+    ForwardCall forward;
+    forward.call = &call;
+    forward.output_dtype = output.dtype;
+    for (const DimExpr& dim : resolved(output.shape)) forward.output_shape.push_back(dim.offset);
+    forward.threads = threads();
+    if (!call.module.empty()) {
+      forward.module = spec_.find_module(call.module);
+      // The module's dtype, or (a LayerNorm without weights) the input's.
+      const std::string& input = op.call.arguments.front().name;
+      bool module_dtype = parameter_dtype(*forward.module) == output.dtype;
+      check_run_dtype(call, output.dtype, spec_.document.values.find(module_dtype ? forward.module->pointer : call.tensor(input).pointer),
+                      module_dtype ? "module.dtype" : input);
+      forward.parameters = &parameters(*forward.module, call.id);
+    } else {
+      // A re-layout moves elements of any dtype, but converting (cat of several dtypes) to a
+      // half type computes as an arithmetic operator does.
+      bool converts = std::any_of(call_report.arguments.begin(), call_report.arguments.end(),
+                                  [&](const ResolvedArgument& argument) { return argument.dtype != output.dtype; });
+      bool half = output.dtype == DType::Float16 || output.dtype == DType::BFloat16;
+      if (op.arithmetic || (converts && half)) {
+        check_run_dtype(call, output.dtype, spec_.document.values.find(call.tensor(call_report.arguments.at(0).name).pointer), "");
+      }
     }
-    inputs.arguments = call.arguments;
-    inputs.threads = threads();
-    ModuleOutputs outputs;
+    for (const ArgSchema& argument : op.call.arguments) {
+      std::size_t elements = argument.kind == ArgKind::TensorList ? call.list_size(argument.name) : 0;
+      for (std::size_t i = 0; i < elements; ++i) {
+        std::string element = list_element(argument.name, i);
+        forward.tensors[element] = array_for(call, op, element, false, DType::Float32);
+      }
+      if (!op.call.is_tensor(argument)) continue;
+      const Array* array = array_for(call, op, argument.name, argument.kind == ArgKind::Mask,
+                                     argument.kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
+      if (array != nullptr) forward.tensors[argument.name] = array;
+    }
+    ForwardResult result;
     try {
-      outputs = module_forward(module, state, inputs);
+      result = op.forward(forward);
     } catch (const IndexOutOfRange& error) {
       report_index_out_of_range(call, error);
       throw RunStop();
     }
-    if (!outputs.fully_masked.empty()) report_masked_blocks(call, outputs.fully_masked);
-    outputs_[output.name] = outputs.output;
-    result_.outputs.push_back({call.id, output.name, std::move(outputs.output), false, true});
+    if (!result.fully_masked_rows.empty()) {
+      if (forward.module != nullptr) report_masked_rows(call, result.fully_masked_rows);
+      else report_masked_query_rows(call, result.fully_masked_rows.size());
+    }
+    if (!result.fully_masked_blocks.empty()) report_masked_blocks(call, result.fully_masked_blocks);
+    for (std::size_t i = 0; i < result.outputs.size() && i < call_report.outputs.size(); ++i) {
+      const std::string& name = call_report.outputs[i].name;
+      bool weights = op.call.outputs.at(i) == "attn_output_weights";
+      outputs_[name] = result.outputs[i];
+      result_.outputs.push_back({call.id, name, std::move(result.outputs[i]), weights, result.batched});
+    }
   }
 
   // The forward passes compute in float32 and float64 only.
@@ -314,7 +311,7 @@ class Runner {
 
   // The array a tensor argument names: an earlier call's output, or a declared tensor's data
   // (`data_dtype` when the spec gives a data tensor's shape only).
-  const Array* array_for(const CallDecl& call, const std::string& argument, bool mask, DType data_dtype = DType::Float32) {
+  const Array* array_for(const CallDecl& call, const OperatorDef& op, const std::string& argument, bool mask, DType data_dtype) {
     const ArgRef& ref = call.tensor(argument);
     if (ref.kind == ArgRef::Kind::Absent) return nullptr;
     if (ref.kind == ArgRef::Kind::Named) {
@@ -328,7 +325,7 @@ class Runner {
     use.shape = resolved(tensor->shape);
     use.dtype = tensor->dtype.value_or(mask ? DType::Bool : data_dtype);
     use.mask = mask;
-    use.true_attends = call.op == "scaled_dot_product_attention";
+    use.true_attends = op.mask_true_attends;
     return &declared_array(ref, use, call.id);
   }
 
@@ -352,53 +349,15 @@ class Runner {
     return arrays_.emplace(key, std::move(mask)).first->second;
   }
 
-  void run_sdpa(const CallDecl& call, const CallReport& call_report) {
-    const Array* query = array_for(call, "query", false);
-    check_run_dtype(call, query->dtype, spec_.document.values.find(call.tensor("query").pointer), "");
-    SdpaInputs inputs;
-    inputs.query = query;
-    inputs.key = array_for(call, "key", false);
-    inputs.value = array_for(call, "value", false);
-    inputs.attn_mask = array_for(call, "attn_mask", true);
-    inputs.is_causal = call.flag("is_causal");
-    if (!call.arguments.at("scale").is_null()) inputs.scale = call.arguments.at("scale").get<double>();
-    inputs.enable_gqa = call.flag("enable_gqa");
-    SdpaOutputs outputs = sdpa_forward(inputs);
-    if (!outputs.fully_masked_rows.empty()) {
-      Diagnostic& diagnostic = report(
-          DiagId::FullyMaskedRows,
-          fmt::format("every key position is masked for {} query row{}, so the output is 0 there (PyTorch 2.5+; earlier releases gave NaN)",
-                      outputs.fully_masked_rows.size(), outputs.fully_masked_rows.size() == 1 ? "" : "s"),
-          call.id, spec_.document.values.find(call.tensor("attn_mask").pointer));
-      diagnostic.argument = "attn_mask";
-      diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mark the positions that take part: True attends");
-    }
-    if (!call_report.outputs.empty()) {
-      outputs_[call_report.outputs[0].name] = outputs.output;
-      result_.outputs.push_back({call.id, call_report.outputs[0].name, std::move(outputs.output), false, true});
-    }
-  }
-
-  // A glue operator: its output shape and dtype are the check's.
-  void run_glue(const CallDecl& call, const CallReport& call_report) {
-    GlueInputs inputs;
-    inputs.op = call.op;
-    std::size_t elements = call.list_size("tensors");
-    for (std::size_t i = 0; i < elements; ++i) inputs.tensors.push_back(array_for(call, list_element("tensors", i), false));
-    inputs.input = inputs.tensors.empty() ? array_for(call, "input", false) : inputs.tensors.front();
-    if (call.tensors.count("other") != 0) inputs.other = array_for(call, "other", false);
-    inputs.arguments = call.arguments;
-    const NamedOutput& output = call_report.outputs.at(0);
-    inputs.output_dtype = output.dtype;
-    for (const DimExpr& dim : resolved(output.shape)) inputs.output_shape.push_back(dim.offset);
-    bool converts = glue_converts(inputs);
-    if (glue_computes(call.op) || (converts && (inputs.output_dtype == DType::Float16 || inputs.output_dtype == DType::BFloat16))) {
-      std::string first = inputs.tensors.empty() ? "input" : list_element("tensors", 0);
-      check_run_dtype(call, inputs.output_dtype, spec_.document.values.find(call.tensor(first).pointer), "");
-    }
-    Array result = glue_forward(inputs);
-    outputs_[output.name] = result;
-    result_.outputs.push_back({call.id, output.name, std::move(result), false, true});
+  // F.scaled_dot_product_attention's rows with every key masked.
+  void report_masked_query_rows(const CallDecl& call, std::size_t rows) {
+    Diagnostic& diagnostic = report(
+        DiagId::FullyMaskedRows,
+        fmt::format("every key position is masked for {} query row{}, so the output is 0 there (PyTorch 2.5+; earlier releases gave NaN)", rows,
+                    rows == 1 ? "" : "s"),
+        call.id, spec_.document.values.find(call.tensor("attn_mask").pointer));
+    diagnostic.argument = "attn_mask";
+    diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mark the positions that take part: True attends");
   }
 
   void report_masked_rows(const CallDecl& call, const std::vector<FullyMaskedRow>& rows) {

@@ -19,6 +19,14 @@ struct NamedOutput {
   DType dtype;
 };
 
+// A tensor argument of a call as the check resolved it.
+struct ResolvedArgument {
+  std::string name;      // "query", "tensors[1]"
+  Shape shape;           // with the bindings known when the call was checked
+  DType dtype = DType::Float32;  // as written, or the argument's default (masks bool, indices int64)
+  std::string producer;  // the call whose output it is; empty for a declared or inline tensor
+};
+
 struct CallReport {
   std::string id;
   std::string module;
@@ -26,6 +34,7 @@ struct CallReport {
   bool ok = false;          // no error for this call
   std::vector<NamedOutput> outputs;  // outputs PyTorch returns, in order (none when !ok)
   std::string skipped_because;  // not checked: an input comes from this failing call
+  std::vector<ResolvedArgument> arguments;  // the tensor arguments given, in PyTorch's order
 };
 
 struct Report {

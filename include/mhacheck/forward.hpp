@@ -74,23 +74,6 @@ struct SdpaOutputs {
 // must have passed the checker.
 SdpaOutputs sdpa_forward(const SdpaInputs& inputs);
 
-// One call of a glue operator (transpose, permute, reshape, view, unsqueeze, squeeze, flatten,
-// add, matmul, softmax). The call must have passed the checker, whose output shape and dtype
-// are given; add, matmul and softmax compute in float32 or float64 only.
-struct GlueInputs {
-  std::string op;
-  const Array* input = nullptr;
-  const Array* other = nullptr;   // add and matmul
-  std::vector<const Array*> tensors;  // cat's list (input is its first element)
-  nlohmann::json arguments;       // the call's plain arguments (dims), defaults filled in
-  std::vector<std::int64_t> output_shape;
-  DType output_dtype = DType::Float32;
-};
-bool glue_computes(const std::string& op);  // add, matmul, softmax: arithmetic, not a re-layout
-// cat of tensors of several dtypes converts them: float32/float64 and integer results only.
-bool glue_converts(const GlueInputs& inputs);
-Array glue_forward(const GlueInputs& inputs);
-
 // Runs the forward pass. The call must have passed the checker (shapes are trusted); the
 // parameters must match mha_parameters(options). `threads` bounds OpenBLAS and the head loop.
 MhaOutputs mha_forward(const MhaOptions& options, const StateDict& parameters, const MhaInputs& inputs, int threads);

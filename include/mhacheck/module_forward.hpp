@@ -6,13 +6,10 @@
 
 #include <cstdint>
 #include <exception>
-#include <map>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "mhacheck/forward.hpp"
 #include "mhacheck/npy.hpp"
@@ -63,15 +60,7 @@ DType parameter_dtype(const ModuleDecl& module);
 // PyTorch's initialisation: same distributions, not the same numbers (see docs/run.md).
 StateDict initial_module_parameters(const ModuleDecl& module, std::mt19937_64& random);
 
-// ---- one call of a module ------------------------------------------------------------------
-
-struct ModuleInputs {
-  std::map<std::string, const Array*> tensors;  // by forward argument name; absent ones missing or null
-  nlohmann::json arguments;                     // the call's plain arguments (is_causal flags)
-  int threads = 1;
-
-  const Array* tensor(const std::string& name) const;
-};
+// ---- attention inside a module -------------------------------------------------------------
 
 // Query rows of one attention block inside a module with every key position masked: 2.5+ gives
 // them no attention (the block's output is out_proj's bias there).
@@ -81,14 +70,5 @@ struct MaskedBlock {
   std::string padding_argument;
   std::vector<FullyMaskedRow> rows;
 };
-
-struct ModuleOutputs {
-  Array output;
-  std::vector<MaskedBlock> fully_masked;
-};
-
-// Runs a call of a module other than nn.MultiheadAttention. The call must have passed the
-// checker; the parameters must match module_parameters(module). Throws IndexOutOfRange.
-ModuleOutputs module_forward(const ModuleDecl& module, const StateDict& parameters, const ModuleInputs& inputs);
 
 }  // namespace mhacheck

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "forward/array_values.hpp"
-#include "mhacheck/module_forward.hpp"
+#include "forward/forward_call.hpp"
 
 namespace mhacheck {
 namespace {
@@ -107,6 +107,15 @@ Array embedding_forward(const Array& weight, const Array& indices, std::optional
     throw out_of_range(values, static_cast<std::size_t>(bad - values.begin()), indices.shape, num_embeddings, "index out of range in self");
   }
   return with_float_type(weight.dtype, [&](auto type) { return gather<decltype(type)>(weight, values, indices.shape, max_norm, norm_type); });
+}
+
+ForwardResult forward_embedding(const ForwardCall& call) {
+  const nlohmann::json& max_norm = call.module->options.at("max_norm");
+  ForwardResult result;
+  result.outputs.push_back(embedding_forward(*call.parameter("weight"), *call.tensor("input"),
+                                             max_norm.is_null() ? std::nullopt : std::optional(max_norm.get<double>()),
+                                             call.module->number("norm_type")));
+  return result;
 }
 
 }  // namespace mhacheck

@@ -10,7 +10,7 @@
 #include "forward/blas.hpp"
 
 #include "forward/broadcast_index.hpp"
-#include "mhacheck/forward.hpp"
+#include "forward/forward_call.hpp"
 
 namespace mhacheck {
 namespace {
@@ -51,57 +51,14 @@ Array stored(DType dtype, const std::vector<std::int64_t>& shape, const std::vec
   return out;
 }
 
-Array added(const GlueInputs& inputs) {
-  std::vector<std::int64_t> a_at = batch_offsets(inputs.input->shape, inputs.output_shape, 1, 1);
-  std::vector<std::int64_t> b_at = batch_offsets(inputs.other->shape, inputs.output_shape, 1, 1);
-  std::vector<double> a = inputs.input->to_double(), b = inputs.other->to_double(), sum(a_at.size());
-  for (std::size_t i = 0; i < sum.size(); ++i) sum[i] = a[static_cast<std::size_t>(a_at[i])] + b[static_cast<std::size_t>(b_at[i])];
-  return stored(inputs.output_dtype, inputs.output_shape, sum);
+ForwardResult one(Array output) {
+  ForwardResult result;
+  result.outputs.push_back(std::move(output));
+  return result;
 }
 
-// A 1-D operand is a (1, k) row on the left and a (k, 1) column on the right, as in torch.matmul.
-Array multiplied(const GlueInputs& inputs) {
-  std::vector<std::int64_t> a_shape = inputs.input->shape, b_shape = inputs.other->shape;
-  if (a_shape.size() == 1) a_shape.insert(a_shape.begin(), 1);
-  if (b_shape.size() == 1) b_shape.push_back(1);
-  std::int64_t n = a_shape[a_shape.size() - 2], k = a_shape.back(), p = b_shape.back();
-  std::vector<std::int64_t> a_batch(a_shape.begin(), a_shape.end() - 2), b_batch(b_shape.begin(), b_shape.end() - 2);
-  std::vector<std::int64_t> batch = broadcast_shape(a_batch, b_batch);
-  std::vector<std::int64_t> a_at = batch_offsets(a_batch, batch, n * k, 1), b_at = batch_offsets(b_batch, batch, k * p, 1);
-  std::vector<double> a = inputs.input->to_double(), b = inputs.other->to_double();
-  std::vector<double> product(a_at.size() * static_cast<std::size_t>(n * p), 0.0);
-  for (std::size_t i = 0; i < a_at.size() && n > 0 && p > 0 && k > 0; ++i) {
-    blas::gemm(false, static_cast<int>(n), static_cast<int>(p), static_cast<int>(k), 1.0, &a[static_cast<std::size_t>(a_at[i])],
-               static_cast<int>(k), &b[static_cast<std::size_t>(b_at[i])], static_cast<int>(p), &product[i * static_cast<std::size_t>(n * p)],
-               static_cast<int>(p));
-  }
-  return stored(inputs.output_dtype, inputs.output_shape, product);
-}
-
-// Max-subtracted, as PyTorch's kernels, so large scores do not overflow.
-Array softmaxed(const GlueInputs& inputs) {
-  const std::vector<std::int64_t>& shape = inputs.input->shape;
-  std::size_t dim = static_cast<std::size_t>(wrapped(inputs.arguments.at("dim").get<std::int64_t>(), shape.size()));
-  std::int64_t outer = 1, size = shape.empty() ? 1 : shape[dim], inner = 1;
-  for (std::size_t d = 0; d < shape.size(); ++d) {
-    if (d < dim) outer *= shape[d];
-    if (d > dim) inner *= shape[d];
-  }
-  std::vector<double> values = inputs.input->to_double();
-  for (std::int64_t o = 0; o < outer; ++o) {
-    for (std::int64_t i = 0; i < inner; ++i) {
-      auto at = [&](std::int64_t j) -> double& { return values[static_cast<std::size_t>((o * size + j) * inner + i)]; };
-      double largest = -std::numeric_limits<double>::infinity(), total = 0;
-      for (std::int64_t j = 0; j < size; ++j) largest = std::max(largest, at(j));
-      for (std::int64_t j = 0; j < size; ++j) total += (at(j) = std::exp(at(j) - largest));
-      for (std::int64_t j = 0; j < size; ++j) at(j) /= total;
-    }
-  }
-  return stored(inputs.output_dtype, shape, values);
-}
-
-// One element of `out` set from a double, for the dtypes a cat of mixed dtypes can produce
-// (glue_converts): floating results are float32 or float64, the rest integers or bool.
+// One element of `out` set from a double, for the dtypes a cat of mixed dtypes can produce:
+// floating results are float32 or float64 (run checks), the rest integers or bool.
 void store(Array& out, std::size_t i, double value) {
   switch (out.dtype) {
     case DType::Float64: out.data<double>()[i] = value; break;
@@ -116,24 +73,83 @@ void store(Array& out, std::size_t i, double value) {
   }
 }
 
+}  // namespace
+
+ForwardResult forward_add(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  const Array& other = *call.tensor("other");
+  std::vector<std::int64_t> a_at = batch_offsets(input.shape, call.output_shape, 1, 1);
+  std::vector<std::int64_t> b_at = batch_offsets(other.shape, call.output_shape, 1, 1);
+  std::vector<double> a = input.to_double(), b = other.to_double(), sum(a_at.size());
+  for (std::size_t i = 0; i < sum.size(); ++i) sum[i] = a[static_cast<std::size_t>(a_at[i])] + b[static_cast<std::size_t>(b_at[i])];
+  return one(stored(call.output_dtype, call.output_shape, sum));
+}
+
+// A 1-D operand is a (1, k) row on the left and a (k, 1) column on the right, as in torch.matmul.
+ForwardResult forward_matmul(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  const Array& other = *call.tensor("other");
+  std::vector<std::int64_t> a_shape = input.shape, b_shape = other.shape;
+  if (a_shape.size() == 1) a_shape.insert(a_shape.begin(), 1);
+  if (b_shape.size() == 1) b_shape.push_back(1);
+  std::int64_t n = a_shape[a_shape.size() - 2], k = a_shape.back(), p = b_shape.back();
+  std::vector<std::int64_t> a_batch(a_shape.begin(), a_shape.end() - 2), b_batch(b_shape.begin(), b_shape.end() - 2);
+  std::vector<std::int64_t> batch = broadcast_shape(a_batch, b_batch);
+  std::vector<std::int64_t> a_at = batch_offsets(a_batch, batch, n * k, 1), b_at = batch_offsets(b_batch, batch, k * p, 1);
+  std::vector<double> a = input.to_double(), b = other.to_double();
+  std::vector<double> product(a_at.size() * static_cast<std::size_t>(n * p), 0.0);
+  for (std::size_t i = 0; i < a_at.size() && n > 0 && p > 0 && k > 0; ++i) {
+    blas::gemm(false, static_cast<int>(n), static_cast<int>(p), static_cast<int>(k), 1.0, &a[static_cast<std::size_t>(a_at[i])],
+               static_cast<int>(k), &b[static_cast<std::size_t>(b_at[i])], static_cast<int>(p), &product[i * static_cast<std::size_t>(n * p)],
+               static_cast<int>(p));
+  }
+  return one(stored(call.output_dtype, call.output_shape, product));
+}
+
+// Max-subtracted, as PyTorch's kernels, so large scores do not overflow.
+ForwardResult forward_softmax(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  const std::vector<std::int64_t>& shape = input.shape;
+  std::size_t dim = static_cast<std::size_t>(wrapped(call.argument("dim").get<std::int64_t>(), shape.size()));
+  std::int64_t outer = 1, size = shape.empty() ? 1 : shape[dim], inner = 1;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (d < dim) outer *= shape[d];
+    if (d > dim) inner *= shape[d];
+  }
+  std::vector<double> values = input.to_double();
+  for (std::int64_t o = 0; o < outer; ++o) {
+    for (std::int64_t i = 0; i < inner; ++i) {
+      auto at = [&](std::int64_t j) -> double& { return values[static_cast<std::size_t>((o * size + j) * inner + i)]; };
+      double largest = -std::numeric_limits<double>::infinity(), total = 0;
+      for (std::int64_t j = 0; j < size; ++j) largest = std::max(largest, at(j));
+      for (std::int64_t j = 0; j < size; ++j) total += (at(j) = std::exp(at(j) - largest));
+      for (std::int64_t j = 0; j < size; ++j) at(j) /= total;
+    }
+  }
+  return one(stored(call.output_dtype, shape, values));
+}
+
 // torch.cat: for each index of the dims before `dim`, each tensor's block in turn. Skipped
 // legacy (0,) tensors hold no elements, so they add no block.
-Array concatenated(const GlueInputs& inputs) {
-  Array out = make_array(inputs.output_dtype, inputs.output_shape);
-  if (inputs.output_shape.size() == 1 && inputs.output_shape[0] == 0) return out;
-  std::size_t dim = static_cast<std::size_t>(wrapped(inputs.arguments.at("dim").get<std::int64_t>(), inputs.output_shape.size()));
+ForwardResult forward_cat(const ForwardCall& call) {
+  std::vector<const Array*> tensors;
+  for (std::size_t i = 0; i < call.call->list_size("tensors"); ++i) tensors.push_back(call.tensor(list_element("tensors", i)));
+  const std::vector<std::int64_t>& shape = call.output_shape;
+  Array out = make_array(call.output_dtype, shape);
+  if (shape.size() == 1 && shape[0] == 0) return one(std::move(out));
+  std::size_t dim = static_cast<std::size_t>(wrapped(call.argument("dim").get<std::int64_t>(), shape.size()));
   std::int64_t outer = 1, inner = 1;
-  for (std::size_t d = 0; d < dim; ++d) outer *= inputs.output_shape[d];
-  for (std::size_t d = dim + 1; d < inputs.output_shape.size(); ++d) inner *= inputs.output_shape[d];
+  for (std::size_t d = 0; d < dim; ++d) outer *= shape[d];
+  for (std::size_t d = dim + 1; d < shape.size(); ++d) inner *= shape[d];
   std::size_t element = out.element_size(), written = 0;
-  std::vector<std::vector<double>> converted(inputs.tensors.size());
-  for (std::size_t t = 0; t < inputs.tensors.size(); ++t) {
-    if (inputs.tensors[t]->dtype != out.dtype) converted[t] = inputs.tensors[t]->to_double();
+  std::vector<std::vector<double>> converted(tensors.size());
+  for (std::size_t t = 0; t < tensors.size(); ++t) {
+    if (tensors[t]->dtype != out.dtype) converted[t] = tensors[t]->to_double();
   }
   for (std::int64_t o = 0; o < outer; ++o) {
-    for (std::size_t t = 0; t < inputs.tensors.size(); ++t) {
-      const Array& tensor = *inputs.tensors[t];
-      if (tensor.shape.size() != inputs.output_shape.size()) continue;  // a skipped (0,) tensor
+    for (std::size_t t = 0; t < tensors.size(); ++t) {
+      const Array& tensor = *tensors[t];
+      if (tensor.shape.size() != shape.size()) continue;  // a skipped (0,) tensor
       std::size_t block = static_cast<std::size_t>(tensor.shape[dim] * inner);
       std::size_t from = static_cast<std::size_t>(o) * block;
       if (tensor.dtype == out.dtype) {
@@ -145,38 +161,32 @@ Array concatenated(const GlueInputs& inputs) {
       written += block;
     }
   }
-  return out;
+  return one(std::move(out));
 }
 
-}  // namespace
-
-bool glue_converts(const GlueInputs& inputs) {
-  if (inputs.op != "cat") return false;
-  return std::any_of(inputs.tensors.begin(), inputs.tensors.end(), [&](const Array* t) { return t->dtype != inputs.output_dtype; });
-}
-
-bool glue_computes(const std::string& op) { return op == "add" || op == "matmul" || op == "softmax"; }
-
-Array glue_forward(const GlueInputs& inputs) {
-  const Array& input = *inputs.input;
-  if (inputs.op == "add") return added(inputs);
-  if (inputs.op == "matmul") return multiplied(inputs);
-  if (inputs.op == "softmax") return softmaxed(inputs);
-  if (inputs.op == "cat") return concatenated(inputs);
-  if (inputs.op == "transpose" || inputs.op == "permute") {
-    std::vector<int> order;
-    for (std::size_t i = 0; i < input.shape.size(); ++i) order.push_back(static_cast<int>(i));
-    if (inputs.op == "permute") {
-      for (std::size_t i = 0; i < order.size(); ++i) order[i] = wrapped(inputs.arguments.at("dims")[i].get<std::int64_t>(), order.size());
-    } else if (!order.empty()) {
-      std::swap(order[static_cast<std::size_t>(wrapped(inputs.arguments.at("dim0").get<std::int64_t>(), order.size()))],
-                order[static_cast<std::size_t>(wrapped(inputs.arguments.at("dim1").get<std::int64_t>(), order.size()))]);
-    }
-    return permuted(input, order);
+ForwardResult forward_transpose(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::vector<int> order;
+  for (std::size_t i = 0; i < input.shape.size(); ++i) order.push_back(static_cast<int>(i));
+  if (!order.empty()) {
+    std::swap(order[static_cast<std::size_t>(wrapped(call.argument("dim0").get<std::int64_t>(), order.size()))],
+              order[static_cast<std::size_t>(wrapped(call.argument("dim1").get<std::int64_t>(), order.size()))]);
   }
-  Array out = input;  // reshape, view, unsqueeze, squeeze, flatten: the same elements, reshaped
-  out.shape = inputs.output_shape;
-  return out;
+  return one(permuted(input, order));
+}
+
+ForwardResult forward_permute(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::vector<int> order(input.shape.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = wrapped(call.argument("dims")[i].get<std::int64_t>(), order.size());
+  return one(permuted(input, order));
+}
+
+// reshape, view, unsqueeze, squeeze, flatten: the same elements, in order, under the checked shape.
+ForwardResult forward_reshape(const ForwardCall& call) {
+  Array out = *call.tensor("input");
+  out.shape = call.output_shape;
+  return one(std::move(out));
 }
 
 }  // namespace mhacheck

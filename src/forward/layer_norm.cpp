@@ -5,7 +5,8 @@
 #include <cmath>
 
 #include "forward/array_values.hpp"
-#include "mhacheck/module_forward.hpp"
+#include "forward/forward_call.hpp"
+#include "mhacheck/module_config.hpp"
 
 namespace mhacheck {
 namespace {
@@ -44,6 +45,14 @@ Array layer_norm_forward(const Array& input, const std::vector<std::int64_t>& no
   std::int64_t width = 1;
   for (std::int64_t size : normalized_shape) width *= size;
   return with_float_type(input.dtype, [&](auto type) { return layer_norm<decltype(type)>(input, width, eps, weight, bias); });
+}
+
+ForwardResult forward_layer_norm(const ForwardCall& call) {
+  NormConfig norm = norm_config(*call.module);
+  ForwardResult result;
+  result.outputs.push_back(
+      layer_norm_forward(*call.tensor("input"), norm.normalized_shape, norm.eps, call.parameter("weight"), call.parameter("bias")));
+  return result;
 }
 
 }  // namespace mhacheck

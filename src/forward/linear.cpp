@@ -2,7 +2,8 @@
 // so (..., in_features) is a (rows, in_features) matrix), then the bias.
 #include "forward/array_values.hpp"
 #include "forward/blas.hpp"
-#include "mhacheck/module_forward.hpp"
+#include <algorithm>
+#include "forward/forward_call.hpp"
 
 namespace mhacheck {
 namespace {
@@ -34,6 +35,13 @@ Array linear(const Array& input, const Array& weight, const Array* bias) {
 
 Array linear_forward(const Array& input, const Array& weight, const Array* bias) {
   return with_float_type(input.dtype, [&](auto type) { return linear<decltype(type)>(input, weight, bias); });
+}
+
+ForwardResult forward_linear(const ForwardCall& call) {
+  blas::set_threads(std::max(1, call.threads));
+  ForwardResult result;
+  result.outputs.push_back(linear_forward(*call.tensor("input"), *call.parameter("weight"), call.parameter("bias")));
+  return result;
 }
 
 }  // namespace mhacheck

@@ -4,7 +4,7 @@
 // softmax per batch entry and head, out-projection. GEMMs go through OpenBLAS; the softmax is
 // fused with scaling and masking, and with need_weights=False no more than one (L, S) score
 // matrix per worker thread exists at a time.
-#include "mhacheck/forward.hpp"
+#include "forward/forward_call.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -303,6 +303,25 @@ MhaOutputs mha_forward(const MhaOptions& options, const StateDict& parameters, c
   if (inputs.query->dtype == DType::Float64) return Forward<double>(options, parameters, inputs, threads).run();
   if (inputs.query->dtype == DType::Float32) return Forward<float>(options, parameters, inputs, threads).run();
   throw std::invalid_argument("the forward pass computes in float32 or float64, not " + dtype_name(inputs.query->dtype));
+}
+
+ForwardResult forward_multihead_attention(const ForwardCall& call) {
+  MhaInputs inputs;
+  inputs.query = call.tensor("query");
+  inputs.key = call.tensor("key");
+  inputs.value = call.tensor("value");
+  inputs.key_padding_mask = call.tensor("key_padding_mask");
+  inputs.attn_mask = call.tensor("attn_mask");
+  inputs.need_weights = call.call->flag("need_weights");
+  inputs.average_attn_weights = call.call->flag("average_attn_weights");
+  inputs.is_causal = call.call->flag("is_causal");
+  MhaOutputs outputs = mha_forward(call.module->mha, *call.parameters, inputs, call.threads);
+  ForwardResult result;
+  result.outputs.push_back(std::move(outputs.attn_output));
+  if (outputs.attn_output_weights) result.outputs.push_back(std::move(*outputs.attn_output_weights));
+  result.batched = inputs.query->shape.size() == 3;
+  result.fully_masked_rows = std::move(outputs.fully_masked_rows);
+  return result;
 }
 
 }  // namespace mhacheck

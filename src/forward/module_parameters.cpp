@@ -6,8 +6,9 @@
 #include <cmath>
 #include <map>
 
+#include "forward/forward_call.hpp"
 #include "mhacheck/module_config.hpp"
-#include "mhacheck/module_forward.hpp"
+#include "operators.hpp"
 
 namespace mhacheck {
 namespace {
@@ -52,49 +53,6 @@ Parameters stack_parameters(const StackConfig& stack) {
   for (std::int64_t i = 0; i < stack.num_layers; ++i) append(parameters, "layers." + std::to_string(i) + ".", layer);
   if (stack.norm) append(parameters, "norm.", norm_parameters(*stack.norm));
   return parameters;
-}
-
-// A submodule that a module of `type` holds under `name` (with an index: "layers.3").
-struct Child {
-  std::string name;
-  std::string type;
-  bool indexed = false;
-};
-
-const std::vector<Child>& children(const std::string& type) {
-  static const std::map<std::string, std::vector<Child>> kChildren = {
-      {"TransformerEncoderLayer",
-       {{"self_attn", "MultiheadAttention"}, {"linear1", "Linear"}, {"linear2", "Linear"}, {"norm1", "LayerNorm"}, {"norm2", "LayerNorm"}}},
-      {"TransformerDecoderLayer",
-       {{"self_attn", "MultiheadAttention"},
-        {"multihead_attn", "MultiheadAttention"},
-        {"linear1", "Linear"},
-        {"linear2", "Linear"},
-        {"norm1", "LayerNorm"},
-        {"norm2", "LayerNorm"},
-        {"norm3", "LayerNorm"}}},
-      {"TransformerEncoder", {{"layers", "TransformerEncoderLayer", true}, {"norm", "LayerNorm"}}},
-      {"TransformerDecoder", {{"layers", "TransformerDecoderLayer", true}, {"norm", "LayerNorm"}}},
-      {"Transformer", {{"encoder", "TransformerEncoder"}, {"decoder", "TransformerDecoder"}}},
-  };
-  static const std::vector<Child> kNone;
-  auto found = kChildren.find(type);
-  return found == kChildren.end() ? kNone : found->second;
-}
-
-// The parameters of the modules without submodules, whatever their arguments.
-const std::vector<std::string>& own_parameters(const std::string& type) {
-  static const std::map<std::string, std::vector<std::string>> kOwn = {
-      {"MultiheadAttention",
-       {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k", "bias_v", "out_proj.weight",
-        "out_proj.bias"}},
-      {"Linear", {"weight", "bias"}},
-      {"LayerNorm", {"weight", "bias"}},
-      {"Embedding", {"weight"}},
-  };
-  static const std::vector<std::string> kNone;
-  auto found = kOwn.find(type);
-  return found == kOwn.end() ? kNone : found->second;
 }
 
 // ---- initialisation ----------------------------------------------------------------------------
@@ -164,9 +122,11 @@ StateDict stack_initial(const StackConfig& stack, std::mt19937_64& random) {
   return parameters;
 }
 
+}  // namespace
+
 // nn.Transformer._reset_parameters: xavier_uniform_ on every parameter with more than one dim,
 // in parameters() order, after the stacks have cloned their layers; vectors stay clones.
-StateDict transformer_initial(const ModuleDecl& transformer, std::mt19937_64& random) {
+StateDict initial_transformer(const ModuleDecl& transformer, std::mt19937_64& random) {
   StateDict parameters;
   put(parameters, "encoder.", stack_initial(transformer_stack(transformer, false), random));
   put(parameters, "decoder.", stack_initial(transformer_stack(transformer, true), random));
@@ -181,7 +141,7 @@ StateDict transformer_initial(const ModuleDecl& transformer, std::mt19937_64& ra
 }
 
 // nn.Embedding.reset_parameters: N(0, 1), the padding_idx row zeroed.
-StateDict embedding_initial(const ModuleDecl& embedding, std::mt19937_64& random) {
+StateDict initial_embedding(const ModuleDecl& embedding, std::mt19937_64& random) {
   std::int64_t rows = embedding.integer("num_embeddings"), columns = embedding.integer("embedding_dim");
   std::normal_distribution<double> normal(0.0, 1.0);
   Array weight = drawn({rows, columns}, embedding.dtype(), [&] { return normal(random); });
@@ -197,28 +157,41 @@ StateDict embedding_initial(const ModuleDecl& embedding, std::mt19937_64& random
   return parameters;
 }
 
-}  // namespace
-
-std::vector<ExpectedParameter> module_parameters(const ModuleDecl& module) {
-  const std::string& type = module.type;
-  if (type == "MultiheadAttention") return mha_parameters(module.mha);
-  if (type == "Linear") return linear_parameters(module.integer("in_features"), module.integer("out_features"), module.flag("bias"));
-  if (type == "LayerNorm") return norm_parameters(norm_config(module));
-  if (type == "Embedding") return {{"weight", {module.integer("num_embeddings"), module.integer("embedding_dim")}}};
-  if (type == "TransformerEncoderLayer" || type == "TransformerDecoderLayer") {
-    return layer_parameters(layer_config(module), type == "TransformerDecoderLayer");
-  }
-  if (type == "TransformerEncoder" || type == "TransformerDecoder") return stack_parameters(stack_config(module));
-  Parameters parameters;  // Transformer
+std::vector<ExpectedParameter> parameters_transformer_encoder_layer(const ModuleDecl& module) { return layer_parameters(layer_config(module), false); }
+std::vector<ExpectedParameter> parameters_transformer_decoder_layer(const ModuleDecl& module) { return layer_parameters(layer_config(module), true); }
+std::vector<ExpectedParameter> parameters_transformer_stack(const ModuleDecl& module) { return stack_parameters(stack_config(module)); }
+std::vector<ExpectedParameter> parameters_transformer(const ModuleDecl& module) {
+  Parameters parameters;
   append(parameters, "encoder.", stack_parameters(transformer_stack(module, false)));
   append(parameters, "decoder.", stack_parameters(transformer_stack(module, true)));
   return parameters;
 }
+std::vector<ExpectedParameter> parameters_linear(const ModuleDecl& module) {
+  return linear_parameters(module.integer("in_features"), module.integer("out_features"), module.flag("bias"));
+}
+std::vector<ExpectedParameter> parameters_layer_norm(const ModuleDecl& module) { return norm_parameters(norm_config(module)); }
+std::vector<ExpectedParameter> parameters_embedding(const ModuleDecl& module) {
+  return {{"weight", {module.integer("num_embeddings"), module.integer("embedding_dim")}}};
+}
+
+StateDict initial_transformer_encoder_layer(const ModuleDecl& module, std::mt19937_64& random) {
+  return layer_initial(layer_config(module), false, random);
+}
+StateDict initial_transformer_decoder_layer(const ModuleDecl& module, std::mt19937_64& random) {
+  return layer_initial(layer_config(module), true, random);
+}
+StateDict initial_transformer_stack(const ModuleDecl& module, std::mt19937_64& random) { return stack_initial(stack_config(module), random); }
+StateDict initial_linear(const ModuleDecl& module, std::mt19937_64& random) {
+  return linear_initial(module.integer("in_features"), module.integer("out_features"), module.flag("bias"), module.dtype(), random);
+}
+StateDict initial_layer_norm(const ModuleDecl& module, std::mt19937_64&) { return norm_initial(norm_config(module)); }
+
+std::vector<ExpectedParameter> module_parameters(const ModuleDecl& module) { return module_operator(module.type).parameters(module); }
 
 bool possible_parameter(const std::string& type, const std::string& name) {
-  const std::vector<std::string>& own = own_parameters(type);
-  if (std::find(own.begin(), own.end(), name) != own.end()) return true;
-  for (const Child& child : children(type)) {
+  const OperatorDef& module = module_operator(type);
+  if (std::find(module.own_parameters.begin(), module.own_parameters.end(), name) != module.own_parameters.end()) return true;
+  for (const Submodule& child : module.submodules) {
     if (name.compare(0, child.name.size() + 1, child.name + ".") != 0) continue;
     std::string rest = name.substr(child.name.size() + 1);
     if (child.indexed) {
@@ -232,24 +205,11 @@ bool possible_parameter(const std::string& type, const std::string& name) {
   return false;
 }
 
+// A stack has no dtype of its own: its layers' is its parameters'.
 DType parameter_dtype(const ModuleDecl& module) {
-  if (module.type == "TransformerEncoder" || module.type == "TransformerDecoder") return stack_config(module).layer.dtype;
-  return module.dtype();
+  return module.options.contains("dtype") ? module.dtype() : stack_config(module).layer.dtype;
 }
 
-StateDict initial_module_parameters(const ModuleDecl& module, std::mt19937_64& random) {
-  const std::string& type = module.type;
-  if (type == "MultiheadAttention") return initial_parameters(module.mha, random);
-  if (type == "Linear") {
-    return linear_initial(module.integer("in_features"), module.integer("out_features"), module.flag("bias"), module.dtype(), random);
-  }
-  if (type == "LayerNorm") return norm_initial(norm_config(module));
-  if (type == "Embedding") return embedding_initial(module, random);
-  if (type == "TransformerEncoderLayer" || type == "TransformerDecoderLayer") {
-    return layer_initial(layer_config(module), type == "TransformerDecoderLayer", random);
-  }
-  if (type == "TransformerEncoder" || type == "TransformerDecoder") return stack_initial(stack_config(module), random);
-  return transformer_initial(module, random);
-}
+StateDict initial_module_parameters(const ModuleDecl& module, std::mt19937_64& random) { return module_operator(module.type).initial(module, random); }
 
 }  // namespace mhacheck

@@ -2,7 +2,7 @@
 // and PyTorch's initialisation (MultiheadAttention._reset_parameters and nn.Linear's own).
 #include <cmath>
 
-#include "mhacheck/forward.hpp"
+#include "forward/forward_call.hpp"
 
 namespace mhacheck {
 
@@ -57,5 +57,9 @@ StateDict initial_parameters(const MhaOptions& options, std::mt19937_64& random)
   }
   return parameters;
 }
+
+std::vector<ExpectedParameter> parameters_multihead_attention(const ModuleDecl& module) { return mha_parameters(module.mha); }
+
+StateDict initial_multihead_attention(const ModuleDecl& module, std::mt19937_64& random) { return initial_parameters(module.mha, random); }
 
 }  // namespace mhacheck

@@ -7,7 +7,7 @@
 #include "forward/blas.hpp"
 
 #include "forward/broadcast_index.hpp"
-#include "mhacheck/forward.hpp"
+#include "forward/forward_call.hpp"
 
 namespace mhacheck {
 namespace {
@@ -105,6 +105,22 @@ SdpaOutputs run(const SdpaInputs& inputs) {
 SdpaOutputs sdpa_forward(const SdpaInputs& inputs) {
   if (inputs.query->dtype == DType::Float64) return run<double>(inputs);
   return run<float>(inputs);
+}
+
+ForwardResult forward_scaled_dot_product_attention(const ForwardCall& call) {
+  SdpaInputs inputs;
+  inputs.query = call.tensor("query");
+  inputs.key = call.tensor("key");
+  inputs.value = call.tensor("value");
+  inputs.attn_mask = call.tensor("attn_mask");
+  inputs.is_causal = call.call->flag("is_causal");
+  if (!call.argument("scale").is_null()) inputs.scale = call.argument("scale").get<double>();
+  inputs.enable_gqa = call.call->flag("enable_gqa");
+  SdpaOutputs outputs = sdpa_forward(inputs);
+  ForwardResult result;
+  result.outputs.push_back(std::move(outputs.output));
+  result.fully_masked_rows = std::move(outputs.fully_masked_rows);
+  return result;
 }
 
 }  // namespace mhacheck

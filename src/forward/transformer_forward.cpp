@@ -9,7 +9,7 @@
 // The stacks' is_causal=None (_detect_is_causal_mask) becomes True only for a mask that is
 // exactly causal, for which the is_causal route and the mask give the same values, so None runs
 // as False here.
-#include "forward/transformer_forward.hpp"
+#include "forward/forward_call.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -44,8 +44,10 @@ Array added(const Array& a, const Array& b) {
 
 class TransformerPass {
  public:
-  TransformerPass(const StateDict& parameters, const ModuleInputs& inputs, std::vector<MaskedBlock>& masked)
-      : parameters_(parameters), threads_(std::max(1, inputs.threads)), masked_(masked) {}
+  TransformerPass(const ForwardCall& call, std::vector<MaskedBlock>& masked)
+      : parameters_(*call.parameters), threads_(std::max(1, call.threads)), masked_(masked) {
+    blas::set_threads(threads_);
+  }
 
   Array encoder_layer(const std::string& prefix, const LayerConfig& layer, const Array& src, const Masks& masks) {
     Array x = src;
@@ -133,44 +135,64 @@ class TransformerPass {
 
 // The masks a forward argument set gives one block: `mask` and `padding` name call arguments,
 // `is_causal` a flag argument (true, false or None) or "" for none.
-Masks masks_of(const ModuleInputs& inputs, const std::string& mask, const std::string& padding, const std::string& is_causal) {
+Masks masks_of(const ForwardCall& call, const std::string& mask, const std::string& padding, const std::string& is_causal) {
   Masks masks;
-  masks.mask = inputs.tensor(mask);
-  masks.padding = inputs.tensor(padding);
-  const nlohmann::json* flag = is_causal.empty() || !inputs.arguments.contains(is_causal) ? nullptr : &inputs.arguments.at(is_causal);
+  masks.mask = call.tensor(mask);
+  masks.padding = call.tensor(padding);
+  const nlohmann::json& arguments = call.call->arguments;
+  const nlohmann::json* flag = is_causal.empty() || !arguments.contains(is_causal) ? nullptr : &arguments.at(is_causal);
   masks.is_causal = flag != nullptr && flag->is_boolean() && flag->get<bool>();
   if (masks.mask != nullptr) masks.mask_argument = mask;
   if (masks.padding != nullptr) masks.padding_argument = padding;
   return masks;
 }
 
+// The decoder side's masks: the target's own attention, and its attention over memory.
+Masks target_masks(const ForwardCall& call) { return masks_of(call, "tgt_mask", "tgt_key_padding_mask", "tgt_is_causal"); }
+Masks memory_masks(const ForwardCall& call) { return masks_of(call, "memory_mask", "memory_key_padding_mask", "memory_is_causal"); }
+
 }  // namespace
 
-ModuleOutputs transformer_forward(const ModuleDecl& module, const StateDict& parameters, const ModuleInputs& inputs) {
-  ModuleOutputs outputs;
-  TransformerPass pass(parameters, inputs, outputs.fully_masked);
-  const std::string& type = module.type;
-  blas::set_threads(std::max(1, inputs.threads));
-  Masks tgt_self = masks_of(inputs, "tgt_mask", "tgt_key_padding_mask", "tgt_is_causal");
-  Masks memory_cross = masks_of(inputs, "memory_mask", "memory_key_padding_mask", "memory_is_causal");
-  if (type == "TransformerEncoderLayer") {
-    outputs.output = pass.encoder_layer("", layer_config(module), *inputs.tensor("src"),
-                                        masks_of(inputs, "src_mask", "src_key_padding_mask", "is_causal"));
-  } else if (type == "TransformerDecoderLayer") {
-    outputs.output = pass.decoder_layer("", layer_config(module), *inputs.tensor("tgt"), *inputs.tensor("memory"), tgt_self, memory_cross);
-  } else if (type == "TransformerEncoder") {
-    outputs.output = pass.stack("", stack_config(module), *inputs.tensor("src"), nullptr,
-                                masks_of(inputs, "mask", "src_key_padding_mask", "is_causal"), {});
-  } else if (type == "TransformerDecoder") {
-    outputs.output = pass.stack("", stack_config(module), *inputs.tensor("tgt"), inputs.tensor("memory"), tgt_self, memory_cross);
-  } else if (type == "Transformer") {
-    Array memory = pass.stack("encoder.", transformer_stack(module, false), *inputs.tensor("src"), nullptr,
-                              masks_of(inputs, "src_mask", "src_key_padding_mask", "src_is_causal"), {});
-    outputs.output = pass.stack("decoder.", transformer_stack(module, true), *inputs.tensor("tgt"), &memory, tgt_self, memory_cross);
-  } else {
-    throw std::logic_error("not a Transformer module: " + type);
-  }
-  return outputs;
+ForwardResult forward_transformer_encoder_layer(const ForwardCall& call) {
+  ForwardResult result;
+  TransformerPass pass(call, result.fully_masked_blocks);
+  result.outputs.push_back(pass.encoder_layer("", layer_config(*call.module), *call.tensor("src"),
+                                              masks_of(call, "src_mask", "src_key_padding_mask", "is_causal")));
+  return result;
+}
+
+ForwardResult forward_transformer_decoder_layer(const ForwardCall& call) {
+  ForwardResult result;
+  TransformerPass pass(call, result.fully_masked_blocks);
+  result.outputs.push_back(pass.decoder_layer("", layer_config(*call.module), *call.tensor("tgt"), *call.tensor("memory"), target_masks(call),
+                                              memory_masks(call)));
+  return result;
+}
+
+ForwardResult forward_transformer_encoder(const ForwardCall& call) {
+  ForwardResult result;
+  TransformerPass pass(call, result.fully_masked_blocks);
+  result.outputs.push_back(pass.stack("", stack_config(*call.module), *call.tensor("src"), nullptr,
+                                      masks_of(call, "mask", "src_key_padding_mask", "is_causal"), {}));
+  return result;
+}
+
+ForwardResult forward_transformer_decoder(const ForwardCall& call) {
+  ForwardResult result;
+  TransformerPass pass(call, result.fully_masked_blocks);
+  result.outputs.push_back(
+      pass.stack("", stack_config(*call.module), *call.tensor("tgt"), call.tensor("memory"), target_masks(call), memory_masks(call)));
+  return result;
+}
+
+ForwardResult forward_transformer(const ForwardCall& call) {
+  ForwardResult result;
+  TransformerPass pass(call, result.fully_masked_blocks);
+  Array memory = pass.stack("encoder.", transformer_stack(*call.module, false), *call.tensor("src"), nullptr,
+                            masks_of(call, "src_mask", "src_key_padding_mask", "src_is_causal"), {});
+  result.outputs.push_back(
+      pass.stack("decoder.", transformer_stack(*call.module, true), *call.tensor("tgt"), &memory, target_masks(call), memory_masks(call)));
+  return result;
 }
 
 }  // namespace mhacheck

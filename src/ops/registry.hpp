@@ -1,4 +1,5 @@
-// One inference function per operator, registered in one place (src/ops/registry.cpp).
+// The shape rules: one inference function per operator, each in its own file under src/ops/,
+// found through the operator table (src/operators.cpp).
 #pragma once
 
 #include <string>
@@ -10,14 +11,6 @@ namespace mhacheck {
 // Checks one call against the operator's PyTorch rules: reports diagnostics (in the order
 // PyTorch would raise them) with candidate fixes, and fills ctx.outputs when the call is valid.
 using InferFn = void (*)(CallContext& ctx);
-
-// The rules of each operator in include/mhacheck/module_schema.hpp's table, by its name.
-struct OperatorRules {
-  const char* name;
-  InferFn infer;
-};
-
-const OperatorRules* find_operator(const std::string& name);
 
 void infer_multihead_attention(CallContext& ctx);
 void infer_scaled_dot_product_attention(CallContext& ctx);

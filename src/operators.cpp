@@ -1,4 +1,8 @@
-#include "mhacheck/module_schema.hpp"
+// The operator table (src/operators.hpp): each operator's schemas, written as PyTorch's
+// signatures, and its row tying them to its rules, parameters and forward pass.
+#include "operators.hpp"
+
+#include <stdexcept>
 
 namespace mhacheck {
 namespace {
@@ -91,10 +95,6 @@ const ModuleSchema kEmbedding{"Embedding",
                                {"sparse", OptionKind::Bool, false, false},
                                {"device", OptionKind::Device, false},
                                {"dtype", OptionKind::DType, false}}};
-
-const std::vector<const ModuleSchema*> kModules = {&kMultiheadAttention, &kTransformerEncoderLayer, &kTransformerDecoderLayer,
-                                                   &kTransformerEncoder, &kTransformerDecoder,      &kTransformer,
-                                                   &kLinear,             &kLayerNorm,               &kEmbedding};
 
 // MultiheadAttention.forward(query, key, value, key_padding_mask=None, need_weights=True,
 //     attn_mask=None, average_attn_weights=True, is_causal=False)
@@ -227,10 +227,71 @@ const OperatorSchema kCat{"cat", false, {{"tensors", ArgKind::TensorList, true, 
 const OperatorSchema kSoftmax{
     "softmax", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
 
-const std::vector<const OperatorSchema*> kOperators = {
-    &kMultiheadAttentionCall, &kTransformerEncoderLayerCall, &kTransformerDecoderLayerCall, &kTransformerEncoderCall,
-    &kTransformerDecoderCall, &kTransformerCall, &kLinearCall, &kLayerNormCall, &kEmbeddingCall, &kScaledDotProductAttention, &kTranspose, &kPermute, &kReshape, &kView,
-    &kUnsqueeze, &kSqueeze, &kFlatten, &kCat, &kAdd, &kMatmul, &kSoftmax};
+// Every name a MultiheadAttention may have in its state_dict, whatever its arguments.
+const std::vector<std::string> kAttentionParameters = {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
+                                                       "bias_k",         "bias_v",        "out_proj.weight", "out_proj.bias"};
+
+std::vector<OperatorDef> build_table() {
+  // A function's row: schema, display name, rule, forward pass, whether it computes, how its
+  // bool masks read.
+  auto function = [](const OperatorSchema& call, std::string display, InferFn infer, ForwardFn forward, bool arithmetic,
+                     bool mask_true_attends = false) {
+    OperatorDef row{call, std::move(display), infer, forward};
+    row.arithmetic = arithmetic;
+    row.mask_true_attends = mask_true_attends;
+    return row;
+  };
+  // A module's row: the same, its constructor and its parameters (modules compute).
+  auto module = [](const OperatorSchema& call, const ModuleSchema& constructor, InferFn infer, ForwardFn forward, ParametersFn parameters,
+                   InitialFn initial, std::vector<std::string> own_parameters, std::vector<Submodule> submodules) {
+    OperatorDef row{call, "nn." + call.name, infer, forward};
+    row.arithmetic = true;
+    row.constructor = constructor;
+    row.parameters = parameters;
+    row.initial = initial;
+    row.own_parameters = std::move(own_parameters);
+    row.submodules = std::move(submodules);
+    return row;
+  };
+  return {
+      module(kMultiheadAttentionCall, kMultiheadAttention, infer_multihead_attention, forward_multihead_attention,
+             parameters_multihead_attention, initial_multihead_attention, kAttentionParameters, {}),
+      module(kTransformerEncoderLayerCall, kTransformerEncoderLayer, infer_transformer_encoder_layer, forward_transformer_encoder_layer,
+             parameters_transformer_encoder_layer, initial_transformer_encoder_layer, {},
+             {{"self_attn", "MultiheadAttention"}, {"linear1", "Linear"}, {"linear2", "Linear"}, {"norm1", "LayerNorm"}, {"norm2", "LayerNorm"}}),
+      module(kTransformerDecoderLayerCall, kTransformerDecoderLayer, infer_transformer_decoder_layer, forward_transformer_decoder_layer,
+             parameters_transformer_decoder_layer, initial_transformer_decoder_layer, {},
+             {{"self_attn", "MultiheadAttention"},
+              {"multihead_attn", "MultiheadAttention"},
+              {"linear1", "Linear"},
+              {"linear2", "Linear"},
+              {"norm1", "LayerNorm"},
+              {"norm2", "LayerNorm"},
+              {"norm3", "LayerNorm"}}),
+      module(kTransformerEncoderCall, kTransformerEncoder, infer_transformer_encoder, forward_transformer_encoder, parameters_transformer_stack,
+             initial_transformer_stack, {}, {{"layers", "TransformerEncoderLayer", true}, {"norm", "LayerNorm"}}),
+      module(kTransformerDecoderCall, kTransformerDecoder, infer_transformer_decoder, forward_transformer_decoder, parameters_transformer_stack,
+             initial_transformer_stack, {}, {{"layers", "TransformerDecoderLayer", true}, {"norm", "LayerNorm"}}),
+      module(kTransformerCall, kTransformer, infer_transformer, forward_transformer, parameters_transformer, initial_transformer, {},
+             {{"encoder", "TransformerEncoder"}, {"decoder", "TransformerDecoder"}}),
+      module(kLinearCall, kLinear, infer_linear, forward_linear, parameters_linear, initial_linear, {"weight", "bias"}, {}),
+      module(kLayerNormCall, kLayerNorm, infer_layer_norm, forward_layer_norm, parameters_layer_norm, initial_layer_norm, {"weight", "bias"}, {}),
+      module(kEmbeddingCall, kEmbedding, infer_embedding, forward_embedding, parameters_embedding, initial_embedding, {"weight"}, {}),
+      function(kScaledDotProductAttention, "F.scaled_dot_product_attention", infer_scaled_dot_product_attention,
+               forward_scaled_dot_product_attention, true, true),
+      function(kTranspose, "torch.transpose", infer_transpose, forward_transpose, false),
+      function(kPermute, "torch.permute", infer_permute, forward_permute, false),
+      function(kReshape, "torch.reshape", infer_reshape, forward_reshape, false),
+      function(kView, "Tensor.view", infer_reshape, forward_reshape, false),  // a method only
+      function(kUnsqueeze, "torch.unsqueeze", infer_unsqueeze, forward_reshape, false),
+      function(kSqueeze, "torch.squeeze", infer_squeeze, forward_reshape, false),
+      function(kFlatten, "torch.flatten", infer_flatten, forward_reshape, false),
+      function(kCat, "torch.cat", infer_cat, forward_cat, false),
+      function(kAdd, "torch.add", infer_add, forward_add, true),
+      function(kMatmul, "torch.matmul", infer_matmul, forward_matmul, true),
+      function(kSoftmax, "F.softmax", infer_softmax, forward_softmax, true),
+  };
+}
 
 }  // namespace
 
@@ -241,17 +302,39 @@ const ArgSchema* OperatorSchema::argument(const std::string& name) const {
   return nullptr;
 }
 
-const OperatorSchema* find_operator_schema(const std::string& name) {
-  for (const OperatorSchema* schema : kOperators) {
-    if (schema->name == name) return schema;
+const std::vector<OperatorDef>& operator_table() {
+  static const std::vector<OperatorDef> kTable = build_table();
+  return kTable;
+}
+
+const OperatorDef* find_operator(const std::string& name) {
+  for (const OperatorDef& row : operator_table()) {
+    if (row.name() == name) return &row;
   }
   return nullptr;
 }
 
+const OperatorDef& known_operator(const std::string& name) {
+  const OperatorDef* row = find_operator(name);
+  if (row == nullptr) throw std::logic_error("no operator \"" + name + "\" in the operator table");
+  return *row;
+}
+
+const OperatorDef& module_operator(const std::string& type) {
+  const OperatorDef& row = known_operator(type);
+  if (!row.is_module()) throw std::logic_error("\"" + type + "\" is a function, not a module");
+  return row;
+}
+
+const OperatorSchema* find_operator_schema(const std::string& name) {
+  const OperatorDef* row = find_operator(name);
+  return row == nullptr ? nullptr : &row->call;
+}
+
 std::vector<std::string> function_names() {
   std::vector<std::string> names;
-  for (const OperatorSchema* schema : kOperators) {
-    if (!schema->module) names.push_back(schema->name);
+  for (const OperatorDef& row : operator_table()) {
+    if (!row.is_module()) names.push_back(row.name());
   }
   return names;
 }
@@ -275,15 +358,15 @@ std::string arg_kind_text(ArgKind kind) {
 }
 
 const ModuleSchema* find_module_schema(const std::string& canonical_type) {
-  for (const ModuleSchema* schema : kModules) {
-    if (schema->type == canonical_type) return schema;
-  }
-  return nullptr;
+  const OperatorDef* row = find_operator(canonical_type);
+  return row == nullptr || !row->is_module() ? nullptr : &*row->constructor;
 }
 
 std::vector<std::string> module_type_names() {
   std::vector<std::string> names;
-  for (const ModuleSchema* schema : kModules) names.push_back(schema->type);
+  for (const OperatorDef& row : operator_table()) {
+    if (row.is_module()) names.push_back(row.name());
+  }
   return names;
 }
 

@@ -1,0 +1,83 @@
+// What every operator's forward pass takes and gives, so that `run` calls each one through its
+// row of the operator table (src/operators.cpp) without knowing which operator it is. The
+// kernels themselves (mha_forward, linear_forward, ...) are in include/mhacheck/forward.hpp and
+// module_forward.hpp; the functions below adapt a checked call to them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "mhacheck/forward.hpp"
+#include "mhacheck/module_forward.hpp"
+#include "mhacheck/spec.hpp"
+
+namespace mhacheck {
+
+// One checked call, with its tensors' data.
+struct ForwardCall {
+  const CallDecl* call = nullptr;
+  const ModuleDecl* module = nullptr;       // null for a function
+  const StateDict* parameters = nullptr;    // the module's; null for a function
+  std::map<std::string, const Array*> tensors;  // by argument name ("tensors[1]"); absent ones missing
+  std::vector<std::int64_t> output_shape;   // the check's first output, resolved
+  DType output_dtype = DType::Float32;
+  int threads = 1;
+
+  const Array* tensor(const std::string& name) const;     // null when absent
+  const Array* parameter(const std::string& name) const;  // null when the module has none of that name
+  const nlohmann::json& argument(const std::string& name) const { return call->arguments.at(name); }
+};
+
+struct ForwardResult {
+  std::vector<Array> outputs;  // in the order PyTorch returns them (a None output left out)
+  bool batched = true;         // false for an unbatched nn.MultiheadAttention call
+  std::vector<FullyMaskedRow> fully_masked_rows;  // nn.MultiheadAttention, F.scaled_dot_product_attention
+  std::vector<MaskedBlock> fully_masked_blocks;   // attention blocks inside a module
+};
+
+using ForwardFn = ForwardResult (*)(const ForwardCall& call);
+using ParametersFn = std::vector<ExpectedParameter> (*)(const ModuleDecl& module);
+using InitialFn = StateDict (*)(const ModuleDecl& module, std::mt19937_64& random);
+
+// ---- forward passes, one per operator (view, unsqueeze, squeeze and flatten share reshape's) ----
+ForwardResult forward_multihead_attention(const ForwardCall& call);       // forward/mha_forward.cpp
+ForwardResult forward_scaled_dot_product_attention(const ForwardCall& call);  // forward/sdpa_forward.cpp
+ForwardResult forward_transformer_encoder_layer(const ForwardCall& call);  // forward/transformer_forward.cpp
+ForwardResult forward_transformer_decoder_layer(const ForwardCall& call);
+ForwardResult forward_transformer_encoder(const ForwardCall& call);
+ForwardResult forward_transformer_decoder(const ForwardCall& call);
+ForwardResult forward_transformer(const ForwardCall& call);
+ForwardResult forward_linear(const ForwardCall& call);      // forward/linear.cpp
+ForwardResult forward_layer_norm(const ForwardCall& call);  // forward/layer_norm.cpp
+ForwardResult forward_embedding(const ForwardCall& call);   // forward/embedding.cpp
+ForwardResult forward_transpose(const ForwardCall& call);   // forward/glue_forward.cpp
+ForwardResult forward_permute(const ForwardCall& call);
+ForwardResult forward_reshape(const ForwardCall& call);  // the same elements under the checked shape
+ForwardResult forward_cat(const ForwardCall& call);
+ForwardResult forward_add(const ForwardCall& call);
+ForwardResult forward_matmul(const ForwardCall& call);
+ForwardResult forward_softmax(const ForwardCall& call);
+
+// ---- each module's parameters: state_dict names and shapes, and PyTorch's initialisation ----
+// (forward/module_parameters.cpp; nn.MultiheadAttention's own in forward/parameters.cpp)
+std::vector<ExpectedParameter> parameters_multihead_attention(const ModuleDecl& module);
+std::vector<ExpectedParameter> parameters_transformer_encoder_layer(const ModuleDecl& module);
+std::vector<ExpectedParameter> parameters_transformer_decoder_layer(const ModuleDecl& module);
+std::vector<ExpectedParameter> parameters_transformer_stack(const ModuleDecl& module);  // encoder and decoder
+std::vector<ExpectedParameter> parameters_transformer(const ModuleDecl& module);
+std::vector<ExpectedParameter> parameters_linear(const ModuleDecl& module);
+std::vector<ExpectedParameter> parameters_layer_norm(const ModuleDecl& module);
+std::vector<ExpectedParameter> parameters_embedding(const ModuleDecl& module);
+StateDict initial_multihead_attention(const ModuleDecl& module, std::mt19937_64& random);
+StateDict initial_transformer_encoder_layer(const ModuleDecl& module, std::mt19937_64& random);
+StateDict initial_transformer_decoder_layer(const ModuleDecl& module, std::mt19937_64& random);
+StateDict initial_transformer_stack(const ModuleDecl& module, std::mt19937_64& random);
+StateDict initial_transformer(const ModuleDecl& module, std::mt19937_64& random);
+StateDict initial_linear(const ModuleDecl& module, std::mt19937_64& random);
+StateDict initial_layer_norm(const ModuleDecl& module, std::mt19937_64& random);
+StateDict initial_embedding(const ModuleDecl& module, std::mt19937_64& random);
+
+}  // namespace mhacheck

@@ -1,0 +1,72 @@
+// The operator table (src/operators.cpp): every row complete, every name found one way, and an
+// unknown operator a loud error rather than another operator's behaviour.
+#include <catch2/catch.hpp>
+
+#include <set>
+#include <stdexcept>
+
+#include "operators.hpp"
+
+using namespace mhacheck;
+
+TEST_CASE("operators: every row of the table is complete", "[operators]") {
+  std::set<std::string> names;
+  for (const OperatorDef& row : operator_table()) {
+    INFO(row.name());
+    CHECK(names.insert(row.name()).second);
+    CHECK(row.infer != nullptr);
+    CHECK(row.forward != nullptr);
+    CHECK_FALSE(row.call.outputs.empty());
+    REQUIRE_FALSE(row.call.arguments.empty());
+    bool has_tensor = false;
+    for (const ArgSchema& argument : row.call.arguments) has_tensor = has_tensor || row.call.is_tensor(argument) || argument.kind == ArgKind::TensorList;
+    CHECK(has_tensor);
+    if (!row.call.last_output_flag.empty()) CHECK(row.call.argument(row.call.last_output_flag) != nullptr);
+    CHECK(row.call.module == row.is_module());
+    if (row.is_module()) {
+      CHECK(row.display == "nn." + row.name());
+      CHECK(row.constructor->type == row.name());
+      CHECK(row.parameters != nullptr);
+      CHECK(row.initial != nullptr);
+      // Some parameter name, its own or a submodule's, so that load_state_dict's "unexpected" works.
+      CHECK(row.own_parameters.size() + row.submodules.size() > 0);
+      CHECK_FALSE(row.mask_true_attends);
+    } else {
+      CHECK((row.display == "F." + row.name() || row.display == "torch." + row.name() || row.display == "Tensor." + row.name()));
+      CHECK(row.parameters == nullptr);
+      CHECK(row.initial == nullptr);
+      CHECK(row.own_parameters.empty());
+      CHECK(row.submodules.empty());
+    }
+    for (const Submodule& submodule : row.submodules) {
+      const OperatorDef* child = find_operator(submodule.type);
+      REQUIRE(child != nullptr);
+      CHECK(child->is_module());
+    }
+  }
+}
+
+TEST_CASE("operators: schema lookups and name lists come from the one table", "[operators]") {
+  std::size_t modules = 0, functions = 0;
+  for (const OperatorDef& row : operator_table()) {
+    CHECK(find_operator_schema(row.name()) == &row.call);
+    if (row.is_module()) {
+      ++modules;
+      CHECK(find_module_schema(row.name()) == &*row.constructor);
+    } else {
+      ++functions;
+      CHECK(find_module_schema(row.name()) == nullptr);
+    }
+  }
+  CHECK(module_type_names().size() == modules);
+  CHECK(function_names().size() == functions);
+}
+
+TEST_CASE("operators: an unknown operator fails loudly", "[operators]") {
+  CHECK(find_operator("Conv2d") == nullptr);
+  CHECK(find_operator_schema("Conv2d") == nullptr);
+  CHECK_THROWS_AS(known_operator("Conv2d"), std::logic_error);
+  CHECK_THROWS_AS(module_operator("Conv2d"), std::logic_error);
+  CHECK_THROWS_AS(module_operator("softmax"), std::logic_error);
+  CHECK_THROWS_AS(possible_parameter("Conv2d", "weight"), std::logic_error);
+}
