@@ -456,11 +456,8 @@ class Runner {
                                "(earlier releases gave NaN)");
   }
 
-  Shape resolved(const Shape& shape) const {
-    Symbols symbols;
-    for (const auto& [symbol, value] : spec_.dims) symbols.bind(symbol, value);
-    return symbols.resolve(shape);
-  }
+  // With the check's final bindings, so that running agrees with what the check said.
+  Shape resolved(const Shape& shape) const { return result_.report.symbols.resolve(shape); }
 
   const Spec& spec_;
   const RunOptions& options_;
