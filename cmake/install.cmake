@@ -20,8 +20,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # The Debian package. dpkg-shlibdeps (package dpkg-dev) turns the libraries the binary links into
-# Depends; OpenBLAS is loaded with dlopen by the forward pass (src/forward/blas.cpp), so it is
-# named by hand, and Graphviz only serves `graph -o x.svg`.
+# Depends; OpenBLAS (src/forward/blas.cpp) and libzip (src/zip_library.cpp) are loaded with
+# dlopen when first needed, so they are named by hand, and Graphviz only serves `graph -o x.svg`.
 set(CPACK_PACKAGE_NAME mhacheck)
 set(CPACK_PACKAGE_VENDOR "mhacheck developers")
 set(CPACK_PACKAGE_CONTACT "mhacheck developers <mhacheck@example.invalid>")
@@ -30,7 +30,7 @@ set(CPACK_PACKAGE_FILE_NAME_DEFAULT OFF)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0, libzip4")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "graphviz")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_PACKAGE_DIRECTORY ${CMAKE_BINARY_DIR}/packages)
