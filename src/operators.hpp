@@ -32,11 +32,11 @@ struct OperatorDef {
   // A bool mask's True means "take part" (F.scaled_dot_product_attention), not "masked".
   bool mask_true_attends = false;
   // A module's: its constructor, its parameters, their initial values. Empty for a function.
-  std::optional<ModuleSchema> constructor;
+  std::optional<ModuleSchema> constructor = {};
   ParametersFn parameters = nullptr;
   InitialFn initial = nullptr;
-  std::vector<std::string> own_parameters;  // every name a module of this type may have itself
-  std::vector<Submodule> submodules;
+  std::vector<std::string> own_parameters = {};  // every name a module of this type may have itself
+  std::vector<Submodule> submodules = {};
 
   const std::string& name() const { return call.name; }
   bool is_module() const { return constructor.has_value(); }

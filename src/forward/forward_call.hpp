@@ -6,7 +6,6 @@
 
 #include <cstdint>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -40,7 +39,7 @@ struct ForwardResult {
 
 using ForwardFn = ForwardResult (*)(const ForwardCall& call);
 using ParametersFn = std::vector<ExpectedParameter> (*)(const ModuleDecl& module);
-using InitialFn = StateDict (*)(const ModuleDecl& module, std::mt19937_64& random);
+using InitialFn = StateDict (*)(const ModuleDecl& module, Random& random);
 
 // ---- forward passes, one per operator (view, unsqueeze, squeeze and flatten share reshape's) ----
 ForwardResult forward_multihead_attention(const ForwardCall& call);       // forward/mha_forward.cpp
@@ -71,13 +70,13 @@ std::vector<ExpectedParameter> parameters_transformer(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_linear(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_layer_norm(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_embedding(const ModuleDecl& module);
-StateDict initial_multihead_attention(const ModuleDecl& module, std::mt19937_64& random);
-StateDict initial_transformer_encoder_layer(const ModuleDecl& module, std::mt19937_64& random);
-StateDict initial_transformer_decoder_layer(const ModuleDecl& module, std::mt19937_64& random);
-StateDict initial_transformer_stack(const ModuleDecl& module, std::mt19937_64& random);
-StateDict initial_transformer(const ModuleDecl& module, std::mt19937_64& random);
-StateDict initial_linear(const ModuleDecl& module, std::mt19937_64& random);
-StateDict initial_layer_norm(const ModuleDecl& module, std::mt19937_64& random);
-StateDict initial_embedding(const ModuleDecl& module, std::mt19937_64& random);
+StateDict initial_multihead_attention(const ModuleDecl& module, Random& random);
+StateDict initial_transformer_encoder_layer(const ModuleDecl& module, Random& random);
+StateDict initial_transformer_decoder_layer(const ModuleDecl& module, Random& random);
+StateDict initial_transformer_stack(const ModuleDecl& module, Random& random);
+StateDict initial_transformer(const ModuleDecl& module, Random& random);
+StateDict initial_linear(const ModuleDecl& module, Random& random);
+StateDict initial_layer_norm(const ModuleDecl& module, Random& random);
+StateDict initial_embedding(const ModuleDecl& module, Random& random);
 
 }  // namespace mhacheck
