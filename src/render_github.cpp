@@ -26,7 +26,7 @@ std::string annotation_message(const Diagnostic& diagnostic) {
   for (const std::string& note : diagnostic.notes) text += "\nnote: " + note;
   if (diagnostic.pytorch_error) {
     const PytorchError& error = *diagnostic.pytorch_error;
-    std::string when = error.raised_first || error.type == "UserWarning" ? "" : " (raised once the earlier errors are fixed)";
+    std::string when = error.raised_later() ? " (raised once the earlier errors are fixed)" : "";
     text += "\npytorch: " + error.type + ": " + error.message + when;
   }
   for (const Fix& fix : diagnostic.fixes) {

@@ -53,7 +53,7 @@ json physical_location(const Location& location, const std::filesystem::path& wo
 }
 
 std::string pytorch_error_text(const PytorchError& error) {
-  std::string when = error.raised_first || error.type == "UserWarning" ? "" : " (raised once the earlier errors are fixed)";
+  std::string when = error.raised_later() ? " (raised once the earlier errors are fixed)" : "";
   return error.type + ": " + error.message + when;
 }
 

@@ -99,7 +99,7 @@ void render_diagnostic(std::string& out, const Diagnostic& diagnostic, const Pal
   for (const std::string& note : diagnostic.notes) out += fmt::format("{}{} {}\n", indent, palette.paint("note:", "1"), note);
   if (diagnostic.pytorch_error) {
     const PytorchError& error = *diagnostic.pytorch_error;
-    std::string when = error.raised_first || error.type == "UserWarning" ? "" : " (once the errors above are fixed)";
+    std::string when = error.raised_later() ? " (once the errors above are fixed)" : "";
     out += fmt::format("{}{} {}: {}{}\n", indent, palette.paint("pytorch:", "1"), error.type, error.message, when);
   }
   for (const Fix& fix : diagnostic.fixes) {

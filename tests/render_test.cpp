@@ -86,3 +86,19 @@ TEST_CASE("json: the streamed report text is the built report dumped, byte for b
   odd.diagnostics.front().message += " \x01 \xc3\xa9";
   CHECK(render_json_text({odd}) == render_json({odd}).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
+
+TEST_CASE("text: a PyTorch warning is given whatever else is wrong; a later exception is marked", "[render]") {
+  CHECK_FALSE((PytorchError{"UserWarning", "deprecated", false, PytorchError::Kind::Warns}.raised_later()));
+  CHECK((PytorchError{"RuntimeError", "shape", false}.raised_later()));
+  CHECK_FALSE((PytorchError{"RuntimeError", "shape", true}.raised_later()));
+  // A float key_padding_mask with a bool attn_mask: 2.x warns (MHA061).
+  Report report = test::check_text(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [3, 2, 8], "key": [3, 2, 8],
+    "value": [3, 2, 8], "key_padding_mask": {"shape": [2, 3], "dtype": "float32"}, "attn_mask": {"shape": [3, 3], "dtype": "bool"}})");
+  const Diagnostic* warning = test::find(report, "MHA061");
+  REQUIRE(warning != nullptr);
+  REQUIRE(warning->pytorch_error);
+  CHECK(warning->pytorch_error->kind == PytorchError::Kind::Warns);
+  std::string text = render_text({report}, TextStyle{false});
+  CHECK_THAT(text, Catch::Contains("UserWarning"));
+  CHECK_THAT(text, !Catch::Contains("once the errors above are fixed"));
+}

@@ -16,77 +16,9 @@ enum class Severity { Error, Warning, Note };
 std::string severity_name(Severity severity);  // "error", "warning", "note"
 
 enum class DiagId {
-  InputSyntax,            // MHA001
-  InputSchema,            // MHA002
-  InputReference,         // MHA003
-  ModuleNonPositive,      // MHA010
-  ModuleHeadsDivide,      // MHA011
-  ModuleNegativeKvDim,    // MHA012
-  QueryRank,              // MHA020
-  KeyValueRank,           // MHA021
-  KeyPaddingMaskRank,     // MHA022
-  AttnMaskRank,           // MHA023
-  TransposeRank,          // MHA024
-  QueryEmbedDim,          // MHA030
-  KeyFeatureDim,          // MHA031
-  ValueFeatureDim,        // MHA032
-  KeyValueShape,          // MHA033
-  KeyValueLeadingDims,    // MHA034
-  BatchMismatch,          // MHA040
-  AttnMask2dShape,        // MHA050
-  AttnMask3dShape,        // MHA051
-  KeyPaddingMaskShape,    // MHA052
-  MaskDType,              // MHA060
-  MaskDTypeMismatch,      // MHA061
-  MaskQueryDType,         // MHA062
-  InputModuleDType,       // MHA063
-  CausalWithoutMask,      // MHA070
-  CausalIgnoresMask,      // MHA071
-  SymbolConstraint,       // MHA080
-  SymbolNameRole,         // MHA081
-  SymbolRoleConflict,     // MHA082
-  Interpretation,         // MHA090
-  WeightsMissing,         // MHA100
-  WeightsShape,           // MHA101
-  WeightsUnexpected,      // MHA102
-  InputDataMissing,       // MHA103
-  RunDType,               // MHA104
-  IndexOutOfRange,        // MHA105
-  FullyMaskedRows,        // MHA110
-  SdpaDType,              // MHA200
-  SdpaRank,               // MHA201
-  SdpaMaskDType,          // MHA202
-  SdpaCausalWithMask,     // MHA203
-  SdpaHeads,              // MHA204
-  SdpaFeatures,           // MHA205
-  SdpaKeyValueLength,     // MHA206
-  SdpaBatch,              // MHA207
-  SdpaMaskShape,          // MHA208
-  DimOutOfRange,          // MHA300
-  PermuteDims,            // MHA301
-  ReshapeInvalid,         // MHA302
-  ShapeNotDerivable,      // MHA303
-  FlattenDims,            // MHA304
-  AddBroadcast,           // MHA305
-  MatmulRank,             // MHA306
-  MatmulContraction,      // MHA307
-  MatmulBatch,            // MHA308
-  MatmulDType,            // MHA309
-  SoftmaxDType,           // MHA310
-  CatShapes,              // MHA311
-  ActivationInvalid,      // MHA400
-  NoLayers,               // MHA401
-  NegativeSize,           // MHA402
-  LayerNormShape,         // MHA403
-  LinearFeatures,         // MHA404
-  IndicesDType,           // MHA405
-  PaddingIdx,             // MHA406
-  SequenceDim,            // MHA407
-  TransformerBatch,       // MHA408
-  TransformerFeatures,    // MHA409
-  CausalDetectDType,      // MHA410
-  InputRank,              // MHA411
-  DropoutRange,           // MHA412
+#define MHACHECK_DIAG(id, code, severity, name, title, explanation, example, needs_run) id,
+#include "mhacheck/diagnostics.def"
+#undef MHACHECK_DIAG
 };
 
 struct DiagInfo {
@@ -100,9 +32,9 @@ struct DiagInfo {
   bool needs_run = false; // found by `mhacheck run` (data and weights), not by `check`
 };
 
-const std::vector<DiagInfo>& diagnostic_catalogue();
-const DiagInfo& diag_info(DiagId id);
-const DiagInfo* find_diag_info(const std::string& code);
+const std::vector<DiagInfo>& diagnostic_catalogue();  // in the order of diagnostics.def
+const DiagInfo& diag_info(DiagId id);                  // O(1): the catalogue is indexed by DiagId
+const DiagInfo* find_diag_info(const std::string& code);  // by code ("MHA040", any case) or name; nullptr when unknown
 
 struct RelatedLocation {
   std::string message;
@@ -110,9 +42,15 @@ struct RelatedLocation {
 };
 
 struct PytorchError {
-  std::string type;     // "RuntimeError"
+  // What PyTorch does with it: raise the exception, or warn (warnings.warn) and go on.
+  enum class Kind { Raises, Warns };
+  std::string type;     // "RuntimeError", "UserWarning"
   std::string message;  // as str(exception)
-  bool raised_first = true;  // false: PyTorch raises it only once the earlier errors are fixed
+  bool raised_first = true;  // false: PyTorch raises it only once the earlier errors are fixed (always false for a warning)
+  Kind kind = Kind::Raises;
+
+  // An exception PyTorch raises only once the earlier errors are fixed; a warning is given regardless.
+  bool raised_later() const { return kind == Kind::Raises && !raised_first; }
 };
 
 struct Fix {

@@ -28,7 +28,7 @@ void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string&
   diagnostic.related.push_back({fmt::format("{} is {}", other.argument, dtype_name(other.dtype)), other.location});
   diagnostic.pytorch_error = PytorchError{
       "UserWarning", fmt::format("Support for mismatched {} and {} is deprecated. Use same type for both instead.", pytorch_name, pytorch_other),
-      false};
+      false, PytorchError::Kind::Warns};
   ctx.add_dtype_fix(diagnostic, fmt::format("make {} {} like {}", mask.argument, dtype_name(other.dtype), other.argument), mask,
                     other.dtype);
 }
