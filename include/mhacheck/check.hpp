@@ -33,6 +33,7 @@ struct Report {
   bool input_error = false;  // unusable input: exit code 2
   std::vector<Diagnostic> diagnostics;
   std::vector<CallReport> calls;
+  std::vector<std::string> input_files;  // files the spec names (tensors, weights): outputs must not replace them
 
   int count(Severity severity) const;
   bool ok() const { return count(Severity::Error) == 0; }
