@@ -17,6 +17,15 @@ std::string severity_name(Severity severity) {
   return "error";
 }
 
+std::string semantics_name(FixSemantics semantics) {
+  switch (semantics) {
+    case FixSemantics::Unknown: return "unknown";
+    case FixSemantics::Consistent: return "consistent";
+    case FixSemantics::Suspect: return "suspect";
+  }
+  return "unknown";
+}
+
 #define MHA(q, k, v, extra) \
   R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2)" extra R"(}, "query": )" q R"(, "key": )" k R"(, "value": )" v
 

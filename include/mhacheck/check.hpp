@@ -13,12 +13,6 @@
 
 namespace mhacheck {
 
-struct NamedOutput {
-  std::string name;  // "attn_output", or the call's own output name
-  Shape shape;
-  DType dtype;
-};
-
 // A tensor argument of a call as the check resolved it.
 struct ResolvedArgument {
   std::string name;      // "query", "tensors[1]"
