@@ -40,7 +40,8 @@ TEST_CASE("traced specs: declared shapes and reshape sizes take symbol expressio
   Report report = test::check_text(R"spec({
     "modules": {},
     "tensors": {"x": {"shape": ["B", "T+1", "2*C"], "note": "made by torch cat at model.py:7"},
-                "h": {"file": "examples/run/inputs.npz", "key": "query", "note": "notes are allowed next to files too"},
+                "h": {"file": ")spec" + std::string(MHACHECK_SOURCE_DIR) + R"spec(/examples/run/inputs.npz", "key": "query",
+                      "note": "notes are allowed next to files too"},
                 "z": ["B", "2*T", 4]},
     "calls": [{"id": "weights", "op": "softmax", "input": "x", "dim": -1, "outputs": ["p"], "note": "traced"},
               {"id": "split", "op": "reshape", "input": "z", "shape": ["B", "T*2", 2, 2], "outputs": ["y"]},
