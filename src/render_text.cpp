@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "mhacheck/explain.hpp"
 #include "mhacheck/render.hpp"
 
 namespace mhacheck {
@@ -148,9 +149,13 @@ std::string render_text(const std::vector<Report>& reports, const TextStyle& sty
 }
 
 std::string render_explanation(const DiagInfo& info) {
-  return fmt::format("{} ({}, {}{}): {}\n\n{}\n\nExample spec{}:\n  {}\n", info.code, info.name, severity_name(info.severity),
-                     info.needs_run ? ", found by mhacheck run" : "", info.title, info.explanation,
-                     info.needs_run ? " (for mhacheck run, from the repository's top folder)" : "", info.example);
+  std::string text = fmt::format("{} ({}, {}{}): {}\n\n{}\n\nExample spec{}:\n  {}\n", info.code, info.name, severity_name(info.severity),
+                                 info.needs_run ? ", found by mhacheck run" : "", info.title, info.explanation,
+                                 info.needs_run ? " (for mhacheck run, from the repository's top folder)" : "", info.example);
+  std::vector<std::string> messages = predicted_messages(info.id);
+  if (!messages.empty()) text += "\nPyTorch's messages for it (mhacheck explain reads them back):\n";
+  for (const std::string& message : messages) text += "  " + message + "\n";
+  return text;
 }
 
 std::string render_catalogue_markdown() {
@@ -158,7 +163,8 @@ std::string render_catalogue_markdown() {
       "# Diagnostics\n\n"
       "Every diagnostic mhacheck reports, from the one catalogue in src/catalogue.cpp (this file is its output:\n"
       "`mhacheck explain --all > docs/diagnostics.md`; a test keeps the two equal). Codes are stable.\n"
-      "Errors make `mhacheck check` exit with 1 (input errors MHA001-MHA003 with 2); warnings only with `--werror`.\n\n"
+      "Errors make `mhacheck check` exit with 1 (input errors MHA001-MHA003 with 2); warnings only with `--werror`.\n"
+      "`mhacheck explain TEXT` reads PyTorch's own messages, listed under each code, back into these codes (docs/explain.md).\n\n"
       "| code | name | severity | title |\n|---|---|---|---|\n";
   for (const DiagInfo& info : diagnostic_catalogue()) {
     out += fmt::format("| [{}](#{}) | {} | {} | {} |\n", info.code, lowercase(info.code), info.name,
@@ -168,6 +174,9 @@ std::string render_catalogue_markdown() {
     out += fmt::format("\n## {}\n\n**{}** ({}{}): {}\n\n{}\n\nExample (`mhacheck explain {}`):\n\n```json\n{}\n```\n",
                        info.code, info.name, severity_name(info.severity), info.needs_run ? ", found by `mhacheck run`" : "",
                        info.title, info.explanation, info.code, info.example);
+    std::vector<std::string> messages = predicted_messages(info.id);
+    if (!messages.empty()) out += "\nPyTorch's messages for it:\n\n";
+    for (const std::string& message : messages) out += "- " + message + "\n";
   }
   return out;
 }
