@@ -141,6 +141,40 @@ struct Candidate {
   bool frame_hit = false;
 };
 
+// The causes that read the numbers, in the row's order raised by --module and the traceback;
+// `narrowed`: only those of the module (and of torch functions).
+std::vector<Candidate> rank_causes(const std::vector<MessageCause>& causes, const Captures& captures, const ModuleHints& hints,
+                                   const std::string& rest, bool narrowed) {
+  std::vector<Candidate> candidates;
+  for (const MessageCause& cause : causes) {
+    std::vector<Reading> readings;
+    try {
+      readings = cause.read ? cause.read(captures, hints) : std::vector<Reading>{Reading{expand(cause.meaning, captures), {}}};
+    } catch (const std::out_of_range&) {
+      continue;  // numbers beyond int64: no reading of them holds
+    }
+    if (readings.empty()) continue;
+    if (!cause.read) {
+      for (const char* fix : cause.fixes) readings.front().fixes.push_back(expand(fix, captures));
+    }
+    if (narrowed && !cause.modules.empty() && !contains(cause.modules, hints.type)) continue;
+    Candidate candidate;
+    candidate.cause.id = cause.id;
+    candidate.cause.message = readings.front().meaning;
+    candidate.cause.fixes = readings.front().fixes;
+    for (std::size_t i = 1; i < readings.size() && i < 3; ++i) candidate.cause.readings.push_back(readings[i].meaning);
+    candidate.module_match = narrowed && contains(cause.modules, hints.type) ? 1 : 0;
+    candidate.frame_hit = std::any_of(cause.frames.begin(), cause.frames.end(),
+                                      [&](const std::string& word) { return rest.find(word) != std::string::npos; });
+    candidates.push_back(std::move(candidate));
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.module_match != b.module_match) return a.module_match > b.module_match;
+    return a.frame_hit && !b.frame_hit;
+  });
+  return candidates;
+}
+
 }  // namespace
 
 std::optional<Explanation> explain_pytorch_error(const std::string& text, const ExplainContext& context) {
@@ -165,34 +199,13 @@ std::optional<Explanation> explain_pytorch_error(const std::string& text, const 
     // The traceback's other lines: frames and source lines that point to a cause.
     std::string rest = text.substr(0, start.position) + text.substr(std::min(text.size(), start.position + best_match.length(0)));
 
-    std::vector<Candidate> candidates;
-    for (const MessageCause& cause : best->pattern->causes) {
-      std::vector<Reading> readings;
-      try {
-        readings = cause.read ? cause.read(captures, hints) : std::vector<Reading>{Reading{expand(cause.meaning, captures), {}}};
-      } catch (const std::out_of_range&) {
-        continue;  // numbers beyond int64: no reading of them holds
-      }
-      if (readings.empty()) continue;
-      if (!cause.read) {
-        for (const char* fix : cause.fixes) readings.front().fixes.push_back(expand(fix, captures));
-      }
-      if (!hints.type.empty() && !cause.modules.empty() && !contains(cause.modules, hints.type)) continue;
-      Candidate candidate;
-      candidate.cause.id = cause.id;
-      candidate.cause.message = readings.front().meaning;
-      candidate.cause.fixes = readings.front().fixes;
-      for (std::size_t i = 1; i < readings.size() && i < 3; ++i) candidate.cause.readings.push_back(readings[i].meaning);
-      candidate.module_match = !hints.type.empty() && contains(cause.modules, hints.type) ? 1 : 0;
-      candidate.frame_hit = std::any_of(cause.frames.begin(), cause.frames.end(),
-                                        [&](const std::string& word) { return rest.find(word) != std::string::npos; });
-      candidates.push_back(std::move(candidate));
+    bool narrowed = !hints.type.empty();
+    std::vector<Candidate> candidates = rank_causes(best->pattern->causes, captures, hints, rest, narrowed);
+    if (candidates.empty() && narrowed) {
+      narrowed = false;  // the message, but none of its causes, fits the module: say so and list them all
+      candidates = rank_causes(best->pattern->causes, captures, hints, rest, narrowed);
     }
     if (candidates.empty()) continue;
-    std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
-      if (a.module_match != b.module_match) return a.module_match > b.module_match;
-      return a.frame_hit && !b.frame_hit;
-    });
     Explanation explanation;
     explanation.error_type = start.exception;
     explanation.message = best_match.str(0);
@@ -202,7 +215,10 @@ std::optional<Explanation> explain_pytorch_error(const std::string& text, const 
       candidate.cause.rank = static_cast<int>(explanation.causes.size()) + 1;
       explanation.causes.push_back(std::move(candidate.cause));
     }
-    if (!hints.type.empty()) explanation.notes.push_back(fmt::format("causes narrowed to those of {} and of torch functions", hints.type));
+    if (narrowed) explanation.notes.push_back(fmt::format("causes narrowed to those of {} and of torch functions", hints.type));
+    if (!narrowed && !hints.type.empty()) {
+      explanation.notes.push_back(fmt::format("{} raises this message under none of these causes: the error comes from another call", hints.type));
+    }
     return explanation;
   }
   return std::nullopt;

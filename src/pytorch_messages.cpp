@@ -272,6 +272,23 @@ std::vector<Reading> bmm_inner(const Captures& c, const ModuleHints&) {
              {"make the first operand's last dim equal the second's second-to-last"});
 }
 
+// "embed_dim must be divisible by num_heads": the numbers come from --module, if at all.
+std::vector<Reading> heads_dividing(const Captures&, const ModuleHints& hints) {
+  std::string meaning = "each head gets embed_dim / num_heads features, so num_heads must divide embed_dim";
+  if (!hints.embed_dim || !hints.num_heads || *hints.embed_dim <= 0 || *hints.num_heads <= 0) {
+    return one(meaning, {"pick a num_heads that divides embed_dim (512: 1, 2, 4, 8, 16, ...), or an embed_dim that is a multiple of it"});
+  }
+  std::int64_t embed_dim = *hints.embed_dim, heads = *hints.num_heads;
+  if (embed_dim % heads == 0) return {};
+  std::int64_t below = heads, above = heads;
+  while (embed_dim % below != 0) --below;
+  while (above < embed_dim && embed_dim % above != 0) ++above;
+  std::vector<std::string> fixes = {fmt::format("construct with num_heads={}", below)};
+  if (above != below) fixes.push_back(fmt::format("or num_heads={}", above));
+  fixes.push_back(fmt::format("or embed_dim={} ({} heads of {})", (embed_dim / heads + 1) * heads, heads, embed_dim / heads + 1));
+  return one(fmt::format("{}: {} / {} is not whole", meaning, embed_dim, heads), fixes);
+}
+
 // "expecting {which} weights shape of (E, features), but got torch.Size([E, size])": the
 // separate projections' check, `which` "key" (sized by kdim) or "value" (vdim).
 std::vector<Reading> projection_features(const Captures& c, const std::string& which, const std::string& option) {
@@ -301,10 +318,7 @@ const std::vector<MessagePattern>& pytorch_message_table() {
          .modules = kAttention}}},
       {"AssertionError",
        {{"1.13 and 2.x", "embed_dim must be divisible by num_heads"}},
-       {{.id = DiagId::ModuleHeadsDivide,
-         .meaning = "each head gets embed_dim / num_heads features, so num_heads must divide embed_dim",
-         .fixes = {"pick a num_heads that divides embed_dim (512: 1, 2, 4, 8, 16, ...), or an embed_dim that is a multiple of it"},
-         .modules = kAttention}}},
+       {{.id = DiagId::ModuleHeadsDivide, .read = heads_dividing, .modules = kAttention}}},
       {"RuntimeError",
        {{"1.13 and 2.x", "Trying to create tensor with negative dimension {dim}: [{sizes:list}]"}},
        {{.id = DiagId::ModuleNegativeKvDim, .read = negative_kv_dim, .modules = {"MultiheadAttention"}},

@@ -182,6 +182,25 @@ TEST_CASE("a traceback's frames raise the cause they point to", "[explain]") {
   CHECK(framed->causes.front().fixes.front().starts_with("if 8 query heads share 2 key/value heads (grouped-query attention)"));
 }
 
+TEST_CASE("--module gives the numbers a message leaves out", "[explain]") {
+  ExplainContext context{nlohmann::json{{"type", "MultiheadAttention"}, {"embed_dim", 100}, {"num_heads", 8}}};
+  std::optional<Explanation> explanation = explain_pytorch_error("AssertionError: embed_dim must be divisible by num_heads", context);
+  REQUIRE(explanation);
+  CHECK(explanation->causes[0].message == "each head gets embed_dim / num_heads features, so num_heads must divide embed_dim: 100 / 8 is not whole");
+  CHECK(explanation->causes[0].fixes == std::vector<std::string>{"construct with num_heads=5", "or num_heads=10", "or embed_dim=104 (8 heads of 13)"});
+  // A module of another kind cannot raise it: the causes are listed anyway, with a note.
+  ExplainContext linear{nlohmann::json{{"type", "Linear"}, {"in_features", 8}, {"out_features", 4}}};
+  std::optional<Explanation> other = explain_pytorch_error("AssertionError: embed_dim must be divisible by num_heads", linear);
+  REQUIRE(other);
+  CHECK(other->causes[0].id == DiagId::ModuleHeadsDivide);
+  CHECK(other->notes == std::vector<std::string>{"Linear raises this message under none of these causes: the error comes from another call"});
+  // A Linear's own cause comes before a torch function's.
+  std::optional<Explanation> linear_first = explain_pytorch_error("mat1 and mat2 shapes cannot be multiplied (40x384 and 512x1024)", linear);
+  REQUIRE(linear_first);
+  CHECK(linear_first->causes[0].id == DiagId::LinearFeatures);
+  CHECK(linear_first->causes.size() == 4);  // MHA031 is nn.MultiheadAttention's
+}
+
 TEST_CASE("text that holds no predicted message is not explained", "[explain]") {
   for (const char* text : {"", "MHA999", "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB",
                            "ValueError: too many values to unpack (expected 2)", "shape is invalid",
