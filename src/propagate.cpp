@@ -246,14 +246,40 @@ Report input_error_report(const std::string& file, const InputError& error) {
   return report;
 }
 
+namespace {
+
+// Every file the spec names: tensor data and weights.
+std::vector<std::string> files_named_by(const Spec& spec) {
+  std::vector<std::string> files;
+  auto add_module = [&files](const ModuleDecl& module, auto& add_nested) -> void {
+    if (!module.weights.empty()) files.push_back(module.weights);
+    for (const ModuleDecl& nested : module.submodules) add_nested(nested, add_nested);
+  };
+  for (const ModuleDecl& module : spec.modules) add_module(module, add_module);
+  for (const TensorDecl& tensor : spec.tensors) {
+    if (!tensor.file.empty()) files.push_back(tensor.file);
+  }
+  for (const CallDecl& call : spec.calls) {
+    for (const auto& [argument, ref] : call.tensors) {
+      if (!ref.tensor.file.empty()) files.push_back(ref.tensor.file);
+    }
+  }
+  return files;
+}
+
+}  // namespace
+
 Report check_spec(const Spec& spec, const CheckOptions& options) {
   Report report;
   report.file = spec.document.source ? spec.document.source->name : "";
   try {
     Pass(spec, report).run();
   } catch (const InputError& error) {
-    return input_error_report(report.file, error);
+    Report failed = input_error_report(report.file, error);
+    failed.input_files = files_named_by(spec);
+    return failed;
   }
+  report.input_files = files_named_by(spec);
   if (options.verify_fixes) verify_fixes(spec, report);
   apply_filter(report, DiagnosticFilter{spec.ignored_codes, {}});
   return report;
