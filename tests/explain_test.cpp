@@ -182,7 +182,7 @@ TEST_CASE("a traceback's frames raise the cause they point to", "[explain]") {
   CHECK(framed->causes.front().fixes.front().starts_with("if 8 query heads share 2 key/value heads (grouped-query attention)"));
 }
 
-TEST_CASE("--module gives the numbers a message leaves out", "[explain]") {
+TEST_CASE("the module from --module gives the numbers a message leaves out", "[explain]") {
   ExplainContext context{nlohmann::json{{"type", "MultiheadAttention"}, {"embed_dim", 100}, {"num_heads", 8}}};
   std::optional<Explanation> explanation = explain_pytorch_error("AssertionError: embed_dim must be divisible by num_heads", context);
   REQUIRE(explanation);
