@@ -257,7 +257,7 @@ void narrow_by_report(Explanation& explanation, const Report& report) {
   cause.readings.insert(cause.readings.begin(), cause.message);
   cause.message = confirming->message;
   std::vector<std::string> fixes;
-  for (const Fix& fix : confirming->fixes) fixes.push_back(fix.verified ? fix.description + " (verified: " + fix.result + ")" : fix.description);
+  for (const Fix& fix : confirming->fixes) fixes.push_back(fix.verified ? fix_text(fix) + " [verified]" : fix.description);
   if (!fixes.empty()) cause.fixes = fixes;
   explanation.causes.insert(explanation.causes.begin(), cause);
   for (std::size_t i = 0; i < explanation.causes.size(); ++i) explanation.causes[i].rank = static_cast<int>(i) + 1;

@@ -224,7 +224,8 @@ TEST_CASE("checking the rebuilt call confirms the cause", "[explain]") {
   CHECK(checked.causes.front().id == DiagId::KeyFeatureDim);
   CHECK(checked.causes.front().rank == 1);
   CHECK(checked.causes.size() == explanation->causes.size());
-  CHECK(checked.causes.front().fixes.front().find("(verified: valid") != std::string::npos);
+  CHECK(checked.causes.front().fixes.front().find("— valid: ") != std::string::npos);
+  CHECK(checked.causes.front().fixes.front().ends_with(" [verified]"));
 
   Explanation valid = *explanation;
   narrow_by_report(valid, test::check_text(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}, "query": [3, 2, 8], "key": [3, 2, 8], "value": [3, 2, 8]})"));
@@ -269,7 +270,7 @@ TEST_CASE("explain on the command line", "[explain][cli]") {
   CHECK(checked.status == 0);
   CHECK(checked.out.find("1. MHA040 batch-mismatch: key/value batch size differs from query batch size (confirmed by checking the call)") !=
         std::string::npos);
-  CHECK(checked.out.find("(verified: valid") != std::string::npos);
+  CHECK(checked.out.find("— valid: attn_output (1, 32, 512), attn_output_weights (32, 1, 10) [verified]") != std::string::npos);
 
   test::CliRun bad_module = test::run_cli("explain \"embed_dim must be divisible by num_heads\" --module \"nn.MultiheadAttention(512,\"");
   CHECK(bad_module.status == 2);

@@ -13,12 +13,6 @@
 
 namespace mhacheck {
 
-struct NamedOutput {
-  std::string name;  // "attn_output", or the call's own output name
-  Shape shape;
-  DType dtype;
-};
-
 struct CallReport {
   std::string id;
   std::string module;
