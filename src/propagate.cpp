@@ -8,11 +8,13 @@
 #include "call_context.hpp"
 #include "fixes.hpp"
 #include "mhacheck/check.hpp"
+#include "mhacheck/json_source.hpp"
 #include "mhacheck/module_schema.hpp"
 #include "mhacheck/python_text.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "mhacheck/suggest.hpp"
 #include "ops/registry.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -27,6 +29,7 @@ struct NamedValue {
 ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::string& origin) {
   ArgValue value;
   value.written = tensor.shape;
+  value.dim_names = written_names(tensor.shape);
   value.origin = origin;
   if (!tensor.file.empty()) {
     // The shape and dtype are the file's: point at the file name, offer no patch.
@@ -148,6 +151,7 @@ class Pass {
       call_report.skipped_because = failed_dependency;
     } else {
       find_operator(call.op)->infer(ctx);
+      ctx.fold_role_diagnostics();
       call_report.ok = !ctx.has_errors();
       if (call_report.ok) call_report.outputs = ctx.outputs;
     }
@@ -169,6 +173,7 @@ class Pass {
       if (call_report.ok) {
         named.value.written = call_report.outputs[i].shape;
         named.value.dim_sources = dim_sources(ctx, call_report.outputs[i].shape);
+        named.value.dim_names = dim_names(ctx, call_report.outputs[i]);
         named.dtype = call_report.outputs[i].dtype;
         call_report.outputs[i].name = call.outputs[i];
       } else {
@@ -215,6 +220,48 @@ class Pass {
     return sources;
   }
 
+  // What each dim of an output stands for: the rule's names when it gave them, else the name of
+  // the input dim it equals, preferring the same position in an input of the same rank (a
+  // Linear's or an attention's output keeps its input's layout), then the only name among the
+  // input dims of that size.
+  std::vector<std::string> dim_names(const CallContext& ctx, const NamedOutput& output) {
+    if (!output.dim_names.empty()) return output.dim_names;
+    std::vector<std::string> names(output.shape.size());
+    const OperatorSchema& schema = *find_operator_schema(ctx.call.op);
+    std::vector<const ArgValue*> inputs;
+    for (const ArgSchema& parameter : schema.arguments) {
+      auto it = ctx.args.find(parameter.name);
+      if (it != ctx.args.end() && it->second.present) inputs.push_back(&it->second);
+      for (std::size_t i = 0; parameter.kind == ArgKind::TensorList && i < ctx.call.list_size(parameter.name); ++i) {
+        auto element = ctx.args.find(list_element(parameter.name, i));
+        if (element != ctx.args.end() && element->second.present) inputs.push_back(&element->second);
+      }
+    }
+    for (std::size_t d = 0; d < output.shape.size(); ++d) {
+      const DimExpr size = symbols_.resolve(output.shape[d]);
+      int dim = static_cast<int>(d);
+      for (const ArgValue* input : inputs) {
+        if (input->shape.size() == output.shape.size() && input->shape[d] == size && !input->dim_name(dim).empty()) {
+          names[d] = input->dim_name(dim);
+          break;
+        }
+      }
+      if (!names[d].empty()) continue;
+      std::string only;
+      bool ambiguous = false;
+      for (const ArgValue* input : inputs) {
+        for (int j = 0; j < input->rank(); ++j) {
+          if (!(input->shape[j] == size) || input->dim_name(j).empty()) continue;
+          if (!only.empty() && only != input->dim_name(j)) ambiguous = true;
+          only = input->dim_name(j);
+        }
+      }
+      if (!ambiguous) names[d] = only;
+      if (names[d].empty() && size.is_plain_symbol()) names[d] = size.symbol;
+    }
+    return names;
+  }
+
   const Spec& spec_;
   Report& report_;
   Symbols symbols_;
@@ -246,16 +293,78 @@ Report input_error_report(const std::string& file, const InputError& error) {
   return report;
 }
 
+namespace {
+
+constexpr std::size_t kMaxPythonSourceBytes = 16 * 1024 * 1024;
+
+// A traced spec's calls carry the Python line that made them ("source"): each diagnostic of such a
+// call is located there, so every renderer points at the model's code, and the call's place in
+// the spec becomes a related location. The Python file is read only to quote the line; one
+// that cannot be read is quoted as an empty line.
+void locate_at_python_lines(const Spec& spec, Report& report) {
+  std::map<std::string, const SourceLine*> sources;
+  for (const CallDecl& call : spec.calls) {
+    if (call.source.line > 0) sources.emplace(call.id, &call.source);
+  }
+  if (sources.empty()) return;
+  std::map<std::string, std::shared_ptr<const SourceText>> files;
+  for (Diagnostic& diagnostic : report.diagnostics) {
+    auto found = sources.find(diagnostic.call);
+    if (found == sources.end()) continue;
+    const SourceLine& source = *found->second;
+    std::shared_ptr<const SourceText>& text = files[source.file];
+    if (!text) {
+      try {
+        text = read_source_file(source.file, kMaxPythonSourceBytes);
+      } catch (const InputError&) {
+        text = std::make_shared<const SourceText>(SourceText{source.file, {}});
+      }
+    }
+    std::string line = text->line_text(source.line);
+    std::size_t first = line.find_first_not_of(" \t");
+    Location python{text, source.line, first == std::string::npos ? 1 : static_cast<int>(first) + 1,
+                    first == std::string::npos ? 1 : static_cast<int>(line.find_last_not_of(" \t") - first) + 1,
+                    diagnostic.location.pointer};
+    diagnostic.related.insert(diagnostic.related.begin(), RelatedLocation{"the call in the spec", diagnostic.location});
+    diagnostic.location = std::move(python);
+  }
+}
+
+// Every file the spec names: tensor data and weights.
+std::vector<std::string> files_named_by(const Spec& spec) {
+  std::vector<std::string> files;
+  auto add_module = [&files](const ModuleDecl& module, auto& add_nested) -> void {
+    if (!module.weights.empty()) files.push_back(module.weights);
+    for (const ModuleDecl& nested : module.submodules) add_nested(nested, add_nested);
+  };
+  for (const ModuleDecl& module : spec.modules) add_module(module, add_module);
+  for (const TensorDecl& tensor : spec.tensors) {
+    if (!tensor.file.empty()) files.push_back(tensor.file);
+  }
+  for (const CallDecl& call : spec.calls) {
+    for (const auto& [argument, ref] : call.tensors) {
+      if (!ref.tensor.file.empty()) files.push_back(ref.tensor.file);
+    }
+  }
+  return files;
+}
+
+}  // namespace
+
 Report check_spec(const Spec& spec, const CheckOptions& options) {
   Report report;
   report.file = spec.document.source ? spec.document.source->name : "";
   try {
     Pass(spec, report).run();
   } catch (const InputError& error) {
-    return input_error_report(report.file, error);
+    Report failed = input_error_report(report.file, error);
+    failed.input_files = files_named_by(spec);
+    return failed;
   }
+  report.input_files = files_named_by(spec);
   if (options.verify_fixes) verify_fixes(spec, report);
   apply_filter(report, DiagnosticFilter{spec.ignored_codes, {}});
+  locate_at_python_lines(spec, report);
   return report;
 }
 
