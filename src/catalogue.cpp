@@ -225,6 +225,33 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        "still needs one real key) or drop the row.",
        R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "weights": "examples/run/mha_e8_h2.npz"}, "query": {"file": "examples/run/inputs.npz", "key": "query"}, "key": {"file": "examples/run/inputs.npz", "key": "key"}, "value": {"file": "examples/run/inputs.npz", "key": "key"}, "key_padding_mask": {"file": "examples/run/inputs.npz", "key": "blank_row_mask"}})",
        true},
+      {DiagId::FloatBinaryMask, "MHA111", Severity::Warning, "float-binary-mask", "a float mask holding only 0 and 1 masks nothing",
+       "Float masks are added to the attention scores; only bool masks select. A float mask of 0s and 1s (a padding "
+       "mask converted with .float()) shifts some scores by 1 and masks nothing, so padding takes part in attention. "
+       "Pass it as bool (with the operator's meaning of True), or make it additive with -inf where masked. PyTorch "
+       "raises nothing; mhacheck run sees it in the data.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "weights": "examples/run/mha_e8_h2.npz"}, "query": {"file": "examples/run/inputs.npz", "key": "query"}, "key": {"file": "examples/run/inputs.npz", "key": "key"}, "value": {"file": "examples/run/inputs.npz", "key": "key"}, "key_padding_mask": {"file": "examples/run/masks.npz", "key": "float_padding"}})",
+       true},
+      {DiagId::MaskRepeatLayout, "MHA113", Severity::Warning, "mask-repeat-layout", "an (N*num_heads, L, S) mask built with repeat instead of repeat_interleave",
+       "nn.MultiheadAttention reads entry b*num_heads + h of a 3-D attn_mask as batch entry b, head h. A per-batch "
+       "(N, L, S) mask expanded with mask.repeat(num_heads, 1, 1) is laid out head-major instead, so heads of one "
+       "entry use other entries' masks. mask.repeat_interleave(num_heads, dim=0) is the right layout. PyTorch raises "
+       "nothing; mhacheck run sees it in the data.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "weights": "examples/run/mha_e8_h2.npz"}, "query": {"file": "examples/run/inputs.npz", "key": "query"}, "key": {"file": "examples/run/inputs.npz", "key": "key"}, "value": {"file": "examples/run/inputs.npz", "key": "key"}, "attn_mask": {"file": "examples/run/masks.npz", "key": "repeated"}})",
+       true},
+      {DiagId::CausalMaskFuture, "MHA114", Severity::Warning, "causal-mask-future", "a causal mask that lets positions see the future",
+       "A mask meant to be causal (is_causal=True says it is, or its name contains causal) must hide every key "
+       "position after the query's. Bool masks mean opposite things: True = ignore in nn.MultiheadAttention, "
+       "True = take part in F.scaled_dot_product_attention, so a tril mask in one is an inverted mask in the other. "
+       "The message names the first query and key positions that leak. PyTorch raises nothing.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "weights": "examples/run/mha_e8_h2.npz"}, "query": {"file": "examples/run/inputs.npz", "key": "query"}, "key": {"file": "examples/run/inputs.npz", "key": "query"}, "value": {"file": "examples/run/inputs.npz", "key": "query"}, "attn_mask": {"file": "examples/run/masks.npz", "key": "causal_inverted"}, "is_causal": true})",
+       true},
+      {DiagId::NonFiniteInput, "MHA115", Severity::Warning, "non-finite-input", "an input holds NaN or infinite values",
+       "A NaN in a key or value reaches every query that attends to it, and through the output projection every "
+       "feature of those tokens. mhacheck run counts the NaN and infinite values of query, key and value read from "
+       "files.",
+       R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "weights": "examples/run/mha_e8_h2.npz"}, "query": {"file": "examples/run/masks.npz", "key": "query_nan"}, "key": {"file": "examples/run/inputs.npz", "key": "key"}, "value": {"file": "examples/run/inputs.npz", "key": "key"}})",
+       true},
       {DiagId::SdpaDType, "MHA200", Severity::Error, "sdpa-dtype", "query, key and value of scaled_dot_product_attention differ in dtype",
        "F.scaled_dot_product_attention computes in one dtype; it refuses query, key and value of different dtypes "
        "before looking at their shapes.",

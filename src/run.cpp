@@ -12,6 +12,7 @@
 #include "mhacheck/forward.hpp"
 #include "mhacheck/module_forward.hpp"
 #include "mhacheck/module_schema.hpp"
+#include "value_checks.hpp"
 #include "mhacheck/report_filter.hpp"
 
 namespace mhacheck {
@@ -249,6 +250,8 @@ class Runner {
     inputs.need_weights = call.flag("need_weights");
     inputs.average_attn_weights = call.flag("average_attn_weights");
     inputs.is_causal = call.flag("is_causal");
+    check_values(call, {"query", "key", "value"}, {"key_padding_mask", "attn_mask"}, MaskReading::TrueIgnores,
+                 inputs.query->shape.size() == 3 ? inputs.query->shape[module.mha.batch_first ? 0 : 1] : 1, module.mha.num_heads);
     MhaOutputs outputs = mha_forward(module.mha, state, inputs, threads());
     if (!outputs.fully_masked_rows.empty()) report_masked_rows(call, outputs.fully_masked_rows);
 
@@ -358,6 +361,7 @@ class Runner {
     inputs.is_causal = call.flag("is_causal");
     if (!call.arguments.at("scale").is_null()) inputs.scale = call.arguments.at("scale").get<double>();
     inputs.enable_gqa = call.flag("enable_gqa");
+    check_values(call, {"query", "key", "value"}, {"attn_mask"}, MaskReading::TrueKeeps, 1, 1);
     SdpaOutputs outputs = sdpa_forward(inputs);
     if (!outputs.fully_masked_rows.empty()) {
       Diagnostic& diagnostic = report(
@@ -394,6 +398,51 @@ class Runner {
     Array result = glue_forward(inputs);
     outputs_[output.name] = result;
     result_.outputs.push_back({call.id, output.name, std::move(result), false, true});
+  }
+
+  // The data of a declared tensor read from a file (not random, not generated, not an output).
+  const Array* file_data(const CallDecl& call, const std::string& argument) {
+    const ArgRef& ref = call.tensor(argument);
+    if (ref.kind == ArgRef::Kind::Absent || ref.kind == ArgRef::Kind::Causal) return nullptr;
+    if (ref.kind == ArgRef::Kind::Named && outputs_.count(ref.name) != 0) return nullptr;
+    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
+    if (tensor == nullptr || tensor->file.empty()) return nullptr;
+    auto it = arrays_.find(ref.kind == ArgRef::Kind::Named ? "name:" + ref.name : "inline:" + ref.pointer);
+    return it == arrays_.end() ? nullptr : &it->second;
+  }
+
+  // Value checks (src/value_checks.hpp) of an attention call's data, before its forward pass.
+  void check_values(const CallDecl& call, std::initializer_list<const char*> inputs, std::initializer_list<const char*> masks,
+                    MaskReading reading, std::int64_t batch, std::int64_t heads) {
+    for (const char* argument : inputs) {
+      const Array* data = file_data(call, argument);
+      std::int64_t bad = data ? non_finite_count(*data) : 0;
+      if (bad == 0) continue;
+      Diagnostic& diagnostic = report(DiagId::NonFiniteInput,
+                                      fmt::format("{} holds {} NaN or infinite value{}", argument, bad, bad == 1 ? "" : "s"), call.id,
+                                      spec_.document.values.find(call.tensor(argument).pointer));
+      diagnostic.argument = argument;
+      diagnostic.notes.push_back("one NaN in a key or value spreads to every query that attends to it");
+    }
+    for (const char* argument : masks) {
+      const Array* data = file_data(call, argument);
+      if (!data) continue;
+      const ArgRef& ref = call.tensor(argument);
+      std::string name = ref.kind == ArgRef::Kind::Named ? ref.name : "";
+      bool meant_causal = (call.flag("is_causal") && std::string(argument) == "attn_mask") || name.find("causal") != std::string::npos;
+      std::vector<std::pair<DiagId, std::optional<MaskFinding>>> findings = {
+          {DiagId::FloatBinaryMask, float_binary_mask(*data)},
+          {DiagId::MaskRepeatLayout, std::string(argument) == "attn_mask" ? repeated_not_interleaved(*data, batch, heads) : std::nullopt},
+          {DiagId::CausalMaskFuture, meant_causal ? causal_sees_future(*data, reading) : std::nullopt}};
+      for (auto& [id, finding] : findings) {
+        if (!finding) continue;
+        Diagnostic& diagnostic = report(id, fmt::format("{}: {}", argument, finding->message), call.id,
+                                        spec_.document.values.find(ref.pointer));
+        diagnostic.argument = argument;
+        diagnostic.notes.push_back(finding->note);
+        diagnostic.notes.push_back("PyTorch raises nothing");
+      }
+    }
   }
 
   void report_masked_rows(const CallDecl& call, const std::vector<FullyMaskedRow>& rows) {

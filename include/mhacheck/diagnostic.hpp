@@ -93,6 +93,10 @@ enum class DiagId {
   MaskMeaning,            // MHA084
   SdpaLayoutRole,         // MHA209
   ReshapeMovesDim,        // MHA312
+  FloatBinaryMask,        // MHA111
+  MaskRepeatLayout,       // MHA113
+  CausalMaskFuture,       // MHA114
+  NonFiniteInput,         // MHA115
 };
 
 struct DiagInfo {
