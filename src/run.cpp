@@ -11,6 +11,7 @@
 
 #include "mhacheck/report_filter.hpp"
 #include "operators.hpp"
+#include "value_checks.hpp"
 
 namespace mhacheck {
 namespace {
@@ -270,6 +271,7 @@ class Runner {
                                      argument.kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
       if (array != nullptr) forward.tensors[argument.name] = array;
     }
+    if (op.call.argument("query") && op.call.argument("key") && op.call.argument("value")) check_attention_values(call, op, forward);
     ForwardResult result;
     try {
       result = op.forward(forward);
@@ -353,6 +355,63 @@ class Runner {
         call.id, spec_.document.values.find(call.tensor("attn_mask").pointer));
     diagnostic.argument = "attn_mask";
     diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mark the positions that take part: True attends");
+  }
+
+  // The data of a declared tensor read from a file (not random, not generated, not an output).
+  const Array* file_data(const CallDecl& call, const std::string& argument) {
+    const ArgRef& ref = call.tensor(argument);
+    if (ref.kind == ArgRef::Kind::Absent || ref.kind == ArgRef::Kind::Causal) return nullptr;
+    if (ref.kind == ArgRef::Kind::Named && outputs_.count(ref.name) != 0) return nullptr;
+    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
+    if (tensor == nullptr || tensor->file.empty()) return nullptr;
+    auto it = arrays_.find(ref.kind == ArgRef::Kind::Named ? "name:" + ref.name : "inline:" + ref.pointer);
+    return it == arrays_.end() ? nullptr : &it->second;
+  }
+
+  // Value checks (src/value_checks.hpp) of an attention call's data, before its forward pass:
+  // query, key and value, and every mask argument, read as the operator reads a bool mask. An
+  // (N*num_heads, L, S) mask's layout depends on nn.MultiheadAttention's batch and heads.
+  void check_attention_values(const CallDecl& call, const OperatorDef& op, const ForwardCall& forward) {
+    std::int64_t batch = 1, heads = 1;
+    if (forward.module != nullptr && forward.module->type == "MultiheadAttention") {
+      const Array* query = forward.tensors.at("query");
+      batch = query->shape.size() == 3 ? query->shape[forward.module->mha.batch_first ? 0 : 1] : 1;
+      heads = forward.module->mha.num_heads;
+    }
+    MaskReading reading = op.mask_true_attends ? MaskReading::TrueKeeps : MaskReading::TrueIgnores;
+    std::vector<std::string> masks;
+    for (const ArgSchema& argument : op.call.arguments) {
+      if (argument.kind == ArgKind::Mask) masks.push_back(argument.name);
+    }
+    for (const char* argument : {"query", "key", "value"}) {
+      const Array* data = file_data(call, argument);
+      std::int64_t bad = data ? non_finite_count(*data) : 0;
+      if (bad == 0) continue;
+      Diagnostic& diagnostic = report(DiagId::NonFiniteInput,
+                                      fmt::format("{} holds {} NaN or infinite value{}", argument, bad, bad == 1 ? "" : "s"), call.id,
+                                      spec_.document.values.find(call.tensor(argument).pointer));
+      diagnostic.argument = argument;
+      diagnostic.notes.push_back("one NaN in a key or value spreads to every query that attends to it");
+    }
+    for (const std::string& argument : masks) {
+      const Array* data = file_data(call, argument);
+      if (!data) continue;
+      const ArgRef& ref = call.tensor(argument);
+      std::string name = ref.kind == ArgRef::Kind::Named ? ref.name : "";
+      bool meant_causal = (call.flag("is_causal") && argument == "attn_mask") || name.find("causal") != std::string::npos;
+      std::vector<std::pair<DiagId, std::optional<MaskFinding>>> findings = {
+          {DiagId::FloatBinaryMask, float_binary_mask(*data)},
+          {DiagId::MaskRepeatLayout, argument == "attn_mask" ? repeated_not_interleaved(*data, batch, heads) : std::nullopt},
+          {DiagId::CausalMaskFuture, meant_causal ? causal_sees_future(*data, reading) : std::nullopt}};
+      for (auto& [id, finding] : findings) {
+        if (!finding) continue;
+        Diagnostic& diagnostic = report(id, fmt::format("{}: {}", argument, finding->message), call.id,
+                                        spec_.document.values.find(ref.pointer));
+        diagnostic.argument = argument;
+        diagnostic.notes.push_back(finding->note);
+        diagnostic.notes.push_back("PyTorch raises nothing");
+      }
+    }
   }
 
   void report_masked_rows(const CallDecl& call, const std::vector<FullyMaskedRow>& rows) {

@@ -19,3 +19,14 @@ np.savez("inputs.npz", query=query.numpy(), key=key.numpy(), key_padding_mask=pa
 
 # Token ids for nn.Embedding(10, ...): 12 is outside the table (the example of MHA105).
 np.save("embedding_ids.npy", np.array([[1, 4, 2], [7, 12, 0]], dtype=np.int64))
+
+# Masks that PyTorch accepts but that do not do what they are used for (MHA111, MHA113-MHA115).
+float_padding = np.zeros((2, 5), dtype=np.float32)
+float_padding[1, 3:] = 1.0                  # 1 = padding, but a float mask is added: nothing masked
+per_entry = np.zeros((2, 3, 5), dtype=bool)
+per_entry[1, :, 2:] = True                  # batch entry 1 may attend to keys 0-1 only
+repeated = np.tile(per_entry, (2, 1, 1))    # mask.repeat(2, 1, 1): entries 1 and 2 swapped
+causal_inverted = np.tril(np.ones((3, 3), dtype=bool))  # True = ignore in MHA: it hides the past
+query_nan = query.numpy().copy()
+query_nan[1, 0, 3] = np.nan
+np.savez("masks.npz", float_padding=float_padding, repeated=repeated, causal_inverted=causal_inverted, query_nan=query_nan)
