@@ -72,9 +72,9 @@ class SpecReader {
     if (spec_.flat) {
       read_flat_call(root);
     } else {
-      if (!root.contains("modules")) fail("", "missing \"modules\"", {}, "a spec with \"calls\" declares its modules under \"modules\"");
+      // A spec whose calls are all functions ({"op": ...}) declares no modules.
       if (!root.contains("calls")) fail("", "missing \"calls\"", {}, "a spec with \"modules\" lists the calls under \"calls\"");
-      read_modules(root["modules"]);
+      if (root.contains("modules")) read_modules(root["modules"]);
       read_calls(root["calls"]);
     }
   }
@@ -398,21 +398,6 @@ class SpecReader {
     return nullptr;
   }
 
-  static MhaOptions mha_options(const json& options) {
-    MhaOptions mha;
-    mha.embed_dim = options["embed_dim"].get<std::int64_t>();
-    mha.num_heads = options["num_heads"].get<std::int64_t>();
-    mha.dropout = options["dropout"].get<double>();
-    mha.bias = options["bias"].get<bool>();
-    mha.add_bias_kv = options["add_bias_kv"].get<bool>();
-    mha.add_zero_attn = options["add_zero_attn"].get<bool>();
-    if (!options["kdim"].is_null()) mha.kdim = options["kdim"].get<std::int64_t>();
-    if (!options["vdim"].is_null()) mha.vdim = options["vdim"].get<std::int64_t>();
-    mha.batch_first = options["batch_first"].get<bool>();
-    if (!options["dtype"].is_null()) mha.dtype = *parse_dtype(options["dtype"].get<std::string>());
-    return mha;
-  }
-
   void read_modules(const json& modules) {
     object_at(modules, "/modules", "named modules");
     for (auto it = modules.begin(); it != modules.end(); ++it) {
@@ -567,7 +552,11 @@ class SpecReader {
       std::string name = bare_function_name(call["op"].get<std::string>());
       const OperatorSchema* schema = find_operator_schema(name);
       if (schema == nullptr || schema->module) {
-        fail(op_pointer, fmt::format("unknown function \"{}\"{}", call["op"].get<std::string>(), did_you_mean(name, function_names())));
+        std::string names;
+        for (const std::string& known : function_names()) names += (names.empty() ? "" : ", ") + known;
+        fail(op_pointer, fmt::format("unknown function \"{}\"{}", call["op"].get<std::string>(), did_you_mean(name, function_names())), {},
+             fmt::format("supported functions: {}{}", names,
+                         schema != nullptr ? fmt::format("; nn.{} is a module: declare it under \"modules\"", name) : ""));
       }
       return *schema;
     }
@@ -580,7 +569,8 @@ class SpecReader {
     if (declared == nullptr) {
       std::vector<std::string> names;
       for (const ModuleDecl& candidate : spec_.modules) names.push_back(candidate.name);
-      fail(child_pointer(pointer, "module"), fmt::format("no module named \"{}\"{}", module, did_you_mean(module, names)));
+      fail(child_pointer(pointer, "module"), fmt::format("no module named \"{}\"{}", module, did_you_mean(module, names)), {},
+           names.empty() ? "declare it under \"modules\", e.g. \"modules\": {\"attn\": \"nn.MultiheadAttention(512, 8)\"}" : "");
     }
     return *find_operator_schema(declared->type);
   }
@@ -658,6 +648,21 @@ std::optional<std::string> canonical_module_type(const std::string& type) {
   }
   if (find_module_schema(bare) != nullptr) return bare;
   return std::nullopt;
+}
+
+MhaOptions mha_options(const nlohmann::json& options) {
+  MhaOptions mha;
+  mha.embed_dim = options["embed_dim"].get<std::int64_t>();
+  mha.num_heads = options["num_heads"].get<std::int64_t>();
+  mha.dropout = options["dropout"].get<double>();
+  mha.bias = options["bias"].get<bool>();
+  mha.add_bias_kv = options["add_bias_kv"].get<bool>();
+  mha.add_zero_attn = options["add_zero_attn"].get<bool>();
+  if (!options["kdim"].is_null()) mha.kdim = options["kdim"].get<std::int64_t>();
+  if (!options["vdim"].is_null()) mha.vdim = options["vdim"].get<std::int64_t>();
+  mha.batch_first = options["batch_first"].get<bool>();
+  if (!options["dtype"].is_null()) mha.dtype = *parse_dtype(options["dtype"].get<std::string>());
+  return mha;
 }
 
 const ModuleDecl* ModuleDecl::submodule(const std::string& option) const {

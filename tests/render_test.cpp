@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "mhacheck/render.hpp"
+#include "mhacheck/report_filter.hpp"
 #include "test_support.hpp"
 
 using namespace mhacheck;
@@ -74,4 +75,14 @@ TEST_CASE("json: the streamed report text is the built report dumped, byte for b
   odd.file = "bad\xff name \"quoted\"\t.json";  // invalid UTF-8 is replaced, as dump's replace handler does
   odd.diagnostics.front().message += " \x01 \xc3\xa9";
   CHECK(render_json_text({odd}) == render_json({odd}).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+TEST_CASE("text: a call whose errors --ignore hides says which", "[render]") {
+  Report report = test::check_example("seed_example1.json");
+  DiagnosticFilter filter;
+  filter.ignore = parse_code_list({"batch-mismatch"});
+  apply_filter(report, filter);
+  std::string text = render_text({report}, TextStyle{false});
+  CHECK_THAT(text, Catch::Contains("fails (MHA040 hidden by --ignore/--only)"));
+  CHECK_THAT(text, !Catch::Contains("see above"));
 }

@@ -108,3 +108,21 @@ TEST_CASE("a spec holds at most kMaxCalls calls", "[spec]") {
   CHECK_THAT(error_of(R"({"modules": {}, "calls": [)" + calls + "]}"),
              Catch::Contains("100001 calls is above the limit of 100000"));
 }
+
+TEST_CASE("a full-form spec of function calls only declares no modules", "[spec]") {
+  Report report = test::check_text(R"({"version": 1, "tensors": {"q": [2, 4, 8, 16]},
+    "calls": [{"op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q"}]})");
+  CHECK_FALSE(report.input_error);
+  REQUIRE(report.calls.size() == 1);
+  CHECK(report.calls[0].ok);
+  CHECK_THAT(error_of(R"({"calls": [{"module": "attn", "query": [1], "key": [1], "value": [1]}]})"),
+             Catch::Contains("no module named \"attn\"") && Catch::Contains("declare it under \"modules\""));
+}
+
+TEST_CASE("an unknown function lists the supported ones", "[spec]") {
+  std::string error = error_of(R"({"calls": [{"op": "F.scaled_dot_attention", "query": [1], "key": [1], "value": [1]}]})");
+  CHECK_THAT(error, Catch::Contains("unknown function \"F.scaled_dot_attention\"") &&
+                        Catch::Contains("supported functions: scaled_dot_product_attention, transpose,") && Catch::Contains("softmax"));
+  CHECK_THAT(error_of(R"({"calls": [{"op": "MultiheadAttention", "query": [1], "key": [1], "value": [1]}]})"),
+             Catch::Contains("nn.MultiheadAttention is a module: declare it under \"modules\""));
+}

@@ -26,6 +26,7 @@ struct CallReport {
   bool ok = false;          // no error for this call
   std::vector<NamedOutput> outputs;  // outputs PyTorch returns, in order (none when !ok)
   std::string skipped_because;  // not checked: an input comes from this failing call
+  std::vector<std::string> hidden_errors;  // codes of this call's errors dropped by --ignore/--only
 };
 
 struct Report {

@@ -32,6 +32,9 @@ struct MhaOptions {
   DType dtype = DType::Float32;  // the factory kwarg dtype=: the parameters' dtype
 };
 
+// The options of a MultiheadAttention, every one present (ModuleDecl::options), typed.
+MhaOptions mha_options(const nlohmann::json& options);
+
 struct ModuleDecl {
   std::string name;     // the key under "modules"; "module" in the flat form; for a nested
                         // module, the option that holds it ("encoder_layer")
