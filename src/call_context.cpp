@@ -102,7 +102,7 @@ Diagnostic& CallContext::report_option(DiagId id, std::string message, const std
   diagnostic.message = std::move(message);
   diagnostic.call = call.id;
   std::string written = written_option(option).value_or(option);
-  diagnostic.argument = "module->" + written;
+  diagnostic.argument = "module." + written;
   std::string pointer = child_pointer(module->pointer, written);
   diagnostic.location = spec.document.values.find(module->written_as_call || !written_option(option) ? module->pointer : pointer);
   if (diagnostic.severity() == Severity::Error) ++errors_;

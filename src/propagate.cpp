@@ -70,6 +70,7 @@ class Pass {
       define(tensor.name, std::move(named), tensor.pointer);
     }
     for (const CallDecl& call : spec_.calls) run_call(call);
+    report_.symbols = symbols_;
   }
 
  private:

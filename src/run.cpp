@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <limits>
 #include <map>
-#include <random>
 #include <set>
 #include <thread>
 
@@ -286,13 +285,9 @@ class Runner {
     if (use.mask) {
       // Nothing masked: float masks add 0; bool masks hold whichever value lets every key attend.
       if (use.dtype == DType::Bool && use.true_attends) std::fill(array.bytes.begin(), array.bytes.end(), 1);
-    } else if (use.dtype == DType::Float32 || use.dtype == DType::Float64) {
-      std::normal_distribution<double> normal(0.0, 1.0);
-      for (std::int64_t i = 0; i < array.size(); ++i) {
-        if (use.dtype == DType::Float64) array.data<double>()[i] = normal(random_);
-        else array.data<float>()[i] = static_cast<float>(normal(random_));
-      }
-    }  // integer data stays zero
+    } else {
+      random_.fill_normal(array, 0.0, 1.0);  // float32 and float64; other dtypes stay zero
+    }
     return array;
   }
 
@@ -522,16 +517,13 @@ class Runner {
                                "(earlier releases gave NaN)");
   }
 
-  Shape resolved(const Shape& shape) const {
-    Symbols symbols;
-    for (const auto& [symbol, value] : spec_.dims) symbols.bind(symbol, value);
-    return symbols.resolve(shape);
-  }
+  // With the check's final bindings, so that running agrees with what the check said.
+  Shape resolved(const Shape& shape) const { return result_.report.symbols.resolve(shape); }
 
   const Spec& spec_;
   const RunOptions& options_;
   RunResult& result_;
-  std::mt19937_64 random_;
+  Random random_;
   std::map<std::string, StateDict> parameters_;
   std::map<std::string, Array> arrays_;   // declared tensors' data, loaded once
   std::map<std::string, Array> outputs_;  // earlier calls' outputs by name

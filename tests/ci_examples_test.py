@@ -10,7 +10,12 @@
   the commands write with -o must exist and be valid (SARIF 2.1.0, the JSON report).
 - The git pre-commit hook runs in temporary git repositories: a staged broken spec refuses the
   commit, a good one passes, and the staged content (not unstaged edits) is what counts.
-- The pre-commit framework's local hook is run as pre-commit would (entry + the matching files).
+- The pre-commit framework (Debian's pre-commit) runs the local hook of examples/ci/ and the
+  repository's own .pre-commit-hooks.yaml, taken from a hooks repository, in temporary git
+  repositories.
+- The composite GitHub Action (action.yml) runs step by step as GitHub runs it (bash -e, its
+  `if:` conditions, GITHUB_PATH, GITHUB_OUTPUT), in a temporary git repository, with the build and
+  apt commands recorded by stand-ins (the stand-in build puts the built mhacheck in the build dir).
 - docs/ci.md shows each example file verbatim.
 Usage: ci_examples_test.py MHACHECK SOURCE_DIR
 """
@@ -179,8 +184,8 @@ def plain(value):
     return None if value is None else str(value)
 
 
-def load(name):
-    path = os.path.join(ci_dir, name)
+def load(name, directory=ci_dir):
+    path = os.path.join(directory, name)
     document = parse_yaml(path)
     try:
         import yaml  # optional cross-check
@@ -445,35 +450,204 @@ def hook_pathspec():
 # --- the pre-commit framework
 
 def framework_files():
-    hooks = load(".pre-commit-hooks.yaml")
+    hooks = load(".pre-commit-hooks.yaml", source_dir)
     assert isinstance(hooks, list) and hooks[0]["id"] == "mhacheck" and hooks[0]["language"] == "system"
-    config = load(".pre-commit-config.yaml")
-    local = config["repos"][0]
+    assert hooks[0]["entry"] == "mhacheck check" and hooks[0]["types"] == ["json"]
+    local = load(".pre-commit-config.yaml")["repos"][0]
     assert local["repo"] == "local" and local["hooks"][0]["language"] == "system"
-    for hook, files in ((local["hooks"][0], ["specs/a.json", "specs/deep/b.json"]), (hooks[0], ["a.json", "b.json"])):
-        # As pre-commit runs it: entry, then the staged files that match `files` / `types`.
-        pattern = re.compile(hook.get("files", ""))
-        assert all(pattern.search(f) for f in files) and not pattern.search("README.md") or "types" in hook
-        root = tempfile.mkdtemp(prefix="mhacheck-precommit-")
-        try:
-            for f, example in zip(files, ["seed_example3.json", "seed_example1.json"]):
-                put(root, f, example)
-            entry = hook["entry"].split()
-            ok = subprocess.run(entry + files[:1], cwd=root, env=environment(), capture_output=True, text=True)
-            assert ok.returncode == 0, ok.stdout
-            bad = subprocess.run(entry + files, cwd=root, env=environment(), capture_output=True, text=True)
-            assert bad.returncode == 1, bad.stdout
-        finally:
-            shutil.rmtree(root)
+
+
+def precommit(repo, *args):
+    env = environment(PRE_COMMIT_HOME=os.path.join(repo, ".git", "pre-commit-cache"))
+    return subprocess.run(["pre-commit", *args], cwd=repo, env=env, capture_output=True, text=True)
+
+
+def framework_commits(config):
+    """Commits under pre-commit with `config` as .pre-commit-config.yaml: specs/ is checked."""
+    repo = hook_repo()
+    os.remove(os.path.join(repo, ".git", "hooks", "pre-commit"))
+    try:
+        with open(os.path.join(repo, ".pre-commit-config.yaml"), "w") as f:
+            f.write(config)
+        git(repo, "add", ".pre-commit-config.yaml")
+        installed = precommit(repo, "install")
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        env = environment(PRE_COMMIT_HOME=os.path.join(repo, ".git", "pre-commit-cache"))
+        put(repo, "specs/broken.json", "seed_example1.json")
+        put(repo, "specs/good.json", "seed_example3.json")
+        git(repo, "add", "specs")
+        result = git(repo, "commit", "-q", "-m", "both", check=False, env=env)
+        assert result.returncode != 0 and "MHA040" in result.stdout + result.stderr, result.stdout + result.stderr
+        git(repo, "rm", "-q", "--cached", "specs/broken.json")
+        result = git(repo, "commit", "-q", "-m", "good", check=False, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        # JSON outside specs/ is not a spec: files: narrows the hook.
+        with open(os.path.join(repo, "package.json"), "w") as f:
+            f.write('{"name": "x"}\n')
+        git(repo, "add", "package.json")
+        result = git(repo, "commit", "-q", "-m", "package.json", check=False, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        shutil.rmtree(repo)
+
+
+def framework_local_hook():
+    framework_commits(open(os.path.join(ci_dir, ".pre-commit-config.yaml"), encoding="utf-8").read())
+
+
+def framework_hooks_repository():
+    # The repository's own .pre-commit-hooks.yaml, offered by a hooks repository (a stand-in for
+    # a clone of mhacheck) and named by URL and rev, as users do.
+    hooks = tempfile.mkdtemp(prefix="mhacheck-hooks-repo-")
+    try:
+        git(hooks, "init", "-q")
+        shutil.copy(os.path.join(source_dir, ".pre-commit-hooks.yaml"), hooks)
+        git(hooks, "add", ".pre-commit-hooks.yaml")
+        git(hooks, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false",
+            "commit", "-q", "-m", "hooks")
+        rev = git(hooks, "rev-parse", "HEAD").stdout.strip()
+        framework_commits(f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: mhacheck\n"
+                          "        files: ^specs/\n")
+    finally:
+        shutil.rmtree(hooks)
+
+
+# --- the composite GitHub Action, action.yml at the repository root
+
+def action_structure():
+    action = load("action.yml", source_dir)
+    assert {"specs", "format", "args"} <= set(action["inputs"]), action["inputs"]
+    assert action["runs"]["using"] == "composite"
+    steps = action["runs"]["steps"]
+    for step in steps:
+        if "run" in step:
+            assert step["shell"] == "bash", "composite run steps need a shell"
+            assert "${{" not in step["run"], "inputs reach scripts through env:, never pasted into them"
+    upload = [s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif@")]
+    assert len(upload) == 1 and "always()" in upload[0]["if"] and "inputs.upload-sarif == 'true'" in upload[0]["if"]
+    assert upload[0]["with"]["sarif_file"] == "${{ steps.check.outputs.report }}"
+    # The build dependencies are among the README's (Debian 12) packages.
+    readme = open(os.path.join(source_dir, "README.md"), encoding="utf-8").read()
+    readme_packages = set(readme.split("<!-- run-command -->")[1].split("apt-get install -y --no-install-recommends")[1].split("&&")[0].split())
+    install = [s for s in steps if "apt-get install -y --no-install-recommends" in s.get("run", "")]
+    packages = install[0]["run"].split("--no-install-recommends")[1].split()
+    assert {"g++", "cmake", "libcli11-dev", "libopenblas-dev", "libzip-dev"} <= set(packages) <= readme_packages, packages
+
+
+def github_condition(expression, inputs):
+    """GitHub's `if:` for the forms action.yml uses: always() and inputs.X ==/!= 'literal', &&."""
+    result = True
+    for term in (t.strip() for t in expression.split("&&")):
+        if term == "always()":
+            continue
+        match = re.fullmatch(r"inputs\.([\w-]+) (==|!=) '([^']*)'", term)
+        assert match, f"the test does not evaluate {term!r}"
+        result &= (inputs[match.group(1)] == match.group(3)) == (match.group(2) == "==")
+    return result
+
+
+STAND_IN = """#!/bin/sh
+# Stand-in for %s: records its arguments; a build (cmake --build DIR) or a package install
+# (apt-get install X.deb) puts the tested mhacheck where the real one would be.
+echo "%s $*" >> "$STAND_IN_LOG"
+case "%s $*" in
+  "cmake --build "*) mkdir -p "$2" && ln -sf "$STAND_IN_MHACHECK" "$2/mhacheck" ;;
+  "apt-get install "*.deb) ln -sf "$STAND_IN_MHACHECK" "$STAND_IN_SYSTEM/mhacheck" ;;
+  "sudo "*) exec "$@" ;;
+esac
+"""
+
+
+def run_action(case, inputs):
+    """Runs action.yml's steps as GitHub would; returns (check step's exit code, commands, uploads, root)."""
+    action = load("action.yml", source_dir)
+    values = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
+    values.update(inputs)
+    root = workspace(case)
+    git(root, "init", "-q")
+    runner = tempfile.mkdtemp(prefix="mhacheck-runner-")
+    stand_ins, system = os.path.join(runner, "stand-ins"), os.path.join(runner, "system")
+    os.makedirs(stand_ins)
+    os.makedirs(system)
+    for tool in ["sudo", "apt-get", "cmake"]:
+        with open(os.path.join(stand_ins, tool), "w") as f:
+            f.write(STAND_IN % (tool, tool, tool))
+        os.chmod(os.path.join(stand_ins, tool), 0o755)
+    files = {name: os.path.join(runner, name) for name in ["GITHUB_PATH", "GITHUB_OUTPUT", "log"]}
+    for path in files.values():
+        open(path, "w").close()
+    outputs, status, failed_step, uploads = {}, None, False, []
+    for step in action["runs"]["steps"]:
+        condition = step.get("if", "success()")
+        if (failed_step and "always()" not in condition) or (condition != "success()" and not github_condition(condition, values)):
+            continue
+        if "uses" in step:
+            uploads.append({k: re.sub(r"\$\{\{ steps\.check\.outputs\.(\w+) \}\}", lambda m: outputs.get(m.group(1), ""), v)
+                            for k, v in step["with"].items()})
+            continue
+        added = [line for line in open(files["GITHUB_PATH"]).read().splitlines() if line]
+        env = dict(os.environ, PATH=os.pathsep.join([*reversed(added), stand_ins, system, "/usr/bin", "/bin"]),
+                   GITHUB_ACTION_PATH=source_dir, RUNNER_TEMP=runner, GITHUB_PATH=files["GITHUB_PATH"],
+                   GITHUB_OUTPUT=files["GITHUB_OUTPUT"], STAND_IN_LOG=files["log"], STAND_IN_MHACHECK=mhacheck,
+                   STAND_IN_SYSTEM=system, NO_COLOR="1")
+        for name, value in step.get("env", {}).items():
+            env[name] = re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: values[m.group(1)], value)
+        result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                                cwd=root, env=env, capture_output=True, text=True)
+        if step.get("id") == "check":
+            status = result
+            outputs = dict(line.split("=", 1) for line in open(files["GITHUB_OUTPUT"]).read().splitlines())
+        failed_step = failed_step or result.returncode != 0
+    commands = open(files["log"]).read().splitlines()
+    shutil.rmtree(runner)
+    return status, commands, uploads, root
+
+
+def action_runs():
+    build = ["sudo apt-get update", "apt-get update"]
+    # SARIF uploaded although the check fails; built from the action's own sources.
+    status, commands, uploads, root = run_action("errors", {"format": "sarif", "upload-sarif": "true"})
+    try:
+        assert status.returncode == 1, (status.returncode, status.stderr)
+        assert commands[:2] == build and any(c.startswith("apt-get install -y --no-install-recommends g++") for c in commands)
+        assert any(c.startswith(f"cmake -S {source_dir} -B ") for c in commands), commands
+        assert len(uploads) == 1 and uploads[0]["sarif_file"] == "mhacheck.sarif", uploads
+        check_output(os.path.join(root, "mhacheck.sarif"), "sarif", "errors")
+    finally:
+        shutil.rmtree(root)
+    # The defaults: annotations in the log, nothing uploaded.
+    status, _, uploads, root = run_action("clean", {})
+    shutil.rmtree(root)
+    assert status.returncode == 0 and uploads == [], (status.returncode, uploads)
+    commands = [line for line in status.stdout.splitlines() if line.startswith("::")]
+    assert commands and all(re.match(r"::(warning|notice) file=specs/", c) for c in commands), commands[:3]
+    # A .deb instead of a build; several specs, a glob and extra arguments (--werror fails on the
+    # warnings of the clean specs).
+    status, commands, _, root = run_action("clean", {"deb": "mhacheck.deb", "args": "--werror --color never",
+                                                     "specs": "specs/nested/*.json specs/run_example.json", "format": "text"})
+    shutil.rmtree(root)
+    assert not any(c.startswith("cmake") for c in commands), commands
+    assert any(re.fullmatch(r"apt-get install -y /\S+/mhacheck\.deb", c) for c in commands), commands
+    assert status.returncode == 1 and "in 3 specs" in status.stdout, (status.returncode, status.stdout[-200:])
+    # An unusable spec, the JSON report to a file named by `output`.
+    status, _, uploads, root = run_action("unusable", {"format": "json", "output": "report.json"})
+    try:
+        assert status.returncode == 2 and uploads == [], (status.returncode, status.stderr)
+        check_output(os.path.join(root, "report.json"), "json", "unusable")
+    finally:
+        shutil.rmtree(root)
 
 
 # --- the documentation shows the files as they are
 
 def docs_show_files():
     docs = open(os.path.join(source_dir, "docs", "ci.md"), encoding="utf-8").read()
-    for name in ["github-workflow.yml", "gitlab-ci.yml", "pre-commit-hook.sh", ".pre-commit-config.yaml", ".pre-commit-hooks.yaml"]:
+    for name in ["github-workflow.yml", "gitlab-ci.yml", "pre-commit-hook.sh", ".pre-commit-config.yaml"]:
         text = open(os.path.join(ci_dir, name), encoding="utf-8").read()
         assert text in docs, f"docs/ci.md does not show examples/ci/{name} as it is"
+    for name in [".pre-commit-hooks.yaml", "action.yml"]:
+        text = open(os.path.join(source_dir, name), encoding="utf-8").read()
+        assert text in docs, f"docs/ci.md does not show {name} as it is"
 
 
 test("github workflow: structure", github_structure)
@@ -484,7 +658,11 @@ for case in CASES:
     test(f"gitlab job: script, specs {case}", lambda case=case: gitlab_script(case))
 test("pre-commit hook: staged specs", hook_cases)
 test("pre-commit hook: MHACHECK_PATHSPEC and MHACHECK", hook_pathspec)
-test("pre-commit framework: hook entries", framework_files)
+test("pre-commit framework: hook files", framework_files)
+test("pre-commit framework: local hook (examples/ci)", framework_local_hook)
+test("pre-commit framework: the repository's .pre-commit-hooks.yaml", framework_hooks_repository)
+test("github action: structure", action_structure)
+test("github action: runs", action_runs)
 test("docs/ci.md shows the example files", docs_show_files)
 
 print(f"{passed} passed, {failed} failed")

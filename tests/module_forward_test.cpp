@@ -164,7 +164,7 @@ TEST_CASE("module parameters: state_dict names in registration order, per config
 }
 
 TEST_CASE("initial parameters: PyTorch's distributions; the stacks' layers start as copies", "[forward][parameters]") {
-  std::mt19937_64 random(0);
+  Random random(0);
   Spec stack = spec_of(R"({"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer", "d_model": 4, "nhead": 2,
                            "dim_feedforward": 6}, "num_layers": 2, "norm": {"type": "LayerNorm", "normalized_shape": 4}})");
   StateDict cloned = initial_module_parameters(stack.modules[0], random);

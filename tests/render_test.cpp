@@ -60,6 +60,17 @@ TEST_CASE("json: the documented fields, facts copied from the report", "[render]
   CHECK(valid["outputs"]["attn_output_weights"]["shape"] == nlohmann::json{10, 32, 32});
 }
 
+TEST_CASE("json: a module option is named module.OPTION, as the format documents", "[render]") {
+  nlohmann::json json = render_json({test::check_text(
+      R"({"module": {"type": "MultiheadAttention", "embed_dim": 10, "num_heads": 4}, "query": [5, 2, 10], "key": [5, 2, 10], "value": [5, 2, 10]})")});
+  const nlohmann::json& diagnostic = json["diagnostics"].at(0);
+  CHECK(diagnostic["code"] == "MHA011");
+  CHECK(diagnostic["argument"] == "module.num_heads");
+  nlohmann::json layer = render_json({test::check_text(
+      R"({"module": {"type": "TransformerEncoderLayer", "d_model": 10, "nhead": 4}, "src": [5, 2, 10]})")});
+  CHECK(layer["diagnostics"].at(0)["argument"] == "module.nhead");
+}
+
 TEST_CASE("json: the streamed report text is the built report dumped, byte for byte", "[render]") {
   // `check --format json` writes render_json_text; the schema and the tests read render_json.
   std::vector<std::string> names = {"seed_example1.json", "seed_example2.json", "seed_example3.json", "encoder_decoder.json",

@@ -83,6 +83,19 @@ TEST_CASE("run: shape-only tensors need --random-inputs and bound symbols", "[ru
   CHECK(first.outputs[0].array.bytes != other.outputs[0].array.bytes);
 }
 
+TEST_CASE("run: symbols bound by the check's equalities are the run's too", "[run]") {
+  // The bool attn_mask (S, S) makes the check assume L == S (MHA080); S is 4, so L is 4.
+  const char* spec = R"({"dims": {"S": 4}, "module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2},
+    "query": ["L", 2, 8], "key": ["S", 2, 8], "value": ["S", 2, 8], "attn_mask": {"shape": ["S", "S"], "dtype": "bool"}})";
+  RunResult result = run_text(spec, random_inputs());
+  REQUIRE(test::find(result.report, "MHA080") != nullptr);
+  CHECK(test::find(result.report, "MHA103") == nullptr);
+  REQUIRE(result.executed);
+  REQUIRE(result.report.calls.size() == 1);
+  CHECK(tuple_str(result.report.calls[0].outputs[0].shape) == "(4, 2, 8)");
+  CHECK(result.outputs[0].array.shape == std::vector<std::int64_t>{4, 2, 8});
+}
+
 TEST_CASE("run: fully masked rows are named, NaN with need_weights, bias-only without", "[run]") {
   std::string spec = std::string(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, )") + kWeights +
                      R"(}, "query": {"file": "examples/run/inputs.npz", "key": "query"}, "key": {"file": "examples/run/inputs.npz", "key": "key"},

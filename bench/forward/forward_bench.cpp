@@ -16,7 +16,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -42,11 +41,9 @@ double current_rss_mib() {
   return -1.0;
 }
 
-mhacheck::Array random_array(std::vector<std::int64_t> shape, std::mt19937_64& random) {
+mhacheck::Array random_array(std::vector<std::int64_t> shape, mhacheck::Random& random) {
   mhacheck::Array array = mhacheck::make_array(mhacheck::DType::Float32, std::move(shape));
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  float* data = array.data<float>();
-  for (std::int64_t i = 0; i < array.size(); ++i) data[i] = normal(random);
+  random.fill_normal(array, 0.0, 1.0);
   return array;
 }
 
@@ -76,7 +73,7 @@ int main(int argc, char** argv) {
   options.embed_dim = E;
   options.num_heads = H;
   options.dtype = mhacheck::DType::Float32;  // bias=True, batch_first=False: PyTorch's defaults
-  std::mt19937_64 random(seed);
+  mhacheck::Random random(seed);
   mhacheck::StateDict parameters = mhacheck::initial_parameters(options, random);
   mhacheck::Array query = random_array({L, N, E}, random);
   mhacheck::Array key = random_array({S, N, E}, random);

@@ -34,6 +34,9 @@ struct Report {
   bool input_error = false;  // unusable input: exit code 2
   std::vector<Diagnostic> diagnostics;
   std::vector<CallReport> calls;
+  // The final symbol bindings: the spec's dims and every substitution an equality forced
+  // (L -> S after a warned "valid only if L == S"). Running resolves shapes with these.
+  Symbols symbols;
 
   int count(Severity severity) const;
   bool ok() const { return count(Severity::Error) == 0; }

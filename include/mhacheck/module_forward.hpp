@@ -8,7 +8,6 @@
 #include <exception>
 #include <map>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -61,7 +60,7 @@ bool possible_parameter(const std::string& type, const std::string& name);
 // The dtype of the module's parameters (a stack's: its layers').
 DType parameter_dtype(const ModuleDecl& module);
 // PyTorch's initialisation: same distributions, not the same numbers (see docs/run.md).
-StateDict initial_module_parameters(const ModuleDecl& module, std::mt19937_64& random);
+StateDict initial_module_parameters(const ModuleDecl& module, Random& random);
 
 // ---- one call of a module ------------------------------------------------------------------
 

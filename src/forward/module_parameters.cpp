@@ -99,25 +99,18 @@ const std::vector<std::string>& own_parameters(const std::string& type) {
 
 // ---- initialisation ----------------------------------------------------------------------------
 
-// An array of `dtype` whose elements are successive draw() values.
-template <typename Draw>
-Array drawn(const std::vector<std::int64_t>& shape, DType dtype, Draw draw) {
+Array filled(const std::vector<std::int64_t>& shape, DType dtype, double value) {
   Array array = make_array(dtype, shape);
-  for (std::int64_t i = 0; i < array.size(); ++i) {
-    double value = draw();
-    if (dtype == DType::Float64) array.data<double>()[i] = value;
-    else array.data<float>()[i] = static_cast<float>(value);
-  }
+  if (dtype == DType::Float64) std::fill_n(array.data<double>(), array.size(), value);
+  else std::fill_n(array.data<float>(), array.size(), static_cast<float>(value));
   return array;
 }
 
-Array filled(const std::vector<std::int64_t>& shape, DType dtype, double value) {
-  return drawn(shape, dtype, [value] { return value; });
-}
-
-// U(-bound, bound); nothing to draw from when bound is 0.
-auto uniform(double bound, std::mt19937_64& random) {
-  return [bound, &random] { return bound > 0 ? std::uniform_real_distribution<double>(-bound, bound)(random) : 0.0; };
+// U(-bound, bound); zeros, with nothing drawn, when bound is 0.
+Array uniform(const std::vector<std::int64_t>& shape, DType dtype, double bound, Random& random) {
+  Array array = make_array(dtype, shape);
+  if (bound > 0) random.fill_uniform(array, -bound, bound);
+  return array;
 }
 
 void put(StateDict& into, const std::string& prefix, StateDict parameters) {
@@ -126,11 +119,11 @@ void put(StateDict& into, const std::string& prefix, StateDict parameters) {
 
 // nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
 // and so is the bias (0 when fan_in is 0).
-StateDict linear_initial(std::int64_t in_features, std::int64_t out_features, bool bias, DType dtype, std::mt19937_64& random) {
+StateDict linear_initial(std::int64_t in_features, std::int64_t out_features, bool bias, DType dtype, Random& random) {
   double bound = in_features > 0 ? 1.0 / std::sqrt(static_cast<double>(in_features)) : 0.0;
   StateDict parameters;
-  parameters.emplace("weight", drawn({out_features, in_features}, dtype, uniform(bound, random)));
-  if (bias) parameters.emplace("bias", drawn({out_features}, dtype, uniform(bound, random)));
+  parameters.emplace("weight", uniform({out_features, in_features}, dtype, bound, random));
+  if (bias) parameters.emplace("bias", uniform({out_features}, dtype, bound, random));
   return parameters;
 }
 
@@ -143,7 +136,7 @@ StateDict norm_initial(const NormConfig& norm) {
   return parameters;
 }
 
-StateDict layer_initial(const LayerConfig& layer, bool decoder, std::mt19937_64& random) {
+StateDict layer_initial(const LayerConfig& layer, bool decoder, Random& random) {
   StateDict parameters;
   put(parameters, "self_attn.", initial_parameters(layer.attention(), random));
   if (decoder) put(parameters, "multihead_attn.", initial_parameters(layer.attention(), random));
@@ -156,7 +149,7 @@ StateDict layer_initial(const LayerConfig& layer, bool decoder, std::mt19937_64&
 }
 
 // The stacks deep-copy the layer they are given (_get_clones): every layer starts equal.
-StateDict stack_initial(const StackConfig& stack, std::mt19937_64& random) {
+StateDict stack_initial(const StackConfig& stack, Random& random) {
   StateDict layer = layer_initial(stack.layer, stack.decoder, random);
   StateDict parameters;
   for (std::int64_t i = 0; i < stack.num_layers; ++i) put(parameters, "layers." + std::to_string(i) + ".", layer);
@@ -166,7 +159,7 @@ StateDict stack_initial(const StackConfig& stack, std::mt19937_64& random) {
 
 // nn.Transformer._reset_parameters: xavier_uniform_ on every parameter with more than one dim,
 // in parameters() order, after the stacks have cloned their layers; vectors stay clones.
-StateDict transformer_initial(const ModuleDecl& transformer, std::mt19937_64& random) {
+StateDict transformer_initial(const ModuleDecl& transformer, Random& random) {
   StateDict parameters;
   put(parameters, "encoder.", stack_initial(transformer_stack(transformer, false), random));
   put(parameters, "decoder.", stack_initial(transformer_stack(transformer, true), random));
@@ -175,16 +168,16 @@ StateDict transformer_initial(const ModuleDecl& transformer, std::mt19937_64& ra
     std::int64_t receptive = 1;
     for (std::size_t d = 2; d < parameter.shape.size(); ++d) receptive *= parameter.shape[d];
     double fans = static_cast<double>((parameter.shape[0] + parameter.shape[1]) * receptive);
-    parameters[parameter.name] = drawn(parameter.shape, parameter_dtype(transformer), uniform(std::sqrt(6.0 / fans), random));
+    parameters[parameter.name] = uniform(parameter.shape, parameter_dtype(transformer), std::sqrt(6.0 / fans), random);
   }
   return parameters;
 }
 
 // nn.Embedding.reset_parameters: N(0, 1), the padding_idx row zeroed.
-StateDict embedding_initial(const ModuleDecl& embedding, std::mt19937_64& random) {
+StateDict embedding_initial(const ModuleDecl& embedding, Random& random) {
   std::int64_t rows = embedding.integer("num_embeddings"), columns = embedding.integer("embedding_dim");
-  std::normal_distribution<double> normal(0.0, 1.0);
-  Array weight = drawn({rows, columns}, embedding.dtype(), [&] { return normal(random); });
+  Array weight = make_array(embedding.dtype(), {rows, columns});
+  random.fill_normal(weight, 0.0, 1.0);
   const nlohmann::json& padding = embedding.options.at("padding_idx");
   if (!padding.is_null()) {
     std::int64_t row = padding.get<std::int64_t>();
@@ -237,7 +230,7 @@ DType parameter_dtype(const ModuleDecl& module) {
   return module.dtype();
 }
 
-StateDict initial_module_parameters(const ModuleDecl& module, std::mt19937_64& random) {
+StateDict initial_module_parameters(const ModuleDecl& module, Random& random) {
   const std::string& type = module.type;
   if (type == "MultiheadAttention") return initial_parameters(module.mha, random);
   if (type == "Linear") {

@@ -27,32 +27,24 @@ std::vector<ExpectedParameter> mha_parameters(const MhaOptions& options) {
   return parameters;
 }
 
-StateDict initial_parameters(const MhaOptions& options, std::mt19937_64& random) {
+StateDict initial_parameters(const MhaOptions& options, Random& random) {
   StateDict parameters;
   DType dtype = options.dtype == DType::Float64 ? DType::Float64 : DType::Float32;
   for (const ExpectedParameter& expected : mha_parameters(options)) {
     Array array = make_array(dtype, expected.shape);
-    std::vector<double> values(static_cast<std::size_t>(array.size()), 0.0);
     const std::vector<std::int64_t>& shape = expected.shape;
     if (expected.name.find("proj_weight") != std::string::npos) {
       // xavier_uniform_: fan_in = columns, fan_out = rows (the packed weight counts all 3E rows).
       double bound = std::sqrt(6.0 / static_cast<double>(shape[0] + shape[1]));
-      std::uniform_real_distribution<double> uniform(-bound, bound);
-      for (double& value : values) value = uniform(random);
+      random.fill_uniform(array, -bound, bound);
     } else if (expected.name == "out_proj.weight") {
       // nn.Linear: kaiming_uniform_(a=sqrt(5)) gives bound 1/sqrt(fan_in).
       double bound = 1.0 / std::sqrt(static_cast<double>(shape[1]));
-      std::uniform_real_distribution<double> uniform(-bound, bound);
-      for (double& value : values) value = uniform(random);
+      random.fill_uniform(array, -bound, bound);
     } else if (expected.name == "bias_k" || expected.name == "bias_v") {
       // xavier_normal_ on (1, 1, E): fan_in = fan_out = E.
-      std::normal_distribution<double> normal(0.0, std::sqrt(2.0 / static_cast<double>(2 * shape[2])));
-      for (double& value : values) value = normal(random);
+      random.fill_normal(array, 0.0, std::sqrt(2.0 / static_cast<double>(2 * shape[2])));
     }  // in_proj_bias and out_proj.bias start at zero
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (dtype == DType::Float64) array.data<double>()[i] = values[i];
-      else array.data<float>()[i] = static_cast<float>(values[i]);
-    }
     parameters.emplace(expected.name, std::move(array));
   }
   return parameters;

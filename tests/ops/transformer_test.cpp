@@ -37,7 +37,7 @@ TEST_CASE("a layer's attention errors name the layer's options and arguments", "
   Report heads = test::check_text(module_call(R"({"type": "TransformerEncoderLayer", "d_model": 10, "nhead": 4})", R"("src": [5, 2, 10])"));
   const Diagnostic* divide = test::find(heads, "MHA011");
   REQUIRE(divide != nullptr);
-  CHECK(divide->argument == "module->nhead");
+  CHECK(divide->argument == "module.nhead");
   const Fix* fix = fix_named(*divide, "use num_heads=5");
   REQUIRE(fix != nullptr);
   CHECK(fix->patch.dump() == R"([{"op":"add","path":"/module/nhead","value":5}])");
