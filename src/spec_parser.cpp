@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -41,14 +42,6 @@ bool is_identifier(const std::string& text) {
   if (text.empty() || std::isdigit(static_cast<unsigned char>(text[0]))) return false;
   return std::all_of(text.begin(), text.end(),
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
-}
-
-// "F.softmax", "torch.nn.functional.softmax", "torch.softmax" -> "softmax".
-std::string bare_function_name(std::string name) {
-  for (const char* prefix : {"torch.nn.functional.", "F.", "torch."}) {
-    if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
-  }
-  return name;
 }
 
 class SpecReader {
@@ -273,7 +266,7 @@ class SpecReader {
     if (value.is_string()) {
       Location origin = document_.values.find(pointer);
       origin.column += 1;  // past the opening quote
-      object = parse_module_call(value.get<std::string>(), origin);
+      object = parse_module_call(value.get<std::string>(), origin, bound_dims());
       module.written_as_call = true;
     } else if (!value.is_object()) {
       fail(pointer, "expected a module: an object with \"type\", or a constructor call string", type_name(value));
@@ -349,10 +342,23 @@ class SpecReader {
     if (module.type == "MultiheadAttention") module.mha = mha_options(module.options);
   }
 
+  std::map<std::string, std::int64_t> bound_dims() const { return {spec_.dims.begin(), spec_.dims.end()}; }
+
   // One option's value, checked against its kind; dtypes are stored by their canonical names.
+  // An integer option may be a symbol that "dims" binds ("embed_dim": "d_model").
   json option_value(const OptionSchema& option, const json& value, const std::string& pointer) {
     auto wrong = [&]() { fail(pointer, fmt::format("\"{}\" must be {}", option.name, option_kind_text(option.kind)), type_name(value)); };
     auto integer = [&](const json& item) -> std::int64_t {
+      if (item.is_string() && is_identifier(item.get<std::string>())) {
+        std::string symbol = item.get<std::string>();
+        for (const auto& [name, size] : spec_.dims) {
+          if (name == symbol) return size;
+        }
+        fail(pointer, fmt::format("\"{}\" is the symbol {}, which nothing binds", option.name, symbol), {},
+             fmt::format("bind it: \"dims\": {{\"{}\": SIZE}} in the spec, --dim {}=SIZE on the command line; mhacheck needs "
+                         "the module's sizes as numbers",
+                         symbol, symbol));
+      }
       // Beyond int64 nlohmann/json keeps an integer as a double: out of range, not a fraction.
       bool huge_whole = item.is_number_float() && std::floor(item.get<double>()) == item.get<double>() &&
                         std::abs(item.get<double>()) > static_cast<double>(kMaxDim);
@@ -621,6 +627,13 @@ class SpecReader {
 };
 
 }  // namespace
+
+std::string bare_function_name(std::string name) {
+  for (const char* prefix : {"torch.nn.functional.", "F.", "torch."}) {
+    if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
+  }
+  return name;
+}
 
 std::string spec_folder(const JsonDocument& document) {
   std::string name = document.source ? document.source->name : std::string();

@@ -126,3 +126,14 @@ TEST_CASE("an unknown function lists the supported ones", "[spec]") {
   CHECK_THAT(error_of(R"({"calls": [{"op": "MultiheadAttention", "query": [1], "key": [1], "value": [1]}]})"),
              Catch::Contains("nn.MultiheadAttention is a module: declare it under \"modules\""));
 }
+
+TEST_CASE("module options may be symbols that \"dims\" binds, in JSON and in Python text", "[spec]") {
+  Spec json_form = parse(R"({"dims": {"d_model": 64}, "module": {"type": "MultiheadAttention", "embed_dim": "d_model", "num_heads": 4},
+    "query": [3, 2, 64], "key": [3, 2, 64], "value": [3, 2, 64]})");
+  CHECK(json_form.modules.at(0).mha.embed_dim == 64);
+  Spec python_form = parse(R"x({"dims": {"d_model": 64}, "module": "nn.MultiheadAttention(d_model, d_model // 16)",
+    "query": [3, 2, 64], "key": [3, 2, 64], "value": [3, 2, 64]})x");
+  CHECK(python_form.modules.at(0).mha.num_heads == 4);
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": "E", "num_heads": 4}, "query": [3, 2, 64], "key": [3, 2, 64], "value": [3, 2, 64]})"),
+             Catch::Contains("\"embed_dim\" is the symbol E, which nothing binds") && Catch::Contains("\"dims\": {\"E\": SIZE}"));
+}
