@@ -3,8 +3,21 @@
 #include <fmt/format.h>
 
 #include "mhacheck/python_text.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
+
+std::string tensor_name(const ArgValue& arg) {
+  for (const char* kind : {"tensor:", "output:"}) {
+    if (arg.identity.rfind(kind, 0) == 0) return arg.identity.substr(std::string(kind).size());
+  }
+  return {};
+}
+
+const std::string& ArgValue::dim_name(int dim) const {
+  static const std::string none;
+  return dim >= 0 && dim < static_cast<int>(dim_names.size()) ? dim_names[dim] : none;
+}
 
 std::optional<Shape> CallContext::broadcast(const Shape& a, const Shape& b, const ArgValue* where, const std::string& what,
                                             BroadcastFailure& failing) {
@@ -135,6 +148,18 @@ bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where
   Symbols::Equality equality = symbols.require_equal(a, b);
   if (equality.verdict == Symbols::Verdict::Equal) return true;
   if (equality.verdict == Symbols::Verdict::Unequal) return false;
+  DimRole role_a = a.is_plain_symbol() ? role_of_name(a.symbol) : DimRole::Unknown;
+  DimRole role_b = b.is_plain_symbol() ? role_of_name(b.symbol) : DimRole::Unknown;
+  if ((role_a == DimRole::Batch && role_b == DimRole::Sequence) || (role_a == DimRole::Sequence && role_b == DimRole::Batch)) {
+    Diagnostic& diagnostic = report(DiagId::RoleCondition,
+                                    fmt::format("valid only if {} ({}), but {} is a {} and {} a {}", equality.condition, what, a.symbol,
+                                                role_name(role_a), b.symbol, role_name(role_b)),
+                                    where, dim);
+    diagnostic.notes.push_back(fmt::format("PyTorch fails whenever {} != {}, and when they happen to be equal it mixes the batch "
+                                           "with the sequence",
+                                           a.symbol, b.symbol));
+    return true;
+  }
   report(DiagId::SymbolConstraint, fmt::format("valid only if {} ({})", equality.condition, what), where, dim)
       .notes.push_back("distinct symbols are independent sizes: bind them under \"dims\", or use one name "
                        "where the sizes must agree");
@@ -175,6 +200,46 @@ void CallContext::add_patch_fix(Diagnostic& diagnostic, std::string description,
   fix.description = std::move(description);
   fix.patch = std::move(patch);
   diagnostic.fixes.push_back(std::move(fix));
+}
+
+void CallContext::label_last_fix(Diagnostic& diagnostic, FixSemantics semantics, std::string note) {
+  if (diagnostic.fixes.empty()) return;
+  diagnostic.fixes.back().semantics = semantics;
+  diagnostic.fixes.back().semantics_note = std::move(note);
+}
+
+void CallContext::fold_role_diagnostics() {
+  auto is_role = [](DiagId id) { return id == DiagId::RoleCondition || id == DiagId::SymbolNameRole || id == DiagId::SymbolRoleConflict; };
+  Diagnostic* primary = nullptr;
+  for (DiagId id : {DiagId::RoleCondition, DiagId::SymbolRoleConflict, DiagId::SymbolNameRole}) {
+    for (Diagnostic& diagnostic : diagnostics) {
+      if (diagnostic.id == id && !primary) primary = &diagnostic;
+    }
+  }
+  if (!primary) return;
+  std::deque<Diagnostic> kept;
+  Diagnostic* kept_primary = nullptr;
+  std::vector<Diagnostic> folded;
+  for (Diagnostic& diagnostic : diagnostics) {
+    if (&diagnostic == primary) {
+      kept_primary = &kept.emplace_back(std::move(diagnostic));
+    } else if (is_role(diagnostic.id) || diagnostic.id == DiagId::Interpretation) {
+      folded.push_back(std::move(diagnostic));
+    } else {
+      kept.push_back(std::move(diagnostic));
+    }
+  }
+  for (Diagnostic& diagnostic : folded) {
+    if (diagnostic.id != DiagId::Interpretation) {
+      kept_primary->notes.push_back(fmt::format("same cause: {} {}", diagnostic.info().code, diagnostic.message));
+    }
+    for (Fix& fix : diagnostic.fixes) {
+      bool known = std::any_of(kept_primary->fixes.begin(), kept_primary->fixes.end(),
+                               [&](const Fix& other) { return other.patch == fix.patch; });
+      if (!known) kept_primary->fixes.push_back(std::move(fix));
+    }
+  }
+  diagnostics = std::move(kept);
 }
 
 bool CallContext::add_argument_fix(Diagnostic& diagnostic, std::string description, const std::string& argument,

@@ -24,6 +24,9 @@ struct ArgValue {
   Shape shape;                // resolved through the symbol table
   DType dtype = DType::Float32;
   std::vector<Location> dim_locations;  // one per dim; unknown for outputs of calls
+  // Per dim, the name the dim was written with ("B"), kept when "dims" binds it and carried
+  // through calls (src/roles.hpp); "" when it has none.
+  std::vector<std::string> dim_names;
   // For an output of an earlier call, per dim: where the size entered the graph (a declared
   // tensor's dim) and through which call; empty, or unknown locations, when not traced.
   std::vector<RelatedLocation> dim_sources;
@@ -33,7 +36,12 @@ struct ArgValue {
   std::string dtype_pointer;  // JSON pointer where the dtype is (or would be) written
 
   int rank() const { return static_cast<int>(shape.size()); }
+  const std::string& dim_name(int dim) const;  // "" when unnamed
 };
+
+// The name a tensor argument has in the spec: a declared tensor's or an earlier output's
+// name; "" for inline tensors.
+std::string tensor_name(const ArgValue& arg);
 
 class CallContext {
  public:
@@ -78,7 +86,8 @@ class CallContext {
   void pytorch_raises(Diagnostic& diagnostic, std::string type, std::string message);
   bool has_errors() const { return errors_ > 0; }
 
-  // Requires a == b. Equal under a condition on symbols: warns (MHA080) and returns true.
+  // Requires a == b. Equal under a condition on symbols: warns (MHA080) and returns true; an
+  // error (MHA083) when the symbols' names say one is a batch size and the other a sequence.
   bool same(const DimExpr& a, const DimExpr& b, const ArgValue* where, std::optional<int> dim,
             const std::string& what);
 
@@ -105,6 +114,11 @@ class CallContext {
   // input) construct the module in the input's dtype.
   void add_input_dtype_fixes(Diagnostic& diagnostic, const ArgValue& input, DType parameters);
   void add_patch_fix(Diagnostic& diagnostic, std::string description, nlohmann::json patch);
+  // Labels the fix just added with what it does to the dims' roles (FixSemantics).
+  static void label_last_fix(Diagnostic& diagnostic, FixSemantics semantics, std::string note);
+  // One cause, one diagnostic: the role diagnostics of this call (MHA083, MHA081, MHA082 and
+  // the MHA090 reading) become notes of the first of them, which keeps all their fixes.
+  void fold_role_diagnostics();
   // Sets a plain argument of the call (is_causal=False) or adds a tensor argument.
   bool add_argument_fix(Diagnostic& diagnostic, std::string description, const std::string& argument, nlohmann::json value);
 

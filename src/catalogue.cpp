@@ -17,6 +17,15 @@ std::string severity_name(Severity severity) {
   return "error";
 }
 
+std::string semantics_name(FixSemantics semantics) {
+  switch (semantics) {
+    case FixSemantics::Unknown: return "unknown";
+    case FixSemantics::Consistent: return "consistent";
+    case FixSemantics::Suspect: return "suspect";
+  }
+  return "unknown";
+}
+
 #define MHA(q, k, v, extra) \
   R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2)" extra R"(}, "query": )" q R"(, "key": )" k R"(, "value": )" v
 
@@ -145,8 +154,23 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        MHA(R"(["B", "T", 8])", R"(["B", "T", 8])", R"(["B", "T", 8])", "") "}"},
       {DiagId::SymbolRoleConflict, "MHA082", Severity::Warning, "symbol-role-conflict", "one symbol is a batch dim in one tensor and a sequence dim in another",
        "The same symbol is read as the batch size in one argument and as a sequence length in another: one of "
-       "the two tensors is laid out differently from what the module expects.",
-       MHA(R"(["T", "B", 8])", R"(["B", "T", 8])", R"(["B", "T", 8])", "") "}"},
+       "the two tensors is laid out differently from what the module expects. A name-role warning (MHA081) "
+       "of the same call is folded into it as a note.",
+       MHA(R"(["T", "X", 8])", R"(["S", "T", 8])", R"(["S", "T", 8])", "") "}"},
+      {DiagId::RoleCondition, "MHA083", Severity::Error, "role-condition", "the call is valid only if a batch size equals a sequence length",
+       "The call is valid only if two symbols are equal, and their names say one is a batch size and the other a "
+       "sequence length (B == T). That holds by accident at best: PyTorch fails whenever the sizes differ, and when "
+       "they happen to be equal it runs attention across the batch. Usually the module reads the layout the wrong "
+       "way round (batch_first), or one tensor is transposed. The role warnings of the same call (MHA081, MHA082) "
+       "are folded into this diagnostic as notes.",
+       MHA(R"(["B", "T", 8])", R"(["B", "T", 8])", R"(["B", "T", 8])", "") R"(, "key_padding_mask": ["B", "T"]})"},
+      {DiagId::MaskMeaning, "MHA084", Severity::Warning, "mask-meaning", "a mask's values mean the opposite of what the argument expects",
+       "Boolean masks have opposite meanings: nn.MultiheadAttention's masks mark with True the positions to ignore, "
+       "F.scaled_dot_product_attention's attn_mask marks with True the positions that take part. A padding mask "
+       "(named like pad, padding_mask, key_padding_mask: True = padding) passed to SDPA as is attends only to the "
+       "padding; a Hugging Face attention_mask (an integer mask, 1 = keep) needs mask == 0 for nn.MultiheadAttention "
+       "and .bool() for SDPA. PyTorch raises nothing.",
+       R"({"op": "scaled_dot_product_attention", "tensors": {"key_padding_mask": {"shape": [2, 1, 1, 6], "dtype": "bool"}}, "query": [2, 4, 5, 8], "key": [2, 4, 6, 8], "value": [2, 4, 6, 8], "attn_mask": "key_padding_mask"})"},
       {DiagId::Interpretation, "MHA090", Severity::Note, "interpretation", "how the module reads the inputs' dims",
        "States which dim of each input is the sequence, the batch and the features, as batch_first dictates. "
        "With plain numbers mhacheck cannot know the intent, so it shows the reading; name dims with symbols to "
@@ -234,6 +258,12 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        "The mask is added in place to the scores (batch..., L, S): it must broadcast to that shape without making "
        "it larger; (L, S) works for every batch entry and head.",
        SDPA("[2, 4, 5, 8]", "[2, 4, 6, 8]", "[2, 4, 6, 8]", R"(, "attn_mask": [6, 5])")},
+      {DiagId::SdpaLayoutRole, "MHA209", Severity::Warning, "sdpa-layout-role", "a sequence dim in scaled_dot_product_attention's heads slot, or heads in its sequence slot",
+       "F.scaled_dot_product_attention reads its inputs as (..., L, D): the dim before the last is the sequence. "
+       "A tensor viewed as (B, T, H, D) and not transposed to (B, H, T, D) has the heads there: PyTorch accepts it "
+       "and attends over the heads of each position instead of over the positions. Found from the dims' names "
+       "(kept through view, transpose and the other operators).",
+       SDPA(R"(["B", "T", "H", 8])", R"(["B", "T", "H", 8])", R"(["B", "T", "H", 8])", "")},
       {DiagId::DimOutOfRange, "MHA300", Severity::Error, "dim-out-of-range", "a dim argument is outside the tensor's dims",
        "A dim of an r-D tensor is in [-r, r-1]: negative dims count from the end, and a 0-D tensor accepts 0 and -1 as if it "
        "were 1-D. unsqueeze counts the result's dims (r+1). PyTorch raises an IndexError.",
@@ -282,6 +312,12 @@ const std::vector<DiagInfo>& diagnostic_catalogue() {
        "dim (1-D tensors of size 0 are skipped, for backwards compatibility), and none may be 0-D. The result's dtype is "
        "the promotion of all the tensors' dtypes.",
        R"({"op": "cat", "tensors": [[2, 5, 8], [2, 4, 8]], "dim": 2})"},
+      {DiagId::ReshapeMovesDim, "MHA312", Severity::Warning, "reshape-moves-dim", "a reshape puts a named dim where its data is not",
+       "reshape and view keep the elements in memory order: a dim survives a reshape only where the dims before it "
+       "hold as many elements as before. view(B, H, T, D) straight from (B, T, H*D), or reshape(B, T, H*D) of a "
+       "(B, H, T, D) attention output, gives a dim of size T that mixes positions and heads; PyTorch accepts it. "
+       "Transpose first: x.view(B, T, H, D).transpose(1, 2), out.transpose(1, 2).reshape(B, T, H*D).",
+       R"({"op": "view", "input": ["B", "T", 8], "shape": ["B", 2, "T", 4]})"},
       {DiagId::ActivationInvalid, "MHA400", Severity::Error, "activation-invalid", "a Transformer layer's activation is not relu or gelu",
        "TransformerEncoderLayer and TransformerDecoderLayer take activation=\"relu\" or \"gelu\" as a string (or the "
        "functions F.relu, F.gelu); any other string makes the constructor raise RuntimeError.",

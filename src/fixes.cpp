@@ -41,25 +41,57 @@ bool still_present(const Report& report, const Diagnostic& target) {
                      [&](const Diagnostic& d) { return same_problem(d, target); });
 }
 
-std::string outputs_text(const Report& report, const std::string& call) {
+std::vector<NamedOutput> call_outputs(const Report& report, const std::string& call) {
   for (const CallReport& call_report : report.calls) {
-    if (call_report.id != call) continue;
-    std::string text;
-    for (const NamedOutput& output : call_report.outputs) {
-      text += fmt::format("{}{} {}", text.empty() ? "" : ", ", output.name, tuple_str(output.shape));
-    }
-    return text;
+    if (call_report.id == call) return call_report.outputs;
   }
   return {};
 }
 
-std::string result_text(const Report& report, const std::string& call) {
-  int errors = report.count(Severity::Error);
-  if (errors == 0) return "valid: " + outputs_text(report, call);
-  return fmt::format("removes this error; {} other error{} remain{}", errors, errors == 1 ? "" : "s", errors == 1 ? "s" : "");
+// Role diagnostics: a dim used in a role its name or its tensor's layout says it does not play.
+bool is_role_diagnostic(DiagId id) {
+  return id == DiagId::SymbolNameRole || id == DiagId::SymbolRoleConflict || id == DiagId::RoleCondition ||
+         id == DiagId::SdpaLayoutRole || id == DiagId::ReshapeMovesDim || id == DiagId::MaskMeaning;
 }
 
-// Keeps the verified fixes of one diagnostic, smallest change first.
+// Records what the patched graph gives: its errors, the call's outputs, and whether the roles
+// still agree there (a fix that leaves a role diagnostic on its call is suspect).
+void record_result(Fix& fix, const Report& patched, const std::string& call, std::optional<DiagId> fixed = std::nullopt) {
+  fix.verified = true;
+  fix.remaining_errors.clear();
+  for (const Diagnostic& diagnostic : patched.diagnostics) {
+    if (diagnostic.severity() == Severity::Error) {
+      fix.remaining_errors.push_back({diagnostic.info().code, diagnostic.call, diagnostic.message});
+    }
+  }
+  fix.outputs = fix.remaining_errors.empty() ? call_outputs(patched, call) : std::vector<NamedOutput>{};
+  if (fix.semantics == FixSemantics::Suspect) return;
+  for (const Diagnostic& diagnostic : patched.diagnostics) {
+    if (diagnostic.call == call && is_role_diagnostic(diagnostic.id)) {
+      fix.semantics = FixSemantics::Suspect;
+      fix.semantics_note = "the patched call still gets " + std::string(diagnostic.info().code) + ": " + diagnostic.message;
+      return;
+    }
+  }
+  if (fixed && is_role_diagnostic(*fixed) && fix.semantics == FixSemantics::Unknown) {
+    fix.semantics = FixSemantics::Consistent;
+    fix.semantics_note = "every named dim then plays the role its name says";
+  }
+}
+
+// Best first: (a) PyTorch accepts the whole graph, (b) the roles agree (a suspect fix is never
+// first, whatever PyTorch says), (c) the smallest change.
+bool better_fix(const Fix& a, const Fix& b) {
+  bool a_suspect = a.semantics == FixSemantics::Suspect, b_suspect = b.semantics == FixSemantics::Suspect;
+  if (a_suspect != b_suspect) return b_suspect;
+  if (a.valid() != b.valid()) return a.valid();
+  bool a_consistent = a.semantics == FixSemantics::Consistent, b_consistent = b.semantics == FixSemantics::Consistent;
+  if (a_consistent != b_consistent) return a_consistent;
+  if (a.remaining_errors.size() != b.remaining_errors.size()) return a.remaining_errors.size() < b.remaining_errors.size();
+  return a.patch.size() < b.patch.size();
+}
+
+// Keeps the verified fixes of one diagnostic, best first.
 void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& diagnostic) {
   int errors_before = original.count(Severity::Error);
   std::vector<Fix> kept;
@@ -69,15 +101,10 @@ void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& dia
     int errors_after = check.report.count(Severity::Error);
     bool is_error = diagnostic.severity() == Severity::Error;
     if (is_error ? errors_after >= errors_before : errors_after > errors_before) continue;
-    fix.verified = true;
-    fix.result = result_text(check.report, diagnostic.call);
+    record_result(fix, check.report, diagnostic.call, diagnostic.id);
     kept.push_back(std::move(fix));
   }
-  std::stable_sort(kept.begin(), kept.end(), [](const Fix& a, const Fix& b) {
-    bool a_valid = a.result.rfind("valid", 0) == 0, b_valid = b.result.rfind("valid", 0) == 0;
-    if (a_valid != b_valid) return a_valid;
-    return a.patch.size() < b.patch.size();
-  });
+  std::stable_sort(kept.begin(), kept.end(), better_fix);
   diagnostic.fixes = std::move(kept);
 }
 
@@ -108,7 +135,7 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
   if (errors.size() < 2) return;
   for (Diagnostic* error : errors) {
     for (const Fix& fix : error->fixes) {
-      if (fix.result.rfind("valid", 0) == 0) return;  // a single fix already does it
+      if (fix.valid()) return;  // a single fix already does it
     }
     if (error->fixes.empty()) return;
   }
@@ -116,19 +143,29 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
   for (std::size_t tried = 0; tried < kMaxCombinations; ++tried) {
     nlohmann::json patch = nlohmann::json::array();
     std::string description;
+    bool suspect = false;
+    std::string suspect_note;
     for (std::size_t i = 0; i < errors.size(); ++i) {
       const Fix& fix = errors[i]->fixes[choice[i]];
       append_patch(patch, fix.patch);
       description += (i ? "; and " : "") + fix.description;
+      if (fix.semantics == FixSemantics::Suspect && !suspect) {
+        suspect = true;
+        suspect_note = fix.semantics_note;
+      }
     }
     Recheck check = recheck(spec, patch);
     if (check.usable && check.report.count(Severity::Error) == 0) {
       Fix combined;
       combined.description = "all together: " + description;
       combined.patch = std::move(patch);
-      combined.verified = true;
-      combined.result = result_text(check.report, call);
-      errors.front()->fixes.insert(errors.front()->fixes.begin(), std::move(combined));
+      if (suspect) {
+        combined.semantics = FixSemantics::Suspect;
+        combined.semantics_note = suspect_note;
+      }
+      record_result(combined, check.report, call);
+      auto& fixes = errors.front()->fixes;
+      fixes.insert(std::upper_bound(fixes.begin(), fixes.end(), combined, better_fix), std::move(combined));
       return;
     }
     // Next combination, like an odometer.
@@ -139,6 +176,11 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
 }
 
 }  // namespace
+
+void verify_fix(const Spec& spec, Fix& fix, const std::string& call) {
+  Recheck patched = recheck(spec, fix.patch);
+  if (patched.usable) record_result(fix, patched.report, call);
+}
 
 void verify_fixes(const Spec& spec, Report& report) {
   for (Diagnostic& diagnostic : report.diagnostics) {

@@ -3,7 +3,7 @@
 // padded with spaces and a newline, then the raw elements.
 #include "mhacheck/npy.hpp"
 
-#include "mhacheck/atomic_file.hpp"
+#include "mhacheck/output_file.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -692,7 +692,7 @@ Array read_npy(const std::string& path, std::int64_t max_elements) {
 
 void write_npy(const std::string& path, const Array& array) {
   std::vector<unsigned char> bytes = encode_npy({path, {}}, array);
-  write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  write_output(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace mhacheck

@@ -2,7 +2,7 @@
 // itself is src/npy.cpp's; this file adds the zip-level checks (names, sizes, methods).
 #include "mhacheck/npy.hpp"
 
-#include "mhacheck/atomic_file.hpp"
+#include "mhacheck/output_file.hpp"
 
 #include <memory>
 #include <set>
@@ -255,7 +255,7 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
     std::vector<unsigned char> empty(22, 0);
     const unsigned char signature[4] = {'P', 'K', 5, 6};
     std::copy(signature, signature + 4, empty.begin());
-    write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(empty.data()), empty.size()));
+    write_output(path, std::string_view(reinterpret_cast<const char*>(empty.data()), empty.size()));
     return;
   }
 
@@ -305,7 +305,7 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
   }
   zip_source_free(buffer);
   if (!ok) throw npy_error(source, "cannot create the archive: reading back the built archive failed");
-  write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  write_output(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace mhacheck

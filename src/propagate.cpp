@@ -15,6 +15,7 @@
 #include "mhacheck/report_filter.hpp"
 #include "mhacheck/suggest.hpp"
 #include "ops/registry.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -29,6 +30,7 @@ struct NamedValue {
 ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::string& origin) {
   ArgValue value;
   value.written = tensor.shape;
+  value.dim_names = written_names(tensor.shape);
   value.origin = origin;
   if (!tensor.file.empty()) {
     // The shape and dtype are the file's: point at the file name, offer no patch.
@@ -173,6 +175,7 @@ class Pass {
       call_report.skipped_because = failed_dependency;
     } else {
       find_operator(call.op)->infer(ctx);
+      ctx.fold_role_diagnostics();
       call_report.ok = !ctx.has_errors();
       if (call_report.ok) call_report.outputs = ctx.outputs;
     }
@@ -194,6 +197,7 @@ class Pass {
       if (call_report.ok) {
         named.value.written = call_report.outputs[i].shape;
         named.value.dim_sources = dim_sources(ctx, call_report.outputs[i].shape);
+        named.value.dim_names = dim_names(ctx, call_report.outputs[i]);
         named.dtype = call_report.outputs[i].dtype;
         call_report.outputs[i].name = call.outputs[i];
       } else {
@@ -240,6 +244,48 @@ class Pass {
     return sources;
   }
 
+  // What each dim of an output stands for: the rule's names when it gave them, else the name of
+  // the input dim it equals, preferring the same position in an input of the same rank (a
+  // Linear's or an attention's output keeps its input's layout), then the only name among the
+  // input dims of that size.
+  std::vector<std::string> dim_names(const CallContext& ctx, const NamedOutput& output) {
+    if (!output.dim_names.empty()) return output.dim_names;
+    std::vector<std::string> names(output.shape.size());
+    const OperatorSchema& schema = *find_operator_schema(ctx.call.op);
+    std::vector<const ArgValue*> inputs;
+    for (const ArgSchema& parameter : schema.arguments) {
+      auto it = ctx.args.find(parameter.name);
+      if (it != ctx.args.end() && it->second.present) inputs.push_back(&it->second);
+      for (std::size_t i = 0; parameter.kind == ArgKind::TensorList && i < ctx.call.list_size(parameter.name); ++i) {
+        auto element = ctx.args.find(list_element(parameter.name, i));
+        if (element != ctx.args.end() && element->second.present) inputs.push_back(&element->second);
+      }
+    }
+    for (std::size_t d = 0; d < output.shape.size(); ++d) {
+      const DimExpr size = symbols_.resolve(output.shape[d]);
+      int dim = static_cast<int>(d);
+      for (const ArgValue* input : inputs) {
+        if (input->shape.size() == output.shape.size() && input->shape[d] == size && !input->dim_name(dim).empty()) {
+          names[d] = input->dim_name(dim);
+          break;
+        }
+      }
+      if (!names[d].empty()) continue;
+      std::string only;
+      bool ambiguous = false;
+      for (const ArgValue* input : inputs) {
+        for (int j = 0; j < input->rank(); ++j) {
+          if (!(input->shape[j] == size) || input->dim_name(j).empty()) continue;
+          if (!only.empty() && only != input->dim_name(j)) ambiguous = true;
+          only = input->dim_name(j);
+        }
+      }
+      if (!ambiguous) names[d] = only;
+      if (names[d].empty() && size.is_plain_symbol()) names[d] = size.symbol;
+    }
+    return names;
+  }
+
   const Spec& spec_;
   Report& report_;
   Symbols symbols_;
@@ -271,14 +317,40 @@ Report input_error_report(const std::string& file, const InputError& error) {
   return report;
 }
 
+namespace {
+
+// Every file the spec names: tensor data and weights.
+std::vector<std::string> files_named_by(const Spec& spec) {
+  std::vector<std::string> files;
+  auto add_module = [&files](const ModuleDecl& module, auto& add_nested) -> void {
+    if (!module.weights.empty()) files.push_back(module.weights);
+    for (const ModuleDecl& nested : module.submodules) add_nested(nested, add_nested);
+  };
+  for (const ModuleDecl& module : spec.modules) add_module(module, add_module);
+  for (const TensorDecl& tensor : spec.tensors) {
+    if (!tensor.file.empty()) files.push_back(tensor.file);
+  }
+  for (const CallDecl& call : spec.calls) {
+    for (const auto& [argument, ref] : call.tensors) {
+      if (!ref.tensor.file.empty()) files.push_back(ref.tensor.file);
+    }
+  }
+  return files;
+}
+
+}  // namespace
+
 Report check_spec(const Spec& spec, const CheckOptions& options) {
   Report report;
   report.file = spec.document.source ? spec.document.source->name : "";
   try {
     Pass(spec, report).run();
   } catch (const InputError& error) {
-    return input_error_report(report.file, error);
+    Report failed = input_error_report(report.file, error);
+    failed.input_files = files_named_by(spec);
+    return failed;
   }
+  report.input_files = files_named_by(spec);
   if (options.verify_fixes) verify_fixes(spec, report);
   apply_filter(report, DiagnosticFilter{spec.ignored_codes, {}});
   return report;

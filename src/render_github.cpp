@@ -31,7 +31,7 @@ std::string annotation_message(const Diagnostic& diagnostic) {
   }
   for (const Fix& fix : diagnostic.fixes) {
     if (!fix.verified) continue;
-    text += "\nfix: " + fix.description + " — " + fix.result + " [verified]";
+    text += "\nfix: " + fix_text(fix) + " [verified]";
     break;
   }
   return text;

@@ -172,6 +172,72 @@ void emit_location(Sink& sink, const Location& location) {
   sink.end_object();
 }
 
+// An output's entry: {"dtype": ..., "shape": [...]}.
+template <class Sink>
+void emit_output(Sink& sink, const NamedOutput& output) {
+  sink.begin_object();
+  sink.key("dtype");
+  sink.string(dtype_name(output.dtype));
+  sink.key("shape");
+  sink.value(shape_json(output.shape));
+  sink.end_object();
+}
+
+// Outputs by name as a JSON object holds them: in ascending key order, and a name given twice
+// keeps its last output.
+using KeyedOutputs = std::vector<std::pair<std::string, const NamedOutput*>>;
+
+template <class Sink>
+void emit_outputs(Sink& sink, KeyedOutputs& outputs) {
+  std::stable_sort(outputs.begin(), outputs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  sink.begin_object();
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    if (i + 1 < outputs.size() && outputs[i + 1].first == outputs[i].first) continue;  // a later one wins
+    sink.key(outputs[i].first);
+    emit_output(sink, *outputs[i].second);
+  }
+  sink.end_object();
+}
+
+template <class Sink>
+void emit_fix(Sink& sink, const Fix& fix) {
+  sink.begin_object();
+  sink.key("description");
+  sink.string(fix.description);
+  sink.key("outputs");
+  KeyedOutputs outputs;
+  for (const NamedOutput& output : fix.outputs) outputs.emplace_back(output.name, &output);
+  emit_outputs(sink, outputs);
+  sink.key("patch");
+  sink.value(fix.patch);
+  sink.key("remaining_errors");
+  sink.begin_array();
+  for (const RemainingError& error : fix.remaining_errors) {
+    sink.begin_object();
+    sink.key("call");
+    string_or_null(sink, error.call);
+    sink.key("code");
+    sink.string(error.code);
+    sink.key("message");
+    sink.string(error.message);
+    sink.end_object();
+  }
+  sink.end_array();
+  sink.key("result");
+  sink.string(fix_result_text(fix));
+  sink.key("semantics");
+  sink.string(semantics_name(fix.semantics));
+  sink.key("semantics_note");
+  string_or_null(sink, fix.semantics_note);
+  sink.key("text");
+  sink.string(fix_text(fix));
+  sink.key("valid");
+  sink.boolean(fix.valid());
+  sink.key("verified");
+  sink.boolean(fix.verified);
+  sink.end_object();
+}
+
 template <class Sink>
 void emit_diagnostic(Sink& sink, const Diagnostic& diagnostic) {
   const DiagInfo& info = diagnostic.info();
@@ -187,18 +253,7 @@ void emit_diagnostic(Sink& sink, const Diagnostic& diagnostic) {
   else sink.null();
   sink.key("fixes");
   sink.begin_array();
-  for (const Fix& fix : diagnostic.fixes) {
-    sink.begin_object();
-    sink.key("description");
-    sink.string(fix.description);
-    sink.key("patch");
-    sink.value(fix.patch);
-    sink.key("result");
-    sink.string(fix.result);
-    sink.key("verified");
-    sink.boolean(fix.verified);
-    sink.end_object();
-  }
+  for (const Fix& fix : diagnostic.fixes) emit_fix(sink, fix);
   sink.end_array();
   sink.key("location");
   emit_location(sink, diagnostic.location);
@@ -236,33 +291,6 @@ void emit_diagnostic(Sink& sink, const Diagnostic& diagnostic) {
   sink.end_array();
   sink.key("severity");
   sink.string(severity_name(info.severity));
-  sink.end_object();
-}
-
-// An output's entry: {"dtype": ..., "shape": [...]}.
-template <class Sink>
-void emit_output(Sink& sink, const NamedOutput& output) {
-  sink.begin_object();
-  sink.key("dtype");
-  sink.string(dtype_name(output.dtype));
-  sink.key("shape");
-  sink.value(shape_json(output.shape));
-  sink.end_object();
-}
-
-// Outputs by name as a JSON object holds them: in ascending key order, and a name given twice
-// keeps its last output.
-using KeyedOutputs = std::vector<std::pair<std::string, const NamedOutput*>>;
-
-template <class Sink>
-void emit_outputs(Sink& sink, KeyedOutputs& outputs) {
-  std::stable_sort(outputs.begin(), outputs.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  sink.begin_object();
-  for (std::size_t i = 0; i < outputs.size(); ++i) {
-    if (i + 1 < outputs.size() && outputs[i + 1].first == outputs[i].first) continue;  // a later one wins
-    sink.key(outputs[i].first);
-    emit_output(sink, *outputs[i].second);
-  }
   sink.end_object();
 }
 

@@ -57,12 +57,18 @@ std::string pytorch_error_text(const PytorchError& error) {
   return error.type + ": " + error.message + when;
 }
 
-// The headline, then the notes and the PyTorch exception, as the text report words them.
+// The headline, then the notes, the PyTorch exception and the best verified fix, as the text
+// report words them (all fixes are under properties.fixes).
 std::string message_text(const Diagnostic& diagnostic) {
   std::string text = diagnostic.message;
   if (!diagnostic.call.empty()) text += " (call \"" + diagnostic.call + "\")";
   for (const std::string& note : diagnostic.notes) text += "\nnote: " + note;
   if (diagnostic.pytorch_error) text += "\npytorch: " + pytorch_error_text(*diagnostic.pytorch_error);
+  for (const Fix& fix : diagnostic.fixes) {
+    if (!fix.verified) continue;
+    text += "\nfix: " + fix_text(fix) + " [verified]";
+    break;
+  }
   return text;
 }
 
@@ -102,7 +108,12 @@ json result_properties(const Diagnostic& diagnostic) {
   json fixes = json::array();
   for (const Fix& fix : diagnostic.fixes) {
     if (!fix.verified) continue;
-    fixes.push_back({{"description", fix.description}, {"patch", fix.patch}, {"result", fix.result}, {"verified", true}});
+    fixes.push_back({{"description", fix.description},
+                     {"patch", fix.patch},
+                     {"result", fix_result_text(fix)},
+                     {"semantics", semantics_name(fix.semantics)},
+                     {"text", fix_text(fix)},
+                     {"verified", true}});
   }
   if (!fixes.empty()) properties["fixes"] = fixes;
   return properties;

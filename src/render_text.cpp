@@ -103,7 +103,7 @@ void render_diagnostic(std::string& out, const Diagnostic& diagnostic, const Pal
     out += fmt::format("{}{} {}: {}{}\n", indent, palette.paint("pytorch:", "1"), error.type, error.message, when);
   }
   for (const Fix& fix : diagnostic.fixes) {
-    out += fmt::format("{}{} {} — {} {}\n", indent, palette.paint("help:", "1;32"), fix.description, fix.result,
+    out += fmt::format("{}{} {} {}\n", indent, palette.paint("help:", "1;32"), fix_text(fix),
                        palette.paint(fix.verified ? "[verified]" : "[not verified]", "32"));
   }
   out += "\n";

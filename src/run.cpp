@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "call_context.hpp"
+#include "fixes.hpp"
 #include "mhacheck/forward.hpp"
 #include "mhacheck/module_forward.hpp"
 #include "mhacheck/module_schema.hpp"
@@ -203,11 +204,12 @@ class Runner {
     for (const auto& [option, value] : found) values += fmt::format("{}{}={}", values.empty() ? "" : ", ", option, value.dump());
     Symbols symbols;
     CallContext context(spec_, call, &module, symbols);
+    std::optional<nlohmann::json> patch = context.option_patch(found);
+    if (!patch) return;
     Fix fix;
     fix.description = fmt::format("construct with {}, as the checkpoint's module was", values);
-    fix.patch = context.option_patch(found).value_or(nlohmann::json::array());
-    fix.verified = true;  // against the checkpoint's shapes, above
-    fix.result = "every parameter in the checkpoint then has the module's shape (the inputs must then fit the new sizes)";
+    fix.patch = std::move(*patch);
+    verify_fix(spec_, fix, call.id);  // the checkpoint fits (above); this says what the check then finds
     diagnostic.fixes.push_back(std::move(fix));
   }
 

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "mhacheck/render.hpp"
 #include "mhacheck/spec.hpp"
 #include "test_support.hpp"
 
@@ -25,7 +26,7 @@ TEST_CASE("seed example 1: both fixes are verified and make the call valid", "[f
   REQUIRE(mismatch != nullptr);
   REQUIRE(mismatch->fixes.size() == 2);
   CHECK(mismatch->fixes[0].description == "construct with batch_first=True");
-  CHECK(mismatch->fixes[0].result == "valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10)");
+  CHECK(fix_result_text(mismatch->fixes[0]) == "valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10)");
   CHECK(mismatch->fixes[1].description == "transpose query, key and value with .transpose(0, 1)");
   for (const Fix& fix : mismatch->fixes) {
     CHECK(fix.verified);
@@ -44,12 +45,12 @@ TEST_CASE("seed example 2: per-error fixes, and one combined fix that makes it v
   REQUIRE(features->fixes.size() >= 2);
   const Fix& combined = features->fixes[0];
   CHECK_THAT(combined.description, Catch::StartsWith("all together:"));
-  CHECK(combined.result == "valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10)");
+  CHECK(fix_result_text(combined) == "valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10)");
   CHECK(apply_fix(spec, combined).ok());
   CHECK(combined.patch[0]["value"] == "nn.MultiheadAttention(512, 8, kdim=256, vdim=256, batch_first=True)");
   const Fix& single = features->fixes[1];
   CHECK(single.description == "construct with kdim=256, vdim=256");
-  CHECK(single.result == "removes this error; 1 other error remains");
+  CHECK(fix_result_text(single) == "removes this error; 1 other error remains");
   Report partial = apply_fix(spec, single);
   CHECK(partial.count(Severity::Error) == 1);
   CHECK(test::find(partial, "MHA040") != nullptr);

@@ -47,7 +47,8 @@ TEST_CASE("sarif: the structure for seed example 1", "[render][sarif]") {
         "key batch size (10) differs from query batch size (1) (call \"call\")\n"
         "note: with batch_first=False, query (32, 1, 512) is read as (L=32, N=1, E=512) and key (32, 10, 512) is read "
         "as (S=32, N=10, E=512)\n"
-        "pytorch: RuntimeError: shape '[32, 8, 64]' is invalid for input of size 163840");
+        "pytorch: RuntimeError: shape '[32, 8, 64]' is invalid for input of size 163840\n"
+        "fix: construct with batch_first=True — valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10) [verified]");
   CHECK(result["locations"] == json::parse(R"J([{"physicalLocation": {
       "artifactLocation": {"uri": "examples/seed_example1.json"},
       "region": {"startLine": 7, "startColumn": 17, "endColumn": 19}}}])J"));
@@ -71,7 +72,8 @@ TEST_CASE("sarif: the structure for seed example 1", "[render][sarif]") {
   REQUIRE(properties["fixes"].size() == 2);
   CHECK(properties["fixes"][0] == json::parse(R"J({"description": "construct with batch_first=True",
       "patch": [{"op": "replace", "path": "/module", "value": "nn.MultiheadAttention(512, 8, batch_first=True)"}],
-      "result": "valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10)", "verified": true})J"));
+      "result": "valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10)", "semantics": "unknown",
+      "text": "construct with batch_first=True — valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10)", "verified": true})J"));
   CHECK(properties["fixes"][1]["description"] == "transpose query, key and value with .transpose(0, 1)");
 }
 

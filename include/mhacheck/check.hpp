@@ -13,12 +13,6 @@
 
 namespace mhacheck {
 
-struct NamedOutput {
-  std::string name;  // "attn_output", or the call's own output name
-  Shape shape;
-  DType dtype;
-};
-
 struct CallReport {
   std::string id;
   std::string module;
@@ -34,6 +28,7 @@ struct Report {
   bool input_error = false;  // unusable input: exit code 2
   std::vector<Diagnostic> diagnostics;
   std::vector<CallReport> calls;
+  std::vector<std::string> input_files;  // files the spec names (tensors, weights): outputs must not replace them
   // The final symbol bindings: the spec's dims and every substitution an equality forced
   // (L -> S after a warned "valid only if L == S"). Running resolves shapes with these.
   Symbols symbols;

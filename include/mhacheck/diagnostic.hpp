@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mhacheck/dtype.hpp"
 #include "mhacheck/location.hpp"
+#include "mhacheck/shape.hpp"
 
 namespace mhacheck {
 
@@ -87,6 +89,10 @@ enum class DiagId {
   CausalDetectDType,      // MHA410
   InputRank,              // MHA411
   DropoutRange,           // MHA412
+  RoleCondition,          // MHA083
+  MaskMeaning,            // MHA084
+  SdpaLayoutRole,         // MHA209
+  ReshapeMovesDim,        // MHA312
 };
 
 struct DiagInfo {
@@ -115,11 +121,42 @@ struct PytorchError {
   bool raised_first = true;  // false: PyTorch raises it only once the earlier errors are fixed
 };
 
+struct NamedOutput {
+  std::string name;  // "attn_output", or the call's own output name
+  Shape shape;
+  DType dtype;
+  // Per dim, the name it stands for when the rule knows it better than the pass's tracing
+  // (a transpose's swapped names, a view's written symbols); empty: traced by the pass.
+  std::vector<std::string> dim_names = {};
+};
+
+// Whether a fix keeps what each dim stands for (its role: batch, sequence, heads, features, a
+// mask's meaning). A fix PyTorch accepts can still read a batch dim as a sequence dim, or mix
+// batch entries; such a fix is `Suspect` and never ranked first.
+enum class FixSemantics { Unknown, Consistent, Suspect };
+std::string semantics_name(FixSemantics semantics);  // "unknown", "consistent", "suspect"
+
+// An error left in the whole patched graph.
+struct RemainingError {
+  std::string code;  // "MHA040"
+  std::string call;
+  std::string message;
+};
+
+// A candidate repair: facts only; renderers write the prose ("valid: ...").
 struct Fix {
   std::string description;   // "construct with batch_first=True"
   nlohmann::json patch;      // RFC 6902 operations against the spec document
   bool verified = false;     // re-checked on a patched copy of the spec
-  std::string result;        // "valid: attn_output (32, 1, 512), ..."
+  FixSemantics semantics = FixSemantics::Unknown;
+  std::string semantics_note;  // why it is consistent or suspect; empty when unknown
+  // Set by verification: the errors of the whole patched graph, and the diagnostic's call's
+  // outputs there (when that call is valid).
+  std::vector<RemainingError> remaining_errors;
+  std::vector<NamedOutput> outputs;
+
+  // PyTorch accepts the whole patched graph.
+  bool valid() const { return verified && remaining_errors.empty(); }
 };
 
 struct Diagnostic {

@@ -43,6 +43,13 @@ std::string ci_artifact_path(const std::string& file, const std::filesystem::pat
 std::string github_escape_data(const std::string& text);
 std::string github_escape_property(const std::string& text);
 
+// What a verified fix leads to: "valid: attn_output (32, 1, 512), ..." when PyTorch accepts the
+// whole patched graph, else "removes this error; N other errors remain".
+std::string fix_result_text(const Fix& fix);
+// The fix as one line: "construct with batch_first=True — valid: ...", and, for a suspect fix,
+// why ("suspect: ...").
+std::string fix_text(const Fix& fix);
+
 // `mhacheck explain CODE`.
 std::string render_explanation(const DiagInfo& info);
 // `mhacheck explain --all`: the whole catalogue in Markdown, as docs/diagnostics.md holds it.

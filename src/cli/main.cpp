@@ -16,7 +16,7 @@
 #include "mhacheck/diagnostic.hpp"
 #include "mhacheck/json_source.hpp"
 #include "mhacheck/inline_call.hpp"
-#include "mhacheck/atomic_file.hpp"
+#include "mhacheck/output_file.hpp"
 #include "mhacheck/plot.hpp"
 #include "mhacheck/render.hpp"
 #include "mhacheck/render_dot.hpp"
@@ -92,20 +92,34 @@ std::string json_text(const nlohmann::json& document) {
   return document.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-// The report goes to stdout, or with -o to a file written atomically: a CI job never reads a
-// half-written report, and a failed write leaves the previous one untouched.
+// The report goes to stdout, or with -o through write_output: a regular file is replaced
+// atomically (a CI job never reads a half-written report), a device or FIFO written as it is.
 int emit(const std::string& text, const std::string& output_file) {
-  if (output_file.empty()) {
-    std::cout << text;
-    return 0;
-  }
   try {
-    write_file_atomically(output_file, text);
+    write_output(output_file.empty() ? "-" : output_file, text);
   } catch (const InputError& error) {
     std::cerr << "mhacheck: " << error.what() << "\n";
     return 2;
   }
   return 0;
+}
+
+// Outputs that would replace an input (a spec, a tensor or weights file) or each other are
+// refused before anything is written; false after saying why.
+bool outputs_are_safe(const std::vector<std::string>& outputs, const std::vector<std::string>& inputs) {
+  try {
+    refuse_unsafe_outputs(outputs, inputs);
+  } catch (const InputError& error) {
+    std::cerr << "mhacheck: " << error.what() << "\n";
+    return false;
+  }
+  return true;
+}
+
+// The files a command read: its specs and what they name.
+std::vector<std::string> files_read(std::vector<std::string> specs, const std::vector<Report>& reports) {
+  for (const Report& report : reports) specs.insert(specs.end(), report.input_files.begin(), report.input_files.end());
+  return specs;
 }
 
 // What check and run share: how the report is written and which diagnostics it keeps.
@@ -116,13 +130,13 @@ struct ReportOptions {
 
   void add_to(CLI::App* command, const std::vector<std::string>& formats) {
     command->add_option("--format", format, "report format")->check(CLI::IsMember(formats));
-    command->add_option("-o,--output", output_file, "write the report to this file (atomically) instead of stdout");
+    command->add_option("-o,--output", output_file, "write the report to this file instead of stdout ('-'; a regular file is replaced atomically)");
     command->add_option("--ignore", ignore, "drop these diagnostics, e.g. --ignore MHA081,MHA090")->allow_extra_args(false);
     command->add_option("--only", only, "keep only these diagnostics, e.g. --only MHA040")->allow_extra_args(false);
     command->add_option("--color", color, "colour in text reports")->check(CLI::IsMember({"auto", "always", "never"}));
     command->add_flag("--werror", werror, "treat warnings as errors for the exit code");
   }
-  TextStyle text_style() const { return TextStyle{output_file.empty() && use_color(color)}; }
+  TextStyle text_style() const { return TextStyle{(output_file.empty() || output_file == "-") && use_color(color)}; }
   // --ignore and --only as codes; an unknown code is a usage error.
   bool read_filter(DiagnosticFilter& filter) const {
     try {
@@ -165,6 +179,7 @@ struct CheckCommand {
     } catch (const InputError& error) {
       reports.push_back(input_error_report(error.location().file(), error));
     }
+    if (!outputs_are_safe({report.output_file}, specs)) return 2;
     for (const std::string& file : specs) {
       try {
         reports.push_back(check_document(parse_json_document(read_source_file(file, kMaxSpecBytes))));
@@ -172,6 +187,7 @@ struct CheckCommand {
         reports.push_back(input_error_report(file, error));
       }
     }
+    if (!outputs_are_safe({report.output_file}, files_read(specs, reports))) return 2;
     for (Report& checked : reports) apply_filter(checked, filter);
     std::string text;
     if (report.format == "json") {
@@ -204,6 +220,9 @@ struct RunCommand {
       return 2;
     }
     std::string name = call.given() ? "<command line>" : file;
+    const std::vector<std::string> outputs{report.output_file, save, plot};
+    const std::vector<std::string> given_inputs{file, options.weights};
+    if (!outputs_are_safe(outputs, given_inputs)) return 2;
     RunResult result;
     try {
       result = run_spec(parse_spec(load_document(file, call)), options);
@@ -211,6 +230,7 @@ struct RunCommand {
       result.report = input_error_report(name, error);
       result.executed = false;
     }
+    if (!outputs_are_safe(outputs, files_read(given_inputs, {result.report}))) return 2;
     // The outputs are computed; a file that cannot be written is reported after the report.
     std::string write_problem;
     if (result.executed) write_problem = write_files(result.outputs);
@@ -244,7 +264,7 @@ struct RunCommand {
       if (!plot.empty()) {
         std::string svg = attention_heatmap_svg(outputs);
         if (svg.empty()) return "--plot: no call returns attention weights (nn.MultiheadAttention with need_weights=True does)";
-        write_file_atomically(plot, svg);
+        write_output(plot, svg);
       }
     } catch (const InputError& error) {
       return error.what();
@@ -261,6 +281,7 @@ struct GraphCommand {
   int execute() const {
     // Without --format, the output file's extension decides: `-o graph.svg` means SVG.
     bool svg = format == "svg" || (format.empty() && output_file.ends_with(".svg"));
+    if (!outputs_are_safe({output_file}, {file})) return 2;
     Report report;
     std::string text;
     try {
@@ -274,6 +295,7 @@ struct GraphCommand {
       std::cerr << render_text({report}, TextStyle{false});
       return 2;
     }
+    if (!outputs_are_safe({output_file}, files_read({file}, {report}))) return 2;
     if (svg) {
       std::optional<std::string> dot = find_graphviz_dot();
       if (!dot) {
@@ -332,7 +354,7 @@ int main(int argc, char** argv) {
       ->check(at_least(0));
   run->add_option("--max-elements", run_command.options.max_elements, "refuse tensors with more elements than this (default 2^28)")
       ->check(at_least(1));
-  run->add_option("--save", run_command.save, "write every named output to this .npz (atomically)");
+  run->add_option("--save", run_command.save, "write every named output to this .npz ('-' for stdout; a regular file is replaced atomically)");
   run->add_option("--plot", run_command.plot, "draw the attention weights as an SVG heatmap to this file");
   run_command.report.add_to(run, {"text", "json"});
   run->add_flag("--values", run_command.values, "with --format json: include every output value");
@@ -350,7 +372,7 @@ int main(int argc, char** argv) {
   graph->add_option("spec", graph_command.file, "the JSON spec ('-' reads stdin)")->required();
   graph->add_option("--format", graph_command.format, "dot (default) or svg (needs Graphviz's dot; default for -o *.svg)")
       ->check(CLI::IsMember({"dot", "svg"}));
-  graph->add_option("-o,--output", graph_command.output_file, "write the graph to this file (atomically) instead of stdout");
+  graph->add_option("-o,--output", graph_command.output_file, "write the graph to this file instead of stdout ('-'; a regular file is replaced atomically)");
   graph->footer(
       "Examples:\n"
       "  mhacheck graph examples/seed_example1.json | dot -Tpng > graph.png\n"

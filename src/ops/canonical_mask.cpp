@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "ops/parts.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 
@@ -14,8 +15,23 @@ bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::str
       fmt::format("{} has dtype {}; only bool and floating masks are supported", mask.argument, dtype_name(mask.dtype)), &mask);
   ctx.pytorch_raises(diagnostic, "AssertionError", fmt::format("only bool and floating types of {} are supported", pytorch_name));
   if (mask.dtype == DType::UInt8) diagnostic.notes.push_back("PyTorch 1.x accepted uint8 masks with a deprecation warning; 2.x refuses them");
-  ctx.add_dtype_fix(diagnostic, fmt::format("pass {} as bool (mask.bool(): True marks positions not to attend)", mask.argument), mask,
+  // True = do not attend. A Hugging Face attention_mask (1 = keep) needs == 0, not .bool().
+  std::string name = tensor_name(mask).empty() ? mask.argument : tensor_name(mask);
+  MaskConvention convention = mask_convention_of_name(name);
+  if (convention == MaskConvention::TrueKeeps) {
+    // == 0 makes a new tensor: the argument becomes a bool tensor of the mask's shape.
+    ctx.add_argument_fix(diagnostic, fmt::format("pass {} == 0 (True marks positions not to attend)", name), mask.argument,
+                         {{"shape", shape_json(mask.written)}, {"dtype", "bool"}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("\"{}\" is 1 = keep; == 0 marks the padding", name));
+  }
+  ctx.add_dtype_fix(diagnostic, fmt::format("pass {} as bool ({}.bool(): True marks positions not to attend)", mask.argument, name), mask,
                     DType::Bool);
+  if (convention == MaskConvention::TrueKeeps) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Suspect,
+                                fmt::format("\"{}\" is 1 = keep; .bool() would ignore the tokens and attend to the padding", name));
+  } else if (convention == MaskConvention::TrueIgnores) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("\"{}\" is 1 = padding", name));
+  }
   return false;
 }
 

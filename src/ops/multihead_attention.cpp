@@ -11,28 +11,10 @@
 
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
-bool batch_like_name(const std::string& symbol) {
-  static const std::array<const char*, 9> names = {"b", "n", "bs", "bsz", "batch", "batch_size", "nbatch", "n_batch", "num_batch"};
-  std::string name = lower(symbol);
-  return std::find(names.begin(), names.end(), name) != names.end() || name.find("batch") != std::string::npos;
-}
-
-bool sequence_like_name(const std::string& symbol) {
-  static const std::array<const char*, 14> names = {"l", "s", "t", "seq", "len", "length", "seqlen", "src", "tgt",
-                                                     "time", "steps", "tokens", "ctx", "context"};
-  std::string name = lower(symbol);
-  return std::find(names.begin(), names.end(), name) != names.end() || name.find("seq") != std::string::npos ||
-         name.find("len") != std::string::npos || name.find("token") != std::string::npos;
-}
 
 // The rules for one call; members keep the facts that several checks share.
 class MhaRules {
@@ -63,6 +45,7 @@ class MhaRules {
     if (!ranks_valid(kpm_usable, attn_usable)) return;
     read_layout();
     check_symbol_roles();
+    check_mask_meaning();
 
     bool attn_ignored = false;
     if (ctx_.call.flag("is_causal") && !attn_.present) {
@@ -82,6 +65,7 @@ class MhaRules {
     check_batch();
     if (kpm_usable && kpm_.present) check_key_padding_mask_shape();
     check_mask_query_dtype(kpm_usable, attn_usable && !attn_ignored);
+    propose_layout_fixes_for_role_conditions();
     if (!ctx_.has_errors()) {
       if (batched_ && !m_.batch_first) interpretation_note();
       produce_outputs();
@@ -251,9 +235,7 @@ class MhaRules {
     };
     std::vector<std::pair<std::string, Use>> uses;
     auto add = [&](const ArgValue& arg, int dim, bool batch) {
-      if (dim >= 0 && dim < static_cast<int>(arg.written.size()) && arg.written[dim].is_plain_symbol()) {
-        uses.push_back({arg.written[dim].symbol, Use{&arg, dim, batch}});
-      }
+      if (!arg.dim_name(dim).empty()) uses.push_back({arg.dim_name(dim), Use{&arg, dim, batch}});
     };
     for (const ArgValue* arg : {&query_, &key_, &value_}) {
       add(*arg, seq_, false);
@@ -270,8 +252,7 @@ class MhaRules {
     std::vector<std::string> warned;
     for (const auto& [symbol, use] : uses) {
       if (std::find(warned.begin(), warned.end(), symbol) != warned.end()) continue;
-      bool misplaced = use.batch ? sequence_like_name(symbol) && !batch_like_name(symbol)
-                                 : batch_like_name(symbol) && !sequence_like_name(symbol);
+      bool misplaced = role_of_name(symbol) == (use.batch ? DimRole::Sequence : DimRole::Batch);
       if (!misplaced) continue;
       warned.push_back(symbol);
       Diagnostic& diagnostic = ctx_.report(
@@ -302,6 +283,27 @@ class MhaRules {
         diagnostic.related.push_back(ctx_.related(*batch_use.arg, batch_use.dim,
                                                   fmt::format("{} batch N = {} ({})", batch_use.arg->argument, symbol, dim_role(batch_use.dim))));
         if (batched_) diagnostic.notes.push_back(batch_first_reading());
+      }
+    }
+  }
+
+  // A bool mask named like a Hugging Face attention_mask (True = keep) where the module ignores
+  // the True positions.
+  void check_mask_meaning() {
+    for (const ArgValue* mask : {&kpm_, &attn_}) {
+      if (!mask->present || mask->dtype != DType::Bool) continue;
+      std::string name = tensor_name(*mask);
+      if (mask_convention_of_name(name) != MaskConvention::TrueKeeps) continue;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::MaskMeaning,
+          fmt::format("{} \"{}\" is named like a mask of positions to keep (True = keep), but nn.MultiheadAttention ignores the "
+                      "True positions",
+                      mask->argument, name),
+          mask);
+      diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out; pass ~mask");
+      if (ctx_.add_argument_fix(diagnostic, fmt::format("pass ~{}", name), mask->argument,
+                                {{"shape", shape_json(mask->written)}, {"dtype", "bool"}})) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
       }
     }
   }
@@ -536,13 +538,7 @@ class MhaRules {
     }
     ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),
                         {{"batch_first", !m_.batch_first}});
-    auto swapped = [](const ArgValue& arg) {
-      Shape shape = arg.written;
-      std::swap(shape[0], shape[1]);
-      return shape;
-    };
-    ctx_.add_shape_fix(diagnostic, "transpose query, key and value with .transpose(0, 1)",
-                       {{&query_, swapped(query_)}, {&key_, swapped(key_)}, {&value_, swapped(value_)}});
+    propose_transposed_inputs(diagnostic);
     ctx_.add_shape_fix(diagnostic, "transpose key and value with .transpose(0, 1)",
                        {{&key_, swapped(key_)}, {&value_, swapped(value_)}});
     ctx_.add_shape_fix(diagnostic, "transpose query with .transpose(0, 1)", {{&query_, swapped(query_)}});
@@ -557,6 +553,32 @@ class MhaRules {
                                      tuple_str(swapped(query_))),
                          *flip);
     }
+  }
+
+  // A condition the dims' names say is false (B == T): the layout is read the wrong way round.
+  void propose_layout_fixes_for_role_conditions() {
+    if (!batched_) return;
+    for (Diagnostic& diagnostic : ctx_.diagnostics) {
+      if (diagnostic.id != DiagId::RoleCondition || diagnostic.call != ctx_.call.id || !diagnostic.fixes.empty()) continue;
+      diagnostic.notes.push_back(batch_first_reading());
+      ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),
+                          {{"batch_first", !m_.batch_first}});
+      propose_transposed_inputs(diagnostic);
+      ctx_.add_shape_fix(diagnostic, "transpose key and value with .transpose(0, 1)",
+                         {{&key_, swapped(key_)}, {&value_, swapped(value_)}});
+      ctx_.add_shape_fix(diagnostic, "transpose query with .transpose(0, 1)", {{&query_, swapped(query_)}});
+    }
+  }
+
+  static Shape swapped(const ArgValue& arg) {
+    Shape shape = arg.written;
+    if (shape.size() >= 2) std::swap(shape[0], shape[1]);
+    return shape;
+  }
+
+  void propose_transposed_inputs(Diagnostic& diagnostic) {
+    ctx_.add_shape_fix(diagnostic, "transpose query, key and value with .transpose(0, 1)",
+                       {{&query_, swapped(query_)}, {&key_, swapped(key_)}, {&value_, swapped(value_)}});
   }
 
   void propose_key_padding_mask_shape(Diagnostic& diagnostic) {
@@ -603,11 +625,36 @@ class MhaRules {
     if (pads > 0) {
       diagnostic.notes.push_back(fmt::format("add_bias_kv/add_zero_attn append {} position(s) to the mask themselves: pass S = {}", pads, S_.str()));
     }
+    // key_padding_mask is (N, S) whatever batch_first says: when the other reading of the
+    // inputs agrees with it, the mask is right and batch_first is wrong, unless the mask's dim
+    // names say it is laid out (S, N).
+    bool flipped_agrees = batched_ && kpm_.rank() == 2 &&
+                          ctx_.symbols.compare(kpm_.shape[0], query_.shape[seq_]) == Symbols::Verdict::Equal &&
+                          ctx_.symbols.compare(kpm_.shape[1], key_.shape[batch_]) == Symbols::Verdict::Equal;
+    bool named_transposed = role_of_name(kpm_.dim_name(0)) == DimRole::Sequence && role_of_name(kpm_.dim_name(1)) == DimRole::Batch;
+    bool mask_is_right = flipped_agrees && !named_transposed;
+    if (mask_is_right) {
+      ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),
+                          {{"batch_first", !m_.batch_first}});
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                  fmt::format("key_padding_mask is (N, S); with batch_first={} query, key and value agree with it",
+                                              m_.batch_first ? "False" : "True"));
+    }
+    const std::string suspect = fmt::format(
+        "{} {} already matches the inputs' other layout; reshaping it reads its batch dim as the sequence: positions are "
+        "masked across batch entries",
+        kpm_.argument, tuple_str(kpm_.shape));
     if (batched_ && kpm_.rank() == 2 && ctx_.symbols.compare(kpm_.shape[0], S_) == Symbols::Verdict::Equal &&
         ctx_.symbols.compare(kpm_.shape[1], N_) == Symbols::Verdict::Equal) {
       ctx_.add_shape_fix(diagnostic, fmt::format("transpose the mask: {}.T", kpm_.argument), {{&kpm_, Shape{kpm_.written[1], kpm_.written[0]}}});
+      if (mask_is_right) CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, suspect);
+      if (named_transposed) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                    fmt::format("the mask's dim names say it is (S, N): ({}, {})", kpm_.dim_name(0), kpm_.dim_name(1)));
+      }
     }
     propose_key_padding_mask_shape(diagnostic);
+    if (mask_is_right) CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, suspect);
   }
 
   void check_mask_query_dtype(bool kpm_usable, bool attn_used) {

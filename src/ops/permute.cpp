@@ -21,6 +21,7 @@ void infer_permute(CallContext& ctx) {
     return;
   }
   Shape shape;
+  std::vector<std::string> names;
   std::vector<bool> seen(dims.size(), false);
   for (std::int64_t dim : dims) {
     std::optional<int> wrapped = wrap_dim(ctx, "dims", dim, input.rank());
@@ -33,8 +34,9 @@ void infer_permute(CallContext& ctx) {
     }
     seen[*wrapped] = true;
     shape.push_back(input.shape[*wrapped]);
+    names.push_back(input.dim_name(*wrapped));
   }
-  ctx.outputs.push_back({"output", shape, input.dtype});
+  ctx.outputs.push_back({"output", shape, input.dtype, names});
 }
 
 }  // namespace mhacheck

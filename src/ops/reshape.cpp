@@ -7,6 +7,7 @@
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -119,7 +120,45 @@ class ReshapeRules {
     diagnostic.notes.push_back("bind the symbols under \"dims\", or write the size instead of -1");
   }
 
-  void done(const Shape& shape) { ctx_.outputs.push_back({"output", ctx_.symbols.resolve(shape), input_.dtype}); }
+  // Each output dim's name: the symbol written for it, else the name of the input dim it
+  // keeps (same size, as many elements before it). A named dim written at a place where its
+  // data is not (the dims before it hold other elements than before) is mixed with its
+  // neighbours: view(B, H, T, D) of (B, T, H*D). One diagnostic per call.
+  std::vector<std::string> output_names(const Shape& shape) {
+    std::vector<std::string> names(shape.size());
+    bool reported = false;
+    for (std::size_t j = 0; j < shape.size(); ++j) {
+      if (j < written_.size() && written_[j].is_string()) names[j] = written_[j].get<std::string>();
+      std::optional<SizeProduct> before_out = SizeProduct::of(Shape(shape.begin(), shape.begin() + j));
+      for (int i = 0; i < input_.rank() && before_out; ++i) {
+        std::optional<SizeProduct> before_in = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.begin() + i));
+        bool same_place = before_in && *before_in == *before_out && ctx_.symbols.compare(input_.shape[i], shape[j]) == Symbols::Verdict::Equal;
+        if (names[j].empty()) {
+          if (same_place && !input_.dim_name(i).empty()) names[j] = input_.dim_name(i);
+          continue;
+        }
+        if (input_.dim_name(i) != names[j] || same_place || !before_in || reported) continue;
+        DimRole role = role_of_name(names[j]);
+        if (role == DimRole::Unknown) continue;
+        reported = true;
+        Diagnostic& diagnostic = report_argument(
+            ctx_, DiagId::ReshapeMovesDim,
+            fmt::format("{} puts {} at dim {}, but in input {} {} is dim {}: the dims before it hold {} elements, not {}, so the "
+                        "new dim mixes {} with its neighbours",
+                        ctx_.call.op, names[j], j, tuple_str(input_.shape), names[j], i, numel_str(Shape(shape.begin(), shape.begin() + j)),
+                        numel_str(Shape(input_.shape.begin(), input_.shape.begin() + i)), role_name(role)),
+            "shape");
+        diagnostic.notes.push_back("reshape and view keep memory order; to move a dim, transpose (then reshape): "
+                                   "x.view(B, T, H, D).transpose(1, 2) to split heads, out.transpose(1, 2).reshape(B, T, H*D) to merge them");
+        diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
+      }
+    }
+    return names;
+  }
+
+  void done(const Shape& shape) {
+    ctx_.outputs.push_back({"output", ctx_.symbols.resolve(shape), input_.dtype, output_names(ctx_.symbols.resolve(shape))});
+  }
 
   CallContext& ctx_;
   const ArgValue& input_;

@@ -7,6 +7,7 @@
 
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -28,8 +29,11 @@ class SdpaRules {
 
   void run() {
     if (!dtypes_match() || !ranks_valid() || !mask_dtype_valid() || !causal_without_mask()) return;
+    check_layout_roles();
+    check_mask_meaning();
     Shape key = key_.shape, value = value_.shape;
     if (ctx_.call.flag("enable_gqa") && !grouped_heads(key, value)) return;
+    if (!ctx_.call.flag("enable_gqa") && !heads_match_without_gqa()) return;
     std::optional<Shape> scores = product_shape(query_.shape, transposed(key), query_, key_, "query", "key",
                                                 DiagId::SdpaFeatures, "query @ key.transpose(-2, -1)");
     if (!scores) return;
@@ -46,6 +50,95 @@ class SdpaRules {
   static Shape transposed(Shape shape) {
     std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
     return shape;
+  }
+
+  // (..., H, L, D): a sequence-named dim in the heads slot, or a heads-named dim in the sequence
+  // slot, is a (B, T, H, D) tensor not transposed after view. One diagnostic for the call.
+  void check_layout_roles() {
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      if (arg->rank() < 3) continue;
+      int seq = arg->rank() - 2, heads = arg->rank() - 3;
+      DimRole in_seq = role_of_name(arg->dim_name(seq)), in_heads = role_of_name(arg->dim_name(heads));
+      if (in_seq != DimRole::Heads && in_heads != DimRole::Sequence) continue;
+      bool heads_in_seq = in_seq == DimRole::Heads;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::SdpaLayoutRole,
+          heads_in_seq ? fmt::format("{}'s sequence slot (dim {}) holds \"{}\", a head count: {} is read as (..., L={}, D={})",
+                                     arg->argument, seq, arg->dim_name(seq), tuple_str(arg->shape), arg->shape[seq].str(),
+                                     arg->shape.back().str())
+                       : fmt::format("{}'s heads slot (dim {}) holds \"{}\", a sequence length: {} is read as (..., H={}, L={}, D={})",
+                                     arg->argument, heads, arg->dim_name(heads), tuple_str(arg->shape), arg->shape[heads].str(),
+                                     arg->shape[seq].str(), arg->shape.back().str()),
+          arg, heads_in_seq ? seq : heads);
+      diagnostic.notes.push_back("F.scaled_dot_product_attention attends over dim -2; laid out (B, T, H, D) it attends over the heads "
+                                 "of each position. PyTorch raises nothing");
+      std::vector<std::pair<const ArgValue*, Shape>> shapes;
+      for (const ArgValue* each : {&query_, &key_, &value_}) {
+        Shape swapped = each->written;
+        if (swapped.size() >= 3) std::swap(swapped[swapped.size() - 2], swapped[swapped.size() - 3]);
+        shapes.emplace_back(each, swapped);
+      }
+      if (ctx_.add_shape_fix(diagnostic, "transpose query, key and value to (B, H, T, D): .transpose(1, 2) after the view", shapes)) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "heads before the sequence, as SDPA reads them");
+      }
+      return;
+    }
+  }
+
+  // A padding-style bool mask (True = padding) passed as SDPA's attn_mask (True = take part).
+  void check_mask_meaning() {
+    if (!mask_.present || mask_.dtype != DType::Bool) return;
+    if (mask_convention_of_name(tensor_name(mask_)) != MaskConvention::TrueIgnores) return;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::MaskMeaning,
+        fmt::format("attn_mask \"{}\" is named like a padding mask (True = ignore), but F.scaled_dot_product_attention's bool "
+                    "attn_mask keeps the True positions",
+                    tensor_name(mask_)),
+        &mask_);
+    diagnostic.notes.push_back("as written, every query attends only to the padding; pass ~mask");
+    Shape shape = mask_.written;
+    std::string expression = "~" + tensor_name(mask_);
+    if (mask_.rank() == 2 && query_.rank() == 4) {
+      shape = {mask_.written[0], DimExpr::constant(1), DimExpr::constant(1), mask_.written[1]};
+      expression += "[:, None, None, :]";
+    }
+    if (ctx_.add_argument_fix(diagnostic, "pass " + expression, "attn_mask", {{"shape", shape_json(shape)}, {"dtype", "bool"}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions that take part");
+    }
+  }
+
+  // Without enable_gqa the heads dims must broadcast; key/value heads dividing the query's is
+  // grouped-query attention with the flag forgotten (PyTorch 2.5+ has enable_gqa).
+  bool heads_match_without_gqa() {
+    if (query_.rank() < 3 || key_.rank() < 3 || value_.rank() < 3) return true;
+    const DimExpr& heads = query_.shape[query_.rank() - 3];
+    const DimExpr& key_heads = key_.shape[key_.rank() - 3];
+    const DimExpr& value_heads = value_.shape[value_.rank() - 3];
+    if (!heads.is_constant() || !key_heads.is_constant() || key_heads != value_heads) return true;
+    std::int64_t h = heads.offset, g = key_heads.offset;
+    if (g <= 1 || h == g || h % g != 0) return true;
+    CallContext::BroadcastFailure failing;
+    Shape query_lead = leading(query_.shape, 2), key_lead = leading(key_.shape, 2);
+    if (ctx_.broadcast(query_lead, key_lead, &key_, "query and key batch dims", failing)) return true;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::SdpaBatch,
+        fmt::format("query has {} heads but key and value have {}: grouped-query attention needs enable_gqa=True", h, g), &key_,
+        key_.rank() - 3);
+    diagnostic.related.push_back(ctx_.related(query_, query_.rank() - 3, fmt::format("query heads = {}", h)));
+    ctx_.pytorch_raises(diagnostic, "RuntimeError", broadcast_message(failing));
+    if (ctx_.add_argument_fix(diagnostic, "pass enable_gqa=True (PyTorch 2.5+)", "enable_gqa", true)) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("each key/value head serves {} query heads", h / g));
+    }
+    std::vector<std::pair<const ArgValue*, Shape>> shapes;
+    for (const ArgValue* each : {&key_, &value_}) {
+      Shape repeated = each->written;
+      repeated[repeated.size() - 3] = DimExpr::constant(h);
+      shapes.emplace_back(each, repeated);
+    }
+    if (ctx_.add_shape_fix(diagnostic, fmt::format("repeat key and value heads: .repeat_interleave({}, dim=-3)", h / g), shapes)) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "query heads h*g .. h*g+g-1 share key/value head h, as enable_gqa");
+    }
+    return false;
   }
 
   bool dtypes_match() {
@@ -93,7 +186,28 @@ class SdpaRules {
                                     dtype_typemeta_name(mask_.dtype), dtype_typemeta_name(query_.dtype)));
     diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mean the opposite of nn.MultiheadAttention's: "
                                "True takes part in attention");
-    ctx_.add_dtype_fix(diagnostic, "pass attn_mask as bool", mask_, DType::Bool);
+    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    MaskConvention convention = mask_convention_of_name(name);
+    // A (B, S) mask of a 4-D call is one padding row per batch entry.
+    bool padding_rows = mask_.rank() == 2 && query_.rank() == 4 && key_.rank() == 4 &&
+                        ctx_.symbols.compare(mask_.shape[0], query_.shape[0]) == Symbols::Verdict::Equal &&
+                        ctx_.symbols.compare(mask_.shape[1], key_.shape[2]) == Symbols::Verdict::Equal;
+    std::string index = padding_rows ? "[:, None, None, :]" : "";
+    Shape shape = padding_rows ? Shape{mask_.written[0], DimExpr::constant(1), DimExpr::constant(1), mask_.written[1]} : mask_.written;
+    std::string keep = convention == MaskConvention::TrueIgnores ? fmt::format("({} == 0){}", name, index)
+                                                                 : fmt::format("{}{}.bool()", name, index);
+    if (ctx_.add_argument_fix(diagnostic, "pass " + keep, "attn_mask", {{"shape", shape_json(shape)}, {"dtype", "bool"}})) {
+      if (convention != MaskConvention::Unknown) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                    convention == MaskConvention::TrueKeeps ? "1 = keep becomes True = take part"
+                                                                            : "1 = padding becomes False = left out");
+      }
+    }
+    if (convention == MaskConvention::TrueIgnores) {
+      ctx_.add_argument_fix(diagnostic, fmt::format("pass {}{}.bool()", name, index), "attn_mask",
+                            {{"shape", shape_json(shape)}, {"dtype", "bool"}});
+      CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, "True would keep the padding and drop the tokens");
+    }
     return false;
   }
 
@@ -196,9 +310,30 @@ class SdpaRules {
                           fmt::format("output with shape {} doesn't match the broadcast shape {}", bracket_list(scores),
                                       bracket_list(*combined)));
     }
+    // A (B, S) padding mask: one row of keys per batch entry, broadcast over heads and queries.
+    bool padding = mask_.rank() == 2 && scores.size() == 4 &&
+                   ctx_.symbols.compare(mask_.shape[0], scores[0]) == Symbols::Verdict::Equal &&
+                   ctx_.symbols.compare(mask_.shape[1], scores[3]) == Symbols::Verdict::Equal;
+    std::string name = tensor_name(mask_);
+    if (padding && mask_.dtype == DType::Bool && mask_convention_of_name(name) == MaskConvention::TrueIgnores) {
+      // A padding mask (True = padding) indexed per batch entry and inverted: a new tensor.
+      ctx_.add_argument_fix(diagnostic, fmt::format("pass ~{}[:, None, None, :] (True = take part in SDPA)", name), "attn_mask",
+                            {{"shape", shape_json({mask_.written[0], DimExpr::constant(1), DimExpr::constant(1), mask_.written[1]})},
+                             {"dtype", "bool"}});
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry keeps its own padding, with SDPA's meaning of True");
+    }
+    if (padding) {
+      ctx_.add_shape_fix(diagnostic, "index the (B, S) padding mask per batch entry: attn_mask[:, None, None, :]",
+                         {{&mask_, Shape{mask_.written[0], DimExpr::constant(1), DimExpr::constant(1), mask_.written[1]}}});
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry keeps its own padding");
+    }
     Shape last_two(scores.end() - 2, scores.end());
     ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask (shared by every batch entry and head)", tuple_str(last_two)),
                        {{&mask_, last_two}});
+    if (padding) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Suspect,
+                                  "one (L, S) mask for every batch entry drops each entry's own padding");
+    }
     return false;
   }
 

@@ -11,8 +11,13 @@ void infer_transpose(CallContext& ctx) {
   std::optional<int> dim1 = wrap_dim(ctx, "dim1", int_argument(ctx, "dim1"), input.rank());
   if (!dim1) return;
   Shape shape = input.shape;
-  if (!shape.empty()) std::swap(shape[*dim0], shape[*dim1]);  // a 0-D tensor transposes to itself
-  ctx.outputs.push_back({"output", shape, input.dtype});
+  std::vector<std::string> names = input.dim_names;
+  names.resize(shape.size());
+  if (!shape.empty()) {  // a 0-D tensor transposes to itself
+    std::swap(shape[*dim0], shape[*dim1]);
+    std::swap(names[*dim0], names[*dim1]);
+  }
+  ctx.outputs.push_back({"output", shape, input.dtype, names});
 }
 
 }  // namespace mhacheck

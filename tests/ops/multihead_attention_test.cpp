@@ -80,10 +80,33 @@ TEST_CASE("batch-like names in sequence slots are reported, PyTorch raises nothi
 }
 
 TEST_CASE("one symbol as batch in one argument and sequence in another", "[mha]") {
-  Report report = test::check_text(flat("", R"("query": ["T", "B", 512], "key": ["B", "T", 512], "value": ["B", "T", 512])"));
+  Report report = test::check_text(flat("", R"("query": ["T", "X", 512], "key": ["S", "T", 512], "value": ["S", "T", 512])"));
   const Diagnostic* conflict = test::find(report, "MHA082");
   REQUIRE(conflict != nullptr);
-  CHECK(conflict->message == "\"B\" is the batch dim of query but a sequence dim of key");
+  CHECK(conflict->message == "\"T\" is the batch dim of key but a sequence dim of query");
+  // One cause, one diagnostic: T's name in key's batch slot is a note of the conflict.
+  CHECK(test::find(report, "MHA081") == nullptr);
+  CHECK(std::find_if(conflict->notes.begin(), conflict->notes.end(), [](const std::string& note) {
+          return note.rfind("same cause: MHA081", 0) == 0;
+        }) != conflict->notes.end());
+}
+
+TEST_CASE("a condition that reads a batch size as a sequence length is one error with the layout fix", "[mha][roles]") {
+  // Batch-major query and key, batch_first forgotten: valid only if B == T.
+  Report report = test::check_text(flat("", R"("query": ["T", "B", 512], "key": ["B", "T", 512], "value": ["B", "T", 512])"));
+  const Diagnostic* condition = test::find(report, "MHA083");
+  REQUIRE(condition != nullptr);
+  CHECK(condition->severity() == Severity::Error);
+  CHECK(condition->message == "valid only if T == B (key batch == query batch), but T is a sequence length and B a batch size");
+  // The query is sequence-first as batch_first=False reads it: key and value are the odd ones.
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes[0].description == "transpose key and value with .transpose(0, 1)");
+  CHECK(condition->fixes[0].valid());
+  CHECK(condition->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(test::find(report, "MHA082") == nullptr);
+  CHECK(test::find(report, "MHA081") == nullptr);
+  CHECK(test::find(report, "MHA090") == nullptr);
+  CHECK(report.count(Severity::Error) == 1);
 }
 
 TEST_CASE("the batch mismatch names both dims, the reading and PyTorch's late error", "[mha]") {

@@ -1,0 +1,68 @@
+#include "roles.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+namespace mhacheck {
+namespace {
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
+template <std::size_t N>
+bool one_of(const std::string& name, const std::array<const char*, N>& names) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+DimRole role_of_name(const std::string& written) {
+  if (written.empty()) return DimRole::Unknown;
+  std::string name = lower(written);
+  static const std::array<const char*, 9> batch = {"b", "n", "bs", "bsz", "batch", "batch_size", "nbatch", "n_batch", "num_batch"};
+  static const std::array<const char*, 14> sequence = {"l", "s", "t", "seq", "len", "length", "seqlen", "src", "tgt",
+                                                        "time", "steps", "tokens", "ctx", "context"};
+  static const std::array<const char*, 12> heads = {"h", "nh", "heads", "nhead", "nheads", "n_head", "n_heads", "num_heads",
+                                                     "hq", "hkv", "kv_heads", "num_kv_heads"};
+  static const std::array<const char*, 7> head_dim = {"d", "dh", "hd", "dk", "d_k", "head_dim", "d_head"};
+  bool is_batch = one_of(name, batch) || name.find("batch") != std::string::npos;
+  bool is_sequence = one_of(name, sequence) || name.find("seq") != std::string::npos ||
+                     name.find("len") != std::string::npos || name.find("token") != std::string::npos;
+  if (is_batch != is_sequence) return is_batch ? DimRole::Batch : DimRole::Sequence;
+  if (is_batch) return DimRole::Unknown;  // "batch_seq": both
+  if (one_of(name, heads)) return DimRole::Heads;
+  if (one_of(name, head_dim)) return DimRole::HeadDim;
+  return DimRole::Unknown;
+}
+
+const char* role_name(DimRole role) {
+  switch (role) {
+    case DimRole::Batch: return "batch size";
+    case DimRole::Sequence: return "sequence length";
+    case DimRole::Heads: return "head count";
+    case DimRole::HeadDim: return "head size";
+    case DimRole::Unknown: break;
+  }
+  return "size";
+}
+
+MaskConvention mask_convention_of_name(const std::string& written) {
+  std::string name = lower(written);
+  if (name.find("pad") != std::string::npos) return MaskConvention::TrueIgnores;
+  if (name.find("attention_mask") != std::string::npos || name.find("keep") != std::string::npos ||
+      name.find("valid") != std::string::npos) {
+    return MaskConvention::TrueKeeps;
+  }
+  return MaskConvention::Unknown;
+}
+
+std::vector<std::string> written_names(const Shape& written) {
+  std::vector<std::string> names;
+  for (const DimExpr& dim : written) names.push_back(dim.is_plain_symbol() ? dim.symbol : std::string());
+  return names;
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,29 @@
+// Dim roles: what a dim stands for (a batch, a sequence, heads, ...), read from the name it was
+// written with. Names are kept per dim (ArgValue::dim_names) after "dims" binds them to numbers
+// and carried through every call, so a role check sees "B" in a Linear's output as well.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mhacheck/shape.hpp"
+
+namespace mhacheck {
+
+enum class DimRole { Unknown, Batch, Sequence, Heads, HeadDim };
+
+// The role a dim's name says it plays: "B", "batch", "bsz" -> Batch; "T", "L", "seq_len" ->
+// Sequence; "H", "heads", "num_heads" -> Heads; "D", "head_dim" -> HeadDim; anything else Unknown.
+DimRole role_of_name(const std::string& name);
+const char* role_name(DimRole role);  // "batch size", "sequence length", "head count", "head size"
+
+// The name of each dim of a written shape: its symbol when it is a plain symbol, else "".
+std::vector<std::string> written_names(const Shape& written);
+
+// What True (or 1) means in a mask, read from its name: "pad", "padding_mask",
+// "key_padding_mask" mark padding (True = ignore); "attention_mask" (Hugging Face), "keep",
+// "valid" mark what takes part (1 = keep).
+enum class MaskConvention { Unknown, TrueIgnores, TrueKeeps };
+MaskConvention mask_convention_of_name(const std::string& name);
+
+}  // namespace mhacheck
