@@ -9,6 +9,7 @@
 #include "call_context.hpp"
 #include "fixes.hpp"
 #include "mhacheck/check.hpp"
+#include "mhacheck/json_source.hpp"
 #include "mhacheck/module_schema.hpp"
 #include "mhacheck/npy.hpp"
 #include "mhacheck/python_text.hpp"
@@ -319,6 +320,41 @@ Report input_error_report(const std::string& file, const InputError& error) {
 
 namespace {
 
+constexpr std::size_t kMaxPythonSourceBytes = 16 * 1024 * 1024;
+
+// A traced spec's calls carry the Python line that made them ("source"): each diagnostic of such a
+// call is located there, so every renderer points at the model's code, and the call's place in
+// the spec becomes a related location. The Python file is read only to quote the line; one
+// that cannot be read is quoted as an empty line.
+void locate_at_python_lines(const Spec& spec, Report& report) {
+  std::map<std::string, const SourceLine*> sources;
+  for (const CallDecl& call : spec.calls) {
+    if (call.source.line > 0) sources.emplace(call.id, &call.source);
+  }
+  if (sources.empty()) return;
+  std::map<std::string, std::shared_ptr<const SourceText>> files;
+  for (Diagnostic& diagnostic : report.diagnostics) {
+    auto found = sources.find(diagnostic.call);
+    if (found == sources.end()) continue;
+    const SourceLine& source = *found->second;
+    std::shared_ptr<const SourceText>& text = files[source.file];
+    if (!text) {
+      try {
+        text = read_source_file(source.file, kMaxPythonSourceBytes);
+      } catch (const InputError&) {
+        text = std::make_shared<const SourceText>(SourceText{source.file, {}});
+      }
+    }
+    std::string line = text->line_text(source.line);
+    std::size_t first = line.find_first_not_of(" \t");
+    Location python{text, source.line, first == std::string::npos ? 1 : static_cast<int>(first) + 1,
+                    first == std::string::npos ? 1 : static_cast<int>(line.find_last_not_of(" \t") - first) + 1,
+                    diagnostic.location.pointer};
+    diagnostic.related.insert(diagnostic.related.begin(), RelatedLocation{"the call in the spec", diagnostic.location});
+    diagnostic.location = std::move(python);
+  }
+}
+
 // Every file the spec names: tensor data and weights.
 std::vector<std::string> files_named_by(const Spec& spec) {
   std::vector<std::string> files;
@@ -353,6 +389,7 @@ Report check_spec(const Spec& spec, const CheckOptions& options) {
   report.input_files = files_named_by(spec);
   if (options.verify_fixes) verify_fixes(spec, report);
   apply_filter(report, DiagnosticFilter{spec.ignored_codes, {}});
+  locate_at_python_lines(spec, report);
   return report;
 }
 

@@ -13,6 +13,53 @@ std::string DimExpr::str() const {
 }
 
 namespace {
+// A run of decimal digits at `pos` (advanced past it), at most kMaxDim.
+std::optional<std::int64_t> read_number(std::string_view text, std::size_t& pos) {
+  std::size_t start = pos;
+  std::int64_t value = 0;
+  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+    value = value * 10 + (text[pos++] - '0');
+    if (value > kMaxDim) return std::nullopt;
+  }
+  if (pos == start) return std::nullopt;
+  return value;
+}
+
+bool identifier_char(char c, bool first) {
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (!first && c >= '0' && c <= '9');
+}
+}  // namespace
+
+std::optional<DimExpr> parse_dim_expr(std::string_view text) {
+  std::size_t pos = 0;
+  DimExpr dim{1, {}, 0};
+  if (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+    std::optional<std::int64_t> coeff = read_number(text, pos);
+    if (!coeff || *coeff < 1 || pos >= text.size() || text[pos] != '*') return std::nullopt;
+    dim.coeff = *coeff;
+    ++pos;
+  }
+  std::size_t start = pos;
+  while (pos < text.size() && identifier_char(text[pos], pos == start)) ++pos;
+  if (pos == start) return std::nullopt;
+  dim.symbol = std::string(text.substr(start, pos - start));
+  if (pos < text.size() && text[pos] == '*' && dim.coeff == 1) {
+    ++pos;
+    std::optional<std::int64_t> coeff = read_number(text, pos);
+    if (!coeff || *coeff < 1) return std::nullopt;
+    dim.coeff = *coeff;
+  }
+  if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    bool minus = text[pos++] == '-';
+    std::optional<std::int64_t> offset = read_number(text, pos);
+    if (!offset) return std::nullopt;
+    dim.offset = minus ? -*offset : *offset;
+  }
+  if (pos != text.size()) return std::nullopt;
+  return dim;
+}
+
+namespace {
 std::string joined(const Shape& shape) {
   std::string text;
   for (std::size_t i = 0; i < shape.size(); ++i) {

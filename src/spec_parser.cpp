@@ -22,7 +22,9 @@ namespace {
 using nlohmann::json;
 
 // Keys of a call that are not the operator's arguments.
-const std::vector<std::string> kCallKeys = {"id", "module", "op", "outputs"};
+// "source" and "note" are written by the Python tracer (docs/tracing.md): where the call was made,
+// and what the tracer wants a reader to know about it.
+const std::vector<std::string> kCallKeys = {"id", "module", "op", "outputs", "source", "note"};
 
 std::string type_name(const json& value) {
   switch (value.type()) {
@@ -154,6 +156,23 @@ class SpecReader {
     return dim;
   }
 
+  // A call's "source": "PATH:LINE" of the Python code that made it (the tracer's), the path
+  // relative to the spec's folder unless absolute.
+  SourceLine source_value(const json& value, const std::string& pointer) {
+    std::string expected = "expected \"PATH:LINE\", the Python line that made the call, such as \"model.py:42\"";
+    if (!value.is_string()) fail(pointer, expected, type_name(value));
+    std::string text = value.get<std::string>();
+    std::size_t colon = text.rfind(':');
+    std::string digits = colon == std::string::npos ? std::string() : text.substr(colon + 1);
+    if (colon == 0 || digits.empty() || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) || std::stoi(digits) < 1) {
+      fail(pointer, expected, "\"" + text + "\"");
+    }
+    std::filesystem::path path(text.substr(0, colon));
+    if (path.is_relative()) path = std::filesystem::path(spec_folder(document_)) / path;
+    return SourceLine{path.lexically_normal().string(), std::stoi(digits)};
+  }
+
   Shape shape_value(const json& value, const std::string& pointer) {
     if (!value.is_array()) fail(pointer, "expected a shape (an array of integers and symbol names)", type_name(value));
     Shape shape;
@@ -161,12 +180,13 @@ class SpecReader {
       std::string dim_pointer = child_pointer(pointer, i);
       const json& dim = value[i];
       if (dim.is_string()) {
-        std::string symbol = dim.get<std::string>();
-        if (!is_identifier(symbol)) {
-          fail(dim_pointer, fmt::format("\"{}\" is not a symbol name", symbol), {},
-               "a dim is an integer or an identifier such as \"B\" or \"seq_len\"");
+        std::string text = dim.get<std::string>();
+        std::optional<DimExpr> parsed = parse_dim_expr(text);
+        if (!parsed) {
+          fail(dim_pointer, fmt::format("\"{}\" is not a symbol name or a symbol expression", text), {},
+               "a dim is an integer, an identifier such as \"B\" or \"seq_len\", or COEFF*SYMBOL+OFFSET such as \"8*B\" or \"T+1\"");
         }
-        shape.push_back(DimExpr::named(symbol));
+        shape.push_back(*parsed);
       } else {
         shape.push_back(DimExpr::constant(dim_value(dim, dim_pointer)));
       }
@@ -189,7 +209,7 @@ class SpecReader {
            type_name(value));
     }
     if (value.contains("file")) return file_tensor(value, pointer, name);
-    check_keys(value, pointer, {"shape", "dtype"});
+    check_keys(value, pointer, {"shape", "dtype", "note"});
     if (!value.contains("shape")) fail(pointer, "tensor has no \"shape\"");
     tensor.shape_pointer = child_pointer(pointer, "shape");
     tensor.shape = shape_value(value["shape"], tensor.shape_pointer);
@@ -215,7 +235,7 @@ class SpecReader {
 
   // {"file": "q.npy"} or {"file": "inputs.npz", "key": "query"}: shape and dtype from the header.
   TensorDecl file_tensor(const json& value, const std::string& pointer, const std::string& name) {
-    check_keys(value, pointer, {"file", "key"});
+    check_keys(value, pointer, {"file", "key", "note"});
     TensorDecl tensor;
     tensor.name = name;
     tensor.pointer = pointer;
@@ -464,7 +484,7 @@ class SpecReader {
       case ArgKind::IntList:
       case ArgKind::SizeList:
         fits = value.is_array() && value.size() <= 8 && std::all_of(value.begin(), value.end(), [&](const json& item) {
-                 return small_integer(item) || (argument.kind == ArgKind::SizeList && item.is_string() && is_identifier(item.get<std::string>()));
+                 return small_integer(item) || (argument.kind == ArgKind::SizeList && item.is_string() && parse_dim_expr(item.get<std::string>()));
                });
         break;
       case ArgKind::Tensor:
@@ -492,6 +512,10 @@ class SpecReader {
       if (!call["id"].is_string()) fail(child_pointer(pointer, "id"), "expected the call's id (a string)", type_name(call["id"]));
       decl.id = call["id"].get<std::string>();
     }
+    if (call.contains("note") && !call["note"].is_string()) {
+      fail(child_pointer(pointer, "note"), "expected a note (a string)", type_name(call["note"]));
+    }
+    if (call.contains("source")) decl.source = source_value(call["source"], child_pointer(pointer, "source"));
     for (const ArgSchema& parameter : schema.arguments) {
       std::string parameter_pointer = child_pointer(pointer, parameter.name);
       if (parameter.kind == ArgKind::TensorList) {

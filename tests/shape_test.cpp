@@ -67,3 +67,18 @@ TEST_CASE("symbols are positive sizes: an equality that needs 0 does not hold", 
   CHECK(symbols.require_equal(*dim_add(DimExpr::named("S"), 3), DimExpr::constant(3)).verdict == Symbols::Verdict::Unequal);
   CHECK(symbols.require_equal(DimExpr::named("S"), DimExpr::constant(0)).verdict == Symbols::Verdict::Unequal);
 }
+
+TEST_CASE("dims written as text: a symbol times a constant plus a constant", "[shape]") {
+  CHECK(parse_dim_expr("B") == DimExpr::named("B"));
+  CHECK(parse_dim_expr("8*B") == DimExpr{8, "B", 0});
+  CHECK(parse_dim_expr("B*8") == DimExpr{8, "B", 0});
+  CHECK(parse_dim_expr("T+1") == DimExpr{1, "T", 1});
+  CHECK(parse_dim_expr("2*seq_len-1") == DimExpr{2, "seq_len", -1});
+  for (const DimExpr& dim : {DimExpr{3, "S", 2}, DimExpr{1, "S", -4}, DimExpr::named("x1")}) {
+    CHECK(parse_dim_expr(dim.str()) == dim);  // what mhacheck prints reads back
+  }
+  for (const char* refused : {"", "8", "B*T", "0*B", "B*0", "8*B*2", "B +1", "B+", "1B", "B+-1", "2*B*", "B+1099511627777", "-B"}) {
+    CAPTURE(refused);
+    CHECK_FALSE(parse_dim_expr(refused).has_value());
+  }
+}

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mhacheck {
@@ -45,6 +46,10 @@ std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b);
 // The product of all dims as text, for messages like "input of size 163840" ("10*L*512" when
 // symbolic).
 std::string numel_str(const Shape& shape);
+// A dim written as text, as DimExpr::str() writes it: "B", "8*B" (or "B*8"), "T+1", "2*S-1".
+// nullopt for anything else (a product of two symbols, spaces, a coefficient below 1, a size
+// above kMaxDim).
+std::optional<DimExpr> parse_dim_expr(std::string_view text);
 
 // What the pass knows about symbols: values bound in the spec's "dims", and the substitutions
 // that equalities forced. Each forced substitution is reported to the caller, who warns.

@@ -82,6 +82,12 @@ struct ArgRef {
   std::string pointer; // where the argument is written in the call
 };
 
+// A line of the Python code a traced spec was made from (a call's "source").
+struct SourceLine {
+  std::string file;  // resolved against the spec's folder
+  int line = 0;      // 0: none
+};
+
 struct CallDecl {
   std::string id;       // "cross", or "call0"... when not given
   std::string module;   // a key of Spec::modules; empty for a function call ({"op": ...})
@@ -91,6 +97,7 @@ struct CallDecl {
   nlohmann::json arguments;               // every other argument, PyTorch's defaults filled in
   std::vector<std::string> outputs;       // names for the outputs, in the order PyTorch returns them
   std::string pointer;  // "/calls/0", or "" for the flat form
+  SourceLine source;    // where the Python code made this call ("source"); diagnostics point there
 
   const ArgRef& tensor(const std::string& name) const { return tensors.at(name); }
   std::size_t list_size(const std::string& argument) const;  // elements of a tensor-list argument

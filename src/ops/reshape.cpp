@@ -20,7 +20,7 @@ class ReshapeRules {
     std::optional<int> inferred;
     for (std::size_t i = 0; i < written_.size(); ++i) {
       if (written_[i].is_string()) {
-        sizes_.push_back(ctx_.symbols.resolve(DimExpr::named(written_[i].get<std::string>())));
+        sizes_.push_back(ctx_.symbols.resolve(*parse_dim_expr(written_[i].get<std::string>())));  // checked by the reader
         continue;
       }
       std::int64_t size = written_[i].get<std::int64_t>();

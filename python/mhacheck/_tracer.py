@@ -1,0 +1,548 @@
+"""mhacheck.trace: run a model once and record the calls mhacheck knows as a full-form spec.
+
+Two mechanisms, both in PyTorch 1.13 and 2.x:
+- a `torch.overrides.TorchFunctionMode` sees every torch function and tensor method the model's
+  own code calls (`x.view(...)`, `a @ b` as `matmul`, `F.softmax`); calls made while it handles one
+  (the function's internals) are not shown to it again;
+- the known modules (nn.MultiheadAttention, the nn.Transformer* modules, Linear, LayerNorm,
+  Embedding) get their `forward` wrapped per instance for the duration of the call, which sees
+  keyword arguments too (1.13's forward hooks do not).
+While a recorded module runs, nothing inside it is recorded.
+"""
+import inspect
+import os
+import sys
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from . import _modules
+from ._spec import Spec, Shape
+from ._symbols import DimNamer, choose_probes
+
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+# Ops whose result has its input's values, shape and dtype: the result stands for the input
+# (dropout only when it does nothing: not training, or p == 0).
+_IDENTITY_OPS = {"contiguous", "clone", "detach", "dropout", "to", "float", "type_as", "requires_grad_"}
+
+
+def _call_site():
+    """(absolute file, line) of the innermost frame outside torch and this package."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        absolute = os.path.abspath(filename) if not filename.startswith("<") else filename
+        if not absolute.startswith(_TORCH_DIR) and not absolute.startswith(_PACKAGE_DIR):
+            return absolute, frame.f_lineno
+        frame = frame.f_back
+    return "<unknown>", 0
+
+
+def _int_list(values):
+    if len(values) == 1 and isinstance(values[0], (tuple, list, torch.Size)):
+        values = tuple(values[0])
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return list(values)
+    return None
+
+
+def _plain_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# Each known function: (args, kwargs) -> (op, {argument: value}) with tensors left as tensors,
+# or None when the call uses something mhacheck's operator does not take.
+def _transpose(args, kwargs):
+    a = list(args) + [kwargs.get("dim0"), kwargs.get("dim1")][len(args) - 1:]
+    if len(a) != 3 or not (_plain_int(a[1]) and _plain_int(a[2])) or set(kwargs) - {"dim0", "dim1"}:
+        return None
+    return "transpose", {"input": a[0], "dim0": a[1], "dim1": a[2]}
+
+
+def _permute(args, kwargs):
+    dims = _int_list(args[1:] if "dims" not in kwargs else (kwargs["dims"],))
+    if dims is None or set(kwargs) - {"dims"}:
+        return None
+    return "permute", {"input": args[0], "dims": dims}
+
+
+def _reshape(op):
+    def handler(args, kwargs):
+        rest = args[1:] if "shape" not in kwargs and "size" not in kwargs else (kwargs.get("shape", kwargs.get("size")),)
+        sizes = _int_list(rest) if rest else None
+        if sizes is None or set(kwargs) - {"shape", "size"}:
+            return None
+        return op, {"input": args[0], "shape": sizes}
+    return handler
+
+
+def _unsqueeze(args, kwargs):
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    if not _plain_int(dim) or set(kwargs) - {"dim"}:
+        return None
+    return "unsqueeze", {"input": args[0], "dim": dim}
+
+
+def _squeeze(args, kwargs):
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    if not (dim is None or _plain_int(dim)) or set(kwargs) - {"dim"}:
+        return None
+    return "squeeze", {"input": args[0], "dim": dim}
+
+
+def _flatten(args, kwargs):
+    a = list(args) + [None] * (3 - len(args))
+    start = a[1] if a[1] is not None else kwargs.get("start_dim", 0)
+    end = a[2] if a[2] is not None else kwargs.get("end_dim", -1)
+    if not (_plain_int(start) and _plain_int(end)) or set(kwargs) - {"start_dim", "end_dim"}:
+        return None
+    return "flatten", {"input": args[0], "start_dim": start, "end_dim": end}
+
+
+def _binary(op):
+    def handler(args, kwargs):
+        other = args[1] if len(args) > 1 else kwargs.get("other")
+        if len(args) < 1 or not isinstance(other, torch.Tensor) or set(kwargs) - {"other"}:
+            return None
+        return op, {"input": args[0], "other": other}
+    return handler
+
+
+def _softmax(args, kwargs):
+    dim = args[1] if len(args) > 1 else kwargs.get("dim")
+    dtype = args[3] if len(args) > 3 else kwargs.get("dtype")
+    if not _plain_int(dim) or dtype is not None or set(kwargs) - {"dim", "dtype", "_stacklevel"}:
+        return None
+    return "softmax", {"input": args[0], "dim": dim}
+
+
+def _cat(args, kwargs):
+    tensors = args[0] if args else kwargs.get("tensors")
+    dim = args[1] if len(args) > 1 else kwargs.get("dim", kwargs.get("axis", 0))
+    if not isinstance(tensors, (list, tuple)) or not tensors or not all(isinstance(t, torch.Tensor) for t in tensors):
+        return None
+    if not _plain_int(dim) or set(kwargs) - {"tensors", "dim", "axis"}:
+        return None
+    return "cat", {"tensors": list(tensors), "dim": dim}
+
+
+_SDPA_ARGUMENTS = ["query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"]
+
+
+def _sdpa(args, kwargs):
+    if len(args) > len(_SDPA_ARGUMENTS) or set(kwargs) - set(_SDPA_ARGUMENTS):
+        return None
+    bound = dict(zip(_SDPA_ARGUMENTS, args))
+    bound.update(kwargs)
+    return "scaled_dot_product_attention", {k: v for k, v in bound.items() if v is not None}
+
+
+_FUNCTIONS = {
+    "transpose": _transpose,
+    "permute": _permute,
+    "reshape": _reshape("reshape"),
+    "view": _reshape("view"),
+    "unsqueeze": _unsqueeze,
+    "squeeze": _squeeze,
+    "flatten": _flatten,
+    "add": _binary("add"),
+    "__add__": _binary("add"),
+    "matmul": _binary("matmul"),
+    "__matmul__": _binary("matmul"),
+    "softmax": _softmax,
+    "cat": _cat,
+    "concat": _cat,
+    "scaled_dot_product_attention": _sdpa,
+}
+
+
+def _tensors_in(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors_in(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _tensors_in(item)]
+    return []
+
+
+def _identifier(text):
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in text)
+    return name if name and not name[0].isdigit() else "t_" + name
+
+
+class _Tracer(TorchFunctionMode):
+    def __init__(self, namer, values, parameter_names):
+        super().__init__()
+        self.namer = namer
+        self.values = values
+        self.parameter_names = parameter_names  # id(tensor) -> "encoder.pos_embedding"
+        self.depth = 0
+        self.refs = {}  # id(tensor) -> name in the spec (declared tensor or call output)
+        self.origins = {}  # id(tensor) -> (op, file, line) for outputs of ops mhacheck does not model
+        self.keep = []  # every tensor seen, so that ids stay unique
+        self.tensors = {}  # declared tensors: name -> entry (shape, dtype, note)
+        self.arrays = {}  # name -> numpy array (values=True): declared tensors and weights
+        self.expected = {}  # output name -> numpy array (values=True)
+        self.modules = {}  # spec module name -> entry
+        self.module_names = {}  # id(module) -> spec module name
+        self.calls = []
+        self.counts = {}
+        self.error_recorded = False
+
+    # ---- names -------------------------------------------------------------------------
+    def _unique(self, base, used):
+        if base not in used:
+            return base
+        n = 2
+        while f"{base}_{n}" in used:
+            n += 1
+        return f"{base}_{n}"
+
+    def _taken(self):
+        return set(self.tensors) | {o for c in self.calls for o in c.get("outputs", [])}
+
+    def _call_id(self, base):
+        n = self.counts.get(base, 0)
+        self.counts[base] = n + 1
+        return base if n == 0 else f"{base}#{n + 1}"
+
+    def symbolic_shape(self, shape):
+        dims, notes = [], []
+        for size in shape:
+            dim, note, _ = self.namer.name(int(size))
+            dims.append(dim)
+            if note:
+                notes.append(note)
+        return dims, notes
+
+    def declare(self, tensor, name, note=None):
+        name = self._unique(_identifier(name), self._taken())
+        dims, dim_notes = self.symbolic_shape(tensor.shape)
+        entry = {"shape": dims, "dtype": _modules.dtype_name(tensor.dtype)}
+        notes = ([note] if note else []) + dim_notes
+        if notes:
+            entry["note"] = "; ".join(notes)
+        self.tensors[name] = entry
+        self.refs[id(tensor)] = name
+        self.keep.append(tensor)
+        if self.values:
+            self.arrays[name] = tensor.detach().cpu().numpy()
+        return name
+
+    def ref(self, tensor):
+        """The spec name of `tensor`, declaring it when no recorded call made it."""
+        name = self.refs.get(id(tensor))
+        if name is not None:
+            return name
+        origin = self.origins.get(id(tensor))
+        if origin is not None:
+            op, file, line = origin
+            return self.declare(tensor, f"{op}_out",
+                                f"made by torch {op} at {file}:{line}, which mhacheck does not model")
+        parameter = self.parameter_names.get(id(tensor))
+        if parameter is not None:
+            return self.declare(tensor, parameter, f"the model's tensor {parameter}")
+        file, line = _call_site()
+        return self.declare(tensor, "tensor", f"a tensor made before tracing or outside torch, first used at {file}:{line}")
+
+    def _outputs(self, call_id, results, count):
+        names = []
+        for i, result in enumerate(results[:count]):
+            if not isinstance(result, torch.Tensor):
+                break
+            name = call_id if i == 0 else f"{call_id}.{i}"
+            names.append(name)
+            self.refs[id(result)] = name
+            self.keep.append(result)
+            if self.values:
+                self.expected[name] = result.detach().cpu().numpy()
+        return names
+
+    def _record(self, call, source, results, error, count):
+        file, line = source
+        if line > 0 and not file.startswith("<"):
+            call["source"] = f"{file}:{line}"
+        if error is not None:
+            call["note"] = f"PyTorch raised {type(error).__name__}: {error}"
+            self.error_recorded = True
+        else:
+            outputs = self._outputs(call["id"], results, count)
+            if outputs:
+                call["outputs"] = outputs
+        self.calls.append(call)
+
+    def _arguments(self, arguments):
+        out = {}
+        for key, value in arguments.items():
+            if isinstance(value, torch.Tensor):
+                out[key] = self.ref(value)
+            elif isinstance(value, list) and value and all(isinstance(v, torch.Tensor) for v in value):
+                out[key] = [self.ref(v) for v in value]
+            else:
+                out[key] = value
+        return out
+
+    def _size_list(self, sizes):
+        """reshape/view sizes as symbol expressions; one product of symbols becomes -1."""
+        named, products, notes = [], [], []
+        for i, size in enumerate(sizes):
+            if size == -1:
+                named.append(-1)
+                continue
+            dim, note, product = self.namer.name(size)
+            named.append(dim)
+            if product:
+                products.append(i)
+            elif note:
+                notes.append(note)
+        if len(products) == 1 and -1 not in named:
+            named[products[0]] = -1
+        elif products:
+            notes.append(f"sizes {[sizes[i] for i in products]} are products of symbols; kept as numbers")
+        return named, notes
+
+    # ---- the mode ----------------------------------------------------------------------
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if self.depth > 0:
+            return func(*args, **kwargs)
+        name = getattr(func, "__name__", "")
+        handler = _FUNCTIONS.get(name)
+        known = handler(args, kwargs) if handler is not None and args else None
+        if known is None:
+            result = func(*args, **kwargs)
+            self._unmodelled(name, args, kwargs, result)
+            return result
+        op, arguments = known
+        source = _call_site()
+        call = {"id": self._call_id(op), "op": op}
+        call.update(self._arguments(arguments))
+        if op in ("reshape", "view"):
+            call["shape"], notes = self._size_list(arguments["shape"])
+            if notes:
+                call["note"] = "; ".join(notes)
+        self.depth += 1
+        try:
+            result = func(*args, **kwargs)
+        except Exception as error:
+            self._record(call, source, (), error, 0)
+            raise
+        finally:
+            self.depth -= 1
+        self._record(call, source, (result,), None, 1)
+        return result
+
+    def _unmodelled(self, name, args, kwargs, result):
+        outputs = _tensors_in(result)
+        if not outputs:
+            return
+        inputs = _tensors_in(list(args))
+        if name in _IDENTITY_OPS and len(outputs) == 1 and inputs:
+            source_tensor, out = inputs[0], outputs[0]
+            same = out.shape == source_tensor.shape and out.dtype == source_tensor.dtype
+            if name == "dropout":
+                p = args[1] if len(args) > 1 else kwargs.get("p", 0.5)
+                training = args[2] if len(args) > 2 else kwargs.get("training", True)
+                same = same and (not training or p == 0)
+            if same and id(source_tensor) in self.refs:
+                self.refs[id(out)] = self.refs[id(source_tensor)]
+                self.keep.append(out)
+                return
+            if same and id(source_tensor) in self.origins:  # the op that made the input is the one to name
+                self.origins[id(out)] = self.origins[id(source_tensor)]
+                self.keep.append(out)
+                return
+        file, line = _call_site()
+        for out in outputs:
+            self.refs.pop(id(out), None)  # an in-place op's result is a new value
+            self.origins[id(out)] = (name, file, line)
+            self.keep.append(out)
+
+    # ---- known modules -----------------------------------------------------------------
+    def wrap(self, module, spec_name, kind, options, weights_prefix):
+        tracer = self
+        original = module.forward
+        signature = inspect.signature(original)
+
+        def forward(*args, **kwargs):
+            if tracer.depth > 0:
+                return original(*args, **kwargs)
+            bound = signature.bind(*args, **kwargs)
+            allowed = _modules.FORWARD_ARGUMENTS[kind]
+            arguments = {}
+            for key, value in bound.arguments.items():
+                if key not in allowed or (value is None and signature.parameters[key].default is None):
+                    if value is not None:
+                        return tracer._opaque_module(original, kind, args, kwargs)
+                    continue
+                arguments[key] = value
+            source = _call_site()
+            if spec_name not in tracer.modules:
+                entry = dict(type=kind, **options)
+                if tracer.values:
+                    entry["weights"] = "<values>"
+                    entry["prefix"] = weights_prefix
+                    for key, value in module.state_dict(prefix=weights_prefix).items():
+                        tracer.arrays[key] = value.detach().cpu().numpy()
+                tracer.modules[spec_name] = entry
+            call = {"id": tracer._call_id(spec_name), "module": spec_name}
+            call.update(tracer._arguments(arguments))
+            tracer.depth += 1
+            try:
+                result = original(*args, **kwargs)
+            except Exception as error:
+                tracer._record(call, source, (), error, 0)
+                raise
+            finally:
+                tracer.depth -= 1
+            results = result if isinstance(result, tuple) else (result,)
+            count = len(_modules.OUTPUTS.get(kind, ["output"]))
+            if kind == "MultiheadAttention" and not arguments.get("need_weights", True):
+                count = 1
+            tracer._record(call, source, results, None, count)
+            return result
+
+        module.forward = forward
+
+    def _opaque_module(self, original, kind, args, kwargs):
+        """A known module called with an argument mhacheck does not take: its outputs are declared."""
+        result = original(*args, **kwargs)
+        self._unmodelled(f"nn.{kind} (an argument mhacheck does not take)", args, kwargs, result)
+        return result
+
+
+def _module_names(model):
+    if not isinstance(model, torch.nn.Module):
+        return []
+    return [(name, module) for name, module in model.named_modules()]
+
+
+def _constants(model, inputs):
+    constants = set()
+    if isinstance(model, torch.nn.Module):
+        for tensor in list(model.parameters()) + list(model.buffers()):
+            constants.update(int(s) for s in tensor.shape)
+        constants.update(_modules.integer_attributes(model))
+    for value in inputs:
+        if isinstance(value, Shape):
+            constants.update(d for d in value.dims if isinstance(d, int))
+        elif isinstance(value, torch.Tensor):
+            constants.update(int(s) for s in value.shape)
+    # Sizes the model derives from those: head_dim = embed_dim // num_heads, patches per side;
+    # and powers of two, which models use everywhere.
+    base = [c for c in constants if c >= 2]
+    constants.update(a // b for a in base for b in base if a > b and a % b == 0)
+    constants.update(2 ** k for k in range(1, 17))
+    return constants
+
+
+def _device(model):
+    if isinstance(model, torch.nn.Module):
+        for tensor in list(model.parameters()) + list(model.buffers()):
+            return tensor.device
+    return torch.device("cpu")
+
+
+def _make(shape, sizes, device):
+    dims = [sizes[d] if isinstance(d, str) else d for d in shape.dims]
+    if shape.dtype.is_floating_point:
+        return torch.randn(dims, dtype=shape.dtype, device=device)
+    return torch.zeros(dims, dtype=shape.dtype, device=device)
+
+
+def trace(model, args=(), kwargs=None, *, dims=None, values=False):
+    """Calls `model(*args, **kwargs)` once and returns the calls mhacheck knows as a Spec.
+
+    `shape(...)` inputs are created here, each symbol at a probe size (or at `dims[symbol]`);
+    a callable input is called with the dict of sizes (symbol -> size) and must return a tensor.
+    With `values=True` the tensors are kept so that `Spec.save` writes them."""
+    kwargs = dict(kwargs or {})
+    args = tuple(args)
+    fixed = dict(dims or {})
+    all_inputs = list(args) + list(kwargs.values())
+    symbols = []
+    for value in all_inputs:
+        if isinstance(value, Shape):
+            symbols.extend(d for d in value.dims if isinstance(d, str) and d not in symbols)
+    constants = _constants(model, all_inputs)
+    sizes = choose_probes(symbols, constants, fixed)
+    device = _device(model)
+    if values and device.type == "meta":
+        raise ValueError("values=True needs real tensors; the model is on the meta device")
+    probes = {k: v for k, v in sizes.items() if k not in fixed}
+    namer = DimNamer(probes, constants)
+
+    def materialise(value):
+        if isinstance(value, Shape):
+            return _make(value, sizes, device)
+        if callable(value) and not isinstance(value, (torch.Tensor, torch.nn.Module)):
+            return value(dict(sizes))
+        return value
+
+    real_args = [materialise(v) for v in args]
+    real_kwargs = {k: materialise(v) for k, v in kwargs.items()}
+
+    parameter_names = {}
+    if isinstance(model, torch.nn.Module):
+        for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
+            parameter_names[id(tensor)] = name
+    tracer = _Tracer(namer, values, parameter_names)
+
+    # The inputs, named after the parameters of the model's forward they are passed as.
+    forward = model.forward if isinstance(model, torch.nn.Module) else model
+    try:
+        bound = inspect.signature(forward).bind(*real_args, **real_kwargs).arguments
+    except (TypeError, ValueError):
+        bound = {f"input{i}": v for i, v in enumerate(real_args)}
+        bound.update(real_kwargs)
+    for name, value in bound.items():
+        for i, tensor in enumerate(_tensors_in(value)):
+            if id(tensor) not in tracer.refs:
+                tracer.declare(tensor, name if i == 0 else f"{name}_{i}", None)
+    # Declared inputs keep the symbols they were given, not a reading of their probe sizes.
+    for value, real in zip(list(args) + list(kwargs.values()), real_args + list(real_kwargs.values())):
+        if isinstance(value, Shape):
+            entry = tracer.tensors[tracer.refs[id(real)]]
+            entry["shape"] = list(value.dims)
+            entry.pop("note", None)
+
+    wrapped = []
+    for name, module in _module_names(model):
+        kind = _modules.module_type(module)
+        if kind is None:
+            continue
+        try:
+            options = _modules.options(module)
+        except _modules.Unsupported:
+            continue
+        spec_name = name or type(module).__name__.lower()
+        tracer.wrap(module, spec_name, kind, options, name + "." if name else "")
+        wrapped.append(module)
+
+    error = None
+    result = None
+    try:
+        with tracer:
+            result = model(*real_args, **real_kwargs)
+    except Exception as caught:  # the bug being hunted: keep what was traced up to it
+        error = caught
+    finally:
+        for module in wrapped:
+            del module.forward
+
+    document = {"version": 1}
+    # With values the tensors come from files at the traced sizes; after a failure the spec is
+    # about the sizes PyTorch failed at (symbolic sizes could make the error only a condition).
+    bound_dims = dict(fixed)
+    if values or error is not None:
+        bound_dims.update(probes)
+    if bound_dims:
+        document["dims"] = bound_dims
+    document["modules"] = tracer.modules
+    document["tensors"] = tracer.tensors
+    document["calls"] = tracer.calls
+    return Spec(document, sizes=sizes, error=error, values=values, arrays=tracer.arrays,
+                expected=tracer.expected, result=result)

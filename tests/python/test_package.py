@@ -1,0 +1,142 @@
+"""The package itself: pip install, the command line, shape(), probe sizes and symbol readings,
+declared tensors, dims=, check()'s binary lookup."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import unittest
+
+import torch
+import torch.nn as nn
+
+import mhacheck
+from mhacheck._symbols import DimNamer, choose_probes
+from trace_support import BINARY, by_severity, check, main
+
+REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
+
+MODEL_PY = textwrap.dedent("""\
+    import torch.nn as nn
+
+    class Attend(nn.Module):
+        def __init__(self, heads):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(64, heads, batch_first=True)
+
+        def forward(self, x, memory):
+            return self.attn(x, memory, memory, need_weights=False)[0]
+
+    def build():
+        return Attend(4)
+    """)
+
+
+class PackageTest(unittest.TestCase):
+    def setUp(self):
+        self.folder = tempfile.mkdtemp(prefix="mhacheck-package-")
+        self.addCleanup(shutil.rmtree, self.folder)
+
+    def test_pip_installs_the_package_without_an_index(self):
+        source = shutil.copytree(os.path.join(REPOSITORY, "python"), os.path.join(self.folder, "src"))
+        target = os.path.join(self.folder, "site")
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-index",
+                               "--target", target, source], capture_output=True, text=True, check=False)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        probe = subprocess.run([sys.executable, "-c", "import mhacheck; print(mhacheck.__file__, mhacheck.trace.__name__)"],
+                               capture_output=True, text=True, check=False, env=dict(os.environ, PYTHONPATH=target))
+        self.assertEqual(probe.returncode, 0, probe.stderr)
+        self.assertTrue(probe.stdout.startswith(os.path.join(target, "mhacheck")), probe.stdout)
+
+    def run_cli(self, *args):
+        with open(os.path.join(self.folder, "usermodel.py"), "w", encoding="utf-8") as out:
+            out.write(MODEL_PY)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(REPOSITORY, "python"), self.folder]))
+        return subprocess.run([sys.executable, "-m", "mhacheck", "trace", *args, "--binary", BINARY],
+                              capture_output=True, text=True, check=False, cwd=self.folder, env=env)
+
+    def test_command_line_traces_and_checks(self):
+        done = self.run_cli("usermodel:build", "--input", "x=B,T,64", "--input", "memory=B,S,64", "--dim", "B=3",
+                            "-o", "good.json", "--check")
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertIn("OK: 0 errors, 0 warnings", done.stdout)
+        spec = mhacheck.check(os.path.join(self.folder, "good.json"), binary=BINARY)
+        self.assertEqual(spec["diagnostics"], [])
+        self.assertEqual(spec["files"][0]["calls"][0]["outputs"]["attn"]["shape"], [3, "T", 64])
+
+    def test_command_line_check_fails_at_the_models_line(self):
+        done = self.run_cli("usermodel:build", "--input", "x=B,T,64", "--input", "memory=B,S,32",
+                            "-o", "bad.json", "--check")
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertIn("the model raised", done.stderr)
+        self.assertIn("error[MHA", done.stdout)
+        self.assertIn(" --> usermodel.py:9:9\n", done.stdout)
+        self.assertIn("return self.attn(x, memory, memory, need_weights=False)[0]", done.stdout)
+
+    def test_command_line_refuses_bad_inputs(self):
+        done = self.run_cli("usermodel:build", "--input", "x=B,T+1,64", "-o", "x.json")
+        self.assertEqual(done.returncode, 2)
+        self.assertIn("'T+1' in 'x=B,T+1,64' is not a size or a symbol name", done.stderr)
+
+    def test_shape_validates_its_dims(self):
+        self.assertEqual(mhacheck.shape("B", 3, dtype=torch.bool).dims, ("B", 3))
+        with self.assertRaises(ValueError):
+            mhacheck.shape("B+1")
+        with self.assertRaises(TypeError):
+            mhacheck.shape(2.0)
+        with self.assertRaises(ValueError):
+            mhacheck.shape(-1)
+
+    def test_probe_sizes_avoid_the_models_sizes_and_each_other(self):
+        sizes = choose_probes(["B", "T", "S"], {43, 64, 12}, {"S": 7})
+        self.assertEqual(sizes["S"], 7)
+        self.assertNotIn(sizes["B"], {43, 64, 12, 7})
+        self.assertNotEqual(sizes["B"], sizes["T"])
+        self.assertEqual(sizes, {"S": 7, "B": 53, "T": 67})  # 43 is taken, 47 is next to 48, 59 next to 60
+        namer = DimNamer({"B": 53, "T": 67}, {64})
+        self.assertEqual(namer.name(53)[0], "B")
+        self.assertEqual(namer.name(8 * 53)[0], "8*B")
+        self.assertEqual(namer.name(68)[0], "T+1")
+        self.assertEqual(namer.name(64), (64, None, False))
+        value, note, product = namer.name(53 * 67)
+        self.assertEqual((value, product), (53 * 67, True))
+        self.assertIn("B*T", note)
+        ambiguous = DimNamer({"B": 11, "T": 13}, set())
+        value, note, _ = ambiguous.name(12)
+        self.assertEqual(value, 12)
+        self.assertIn("B+1 or T-1", note)
+
+    def test_unmodelled_ops_become_declared_tensors_and_dims_fix_a_size(self):
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(16, 16)
+
+            def forward(self, x):
+                return self.proj(torch.relu(x))  #: relu
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 16),), dims={"B": 2})
+        self.assertEqual(spec.document["dims"], {"B": 2})
+        self.assertEqual(spec.sizes["B"], 2)
+        (relu,) = [t for t in spec.document["tensors"].values() if "relu" in t.get("note", "")]
+        self.assertEqual(relu["shape"], [2, "T", 16])
+        self.assertRegex(relu["note"], r"made by torch relu at .*test_package.py:\d+, which mhacheck does not model")
+        self.assertEqual(spec.calls[0]["input"], [n for n, t in spec.document["tensors"].items() if t is relu][0])
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+
+    def test_check_finds_the_binary_in_the_environment(self):
+        spec = mhacheck.trace(nn.Linear(8, 4), (mhacheck.shape("N", 8),))
+        old = os.environ.get("MHACHECK")
+        os.environ["MHACHECK"] = BINARY
+        try:
+            report = mhacheck.check(spec)
+        finally:
+            os.environ["MHACHECK"] = old
+        self.assertEqual(report["files"][0]["calls"][0]["outputs"]["linear"]["shape"], ["N", 4])
+        with self.assertRaises(FileNotFoundError):
+            mhacheck.check(spec, binary=os.path.join(self.folder, "missing"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""torchvision's Vision Transformer: vit_b_16 itself on the meta device, a small one with values."""
+import unittest
+
+import torch
+import torchvision
+from torchvision.models import vision_transformer
+
+import mhacheck
+from trace_support import by_severity, check, main, module_calls, replay, source_line
+
+TORCHVISION_VIT = vision_transformer.__file__
+
+
+def small_vit():
+    torch.manual_seed(0)
+    return vision_transformer.VisionTransformer(image_size=32, patch_size=16, num_layers=2, num_heads=4,
+                                                hidden_dim=64, mlp_dim=128).eval()
+
+
+class VitTest(unittest.TestCase):
+    def test_vit_b_16_checks_with_every_attention_call(self):
+        model = torchvision.models.vit_b_16().eval().to("meta")
+        spec = mhacheck.trace(model, (mhacheck.shape("B", 3, 224, 224),))
+        self.assertIsNone(spec.error)
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        attention = module_calls(spec, "MultiheadAttention")
+        self.assertEqual(len(attention), 12)
+        self.assertEqual([c["module"] for c in attention],
+                         [f"encoder.layers.encoder_layer_{i}.self_attention" for i in range(12)])
+        for call in attention:
+            self.assertEqual(spec.document["modules"][call["module"]]["batch_first"], True)
+            self.assertFalse(call["need_weights"])
+        self.assertEqual(spec.document["tensors"]["x"]["shape"], ["B", 3, 224, 224])
+        self.assertEqual(spec.calls[-1]["module"], "heads.head")
+
+    def test_small_vit_replays(self):
+        spec = mhacheck.trace(small_vit(), (mhacheck.shape("B", 3, 32, 32),), values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+
+    def test_batch_first_flipped_is_a_warning_at_torchvisions_line(self):
+        model = small_vit()
+        for module in model.modules():
+            if isinstance(module, torch.nn.MultiheadAttention):
+                module.batch_first = False  # (B, 5, 64) now reads as (L=B, N=5): PyTorch runs it
+        spec = mhacheck.trace(model, (mhacheck.shape("B", 3, 32, 32),))
+        self.assertIsNone(spec.error)
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error"), [])
+        warnings = by_severity(report, "warning")
+        self.assertEqual({w["code"] for w in warnings}, {"MHA081"})
+        self.assertEqual({w["call"] for w in warnings},
+                         {f"encoder.layers.encoder_layer_{i}.self_attention" for i in range(2)})
+        for warning in warnings:
+            path, _, text = source_line(warning)
+            self.assertEqual(path, TORCHVISION_VIT)
+            self.assertIn("self.self_attention(", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Shared by the Python tests: the mhacheck binary ($MHACHECK, set by ctest), checking and
+replaying traced specs, and finding lines in source files."""
+import os
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+
+import mhacheck
+
+BINARY = os.environ["MHACHECK"]
+
+
+def check(spec):
+    return mhacheck.check(spec, binary=BINARY)
+
+
+def by_severity(report, *severities):
+    return [d for d in report["diagnostics"] if d["severity"] in severities]
+
+
+def line_number(path, marker):
+    """The 1-based line of `path` holding the comment `#: marker` (exactly one)."""
+    marker = "#: " + marker
+    with open(path, encoding="utf-8") as source:
+        found = [i + 1 for i, line in enumerate(source) if marker in line]
+    assert len(found) == 1, f"{marker!r} is on lines {found} of {path}"
+    return found[0]
+
+
+def source_line(diagnostic):
+    """(absolute file, line, text of that line) where a diagnostic is located."""
+    location = diagnostic["location"]
+    path = os.path.abspath(location["file"])
+    with open(path, encoding="utf-8") as source:
+        text = source.read().splitlines()[location["line"] - 1]
+    return path, location["line"], text
+
+
+def replay(test, spec):
+    """Saves a values=True spec, runs `mhacheck run SPEC --save`, and requires every traced output
+    to be reproduced within 1e-5; returns the largest difference."""
+    with tempfile.TemporaryDirectory(prefix="mhacheck-replay-") as folder:
+        path = spec.save(os.path.join(folder, "model.json"))
+        out = os.path.join(folder, "out.npz")
+        done = subprocess.run([BINARY, "run", path, "--save", out], capture_output=True, text=True, check=False)
+        test.assertEqual(done.returncode, 0, done.stdout[-2000:] + done.stderr)
+        expected = np.load(os.path.join(folder, "model.expected.npz"))
+        replayed = np.load(out)
+        test.assertTrue(expected.files)
+        test.assertEqual(set(expected.files) - set(replayed.files), set())
+        worst = 0.0
+        for key in expected.files:
+            test.assertEqual(expected[key].shape, replayed[key].shape, key)
+            test.assertEqual(expected[key].dtype, replayed[key].dtype, key)
+            want, got = expected[key].astype(np.float64), replayed[key].astype(np.float64)
+            finite = np.isfinite(want)
+            # -inf (masked scores) and NaN must be where PyTorch has them; the rest within 1e-5.
+            test.assertTrue(np.array_equal(want[~finite], got[~finite], equal_nan=True), key)
+            difference = float(np.max(np.abs(want[finite] - got[finite]), initial=0.0))
+            test.assertLessEqual(difference, 1e-5, key)
+            worst = max(worst, difference)
+        return worst
+
+
+def module_calls(spec, module_type):
+    return [c for c in spec.calls if "module" in c and spec.document["modules"][c["module"]]["type"] == module_type]
+
+
+def main():
+    unittest.main(verbosity=2)
