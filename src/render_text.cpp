@@ -1,9 +1,11 @@
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
 
+#include "mhacheck/explain.hpp"
 #include "mhacheck/render.hpp"
 
 namespace mhacheck {
@@ -34,6 +36,10 @@ std::string where(const Location& location) {
   if (!location.known()) return location.file().empty() ? std::string() : location.file();
   return fmt::format("{}:{}:{}", location.file(), location.line, location.column);
 }
+
+// Lines longer than this are quoted as excerpts of kExcerptContext bytes either side of each marker.
+constexpr std::size_t kWideLine = 200;
+constexpr std::size_t kExcerptContext = 60;
 
 void render_snippet(std::string& out, const Diagnostic& diagnostic, const Palette& palette) {
   const Location& primary = diagnostic.location;
@@ -69,15 +75,32 @@ void render_snippet(std::string& out, const Diagnostic& diagnostic, const Palett
   for (auto& [line, line_markers] : by_line) {
     if (previous_line != 0 && line > previous_line + 1) out += fmt::format("{} {}\n", gutter, palette.paint("...", "1;34"));
     previous_line = line;
-    out += fmt::format("{:>{}} {} {}\n", line, width, palette.paint("|", "1;34"), primary.source->line_text(line));
     std::sort(line_markers.begin(), line_markers.end(),
               [](const Marker* a, const Marker* b) { return a->location.column < b->location.column; });
-    for (const Marker* marker : line_markers) {
-      std::string underline(static_cast<std::size_t>(std::max(1, marker->location.length)), marker->primary ? '^' : '-');
-      std::string pad(static_cast<std::size_t>(marker->location.column - 1), ' ');
-      std::string text = underline + (marker->label.empty() ? "" : " " + marker->label);
-      out += fmt::format("{} {} {}{}\n", gutter, palette.paint("|", "1;34"), pad,
+    auto quote = [&](std::string_view text) { out += fmt::format("{:>{}} {} {}\n", line, width, palette.paint("|", "1;34"), text); };
+    // The marker under the quoted text, `offset` bytes in, its underline at most `visible` long.
+    auto underline = [&](const Marker* marker, std::size_t offset, std::size_t visible) {
+      std::size_t length = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, marker->location.length)), std::max<std::size_t>(1, visible));
+      std::string text = std::string(length, marker->primary ? '^' : '-') + (marker->label.empty() ? "" : " " + marker->label);
+      out += fmt::format("{} {} {}{}\n", gutter, palette.paint("|", "1;34"), std::string(offset, ' '),
                          palette.paint(text, marker->primary ? color : "1;34"));
+    };
+    std::string_view text = primary.source->line_text(line);
+    if (text.size() <= kWideLine) {
+      quote(text);
+      for (const Marker* marker : line_markers) {
+        underline(marker, static_cast<std::size_t>(marker->location.column - 1), std::numeric_limits<std::size_t>::max());
+      }
+      continue;
+    }
+    // A wide line (a minified spec is one line): an excerpt around each marker.
+    for (const Marker* marker : line_markers) {
+      std::size_t column = std::min(static_cast<std::size_t>(marker->location.column - 1), text.size());
+      std::size_t start = column > kExcerptContext ? column - kExcerptContext : 0;
+      std::size_t end = std::min(text.size(), column + kExcerptContext);
+      std::string prefix = start > 0 ? "..." : "";
+      quote(prefix + std::string(text.substr(start, end - start)) + (end < text.size() ? "..." : ""));
+      underline(marker, prefix.size() + column - start, end - column);
     }
   }
   out += fmt::format("{} {}\n", gutter, palette.paint("|", "1;34"));
@@ -155,9 +178,13 @@ std::string render_text(const std::vector<Report>& reports, const TextStyle& sty
 }
 
 std::string render_explanation(const DiagInfo& info) {
-  return fmt::format("{} ({}, {}{}): {}\n\n{}\n\nExample spec{}:\n  {}\n", info.code, info.name, severity_name(info.severity),
-                     info.needs_run ? ", found by mhacheck run" : "", info.title, info.explanation,
-                     info.needs_run ? " (for mhacheck run, from the repository's top folder)" : "", info.example);
+  std::string text = fmt::format("{} ({}, {}{}): {}\n\n{}\n\nExample spec{}:\n  {}\n", info.code, info.name, severity_name(info.severity),
+                                 info.needs_run ? ", found by mhacheck run" : "", info.title, info.explanation,
+                                 info.needs_run ? " (for mhacheck run, from the repository's top folder)" : "", info.example);
+  std::vector<std::string> messages = predicted_messages(info.id);
+  if (!messages.empty()) text += "\nPyTorch's messages for it (mhacheck explain reads them back):\n";
+  for (const std::string& message : messages) text += "  " + message + "\n";
+  return text;
 }
 
 std::string render_catalogue_markdown() {
@@ -165,7 +192,8 @@ std::string render_catalogue_markdown() {
       "# Diagnostics\n\n"
       "Every diagnostic mhacheck reports, from the one catalogue in src/catalogue.cpp (this file is its output:\n"
       "`mhacheck explain --all > docs/diagnostics.md`; a test keeps the two equal). Codes are stable.\n"
-      "Errors make `mhacheck check` exit with 1 (input errors MHA001-MHA003 with 2); warnings only with `--werror`.\n\n"
+      "Errors make `mhacheck check` exit with 1 (input errors MHA001-MHA003 with 2); warnings only with `--werror`.\n"
+      "`mhacheck explain TEXT` reads PyTorch's own messages, listed under each code, back into these codes (docs/explain.md).\n\n"
       "| code | name | severity | title |\n|---|---|---|---|\n";
   for (const DiagInfo& info : diagnostic_catalogue()) {
     out += fmt::format("| [{}](#{}) | {} | {} | {} |\n", info.code, lowercase(info.code), info.name,
@@ -175,6 +203,9 @@ std::string render_catalogue_markdown() {
     out += fmt::format("\n## {}\n\n**{}** ({}{}): {}\n\n{}\n\nExample (`mhacheck explain {}`):\n\n```json\n{}\n```\n",
                        info.code, info.name, severity_name(info.severity), info.needs_run ? ", found by `mhacheck run`" : "",
                        info.title, info.explanation, info.code, info.example);
+    std::vector<std::string> messages = predicted_messages(info.id);
+    if (!messages.empty()) out += "\nPyTorch's messages for it:\n\n";
+    for (const std::string& message : messages) out += "- " + message + "\n";
   }
   return out;
 }

@@ -14,6 +14,7 @@
 
 #include "mhacheck/check.hpp"
 #include "mhacheck/diagnostic.hpp"
+#include "mhacheck/explain.hpp"
 #include "mhacheck/json_source.hpp"
 #include "mhacheck/inline_call.hpp"
 #include "mhacheck/output_file.hpp"
@@ -154,6 +155,7 @@ struct CheckCommand {
   std::vector<std::string> files;
   ReportOptions report;
   InlineCall call;
+  unsigned jobs = 0;
 
   int execute() const {
     DiagnosticFilter filter;
@@ -180,13 +182,7 @@ struct CheckCommand {
       reports.push_back(input_error_report(error.location().file(), error));
     }
     if (!outputs_are_safe({report.output_file}, specs)) return 2;
-    for (const std::string& file : specs) {
-      try {
-        reports.push_back(check_document(parse_json_document(read_source_file(file, kMaxSpecBytes))));
-      } catch (const InputError& error) {
-        reports.push_back(input_error_report(file, error));
-      }
-    }
+    for (Report& checked : check_spec_files(specs, kMaxSpecBytes, jobs)) reports.push_back(std::move(checked));
     if (!outputs_are_safe({report.output_file}, files_read(specs, reports))) return 2;
     for (Report& checked : reports) apply_filter(checked, filter);
     std::string text;
@@ -315,6 +311,58 @@ struct GraphCommand {
   }
 };
 
+// `mhacheck explain`: a diagnostic code's explanation, or PyTorch's error text (a message, or a
+// whole traceback; '-' reads stdin) read back into the causes that predict it.
+struct ExplainCommand {
+  std::string text, format = "text";
+  bool all_codes = false;
+  InlineCall call;
+
+  int execute() const {
+    if (all_codes) {
+      std::cout << render_catalogue_markdown();
+      return 0;
+    }
+    if (text.empty()) {
+      std::cerr << "mhacheck explain: give a diagnostic code (MHA040, batch-mismatch), PyTorch's error text, or - to read the "
+                   "error text from stdin; see mhacheck explain --help\n";
+      return 2;
+    }
+    const DiagInfo* info = find_diag_info(text);
+    if (info != nullptr && !call.given()) {
+      std::cout << render_explanation(*info);
+      return 0;
+    }
+    std::string pasted = text;
+    ExplainContext context;
+    try {
+      if (text == "-") pasted = read_source_file("-", kMaxSpecBytes)->text;
+      if (!call.module.empty()) context.module = parse_module_call(call.module, start_of(flag_source("--module", call.module)));
+    } catch (const InputError& error) {
+      std::cerr << render_text({input_error_report(text == "-" ? "<stdin>" : "<command line>", error)}, TextStyle{false});
+      return 2;
+    }
+    std::optional<Explanation> explanation = explain_pytorch_error(pasted, context);
+    if (!explanation) {
+      std::string first_line = pasted.substr(0, std::min(pasted.find('\n'), std::size_t{120}));
+      std::cerr << fmt::format(
+          "mhacheck explain: '{}' is neither a diagnostic code nor a PyTorch error that mhacheck predicts; the codes are listed in "
+          "docs/diagnostics.md, the messages it reads in docs/explain.md\n",
+          first_line);
+      return 2;
+    }
+    if (!call.query.empty()) {
+      try {
+        narrow_by_report(*explanation, check_document(inline_document(call)));
+      } catch (const InputError& error) {
+        narrow_by_report(*explanation, input_error_report("<command line>", error));
+      }
+    }
+    std::cout << (format == "json" ? json_text(render_explanation_json(*explanation)) : render_explanation_text(*explanation));
+    return 0;
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -328,6 +376,7 @@ int main(int argc, char** argv) {
       "                 --key \"(32, 10, 512)\" --value \"(32, 10, 512)\"\n"
       "  mhacheck run examples/run_example.json --save out.npz\n"
       "  mhacheck explain MHA040\n"
+      "  mhacheck explain \"RuntimeError: shape '[32, 8, 64]' is invalid for input of size 163840\"\n"
       "Exit codes: 0 no errors, 1 errors found (or warnings with --werror), 2 unusable input or usage.");
 
   CLI::App* check = app.add_subcommand("check", "check attention calls described by spec files or by flags");
@@ -335,6 +384,8 @@ int main(int argc, char** argv) {
   check->add_option("specs", check_command.files,
                     "JSON spec files or directories (searched for *.json), '-' for stdin; see docs/spec-format.md");
   check_command.report.add_to(check, {"text", "json", "sarif", "github"});
+  check->add_option("-j,--jobs", check_command.jobs, "check this many spec files at once (default 0: one per core)")
+      ->check(at_least(0));
   add_inline_options(check, check_command.call);
   check->footer(
       "Examples:\n"
@@ -378,11 +429,20 @@ int main(int argc, char** argv) {
       "  mhacheck graph examples/seed_example1.json | dot -Tpng > graph.png\n"
       "  mhacheck graph spec.json -o graph.svg");
 
-  CLI::App* explain = app.add_subcommand("explain", "print the explanation of a diagnostic code");
-  std::string code;
-  bool all_codes = false;
-  explain->add_option("code", code, "a code such as MHA040, or its name such as batch-mismatch");
-  explain->add_flag("--all", all_codes, "print the whole catalogue in Markdown (docs/diagnostics.md)");
+  CLI::App* explain =
+      app.add_subcommand("explain", "explain a diagnostic code, or PyTorch's own error text (a message or a whole traceback)");
+  ExplainCommand explain_command;
+  explain->add_option("text", explain_command.text,
+                      "a code such as MHA040 (or its name, batch-mismatch), PyTorch's error text, or - to read the text from stdin");
+  explain->add_flag("--all", explain_command.all_codes, "print the whole catalogue in Markdown (docs/diagnostics.md)");
+  explain->add_option("--format", explain_command.format, "output format for an error text")->check(CLI::IsMember({"text", "json"}));
+  add_inline_options(explain, explain_command.call);
+  explain->footer(
+      "Examples:\n"
+      "  mhacheck explain MHA040\n"
+      "  mhacheck explain \"RuntimeError: shape '[32, 8, 64]' is invalid for input of size 163840\"\n"
+      "  python train.py 2>&1 | mhacheck explain -\n"
+      "  mhacheck explain \"$(cat error.txt)\" --module \"nn.MultiheadAttention(512, 8)\" --query \"(32, 1, 512)\" --key \"(32, 10, 512)\"");
 
   try {
     app.parse(argc, argv);
@@ -391,19 +451,7 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : 2;
   }
 
-  if (explain->parsed()) {
-    if (all_codes) {
-      std::cout << render_catalogue_markdown();
-      return 0;
-    }
-    const DiagInfo* info = find_diag_info(code);
-    if (info == nullptr) {
-      std::cerr << "mhacheck: unknown diagnostic code '" << code << "' (codes are listed in docs/diagnostics.md)\n";
-      return 2;
-    }
-    std::cout << render_explanation(*info);
-    return 0;
-  }
+  if (explain->parsed()) return explain_command.execute();
   if (run->parsed()) return run_command.execute();
   if (graph->parsed()) return graph_command.execute();
   return check_command.execute();

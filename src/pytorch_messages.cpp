@@ -1,0 +1,767 @@
+// The table `mhacheck explain` reads PyTorch's messages with: one row per message pattern, the
+// texts exactly as the rules in src/ops/ (and src/run.cpp) quote them (tests/explain_test.cpp
+// feeds it every message of the golden fixtures in tests/pytorch/), and where PyTorch 1.13
+// words a message otherwise, that wording too (quoted in the fixtures' "pytorch_2x" notes).
+// Each cause reads the numbers by the rules of the operator that raises the message.
+#include "pytorch_messages.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace mhacheck {
+
+namespace {
+
+// A placeholder's value as an integer; the pattern guarantees the digits, not the range.
+std::int64_t integer(const Captures& captures, const std::string& name) {
+  const std::string& text = captures.at(name);
+  std::int64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) throw std::out_of_range("number out of range: " + text);
+  return value;
+}
+
+std::vector<std::int64_t> integers(const Captures& captures, const std::string& name) {
+  std::vector<std::int64_t> values;
+  const std::string& text = captures.at(name);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::size_t first = text.find_first_not_of(' ', start);
+    Captures one{{"n", text.substr(first, comma - first)}};
+    values.push_back(integer(one, "n"));
+    start = comma + 1;
+  }
+  return values;
+}
+
+bool has(const Captures& captures, const std::string& name) { return captures.count(name) > 0; }
+
+// a * b, or nullopt past int64 (the numbers come from pasted text).
+std::optional<std::int64_t> product(const std::vector<std::int64_t>& values) {
+  std::int64_t result = 1;
+  for (std::int64_t value : values) {
+    if (__builtin_mul_overflow(result, value, &result)) return std::nullopt;
+  }
+  return result;
+}
+
+std::string times(const std::vector<std::int64_t>& values) { return fmt::format("{}", fmt::join(values, " x ")); }
+
+// PyTorch's names of a dtype in its messages (ScalarType, TypeMeta, legacy tensor type)
+// -> the torch.dtype a user writes.
+std::string torch_dtype(std::string name) {
+  if (name.starts_with("c10::")) name = name.substr(5);
+  if (name.starts_with("torch.")) name = name.substr(6);
+  static const std::map<std::string, std::string> names = {
+      {"Double", "float64"}, {"double", "float64"},   {"Float", "float32"},   {"float", "float32"},     {"Half", "float16"},
+      {"BFloat16", "bfloat16"}, {"Long", "int64"},    {"long int", "int64"},  {"int64", "int64"},       {"Int", "int32"},
+      {"int", "int32"},      {"Short", "int16"},      {"short int", "int16"}, {"Char", "int8"},         {"signed char", "int8"},
+      {"Byte", "uint8"},     {"unsigned char", "uint8"}, {"uint8", "uint8"},  {"Bool", "bool"},         {"bool", "bool"},
+      {"DoubleTensor", "float64"}, {"FloatTensor", "float32"}, {"HalfTensor", "float16"}, {"LongTensor", "int64"},
+      {"IntTensor", "int32"}, {"ShortTensor", "int16"}, {"CharTensor", "int8"}, {"ByteTensor", "uint8"},
+      {"CPUBFloat16Type", "bfloat16"}, {"CPUBoolType", "bool"}};
+  auto found = names.find(name);
+  return found == names.end() ? name : found->second;
+}
+
+std::vector<Reading> one(std::string meaning, std::vector<std::string> fixes) { return {Reading{std::move(meaning), std::move(fixes)}}; }
+
+// Head counts in the order people pick them, for readings that must guess num_heads.
+std::vector<std::int64_t> likely_head_counts(std::int64_t rows, const ModuleHints& hints) {
+  if (hints.num_heads) return {*hints.num_heads};
+  std::vector<std::int64_t> counts;
+  for (std::int64_t h : {8, 16, 12, 4, 32, 2, 6, 24, 1}) {
+    if (h <= rows && rows % h == 0) counts.push_back(h);
+  }
+  for (std::int64_t h = 1; h <= rows && counts.size() < 12; ++h) {
+    if (rows % h == 0 && std::find(counts.begin(), counts.end(), h) == counts.end()) counts.push_back(h);
+  }
+  return counts;
+}
+
+const std::vector<std::string> kTransformers = {"TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+                                                "TransformerDecoder", "Transformer"};
+
+std::vector<std::string> with_transformers(std::vector<std::string> modules) {
+  modules.insert(modules.end(), kTransformers.begin(), kTransformers.end());
+  return modules;
+}
+
+const std::vector<std::string> kAttention = with_transformers({"MultiheadAttention"});
+const std::vector<std::string> kLinear = with_transformers({"Linear"});
+const std::vector<std::string> kLayerNorm = with_transformers({"LayerNorm"});
+const std::vector<std::string> kEmbedding = {"Embedding"};
+const std::vector<std::string> kAnyModule = with_transformers({"MultiheadAttention", "Linear", "LayerNorm", "Embedding"});
+const std::vector<std::string> kSdpaFrames = {"scaled_dot_product_attention"};
+const std::vector<std::string> kMhaFrames = {"multi_head_attention_forward", "MultiheadAttention", "self_attn", "multihead_attn"};
+
+// --- readings shared by several messages ---------------------------------------------------
+
+// k.view(k.shape[0], bsz * num_heads, head_dim) in F.multi_head_attention_forward: the key has
+// S * Nk * E elements, E = num_heads * head_dim, while bsz is the query's batch N.
+std::vector<Reading> key_batch_view(const Captures& c, const ModuleHints& hints) {
+  std::vector<std::int64_t> shape = integers(c, "shape");
+  std::int64_t size = integer(c, "size");
+  if (shape.size() != 3 || std::any_of(shape.begin(), shape.end(), [](std::int64_t d) { return d <= 0; })) return {};
+  std::int64_t length = shape[0], rows = shape[1], head_dim = shape[2];
+  std::optional<std::int64_t> row_size = product({length, head_dim});
+  if (!row_size || size % *row_size != 0) return {};
+  std::int64_t per_head = size / *row_size;  // Nk * num_heads
+  std::vector<Reading> readings;
+  for (std::int64_t heads : likely_head_counts(rows, hints)) {
+    if (rows % heads != 0 || per_head % heads != 0) continue;
+    std::int64_t batch = rows / heads, key_batch = per_head / heads, embed_dim = heads * head_dim;
+    if (key_batch == batch) continue;
+    readings.push_back(Reading{
+        fmt::format("{} = {} x {} x {}: key/value batch {} against query batch {} (with num_heads {}: embed_dim {} = {} x {}, key length {})",
+                    size, length, key_batch, embed_dim, key_batch, batch, heads, embed_dim, heads, head_dim, length),
+        {"construct with batch_first=True if the tensors are (batch, sequence, features)",
+         "or transpose query, key and value with .transpose(0, 1)",
+         fmt::format("or give key and value the query's batch size {}", batch)}});
+  }
+  return readings;
+}
+
+std::vector<Reading> reshape_elements(const Captures& c, const ModuleHints&) {
+  std::vector<std::int64_t> shape = integers(c, "shape");
+  std::int64_t size = integer(c, "size");
+  std::vector<std::int64_t> known;
+  for (std::int64_t d : shape) {
+    if (d != -1) known.push_back(d);
+  }
+  std::optional<std::int64_t> count = product(known);
+  if (!count) return {};
+  std::string shape_text = fmt::format("[{}]", fmt::join(shape, ", "));
+  if (known.size() < shape.size()) {
+    return one(fmt::format("the input has {} elements, which the sizes besides -1 ({} = {}) do not divide", size,
+                           known.empty() ? "1" : times(known), *count),
+               {fmt::format("reshape to sizes whose product divides {} (the input's shape decides which)", size),
+                "print x.shape just before the view/reshape: an earlier layer may have produced another shape"});
+  }
+  return one(fmt::format("shape {} holds {} = {} elements, but the input has {}", shape_text, *count, times(shape), size),
+             {fmt::format("let PyTorch infer one size with -1, or reshape to sizes whose product is {}", size),
+              "print x.shape just before the view/reshape: an earlier layer may have produced another shape"});
+}
+
+std::string dtype_fix(const std::string& to) { return fmt::format("convert the input with .to(torch.{})", to); }
+
+std::vector<Reading> input_weights_dtype(const Captures& c, const ModuleHints&) {
+  if (!has(c, "input")) {
+    return one("an input's dtype differs from the layer's parameters (float32 unless the module was converted)",
+               {"convert the input to the module's dtype, e.g. x.float()", "or convert the module, e.g. module.double()"});
+  }
+  std::string input = torch_dtype(c.at("input")), weights = torch_dtype(c.at("weights"));
+  return one(fmt::format("the input is {} but the layer's parameters are {}", input, weights),
+             {dtype_fix(weights), fmt::format("or build the module in {} (dtype=torch.{}, or .to(torch.{}))", input, input, input)});
+}
+
+std::vector<Reading> matmul_dtype(const Captures& c, const ModuleHints&) {
+  if (!has(c, "input")) return one("torch.matmul's operands have different dtypes; it does not promote", {"cast one operand with .to(...)"});
+  return one(fmt::format("torch.matmul's operands are {} and {}; it does not promote", torch_dtype(c.at("input")), torch_dtype(c.at("weights"))),
+             {fmt::format("cast the second operand with .to(torch.{})", torch_dtype(c.at("input")))});
+}
+
+std::vector<Reading> any_dim_out_of_range(const Captures& c, const ModuleHints&) {
+  std::int64_t low = integer(c, "low"), high = integer(c, "high"), dim = integer(c, "dim");
+  return one(fmt::format("the tensor has {} dim{} (valid dims {} to {}), so dim {} does not exist", high + 1, high == 0 ? "" : "s", low, high, dim),
+             {fmt::format("use a dim between {} and {}", low, high), "or check the tensor's rank: it may have lost or never had a dim"});
+}
+
+// The mask is added to the attention scores: (N*num_heads, L, S) or (N, num_heads, L, S).
+std::vector<Reading> broadcast_mask(const Captures& c, const ModuleHints&) {
+  return one(fmt::format("attn_mask does not broadcast to the attention scores (..., L, S): size {} against {} at dim {}", c.at("b"), c.at("a"),
+                         c.at("dim")),
+             {"pass attn_mask as (L, S), or with one dim per leading dim of the scores: (N, 1 or heads, L, S)"});
+}
+
+std::vector<Reading> sdpa_batch(const Captures& c, const ModuleHints&) {
+  std::int64_t a = integer(c, "a"), b = integer(c, "b");
+  Reading reading{fmt::format("query's and key/value's batch dims (N, heads) differ at dim {}: {} against {}", c.at("dim"), a, b),
+                  {"give query, key and value the same batch and head dims (or 1 to broadcast)"}};
+  if (b > 1 && a % b == 0) {
+    reading.fixes.insert(reading.fixes.begin(),
+                         fmt::format("if {} query heads share {} key/value heads (grouped-query attention), pass enable_gqa=True "
+                                     "(PyTorch 2.5+) or key.repeat_interleave({}, dim=-3) and the same for value",
+                                     a, b, a / b));
+  }
+  return {reading};
+}
+
+std::vector<Reading> mask_dtype(const Captures& c, const ModuleHints&) {
+  std::string mask = c.at("mask");
+  std::string dtype = has(c, "dtype") ? fmt::format(" ({})", torch_dtype(c.at("dtype"))) : "";
+  return one(fmt::format("{} has an integer dtype{}; PyTorch 2.x takes bool masks (True = not allowed to attend) or float masks "
+                         "(added to the scores), uint8 included no more",
+                         mask, dtype),
+             {fmt::format("pass {} as bool: {}.bool()", mask, mask), fmt::format("or as the query's float dtype: {}.float()", mask)});
+}
+
+std::vector<Reading> attn_mask_query_dtype(const Captures& c, const ModuleHints&) {
+  std::string mask = torch_dtype(c.at("mask")), query = torch_dtype(c.at("query"));
+  return one(fmt::format("attn_mask is {} but the query is {}: a float mask must have the query's dtype", mask, query),
+             {fmt::format("pass attn_mask as bool, or as {} (attn_mask.to(query.dtype))", query)});
+}
+
+std::vector<Reading> negative_kv_dim(const Captures& c, const ModuleHints&) {
+  std::vector<std::int64_t> sizes = integers(c, "sizes");
+  if (sizes.size() != 2 || sizes[1] >= 0 || sizes[0] < 0) return {};
+  return one(fmt::format("kdim or vdim is {}: the key/value projection weight would be ({}, {})", sizes[1], sizes[0], sizes[1]),
+             {"construct with positive kdim and vdim (the key's and value's feature sizes), or leave them out"});
+}
+
+std::vector<Reading> negative_size(const Captures& c, const ModuleHints&) {
+  return one(fmt::format("a module size is {}: a parameter of shape [{}] cannot be created", c.at("dim"), c.at("sizes")),
+             {"construct the module with positive sizes (in_features, out_features, dim_feedforward, normalized_shape, ...)"});
+}
+
+// mat1 (rows x features) @ mat2 (in x out): F.linear flattens the input's leading dims.
+std::vector<Reading> linear_features(const Captures& c, const ModuleHints&) {
+  std::int64_t features = integer(c, "k"), in = integer(c, "a");
+  if (features == in) return {};
+  return one(fmt::format("the input has {} features (its last dim) but the Linear's in_features is {} (out_features {}); {} = the "
+                         "product of the input's other dims",
+                         features, in, c.at("b"), c.at("rows")),
+             {fmt::format("construct with in_features={}", features), fmt::format("or pass an input whose last dim is {}", in)});
+}
+
+// The packed in-projection: linear(k, w_kv) with w_kv (2E, E) when key is value, else (E, E).
+std::vector<Reading> key_projection(const Captures& c, const ModuleHints& hints) {
+  std::int64_t features = integer(c, "k"), in = integer(c, "a"), out = integer(c, "b");
+  if (features == in || (out != in && out != 2 * in)) return {};
+  if (hints.embed_dim && *hints.embed_dim != in) return {};
+  std::string which = out == 2 * in ? "the key (passed as value too) goes through the packed key/value projection"
+                                    : "the key goes through the key projection";
+  return one(fmt::format("{}: it has {} features but embed_dim is {}; {} = key length x batch", which, features, in, c.at("rows")),
+             {fmt::format("construct with kdim={}, vdim={} (separate key/value projections)", features, features),
+              fmt::format("or give key and value {} features", in)});
+}
+
+std::vector<Reading> matmul_inner(const Captures& c, const ModuleHints&) {
+  std::int64_t k = integer(c, "k"), a = integer(c, "a");
+  if (k == a) return {};
+  std::vector<std::string> fixes = {fmt::format("make the first operand's last dim ({}) equal the second's second-to-last ({})", k, a)};
+  if (has(c, "b") && c.at("b") == c.at("k")) fixes.insert(fixes.begin(), "the second operand looks transposed: use other.transpose(-2, -1)");
+  return one(fmt::format("torch.matmul multiplies ({} x {}) by ({} x {}): the contracted sizes {} and {} differ", c.at("rows"), k, a,
+                         has(c, "b") ? c.at("b") : "...", k, a),
+             fixes);
+}
+
+std::vector<Reading> sdpa_features(const Captures& c, const ModuleHints&) {
+  if (c.at("k") == c.at("a")) return {};
+  return one(fmt::format("query has {} features per position but key has {}: query @ key.transpose(-2, -1) cannot contract them", c.at("k"),
+                         c.at("a")),
+             {"give query and key the same last dim (E)"});
+}
+
+std::vector<Reading> sdpa_lengths(const Captures& c, const ModuleHints&) {
+  if (c.at("k") == c.at("a")) return {};
+  return one(fmt::format("the attention weights cover {} key positions but value has {}: softmax(scores) @ value cannot contract them",
+                         c.at("k"), c.at("a")),
+             {"give key and value the same sequence length (dim -2)"});
+}
+
+std::vector<Reading> bmm_inner(const Captures& c, const ModuleHints&) {
+  return one(fmt::format("a batched matmul (bmm) of batch {}: the first operand's last dim is {} but the second has {} rows", c.at("batch"),
+                         c.at("k"), c.at("a")),
+             {"make the first operand's last dim equal the second's second-to-last"});
+}
+
+// "embed_dim must be divisible by num_heads": the numbers come from --module, if at all.
+std::vector<Reading> heads_dividing(const Captures&, const ModuleHints& hints) {
+  std::string meaning = "each head gets embed_dim / num_heads features, so num_heads must divide embed_dim";
+  if (!hints.embed_dim || !hints.num_heads || *hints.embed_dim <= 0 || *hints.num_heads <= 0) {
+    return one(meaning, {"pick a num_heads that divides embed_dim (512: 1, 2, 4, 8, 16, ...), or an embed_dim that is a multiple of it"});
+  }
+  std::int64_t embed_dim = *hints.embed_dim, heads = *hints.num_heads;
+  if (embed_dim % heads == 0) return {};
+  std::int64_t below = heads, above = heads;
+  while (embed_dim % below != 0) --below;
+  while (above < embed_dim && embed_dim % above != 0) ++above;
+  std::vector<std::string> fixes = {fmt::format("construct with num_heads={}", below)};
+  if (above != below) fixes.push_back(fmt::format("or num_heads={}", above));
+  fixes.push_back(fmt::format("or embed_dim={} ({} heads of {})", (embed_dim / heads + 1) * heads, heads, embed_dim / heads + 1));
+  return one(fmt::format("{}: {} / {} is not whole", meaning, embed_dim, heads), fixes);
+}
+
+// "expecting {which} weights shape of (E, features), but got torch.Size([E, size])": the
+// separate projections' check, `which` "key" (sized by kdim) or "value" (vdim).
+std::vector<Reading> projection_features(const Captures& c, const std::string& which, const std::string& option) {
+  if (c.at("which") != which) return {};
+  return one(fmt::format("the {} has {} features but the module's {} is {}", which, c.at("features"), option, c.at("size")),
+             {fmt::format("construct with {}={}", option, c.at("features")), fmt::format("or give the {} {} features", which, c.at("size"))});
+}
+
+// Dimension out of range for dim 1 of a 1-D tensor.
+bool dim_1_of_1d(const Captures& c) { return c.at("low") == "-1" && c.at("high") == "0" && c.at("dim") == "1"; }
+
+}  // namespace
+
+const std::vector<MessagePattern>& pytorch_message_table() {
+  static const std::vector<MessagePattern> table = {
+      // --- nn.MultiheadAttention -----------------------------------------------------------
+      {"RuntimeError",
+       {{"1.13 and 2.x", "shape '[{shape:list}]' is invalid for input of size {size}"}},
+       {{.id = DiagId::BatchMismatch, .read = key_batch_view, .modules = kAttention, .frames = kMhaFrames},
+        {.id = DiagId::ReshapeInvalid, .read = reshape_elements, .frames = {"view(", "reshape(", ".view", ".reshape"}}}},
+      {"ValueError",
+       {{"2.x", "embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} and num_heads={num_heads} instead"},
+        {"1.13", "integer division or modulo by zero", "ZeroDivisionError"}},
+       {{.id = DiagId::ModuleNonPositive,
+         .meaning = "embed_dim and num_heads must both be positive (1.13 fails dividing embed_dim by num_heads=0)",
+         .fixes = {"construct with a positive embed_dim and a positive num_heads that divides it"},
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"1.13 and 2.x", "embed_dim must be divisible by num_heads"}},
+       {{.id = DiagId::ModuleHeadsDivide, .read = heads_dividing, .modules = kAttention}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Trying to create tensor with negative dimension {dim}: [{sizes:list}]"}},
+       {{.id = DiagId::ModuleNegativeKvDim, .read = negative_kv_dim, .modules = {"MultiheadAttention"}},
+        {.id = DiagId::NegativeSize, .read = negative_size, .modules = kAnyModule}}},
+      {"AssertionError",
+       {{"1.13 and 2.x", "query should be unbatched 2D or batched 3D tensor but received {rank}-D query tensor"}},
+       {{.id = DiagId::QueryRank,
+         .meaning = "the query is {rank}-D; nn.MultiheadAttention takes (L, N, E), (N, L, E) with batch_first=True, or unbatched (L, E)",
+         .fixes = {"drop or merge the extra dims (a 4-D (N, heads, L, head_dim) tensor is already split into heads)"},
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"1.13 and 2.x",
+         "For {kind:word} ({query_rank}-D) `query`, expected `key` and `value` to be {rank}-D but found {key_rank}-D and {value_rank}-D "
+         "tensors respectively"}},
+       {{.id = DiagId::KeyValueRank,
+         .meaning = "the query is {query_rank}-D ({kind}), so key and value must be {rank}-D; they are {key_rank}-D and {value_rank}-D",
+         .fixes = {"give key and value the query's rank: all batched (3-D) or all unbatched (2-D)"},
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"1.13 and 2.x",
+         "For {kind:word} ({query_rank}-D) `query`, expected `key_padding_mask` to be `None` or {rank}-D but found {mask_rank}-D tensor "
+         "instead"}},
+       {{.id = DiagId::KeyPaddingMaskRank,
+         .meaning = "key_padding_mask is {mask_rank}-D; with a {kind} query it must be {rank}-D: (N, S) batched, (S,) unbatched",
+         .fixes = {"pass key_padding_mask as (batch, key length), True where a key position is padding"},
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"1.13 and 2.x",
+         "For {kind:word} ({query_rank}-D) `query`, expected `attn_mask` to be `None`, 2-D or 3-D but found {mask_rank}-D tensor instead"}},
+       {{.id = DiagId::AttnMaskRank,
+         .meaning = "attn_mask is {mask_rank}-D; it must be (L, S) or (N*num_heads, L, S)",
+         .fixes = {"reshape a (N, num_heads, L, S) mask with attn_mask.flatten(0, 1)", "or pass one (L, S) mask shared by all"},
+         .modules = kAttention}}},
+      {"IndexError",
+       {{"1.13 and 2.x", "Dimension out of range (expected to be in range of [{low}, {high}], but got {dim})"}},
+       {{.id = DiagId::DimOutOfRange, .read = any_dim_out_of_range, .frames = {"transpose", "softmax", "flatten", "unsqueeze", "squeeze", "cat("}},
+        {.id = DiagId::SdpaHeads,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               if (c.at("dim") != "-3") return std::vector<Reading>{};
+               return one(fmt::format("with enable_gqa=True, F.scaled_dot_product_attention reads the heads from dim -3 of a {}-D tensor",
+                                      integer(c, "high") + 1),
+                          {"pass query, key and value as (N, heads, L, E) with enable_gqa=True, or leave enable_gqa off"});
+             },
+         .frames = kSdpaFrames},
+        {.id = DiagId::TransposeRank,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               if (!dim_1_of_1d(c)) return std::vector<Reading>{};
+               return one("with batch_first=True nn.MultiheadAttention transposes key and value with .transpose(1, 0); a 1-D key or value "
+                          "has no dim 1",
+                          {"pass key and value as (N, S, E) (or (S, E) unbatched)"});
+             },
+         .modules = kAttention,
+         .frames = kMhaFrames},
+        {.id = DiagId::SequenceDim,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               if (!dim_1_of_1d(c)) return std::vector<Reading>{};
+               return one("a Transformer stack or nn.Transformer reads the sequence length or batch from dim 1 of a 1-D input",
+                          {"pass src/tgt as (L, N, E), (N, L, E) with batch_first=True, or unbatched (L, E)"});
+             },
+         .modules = kTransformers,
+         .frames = {"_get_seq_len", "transformer"}}}},
+      {"IndexError",
+       {{"1.13 and 2.x", "Dimension specified as {dim} but tensor has no dimensions"}},
+       {{.id = DiagId::SequenceDim,
+         .meaning = "a 0-D tensor has no dim {dim}: nn.Transformer reads the batch size from dim {dim} of src and tgt",
+         .fixes = {"pass src and tgt as (S, N, E) and (T, N, E), or (N, S, E) with batch_first=True"},
+         .modules = kTransformers},
+        {.id = DiagId::DimOutOfRange,
+         .meaning = "a 0-D tensor has no dim {dim}",
+         .fixes = {"index dims of tensors that have them; a 0-D tensor (a scalar) has none"}}}},
+      {"AssertionError",
+       {{"1.13 and 2.x", "was expecting embedding dimension of {embed_dim}, but got {features}"}},
+       {{.id = DiagId::QueryEmbedDim,
+         .meaning = "the query's last dim is {features} but the module was built with embed_dim={embed_dim}",
+         .fixes = {"construct with embed_dim={features} (and a num_heads dividing it)",
+                   "or, if another dim of the query is {embed_dim}, the query is permuted: batch_first=False reads (L, N, E), "
+                   "batch_first=True (N, L, E)"},
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"1.13 and 2.x", "key shape torch.Size([{key:list}]) does not match value shape torch.Size([{value:list}])"}},
+       {{.id = DiagId::KeyValueShape,
+         .meaning = "key is ({key}) but value is ({value}); with one packed projection (no kdim/vdim) they must be identical",
+         .fixes = {"pass key and value of one shape", "or, when only their feature sizes differ, construct with kdim= and vdim="},
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"1.13 and 2.x", "key's sequence and batch dims torch.Size([{key:list}]) do not match value's torch.Size([{value:list}])"}},
+       {{.id = DiagId::KeyValueLeadingDims,
+         .meaning = "key's (sequence, batch) dims are ({key}) but value's are ({value}); they must agree",
+         .fixes = {"give key and value the same sequence length and batch size"},
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"1.13 and 2.x", "expecting {which:word} weights shape of ({embed_dim}, {features}), but got torch.Size([{rows}, {size}])"}},
+       {{.id = DiagId::KeyFeatureDim,
+         .read = [](const Captures& c, const ModuleHints&) { return projection_features(c, "key", "kdim"); },
+         .modules = kAttention},
+        {.id = DiagId::ValueFeatureDim,
+         .read = [](const Captures& c, const ModuleHints&) { return projection_features(c, "value", "vdim"); },
+         .modules = kAttention}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and {a}x{b})"}},
+       {{.id = DiagId::KeyFeatureDim, .read = key_projection, .modules = kAttention, .frames = kMhaFrames},
+        {.id = DiagId::LinearFeatures, .read = linear_features, .modules = kLinear, .frames = {"linear", "Linear"}},
+        {.id = DiagId::MatmulContraction, .read = matmul_inner, .frames = {"matmul", " @ ", ".mm("}},
+        {.id = DiagId::SdpaFeatures, .read = sdpa_features, .frames = kSdpaFrames},
+        {.id = DiagId::SdpaKeyValueLength, .read = sdpa_lengths, .frames = kSdpaFrames}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Expected size for first two dimensions of batch2 tensor to be: [{batch}, {k}] but got: [{batch2}, {a}]."}},
+       {{.id = DiagId::MatmulContraction, .read = bmm_inner, .frames = {"matmul", " @ ", "bmm"}},
+        {.id = DiagId::SdpaFeatures, .read = sdpa_features, .frames = kSdpaFrames},
+        {.id = DiagId::SdpaKeyValueLength, .read = sdpa_lengths, .frames = kSdpaFrames}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "The shape of the {rank}D attn_mask is torch.Size([{got:list}]), but should be ({expected:list})."}},
+       {{.id = DiagId::AttnMask2dShape,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               std::vector<std::int64_t> got = integers(c, "got"), expected = integers(c, "expected");
+               if (c.at("rank") != "2" || got.size() != 2 || expected.size() != 2) return std::vector<Reading>{};
+               Reading reading{fmt::format("a 2-D attn_mask is (L, S) = ({}, {}): the query's length {} by the key's {}; got ({}, {})", expected[0],
+                                           expected[1], expected[0], expected[1], got[0], got[1]),
+                               {fmt::format("pass an attn_mask of shape ({}, {})", expected[0], expected[1]),
+                                "with batch_first=True, L and S are dim 1 of query and key (masks are never transposed)"}};
+               if (got[0] == expected[1] && got[1] == expected[0]) reading.fixes.insert(reading.fixes.begin(), "the mask is transposed: pass attn_mask.T");
+               return std::vector<Reading>{reading};
+             },
+         .modules = kAttention},
+        {.id = DiagId::AttnMask3dShape,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               std::vector<std::int64_t> got = integers(c, "got"), expected = integers(c, "expected");
+               if (c.at("rank") != "3" || got.size() != 3 || expected.size() != 3) return std::vector<Reading>{};
+               Reading reading{fmt::format("a 3-D attn_mask is (N*num_heads, L, S) = ({}); got ({})", c.at("expected"), c.at("got")),
+                               {fmt::format("pass an attn_mask of shape ({})", c.at("expected"))}};
+               if (got[0] > 0 && got[0] < expected[0] && expected[0] % got[0] == 0 && got[1] == expected[1] && got[2] == expected[2]) {
+                 reading.meaning += fmt::format(": one mask per batch entry ({}) where one per batch entry and head ({}) is needed", got[0], expected[0]);
+                 reading.fixes.insert(reading.fixes.begin(), fmt::format("attn_mask.repeat_interleave({}, dim=0)", expected[0] / got[0]));
+               }
+               return std::vector<Reading>{reading};
+             },
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"1.13 and 2.x", "Expected `attn_mask` shape to be ({expected:list}) but got torch.Size([{got:list}])"}},
+       {{.id = DiagId::AttnMask3dShape,
+         .meaning = "with an unbatched query a 3-D attn_mask is (num_heads, L, S) = ({expected}); got ({got})",
+         .fixes = {"pass an attn_mask of shape ({expected}), or one (L, S) mask shared by every head"},
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"2.x", "Expected key_padded_mask.shape[{dim}] to be {expected}, but got {got}"},
+        {"1.13", "expecting key_padding_mask shape of ({batch}, {length}), but got torch.Size([{got_batch}, {got_length}])"}},
+       {{.id = DiagId::KeyPaddingMaskShape,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               std::vector<std::string> fixes = {"pass key_padding_mask as (batch, key length): (N, S), never transposed by batch_first"};
+               if (has(c, "batch")) {
+                 if (c.at("got_batch") == c.at("length") && c.at("got_length") == c.at("batch")) fixes.insert(fixes.begin(), "the mask is transposed: pass key_padding_mask.T");
+                 return one(fmt::format("key_padding_mask is ({}, {}) but must be (N, S) = ({}, {})", c.at("got_batch"), c.at("got_length"),
+                                        c.at("batch"), c.at("length")),
+                            fixes);
+               }
+               if (c.at("dim") == "0") {
+                 return one(fmt::format("key_padding_mask's batch (dim 0) is {} but the query's batch is {}", c.at("got"), c.at("expected")),
+                            fixes);
+               }
+               fixes.push_back("add_bias_kv and add_zero_attn append key positions to the mask themselves: pass it for the key's own length");
+               return one(fmt::format("key_padding_mask covers {} key positions (dim 1) but the key has {}", c.at("got"), c.at("expected")), fixes);
+             },
+         .modules = kAttention}}},
+      {"AssertionError",
+       {{"2.x", "only bool and floating types of {mask:word} are supported"},
+        {"1.13", "Only float, byte, and bool types are supported for {mask:word}, not torch.{dtype:word}"}},
+       {{.id = DiagId::MaskDType, .read = mask_dtype, .modules = kAttention}}},
+      {"UserWarning",
+       {{"2.x", "Support for mismatched {mask:word} and {other:word} is deprecated. Use same type for both instead."}},
+       {{.id = DiagId::MaskDTypeMismatch,
+         .meaning = "{mask} and {other} have different dtypes; a float key_padding_mask is added to the attention mask, not or-ed",
+         .fixes = {"pass both masks as bool (True = not allowed to attend)"},
+         .modules = kAttention}}},
+      {"RuntimeError",
+       {{"2.x", "Expected attn_mask dtype to be bool or float or to match query dtype, but got attn_mask.dtype: {mask:text} and query.dtype: "
+                "{query:text} instead."}},
+       {{.id = DiagId::SdpaMaskDType, .read = attn_mask_query_dtype, .frames = kSdpaFrames},
+        {.id = DiagId::MaskQueryDType, .read = attn_mask_query_dtype, .modules = kAttention, .frames = kMhaFrames}}},
+      {"RuntimeError",
+       {{"2.x", "Input dtypes must be the same, got: input {mask:word}, batch1: {query:word}, batch2: {key:word}"}},
+       {{.id = DiagId::MaskQueryDType, .read = attn_mask_query_dtype, .modules = kAttention}}},
+      {"RuntimeError",
+       {{"2.x", "mat1 and mat2 must have the same dtype, but got {input:word} and {weights:word}"},
+        {"1.13", "mat1 and mat2 must have the same dtype"}},
+       {{.id = DiagId::InputModuleDType, .read = input_weights_dtype, .modules = kAnyModule},
+        {.id = DiagId::MatmulDType, .read = matmul_dtype}}},
+      {"RuntimeError",
+       {{"2.x", "expected m1 and m2 to have the same dtype, but got: {input:text} != {weights:rest}"},
+        {"1.13", "expected scalar type {input:word} but found {weights:word}"}},
+       {{.id = DiagId::InputModuleDType, .read = input_weights_dtype, .modules = kAnyModule},
+        {.id = DiagId::MatmulDType, .read = matmul_dtype}}},
+      {"RuntimeError",
+       {{"2.x", "mixed dtype (CPU): expect parameter to have scalar type of {weights:word}"},
+        {"2.x", "mixed dtype (CPU): all inputs must share same datatype."}},
+       {{.id = DiagId::InputModuleDType, .read = input_weights_dtype, .modules = kLayerNorm}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "\"LayerNormKernelImpl\" not implemented for '{dtype:word}'"}},
+       {{.id = DiagId::InputModuleDType,
+         .meaning = "LayerNorm's input is {dtype}; it takes floating point input",
+         .fixes = {"convert the input with .float() (or the module's dtype)"},
+         .modules = kLayerNorm}}},
+      {"RuntimeError",
+       {{"2.x", "Need attn_mask if specifying the is_causal hint. You may use the Transformer module method "
+                "`generate_square_subsequent_mask` to create this mask."}},
+       {{.id = DiagId::CausalWithoutMask,
+         .meaning = "in nn.MultiheadAttention is_causal=True is only a hint that attn_mask is causal; the mask itself must be passed",
+         .fixes = {"pass attn_mask=nn.Transformer.generate_square_subsequent_mask(L) with is_causal=True", "or drop is_causal"},
+         .modules = kAttention}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Sizes of tensors must match except in dimension {dim}. Expected size {expected} but got size {got} for tensor number "
+                         "{index} in the list."}},
+       {{.id = DiagId::CatShapes,
+         .meaning = "torch.cat along dim {dim}: tensor number {index} has size {got} in another dim where the first has {expected}",
+         .fixes = {"make every dim but the joined one equal, or join along the dim where they differ"},
+         .frames = {"cat("}},
+        {.id = DiagId::BatchMismatch,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               if (c.at("dim") != "0" || c.at("index") != "1") return std::vector<Reading>{};
+               return one(fmt::format("add_bias_kv: the key's rows hold batch {} where the query's batch is {}", c.at("got"), c.at("expected")),
+                          {"construct with batch_first=True if the tensors are (batch, sequence, features)",
+                           "or give key and value the query's batch size"});
+             },
+         .modules = kAttention,
+         .frames = kMhaFrames}}},
+      // --- F.scaled_dot_product_attention --------------------------------------------------
+      {"RuntimeError",
+       {{"2.x", "Expected query, key, and value to have the same dtype, but got query.dtype: {query:text} key.dtype: {key:text} and "
+                "value.dtype: {value:text} instead."}},
+       {{.id = DiagId::SdpaDType,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               return one(fmt::format("query is {}, key {}, value {}; they must have one dtype", torch_dtype(c.at("query")),
+                                      torch_dtype(c.at("key")), torch_dtype(c.at("value"))),
+                          {fmt::format("cast them to one dtype, e.g. .to(torch.{})", torch_dtype(c.at("query")))});
+             }}}},
+      {"RuntimeError",
+       {{"2.x", "Expected query, key, and value to all be at least 2 dimensional, but got query.dim: {query} key.dim: {key} and value.dim: "
+                "{value} instead."}},
+       {{.id = DiagId::SdpaRank,
+         .meaning = "query is {query}-D, key {key}-D, value {value}-D; each needs at least (sequence, features)",
+         .fixes = {"add the missing dims, e.g. x.unsqueeze(0) for one position"}}}},
+      {"RuntimeError",
+       {{"2.x", "_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True"}},
+       {{.id = DiagId::SdpaCausalWithMask,
+         .meaning = "F.scaled_dot_product_attention takes either is_causal=True or an attn_mask, not both",
+         .fixes = {"drop attn_mask (is_causal builds the causal mask)", "or pass is_causal=False with the full mask"}}}},
+      {"RuntimeError",
+       {{"2.x", "Number of heads in key and value must divide the number of heads in"}},
+       {{.id = DiagId::SdpaHeads,
+         .meaning = "with enable_gqa=True the key/value head count must divide the query's",
+         .fixes = {"use a key/value head count that divides the query's (8 query heads: 1, 2, 4 or 8)"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "The size of tensor a ({a}) must match the size of tensor b ({b}) at non-singleton dimension {dim}"}},
+       {{.id = DiagId::AddBroadcast,
+         .meaning = "the operands differ at dim {dim} of the broadcast result: {a} against {b}, and neither is 1",
+         .fixes = {"make the shapes equal or 1 in each dim, aligned from the right; a residual added in another layout ((L, N, E) "
+                   "against (N, L, E)) is a common cause"},
+         .frames = {" + ", "add(", "+="}},
+        {.id = DiagId::SdpaBatch, .read = sdpa_batch, .frames = kSdpaFrames},
+        {.id = DiagId::SdpaMaskShape, .read = broadcast_mask, .frames = {"attn_mask", "mask"}},
+        {.id = DiagId::MatmulBatch,
+         .meaning = "torch.matmul's batch dims (all but the last two) differ at dim {dim}: {a} against {b}",
+         .fixes = {"make the batch dims equal or 1"},
+         .frames = {"matmul", " @ "}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "output with shape [{output:list}] doesn't match the broadcast shape [{broadcast:list}]"}},
+       {{.id = DiagId::SdpaMaskShape,
+         .meaning = "the attn_mask broadcasts to [{broadcast}], larger than the attention scores [{output}] it is added to in place",
+         .fixes = {"pass attn_mask as (L, S), or with at most the scores' leading dims"},
+         .frames = kSdpaFrames}}},
+      // --- glue operators ------------------------------------------------------------------
+      {"RuntimeError",
+       {{"1.13 and 2.x", "permute(sparse_coo): number of dimensions in the tensor input does not match the length of the desired ordering of "
+                         "dimensions i.e. input.dim() = {rank} is not equal to len(dims) = {count}"}},
+       {{.id = DiagId::PermuteDims,
+         .meaning = "the input has {rank} dims but permute was given {count}",
+         .fixes = {"name each of the input's {rank} dims once"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "permute(): duplicate dims are not allowed."}},
+       {{.id = DiagId::PermuteDims, .meaning = "permute names one dim twice", .fixes = {"name each dim of the input exactly once"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "only one dimension can be inferred"}},
+       {{.id = DiagId::ReshapeInvalid, .meaning = "the shape has two -1 sizes", .fixes = {"give every size but one; -1 marks the one to infer"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "invalid shape dimension {size}"}},
+       {{.id = DiagId::ReshapeInvalid, .meaning = "the shape has the negative size {size}; only -1 (infer) may be negative",
+         .fixes = {"use -1 for the size to infer, positive sizes otherwise"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "cannot reshape tensor of {size} elements into shape [{shape:list}] because the unspecified dimension size -1 can be "
+                         "any value and is ambiguous"}},
+       {{.id = DiagId::ReshapeInvalid, .meaning = "the input is empty and the shape [{shape}] has a 0 size, so -1 could be anything",
+         .fixes = {"give the size explicitly instead of -1"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "flatten() has invalid args: start_dim cannot come after end_dim"}},
+       {{.id = DiagId::FlattenDims, .meaning = "flatten's start_dim comes after its end_dim (after wrapping negative dims)",
+         .fixes = {"swap start_dim and end_dim"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "both arguments to {op:word} need to be at least 1D, but they are {rank_a}D and {rank_b}D"}},
+       {{.id = DiagId::MatmulRank,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               if (c.at("op") != "matmul") return std::vector<Reading>{};
+               return one(fmt::format("torch.matmul got a {}-D and a {}-D operand; both need at least one dim", c.at("rank_a"), c.at("rank_b")),
+                          {"multiply by a scalar with * instead"});
+             },
+         .frames = {"matmul", " @ "}},
+        {.id = DiagId::InputRank,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               // 2.x names linear; 1.13's F.linear went through matmul with the 2-D weight.
+               if (c.at("rank_a") != "0" || (c.at("op") != "linear" && c.at("rank_b") != "2")) return std::vector<Reading>{};
+               return one("the Linear's input is 0-D (a scalar); nn.Linear needs at least its features dim",
+                          {"pass the input as (*, in_features)"});
+             },
+         .modules = kLinear,
+         .frames = {"linear"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "inconsistent tensor size, expected tensor [{a}] and src [{b}] to have the same number of elements, but got {k} and "
+                         "{a2} elements respectively"}},
+       {{.id = DiagId::MatmulContraction, .meaning = "a dot product of two 1-D tensors of {a} and {b} elements",
+         .fixes = {"give both operands the same length"}}}},
+      {"RuntimeError",
+       {{"2.x", "size mismatch, got input ({rows}), mat ({rows2}x{k}), vec ({a})"}, {"1.13", "size mismatch, got {rows}, {rows2}x{k},{a}"}},
+       {{.id = DiagId::MatmulContraction, .meaning = "a matrix-vector product: the matrix has {k} columns but the vector {a} elements",
+         .fixes = {"make the matrix's last dim equal the vector's length"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "\"softmax{kernel:word}\" not implemented for '{dtype:word}'"}},
+       {{.id = DiagId::SoftmaxDType, .meaning = "softmax of a {dtype} tensor: the CPU kernels take floating point only",
+         .fixes = {"convert the scores with .float() first, or pass dtype=torch.float32"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "zero-dimensional tensor (at position {index}) cannot be concatenated"}},
+       {{.id = DiagId::CatShapes, .meaning = "tensor number {index} is 0-D; torch.cat joins tensors along a dim",
+         .fixes = {"unsqueeze the scalar to 1-D first (x.unsqueeze(0)), or use torch.stack"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Tensors must have same number of dimensions: got {rank_a} and {rank_b}"}},
+       {{.id = DiagId::CatShapes, .meaning = "torch.cat got a {rank_a}-D and a {rank_b}-D tensor; all must have one rank",
+         .fixes = {"unsqueeze or reshape the tensors to one rank first"}}}},
+      // --- Transformer modules, Linear, LayerNorm, Embedding -------------------------------
+      {"RuntimeError",
+       {{"1.13 and 2.x", "activation should be relu/gelu, not {activation:rest}"}},
+       {{.id = DiagId::ActivationInvalid, .meaning = "the layer's activation string is \"{activation}\"; only \"relu\" and \"gelu\" (lower case) are known",
+         .fixes = {"construct with activation=\"relu\" or \"gelu\", or pass the function itself (activation=F.silu)"},
+         .modules = kTransformers}}},
+      {"IndexError",
+       {{"1.13 and 2.x", "index {index} is out of range"}},
+       {{.id = DiagId::NoLayers, .meaning = "the stack's ModuleList is empty (num_layers <= 0); forward reads self.layers[0]",
+         .fixes = {"construct with num_layers=1 or more"}, .modules = kTransformers}}},
+      {"IndexError",
+       {{"1.13 and 2.x", "tuple index out of range"}},
+       {{.id = DiagId::SequenceDim, .meaning = "a Transformer stack reads the sequence length from a dim its 1-D or 0-D input does not have",
+         .fixes = {"pass src as (S, N, E), (N, S, E) with batch_first=True, or unbatched (S, E)"}, .modules = kTransformers}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "the batch number of src and tgt must be equal"}},
+       {{.id = DiagId::TransformerBatch, .meaning = "nn.Transformer's src and tgt have different batch sizes (dim 1, or 0 with batch_first=True)",
+         .fixes = {"construct with batch_first=True if the tensors are (batch, sequence, features)", "or give src and tgt one batch size"},
+         .modules = {"Transformer"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "the feature number of src and tgt must be equal to d_model"}},
+       {{.id = DiagId::TransformerFeatures, .meaning = "the last dim of src or tgt is not nn.Transformer's d_model",
+         .fixes = {"give src and tgt d_model features (project them with nn.Linear or nn.Embedding first)"}, .modules = {"Transformer"}}}},
+      {"RuntimeError",
+       {{"2.x", "value cannot be converted to type {type:word} without overflow"}},
+       {{.id = DiagId::CausalDetectDType,
+         .meaning = "an integer ({type}) mask met the causal-mask detection, which builds a mask of -inf in the mask's dtype",
+         .fixes = {"pass the mask as bool (True = not allowed to attend) or float"},
+         .modules = kTransformers}}},
+      {"ValueError",
+       {{"1.13 and 2.x", "dropout probability has to be between 0 and 1, but got {p:word}"}},
+       {{.id = DiagId::DropoutRange, .meaning = "dropout={p} is not a probability", .fixes = {"construct with a dropout in [0, 1], e.g. 0.1"},
+         .modules = kTransformers}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Given normalized_shape=[{normalized:list}], expected input with shape [*, {trailing:list}], but got input of "
+                         "size[{input:list}]"}},
+       {{.id = DiagId::LayerNormShape,
+         .meaning = "LayerNorm normalises over the last dims [{normalized}], but the input is [{input}]",
+         .fixes = {"construct the LayerNorm with the input's trailing dims as normalized_shape", "or pass an input ending in [{normalized}]"},
+         .modules = kLayerNorm}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, but got "
+                         "normalized_shape = []"}},
+       {{.id = DiagId::LayerNormShape, .meaning = "LayerNorm was constructed with an empty normalized_shape",
+         .fixes = {"construct with the features dim, e.g. nn.LayerNorm(512)"}, .modules = kLayerNorm}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Expected tensor for argument #1 'indices' to have one of the following scalar types: Long, Int; but got {dtype:word} "
+                         "instead (while checking arguments for embedding)"}},
+       {{.id = DiagId::IndicesDType,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               return one(fmt::format("nn.Embedding's input is {}; it looks rows up by int64 or int32 indices", torch_dtype(c.at("dtype"))),
+                          {"pass the token ids as int64: input.long()"});
+             },
+         .modules = kEmbedding}}},
+      {"AssertionError",
+       {{"1.13 and 2.x", "Padding_idx must be within num_embeddings"}},
+       {{.id = DiagId::PaddingIdx, .meaning = "padding_idx is outside [-num_embeddings, num_embeddings - 1]",
+         .fixes = {"use a padding_idx inside the table, or enlarge num_embeddings"}, .modules = kEmbedding}}},
+      {"IndexError",
+       {{"1.13 and 2.x", "index {index} is out of bounds for dimension 0 with size {size}"}},
+       {{.id = DiagId::PaddingIdx,
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               if (c.at("size") != "0") return std::vector<Reading>{};
+               return one("an nn.Embedding with num_embeddings=0 zeroes row padding_idx of its empty table",
+                          {"construct with num_embeddings of at least 1"});
+             },
+         .modules = kEmbedding}}},
+      // --- mhacheck run: weights and data --------------------------------------------------
+      {"IndexError",
+       {{"1.13 and 2.x", "index out of range in self"}},
+       {{.id = DiagId::IndexOutOfRange, .meaning = "an nn.Embedding input holds an index outside 0 to num_embeddings - 1",
+         .fixes = {"check the tokenizer's vocabulary size against num_embeddings", "a negative id does not count from the end here"},
+         .modules = kEmbedding}}},
+      {"IndexError",
+       {{"1.13 and 2.x", "select(): index {index} out of range for tensor of size [{rows}, {dim}] at dimension 0"}},
+       {{.id = DiagId::IndexOutOfRange, .meaning = "index {index} is outside the embedding's {rows} rows (max_norm renormalises them first)",
+         .fixes = {"use indices 0 to num_embeddings - 1"}, .modules = kEmbedding}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "size mismatch for {parameter:word}: copying a param with shape torch.Size([{saved:list}]) from checkpoint, the shape in "
+                         "current model is torch.Size([{model:list}])."}},
+       {{.id = DiagId::WeightsShape,
+         .meaning = "the checkpoint's {parameter} is [{saved}] but the module's is [{model}]: the module was built with other sizes",
+         .fixes = {"construct the module with the sizes the checkpoint was saved with (embed_dim, num_heads, kdim, vdim, ...)"},
+         .modules = kAnyModule}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Missing key(s) in state_dict: {keys:rest}"}},
+       {{.id = DiagId::WeightsMissing, .meaning = "the checkpoint lacks {keys}: it was saved from a module built with other arguments",
+         .fixes = {"construct the module as it was saved (kdim/vdim, bias, add_bias_kv change the parameters)",
+                   "or load with strict=False if the parameters are meant to stay initialised"},
+         .modules = kAnyModule}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Unexpected key(s) in state_dict: {keys:rest}"}},
+       {{.id = DiagId::WeightsUnexpected, .meaning = "the checkpoint has {keys}, which the module does not have",
+         .fixes = {"construct the module as it was saved (kdim/vdim, bias, add_bias_kv change the parameters)"},
+         .modules = kAnyModule}}},
+  };
+  return table;
+}
+
+}  // namespace mhacheck
