@@ -177,6 +177,11 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
 
 }  // namespace
 
+void verify_fix(const Spec& spec, Fix& fix, const std::string& call) {
+  Recheck patched = recheck(spec, fix.patch);
+  if (patched.usable) record_result(fix, patched.report, call);
+}
+
 void verify_fixes(const Spec& spec, Report& report) {
   for (Diagnostic& diagnostic : report.diagnostics) {
     if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, diagnostic);

@@ -9,4 +9,9 @@ namespace mhacheck {
 
 void verify_fixes(const Spec& spec, Report& report);
 
+// Checks the graph `fix` patches and records the result in it (verified, remaining errors, the
+// call's outputs); a patch that leaves no readable spec leaves the fix unverified. For fixes
+// found after the check (mhacheck run's weights).
+void verify_fix(const Spec& spec, Fix& fix, const std::string& call);
+
 }  // namespace mhacheck

@@ -1,6 +1,7 @@
 // The propagation pass: binds the spec's dims, resolves each call's arguments (named tensors,
 // outputs of earlier calls, inline tensors) with their provenance, runs the operator's rules,
 // and hands the outputs on to later calls.
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
@@ -10,6 +11,7 @@
 #include "mhacheck/check.hpp"
 #include "mhacheck/json_source.hpp"
 #include "mhacheck/module_schema.hpp"
+#include "mhacheck/npy.hpp"
 #include "mhacheck/python_text.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "mhacheck/suggest.hpp"
@@ -122,8 +124,31 @@ class Pass {
     // Unwritten dtypes: masks are bool, indices int64, everything else float32.
     value.dtype = dtype.value_or(kind == ArgKind::Mask ? DType::Bool : kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
     value.shape = symbols_.resolve(value.written);
+    check_storage_size(value, written_at);
     call_report.arguments.push_back({argument, value.shape, value.dtype, producer});
     return value;
+  }
+
+  // PyTorch cannot create a tensor whose size in bytes overflows int64 (c10's
+  // computeStorageNbytes); such a spec describes no tensor at all.
+  static void check_storage_size(const ArgValue& value, const Location& written_at) {
+    // As c10 computes it: the element count in uint64 (an overflow sticks, even if a later
+    // dim is 0), times the element size, at most int64's maximum.
+    std::uint64_t bytes = 1;
+    std::string sizes;
+    bool overflowed = false;
+    for (const DimExpr& dim : value.shape) {
+      if (!dim.is_constant()) return;
+      overflowed = __builtin_mul_overflow(bytes, static_cast<std::uint64_t>(dim.offset), &bytes) || overflowed;
+      sizes += (sizes.empty() ? "" : ", ") + std::to_string(dim.offset);
+    }
+    overflowed = __builtin_mul_overflow(bytes, dtype_size(value.dtype), &bytes) || overflowed;
+    if (!overflowed && bytes <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return;
+    throw InputError(written_at,
+                     fmt::format("{} ({}) cannot exist: PyTorch raises RuntimeError: Storage size calculation overflowed with sizes=[{}]",
+                                 value.argument, value.origin, sizes),
+                     fmt::format("a {} {} tensor needs more bytes than int64 counts (2^63 - 1)", tuple_str(value.shape),
+                                 dtype_name(value.dtype)));
   }
 
   void run_call(const CallDecl& call) {

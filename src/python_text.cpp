@@ -1,6 +1,10 @@
 #include "mhacheck/python_text.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <limits>
+#include <map>
+#include <set>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -62,51 +66,84 @@ class Lexer {
     return false;
   }
 
+  // Where `offset` is: several pasted lines keep their own line numbers.
   Location at(std::size_t offset, std::size_t length) const {
     Location location = origin_;
-    location.column += static_cast<int>(offset);
+    offset = std::min(offset, text_.size());
+    std::size_t line_start = text_.rfind('\n', offset == 0 ? std::string::npos : offset - 1);
+    if (line_start == std::string::npos || offset == 0) {
+      location.column += static_cast<int>(offset);
+    } else {
+      location.line += static_cast<int>(std::count(text_.begin(), text_.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+      location.column = static_cast<int>(offset - line_start);
+    }
     location.length = static_cast<int>(std::max<std::size_t>(1, length));
     return location;
   }
 
  private:
   void advance() {
-    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
-    std::size_t start = pos_;
-    if (pos_ >= text_.size()) {
-      current_ = {Token::Kind::End, "", pos_};
-      return;
-    }
-    char c = text_[pos_];
-    auto is_name = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.'; };
-    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
-      while (pos_ < text_.size() && is_name(text_[pos_])) ++pos_;
-      current_ = {Token::Kind::Name, text_.substr(start, pos_ - start), start};
-    } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.') {
-      ++pos_;
-      bool floating = c == '.';
-      while (pos_ < text_.size() &&
-             (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '.' ||
-              ((text_[pos_] == '-' || text_[pos_] == '+') &&
-               (text_[pos_ - 1] == 'e' || text_[pos_ - 1] == 'E')))) {
-        floating = floating || text_[pos_] == '.' || text_[pos_] == 'e' || text_[pos_] == 'E';
-        ++pos_;
-      }
-      current_ = {floating ? Token::Kind::Float : Token::Kind::Int, text_.substr(start, pos_ - start), start};
-    } else if (c == '\'' || c == '"') {
-      ++pos_;
-      while (pos_ < text_.size() && text_[pos_] != c) ++pos_;
-      if (pos_ >= text_.size()) fail(start, 1, "unterminated string");
-      ++pos_;
-      current_ = {Token::Kind::String, text_.substr(start + 1, pos_ - start - 2), start};
-    } else if (std::string("()[],=:").find(c) != std::string::npos) {
-      ++pos_;
-      current_ = {Token::Kind::Punct, std::string(1, c), start};
-    } else {
-      fail(start, 1, fmt::format("unexpected character '{}'", c));
-    }
+    current_ = lex(pos_);
   }
 
+  // The token at `pos` (whitespace, comments and line continuations skipped); moves `pos` past it.
+  Token lex(std::size_t& pos) const {
+    for (;;) {
+      while (pos < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos]))) ++pos;
+      if (pos < text_.size() && text_[pos] == '#') {
+        while (pos < text_.size() && text_[pos] != '\n') ++pos;
+      } else if (pos + 1 < text_.size() && text_[pos] == '\\' && (text_[pos + 1] == '\n' || text_[pos + 1] == '\r')) {
+        ++pos;  // a line continuation
+      } else {
+        break;
+      }
+    }
+    std::size_t start = pos;
+    if (pos >= text_.size()) return {Token::Kind::End, "", pos};
+    char c = text_[pos];
+    auto is_name = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '.'; };
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      while (pos < text_.size() && is_name(text_[pos])) ++pos;
+      return {Token::Kind::Name, text_.substr(start, pos - start), start};
+    }
+    if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && pos + 1 < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos + 1])))) {
+      ++pos;
+      bool floating = c == '.';
+      while (pos < text_.size() &&
+             (std::isalnum(static_cast<unsigned char>(text_[pos])) || text_[pos] == '.' || text_[pos] == '_' ||
+              ((text_[pos] == '-' || text_[pos] == '+') && (text_[pos - 1] == 'e' || text_[pos - 1] == 'E')))) {
+        floating = floating || text_[pos] == '.' || text_[pos] == 'e' || text_[pos] == 'E';
+        ++pos;
+      }
+      return {floating ? Token::Kind::Float : Token::Kind::Int, text_.substr(start, pos - start), start};
+    }
+    if (c == '\'' || c == '"') {
+      ++pos;
+      while (pos < text_.size() && text_[pos] != c && text_[pos] != '\n') ++pos;
+      if (pos >= text_.size() || text_[pos] != c) fail(start, 1, "unterminated string");
+      ++pos;
+      return {Token::Kind::String, text_.substr(start + 1, pos - start - 2), start};
+    }
+    if (c == '/' && pos + 1 < text_.size() && text_[pos + 1] == '/') {
+      pos += 2;
+      return {Token::Kind::Punct, "//", start};
+    }
+    if (std::string("()[],=:+-*;").find(c) != std::string::npos) {
+      ++pos;
+      return {Token::Kind::Punct, std::string(1, c), start};
+    }
+    if (c == '/') fail(start, 1, "'/' divides into a float: sizes are integers, written with '//'", "e.g. d_model // num_heads");
+    fail(start, 1, fmt::format("unexpected character '{}'", c));
+  }
+
+ public:
+  // The token after the current one, without moving.
+  Token peek_second() const {
+    std::size_t pos = pos_;
+    return lex(pos);
+  }
+
+ private:
   const std::string& text_;
   Location origin_;
   std::size_t pos_ = 0;
@@ -115,194 +152,497 @@ class Lexer {
 
 std::int64_t parse_int(const Lexer& lexer, const Token& token) {
   std::int64_t value = 0;
-  const char* first = token.text.data() + (token.text[0] == '+' ? 1 : 0);
-  auto [end, error] = std::from_chars(first, token.text.data() + token.text.size(), value);
-  if (error != std::errc() || end != token.text.data() + token.text.size()) {
+  std::string digits;
+  for (char c : token.text) {
+    if (c != '_') digits += c;  // 1_000 is Python's 1000
+  }
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (error != std::errc() || end != digits.data() + digits.size()) {
     lexer.fail(token.offset, token.text.size(), fmt::format("'{}' is not an integer in range", token.text));
   }
   return value;
 }
 
-nlohmann::json parse_module(Lexer& lexer, const std::string& expected_type);
+// Nesting of parentheses and module calls read at most: far beyond real code, and the
+// recursion stays shallow.
+constexpr int kMaxNesting = 64;
 
-// activation=: a string, or the function or module PyTorch maps it to.
-nlohmann::json activation_value(Lexer& lexer, const Token& token) {
-  if (token.kind == Token::Kind::String) return token.text;
-  std::string name = token.text.substr(token.text.rfind('.') == std::string::npos ? 0 : token.text.rfind('.') + 1);
-  if (token.kind == Token::Kind::Name && (name == "relu" || name == "gelu")) return name;
-  if (token.kind == Token::Kind::Name && (name == "ReLU" || name == "GELU")) {
-    lexer.expect("(");
-    lexer.expect(")");
-    return name == "ReLU" ? "relu" : "gelu";
+// An integer expression's value: known, or depending on a name nothing binds. A lone
+// unbound name stays a symbol ("d_model"); anything computed from one cannot.
+struct IntValue {
+  std::optional<std::int64_t> number;
+  std::string symbol;   // the expression is exactly this unbound name
+  std::string unbound;  // the first unbound name it uses
+  std::size_t offset = 0, end = 0;
+};
+
+// Reads what people paste from their model code: assignments of sizes (d_model = 512),
+// assignments of modules (self.attn = nn.MultiheadAttention(...)), and constructor calls whose
+// arguments are integer expressions over those names, the bound dims and symbols.
+class PythonReader {
+ public:
+  PythonReader(Lexer& lexer, const std::map<std::string, std::int64_t>& bindings) : lexer_(lexer) {
+    for (const auto& [name, value] : bindings) values_[name] = value;
   }
-  lexer.fail(token.offset, token.text.size(), fmt::format("activation must be \"relu\" or \"gelu\" (or F.relu, F.gelu), found '{}'", token.text),
-             "mhacheck knows the two activations PyTorch's Transformer layers name");
-}
 
-// One argument value converted to the JSON the spec format uses for this option kind.
-nlohmann::json option_value(Lexer& lexer, const OptionSchema& option) {
-  if (option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) {
-    if (option.kind == OptionKind::OptionalModule && lexer.peek().kind == Token::Kind::Name && lexer.peek().text == "None") {
-      lexer.take();
-      return nullptr;
+  // Every statement; returns the one module the text constructs (modules used as another's
+  // argument, such as an encoder_layer, are part of it).
+  nlohmann::json read_statements() {
+    std::vector<std::pair<std::string, Token>> constructed;  // name (or "") and where
+    std::map<std::string, nlohmann::json> anonymous;
+    while (lexer_.peek().kind != Token::Kind::End) {
+      if (lexer_.accept(";")) continue;
+      Token first = lexer_.peek();
+      if (first.kind == Token::Kind::Name && lexer_.peek_second().text == "=" && lexer_.peek_second().kind == Token::Kind::Punct) {
+        lexer_.take();
+        lexer_.take();
+        if (starts_module_call()) {
+          modules_[first.text] = parse_module({});
+          constructed.emplace_back(first.text, first);
+        } else {
+          assign(first.text);
+        }
+        continue;
+      }
+      std::string key = fmt::format("<call at {}>", first.offset);
+      anonymous[key] = parse_module({});
+      constructed.emplace_back(key, first);
     }
-    return parse_module(lexer, option.module_type);
+    std::vector<std::pair<std::string, Token>> results;
+    for (const auto& item : constructed) {
+      if (used_.count(item.first) == 0) results.push_back(item);
+    }
+    if (results.empty()) {
+      lexer_.fail(0, 1, "expected a module constructor such as nn.MultiheadAttention(512, 8)",
+                  "the text binds names but constructs no module");
+    }
+    if (results.size() > 1) {
+      std::string names;
+      for (const auto& [name, token] : results) names += (names.empty() ? "" : ", ") + (name[0] == '<' ? token.text : name);
+      lexer_.fail(results[1].second.offset, results[1].second.text.size(),
+                  fmt::format("the text constructs {} modules ({}); one is checked at a time", results.size(), names),
+                  "give each module its own --module, or declare each under \"modules\" in a spec");
+    }
+    const std::string& name = results[0].first;
+    return name[0] == '<' ? anonymous[name] : modules_[name];
   }
-  if (option.kind == OptionKind::IntOrList && (lexer.peek().text == "(" || lexer.peek().text == "[")) {
-    std::string closer = lexer.take().text == "(" ? ")" : "]";
-    nlohmann::json sizes = nlohmann::json::array();
-    while (!lexer.accept(closer)) {
-      Token size = lexer.take();
-      if (size.kind != Token::Kind::Int) lexer.fail(size.offset, size.text.size(), fmt::format("{} must be integers, found '{}'", option.name, size.text));
-      sizes.push_back(parse_int(lexer, size));
-      if (!lexer.accept(",")) {
-        lexer.expect(closer);
+
+ private:
+  bool starts_module_call() const {
+    const Token& token = lexer_.peek();
+    return token.kind == Token::Kind::Name && canonical_module_type(token.text).has_value();
+  }
+
+  // NAME = value: an integer expression, a number, True/False/None or a string.
+  void assign(const std::string& name) {
+    const Token& token = lexer_.peek();
+    if (token.kind == Token::Kind::Name && (token.text == "True" || token.text == "False" || token.text == "None")) {
+      Token word = lexer_.take();
+      values_[name] = word.text == "None" ? nlohmann::json(nullptr) : nlohmann::json(word.text == "True");
+      return;
+    }
+    if (token.kind == Token::Kind::String) {
+      values_[name] = lexer_.take().text;
+      return;
+    }
+    if (std::optional<double> number = float_literal()) {
+      values_[name] = *number;
+      return;
+    }
+    IntValue value = expression();
+    if (value.number) {
+      values_[name] = *value.number;
+    } else {
+      values_.erase(name);  // depends on an unbound name: stays unbound itself
+    }
+  }
+
+  // A float literal, optionally negative; nullopt (nothing taken) when the next value is not one.
+  std::optional<double> float_literal() {
+    bool negative = lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "-" &&
+                    lexer_.peek_second().kind == Token::Kind::Float;
+    if (!negative && lexer_.peek().kind != Token::Kind::Float) return std::nullopt;
+    if (negative) lexer_.take();
+    Token token = lexer_.take();
+    try {
+      return (negative ? -1.0 : 1.0) * std::stod(token.text);
+    } catch (const std::exception&) {
+      lexer_.fail(token.offset, token.text.size(), fmt::format("'{}' is not a number", token.text));
+    }
+  }
+
+  void enter(const Token& token) {
+    if (++depth_ > kMaxNesting) lexer_.fail(token.offset, 1, fmt::format("nested more than {} deep", kMaxNesting));
+  }
+
+  // expression := term (('+' | '-') term)*, as Python evaluates integers (// floors).
+  IntValue expression() {
+    IntValue left = term();
+    while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "+" || lexer_.peek().text == "-")) {
+      std::string op = lexer_.take().text;
+      IntValue right = term();
+      left = combine(left, right, op);
+    }
+    return left;
+  }
+
+  IntValue term() {
+    IntValue left = unary();
+    while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "*" || lexer_.peek().text == "//")) {
+      std::string op = lexer_.take().text;
+      IntValue right = unary();
+      left = combine(left, right, op);
+    }
+    return left;
+  }
+
+  IntValue unary() {
+    Token token = lexer_.peek();
+    if (token.kind == Token::Kind::Punct && (token.text == "-" || token.text == "+")) {
+      enter(token);
+      lexer_.take();
+      IntValue operand = unary();
+      --depth_;
+      operand.offset = token.offset;
+      operand.symbol.clear();
+      if (token.text == "-" && operand.number) {
+        if (*operand.number == std::numeric_limits<std::int64_t>::min()) lexer_.fail(token.offset, operand.end - token.offset, "integer out of range");
+        operand.number = -*operand.number;
+      }
+      return operand;
+    }
+    return atom();
+  }
+
+  IntValue atom() {
+    Token token = lexer_.take();
+    IntValue value;
+    value.offset = token.offset;
+    value.end = token.offset + token.text.size();
+    if (token.kind == Token::Kind::Int) {
+      value.number = parse_int(lexer_, token);
+      return value;
+    }
+    if (token.kind == Token::Kind::Punct && token.text == "(") {
+      enter(token);
+      value = expression();
+      --depth_;
+      Token close = lexer_.peek();
+      lexer_.expect(")");
+      value.offset = token.offset;
+      value.end = close.offset + 1;
+      value.symbol.clear();  // (d_model) is still d_model, but say so only for bare names
+      return value;
+    }
+    if (token.kind == Token::Kind::Name && token.text != "True" && token.text != "False" && token.text != "None") {
+      auto bound = values_.find(token.text);
+      if (bound == values_.end()) {
+        value.symbol = value.unbound = token.text;
+        return value;
+      }
+      if (!bound->second.is_number_integer()) {
+        lexer_.fail(token.offset, token.text.size(), fmt::format("{} is {}, not an integer", token.text, bound->second.dump()));
+      }
+      value.number = bound->second.get<std::int64_t>();
+      return value;
+    }
+    std::string found = token.kind == Token::Kind::End ? "end of text" : "'" + token.text + "'";
+    lexer_.fail(token.offset, std::max<std::size_t>(1, token.text.size()), fmt::format("expected an integer or a name, found {}", found));
+  }
+
+  IntValue combine(const IntValue& left, const IntValue& right, const std::string& op) {
+    IntValue result;
+    result.offset = left.offset;
+    result.end = right.end;
+    result.unbound = !left.unbound.empty() ? left.unbound : right.unbound;
+    if (!left.number || !right.number) return result;
+    std::int64_t a = *left.number, b = *right.number, value = 0;
+    bool overflow = false;
+    if (op == "+") overflow = __builtin_add_overflow(a, b, &value);
+    if (op == "-") overflow = __builtin_sub_overflow(a, b, &value);
+    if (op == "*") overflow = __builtin_mul_overflow(a, b, &value);
+    if (op == "//") {
+      if (b == 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: integer division or modulo by zero");
+      overflow = a == std::numeric_limits<std::int64_t>::min() && b == -1;
+      if (!overflow) value = a / b - ((a % b != 0 && ((a < 0) != (b < 0))) ? 1 : 0);  // Python floors
+    }
+    if (overflow) lexer_.fail(result.offset, result.end - result.offset, "integer out of range");
+    result.number = value;
+    return result;
+  }
+
+  // An integer option's value: its number, or the unbound name itself as a symbol.
+  nlohmann::json integer_value(const OptionSchema& option) {
+    IntValue value = expression();
+    if (value.number) return *value.number;
+    if (!value.symbol.empty()) return value.symbol;
+    lexer_.fail(value.offset, value.end - value.offset,
+                fmt::format("{} is computed from {}, which nothing binds", option.name, value.unbound),
+                fmt::format("bind it: --dim {}=SIZE on the command line, \"dims\": {{\"{}\": SIZE}} in a spec, or a line "
+                            "\"{} = SIZE\" before the call",
+                            value.unbound, value.unbound, value.unbound));
+  }
+
+  // A name bound to a value earlier (dropout = 0.1): its value, taken; nullopt otherwise.
+  std::optional<nlohmann::json> bound_name() {
+    const Token& token = lexer_.peek();
+    if (token.kind != Token::Kind::Name) return std::nullopt;
+    Token after = lexer_.peek_second();
+    if (after.kind != Token::Kind::Punct || (after.text != "," && after.text != ")")) return std::nullopt;
+    auto bound = values_.find(token.text);
+    if (bound == values_.end()) return std::nullopt;
+    lexer_.take();
+    return bound->second;
+  }
+
+  // activation=: a string, or the function or module PyTorch maps it to.
+  nlohmann::json activation_value(const Token& token) {
+    if (token.kind == Token::Kind::String) return token.text;
+    std::string name = token.text.substr(token.text.rfind('.') == std::string::npos ? 0 : token.text.rfind('.') + 1);
+    if (token.kind == Token::Kind::Name && (name == "relu" || name == "gelu")) return name;
+    if (token.kind == Token::Kind::Name && (name == "ReLU" || name == "GELU")) {
+      lexer_.expect("(");
+      lexer_.expect(")");
+      return name == "ReLU" ? "relu" : "gelu";
+    }
+    lexer_.fail(token.offset, token.text.size(), fmt::format("activation must be \"relu\" or \"gelu\" (or F.relu, F.gelu), found '{}'", token.text),
+                "mhacheck knows the two activations PyTorch's Transformer layers name");
+  }
+
+  // Options that do not change any shape or dtype (dropout, eps, device, activation) may be
+  // names the text does not bind: the option then keeps PyTorch's default. Returns true when
+  // the next value is such a name (taken).
+  bool unbound_shapeless_option(const OptionSchema& option) {
+    bool shapeless = option.kind == OptionKind::Float || option.kind == OptionKind::Device || option.kind == OptionKind::String;
+    const Token& token = lexer_.peek();
+    if (!shapeless || token.kind != Token::Kind::Name || values_.count(token.text) != 0) return false;
+    Token after = lexer_.peek_second();
+    if (after.kind != Token::Kind::Punct || (after.text != "," && after.text != ")")) return false;
+    if (option.kind == OptionKind::String && (token.text.ends_with("relu") || token.text.ends_with("gelu"))) return false;
+    lexer_.take();
+    return true;
+  }
+
+  // One argument value converted to the JSON the spec format uses for this option kind;
+  // nullopt when it stays PyTorch's default (an unbound name where shapes do not depend on it).
+  std::optional<nlohmann::json> option_value(const OptionSchema& option) {
+    if (option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) {
+      const Token& token = lexer_.peek();
+      if (option.kind == OptionKind::OptionalModule && token.kind == Token::Kind::Name && token.text == "None") {
+        lexer_.take();
+        return nlohmann::json(nullptr);
+      }
+      if (token.kind == Token::Kind::Name && modules_.count(token.text) != 0 && !starts_module_call()) {
+        Token name = lexer_.take();
+        used_.insert(name.text);
+        const nlohmann::json& module = modules_[name.text];
+        if (module["type"] != option.module_type) {
+          lexer_.fail(name.offset, name.text.size(), fmt::format("expected an nn.{} here, found {} (an nn.{})", option.module_type, name.text,
+                                                                 module["type"].get<std::string>()));
+        }
+        return module;
+      }
+      return parse_module(option.module_type);
+    }
+    if (unbound_shapeless_option(option)) return std::nullopt;
+    if (std::optional<nlohmann::json> bound = bound_name()) return checked(option, *bound, lexer_.peek());
+    if (option.kind == OptionKind::IntOrList && (lexer_.peek().text == "(" || lexer_.peek().text == "[") &&
+        lexer_.peek().kind == Token::Kind::Punct) {
+      // A list of sizes, unless the parenthesis only groups an expression: (d_model).
+      bool list = lexer_.peek().text == "[";
+      if (!list) {
+        std::size_t depth = 0;
+        Lexer probe = lexer_;
+        for (;;) {
+          Token token = probe.take();
+          if (token.kind == Token::Kind::End) break;
+          if (token.kind != Token::Kind::Punct) continue;
+          if (token.text == "(" || token.text == "[") ++depth;
+          if (token.text == ")" || token.text == "]") {
+            if (--depth == 0) break;
+          }
+          if (token.text == "," && depth == 1) {
+            list = true;
+            break;
+          }
+        }
+      }
+      if (list) {
+        Token open = lexer_.take();
+        enter(open);
+        std::string closer = open.text == "(" ? ")" : "]";
+        nlohmann::json sizes = nlohmann::json::array();
+        while (!lexer_.accept(closer)) {
+          sizes.push_back(integer_value(option));
+          if (!lexer_.accept(",")) {
+            lexer_.expect(closer);
+            break;
+          }
+        }
+        --depth_;
+        return sizes;
+      }
+    }
+    switch (option.kind) {
+      case OptionKind::Int:
+      case OptionKind::IntOrList:
+        return integer_value(option);
+      case OptionKind::OptionalInt:
+        if (lexer_.peek().kind == Token::Kind::Name && lexer_.peek().text == "None") {
+          lexer_.take();
+          return nlohmann::json(nullptr);
+        }
+        return integer_value(option);
+      case OptionKind::Float:
+        if (std::optional<double> number = float_literal()) return *number;
+        {
+          IntValue value = expression();
+          if (!value.number) wrong(option, value.offset, value.end - value.offset);
+          return static_cast<double>(*value.number);
+        }
+      default:
         break;
-      }
     }
-    return sizes;
-  }
-  Token token = lexer.take();
-  auto wrong = [&]() {
-    lexer.fail(token.offset, token.text.size(),
-               fmt::format("{} must be {}, found '{}'", option.name,
-                           option_kind_text(option.kind) == "an integer or null" ? "an integer or None"
-                                                                                  : option_kind_text(option.kind),
-                           token.text));
-  };
-  switch (option.kind) {
-    case OptionKind::Int:
-    case OptionKind::IntOrList:
-      if (token.kind != Token::Kind::Int) wrong();
-      return parse_int(lexer, token);
-    case OptionKind::String:
-      return activation_value(lexer, token);
-    case OptionKind::Module:
-    case OptionKind::OptionalModule:
-      break;  // read above
-    case OptionKind::OptionalInt:
-      if (token.kind == Token::Kind::Name && token.text == "None") return nullptr;
-      if (token.kind != Token::Kind::Int) wrong();
-      return parse_int(lexer, token);
-    case OptionKind::Float:
-      if (token.kind != Token::Kind::Int && token.kind != Token::Kind::Float) wrong();
-      try {
-        return std::stod(token.text);
-      } catch (const std::exception&) {
-        wrong();
-      }
-      return nullptr;
-    case OptionKind::Bool:
-      if (token.kind == Token::Kind::Name && (token.text == "True" || token.text == "False")) {
-        return token.text == "True";
-      }
-      wrong();
-      return nullptr;
-    case OptionKind::DType:
-      if (token.kind == Token::Kind::Name && token.text == "None") return nullptr;
-      if ((token.kind == Token::Kind::Name || token.kind == Token::Kind::String) && parse_dtype(token.text)) {
-        return dtype_name(*parse_dtype(token.text));
-      }
-      wrong();
-      return nullptr;
-    case OptionKind::Device:
-      if (token.kind == Token::Kind::Name && token.text == "None") return nullptr;
+    Token token = lexer_.take();
+    if (option.kind == OptionKind::String) return activation_value(token);
+    if (option.kind == OptionKind::Bool && token.kind == Token::Kind::Name && (token.text == "True" || token.text == "False")) {
+      return token.text == "True";
+    }
+    if ((option.kind == OptionKind::DType || option.kind == OptionKind::Device) && token.kind == Token::Kind::Name && token.text == "None") {
+      return nlohmann::json(nullptr);
+    }
+    if (option.kind == OptionKind::DType && (token.kind == Token::Kind::Name || token.kind == Token::Kind::String) && parse_dtype(token.text)) {
+      return dtype_name(*parse_dtype(token.text));
+    }
+    if (option.kind == OptionKind::Device) {
       if (token.kind == Token::Kind::String) return token.text;
       if (token.kind == Token::Kind::Name && token.text.rfind("torch.device", 0) == 0) {
         // torch.device('cpu')
-        lexer.expect("(");
-        Token name = lexer.take();
-        lexer.expect(")");
+        lexer_.expect("(");
+        Token name = lexer_.take();
+        lexer_.expect(")");
         return name.text;
       }
-      wrong();
+    }
+    wrong(option, token.offset, token.text.size(), token.text);
   }
-  wrong();
-  return nullptr;
-}
 
+  [[noreturn]] void wrong(const OptionSchema& option, std::size_t offset, std::size_t length, const std::string& found = {}) {
+    std::string text = option_kind_text(option.kind) == "an integer or null" ? "an integer or None" : option_kind_text(option.kind);
+    if (option.kind == OptionKind::Bool) text = "True or False";
+    if (option.kind == OptionKind::Bool && values_.count(found) == 0 && !found.empty() && found != "True" && found != "False") {
+      lexer_.fail(offset, length, fmt::format("{} must be True or False, found '{}', which nothing binds", option.name, found),
+                  fmt::format("bind it with a line \"{} = True\" before the call, or write the value", found));
+    }
+    lexer_.fail(offset, length, fmt::format("{} must be {}{}", option.name, text, found.empty() ? "" : fmt::format(", found '{}'", found)));
+  }
 
-// A constructor call, Name(arguments...), of a module; `expected_type` when nested in an option.
-nlohmann::json parse_module(Lexer& lexer, const std::string& expected_type) {
-  Token name = lexer.take();
-  if (name.kind != Token::Kind::Name) {
-    lexer.fail(name.offset, name.text.size(),
-               fmt::format("expected a module constructor such as nn.{}(...)", expected_type.empty() ? "MultiheadAttention" : expected_type));
-  }
-  std::optional<std::string> type = canonical_module_type(name.text);
-  if (!type) {
-    std::string bare = name.text.substr(name.text.rfind('.') == std::string::npos ? 0 : name.text.rfind('.') + 1);
-    std::string names;
-    for (const std::string& known : module_type_names()) names += (names.empty() ? "nn." : ", nn.") + known;
-    lexer.fail(name.offset, name.text.size(), fmt::format("unknown module '{}'{}", name.text, did_you_mean(bare, module_type_names())),
-               "supported: " + names);
-  }
-  if (!expected_type.empty() && *type != expected_type) {
-    lexer.fail(name.offset, name.text.size(), fmt::format("expected an nn.{} here, found nn.{}", expected_type, *type));
-  }
-  const ModuleSchema& schema = *find_module_schema(*type);
-  nlohmann::json module = {{"type", *type}};
-  Token open = lexer.peek();
-  lexer.expect("(");
-  std::size_t position = 0;
-  bool keywords_started = false;
-  while (!lexer.accept(")")) {
-    Token first = lexer.peek();
-    const OptionSchema* option = nullptr;
-    bool keyword = false;
-    if (first.kind == Token::Kind::Name && first.text.find('.') == std::string::npos && first.text != "True" &&
-        first.text != "False" && first.text != "None") {
-      // name=value, unless the name is a value itself (a nested module call such as LayerNorm(8))
-      keyword = canonical_module_type(first.text) == std::nullopt;
+  // A bound name's value as this option's kind.
+  nlohmann::json checked(const OptionSchema& option, const nlohmann::json& value, const Token& next) {
+    bool fits = false;
+    switch (option.kind) {
+      case OptionKind::Int:
+      case OptionKind::IntOrList: fits = value.is_number_integer(); break;
+      case OptionKind::OptionalInt: fits = value.is_number_integer() || value.is_null(); break;
+      case OptionKind::Float: fits = value.is_number(); break;
+      case OptionKind::Bool: fits = value.is_boolean(); break;
+      case OptionKind::String: fits = value.is_string(); break;
+      case OptionKind::Device: fits = value.is_string() || value.is_null(); break;
+      case OptionKind::DType: fits = value.is_null() || (value.is_string() && parse_dtype(value.get<std::string>())); break;
+      case OptionKind::Module:
+      case OptionKind::OptionalModule: break;
     }
-    if (keyword) {
-      lexer.take();
-      lexer.expect("=");
-      keywords_started = true;
-      std::vector<std::string> names;
-      for (const OptionSchema& candidate : schema.options) {
-        names.push_back(candidate.name);
-        if (candidate.name == first.text) option = &candidate;
-      }
-      if (option == nullptr) {
-        lexer.fail(first.offset, first.text.size(),
-                   fmt::format("{}.__init__() got an unexpected keyword argument '{}'{}", schema.type,
-                               first.text, did_you_mean(first.text, names)));
-      }
-      if (module.contains(option->name)) {
-        lexer.fail(first.offset, first.text.size(),
-                   fmt::format("{}.__init__() got multiple values for argument '{}'", schema.type, option->name));
-      }
-    } else {
-      if (keywords_started) lexer.fail(first.offset, first.text.size(), "positional argument follows keyword argument");
-      if (position >= schema.options.size()) {
-        lexer.fail(first.offset, first.text.size(),
-                   fmt::format("{}.__init__() takes at most {} arguments", schema.type, schema.options.size()));
-      }
-      option = &schema.options[position++];
-    }
-    module[option->name] = option_value(lexer, *option);
-    if (!lexer.accept(",")) {
-      lexer.expect(")");
-      break;
-    }
+    if (!fits) lexer_.fail(next.offset, 1, fmt::format("{} must be {}, but the name before is bound to {}", option.name, option_kind_text(option.kind), value.dump()));
+    if (option.kind == OptionKind::DType && value.is_string()) return dtype_name(*parse_dtype(value.get<std::string>()));
+    return value;
   }
-  for (const OptionSchema& option : schema.options) {
-    if (option.required && !module.contains(option.name)) {
-      lexer.fail(name.offset, open.offset + 1 - name.offset,
-                 fmt::format("{}.__init__() missing required argument: '{}'", schema.type, option.name));
+
+  // A constructor call, Name(arguments...), of a module; `expected_type` when nested in an option.
+  nlohmann::json parse_module(const std::string& expected_type) {
+    Token name = lexer_.take();
+    if (name.kind != Token::Kind::Name) {
+      lexer_.fail(name.offset, name.text.size(),
+                  fmt::format("expected a module constructor such as nn.{}(...)", expected_type.empty() ? "MultiheadAttention" : expected_type));
     }
+    enter(name);
+    std::optional<std::string> type = canonical_module_type(name.text);
+    if (!type) {
+      std::string bare = name.text.substr(name.text.rfind('.') == std::string::npos ? 0 : name.text.rfind('.') + 1);
+      std::string names;
+      for (const std::string& known : module_type_names()) names += (names.empty() ? "nn." : ", nn.") + known;
+      lexer_.fail(name.offset, name.text.size(), fmt::format("unknown module '{}'{}", name.text, did_you_mean(bare, module_type_names())),
+                  "supported: " + names);
+    }
+    if (!expected_type.empty() && *type != expected_type) {
+      lexer_.fail(name.offset, name.text.size(), fmt::format("expected an nn.{} here, found nn.{}", expected_type, *type));
+    }
+    const ModuleSchema& schema = *find_module_schema(*type);
+    nlohmann::json module = {{"type", *type}};
+    std::set<std::string> given;
+    Token open = lexer_.peek();
+    lexer_.expect("(");
+    std::size_t position = 0;
+    bool keywords_started = false;
+    while (!lexer_.accept(")")) {
+      Token first = lexer_.peek();
+      const OptionSchema* option = nullptr;
+      Token after = lexer_.peek_second();
+      if (first.kind == Token::Kind::Name && after.kind == Token::Kind::Punct && after.text == "=") {
+        lexer_.take();
+        lexer_.take();
+        keywords_started = true;
+        std::vector<std::string> names;
+        for (const OptionSchema& candidate : schema.options) {
+          names.push_back(candidate.name);
+          if (candidate.name == first.text) option = &candidate;
+        }
+        if (option == nullptr) {
+          lexer_.fail(first.offset, first.text.size(),
+                      fmt::format("{}.__init__() got an unexpected keyword argument '{}'{}", schema.type, first.text,
+                                  did_you_mean(first.text, names)));
+        }
+        if (given.count(option->name) != 0) {
+          lexer_.fail(first.offset, first.text.size(),
+                      fmt::format("{}.__init__() got multiple values for argument '{}'", schema.type, option->name));
+        }
+      } else {
+        if (keywords_started) lexer_.fail(first.offset, first.text.size(), "positional argument follows keyword argument");
+        if (position >= schema.options.size()) {
+          lexer_.fail(first.offset, first.text.size(),
+                      fmt::format("{}.__init__() takes at most {} arguments", schema.type, schema.options.size()));
+        }
+        option = &schema.options[position++];
+      }
+      given.insert(option->name);
+      if (std::optional<nlohmann::json> value = option_value(*option)) module[option->name] = std::move(*value);
+      if (!lexer_.accept(",")) {
+        lexer_.expect(")");
+        break;
+      }
+    }
+    for (const OptionSchema& option : schema.options) {
+      if (option.required && given.count(option.name) == 0) {
+        lexer_.fail(name.offset, open.offset + 1 - name.offset,
+                    fmt::format("{}.__init__() missing required argument: '{}'", schema.type, option.name));
+      }
+    }
+    --depth_;
+    return module;
   }
-  return module;
-}
+
+  Lexer& lexer_;
+  std::map<std::string, nlohmann::json> values_;   // names bound to sizes and other values
+  std::map<std::string, nlohmann::json> modules_;  // names bound to modules
+  std::set<std::string> used_;                     // modules passed to another module
+  int depth_ = 0;
+};
 
 }  // namespace
 
-nlohmann::json parse_module_call(const std::string& text, const Location& origin) {
+nlohmann::json parse_module_call(const std::string& text, const Location& origin, const std::map<std::string, std::int64_t>& bindings) {
   Lexer lexer(text, origin);
-  nlohmann::json module = parse_module(lexer, {});
-  if (lexer.peek().kind != Token::Kind::End) lexer.fail_here("end of text after ')'");
-  return module;
+  PythonReader reader(lexer, bindings);
+  return reader.read_statements();
 }
 
 ShapeText parse_shape_text(const std::string& text, const Location& origin) {
@@ -328,6 +668,10 @@ ShapeText parse_shape_text(const std::string& text, const Location& origin) {
   };
   while (!at_close()) {
     Token token = lexer.take();
+    if (token.kind == Token::Kind::Punct && token.text == "-" && lexer.peek().kind == Token::Kind::Int) {
+      Token size = lexer.take();
+      lexer.fail(token.offset, size.offset + size.text.size() - token.offset, fmt::format("dim -{} is negative", size.text));
+    }
     if (token.kind == Token::Kind::Int) {
       std::int64_t value = parse_int(lexer, token);
       if (value < 0) lexer.fail(token.offset, token.text.size(), fmt::format("dim {} is negative", value));

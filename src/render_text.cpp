@@ -151,6 +151,13 @@ std::string render_text(const std::vector<Report>& reports, const TextStyle& sty
       std::string head = fmt::format("{}call \"{}\": {}", report.file.empty() ? "" : report.file + ": ", call.id, call.module_text);
       if (!call.skipped_because.empty()) {
         out += fmt::format("{}\n    not checked: an input comes from call \"{}\", which fails\n", head, call.skipped_because);
+      } else if (!call.ok && !call.hidden_errors.empty() &&
+                 std::none_of(report.diagnostics.begin(), report.diagnostics.end(), [&](const Diagnostic& d) {
+                   return d.call == call.id && d.severity() == Severity::Error;
+                 })) {
+        std::string codes;
+        for (const std::string& code : call.hidden_errors) codes += (codes.empty() ? "" : ", ") + code;
+        out += fmt::format("{}\n    {}\n", head, palette.paint(fmt::format("fails ({} hidden by --ignore/--only)", codes), "1;31"));
       } else if (!call.ok) {
         out += fmt::format("{}\n    {}\n", head, palette.paint("fails (see above)", "1;31"));
       } else {

@@ -38,7 +38,16 @@ void apply_filter(Report& report, const DiagnosticFilter& filter) {
   std::erase_if(report.diagnostics, [&](const Diagnostic& d) {
     bool input = d.id == DiagId::InputSyntax || d.id == DiagId::InputSchema || d.id == DiagId::InputReference;
     if (input) return false;
-    return listed(filter.ignore, d) || (!filter.only.empty() && !listed(filter.only, d));
+    bool dropped = listed(filter.ignore, d) || (!filter.only.empty() && !listed(filter.only, d));
+    if (dropped && d.severity() == Severity::Error) {
+      // The call still fails; the report says why it shows no error for it.
+      for (CallReport& call : report.calls) {
+        if (call.id != d.call) continue;
+        std::vector<std::string>& hidden = call.hidden_errors;
+        if (std::find(hidden.begin(), hidden.end(), d.info().code) == hidden.end()) hidden.push_back(d.info().code);
+      }
+    }
+    return dropped;
   });
 }
 

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "call_context.hpp"
+#include "fixes.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "operators.hpp"
 #include "value_checks.hpp"
@@ -53,7 +56,7 @@ class Runner {
     return diagnostic;
   }
 
-  const StateDict& parameters(const ModuleDecl& module, const std::string& call) {
+  const StateDict& parameters(const ModuleDecl& module, const CallDecl& call) {
     auto cached = parameters_.find(module.name);
     if (cached != parameters_.end()) return cached->second;
     std::string file = module.weights.empty() ? options_.weights : module.weights;
@@ -69,6 +72,7 @@ class Runner {
     }
     std::vector<ExpectedParameter> expected = module_parameters(module);
     std::vector<std::string> missing, mismatched;
+    std::string mismatches;  // PyTorch's lines
     for (const ExpectedParameter& parameter : expected) {
       std::string name = module.prefix + parameter.name;
       if (std::find(members.begin(), members.end(), name) == members.end()) {
@@ -77,19 +81,9 @@ class Runner {
       }
       NpyHeader header = read_npz_header(file, name);
       if (header.shape != parameter.shape) {
-        Diagnostic& diagnostic = report(
-            DiagId::WeightsShape,
-            fmt::format("{} in {} is {}, but {} has {} of {}", name, file, torch_size(header.shape), module.name, parameter.name,
-                        torch_size(parameter.shape)),
-            call, where);
-        diagnostic.argument = "module.weights";
-        diagnostic.pytorch_error = load_error(
-            "RuntimeError",
-            fmt::format("Error(s) in loading state_dict for {}:\n\tsize mismatch for {}: copying a param with "
-                        "shape {} from checkpoint, the shape in current model is {}.",
-                        module.type, parameter.name, torch_size(header.shape), torch_size(parameter.shape)));
-        diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
-        mismatched.push_back(name);
+        mismatches += fmt::format("\n\tsize mismatch for {}: copying a param with shape {} from checkpoint, the shape in current model is {}.",
+                                  parameter.name, torch_size(header.shape), torch_size(parameter.shape));
+        mismatched.push_back(fmt::format("{} is {} (the module's: {})", name, torch_size(header.shape), torch_size(parameter.shape)));
         continue;
       }
       try {
@@ -98,10 +92,20 @@ class Runner {
         throw InputError(where, error.what(), error.help(), error.kind());
       }
     }
+    if (!mismatched.empty()) {
+      // load_state_dict lists every size mismatch in one error.
+      std::string list;
+      for (const std::string& item : mismatched) list += (list.empty() ? "" : "; ") + item;
+      Diagnostic& diagnostic = report(DiagId::WeightsShape, fmt::format("in {}, {}", file, list), call.id, where);
+      diagnostic.argument = "module.weights";
+      diagnostic.pytorch_error = load_error("RuntimeError", fmt::format("Error(s) in loading state_dict for {}:{}", module.type, mismatches));
+      diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
+      add_checkpoint_options_fix(diagnostic, module, call, file, members);
+    }
     if (!missing.empty()) {
       std::string names;
       for (const std::string& name : missing) names += (names.empty() ? "" : ", ") + fmt::format("\"{}\"", name);
-      Diagnostic& diagnostic = report(DiagId::WeightsMissing, fmt::format("{} has no {}", file, names), call, where);
+      Diagnostic& diagnostic = report(DiagId::WeightsMissing, fmt::format("{} has no {}", file, names), call.id, where);
       diagnostic.argument = "module.weights";
       diagnostic.pytorch_error = load_error(
           "RuntimeError", fmt::format("Error(s) in loading state_dict for {}:\n\tMissing key(s) in state_dict: {}. ", module.type, names));
@@ -122,7 +126,7 @@ class Runner {
       std::string names;
       for (const std::string& name : unexpected) names += (names.empty() ? "" : ", ") + name;
       Diagnostic& diagnostic = report(DiagId::WeightsUnexpected, fmt::format("{} has {}, which {} does not have", file, names, module.name),
-                                      call, where);
+                                      call.id, where);
       diagnostic.argument = "module.weights";
       diagnostic.pytorch_error = load_error(
           "RuntimeError", fmt::format("Error(s) in loading state_dict for {}:\n\tUnexpected key(s) in state_dict: {}. ", module.type, names));
@@ -142,6 +146,70 @@ class Runner {
       array = std::move(converted);
     }
     return parameters_.emplace(module.name, std::move(loaded)).first->second;
+  }
+
+  // The constructor values the checkpoint was saved with, when changing one integer option (or
+  // two) of the module gives every parameter the checkpoint's shape; the candidates are the
+  // sizes the checkpoint's arrays have.
+  void add_checkpoint_options_fix(Diagnostic& diagnostic, const ModuleDecl& module, const CallDecl& call, const std::string& file,
+                                  const std::vector<std::string>& members) {
+    std::map<std::string, std::vector<std::int64_t>> saved;
+    std::set<std::int64_t> sizes;
+    for (const std::string& member : members) {
+      if (member.compare(0, module.prefix.size(), module.prefix) != 0) continue;
+      std::vector<std::int64_t> shape = read_npz_header(file, member).shape;
+      sizes.insert(shape.begin(), shape.end());
+      saved.emplace(member.substr(module.prefix.size()), std::move(shape));
+    }
+    auto matches = [&](const ModuleDecl& candidate) {
+      for (const ExpectedParameter& parameter : module_parameters(candidate)) {
+        auto it = saved.find(parameter.name);
+        if (it == saved.end() || it->second != parameter.shape) return false;
+      }
+      return true;
+    };
+    std::vector<std::string> options;
+    for (const OptionSchema& option : find_module_schema(module.type)->options) {
+      if (option.kind == OptionKind::Int || option.kind == OptionKind::OptionalInt) options.push_back(option.name);
+    }
+    if (sizes.size() > 16) return;  // a search this wide would be a guess
+    auto with = [&](ModuleDecl candidate, const std::string& option, std::int64_t value) {
+      candidate.options[option] = value;
+      if (candidate.type == "MultiheadAttention") candidate.mha = mha_options(candidate.options);
+      return candidate;
+    };
+    std::vector<std::pair<std::string, nlohmann::json>> found;
+    for (std::size_t i = 0; i < options.size() && found.empty(); ++i) {
+      for (std::int64_t value : sizes) {
+        if (options[i] != "num_heads" && matches(with(module, options[i], value))) {
+          found = {{options[i], value}};
+          break;
+        }
+      }
+    }
+    for (std::size_t i = 0; i < options.size() && found.empty(); ++i) {
+      for (std::size_t j = i + 1; j < options.size() && found.empty(); ++j) {
+        for (std::int64_t first : sizes) {
+          for (std::int64_t second : sizes) {
+            if (found.empty() && matches(with(with(module, options[i], first), options[j], second))) {
+              found = {{options[i], first}, {options[j], second}};
+            }
+          }
+        }
+      }
+    }
+    if (found.empty()) return;
+    std::string values;
+    for (const auto& [option, value] : found) values += fmt::format("{}{}={}", values.empty() ? "" : ", ", option, value.dump());
+    Symbols symbols;
+    CallContext context(spec_, call, &module, symbols);
+    std::optional<nlohmann::json> patch = context.option_patch(found);
+    if (!patch) return;
+    Fix fix;
+    fix.description = fmt::format("construct with {}, as the checkpoint's module was", values);
+    fix.patch = std::move(*patch);
+    verify_fix(spec_, fix, call.id);  // the checkpoint fits (above); this says what the check then finds
+    diagnostic.fixes.push_back(std::move(fix));
   }
 
   // load_state_dict raises one RuntimeError listing every problem; the first diagnostic carries it.
@@ -249,7 +317,7 @@ class Runner {
       bool module_dtype = parameter_dtype(*forward.module) == output.dtype;
       check_run_dtype(call, output.dtype, spec_.document.values.find(module_dtype ? forward.module->pointer : call.tensor(input).pointer),
                       module_dtype ? "module.dtype" : input);
-      forward.parameters = &parameters(*forward.module, call.id);
+      forward.parameters = &parameters(*forward.module, call);
     } else {
       // A re-layout moves elements of any dtype, but converting (cat of several dtypes) to a
       // half type computes as an arithmetic operator does.
@@ -486,6 +554,12 @@ class Runner {
 
 RunResult run_spec(const Spec& spec, const RunOptions& options) {
   RunResult result;
+  for (const ModuleDecl& module : spec.modules) {
+    if (options.weights.empty() || module.weights.empty()) continue;
+    throw InputError(spec.document.values.find(child_pointer(module.pointer, "weights")),
+                     fmt::format("--weights {} and this spec's \"weights\" both name the state_dict of module \"{}\"", options.weights, module.name),
+                     "drop --weights to load the spec's file, or the spec's \"weights\" to load --weights");
+  }
   result.report = check_spec(spec);
   if (!result.report.ok() || result.report.input_error) return result;
   result.check_passed = true;

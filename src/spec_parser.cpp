@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -45,14 +46,6 @@ bool is_identifier(const std::string& text) {
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
-// "F.softmax", "torch.nn.functional.softmax", "torch.softmax" -> "softmax".
-std::string bare_function_name(std::string name) {
-  for (const char* prefix : {"torch.nn.functional.", "F.", "torch."}) {
-    if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
-  }
-  return name;
-}
-
 class SpecReader {
  public:
   explicit SpecReader(Spec& spec) : spec_(spec), document_(spec.document) {}
@@ -74,9 +67,9 @@ class SpecReader {
     if (spec_.flat) {
       read_flat_call(root);
     } else {
-      if (!root.contains("modules")) fail("", "missing \"modules\"", {}, "a spec with \"calls\" declares its modules under \"modules\"");
+      // A spec whose calls are all functions ({"op": ...}) declares no modules.
       if (!root.contains("calls")) fail("", "missing \"calls\"", {}, "a spec with \"modules\" lists the calls under \"calls\"");
-      read_modules(root["modules"]);
+      if (root.contains("modules")) read_modules(root["modules"]);
       read_calls(root["calls"]);
     }
   }
@@ -293,7 +286,7 @@ class SpecReader {
     if (value.is_string()) {
       Location origin = document_.values.find(pointer);
       origin.column += 1;  // past the opening quote
-      object = parse_module_call(value.get<std::string>(), origin);
+      object = parse_module_call(value.get<std::string>(), origin, bound_dims());
       module.written_as_call = true;
     } else if (!value.is_object()) {
       fail(pointer, "expected a module: an object with \"type\", or a constructor call string", type_name(value));
@@ -369,10 +362,23 @@ class SpecReader {
     if (module.type == "MultiheadAttention") module.mha = mha_options(module.options);
   }
 
+  std::map<std::string, std::int64_t> bound_dims() const { return {spec_.dims.begin(), spec_.dims.end()}; }
+
   // One option's value, checked against its kind; dtypes are stored by their canonical names.
+  // An integer option may be a symbol that "dims" binds ("embed_dim": "d_model").
   json option_value(const OptionSchema& option, const json& value, const std::string& pointer) {
     auto wrong = [&]() { fail(pointer, fmt::format("\"{}\" must be {}", option.name, option_kind_text(option.kind)), type_name(value)); };
     auto integer = [&](const json& item) -> std::int64_t {
+      if (item.is_string() && is_identifier(item.get<std::string>())) {
+        std::string symbol = item.get<std::string>();
+        for (const auto& [name, size] : spec_.dims) {
+          if (name == symbol) return size;
+        }
+        fail(pointer, fmt::format("\"{}\" is the symbol {}, which nothing binds", option.name, symbol), {},
+             fmt::format("bind it: \"dims\": {{\"{}\": SIZE}} in the spec, --dim {}=SIZE on the command line; mhacheck needs "
+                         "the module's sizes as numbers",
+                         symbol, symbol));
+      }
       // Beyond int64 nlohmann/json keeps an integer as a double: out of range, not a fraction.
       bool huge_whole = item.is_number_float() && std::floor(item.get<double>()) == item.get<double>() &&
                         std::abs(item.get<double>()) > static_cast<double>(kMaxDim);
@@ -416,21 +422,6 @@ class SpecReader {
       case OptionKind::OptionalModule: break;  // read by read_module_object
     }
     return nullptr;
-  }
-
-  static MhaOptions mha_options(const json& options) {
-    MhaOptions mha;
-    mha.embed_dim = options["embed_dim"].get<std::int64_t>();
-    mha.num_heads = options["num_heads"].get<std::int64_t>();
-    mha.dropout = options["dropout"].get<double>();
-    mha.bias = options["bias"].get<bool>();
-    mha.add_bias_kv = options["add_bias_kv"].get<bool>();
-    mha.add_zero_attn = options["add_zero_attn"].get<bool>();
-    if (!options["kdim"].is_null()) mha.kdim = options["kdim"].get<std::int64_t>();
-    if (!options["vdim"].is_null()) mha.vdim = options["vdim"].get<std::int64_t>();
-    mha.batch_first = options["batch_first"].get<bool>();
-    if (!options["dtype"].is_null()) mha.dtype = *parse_dtype(options["dtype"].get<std::string>());
-    return mha;
   }
 
   void read_modules(const json& modules) {
@@ -591,7 +582,11 @@ class SpecReader {
       std::string name = bare_function_name(call["op"].get<std::string>());
       const OperatorSchema* schema = find_operator_schema(name);
       if (schema == nullptr || schema->module) {
-        fail(op_pointer, fmt::format("unknown function \"{}\"{}", call["op"].get<std::string>(), did_you_mean(name, function_names())));
+        std::string names;
+        for (const std::string& known : function_names()) names += (names.empty() ? "" : ", ") + known;
+        fail(op_pointer, fmt::format("unknown function \"{}\"{}", call["op"].get<std::string>(), did_you_mean(name, function_names())), {},
+             fmt::format("supported functions: {}{}", names,
+                         schema != nullptr ? fmt::format("; nn.{} is a module: declare it under \"modules\"", name) : ""));
       }
       return *schema;
     }
@@ -604,7 +599,8 @@ class SpecReader {
     if (declared == nullptr) {
       std::vector<std::string> names;
       for (const ModuleDecl& candidate : spec_.modules) names.push_back(candidate.name);
-      fail(child_pointer(pointer, "module"), fmt::format("no module named \"{}\"{}", module, did_you_mean(module, names)));
+      fail(child_pointer(pointer, "module"), fmt::format("no module named \"{}\"{}", module, did_you_mean(module, names)), {},
+           names.empty() ? "declare it under \"modules\", e.g. \"modules\": {\"attn\": \"nn.MultiheadAttention(512, 8)\"}" : "");
     }
     return *find_operator_schema(declared->type);
   }
@@ -656,6 +652,13 @@ class SpecReader {
 
 }  // namespace
 
+std::string bare_function_name(std::string name) {
+  for (const char* prefix : {"torch.nn.functional.", "F.", "torch."}) {
+    if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
+  }
+  return name;
+}
+
 std::string spec_folder(const JsonDocument& document) {
   std::string name = document.source ? document.source->name : std::string();
   if (name.empty() || name == "-" || name.front() == '<') return ".";
@@ -682,6 +685,21 @@ std::optional<std::string> canonical_module_type(const std::string& type) {
   }
   if (find_module_schema(bare) != nullptr) return bare;
   return std::nullopt;
+}
+
+MhaOptions mha_options(const nlohmann::json& options) {
+  MhaOptions mha;
+  mha.embed_dim = options["embed_dim"].get<std::int64_t>();
+  mha.num_heads = options["num_heads"].get<std::int64_t>();
+  mha.dropout = options["dropout"].get<double>();
+  mha.bias = options["bias"].get<bool>();
+  mha.add_bias_kv = options["add_bias_kv"].get<bool>();
+  mha.add_zero_attn = options["add_zero_attn"].get<bool>();
+  if (!options["kdim"].is_null()) mha.kdim = options["kdim"].get<std::int64_t>();
+  if (!options["vdim"].is_null()) mha.vdim = options["vdim"].get<std::int64_t>();
+  mha.batch_first = options["batch_first"].get<bool>();
+  if (!options["dtype"].is_null()) mha.dtype = *parse_dtype(options["dtype"].get<std::string>());
+  return mha;
 }
 
 const ModuleDecl* ModuleDecl::submodule(const std::string& option) const {

@@ -89,3 +89,19 @@ TEST_CASE("unnamed outputs of several calls stay apart", "[propagate]") {
   CHECK(named.calls[1].outputs.at(0).name == "cross.attn_output");
   CHECK(named.calls[0].outputs.at(0).name == "h");
 }
+
+TEST_CASE("a tensor PyTorch cannot allocate is refused as PyTorch refuses it", "[propagate]") {
+  // torch.empty(2**40, 2**40, 8): RuntimeError: Storage size calculation overflowed with sizes=[...]
+  Report huge = test::check_text(R"({"dims": {"L": 1099511627776}, "module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2},
+    "query": ["L", 1099511627776, 8], "key": [1, 1099511627776, 8], "value": [1, 1099511627776, 8]})");
+  REQUIRE(huge.input_error);
+  CHECK_THAT(huge.diagnostics.at(0).message,
+             Catch::Contains("Storage size calculation overflowed with sizes=[1099511627776, 1099511627776, 8]"));
+  // The bytes count: 2^40 * 2^21 float32 elements overflow, as bool they fit (as in PyTorch 1.13).
+  CHECK(test::check_text(R"({"op": "softmax", "input": [1099511627776, 2097152], "dim": 0})").input_error);
+  Report bools = test::check_text(R"({"op": "transpose", "input": {"shape": [1099511627776, 2097152], "dtype": "bool"}, "dim0": 0, "dim1": 1})");
+  CHECK_FALSE(bools.input_error);
+  // A 0 after the overflow does not undo it; a 0 before it does.
+  CHECK(test::check_text(R"({"op": "transpose", "input": [1099511627776, 1099511627776, 0], "dim0": 0, "dim1": 1})").input_error);
+  CHECK_FALSE(test::check_text(R"({"op": "transpose", "input": [0, 1099511627776, 1099511627776], "dim0": 0, "dim1": 1})").input_error);
+}

@@ -36,7 +36,7 @@ TEST_CASE("bad constructor calls point at the offending text", "[python]") {
   CHECK(error_at("nn.MultiheadAttention(512, 8, batchfirst=True)") ==
         "31: MultiheadAttention.__init__() got an unexpected keyword argument 'batchfirst' (did you mean \"batch_first\"?)");
   CHECK(error_at("nn.MultiheadAttention(512)") == "1: MultiheadAttention.__init__() missing required argument: 'num_heads'");
-  CHECK(error_at("nn.MultiheadAttention(512, 8, batch_first=yes)") == "43: batch_first must be true or false, found 'yes'");
+  CHECK(error_at("nn.MultiheadAttention(512, 8, batch_first=yes)") == "43: batch_first must be True or False, found 'yes', which nothing binds");
   CHECK(error_at("nn.MultiheadAttention(512, 8") == "29: expected ')', found end of text");
   CHECK(error_at("nn.Conv1d(4, 4, 3)").find("unknown module 'nn.Conv1d'") != std::string::npos);
   CHECK(error_at("nn.TransformerEncoder(nn.LayerNorm(8), 2)") == "23: expected an nn.TransformerEncoderLayer here, found nn.LayerNorm");
@@ -72,4 +72,54 @@ TEST_CASE("bytes outside ASCII are refused where they stand", "[python]") {
     CHECK(error.location().column == 2);
   }
   CHECK_THROWS_WITH(parse_module_call("nn.MultiheadAttention(8, 2, device='\xc3\xa9')", origin()), Catch::Contains("unexpected byte 0xc3"));
+}
+
+TEST_CASE("Python as people write it: assignments, several lines, names and integer arithmetic", "[python]") {
+  json assigned = parse_module_call("self.attn = nn.MultiheadAttention(d_model, n_heads, dropout=0.1, batch_first=True)", origin(),
+                                    {{"d_model", 512}, {"n_heads", 8}});
+  CHECK(assigned == json{{"type", "MultiheadAttention"}, {"embed_dim", 512}, {"num_heads", 8}, {"dropout", 0.1}, {"batch_first", true}});
+  // Earlier lines bind names; comments, continuations, a trailing comma, torch.nn.
+  json lines = parse_module_call(
+      "d_model = 512  # width\n"
+      "n_heads = d_model // 64\n"
+      "attn = torch.nn.MultiheadAttention(\n"
+      "    d_model, \\\n"
+      "    n_heads, batch_first=True,\n"
+      ")\n",
+      origin());
+  CHECK(lines["embed_dim"] == 512);
+  CHECK(lines["num_heads"] == 8);
+  // Python's integer arithmetic: precedence, parentheses, // floors towards minus infinity.
+  CHECK(parse_module_call("nn.Linear(2 + 3 * (4 - 1), -7 // 2 + 10)", origin()) == json{{"type", "Linear"}, {"in_features", 11}, {"out_features", 6}});
+  CHECK(parse_module_call("nn.Linear(7 // -2 + 10, 1_000)", origin())["in_features"] == 6);
+  // A lone unbound name stays a symbol for the spec's dims to bind; dropout may stay unbound.
+  json symbolic = parse_module_call("nn.MultiheadAttention(d_model, nhead, dropout=p)", origin());
+  CHECK(symbolic == json{{"type", "MultiheadAttention"}, {"embed_dim", "d_model"}, {"num_heads", "nhead"}});
+  // The docs' own example: a layer bound to a name, passed to the stack.
+  json stack = parse_module_call(
+      "encoder_layer = nn.TransformerEncoderLayer(d_model=512, nhead=8)\n"
+      "transformer_encoder = nn.TransformerEncoder(encoder_layer, num_layers=6)",
+      origin());
+  CHECK(stack["type"] == "TransformerEncoder");
+  CHECK(stack["encoder_layer"]["d_model"] == 512);
+  CHECK(stack["num_layers"] == 6);
+}
+
+TEST_CASE("Python text that cannot be a module is refused with the place", "[python]") {
+  auto error_at = [](const std::string& text) {
+    try {
+      parse_module_call(text, origin());
+    } catch (const InputError& error) {
+      return std::to_string(error.location().line) + ":" + std::to_string(error.location().column) + ": " + error.what();
+    }
+    return std::string("no error");
+  };
+  CHECK(error_at("nn.Linear(d * 2, 4)") == "1:11: in_features is computed from d, which nothing binds");
+  CHECK(error_at("nn.Linear(8 // 0, 4)") == "1:11: ZeroDivisionError: integer division or modulo by zero");
+  CHECK(error_at("nn.Linear(8 / 2, 4)") == "1:13: '/' divides into a float: sizes are integers, written with '//'");
+  CHECK(error_at("nn.Linear(9223372036854775807 + 1, 4)") == "1:11: integer out of range");
+  CHECK(error_at("a = nn.Linear(8, 4)\nb = nn.LayerNorm(4)") == "2:1: the text constructs 2 modules (a, b); one is checked at a time");
+  CHECK(error_at("d_model = 512") == "1:1: expected a module constructor such as nn.MultiheadAttention(512, 8)");
+  CHECK(error_at("x = 4\nnn.Linear(x, y=2)") == "2:14: Linear.__init__() got an unexpected keyword argument 'y'");
+  CHECK(error_at("nn.Linear(" + std::string(200, '(') + "1" + std::string(200, ')') + ", 2)").find("nested more than 64 deep") != std::string::npos);
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "mhacheck/render.hpp"
+#include "mhacheck/report_filter.hpp"
 #include "test_support.hpp"
 
 using namespace mhacheck;
@@ -130,4 +131,14 @@ TEST_CASE("text: a PyTorch warning is given whatever else is wrong; a later exce
   std::string text = render_text({report}, TextStyle{false});
   CHECK_THAT(text, Catch::Contains("UserWarning"));
   CHECK_THAT(text, !Catch::Contains("once the errors above are fixed"));
+}
+
+TEST_CASE("text: a call whose errors --ignore hides says which", "[render]") {
+  Report report = test::check_example("seed_example1.json");
+  DiagnosticFilter filter;
+  filter.ignore = parse_code_list({"batch-mismatch"});
+  apply_filter(report, filter);
+  std::string text = render_text({report}, TextStyle{false});
+  CHECK_THAT(text, Catch::Contains("fails (MHA040 hidden by --ignore/--only)"));
+  CHECK_THAT(text, !Catch::Contains("see above"));
 }

@@ -249,3 +249,36 @@ TEST_CASE("run: fully masked rows inside a layer's attention are named by block"
   CHECK_THAT(masked->message, Catch::Contains("layers.0.self_attn (10), layers.1.self_attn (10)"));
   for (double value : result.outputs.at(0).array.to_double()) CHECK_FALSE(std::isnan(value));
 }
+
+TEST_CASE("run: --weights and the spec's own \"weights\" together are refused", "[run]") {
+  RunOptions options = random_inputs();
+  options.weights = "does-not-exist.npz";
+  std::string spec = std::string(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, )") + kWeights +
+                     R"(}, "query": [3, 2, 8], "key": [5, 2, 8], "value": [5, 2, 8]})";
+  try {
+    run_text(spec, options);
+    FAIL("no error");
+  } catch (const InputError& error) {
+    CHECK_THAT(error.what(), Catch::Contains("--weights does-not-exist.npz and this spec's \"weights\" both name"));
+  }
+}
+
+TEST_CASE("run: a checkpoint of another embed_dim is one load error, with the constructor that fits it", "[run]") {
+  // examples/run/mha_e8_h2.npz holds nn.MultiheadAttention(8, 2)'s state_dict.
+  RunResult shape = run_text(R"x({"module": "nn.MultiheadAttention(16, 2)", "query": [3, 2, 16], "key": [5, 2, 16], "value": [5, 2, 16]})x",
+                             [] {
+                               RunOptions options = random_inputs();
+                               options.weights = std::string(MHACHECK_SOURCE_DIR) + "/examples/run/mha_e8_h2.npz";
+                               return options;
+                             }());
+  int size_errors = 0;
+  for (const Diagnostic& diagnostic : shape.report.diagnostics) size_errors += diagnostic.info().code == std::string("MHA101");
+  CHECK(size_errors == 1);
+  const Diagnostic* size = test::find(shape.report, "MHA101");
+  REQUIRE(size != nullptr);
+  CHECK_THAT(size->pytorch_error->message,
+             Catch::Contains("torch.Size([48, 16]).\n\tsize mismatch for in_proj_bias:") && Catch::EndsWith("torch.Size([16])."));
+  REQUIRE(size->fixes.size() == 1);
+  CHECK(size->fixes[0].description == "construct with embed_dim=8, as the checkpoint's module was");
+  CHECK(size->fixes[0].patch == nlohmann::json::parse(R"x([{"op": "replace", "path": "/module", "value": "nn.MultiheadAttention(8, 2)"}])x"));
+}

@@ -108,3 +108,32 @@ TEST_CASE("a spec holds at most kMaxCalls calls", "[spec]") {
   CHECK_THAT(error_of(R"({"modules": {}, "calls": [)" + calls + "]}"),
              Catch::Contains("100001 calls is above the limit of 100000"));
 }
+
+TEST_CASE("a full-form spec of function calls only declares no modules", "[spec]") {
+  Report report = test::check_text(R"({"version": 1, "tensors": {"q": [2, 4, 8, 16]},
+    "calls": [{"op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q"}]})");
+  CHECK_FALSE(report.input_error);
+  REQUIRE(report.calls.size() == 1);
+  CHECK(report.calls[0].ok);
+  CHECK_THAT(error_of(R"({"calls": [{"module": "attn", "query": [1], "key": [1], "value": [1]}]})"),
+             Catch::Contains("no module named \"attn\"") && Catch::Contains("declare it under \"modules\""));
+}
+
+TEST_CASE("an unknown function lists the supported ones", "[spec]") {
+  std::string error = error_of(R"({"calls": [{"op": "F.scaled_dot_attention", "query": [1], "key": [1], "value": [1]}]})");
+  CHECK_THAT(error, Catch::Contains("unknown function \"F.scaled_dot_attention\"") &&
+                        Catch::Contains("supported functions: scaled_dot_product_attention, transpose,") && Catch::Contains("softmax"));
+  CHECK_THAT(error_of(R"({"calls": [{"op": "MultiheadAttention", "query": [1], "key": [1], "value": [1]}]})"),
+             Catch::Contains("nn.MultiheadAttention is a module: declare it under \"modules\""));
+}
+
+TEST_CASE("module options may be symbols that \"dims\" binds, in JSON and in Python text", "[spec]") {
+  Spec json_form = parse(R"({"dims": {"d_model": 64}, "module": {"type": "MultiheadAttention", "embed_dim": "d_model", "num_heads": 4},
+    "query": [3, 2, 64], "key": [3, 2, 64], "value": [3, 2, 64]})");
+  CHECK(json_form.modules.at(0).mha.embed_dim == 64);
+  Spec python_form = parse(R"x({"dims": {"d_model": 64}, "module": "nn.MultiheadAttention(d_model, d_model // 16)",
+    "query": [3, 2, 64], "key": [3, 2, 64], "value": [3, 2, 64]})x");
+  CHECK(python_form.modules.at(0).mha.num_heads == 4);
+  CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": "E", "num_heads": 4}, "query": [3, 2, 64], "key": [3, 2, 64], "value": [3, 2, 64]})"),
+             Catch::Contains("\"embed_dim\" is the symbol E, which nothing binds") && Catch::Contains("\"dims\": {\"E\": SIZE}"));
+}

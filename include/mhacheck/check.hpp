@@ -29,6 +29,7 @@ struct CallReport {
   std::vector<NamedOutput> outputs;  // outputs PyTorch returns, in order (none when !ok)
   std::string skipped_because;  // not checked: an input comes from this failing call
   std::vector<ResolvedArgument> arguments;  // the tensor arguments given, in PyTorch's order
+  std::vector<std::string> hidden_errors;  // codes of this call's errors dropped by --ignore/--only
 };
 
 struct Report {

@@ -3,6 +3,8 @@
 // ("torch.Size([32, 1, 512])", "(32, 10, 256)", "[B, 10, 256]", optionally ":bool").
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,7 +17,15 @@ namespace mhacheck {
 
 // `origin` is where `text` starts; errors point into it. Returns the module as a spec object
 // ({"type": "MultiheadAttention", "embed_dim": 512, ...}) holding only the arguments given.
-nlohmann::json parse_module_call(const std::string& text, const Location& origin);
+// The text is Python as people write it: one or more lines of assignments (d_model = 512,
+// self.attn = nn.MultiheadAttention(...)) and calls whose arguments are integer expressions
+// (+ - * // and parentheses) over numbers, names bound by earlier lines or by `bindings`
+// (--dim, "dims"), and symbols: an integer option that is a lone unbound name stays that
+// name (a string in the object). Options that change no shape (dropout, device, activation)
+// may be unbound names, left at PyTorch's default. Exactly one module must result: modules
+// passed to another (an encoder_layer) are part of it.
+nlohmann::json parse_module_call(const std::string& text, const Location& origin,
+                                 const std::map<std::string, std::int64_t>& bindings = {});
 
 struct ShapeText {
   nlohmann::json shape;            // array of ints and symbol names

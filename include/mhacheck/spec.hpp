@@ -32,6 +32,9 @@ struct MhaOptions {
   DType dtype = DType::Float32;  // the factory kwarg dtype=: the parameters' dtype
 };
 
+// The options of a MultiheadAttention, every one present (ModuleDecl::options), typed.
+MhaOptions mha_options(const nlohmann::json& options);
+
 struct ModuleDecl {
   std::string name;     // the key under "modules"; "module" in the flat form; for a nested
                         // module, the option that holds it ("encoder_layer")
@@ -139,6 +142,10 @@ std::string spec_folder(const JsonDocument& document);
 
 // A shape as spec JSON: integers and symbol names ("S+1" for derived dims).
 nlohmann::json shape_json(const Shape& shape);
+
+// A function's name as the spec's "op" and --op take it: "F.softmax",
+// "torch.nn.functional.softmax", "torch.softmax" -> "softmax".
+std::string bare_function_name(std::string name);
 
 // Canonical module type for "MultiheadAttention", "nn.MultiheadAttention",
 // "torch.nn.MultiheadAttention"; nullopt for an unknown type.

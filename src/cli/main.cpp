@@ -16,7 +16,7 @@
 #include "mhacheck/diagnostic.hpp"
 #include "mhacheck/explain.hpp"
 #include "mhacheck/json_source.hpp"
-#include "mhacheck/python_text.hpp"
+#include "mhacheck/inline_call.hpp"
 #include "mhacheck/output_file.hpp"
 #include "mhacheck/plot.hpp"
 #include "mhacheck/render.hpp"
@@ -31,102 +31,6 @@ namespace {
 using namespace mhacheck;
 
 constexpr std::size_t kMaxSpecBytes = 16 * 1024 * 1024;
-
-struct InlineCall {
-  std::string module, query, key, value, key_padding_mask, attn_mask;
-  std::vector<std::string> dims;
-  bool no_need_weights = false, no_average_attn_weights = false, is_causal = false;
-
-  bool given() const {
-    return !module.empty() || !query.empty() || !key.empty() || !value.empty() || !key_padding_mask.empty() ||
-           !attn_mask.empty() || !dims.empty() || no_need_weights || no_average_attn_weights || is_causal;
-  }
-};
-
-std::shared_ptr<SourceText> flag_source(const std::string& flag, const std::string& text) {
-  auto source = std::make_shared<SourceText>();
-  source->name = flag;
-  source->text = text;
-  return source;
-}
-
-Location start_of(const std::shared_ptr<SourceText>& source) {
-  Location location;
-  location.source = source;
-  location.line = 1;
-  location.column = 1;
-  location.length = static_cast<int>(std::max<std::size_t>(1, source->text.size()));
-  return location;
-}
-
-// Builds the flat spec the flags describe, with each dim located in its flag's text. An
-// omitted --value means the key tensor itself; an omitted --key too means self-attention.
-JsonDocument inline_document(const InlineCall& call) {
-  JsonDocument document;
-  auto whole = flag_source("<command line>", "");
-  document.source = whole;
-  nlohmann::json& spec = document.value;
-  if (call.module.empty()) throw InputError(start_of(whole), "--module is required with --query", "e.g. --module \"nn.MultiheadAttention(512, 8)\"");
-  if (call.query.empty()) throw InputError(start_of(whole), "--query is required with --module", "e.g. --query \"torch.Size([32, 1, 512])\"");
-  auto module_source = flag_source("--module", call.module);
-  spec["module"] = parse_module_call(call.module, start_of(module_source));
-  document.values.add("/module", start_of(module_source));
-  auto add_tensor = [&](const std::string& flag, const std::string& argument, const std::string& text,
-                        const std::string& pointer_root) {
-    auto source = flag_source(flag, text);
-    ShapeText shape = parse_shape_text(text, start_of(source));
-    nlohmann::json tensor = {{"shape", shape.shape}};
-    if (shape.dtype) tensor["dtype"] = *shape.dtype;
-    std::string pointer = pointer_root + "/" + argument;
-    document.values.add(pointer, start_of(source));
-    for (std::size_t i = 0; i < shape.dims.size(); ++i) {
-      document.values.add(pointer + "/shape/" + std::to_string(i), shape.dims[i]);
-    }
-    return tensor;
-  };
-  if (call.key.empty() && !call.value.empty()) {
-    throw InputError(start_of(flag_source("--value", call.value)), "--value needs --key",
-                     "omit both for self-attention, or give --key alone to pass the key tensor as value too");
-  }
-  if (call.key.empty()) {
-    spec["tensors"]["x"] = add_tensor("--query", "x", call.query, "/tensors");
-    spec["query"] = spec["key"] = spec["value"] = "x";
-    for (const char* argument : {"/query", "/key", "/value"}) document.values.add(argument, document.values.find("/tensors/x"));
-  } else if (call.value.empty()) {
-    spec["query"] = add_tensor("--query", "query", call.query, "");
-    spec["tensors"]["kv"] = add_tensor("--key", "kv", call.key, "/tensors");
-    spec["key"] = spec["value"] = "kv";
-    for (const char* argument : {"/key", "/value"}) document.values.add(argument, document.values.find("/tensors/kv"));
-  } else {
-    spec["query"] = add_tensor("--query", "query", call.query, "");
-    spec["key"] = add_tensor("--key", "key", call.key, "");
-    spec["value"] = add_tensor("--value", "value", call.value, "");
-  }
-  if (!call.key_padding_mask.empty()) {
-    spec["key_padding_mask"] = add_tensor("--key-padding-mask", "key_padding_mask", call.key_padding_mask, "");
-  }
-  if (!call.attn_mask.empty()) spec["attn_mask"] = add_tensor("--attn-mask", "attn_mask", call.attn_mask, "");
-  if (call.no_need_weights) spec["need_weights"] = false;
-  if (call.no_average_attn_weights) spec["average_attn_weights"] = false;
-  if (call.is_causal) spec["is_causal"] = true;
-  for (const std::string& binding : call.dims) {
-    auto source = flag_source("--dim", binding);
-    std::size_t equals = binding.find('=');
-    std::string symbol = binding.substr(0, equals);
-    try {
-      if (equals == std::string::npos) throw std::invalid_argument("no =");
-      std::size_t used = 0;
-      long long value = std::stoll(binding.substr(equals + 1), &used);
-      if (used != binding.size() - equals - 1) throw std::invalid_argument("trailing text");
-      spec["dims"][symbol] = value;
-    } catch (const std::exception&) {
-      throw InputError(start_of(source), fmt::format("expected SYMBOL=SIZE, found '{}'", binding), "e.g. --dim B=32",
-                       InputError::Kind::Syntax);
-    }
-    document.values.add("/dims/" + symbol, start_of(source));
-  }
-  return document;
-}
 
 bool use_color(const std::string& mode) {
   if (mode == "always") return true;
@@ -145,7 +49,12 @@ int exit_code(const std::vector<Report>& reports, bool werror) {
 }
 
 void add_inline_options(CLI::App* command, InlineCall& call) {
-  command->add_option("--module", call.module, "the constructor call, e.g. \"nn.MultiheadAttention(512, 8, batch_first=True)\"");
+  command->add_option("--module", call.module,
+                      "the module as Python constructs it, e.g. \"self.attn = nn.MultiheadAttention(d_model, 8, batch_first=True)\" "
+                      "(several lines, names bound by --dim)");
+  command->add_option("--op", call.op, "a function instead of a module, e.g. F.scaled_dot_product_attention, torch.matmul");
+  command->add_option("--arg", call.args, "any argument of the call: NAME=SHAPE[:DTYPE] for a tensor, NAME=VALUE otherwise (repeatable)")
+      ->allow_extra_args(false);
   command->add_option("--query", call.query, "query shape: torch.Size([32, 1, 512]), (32, 1, 512), [B, 1, 512]");
   command->add_option("--key", call.key, "key shape (omitted: the query tensor itself, self-attention)");
   command->add_option("--value", call.value, "value shape (omitted: the key tensor itself)");

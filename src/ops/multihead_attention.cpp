@@ -120,7 +120,7 @@ class MhaRules {
       kpm_usable = false;
       Diagnostic& diagnostic = ctx_.report(
           DiagId::KeyPaddingMaskRank,
-          fmt::format("{} is {}-D; a {} query needs {}", kpm_.argument, kpm_.rank(), kind, rank == 3 ? "(N, S)" : "(S,)"), &kpm_);
+          fmt::format("{} is {}-D; {} {} query needs {}", kpm_.argument, kpm_.rank(), rank == 3 ? "a" : "an", kind, rank == 3 ? "(N, S)" : "(S,)"), &kpm_);
       ctx_.pytorch_raises(diagnostic, "AssertionError",
                           fmt::format("For {} `query`, expected `key_padding_mask` to be `None` or {}-D but found {}-D tensor instead",
                                       kind, kpm_rank, kpm_.rank()));

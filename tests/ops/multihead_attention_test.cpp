@@ -185,3 +185,11 @@ TEST_CASE("one symbol cannot take two values across the dims of one shape", "[mh
   CHECK(fits.ok());
   CHECK(outputs(fits) == "attn_output(3, 2, 512) attn_output_weights(2, 3, 5) ");
 }
+
+TEST_CASE("a key_padding_mask of the wrong rank: the message's article fits the query's kind", "[mha]") {
+  Report unbatched = test::check_text(flat("", R"("query": [3, 512], "key": [5, 512], "value": [5, 512], "key_padding_mask": [2, 5])"));
+  REQUIRE(test::find(unbatched, "MHA022") != nullptr);
+  CHECK(test::find(unbatched, "MHA022")->message == "key_padding_mask is 2-D; an unbatched (2-D) query needs (S,)");
+  Report batched = test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "key_padding_mask": [5])"));
+  CHECK(test::find(batched, "MHA022")->message == "key_padding_mask is 1-D; a batched (3-D) query needs (N, S)");
+}
