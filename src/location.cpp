@@ -5,17 +5,19 @@
 
 namespace mhacheck {
 
-std::string SourceText::line_text(int line) const {
+std::string_view SourceText::line_text(int line) const {
   if (line_starts.empty()) {
     line_starts.push_back(0);
     for (std::size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at + 1)) line_starts.push_back(at + 1);
   }
   if (line < 1 || static_cast<std::size_t>(line) > line_starts.size()) return {};
-  std::size_t start = line_starts[static_cast<std::size_t>(line) - 1];
-  if (start > text.size()) return {};
-  std::size_t end = text.find('\n', start);
-  std::string result = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
-  if (!result.empty() && result.back() == '\r') result.pop_back();
+  auto index = static_cast<std::size_t>(line) - 1;
+  std::size_t start = line_starts[index];
+  // The line ends before the next line's start (its newline), not found by searching: a search
+  // would cross the rest of a one-line (minified) spec at every call.
+  std::size_t end = index + 1 < line_starts.size() ? line_starts[index + 1] - 1 : text.size();
+  std::string_view result = std::string_view(text).substr(start, end - start);
+  if (!result.empty() && result.back() == '\r') result.remove_suffix(1);
   return result;
 }
 

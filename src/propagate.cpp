@@ -320,7 +320,7 @@ void locate_at_python_lines(const Spec& spec, Report& report) {
         text = std::make_shared<const SourceText>(SourceText{source.file, {}});
       }
     }
-    std::string line = text->line_text(source.line);
+    std::string_view line = text->line_text(source.line);
     std::size_t first = line.find_first_not_of(" \t");
     Location python{text, source.line, first == std::string::npos ? 1 : static_cast<int>(first) + 1,
                     first == std::string::npos ? 1 : static_cast<int>(line.find_last_not_of(" \t") - first) + 1,

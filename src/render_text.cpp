@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <map>
 
 #include <fmt/format.h>
@@ -35,6 +36,10 @@ std::string where(const Location& location) {
   return fmt::format("{}:{}:{}", location.file(), location.line, location.column);
 }
 
+// Lines longer than this are quoted as excerpts of kExcerptContext bytes either side of each marker.
+constexpr std::size_t kWideLine = 200;
+constexpr std::size_t kExcerptContext = 60;
+
 void render_snippet(std::string& out, const Diagnostic& diagnostic, const Palette& palette) {
   const Location& primary = diagnostic.location;
   if (!primary.known()) {
@@ -69,15 +74,32 @@ void render_snippet(std::string& out, const Diagnostic& diagnostic, const Palett
   for (auto& [line, line_markers] : by_line) {
     if (previous_line != 0 && line > previous_line + 1) out += fmt::format("{} {}\n", gutter, palette.paint("...", "1;34"));
     previous_line = line;
-    out += fmt::format("{:>{}} {} {}\n", line, width, palette.paint("|", "1;34"), primary.source->line_text(line));
     std::sort(line_markers.begin(), line_markers.end(),
               [](const Marker* a, const Marker* b) { return a->location.column < b->location.column; });
-    for (const Marker* marker : line_markers) {
-      std::string underline(static_cast<std::size_t>(std::max(1, marker->location.length)), marker->primary ? '^' : '-');
-      std::string pad(static_cast<std::size_t>(marker->location.column - 1), ' ');
-      std::string text = underline + (marker->label.empty() ? "" : " " + marker->label);
-      out += fmt::format("{} {} {}{}\n", gutter, palette.paint("|", "1;34"), pad,
+    auto quote = [&](std::string_view text) { out += fmt::format("{:>{}} {} {}\n", line, width, palette.paint("|", "1;34"), text); };
+    // The marker under the quoted text, `offset` bytes in, its underline at most `visible` long.
+    auto underline = [&](const Marker* marker, std::size_t offset, std::size_t visible) {
+      std::size_t length = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, marker->location.length)), std::max<std::size_t>(1, visible));
+      std::string text = std::string(length, marker->primary ? '^' : '-') + (marker->label.empty() ? "" : " " + marker->label);
+      out += fmt::format("{} {} {}{}\n", gutter, palette.paint("|", "1;34"), std::string(offset, ' '),
                          palette.paint(text, marker->primary ? color : "1;34"));
+    };
+    std::string_view text = primary.source->line_text(line);
+    if (text.size() <= kWideLine) {
+      quote(text);
+      for (const Marker* marker : line_markers) {
+        underline(marker, static_cast<std::size_t>(marker->location.column - 1), std::numeric_limits<std::size_t>::max());
+      }
+      continue;
+    }
+    // A wide line (a minified spec is one line): an excerpt around each marker.
+    for (const Marker* marker : line_markers) {
+      std::size_t column = std::min(static_cast<std::size_t>(marker->location.column - 1), text.size());
+      std::size_t start = column > kExcerptContext ? column - kExcerptContext : 0;
+      std::size_t end = std::min(text.size(), column + kExcerptContext);
+      std::string prefix = start > 0 ? "..." : "";
+      quote(prefix + std::string(text.substr(start, end - start)) + (end < text.size() ? "..." : ""));
+      underline(marker, prefix.size() + column - start, end - column);
     }
   }
   out += fmt::format("{} {}\n", gutter, palette.paint("|", "1;34"));

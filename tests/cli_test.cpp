@@ -183,3 +183,24 @@ TEST_CASE("cli: a directory without specs is an error, not a pass", "[cli]") {
   CHECK_THAT(empty.out, Catch::Contains(dir + ": no *.json spec files in this directory"));
   std::filesystem::remove(dir);
 }
+
+TEST_CASE("cli: check -j checks files in parallel with the same report, in the same order", "[cli]") {
+  mhacheck::test::TempDir dir;
+  // Many small specs (good, broken, unusable) so that the workers really interleave.
+  const std::array<std::string, 3> texts = {
+      R"j({"module": "nn.MultiheadAttention(8, 2)", "query": [3, 2, 8]})j",
+      R"j({"module": "nn.MultiheadAttention(8, 2)", "query": [3, 2, 8], "key": [4, 5, 8], "value": [4, 5, 8]})j",
+      R"j({"module": "nn.MultiheadAttention(8, 2)", "query": [3, 2,)j"};
+  for (int i = 0; i < 60; ++i) std::ofstream(dir.file("spec" + std::to_string(100 + i) + ".json")) << texts[static_cast<std::size_t>(i % 3)];
+  Run one = cli("check --format json -j 1 " + dir.path.string());
+  Run four = cli("check --format json -j 4 " + dir.path.string());
+  Run every_core = cli("check --format json " + dir.path.string());
+  CHECK(one.status == 2);
+  CHECK(four.status == 2);
+  CHECK(four.out == one.out);
+  CHECK(every_core.out == one.out);
+  json report = json::parse(one.out);
+  CHECK(report["files"].size() == 60);
+  CHECK(report["diagnostics"].size() >= 40);  // 20 batch mismatches, 20 syntax errors
+  CHECK(cli("check -j -2 examples/seed_example1.json").status == 2);
+}

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include "mhacheck/render.hpp"
 #include "test_support.hpp"
 
@@ -21,6 +23,33 @@ TEST_CASE("text: the source line with carets under both conflicting dims", "[ren
                                    "attn_output_weights (32, 1, 10) [verified]"));
   CHECK_THAT(text, Catch::EndsWith("FAIL: 1 error, 0 warnings, 0 notes in 1 spec\n"));
   CHECK(text.find('\x1b') == std::string::npos);
+}
+
+TEST_CASE("text: a wide (minified) line is quoted as an excerpt around each marker", "[render]") {
+  // One line, the call pushed far to the right by blanks; query and key conflict.
+  std::string spec = "{" + std::string(400, ' ') + R"s("module": "nn.MultiheadAttention(512, 8)", )s"
+                     R"s("query": [32, 1, 512], "key": [32, 10, 512], "value": [32, 10, 512]})s";
+  std::string text = render_text({test::check_text(spec)}, TextStyle{false});
+  std::size_t key = spec.find("[32, 10, 512]") + 5;  // the 10, 0-based
+  CHECK_THAT(text, Catch::Contains(fmt::format(":1:{}\n", key + 1)));
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, end; at < text.size(); at = end + 1) {
+    end = text.find('\n', at);
+    lines.push_back(text.substr(at, end - at));
+  }
+  for (const std::string& line : lines) CHECK(line.size() < 300);  // no 500-byte quote
+  // Each excerpt starts with "..." (the line goes on to the left) and its marker sits under the
+  // marked text: "10" under the caret, "1" under the dash.
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+    if (!lines[i].starts_with("1 | ...")) continue;
+    std::size_t mark = lines[i + 1].find_first_of("^-", 4);
+    REQUIRE(mark != std::string::npos);
+    std::string under = lines[i].substr(mark, 2);
+    CHECK((lines[i + 1][mark] == '^' ? under == "10" : under.starts_with("1")));
+    ++checked;
+  }
+  CHECK(checked == 2);
 }
 
 TEST_CASE("text: colour only when asked", "[render]") {

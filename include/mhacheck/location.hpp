@@ -18,8 +18,9 @@ struct SourceText {
   std::string name;  // "spec.json", "-" for stdin, or "--query" for a flag
   std::string text;
 
-  // The 1-based line `line` without its newline; empty when out of range.
-  std::string line_text(int line) const;
+  // The 1-based line `line` without its newline; empty when out of range. A view into `text`:
+  // a minified spec is one line of megabytes, which reports must not copy per diagnostic.
+  std::string_view line_text(int line) const;
 
   // A cache, not data: where each line starts, found by the first line_text call (the text is
   // complete by then), so that a report quoting many lines of a big spec does not rescan it.

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "mhacheck/check.hpp"
+
 namespace mhacheck {
 
 constexpr std::size_t kMaxSpecFiles = 10000;
@@ -13,5 +15,10 @@ constexpr std::size_t kMaxSpecFiles = 10000;
 // read). Symbolic links to directories are not followed, so a link cycle cannot loop. Throws
 // InputError when a directory holds no spec file, or more than kMaxSpecFiles.
 std::vector<std::string> expand_spec_paths(const std::vector<std::string>& paths);
+
+// Reads, parses and checks each file ("-": standard input), `jobs` files at a time (0: one per
+// core); a file that cannot be used gives its input-error report. The reports come in the order
+// of `files`, whatever the number of jobs.
+std::vector<Report> check_spec_files(const std::vector<std::string>& files, std::size_t max_bytes, unsigned jobs);
 
 }  // namespace mhacheck

@@ -245,6 +245,7 @@ struct CheckCommand {
   std::vector<std::string> files;
   ReportOptions report;
   InlineCall call;
+  unsigned jobs = 0;
 
   int execute() const {
     DiagnosticFilter filter;
@@ -271,13 +272,7 @@ struct CheckCommand {
       reports.push_back(input_error_report(error.location().file(), error));
     }
     if (!outputs_are_safe({report.output_file}, specs)) return 2;
-    for (const std::string& file : specs) {
-      try {
-        reports.push_back(check_document(parse_json_document(read_source_file(file, kMaxSpecBytes))));
-      } catch (const InputError& error) {
-        reports.push_back(input_error_report(file, error));
-      }
-    }
+    for (Report& checked : check_spec_files(specs, kMaxSpecBytes, jobs)) reports.push_back(std::move(checked));
     if (!outputs_are_safe({report.output_file}, files_read(specs, reports))) return 2;
     for (Report& checked : reports) apply_filter(checked, filter);
     std::string text;
@@ -426,6 +421,8 @@ int main(int argc, char** argv) {
   check->add_option("specs", check_command.files,
                     "JSON spec files or directories (searched for *.json), '-' for stdin; see docs/spec-format.md");
   check_command.report.add_to(check, {"text", "json", "sarif", "github"});
+  check->add_option("-j,--jobs", check_command.jobs, "check this many spec files at once (default 0: one per core)")
+      ->check(at_least(0));
   add_inline_options(check, check_command.call);
   check->footer(
       "Examples:\n"
