@@ -68,6 +68,8 @@ def main(argv=None):
     tracing.add_argument("--dim", type=_dim, action="append", default=[], metavar="SYMBOL=SIZE",
                          help="trace a symbol at this size instead of a probe size")
     tracing.add_argument("--values", action="store_true", help="also write SPEC.npz and SPEC.expected.npz for mhacheck run")
+    tracing.add_argument("--device", default=None,
+                         help="move the model there first; 'meta' traces without computing anything (not with --values)")
     tracing.add_argument("-o", "--output", required=True, help="the spec file to write")
     tracing.add_argument("--check", action="store_true", help="then run mhacheck check on it and exit with its code")
     tracing.add_argument("--binary", help="the mhacheck binary for --check")
@@ -76,6 +78,8 @@ def main(argv=None):
     model = options.model()
     if isinstance(model, torch.nn.Module):
         model.eval()  # deterministic: dropout off, so a replay reproduces the traced outputs
+        if options.device:
+            model.to(options.device)
     forward = model.forward if isinstance(model, torch.nn.Module) else model
     parameters = inspect.signature(forward).parameters
     args, kwargs = [], {}
@@ -84,8 +88,11 @@ def main(argv=None):
             kwargs[name] = value
         else:
             args.append(value)
-    with torch.no_grad():
-        spec = trace(model, tuple(args), kwargs, dims=dict(options.dim), values=options.values)
+    try:
+        with torch.no_grad():
+            spec = trace(model, tuple(args), kwargs, dims=dict(options.dim), values=options.values)
+    except ValueError as error:  # what trace refuses before running the model
+        parser.error(str(error))
     spec.save(options.output)
     print(f"wrote {options.output}: {len(spec.calls)} calls, sizes {spec.sizes}")
     if spec.error is not None:

@@ -74,6 +74,16 @@ class PackageTest(unittest.TestCase):
         self.assertIn(" --> usermodel.py:9:9\n", done.stdout)
         self.assertIn("return self.attn(x, memory, memory, need_weights=False)[0]", done.stdout)
 
+    def test_command_line_traces_on_the_meta_device(self):
+        done = self.run_cli("usermodel:build", "--input", "x=B,T,64", "--input", "memory=B,S,64", "--device", "meta",
+                            "-o", "meta.json", "--check")
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertIn("attn (B, T, 64) float32", done.stdout)
+        refused = self.run_cli("usermodel:build", "--input", "x=B,T,64", "--input", "memory=B,S,64", "--device", "meta",
+                               "--values", "-o", "meta.json")
+        self.assertEqual(refused.returncode, 2)
+        self.assertIn("values=True needs real tensors", refused.stderr)
+
     def test_command_line_refuses_bad_inputs(self):
         done = self.run_cli("usermodel:build", "--input", "x=B,T+1,64", "-o", "x.json")
         self.assertEqual(done.returncode, 2)
