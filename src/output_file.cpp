@@ -53,11 +53,6 @@ std::string parent_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-std::string base_of(const std::string& path) {
-  std::size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 // /proc/self/fd and /dev/fd hold links to open descriptors: what they point at ("pipe:[42]",
 // a deleted file) may not be a path at all, and a file behind one is the descriptor's, not a
 // name to replace.
