@@ -337,7 +337,7 @@ struct ExplainCommand {
     ExplainContext context;
     try {
       if (text == "-") pasted = read_source_file("-", kMaxSpecBytes)->text;
-      if (!call.module.empty()) context.module = parse_module_call(call.module, start_of(flag_source("--module", call.module)));
+      if (!call.module.empty()) context.module = inline_document(call).value.at("module");
     } catch (const InputError& error) {
       std::cerr << render_text({input_error_report(text == "-" ? "<stdin>" : "<command line>", error)}, TextStyle{false});
       return 2;
