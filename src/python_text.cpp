@@ -714,7 +714,10 @@ std::string module_call_text(const nlohmann::json& module) {
     if (value.is_null()) return "None";
     if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
     if (kind == OptionKind::DType) return fmt::format("torch.{}", value.get<std::string>());
-    if (kind == OptionKind::Module || kind == OptionKind::OptionalModule) return module_call_text(value);
+    if (kind == OptionKind::Module || kind == OptionKind::OptionalModule) {
+      // A nested module written as its constructor call is shown as written.
+      return value.is_string() ? value.get<std::string>() : module_call_text(value);
+    }
     if (value.is_string()) return fmt::format("'{}'", value.get<std::string>());
     if (value.is_array()) {
       std::string items;

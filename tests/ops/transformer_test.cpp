@@ -160,3 +160,13 @@ TEST_CASE("Embedding's padding_idx, cat lists of mixed ranks, and missing requir
   CHECK(missing.input_error);
   CHECK(missing.diagnostics.front().message == "call has no \"dims\"");
 }
+
+TEST_CASE("a stack whose layer is a constructor string inside an object module is checked, not a crash", "[transformer]") {
+  Report report = test::check_text(R"spec({"version": 1, "modules": {"enc": {"type": "TransformerEncoder",
+    "encoder_layer": "nn.TransformerEncoderLayer(256, 4, batch_first=True)", "num_layers": 2}},
+    "tensors": {"x": ["B", "T", 256]}, "calls": [{"id": "l", "module": "enc", "src": "x"}]})spec");
+  CHECK(report.ok());
+  CHECK(test::single_output(report) == "(B, T, 256)");
+  REQUIRE(report.calls.size() == 1);
+  CHECK(report.calls[0].module_text == "nn.TransformerEncoder(nn.TransformerEncoderLayer(256, 4, batch_first=True), 2)");
+}
