@@ -77,7 +77,8 @@ void render_snippet(std::string& out, const Diagnostic& diagnostic, const Palett
     previous_line = line;
     std::sort(line_markers.begin(), line_markers.end(),
               [](const Marker* a, const Marker* b) { return a->location.column < b->location.column; });
-    auto quote = [&](std::string_view text) { out += fmt::format("{:>{}} {} {}\n", line, width, palette.paint("|", "1;34"), text); };
+    const int quoted_line = line;  // clang 14 cannot capture a structured binding
+    auto quote = [&](std::string_view text) { out += fmt::format("{:>{}} {} {}\n", quoted_line, width, palette.paint("|", "1;34"), text); };
     // The marker under the quoted text, `offset` bytes in, its underline at most `visible` long.
     auto underline = [&](const Marker* marker, std::size_t offset, std::size_t visible) {
       std::size_t length = std::min<std::size_t>(static_cast<std::size_t>(std::max(1, marker->location.length)), std::max<std::size_t>(1, visible));
