@@ -38,6 +38,16 @@ struct ForwardResult {
 };
 
 using ForwardFn = ForwardResult (*)(const ForwardCall& call);
+
+// How a 3-D attn_mask's first dim, batch * heads, splits for one call: nn.MultiheadAttention's
+// (N*num_heads, L, S) masks, whose layout the value checks of `run` read (a mask repeated per
+// head where PyTorch expects it per batch entry).
+struct AttnMaskLayout {
+  std::int64_t batch = 1;
+  std::int64_t heads = 1;
+};
+using AttnMaskLayoutFn = AttnMaskLayout (*)(const ForwardCall& call);
+AttnMaskLayout attn_mask_layout_multihead_attention(const ForwardCall& call);  // forward/mha_forward.cpp
 using ParametersFn = std::vector<ExpectedParameter> (*)(const ModuleDecl& module);
 using InitialFn = StateDict (*)(const ModuleDecl& module, Random& random);
 

@@ -305,6 +305,11 @@ MhaOutputs mha_forward(const MhaOptions& options, const StateDict& parameters, c
   throw std::invalid_argument("the forward pass computes in float32 or float64, not " + dtype_name(inputs.query->dtype));
 }
 
+AttnMaskLayout attn_mask_layout_multihead_attention(const ForwardCall& call) {
+  const Array* query = call.tensor("query");
+  return {query->shape.size() == 3 ? query->shape[call.module->mha.batch_first ? 0 : 1] : 1, call.module->mha.num_heads};
+}
+
 ForwardResult forward_multihead_attention(const ForwardCall& call) {
   MhaInputs inputs;
   inputs.query = call.tensor("query");
