@@ -1,7 +1,7 @@
 // What every operator's forward pass takes and gives, so that `run` calls each one through its
 // row of the operator table (src/operators.cpp) without knowing which operator it is. The
-// kernels themselves (mha_forward, linear_forward, ...) are in include/mhacheck/forward.hpp and
-// module_forward.hpp; the functions below adapt a checked call to them.
+// kernels themselves (mha_forward, linear_forward, ...) are in forward/attention_kernels.hpp and
+// forward/module_kernels.hpp; the functions below adapt a checked call to them.
 #pragma once
 
 #include <cstdint>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "mhacheck/forward.hpp"
-#include "mhacheck/module_forward.hpp"
+#include "forward/attention_kernels.hpp"
+#include "forward/module_kernels.hpp"
 #include "mhacheck/spec.hpp"
 
 namespace mhacheck {
@@ -71,7 +71,7 @@ ForwardResult forward_matmul(const ForwardCall& call);
 ForwardResult forward_softmax(const ForwardCall& call);
 
 // ---- each module's parameters: state_dict names and shapes, and PyTorch's initialisation ----
-// (forward/module_parameters.cpp; nn.MultiheadAttention's own in forward/parameters.cpp)
+// (forward/module_parameters.cpp; nn.MultiheadAttention's own in forward/mha_parameters.cpp)
 std::vector<ExpectedParameter> parameters_multihead_attention(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_transformer_encoder_layer(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_transformer_decoder_layer(const ModuleDecl& module);

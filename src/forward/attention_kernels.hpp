@@ -27,7 +27,7 @@ std::vector<ExpectedParameter> mha_parameters(const MhaOptions& options);
 // Initialises every parameter with PyTorch's distributions (xavier_uniform_ for the input
 // projections, kaiming_uniform_(a=sqrt(5)) for out_proj.weight, xavier_normal_ for
 // bias_k/bias_v, zeros for the biases). Same distributions as PyTorch, not the same numbers.
-StateDict initial_parameters(const MhaOptions& options, Random& random);
+StateDict initial_mha_parameters(const MhaOptions& options, Random& random);
 
 struct MhaInputs {
   const Array* query = nullptr;
