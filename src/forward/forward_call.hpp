@@ -39,6 +39,10 @@ struct ForwardResult {
 
 using ForwardFn = ForwardResult (*)(const ForwardCall& call);
 
+// query, key, value, attn_mask and is_causal of an attention call (nn.MultiheadAttention,
+// F.scaled_dot_product_attention).
+void read_attention_inputs(const ForwardCall& call, AttentionInputs& inputs);
+
 // How a 3-D attn_mask's first dim, batch * heads, splits for one call: nn.MultiheadAttention's
 // (N*num_heads, L, S) masks, whose layout the value checks of `run` read (a mask repeated per
 // head where PyTorch expects it per batch entry).
