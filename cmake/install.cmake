@@ -20,7 +20,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/examples DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # The Debian package. dpkg-shlibdeps (package dpkg-dev) turns the libraries the binary links into
-# Depends; OpenBLAS (src/forward/blas.cpp) and libzip (src/zip_library.cpp) are loaded with
+# Depends; OpenBLAS (src/forward/blas.cpp) and libzip (src/input/zip_library.cpp) are loaded with
 # dlopen when first needed, so they are named by hand, and Graphviz only serves `graph -o x.svg`.
 set(CPACK_PACKAGE_NAME mhacheck)
 set(CPACK_PACKAGE_VENDOR "mhacheck developers")

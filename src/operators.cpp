@@ -253,9 +253,11 @@ std::vector<OperatorDef> build_table() {
     row.submodules = std::move(submodules);
     return row;
   };
+  OperatorDef attention = module(kMultiheadAttentionCall, kMultiheadAttention, infer_multihead_attention, forward_multihead_attention,
+                                 parameters_multihead_attention, initial_multihead_attention, kAttentionParameters, {});
+  attention.attn_mask_layout = attn_mask_layout_multihead_attention;
   return {
-      module(kMultiheadAttentionCall, kMultiheadAttention, infer_multihead_attention, forward_multihead_attention,
-             parameters_multihead_attention, initial_multihead_attention, kAttentionParameters, {}),
+      std::move(attention),
       module(kTransformerEncoderLayerCall, kTransformerEncoderLayer, infer_transformer_encoder_layer, forward_transformer_encoder_layer,
              parameters_transformer_encoder_layer, initial_transformer_encoder_layer, {},
              {{"self_attn", "MultiheadAttention"}, {"linear1", "Linear"}, {"linear2", "Linear"}, {"norm1", "LayerNorm"}, {"norm2", "LayerNorm"}}),

@@ -31,6 +31,8 @@ struct OperatorDef {
   bool arithmetic = false;
   // A bool mask's True means "take part" (F.scaled_dot_product_attention), not "masked".
   bool mask_true_attends = false;
+  // How a 3-D attn_mask splits into batch and heads; null: one batch entry and one head.
+  AttnMaskLayoutFn attn_mask_layout = nullptr;
   // A module's: its constructor, its parameters, their initial values. Empty for a function.
   std::optional<ModuleSchema> constructor = {};
   ParametersFn parameters = nullptr;

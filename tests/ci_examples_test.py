@@ -27,22 +27,11 @@ import subprocess
 import sys
 import tempfile
 
+from script_tests import finish, test
+
 mhacheck, source_dir = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 examples = os.path.join(source_dir, "examples")
 ci_dir = os.path.join(examples, "ci")
-passed = failed = 0
-
-
-def test(name, function):
-    global passed, failed
-    try:
-        function()
-    except Exception as error:  # noqa: BLE001 - every failure is reported and counted
-        failed += 1
-        print(f"FAIL {name}: {type(error).__name__}: {error}")
-    else:
-        passed += 1
-        print(f"ok   {name}")
 
 
 # --- a small YAML reader: block mappings and sequences, | block scalars, [a, b] flow lists,
@@ -665,5 +654,4 @@ test("github action: structure", action_structure)
 test("github action: runs", action_runs)
 test("docs/ci.md shows the example files", docs_show_files)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

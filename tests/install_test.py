@@ -18,20 +18,9 @@ import subprocess
 import sys
 import tempfile
 
+from script_tests import finish, test
+
 mhacheck, build_dir, source_dir = (os.path.abspath(a) for a in sys.argv[1:4])
-passed = failed = 0
-
-
-def test(name, function):
-    global passed, failed
-    try:
-        function()
-    except Exception as error:  # noqa: BLE001 - every failure is reported and counted
-        failed += 1
-        print(f"FAIL {name}: {type(error).__name__}: {error}")
-    else:
-        passed += 1
-        print(f"ok   {name}")
 
 
 def run(*command, **options):
@@ -162,5 +151,4 @@ try:
     test("cpack -G DEB: Depends and contents", deb_package)
 finally:
     shutil.rmtree(prefix)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -22,6 +22,7 @@ TEST_CASE("operators: every row of the table is complete", "[operators]") {
     for (const ArgSchema& argument : row.call.arguments) has_tensor = has_tensor || row.call.is_tensor(argument) || argument.kind == ArgKind::TensorList;
     CHECK(has_tensor);
     if (!row.call.last_output_flag.empty()) CHECK(row.call.argument(row.call.last_output_flag) != nullptr);
+    if (row.attn_mask_layout != nullptr) CHECK(row.call.argument("attn_mask") != nullptr);
     CHECK(row.call.module == row.is_module());
     if (row.is_module()) {
       CHECK(row.display == "nn." + row.name());

@@ -4,7 +4,7 @@
 //   forward_bench N L S E H need_weights threads repeats [seed]
 //
 // Builds random float32 query (L, N, E), key and value (S, N, E) (batch_first=False, distinct
-// tensors) and parameters from initial_parameters, runs mha_forward once untimed (warm-up), then
+// tensors) and parameters from initial_mha_parameters, runs mha_forward once untimed (warm-up), then
 // `repeats` timed runs, and prints one JSON line: the median and minimum wall time per call in
 // ms, every run's time (for pooling across processes), and the process's peak RSS (getrusage
 // ru_maxrss) in MiB beside the RSS measured before the inputs were built (the start-up
@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "mhacheck/forward.hpp"
+#include "forward/attention_kernels.hpp"
 #include "mhacheck/npy.hpp"
 #include "mhacheck/spec.hpp"
 
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
   options.num_heads = H;
   options.dtype = mhacheck::DType::Float32;  // bias=True, batch_first=False: PyTorch's defaults
   mhacheck::Random random(seed);
-  mhacheck::StateDict parameters = mhacheck::initial_parameters(options, random);
+  mhacheck::StateDict parameters = mhacheck::initial_mha_parameters(options, random);
   mhacheck::Array query = random_array({L, N, E}, random);
   mhacheck::Array key = random_array({S, N, E}, random);
   mhacheck::Array value = random_array({S, N, E}, random);

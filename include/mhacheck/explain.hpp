@@ -1,6 +1,6 @@
 // `mhacheck explain TEXT`: PyTorch's own error text (a bare message, "RuntimeError: ...", or a
 // whole pasted traceback) read back into the diagnostics that predict it. The messages are
-// recognised by the table in src/pytorch_messages.cpp, one row per message pattern in its
+// recognised by the table in src/check/pytorch_messages.cpp, one row per message pattern in its
 // PyTorch 2.x and 1.13 wordings; the numbers they carry are read by the rules of the
 // operator that raises them, and the possible causes come out ranked, best first.
 #pragma once

@@ -1,5 +1,5 @@
 // The table `mhacheck explain` reads PyTorch's messages with: one row per message pattern, the
-// texts exactly as the rules in src/ops/ (and src/run.cpp) quote them (tests/explain_test.cpp
+// texts exactly as the rules in src/ops/ (and src/run/run.cpp) quote them (tests/check/explain_test.cpp
 // feeds it every message of the golden fixtures in tests/pytorch/), and where PyTorch 1.13
 // words a message otherwise, that wording too (quoted in the fixtures' "pytorch_2x" notes).
 // Each cause reads the numbers by the rules of the operator that raises the message.

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "forward/array_values.hpp"
-#include "mhacheck/module_forward.hpp"
+#include "forward/module_kernels.hpp"
 
 namespace mhacheck {
 namespace {

@@ -14,4 +14,12 @@ const Array* ForwardCall::parameter(const std::string& name) const {
   return found == parameters->end() ? nullptr : &found->second;
 }
 
+void read_attention_inputs(const ForwardCall& call, AttentionInputs& inputs) {
+  inputs.query = call.tensor("query");
+  inputs.key = call.tensor("key");
+  inputs.value = call.tensor("value");
+  inputs.attn_mask = call.tensor("attn_mask");
+  inputs.is_causal = call.call->flag("is_causal");
+}
+
 }  // namespace mhacheck

@@ -1,7 +1,7 @@
 // What every operator's forward pass takes and gives, so that `run` calls each one through its
 // row of the operator table (src/operators.cpp) without knowing which operator it is. The
-// kernels themselves (mha_forward, linear_forward, ...) are in include/mhacheck/forward.hpp and
-// module_forward.hpp; the functions below adapt a checked call to them.
+// kernels themselves (mha_forward, linear_forward, ...) are in forward/attention_kernels.hpp and
+// forward/module_kernels.hpp; the functions below adapt a checked call to them.
 #pragma once
 
 #include <cstdint>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "mhacheck/forward.hpp"
-#include "mhacheck/module_forward.hpp"
+#include "forward/attention_kernels.hpp"
+#include "forward/module_kernels.hpp"
 #include "mhacheck/spec.hpp"
 
 namespace mhacheck {
@@ -38,6 +38,20 @@ struct ForwardResult {
 };
 
 using ForwardFn = ForwardResult (*)(const ForwardCall& call);
+
+// query, key, value, attn_mask and is_causal of an attention call (nn.MultiheadAttention,
+// F.scaled_dot_product_attention).
+void read_attention_inputs(const ForwardCall& call, AttentionInputs& inputs);
+
+// How a 3-D attn_mask's first dim, batch * heads, splits for one call: nn.MultiheadAttention's
+// (N*num_heads, L, S) masks, whose layout the value checks of `run` read (a mask repeated per
+// head where PyTorch expects it per batch entry).
+struct AttnMaskLayout {
+  std::int64_t batch = 1;
+  std::int64_t heads = 1;
+};
+using AttnMaskLayoutFn = AttnMaskLayout (*)(const ForwardCall& call);
+AttnMaskLayout attn_mask_layout_multihead_attention(const ForwardCall& call);  // forward/mha_forward.cpp
 using ParametersFn = std::vector<ExpectedParameter> (*)(const ModuleDecl& module);
 using InitialFn = StateDict (*)(const ModuleDecl& module, Random& random);
 
@@ -61,7 +75,7 @@ ForwardResult forward_matmul(const ForwardCall& call);
 ForwardResult forward_softmax(const ForwardCall& call);
 
 // ---- each module's parameters: state_dict names and shapes, and PyTorch's initialisation ----
-// (forward/module_parameters.cpp; nn.MultiheadAttention's own in forward/parameters.cpp)
+// (forward/module_parameters.cpp; nn.MultiheadAttention's own in forward/mha_parameters.cpp)
 std::vector<ExpectedParameter> parameters_multihead_attention(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_transformer_encoder_layer(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_transformer_decoder_layer(const ModuleDecl& module);

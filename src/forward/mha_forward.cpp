@@ -305,16 +305,17 @@ MhaOutputs mha_forward(const MhaOptions& options, const StateDict& parameters, c
   throw std::invalid_argument("the forward pass computes in float32 or float64, not " + dtype_name(inputs.query->dtype));
 }
 
+AttnMaskLayout attn_mask_layout_multihead_attention(const ForwardCall& call) {
+  const Array* query = call.tensor("query");
+  return {query->shape.size() == 3 ? query->shape[call.module->mha.batch_first ? 0 : 1] : 1, call.module->mha.num_heads};
+}
+
 ForwardResult forward_multihead_attention(const ForwardCall& call) {
   MhaInputs inputs;
-  inputs.query = call.tensor("query");
-  inputs.key = call.tensor("key");
-  inputs.value = call.tensor("value");
+  read_attention_inputs(call, inputs);
   inputs.key_padding_mask = call.tensor("key_padding_mask");
-  inputs.attn_mask = call.tensor("attn_mask");
   inputs.need_weights = call.call->flag("need_weights");
   inputs.average_attn_weights = call.call->flag("average_attn_weights");
-  inputs.is_causal = call.call->flag("is_causal");
   MhaOutputs outputs = mha_forward(call.module->mha, *call.parameters, inputs, call.threads);
   ForwardResult result;
   result.outputs.push_back(std::move(outputs.attn_output));

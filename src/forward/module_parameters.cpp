@@ -1,6 +1,6 @@
 // Which parameters each module has (its state_dict names and shapes, in state_dict order:
 // submodules in the order __init__ registers them), which names any module of a type could have,
-// and PyTorch's initialisation of them. nn.MultiheadAttention's own are in parameters.cpp.
+// and PyTorch's initialisation of them. nn.MultiheadAttention's own are in mha_parameters.cpp.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -96,8 +96,8 @@ StateDict norm_initial(const NormConfig& norm) {
 
 StateDict layer_initial(const LayerConfig& layer, bool decoder, Random& random) {
   StateDict parameters;
-  put(parameters, "self_attn.", initial_parameters(layer.attention(), random));
-  if (decoder) put(parameters, "multihead_attn.", initial_parameters(layer.attention(), random));
+  put(parameters, "self_attn.", initial_mha_parameters(layer.attention(), random));
+  if (decoder) put(parameters, "multihead_attn.", initial_mha_parameters(layer.attention(), random));
   put(parameters, "linear1.", linear_initial(layer.d_model, layer.dim_feedforward, layer.bias, layer.dtype, random));
   put(parameters, "linear2.", linear_initial(layer.dim_feedforward, layer.d_model, layer.bias, layer.dtype, random));
   for (const char* norm : {"norm1.", "norm2.", "norm3."}) {

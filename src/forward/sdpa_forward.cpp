@@ -109,11 +109,7 @@ SdpaOutputs sdpa_forward(const SdpaInputs& inputs) {
 
 ForwardResult forward_scaled_dot_product_attention(const ForwardCall& call) {
   SdpaInputs inputs;
-  inputs.query = call.tensor("query");
-  inputs.key = call.tensor("key");
-  inputs.value = call.tensor("value");
-  inputs.attn_mask = call.tensor("attn_mask");
-  inputs.is_causal = call.call->flag("is_causal");
+  read_attention_inputs(call, inputs);
   if (!call.argument("scale").is_null()) inputs.scale = call.argument("scale").get<double>();
   inputs.enable_gqa = call.call->flag("enable_gqa");
   SdpaOutputs outputs = sdpa_forward(inputs);

@@ -1,5 +1,5 @@
 // .npz archives: a zip of .npy members, read and written through libzip. The .npy parsing
-// itself is src/npy.cpp's; this file adds the zip-level checks (names, sizes, methods).
+// itself is src/input/npy.cpp's; this file adds the zip-level checks (names, sizes, methods).
 #include "mhacheck/npy.hpp"
 
 #include "mhacheck/output_file.hpp"

@@ -5,9 +5,12 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include <fmt/format.h>
+
+#include <sys/stat.h>
 
 #include "mhacheck/diagnostic.hpp"
 #include "mhacheck/module_schema.hpp"
@@ -18,6 +21,37 @@
 
 namespace mhacheck {
 namespace {
+
+// The reader takes only a file's header, and fix verification re-reads the spec once per
+// candidate fix: headers are kept per file (and .npz member) while the file's device, inode,
+// size and modification time stay the same, so those re-checks open no file.
+NpyHeader file_header(const std::string& path, const std::string& member) {
+  struct Entry {
+    struct stat status;
+    NpyHeader header;
+  };
+  constexpr std::size_t kMaxEntries = 4096;  // a long-lived library user's bound
+  static std::mutex mutex;
+  static std::map<std::pair<std::string, std::string>, Entry> cache;
+  struct stat status {};
+  bool regular = ::stat(path.c_str(), &status) == 0 && S_ISREG(status.st_mode);
+  auto unchanged = [&status](const struct stat& cached) {
+    return cached.st_dev == status.st_dev && cached.st_ino == status.st_ino && cached.st_size == status.st_size &&
+           cached.st_mtim.tv_sec == status.st_mtim.tv_sec && cached.st_mtim.tv_nsec == status.st_mtim.tv_nsec;
+  };
+  if (regular) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto found = cache.find({path, member});
+    if (found != cache.end() && unchanged(found->second.status)) return found->second.header;
+  }
+  NpyHeader header = member.empty() ? read_npy_header(path) : read_npz_header(path, member);
+  if (regular) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (cache.size() >= kMaxEntries) cache.clear();
+    cache[{path, member}] = Entry{status, header};
+  }
+  return header;
+}
 
 using nlohmann::json;
 
@@ -252,7 +286,7 @@ class SpecReader {
     }
     NpyHeader header;
     try {
-      header = archive ? read_npz_header(tensor.file, tensor.file_member) : read_npy_header(tensor.file);
+      header = file_header(tensor.file, archive ? tensor.file_member : "");
     } catch (const InputError& error) {
       throw InputError(document_.values.find(file_pointer), error.what(), error.help(), error.kind());
     }

@@ -1,6 +1,6 @@
 // libzip, loaded when an .npz is first read or written rather than at start-up: libzip pulls in
 // libcrypto, and loading the two costs every mhacheck process about 1.4 ms, more than a whole
-// `check` of a spec (bench/README.md). The functions src/npz.cpp calls are defined here with
+// `check` of a spec (bench/README.md). The functions src/input/npz.cpp calls are defined here with
 // zip.h's exact signatures (the compiler checks them against its declarations) and forward to
 // the library's own, looked up in it with dlsym.
 #include <dlfcn.h>

@@ -536,12 +536,7 @@ class MhaRules {
                           fmt::format("shape '[{}, {}, {}]' is invalid for input of size {}", S_.str(),
                                       rows ? rows->str() : N_.str() + "*" + std::to_string(H_), head_dim_, numel_str(projected)));
     }
-    ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),
-                        {{"batch_first", !m_.batch_first}});
-    propose_transposed_inputs(diagnostic);
-    ctx_.add_shape_fix(diagnostic, "transpose key and value with .transpose(0, 1)",
-                       {{&key_, swapped(key_)}, {&value_, swapped(value_)}});
-    ctx_.add_shape_fix(diagnostic, "transpose query with .transpose(0, 1)", {{&query_, swapped(query_)}});
+    propose_layout_fixes(diagnostic);
     // Key and value laid out for the other batch_first (the output of a module constructed
     // with it, say): flip batch_first and lay the query out to match.
     std::optional<nlohmann::json> flip = ctx_.option_patch({{"batch_first", !m_.batch_first}});
@@ -561,13 +556,19 @@ class MhaRules {
     for (Diagnostic& diagnostic : ctx_.diagnostics) {
       if (diagnostic.id != DiagId::RoleCondition || diagnostic.call != ctx_.call.id || !diagnostic.fixes.empty()) continue;
       diagnostic.notes.push_back(batch_first_reading());
-      ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),
-                          {{"batch_first", !m_.batch_first}});
-      propose_transposed_inputs(diagnostic);
-      ctx_.add_shape_fix(diagnostic, "transpose key and value with .transpose(0, 1)",
-                         {{&key_, swapped(key_)}, {&value_, swapped(value_)}});
-      ctx_.add_shape_fix(diagnostic, "transpose query with .transpose(0, 1)", {{&query_, swapped(query_)}});
+      propose_layout_fixes(diagnostic);
     }
+  }
+
+  // The batch and sequence dims read the wrong way round: the other batch_first, or the inputs
+  // transposed (all three, key and value, or the query alone).
+  void propose_layout_fixes(Diagnostic& diagnostic) {
+    ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),
+                        {{"batch_first", !m_.batch_first}});
+    propose_transposed_inputs(diagnostic);
+    ctx_.add_shape_fix(diagnostic, "transpose key and value with .transpose(0, 1)",
+                       {{&key_, swapped(key_)}, {&value_, swapped(value_)}});
+    ctx_.add_shape_fix(diagnostic, "transpose query with .transpose(0, 1)", {{&query_, swapped(query_)}});
   }
 
   static Shape swapped(const ArgValue& arg) {

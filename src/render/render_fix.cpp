@@ -1,4 +1,4 @@
-// The prose of a fix, shared by every renderer: the facts are in Fix (src/fixes.cpp).
+// The prose of a fix, shared by every renderer: the facts are in Fix (src/check/fixes.cpp).
 #include <fmt/format.h>
 
 #include "mhacheck/render.hpp"

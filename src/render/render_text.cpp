@@ -191,7 +191,7 @@ std::string render_explanation(const DiagInfo& info) {
 std::string render_catalogue_markdown() {
   std::string out =
       "# Diagnostics\n\n"
-      "Every diagnostic mhacheck reports, from the one catalogue in src/catalogue.cpp (this file is its output:\n"
+      "Every diagnostic mhacheck reports, from the one catalogue in src/check/catalogue.cpp (this file is its output:\n"
       "`mhacheck explain --all > docs/diagnostics.md`; a test keeps the two equal). Codes are stable.\n"
       "Errors make `mhacheck check` exit with 1 (input errors MHA001-MHA003 with 2); warnings only with `--werror`.\n"
       "`mhacheck explain TEXT` reads PyTorch's own messages, listed under each code, back into these codes (docs/explain.md).\n\n"

@@ -436,16 +436,11 @@ class Runner {
     return it == arrays_.end() ? nullptr : &it->second;
   }
 
-  // Value checks (src/value_checks.hpp) of an attention call's data, before its forward pass:
+  // Value checks (src/run/value_checks.hpp) of an attention call's data, before its forward pass:
   // query, key and value, and every mask argument, read as the operator reads a bool mask. An
-  // (N*num_heads, L, S) mask's layout depends on nn.MultiheadAttention's batch and heads.
+  // (N*num_heads, L, S) mask's layout is the operator's (OperatorDef::attn_mask_layout).
   void check_attention_values(const CallDecl& call, const OperatorDef& op, const ForwardCall& forward) {
-    std::int64_t batch = 1, heads = 1;
-    if (forward.module != nullptr && forward.module->type == "MultiheadAttention") {
-      const Array* query = forward.tensors.at("query");
-      batch = query->shape.size() == 3 ? query->shape[forward.module->mha.batch_first ? 0 : 1] : 1;
-      heads = forward.module->mha.num_heads;
-    }
+    AttnMaskLayout layout = op.attn_mask_layout != nullptr ? op.attn_mask_layout(forward) : AttnMaskLayout{};
     MaskReading reading = op.mask_true_attends ? MaskReading::TrueKeeps : MaskReading::TrueIgnores;
     std::vector<std::string> masks;
     for (const ArgSchema& argument : op.call.arguments) {
@@ -469,7 +464,7 @@ class Runner {
       bool meant_causal = (call.flag("is_causal") && argument == "attn_mask") || name.find("causal") != std::string::npos;
       std::vector<std::pair<DiagId, std::optional<MaskFinding>>> findings = {
           {DiagId::FloatBinaryMask, float_binary_mask(*data)},
-          {DiagId::MaskRepeatLayout, argument == "attn_mask" ? repeated_not_interleaved(*data, batch, heads) : std::nullopt},
+          {DiagId::MaskRepeatLayout, argument == "attn_mask" ? repeated_not_interleaved(*data, layout.batch, layout.heads) : std::nullopt},
           {DiagId::CausalMaskFuture, meant_causal ? causal_sees_future(*data, reading) : std::nullopt}};
       for (auto& [id, finding] : findings) {
         if (!finding) continue;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
@@ -348,4 +349,34 @@ TEST_CASE("a failed write leaves nothing behind and the original untouched", "[n
   write_npy(original, sample(DType::Int64, {4}));
   CHECK(read_npy(original, kLimit).dtype == DType::Int64);
   CHECK(dir.names() == std::vector<std::string>{"keep.npy", "taken.npy"});
+}
+
+TEST_CASE("npy: the spec reader reads a file's header again only when the file changed", "[npy]") {
+  test::TempDir dir;
+  std::string path = dir.file("x.npy");
+  write_npy(path, make_array(DType::Float32, {2, 3}));
+  std::string text = R"({"module": {"type": "MultiheadAttention", "embed_dim": 3, "num_heads": 1},
+                         "query": {"file": ")" + path + R"("}, "key": [4, 2, 3], "value": [4, 2, 3]})";
+  auto query_shape = [&] { return tuple_str(parse_spec(test::document_from(text)).calls.at(0).tensor("query").tensor.shape); };
+  CHECK(query_shape() == "(2, 3)");
+
+  // The same number of bytes with another header, written in place (same inode), and the old
+  // modification time put back: to the reader the file is unchanged, so its header is not read.
+  struct stat before {};
+  REQUIRE(::stat(path.c_str(), &before) == 0);
+  write_npy(dir.file("y.npy"), make_array(DType::Float32, {3, 2}));
+  std::vector<unsigned char> other = file_bytes(dir.file("y.npy"));
+  REQUIRE(other.size() == static_cast<std::size_t>(before.st_size));
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::in | std::ios::out);
+    out.write(reinterpret_cast<const char*>(other.data()), static_cast<std::streamsize>(other.size()));
+  }
+  struct timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  CHECK(query_shape() == "(2, 3)");
+
+  // A new modification time: read again.
+  times[1].tv_sec += 1;
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  CHECK(query_shape() == "(3, 2)");
 }

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "mhacheck/module_forward.hpp"
+#include "forward/module_kernels.hpp"
 #include "test_support.hpp"
 
 using namespace mhacheck;

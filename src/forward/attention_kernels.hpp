@@ -27,17 +27,21 @@ std::vector<ExpectedParameter> mha_parameters(const MhaOptions& options);
 // Initialises every parameter with PyTorch's distributions (xavier_uniform_ for the input
 // projections, kaiming_uniform_(a=sqrt(5)) for out_proj.weight, xavier_normal_ for
 // bias_k/bias_v, zeros for the biases). Same distributions as PyTorch, not the same numbers.
-StateDict initial_parameters(const MhaOptions& options, Random& random);
+StateDict initial_mha_parameters(const MhaOptions& options, Random& random);
 
-struct MhaInputs {
+// What both attention kernels take, under the same argument names (read_attention_inputs).
+struct AttentionInputs {
   const Array* query = nullptr;
   const Array* key = nullptr;
   const Array* value = nullptr;
+  const Array* attn_mask = nullptr;  // bool or floating; MHA: (L, S) or (N*H | H, L, S); SDPA: broadcast to (..., L, S)
+  bool is_causal = false;
+};
+
+struct MhaInputs : AttentionInputs {
   const Array* key_padding_mask = nullptr;  // bool or floating, (N, S) or (S,)
-  const Array* attn_mask = nullptr;         // bool or floating, (L, S) or (N*H | H, L, S)
   bool need_weights = true;
   bool average_attn_weights = true;
-  bool is_causal = false;
 };
 
 // A query row whose every key position is masked: with need_weights=True PyTorch's softmax
@@ -55,12 +59,8 @@ struct MhaOutputs {
   std::vector<FullyMaskedRow> fully_masked_rows;
 };
 
-struct SdpaInputs {
-  const Array* query = nullptr;  // (..., Hq, L, E)
-  const Array* key = nullptr;    // (..., H, S, E)
-  const Array* value = nullptr;  // (..., H, S, Ev)
-  const Array* attn_mask = nullptr;  // bool (True takes part) or floating, broadcast to (..., L, S)
-  bool is_causal = false;
+// query (..., Hq, L, E), key (..., H, S, E), value (..., H, S, Ev); a bool attn_mask's True takes part.
+struct SdpaInputs : AttentionInputs {
   std::optional<double> scale;
   bool enable_gqa = false;
 };

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "mhacheck/forward.hpp"
+#include "forward/attention_kernels.hpp"
 #include "mhacheck/npy.hpp"
 #include "mhacheck/spec.hpp"
 

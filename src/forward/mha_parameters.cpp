@@ -27,7 +27,7 @@ std::vector<ExpectedParameter> mha_parameters(const MhaOptions& options) {
   return parameters;
 }
 
-StateDict initial_parameters(const MhaOptions& options, Random& random) {
+StateDict initial_mha_parameters(const MhaOptions& options, Random& random) {
   StateDict parameters;
   DType dtype = options.dtype == DType::Float64 ? DType::Float64 : DType::Float32;
   for (const ExpectedParameter& expected : mha_parameters(options)) {
@@ -52,6 +52,6 @@ StateDict initial_parameters(const MhaOptions& options, Random& random) {
 
 std::vector<ExpectedParameter> parameters_multihead_attention(const ModuleDecl& module) { return mha_parameters(module.mha); }
 
-StateDict initial_multihead_attention(const ModuleDecl& module, Random& random) { return initial_parameters(module.mha, random); }
+StateDict initial_multihead_attention(const ModuleDecl& module, Random& random) { return initial_mha_parameters(module.mha, random); }
 
 }  // namespace mhacheck
