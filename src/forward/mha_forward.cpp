@@ -2,8 +2,8 @@
 // PyTorch 2.x in eval mode: in-projection (packed or separate weights), bias_k/bias_v and
 // add_zero_attn key positions, masks merged additively (bool True -> -inf), scaled dot-product
 // softmax per batch entry and head, out-projection. GEMMs go through OpenBLAS; the softmax is
-// fused with scaling and masking, and with need_weights=False no more than one (L, S) score
-// matrix per worker thread exists at a time.
+// fused with scaling and masking and runs on blocks of query rows whose scores stay in the
+// cache, so with need_weights=False no more than one such block per worker thread exists.
 #include "forward/forward_call.hpp"
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 
 #include "forward/array_values.hpp"
 #include "forward/blas.hpp"
+#include "forward/softmax.hpp"
 
 namespace mhacheck {
 namespace {
@@ -162,47 +163,56 @@ class Forward {
     }
   }
 
-  // Scores, softmax and the weighted sum for one (batch entry, head). `probabilities` is the
-  // (L, S') matrix to compute in: the caller's scratch, or the slice of the per-head weights.
-  void attend_head(std::int64_t n, std::int64_t h, T* probabilities, std::vector<FullyMaskedRow>& masked) {
+  // Query rows per block: a block's (rows, S') scores, about 256 KiB, stay in the L2 cache from
+  // the Q K^T GEMM through the softmax to the P V GEMM (a whole (L, S') plane at L = S = 1024 is
+  // 4 MiB and went to memory and back between the three steps).
+  std::int64_t block_rows() const {
+    constexpr std::int64_t kBlockElements = 256 * 1024;
+    return std::clamp<std::int64_t>(kBlockElements / std::max<std::int64_t>(1, S_total_), 16, std::max<std::int64_t>(1, L_));
+  }
+
+  // Scores, softmax and the weighted sum for one (batch entry, head), block_rows() query rows at
+  // a time. Each block is computed in `scratch` (block_rows() x S'), or, when `per_head_weights`
+  // is given, in its rows of that (L, S') output; `weight_sum`, when given, is the (L, S') sum
+  // over heads the block's probabilities are added to.
+  void attend_head(std::int64_t n, std::int64_t h, T* scratch, T* per_head_weights, T* weight_sum,
+                   std::vector<FullyMaskedRow>& masked) {
     const T scale = T(1) / std::sqrt(static_cast<T>(head_dim_));
-    const T* q = &q_[(n * L_) * E_ + h * head_dim_];
-    const T* k = &k_[(n * S_total_) * E_ + h * head_dim_];
-    const T* v = &v_[(n * S_total_) * E_ + h * head_dim_];
-    int lda = static_cast<int>(E_);
-    if (L_ > 0 && S_total_ > 0 && head_dim_ > 0) {
-      blas::gemm(true, static_cast<int>(L_), static_cast<int>(S_total_), static_cast<int>(head_dim_), scale, q, lda, k,
-              lda, probabilities, static_cast<int>(S_total_));
-    } else {
-      std::fill(probabilities, probabilities + L_ * S_total_, T(0));
-    }
-    const T negative_infinity = -std::numeric_limits<T>::infinity();
-    for (std::int64_t l = 0; l < L_; ++l) {
-      T* row = &probabilities[l * S_total_];
-      add_masks(row, n, h, l);
-      T max = negative_infinity;
-      for (std::int64_t s = 0; s < S_total_; ++s) max = std::max(max, row[s]);
-      if (max == negative_infinity) {
-        // need_weights=True: softmax over nothing but -inf is NaN, as in PyTorch. need_weights=False
-        // goes through scaled_dot_product_attention, whose safe softmax (PyTorch 2.5+) gives such a
-        // row no attention at all.
-        T fill = inputs_.need_weights ? std::numeric_limits<T>::quiet_NaN() : T(0);
-        std::fill(row, row + S_total_, fill);
-        masked.push_back({n, h, l});
-        continue;
+    const int lda = static_cast<int>(E_);
+    const std::int64_t step = block_rows();
+    for (std::int64_t first = 0; first < L_; first += step) {
+      const std::int64_t rows = std::min(step, L_ - first);
+      const T* q = &q_[(n * L_ + first) * E_ + h * head_dim_];
+      const T* k = &k_[(n * S_total_) * E_ + h * head_dim_];
+      const T* v = &v_[(n * S_total_) * E_ + h * head_dim_];
+      T* probabilities = per_head_weights != nullptr ? per_head_weights + first * S_total_ : scratch;
+      if (S_total_ > 0 && head_dim_ > 0) {
+        blas::gemm(true, static_cast<int>(rows), static_cast<int>(S_total_), static_cast<int>(head_dim_), scale, q, lda, k,
+                   lda, probabilities, static_cast<int>(S_total_));
+      } else {
+        std::fill(probabilities, probabilities + rows * S_total_, T(0));
       }
-      T sum = 0;
-      for (std::int64_t s = 0; s < S_total_; ++s) {
-        row[s] = std::exp(row[s] - max);
-        sum += row[s];
+      for (std::int64_t r = 0; r < rows; ++r) {
+        T* row = &probabilities[r * S_total_];
+        add_masks(row, n, h, first + r);
+        if (!softmax_row(row, S_total_)) {
+          // need_weights=True: softmax over nothing but -inf is NaN, as in PyTorch. need_weights=False
+          // goes through scaled_dot_product_attention, whose safe softmax (PyTorch 2.5+) gives such a
+          // row no attention at all.
+          T fill = inputs_.need_weights ? std::numeric_limits<T>::quiet_NaN() : T(0);
+          std::fill(row, row + S_total_, fill);
+          masked.push_back({n, h, first + r});
+        }
       }
-      const T reciprocal = T(1) / sum;
-      for (std::int64_t s = 0; s < S_total_; ++s) row[s] *= reciprocal;
-    }
-    T* out = &context_[(n * L_) * E_ + h * head_dim_];
-    if (L_ > 0 && head_dim_ > 0 && S_total_ > 0) {
-      blas::gemm(false, static_cast<int>(L_), static_cast<int>(head_dim_), static_cast<int>(S_total_), T(1),
-              probabilities, static_cast<int>(S_total_), v, lda, out, lda);
+      T* out = &context_[(n * L_ + first) * E_ + h * head_dim_];
+      if (head_dim_ > 0 && S_total_ > 0) {
+        blas::gemm(false, static_cast<int>(rows), static_cast<int>(head_dim_), static_cast<int>(S_total_), T(1),
+                   probabilities, static_cast<int>(S_total_), v, lda, out, lda);
+      }
+      if (weight_sum != nullptr) {
+        T* target = weight_sum + first * S_total_;
+        for (std::int64_t i = 0; i < rows * S_total_; ++i) target[i] += probabilities[i];
+      }
     }
   }
 
@@ -224,17 +234,14 @@ class Forward {
     std::vector<std::vector<FullyMaskedRow>> masked(static_cast<std::size_t>(workers));
     std::vector<std::vector<T>> sums(averaged ? static_cast<std::size_t>(workers) : 0);
     auto work = [&](int worker) {
-      std::vector<T> scratch(per_head ? 0 : static_cast<std::size_t>(plane));
+      std::vector<T> scratch(per_head ? 0 : static_cast<std::size_t>(std::min(L_, block_rows()) * S_total_));
       std::vector<T>* sum = averaged ? &sums[static_cast<std::size_t>(worker)] : nullptr;
       if (sum != nullptr) sum->assign(static_cast<std::size_t>(N_ * plane), T(0));
       for (std::int64_t pair = worker; pair < pairs; pair += workers) {
         std::int64_t n = pair / H_, h = pair % H_;
-        T* probabilities = per_head ? weights_.template data<T>() + pair * plane : scratch.data();
-        attend_head(n, h, probabilities, masked[static_cast<std::size_t>(worker)]);
-        if (sum != nullptr) {
-          T* target = &(*sum)[static_cast<std::size_t>(n * plane)];
-          for (std::int64_t i = 0; i < plane; ++i) target[i] += probabilities[i];
-        }
+        T* per_head_weights = per_head ? weights_.template data<T>() + pair * plane : nullptr;
+        T* weight_sum = sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)] : nullptr;
+        attend_head(n, h, scratch.data(), per_head_weights, weight_sum, masked[static_cast<std::size_t>(worker)]);
       }
     };
     if (workers == 1) {
