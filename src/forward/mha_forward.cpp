@@ -75,54 +75,73 @@ class Forward {
   }
   bool has_parameter(const std::string& name) const { return parameters_.count(name) > 0; }
 
-  // Y (rows x E) = X (rows x in) W^T + b, rows in the input's own order.
-  std::vector<T> linear(const std::vector<T>& x, std::int64_t rows, std::int64_t in, const T* weight, const T* bias) const {
-    std::vector<T> y(static_cast<std::size_t>(rows * E_));
-    if (rows > 0 && E_ > 0) {
-      blas::gemm(true, static_cast<int>(rows), static_cast<int>(E_), static_cast<int>(in), T(1), x.data(),
-              static_cast<int>(in), weight, static_cast<int>(in), y.data(), static_cast<int>(E_));
-    }
-    if (bias != nullptr) {
-      for (std::int64_t r = 0; r < rows; ++r) {
-        for (std::int64_t e = 0; e < E_; ++e) y[r * E_ + e] += bias[e];
-      }
-    }
-    return y;
+  // The array's elements as T: its own buffer when it already holds T, else converted into
+  // `storage`.
+  static const T* typed(const Array& array, std::vector<T>& storage) {
+    if (array.dtype == dtype_of<T>()) return array.template data<T>();
+    storage = values_as<T>(array);
+    return storage.data();
   }
 
-  // Projects an input and lays it out batch-major, (N, len_total, E), leaving room for the
-  // key positions that bias_k/bias_v and add_zero_attn append.
-  std::vector<T> project(const Array& input, std::int64_t len, std::int64_t len_total, const T* weight, const T* bias) const {
-    std::int64_t in = input.shape.back();
-    std::vector<T> x = values_as<T>(input);
-    std::vector<T> y = linear(x, len * N_, in, weight, bias);
-    std::vector<T> batch_major(static_cast<std::size_t>(N_ * len_total * E_), T(0));
+  // Rows between one token of a batch entry and the next, in a (len, N, E), (N, len, E) or
+  // (len, E) input or output.
+  std::int64_t token_stride() const { return layout_.batched && !layout_.batch_first ? N_ : 1; }
+
+  // Where batch entry n's tokens lie in a buffer: token i at base + n * batch + i * token.
+  struct Strides {
+    std::int64_t batch, token;
+  };
+  // ... in an input or output of `len` tokens of `width` values, in its own (len, N, E),
+  // (N, len, E) or (len, E) layout.
+  Strides own_layout(std::int64_t len, std::int64_t width) const {
+    return {layout_.row(0, 1, len) * width, token_stride() * width};
+  }
+
+  // For each batch entry n: Y_n (len x E) = X_n (len x in) W^T + b.
+  void linear(const T* x, Strides x_at, std::int64_t len, std::int64_t in, const T* weight, const T* bias, T* y,
+              Strides y_at) const {
     for (std::int64_t n = 0; n < N_; ++n) {
+      T* target = y + n * y_at.batch;
+      if (len > 0 && E_ > 0 && in > 0) {
+        blas::gemm(true, static_cast<int>(len), static_cast<int>(E_), static_cast<int>(in), T(1), x + n * x_at.batch,
+                   static_cast<int>(x_at.token), weight, static_cast<int>(in), target, static_cast<int>(y_at.token));
+      }
+      if (bias == nullptr) continue;
       for (std::int64_t i = 0; i < len; ++i) {
-        std::copy_n(&y[layout_.row(i, n, len) * E_], E_, &batch_major[(n * len_total + i) * E_]);
+        for (std::int64_t e = 0; e < E_; ++e) target[i * y_at.token + e] += bias[e];
       }
     }
+  }
+
+  // Projects an input straight into the batch-major (N, len_total, E) layout the heads read,
+  // leaving (zero) room for the key positions that bias_k/bias_v and add_zero_attn append.
+  std::vector<T> project(const Array& input, std::int64_t len, std::int64_t len_total, const T* weight, const T* bias) const {
+    std::vector<T> storage;
+    const T* x = typed(input, storage);
+    std::vector<T> batch_major(static_cast<std::size_t>(N_ * len_total * E_), T(0));
+    const std::int64_t in = input.shape.back();
+    linear(x, own_layout(len, in), len, in, weight, bias, batch_major.data(), {len_total * E_, E_});
     return batch_major;
   }
 
   void project_inputs() {
-    std::vector<T> bias;
-    if (options_.bias) bias = values_as<T>(parameter("in_proj_bias"));
-    const T* b = bias.empty() ? nullptr : bias.data();
-    std::vector<T> w_q, w_k, w_v;
+    std::vector<T> bias_storage, weight_storage[3];
+    const T* b = options_.bias ? typed(parameter("in_proj_bias"), bias_storage) : nullptr;
+    const T* w_q;
+    const T* w_k;
+    const T* w_v;
     if (has_parameter("in_proj_weight")) {
-      std::vector<T> packed = values_as<T>(parameter("in_proj_weight"));
-      w_q.assign(packed.begin(), packed.begin() + E_ * E_);
-      w_k.assign(packed.begin() + E_ * E_, packed.begin() + 2 * E_ * E_);
-      w_v.assign(packed.begin() + 2 * E_ * E_, packed.end());
+      w_q = typed(parameter("in_proj_weight"), weight_storage[0]);
+      w_k = w_q + E_ * E_;
+      w_v = w_k + E_ * E_;
     } else {
-      w_q = values_as<T>(parameter("q_proj_weight"));
-      w_k = values_as<T>(parameter("k_proj_weight"));
-      w_v = values_as<T>(parameter("v_proj_weight"));
+      w_q = typed(parameter("q_proj_weight"), weight_storage[0]);
+      w_k = typed(parameter("k_proj_weight"), weight_storage[1]);
+      w_v = typed(parameter("v_proj_weight"), weight_storage[2]);
     }
-    q_ = project(*inputs_.query, L_, L_, w_q.data(), b);
-    k_ = project(*inputs_.key, S_, S_total_, w_k.data(), b ? b + E_ : nullptr);
-    v_ = project(*inputs_.value, S_, S_total_, w_v.data(), b ? b + 2 * E_ : nullptr);
+    q_ = project(*inputs_.query, L_, L_, w_q, b);
+    k_ = project(*inputs_.key, S_, S_total_, w_k, b ? b + E_ : nullptr);
+    v_ = project(*inputs_.value, S_, S_total_, w_v, b ? b + 2 * E_ : nullptr);
     if (options_.add_bias_kv) {
       std::vector<T> bias_k = values_as<T>(parameter("bias_k"));
       std::vector<T> bias_v = values_as<T>(parameter("bias_v"));
@@ -269,10 +288,9 @@ class Forward {
   }
 
   MhaOutputs finish() {
-    std::vector<T> out_weight = values_as<T>(parameter("out_proj.weight"));
-    std::vector<T> out_bias;
-    if (has_parameter("out_proj.bias")) out_bias = values_as<T>(parameter("out_proj.bias"));
-    std::vector<T> projected = linear(context_, N_ * L_, E_, out_weight.data(), out_bias.empty() ? nullptr : out_bias.data());
+    std::vector<T> weight_storage, bias_storage;
+    const T* out_weight = typed(parameter("out_proj.weight"), weight_storage);
+    const T* out_bias = has_parameter("out_proj.bias") ? typed(parameter("out_proj.bias"), bias_storage) : nullptr;
 
     MhaOutputs outputs;
     DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
@@ -280,10 +298,8 @@ class Forward {
                                              : layout_.batch_first ? std::vector<std::int64_t>{N_, L_, E_}
                                                                    : std::vector<std::int64_t>{L_, N_, E_};
     outputs.attn_output = make_array(dtype, output_shape);
-    T* out = outputs.attn_output.template data<T>();
-    for (std::int64_t n = 0; n < N_; ++n) {
-      for (std::int64_t l = 0; l < L_; ++l) std::copy_n(&projected[(n * L_ + l) * E_], E_, &out[layout_.row(l, n, L_) * E_]);
-    }
+    // The out-projection reads the batch-major context and writes the output's own layout.
+    linear(context_.data(), {L_ * E_, E_}, L_, E_, out_weight, out_bias, outputs.attn_output.template data<T>(), own_layout(L_, E_));
     if (inputs_.need_weights) outputs.attn_output_weights = std::move(weights_);
     outputs.fully_masked_rows = std::move(fully_masked_);
     return outputs;
