@@ -251,16 +251,28 @@ class Forward {
     std::int64_t pairs = N_ * H_;
     int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, pairs)));
     std::vector<std::vector<FullyMaskedRow>> masked(static_cast<std::size_t>(workers));
-    std::vector<std::vector<T>> sums(averaged ? static_cast<std::size_t>(workers) : 0);
+    // Averaged weights with at least as many batch entries as workers: each worker takes whole
+    // batch entries and sums their heads straight into the output's (L, S') planes. Otherwise
+    // each worker sums into its own (N, L, S') partial sums, added up at the end.
+    const bool by_batch = averaged && N_ >= workers;
+    std::vector<std::vector<T>> sums(averaged && !by_batch ? static_cast<std::size_t>(workers) : 0);
     auto work = [&](int worker) {
       std::vector<T> scratch(per_head ? 0 : static_cast<std::size_t>(std::min(L_, block_rows()) * S_total_));
-      std::vector<T>* sum = averaged ? &sums[static_cast<std::size_t>(worker)] : nullptr;
+      std::vector<T>* sum = sums.empty() ? nullptr : &sums[static_cast<std::size_t>(worker)];
       if (sum != nullptr) sum->assign(static_cast<std::size_t>(N_ * plane), T(0));
-      for (std::int64_t pair = worker; pair < pairs; pair += workers) {
-        std::int64_t n = pair / H_, h = pair % H_;
-        T* per_head_weights = per_head ? weights_.template data<T>() + pair * plane : nullptr;
-        T* weight_sum = sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)] : nullptr;
+      auto attend_pair = [&](std::int64_t n, std::int64_t h) {
+        T* per_head_weights = per_head ? weights_.template data<T>() + (n * H_ + h) * plane : nullptr;
+        T* weight_sum = by_batch ? weights_.template data<T>() + n * plane
+                        : sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)]
+                                         : nullptr;
         attend_head(n, h, scratch.data(), per_head_weights, weight_sum, masked[static_cast<std::size_t>(worker)]);
+      };
+      if (by_batch) {
+        for (std::int64_t n = worker; n < N_; n += workers) {
+          for (std::int64_t h = 0; h < H_; ++h) attend_pair(n, h);
+        }
+      } else {
+        for (std::int64_t pair = worker; pair < pairs; pair += workers) attend_pair(pair / H_, pair % H_);
       }
     };
     if (workers == 1) {
@@ -272,8 +284,11 @@ class Forward {
       for (std::thread& thread : pool) thread.join();
       blas::set_threads(threads_);
     }
-    if (averaged) {
-      // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
+    // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
+    if (by_batch) {
+      T* average = weights_.template data<T>();
+      for (std::int64_t i = 0; i < N_ * plane; ++i) average[i] /= static_cast<T>(H_);
+    } else if (averaged) {
       T* average = weights_.template data<T>();
       for (std::size_t i = 0; i < sums[0].size(); ++i) {
         T sum = 0;
