@@ -10,6 +10,7 @@
 // ru_maxrss) in MiB beside the RSS measured before the inputs were built (the start-up
 // baseline). Run each configuration in its own process so the peak belongs to it alone.
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -45,6 +46,14 @@ mhacheck::Array random_array(std::vector<std::int64_t> shape, mhacheck::Random& 
   mhacheck::Array array = mhacheck::make_array(mhacheck::DType::Float32, std::move(shape));
   random.fill_normal(array, 0.0, 1.0);
   return array;
+}
+
+// CPU time of the whole process (every thread), in ms: unlike wall time, it does not grow while
+// other processes hold the cores.
+double process_cpu_ms() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) * 1e-6;
 }
 
 long argument(char** argv, int index) { return std::strtol(argv[index], nullptr, 10); }
@@ -98,31 +107,35 @@ int main(int argc, char** argv) {
   run_once();  // warm-up: first-touch page faults, OpenBLAS thread start-up
   const double warmup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
-  std::vector<double> times;
-  times.reserve(static_cast<std::size_t>(repeats));
+  std::vector<double> times, cpu_times;
   for (int r = 0; r < repeats; ++r) {
     start = std::chrono::steady_clock::now();
+    const double cpu_start = process_cpu_ms();
     run_once();
     times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    cpu_times.push_back(process_cpu_ms() - cpu_start);
   }
   std::vector<double> sorted = times;
   std::sort(sorted.begin(), sorted.end());
   const std::size_t n = sorted.size();
   const double median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
   const double peak = peak_rss_mib();
-  std::string list;
-  for (double t : times) {
-    char item[32];
-    std::snprintf(item, sizeof item, "%s%.3f", list.empty() ? "" : ", ", t);
-    list += item;
-  }
+  auto json_list = [](const std::vector<double>& values) {
+    std::string list;
+    for (double t : values) {
+      char item[32];
+      std::snprintf(item, sizeof item, "%s%.3f", list.empty() ? "" : ", ", t);
+      list += item;
+    }
+    return list;
+  };
 
   std::printf(
       "{\"tool\": \"mhacheck\", \"N\": %ld, \"L\": %ld, \"S\": %ld, \"E\": %ld, \"H\": %ld, \"need_weights\": %s, "
       "\"threads\": %d, \"repeats\": %d, \"median_ms\": %.3f, \"min_ms\": %.3f, \"max_ms\": %.3f, \"warmup_ms\": %.3f, "
       "\"peak_rss_mib\": %.1f, \"baseline_rss_mib\": %.1f, \"peak_over_baseline_mib\": %.1f, \"checksum\": %.6g, "
-      "\"times_ms\": [%s]}\n",
+      "\"times_ms\": [%s], \"cpu_ms\": [%s]}\n",
       N, L, S, E, H, need_weights ? "true" : "false", threads, repeats, median, sorted.front(), sorted.back(), warmup_ms,
-      peak, baseline_mib, peak - baseline_mib, checksum, list.c_str());
+      peak, baseline_mib, peak - baseline_mib, checksum, json_list(times).c_str(), json_list(cpu_times).c_str());
   return 0;
 }

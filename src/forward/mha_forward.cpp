@@ -2,8 +2,8 @@
 // PyTorch 2.x in eval mode: in-projection (packed or separate weights), bias_k/bias_v and
 // add_zero_attn key positions, masks merged additively (bool True -> -inf), scaled dot-product
 // softmax per batch entry and head, out-projection. GEMMs go through OpenBLAS; the softmax is
-// fused with scaling and masking, and with need_weights=False no more than one (L, S) score
-// matrix per worker thread exists at a time.
+// fused with scaling and masking and runs on blocks of query rows whose scores stay in the
+// cache, so with need_weights=False no more than one such block per worker thread exists.
 #include "forward/forward_call.hpp"
 
 #include <algorithm>
@@ -14,6 +14,7 @@
 
 #include "forward/array_values.hpp"
 #include "forward/blas.hpp"
+#include "forward/softmax.hpp"
 
 namespace mhacheck {
 namespace {
@@ -74,54 +75,73 @@ class Forward {
   }
   bool has_parameter(const std::string& name) const { return parameters_.count(name) > 0; }
 
-  // Y (rows x E) = X (rows x in) W^T + b, rows in the input's own order.
-  std::vector<T> linear(const std::vector<T>& x, std::int64_t rows, std::int64_t in, const T* weight, const T* bias) const {
-    std::vector<T> y(static_cast<std::size_t>(rows * E_));
-    if (rows > 0 && E_ > 0) {
-      blas::gemm(true, static_cast<int>(rows), static_cast<int>(E_), static_cast<int>(in), T(1), x.data(),
-              static_cast<int>(in), weight, static_cast<int>(in), y.data(), static_cast<int>(E_));
-    }
-    if (bias != nullptr) {
-      for (std::int64_t r = 0; r < rows; ++r) {
-        for (std::int64_t e = 0; e < E_; ++e) y[r * E_ + e] += bias[e];
-      }
-    }
-    return y;
+  // The array's elements as T: its own buffer when it already holds T, else converted into
+  // `storage`.
+  static const T* typed(const Array& array, std::vector<T>& storage) {
+    if (array.dtype == dtype_of<T>()) return array.template data<T>();
+    storage = values_as<T>(array);
+    return storage.data();
   }
 
-  // Projects an input and lays it out batch-major, (N, len_total, E), leaving room for the
-  // key positions that bias_k/bias_v and add_zero_attn append.
-  std::vector<T> project(const Array& input, std::int64_t len, std::int64_t len_total, const T* weight, const T* bias) const {
-    std::int64_t in = input.shape.back();
-    std::vector<T> x = values_as<T>(input);
-    std::vector<T> y = linear(x, len * N_, in, weight, bias);
-    std::vector<T> batch_major(static_cast<std::size_t>(N_ * len_total * E_), T(0));
+  // Rows between one token of a batch entry and the next, in a (len, N, E), (N, len, E) or
+  // (len, E) input or output.
+  std::int64_t token_stride() const { return layout_.batched && !layout_.batch_first ? N_ : 1; }
+
+  // Where batch entry n's tokens lie in a buffer: token i at base + n * batch + i * token.
+  struct Strides {
+    std::int64_t batch, token;
+  };
+  // ... in an input or output of `len` tokens of `width` values, in its own (len, N, E),
+  // (N, len, E) or (len, E) layout.
+  Strides own_layout(std::int64_t len, std::int64_t width) const {
+    return {layout_.row(0, 1, len) * width, token_stride() * width};
+  }
+
+  // For each batch entry n: Y_n (len x E) = X_n (len x in) W^T + b.
+  void linear(const T* x, Strides x_at, std::int64_t len, std::int64_t in, const T* weight, const T* bias, T* y,
+              Strides y_at) const {
     for (std::int64_t n = 0; n < N_; ++n) {
+      T* target = y + n * y_at.batch;
+      if (len > 0 && E_ > 0 && in > 0) {
+        blas::gemm(true, static_cast<int>(len), static_cast<int>(E_), static_cast<int>(in), T(1), x + n * x_at.batch,
+                   static_cast<int>(x_at.token), weight, static_cast<int>(in), target, static_cast<int>(y_at.token));
+      }
+      if (bias == nullptr) continue;
       for (std::int64_t i = 0; i < len; ++i) {
-        std::copy_n(&y[layout_.row(i, n, len) * E_], E_, &batch_major[(n * len_total + i) * E_]);
+        for (std::int64_t e = 0; e < E_; ++e) target[i * y_at.token + e] += bias[e];
       }
     }
+  }
+
+  // Projects an input straight into the batch-major (N, len_total, E) layout the heads read,
+  // leaving (zero) room for the key positions that bias_k/bias_v and add_zero_attn append.
+  std::vector<T> project(const Array& input, std::int64_t len, std::int64_t len_total, const T* weight, const T* bias) const {
+    std::vector<T> storage;
+    const T* x = typed(input, storage);
+    std::vector<T> batch_major(static_cast<std::size_t>(N_ * len_total * E_), T(0));
+    const std::int64_t in = input.shape.back();
+    linear(x, own_layout(len, in), len, in, weight, bias, batch_major.data(), {len_total * E_, E_});
     return batch_major;
   }
 
   void project_inputs() {
-    std::vector<T> bias;
-    if (options_.bias) bias = values_as<T>(parameter("in_proj_bias"));
-    const T* b = bias.empty() ? nullptr : bias.data();
-    std::vector<T> w_q, w_k, w_v;
+    std::vector<T> bias_storage, weight_storage[3];
+    const T* b = options_.bias ? typed(parameter("in_proj_bias"), bias_storage) : nullptr;
+    const T* w_q;
+    const T* w_k;
+    const T* w_v;
     if (has_parameter("in_proj_weight")) {
-      std::vector<T> packed = values_as<T>(parameter("in_proj_weight"));
-      w_q.assign(packed.begin(), packed.begin() + E_ * E_);
-      w_k.assign(packed.begin() + E_ * E_, packed.begin() + 2 * E_ * E_);
-      w_v.assign(packed.begin() + 2 * E_ * E_, packed.end());
+      w_q = typed(parameter("in_proj_weight"), weight_storage[0]);
+      w_k = w_q + E_ * E_;
+      w_v = w_k + E_ * E_;
     } else {
-      w_q = values_as<T>(parameter("q_proj_weight"));
-      w_k = values_as<T>(parameter("k_proj_weight"));
-      w_v = values_as<T>(parameter("v_proj_weight"));
+      w_q = typed(parameter("q_proj_weight"), weight_storage[0]);
+      w_k = typed(parameter("k_proj_weight"), weight_storage[1]);
+      w_v = typed(parameter("v_proj_weight"), weight_storage[2]);
     }
-    q_ = project(*inputs_.query, L_, L_, w_q.data(), b);
-    k_ = project(*inputs_.key, S_, S_total_, w_k.data(), b ? b + E_ : nullptr);
-    v_ = project(*inputs_.value, S_, S_total_, w_v.data(), b ? b + 2 * E_ : nullptr);
+    q_ = project(*inputs_.query, L_, L_, w_q, b);
+    k_ = project(*inputs_.key, S_, S_total_, w_k, b ? b + E_ : nullptr);
+    v_ = project(*inputs_.value, S_, S_total_, w_v, b ? b + 2 * E_ : nullptr);
     if (options_.add_bias_kv) {
       std::vector<T> bias_k = values_as<T>(parameter("bias_k"));
       std::vector<T> bias_v = values_as<T>(parameter("bias_v"));
@@ -162,47 +182,56 @@ class Forward {
     }
   }
 
-  // Scores, softmax and the weighted sum for one (batch entry, head). `probabilities` is the
-  // (L, S') matrix to compute in: the caller's scratch, or the slice of the per-head weights.
-  void attend_head(std::int64_t n, std::int64_t h, T* probabilities, std::vector<FullyMaskedRow>& masked) {
+  // Query rows per block: a block's (rows, S') scores, about 256 KiB, stay in the L2 cache from
+  // the Q K^T GEMM through the softmax to the P V GEMM (a whole (L, S') plane at L = S = 1024 is
+  // 4 MiB and went to memory and back between the three steps).
+  std::int64_t block_rows() const {
+    constexpr std::int64_t kBlockElements = 256 * 1024;
+    return std::clamp<std::int64_t>(kBlockElements / std::max<std::int64_t>(1, S_total_), 16, std::max<std::int64_t>(1, L_));
+  }
+
+  // Scores, softmax and the weighted sum for one (batch entry, head), block_rows() query rows at
+  // a time. Each block is computed in `scratch` (block_rows() x S'), or, when `per_head_weights`
+  // is given, in its rows of that (L, S') output; `weight_sum`, when given, is the (L, S') sum
+  // over heads the block's probabilities are added to.
+  void attend_head(std::int64_t n, std::int64_t h, T* scratch, T* per_head_weights, T* weight_sum,
+                   std::vector<FullyMaskedRow>& masked) {
     const T scale = T(1) / std::sqrt(static_cast<T>(head_dim_));
-    const T* q = &q_[(n * L_) * E_ + h * head_dim_];
-    const T* k = &k_[(n * S_total_) * E_ + h * head_dim_];
-    const T* v = &v_[(n * S_total_) * E_ + h * head_dim_];
-    int lda = static_cast<int>(E_);
-    if (L_ > 0 && S_total_ > 0 && head_dim_ > 0) {
-      blas::gemm(true, static_cast<int>(L_), static_cast<int>(S_total_), static_cast<int>(head_dim_), scale, q, lda, k,
-              lda, probabilities, static_cast<int>(S_total_));
-    } else {
-      std::fill(probabilities, probabilities + L_ * S_total_, T(0));
-    }
-    const T negative_infinity = -std::numeric_limits<T>::infinity();
-    for (std::int64_t l = 0; l < L_; ++l) {
-      T* row = &probabilities[l * S_total_];
-      add_masks(row, n, h, l);
-      T max = negative_infinity;
-      for (std::int64_t s = 0; s < S_total_; ++s) max = std::max(max, row[s]);
-      if (max == negative_infinity) {
-        // need_weights=True: softmax over nothing but -inf is NaN, as in PyTorch. need_weights=False
-        // goes through scaled_dot_product_attention, whose safe softmax (PyTorch 2.5+) gives such a
-        // row no attention at all.
-        T fill = inputs_.need_weights ? std::numeric_limits<T>::quiet_NaN() : T(0);
-        std::fill(row, row + S_total_, fill);
-        masked.push_back({n, h, l});
-        continue;
+    const int lda = static_cast<int>(E_);
+    const std::int64_t step = block_rows();
+    for (std::int64_t first = 0; first < L_; first += step) {
+      const std::int64_t rows = std::min(step, L_ - first);
+      const T* q = &q_[(n * L_ + first) * E_ + h * head_dim_];
+      const T* k = &k_[(n * S_total_) * E_ + h * head_dim_];
+      const T* v = &v_[(n * S_total_) * E_ + h * head_dim_];
+      T* probabilities = per_head_weights != nullptr ? per_head_weights + first * S_total_ : scratch;
+      if (S_total_ > 0 && head_dim_ > 0) {
+        blas::gemm(true, static_cast<int>(rows), static_cast<int>(S_total_), static_cast<int>(head_dim_), scale, q, lda, k,
+                   lda, probabilities, static_cast<int>(S_total_));
+      } else {
+        std::fill(probabilities, probabilities + rows * S_total_, T(0));
       }
-      T sum = 0;
-      for (std::int64_t s = 0; s < S_total_; ++s) {
-        row[s] = std::exp(row[s] - max);
-        sum += row[s];
+      for (std::int64_t r = 0; r < rows; ++r) {
+        T* row = &probabilities[r * S_total_];
+        add_masks(row, n, h, first + r);
+        if (!softmax_row(row, S_total_)) {
+          // need_weights=True: softmax over nothing but -inf is NaN, as in PyTorch. need_weights=False
+          // goes through scaled_dot_product_attention, whose safe softmax (PyTorch 2.5+) gives such a
+          // row no attention at all.
+          T fill = inputs_.need_weights ? std::numeric_limits<T>::quiet_NaN() : T(0);
+          std::fill(row, row + S_total_, fill);
+          masked.push_back({n, h, first + r});
+        }
       }
-      const T reciprocal = T(1) / sum;
-      for (std::int64_t s = 0; s < S_total_; ++s) row[s] *= reciprocal;
-    }
-    T* out = &context_[(n * L_) * E_ + h * head_dim_];
-    if (L_ > 0 && head_dim_ > 0 && S_total_ > 0) {
-      blas::gemm(false, static_cast<int>(L_), static_cast<int>(head_dim_), static_cast<int>(S_total_), T(1),
-              probabilities, static_cast<int>(S_total_), v, lda, out, lda);
+      T* out = &context_[(n * L_ + first) * E_ + h * head_dim_];
+      if (head_dim_ > 0 && S_total_ > 0) {
+        blas::gemm(false, static_cast<int>(rows), static_cast<int>(head_dim_), static_cast<int>(S_total_), T(1),
+                   probabilities, static_cast<int>(S_total_), v, lda, out, lda);
+      }
+      if (weight_sum != nullptr) {
+        T* target = weight_sum + first * S_total_;
+        for (std::int64_t i = 0; i < rows * S_total_; ++i) target[i] += probabilities[i];
+      }
     }
   }
 
@@ -222,19 +251,28 @@ class Forward {
     std::int64_t pairs = N_ * H_;
     int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, pairs)));
     std::vector<std::vector<FullyMaskedRow>> masked(static_cast<std::size_t>(workers));
-    std::vector<std::vector<T>> sums(averaged ? static_cast<std::size_t>(workers) : 0);
+    // Averaged weights with at least as many batch entries as workers: each worker takes whole
+    // batch entries and sums their heads straight into the output's (L, S') planes. Otherwise
+    // each worker sums into its own (N, L, S') partial sums, added up at the end.
+    const bool by_batch = averaged && N_ >= workers;
+    std::vector<std::vector<T>> sums(averaged && !by_batch ? static_cast<std::size_t>(workers) : 0);
     auto work = [&](int worker) {
-      std::vector<T> scratch(per_head ? 0 : static_cast<std::size_t>(plane));
-      std::vector<T>* sum = averaged ? &sums[static_cast<std::size_t>(worker)] : nullptr;
+      std::vector<T> scratch(per_head ? 0 : static_cast<std::size_t>(std::min(L_, block_rows()) * S_total_));
+      std::vector<T>* sum = sums.empty() ? nullptr : &sums[static_cast<std::size_t>(worker)];
       if (sum != nullptr) sum->assign(static_cast<std::size_t>(N_ * plane), T(0));
-      for (std::int64_t pair = worker; pair < pairs; pair += workers) {
-        std::int64_t n = pair / H_, h = pair % H_;
-        T* probabilities = per_head ? weights_.template data<T>() + pair * plane : scratch.data();
-        attend_head(n, h, probabilities, masked[static_cast<std::size_t>(worker)]);
-        if (sum != nullptr) {
-          T* target = &(*sum)[static_cast<std::size_t>(n * plane)];
-          for (std::int64_t i = 0; i < plane; ++i) target[i] += probabilities[i];
+      auto attend_pair = [&](std::int64_t n, std::int64_t h) {
+        T* per_head_weights = per_head ? weights_.template data<T>() + (n * H_ + h) * plane : nullptr;
+        T* weight_sum = by_batch ? weights_.template data<T>() + n * plane
+                        : sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)]
+                                         : nullptr;
+        attend_head(n, h, scratch.data(), per_head_weights, weight_sum, masked[static_cast<std::size_t>(worker)]);
+      };
+      if (by_batch) {
+        for (std::int64_t n = worker; n < N_; n += workers) {
+          for (std::int64_t h = 0; h < H_; ++h) attend_pair(n, h);
         }
+      } else {
+        for (std::int64_t pair = worker; pair < pairs; pair += workers) attend_pair(pair / H_, pair % H_);
       }
     };
     if (workers == 1) {
@@ -246,8 +284,11 @@ class Forward {
       for (std::thread& thread : pool) thread.join();
       blas::set_threads(threads_);
     }
-    if (averaged) {
-      // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
+    // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
+    if (by_batch) {
+      T* average = weights_.template data<T>();
+      for (std::int64_t i = 0; i < N_ * plane; ++i) average[i] /= static_cast<T>(H_);
+    } else if (averaged) {
       T* average = weights_.template data<T>();
       for (std::size_t i = 0; i < sums[0].size(); ++i) {
         T sum = 0;
@@ -262,10 +303,9 @@ class Forward {
   }
 
   MhaOutputs finish() {
-    std::vector<T> out_weight = values_as<T>(parameter("out_proj.weight"));
-    std::vector<T> out_bias;
-    if (has_parameter("out_proj.bias")) out_bias = values_as<T>(parameter("out_proj.bias"));
-    std::vector<T> projected = linear(context_, N_ * L_, E_, out_weight.data(), out_bias.empty() ? nullptr : out_bias.data());
+    std::vector<T> weight_storage, bias_storage;
+    const T* out_weight = typed(parameter("out_proj.weight"), weight_storage);
+    const T* out_bias = has_parameter("out_proj.bias") ? typed(parameter("out_proj.bias"), bias_storage) : nullptr;
 
     MhaOutputs outputs;
     DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
@@ -273,10 +313,8 @@ class Forward {
                                              : layout_.batch_first ? std::vector<std::int64_t>{N_, L_, E_}
                                                                    : std::vector<std::int64_t>{L_, N_, E_};
     outputs.attn_output = make_array(dtype, output_shape);
-    T* out = outputs.attn_output.template data<T>();
-    for (std::int64_t n = 0; n < N_; ++n) {
-      for (std::int64_t l = 0; l < L_; ++l) std::copy_n(&projected[(n * L_ + l) * E_], E_, &out[layout_.row(l, n, L_) * E_]);
-    }
+    // The out-projection reads the batch-major context and writes the output's own layout.
+    linear(context_.data(), {L_ * E_, E_}, L_, E_, out_weight, out_bias, outputs.attn_output.template data<T>(), own_layout(L_, E_));
     if (inputs_.need_weights) outputs.attn_output_weights = std::move(weights_);
     outputs.fully_masked_rows = std::move(fully_masked_);
     return outputs;

@@ -7,6 +7,7 @@
 #include "forward/blas.hpp"
 
 #include "forward/broadcast_index.hpp"
+#include "forward/softmax.hpp"
 #include "forward/forward_call.hpp"
 
 namespace mhacheck {
@@ -79,16 +80,10 @@ SdpaOutputs run(const SdpaInputs& inputs) {
         const T* mask_row = &mask[mask_at[b] + (mask_rows == 1 ? 0 : l) * mask_columns];
         for (std::int64_t s = 0; s < S; ++s) row[s] += mask_row[mask_columns == 1 ? 0 : s];
       }
-      T max = negative_infinity;
-      for (std::int64_t s = 0; s < S; ++s) max = std::max(max, row[s]);
-      if (max == negative_infinity) {
+      if (!softmax_row(row, S)) {
         std::fill(row, row + S, T(0));
         if (S > 0) outputs.fully_masked_rows.push_back({static_cast<std::int64_t>(b), 0, l});
-        continue;
       }
-      T sum = 0;
-      for (std::int64_t s = 0; s < S; ++s) sum += (row[s] = std::exp(row[s] - max));
-      for (std::int64_t s = 0; s < S; ++s) row[s] /= sum;
     }
     T* target = out + static_cast<std::int64_t>(b) * L * Ev;
     if (L > 0 && Ev > 0 && S > 0) {
