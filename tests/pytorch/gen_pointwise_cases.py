@@ -27,7 +27,6 @@ Deterministic: a fixed seed drives every random choice.  Only stdlib and torch a
 """
 
 import argparse
-import json
 import os
 import random
 import sys
@@ -36,7 +35,7 @@ import warnings
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import DTYPES, TYPEMETA_NAMES  # noqa: E402
+from fixture_common import DTYPES, TYPEMETA_NAMES, write_op_cases  # noqa: E402
 
 DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 DTYPE_NAMES[torch.int16] = "int16"  # uint8 with int8 promotes to it
@@ -274,15 +273,7 @@ def main():
             continue
         seen.add(c["name"])
         cases.append(c)
-    with open(out, "w") as f:
-        f.write('{"generator": "%s", "torch_version": "%s", "cases": [\n' % (GENERATOR, torch.__version__))
-        f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
-        f.write("\n]}\n")
-    ops = {}
-    for c in cases:
-        key = (c["spec"]["op"], c["expect"]["ok"])
-        ops[key] = ops.get(key, 0) + 1
-    print("{} cases: {}".format(len(cases), ", ".join("{} {}: {}".format(o, "ok" if k else "error", n) for (o, k), n in sorted(ops.items()))))
+    write_op_cases(out, GENERATOR, cases)
 
 
 if __name__ == "__main__":
