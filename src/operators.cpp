@@ -216,9 +216,21 @@ const OperatorSchema kFlatten{"flatten",
                                {"end_dim", ArgKind::Int, false, -1}},
                               {"output"},
                               ""};
-// torch.add(input, other) and torch.matmul(input, other)
-const OperatorSchema kAdd{
-    "add", false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+// torch.add, torch.sub and torch.mul(input, other), other a tensor or a number;
+// torch.div(input, other, *, rounding_mode=None); torch.matmul(input, other).
+OperatorSchema arithmetic_schema(std::string name) {
+  return {std::move(name), false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::TensorOrNumber, true, nullptr}}, {"output"}, ""};
+}
+const OperatorSchema kAdd = arithmetic_schema("add");
+const OperatorSchema kSub = arithmetic_schema("sub");
+const OperatorSchema kMul = arithmetic_schema("mul");
+const OperatorSchema kDiv{"div",
+                          false,
+                          {{"input", ArgKind::Tensor, true, nullptr},
+                           {"other", ArgKind::TensorOrNumber, true, nullptr},
+                           {"rounding_mode", ArgKind::OptionalString, false, nullptr}},
+                          {"output"},
+                          ""};
 const OperatorSchema kMatmul{
     "matmul", false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
 // torch.cat(tensors, dim=0)
@@ -226,6 +238,53 @@ const OperatorSchema kCat{"cat", false, {{"tensors", ArgKind::TensorList, true, 
 // torch.softmax(input, dim)
 const OperatorSchema kSoftmax{
     "softmax", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
+
+// Tensor.contiguous(), torch.clone(input), torch.relu/F.silu/torch.tanh/torch.sigmoid(input):
+// one tensor in, one out.
+OperatorSchema unary_schema(std::string name) { return {std::move(name), false, {{"input", ArgKind::Tensor, true, nullptr}}, {"output"}, ""}; }
+const OperatorSchema kContiguous = unary_schema("contiguous");
+const OperatorSchema kClone = unary_schema("clone");
+const OperatorSchema kRelu = unary_schema("relu");
+const OperatorSchema kSilu = unary_schema("silu");
+const OperatorSchema kTanh = unary_schema("tanh");
+const OperatorSchema kSigmoid = unary_schema("sigmoid");
+// F.gelu(input, approximate="none")
+const OperatorSchema kGelu{
+    "gelu", false, {{"input", ArgKind::Tensor, true, nullptr}, {"approximate", ArgKind::String, false, "none"}}, {"output"}, ""};
+// F.dropout(input, p=0.5, training=True): the forward pass is the identity (evaluation mode).
+const OperatorSchema kDropout{"dropout",
+                              false,
+                              {{"input", ArgKind::Tensor, true, nullptr}, {"p", ArgKind::Float, false, 0.5}, {"training", ArgKind::Bool, false, true}},
+                              {"output"},
+                              ""};
+// torch.sum and torch.mean(input, dim=None, keepdim=False)
+OperatorSchema reduction_schema(std::string name) {
+  return {std::move(name),
+          false,
+          {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Dims, false, nullptr}, {"keepdim", ArgKind::Bool, false, false}},
+          {"output"},
+          ""};
+}
+const OperatorSchema kSum = reduction_schema("sum");
+const OperatorSchema kMean = reduction_schema("mean");
+// Tensor.masked_fill(mask, value)
+const OperatorSchema kMaskedFill{"masked_fill",
+                                 false,
+                                 {{"input", ArgKind::Tensor, true, nullptr}, {"mask", ArgKind::Mask, true, nullptr}, {"value", ArgKind::Float, true, nullptr}},
+                                 {"output"},
+                                 ""};
+// Tensor.expand(*size), Tensor.repeat(*repeats), torch.repeat_interleave(input, repeats, dim=None)
+const OperatorSchema kExpand{
+    "expand", false, {{"input", ArgKind::Tensor, true, nullptr}, {"size", ArgKind::SizeList, true, nullptr}}, {"output"}, ""};
+const OperatorSchema kRepeat{
+    "repeat", false, {{"input", ArgKind::Tensor, true, nullptr}, {"repeats", ArgKind::SizeList, true, nullptr}}, {"output"}, ""};
+const OperatorSchema kRepeatInterleave{"repeat_interleave",
+                                       false,
+                                       {{"input", ArgKind::Tensor, true, nullptr},
+                                        {"repeats", ArgKind::Int, true, nullptr},
+                                        {"dim", ArgKind::OptionalInt, false, nullptr}},
+                                       {"output"},
+                                       ""};
 
 // Every name a MultiheadAttention may have in its state_dict, whatever its arguments.
 const std::vector<std::string> kAttentionParameters = {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
@@ -289,9 +348,26 @@ std::vector<OperatorDef> build_table() {
       function(kSqueeze, "torch.squeeze", infer_squeeze, forward_reshape, false),
       function(kFlatten, "torch.flatten", infer_flatten, forward_reshape, false),
       function(kCat, "torch.cat", infer_cat, forward_cat, false),
-      function(kAdd, "torch.add", infer_add, forward_add, true),
+      function(kAdd, "torch.add", infer_add, forward_arithmetic, true),
+      function(kSub, "torch.sub", infer_sub, forward_arithmetic, true),
+      function(kMul, "torch.mul", infer_mul, forward_arithmetic, true),
+      function(kDiv, "torch.div", infer_div, forward_arithmetic, true),
       function(kMatmul, "torch.matmul", infer_matmul, forward_matmul, true),
       function(kSoftmax, "F.softmax", infer_softmax, forward_softmax, true),
+      function(kContiguous, "Tensor.contiguous", infer_same_shape, forward_reshape, false),  // a method only
+      function(kClone, "torch.clone", infer_same_shape, forward_reshape, false),
+      function(kDropout, "F.dropout", infer_dropout, forward_reshape, false),
+      function(kRelu, "F.relu", infer_relu, forward_activation, true),
+      function(kGelu, "F.gelu", infer_gelu, forward_activation, true),
+      function(kSilu, "F.silu", infer_silu, forward_activation, true),
+      function(kTanh, "torch.tanh", infer_tanh, forward_activation, true),
+      function(kSigmoid, "torch.sigmoid", infer_tanh, forward_activation, true),
+      function(kSum, "torch.sum", infer_sum, forward_reduction, true),
+      function(kMean, "torch.mean", infer_mean, forward_reduction, true),
+      function(kMaskedFill, "Tensor.masked_fill", infer_masked_fill, forward_masked_fill, true),
+      function(kExpand, "Tensor.expand", infer_expand, forward_expand, false),
+      function(kRepeat, "Tensor.repeat", infer_repeat, forward_repeat, false),
+      function(kRepeatInterleave, "torch.repeat_interleave", infer_repeat_interleave, forward_repeat_interleave, false),
   };
 }
 
@@ -347,6 +423,10 @@ std::string arg_kind_text(ArgKind kind) {
     case ArgKind::Mask: return "a mask tensor";
     case ArgKind::Indices: return "a tensor of indices";
     case ArgKind::TensorList: return "a list of tensors";
+    case ArgKind::TensorOrNumber: return "a tensor or a number";
+    case ArgKind::String: return "a string";
+    case ArgKind::OptionalString: return "a string or null";
+    case ArgKind::Dims: return "an integer, a list of integers or null";
     case ArgKind::Bool: return "true or false";
     case ArgKind::OptionalBool: return "true, false or null";
     case ArgKind::Float: return "a number";

@@ -40,7 +40,13 @@ std::string option_kind_text(OptionKind kind);  // "an integer", "true or false"
 // Indices is a tensor of integer indices (nn.Embedding's input; int64 unless written).
 // OptionalBool is true, false or None (is_causal of the Transformer stacks: None detects).
 // TensorList is a list of tensors (torch.cat's), each element a tensor argument of its own.
-enum class ArgKind { Tensor, Mask, Indices, TensorList, Bool, OptionalBool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList };
+// TensorOrNumber is a tensor, or a Python number written as a JSON number (torch.mul's other):
+// a number is kept with the plain arguments and its tensor argument is absent.
+// Dims is torch.sum's dim: an integer, a list of integers, or null (every dim).
+enum class ArgKind {
+  Tensor, Mask, Indices, TensorList, TensorOrNumber,
+  Bool, OptionalBool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList, String, OptionalString, Dims
+};
 
 struct ArgSchema {
   std::string name;
@@ -59,7 +65,8 @@ struct OperatorSchema {
   std::string last_output_flag;
 
   bool is_tensor(const ArgSchema& argument) const {
-    return argument.kind == ArgKind::Tensor || argument.kind == ArgKind::Mask || argument.kind == ArgKind::Indices;
+    return argument.kind == ArgKind::Tensor || argument.kind == ArgKind::Mask || argument.kind == ArgKind::Indices ||
+           argument.kind == ArgKind::TensorOrNumber;
   }
   const ArgSchema* argument(const std::string& name) const;
 };

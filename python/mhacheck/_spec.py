@@ -1,10 +1,13 @@
 """Shape (an input described by its shape) and Spec (a traced model as an mhacheck spec)."""
 import copy
+import io
 import json
 import os
 
 import numpy as np
 import torch
+
+from ._output import write_output
 
 
 def _inside(path, folder):
@@ -78,18 +81,43 @@ class Spec:
     def to_json(self, values_file="spec.npz", relative_to=None):
         return json.dumps(self.to_dict(values_file, relative_to), indent=1) + "\n"
 
+    def sources(self):
+        """The Python files the calls were traced from (absolute paths)."""
+        files = set()
+        for call in self.document["calls"]:
+            if "source" in call:
+                file = call["source"].rpartition(":")[0]
+                if os.path.isabs(file):
+                    files.add(file)
+        return sorted(files)
+
     def save(self, path):
         """Writes the spec to `path`; with values, also `x.npz` (declared tensors and weights)
         and `x.expected.npz` (each call's traced outputs, keyed as `mhacheck run x.json --save`
-        keys them) next to `x.json`."""
+        keys them) next to `x.json`. Each file is written as mhacheck's `-o` writes
+        (`_output.write_output`): never over the model's own source files, through symlinks,
+        keeping modes, and atomically."""
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         stem = os.path.splitext(path)[0]
         values_file = os.path.basename(stem) + ".npz"
         text = self.to_json(values_file, folder)
+        outputs = [path] + ([stem + ".npz", stem + ".expected.npz"] if self.values else [])
+        if len({os.path.abspath(p) for p in outputs}) != len(outputs):
+            raise ValueError(f"{path} is given as two outputs (the spec and its .npz)")
+        inputs = self.sources()
+        for output in outputs:
+            for known in inputs:
+                if os.path.exists(output) and os.path.samefile(output, known):
+                    raise ValueError(f"refusing to overwrite an input: {output}")
         if self.values:
-            np.savez(stem + ".npz", **self.arrays)
-            np.savez(stem + ".expected.npz", **self.expected)
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(text)
+            write_output(stem + ".npz", _npz_bytes(self.arrays), inputs)
+            write_output(stem + ".expected.npz", _npz_bytes(self.expected), inputs)
+        write_output(path, text.encode("utf-8"), inputs)
         return path
+
+
+def _npz_bytes(arrays):
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()

@@ -10,6 +10,7 @@ Two mechanisms, both in PyTorch 1.13 and 2.x:
 While a recorded module runs, nothing inside it is recorded.
 """
 import inspect
+import math
 import os
 import sys
 
@@ -23,9 +24,8 @@ from ._symbols import DimNamer, choose_probes
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
-# Ops whose result has its input's values, shape and dtype: the result stands for the input
-# (dropout only when it does nothing: not training, or p == 0).
-_IDENTITY_OPS = {"contiguous", "clone", "detach", "dropout", "to", "float", "type_as", "requires_grad_"}
+# Ops whose result has its input's values, shape and dtype: the result stands for the input.
+_IDENTITY_OPS = {"detach", "to", "float", "type_as", "requires_grad_"}
 
 
 def _call_site():
@@ -101,13 +101,100 @@ def _flatten(args, kwargs):
     return "flatten", {"input": args[0], "start_dim": start, "end_dim": end}
 
 
-def _binary(op):
+def _number(value):
+    """A Python number as a spec writes it: JSON numbers, and strings for the infinities and NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _binary(op, numbers=False):
+    """torch.OP(input, other); with `numbers`, other may also be a Python number (add, sub, mul,
+    div). A reflected operator (2 * x) arrives as __rmul__(x, 2): only the commutative ones are
+    recorded."""
     def handler(args, kwargs):
         other = args[1] if len(args) > 1 else kwargs.get("other")
-        if len(args) < 1 or not isinstance(other, torch.Tensor) or set(kwargs) - {"other"}:
+        number = numbers and isinstance(other, (int, float)) and (not isinstance(other, float) or math.isfinite(other))
+        allowed = {"other", "rounding_mode"} if op == "div" else {"other"}
+        if len(args) < 1 or not (isinstance(other, torch.Tensor) or number) or set(kwargs) - allowed:
             return None
-        return op, {"input": args[0], "other": other}
+        arguments = {"input": args[0], "other": other}
+        if kwargs.get("rounding_mode") is not None:
+            arguments["rounding_mode"] = kwargs["rounding_mode"]
+        return op, arguments
     return handler
+
+
+def _unary(op, allowed=(), defaults=None):
+    """torch.OP(input) with keyword arguments mhacheck ignores only at their defaults (inplace=False,
+    memory_format=None)."""
+    def handler(args, kwargs):
+        if len(args) != 1 or set(kwargs) - set(allowed) - set(defaults or {}):
+            return None
+        if any(kwargs.get(k, v) != v for k, v in (defaults or {}).items()):
+            return None
+        arguments = {"input": args[0]}
+        arguments.update({k: kwargs[k] for k in allowed if k in kwargs})
+        return op, arguments
+    return handler
+
+
+def _dropout(args, kwargs):
+    names = ["input", "p", "training", "inplace"]
+    if len(args) > len(names) or set(kwargs) - set(names):
+        return None
+    bound = dict(zip(names, args))
+    bound.update(kwargs)
+    if bound.pop("inplace", False):
+        return None
+    return "dropout", bound
+
+
+def _reduction(op):
+    def handler(args, kwargs):
+        names = ["input", "dim", "keepdim"]
+        if len(args) > len(names) or set(kwargs) - set(names) - {"dtype"} or kwargs.get("dtype") is not None:
+            return None
+        bound = dict(zip(names, args))
+        bound.update({k: v for k, v in kwargs.items() if k != "dtype"})
+        dim = bound.get("dim")
+        if isinstance(dim, (tuple, list)):
+            if not all(_plain_int(d) for d in dim):
+                return None
+            bound["dim"] = list(dim)
+        elif not (dim is None or _plain_int(dim)):
+            return None
+        return op, bound
+    return handler
+
+
+def _masked_fill(args, kwargs):
+    a = list(args) + [kwargs.get("mask"), kwargs.get("value")][len(args) - 1:]
+    if len(a) != 3 or not isinstance(a[1], torch.Tensor) or set(kwargs) - {"mask", "value"}:
+        return None
+    if not isinstance(a[2], (int, float)) or isinstance(a[2], bool):
+        return None
+    return "masked_fill", {"input": a[0], "mask": a[1], "value": _number(float(a[2]))}
+
+
+def _sizes(op, key):
+    def handler(args, kwargs):
+        sizes = _int_list(args[1:] if key not in kwargs else (kwargs[key],))
+        if sizes is None or set(kwargs) - {key}:
+            return None
+        return op, {"input": args[0], key: sizes}
+    return handler
+
+
+def _repeat_interleave(args, kwargs):
+    names = ["input", "repeats", "dim"]
+    if len(args) > len(names) or set(kwargs) - set(names) - {"output_size"} or kwargs.get("output_size") is not None:
+        return None
+    bound = dict(zip(names, args))
+    bound.update({k: v for k, v in kwargs.items() if k != "output_size"})
+    if not _plain_int(bound.get("repeats")) or not (bound.get("dim") is None or _plain_int(bound["dim"])):
+        return None
+    return "repeat_interleave", bound
 
 
 def _softmax(args, kwargs):
@@ -147,8 +234,31 @@ _FUNCTIONS = {
     "unsqueeze": _unsqueeze,
     "squeeze": _squeeze,
     "flatten": _flatten,
-    "add": _binary("add"),
-    "__add__": _binary("add"),
+    "add": _binary("add", True),
+    "__add__": _binary("add", True),
+    "__radd__": _binary("add", True),
+    "sub": _binary("sub", True),
+    "__sub__": _binary("sub", True),
+    "mul": _binary("mul", True),
+    "__mul__": _binary("mul", True),
+    "__rmul__": _binary("mul", True),
+    "div": _binary("div", True),
+    "__truediv__": _binary("div", True),
+    "__div__": _binary("div", True),
+    "contiguous": _unary("contiguous", defaults={"memory_format": torch.contiguous_format}),
+    "clone": _unary("clone", defaults={"memory_format": torch.preserve_format}),
+    "dropout": _dropout,
+    "relu": _unary("relu", defaults={"inplace": False}),
+    "gelu": _unary("gelu", allowed=("approximate",)),
+    "silu": _unary("silu", defaults={"inplace": False}),
+    "tanh": _unary("tanh"),
+    "sigmoid": _unary("sigmoid"),
+    "sum": _reduction("sum"),
+    "mean": _reduction("mean"),
+    "masked_fill": _masked_fill,
+    "expand": _sizes("expand", "size"),
+    "repeat": _sizes("repeat", "repeats"),
+    "repeat_interleave": _repeat_interleave,
     "matmul": _binary("matmul"),
     "__matmul__": _binary("matmul"),
     "softmax": _softmax,
@@ -285,8 +395,9 @@ class _Tracer(TorchFunctionMode):
                 out[key] = value
         return out
 
-    def _size_list(self, sizes):
-        """reshape/view sizes as symbol expressions; one product of symbols becomes -1."""
+    def _size_list(self, sizes, infer=True):
+        """reshape/view/expand/repeat sizes as symbol expressions; for reshape and view (`infer`)
+        one product of symbols becomes -1."""
         named, products, notes = [], [], []
         for i, size in enumerate(sizes):
             if size == -1:
@@ -298,7 +409,7 @@ class _Tracer(TorchFunctionMode):
                 products.append(i)
             elif note:
                 notes.append(note)
-        if len(products) == 1 and -1 not in named:
+        if infer and len(products) == 1 and -1 not in named:
             named[products[0]] = -1
         elif products:
             notes.append(f"sizes {[sizes[i] for i in products]} are products of symbols; kept as numbers")
@@ -320,8 +431,9 @@ class _Tracer(TorchFunctionMode):
         source = _call_site()
         call = {"id": self._call_id(op), "op": op}
         call.update(self._arguments(arguments))
-        if op in ("reshape", "view"):
-            call["shape"], notes = self._size_list(arguments["shape"])
+        if op in ("reshape", "view", "expand", "repeat"):
+            key = {"reshape": "shape", "view": "shape", "expand": "size", "repeat": "repeats"}[op]
+            call[key], notes = self._size_list(arguments[key], infer=op in ("reshape", "view"))
             if notes:
                 call["note"] = "; ".join(notes)
         self.depth += 1
@@ -343,10 +455,6 @@ class _Tracer(TorchFunctionMode):
         if name in _IDENTITY_OPS and len(outputs) == 1 and inputs:
             source_tensor, out = inputs[0], outputs[0]
             same = out.shape == source_tensor.shape and out.dtype == source_tensor.dtype
-            if name == "dropout":
-                p = args[1] if len(args) > 1 else kwargs.get("p", 0.5)
-                training = args[2] if len(args) > 2 else kwargs.get("training", True)
-                same = same and (not training or p == 0)
             if same and id(source_tensor) in self.refs:
                 self.refs[id(out)] = self.refs[id(source_tensor)]
                 self.keep.append(out)

@@ -1,8 +1,9 @@
-// The Transformer layers' activations, elementwise in the input's dtype. gelu is the exact erf
+// The activations, elementwise in the input's dtype (the Transformer layers' and the calls'). gelu is the exact erf
 // form (F.gelu's approximate="none"), evaluated in double and rounded once.
 #include <cmath>
 
 #include "forward/array_values.hpp"
+#include "forward/forward_call.hpp"
 #include "forward/module_kernels.hpp"
 
 namespace mhacheck {
@@ -31,6 +32,34 @@ Array relu_forward(const Array& input) {
 
 Array gelu_forward(const Array& input) {
   return elementwise(input, [](double x) { return 0.5 * x * (1.0 + std::erf(x * kSqrtHalf)); });
+}
+
+}  // namespace mhacheck
+
+namespace mhacheck {
+
+// F.relu, F.gelu (approximate "none" or "tanh"), F.silu, torch.tanh and torch.sigmoid as calls;
+// an integer input of tanh or sigmoid computes in float32, as PyTorch's default dtype.
+ForwardResult forward_activation(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  const std::string& op = call.call->op;
+  ForwardResult result;
+  if (op == "relu") {
+    result.outputs.push_back(relu_forward(input));
+  } else if (op == "gelu" && call.argument("approximate") == "none") {
+    result.outputs.push_back(gelu_forward(input));
+  } else if (op == "gelu") {
+    constexpr double kSqrt2OverPi = 0.79788456080286535588;  // PyTorch's M_SQRT2 * M_2_SQRTPI * 0.5
+    result.outputs.push_back(
+        elementwise(input, [](double x) { return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x))); }));
+  } else if (op == "silu") {
+    result.outputs.push_back(elementwise(input, [](double x) { return x / (1.0 + std::exp(-x)); }));
+  } else if (op == "tanh") {
+    result.outputs.push_back(elementwise(input, [](double x) { return std::tanh(x); }));
+  } else {
+    result.outputs.push_back(elementwise(input, [](double x) { return 1.0 / (1.0 + std::exp(-x)); }));
+  }
+  return result;
 }
 
 }  // namespace mhacheck

@@ -70,9 +70,17 @@ ForwardResult forward_transpose(const ForwardCall& call);   // forward/glue_forw
 ForwardResult forward_permute(const ForwardCall& call);
 ForwardResult forward_reshape(const ForwardCall& call);  // the same elements under the checked shape
 ForwardResult forward_cat(const ForwardCall& call);
-ForwardResult forward_add(const ForwardCall& call);
 ForwardResult forward_matmul(const ForwardCall& call);
 ForwardResult forward_softmax(const ForwardCall& call);
+// forward/glue_forward.cpp too: add, sub, mul and div by the call's op; sum and mean;
+// masked_fill; expand, repeat and repeat_interleave.
+ForwardResult forward_arithmetic(const ForwardCall& call);
+ForwardResult forward_reduction(const ForwardCall& call);
+ForwardResult forward_masked_fill(const ForwardCall& call);
+ForwardResult forward_expand(const ForwardCall& call);
+ForwardResult forward_repeat(const ForwardCall& call);
+ForwardResult forward_repeat_interleave(const ForwardCall& call);
+ForwardResult forward_activation(const ForwardCall& call);  // forward/activation.cpp, by the call's op
 
 // ---- each module's parameters: state_dict names and shapes, and PyTorch's initialisation ----
 // (forward/module_parameters.cpp; nn.MultiheadAttention's own in forward/mha_parameters.cpp)

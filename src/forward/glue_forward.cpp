@@ -1,7 +1,8 @@
-// The glue operators on dense C-order arrays. Re-layouts (transpose, permute) move elements;
-// reshape, view, unsqueeze, squeeze and flatten keep them in order under the checked shape;
-// add, matmul (OpenBLAS dgemm per batch entry) and softmax compute in double and round once to
-// the output dtype.
+// The glue operators on dense C-order arrays. Re-layouts (transpose, permute, expand, repeat,
+// repeat_interleave) move elements; reshape, view, unsqueeze, squeeze, flatten, contiguous,
+// clone and dropout (evaluation mode) keep them in order under the checked shape; add, sub,
+// mul, div, matmul (OpenBLAS dgemm per batch entry), softmax, sum, mean and masked_fill compute
+// in double and round once to the output dtype.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -75,14 +76,26 @@ void store(Array& out, std::size_t i, double value) {
 
 }  // namespace
 
-ForwardResult forward_add(const ForwardCall& call) {
+// add, sub, mul and div (rounding_mode None, "trunc" or "floor"); `other` may be a number.
+ForwardResult forward_arithmetic(const ForwardCall& call) {
   const Array& input = *call.tensor("input");
-  const Array& other = *call.tensor("other");
+  const Array* other = call.tensor("other");
+  std::vector<double> a = input.to_double(), b = other != nullptr ? other->to_double() : std::vector<double>{call.argument("other").get<double>()};
   std::vector<std::int64_t> a_at = batch_offsets(input.shape, call.output_shape, 1, 1);
-  std::vector<std::int64_t> b_at = batch_offsets(other.shape, call.output_shape, 1, 1);
-  std::vector<double> a = input.to_double(), b = other.to_double(), sum(a_at.size());
-  for (std::size_t i = 0; i < sum.size(); ++i) sum[i] = a[static_cast<std::size_t>(a_at[i])] + b[static_cast<std::size_t>(b_at[i])];
-  return one(stored(call.output_dtype, call.output_shape, sum));
+  std::vector<std::int64_t> b_at = batch_offsets(other != nullptr ? other->shape : std::vector<std::int64_t>{}, call.output_shape, 1, 1);
+  const std::string& op = call.call->op;
+  std::string rounding = op == "div" && call.argument("rounding_mode").is_string() ? call.argument("rounding_mode").get<std::string>() : "";
+  std::vector<double> result(a_at.size());
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    double x = a[static_cast<std::size_t>(a_at[i])], y = b[static_cast<std::size_t>(b_at[i])];
+    if (op == "add") result[i] = x + y;
+    else if (op == "sub") result[i] = x - y;
+    else if (op == "mul") result[i] = x * y;
+    else if (rounding == "trunc") result[i] = std::trunc(x / y);
+    else if (rounding == "floor") result[i] = std::floor(x / y);
+    else result[i] = x / y;
+  }
+  return one(stored(call.output_dtype, call.output_shape, result));
 }
 
 // A 1-D operand is a (1, k) row on the left and a (k, 1) column on the right, as in torch.matmul.
@@ -187,6 +200,129 @@ ForwardResult forward_reshape(const ForwardCall& call) {
   Array out = *call.tensor("input");
   out.shape = call.output_shape;
   return one(std::move(out));
+}
+
+}  // namespace mhacheck
+
+namespace mhacheck {
+
+// sum and mean over the checked dims, accumulated in double.
+ForwardResult forward_reduction(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  const nlohmann::json& written = call.argument("dim");
+  std::vector<bool> reduced(input.shape.size(), written.is_null() || (written.is_array() && written.empty()));
+  for (const nlohmann::json& dim : written.is_array() ? written : nlohmann::json::array({written})) {
+    if (!dim.is_null() && !input.shape.empty()) reduced[static_cast<std::size_t>(wrapped(dim.get<std::int64_t>(), input.shape.size()))] = true;
+  }
+  std::vector<std::int64_t> kept;  // the output's elements, as input with each reduced dim of size 1
+  std::int64_t count = 1;
+  for (std::size_t d = 0; d < input.shape.size(); ++d) {
+    kept.push_back(reduced[d] ? 1 : input.shape[d]);
+    if (reduced[d]) count *= input.shape[d];
+  }
+  std::int64_t outputs = 1;
+  for (std::int64_t size : kept) outputs *= size;
+  std::vector<double> values = input.to_double(), totals(static_cast<std::size_t>(outputs), 0.0);
+  std::vector<std::int64_t> index(input.shape.size(), 0);
+  for (double value : values) {
+    std::int64_t at = 0;
+    for (std::size_t d = 0; d < index.size(); ++d) at = at * kept[d] + (reduced[d] ? 0 : index[d]);
+    totals[static_cast<std::size_t>(at)] += value;
+    for (std::size_t d = index.size(); d-- > 0;) {
+      if (++index[d] < input.shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  if (call.call->op == "mean") {
+    for (double& total : totals) total /= static_cast<double>(count);
+  }
+  return one(stored(call.output_dtype, call.output_shape, totals));
+}
+
+ForwardResult forward_masked_fill(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  const Array& mask = *call.tensor("mask");
+  std::vector<std::int64_t> input_at = batch_offsets(input.shape, call.output_shape, 1, 1);
+  std::vector<std::int64_t> mask_at = batch_offsets(mask.shape, call.output_shape, 1, 1);
+  std::vector<double> values = input.to_double(), masked = mask.to_double(), result(input_at.size());
+  const nlohmann::json& value = call.argument("value");  // a number, or "inf", "-inf", "nan"
+  double fill = value.is_number() ? value.get<double>()
+                : value == "nan"  ? std::numeric_limits<double>::quiet_NaN()
+                                  : (value == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    result[i] = masked[static_cast<std::size_t>(mask_at[i])] != 0 ? fill : values[static_cast<std::size_t>(input_at[i])];
+  }
+  return one(stored(call.output_dtype, call.output_shape, result));
+}
+
+namespace {
+
+// The output's elements, each copied from input element offsets[i] (any dtype).
+Array gathered(const Array& input, const std::vector<std::int64_t>& shape, const std::vector<std::int64_t>& offsets) {
+  Array out = make_array(input.dtype, shape);
+  std::size_t element = input.element_size();
+  for (std::size_t i = 0; i < offsets.size(); ++i) {
+    std::copy_n(input.bytes.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(offsets[i]) * element), element,
+                out.bytes.begin() + static_cast<std::ptrdiff_t>(i * element));
+  }
+  return out;
+}
+
+// For each output index (C order), the input offset `source(index)` names.
+template <typename Source>
+std::vector<std::int64_t> offsets_by_index(const std::vector<std::int64_t>& shape, Source source) {
+  std::int64_t count = 1;
+  for (std::int64_t size : shape) count *= size;
+  std::vector<std::int64_t> offsets(static_cast<std::size_t>(count));
+  std::vector<std::int64_t> index(shape.size(), 0);
+  for (std::int64_t flat = 0; flat < count; ++flat) {
+    offsets[static_cast<std::size_t>(flat)] = source(index);
+    for (std::size_t d = shape.size(); d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return offsets;
+}
+
+}  // namespace
+
+ForwardResult forward_expand(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  return one(gathered(input, call.output_shape, batch_offsets(input.shape, call.output_shape, 1, 1)));
+}
+
+// Output index i reads input index i % size along each dim (input padded with leading 1s).
+ForwardResult forward_repeat(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::vector<std::int64_t> padded(call.output_shape.size() - input.shape.size(), 1);
+  padded.insert(padded.end(), input.shape.begin(), input.shape.end());
+  return one(gathered(input, call.output_shape, offsets_by_index(call.output_shape, [&](const std::vector<std::int64_t>& index) {
+                        std::int64_t at = 0;
+                        for (std::size_t d = 0; d < index.size(); ++d) at = at * padded[d] + index[d] % padded[d];
+                        return at;
+                      })));
+}
+
+// Output index i along dim reads input index i / repeats; without dim, of the flattened input.
+ForwardResult forward_repeat_interleave(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::int64_t repeats = call.argument("repeats").get<std::int64_t>();
+  const nlohmann::json& written = call.argument("dim");
+  std::vector<std::int64_t> source = input.shape;
+  std::size_t dim = 0;
+  if (written.is_null()) {
+    std::int64_t count = 1;
+    for (std::int64_t size : input.shape) count *= size;
+    source = {count};
+  } else {
+    dim = static_cast<std::size_t>(wrapped(written.get<std::int64_t>(), input.shape.size()));
+  }
+  return one(gathered(input, call.output_shape, offsets_by_index(call.output_shape, [&](const std::vector<std::int64_t>& index) {
+                        std::int64_t at = 0;
+                        for (std::size_t d = 0; d < index.size(); ++d) at = at * source[d] + (d == dim ? index[d] / repeats : index[d]);
+                        return at;
+                      })));
 }
 
 }  // namespace mhacheck

@@ -505,13 +505,16 @@ class SpecReader {
            std::abs(value.get<std::int64_t>()) <= kMaxDim;
   }
 
+  static bool non_finite(const json& value) { return value == "inf" || value == "-inf" || value == "nan"; }
+
   // A plain (non-tensor) argument, checked against its kind.
   json plain_argument(const json& value, const ArgSchema& argument, const std::string& pointer) {
     bool fits = false;
     switch (argument.kind) {
       case ArgKind::Bool: fits = value.is_boolean(); break;
       case ArgKind::OptionalBool: fits = value.is_boolean() || value.is_null(); break;
-      case ArgKind::Float: fits = value.is_number(); break;
+      // A fill value (masked_fill's) may be infinite or NaN, which JSON writes as a string.
+      case ArgKind::Float: fits = value.is_number() || (argument.name == "value" && non_finite(value)); break;
       case ArgKind::OptionalFloat: fits = value.is_number() || value.is_null(); break;
       case ArgKind::Int: fits = small_integer(value); break;
       case ArgKind::OptionalInt: fits = value.is_null() || small_integer(value); break;
@@ -521,6 +524,13 @@ class SpecReader {
                  return small_integer(item) || (argument.kind == ArgKind::SizeList && item.is_string() && parse_dim_expr(item.get<std::string>()));
                });
         break;
+      case ArgKind::String: fits = value.is_string(); break;
+      case ArgKind::OptionalString: fits = value.is_string() || value.is_null(); break;
+      case ArgKind::Dims:
+        fits = value.is_null() || small_integer(value) ||
+               (value.is_array() && value.size() <= 8 && std::all_of(value.begin(), value.end(), small_integer));
+        break;
+      case ArgKind::TensorOrNumber: fits = value.is_number() || value.is_boolean(); break;
       case ArgKind::Tensor:
       case ArgKind::Mask:
       case ArgKind::Indices:
@@ -562,6 +572,12 @@ class SpecReader {
         for (std::size_t i = 0; i < list.size(); ++i) {
           decl.tensors.emplace(list_element(parameter.name, i), argument_value(list[i], child_pointer(parameter_pointer, i)));
         }
+        continue;
+      }
+      if (parameter.kind == ArgKind::TensorOrNumber && call.contains(parameter.name) &&
+          (call[parameter.name].is_number() || call[parameter.name].is_boolean())) {
+        decl.arguments[parameter.name] = plain_argument(call[parameter.name], parameter, parameter_pointer);
+        decl.tensors.emplace(parameter.name, ArgRef{ArgRef::Kind::Absent, {}, {}, parameter_pointer});
         continue;
       }
       if (schema.is_tensor(parameter)) {

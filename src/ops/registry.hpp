@@ -31,8 +31,25 @@ void infer_unsqueeze(CallContext& ctx);
 void infer_squeeze(CallContext& ctx);
 void infer_flatten(CallContext& ctx);
 void infer_cat(CallContext& ctx);
-void infer_add(CallContext& ctx);
+void infer_add(CallContext& ctx);  // also sub, mul and div (ops/arithmetic.cpp)
+void infer_sub(CallContext& ctx);
+void infer_mul(CallContext& ctx);
+void infer_div(CallContext& ctx);
 void infer_matmul(CallContext& ctx);
 void infer_softmax(CallContext& ctx);
+// Same-shape operators (ops/pointwise.cpp): contiguous and clone, dropout, the activations
+// (sigmoid shares tanh's rule).
+void infer_same_shape(CallContext& ctx);
+void infer_dropout(CallContext& ctx);
+void infer_relu(CallContext& ctx);
+void infer_gelu(CallContext& ctx);
+void infer_silu(CallContext& ctx);
+void infer_tanh(CallContext& ctx);
+void infer_sum(CallContext& ctx);  // ops/reduction.cpp
+void infer_mean(CallContext& ctx);
+void infer_masked_fill(CallContext& ctx);
+void infer_expand(CallContext& ctx);  // ops/expand.cpp, with repeat and repeat_interleave
+void infer_repeat(CallContext& ctx);
+void infer_repeat_interleave(CallContext& ctx);
 
 }  // namespace mhacheck

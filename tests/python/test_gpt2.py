@@ -19,6 +19,8 @@ class CausalSelfAttention(nn.Module):
         self.c_attn = nn.Linear(d_model, 3 * d_model)
         self.c_proj = nn.Linear(d_model, d_model)
         self.register_buffer("bias", torch.full((64, 64), float("-inf")).triu(1))
+        self.drop = nn.Dropout(0.1)
+        self.gain = 0.5
 
     def forward(self, x):
         B, T, C = x.size()
@@ -35,6 +37,7 @@ class CausalSelfAttention(nn.Module):
         att = F.softmax(att, dim=-1)  #: weights
         y = att @ v  #: context
         y = y.transpose(1, 2).contiguous().view(B, T, C)  #: merge heads
+        y = self.drop(y) * self.gain  #: scaled dropout
         return self.c_proj(y)
 
 
@@ -77,6 +80,15 @@ class Gpt2Test(unittest.TestCase):
         self.assertEqual(len(split), 6)
         self.assertIn(f"{HERE}:{line_number(HERE, 'qkv')}", split[0]["note"])
         self.assertEqual(split[0]["shape"], ["B", "T", 64])
+        # contiguous, dropout (nn.Dropout in eval mode), mul by a number and gelu are calls of their own.
+        ops = [c.get("op") for c in spec.calls]
+        for op in ("contiguous", "dropout", "mul", "gelu"):
+            self.assertEqual(ops.count(op), 2, op)
+        dropout = next(c for c in spec.calls if c.get("op") == "dropout")
+        self.assertEqual((dropout["p"], dropout["training"]), (0.1, False))
+        self.assertEqual(dropout["source"], f"{HERE}:{line_number(HERE, 'scaled dropout')}")
+        self.assertEqual(next(c for c in spec.calls if c.get("op") == "mul")["other"], 0.5)
+        self.assertFalse([t for t in spec.document["tensors"].values() if "gelu" in t.get("note", "") or "contiguous" in t.get("note", "")])
 
     def test_replay_reproduces_the_traced_outputs(self):
         spec = mhacheck.trace(gpt(), (mhacheck.shape("B", "T", 64),), values=True)

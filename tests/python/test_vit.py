@@ -32,6 +32,13 @@ class VitTest(unittest.TestCase):
             self.assertFalse(call["need_weights"])
         self.assertEqual(spec.document["tensors"]["x"]["shape"], ["B", 3, 224, 224])
         self.assertEqual(spec.calls[-1]["module"], "heads.head")
+        # The class token's expand keeps B; every MLP's nn.GELU and each nn.Dropout are calls.
+        expand = [c for c in spec.calls if c.get("op") == "expand"]
+        self.assertEqual([c["size"] for c in expand], [["B", -1, -1]])
+        ops = [c.get("op") for c in spec.calls]
+        self.assertEqual(ops.count("gelu"), 12)
+        self.assertGreaterEqual(ops.count("dropout"), 12)
+        self.assertFalse([n for n, t in spec.document["tensors"].items() if "expand" in t.get("note", "") or "gelu" in t.get("note", "")])
 
     def test_small_vit_replays(self):
         spec = mhacheck.trace(small_vit(), (mhacheck.shape("B", 3, 32, 32),), values=True)

@@ -82,3 +82,17 @@ def remove_stale(out, written):
         if name.endswith((".npz", ".json")) and name not in written:
             os.remove(os.path.join(out, name))
             print("removed stale", name)
+
+
+def write_op_cases(out, generator, cases):
+    """Writes a fixture of single-call cases (one JSON object per line, as gen_glue_cases.py and
+    gen_pointwise_cases.py do) and prints how many of each op pass and fail."""
+    with open(out, "w") as f:
+        f.write('{"generator": "%s", "torch_version": "%s", "cases": [\n' % (generator, torch.__version__))
+        f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
+        f.write("\n]}\n")
+    ops = {}
+    for c in cases:
+        key = (c["spec"]["op"], c["expect"]["ok"])
+        ops[key] = ops.get(key, 0) + 1
+    print("{} cases: {}".format(len(cases), ", ".join("{} {}: {}".format(o, "ok" if k else "error", n) for (o, k), n in sorted(ops.items()))))

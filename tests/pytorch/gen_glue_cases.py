@@ -38,6 +38,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_common import write_op_cases  # noqa: E402
 from gen_sdpa_cases import _matmul_2x_impl  # noqa: E402
 
 SEED = 20261126
@@ -330,15 +331,7 @@ def main():
             continue
         seen.add(name)
         cases.append(dict(name=name, **case))
-    with open(out, "w") as f:
-        f.write('{"generator": "%s", "torch_version": "%s", "cases": [\n' % (GENERATOR, torch.__version__))
-        f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
-        f.write("\n]}\n")
-    ops = {}
-    for c in cases:
-        key = (c["spec"]["op"], c["expect"]["ok"])
-        ops[key] = ops.get(key, 0) + 1
-    print("{} cases: {}".format(len(cases), ", ".join("{} {}: {}".format(o, "ok" if k else "error", n) for (o, k), n in sorted(ops.items()))))
+    write_op_cases(out, GENERATOR, cases)
 
 
 if __name__ == "__main__":

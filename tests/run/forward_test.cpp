@@ -1,6 +1,6 @@
 // The forward pass against PyTorch on every case of tests/pytorch/forward/ (written by
 // tests/pytorch/gen_forward_cases.py from Debian's PyTorch, adjusted to 2.x where noted), and of
-// forward_sdpa/, forward_glue/ and forward_transformer/ (their gen_*_forward_cases.py): each
+// forward_sdpa/, forward_glue/, forward_pointwise/ and forward_transformer/ (their gen_*_forward_cases.py): each
 // case's spec is run through `run` with its inputs and state_dict from the case's .npz, and
 // every output must match PyTorch's within 1e-5 (float32) or 1e-10 (float64), NaN for NaN.
 #include <catch2/catch.hpp>
@@ -78,4 +78,8 @@ TEST_CASE("the forward pass matches PyTorch on every golden glue-operator case",
 
 TEST_CASE("the forward pass matches PyTorch 2.x on every golden Transformer, Linear, LayerNorm and Embedding case", "[forward]") {
   CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_transformer/") == 0);
+}
+
+TEST_CASE("the forward pass matches PyTorch on every golden elementwise, activation, reduction and expand case", "[forward]") {
+  CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_pointwise/") == 0);
 }

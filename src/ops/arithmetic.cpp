@@ -1,0 +1,106 @@
+// torch.add, torch.sub, torch.mul and torch.div(input, other): one rule. `other` is a tensor or
+// a Python number; the shapes broadcast; the dtype is PyTorch's type promotion (true division
+// makes integers floating). sub refuses bool operands and div an unknown rounding_mode first,
+// as their meta functions check before broadcasting.
+#include "ops/matmul_shape.hpp"
+#include "ops/dim_arguments.hpp"
+#include "ops/registry.hpp"
+
+#include <functional>
+
+#include <fmt/format.h>
+
+namespace mhacheck {
+namespace {
+
+// A Python number as the 0-D operand PyTorch wraps it in: bool, int64 or float32 (the default
+// dtype), which takes part in promotion only when its category is above the tensor's.
+ArgValue wrapped_number(const CallContext& ctx, const std::string& argument) {
+  const nlohmann::json& number = ctx.call.arguments.at(argument);
+  ArgValue value;
+  value.argument = argument;
+  value.present = true;
+  value.dtype = number.is_boolean() ? DType::Bool : number.is_number_integer() ? DType::Int64 : DType::Float32;
+  value.origin = "the number " + number.dump();
+  value.location = ctx.spec.document.values.find(child_pointer(ctx.call.pointer, argument));
+  return value;
+}
+
+// torch.result_type of two operands (c10's ResultTypeState): tensors with dims rank above 0-D
+// tensors, which rank above numbers; a lower rank takes part only when its category (bool,
+// integer, floating) is above the higher's: float32 (3,) + float64 () is float32.
+DType result_type(const ArgValue& a, const ArgValue& b, bool b_is_number) {
+  std::optional<DType> ranks[3];  // numbers, 0-D tensors, tensors with dims
+  auto add = [&](const ArgValue& operand, int rank) { ranks[rank] = ranks[rank] ? promote_types(*ranks[rank], operand.dtype) : operand.dtype; };
+  add(a, a.rank() == 0 ? 1 : 2);
+  add(b, b_is_number ? 0 : b.rank() == 0 ? 1 : 2);
+  auto combine = [](std::optional<DType> higher, std::optional<DType> lower) -> std::optional<DType> {
+    if (!higher) return lower;
+    if (!lower) return higher;
+    return dtype_category(*lower) > dtype_category(*higher) ? promote_types(*higher, *lower) : *higher;
+  };
+  return *combine(ranks[2], combine(ranks[1], ranks[0]));
+}
+
+void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
+                  bool true_division) {
+  const ArgValue& input = ctx.arg("input");
+  bool number = ctx.call.arguments.contains("other");
+  ArgValue wrapped = number ? wrapped_number(ctx, "other") : ArgValue{};
+  const ArgValue& other = number ? wrapped : ctx.arg("other");
+  if (refuses && refuses(ctx, input, other)) return;
+  CallContext::BroadcastFailure failing;
+  std::optional<Shape> shape = ctx.broadcast(input.shape, other.shape, &other, "input " + sign + " other", failing);
+  if (!shape) {
+    // failing.dim counts in the broadcast shape; each operand's own dim is right-aligned to it.
+    int rank = static_cast<int>(std::max(input.shape.size(), other.shape.size()));
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::AddBroadcast,
+        fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result", tuple_str(input.shape),
+                    tuple_str(other.shape), sign, failing.a.str(), failing.b.str(), failing.dim),
+        &other, failing.dim - (rank - other.rank()));
+    diagnostic.related.push_back(ctx.related(input, failing.dim - (rank - input.rank()), fmt::format("input has {} here", failing.a.str())));
+    ctx.pytorch_raises(diagnostic, "RuntimeError", broadcast_message(failing));
+    return;
+  }
+  DType dtype = result_type(input, other, number);
+  if (true_division && !is_floating(dtype)) dtype = DType::Float32;  // the default dtype
+  ctx.outputs.push_back({"output", *shape, dtype});
+}
+
+// sub_check: two bool operands, then one.
+bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  bool both = input.dtype == DType::Bool && other.dtype == DType::Bool;
+  if (!both && input.dtype != DType::Bool && other.dtype != DType::Bool) return false;
+  const ArgValue& boolean = input.dtype == DType::Bool ? input : other;
+  Diagnostic& diagnostic = ctx.report(DiagId::SubBool, fmt::format("sub with a bool {}: PyTorch does not subtract bools", boolean.argument), &boolean);
+  ctx.pytorch_raises(diagnostic, "RuntimeError",
+                     both ? "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` "
+                            "operator instead."
+                          : "Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying to invert a mask, use "
+                            "the `~` or `logical_not()` operator instead.");
+  if (both) diagnostic.notes.push_back("for bools, a - b is a ^ b (logical_xor)");
+  return true;
+}
+
+}  // namespace
+
+void infer_add(CallContext& ctx) { infer_binary(ctx, "+", nullptr, false); }
+void infer_sub(CallContext& ctx) { infer_binary(ctx, "-", sub_refuses, false); }
+void infer_mul(CallContext& ctx) { infer_binary(ctx, "*", nullptr, false); }
+
+// rounding_mode None is true division; "trunc" and "floor" keep the promoted dtype.
+void infer_div(CallContext& ctx) {
+  const nlohmann::json& mode = ctx.call.arguments.at("rounding_mode");
+  if (mode.is_string() && mode != "trunc" && mode != "floor") {
+    Diagnostic& diagnostic = report_argument(
+        ctx, DiagId::DivRoundingMode, fmt::format("rounding_mode=\"{}\" is not one of None, \"trunc\", \"floor\"", mode.get<std::string>()),
+        "rounding_mode");
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{}'", mode.get<std::string>()));
+    return;
+  }
+  infer_binary(ctx, "/", nullptr, mode.is_null());
+}
+
+}  // namespace mhacheck

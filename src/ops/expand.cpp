@@ -1,0 +1,172 @@
+// Tensor.expand(sizes), Tensor.repeat(repeats) and torch.repeat_interleave(input, repeats, dim),
+// as PyTorch 2.x's inferExpandGeometry, repeat and repeat_interleave_symint check them. Sizes
+// may be symbols (x.expand(B, -1, -1)); expand's -1 keeps the existing size.
+#include <fmt/format.h>
+
+#include "ops/dim_arguments.hpp"
+#include "ops/registry.hpp"
+#include "ops/size_product.hpp"
+
+namespace mhacheck {
+namespace {
+
+// The sizes of a SizeList argument, symbols resolved.
+Shape written_sizes(const CallContext& ctx, const std::string& argument) {
+  Shape sizes;
+  for (const nlohmann::json& size : ctx.call.arguments.at(argument)) {
+    sizes.push_back(size.is_string() ? ctx.symbols.resolve(*parse_dim_expr(size.get<std::string>()))  // checked by the reader
+                                     : DimExpr::constant(size.get<std::int64_t>()));
+  }
+  return sizes;
+}
+
+// "[2, 4]", as ATen prints an IntArrayRef.
+std::string list_str(const Shape& shape) {
+  std::string text;
+  for (const DimExpr& dim : shape) text += (text.empty() ? "" : ", ") + dim.str();
+  return "[" + text + "]";
+}
+
+// Tensor::toString() of a CPU tensor: "torch.FloatTensor".
+std::string legacy_type_name(DType dtype) {
+  switch (dtype) {
+    case DType::Float16: return "torch.HalfTensor";
+    case DType::BFloat16: return "torch.BFloat16Tensor";
+    case DType::Float32: return "torch.FloatTensor";
+    case DType::Float64: return "torch.DoubleTensor";
+    case DType::Bool: return "torch.BoolTensor";
+    case DType::UInt8: return "torch.ByteTensor";
+    case DType::Int8: return "torch.CharTensor";
+    case DType::Int16: return "torch.ShortTensor";
+    case DType::Int32: return "torch.IntTensor";
+    case DType::Int64: return "torch.LongTensor";
+  }
+  return "torch.Tensor";
+}
+
+// at::empty of a negative size, as repeat's result would be.
+bool sizes_possible(CallContext& ctx, const Shape& shape, const std::string& argument) {
+  for (const DimExpr& dim : shape) {
+    if (!dim.is_constant() || dim.offset >= 0) continue;
+    Diagnostic& diagnostic = report_argument(ctx, DiagId::ExpandSizes, fmt::format("the result would have the negative size {}", dim.offset), argument);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("Trying to create tensor with negative dimension {}: {}", dim.offset, list_str(shape)));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void infer_expand(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  Shape sizes = written_sizes(ctx, "size");
+  int rank = static_cast<int>(sizes.size());
+  if (rank < input.rank()) {
+    Diagnostic& diagnostic = report_argument(
+        ctx, DiagId::ExpandSizes, fmt::format("{} sizes for a {}-D tensor; expand can add dims, not drop them", rank, input.rank()), "size");
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("expand({}{{{}}}, size={}): the number of sizes provided ({}) must be greater or equal to the number of "
+                                   "dimensions in the tensor ({})",
+                                   legacy_type_name(input.dtype), list_str(input.shape), list_str(sizes), rank, input.rank()));
+    return;
+  }
+  Shape shape(sizes.size());
+  const DimExpr one = DimExpr::constant(1), keep = DimExpr::constant(-1);
+  for (int i = rank - 1; i >= 0; --i) {
+    int dim = input.rank() - rank + i;  // input's dim, right-aligned; negative: a new leading dim
+    DimExpr existing = dim >= 0 ? input.shape[dim] : one;
+    DimExpr target = sizes[i];
+    if (target == keep) {
+      if (dim < 0) {
+        Diagnostic& diagnostic = report_argument(
+            ctx, DiagId::ExpandSizes, fmt::format("size {} is -1 for a new leading dim; -1 keeps an existing size", i), "size");
+        ctx.pytorch_raises(diagnostic, "RuntimeError",
+                           fmt::format("The expanded size of the tensor (-1) isn't allowed in a leading, non-existing dimension {}", i));
+        return;
+      }
+      target = existing;
+    }
+    if (existing != target && existing != one &&
+        !(ctx.symbols.compare(existing, target) != Symbols::Verdict::Unequal &&
+          ctx.same(existing, target, &input, dim, fmt::format("expand size {} == input dim {}", i, dim)))) {
+      Diagnostic& diagnostic = report_argument(
+          ctx, DiagId::ExpandSizes,
+          fmt::format("size {} is {} but input dim {} is {}; expand stretches only dims of size 1", i, target.str(), dim, existing.str()), "size");
+      diagnostic.related.push_back(ctx.related(input, dim, fmt::format("input dim {} = {}", dim, existing.str())));
+      ctx.pytorch_raises(diagnostic, "RuntimeError",
+                         fmt::format("The expanded size of the tensor ({}) must match the existing size ({}) at non-singleton dimension {}.  "
+                                     "Target sizes: {}.  Tensor sizes: {}",
+                                     target.str(), existing.str(), i, list_str(sizes), list_str(input.shape)));
+      return;
+    }
+    shape[i] = target;
+  }
+  if (!sizes_possible(ctx, shape, "size")) return;
+  ctx.outputs.push_back({"output", shape, input.dtype});
+}
+
+void infer_repeat(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  Shape repeats = written_sizes(ctx, "repeats");
+  if (static_cast<int>(repeats.size()) < input.rank()) {
+    Diagnostic& diagnostic = report_argument(
+        ctx, DiagId::ExpandSizes, fmt::format("{} repeats for a {}-D tensor; repeat needs one per dim", repeats.size(), input.rank()), "repeats");
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+    return;
+  }
+  Shape shape;
+  std::size_t added = repeats.size() - input.shape.size();
+  for (std::size_t i = 0; i < repeats.size(); ++i) {
+    DimExpr size = i < added ? DimExpr::constant(1) : input.shape[i - added];
+    std::optional<SizeProduct> product = SizeProduct::of(Shape{size, repeats[i]});
+    std::optional<DimExpr> repeated = product ? product->as_dim() : std::nullopt;
+    if (!repeated) {
+      report_argument(ctx, DiagId::ShapeNotDerivable,
+                      fmt::format("{} * {} is not a multiple of one symbol; bind the symbols under \"dims\"", size.str(), repeats[i].str()), "repeats");
+      return;
+    }
+    shape.push_back(*repeated);
+  }
+  if (!sizes_possible(ctx, shape, "repeats")) return;
+  ctx.outputs.push_back({"output", shape, input.dtype});
+}
+
+// Without dim, input is flattened first; dim wraps against input's own rank.
+void infer_repeat_interleave(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  const nlohmann::json& written_dim = ctx.call.arguments.at("dim");
+  std::optional<int> dim = wrap_dim(ctx, "dim", written_dim.is_null() ? 0 : written_dim.get<std::int64_t>(), input.rank());
+  if (!dim) return;
+  std::int64_t repeats = int_argument(ctx, "repeats");
+  if (repeats < 0) {
+    Diagnostic& diagnostic = report_argument(ctx, DiagId::ExpandSizes, fmt::format("repeats={} is negative", repeats), "repeats");
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "Repeats must be non-negative");
+    return;
+  }
+  Shape shape = input.shape;
+  if (written_dim.is_null()) {
+    std::optional<SizeProduct> numel = SizeProduct::of(input.shape);
+    std::optional<DimExpr> flat = numel ? numel->as_dim() : std::nullopt;
+    if (!flat) {
+      report_argument(ctx, DiagId::ShapeNotDerivable,
+                      fmt::format("the flattened size {} is not a multiple of one symbol; bind the symbols under \"dims\"", numel_str(input.shape)),
+                      "dim");
+      return;
+    }
+    shape = {*flat};
+  } else if (input.rank() == 0) {
+    // unsqueeze(dim + 1) of a 0-D tensor
+    Diagnostic& diagnostic = report_argument(ctx, DiagId::DimOutOfRange, "a 0-D tensor has no dim to repeat along", "dim");
+    ctx.pytorch_raises(diagnostic, "IndexError", "Dimension out of range (expected to be in range of [-1, 0], but got 1)");
+    return;
+  }
+  std::optional<DimExpr> repeated = dim_mul(shape[*dim], repeats);
+  if (!repeated) {
+    report_argument(ctx, DiagId::ShapeNotDerivable, fmt::format("{} * {} overflows", shape[*dim].str(), repeats), "repeats");
+    return;
+  }
+  shape[*dim] = *repeated;
+  ctx.outputs.push_back({"output", shape, input.dtype});
+}
+
+}  // namespace mhacheck

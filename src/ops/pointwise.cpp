@@ -1,0 +1,72 @@
+// The operators whose output has their input's shape: contiguous and clone (a copy), dropout
+// (identity when it runs: evaluation mode), and the activations relu, gelu, silu, tanh and
+// sigmoid, each with the dtypes its CPU kernel takes in PyTorch 2.x.
+#include <fmt/format.h>
+
+#include "ops/dim_arguments.hpp"
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+void same_shape(CallContext& ctx, DType dtype) { ctx.outputs.push_back({"output", ctx.arg("input").shape, dtype}); }
+
+// A kernel dispatched over floating types only: "\"GeluKernelImpl\" not implemented for 'Long'".
+bool floating_kernel(CallContext& ctx, const std::string& op, const std::string& kernel) {
+  const ArgValue& input = ctx.arg("input");
+  if (is_floating(input.dtype)) return true;
+  Diagnostic& diagnostic =
+      ctx.report(DiagId::ActivationDType, fmt::format("{} of a {} tensor; it needs a floating dtype", op, dtype_name(input.dtype)), &input);
+  ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("\"{}\" not implemented for '{}'", kernel, dtype_aten_name(input.dtype)));
+  ctx.add_dtype_fix(diagnostic, "pass input as float32", input, DType::Float32);
+  return false;
+}
+
+}  // namespace
+
+void infer_same_shape(CallContext& ctx) { same_shape(ctx, ctx.arg("input").dtype); }
+
+void infer_dropout(CallContext& ctx) {
+  double p = ctx.call.arguments.at("p").get<double>();
+  if (p < 0 || p > 1) {
+    Diagnostic& diagnostic = report_argument(ctx, DiagId::DropoutProbability, fmt::format("p={} is not a probability", p), "p");
+    ctx.pytorch_raises(diagnostic, "ValueError", fmt::format("dropout probability has to be between 0 and 1, but got {}", p));
+    return;
+  }
+  same_shape(ctx, ctx.arg("input").dtype);
+}
+
+// clamp_min(0), which refuses bool.
+void infer_relu(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  if (input.dtype == DType::Bool) {
+    Diagnostic& diagnostic = ctx.report(DiagId::ActivationDType, "relu of a bool tensor", &input);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "Boolean inputs not supported for relu");
+    ctx.add_dtype_fix(diagnostic, "pass input as float32", input, DType::Float32);
+    return;
+  }
+  same_shape(ctx, input.dtype);
+}
+
+void infer_gelu(CallContext& ctx) {
+  const std::string approximate = ctx.call.arguments.at("approximate").get<std::string>();
+  if (approximate != "none" && approximate != "tanh") {
+    Diagnostic& diagnostic =
+        report_argument(ctx, DiagId::GeluApproximate, fmt::format("approximate=\"{}\" is not \"none\" or \"tanh\"", approximate), "approximate");
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "approximate argument must be either none or tanh.");
+    return;
+  }
+  if (floating_kernel(ctx, "gelu", "GeluKernelImpl")) same_shape(ctx, ctx.arg("input").dtype);
+}
+
+void infer_silu(CallContext& ctx) {
+  if (floating_kernel(ctx, "silu", "silu_cpu")) same_shape(ctx, ctx.arg("input").dtype);
+}
+
+// Unary floating functions: an integer or bool input gives the default dtype, float32.
+void infer_tanh(CallContext& ctx) {
+  DType dtype = ctx.arg("input").dtype;
+  same_shape(ctx, is_floating(dtype) ? dtype : DType::Float32);
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+"""Generate golden fixtures for mhacheck's forward pass of the elementwise, activation,
+reduction and expand operators.
+
+Writes, under tests/pytorch/forward_pointwise/, for every case NAME:
+  NAME.npz   the inputs (by their names in the spec) and PyTorch's results ("expected.OUT" for
+             each call's named output)
+  NAME.json  the mhacheck spec of the calls, with the tensors given by file and key
+and index.json listing the cases.  Every value is computed by the installed PyTorch (1.13 from
+Debian's python3-torch); these operators compute the same values in 2.x.  No case has a 0-D
+array (fixture_common.save_npz would write it 1-D): full reductions keep their dims.
+
+Usage:  /usr/bin/python3 tests/pytorch/gen_pointwise_forward_cases.py [--out DIR]
+
+Deterministic: each case seeds torch with a hash of its name, and the .npz files have fixed zip
+timestamps.  Only stdlib, torch and numpy are used.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixture_common import save_npz  # noqa: E402
+from gen_glue_forward_cases import random_tensor, seed_of  # noqa: E402
+
+F = torch.nn.functional
+
+# name -> (inputs {name: (shape, dtype)}, calls [(spec, fn(env) -> tensor)]); each call's
+# output is named by its spec's "outputs"[0].
+CASES = {
+    "sub-broadcast": ({"x": ((2, 3, 4), "float32"), "y": ((3, 1), "float32")},
+                      [({"op": "sub", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] - e["y"])]),
+    "mul-number": ({"x": ((2, 3), "float64")}, [({"op": "mul", "input": "x", "other": 0.125, "outputs": ["out"]}, lambda e: e["x"] * 0.125)]),
+    "mul-int-by-float-number": ({"x": ((2, 3), "int64")},
+                                [({"op": "mul", "input": "x", "other": 0.5, "outputs": ["out"]}, lambda e: e["x"] * 0.5)]),
+    "div-broadcast": ({"x": ((2, 1, 4), "float32"), "y": ((3, 1), "float64")},
+                      [({"op": "div", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] / e["y"])]),
+    "div-int-true-division": ({"x": ((2, 3), "int64"), "y": ((3,), "int64")},
+                              [({"op": "div", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: torch.div(e["x"], e["y"]))]),
+    "div-floor": ({"x": ((2, 3), "float64")},
+                  [({"op": "div", "input": "x", "other": 0.3, "rounding_mode": "floor", "outputs": ["out"]},
+                    lambda e: torch.div(e["x"], 0.3, rounding_mode="floor"))]),
+    "div-trunc": ({"x": ((2, 3), "float32"), "y": ((2, 3), "float32")},
+                  [({"op": "div", "input": "x", "other": "y", "rounding_mode": "trunc", "outputs": ["out"]},
+                    lambda e: torch.div(e["x"], e["y"], rounding_mode="trunc"))]),
+    "add-number": ({"x": ((4,), "float32")}, [({"op": "add", "input": "x", "other": 1, "outputs": ["out"]}, lambda e: e["x"] + 1)]),
+    "relu": ({"x": ((2, 5), "float32")}, [({"op": "relu", "input": "x", "outputs": ["out"]}, lambda e: F.relu(e["x"]))]),
+    "gelu": ({"x": ((2, 5), "float64")}, [({"op": "gelu", "input": "x", "outputs": ["out"]}, lambda e: F.gelu(e["x"]))]),
+    "gelu-tanh": ({"x": ((3, 4), "float32")},
+                  [({"op": "gelu", "input": "x", "approximate": "tanh", "outputs": ["out"]}, lambda e: F.gelu(e["x"], approximate="tanh"))]),
+    "gelu-tanh-float64": ({"x": ((3, 4), "float64")},
+                          [({"op": "gelu", "input": "x", "approximate": "tanh", "outputs": ["out"]},
+                            lambda e: F.gelu(e["x"], approximate="tanh"))]),
+    "silu": ({"x": ((2, 5), "float32")}, [({"op": "silu", "input": "x", "outputs": ["out"]}, lambda e: F.silu(e["x"]))]),
+    "tanh": ({"x": ((2, 5), "float64")}, [({"op": "tanh", "input": "x", "outputs": ["out"]}, lambda e: torch.tanh(e["x"]))]),
+    "sigmoid": ({"x": ((2, 5), "float32")}, [({"op": "sigmoid", "input": "x", "outputs": ["out"]}, lambda e: torch.sigmoid(e["x"]))]),
+    "sigmoid-int": ({"x": ((2, 5), "int8")}, [({"op": "sigmoid", "input": "x", "outputs": ["out"]}, lambda e: torch.sigmoid(e["x"]))]),
+    "dropout-eval": ({"x": ((2, 5), "float32")},
+                     [({"op": "dropout", "input": "x", "p": 0.3, "training": False, "outputs": ["out"]},
+                       lambda e: F.dropout(e["x"], 0.3, training=False))]),
+    "contiguous-after-transpose": ({"x": ((2, 3, 4), "float32")},
+                                   [({"op": "transpose", "input": "x", "dim0": 0, "dim1": 2, "outputs": ["t"]}, lambda e: e["x"].transpose(0, 2)),
+                                    ({"op": "contiguous", "input": "t", "outputs": ["out"]}, lambda e: e["t"].contiguous())]),
+    "clone-int": ({"x": ((2, 3), "int64")}, [({"op": "clone", "input": "x", "outputs": ["out"]}, lambda e: e["x"].clone())]),
+    "sum-dim": ({"x": ((2, 3, 4), "float32")},
+                [({"op": "sum", "input": "x", "dim": 1, "outputs": ["out"]}, lambda e: e["x"].sum(1))]),
+    "sum-dims-keepdim": ({"x": ((2, 3, 4, 5), "float64")},
+                         [({"op": "sum", "input": "x", "dim": [0, -1], "keepdim": True, "outputs": ["out"]},
+                           lambda e: e["x"].sum([0, -1], keepdim=True))]),
+    "sum-all-keepdim": ({"x": ((3, 4), "float32")},
+                        [({"op": "sum", "input": "x", "dim": [0, 1], "keepdim": True, "outputs": ["out"]},
+                          lambda e: e["x"].sum([0, 1], keepdim=True))]),
+    "mean-last": ({"x": ((2, 5, 8), "float32")}, [({"op": "mean", "input": "x", "dim": -1, "outputs": ["out"]}, lambda e: e["x"].mean(-1))]),
+    "mean-dims": ({"x": ((2, 3, 4), "float64")},
+                  [({"op": "mean", "input": "x", "dim": [2, 0], "outputs": ["out"]}, lambda e: e["x"].mean([2, 0]))]),
+    "mean-tokens": ({"x": ((2, 7, 16), "float32")},
+                    [({"op": "mean", "input": "x", "dim": 1, "keepdim": True, "outputs": ["out"]}, lambda e: e["x"].mean(1, keepdim=True))]),
+    "masked-fill-scores": ({"s": ((2, 2, 3, 3), "float32"), "m": ((2, 1, 1, 3), "bool")},
+                           [({"op": "masked_fill", "input": "s", "mask": "m", "value": -1e9, "outputs": ["out"]},
+                             lambda e: e["s"].masked_fill(e["m"], -1e9))]),
+    "masked-fill-inf-then-softmax": ({"s": ((2, 4), "float64"), "m": ((4,), "bool")},
+                                     [({"op": "masked_fill", "input": "s", "mask": "m", "value": "-inf", "outputs": ["f"]},
+                                       lambda e: e["s"].masked_fill(e["m"], float("-inf"))),
+                                      ({"op": "softmax", "input": "f", "dim": -1, "outputs": ["out"]}, lambda e: torch.softmax(e["f"], -1))]),
+    "masked-fill-broadcasts-input": ({"x": ((3,), "float32"), "m": ((2, 3), "bool")},
+                                     [({"op": "masked_fill", "input": "x", "mask": "m", "value": 2.5, "outputs": ["out"]},
+                                       lambda e: e["x"].masked_fill(e["m"], 2.5))]),
+    "expand-class-token": ({"c": ((1, 1, 8), "float32")},
+                           [({"op": "expand", "input": "c", "size": [3, -1, -1], "outputs": ["out"]}, lambda e: e["c"].expand(3, -1, -1))]),
+    "expand-new-dims": ({"x": ((3, 1), "int64")},
+                        [({"op": "expand", "input": "x", "size": [2, 3, 4], "outputs": ["out"]}, lambda e: e["x"].expand(2, 3, 4))]),
+    "repeat": ({"x": ((2, 3), "float32")}, [({"op": "repeat", "input": "x", "repeats": [2, 1, 3], "outputs": ["out"]}, lambda e: e["x"].repeat(2, 1, 3))]),
+    "repeat-interleave-dim": ({"x": ((2, 3, 4), "float64")},
+                              [({"op": "repeat_interleave", "input": "x", "repeats": 2, "dim": 1, "outputs": ["out"]},
+                                lambda e: e["x"].repeat_interleave(2, dim=1))]),
+    "repeat-interleave-flat": ({"x": ((2, 3), "int64")},
+                               [({"op": "repeat_interleave", "input": "x", "repeats": 3, "outputs": ["out"]}, lambda e: e["x"].repeat_interleave(3))]),
+    "repeat-interleave-heads": ({"k": ((2, 2, 5, 4), "float32")},
+                                [({"op": "repeat_interleave", "input": "k", "repeats": 3, "dim": -3, "outputs": ["out"]},
+                                  lambda e: e["k"].repeat_interleave(3, dim=-3))]),
+}
+
+
+def tensor_of(shape, dtype):
+    if dtype == "bool":
+        return torch.rand(shape) < 0.4
+    return random_tensor(shape, dtype)
+
+
+def write_case(out, name, case):
+    inputs, calls = case
+    torch.manual_seed(seed_of(name))
+    env = {key: tensor_of(shape, dtype) for key, (shape, dtype) in inputs.items()}
+    if name == "masked-fill-inf-then-softmax":
+        env["m"][0] = False  # one key always attends: no row is fully masked
+    arrays = {key: value.numpy() for key, value in env.items()}
+    specs = []
+    for i, (call, fn) in enumerate(calls):
+        result = fn(env)
+        env[call["outputs"][0]] = result
+        arrays["expected." + call["outputs"][0]] = result.contiguous().numpy()
+        specs.append(dict(id="c{}".format(i), **call))
+    spec = {"tensors": {key: {"file": name + ".npz", "key": key} for key in inputs}, "modules": {}, "calls": specs}
+    save_npz(os.path.join(out, name + ".npz"), arrays)
+    with open(os.path.join(out, name + ".json"), "w") as fh:
+        json.dump(spec, fh, indent=2)
+        fh.write("\n")
+    return str(env[calls[-1][0]["outputs"][0]].dtype).replace("torch.", "")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "forward_pointwise"))
+    out = parser.parse_args().out
+    os.makedirs(out, exist_ok=True)
+    index = [{"name": name, "dtype": write_case(out, name, case), "fully_masked": False} for name, case in CASES.items()]
+    with open(os.path.join(out, "index.json"), "w") as fh:
+        json.dump({"generator": "tests/pytorch/gen_pointwise_forward_cases.py", "torch_version": torch.__version__, "cases": index}, fh, indent=1)
+        fh.write("\n")
+    print("{} cases in {}".format(len(index), out))
+
+
+if __name__ == "__main__":
+    main()
