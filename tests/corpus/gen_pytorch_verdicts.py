@@ -13,7 +13,8 @@ For every case this records, with real tensors:
     fix applied for real: the patch for module options and shapes, and the Python expression its
     text gives (`~pad`, `attn_mask[:, None, None, :]`, `.transpose(0, 1)`, ...) evaluated on the
     original tensors, which must give the shape the patch declares ("expression" records which).
-    Then whether PyTorch raises, each output's shape, and whether it leaks across the batch.
+    Then whether PyTorch raises, each output's shape, whether it leaks across the batch, and, for
+    a case with an intended program, whether it computes the same outputs ("matches_intended").
   - for a correct configuration: that PyTorch accepts it and it does not leak.
 
 PyTorch 1.13 (Debian's python3-torch) has no F.scaled_dot_product_attention: SDPA calls run 2.x's
@@ -274,7 +275,9 @@ def apply_patch(document, patch):
         parent = document
         for part in parts[:-1]:
             parent = parent[int(part)] if isinstance(parent, list) else parent[part]
-        if op["op"] in ("replace", "add"):
+        if op["op"] == "add" and isinstance(parent, list):  # RFC 6902: inserts before the index
+            parent.insert(len(parent) if parts[-1] == "-" else int(parts[-1]), op["value"])
+        elif op["op"] in ("replace", "add"):
             if isinstance(parent, list):
                 parent[int(parts[-1])] = op["value"]
             else:
@@ -359,6 +362,7 @@ def verdict(entry, binary, silent):
     else:
         record["outputs"] = shapes(outputs)
         record["leaks"] = leaks(modules, calls, built, values, tensors, symbols, generator)
+    i_outputs = None
     if "intended" in entry and outputs is not None:
         intended = entry["intended"]
         i_modules, i_tensors, i_calls = normalise(intended.get("spec", spec))
@@ -401,6 +405,11 @@ def verdict(entry, binary, silent):
     else:
         fixed["outputs"] = shapes(f_outputs)
         fixed["leaks"] = leaks(f_modules, f_calls, f_built, f_values, f_tensors, symbols, generator)
+        if i_outputs is not None:  # the fix computes what the case was meant to compute
+            compared = [k for k in i_outputs if k in f_outputs and f_outputs[k].shape == i_outputs[k].shape]
+            # None: the fix leaves its outputs in another layout than the intended program's.
+            fixed["matches_intended"] = all(
+                torch.allclose(f_outputs[k], i_outputs[k], atol=1e-5, equal_nan=True) for k in compared) if compared else None
     record["first_fix"] = fixed
     return record
 
