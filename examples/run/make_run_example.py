@@ -29,4 +29,11 @@ repeated = np.tile(per_entry, (2, 1, 1))    # mask.repeat(2, 1, 1): entries 1 an
 causal_inverted = np.tril(np.ones((3, 3), dtype=bool))  # True = ignore in MHA: it hides the past
 query_nan = query.numpy().copy()
 query_nan[1, 0, 3] = np.nan
-np.savez("masks.npz", float_padding=float_padding, repeated=repeated, causal_inverted=causal_inverted, query_nan=query_nan)
+# MHA116: a Hugging Face attention_mask (1 = keep) of unpadded sequences passed as a
+# key_padding_mask (True = ignore) masks every key. MHA117: an all-True attn_mask for
+# F.scaled_dot_product_attention (True = take part) masks nothing.
+keep_all = np.ones((2, 5), dtype=bool)
+sdpa_query = torch.randn(2, 2, 3, 4).numpy()
+padding_none = np.ones((2, 1, 1, 3), dtype=bool)
+np.savez("masks.npz", float_padding=float_padding, repeated=repeated, causal_inverted=causal_inverted, query_nan=query_nan,
+         keep_all=keep_all, sdpa_query=sdpa_query, padding_none=padding_none)

@@ -2,6 +2,8 @@
 // non-negative, at most one is -1 (inferred), and the element count must stay the same. With
 // symbols the count is a product of symbols (size_product.hpp); a -1 is inferred only when the
 // quotient is exact. view's stride rules are not modelled: inputs are taken as contiguous.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "ops/dim_arguments.hpp"
@@ -151,9 +153,101 @@ class ReshapeRules {
         diagnostic.notes.push_back("reshape and view keep memory order; to move a dim, transpose (then reshape): "
                                    "x.view(B, T, H, D).transpose(1, 2) to split heads, out.transpose(1, 2).reshape(B, T, H*D) to merge them");
         diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
+        propose_transpose(diagnostic);
       }
     }
     return names;
+  }
+
+  // Where each dim goes when the named dims keep their order: a dim named in `from` is placed
+  // where `to` names it; the others, in their own order, after every named one. The order of
+  // `from`'s dims that puts them in `to`'s order.
+  static std::vector<int> order_by_names(const std::vector<std::string>& from, const std::vector<std::string>& to) {
+    std::vector<std::size_t> place(from.size(), to.size());
+    for (std::size_t i = 0; i < from.size(); ++i) {
+      auto found = std::find(to.begin(), to.end(), from[i]);
+      if (!from[i].empty() && found != to.end()) place[i] = static_cast<std::size_t>(found - to.begin());
+    }
+    std::vector<int> order(from.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return place[a] < place[b]; });
+    return order;
+  }
+
+  // The call that moves dims into `order` ({"op": "transpose"} for one swap, else permute).
+  static nlohmann::json reorder_call(const std::vector<int>& order, std::string id, nlohmann::json input, std::string output,
+                                     std::string& text) {
+    nlohmann::json call = {{"id", std::move(id)}, {"input", std::move(input)}, {"outputs", {std::move(output)}}};
+    std::vector<int> moved;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      if (order[i] != static_cast<int>(i)) moved.push_back(static_cast<int>(i));
+    }
+    if (moved.size() == 2) {
+      call["op"] = "transpose";
+      call["dim0"] = moved[0];
+      call["dim1"] = moved[1];
+      text = fmt::format(".transpose({}, {})", moved[0], moved[1]);
+    } else {
+      call["op"] = "permute";
+      call["dims"] = order;
+      std::string dims;
+      for (int dim : order) dims += (dims.empty() ? "" : ", ") + std::to_string(dim);
+      text = ".permute(" + dims + ")";
+    }
+    return call;
+  }
+
+  static std::string shape_text(const nlohmann::json& shape) {
+    std::string text;
+    for (const nlohmann::json& size : shape) text += (text.empty() ? "" : ", ") + (size.is_string() ? size.get<std::string>() : size.dump());
+    return text;
+  }
+
+  // MHA312's fix: keep the named dims in memory order through the reshape and move them with a
+  // transpose. Splitting heads, view to the input's order then transpose ((B, T, H*D) ->
+  // view(B, T, H, D).transpose(1, 2)); merging them, transpose first (out.transpose(1, 2).reshape(B, T, H*D)).
+  // Only in a spec's "calls" list, where a call can be inserted.
+  void propose_transpose(Diagnostic& diagnostic) {
+    const std::string prefix = "/calls/";
+    if (ctx_.call.pointer.rfind(prefix, 0) != 0) return;
+    std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
+    std::vector<std::string> written_names(written_.size());
+    for (std::size_t j = 0; j < written_.size(); ++j) written_names[j] = written_[j].is_string() ? written_[j].get<std::string>() : "";
+    std::vector<std::string> input_names(static_cast<std::size_t>(input_.rank()));
+    for (int i = 0; i < input_.rank(); ++i) input_names[static_cast<std::size_t>(i)] = input_.dim_name(i);
+    const std::string& op = ctx_.call.op;
+    nlohmann::json patch = nlohmann::json::array();
+    std::string moved;
+    if (written_.size() > input_names.size()) {
+      // Split: the call views to the written sizes in the input's order; a new call, with this
+      // call's id and outputs, moves them where they were written.
+      std::vector<int> order = order_by_names(written_names, input_names);
+      nlohmann::json in_order = nlohmann::json::array();
+      for (int j : order) in_order.push_back(written_[static_cast<std::size_t>(j)]);
+      std::vector<int> back(order.size());
+      for (std::size_t p = 0; p < order.size(); ++p) back[static_cast<std::size_t>(order[p])] = static_cast<int>(p);
+      std::string split = ctx_.call.id + "_split";
+      nlohmann::json mover = reorder_call(back, ctx_.call.id, split, "", moved);
+      mover["outputs"] = ctx_.call.outputs.empty() ? nlohmann::json::array() : nlohmann::json(ctx_.call.outputs);
+      if (mover["outputs"].empty()) mover.erase("outputs");
+      patch.push_back({{"op", "replace"}, {"path", ctx_.call.pointer + "/shape"}, {"value", in_order}});
+      patch.push_back({{"op", "replace"}, {"path", ctx_.call.pointer + "/id"}, {"value", ctx_.call.id + "_view"}});
+      patch.push_back({{"op", "add"}, {"path", ctx_.call.pointer + "/outputs"}, {"value", {split}}});
+      patch.push_back({{"op", "add"}, {"path", prefix + std::to_string(index + 1)}, {"value", mover}});
+      ctx_.add_patch_fix(diagnostic, fmt::format("{} in the input's order, then move the dims: x.{}({}){}", op, op, shape_text(in_order), moved),
+                         std::move(patch));
+    } else if (written_.size() < input_names.size()) {
+      // Merge: a new call before this one moves the input's dims into the written order.
+      const ArgRef& input = ctx_.call.tensor("input");
+      if (input.kind != ArgRef::Kind::Named) return;
+      std::vector<int> order = order_by_names(input_names, written_names);
+      std::string moved_name = ctx_.call.id + "_moved";
+      nlohmann::json mover = reorder_call(order, ctx_.call.id + "_move", input.name, moved_name, moved);
+      patch.push_back({{"op", "add"}, {"path", ctx_.call.pointer}, {"value", mover}});
+      patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/input"}, {"value", moved_name}});
+      ctx_.add_patch_fix(diagnostic, fmt::format("move the dims first: {}{}.{}({})", input.name, moved, op, shape_text(written_)),
+                         std::move(patch));
+    }
   }
 
   void done(const Shape& shape) {

@@ -339,7 +339,8 @@ class Runner {
                                      argument.kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
       if (array != nullptr) forward.tensors[argument.name] = array;
     }
-    if (op.call.argument("query") && op.call.argument("key") && op.call.argument("value")) check_attention_values(call, op, forward);
+    bool masks_everything =
+        op.call.argument("query") && op.call.argument("key") && op.call.argument("value") && check_attention_values(call, op, forward);
     ForwardResult result;
     try {
       result = op.forward(forward);
@@ -347,7 +348,7 @@ class Runner {
       report_index_out_of_range(call, error);
       throw RunStop();
     }
-    if (!result.fully_masked_rows.empty()) {
+    if (!result.fully_masked_rows.empty() && !masks_everything) {
       if (forward.module != nullptr) report_masked_rows(call, result.fully_masked_rows);
       else report_masked_query_rows(call, result.fully_masked_rows.size());
     }
@@ -439,10 +440,13 @@ class Runner {
   // Value checks (src/run/value_checks.hpp) of an attention call's data, before its forward pass:
   // query, key and value, and every mask argument, read as the operator reads a bool mask. An
   // (N*num_heads, L, S) mask's layout is the operator's (OperatorDef::attn_mask_layout).
-  void check_attention_values(const CallDecl& call, const OperatorDef& op, const ForwardCall& forward) {
+  // Returns whether a mask masks every position (then every row is fully masked: one cause,
+  // reported once, not again as MHA110).
+  bool check_attention_values(const CallDecl& call, const OperatorDef& op, const ForwardCall& forward) {
     AttnMaskLayout layout = op.attn_mask_layout != nullptr ? op.attn_mask_layout(forward) : AttnMaskLayout{};
     MaskReading reading = op.mask_true_attends ? MaskReading::TrueKeeps : MaskReading::TrueIgnores;
     std::vector<std::string> masks;
+    bool masks_everything = false;
     for (const ArgSchema& argument : op.call.arguments) {
       if (argument.kind == ArgKind::Mask) masks.push_back(argument.name);
     }
@@ -462,12 +466,15 @@ class Runner {
       const ArgRef& ref = call.tensor(argument);
       std::string name = ref.kind == ArgRef::Kind::Named ? ref.name : "";
       bool meant_causal = (call.flag("is_causal") && argument == "attn_mask") || name.find("causal") != std::string::npos;
+      std::optional<MaskFinding> extent = bool_mask_extent(*data, reading, argument);
       std::vector<std::pair<DiagId, std::optional<MaskFinding>>> findings = {
           {DiagId::FloatBinaryMask, float_binary_mask(*data)},
           {DiagId::MaskRepeatLayout, argument == "attn_mask" ? repeated_not_interleaved(*data, layout.batch, layout.heads) : std::nullopt},
-          {DiagId::CausalMaskFuture, meant_causal ? causal_sees_future(*data, reading) : std::nullopt}};
+          {DiagId::CausalMaskFuture, meant_causal ? causal_sees_future(*data, reading) : std::nullopt},
+          {extent && extent->kind == MaskFinding::Kind::MasksNothing ? DiagId::BoolMaskNothing : DiagId::BoolMaskEverything, extent}};
       for (auto& [id, finding] : findings) {
         if (!finding) continue;
+        if (finding->kind == MaskFinding::Kind::MasksEverything) masks_everything = true;
         Diagnostic& diagnostic = report(id, fmt::format("{}: {}", argument, finding->message), call.id,
                                         spec_.document.values.find(ref.pointer));
         diagnostic.argument = argument;
@@ -475,6 +482,7 @@ class Runner {
         diagnostic.notes.push_back("PyTorch raises nothing");
       }
     }
+    return masks_everything;
   }
 
   void report_masked_rows(const CallDecl& call, const std::vector<FullyMaskedRow>& rows) {

@@ -75,6 +75,31 @@ std::optional<MaskFinding> causal_sees_future(const Array& mask, MaskReading rea
   return std::nullopt;
 }
 
+std::optional<MaskFinding> bool_mask_extent(const Array& mask, MaskReading reading, const std::string& argument) {
+  if (mask.dtype != DType::Bool || mask.size() == 0) return std::nullopt;
+  std::int64_t trues = 0;
+  for (double v : mask.to_double()) trues += v != 0.0 ? 1 : 0;
+  bool true_ignores = reading == MaskReading::TrueIgnores;
+  std::int64_t masked = true_ignores ? trues : mask.size() - trues;
+  const char* convention = true_ignores ? "True marks the positions not to attend (nn.MultiheadAttention's convention)"
+                                        : "True marks the positions that take part (F.scaled_dot_product_attention's convention)";
+  if (masked == mask.size()) {
+    return MaskFinding{MaskFinding::Kind::MasksEverything,
+                       fmt::format("masks every position: it is all {}, and here {}", true_ignores ? "True" : "False", convention),
+                       fmt::format("no query can attend to anything, so every output row is NaN or, with PyTorch 2.5+'s safe softmax, "
+                                   "attends to nothing; a mask written in the other convention is the usual cause: pass ~{}",
+                                   argument)};
+  }
+  if (masked == 0) {
+    return MaskFinding{MaskFinding::Kind::MasksNothing,
+                       fmt::format("masks nothing: it is all {}, and here {}", true_ignores ? "False" : "True", convention),
+                       fmt::format("right only if nothing in this batch is to be masked (no padding); a mask written in the other "
+                                   "convention, or built from the wrong lengths, is the usual cause: if it marks padding as False, pass ~{}",
+                                   argument)};
+  }
+  return std::nullopt;
+}
+
 std::int64_t non_finite_count(const Array& input) {
   if (input.dtype != DType::Float32 && input.dtype != DType::Float64 && input.dtype != DType::Float16 && input.dtype != DType::BFloat16) {
     return 0;

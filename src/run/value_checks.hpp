@@ -15,7 +15,7 @@ namespace mhacheck {
 enum class MaskReading { TrueIgnores, TrueKeeps };
 
 struct MaskFinding {
-  enum class Kind { FloatBinary, RepeatNotInterleave, SeesFuture } kind;
+  enum class Kind { FloatBinary, RepeatNotInterleave, SeesFuture, MasksEverything, MasksNothing } kind;
   std::string message;
   std::string note;
 };
@@ -28,6 +28,9 @@ std::optional<MaskFinding> repeated_not_interleaved(const Array& mask, std::int6
 // A mask meant to be causal (its name says so, or is_causal=True says it is) that lets query
 // row l attend to a key position s > l.
 std::optional<MaskFinding> causal_sees_future(const Array& mask, MaskReading reading);
+// A bool mask that masks every position, or none, read as the operator reads True. `argument`
+// names the mask in the note's fix (~argument).
+std::optional<MaskFinding> bool_mask_extent(const Array& mask, MaskReading reading, const std::string& argument);
 // The number of NaN and infinite elements of a floating input.
 std::int64_t non_finite_count(const Array& input);
 

@@ -70,3 +70,93 @@ TEST_CASE("corpus: correct real-world configurations get no error and no warning
     }
   }
 }
+
+namespace {
+
+// A shape mhacheck reports, with the sizes gen_pytorch_verdicts.py gave its unbound symbols.
+nlohmann::json concrete(const Shape& shape, const nlohmann::json& symbols) {
+  nlohmann::json sizes = nlohmann::json::array();
+  for (const DimExpr& dim : shape) {
+    if (dim.is_constant()) {
+      sizes.push_back(dim.offset);
+    } else {
+      REQUIRE(symbols.contains(dim.symbol));
+      sizes.push_back(dim.coeff * symbols.at(dim.symbol).get<std::int64_t>() + dim.offset);
+    }
+  }
+  return sizes;
+}
+
+}  // namespace
+
+// tests/corpus/pytorch_verdicts.json: the corpus run in real PyTorch by gen_pytorch_verdicts.py.
+TEST_CASE("corpus: PyTorch confirms every silent bug and every first fix", "[corpus]") {
+  nlohmann::json verdicts = corpus("pytorch_verdicts.json");
+  nlohmann::json cases = corpus("silent.json");
+  REQUIRE(verdicts.at("silent").size() == cases.size());
+  int misbehaving = 0, fixes_run = 0, matching = 0;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const nlohmann::json& entry = cases[i];
+    const nlohmann::json& verdict = verdicts.at("silent")[i];
+    INFO(entry.at("name").get<std::string>());
+    REQUIRE(verdict.at("name") == entry.at("name"));
+    if (entry.at("primary_severity") == "error") {
+      // mhacheck's error is PyTorch's: no false alarm (a call valid only if B == T runs with B != T).
+      CHECK(verdict.at("pytorch_raises").get<bool>());
+    } else {
+      // Silent: PyTorch accepts it, and it really computes the wrong thing.
+      REQUIRE_FALSE(verdict.at("pytorch_raises").get<bool>());
+      bool leaks = verdict.value("leaks", nlohmann::json()).is_boolean() && verdict.at("leaks").get<bool>();
+      bool differs = verdict.value("differs_from_intended", false);
+      CHECK((leaks || differs));
+      misbehaving += leaks || differs;
+    }
+    Report report = test::check_text(entry.at("spec").dump());
+    const Diagnostic* first = primary(report);
+    REQUIRE(first != nullptr);
+    if (first->fixes.empty()) {
+      CHECK_FALSE(verdict.contains("first_fix"));
+      continue;
+    }
+    // The fixture ran this very fix: regenerate it when the first fix changes.
+    REQUIRE(verdict.contains("first_fix"));
+    const nlohmann::json& fixed = verdict.at("first_fix");
+    const Fix& fix = first->fixes.front();
+    CHECK(fixed.at("patch") == fix.patch);
+    CHECK(fixed.at("description") == fix.description);
+    // The fix's text names an expression that, run in PyTorch on the original tensors, gives what the patch declares.
+    CHECK_FALSE(fixed.at("expression").is_null());
+    if (!fix.valid()) continue;
+    ++fixes_run;
+    REQUIRE_FALSE(fixed.at("pytorch_raises").get<bool>());
+    CHECK_FALSE(fixed.at("leaks") == true);
+    // A case that says what it was meant to compute: the fix computes exactly that (null: the
+    // fix's outputs are in another layout, none to compare).
+    if (entry.contains("intended")) {
+      CHECK(fixed.at("matches_intended") != false);
+      matching += fixed.at("matches_intended") == true;
+    }
+    for (std::size_t k = 0; k < fix.outputs.size(); ++k) {
+      std::string key = first->call + "." + std::to_string(k);
+      INFO(key);
+      REQUIRE(fixed.at("outputs").contains(key));
+      CHECK(fixed.at("outputs").at(key) == concrete(fix.outputs[k].shape, verdict.at("symbols")));
+    }
+  }
+  CHECK(misbehaving >= 16);
+  CHECK(fixes_run >= 30);
+  CHECK(matching >= 6);
+}
+
+TEST_CASE("corpus: PyTorch runs every correct configuration without mixing batch entries", "[corpus]") {
+  nlohmann::json verdicts = corpus("pytorch_verdicts.json");
+  nlohmann::json cases = corpus("correct.json");
+  REQUIRE(verdicts.at("correct").size() == cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    INFO(cases[i].at("name").get<std::string>());
+    const nlohmann::json& verdict = verdicts.at("correct")[i];
+    REQUIRE(verdict.at("name") == cases[i].at("name"));
+    CHECK_FALSE(verdict.at("pytorch_raises").get<bool>());
+    CHECK(verdict.at("leaks") == false);
+  }
+}

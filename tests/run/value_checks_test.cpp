@@ -71,3 +71,45 @@ TEST_CASE("mhacheck run reports the value checks of file data only", "[value_che
   CHECK(run.status == 0);
   CHECK(run.out.find("MHA11") == std::string::npos);
 }
+
+TEST_CASE("a bool mask that masks every position or none, with each operator's meaning of True", "[value_checks]") {
+  Array all_true = bools({2, 3}, {1, 1, 1, 1, 1, 1});
+  Array all_false = bools({2, 3}, {0, 0, 0, 0, 0, 0});
+  Array some = bools({2, 3}, {0, 0, 1, 0, 1, 1});
+  std::optional<MaskFinding> everything = bool_mask_extent(all_true, MaskReading::TrueIgnores, "key_padding_mask");
+  REQUIRE(everything.has_value());
+  CHECK(everything->kind == MaskFinding::Kind::MasksEverything);
+  CHECK(everything->message.find("masks every position: it is all True") == 0);
+  CHECK(everything->note.find("~key_padding_mask") != std::string::npos);
+  REQUIRE(bool_mask_extent(all_true, MaskReading::TrueKeeps, "attn_mask").has_value());
+  CHECK(bool_mask_extent(all_true, MaskReading::TrueKeeps, "attn_mask")->kind == MaskFinding::Kind::MasksNothing);
+  REQUIRE(bool_mask_extent(all_false, MaskReading::TrueKeeps, "attn_mask").has_value());
+  CHECK(bool_mask_extent(all_false, MaskReading::TrueKeeps, "attn_mask")->kind == MaskFinding::Kind::MasksEverything);
+  REQUIRE(bool_mask_extent(all_false, MaskReading::TrueIgnores, "attn_mask").has_value());
+  CHECK(bool_mask_extent(all_false, MaskReading::TrueIgnores, "attn_mask")->kind == MaskFinding::Kind::MasksNothing);
+  CHECK_FALSE(bool_mask_extent(some, MaskReading::TrueIgnores, "attn_mask").has_value());
+  CHECK_FALSE(bool_mask_extent(some, MaskReading::TrueKeeps, "attn_mask").has_value());
+  // Float masks are additive: an all-zero one masks nothing on purpose.
+  CHECK_FALSE(bool_mask_extent(floats({2, 2}, {0, 0, 0, 0}), MaskReading::TrueIgnores, "attn_mask").has_value());
+}
+
+TEST_CASE("mhacheck run reports a mask that masks everything once, not again as fully masked rows", "[value_checks][run]") {
+  std::string run_data = std::string(MHACHECK_SOURCE_DIR) + "/examples/run/";
+  auto spec_with_padding = [&](const std::string& file, const std::string& key) {
+    return R"J({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "weights": ")J" + run_data +
+           R"J(mha_e8_h2.npz"}, "query": {"file": ")J" + run_data + R"J(inputs.npz", "key": "query"}, "key": {"file": ")J" + run_data +
+           R"J(inputs.npz", "key": "key"}, "value": {"file": ")J" + run_data + R"J(inputs.npz", "key": "key"}, "key_padding_mask": {"file": ")J" +
+           run_data + file + R"J(", "key": ")J" + key + R"J("}})J";
+  };
+  test::TempDir dir;
+  test::CliRun run = test::run_cli("run " + dir.write("all.json", spec_with_padding("masks.npz", "keep_all")));
+  INFO(run.out << run.err);
+  CHECK(run.out.find("warning[MHA116]: key_padding_mask: masks every position: it is all True") != std::string::npos);
+  CHECK(run.out.find("MHA110") == std::string::npos);
+  // The same keys with a real padding mask: neither warning.
+  test::CliRun fine = test::run_cli("run " + dir.write("padded.json", spec_with_padding("inputs.npz", "key_padding_mask")));
+  INFO(fine.out << fine.err);
+  CHECK(fine.out.find("MHA116") == std::string::npos);
+  CHECK(fine.out.find("MHA117") == std::string::npos);
+  CHECK(fine.status == 0);
+}

@@ -1,0 +1,433 @@
+#!/usr/bin/python3
+"""Run the corpus (tests/corpus/silent.json, correct.json) in real PyTorch; write pytorch_verdicts.json.
+
+For every case this records, with real tensors:
+  - whether PyTorch raises on the spec as written (unbound symbols get distinct small sizes, listed
+    in "symbols", so a call valid only if B == T is run with B != T);
+  - for a silent case (primary diagnostic a warning), how it misbehaves: "leaks" (an output element
+    depends on two batch entries: perturbing batch entry 0 and batch entry 1 each change it), and,
+    when the case gives the program it was meant to be ("intended": a spec, by default the case's
+    own, and expressions over the case's inputs for some of its inputs), whether the outputs differ from that program's on the same weights and inputs;
+  - for mhacheck's first fix of the case (read from `mhacheck check --format json` on the case's
+    spec, so the fixture goes stale when the fix changes: corpus_test.cpp compares the patch), the
+    fix applied for real: the patch for module options and shapes, and the Python expression its
+    text gives (`~pad`, `attn_mask[:, None, None, :]`, `.transpose(0, 1)`, ...) evaluated on the
+    original tensors, which must give the shape the patch declares ("expression" records which).
+    Then whether PyTorch raises, each output's shape, whether it leaks across the batch, and, for
+    a case with an intended program, whether it computes the same outputs ("matches_intended").
+  - for a correct configuration: that PyTorch accepts it and it does not leak.
+
+PyTorch 1.13 (Debian's python3-torch) has no F.scaled_dot_product_attention: SDPA calls run 2.x's
+math path as replayed by gen_sdpa_cases.py (math_path_2x, with 2.x's input validation: equal q/k/v
+dtypes, a bool or query-dtype mask). Modules run in eval mode (no dropout).
+
+Usage: python3 tests/corpus/gen_pytorch_verdicts.py [--mhacheck build/mhacheck]
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import torch
+from torch import nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "pytorch"))
+from gen_sdpa_cases import math_path_2x  # noqa: E402
+
+SEED = 11
+NOT_ARGUMENTS = {"module", "op", "dims", "tensors", "version", "mhacheck", "id", "outputs", "source"}
+TENSOR_ARGUMENTS = {"query", "key", "value", "key_padding_mask", "attn_mask", "input", "other", "src", "tgt",
+                    "memory", "src_mask", "tgt_mask", "memory_mask", "src_key_padding_mask",
+                    "tgt_key_padding_mask", "memory_key_padding_mask", "mask"}
+BATCH_NAMES = {"b", "n", "bs", "bsz", "batch", "batch_size"}
+
+
+class Unsupported(Exception):
+    pass
+
+
+# ---- reading a spec -------------------------------------------------------------------------
+
+def inline_call(spec):
+    """The single call of the inline form, its module (a constructor) named "m"."""
+    call = {k: v for k, v in spec.items() if k not in ("dims", "tensors", "version", "mhacheck")}
+    call.setdefault("id", "call")
+    modules = {}
+    if "module" in call:
+        modules["m"] = call["module"]
+        call["module"] = "m"
+    return call, modules
+
+
+def normalise(spec):
+    """(modules, tensor declarations, calls) of either spec form; inline tensor arguments get names."""
+    if "calls" in spec:
+        modules, calls = spec.get("modules", {}), [dict(c) for c in spec["calls"]]
+    else:
+        call, modules = inline_call(spec)
+        calls = [call]
+    tensors = dict(spec.get("tensors", {}))
+    for call in calls:
+        for arg in list(call):
+            if arg in TENSOR_ARGUMENTS and not isinstance(call[arg], str) and call[arg] is not None:
+                name = arg if arg not in tensors else call["id"] + "." + arg
+                tensors[name] = call[arg]
+                call[arg] = name
+    return modules, tensors, calls
+
+
+def declaration(decl):
+    if isinstance(decl, list):
+        return decl, "float32"
+    if "causal" in decl:  # mhacheck's generated causal mask: nn.Transformer.generate_square_subsequent_mask
+        return decl["causal"], "causal"
+    return decl["shape"], decl.get("dtype", "float32")
+
+
+def symbols_of(spec, tensors):
+    values = dict(spec.get("dims", {}))
+    free = [3, 5, 7, 11, 13, 17]
+    for decl in tensors.values():
+        for dim in declaration(decl)[0]:
+            if isinstance(dim, str) and re.fullmatch(r"[A-Za-z_]\w*", dim) and dim not in values:
+                values[dim] = free[len([v for v in values if v not in spec.get("dims", {})])]
+    return values
+
+
+def size(dim, symbols):
+    return dim if isinstance(dim, int) else int(eval(dim, {"__builtins__": {}}, dict(symbols)))
+
+
+def build_module(decl):
+    if isinstance(decl, str):
+        return eval(decl, {"nn": nn, "torch": torch})
+    kind = decl["type"].split(".")[-1]
+    args = {k: build_module(v) if isinstance(v, dict) and "type" in v else v for k, v in decl.items() if k != "type"}
+    return getattr(nn, kind)(**args)
+
+
+def mask_keeps_true(name, consumer_is_sdpa):
+    lowered = name.lower()
+    if "pad" in lowered:
+        return False
+    if "attention_mask" in lowered or "keep" in lowered or "valid" in lowered:
+        return True
+    return consumer_is_sdpa
+
+
+def make_values(tensors, symbols, calls, generator):
+    """Random inputs. Bool/int masks keep the first position and mask the last one of every row, so no
+    row is fully masked whichever convention the consumer reads."""
+    sdpa_inputs = {c[a] for c in calls if c.get("op") == "F.scaled_dot_product_attention" for a in c if a in TENSOR_ARGUMENTS}
+    values = {}
+    for name, decl in tensors.items():
+        shape, dtype = declaration(decl)
+        dims = [size(d, symbols) for d in shape]
+        if dtype == "causal":
+            values[name] = nn.Transformer.generate_square_subsequent_mask(dims[0])
+        elif dtype in ("bool", "int64", "int32", "uint8"):
+            if "mask" in name or "pad" in name or dtype == "bool":
+                keep = torch.rand(dims, generator=generator) < 0.6
+                if dims and dims[-1] >= 2:
+                    keep[..., 0] = True
+                    keep[..., -1] = False
+                stored = keep if mask_keeps_true(name, name in sdpa_inputs) else ~keep
+                values[name] = stored.to(getattr(torch, dtype))
+            else:
+                values[name] = torch.randint(0, 100, dims, generator=generator, dtype=getattr(torch, dtype))
+        else:
+            values[name] = torch.randn(dims, generator=generator, dtype=getattr(torch, dtype))
+    return values
+
+
+# ---- running a spec -------------------------------------------------------------------------
+
+def sdpa(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    if not (query.dtype == key.dtype == value.dtype):
+        raise RuntimeError("Expected query, key, and value to have the same dtype")
+    if attn_mask is not None:
+        if not (attn_mask.dtype == torch.bool or attn_mask.dtype == query.dtype):
+            raise RuntimeError("Expected attn_mask dtype to be bool or float or to match query dtype")
+        if attn_mask.dtype == torch.bool:
+            attn_mask = torch.zeros(attn_mask.shape, dtype=query.dtype).masked_fill(~attn_mask, float("-inf"))
+    return math_path_2x(query, key, value, attn_mask, is_causal, scale, enable_gqa, torch.matmul)
+
+
+def run_call(call, modules, built, env, symbols):
+    def tensor(arg):
+        name = call.get(arg)
+        return None if name is None else env[name]
+
+    if "module" in call:
+        module = built[call["module"]]
+        if isinstance(module, (nn.Linear, nn.LayerNorm, nn.Embedding)):
+            return [module(tensor("input"))]
+        kwargs = {a: tensor(a) for a in call if a in TENSOR_ARGUMENTS}
+        kwargs.update({a: call[a] for a in call if a not in TENSOR_ARGUMENTS and a not in NOT_ARGUMENTS})
+        result = module(**kwargs)
+        return list(result) if isinstance(result, tuple) else [result]
+    op = call["op"]
+    if op in ("view", "reshape"):
+        return [getattr(tensor("input"), op)(*[size(d, symbols) for d in call["shape"]])]
+    if op == "transpose":
+        return [tensor("input").transpose(call["dim0"], call["dim1"])]
+    if op == "permute":
+        return [tensor("input").permute(*call["dims"])]
+    if op == "add":
+        return [tensor("input") + tensor("other")]
+    if op == "cat":
+        return [torch.cat([env[n] for n in call["tensors"]], call.get("dim", 0))]
+    if op == "F.scaled_dot_product_attention":
+        options = {a: call[a] for a in ("is_causal", "scale", "enable_gqa") if a in call}
+        return [sdpa(tensor("query"), tensor("key"), tensor("value"), tensor("attn_mask"), **options)]
+    raise Unsupported(op)
+
+
+def run_spec(modules, calls, built, values, symbols):
+    """Every call's outputs as "<id>.<index>" (later calls read them by the names the call gives)."""
+    env = dict(values)
+    outputs = {}
+    with torch.no_grad():
+        for call in calls:
+            results = run_call(call, modules, built, env, symbols)
+            names = call.get("outputs") or []
+            for i, result in enumerate(results):
+                if result is None:
+                    continue
+                if i < len(names):
+                    env[names[i]] = result
+                outputs["{}.{}".format(call["id"], i)] = result
+    return outputs
+
+
+def build_modules(modules):
+    torch.manual_seed(SEED)
+    built = {}
+    for name, decl in modules.items():
+        built[name] = build_module(decl).eval()
+    return built
+
+
+def outcome(modules, calls, built, values, symbols):
+    try:
+        return run_spec(modules, calls, built, values, symbols), None
+    except Unsupported:
+        raise
+    except Exception as e:  # noqa: BLE001  (PyTorch's verdict, recorded)
+        return None, "{}: {}".format(type(e).__name__, str(e).splitlines()[0][:200])
+
+
+# ---- misbehaviour ---------------------------------------------------------------------------
+
+def batch_dim(decl):
+    shape = declaration(decl)[0]
+    for i, dim in enumerate(shape):
+        if isinstance(dim, str) and dim.lower() in BATCH_NAMES:
+            return i
+    return 0
+
+
+def is_mask(name, calls):
+    return any(call.get(a) == name and "mask" in a for call in calls for a in call)
+
+
+def leaks(modules, calls, built, values, tensors, symbols, generator):
+    """An output element that changes both when batch entry 0 and when batch entry 1 of the data
+    inputs change: the computation mixes batch entries. None when there are not two entries."""
+    base, error = outcome(modules, calls, built, values, symbols)
+    if error:
+        return None
+    changed = []
+    for entry in (0, 1):
+        perturbed = dict(values)
+        for name, value in values.items():
+            if is_mask(name, calls):
+                continue
+            axis = batch_dim(tensors[name])
+            if value.dim() <= axis or value.shape[axis] < 2:
+                continue  # broadcast over the batch (a positional embedding): not one entry's data
+            new = value.clone()
+            index = [slice(None)] * value.dim()
+            index[axis] = entry
+            if value.is_floating_point():
+                new[tuple(index)] += torch.randn(new[tuple(index)].shape, generator=generator)
+            else:
+                new[tuple(index)] = torch.randint(0, 100, new[tuple(index)].shape, generator=generator)
+            perturbed[name] = new
+        if all(perturbed[name] is values[name] for name in values):
+            return None
+        out, _ = outcome(modules, calls, built, perturbed, symbols)
+        changed.append({k: ~torch.isclose(out[k], base[k], atol=1e-6, equal_nan=True) for k in base if base[k].is_floating_point()})
+    return any(bool((changed[0][k] & changed[1][k]).any()) for k in changed[0])
+
+
+# ---- fixes ----------------------------------------------------------------------------------
+
+def apply_patch(document, patch):
+    document = json.loads(json.dumps(document))
+    for op in patch:
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        parent = document
+        for part in parts[:-1]:
+            parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+        if op["op"] == "add" and isinstance(parent, list):  # RFC 6902: inserts before the index
+            parent.insert(len(parent) if parts[-1] == "-" else int(parts[-1]), op["value"])
+        elif op["op"] in ("replace", "add"):
+            if isinstance(parent, list):
+                parent[int(parts[-1])] = op["value"]
+            else:
+                parent[parts[-1]] = op["value"]
+        elif op["op"] == "remove":
+            del parent[parts[-1]]
+        else:
+            raise Unsupported(op["op"])
+    return document
+
+
+EXPRESSION = re.compile(r"\([^()]*\)(?:\.\w+(?:\([^()]*\))?|\[[^\]]*\])+|~?[A-Za-z_]\w*(?:\.\w+(?:\([^()]*\))?|\[[^\]]*\])+(?: == 0)?|~?[A-Za-z_]\w* == 0|~[A-Za-z_]\w*|\.\w+\([^()]*\)|\.T\b")
+
+
+def derive_values(text, old_tensors, new_tensors, old_values, symbols, old_calls, calls):
+    """The patched spec's inputs: unchanged declarations keep their values; a changed one is the
+    fix's expression evaluated on the original tensor the same argument got (by the argument's
+    name or the tensor's)."""
+    values, used = {}, []
+    argument_of = {call[a]: (call["id"], a) for call in calls for a in call if a in TENSOR_ARGUMENTS and isinstance(call[a], str)}
+    given = {(call["id"], a): call[a] for call in old_calls for a in call if a in TENSOR_ARGUMENTS and isinstance(call[a], str)}
+    for name, decl in new_tensors.items():
+        if name in old_tensors and old_tensors[name] == decl:
+            values[name] = old_values[name]
+            continue
+        shape, dtype = declaration(decl)
+        want = [size(d, symbols) for d in shape]
+        call_argument = argument_of.get(name, (None, name))
+        old_name = given.get(call_argument, name)
+        original = old_values.get(old_name)
+        found = None
+        if original is not None:
+            scope = {name: original, old_name: original, call_argument[1]: original, "torch": torch}
+            for candidate in EXPRESSION.findall(text):
+                source = ("x" + candidate) if candidate.startswith(".") else candidate
+                local = dict(scope, x=original)
+                try:
+                    result = eval(source, {"__builtins__": {}}, local)
+                except Exception:  # noqa: BLE001  (not an expression of this tensor)
+                    continue
+                if isinstance(result, torch.Tensor) and list(result.shape) == want and result.dtype == getattr(torch, dtype):
+                    found = (candidate, result)
+                    break
+        if found is None:
+            return None, None
+        values[name] = found[1]
+        used.append(found[0])
+    return values, sorted(set(used))
+
+
+def mhacheck_first_fix(binary, spec):
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    try:
+        result = subprocess.run([binary, "check", "--format", "json", f.name], capture_output=True, text=True)
+    finally:
+        os.unlink(f.name)
+    report = json.loads(result.stdout)
+    for severity in ("error", "warning"):
+        for diagnostic in report["diagnostics"]:
+            if diagnostic["severity"] == severity:
+                fixes = diagnostic.get("fixes", [])
+                return (diagnostic["code"], fixes[0]) if fixes else (diagnostic["code"], None)
+    return None, None
+
+
+def shapes(outputs):
+    return {k: list(v.shape) for k, v in outputs.items()}
+
+
+def verdict(entry, binary, silent):
+    spec = entry["spec"]
+    modules, tensors, calls = normalise(spec)
+    symbols = symbols_of(spec, tensors)
+    generator = torch.Generator().manual_seed(SEED)
+    values = make_values(tensors, symbols, calls, generator)
+    built = build_modules(modules)
+    outputs, error = outcome(modules, calls, built, values, symbols)
+    record = {"name": entry["name"], "symbols": symbols, "pytorch_raises": error is not None}
+    if error:
+        record["error"] = error
+    else:
+        record["outputs"] = shapes(outputs)
+        record["leaks"] = leaks(modules, calls, built, values, tensors, symbols, generator)
+    i_outputs = None
+    if "intended" in entry and outputs is not None:
+        intended = entry["intended"]
+        i_modules, i_tensors, i_calls = normalise(intended.get("spec", spec))
+        i_values = dict(values)
+        for name, expression in intended.get("values", {}).items():
+            i_values[name] = eval(expression, {"__builtins__": {}, "torch": torch}, dict(values))
+        i_outputs, i_error = outcome(i_modules, i_calls, build_modules(i_modules), i_values, symbols)
+        if i_error:
+            raise RuntimeError("{}: the intended program fails: {}".format(entry["name"], i_error))
+        compared = [k for k in outputs if k in i_outputs and outputs[k].shape == i_outputs[k].shape]
+        if not compared:
+            raise RuntimeError("{}: no output of the intended program to compare".format(entry["name"]))
+        record["differs_from_intended"] = any(
+            not torch.allclose(outputs[k], i_outputs[k], atol=1e-5, equal_nan=True) for k in compared)
+    if not silent:
+        return record
+    code, fix = mhacheck_first_fix(binary, spec)
+    if fix is None:
+        return record
+    patched = apply_patch(spec, fix["patch"])
+    f_modules, f_tensors, f_calls = normalise(patched)
+    f_values, expressions = derive_values(fix["description"], tensors, f_tensors, values, symbols, calls, f_calls)
+    fixed = {"description": fix["description"], "patch": fix["patch"]}
+    if f_values is None:
+        fixed["expression"] = None  # the text gives no expression that yields the patched tensors
+        f_values = make_values(f_tensors, symbols, f_calls, generator)
+    else:
+        fixed["expression"] = expressions
+    f_built = build_modules(f_modules)
+    for name, module in f_built.items():  # a fix that only changes options keeps the weights
+        if name in built:
+            try:
+                module.load_state_dict(built[name].state_dict())
+            except RuntimeError:
+                pass
+    f_outputs, f_error = outcome(f_modules, f_calls, f_built, f_values, symbols)
+    fixed["pytorch_raises"] = f_error is not None
+    if f_error:
+        fixed["error"] = f_error
+    else:
+        fixed["outputs"] = shapes(f_outputs)
+        fixed["leaks"] = leaks(f_modules, f_calls, f_built, f_values, f_tensors, symbols, generator)
+        if i_outputs is not None:  # the fix computes what the case was meant to compute
+            compared = [k for k in i_outputs if k in f_outputs and f_outputs[k].shape == i_outputs[k].shape]
+            # None: the fix leaves its outputs in another layout than the intended program's.
+            fixed["matches_intended"] = all(
+                torch.allclose(f_outputs[k], i_outputs[k], atol=1e-5, equal_nan=True) for k in compared) if compared else None
+    record["first_fix"] = fixed
+    return record
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mhacheck", default=os.path.join(HERE, "..", "..", "build", "mhacheck"))
+    parser.add_argument("--out", default=os.path.join(HERE, "pytorch_verdicts.json"))
+    args = parser.parse_args()
+    result = {"generator": "tests/corpus/gen_pytorch_verdicts.py", "torch_version": torch.__version__}
+    for kind, silent in (("silent", True), ("correct", False)):
+        with open(os.path.join(HERE, kind + ".json")) as f:
+            cases = json.load(f)
+        result[kind] = [verdict(entry, args.mhacheck, silent) for entry in cases]
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
