@@ -523,11 +523,13 @@ class SpecReader {
       if (!is_symbol(embed) && !is_symbol(heads)) continue;
       std::string e = embed.is_string() ? embed.get<std::string>() : embed.dump();
       std::string h = heads.is_string() ? heads.get<std::string>() : heads.dump();
+      // "d_model (embed_dim)"; just "num_heads" when the name is the option's own.
+      auto named = [](const std::string& name, const std::string& option) { return name == option ? name : fmt::format("{} ({})", name, option); };
       std::string text;
       if (is_symbol(embed) && is_symbol(heads)) {
-        text = fmt::format("{} and {} are unbound: PyTorch requires {} ({}) divisible by {} ({}), head_dim = {} // {}; checked "
+        text = fmt::format("{} and {} are unbound: PyTorch requires {} divisible by {}, head_dim = {} // {}; checked "
                            "with the stand-ins {}={}, {}={}",
-                           e, h, e, pair.embed_option, h, pair.heads_option, e, h, e, stand_ins.at(e), h, stand_ins.at(h));
+                           e, h, named(e, pair.embed_option), named(h, pair.heads_option), e, h, e, stand_ins.at(e), h, stand_ins.at(h));
       } else if (is_symbol(heads)) {
         std::string divisors;
         int listed = 0;
@@ -536,11 +538,11 @@ class SpecReader {
           if (size % d == 0) divisors += (listed++ == 0 ? "" : ", ") + std::to_string(d);
           if (listed == 12 && d < size) divisors += ", ...";
         }
-        text = fmt::format("{} is unbound: PyTorch requires {} ({}) to divide {} {} ({} one of {}); checked with the stand-in {}={}", h, h,
-                           pair.heads_option, pair.embed_option, e, h, divisors, h, stand_ins.at(h));
+        text = fmt::format("{} is unbound: PyTorch requires {} to divide {} {} ({} one of {}); checked with the stand-in {}={}", h,
+                           named(h, pair.heads_option), pair.embed_option, e, h, divisors, h, stand_ins.at(h));
       } else {
-        text = fmt::format("{} is unbound: PyTorch requires {} ({}) divisible by {} {}, head_dim = {} // {}; checked with the stand-in {}={}",
-                           e, e, pair.embed_option, pair.heads_option, h, e, h, e, stand_ins.at(e));
+        text = fmt::format("{} is unbound: PyTorch requires {} divisible by {} {}, head_dim = {} // {}; checked with the stand-in {}={}",
+                           e, named(e, pair.embed_option), pair.heads_option, h, e, h, e, stand_ins.at(e));
       }
       pair.module->assumptions.push_back(text);
     }
