@@ -50,6 +50,9 @@ struct ModuleDecl {
   std::string path_in_call;      // within that string's call: "" or "/encoder_layer"
   std::string weights;  // .npz of a state_dict, resolved against the spec's folder; may be empty
   std::string prefix;   // prepended to the state_dict names: "decoder.layers.0.self_attn."
+  std::vector<std::string> given;        // the options written (the rest are PyTorch's defaults)
+  std::vector<std::string> assumptions;  // what checking it assumes of options left as unbound
+                                         // names (MHA004 notes): divisibility, stand-in sizes
 
   const ModuleDecl* submodule(const std::string& option) const;  // null when None
   std::int64_t integer(const std::string& option) const { return options.at(option).get<std::int64_t>(); }

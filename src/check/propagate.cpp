@@ -3,6 +3,7 @@
 // and hands the outputs on to later calls.
 #include <limits>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -174,6 +175,7 @@ class Pass {
     if (!failed_dependency.empty()) {
       call_report.skipped_because = failed_dependency;
     } else {
+      if (module != nullptr) note_assumptions(ctx, *module);
       op.infer(ctx);
       ctx.fold_role_diagnostics();
       call_report.ok = !ctx.has_errors();
@@ -207,6 +209,20 @@ class Pass {
       define(call.outputs[i], std::move(named), child_pointer(child_pointer(call.pointer, "outputs"), i));
     }
     report_.calls.push_back(std::move(call_report));
+  }
+
+  // What checking a module assumes of its unbound options (MHA004), said at its first call.
+  void note_assumptions(CallContext& ctx, const ModuleDecl& module) {
+    if (!noted_modules_.insert(&module).second) return;
+    for (const std::string& text : module.assumptions) {
+      Diagnostic& diagnostic = ctx.diagnostics.emplace_back();
+      diagnostic.id = DiagId::Assumption;
+      diagnostic.message = text;
+      diagnostic.call = ctx.call.id;
+      diagnostic.argument = "module";
+      diagnostic.location = spec_.document.values.find(module.pointer);
+    }
+    for (const ModuleDecl& nested : module.submodules) note_assumptions(ctx, nested);
   }
 
   // Where each dim of an output entered the graph: the input dim it equals (a symbol, or a
@@ -290,6 +306,7 @@ class Pass {
   const Spec& spec_;
   Report& report_;
   Symbols symbols_;
+  std::set<const ModuleDecl*> noted_modules_;
   std::map<std::string, NamedValue> values_;
 };
 

@@ -438,9 +438,9 @@ int main(int argc, char** argv) {
   explain->add_option("--format", explain_command.format, "output format for an error text")->check(CLI::IsMember({"text", "json"}));
   add_inline_options(explain, explain_command.call);
   explain->footer(
-      "Examples:\n"
-      "  mhacheck explain MHA040\n"
-      "  mhacheck explain \"RuntimeError: shape '[32, 8, 64]' is invalid for input of size 163840\"\n"
+      "Examples (beyond mhacheck --help's):\n"
+      "  mhacheck explain batch-mismatch\n"
+      "  mhacheck explain \"mat1 and mat2 shapes cannot be multiplied (320x256 and 512x1536)\" --format json\n"
       "  python train.py 2>&1 | mhacheck explain -\n"
       "  mhacheck explain \"$(cat error.txt)\" --module \"nn.MultiheadAttention(512, 8)\" --query \"(32, 1, 512)\" --key \"(32, 10, 512)\"");
 

@@ -116,6 +116,17 @@ JsonDocument inline_document(const InlineCall& call) {
                      "e.g. --module \"nn.MultiheadAttention(512, 8)\", or --op F.scaled_dot_product_attention");
   }
 
+  // The flat form's top-level "dims" binds symbols; an operator's own argument named dims
+  // (permute's) with --dim given too needs the full form, where the call is calls[0].
+  bool full_form = schema->argument("dims") != nullptr && !call.dims.empty();
+  std::string call_pointer = full_form ? "/calls/0" : "";
+  if (full_form) {
+    spec["calls"] = nlohmann::json::array({nlohmann::json::object({{"op", spec["op"]}})});
+    spec.erase("op");
+    document.values.add("/calls/0/op", document.values.find("/op"));
+  }
+  nlohmann::json& call_object = full_form ? spec["calls"][0] : spec;
+
   std::string arguments;
   for (const ArgSchema& argument : schema->arguments) arguments += (arguments.empty() ? "" : ", ") + argument.name;
   auto refuse = [&](const GivenArgument& given, const std::string& name) {
@@ -165,6 +176,42 @@ JsonDocument inline_document(const InlineCall& call) {
     for (std::size_t i = 0; i < shape.dims.size(); ++i) document.values.add(pointer + "/shape/" + std::to_string(i), shape.dims[i]);
     return tensor;
   };
+  // A list of tensors (torch.cat's): [SHAPE, SHAPE, ...], each shape as --query takes it.
+  auto tensor_list = [&](const GivenArgument& argument, const std::string& pointer) {
+    const std::string& text = argument.value;
+    std::size_t open = text.find_first_not_of(" \t");
+    std::size_t close = text.find_last_not_of(" \t");
+    if (open == std::string::npos || text[open] != '[' || text[close] != ']') {
+      throw InputError(start_of(argument.source, argument.offset),
+                       fmt::format("expected a list of shapes in [ ], found '{}'", text), "e.g. --arg \"tensors=[(2, 3), (2, 4):float64]\"",
+                       InputError::Kind::Syntax);
+    }
+    nlohmann::json list = nlohmann::json::array();
+    document.values.add(pointer, start_of(argument.source, argument.offset + open));
+    std::size_t start = open + 1;
+    int depth = 0;
+    for (std::size_t i = open + 1; i <= close; ++i) {
+      char c = text[i];
+      if (c == '(' || c == '[') ++depth;
+      if ((c == ')' || c == ']') && depth > 0) {
+        --depth;
+        if (i != close) continue;
+      }
+      if ((c == ',' && depth == 0) || i == close) {
+        std::string element = text.substr(start, i - start);
+        bool blank = element.find_first_not_of(" \t") == std::string::npos;
+        if (blank && i != close) {
+          throw InputError(start_of(argument.source, argument.offset + i), "expected a shape before ','", {}, InputError::Kind::Syntax);
+        }
+        if (!blank) {  // else the list is empty or ends with a comma
+          GivenArgument part{argument.flag, argument.source, element, argument.offset + start};
+          list.push_back(tensor_at(part, pointer + "/" + std::to_string(list.size())));
+        }
+        start = i + 1;
+      }
+    }
+    return list;
+  };
   // Self-attention: the query tensor is also key and value; cross-attention: key is also value.
   bool attention = schema->argument("query") != nullptr && schema->argument("key") != nullptr && schema->argument("value") != nullptr;
   if (attention && given.count("query") != 0 && given.count("value") != 0 && given.count("key") == 0) {
@@ -174,33 +221,32 @@ JsonDocument inline_document(const InlineCall& call) {
   if (attention && given.count("query") != 0 && given.count("key") == 0) {
     spec["tensors"]["x"] = tensor_at(given["query"], "/tensors/x");
     for (const char* argument : {"query", "key", "value"}) {
-      spec[argument] = "x";
-      document.values.add(std::string("/") + argument, document.values.find("/tensors/x"));
+      call_object[argument] = "x";
+      document.values.add(call_pointer + "/" + argument, document.values.find("/tensors/x"));
       given.erase(argument);
     }
   } else if (attention && given.count("key") != 0 && given.count("value") == 0) {
     spec["tensors"]["kv"] = tensor_at(given["key"], "/tensors/kv");
     for (const char* argument : {"key", "value"}) {
-      spec[argument] = "kv";
-      document.values.add(std::string("/") + argument, document.values.find("/tensors/kv"));
+      call_object[argument] = "kv";
+      document.values.add(call_pointer + "/" + argument, document.values.find("/tensors/kv"));
       given.erase(argument);
     }
   }
   for (const auto& [name, argument] : given) {
     const ArgSchema& parameter = *schema->argument(name);
+    std::string pointer = call_pointer + "/" + name;
     if (parameter.kind == ArgKind::TensorList) {
-      throw InputError(start_of(argument.source), fmt::format("{} is a list of tensors: write this call in a spec file", name),
-                       "e.g. {\"op\": \"cat\", \"tensors\": [[2, 3], [2, 4]], \"dim\": 1}");
-    }
-    if (schema->is_tensor(parameter)) {
-      spec[name] = tensor_at(argument, "/" + name);
+      call_object[name] = tensor_list(argument, pointer);
+    } else if (schema->is_tensor(parameter)) {
+      call_object[name] = tensor_at(argument, pointer);
     } else {
-      spec[name] = plain_value(argument);
-      document.values.add("/" + name, start_of(argument.source, argument.offset));
+      call_object[name] = plain_value(argument);
+      document.values.add(pointer, start_of(argument.source, argument.offset));
     }
   }
   for (const ArgSchema& parameter : schema->arguments) {
-    if (!parameter.required || spec.contains(parameter.name)) continue;
+    if (!parameter.required || call_object.contains(parameter.name)) continue;
     std::string required;
     for (const ArgSchema& other : schema->arguments) {
       if (other.required) required += (required.empty() ? "" : ", ") + other.name;

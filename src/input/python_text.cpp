@@ -137,6 +137,35 @@ class Lexer {
   }
 
  public:
+  // Skips the rest of the logical line the current token is on (brackets, strings and
+  // continuations followed), unread: a class or def line's tail, super().__init__(...).
+  void skip_line() {
+    std::size_t pos = current_.offset;
+    int depth = 0;
+    while (pos < text_.size()) {
+      char c = text_[pos];
+      if (c == '\'' || c == '"') {
+        std::size_t close = text_.find(c, pos + 1);
+        pos = close == std::string::npos ? text_.size() : close + 1;
+        continue;
+      }
+      if (c == '#') {
+        while (pos < text_.size() && text_[pos] != '\n') ++pos;
+        continue;
+      }
+      if (c == '\\' && pos + 1 < text_.size() && text_[pos + 1] == '\n') {
+        pos += 2;
+        continue;
+      }
+      if (c == '(' || c == '[' || c == '{') ++depth;
+      if ((c == ')' || c == ']' || c == '}') && depth > 0) --depth;
+      if (c == '\n' && depth == 0) break;
+      ++pos;
+    }
+    pos_ = pos;
+    advance();
+  }
+
   // The token after the current one, without moving.
   Token peek_second() const {
     std::size_t pos = pos_;
@@ -182,7 +211,10 @@ struct IntValue {
 class PythonReader {
  public:
   PythonReader(Lexer& lexer, const std::map<std::string, std::int64_t>& bindings) : lexer_(lexer) {
-    for (const auto& [name, value] : bindings) values_[name] = value;
+    for (const auto& [name, value] : bindings) {
+      values_[name] = value;
+      given_.insert(name);
+    }
   }
 
   // Every statement; returns the one module the text constructs (modules used as another's
@@ -193,6 +225,19 @@ class PythonReader {
     while (lexer_.peek().kind != Token::Kind::End) {
       if (lexer_.accept(";")) continue;
       Token first = lexer_.peek();
+      if (first.kind == Token::Kind::Name && (first.text == "class" || first.text == "import" || first.text == "from" ||
+                                              first.text == "super" || first.text == "pass")) {
+        lexer_.skip_line();  // the lines around a module line, as pasted from a class
+        continue;
+      }
+      if (first.kind == Token::Kind::Name && first.text == "def") {
+        read_def();
+        continue;
+      }
+      if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == ",") {
+        read_tuple_assignment();
+        continue;
+      }
       if (first.kind == Token::Kind::Name && lexer_.peek_second().text == "=" && lexer_.peek_second().kind == Token::Kind::Punct) {
         lexer_.take();
         lexer_.take();
@@ -233,28 +278,95 @@ class PythonReader {
     return token.kind == Token::Kind::Name && canonical_module_type(token.text).has_value();
   }
 
-  // NAME = value: an integer expression, a number, True/False/None or a string.
-  void assign(const std::string& name) {
+  // The value of an assignment's right-hand side: an integer expression, a number,
+  // True/False/None or a string; nullopt when it depends on an unbound name (`symbol` is set
+  // when it is exactly one).
+  std::optional<nlohmann::json> right_hand_side(std::string& symbol) {
     const Token& token = lexer_.peek();
     if (token.kind == Token::Kind::Name && (token.text == "True" || token.text == "False" || token.text == "None")) {
       Token word = lexer_.take();
-      values_[name] = word.text == "None" ? nlohmann::json(nullptr) : nlohmann::json(word.text == "True");
-      return;
+      return word.text == "None" ? nlohmann::json(nullptr) : nlohmann::json(word.text == "True");
     }
-    if (token.kind == Token::Kind::String) {
-      values_[name] = lexer_.take().text;
-      return;
-    }
-    if (std::optional<double> number = float_literal()) {
-      values_[name] = *number;
-      return;
-    }
+    if (token.kind == Token::Kind::String) return lexer_.take().text;
+    if (std::optional<double> number = float_literal()) return *number;
     IntValue value = expression();
-    if (value.number) {
-      values_[name] = *value.number;
-    } else {
-      values_.erase(name);  // depends on an unbound name: stays unbound itself
+    if (value.number) return *value.number;
+    symbol = value.symbol;
+    return std::nullopt;
+  }
+
+  void bind(const std::string& name, const std::optional<nlohmann::json>& value, const std::string& symbol) {
+    aliases_.erase(name);
+    values_.erase(name);
+    if (value) {
+      values_[name] = *value;
+    } else if (!symbol.empty() && symbol != name) {
+      aliases_[name] = symbol;  // self.d_model = d_model: self.d_model is the symbol d_model
     }
+  }
+
+  // NAME = value.
+  void assign(const std::string& name) {
+    std::string symbol;
+    std::optional<nlohmann::json> value = right_hand_side(symbol);
+    bind(name, value, symbol);
+  }
+
+  // a, b = 512, 8: every value is read before any name is bound, as Python does.
+  void read_tuple_assignment() {
+    std::vector<Token> names;
+    do {
+      Token name = lexer_.take();
+      if (name.kind != Token::Kind::Name) lexer_.fail(name.offset, std::max<std::size_t>(1, name.text.size()), "expected a name to assign");
+      names.push_back(name);
+    } while (lexer_.accept(",") && !(lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "="));
+    lexer_.expect("=");
+    bool parenthesised = lexer_.accept("(");
+    std::vector<std::pair<std::optional<nlohmann::json>, std::string>> values;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (i > 0) lexer_.expect(",");
+      std::string symbol;
+      std::optional<nlohmann::json> value = right_hand_side(symbol);
+      values.emplace_back(value, symbol);
+    }
+    lexer_.accept(",");
+    if (parenthesised) lexer_.expect(")");
+    for (std::size_t i = 0; i < names.size(); ++i) bind(names[i].text, values[i].first, values[i].second);
+  }
+
+  // def __init__(self, d_model=512, nhead: int = 8, *args, **kwargs) -> None: the defaults bind
+  // their names (as a call that passes nothing would), unless --dim or "dims" gives the name.
+  void read_def() {
+    lexer_.take();  // def
+    Token name = lexer_.take();
+    if (name.kind != Token::Kind::Name) lexer_.fail(name.offset, std::max<std::size_t>(1, name.text.size()), "expected the function's name after def");
+    lexer_.expect("(");
+    while (!lexer_.accept(")")) {
+      while (lexer_.accept("*")) {
+      }
+      Token parameter = lexer_.take();
+      if (parameter.kind != Token::Kind::Name) lexer_.fail(parameter.offset, std::max<std::size_t>(1, parameter.text.size()), "expected a parameter name");
+      if (lexer_.accept(":")) {
+        int depth = 0;  // the annotation: skipped up to its default or the next parameter
+        while (lexer_.peek().kind != Token::Kind::End &&
+               (depth > 0 || !(lexer_.peek().kind == Token::Kind::Punct &&
+                               (lexer_.peek().text == "=" || lexer_.peek().text == "," || lexer_.peek().text == ")")))) {
+          Token token = lexer_.take();
+          if (token.text == "[" || token.text == "(") ++depth;
+          if (token.text == "]" || token.text == ")") --depth;
+        }
+      }
+      if (lexer_.accept("=")) {
+        std::string symbol;
+        std::optional<nlohmann::json> value = right_hand_side(symbol);
+        if (given_.count(parameter.text) == 0) bind(parameter.text, value, symbol);
+      }
+      if (!lexer_.accept(",")) {
+        lexer_.expect(")");
+        break;
+      }
+    }
+    lexer_.skip_line();  // -> None:
   }
 
   // A float literal, optionally negative; nullopt (nothing taken) when the next value is not one.
@@ -337,7 +449,8 @@ class PythonReader {
     if (token.kind == Token::Kind::Name && token.text != "True" && token.text != "False" && token.text != "None") {
       auto bound = values_.find(token.text);
       if (bound == values_.end()) {
-        value.symbol = value.unbound = token.text;
+        auto alias = aliases_.find(token.text);
+        value.symbol = value.unbound = alias == aliases_.end() ? token.text : alias->second;
         return value;
       }
       if (!bound->second.is_number_integer()) {
@@ -410,22 +523,22 @@ class PythonReader {
   }
 
   // Options that do not change any shape or dtype (dropout, eps, device, activation) may be
-  // names the text does not bind: the option then keeps PyTorch's default. Returns true when
-  // the next value is such a name (taken).
-  bool unbound_shapeless_option(const OptionSchema& option) {
+  // names the text does not bind: the option then keeps PyTorch's default. Returns the name
+  // when the next value is such a name (taken).
+  std::optional<std::string> unbound_shapeless_option(const OptionSchema& option) {
     bool shapeless = option.kind == OptionKind::Float || option.kind == OptionKind::Device || option.kind == OptionKind::String;
     const Token& token = lexer_.peek();
-    if (!shapeless || token.kind != Token::Kind::Name || values_.count(token.text) != 0) return false;
+    if (!shapeless || token.kind != Token::Kind::Name || values_.count(token.text) != 0) return std::nullopt;
     Token after = lexer_.peek_second();
-    if (after.kind != Token::Kind::Punct || (after.text != "," && after.text != ")")) return false;
-    if (option.kind == OptionKind::String && (token.text.ends_with("relu") || token.text.ends_with("gelu"))) return false;
-    lexer_.take();
-    return true;
+    if (after.kind != Token::Kind::Punct || (after.text != "," && after.text != ")")) return std::nullopt;
+    if (option.kind == OptionKind::String && (token.text.ends_with("relu") || token.text.ends_with("gelu"))) return std::nullopt;
+    return lexer_.take().text;
   }
 
-  // One argument value converted to the JSON the spec format uses for this option kind;
-  // nullopt when it stays PyTorch's default (an unbound name where shapes do not depend on it).
-  std::optional<nlohmann::json> option_value(const OptionSchema& option) {
+  // One argument value converted to the JSON the spec format uses for this option kind; an
+  // unbound name where shapes do not depend on it is {"$unbound": NAME} (PyTorch's default,
+  // with a note).
+  nlohmann::json option_value(const OptionSchema& option) {
     if (option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) {
       const Token& token = lexer_.peek();
       if (option.kind == OptionKind::OptionalModule && token.kind == Token::Kind::Name && token.text == "None") {
@@ -444,7 +557,7 @@ class PythonReader {
       }
       return parse_module(option.module_type);
     }
-    if (unbound_shapeless_option(option)) return std::nullopt;
+    if (std::optional<std::string> name = unbound_shapeless_option(option)) return {{"$unbound", *name}};
     if (std::optional<nlohmann::json> bound = bound_name()) return checked(option, *bound, lexer_.peek());
     if (option.kind == OptionKind::IntOrList && (lexer_.peek().text == "(" || lexer_.peek().text == "[") &&
         lexer_.peek().kind == Token::Kind::Punct) {
@@ -585,6 +698,13 @@ class PythonReader {
     bool keywords_started = false;
     while (!lexer_.accept(")")) {
       Token first = lexer_.peek();
+      if (first.kind == Token::Kind::Punct && first.text == "*") {
+        Token splat = lexer_.peek_second();
+        lexer_.fail(first.offset, splat.offset + splat.text.size() - first.offset,
+                    splat.text == "*" ? std::string("the arguments of a ** splat are not known here")
+                                      : fmt::format("the arguments of a splat (*{}) are not known here", splat.text),
+                    "write the arguments out, e.g. nn.MultiheadAttention(d_model, n_heads, batch_first=True)");
+      }
       const OptionSchema* option = nullptr;
       Token after = lexer_.peek_second();
       if (first.kind == Token::Kind::Name && after.kind == Token::Kind::Punct && after.text == "=") {
@@ -614,7 +734,7 @@ class PythonReader {
         option = &schema.options[position++];
       }
       given.insert(option->name);
-      if (std::optional<nlohmann::json> value = option_value(*option)) module[option->name] = std::move(*value);
+      module[option->name] = option_value(*option);
       if (!lexer_.accept(",")) {
         lexer_.expect(")");
         break;
@@ -632,6 +752,8 @@ class PythonReader {
 
   Lexer& lexer_;
   std::map<std::string, nlohmann::json> values_;   // names bound to sizes and other values
+  std::map<std::string, std::string> aliases_;     // names bound to an unbound name (self.d_model = d_model)
+  std::set<std::string> given_;                    // names --dim or "dims" binds
   std::map<std::string, nlohmann::json> modules_;  // names bound to modules
   std::set<std::string> used_;                     // modules passed to another module
   int depth_ = 0;
@@ -718,10 +840,13 @@ std::string module_call_text(const nlohmann::json& module) {
       // A nested module written as its constructor call is shown as written.
       return value.is_string() ? value.get<std::string>() : module_call_text(value);
     }
+    // Names stay names: a size symbol ("d_model"), an option left unbound ({"$unbound": "p_drop"}).
+    if (value.is_object() && value.contains("$unbound")) return value["$unbound"].get<std::string>();
+    if (value.is_string() && kind != OptionKind::String && kind != OptionKind::Device) return value.get<std::string>();
     if (value.is_string()) return fmt::format("'{}'", value.get<std::string>());
     if (value.is_array()) {
       std::string items;
-      for (const nlohmann::json& item : value) items += (items.empty() ? "" : ", ") + item.dump();
+      for (const nlohmann::json& item : value) items += (items.empty() ? "" : ", ") + (item.is_string() ? item.get<std::string>() : item.dump());
       return "(" + items + (value.size() == 1 ? ",)" : ")");
     }
     return value.dump();

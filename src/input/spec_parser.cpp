@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <set>
 
 #include <fmt/format.h>
@@ -106,6 +107,7 @@ class SpecReader {
       if (root.contains("modules")) read_modules(root["modules"]);
       read_calls(root["calls"]);
     }
+    settle_unbound_sizes();
   }
 
  private:
@@ -375,6 +377,14 @@ class SpecReader {
         continue;
       }
       const json& written = object[option.name];
+      module.given.push_back(option.name);
+      if (std::optional<std::string> name = unbound_name(option, written)) {
+        module.options[option.name] = option.default_value;
+        module.assumptions.push_back(fmt::format("{} is the name {}, which nothing binds: it changes no shape, so the check keeps "
+                                                 "PyTorch's default {}={}",
+                                                 option.name, *name, option.name, option.default_value.dump()));
+        continue;
+      }
       if (option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) {
         module.options[option.name] = nullptr;
         if (written.is_null() && option.kind == OptionKind::OptionalModule) continue;
@@ -393,7 +403,209 @@ class SpecReader {
       }
       module.options[option.name] = option_value(option, written, at(option.name));
     }
-    if (module.type == "MultiheadAttention") module.mha = mha_options(module.options);
+    if (module.type == "MultiheadAttention" && !has_unbound_size(module)) module.mha = mha_options(module.options);
+  }
+
+  // An option that changes no shape written as a name nothing binds: "dropout": "p_drop" in
+  // JSON, {"$unbound": "p_drop"} from Python text (which also leaves device= and activation=
+  // names unbound). The name, or nullopt.
+  static std::optional<std::string> unbound_name(const OptionSchema& option, const json& written) {
+    if (written.is_object() && written.size() == 1 && written.contains("$unbound") && written["$unbound"].is_string()) {
+      return written["$unbound"].get<std::string>();
+    }
+    if (option.kind == OptionKind::Float && written.is_string() && is_identifier(written.get<std::string>())) {
+      return written.get<std::string>();
+    }
+    return std::nullopt;
+  }
+
+  static bool is_size_option(OptionKind kind) {
+    return kind == OptionKind::Int || kind == OptionKind::OptionalInt || kind == OptionKind::IntOrList;
+  }
+
+  // Whether an integer option still holds an unbound symbol (settled by settle_unbound_sizes).
+  static bool has_unbound_size(const ModuleDecl& module) {
+    for (const OptionSchema& option : find_module_schema(module.type)->options) {
+      if (!is_size_option(option.kind)) continue;
+      const json& value = module.options.at(option.name);
+      if (value.is_string()) return true;
+      if (value.is_array() && std::any_of(value.begin(), value.end(), [](const json& item) { return item.is_string(); })) return true;
+    }
+    return false;
+  }
+
+  // A module size left as a name nothing binds ("embed_dim": "d_model" with no "dims" for it).
+  struct UnboundSize {
+    std::string symbol, option, pointer;
+  };
+
+  static void collect_modules(ModuleDecl& module, std::vector<ModuleDecl*>& out) {
+    out.push_back(&module);
+    for (ModuleDecl& nested : module.submodules) collect_modules(nested, out);
+  }
+
+  // Every symbol a tensor's shape uses, named or inline.
+  std::set<std::string> shape_symbols() const {
+    std::set<std::string> symbols;
+    auto add = [&](const Shape& shape) {
+      for (const DimExpr& dim : shape) {
+        if (!dim.is_constant()) symbols.insert(dim.symbol);
+      }
+    };
+    for (const TensorDecl& tensor : spec_.tensors) add(tensor.shape);
+    for (const CallDecl& call : spec_.calls) {
+      for (const auto& [name, arg] : call.tensors) add(arg.tensor.shape);
+    }
+    return symbols;
+  }
+
+  // Module sizes left as unbound names are checked with stand-in sizes bound like "dims", each
+  // module saying what that assumes (MHA004). A head count stands in as a divisor of the
+  // embedding size it goes with (or a small prime when that is unbound too); an embedding size
+  // as a multiple of its head counts; every stand-in is distinct and unusual, so that it equals
+  // no size written elsewhere. A size that no input's shape uses and that is not a head count
+  // or a feed-forward width would decide the outputs' shapes alone: it must be bound.
+  void settle_unbound_sizes() {
+    if (unbound_.empty()) return;
+    std::vector<ModuleDecl*> modules;
+    for (ModuleDecl& module : spec_.modules) collect_modules(module, modules);
+    struct Heads {
+      ModuleDecl* module;
+      std::string embed_option, heads_option;
+    };
+    std::vector<Heads> pairs;
+    for (ModuleDecl* module : modules) {
+      if (module->type == "MultiheadAttention") pairs.push_back({module, "embed_dim", "num_heads"});
+      if (module->options.contains("nhead")) pairs.push_back({module, "d_model", "nhead"});
+    }
+    std::map<std::string, std::int64_t> stand_ins;
+    std::set<std::int64_t> taken;
+    std::int64_t next_prime = 7;
+    auto prime_after = [](std::int64_t n) {
+      for (std::int64_t candidate = n;; ++candidate) {
+        bool prime = candidate > 1;
+        for (std::int64_t d = 2; d * d <= candidate && prime; ++d) prime = candidate % d != 0;
+        if (prime) return candidate;
+      }
+    };
+    // Head counts first.
+    for (const Heads& pair : pairs) {
+      const json& heads = pair.module->options.at(pair.heads_option);
+      if (!heads.is_string() || stand_ins.count(heads.get<std::string>()) != 0) continue;
+      std::int64_t common = 0;  // gcd of the constant embedding sizes this head count goes with
+      for (const Heads& other : pairs) {
+        const json& embed = other.module->options.at(other.embed_option);
+        if (other.module->options.at(other.heads_option) == heads && embed.is_number_integer() && embed.get<std::int64_t>() > 0) {
+          common = std::gcd(common, embed.get<std::int64_t>());
+        }
+      }
+      std::int64_t stand_in = 1;
+      if (common > 1) {
+        for (std::int64_t d = 2; d <= common; ++d) {
+          if (common % d == 0) {
+            stand_in = d;
+            break;
+          }
+          if (d * d > common) {
+            stand_in = common;
+            break;
+          }
+        }
+      } else if (common == 0) {
+        next_prime = prime_after(next_prime);
+        stand_in = next_prime++;
+      }
+      stand_ins[heads.get<std::string>()] = stand_in;
+      taken.insert(stand_in);
+    }
+    std::set<std::string> used_by_shapes = shape_symbols();
+    std::int64_t next_size_prime = 1009;
+    for (const UnboundSize& unbound : unbound_) {
+      if (stand_ins.count(unbound.symbol) != 0) continue;
+      bool heads_of = false;
+      for (const Heads& pair : pairs) heads_of = heads_of || pair.module->options.at(pair.heads_option) == unbound.symbol;
+      if (!heads_of && used_by_shapes.count(unbound.symbol) == 0 && unbound.option != "dim_feedforward") {
+        fail(unbound.pointer, fmt::format("\"{}\" is the symbol {}, which nothing binds", unbound.option, unbound.symbol), {},
+             fmt::format("bind it: \"dims\": {{\"{}\": SIZE}} in the spec, --dim {}=SIZE on the command line; no input's shape "
+                         "uses {}, so it alone would decide the output's shape",
+                         unbound.symbol, unbound.symbol, unbound.symbol));
+      }
+      std::int64_t multiple = 1;  // the head counts it must be divisible by
+      for (const Heads& pair : pairs) {
+        if (pair.module->options.at(pair.embed_option) != unbound.symbol) continue;
+        const json& heads = pair.module->options.at(pair.heads_option);
+        std::int64_t count = heads.is_string() ? stand_ins.at(heads.get<std::string>()) : heads.get<std::int64_t>();
+        if (count > 0) multiple = std::lcm(multiple, count);
+      }
+      std::int64_t stand_in = 0;
+      do {
+        next_size_prime = prime_after(next_size_prime);
+        if (__builtin_mul_overflow(next_size_prime++, multiple, &stand_in) || stand_in > kMaxDim) {
+          fail(unbound.pointer, fmt::format("\"{}\" is the symbol {}, which nothing binds, and its head counts leave no size to check it with",
+                                            unbound.option, unbound.symbol),
+               {}, fmt::format("bind it: --dim {}=SIZE", unbound.symbol));
+        }
+      } while (taken.count(stand_in) != 0);
+      stand_ins[unbound.symbol] = stand_in;
+      taken.insert(stand_in);
+    }
+    // What each module assumes, said once on it.
+    auto is_symbol = [](const json& value) { return value.is_string(); };
+    for (const Heads& pair : pairs) {
+      const json& embed = pair.module->options.at(pair.embed_option);
+      const json& heads = pair.module->options.at(pair.heads_option);
+      if (!is_symbol(embed) && !is_symbol(heads)) continue;
+      std::string e = embed.is_string() ? embed.get<std::string>() : embed.dump();
+      std::string h = heads.is_string() ? heads.get<std::string>() : heads.dump();
+      // "d_model (embed_dim)"; just "num_heads" when the name is the option's own.
+      auto named = [](const std::string& name, const std::string& option) { return name == option ? name : fmt::format("{} ({})", name, option); };
+      std::string text;
+      if (is_symbol(embed) && is_symbol(heads)) {
+        text = fmt::format("{} and {} are unbound: PyTorch requires {} divisible by {}, head_dim = {} // {}; checked "
+                           "with the stand-ins {}={}, {}={}",
+                           e, h, named(e, pair.embed_option), named(h, pair.heads_option), e, h, e, stand_ins.at(e), h, stand_ins.at(h));
+      } else if (is_symbol(heads)) {
+        std::string divisors;
+        int listed = 0;
+        std::int64_t size = embed.get<std::int64_t>();
+        for (std::int64_t d = 1; d <= size && listed < 12; ++d) {
+          if (size % d == 0) divisors += (listed++ == 0 ? "" : ", ") + std::to_string(d);
+          if (listed == 12 && d < size) divisors += ", ...";
+        }
+        text = fmt::format("{} is unbound: PyTorch requires {} to divide {} {} ({} one of {}); checked with the stand-in {}={}", h,
+                           named(h, pair.heads_option), pair.embed_option, e, h, divisors, h, stand_ins.at(h));
+      } else {
+        text = fmt::format("{} is unbound: PyTorch requires {} divisible by {} {}, head_dim = {} // {}; checked with the stand-in {}={}",
+                           e, named(e, pair.embed_option), pair.heads_option, h, e, h, e, stand_ins.at(e));
+      }
+      pair.module->assumptions.push_back(text);
+    }
+    for (ModuleDecl* module : modules) {
+      for (const OptionSchema& option : find_module_schema(module->type)->options) {
+        if (!is_size_option(option.kind)) continue;
+        json& value = module->options[option.name];
+        bool paired = std::any_of(pairs.begin(), pairs.end(), [&](const Heads& pair) {
+          return pair.module == module && (option.name == pair.embed_option || option.name == pair.heads_option);
+        });
+        auto settle = [&](json& item) {
+          if (!item.is_string()) return;
+          std::string symbol = item.get<std::string>();
+          if (!paired) {
+            module->assumptions.push_back(fmt::format("{} is unbound: checked with the stand-in {}={}, {}", symbol, symbol, stand_ins.at(symbol),
+                                                      option.name == "dim_feedforward" ? "which changes no output shape"
+                                                                                        : "consistent with the shapes that use it"));
+          }
+          item = stand_ins.at(symbol);
+        };
+        if (value.is_array()) {
+          for (json& item : value) settle(item);
+        } else {
+          settle(value);
+        }
+      }
+      if (module->type == "MultiheadAttention") module->mha = mha_options(module->options);
+    }
+    for (const auto& [symbol, size] : stand_ins) spec_.dims.emplace_back(symbol, size);
   }
 
   std::map<std::string, std::int64_t> bound_dims() const { return {spec_.dims.begin(), spec_.dims.end()}; }
@@ -402,16 +614,15 @@ class SpecReader {
   // An integer option may be a symbol that "dims" binds ("embed_dim": "d_model").
   json option_value(const OptionSchema& option, const json& value, const std::string& pointer) {
     auto wrong = [&]() { fail(pointer, fmt::format("\"{}\" must be {}", option.name, option_kind_text(option.kind)), type_name(value)); };
-    auto integer = [&](const json& item) -> std::int64_t {
+    // An unbound symbol stays a string here until settle_unbound_sizes decides it.
+    auto integer = [&](const json& item) -> json {
       if (item.is_string() && is_identifier(item.get<std::string>())) {
         std::string symbol = item.get<std::string>();
         for (const auto& [name, size] : spec_.dims) {
           if (name == symbol) return size;
         }
-        fail(pointer, fmt::format("\"{}\" is the symbol {}, which nothing binds", option.name, symbol), {},
-             fmt::format("bind it: \"dims\": {{\"{}\": SIZE}} in the spec, --dim {}=SIZE on the command line; mhacheck needs "
-                         "the module's sizes as numbers",
-                         symbol, symbol));
+        unbound_.push_back({symbol, option.name, pointer});
+        return symbol;
       }
       // Beyond int64 nlohmann/json keeps an integer as a double: out of range, not a fraction.
       bool huge_whole = item.is_number_float() && std::floor(item.get<double>()) == item.get<double>() &&
@@ -424,7 +635,7 @@ class SpecReader {
     };
     switch (option.kind) {
       case OptionKind::Int: return integer(value);
-      case OptionKind::OptionalInt: return value.is_null() ? json(nullptr) : json(integer(value));
+      case OptionKind::OptionalInt: return value.is_null() ? json(nullptr) : integer(value);
       case OptionKind::Float:
         if (!value.is_number()) wrong();
         return value.get<double>();
@@ -696,6 +907,7 @@ class SpecReader {
   }
 
   Spec& spec_;
+  std::vector<UnboundSize> unbound_;
   const JsonDocument& document_;
   std::set<std::string> call_ids_;
 };

@@ -1,4 +1,6 @@
 // End-to-end: the mhacheck binary on examples/ and on flags, checking exit codes and output.
+#include <sstream>
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -94,6 +96,16 @@ TEST_CASE("cli: explain", "[cli]") {
   CHECK_THAT(explain.out, Catch::StartsWith("MHA040 (batch-mismatch, error)"));
   CHECK(cli("explain batch-mismatch").out == explain.out);
   CHECK(cli("explain MHA999").status == 2);
+  // explain --help shows its own examples, none of mhacheck --help's again.
+  std::string top = cli("--help").out, help = cli("explain --help").out;
+  std::istringstream lines(help.substr(help.find("Examples")));
+  int examples = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("  mhacheck", 0) != 0) continue;
+    ++examples;
+    CHECK(top.find(line + "\n") == std::string::npos);
+  }
+  CHECK(examples >= 3);
 }
 
 TEST_CASE("cli: inline flags and spec files do not mix, and --value needs --key", "[cli]") {

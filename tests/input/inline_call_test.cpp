@@ -89,3 +89,86 @@ TEST_CASE("inline: functions by --op, plain arguments by value", "[inline]") {
   flag.is_causal = true;
   CHECK_THAT(input_error(flag), Catch::StartsWith("--is-causal:1: nn.Linear takes no argument is_causal"));
 }
+
+TEST_CASE("inline: unbound embed_dim and num_heads are checked under a stated assumption", "[inline]") {
+  InlineCall call;
+  call.module = "nn.MultiheadAttention(d_model, n_heads)";
+  call.query = "(T, B, d_model)";
+  Report report = check_inline(call);
+  REQUIRE(report.ok());
+  const Diagnostic* assumption = test::find(report, "MHA004");
+  REQUIRE(assumption != nullptr);
+  CHECK_THAT(assumption->message, Catch::Contains("PyTorch requires d_model (embed_dim) divisible by n_heads (num_heads), head_dim = d_model // n_heads"));
+  // The output keeps the query's names.
+  CHECK(report.calls.at(0).outputs.at(0).shape.size() == 3);
+  // A key whose features differ from the unbound d_model is still caught.
+  call.key = "(S, B, 256)";
+  CHECK(test::find(check_inline(call), "MHA031") != nullptr);
+
+  InlineCall heads;
+  heads.module = "nn.MultiheadAttention(512, n_heads)";
+  heads.query = "(T, B, 512)";
+  Report by_heads = check_inline(heads);
+  REQUIRE(by_heads.ok());
+  REQUIRE(test::find(by_heads, "MHA004") != nullptr);
+  CHECK_THAT(test::find(by_heads, "MHA004")->message, Catch::StartsWith("n_heads is unbound: PyTorch requires n_heads (num_heads) to divide embed_dim 512 "
+                                                                         "(n_heads one of 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)"));
+  heads.query = "(T, B, 256)";
+  CHECK(test::find(check_inline(heads), "MHA030") != nullptr);  // 256 features against embed_dim 512
+
+  InlineCall width;
+  width.module = "nn.MultiheadAttention(d_model, 8)";
+  width.query = "(T, B, d_model)";
+  Report by_width = check_inline(width);
+  REQUIRE(by_width.ok());
+  CHECK_THAT(test::find(by_width, "MHA004")->message, Catch::StartsWith("d_model is unbound: PyTorch requires d_model (embed_dim) divisible by num_heads 8"));
+
+  // A size no input uses would decide the output alone: it must be bound.
+  InlineCall linear;
+  linear.module = "nn.Linear(512, d_out)";
+  linear.args = {"input=(B, 512)"};
+  Report refused = check_inline(linear);
+  const Diagnostic* unbound = test::find(refused, "MHA002");
+  REQUIRE(unbound != nullptr);
+  CHECK_THAT(unbound->message, Catch::Contains("\"out_features\" is the symbol d_out, which nothing binds"));
+}
+
+TEST_CASE("inline: an option that changes no shape may stay an unbound name, with one note", "[inline]") {
+  InlineCall call;
+  call.module = "nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=d_ff, dropout=p_drop, activation=act)";
+  call.dims = {"d_model=512", "nhead=8"};
+  call.args = {"src=(10, 32, 512)"};
+  Report report = check_inline(call);
+  REQUIRE(report.ok());
+  std::vector<std::string> notes;
+  for (const Diagnostic& diagnostic : report.diagnostics) {
+    if (diagnostic.id == DiagId::Assumption) notes.push_back(diagnostic.message);
+  }
+  REQUIRE(notes.size() == 3);
+  CHECK_THAT(notes[0], Catch::StartsWith("dropout is the name p_drop, which nothing binds: it changes no shape"));
+  CHECK_THAT(notes[1], Catch::StartsWith("activation is the name act"));
+  CHECK_THAT(notes[2], Catch::StartsWith("d_ff is unbound: checked with the stand-in d_ff="));
+}
+
+TEST_CASE("inline: torch.cat's list of tensors, and permute's dims beside --dim", "[inline]") {
+  InlineCall cat;
+  cat.op = "torch.cat";
+  cat.args = {"tensors=[(2, 3), (2, B):float32,]", "dim=1"};
+  cat.dims = {"B=4"};
+  Report joined = check_inline(cat);
+  REQUIRE(joined.ok());
+  CHECK(tuple_str(joined.calls.at(0).outputs.at(0).shape) == "(2, 7)");
+  cat.args = {"tensors=[(2, 3), (3, 4)]", "dim=1"};
+  CHECK(test::find(check_inline(cat), "MHA311") != nullptr);
+  cat.args = {"tensors=(2, 3)", "dim=1"};
+  CHECK_THAT(input_error(cat), Catch::Contains("expected a list of shapes in [ ]"));
+
+  // --dim's bindings and permute's own dims argument both arrive.
+  InlineCall permute;
+  permute.op = "torch.permute";
+  permute.args = {"input=(B, 3, 4)", "dims=(2, 0, 1)"};
+  permute.dims = {"B=2"};
+  Report permuted = check_inline(permute);
+  REQUIRE(permuted.ok());
+  CHECK(tuple_str(permuted.calls.at(0).outputs.at(0).shape) == "(4, 2, 3)");
+}

@@ -94,7 +94,7 @@ TEST_CASE("Python as people write it: assignments, several lines, names and inte
   CHECK(parse_module_call("nn.Linear(7 // -2 + 10, 1_000)", origin())["in_features"] == 6);
   // A lone unbound name stays a symbol for the spec's dims to bind; dropout may stay unbound.
   json symbolic = parse_module_call("nn.MultiheadAttention(d_model, nhead, dropout=p)", origin());
-  CHECK(symbolic == json{{"type", "MultiheadAttention"}, {"embed_dim", "d_model"}, {"num_heads", "nhead"}});
+  CHECK(symbolic == json{{"type", "MultiheadAttention"}, {"embed_dim", "d_model"}, {"num_heads", "nhead"}, {"dropout", {{"$unbound", "p"}}}});
   // The docs' own example: a layer bound to a name, passed to the stack.
   json stack = parse_module_call(
       "encoder_layer = nn.TransformerEncoderLayer(d_model=512, nhead=8)\n"
@@ -119,7 +119,41 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("nn.Linear(8 / 2, 4)") == "1:13: '/' divides into a float: sizes are integers, written with '//'");
   CHECK(error_at("nn.Linear(9223372036854775807 + 1, 4)") == "1:11: integer out of range");
   CHECK(error_at("a = nn.Linear(8, 4)\nb = nn.LayerNorm(4)") == "2:1: the text constructs 2 modules (a, b); one is checked at a time");
+  CHECK(error_at("args = 4\nnn.Linear(*args)") == "2:11: the arguments of a splat (*args) are not known here");
   CHECK(error_at("d_model = 512") == "1:1: expected a module constructor such as nn.MultiheadAttention(512, 8)");
   CHECK(error_at("x = 4\nnn.Linear(x, y=2)") == "2:14: Linear.__init__() got an unexpected keyword argument 'y'");
   CHECK(error_at("nn.Linear(" + std::string(200, '(') + "1" + std::string(200, ')') + ", 2)").find("nested more than 64 deep") != std::string::npos);
+}
+
+TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment, self attributes", "[python]") {
+  // torchaudio's Conformer layer (torchaudio/models/conformer.py), trimmed to its attention.
+  json conformer = parse_module_call(
+      "class ConformerLayer(torch.nn.Module):\n"
+      "    def __init__(\n"
+      "        self,\n"
+      "        input_dim: int = 144,\n"
+      "        ffn_dim: int = 576,\n"
+      "        num_attention_heads: int = 4,\n"
+      "        dropout: float = 0.0,\n"
+      "        depthwise_conv_kernel_size: Optional[int] = None,\n"
+      "    ) -> None:\n"
+      "        super().__init__()\n"
+      "        self.self_attn = torch.nn.MultiheadAttention(input_dim, num_attention_heads, dropout=dropout)\n",
+      origin());
+  CHECK(conformer == json{{"type", "MultiheadAttention"}, {"embed_dim", 144}, {"num_heads", 4}, {"dropout", 0.0}});
+  // --dim wins over a def default, as passing the argument would.
+  CHECK(parse_module_call("def __init__(self, d_model=512, nhead=8):\n  self.attn = nn.MultiheadAttention(d_model, nhead)", origin(),
+                          {{"d_model", 256}})["embed_dim"] == 256);
+  // Tuple assignment evaluates every value before binding (a, b = b, a swaps).
+  json swapped = parse_module_call("a, b = 512, 8\na, b = b, a\nnn.MultiheadAttention(b, a)", origin());
+  CHECK(swapped["embed_dim"] == 512);
+  CHECK(swapped["num_heads"] == 8);
+  // self.d_model = d_model keeps the symbol; nanoGPT's config.n_embd is a name like any other.
+  json aliased = parse_module_call("def __init__(self, d_model, n_heads):\n  super(Block, self).__init__()\n"
+                                   "  self.d_model = d_model\n  self.attn = nn.MultiheadAttention(self.d_model, n_heads)",
+                                   origin());
+  CHECK(aliased["embed_dim"] == "d_model");
+  CHECK(parse_module_call("nn.Linear(config.n_embd, 3 * config.n_embd)", origin(), {{"config.n_embd", 768}}) ==
+        json{{"type", "Linear"}, {"in_features", 768}, {"out_features", 2304}});
+  CHECK(parse_module_call("n_embd = 768\nnn.Linear(n_embd, 3 * n_embd, bias=False)", origin())["out_features"] == 2304);
 }

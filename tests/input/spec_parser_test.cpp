@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "mhacheck/spec.hpp"
@@ -136,4 +138,17 @@ TEST_CASE("module options may be symbols that \"dims\" binds, in JSON and in Pyt
   CHECK(python_form.modules.at(0).mha.num_heads == 4);
   CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": "E", "num_heads": 4}, "query": [3, 2, 64], "key": [3, 2, 64], "value": [3, 2, 64]})"),
              Catch::Contains("\"embed_dim\" is the symbol E, which nothing binds") && Catch::Contains("\"dims\": {\"E\": SIZE}"));
+  // A symbol the inputs use is settled with a stand-in that the head count divides; a float
+  // option may be a name too, keeping PyTorch's default.
+  Spec symbolic = parse(R"({"module": {"type": "MultiheadAttention", "embed_dim": "E", "num_heads": 4, "dropout": "p_drop"},
+    "query": ["L", "N", "E"], "key": ["L", "N", "E"], "value": ["L", "N", "E"]})");
+  const ModuleDecl& module = symbolic.modules.at(0);
+  CHECK(module.mha.embed_dim % 4 == 0);
+  CHECK(module.mha.embed_dim > 1000);
+  CHECK(module.mha.dropout == 0.0);
+  REQUIRE(module.assumptions.size() == 2);
+  CHECK_THAT(module.assumptions[0], Catch::StartsWith("dropout is the name p_drop, which nothing binds"));
+  CHECK_THAT(module.assumptions[1], Catch::StartsWith("E is unbound: PyTorch requires E (embed_dim) divisible by num_heads 4"));
+  CHECK(std::find(symbolic.dims.begin(), symbolic.dims.end(), std::pair<std::string, std::int64_t>("E", module.mha.embed_dim)) !=
+        symbolic.dims.end());
 }
