@@ -227,6 +227,23 @@ const OperatorSchema kCat{"cat", false, {{"tensors", ArgKind::TensorList, true, 
 const OperatorSchema kSoftmax{
     "softmax", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
 
+// Tensor.__getitem__(index) with integers, slices, None and ..., written as in Python: "[:, 0]".
+const OperatorSchema kGetitem{
+    "getitem", false, {{"input", ArgKind::Tensor, true, nullptr}, {"index", ArgKind::Index, true, nullptr}}, {"output"}, ""};
+// torch.select(input, dim, index)
+const OperatorSchema kSelect{
+    "select", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}, {"index", ArgKind::Int, true, nullptr}},
+    {"output"}, ""};
+// torch.narrow(input, dim, start, length)
+const OperatorSchema kNarrow{"narrow",
+                             false,
+                             {{"input", ArgKind::Tensor, true, nullptr},
+                              {"dim", ArgKind::Int, true, nullptr},
+                              {"start", ArgKind::Int, true, nullptr},
+                              {"length", ArgKind::Int, true, nullptr}},
+                             {"output"},
+                             ""};
+
 // Every name a MultiheadAttention may have in its state_dict, whatever its arguments.
 const std::vector<std::string> kAttentionParameters = {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
                                                        "bias_k",         "bias_v",        "out_proj.weight", "out_proj.bias"};
@@ -287,6 +304,9 @@ std::vector<OperatorDef> build_table() {
       function(kSqueeze, "torch.squeeze", infer_squeeze, forward_reshape, false),
       function(kFlatten, "torch.flatten", infer_flatten, forward_reshape, false),
       function(kCat, "torch.cat", infer_cat, forward_cat, false),
+      function(kGetitem, "Tensor.__getitem__", infer_getitem, forward_getitem, false),  // a method only
+      function(kSelect, "torch.select", infer_select, forward_select, false),
+      function(kNarrow, "torch.narrow", infer_narrow, forward_narrow, false),
       function(kAdd, "torch.add", infer_add, forward_add, true),
       function(kMatmul, "torch.matmul", infer_matmul, forward_matmul, true),
       function(kSoftmax, "F.softmax", infer_softmax, forward_softmax, true),
@@ -353,6 +373,7 @@ std::string arg_kind_text(ArgKind kind) {
     case ArgKind::OptionalInt: return "an integer or null";
     case ArgKind::IntList: return "a list of integers";
     case ArgKind::SizeList: return "a list of sizes (integers or symbol names)";
+    case ArgKind::Index: return "an index as Python writes it, such as \"[:, 0]\"";
   }
   return "a value";
 }

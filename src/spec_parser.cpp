@@ -15,6 +15,7 @@
 #include "mhacheck/python_text.hpp"
 #include "mhacheck/spec.hpp"
 #include "mhacheck/suggest.hpp"
+#include "ops/index_expression.hpp"
 
 namespace mhacheck {
 namespace {
@@ -487,6 +488,14 @@ class SpecReader {
                  return small_integer(item) || (argument.kind == ArgKind::SizeList && item.is_string() && parse_dim_expr(item.get<std::string>()));
                });
         break;
+      case ArgKind::Index: {
+        fits = value.is_string();
+        std::string error;
+        if (fits && !parse_index(value.get<std::string>(), error)) {
+          fail(pointer, fmt::format("\"{}\" must be {}: {}", argument.name, arg_kind_text(argument.kind), error), value.dump());
+        }
+        break;
+      }
       case ArgKind::Tensor:
       case ArgKind::Mask:
       case ArgKind::Indices:

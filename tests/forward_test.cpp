@@ -79,3 +79,7 @@ TEST_CASE("the forward pass matches PyTorch on every golden glue-operator case",
 TEST_CASE("the forward pass matches PyTorch 2.x on every golden Transformer, Linear, LayerNorm and Embedding case", "[forward]") {
   CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_transformer/") == 0);
 }
+
+TEST_CASE("the forward pass matches PyTorch on every golden getitem, select and narrow case", "[forward]") {
+  CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_index/") == 0);
+}

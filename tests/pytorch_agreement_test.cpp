@@ -84,3 +84,7 @@ TEST_CASE("mhacheck agrees with PyTorch on every generated glue-operator case", 
 TEST_CASE("mhacheck agrees with PyTorch on every generated Transformer-module case", "[pytorch]") {
   CHECK(check_all("transformer_cases.json") >= 300);
 }
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated getitem, select and narrow case", "[pytorch]") {
+  CHECK(check_all("index_cases.json") >= 700);
+}

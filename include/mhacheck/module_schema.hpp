@@ -40,7 +40,7 @@ std::string option_kind_text(OptionKind kind);  // "an integer", "true or false"
 // Indices is a tensor of integer indices (nn.Embedding's input; int64 unless written).
 // OptionalBool is true, false or None (is_causal of the Transformer stacks: None detects).
 // TensorList is a list of tensors (torch.cat's), each element a tensor argument of its own.
-enum class ArgKind { Tensor, Mask, Indices, TensorList, Bool, OptionalBool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList };
+enum class ArgKind { Tensor, Mask, Indices, TensorList, Bool, OptionalBool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList, Index };
 
 struct ArgSchema {
   std::string name;

@@ -31,6 +31,9 @@ void infer_unsqueeze(CallContext& ctx);
 void infer_squeeze(CallContext& ctx);
 void infer_flatten(CallContext& ctx);
 void infer_cat(CallContext& ctx);
+void infer_getitem(CallContext& ctx);  // Tensor.__getitem__ (src/ops/indexing.cpp)
+void infer_select(CallContext& ctx);
+void infer_narrow(CallContext& ctx);
 void infer_add(CallContext& ctx);
 void infer_matmul(CallContext& ctx);
 void infer_softmax(CallContext& ctx);
