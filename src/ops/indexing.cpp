@@ -1,6 +1,8 @@
 // Tensor.__getitem__ with basic indices, torch.select and torch.narrow: views of part of a
 // tensor. getitem's rule is src/ops/index_expression.cpp's plan; select and narrow are PyTorch
 // 2.x's select_symint and narrow_symint (aten/src/ATen/native/TensorShape.cpp).
+#include <stdexcept>
+
 #include <fmt/format.h>
 
 #include "ops/dim_arguments.hpp"
@@ -43,8 +45,8 @@ void infer_getitem(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
   std::string error;
   const std::string& text = ctx.call.arguments.at("index").get_ref<const std::string&>();
-  std::optional<IndexExpression> index = parse_index(text, error);  // the spec reader has checked it
-  if (!index) return;
+  std::optional<IndexExpression> index = parse_index(text, error);
+  if (!index) throw std::logic_error("getitem: the spec reader let an unreadable index through: " + error);
   IndexPlan plan = plan_index(*index, input.shape);
   if (plan.failure && plan.failure->type.empty()) {
     symbol_dependent(ctx, "index", plan.failure->message);
