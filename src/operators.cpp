@@ -285,6 +285,22 @@ const OperatorSchema kRepeatInterleave{"repeat_interleave",
                                         {"dim", ArgKind::OptionalInt, false, nullptr}},
                                        {"output"},
                                        ""};
+// Tensor.__getitem__(index) with integers, slices, None and ..., written as in Python: "[:, 0]".
+const OperatorSchema kGetitem{
+    "getitem", false, {{"input", ArgKind::Tensor, true, nullptr}, {"index", ArgKind::Index, true, nullptr}}, {"output"}, ""};
+// torch.select(input, dim, index)
+const OperatorSchema kSelect{
+    "select", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}, {"index", ArgKind::Int, true, nullptr}},
+    {"output"}, ""};
+// torch.narrow(input, dim, start, length)
+const OperatorSchema kNarrow{"narrow",
+                             false,
+                             {{"input", ArgKind::Tensor, true, nullptr},
+                              {"dim", ArgKind::Int, true, nullptr},
+                              {"start", ArgKind::Int, true, nullptr},
+                              {"length", ArgKind::Int, true, nullptr}},
+                             {"output"},
+                             ""};
 
 // Every name a MultiheadAttention may have in its state_dict, whatever its arguments.
 const std::vector<std::string> kAttentionParameters = {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
@@ -352,6 +368,9 @@ std::vector<OperatorDef> build_table() {
       function(kSub, "torch.sub", infer_sub, forward_arithmetic, true),
       function(kMul, "torch.mul", infer_mul, forward_arithmetic, true),
       function(kDiv, "torch.div", infer_div, forward_arithmetic, true),
+      function(kGetitem, "Tensor.__getitem__", infer_getitem, forward_getitem, false),  // a method only
+      function(kSelect, "torch.select", infer_select, forward_select, false),
+      function(kNarrow, "torch.narrow", infer_narrow, forward_narrow, false),
       function(kMatmul, "torch.matmul", infer_matmul, forward_matmul, true),
       function(kSoftmax, "F.softmax", infer_softmax, forward_softmax, true),
       function(kContiguous, "Tensor.contiguous", infer_same_shape, forward_reshape, false),  // a method only
@@ -435,6 +454,7 @@ std::string arg_kind_text(ArgKind kind) {
     case ArgKind::OptionalInt: return "an integer or null";
     case ArgKind::IntList: return "a list of integers";
     case ArgKind::SizeList: return "a list of sizes (integers or symbol names)";
+    case ArgKind::Index: return "an index as Python writes it, such as \"[:, 0]\"";
   }
   return "a value";
 }

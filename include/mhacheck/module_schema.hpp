@@ -42,10 +42,11 @@ std::string option_kind_text(OptionKind kind);  // "an integer", "true or false"
 // TensorList is a list of tensors (torch.cat's), each element a tensor argument of its own.
 // TensorOrNumber is a tensor, or a Python number written as a JSON number (torch.mul's other):
 // a number is kept with the plain arguments and its tensor argument is absent.
+// Index is Tensor.__getitem__'s index, a string written as in Python ("[:, 0]").
 // Dims is torch.sum's dim: an integer, a list of integers, or null (every dim).
 enum class ArgKind {
   Tensor, Mask, Indices, TensorList, TensorOrNumber,
-  Bool, OptionalBool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList, String, OptionalString, Dims
+  Bool, OptionalBool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList, String, OptionalString, Dims, Index
 };
 
 struct ArgSchema {

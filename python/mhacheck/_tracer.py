@@ -215,6 +215,44 @@ def _cat(args, kwargs):
     return "cat", {"tensors": list(tensors), "dim": dim}
 
 
+def _index_item(item):
+    if item is None:
+        return "None"
+    if item is Ellipsis:
+        return "..."
+    if _plain_int(item):
+        return str(item)
+    if isinstance(item, slice) and all(part is None or _plain_int(part) for part in (item.start, item.stop, item.step)):
+        text = "{}:{}".format("" if item.start is None else item.start, "" if item.stop is None else item.stop)
+        return text if item.step is None else "{}:{}".format(text, item.step)
+    return None
+
+
+def _getitem(args, kwargs):
+    """x[...] with integers, slices, None and ...: the index as Python writes it, "[:, 0]"."""
+    if len(args) != 2 or kwargs:
+        return None
+    index = args[1]
+    items = [_index_item(item) for item in (index if isinstance(index, tuple) else (index,))]
+    if not items or None in items:
+        return None  # a tensor (advanced) index, or a bool: not modelled
+    text = ", ".join(items) + ("," if isinstance(index, tuple) and len(items) == 1 else "")
+    return "getitem", {"input": args[0], "index": "[" + text + "]"}
+
+
+def _positional(op, names):
+    """A function of plain integer arguments after its input, by position or keyword."""
+    def handler(args, kwargs):
+        if len(args) > len(names) + 1 or set(kwargs) - set(names):
+            return None
+        bound = dict(zip(names, args[1:]))
+        bound.update(kwargs)
+        if set(bound) != set(names) or not all(_plain_int(bound[n]) for n in names):
+            return None
+        return op, dict({"input": args[0]}, **{n: bound[n] for n in names})
+    return handler
+
+
 _SDPA_ARGUMENTS = ["query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"]
 
 
@@ -265,6 +303,9 @@ _FUNCTIONS = {
     "cat": _cat,
     "concat": _cat,
     "scaled_dot_product_attention": _sdpa,
+    "__getitem__": _getitem,
+    "select": _positional("select", ["dim", "index"]),
+    "narrow": _positional("narrow", ["dim", "start", "length"]),
 }
 
 
@@ -423,6 +464,8 @@ class _Tracer(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         handler = _FUNCTIONS.get(name)
         known = handler(args, kwargs) if handler is not None and args else None
+        if known is not None and known[0] in ("getitem", "select", "narrow") and self._symbolic_position(args[1:], kwargs):
+            known = None  # the spec's index is numbers: a position that stands for a symbol (x[:T]) stays traced
         if known is None:
             result = func(*args, **kwargs)
             self._unmodelled(name, args, kwargs, result)
@@ -446,6 +489,17 @@ class _Tracer(TorchFunctionMode):
             self.depth -= 1
         self._record(call, source, (result,), None, 1)
         return result
+
+    def _symbolic_position(self, args, kwargs):
+        """True when an integer of an index (or of select/narrow) reads as a symbol expression."""
+        values = []
+        for item in list(args) + list(kwargs.values()):
+            for part in (item if isinstance(item, tuple) else (item,)):
+                if isinstance(part, slice):
+                    values += [part.start, part.stop, part.step]
+                else:
+                    values.append(part)
+        return any(_plain_int(v) and isinstance(self.namer.name(abs(v))[0], str) for v in values)
 
     def _unmodelled(self, name, args, kwargs, result):
         outputs = _tensors_in(result)

@@ -70,7 +70,10 @@ ForwardResult forward_transpose(const ForwardCall& call);   // forward/glue_forw
 ForwardResult forward_permute(const ForwardCall& call);
 ForwardResult forward_reshape(const ForwardCall& call);  // the same elements under the checked shape
 ForwardResult forward_cat(const ForwardCall& call);
-ForwardResult forward_matmul(const ForwardCall& call);
+ForwardResult forward_getitem(const ForwardCall& call);  // forward/indexing.cpp
+ForwardResult forward_select(const ForwardCall& call);
+ForwardResult forward_narrow(const ForwardCall& call);
+ForwardResult forward_matmul(const ForwardCall& call);  // forward/glue_forward.cpp
 ForwardResult forward_softmax(const ForwardCall& call);
 // forward/glue_forward.cpp too: add, sub, mul and div by the call's op; sum and mean;
 // masked_fill; expand, repeat and repeat_interleave.

@@ -19,6 +19,7 @@
 #include "mhacheck/python_text.hpp"
 #include "mhacheck/spec.hpp"
 #include "mhacheck/suggest.hpp"
+#include "ops/index_expression.hpp"
 
 namespace mhacheck {
 namespace {
@@ -742,6 +743,14 @@ class SpecReader {
                (value.is_array() && value.size() <= 8 && std::all_of(value.begin(), value.end(), small_integer));
         break;
       case ArgKind::TensorOrNumber: fits = value.is_number() || value.is_boolean(); break;
+      case ArgKind::Index: {
+        fits = value.is_string();
+        std::string error;
+        if (fits && !parse_index(value.get<std::string>(), error)) {
+          fail(pointer, fmt::format("\"{}\" must be {}: {}", argument.name, arg_kind_text(argument.kind), error), value.dump());
+        }
+        break;
+      }
       case ArgKind::Tensor:
       case ArgKind::Mask:
       case ArgKind::Indices:

@@ -35,7 +35,10 @@ void infer_add(CallContext& ctx);  // also sub, mul and div (ops/arithmetic.cpp)
 void infer_sub(CallContext& ctx);
 void infer_mul(CallContext& ctx);
 void infer_div(CallContext& ctx);
-void infer_matmul(CallContext& ctx);
+void infer_getitem(CallContext& ctx);  // Tensor.__getitem__ (src/ops/indexing.cpp)
+void infer_select(CallContext& ctx);
+void infer_narrow(CallContext& ctx);
+void infer_matmul(CallContext& ctx);  // ops/matmul.cpp
 void infer_softmax(CallContext& ctx);
 // Same-shape operators (ops/pointwise.cpp): contiguous and clone, dropout, the activations
 // (sigmoid shares tanh's rule).

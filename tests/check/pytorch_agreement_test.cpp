@@ -88,3 +88,7 @@ TEST_CASE("mhacheck agrees with PyTorch on every generated Transformer-module ca
 TEST_CASE("mhacheck agrees with PyTorch on every generated elementwise, activation, reduction and expand case", "[pytorch]") {
   CHECK(check_all("pointwise_cases.json") >= 1000);
 }
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated getitem, select and narrow case", "[pytorch]") {
+  CHECK(check_all("index_cases.json") >= 700);
+}

@@ -13,7 +13,7 @@ import torch.nn as nn
 
 import mhacheck
 from mhacheck._symbols import DimNamer, choose_probes
-from trace_support import BINARY, by_severity, check, main
+from trace_support import BINARY, by_severity, check, main, replay
 
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 
@@ -134,6 +134,26 @@ class PackageTest(unittest.TestCase):
         self.assertRegex(absolute["note"], r"made by torch abs at .*test_package.py:\d+, which mhacheck does not model")
         self.assertEqual(spec.calls[0]["input"], [n for n, t in spec.document["tensors"].items() if t is absolute][0])
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+
+    def test_indexing_select_and_narrow_are_recorded_and_replay(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                head = x[..., :8]
+                first = x.select(1, 0)
+                window = torch.narrow(x, 2, 4, 8)
+                last = x[:, -1, None]
+                upto = x[:, :x.shape[1]]  # a position that is the symbol T: stays a traced tensor
+                return head, first, window, last, torch.cat([upto, x], 1)
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 16),), values=True)
+        self.assertIsNone(spec.error)
+        recorded = [(c["op"], c.get("index", c.get("dim"))) for c in spec.calls]
+        self.assertEqual(recorded, [("getitem", "[..., :8]"), ("select", 0), ("narrow", 2), ("getitem", "[:, -1, None]"),
+                                    ("cat", 1)])
+        (upto,) = [t for t in spec.document["tensors"].values() if "__getitem__" in t.get("note", "")]
+        self.assertEqual(upto["shape"], ["B", "T", 16])
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
 
     def test_check_finds_the_binary_in_the_environment(self):
         spec = mhacheck.trace(nn.Linear(8, 4), (mhacheck.shape("N", 8),))

@@ -44,6 +44,13 @@ class VitTest(unittest.TestCase):
         spec = mhacheck.trace(small_vit(), (mhacheck.shape("B", 3, 32, 32),), values=True)
         self.assertIsNone(spec.error)
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        # the class token, x[:, 0], is a checked call, run by the replay below
+        class_token = [c for c in spec.calls if c.get("op") == "getitem"]
+        self.assertEqual([c["index"] for c in class_token], ["[:, 0]"])
+        file, _, line = class_token[0]["source"].rpartition(":")
+        self.assertEqual(file, TORCHVISION_VIT)
+        with open(file, encoding="utf-8") as source:
+            self.assertIn("x[:, 0]", source.read().splitlines()[int(line) - 1])
         replay(self, spec)
 
     def test_batch_first_flipped_is_a_warning_at_torchvisions_line(self):

@@ -84,3 +84,7 @@ TEST_CASE("the forward pass matches PyTorch 2.x on every golden Transformer, Lin
 TEST_CASE("the forward pass matches PyTorch on every golden elementwise, activation, reduction and expand case", "[forward]") {
   CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_pointwise/") == 0);
 }
+
+TEST_CASE("the forward pass matches PyTorch on every golden getitem, select and narrow case", "[forward]") {
+  CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_index/") == 0);
+}

@@ -1,0 +1,83 @@
+// getitem, select and narrow: a strided view of the input, copied out in C order. The view
+// comes from the same rule the check used (src/ops/index_expression.hpp for getitem).
+#include <stdexcept>
+
+#include "forward/forward_call.hpp"
+#include "ops/index_expression.hpp"
+
+namespace mhacheck {
+namespace {
+
+// Output dim i reads the input in steps of strides[i] elements from `offset`.
+Array strided(const Array& input, std::int64_t offset, const std::vector<std::int64_t>& shape, const std::vector<std::int64_t>& strides) {
+  Array out = make_array(input.dtype, shape);
+  std::size_t element = input.element_size();
+  std::vector<std::int64_t> index(shape.size(), 0);
+  for (std::int64_t flat = 0; flat < out.size(); ++flat) {
+    std::int64_t from = offset;
+    for (std::size_t i = 0; i < shape.size(); ++i) from += index[i] * strides[i];
+    std::copy_n(input.bytes.begin() + static_cast<std::ptrdiff_t>(from * static_cast<std::int64_t>(element)), element,
+                out.bytes.begin() + static_cast<std::ptrdiff_t>(flat * static_cast<std::int64_t>(element)));
+    for (std::size_t i = shape.size(); i-- > 0;) {
+      if (++index[i] < shape[i]) break;
+      index[i] = 0;
+    }
+  }
+  return out;
+}
+
+std::vector<std::int64_t> c_strides(const std::vector<std::int64_t>& shape) {
+  std::vector<std::int64_t> strides(shape.size(), 1);
+  for (std::size_t d = shape.size(); d-- > 1;) strides[d - 1] = strides[d] * shape[d];
+  return strides;
+}
+
+ForwardResult one(Array output) {
+  ForwardResult result;
+  result.outputs.push_back(std::move(output));
+  return result;
+}
+
+// The input dim `dim` taken from `start` for the checked output's size there, the others whole;
+// `drop` removes the dim (select).
+ForwardResult along(const ForwardCall& call, std::int64_t start, bool drop) {
+  const Array& input = *call.tensor("input");
+  std::int64_t rank = static_cast<std::int64_t>(input.shape.size()), dim = call.argument("dim").get<std::int64_t>();
+  std::size_t d = static_cast<std::size_t>(dim < 0 ? dim + rank : dim);
+  std::vector<std::int64_t> strides = c_strides(input.shape);
+  if (start < 0) start += input.shape[d];
+  std::int64_t offset = start * strides[d];
+  if (drop) strides.erase(strides.begin() + static_cast<std::ptrdiff_t>(d));
+  return one(strided(input, offset, call.output_shape, strides));
+}
+
+}  // namespace
+
+ForwardResult forward_getitem(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::string error;
+  std::optional<IndexExpression> index = parse_index(call.argument("index").get<std::string>(), error);
+  Shape shape;
+  for (std::int64_t size : input.shape) shape.push_back(DimExpr::constant(size));
+  IndexPlan plan = plan_index(*index, shape);
+  if (plan.failure) throw std::logic_error("getitem: run of an index the check refused");
+  std::vector<std::int64_t> input_strides = c_strides(input.shape), sizes, strides;
+  std::int64_t offset = 0;
+  for (const auto& [dim, at] : plan.selected) offset += at.offset * input_strides[static_cast<std::size_t>(dim)];
+  for (const IndexedDim& dim : plan.dims) {
+    sizes.push_back(dim.size.offset);
+    if (dim.source < 0) {
+      strides.push_back(0);
+      continue;
+    }
+    offset += dim.start.offset * input_strides[static_cast<std::size_t>(dim.source)];
+    strides.push_back(dim.step * input_strides[static_cast<std::size_t>(dim.source)]);
+  }
+  return one(strided(input, offset, sizes, strides));
+}
+
+ForwardResult forward_select(const ForwardCall& call) { return along(call, call.argument("index").get<std::int64_t>(), true); }
+
+ForwardResult forward_narrow(const ForwardCall& call) { return along(call, call.argument("start").get<std::int64_t>(), false); }
+
+}  // namespace mhacheck

@@ -1,0 +1,56 @@
+// getitem, select and narrow beyond the PyTorch fixtures: symbolic sizes (certain only where any
+// value of the symbol gives the same answer), dim names carried through, the index text's syntax.
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+using test::op_call;
+
+TEST_CASE("getitem on symbolic sizes: the class token, the tokens after it, the last position", "[glue][index]") {
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T+1", 768], "index": "[:, 0]")"))) == "(B, 768)");
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T+1", 768], "index": "[:, 1:]")"))) == "(B, T, 768)");
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T", 64], "index": "[:, -1, :]")"))) == "(B, 64)");
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T", 64], "index": "[..., :32]")"))) == "(B, T, 32)");
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T", 64], "index": "[None, ..., None]")"))) ==
+        "(1, B, T, 64, 1)");
+}
+
+TEST_CASE("getitem whose result depends on a symbol's value asks for the symbol to be bound", "[glue][index]") {
+  for (const char* index : {"[:, 1]", "[:, :4]", "[:, ::2]", "[:, -2]"}) {
+    INFO(index);
+    Report report = test::check_text(op_call("getitem", std::string(R"("input": ["B", "T", 64], "index": ")") + index + "\""));
+    CHECK(test::find(report, "MHA303") != nullptr);
+  }
+  Report bound = test::check_text(R"({"dims": {"T": 6}, "tensors": {"x": ["B", "T", 64]}, "modules": {},
+    "calls": [{"id": "pick", "op": "getitem", "input": "x", "index": "[:, ::4]", "outputs": ["y"]}]})");
+  CHECK(bound.ok());
+  CHECK(tuple_str(bound.calls.at(0).outputs.at(0).shape) == "(B, 2, 64)");
+}
+
+TEST_CASE("select and narrow on symbolic sizes", "[glue][index]") {
+  CHECK(test::single_output(test::check_text(op_call("select", R"("input": ["B", "T", 64], "dim": 1, "index": -1)"))) == "(B, 64)");
+  CHECK(test::single_output(test::check_text(op_call("narrow", R"("input": ["B", "T", 64], "dim": 2, "start": 8, "length": 16)"))) ==
+        "(B, T, 16)");
+  CHECK(test::single_output(test::check_text(op_call("narrow", R"("input": ["B", "T+4", 64], "dim": 1, "start": 1, "length": 4)"))) ==
+        "(B, 4, 64)");
+  CHECK(test::find(test::check_text(op_call("narrow", R"("input": ["B", "T+4", 64], "dim": 1, "start": 1, "length": 5)")), "MHA303") != nullptr);
+  CHECK(test::find(test::check_text(op_call("select", R"("input": ["B", "T", 64], "dim": 1, "index": 3)")), "MHA303") != nullptr);
+  CHECK(test::find(test::check_text(op_call("narrow", R"("input": ["B", "T", 64], "dim": 1, "start": 0, "length": 2)")), "MHA303") != nullptr);
+}
+
+TEST_CASE("an index the spec cannot read is refused with what was expected", "[glue][index]") {
+  for (const char* index : {"[:, a]", ":, 0", "[1:2:3:4]", "[, 0]", "[]", "[0.5]"}) {
+    INFO(index);
+    Report report = test::check_text(op_call("getitem", std::string(R"("input": [2, 4], "index": ")") + index + "\""));
+    CHECK(report.input_error);
+  }
+  Report number = test::check_text(op_call("getitem", R"("input": [2, 4], "index": 0)"));
+  CHECK(number.input_error);
+}
+
+TEST_CASE("getitem's output feeds a later call with its symbolic shape", "[glue][index]") {
+  Report report = test::check_text(R"({"tensors": {"x": ["B", "T", 64]}, "modules": {},
+    "calls": [{"id": "pick", "op": "getitem", "input": "x", "index": "[:, 0]", "outputs": ["y"]},
+              {"id": "out", "op": "matmul", "input": "y", "other": [64, 3], "outputs": ["z"]}]})");
+  CHECK(report.ok());
+  CHECK(tuple_str(report.calls.at(1).outputs.at(0).shape) == "(B, 3)");
+}
