@@ -2,16 +2,18 @@
 // rather look than read.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
-#include <vector>
 
 #include "mhacheck/run.hpp"
 
 namespace mhacheck {
 
-// One panel per head (or one for the average) and per batch entry (the first four), query
+// One panel per batch entry (the first four): the average over heads (as need_weights'
+// average_attn_weights does), or head `head` alone (it must be below the head count), query
 // positions down and key positions across, with a shared colour scale from 0 to the largest
-// weight; NaN cells are drawn grey and crossed. Empty when no output holds attention weights.
-std::string attention_heatmap_svg(const std::vector<RunOutput>& outputs);
+// probability; NaN cells are drawn grey and crossed. The titles name the call, block and head.
+std::string attention_heatmap_svg(const PlottedAttention& attention, std::optional<std::int64_t> head);
 
 }  // namespace mhacheck

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,14 +22,25 @@ struct RunOptions {
   std::uint64_t seed = 0;      // initial weights and --random-inputs
   bool random_inputs = false;  // fill shape-only tensors with standard-normal data
   std::int64_t max_elements = kDefaultMaxElements;
+  // --plot: keep one call's attention probabilities (RunResult::plotted), computed only for it.
+  bool plot = false;
+  std::string plot_call;   // --plot-call: that call's id ("" = the first call that computes attention)
+  std::string plot_block;  // --plot-block: a Transformer module's attention block ("" = its first)
 };
 
 struct RunOutput {
   std::string call;
   std::string name;  // as in the report: "attn_output", or the call's own output name
   Array array;
-  bool attention_weights = false;  // the call's attn_output_weights
-  bool batched = true;             // false for an unbatched call (no batch dim)
+};
+
+// softmax(Q K^T * scale + mask) of the plotted call: for nn.MultiheadAttention and the Transformer
+// modules' blocks whatever need_weights is, over the key positions bias_k/add_zero_attn append too.
+struct PlottedAttention {
+  std::string call;
+  std::string block;    // a Transformer module's block ("layers.0.self_attn"); "" otherwise
+  Array probabilities;  // (N, H, L, S), N = 1 for an unbatched call
+  bool batched = true;
 };
 
 struct RunResult {
@@ -36,6 +48,8 @@ struct RunResult {
   std::vector<RunOutput> outputs;
   bool check_passed = false;  // the shape check found no error
   bool executed = false;      // false when the check or the run's own checks found errors
+  std::optional<PlottedAttention> plotted;  // with RunOptions::plot
+  std::string plot_problem;                 // why there is nothing to plot, when so
 };
 
 RunResult run_spec(const Spec& spec, const RunOptions& options);

@@ -205,12 +205,18 @@ struct RunCommand {
   ReportOptions report;
   bool values = false, full = false;
   int precision = 4;
+  std::int64_t plot_head = -1;  // --plot-head; -1: the average over heads
   RunOptions options;
   InlineCall call;
 
-  int execute() const {
+  int execute() {
     DiagnosticFilter filter;
     if (!report.read_filter(filter)) return 2;
+    options.plot = !plot.empty();
+    if (!options.plot && (!options.plot_call.empty() || !options.plot_block.empty() || plot_head >= 0)) {
+      std::cerr << "mhacheck run: --plot-call, --plot-block and --plot-head choose what --plot draws; give --plot FILE.svg too\n";
+      return 2;
+    }
     if (call.given() == !file.empty()) {
       std::cerr << "mhacheck run: give one spec file, or the inline-call flags (--module, --query, ...)\n";
       return 2;
@@ -229,7 +235,7 @@ struct RunCommand {
     if (!outputs_are_safe(outputs, files_read(given_inputs, {result.report}))) return 2;
     // The outputs are computed; a file that cannot be written is reported after the report.
     std::string write_problem;
-    if (result.executed) write_problem = write_files(result.outputs);
+    if (result.executed) write_problem = write_files(result);
     apply_filter(result.report, filter);
     std::string text;
     if (report.format == "json") {
@@ -250,17 +256,22 @@ struct RunCommand {
   }
 
   // --save and --plot; returns what went wrong, or "".
-  std::string write_files(const std::vector<RunOutput>& outputs) const {
+  std::string write_files(const RunResult& result) const {
     try {
       if (!save.empty()) {
         std::vector<std::pair<std::string, Array>> members;
-        for (const RunOutput& output : outputs) members.emplace_back(output.name, output.array);
+        for (const RunOutput& output : result.outputs) members.emplace_back(output.name, output.array);
         write_npz(save, members, false);
       }
       if (!plot.empty()) {
-        std::string svg = attention_heatmap_svg(outputs);
-        if (svg.empty()) return "--plot: no call returns attention weights (nn.MultiheadAttention with need_weights=True does)";
-        write_output(plot, svg);
+        if (!result.plotted) return result.plot_problem;
+        const PlottedAttention& plotted = *result.plotted;
+        std::int64_t heads = plotted.probabilities.shape.at(1);
+        if (plot_head >= heads) {
+          return fmt::format("--plot-head {}: call \"{}\"{} has {} head{} (0 to {})", plot_head, plotted.call,
+                             plotted.block.empty() ? "" : " " + plotted.block, heads, heads == 1 ? "" : "s", heads - 1);
+        }
+        write_output(plot, attention_heatmap_svg(plotted, plot_head < 0 ? std::nullopt : std::optional<std::int64_t>(plot_head)));
       }
     } catch (const InputError& error) {
       return error.what();
@@ -406,7 +417,11 @@ int main(int argc, char** argv) {
   run->add_option("--max-elements", run_command.options.max_elements, "refuse tensors with more elements than this (default 2^28)")
       ->check(at_least(1));
   run->add_option("--save", run_command.save, "write every named output to this .npz ('-' for stdout; a regular file is replaced atomically)");
-  run->add_option("--plot", run_command.plot, "draw the attention weights as an SVG heatmap to this file");
+  run->add_option("--plot", run_command.plot, "draw one call's attention probabilities as an SVG heatmap to this file");
+  run->add_option("--plot-call", run_command.options.plot_call, "the call --plot draws (default: the first that computes attention)");
+  run->add_option("--plot-block", run_command.options.plot_block,
+                  "for a Transformer module: the attention block --plot draws, e.g. layers.0.self_attn (default: its first)");
+  run->add_option("--plot-head", run_command.plot_head, "the head --plot draws, from 0 (default: the average over heads)")->check(at_least(0));
   run_command.report.add_to(run, {"text", "json"});
   run->add_flag("--values", run_command.values, "with --format json: include every output value");
   run->add_flag("--full", run_command.full, "print whole tensors, not a summary past 1000 elements");

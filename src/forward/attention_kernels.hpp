@@ -42,6 +42,7 @@ struct MhaInputs : AttentionInputs {
   const Array* key_padding_mask = nullptr;  // bool or floating, (N, S) or (S,)
   bool need_weights = true;
   bool average_attn_weights = true;
+  bool capture_probabilities = false;  // `run --plot`: keep every head's, whatever need_weights says
 };
 
 // A query row whose every key position is masked: with need_weights=True PyTorch's softmax
@@ -56,6 +57,7 @@ struct FullyMaskedRow {
 struct MhaOutputs {
   Array attn_output;
   std::optional<Array> attn_output_weights;
+  std::optional<Array> probabilities;  // (N, H, L, S') with capture_probabilities, also unbatched (N = 1)
   std::vector<FullyMaskedRow> fully_masked_rows;
 };
 
@@ -63,10 +65,12 @@ struct MhaOutputs {
 struct SdpaInputs : AttentionInputs {
   std::optional<double> scale;
   bool enable_gqa = false;
+  bool capture_probabilities = false;  // `run --plot`
 };
 
 struct SdpaOutputs {
   Array output;
+  std::optional<Array> probabilities;  // (..., L, S) over the broadcast batch dims, with capture_probabilities
   std::vector<FullyMaskedRow> fully_masked_rows;  // batch = flat index over the output's batch dims
 };
 

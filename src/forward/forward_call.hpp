@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,17 +25,28 @@ struct ForwardCall {
   std::vector<std::int64_t> output_shape;   // the check's first output, resolved
   DType output_dtype = DType::Float32;
   int threads = 1;
+  // `run --plot` on this call: keep the attention probabilities of the block so named ("" for
+  // nn.MultiheadAttention, F.scaled_dot_product_attention, or a module's first block).
+  std::optional<std::string> capture_attention;
 
   const Array* tensor(const std::string& name) const;     // null when absent
   const Array* parameter(const std::string& name) const;  // null when the module has none of that name
   const nlohmann::json& argument(const std::string& name) const { return call->arguments.at(name); }
 };
 
+// softmax(Q K^T * scale + mask) of one attention call or block, as `run --plot` draws it.
+struct CapturedAttention {
+  std::string block;    // a module's block ("layers.0.self_attn"); "" for an attention call
+  Array probabilities;  // (N, H, L, S), N = 1 when unbatched
+  bool batched = true;
+};
+
 struct ForwardResult {
   std::vector<Array> outputs;  // in the order PyTorch returns them (a None output left out)
-  bool batched = true;         // false for an unbatched nn.MultiheadAttention call
   std::vector<FullyMaskedRow> fully_masked_rows;  // nn.MultiheadAttention, F.scaled_dot_product_attention
   std::vector<MaskedBlock> fully_masked_blocks;   // attention blocks inside a module
+  std::optional<CapturedAttention> attention;     // with ForwardCall::capture_attention
+  std::vector<std::string> attention_blocks;      // a module's blocks, in order, with capture_attention
 };
 
 using ForwardFn = ForwardResult (*)(const ForwardCall& call);

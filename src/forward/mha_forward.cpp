@@ -235,19 +235,18 @@ class Forward {
     }
   }
 
-  // The (batch entry, head) pairs are split among worker threads. Per-head weights are computed
-  // in place in the output; averaged weights are summed per worker, so no (N, H, L, S') array
-  // ever exists; without weights each worker needs one (L, S') matrix.
+  // The (batch entry, head) pairs are split among worker threads. Per-head weights (the output's,
+  // or those `run --plot` captures) are computed in place in one (N, H, L, S') array; averaged
+  // weights are summed per worker, so without a capture no (N, H, L, S') array ever exists;
+  // without weights each worker needs one (L, S') matrix.
   void attend() {
     context_.assign(static_cast<std::size_t>(N_ * L_ * E_), T(0));
     const std::int64_t plane = L_ * S_total_;
-    const bool per_head = inputs_.need_weights && !inputs_.average_attn_weights;
+    const bool per_head = (inputs_.need_weights && !inputs_.average_attn_weights) || inputs_.capture_probabilities;
     const bool averaged = inputs_.need_weights && inputs_.average_attn_weights;
-    if (inputs_.need_weights) {
-      std::vector<std::int64_t> shape = averaged ? std::vector<std::int64_t>{N_, L_, S_total_} : std::vector<std::int64_t>{N_, H_, L_, S_total_};
-      if (!layout_.batched) shape.erase(shape.begin());
-      weights_ = make_array(std::is_same_v<T, float> ? DType::Float32 : DType::Float64, shape);
-    }
+    const DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
+    if (per_head) per_head_ = make_array(dtype, {N_, H_, L_, S_total_});
+    if (averaged) weights_ = make_array(dtype, layout_.batched ? std::vector<std::int64_t>{N_, L_, S_total_} : std::vector<std::int64_t>{L_, S_total_});
     std::int64_t pairs = N_ * H_;
     int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, pairs)));
     std::vector<std::vector<FullyMaskedRow>> masked(static_cast<std::size_t>(workers));
@@ -261,7 +260,7 @@ class Forward {
       std::vector<T>* sum = sums.empty() ? nullptr : &sums[static_cast<std::size_t>(worker)];
       if (sum != nullptr) sum->assign(static_cast<std::size_t>(N_ * plane), T(0));
       auto attend_pair = [&](std::int64_t n, std::int64_t h) {
-        T* per_head_weights = per_head ? weights_.template data<T>() + (n * H_ + h) * plane : nullptr;
+        T* per_head_weights = per_head ? per_head_.template data<T>() + (n * H_ + h) * plane : nullptr;
         T* weight_sum = by_batch ? weights_.template data<T>() + n * plane
                         : sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)]
                                          : nullptr;
@@ -315,7 +314,13 @@ class Forward {
     outputs.attn_output = make_array(dtype, output_shape);
     // The out-projection reads the batch-major context and writes the output's own layout.
     linear(context_.data(), {L_ * E_, E_}, L_, E_, out_weight, out_bias, outputs.attn_output.template data<T>(), own_layout(L_, E_));
-    if (inputs_.need_weights) outputs.attn_output_weights = std::move(weights_);
+    if (inputs_.need_weights && inputs_.average_attn_weights) {
+      outputs.attn_output_weights = std::move(weights_);
+    } else if (inputs_.need_weights) {
+      outputs.attn_output_weights = inputs_.capture_probabilities ? per_head_ : std::move(per_head_);
+      if (!layout_.batched) outputs.attn_output_weights->shape.erase(outputs.attn_output_weights->shape.begin());
+    }
+    if (inputs_.capture_probabilities) outputs.probabilities = std::move(per_head_);
     outputs.fully_masked_rows = std::move(fully_masked_);
     return outputs;
   }
@@ -331,7 +336,8 @@ class Forward {
   bool attn_mask_per_head_ = false;
   bool causal_ = false;
   std::vector<T> context_;                // attention output before out_proj, (N, L, E)
-  Array weights_;                         // the attn_output_weights output, with need_weights
+  Array weights_;                         // the averaged attn_output_weights output
+  Array per_head_;                        // (N, H, L, S'): the per-head output, or captured
   std::vector<FullyMaskedRow> fully_masked_;
 };
 
@@ -354,11 +360,12 @@ ForwardResult forward_multihead_attention(const ForwardCall& call) {
   inputs.key_padding_mask = call.tensor("key_padding_mask");
   inputs.need_weights = call.call->flag("need_weights");
   inputs.average_attn_weights = call.call->flag("average_attn_weights");
+  inputs.capture_probabilities = call.capture_attention.has_value();
   MhaOutputs outputs = mha_forward(call.module->mha, *call.parameters, inputs, call.threads);
   ForwardResult result;
+  if (outputs.probabilities) result.attention = CapturedAttention{"", std::move(*outputs.probabilities), inputs.query->shape.size() == 3};
   result.outputs.push_back(std::move(outputs.attn_output));
   if (outputs.attn_output_weights) result.outputs.push_back(std::move(*outputs.attn_output_weights));
-  result.batched = inputs.query->shape.size() == 3;
   result.fully_masked_rows = std::move(outputs.fully_masked_rows);
   return result;
 }

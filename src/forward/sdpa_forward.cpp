@@ -1,6 +1,7 @@
 // F.scaled_dot_product_attention on the CPU: for every index of the broadcast batch dims, one
 // (L, S) score matrix (OpenBLAS GEMM), the mask, a softmax in which fully masked rows attend
 // to nothing (PyTorch 2.5's safe softmax), and the weighted sum of the values.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -64,6 +65,13 @@ SdpaOutputs run(const SdpaInputs& inputs) {
   SdpaOutputs outputs;
   outputs.output = make_array(query.dtype, out_shape);
   T* out = outputs.output.template data<T>();
+  T* captured = nullptr;
+  if (inputs.capture_probabilities) {
+    std::vector<std::int64_t> shape = batch;
+    shape.push_back(L);
+    shape.push_back(S);
+    captured = outputs.probabilities.emplace(make_array(query.dtype, shape)).template data<T>();
+  }
   std::vector<T> scores(static_cast<std::size_t>(L * S));
   for (std::size_t b = 0; b < q_at.size(); ++b) {
     if (L > 0 && S > 0 && E > 0) {
@@ -85,6 +93,7 @@ SdpaOutputs run(const SdpaInputs& inputs) {
         if (S > 0) outputs.fully_masked_rows.push_back({static_cast<std::int64_t>(b), 0, l});
       }
     }
+    if (captured != nullptr) std::copy(scores.begin(), scores.end(), captured + static_cast<std::int64_t>(b) * L * S);
     T* target = out + static_cast<std::int64_t>(b) * L * Ev;
     if (L > 0 && Ev > 0 && S > 0) {
       blas::gemm(false, L, Ev, S, T(1), scores.data(), S, &v[v_at[b]], Ev, target, Ev);
@@ -107,8 +116,21 @@ ForwardResult forward_scaled_dot_product_attention(const ForwardCall& call) {
   read_attention_inputs(call, inputs);
   if (!call.argument("scale").is_null()) inputs.scale = call.argument("scale").get<double>();
   inputs.enable_gqa = call.call->flag("enable_gqa");
+  inputs.capture_probabilities = call.capture_attention.has_value();
   SdpaOutputs outputs = sdpa_forward(inputs);
   ForwardResult result;
+  if (outputs.probabilities) {
+    // (..., H, L, S) read as (N, H, L, S): the dims before the heads are the batch; a 3-D
+    // query's first dim is the batch, with one head.
+    Array& probabilities = *outputs.probabilities;
+    std::vector<std::int64_t> shape = probabilities.shape;
+    std::int64_t L = shape[shape.size() - 2], S = shape.back();
+    std::size_t matrix_dims = shape.size() >= 4 ? 3 : 2;  // (H, L, S) or (L, S)
+    std::int64_t heads = matrix_dims == 3 ? shape[shape.size() - 3] : 1, batch = 1;
+    for (std::size_t i = 0; i + matrix_dims < shape.size(); ++i) batch *= shape[i];
+    probabilities.shape = {batch, heads, L, S};
+    result.attention = CapturedAttention{"", std::move(probabilities), shape.size() > 2};
+  }
   result.outputs.push_back(std::move(outputs.output));
   result.fully_masked_rows = std::move(outputs.fully_masked_rows);
   return result;

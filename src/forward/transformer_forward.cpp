@@ -44,8 +44,8 @@ Array added(const Array& a, const Array& b) {
 
 class TransformerPass {
  public:
-  TransformerPass(const ForwardCall& call, std::vector<MaskedBlock>& masked)
-      : parameters_(*call.parameters), threads_(std::max(1, call.threads)), masked_(masked) {
+  TransformerPass(const ForwardCall& call, ForwardResult& result)
+      : parameters_(*call.parameters), threads_(std::max(1, call.threads)), capture_(call.capture_attention), result_(result) {
     blas::set_threads(threads_);
   }
 
@@ -121,16 +121,22 @@ class TransformerPass {
     inputs.key_padding_mask = masks.padding;
     inputs.need_weights = false;
     inputs.is_causal = masks.is_causal;
+    if (capture_) {
+      result_.attention_blocks.push_back(block);
+      inputs.capture_probabilities = !result_.attention && (capture_->empty() || *capture_ == block);
+    }
     MhaOutputs outputs = mha_forward(layer.attention(), own, inputs, threads_);
+    if (outputs.probabilities) result_.attention = CapturedAttention{block, std::move(*outputs.probabilities), x.shape.size() == 3};
     if (!outputs.fully_masked_rows.empty()) {
-      masked_.push_back({block, masks.mask_argument, masks.padding_argument, std::move(outputs.fully_masked_rows)});
+      result_.fully_masked_blocks.push_back({block, masks.mask_argument, masks.padding_argument, std::move(outputs.fully_masked_rows)});
     }
     return std::move(outputs.attn_output);
   }
 
   const StateDict& parameters_;
   int threads_;
-  std::vector<MaskedBlock>& masked_;
+  const std::optional<std::string>& capture_;  // ForwardCall::capture_attention
+  ForwardResult& result_;
 };
 
 // The masks a forward argument set gives one block: `mask` and `padding` name call arguments,
@@ -155,7 +161,7 @@ Masks memory_masks(const ForwardCall& call) { return masks_of(call, "memory_mask
 
 ForwardResult forward_transformer_encoder_layer(const ForwardCall& call) {
   ForwardResult result;
-  TransformerPass pass(call, result.fully_masked_blocks);
+  TransformerPass pass(call, result);
   result.outputs.push_back(pass.encoder_layer("", layer_config(*call.module), *call.tensor("src"),
                                               masks_of(call, "src_mask", "src_key_padding_mask", "is_causal")));
   return result;
@@ -163,7 +169,7 @@ ForwardResult forward_transformer_encoder_layer(const ForwardCall& call) {
 
 ForwardResult forward_transformer_decoder_layer(const ForwardCall& call) {
   ForwardResult result;
-  TransformerPass pass(call, result.fully_masked_blocks);
+  TransformerPass pass(call, result);
   result.outputs.push_back(pass.decoder_layer("", layer_config(*call.module), *call.tensor("tgt"), *call.tensor("memory"), target_masks(call),
                                               memory_masks(call)));
   return result;
@@ -171,7 +177,7 @@ ForwardResult forward_transformer_decoder_layer(const ForwardCall& call) {
 
 ForwardResult forward_transformer_encoder(const ForwardCall& call) {
   ForwardResult result;
-  TransformerPass pass(call, result.fully_masked_blocks);
+  TransformerPass pass(call, result);
   result.outputs.push_back(pass.stack("", stack_config(*call.module), *call.tensor("src"), nullptr,
                                       masks_of(call, "mask", "src_key_padding_mask", "is_causal"), {}));
   return result;
@@ -179,7 +185,7 @@ ForwardResult forward_transformer_encoder(const ForwardCall& call) {
 
 ForwardResult forward_transformer_decoder(const ForwardCall& call) {
   ForwardResult result;
-  TransformerPass pass(call, result.fully_masked_blocks);
+  TransformerPass pass(call, result);
   result.outputs.push_back(
       pass.stack("", stack_config(*call.module), *call.tensor("tgt"), call.tensor("memory"), target_masks(call), memory_masks(call)));
   return result;
@@ -187,7 +193,7 @@ ForwardResult forward_transformer_decoder(const ForwardCall& call) {
 
 ForwardResult forward_transformer(const ForwardCall& call) {
   ForwardResult result;
-  TransformerPass pass(call, result.fully_masked_blocks);
+  TransformerPass pass(call, result);
   Array memory = pass.stack("encoder.", transformer_stack(*call.module, false), *call.tensor("src"), nullptr,
                             masks_of(call, "src_mask", "src_key_padding_mask", "src_is_causal"), {});
   result.outputs.push_back(

@@ -44,36 +44,33 @@ struct Panel {
   std::int64_t rows, columns;
 };
 
-// Splits one weights output, (N, L, S) / (N, H, L, S) / (L, S) / (H, L, S), into panels.
-std::vector<Panel> panels_of(const RunOutput& output, bool batched) {
-  std::vector<double> values = output.array.to_double();
-  std::vector<std::int64_t> shape = output.array.shape;
-  if (!batched) shape.insert(shape.begin(), 1);
-  bool per_head = shape.size() == 4;
-  std::int64_t batches = shape[0], heads = per_head ? shape[1] : 1, rows = shape[shape.size() - 2], columns = shape.back();
+// One panel per batch entry of (N, H, L, S) probabilities: one head's, or their average.
+std::vector<Panel> panels_of(const PlottedAttention& attention, std::optional<std::int64_t> head) {
+  std::vector<double> values = attention.probabilities.to_double();
+  const std::vector<std::int64_t>& shape = attention.probabilities.shape;
+  std::int64_t batches = shape[0], heads = shape[1], rows = shape[2], columns = shape[3], plane = rows * columns;
+  std::string source = attention.block.empty() ? attention.call : fmt::format("{} {}", attention.call, attention.block);
+  std::string which = head ? fmt::format("head {} of {}", *head, heads) : fmt::format("average of {} head{}", heads, heads == 1 ? "" : "s");
   std::vector<Panel> panels;
   for (std::int64_t n = 0; n < std::min<std::int64_t>(batches, kMaxBatches); ++n) {
-    for (std::int64_t h = 0; h < heads; ++h) {
-      Panel panel{fmt::format("{} {}: {}{}", output.call, output.name, batched ? fmt::format("batch {}, ", n) : "",
-                              per_head ? fmt::format("head {}", h) : "average of heads"),
-                  {}, rows, columns};
-      auto first = values.begin() + ((n * heads + h) * rows * columns);
-      panel.values.assign(first, first + rows * columns);
-      panels.push_back(std::move(panel));
+    Panel panel{fmt::format("{}: {}{}", source, attention.batched ? fmt::format("batch {}, ", n) : "", which),
+                std::vector<double>(static_cast<std::size_t>(plane), 0.0), rows, columns};
+    for (std::int64_t h = head.value_or(0); h < (head ? *head + 1 : heads); ++h) {
+      const double* first = values.data() + (n * heads + h) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) panel.values[static_cast<std::size_t>(i)] += first[i];
     }
+    if (!head) {
+      for (double& value : panel.values) value /= static_cast<double>(heads);
+    }
+    panels.push_back(std::move(panel));
   }
   return panels;
 }
 
 }  // namespace
 
-std::string attention_heatmap_svg(const std::vector<RunOutput>& outputs) {
-  std::vector<Panel> panels;
-  for (const RunOutput& output : outputs) {
-    if (!output.attention_weights) continue;
-    for (Panel& panel : panels_of(output, output.batched)) panels.push_back(std::move(panel));
-  }
-  if (panels.empty()) return {};
+std::string attention_heatmap_svg(const PlottedAttention& attention, std::optional<std::int64_t> head) {
+  std::vector<Panel> panels = panels_of(attention, head);
   double top = 0;
   for (const Panel& panel : panels) {
     for (double value : panel.values) {

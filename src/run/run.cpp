@@ -44,6 +44,14 @@ class Runner {
 
   void run() {
     for (std::size_t i = 0; i < spec_.calls.size(); ++i) run_call(spec_.calls[i], result_.report.calls[i]);
+    if (!options_.plot || plot_settled_) return;
+    if (options_.plot_call.empty()) {
+      result_.plot_problem = "--plot: no call computes attention (nn.MultiheadAttention, F.scaled_dot_product_attention and the Transformer modules do)";
+      return;
+    }
+    std::string ids;
+    for (const CallDecl& call : spec_.calls) ids += fmt::format("{}\"{}\"", ids.empty() ? "" : ", ", call.id);
+    result_.plot_problem = fmt::format("--plot-call {}: the spec has no call of that id; its calls: {}", options_.plot_call, ids);
   }
 
  private:
@@ -310,6 +318,8 @@ class Runner {
     forward.output_dtype = output.dtype;
     for (const DimExpr& dim : resolved(output.shape)) forward.output_shape.push_back(dim.offset);
     forward.threads = threads();
+    bool plotted = options_.plot && !plot_settled_ && (options_.plot_call.empty() || options_.plot_call == call.id);
+    if (plotted) forward.capture_attention = options_.plot_block;
     if (!call.module.empty()) {
       forward.module = spec_.find_module(call.module);
       // The module's dtype, or (a LayerNorm without weights) the input's.
@@ -353,12 +363,35 @@ class Runner {
       else report_masked_query_rows(call, result.fully_masked_rows.size());
     }
     if (!result.fully_masked_blocks.empty()) report_masked_blocks(call, result.fully_masked_blocks);
+    if (plotted) settle_plot(call, op, result);
     for (std::size_t i = 0; i < result.outputs.size() && i < call_report.outputs.size(); ++i) {
       const std::string& name = call_report.outputs[i].name;
-      bool weights = op.call.outputs.at(i) == "attn_output_weights";
       outputs_[name] = result.outputs[i];
-      result_.outputs.push_back({call.id, name, std::move(result.outputs[i]), weights, result.batched});
+      result_.outputs.push_back({call.id, name, std::move(result.outputs[i])});
     }
+  }
+
+  // The plotted call's probabilities, or why it has none. Without --plot-call, a call that
+  // computes no attention leaves the choice to the next one.
+  void settle_plot(const CallDecl& call, const OperatorDef& op, ForwardResult& result) {
+    const std::string& block = options_.plot_block;
+    if (result.attention && (block.empty() || !result.attention->block.empty())) {
+      CapturedAttention& captured = *result.attention;
+      result_.plotted = PlottedAttention{call.id, std::move(captured.block), std::move(captured.probabilities), captured.batched};
+    } else if (result.attention) {
+      result_.plot_problem = fmt::format("--plot-block {}: call \"{}\" is a {} call, which has no blocks (a Transformer module's has)", block,
+                                         call.id, op.display);
+    } else if (!result.attention_blocks.empty()) {
+      std::string blocks;
+      for (const std::string& name : result.attention_blocks) blocks += (blocks.empty() ? "" : ", ") + name;
+      result_.plot_problem = fmt::format("--plot-block {}: call \"{}\" ({}) has no such attention block; its blocks: {}", block, call.id,
+                                         op.display, blocks);
+    } else if (!options_.plot_call.empty()) {
+      result_.plot_problem = fmt::format("--plot-call {}: call \"{}\" is a {} call, which computes no attention", call.id, call.id, op.display);
+    } else {
+      return;
+    }
+    plot_settled_ = true;
   }
 
   // The forward passes compute in float32 and float64 only.
@@ -551,6 +584,7 @@ class Runner {
   std::map<std::string, Array> arrays_;   // declared tensors' data, loaded once
   std::map<std::string, Array> outputs_;  // earlier calls' outputs by name
   bool load_error_raised_ = false;
+  bool plot_settled_ = false;  // --plot's call is found (or known to be wrong)
 };
 
 }  // namespace

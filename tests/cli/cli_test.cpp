@@ -135,6 +135,25 @@ TEST_CASE("cli: run prints, saves atomically and plots", "[cli]") {
   std::filesystem::remove(dir + "-w.svg");
 }
 
+TEST_CASE("cli: run --plot picks the call and the head, and refuses a head out of range", "[cli]") {
+  std::string svg = "/tmp/mhacheck-cli-plot-" + std::to_string(::getpid()) + ".svg";
+  Run head = cli("run examples/run_example.json --plot " + svg + " --plot-call call --plot-head 1");
+  CHECK(head.status == 0);
+  std::string drawn = mhacheck::read_source_file(svg, 1 << 20)->text;
+  CHECK_THAT(drawn, Catch::Contains("call: batch 1, head 1 of 2"));
+  std::size_t cells = 0;
+  for (std::size_t at = drawn.find("<title>query "); at != std::string::npos; at = drawn.find("<title>query ", at + 1)) ++cells;
+  CHECK(cells == 2 * 3 * 5);  // (N, L, S)
+  std::filesystem::remove(svg);
+  Run beyond = cli("run examples/run_example.json --plot " + svg + " --plot-head 2");
+  CHECK(beyond.status == 2);
+  CHECK_THAT(beyond.err, Catch::Contains("--plot-head 2: call \"call\" has 2 heads (0 to 1)"));
+  CHECK_FALSE(std::filesystem::exists(svg));
+  Run alone = cli("run examples/run_example.json --plot-head 1");
+  CHECK(alone.status == 2);
+  CHECK_THAT(alone.err, Catch::Contains("give --plot FILE.svg too"));
+}
+
 TEST_CASE("cli: run executes a Transformer module, prints and saves its output", "[cli]") {
   std::string saved = "/tmp/mhacheck-cli-transformer-" + std::to_string(::getpid()) + ".npz";
   Run run = cli("run --color never tests/pytorch/forward_transformer/encoder-layer-unbatched.json --save " + saved);

@@ -12,25 +12,37 @@ std::size_t count(const std::string& text, const std::string& what) {
   for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++found;
   return found;
 }
+
+// (N=2, H=3, L=2, S=4): head h's probabilities are all (h + 1) / 10, one NaN in head 1.
+PlottedAttention three_heads() {
+  PlottedAttention attention{"dec", "layers.1.multihead_attn", make_array(DType::Float32, {2, 3, 2, 4}), true};
+  float* values = attention.probabilities.data<float>();
+  for (std::int64_t i = 0; i < attention.probabilities.size(); ++i) values[i] = static_cast<float>((i / 8) % 3 + 1) / 10.0f;
+  values[8 + 5] = NAN;
+  return attention;
+}
 }  // namespace
 
-TEST_CASE("plot: one panel per batch entry and head, one cell per weight, NaN marked", "[plot]") {
-  RunOutput weights{"dec", "w", make_array(DType::Float32, {2, 3, 2, 4}), true, true};  // (N=2, H=3, L=2, S=4)
-  for (std::int64_t i = 0; i < weights.array.size(); ++i) weights.array.data<float>()[i] = 0.25f;
-  weights.array.data<float>()[5] = NAN;
-  RunOutput output{"dec", "out", make_array(DType::Float32, {2, 2, 8}), false, true};
-  std::string svg = attention_heatmap_svg({output, weights});
+TEST_CASE("plot: one panel per batch entry, one cell per probability, the average of the heads by default", "[plot]") {
+  std::string svg = attention_heatmap_svg(three_heads(), std::nullopt);
   CHECK(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
-  CHECK(count(svg, "<title>query ") == 2 * 3 * 2 * 4);
-  CHECK(count(svg, ": NaN</title>") == 1);
-  CHECK(count(svg, "dec w: batch 1, head 2") == 1);
-  CHECK(count(svg, "<text") >= 6 * 3);
-  CHECK(attention_heatmap_svg({output}).empty());
+  CHECK(count(svg, "<title>query ") == 2 * 2 * 4);
+  CHECK(count(svg, "dec layers.1.multihead_attn: batch 1, average of 3 heads") == 1);
+  CHECK(count(svg, ": 0.2000</title>") == 2 * 8 - 1);  // (0.1 + 0.2 + 0.3) / 3
+  CHECK(count(svg, ": NaN</title>") == 1);              // a NaN in one head makes the average NaN
 }
 
-TEST_CASE("plot: unbatched averaged weights are one panel", "[plot]") {
-  RunOutput weights{"c", "attn_output_weights", make_array(DType::Float64, {3, 5}), true, false};
-  std::string svg = attention_heatmap_svg({weights});
-  CHECK(count(svg, "c attn_output_weights: average of heads") == 1);
+TEST_CASE("plot: --plot-head draws that head alone", "[plot]") {
+  std::string svg = attention_heatmap_svg(three_heads(), 2);
+  CHECK(count(svg, "<title>query ") == 2 * 2 * 4);
+  CHECK(count(svg, "dec layers.1.multihead_attn: batch 0, head 2 of 3") == 1);
+  CHECK(count(svg, ": 0.3000</title>") == 2 * 8);
+  CHECK(count(svg, ": NaN</title>") == 0);
+}
+
+TEST_CASE("plot: an unbatched call is one panel, titled without a batch", "[plot]") {
+  PlottedAttention attention{"c", "", make_array(DType::Float64, {1, 1, 3, 5}), false};
+  std::string svg = attention_heatmap_svg(attention, std::nullopt);
+  CHECK(count(svg, "c: average of 1 head<") == 1);
   CHECK(count(svg, "<title>query ") == 15);
 }

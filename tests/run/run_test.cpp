@@ -282,3 +282,133 @@ TEST_CASE("run: a checkpoint of another embed_dim is one load error, with the co
   CHECK(size->fixes[0].description == "construct with embed_dim=8, as the checkpoint's module was");
   CHECK(size->fixes[0].patch == nlohmann::json::parse(R"x([{"op": "replace", "path": "/module", "value": "nn.MultiheadAttention(8, 2)"}])x"));
 }
+
+namespace {
+
+RunOptions plotting(std::string call = "", std::string block = "") {
+  RunOptions options = random_inputs(2);
+  options.plot = true;
+  options.plot_call = std::move(call);
+  options.plot_block = std::move(block);
+  return options;
+}
+
+// Row sums of (N, H, L, S) probabilities.
+std::vector<double> row_sums(const Array& probabilities) {
+  std::vector<double> values = probabilities.to_double(), sums;
+  std::int64_t columns = probabilities.shape.back();
+  for (std::size_t first = 0; first < values.size(); first += static_cast<std::size_t>(columns)) {
+    double sum = 0;
+    for (std::int64_t s = 0; s < columns; ++s) sum += values[first + static_cast<std::size_t>(s)];
+    sums.push_back(sum);
+  }
+  return sums;
+}
+
+}  // namespace
+
+TEST_CASE("run --plot: nn.MultiheadAttention's captured heads average to its need_weights output", "[run][plot]") {
+  auto example = [] { return parse_spec(parse_json_document(read_source_file(std::string(MHACHECK_SOURCE_DIR) + "/examples/run_example.json", 1 << 20))); };
+  RunResult plotted = run_spec(example(), plotting());
+  RunResult plain = run_spec(example(), RunOptions{});
+  REQUIRE(plotted.plotted);
+  CHECK(plotted.plotted->call == "call");
+  CHECK(plotted.plotted->block.empty());
+  const Array& heads = plotted.plotted->probabilities;
+  REQUIRE(heads.shape == std::vector<std::int64_t>{2, 2, 3, 5});  // (N, H, L, S)
+  std::vector<double> per_head = heads.to_double(), average = plotted.outputs.at(1).array.to_double();
+  REQUIRE(average.size() == 2 * 3 * 5);
+  for (std::size_t n = 0; n < 2; ++n) {
+    for (std::size_t i = 0; i < 15; ++i) {
+      CHECK((per_head[n * 30 + i] + per_head[n * 30 + 15 + i]) / 2 == Approx(average[n * 15 + i]).margin(1e-6));
+    }
+  }
+  // Capturing changes nothing the call returns.
+  for (std::size_t i = 0; i < plain.outputs.size(); ++i) CHECK(plain.outputs[i].array.bytes == plotted.outputs.at(i).array.bytes);
+  CHECK_FALSE(plain.plotted);
+}
+
+TEST_CASE("run --plot: F.scaled_dot_product_attention's probabilities weigh its values into its output", "[run][plot]") {
+  RunResult result = run_text(R"({"op": "scaled_dot_product_attention",
+                                  "query": {"file": "tests/pytorch/forward_sdpa/4d-basic-e8.npz", "key": "query"},
+                                  "key": {"file": "tests/pytorch/forward_sdpa/4d-basic-e8.npz", "key": "key"},
+                                  "value": {"file": "tests/pytorch/forward_sdpa/4d-basic-e8.npz", "key": "value"}})",
+                              plotting());
+  REQUIRE(result.plotted);
+  const Array& probabilities = result.plotted->probabilities;
+  const Array& output = result.outputs.at(0).array;
+  Array value = read_npz(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_sdpa/4d-basic-e8.npz", "value", 1 << 20);
+  REQUIRE(probabilities.shape.size() == 4);
+  std::int64_t N = probabilities.shape[0], H = probabilities.shape[1], L = probabilities.shape[2], S = probabilities.shape[3];
+  REQUIRE(output.shape == std::vector<std::int64_t>{N, H, L, value.shape[3]});
+  std::int64_t Ev = value.shape[3];
+  std::vector<double> p = probabilities.to_double(), v = value.to_double(), out = output.to_double();
+  for (std::int64_t b = 0; b < N * H; ++b) {
+    for (std::int64_t l = 0; l < L; ++l) {
+      for (std::int64_t e = 0; e < Ev; ++e) {
+        double sum = 0;
+        for (std::int64_t s = 0; s < S; ++s) sum += p[static_cast<std::size_t>((b * L + l) * S + s)] * v[static_cast<std::size_t>((b * S + s) * Ev + e)];
+        CHECK(sum == Approx(out[static_cast<std::size_t>((b * L + l) * Ev + e)]).margin(1e-5));
+      }
+    }
+  }
+  for (double sum : row_sums(probabilities)) CHECK(sum == Approx(1).margin(1e-5));
+
+  // Causal and 3-D: (N, L, S) is N batch entries of one head, nothing above the diagonal.
+  RunResult causal = run_text(R"({"op": "scaled_dot_product_attention", "query": [2, 4, 8], "key": [2, 4, 8], "value": [2, 4, 8],
+                                  "is_causal": true})",
+                              plotting());
+  REQUIRE(causal.plotted);
+  REQUIRE(causal.plotted->probabilities.shape == std::vector<std::int64_t>{2, 1, 4, 4});
+  std::vector<double> weights = causal.plotted->probabilities.to_double();
+  for (std::int64_t l = 0; l < 4; ++l) {
+    for (std::int64_t s = l + 1; s < 4; ++s) CHECK(weights[static_cast<std::size_t>(16 + l * 4 + s)] == 0);
+  }
+}
+
+TEST_CASE("run --plot: a Transformer module's block, chosen by name, computed with need_weights=False", "[run][plot]") {
+  const char* encoder = R"({"module": {"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer",
+                              "d_model": 8, "nhead": 2, "dim_feedforward": 16, "batch_first": true}, "num_layers": 2},
+                            "src": [3, 5, 8]})";
+  RunResult second = run_text(encoder, plotting("call", "layers.1.self_attn"));
+  REQUIRE(second.plotted);
+  CHECK(second.plotted->block == "layers.1.self_attn");
+  CHECK(second.plotted->probabilities.shape == std::vector<std::int64_t>{3, 2, 5, 5});
+  for (double sum : row_sums(second.plotted->probabilities)) CHECK(sum == Approx(1).margin(1e-5));
+  RunResult first = run_text(encoder, plotting());
+  REQUIRE(first.plotted);
+  CHECK(first.plotted->block == "layers.0.self_attn");
+  CHECK(first.plotted->probabilities.bytes != second.plotted->probabilities.bytes);
+  CHECK(first.outputs.at(0).array.bytes == run_text(encoder, random_inputs(2)).outputs.at(0).array.bytes);
+
+  RunResult missing = run_text(encoder, plotting("", "layers.2.self_attn"));
+  CHECK_FALSE(missing.plotted);
+  CHECK(missing.plot_problem ==
+        "--plot-block layers.2.self_attn: call \"call\" (nn.TransformerEncoder) has no such attention block; its blocks: layers.0.self_attn, "
+        "layers.1.self_attn");
+
+  RunResult transformer = run_text(R"({"module": {"type": "Transformer", "d_model": 8, "nhead": 2, "num_encoder_layers": 1,
+                                        "num_decoder_layers": 1, "dim_feedforward": 16},
+                                       "src": [5, 8], "tgt": [3, 8]})",
+                                   plotting("", "decoder.layers.0.multihead_attn"));
+  REQUIRE(transformer.plotted);
+  CHECK_FALSE(transformer.plotted->batched);
+  CHECK(transformer.plotted->probabilities.shape == std::vector<std::int64_t>{1, 2, 3, 5});  // tgt over memory
+}
+
+TEST_CASE("run --plot: a call without attention, a missing call, a block of a call without blocks", "[run][plot]") {
+  const char* spec = R"({"modules": {"proj": {"type": "Linear", "in_features": 8, "out_features": 8},
+                                     "attn": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}},
+                         "tensors": {"x": [4, 2, 8]},
+                         "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["y"]},
+                                   {"id": "a", "module": "attn", "query": "y", "key": "y", "value": "y", "need_weights": false}]})";
+  RunResult first = run_text(spec, plotting());
+  REQUIRE(first.plotted);
+  CHECK(first.plotted->call == "a");  // the first call that computes attention
+  CHECK(run_text(spec, plotting("p")).plot_problem == "--plot-call p: call \"p\" is a nn.Linear call, which computes no attention");
+  CHECK(run_text(spec, plotting("q")).plot_problem == "--plot-call q: the spec has no call of that id; its calls: \"p\", \"a\"");
+  CHECK(run_text(spec, plotting("a", "layers.0.self_attn")).plot_problem ==
+        "--plot-block layers.0.self_attn: call \"a\" is a nn.MultiheadAttention call, which has no blocks (a Transformer module's has)");
+  CHECK_THAT(run_text(R"({"module": {"type": "Linear", "in_features": 8, "out_features": 8}, "input": [2, 8]})", plotting()).plot_problem,
+             Catch::Contains("--plot: no call computes attention"));
+}
