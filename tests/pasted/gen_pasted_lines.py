@@ -18,6 +18,7 @@ at a time with their own message (tests/pytorch/gen_mha_cases.py, F6); `as_pytor
 Run from anywhere: python3 tests/pasted/gen_pasted_lines.py
 """
 import ast
+import builtins
 import json
 import math
 import os
@@ -62,7 +63,7 @@ def build(line):
     tree = ast.parse(line["text"])
     # Names the text reads but nothing binds (dropout, eps): 0.0, which changes no shape.
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in env:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in env and not hasattr(builtins, node.id):
             env[node.id] = 0.0
     *body, last = tree.body
     exec(compile(ast.Module(body=body, type_ignores=[]), "<pasted>", "exec"), env)
