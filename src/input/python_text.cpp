@@ -237,14 +237,14 @@ class PythonReader {
         read_tuple_assignment();
         continue;
       }
-      if (first.kind == Token::Kind::Name && lexer_.peek_second().text == "=" && lexer_.peek_second().kind == Token::Kind::Punct) {
-        lexer_.take();
-        lexer_.take();
+      if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct &&
+          (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
+        std::string target = assignment_target();
         if (starts_module_call()) {
-          modules_[first.text] = parse_module({});
-          constructed.emplace_back(first.text, first);
+          modules_[target] = parse_module({});
+          constructed.emplace_back(target, first);
         } else {
-          assign(first.text);
+          assign(target);
         }
         continue;
       }
@@ -272,6 +272,22 @@ class PythonReader {
   }
 
  private:
+  // NAME = or NAME[KEY] = (torchvision's heads_layers["head"] = nn.Linear(...)), taken; the
+  // target as written.
+  std::string assignment_target() {
+    std::string target = lexer_.take().text;
+    if (lexer_.accept("[")) {
+      Token key = lexer_.take();
+      if (key.kind != Token::Kind::String && key.kind != Token::Kind::Int) {
+        lexer_.fail(key.offset, std::max<std::size_t>(1, key.text.size()), "expected a string or an integer key");
+      }
+      lexer_.expect("]");
+      target += key.kind == Token::Kind::String ? "[\"" + key.text + "\"]" : "[" + key.text + "]";
+    }
+    lexer_.expect("=");
+    return target;
+  }
+
   bool starts_module_call() const {
     const Token& token = lexer_.peek();
     return token.kind == Token::Kind::Name && canonical_module_type(token.text).has_value();

@@ -28,6 +28,9 @@ TEST_CASE("constructor calls as pasted from Python", "[python]") {
                                  "self.query = nn.Linear(config.hidden_size, 3 * self.attention_head_size)",
                                  origin());
   CHECK(query["out_features"] == 192);
+  // A subscript target, as torchvision's VisionTransformer builds its head.
+  CHECK(parse_module_call("heads_layers[\"head\"] = nn.Linear(hidden_dim, num_classes)", origin(), {{"hidden_dim", 768}, {"num_classes", 1000}}) ==
+        json{{"type", "Linear"}, {"in_features", 768}, {"out_features", 1000}});
   CHECK(parse_module_call("nn.Linear(int(-7 / 2) + 8, int(7))", origin()) == json{{"type", "Linear"}, {"in_features", 5}, {"out_features", 7}});  // int(-3.5) is -3
 }
 
@@ -128,6 +131,8 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("nn.Linear(int(d / 2), 4)") == "1:11: in_features is computed from d, which nothing binds");
   CHECK(error_at("nn.Linear(int(8 / 2) / 2, 4)") == "1:22: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
   CHECK(error_at("nn.Linear(9223372036854775807 + 1, 4)") == "1:11: integer out of range");
+  CHECK(error_at("layers[head] = nn.Linear(8, 4)") == "1:8: expected a string or an integer key");
+  CHECK(error_at("layers[0] nn.Linear(8, 4)") == "1:11: expected '=', found 'nn.Linear'");
   CHECK(error_at("a = nn.Linear(8, 4)\nb = nn.LayerNorm(4)") == "2:1: the text constructs 2 modules (a, b); one is checked at a time");
   CHECK(error_at("args = 4\nnn.Linear(*args)") == "2:11: the arguments of a splat (*args) are not known here");
   CHECK(error_at("d_model = 512") == "1:1: expected a module constructor such as nn.MultiheadAttention(512, 8)");

@@ -61,6 +61,10 @@ def build(line):
         else:
             env[name] = size
     tree = ast.parse(line["text"])
+    # A dict assigned into (torchvision's heads_layers["head"] = ...) starts empty.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):
+            env.setdefault(node.value.id, {})
     # Names the text reads but nothing binds (dropout, eps): 0.0, which changes no shape.
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in env and not hasattr(builtins, node.id):
