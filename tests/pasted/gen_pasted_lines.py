@@ -53,7 +53,9 @@ class Namespace(types.SimpleNamespace):
 
 
 def build(line):
-    env = {"torch": torch, "nn": nn, "F": F, "math": math, "self": Namespace(), "config": Namespace()}
+    env = {"torch": torch, "nn": nn, "F": F, "math": math, "self": Namespace(), "config": Namespace(),
+           # the tutorials' `from torch.nn import TransformerEncoder, TransformerEncoderLayer`
+           "TransformerEncoder": nn.TransformerEncoder, "TransformerEncoderLayer": nn.TransformerEncoderLayer}
     for name, size in line.get("dims", {}).items():
         owner, _, attribute = name.rpartition(".")
         if owner:
