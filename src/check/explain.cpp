@@ -1,6 +1,7 @@
 // `mhacheck explain TEXT`: finds the last message in TEXT that a row of the message table
 // (pytorch_messages.cpp) matches, reads its numbers under each of the row's causes, and ranks
-// the causes: the row's order, raised by what --module and the traceback's other lines say.
+// the causes: the row's order, raised by what --module and the traceback's other lines say,
+// lowered where the numbers fit a cause only in an uncommon layout.
 #include "mhacheck/explain.hpp"
 
 #include <algorithm>
@@ -139,6 +140,7 @@ struct Candidate {
   ExplainedCause cause;
   int module_match = 0;  // 1: the cause is the given module's; 0: a torch function, or no --module
   bool frame_hit = false;
+  bool uncommon = false;  // the numbers fit the cause only in an uncommon layout
 };
 
 // The causes that read the numbers, in the row's order raised by --module and the traceback;
@@ -164,13 +166,15 @@ std::vector<Candidate> rank_causes(const std::vector<MessageCause>& causes, cons
     candidate.cause.fixes = readings.front().fixes;
     for (std::size_t i = 1; i < readings.size() && i < 3; ++i) candidate.cause.readings.push_back(readings[i].meaning);
     candidate.module_match = narrowed && contains(cause.modules, hints.type) ? 1 : 0;
+    candidate.uncommon = readings.front().uncommon;
     candidate.frame_hit = std::any_of(cause.frames.begin(), cause.frames.end(),
                                       [&](const std::string& word) { return rest.find(word) != std::string::npos; });
     candidates.push_back(std::move(candidate));
   }
   std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
     if (a.module_match != b.module_match) return a.module_match > b.module_match;
-    return a.frame_hit && !b.frame_hit;
+    if (a.frame_hit != b.frame_hit) return a.frame_hit;
+    return !a.uncommon && b.uncommon;
   });
   return candidates;
 }

@@ -180,10 +180,15 @@ std::vector<Reading> broadcast_mask(const Captures& c, const ModuleHints&) {
              {"pass attn_mask as (L, S), or with one dim per leading dim of the scores: (N, 1 or heads, L, S)"});
 }
 
+// torch.matmul broadcasts only the batch dims (all but the last two) and numbers the failing
+// dim among them: (N, heads) are dims 0 and 1, a dim 2 or later needs 5-D operands.
+bool past_usual_batch_dims(const Captures& c) { return integer(c, "dim") >= 2; }
+
 std::vector<Reading> sdpa_batch(const Captures& c, const ModuleHints&) {
   std::int64_t a = integer(c, "a"), b = integer(c, "b");
   Reading reading{fmt::format("query's and key/value's batch dims (N, heads) differ at dim {}: {} against {}", c.at("dim"), a, b),
                   {"give query, key and value the same batch and head dims (or 1 to broadcast)"}};
+  reading.uncommon = past_usual_batch_dims(c);
   if (b > 1 && a % b == 0) {
     reading.fixes.insert(reading.fixes.begin(),
                          fmt::format("if {} query heads share {} key/value heads (grouped-query attention), pass enable_gqa=True "
@@ -595,8 +600,14 @@ const std::vector<MessagePattern>& pytorch_message_table() {
         {.id = DiagId::SdpaBatch, .read = sdpa_batch, .frames = kSdpaFrames},
         {.id = DiagId::SdpaMaskShape, .read = broadcast_mask, .frames = {"attn_mask", "mask"}},
         {.id = DiagId::MatmulBatch,
-         .meaning = "torch.matmul's batch dims (all but the last two) differ at dim {dim}: {a} against {b}",
-         .fixes = {"make the batch dims equal or 1"},
+         .read =
+             [](const Captures& c, const ModuleHints&) {
+               std::vector<Reading> readings = one(fmt::format("torch.matmul's batch dims (all but the last two) differ at dim {}: {} against {}",
+                                                               c.at("dim"), c.at("a"), c.at("b")),
+                                                   {"make the batch dims equal or 1"});
+               readings.front().uncommon = past_usual_batch_dims(c);
+               return readings;
+             },
          .frames = {"matmul", " @ "}}}},
       {"RuntimeError",
        {{"1.13 and 2.x", "output with shape [{output:list}] doesn't match the broadcast shape [{broadcast:list}]"}},

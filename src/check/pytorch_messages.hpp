@@ -27,6 +27,9 @@ struct ModuleHints {
 struct Reading {
   std::string meaning;
   std::vector<std::string> fixes;
+  // The numbers fit this cause only in an uncommon layout (a batch dim at index 2 needs a 5-D
+  // input, say): ranked after the causes they fit plainly.
+  bool uncommon = false;
 };
 
 // Reads a message's numbers under one cause, best reading first; no reading means the numbers

@@ -128,11 +128,10 @@ class Lexer {
       pos += 2;
       return {Token::Kind::Punct, "//", start};
     }
-    if (std::string("()[],=:+-*;").find(c) != std::string::npos) {
+    if (std::string("()[],=:+-*/;").find(c) != std::string::npos) {
       ++pos;
       return {Token::Kind::Punct, std::string(1, c), start};
     }
-    if (c == '/') fail(start, 1, "'/' divides into a float: sizes are integers, written with '//'", "e.g. d_model // num_heads");
     fail(start, 1, fmt::format("unexpected character '{}'", c));
   }
 
@@ -238,14 +237,14 @@ class PythonReader {
         read_tuple_assignment();
         continue;
       }
-      if (first.kind == Token::Kind::Name && lexer_.peek_second().text == "=" && lexer_.peek_second().kind == Token::Kind::Punct) {
-        lexer_.take();
-        lexer_.take();
+      if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct &&
+          (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
+        std::string target = assignment_target();
         if (starts_module_call()) {
-          modules_[first.text] = parse_module({});
-          constructed.emplace_back(first.text, first);
+          modules_[target] = parse_module({});
+          constructed.emplace_back(target, first);
         } else {
-          assign(first.text);
+          assign(target);
         }
         continue;
       }
@@ -273,6 +272,22 @@ class PythonReader {
   }
 
  private:
+  // NAME = or NAME[KEY] = (torchvision's heads_layers["head"] = nn.Linear(...)), taken; the
+  // target as written.
+  std::string assignment_target() {
+    std::string target = lexer_.take().text;
+    if (lexer_.accept("[")) {
+      Token key = lexer_.take();
+      if (key.kind != Token::Kind::String && key.kind != Token::Kind::Int) {
+        lexer_.fail(key.offset, std::max<std::size_t>(1, key.text.size()), "expected a string or an integer key");
+      }
+      lexer_.expect("]");
+      target += key.kind == Token::Kind::String ? "[\"" + key.text + "\"]" : "[" + key.text + "]";
+    }
+    lexer_.expect("=");
+    return target;
+  }
+
   bool starts_module_call() const {
     const Token& token = lexer_.peek();
     return token.kind == Token::Kind::Name && canonical_module_type(token.text).has_value();
@@ -388,8 +403,10 @@ class PythonReader {
   }
 
   // expression := term (('+' | '-') term)*, as Python evaluates integers (// floors).
-  IntValue expression() {
-    IntValue left = term();
+  IntValue expression() { return sum_from(term()); }
+
+  // The '+' and '-' terms after `left`.
+  IntValue sum_from(IntValue left) {
     while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "+" || lexer_.peek().text == "-")) {
       std::string op = lexer_.take().text;
       IntValue right = term();
@@ -400,12 +417,61 @@ class PythonReader {
 
   IntValue term() {
     IntValue left = unary();
+    if (at_float_division()) return left;
     while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "*" || lexer_.peek().text == "//")) {
       std::string op = lexer_.take().text;
       IntValue right = unary();
       left = combine(left, right, op);
+      if (at_float_division()) return left;
     }
     return left;
+  }
+
+  // A '/' ends a term only as int()'s dividend; elsewhere it makes a float, refused.
+  bool at_float_division() {
+    if (lexer_.peek().kind != Token::Kind::Punct || lexer_.peek().text != "/") return false;
+    if (!dividend_of_int_) {
+      lexer_.fail(lexer_.peek().offset, 1, "'/' divides into a float: sizes are integers, written with '//' or int(a / b)",
+                  "e.g. d_model // num_heads");
+    }
+    return true;
+  }
+
+  // int(a / b), as HF models write a head size: true division, truncated toward zero. The
+  // quotient of two integers is exact in a double only below 2^53; sizes are far below, and
+  // integer division truncates alike.
+  IntValue int_call(const Token& name) {
+    Token open = lexer_.peek();
+    lexer_.expect("(");
+    enter(open);
+    bool outer = dividend_of_int_;
+    dividend_of_int_ = true;  // int(a * b / c): the term before '/' is the dividend
+    IntValue value = term();
+    dividend_of_int_ = outer;
+    if (!lexer_.accept("/")) {
+      value = sum_from(value);
+    } else {
+      IntValue divisor = unary();  // anything after it (int(a / b + 1)) is float arithmetic: ')' is expected
+      IntValue quotient;
+      quotient.offset = value.offset;
+      quotient.end = divisor.end;
+      quotient.unbound = !value.unbound.empty() ? value.unbound : divisor.unbound;
+      if (value.number && divisor.number) {
+        if (*divisor.number == 0) lexer_.fail(quotient.offset, quotient.end - quotient.offset, "ZeroDivisionError: division by zero");
+        if (*value.number == std::numeric_limits<std::int64_t>::min() && *divisor.number == -1) {
+          lexer_.fail(quotient.offset, quotient.end - quotient.offset, "integer out of range");
+        }
+        quotient.number = *value.number / *divisor.number;  // C++ truncates toward zero, as int() does
+      }
+      value = quotient;
+    }
+    --depth_;
+    Token close = lexer_.peek();
+    lexer_.expect(")");
+    value.offset = name.offset;
+    value.end = close.offset + 1;
+    value.symbol.clear();
+    return value;
   }
 
   IntValue unary() {
@@ -445,6 +511,9 @@ class PythonReader {
       value.end = close.offset + 1;
       value.symbol.clear();  // (d_model) is still d_model, but say so only for bare names
       return value;
+    }
+    if (token.kind == Token::Kind::Name && token.text == "int" && lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "(") {
+      return int_call(token);
     }
     if (token.kind == Token::Kind::Name && token.text != "True" && token.text != "False" && token.text != "None") {
       auto bound = values_.find(token.text);
@@ -757,6 +826,7 @@ class PythonReader {
   std::map<std::string, nlohmann::json> modules_;  // names bound to modules
   std::set<std::string> used_;                     // modules passed to another module
   int depth_ = 0;
+  bool dividend_of_int_ = false;  // reading int(a / b)'s dividend, where '/' ends the term
 };
 
 }  // namespace

@@ -82,6 +82,17 @@ bool is_identifier(const std::string& text) {
                      [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
+// A name Python code binds: identifiers joined by dots (config.n_embd). Such a name in "dims"
+// binds the module strings' names; only plain identifiers occur in shapes.
+bool is_dotted_name(const std::string& text) {
+  for (std::size_t start = 0;;) {
+    std::size_t dot = text.find('.', start);
+    if (!is_identifier(text.substr(start, dot - start))) return false;
+    if (dot == std::string::npos) return true;
+    start = dot + 1;
+  }
+}
+
 class SpecReader {
  public:
   explicit SpecReader(Spec& spec) : spec_(spec), document_(spec.document) {}
@@ -168,9 +179,9 @@ class SpecReader {
     object_at(dims, "/dims", "symbol bindings such as {\"B\": 32}");
     for (auto it = dims.begin(); it != dims.end(); ++it) {
       std::string pointer = child_pointer("/dims", it.key());
-      if (!is_identifier(it.key())) {
+      if (!is_dotted_name(it.key())) {
         throw InputError(document_.keys.find(pointer), fmt::format("\"{}\" is not a symbol name", it.key()),
-                         "symbols are identifiers such as B, seq_len");
+                         "symbols are identifiers such as B, seq_len (or, for names in module strings, config.n_embd)");
       }
       spec_.dims.emplace_back(it.key(), dim_value(it.value(), pointer));
     }

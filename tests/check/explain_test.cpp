@@ -91,8 +91,27 @@ TEST_CASE("every fixture's PyTorch message is explained with its diagnostic amon
   // How often the text alone puts the true cause first (a regression guard, not a target).
   int first = ranks[1], total = static_cast<int>(errors.size());
   INFO(fmt::format("first: {} of {}; second: {}; third: {}; later: {}", first, total, ranks[2], ranks[3], total - first - ranks[2] - ranks[3]));
-  CHECK(first * 100 >= total * 80);
+  CHECK(first * 100 >= total * 90);
+  // Later than third only where the text leaves four or more causes the numbers cannot tell apart
+  // (the broadcast and mat1/mat2 messages): under 1%.
+  CHECK((total - first - ranks[2] - ranks[3]) * 100 < total);
   CHECK(ranks[0] == 0);
+}
+
+TEST_CASE("a broadcast failure past dim 1 puts the causes of batch dims last", "[explain]") {
+  // torch.matmul numbers the failing dim among the batch dims: (N, heads) are 0 and 1.
+  std::optional<Explanation> at_dim_3 =
+      explain_pytorch_error("RuntimeError: The size of tensor a (5) must match the size of tensor b (6) at non-singleton dimension 3");
+  REQUIRE(at_dim_3);
+  REQUIRE(at_dim_3->causes.size() == 5);
+  CHECK(at_dim_3->causes[2].id == DiagId::SdpaMaskShape);
+  CHECK(at_dim_3->causes[3].id == DiagId::SdpaBatch);
+  CHECK(at_dim_3->causes[4].id == DiagId::MatmulBatch);
+  std::optional<Explanation> at_dim_1 =
+      explain_pytorch_error("RuntimeError: The size of tensor a (5) must match the size of tensor b (6) at non-singleton dimension 1");
+  REQUIRE(at_dim_1);
+  CHECK(at_dim_1->causes[2].id == DiagId::SdpaBatch);
+  CHECK(at_dim_1->causes[3].id == DiagId::SdpaMaskShape);
 }
 
 TEST_CASE("the seed example's reshape message reads as a batch mismatch", "[explain]") {

@@ -40,6 +40,18 @@ TEST_CASE("inline: a pasted line with names bound by --dim", "[inline]") {
   CHECK(test::find(check_inline(call), "MHA011") != nullptr);  // 512 is not divisible by 7
 }
 
+TEST_CASE("inline: --dim binds a dotted name of pasted code, whatever the module", "[inline]") {
+  InlineCall call;
+  call.module = "self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)";
+  call.dims = {"config.hidden_size=768"};
+  call.args = {"input=(2, 16, 768)"};
+  Report report = check_inline(call);
+  REQUIRE(report.ok());
+  CHECK(tuple_str(report.calls.at(0).outputs.at(0).shape) == "(2, 16, 768)");
+  call.dims = {"config.hidden_size=512"};
+  CHECK(test::find(check_inline(call), "MHA403") != nullptr);  // normalises over 512, the input ends in 768
+}
+
 TEST_CASE("inline: any module takes its own arguments; a shorthand it lacks says what it takes", "[inline]") {
   InlineCall call;
   call.module = "nn.TransformerEncoderLayer(512, 8)";

@@ -22,6 +22,16 @@ TEST_CASE("constructor calls as pasted from Python", "[python]") {
   CHECK(parse_module_call("MultiheadAttention(embed_dim=8, num_heads=2, dropout=0.1,)", origin())["dropout"] == 0.1);
   CHECK(parse_module_call("torch.nn.MultiheadAttention(8, 2, 0.0, False, True, True)", origin())["add_zero_attn"] == true);
   CHECK(module_call_text(module) == "nn.MultiheadAttention(512, 8, kdim=256, vdim=None, batch_first=True, dtype=torch.float64)");
+  // int(a / b), as HF models compute a head size: true division truncated toward zero.
+  json query = parse_module_call("config.hidden_size = 768\nconfig.num_attention_heads = 12\n"
+                                 "self.attention_head_size = int(config.hidden_size / config.num_attention_heads)\n"
+                                 "self.query = nn.Linear(config.hidden_size, 3 * self.attention_head_size)",
+                                 origin());
+  CHECK(query["out_features"] == 192);
+  // A subscript target, as torchvision's VisionTransformer builds its head.
+  CHECK(parse_module_call("heads_layers[\"head\"] = nn.Linear(hidden_dim, num_classes)", origin(), {{"hidden_dim", 768}, {"num_classes", 1000}}) ==
+        json{{"type", "Linear"}, {"in_features", 768}, {"out_features", 1000}});
+  CHECK(parse_module_call("nn.Linear(int(-7 / 2) + 8, int(7))", origin()) == json{{"type", "Linear"}, {"in_features", 5}, {"out_features", 7}});  // int(-3.5) is -3
 }
 
 TEST_CASE("bad constructor calls point at the offending text", "[python]") {
@@ -116,8 +126,13 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   };
   CHECK(error_at("nn.Linear(d * 2, 4)") == "1:11: in_features is computed from d, which nothing binds");
   CHECK(error_at("nn.Linear(8 // 0, 4)") == "1:11: ZeroDivisionError: integer division or modulo by zero");
-  CHECK(error_at("nn.Linear(8 / 2, 4)") == "1:13: '/' divides into a float: sizes are integers, written with '//'");
+  CHECK(error_at("nn.Linear(8 / 2, 4)") == "1:13: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
+  CHECK(error_at("nn.Linear(int(8 / 0), 4)") == "1:15: ZeroDivisionError: division by zero");
+  CHECK(error_at("nn.Linear(int(d / 2), 4)") == "1:11: in_features is computed from d, which nothing binds");
+  CHECK(error_at("nn.Linear(int(8 / 2) / 2, 4)") == "1:22: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
   CHECK(error_at("nn.Linear(9223372036854775807 + 1, 4)") == "1:11: integer out of range");
+  CHECK(error_at("layers[head] = nn.Linear(8, 4)") == "1:8: expected a string or an integer key");
+  CHECK(error_at("layers[0] nn.Linear(8, 4)") == "1:11: expected '=', found 'nn.Linear'");
   CHECK(error_at("a = nn.Linear(8, 4)\nb = nn.LayerNorm(4)") == "2:1: the text constructs 2 modules (a, b); one is checked at a time");
   CHECK(error_at("args = 4\nnn.Linear(*args)") == "2:11: the arguments of a splat (*args) are not known here");
   CHECK(error_at("d_model = 512") == "1:1: expected a module constructor such as nn.MultiheadAttention(512, 8)");
