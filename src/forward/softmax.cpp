@@ -24,13 +24,16 @@ constexpr std::int64_t kLanes = 16;
 
 // exp(x) for x <= 0 (a score minus its row's maximum), Cephes' expf: x = n ln2 + r with
 // |r| <= ln2 / 2, a degree-6 polynomial for exp(r), times 2^n built from its exponent bits.
-// Below -87.3 (where expf is subnormal or 0), and for -inf, the result is 0.
+// Below -87.3 (where expf is subnormal or 0), and for -inf, the result is 0; NaN stays NaN.
+// The polynomial runs on x clamped to -87.3, so that n always fits the exponent: converting
+// -inf or NaN to an integer is undefined behaviour (UBSan reports it).
 [[gnu::always_inline]] inline float exp_nonpositive(float x) {
   constexpr float kLowest = -87.33654f;
   constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-  float shifted = x * 1.44269504088896341f + kRound;
+  const float clamped = x >= kLowest ? x : kLowest;
+  float shifted = clamped * 1.44269504088896341f + kRound;
   float n = shifted - kRound;
-  float r = x - n * 0.693359375f;
+  float r = clamped - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -41,7 +44,7 @@ constexpr std::int64_t kLanes = 16;
   p = p * r * r + r + 1.0f;
   std::int32_t exponent = static_cast<std::int32_t>(n) + 127;
   float scale = std::bit_cast<float>(static_cast<std::int32_t>(exponent > 0 ? exponent : 0) << 23);
-  return x < kLowest ? 0.0f : p * scale;
+  return x < kLowest ? 0.0f : (x == x ? p * scale : x);
 }
 
 [[gnu::always_inline]] inline float row_max(const float* row, std::int64_t n) {
