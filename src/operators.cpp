@@ -464,6 +464,18 @@ const ModuleSchema* find_module_schema(const std::string& canonical_type) {
   return row == nullptr || !row->is_module() ? nullptr : &*row->constructor;
 }
 
+std::optional<std::string> canonical_module_type(const std::string& type) {
+  std::string bare = type;
+  for (const char* prefix : {"torch.nn.", "nn."}) {
+    if (bare.rfind(prefix, 0) == 0) {
+      bare = bare.substr(std::string(prefix).size());
+      break;
+    }
+  }
+  if (find_module_schema(bare) != nullptr) return bare;
+  return std::nullopt;
+}
+
 std::vector<std::string> module_type_names() {
   std::vector<std::string> names;
   for (const OperatorDef& row : operator_table()) {

@@ -30,7 +30,7 @@ struct DiagInfo {
   const char* name;       // "batch-mismatch"
   const char* title;      // one line
   const char* explanation;  // several sentences: what, why, how to fix
-  const char* example;    // a spec (JSON) that triggers it, for docs and tests
+  const char* example;    // a spec (JSON) that triggers it, for docs and tests; "" when none can
   bool needs_run = false; // found by `mhacheck run` (data and weights), not by `check`
 };
 

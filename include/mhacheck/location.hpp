@@ -84,9 +84,11 @@ std::string child_pointer(const std::string& parent, std::size_t index);
 
 // Input that cannot be used: bad syntax, wrong types, unknown keys, unreadable files.
 // Always names where and what was expected; the CLI turns it into exit code 2.
+// Environment: not the input's fault but the machine's, a library mhacheck loads on first use
+// is missing (MHA106).
 class InputError : public std::runtime_error {
  public:
-  enum class Kind { Syntax, Schema, Reference };
+  enum class Kind { Syntax, Schema, Reference, Environment };
 
   InputError(Location location, const std::string& message, std::string help = {}, Kind kind = Kind::Schema)
       : std::runtime_error(message), location_(std::move(location)), help_(std::move(help)), kind_(kind) {}

@@ -31,6 +31,9 @@ struct ModuleSchema {
 };
 
 const ModuleSchema* find_module_schema(const std::string& canonical_type);
+// Canonical module type for "MultiheadAttention", "nn.MultiheadAttention",
+// "torch.nn.MultiheadAttention"; nullopt for an unknown type.
+std::optional<std::string> canonical_module_type(const std::string& type);
 std::vector<std::string> module_type_names();
 std::string option_kind_text(OptionKind kind);  // "an integer", "true or false", ...
 

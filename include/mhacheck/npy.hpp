@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,7 +45,7 @@ std::size_t dtype_size(DType dtype);
 // A zero-filled array; throws std::invalid_argument for negative dims or an overflowing size.
 Array make_array(DType dtype, std::vector<std::int64_t> shape);
 
-// .npy (src/npy.cpp). Regular files only: directories, FIFOs and devices are refused unread.
+// .npy (src/input/npy.cpp). Regular files only: directories, FIFOs and devices are refused unread.
 NpyHeader read_npy_header(const std::string& path);
 // Refuses arrays of more than max_elements elements before allocating them.
 Array read_npy(const std::string& path, std::int64_t max_elements);
@@ -55,7 +54,7 @@ Array read_npy(const std::string& path, std::int64_t max_elements);
 // bfloat16 has no .npy dtype and is refused.
 void write_npy(const std::string& path, const Array& array);
 
-// .npz (src/npz.cpp), as np.savez (stored) and np.savez_compressed (deflate) write them.
+// .npz (src/input/npz.cpp), as np.savez (stored) and np.savez_compressed (deflate) write them.
 // Member "query" is stored as "query.npy". Archives with duplicate member names or member
 // names that climb out of a directory ("..", absolute paths) are refused whole.
 std::vector<std::string> list_npz(const std::string& path);  // names without ".npy"
@@ -66,35 +65,4 @@ Array read_npz(const std::string& path, const std::string& member, std::int64_t 
 void write_npz(const std::string& path, const std::vector<std::pair<std::string, Array>>& members,
                bool compressed);
 
-// Building blocks that src/npy.cpp and src/npz.cpp share; not meant for other callers.
-namespace npy_detail {
-
-// What an error names: the file, and within an .npz, the member.
-struct NpySource {
-  std::string path;
-  std::string member;  // empty for a .npy file
-};
-
-// "q.npy: problem" or "a.npz: member \"q\": problem", located at the file (line 0).
-InputError npy_error(const NpySource& source, const std::string& problem, std::string help = {});
-
-// Reads up to `count` bytes into `into` and returns how many it read (fewer only at the end).
-using ByteReader = std::function<std::size_t(unsigned char* into, std::size_t count)>;
-
-// Reads magic, version, header length and the header dict; `header_size` receives the offset
-// of the data. Reads at most the header's own (limited) length.
-NpyHeader read_header(const NpySource& source, const ByteReader& read, std::size_t& header_size);
-// element_count * item size; cannot overflow once read_header has accepted the header.
-std::int64_t data_bytes(const NpyHeader& header);
-void check_element_limit(const NpySource& source, const NpyHeader& header, std::int64_t max_elements);
-// Reads exactly data_bytes(header) bytes and converts them to native byte order and C order.
-Array read_data(const NpySource& source, const NpyHeader& header, const ByteReader& read);
-
-// The complete .npy file for `array`.
-std::vector<unsigned char> encode_npy(const NpySource& source, const Array& array);
-// Opens a regular file for reading (O_NONBLOCK, so a FIFO cannot hang the open), or throws.
-// Returns the descriptor; `size` receives the file's size.
-int open_regular_file(const NpySource& source, std::int64_t& size);
-
-}  // namespace npy_detail
 }  // namespace mhacheck

@@ -18,7 +18,7 @@ struct DiagnosticFilter {
 // unknown code (with the closest one).
 std::vector<std::string> parse_code_list(const std::vector<std::string>& items);
 
-// Drops the diagnostics the filter excludes. Input errors (MHA001-MHA003) are always kept: a
+// Drops the diagnostics the filter excludes. Input errors (MHA001-MHA003, MHA106) are always kept: a
 // spec that cannot be read is never a pass.
 void apply_filter(Report& report, const DiagnosticFilter& filter);
 

@@ -143,15 +143,8 @@ Spec parse_spec(JsonDocument document);
 // directory for stdin and the command line.
 std::string spec_folder(const JsonDocument& document);
 
-// A shape as spec JSON: integers and symbol names ("S+1" for derived dims).
-nlohmann::json shape_json(const Shape& shape);
-
 // A function's name as the spec's "op" and --op take it: "F.softmax",
 // "torch.nn.functional.softmax", "torch.softmax" -> "softmax".
 std::string bare_function_name(std::string name);
-
-// Canonical module type for "MultiheadAttention", "nn.MultiheadAttention",
-// "torch.nn.MultiheadAttention"; nullopt for an unknown type.
-std::optional<std::string> canonical_module_type(const std::string& type);
 
 }  // namespace mhacheck

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "mhacheck/python_text.hpp"
+#include "core/shape_json.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {

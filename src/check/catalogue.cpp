@@ -1,5 +1,5 @@
 // The diagnostic catalogue, built from include/mhacheck/diagnostics.def. Each example is a flat
-// spec that triggers the code; tests/check/catalogue_test.cpp checks that it does, and that
+// spec that triggers the code (empty for a code that depends on the machine, not on a spec); tests/check/catalogue_test.cpp checks that it does, and that
 // docs/diagnostics.md lists every code.
 #include <cctype>
 #include <unordered_map>

@@ -327,6 +327,7 @@ Report input_error_report(const std::string& file, const InputError& error) {
     case InputError::Kind::Syntax: diagnostic.id = DiagId::InputSyntax; break;
     case InputError::Kind::Schema: diagnostic.id = DiagId::InputSchema; break;
     case InputError::Kind::Reference: diagnostic.id = DiagId::InputReference; break;
+    case InputError::Kind::Environment: diagnostic.id = DiagId::RuntimeLibraryMissing; break;
   }
   diagnostic.message = error.what();
   diagnostic.location = error.location();

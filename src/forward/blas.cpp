@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "mhacheck/location.hpp"
+#include "core/runtime_library.hpp"
 
 namespace mhacheck::blas {
 namespace {
@@ -40,8 +40,8 @@ const Functions& functions() {
     if (loaded.sgemm == nullptr || loaded.dgemm == nullptr || loaded.set_num_threads == nullptr) problem = "missing CBLAS symbols";
   });
   if (!problem.empty()) {
-    throw InputError(Location{}, fmt::format("cannot load OpenBLAS ({}): {}", kLibrary, problem),
-                     "the forward pass needs it: apt-get install libopenblas0", InputError::Kind::Syntax);
+    throw runtime_library_missing(fmt::format("OpenBLAS ({})", kLibrary), problem,
+                                  "the forward pass needs it: apt-get install libopenblas0");
   }
   return loaded;
 }

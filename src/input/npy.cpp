@@ -2,6 +2,7 @@
 // length, then a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 // padded with spaces and a newline, then the raw elements.
 #include "mhacheck/npy.hpp"
+#include "input/npy_detail.hpp"
 
 #include "mhacheck/output_file.hpp"
 

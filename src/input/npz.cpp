@@ -1,6 +1,7 @@
 // .npz archives: a zip of .npy members, read and written through libzip. The .npy parsing
 // itself is src/input/npy.cpp's; this file adds the zip-level checks (names, sizes, methods).
 #include "mhacheck/npy.hpp"
+#include "input/npy_detail.hpp"
 
 #include "mhacheck/output_file.hpp"
 

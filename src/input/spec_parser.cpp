@@ -948,27 +948,6 @@ std::string spec_folder(const JsonDocument& document) {
   return folder.empty() ? "." : folder.string();
 }
 
-nlohmann::json shape_json(const Shape& shape) {
-  nlohmann::json array = nlohmann::json::array();
-  for (const DimExpr& dim : shape) {
-    if (dim.is_constant()) array.push_back(dim.offset);
-    else array.push_back(dim.str());
-  }
-  return array;
-}
-
-std::optional<std::string> canonical_module_type(const std::string& type) {
-  std::string bare = type;
-  for (const char* prefix : {"torch.nn.", "nn."}) {
-    if (bare.rfind(prefix, 0) == 0) {
-      bare = bare.substr(std::string(prefix).size());
-      break;
-    }
-  }
-  if (find_module_schema(bare) != nullptr) return bare;
-  return std::nullopt;
-}
-
 MhaOptions mha_options(const nlohmann::json& options) {
   MhaOptions mha;
   mha.embed_dim = options["embed_dim"].get<std::int64_t>();

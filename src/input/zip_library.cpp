@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "mhacheck/location.hpp"
+#include "core/runtime_library.hpp"
 
 namespace mhacheck {
 namespace {
@@ -31,8 +31,8 @@ void* library() {
     }
   });
   if (handle == nullptr) {
-    throw InputError(Location{}, fmt::format("cannot load libzip ({}): {}", kLibrary, problem),
-                     "reading and writing .npz files needs it: apt-get install libzip4", InputError::Kind::Syntax);
+    throw runtime_library_missing(fmt::format("libzip ({})", kLibrary), problem,
+                                  "reading and writing .npz files needs it: apt-get install libzip4");
   }
   return handle;
 }
@@ -41,8 +41,8 @@ template <class Function>
 Function resolve(const char* name) {
   void* symbol = dlsym(library(), name);
   if (symbol == nullptr) {
-    throw InputError(Location{}, fmt::format("cannot load libzip ({}): no function {}", kLibrary, name),
-                     "install Debian 12's libzip4 (1.7 or later)", InputError::Kind::Syntax);
+    throw runtime_library_missing(fmt::format("libzip ({})", kLibrary), fmt::format("no function {}", name),
+                                  "install Debian 12's libzip4 (1.7 or later)");
   }
   return reinterpret_cast<Function>(symbol);
 }

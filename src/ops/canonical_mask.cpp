@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "ops/parts.hpp"
+#include "core/shape_json.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {

@@ -11,6 +11,7 @@
 
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
+#include "core/shape_json.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {

@@ -7,6 +7,7 @@
 
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
+#include "core/shape_json.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {

@@ -16,7 +16,6 @@
 
 #include <fmt/format.h>
 
-#include "mhacheck/module_schema.hpp"
 
 extern char** environ;
 
@@ -103,23 +102,13 @@ class DotWriter {
     }
     out_ += fmt::format("  {} [{}, label={}];\n", dot_string(node), attributes, dot_string(label));
 
-    // The tensor arguments in PyTorch's order, so edges leave their sources in a stable order.
-    const OperatorSchema* schema = find_operator_schema(call.op);
-    std::vector<std::string> arguments;
-    if (schema != nullptr) {
-      for (const ArgSchema& argument : schema->arguments) {
-        if (schema->is_tensor(argument)) arguments.push_back(argument.name);
-        std::size_t elements = argument.kind == ArgKind::TensorList ? call.list_size(argument.name) : 0;
-        for (std::size_t i = 0; i < elements; ++i) arguments.push_back(list_element(argument.name, i));
+    // The tensor arguments given, in PyTorch's order as the check resolved them, so edges leave
+    // their sources in a stable order.
+    if (call_report != nullptr) {
+      for (const ResolvedArgument& argument : call_report->arguments) {
+        bool offending = error != nullptr && error->argument == argument.name;
+        write_argument_edge(call.tensor(argument.name), argument.name, node, offending);
       }
-    } else {
-      for (const auto& [name, unused] : call.tensors) arguments.push_back(name);
-    }
-    for (const std::string& argument : arguments) {
-      auto it = call.tensors.find(argument);
-      if (it == call.tensors.end()) continue;
-      bool offending = error != nullptr && error->argument == argument;
-      write_argument_edge(it->second, argument, node, offending);
     }
 
     if (call_report != nullptr) {

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <utility>
 
+#include "core/shape_json.hpp"
+
 namespace mhacheck {
 namespace {
 

@@ -179,9 +179,13 @@ std::string render_text(const std::vector<Report>& reports, const TextStyle& sty
 }
 
 std::string render_explanation(const DiagInfo& info) {
-  std::string text = fmt::format("{} ({}, {}{}): {}\n\n{}\n\nExample spec{}:\n  {}\n", info.code, info.name, severity_name(info.severity),
-                                 info.needs_run ? ", found by mhacheck run" : "", info.title, info.explanation,
-                                 info.needs_run ? " (for mhacheck run, from the repository's top folder)" : "", info.example);
+  std::string text = fmt::format("{} ({}, {}{}): {}\n\n{}\n", info.code, info.name, severity_name(info.severity),
+                                 info.needs_run ? ", found by mhacheck run" : "", info.title, info.explanation);
+  // A code that depends on the machine rather than on a spec has no example (its explanation says so).
+  if (*info.example != '\0') {
+    text += fmt::format("\nExample spec{}:\n  {}\n", info.needs_run ? " (for mhacheck run, from the repository's top folder)" : "",
+                        info.example);
+  }
   std::vector<std::string> messages = predicted_messages(info.id);
   if (!messages.empty()) text += "\nPyTorch's messages for it (mhacheck explain reads them back):\n";
   for (const std::string& message : messages) text += "  " + message + "\n";
@@ -193,7 +197,7 @@ std::string render_catalogue_markdown() {
       "# Diagnostics\n\n"
       "Every diagnostic mhacheck reports, from the one catalogue in src/check/catalogue.cpp (this file is its output:\n"
       "`mhacheck explain --all > docs/diagnostics.md`; a test keeps the two equal). Codes are stable.\n"
-      "Errors make `mhacheck check` exit with 1 (input errors MHA001-MHA003 with 2); warnings only with `--werror`.\n"
+      "Errors make `mhacheck check` exit with 1 (input errors MHA001-MHA003 and MHA106 with 2); warnings only with `--werror`.\n"
       "`mhacheck explain TEXT` reads PyTorch's own messages, listed under each code, back into these codes (docs/explain.md).\n\n"
       "| code | name | severity | title |\n|---|---|---|---|\n";
   for (const DiagInfo& info : diagnostic_catalogue()) {
@@ -201,9 +205,9 @@ std::string render_catalogue_markdown() {
                        severity_name(info.severity), info.title);
   }
   for (const DiagInfo& info : diagnostic_catalogue()) {
-    out += fmt::format("\n## {}\n\n**{}** ({}{}): {}\n\n{}\n\nExample (`mhacheck explain {}`):\n\n```json\n{}\n```\n",
-                       info.code, info.name, severity_name(info.severity), info.needs_run ? ", found by `mhacheck run`" : "",
-                       info.title, info.explanation, info.code, info.example);
+    out += fmt::format("\n## {}\n\n**{}** ({}{}): {}\n\n{}\n", info.code, info.name, severity_name(info.severity),
+                       info.needs_run ? ", found by `mhacheck run`" : "", info.title, info.explanation);
+    if (*info.example != '\0') out += fmt::format("\nExample (`mhacheck explain {}`):\n\n```json\n{}\n```\n", info.code, info.example);
     std::vector<std::string> messages = predicted_messages(info.id);
     if (!messages.empty()) out += "\nPyTorch's messages for it:\n\n";
     for (const std::string& message : messages) out += "- " + message + "\n";

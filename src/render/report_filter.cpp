@@ -36,7 +36,8 @@ void apply_filter(Report& report, const DiagnosticFilter& filter) {
     return std::find(codes.begin(), codes.end(), d.info().code) != codes.end();
   };
   std::erase_if(report.diagnostics, [&](const Diagnostic& d) {
-    bool input = d.id == DiagId::InputSyntax || d.id == DiagId::InputSchema || d.id == DiagId::InputReference;
+    bool input = d.id == DiagId::InputSyntax || d.id == DiagId::InputSchema || d.id == DiagId::InputReference ||
+                 d.id == DiagId::RuntimeLibraryMissing;
     if (input) return false;
     bool dropped = listed(filter.ignore, d) || (!filter.only.empty() && !listed(filter.only, d));
     if (dropped && d.severity() == Severity::Error) {

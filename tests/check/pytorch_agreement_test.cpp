@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include "core/shape_json.hpp"
 #include "test_support.hpp"
 
 using namespace mhacheck;
