@@ -52,15 +52,10 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   CallContext::BroadcastFailure failing;
   std::optional<Shape> shape = ctx.broadcast(input.shape, other.shape, &other, "input " + sign + " other", failing);
   if (!shape) {
-    // failing.dim counts in the broadcast shape; each operand's own dim is right-aligned to it.
-    int rank = static_cast<int>(std::max(input.shape.size(), other.shape.size()));
-    Diagnostic& diagnostic = ctx.report(
-        DiagId::AddBroadcast,
-        fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result", tuple_str(input.shape),
-                    tuple_str(other.shape), sign, failing.a.str(), failing.b.str(), failing.dim),
-        &other, failing.dim - (rank - other.rank()));
-    diagnostic.related.push_back(ctx.related(input, failing.dim - (rank - input.rank()), fmt::format("input has {} here", failing.a.str())));
-    ctx.pytorch_raises(diagnostic, "RuntimeError", broadcast_message(failing));
+    report_broadcast_failure(ctx, DiagId::AddBroadcast,
+                             fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result",
+                                         tuple_str(input.shape), tuple_str(other.shape), sign, failing.a.str(), failing.b.str(), failing.dim),
+                             other, input, failing.a, failing);
     return;
   }
   DType dtype = result_type(input, other, number);

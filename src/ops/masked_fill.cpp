@@ -13,14 +13,10 @@ void infer_masked_fill(CallContext& ctx) {
   CallContext::BroadcastFailure failing;
   std::optional<Shape> shape = ctx.broadcast(mask.shape, input.shape, &mask, "mask vs input", failing);
   if (!shape) {
-    int rank = static_cast<int>(std::max(input.shape.size(), mask.shape.size()));
-    Diagnostic& diagnostic = ctx.report(
-        DiagId::MaskedFillShape,
-        fmt::format("mask {} does not broadcast with input {}: {} vs {} at dim {} of the result", tuple_str(mask.shape), tuple_str(input.shape),
-                    failing.a.str(), failing.b.str(), failing.dim),
-        &mask, failing.dim - (rank - mask.rank()));
-    diagnostic.related.push_back(ctx.related(input, failing.dim - (rank - input.rank()), fmt::format("input has {} here", failing.b.str())));
-    ctx.pytorch_raises(diagnostic, "RuntimeError", broadcast_message(failing));
+    report_broadcast_failure(ctx, DiagId::MaskedFillShape,
+                             fmt::format("mask {} does not broadcast with input {}: {} vs {} at dim {} of the result", tuple_str(mask.shape),
+                                         tuple_str(input.shape), failing.a.str(), failing.b.str(), failing.dim),
+                             mask, input, failing.b, failing);
     return;
   }
   if (mask.dtype != DType::Bool) {

@@ -34,6 +34,17 @@ std::string broadcast_message(const CallContext::BroadcastFailure& failing) {
                      failing.b.str(), failing.dim);
 }
 
+Diagnostic& report_broadcast_failure(CallContext& ctx, DiagId id, const std::string& message, const ArgValue& blamed, const ArgValue& other,
+                                     const DimExpr& other_size, const CallContext::BroadcastFailure& failing) {
+  // failing.dim counts in the broadcast shape; each operand's own dim is right-aligned to it.
+  int rank = std::max(blamed.rank(), other.rank());
+  Diagnostic& diagnostic = ctx.report(id, message, &blamed, failing.dim - (rank - blamed.rank()));
+  diagnostic.related.push_back(
+      ctx.related(other, failing.dim - (rank - other.rank()), fmt::format("{} has {} here", other.argument, other_size.str())));
+  ctx.pytorch_raises(diagnostic, "RuntimeError", broadcast_message(failing));
+  return diagnostic;
+}
+
 std::optional<Shape> matmul_shape(CallContext& ctx, const Shape& a, const Shape& b, const ArgValue* where,
                                   std::optional<int> where_dim, const std::string& what, MatmulFailure& failure) {
   std::size_t rank_a = a.size(), rank_b = b.size();

@@ -26,4 +26,10 @@ std::optional<Shape> matmul_shape(CallContext& ctx, const Shape& a, const Shape&
 // The message of a broadcast failure, as torch's infer_size words it.
 std::string broadcast_message(const CallContext::BroadcastFailure& failing);
 
+// Two operands of an elementwise operator that do not broadcast: `message` reported at `blamed`'s
+// failing dim, `other`'s size there as a related note (other_size: failing.a or failing.b, as
+// `other` was passed to CallContext::broadcast), and PyTorch's message.
+Diagnostic& report_broadcast_failure(CallContext& ctx, DiagId id, const std::string& message, const ArgValue& blamed, const ArgValue& other,
+                                     const DimExpr& other_size, const CallContext::BroadcastFailure& failing);
+
 }  // namespace mhacheck
