@@ -98,7 +98,8 @@ class SdpaRules {
         &mask_);
     diagnostic.notes.push_back("as written, every query attends only to the padding; pass ~mask");
     Shape shape = mask_.written;
-    std::string expression = "~" + tensor_name(mask_);
+    // fmt::format, not "~" + string: gcc 12 gives a false -Wrestrict warning on a one-character literal plus a std::string.
+    std::string expression = fmt::format("~{}", tensor_name(mask_));
     if (mask_.rank() == 2 && query_.rank() == 4) {
       shape = {mask_.written[0], DimExpr::constant(1), DimExpr::constant(1), mask_.written[1]};
       expression += "[:, None, None, :]";
