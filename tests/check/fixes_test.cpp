@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "mhacheck/render.hpp"
+#include "fix_search.hpp"
 #include "mhacheck/spec.hpp"
 #include "test_support.hpp"
 
@@ -81,4 +82,69 @@ TEST_CASE("heads that do not divide embed_dim: the nearest that do", "[fixes]") 
   REQUIRE(heads->fixes.size() == 2);
   CHECK(heads->fixes[0].description == "use num_heads=4 (head_dim 128)");
   CHECK(heads->fixes[1].description == "use num_heads=8 (head_dim 64)");
+}
+
+namespace {
+// SDPA on a (B, T, H, D) view, no transpose between: a layout no rule can patch, since the
+// tensor is a call's output. `extra_calls` are appended to the graph.
+std::string view_without_transpose(const std::string& extra_calls = "") {
+  return R"json({"version": 1, "dims": {"B": 2, "T": 10, "H": 8, "D": 64},
+    "modules": {"qkv": "nn.Linear(512, 512)"}, "tensors": {"x": ["B", "T", 512]},
+    "calls": [{"id": "q", "module": "qkv", "input": "x", "outputs": ["q"]},
+              {"id": "v", "op": "view", "input": "q", "shape": ["B", "T", "H", "D"], "outputs": ["qh"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "qh", "key": "qh", "value": "qh", "outputs": ["o"]})json" +
+         extra_calls + "]}";
+}
+}  // namespace
+
+TEST_CASE("searched fix: a transpose inserted where the (B, T, H, D) layout entered the graph", "[fixes]") {
+  std::string spec = view_without_transpose();
+  Report report = test::check_text(spec);
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE(layout->fixes.size() == 1);  // of the 6 transposes of qh, only (1, 2) removes MHA209
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.description == "transpose qh where it is made, after call \"v\", to (B, H, T, D): qh = qh.transpose(1, 2)");
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // The view's output is renamed and a transpose after it gives the name back.
+  REQUIRE(fix.patch.size() == 2);
+  CHECK(fix.patch[0]["path"] == "/calls/1/outputs/0");
+  CHECK(fix.patch[1]["path"] == "/calls/2");
+  CHECK(fix.patch[1]["value"]["op"] == "transpose");
+  Report patched = apply_fix(spec, fix);
+  CHECK(patched.count(Severity::Warning) == 0);
+  REQUIRE(fix.outputs.size() == 1);
+  CHECK(tuple_str(fix.outputs[0].shape) == "(2, 8, 10, 64)");
+}
+
+TEST_CASE("searched fix: one that breaks a role further down the graph is suspect", "[fixes]") {
+  // qh is also merged back to (B, T, H*D): transposed where it is made, that reshape then mixes T with H.
+  std::string spec = view_without_transpose(R"(, {"id": "m", "op": "reshape", "input": "qh", "shape": ["B", "T", 512]})");
+  Report report = test::check_text(spec);
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE_FALSE(layout->fixes.empty());
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Suspect);
+  CHECK(fix.semantics_note.find("MHA312 at call \"m\"") != std::string::npos);
+}
+
+TEST_CASE("searched candidates: options, then arguments together, then each alone; bounded", "[fixes]") {
+  std::string text = R"({"op": "F.scaled_dot_product_attention", "query": [2, 10, 8, 64], "key": [2, 12, 8, 64],
+                         "value": [2, 12, 8, 64]})";
+  Spec spec = parse_spec(test::document_from(text));
+  Report report = check_spec(spec, CheckOptions{false});
+  std::vector<Fix> all = search_candidates(spec, report, spec.calls.front().id, 1000);
+  // enable_gqa, 6 pairs of dims for the three together, 6 for each alone.
+  REQUIRE(all.size() == 1 + 6 + 3 * 6);
+  CHECK(all[0].description == "pass enable_gqa=True (PyTorch 2.5+)");
+  CHECK(all[1].description == "transpose query, key and value together: .transpose(0, 1) each, where each is made");
+  CHECK(all[1].patch.size() == 3);
+  CHECK(all[7].description == "transpose query to (10, 2, 8, 64): query.transpose(0, 1)");
+  CHECK(all[7].patch == nlohmann::json::parse(R"([{"op": "replace", "path": "/query", "value": [10, 2, 8, 64]}])"));
+  std::vector<Fix> bounded = search_candidates(spec, report, spec.calls.front().id, 5);
+  REQUIRE(bounded.size() == 5);
+  for (std::size_t i = 0; i < bounded.size(); ++i) CHECK(bounded[i].description == all[i].description);
 }

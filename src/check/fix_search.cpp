@@ -1,0 +1,223 @@
+#include "fix_search.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/shape_json.hpp"
+#include "mhacheck/python_text.hpp"
+
+namespace mhacheck {
+namespace {
+
+// Where one tensor argument's layout entered the graph: a shape written in the spec (a
+// declared or inline tensor), or an earlier call's output.
+struct LayoutSource {
+  std::string name;           // the tensor's name; the argument's for an inline tensor
+  Shape shape;                // as written, or as the producing call gives it
+  std::string shape_pointer;  // written: the shape array to patch
+  std::size_t producer = 0;   // an output: the producing call's index in spec.calls
+  std::size_t output = 0;     // and which of its outputs
+  std::vector<std::string> dim_names;  // an output's dims as its call names them, when it does
+  bool written() const { return !shape_pointer.empty(); }
+};
+
+std::optional<std::size_t> call_index(const Spec& spec, const std::string& id) {
+  for (std::size_t i = 0; i < spec.calls.size(); ++i) {
+    if (spec.calls[i].id == id) return i;
+  }
+  return std::nullopt;
+}
+
+const CallReport* call_report(const Report& report, const std::string& id) {
+  for (const CallReport& call : report.calls) {
+    if (call.id == id) return &call;
+  }
+  return nullptr;
+}
+
+std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report, std::size_t consumer,
+                                          const std::string& argument, const ArgRef& ref) {
+  if (ref.kind == ArgRef::Kind::Inline) {
+    if (ref.tensor.shape_pointer.empty()) return std::nullopt;
+    return LayoutSource{argument, ref.tensor.shape, ref.tensor.shape_pointer, 0, 0, {}};
+  }
+  if (ref.kind != ArgRef::Kind::Named) return std::nullopt;
+  if (const TensorDecl* declared = spec.find_tensor(ref.name)) {
+    if (declared->shape_pointer.empty()) return std::nullopt;  // read from a file
+    return LayoutSource{ref.name, declared->shape, declared->shape_pointer, 0, 0, {}};
+  }
+  // The latest earlier call giving that name; its outputs must be written to be renamed.
+  for (std::size_t i = consumer; i-- > 0;) {
+    const CallDecl& producer = spec.calls[i];
+    auto named = std::find(producer.outputs.begin(), producer.outputs.end(), ref.name);
+    if (named == producer.outputs.end()) continue;
+    std::size_t output = static_cast<std::size_t>(named - producer.outputs.begin());
+    const CallReport* produced = call_report(report, producer.id);
+    if (!produced || output >= produced->outputs.size() || producer.pointer != fmt::format("/calls/{}", i)) return std::nullopt;
+    if (!spec.document.value.contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) return std::nullopt;
+    const NamedOutput& made = produced->outputs[output];
+    return LayoutSource{ref.name, made.shape, "", i, output, made.dim_names};
+  }
+  return std::nullopt;
+}
+
+bool name_taken(const Spec& spec, const std::string& name) {
+  if (spec.find_tensor(name) || spec.find_module(name)) return true;
+  return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) {
+    return call.id == name || std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end();
+  });
+}
+
+std::string fresh_name(const Spec& spec, const std::string& base) {
+  std::string name = base;
+  for (int n = 2; name_taken(spec, name); ++n) name = fmt::format("{}_{}", base, n);
+  return name;
+}
+
+Shape swapped(Shape shape, int a, int b) {
+  std::swap(shape[static_cast<std::size_t>(a)], shape[static_cast<std::size_t>(b)]);
+  return shape;
+}
+
+// The patch operations transposing dims a and b of each source. Outputs are handled from the
+// last producer back, so that inserting a call does not move the ones still to be patched.
+nlohmann::json transpose_patch(const Spec& spec, std::vector<const LayoutSource*> sources, int a, int b) {
+  std::stable_sort(sources.begin(), sources.end(), [](const LayoutSource* x, const LayoutSource* y) {
+    return !x->written() && (y->written() || x->producer > y->producer);
+  });
+  nlohmann::json patch = nlohmann::json::array();
+  for (const LayoutSource* source : sources) {
+    if (source->written()) {
+      patch.push_back({{"op", "replace"}, {"path", source->shape_pointer}, {"value", shape_json(swapped(source->shape, a, b))}});
+      continue;
+    }
+    std::string before = fresh_name(spec, source->name + "_before_transpose");
+    patch.push_back({{"op", "replace"},
+                     {"path", fmt::format("/calls/{}/outputs/{}", source->producer, source->output)},
+                     {"value", before}});
+    patch.push_back({{"op", "add"},
+                     {"path", fmt::format("/calls/{}", source->producer + 1)},
+                     {"value",
+                      {{"id", fresh_name(spec, "transpose_" + source->name)},
+                       {"op", "transpose"},
+                       {"input", before},
+                       {"dim0", a},
+                       {"dim1", b},
+                       {"outputs", {source->name}}}}});
+  }
+  return patch;
+}
+
+// The transposed shape by its dims' names when all are known ("(B, H, T, D)"), else by sizes.
+std::string transposed_text(const LayoutSource& source, int a, int b) {
+  bool named = source.dim_names.size() == source.shape.size() &&
+               std::none_of(source.dim_names.begin(), source.dim_names.end(), [](const std::string& n) { return n.empty(); });
+  if (!named) return tuple_str(swapped(source.shape, a, b));
+  std::vector<std::string> names = source.dim_names;
+  std::swap(names[static_cast<std::size_t>(a)], names[static_cast<std::size_t>(b)]);
+  return fmt::format("({})", fmt::join(names, ", "));
+}
+
+std::string transpose_text(const Spec& spec, const LayoutSource& source, int a, int b) {
+  std::string shape = transposed_text(source, a, b);
+  if (source.written()) return fmt::format("transpose {0} to {1}: {0}.transpose({2}, {3})", source.name, shape, a, b);
+  return fmt::format("transpose {0} where it is made, after call \"{1}\", to {2}: {0} = {0}.transpose({3}, {4})", source.name,
+                     spec.calls[source.producer].id, shape, a, b);
+}
+
+Fix candidate(std::string description, nlohmann::json patch) {
+  Fix fix;
+  fix.description = std::move(description);
+  fix.patch = std::move(patch);
+  return fix;
+}
+
+std::string listed(const std::vector<std::string>& names) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    text += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  }
+  return text;
+}
+
+std::optional<Fix> batch_first_candidate(const Spec& spec, const CallDecl& call) {
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  if (!module || !module->options.contains("batch_first") || !module->options["batch_first"].is_boolean()) return std::nullopt;
+  bool flipped = !module->options["batch_first"].get<bool>();
+  std::string description = fmt::format("construct {} with batch_first={}", module->name, flipped ? "True" : "False");
+  if (!module->written_as_call) {
+    return candidate(description, {{{"op", "add"}, {"path", module->pointer + "/batch_first"}, {"value", flipped}}});
+  }
+  if (!module->path_in_call.empty()) return std::nullopt;  // inside another module's constructor
+  const nlohmann::json& text = spec.document.value.at(nlohmann::json::json_pointer(module->pointer));
+  if (!text.is_string()) return std::nullopt;
+  nlohmann::json constructor = parse_module_call(text.get<std::string>(), Location{});
+  constructor["batch_first"] = flipped;
+  return candidate(description, {{{"op", "replace"}, {"path", module->pointer}, {"value", module_call_text(constructor)}}});
+}
+
+}  // namespace
+
+std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
+  std::vector<Fix> candidates;
+  std::optional<std::size_t> index = call_index(spec, call_id);
+  if (!index) return candidates;
+  const CallDecl& call = spec.calls[*index];
+  auto add = [&](Fix fix) {
+    if (candidates.size() < limit) candidates.push_back(std::move(fix));
+  };
+
+  if (std::optional<Fix> option = batch_first_candidate(spec, call)) add(std::move(*option));
+  if (call.arguments.contains("enable_gqa") && call.arguments["enable_gqa"] == false) {
+    add(candidate("pass enable_gqa=True (PyTorch 2.5+)", {{{"op", "add"}, {"path", call.pointer + "/enable_gqa"}, {"value", true}}}));
+  }
+
+  // The distinct sources of the call's tensor arguments, in the call's argument order.
+  const CallReport* checked = call_report(report, call_id);
+  std::vector<LayoutSource> sources;
+  std::vector<std::string> arguments;
+  for (const ResolvedArgument& resolved : checked ? checked->arguments : std::vector<ResolvedArgument>{}) {
+    auto ref = call.tensors.find(resolved.name);
+    if (ref == call.tensors.end()) continue;
+    std::optional<LayoutSource> source = layout_source(spec, report, *index, resolved.name, ref->second);
+    if (!source || source->shape.size() < 2) continue;
+    bool seen = std::any_of(sources.begin(), sources.end(), [&](const LayoutSource& s) {
+      return s.name == source->name && s.shape_pointer == source->shape_pointer;
+    });
+    if (seen) continue;
+    sources.push_back(std::move(*source));
+    arguments.push_back(resolved.name);
+  }
+
+  // Together first: one wrong layout usually reaches query, key and value alike.
+  std::map<std::size_t, std::vector<std::size_t>> by_rank;
+  for (std::size_t i = 0; i < sources.size(); ++i) by_rank[sources[i].shape.size()].push_back(i);
+  for (const auto& [rank, members] : by_rank) {
+    if (members.size() < 2) continue;
+    std::vector<const LayoutSource*> group;
+    std::vector<std::string> names;
+    for (std::size_t i : members) {
+      group.push_back(&sources[i]);
+      names.push_back(sources[i].name);
+    }
+    for (int a = 0; a < static_cast<int>(rank); ++a) {
+      for (int b = a + 1; b < static_cast<int>(rank); ++b) {
+        add(candidate(fmt::format("transpose {} together: .transpose({}, {}) each, where each is made", listed(names), a, b),
+                      transpose_patch(spec, group, a, b)));
+      }
+    }
+  }
+  for (const LayoutSource& source : sources) {
+    int rank = static_cast<int>(source.shape.size());
+    for (int a = 0; a < rank; ++a) {
+      for (int b = a + 1; b < rank; ++b) add(candidate(transpose_text(spec, source, a, b), transpose_patch(spec, {&source}, a, b)));
+    }
+  }
+  return candidates;
+}
+
+}  // namespace mhacheck

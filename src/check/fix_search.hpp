@@ -1,0 +1,21 @@
+// Searched fixes: candidate repairs generated from the graph, for the diagnostics no operator
+// rule could repair. fixes.cpp re-checks each on the whole patched graph and ranks them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mhacheck/check.hpp"
+
+namespace mhacheck {
+
+// Unverified candidates for call `call_id` of `spec`, in a fixed order, at most `limit`:
+//  - each tensor argument transposed (every pair of dims), where its layout entered the graph:
+//    a declared or inline tensor's shape, or a call's output (a transpose call inserted right
+//    after the call that made it, so that every consumer reads the new layout);
+//  - the arguments of one rank transposed together, the same pair of dims each (q, k and v);
+//  - the called module's batch_first flipped; enable_gqa=True for scaled_dot_product_attention.
+// `report` is the check of `spec`: the producers' output shapes.
+std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);
+
+}  // namespace mhacheck
