@@ -136,10 +136,10 @@ Fix candidate(std::string description, nlohmann::json patch) {
   return fix;
 }
 
-std::string listed(const std::vector<std::string>& names) {
+std::string listed(const std::vector<const LayoutSource*>& sources) {
   std::string text;
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    text += (i == 0 ? "" : i + 1 == names.size() ? " and " : ", ") + names[i];
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    text += (i == 0 ? "" : i + 1 == sources.size() ? " and " : ", ") + sources[i]->name;
   }
   return text;
 }
@@ -158,6 +158,46 @@ std::optional<Fix> batch_first_candidate(const Spec& spec, const CallDecl& call)
   nlohmann::json constructor = parse_module_call(text.get<std::string>(), Location{});
   constructor["batch_first"] = flipped;
   return candidate(description, {{{"op", "replace"}, {"path", module->pointer}, {"value", module_call_text(constructor)}}});
+}
+
+// The call's first output when later calls read it (by a written name).
+std::optional<LayoutSource> consumed_output(const Spec& spec, std::size_t index) {
+  const CallDecl& call = spec.calls[index];
+  if (call.outputs.empty() || call.pointer != fmt::format("/calls/{}", index) ||
+      !spec.document.value.contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
+    return std::nullopt;
+  }
+  const std::string& name = call.outputs.front();
+  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+    for (const auto& [argument, ref] : spec.calls[later].tensors) {
+      if (ref.kind == ArgRef::Kind::Named && ref.name == name) return LayoutSource{name, {}, "", index, 0, {}};
+    }
+  }
+  return std::nullopt;
+}
+
+// The sets of sources transposed together: those of one rank, every subset of two or more
+// (largest first), then each source alone.
+std::vector<std::vector<const LayoutSource*>> argument_groups(const std::vector<LayoutSource>& sources) {
+  constexpr std::size_t kMaxTogether = 4;  // 11 subsets of 2 or more: a call has at most q, k, v and a mask
+  std::vector<std::vector<const LayoutSource*>> groups;
+  std::map<std::size_t, std::vector<const LayoutSource*>> by_rank;
+  for (const LayoutSource& source : sources) by_rank[source.shape.size()].push_back(&source);
+  for (const auto& [rank, members] : by_rank) {
+    if (members.size() < 2 || members.size() > kMaxTogether) continue;
+    std::vector<std::vector<const LayoutSource*>> subsets;
+    for (unsigned mask = (1u << members.size()) - 1; mask > 0; --mask) {
+      std::vector<const LayoutSource*> subset;
+      for (std::size_t i = 0; i < members.size(); ++i) {
+        if (mask & (1u << i)) subset.push_back(members[i]);
+      }
+      if (subset.size() >= 2) subsets.push_back(std::move(subset));
+    }
+    std::stable_sort(subsets.begin(), subsets.end(), [](const auto& x, const auto& y) { return x.size() > y.size(); });
+    groups.insert(groups.end(), subsets.begin(), subsets.end());
+  }
+  for (const LayoutSource& source : sources) groups.push_back({&source});
+  return groups;
 }
 
 }  // namespace
@@ -179,7 +219,6 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   // The distinct sources of the call's tensor arguments, in the call's argument order.
   const CallReport* checked = call_report(report, call_id);
   std::vector<LayoutSource> sources;
-  std::vector<std::string> arguments;
   for (const ResolvedArgument& resolved : checked ? checked->arguments : std::vector<ResolvedArgument>{}) {
     auto ref = call.tensors.find(resolved.name);
     if (ref == call.tensors.end()) continue;
@@ -188,33 +227,28 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     bool seen = std::any_of(sources.begin(), sources.end(), [&](const LayoutSource& s) {
       return s.name == source->name && s.shape_pointer == source->shape_pointer;
     });
-    if (seen) continue;
-    sources.push_back(std::move(*source));
-    arguments.push_back(resolved.name);
+    if (!seen) sources.push_back(std::move(*source));
   }
+  std::optional<LayoutSource> output = consumed_output(spec, *index);
 
-  // Together first: one wrong layout usually reaches query, key and value alike.
-  std::map<std::size_t, std::vector<std::size_t>> by_rank;
-  for (std::size_t i = 0; i < sources.size(); ++i) by_rank[sources[i].shape.size()].push_back(i);
-  for (const auto& [rank, members] : by_rank) {
-    if (members.size() < 2) continue;
-    std::vector<const LayoutSource*> group;
-    std::vector<std::string> names;
-    for (std::size_t i : members) {
-      group.push_back(&sources[i]);
-      names.push_back(sources[i].name);
-    }
-    for (int a = 0; a < static_cast<int>(rank); ++a) {
-      for (int b = a + 1; b < static_cast<int>(rank); ++b) {
-        add(candidate(fmt::format("transpose {} together: .transpose({}, {}) each, where each is made", listed(names), a, b),
-                      transpose_patch(spec, group, a, b)));
-      }
-    }
-  }
-  for (const LayoutSource& source : sources) {
-    int rank = static_cast<int>(source.shape.size());
+  // Several arguments of one rank first (one wrong layout usually reaches query, key and value
+  // alike), all of them, then fewer; then each alone. Each transpose also with the call's output
+  // transposed back when later calls read it, so that they still get the layout they expect.
+  for (const std::vector<const LayoutSource*>& group : argument_groups(sources)) {
+    int rank = static_cast<int>(group.front()->shape.size());
     for (int a = 0; a < rank; ++a) {
-      for (int b = a + 1; b < rank; ++b) add(candidate(transpose_text(spec, source, a, b), transpose_patch(spec, {&source}, a, b)));
+      for (int b = a + 1; b < rank; ++b) {
+        std::string text = group.size() == 1 ? transpose_text(spec, *group.front(), a, b)
+                                             : fmt::format("transpose {} together: .transpose({}, {}) each, where each is made",
+                                                           listed(group), a, b);
+        add(candidate(text, transpose_patch(spec, group, a, b)));
+        if (!output) continue;
+        std::vector<const LayoutSource*> and_back = group;
+        and_back.push_back(&*output);
+        add(candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.transpose({}, {})", text, output->name, call.id,
+                                  output->name, output->name, a, b),
+                      transpose_patch(spec, and_back, a, b)));
+      }
     }
   }
   return candidates;

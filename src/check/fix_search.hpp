@@ -13,7 +13,9 @@ namespace mhacheck {
 //  - each tensor argument transposed (every pair of dims), where its layout entered the graph:
 //    a declared or inline tensor's shape, or a call's output (a transpose call inserted right
 //    after the call that made it, so that every consumer reads the new layout);
-//  - the arguments of one rank transposed together, the same pair of dims each (q, k and v);
+//  - the arguments of one rank transposed together, the same pair of dims each (q, k and v; then
+//    every smaller subset of two or more);
+//  - each of those also with the call's output transposed back, when later calls read it;
 //  - the called module's batch_first flipped; enable_gqa=True for scaled_dot_product_attention.
 // `report` is the check of `spec`: the producers' output shapes.
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);

@@ -15,7 +15,7 @@ namespace {
 constexpr std::size_t kMaxCombinations = 64;
 // The search's bounds per call: candidates generated and re-checked, and time. The time is a
 // backstop for huge graphs; the count bound alone keeps small specs' results the same on any machine.
-constexpr std::size_t kMaxSearched = 48;
+constexpr std::size_t kMaxSearched = 96;
 constexpr std::chrono::milliseconds kSearchTime{2000};
 
 struct Recheck {

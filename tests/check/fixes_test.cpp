@@ -137,14 +137,45 @@ TEST_CASE("searched candidates: options, then arguments together, then each alon
   Spec spec = parse_spec(test::document_from(text));
   Report report = check_spec(spec, CheckOptions{false});
   std::vector<Fix> all = search_candidates(spec, report, spec.calls.front().id, 1000);
-  // enable_gqa, 6 pairs of dims for the three together, 6 for each alone.
-  REQUIRE(all.size() == 1 + 6 + 3 * 6);
+  // enable_gqa; 6 pairs of dims for the three together, for each two of them, and for each alone.
+  REQUIRE(all.size() == 1 + 4 * 6 + 3 * 6);
   CHECK(all[0].description == "pass enable_gqa=True (PyTorch 2.5+)");
   CHECK(all[1].description == "transpose query, key and value together: .transpose(0, 1) each, where each is made");
   CHECK(all[1].patch.size() == 3);
-  CHECK(all[7].description == "transpose query to (10, 2, 8, 64): query.transpose(0, 1)");
-  CHECK(all[7].patch == nlohmann::json::parse(R"([{"op": "replace", "path": "/query", "value": [10, 2, 8, 64]}])"));
+  CHECK(all[7].description == "transpose key and value together: .transpose(0, 1) each, where each is made");
+  CHECK(all[25].description == "transpose query to (10, 2, 8, 64): query.transpose(0, 1)");
+  CHECK(all[25].patch == nlohmann::json::parse(R"([{"op": "replace", "path": "/query", "value": [10, 2, 8, 64]}])"));
   std::vector<Fix> bounded = search_candidates(spec, report, spec.calls.front().id, 5);
   REQUIRE(bounded.size() == 5);
   for (std::size_t i = 0; i < bounded.size(); ++i) CHECK(bounded[i].description == all[i].description);
+}
+
+TEST_CASE("searched fix: only the arguments laid out wrong are transposed", "[fixes]") {
+  // query is (B, H, T, D); key and value (B, S, H, D): the rule's fix (all three) is dropped.
+  Report report = test::check_text(R"({"op": "F.scaled_dot_product_attention", "query": ["B", "H", "T", "D"],
+                                       "key": ["B", "S", "H", "D"], "value": ["B", "S", "H", "D"]})");
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE_FALSE(layout->fixes.empty());
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.description == "transpose key and value together: .transpose(1, 2) each, where each is made");
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("searched fix: the output transposed back when later calls read its layout", "[fixes]") {
+  // The heads are merged back by reshape(B, T, H*D): transposing only the input would mix T with H there.
+  std::string spec = view_without_transpose(R"(, {"id": "m", "op": "reshape", "input": "o", "shape": ["B", "T", 512]})");
+  Report report = test::check_text(spec);
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE(layout->fixes.size() >= 2);
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.description == "transpose qh where it is made, after call \"v\", to (B, H, T, D): qh = qh.transpose(1, 2); "
+                           "and o back after call \"a\": o = o.transpose(1, 2)");
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  CHECK(apply_fix(spec, fix).count(Severity::Warning) == 0);
+  // Without the transpose back: valid for PyTorch, but the reshape then mixes T with H.
+  CHECK(layout->fixes[1].semantics == FixSemantics::Suspect);
 }
