@@ -171,8 +171,10 @@ void add_searched(const Report& original, const std::vector<Searched>& searched,
 }
 
 // Appends `fix`'s operations to `patch`. Two fixes that each rewrite a module written as a
-// constructor string are merged into one string carrying both fixes' arguments.
-void append_patch(nlohmann::json& patch, const nlohmann::json& fix) {
+// constructor string are merged into one string carrying both fixes' changes: the later fix's
+// arguments that differ from the spec's own string (kdim=64 and vdim=64, not the later fix's
+// unchanged kdim=128 over the earlier's kdim=64).
+void append_patch(const Spec& spec, nlohmann::json& patch, const nlohmann::json& fix) {
   for (const auto& op : fix) {
     auto same_path = std::find_if(patch.begin(), patch.end(), [&](const nlohmann::json& earlier) {
       return earlier["path"] == op["path"] && earlier["op"] == "replace" && op["op"] == "replace" &&
@@ -182,8 +184,13 @@ void append_patch(nlohmann::json& patch, const nlohmann::json& fix) {
       patch.push_back(op);
       continue;
     }
+    const nlohmann::json& written = spec.document.value.at(nlohmann::json::json_pointer(op["path"].get<std::string>()));
+    nlohmann::json original = written.is_string() ? parse_module_call(written.get<std::string>(), Location{}) : nlohmann::json::object();
     nlohmann::json merged = parse_module_call((*same_path)["value"].get<std::string>(), Location{});
-    merged.update(parse_module_call(op["value"].get<std::string>(), Location{}));
+    nlohmann::json later = parse_module_call(op["value"].get<std::string>(), Location{});
+    for (const auto& [option, value] : later.items()) {
+      if (!original.contains(option) || original[option] != value) merged[option] = value;
+    }
     (*same_path)["value"] = module_call_text(merged);
   }
 }
@@ -209,7 +216,7 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
     std::string suspect_note;
     for (std::size_t i = 0; i < errors.size(); ++i) {
       const Fix& fix = errors[i]->fixes[choice[i]];
-      append_patch(patch, fix.patch);
+      append_patch(spec, patch, fix.patch);
       description += (i ? "; and " : "") + fix.description;
       if (fix.semantics == FixSemantics::Suspect && !suspect) {
         suspect = true;

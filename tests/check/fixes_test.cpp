@@ -179,3 +179,18 @@ TEST_CASE("searched fix: the output transposed back when later calls read its la
   // Without the transpose back: valid for PyTorch, but the reshape then mixes T with H.
   CHECK(layout->fixes[1].semantics == FixSemantics::Suspect);
 }
+
+TEST_CASE("combined fixes that each rewrite the constructor string keep both changes", "[fixes]") {
+  // kdim=64 from the first error's fix and vdim=64 from the second's: not the second's kdim=128.
+  Report report = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(256, 8, kdim=128, vdim=128)"},
+    "tensors": {"q": [16, 2, 256], "k": [20, 2, 64], "v": [20, 2, 64]},
+    "calls": [{"id": "a", "module": "attn", "query": "q", "key": "k", "value": "v"}]})json");
+  const Diagnostic* key = test::find(report, "MHA031");
+  REQUIRE(key != nullptr);
+  REQUIRE_FALSE(key->fixes.empty());
+  const Fix& combined = key->fixes.front();
+  CHECK(combined.description == "all together: construct with kdim=64; and construct with vdim=64");
+  CHECK(combined.valid());
+  REQUIRE(combined.patch.size() == 1);
+  CHECK(combined.patch[0]["value"] == "nn.MultiheadAttention(256, 8, kdim=64, vdim=64)");
+}
