@@ -1,6 +1,7 @@
 #include "fix_search.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 
@@ -83,33 +84,54 @@ Shape swapped(Shape shape, int a, int b) {
   return shape;
 }
 
-// The patch operations transposing dims a and b of each source. Outputs are handled from the
-// last producer back, so that inserting a call does not move the ones still to be patched.
-nlohmann::json transpose_patch(const Spec& spec, std::vector<const LayoutSource*> sources, int a, int b) {
+// A change of layout made where a tensor's layout entered the graph: `op` (with `arguments`) as
+// a call inserted right after the producing call, or, for a written tensor, the shape it would
+// then have (`written_shape`).
+struct Relayout {
+  std::string op;              // "transpose"
+  nlohmann::json arguments;    // {"dim0": 1, "dim1": 2}
+  std::string python;          // ".transpose(1, 2)"
+  std::function<Shape(const Shape&)> written_shape;
+};
+
+// The patch operations applying `change` to each source: a written shape is replaced; a call's
+// output is renamed (qh -> qh_before_transpose) and the inserted call gives the old name back,
+// so every consumer reads the new layout. Outputs are handled from the last producer back, so
+// that inserting a call does not move the ones still to be patched.
+nlohmann::json relayout_patch(const Spec& spec, std::vector<const LayoutSource*> sources, const Relayout& change) {
   std::stable_sort(sources.begin(), sources.end(), [](const LayoutSource* x, const LayoutSource* y) {
     return !x->written() && (y->written() || x->producer > y->producer);
   });
   nlohmann::json patch = nlohmann::json::array();
   for (const LayoutSource* source : sources) {
     if (source->written()) {
-      patch.push_back({{"op", "replace"}, {"path", source->shape_pointer}, {"value", shape_json(swapped(source->shape, a, b))}});
+      patch.push_back({{"op", "replace"}, {"path", source->shape_pointer}, {"value", shape_json(change.written_shape(source->shape))}});
       continue;
     }
-    std::string before = fresh_name(spec, source->name + "_before_transpose");
+    std::string before = fresh_name(spec, fmt::format("{}_before_{}", source->name, change.op));
+    nlohmann::json call = {{"id", fresh_name(spec, fmt::format("{}_{}", change.op, source->name))}, {"op", change.op}, {"input", before}};
+    call.update(change.arguments);
+    call["outputs"] = {source->name};
     patch.push_back({{"op", "replace"},
                      {"path", fmt::format("/calls/{}/outputs/{}", source->producer, source->output)},
                      {"value", before}});
-    patch.push_back({{"op", "add"},
-                     {"path", fmt::format("/calls/{}", source->producer + 1)},
-                     {"value",
-                      {{"id", fresh_name(spec, "transpose_" + source->name)},
-                       {"op", "transpose"},
-                       {"input", before},
-                       {"dim0", a},
-                       {"dim1", b},
-                       {"outputs", {source->name}}}}});
+    patch.push_back({{"op", "add"}, {"path", fmt::format("/calls/{}", source->producer + 1)}, {"value", std::move(call)}});
   }
   return patch;
+}
+
+Relayout transpose(int a, int b) {
+  return {"transpose", {{"dim0", a}, {"dim1", b}}, fmt::format(".transpose({}, {})", a, b),
+          [a, b](const Shape& shape) { return swapped(shape, a, b); }};
+}
+
+// "transpose qh to (B, H, T, D): qh.transpose(1, 2)", or, where a call made it, "transpose qh
+// where it is made, after call "v", to (B, H, T, D): qh = qh.transpose(1, 2)".
+std::string relayout_text(const Spec& spec, const LayoutSource& source, const std::string& verb, const std::string& result,
+                          const Relayout& change) {
+  if (source.written()) return fmt::format("{} {} {}: {}{}", verb, source.name, result, source.name, change.python);
+  return fmt::format("{0} {1} where it is made, after call \"{2}\", {3}: {1} = {1}{4}", verb, source.name, spec.calls[source.producer].id,
+                     result, change.python);
 }
 
 // The transposed shape by its dims' names when all are known ("(B, H, T, D)"), else by sizes.
@@ -123,10 +145,7 @@ std::string transposed_text(const LayoutSource& source, int a, int b) {
 }
 
 std::string transpose_text(const Spec& spec, const LayoutSource& source, int a, int b) {
-  std::string shape = transposed_text(source, a, b);
-  if (source.written()) return fmt::format("transpose {0} to {1}: {0}.transpose({2}, {3})", source.name, shape, a, b);
-  return fmt::format("transpose {0} where it is made, after call \"{1}\", to {2}: {0} = {0}.transpose({3}, {4})", source.name,
-                     spec.calls[source.producer].id, shape, a, b);
+  return relayout_text(spec, source, "transpose", "to " + transposed_text(source, a, b), transpose(a, b));
 }
 
 Fix candidate(std::string description, nlohmann::json patch) {
@@ -200,6 +219,33 @@ std::vector<std::vector<const LayoutSource*>> argument_groups(const std::vector<
   return groups;
 }
 
+// Masks given in another layout than the operator reads: a 2-D (B, S) mask of a call whose query
+// is 4-D (B, H, L, S), viewed per batch entry as (B, 1, 1, S); a 3-D (N, L, S) attn_mask of
+// nn.MultiheadAttention repeated per head in the layout it reads (entry b*num_heads + h is batch
+// entry b's), with repeat_interleave, never repeat.
+std::vector<Fix> mask_candidates(const Spec& spec, const CallDecl& call, const std::vector<LayoutSource>& masks, int query_rank) {
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  std::int64_t heads = module && module->type == "MultiheadAttention" ? module->mha.num_heads : 0;
+  std::vector<Fix> fixes;
+  for (const LayoutSource& mask : masks) {
+    if (mask.shape.size() == 2 && query_rank == 4) {
+      Relayout view{"getitem", {{"index", "[:, None, None, :]"}}, "[:, None, None, :]", [](const Shape& shape) {
+                      return Shape{shape[0], DimExpr::constant(1), DimExpr::constant(1), shape[1]};
+                    }};
+      std::string result = "per batch entry as " + tuple_str(view.written_shape(mask.shape));
+      fixes.push_back(candidate(relayout_text(spec, mask, "view", result, view), relayout_patch(spec, {&mask}, view)));
+    }
+    std::optional<DimExpr> repeated = mask.shape.size() == 3 && heads > 1 ? dim_mul(mask.shape[0], heads) : std::nullopt;
+    if (repeated) {
+      Relayout interleave{"repeat_interleave", {{"repeats", heads}, {"dim", 0}}, fmt::format(".repeat_interleave({}, dim=0)", heads),
+                          [&](const Shape& shape) { return Shape{*repeated, shape[1], shape[2]}; }};
+      std::string result = fmt::format("once per head as {}", tuple_str(interleave.written_shape(mask.shape)));
+      fixes.push_back(candidate(relayout_text(spec, mask, "repeat", result, interleave), relayout_patch(spec, {&mask}, interleave)));
+    }
+  }
+  return fixes;
+}
+
 }  // namespace
 
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
@@ -216,10 +262,13 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     add(candidate("pass enable_gqa=True (PyTorch 2.5+)", {{{"op", "add"}, {"path", call.pointer + "/enable_gqa"}, {"value", true}}}));
   }
 
-  // The distinct sources of the call's tensor arguments, in the call's argument order.
+  // The distinct sources of the call's tensor arguments, in the call's argument order; masks
+  // apart.
   const CallReport* checked = call_report(report, call_id);
-  std::vector<LayoutSource> sources;
+  std::vector<LayoutSource> sources, masks;
+  int query_rank = 0;
   for (const ResolvedArgument& resolved : checked ? checked->arguments : std::vector<ResolvedArgument>{}) {
+    if (resolved.name == "query") query_rank = static_cast<int>(resolved.shape.size());
     auto ref = call.tensors.find(resolved.name);
     if (ref == call.tensors.end()) continue;
     std::optional<LayoutSource> source = layout_source(spec, report, *index, resolved.name, ref->second);
@@ -227,8 +276,11 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     bool seen = std::any_of(sources.begin(), sources.end(), [&](const LayoutSource& s) {
       return s.name == source->name && s.shape_pointer == source->shape_pointer;
     });
-    if (!seen) sources.push_back(std::move(*source));
+    if (seen) continue;
+    if (resolved.name.find("mask") != std::string::npos) masks.push_back(*source);
+    sources.push_back(std::move(*source));
   }
+  for (Fix& fix : mask_candidates(spec, call, masks, query_rank)) add(std::move(fix));
   std::optional<LayoutSource> output = consumed_output(spec, *index);
 
   // Several arguments of one rank first (one wrong layout usually reaches query, key and value
@@ -241,13 +293,13 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
         std::string text = group.size() == 1 ? transpose_text(spec, *group.front(), a, b)
                                              : fmt::format("transpose {} together: .transpose({}, {}) each, where each is made",
                                                            listed(group), a, b);
-        add(candidate(text, transpose_patch(spec, group, a, b)));
+        add(candidate(text, relayout_patch(spec, group, transpose(a, b))));
         if (!output) continue;
         std::vector<const LayoutSource*> and_back = group;
         and_back.push_back(&*output);
         add(candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.transpose({}, {})", text, output->name, call.id,
                                   output->name, output->name, a, b),
-                      transpose_patch(spec, and_back, a, b)));
+                      relayout_patch(spec, and_back, transpose(a, b))));
       }
     }
   }

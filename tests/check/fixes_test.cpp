@@ -194,3 +194,39 @@ TEST_CASE("combined fixes that each rewrite the constructor string keep both cha
   REQUIRE(combined.patch.size() == 1);
   CHECK(combined.patch[0]["value"] == "nn.MultiheadAttention(256, 8, kdim=64, vdim=64)");
 }
+
+namespace {
+// The first fix of `code`'s diagnostic in `spec`, which must be valid and make the whole spec valid;
+// `op` is the call its patch inserts after the mask's producer.
+void check_mask_fix(const std::string& spec, const std::string& code, const std::string& description, const std::string& op) {
+  Report report = test::check_text(spec);
+  const Diagnostic* mask = test::find(report, code);
+  REQUIRE(mask != nullptr);
+  REQUIRE_FALSE(mask->fixes.empty());
+  const Fix& fix = mask->fixes.front();
+  CHECK(fix.description == description);
+  CHECK(fix.valid());
+  REQUIRE(fix.patch.size() == 2);
+  CHECK(fix.patch[1]["value"]["op"] == op);
+  CHECK(apply_fix(spec, fix).ok());
+}
+}  // namespace
+
+TEST_CASE("searched fix: a (B, S) mask made by a call is viewed per batch entry where it is made", "[fixes]") {
+  check_mask_fix(R"json({"version": 1, "dims": {"B": 4, "H": 8, "T": 10, "D": 16},
+    "tensors": {"q": ["B", "H", "T", "D"], "keep_all": {"shape": ["B", 512], "dtype": "bool"}},
+    "calls": [{"id": "cut", "op": "getitem", "input": "keep_all", "index": "[:, :10]", "outputs": ["keep"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "keep"}]})json",
+                 "MHA208", "view keep where it is made, after call \"cut\", per batch entry as (4, 1, 1, 10): keep = keep[:, None, None, :]",
+                 "getitem");
+}
+
+TEST_CASE("searched fix: an (N, L, S) mask made by a call is repeated per head with repeat_interleave", "[fixes]") {
+  check_mask_fix(R"json({"version": 1, "dims": {"N": 4, "L": 10},
+    "modules": {"attn": "nn.MultiheadAttention(64, 8)"},
+    "tensors": {"x": ["L", "N", 64], "big": {"shape": ["N", 12, 12], "dtype": "bool"}},
+    "calls": [{"id": "cut", "op": "getitem", "input": "big", "index": "[:, :10, :10]", "outputs": ["m"]},
+              {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "m"}]})json",
+                 "MHA051", "repeat m where it is made, after call \"cut\", once per head as (32, 10, 10): m = m.repeat_interleave(8, dim=0)",
+                 "repeat_interleave");
+}
