@@ -1,15 +1,22 @@
 #include "fixes.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 
 #include <fmt/format.h>
 
+#include "fix_search.hpp"
 #include "mhacheck/python_text.hpp"
 
 namespace mhacheck {
 namespace {
 
 constexpr std::size_t kMaxCombinations = 64;
+// The search's bounds per call: candidates generated and re-checked, and time. The time is a
+// backstop for huge graphs; the count bound alone keeps small specs' results the same on any machine.
+constexpr std::size_t kMaxSearched = 96;
+constexpr std::chrono::milliseconds kSearchTime{2000};
 
 struct Recheck {
   bool usable = false;  // the patched spec could be read and checked
@@ -91,16 +98,20 @@ bool better_fix(const Fix& a, const Fix& b) {
   return a.patch.size() < b.patch.size();
 }
 
+// A patched graph repairs `diagnostic`: it is gone, an error's fix leaves fewer errors, and a
+// warning's fix adds none.
+bool repairs(const Report& original, const Diagnostic& diagnostic, const Recheck& check) {
+  if (!check.usable || still_present(check.report, diagnostic)) return false;
+  int errors_before = original.count(Severity::Error), errors_after = check.report.count(Severity::Error);
+  return diagnostic.severity() == Severity::Error ? errors_after < errors_before : errors_after <= errors_before;
+}
+
 // Keeps the verified fixes of one diagnostic, best first.
 void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& diagnostic) {
-  int errors_before = original.count(Severity::Error);
   std::vector<Fix> kept;
   for (Fix& fix : diagnostic.fixes) {
     Recheck check = recheck(spec, fix.patch);
-    if (!check.usable || still_present(check.report, diagnostic)) continue;
-    int errors_after = check.report.count(Severity::Error);
-    bool is_error = diagnostic.severity() == Severity::Error;
-    if (is_error ? errors_after >= errors_before : errors_after > errors_before) continue;
+    if (!repairs(original, diagnostic, check)) continue;
     record_result(fix, check.report, diagnostic.call, diagnostic.id);
     kept.push_back(std::move(fix));
   }
@@ -108,9 +119,62 @@ void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& dia
   diagnostic.fixes = std::move(kept);
 }
 
+bool has_good_fix(const Diagnostic& diagnostic) {
+  return std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
+                     [](const Fix& fix) { return fix.valid() && fix.semantics != FixSemantics::Suspect; });
+}
+
+// The searched candidates of one call, each with its patched graph's check, made once for all
+// the call's diagnostics.
+struct Searched {
+  Fix fix;
+  Recheck check;
+};
+
+std::vector<Searched> search_call(const Spec& spec, const Report& original, const std::string& call) {
+  auto deadline = std::chrono::steady_clock::now() + kSearchTime;
+  std::vector<Searched> searched;
+  for (Fix& candidate : search_candidates(spec, original, call, kMaxSearched)) {
+    if (std::chrono::steady_clock::now() > deadline) break;
+    Recheck check = recheck(spec, candidate.patch);
+    if (check.usable) searched.push_back({std::move(candidate), std::move(check)});
+  }
+  return searched;
+}
+
+// A searched fix's roles: one that brings a role diagnostic the graph did not have, anywhere
+// in it (a batch dim read as a sequence downstream), is suspect.
+void label_new_roles(Fix& fix, const Report& original, const Report& patched) {
+  if (fix.semantics == FixSemantics::Suspect) return;
+  for (const Diagnostic& diagnostic : patched.diagnostics) {
+    if (is_role_diagnostic(diagnostic.id) && !still_present(original, diagnostic)) {
+      fix.semantics = FixSemantics::Suspect;
+      fix.semantics_note = "the patched graph gets " + std::string(diagnostic.info().code) + " at call \"" + diagnostic.call +
+                           "\": " + diagnostic.message;
+      return;
+    }
+  }
+}
+
+// Adds the searched fixes that repair `diagnostic` to the rules' own, best first.
+void add_searched(const Report& original, const std::vector<Searched>& searched, Diagnostic& diagnostic) {
+  for (const Searched& each : searched) {
+    bool offered = std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
+                               [&](const Fix& fix) { return fix.patch == each.fix.patch; });
+    if (offered || !repairs(original, diagnostic, each.check)) continue;
+    Fix fix = each.fix;
+    record_result(fix, each.check.report, diagnostic.call, diagnostic.id);
+    label_new_roles(fix, original, each.check.report);
+    diagnostic.fixes.push_back(std::move(fix));
+  }
+  std::stable_sort(diagnostic.fixes.begin(), diagnostic.fixes.end(), better_fix);
+}
+
 // Appends `fix`'s operations to `patch`. Two fixes that each rewrite a module written as a
-// constructor string are merged into one string carrying both fixes' arguments.
-void append_patch(nlohmann::json& patch, const nlohmann::json& fix) {
+// constructor string are merged into one string carrying both fixes' changes: the later fix's
+// arguments that differ from the spec's own string (kdim=64 and vdim=64, not the later fix's
+// unchanged kdim=128 over the earlier's kdim=64).
+void append_patch(const Spec& spec, nlohmann::json& patch, const nlohmann::json& fix) {
   for (const auto& op : fix) {
     auto same_path = std::find_if(patch.begin(), patch.end(), [&](const nlohmann::json& earlier) {
       return earlier["path"] == op["path"] && earlier["op"] == "replace" && op["op"] == "replace" &&
@@ -120,8 +184,13 @@ void append_patch(nlohmann::json& patch, const nlohmann::json& fix) {
       patch.push_back(op);
       continue;
     }
+    const nlohmann::json& written = spec.document.value.at(nlohmann::json::json_pointer(op["path"].get<std::string>()));
+    nlohmann::json original = written.is_string() ? parse_module_call(written.get<std::string>(), Location{}) : nlohmann::json::object();
     nlohmann::json merged = parse_module_call((*same_path)["value"].get<std::string>(), Location{});
-    merged.update(parse_module_call(op["value"].get<std::string>(), Location{}));
+    nlohmann::json later = parse_module_call(op["value"].get<std::string>(), Location{});
+    for (const auto& [option, value] : later.items()) {
+      if (!original.contains(option) || original[option] != value) merged[option] = value;
+    }
     (*same_path)["value"] = module_call_text(merged);
   }
 }
@@ -147,7 +216,7 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
     std::string suspect_note;
     for (std::size_t i = 0; i < errors.size(); ++i) {
       const Fix& fix = errors[i]->fixes[choice[i]];
-      append_patch(patch, fix.patch);
+      append_patch(spec, patch, fix.patch);
       description += (i ? "; and " : "") + fix.description;
       if (fix.semantics == FixSemantics::Suspect && !suspect) {
         suspect = true;
@@ -185,6 +254,15 @@ void verify_fix(const Spec& spec, Fix& fix, const std::string& call) {
 void verify_fixes(const Spec& spec, Report& report) {
   for (Diagnostic& diagnostic : report.diagnostics) {
     if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, diagnostic);
+  }
+  // Errors and role warnings that no rule's fix repairs soundly get searched fixes.
+  std::map<std::string, std::vector<Searched>> searched;
+  for (Diagnostic& diagnostic : report.diagnostics) {
+    bool wanted = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id);
+    if (!wanted || diagnostic.call.empty() || has_good_fix(diagnostic)) continue;
+    auto call = searched.find(diagnostic.call);
+    if (call == searched.end()) call = searched.emplace(diagnostic.call, search_call(spec, report, diagnostic.call)).first;
+    add_searched(report, call->second, diagnostic);
   }
   for (const CallReport& call : report.calls) {
     if (!call.ok) combine_fixes(spec, report, call.id);

@@ -14,6 +14,9 @@ constexpr int kMaxPanelSide = 360;
 constexpr int kTitleCharWidth = 7;  // at font-size 12, enough for the common sans fonts
 constexpr int kMaxBatches = 4;
 constexpr int kMargin = 40;
+// Cells per panel side at most: beyond, blocks of weights are averaged into one cell, so a panel
+// of a 4096-token call is 128 x 128 cells (a few MB of SVG), not 16M.
+constexpr std::int64_t kMaxCellsPerSide = 128;
 
 // Viridis at five stops, linearly interpolated: perceptually even and readable in grey.
 std::string colour(double t) {
@@ -42,7 +45,42 @@ struct Panel {
   std::string title;
   std::vector<double> values;  // rows x columns
   std::int64_t rows, columns;
+  std::int64_t row_block = 1, column_block = 1;  // query and key positions per cell
+  std::int64_t source_rows = 0, source_columns = 0;  // the positions before downsampling
 };
+
+// A panel with more than kMaxCellsPerSide cells on a side, as blocks of row_block x
+// column_block weights (fewer at the last row and column), each cell their mean: NaN when any
+// is, so a fully masked row stays visible. The title says so.
+Panel downsampled(Panel panel) {
+  if (panel.rows <= kMaxCellsPerSide && panel.columns <= kMaxCellsPerSide) return panel;
+  std::int64_t row_block = (panel.rows + kMaxCellsPerSide - 1) / kMaxCellsPerSide;
+  std::int64_t column_block = (panel.columns + kMaxCellsPerSide - 1) / kMaxCellsPerSide;
+  std::int64_t rows = (panel.rows + row_block - 1) / row_block, columns = (panel.columns + column_block - 1) / column_block;
+  std::vector<double> sums(static_cast<std::size_t>(rows * columns), 0.0), counts(sums.size(), 0.0);
+  for (std::int64_t r = 0; r < panel.rows; ++r) {
+    for (std::int64_t c = 0; c < panel.columns; ++c) {
+      std::size_t cell = static_cast<std::size_t>((r / row_block) * columns + c / column_block);
+      sums[cell] += panel.values[static_cast<std::size_t>(r * panel.columns + c)];
+      counts[cell] += 1;
+    }
+  }
+  for (std::size_t i = 0; i < sums.size(); ++i) sums[i] /= counts[i];
+  Panel small{fmt::format("{} (downsampled: {} x {} weights, each cell the mean of up to {} x {})", panel.title, panel.rows,
+                          panel.columns, row_block, column_block),
+              std::move(sums), rows, columns, row_block, column_block, panel.rows, panel.columns};
+  return small;
+}
+
+// A cell's tooltip: its query and key positions (ranges when downsampled).
+std::string cell_label(const Panel& panel, std::int64_t row, std::int64_t column) {
+  auto span = [](const char* one, const char* many, std::int64_t index, std::int64_t block, std::int64_t count) {
+    if (block == 1) return fmt::format("{} {}", one, index);
+    return fmt::format("{} {}-{}", many, index * block, std::min(index * block + block, count) - 1);
+  };
+  return span("query", "queries", row, panel.row_block, panel.source_rows) + ", " +
+         span("key", "keys", column, panel.column_block, panel.source_columns);
+}
 
 // One panel per batch entry of (N, H, L, S) probabilities: one head's, or their average.
 std::vector<Panel> panels_of(const PlottedAttention& attention, std::optional<std::int64_t> head) {
@@ -54,7 +92,7 @@ std::vector<Panel> panels_of(const PlottedAttention& attention, std::optional<st
   std::vector<Panel> panels;
   for (std::int64_t n = 0; n < std::min<std::int64_t>(batches, kMaxBatches); ++n) {
     Panel panel{fmt::format("{}: {}{}", source, attention.batched ? fmt::format("batch {}, ", n) : "", which),
-                std::vector<double>(static_cast<std::size_t>(plane), 0.0), rows, columns};
+                std::vector<double>(static_cast<std::size_t>(plane), 0.0), rows, columns, 1, 1, rows, columns};
     for (std::int64_t h = head.value_or(0); h < (head ? *head + 1 : heads); ++h) {
       const double* first = values.data() + (n * heads + h) * plane;
       for (std::int64_t i = 0; i < plane; ++i) panel.values[static_cast<std::size_t>(i)] += first[i];
@@ -62,7 +100,7 @@ std::vector<Panel> panels_of(const PlottedAttention& attention, std::optional<st
     if (!head) {
       for (double& value : panel.values) value /= static_cast<double>(heads);
     }
-    panels.push_back(std::move(panel));
+    panels.push_back(downsampled(std::move(panel)));
   }
   return panels;
 }
@@ -95,12 +133,12 @@ std::string attention_heatmap_svg(const PlottedAttention& attention, std::option
         double value = panel.values[r * panel.columns + c];
         int x0 = kMargin + static_cast<int>(c) * cell, y0 = y + static_cast<int>(r) * cell;
         if (std::isnan(value)) {
-          body += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#bbb\"><title>query {}, key {}: NaN</title></rect>"
+          body += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#bbb\"><title>{}: NaN</title></rect>"
                               "<path d=\"M{} {}l{} {}M{} {}l{} {}\" stroke=\"#666\"/>\n",
-                              x0, y0, cell, cell, r, c, x0, y0, cell, cell, x0 + cell, y0, -cell, cell);
+                              x0, y0, cell, cell, cell_label(panel, r, c), x0, y0, cell, cell, x0 + cell, y0, -cell, cell);
         } else {
-          body += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>query {}, key {}: {:.4f}</title></rect>\n",
-                              x0, y0, cell, cell, colour(value / top), r, c, value);
+          body += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\"><title>{}: {:.4f}</title></rect>\n",
+                              x0, y0, cell, cell, colour(value / top), cell_label(panel, r, c), value);
         }
       }
     }

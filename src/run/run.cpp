@@ -349,8 +349,7 @@ class Runner {
                                      argument.kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
       if (array != nullptr) forward.tensors[argument.name] = array;
     }
-    bool masks_everything =
-        op.call.argument("query") && op.call.argument("key") && op.call.argument("value") && check_attention_values(call, op, forward);
+    bool masks_everything = runs_attention(op, forward) && check_attention_values(call, op, forward);
     ForwardResult result;
     try {
       result = op.forward(forward);
@@ -362,7 +361,7 @@ class Runner {
       if (forward.module != nullptr) report_masked_rows(call, result.fully_masked_rows);
       else report_masked_query_rows(call, result.fully_masked_rows.size());
     }
-    if (!result.fully_masked_blocks.empty()) report_masked_blocks(call, result.fully_masked_blocks);
+    if (!result.fully_masked_blocks.empty() && !masks_everything) report_masked_blocks(call, result.fully_masked_blocks);
     if (plotted) settle_plot(call, op, result);
     for (std::size_t i = 0; i < result.outputs.size() && i < call_report.outputs.size(); ++i) {
       const std::string& name = call_report.outputs[i].name;
@@ -470,20 +469,43 @@ class Runner {
     return it == arrays_.end() ? nullptr : &it->second;
   }
 
+  // Calls whose forward attends with masks: nn.MultiheadAttention, F.scaled_dot_product_attention
+  // and the Transformer modules (not masked_fill, whose mask is no attention mask).
+  static bool runs_attention(const OperatorDef& op, const ForwardCall& forward) {
+    bool has_mask = std::any_of(op.call.arguments.begin(), op.call.arguments.end(),
+                                [](const ArgSchema& argument) { return argument.kind == ArgKind::Mask; });
+    return has_mask && (forward.module != nullptr || op.call.argument("query"));
+  }
+
+  // Whether the call says its mask `argument` is causal: is_causal for attn_mask (and a layer's
+  // src_mask, a stack's mask), tgt_is_causal for tgt_mask, src_is_causal and memory_is_causal
+  // likewise. A padding mask never is; an unset flag (None) says nothing.
+  static bool flagged_causal(const CallDecl& call, const std::string& argument) {
+    if (argument.find("key_padding") != std::string::npos) return false;
+    std::string prefix = argument.substr(0, argument.rfind("_mask"));
+    for (const std::string& flag : {prefix + "_is_causal", std::string("is_causal")}) {
+      if (!call.arguments.contains(flag)) continue;
+      const nlohmann::json& value = call.arguments.at(flag);
+      return value.is_boolean() && value.get<bool>();
+    }
+    return false;
+  }
+
   // Value checks (src/run/value_checks.hpp) of an attention call's data, before its forward pass:
-  // query, key and value, and every mask argument, read as the operator reads a bool mask. An
-  // (N*num_heads, L, S) mask's layout is the operator's (OperatorDef::attn_mask_layout).
-  // Returns whether a mask masks every position (then every row is fully masked: one cause,
-  // reported once, not again as MHA110).
+  // the data tensors (query, key and value; src, tgt and memory), and every mask argument, read
+  // as the operator reads a bool mask. An (N*num_heads, L, S) attn_mask's layout is the
+  // operator's (OperatorDef::attn_mask_layout). Returns whether a mask masks every position
+  // (then every row is fully masked: one cause, reported once, not again as MHA110).
   bool check_attention_values(const CallDecl& call, const OperatorDef& op, const ForwardCall& forward) {
     AttnMaskLayout layout = op.attn_mask_layout != nullptr ? op.attn_mask_layout(forward) : AttnMaskLayout{};
     MaskReading reading = op.mask_true_attends ? MaskReading::TrueKeeps : MaskReading::TrueIgnores;
-    std::vector<std::string> masks;
+    std::vector<std::string> masks, data_tensors;
     bool masks_everything = false;
     for (const ArgSchema& argument : op.call.arguments) {
       if (argument.kind == ArgKind::Mask) masks.push_back(argument.name);
+      if (argument.kind == ArgKind::Tensor) data_tensors.push_back(argument.name);
     }
-    for (const char* argument : {"query", "key", "value"}) {
+    for (const std::string& argument : data_tensors) {
       const Array* data = file_data(call, argument);
       std::int64_t bad = data ? non_finite_count(*data) : 0;
       if (bad == 0) continue;
@@ -498,7 +520,7 @@ class Runner {
       if (!data) continue;
       const ArgRef& ref = call.tensor(argument);
       std::string name = ref.kind == ArgRef::Kind::Named ? ref.name : "";
-      bool meant_causal = (call.flag("is_causal") && argument == "attn_mask") || name.find("causal") != std::string::npos;
+      bool meant_causal = flagged_causal(call, argument) || name.find("causal") != std::string::npos;
       std::optional<MaskFinding> extent = bool_mask_extent(*data, reading, argument);
       std::vector<std::pair<DiagId, std::optional<MaskFinding>>> findings = {
           {DiagId::FloatBinaryMask, float_binary_mask(*data)},

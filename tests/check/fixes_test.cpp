@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "mhacheck/render.hpp"
+#include "fix_search.hpp"
 #include "mhacheck/spec.hpp"
 #include "test_support.hpp"
 
@@ -81,4 +82,151 @@ TEST_CASE("heads that do not divide embed_dim: the nearest that do", "[fixes]") 
   REQUIRE(heads->fixes.size() == 2);
   CHECK(heads->fixes[0].description == "use num_heads=4 (head_dim 128)");
   CHECK(heads->fixes[1].description == "use num_heads=8 (head_dim 64)");
+}
+
+namespace {
+// SDPA on a (B, T, H, D) view, no transpose between: a layout no rule can patch, since the
+// tensor is a call's output. `extra_calls` are appended to the graph.
+std::string view_without_transpose(const std::string& extra_calls = "") {
+  return R"json({"version": 1, "dims": {"B": 2, "T": 10, "H": 8, "D": 64},
+    "modules": {"qkv": "nn.Linear(512, 512)"}, "tensors": {"x": ["B", "T", 512]},
+    "calls": [{"id": "q", "module": "qkv", "input": "x", "outputs": ["q"]},
+              {"id": "v", "op": "view", "input": "q", "shape": ["B", "T", "H", "D"], "outputs": ["qh"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "qh", "key": "qh", "value": "qh", "outputs": ["o"]})json" +
+         extra_calls + "]}";
+}
+}  // namespace
+
+TEST_CASE("searched fix: a transpose inserted where the (B, T, H, D) layout entered the graph", "[fixes]") {
+  std::string spec = view_without_transpose();
+  Report report = test::check_text(spec);
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE(layout->fixes.size() == 1);  // of the 6 transposes of qh, only (1, 2) removes MHA209
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.description == "transpose qh where it is made, after call \"v\", to (B, H, T, D): qh = qh.transpose(1, 2)");
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // The view's output is renamed and a transpose after it gives the name back.
+  REQUIRE(fix.patch.size() == 2);
+  CHECK(fix.patch[0]["path"] == "/calls/1/outputs/0");
+  CHECK(fix.patch[1]["path"] == "/calls/2");
+  CHECK(fix.patch[1]["value"]["op"] == "transpose");
+  Report patched = apply_fix(spec, fix);
+  CHECK(patched.count(Severity::Warning) == 0);
+  REQUIRE(fix.outputs.size() == 1);
+  CHECK(tuple_str(fix.outputs[0].shape) == "(2, 8, 10, 64)");
+}
+
+TEST_CASE("searched fix: one that breaks a role further down the graph is suspect", "[fixes]") {
+  // qh is also merged back to (B, T, H*D): transposed where it is made, that reshape then mixes T with H.
+  std::string spec = view_without_transpose(R"(, {"id": "m", "op": "reshape", "input": "qh", "shape": ["B", "T", 512]})");
+  Report report = test::check_text(spec);
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE_FALSE(layout->fixes.empty());
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Suspect);
+  CHECK(fix.semantics_note.find("MHA312 at call \"m\"") != std::string::npos);
+}
+
+TEST_CASE("searched candidates: options, then arguments together, then each alone; bounded", "[fixes]") {
+  std::string text = R"({"op": "F.scaled_dot_product_attention", "query": [2, 10, 8, 64], "key": [2, 12, 8, 64],
+                         "value": [2, 12, 8, 64]})";
+  Spec spec = parse_spec(test::document_from(text));
+  Report report = check_spec(spec, CheckOptions{false});
+  std::vector<Fix> all = search_candidates(spec, report, spec.calls.front().id, 1000);
+  // enable_gqa; 6 pairs of dims for the three together, for each two of them, and for each alone.
+  REQUIRE(all.size() == 1 + 4 * 6 + 3 * 6);
+  CHECK(all[0].description == "pass enable_gqa=True (PyTorch 2.5+)");
+  CHECK(all[1].description == "transpose query, key and value together: .transpose(0, 1) each, where each is made");
+  CHECK(all[1].patch.size() == 3);
+  CHECK(all[7].description == "transpose key and value together: .transpose(0, 1) each, where each is made");
+  CHECK(all[25].description == "transpose query to (10, 2, 8, 64): query.transpose(0, 1)");
+  CHECK(all[25].patch == nlohmann::json::parse(R"([{"op": "replace", "path": "/query", "value": [10, 2, 8, 64]}])"));
+  std::vector<Fix> bounded = search_candidates(spec, report, spec.calls.front().id, 5);
+  REQUIRE(bounded.size() == 5);
+  for (std::size_t i = 0; i < bounded.size(); ++i) CHECK(bounded[i].description == all[i].description);
+}
+
+TEST_CASE("searched fix: only the arguments laid out wrong are transposed", "[fixes]") {
+  // query is (B, H, T, D); key and value (B, S, H, D): the rule's fix (all three) is dropped.
+  Report report = test::check_text(R"({"op": "F.scaled_dot_product_attention", "query": ["B", "H", "T", "D"],
+                                       "key": ["B", "S", "H", "D"], "value": ["B", "S", "H", "D"]})");
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE_FALSE(layout->fixes.empty());
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.description == "transpose key and value together: .transpose(1, 2) each, where each is made");
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("searched fix: the output transposed back when later calls read its layout", "[fixes]") {
+  // The heads are merged back by reshape(B, T, H*D): transposing only the input would mix T with H there.
+  std::string spec = view_without_transpose(R"(, {"id": "m", "op": "reshape", "input": "o", "shape": ["B", "T", 512]})");
+  Report report = test::check_text(spec);
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE(layout->fixes.size() >= 2);
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.description == "transpose qh where it is made, after call \"v\", to (B, H, T, D): qh = qh.transpose(1, 2); "
+                           "and o back after call \"a\": o = o.transpose(1, 2)");
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  CHECK(apply_fix(spec, fix).count(Severity::Warning) == 0);
+  // Without the transpose back: valid for PyTorch, but the reshape then mixes T with H.
+  CHECK(layout->fixes[1].semantics == FixSemantics::Suspect);
+}
+
+TEST_CASE("combined fixes that each rewrite the constructor string keep both changes", "[fixes]") {
+  // kdim=64 from the first error's fix and vdim=64 from the second's: not the second's kdim=128.
+  Report report = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(256, 8, kdim=128, vdim=128)"},
+    "tensors": {"q": [16, 2, 256], "k": [20, 2, 64], "v": [20, 2, 64]},
+    "calls": [{"id": "a", "module": "attn", "query": "q", "key": "k", "value": "v"}]})json");
+  const Diagnostic* key = test::find(report, "MHA031");
+  REQUIRE(key != nullptr);
+  REQUIRE_FALSE(key->fixes.empty());
+  const Fix& combined = key->fixes.front();
+  CHECK(combined.description == "all together: construct with kdim=64; and construct with vdim=64");
+  CHECK(combined.valid());
+  REQUIRE(combined.patch.size() == 1);
+  CHECK(combined.patch[0]["value"] == "nn.MultiheadAttention(256, 8, kdim=64, vdim=64)");
+}
+
+namespace {
+// The first fix of `code`'s diagnostic in `spec`, which must be valid and make the whole spec valid;
+// `op` is the call its patch inserts after the mask's producer.
+void check_mask_fix(const std::string& spec, const std::string& code, const std::string& description, const std::string& op) {
+  Report report = test::check_text(spec);
+  const Diagnostic* mask = test::find(report, code);
+  REQUIRE(mask != nullptr);
+  REQUIRE_FALSE(mask->fixes.empty());
+  const Fix& fix = mask->fixes.front();
+  CHECK(fix.description == description);
+  CHECK(fix.valid());
+  REQUIRE(fix.patch.size() == 2);
+  CHECK(fix.patch[1]["value"]["op"] == op);
+  CHECK(apply_fix(spec, fix).ok());
+}
+}  // namespace
+
+TEST_CASE("searched fix: a (B, S) mask made by a call is viewed per batch entry where it is made", "[fixes]") {
+  check_mask_fix(R"json({"version": 1, "dims": {"B": 4, "H": 8, "T": 10, "D": 16},
+    "tensors": {"q": ["B", "H", "T", "D"], "keep_all": {"shape": ["B", 512], "dtype": "bool"}},
+    "calls": [{"id": "cut", "op": "getitem", "input": "keep_all", "index": "[:, :10]", "outputs": ["keep"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "keep"}]})json",
+                 "MHA208", "view keep where it is made, after call \"cut\", per batch entry as (4, 1, 1, 10): keep = keep[:, None, None, :]",
+                 "getitem");
+}
+
+TEST_CASE("searched fix: an (N, L, S) mask made by a call is repeated per head with repeat_interleave", "[fixes]") {
+  check_mask_fix(R"json({"version": 1, "dims": {"N": 4, "L": 10},
+    "modules": {"attn": "nn.MultiheadAttention(64, 8)"},
+    "tensors": {"x": ["L", "N", 64], "big": {"shape": ["N", 12, 12], "dtype": "bool"}},
+    "calls": [{"id": "cut", "op": "getitem", "input": "big", "index": "[:, :10, :10]", "outputs": ["m"]},
+              {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "m"}]})json",
+                 "MHA051", "repeat m where it is made, after call \"cut\", once per head as (32, 10, 10): m = m.repeat_interleave(8, dim=0)",
+                 "repeat_interleave");
 }

@@ -344,6 +344,28 @@ def mhacheck_first_fix(binary, spec):
     return None, None
 
 
+def operator(call):
+    return call.get("op") or call.get("module")
+
+
+def same_operator_pairs(f_calls, f_outputs, i_calls, i_outputs, done):
+    """A fixed program's outputs that no intended output of the same id matches, paired with the
+    output of the intended program's only call of the same operator, when the shapes agree (a fix
+    that inserts a transpose before SDPA gives SDPA's output as the intended program's SDPA call)."""
+    pairs = []
+    for call in f_calls:
+        same = [c for c in i_calls if operator(c) == operator(call)]
+        if len(same) != 1:
+            continue
+        for index in range(len(call.get("outputs") or [None])):
+            f_key, i_key = "{}.{}".format(call["id"], index), "{}.{}".format(same[0]["id"], index)
+            if f_key in done or f_key not in f_outputs or i_key not in i_outputs:
+                continue
+            if f_outputs[f_key].shape == i_outputs[i_key].shape:
+                pairs.append((f_key, i_key))
+    return pairs
+
+
 def shapes(outputs):
     return {k: list(v.shape) for k, v in outputs.items()}
 
@@ -406,10 +428,12 @@ def verdict(entry, binary, silent):
         fixed["outputs"] = shapes(f_outputs)
         fixed["leaks"] = leaks(f_modules, f_calls, f_built, f_values, f_tensors, symbols, generator)
         if i_outputs is not None:  # the fix computes what the case was meant to compute
-            compared = [k for k in i_outputs if k in f_outputs and f_outputs[k].shape == i_outputs[k].shape]
+            pairs = [(k, k) for k in i_outputs if k in f_outputs and f_outputs[k].shape == i_outputs[k].shape]
+            pairs += same_operator_pairs(f_calls, f_outputs, i_calls, i_outputs, {k for k, _ in pairs})
             # None: the fix leaves its outputs in another layout than the intended program's.
             fixed["matches_intended"] = all(
-                torch.allclose(f_outputs[k], i_outputs[k], atol=1e-5, equal_nan=True) for k in compared) if compared else None
+                torch.allclose(f_outputs[f], i_outputs[i], atol=1e-5, equal_nan=True) for f, i in pairs) if pairs else None
+            fixed["compared"] = ["{}={}".format(f, i) if f != i else f for f, i in pairs]
     record["first_fix"] = fixed
     return record
 

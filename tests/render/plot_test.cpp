@@ -46,3 +46,17 @@ TEST_CASE("plot: an unbatched call is one panel, titled without a batch", "[plot
   CHECK(count(svg, "c: average of 1 head<") == 1);
   CHECK(count(svg, "<title>query ") == 15);
 }
+
+TEST_CASE("plot: a huge attention map is downsampled to at most 128 cells a side, and says so", "[plot]") {
+  // (1, 1, 300, 1000): blocks of 3 x 8 weights, 100 x 125 cells; one NaN weight makes its cell NaN.
+  PlottedAttention attention{"big", "", make_array(DType::Float32, {1, 1, 300, 1000}), false};
+  float* values = attention.probabilities.data<float>();
+  for (std::int64_t i = 0; i < attention.probabilities.size(); ++i) values[i] = (i / 1000) % 3 == 0 ? 0.25f : 0.625f;
+  values[5 * 1000 + 17] = NAN;  // query 5, key 17: the cell of queries 3-5, keys 16-23
+  std::string svg = attention_heatmap_svg(attention, std::nullopt);
+  CHECK(count(svg, "big: average of 1 head (downsampled: 300 x 1000 weights, each cell the mean of up to 3 x 8)") == 1);
+  CHECK(count(svg, "<title>queries ") == 100 * 125);
+  CHECK(count(svg, "<title>queries 3-5, keys 16-23: NaN</title>") == 1);
+  CHECK(count(svg, ": 0.5000</title>") == 100 * 125 - 1);  // (0.25 + 0.625 + 0.625) / 3
+  CHECK(svg.size() < 2'000'000);
+}

@@ -113,3 +113,38 @@ TEST_CASE("mhacheck run reports a mask that masks everything once, not again as 
   CHECK(fine.out.find("MHA117") == std::string::npos);
   CHECK(fine.status == 0);
 }
+
+TEST_CASE("mhacheck run checks the Transformer modules' masks, each with its own causal flag", "[value_checks][run]") {
+  test::TempDir dir;
+  write_npy(dir.file("binary.npy"), floats({3, 3}, {0, 1, 1, 0, 0, 1, 0, 0, 0}));
+  write_npy(dir.file("tril.npy"), bools({3, 3}, {1, 0, 0, 1, 1, 0, 1, 1, 1}));
+  write_npy(dir.file("triu.npy"), bools({3, 3}, {0, 1, 1, 0, 0, 1, 0, 0, 0}));
+  write_npy(dir.file("all_padding.npy"), bools({2, 3}, {1, 1, 1, 1, 1, 1}));
+  write_npy(dir.file("none.npy"), bools({3, 3}, {0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  auto run = [&](const std::string& name, const std::string& spec) {
+    test::CliRun result = test::run_cli("run --random-inputs " + dir.write(name, spec));
+    INFO(result.out << result.err);
+    CHECK(result.status == 0);
+    return result.out;
+  };
+  // A 0/1 float src_mask is added: it masks nothing.
+  std::string encoder_layer = run("layer.json", R"J({"module": "nn.TransformerEncoderLayer(8, 2)", "src": [3, 2, 8],
+                                                     "src_mask": {"file": "binary.npy"}})J");
+  CHECK(encoder_layer.find("warning[MHA111]: src_mask: the float mask holds only 0 and 1") != std::string::npos);
+  // tgt_is_causal=True says tgt_mask is causal; tril True (True = ignore here) masks the past instead.
+  std::string decoder_layer = run("decoder.json", R"J({"module": "nn.TransformerDecoderLayer(8, 2)", "tgt": [3, 2, 8], "memory": [4, 2, 8],
+                                                     "tgt_mask": {"file": "tril.npy"}, "tgt_is_causal": true})J");
+  CHECK(decoder_layer.find("warning[MHA114]: tgt_mask: the causal mask lets query position 0 attend to the later key position 1") !=
+        std::string::npos);
+  std::string causal = run("causal.json", R"J({"module": "nn.TransformerDecoderLayer(8, 2)", "tgt": [3, 2, 8], "memory": [4, 2, 8],
+                                              "tgt_mask": {"file": "triu.npy"}, "tgt_is_causal": true})J");
+  CHECK(causal.find("MHA114") == std::string::npos);
+  // Every position padded: reported once, not again as fully masked blocks (MHA110).
+  std::string transformer = run("transformer.json", R"J({"module": "nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=16)",
+      "src": [3, 2, 8], "tgt": [3, 2, 8], "src_key_padding_mask": {"file": "all_padding.npy"}})J");
+  CHECK(transformer.find("warning[MHA116]: src_key_padding_mask: masks every position") != std::string::npos);
+  CHECK(transformer.find("MHA110") == std::string::npos);
+  std::string stack = run("stack.json", R"J({"module": "nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2), 2)", "src": [3, 2, 8],
+                                           "mask": {"file": "none.npy"}})J");
+  CHECK(stack.find("warning[MHA117]: mask: masks nothing") != std::string::npos);
+}

@@ -1,0 +1,309 @@
+#include "fix_search.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/shape_json.hpp"
+#include "mhacheck/python_text.hpp"
+
+namespace mhacheck {
+namespace {
+
+// Where one tensor argument's layout entered the graph: a shape written in the spec (a
+// declared or inline tensor), or an earlier call's output.
+struct LayoutSource {
+  std::string name;           // the tensor's name; the argument's for an inline tensor
+  Shape shape;                // as written, or as the producing call gives it
+  std::string shape_pointer;  // written: the shape array to patch
+  std::size_t producer = 0;   // an output: the producing call's index in spec.calls
+  std::size_t output = 0;     // and which of its outputs
+  std::vector<std::string> dim_names;  // an output's dims as its call names them, when it does
+  bool written() const { return !shape_pointer.empty(); }
+};
+
+std::optional<std::size_t> call_index(const Spec& spec, const std::string& id) {
+  for (std::size_t i = 0; i < spec.calls.size(); ++i) {
+    if (spec.calls[i].id == id) return i;
+  }
+  return std::nullopt;
+}
+
+const CallReport* call_report(const Report& report, const std::string& id) {
+  for (const CallReport& call : report.calls) {
+    if (call.id == id) return &call;
+  }
+  return nullptr;
+}
+
+std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report, std::size_t consumer,
+                                          const std::string& argument, const ArgRef& ref) {
+  if (ref.kind == ArgRef::Kind::Inline) {
+    if (ref.tensor.shape_pointer.empty()) return std::nullopt;
+    return LayoutSource{argument, ref.tensor.shape, ref.tensor.shape_pointer, 0, 0, {}};
+  }
+  if (ref.kind != ArgRef::Kind::Named) return std::nullopt;
+  if (const TensorDecl* declared = spec.find_tensor(ref.name)) {
+    if (declared->shape_pointer.empty()) return std::nullopt;  // read from a file
+    return LayoutSource{ref.name, declared->shape, declared->shape_pointer, 0, 0, {}};
+  }
+  // The latest earlier call giving that name; its outputs must be written to be renamed.
+  for (std::size_t i = consumer; i-- > 0;) {
+    const CallDecl& producer = spec.calls[i];
+    auto named = std::find(producer.outputs.begin(), producer.outputs.end(), ref.name);
+    if (named == producer.outputs.end()) continue;
+    std::size_t output = static_cast<std::size_t>(named - producer.outputs.begin());
+    const CallReport* produced = call_report(report, producer.id);
+    if (!produced || output >= produced->outputs.size() || producer.pointer != fmt::format("/calls/{}", i)) return std::nullopt;
+    if (!spec.document.value.contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) return std::nullopt;
+    const NamedOutput& made = produced->outputs[output];
+    return LayoutSource{ref.name, made.shape, "", i, output, made.dim_names};
+  }
+  return std::nullopt;
+}
+
+bool name_taken(const Spec& spec, const std::string& name) {
+  if (spec.find_tensor(name) || spec.find_module(name)) return true;
+  return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) {
+    return call.id == name || std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end();
+  });
+}
+
+std::string fresh_name(const Spec& spec, const std::string& base) {
+  std::string name = base;
+  for (int n = 2; name_taken(spec, name); ++n) name = fmt::format("{}_{}", base, n);
+  return name;
+}
+
+Shape swapped(Shape shape, int a, int b) {
+  std::swap(shape[static_cast<std::size_t>(a)], shape[static_cast<std::size_t>(b)]);
+  return shape;
+}
+
+// A change of layout made where a tensor's layout entered the graph: `op` (with `arguments`) as
+// a call inserted right after the producing call, or, for a written tensor, the shape it would
+// then have (`written_shape`).
+struct Relayout {
+  std::string op;              // "transpose"
+  nlohmann::json arguments;    // {"dim0": 1, "dim1": 2}
+  std::string python;          // ".transpose(1, 2)"
+  std::function<Shape(const Shape&)> written_shape;
+};
+
+// The patch operations applying `change` to each source: a written shape is replaced; a call's
+// output is renamed (qh -> qh_before_transpose) and the inserted call gives the old name back,
+// so every consumer reads the new layout. Outputs are handled from the last producer back, so
+// that inserting a call does not move the ones still to be patched.
+nlohmann::json relayout_patch(const Spec& spec, std::vector<const LayoutSource*> sources, const Relayout& change) {
+  std::stable_sort(sources.begin(), sources.end(), [](const LayoutSource* x, const LayoutSource* y) {
+    return !x->written() && (y->written() || x->producer > y->producer);
+  });
+  nlohmann::json patch = nlohmann::json::array();
+  for (const LayoutSource* source : sources) {
+    if (source->written()) {
+      patch.push_back({{"op", "replace"}, {"path", source->shape_pointer}, {"value", shape_json(change.written_shape(source->shape))}});
+      continue;
+    }
+    std::string before = fresh_name(spec, fmt::format("{}_before_{}", source->name, change.op));
+    nlohmann::json call = {{"id", fresh_name(spec, fmt::format("{}_{}", change.op, source->name))}, {"op", change.op}, {"input", before}};
+    call.update(change.arguments);
+    call["outputs"] = {source->name};
+    patch.push_back({{"op", "replace"},
+                     {"path", fmt::format("/calls/{}/outputs/{}", source->producer, source->output)},
+                     {"value", before}});
+    patch.push_back({{"op", "add"}, {"path", fmt::format("/calls/{}", source->producer + 1)}, {"value", std::move(call)}});
+  }
+  return patch;
+}
+
+Relayout transpose(int a, int b) {
+  return {"transpose", {{"dim0", a}, {"dim1", b}}, fmt::format(".transpose({}, {})", a, b),
+          [a, b](const Shape& shape) { return swapped(shape, a, b); }};
+}
+
+// "transpose qh to (B, H, T, D): qh.transpose(1, 2)", or, where a call made it, "transpose qh
+// where it is made, after call "v", to (B, H, T, D): qh = qh.transpose(1, 2)".
+std::string relayout_text(const Spec& spec, const LayoutSource& source, const std::string& verb, const std::string& result,
+                          const Relayout& change) {
+  if (source.written()) return fmt::format("{} {} {}: {}{}", verb, source.name, result, source.name, change.python);
+  return fmt::format("{0} {1} where it is made, after call \"{2}\", {3}: {1} = {1}{4}", verb, source.name, spec.calls[source.producer].id,
+                     result, change.python);
+}
+
+// The transposed shape by its dims' names when all are known ("(B, H, T, D)"), else by sizes.
+std::string transposed_text(const LayoutSource& source, int a, int b) {
+  bool named = source.dim_names.size() == source.shape.size() &&
+               std::none_of(source.dim_names.begin(), source.dim_names.end(), [](const std::string& n) { return n.empty(); });
+  if (!named) return tuple_str(swapped(source.shape, a, b));
+  std::vector<std::string> names = source.dim_names;
+  std::swap(names[static_cast<std::size_t>(a)], names[static_cast<std::size_t>(b)]);
+  return fmt::format("({})", fmt::join(names, ", "));
+}
+
+std::string transpose_text(const Spec& spec, const LayoutSource& source, int a, int b) {
+  return relayout_text(spec, source, "transpose", "to " + transposed_text(source, a, b), transpose(a, b));
+}
+
+Fix candidate(std::string description, nlohmann::json patch) {
+  Fix fix;
+  fix.description = std::move(description);
+  fix.patch = std::move(patch);
+  return fix;
+}
+
+std::string listed(const std::vector<const LayoutSource*>& sources) {
+  std::string text;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    text += (i == 0 ? "" : i + 1 == sources.size() ? " and " : ", ") + sources[i]->name;
+  }
+  return text;
+}
+
+std::optional<Fix> batch_first_candidate(const Spec& spec, const CallDecl& call) {
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  if (!module || !module->options.contains("batch_first") || !module->options["batch_first"].is_boolean()) return std::nullopt;
+  bool flipped = !module->options["batch_first"].get<bool>();
+  std::string description = fmt::format("construct {} with batch_first={}", module->name, flipped ? "True" : "False");
+  if (!module->written_as_call) {
+    return candidate(description, {{{"op", "add"}, {"path", module->pointer + "/batch_first"}, {"value", flipped}}});
+  }
+  if (!module->path_in_call.empty()) return std::nullopt;  // inside another module's constructor
+  const nlohmann::json& text = spec.document.value.at(nlohmann::json::json_pointer(module->pointer));
+  if (!text.is_string()) return std::nullopt;
+  nlohmann::json constructor = parse_module_call(text.get<std::string>(), Location{});
+  constructor["batch_first"] = flipped;
+  return candidate(description, {{{"op", "replace"}, {"path", module->pointer}, {"value", module_call_text(constructor)}}});
+}
+
+// The call's first output when later calls read it (by a written name).
+std::optional<LayoutSource> consumed_output(const Spec& spec, std::size_t index) {
+  const CallDecl& call = spec.calls[index];
+  if (call.outputs.empty() || call.pointer != fmt::format("/calls/{}", index) ||
+      !spec.document.value.contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
+    return std::nullopt;
+  }
+  const std::string& name = call.outputs.front();
+  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+    for (const auto& [argument, ref] : spec.calls[later].tensors) {
+      if (ref.kind == ArgRef::Kind::Named && ref.name == name) return LayoutSource{name, {}, "", index, 0, {}};
+    }
+  }
+  return std::nullopt;
+}
+
+// The sets of sources transposed together: those of one rank, every subset of two or more
+// (largest first), then each source alone.
+std::vector<std::vector<const LayoutSource*>> argument_groups(const std::vector<LayoutSource>& sources) {
+  constexpr std::size_t kMaxTogether = 4;  // 11 subsets of 2 or more: a call has at most q, k, v and a mask
+  std::vector<std::vector<const LayoutSource*>> groups;
+  std::map<std::size_t, std::vector<const LayoutSource*>> by_rank;
+  for (const LayoutSource& source : sources) by_rank[source.shape.size()].push_back(&source);
+  for (const auto& [rank, members] : by_rank) {
+    if (members.size() < 2 || members.size() > kMaxTogether) continue;
+    std::vector<std::vector<const LayoutSource*>> subsets;
+    for (unsigned mask = (1u << members.size()) - 1; mask > 0; --mask) {
+      std::vector<const LayoutSource*> subset;
+      for (std::size_t i = 0; i < members.size(); ++i) {
+        if (mask & (1u << i)) subset.push_back(members[i]);
+      }
+      if (subset.size() >= 2) subsets.push_back(std::move(subset));
+    }
+    std::stable_sort(subsets.begin(), subsets.end(), [](const auto& x, const auto& y) { return x.size() > y.size(); });
+    groups.insert(groups.end(), subsets.begin(), subsets.end());
+  }
+  for (const LayoutSource& source : sources) groups.push_back({&source});
+  return groups;
+}
+
+// Masks given in another layout than the operator reads: a 2-D (B, S) mask of a call whose query
+// is 4-D (B, H, L, S), viewed per batch entry as (B, 1, 1, S); a 3-D (N, L, S) attn_mask of
+// nn.MultiheadAttention repeated per head in the layout it reads (entry b*num_heads + h is batch
+// entry b's), with repeat_interleave, never repeat.
+std::vector<Fix> mask_candidates(const Spec& spec, const CallDecl& call, const std::vector<LayoutSource>& masks, int query_rank) {
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  std::int64_t heads = module && module->type == "MultiheadAttention" ? module->mha.num_heads : 0;
+  std::vector<Fix> fixes;
+  for (const LayoutSource& mask : masks) {
+    if (mask.shape.size() == 2 && query_rank == 4) {
+      Relayout view{"getitem", {{"index", "[:, None, None, :]"}}, "[:, None, None, :]", [](const Shape& shape) {
+                      return Shape{shape[0], DimExpr::constant(1), DimExpr::constant(1), shape[1]};
+                    }};
+      std::string result = "per batch entry as " + tuple_str(view.written_shape(mask.shape));
+      fixes.push_back(candidate(relayout_text(spec, mask, "view", result, view), relayout_patch(spec, {&mask}, view)));
+    }
+    std::optional<DimExpr> repeated = mask.shape.size() == 3 && heads > 1 ? dim_mul(mask.shape[0], heads) : std::nullopt;
+    if (repeated) {
+      Relayout interleave{"repeat_interleave", {{"repeats", heads}, {"dim", 0}}, fmt::format(".repeat_interleave({}, dim=0)", heads),
+                          [&](const Shape& shape) { return Shape{*repeated, shape[1], shape[2]}; }};
+      std::string result = fmt::format("once per head as {}", tuple_str(interleave.written_shape(mask.shape)));
+      fixes.push_back(candidate(relayout_text(spec, mask, "repeat", result, interleave), relayout_patch(spec, {&mask}, interleave)));
+    }
+  }
+  return fixes;
+}
+
+}  // namespace
+
+std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
+  std::vector<Fix> candidates;
+  std::optional<std::size_t> index = call_index(spec, call_id);
+  if (!index) return candidates;
+  const CallDecl& call = spec.calls[*index];
+  auto add = [&](Fix fix) {
+    if (candidates.size() < limit) candidates.push_back(std::move(fix));
+  };
+
+  if (std::optional<Fix> option = batch_first_candidate(spec, call)) add(std::move(*option));
+  if (call.arguments.contains("enable_gqa") && call.arguments["enable_gqa"] == false) {
+    add(candidate("pass enable_gqa=True (PyTorch 2.5+)", {{{"op", "add"}, {"path", call.pointer + "/enable_gqa"}, {"value", true}}}));
+  }
+
+  // The distinct sources of the call's tensor arguments, in the call's argument order; masks
+  // apart.
+  const CallReport* checked = call_report(report, call_id);
+  std::vector<LayoutSource> sources, masks;
+  int query_rank = 0;
+  for (const ResolvedArgument& resolved : checked ? checked->arguments : std::vector<ResolvedArgument>{}) {
+    if (resolved.name == "query") query_rank = static_cast<int>(resolved.shape.size());
+    auto ref = call.tensors.find(resolved.name);
+    if (ref == call.tensors.end()) continue;
+    std::optional<LayoutSource> source = layout_source(spec, report, *index, resolved.name, ref->second);
+    if (!source || source->shape.size() < 2) continue;
+    bool seen = std::any_of(sources.begin(), sources.end(), [&](const LayoutSource& s) {
+      return s.name == source->name && s.shape_pointer == source->shape_pointer;
+    });
+    if (seen) continue;
+    if (resolved.name.find("mask") != std::string::npos) masks.push_back(*source);
+    sources.push_back(std::move(*source));
+  }
+  for (Fix& fix : mask_candidates(spec, call, masks, query_rank)) add(std::move(fix));
+  std::optional<LayoutSource> output = consumed_output(spec, *index);
+
+  // Several arguments of one rank first (one wrong layout usually reaches query, key and value
+  // alike), all of them, then fewer; then each alone. Each transpose also with the call's output
+  // transposed back when later calls read it, so that they still get the layout they expect.
+  for (const std::vector<const LayoutSource*>& group : argument_groups(sources)) {
+    int rank = static_cast<int>(group.front()->shape.size());
+    for (int a = 0; a < rank; ++a) {
+      for (int b = a + 1; b < rank; ++b) {
+        std::string text = group.size() == 1 ? transpose_text(spec, *group.front(), a, b)
+                                             : fmt::format("transpose {} together: .transpose({}, {}) each, where each is made",
+                                                           listed(group), a, b);
+        add(candidate(text, relayout_patch(spec, group, transpose(a, b))));
+        if (!output) continue;
+        std::vector<const LayoutSource*> and_back = group;
+        and_back.push_back(&*output);
+        add(candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.transpose({}, {})", text, output->name, call.id,
+                                  output->name, output->name, a, b),
+                      relayout_patch(spec, and_back, transpose(a, b))));
+      }
+    }
+  }
+  return candidates;
+}
+
+}  // namespace mhacheck

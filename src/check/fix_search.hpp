@@ -1,0 +1,25 @@
+// Searched fixes: candidate repairs generated from the graph, for the diagnostics no operator
+// rule could repair. fixes.cpp re-checks each on the whole patched graph and ranks them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mhacheck/check.hpp"
+
+namespace mhacheck {
+
+// Unverified candidates for call `call_id` of `spec`, at most `limit`, in this order:
+//  - the called module's batch_first flipped; enable_gqa=True for scaled_dot_product_attention;
+//  - masks in the layout the operator reads: a (B, S) mask viewed as (B, 1, 1, S) for a 4-D
+//    query, an (N, L, S) attn_mask of nn.MultiheadAttention repeated per head (repeat_interleave);
+//  - the arguments of one rank transposed together, the same pair of dims each (q, k and v; then
+//    every smaller subset of two or more), then each argument alone, every pair of dims; each
+//    also with the call's output transposed back, when later calls read it.
+// Every change is made where the tensor's layout entered the graph: a declared or inline
+// tensor's shape, or a call's output (a call inserted right after the call that made it, so
+// that every consumer reads the new layout).
+// `report` is the check of `spec`: the producers' output shapes.
+std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);
+
+}  // namespace mhacheck
