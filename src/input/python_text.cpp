@@ -128,7 +128,7 @@ class Lexer {
       pos += 2;
       return {Token::Kind::Punct, "//", start};
     }
-    if (std::string("()[],=:+-*/;").find(c) != std::string::npos) {
+    if (std::string("()[]{},=:+-*/;").find(c) != std::string::npos) {
       ++pos;
       return {Token::Kind::Punct, std::string(1, c), start};
     }
@@ -204,6 +204,15 @@ struct IntValue {
   std::size_t offset = 0, end = 0;
 };
 
+// One entry of a dict literal: its key, where its value is written, and the value (as an
+// assignment's right-hand side reads it: nullopt and `symbol` for an unbound name).
+struct DictEntry {
+  std::string key;
+  Token at;
+  std::optional<nlohmann::json> value;
+  std::string symbol;
+};
+
 // Reads what people paste from their model code: assignments of sizes (d_model = 512),
 // assignments of modules (self.attn = nn.MultiheadAttention(...)), and constructor calls whose
 // arguments are integer expressions over those names, the bound dims and symbols.
@@ -240,7 +249,9 @@ class PythonReader {
       if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct &&
           (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
         std::string target = assignment_target();
-        if (starts_module_call()) {
+        if (lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "{") {
+          read_dict(target);
+        } else if (starts_module_call()) {
           modules_[target] = parse_module({});
           constructed.emplace_back(target, first);
         } else {
@@ -304,6 +315,11 @@ class PythonReader {
     }
     if (token.kind == Token::Kind::String) return lexer_.take().text;
     if (std::optional<double> number = float_literal()) return *number;
+    // A name bound to something other than a size (device = None, batch_first = True): its value.
+    if (auto bound = values_.find(token.text); token.kind == Token::Kind::Name && bound != values_.end() && !bound->second.is_number_integer()) {
+      lexer_.take();
+      return bound->second;
+    }
     IntValue value = expression();
     if (value.number) return *value.number;
     symbol = value.symbol;
@@ -313,6 +329,7 @@ class PythonReader {
   void bind(const std::string& name, const std::optional<nlohmann::json>& value, const std::string& symbol) {
     aliases_.erase(name);
     values_.erase(name);
+    dicts_.erase(name);
     if (value) {
       values_[name] = *value;
     } else if (!symbol.empty() && symbol != name) {
@@ -325,6 +342,55 @@ class PythonReader {
     std::string symbol;
     std::optional<nlohmann::json> value = right_hand_side(symbol);
     bind(name, value, symbol);
+  }
+
+  // NAME = {'key': value, ...}, as PyTorch's own modules gather their factory arguments
+  // (factory_kwargs = {'device': device, 'dtype': dtype}) to pass them on with **NAME. Each
+  // value is read when the dict is built, as Python evaluates it.
+  void read_dict(const std::string& name) {
+    Token open = lexer_.take();
+    enter(open);
+    std::vector<DictEntry> entries;
+    while (!lexer_.accept("}")) {
+      Token key = lexer_.take();
+      if (key.kind != Token::Kind::String) {
+        lexer_.fail(key.offset, std::max<std::size_t>(1, key.text.size()), "expected a string key: only keyword dicts are passed on with **");
+      }
+      lexer_.expect(":");
+      DictEntry entry{key.text, lexer_.peek(), std::nullopt, {}};
+      entry.value = right_hand_side(entry.symbol);
+      std::erase_if(entries, [&](const DictEntry& earlier) { return earlier.key == entry.key; });  // a repeated key: the last wins
+      entries.push_back(std::move(entry));
+      if (!lexer_.accept(",")) {
+        lexer_.expect("}");
+        break;
+      }
+    }
+    --depth_;
+    bind(name, std::nullopt, {});
+    dicts_[name] = std::move(entries);
+  }
+
+  // A dict entry passed as the keyword argument `option`: its value as the option's kind. An
+  // unbound name stays a symbol where a bare name would (sizes; options that change no shape).
+  nlohmann::json dict_value(const OptionSchema& option, const std::string& dict, const DictEntry& entry) {
+    if (entry.value) {
+      if (option.kind == OptionKind::DType && entry.value->is_string() && parse_dtype(entry.value->get<std::string>())) {
+        return dtype_name(*parse_dtype(entry.value->get<std::string>()));
+      }
+      return checked(option, *entry.value, entry.at, fmt::format("{}['{}']", dict, entry.key));
+    }
+    if (option.kind == OptionKind::DType && parse_dtype(entry.symbol)) return dtype_name(*parse_dtype(entry.symbol));  // torch.float16
+    bool size = option.kind == OptionKind::Int || option.kind == OptionKind::IntOrList || option.kind == OptionKind::OptionalInt;
+    bool shapeless = option.kind == OptionKind::Float || option.kind == OptionKind::Device;
+    if (!entry.symbol.empty() && size) return entry.symbol;
+    if (!entry.symbol.empty() && shapeless) return {{"$unbound", entry.symbol}};
+    std::string what = entry.symbol.empty() ? "an expression of names" : fmt::format("'{}'", entry.symbol);
+    lexer_.fail(entry.at.offset, std::max<std::size_t>(1, entry.at.text.size()),
+                fmt::format("{} (from **{}) must be {}, but {}['{}'] is {}, which nothing binds", option.name, dict,
+                            option_kind_text(option.kind), dict, entry.key, what),
+                fmt::format("bind it before the dict: a line \"{} = None\" (PyTorch's default) or the value itself",
+                            entry.symbol.empty() ? entry.key : entry.symbol));
   }
 
   // a, b = 512, 8: every value is read before any name is bound, as Python does.
@@ -627,7 +693,7 @@ class PythonReader {
       return parse_module(option.module_type);
     }
     if (std::optional<std::string> name = unbound_shapeless_option(option)) return {{"$unbound", *name}};
-    if (std::optional<nlohmann::json> bound = bound_name()) return checked(option, *bound, lexer_.peek());
+    if (std::optional<nlohmann::json> bound = bound_name()) return checked(option, *bound, lexer_.peek(), "the name before is bound to");
     if (option.kind == OptionKind::IntOrList && (lexer_.peek().text == "(" || lexer_.peek().text == "[") &&
         lexer_.peek().kind == Token::Kind::Punct) {
       // A list of sizes, unless the parenthesis only groups an expression: (d_model).
@@ -720,7 +786,8 @@ class PythonReader {
   }
 
   // A bound name's value as this option's kind.
-  nlohmann::json checked(const OptionSchema& option, const nlohmann::json& value, const Token& next) {
+  // `what` names where the value comes from, `next` is where to point.
+  nlohmann::json checked(const OptionSchema& option, const nlohmann::json& value, const Token& next, const std::string& what) {
     bool fits = false;
     switch (option.kind) {
       case OptionKind::Int:
@@ -734,9 +801,51 @@ class PythonReader {
       case OptionKind::Module:
       case OptionKind::OptionalModule: break;
     }
-    if (!fits) lexer_.fail(next.offset, 1, fmt::format("{} must be {}, but the name before is bound to {}", option.name, option_kind_text(option.kind), value.dump()));
+    if (!fits) {
+      lexer_.fail(next.offset, std::max<std::size_t>(1, next.text.size()),
+                  fmt::format("{} must be {}, but {} is {}", option.name, option_kind_text(option.kind), what, value.dump()));
+    }
     if (option.kind == OptionKind::DType && value.is_string()) return dtype_name(*parse_dtype(value.get<std::string>()));
     return value;
+  }
+
+  // The option a keyword argument names, as Python's call checks it.
+  const OptionSchema& keyword_option(const ModuleSchema& schema, const std::set<std::string>& given, const std::string& keyword,
+                                     const Token& at) {
+    const OptionSchema* option = nullptr;
+    std::vector<std::string> names;
+    for (const OptionSchema& candidate : schema.options) {
+      names.push_back(candidate.name);
+      if (candidate.name == keyword) option = &candidate;
+    }
+    std::size_t length = std::max<std::size_t>(1, at.text.size());
+    if (option == nullptr) {
+      lexer_.fail(at.offset, length,
+                  fmt::format("{}.__init__() got an unexpected keyword argument '{}'{}", schema.type, keyword, did_you_mean(keyword, names)));
+    }
+    if (given.count(option->name) != 0) {
+      lexer_.fail(at.offset, length, fmt::format("{}.__init__() got multiple values for argument '{}'", schema.type, option->name));
+    }
+    return *option;
+  }
+
+  // **NAME with NAME a dict built earlier: its entries as keyword arguments (taken). False,
+  // nothing taken, when the next argument is not such a splat.
+  bool read_dict_splat(const ModuleSchema& schema, nlohmann::json& module, std::set<std::string>& given) {
+    Lexer probe = lexer_;
+    if (!probe.accept("*") || !probe.accept("*")) return false;
+    Token name = probe.take();
+    auto dict = dicts_.find(name.text);
+    if (name.kind != Token::Kind::Name || dict == dicts_.end()) return false;
+    lexer_.take();
+    lexer_.take();
+    lexer_.take();
+    for (const DictEntry& entry : dict->second) {
+      const OptionSchema& option = keyword_option(schema, given, entry.key, name);
+      given.insert(option.name);
+      module[option.name] = dict_value(option, name.text, entry);
+    }
+    return true;
   }
 
   // A constructor call, Name(arguments...), of a module; `expected_type` when nested in an option.
@@ -767,6 +876,14 @@ class PythonReader {
     bool keywords_started = false;
     while (!lexer_.accept(")")) {
       Token first = lexer_.peek();
+      if (read_dict_splat(schema, module, given)) {
+        keywords_started = true;
+        if (!lexer_.accept(",")) {
+          lexer_.expect(")");
+          break;
+        }
+        continue;
+      }
       if (first.kind == Token::Kind::Punct && first.text == "*") {
         Token splat = lexer_.peek_second();
         lexer_.fail(first.offset, splat.offset + splat.text.size() - first.offset,
@@ -780,20 +897,7 @@ class PythonReader {
         lexer_.take();
         lexer_.take();
         keywords_started = true;
-        std::vector<std::string> names;
-        for (const OptionSchema& candidate : schema.options) {
-          names.push_back(candidate.name);
-          if (candidate.name == first.text) option = &candidate;
-        }
-        if (option == nullptr) {
-          lexer_.fail(first.offset, first.text.size(),
-                      fmt::format("{}.__init__() got an unexpected keyword argument '{}'{}", schema.type, first.text,
-                                  did_you_mean(first.text, names)));
-        }
-        if (given.count(option->name) != 0) {
-          lexer_.fail(first.offset, first.text.size(),
-                      fmt::format("{}.__init__() got multiple values for argument '{}'", schema.type, option->name));
-        }
+        option = &keyword_option(schema, given, first.text, first);
       } else {
         if (keywords_started) lexer_.fail(first.offset, first.text.size(), "positional argument follows keyword argument");
         if (position >= schema.options.size()) {
@@ -824,6 +928,7 @@ class PythonReader {
   std::map<std::string, std::string> aliases_;     // names bound to an unbound name (self.d_model = d_model)
   std::set<std::string> given_;                    // names --dim or "dims" binds
   std::map<std::string, nlohmann::json> modules_;  // names bound to modules
+  std::map<std::string, std::vector<DictEntry>> dicts_;  // names bound to dict literals
   std::set<std::string> used_;                     // modules passed to another module
   int depth_ = 0;
   bool dividend_of_int_ = false;  // reading int(a / b)'s dividend, where '/' ends the term

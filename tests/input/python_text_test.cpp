@@ -140,6 +140,44 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("nn.Linear(" + std::string(200, '(') + "1" + std::string(200, ')') + ", 2)").find("nested more than 64 deep") != std::string::npos);
 }
 
+TEST_CASE("a dict literal passed on with ** gives its entries as keyword arguments", "[python]") {
+  // PyTorch's own modules (torch/nn/modules/transformer.py) build their layers this way.
+  json attention = parse_module_call(
+      "def __init__(self, d_model: int, nhead: int, batch_first: bool = False, device=None, dtype=None) -> None:\n"
+      "    factory_kwargs = {'device': device, 'dtype': dtype}\n"
+      "    self.self_attn = MultiheadAttention(d_model, nhead, batch_first=batch_first,\n"
+      "                                        **factory_kwargs)",
+      origin(), {{"d_model", 512}, {"nhead", 8}});
+  CHECK(attention == json{{"type", "MultiheadAttention"}, {"embed_dim", 512}, {"num_heads", 8}, {"batch_first", false},
+                          {"device", nullptr}, {"dtype", nullptr}});
+  // Values are read when the dict is built; dtypes as torch names; a repeated key keeps the last.
+  json linear = parse_module_call("n = 8\nkw = {'bias': False, 'out_features': n * 2, 'dtype': torch.float64, 'bias': True}\nn = 3\n"
+                                  "nn.Linear(n, **kw)",
+                                  origin());
+  CHECK(linear == json{{"type", "Linear"}, {"in_features", 3}, {"out_features", 16}, {"bias", true}, {"dtype", "float64"}});
+  // An unbound name stays a symbol where a bare one would: a size, a device.
+  CHECK(parse_module_call("kw = {'out_features': width, 'device': device}\nnn.Linear(8, **kw)", origin()) ==
+        json{{"type", "Linear"}, {"in_features", 8}, {"out_features", "width"}, {"device", {{"$unbound", "device"}}}});
+}
+
+TEST_CASE("a ** splat that cannot be read is refused with the place", "[python]") {
+  auto error_at = [](const std::string& text) {
+    try {
+      parse_module_call(text, origin());
+    } catch (const InputError& error) {
+      return std::to_string(error.location().line) + ":" + std::to_string(error.location().column) + ": " + error.what();
+    }
+    return std::string("no error");
+  };
+  CHECK(error_at("kw = {'device': device, 'dtype': dtype}\nnn.Linear(8, 4, **kw)") ==
+        "1:34: dtype (from **kw) must be a dtype name such as \"float32\", but kw['dtype'] is 'dtype', which nothing binds");
+  CHECK(error_at("kw = {'dtype': None}\nnn.Linear(8, 4, dtype=None, **kw)") == "2:31: Linear.__init__() got multiple values for argument 'dtype'");
+  CHECK(error_at("kw = {'batch_first': True}\nnn.Linear(8, 4, **kw)") == "2:19: Linear.__init__() got an unexpected keyword argument 'batch_first'");
+  CHECK(error_at("kw = {'bias': 3}\nnn.Linear(8, 4, **kw)") == "1:15: bias must be true or false, but kw['bias'] is 3");
+  CHECK(error_at("kw = {bias: True}\nnn.Linear(8, 4, **kw)") == "1:7: expected a string key: only keyword dicts are passed on with **");
+  CHECK(error_at("nn.Linear(8, 4, **kwargs)") == "1:17: the arguments of a ** splat are not known here");
+}
+
 TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment, self attributes", "[python]") {
   // torchaudio's Conformer layer (torchaudio/models/conformer.py), trimmed to its attention.
   json conformer = parse_module_call(
