@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <charconv>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -199,6 +200,10 @@ constexpr int kMaxNesting = 64;
 // unbound name stays a symbol ("d_model"); anything computed from one cannot.
 struct IntValue {
   std::optional<std::int64_t> number;
+  // A float instead (head_dim ** -0.5, an attention's scale): never a size; known when every
+  // name it uses is bound.
+  bool real = false;
+  std::optional<double> real_number;
   std::string symbol;   // the expression is exactly this unbound name
   std::string unbound;  // the first unbound name it uses
   std::size_t offset = 0, end = 0;
@@ -322,6 +327,7 @@ class PythonReader {
     }
     IntValue value = expression();
     if (value.number) return *value.number;
+    if (value.real_number) return *value.real_number;
     symbol = value.symbol;
     return std::nullopt;
   }
@@ -537,6 +543,11 @@ class PythonReader {
     value.offset = name.offset;
     value.end = close.offset + 1;
     value.symbol.clear();
+    if (value.real) {  // int(d ** 0.5): truncated toward zero
+      if (value.real_number) value.number = static_cast<std::int64_t>(std::trunc(*value.real_number));
+      value.real = false;
+      value.real_number.reset();
+    }
     return value;
   }
 
@@ -549,13 +560,55 @@ class PythonReader {
       --depth_;
       operand.offset = token.offset;
       operand.symbol.clear();
+      if (token.text == "-" && operand.real_number) operand.real_number = -*operand.real_number;
       if (token.text == "-" && operand.number) {
         if (*operand.number == std::numeric_limits<std::int64_t>::min()) lexer_.fail(token.offset, operand.end - token.offset, "integer out of range");
         operand.number = -*operand.number;
       }
       return operand;
     }
-    return atom();
+    return power();
+  }
+
+  // atom ** factor, as Python binds it (-2 ** 2 is -4, 2 ** -1 is 0.5): an integer for a
+  // non-negative integer exponent, else a float (an attention's scale, head_dim ** -0.5).
+  IntValue power() {
+    IntValue base = atom();
+    bool starts = lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "*" && lexer_.peek_second().kind == Token::Kind::Punct &&
+                  lexer_.peek_second().text == "*" && lexer_.peek_second().offset == lexer_.peek().offset + 1;
+    if (!starts) return base;
+    Token op = lexer_.take();
+    lexer_.take();
+    enter(op);
+    IntValue exponent;
+    std::size_t exponent_offset = lexer_.peek().offset;
+    if (std::optional<double> literal = float_literal()) {
+      exponent.real = true;
+      exponent.real_number = *literal;
+      exponent.end = lexer_.peek().offset;
+    } else {
+      exponent = unary();
+    }
+    --depth_;
+    IntValue result;
+    result.offset = base.offset;
+    result.end = std::max(exponent.end, exponent_offset);
+    result.unbound = !base.unbound.empty() ? base.unbound : exponent.unbound;
+    std::optional<double> b = base.number ? std::optional<double>(static_cast<double>(*base.number)) : base.real_number;
+    std::optional<double> e = exponent.number ? std::optional<double>(static_cast<double>(*exponent.number)) : exponent.real_number;
+    result.real = base.real || exponent.real || (exponent.number && *exponent.number < 0) || (!exponent.number && !exponent.real);
+    if (!result.real && base.number && exponent.number) {
+      std::int64_t value = 1;
+      for (std::int64_t i = 0; i < *exponent.number; ++i) {
+        if (__builtin_mul_overflow(value, *base.number, &value)) lexer_.fail(result.offset, result.end - result.offset, "integer out of range");
+        if (value == 0 || value == 1) break;  // stays put: 0 ** n, 1 ** n
+      }
+      result.number = value;
+    } else if (result.real && b && e) {
+      if (*b == 0 && *e < 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: 0.0 cannot be raised to a negative power");
+      result.real_number = std::pow(*b, *e);
+    }
+    return result;
   }
 
   IntValue atom() {
@@ -588,6 +641,11 @@ class PythonReader {
         value.symbol = value.unbound = alias == aliases_.end() ? token.text : alias->second;
         return value;
       }
+      if (bound->second.is_number_float()) {  // scale = head_dim ** -0.5, used again
+        value.real = true;
+        value.real_number = bound->second.get<double>();
+        return value;
+      }
       if (!bound->second.is_number_integer()) {
         lexer_.fail(token.offset, token.text.size(), fmt::format("{} is {}, not an integer", token.text, bound->second.dump()));
       }
@@ -603,6 +661,16 @@ class PythonReader {
     result.offset = left.offset;
     result.end = right.end;
     result.unbound = !left.unbound.empty() ? left.unbound : right.unbound;
+    if (left.real || right.real) {
+      // Float arithmetic (a scale times a factor): the value, when both sides are known.
+      result.real = true;
+      std::optional<double> a = left.number ? std::optional<double>(static_cast<double>(*left.number)) : left.real_number;
+      std::optional<double> b = right.number ? std::optional<double>(static_cast<double>(*right.number)) : right.real_number;
+      if (!a || !b) return result;
+      if (op == "//" && *b == 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: float floor division by zero");
+      result.real_number = op == "+" ? *a + *b : op == "-" ? *a - *b : op == "*" ? *a * *b : std::floor(*a / *b);
+      return result;
+    }
     if (!left.number || !right.number) return result;
     std::int64_t a = *left.number, b = *right.number, value = 0;
     bool overflow = false;
@@ -623,6 +691,10 @@ class PythonReader {
   nlohmann::json integer_value(const OptionSchema& option) {
     IntValue value = expression();
     if (value.number) return *value.number;
+    if (value.real) {
+      lexer_.fail(value.offset, value.end - value.offset,
+                  fmt::format("{} is a float here (a float name, or '**' with a negative or float exponent): sizes are integers", option.name));
+    }
     if (!value.symbol.empty()) return value.symbol;
     lexer_.fail(value.offset, value.end - value.offset,
                 fmt::format("{} is computed from {}, which nothing binds", option.name, value.unbound),
@@ -745,6 +817,7 @@ class PythonReader {
         if (std::optional<double> number = float_literal()) return *number;
         {
           IntValue value = expression();
+          if (value.real_number) return *value.real_number;
           if (!value.number) wrong(option, value.offset, value.end - value.offset);
           return static_cast<double>(*value.number);
         }

@@ -102,6 +102,11 @@ TEST_CASE("Python as people write it: assignments, several lines, names and inte
   // Python's integer arithmetic: precedence, parentheses, // floors towards minus infinity.
   CHECK(parse_module_call("nn.Linear(2 + 3 * (4 - 1), -7 // 2 + 10)", origin()) == json{{"type", "Linear"}, {"in_features", 11}, {"out_features", 6}});
   CHECK(parse_module_call("nn.Linear(7 // -2 + 10, 1_000)", origin())["in_features"] == 6);
+  // ** binds tighter than a unary minus on its left and takes one on its right, as in Python;
+  // with a negative or float exponent it makes a float: a scale, never a size.
+  CHECK(parse_module_call("n = 2 ** 3 ** 2\nnn.Linear(n, -2 ** 2 + 12)", origin()) == json{{"type", "Linear"}, {"in_features", 512}, {"out_features", 8}});
+  CHECK(parse_module_call("head_dim = 64\nscale = head_dim ** -0.5\nnn.LayerNorm(head_dim, eps=scale * 2 ** -4)", origin())["eps"] == 0.125 / 16);
+  CHECK(parse_module_call("nn.Linear(int(64 ** 0.5), 4)", origin())["in_features"] == 8);
   // A lone unbound name stays a symbol for the spec's dims to bind; dropout may stay unbound.
   json symbolic = parse_module_call("nn.MultiheadAttention(d_model, nhead, dropout=p)", origin());
   CHECK(symbolic == json{{"type", "MultiheadAttention"}, {"embed_dim", "d_model"}, {"num_heads", "nhead"}, {"dropout", {{"$unbound", "p"}}}});
@@ -131,6 +136,11 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("nn.Linear(int(d / 2), 4)") == "1:11: in_features is computed from d, which nothing binds");
   CHECK(error_at("nn.Linear(int(8 / 2) / 2, 4)") == "1:22: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
   CHECK(error_at("nn.Linear(9223372036854775807 + 1, 4)") == "1:11: integer out of range");
+  CHECK(error_at("nn.Linear(2 ** 63, 4)") == "1:11: integer out of range");
+  CHECK(error_at("nn.Linear(2 ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
+  CHECK(error_at("nn.Linear(d ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
+  CHECK(error_at("p = 0.1\nnn.Linear(p * 10, 4)") == "2:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
+  CHECK(error_at("s = 0 ** -1\nnn.Linear(8, 4)") == "1:5: ZeroDivisionError: 0.0 cannot be raised to a negative power");
   CHECK(error_at("layers[head] = nn.Linear(8, 4)") == "1:8: expected a string or an integer key");
   CHECK(error_at("layers[0] nn.Linear(8, 4)") == "1:11: expected '=', found 'nn.Linear'");
   CHECK(error_at("a = nn.Linear(8, 4)\nb = nn.LayerNorm(4)") == "2:1: the text constructs 2 modules (a, b); one is checked at a time");
