@@ -251,9 +251,7 @@ class PythonReader {
         read_tuple_assignment();
         continue;
       }
-      if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct &&
-          (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
-        std::string target = assignment_target();
+      auto assign_to = [&](const std::string& target) {
         if (lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "{") {
           read_dict(target);
         } else if (starts_module_call()) {
@@ -262,6 +260,15 @@ class PythonReader {
         } else {
           assign(target);
         }
+      };
+      bool block = first.text == "else" || first.text == "try" || first.text == "finally";  // not annotations: refused below
+      if (first.kind == Token::Kind::Name && !block && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == ":") {
+        if (read_annotation()) assign_to(first.text);
+        continue;
+      }
+      if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct &&
+          (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
+        assign_to(assignment_target());
         continue;
       }
       std::string key = fmt::format("<call at {}>", first.offset);
@@ -302,6 +309,25 @@ class PythonReader {
     }
     lexer_.expect("=");
     return target;
+  }
+
+  // NAME: annotation [= ...] (self.attn: nn.MultiheadAttention = nn.MultiheadAttention(...)):
+  // the name and annotation taken, and the '=' when there is one (true: its value follows); an
+  // annotation alone binds nothing.
+  bool read_annotation() {
+    Lexer line_end = lexer_;
+    line_end.skip_line();
+    std::size_t next_line = line_end.peek().offset;
+    lexer_.take();
+    lexer_.take();  // ':'
+    int depth = 0;
+    while (lexer_.peek().kind != Token::Kind::End && lexer_.peek().offset < next_line) {
+      if (depth == 0 && lexer_.accept("=")) return true;
+      Token token = lexer_.take();
+      if (token.text == "[" || token.text == "(") ++depth;
+      if (token.text == "]" || token.text == ")") --depth;
+    }
+    return false;
   }
 
   bool starts_module_call() const {

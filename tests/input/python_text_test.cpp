@@ -219,4 +219,8 @@ TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment
   CHECK(parse_module_call("nn.Linear(config.n_embd, 3 * config.n_embd)", origin(), {{"config.n_embd", 768}}) ==
         json{{"type", "Linear"}, {"in_features", 768}, {"out_features", 2304}});
   CHECK(parse_module_call("n_embd = 768\nnn.Linear(n_embd, 3 * n_embd, bias=False)", origin())["out_features"] == 2304);
+  // Annotated assignments bind as plain ones; an annotation alone binds nothing.
+  json annotated = parse_module_call("d_model: int = 64\nn_head: int\nself.attn: Optional[nn.Module] = nn.MultiheadAttention(d_model, n_head)",
+                                     origin(), {{"n_head", 4}});
+  CHECK(annotated == json{{"type", "MultiheadAttention"}, {"embed_dim", 64}, {"num_heads", 4}});
 }
