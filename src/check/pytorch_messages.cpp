@@ -591,7 +591,8 @@ const std::vector<MessagePattern>& pytorch_message_table() {
          .meaning = "the operands differ at dim {dim} of the broadcast result: {a} against {b}, and neither is 1",
          .fixes = {"make the shapes equal or 1 in each dim, aligned from the right; a residual added in another layout ((L, N, E) "
                    "against (N, L, E)) is a common cause"},
-         .frames = {" + ", "add(", "+=", " - ", " * ", " / ", "sub(", "mul(", "div("}},
+         // ".mul(": torch.mul(, x.mul( but not matmul(, a torch.matmul frame being MHA308's
+         .frames = {" + ", "add(", "+=", " - ", " * ", " / ", "sub(", ".mul(", "div("}},
         {.id = DiagId::MaskedFillShape,
          .meaning = "masked_fill's mask and input differ at dim {dim} of the broadcast result: {a} (mask) against {b} (input)",
          .fixes = {"give the mask the input's layout with size-1 dims where it repeats (a padding mask (N, S) on scores (N, H, L, S): "

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <charconv>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -128,7 +129,7 @@ class Lexer {
       pos += 2;
       return {Token::Kind::Punct, "//", start};
     }
-    if (std::string("()[],=:+-*/;").find(c) != std::string::npos) {
+    if (std::string("()[]{},=:+-*/;").find(c) != std::string::npos) {
       ++pos;
       return {Token::Kind::Punct, std::string(1, c), start};
     }
@@ -199,9 +200,22 @@ constexpr int kMaxNesting = 64;
 // unbound name stays a symbol ("d_model"); anything computed from one cannot.
 struct IntValue {
   std::optional<std::int64_t> number;
+  // A float instead (head_dim ** -0.5, an attention's scale): never a size; known when every
+  // name it uses is bound.
+  bool real = false;
+  std::optional<double> real_number;
   std::string symbol;   // the expression is exactly this unbound name
   std::string unbound;  // the first unbound name it uses
   std::size_t offset = 0, end = 0;
+};
+
+// One entry of a dict literal: its key, where its value is written, and the value (as an
+// assignment's right-hand side reads it: nullopt and `symbol` for an unbound name).
+struct DictEntry {
+  std::string key;
+  Token at;
+  std::optional<nlohmann::json> value;
+  std::string symbol;
 };
 
 // Reads what people paste from their model code: assignments of sizes (d_model = 512),
@@ -237,15 +251,24 @@ class PythonReader {
         read_tuple_assignment();
         continue;
       }
-      if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct &&
-          (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
-        std::string target = assignment_target();
-        if (starts_module_call()) {
+      auto assign_to = [&](const std::string& target) {
+        if (lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "{") {
+          read_dict(target);
+        } else if (starts_module_call()) {
           modules_[target] = parse_module({});
           constructed.emplace_back(target, first);
         } else {
           assign(target);
         }
+      };
+      bool block = first.text == "else" || first.text == "try" || first.text == "finally";  // not annotations: refused below
+      if (first.kind == Token::Kind::Name && !block && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == ":") {
+        if (read_annotation()) assign_to(first.text);
+        continue;
+      }
+      if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct &&
+          (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
+        assign_to(assignment_target());
         continue;
       }
       std::string key = fmt::format("<call at {}>", first.offset);
@@ -288,6 +311,25 @@ class PythonReader {
     return target;
   }
 
+  // NAME: annotation [= ...] (self.attn: nn.MultiheadAttention = nn.MultiheadAttention(...)):
+  // the name and annotation taken, and the '=' when there is one (true: its value follows); an
+  // annotation alone binds nothing.
+  bool read_annotation() {
+    Lexer line_end = lexer_;
+    line_end.skip_line();
+    std::size_t next_line = line_end.peek().offset;
+    lexer_.take();
+    lexer_.take();  // ':'
+    int depth = 0;
+    while (lexer_.peek().kind != Token::Kind::End && lexer_.peek().offset < next_line) {
+      if (depth == 0 && lexer_.accept("=")) return true;
+      Token token = lexer_.take();
+      if (token.text == "[" || token.text == "(") ++depth;
+      if (token.text == "]" || token.text == ")") --depth;
+    }
+    return false;
+  }
+
   bool starts_module_call() const {
     const Token& token = lexer_.peek();
     return token.kind == Token::Kind::Name && canonical_module_type(token.text).has_value();
@@ -304,8 +346,14 @@ class PythonReader {
     }
     if (token.kind == Token::Kind::String) return lexer_.take().text;
     if (std::optional<double> number = float_literal()) return *number;
+    // A name bound to something other than a size (device = None, batch_first = True): its value.
+    if (auto bound = values_.find(token.text); token.kind == Token::Kind::Name && bound != values_.end() && !bound->second.is_number_integer()) {
+      lexer_.take();
+      return bound->second;
+    }
     IntValue value = expression();
     if (value.number) return *value.number;
+    if (value.real_number) return *value.real_number;
     symbol = value.symbol;
     return std::nullopt;
   }
@@ -313,6 +361,7 @@ class PythonReader {
   void bind(const std::string& name, const std::optional<nlohmann::json>& value, const std::string& symbol) {
     aliases_.erase(name);
     values_.erase(name);
+    dicts_.erase(name);
     if (value) {
       values_[name] = *value;
     } else if (!symbol.empty() && symbol != name) {
@@ -325,6 +374,55 @@ class PythonReader {
     std::string symbol;
     std::optional<nlohmann::json> value = right_hand_side(symbol);
     bind(name, value, symbol);
+  }
+
+  // NAME = {'key': value, ...}, as PyTorch's own modules gather their factory arguments
+  // (factory_kwargs = {'device': device, 'dtype': dtype}) to pass them on with **NAME. Each
+  // value is read when the dict is built, as Python evaluates it.
+  void read_dict(const std::string& name) {
+    Token open = lexer_.take();
+    enter(open);
+    std::vector<DictEntry> entries;
+    while (!lexer_.accept("}")) {
+      Token key = lexer_.take();
+      if (key.kind != Token::Kind::String) {
+        lexer_.fail(key.offset, std::max<std::size_t>(1, key.text.size()), "expected a string key: only keyword dicts are passed on with **");
+      }
+      lexer_.expect(":");
+      DictEntry entry{key.text, lexer_.peek(), std::nullopt, {}};
+      entry.value = right_hand_side(entry.symbol);
+      std::erase_if(entries, [&](const DictEntry& earlier) { return earlier.key == entry.key; });  // a repeated key: the last wins
+      entries.push_back(std::move(entry));
+      if (!lexer_.accept(",")) {
+        lexer_.expect("}");
+        break;
+      }
+    }
+    --depth_;
+    bind(name, std::nullopt, {});
+    dicts_[name] = std::move(entries);
+  }
+
+  // A dict entry passed as the keyword argument `option`: its value as the option's kind. An
+  // unbound name stays a symbol where a bare name would (sizes; options that change no shape).
+  nlohmann::json dict_value(const OptionSchema& option, const std::string& dict, const DictEntry& entry) {
+    if (entry.value) {
+      if (option.kind == OptionKind::DType && entry.value->is_string() && parse_dtype(entry.value->get<std::string>())) {
+        return dtype_name(*parse_dtype(entry.value->get<std::string>()));
+      }
+      return checked(option, *entry.value, entry.at, fmt::format("{}['{}']", dict, entry.key));
+    }
+    if (option.kind == OptionKind::DType && parse_dtype(entry.symbol)) return dtype_name(*parse_dtype(entry.symbol));  // torch.float16
+    bool size = option.kind == OptionKind::Int || option.kind == OptionKind::IntOrList || option.kind == OptionKind::OptionalInt;
+    bool shapeless = option.kind == OptionKind::Float || option.kind == OptionKind::Device;
+    if (!entry.symbol.empty() && size) return entry.symbol;
+    if (!entry.symbol.empty() && shapeless) return {{"$unbound", entry.symbol}};
+    std::string what = entry.symbol.empty() ? "an expression of names" : fmt::format("'{}'", entry.symbol);
+    lexer_.fail(entry.at.offset, std::max<std::size_t>(1, entry.at.text.size()),
+                fmt::format("{} (from **{}) must be {}, but {}['{}'] is {}, which nothing binds", option.name, dict,
+                            option_kind_text(option.kind), dict, entry.key, what),
+                fmt::format("bind it before the dict: a line \"{} = None\" (PyTorch's default) or the value itself",
+                            entry.symbol.empty() ? entry.key : entry.symbol));
   }
 
   // a, b = 512, 8: every value is read before any name is bound, as Python does.
@@ -471,6 +569,11 @@ class PythonReader {
     value.offset = name.offset;
     value.end = close.offset + 1;
     value.symbol.clear();
+    if (value.real) {  // int(d ** 0.5): truncated toward zero
+      if (value.real_number) value.number = static_cast<std::int64_t>(std::trunc(*value.real_number));
+      value.real = false;
+      value.real_number.reset();
+    }
     return value;
   }
 
@@ -483,13 +586,55 @@ class PythonReader {
       --depth_;
       operand.offset = token.offset;
       operand.symbol.clear();
+      if (token.text == "-" && operand.real_number) operand.real_number = -*operand.real_number;
       if (token.text == "-" && operand.number) {
         if (*operand.number == std::numeric_limits<std::int64_t>::min()) lexer_.fail(token.offset, operand.end - token.offset, "integer out of range");
         operand.number = -*operand.number;
       }
       return operand;
     }
-    return atom();
+    return power();
+  }
+
+  // atom ** factor, as Python binds it (-2 ** 2 is -4, 2 ** -1 is 0.5): an integer for a
+  // non-negative integer exponent, else a float (an attention's scale, head_dim ** -0.5).
+  IntValue power() {
+    IntValue base = atom();
+    bool starts = lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "*" && lexer_.peek_second().kind == Token::Kind::Punct &&
+                  lexer_.peek_second().text == "*" && lexer_.peek_second().offset == lexer_.peek().offset + 1;
+    if (!starts) return base;
+    Token op = lexer_.take();
+    lexer_.take();
+    enter(op);
+    IntValue exponent;
+    std::size_t exponent_offset = lexer_.peek().offset;
+    if (std::optional<double> literal = float_literal()) {
+      exponent.real = true;
+      exponent.real_number = *literal;
+      exponent.end = lexer_.peek().offset;
+    } else {
+      exponent = unary();
+    }
+    --depth_;
+    IntValue result;
+    result.offset = base.offset;
+    result.end = std::max(exponent.end, exponent_offset);
+    result.unbound = !base.unbound.empty() ? base.unbound : exponent.unbound;
+    std::optional<double> b = base.number ? std::optional<double>(static_cast<double>(*base.number)) : base.real_number;
+    std::optional<double> e = exponent.number ? std::optional<double>(static_cast<double>(*exponent.number)) : exponent.real_number;
+    result.real = base.real || exponent.real || (exponent.number && *exponent.number < 0) || (!exponent.number && !exponent.real);
+    if (!result.real && base.number && exponent.number) {
+      std::int64_t value = 1;
+      for (std::int64_t i = 0; i < *exponent.number; ++i) {
+        if (__builtin_mul_overflow(value, *base.number, &value)) lexer_.fail(result.offset, result.end - result.offset, "integer out of range");
+        if (value == 0 || value == 1) break;  // stays put: 0 ** n, 1 ** n
+      }
+      result.number = value;
+    } else if (result.real && b && e) {
+      if (*b == 0 && *e < 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: 0.0 cannot be raised to a negative power");
+      result.real_number = std::pow(*b, *e);
+    }
+    return result;
   }
 
   IntValue atom() {
@@ -522,6 +667,11 @@ class PythonReader {
         value.symbol = value.unbound = alias == aliases_.end() ? token.text : alias->second;
         return value;
       }
+      if (bound->second.is_number_float()) {  // scale = head_dim ** -0.5, used again
+        value.real = true;
+        value.real_number = bound->second.get<double>();
+        return value;
+      }
       if (!bound->second.is_number_integer()) {
         lexer_.fail(token.offset, token.text.size(), fmt::format("{} is {}, not an integer", token.text, bound->second.dump()));
       }
@@ -537,6 +687,16 @@ class PythonReader {
     result.offset = left.offset;
     result.end = right.end;
     result.unbound = !left.unbound.empty() ? left.unbound : right.unbound;
+    if (left.real || right.real) {
+      // Float arithmetic (a scale times a factor): the value, when both sides are known.
+      result.real = true;
+      std::optional<double> a = left.number ? std::optional<double>(static_cast<double>(*left.number)) : left.real_number;
+      std::optional<double> b = right.number ? std::optional<double>(static_cast<double>(*right.number)) : right.real_number;
+      if (!a || !b) return result;
+      if (op == "//" && *b == 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: float floor division by zero");
+      result.real_number = op == "+" ? *a + *b : op == "-" ? *a - *b : op == "*" ? *a * *b : std::floor(*a / *b);
+      return result;
+    }
     if (!left.number || !right.number) return result;
     std::int64_t a = *left.number, b = *right.number, value = 0;
     bool overflow = false;
@@ -557,6 +717,10 @@ class PythonReader {
   nlohmann::json integer_value(const OptionSchema& option) {
     IntValue value = expression();
     if (value.number) return *value.number;
+    if (value.real) {
+      lexer_.fail(value.offset, value.end - value.offset,
+                  fmt::format("{} is a float here (a float name, or '**' with a negative or float exponent): sizes are integers", option.name));
+    }
     if (!value.symbol.empty()) return value.symbol;
     lexer_.fail(value.offset, value.end - value.offset,
                 fmt::format("{} is computed from {}, which nothing binds", option.name, value.unbound),
@@ -627,7 +791,7 @@ class PythonReader {
       return parse_module(option.module_type);
     }
     if (std::optional<std::string> name = unbound_shapeless_option(option)) return {{"$unbound", *name}};
-    if (std::optional<nlohmann::json> bound = bound_name()) return checked(option, *bound, lexer_.peek());
+    if (std::optional<nlohmann::json> bound = bound_name()) return checked(option, *bound, lexer_.peek(), "the name before is bound to");
     if (option.kind == OptionKind::IntOrList && (lexer_.peek().text == "(" || lexer_.peek().text == "[") &&
         lexer_.peek().kind == Token::Kind::Punct) {
       // A list of sizes, unless the parenthesis only groups an expression: (d_model).
@@ -679,6 +843,7 @@ class PythonReader {
         if (std::optional<double> number = float_literal()) return *number;
         {
           IntValue value = expression();
+          if (value.real_number) return *value.real_number;
           if (!value.number) wrong(option, value.offset, value.end - value.offset);
           return static_cast<double>(*value.number);
         }
@@ -720,7 +885,8 @@ class PythonReader {
   }
 
   // A bound name's value as this option's kind.
-  nlohmann::json checked(const OptionSchema& option, const nlohmann::json& value, const Token& next) {
+  // `what` names where the value comes from, `next` is where to point.
+  nlohmann::json checked(const OptionSchema& option, const nlohmann::json& value, const Token& next, const std::string& what) {
     bool fits = false;
     switch (option.kind) {
       case OptionKind::Int:
@@ -734,9 +900,51 @@ class PythonReader {
       case OptionKind::Module:
       case OptionKind::OptionalModule: break;
     }
-    if (!fits) lexer_.fail(next.offset, 1, fmt::format("{} must be {}, but the name before is bound to {}", option.name, option_kind_text(option.kind), value.dump()));
+    if (!fits) {
+      lexer_.fail(next.offset, std::max<std::size_t>(1, next.text.size()),
+                  fmt::format("{} must be {}, but {} is {}", option.name, option_kind_text(option.kind), what, value.dump()));
+    }
     if (option.kind == OptionKind::DType && value.is_string()) return dtype_name(*parse_dtype(value.get<std::string>()));
     return value;
+  }
+
+  // The option a keyword argument names, as Python's call checks it.
+  const OptionSchema& keyword_option(const ModuleSchema& schema, const std::set<std::string>& given, const std::string& keyword,
+                                     const Token& at) {
+    const OptionSchema* option = nullptr;
+    std::vector<std::string> names;
+    for (const OptionSchema& candidate : schema.options) {
+      names.push_back(candidate.name);
+      if (candidate.name == keyword) option = &candidate;
+    }
+    std::size_t length = std::max<std::size_t>(1, at.text.size());
+    if (option == nullptr) {
+      lexer_.fail(at.offset, length,
+                  fmt::format("{}.__init__() got an unexpected keyword argument '{}'{}", schema.type, keyword, did_you_mean(keyword, names)));
+    }
+    if (given.count(option->name) != 0) {
+      lexer_.fail(at.offset, length, fmt::format("{}.__init__() got multiple values for argument '{}'", schema.type, option->name));
+    }
+    return *option;
+  }
+
+  // **NAME with NAME a dict built earlier: its entries as keyword arguments (taken). False,
+  // nothing taken, when the next argument is not such a splat.
+  bool read_dict_splat(const ModuleSchema& schema, nlohmann::json& module, std::set<std::string>& given) {
+    Lexer probe = lexer_;
+    if (!probe.accept("*") || !probe.accept("*")) return false;
+    Token name = probe.take();
+    auto dict = dicts_.find(name.text);
+    if (name.kind != Token::Kind::Name || dict == dicts_.end()) return false;
+    lexer_.take();
+    lexer_.take();
+    lexer_.take();
+    for (const DictEntry& entry : dict->second) {
+      const OptionSchema& option = keyword_option(schema, given, entry.key, name);
+      given.insert(option.name);
+      module[option.name] = dict_value(option, name.text, entry);
+    }
+    return true;
   }
 
   // A constructor call, Name(arguments...), of a module; `expected_type` when nested in an option.
@@ -767,6 +975,14 @@ class PythonReader {
     bool keywords_started = false;
     while (!lexer_.accept(")")) {
       Token first = lexer_.peek();
+      if (read_dict_splat(schema, module, given)) {
+        keywords_started = true;
+        if (!lexer_.accept(",")) {
+          lexer_.expect(")");
+          break;
+        }
+        continue;
+      }
       if (first.kind == Token::Kind::Punct && first.text == "*") {
         Token splat = lexer_.peek_second();
         lexer_.fail(first.offset, splat.offset + splat.text.size() - first.offset,
@@ -780,20 +996,7 @@ class PythonReader {
         lexer_.take();
         lexer_.take();
         keywords_started = true;
-        std::vector<std::string> names;
-        for (const OptionSchema& candidate : schema.options) {
-          names.push_back(candidate.name);
-          if (candidate.name == first.text) option = &candidate;
-        }
-        if (option == nullptr) {
-          lexer_.fail(first.offset, first.text.size(),
-                      fmt::format("{}.__init__() got an unexpected keyword argument '{}'{}", schema.type, first.text,
-                                  did_you_mean(first.text, names)));
-        }
-        if (given.count(option->name) != 0) {
-          lexer_.fail(first.offset, first.text.size(),
-                      fmt::format("{}.__init__() got multiple values for argument '{}'", schema.type, option->name));
-        }
+        option = &keyword_option(schema, given, first.text, first);
       } else {
         if (keywords_started) lexer_.fail(first.offset, first.text.size(), "positional argument follows keyword argument");
         if (position >= schema.options.size()) {
@@ -824,6 +1027,7 @@ class PythonReader {
   std::map<std::string, std::string> aliases_;     // names bound to an unbound name (self.d_model = d_model)
   std::set<std::string> given_;                    // names --dim or "dims" binds
   std::map<std::string, nlohmann::json> modules_;  // names bound to modules
+  std::map<std::string, std::vector<DictEntry>> dicts_;  // names bound to dict literals
   std::set<std::string> used_;                     // modules passed to another module
   int depth_ = 0;
   bool dividend_of_int_ = false;  // reading int(a / b)'s dividend, where '/' ends the term

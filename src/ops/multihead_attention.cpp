@@ -222,6 +222,19 @@ class MhaRules {
                        layout_reading(key_, "S", "E"));
   }
 
+  // The reading of the inputs' dims, for a diagnostic about them; and, when the constructor
+  // (pasted, inline or in a spec) does not write batch_first, that the reading is PyTorch's
+  // default: the usual cause of a batch/sequence mix-up is the option nobody wrote.
+  void add_layout_notes(Diagnostic& diagnostic) const {
+    diagnostic.notes.push_back(batch_first_reading());
+    const ModuleDecl* module = ctx_.module;
+    if (!batched_ || module == nullptr || std::find(module->given.begin(), module->given.end(), "batch_first") != module->given.end()) {
+      return;
+    }
+    diagnostic.notes.push_back(
+        "batch_first is left out of the constructor, so it is PyTorch's default False: dim 0 is the sequence and dim 1 the batch");
+  }
+
   std::string dim_role(int dim) const {
     return fmt::format("dim {}, because batch_first={}", dim, m_.batch_first ? "True" : "False");
   }
@@ -263,7 +276,7 @@ class MhaRules {
                       use.batch ? "batch" : "sequence", dim_role(use.dim)),
           use.arg, use.dim);
       if (batched_) {
-        diagnostic.notes.push_back(batch_first_reading());
+        add_layout_notes(diagnostic);
         diagnostic.notes.push_back("PyTorch raises nothing: attention silently runs over the wrong dim");
         ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),
                             {{"batch_first", !m_.batch_first}});
@@ -283,7 +296,7 @@ class MhaRules {
             seq_use.arg, seq_use.dim);
         diagnostic.related.push_back(ctx_.related(*batch_use.arg, batch_use.dim,
                                                   fmt::format("{} batch N = {} ({})", batch_use.arg->argument, symbol, dim_role(batch_use.dim))));
-        if (batched_) diagnostic.notes.push_back(batch_first_reading());
+        if (batched_) add_layout_notes(diagnostic);
       }
     }
   }
@@ -334,7 +347,7 @@ class MhaRules {
         DiagId::QueryEmbedDim,
         fmt::format("{} feature size ({}) is not {} ({})", query_.argument, Eq.str(), ctx_.written_option("embed_dim").value_or("embed_dim"), E_), &query_, feature);
     diagnostic.related.push_back({fmt::format("{} = {}", ctx_.written_option("embed_dim").value_or("embed_dim"), E_), ctx_.option_location("embed_dim")});
-    if (batched_) diagnostic.notes.push_back(batch_first_reading());
+    if (batched_) add_layout_notes(diagnostic);
     ctx_.pytorch_raises(diagnostic, "AssertionError",
                         fmt::format("was expecting embedding dimension of {}, but got {}", E_, Eq.str()));
     // A permuted query: embed_dim sits in another dim.
@@ -491,7 +504,7 @@ class MhaRules {
         fmt::format("{} is {}; a {}-D mask must be {} = {}", attn_.argument, tuple_str(attn_.shape), rank,
                     rank == 2 ? "(L, S)" : "(N*num_heads, L, S)", tuple_str(expected)),
         &attn_);
-    diagnostic.notes.push_back(batch_first_reading());
+    add_layout_notes(diagnostic);
     ctx_.pytorch_raises(diagnostic, "RuntimeError",
                         fmt::format("The shape of the {}D attn_mask is {}, but should be {}.", rank, torch_size_str(attn_.shape),
                                     tuple_str(expected)));
@@ -523,7 +536,7 @@ class MhaRules {
         &key_, batch_);
     diagnostic.related.push_back(ctx_.related(query_, batch_, fmt::format("query batch N = {} ({})", N_.str(), dim_role(batch_))));
     diagnostic.related.push_back(ctx_.related(key_, batch_, fmt::format("key batch = {} (dim {})", Nk_.str(), batch_)));
-    diagnostic.notes.push_back(batch_first_reading());
+    add_layout_notes(diagnostic);
     if (m_.add_bias_kv) {
       ctx_.pytorch_raises(diagnostic, "RuntimeError",
                           fmt::format("Sizes of tensors must match except in dimension 0. Expected size {} but got size {} for "
@@ -556,7 +569,7 @@ class MhaRules {
     if (!batched_) return;
     for (Diagnostic& diagnostic : ctx_.diagnostics) {
       if (diagnostic.id != DiagId::RoleCondition || diagnostic.call != ctx_.call.id || !diagnostic.fixes.empty()) continue;
-      diagnostic.notes.push_back(batch_first_reading());
+      add_layout_notes(diagnostic);
       propose_layout_fixes(diagnostic);
     }
   }
@@ -615,7 +628,7 @@ class MhaRules {
       diagnostic.related.push_back(ctx_.related(query_, batch_, fmt::format("N = {} from query ({})", N_.str(), dim_role(batch_))));
     }
     diagnostic.related.push_back(ctx_.related(key_, seq_, fmt::format("S = {} from key (dim {})", S_.str(), seq_)));
-    if (batched_) diagnostic.notes.push_back(batch_first_reading());
+    if (batched_) add_layout_notes(diagnostic);
     if (!batch_ok) {
       ctx_.pytorch_raises(diagnostic, "AssertionError",
                           fmt::format("Expected key_padded_mask.shape[0] to be {}, but got {}", N_.str(), kpm_batch.str()));

@@ -4,6 +4,8 @@
 // over their parts. Each attention block runs nn.MultiheadAttention's own rules in an inner
 // context, so that every error is the one PyTorch raises there; the feed-forward block and the
 // residual adds cannot fail once attention has produced (..., d_model).
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "mhacheck/module_config.hpp"
@@ -23,6 +25,9 @@ ModuleDecl attention_module(const LayerConfig& config) {
   attention.pointer = config.holder->pointer;
   attention.written_as_call = config.holder->written_as_call;
   attention.path_in_call = config.holder->path_in_call;
+  // The layer passes batch_first on: written for the attention where it is for the layer.
+  const std::vector<std::string>& written = config.holder->given;
+  if (std::find(written.begin(), written.end(), "batch_first") != written.end()) attention.given.push_back("batch_first");
   return attention;
 }
 

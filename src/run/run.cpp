@@ -118,6 +118,7 @@ class Runner {
       diagnostic.pytorch_error = load_error(
           "RuntimeError", fmt::format("Error(s) in loading state_dict for {}:\n\tMissing key(s) in state_dict: {}. ", module.type, names));
       diagnostic.notes.push_back(checkpoint_reading(file, module.prefix));
+      note_bias_left_at_default(diagnostic, module, missing);
     }
     // A file may hold more than this module's state_dict (inputs, other modules), so only
     // names that some module of this type has count as unexpected, as load_state_dict would
@@ -154,6 +155,19 @@ class Runner {
       array = std::move(converted);
     }
     return parameters_.emplace(module.name, std::move(loaded)).first->second;
+  }
+
+  // A checkpoint that lacks only biases, for a module whose constructor does not write bias:
+  // PyTorch's default bias=True is the likely difference from the module that saved it.
+  static void note_bias_left_at_default(Diagnostic& diagnostic, const ModuleDecl& module, const std::vector<std::string>& missing) {
+    const std::vector<OptionSchema>& options = find_module_schema(module.type)->options;
+    bool has_bias = std::any_of(options.begin(), options.end(), [](const OptionSchema& option) { return option.name == "bias"; });
+    bool written = std::find(module.given.begin(), module.given.end(), "bias") != module.given.end();
+    bool only_biases = std::all_of(missing.begin(), missing.end(), [](const std::string& name) { return name.ends_with("bias"); });
+    if (!has_bias || written || !only_biases) return;
+    diagnostic.notes.push_back(
+        "bias is left out of the constructor, so it is PyTorch's default True; a module built with bias=False saves no biases: "
+        "construct with bias=False if the checkpoint's module was");
   }
 
   // The constructor values the checkpoint was saved with, when changing one integer option (or

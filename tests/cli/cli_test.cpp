@@ -108,6 +108,33 @@ TEST_CASE("cli: explain", "[cli]") {
   CHECK(examples >= 3);
 }
 
+TEST_CASE("cli: the README's \"30 seconds\" commands print what it shows", "[cli]") {
+  std::string readme = mhacheck::test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/README.md");
+  std::size_t begin = readme.find("## 30 seconds"), end = readme.find("\n## ", begin + 1);
+  REQUIRE(begin != std::string::npos);
+  std::istringstream section(readme.substr(begin, end - begin));
+  std::vector<std::string> commands;
+  std::string line;
+  while (std::getline(section, line)) {
+    if (line.rfind("$ mhacheck ", 0) != 0) continue;
+    // The command, over its '\' continuations, then the output up to the block's end.
+    std::string args = line.substr(std::string("$ mhacheck ").size());
+    while (!args.empty() && args.back() == '\\' && std::getline(section, line)) {
+      args.pop_back();
+      args += line.substr(line.find_first_not_of(' '));
+    }
+    std::string shown;
+    while (std::getline(section, line) && line != "```") shown += line + "\n";
+    INFO("mhacheck " << args);
+    CHECK(cli(args).out == shown);
+    commands.push_back(args);
+  }
+  // The spec file, a pasted line (--module) and a pasted error (explain).
+  REQUIRE(commands.size() == 3);
+  CHECK(commands[1].find("--module \"self.attn = ") != std::string::npos);
+  CHECK(commands[2].rfind("explain \"RuntimeError: ", 0) == 0);
+}
+
 TEST_CASE("cli: inline flags and spec files do not mix, and --value needs --key", "[cli]") {
   CHECK(cli("check --dim B=3 examples/seed_example1.json").status == 2);
   Run value_alone = cli("check --color never --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --value '(3, 2, 8)'");

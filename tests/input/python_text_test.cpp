@@ -102,6 +102,11 @@ TEST_CASE("Python as people write it: assignments, several lines, names and inte
   // Python's integer arithmetic: precedence, parentheses, // floors towards minus infinity.
   CHECK(parse_module_call("nn.Linear(2 + 3 * (4 - 1), -7 // 2 + 10)", origin()) == json{{"type", "Linear"}, {"in_features", 11}, {"out_features", 6}});
   CHECK(parse_module_call("nn.Linear(7 // -2 + 10, 1_000)", origin())["in_features"] == 6);
+  // ** binds tighter than a unary minus on its left and takes one on its right, as in Python;
+  // with a negative or float exponent it makes a float: a scale, never a size.
+  CHECK(parse_module_call("n = 2 ** 3 ** 2\nnn.Linear(n, -2 ** 2 + 12)", origin()) == json{{"type", "Linear"}, {"in_features", 512}, {"out_features", 8}});
+  CHECK(parse_module_call("head_dim = 64\nscale = head_dim ** -0.5\nnn.LayerNorm(head_dim, eps=scale * 2 ** -4)", origin())["eps"] == 0.125 / 16);
+  CHECK(parse_module_call("nn.Linear(int(64 ** 0.5), 4)", origin())["in_features"] == 8);
   // A lone unbound name stays a symbol for the spec's dims to bind; dropout may stay unbound.
   json symbolic = parse_module_call("nn.MultiheadAttention(d_model, nhead, dropout=p)", origin());
   CHECK(symbolic == json{{"type", "MultiheadAttention"}, {"embed_dim", "d_model"}, {"num_heads", "nhead"}, {"dropout", {{"$unbound", "p"}}}});
@@ -131,6 +136,11 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("nn.Linear(int(d / 2), 4)") == "1:11: in_features is computed from d, which nothing binds");
   CHECK(error_at("nn.Linear(int(8 / 2) / 2, 4)") == "1:22: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
   CHECK(error_at("nn.Linear(9223372036854775807 + 1, 4)") == "1:11: integer out of range");
+  CHECK(error_at("nn.Linear(2 ** 63, 4)") == "1:11: integer out of range");
+  CHECK(error_at("nn.Linear(2 ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
+  CHECK(error_at("nn.Linear(d ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
+  CHECK(error_at("p = 0.1\nnn.Linear(p * 10, 4)") == "2:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
+  CHECK(error_at("s = 0 ** -1\nnn.Linear(8, 4)") == "1:5: ZeroDivisionError: 0.0 cannot be raised to a negative power");
   CHECK(error_at("layers[head] = nn.Linear(8, 4)") == "1:8: expected a string or an integer key");
   CHECK(error_at("layers[0] nn.Linear(8, 4)") == "1:11: expected '=', found 'nn.Linear'");
   CHECK(error_at("a = nn.Linear(8, 4)\nb = nn.LayerNorm(4)") == "2:1: the text constructs 2 modules (a, b); one is checked at a time");
@@ -138,6 +148,44 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("d_model = 512") == "1:1: expected a module constructor such as nn.MultiheadAttention(512, 8)");
   CHECK(error_at("x = 4\nnn.Linear(x, y=2)") == "2:14: Linear.__init__() got an unexpected keyword argument 'y'");
   CHECK(error_at("nn.Linear(" + std::string(200, '(') + "1" + std::string(200, ')') + ", 2)").find("nested more than 64 deep") != std::string::npos);
+}
+
+TEST_CASE("a dict literal passed on with ** gives its entries as keyword arguments", "[python]") {
+  // PyTorch's own modules (torch/nn/modules/transformer.py) build their layers this way.
+  json attention = parse_module_call(
+      "def __init__(self, d_model: int, nhead: int, batch_first: bool = False, device=None, dtype=None) -> None:\n"
+      "    factory_kwargs = {'device': device, 'dtype': dtype}\n"
+      "    self.self_attn = MultiheadAttention(d_model, nhead, batch_first=batch_first,\n"
+      "                                        **factory_kwargs)",
+      origin(), {{"d_model", 512}, {"nhead", 8}});
+  CHECK(attention == json{{"type", "MultiheadAttention"}, {"embed_dim", 512}, {"num_heads", 8}, {"batch_first", false},
+                          {"device", nullptr}, {"dtype", nullptr}});
+  // Values are read when the dict is built; dtypes as torch names; a repeated key keeps the last.
+  json linear = parse_module_call("n = 8\nkw = {'bias': False, 'out_features': n * 2, 'dtype': torch.float64, 'bias': True}\nn = 3\n"
+                                  "nn.Linear(n, **kw)",
+                                  origin());
+  CHECK(linear == json{{"type", "Linear"}, {"in_features", 3}, {"out_features", 16}, {"bias", true}, {"dtype", "float64"}});
+  // An unbound name stays a symbol where a bare one would: a size, a device.
+  CHECK(parse_module_call("kw = {'out_features': width, 'device': device}\nnn.Linear(8, **kw)", origin()) ==
+        json{{"type", "Linear"}, {"in_features", 8}, {"out_features", "width"}, {"device", {{"$unbound", "device"}}}});
+}
+
+TEST_CASE("a ** splat that cannot be read is refused with the place", "[python]") {
+  auto error_at = [](const std::string& text) {
+    try {
+      parse_module_call(text, origin());
+    } catch (const InputError& error) {
+      return std::to_string(error.location().line) + ":" + std::to_string(error.location().column) + ": " + error.what();
+    }
+    return std::string("no error");
+  };
+  CHECK(error_at("kw = {'device': device, 'dtype': dtype}\nnn.Linear(8, 4, **kw)") ==
+        "1:34: dtype (from **kw) must be a dtype name such as \"float32\", but kw['dtype'] is 'dtype', which nothing binds");
+  CHECK(error_at("kw = {'dtype': None}\nnn.Linear(8, 4, dtype=None, **kw)") == "2:31: Linear.__init__() got multiple values for argument 'dtype'");
+  CHECK(error_at("kw = {'batch_first': True}\nnn.Linear(8, 4, **kw)") == "2:19: Linear.__init__() got an unexpected keyword argument 'batch_first'");
+  CHECK(error_at("kw = {'bias': 3}\nnn.Linear(8, 4, **kw)") == "1:15: bias must be true or false, but kw['bias'] is 3");
+  CHECK(error_at("kw = {bias: True}\nnn.Linear(8, 4, **kw)") == "1:7: expected a string key: only keyword dicts are passed on with **");
+  CHECK(error_at("nn.Linear(8, 4, **kwargs)") == "1:17: the arguments of a ** splat are not known here");
 }
 
 TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment, self attributes", "[python]") {
@@ -171,4 +219,8 @@ TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment
   CHECK(parse_module_call("nn.Linear(config.n_embd, 3 * config.n_embd)", origin(), {{"config.n_embd", 768}}) ==
         json{{"type", "Linear"}, {"in_features", 768}, {"out_features", 2304}});
   CHECK(parse_module_call("n_embd = 768\nnn.Linear(n_embd, 3 * n_embd, bias=False)", origin())["out_features"] == 2304);
+  // Annotated assignments bind as plain ones; an annotation alone binds nothing.
+  json annotated = parse_module_call("d_model: int = 64\nn_head: int\nself.attn: Optional[nn.Module] = nn.MultiheadAttention(d_model, n_head)",
+                                     origin(), {{"n_head", 4}});
+  CHECK(annotated == json{{"type", "MultiheadAttention"}, {"embed_dim", 64}, {"num_heads", 4}});
 }

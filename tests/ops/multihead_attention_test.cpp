@@ -2,6 +2,8 @@
 // problems, provenance, and the reading batch_first imposes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "test_support.hpp"
 
 using namespace mhacheck;
@@ -192,4 +194,36 @@ TEST_CASE("a key_padding_mask of the wrong rank: the message's article fits the 
   CHECK(test::find(unbatched, "MHA022")->message == "key_padding_mask is 2-D; an unbatched (2-D) query needs (S,)");
   Report batched = test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "key_padding_mask": [5])"));
   CHECK(test::find(batched, "MHA022")->message == "key_padding_mask is 1-D; a batched (3-D) query needs (N, S)");
+}
+
+TEST_CASE("a batch/sequence diagnostic says when batch_first is PyTorch's default, not written", "[mha]") {
+  const std::string left_out = "batch_first is left out of the constructor, so it is PyTorch's default False: dim 0 is the sequence and dim 1 the batch";
+  auto notes_of = [](const Report& report, DiagId id) {
+    for (const Diagnostic& diagnostic : report.diagnostics) {
+      if (diagnostic.id == id) return diagnostic.notes;
+    }
+    FAIL("no " << diag_info(id).code);
+    return std::vector<std::string>{};
+  };
+  auto has = [&](const std::vector<std::string>& notes) { return std::find(notes.begin(), notes.end(), left_out) != notes.end(); };
+  std::string batch_major = R"("query": [32, 1, 512], "key": [32, 10, 512], "value": [32, 10, 512])";
+  // Pasted without batch_first, in an object without it: said; written, even as False: not.
+  CHECK(has(notes_of(test::check_text(R"js({"module": "self.attn = nn.MultiheadAttention(512, 8, dropout=0.1)", )js" + batch_major + "}"),
+                     DiagId::BatchMismatch)));
+  CHECK(has(notes_of(test::check_text(flat("", batch_major)), DiagId::BatchMismatch)));
+  CHECK(!has(notes_of(test::check_text(flat(R"(, "batch_first": false)", batch_major)), DiagId::BatchMismatch)));
+  // A name that says batch where the default reads the sequence (MHA081): said.
+  CHECK(has(notes_of(test::check_text(flat("", R"("tensors": {"x": ["B", "T", 512]}, "query": "x", "key": "x", "value": "x")")),
+                     DiagId::SymbolNameRole)));
+  // A clean run's reading (MHA090) stays as it was.
+  Report clean = test::check_text(flat("", R"("query": [4, 2, 512], "key": [6, 2, 512], "value": [6, 2, 512])"));
+  CHECK(clean.ok());
+  CHECK(!has(notes_of(clean, DiagId::Interpretation)));
+  // A layer passes its own batch_first on: written for the layer is written for its attention.
+  std::string mask = R"("src": [32, 10, 512], "src_key_padding_mask": {"shape": [10, 32], "dtype": "bool"})";
+  CHECK(!has(notes_of(test::check_text(R"js({"module": "nn.TransformerEncoderLayer(512, 8, batch_first=True)", )js" + mask + "}"),
+                      DiagId::KeyPaddingMaskShape)));
+  CHECK(has(notes_of(test::check_text(R"js({"module": "nn.TransformerEncoderLayer(512, 8)", "src": [32, 10, 512], )js"
+                                      R"("src_key_padding_mask": {"shape": [32, 10], "dtype": "bool"}})"),
+                     DiagId::KeyPaddingMaskShape)));
 }

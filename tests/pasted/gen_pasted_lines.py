@@ -2,10 +2,16 @@
 """Runs every line of tests/pasted/pasted_lines.json under the installed PyTorch (1.13 from Debian)
 and writes what it does into the file's "pytorch" entries: the output shapes, or the exception.
 
-Each line's text is executed as written, with `torch`, `nn` and `F` imported, the "dims" bound as
+Each line's text is executed as written, with `torch`, `nn` and `F` imported (and the module
+classes by their bare names, as torch/nn/modules/transformer.py imports them), the "dims" bound as
 Python names (`config.n_embd` as an attribute of a namespace), and names the text leaves unbound
 (a dropout, an eps) set to 0.0 as PyTorch's defaults would be; the module is the value the last
 line assigns or evaluates. It is called with random tensors of the "args" shapes and the other args.
+
+Lines pasted from inside a method, as people select them, keep the source's indentation: each
+statement is read flush left (as mhacheck reads them). A pasted `def __init__(...)` header binds its
+parameters' defaults, as a call passing nothing but the "dims" would, and its body runs in place;
+`super().__init__()` lines are dropped (there is no class around them here).
 
 Where 1.13 and 2.x differ the file follows 2.x (tests/pytorch/*_cases.json, pytorch-2x-notes):
 F.scaled_dot_product_attention does not exist in 1.13, so its lines run 2.x's documented reference
@@ -52,17 +58,55 @@ class Namespace(types.SimpleNamespace):
         return 0.0
 
 
+BARE_CLASSES = ("MultiheadAttention", "Linear", "LayerNorm", "Embedding", "TransformerEncoder", "TransformerEncoderLayer",
+                "TransformerDecoder", "TransformerDecoderLayer", "Transformer")
+
+
+def flush_left(text):
+    """The text with each statement's first line flush left (continuation lines inside brackets as written)."""
+    lines, depth = [], 0
+    for line in text.split("\n"):
+        if depth == 0:
+            line = line.lstrip()
+        code = re.sub(r"'[^']*'|\"[^\"]*\"|#.*", "", line)
+        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def is_super_init(statement):
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    return (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "__init__"
+            and isinstance(call.func.value, ast.Call) and isinstance(call.func.value.func, ast.Name) and call.func.value.func.id == "super")
+
+
+def statements(text, env, dims):
+    """The text's statements; a leading def header binds its defaults (unless dims bind the name) and gives way to its body."""
+    text = flush_left(text)
+    header = re.match(r"def\s+\w+\s*\((?:[^()]|\([^()]*(?:\([^()]*\))*[^()]*\))*\)\s*(?:->\s*[^:]+)?:", text)
+    body = text
+    if header:
+        function = ast.parse(header.group(0) + " pass").body[0]
+        parameters = function.args.args
+        for parameter, default in zip(parameters[len(parameters) - len(function.args.defaults):], function.args.defaults):
+            if parameter.arg not in dims:
+                env[parameter.arg] = eval(compile(ast.Expression(default), "<pasted>", "eval"), env)
+        body = text[header.end():]
+    tree = ast.parse(body)
+    tree.body = [statement for statement in tree.body if not is_super_init(statement)]
+    return tree
+
+
 def build(line):
-    env = {"torch": torch, "nn": nn, "F": F, "math": math, "self": Namespace(), "config": Namespace(),
-           # the tutorials' `from torch.nn import TransformerEncoder, TransformerEncoderLayer`
-           "TransformerEncoder": nn.TransformerEncoder, "TransformerEncoderLayer": nn.TransformerEncoderLayer}
+    env = {"torch": torch, "nn": nn, "F": F, "math": math, "self": Namespace(), "config": Namespace()}
+    env.update({name: getattr(nn, name) for name in BARE_CLASSES})
     for name, size in line.get("dims", {}).items():
         owner, _, attribute = name.rpartition(".")
         if owner:
             setattr(env[owner], attribute, size)
         else:
             env[name] = size
-    tree = ast.parse(line["text"])
+    tree = statements(line["text"], env, line.get("dims", {}))
     # A dict assigned into (torchvision's heads_layers["head"] = ...) starts empty.
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name):

@@ -38,6 +38,8 @@ TEST_CASE("github: the annotation for seed example 1, then the summary", "[rende
         "key batch size (10) differs from query batch size (1) (call \"call\")"
         "%0Anote: with batch_first=False, query (32, 1, 512) is read as (L=32, N=1, E=512) and key (32, 10, 512) is "
         "read as (S=32, N=10, E=512)"
+        "%0Anote: batch_first is left out of the constructor, "
+        "so it is PyTorch's default False: dim 0 is the sequence and dim 1 the batch"
         "%0Apytorch: RuntimeError: shape '[32, 8, 64]' is invalid for input of size 163840"
         "%0Afix: construct with batch_first=True — valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10) "
         "[verified]");

@@ -47,6 +47,8 @@ TEST_CASE("sarif: the structure for seed example 1", "[render][sarif]") {
         "key batch size (10) differs from query batch size (1) (call \"call\")\n"
         "note: with batch_first=False, query (32, 1, 512) is read as (L=32, N=1, E=512) and key (32, 10, 512) is read "
         "as (S=32, N=10, E=512)\n"
+        "note: batch_first is left out of the constructor, "
+        "so it is PyTorch's default False: dim 0 is the sequence and dim 1 the batch\n"
         "pytorch: RuntimeError: shape '[32, 8, 64]' is invalid for input of size 163840\n"
         "fix: construct with batch_first=True — valid: attn_output (32, 1, 512), attn_output_weights (32, 1, 10) [verified]");
   CHECK(result["locations"] == json::parse(R"J([{"physicalLocation": {

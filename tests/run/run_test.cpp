@@ -5,6 +5,9 @@
 #include <cmath>
 #include <filesystem>
 
+#include <unistd.h>
+
+#include "mhacheck/npy.hpp"
 #include "mhacheck/render_run.hpp"
 #include "mhacheck/run.hpp"
 #include "test_support.hpp"
@@ -281,6 +284,32 @@ TEST_CASE("run: a checkpoint of another embed_dim is one load error, with the co
   REQUIRE(size->fixes.size() == 1);
   CHECK(size->fixes[0].description == "construct with embed_dim=8, as the checkpoint's module was");
   CHECK(size->fixes[0].patch == nlohmann::json::parse(R"x([{"op": "replace", "path": "/module", "value": "nn.MultiheadAttention(8, 2)"}])x"));
+}
+
+TEST_CASE("run: a checkpoint without biases notes that bias was left at its default", "[run]") {
+  // examples/run/mha_e8_h2.npz without its biases: what nn.MultiheadAttention(8, 2, bias=False) saves.
+  std::string full = std::string(MHACHECK_SOURCE_DIR) + "/examples/run/mha_e8_h2.npz";
+  std::string no_bias = (std::filesystem::temp_directory_path() / ("mhacheck_no_bias_" + std::to_string(::getpid()) + ".npz")).string();
+  std::vector<std::pair<std::string, Array>> members;
+  for (const std::string& name : list_npz(full)) {
+    if (!name.ends_with("bias")) members.emplace_back(name, read_npz(full, name, 1 << 20));
+  }
+  write_npz(no_bias, members, false);
+  auto missing_notes = [&](const std::string& module) {
+    RunOptions options = random_inputs();
+    options.weights = no_bias;
+    RunResult result = run_text(R"x({"module": ")x" + module + R"x(", "query": [3, 2, 8], "key": [5, 2, 8], "value": [5, 2, 8]})x", options);
+    const Diagnostic* missing = test::find(result.report, "MHA100");
+    REQUIRE(missing != nullptr);
+    CHECK_THAT(missing->message, Catch::Contains("has no \"in_proj_bias\", \"out_proj.bias\""));
+    return missing->notes;
+  };
+  std::vector<std::string> left_out = missing_notes("nn.MultiheadAttention(8, 2)");
+  std::vector<std::string> written = missing_notes("nn.MultiheadAttention(8, 2, bias=True)");
+  std::filesystem::remove(no_bias);
+  REQUIRE(left_out.size() == 2);
+  CHECK_THAT(left_out[1], Catch::StartsWith("bias is left out of the constructor, so it is PyTorch's default True"));
+  CHECK(written.size() == 1);
 }
 
 namespace {
