@@ -155,6 +155,32 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
         replay(self, spec)
 
+    def test_split_and_chunk_wire_each_output_and_replay(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                q, k, v = x.split(16, dim=2)
+                a, b = torch.split(x, [40, 8], -1)
+                c, d, e = x.chunk(3, -1)
+                g, h = x.chunk(2, dim=1)  # a dim of the symbol T: stays traced
+                return (q @ k.transpose(1, 2)).softmax(-1) @ v + a[..., :16] + b.mean() + c * d * e, torch.cat([g, h], 1)
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 48),), values=True)
+        self.assertIsNone(spec.error)
+        splits = [(c["op"], c.get("split_size", c.get("split_sizes", c.get("chunks"))), c["outputs"]) for c in spec.calls
+                  if c["op"] in ("split", "split_with_sizes", "chunk")]
+        self.assertEqual(splits, [("split", 16, ["split", "split.1", "split.2"]),
+                                  ("split_with_sizes", [40, 8], ["split_with_sizes", "split_with_sizes.1"]),
+                                  ("chunk", 3, ["chunk", "chunk.1", "chunk.2"])])
+        transpose = [c for c in spec.calls if c["op"] == "transpose"][0]
+        self.assertEqual(transpose["input"], "split.1")
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+        outputs = report["files"][0]["calls"][0]["outputs"]
+        self.assertEqual([outputs[n]["shape"] for n in ("split", "split.1", "split.2")], [[spec.sizes["B"], spec.sizes["T"], 16]] * 3)
+        traced = [t for t in spec.document["tensors"].values() if "made by torch chunk" in t.get("note", "")]
+        self.assertEqual([(t["shape"][0], t["shape"][2]) for t in traced], [("B", 48), ("B", 48)])
+        replay(self, spec)
+
     def test_check_finds_the_binary_in_the_environment(self):
         spec = mhacheck.trace(nn.Linear(8, 4), (mhacheck.shape("N", 8),))
         old = os.environ.get("MHACHECK")
