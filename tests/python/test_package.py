@@ -13,7 +13,7 @@ import torch.nn as nn
 
 import mhacheck
 from mhacheck._symbols import DimNamer, choose_probes
-from trace_support import BINARY, by_severity, check, main, replay
+from trace_support import BINARY, by_severity, check, line_number, main, replay, source_line
 
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 
@@ -180,6 +180,20 @@ class PackageTest(unittest.TestCase):
         traced = [t for t in spec.document["tensors"].values() if "made by torch chunk" in t.get("note", "")]
         self.assertEqual([(t["shape"][0], t["shape"][2]) for t in traced], [("B", 48), ("B", 48)])
         replay(self, spec)
+
+    def test_split_sizes_that_miss_the_dim_fail_at_the_models_line(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                q, k, v = x.split([32, 32, 32], dim=-1)  #: sizes miss
+                return q + k + v
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 80),))
+        self.assertIsInstance(spec.error, RuntimeError)
+        self.assertEqual((spec.calls[-1]["op"], spec.calls[-1]["split_sizes"]), ("split_with_sizes", [32, 32, 32]))
+        errors = by_severity(check(spec), "error")
+        self.assertEqual([e["code"] for e in errors], ["MHA345"])
+        here = os.path.abspath(__file__)
+        self.assertEqual(source_line(errors[0])[:2], (here, line_number(here, "sizes miss")))
 
     def test_check_finds_the_binary_in_the_environment(self):
         spec = mhacheck.trace(nn.Linear(8, 4), (mhacheck.shape("N", 8),))
