@@ -9,6 +9,7 @@ Two mechanisms, both in PyTorch 1.13 and 2.x:
   keyword arguments too (1.13's forward hooks do not).
 While a recorded module runs, nothing inside it is recorded.
 """
+import dis
 import inspect
 import math
 import os
@@ -28,16 +29,35 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _IDENTITY_OPS = {"detach", "to", "float", "type_as", "requires_grad_"}
 
 
-def _call_site():
-    """(absolute file, line) of the innermost frame outside torch and this package."""
+def _user_frame():
+    """(frame, absolute file) of the innermost frame outside torch and this package, or (None, None)."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         absolute = os.path.abspath(filename) if not filename.startswith("<") else filename
         if not absolute.startswith(_TORCH_DIR) and not absolute.startswith(_PACKAGE_DIR):
-            return absolute, frame.f_lineno
+            return frame, absolute
         frame = frame.f_back
-    return "<unknown>", 0
+    return None, None
+
+
+def _call_site():
+    """(absolute file, line) of the innermost frame outside torch and this package."""
+    frame, absolute = _user_frame()
+    return (absolute, frame.f_lineno) if frame is not None else ("<unknown>", 0)
+
+
+def _unpacked_names():
+    """How many names the model's line unpacks the call's result into (`q, k, v = x.split(...)`),
+    read from the instruction after the call in its bytecode; None when it does not unpack it."""
+    frame, _ = _user_frame()
+    if frame is None:
+        return None
+    for instruction in dis.get_instructions(frame.f_code):
+        if instruction.offset <= frame.f_lasti or instruction.opname in ("CACHE", "EXTENDED_ARG"):
+            continue
+        return instruction.argval if instruction.opname == "UNPACK_SEQUENCE" else None
+    return None
 
 
 def _int_list(values):
@@ -520,6 +540,11 @@ class _Tracer(TorchFunctionMode):
             self.depth -= 1
         results = tuple(result) if op in _SPLITTING else (result,)
         self._record(call, source, results, None, len(results))
+        unpacked = _unpacked_names() if op in _SPLITTING else None
+        if unpacked is not None and unpacked > len(results):
+            # The model unpacks more names than there are tensors: Python raises ValueError
+            # next. The spec names them all, so that the check reports it (MHA347) at this line.
+            call["outputs"] = call.get("outputs", []) + [f"{call['id']}.{i}" for i in range(len(results), unpacked)]
         return result
 
     def _symbolic_split(self, arguments):

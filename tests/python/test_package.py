@@ -195,6 +195,22 @@ class PackageTest(unittest.TestCase):
         here = os.path.abspath(__file__)
         self.assertEqual(source_line(errors[0])[:2], (here, line_number(here, "sizes miss")))
 
+    def test_a_chunk_the_model_unpacks_into_more_names_fails_at_its_line(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                a, b = x.chunk(2, -1)  # two of two: fine
+                q, k, v = x.chunk(3, -1)  #: unpack
+                return q + k + v + a + b
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 4),))
+        self.assertIsInstance(spec.error, ValueError)
+        self.assertEqual([c["outputs"] for c in spec.calls], [["chunk", "chunk.1"], ["chunk#2", "chunk#2.1", "chunk#2.2"]])
+        errors = by_severity(check(spec), "error")
+        self.assertEqual([e["code"] for e in errors], ["MHA347"])
+        self.assertIn("not enough values to unpack (expected 3, got 2)", errors[0]["pytorch_error"]["message"])
+        here = os.path.abspath(__file__)
+        self.assertEqual(source_line(errors[0])[:2], (here, line_number(here, "unpack")))
+
     def test_check_finds_the_binary_in_the_environment(self):
         spec = mhacheck.trace(nn.Linear(8, 4), (mhacheck.shape("N", 8),))
         old = os.environ.get("MHACHECK")
