@@ -301,6 +301,21 @@ const OperatorSchema kNarrow{"narrow",
                               {"length", ArgKind::Int, true, nullptr}},
                              {"output"},
                              ""};
+// torch.split(input, split_size, dim=0) with an integer split_size; with a list of sizes
+// torch.split is split_with_sizes(input, split_sizes, dim=0); torch.chunk(input, chunks, dim=0).
+// Each returns as many tensors as the arguments and the dim's size make.
+OperatorSchema split_schema(std::string name, const std::string& sizes, ArgKind kind) {
+  OperatorSchema schema{std::move(name),
+                        false,
+                        {{"input", ArgKind::Tensor, true, nullptr}, {sizes, kind, true, nullptr}, {"dim", ArgKind::Int, false, 0}},
+                        {},
+                        ""};
+  schema.variadic_outputs = true;
+  return schema;
+}
+const OperatorSchema kSplit = split_schema("split", "split_size", ArgKind::Int);
+const OperatorSchema kSplitWithSizes = split_schema("split_with_sizes", "split_sizes", ArgKind::IntList);
+const OperatorSchema kChunk = split_schema("chunk", "chunks", ArgKind::Int);
 
 // Every name a MultiheadAttention may have in its state_dict, whatever its arguments.
 const std::vector<std::string> kAttentionParameters = {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
@@ -371,6 +386,9 @@ std::vector<OperatorDef> build_table() {
       function(kGetitem, "Tensor.__getitem__", infer_getitem, forward_getitem, false),  // a method only
       function(kSelect, "torch.select", infer_select, forward_select, false),
       function(kNarrow, "torch.narrow", infer_narrow, forward_narrow, false),
+      function(kSplit, "torch.split", infer_split, forward_split, false),
+      function(kSplitWithSizes, "torch.split_with_sizes", infer_split_with_sizes, forward_split, false),
+      function(kChunk, "torch.chunk", infer_chunk, forward_split, false),
       function(kMatmul, "torch.matmul", infer_matmul, forward_matmul, true),
       function(kSoftmax, "F.softmax", infer_softmax, forward_softmax, true),
       function(kContiguous, "Tensor.contiguous", infer_same_shape, forward_reshape, false),  // a method only

@@ -16,7 +16,9 @@ TEST_CASE("operators: every row of the table is complete", "[operators]") {
     CHECK(names.insert(row.name()).second);
     CHECK(row.infer != nullptr);
     CHECK(row.forward != nullptr);
-    CHECK_FALSE(row.call.outputs.empty());
+    // Named outputs, or (split, chunk) as many as the arguments make, named by the rule.
+    CHECK(row.call.outputs.empty() == row.call.variadic_outputs);
+    if (row.call.variadic_outputs) CHECK(row.call.last_output_flag.empty());
     REQUIRE_FALSE(row.call.arguments.empty());
     bool has_tensor = false;
     for (const ArgSchema& argument : row.call.arguments) has_tensor = has_tensor || row.call.is_tensor(argument) || argument.kind == ArgKind::TensorList;

@@ -67,6 +67,9 @@ struct OperatorSchema {
   // When not empty: the last output exists only when this bool argument is true (PyTorch
   // returns None for attn_output_weights when need_weights is false).
   std::string last_output_flag;
+  // The number of outputs depends on the arguments and the input (split, chunk): `outputs` is
+  // empty, the rule names them "0", "1", ... and a call may name any number of them.
+  bool variadic_outputs = false;
 
   bool is_tensor(const ArgSchema& argument) const {
     return argument.kind == ArgKind::Tensor || argument.kind == ArgKind::Mask || argument.kind == ArgKind::Indices ||

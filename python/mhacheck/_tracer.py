@@ -9,6 +9,7 @@ Two mechanisms, both in PyTorch 1.13 and 2.x:
   keyword arguments too (1.13's forward hooks do not).
 While a recorded module runs, nothing inside it is recorded.
 """
+import dis
 import inspect
 import math
 import os
@@ -28,16 +29,35 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _IDENTITY_OPS = {"detach", "to", "float", "type_as", "requires_grad_"}
 
 
-def _call_site():
-    """(absolute file, line) of the innermost frame outside torch and this package."""
+def _user_frame():
+    """(frame, absolute file) of the innermost frame outside torch and this package, or (None, None)."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
         absolute = os.path.abspath(filename) if not filename.startswith("<") else filename
         if not absolute.startswith(_TORCH_DIR) and not absolute.startswith(_PACKAGE_DIR):
-            return absolute, frame.f_lineno
+            return frame, absolute
         frame = frame.f_back
-    return "<unknown>", 0
+    return None, None
+
+
+def _call_site():
+    """(absolute file, line) of the innermost frame outside torch and this package."""
+    frame, absolute = _user_frame()
+    return (absolute, frame.f_lineno) if frame is not None else ("<unknown>", 0)
+
+
+def _unpacked_names():
+    """How many names the model's line unpacks the call's result into (`q, k, v = x.split(...)`),
+    read from the instruction after the call in its bytecode; None when it does not unpack it."""
+    frame, _ = _user_frame()
+    if frame is None:
+        return None
+    for instruction in dis.get_instructions(frame.f_code):
+        if instruction.offset <= frame.f_lasti or instruction.opname in ("CACHE", "EXTENDED_ARG"):
+            continue
+        return instruction.argval if instruction.opname == "UNPACK_SEQUENCE" else None
+    return None
 
 
 def _int_list(values):
@@ -240,17 +260,43 @@ def _getitem(args, kwargs):
     return "getitem", {"input": args[0], "index": "[" + text + "]"}
 
 
-def _positional(op, names):
+def _positional(op, names, defaults=None):
     """A function of plain integer arguments after its input, by position or keyword."""
     def handler(args, kwargs):
         if len(args) > len(names) + 1 or set(kwargs) - set(names):
             return None
-        bound = dict(zip(names, args[1:]))
+        bound = dict(defaults or {})
+        bound.update(zip(names, args[1:]))
         bound.update(kwargs)
         if set(bound) != set(names) or not all(_plain_int(bound[n]) for n in names):
             return None
         return op, dict({"input": args[0]}, **{n: bound[n] for n in names})
     return handler
+
+
+def _split(args, kwargs):
+    """torch.split / Tensor.split: an integer is split, a list of sizes split_with_sizes."""
+    keys = {"split_size_or_sections", "split_size", "dim"}
+    if len(args) > 3 or set(kwargs) - keys:
+        return None
+    sizes = args[1] if len(args) > 1 else kwargs.get("split_size_or_sections", kwargs.get("split_size"))
+    dim = args[2] if len(args) > 2 else kwargs.get("dim", 0)
+    if not _plain_int(dim):
+        return None
+    if _plain_int(sizes):
+        return "split", {"input": args[0], "split_size": sizes, "dim": dim}
+    if isinstance(sizes, (list, tuple)) and all(_plain_int(s) for s in sizes):
+        return "split_with_sizes", {"input": args[0], "split_sizes": list(sizes), "dim": dim}
+    return None
+
+
+def _split_with_sizes(args, kwargs):
+    known = _split(args, {("split_size" if k == "split_sizes" else k): v for k, v in kwargs.items()})
+    return known if known is not None and known[0] == "split_with_sizes" else None
+
+
+# The ops that return several tensors, one output each.
+_SPLITTING = ("split", "split_with_sizes", "chunk")
 
 
 _SDPA_ARGUMENTS = ["query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"]
@@ -306,6 +352,9 @@ _FUNCTIONS = {
     "__getitem__": _getitem,
     "select": _positional("select", ["dim", "index"]),
     "narrow": _positional("narrow", ["dim", "start", "length"]),
+    "split": _split,
+    "split_with_sizes": _split_with_sizes,
+    "chunk": _positional("chunk", ["chunks", "dim"], defaults={"dim": 0}),
 }
 
 
@@ -466,6 +515,8 @@ class _Tracer(TorchFunctionMode):
         known = handler(args, kwargs) if handler is not None and args else None
         if known is not None and known[0] in ("getitem", "select", "narrow") and self._symbolic_position(args[1:], kwargs):
             known = None  # the spec's index is numbers: a position that stands for a symbol (x[:T]) stays traced
+        if known is not None and known[0] in _SPLITTING and self._symbolic_split(known[1]):
+            known = None  # how many pieces a symbolic dim makes depends on the symbol: stays traced
         if known is None:
             result = func(*args, **kwargs)
             self._unmodelled(name, args, kwargs, result)
@@ -487,8 +538,22 @@ class _Tracer(TorchFunctionMode):
             raise
         finally:
             self.depth -= 1
-        self._record(call, source, (result,), None, 1)
+        results = tuple(result) if op in _SPLITTING else (result,)
+        self._record(call, source, results, None, len(results))
+        unpacked = _unpacked_names() if op in _SPLITTING else None
+        if unpacked is not None and unpacked > len(results):
+            # The model unpacks more names than there are tensors: Python raises ValueError
+            # next. The spec names them all, so that the check reports it (MHA347) at this line.
+            call["outputs"] = call.get("outputs", []) + [f"{call['id']}.{i}" for i in range(len(results), unpacked)]
         return result
+
+    def _symbolic_split(self, arguments):
+        """True when the dim split or chunked reads as a symbol expression."""
+        tensor = arguments["input"]
+        dim = arguments["dim"]
+        if tensor.dim() == 0 or not -tensor.dim() <= dim < tensor.dim():
+            return False  # PyTorch raises: recorded, so that the check explains it
+        return isinstance(self.namer.name(int(tensor.shape[dim]))[0], str)
 
     def _symbolic_position(self, args, kwargs):
         """True when an integer of an index (or of select/narrow) reads as a symbol expression."""

@@ -1,9 +1,11 @@
-// getitem, select and narrow: a strided view of the input, copied out in C order. The view
-// comes from the same rule the check used (src/ops/index_expression.hpp for getitem).
+// getitem, select, narrow, and split, split_with_sizes and chunk (a view per piece): strided
+// views of the input, copied out in C order. The views come from the same rules the check used
+// (src/ops/index_expression.hpp for getitem, src/ops/split_sizes.hpp for the pieces).
 #include <stdexcept>
 
 #include "forward/forward_call.hpp"
 #include "ops/index_expression.hpp"
+#include "ops/split_sizes.hpp"
 
 namespace mhacheck {
 namespace {
@@ -79,5 +81,20 @@ ForwardResult forward_getitem(const ForwardCall& call) {
 ForwardResult forward_select(const ForwardCall& call) { return along(call, call.argument("index").get<std::int64_t>(), true); }
 
 ForwardResult forward_narrow(const ForwardCall& call) { return along(call, call.argument("start").get<std::int64_t>(), false); }
+
+ForwardResult forward_split(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::int64_t rank = static_cast<std::int64_t>(input.shape.size()), dim = call.argument("dim").get<std::int64_t>();
+  std::size_t d = static_cast<std::size_t>(dim < 0 ? dim + rank : dim);
+  std::vector<std::int64_t> strides = c_strides(input.shape), shape = input.shape;
+  ForwardResult result;
+  std::int64_t start = 0;
+  for (std::int64_t piece : piece_sizes(call.call->op, call.call->arguments, input.shape[d])) {
+    shape[d] = piece;
+    result.outputs.push_back(strided(input, start * strides[d], shape, strides));
+    start += piece;
+  }
+  return result;
+}
 
 }  // namespace mhacheck

@@ -741,9 +741,9 @@ class SpecReader {
       case ArgKind::OptionalFloat: fits = value.is_number() || value.is_null(); break;
       case ArgKind::Int: fits = small_integer(value); break;
       case ArgKind::OptionalInt: fits = value.is_null() || small_integer(value); break;
-      case ArgKind::IntList:
+      case ArgKind::IntList:  // permute's dims, split_with_sizes' sizes (one per output)
       case ArgKind::SizeList:
-        fits = value.is_array() && value.size() <= 8 && std::all_of(value.begin(), value.end(), [&](const json& item) {
+        fits = value.is_array() && value.size() <= (argument.kind == ArgKind::IntList ? kMaxListTensors : 8) && std::all_of(value.begin(), value.end(), [&](const json& item) {
                  return small_integer(item) || (argument.kind == ArgKind::SizeList && item.is_string() && parse_dim_expr(item.get<std::string>()));
                });
         break;
@@ -837,10 +837,13 @@ class SpecReader {
       const json& outputs = call["outputs"];
       std::string names;
       for (const std::string& name : schema.outputs) names += (names.empty() ? "" : ", ") + name;
-      std::string expected = fmt::format("expected \"outputs\": up to {} name{}, for {}", schema.outputs.size(),
-                                         schema.outputs.size() == 1 ? "" : "s", names);
+      std::size_t most = schema.variadic_outputs ? kMaxListTensors : schema.outputs.size();
+      std::string expected =
+          schema.variadic_outputs
+              ? fmt::format("expected \"outputs\": up to {} names, one per tensor {} returns", most, schema.name)
+              : fmt::format("expected \"outputs\": up to {} name{}, for {}", most, most == 1 ? "" : "s", names);
       if (!outputs.is_array()) fail(outputs_pointer, expected, type_name(outputs));
-      if (outputs.size() > schema.outputs.size()) fail(outputs_pointer, expected, fmt::format("{} names", outputs.size()));
+      if (outputs.size() > most) fail(outputs_pointer, expected, fmt::format("{} names", outputs.size()));
       for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (!outputs[i].is_string()) fail(child_pointer(outputs_pointer, i), "expected an output name (a string)", type_name(outputs[i]));
         if (outputs[i].get<std::string>().empty()) {

@@ -14,6 +14,13 @@ Diagnostic& report_argument(CallContext& ctx, DiagId id, std::string message, co
 
 std::int64_t int_argument(const CallContext& ctx, const std::string& name) { return ctx.call.arguments.at(name).get<std::int64_t>(); }
 
+bool zero_dim(CallContext& ctx, const ArgValue& input, const std::string& type, const std::string& message) {
+  if (input.rank() > 0) return false;
+  Diagnostic& diagnostic = ctx.report(DiagId::IndexRank, fmt::format("{} is 0-D: it has no dim to take part of", input.argument), &input);
+  ctx.pytorch_raises(diagnostic, type, message);
+  return true;
+}
+
 std::optional<int> wrap_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank) {
   int range = std::max(rank, 1);
   if (dim >= -range && dim < range) return static_cast<int>(dim < 0 ? dim + range : dim);

@@ -1,5 +1,6 @@
 // The plain arguments of the shape operators (dims, dim lists) and PyTorch's dim wrapping,
-// shared by transpose, permute, unsqueeze, squeeze, flatten and softmax.
+// shared by transpose, permute, unsqueeze, squeeze, flatten, softmax and the indexing and
+// splitting operators.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,10 @@ namespace mhacheck {
 Diagnostic& report_argument(CallContext& ctx, DiagId id, std::string message, const std::string& argument);
 
 std::int64_t int_argument(const CallContext& ctx, const std::string& name);
+
+// A 0-D input of an operator that takes part of a dim (select, narrow, split, chunk): reports
+// MHA341 with PyTorch's exception and returns true.
+bool zero_dim(CallContext& ctx, const ArgValue& input, const std::string& type, const std::string& message);
 
 // PyTorch's maybe_wrap_dim: `dim` must lie in [-rank, rank - 1], where a 0-D tensor counts as
 // 1-D, and a negative dim counts from the end. Out of range: reports MHA300 with PyTorch's

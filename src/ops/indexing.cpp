@@ -20,13 +20,6 @@ DiagId index_diagnostic(const std::string& message) {
   return DiagId::TensorIndexOutOfRange;
 }
 
-bool zero_dim(CallContext& ctx, const ArgValue& input, const std::string& type, const std::string& message) {
-  if (input.rank() > 0) return false;
-  Diagnostic& diagnostic = ctx.report(DiagId::IndexRank, fmt::format("{} is 0-D: it has no dim to take part of", input.argument), &input);
-  ctx.pytorch_raises(diagnostic, type, message);
-  return true;
-}
-
 // A size that must be known: whether an index fits depends on a symbol's value otherwise.
 void symbol_dependent(CallContext& ctx, const std::string& argument, const std::string& what) {
   report_argument(ctx, DiagId::ShapeNotDerivable, what + "; bind the symbol under \"dims\"", argument);

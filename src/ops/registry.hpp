@@ -38,6 +38,9 @@ void infer_div(CallContext& ctx);
 void infer_getitem(CallContext& ctx);  // Tensor.__getitem__ (src/ops/indexing.cpp)
 void infer_select(CallContext& ctx);
 void infer_narrow(CallContext& ctx);
+void infer_split(CallContext& ctx);  // src/ops/split.cpp: several outputs, named "0", "1", ...
+void infer_split_with_sizes(CallContext& ctx);
+void infer_chunk(CallContext& ctx);
 void infer_matmul(CallContext& ctx);  // ops/matmul.cpp
 void infer_softmax(CallContext& ctx);
 // Same-shape operators (ops/pointwise.cpp): contiguous and clone, dropout, the activations

@@ -24,7 +24,8 @@ struct FixtureError {
 // Each failing fixture case's PyTorch error, with the code of the diagnostic that predicts it.
 std::vector<FixtureError> fixture_errors() {
   std::vector<FixtureError> errors;
-  for (const char* file : {"mha_cases.json", "sdpa_cases.json", "glue_cases.json", "transformer_cases.json", "pointwise_cases.json"}) {
+  for (const char* file : {"mha_cases.json", "sdpa_cases.json", "glue_cases.json", "transformer_cases.json", "pointwise_cases.json",
+                           "split_cases.json"}) {
     nlohmann::json fixtures = nlohmann::json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/" + file));
     for (const nlohmann::json& c : fixtures["cases"]) {
       if (c["expect"]["ok"].get<bool>()) continue;

@@ -75,11 +75,12 @@ class Gpt2Test(unittest.TestCase):
         views = [c for c in spec.calls if c.get("op") == "view"]
         self.assertEqual(views[0]["shape"], ["B", "T", 4, 16])
         self.assertEqual(spec.document["tensors"]["input"]["shape"], ["B", "T", 64])
-        # Ops mhacheck does not model are declared with a note naming them and their line.
-        split = [t for t in spec.document["tensors"].values() if "split" in t.get("note", "")]
-        self.assertEqual(len(split), 6)
-        self.assertIn(f"{HERE}:{line_number(HERE, 'qkv')}", split[0]["note"])
-        self.assertEqual(split[0]["shape"], ["B", "T", 64])
+        # q, k, v = ....split(C, dim=2): one call per block, each output wired to its view.
+        splits = [c for c in spec.calls if c.get("op") == "split"]
+        self.assertEqual([(c["split_size"], c["dim"], c["source"]) for c in splits], [(64, 2, f"{HERE}:{line_number(HERE, 'qkv')}")] * 2)
+        self.assertEqual(splits[0]["outputs"], ["split", "split.1", "split.2"])
+        self.assertEqual([c["input"] for c in views[:3]], splits[0]["outputs"])
+        self.assertFalse([t for t in spec.document["tensors"].values() if "split" in t.get("note", "")])
         # contiguous, dropout (nn.Dropout in eval mode), mul by a number and gelu are calls of their own.
         ops = [c.get("op") for c in spec.calls]
         for op in ("contiguous", "dropout", "mul", "gelu"):

@@ -13,7 +13,7 @@ import torch.nn as nn
 
 import mhacheck
 from mhacheck._symbols import DimNamer, choose_probes
-from trace_support import BINARY, by_severity, check, main, replay
+from trace_support import BINARY, by_severity, check, line_number, main, replay, source_line
 
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 
@@ -154,6 +154,62 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(upto["shape"], ["B", "T", 16])
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
         replay(self, spec)
+
+    def test_split_and_chunk_wire_each_output_and_replay(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                q, k, v = x.split(16, dim=2)
+                a, b = torch.split(x, [40, 8], -1)
+                c, d, e = x.chunk(3, -1)
+                g, h = x.chunk(2, dim=1)  # a dim of the symbol T: stays traced
+                return (q @ k.transpose(1, 2)).softmax(-1) @ v + a[..., :16] + b.mean() + c * d * e, torch.cat([g, h], 1)
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 48),), values=True)
+        self.assertIsNone(spec.error)
+        splits = [(c["op"], c.get("split_size", c.get("split_sizes", c.get("chunks"))), c["outputs"]) for c in spec.calls
+                  if c["op"] in ("split", "split_with_sizes", "chunk")]
+        self.assertEqual(splits, [("split", 16, ["split", "split.1", "split.2"]),
+                                  ("split_with_sizes", [40, 8], ["split_with_sizes", "split_with_sizes.1"]),
+                                  ("chunk", 3, ["chunk", "chunk.1", "chunk.2"])])
+        transpose = [c for c in spec.calls if c["op"] == "transpose"][0]
+        self.assertEqual(transpose["input"], "split.1")
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+        outputs = report["files"][0]["calls"][0]["outputs"]
+        self.assertEqual([outputs[n]["shape"] for n in ("split", "split.1", "split.2")], [[spec.sizes["B"], spec.sizes["T"], 16]] * 3)
+        traced = [t for t in spec.document["tensors"].values() if "made by torch chunk" in t.get("note", "")]
+        self.assertEqual([(t["shape"][0], t["shape"][2]) for t in traced], [("B", 48), ("B", 48)])
+        replay(self, spec)
+
+    def test_split_sizes_that_miss_the_dim_fail_at_the_models_line(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                q, k, v = x.split([32, 32, 32], dim=-1)  #: sizes miss
+                return q + k + v
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 80),))
+        self.assertIsInstance(spec.error, RuntimeError)
+        self.assertEqual((spec.calls[-1]["op"], spec.calls[-1]["split_sizes"]), ("split_with_sizes", [32, 32, 32]))
+        errors = by_severity(check(spec), "error")
+        self.assertEqual([e["code"] for e in errors], ["MHA345"])
+        here = os.path.abspath(__file__)
+        self.assertEqual(source_line(errors[0])[:2], (here, line_number(here, "sizes miss")))
+
+    def test_a_chunk_the_model_unpacks_into_more_names_fails_at_its_line(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                a, b = x.chunk(2, -1)  # two of two: fine
+                q, k, v = x.chunk(3, -1)  #: unpack
+                return q + k + v + a + b
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 4),))
+        self.assertIsInstance(spec.error, ValueError)
+        self.assertEqual([c["outputs"] for c in spec.calls], [["chunk", "chunk.1"], ["chunk#2", "chunk#2.1", "chunk#2.2"]])
+        errors = by_severity(check(spec), "error")
+        self.assertEqual([e["code"] for e in errors], ["MHA347"])
+        self.assertIn("not enough values to unpack (expected 3, got 2)", errors[0]["pytorch_error"]["message"])
+        here = os.path.abspath(__file__)
+        self.assertEqual(source_line(errors[0])[:2], (here, line_number(here, "unpack")))
 
     def test_check_finds_the_binary_in_the_environment(self):
         spec = mhacheck.trace(nn.Linear(8, 4), (mhacheck.shape("N", 8),))

@@ -84,6 +84,16 @@ def remove_stale(out, written):
             print("removed stale", name)
 
 
+def unique_by_name(cases):
+    """The cases in order, each name once (the first case of that name)."""
+    unique, seen = [], set()
+    for c in cases:
+        if c["name"] not in seen:
+            seen.add(c["name"])
+            unique.append(c)
+    return unique
+
+
 def write_op_cases(out, generator, cases):
     """Writes a fixture of single-call cases (one JSON object per line, as gen_glue_cases.py and
     gen_pointwise_cases.py do) and prints how many of each op pass and fail."""
@@ -96,3 +106,30 @@ def write_op_cases(out, generator, cases):
         key = (c["spec"]["op"], c["expect"]["ok"])
         ops[key] = ops.get(key, 0) + 1
     print("{} cases: {}".format(len(cases), ", ".join("{} {}: {}".format(o, "ok" if k else "error", n) for (o, k), n in sorted(ops.items()))))
+
+
+def seed_of(name):
+    """A case's seed: a hash of its name that does not change between Python runs."""
+    h = 0
+    for ch in name:
+        h = (h * 131 + ord(ch)) % (2 ** 31)
+    return h
+
+
+def write_op_forward(out, generator, cases, evaluate, expected_arrays):
+    """out/: for each single-call case NAME: (op, shape, dtype, args), NAME.npz with a seeded
+    input and expected_arrays(PyTorch's result) ("expected.KEY" -> array), NAME.json the flat spec
+    reading the input from the .npz, and index.json; returns how many cases there are."""
+    os.makedirs(out, exist_ok=True)
+    index = []
+    for name, (op, shape, dtype, args) in cases.items():
+        torch.manual_seed(seed_of(name))
+        x = torch.randint(-1000, 1000, shape) if dtype == "int64" else torch.randn(shape, dtype=DTYPES[dtype])
+        save_npz(os.path.join(out, name + ".npz"), dict({"input": x.numpy()}, **expected_arrays(evaluate(op, x, args))))
+        with open(os.path.join(out, name + ".json"), "w") as fh:
+            json.dump(dict({"op": op, "input": {"file": name + ".npz", "key": "input"}}, **args), fh, indent=2)
+            fh.write("\n")
+        index.append({"name": name, "dtype": dtype, "fully_masked": False})
+    write_index(out, {"generator": generator, "torch_version": torch.__version__}, index)
+    remove_stale(out, {c["name"] + ext for c in index for ext in (".json", ".npz")} | {"index.json"})
+    return len(index)

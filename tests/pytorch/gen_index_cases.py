@@ -31,7 +31,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import DTYPE_NAMES, DTYPES, remove_stale, save_npz, write_index  # noqa: E402
+from fixture_common import DTYPE_NAMES, DTYPES, unique_by_name, write_op_forward  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GENERATOR = "tests/pytorch/gen_index_cases.py"
@@ -131,42 +131,15 @@ FORWARD = {
 }
 
 
-def seed_of(name):
-    h = 0
-    for ch in name:
-        h = (h * 131 + ord(ch)) % (2 ** 31)
-    return h
-
-
-def write_forward(out):
-    os.makedirs(out, exist_ok=True)
-    index = []
-    for name, (op, shape, dtype, args) in FORWARD.items():
-        torch.manual_seed(seed_of(name))
-        x = torch.randint(-1000, 1000, shape) if dtype == "int64" else torch.randn(shape, dtype=DTYPES[dtype])
-        result = evaluate(op, x, args)
-        save_npz(os.path.join(out, name + ".npz"), {"input": x.numpy(), "expected.output": result.contiguous().numpy()})
-        with open(os.path.join(out, name + ".json"), "w") as fh:
-            json.dump(dict({"op": op, "input": {"file": name + ".npz", "key": "input"}}, **args), fh, indent=2)
-            fh.write("\n")
-        index.append({"name": name, "dtype": dtype, "fully_masked": False})
-    write_index(out, {"generator": GENERATOR, "torch_version": torch.__version__}, index)
-    remove_stale(out, {c["name"] + ext for c in index for ext in (".json", ".npz")} | {"index.json"})
-    return len(index)
-
-
 def main():
-    cases, seen = [], set()
-    for c in check_cases():
-        if c["name"] not in seen:
-            seen.add(c["name"])
-            cases.append(c)
+    cases = unique_by_name(check_cases())
     with open(os.path.join(HERE, "index_cases.json"), "w") as f:
         f.write('{"generator": "%s", "torch_version": "%s", "cases": [\n' % (GENERATOR, torch.__version__))
         f.write(",\n".join(json.dumps(c, separators=(",", ":")) for c in cases))
         f.write("\n]}\n")
     print("{} check cases ({} valid), {} forward cases".format(len(cases), sum(c["expect"]["ok"] for c in cases),
-                                                             write_forward(os.path.join(HERE, "forward_index"))))
+                                                             write_op_forward(os.path.join(HERE, "forward_index"), GENERATOR, FORWARD, evaluate,
+                                                                              lambda result: {"expected.output": result.contiguous().numpy()})))
 
 
 if __name__ == "__main__":

@@ -158,3 +158,14 @@ TEST_CASE("graph: each tensor of a cat list is an edge", "[graph]") {
   CHECK(dot.find("label=\"tensors[1]: (2, 3)\"") != std::string::npos);
   CHECK(dot.find("label=\"tensors[2]: (2, 1)\"") != std::string::npos);
 }
+
+TEST_CASE("graph: every output of a split is in its node, and each named one leaves an edge with its shape", "[graph]") {
+  Graph graph = graph_of(R"({"modules": {}, "tensors": {"x": [2, 5, 24]},
+    "calls": [{"id": "qkv", "op": "split", "input": "x", "split_size": 8, "dim": 2, "outputs": ["q", "k"]},
+              {"id": "scores", "op": "matmul", "input": "q", "other": {"shape": [8, 3]}},
+              {"id": "keys", "op": "transpose", "input": "k", "dim0": 1, "dim1": 2}]})");
+  REQUIRE(graph.report.ok());
+  CHECK_THAT(line_starting(graph.dot, "\"call:qkv\" ["), Catch::Contains("\\nq (2, 5, 8)\\nk (2, 5, 8)\\nqkv.2 (2, 5, 8)"));
+  CHECK_THAT(line_starting(graph.dot, "\"call:qkv\" -> \"call:scores\""), Catch::Contains("label=\"input: (2, 5, 8)\""));
+  CHECK_THAT(line_starting(graph.dot, "\"call:qkv\" -> \"call:keys\""), Catch::Contains("label=\"input: (2, 5, 8)\""));
+}

@@ -88,3 +88,7 @@ TEST_CASE("the forward pass matches PyTorch on every golden elementwise, activat
 TEST_CASE("the forward pass matches PyTorch on every golden getitem, select and narrow case", "[forward]") {
   CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_index/") == 0);
 }
+
+TEST_CASE("the forward pass matches PyTorch on every output of every golden split, split_with_sizes and chunk case", "[forward]") {
+  CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_split/") == 0);
+}

@@ -1,0 +1,118 @@
+// split, split_with_sizes and chunk beyond the PyTorch fixtures: several outputs named for later
+// calls, symbolic sizes, the unpacking check and its fixes, the limit on outputs.
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+using test::op_call;
+
+namespace {
+
+std::string output_shapes(const CallReport& call) {
+  std::string text;
+  for (const NamedOutput& output : call.outputs) text += (text.empty() ? "" : " ") + output.name + tuple_str(output.shape);
+  return text;
+}
+
+bool has_valid_fix(const Diagnostic& diagnostic, const std::string& description) {
+  for (const Fix& fix : diagnostic.fixes) {
+    if (fix.description == description) return fix.valid();
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("q, k, v = x.split(E, dim=2): each output feeds a later call by its name", "[glue][split]") {
+  Report report = test::check_text(R"({"tensors": {"x": ["B", "T", 192]}, "modules": {},
+    "calls": [{"id": "qkv", "op": "split", "input": "x", "split_size": 64, "dim": 2, "outputs": ["q", "k", "v"]},
+              {"id": "heads", "op": "view", "input": "k", "shape": ["B", "T", 4, 16], "outputs": ["kh"]},
+              {"id": "scores", "op": "matmul", "input": "q", "other": {"shape": [64, 5]}, "outputs": ["s"]},
+              {"id": "last", "op": "add", "input": "v", "other": "v"}]})");
+  CHECK(report.ok());
+  CHECK(output_shapes(report.calls.at(0)) == "q(B, T, 64) k(B, T, 64) v(B, T, 64)");
+  CHECK(tuple_str(report.calls.at(1).outputs.at(0).shape) == "(B, T, 4, 16)");
+  CHECK(tuple_str(report.calls.at(2).outputs.at(0).shape) == "(B, T, 5)");
+}
+
+TEST_CASE("unnamed outputs are known by the call's id and their position", "[glue][split]") {
+  Report report = test::check_text(R"({"tensors": {"x": [2, 7]}, "modules": {},
+    "calls": [{"id": "parts", "op": "split", "input": "x", "split_size": 3, "dim": 1, "outputs": ["first"]}]})");
+  CHECK(report.ok());
+  CHECK(output_shapes(report.calls.at(0)) == "first(2, 3) parts.1(2, 3) parts.2(2, 1)");
+  Report flat = test::check_text(op_call("chunk", R"("input": [2, 6], "chunks": 2, "dim": -1)"));
+  CHECK(output_shapes(flat.calls.at(0)) == "call.0(2, 3) call.1(2, 3)");
+}
+
+TEST_CASE("chunk of a symbolic size: equal pieces when the chunks divide it, else the symbol must be bound", "[glue][split]") {
+  Report even = test::check_text(op_call("chunk", R"("input": ["B", "T", "3*E"], "chunks": 3, "dim": -1)"));
+  CHECK(even.ok());
+  CHECK(output_shapes(even.calls.at(0)) == "call.0(B, T, E) call.1(B, T, E) call.2(B, T, E)");
+  CHECK(test::find(test::check_text(op_call("chunk", R"("input": ["B", "T", "E"], "chunks": 3, "dim": -1)")), "MHA303") != nullptr);
+  CHECK(test::find(test::check_text(op_call("split", R"("input": ["B", "T", 64], "split_size": 16, "dim": 1)")), "MHA303") != nullptr);
+  Report bound = test::check_text(R"({"dims": {"T": 10}, "tensors": {"x": ["B", "T", 64]}, "modules": {},
+    "calls": [{"id": "windows", "op": "split", "input": "x", "split_size": 4, "dim": 1}]})");
+  CHECK(bound.ok());
+  CHECK(output_shapes(bound.calls.at(0)) == "windows.0(B, 4, 64) windows.1(B, 4, 64) windows.2(B, 2, 64)");
+}
+
+TEST_CASE("split_with_sizes of a symbolic size holds only for one value of the symbol", "[glue][split]") {
+  Report report = test::check_text(op_call("split_with_sizes", R"("input": ["B", "D"], "split_sizes": [8, 4], "dim": 1)"));
+  CHECK(report.ok());
+  CHECK(test::find(report, "MHA080") != nullptr);  // valid only if D == 12
+  CHECK(output_shapes(report.calls.at(0)) == "call.0(B, 8) call.1(B, 4)");
+}
+
+TEST_CASE("the split dim keeps no name when cut, the other dims keep theirs", "[glue][split]") {
+  Report report = test::check_text(R"({"tensors": {"x": ["B", "T", "3*E"]}, "modules": {},
+    "calls": [{"id": "qkv", "op": "chunk", "input": "x", "chunks": 3, "dim": -1, "outputs": ["q", "k", "v"]}]})");
+  REQUIRE(report.ok());
+  const NamedOutput& q = report.calls.at(0).outputs.at(0);
+  REQUIRE(q.dim_names.size() == 3);
+  CHECK(q.dim_names[0] == "B");
+  CHECK(q.dim_names[1] == "T");
+  CHECK(q.dim_names[2].empty());
+}
+
+TEST_CASE("more names than tensors: Python's unpacking error, and the split_size that fits", "[glue][split]") {
+  Report report = test::check_text(R"({"tensors": {"x": [2, 5, 96]}, "modules": {},
+    "calls": [{"id": "qkv", "op": "split", "input": "x", "split_size": 48, "dim": 2, "outputs": ["q", "k", "v"]}]})");
+  const Diagnostic* unpack = test::find(report, "MHA347");
+  REQUIRE(unpack != nullptr);
+  CHECK(test::raised_message(report) == "ValueError: not enough values to unpack (expected 3, got 2)");
+  CHECK(has_valid_fix(*unpack, "split into pieces of 32"));
+  // Fewer names than tensors name the first ones: no error.
+  CHECK(test::check_text(R"({"tensors": {"x": [2, 5, 96]}, "modules": {},
+    "calls": [{"id": "qkv", "op": "split", "input": "x", "split_size": 32, "dim": 2, "outputs": ["q", "k"]}]})")
+            .ok());
+}
+
+TEST_CASE("split_with_sizes that miss the dim: the last size or the dim that fits", "[glue][split]") {
+  Report report = test::check_text(op_call("split_with_sizes", R"("input": [2, 12, 10], "split_sizes": [4, 4, 2], "dim": 1)"));
+  const Diagnostic* sum = test::find(report, "MHA345");
+  REQUIRE(sum != nullptr);
+  CHECK(has_valid_fix(*sum, "make the last size 4"));
+  CHECK(has_valid_fix(*sum, "split dim 2 (size 10)"));
+}
+
+TEST_CASE("chunk returning fewer chunks than asked warns; a call returning more than 1024 tensors is not followed", "[glue][split]") {
+  Report fewer = test::check_text(op_call("chunk", R"("input": [2, 6], "chunks": 4, "dim": 1)"));
+  CHECK(fewer.ok());
+  CHECK(test::find(fewer, "MHA348") != nullptr);
+  CHECK(fewer.calls.at(0).outputs.size() == 3);
+  CHECK(test::find(test::check_text(op_call("chunk", R"("input": [2, 6], "chunks": 3, "dim": 1)")), "MHA348") == nullptr);
+  for (const char* call : {R"("op": "split", "input": [2, 4096], "split_size": 1, "dim": 1)",
+                           R"("op": "chunk", "input": [2, 0], "chunks": 1000000000, "dim": 1)",
+                           R"("op": "chunk", "input": ["B", "1048576*S"], "chunks": 1048576, "dim": 1)"}) {
+    INFO(call);
+    Report report = test::check_text(std::string("{") + call + "}");
+    CHECK(test::find(report, "MHA349") != nullptr);
+    CHECK(!report.ok());
+  }
+}
+
+TEST_CASE("a spec naming more outputs than any split may hold is refused", "[glue][split]") {
+  std::string names;
+  for (int i = 0; i < 1025; ++i) names += (names.empty() ? "\"o" : ", \"o") + std::to_string(i) + "\"";
+  Report report = test::check_text(op_call("split", R"("input": [2, 4], "split_size": 1, "outputs": [)" + names + "]"));
+  CHECK(report.input_error);
+}
