@@ -3,6 +3,7 @@
 // patched copy of the spec before they are offered.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,12 +14,42 @@
 
 namespace mhacheck {
 
+// Where a call's tensor argument comes from, as the check resolved the name it is given by.
+struct ArgumentSource {
+  enum class Kind {
+    Declared,  // a tensor under "tensors": `name`
+    Output,    // output `name` of the earlier call `call`
+    Inline,    // a tensor written in the call itself
+    Causal,    // {"causal": [L, S]}: generated (generate_square_subsequent_mask), float32
+  };
+  Kind kind = Kind::Declared;
+  std::string name;     // Declared: the tensor's name; Output: the output's name
+  std::string call;     // Output: the call that returns it
+  bool failed = false;  // Output: that call failed or was skipped, so the value has no shape
+  std::string pointer;  // Inline and Causal: the JSON pointer where the tensor is written
+  std::optional<DType> written_dtype;  // Declared, Inline, Causal: the dtype written (or the file's)
+  std::string file;         // Declared, Inline: the .npy/.npz holding the data; empty: none
+  std::string file_member;  // the .npz member; empty for .npy
+  Location declared_at;     // Declared, Inline, Causal: the tensor's element
+  Location file_at;         // with a file: its "file" value
+};
+
 // A tensor argument of a call as the check resolved it.
 struct ResolvedArgument {
   std::string name;      // "query", "tensors[1]"
+  std::string identity;  // equal identities: the same tensor object ("tensor:q", "output:h", "inline:/query")
+  Shape written;         // as declared, or as the producing call returned it (empty when it failed)
   Shape shape;           // with the bindings known when the call was checked
   DType dtype = DType::Float32;  // as written, or the argument's default (masks bool, indices int64)
-  std::string producer;  // the call whose output it is; empty for a declared or inline tensor
+  ArgumentSource source;
+  Location location;     // where the argument is written in the call
+};
+
+// A tensor declared under "tensors", as written (a file's shape and dtype: as its header says).
+struct DeclaredTensor {
+  std::string name;
+  Shape shape;
+  std::optional<DType> dtype;  // absent: decided by each argument that uses it
 };
 
 struct CallReport {
@@ -36,6 +67,7 @@ struct Report {
   std::string file;  // the spec's name as given ("-" for stdin, "<command line>")
   bool input_error = false;  // unusable input: exit code 2
   std::vector<Diagnostic> diagnostics;
+  std::vector<DeclaredTensor> tensors;  // in the spec's order, used or not
   std::vector<CallReport> calls;
   std::vector<std::string> input_files;  // files the spec names (tensors, weights): outputs must not replace them
   // The final symbol bindings: the spec's dims and every substitution an equality forced

@@ -2,19 +2,18 @@
 // shapes), input tensors are ellipses, edges carry "argument: shape". A call with an error is
 // red with its first error, and so is the edge of the argument that error names; calls skipped
 // because an input failed are grey and dashed. Like every renderer it only formats facts already
-// in the Spec and the Report.
+// in the Report: its declared tensors, and each call's resolved arguments and their sources.
 #pragma once
 
 #include <optional>
 #include <string>
 
 #include "mhacheck/check.hpp"
-#include "mhacheck/spec.hpp"
 
 namespace mhacheck {
 
 // The graph in the DOT language, for `dot -Tsvg` or any other Graphviz tool.
-std::string render_dot(const Spec& spec, const Report& report);
+std::string render_dot(const Report& report);
 
 // A DOT double-quoted string's contents: backslashes and quotes escaped, line breaks as \n
 // (so text from the spec can neither end the string nor inject Graphviz escapes).

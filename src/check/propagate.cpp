@@ -27,8 +27,22 @@ struct NamedValue {
   ArgValue value;            // argument-independent parts filled
   std::optional<DType> dtype;  // absent: decided by the argument's role
   std::string failed_call;   // set when produced by a call that failed
-  std::string producer;      // the call whose output it is
+  ArgumentSource source;
 };
+
+// The source of a tensor written in the spec: declared under "tensors", inline or a causal mask.
+ArgumentSource written_source(const Spec& spec, const TensorDecl& tensor, ArgumentSource::Kind kind) {
+  ArgumentSource source;
+  source.kind = kind;
+  source.name = tensor.name;
+  if (kind != ArgumentSource::Kind::Declared) source.pointer = tensor.pointer;
+  source.written_dtype = tensor.dtype;
+  source.file = tensor.file;
+  source.file_member = tensor.file_member;
+  source.declared_at = spec.document.values.find(tensor.pointer);
+  if (!tensor.file.empty()) source.file_at = spec.document.values.find(child_pointer(tensor.pointer, "file"));
+  return source;
+}
 
 ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::string& origin) {
   ArgValue value;
@@ -66,7 +80,9 @@ class Pass {
       named.value = value_from_decl(spec_, tensor, fmt::format("tensor \"{}\"", tensor.name));
       named.value.identity = "tensor:" + tensor.name;
       named.dtype = tensor.dtype;
+      named.source = written_source(spec_, tensor, ArgumentSource::Kind::Declared);
       define(tensor.name, std::move(named), tensor.pointer);
+      report_.tensors.push_back({tensor.name, tensor.shape, tensor.dtype});
     }
     for (const CallDecl& call : spec_.calls) run_call(call);
     report_.symbols = symbols_;
@@ -91,7 +107,7 @@ class Pass {
       return value;
     }
     std::optional<DType> dtype;
-    std::string producer;
+    ArgumentSource source;
     if (ref.kind == ArgRef::Kind::Named) {
       auto it = values_.find(ref.name);
       if (it == values_.end()) {
@@ -106,7 +122,7 @@ class Pass {
       value = it->second.value;
       dtype = it->second.dtype;
       if (!it->second.failed_call.empty()) failed_dependency = it->second.failed_call;
-      producer = it->second.producer;
+      source = it->second.source;
     } else if (ref.kind == ArgRef::Kind::Causal) {
       TensorDecl shape = ref.tensor;
       shape.shape_pointer = child_pointer(ref.pointer, "causal");
@@ -114,10 +130,12 @@ class Pass {
       value.dtype_pointer.clear();  // the generator's dtype is fixed
       value.identity = "causal:" + ref.pointer;
       dtype = ref.tensor.dtype;
+      source = written_source(spec_, ref.tensor, ArgumentSource::Kind::Causal);
     } else {
       value = value_from_decl(spec_, ref.tensor, "inline");
       value.identity = "inline:" + ref.pointer;
       dtype = ref.tensor.dtype;
+      source = written_source(spec_, ref.tensor, ArgumentSource::Kind::Inline);
     }
     value.argument = argument;
     value.present = true;
@@ -126,7 +144,7 @@ class Pass {
     value.dtype = dtype.value_or(kind == ArgKind::Mask ? DType::Bool : kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
     value.shape = symbols_.resolve(value.written);
     check_storage_size(value, written_at);
-    call_report.arguments.push_back({argument, value.shape, value.dtype, producer});
+    call_report.arguments.push_back({argument, value.identity, value.written, value.shape, value.dtype, std::move(source), written_at});
     return value;
   }
 
@@ -190,6 +208,10 @@ class Pass {
       NamedValue named;
       named.value.identity = "output:" + call.outputs[i];
       named.value.origin = fmt::format("output {} of call \"{}\" ({})", i, call.id, call_report.module_text);
+      named.source.kind = ArgumentSource::Kind::Output;
+      named.source.name = call.outputs[i];
+      named.source.call = call.id;
+      named.source.failed = !call_report.ok;
       if (call_report.ok && i >= call_report.outputs.size()) {
         throw InputError(spec_.document.values.find(child_pointer(child_pointer(call.pointer, "outputs"), i)),
                          fmt::format("call \"{}\" returns no output {} (\"{}\"): PyTorch returns None for it here",
@@ -201,7 +223,6 @@ class Pass {
         named.value.dim_sources = dim_sources(ctx, call_report.outputs[i].shape);
         named.value.dim_names = dim_names(ctx, call_report.outputs[i]);
         named.dtype = call_report.outputs[i].dtype;
-        named.producer = call.id;
         call_report.outputs[i].name = call.outputs[i];
       } else {
         named.failed_call = call.id;

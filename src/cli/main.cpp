@@ -294,7 +294,7 @@ struct GraphCommand {
     try {
       Spec spec = parse_spec(parse_json_document(read_source_file(file, kMaxSpecBytes)));
       report = check_spec(spec, CheckOptions{false});  // fixes are not drawn: no need to verify them
-      if (!report.input_error) text = render_dot(spec, report);
+      if (!report.input_error) text = render_dot(report);
     } catch (const InputError& error) {
       report = input_error_report(file, error);
     }

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -34,13 +33,6 @@ std::string dot_string(const std::string& text) {
   return quoted;
 }
 
-// Where an argument's tensor comes from: a node already in the graph, and the shape the spec or
-// the report gives it (none for the output of a call that failed).
-struct Producer {
-  std::string node;
-  std::optional<Shape> shape;
-};
-
 const Diagnostic* first_error(const Report& report, const std::string& call_id) {
   for (const Diagnostic& diagnostic : report.diagnostics) {
     if (diagnostic.call == call_id && diagnostic.severity() == Severity::Error) return &diagnostic;
@@ -48,53 +40,41 @@ const Diagnostic* first_error(const Report& report, const std::string& call_id) 
   return nullptr;
 }
 
-const CallReport* find_call_report(const Report& report, const std::string& call_id) {
-  for (const CallReport& call : report.calls) {
-    if (call.id == call_id) return &call;
-  }
-  return nullptr;
-}
-
-std::string tensor_label(const std::string& title, const TensorDecl& tensor) {
-  std::string label = title + "\n" + tuple_str(tensor.shape);
-  if (tensor.dtype) label += fmt::format(" {}", dtype_name(*tensor.dtype));
+std::string tensor_label(const std::string& title, const Shape& shape, const std::optional<DType>& dtype) {
+  std::string label = title + "\n" + tuple_str(shape);
+  if (dtype) label += fmt::format(" {}", dtype_name(*dtype));
   return label;
 }
 
 class DotWriter {
  public:
-  DotWriter(const Spec& spec, const Report& report) : spec_(spec), report_(report) {}
+  explicit DotWriter(const Report& report) : report_(report) {}
 
   std::string write() {
     out_ += "digraph mhacheck {\n";
     out_ += "  graph [rankdir=TB, fontname=\"Helvetica\"];\n";
     out_ += "  node [fontname=\"Helvetica\", fontsize=11];\n";
     out_ += "  edge [fontname=\"Helvetica\", fontsize=10];\n";
-    for (const TensorDecl& tensor : spec_.tensors) {
-      std::string node = "tensor:" + tensor.name;
-      out_ += fmt::format("  {} [shape=ellipse, label={}];\n", dot_string(node), dot_string(tensor_label(tensor.name, tensor)));
-      producers_[tensor.name] = Producer{node, tensor.shape};
+    for (const DeclaredTensor& tensor : report_.tensors) {
+      out_ += fmt::format("  {} [shape=ellipse, label={}];\n", dot_string("tensor:" + tensor.name),
+                          dot_string(tensor_label(tensor.name, tensor.shape, tensor.dtype)));
     }
-    for (const CallDecl& call : spec_.calls) write_call(call);
+    for (const CallReport& call : report_.calls) write_call(call);
     out_ += "}\n";
     return out_;
   }
 
  private:
-  void write_call(const CallDecl& call) {
+  void write_call(const CallReport& call) {
     std::string node = "call:" + call.id;
-    const CallReport* call_report = find_call_report(report_, call.id);
     const Diagnostic* error = first_error(report_, call.id);
 
-    std::string label = fmt::format("call \"{}\"", call.id);
+    std::string label = fmt::format("call \"{}\"\n{}", call.id, call.module_text);
     std::string attributes = "shape=box";
-    if (call_report != nullptr) {
-      label += "\n" + call_report->module_text;
-      for (const NamedOutput& output : call_report->outputs) label += "\n" + output.name + " " + tuple_str(output.shape);
-      if (!call_report->skipped_because.empty()) {
-        label += fmt::format("\nskipped: an input comes from failing call \"{}\"", call_report->skipped_because);
-        attributes += fmt::format(", style=dashed, color={0}, fontcolor={0}", kSkippedColor);
-      }
+    for (const NamedOutput& output : call.outputs) label += "\n" + output.name + " " + tuple_str(output.shape);
+    if (!call.skipped_because.empty()) {
+      label += fmt::format("\nskipped: an input comes from failing call \"{}\"", call.skipped_because);
+      attributes += fmt::format(", style=dashed, color={0}, fontcolor={0}", kSkippedColor);
     }
     if (error != nullptr) {
       label += fmt::format("\n{}[{}]: {}", severity_name(Severity::Error), error->info().code, error->message);
@@ -104,52 +84,39 @@ class DotWriter {
 
     // The tensor arguments given, in PyTorch's order as the check resolved them, so edges leave
     // their sources in a stable order.
-    if (call_report != nullptr) {
-      for (const ResolvedArgument& argument : call_report->arguments) {
-        bool offending = error != nullptr && error->argument == argument.name;
-        write_argument_edge(call.tensor(argument.name), argument.name, node, offending);
-      }
-    }
-
-    if (call_report != nullptr) {
-      for (const std::string& name : call.outputs) {
-        Producer producer{node, std::nullopt};
-        for (const NamedOutput& output : call_report->outputs) {
-          if (output.name == name) producer.shape = output.shape;
-        }
-        producers_[name] = producer;
-      }
+    for (const ResolvedArgument& argument : call.arguments) {
+      bool offending = error != nullptr && error->argument == argument.name;
+      write_argument_edge(argument, node, offending);
     }
   }
 
-  void write_argument_edge(const ArgRef& ref, const std::string& argument, const std::string& call_node, bool offending) {
-    Producer producer;
-    switch (ref.kind) {
-      case ArgRef::Kind::Absent:
-        return;
-      case ArgRef::Kind::Named: {
-        auto it = producers_.find(ref.name);
-        if (it == producers_.end()) return;  // only in a spec the check refused; nothing to draw
-        producer = it->second;
+  void write_argument_edge(const ResolvedArgument& argument, const std::string& call_node, bool offending) {
+    const ArgumentSource& source = argument.source;
+    std::string producer;
+    switch (source.kind) {
+      case ArgumentSource::Kind::Declared:
+        producer = "tensor:" + source.name;
         break;
-      }
-      case ArgRef::Kind::Inline:
-      case ArgRef::Kind::Causal: {
-        std::string title = argument + (ref.kind == ArgRef::Kind::Causal ? " (causal mask)" : " (inline)");
-        producer = Producer{"inline:" + ref.pointer, ref.tensor.shape};
-        out_ += fmt::format("  {} [shape=ellipse, label={}];\n", dot_string(producer.node), dot_string(tensor_label(title, ref.tensor)));
+      case ArgumentSource::Kind::Output:
+        producer = "call:" + source.call;
+        break;
+      case ArgumentSource::Kind::Inline:
+      case ArgumentSource::Kind::Causal: {
+        std::string title = argument.name + (source.kind == ArgumentSource::Kind::Causal ? " (causal mask)" : " (inline)");
+        producer = "inline:" + source.pointer;
+        out_ += fmt::format("  {} [shape=ellipse, label={}];\n", dot_string(producer),
+                            dot_string(tensor_label(title, argument.written, source.written_dtype)));
         break;
       }
     }
-    std::string label = argument + (producer.shape ? ": " + tuple_str(*producer.shape) : "");
+    // The output of a call that failed has no shape to show.
+    std::string label = argument.name + (source.failed ? "" : ": " + tuple_str(argument.written));
     std::string attributes = "label=" + dot_string(label);
     if (offending) attributes += fmt::format(", color={0}, fontcolor={0}, penwidth=2", kErrorColor);
-    out_ += fmt::format("  {} -> {} [{}];\n", dot_string(producer.node), dot_string(call_node), attributes);
+    out_ += fmt::format("  {} -> {} [{}];\n", dot_string(producer), dot_string(call_node), attributes);
   }
 
-  const Spec& spec_;
   const Report& report_;
-  std::map<std::string, Producer> producers_;  // tensor and output names defined so far
   std::string out_;
 };
 
@@ -178,7 +145,7 @@ std::string dot_escape(const std::string& text) {
   return escaped;
 }
 
-std::string render_dot(const Spec& spec, const Report& report) { return DotWriter(spec, report).write(); }
+std::string render_dot(const Report& report) { return DotWriter(report).write(); }
 
 std::optional<std::string> find_graphviz_dot() {
   const char* path = std::getenv("PATH");

@@ -1,5 +1,9 @@
 // Runs a checked spec: resolves each call's tensors to arrays (files, earlier outputs, or seeded
 // random data), loads or initialises each module's parameters, and calls the forward pass.
+// Which tensors a call takes, their shapes, dtypes and sources (an earlier output, a declared or
+// inline tensor and its file, a causal mask) come from the check's report (CallReport::arguments),
+// never from the spec's references again. The spec is read for what only it holds: the modules'
+// options and weights files, and each call's plain arguments, which the forward passes read.
 #include "mhacheck/run.hpp"
 
 #include <algorithm>
@@ -28,14 +32,13 @@ std::string torch_size(const std::vector<std::int64_t>& shape) {
 // A problem found while running; the run stops after the call that found it.
 class RunStop : public std::exception {};
 
-// How a call uses a declared tensor: the argument, and the shape and dtype the check resolved.
-struct TensorUse {
-  std::string argument;
-  Shape shape;
-  DType dtype = DType::Float32;
-  bool mask = false;          // random data for a mask masks nothing
-  bool true_attends = false;  // a bool mask's True means "attend" (F.scaled_dot_product_attention)
-};
+// The argument of a call's report so named; null when it is not given.
+const ResolvedArgument* given(const CallReport& call, const std::string& name) {
+  for (const ResolvedArgument& argument : call.arguments) {
+    if (argument.name == name) return &argument;
+  }
+  return nullptr;
+}
 
 class Runner {
  public:
@@ -50,7 +53,7 @@ class Runner {
       return;
     }
     std::string ids;
-    for (const CallDecl& call : spec_.calls) ids += fmt::format("{}\"{}\"", ids.empty() ? "" : ", ", call.id);
+    for (const CallReport& call : result_.report.calls) ids += fmt::format("{}\"{}\"", ids.empty() ? "" : ", ", call.id);
     result_.plot_problem = fmt::format("--plot-call {}: the spec has no call of that id; its calls: {}", options_.plot_call, ids);
   }
 
@@ -268,58 +271,52 @@ class Runner {
     return reading;
   }
 
-  // The data of a declared tensor: from its file, or seeded random values for its shape.
-  Array tensor_data(const TensorDecl& tensor, const TensorUse& use, const std::string& call) {
-    if (!tensor.file.empty()) {
+  // The data of a declared or inline tensor: from its file, or seeded random values for its shape
+  // (with the check's final bindings). Random data for a mask masks nothing: float masks add 0,
+  // bool masks hold whichever value lets every key attend (True for `true_attends`).
+  Array tensor_data(const ResolvedArgument& argument, bool mask, bool true_attends, const std::string& call) {
+    const ArgumentSource& source = argument.source;
+    if (!source.file.empty()) {
       try {
-        return tensor.file_member.empty() ? read_npy(tensor.file, options_.max_elements)
-                                          : read_npz(tensor.file, tensor.file_member, options_.max_elements);
+        return source.file_member.empty() ? read_npy(source.file, options_.max_elements)
+                                          : read_npz(source.file, source.file_member, options_.max_elements);
       } catch (const InputError& error) {
-        throw InputError(spec_.document.values.find(child_pointer(tensor.pointer, "file")), error.what(), error.help(), error.kind());
+        throw InputError(source.file_at, error.what(), error.help(), error.kind());
       }
     }
-    Location where = spec_.document.values.find(tensor.pointer);
+    const Location& where = source.declared_at;
     if (!options_.random_inputs) {
       Diagnostic& diagnostic = report(DiagId::InputDataMissing,
-                                      fmt::format("{} has a shape but no data", tensor.name.empty() ? use.argument : "\"" + tensor.name + "\""),
+                                      fmt::format("{} has a shape but no data", source.name.empty() ? argument.name : "\"" + source.name + "\""),
                                       call, where);
-      diagnostic.argument = use.argument;
+      diagnostic.argument = argument.name;
       diagnostic.notes.push_back("give it as {\"file\": ...}, or run with --random-inputs for seeded standard-normal data");
       throw RunStop();
     }
     std::vector<std::int64_t> shape;
     std::int64_t elements = 1;
-    for (const DimExpr& dim : use.shape) {
+    for (const DimExpr& dim : resolved(argument.written)) {
       if (!dim.is_constant()) {
         Diagnostic& diagnostic = report(DiagId::InputDataMissing,
-                                        fmt::format("{} has the symbolic dim {}: random data needs its value", use.argument, dim.str()),
+                                        fmt::format("{} has the symbolic dim {}: random data needs its value", argument.name, dim.str()),
                                         call, where);
-        diagnostic.argument = use.argument;
+        diagnostic.argument = argument.name;
         diagnostic.notes.push_back(
             fmt::format("bind it under \"dims\", e.g. \"dims\": {{\"{}\": 8}} (on the command line: --dim {}=8)", dim.symbol, dim.symbol));
         throw RunStop();
       }
       shape.push_back(dim.offset);
       if (__builtin_mul_overflow(elements, dim.offset, &elements) || elements > options_.max_elements) {
-        throw InputError(where, fmt::format("{} would have more than {} elements (--max-elements)", use.argument, options_.max_elements));
+        throw InputError(where, fmt::format("{} would have more than {} elements (--max-elements)", argument.name, options_.max_elements));
       }
     }
-    Array array = make_array(use.dtype, shape);
-    if (use.mask) {
-      // Nothing masked: float masks add 0; bool masks hold whichever value lets every key attend.
-      if (use.dtype == DType::Bool && use.true_attends) std::fill(array.bytes.begin(), array.bytes.end(), 1);
+    Array array = make_array(argument.dtype, shape);
+    if (mask) {
+      if (argument.dtype == DType::Bool && true_attends) std::fill(array.bytes.begin(), array.bytes.end(), 1);
     } else {
       random_.fill_normal(array, 0.0, 1.0);  // float32 and float64; other dtypes stay zero
     }
     return array;
-  }
-
-  const Array& declared_array(const ArgRef& ref, const TensorUse& use, const std::string& call) {
-    std::string key = ref.kind == ArgRef::Kind::Named ? "name:" + ref.name : "inline:" + ref.pointer;
-    auto it = arrays_.find(key);
-    if (it != arrays_.end()) return it->second;
-    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
-    return arrays_.emplace(key, tensor_data(*tensor, use, call)).first->second;
   }
 
   // Every operator through its row of the operator table: the dtype check, the module's
@@ -340,8 +337,8 @@ class Runner {
       // The module's dtype, or (a LayerNorm without weights) the input's.
       const std::string& input = op.call.arguments.front().name;
       bool module_dtype = parameter_dtype(*forward.module) == output.dtype;
-      check_run_dtype(call, output.dtype, spec_.document.values.find(module_dtype ? forward.module->pointer : call.tensor(input).pointer),
-                      module_dtype ? "module.dtype" : input);
+      Location where = module_dtype ? spec_.document.values.find(forward.module->pointer) : argument_location(call, call_report, input);
+      check_run_dtype(call, output.dtype, std::move(where), module_dtype ? "module.dtype" : input);
       forward.parameters = &parameters(*forward.module, call);
     } else {
       // A re-layout moves elements of any dtype, but converting (cat of several dtypes) to a
@@ -350,33 +347,23 @@ class Runner {
                                   [&](const ResolvedArgument& argument) { return argument.dtype != output.dtype; });
       bool half = output.dtype == DType::Float16 || output.dtype == DType::BFloat16;
       if (op.arithmetic || (converts && half)) {
-        check_run_dtype(call, output.dtype, spec_.document.values.find(call.tensor(call_report.arguments.at(0).name).pointer), "");
+        check_run_dtype(call, output.dtype, call_report.arguments.at(0).location, "");
       }
     }
-    for (const ArgSchema& argument : op.call.arguments) {
-      std::size_t elements = argument.kind == ArgKind::TensorList ? call.list_size(argument.name) : 0;
-      for (std::size_t i = 0; i < elements; ++i) {
-        std::string element = list_element(argument.name, i);
-        forward.tensors[element] = array_for(call, op, element, false, DType::Float32);
-      }
-      if (!op.call.is_tensor(argument)) continue;
-      const Array* array = array_for(call, op, argument.name, argument.kind == ArgKind::Mask,
-                                     argument.kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
-      if (array != nullptr) forward.tensors[argument.name] = array;
-    }
-    bool masks_everything = runs_attention(op, forward) && check_attention_values(call, op, forward);
+    for (const ResolvedArgument& argument : call_report.arguments) forward.tensors[argument.name] = &array_for(op, argument, call.id);
+    bool masks_everything = runs_attention(op, forward) && check_attention_values(call, call_report, op, forward);
     ForwardResult result;
     try {
       result = op.forward(forward);
     } catch (const IndexOutOfRange& error) {
-      report_index_out_of_range(call, error);
+      report_index_out_of_range(call, call_report, error);
       throw RunStop();
     }
     if (!result.fully_masked_rows.empty() && !masks_everything) {
-      if (forward.module != nullptr) report_masked_rows(call, result.fully_masked_rows);
-      else report_masked_query_rows(call, result.fully_masked_rows.size());
+      if (forward.module != nullptr) report_masked_rows(call, call_report, result.fully_masked_rows);
+      else report_masked_query_rows(call, call_report, result.fully_masked_rows.size());
     }
-    if (!result.fully_masked_blocks.empty() && !masks_everything) report_masked_blocks(call, result.fully_masked_blocks);
+    if (!result.fully_masked_blocks.empty() && !masks_everything) report_masked_blocks(call, call_report, result.fully_masked_blocks);
     if (plotted) settle_plot(call, op, result);
     for (std::size_t i = 0; i < result.outputs.size() && i < call_report.outputs.size(); ++i) {
       const std::string& name = call_report.outputs[i].name;
@@ -422,36 +409,25 @@ class Runner {
     return options_.threads > 0 ? options_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
 
-  // The array a tensor argument names: an earlier call's output, or a declared tensor's data
-  // (`data_dtype` when the spec gives a data tensor's shape only).
-  const Array* array_for(const CallDecl& call, const OperatorDef& op, const std::string& argument, bool mask, DType data_dtype) {
-    const ArgRef& ref = call.tensor(argument);
-    if (ref.kind == ArgRef::Kind::Absent) return nullptr;
-    if (ref.kind == ArgRef::Kind::Named) {
-      auto output = outputs_.find(ref.name);
-      if (output != outputs_.end()) return &output->second;
-    }
-    if (ref.kind == ArgRef::Kind::Causal) return &causal_mask(ref);
-    TensorUse use;
-    use.argument = argument;
-    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
-    use.shape = resolved(tensor->shape);
-    use.dtype = tensor->dtype.value_or(mask ? DType::Bool : data_dtype);
-    use.mask = mask;
-    use.true_attends = op.mask_true_attends;
-    return &declared_array(ref, use, call.id);
+  // The array a tensor argument holds: an earlier call's output, a generated causal mask, or a
+  // declared or inline tensor's data, each loaded or drawn once (by the argument's identity).
+  const Array& array_for(const OperatorDef& op, const ResolvedArgument& argument, const std::string& call) {
+    if (argument.source.kind == ArgumentSource::Kind::Output) return outputs_.at(argument.source.name);
+    auto it = arrays_.find(argument.identity);
+    if (it != arrays_.end()) return it->second;
+    if (argument.source.kind == ArgumentSource::Kind::Causal) return arrays_.emplace(argument.identity, causal_mask(argument)).first->second;
+    const ArgSchema* schema = op.call.argument(argument.name);  // none for a list's element
+    bool mask = schema != nullptr && schema->kind == ArgKind::Mask;
+    return arrays_.emplace(argument.identity, tensor_data(argument, mask, op.mask_true_attends, call)).first->second;
   }
 
   // generate_square_subsequent_mask: 0 on and below the diagonal, -inf above, float32.
-  const Array& causal_mask(const ArgRef& ref) {
-    std::string key = "causal:" + ref.pointer;
-    auto it = arrays_.find(key);
-    if (it != arrays_.end()) return it->second;
-    Shape shape = resolved(ref.tensor.shape);
+  Array causal_mask(const ResolvedArgument& argument) {
+    Shape shape = resolved(argument.written);
     for (const DimExpr& dim : shape) {
       if (!dim.is_constant()) {
         report(DiagId::InputDataMissing, fmt::format("the causal mask has the symbolic dim {}: running needs its value", dim.str()), "",
-               spec_.document.values.find(ref.pointer));
+               argument.location);
         throw RunStop();
       }
     }
@@ -459,28 +435,31 @@ class Runner {
     for (std::int64_t l = 0; l < shape[0].offset; ++l) {
       for (std::int64_t s = l + 1; s < shape[1].offset; ++s) mask.data<float>()[l * shape[1].offset + s] = -std::numeric_limits<float>::infinity();
     }
-    return arrays_.emplace(key, std::move(mask)).first->second;
+    return mask;
+  }
+
+  // Where argument `name` is written in the call. One not given is not in the report: the spec
+  // says where it would be written (the nearest element, the call).
+  Location argument_location(const CallDecl& call, const CallReport& call_report, const std::string& name) const {
+    const ResolvedArgument* argument = given(call_report, name);
+    return argument != nullptr ? argument->location : spec_.document.values.find(call.tensor(name).pointer);
   }
 
   // F.scaled_dot_product_attention's rows with every key masked.
-  void report_masked_query_rows(const CallDecl& call, std::size_t rows) {
+  void report_masked_query_rows(const CallDecl& call, const CallReport& call_report, std::size_t rows) {
     Diagnostic& diagnostic = report(
         DiagId::FullyMaskedRows,
         fmt::format("every key position is masked for {} query row{}, so the output is 0 there (PyTorch 2.5+; earlier releases gave NaN)", rows,
                     rows == 1 ? "" : "s"),
-        call.id, spec_.document.values.find(call.tensor("attn_mask").pointer));
+        call.id, argument_location(call, call_report, "attn_mask"));
     diagnostic.argument = "attn_mask";
     diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mark the positions that take part: True attends");
   }
 
-  // The data of a declared tensor read from a file (not random, not generated, not an output).
-  const Array* file_data(const CallDecl& call, const std::string& argument) {
-    const ArgRef& ref = call.tensor(argument);
-    if (ref.kind == ArgRef::Kind::Absent || ref.kind == ArgRef::Kind::Causal) return nullptr;
-    if (ref.kind == ArgRef::Kind::Named && outputs_.count(ref.name) != 0) return nullptr;
-    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
-    if (tensor == nullptr || tensor->file.empty()) return nullptr;
-    auto it = arrays_.find(ref.kind == ArgRef::Kind::Named ? "name:" + ref.name : "inline:" + ref.pointer);
+  // The data of a declared or inline tensor read from a file (not random, not generated, not an output).
+  const Array* file_data(const ResolvedArgument* argument) const {
+    if (argument == nullptr || argument->source.file.empty()) return nullptr;
+    auto it = arrays_.find(argument->identity);
     return it == arrays_.end() ? nullptr : &it->second;
   }
 
@@ -511,7 +490,7 @@ class Runner {
   // as the operator reads a bool mask. An (N*num_heads, L, S) attn_mask's layout is the
   // operator's (OperatorDef::attn_mask_layout). Returns whether a mask masks every position
   // (then every row is fully masked: one cause, reported once, not again as MHA110).
-  bool check_attention_values(const CallDecl& call, const OperatorDef& op, const ForwardCall& forward) {
+  bool check_attention_values(const CallDecl& call, const CallReport& call_report, const OperatorDef& op, const ForwardCall& forward) {
     AttnMaskLayout layout = op.attn_mask_layout != nullptr ? op.attn_mask_layout(forward) : AttnMaskLayout{};
     MaskReading reading = op.mask_true_attends ? MaskReading::TrueKeeps : MaskReading::TrueIgnores;
     std::vector<std::string> masks, data_tensors;
@@ -521,20 +500,21 @@ class Runner {
       if (argument.kind == ArgKind::Tensor) data_tensors.push_back(argument.name);
     }
     for (const std::string& argument : data_tensors) {
-      const Array* data = file_data(call, argument);
+      const ResolvedArgument* tensor = given(call_report, argument);
+      const Array* data = file_data(tensor);
       std::int64_t bad = data ? non_finite_count(*data) : 0;
       if (bad == 0) continue;
       Diagnostic& diagnostic = report(DiagId::NonFiniteInput,
                                       fmt::format("{} holds {} NaN or infinite value{}", argument, bad, bad == 1 ? "" : "s"), call.id,
-                                      spec_.document.values.find(call.tensor(argument).pointer));
+                                      tensor->location);
       diagnostic.argument = argument;
       diagnostic.notes.push_back("one NaN in a key or value spreads to every query that attends to it");
     }
     for (const std::string& argument : masks) {
-      const Array* data = file_data(call, argument);
+      const ResolvedArgument* tensor = given(call_report, argument);
+      const Array* data = file_data(tensor);
       if (!data) continue;
-      const ArgRef& ref = call.tensor(argument);
-      std::string name = ref.kind == ArgRef::Kind::Named ? ref.name : "";
+      const std::string& name = tensor->source.name;  // "" for an inline tensor
       bool meant_causal = flagged_causal(call, argument) || name.find("causal") != std::string::npos;
       std::optional<MaskFinding> extent = bool_mask_extent(*data, reading, argument);
       std::vector<std::pair<DiagId, std::optional<MaskFinding>>> findings = {
@@ -545,8 +525,7 @@ class Runner {
       for (auto& [id, finding] : findings) {
         if (!finding) continue;
         if (finding->kind == MaskFinding::Kind::MasksEverything) masks_everything = true;
-        Diagnostic& diagnostic = report(id, fmt::format("{}: {}", argument, finding->message), call.id,
-                                        spec_.document.values.find(ref.pointer));
+        Diagnostic& diagnostic = report(id, fmt::format("{}: {}", argument, finding->message), call.id, tensor->location);
         diagnostic.argument = argument;
         diagnostic.notes.push_back(finding->note);
         diagnostic.notes.push_back("PyTorch raises nothing");
@@ -555,34 +534,35 @@ class Runner {
     return masks_everything;
   }
 
-  void report_masked_rows(const CallDecl& call, const std::vector<FullyMaskedRow>& rows) {
+  void report_masked_rows(const CallDecl& call, const CallReport& call_report, const std::vector<FullyMaskedRow>& rows) {
     std::string listed;
     for (std::size_t i = 0; i < rows.size() && i < 8; ++i) {
       listed += fmt::format("{}(batch {}, head {}, row {})", i ? ", " : "", rows[i].batch, rows[i].head, rows[i].row);
     }
     if (rows.size() > 8) listed += fmt::format(" and {} more", rows.size() - 8);
-    const ArgRef& padding = call.tensor("key_padding_mask");
-    const ArgRef& mask = padding.kind != ArgRef::Kind::Absent ? padding : call.tensor("attn_mask");
+    std::string mask = given(call_report, "key_padding_mask") != nullptr ? "key_padding_mask"
+                       : given(call_report, "attn_mask") != nullptr   ? "attn_mask"
+                                                                      : "";
     Diagnostic& diagnostic = report(
         DiagId::FullyMaskedRows,
         fmt::format("every key position is masked for {} (batch entry, head, query row) triple{}, so the output is {} there: {}",
                     rows.size(), rows.size() == 1 ? "" : "s", call.flag("need_weights") ? "NaN" : "out_proj's bias alone", listed),
-        call.id, spec_.document.values.find(mask.pointer));
-    diagnostic.argument = mask.kind == ArgRef::Kind::Absent ? "" : (&mask == &padding ? "key_padding_mask" : "attn_mask");
+        call.id, argument_location(call, call_report, mask.empty() ? "attn_mask" : mask));
+    diagnostic.argument = mask;
     diagnostic.notes.push_back(call.flag("need_weights")
                                    ? "PyTorch's softmax over nothing but -inf is NaN, and out_proj spreads it to the whole output token"
                                    : "with need_weights=False PyTorch 2.5+ gives the row no attention (earlier releases gave NaN)");
   }
 
   // Embedding's indices are data, so only running finds one outside the table.
-  void report_index_out_of_range(const CallDecl& call, const IndexOutOfRange& error) {
+  void report_index_out_of_range(const CallDecl& call, const CallReport& call_report, const IndexOutOfRange& error) {
     std::string position;
     for (std::int64_t index : error.position) position += (position.empty() ? "" : ", ") + std::to_string(index);
     Diagnostic& diagnostic = report(
         DiagId::IndexOutOfRange,
         fmt::format("input{} is {}, outside the embedding's {} rows (indices 0 to {})", error.position.empty() ? "" : "[" + position + "]",
                     error.value, error.num_embeddings, error.num_embeddings - 1),
-        call.id, spec_.document.values.find(call.tensor("input").pointer));
+        call.id, argument_location(call, call_report, "input"));
     diagnostic.argument = "input";
     diagnostic.pytorch_error = PytorchError{"IndexError", error.pytorch_message, true};
     diagnostic.notes.push_back(error.value < 0 ? "a negative index does not count from the end here, as it would in Python"
@@ -590,7 +570,7 @@ class Runner {
   }
 
   // Fully masked rows inside a module's attention blocks (need_weights=False there).
-  void report_masked_blocks(const CallDecl& call, const std::vector<MaskedBlock>& blocks) {
+  void report_masked_blocks(const CallDecl& call, const CallReport& call_report, const std::vector<MaskedBlock>& blocks) {
     std::string listed;
     for (std::size_t i = 0; i < blocks.size() && i < 4; ++i) {
       listed += fmt::format("{}{} ({})", i ? ", " : "", blocks[i].block, blocks[i].rows.size());
@@ -598,7 +578,8 @@ class Runner {
     if (blocks.size() > 4) listed += fmt::format(" and {} more blocks", blocks.size() - 4);
     const MaskedBlock& first = blocks.front();
     const std::string& argument = first.padding_argument.empty() ? first.mask_argument : first.padding_argument;
-    Location where = spec_.document.values.find(argument.empty() ? spec_.find_module(call.module)->pointer : call.tensor(argument).pointer);
+    Location where = argument.empty() ? spec_.document.values.find(spec_.find_module(call.module)->pointer)
+                                      : argument_location(call, call_report, argument);
     Diagnostic& diagnostic = report(
         DiagId::FullyMaskedRows,
         fmt::format("every key position is masked for some (batch entry, head, query row) triples, so the attention's output is "
@@ -618,7 +599,7 @@ class Runner {
   RunResult& result_;
   Random random_;
   std::map<std::string, StateDict> parameters_;
-  std::map<std::string, Array> arrays_;   // declared tensors' data, loaded once
+  std::map<std::string, Array> arrays_;   // declared and inline tensors' data and causal masks, by identity
   std::map<std::string, Array> outputs_;  // earlier calls' outputs by name
   bool load_error_raised_ = false;
   bool plot_settled_ = false;  // --plot's call is found (or known to be wrong)

@@ -90,6 +90,30 @@ TEST_CASE("cli: unusable input exits 2 with file, line and column", "[cli]") {
   CHECK(json::parse(missing.out)["diagnostics"][0]["code"] == "MHA001");
 }
 
+TEST_CASE("cli: a missing libzip stops check and graph of a spec naming an .npz with MHA106, not only run", "[cli]") {
+  // The dynamic loader takes LD_LIBRARY_PATH's libzip.so.4 first; an empty file cannot be loaded,
+  // as on a machine without libzip4. check reads the .npz headers, so it is check that finds it.
+  mhacheck::test::TempDir folder;
+  folder.write("libzip.so.4", "");
+  std::string without_libzip = "LD_LIBRARY_PATH=" + folder.path.string() + " ";
+  Run check = mhacheck::test::run_cli("check --format json examples/run_example.json", without_libzip);
+  CHECK(check.status == 2);
+  json report = json::parse(check.out);
+  CHECK(report["input_error"] == true);
+  REQUIRE(report["diagnostics"].size() == 1);
+  CHECK(report["diagnostics"][0]["code"] == "MHA106");
+  CHECK_THAT(report["diagnostics"][0]["message"].get<std::string>(), Catch::StartsWith("cannot load libzip (libzip.so.4): "));
+  Run graph = mhacheck::test::run_cli("graph --format dot examples/run_example.json", without_libzip);
+  CHECK(graph.status == 2);
+  CHECK_THAT(graph.err, Catch::Contains("error[MHA106]"));
+  // The same spec without .npz files needs no libzip.
+  CHECK(mhacheck::test::run_cli("check examples/seed_example3.json", without_libzip).status == 0);
+  // So the catalogue does not file it under run alone.
+  Run explain = cli("explain MHA106");
+  CHECK_THAT(explain.out, Catch::StartsWith("MHA106 (runtime-library-missing, error): "));
+  CHECK_THAT(explain.out, Catch::Contains("mhacheck check and mhacheck graph raise it too"));
+}
+
 TEST_CASE("cli: explain", "[cli]") {
   Run explain = cli("explain MHA040");
   CHECK(explain.status == 0);

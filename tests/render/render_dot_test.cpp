@@ -21,7 +21,7 @@ Graph graph_of(const std::string& text, const std::string& name = "test.json") {
   Spec spec = parse_spec(test::document_from(text, name));
   Report report = check_spec(spec, CheckOptions{false});
   REQUIRE_FALSE(report.input_error);
-  return {report, render_dot(spec, report)};
+  return {report, render_dot(report)};
 }
 
 // The statement line of the DOT that starts with `prefix` (a node's or an edge's quoted ids).
@@ -151,9 +151,7 @@ TEST_CASE("graph: quotes, backslashes and newlines from the spec stay inside DOT
 TEST_CASE("graph: each tensor of a cat list is an edge", "[graph]") {
   Report report = test::check_text(R"({"modules": {}, "tensors": {"a": [2, 3]},
     "calls": [{"id": "join", "op": "cat", "tensors": ["a", "a", [2, 1]], "dim": 1, "outputs": ["c"]}]})");
-  JsonDocument document = test::document_from(R"({"modules": {}, "tensors": {"a": [2, 3]},
-    "calls": [{"id": "join", "op": "cat", "tensors": ["a", "a", [2, 1]], "dim": 1, "outputs": ["c"]}]})");
-  std::string dot = render_dot(parse_spec(document), report);
+  std::string dot = render_dot(report);
   CHECK(dot.find("label=\"tensors[0]: (2, 3)\"") != std::string::npos);
   CHECK(dot.find("label=\"tensors[1]: (2, 3)\"") != std::string::npos);
   CHECK(dot.find("label=\"tensors[2]: (2, 1)\"") != std::string::npos);
@@ -168,4 +166,27 @@ TEST_CASE("graph: every output of a split is in its node, and each named one lea
   CHECK_THAT(line_starting(graph.dot, "\"call:qkv\" ["), Catch::Contains("\\nq (2, 5, 8)\\nk (2, 5, 8)\\nqkv.2 (2, 5, 8)"));
   CHECK_THAT(line_starting(graph.dot, "\"call:qkv\" -> \"call:scores\""), Catch::Contains("label=\"input: (2, 5, 8)\""));
   CHECK_THAT(line_starting(graph.dot, "\"call:qkv\" -> \"call:keys\""), Catch::Contains("label=\"input: (2, 5, 8)\""));
+}
+
+TEST_CASE("graph: drawn from the report alone, shapes as written and sources as the check resolved them", "[graph]") {
+  // render_dot takes no spec: the spec here is gone before the graph is drawn.
+  Report report = test::check_text(R"J({"dims": {"B": 2},
+    "modules": {"attn": "nn.MultiheadAttention(8, 2, dtype=torch.float64)"},
+    "tensors": {"x": {"shape": ["T", "B", 8], "dtype": "float64"}, "unused": [3]},
+    "calls": [{"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x",
+               "attn_mask": {"causal": ["T", "T"]}, "need_weights": false, "outputs": ["y"]},
+              {"id": "b", "op": "transpose", "input": "y", "dim0": 0, "dim1": 1}]})J", false);
+  REQUIRE(report.ok());
+  std::string dot = render_dot(report);
+  // Every declared tensor is a node, used or not, with its shape as written (B is bound, T is not).
+  CHECK_THAT(line_starting(dot, "\"tensor:x\" ["), Catch::Contains("label=\"x\\n(T, B, 8) float64\""));
+  CHECK_THAT(line_starting(dot, "\"tensor:unused\" ["), Catch::Contains("label=\"unused\\n(3,)\""));
+  CHECK_THAT(line_starting(dot, "\"tensor:x\" -> \"call:a\" [label=\"query"), Catch::Contains("label=\"query: (T, B, 8)\""));
+  // The generated mask is its own node, float32 as generate_square_subsequent_mask makes it.
+  CHECK_THAT(line_starting(dot, "\"inline:/calls/0/attn_mask\" ["),
+             Catch::Contains("label=\"attn_mask (causal mask)\\n(T, T) float32\""));
+  CHECK_THAT(line_starting(dot, "\"inline:/calls/0/attn_mask\" -> \"call:a\""), Catch::Contains("label=\"attn_mask: (T, T)\""));
+  // An output's edge leaves the call that returns it, with the shape that call returned.
+  CHECK_THAT(line_starting(dot, "\"call:a\" -> \"call:b\""), Catch::Contains("label=\"input: (T, 2, 8)\""));
+  CHECK(count_of(dot, "->") == 5);
 }
