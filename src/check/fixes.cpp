@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -13,9 +13,12 @@ namespace mhacheck {
 namespace {
 
 constexpr std::size_t kMaxCombinations = 64;
-// The search's bounds per call: candidates generated and re-checked, and time. The time is a
-// backstop for huge graphs; the count bound alone keeps small specs' results the same on any machine.
+// The search's bounds: candidates per call; for the whole report, the work (each re-check
+// costs the spec's call count: about 25 re-checks of a 800-call graph, the diagnostics met
+// first searched first) and, as a backstop for a slow machine, time. Under the work bound the
+// results do not depend on the machine.
 constexpr std::size_t kMaxSearched = 96;
+constexpr std::size_t kSearchWork = 20000;
 constexpr std::chrono::milliseconds kSearchTime{2000};
 
 struct Recheck {
@@ -124,23 +127,17 @@ bool has_good_fix(const Diagnostic& diagnostic) {
                      [](const Fix& fix) { return fix.valid() && fix.semantics != FixSemantics::Suspect; });
 }
 
-// The searched candidates of one call, each with its patched graph's check, made once for all
-// the call's diagnostics.
-struct Searched {
-  Fix fix;
-  Recheck check;
-};
+// What the search may still spend on a report.
+struct SearchBudget {
+  std::size_t work = kSearchWork;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + kSearchTime;
 
-std::vector<Searched> search_call(const Spec& spec, const Report& original, const std::string& call) {
-  auto deadline = std::chrono::steady_clock::now() + kSearchTime;
-  std::vector<Searched> searched;
-  for (Fix& candidate : search_candidates(spec, original, call, kMaxSearched)) {
-    if (std::chrono::steady_clock::now() > deadline) break;
-    Recheck check = recheck(spec, candidate.patch);
-    if (check.usable) searched.push_back({std::move(candidate), std::move(check)});
+  bool spend(std::size_t calls) {
+    if (calls > work || std::chrono::steady_clock::now() > deadline) return false;
+    work -= calls;
+    return true;
   }
-  return searched;
-}
+};
 
 // A searched fix's roles: one that brings a role diagnostic the graph did not have, anywhere
 // in it (a batch dim read as a sequence downstream), is suspect.
@@ -156,18 +153,34 @@ void label_new_roles(Fix& fix, const Report& original, const Report& patched) {
   }
 }
 
-// Adds the searched fixes that repair `diagnostic` to the rules' own, best first.
-void add_searched(const Report& original, const std::vector<Searched>& searched, Diagnostic& diagnostic) {
-  for (const Searched& each : searched) {
-    bool offered = std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
-                               [&](const Fix& fix) { return fix.patch == each.fix.patch; });
-    if (offered || !repairs(original, diagnostic, each.check)) continue;
-    Fix fix = each.fix;
-    record_result(fix, each.check.report, diagnostic.call, diagnostic.id);
-    label_new_roles(fix, original, each.check.report);
-    diagnostic.fixes.push_back(std::move(fix));
+// Adds `candidate` to `diagnostic`'s fixes when its patched graph repairs it and no fix with the
+// same patch is there yet.
+void add_searched(const Report& original, const Fix& candidate, const Recheck& check, Diagnostic& diagnostic) {
+  bool offered = std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
+                             [&](const Fix& fix) { return fix.patch == candidate.patch; });
+  if (offered || !repairs(original, diagnostic, check)) return;
+  Fix fix = candidate;
+  record_result(fix, check.report, diagnostic.call, diagnostic.id);
+  label_new_roles(fix, original, check.report);
+  diagnostic.fixes.push_back(std::move(fix));
+}
+
+// Searches fixes for `targets`, diagnostics of one call: each candidate is re-checked once, for
+// all of them, and its patched graph dropped before the next.
+void search_call(const Spec& spec, const Report& original, const std::vector<Diagnostic*>& targets, SearchBudget& budget) {
+  for (const Fix& candidate : search_candidates(spec, original, targets.front()->call, kMaxSearched)) {
+    if (!budget.spend(spec.calls.size())) break;
+    Recheck check = recheck(spec, candidate.patch);
+    if (!check.usable) continue;
+    for (Diagnostic* target : targets) add_searched(original, candidate, check, *target);
   }
-  std::stable_sort(diagnostic.fixes.begin(), diagnostic.fixes.end(), better_fix);
+  for (Diagnostic* target : targets) std::stable_sort(target->fixes.begin(), target->fixes.end(), better_fix);
+}
+
+// Errors and role warnings that no rule's fix repairs soundly.
+bool wants_search(const Diagnostic& diagnostic) {
+  bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id);
+  return kind && !diagnostic.call.empty() && !has_good_fix(diagnostic);
 }
 
 // Appends `fix`'s operations to `patch`. Two fixes that each rewrite a module written as a
@@ -255,14 +268,16 @@ void verify_fixes(const Spec& spec, Report& report) {
   for (Diagnostic& diagnostic : report.diagnostics) {
     if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, diagnostic);
   }
-  // Errors and role warnings that no rule's fix repairs soundly get searched fixes.
-  std::map<std::string, std::vector<Searched>> searched;
-  for (Diagnostic& diagnostic : report.diagnostics) {
-    bool wanted = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id);
-    if (!wanted || diagnostic.call.empty() || has_good_fix(diagnostic)) continue;
-    auto call = searched.find(diagnostic.call);
-    if (call == searched.end()) call = searched.emplace(diagnostic.call, search_call(spec, report, diagnostic.call)).first;
-    add_searched(report, call->second, diagnostic);
+  // Searched fixes, call by call in the order of their first diagnostic.
+  SearchBudget budget;
+  std::set<std::string> searched;
+  for (const Diagnostic& first : report.diagnostics) {
+    if (!wants_search(first) || !searched.insert(first.call).second) continue;
+    std::vector<Diagnostic*> targets;
+    for (Diagnostic& diagnostic : report.diagnostics) {
+      if (diagnostic.call == first.call && wants_search(diagnostic)) targets.push_back(&diagnostic);
+    }
+    search_call(spec, report, targets, budget);
   }
   for (const CallReport& call : report.calls) {
     if (!call.ok) combine_fixes(spec, report, call.id);

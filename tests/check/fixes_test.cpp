@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include "mhacheck/render.hpp"
 #include "fix_search.hpp"
 #include "mhacheck/spec.hpp"
@@ -229,4 +231,30 @@ TEST_CASE("searched fix: an (N, L, S) mask made by a call is repeated per head w
               {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "m"}]})json",
                  "MHA051", "repeat m where it is made, after call \"cut\", once per head as (32, 10, 10): m = m.repeat_interleave(8, dim=0)",
                  "repeat_interleave");
+}
+
+TEST_CASE("searched fixes: the search's work is bounded per report, the first diagnostics first", "[fixes]") {
+  // 100 SDPA-after-view blocks of 4 calls, each with MHA209: searching all would re-check the
+  // 400-call graph about 1,200 times; the work bound allows 50 re-checks.
+  nlohmann::json spec = nlohmann::json::parse(R"({"version": 1, "dims": {"B": 2, "T": 10, "H": 8, "D": 64}, "modules": {},
+                                                  "tensors": {"x0": ["B", "T", 512]}, "calls": []})");
+  for (int i = 0; i < 100; ++i) {
+    auto name = [i](const char* prefix) { return fmt::format("{}{}", prefix, i); };
+    spec["modules"][name("l")] = "nn.Linear(512, 512)";
+    spec["calls"].push_back({{"id", name("q")}, {"module", name("l")}, {"input", name("x")}, {"outputs", {name("q")}}});
+    spec["calls"].push_back({{"id", name("v")}, {"op", "view"}, {"input", name("q")}, {"shape", {"B", "T", "H", "D"}}, {"outputs", {name("qh")}}});
+    spec["calls"].push_back({{"id", name("a")}, {"op", "F.scaled_dot_product_attention"}, {"query", name("qh")}, {"key", name("qh")},
+                             {"value", name("qh")}, {"outputs", {name("o")}}});
+    spec["calls"].push_back({{"id", name("m")}, {"op", "reshape"}, {"input", name("o")}, {"shape", {"B", "T", 512}},
+                             {"outputs", {fmt::format("x{}", i + 1)}}});
+  }
+  Report report = test::check_text(spec.dump());
+  std::vector<const Diagnostic*> layouts;
+  for (const Diagnostic& diagnostic : report.diagnostics) {
+    if (std::string(diagnostic.info().code) == "MHA209") layouts.push_back(&diagnostic);
+  }
+  REQUIRE(layouts.size() == 100);
+  REQUIRE_FALSE(layouts.front()->fixes.empty());
+  CHECK(layouts.front()->fixes.front().semantics == FixSemantics::Consistent);
+  CHECK(layouts.back()->fixes.empty());
 }

@@ -178,6 +178,10 @@ def run_call(call, modules, built, env, symbols):
         return [tensor("input").transpose(call["dim0"], call["dim1"])]
     if op == "permute":
         return [tensor("input").permute(*call["dims"])]
+    if op == "getitem":  # the index as Python writes it: "[:, None, None, :]"
+        return [eval("x" + call["index"], {"__builtins__": {}}, {"x": tensor("input")})]
+    if op == "repeat_interleave":
+        return [tensor("input").repeat_interleave(call["repeats"], dim=call.get("dim"))]
     if op == "add":
         return [tensor("input") + tensor("other")]
     if op == "cat":
