@@ -13,6 +13,17 @@ Location origin() {
   location.column = 1;
   return location;
 }
+
+// Where and why the text is refused: "LINE:COLUMN: message".
+std::string error_at(const std::string& text) {
+  try {
+    parse_module_call(text, origin());
+  } catch (const InputError& error) {
+    return std::to_string(error.location().line) + ":" + std::to_string(error.location().column) + ": " + error.what();
+  }
+  return "no error";
+}
+
 }  // namespace
 
 TEST_CASE("constructor calls as pasted from Python", "[python]") {
@@ -121,14 +132,6 @@ TEST_CASE("Python as people write it: assignments, several lines, names and inte
 }
 
 TEST_CASE("Python text that cannot be a module is refused with the place", "[python]") {
-  auto error_at = [](const std::string& text) {
-    try {
-      parse_module_call(text, origin());
-    } catch (const InputError& error) {
-      return std::to_string(error.location().line) + ":" + std::to_string(error.location().column) + ": " + error.what();
-    }
-    return std::string("no error");
-  };
   CHECK(error_at("nn.Linear(d * 2, 4)") == "1:11: in_features is computed from d, which nothing binds");
   CHECK(error_at("nn.Linear(8 // 0, 4)") == "1:11: ZeroDivisionError: integer division or modulo by zero");
   CHECK(error_at("nn.Linear(8 / 2, 4)") == "1:13: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
@@ -171,14 +174,6 @@ TEST_CASE("a dict literal passed on with ** gives its entries as keyword argumen
 }
 
 TEST_CASE("a ** splat that cannot be read is refused with the place", "[python]") {
-  auto error_at = [](const std::string& text) {
-    try {
-      parse_module_call(text, origin());
-    } catch (const InputError& error) {
-      return std::to_string(error.location().line) + ":" + std::to_string(error.location().column) + ": " + error.what();
-    }
-    return std::string("no error");
-  };
   CHECK(error_at("kw = {'device': device, 'dtype': dtype}\nnn.Linear(8, 4, **kw)") ==
         "1:34: dtype (from **kw) must be a dtype name such as \"float32\", but kw['dtype'] is 'dtype', which nothing binds");
   CHECK(error_at("kw = {'dtype': None}\nnn.Linear(8, 4, dtype=None, **kw)") == "2:31: Linear.__init__() got multiple values for argument 'dtype'");
