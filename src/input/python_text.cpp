@@ -129,7 +129,11 @@ class Lexer {
       pos += 2;
       return {Token::Kind::Punct, "//", start};
     }
-    if (std::string("()[]{},=:+-*/;").find(c) != std::string::npos) {
+    if ((c == '=' || c == '!') && pos + 1 < text_.size() && text_[pos + 1] == '=') {
+      pos += 2;
+      return {Token::Kind::Punct, std::string(1, c) + "=", start};
+    }
+    if (std::string("()[]{},=:+-*/%;").find(c) != std::string::npos) {
       ++pos;
       return {Token::Kind::Punct, std::string(1, c), start};
     }
@@ -245,6 +249,10 @@ class PythonReader {
       }
       if (first.kind == Token::Kind::Name && first.text == "def") {
         read_def();
+        continue;
+      }
+      if (first.kind == Token::Kind::Name && first.text == "assert") {
+        read_assert();
         continue;
       }
       if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == ",") {
@@ -374,6 +382,45 @@ class PythonReader {
     std::string symbol;
     std::optional<nlohmann::json> value = right_hand_side(symbol);
     bind(name, value, symbol);
+  }
+
+  // assert A == B or assert A != B (nanoGPT's assert config.n_embd % config.n_head == 0), with
+  // an optional message: a comparison that is false fails as Python would; one over unbound
+  // names, or any other assert, says nothing of shapes and is passed over.
+  void read_assert() {
+    Token keyword = lexer_.take();
+    Lexer line_end = lexer_;
+    line_end.skip_line();
+    std::size_t next_line = line_end.peek().offset;
+    Lexer probe = lexer_;
+    bool comparison = false;
+    for (int depth = 0; probe.peek().kind != Token::Kind::End && probe.peek().offset < next_line;) {
+      Token token = probe.take();
+      if (token.text == "(" || token.text == "[") ++depth;
+      if (token.text == ")" || token.text == "]") --depth;
+      if (token.kind == Token::Kind::Name && (token.text == "and" || token.text == "or" || token.text == "not" || token.text == "is" ||
+                                              token.text == "in")) {
+        comparison = false;
+        break;
+      }
+      if (depth == 0 && token.kind == Token::Kind::Punct && (token.text == "==" || token.text == "!=")) comparison = true;
+      if (depth == 0 && token.kind == Token::Kind::Punct && token.text == ",") break;
+    }
+    if (!comparison) {
+      lexer_.skip_line();
+      return;
+    }
+    IntValue left = expression();
+    std::string op = lexer_.take().text;
+    if (op != "==" && op != "!=") lexer_.fail(keyword.offset, keyword.text.size(), "expected one comparison, == or !=, after assert");
+    IntValue right = expression();
+    std::size_t end = right.end;
+    if (lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == ",") lexer_.skip_line();  // the message
+    if (!left.number || !right.number) return;
+    if ((*left.number == *right.number) == (op == "==")) return;
+    lexer_.fail(keyword.offset, end - keyword.offset,
+                fmt::format("AssertionError: the pasted assert is False: its sides are {} and {}", *left.number, *right.number),
+                "PyTorch never gets to the module: the names' values break the model's own assert");
   }
 
   // NAME = {'key': value, ...}, as PyTorch's own modules gather their factory arguments
@@ -516,7 +563,7 @@ class PythonReader {
   IntValue term() {
     IntValue left = unary();
     if (at_float_division()) return left;
-    while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "*" || lexer_.peek().text == "//")) {
+    while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "*" || lexer_.peek().text == "//" || lexer_.peek().text == "%")) {
       std::string op = lexer_.take().text;
       IntValue right = unary();
       left = combine(left, right, op);
@@ -703,10 +750,13 @@ class PythonReader {
     if (op == "+") overflow = __builtin_add_overflow(a, b, &value);
     if (op == "-") overflow = __builtin_sub_overflow(a, b, &value);
     if (op == "*") overflow = __builtin_mul_overflow(a, b, &value);
-    if (op == "//") {
+    if (op == "//" || op == "%") {
       if (b == 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: integer division or modulo by zero");
-      overflow = a == std::numeric_limits<std::int64_t>::min() && b == -1;
-      if (!overflow) value = a / b - ((a % b != 0 && ((a < 0) != (b < 0))) ? 1 : 0);  // Python floors
+      overflow = op == "//" && a == std::numeric_limits<std::int64_t>::min() && b == -1;
+      // Python floors: the quotient toward minus infinity, the remainder with the divisor's sign.
+      bool adjust = b != -1 && a % b != 0 && ((a < 0) != (b < 0));
+      if (!overflow && op == "//") value = a / b - (adjust ? 1 : 0);
+      if (op == "%") value = b == -1 ? 0 : a % b + (adjust ? b : 0);
     }
     if (overflow) lexer_.fail(result.offset, result.end - result.offset, "integer out of range");
     result.number = value;

@@ -140,6 +140,10 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("nn.Linear(int(8 / 2) / 2, 4)") == "1:22: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
   CHECK(error_at("nn.Linear(9223372036854775807 + 1, 4)") == "1:11: integer out of range");
   CHECK(error_at("nn.Linear(2 ** 63, 4)") == "1:11: integer out of range");
+  CHECK(error_at("config.n_embd, config.n_head = 768, 10\nassert config.n_embd % config.n_head == 0\nnn.Linear(config.n_embd, 4)") ==
+        "2:1: AssertionError: the pasted assert is False: its sides are 8 and 0");
+  CHECK(error_at("assert 4 != 2 + 2\nnn.Linear(8, 4)") == "1:1: AssertionError: the pasted assert is False: its sides are 4 and 4");
+  CHECK(error_at("nn.Linear(7 % 0, 4)") == "1:11: ZeroDivisionError: integer division or modulo by zero");
   CHECK(error_at("nn.Linear(2 ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
   CHECK(error_at("nn.Linear(d ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
   CHECK(error_at("p = 0.1\nnn.Linear(p * 10, 4)") == "2:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
@@ -214,6 +218,11 @@ TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment
   CHECK(parse_module_call("nn.Linear(config.n_embd, 3 * config.n_embd)", origin(), {{"config.n_embd", 768}}) ==
         json{{"type", "Linear"}, {"in_features", 768}, {"out_features", 2304}});
   CHECK(parse_module_call("n_embd = 768\nnn.Linear(n_embd, 3 * n_embd, bias=False)", origin())["out_features"] == 2304);
+  // % floors as Python's; an assert that holds, or that names leave open, lets the text through.
+  CHECK(parse_module_call("nn.Linear(-7 % 3, 7 % -3 + 5)", origin()) == json{{"type", "Linear"}, {"in_features", 2}, {"out_features", 3}});
+  CHECK(parse_module_call("assert config.n_embd % config.n_head == 0\nself.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)", origin(),
+                          {{"config.n_embd", 768}, {"config.n_head", 12}})["out_features"] == 2304);
+  CHECK(parse_module_call("assert d % h == 0, 'd must divide'\nassert isinstance(d, int)\nnn.Linear(d, 4)", origin())["in_features"] == "d");
   // Annotated assignments bind as plain ones; an annotation alone binds nothing.
   json annotated = parse_module_call("d_model: int = 64\nn_head: int\nself.attn: Optional[nn.Module] = nn.MultiheadAttention(d_model, n_head)",
                                      origin(), {{"n_head", 4}});
