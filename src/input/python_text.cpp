@@ -107,6 +107,11 @@ class Lexer {
       while (pos < text_.size() && is_name(text_[pos])) ++pos;
       return {Token::Kind::Name, text_.substr(start, pos - start), start};
     }
+    if (c == '.' && pos + 1 < text_.size() && (std::isalpha(static_cast<unsigned char>(text_[pos + 1])) || text_[pos + 1] == '_')) {
+      ++pos;  // a method called on what precedes: nn.Linear(8, 4).to(device)
+      while (pos < text_.size() && is_name(text_[pos])) ++pos;
+      return {Token::Kind::Name, text_.substr(start, pos - start), start};
+    }
     if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && pos + 1 < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos + 1])))) {
       ++pos;
       bool floating = c == '.';
@@ -1069,7 +1074,74 @@ class PythonReader {
       }
     }
     --depth_;
+    read_module_methods(module);
     return module;
+  }
+
+  // Methods called on the constructed module, which return it: .to(device), .cuda(), .eval()
+  // change no shape; .half(), .float(), .double(), .bfloat16() and .to(torch.float16) or
+  // .to(dtype=...) make its parameters that dtype.
+  void read_module_methods(nlohmann::json& module) {
+    static const std::map<std::string, DType> kCasts = {
+        {".half", DType::Float16}, {".float", DType::Float32}, {".double", DType::Float64}, {".bfloat16", DType::BFloat16}};
+    static const std::set<std::string> kShapeless = {".to", ".cuda", ".cpu", ".eval", ".train", ".requires_grad_", ".share_memory"};
+    while (lexer_.peek().kind == Token::Kind::Name && lexer_.peek().text[0] == '.') {
+      Token method = lexer_.take();
+      auto cast = kCasts.find(method.text);
+      if (cast == kCasts.end() && kShapeless.count(method.text) == 0) {
+        lexer_.fail(method.offset, method.text.size(), fmt::format("unknown method '{}' on the module", method.text.substr(1)),
+                    "mhacheck follows .to(...), .half(), .float(), .double(), .bfloat16(), .cuda(), .cpu(), .eval() and .train()");
+      }
+      lexer_.expect("(");
+      std::optional<DType> dtype;
+      if (cast != kCasts.end()) dtype = cast->second;
+      while (!lexer_.accept(")")) {
+        // .to's arguments: a dtype (positional or dtype=) counts; a device, non_blocking, copy do not.
+        bool keyword = lexer_.peek().kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == "=";
+        bool is_dtype = keyword && lexer_.peek().text == "dtype";
+        if (keyword) {
+          lexer_.take();
+          lexer_.take();
+        }
+        Token value = lexer_.take();
+        if (value.kind == Token::Kind::End || (value.kind == Token::Kind::Punct && value.text != "-")) {
+          lexer_.fail(value.offset, std::max<std::size_t>(1, value.text.size()), "expected an argument of the module's method");
+        }
+        if (lexer_.accept("(")) skip_brackets(")");  // torch.device("cuda", 0)
+        // A dtype by keyword, or positional as torch.float16 (a bare name is a device or a tensor).
+        if ((is_dtype || (!keyword && value.text.rfind("torch.", 0) == 0)) && parse_dtype(value.text)) dtype = parse_dtype(value.text);
+        else if (is_dtype && value.text != "None") lexer_.fail(value.offset, std::max<std::size_t>(1, value.text.size()), fmt::format("'{}' is not a dtype", value.text));
+        if (!lexer_.accept(",")) {
+          lexer_.expect(")");
+          break;
+        }
+      }
+      if (dtype) set_dtype(module, *dtype);
+    }
+  }
+
+  // Past the brackets opened just before, nested ones included.
+  void skip_brackets(const std::string& closer) {
+    int depth = 1;
+    while (depth > 0 && lexer_.peek().kind != Token::Kind::End) {
+      Token token = lexer_.take();
+      if (token.text == "(" || token.text == "[") ++depth;
+      if (token.text == ")" || token.text == "]") --depth;
+    }
+    if (depth > 0) lexer_.fail_here("'" + closer + "'");
+  }
+
+  // module.half() and the like convert every parameter: the module's own dtype option and those
+  // of the modules inside it (a stack's layers and norm).
+  static void set_dtype(nlohmann::json& module, DType dtype) {
+    const ModuleSchema* schema = find_module_schema(module["type"].get<std::string>());
+    for (const OptionSchema& option : schema->options) {
+      if (option.kind == OptionKind::DType) module[option.name] = dtype_name(dtype);
+      if ((option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) && module.contains(option.name) &&
+          module[option.name].is_object()) {
+        set_dtype(module[option.name], dtype);
+      }
+    }
   }
 
   Lexer& lexer_;

@@ -144,6 +144,8 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
         "2:1: AssertionError: the pasted assert is False: its sides are 8 and 0");
   CHECK(error_at("assert 4 != 2 + 2\nnn.Linear(8, 4)") == "1:1: AssertionError: the pasted assert is False: its sides are 4 and 4");
   CHECK(error_at("nn.Linear(7 % 0, 4)") == "1:11: ZeroDivisionError: integer division or modulo by zero");
+  CHECK(error_at("nn.Linear(8, 4).frobnicate()") == "1:16: unknown method 'frobnicate' on the module");
+  CHECK(error_at("nn.Linear(8, 4).to(dtype=x)") == "1:26: 'x' is not a dtype");
   CHECK(error_at("nn.Linear(2 ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
   CHECK(error_at("nn.Linear(d ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
   CHECK(error_at("p = 0.1\nnn.Linear(p * 10, 4)") == "2:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
@@ -223,6 +225,14 @@ TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment
   CHECK(parse_module_call("assert config.n_embd % config.n_head == 0\nself.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)", origin(),
                           {{"config.n_embd", 768}, {"config.n_head", 12}})["out_features"] == 2304);
   CHECK(parse_module_call("assert d % h == 0, 'd must divide'\nassert isinstance(d, int)\nnn.Linear(d, 4)", origin())["in_features"] == "d");
+  // Methods on the module return it: device moves change nothing, casts set its dtype (and its layers').
+  CHECK(parse_module_call("self.attn = nn.MultiheadAttention(512, 8).to(torch.device('cuda', 0), non_blocking=True).eval()", origin()) ==
+        json{{"type", "MultiheadAttention"}, {"embed_dim", 512}, {"num_heads", 8}});
+  CHECK(parse_module_call("nn.Linear(8, 4).to(device=dev, dtype=torch.float64)", origin())["dtype"] == "float64");
+  CHECK(parse_module_call("nn.Linear(8, 4, dtype=torch.float64).cuda().half()", origin())["dtype"] == "float16");
+  json stack = parse_module_call("nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4), 2, norm=nn.LayerNorm(64)).to(torch.bfloat16)", origin());
+  CHECK(stack["encoder_layer"]["dtype"] == "bfloat16");
+  CHECK(stack["norm"]["dtype"] == "bfloat16");
   // Annotated assignments bind as plain ones; an annotation alone binds nothing.
   json annotated = parse_module_call("d_model: int = 64\nn_head: int\nself.attn: Optional[nn.Module] = nn.MultiheadAttention(d_model, n_head)",
                                      origin(), {{"n_head", 4}});
