@@ -107,6 +107,10 @@ class Lexer {
       while (pos < text_.size() && is_name(text_[pos])) ++pos;
       return {Token::Kind::Name, text_.substr(start, pos - start), start};
     }
+    if (text_.compare(pos, 3, "...") == 0) {  // Ellipsis, as in an annotation: Callable[..., nn.Module]
+      pos += 3;
+      return {Token::Kind::Punct, "...", start};
+    }
     if (c == '.' && pos + 1 < text_.size() && (std::isalpha(static_cast<unsigned char>(text_[pos + 1])) || text_[pos + 1] == '_')) {
       ++pos;  // a method called on what precedes: nn.Linear(8, 4).to(device)
       while (pos < text_.size() && is_name(text_[pos])) ++pos;
@@ -283,6 +287,26 @@ class PythonReader {
           (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
         assign_to(assignment_target());
         continue;
+      }
+      if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == "(" &&
+          !canonical_module_type(first.text)) {
+        // A call whose result is dropped, to a function (lowercase, as Python names them):
+        // _log_api_usage_once(self), self._reset_parameters(), self.apply(self._init_weights),
+        // nn.init.xavier_uniform_(...). It sets values, not shapes; the default dtype it may set is
+        // not followed, so that call is refused.
+        std::string callee = first.text.substr(first.text.rfind('.') == std::string::npos ? 0 : first.text.rfind('.') + 1);
+        if (callee == "set_default_dtype" || callee == "set_default_tensor_type") {
+          lexer_.fail(first.offset, first.text.size(), fmt::format("{}() is not followed here", first.text),
+                      "give each module its dtype: nn.Linear(8, 4, dtype=torch.float64), or .double() on it");
+        }
+        if (const OperatorSchema* function = find_operator_schema(callee); function != nullptr && !function->module) {
+          lexer_.fail(first.offset, first.text.size(), fmt::format("{} is a function, not a module", first.text),
+                      fmt::format("check a call of it with --op {} and its tensors (--query ..., --arg NAME=SHAPE), or in a spec's \"calls\"", first.text));
+        }
+        if (!callee.empty() && (std::islower(static_cast<unsigned char>(callee[0])) || callee[0] == '_')) {
+          lexer_.skip_line();
+          continue;
+        }
       }
       std::string key = fmt::format("<call at {}>", first.offset);
       anonymous[key] = parse_module({});

@@ -145,6 +145,9 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("assert 4 != 2 + 2\nnn.Linear(8, 4)") == "1:1: AssertionError: the pasted assert is False: its sides are 4 and 4");
   CHECK(error_at("nn.Linear(7 % 0, 4)") == "1:11: ZeroDivisionError: integer division or modulo by zero");
   CHECK(error_at("nn.Linear(8, 4).frobnicate()") == "1:16: unknown method 'frobnicate' on the module");
+  CHECK(error_at("torch.set_default_dtype(torch.float64)\nnn.Linear(8, 4)") == "1:1: torch.set_default_dtype() is not followed here");
+  CHECK(error_at("F.scaled_dot_product_attention(q, k, v)") == "1:1: F.scaled_dot_product_attention is a function, not a module");
+  CHECK(error_at("nn.Dropout(0.1)\nnn.Linear(8, 4)") == "1:1: unknown module 'nn.Dropout'");
   CHECK(error_at("nn.Linear(8, 4).to(dtype=x)") == "1:26: 'x' is not a dtype");
   CHECK(error_at("nn.Linear(2 ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
   CHECK(error_at("nn.Linear(d ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
@@ -233,6 +236,10 @@ TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment
   json stack = parse_module_call("nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4), 2, norm=nn.LayerNorm(64)).to(torch.bfloat16)", origin());
   CHECK(stack["encoder_layer"]["dtype"] == "bfloat16");
   CHECK(stack["norm"]["dtype"] == "bfloat16");
+  // Calls of functions whose result is dropped set values, not shapes: passed over.
+  CHECK(parse_module_call("super().__init__()\n_log_api_usage_once(self)\nself.proj = nn.Linear(8, 4)\nself._reset_parameters()\n"
+                          "nn.init.xavier_uniform_(self.proj.weight)",
+                          origin()) == json{{"type", "Linear"}, {"in_features", 8}, {"out_features", 4}});
   // Annotated assignments bind as plain ones; an annotation alone binds nothing.
   json annotated = parse_module_call("d_model: int = 64\nn_head: int\nself.attn: Optional[nn.Module] = nn.MultiheadAttention(d_model, n_head)",
                                      origin(), {{"n_head", 4}});
