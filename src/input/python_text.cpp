@@ -383,8 +383,8 @@ class PythonReader {
     }
     if (token.kind == Token::Kind::String) return lexer_.take().text;
     if (std::optional<double> number = float_literal()) return *number;
-    // A name bound to something other than a size (device = None, batch_first = True): its value.
-    if (auto bound = values_.find(token.text); token.kind == Token::Kind::Name && bound != values_.end() && !bound->second.is_number_integer()) {
+    // A name bound to something other than a number (device = None, batch_first = True): its value.
+    if (auto bound = values_.find(token.text); token.kind == Token::Kind::Name && bound != values_.end() && !bound->second.is_number()) {
       lexer_.take();
       return bound->second;
     }
@@ -700,10 +700,13 @@ class PythonReader {
     std::optional<double> e = exponent.number ? std::optional<double>(static_cast<double>(*exponent.number)) : exponent.real_number;
     result.real = base.real || exponent.real || (exponent.number && *exponent.number < 0) || (!exponent.number && !exponent.real);
     if (!result.real && base.number && exponent.number) {
-      std::int64_t value = 1;
-      for (std::int64_t i = 0; i < *exponent.number; ++i) {
-        if (__builtin_mul_overflow(value, *base.number, &value)) lexer_.fail(result.offset, result.end - result.offset, "integer out of range");
-        if (value == 0 || value == 1) break;  // stays put: 0 ** n, 1 ** n
+      std::int64_t value = 1, n = *exponent.number, x = *base.number;
+      if (x == 0 || x == 1 || x == -1) {
+        value = n == 0 ? 1 : x == -1 ? (n % 2 == 0 ? 1 : -1) : x;  // no loop: the exponent may be huge
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) {  // |x| >= 2 overflows within 64 steps
+          if (__builtin_mul_overflow(value, x, &value)) lexer_.fail(result.offset, result.end - result.offset, "integer out of range");
+        }
       }
       result.number = value;
     } else if (result.real && b && e) {

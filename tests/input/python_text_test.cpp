@@ -116,8 +116,11 @@ TEST_CASE("Python as people write it: assignments, several lines, names and inte
   // ** binds tighter than a unary minus on its left and takes one on its right, as in Python;
   // with a negative or float exponent it makes a float: a scale, never a size.
   CHECK(parse_module_call("n = 2 ** 3 ** 2\nnn.Linear(n, -2 ** 2 + 12)", origin()) == json{{"type", "Linear"}, {"in_features", 512}, {"out_features", 8}});
-  CHECK(parse_module_call("head_dim = 64\nscale = head_dim ** -0.5\nnn.LayerNorm(head_dim, eps=scale * 2 ** -4)", origin())["eps"] == 0.125 / 16);
+  CHECK(parse_module_call("head_dim = 64\nscale = head_dim ** -0.5\neps = scale * 2 ** -4\nnn.LayerNorm(head_dim, eps=eps)", origin())["eps"] ==
+        0.125 / 16);
   CHECK(parse_module_call("nn.Linear(int(64 ** 0.5), 4)", origin())["in_features"] == 8);
+  CHECK(parse_module_call("nn.Linear((-1) ** 9223372036854775807 + 3, 0 ** 0 + 1 ** 99 + (-2) ** 3 + 10)", origin()) ==
+        json{{"type", "Linear"}, {"in_features", 2}, {"out_features", 4}});
   // A lone unbound name stays a symbol for the spec's dims to bind; dropout may stay unbound.
   json symbolic = parse_module_call("nn.MultiheadAttention(d_model, nhead, dropout=p)", origin());
   CHECK(symbolic == json{{"type", "MultiheadAttention"}, {"embed_dim", "d_model"}, {"num_heads", "nhead"}, {"dropout", {{"$unbound", "p"}}}});
