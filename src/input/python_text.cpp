@@ -107,6 +107,15 @@ class Lexer {
       while (pos < text_.size() && is_name(text_[pos])) ++pos;
       return {Token::Kind::Name, text_.substr(start, pos - start), start};
     }
+    if (text_.compare(pos, 3, "...") == 0) {  // Ellipsis, as in an annotation: Callable[..., nn.Module]
+      pos += 3;
+      return {Token::Kind::Punct, "...", start};
+    }
+    if (c == '.' && pos + 1 < text_.size() && (std::isalpha(static_cast<unsigned char>(text_[pos + 1])) || text_[pos + 1] == '_')) {
+      ++pos;  // a method called on what precedes: nn.Linear(8, 4).to(device)
+      while (pos < text_.size() && is_name(text_[pos])) ++pos;
+      return {Token::Kind::Name, text_.substr(start, pos - start), start};
+    }
     if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && pos + 1 < text_.size() && std::isdigit(static_cast<unsigned char>(text_[pos + 1])))) {
       ++pos;
       bool floating = c == '.';
@@ -129,7 +138,11 @@ class Lexer {
       pos += 2;
       return {Token::Kind::Punct, "//", start};
     }
-    if (std::string("()[]{},=:+-*/;").find(c) != std::string::npos) {
+    if ((c == '=' || c == '!') && pos + 1 < text_.size() && text_[pos + 1] == '=') {
+      pos += 2;
+      return {Token::Kind::Punct, std::string(1, c) + "=", start};
+    }
+    if (std::string("()[]{},=:+-*/%;").find(c) != std::string::npos) {
       ++pos;
       return {Token::Kind::Punct, std::string(1, c), start};
     }
@@ -247,6 +260,10 @@ class PythonReader {
         read_def();
         continue;
       }
+      if (first.kind == Token::Kind::Name && first.text == "assert") {
+        read_assert();
+        continue;
+      }
       if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == ",") {
         read_tuple_assignment();
         continue;
@@ -270,6 +287,26 @@ class PythonReader {
           (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
         assign_to(assignment_target());
         continue;
+      }
+      if (first.kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == "(" &&
+          !canonical_module_type(first.text)) {
+        // A call whose result is dropped, to a function (lowercase, as Python names them):
+        // _log_api_usage_once(self), self._reset_parameters(), self.apply(self._init_weights),
+        // nn.init.xavier_uniform_(...). It sets values, not shapes; the default dtype it may set is
+        // not followed, so that call is refused.
+        std::string callee = first.text.substr(first.text.rfind('.') == std::string::npos ? 0 : first.text.rfind('.') + 1);
+        if (callee == "set_default_dtype" || callee == "set_default_tensor_type") {
+          lexer_.fail(first.offset, first.text.size(), fmt::format("{}() is not followed here", first.text),
+                      "give each module its dtype: nn.Linear(8, 4, dtype=torch.float64), or .double() on it");
+        }
+        if (const OperatorSchema* function = find_operator_schema(callee); function != nullptr && !function->module) {
+          lexer_.fail(first.offset, first.text.size(), fmt::format("{} is a function, not a module", first.text),
+                      fmt::format("check a call of it with --op {} and its tensors (--query ..., --arg NAME=SHAPE), or in a spec's \"calls\"", first.text));
+        }
+        if (!callee.empty() && (std::islower(static_cast<unsigned char>(callee[0])) || callee[0] == '_')) {
+          lexer_.skip_line();
+          continue;
+        }
       }
       std::string key = fmt::format("<call at {}>", first.offset);
       anonymous[key] = parse_module({});
@@ -346,8 +383,8 @@ class PythonReader {
     }
     if (token.kind == Token::Kind::String) return lexer_.take().text;
     if (std::optional<double> number = float_literal()) return *number;
-    // A name bound to something other than a size (device = None, batch_first = True): its value.
-    if (auto bound = values_.find(token.text); token.kind == Token::Kind::Name && bound != values_.end() && !bound->second.is_number_integer()) {
+    // A name bound to something other than a number (device = None, batch_first = True): its value.
+    if (auto bound = values_.find(token.text); token.kind == Token::Kind::Name && bound != values_.end() && !bound->second.is_number()) {
       lexer_.take();
       return bound->second;
     }
@@ -374,6 +411,45 @@ class PythonReader {
     std::string symbol;
     std::optional<nlohmann::json> value = right_hand_side(symbol);
     bind(name, value, symbol);
+  }
+
+  // assert A == B or assert A != B (nanoGPT's assert config.n_embd % config.n_head == 0), with
+  // an optional message: a comparison that is false fails as Python would; one over unbound
+  // names, or any other assert, says nothing of shapes and is passed over.
+  void read_assert() {
+    Token keyword = lexer_.take();
+    Lexer line_end = lexer_;
+    line_end.skip_line();
+    std::size_t next_line = line_end.peek().offset;
+    Lexer probe = lexer_;
+    bool comparison = false;
+    for (int depth = 0; probe.peek().kind != Token::Kind::End && probe.peek().offset < next_line;) {
+      Token token = probe.take();
+      if (token.text == "(" || token.text == "[") ++depth;
+      if (token.text == ")" || token.text == "]") --depth;
+      if (token.kind == Token::Kind::Name && (token.text == "and" || token.text == "or" || token.text == "not" || token.text == "is" ||
+                                              token.text == "in")) {
+        comparison = false;
+        break;
+      }
+      if (depth == 0 && token.kind == Token::Kind::Punct && (token.text == "==" || token.text == "!=")) comparison = true;
+      if (depth == 0 && token.kind == Token::Kind::Punct && token.text == ",") break;
+    }
+    if (!comparison) {
+      lexer_.skip_line();
+      return;
+    }
+    IntValue left = expression();
+    std::string op = lexer_.take().text;
+    if (op != "==" && op != "!=") lexer_.fail(keyword.offset, keyword.text.size(), "expected one comparison, == or !=, after assert");
+    IntValue right = expression();
+    std::size_t end = right.end;
+    if (lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == ",") lexer_.skip_line();  // the message
+    if (!left.number || !right.number) return;
+    if ((*left.number == *right.number) == (op == "==")) return;
+    lexer_.fail(keyword.offset, end - keyword.offset,
+                fmt::format("AssertionError: the pasted assert is False: its sides are {} and {}", *left.number, *right.number),
+                "PyTorch never gets to the module: the names' values break the model's own assert");
   }
 
   // NAME = {'key': value, ...}, as PyTorch's own modules gather their factory arguments
@@ -516,7 +592,7 @@ class PythonReader {
   IntValue term() {
     IntValue left = unary();
     if (at_float_division()) return left;
-    while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "*" || lexer_.peek().text == "//")) {
+    while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "*" || lexer_.peek().text == "//" || lexer_.peek().text == "%")) {
       std::string op = lexer_.take().text;
       IntValue right = unary();
       left = combine(left, right, op);
@@ -624,10 +700,13 @@ class PythonReader {
     std::optional<double> e = exponent.number ? std::optional<double>(static_cast<double>(*exponent.number)) : exponent.real_number;
     result.real = base.real || exponent.real || (exponent.number && *exponent.number < 0) || (!exponent.number && !exponent.real);
     if (!result.real && base.number && exponent.number) {
-      std::int64_t value = 1;
-      for (std::int64_t i = 0; i < *exponent.number; ++i) {
-        if (__builtin_mul_overflow(value, *base.number, &value)) lexer_.fail(result.offset, result.end - result.offset, "integer out of range");
-        if (value == 0 || value == 1) break;  // stays put: 0 ** n, 1 ** n
+      std::int64_t value = 1, n = *exponent.number, x = *base.number;
+      if (x == 0 || x == 1 || x == -1) {
+        value = n == 0 ? 1 : x == -1 ? (n % 2 == 0 ? 1 : -1) : x;  // no loop: the exponent may be huge
+      } else {
+        for (std::int64_t i = 0; i < n; ++i) {  // |x| >= 2 overflows within 64 steps
+          if (__builtin_mul_overflow(value, x, &value)) lexer_.fail(result.offset, result.end - result.offset, "integer out of range");
+        }
       }
       result.number = value;
     } else if (result.real && b && e) {
@@ -703,10 +782,13 @@ class PythonReader {
     if (op == "+") overflow = __builtin_add_overflow(a, b, &value);
     if (op == "-") overflow = __builtin_sub_overflow(a, b, &value);
     if (op == "*") overflow = __builtin_mul_overflow(a, b, &value);
-    if (op == "//") {
+    if (op == "//" || op == "%") {
       if (b == 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: integer division or modulo by zero");
-      overflow = a == std::numeric_limits<std::int64_t>::min() && b == -1;
-      if (!overflow) value = a / b - ((a % b != 0 && ((a < 0) != (b < 0))) ? 1 : 0);  // Python floors
+      overflow = op == "//" && a == std::numeric_limits<std::int64_t>::min() && b == -1;
+      // Python floors: the quotient toward minus infinity, the remainder with the divisor's sign.
+      bool adjust = b != -1 && a % b != 0 && ((a < 0) != (b < 0));
+      if (!overflow && op == "//") value = a / b - (adjust ? 1 : 0);
+      if (op == "%") value = b == -1 ? 0 : a % b + (adjust ? b : 0);
     }
     if (overflow) lexer_.fail(result.offset, result.end - result.offset, "integer out of range");
     result.number = value;
@@ -1019,7 +1101,74 @@ class PythonReader {
       }
     }
     --depth_;
+    read_module_methods(module);
     return module;
+  }
+
+  // Methods called on the constructed module, which return it: .to(device), .cuda(), .eval()
+  // change no shape; .half(), .float(), .double(), .bfloat16() and .to(torch.float16) or
+  // .to(dtype=...) make its parameters that dtype.
+  void read_module_methods(nlohmann::json& module) {
+    static const std::map<std::string, DType> kCasts = {
+        {".half", DType::Float16}, {".float", DType::Float32}, {".double", DType::Float64}, {".bfloat16", DType::BFloat16}};
+    static const std::set<std::string> kShapeless = {".to", ".cuda", ".cpu", ".eval", ".train", ".requires_grad_", ".share_memory"};
+    while (lexer_.peek().kind == Token::Kind::Name && lexer_.peek().text[0] == '.') {
+      Token method = lexer_.take();
+      auto cast = kCasts.find(method.text);
+      if (cast == kCasts.end() && kShapeless.count(method.text) == 0) {
+        lexer_.fail(method.offset, method.text.size(), fmt::format("unknown method '{}' on the module", method.text.substr(1)),
+                    "mhacheck follows .to(...), .half(), .float(), .double(), .bfloat16(), .cuda(), .cpu(), .eval() and .train()");
+      }
+      lexer_.expect("(");
+      std::optional<DType> dtype;
+      if (cast != kCasts.end()) dtype = cast->second;
+      while (!lexer_.accept(")")) {
+        // .to's arguments: a dtype (positional or dtype=) counts; a device, non_blocking, copy do not.
+        bool keyword = lexer_.peek().kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == "=";
+        bool is_dtype = keyword && lexer_.peek().text == "dtype";
+        if (keyword) {
+          lexer_.take();
+          lexer_.take();
+        }
+        Token value = lexer_.take();
+        if (value.kind == Token::Kind::End || (value.kind == Token::Kind::Punct && value.text != "-")) {
+          lexer_.fail(value.offset, std::max<std::size_t>(1, value.text.size()), "expected an argument of the module's method");
+        }
+        if (lexer_.accept("(")) skip_brackets(")");  // torch.device("cuda", 0)
+        // A dtype by keyword, or positional as torch.float16 (a bare name is a device or a tensor).
+        if ((is_dtype || (!keyword && value.text.rfind("torch.", 0) == 0)) && parse_dtype(value.text)) dtype = parse_dtype(value.text);
+        else if (is_dtype && value.text != "None") lexer_.fail(value.offset, std::max<std::size_t>(1, value.text.size()), fmt::format("'{}' is not a dtype", value.text));
+        if (!lexer_.accept(",")) {
+          lexer_.expect(")");
+          break;
+        }
+      }
+      if (dtype) set_dtype(module, *dtype);
+    }
+  }
+
+  // Past the brackets opened just before, nested ones included.
+  void skip_brackets(const std::string& closer) {
+    int depth = 1;
+    while (depth > 0 && lexer_.peek().kind != Token::Kind::End) {
+      Token token = lexer_.take();
+      if (token.text == "(" || token.text == "[") ++depth;
+      if (token.text == ")" || token.text == "]") --depth;
+    }
+    if (depth > 0) lexer_.fail_here("'" + closer + "'");
+  }
+
+  // module.half() and the like convert every parameter: the module's own dtype option and those
+  // of the modules inside it (a stack's layers and norm).
+  static void set_dtype(nlohmann::json& module, DType dtype) {
+    const ModuleSchema* schema = find_module_schema(module["type"].get<std::string>());
+    for (const OptionSchema& option : schema->options) {
+      if (option.kind == OptionKind::DType) module[option.name] = dtype_name(dtype);
+      if ((option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) && module.contains(option.name) &&
+          module[option.name].is_object()) {
+        set_dtype(module[option.name], dtype);
+      }
+    }
   }
 
   Lexer& lexer_;

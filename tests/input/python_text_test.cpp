@@ -13,6 +13,17 @@ Location origin() {
   location.column = 1;
   return location;
 }
+
+// Where and why the text is refused: "LINE:COLUMN: message".
+std::string error_at(const std::string& text) {
+  try {
+    parse_module_call(text, origin());
+  } catch (const InputError& error) {
+    return std::to_string(error.location().line) + ":" + std::to_string(error.location().column) + ": " + error.what();
+  }
+  return "no error";
+}
+
 }  // namespace
 
 TEST_CASE("constructor calls as pasted from Python", "[python]") {
@@ -105,8 +116,11 @@ TEST_CASE("Python as people write it: assignments, several lines, names and inte
   // ** binds tighter than a unary minus on its left and takes one on its right, as in Python;
   // with a negative or float exponent it makes a float: a scale, never a size.
   CHECK(parse_module_call("n = 2 ** 3 ** 2\nnn.Linear(n, -2 ** 2 + 12)", origin()) == json{{"type", "Linear"}, {"in_features", 512}, {"out_features", 8}});
-  CHECK(parse_module_call("head_dim = 64\nscale = head_dim ** -0.5\nnn.LayerNorm(head_dim, eps=scale * 2 ** -4)", origin())["eps"] == 0.125 / 16);
+  CHECK(parse_module_call("head_dim = 64\nscale = head_dim ** -0.5\neps = scale * 2 ** -4\nnn.LayerNorm(head_dim, eps=eps)", origin())["eps"] ==
+        0.125 / 16);
   CHECK(parse_module_call("nn.Linear(int(64 ** 0.5), 4)", origin())["in_features"] == 8);
+  CHECK(parse_module_call("nn.Linear((-1) ** 9223372036854775807 + 3, 0 ** 0 + 1 ** 99 + (-2) ** 3 + 10)", origin()) ==
+        json{{"type", "Linear"}, {"in_features", 2}, {"out_features", 4}});
   // A lone unbound name stays a symbol for the spec's dims to bind; dropout may stay unbound.
   json symbolic = parse_module_call("nn.MultiheadAttention(d_model, nhead, dropout=p)", origin());
   CHECK(symbolic == json{{"type", "MultiheadAttention"}, {"embed_dim", "d_model"}, {"num_heads", "nhead"}, {"dropout", {{"$unbound", "p"}}}});
@@ -121,14 +135,6 @@ TEST_CASE("Python as people write it: assignments, several lines, names and inte
 }
 
 TEST_CASE("Python text that cannot be a module is refused with the place", "[python]") {
-  auto error_at = [](const std::string& text) {
-    try {
-      parse_module_call(text, origin());
-    } catch (const InputError& error) {
-      return std::to_string(error.location().line) + ":" + std::to_string(error.location().column) + ": " + error.what();
-    }
-    return std::string("no error");
-  };
   CHECK(error_at("nn.Linear(d * 2, 4)") == "1:11: in_features is computed from d, which nothing binds");
   CHECK(error_at("nn.Linear(8 // 0, 4)") == "1:11: ZeroDivisionError: integer division or modulo by zero");
   CHECK(error_at("nn.Linear(8 / 2, 4)") == "1:13: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
@@ -137,6 +143,15 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("nn.Linear(int(8 / 2) / 2, 4)") == "1:22: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
   CHECK(error_at("nn.Linear(9223372036854775807 + 1, 4)") == "1:11: integer out of range");
   CHECK(error_at("nn.Linear(2 ** 63, 4)") == "1:11: integer out of range");
+  CHECK(error_at("config.n_embd, config.n_head = 768, 10\nassert config.n_embd % config.n_head == 0\nnn.Linear(config.n_embd, 4)") ==
+        "2:1: AssertionError: the pasted assert is False: its sides are 8 and 0");
+  CHECK(error_at("assert 4 != 2 + 2\nnn.Linear(8, 4)") == "1:1: AssertionError: the pasted assert is False: its sides are 4 and 4");
+  CHECK(error_at("nn.Linear(7 % 0, 4)") == "1:11: ZeroDivisionError: integer division or modulo by zero");
+  CHECK(error_at("nn.Linear(8, 4).frobnicate()") == "1:16: unknown method 'frobnicate' on the module");
+  CHECK(error_at("torch.set_default_dtype(torch.float64)\nnn.Linear(8, 4)") == "1:1: torch.set_default_dtype() is not followed here");
+  CHECK(error_at("F.scaled_dot_product_attention(q, k, v)") == "1:1: F.scaled_dot_product_attention is a function, not a module");
+  CHECK(error_at("nn.Dropout(0.1)\nnn.Linear(8, 4)") == "1:1: unknown module 'nn.Dropout'");
+  CHECK(error_at("nn.Linear(8, 4).to(dtype=x)") == "1:26: 'x' is not a dtype");
   CHECK(error_at("nn.Linear(2 ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
   CHECK(error_at("nn.Linear(d ** -1, 4)") == "1:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
   CHECK(error_at("p = 0.1\nnn.Linear(p * 10, 4)") == "2:11: in_features is a float here (a float name, or '**' with a negative or float exponent): sizes are integers");
@@ -171,14 +186,6 @@ TEST_CASE("a dict literal passed on with ** gives its entries as keyword argumen
 }
 
 TEST_CASE("a ** splat that cannot be read is refused with the place", "[python]") {
-  auto error_at = [](const std::string& text) {
-    try {
-      parse_module_call(text, origin());
-    } catch (const InputError& error) {
-      return std::to_string(error.location().line) + ":" + std::to_string(error.location().column) + ": " + error.what();
-    }
-    return std::string("no error");
-  };
   CHECK(error_at("kw = {'device': device, 'dtype': dtype}\nnn.Linear(8, 4, **kw)") ==
         "1:34: dtype (from **kw) must be a dtype name such as \"float32\", but kw['dtype'] is 'dtype', which nothing binds");
   CHECK(error_at("kw = {'dtype': None}\nnn.Linear(8, 4, dtype=None, **kw)") == "2:31: Linear.__init__() got multiple values for argument 'dtype'");
@@ -219,6 +226,23 @@ TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment
   CHECK(parse_module_call("nn.Linear(config.n_embd, 3 * config.n_embd)", origin(), {{"config.n_embd", 768}}) ==
         json{{"type", "Linear"}, {"in_features", 768}, {"out_features", 2304}});
   CHECK(parse_module_call("n_embd = 768\nnn.Linear(n_embd, 3 * n_embd, bias=False)", origin())["out_features"] == 2304);
+  // % floors as Python's; an assert that holds, or that names leave open, lets the text through.
+  CHECK(parse_module_call("nn.Linear(-7 % 3, 7 % -3 + 5)", origin()) == json{{"type", "Linear"}, {"in_features", 2}, {"out_features", 3}});
+  CHECK(parse_module_call("assert config.n_embd % config.n_head == 0\nself.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd)", origin(),
+                          {{"config.n_embd", 768}, {"config.n_head", 12}})["out_features"] == 2304);
+  CHECK(parse_module_call("assert d % h == 0, 'd must divide'\nassert isinstance(d, int)\nnn.Linear(d, 4)", origin())["in_features"] == "d");
+  // Methods on the module return it: device moves change nothing, casts set its dtype (and its layers').
+  CHECK(parse_module_call("self.attn = nn.MultiheadAttention(512, 8).to(torch.device('cuda', 0), non_blocking=True).eval()", origin()) ==
+        json{{"type", "MultiheadAttention"}, {"embed_dim", 512}, {"num_heads", 8}});
+  CHECK(parse_module_call("nn.Linear(8, 4).to(device=dev, dtype=torch.float64)", origin())["dtype"] == "float64");
+  CHECK(parse_module_call("nn.Linear(8, 4, dtype=torch.float64).cuda().half()", origin())["dtype"] == "float16");
+  json stack = parse_module_call("nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4), 2, norm=nn.LayerNorm(64)).to(torch.bfloat16)", origin());
+  CHECK(stack["encoder_layer"]["dtype"] == "bfloat16");
+  CHECK(stack["norm"]["dtype"] == "bfloat16");
+  // Calls of functions whose result is dropped set values, not shapes: passed over.
+  CHECK(parse_module_call("super().__init__()\n_log_api_usage_once(self)\nself.proj = nn.Linear(8, 4)\nself._reset_parameters()\n"
+                          "nn.init.xavier_uniform_(self.proj.weight)",
+                          origin()) == json{{"type", "Linear"}, {"in_features", 8}, {"out_features", 4}});
   // Annotated assignments bind as plain ones; an annotation alone binds nothing.
   json annotated = parse_module_call("d_model: int = 64\nn_head: int\nself.attn: Optional[nn.Module] = nn.MultiheadAttention(d_model, n_head)",
                                      origin(), {{"n_head", 4}});

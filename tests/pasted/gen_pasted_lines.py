@@ -34,6 +34,7 @@ import types
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.utils import _log_api_usage_once
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATH = os.path.join(HERE, "pasted_lines.json")
@@ -98,7 +99,9 @@ def statements(text, env, dims):
 
 
 def build(line):
-    env = {"torch": torch, "nn": nn, "F": F, "math": math, "self": Namespace(), "config": Namespace()}
+    env = {"torch": torch, "nn": nn, "F": F, "math": math, "self": Namespace(), "config": Namespace(),
+           # torchvision's modules log their use first thing in __init__
+           "_log_api_usage_once": _log_api_usage_once}
     env.update({name: getattr(nn, name) for name in BARE_CLASSES})
     for name, size in line.get("dims", {}).items():
         owner, _, attribute = name.rpartition(".")
