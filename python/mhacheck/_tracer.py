@@ -319,6 +319,20 @@ def _tensors_in(value):
     return []
 
 
+def _snapshot(tensor):
+    """The tensor's values now: a copy, since numpy() of a CPU tensor shares its memory and a later
+    in-place op (`qkv_bias[n:2 * n].zero_()`) would change what the call produced."""
+    return tensor.detach().cpu().numpy().copy()
+
+
+def _in_place(name):
+    """An op that writes into its first argument: `zero_`, `masked_fill_`, `x[...] = v`, `x += y`."""
+    return (name.endswith("_") and not name.startswith("_")) or name in _IN_PLACE_OPERATORS
+
+
+_IN_PLACE_OPERATORS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__idiv__"}
+
+
 def _identifier(text):
     name = "".join(c if c.isalnum() or c == "_" else "_" for c in text)
     return name if name and not name[0].isdigit() else "t_" + name
@@ -342,6 +356,8 @@ class _Tracer(TorchFunctionMode):
         self.calls = []
         self.counts = {}
         self.error_recorded = False
+        self.pending_index = None  # "single" (x[i] indexed as x[(i,)]) or "tuple" while an index runs
+        self.saved_getitem = None
 
     # ---- names -------------------------------------------------------------------------
     def _unique(self, base, used):
@@ -380,7 +396,7 @@ class _Tracer(TorchFunctionMode):
         self.refs[id(tensor)] = name
         self.keep.append(tensor)
         if self.values:
-            self.arrays[name] = tensor.detach().cpu().numpy()
+            self.arrays[name] = _snapshot(tensor)
         return name
 
     def ref(self, tensor):
@@ -391,7 +407,7 @@ class _Tracer(TorchFunctionMode):
         origin = self.origins.get(id(tensor))
         if origin is not None:
             op, file, line = origin
-            return self.declare(tensor, f"{op}_out",
+            return self.declare(tensor, f"{op.strip('_')}_out",
                                 f"made by torch {op} at {file}:{line}, which mhacheck does not model")
         parameter = self.parameter_names.get(id(tensor))
         if parameter is not None:
@@ -409,7 +425,7 @@ class _Tracer(TorchFunctionMode):
             self.refs[id(result)] = name
             self.keep.append(result)
             if self.values:
-                self.expected[name] = result.detach().cpu().numpy()
+                self.expected[name] = _snapshot(result)
         return names
 
     def _record(self, call, source, results, error, count):
@@ -457,17 +473,59 @@ class _Tracer(TorchFunctionMode):
         return named, notes
 
     # ---- the mode ----------------------------------------------------------------------
+    def __enter__(self):
+        self._index_through_mode()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            if self.saved_getitem is None:
+                del torch.Tensor.__getitem__
+            else:
+                torch.Tensor.__getitem__ = self.saved_getitem
+
+    def _index_through_mode(self):
+        """PyTorch 1.13 shows a TorchFunctionMode `x[:, 0]` but not `x[0]` (an index that is not a
+        tuple) nor an index holding a tensor (`table[index]`), so `q, k, v = qkv[0], qkv[1], qkv[2]`
+        would cut the graph. While tracing, torch.Tensor indexes with the one-element tuple instead
+        (the same index), and an index the mode still did not see is an op mhacheck does not
+        model. 2.x shows every index to the mode."""
+        tracer = self
+        self.saved_getitem = torch.Tensor.__dict__.get("__getitem__")
+        index_with = torch.Tensor.__getitem__
+
+        def getitem(tensor, index):
+            single = not isinstance(index, (tuple, list))  # a list is an advanced index, not a tuple
+            tracer.pending_index = "single" if single else "tuple"
+            try:
+                result = index_with(tensor, (index,) if single else index)
+            finally:
+                unseen = tracer.pending_index is not None
+                tracer.pending_index = None
+            if unseen and tracer.depth == 0:
+                tracer._unmodelled("__getitem__", (tensor, index), {}, result)
+            return result
+
+        getitem.__name__ = "__getitem__"  # the mode sees this function as the op
+        torch.Tensor.__getitem__ = getitem
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        pending_index, self.pending_index = self.pending_index, None
         if self.depth > 0:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
         handler = _FUNCTIONS.get(name)
-        known = handler(args, kwargs) if handler is not None and args else None
-        if known is not None and known[0] in ("getitem", "select", "narrow") and self._symbolic_position(args[1:], kwargs):
+        written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
+        known = handler(written, kwargs) if handler is not None and args else None
+        if known is not None and known[0] in ("getitem", "select", "narrow") and self._symbolic_position(written[1:], kwargs):
             known = None  # the spec's index is numbers: a position that stands for a symbol (x[:T]) stays traced
         if known is None:
             result = func(*args, **kwargs)
+            if _in_place(name) and args and isinstance(args[0], torch.Tensor):
+                self._overwritten(name, args[0])
             self._unmodelled(name, args, kwargs, result)
             return result
         op, arguments = known
@@ -500,6 +558,16 @@ class _Tracer(TorchFunctionMode):
                 else:
                     values.append(part)
         return any(_plain_int(v) and isinstance(self.namer.name(abs(v))[0], str) for v in values)
+
+    def _overwritten(self, name, tensor):
+        """`tensor` (and the tensor it is a view of) now holds new values: a later use is a new
+        declared tensor, made by `name` here, not the output of the call that made the old ones."""
+        file, line = _call_site()
+        for changed in (tensor, tensor._base):
+            if changed is not None:
+                self.refs.pop(id(changed), None)
+                self.origins[id(changed)] = (name, file, line)
+                self.keep.append(changed)
 
     def _unmodelled(self, name, args, kwargs, result):
         outputs = _tensors_in(result)
@@ -548,7 +616,7 @@ class _Tracer(TorchFunctionMode):
                     entry["weights"] = "<values>"
                     entry["prefix"] = weights_prefix
                     for key, value in module.state_dict(prefix=weights_prefix).items():
-                        tracer.arrays[key] = value.detach().cpu().numpy()
+                        tracer.arrays[key] = _snapshot(value)
                 tracer.modules[spec_name] = entry
             call = {"id": tracer._call_id(spec_name), "module": spec_name}
             call.update(tracer._arguments(arguments))
@@ -615,12 +683,21 @@ def _make(shape, sizes, device):
     return torch.zeros(dims, dtype=shape.dtype, device=device)
 
 
+# A probe for a symbol the model needs large (audio samples through a convolution front end).
+_LARGE_PROBE = 1000
+
+
 def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     """Calls `model(*args, **kwargs)` once and returns the calls mhacheck knows as a Spec.
 
     `shape(...)` inputs are created here, each symbol at a probe size (or at `dims[symbol]`);
     a callable input is called with the dict of sizes (symbol -> size) and must return a tensor.
-    With `values=True` the tensors are kept so that `Spec.save` writes them."""
+    With `values=True` the tensors are kept so that `Spec.save` writes them.
+
+    When the model raises where no recorded call saw it (a convolution too long for a 53-sample
+    waveform), the probes may be too small rather than the model wrong: the model is called again
+    with one symbol at a time at a probe of at least 1000, and the first run that goes through
+    is kept; if none does, the first failure is."""
     kwargs = dict(kwargs or {})
     args = tuple(args)
     fixed = dict(dims or {})
@@ -634,6 +711,20 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     device = _device(model)
     if values and device.type == "meta":
         raise ValueError("values=True needs real tensors; the model is on the meta device")
+    spec, tracer = _trace_at(model, args, kwargs, sizes, fixed, constants, device, values)
+    if spec.error is None or tracer.error_recorded:
+        return spec
+    for symbol in [name for name in symbols if name not in fixed]:
+        others = {k: v for k, v in sizes.items() if k != symbol}
+        larger = choose_probes([symbol], constants, others, start=_LARGE_PROBE)
+        retried, _ = _trace_at(model, args, kwargs, larger, fixed, constants, device, values)
+        if retried.error is None:
+            return retried
+    return spec
+
+
+def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
+    """One traced call of the model with the symbols at `sizes`: (Spec, the tracer)."""
     probes = {k: v for k, v in sizes.items() if k not in fixed}
     namer = DimNamer(probes, constants)
 
@@ -707,4 +798,4 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     document["tensors"] = tracer.tensors
     document["calls"] = tracer.calls
     return Spec(document, sizes=sizes, error=error, values=values, arrays=tracer.arrays,
-                expected=tracer.expected, result=result)
+                expected=tracer.expected, result=result), tracer

@@ -13,7 +13,7 @@ import torch.nn as nn
 
 import mhacheck
 from mhacheck._symbols import DimNamer, choose_probes
-from trace_support import BINARY, by_severity, check, main, replay
+from trace_support import BINARY, by_severity, check, line_number, main, replay
 
 REPOSITORY = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
 
@@ -30,6 +30,24 @@ MODEL_PY = textwrap.dedent("""\
 
     def build():
         return Attend(4)
+
+    class FrontEnd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(1, 8, kernel_size=400, stride=160)
+            self.proj = nn.Linear(8, 8)
+
+        def forward(self, waveforms):
+            frames = self.conv(waveforms.unsqueeze(1))
+            return self.proj(frames.transpose(1, 2))
+
+    def front_end():
+        return FrontEnd()
+
+    def wide_front_end():
+        model = FrontEnd()
+        model.conv = nn.Conv1d(1, 8, kernel_size=100000)
+        return model
     """)
 
 
@@ -73,6 +91,20 @@ class PackageTest(unittest.TestCase):
         self.assertIn("error[MHA", done.stdout)
         self.assertIn(" --> usermodel.py:9:9\n", done.stdout)
         self.assertIn("return self.attn(x, memory, memory, need_weights=False)[0]", done.stdout)
+
+    def test_a_symbol_too_small_for_the_model_is_traced_at_a_larger_probe(self):
+        # A 400-sample convolution cannot run on a waveform of T=53 samples: T is traced at >= 1000.
+        done = self.run_cli("usermodel:front_end", "--input", "waveforms=B,T", "-o", "front.json", "--check")
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertIn("OK: 0 errors, 0 warnings", done.stdout)
+        self.assertRegex(done.stdout, r"sizes \{'B': 43, 'T': 1\d\d\d\}")
+
+    def test_command_line_check_fails_when_the_model_raises_in_an_op_mhacheck_does_not_model(self):
+        # No probe is large enough for the kernel: the spec's calls check clean, the exit code is 1.
+        done = self.run_cli("usermodel:wide_front_end", "--input", "waveforms=B,T", "-o", "wide.json", "--check")
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertIn("OK: 0 errors", done.stdout)
+        self.assertIn("the model raised RuntimeError", done.stderr)
 
     def test_command_line_traces_on_the_meta_device(self):
         done = self.run_cli("usermodel:build", "--input", "x=B,T,64", "--input", "memory=B,S,64", "--device", "meta",
@@ -153,6 +185,51 @@ class PackageTest(unittest.TestCase):
         (upto,) = [t for t in spec.document["tensors"].values() if "__getitem__" in t.get("note", "")]
         self.assertEqual(upto["shape"], ["B", "T", 16])
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+
+    def test_an_index_that_is_not_a_tuple_is_recorded(self):
+        # PyTorch 1.13 shows qkv[0] (and table[index]) to no TorchFunctionMode: the graph must not be cut there.
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.table = nn.Parameter(torch.randn(10, 4))
+                self.register_buffer("index", torch.tensor([3, 1, 4, 1, 5, 9]))
+
+            def forward(self, x):
+                qkv = x.reshape(x.shape[0], 6, 3, 4).permute(2, 0, 1, 3)
+                q, k, v = qkv[0], qkv[1], qkv[2]
+                bias = self.table[self.index]  #: table index
+                return (q @ k.transpose(-2, -1) + bias @ bias.transpose(0, 1)).softmax(-1) @ v[:2][-1]
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 6, 12),), values=True)
+        self.assertIsNone(spec.error)
+        indexes = [(c["input"], c["index"]) for c in spec.calls if c["op"] == "getitem"]
+        self.assertEqual(indexes, [("permute", "[0]"), ("permute", "[1]"), ("permute", "[2]"), ("getitem#3", "[:2]"),
+                                   ("getitem#4", "[-1]")])
+        tensors = spec.document["tensors"]
+        self.assertEqual(sorted(tensors), ["getitem_out", "x"])
+        self.assertEqual(tensors["getitem_out"]["shape"], [6, 4])
+        self.assertIn(f"test_package.py:{line_number(__file__, 'table index')}", tensors["getitem_out"]["note"])
+        self.assertIs(torch.Tensor.__getitem__, torch.Tensor.__dict__.get("__getitem__", torch._C._TensorBase.__getitem__))
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+
+    def test_a_tensor_written_in_place_is_a_new_value(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                y = x.clone()
+                scores = y @ y.transpose(1, 2)
+                y[:, 0] = 0.0  #: overwritten
+                y.mul_(2)
+                return scores, y.softmax(-1)
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8),), values=True)
+        self.assertEqual([c["op"] for c in spec.calls], ["clone", "transpose", "matmul", "softmax"])
+        softmax = spec.calls[-1]
+        self.assertNotEqual(softmax["input"], "clone")
+        self.assertRegex(spec.document["tensors"][softmax["input"]]["note"], r"made by torch mul_ at .*test_package.py:\d+")
+        # the clone's traced output is its value when it was made, not after the writes
+        self.assertEqual(float(abs(spec.expected["clone"][:, 0]).max()) > 0, True)
         replay(self, spec)
 
     def test_check_finds_the_binary_in_the_environment(self):
