@@ -54,11 +54,14 @@ def _plain_int(value):
 
 # Each known function: (args, kwargs) -> (op, {argument: value}) with tensors left as tensors,
 # or None when the call uses something mhacheck's operator does not take.
-def _transpose(args, kwargs):
-    a = list(args) + [kwargs.get("dim0"), kwargs.get("dim1")][len(args) - 1:]
-    if len(a) != 3 or not (_plain_int(a[1]) and _plain_int(a[2])) or set(kwargs) - {"dim0", "dim1"}:
-        return None
-    return "transpose", {"input": a[0], "dim0": a[1], "dim1": a[2]}
+def _transpose(first, second):
+    """transpose(input, dim0, dim1), and its aliases swapaxes (axis0, axis1) and swapdims."""
+    def handler(args, kwargs):
+        a = list(args) + [kwargs.get(first), kwargs.get(second)][len(args) - 1:]
+        if len(a) != 3 or not (_plain_int(a[1]) and _plain_int(a[2])) or set(kwargs) - {first, second}:
+            return None
+        return "transpose", {"input": a[0], "dim0": a[1], "dim1": a[2]}
+    return handler
 
 
 def _permute(args, kwargs):
@@ -265,7 +268,9 @@ def _sdpa(args, kwargs):
 
 
 _FUNCTIONS = {
-    "transpose": _transpose,
+    "transpose": _transpose("dim0", "dim1"),
+    "swapaxes": _transpose("axis0", "axis1"),
+    "swapdims": _transpose("dim0", "dim1"),
     "permute": _permute,
     "reshape": _reshape("reshape"),
     "view": _reshape("view"),
@@ -307,6 +312,13 @@ _FUNCTIONS = {
     "select": _positional("select", ["dim", "index"]),
     "narrow": _positional("narrow", ["dim", "start", "length"]),
 }
+
+
+# The recorded ops that move elements without computing (any dtype replays), and the dtypes
+# `mhacheck run` computes in.
+_MOVING_OPS = {"transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "getitem", "select",
+               "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave"}
+_RUN_DTYPES = (torch.float32, torch.float64)
 
 
 def _tensors_in(value):
@@ -352,7 +364,7 @@ class _Tracer(TorchFunctionMode):
         self.arrays = {}  # name -> numpy array (values=True): declared tensors and weights
         self.expected = {}  # output name -> numpy array (values=True)
         self.modules = {}  # spec module name -> entry
-        self.module_names = {}  # id(module) -> spec module name
+        self.linear_weights = {}  # id(weight) -> the recorded nn.Linear it belongs to
         self.calls = []
         self.counts = {}
         self.error_recorded = False
@@ -517,6 +529,9 @@ class _Tracer(TorchFunctionMode):
         if self.depth > 0:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
+        module = self._linear_module(name, args, kwargs)
+        if module is not None:
+            return module(args[0])  # recorded as that module's call, at this line
         handler = _FUNCTIONS.get(name)
         written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
         known = handler(written, kwargs) if handler is not None and args else None
@@ -545,8 +560,24 @@ class _Tracer(TorchFunctionMode):
             raise
         finally:
             self.depth -= 1
+        if self.values and op not in _MOVING_OPS and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES:
+            # `mhacheck run` computes in float32 and float64 only (run.md): integer arithmetic
+            # (lengths - 1) stays a traced tensor in a spec meant for a replay.
+            self._unmodelled(name, args, kwargs, result)
+            return result
         self._record(call, source, (result,), None, 1)
         return result
+
+    def _linear_module(self, name, args, kwargs):
+        """The nn.Linear whose own weight and bias `F.linear(x, self.qkv.weight, self.qkv.bias)`
+        (torchvision's Swin) uses, or None."""
+        if name != "linear" or len(args) < 2 or not isinstance(args[0], torch.Tensor):
+            return None
+        module = self.linear_weights.get(id(args[1]))
+        bias = args[2] if len(args) > 2 else kwargs.get("bias")
+        if module is None or set(kwargs) - {"bias"} or bias is not module.bias:
+            return None
+        return module
 
     def _symbolic_position(self, args, kwargs):
         """True when an integer of an index (or of select/narrow) reads as a symbol expression."""
@@ -774,6 +805,8 @@ def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
         spec_name = name or type(module).__name__.lower()
         tracer.wrap(module, spec_name, kind, options, name + "." if name else "")
         wrapped.append(module)
+        if kind == "Linear":
+            tracer.linear_weights[id(module.weight)] = module
 
     error = None
     result = None

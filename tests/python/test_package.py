@@ -214,6 +214,26 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
         replay(self, spec)
 
+    def test_swapaxes_is_a_transpose_and_f_linear_of_a_modules_weight_is_its_call(self):
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(8, 8)
+
+            def forward(self, x):
+                shared = nn.functional.linear(x, self.proj.weight, self.proj.bias)  #: linear
+                other = nn.functional.linear(x, self.proj.weight)  # no bias: not the module's call
+                return shared.swapaxes(1, 2), torch.swapdims(other, 0, 1)
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8),), values=True)
+        self.assertEqual([(c.get("module"), c.get("op")) for c in spec.calls],
+                         [("proj", None), (None, "transpose"), (None, "transpose")])
+        self.assertEqual(spec.calls[0]["source"], f"{__file__}:{line_number(__file__, 'linear')}")
+        self.assertEqual((spec.calls[1]["dim0"], spec.calls[1]["dim1"]), (1, 2))
+        self.assertRegex(spec.document["tensors"][spec.calls[2]["input"]]["note"], "made by torch linear")
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+
     def test_a_tensor_written_in_place_is_a_new_value(self):
         class Model(nn.Module):
             def forward(self, x):
