@@ -153,6 +153,12 @@ def _dropout(args, kwargs):
     return "dropout", bound
 
 
+def _drops(arguments):
+    """F.dropout that zeroes elements: training (F.dropout's default; nn.Dropout passes its
+    module's mode) and p > 0."""
+    return bool(arguments.get("training", True)) and float(arguments.get("p", 0.5)) > 0
+
+
 def _reduction(op):
     def handler(args, kwargs):
         names = ["input", "dim", "keepdim"]
@@ -369,7 +375,7 @@ class _Tracer(TorchFunctionMode):
         self.counts = {}
         self.error_recorded = False
         self.pending_index = None  # "single" (x[i] indexed as x[(i,)]) or "tuple" while an index runs
-        self.saved_getitem = None
+        self.saved_indexing = {}  # "__getitem__"/"__setitem__" -> torch.Tensor's own (None: inherited)
 
     # ---- names -------------------------------------------------------------------------
     def _unique(self, base, used):
@@ -493,20 +499,23 @@ class _Tracer(TorchFunctionMode):
         try:
             return super().__exit__(*exc)
         finally:
-            if self.saved_getitem is None:
-                del torch.Tensor.__getitem__
-            else:
-                torch.Tensor.__getitem__ = self.saved_getitem
+            for name, saved in self.saved_indexing.items():
+                if saved is None:
+                    delattr(torch.Tensor, name)
+                else:
+                    setattr(torch.Tensor, name, saved)
 
     def _index_through_mode(self):
         """PyTorch 1.13 shows a TorchFunctionMode `x[:, 0]` but not `x[0]` (an index that is not a
         tuple) nor an index holding a tensor (`table[index]`), so `q, k, v = qkv[0], qkv[1], qkv[2]`
         would cut the graph. While tracing, torch.Tensor indexes with the one-element tuple instead
         (the same index), and an index the mode still did not see is an op mhacheck does not
-        model. 2.x shows every index to the mode."""
+        model. 2.x shows every index to the mode. Likewise `x[i] = v`, which the mode may not
+        see either, always makes x a new value."""
         tracer = self
-        self.saved_getitem = torch.Tensor.__dict__.get("__getitem__")
+        self.saved_indexing = {name: torch.Tensor.__dict__.get(name) for name in ("__getitem__", "__setitem__")}
         index_with = torch.Tensor.__getitem__
+        assign_with = torch.Tensor.__setitem__
 
         def getitem(tensor, index):
             single = not isinstance(index, (tuple, list))  # a list is an advanced index, not a tuple
@@ -520,8 +529,15 @@ class _Tracer(TorchFunctionMode):
                 tracer._unmodelled("__getitem__", (tensor, index), {}, result)
             return result
 
-        getitem.__name__ = "__getitem__"  # the mode sees this function as the op
+        def setitem(tensor, index, value):
+            assign_with(tensor, index, value)
+            if tracer.depth == 0:
+                tracer._overwritten("__setitem__", tensor)
+
+        getitem.__name__ = "__getitem__"  # the mode sees these functions as the ops
+        setitem.__name__ = "__setitem__"
         torch.Tensor.__getitem__ = getitem
+        torch.Tensor.__setitem__ = setitem
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -537,6 +553,8 @@ class _Tracer(TorchFunctionMode):
         known = handler(written, kwargs) if handler is not None and args else None
         if known is not None and known[0] in ("getitem", "select", "narrow") and self._symbolic_position(written[1:], kwargs):
             known = None  # the spec's index is numbers: a position that stands for a symbol (x[:T]) stays traced
+        if known is not None and self.values and known[0] == "dropout" and _drops(known[1]):
+            known = None  # random: mhacheck's run is the identity, so the traced values are kept instead
         if known is None:
             result = func(*args, **kwargs)
             if _in_place(name) and args and isinstance(args[0], torch.Tensor):

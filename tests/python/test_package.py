@@ -210,7 +210,8 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(sorted(tensors), ["getitem_out", "x"])
         self.assertEqual(tensors["getitem_out"]["shape"], [6, 4])
         self.assertIn(f"test_package.py:{line_number(__file__, 'table index')}", tensors["getitem_out"]["note"])
-        self.assertIs(torch.Tensor.__getitem__, torch.Tensor.__dict__.get("__getitem__", torch._C._TensorBase.__getitem__))
+        for name in ("__getitem__", "__setitem__"):  # restored after tracing
+            self.assertIs(getattr(torch.Tensor, name), getattr(torch._C._TensorBase, name))
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
         replay(self, spec)
 
@@ -250,6 +251,17 @@ class PackageTest(unittest.TestCase):
         self.assertRegex(spec.document["tensors"][softmax["input"]]["note"], r"made by torch mul_ at .*test_package.py:\d+")
         # the clone's traced output is its value when it was made, not after the writes
         self.assertEqual(float(abs(spec.expected["clone"][:, 0]).max()) > 0, True)
+        replay(self, spec)
+
+        class SingleIndex(nn.Module):
+            def forward(self, x):
+                y = x.clone()
+                y[0] = 0.0  # not a tuple: PyTorch 1.13 shows it to no mode
+                return y.softmax(-1)
+
+        spec = mhacheck.trace(SingleIndex(), (mhacheck.shape("B", 5, 8),), dims={"B": 2}, values=True)
+        self.assertEqual([c["op"] for c in spec.calls], ["clone", "softmax"])
+        self.assertRegex(spec.document["tensors"][spec.calls[1]["input"]]["note"], "made by torch __setitem__")
         replay(self, spec)
 
     def test_check_finds_the_binary_in_the_environment(self):

@@ -12,14 +12,14 @@ from trace_support import by_severity, check, main, module_calls, replay, source
 TORCHVISION_SWIN = swin_transformer.__file__
 
 
-def small_swin(version=1):
+def small_swin(version=1, **options):
     # 56x56 images, 4x4 patches: 14x14 tokens in 2x2 windows of 7x7, so the second block shifts
     # and masks; then one 7x7 window.
     torch.manual_seed(0)
     parts = {} if version == 1 else {"block": swin_transformer.SwinTransformerBlockV2,
                                      "downsample_layer": swin_transformer.PatchMergingV2}
     return swin_transformer.SwinTransformer(patch_size=[4, 4], embed_dim=32, depths=[2, 2], num_heads=[2, 4],
-                                            window_size=[7, 7], num_classes=10, **parts).eval()
+                                            window_size=[7, 7], num_classes=10, **parts, **options).eval()
 
 
 def library_line(text):
@@ -67,6 +67,19 @@ class SwinTest(unittest.TestCase):
                 self.assertEqual(len(ops(spec, "softmax")), 4)
                 self.assertEqual(len(ops(spec, "masked_fill")), 2)  # the shifted block's mask
                 replay(self, spec)
+
+    def test_a_model_in_training_mode_replays(self):
+        # Dropout that zeroes elements, and stochastic depth's bernoulli_ noise, are random: their
+        # traced values enter the spec, so the replay still reproduces every call.
+        model = small_swin(dropout=0.2, stochastic_depth_prob=0.5).train()
+        spec = mhacheck.trace(model, (mhacheck.shape("B", 3, 56, 56),), dims={"B": 2}, values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        notes = [t.get("note", "") for t in spec.document["tensors"].values()]
+        self.assertTrue([n for n in notes if n.startswith("made by torch dropout")])
+        # torchvision's noise: torch.empty(...).bernoulli_(survival).div_(survival), written in place
+        self.assertTrue([n for n in notes if n.startswith(("made by torch bernoulli_", "made by torch div_"))])
+        replay(self, spec)
 
     def test_heads_not_dividing_is_an_error_at_the_qkv_reshape(self):
         model = small_swin()
