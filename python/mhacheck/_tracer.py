@@ -237,6 +237,55 @@ def _index_item(item):
     return None
 
 
+def _split_index(text):
+    return [part.strip() for part in text[1:-1].split(",") if part.strip()]
+
+
+def _index_item_value(text):
+    """An item of an index written by _index_item, back as a value: None (a new axis), ...,
+    an int or a slice."""
+    if text == "None":
+        return None
+    if text == "...":
+        return Ellipsis
+    if ":" not in text:
+        return int(text)
+    parts = [int(p) if p else None for p in text.split(":")]
+    return slice(*parts)
+
+
+def _smallest(expression):
+    """The smallest size a symbol expression ("8*B", "T+1", "T-1") takes, symbols being at least 1."""
+    text = expression
+    offset = 0
+    for sign in ("+", "-"):
+        if sign in text:
+            text, _, number = text.partition(sign)
+            offset = int(number) if sign == "+" else -int(number)
+    coefficient = int(text.partition("*")[0]) if "*" in text else 1
+    return coefficient + offset
+
+
+def _fits(item, smallest):
+    """Whether an int or slice position holds on a dim of every size from `smallest` up."""
+    if _plain_int(item):
+        return item < smallest if item >= 0 else -item <= smallest
+    if item is None or item is Ellipsis:
+        return True
+    start, stop, step = item.start, item.stop, item.step or 1
+    if step != 1 and (stop is None or stop < 0 or (start or 0) < 0):
+        return False  # a stepped slice of a symbolic length has no size a spec can write
+    lowest_start = start if start is not None and start >= 0 else 0
+    for bound, lowest in ((start, 0), (stop, lowest_start)):
+        if bound is None:
+            continue
+        if bound >= 0 and not (bound == 0 or bound < smallest):
+            return False
+        if bound < 0 and smallest + bound < lowest:
+            return False
+    return True
+
+
 def _getitem(args, kwargs):
     """x[...] with integers, slices, None and ...: the index as Python writes it, "[:, 0]"."""
     if len(args) != 2 or kwargs:
@@ -551,7 +600,8 @@ class _Tracer(TorchFunctionMode):
         handler = _FUNCTIONS.get(name)
         written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
         known = handler(written, kwargs) if handler is not None and args else None
-        if known is not None and known[0] in ("getitem", "select", "narrow") and self._symbolic_position(written[1:], kwargs):
+        if known is not None and known[0] in ("getitem", "select", "narrow") and (
+                self._symbolic_position(written[1:], kwargs) or not self._fits_any_size(known[0], known[1])):
             known = None  # the spec's index is numbers: a position that stands for a symbol (x[:T]) stays traced
         if known is not None and self.values and known[0] == "dropout" and _drops(known[1]):
             known = None  # random: mhacheck's run is the identity, so the traced values are kept instead
@@ -596,6 +646,31 @@ class _Tracer(TorchFunctionMode):
         if module is None or set(kwargs) - {"bias"} or bias is not module.bias:
             return None
         return module
+
+    def _fits_any_size(self, op, arguments):
+        """False when an index, select or narrow reaches into a dim whose size is a symbol
+        expression at a position that not every size of it has (`frames[2]` on a dim of size
+        M+1): PyTorch ran it at the traced size, but the spec would hold only for some M. Symbols
+        are at least 1; such a call stays a traced tensor."""
+        dims, _ = self.symbolic_shape(arguments["input"].shape)
+        if op == "getitem":
+            items = [_index_item_value(text) for text in _split_index(arguments["index"])]
+            consuming = [item for item in items if item is not None]
+            if Ellipsis in consuming:
+                k = consuming.index(Ellipsis)
+                before, after = consuming[:k], consuming[k + 1:]
+                pairs = list(zip(before, dims)) + list(zip(after, dims[len(dims) - len(after):]))
+            else:
+                pairs = list(zip(consuming, dims))
+        else:
+            dim = arguments["dim"]
+            if not -len(dims) <= dim < len(dims):
+                return True  # the check reports the bad dim, as PyTorch did
+            if op == "select":
+                pairs = [(arguments["index"], dims[dim])]
+            else:
+                pairs = [(slice(arguments["start"], arguments["start"] + arguments["length"]), dims[dim])]
+        return all(isinstance(size, int) or _fits(item, _smallest(size)) for item, size in pairs)
 
     def _symbolic_position(self, args, kwargs):
         """True when an integer of an index (or of select/narrow) reads as a symbol expression."""
