@@ -7,7 +7,7 @@ import torchvision
 from torchvision.models import swin_transformer
 
 import mhacheck
-from trace_support import by_severity, check, main, module_calls, replay, source_line
+from trace_support import by_severity, check, line_with, main, module_calls, replay, source_line
 
 TORCHVISION_SWIN = swin_transformer.__file__
 
@@ -20,13 +20,6 @@ def small_swin(version=1, **options):
                                      "downsample_layer": swin_transformer.PatchMergingV2}
     return swin_transformer.SwinTransformer(patch_size=[4, 4], embed_dim=32, depths=[2, 2], num_heads=[2, 4],
                                             window_size=[7, 7], num_classes=10, **parts, **options).eval()
-
-
-def library_line(text):
-    with open(TORCHVISION_SWIN, encoding="utf-8") as source:
-        found = [i + 1 for i, line in enumerate(source) if text in line]
-    assert len(found) == 1, found
-    return found[0]
 
 
 def ops(spec, op):
@@ -89,7 +82,7 @@ class SwinTest(unittest.TestCase):
         errors = by_severity(check(spec), "error")
         self.assertEqual([e["code"] for e in errors], ["MHA302"])
         path, line, text = source_line(errors[0])
-        self.assertEqual((path, line), (TORCHVISION_SWIN, library_line("qkv = qkv.reshape(")))
+        self.assertEqual((path, line), (TORCHVISION_SWIN, line_with(TORCHVISION_SWIN, "qkv = qkv.reshape(")))
 
 
 if __name__ == "__main__":

@@ -7,14 +7,7 @@ import torchaudio
 from torchaudio.models.wav2vec2 import components
 
 import mhacheck
-from trace_support import by_severity, check, main, module_calls, replay, source_line
-
-
-def library_line(module, text):
-    with open(module.__file__, encoding="utf-8") as source:
-        found = [i + 1 for i, line in enumerate(source) if text in line]
-    assert len(found) == 1, found
-    return found[0]
+from trace_support import by_severity, check, line_with, main, module_calls, replay, source_line
 
 
 def lengths(sizes):
@@ -59,7 +52,7 @@ class Wav2Vec2Test(unittest.TestCase):
         errors = by_severity(check(spec), "error")
         self.assertEqual([e["code"] for e in errors], ["MHA302"])
         path, line, _ = source_line(errors[0])
-        self.assertEqual((path, line), (components.__file__, library_line(components, "q = self.q_proj(x).view(*shape)")))
+        self.assertEqual((path, line), (components.__file__, line_with(components.__file__, "q = self.q_proj(x).view(*shape)")))
 
 
 class EmformerTest(unittest.TestCase):
