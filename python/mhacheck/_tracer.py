@@ -206,6 +206,17 @@ def _repeat_interleave(args, kwargs):
     return "repeat_interleave", bound
 
 
+def _bmm(args, kwargs):
+    """torch.bmm(a, b) of two 3-D tensors with one batch size is their matmul (which would also
+    broadcast a batch of 1, where bmm refuses: other batches stay an op mhacheck does not model)."""
+    other = args[1] if len(args) > 1 else kwargs.get("mat2")
+    if len(args) < 1 or not isinstance(other, torch.Tensor) or set(kwargs) - {"mat2"}:
+        return None
+    if args[0].dim() != 3 or other.dim() != 3 or args[0].shape[0] != other.shape[0]:
+        return None
+    return "matmul", {"input": args[0], "other": other}
+
+
 def _softmax(args, kwargs):
     dim = args[1] if len(args) > 1 else kwargs.get("dim")
     dtype = args[3] if len(args) > 3 else kwargs.get("dtype")
@@ -359,6 +370,7 @@ _FUNCTIONS = {
     "repeat_interleave": _repeat_interleave,
     "matmul": _binary("matmul"),
     "__matmul__": _binary("matmul"),
+    "bmm": _bmm,
     "softmax": _softmax,
     "cat": _cat,
     "concat": _cat,

@@ -248,6 +248,20 @@ class PackageTest(unittest.TestCase):
                          ["[:, 0]", "[:, 1:]", "[:, -2:]", 1])
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
 
+    def test_bmm_of_one_batch_size_is_a_matmul(self):
+        class Model(nn.Module):
+            def forward(self, q, k, one):
+                scores = torch.bmm(q, k.transpose(1, 2)).softmax(-1)
+                return scores, torch.bmm(one, k)  # a batch of 1 against B: bmm refuses, matmul would not
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8), mhacheck.shape("B", 6, 8), mhacheck.shape(1, 4, 6)),
+                              dims={"B": 1}, values=True)
+        self.assertEqual([c["op"] for c in spec.calls], ["transpose", "matmul", "softmax", "matmul"])
+        replay(self, spec)
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8), mhacheck.shape("B", 6, 8), mhacheck.shape(1, 4, 6)))
+        self.assertIsInstance(spec.error, RuntimeError)  # bmm at B=43 against a batch of 1
+        self.assertEqual([c["op"] for c in spec.calls], ["transpose", "matmul", "softmax"])
+
     def test_a_tensor_written_in_place_is_a_new_value(self):
         class Model(nn.Module):
             def forward(self, x):
