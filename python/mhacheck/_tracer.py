@@ -678,10 +678,10 @@ class _Tracer(TorchFunctionMode):
             dim = arguments["dim"]
             if not -len(dims) <= dim < len(dims):
                 return True  # the check reports the bad dim, as PyTorch did
-            if op == "select":
-                pairs = [(arguments["index"], dims[dim])]
-            else:
-                pairs = [(slice(arguments["start"], arguments["start"] + arguments["length"]), dims[dim])]
+            if op == "narrow":
+                start, size = arguments["start"], dims[dim]
+                return isinstance(size, int) or (start >= 0 and start + arguments["length"] - 1 < _smallest(size))
+            pairs = [(arguments["index"], dims[dim])]
         return all(isinstance(size, int) or _fits(item, _smallest(size)) for item, size in pairs)
 
     def _symbolic_position(self, args, kwargs):

@@ -241,11 +241,12 @@ class PackageTest(unittest.TestCase):
         class Model(nn.Module):
             def forward(self, x):
                 frames = torch.cat([x[:, :1], x], 1)  # (B, T+1, 8)
-                return frames[:, 0], frames[:, 1:], frames[:, -2:], frames[:, 2], frames.select(1, 1), frames[:, 1:3]
+                return (frames[:, 0], frames[:, 1:], frames[:, -2:], frames[:, 2], frames.select(1, 1), frames[:, 1:3],
+                        frames.narrow(1, 0, 2), frames.narrow(1, -2, 2))
 
         spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 8),))
-        self.assertEqual([c.get("index", c.get("dim")) for c in spec.calls if c["op"] in ("getitem", "select")],
-                         ["[:, 0]", "[:, 1:]", "[:, -2:]", 1])
+        self.assertEqual([(c["op"], c.get("index", c.get("start"))) for c in spec.calls if c["op"] in ("getitem", "select", "narrow")],
+                         [("getitem", "[:, 0]"), ("getitem", "[:, 1:]"), ("getitem", "[:, -2:]"), ("select", 1), ("narrow", 0)])
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
 
     def test_bmm_of_one_batch_size_is_a_matmul(self):
