@@ -47,11 +47,12 @@ def _clashes(p, constants, probes):
     return False
 
 
-def choose_probes(symbols, constants, fixed):
-    """A probe size for each symbol not in `fixed` (name -> size), in order of first appearance."""
+def choose_probes(symbols, constants, fixed, start=11):
+    """A probe size of at least `start` for each symbol not in `fixed` (name -> size), in order of
+    first appearance."""
     sizes = dict(fixed)
     taken = list(fixed.values())
-    candidate = 11
+    candidate = start
     for name in symbols:
         if name in sizes:
             continue

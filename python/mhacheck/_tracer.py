@@ -74,11 +74,14 @@ def _plain_int(value):
 
 # Each known function: (args, kwargs) -> (op, {argument: value}) with tensors left as tensors,
 # or None when the call uses something mhacheck's operator does not take.
-def _transpose(args, kwargs):
-    a = list(args) + [kwargs.get("dim0"), kwargs.get("dim1")][len(args) - 1:]
-    if len(a) != 3 or not (_plain_int(a[1]) and _plain_int(a[2])) or set(kwargs) - {"dim0", "dim1"}:
-        return None
-    return "transpose", {"input": a[0], "dim0": a[1], "dim1": a[2]}
+def _transpose(first, second):
+    """transpose(input, dim0, dim1), and its aliases swapaxes (axis0, axis1) and swapdims."""
+    def handler(args, kwargs):
+        a = list(args) + [kwargs.get(first), kwargs.get(second)][len(args) - 1:]
+        if len(a) != 3 or not (_plain_int(a[1]) and _plain_int(a[2])) or set(kwargs) - {first, second}:
+            return None
+        return "transpose", {"input": a[0], "dim0": a[1], "dim1": a[2]}
+    return handler
 
 
 def _permute(args, kwargs):
@@ -170,6 +173,12 @@ def _dropout(args, kwargs):
     return "dropout", bound
 
 
+def _drops(arguments):
+    """F.dropout that zeroes elements: training (F.dropout's default; nn.Dropout passes its
+    module's mode) and p > 0."""
+    return bool(arguments.get("training", True)) and float(arguments.get("p", 0.5)) > 0
+
+
 def _reduction(op):
     def handler(args, kwargs):
         names = ["input", "dim", "keepdim"]
@@ -217,6 +226,17 @@ def _repeat_interleave(args, kwargs):
     return "repeat_interleave", bound
 
 
+def _bmm(args, kwargs):
+    """torch.bmm(a, b) of two 3-D tensors with one batch size is their matmul (which would also
+    broadcast a batch of 1, where bmm refuses: other batches stay an op mhacheck does not model)."""
+    other = args[1] if len(args) > 1 else kwargs.get("mat2")
+    if len(args) < 1 or not isinstance(other, torch.Tensor) or set(kwargs) - {"mat2"}:
+        return None
+    if args[0].dim() != 3 or other.dim() != 3 or args[0].shape[0] != other.shape[0]:
+        return None
+    return "matmul", {"input": args[0], "other": other}
+
+
 def _softmax(args, kwargs):
     dim = args[1] if len(args) > 1 else kwargs.get("dim")
     dtype = args[3] if len(args) > 3 else kwargs.get("dtype")
@@ -246,6 +266,55 @@ def _index_item(item):
         text = "{}:{}".format("" if item.start is None else item.start, "" if item.stop is None else item.stop)
         return text if item.step is None else "{}:{}".format(text, item.step)
     return None
+
+
+def _split_index(text):
+    return [part.strip() for part in text[1:-1].split(",") if part.strip()]
+
+
+def _index_item_value(text):
+    """An item of an index written by _index_item, back as a value: None (a new axis), ...,
+    an int or a slice."""
+    if text == "None":
+        return None
+    if text == "...":
+        return Ellipsis
+    if ":" not in text:
+        return int(text)
+    parts = [int(p) if p else None for p in text.split(":")]
+    return slice(*parts)
+
+
+def _smallest(expression):
+    """The smallest size a symbol expression ("8*B", "T+1", "T-1") takes, symbols being at least 1."""
+    text = expression
+    offset = 0
+    for sign in ("+", "-"):
+        if sign in text:
+            text, _, number = text.partition(sign)
+            offset = int(number) if sign == "+" else -int(number)
+    coefficient = int(text.partition("*")[0]) if "*" in text else 1
+    return coefficient + offset
+
+
+def _fits(item, smallest):
+    """Whether an int or slice position holds on a dim of every size from `smallest` up."""
+    if _plain_int(item):
+        return item < smallest if item >= 0 else -item <= smallest
+    if item is None or item is Ellipsis:
+        return True
+    start, stop, step = item.start, item.stop, item.step or 1
+    if step != 1 and (stop is None or stop < 0 or (start or 0) < 0):
+        return False  # a stepped slice of a symbolic length has no size a spec can write
+    lowest_start = start if start is not None and start >= 0 else 0
+    for bound, lowest in ((start, 0), (stop, lowest_start)):
+        if bound is None:
+            continue
+        if bound >= 0 and not (bound == 0 or bound < smallest):
+            return False
+        if bound < 0 and smallest + bound < lowest:
+            return False
+    return True
 
 
 def _getitem(args, kwargs):
@@ -311,7 +380,9 @@ def _sdpa(args, kwargs):
 
 
 _FUNCTIONS = {
-    "transpose": _transpose,
+    "transpose": _transpose("dim0", "dim1"),
+    "swapaxes": _transpose("axis0", "axis1"),
+    "swapdims": _transpose("dim0", "dim1"),
     "permute": _permute,
     "reshape": _reshape("reshape"),
     "view": _reshape("view"),
@@ -345,6 +416,7 @@ _FUNCTIONS = {
     "repeat_interleave": _repeat_interleave,
     "matmul": _binary("matmul"),
     "__matmul__": _binary("matmul"),
+    "bmm": _bmm,
     "softmax": _softmax,
     "cat": _cat,
     "concat": _cat,
@@ -358,6 +430,13 @@ _FUNCTIONS = {
 }
 
 
+# The recorded ops that move elements without computing (any dtype replays), and the dtypes
+# `mhacheck run` computes in.
+_MOVING_OPS = {"transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "getitem", "select",
+               "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave"}
+_RUN_DTYPES = (torch.float32, torch.float64)
+
+
 def _tensors_in(value):
     if isinstance(value, torch.Tensor):
         return [value]
@@ -366,6 +445,20 @@ def _tensors_in(value):
     if isinstance(value, dict):
         return [t for item in value.values() for t in _tensors_in(item)]
     return []
+
+
+def _snapshot(tensor):
+    """The tensor's values now: a copy, since numpy() of a CPU tensor shares its memory and a later
+    in-place op (`qkv_bias[n:2 * n].zero_()`) would change what the call produced."""
+    return tensor.detach().cpu().numpy().copy()
+
+
+def _in_place(name):
+    """An op that writes into its first argument: `zero_`, `masked_fill_`, `x[...] = v`, `x += y`."""
+    return (name.endswith("_") and not name.startswith("_")) or name in _IN_PLACE_OPERATORS
+
+
+_IN_PLACE_OPERATORS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__idiv__"}
 
 
 def _identifier(text):
@@ -387,10 +480,12 @@ class _Tracer(TorchFunctionMode):
         self.arrays = {}  # name -> numpy array (values=True): declared tensors and weights
         self.expected = {}  # output name -> numpy array (values=True)
         self.modules = {}  # spec module name -> entry
-        self.module_names = {}  # id(module) -> spec module name
+        self.linear_weights = {}  # id(weight) -> the recorded nn.Linear it belongs to
         self.calls = []
         self.counts = {}
         self.error_recorded = False
+        self.pending_index = None  # "single" (x[i] indexed as x[(i,)]) or "tuple" while an index runs
+        self.saved_indexing = {}  # "__getitem__"/"__setitem__" -> torch.Tensor's own (None: inherited)
 
     # ---- names -------------------------------------------------------------------------
     def _unique(self, base, used):
@@ -429,7 +524,7 @@ class _Tracer(TorchFunctionMode):
         self.refs[id(tensor)] = name
         self.keep.append(tensor)
         if self.values:
-            self.arrays[name] = tensor.detach().cpu().numpy()
+            self.arrays[name] = _snapshot(tensor)
         return name
 
     def ref(self, tensor):
@@ -440,7 +535,7 @@ class _Tracer(TorchFunctionMode):
         origin = self.origins.get(id(tensor))
         if origin is not None:
             op, file, line = origin
-            return self.declare(tensor, f"{op}_out",
+            return self.declare(tensor, f"{op.strip('_')}_out",
                                 f"made by torch {op} at {file}:{line}, which mhacheck does not model")
         parameter = self.parameter_names.get(id(tensor))
         if parameter is not None:
@@ -458,7 +553,7 @@ class _Tracer(TorchFunctionMode):
             self.refs[id(result)] = name
             self.keep.append(result)
             if self.values:
-                self.expected[name] = result.detach().cpu().numpy()
+                self.expected[name] = _snapshot(result)
         return names
 
     def _record(self, call, source, results, error, count):
@@ -506,19 +601,77 @@ class _Tracer(TorchFunctionMode):
         return named, notes
 
     # ---- the mode ----------------------------------------------------------------------
+    def __enter__(self):
+        self._index_through_mode()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            for name, saved in self.saved_indexing.items():
+                if saved is None:
+                    delattr(torch.Tensor, name)
+                else:
+                    setattr(torch.Tensor, name, saved)
+
+    def _index_through_mode(self):
+        """PyTorch 1.13 shows a TorchFunctionMode `x[:, 0]` but not `x[0]` (an index that is not a
+        tuple) nor an index holding a tensor (`table[index]`), so `q, k, v = qkv[0], qkv[1], qkv[2]`
+        would cut the graph. While tracing, torch.Tensor indexes with the one-element tuple instead
+        (the same index), and an index the mode still did not see is an op mhacheck does not
+        model. 2.x shows every index to the mode. Likewise `x[i] = v`, which the mode may not
+        see either, always makes x a new value."""
+        tracer = self
+        self.saved_indexing = {name: torch.Tensor.__dict__.get(name) for name in ("__getitem__", "__setitem__")}
+        index_with = torch.Tensor.__getitem__
+        assign_with = torch.Tensor.__setitem__
+
+        def getitem(tensor, index):
+            single = not isinstance(index, (tuple, list))  # a list is an advanced index, not a tuple
+            tracer.pending_index = "single" if single else "tuple"
+            try:
+                result = index_with(tensor, (index,) if single else index)
+            finally:
+                unseen = tracer.pending_index is not None
+                tracer.pending_index = None
+            if unseen and tracer.depth == 0:
+                tracer._unmodelled("__getitem__", (tensor, index), {}, result)
+            return result
+
+        def setitem(tensor, index, value):
+            assign_with(tensor, index, value)
+            if tracer.depth == 0:
+                tracer._overwritten("__setitem__", tensor)
+
+        getitem.__name__ = "__getitem__"  # the mode sees these functions as the ops
+        setitem.__name__ = "__setitem__"
+        torch.Tensor.__getitem__ = getitem
+        torch.Tensor.__setitem__ = setitem
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        pending_index, self.pending_index = self.pending_index, None
         if self.depth > 0:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
+        module = self._linear_module(name, args, kwargs)
+        if module is not None:
+            return module(args[0])  # recorded as that module's call, at this line
         handler = _FUNCTIONS.get(name)
-        known = handler(args, kwargs) if handler is not None and args else None
-        if known is not None and known[0] in ("getitem", "select", "narrow") and self._symbolic_position(args[1:], kwargs):
+        written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
+        known = handler(written, kwargs) if handler is not None and args else None
+        if known is not None and known[0] in ("getitem", "select", "narrow") and (
+                self._symbolic_position(written[1:], kwargs) or not self._fits_any_size(known[0], known[1])):
             known = None  # the spec's index is numbers: a position that stands for a symbol (x[:T]) stays traced
         if known is not None and known[0] in _SPLITTING and self._symbolic_split(known[1]):
             known = None  # how many pieces a symbolic dim makes depends on the symbol: stays traced
+        if known is not None and self.values and known[0] == "dropout" and _drops(known[1]):
+            known = None  # random: mhacheck's run is the identity, so the traced values are kept instead
         if known is None:
             result = func(*args, **kwargs)
+            if _in_place(name) and args and isinstance(args[0], torch.Tensor):
+                self._overwritten(name, args[0])
             self._unmodelled(name, args, kwargs, result)
             return result
         op, arguments = known
@@ -538,6 +691,11 @@ class _Tracer(TorchFunctionMode):
             raise
         finally:
             self.depth -= 1
+        if self.values and op not in _MOVING_OPS and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES:
+            # `mhacheck run` computes in float32 and float64 only (run.md): integer arithmetic
+            # (lengths - 1) stays a traced tensor in a spec meant for a replay.
+            self._unmodelled(name, args, kwargs, result)
+            return result
         results = tuple(result) if op in _SPLITTING else (result,)
         self._record(call, source, results, None, len(results))
         unpacked = _unpacked_names() if op in _SPLITTING else None
@@ -555,6 +713,42 @@ class _Tracer(TorchFunctionMode):
             return False  # PyTorch raises: recorded, so that the check explains it
         return isinstance(self.namer.name(int(tensor.shape[dim]))[0], str)
 
+    def _linear_module(self, name, args, kwargs):
+        """The nn.Linear whose own weight and bias `F.linear(x, self.qkv.weight, self.qkv.bias)`
+        (torchvision's Swin) uses, or None."""
+        if name != "linear" or len(args) < 2 or not isinstance(args[0], torch.Tensor):
+            return None
+        module = self.linear_weights.get(id(args[1]))
+        bias = args[2] if len(args) > 2 else kwargs.get("bias")
+        if module is None or set(kwargs) - {"bias"} or bias is not module.bias:
+            return None
+        return module
+
+    def _fits_any_size(self, op, arguments):
+        """False when an index, select or narrow reaches into a dim whose size is a symbol
+        expression at a position that not every size of it has (`frames[2]` on a dim of size
+        M+1): PyTorch ran it at the traced size, but the spec would hold only for some M. Symbols
+        are at least 1; such a call stays a traced tensor."""
+        dims, _ = self.symbolic_shape(arguments["input"].shape)
+        if op == "getitem":
+            items = [_index_item_value(text) for text in _split_index(arguments["index"])]
+            consuming = [item for item in items if item is not None]
+            if Ellipsis in consuming:
+                k = consuming.index(Ellipsis)
+                before, after = consuming[:k], consuming[k + 1:]
+                pairs = list(zip(before, dims)) + list(zip(after, dims[len(dims) - len(after):]))
+            else:
+                pairs = list(zip(consuming, dims))
+        else:
+            dim = arguments["dim"]
+            if not -len(dims) <= dim < len(dims):
+                return True  # the check reports the bad dim, as PyTorch did
+            if op == "narrow":
+                start, size = arguments["start"], dims[dim]
+                return isinstance(size, int) or (start >= 0 and start + arguments["length"] - 1 < _smallest(size))
+            pairs = [(arguments["index"], dims[dim])]
+        return all(isinstance(size, int) or _fits(item, _smallest(size)) for item, size in pairs)
+
     def _symbolic_position(self, args, kwargs):
         """True when an integer of an index (or of select/narrow) reads as a symbol expression."""
         values = []
@@ -565,6 +759,16 @@ class _Tracer(TorchFunctionMode):
                 else:
                     values.append(part)
         return any(_plain_int(v) and isinstance(self.namer.name(abs(v))[0], str) for v in values)
+
+    def _overwritten(self, name, tensor):
+        """`tensor` (and the tensor it is a view of) now holds new values: a later use is a new
+        declared tensor, made by `name` here, not the output of the call that made the old ones."""
+        file, line = _call_site()
+        for changed in (tensor, tensor._base):
+            if changed is not None:
+                self.refs.pop(id(changed), None)
+                self.origins[id(changed)] = (name, file, line)
+                self.keep.append(changed)
 
     def _unmodelled(self, name, args, kwargs, result):
         outputs = _tensors_in(result)
@@ -613,7 +817,7 @@ class _Tracer(TorchFunctionMode):
                     entry["weights"] = "<values>"
                     entry["prefix"] = weights_prefix
                     for key, value in module.state_dict(prefix=weights_prefix).items():
-                        tracer.arrays[key] = value.detach().cpu().numpy()
+                        tracer.arrays[key] = _snapshot(value)
                 tracer.modules[spec_name] = entry
             call = {"id": tracer._call_id(spec_name), "module": spec_name}
             call.update(tracer._arguments(arguments))
@@ -680,12 +884,21 @@ def _make(shape, sizes, device):
     return torch.zeros(dims, dtype=shape.dtype, device=device)
 
 
+# A probe for a symbol the model needs large (audio samples through a convolution front end).
+_LARGE_PROBE = 1000
+
+
 def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     """Calls `model(*args, **kwargs)` once and returns the calls mhacheck knows as a Spec.
 
     `shape(...)` inputs are created here, each symbol at a probe size (or at `dims[symbol]`);
     a callable input is called with the dict of sizes (symbol -> size) and must return a tensor.
-    With `values=True` the tensors are kept so that `Spec.save` writes them."""
+    With `values=True` the tensors are kept so that `Spec.save` writes them.
+
+    When the model raises where no recorded call saw it (a convolution too long for a 53-sample
+    waveform), the probes may be too small rather than the model wrong: the model is called again
+    with one symbol at a time at a probe of at least 1000, and the first run that goes through
+    (or fails in a recorded call) is kept; if none does, the first failure is."""
     kwargs = dict(kwargs or {})
     args = tuple(args)
     fixed = dict(dims or {})
@@ -699,6 +912,20 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     device = _device(model)
     if values and device.type == "meta":
         raise ValueError("values=True needs real tensors; the model is on the meta device")
+    spec, tracer = _trace_at(model, args, kwargs, sizes, fixed, constants, device, values)
+    if spec.error is None or tracer.error_recorded:
+        return spec
+    for symbol in [name for name in symbols if name not in fixed]:
+        others = {k: v for k, v in sizes.items() if k != symbol}
+        larger = choose_probes([symbol], constants, others, start=_LARGE_PROBE)
+        retried, retried_tracer = _trace_at(model, args, kwargs, larger, fixed, constants, device, values)
+        if retried.error is None or retried_tracer.error_recorded:
+            return retried  # it ran through, or failed in a recorded call: the bug mhacheck explains
+    return spec
+
+
+def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
+    """One traced call of the model with the symbols at `sizes`: (Spec, the tracer)."""
     probes = {k: v for k, v in sizes.items() if k not in fixed}
     namer = DimNamer(probes, constants)
 
@@ -748,6 +975,8 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
         spec_name = name or type(module).__name__.lower()
         tracer.wrap(module, spec_name, kind, options, name + "." if name else "")
         wrapped.append(module)
+        if kind == "Linear":
+            tracer.linear_weights[id(module.weight)] = module
 
     error = None
     result = None
@@ -772,4 +1001,4 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     document["tensors"] = tracer.tensors
     document["calls"] = tracer.calls
     return Spec(document, sizes=sizes, error=error, values=values, arrays=tracer.arrays,
-                expected=tracer.expected, result=result)
+                expected=tracer.expected, result=result), tracer

@@ -30,6 +30,24 @@ MODEL_PY = textwrap.dedent("""\
 
     def build():
         return Attend(4)
+
+    class FrontEnd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(1, 8, kernel_size=400, stride=160)
+            self.proj = nn.Linear(8, 8)
+
+        def forward(self, waveforms):
+            frames = self.conv(waveforms.unsqueeze(1))
+            return self.proj(frames.transpose(1, 2))
+
+    def front_end():
+        return FrontEnd()
+
+    def wide_front_end():
+        model = FrontEnd()
+        model.conv = nn.Conv1d(1, 8, kernel_size=100000)
+        return model
     """)
 
 
@@ -73,6 +91,20 @@ class PackageTest(unittest.TestCase):
         self.assertIn("error[MHA", done.stdout)
         self.assertIn(" --> usermodel.py:9:9\n", done.stdout)
         self.assertIn("return self.attn(x, memory, memory, need_weights=False)[0]", done.stdout)
+
+    def test_a_symbol_too_small_for_the_model_is_traced_at_a_larger_probe(self):
+        # A 400-sample convolution cannot run on a waveform of T=53 samples: T is traced at >= 1000.
+        done = self.run_cli("usermodel:front_end", "--input", "waveforms=B,T", "-o", "front.json", "--check")
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertIn("OK: 0 errors, 0 warnings", done.stdout)
+        self.assertRegex(done.stdout, r"sizes \{'B': 43, 'T': 1\d\d\d\}")
+
+    def test_command_line_check_fails_when_the_model_raises_in_an_op_mhacheck_does_not_model(self):
+        # No probe is large enough for the kernel: the spec's calls check clean, the exit code is 1.
+        done = self.run_cli("usermodel:wide_front_end", "--input", "waveforms=B,T", "-o", "wide.json", "--check")
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertIn("OK: 0 errors", done.stdout)
+        self.assertIn("the model raised RuntimeError", done.stderr)
 
     def test_command_line_traces_on_the_meta_device(self):
         done = self.run_cli("usermodel:build", "--input", "x=B,T,64", "--input", "memory=B,S,64", "--device", "meta",
@@ -210,6 +242,111 @@ class PackageTest(unittest.TestCase):
         self.assertIn("not enough values to unpack (expected 3, got 2)", errors[0]["pytorch_error"]["message"])
         here = os.path.abspath(__file__)
         self.assertEqual(source_line(errors[0])[:2], (here, line_number(here, "unpack")))
+
+    def test_an_index_that_is_not_a_tuple_is_recorded(self):
+        # PyTorch 1.13 shows qkv[0] (and table[index]) to no TorchFunctionMode: the graph must not be cut there.
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.table = nn.Parameter(torch.randn(10, 4))
+                self.register_buffer("index", torch.tensor([3, 1, 4, 1, 5, 9]))
+
+            def forward(self, x):
+                qkv = x.reshape(x.shape[0], 6, 3, 4).permute(2, 0, 1, 3)
+                q, k, v = qkv[0], qkv[1], qkv[2]
+                bias = self.table[self.index]  #: table index
+                scores = (q @ k.transpose(-2, -1) + bias @ bias.transpose(0, 1)).softmax(-1)
+                return scores @ v, bias[:2][-1]
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 6, 12),), values=True)
+        self.assertIsNone(spec.error)
+        indexes = [(c["input"], c["index"]) for c in spec.calls if c["op"] == "getitem"]
+        self.assertEqual(indexes, [("permute", "[0]"), ("permute", "[1]"), ("permute", "[2]"), ("getitem_out", "[:2]"),
+                                   ("getitem#4", "[-1]")])
+        tensors = spec.document["tensors"]
+        self.assertEqual(sorted(tensors), ["getitem_out", "x"])
+        self.assertEqual(tensors["getitem_out"]["shape"], [6, 4])
+        self.assertIn(f"test_package.py:{line_number(__file__, 'table index')}", tensors["getitem_out"]["note"])
+        for name in ("__getitem__", "__setitem__"):  # restored after tracing
+            self.assertIs(getattr(torch.Tensor, name), getattr(torch._C._TensorBase, name))
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+
+    def test_swapaxes_is_a_transpose_and_f_linear_of_a_modules_weight_is_its_call(self):
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(8, 8)
+
+            def forward(self, x):
+                shared = nn.functional.linear(x, self.proj.weight, self.proj.bias)  #: linear
+                other = nn.functional.linear(x, self.proj.weight)  # no bias: not the module's call
+                return shared.swapaxes(1, 2), torch.swapdims(other, 0, 1)
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8),), values=True)
+        self.assertEqual([(c.get("module"), c.get("op")) for c in spec.calls],
+                         [("proj", None), (None, "transpose"), (None, "transpose")])
+        self.assertEqual(spec.calls[0]["source"], f"{__file__}:{line_number(__file__, 'linear')}")
+        self.assertEqual((spec.calls[1]["dim0"], spec.calls[1]["dim1"]), (1, 2))
+        self.assertRegex(spec.document["tensors"][spec.calls[2]["input"]]["note"], "made by torch linear")
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+
+    def test_an_index_that_only_some_sizes_have_stays_traced(self):
+        # PyTorch ran frames[:, 2] at T=43; on a dim of size T+1 a spec's index 2 holds only for T >= 2.
+        class Model(nn.Module):
+            def forward(self, x):
+                frames = torch.cat([x[:, :1], x], 1)  # (B, T+1, 8)
+                return (frames[:, 0], frames[:, 1:], frames[:, -2:], frames[:, 2], frames.select(1, 1), frames[:, 1:3],
+                        frames.narrow(1, 0, 2), frames.narrow(1, -2, 2))
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 8),))
+        self.assertEqual([(c["op"], c.get("index", c.get("start"))) for c in spec.calls if c["op"] in ("getitem", "select", "narrow")],
+                         [("getitem", "[:, 0]"), ("getitem", "[:, 1:]"), ("getitem", "[:, -2:]"), ("select", 1), ("narrow", 0)])
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+
+    def test_bmm_of_one_batch_size_is_a_matmul(self):
+        class Model(nn.Module):
+            def forward(self, q, k, one):
+                scores = torch.bmm(q, k.transpose(1, 2)).softmax(-1)
+                return scores, torch.bmm(one, k)  # a batch of 1 against B: bmm refuses, matmul would not
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8), mhacheck.shape("B", 6, 8), mhacheck.shape(1, 4, 6)),
+                              dims={"B": 1}, values=True)
+        self.assertEqual([c["op"] for c in spec.calls], ["transpose", "matmul", "softmax", "matmul"])
+        replay(self, spec)
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8), mhacheck.shape("B", 6, 8), mhacheck.shape(1, 4, 6)))
+        self.assertIsInstance(spec.error, RuntimeError)  # bmm at B=43 against a batch of 1
+        self.assertEqual([c["op"] for c in spec.calls], ["transpose", "matmul", "softmax"])
+
+    def test_a_tensor_written_in_place_is_a_new_value(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                y = x.clone()
+                scores = y @ y.transpose(1, 2)
+                y[:, 0] = 0.0  #: overwritten
+                y.mul_(2)
+                return scores, y.softmax(-1)
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8),), values=True)
+        self.assertEqual([c["op"] for c in spec.calls], ["clone", "transpose", "matmul", "softmax"])
+        softmax = spec.calls[-1]
+        self.assertNotEqual(softmax["input"], "clone")
+        self.assertRegex(spec.document["tensors"][softmax["input"]]["note"], r"made by torch mul_ at .*test_package.py:\d+")
+        # the clone's traced output is its value when it was made, not after the writes
+        self.assertEqual(float(abs(spec.expected["clone"][:, 0]).max()) > 0, True)
+        replay(self, spec)
+
+        class SingleIndex(nn.Module):
+            def forward(self, x):
+                y = x.clone()
+                y[0] = 0.0  # not a tuple: PyTorch 1.13 shows it to no mode
+                return y.softmax(-1)
+
+        spec = mhacheck.trace(SingleIndex(), (mhacheck.shape("B", 5, 8),), dims={"B": 2}, values=True)
+        self.assertEqual([c["op"] for c in spec.calls], ["clone", "softmax"])
+        self.assertRegex(spec.document["tensors"][spec.calls[1]["input"]]["note"], "made by torch __setitem__")
+        replay(self, spec)
 
     def test_check_finds_the_binary_in_the_environment(self):
         spec = mhacheck.trace(nn.Linear(8, 4), (mhacheck.shape("N", 8),))

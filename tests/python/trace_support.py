@@ -29,6 +29,14 @@ def line_number(path, marker):
     return found[0]
 
 
+def line_with(path, text):
+    """The 1-based line of `path` (a library's source) holding `text` (exactly once)."""
+    with open(path, encoding="utf-8") as source:
+        found = [i + 1 for i, line in enumerate(source) if text in line]
+    assert len(found) == 1, f"{text!r} is on lines {found} of {path}"
+    return found[0]
+
+
 def source_line(diagnostic):
     """(absolute file, line, text of that line) where a diagnostic is located."""
     location = diagnostic["location"]
