@@ -4,6 +4,8 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -28,6 +30,7 @@ struct NamedValue {
   std::optional<DType> dtype;  // absent: decided by the argument's role
   std::string failed_call;   // set when produced by a call that failed
   std::string producer;      // the call whose output it is
+  std::size_t uses_left = 0; // call arguments still to name it: the last one takes `value`
 };
 
 ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::string& origin) {
@@ -60,6 +63,11 @@ class Pass {
   Pass(const Spec& spec, Report& report) : spec_(spec), report_(report) {}
 
   void run() {
+    for (const CallDecl& call : spec_.calls) {
+      for (const auto& [argument, ref] : call.tensors) {
+        if (ref.kind == ArgRef::Kind::Named) ++uses_[ref.name];
+      }
+    }
     for (const auto& [symbol, value] : spec_.dims) symbols_.bind(symbol, value);
     for (const TensorDecl& tensor : spec_.tensors) {
       NamedValue named;
@@ -78,6 +86,8 @@ class Pass {
       throw InputError(spec_.document.values.find(pointer), fmt::format("\"{}\" is defined twice", name),
                        "tensor names and call output names share one namespace", InputError::Kind::Reference);
     }
+    auto uses = uses_.find(name);
+    value.uses_left = uses == uses_.end() ? 0 : uses->second;
     values_.emplace(name, std::move(value));
   }
 
@@ -103,7 +113,9 @@ class Pass {
                          "declare it under \"tensors\", or name an output of an earlier call",
                          InputError::Kind::Reference);
       }
-      value = it->second.value;
+      // The last argument to name a value takes it: a long chain then holds only the values
+      // still to be used, and copies none it will not need again.
+      value = --it->second.uses_left == 0 ? std::move(it->second.value) : it->second.value;
       dtype = it->second.dtype;
       if (!it->second.failed_call.empty()) failed_dependency = it->second.failed_call;
       producer = it->second.producer;
@@ -308,6 +320,7 @@ class Pass {
   Symbols symbols_;
   std::set<const ModuleDecl*> noted_modules_;
   std::map<std::string, NamedValue> values_;
+  std::unordered_map<std::string_view, std::size_t> uses_;  // per name, the call arguments naming it
 };
 
 }  // namespace
