@@ -120,16 +120,16 @@ class Pass {
       if (!it->second.failed_call.empty()) failed_dependency = it->second.failed_call;
       producer = it->second.producer;
     } else if (ref.kind == ArgRef::Kind::Causal) {
-      TensorDecl shape = ref.tensor;
+      TensorDecl shape = *ref.tensor;
       shape.shape_pointer = child_pointer(ref.pointer, "causal");
       value = value_from_decl(spec_, shape, "causal mask");
       value.dtype_pointer.clear();  // the generator's dtype is fixed
       value.identity = "causal:" + ref.pointer;
-      dtype = ref.tensor.dtype;
+      dtype = ref.tensor->dtype;
     } else {
-      value = value_from_decl(spec_, ref.tensor, "inline");
+      value = value_from_decl(spec_, *ref.tensor, "inline");
       value.identity = "inline:" + ref.pointer;
-      dtype = ref.tensor.dtype;
+      dtype = ref.tensor->dtype;
     }
     value.argument = argument;
     value.present = true;
@@ -399,7 +399,7 @@ std::vector<std::string> files_named_by(const Spec& spec) {
   }
   for (const CallDecl& call : spec.calls) {
     for (const auto& [argument, ref] : call.tensors) {
-      if (!ref.tensor.file.empty()) files.push_back(ref.tensor.file);
+      if (ref.tensor && !ref.tensor->file.empty()) files.push_back(ref.tensor->file);
     }
   }
   return files;

@@ -136,8 +136,8 @@ class DotWriter {
       case ArgRef::Kind::Inline:
       case ArgRef::Kind::Causal: {
         std::string title = argument + (ref.kind == ArgRef::Kind::Causal ? " (causal mask)" : " (inline)");
-        producer = Producer{"inline:" + ref.pointer, ref.tensor.shape};
-        out_ += fmt::format("  {} [shape=ellipse, label={}];\n", dot_string(producer.node), dot_string(tensor_label(title, ref.tensor)));
+        producer = Producer{"inline:" + ref.pointer, ref.tensor->shape};
+        out_ += fmt::format("  {} [shape=ellipse, label={}];\n", dot_string(producer.node), dot_string(tensor_label(title, *ref.tensor)));
         break;
       }
     }

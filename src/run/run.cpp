@@ -304,7 +304,7 @@ class Runner {
     std::string key = ref.kind == ArgRef::Kind::Named ? "name:" + ref.name : "inline:" + ref.pointer;
     auto it = arrays_.find(key);
     if (it != arrays_.end()) return it->second;
-    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
+    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : ref.tensor.get();
     return arrays_.emplace(key, tensor_data(*tensor, use, call)).first->second;
   }
 
@@ -420,7 +420,7 @@ class Runner {
     if (ref.kind == ArgRef::Kind::Causal) return &causal_mask(ref);
     TensorUse use;
     use.argument = argument;
-    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
+    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : ref.tensor.get();
     use.shape = resolved(tensor->shape);
     use.dtype = tensor->dtype.value_or(mask ? DType::Bool : data_dtype);
     use.mask = mask;
@@ -433,7 +433,7 @@ class Runner {
     std::string key = "causal:" + ref.pointer;
     auto it = arrays_.find(key);
     if (it != arrays_.end()) return it->second;
-    Shape shape = resolved(ref.tensor.shape);
+    Shape shape = resolved(ref.tensor->shape);
     for (const DimExpr& dim : shape) {
       if (!dim.is_constant()) {
         report(DiagId::InputDataMissing, fmt::format("the causal mask has the symbolic dim {}: running needs its value", dim.str()), "",
@@ -464,7 +464,7 @@ class Runner {
     const ArgRef& ref = call.tensor(argument);
     if (ref.kind == ArgRef::Kind::Absent || ref.kind == ArgRef::Kind::Causal) return nullptr;
     if (ref.kind == ArgRef::Kind::Named && outputs_.count(ref.name) != 0) return nullptr;
-    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : &ref.tensor;
+    const TensorDecl* tensor = ref.kind == ArgRef::Kind::Named ? spec_.find_tensor(ref.name) : ref.tensor.get();
     if (tensor == nullptr || tensor->file.empty()) return nullptr;
     auto it = arrays_.find(ref.kind == ArgRef::Kind::Named ? "name:" + ref.name : "inline:" + ref.pointer);
     return it == arrays_.end() ? nullptr : &it->second;
