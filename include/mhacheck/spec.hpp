@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -81,7 +82,10 @@ struct ArgRef {
   enum class Kind { Absent, Named, Inline, Causal };
   Kind kind = Kind::Absent;
   std::string name;    // for Named
-  TensorDecl tensor;   // for Inline and Causal (its shape and dtype)
+  // For Inline and Causal (its shape and dtype); null for the others, which are most arguments:
+  // a spec holds up to 100,000 calls, and a TensorDecl in each of their arguments was a sixth of
+  // the peak memory of checking it (bench/README.md).
+  std::shared_ptr<const TensorDecl> tensor;
   std::string pointer; // where the argument is written in the call
 };
 

@@ -43,8 +43,8 @@ const CallReport* call_report(const Report& report, const std::string& id) {
 std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report, std::size_t consumer,
                                           const std::string& argument, const ArgRef& ref) {
   if (ref.kind == ArgRef::Kind::Inline) {
-    if (ref.tensor.shape_pointer.empty()) return std::nullopt;
-    return LayoutSource{argument, ref.tensor.shape, ref.tensor.shape_pointer, 0, 0, {}};
+    if (ref.tensor->shape_pointer.empty()) return std::nullopt;
+    return LayoutSource{argument, ref.tensor->shape, ref.tensor->shape_pointer, 0, 0, {}};
   }
   if (ref.kind != ArgRef::Kind::Named) return std::nullopt;
   if (const TensorDecl* declared = spec.find_tensor(ref.name)) {

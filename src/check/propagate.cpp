@@ -4,6 +4,8 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -28,6 +30,7 @@ struct NamedValue {
   std::optional<DType> dtype;  // absent: decided by the argument's role
   std::string failed_call;   // set when produced by a call that failed
   ArgumentSource source;
+  std::size_t uses_left = 0; // call arguments still to name it: the last one takes `value`
 };
 
 // The source of a tensor written in the spec: declared under "tensors", inline or a causal mask.
@@ -74,6 +77,11 @@ class Pass {
   Pass(const Spec& spec, Report& report) : spec_(spec), report_(report) {}
 
   void run() {
+    for (const CallDecl& call : spec_.calls) {
+      for (const auto& [argument, ref] : call.tensors) {
+        if (ref.kind == ArgRef::Kind::Named) ++uses_[ref.name];
+      }
+    }
     for (const auto& [symbol, value] : spec_.dims) symbols_.bind(symbol, value);
     for (const TensorDecl& tensor : spec_.tensors) {
       NamedValue named;
@@ -94,6 +102,8 @@ class Pass {
       throw InputError(spec_.document.values.find(pointer), fmt::format("\"{}\" is defined twice", name),
                        "tensor names and call output names share one namespace", InputError::Kind::Reference);
     }
+    auto uses = uses_.find(name);
+    value.uses_left = uses == uses_.end() ? 0 : uses->second;
     values_.emplace(name, std::move(value));
   }
 
@@ -119,23 +129,25 @@ class Pass {
                          "declare it under \"tensors\", or name an output of an earlier call",
                          InputError::Kind::Reference);
       }
-      value = it->second.value;
+      // The last argument to name a value takes it: a long chain then holds only the values
+      // still to be used, and copies none it will not need again.
+      value = --it->second.uses_left == 0 ? std::move(it->second.value) : it->second.value;
       dtype = it->second.dtype;
       if (!it->second.failed_call.empty()) failed_dependency = it->second.failed_call;
       source = it->second.source;
     } else if (ref.kind == ArgRef::Kind::Causal) {
-      TensorDecl shape = ref.tensor;
+      TensorDecl shape = *ref.tensor;
       shape.shape_pointer = child_pointer(ref.pointer, "causal");
       value = value_from_decl(spec_, shape, "causal mask");
       value.dtype_pointer.clear();  // the generator's dtype is fixed
       value.identity = "causal:" + ref.pointer;
-      dtype = ref.tensor.dtype;
-      source = written_source(spec_, ref.tensor, ArgumentSource::Kind::Causal);
+      dtype = ref.tensor->dtype;
+      source = written_source(spec_, *ref.tensor, ArgumentSource::Kind::Causal);
     } else {
-      value = value_from_decl(spec_, ref.tensor, "inline");
+      value = value_from_decl(spec_, *ref.tensor, "inline");
       value.identity = "inline:" + ref.pointer;
-      dtype = ref.tensor.dtype;
-      source = written_source(spec_, ref.tensor, ArgumentSource::Kind::Inline);
+      dtype = ref.tensor->dtype;
+      source = written_source(spec_, *ref.tensor, ArgumentSource::Kind::Inline);
     }
     value.argument = argument;
     value.present = true;
@@ -329,6 +341,7 @@ class Pass {
   Symbols symbols_;
   std::set<const ModuleDecl*> noted_modules_;
   std::map<std::string, NamedValue> values_;
+  std::unordered_map<std::string_view, std::size_t> uses_;  // per name, the call arguments naming it
 };
 
 }  // namespace
@@ -407,7 +420,7 @@ std::vector<std::string> files_named_by(const Spec& spec) {
   }
   for (const CallDecl& call : spec.calls) {
     for (const auto& [argument, ref] : call.tensors) {
-      if (!ref.tensor.file.empty()) files.push_back(ref.tensor.file);
+      if (ref.tensor && !ref.tensor->file.empty()) files.push_back(ref.tensor->file);
     }
   }
   return files;

@@ -466,7 +466,9 @@ class SpecReader {
     };
     for (const TensorDecl& tensor : spec_.tensors) add(tensor.shape);
     for (const CallDecl& call : spec_.calls) {
-      for (const auto& [name, arg] : call.tensors) add(arg.tensor.shape);
+      for (const auto& [name, arg] : call.tensors) {
+        if (arg.tensor) add(arg.tensor->shape);
+      }
     }
     return symbols;
   }
@@ -711,14 +713,16 @@ class SpecReader {
       // {"causal": ["T", "T"]}: nn.Transformer.generate_square_subsequent_mask's float mask.
       check_keys(value, arg.pointer, {"causal"});
       arg.kind = ArgRef::Kind::Causal;
-      arg.tensor.pointer = arg.pointer;
-      arg.tensor.shape = shape_value(value["causal"], child_pointer(arg.pointer, "causal"));
-      if (arg.tensor.shape.size() != 2) fail(child_pointer(arg.pointer, "causal"), "a causal mask is (L, S): two dims");
-      arg.tensor.dtype = DType::Float32;
+      TensorDecl mask;
+      mask.pointer = arg.pointer;
+      mask.shape = shape_value(value["causal"], child_pointer(arg.pointer, "causal"));
+      if (mask.shape.size() != 2) fail(child_pointer(arg.pointer, "causal"), "a causal mask is (L, S): two dims");
+      mask.dtype = DType::Float32;
+      arg.tensor = std::make_shared<const TensorDecl>(std::move(mask));
       return arg;
     }
     arg.kind = ArgRef::Kind::Inline;
-    arg.tensor = tensor_value(value, arg.pointer, "");
+    arg.tensor = std::make_shared<const TensorDecl>(tensor_value(value, arg.pointer, ""));
     return arg;
   }
 

@@ -357,7 +357,7 @@ TEST_CASE("npy: the spec reader reads a file's header again only when the file c
   write_npy(path, make_array(DType::Float32, {2, 3}));
   std::string text = R"({"module": {"type": "MultiheadAttention", "embed_dim": 3, "num_heads": 1},
                          "query": {"file": ")" + path + R"("}, "key": [4, 2, 3], "value": [4, 2, 3]})";
-  auto query_shape = [&] { return tuple_str(parse_spec(test::document_from(text)).calls.at(0).tensor("query").tensor.shape); };
+  auto query_shape = [&] { return tuple_str(parse_spec(test::document_from(text)).calls.at(0).tensor("query").tensor->shape); };
   CHECK(query_shape() == "(2, 3)");
 
   // The same number of bytes with another header, written in place (same inode), and the old
