@@ -27,13 +27,12 @@ std::int64_t source_index(std::int64_t i, std::int64_t length, const std::string
   return ((i % length) + length) % length;  // circular
 }
 
-// F.pad's limits on the padding the modes other than "zeros" read from the input itself.
+// F.pad's limits on the padding the modes other than "zeros" read from the input itself, which
+// the rule refuses (MHA351): reaching past them would read outside the input.
 void check_padding_mode(const std::string& mode, std::int64_t before, std::int64_t after, std::int64_t length) {
   if (mode == "zeros" || (before == 0 && after == 0)) return;
   bool fits = mode == "reflect" ? before < length && after < length : mode == "circular" ? before <= length && after <= length : length > 0;
-  if (!fits) {
-    throw std::invalid_argument(fmt::format("padding_mode='{}' cannot pad a dim of {} by ({}, {}): F.pad refuses it", mode, length, before, after));
-  }
+  if (!fits) throw std::logic_error(fmt::format("conv: run of a padding_mode='{}' padding the check refused", mode));
 }
 
 template <typename T>

@@ -12,12 +12,6 @@
 namespace mhacheck {
 namespace {
 
-std::string bracketed(const Shape& shape) {
-  std::vector<std::string> dims;
-  for (const DimExpr& dim : shape) dims.push_back(dim.str());
-  return fmt::format("[{}]", fmt::join(dims, ", "));
-}
-
 // _ConvNd.__init__'s ValueErrors, in its order.
 bool constructor_valid(CallContext& ctx) {
   const ModuleDecl& module = *ctx.module;
@@ -119,12 +113,53 @@ bool argument_values_valid(CallContext& ctx, const ArgValue& input, const ConvGe
     if (input.rank() == spatial + 1) batched.insert(batched.begin(), DimExpr::constant(1));
     return refuse("kernel_size", fmt::format("kernel_size has {} sizes but nn.{} convolves {} dims", geometry.kernel.size(), module.type, spatial),
                   fmt::format("Expected {0}-dimensional input for {0}-dimensional weight [{1}], but got {2}-dimensional input of size {3} instead",
-                              weight.size(), fmt::join(weight, ", "), batched.size(), bracketed(batched)));
+                              weight.size(), fmt::join(weight, ", "), batched.size(), sizes_list(batched)));
   }
   if (module.integer("out_channels") < geometry.groups) {
     return refuse("out_channels", fmt::format("out_channels={} is fewer than groups={}", module.integer("out_channels"), geometry.groups),
                   fmt::format("Given groups={0}, expected weight to be at least {0} at dimension 0, but got weight of size [{1}] instead",
                               geometry.groups, fmt::join(weight, ", ")));
+  }
+  return true;
+}
+
+// F.pad(input, padding, mode), which nn.Conv*d runs first for a padding_mode other than "zeros":
+// reflection reads inside the dim (width first), circular padding wraps at most once, replicate
+// needs an element to repeat. 1.13's messages; a symbolic length is not checked.
+bool padded_by_mode(CallContext& ctx, const ArgValue& input, const ConvGeometry& geometry) {
+  const ModuleDecl& module = *ctx.module;
+  const std::string mode = module.options.at("padding_mode").get<std::string>();
+  if (mode == "zeros") return true;
+  const int spatial = conv_spatial_dims(module.type);
+  const int first = input.rank() - spatial;
+  auto refuse = [&](int dim, const std::string& why, const std::string& message) {
+    Diagnostic& diagnostic = ctx.report(DiagId::ConvPadding, why, &input, dim);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", message);
+    ctx.add_option_fix(diagnostic, "construct with padding_mode='zeros'", {{"padding_mode", "zeros"}});
+    return false;
+  };
+  for (int d = spatial - 1; d >= 0; --d) {
+    const DimExpr& length = input.shape[static_cast<std::size_t>(first + d)];
+    std::int64_t before = geometry.pad_before[static_cast<std::size_t>(d)], after = geometry.pad_after[static_cast<std::size_t>(d)];
+    if (!length.is_constant() || (before == 0 && after == 0)) continue;
+    std::string padding = fmt::format("padding ({}, {})", before, after);
+    if (mode == "reflect" && (before >= length.offset || after >= length.offset)) {
+      std::string shown = spatial == 1 ? sizes_list(input.shape) : std::to_string(input.rank());
+      return refuse(first + d, fmt::format("padding_mode='reflect' cannot reflect {} into dim {} of size {}", padding, first + d, length.offset),
+                    fmt::format("Argument #{}: Padding size should be less than the corresponding input dimension, but got: {} at dimension {} "
+                                "of input {}",
+                                4 + 2 * (spatial - 1 - d), padding, first + d, shown));
+    }
+    if (mode == "circular" && (before > length.offset || after > length.offset)) {
+      return refuse(first + d, fmt::format("padding_mode='circular' wraps {} around dim {} of size {} more than once", padding, first + d, length.offset),
+                    "Padding value causes wrapping around more than once.");
+    }
+    if (mode == "replicate" && length.offset == 0) {
+      return refuse(first + d, fmt::format("padding_mode='replicate' has no element of dim {} to repeat", first + d),
+                    fmt::format("Expected {}D or {}D (batch mode) tensor with possibly 0 batch size and other non-zero dimensions for input, but "
+                                "got: {}",
+                                spatial + 1, spatial + 2, sizes_list(input.shape)));
+    }
   }
   return true;
 }
@@ -158,7 +193,7 @@ void infer_conv(CallContext& ctx) {
         &input);
     ctx.pytorch_raises(diagnostic, "RuntimeError",
                        fmt::format("Expected {}D (unbatched) or {}D (batched) input to conv{}d, but got input of size: {}", spatial + 1,
-                                   spatial + 2, spatial, bracketed(input.shape)));
+                                   spatial + 2, spatial, sizes_list(input.shape)));
     return;
   }
   const bool batched = input.rank() == spatial + 2;
@@ -169,6 +204,7 @@ void infer_conv(CallContext& ctx) {
   if (!argument_lengths_valid(ctx, kernel_dims)) return;
   ConvGeometry geometry = conv_geometry(module);
   if (!argument_values_valid(ctx, input, geometry)) return;
+  if (!padded_by_mode(ctx, input, geometry)) return;
 
   const int channel_dim = batched ? 1 : 0;
   std::int64_t in_channels = module.integer("in_channels");
@@ -192,7 +228,7 @@ void infer_conv(CallContext& ctx) {
         &input, channel_dim);
     ctx.pytorch_raises(diagnostic, "RuntimeError",
                        fmt::format("Given groups={}, weight of size [{}], expected input{} to have {} channels, but got {} channels instead",
-                                   geometry.groups, fmt::join(weight, ", "), bracketed(shown), in_channels, channels.str()));
+                                   geometry.groups, fmt::join(weight, ", "), sizes_list(shown), in_channels, channels.str()));
     diagnostic.related.push_back({fmt::format("in_channels = {}", in_channels), ctx.option_location("in_channels")});
     if (channels.is_constant() && channels.offset > 0 && channels.offset % geometry.groups == 0) {
       ctx.add_option_fix(diagnostic, fmt::format("construct with in_channels={}", channels.offset), {{"in_channels", channels.offset}});

@@ -10,12 +10,6 @@ std::string conv(const std::string& module, const std::string& input) {
   return R"({"module": )" + module + R"(, "input": )" + input + "}";
 }
 
-bool has_valid_fix(const Diagnostic& diagnostic, const std::string& description) {
-  for (const Fix& fix : diagnostic.fixes) {
-    if (fix.description == description) return fix.valid();
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -66,8 +60,8 @@ TEST_CASE("a channels-last image is refused with PyTorch's message and a permute
         "RuntimeError: Given groups=1, weight of size [8, 3, 3, 3], expected input[2, 10, 10, 3] to have 3 channels, but got 10 channels instead");
   const Diagnostic* channels = test::find(report, "MHA355");
   REQUIRE(channels != nullptr);
-  CHECK(has_valid_fix(*channels, "pass input channels first (permute its last dim to dim 1)"));
-  CHECK(has_valid_fix(*channels, "construct with in_channels=10"));
+  CHECK(test::has_valid_fix(*channels, "pass input channels first (permute its last dim to dim 1)"));
+  CHECK(test::has_valid_fix(*channels, "construct with in_channels=10"));
 }
 
 TEST_CASE("groups that do not divide the channels: the largest groups that does is offered", "[conv]") {
@@ -75,7 +69,7 @@ TEST_CASE("groups that do not divide the channels: the largest groups that does 
   CHECK(test::raised_message(report) == "ValueError: out_channels must be divisible by groups");
   const Diagnostic* groups = test::find(report, "MHA350");
   REQUIRE(groups != nullptr);
-  CHECK(has_valid_fix(*groups, "construct with groups=3"));
+  CHECK(test::has_valid_fix(*groups, "construct with groups=3"));
 }
 
 TEST_CASE("kernel_size 0 is refused with the CPU slow path's message", "[conv]") {
@@ -93,4 +87,18 @@ TEST_CASE("a constructor string reads padding as a number, a tuple or a string",
   Report wrong = test::check_text(R"({"module": {"type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3, "padding": [1, "p"]},
     "input": [1, 3, 9, 9]})");
   CHECK(test::find(wrong, "MHA002") != nullptr);
+}
+
+TEST_CASE("padding a reflect or circular convolution past what F.pad reads is refused before the run", "[conv]") {
+  Report reflect = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 2, "out_channels": 2, "kernel_size": 3, "padding": 3,
+    "padding_mode": "reflect"})", "[1, 2, 3]"));
+  CHECK(test::raised_message(reflect) ==
+        "RuntimeError: Argument #4: Padding size should be less than the corresponding input dimension, but got: padding (3, 3) at dimension 2 of "
+        "input [1, 2, 3]");
+  const Diagnostic* padding = test::find(reflect, "MHA351");
+  REQUIRE(padding != nullptr);
+  CHECK(test::has_valid_fix(*padding, "construct with padding_mode='zeros'"));
+  Report circular = test::check_text(conv(R"({"type": "Conv2d", "in_channels": 3, "out_channels": 2, "kernel_size": 3, "padding": [1, 4],
+    "padding_mode": "circular"})", "[1, 3, 3, 3]"));
+  CHECK(test::raised_message(circular) == "RuntimeError: Padding value causes wrapping around more than once.");
 }
