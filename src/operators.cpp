@@ -95,6 +95,24 @@ const ModuleSchema kEmbedding{"Embedding",
                                {"sparse", OptionKind::Bool, false, false},
                                {"device", OptionKind::Device, false},
                                {"dtype", OptionKind::DType, false}}};
+// nn.Conv1d and nn.Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+//     groups=1, bias=True, padding_mode='zeros', device=None, dtype=None)
+ModuleSchema conv_schema(std::string type) {
+  return {std::move(type),
+          {{"in_channels", OptionKind::Int, true},
+           {"out_channels", OptionKind::Int, true},
+           {"kernel_size", OptionKind::IntOrList, true},
+           {"stride", OptionKind::IntOrList, false, 1},
+           {"padding", OptionKind::IntOrListOrString, false, 0},
+           {"dilation", OptionKind::IntOrList, false, 1},
+           {"groups", OptionKind::Int, false, 1},
+           {"bias", OptionKind::Bool, false, true},
+           {"padding_mode", OptionKind::String, false, "zeros"},
+           {"device", OptionKind::Device, false},
+           {"dtype", OptionKind::DType, false}}};
+}
+const ModuleSchema kConv1d = conv_schema("Conv1d");
+const ModuleSchema kConv2d = conv_schema("Conv2d");
 
 // MultiheadAttention.forward(query, key, value, key_padding_mask=None, need_weights=True,
 //     attn_mask=None, average_attn_weights=True, is_causal=False)
@@ -184,9 +202,11 @@ const OperatorSchema kTransformerCall{"Transformer",
                                        {"memory_is_causal", ArgKind::Bool, false, false}},
                                       {"output"},
                                       ""};
-// Linear, LayerNorm and Embedding: forward(input).
+// Linear, LayerNorm, Embedding, Conv1d and Conv2d: forward(input).
 const OperatorSchema kLinearCall{"Linear", true, {{"input", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
 const OperatorSchema kLayerNormCall{"LayerNorm", true, {{"input", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+const OperatorSchema kConv1dCall{"Conv1d", true, {{"input", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+const OperatorSchema kConv2dCall{"Conv2d", true, {{"input", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
 const OperatorSchema kEmbeddingCall{"Embedding", true, {{"input", ArgKind::Indices, true, nullptr}}, {"output"}, ""};
 
 // The "glue" between attention layers, as torch's functions (and Tensor methods) take them.
@@ -369,6 +389,8 @@ std::vector<OperatorDef> build_table() {
       module(kLinearCall, kLinear, infer_linear, forward_linear, parameters_linear, initial_linear, {"weight", "bias"}, {}),
       module(kLayerNormCall, kLayerNorm, infer_layer_norm, forward_layer_norm, parameters_layer_norm, initial_layer_norm, {"weight", "bias"}, {}),
       module(kEmbeddingCall, kEmbedding, infer_embedding, forward_embedding, parameters_embedding, initial_embedding, {"weight"}, {}),
+      module(kConv1dCall, kConv1d, infer_conv, forward_conv, parameters_conv, initial_conv, {"weight", "bias"}, {}),
+      module(kConv2dCall, kConv2d, infer_conv, forward_conv, parameters_conv, initial_conv, {"weight", "bias"}, {}),
       function(kScaledDotProductAttention, "F.scaled_dot_product_attention", infer_scaled_dot_product_attention,
                forward_scaled_dot_product_attention, true, true),
       function(kTranspose, "torch.transpose", infer_transpose, forward_transpose, false),
@@ -512,6 +534,7 @@ std::string option_kind_text(OptionKind kind) {
     case OptionKind::Device: return "a device name such as \"cpu\"";
     case OptionKind::String: return "a string";
     case OptionKind::IntOrList: return "an integer or a list of integers";
+    case OptionKind::IntOrListOrString: return "an integer, a list of integers or a string";
     case OptionKind::Module: return "a module";
     case OptionKind::OptionalModule: return "a module or null";
   }

@@ -67,10 +67,10 @@ TEST_CASE("operators: schema lookups and name lists come from the one table", "[
 }
 
 TEST_CASE("operators: an unknown operator fails loudly", "[operators]") {
-  CHECK(find_operator("Conv2d") == nullptr);
-  CHECK(find_operator_schema("Conv2d") == nullptr);
-  CHECK_THROWS_AS(known_operator("Conv2d"), std::logic_error);
-  CHECK_THROWS_AS(module_operator("Conv2d"), std::logic_error);
+  CHECK(find_operator("Conv3d") == nullptr);
+  CHECK(find_operator_schema("Conv3d") == nullptr);
+  CHECK_THROWS_AS(known_operator("Conv3d"), std::logic_error);
+  CHECK_THROWS_AS(module_operator("Conv3d"), std::logic_error);
   CHECK_THROWS_AS(module_operator("softmax"), std::logic_error);
-  CHECK_THROWS_AS(possible_parameter("Conv2d", "weight"), std::logic_error);
+  CHECK_THROWS_AS(possible_parameter("Conv3d", "weight"), std::logic_error);
 }

@@ -13,9 +13,10 @@
 namespace mhacheck {
 
 // String: a name such as activation="gelu" (PyTorch itself judges the value). IntOrList:
-// an integer or a list of them (LayerNorm's normalized_shape). Module: a nested module of
+// an integer or a list of them (LayerNorm's normalized_shape). IntOrListOrString: the same or a
+// string (a convolution's padding: 2, (1, 2) or "same"). Module: a nested module of
 // `module_type` (TransformerEncoder's encoder_layer); OptionalModule: one or None (its norm).
-enum class OptionKind { Int, OptionalInt, Float, Bool, DType, Device, String, IntOrList, Module, OptionalModule };
+enum class OptionKind { Int, OptionalInt, Float, Bool, DType, Device, String, IntOrList, IntOrListOrString, Module, OptionalModule };
 
 struct OptionSchema {
   std::string name;

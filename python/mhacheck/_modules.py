@@ -24,6 +24,8 @@ FORWARD_ARGUMENTS = {
     "Linear": ["input"],
     "LayerNorm": ["input"],
     "Embedding": ["input"],
+    "Conv1d": ["input"],
+    "Conv2d": ["input"],
 }
 
 OUTPUTS = {"MultiheadAttention": ["attn_output", "attn_output_weights"]}
@@ -38,6 +40,8 @@ _TYPES = [
     (nn.Linear, "Linear"),
     (nn.LayerNorm, "LayerNorm"),
     (nn.Embedding, "Embedding"),
+    (nn.Conv1d, "Conv1d"),
+    (nn.Conv2d, "Conv2d"),
 ]
 
 
@@ -185,7 +189,18 @@ def _options(module):
                 "padding_idx": module.padding_idx, "max_norm": module.max_norm,
                 "norm_type": float(module.norm_type), "scale_grad_by_freq": bool(module.scale_grad_by_freq),
                 "sparse": bool(module.sparse), "dtype": _param_dtype(module)}
+    if kind in ("Conv1d", "Conv2d"):
+        return _conv(module)
     raise Unsupported("type")
+
+
+def _conv(m):
+    # kernel_size, stride, padding and dilation are tuples after _single/_pair; padding may be
+    # "same" or "valid".
+    padding = m.padding if isinstance(m.padding, str) else list(m.padding)
+    return {"in_channels": m.in_channels, "out_channels": m.out_channels, "kernel_size": list(m.kernel_size),
+            "stride": list(m.stride), "padding": padding, "dilation": list(m.dilation), "groups": m.groups,
+            "bias": m.bias is not None, "padding_mode": m.padding_mode, "dtype": _param_dtype(m)}
 
 
 def integer_attributes(model):

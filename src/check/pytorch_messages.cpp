@@ -97,7 +97,8 @@ const std::vector<std::string> kAttention = with_transformers({"MultiheadAttenti
 const std::vector<std::string> kLinear = with_transformers({"Linear"});
 const std::vector<std::string> kLayerNorm = with_transformers({"LayerNorm"});
 const std::vector<std::string> kEmbedding = {"Embedding"};
-const std::vector<std::string> kAnyModule = with_transformers({"MultiheadAttention", "Linear", "LayerNorm", "Embedding"});
+const std::vector<std::string> kConv = {"Conv1d", "Conv2d"};
+const std::vector<std::string> kAnyModule = with_transformers({"MultiheadAttention", "Linear", "LayerNorm", "Embedding", "Conv1d", "Conv2d"});
 const std::vector<std::string> kSdpaFrames = {"scaled_dot_product_attention"};
 const std::vector<std::string> kMhaFrames = {"multi_head_attention_forward", "MultiheadAttention", "self_attn", "multihead_attn"};
 
@@ -808,6 +809,92 @@ const std::vector<MessagePattern>& pytorch_message_table() {
                           {"construct with num_embeddings of at least 1"});
              },
          .modules = kEmbedding}}},
+      // --- nn.Conv1d, nn.Conv2d ----------------------------------------------------------------
+      {"ValueError",
+       {{"1.13 and 2.x", "groups must be a positive integer"}},
+       {{.id = DiagId::ConvGroups, .meaning = "the convolution was constructed with groups of 0 or less",
+         .fixes = {"construct with groups=1, or a positive count that divides in_channels and out_channels"}, .modules = kConv}}},
+      {"ValueError",
+       {{"1.13 and 2.x", "{channels:word} must be divisible by groups"}},
+       {{.id = DiagId::ConvGroups, .meaning = "the convolution's {channels} do not split into `groups` equal groups",
+         .fixes = {"construct with groups that divides in_channels and out_channels"}, .modules = kConv}}},
+      {"ValueError",
+       {{"1.13 and 2.x", "Invalid padding string '{padding:text}', should be one of {choices:rest}"}},
+       {{.id = DiagId::ConvPadding, .meaning = "padding='{padding}' is not 'same' or 'valid'",
+         .fixes = {"construct with padding='same', padding='valid' or an int"}, .modules = kConv}}},
+      {"ValueError",
+       {{"1.13 and 2.x", "padding='same' is not supported for strided convolutions"}},
+       {{.id = DiagId::ConvPadding, .meaning = "padding='same' keeps the length, which a stride other than 1 cannot",
+         .fixes = {"construct with stride=1, or with padding=kernel_size // 2"}, .modules = kConv}}},
+      {"ValueError",
+       {{"1.13 and 2.x", "padding_mode must be one of {modes:text}, but got padding_mode='{mode:text}'"}},
+       {{.id = DiagId::ConvPadding, .meaning = "padding_mode='{mode}' is not one of PyTorch's", .fixes = {"construct with padding_mode='zeros'"},
+         .modules = kConv}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Expected {unbatched}D (unbatched) or {batched}D (batched) input to conv{dims}d, but got input of size: [{input:list}]"}},
+       {{.id = DiagId::ConvInputRank, .meaning = "conv{dims}d takes a {batched}-D (N, C, ...) or {unbatched}-D (C, ...) input, not [{input}]",
+         .fixes = {"add the channel dim (unsqueeze(1)) or the batch dim, or remove an extra dim"}, .modules = kConv, .frames = {"conv"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "expected {option:word} to be a single integer value or a list of {count} values to match the convolution dimensions, "
+                         "but got {again:word}=[{sizes:list}]"}},
+       {{.id = DiagId::ConvArgumentLength, .meaning = "the convolution's {option} has the wrong number of sizes for its {count}-D kernel",
+         .fixes = {"pass one int, or one size per spatial dim (and as many kernel_size sizes)"}, .modules = kConv}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Expected {rank}-dimensional input for {weight_rank}-dimensional weight [{weight:list}], but got {input_rank}-dimensional "
+                         "input of size [{input:list}] instead"}},
+       {{.id = DiagId::ConvArgumentLength, .meaning = "the convolution's weight [{weight}] has more kernel dims than the input [{input}] has",
+         .fixes = {"pass kernel_size with one size per spatial dim"}, .modules = kConv}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "negative padding is not supported"}},
+       {{.id = DiagId::ConvArgumentValue, .meaning = "the convolution's padding is negative", .fixes = {"construct with padding of 0 or more"},
+         .modules = kConv}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "non-positive stride is not supported"}},
+       {{.id = DiagId::ConvArgumentValue, .meaning = "the convolution's stride is 0 or less", .fixes = {"construct with stride of 1 or more"},
+         .modules = kConv}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "non-positive dilation is not supported"}},
+       {{.id = DiagId::ConvArgumentValue, .meaning = "the convolution's dilation is 0 or less", .fixes = {"construct with dilation of 1 or more"},
+         .modules = kConv}}},
+      {"RuntimeError",
+       {{"1.13", "kernel size should be greater than zero, but got kernel_height: {height} kernel_width: {width}"}},
+       {{.id = DiagId::ConvArgumentValue, .meaning = "the convolution's kernel_size is 0", .fixes = {"construct with kernel_size of 1 or more"},
+         .modules = kConv}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Given groups={groups}, expected weight to be at least {least} at dimension 0, but got weight of size [{weight:list}] instead"}},
+       {{.id = DiagId::ConvArgumentValue, .meaning = "the convolution has fewer out_channels than groups={groups}",
+         .fixes = {"construct with out_channels of at least groups"}, .modules = kConv}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Given groups={groups}, weight of size [{weight:list}], expected input[{input:list}] to have {expected} channels, but got "
+                         "{actual} channels instead"}},
+       {{.id = DiagId::ConvChannels,
+         .meaning = "the input [{input}] has {actual} channels at dim 1 but the convolution takes {expected}",
+         .fixes = {"construct with in_channels={actual}", "or pass the channels at dim 1: a channels-last input needs a permute"},
+         .modules = kConv, .frames = {"conv"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Calculated padded input size per channel: ({padded:text}). Kernel size: ({kernel:text}). Kernel size can't be greater than "
+                         "actual input size"}},
+       {{.id = DiagId::ConvKernelSize, .meaning = "the padded input ({padded}) is smaller than the dilated kernel ({kernel})",
+         .fixes = {"pass a larger input, pad it (padding=), or use a smaller kernel_size or dilation"}, .modules = kConv}}},
+      {"RuntimeError",
+       {{"1.13", "Argument #{argument}: Padding size should be less than the corresponding input dimension, but got: padding ({before}, {after}) "
+                 "at dimension {dim} of input {input:rest}"}},
+       {{.id = DiagId::ConvPadding, .meaning = "reflect padding ({before}, {after}) reaches past dim {dim}, which F.pad cannot reflect",
+         .fixes = {"pad less than the dim's size, or construct with padding_mode='zeros'"}, .modules = kConv, .frames = {"pad"}}}},
+      {"RuntimeError",
+       {{"1.13", "Padding value causes wrapping around more than once."}},
+       {{.id = DiagId::ConvPadding, .meaning = "circular padding larger than the dim it wraps around",
+         .fixes = {"pad at most the dim's size, or construct with padding_mode='zeros'"}, .modules = kConv, .frames = {"pad"}}}},
+      {"RuntimeError",
+       {{"1.13", "Expected {low}D or {high}D (batch mode) tensor with possibly 0 batch size and other non-zero dimensions for input, but got: "
+                 "[{input:list}]"}},
+       {{.id = DiagId::ConvPadding, .meaning = "replicate padding of the empty input [{input}]: it has no element to repeat",
+         .fixes = {"pass an input with at least one element per spatial dim, or construct with padding_mode='zeros'"}, .modules = kConv,
+         .frames = {"pad"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "Input type ({input:text}) and bias type ({bias:text}) should be the same"}},
+       {{.id = DiagId::InputModuleDType, .meaning = "the input is {input} but the convolution's parameters are {bias}",
+         .fixes = {"convert the input to the parameters' dtype, or the module to the input's"}, .modules = kConv}}},
       // --- split, split_with_sizes, chunk --------------------------------------------------
       {"RuntimeError",
        {{"1.13 and 2.x", "split expects at least a 1-dimensional tensor"}},

@@ -78,6 +78,7 @@ ForwardResult forward_transformer(const ForwardCall& call);
 ForwardResult forward_linear(const ForwardCall& call);      // forward/linear.cpp
 ForwardResult forward_layer_norm(const ForwardCall& call);  // forward/layer_norm.cpp
 ForwardResult forward_embedding(const ForwardCall& call);   // forward/embedding.cpp
+ForwardResult forward_conv(const ForwardCall& call);        // forward/conv.cpp: Conv1d and Conv2d
 ForwardResult forward_transpose(const ForwardCall& call);   // forward/glue_forward.cpp
 ForwardResult forward_permute(const ForwardCall& call);
 ForwardResult forward_reshape(const ForwardCall& call);  // the same elements under the checked shape
@@ -108,6 +109,7 @@ std::vector<ExpectedParameter> parameters_transformer(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_linear(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_layer_norm(const ModuleDecl& module);
 std::vector<ExpectedParameter> parameters_embedding(const ModuleDecl& module);
+std::vector<ExpectedParameter> parameters_conv(const ModuleDecl& module);  // Conv1d and Conv2d
 StateDict initial_multihead_attention(const ModuleDecl& module, Random& random);
 StateDict initial_transformer_encoder_layer(const ModuleDecl& module, Random& random);
 StateDict initial_transformer_decoder_layer(const ModuleDecl& module, Random& random);
@@ -116,5 +118,6 @@ StateDict initial_transformer(const ModuleDecl& module, Random& random);
 StateDict initial_linear(const ModuleDecl& module, Random& random);
 StateDict initial_layer_norm(const ModuleDecl& module, Random& random);
 StateDict initial_embedding(const ModuleDecl& module, Random& random);
+StateDict initial_conv(const ModuleDecl& module, Random& random);
 
 }  // namespace mhacheck

@@ -9,6 +9,7 @@
 #include "forward/forward_call.hpp"
 #include "mhacheck/module_config.hpp"
 #include "operators.hpp"
+#include "ops/conv_geometry.hpp"
 
 namespace mhacheck {
 namespace {
@@ -75,14 +76,21 @@ void put(StateDict& into, const std::string& prefix, StateDict parameters) {
   for (auto& [name, array] : parameters) into.insert_or_assign(prefix + name, std::move(array));
 }
 
-// nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+// nn.Linear's and nn.Conv*d's reset_parameters: kaiming_uniform_(a=sqrt(5)) is
+// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in the product of the weight's dims after the first,
 // and so is the bias (0 when fan_in is 0).
-StateDict linear_initial(std::int64_t in_features, std::int64_t out_features, bool bias, DType dtype, Random& random) {
-  double bound = in_features > 0 ? 1.0 / std::sqrt(static_cast<double>(in_features)) : 0.0;
+StateDict kaiming_initial(const std::vector<std::int64_t>& weight, bool bias, DType dtype, Random& random) {
+  std::int64_t fan_in = 1;
+  for (std::size_t d = 1; d < weight.size(); ++d) fan_in *= weight[d];
+  double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
   StateDict parameters;
-  parameters.emplace("weight", uniform({out_features, in_features}, dtype, bound, random));
-  if (bias) parameters.emplace("bias", uniform({out_features}, dtype, bound, random));
+  parameters.emplace("weight", uniform(weight, dtype, bound, random));
+  if (bias) parameters.emplace("bias", uniform({weight.front()}, dtype, bound, random));
   return parameters;
+}
+
+StateDict linear_initial(std::int64_t in_features, std::int64_t out_features, bool bias, DType dtype, Random& random) {
+  return kaiming_initial({out_features, in_features}, bias, dtype, random);
 }
 
 // nn.LayerNorm.reset_parameters: ones and zeros.
@@ -163,6 +171,12 @@ std::vector<ExpectedParameter> parameters_linear(const ModuleDecl& module) {
   return linear_parameters(module.integer("in_features"), module.integer("out_features"), module.flag("bias"));
 }
 std::vector<ExpectedParameter> parameters_layer_norm(const ModuleDecl& module) { return norm_parameters(norm_config(module)); }
+std::vector<ExpectedParameter> parameters_conv(const ModuleDecl& module) {
+  std::vector<std::int64_t> weight = conv_weight_shape(module);
+  Parameters parameters = {{"weight", weight}};
+  if (module.flag("bias")) parameters.push_back({"bias", {weight.front()}});
+  return parameters;
+}
 std::vector<ExpectedParameter> parameters_embedding(const ModuleDecl& module) {
   return {{"weight", {module.integer("num_embeddings"), module.integer("embedding_dim")}}};
 }
@@ -176,6 +190,9 @@ StateDict initial_transformer_decoder_layer(const ModuleDecl& module, Random& ra
 StateDict initial_transformer_stack(const ModuleDecl& module, Random& random) { return stack_initial(stack_config(module), random); }
 StateDict initial_linear(const ModuleDecl& module, Random& random) {
   return linear_initial(module.integer("in_features"), module.integer("out_features"), module.flag("bias"), module.dtype(), random);
+}
+StateDict initial_conv(const ModuleDecl& module, Random& random) {
+  return kaiming_initial(conv_weight_shape(module), module.flag("bias"), module.dtype(), random);
 }
 StateDict initial_layer_norm(const ModuleDecl& module, Random&) { return norm_initial(norm_config(module)); }
 

@@ -874,7 +874,9 @@ class PythonReader {
     }
     if (std::optional<std::string> name = unbound_shapeless_option(option)) return {{"$unbound", *name}};
     if (std::optional<nlohmann::json> bound = bound_name()) return checked(option, *bound, lexer_.peek(), "the name before is bound to");
-    if (option.kind == OptionKind::IntOrList && (lexer_.peek().text == "(" || lexer_.peek().text == "[") &&
+    if (option.kind == OptionKind::IntOrListOrString && lexer_.peek().kind == Token::Kind::String) return lexer_.take().text;
+    if ((option.kind == OptionKind::IntOrList || option.kind == OptionKind::IntOrListOrString) &&
+        (lexer_.peek().text == "(" || lexer_.peek().text == "[") &&
         lexer_.peek().kind == Token::Kind::Punct) {
       // A list of sizes, unless the parenthesis only groups an expression: (d_model).
       bool list = lexer_.peek().text == "[";
@@ -914,6 +916,7 @@ class PythonReader {
     switch (option.kind) {
       case OptionKind::Int:
       case OptionKind::IntOrList:
+      case OptionKind::IntOrListOrString:
         return integer_value(option);
       case OptionKind::OptionalInt:
         if (lexer_.peek().kind == Token::Kind::Name && lexer_.peek().text == "None") {
@@ -973,6 +976,7 @@ class PythonReader {
     switch (option.kind) {
       case OptionKind::Int:
       case OptionKind::IntOrList: fits = value.is_number_integer(); break;
+      case OptionKind::IntOrListOrString: fits = value.is_number_integer() || value.is_string(); break;
       case OptionKind::OptionalInt: fits = value.is_number_integer() || value.is_null(); break;
       case OptionKind::Float: fits = value.is_number(); break;
       case OptionKind::Bool: fits = value.is_boolean(); break;
@@ -1265,7 +1269,9 @@ std::string module_call_text(const nlohmann::json& module) {
     }
     // Names stay names: a size symbol ("d_model"), an option left unbound ({"$unbound": "p_drop"}).
     if (value.is_object() && value.contains("$unbound")) return value["$unbound"].get<std::string>();
-    if (value.is_string() && kind != OptionKind::String && kind != OptionKind::Device) return value.get<std::string>();
+    if (value.is_string() && kind != OptionKind::String && kind != OptionKind::Device && kind != OptionKind::IntOrListOrString) {
+      return value.get<std::string>();
+    }
     if (value.is_string()) return fmt::format("'{}'", value.get<std::string>());
     if (value.is_array()) {
       std::string items;

@@ -666,6 +666,18 @@ class SpecReader {
         for (const json& item : value) sizes.push_back(integer(item));
         return sizes;
       }
+      case OptionKind::IntOrListOrString: {
+        // A string is a padding mode ("same"), judged by the operator's rule, never a size symbol.
+        if (value.is_string()) return value;
+        if (!value.is_array()) return json::array({integer(value)});
+        if (value.size() > 8) fail(pointer, fmt::format("\"{}\" has {} sizes; at most 8 are supported", option.name, value.size()));
+        json sizes = json::array();
+        for (const json& item : value) {
+          if (!item.is_number()) wrong();
+          sizes.push_back(integer(item));
+        }
+        return sizes;
+      }
       case OptionKind::DType: {
         if (value.is_null()) return nullptr;
         if (!value.is_string()) wrong();

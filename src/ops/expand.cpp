@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "ops/dim_arguments.hpp"
+#include "ops/parts.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
 
@@ -20,12 +21,6 @@ Shape written_sizes(const CallContext& ctx, const std::string& argument) {
   return sizes;
 }
 
-// "[2, 4]", as ATen prints an IntArrayRef.
-std::string list_str(const Shape& shape) {
-  std::string text;
-  for (const DimExpr& dim : shape) text += (text.empty() ? "" : ", ") + dim.str();
-  return "[" + text + "]";
-}
 
 // Tensor::toString() of a CPU tensor: "torch.FloatTensor".
 std::string legacy_type_name(DType dtype) {
@@ -49,7 +44,7 @@ bool sizes_possible(CallContext& ctx, const Shape& shape, const std::string& arg
   for (const DimExpr& dim : shape) {
     if (!dim.is_constant() || dim.offset >= 0) continue;
     Diagnostic& diagnostic = report_argument(ctx, DiagId::ExpandSizes, fmt::format("the result would have the negative size {}", dim.offset), argument);
-    ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("Trying to create tensor with negative dimension {}: {}", dim.offset, list_str(shape)));
+    ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("Trying to create tensor with negative dimension {}: {}", dim.offset, sizes_list(shape)));
     return false;
   }
   return true;
@@ -67,7 +62,7 @@ void infer_expand(CallContext& ctx) {
     ctx.pytorch_raises(diagnostic, "RuntimeError",
                        fmt::format("expand({}{{{}}}, size={}): the number of sizes provided ({}) must be greater or equal to the number of "
                                    "dimensions in the tensor ({})",
-                                   legacy_type_name(input.dtype), list_str(input.shape), list_str(sizes), rank, input.rank()));
+                                   legacy_type_name(input.dtype), sizes_list(input.shape), sizes_list(sizes), rank, input.rank()));
     return;
   }
   Shape shape(sizes.size());
@@ -96,7 +91,7 @@ void infer_expand(CallContext& ctx) {
       ctx.pytorch_raises(diagnostic, "RuntimeError",
                          fmt::format("The expanded size of the tensor ({}) must match the existing size ({}) at non-singleton dimension {}.  "
                                      "Target sizes: {}.  Tensor sizes: {}",
-                                     target.str(), existing.str(), i, list_str(sizes), list_str(input.shape)));
+                                     target.str(), existing.str(), i, sizes_list(sizes), sizes_list(input.shape)));
       return;
     }
     shape[i] = target;

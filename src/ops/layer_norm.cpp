@@ -7,15 +7,6 @@
 #include "ops/registry.hpp"
 
 namespace mhacheck {
-namespace {
-
-std::string sizes_list(const Shape& shape) {
-  std::vector<std::string> dims;
-  for (const DimExpr& dim : shape) dims.push_back(dim.str());
-  return fmt::format("[{}]", fmt::join(dims, ", "));
-}
-
-}  // namespace
 
 bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vector<std::int64_t>& normalized_shape,
                         bool elementwise_affine, DType dtype, const std::string& which) {

@@ -6,6 +6,12 @@
 
 namespace mhacheck {
 
+std::string sizes_list(const Shape& shape) {
+  std::vector<std::string> dims;
+  for (const DimExpr& dim : shape) dims.push_back(dim.str());
+  return fmt::format("[{}]", fmt::join(dims, ", "));
+}
+
 bool sizes_nonnegative(CallContext& ctx, const std::vector<std::int64_t>& sizes, const std::string& option) {
   for (std::int64_t size : sizes) {
     if (size >= 0) continue;

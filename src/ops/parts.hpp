@@ -30,6 +30,8 @@ bool linear_accepts(CallContext& ctx, const ArgValue& input, std::int64_t in_fea
 // `which` names the norm inside a larger module ("norm1"), empty for nn.LayerNorm itself.
 bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vector<std::int64_t>& normalized_shape,
                         bool elementwise_affine, DType dtype, const std::string& which);
+// "[2, 4]", as ATen prints a tensor's sizes in its messages.
+std::string sizes_list(const Shape& shape);
 // torch.empty(sizes) of a parameter: "Trying to create tensor with negative dimension".
 bool sizes_nonnegative(CallContext& ctx, const std::vector<std::int64_t>& sizes, const std::string& option);
 

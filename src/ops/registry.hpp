@@ -23,6 +23,7 @@ void infer_transformer(CallContext& ctx);
 void infer_linear(CallContext& ctx);
 void infer_layer_norm(CallContext& ctx);
 void infer_embedding(CallContext& ctx);
+void infer_conv(CallContext& ctx);  // nn.Conv1d and nn.Conv2d (ops/conv.cpp)
 // The glue between attention layers: shape operators, add, matmul, softmax.
 void infer_transpose(CallContext& ctx);
 void infer_permute(CallContext& ctx);

@@ -25,7 +25,7 @@ struct FixtureError {
 std::vector<FixtureError> fixture_errors() {
   std::vector<FixtureError> errors;
   for (const char* file : {"mha_cases.json", "sdpa_cases.json", "glue_cases.json", "transformer_cases.json", "pointwise_cases.json",
-                           "split_cases.json"}) {
+                           "split_cases.json", "conv_cases.json"}) {
     nlohmann::json fixtures = nlohmann::json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/" + file));
     for (const nlohmann::json& c : fixtures["cases"]) {
       if (c["expect"]["ok"].get<bool>()) continue;

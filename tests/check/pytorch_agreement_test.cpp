@@ -100,3 +100,7 @@ TEST_CASE("mhacheck agrees with PyTorch on every generated getitem, select and n
 TEST_CASE("mhacheck agrees with PyTorch on every generated split, split_with_sizes and chunk case", "[pytorch]") {
   CHECK(check_all("split_cases.json") >= 1000);
 }
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated nn.Conv1d and nn.Conv2d case", "[pytorch]") {
+  CHECK(check_all("conv_cases.json") >= 1400);
+}

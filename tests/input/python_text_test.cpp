@@ -59,7 +59,7 @@ TEST_CASE("bad constructor calls point at the offending text", "[python]") {
   CHECK(error_at("nn.MultiheadAttention(512)") == "1: MultiheadAttention.__init__() missing required argument: 'num_heads'");
   CHECK(error_at("nn.MultiheadAttention(512, 8, batch_first=yes)") == "43: batch_first must be True or False, found 'yes', which nothing binds");
   CHECK(error_at("nn.MultiheadAttention(512, 8") == "29: expected ')', found end of text");
-  CHECK(error_at("nn.Conv1d(4, 4, 3)").find("unknown module 'nn.Conv1d'") != std::string::npos);
+  CHECK(error_at("nn.Conv3d(4, 4, 3)").find("unknown module 'nn.Conv3d'") != std::string::npos);
   CHECK(error_at("nn.TransformerEncoder(nn.LayerNorm(8), 2)") == "23: expected an nn.TransformerEncoderLayer here, found nn.LayerNorm");
   CHECK(error_at("nn.MultiheadAttention(num_heads=8, 512)") == "36: positional argument follows keyword argument");
 }

@@ -18,6 +18,14 @@ inline std::string single_output(const Report& report) {
   return tuple_str(report.calls[0].outputs[0].shape);
 }
 
+// Whether the diagnostic offers the fix so described, verified to make the spec valid.
+inline bool has_valid_fix(const Diagnostic& diagnostic, const std::string& description) {
+  for (const Fix& fix : diagnostic.fixes) {
+    if (fix.description == description) return fix.valid();
+  }
+  return false;
+}
+
 inline std::string raised_message(const Report& report) {
   const Diagnostic* first = raised(report);
   REQUIRE(first != nullptr);

@@ -13,12 +13,6 @@ std::string output_shapes(const CallReport& call) {
   return text;
 }
 
-bool has_valid_fix(const Diagnostic& diagnostic, const std::string& description) {
-  for (const Fix& fix : diagnostic.fixes) {
-    if (fix.description == description) return fix.valid();
-  }
-  return false;
-}
 
 }  // namespace
 
@@ -79,7 +73,7 @@ TEST_CASE("more names than tensors: Python's unpacking error, and the split_size
   const Diagnostic* unpack = test::find(report, "MHA347");
   REQUIRE(unpack != nullptr);
   CHECK(test::raised_message(report) == "ValueError: not enough values to unpack (expected 3, got 2)");
-  CHECK(has_valid_fix(*unpack, "split into pieces of 32"));
+  CHECK(test::has_valid_fix(*unpack, "split into pieces of 32"));
   // Fewer names than tensors name the first ones: no error.
   CHECK(test::check_text(R"({"tensors": {"x": [2, 5, 96]}, "modules": {},
     "calls": [{"id": "qkv", "op": "split", "input": "x", "split_size": 32, "dim": 2, "outputs": ["q", "k"]}]})")
@@ -90,8 +84,8 @@ TEST_CASE("split_with_sizes that miss the dim: the last size or the dim that fit
   Report report = test::check_text(op_call("split_with_sizes", R"("input": [2, 12, 10], "split_sizes": [4, 4, 2], "dim": 1)"));
   const Diagnostic* sum = test::find(report, "MHA345");
   REQUIRE(sum != nullptr);
-  CHECK(has_valid_fix(*sum, "make the last size 4"));
-  CHECK(has_valid_fix(*sum, "split dim 2 (size 10)"));
+  CHECK(test::has_valid_fix(*sum, "make the last size 4"));
+  CHECK(test::has_valid_fix(*sum, "split dim 2 (size 10)"));
 }
 
 TEST_CASE("chunk returning fewer chunks than asked warns; a call returning more than 1024 tensors is not followed", "[glue][split]") {

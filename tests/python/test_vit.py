@@ -31,6 +31,12 @@ class VitTest(unittest.TestCase):
             self.assertEqual(spec.document["modules"][call["module"]]["batch_first"], True)
             self.assertFalse(call["need_weights"])
         self.assertEqual(spec.document["tensors"]["x"]["shape"], ["B", 3, 224, 224])
+        # the patch embedding is a checked nn.Conv2d call, and its input is the model's input
+        conv = module_calls(spec, "Conv2d")
+        self.assertEqual([c["module"] for c in conv], ["conv_proj"])
+        self.assertEqual(spec.document["modules"]["conv_proj"]["kernel_size"], [16, 16])
+        self.assertEqual(spec.document["modules"]["conv_proj"]["stride"], [16, 16])
+        self.assertEqual(conv[0]["input"], "x")
         self.assertEqual(spec.calls[-1]["module"], "heads.head")
         # The class token's expand keeps B; every MLP's nn.GELU and each nn.Dropout are calls.
         expand = [c for c in spec.calls if c.get("op") == "expand"]

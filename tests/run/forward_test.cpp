@@ -92,3 +92,7 @@ TEST_CASE("the forward pass matches PyTorch on every golden getitem, select and 
 TEST_CASE("the forward pass matches PyTorch on every output of every golden split, split_with_sizes and chunk case", "[forward]") {
   CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_split/") == 0);
 }
+
+TEST_CASE("the forward pass matches PyTorch on every golden nn.Conv1d and nn.Conv2d case", "[forward]") {
+  CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_conv/") == 0);
+}

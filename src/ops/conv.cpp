@@ -1,0 +1,329 @@
+// nn.Conv1d and nn.Conv2d: (N, C_in, *L) or unbatched (C_in, *L) -> (N, C_out, *L_out), each
+// L_out = floor((L + padding - dilation*(kernel_size-1) - 1) / stride) + 1. Checked in PyTorch's
+// order: the constructor's ValueErrors (_ConvNd.__init__), the weight's allocation, then
+// F.conv1d/F.conv2d (ATen's batchify, _convolution's expand_param_if_needed and
+// check_shape_forward), with the messages PyTorch 1.13 raises on the CPU.
+#include <fmt/format.h>
+
+#include "ops/conv_geometry.hpp"
+#include "ops/parts.hpp"
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+// _ConvNd.__init__'s ValueErrors, in its order.
+bool constructor_valid(CallContext& ctx) {
+  const ModuleDecl& module = *ctx.module;
+  std::int64_t groups = module.integer("groups");
+  auto refuse = [&](DiagId id, const std::string& option, const std::string& why, const std::string& message) {
+    Diagnostic& diagnostic = ctx.report_option(id, why, option);
+    ctx.pytorch_raises(diagnostic, "ValueError", message);
+    return false;
+  };
+  if (groups <= 0) return refuse(DiagId::ConvGroups, "groups", fmt::format("groups={} is not positive", groups), "groups must be a positive integer");
+  for (const char* channels : {"in_channels", "out_channels"}) {
+    std::int64_t count = module.integer(channels);
+    if (count % groups == 0) continue;
+    Diagnostic& diagnostic = ctx.report_option(DiagId::ConvGroups, fmt::format("{}={} is not divisible by groups={}", channels, count, groups), "groups");
+    ctx.pytorch_raises(diagnostic, "ValueError", fmt::format("{} must be divisible by groups", channels));
+    for (std::int64_t fitting = groups - 1; fitting >= 1; --fitting) {
+      if (module.integer("in_channels") % fitting == 0 && module.integer("out_channels") % fitting == 0) {
+        ctx.add_option_fix(diagnostic, fmt::format("construct with groups={}", fitting), {{"groups", fitting}});
+        break;
+      }
+    }
+    return false;
+  }
+  const nlohmann::json& padding = module.options.at("padding");
+  if (padding.is_string()) {
+    std::string mode = padding.get<std::string>();
+    if (mode != "same" && mode != "valid") {
+      return refuse(DiagId::ConvPadding, "padding", fmt::format("padding='{}' is not 'same' or 'valid'", mode),
+                    fmt::format("Invalid padding string '{}', should be one of {{'same', 'valid'}}", mode));
+    }
+    std::vector<std::int64_t> stride = conv_sizes(module.options.at("stride"), conv_spatial_dims(module.type));
+    if (mode == "same" && std::any_of(stride.begin(), stride.end(), [](std::int64_t s) { return s != 1; })) {
+      Diagnostic& diagnostic = ctx.report_option(DiagId::ConvPadding, "padding='same' with a stride other than 1", "padding");
+      ctx.pytorch_raises(diagnostic, "ValueError", "padding='same' is not supported for strided convolutions");
+      ctx.add_option_fix(diagnostic, "construct with stride=1", {{"stride", 1}});
+      return false;
+    }
+  }
+  std::string padding_mode = module.options.at("padding_mode").get<std::string>();
+  if (padding_mode != "zeros" && padding_mode != "reflect" && padding_mode != "replicate" && padding_mode != "circular") {
+    Diagnostic& diagnostic = ctx.report_option(DiagId::ConvPadding, fmt::format("padding_mode='{}' is not one PyTorch knows", padding_mode), "padding_mode");
+    ctx.pytorch_raises(diagnostic, "ValueError",
+                       fmt::format("padding_mode must be one of {{'zeros', 'reflect', 'replicate', 'circular'}}, but got padding_mode='{}'", padding_mode));
+    ctx.add_option_fix(diagnostic, "construct with padding_mode='zeros'", {{"padding_mode", "zeros"}});
+    return false;
+  }
+  std::vector<std::int64_t> weight = conv_weight_shape(module);
+  std::string negative = module.integer("out_channels") < 0 ? "out_channels" : module.integer("in_channels") < 0 ? "in_channels" : "kernel_size";
+  return sizes_nonnegative(ctx, weight, negative);
+}
+
+// ATen's expand_param_if_needed: stride, padding, dilation and the output_padding nn.Conv*d
+// passes (0 per spatial dim) need one size per kernel dim, or a single one.
+bool argument_lengths_valid(CallContext& ctx, std::size_t kernel_dims) {
+  const ModuleDecl& module = *ctx.module;
+  const int spatial = conv_spatial_dims(module.type);
+  for (const char* option : {"stride", "padding", "dilation", "output_padding"}) {
+    bool internal = option == std::string("output_padding");
+    const nlohmann::json& written = internal ? nlohmann::json(0) : module.options.at(option);
+    if (written.is_string()) continue;
+    std::vector<std::int64_t> sizes = conv_sizes(written, spatial);
+    if (sizes.size() == 1 || sizes.size() == kernel_dims) continue;
+    // output_padding is mhacheck's to blame on the kernel: it is the one of the wrong length.
+    Diagnostic& diagnostic = ctx.report_option(
+        DiagId::ConvArgumentLength,
+        internal ? fmt::format("kernel_size has {} sizes but nn.{} convolves {} dims", kernel_dims, module.type, spatial)
+                 : fmt::format("{} has {} sizes but the kernel has {} dims", option, sizes.size(), kernel_dims),
+        internal ? "kernel_size" : option);
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("expected {0} to be a single integer value or a list of {1} values to match the convolution dimensions, "
+                                   "but got {0}=[{2}]",
+                                   option, kernel_dims, fmt::join(sizes, ", ")));
+    if (!internal && kernel_dims == static_cast<std::size_t>(spatial)) {
+      ctx.add_option_fix(diagnostic, fmt::format("construct with {}={}", option, sizes.front()), {{option, sizes.front()}});
+    }
+    return false;
+  }
+  return true;
+}
+
+// check_shape_forward's checks of the arguments, in its order.
+bool argument_values_valid(CallContext& ctx, const ArgValue& input, const ConvGeometry& geometry) {
+  const ModuleDecl& module = *ctx.module;
+  const int spatial = conv_spatial_dims(module.type);
+  auto refuse = [&](const std::string& option, const std::string& why, const std::string& message) {
+    Diagnostic& diagnostic = ctx.report_option(why.rfind("kernel_size", 0) == 0 ? DiagId::ConvArgumentLength : DiagId::ConvArgumentValue, why, option);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", message);
+    return false;
+  };
+  auto any_below = [](const std::vector<std::int64_t>& sizes, std::int64_t least) {
+    return std::any_of(sizes.begin(), sizes.end(), [&](std::int64_t size) { return size < least; });
+  };
+  if (any_below(geometry.pad_before, 0)) return refuse("padding", "padding is negative", "negative padding is not supported");
+  if (any_below(geometry.stride, 1)) return refuse("stride", "stride is not positive", "non-positive stride is not supported");
+  std::vector<std::int64_t> weight = conv_weight_shape(module);
+  if (geometry.kernel.size() != static_cast<std::size_t>(spatial)) {
+    // Conv1d with a 2-D kernel: every argument expanded to the kernel's dims, the input cannot match.
+    Shape batched = input.shape;
+    if (input.rank() == spatial + 1) batched.insert(batched.begin(), DimExpr::constant(1));
+    return refuse("kernel_size", fmt::format("kernel_size has {} sizes but nn.{} convolves {} dims", geometry.kernel.size(), module.type, spatial),
+                  fmt::format("Expected {0}-dimensional input for {0}-dimensional weight [{1}], but got {2}-dimensional input of size {3} instead",
+                              weight.size(), fmt::join(weight, ", "), batched.size(), sizes_list(batched)));
+  }
+  if (module.integer("out_channels") < geometry.groups) {
+    return refuse("out_channels", fmt::format("out_channels={} is fewer than groups={}", module.integer("out_channels"), geometry.groups),
+                  fmt::format("Given groups={0}, expected weight to be at least {0} at dimension 0, but got weight of size [{1}] instead",
+                              geometry.groups, fmt::join(weight, ", ")));
+  }
+  return true;
+}
+
+// F.pad(input, padding, mode), which nn.Conv*d runs first for a padding_mode other than "zeros":
+// reflection reads inside the dim (width first), circular padding wraps at most once, replicate
+// needs an element to repeat. 1.13's messages; a symbolic length is not checked.
+bool padded_by_mode(CallContext& ctx, const ArgValue& input, const ConvGeometry& geometry) {
+  const ModuleDecl& module = *ctx.module;
+  const std::string mode = module.options.at("padding_mode").get<std::string>();
+  if (mode == "zeros") return true;
+  const int spatial = conv_spatial_dims(module.type);
+  const int first = input.rank() - spatial;
+  auto refuse = [&](int dim, const std::string& why, const std::string& message) {
+    Diagnostic& diagnostic = ctx.report(DiagId::ConvPadding, why, &input, dim);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", message);
+    ctx.add_option_fix(diagnostic, "construct with padding_mode='zeros'", {{"padding_mode", "zeros"}});
+    return false;
+  };
+  for (int d = spatial - 1; d >= 0; --d) {
+    const DimExpr& length = input.shape[static_cast<std::size_t>(first + d)];
+    std::int64_t before = geometry.pad_before[static_cast<std::size_t>(d)], after = geometry.pad_after[static_cast<std::size_t>(d)];
+    if (!length.is_constant() || (before == 0 && after == 0)) continue;
+    std::string padding = fmt::format("padding ({}, {})", before, after);
+    if (mode == "reflect" && (before >= length.offset || after >= length.offset)) {
+      std::string shown = spatial == 1 ? sizes_list(input.shape) : std::to_string(input.rank());
+      return refuse(first + d, fmt::format("padding_mode='reflect' cannot reflect {} into dim {} of size {}", padding, first + d, length.offset),
+                    fmt::format("Argument #{}: Padding size should be less than the corresponding input dimension, but got: {} at dimension {} "
+                                "of input {}",
+                                4 + 2 * (spatial - 1 - d), padding, first + d, shown));
+    }
+    if (mode == "circular" && (before > length.offset || after > length.offset)) {
+      return refuse(first + d, fmt::format("padding_mode='circular' wraps {} around dim {} of size {} more than once", padding, first + d, length.offset),
+                    "Padding value causes wrapping around more than once.");
+    }
+    if (mode == "replicate" && length.offset == 0) {
+      return refuse(first + d, fmt::format("padding_mode='replicate' has no element of dim {} to repeat", first + d),
+                    fmt::format("Expected {}D or {}D (batch mode) tensor with possibly 0 batch size and other non-zero dimensions for input, but "
+                                "got: {}",
+                                spatial + 1, spatial + 2, sizes_list(input.shape)));
+    }
+  }
+  return true;
+}
+
+bool dtype_valid(CallContext& ctx, const ArgValue& input, bool bias) {
+  DType weight = ctx.module->dtype();
+  if (input.dtype == weight) return true;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::InputModuleDType,
+      fmt::format("{} is {} but the {}'s parameters are {}", input.argument, dtype_name(input.dtype), ctx.module->type, dtype_name(weight)), &input);
+  ctx.pytorch_raises(diagnostic, "RuntimeError",
+                     bias ? fmt::format("Input type ({}) and bias type ({}) should be the same", dtype_typemeta_name(input.dtype),
+                                        dtype_typemeta_name(weight))
+                          : fmt::format("expected scalar type {} but found {}", dtype_aten_name(input.dtype), dtype_aten_name(weight)));
+  ctx.add_input_dtype_fixes(diagnostic, input, weight);
+  return false;
+}
+
+}  // namespace
+
+void infer_conv(CallContext& ctx) {
+  const ModuleDecl& module = *ctx.module;
+  if (!constructor_valid(ctx)) return;
+  const int spatial = conv_spatial_dims(module.type);
+  const ArgValue& input = ctx.arg("input");
+  if (input.rank() != spatial + 1 && input.rank() != spatial + 2) {
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::ConvInputRank,
+        fmt::format("{} is {}-D; nn.{} takes (N, C, {}) or unbatched (C, {})", input.argument, input.rank(), module.type,
+                    spatial == 1 ? "L" : "H, W", spatial == 1 ? "L" : "H, W"),
+        &input);
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("Expected {}D (unbatched) or {}D (batched) input to conv{}d, but got input of size: {}", spatial + 1,
+                                   spatial + 2, spatial, sizes_list(input.shape)));
+    return;
+  }
+  const bool batched = input.rank() == spatial + 2;
+  const bool bias = module.flag("bias");
+  // With a bias, the CPU kernel compares the input's type with the bias's before any shape.
+  if (bias && !dtype_valid(ctx, input, bias)) return;
+  std::size_t kernel_dims = conv_sizes(module.options.at("kernel_size"), spatial).size();
+  if (!argument_lengths_valid(ctx, kernel_dims)) return;
+  ConvGeometry geometry = conv_geometry(module);
+  if (!argument_values_valid(ctx, input, geometry)) return;
+  if (!padded_by_mode(ctx, input, geometry)) return;
+
+  const int channel_dim = batched ? 1 : 0;
+  std::int64_t in_channels = module.integer("in_channels");
+  const DimExpr& channels = input.shape[static_cast<std::size_t>(channel_dim)];
+  if (!ctx.same(channels, DimExpr::constant(in_channels), &input, channel_dim, fmt::format("{} channels == in_channels", input.argument))) {
+    // PyTorch names the input as the convolution gets it: with a batch of 1 when unbatched, and
+    // already padded by F.pad for a padding_mode other than "zeros" (by the odd element for
+    // padding="same" with an even span).
+    Shape shown = input.shape;
+    bool padded_first = module.options.at("padding_mode").get<std::string>() != "zeros";
+    for (std::size_t d = 0; d < static_cast<std::size_t>(spatial); ++d) {
+      std::int64_t extra = padded_first ? geometry.pad_before[d] + geometry.pad_after[d] : geometry.pad_after[d] - geometry.pad_before[d];
+      DimExpr& length = shown[static_cast<std::size_t>(channel_dim + 1) + d];
+      length = dim_add(length, extra).value_or(length);
+    }
+    if (!batched) shown.insert(shown.begin(), DimExpr::constant(1));
+    std::vector<std::int64_t> weight = conv_weight_shape(module);
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::ConvChannels,
+        fmt::format("{} has {} channels (dim {}) but the {} takes in_channels={}", input.argument, channels.str(), channel_dim, module.type, in_channels),
+        &input, channel_dim);
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("Given groups={}, weight of size [{}], expected input{} to have {} channels, but got {} channels instead",
+                                   geometry.groups, fmt::join(weight, ", "), sizes_list(shown), in_channels, channels.str()));
+    diagnostic.related.push_back({fmt::format("in_channels = {}", in_channels), ctx.option_location("in_channels")});
+    if (channels.is_constant() && channels.offset > 0 && channels.offset % geometry.groups == 0) {
+      ctx.add_option_fix(diagnostic, fmt::format("construct with in_channels={}", channels.offset), {{"in_channels", channels.offset}});
+    }
+    // A channels-last input: its channels are its last dim.
+    if (input.rank() > channel_dim + 1 && ctx.symbols.compare(input.shape.back(), DimExpr::constant(in_channels)) == Symbols::Verdict::Equal) {
+      Shape fixed = input.written;
+      std::rotate(fixed.begin() + channel_dim, fixed.end() - 1, fixed.end());
+      ctx.add_shape_fix(diagnostic, fmt::format("pass {} channels first (permute its last dim to dim {})", input.argument, channel_dim), {{&input, fixed}});
+    }
+    return;
+  }
+
+  // check_shape_forward: every padded spatial size must hold the dilated kernel.
+  Shape output(input.shape.begin(), input.shape.begin() + channel_dim);
+  output.push_back(DimExpr::constant(module.integer("out_channels")));
+  std::vector<std::string> padded_sizes, spans;
+  bool kernel_fits = true;
+  for (std::size_t d = 0; d < static_cast<std::size_t>(spatial); ++d) {
+    const DimExpr& length = input.shape[static_cast<std::size_t>(channel_dim + 1) + d];
+    std::int64_t padding = geometry.pad_before[d] + geometry.pad_after[d];
+    std::optional<DimExpr> padded = dim_add(length, padding);
+    padded_sizes.push_back(padded ? padded->str() : length.str());
+    spans.push_back(std::to_string(geometry.span(d)));
+    if (length.is_constant() && length.offset + padding < geometry.span(d)) kernel_fits = false;
+  }
+  if (!kernel_fits) {
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::ConvKernelSize,
+        fmt::format("{}'s padded size ({}) is smaller than the {}'s kernel ({})", input.argument, fmt::join(padded_sizes, " x "), module.type,
+                    fmt::join(spans, " x ")),
+        &input, channel_dim + 1);
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("Calculated padded input size per channel: ({}). Kernel size: ({}). Kernel size can't be greater than actual input size",
+                                   fmt::join(padded_sizes, " x "), fmt::join(spans, " x ")));
+    return;
+  }
+  if (!bias && !dtype_valid(ctx, input, bias)) return;
+  // check_shape_forward only refuses a negative dilation; the CPU kernels refuse 0 after the
+  // shape checks (mkldnn's message; slow_conv2d, which 1.13 picks for a batch of 1, words it
+  // "dilation should be greater than zero").
+  if (std::any_of(geometry.dilation.begin(), geometry.dilation.end(), [](std::int64_t d) { return d < 1; })) {
+    Diagnostic& diagnostic = ctx.report_option(DiagId::ConvArgumentValue, "dilation is not positive", "dilation");
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "non-positive dilation is not supported");
+    return;
+  }
+  if (std::any_of(geometry.kernel.begin(), geometry.kernel.end(), [](std::int64_t k) { return k == 0; })) {
+    // The message is the CPU's slow_conv2d kernel's (other backends word it differently); it
+    // names the kernel as 2-D, Conv1d's with a height of 1.
+    std::int64_t height = spatial == 1 ? 1 : geometry.kernel[0], width = geometry.kernel.back();
+    Diagnostic& diagnostic = ctx.report_option(DiagId::ConvArgumentValue, "kernel_size is 0", "kernel_size");
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("kernel size should be greater than zero, but got kernel_height: {} kernel_width: {}", height, width));
+    return;
+  }
+
+  for (std::size_t d = 0; d < static_cast<std::size_t>(spatial); ++d) {
+    int dim = channel_dim + 1 + static_cast<int>(d);
+    const DimExpr& length = input.shape[static_cast<std::size_t>(dim)];
+    std::int64_t reach = geometry.pad_before[d] + geometry.pad_after[d] - geometry.span(d);  // L + reach >= 0
+    if (length.is_constant()) {
+      std::int64_t padded = length.offset + reach;
+      output.push_back(DimExpr::constant(padded / geometry.stride[d] + 1));
+      if (geometry.stride[d] == geometry.span(d) && padded % geometry.stride[d] != 0) {
+        Diagnostic& diagnostic = ctx.report(
+            DiagId::ConvDropsInput,
+            fmt::format("the last {} element(s) of {}'s dim {} are in no patch: the {}'s patch size {} does not divide {}",
+                        padded % geometry.stride[d], input.argument, dim, module.type, geometry.stride[d],
+                        length.offset + geometry.pad_before[d] + geometry.pad_after[d]),
+            &input, dim);
+        diagnostic.notes.push_back(fmt::format("the output is {} long; an input of {} gives the same output and reads every element",
+                                               padded / geometry.stride[d] + 1, length.offset - padded % geometry.stride[d]));
+      }
+      continue;
+    }
+    // A symbolic length c*S + o: floor((c*S + o + reach) / stride) is a DimExpr when stride divides c.
+    std::int64_t stride = geometry.stride[d];
+    std::optional<DimExpr> size;
+    if (length.coeff % stride == 0) {
+      std::int64_t rest = length.offset + reach;
+      std::int64_t floored = rest >= 0 ? rest / stride : -((-rest + stride - 1) / stride);
+      size = dim_add(DimExpr{length.coeff / stride, length.symbol, 0}, floored + 1);
+    }
+    if (!size) {
+      Diagnostic& diagnostic = ctx.report(
+          DiagId::ShapeNotDerivable,
+          fmt::format("the {}'s output size along dim {} is ({} + {}) // {} + 1, which mhacheck cannot write as one dim", module.type, dim,
+                      length.str(), reach, stride),
+          &input, dim);
+      diagnostic.notes.push_back("a dim is an integer or a multiple of one symbol: bind the symbol under \"dims\"");
+      return;
+    }
+    output.push_back(*size);
+  }
+  ctx.outputs.push_back({"output", output, input.dtype});
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,104 @@
+// nn.Conv1d and nn.Conv2d beyond the PyTorch fixtures: symbolic sizes, the patch-embedding
+// warning, the fixes offered, constructor strings, the checks the fixtures leave out.
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+
+std::string conv(const std::string& module, const std::string& input) {
+  return R"({"module": )" + module + R"(, "input": )" + input + "}";
+}
+
+
+}  // namespace
+
+TEST_CASE("a ViT patch embedding keeps the batch symbol and divides a symbolic image by the patch", "[conv]") {
+  Report report = test::check_text(conv(R"({"type": "Conv2d", "in_channels": 3, "out_channels": 768, "kernel_size": 16, "stride": 16})",
+                                        R"(["B", 3, "16*P", 224])"));
+  CHECK(report.ok());
+  CHECK(test::single_output(report) == "(B, 768, P, 14)");
+}
+
+TEST_CASE("a stride-1 convolution of a symbolic length adds the padding and removes the kernel", "[conv]") {
+  Report same = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 80, "out_channels": 16, "kernel_size": 4, "padding": "same"})",
+                                      R"(["B", 80, "T"])"));
+  CHECK(same.ok());
+  CHECK(test::single_output(same) == "(B, 16, T)");
+  Report valid = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 80, "out_channels": 16, "kernel_size": 3, "dilation": 2})",
+                                       R"([80, "T"])"));
+  CHECK(test::single_output(valid) == "(16, T-4)");
+}
+
+TEST_CASE("a strided convolution of a symbolic length the stride does not divide cannot be written", "[conv]") {
+  Report report = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 4, "out_channels": 4, "kernel_size": 3, "stride": 2})",
+                                        R"(["B", 4, "T"])"));
+  CHECK(test::find(report, "MHA303") != nullptr);
+  Report bound = test::check_text(R"({"dims": {"T": 11}, "module": {"type": "Conv1d", "in_channels": 4, "out_channels": 4, "kernel_size": 3,
+    "stride": 2}, "input": ["B", 4, "T"]})");
+  CHECK(bound.ok());
+  CHECK(test::single_output(bound) == "(B, 4, 5)");
+}
+
+TEST_CASE("a patch embedding whose patch does not divide the image warns, an overlapping kernel does not", "[conv]") {
+  Report patch = test::check_text(conv(R"({"type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 16, "stride": 16})",
+                                       "[2, 3, 40, 32]"));
+  CHECK(patch.ok());
+  const Diagnostic* warning = test::find(patch, "MHA357");
+  REQUIRE(warning != nullptr);
+  CHECK(warning->message.find("last 8 element(s)") != std::string::npos);
+  CHECK(test::single_output(patch) == "(2, 8, 2, 2)");
+  Report overlapping = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 3, "out_channels": 8, "kernel_size": 3, "stride": 2})",
+                                             "[2, 3, 10]"));
+  CHECK(overlapping.ok());
+  CHECK(overlapping.diagnostics.empty());
+}
+
+TEST_CASE("a channels-last image is refused with PyTorch's message and a permute offered", "[conv]") {
+  Report report = test::check_text(conv(R"({"type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3})", "[2, 10, 10, 3]"));
+  CHECK(test::raised_message(report) ==
+        "RuntimeError: Given groups=1, weight of size [8, 3, 3, 3], expected input[2, 10, 10, 3] to have 3 channels, but got 10 channels instead");
+  const Diagnostic* channels = test::find(report, "MHA355");
+  REQUIRE(channels != nullptr);
+  CHECK(test::has_valid_fix(*channels, "pass input channels first (permute its last dim to dim 1)"));
+  CHECK(test::has_valid_fix(*channels, "construct with in_channels=10"));
+}
+
+TEST_CASE("groups that do not divide the channels: the largest groups that does is offered", "[conv]") {
+  Report report = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 6, "out_channels": 9, "kernel_size": 3, "groups": 6})", "[2, 6, 10]"));
+  CHECK(test::raised_message(report) == "ValueError: out_channels must be divisible by groups");
+  const Diagnostic* groups = test::find(report, "MHA350");
+  REQUIRE(groups != nullptr);
+  CHECK(test::has_valid_fix(*groups, "construct with groups=3"));
+}
+
+TEST_CASE("kernel_size 0 is refused with the CPU slow path's message", "[conv]") {
+  Report report = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 3, "out_channels": 8, "kernel_size": 0})", "[1, 3, 4]"));
+  CHECK(test::raised_message(report) == "RuntimeError: kernel size should be greater than zero, but got kernel_height: 1 kernel_width: 0");
+  CHECK(test::find(report, "MHA353") != nullptr);
+}
+
+TEST_CASE("a constructor string reads padding as a number, a tuple or a string", "[conv]") {
+  Report same = test::check_text(R"j({"module": "nn.Conv2d(3, 8, kernel_size=(3, 5), padding='same', padding_mode='reflect')", "input": [1, 3, 9, 9]})j");
+  CHECK(same.ok());
+  CHECK(test::single_output(same) == "(1, 8, 9, 9)");
+  Report tuple = test::check_text(R"j({"module": "nn.Conv2d(3, 8, 3, 2, (1, 0))", "input": [1, 3, 9, 9]})j");
+  CHECK(test::single_output(tuple) == "(1, 8, 5, 4)");
+  Report wrong = test::check_text(R"({"module": {"type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3, "padding": [1, "p"]},
+    "input": [1, 3, 9, 9]})");
+  CHECK(test::find(wrong, "MHA002") != nullptr);
+}
+
+TEST_CASE("padding a reflect or circular convolution past what F.pad reads is refused before the run", "[conv]") {
+  Report reflect = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 2, "out_channels": 2, "kernel_size": 3, "padding": 3,
+    "padding_mode": "reflect"})", "[1, 2, 3]"));
+  CHECK(test::raised_message(reflect) ==
+        "RuntimeError: Argument #4: Padding size should be less than the corresponding input dimension, but got: padding (3, 3) at dimension 2 of "
+        "input [1, 2, 3]");
+  const Diagnostic* padding = test::find(reflect, "MHA351");
+  REQUIRE(padding != nullptr);
+  CHECK(test::has_valid_fix(*padding, "construct with padding_mode='zeros'"));
+  Report circular = test::check_text(conv(R"({"type": "Conv2d", "in_channels": 3, "out_channels": 2, "kernel_size": 3, "padding": [1, 4],
+    "padding_mode": "circular"})", "[1, 3, 3, 3]"));
+  CHECK(test::raised_message(circular) == "RuntimeError: Padding value causes wrapping around more than once.");
+}
