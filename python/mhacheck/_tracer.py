@@ -810,13 +810,15 @@ class _Tracer(TorchFunctionMode):
                         return tracer._opaque_module(original, kind, args, kwargs)
                     continue
                 arguments[key] = value
+            if kind in ("Conv1d", "Conv2d") and not tracer._conv_lengths_symbolic(module, arguments.get("input")):
+                return tracer._opaque_module(original, kind, args, kwargs, "an output length no symbol expression gives")
             source = _call_site()
             if spec_name not in tracer.modules:
                 entry = dict(type=kind, **options)
                 if tracer.values:
                     entry["weights"] = "<values>"
                     entry["prefix"] = weights_prefix
-                    for key, value in module.state_dict(prefix=weights_prefix).items():
+                    for key, value in _weights_as_used(module, kind, weights_prefix).items():
                         tracer.arrays[key] = _snapshot(value)
                 tracer.modules[spec_name] = entry
             call = {"id": tracer._call_id(spec_name), "module": spec_name}
@@ -838,11 +840,57 @@ class _Tracer(TorchFunctionMode):
 
         module.forward = forward
 
-    def _opaque_module(self, original, kind, args, kwargs):
-        """A known module called with an argument mhacheck does not take: its outputs are declared."""
+    def _opaque_module(self, original, kind, args, kwargs, reason="an argument mhacheck does not take"):
+        """A known module called in a way the spec cannot write: its outputs are declared."""
         result = original(*args, **kwargs)
-        self._unmodelled(f"nn.{kind} (an argument mhacheck does not take)", args, kwargs, result)
+        self._unmodelled(f"nn.{kind} ({reason})", args, kwargs, result)
         return result
+
+    def _conv_lengths_symbolic(self, conv, tensor):
+        """False when a spatial length of `tensor` reads as a symbol but the convolution's output
+        length, floor((L + padding - span) / stride) + 1, reads as none (a stride that does not
+        divide the symbol's multiple, as in wav2vec2's front end): mhacheck's rule needs the symbol
+        bound there, so the call stays a traced tensor. A length PyTorch refuses is recorded."""
+        if not isinstance(tensor, torch.Tensor):
+            return True
+        spatial = len(conv.kernel_size)
+        for d in range(spatial):
+            if tensor.dim() < spatial:
+                return True
+            length = int(tensor.shape[tensor.dim() - spatial + d])
+            if not isinstance(self.namer.name(length)[0], str):
+                continue
+            span = conv.dilation[d] * (conv.kernel_size[d] - 1) + 1
+            if conv.padding == "same":
+                padded = length + span - 1
+            elif conv.padding == "valid":
+                padded = length
+            else:
+                padded = length + 2 * conv.padding[d]
+            if padded < span:
+                return True  # PyTorch raises: the check explains it
+            if not isinstance(self.namer.name((padded - span) // conv.stride[d] + 1)[0], str):
+                return False
+        return True
+
+
+# Modules whose parameters are exactly `weight` and `bias`.
+_WEIGHT_AND_BIAS = ("Linear", "Conv1d", "Conv2d", "LayerNorm", "Embedding")
+
+
+def _weights_as_used(module, kind, prefix):
+    """The tensors the module's forward reads, keyed as its state_dict keys them. For a module
+    with a weight and a bias these are the attributes the forward sees, not the state_dict: a
+    weight_norm hook (wav2vec2's positional convolution) stores weight_g and weight_v and makes
+    `weight` from them just before each call."""
+    if kind not in _WEIGHT_AND_BIAS:
+        return module.state_dict(prefix=prefix)
+    used = {}
+    for name in ("weight", "bias"):
+        value = getattr(module, name, None)
+        if isinstance(value, torch.Tensor):
+            used[prefix + name] = value.detach()
+    return used
 
 
 def _module_names(model):
@@ -895,10 +943,11 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     a callable input is called with the dict of sizes (symbol -> size) and must return a tensor.
     With `values=True` the tensors are kept so that `Spec.save` writes them.
 
-    When the model raises where no recorded call saw it (a convolution too long for a 53-sample
-    waveform), the probes may be too small rather than the model wrong: the model is called again
-    with one symbol at a time at a probe of at least 1000, and the first run that goes through
-    (or fails in a recorded call) is kept; if none does, the first failure is."""
+    When the model raises (a convolution's kernel longer than a 53-sample waveform), the probes
+    may be too small rather than the model wrong: the model is called again with one symbol at a
+    time at a probe of at least 1000. The first run that goes through is kept; otherwise the run
+    that got furthest (recorded the most calls before it failed, preferring a failure in a recorded
+    call, which mhacheck explains), the first one on a tie."""
     kwargs = dict(kwargs or {})
     args = tuple(args)
     fixed = dict(dims or {})
@@ -913,15 +962,22 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     if values and device.type == "meta":
         raise ValueError("values=True needs real tensors; the model is on the meta device")
     spec, tracer = _trace_at(model, args, kwargs, sizes, fixed, constants, device, values)
-    if spec.error is None or tracer.error_recorded:
+    if spec.error is None:
         return spec
+
+    def progress(run, run_tracer):
+        return (run_tracer.error_recorded, len(run.calls))
+
+    best, best_progress = spec, progress(spec, tracer)
     for symbol in [name for name in symbols if name not in fixed]:
         others = {k: v for k, v in sizes.items() if k != symbol}
         larger = choose_probes([symbol], constants, others, start=_LARGE_PROBE)
         retried, retried_tracer = _trace_at(model, args, kwargs, larger, fixed, constants, device, values)
-        if retried.error is None or retried_tracer.error_recorded:
-            return retried  # it ran through, or failed in a recorded call: the bug mhacheck explains
-    return spec
+        if retried.error is None:
+            return retried
+        if progress(retried, retried_tracer) > best_progress:
+            best, best_progress = retried, progress(retried, retried_tracer)
+    return best
 
 
 def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):

@@ -292,7 +292,9 @@ void infer_conv(CallContext& ctx) {
     if (length.is_constant()) {
       std::int64_t padded = length.offset + reach;
       output.push_back(DimExpr::constant(padded / geometry.stride[d] + 1));
-      if (geometry.stride[d] == geometry.span(d) && padded % geometry.stride[d] != 0) {
+      // Only an image's patch embedding (Conv2d) warns: audio front ends (wav2vec2's Conv1d
+      // stack ends in kernel 2, stride 2 layers) drop a last sample by design.
+      if (spatial == 2 && geometry.stride[d] == geometry.span(d) && padded % geometry.stride[d] != 0) {
         Diagnostic& diagnostic = ctx.report(
             DiagId::ConvDropsInput,
             fmt::format("the last {} element(s) of {}'s dim {} are in no patch: the {}'s patch size {} does not divide {}",

@@ -40,7 +40,7 @@ TEST_CASE("a strided convolution of a symbolic length the stride does not divide
   CHECK(test::single_output(bound) == "(B, 4, 5)");
 }
 
-TEST_CASE("a patch embedding whose patch does not divide the image warns, an overlapping kernel does not", "[conv]") {
+TEST_CASE("a patch embedding whose patch does not divide the image warns, an overlapping kernel or a Conv1d does not", "[conv]") {
   Report patch = test::check_text(conv(R"({"type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 16, "stride": 16})",
                                        "[2, 3, 40, 32]"));
   CHECK(patch.ok());
@@ -52,6 +52,13 @@ TEST_CASE("a patch embedding whose patch does not divide the image warns, an ove
                                              "[2, 3, 10]"));
   CHECK(overlapping.ok());
   CHECK(overlapping.diagnostics.empty());
+  // wav2vec2's last feature-extractor layers: kernel 2, stride 2 on an odd length drop one sample.
+  Report audio = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 512, "out_channels": 512, "kernel_size": 2, "stride": 2,
+                                           "bias": false})",
+                                       "[1, 512, 49]"));
+  CHECK(audio.ok());
+  CHECK(audio.diagnostics.empty());
+  CHECK(test::single_output(audio) == "(1, 512, 24)");
 }
 
 TEST_CASE("a channels-last image is refused with PyTorch's message and a permute offered", "[conv]") {

@@ -48,6 +48,11 @@ MODEL_PY = textwrap.dedent("""\
         model = FrontEnd()
         model.conv = nn.Conv1d(1, 8, kernel_size=100000)
         return model
+
+    def volume_front_end():
+        model = FrontEnd()
+        model.conv = nn.Conv3d(1, 8, kernel_size=3)  # a 3-D waveform batch is no volume: always raises
+        return model
     """)
 
 
@@ -100,10 +105,19 @@ class PackageTest(unittest.TestCase):
         self.assertRegex(done.stdout, r"sizes \{'B': 43, 'T': 1\d\d\d\}")
 
     def test_command_line_check_fails_when_the_model_raises_in_an_op_mhacheck_does_not_model(self):
-        # No probe is large enough for the kernel: the spec's calls check clean, the exit code is 1.
-        done = self.run_cli("usermodel:wide_front_end", "--input", "waveforms=B,T", "-o", "wide.json", "--check")
+        # The model raises in Conv3d, which mhacheck does not model, at every probe: the spec's
+        # calls check clean, the exit code is 1.
+        done = self.run_cli("usermodel:volume_front_end", "--input", "waveforms=B,T", "-o", "volume.json", "--check")
         self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
         self.assertIn("OK: 0 errors", done.stdout)
+        self.assertIn("the model raised RuntimeError", done.stderr)
+
+    def test_a_kernel_no_probe_fits_is_explained_at_the_models_line(self):
+        # The convolution is modelled: its kernel longer than any probe is the error mhacheck explains.
+        done = self.run_cli("usermodel:wide_front_end", "--input", "waveforms=B,T", "-o", "wide.json", "--check")
+        self.assertEqual(done.returncode, 1, done.stdout + done.stderr)
+        self.assertIn("error[MHA356]", done.stdout)
+        self.assertIn(" --> usermodel.py:21:9\n", done.stdout)
         self.assertIn("the model raised RuntimeError", done.stderr)
 
     def test_command_line_traces_on_the_meta_device(self):
