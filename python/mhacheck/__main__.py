@@ -101,7 +101,9 @@ def main(argv=None):
     if options.check:
         # The check's code; when the model raised where no recorded call saw it (a convolution,
         # custom code), the check of the calls before it can be clean: still a failure.
-        code = max(code, subprocess.run([find_binary(options.binary), "check", options.output], check=False).returncode)
+        checked = subprocess.run([find_binary(options.binary), "check", options.output], check=False).returncode
+        # A check killed by a signal (a negative code) fails too: 2, as for any check that could not finish.
+        code = max(code, checked if checked >= 0 else 2)
     return code
 
 

@@ -454,11 +454,16 @@ def _snapshot(tensor):
 
 
 def _in_place(name):
-    """An op that writes into its first argument: `zero_`, `masked_fill_`, `x[...] = v`, `x += y`."""
+    """An op that writes into its first argument's values: `zero_`, `masked_fill_`, `x[...] = v`,
+    `x += y`; not one that only sets a flag (`requires_grad_`, `share_memory_`)."""
+    if name in _IDENTITY_OPS or name in _FLAG_SETTERS:
+        return False
     return (name.endswith("_") and not name.startswith("_")) or name in _IN_PLACE_OPERATORS
 
 
-_IN_PLACE_OPERATORS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__idiv__"}
+_IN_PLACE_OPERATORS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__",
+                       "__ipow__", "__imatmul__"}
+_FLAG_SETTERS = {"share_memory_", "detach_"}
 
 
 def _identifier(text):
@@ -657,7 +662,9 @@ class _Tracer(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         module = self._linear_module(name, args, kwargs)
         if module is not None:
-            return module(args[0])  # recorded as that module's call, at this line
+            # Recorded as that module's call, at this line: its forward (the tracer's wrapper), not
+            # module(...), which would also run hooks the user's F.linear never ran.
+            return module.forward(args[0])
         handler = _FUNCTIONS.get(name)
         written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
         known = handler(written, kwargs) if handler is not None and args else None
@@ -720,7 +727,8 @@ class _Tracer(TorchFunctionMode):
             return None
         module = self.linear_weights.get(id(args[1]))
         bias = args[2] if len(args) > 2 else kwargs.get("bias")
-        if module is None or set(kwargs) - {"bias"} or bias is not module.bias:
+        # The id may outlive the weight (weight_norm makes a new one each call): the weight itself must be it.
+        if module is None or args[1] is not module.weight or set(kwargs) - {"bias"} or bias is not module.bias:
             return None
         return module
 
@@ -965,18 +973,19 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     if spec.error is None:
         return spec
 
-    def progress(run, run_tracer):
-        return (run_tracer.error_recorded, len(run.calls))
-
-    best, best_progress = spec, progress(spec, tracer)
+    # Only the progress of a run is kept, not its tracer, which holds every tensor the run made.
+    best, best_progress = spec, (tracer.error_recorded, len(spec.calls))
+    del tracer
     for symbol in [name for name in symbols if name not in fixed]:
         others = {k: v for k, v in sizes.items() if k != symbol}
         larger = choose_probes([symbol], constants, others, start=_LARGE_PROBE)
         retried, retried_tracer = _trace_at(model, args, kwargs, larger, fixed, constants, device, values)
         if retried.error is None:
             return retried
-        if progress(retried, retried_tracer) > best_progress:
-            best, best_progress = retried, progress(retried, retried_tracer)
+        retried_progress = (retried_tracer.error_recorded, len(retried.calls))
+        del retried_tracer
+        if retried_progress > best_progress:
+            best, best_progress = retried, retried_progress
     return best
 
 

@@ -306,6 +306,34 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
         replay(self, spec)
 
+    def test_f_linear_recorded_as_the_module_runs_no_hook_the_model_did_not(self):
+        class Model(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.proj = nn.Linear(8, 8)
+                self.proj.register_forward_hook(lambda module, inputs, output: output * 0)
+
+            def forward(self, x):
+                return nn.functional.linear(x, self.proj.weight, self.proj.bias)  # the hook does not run here
+
+        model = Model()
+        x = torch.randn(2, 5, 8)
+        spec = mhacheck.trace(model, (x,))
+        self.assertEqual([c.get("module") for c in spec.calls], ["proj"])
+        self.assertTrue(torch.equal(spec.result, model(x)))
+        self.assertNotEqual(float(spec.result.abs().sum()), 0.0)
+
+    def test_requires_grad_keeps_the_tensor_it_flags(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                y = x * 2
+                y.requires_grad_()
+                return y.softmax(-1)
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", 8),))
+        self.assertEqual([c["op"] for c in spec.calls], ["mul", "softmax"])
+        self.assertEqual(spec.calls[1]["input"], spec.calls[0]["outputs"][0])  # not a tensor "made by torch requires_grad_"
+
     def test_an_index_that_only_some_sizes_have_stays_traced(self):
         # PyTorch ran frames[:, 2] at T=43; on a dim of size T+1 a spec's index 2 holds only for T >= 2.
         class Model(nn.Module):
