@@ -278,7 +278,7 @@ class PythonReader {
           assign(target);
         }
       };
-      bool block = first.text == "else" || first.text == "try" || first.text == "finally";  // not annotations: refused below
+      bool block = first.text == "else" || first.text == "try" || first.text == "except" || first.text == "finally";  // not annotations: refused below
       if (first.kind == Token::Kind::Name && !block && lexer_.peek_second().kind == Token::Kind::Punct && lexer_.peek_second().text == ":") {
         if (read_annotation()) assign_to(first.text);
         continue;
@@ -480,7 +480,8 @@ class PythonReader {
   }
 
   // A dict entry passed as the keyword argument `option`: its value as the option's kind. An
-  // unbound name stays a symbol where a bare name would (sizes; options that change no shape).
+  // unbound name stays a symbol where a bare name would (sizes; options that change no shape);
+  // not in padding=, where a string is a mode, as integer_value refuses it there.
   nlohmann::json dict_value(const OptionSchema& option, const std::string& dict, const DictEntry& entry) {
     if (entry.value) {
       if (option.kind == OptionKind::DType && entry.value->is_string() && parse_dtype(entry.value->get<std::string>())) {
@@ -646,11 +647,22 @@ class PythonReader {
     value.end = close.offset + 1;
     value.symbol.clear();
     if (value.real) {  // int(d ** 0.5): truncated toward zero
-      if (value.real_number) value.number = static_cast<std::int64_t>(std::trunc(*value.real_number));
+      if (value.real_number) value.number = truncated(*value.real_number, value);
       value.real = false;
       value.real_number.reset();
     }
     return value;
+  }
+
+  // int() of a known float, as Python converts it; a value beyond int64 (Python's int would
+  // be a huge integer) is out of range for any size, and is refused before the cast.
+  std::int64_t truncated(double real, const IntValue& at) {
+    std::size_t length = at.end - at.offset;
+    if (std::isnan(real)) lexer_.fail(at.offset, length, "ValueError: cannot convert float NaN to integer");
+    if (std::isinf(real)) lexer_.fail(at.offset, length, "OverflowError: cannot convert float infinity to integer");
+    double whole = std::trunc(real);
+    if (whole < -0x1p63 || whole >= 0x1p63) lexer_.fail(at.offset, length, "integer out of range");
+    return static_cast<std::int64_t>(whole);
   }
 
   IntValue unary() {
@@ -698,7 +710,8 @@ class PythonReader {
     result.unbound = !base.unbound.empty() ? base.unbound : exponent.unbound;
     std::optional<double> b = base.number ? std::optional<double>(static_cast<double>(*base.number)) : base.real_number;
     std::optional<double> e = exponent.number ? std::optional<double>(static_cast<double>(*exponent.number)) : exponent.real_number;
-    result.real = base.real || exponent.real || (exponent.number && *exponent.number < 0) || (!exponent.number && !exponent.real);
+    // An unbound exponent (2 ** n_layers) leaves the kind open: the unbound name is what to report.
+    result.real = base.real || exponent.real || (exponent.number && *exponent.number < 0);
     if (!result.real && base.number && exponent.number) {
       std::int64_t value = 1, n = *exponent.number, x = *base.number;
       if (x == 0 || x == 1 || x == -1) {
@@ -711,7 +724,14 @@ class PythonReader {
       result.number = value;
     } else if (result.real && b && e) {
       if (*b == 0 && *e < 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: 0.0 cannot be raised to a negative power");
+      if (*b < 0 && std::isfinite(*e) && std::trunc(*e) != *e) {
+        lexer_.fail(result.offset, result.end - result.offset, "a negative number to a fractional power is a complex number in Python",
+                    "sizes and scales are real: check the sign of the base");
+      }
       result.real_number = std::pow(*b, *e);
+      if (std::isinf(*result.real_number) && std::isfinite(*b) && std::isfinite(*e)) {
+        lexer_.fail(result.offset, result.end - result.offset, "OverflowError: (34, 'Numerical result out of range')");
+      }
     }
     return result;
   }
@@ -773,6 +793,14 @@ class PythonReader {
       std::optional<double> b = right.number ? std::optional<double>(static_cast<double>(*right.number)) : right.real_number;
       if (!a || !b) return result;
       if (op == "//" && *b == 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: float floor division by zero");
+      if (op == "%" && *b == 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: float modulo");
+      if (op == "%") {
+        // Python's float %: the remainder takes the divisor's sign.
+        double remainder = std::fmod(*a, *b);
+        if (remainder != 0 && (remainder < 0) != (*b < 0)) remainder += *b;
+        result.real_number = remainder == 0 ? std::copysign(0.0, *b) : remainder;
+        return result;
+      }
       result.real_number = op == "+" ? *a + *b : op == "-" ? *a - *b : op == "*" ? *a * *b : std::floor(*a / *b);
       return result;
     }
@@ -795,7 +823,8 @@ class PythonReader {
     return result;
   }
 
-  // An integer option's value: its number, or the unbound name itself as a symbol.
+  // An integer option's value: its number, or the unbound name itself as a symbol. Not in
+  // padding=, where a string is a mode ('same'): a size there must be bound.
   nlohmann::json integer_value(const OptionSchema& option) {
     IntValue value = expression();
     if (value.number) return *value.number;
@@ -803,9 +832,11 @@ class PythonReader {
       lexer_.fail(value.offset, value.end - value.offset,
                   fmt::format("{} is a float here (a float name, or '**' with a negative or float exponent): sizes are integers", option.name));
     }
-    if (!value.symbol.empty()) return value.symbol;
+    bool symbol_allowed = option.kind != OptionKind::IntOrListOrString;
+    if (!value.symbol.empty() && symbol_allowed) return value.symbol;
+    std::string what = value.symbol.empty() ? fmt::format("is computed from {}", value.unbound) : fmt::format("is '{}'", value.symbol);
     lexer_.fail(value.offset, value.end - value.offset,
-                fmt::format("{} is computed from {}, which nothing binds", option.name, value.unbound),
+                fmt::format("{} {}, which nothing binds", option.name, what),
                 fmt::format("bind it: --dim {}=SIZE on the command line, \"dims\": {{\"{}\": SIZE}} in a spec, or a line "
                             "\"{} = SIZE\" before the call",
                             value.unbound, value.unbound, value.unbound));

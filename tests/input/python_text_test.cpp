@@ -162,7 +162,41 @@ TEST_CASE("Python text that cannot be a module is refused with the place", "[pyt
   CHECK(error_at("args = 4\nnn.Linear(*args)") == "2:11: the arguments of a splat (*args) are not known here");
   CHECK(error_at("d_model = 512") == "1:1: expected a module constructor such as nn.MultiheadAttention(512, 8)");
   CHECK(error_at("x = 4\nnn.Linear(x, y=2)") == "2:14: Linear.__init__() got an unexpected keyword argument 'y'");
+  // A block's own line is no annotation (except: is not the name `except` annotated).
+  CHECK(error_at("except:\n    pass\nnn.Linear(8, 4)") == "1:1: unknown module 'except'");
+  CHECK(error_at("except: d = 4\nnn.Linear(d, 4)") == "1:1: unknown module 'except'");
   CHECK(error_at("nn.Linear(" + std::string(200, '(') + "1" + std::string(200, ')') + ", 2)").find("nested more than 64 deep") != std::string::npos);
+}
+
+TEST_CASE("floats as Python computes them: %, int() of one out of range, NaN or infinite, a complex power", "[python]") {
+  // Float % takes the divisor's sign, as Python's does; it is no floor division.
+  CHECK(parse_module_call("x = 7.5\nnn.Linear(int(x % 2 * 4), int(-x % 2 * 4))", origin()) ==
+        json{{"type", "Linear"}, {"in_features", 6}, {"out_features", 2}});
+  CHECK(parse_module_call("x = 7.5\nnn.MultiheadAttention(8, 2, dropout=x % -2 + 1)", origin())["dropout"] == 0.5);
+  CHECK(error_at("x = 7.5\nnn.Linear(int(x % 0), 4)") == "2:15: ZeroDivisionError: float modulo");
+  CHECK(error_at("nn.Linear(int(10 ** 400.0), 4)") == "1:15: OverflowError: (34, 'Numerical result out of range')");
+  CHECK(error_at("nn.Linear(int((-8) ** 0.5), 4)") == "1:15: a negative number to a fractional power is a complex number in Python");
+  CHECK(parse_module_call("nn.Linear(int((-2) ** 2.0), 4)", origin())["in_features"] == 4);
+  CHECK(error_at("x = 1e300\nnn.Linear(int(x), 4)") == "2:11: integer out of range");
+  CHECK(error_at("x = 1e300\ny = x * x\nnn.Linear(int(y), 4)") == "3:11: OverflowError: cannot convert float infinity to integer");
+  CHECK(error_at("x = 1e300\ny = x * x - x * x\nnn.Linear(int(y), 4)") == "3:11: ValueError: cannot convert float NaN to integer");
+  // An unknown exponent is reported as the name it waits for, not as a float.
+  CHECK(error_at("nn.Linear(2 ** n_layers, 4)") == "1:11: in_features is computed from n_layers, which nothing binds");
+  CHECK(parse_module_call("nn.Linear(2 ** n_layers, 4)", origin(), {{"n_layers", 3}})["in_features"] == 8);
+}
+
+TEST_CASE("padding= holds a mode string, so an unbound name there is refused, not read as a mode", "[python]") {
+  CHECK(error_at("nn.Conv1d(c, c, k, padding=padding)") == "1:28: padding is 'padding', which nothing binds");
+  CHECK(error_at("nn.Conv1d(4, 4, 3, 1, p)") == "1:23: padding is 'p', which nothing binds");
+  CHECK(error_at("nn.Conv1d(4, 4, 3, padding=(p, p))") == "1:29: padding is 'p', which nothing binds");
+  CHECK(error_at("nn.Conv1d(4, 4, 3, padding=p // 2)") == "1:28: padding is computed from p, which nothing binds");
+  CHECK(error_at("kw = {'padding': p}\nnn.Conv1d(4, 4, 3, **kw)") ==
+        "1:18: padding (from **kw) must be an integer, a list of integers or a string, but kw['padding'] is 'p', which nothing binds");
+  // Bound, the name gives its value: a size, or a mode.
+  CHECK(parse_module_call("nn.Conv1d(c, c, k, padding=padding)", origin(), {{"padding", 1}})["padding"] == 1);
+  CHECK(parse_module_call("padding = 'same'\nnn.Conv1d(4, 4, 3, padding=padding)", origin())["padding"] == "same");
+  CHECK(parse_module_call("nn.Conv1d(c, c, k, padding='valid')", origin()) ==
+        json{{"type", "Conv1d"}, {"in_channels", "c"}, {"out_channels", "c"}, {"kernel_size", "k"}, {"padding", "valid"}});
 }
 
 TEST_CASE("a dict literal passed on with ** gives its entries as keyword arguments", "[python]") {
