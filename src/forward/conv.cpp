@@ -5,13 +5,15 @@
 // padding_mode other than "zeros" reads the input's own elements for the padding, as F.pad
 // does before PyTorch convolves with no padding.
 #include <algorithm>
-#include <stdexcept>
+#include <initializer_list>
+#include <limits>
 
 #include <fmt/format.h>
 
 #include "forward/array_values.hpp"
 #include "forward/blas.hpp"
 #include "forward/forward_call.hpp"
+#include "mhacheck/location.hpp"
 #include "ops/conv_geometry.hpp"
 
 namespace mhacheck {
@@ -27,16 +29,34 @@ std::int64_t source_index(std::int64_t i, std::int64_t length, const std::string
   return ((i % length) + length) % length;  // circular
 }
 
-// F.pad's limits on the padding the modes other than "zeros" read from the input itself, which
-// the rule refuses (MHA351): reaching past them would read outside the input.
+// F.pad's limits on the padding the modes other than "zeros" read from the input itself. The
+// rule refuses them (MHA351) for a known length; a length bound only for `run` is refused here.
 void check_padding_mode(const std::string& mode, std::int64_t before, std::int64_t after, std::int64_t length) {
   if (mode == "zeros" || (before == 0 && after == 0)) return;
   bool fits = mode == "reflect" ? before < length && after < length : mode == "circular" ? before <= length && after <= length : length > 0;
-  if (!fits) throw std::logic_error(fmt::format("conv: run of a padding_mode='{}' padding the check refused", mode));
+  if (!fits) {
+    throw InputError(Location{}, fmt::format("padding_mode='{}' cannot pad a dim of size {} by ({}, {}); F.pad raises RuntimeError", mode,
+                                             length, before, after),
+                     "use padding_mode='zeros', or an input large enough for the padding");
+  }
+}
+
+// The elements of a buffer of `sizes` (each non-negative), refused above --max-elements before
+// any product could overflow.
+std::int64_t bounded_elements(const char* buffer, std::initializer_list<std::int64_t> sizes, std::int64_t max_elements) {
+  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) return 0;
+  std::int64_t elements = 1;
+  for (std::int64_t size : sizes) {
+    if (__builtin_mul_overflow(elements, size, &elements) || elements > max_elements) {
+      throw InputError(Location{}, fmt::format("the conv's {} would have more than {} elements (--max-elements)", buffer, max_elements));
+    }
+  }
+  return elements;
 }
 
 template <typename T>
-Array convolve(const Array& input, const Array& weight, const Array* bias, const ConvGeometry& conv, const std::string& mode, int spatial) {
+Array convolve(const Array& input, const Array& weight, const Array* bias, const ConvGeometry& conv, const std::string& mode, int spatial,
+               std::int64_t max_elements) {
   const bool batched = static_cast<int>(input.shape.size()) == spatial + 2;
   const std::int64_t batch = batched ? input.shape[0] : 1;
   const std::size_t first = batched ? 1 : 0;
@@ -51,11 +71,19 @@ Array convolve(const Array& input, const Array& weight, const Array* bias, const
   const std::int64_t q_h = pick(conv.pad_after, 0, 0), q_w = pick(conv.pad_after, 0, 1);
   if (spatial == 2) check_padding_mode(mode, p_h, q_h, in_h);
   check_padding_mode(mode, p_w, q_w, in_w);
-  const std::int64_t out_h = (in_h + p_h + q_h - d_h * (k_h - 1) - 1) / s_h + 1;
-  const std::int64_t out_w = (in_w + p_w + q_w - d_w * (k_w - 1) - 1) / s_w + 1;
+  const std::int64_t out_h = spatial == 1 ? 1 : conv.output_size(0, in_h);
+  const std::int64_t out_w = conv.output_size(static_cast<std::size_t>(spatial - 1), in_w);
   const std::int64_t out_channels = weight.shape[0], groups = conv.groups;
   const std::int64_t group_in = channels / groups, group_out = out_channels / groups;
-  const std::int64_t rows = group_in * k_h * k_w, positions = out_h * out_w;
+  bounded_elements("output", {batch, out_channels, out_h, out_w}, max_elements);
+  const std::int64_t positions = bounded_elements("output positions", {out_h, out_w}, max_elements);
+  const std::int64_t rows = group_in * k_h * k_w;  // a weight row, already allocated
+  bounded_elements("im2col buffer", {rows, positions}, max_elements);
+  // OpenBLAS takes int sizes.
+  if (std::max({group_out, positions, rows}) > std::numeric_limits<int>::max()) {
+    throw InputError(Location{}, fmt::format("the conv's GEMM of ({}, {}) by ({}, {}) has a size above 2^31 - 1, OpenBLAS's limit", group_out, rows,
+                                             rows, positions));
+  }
 
   std::vector<std::int64_t> shape;
   if (batched) shape.push_back(batch);
@@ -110,7 +138,8 @@ ForwardResult forward_conv(const ForwardCall& call) {
   int spatial = conv_spatial_dims(call.module->type);
   ForwardResult result;
   result.outputs.push_back(with_float_type(input.dtype, [&](auto type) {
-    return convolve<decltype(type)>(input, *call.parameter("weight"), call.parameter("bias"), geometry, mode, spatial);
+    return convolve<decltype(type)>(input, *call.parameter("weight"), call.parameter("bias"), geometry, mode, spatial,
+                                     call.max_elements);
   }));
   return result;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -25,6 +26,8 @@ struct ForwardCall {
   std::vector<std::int64_t> output_shape;   // the check's first output, resolved
   DType output_dtype = DType::Float32;
   int threads = 1;
+  // --max-elements: a kernel refuses (InputError) a buffer of more elements than this.
+  std::int64_t max_elements = std::numeric_limits<std::int64_t>::max();
   // `run --plot` on this call: keep the attention probabilities of the block so named ("" for
   // nn.MultiheadAttention, F.scaled_dot_product_attention, or a module's first block).
   std::optional<std::string> capture_attention;

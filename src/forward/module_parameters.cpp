@@ -80,9 +80,10 @@ void put(StateDict& into, const std::string& prefix, StateDict parameters) {
 // U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in the product of the weight's dims after the first,
 // and so is the bias (0 when fan_in is 0).
 StateDict kaiming_initial(const std::vector<std::int64_t>& weight, bool bias, DType dtype, Random& random) {
-  std::int64_t fan_in = 1;
-  for (std::size_t d = 1; d < weight.size(); ++d) fan_in *= weight[d];
-  double bound = fan_in > 0 ? 1.0 / std::sqrt(static_cast<double>(fan_in)) : 0.0;
+  // In double: a weight with a dim of 0 has no elements to bound its other dims' product.
+  double fan_in = 1;
+  for (std::size_t d = 1; d < weight.size(); ++d) fan_in *= static_cast<double>(weight[d]);
+  double bound = fan_in > 0 ? 1.0 / std::sqrt(fan_in) : 0.0;
   StateDict parameters;
   parameters.emplace("weight", uniform(weight, dtype, bound, random));
   if (bias) parameters.emplace("bias", uniform({weight.front()}, dtype, bound, random));

@@ -3,6 +3,8 @@
 // order: the constructor's ValueErrors (_ConvNd.__init__), the weight's allocation, then
 // F.conv1d/F.conv2d (ATen's batchify, _convolution's expand_param_if_needed and
 // check_shape_forward), with the messages PyTorch 1.13 raises on the CPU.
+#include <numeric>
+
 #include <fmt/format.h>
 
 #include "ops/conv_geometry.hpp"
@@ -11,6 +13,20 @@
 
 namespace mhacheck {
 namespace {
+
+// The largest groups below `groups` (at least 2) that divides both channel counts: the largest
+// divisor of their gcd below it, found among the divisor pairs up to its square root.
+std::int64_t fitting_groups(std::int64_t in_channels, std::int64_t out_channels, std::int64_t groups) {
+  const std::int64_t common = std::gcd(in_channels, out_channels);
+  if (common < groups) return common;
+  std::int64_t fitting = 1;
+  for (std::int64_t divisor = 1; divisor <= common / divisor; ++divisor) {
+    if (common % divisor != 0) continue;
+    if (divisor < groups) fitting = std::max(fitting, divisor);
+    if (common / divisor < groups) fitting = std::max(fitting, common / divisor);
+  }
+  return fitting;
+}
 
 // _ConvNd.__init__'s ValueErrors, in its order.
 bool constructor_valid(CallContext& ctx) {
@@ -27,12 +43,8 @@ bool constructor_valid(CallContext& ctx) {
     if (count % groups == 0) continue;
     Diagnostic& diagnostic = ctx.report_option(DiagId::ConvGroups, fmt::format("{}={} is not divisible by groups={}", channels, count, groups), "groups");
     ctx.pytorch_raises(diagnostic, "ValueError", fmt::format("{} must be divisible by groups", channels));
-    for (std::int64_t fitting = groups - 1; fitting >= 1; --fitting) {
-      if (module.integer("in_channels") % fitting == 0 && module.integer("out_channels") % fitting == 0) {
-        ctx.add_option_fix(diagnostic, fmt::format("construct with groups={}", fitting), {{"groups", fitting}});
-        break;
-      }
-    }
+    std::int64_t fitting = fitting_groups(module.integer("in_channels"), module.integer("out_channels"), groups);
+    ctx.add_option_fix(diagnostic, fmt::format("construct with groups={}", fitting), {{"groups", fitting}});
     return false;
   }
   const nlohmann::json& padding = module.options.at("padding");
@@ -87,6 +99,25 @@ bool argument_lengths_valid(CallContext& ctx, std::size_t kernel_dims) {
     if (!internal && kernel_dims == static_cast<std::size_t>(spatial)) {
       ctx.add_option_fix(diagnostic, fmt::format("construct with {}={}", option, sizes.front()), {{option, sizes.front()}});
     }
+    return false;
+  }
+  return true;
+}
+
+// The dilated kernel's reach, dilation*(kernel_size-1), is added to sizes and paddings (each at
+// most kMaxDim) in int64, here and in the forward: within 2^62 every such sum fits.
+bool kernel_reach_in_range(CallContext& ctx, int spatial, std::size_t kernel_dims) {
+  const ModuleDecl& module = *ctx.module;
+  constexpr std::int64_t kMaxReach = std::int64_t{1} << 62;
+  std::vector<std::int64_t> kernel = conv_sizes(module.options.at("kernel_size"), spatial);
+  std::vector<std::int64_t> dilation = conv_sizes(module.options.at("dilation"), static_cast<int>(kernel_dims));
+  for (std::size_t d = 0; d < kernel_dims; ++d) {
+    std::int64_t reach = 0;
+    if (!__builtin_mul_overflow(dilation[d], kernel[d] - 1, &reach) && reach <= kMaxReach && reach >= -kMaxReach) continue;
+    Diagnostic& diagnostic = ctx.report_option(
+        DiagId::ConvArgumentValue,
+        fmt::format("dilation={} times kernel_size-1={} is beyond 2^62, out of mhacheck's range", dilation[d], kernel[d] - 1), "dilation");
+    diagnostic.notes.push_back("PyTorch computes the dilated kernel's size, dilation*(kernel_size-1)+1, in int64, which such sizes overflow");
     return false;
   }
   return true;
@@ -201,7 +232,7 @@ void infer_conv(CallContext& ctx) {
   // With a bias, the CPU kernel compares the input's type with the bias's before any shape.
   if (bias && !dtype_valid(ctx, input, bias)) return;
   std::size_t kernel_dims = conv_sizes(module.options.at("kernel_size"), spatial).size();
-  if (!argument_lengths_valid(ctx, kernel_dims)) return;
+  if (!argument_lengths_valid(ctx, kernel_dims) || !kernel_reach_in_range(ctx, spatial, kernel_dims)) return;
   ConvGeometry geometry = conv_geometry(module);
   if (!argument_values_valid(ctx, input, geometry)) return;
   if (!padded_by_mode(ctx, input, geometry)) return;
@@ -291,7 +322,7 @@ void infer_conv(CallContext& ctx) {
     std::int64_t reach = geometry.pad_before[d] + geometry.pad_after[d] - geometry.span(d);  // L + reach >= 0
     if (length.is_constant()) {
       std::int64_t padded = length.offset + reach;
-      output.push_back(DimExpr::constant(padded / geometry.stride[d] + 1));
+      output.push_back(DimExpr::constant(geometry.output_size(d, length.offset)));
       // Only an image's patch embedding (Conv2d) warns: audio front ends (wav2vec2's Conv1d
       // stack ends in kernel 2, stride 2 layers) drop a last sample by design.
       if (spatial == 2 && geometry.stride[d] == geometry.span(d) && padded % geometry.stride[d] != 0) {
@@ -302,7 +333,7 @@ void infer_conv(CallContext& ctx) {
                         length.offset + geometry.pad_before[d] + geometry.pad_after[d]),
             &input, dim);
         diagnostic.notes.push_back(fmt::format("the output is {} long; an input of {} gives the same output and reads every element",
-                                               padded / geometry.stride[d] + 1, length.offset - padded % geometry.stride[d]));
+                                               output.back().offset, length.offset - padded % geometry.stride[d]));
       }
       continue;
     }

@@ -330,6 +330,7 @@ class Runner {
     forward.output_dtype = output.dtype;
     for (const DimExpr& dim : resolved(output.shape)) forward.output_shape.push_back(dim.offset);
     forward.threads = threads();
+    forward.max_elements = options_.max_elements;
     bool plotted = options_.plot && !plot_settled_ && (options_.plot_call.empty() || options_.plot_call == call.id);
     if (plotted) forward.capture_attention = options_.plot_block;
     if (!call.module.empty()) {
@@ -358,6 +359,11 @@ class Runner {
     } catch (const IndexOutOfRange& error) {
       report_index_out_of_range(call, call_report, error);
       throw RunStop();
+    } catch (const InputError& error) {
+      // A kernel's refusal (--max-elements, a size the check could not judge) is about the call;
+      // a missing library (MHA106) is not.
+      if (error.kind() == InputError::Kind::Environment) throw;
+      throw InputError(spec_.document.values.find(call.pointer), fmt::format("call \"{}\": {}", call.id, error.what()), error.help(), error.kind());
     }
     if (!result.fully_masked_rows.empty() && !masks_everything) {
       if (forward.module != nullptr) report_masked_rows(call, call_report, result.fully_masked_rows);

@@ -79,6 +79,31 @@ TEST_CASE("groups that do not divide the channels: the largest groups that does 
   CHECK(test::has_valid_fix(*groups, "construct with groups=3"));
 }
 
+TEST_CASE("the groups offered divides the channels' gcd, found at once for a huge groups", "[conv]") {
+  Report gcd_above = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 12, "out_channels": 18, "kernel_size": 3, "groups": 5})", "[2, 12, 10]"));
+  const Diagnostic* below = test::find(gcd_above, "MHA350");
+  REQUIRE(below != nullptr);
+  CHECK(test::has_valid_fix(*below, "construct with groups=3"));
+  // 2^40 groups: counting down from groups - 1 would take about 10^12 steps.
+  Report huge = test::check_text(conv(R"({"type": "Conv2d", "in_channels": 3, "out_channels": 8, "kernel_size": 3, "groups": 1099511627776})",
+                                      "[1, 3, 8, 8]"));
+  const Diagnostic* groups = test::find(huge, "MHA350");
+  REQUIRE(groups != nullptr);
+  CHECK(test::has_valid_fix(*groups, "construct with groups=1"));
+}
+
+TEST_CASE("a dilated kernel too large for int64 is refused, not overflowed", "[conv]") {
+  Report report = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 1, "out_channels": 1, "kernel_size": 1099511627776,
+    "dilation": 1099511627776})", "[1, 1, 4]"));
+  const Diagnostic* reach = test::find(report, "MHA353");
+  REQUIRE(reach != nullptr);
+  CHECK_THAT(reach->message, Catch::Contains("beyond 2^62"));
+  CHECK(report.calls.at(0).outputs.empty());
+  Report negative = test::check_text(conv(R"({"type": "Conv2d", "in_channels": 1, "out_channels": 1, "kernel_size": [1099511627776, 1],
+    "dilation": -1099511627776, "padding": "same"})", "[1, 1, 4, 4]"));
+  CHECK(test::find(negative, "MHA353") != nullptr);
+}
+
 TEST_CASE("kernel_size 0 is refused with the CPU slow path's message", "[conv]") {
   Report report = test::check_text(conv(R"({"type": "Conv1d", "in_channels": 3, "out_channels": 8, "kernel_size": 0})", "[1, 3, 4]"));
   CHECK(test::raised_message(report) == "RuntimeError: kernel size should be greater than zero, but got kernel_height: 1 kernel_width: 0");

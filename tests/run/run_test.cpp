@@ -441,3 +441,38 @@ TEST_CASE("run --plot: a call without attention, a missing call, a block of a ca
   CHECK_THAT(run_text(R"({"module": {"type": "Linear", "in_features": 8, "out_features": 8}, "input": [2, 8]})", plotting()).plot_problem,
              Catch::Contains("--plot: no call computes attention"));
 }
+
+TEST_CASE("run: a convolution's output and im2col buffer stay within --max-elements", "[run]") {
+  auto refusal = [](const std::string& spec, RunOptions options) {
+    try {
+      run_text(spec, options);
+    } catch (const InputError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  // 2^40 zeros of padding on each side of one element: an output of 2^41 + 1 elements.
+  std::string padded = refusal(R"({"module": {"type": "Conv1d", "in_channels": 1, "out_channels": 1, "kernel_size": 1,
+    "padding": 1099511627776}, "input": [1, 1, 1]})", random_inputs());
+  CHECK_THAT(padded, Catch::Contains("output would have more than 268435456 elements (--max-elements)"));
+  // A 2-element output whose im2col buffer holds 64 * 3 * 3 values per position.
+  RunOptions small = random_inputs();
+  small.max_elements = 1000;
+  std::string columns = refusal(R"({"module": {"type": "Conv2d", "in_channels": 64, "out_channels": 1, "kernel_size": 3, "bias": false},
+    "input": [1, 64, 4, 3]})", small);
+  CHECK_THAT(columns, Catch::Contains("im2col buffer would have more than 1000 elements"));
+}
+
+TEST_CASE("run: a reflect padding larger than a length the check knew only as a symbol is reported, not an abort", "[run]") {
+  // The Linear binds T to 3 after the conv was checked with T unknown.
+  const char* spec = R"({"modules": {"conv": {"type": "Conv1d", "in_channels": 2, "out_channels": 2, "kernel_size": 3, "padding": 3,
+      "padding_mode": "reflect"}, "linear": {"type": "Linear", "in_features": 3, "out_features": 3}},
+    "tensors": {"x": [1, 2, "T"]},
+    "calls": [{"id": "conv", "module": "conv", "input": "x"}, {"id": "linear", "module": "linear", "input": "x"}]})";
+  try {
+    run_text(spec, random_inputs());
+    FAIL("no error");
+  } catch (const InputError& error) {
+    CHECK_THAT(error.what(), Catch::Contains("call \"conv\": padding_mode='reflect' cannot pad a dim of size 3 by (3, 3)"));
+  }
+}
