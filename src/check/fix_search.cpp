@@ -96,11 +96,13 @@ struct Relayout {
 
 // The patch operations applying `change` to each source: a written shape is replaced; a call's
 // output is renamed (qh -> qh_before_transpose) and the inserted call gives the old name back,
-// so every consumer reads the new layout. Outputs are handled from the last producer back, so
-// that inserting a call does not move the ones still to be patched.
+// so every consumer reads the new layout. Written shapes come first and outputs from the last
+// producer back, so that inserting a call does not move what is still to be patched (an inline
+// tensor's /calls/c/... after the producer's /calls/p).
 nlohmann::json relayout_patch(const Spec& spec, std::vector<const LayoutSource*> sources, const Relayout& change) {
   std::stable_sort(sources.begin(), sources.end(), [](const LayoutSource* x, const LayoutSource* y) {
-    return !x->written() && (y->written() || x->producer > y->producer);
+    if (x->written() != y->written()) return x->written();
+    return !x->written() && x->producer > y->producer;
   });
   nlohmann::json patch = nlohmann::json::array();
   for (const LayoutSource* source : sources) {
