@@ -51,13 +51,6 @@ bool still_present(const Report& report, const Diagnostic& target) {
                      [&](const Diagnostic& d) { return same_problem(d, target); });
 }
 
-std::vector<NamedOutput> call_outputs(const Report& report, const std::string& call) {
-  for (const CallReport& call_report : report.calls) {
-    if (call_report.id == call) return call_report.outputs;
-  }
-  return {};
-}
-
 // Role diagnostics: a dim used in a role its name or its tensor's layout says it does not play.
 bool is_role_diagnostic(DiagId id) {
   return id == DiagId::SymbolNameRole || id == DiagId::SymbolRoleConflict || id == DiagId::RoleCondition ||
@@ -74,7 +67,8 @@ void record_result(Fix& fix, const Report& patched, const std::string& call, std
       fix.remaining_errors.push_back({diagnostic.info().code, diagnostic.call, diagnostic.message});
     }
   }
-  fix.outputs = fix.remaining_errors.empty() ? call_outputs(patched, call) : std::vector<NamedOutput>{};
+  const CallReport* patched_call = fix.remaining_errors.empty() ? call_report(patched, call) : nullptr;
+  fix.outputs = patched_call ? patched_call->outputs : std::vector<NamedOutput>{};
   if (fix.semantics == FixSemantics::Suspect) return;
   for (const Diagnostic& diagnostic : patched.diagnostics) {
     if (diagnostic.call == call && is_role_diagnostic(diagnostic.id)) {
