@@ -33,37 +33,31 @@ std::optional<std::size_t> call_index(const Spec& spec, const std::string& id) {
   return std::nullopt;
 }
 
-const CallReport* call_report(const Report& report, const std::string& id) {
-  for (const CallReport& call : report.calls) {
-    if (call.id == id) return &call;
-  }
-  return nullptr;
-}
-
-std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report, std::size_t consumer,
-                                          const std::string& argument, const ArgRef& ref) {
+std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report, const ResolvedArgument& resolved, const ArgRef& ref) {
   if (ref.kind == ArgRef::Kind::Inline) {
     if (ref.tensor->shape_pointer.empty()) return std::nullopt;
-    return LayoutSource{argument, ref.tensor->shape, ref.tensor->shape_pointer, 0, 0, {}};
+    return LayoutSource{resolved.name, ref.tensor->shape, ref.tensor->shape_pointer, 0, 0, {}};
   }
   if (ref.kind != ArgRef::Kind::Named) return std::nullopt;
   if (const TensorDecl* declared = spec.find_tensor(ref.name)) {
     if (declared->shape_pointer.empty()) return std::nullopt;  // read from a file
     return LayoutSource{ref.name, declared->shape, declared->shape_pointer, 0, 0, {}};
   }
-  // The latest earlier call giving that name; its outputs must be written to be renamed.
-  for (std::size_t i = consumer; i-- > 0;) {
-    const CallDecl& producer = spec.calls[i];
-    auto named = std::find(producer.outputs.begin(), producer.outputs.end(), ref.name);
-    if (named == producer.outputs.end()) continue;
-    std::size_t output = static_cast<std::size_t>(named - producer.outputs.begin());
-    const CallReport* produced = call_report(report, producer.id);
-    if (!produced || output >= produced->outputs.size() || producer.pointer != fmt::format("/calls/{}", i)) return std::nullopt;
-    if (!spec.document.value.contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) return std::nullopt;
-    const NamedOutput& made = produced->outputs[output];
-    return LayoutSource{ref.name, made.shape, "", i, output, made.dim_names};
+  // An earlier call's output, as the check resolved it; its outputs must be written to be renamed.
+  if (resolved.source.kind != ArgumentSource::Kind::Output) return std::nullopt;
+  std::optional<std::size_t> producer_index = call_index(spec, resolved.source.call);
+  const CallReport* produced = call_report(report, resolved.source.call);
+  if (!producer_index || !produced) return std::nullopt;
+  const CallDecl& producer = spec.calls[*producer_index];
+  auto named = std::find(producer.outputs.begin(), producer.outputs.end(), resolved.source.name);
+  std::size_t output = static_cast<std::size_t>(named - producer.outputs.begin());
+  if (named == producer.outputs.end() || output >= produced->outputs.size() ||
+      producer.pointer != fmt::format("/calls/{}", *producer_index) ||
+      !spec.document.value.contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  const NamedOutput& made = produced->outputs[output];
+  return LayoutSource{ref.name, made.shape, "", *producer_index, output, made.dim_names};
 }
 
 bool name_taken(const Spec& spec, const std::string& name) {
@@ -96,11 +90,13 @@ struct Relayout {
 
 // The patch operations applying `change` to each source: a written shape is replaced; a call's
 // output is renamed (qh -> qh_before_transpose) and the inserted call gives the old name back,
-// so every consumer reads the new layout. Outputs are handled from the last producer back, so
-// that inserting a call does not move the ones still to be patched.
+// so every consumer reads the new layout. Written shapes come first and outputs from the last
+// producer back, so that inserting a call does not move what is still to be patched (an inline
+// tensor's /calls/c/... after the producer's /calls/p).
 nlohmann::json relayout_patch(const Spec& spec, std::vector<const LayoutSource*> sources, const Relayout& change) {
   std::stable_sort(sources.begin(), sources.end(), [](const LayoutSource* x, const LayoutSource* y) {
-    return !x->written() && (y->written() || x->producer > y->producer);
+    if (x->written() != y->written()) return x->written();
+    return !x->written() && x->producer > y->producer;
   });
   nlohmann::json patch = nlohmann::json::array();
   for (const LayoutSource* source : sources) {
@@ -248,6 +244,13 @@ std::vector<Fix> mask_candidates(const Spec& spec, const CallDecl& call, const s
 
 }  // namespace
 
+const CallReport* call_report(const Report& report, const std::string& id) {
+  for (const CallReport& call : report.calls) {
+    if (call.id == id) return &call;
+  }
+  return nullptr;
+}
+
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
   std::vector<Fix> candidates;
   std::optional<std::size_t> index = call_index(spec, call_id);
@@ -271,7 +274,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     if (resolved.name == "query") query_rank = static_cast<int>(resolved.shape.size());
     auto ref = call.tensors.find(resolved.name);
     if (ref == call.tensors.end()) continue;
-    std::optional<LayoutSource> source = layout_source(spec, report, *index, resolved.name, ref->second);
+    std::optional<LayoutSource> source = layout_source(spec, report, resolved, ref->second);
     if (!source || source->shape.size() < 2) continue;
     bool seen = std::any_of(sources.begin(), sources.end(), [&](const LayoutSource& s) {
       return s.name == source->name && s.shape_pointer == source->shape_pointer;

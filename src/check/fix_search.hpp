@@ -22,4 +22,7 @@ namespace mhacheck {
 // `report` is the check of `spec`: the producers' output shapes.
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);
 
+// The report of call `id`; null when `report` has none.
+const CallReport* call_report(const Report& report, const std::string& id);
+
 }  // namespace mhacheck

@@ -51,13 +51,6 @@ bool still_present(const Report& report, const Diagnostic& target) {
                      [&](const Diagnostic& d) { return same_problem(d, target); });
 }
 
-std::vector<NamedOutput> call_outputs(const Report& report, const std::string& call) {
-  for (const CallReport& call_report : report.calls) {
-    if (call_report.id == call) return call_report.outputs;
-  }
-  return {};
-}
-
 // Role diagnostics: a dim used in a role its name or its tensor's layout says it does not play.
 bool is_role_diagnostic(DiagId id) {
   return id == DiagId::SymbolNameRole || id == DiagId::SymbolRoleConflict || id == DiagId::RoleCondition ||
@@ -74,7 +67,8 @@ void record_result(Fix& fix, const Report& patched, const std::string& call, std
       fix.remaining_errors.push_back({diagnostic.info().code, diagnostic.call, diagnostic.message});
     }
   }
-  fix.outputs = fix.remaining_errors.empty() ? call_outputs(patched, call) : std::vector<NamedOutput>{};
+  const CallReport* patched_call = fix.remaining_errors.empty() ? call_report(patched, call) : nullptr;
+  fix.outputs = patched_call ? patched_call->outputs : std::vector<NamedOutput>{};
   if (fix.semantics == FixSemantics::Suspect) return;
   for (const Diagnostic& diagnostic : patched.diagnostics) {
     if (diagnostic.call == call && is_role_diagnostic(diagnostic.id)) {
@@ -183,22 +177,31 @@ bool wants_search(const Diagnostic& diagnostic) {
   return kind && !diagnostic.call.empty() && !has_good_fix(diagnostic);
 }
 
-// Appends `fix`'s operations to `patch`. Two fixes that each rewrite a module written as a
-// constructor string are merged into one string carrying both fixes' changes: the later fix's
-// arguments that differ from the spec's own string (kdim=64 and vdim=64, not the later fix's
-// unchanged kdim=128 over the earlier's kdim=64).
+// Whether `path` is where a module is written as a constructor string.
+bool is_constructor_string(const Spec& spec, const std::string& path) {
+  return std::any_of(spec.modules.begin(), spec.modules.end(),
+                     [&](const ModuleDecl& module) { return module.written_as_call && module.pointer == path; });
+}
+
+// Appends `fix`'s operations to `patch`, but not one that is already there (two errors may
+// pick the same searched fix). Two fixes that each rewrite a module written as a constructor
+// string are merged into one string carrying both fixes' changes: the later fix's arguments
+// that differ from the spec's own string (kdim=64 and vdim=64, not the later fix's unchanged
+// kdim=128 over the earlier's kdim=64). Other replaced strings (a renamed output) are not
+// merged: the combination is then re-checked as written.
 void append_patch(const Spec& spec, nlohmann::json& patch, const nlohmann::json& fix) {
   for (const auto& op : fix) {
+    if (std::find(patch.begin(), patch.end(), op) != patch.end()) continue;
     auto same_path = std::find_if(patch.begin(), patch.end(), [&](const nlohmann::json& earlier) {
       return earlier["path"] == op["path"] && earlier["op"] == "replace" && op["op"] == "replace" &&
              earlier["value"].is_string() && op["value"].is_string();
     });
-    if (same_path == patch.end()) {
+    if (same_path == patch.end() || !is_constructor_string(spec, op["path"].get<std::string>())) {
       patch.push_back(op);
       continue;
     }
     const nlohmann::json& written = spec.document.value.at(nlohmann::json::json_pointer(op["path"].get<std::string>()));
-    nlohmann::json original = written.is_string() ? parse_module_call(written.get<std::string>(), Location{}) : nlohmann::json::object();
+    nlohmann::json original = parse_module_call(written.get<std::string>(), Location{});
     nlohmann::json merged = parse_module_call((*same_path)["value"].get<std::string>(), Location{});
     nlohmann::json later = parse_module_call(op["value"].get<std::string>(), Location{});
     for (const auto& [option, value] : later.items()) {
@@ -227,10 +230,14 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
     std::string description;
     bool suspect = false;
     std::string suspect_note;
+    std::vector<const Fix*> chosen;
     for (std::size_t i = 0; i < errors.size(); ++i) {
       const Fix& fix = errors[i]->fixes[choice[i]];
+      // A searched fix is offered to every error of its call it repairs: once is enough.
+      if (std::any_of(chosen.begin(), chosen.end(), [&](const Fix* earlier) { return earlier->patch == fix.patch; })) continue;
       append_patch(spec, patch, fix.patch);
-      description += (i ? "; and " : "") + fix.description;
+      description += (chosen.empty() ? "" : "; and ") + fix.description;
+      chosen.push_back(&fix);
       if (fix.semantics == FixSemantics::Suspect && !suspect) {
         suspect = true;
         suspect_note = fix.semantics_note;

@@ -197,6 +197,65 @@ TEST_CASE("combined fixes that each rewrite the constructor string keep both cha
   CHECK(combined.patch[0]["value"] == "nn.MultiheadAttention(256, 8, kdim=64, vdim=64)");
 }
 
+TEST_CASE("searched fix: an inline tensor of a later call is patched before a call is inserted", "[fixes]") {
+  // qh is made by call 1; key and value are written inline in call 2: inserting the transpose at
+  // /calls/2 must not come before replacing /calls/2/key/shape.
+  std::string spec = R"json({"version": 1, "dims": {"B": 2, "T": 10, "H": 8, "D": 64},
+    "modules": {"qkv": "nn.Linear(512, 512)"}, "tensors": {"x": ["B", "T", 512]},
+    "calls": [{"id": "q", "module": "qkv", "input": "x", "outputs": ["q"]},
+              {"id": "v", "op": "view", "input": "q", "shape": ["B", "T", "H", "D"], "outputs": ["qh"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "qh", "key": {"shape": ["B", "T", "H", "D"]},
+               "value": {"shape": ["B", "T", "H", "D"]}}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE_FALSE(layout->fixes.empty());
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.description == "transpose qh, key and value together: .transpose(1, 2) each, where each is made");
+  CHECK(fix.valid());
+  REQUIRE(fix.patch.size() == 4);
+  CHECK(fix.patch[0]["path"] == "/calls/2/key/shape");
+  CHECK(fix.patch[1]["path"] == "/calls/2/value/shape");
+  CHECK(fix.patch[3]["path"] == "/calls/2");
+  Report patched = apply_fix(spec, fix);
+  CHECK(patched.ok());
+  CHECK(patched.count(Severity::Warning) == 0);
+}
+
+TEST_CASE("combined fixes: a searched fix picked by two errors is applied once, and no output name is read as a module",
+          "[fixes]") {
+  // qo is made batch-major for a batch_first=False module: one transpose where it is made repairs
+  // both MHA050 and MHA040 (and is offered to each); MHA031 needs kdim and vdim.
+  std::string spec = R"json({"version": 1, "dims": {"N": 2, "L": 10, "S": 12},
+    "modules": {"proj": "nn.Linear(512, 512)", "attn": "nn.MultiheadAttention(512, 8)"},
+    "tensors": {"x": ["N", "L", 512], "k": ["S", "N", 256], "m": ["L", "S"]},
+    "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["qo"]},
+              {"id": "a", "module": "attn", "query": "qo", "key": "k", "value": "k", "attn_mask": "m"}]})json";
+  Report report = test::check_text(spec);
+  CHECK_FALSE(report.input_error);
+  const Diagnostic* key = test::find(report, "MHA031");
+  REQUIRE(key != nullptr);
+  REQUIRE_FALSE(key->fixes.empty());
+  const Fix& combined = key->fixes.front();
+  CHECK(combined.description == "all together: construct with kdim=256, vdim=256; and transpose qo where it is made, after call \"p\", "
+                                "to (10, 2, 512): qo = qo.transpose(0, 1)");
+  CHECK(combined.valid());
+  REQUIRE(combined.patch.size() == 3);  // the constructor string, the renamed output, one inserted transpose
+  CHECK(combined.patch[1]["path"] == "/calls/0/outputs/0");
+  CHECK(combined.patch[2]["path"] == "/calls/1");
+  CHECK(apply_fix(spec, combined).ok());
+  // With an error no fix repairs elsewhere, the combination is tried and fails: the spec is still usable input.
+  Report unrepaired = test::check_text(R"json({"version": 1, "dims": {"N": 2, "L": 10, "S": 12},
+    "modules": {"proj": "nn.Linear(512, 512)", "attn": "nn.MultiheadAttention(512, 8)"},
+    "tensors": {"x": ["N", "L", 512], "k": ["S", "N", 512], "m": ["L", "S"]},
+    "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["qo"]},
+              {"id": "a", "module": "attn", "query": "qo", "key": "k", "value": "k", "attn_mask": "m"},
+              {"id": "bad", "op": "view", "input": "x", "shape": [3, 7]}]})json");
+  CHECK_FALSE(unrepaired.input_error);
+  CHECK(unrepaired.count(Severity::Error) == 3);
+  CHECK(test::find(unrepaired, "MHA302") != nullptr);
+}
+
 namespace {
 // The first fix of `code`'s diagnostic in `spec`, which must be valid and make the whole spec valid;
 // `op` is the call its patch inserts after the mask's producer.
