@@ -253,6 +253,12 @@ const OperatorSchema kDiv{"div",
                           ""};
 const OperatorSchema kMatmul{
     "matmul", false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+// torch.bmm(input, mat2)
+const OperatorSchema kBmm{
+    "bmm", false, {{"input", ArgKind::Tensor, true, nullptr}, {"mat2", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+// torch.einsum(equation, *operands), also einsum(equation, [a, b]): the operands as a list.
+const OperatorSchema kEinsum{
+    "einsum", false, {{"equation", ArgKind::String, true, nullptr}, {"operands", ArgKind::TensorList, true, nullptr}}, {"output"}, ""};
 // torch.cat(tensors, dim=0)
 const OperatorSchema kCat{"cat", false, {{"tensors", ArgKind::TensorList, true, nullptr}, {"dim", ArgKind::Int, false, 0}}, {"output"}, ""};
 // torch.softmax(input, dim)
@@ -412,6 +418,8 @@ std::vector<OperatorDef> build_table() {
       function(kSplitWithSizes, "torch.split_with_sizes", infer_split_with_sizes, forward_split, false),
       function(kChunk, "torch.chunk", infer_chunk, forward_split, false),
       function(kMatmul, "torch.matmul", infer_matmul, forward_matmul, true),
+      function(kBmm, "torch.bmm", infer_bmm, forward_bmm, true),
+      function(kEinsum, "torch.einsum", infer_einsum, forward_einsum, true),
       function(kSoftmax, "F.softmax", infer_softmax, forward_softmax, true),
       function(kContiguous, "Tensor.contiguous", infer_same_shape, forward_reshape, false),  // a method only
       function(kClone, "torch.clone", infer_same_shape, forward_reshape, false),

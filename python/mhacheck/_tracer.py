@@ -227,14 +227,22 @@ def _repeat_interleave(args, kwargs):
 
 
 def _bmm(args, kwargs):
-    """torch.bmm(a, b) of two 3-D tensors with one batch size is their matmul (which would also
-    broadcast a batch of 1, where bmm refuses: other batches stay an op mhacheck does not model)."""
+    """torch.bmm(input, mat2): its own operator, since it neither broadcasts nor takes other ranks."""
     other = args[1] if len(args) > 1 else kwargs.get("mat2")
     if len(args) < 1 or not isinstance(other, torch.Tensor) or set(kwargs) - {"mat2"}:
         return None
-    if args[0].dim() != 3 or other.dim() != 3 or args[0].shape[0] != other.shape[0]:
+    return "bmm", {"input": args[0], "mat2": other}
+
+
+def _einsum(args, kwargs):
+    """torch.einsum(equation, *operands) or einsum(equation, [a, b]); the sublist form
+    einsum(a, [0, 1], b, [1, 2]) stays an op mhacheck does not model."""
+    if kwargs or not args or not isinstance(args[0], str):
         return None
-    return "matmul", {"input": args[0], "other": other}
+    operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]
+    if not all(isinstance(t, torch.Tensor) for t in operands):
+        return None
+    return "einsum", {"equation": args[0], "operands": list(operands)}
 
 
 def _softmax(args, kwargs):
@@ -417,6 +425,7 @@ _FUNCTIONS = {
     "matmul": _binary("matmul"),
     "__matmul__": _binary("matmul"),
     "bmm": _bmm,
+    "einsum": _einsum,
     "softmax": _softmax,
     "cat": _cat,
     "concat": _cat,

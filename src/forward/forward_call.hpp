@@ -91,6 +91,8 @@ ForwardResult forward_select(const ForwardCall& call);
 ForwardResult forward_narrow(const ForwardCall& call);
 ForwardResult forward_split(const ForwardCall& call);  // split, split_with_sizes and chunk: one output per piece
 ForwardResult forward_matmul(const ForwardCall& call);  // forward/glue_forward.cpp
+ForwardResult forward_bmm(const ForwardCall& call);
+ForwardResult forward_einsum(const ForwardCall& call);
 ForwardResult forward_softmax(const ForwardCall& call);
 // forward/glue_forward.cpp too: add, sub, mul and div by the call's op; sum and mean;
 // masked_fill; expand, repeat and repeat_interleave.

@@ -12,6 +12,7 @@
 
 #include "forward/broadcast_index.hpp"
 #include "forward/forward_call.hpp"
+#include "ops/einsum_equation.hpp"
 
 namespace mhacheck {
 namespace {
@@ -98,10 +99,11 @@ ForwardResult forward_arithmetic(const ForwardCall& call) {
   return one(stored(call.output_dtype, call.output_shape, result));
 }
 
-// A 1-D operand is a (1, k) row on the left and a (k, 1) column on the right, as in torch.matmul.
-ForwardResult forward_matmul(const ForwardCall& call) {
-  const Array& input = *call.tensor("input");
-  const Array& other = *call.tensor("other");
+namespace {
+
+// input @ other with broadcast batch dims, one dgemm per batch entry. A 1-D operand is a (1, k)
+// row on the left and a (k, 1) column on the right, as in torch.matmul.
+Array matrix_product(const Array& input, const Array& other, const ForwardCall& call) {
   std::vector<std::int64_t> a_shape = input.shape, b_shape = other.shape;
   if (a_shape.size() == 1) a_shape.insert(a_shape.begin(), 1);
   if (b_shape.size() == 1) b_shape.push_back(1);
@@ -116,8 +118,15 @@ ForwardResult forward_matmul(const ForwardCall& call) {
                static_cast<int>(k), &b[static_cast<std::size_t>(b_at[i])], static_cast<int>(p), &product[i * static_cast<std::size_t>(n * p)],
                static_cast<int>(p));
   }
-  return one(stored(call.output_dtype, call.output_shape, product));
+  return stored(call.output_dtype, call.output_shape, product);
 }
+
+}  // namespace
+
+ForwardResult forward_matmul(const ForwardCall& call) { return one(matrix_product(*call.tensor("input"), *call.tensor("other"), call)); }
+
+// torch.bmm: the checked call has two 3-D operands of one batch size, matmul's case without broadcasting.
+ForwardResult forward_bmm(const ForwardCall& call) { return one(matrix_product(*call.tensor("input"), *call.tensor("mat2"), call)); }
 
 // Max-subtracted, as PyTorch's kernels, so large scores do not overflow.
 ForwardResult forward_softmax(const ForwardCall& call) {
@@ -323,6 +332,153 @@ ForwardResult forward_repeat_interleave(const ForwardCall& call) {
                         for (std::size_t d = 0; d < index.size(); ++d) at = at * source[d] + (d == dim ? index[d] / repeats : index[d]);
                         return at;
                       })));
+}
+
+namespace {
+
+// One einsum operand over the aligned slots (ops/einsum_equation.hpp): the element at an index of
+// the slots. A dim of size 1 stays at 0 (it broadcasts); a diagonal's dims both follow one slot.
+struct EinsumOperand {
+  std::vector<double> values;
+  std::vector<std::pair<int, std::int64_t>> strides;  // (slot, stride) of each dim not of size 1
+
+  EinsumOperand(const Array& array, const std::vector<int>& slots) : values(array.to_double()) {
+    std::int64_t stride = 1;
+    for (std::size_t d = array.shape.size(); d-- > 0;) {
+      if (array.shape[d] != 1) strides.emplace_back(slots[d], stride);
+      stride *= array.shape[d];
+    }
+  }
+  double at(const std::vector<std::int64_t>& index) const {
+    std::int64_t offset = 0;
+    for (const auto& [slot, stride] : strides) offset += index[static_cast<std::size_t>(slot)] * stride;
+    return values[static_cast<std::size_t>(offset)];
+  }
+  bool spans(int slot) const {
+    return std::any_of(strides.begin(), strides.end(), [slot](const auto& entry) { return entry.first == slot; });
+  }
+};
+
+// Calls visit() for every index of the slots `axes` in C order, writing them into `index`.
+template <typename Visit>
+void for_each_index(const std::vector<int>& axes, const std::vector<std::int64_t>& sizes, std::vector<std::int64_t>& index, Visit&& visit) {
+  for (int axis : axes) {
+    if (sizes[static_cast<std::size_t>(axis)] == 0) return;
+    index[static_cast<std::size_t>(axis)] = 0;
+  }
+  while (true) {
+    visit();
+    std::size_t i = axes.size();
+    for (; i-- > 0;) {
+      std::size_t axis = static_cast<std::size_t>(axes[i]);
+      if (++index[axis] < sizes[axis]) break;
+      index[axis] = 0;
+    }
+    if (i == static_cast<std::size_t>(-1)) return;
+  }
+}
+
+std::int64_t product_of(const std::vector<int>& axes, const std::vector<std::int64_t>& sizes) {
+  std::int64_t product = 1;
+  for (int axis : axes) product *= sizes[static_cast<std::size_t>(axis)];
+  return product;
+}
+
+// Two operands as PyTorch's sumproduct_pair: slots both span are batch dims (in the output) or
+// contracted by one dgemm per batch entry; slots only one spans are its rows or columns (in the
+// output) or summed into it first.
+std::vector<double> einsum_pair(const EinsumOperand& a, const EinsumOperand& b, const std::vector<std::int64_t>& sizes, int output_dims) {
+  std::vector<int> batch, rows, columns, contracted, a_only, b_only;
+  for (int slot = 0; slot < static_cast<int>(sizes.size()); ++slot) {
+    bool in_a = a.spans(slot), in_b = b.spans(slot), out = slot < output_dims;
+    if (in_a && in_b) (out ? batch : contracted).push_back(slot);
+    else if (in_a) (out ? rows : a_only).push_back(slot);
+    else if (in_b) (out ? columns : b_only).push_back(slot);
+  }
+  std::int64_t n = product_of(rows, sizes), p = product_of(columns, sizes), k = product_of(contracted, sizes);
+  std::vector<std::int64_t> index(sizes.size(), 0);
+  auto gather = [&](const EinsumOperand& operand, const std::vector<int>& first, const std::vector<int>& second, const std::vector<int>& summed) {
+    std::vector<double> matrices;
+    for_each_index(batch, sizes, index, [&] {
+      for_each_index(first, sizes, index, [&] {
+        for_each_index(second, sizes, index, [&] {
+          double total = 0;
+          for_each_index(summed, sizes, index, [&] { total += operand.at(index); });
+          matrices.push_back(total);
+        });
+      });
+    });
+    return matrices;
+  };
+  std::vector<double> left = gather(a, rows, contracted, a_only), right = gather(b, contracted, columns, b_only);
+  std::vector<double> product(static_cast<std::size_t>(product_of(batch, sizes) * n * p), 0.0);
+  for (std::size_t i = 0; n > 0 && p > 0 && k > 0 && i * static_cast<std::size_t>(n * p) < product.size(); ++i) {
+    blas::gemm(false, static_cast<int>(n), static_cast<int>(p), static_cast<int>(k), 1.0, &left[i * static_cast<std::size_t>(n * k)],
+               static_cast<int>(k), &right[i * static_cast<std::size_t>(k * p)], static_cast<int>(p), &product[i * static_cast<std::size_t>(n * p)],
+               static_cast<int>(p));
+  }
+  // Back to the output's order: its slots in C order.
+  std::vector<std::int64_t> stride(sizes.size(), 0);
+  for (std::int64_t s = 1, slot = output_dims; slot-- > 0;) {
+    stride[static_cast<std::size_t>(slot)] = s;
+    s *= sizes[static_cast<std::size_t>(slot)];
+  }
+  std::vector<int> output_slots(static_cast<std::size_t>(output_dims));
+  for (int slot = 0; slot < output_dims; ++slot) output_slots[static_cast<std::size_t>(slot)] = slot;
+  std::vector<double> output(static_cast<std::size_t>(product_of(output_slots, sizes)), 0.0);  // slots of size 1 stay at index 0
+  std::size_t next = 0;
+  std::fill(index.begin(), index.end(), 0);
+  for_each_index(batch, sizes, index, [&] {
+    for_each_index(rows, sizes, index, [&] {
+      for_each_index(columns, sizes, index, [&] {
+        std::int64_t at = 0;
+        for (int slot = 0; slot < output_dims; ++slot) at += index[static_cast<std::size_t>(slot)] * stride[static_cast<std::size_t>(slot)];
+        output[static_cast<std::size_t>(at)] = product[next++];
+      });
+    });
+  });
+  return output;
+}
+
+}  // namespace
+
+// torch.einsum along the checked equation: two operands through einsum_pair's dgemms, one or
+// three and more by a plain loop over every index of the aligned slots.
+ForwardResult forward_einsum(const ForwardCall& call) {
+  std::vector<const Array*> arrays;
+  for (std::size_t i = 0; i < call.call->list_size("operands"); ++i) arrays.push_back(call.tensor(list_element("operands", i)));
+  std::string equation = call.argument("equation").get<std::string>();
+  std::vector<int> ranks;
+  for (const Array* array : arrays) ranks.push_back(static_cast<int>(array->shape.size()));
+  EinsumEquation read;
+  if (read_einsum_terms(equation, arrays.size(), read) || read_einsum_output(equation, read)) {
+    throw std::logic_error("einsum: the forward pass got an equation the check refused");
+  }
+  EinsumSlots slots = einsum_slots(read, ranks);
+  std::vector<std::int64_t> sizes(static_cast<std::size_t>(slots.count), 1);
+  std::vector<EinsumOperand> operands;
+  for (std::size_t i = 0; i < arrays.size(); ++i) {
+    operands.emplace_back(*arrays[i], slots.of_operand[i]);
+    for (std::size_t d = 0; d < arrays[i]->shape.size(); ++d) {
+      if (arrays[i]->shape[d] != 1) sizes[static_cast<std::size_t>(slots.of_operand[i][d])] = arrays[i]->shape[d];
+    }
+  }
+  if (operands.size() == 2) return one(stored(call.output_dtype, call.output_shape, einsum_pair(operands[0], operands[1], sizes, slots.output_dims)));
+  std::vector<int> output_slots, summed_slots;
+  for (int slot = 0; slot < slots.count; ++slot) (slot < slots.output_dims ? output_slots : summed_slots).push_back(slot);
+  std::vector<double> output;
+  std::vector<std::int64_t> index(sizes.size(), 0);
+  output.reserve(static_cast<std::size_t>(product_of(output_slots, sizes)));
+  for_each_index(output_slots, sizes, index, [&] {
+    double total = 0;
+    for_each_index(summed_slots, sizes, index, [&] {
+      double term = 1;
+      for (const EinsumOperand& operand : operands) term *= operand.at(index);
+      total += term;
+    });
+    output.push_back(total);
+  });
+  return one(stored(call.output_dtype, call.output_shape, output));
 }
 
 }  // namespace mhacheck

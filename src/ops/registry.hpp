@@ -43,6 +43,8 @@ void infer_split(CallContext& ctx);  // src/ops/split.cpp: several outputs, name
 void infer_split_with_sizes(CallContext& ctx);
 void infer_chunk(CallContext& ctx);
 void infer_matmul(CallContext& ctx);  // ops/matmul.cpp
+void infer_bmm(CallContext& ctx);
+void infer_einsum(CallContext& ctx);  // ops/einsum.cpp (the equation: ops/einsum_equation.hpp)
 void infer_softmax(CallContext& ctx);
 // Same-shape operators (ops/pointwise.cpp): contiguous and clone, dropout, the activations
 // (sigmoid shares tanh's rule).

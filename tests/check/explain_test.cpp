@@ -25,7 +25,7 @@ struct FixtureError {
 std::vector<FixtureError> fixture_errors() {
   std::vector<FixtureError> errors;
   for (const char* file : {"mha_cases.json", "sdpa_cases.json", "glue_cases.json", "transformer_cases.json", "pointwise_cases.json",
-                           "split_cases.json", "conv_cases.json"}) {
+                           "split_cases.json", "conv_cases.json", "einsum_cases.json"}) {
     nlohmann::json fixtures = nlohmann::json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/" + file));
     for (const nlohmann::json& c : fixtures["cases"]) {
       if (c["expect"]["ok"].get<bool>()) continue;
@@ -78,6 +78,9 @@ std::string operator_frame(const std::string& code) {
       {"MHA305", "  File \"model.py\", line 30, in forward\n    x = x + self.pos_embedding\n"},
       {"MHA307", "  File \"model.py\", line 30, in forward\n    scores = torch.matmul(q, k.transpose(-2, -1))\n"},
       {"MHA308", "  File \"model.py\", line 30, in forward\n    scores = torch.matmul(q, k.transpose(-2, -1))\n"},
+      {"MHA366", "  File \"model.py\", line 30, in forward\n    scores = torch.einsum(\"bhid,bhjd->bhij\", q, k)\n"},
+      {"MHA368", "  File \"model.py\", line 30, in forward\n    scores = torch.bmm(q, k.transpose(1, 2))\n"},
+      {"MHA369", "  File \"model.py\", line 30, in forward\n    scores = torch.bmm(q, k.transpose(1, 2))\n"},
       {"MHA320", "  File \"model.py\", line 30, in forward\n    scores = scores.masked_fill(mask == 0, float(\"-inf\"))\n"},
   };
   auto frame = frames.find(code);

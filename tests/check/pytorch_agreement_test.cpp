@@ -104,3 +104,7 @@ TEST_CASE("mhacheck agrees with PyTorch on every generated split, split_with_siz
 TEST_CASE("mhacheck agrees with PyTorch on every generated nn.Conv1d and nn.Conv2d case", "[pytorch]") {
   CHECK(check_all("conv_cases.json") >= 1400);
 }
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated einsum and bmm case", "[pytorch]") {
+  CHECK(check_all("einsum_cases.json") >= 600);
+}

@@ -347,7 +347,7 @@ class PackageTest(unittest.TestCase):
                          [("getitem", "[:, 0]"), ("getitem", "[:, 1:]"), ("getitem", "[:, -2:]"), ("select", 1), ("narrow", 0)])
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
 
-    def test_bmm_of_one_batch_size_is_a_matmul(self):
+    def test_bmm_is_recorded_and_refuses_a_batch_of_one(self):
         class Model(nn.Module):
             def forward(self, q, k, one):
                 scores = torch.bmm(q, k.transpose(1, 2)).softmax(-1)
@@ -355,11 +355,12 @@ class PackageTest(unittest.TestCase):
 
         spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8), mhacheck.shape("B", 6, 8), mhacheck.shape(1, 4, 6)),
                               dims={"B": 1}, values=True)
-        self.assertEqual([c["op"] for c in spec.calls], ["transpose", "matmul", "softmax", "matmul"])
+        self.assertEqual([c["op"] for c in spec.calls], ["transpose", "bmm", "softmax", "bmm"])
         replay(self, spec)
         spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8), mhacheck.shape("B", 6, 8), mhacheck.shape(1, 4, 6)))
         self.assertIsInstance(spec.error, RuntimeError)  # bmm at B=43 against a batch of 1
-        self.assertEqual([c["op"] for c in spec.calls], ["transpose", "matmul", "softmax"])
+        self.assertEqual([c["op"] for c in spec.calls], ["transpose", "bmm", "softmax", "bmm"])
+        self.assertEqual([d["code"] for d in by_severity(check(spec), "error")], ["MHA368"])
 
     def test_a_tensor_written_in_place_is_a_new_value(self):
         class Model(nn.Module):

@@ -50,7 +50,8 @@ def save_npz(path, arrays):
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
             with zf.open(info, "w", force_zip64=True) as fh:
-                np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
+                arr = np.asarray(arr)  # not np.ascontiguousarray, which makes a 0-D array 1-D
+                np.lib.format.write_array(fh, arr if arr.flags.c_contiguous else arr.copy(order="C"), allow_pickle=False)
 
 
 def seed_everything(seed):

@@ -8,8 +8,8 @@ Writes, under tests/pytorch/forward_glue/, for every case NAME:
   NAME.json  the mhacheck spec of the call(s), with the tensors given by file and key
 and index.json listing the cases.  Every value is computed by the installed PyTorch (1.13 from
 Debian's python3-torch); these operators compute the same values in 2.x.
-No case has a 0-D array: fixture_common.save_npz writes np.ascontiguousarray(arr), which makes
-it 1-D.
+No case has a 0-D array (fixture_common.save_npz keeps them 0-D since gen_einsum_cases.py needed
+them; these fixtures were written before).
 
 Usage:  /usr/bin/python3 tests/pytorch/gen_glue_forward_cases.py [--out DIR]
 

@@ -96,3 +96,7 @@ TEST_CASE("the forward pass matches PyTorch on every output of every golden spli
 TEST_CASE("the forward pass matches PyTorch on every golden nn.Conv1d and nn.Conv2d case", "[forward]") {
   CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_conv/") == 0);
 }
+
+TEST_CASE("the forward pass matches PyTorch on every golden einsum and bmm case", "[forward]") {
+  CHECK(check_folder(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/forward_einsum/") == 0);
+}

@@ -1,0 +1,206 @@
+// torch.einsum(equation, *operands): PyTorch 2.x's einsum (aten/src/ATen/native/Linear.cpp) in
+// its order: the equation's terms and operand count, each operand's rank, the output, then each
+// operand's sizes label by label (a size of 1 broadcasts; a label repeated in one operand is a
+// diagonal), and the dtypes of the pairwise contractions it runs left to right. The equation's
+// reading is ops/einsum_equation.hpp, which the forward pass shares.
+#include <algorithm>
+#include <deque>
+
+#include <fmt/format.h>
+
+#include "ops/dim_arguments.hpp"
+#include "ops/einsum_equation.hpp"
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+bool is_one(const DimExpr& size) { return size == DimExpr::constant(1); }
+
+// sum() of an integer or bool tensor gives int64.
+DType summed(DType dtype) { return is_floating(dtype) ? dtype : DType::Int64; }
+
+std::string term_text(const std::vector<int>& term) {
+  std::string text;
+  for (int label : term) text += label == kEinsumEllipsis ? std::string("...") : std::string(1, einsum_letter(label));
+  return text;
+}
+
+// One operand, or the product of the first ones, as the contraction loop sees it: which aligned
+// slots have a size other than 1, and its dtype.
+struct Partial {
+  std::vector<bool> sized;
+  DType dtype;
+};
+
+// Replays PyTorch's pairwise contraction (left to right) for its dtypes: a pair with a summed
+// slot both have is a bmm, which takes one dtype (not bool); a pair without is a mul, which
+// promotes; a slot only one side still has is summed first, as sum() (integers become int64).
+// Returns the output dtype, or reports MHA366 and returns nullopt.
+std::optional<DType> contraction_dtype(CallContext& ctx, const std::vector<const ArgValue*>& operands, std::deque<Partial> partials,
+                                       const EinsumSlots& slots) {
+  std::vector<int> counts(static_cast<std::size_t>(slots.count), 0);
+  for (const Partial& partial : partials) {
+    for (int s = 0; s < slots.count; ++s) counts[static_cast<std::size_t>(s)] += partial.sized[static_cast<std::size_t>(s)] ? 1 : 0;
+  }
+  for (std::size_t joined = 1; partials.size() > 1; ++joined) {
+    Partial a = partials[0], b = partials[1];
+    partials.erase(partials.begin(), partials.begin() + 2);
+    bool product = false, sum_a = false, sum_b = false;
+    std::vector<bool> summed_now(static_cast<std::size_t>(slots.count), false);
+    for (int s = slots.output_dims; s < slots.count; ++s) {
+      std::size_t i = static_cast<std::size_t>(s);
+      if (a.sized[i] && b.sized[i]) {
+        if (--counts[i] == 1) {
+          summed_now[i] = product = true;
+          counts[i] = 0;
+        }
+      } else if (counts[i] == 1 && (a.sized[i] || b.sized[i])) {
+        (a.sized[i] ? sum_a : sum_b) = true;
+        (a.sized[i] ? a : b).sized[i] = false;
+        counts[i] = 0;
+      }
+    }
+    if (sum_a) a.dtype = summed(a.dtype);
+    if (sum_b) b.dtype = summed(b.dtype);
+    Partial result{a.sized, product ? a.dtype : promote_types(a.dtype, b.dtype)};
+    for (std::size_t i = 0; i < result.sized.size(); ++i) result.sized[i] = (a.sized[i] || b.sized[i]) && !summed_now[i];
+    // bmm dispatches on the first operand's dtype (no bool kernel) before comparing the second's.
+    if (product && (a.dtype != b.dtype || a.dtype == DType::Bool)) {
+      const ArgValue& operand = *operands[joined];
+      std::string left = joined == 1 ? operands[0]->argument : fmt::format("the product of operands[0..{}]", joined - 1);
+      Diagnostic& diagnostic = ctx.report(
+          DiagId::EinsumDType,
+          a.dtype != DType::Bool ? fmt::format("{} is {} but {} is {}; einsum sums their shared dims with bmm, which needs one dtype", left,
+                                               dtype_name(a.dtype), operand.argument, dtype_name(b.dtype))
+                                 : fmt::format("{} is bool; einsum sums the dims it shares with {} with bmm, which has no bool kernel", left,
+                                               operand.argument),
+          &operand);
+      ctx.pytorch_raises(diagnostic, "RuntimeError",
+                         a.dtype != DType::Bool ? fmt::format("expected scalar type {} but found {}", dtype_aten_name(a.dtype), dtype_aten_name(b.dtype))
+                                                : "\"bmm\" not implemented for 'Bool'");
+      if (a.dtype != DType::Bool) ctx.add_dtype_fix(diagnostic, fmt::format("pass {} as {}", operand.argument, dtype_name(a.dtype)), operand, a.dtype);
+      return std::nullopt;
+    }
+    partials.push_front(std::move(result));
+  }
+  DType dtype = partials.front().dtype;
+  return operands.size() == 1 && slots.count > slots.output_dims ? summed(dtype) : dtype;
+}
+
+}  // namespace
+
+void infer_einsum(CallContext& ctx) {
+  const std::string equation = ctx.call.arguments.at("equation").get<std::string>();
+  std::vector<const ArgValue*> operands;
+  for (std::size_t i = 0; i < ctx.call.list_size("operands"); ++i) operands.push_back(&ctx.arg(list_element("operands", i)));
+  auto raise = [&](const EinsumFailure& failure, std::string message, const ArgValue* where, std::optional<int> dim = std::nullopt) {
+    Diagnostic& diagnostic = where != nullptr ? ctx.report(failure.id, std::move(message), where, dim)
+                                              : report_argument(ctx, failure.id, std::move(message),
+                                                                failure.id == DiagId::EinsumOperandCount ? "operands" : "equation");
+    ctx.pytorch_raises(diagnostic, "RuntimeError", failure.message);
+    return &diagnostic;
+  };
+  auto equation_says = [&](const EinsumFailure& failure) {
+    return fmt::format("equation \"{}\": {}", equation, failure.message.substr(std::string("einsum(): ").size()));
+  };
+
+  EinsumEquation read;
+  if (std::optional<EinsumFailure> failure = read_einsum_terms(equation, operands.size(), read)) {
+    Diagnostic* diagnostic = raise(*failure, equation_says(*failure), nullptr);
+    if (failure->id == DiagId::EinsumOperandCount) {
+      std::size_t terms = 1;
+      for (char c : equation.substr(0, equation.find("->"))) terms += c == ',' ? 1 : 0;
+      diagnostic->notes.push_back(fmt::format("the equation has {} term{}, one per operand; the call passes {} operand{}", terms,
+                                              terms == 1 ? "" : "s", operands.size(), operands.size() == 1 ? "" : "s"));
+    }
+    return;
+  }
+  std::vector<int> ranks;
+  for (const ArgValue* operand : operands) ranks.push_back(operand->rank());
+  if (std::optional<EinsumFailure> failure = check_einsum_ranks(read, ranks)) {
+    const ArgValue& operand = *operands[*failure->operand];
+    const std::vector<int>& term = read.terms[*failure->operand];
+    std::size_t labels = static_cast<std::size_t>(std::count_if(term.begin(), term.end(), [](int label) { return label != kEinsumEllipsis; }));
+    raise(*failure,
+          fmt::format("{} {} is {}-D but its term \"{}\" in \"{}\" names {} dim{}{}", operand.argument, tuple_str(operand.shape), operand.rank(),
+                      term_text(term), equation, labels, labels == 1 ? "" : "s", labels == term.size() ? "" : " besides \"...\""),
+          &operand);
+    return;
+  }
+  if (std::optional<EinsumFailure> failure = read_einsum_output(equation, read)) {
+    raise(*failure, equation_says(*failure), nullptr);
+    return;
+  }
+  EinsumSlots slots = einsum_slots(read, ranks);
+
+  // Each slot's size (1 until an operand gives it another) and the operand dim that gave it.
+  std::vector<DimExpr> size(static_cast<std::size_t>(slots.count), DimExpr::constant(1));
+  std::vector<std::pair<const ArgValue*, int>> source(static_cast<std::size_t>(slots.count), {nullptr, 0});
+  std::deque<Partial> partials;
+  for (std::size_t i = 0; i < operands.size(); ++i) {
+    const ArgValue& operand = *operands[i];
+    std::vector<int> first(static_cast<std::size_t>(slots.count), -1);  // this operand's dim at each slot
+    int diagonals = 0;  // dims a repeated label has folded away: PyTorch's dim index counts without them
+    for (int d = 0; d < operand.rank(); ++d) {
+      std::size_t s = static_cast<std::size_t>(slots.of_operand[i][static_cast<std::size_t>(d)]);
+      int label = slots.label_of_slot[s];
+      const DimExpr& dim = operand.shape[static_cast<std::size_t>(d)];
+      if (first[s] != -1) {
+        const DimExpr& earlier = operand.shape[static_cast<std::size_t>(first[s])];
+        ++diagonals;
+        if (ctx.same(dim, earlier, &operand, d, fmt::format("{} dims {} and {} (subscript {})", operand.argument, first[s], d, einsum_letter(label)))) continue;
+        Diagnostic* diagnostic = raise({DiagId::EinsumDiagonal,
+                                        fmt::format("einsum(): subscript {} is repeated for operand {} but the sizes don't match, {} != {}",
+                                                    einsum_letter(label), i, dim.str(), earlier.str()),
+                                        i},
+                                       fmt::format("subscript {} labels dims {} and {} of {} {}, of sizes {} and {}: a diagonal needs equal sizes",
+                                                   einsum_letter(label), first[s], d, operand.argument, tuple_str(operand.shape), earlier.str(), dim.str()),
+                                       &operand, d);
+        diagnostic->related.push_back(ctx.related(operand, first[s], fmt::format("dim {} = {}", first[s], earlier.str())));
+        return;
+      }
+      first[s] = d;
+      if (is_one(dim)) continue;
+      DimExpr& seen = size[s];
+      if (!is_one(seen) && !ctx.same(seen, dim, &operand, d, fmt::format("the sizes of subscript {}", label == kEinsumEllipsis ? '.' : einsum_letter(label)))) {
+        bool ellipsis = label == kEinsumEllipsis;
+        std::string message =
+            ellipsis ? fmt::format("einsum(): dimension {} covered by ellipsis in operand {}has size {} which does not broadcast with previously "
+                                   "seen ellipsis with size {} for the respective dimension",
+                                   d - diagonals, i, dim.str(), seen.str())
+                     : fmt::format("einsum(): subscript {} has size {} for operand {} which does not broadcast with previously seen size {}",
+                                   einsum_letter(label), dim.str(), i, seen.str());
+        Diagnostic* diagnostic = raise(
+            {DiagId::EinsumSize, message, i},
+            ellipsis ? fmt::format("dim {} of {} {} (under \"...\") has size {} but an earlier operand has {} there; only a size of 1 broadcasts",
+                                   d, operand.argument, tuple_str(operand.shape), dim.str(), seen.str())
+                     : fmt::format("subscript {} is dim {} of {} {}, of size {}, but {} in {}; only a size of 1 broadcasts", einsum_letter(label), d,
+                                   operand.argument, tuple_str(operand.shape), dim.str(), seen.str(), source[s].first->argument),
+            &operand, d);
+        diagnostic->related.push_back(
+            ctx.related(*source[s].first, source[s].second, fmt::format("{} dim {} = {}", source[s].first->argument, source[s].second, seen.str())));
+        return;
+      }
+      if (source[s].first == nullptr) source[s] = {&operand, d};
+      seen = dim;
+    }
+    Partial partial{std::vector<bool>(static_cast<std::size_t>(slots.count), false), operand.dtype};
+    for (int s = 0; s < slots.count; ++s) {
+      int d = first[static_cast<std::size_t>(s)];
+      partial.sized[static_cast<std::size_t>(s)] = d != -1 && !is_one(operand.shape[static_cast<std::size_t>(d)]);
+    }
+    partials.push_back(std::move(partial));
+  }
+  std::optional<DType> dtype = contraction_dtype(ctx, operands, std::move(partials), slots);
+  if (!dtype) return;
+  Shape shape(size.begin(), size.begin() + slots.output_dims);
+  std::vector<std::string> names;
+  for (int s = 0; s < slots.output_dims; ++s) {
+    const auto& [operand, d] = source[static_cast<std::size_t>(s)];
+    names.push_back(operand == nullptr ? "" : operand->dim_name(d));
+  }
+  ctx.outputs.push_back({"output", shape, *dtype, names});
+}
+
+}  // namespace mhacheck

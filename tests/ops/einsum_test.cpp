@@ -1,0 +1,84 @@
+// torch.einsum and torch.bmm beyond the PyTorch fixtures: symbolic sizes through attention's
+// equations, dim names carried to the output, where diagnostics point, fixes, mhacheck's own
+// messages.
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+using test::op_call;
+
+TEST_CASE("einsum's attention equations keep symbolic sizes: scores (B, H, T, S), context (B, H, T, D)", "[glue][einsum]") {
+  Report report = test::check_text(R"({"tensors": {"q": ["B", 8, "T", 64], "k": ["B", 8, "S", 64], "v": ["B", 8, "S", 64]}, "modules": {},
+    "calls": [{"id": "scores", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["q", "k"], "outputs": ["s"]},
+              {"id": "probs", "op": "softmax", "input": "s", "dim": -1, "outputs": ["p"]},
+              {"id": "context", "op": "einsum", "equation": "bhij,bhjd->bhid", "operands": ["p", "v"]}]})");
+  CHECK(report.ok());
+  CHECK(report.diagnostics.empty());
+  CHECK(tuple_str(report.calls.at(0).outputs.at(0).shape) == "(B, 8, T, S)");
+  CHECK(tuple_str(report.calls.at(2).outputs.at(0).shape) == "(B, 8, T, 64)");
+}
+
+TEST_CASE("einsum's output dims take the names of the operand dims they come from", "[glue][einsum]") {
+  Report report = test::check_text(R"({"dims": {"B": 2, "T": 5, "S": 7}, "tensors": {"q": ["B", 4, "T", 16], "k": [1, 4, "S", 16]},
+    "modules": {}, "calls": [{"id": "scores", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["q", "k"]}]})");
+  REQUIRE(report.ok());
+  const NamedOutput& scores = report.calls.at(0).outputs.at(0);
+  CHECK(tuple_str(scores.shape) == "(2, 4, 5, 7)");
+  CHECK(scores.dim_names == std::vector<std::string>{"B", "", "T", "S"});
+}
+
+TEST_CASE("einsum: a size two symbols must share warns, a batch size against a sequence length is an error", "[glue][einsum]") {
+  Report condition = test::check_text(op_call("einsum", R"("equation": "bhid,bhjd->bhij", "operands": [["B", 4, "T", "D"], ["B", 4, "T", 16]])"));
+  CHECK(condition.ok());
+  CHECK(test::find(condition, "MHA080") != nullptr);  // valid only if D == 16
+  Report swapped = test::check_text(op_call("einsum", R"("equation": "bhid,bhjd->bhij", "operands": [["B", 4, "T", 16], ["T", 4, "B", 16]])"));
+  CHECK_FALSE(swapped.ok());
+  CHECK(test::find(swapped, "MHA083") != nullptr);
+}
+
+TEST_CASE("einsum's size error points at the operand dim and at the dim that set the size first", "[glue][einsum]") {
+  Report report = test::check_text(R"({"tensors": {"q": [2, 4, 5, 64], "k": [2, 4, 6, 32]}, "modules": {},
+    "calls": [{"id": "scores", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["q", "k"]}]})");
+  const Diagnostic* size = test::find(report, "MHA364");
+  REQUIRE(size != nullptr);
+  CHECK(size->message == "subscript d is dim 3 of operands[1] (2, 4, 6, 32), of size 32, but 64 in operands[0]; only a size of 1 broadcasts");
+  CHECK(test::raised_message(report) ==
+        "RuntimeError: einsum(): subscript d has size 32 for operand 1 which does not broadcast with previously seen size 64");
+  REQUIRE(size->related.size() == 1);
+  CHECK(size->related[0].message == "operands[0] dim 3 = 64");
+}
+
+TEST_CASE("einsum's own messages: a wrong rank, a bad equation, the operand count", "[glue][einsum]") {
+  Report rank = test::check_text(op_call("einsum", R"("equation": "bhid,bhjd->bhij", "operands": [[2, 5, 32], [2, 4, 6, 8]])"));
+  REQUIRE(test::find(rank, "MHA363") != nullptr);
+  CHECK(test::find(rank, "MHA363")->message == "operands[0] (2, 5, 32) is 3-D but its term \"bhid\" in \"bhid,bhjd->bhij\" names 4 dims");
+  Report ellipsis = test::check_text(op_call("einsum", R"("equation": "...ijk,jk", "operands": [[2, 3], [3, 4]])"));
+  CHECK(test::find(ellipsis, "MHA363")->message == "operands[0] (2, 3) is 2-D but its term \"...ijk\" in \"...ijk,jk\" names 3 dims besides \"...\"");
+  Report character = test::check_text(op_call("einsum", R"("equation": "bhid,bhjd->bh_ij", "operands": [[2, 4, 5, 8], [2, 4, 6, 8]])"));
+  CHECK(test::find(character, "MHA360")->message ==
+        "equation \"bhid,bhjd->bh_ij\": invalid subscript given at index 13 in the equation string, subscripts must be in [a-zA-Z]");
+  Report count = test::check_text(op_call("einsum", R"("equation": "bhid,bhjd->bhij", "operands": [[2, 4, 5, 8]])"));
+  REQUIRE(test::find(count, "MHA362") != nullptr);
+  CHECK(test::find(count, "MHA362")->notes.at(0) == "the equation has 2 terms, one per operand; the call passes 1 operand");
+}
+
+TEST_CASE("einsum and bmm of mixed dtypes offer a verified cast", "[glue][einsum]") {
+  Report einsum = test::check_text(
+      op_call("einsum", R"("equation": "bhid,bhjd->bhij", "operands": [[2, 4, 5, 8], {"shape": [2, 4, 6, 8], "dtype": "float64"}])"));
+  REQUIRE(test::find(einsum, "MHA366") != nullptr);
+  CHECK(test::has_valid_fix(*test::find(einsum, "MHA366"), "pass operands[1] as float32"));
+  CHECK(test::raised_message(einsum) == "RuntimeError: expected scalar type Float but found Double");
+  Report bmm = test::check_text(op_call("bmm", R"("input": [8, 5, 16], "mat2": {"shape": [8, 16, 6], "dtype": "float64"})"));
+  REQUIRE(test::find(bmm, "MHA369") != nullptr);
+  CHECK(test::has_valid_fix(*test::find(bmm, "MHA369"), "pass mat2 as float32"));
+}
+
+TEST_CASE("bmm refuses a batch of 1 that matmul would broadcast, and says so", "[glue][bmm]") {
+  Report report = test::check_text(op_call("bmm", R"("input": [4, 5, 16], "mat2": [1, 16, 6])"));
+  const Diagnostic* shapes = test::find(report, "MHA368");
+  REQUIRE(shapes != nullptr);
+  CHECK(test::raised_message(report) == "RuntimeError: Expected size for first two dimensions of batch2 tensor to be: [4, 16] but got: [1, 16].");
+  CHECK(shapes->notes.at(0) == "torch.matmul would broadcast the batch of 1");
+  Report symbolic = test::check_text(op_call("bmm", R"("input": ["B", "T", 16], "mat2": ["B", 16, "S"])"));
+  CHECK(symbolic.ok());
+  CHECK(test::single_output(symbolic) == "(B, T, S)");
+}
