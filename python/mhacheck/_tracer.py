@@ -235,8 +235,9 @@ def _bmm(args, kwargs):
 
 
 def _einsum(args, kwargs):
-    """torch.einsum(equation, *operands) or einsum(equation, [a, b]); the sublist form
-    einsum(a, [0, 1], b, [1, 2]) stays an op mhacheck does not model."""
+    """torch.einsum(equation, *operands) or einsum(equation, [a, b]). The sublist form
+    einsum(a, [0, 1], b, [1, 2]) is not read here: torch.einsum turns it into an equation and calls
+    itself again, which is recorded."""
     if kwargs or not args or not isinstance(args[0], str):
         return None
     operands = args[1] if len(args) == 2 and isinstance(args[1], (list, tuple)) else args[1:]

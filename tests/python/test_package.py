@@ -362,6 +362,26 @@ class PackageTest(unittest.TestCase):
         self.assertEqual([c["op"] for c in spec.calls], ["transpose", "bmm", "softmax", "bmm"])
         self.assertEqual([d["code"] for d in by_severity(check(spec), "error")], ["MHA368"])
 
+    def test_einsum_is_recorded_in_every_call_form(self):
+        class Model(nn.Module):
+            def forward(self, q, k):
+                scores = torch.einsum("bid,bjd->bij", q, k).softmax(-1)
+                context = torch.einsum("bij,bjd->bid", [scores, k])
+                return context, torch.einsum(q, [0, 1, 2], k, [0, 3, 2], [0, 1, 3])
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 8), mhacheck.shape("B", "S", 8)))
+        self.assertIsNone(spec.error)
+        einsums = [c for c in spec.calls if c["op"] == "einsum"]
+        # the sublist form as the equation torch.einsum turns it into (and calls itself with)
+        self.assertEqual([(c["equation"], len(c["operands"])) for c in einsums],
+                         [("bid,bjd->bij", 2), ("bij,bjd->bid", 2), ("ABC,ADC->ABD", 2)])
+        self.assertFalse([t for t in spec.document["tensors"].values() if "einsum" in t.get("note", "")])
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+        (context,) = [c for c in report["files"][0]["calls"] if c["id"] == einsums[1]["id"]]
+        self.assertEqual(list(context["outputs"].values())[0]["shape"], ["B", "T", 8])
+        replay(self, mhacheck.trace(Model(), (mhacheck.shape("B", "T", 8), mhacheck.shape("B", "S", 8)), values=True))
+
     def test_a_tensor_written_in_place_is_a_new_value(self):
         class Model(nn.Module):
             def forward(self, x):
