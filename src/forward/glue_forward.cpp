@@ -342,11 +342,12 @@ struct EinsumOperand {
   std::vector<double> values;
   std::vector<std::pair<int, std::int64_t>> strides;  // (slot, stride) of each dim not of size 1
 
-  EinsumOperand(const Array& array, const std::vector<int>& slots) : values(array.to_double()) {
+  // Dense C-order values whose dim d is slot slots[d] of size sizes[d].
+  EinsumOperand(std::vector<double> dense, const std::vector<int>& slots, const std::vector<std::int64_t>& sizes) : values(std::move(dense)) {
     std::int64_t stride = 1;
-    for (std::size_t d = array.shape.size(); d-- > 0;) {
-      if (array.shape[d] != 1) strides.emplace_back(slots[d], stride);
-      stride *= array.shape[d];
+    for (std::size_t d = sizes.size(); d-- > 0;) {
+      if (sizes[d] != 1) strides.emplace_back(slots[d], stride);
+      stride *= sizes[d];
     }
   }
   double at(const std::vector<std::int64_t>& index) const {
@@ -384,16 +385,23 @@ std::int64_t product_of(const std::vector<int>& axes, const std::vector<std::int
   return product;
 }
 
-// Two operands as PyTorch's sumproduct_pair: slots both span are batch dims (in the output) or
-// contracted by one dgemm per batch entry; slots only one spans are its rows or columns (in the
-// output) or summed into it first.
-std::vector<double> einsum_pair(const EinsumOperand& a, const EinsumOperand& b, const std::vector<std::int64_t>& sizes, int output_dims) {
+std::vector<std::int64_t> sizes_of(const std::vector<int>& axes, const std::vector<std::int64_t>& sizes) {
+  std::vector<std::int64_t> picked;
+  for (int axis : axes) picked.push_back(sizes[static_cast<std::size_t>(axis)]);
+  return picked;
+}
+
+// Two operands as PyTorch's sumproduct_pair: slots both span are batch dims (kept) or contracted
+// by one dgemm per batch entry; slots only one spans are its rows or columns (kept) or summed into
+// it first. A slot is kept when the output or a later operand has it. The result spans the kept
+// slots either operand spans, in the order batch, rows, columns.
+EinsumOperand einsum_pair(const EinsumOperand& a, const EinsumOperand& b, const std::vector<std::int64_t>& sizes, const std::vector<bool>& kept) {
   std::vector<int> batch, rows, columns, contracted, a_only, b_only;
   for (int slot = 0; slot < static_cast<int>(sizes.size()); ++slot) {
-    bool in_a = a.spans(slot), in_b = b.spans(slot), out = slot < output_dims;
-    if (in_a && in_b) (out ? batch : contracted).push_back(slot);
-    else if (in_a) (out ? rows : a_only).push_back(slot);
-    else if (in_b) (out ? columns : b_only).push_back(slot);
+    bool in_a = a.spans(slot), in_b = b.spans(slot), keep = kept[static_cast<std::size_t>(slot)];
+    if (in_a && in_b) (keep ? batch : contracted).push_back(slot);
+    else if (in_a) (keep ? rows : a_only).push_back(slot);
+    else if (in_b) (keep ? columns : b_only).push_back(slot);
   }
   std::int64_t n = product_of(rows, sizes), p = product_of(columns, sizes), k = product_of(contracted, sizes);
   std::vector<std::int64_t> index(sizes.size(), 0);
@@ -417,33 +425,17 @@ std::vector<double> einsum_pair(const EinsumOperand& a, const EinsumOperand& b, 
                static_cast<int>(k), &right[i * static_cast<std::size_t>(k * p)], static_cast<int>(p), &product[i * static_cast<std::size_t>(n * p)],
                static_cast<int>(p));
   }
-  // Back to the output's order: its slots in C order.
-  std::vector<std::int64_t> stride(sizes.size(), 0);
-  for (std::int64_t s = 1, slot = output_dims; slot-- > 0;) {
-    stride[static_cast<std::size_t>(slot)] = s;
-    s *= sizes[static_cast<std::size_t>(slot)];
-  }
-  std::vector<int> output_slots(static_cast<std::size_t>(output_dims));
-  for (int slot = 0; slot < output_dims; ++slot) output_slots[static_cast<std::size_t>(slot)] = slot;
-  std::vector<double> output(static_cast<std::size_t>(product_of(output_slots, sizes)), 0.0);  // slots of size 1 stay at index 0
-  std::size_t next = 0;
-  std::fill(index.begin(), index.end(), 0);
-  for_each_index(batch, sizes, index, [&] {
-    for_each_index(rows, sizes, index, [&] {
-      for_each_index(columns, sizes, index, [&] {
-        std::int64_t at = 0;
-        for (int slot = 0; slot < output_dims; ++slot) at += index[static_cast<std::size_t>(slot)] * stride[static_cast<std::size_t>(slot)];
-        output[static_cast<std::size_t>(at)] = product[next++];
-      });
-    });
-  });
-  return output;
+  std::vector<int> slots = batch;
+  slots.insert(slots.end(), rows.begin(), rows.end());
+  slots.insert(slots.end(), columns.begin(), columns.end());
+  return EinsumOperand(std::move(product), slots, sizes_of(slots, sizes));
 }
 
 }  // namespace
 
-// torch.einsum along the checked equation: two operands through einsum_pair's dgemms, one or
-// three and more by a plain loop over every index of the aligned slots.
+// torch.einsum along the checked equation, contracted pairwise left to right as PyTorch does
+// (einsum_pair's dgemms), so the work is that of the pairs' products; then the dims still to sum
+// (one operand's) are summed into the output's order.
 ForwardResult forward_einsum(const ForwardCall& call) {
   std::vector<const Array*> arrays;
   for (std::size_t i = 0; i < call.call->list_size("operands"); ++i) arrays.push_back(call.tensor(list_element("operands", i)));
@@ -458,24 +450,31 @@ ForwardResult forward_einsum(const ForwardCall& call) {
   std::vector<std::int64_t> sizes(static_cast<std::size_t>(slots.count), 1);
   std::vector<EinsumOperand> operands;
   for (std::size_t i = 0; i < arrays.size(); ++i) {
-    operands.emplace_back(*arrays[i], slots.of_operand[i]);
+    operands.emplace_back(arrays[i]->to_double(), slots.of_operand[i], arrays[i]->shape);
     for (std::size_t d = 0; d < arrays[i]->shape.size(); ++d) {
       if (arrays[i]->shape[d] != 1) sizes[static_cast<std::size_t>(slots.of_operand[i][d])] = arrays[i]->shape[d];
     }
   }
-  if (operands.size() == 2) return one(stored(call.output_dtype, call.output_shape, einsum_pair(operands[0], operands[1], sizes, slots.output_dims)));
+  EinsumOperand result = std::move(operands.front());
+  for (std::size_t next = 1; next < operands.size(); ++next) {
+    std::vector<bool> kept(sizes.size(), false);
+    for (int slot = 0; slot < slots.count; ++slot) {
+      kept[static_cast<std::size_t>(slot)] = slot < slots.output_dims || std::any_of(operands.begin() + static_cast<std::ptrdiff_t>(next) + 1, operands.end(),
+                                                                                      [slot](const EinsumOperand& later) { return later.spans(slot); });
+    }
+    result = einsum_pair(result, operands[next], sizes, kept);
+  }
   std::vector<int> output_slots, summed_slots;
-  for (int slot = 0; slot < slots.count; ++slot) (slot < slots.output_dims ? output_slots : summed_slots).push_back(slot);
+  for (int slot = 0; slot < slots.count; ++slot) {
+    if (slot < slots.output_dims) output_slots.push_back(slot);
+    else if (result.spans(slot)) summed_slots.push_back(slot);
+  }
   std::vector<double> output;
   std::vector<std::int64_t> index(sizes.size(), 0);
   output.reserve(static_cast<std::size_t>(product_of(output_slots, sizes)));
   for_each_index(output_slots, sizes, index, [&] {
     double total = 0;
-    for_each_index(summed_slots, sizes, index, [&] {
-      double term = 1;
-      for (const EinsumOperand& operand : operands) term *= operand.at(index);
-      total += term;
-    });
+    for_each_index(summed_slots, sizes, index, [&] { total += result.at(index); });
     output.push_back(total);
   });
   return one(stored(call.output_dtype, call.output_shape, output));

@@ -1,6 +1,9 @@
 // `run` on glue calls beyond the golden cases: which dtypes compute, and values worked by hand.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "mhacheck/run.hpp"
 #include "test_support.hpp"
 
@@ -39,4 +42,19 @@ TEST_CASE("run: softmax over a size-1 dim is 1, and every softmax slice sums to 
     for (int row = 0; row < 4; ++row) total += p[static_cast<std::size_t>(row * 5 + column)];
     CHECK(total == Approx(1.0).epsilon(1e-12));
   }
+}
+
+TEST_CASE("run: einsum of three operands contracts them pairwise, as matmul of matmul", "[run][glue][einsum]") {
+  // Summed over every index at once, 'ij,jk,kl->il' of 300 x 300 matrices would take 300^4 steps.
+  RunResult result = run_text(R"({"tensors": {"a": {"shape": [300, 300], "dtype": "float64"}, "b": {"shape": [300, 300], "dtype": "float64"},
+      "c": {"shape": [300, 300], "dtype": "float64"}}, "modules": {},
+    "calls": [{"id": "chain", "op": "einsum", "equation": "ij,jk,kl->il", "operands": ["a", "b", "c"], "outputs": ["e"]},
+              {"id": "ab", "op": "matmul", "input": "a", "other": "b", "outputs": ["ab"]},
+              {"id": "abc", "op": "matmul", "input": "ab", "other": "c", "outputs": ["m"]}]})");
+  REQUIRE(result.executed);
+  std::vector<double> einsum = result.outputs.at(0).array.to_double(), matmul = result.outputs.at(2).array.to_double();
+  REQUIRE(einsum.size() == matmul.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < einsum.size(); ++i) worst = std::max(worst, std::abs(einsum[i] - matmul[i]));
+  CHECK(worst < 1e-9);
 }
