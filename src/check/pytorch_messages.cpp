@@ -948,7 +948,9 @@ const std::vector<MessagePattern>& pytorch_message_table() {
                    "or give the dims their own letters if they are different dims"}}}},
       {"RuntimeError",
        {{"1.13 and 2.x", "einsum(): dimension {dim} covered by ellipsis in operand {operand}has size {size} which does not broadcast with "
-                         "previously seen ellipsis with size {seen} for the respective dimension"}},
+                         "previously seen ellipsis with size {seen} for the respective dimension"},
+        {"later 2.x", "einsum(): dimension {dim} covered by ellipsis in operand {operand} has size {size} which does not broadcast with "
+                      "previously seen ellipsis with size {seen} for the respective dimension"}},
        {{.id = DiagId::EinsumSize,
          .meaning = "the dims under \"...\" do not broadcast: dim {dim} of operand {operand} is {size} where an earlier operand has {seen}",
          .fixes = {"make the leading (batch) dims of the operands equal or 1", "or name the dims with letters"}}}},
