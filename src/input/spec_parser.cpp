@@ -697,6 +697,7 @@ class SpecReader {
 
   void read_modules(const json& modules) {
     object_at(modules, "/modules", "named modules");
+    spec_.modules.reserve(modules.size());
     for (auto it = modules.begin(); it != modules.end(); ++it) {
       spec_.modules.push_back(module_value(it.value(), child_pointer("/modules", it.key()), it.key()));
     }
@@ -932,6 +933,7 @@ class SpecReader {
     if (calls.size() > kMaxCalls) {
       fail("/calls", fmt::format("{} calls is above the limit of {}", calls.size(), kMaxCalls), {}, "split the spec into several files");
     }
+    spec_.calls.reserve(calls.size());
     for (std::size_t i = 0; i < calls.size(); ++i) {
       std::string pointer = child_pointer("/calls", i);
       const json& call = calls[i];
