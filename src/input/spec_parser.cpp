@@ -8,6 +8,7 @@
 #include <mutex>
 #include <numeric>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -334,7 +335,7 @@ class SpecReader {
     if (value.is_string()) {
       Location origin = document_.values.find(pointer);
       origin.column += 1;  // past the opening quote
-      object = parse_module_call(value.get<std::string>(), origin, bound_dims());
+      object = module_call(value.get<std::string>(), origin);
       module.written_as_call = true;
     } else if (!value.is_object()) {
       fail(pointer, "expected a module: an object with \"type\", or a constructor call string", type_name(value));
@@ -623,6 +624,15 @@ class SpecReader {
   }
 
   std::map<std::string, std::int64_t> bound_dims() const { return {spec_.dims.begin(), spec_.dims.end()}; }
+
+  // A constructor string's options, parsed once per distinct string: a generated stack repeats
+  // a few strings across tens of thousands of modules. The dims are all bound by then, and
+  // `origin` only places an error, which ends the reading at the string's first occurrence.
+  const json& module_call(const std::string& text, const Location& origin) {
+    auto parsed = parsed_module_calls_.find(text);
+    if (parsed == parsed_module_calls_.end()) parsed = parsed_module_calls_.emplace(text, parse_module_call(text, origin, bound_dims())).first;
+    return parsed->second;
+  }
 
   // One option's value, checked against its kind; dtypes are stored by their canonical names.
   // An integer option may be a symbol that "dims" binds ("embed_dim": "d_model").
@@ -951,6 +961,7 @@ class SpecReader {
   std::vector<UnboundSize> unbound_;
   const JsonDocument& document_;
   std::set<std::string> call_ids_;
+  std::unordered_map<std::string, json> parsed_module_calls_;  // by constructor string
 };
 
 }  // namespace
