@@ -331,16 +331,16 @@ class SpecReader {
     ModuleDecl module;
     module.name = name;
     module.pointer = pointer;
-    json object = value;
+    const json* object = &value;
     if (value.is_string()) {
       Location origin = document_.values.find(pointer);
       origin.column += 1;  // past the opening quote
-      object = module_call(value.get<std::string>(), origin);
+      object = &module_call(value.get<std::string>(), origin);
       module.written_as_call = true;
     } else if (!value.is_object()) {
       fail(pointer, "expected a module: an object with \"type\", or a constructor call string", type_name(value));
     }
-    read_module_object(module, object, pointer, expected_type);
+    read_module_object(module, *object, pointer, expected_type);
     return module;
   }
 
