@@ -862,15 +862,19 @@ class SpecReader {
     if (call.contains("outputs")) {
       std::string outputs_pointer = child_pointer(pointer, "outputs");
       const json& outputs = call["outputs"];
-      std::string names;
-      for (const std::string& name : schema.outputs) names += (names.empty() ? "" : ", ") + name;
       std::size_t most = schema.variadic_outputs ? kMaxListTensors : schema.outputs.size();
-      std::string expected =
-          schema.variadic_outputs
-              ? fmt::format("expected \"outputs\": up to {} names, one per tensor {} returns", most, schema.name)
-              : fmt::format("expected \"outputs\": up to {} name{}, for {}", most, most == 1 ? "" : "s", names);
-      if (!outputs.is_array()) fail(outputs_pointer, expected, type_name(outputs));
-      if (outputs.size() > most) fail(outputs_pointer, expected, fmt::format("{} names", outputs.size()));
+      // The message is made only when it is needed: nearly every call of a large spec names outputs.
+      auto refuse = [&](const std::string& found) {
+        std::string names;
+        for (const std::string& name : schema.outputs) names += (names.empty() ? "" : ", ") + name;
+        fail(outputs_pointer,
+             schema.variadic_outputs
+                 ? fmt::format("expected \"outputs\": up to {} names, one per tensor {} returns", most, schema.name)
+                 : fmt::format("expected \"outputs\": up to {} name{}, for {}", most, most == 1 ? "" : "s", names),
+             found);
+      };
+      if (!outputs.is_array()) refuse(type_name(outputs));
+      if (outputs.size() > most) refuse(fmt::format("{} names", outputs.size()));
       for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (!outputs[i].is_string()) fail(child_pointer(outputs_pointer, i), "expected an output name (a string)", type_name(outputs[i]));
         if (outputs[i].get<std::string>().empty()) {
