@@ -1,8 +1,10 @@
 // The propagation pass: binds the spec's dims, resolves each call's arguments (named tensors,
 // outputs of earlier calls, inline tensors) with their provenance, runs the operator's rules,
 // and hands the outputs on to later calls.
+#include <algorithm>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -31,6 +33,16 @@ struct NamedValue {
   std::string failed_call;   // set when produced by a call that failed
   ArgumentSource source;
   std::size_t uses_left = 0; // call arguments still to name it: the last one takes `value`
+};
+
+// A name of the pass's one namespace: counted before the calls run, defined by a tensor or an
+// output. The value lives only while arguments are still to name it, so that a long chain
+// holds the few values still to be used rather than a NamedValue shell (hundreds of bytes)
+// per name it ever defined.
+struct NameSlot {
+  std::size_t uses = 0;               // call arguments that name it, in the whole spec
+  bool defined = false;
+  std::unique_ptr<NamedValue> value;  // null once the last argument naming it took it
 };
 
 // The source of a tensor written in the spec: declared under "tensors", inline or a causal mask.
@@ -79,9 +91,10 @@ class Pass {
   void run() {
     for (const CallDecl& call : spec_.calls) {
       for (const auto& [argument, ref] : call.tensors) {
-        if (ref.kind == ArgRef::Kind::Named) ++uses_[ref.name];
+        if (ref.kind == ArgRef::Kind::Named) ++names_[ref.name].uses;
       }
     }
+    report_.calls.reserve(spec_.calls.size());
     for (const auto& [symbol, value] : spec_.dims) symbols_.bind(symbol, value);
     for (const TensorDecl& tensor : spec_.tensors) {
       NamedValue named;
@@ -97,14 +110,16 @@ class Pass {
   }
 
  private:
+  // `name` is the spec's own string (a tensor's or an output's), which outlives the pass.
   void define(const std::string& name, NamedValue value, const std::string& pointer) {
-    if (values_.count(name) > 0) {
+    NameSlot& slot = names_[name];
+    if (slot.defined) {
       throw InputError(spec_.document.values.find(pointer), fmt::format("\"{}\" is defined twice", name),
                        "tensor names and call output names share one namespace", InputError::Kind::Reference);
     }
-    auto uses = uses_.find(name);
-    value.uses_left = uses == uses_.end() ? 0 : uses->second;
-    values_.emplace(name, std::move(value));
+    slot.defined = true;
+    value.uses_left = slot.uses;
+    if (slot.uses > 0) slot.value = std::make_unique<NamedValue>(std::move(value));
   }
 
   ArgValue resolve_argument(const CallDecl& call, const ArgRef& ref, const std::string& argument, ArgKind kind,
@@ -119,10 +134,13 @@ class Pass {
     std::optional<DType> dtype;
     ArgumentSource source;
     if (ref.kind == ArgRef::Kind::Named) {
-      auto it = values_.find(ref.name);
-      if (it == values_.end()) {
+      auto it = names_.find(ref.name);
+      if (it == names_.end() || !it->second.defined) {
         std::vector<std::string> names;
-        for (const auto& [name, unused] : values_) names.push_back(name);
+        for (const auto& [name, slot] : names_) {
+          if (slot.defined) names.emplace_back(name);
+        }
+        std::sort(names.begin(), names.end());  // the suggestion must not depend on hashing
         throw InputError(written_at,
                          fmt::format("call \"{}\": {} names \"{}\", which is not a tensor or an earlier call's output{}",
                                      call.id, argument, ref.name, did_you_mean(ref.name, names)),
@@ -131,10 +149,17 @@ class Pass {
       }
       // The last argument to name a value takes it: a long chain then holds only the values
       // still to be used, and copies none it will not need again.
-      value = --it->second.uses_left == 0 ? std::move(it->second.value) : it->second.value;
-      dtype = it->second.dtype;
-      if (!it->second.failed_call.empty()) failed_dependency = it->second.failed_call;
-      source = it->second.source;
+      NamedValue& named = *it->second.value;
+      dtype = named.dtype;
+      if (!named.failed_call.empty()) failed_dependency = named.failed_call;
+      if (--named.uses_left > 0) {
+        value = named.value;
+        source = named.source;
+      } else {
+        value = std::move(named.value);
+        source = std::move(named.source);
+        it->second.value.reset();
+      }
     } else if (ref.kind == ArgRef::Kind::Causal) {
       TensorDecl shape = *ref.tensor;
       shape.shape_pointer = child_pointer(ref.pointer, "causal");
@@ -188,6 +213,8 @@ class Pass {
     const OperatorSchema& schema = op.call;
     CallContext ctx(spec_, call, module, symbols_);
     CallReport call_report;
+    call_report.arguments.reserve(std::count_if(call.tensors.begin(), call.tensors.end(),
+                                                [](const auto& entry) { return entry.second.kind != ArgRef::Kind::Absent; }));
     std::string failed_dependency;
     for (const ArgSchema& argument : schema.arguments) {
       std::size_t elements = argument.kind == ArgKind::TensorList ? call.list_size(argument.name) : 0;
@@ -340,8 +367,7 @@ class Pass {
   Report& report_;
   Symbols symbols_;
   std::set<const ModuleDecl*> noted_modules_;
-  std::map<std::string, NamedValue> values_;
-  std::unordered_map<std::string_view, std::size_t> uses_;  // per name, the call arguments naming it
+  std::unordered_map<std::string_view, NameSlot> names_;  // keys are views of the spec's strings
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <numeric>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -330,16 +331,16 @@ class SpecReader {
     ModuleDecl module;
     module.name = name;
     module.pointer = pointer;
-    json object = value;
+    const json* object = &value;
     if (value.is_string()) {
       Location origin = document_.values.find(pointer);
       origin.column += 1;  // past the opening quote
-      object = parse_module_call(value.get<std::string>(), origin, bound_dims());
+      object = &module_call(value.get<std::string>(), origin);
       module.written_as_call = true;
     } else if (!value.is_object()) {
       fail(pointer, "expected a module: an object with \"type\", or a constructor call string", type_name(value));
     }
-    read_module_object(module, object, pointer, expected_type);
+    read_module_object(module, *object, pointer, expected_type);
     return module;
   }
 
@@ -624,6 +625,15 @@ class SpecReader {
 
   std::map<std::string, std::int64_t> bound_dims() const { return {spec_.dims.begin(), spec_.dims.end()}; }
 
+  // A constructor string's options, parsed once per distinct string: a generated stack repeats
+  // a few strings across tens of thousands of modules. The dims are all bound by then, and
+  // `origin` only places an error, which ends the reading at the string's first occurrence.
+  const json& module_call(const std::string& text, const Location& origin) {
+    auto parsed = parsed_module_calls_.find(text);
+    if (parsed == parsed_module_calls_.end()) parsed = parsed_module_calls_.emplace(text, parse_module_call(text, origin, bound_dims())).first;
+    return parsed->second;
+  }
+
   // One option's value, checked against its kind; dtypes are stored by their canonical names.
   // An integer option may be a symbol that "dims" binds ("embed_dim": "d_model").
   json option_value(const OptionSchema& option, const json& value, const std::string& pointer) {
@@ -697,6 +707,7 @@ class SpecReader {
 
   void read_modules(const json& modules) {
     object_at(modules, "/modules", "named modules");
+    spec_.modules.reserve(modules.size());
     for (auto it = modules.begin(); it != modules.end(); ++it) {
       spec_.modules.push_back(module_value(it.value(), child_pointer("/modules", it.key()), it.key()));
     }
@@ -851,15 +862,19 @@ class SpecReader {
     if (call.contains("outputs")) {
       std::string outputs_pointer = child_pointer(pointer, "outputs");
       const json& outputs = call["outputs"];
-      std::string names;
-      for (const std::string& name : schema.outputs) names += (names.empty() ? "" : ", ") + name;
       std::size_t most = schema.variadic_outputs ? kMaxListTensors : schema.outputs.size();
-      std::string expected =
-          schema.variadic_outputs
-              ? fmt::format("expected \"outputs\": up to {} names, one per tensor {} returns", most, schema.name)
-              : fmt::format("expected \"outputs\": up to {} name{}, for {}", most, most == 1 ? "" : "s", names);
-      if (!outputs.is_array()) fail(outputs_pointer, expected, type_name(outputs));
-      if (outputs.size() > most) fail(outputs_pointer, expected, fmt::format("{} names", outputs.size()));
+      // The message is made only when it is needed: nearly every call of a large spec names outputs.
+      auto refuse = [&](const std::string& found) {
+        std::string names;
+        for (const std::string& name : schema.outputs) names += (names.empty() ? "" : ", ") + name;
+        fail(outputs_pointer,
+             schema.variadic_outputs
+                 ? fmt::format("expected \"outputs\": up to {} names, one per tensor {} returns", most, schema.name)
+                 : fmt::format("expected \"outputs\": up to {} name{}, for {}", most, most == 1 ? "" : "s", names),
+             found);
+      };
+      if (!outputs.is_array()) refuse(type_name(outputs));
+      if (outputs.size() > most) refuse(fmt::format("{} names", outputs.size()));
       for (std::size_t i = 0; i < outputs.size(); ++i) {
         if (!outputs[i].is_string()) fail(child_pointer(outputs_pointer, i), "expected an output name (a string)", type_name(outputs[i]));
         if (outputs[i].get<std::string>().empty()) {
@@ -932,6 +947,7 @@ class SpecReader {
     if (calls.size() > kMaxCalls) {
       fail("/calls", fmt::format("{} calls is above the limit of {}", calls.size(), kMaxCalls), {}, "split the spec into several files");
     }
+    spec_.calls.reserve(calls.size());
     for (std::size_t i = 0; i < calls.size(); ++i) {
       std::string pointer = child_pointer("/calls", i);
       const json& call = calls[i];
@@ -949,6 +965,7 @@ class SpecReader {
   std::vector<UnboundSize> unbound_;
   const JsonDocument& document_;
   std::set<std::string> call_ids_;
+  std::unordered_map<std::string, json> parsed_module_calls_;  // by constructor string
 };
 
 }  // namespace

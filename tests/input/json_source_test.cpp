@@ -48,6 +48,20 @@ TEST_CASE("duplicate keys and deep nesting are refused", "[json]") {
   CHECK_NOTHROW(test::document_from(ok));
 }
 
+TEST_CASE("a long key above a large array is refused before its pointers fill the memory", "[json]") {
+  // Every element's pointer repeats the key: 300 elements under a 100,000-byte key would be
+  // 30 MB of pointers for 100 KB of text.
+  std::string key(100000, 'k');
+  std::string elements = "0";
+  for (int i = 1; i < 300; ++i) elements += ",0";
+  CHECK_THROWS_WITH(test::document_from("{\"" + key + "\": [" + elements + "]}"),
+                    Catch::Contains("JSON pointers of the spec's elements take more than 16 times its size") &&
+                        Catch::Contains("here at /kkkk"));
+  // The same array under a short key is an ordinary document.
+  JsonDocument fine = test::document_from("{\"k\": [" + elements + "]}");
+  CHECK(fine.values.find("/k/299").column == static_cast<int>(elements.size()) + 7);
+}
+
 TEST_CASE("only regular files within the size limit are read", "[json]") {
   CHECK_THROWS_WITH(read_source_file("/nonexistent/spec.json", 1000), Catch::Contains("cannot open"));
   CHECK_THROWS_WITH(read_source_file(std::filesystem::temp_directory_path().string(), 1000), Catch::Contains("is a directory"));
