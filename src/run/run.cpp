@@ -72,6 +72,14 @@ class Runner {
     if (cached != parameters_.end()) return cached->second;
     std::string file = module.weights.empty() ? options_.weights : module.weights;
     Location where = spec_.document.values.find(module.weights.empty() ? module.pointer : child_pointer(module.pointer, "weights"));
+    // A module's parameters count as one tensor for --max-elements, initialised or loaded: the
+    // state_dict is allocated whole, and a stack of many small layers is as large as one big weight.
+    if (std::int64_t elements = parameter_elements(module); elements > options_.max_elements) {
+      std::string count = elements == std::numeric_limits<std::int64_t>::max() ? "more elements than an int64 can count"
+                                                                                : fmt::format("{} elements", elements);
+      throw InputError(where, fmt::format("the parameters of module \"{}\" (nn.{}) would have {}, more than {} (--max-elements)", module.name,
+                                          module.type, count, options_.max_elements));
+    }
     if (file.empty()) return parameters_.emplace(module.name, initial_module_parameters(module, random_)).first->second;
 
     StateDict loaded;
