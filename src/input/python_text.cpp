@@ -713,18 +713,23 @@ class PythonReader {
       }
       value = quotient;
     }
-    --depth_;
-    Token close = lexer_.peek();
-    lexer_.expect(")");
-    value.offset = name.offset;
-    value.end = close.offset + 1;
-    value.symbol.clear();
+    close_call(name, value);
     if (value.real) {  // int(d ** 0.5): truncated toward zero
       if (value.real_number) value.number = truncated(*value.real_number, value);
       value.real = false;
       value.real_number.reset();
     }
     return value;
+  }
+
+  // The ')' of a builtin call, int(...) or float(...): its value spans the whole call.
+  void close_call(const Token& name, IntValue& value) {
+    --depth_;
+    Token close = lexer_.peek();
+    lexer_.expect(")");
+    value.offset = name.offset;
+    value.end = close.offset + 1;
+    value.symbol.clear();
   }
 
   // float(x) or float('inf'): a float, known when x is (module_call_text writes an infinite
@@ -742,12 +747,7 @@ class PythonReader {
       value.number.reset();
     }
     value.real = true;
-    --depth_;
-    Token close = lexer_.peek();
-    lexer_.expect(")");
-    value.offset = name.offset;
-    value.end = close.offset + 1;
-    value.symbol.clear();
+    close_call(name, value);
     return value;
   }
 
