@@ -421,8 +421,9 @@ TEST_CASE("bad input: a zip bomb .npz named by a spec is refused at check time, 
 }
 
 TEST_CASE("bad input: run's --max-elements refuses random inputs beyond it, exit 2", "[bad-input]") {
-  // 480 query elements; the module's parameters, 288, are within the limit either way.
-  const std::string call = "run --format json --module 'nn.MultiheadAttention(8, 2)' --query '(30, 2, 8)' --random-inputs";
+  // 480 query elements; the module's parameters (288) and the outputs, (2, 30, 8) and
+  // attn_output_weights (30, 2, 2), are within the limit either way.
+  const std::string call = "run --format json --module 'nn.MultiheadAttention(8, 2)' --query '(2, 30, 8)' --random-inputs";
   Run over = run_cli(call + " --max-elements 479");
   CHECK(over.status == 2);
   json diagnostic = json::parse(over.out)["diagnostics"][0];

@@ -302,7 +302,6 @@ class Runner {
       throw RunStop();
     }
     std::vector<std::int64_t> shape;
-    std::int64_t elements = 1;
     for (const DimExpr& dim : resolved(argument.written)) {
       if (!dim.is_constant()) {
         Diagnostic& diagnostic = report(DiagId::InputDataMissing,
@@ -314,9 +313,11 @@ class Runner {
         throw RunStop();
       }
       shape.push_back(dim.offset);
-      if (__builtin_mul_overflow(elements, dim.offset, &elements) || elements > options_.max_elements) {
-        throw InputError(where, fmt::format("{} would have more than {} elements (--max-elements)", argument.name, options_.max_elements));
-      }
+    }
+    try {
+      bounded_elements(argument.name, shape, options_.max_elements);
+    } catch (const InputError& error) {
+      throw InputError(where, error.what());
     }
     Array array = make_array(argument.dtype, shape);
     if (mask) {
@@ -363,6 +364,13 @@ class Runner {
     bool masks_everything = runs_attention(op, forward) && check_attention_values(call, call_report, op, forward);
     ForwardResult result;
     try {
+      // Every output within --max-elements before a kernel allocates it: attention weights
+      // (N, L, S) of a long sequence, the outer product of a matmul.
+      for (const NamedOutput& named : call_report.outputs) {
+        std::vector<std::int64_t> sizes;
+        for (const DimExpr& dim : resolved(named.shape)) sizes.push_back(dim.offset);
+        bounded_elements(named.name, sizes, options_.max_elements);
+      }
       result = op.forward(forward);
     } catch (const IndexOutOfRange& error) {
       report_index_out_of_range(call, call_report, error);
