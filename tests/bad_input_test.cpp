@@ -474,6 +474,19 @@ TEST_CASE("bad input: run's --max-elements bounds a module's parameters together
   CHECK(run_cli("run --random-inputs " + loaded + " --max-elements 288").status == 0);
 }
 
+TEST_CASE("bad input: run past a raised --max-elements that memory cannot hold is an input error, not an abort", "[bad-input]") {
+  // 2^52 float32 weights (16 PiB) pass --max-elements 2^62; the allocation fails. (ASan, in the
+  // sanitizer build, must return null for it as malloc does, rather than stop the process.)
+  Run refused = run_cli("run --format json --random-inputs --max-elements 4611686018427387904 --module 'nn.Embedding(2**40, 2**12)' "
+                        "--arg 'input=(1,):int64'",
+                        "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1\" ");
+  CHECK(refused.status == 2);
+  json diagnostic = json::parse(refused.out)["diagnostics"][0];
+  CHECK(diagnostic["code"] == "MHA002");
+  CHECK(diagnostic["message"] == "out of memory: a tensor within --max-elements 4611686018427387904 did not fit");
+  CHECK(diagnostic["notes"].dump().find("lower --max-elements (default 268435456)") != std::string::npos);
+}
+
 // --- writing: -o, --save, --plot -----------------------------------------------------------
 
 TEST_CASE("bad input: -o to an unwritable path: exact message, exit 2, nothing left behind", "[bad-input]") {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <new>
 #include <set>
 #include <thread>
 
@@ -649,6 +650,11 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
     result.executed = true;
   } catch (const RunStop&) {
     result.outputs.clear();
+  } catch (const std::bad_alloc&) {
+    // Only past a raised --max-elements: under the default every tensor fits in 1 GiB (float32).
+    throw InputError(Location{}, fmt::format("out of memory: a tensor within --max-elements {} did not fit", options.max_elements),
+                     fmt::format("lower --max-elements (default {}) to have tensors this large refused before they are allocated",
+                                 kDefaultMaxElements));
   }
   apply_filter(result.report, DiagnosticFilter{spec.ignored_codes, {}});
   return result;
