@@ -483,6 +483,27 @@ TEST_CASE("run: every output and an attention's score matrix stay within --max-e
   // SDPA's output is (1, 1, 100000, 8); its (L, S) scores are not an output.
   CHECK(refusal(R"({"op": "F.scaled_dot_product_attention", "query": [1, 1, 100000, 8], "key": [1, 1, 100000, 8],
     "value": [1, 1, 100000, 8]})") == "call \"call\": the attention's (L, S) score matrix would have more than 1000000 elements (--max-elements)");
+  // A Transformer layer's (32, 1, 131072) feed-forward activations; its parameters, 2.2M, fit.
+  RunOptions three_million = random_inputs();
+  three_million.max_elements = 3000000;
+  try {
+    run_text(R"J({"module": "nn.TransformerEncoderLayer(8, 2, dim_feedforward=131072)", "src": [32, 1, 8]})J", three_million);
+    FAIL("no error");
+  } catch (const InputError& error) {
+    CHECK(std::string(error.what()) == "call \"call\": the feed-forward hidden activations would have more than 3000000 elements (--max-elements)");
+  }
+  // --plot keeps every head's (1, 2, 1000, 1000) probabilities, twice the averaged output's.
+  RunOptions plotted = plotting();
+  plotted.max_elements = 1500000;
+  const char* long_query = R"J({"module": "nn.MultiheadAttention(8, 2)", "query": [1000, 1, 8], "key": [1000, 1, 8], "value": [1000, 1, 8]})J";
+  try {
+    run_text(long_query, plotted);
+    FAIL("no error");
+  } catch (const InputError& error) {
+    CHECK(std::string(error.what()) == "call \"call\": the per-head attention probabilities would have more than 1500000 elements (--max-elements)");
+  }
+  plotted.plot = false;
+  CHECK(run_text(long_query, plotted).executed);
   // Within the limit: (1000, 1000) scores.
   CHECK(refusal(R"({"op": "F.scaled_dot_product_attention", "query": [1, 1, 1000, 8], "key": [1, 1, 1000, 8],
     "value": [1, 1, 1000, 8]})") == "no error");
