@@ -421,20 +421,70 @@ TEST_CASE("bad input: a zip bomb .npz named by a spec is refused at check time, 
 }
 
 TEST_CASE("bad input: run's --max-elements refuses random inputs beyond it, exit 2", "[bad-input]") {
-  const std::string call = "run --format json --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --random-inputs";
-  Run over = run_cli(call + " --max-elements 47");
+  // 480 query elements; the module's parameters (288) and the outputs, (2, 30, 8) and
+  // attn_output_weights (30, 2, 2), are within the limit either way.
+  const std::string call = "run --format json --module 'nn.MultiheadAttention(8, 2)' --query '(2, 30, 8)' --random-inputs";
+  Run over = run_cli(call + " --max-elements 479");
   CHECK(over.status == 2);
   json diagnostic = json::parse(over.out)["diagnostics"][0];
   CHECK(diagnostic["code"] == "MHA002");
-  CHECK(diagnostic["message"] == "query would have more than 47 elements (--max-elements)");
+  CHECK(diagnostic["message"] == "query would have more than 479 elements (--max-elements)");
   CHECK(diagnostic["location"]["file"] == "--query");
-  CHECK(run_cli(call + " --max-elements 48").status == 0);
+  CHECK(run_cli(call + " --max-elements 480").status == 0);
   // The default, 2^28. (A tensor whose bytes overflow int64 is refused by the check already, as
   // PyTorch refuses to create it.)
   Run huge = run_cli("run --format json --module 'nn.MultiheadAttention(8, 2)' --query '(1099511627776, 2, 8)' --random-inputs");
   CHECK(huge.status == 2);
   CHECK(json::parse(huge.out)["diagnostics"][0]["message"] == "query would have more than 268435456 elements (--max-elements)");
   CHECK(kDefaultMaxElements == 268435456);
+}
+
+TEST_CASE("bad input: run's --max-elements bounds a module's parameters together, before allocating them, exit 2", "[bad-input]") {
+  auto refusal = [](const std::string& arguments) {
+    Run refused = run_cli("run --format json --random-inputs " + arguments);
+    CHECK(refused.status == 2);
+    json diagnostic = json::parse(refused.out)["diagnostics"][0];
+    CHECK(diagnostic["code"] == "MHA002");
+    CHECK(diagnostic["location"]["file"] == "--module");
+    return diagnostic["message"].get<std::string>();
+  };
+  // A 16 TiB embedding table and a 64 TiB kernel under the default limit (they were std::bad_alloc aborts).
+  CHECK(refusal("--module 'nn.Embedding(2**30, 2**12)' --arg 'input=(2, 3):int64'") ==
+        "the parameters of module \"module\" (nn.Embedding) would have 4398046511104 elements, more than 268435456 (--max-elements)");
+  CHECK(refusal("--module 'nn.Conv2d(4096, 4096, 1024)' --arg 'input=(1, 4096, 1024, 1024)'") ==
+        "the parameters of module \"module\" (nn.Conv2d) would have 17592186048512 elements, more than 268435456 (--max-elements)");
+  // A billion small layers: each tensor is small, the state_dict is not (counted, never listed).
+  // An encoder layer has 464 (self_attn 288, linear1 and linear2 72 each, norm1 and norm2 16 each),
+  // a decoder layer 768 (a second attention and norm3), each stack's final norm 16.
+  CHECK(refusal("--module 'nn.Transformer(d_model=8, nhead=2, num_encoder_layers=10**9, num_decoder_layers=1, dim_feedforward=8)' "
+                "--arg 'src=(2, 3, 8)' --arg 'tgt=(2, 3, 8)'") ==
+        "the parameters of module \"module\" (nn.Transformer) would have 464000000800 elements, more than 268435456 (--max-elements)");
+  CHECK(refusal("--module 'nn.Transformer(d_model=2**20, nhead=1, num_encoder_layers=2**40, num_decoder_layers=1)' "
+                "--arg 'src=(1, 1, 1048576)' --arg 'tgt=(1, 1, 1048576)'") ==
+        "the parameters of module \"module\" (nn.Transformer) would have more elements than an int64 can count, more than 268435456 (--max-elements)");
+  // nn.MultiheadAttention(8, 2) has 288: in_proj_weight (24, 8), in_proj_bias, out_proj's (8, 8) and (8,).
+  const std::string attention = "--module 'nn.MultiheadAttention(8, 2)' --query '(1, 1, 8)'";
+  CHECK(refusal(attention + " --max-elements 287") ==
+        "the parameters of module \"module\" (nn.MultiheadAttention) would have 288 elements, more than 287 (--max-elements)");
+  CHECK(run_cli("run --random-inputs " + attention + " --max-elements 288").status == 0);
+  // Loaded ones count the same: the whole state_dict, before any member is read.
+  const std::string loaded = attention + " --weights examples/run/mha_e8_h2.npz";
+  CHECK(refusal(loaded + " --max-elements 287") ==
+        "the parameters of module \"module\" (nn.MultiheadAttention) would have 288 elements, more than 287 (--max-elements)");
+  CHECK(run_cli("run --random-inputs " + loaded + " --max-elements 288").status == 0);
+}
+
+TEST_CASE("bad input: run past a raised --max-elements that memory cannot hold is an input error, not an abort", "[bad-input]") {
+  // 2^52 float32 weights (16 PiB) pass --max-elements 2^62; the allocation fails. (ASan, in the
+  // sanitizer build, must return null for it as malloc does, rather than stop the process.)
+  Run refused = run_cli("run --format json --random-inputs --max-elements 4611686018427387904 --module 'nn.Embedding(2**40, 2**12)' "
+                        "--arg 'input=(1,):int64'",
+                        "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}allocator_may_return_null=1\" ");
+  CHECK(refused.status == 2);
+  json diagnostic = json::parse(refused.out)["diagnostics"][0];
+  CHECK(diagnostic["code"] == "MHA002");
+  CHECK(diagnostic["message"] == "out of memory: a tensor within --max-elements 4611686018427387904 did not fit");
+  CHECK(diagnostic["notes"].dump().find("lower --max-elements (default 268435456)") != std::string::npos);
 }
 
 // --- writing: -o, --save, --plot -----------------------------------------------------------

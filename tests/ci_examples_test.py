@@ -16,7 +16,8 @@
 - The composite GitHub Action (action.yml) runs step by step as GitHub runs it (bash -e, its
   `if:` conditions, GITHUB_PATH, GITHUB_OUTPUT), in a temporary git repository, with the build and
   apt commands recorded by stand-ins (the stand-in build puts the built mhacheck in the build dir).
-- docs/ci.md shows each example file verbatim.
+- docs/ci.md shows each example file verbatim, and its report samples (text, json, sarif, github)
+  are what the commands it shows print.
 Usage: ci_examples_test.py MHACHECK SOURCE_DIR
 """
 import json
@@ -639,6 +640,51 @@ def docs_show_files():
         assert text in docs, f"docs/ci.md does not show {name} as it is"
 
 
+# --- the report samples of docs/ci.md are real runs, as its "Report formats" says
+
+def sample(docs, heading):
+    """The first fenced block after the heading ### `heading`, and the prose before it."""
+    section = docs.split(f"### `{heading}`", 1)[1]
+    prose, rest = section.split("```", 1)
+    return prose, rest.split("\n", 1)[1].split("\n```\n", 1)[0] + "\n"
+
+
+def report_of(root, arguments, status, output=None):
+    result = subprocess.run([mhacheck, *arguments], cwd=root, env=environment(), capture_output=True, text=True)
+    assert result.returncode == status, f"mhacheck {' '.join(arguments)}: exit {result.returncode}\n{result.stderr}"
+    return open(os.path.join(root, output), encoding="utf-8").read() if output else result.stdout
+
+
+def docs_report_samples():
+    docs = open(os.path.join(source_dir, "docs", "ci.md"), encoding="utf-8").read()
+    root = tempfile.mkdtemp(prefix="mhacheck-ci-samples-")
+    try:
+        # "in a folder holding specs/seed_example1.json and specs/nested/seed_example3_named.json"
+        os.makedirs(os.path.join(root, "specs", "nested"))
+        shutil.copy(os.path.join(examples, "seed_example1.json"), os.path.join(root, "specs"))
+        shutil.copy(os.path.join(examples, "seed_example3_named.json"), os.path.join(root, "specs", "nested"))
+        assert sample(docs, "text")[1] == report_of(root, ["check", "specs/"], 1), "docs/ci.md: the text sample is stale"
+        assert sample(docs, "github")[1] == report_of(root, ["check", "--format", "github", "specs/"], 1), \
+            "docs/ci.md: the github sample is stale"
+        # The SARIF sample keeps only the rules its results use; the prose says from how many.
+        prose, sarif = sample(docs, "sarif")
+        real = json.loads(report_of(root, ["check", "--format", "sarif", "-o", "mhacheck.sarif", "specs/seed_example1.json"], 1,
+                                    "mhacheck.sarif"))
+        driver = real["runs"][0]["tool"]["driver"]
+        assert f"to the one rule used, from {len(driver['rules'])}:" in prose, "docs/ci.md: the SARIF sample's rule count is stale"
+        used = {result["ruleId"] for result in real["runs"][0]["results"]}
+        driver["rules"] = [rule for rule in driver["rules"] if rule["id"] in used]
+        assert sarif == json.dumps(real, indent=2, ensure_ascii=False) + "\n", "docs/ci.md: the SARIF sample is stale"
+        # "with only specs/seed_example3.json"
+        shutil.rmtree(os.path.join(root, "specs"))
+        os.makedirs(os.path.join(root, "specs"))
+        shutil.copy(os.path.join(examples, "seed_example3.json"), os.path.join(root, "specs"))
+        assert sample(docs, "json")[1] == report_of(root, ["check", "--format", "json", "-o", "report.json", "specs/"], 0, "report.json"), \
+            "docs/ci.md: the json sample is stale"
+    finally:
+        shutil.rmtree(root)
+
+
 test("github workflow: structure", github_structure)
 for case in CASES:
     test(f"github workflow: steps, specs {case}", lambda case=case: github_steps(case))
@@ -653,5 +699,6 @@ test("pre-commit framework: the repository's .pre-commit-hooks.yaml", framework_
 test("github action: structure", action_structure)
 test("github action: runs", action_runs)
 test("docs/ci.md shows the example files", docs_show_files)
+test("docs/ci.md's report samples are real runs", docs_report_samples)
 
 finish()

@@ -414,7 +414,7 @@ int main(int argc, char** argv) {
   run->add_flag("--random-inputs", run_command.options.random_inputs, "fill tensors given only as shapes with standard-normal data");
   run->add_option("--threads", run_command.options.threads, "threads for the forward pass (default 0: every core)")
       ->check(at_least(0));
-  run->add_option("--max-elements", run_command.options.max_elements, "refuse tensors with more elements than this (default 2^28)")
+  run->add_option("--max-elements", run_command.options.max_elements, "refuse tensors with more elements than this (default 2^28); a module's parameters count as one tensor")
       ->check(at_least(1));
   run->add_option("--save", run_command.save, "write every named output to this .npz ('-' for stdout; a regular file is replaced atomically)");
   run->add_option("--plot", run_command.plot, "draw one call's attention probabilities as an SVG heatmap to this file");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,6 +44,7 @@ struct MhaInputs : AttentionInputs {
   bool need_weights = true;
   bool average_attn_weights = true;
   bool capture_probabilities = false;  // `run --plot`: keep every head's, whatever need_weights says
+  std::int64_t max_elements = std::numeric_limits<std::int64_t>::max();  // --max-elements: bounds the (N, H, L, S') per-head array
 };
 
 // A query row whose every key position is masked: with need_weights=True PyTorch's softmax

@@ -5,7 +5,6 @@
 // padding_mode other than "zeros" reads the input's own elements for the padding, as F.pad
 // does before PyTorch convolves with no padding.
 #include <algorithm>
-#include <initializer_list>
 #include <limits>
 
 #include <fmt/format.h>
@@ -41,19 +40,6 @@ void check_padding_mode(const std::string& mode, std::int64_t before, std::int64
   }
 }
 
-// The elements of a buffer of `sizes` (each non-negative), refused above --max-elements before
-// any product could overflow.
-std::int64_t bounded_elements(const char* buffer, std::initializer_list<std::int64_t> sizes, std::int64_t max_elements) {
-  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) return 0;
-  std::int64_t elements = 1;
-  for (std::int64_t size : sizes) {
-    if (__builtin_mul_overflow(elements, size, &elements) || elements > max_elements) {
-      throw InputError(Location{}, fmt::format("the conv's {} would have more than {} elements (--max-elements)", buffer, max_elements));
-    }
-  }
-  return elements;
-}
-
 template <typename T>
 Array convolve(const Array& input, const Array& weight, const Array* bias, const ConvGeometry& conv, const std::string& mode, int spatial,
                std::int64_t max_elements) {
@@ -75,10 +61,10 @@ Array convolve(const Array& input, const Array& weight, const Array* bias, const
   const std::int64_t out_w = conv.output_size(static_cast<std::size_t>(spatial - 1), in_w);
   const std::int64_t out_channels = weight.shape[0], groups = conv.groups;
   const std::int64_t group_in = channels / groups, group_out = out_channels / groups;
-  bounded_elements("output", {batch, out_channels, out_h, out_w}, max_elements);
-  const std::int64_t positions = bounded_elements("output positions", {out_h, out_w}, max_elements);
+  bounded_elements("the conv's output", {batch, out_channels, out_h, out_w}, max_elements);
+  const std::int64_t positions = bounded_elements("the conv's output positions", {out_h, out_w}, max_elements);
   const std::int64_t rows = group_in * k_h * k_w;  // a weight row, already allocated
-  bounded_elements("im2col buffer", {rows, positions}, max_elements);
+  bounded_elements("the conv's im2col buffer", {rows, positions}, max_elements);
   // OpenBLAS takes int sizes.
   if (std::max({group_out, positions, rows}) > std::numeric_limits<int>::max()) {
     throw InputError(Location{}, fmt::format("the conv's GEMM of ({}, {}) by ({}, {}) has a size above 2^31 - 1, OpenBLAS's limit", group_out, rows,

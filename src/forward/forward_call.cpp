@@ -1,7 +1,22 @@
-// ForwardCall's lookups, shared by every operator's forward pass.
+// ForwardCall's lookups and the --max-elements bound, shared by every operator's forward pass.
 #include "forward/forward_call.hpp"
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 namespace mhacheck {
+
+std::int64_t bounded_elements(const std::string& buffer, const std::vector<std::int64_t>& sizes, std::int64_t max_elements) {
+  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) return 0;
+  std::int64_t elements = 1;
+  for (std::int64_t size : sizes) {
+    if (__builtin_mul_overflow(elements, size, &elements) || elements > max_elements) {
+      throw InputError(Location{}, fmt::format("{} would have more than {} elements (--max-elements)", buffer, max_elements));
+    }
+  }
+  return elements;
+}
 
 const Array* ForwardCall::tensor(const std::string& name) const {
   auto found = tensors.find(name);

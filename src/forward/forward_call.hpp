@@ -54,6 +54,11 @@ struct ForwardResult {
 
 using ForwardFn = ForwardResult (*)(const ForwardCall& call);
 
+// The elements of a buffer of `sizes` (each non-negative; 0 when one is 0), refused above
+// --max-elements before any product could overflow: InputError "`buffer` would have more than
+// N elements (--max-elements)".
+std::int64_t bounded_elements(const std::string& buffer, const std::vector<std::int64_t>& sizes, std::int64_t max_elements);
+
 // query, key, value, attn_mask and is_causal of an attention call (nn.MultiheadAttention,
 // F.scaled_dot_product_attention).
 void read_attention_inputs(const ForwardCall& call, AttentionInputs& inputs);

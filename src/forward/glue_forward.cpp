@@ -81,7 +81,13 @@ void store(Array& out, std::size_t i, double value) {
 ForwardResult forward_arithmetic(const ForwardCall& call) {
   const Array& input = *call.tensor("input");
   const Array* other = call.tensor("other");
-  std::vector<double> a = input.to_double(), b = other != nullptr ? other->to_double() : std::vector<double>{call.argument("other").get<double>()};
+  std::vector<double> a = input.to_double(), b;
+  if (other != nullptr) {
+    b = other->to_double();
+  } else {  // a Python number: True and False count as 1 and 0, as in x * True
+    const nlohmann::json& number = call.argument("other");
+    b.push_back(number.is_boolean() ? (number.get<bool>() ? 1.0 : 0.0) : number.get<double>());
+  }
   std::vector<std::int64_t> a_at = batch_offsets(input.shape, call.output_shape, 1, 1);
   std::vector<std::int64_t> b_at = batch_offsets(other != nullptr ? other->shape : std::vector<std::int64_t>{}, call.output_shape, 1, 1);
   const std::string& op = call.call->op;

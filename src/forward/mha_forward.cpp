@@ -245,7 +245,10 @@ class Forward {
     const bool per_head = (inputs_.need_weights && !inputs_.average_attn_weights) || inputs_.capture_probabilities;
     const bool averaged = inputs_.need_weights && inputs_.average_attn_weights;
     const DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
-    if (per_head) per_head_ = make_array(dtype, {N_, H_, L_, S_total_});
+    if (per_head) {  // H times the averaged weights run bounded as an output: refused before it is allocated
+      bounded_elements("the per-head attention probabilities", {N_, H_, L_, S_total_}, inputs_.max_elements);
+      per_head_ = make_array(dtype, {N_, H_, L_, S_total_});
+    }
     if (averaged) weights_ = make_array(dtype, layout_.batched ? std::vector<std::int64_t>{N_, L_, S_total_} : std::vector<std::int64_t>{L_, S_total_});
     std::int64_t pairs = N_ * H_;
     int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, pairs)));
@@ -361,6 +364,7 @@ ForwardResult forward_multihead_attention(const ForwardCall& call) {
   inputs.need_weights = call.call->flag("need_weights");
   inputs.average_attn_weights = call.call->flag("average_attn_weights");
   inputs.capture_probabilities = call.capture_attention.has_value();
+  inputs.max_elements = call.max_elements;
   MhaOutputs outputs = mha_forward(call.module->mha, *call.parameters, inputs, call.threads);
   ForwardResult result;
   if (outputs.probabilities) result.attention = CapturedAttention{"", std::move(*outputs.probabilities), inputs.query->shape.size() == 3};

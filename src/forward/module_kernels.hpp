@@ -51,6 +51,9 @@ Array embedding_forward(const Array& weight, const Array& indices, std::optional
 // The parameters of any supported module, with their shapes, in state_dict order, named
 // relative to the module ("layers.0.self_attn.in_proj_weight").
 std::vector<ExpectedParameter> module_parameters(const ModuleDecl& module);
+// The elements of those parameters together (what initialising or loading them allocates),
+// counted without listing a stack's layers; INT64_MAX when that does not fit in an int64.
+std::int64_t parameter_elements(const ModuleDecl& module);
 // Whether some module of this type (built with any arguments) has a parameter of this name:
 // load_state_dict(strict=True) calls such a name unexpected when this module lacks it.
 bool possible_parameter(const std::string& type, const std::string& name);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "forward/forward_call.hpp"
@@ -54,6 +55,29 @@ Parameters stack_parameters(const StackConfig& stack) {
   for (std::int64_t i = 0; i < stack.num_layers; ++i) append(parameters, "layers." + std::to_string(i) + ".", layer);
   if (stack.norm) append(parameters, "norm.", norm_parameters(*stack.norm));
   return parameters;
+}
+
+// The elements of `parameters` together; INT64_MAX when they do not fit.
+std::int64_t elements(const Parameters& parameters) {
+  std::int64_t total = 0;
+  for (const ExpectedParameter& parameter : parameters) {
+    std::int64_t count = 1;
+    for (std::int64_t size : parameter.shape) {
+      if (__builtin_mul_overflow(count, size, &count)) return std::numeric_limits<std::int64_t>::max();
+    }
+    if (__builtin_add_overflow(total, count, &total)) return std::numeric_limits<std::int64_t>::max();
+  }
+  return total;
+}
+
+// A stack's, counted from one layer's: num_layers may be far more layers than could be listed.
+std::int64_t stack_elements(const StackConfig& stack) {
+  std::int64_t total = 0;
+  if (__builtin_mul_overflow(elements(layer_parameters(stack.layer, stack.decoder)), stack.num_layers, &total) ||
+      __builtin_add_overflow(total, stack.norm ? elements(norm_parameters(*stack.norm)) : 0, &total)) {
+    return std::numeric_limits<std::int64_t>::max();
+  }
+  return total;
 }
 
 // ---- initialisation ----------------------------------------------------------------------------
@@ -198,6 +222,19 @@ StateDict initial_conv(const ModuleDecl& module, Random& random) {
 StateDict initial_layer_norm(const ModuleDecl& module, Random&) { return norm_initial(norm_config(module)); }
 
 std::vector<ExpectedParameter> module_parameters(const ModuleDecl& module) { return module_operator(module.type).parameters(module); }
+
+std::int64_t parameter_elements(const ModuleDecl& module) {
+  const OperatorDef& op = module_operator(module.type);
+  if (op.parameters == parameters_transformer_stack) return stack_elements(stack_config(module));
+  if (op.parameters == parameters_transformer) {
+    std::int64_t total = 0;
+    if (__builtin_add_overflow(stack_elements(transformer_stack(module, false)), stack_elements(transformer_stack(module, true)), &total)) {
+      return std::numeric_limits<std::int64_t>::max();
+    }
+    return total;
+  }
+  return elements(module_parameters(module));
+}
 
 bool possible_parameter(const std::string& type, const std::string& name) {
   const OperatorDef& module = module_operator(type);

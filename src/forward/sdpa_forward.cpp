@@ -117,6 +117,16 @@ ForwardResult forward_scaled_dot_product_attention(const ForwardCall& call) {
   if (!call.argument("scale").is_null()) inputs.scale = call.argument("scale").get<double>();
   inputs.enable_gqa = call.call->flag("enable_gqa");
   inputs.capture_probabilities = call.capture_attention.has_value();
+  // The kernel holds one (L, S) score matrix at a time (run bounds the output): a long sequence's
+  // is refused before it is allocated.
+  const std::vector<std::int64_t>& query = inputs.query->shape;
+  const std::vector<std::int64_t>& key = inputs.key->shape;
+  bounded_elements("the attention's (L, S) score matrix", {query[query.size() - 2], key[key.size() - 2]}, call.max_elements);
+  if (inputs.capture_probabilities) {  // --plot keeps every (L, S) matrix: the output's batch dims, L, then S
+    std::vector<std::int64_t> probabilities = call.output_shape;
+    probabilities.back() = key[key.size() - 2];
+    bounded_elements("the plotted attention probabilities", probabilities, call.max_elements);
+  }
   SdpaOutputs outputs = sdpa_forward(inputs);
   ForwardResult result;
   if (outputs.probabilities) {

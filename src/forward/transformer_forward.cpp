@@ -45,7 +45,11 @@ Array added(const Array& a, const Array& b) {
 class TransformerPass {
  public:
   TransformerPass(const ForwardCall& call, ForwardResult& result)
-      : parameters_(*call.parameters), threads_(std::max(1, call.threads)), capture_(call.capture_attention), result_(result) {
+      : parameters_(*call.parameters),
+        threads_(std::max(1, call.threads)),
+        max_elements_(call.max_elements),
+        capture_(call.capture_attention),
+        result_(result) {
     blas::set_threads(threads_);
   }
 
@@ -101,6 +105,9 @@ class TransformerPass {
   }
 
   Array feed_forward(const std::string& prefix, const LayerConfig& layer, const Array& x) const {
+    std::vector<std::int64_t> hidden_shape = x.shape;  // (..., dim_feedforward): wider than any input or output
+    hidden_shape.back() = layer.dim_feedforward;
+    bounded_elements("the feed-forward hidden activations", hidden_shape, max_elements_);
     Array hidden = linear_forward(x, required(prefix + "linear1.weight"), parameter(prefix + "linear1.bias"));
     hidden = layer.activation == "gelu" ? gelu_forward(hidden) : relu_forward(hidden);
     return linear_forward(hidden, required(prefix + "linear2.weight"), parameter(prefix + "linear2.bias"));
@@ -121,6 +128,7 @@ class TransformerPass {
     inputs.key_padding_mask = masks.padding;
     inputs.need_weights = false;
     inputs.is_causal = masks.is_causal;
+    inputs.max_elements = max_elements_;
     if (capture_) {
       result_.attention_blocks.push_back(block);
       inputs.capture_probabilities = !result_.attention && (capture_->empty() || *capture_ == block);
@@ -135,6 +143,7 @@ class TransformerPass {
 
   const StateDict& parameters_;
   int threads_;
+  std::int64_t max_elements_;                  // ForwardCall::max_elements
   const std::optional<std::string>& capture_;  // ForwardCall::capture_attention
   ForwardResult& result_;
 };

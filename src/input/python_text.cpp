@@ -7,6 +7,7 @@
 #include <set>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -205,6 +206,82 @@ std::int64_t parse_int(const Lexer& lexer, const Token& token) {
   return value;
 }
 
+// A float literal as Python reads it: digits with single '_' between them, an optional fraction
+// and exponent (1_000.5, .5, 1e-3, 5.); beyond the largest double it is inf, as in Python
+// (1e400), and below the smallest it is 0.0. Anything else (1.2.3, 0x1p3, 1e, 1j): nullopt.
+std::optional<double> python_float(const std::string& text) {
+  std::string plain;  // without the underscores
+  std::size_t pos = 0;
+  auto digit_part = [&]() {
+    std::size_t start = pos;
+    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+      plain += text[pos++];
+      if (pos + 1 < text.size() && text[pos] == '_' && std::isdigit(static_cast<unsigned char>(text[pos + 1]))) ++pos;
+    }
+    return pos > start;
+  };
+  bool whole = digit_part();
+  bool fraction = false;
+  if (pos < text.size() && text[pos] == '.') {
+    plain += text[pos++];
+    fraction = digit_part();
+  }
+  bool valid = whole || fraction;
+  if (valid && pos < text.size() && (text[pos] == 'e' || text[pos] == 'E')) {
+    plain += text[pos++];
+    if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) plain += text[pos++];
+    valid = digit_part();
+  }
+  if (!valid || pos != text.size()) return std::nullopt;
+  // strtod gives HUGE_VAL (inf) past the largest double and 0 or a subnormal below the smallest,
+  // as Python does; its ERANGE is not an error here. Only digits, '.', 'e' and a sign reach it.
+  return std::strtod(plain.c_str(), nullptr);
+}
+
+double parse_float(const Lexer& lexer, const Token& token) {
+  std::optional<double> value = python_float(token.text);
+  if (!value) lexer.fail(token.offset, token.text.size(), fmt::format("'{}' is not a number", token.text));
+  return *value;
+}
+
+// float('inf'), as Python converts a string: surrounding spaces, a sign, then inf, infinity or
+// nan in any case, or a float literal's digits.
+double float_of_string(const Lexer& lexer, const Token& token) {
+  std::size_t first = token.text.find_first_not_of(" \t"), last = token.text.find_last_not_of(" \t");
+  std::string text = first == std::string::npos ? "" : token.text.substr(first, last - first + 1);
+  double sign = !text.empty() && text[0] == '-' ? -1.0 : 1.0;
+  if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.erase(0, 1);
+  std::string lower;
+  for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "inf" || lower == "infinity") return sign * std::numeric_limits<double>::infinity();
+  if (lower == "nan") return std::numeric_limits<double>::quiet_NaN();
+  std::optional<double> value = python_float(text);
+  if (!value) {
+    // The string token's offset is its opening quote.
+    lexer.fail(token.offset, token.text.size() + 2, fmt::format("ValueError: could not convert string to float: '{}'", token.text));
+  }
+  return sign * *value;
+}
+
+// Python's float floor division and modulo (float_divmod in CPython's floatobject.c), for a
+// non-zero divisor: the remainder takes the divisor's sign, the quotient is floored, and
+// infinities give what Python gives (inf // 1 is nan, -1 // inf is -1.0, -5 % inf is inf).
+std::pair<double, double> python_divmod(double a, double b) {
+  double mod = std::fmod(a, b);
+  double div = (a - mod) / b;
+  if (mod != 0) {  // NaN too, as in C's `if (mod)`
+    if ((b < 0) != (mod < 0)) {
+      mod += b;
+      div -= 1.0;
+    }
+  } else {
+    mod = std::copysign(0.0, b);
+  }
+  if (div == 0) return {std::copysign(0.0, a / b), mod};
+  double floored = std::floor(div);
+  return {div - floored > 0.5 ? floored + 1.0 : floored, mod};
+}
+
 // Nesting of parentheses and module calls read at most: far beyond real code, and the
 // recursion stays shallow.
 constexpr int kMaxNesting = 64;
@@ -221,6 +298,11 @@ struct IntValue {
   std::string unbound;  // the first unbound name it uses
   std::size_t offset = 0, end = 0;
 };
+
+// The value as a float, when known: Python converts an int operand of float arithmetic so.
+std::optional<double> as_real(const IntValue& value) {
+  return value.number ? std::optional<double>(static_cast<double>(*value.number)) : value.real_number;
+}
 
 // One entry of a dict literal: its key, where its value is written, and the value (as an
 // assignment's right-hand side reads it: nullopt and `symbol` for an unbound name).
@@ -382,7 +464,6 @@ class PythonReader {
       return word.text == "None" ? nlohmann::json(nullptr) : nlohmann::json(word.text == "True");
     }
     if (token.kind == Token::Kind::String) return lexer_.take().text;
-    if (std::optional<double> number = float_literal()) return *number;
     // A name bound to something other than a number (device = None, batch_first = True): its value.
     if (auto bound = values_.find(token.text); token.kind == Token::Kind::Name && bound != values_.end() && !bound->second.is_number()) {
       lexer_.take();
@@ -559,20 +640,6 @@ class PythonReader {
     lexer_.skip_line();  // -> None:
   }
 
-  // A float literal, optionally negative; nullopt (nothing taken) when the next value is not one.
-  std::optional<double> float_literal() {
-    bool negative = lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "-" &&
-                    lexer_.peek_second().kind == Token::Kind::Float;
-    if (!negative && lexer_.peek().kind != Token::Kind::Float) return std::nullopt;
-    if (negative) lexer_.take();
-    Token token = lexer_.take();
-    try {
-      return (negative ? -1.0 : 1.0) * std::stod(token.text);
-    } catch (const std::exception&) {
-      lexer_.fail(token.offset, token.text.size(), fmt::format("'{}' is not a number", token.text));
-    }
-  }
-
   void enter(const Token& token) {
     if (++depth_ > kMaxNesting) lexer_.fail(token.offset, 1, fmt::format("nested more than {} deep", kMaxNesting));
   }
@@ -631,7 +698,13 @@ class PythonReader {
       quotient.offset = value.offset;
       quotient.end = divisor.end;
       quotient.unbound = !value.unbound.empty() ? value.unbound : divisor.unbound;
-      if (value.number && divisor.number) {
+      quotient.real = value.real || divisor.real;
+      if (quotient.real) {  // int(1.5e3 / 2): a float quotient, truncated below
+        std::optional<double> a = as_real(value);
+        std::optional<double> b = as_real(divisor);
+        if (a && b && *b == 0) lexer_.fail(quotient.offset, quotient.end - quotient.offset, "ZeroDivisionError: float division by zero");
+        if (a && b) quotient.real_number = *a / *b;
+      } else if (value.number && divisor.number) {
         if (*divisor.number == 0) lexer_.fail(quotient.offset, quotient.end - quotient.offset, "ZeroDivisionError: division by zero");
         if (*value.number == std::numeric_limits<std::int64_t>::min() && *divisor.number == -1) {
           lexer_.fail(quotient.offset, quotient.end - quotient.offset, "integer out of range");
@@ -640,17 +713,41 @@ class PythonReader {
       }
       value = quotient;
     }
+    close_call(name, value);
+    if (value.real) {  // int(d ** 0.5): truncated toward zero
+      if (value.real_number) value.number = truncated(*value.real_number, value);
+      value.real = false;
+      value.real_number.reset();
+    }
+    return value;
+  }
+
+  // The ')' of a builtin call, int(...) or float(...): its value spans the whole call.
+  void close_call(const Token& name, IntValue& value) {
     --depth_;
     Token close = lexer_.peek();
     lexer_.expect(")");
     value.offset = name.offset;
     value.end = close.offset + 1;
     value.symbol.clear();
-    if (value.real) {  // int(d ** 0.5): truncated toward zero
-      if (value.real_number) value.number = truncated(*value.real_number, value);
-      value.real = false;
-      value.real_number.reset();
+  }
+
+  // float(x) or float('inf'): a float, known when x is (module_call_text writes an infinite
+  // option so).
+  IntValue float_call(const Token& name) {
+    Token open = lexer_.peek();
+    lexer_.expect("(");
+    enter(open);
+    IntValue value;
+    if (lexer_.peek().kind == Token::Kind::String) {
+      value.real_number = float_of_string(lexer_, lexer_.take());
+    } else {
+      value = expression();
+      if (value.number) value.real_number = static_cast<double>(*value.number);
+      value.number.reset();
     }
+    value.real = true;
+    close_call(name, value);
     return value;
   }
 
@@ -696,20 +793,14 @@ class PythonReader {
     enter(op);
     IntValue exponent;
     std::size_t exponent_offset = lexer_.peek().offset;
-    if (std::optional<double> literal = float_literal()) {
-      exponent.real = true;
-      exponent.real_number = *literal;
-      exponent.end = lexer_.peek().offset;
-    } else {
-      exponent = unary();
-    }
+    exponent = unary();
     --depth_;
     IntValue result;
     result.offset = base.offset;
     result.end = std::max(exponent.end, exponent_offset);
     result.unbound = !base.unbound.empty() ? base.unbound : exponent.unbound;
-    std::optional<double> b = base.number ? std::optional<double>(static_cast<double>(*base.number)) : base.real_number;
-    std::optional<double> e = exponent.number ? std::optional<double>(static_cast<double>(*exponent.number)) : exponent.real_number;
+    std::optional<double> b = as_real(base);
+    std::optional<double> e = as_real(exponent);
     // An unbound exponent (2 ** n_layers) leaves the kind open: the unbound name is what to report.
     result.real = base.real || exponent.real || (exponent.number && *exponent.number < 0);
     if (!result.real && base.number && exponent.number) {
@@ -745,6 +836,11 @@ class PythonReader {
       value.number = parse_int(lexer_, token);
       return value;
     }
+    if (token.kind == Token::Kind::Float) {
+      value.real = true;
+      value.real_number = parse_float(lexer_, token);
+      return value;
+    }
     if (token.kind == Token::Kind::Punct && token.text == "(") {
       enter(token);
       value = expression();
@@ -758,6 +854,9 @@ class PythonReader {
     }
     if (token.kind == Token::Kind::Name && token.text == "int" && lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "(") {
       return int_call(token);
+    }
+    if (token.kind == Token::Kind::Name && token.text == "float" && lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "(") {
+      return float_call(token);
     }
     if (token.kind == Token::Kind::Name && token.text != "True" && token.text != "False" && token.text != "None") {
       auto bound = values_.find(token.text);
@@ -789,19 +888,18 @@ class PythonReader {
     if (left.real || right.real) {
       // Float arithmetic (a scale times a factor): the value, when both sides are known.
       result.real = true;
-      std::optional<double> a = left.number ? std::optional<double>(static_cast<double>(*left.number)) : left.real_number;
-      std::optional<double> b = right.number ? std::optional<double>(static_cast<double>(*right.number)) : right.real_number;
+      std::optional<double> a = as_real(left);
+      std::optional<double> b = as_real(right);
       if (!a || !b) return result;
       if (op == "//" && *b == 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: float floor division by zero");
       if (op == "%" && *b == 0) lexer_.fail(result.offset, result.end - result.offset, "ZeroDivisionError: float modulo");
-      if (op == "%") {
-        // Python's float %: the remainder takes the divisor's sign.
-        double remainder = std::fmod(*a, *b);
-        if (remainder != 0 && (remainder < 0) != (*b < 0)) remainder += *b;
-        result.real_number = remainder == 0 ? std::copysign(0.0, *b) : remainder;
-        return result;
+      // IEEE arithmetic, as Python's floats: 1e300 * 10 is inf, inf - inf is nan.
+      if (op == "//" || op == "%") {
+        auto [quotient, remainder] = python_divmod(*a, *b);
+        result.real_number = op == "//" ? quotient : remainder;
+      } else {
+        result.real_number = op == "+" ? *a + *b : op == "-" ? *a - *b : *a * *b;
       }
-      result.real_number = op == "+" ? *a + *b : op == "-" ? *a - *b : op == "*" ? *a * *b : std::floor(*a / *b);
       return result;
     }
     if (!left.number || !right.number) return result;
@@ -956,7 +1054,6 @@ class PythonReader {
         }
         return integer_value(option);
       case OptionKind::Float:
-        if (std::optional<double> number = float_literal()) return *number;
         {
           IntValue value = expression();
           if (value.real_number) return *value.real_number;
@@ -1308,6 +1405,11 @@ std::string module_call_text(const nlohmann::json& module) {
       std::string items;
       for (const nlohmann::json& item : value) items += (items.empty() ? "" : ", ") + (item.is_string() ? item.get<std::string>() : item.dump());
       return "(" + items + (value.size() == 1 ? ",)" : ")");
+    }
+    // A float Python text computed past the largest double (dropout=1e400): JSON has no inf.
+    if (value.is_number_float() && !std::isfinite(value.get<double>())) {
+      double real = value.get<double>();
+      return std::isnan(real) ? "float('nan')" : real > 0 ? "float('inf')" : "float('-inf')";
     }
     return value.dump();
   };

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <new>
 #include <set>
 #include <thread>
 
@@ -72,6 +73,14 @@ class Runner {
     if (cached != parameters_.end()) return cached->second;
     std::string file = module.weights.empty() ? options_.weights : module.weights;
     Location where = spec_.document.values.find(module.weights.empty() ? module.pointer : child_pointer(module.pointer, "weights"));
+    // A module's parameters count as one tensor for --max-elements, initialised or loaded: the
+    // state_dict is allocated whole, and a stack of many small layers is as large as one big weight.
+    if (std::int64_t elements = parameter_elements(module); elements > options_.max_elements) {
+      std::string count = elements == std::numeric_limits<std::int64_t>::max() ? "more elements than an int64 can count"
+                                                                                : fmt::format("{} elements", elements);
+      throw InputError(where, fmt::format("the parameters of module \"{}\" (nn.{}) would have {}, more than {} (--max-elements)", module.name,
+                                          module.type, count, options_.max_elements));
+    }
     if (file.empty()) return parameters_.emplace(module.name, initial_module_parameters(module, random_)).first->second;
 
     StateDict loaded;
@@ -294,7 +303,6 @@ class Runner {
       throw RunStop();
     }
     std::vector<std::int64_t> shape;
-    std::int64_t elements = 1;
     for (const DimExpr& dim : resolved(argument.written)) {
       if (!dim.is_constant()) {
         Diagnostic& diagnostic = report(DiagId::InputDataMissing,
@@ -306,9 +314,11 @@ class Runner {
         throw RunStop();
       }
       shape.push_back(dim.offset);
-      if (__builtin_mul_overflow(elements, dim.offset, &elements) || elements > options_.max_elements) {
-        throw InputError(where, fmt::format("{} would have more than {} elements (--max-elements)", argument.name, options_.max_elements));
-      }
+    }
+    try {
+      bounded_elements(argument.name, shape, options_.max_elements);
+    } catch (const InputError& error) {
+      throw InputError(where, error.what());
     }
     Array array = make_array(argument.dtype, shape);
     if (mask) {
@@ -355,6 +365,13 @@ class Runner {
     bool masks_everything = runs_attention(op, forward) && check_attention_values(call, call_report, op, forward);
     ForwardResult result;
     try {
+      // Every output within --max-elements before a kernel allocates it: attention weights
+      // (N, L, S) of a long sequence, the outer product of a matmul.
+      for (const NamedOutput& named : call_report.outputs) {
+        std::vector<std::int64_t> sizes;
+        for (const DimExpr& dim : resolved(named.shape)) sizes.push_back(dim.offset);
+        bounded_elements(named.name, sizes, options_.max_elements);
+      }
       result = op.forward(forward);
     } catch (const IndexOutOfRange& error) {
       report_index_out_of_range(call, call_report, error);
@@ -633,6 +650,11 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
     result.executed = true;
   } catch (const RunStop&) {
     result.outputs.clear();
+  } catch (const std::bad_alloc&) {
+    // Only past a raised --max-elements: under the default every tensor fits in 1 GiB (float32).
+    throw InputError(Location{}, fmt::format("out of memory: a tensor within --max-elements {} did not fit", options.max_elements),
+                     fmt::format("lower --max-elements (default {}) to have tensors this large refused before they are allocated",
+                                 kDefaultMaxElements));
   }
   apply_filter(result.report, DiagnosticFilter{spec.ignored_codes, {}});
   return result;

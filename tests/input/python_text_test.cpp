@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include "mhacheck/python_text.hpp"
 
 using namespace mhacheck;
@@ -183,6 +185,39 @@ TEST_CASE("floats as Python computes them: %, int() of one out of range, NaN or 
   // An unknown exponent is reported as the name it waits for, not as a float.
   CHECK(error_at("nn.Linear(2 ** n_layers, 4)") == "1:11: in_features is computed from n_layers, which nothing binds");
   CHECK(parse_module_call("nn.Linear(2 ** n_layers, 4)", origin(), {{"n_layers", 3}})["in_features"] == 8);
+}
+
+TEST_CASE("float literals and float arithmetic as Python's: inf past the largest double, never a stop after the literal", "[python]") {
+  auto option = [](const std::string& text, const char* name) { return parse_module_call(text, origin())[name].get<double>(); };
+  // A literal is an operand like any other (these stopped after the literal, or were refused).
+  CHECK(option("x = 1.5e3 + 2\nnn.Linear(int(x), 4)", "in_features") == 1502);
+  CHECK(option("x = 2 ** 0.5 ** 2\nnn.Linear(int(x * 10), 4)", "in_features") == 11);  // 2 ** 0.25 = 1.189...
+  CHECK(option("nn.Linear(int(1e3) // 250, int(1.5e1 / 2))", "out_features") == 7);
+  CHECK(option("nn.Linear(int(1_0.5), 4)", "in_features") == 10);
+  // Past the largest double a literal is inf (1e400), and so is a product (1e308 * 10); below the
+  // smallest, 0.0.
+  CHECK(std::isinf(option("nn.MultiheadAttention(8, 2, dropout=1e400)", "dropout")));
+  CHECK(std::isinf(option("x = 1e308 * 10\nnn.MultiheadAttention(8, 2, dropout=x)", "dropout")));
+  CHECK(option("nn.MultiheadAttention(8, 2, dropout=-1e-400)", "dropout") == 0.0);
+  CHECK(error_at("x = 1e400\nnn.Linear(int(x), 4)") == "2:11: OverflowError: cannot convert float infinity to integer");
+  CHECK(error_at("nn.Linear(4, int(1e308 * 10))") == "1:14: OverflowError: cannot convert float infinity to integer");
+  CHECK(error_at("x = 1e300 * 10\nnn.Linear(int(x), 4)") == "2:11: integer out of range");  // 1e301: finite, beyond int64
+  // Floor division and modulo with infinities, as CPython's float_divmod: inf // 1 is nan,
+  // -1 // inf is -1.0, -5 % inf is inf.
+  CHECK(error_at("x = 1e400 // 1\nnn.Linear(int(x), 4)") == "2:11: ValueError: cannot convert float NaN to integer");
+  CHECK(option("nn.Linear(int(-1 // 1e400) + 5, 4)", "in_features") == 4);
+  CHECK(std::isinf(option("nn.MultiheadAttention(8, 2, dropout=-5 % 1e400)", "dropout")));
+  CHECK(option("nn.MultiheadAttention(8, 2, dropout=5 % 1e400)", "dropout") == 5.0);
+  // float(), and an infinite option written back as Python reads it again.
+  json infinite = parse_module_call("nn.MultiheadAttention(8, 2, dropout=float(' -Infinity '))", origin());
+  CHECK(module_call_text(infinite) == "nn.MultiheadAttention(8, 2, dropout=float('-inf'))");
+  CHECK(parse_module_call(module_call_text(infinite), origin()) == infinite);
+  CHECK(option("nn.MultiheadAttention(8, 2, dropout=float(1) * 0.25)", "dropout") == 0.25);
+  CHECK(error_at("nn.MultiheadAttention(8, 2, dropout=float('x'))") == "1:43: ValueError: could not convert string to float: 'x'");
+  // Not Python floats: refused at the literal.
+  CHECK(error_at("x = 1.2.3\nnn.Linear(int(x), 4)") == "1:5: '1.2.3' is not a number");
+  CHECK(error_at("x = 1__0.5\nnn.Linear(int(x), 4)") == "1:5: '1__0.5' is not a number");
+  CHECK(error_at("x = 1e\nnn.Linear(int(x), 4)") == "1:5: '1e' is not a number");
 }
 
 TEST_CASE("padding= holds a mode string, so an unbound name there is refused, not read as a mode", "[python]") {

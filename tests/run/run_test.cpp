@@ -463,6 +463,68 @@ TEST_CASE("run: a convolution's output and im2col buffer stay within --max-eleme
   CHECK_THAT(columns, Catch::Contains("im2col buffer would have more than 1000 elements"));
 }
 
+TEST_CASE("run: every output and an attention's score matrix stay within --max-elements (were std::bad_alloc aborts)", "[run]") {
+  auto refusal = [](const std::string& spec) {
+    RunOptions options = random_inputs();
+    options.max_elements = 1000000;
+    try {
+      run_text(spec, options);
+    } catch (const InputError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  // Inputs of 800000 and 100000 elements; attn_output_weights (1, 100000, 100000).
+  CHECK(refusal(R"J({"module": "nn.MultiheadAttention(8, 2)", "query": [100000, 1, 8], "key": [100000, 1, 8], "value": [100000, 1, 8]})J") ==
+        "call \"call\": attn_output_weights would have more than 1000000 elements (--max-elements)");
+  CHECK(refusal(R"({"tensors": {"a": [100000, 1], "b": [1, 100000]},
+    "calls": [{"id": "outer", "op": "torch.matmul", "input": "a", "other": "b"}]})") ==
+        "call \"outer\": outer.output would have more than 1000000 elements (--max-elements)");
+  // SDPA's output is (1, 1, 100000, 8); its (L, S) scores are not an output.
+  CHECK(refusal(R"({"op": "F.scaled_dot_product_attention", "query": [1, 1, 100000, 8], "key": [1, 1, 100000, 8],
+    "value": [1, 1, 100000, 8]})") == "call \"call\": the attention's (L, S) score matrix would have more than 1000000 elements (--max-elements)");
+  // A Transformer layer's (32, 1, 131072) feed-forward activations; its parameters, 2.2M, fit.
+  RunOptions three_million = random_inputs();
+  three_million.max_elements = 3000000;
+  try {
+    run_text(R"J({"module": "nn.TransformerEncoderLayer(8, 2, dim_feedforward=131072)", "src": [32, 1, 8]})J", three_million);
+    FAIL("no error");
+  } catch (const InputError& error) {
+    CHECK(std::string(error.what()) == "call \"call\": the feed-forward hidden activations would have more than 3000000 elements (--max-elements)");
+  }
+  // --plot keeps every head's (1, 2, 1000, 1000) probabilities, twice the averaged output's.
+  RunOptions plotted = plotting();
+  plotted.max_elements = 1500000;
+  const char* long_query = R"J({"module": "nn.MultiheadAttention(8, 2)", "query": [1000, 1, 8], "key": [1000, 1, 8], "value": [1000, 1, 8]})J";
+  try {
+    run_text(long_query, plotted);
+    FAIL("no error");
+  } catch (const InputError& error) {
+    CHECK(std::string(error.what()) == "call \"call\": the per-head attention probabilities would have more than 1500000 elements (--max-elements)");
+  }
+  plotted.plot = false;
+  CHECK(run_text(long_query, plotted).executed);
+  // Within the limit: (1000, 1000) scores.
+  CHECK(refusal(R"({"op": "F.scaled_dot_product_attention", "query": [1, 1, 1000, 8], "key": [1, 1, 1000, 8],
+    "value": [1, 1, 1000, 8]})") == "no error");
+}
+
+TEST_CASE("run: a bool number as arithmetic's other counts as 1 or 0, as in x * True (was a json type_error abort)", "[run]") {
+  auto values = [](const std::string& op, const char* other) {
+    RunResult result = run_text(R"({"tensors": {"x": {"shape": [2, 3], "dtype": "float64"}},
+      "calls": [{"id": "a", "op": "add", "input": "x", "other": 0}, {"id": "b", "op": ")" + op + R"(", "input": "x", "other": )" + other + "}]}",
+                                random_inputs());
+    REQUIRE(result.executed);
+    return std::make_pair(result.outputs.at(0).array.to_double(), result.outputs.at(1).array.to_double());
+  };
+  auto [x, plus_true] = values("add", "true");
+  for (std::size_t i = 0; i < x.size(); ++i) CHECK(plus_true[i] == x[i] + 1);
+  auto [y, times_false] = values("mul", "false");
+  for (double product : times_false) CHECK(product == 0.0);
+  auto [z, over_true] = values("div", "true");
+  CHECK(over_true == z);
+}
+
 TEST_CASE("run: a reflect padding larger than a length the check knew only as a symbol is reported, not an abort", "[run]") {
   // The Linear binds T to 3 after the conv was checked with T unknown.
   const char* spec = R"({"modules": {"conv": {"type": "Conv1d", "in_channels": 2, "out_channels": 2, "kernel_size": 3, "padding": 3,
