@@ -698,6 +698,8 @@ class _Tracer(TorchFunctionMode):
             # Recorded as that module's call, at this line: its forward (the tracer's wrapper), not
             # module(...), which would also run hooks the user's F.linear never ran.
             return module.forward(args[0])
+        if name == "__rsub__" and self._reflected_sub_known(args, kwargs):
+            return self._reflected_sub(func, args)
         handler = _FUNCTIONS.get(name)
         written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
         known = handler(written, kwargs) if handler is not None and args else None
@@ -743,6 +745,36 @@ class _Tracer(TorchFunctionMode):
             # The model unpacks more names than there are tensors: Python raises ValueError
             # next. The spec names them all, so that the check reports it (MHA347) at this line.
             call["outputs"] = call.get("outputs", []) + [f"{call['id']}.{i}" for i in range(len(results), unpacked)]
+        return result
+
+    def _reflected_sub_known(self, args, kwargs):
+        if kwargs or len(args) != 2 or not isinstance(args[0], torch.Tensor) or args[0].dtype not in _SPEC_DTYPES:
+            return False
+        number = args[1]
+        return isinstance(number, (int, float)) and not isinstance(number, bool) and math.isfinite(number)
+
+    def _reflected_sub(self, func, args):
+        """`2 - x` (Tensor.__rsub__(x, 2)): a spec's sub takes its tensor first, so it is recorded
+        as two calls at that line, sub(x, 2) and mul(that, -1): the same values (negation is
+        exact), the same dtype, and a bool x refused by sub as by rsub."""
+        tensor, number = args
+        source = _call_site()
+        self.depth += 1
+        try:
+            result = func(*args)
+            difference = tensor - number  # the first call's output, which PyTorch does not make
+        except Exception as error:
+            self._record(self._new_call("sub", {"input": tensor, "other": number}), source, (), error, 0)
+            raise
+        finally:
+            self.depth -= 1
+        if self.values and result.dtype not in _RUN_DTYPES:
+            self._unmodelled("__rsub__", args, {}, result)  # integer arithmetic: as for any other op
+            return result
+        first = self._new_call("sub", {"input": tensor, "other": number})
+        first["note"] = f"{_number(number)} - x, recorded as (x - {_number(number)}) * -1"
+        self._record(first, source, (difference,), None, 1)
+        self._record(self._new_call("mul", {"input": difference, "other": -1}), source, (result,), None, 1)
         return result
 
     def _new_call(self, op, arguments):

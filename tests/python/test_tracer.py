@@ -10,7 +10,7 @@ import torch.nn as nn
 
 import mhacheck
 from mhacheck import _modules, _tracer
-from trace_support import by_severity, check, main, module_calls, replay
+from trace_support import by_severity, check, line_number, main, module_calls, replay
 
 
 class DropsIntermediates(nn.Module):
@@ -53,6 +53,12 @@ def custom_op(x):
 class CallsCustomOp(nn.Module):
     def forward(self, x):
         return custom_op(x) + 1
+
+
+class ReflectedSub(nn.Module):
+    def forward(self, x, mask):
+        keep = 1.5 - x.softmax(-1)
+        return keep * 2, 1 - mask  #: bool rsub
 
 
 class SlicesToTheSmallestSize(nn.Module):
@@ -136,6 +142,22 @@ class TracerTest(unittest.TestCase):
         self.assertEqual([c["op"] for c in spec.calls], ["add"])
         self.assertIn("made by torch custom_op", spec.document["tensors"][spec.calls[0]["input"]]["note"])
         self.assertIs(torch.Tensor.__dict__.get("__getitem__"), _saved_getitem)
+
+    def test_a_reflected_sub_is_recorded_as_sub_then_negation(self):
+        x = mhacheck.shape("B", 8)
+        spec = mhacheck.trace(ReflectedSub(), (x, mhacheck.shape("B", 8, dtype=torch.float32)), dims={"B": 2}, values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c["op"] for c in spec.calls], ["softmax", "sub", "mul", "mul", "sub", "mul"])
+        self.assertEqual((spec.calls[1]["other"], spec.calls[2]["input"], spec.calls[2]["other"]), (1.5, "sub", -1))
+        self.assertEqual(spec.calls[1]["source"], spec.calls[2]["source"])
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+        # 1 - a bool mask: PyTorch's rsub refuses it, and so does the recorded sub, at the model's line
+        refused = mhacheck.trace(ReflectedSub(), (x, mhacheck.shape("B", 8, dtype=torch.bool)))
+        self.assertIsInstance(refused.error, RuntimeError)
+        errors = by_severity(check(refused), "error")
+        self.assertEqual([e["code"] for e in errors], ["MHA316"])
+        self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "bool rsub"))
 
     def test_a_slice_up_to_the_smallest_size_is_recorded(self):
         spec = mhacheck.trace(SlicesToTheSmallestSize(), (mhacheck.shape("B", "T"),))
