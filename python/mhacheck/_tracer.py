@@ -700,6 +700,8 @@ class _Tracer(TorchFunctionMode):
             return module.forward(args[0])
         if name == "__rsub__" and self._reflected_sub_known(args, kwargs):
             return self._reflected_sub(func, args)
+        if self._in_place_activation_known(name, args, kwargs):
+            return self._in_place_activation(func, args, kwargs)
         handler = _FUNCTIONS.get(name)
         written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
         known = handler(written, kwargs) if handler is not None and args else None
@@ -775,6 +777,33 @@ class _Tracer(TorchFunctionMode):
         first["note"] = f"{_number(number)} - x, recorded as (x - {_number(number)}) * -1"
         self._record(first, source, (difference,), None, 1)
         self._record(self._new_call("mul", {"input": difference, "other": -1}), source, (result,), None, 1)
+        return result
+
+    def _in_place_activation_known(self, name, args, kwargs):
+        if name not in ("relu", "silu") or kwargs != {"inplace": True} or len(args) != 1:
+            return False
+        tensor = args[0]
+        return isinstance(tensor, torch.Tensor) and tensor.dtype in (_RUN_DTYPES if self.values else _SPEC_DTYPES)
+
+    def _in_place_activation(self, func, args, kwargs):
+        """F.relu(x, inplace=True) (nn.ReLU(inplace=True), all over torchvision's CNNs) writes
+        relu(x) into x: recorded as relu(x), made before the write (x's values are its input),
+        whose output x then is; views of x taken before read the new values as declared tensors,
+        as after any in-place write."""
+        tensor = args[0]
+        op = func.__name__
+        source = _call_site()
+        call = self._new_call(op, {"input": tensor})
+        self.depth += 1
+        try:
+            result = func(*args, **kwargs)
+        except Exception as error:
+            self._record(call, source, (), error, 0)
+            raise
+        finally:
+            self.depth -= 1
+        self._overwritten(op + "_", tensor)
+        self._record(call, source, (result,), None, 1)
         return result
 
     def _new_call(self, op, arguments):

@@ -61,6 +61,19 @@ class ReflectedSub(nn.Module):
         return keep * 2, 1 - mask  #: bool rsub
 
 
+class InPlaceReLU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        y = self.fc(x)
+        flat = y.view(-1)  # a view of what the ReLU overwrites
+        z = self.act(y)
+        return z * 2, flat + 1
+
+
 class SlicesToTheSmallestSize(nn.Module):
     def forward(self, x):
         return x[:, :1] * 2  # T is at least 1: x[:, :1] is (B, 1) for every T
@@ -158,6 +171,17 @@ class TracerTest(unittest.TestCase):
         errors = by_severity(check(refused), "error")
         self.assertEqual([e["code"] for e in errors], ["MHA316"])
         self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "bool rsub"))
+
+    def test_an_in_place_relu_is_recorded_as_relu(self):
+        torch.manual_seed(0)
+        spec = mhacheck.trace(InPlaceReLU(), (mhacheck.shape("B", 4),), dims={"B": 3}, values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c.get("op", c.get("module")) for c in spec.calls], ["fc", "view", "relu", "mul", "add"])
+        relu, mul, add = spec.calls[2:]
+        self.assertEqual((relu["input"], mul["input"]), ("fc", "relu"))
+        self.assertIn("made by torch relu_", spec.document["tensors"][add["input"]]["note"])  # the view, overwritten
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
 
     def test_a_slice_up_to_the_smallest_size_is_recorded(self):
         spec = mhacheck.trace(SlicesToTheSmallestSize(), (mhacheck.shape("B", "T"),))
