@@ -93,7 +93,11 @@ def main(argv=None):
             spec = trace(model, tuple(args), kwargs, dims=dict(options.dim), values=options.values)
     except ValueError as error:  # what trace refuses before running the model
         parser.error(str(error))
-    spec.save(options.output)
+    try:
+        spec.save(options.output)
+    except (OSError, ValueError) as error:  # a folder that does not exist, the model's own source
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"wrote {options.output}: {len(spec.calls)} calls, sizes {spec.sizes}")
     if spec.error is not None:
         print(f"the model raised {type(spec.error).__name__}: {spec.error}", file=sys.stderr)

@@ -72,6 +72,13 @@ def _activation_name(activation):
     return None
 
 
+def drops_in_training(module):
+    """Whether `module`'s call zeroes elements at random: nn.MultiheadAttention's dropout or an
+    nn.Dropout inside it (the Transformer layers'), in training mode with p > 0."""
+    return any(m.training and ((isinstance(m, nn.MultiheadAttention) and m.dropout > 0) or
+                               (isinstance(m, nn.Dropout) and m.p > 0)) for m in module.modules())
+
+
 class Unsupported(Exception):
     """A module of a known type whose options a spec cannot state; its parts are traced instead."""
 

@@ -70,6 +70,9 @@ def write_output(path, data, inputs=()):
             out.write(data)
         return target
     folder = os.path.dirname(target)
+    if not os.path.isdir(folder or "."):
+        # mkstemp would name its temporary file, not the path asked for
+        raise FileNotFoundError(errno.ENOENT, f"cannot write here: the folder {folder} does not exist", path)
     descriptor, temporary = tempfile.mkstemp(prefix="." + os.path.basename(target) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(descriptor, "wb") as out:

@@ -14,6 +14,7 @@ import inspect
 import math
 import os
 import sys
+import weakref
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -306,6 +307,19 @@ def _smallest(expression):
     return coefficient + offset
 
 
+def _value_at(dim, sizes):
+    """A dim ("8*B", "T+1", "T-1" or an int) at the symbol sizes `sizes`."""
+    if isinstance(dim, int):
+        return dim
+    text, offset = dim, 0
+    for sign in ("+", "-"):
+        if sign in text:
+            text, _, number = text.partition(sign)
+            offset = int(number) if sign == "+" else -int(number)
+    coefficient, _, symbol = text.rpartition("*")
+    return (int(coefficient) if coefficient else 1) * sizes[symbol] + offset
+
+
 def _fits(item, smallest):
     """Whether an int or slice position holds on a dim of every size from `smallest` up."""
     if _plain_int(item):
@@ -319,8 +333,8 @@ def _fits(item, smallest):
     for bound, lowest in ((start, 0), (stop, lowest_start)):
         if bound is None:
             continue
-        if bound >= 0 and not (bound == 0 or bound < smallest):
-            return False
+        if bound > smallest:
+            return False  # a bound up to the smallest size is inside the dim for every size
         if bound < 0 and smallest + bound < lowest:
             return False
     return True
@@ -445,6 +459,9 @@ _FUNCTIONS = {
 _MOVING_OPS = {"transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "getitem", "select",
                "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave"}
 _RUN_DTYPES = (torch.float32, torch.float64)
+# The dtypes a spec can declare (spec-format.md); complex and quantized tensors are not among them.
+_SPEC_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool, torch.uint8, torch.int8,
+                torch.int16, torch.int32, torch.int64}
 
 
 def _tensors_in(value):
@@ -490,7 +507,9 @@ class _Tracer(TorchFunctionMode):
         self.depth = 0
         self.refs = {}  # id(tensor) -> name in the spec (declared tensor or call output)
         self.origins = {}  # id(tensor) -> (op, file, line) for outputs of ops mhacheck does not model
-        self.keep = []  # every tensor seen, so that ids stay unique
+        # id(tensor) -> weak reference, for every tensor named in refs or origins: when the tensor
+        # dies its entries go (its id may be reused), and nothing here keeps activations alive.
+        self.alive = {}
         self.tensors = {}  # declared tensors: name -> entry (shape, dtype, note)
         self.arrays = {}  # name -> numpy array (values=True): declared tensors and weights
         self.expected = {}  # output name -> numpy array (values=True)
@@ -528,6 +547,16 @@ class _Tracer(TorchFunctionMode):
                 notes.append(note)
         return dims, notes
 
+    def _track(self, tensor):
+        key = id(tensor)
+        if key not in self.alive:
+            self.alive[key] = weakref.ref(tensor, lambda _, key=key: self._forget(key))
+
+    def _forget(self, key):
+        self.alive.pop(key, None)
+        self.refs.pop(key, None)
+        self.origins.pop(key, None)
+
     def declare(self, tensor, name, note=None):
         name = self._unique(_identifier(name), self._taken())
         dims, dim_notes = self.symbolic_shape(tensor.shape)
@@ -537,7 +566,7 @@ class _Tracer(TorchFunctionMode):
             entry["note"] = "; ".join(notes)
         self.tensors[name] = entry
         self.refs[id(tensor)] = name
-        self.keep.append(tensor)
+        self._track(tensor)
         if self.values:
             self.arrays[name] = _snapshot(tensor)
         return name
@@ -566,7 +595,7 @@ class _Tracer(TorchFunctionMode):
             name = call_id if i == 0 else f"{call_id}.{i}"
             names.append(name)
             self.refs[id(result)] = name
-            self.keep.append(result)
+            self._track(result)
             if self.values:
                 self.expected[name] = _snapshot(result)
         return names
@@ -643,6 +672,10 @@ class _Tracer(TorchFunctionMode):
         assign_with = torch.Tensor.__setitem__
 
         def getitem(tensor, index):
+            if tracer.depth > 0 or not torch._C._is_torch_function_mode_enabled():
+                # Not traced here (inside a recorded call, or inside the handling of a call the mode
+                # saw, where PyTorch switches the mode off): PyTorch's own indexing, nothing noted.
+                return index_with(tensor, index)
             single = not isinstance(index, (tuple, list))  # a list is an advanced index, not a tuple
             tracer.pending_index = "single" if single else "tuple"
             try:
@@ -650,7 +683,7 @@ class _Tracer(TorchFunctionMode):
             finally:
                 unseen = tracer.pending_index is not None
                 tracer.pending_index = None
-            if unseen and tracer.depth == 0:
+            if unseen:
                 tracer._unmodelled("__getitem__", (tensor, index), {}, result)
             return result
 
@@ -675,12 +708,20 @@ class _Tracer(TorchFunctionMode):
             # Recorded as that module's call, at this line: its forward (the tracer's wrapper), not
             # module(...), which would also run hooks the user's F.linear never ran.
             return module.forward(args[0])
+        if name == "__rsub__" and self._reflected_sub_known(args, kwargs):
+            return self._reflected_sub(func, args)
+        if self._in_place_activation_known(name, args, kwargs):
+            return self._in_place_activation(func, args, kwargs)
         handler = _FUNCTIONS.get(name)
         written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
         known = handler(written, kwargs) if handler is not None and args else None
         if known is not None and known[0] in ("getitem", "select", "narrow") and (
                 self._symbolic_position(written[1:], kwargs) or not self._fits_any_size(known[0], known[1])):
             known = None  # the spec's index is numbers: a position that stands for a symbol (x[:T]) stays traced
+        if known is not None and any(t.dtype not in _SPEC_DTYPES for t in _tensors_in(list(known[1].values()))):
+            known = None  # a complex tensor (HDemucs' spectrogram): a spec has no such dtype
+        if known is not None and known[0] in ("reshape", "view") and not self._reshape_holds(known[1]):
+            known = None  # the sizes PyTorch was given hold at the traced size only (T-1 frames into 13 groups)
         if known is not None and known[0] in _SPLITTING and self._symbolic_split(known[1]):
             known = None  # how many pieces a symbolic dim makes depends on the symbol: stays traced
         if known is not None and self.values and known[0] == "dropout" and _drops(known[1]):
@@ -693,18 +734,11 @@ class _Tracer(TorchFunctionMode):
             return result
         op, arguments = known
         source = _call_site()
-        call = {"id": self._call_id(op), "op": op}
-        call.update(self._arguments(arguments))
-        if op in ("reshape", "view", "expand", "repeat"):
-            key = {"reshape": "shape", "view": "shape", "expand": "size", "repeat": "repeats"}[op]
-            call[key], notes = self._size_list(arguments[key], infer=op in ("reshape", "view"))
-            if notes:
-                call["note"] = "; ".join(notes)
         self.depth += 1
         try:
             result = func(*args, **kwargs)
         except Exception as error:
-            self._record(call, source, (), error, 0)
+            self._record(self._new_call(op, arguments), source, (), error, 0)
             raise
         finally:
             self.depth -= 1
@@ -713,6 +747,9 @@ class _Tracer(TorchFunctionMode):
             # (lengths - 1) stays a traced tensor in a spec meant for a replay.
             self._unmodelled(name, args, kwargs, result)
             return result
+        # Made only now, once the call is known to be recorded: a fallback above leaves no call
+        # id used and no input declared for nothing. The recorded ops do not write their inputs.
+        call = self._new_call(op, arguments)
         results = tuple(result) if op in _SPLITTING else (result,)
         self._record(call, source, results, None, len(results))
         unpacked = _unpacked_names() if op in _SPLITTING else None
@@ -721,6 +758,92 @@ class _Tracer(TorchFunctionMode):
             # next. The spec names them all, so that the check reports it (MHA347) at this line.
             call["outputs"] = call.get("outputs", []) + [f"{call['id']}.{i}" for i in range(len(results), unpacked)]
         return result
+
+    def _reflected_sub_known(self, args, kwargs):
+        if kwargs or len(args) != 2 or not isinstance(args[0], torch.Tensor) or args[0].dtype not in _SPEC_DTYPES:
+            return False
+        number = args[1]
+        return isinstance(number, (int, float)) and not isinstance(number, bool) and math.isfinite(number)
+
+    def _reflected_sub(self, func, args):
+        """`2 - x` (Tensor.__rsub__(x, 2)): a spec's sub takes its tensor first, so it is recorded
+        as two calls at that line, sub(x, 2) and mul(that, -1): the same values (negation is
+        exact), the same dtype, and a bool x refused by sub as by rsub."""
+        tensor, number = args
+        source = _call_site()
+        self.depth += 1
+        try:
+            result = func(*args)
+            difference = tensor - number  # the first call's output, which PyTorch does not make
+        except Exception as error:
+            self._record(self._new_call("sub", {"input": tensor, "other": number}), source, (), error, 0)
+            raise
+        finally:
+            self.depth -= 1
+        if self.values and result.dtype not in _RUN_DTYPES:
+            self._unmodelled("__rsub__", args, {}, result)  # integer arithmetic: as for any other op
+            return result
+        first = self._new_call("sub", {"input": tensor, "other": number})
+        first["note"] = f"{_number(number)} - x, recorded as (x - {_number(number)}) * -1"
+        self._record(first, source, (difference,), None, 1)
+        self._record(self._new_call("mul", {"input": difference, "other": -1}), source, (result,), None, 1)
+        return result
+
+    def _in_place_activation_known(self, name, args, kwargs):
+        if name not in ("relu", "silu") or kwargs != {"inplace": True} or len(args) != 1:
+            return False
+        tensor = args[0]
+        return isinstance(tensor, torch.Tensor) and tensor.dtype in (_RUN_DTYPES if self.values else _SPEC_DTYPES)
+
+    def _in_place_activation(self, func, args, kwargs):
+        """F.relu(x, inplace=True) (nn.ReLU(inplace=True), all over torchvision's CNNs) writes
+        relu(x) into x: recorded as relu(x), made before the write (x's values are its input),
+        whose output x then is; views of x taken before read the new values as declared tensors,
+        as after any in-place write."""
+        tensor = args[0]
+        op = func.__name__
+        source = _call_site()
+        call = self._new_call(op, {"input": tensor})
+        self.depth += 1
+        try:
+            result = func(*args, **kwargs)
+        except Exception as error:
+            self._record(call, source, (), error, 0)
+            raise
+        finally:
+            self.depth -= 1
+        self._overwritten(op + "_", tensor)
+        self._record(call, source, (result,), None, 1)
+        return result
+
+    def _new_call(self, op, arguments):
+        call = {"id": self._call_id(op), "op": op}
+        call.update(self._arguments(arguments))
+        if op in ("reshape", "view", "expand", "repeat"):
+            key = {"reshape": "shape", "view": "shape", "expand": "size", "repeat": "repeats"}[op]
+            call[key], notes = self._size_list(arguments[key], infer=op in ("reshape", "view"))
+            if notes:
+                call["note"] = "; ".join(notes)
+        return call
+
+    def _reshape_holds(self, arguments):
+        """Whether the reshape, with its input's dims and its sizes written as symbol expressions,
+        keeps the element count at other sizes of the symbols too. Sizes computed from the traced
+        ones (`T // 4` when T - 1 frames are kept: 13 at T=53) are numbers in the spec, and the
+        check could not follow them; such a reshape stays a traced tensor. One that fails at the
+        traced size is recorded: PyTorch raises there, and the check explains it."""
+        dims, _ = self.symbolic_shape(arguments["input"].shape)
+        named, _ = self._size_list(arguments["shape"])
+        if all(isinstance(d, int) for d in dims + named):
+            return True  # nothing symbolic: the check sees exactly what PyTorch did
+
+        def holds(scale, shift):
+            sizes = {symbol: scale * probe + shift for symbol, probe in self.namer.probes.items()}
+            count = math.prod(_value_at(d, sizes) for d in dims)
+            written = math.prod(_value_at(d, sizes) for d in named if d != -1)
+            return written != 0 and (count % written if -1 in named else count - written) == 0
+
+        return not holds(1, 0) or (holds(2, 1) and holds(3, 2))
 
     def _symbolic_split(self, arguments):
         """True when the dim split or chunked reads as a symbol expression."""
@@ -782,11 +905,16 @@ class _Tracer(TorchFunctionMode):
         """`tensor` (and the tensor it is a view of) now holds new values: a later use is a new
         declared tensor, made by `name` here, not the output of the call that made the old ones."""
         file, line = _call_site()
-        for changed in (tensor, tensor._base):
-            if changed is not None:
-                self.refs.pop(id(changed), None)
-                self.origins[id(changed)] = (name, file, line)
-                self.keep.append(changed)
+        base = tensor if tensor._base is None else tensor._base
+        changed = [tensor, base]
+        for reference in list(self.alive.values()):
+            other = reference()
+            if other is not None and (other._base if other._base is not None else other) is base:
+                changed.append(other)  # a view of the same values, taken before the write
+        for each in changed:
+            self.refs.pop(id(each), None)
+            self.origins[id(each)] = (name, file, line)
+            self._track(each)
 
     def _unmodelled(self, name, args, kwargs, result):
         outputs = _tensors_in(result)
@@ -798,17 +926,17 @@ class _Tracer(TorchFunctionMode):
             same = out.shape == source_tensor.shape and out.dtype == source_tensor.dtype
             if same and id(source_tensor) in self.refs:
                 self.refs[id(out)] = self.refs[id(source_tensor)]
-                self.keep.append(out)
+                self._track(out)
                 return
             if same and id(source_tensor) in self.origins:  # the op that made the input is the one to name
                 self.origins[id(out)] = self.origins[id(source_tensor)]
-                self.keep.append(out)
+                self._track(out)
                 return
         file, line = _call_site()
         for out in outputs:
             self.refs.pop(id(out), None)  # an in-place op's result is a new value
             self.origins[id(out)] = (name, file, line)
-            self.keep.append(out)
+            self._track(out)
 
     # ---- known modules -----------------------------------------------------------------
     def wrap(self, module, spec_name, kind, options, weights_prefix):
@@ -828,6 +956,10 @@ class _Tracer(TorchFunctionMode):
                         return tracer._opaque_module(original, kind, args, kwargs)
                     continue
                 arguments[key] = value
+            if tracer.values and _modules.drops_in_training(module):
+                # mhacheck runs the attention modules in eval mode: a replay could not draw what
+                # PyTorch drew. The call's parts are traced instead (dropout keeps its values).
+                return tracer._opaque_module(original, kind, args, kwargs, "dropout in training mode")
             if kind in ("Conv1d", "Conv2d") and not tracer._conv_lengths_symbolic(module, arguments.get("input")):
                 return tracer._opaque_module(original, kind, args, kwargs, "an output length no symbol expression gives")
             source = _call_site()
@@ -843,6 +975,8 @@ class _Tracer(TorchFunctionMode):
             call.update(tracer._arguments(arguments))
             tracer.depth += 1
             try:
+                if kind in ("Conv1d", "Conv2d"):
+                    _refuse_short_input_on_meta(module, arguments.get("input"))
                 result = original(*args, **kwargs)
             except Exception as error:
                 tracer._record(call, source, (), error, 0)
@@ -878,18 +1012,37 @@ class _Tracer(TorchFunctionMode):
             length = int(tensor.shape[tensor.dim() - spatial + d])
             if not isinstance(self.namer.name(length)[0], str):
                 continue
-            span = conv.dilation[d] * (conv.kernel_size[d] - 1) + 1
-            if conv.padding == "same":
-                padded = length + span - 1
-            elif conv.padding == "valid":
-                padded = length
-            else:
-                padded = length + 2 * conv.padding[d]
+            padded, span = _padded_and_span(conv, d, length)
             if padded < span:
                 return True  # PyTorch raises: the check explains it
             if not isinstance(self.namer.name((padded - span) // conv.stride[d] + 1)[0], str):
                 return False
         return True
+
+
+def _padded_and_span(conv, d, length):
+    """A convolution's padded input length along spatial dim d, and the length its kernel spans."""
+    span = conv.dilation[d] * (conv.kernel_size[d] - 1) + 1
+    if conv.padding == "same":
+        return length + span - 1, span
+    if conv.padding == "valid":
+        return length, span
+    return length + 2 * conv.padding[d], span
+
+
+def _refuse_short_input_on_meta(conv, tensor):
+    """PyTorch 1.13's meta convolution does not check that the kernel fits the padded input (the
+    CPU one does): raise what the CPU raises, so that a trace on the meta device fails where one
+    on the CPU would, and is retried with larger probes."""
+    if not isinstance(tensor, torch.Tensor) or tensor.device.type != "meta":
+        return
+    spatial = len(conv.kernel_size)
+    lengths = [int(s) for s in tensor.shape[tensor.dim() - spatial:]] if tensor.dim() >= spatial else []
+    sizes = [_padded_and_span(conv, d, length) for d, length in enumerate(lengths)]
+    if any(padded < span for padded, span in sizes):
+        raise RuntimeError("Calculated padded input size per channel: ({}). Kernel size: ({}). Kernel size can't be greater "
+                           "than actual input size".format(" x ".join(str(p) for p, _ in sizes),
+                                                           " x ".join(str(k) for k in conv.kernel_size)))
 
 
 # Modules whose parameters are exactly `weight` and `bias`.
@@ -1039,27 +1192,27 @@ def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
             entry.pop("note", None)
 
     wrapped = []
-    for name, module in _module_names(model):
-        kind = _modules.module_type(module)
-        if kind is None:
-            continue
-        try:
-            options = _modules.options(module)
-        except _modules.Unsupported:
-            continue
-        spec_name = name or type(module).__name__.lower()
-        tracer.wrap(module, spec_name, kind, options, name + "." if name else "")
-        wrapped.append(module)
-        if kind == "Linear":
-            tracer.linear_weights[id(module.weight)] = module
-
     error = None
     result = None
-    try:
-        with tracer:
-            result = model(*real_args, **real_kwargs)
-    except Exception as caught:  # the bug being hunted: keep what was traced up to it
-        error = caught
+    try:  # the modules wrapped so far are restored whatever raises, here or in the model
+        for name, module in _module_names(model):
+            kind = _modules.module_type(module)
+            if kind is None:
+                continue
+            try:
+                options = _modules.options(module)
+            except _modules.Unsupported:
+                continue
+            spec_name = name or type(module).__name__.lower()
+            tracer.wrap(module, spec_name, kind, options, name + "." if name else "")
+            wrapped.append(module)
+            if kind == "Linear":
+                tracer.linear_weights[id(module.weight)] = module
+        try:
+            with tracer:
+                result = model(*real_args, **real_kwargs)
+        except Exception as caught:  # the bug being hunted: keep what was traced up to it
+            error = caught
     finally:
         for module in wrapped:
             del module.forward

@@ -194,6 +194,8 @@ IndexPlan plan_index(const IndexExpression& index, const Shape& shape) {
           std::optional<bool> below = dim_less(value, lower), beyond = dim_less(value, n);
           if (!below) return std::nullopt;
           if (*below) return lower;
+          // A bound at the dim's smallest size (`[:1]` of T, `[:4]` of T+3) is inside it for any value.
+          if (!beyond && dim_less(n, value) == false) return value;
           if (!beyond) return std::nullopt;
           return *beyond ? value : n;
         };

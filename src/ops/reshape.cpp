@@ -39,7 +39,18 @@ class ReshapeRules {
     }
     Shape known = sizes_;
     if (inferred) known.erase(known.begin() + *inferred);
-    std::optional<SizeProduct> numel = SizeProduct::of(input_.shape), new_size = SizeProduct::of(known);
+    // A size written on both sides divides both counts: (2*B, 1, T+1) to [B, 2, T+1] compares 2*B with 2*B.
+    Shape input_rest = input_.shape, known_rest = known;
+    for (auto size = known_rest.begin(); size != known_rest.end();) {
+      auto same = size->is_constant() ? input_rest.end() : std::find(input_rest.begin(), input_rest.end(), *size);
+      if (same == input_rest.end()) {
+        ++size;
+        continue;
+      }
+      input_rest.erase(same);
+      size = known_rest.erase(size);
+    }
+    std::optional<SizeProduct> numel = SizeProduct::of(input_rest), new_size = SizeProduct::of(known_rest);
     if (!numel || !new_size) return not_derivable("sizes that are not multiples of one symbol (such as S+1)");
     if (inferred) return infer(*numel, *new_size, *inferred);
     if (*numel == *new_size) return done(sizes_);

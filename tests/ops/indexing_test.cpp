@@ -12,6 +12,10 @@ TEST_CASE("getitem on symbolic sizes: the class token, the tokens after it, the 
   CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T", 64], "index": "[..., :32]")"))) == "(B, T, 32)");
   CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T", 64], "index": "[None, ..., None]")"))) ==
         "(1, B, T, 64, 1)");
+  // a bound at the dim's smallest size holds for every size: T and T+3 are at least 1 and 4
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T", 64], "index": "[:, :1]")"))) == "(B, 1, 64)");
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T+3", 64], "index": "[:, :4]")"))) == "(B, 4, 64)");
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T+3", 64], "index": "[:, 4:]")"))) == "(B, T-1, 64)");
 }
 
 TEST_CASE("getitem whose result depends on a symbol's value asks for the symbol to be bound", "[glue][index]") {

@@ -13,6 +13,17 @@ TEST_CASE("reshape infers -1 from a product of symbols when the quotient is exac
   CHECK(test::single_output(test::check_text(op_call("reshape", R"("input": ["B", 4, 8], "shape": [-1, 8])"))) == "(4*B, 8)");
 }
 
+TEST_CASE("a size written on both sides cancels, even one that is not a multiple of a symbol", "[glue]") {
+  // torchaudio's ConvTasNet: the decoder's (batch * sources, 1, frames) back to (batch, sources, frames)
+  CHECK(test::single_output(test::check_text(op_call("reshape", R"("input": ["2*B", 1, "T+1"], "shape": ["B", 2, "T+1"])"))) ==
+        "(B, 2, T+1)");
+  CHECK(test::single_output(test::check_text(op_call("view", R"("input": ["B", "T+1", 8], "shape": ["B", "T+1", 2, -1])"))) ==
+        "(B, T+1, 2, 4)");
+  Report miscounted = test::check_text(op_call("reshape", R"("input": ["B", "T+1", 8], "shape": ["B", "T+1", 3])"));
+  CHECK(test::raised_message(miscounted) == "RuntimeError: shape '[B, T+1, 3]' is invalid for input of size 8*B*(T+1)");
+  CHECK(test::find(test::check_text(op_call("reshape", R"("input": ["B", "T+1", 8], "shape": ["B", -1])")), "MHA303") != nullptr);
+}
+
 TEST_CASE("a -1 that would be a product of symbols, or not known to be whole, is MHA303", "[glue]") {
   Report product = test::check_text(op_call("reshape", R"("input": ["B", "L", 8], "shape": [-1, 8])"));
   REQUIRE(test::find(product, "MHA303") != nullptr);

@@ -98,6 +98,22 @@ class OutputTest(unittest.TestCase):
                              env=dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "python")))
         self.assertEqual(out.stdout, b"to stdout")
 
+    def test_a_folder_that_does_not_exist_is_named(self):
+        missing = self.path("missing")
+        with self.assertRaisesRegex(FileNotFoundError, "the folder " + missing + " does not exist"):
+            write_output(os.path.join(missing, "spec.json"), b"x")
+        # the command line: an error naming the folder, exit code 2, no traceback
+        done = subprocess.run([sys.executable, "-m", "mhacheck", "trace", "test_output:Scale", "--input", "x=B,4",
+                               "-o", os.path.join(missing, "spec.json")], capture_output=True, text=True, check=False,
+                              cwd=os.path.dirname(os.path.abspath(__file__)),
+                              env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                                  [os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "python"),
+                                   os.path.dirname(os.path.abspath(__file__))])))
+        self.assertEqual(done.returncode, 2, done.stderr)
+        self.assertIn(f"error: [Errno 2] cannot write here: the folder {missing} does not exist", done.stderr)
+        self.assertNotIn("Traceback", done.stderr)
+        self.assertFalse(os.path.exists(missing))
+
     def test_inputs_are_refused(self):
         with open(self.path("model.py"), "w") as f:
             f.write("source")

@@ -335,7 +335,8 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(spec.calls[1]["input"], spec.calls[0]["outputs"][0])  # not a tensor "made by torch requires_grad_"
 
     def test_an_index_that_only_some_sizes_have_stays_traced(self):
-        # PyTorch ran frames[:, 2] at T=43; on a dim of size T+1 a spec's index 2 holds only for T >= 2.
+        # PyTorch ran frames[:, 2] at T=43; on a dim of size T+1 a spec's index 2 holds only for T >= 2
+        # (and frames[:, 1:3] only for T >= 2); x[:, :1] holds for every T >= 1.
         class Model(nn.Module):
             def forward(self, x):
                 frames = torch.cat([x[:, :1], x], 1)  # (B, T+1, 8)
@@ -344,7 +345,8 @@ class PackageTest(unittest.TestCase):
 
         spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 8),))
         self.assertEqual([(c["op"], c.get("index", c.get("start"))) for c in spec.calls if c["op"] in ("getitem", "select", "narrow")],
-                         [("getitem", "[:, 0]"), ("getitem", "[:, 1:]"), ("getitem", "[:, -2:]"), ("select", 1), ("narrow", 0)])
+                         [("getitem", "[:, :1]"), ("getitem", "[:, 0]"), ("getitem", "[:, 1:]"), ("getitem", "[:, -2:]"),
+                          ("select", 1), ("narrow", 0)])
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
 
     def test_bmm_is_recorded_and_refuses_a_batch_of_one(self):

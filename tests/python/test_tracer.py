@@ -1,0 +1,241 @@
+"""The tracer's own bookkeeping on small hand-written models: what it keeps alive, what it
+restores, what a fallback leaves behind, indexing, in-place writes and training-mode dropout."""
+import gc
+import unittest
+import weakref
+from unittest import mock
+
+import torch
+import torch.nn as nn
+
+import mhacheck
+from mhacheck import _modules, _tracer
+from trace_support import by_severity, check, line_number, main, module_calls, replay
+
+
+class DropsIntermediates(nn.Module):
+    def forward(self, x):
+        y = x.transpose(0, 1)
+        self.first = weakref.ref(y)
+        z = y.relu()
+        del y
+        gc.collect()
+        self.first_alive_later = self.first() is not None
+        return z.sum(-1)
+
+
+class WritesThroughBase(nn.Module):
+    def forward(self, x):
+        y = x * 2
+        flat = y.view(-1)  # a view taken before the write below
+        y.add_(1)
+        return flat + 0.5
+
+
+class IntegerThenFloat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("offsets", torch.arange(3))
+
+    def forward(self, x):
+        shifted = self.offsets + 1  # int64: with values, left as a traced tensor
+        return x + 1, shifted
+
+
+def custom_op(x):
+    """A function with PyTorch's override protocol that indexes inside, as torch's own Python
+    functions do; a TorchFunctionMode sees the call and not what it does."""
+    if torch.overrides.has_torch_function((x,)):
+        return torch.overrides.handle_torch_function(custom_op, (x,), x)
+    return x[0] * 2
+
+
+class CallsCustomOp(nn.Module):
+    def forward(self, x):
+        return custom_op(x) + 1
+
+
+class ReflectedSub(nn.Module):
+    def forward(self, x, mask):
+        keep = 1.5 - x.softmax(-1)
+        return keep * 2, 1 - mask  #: bool rsub
+
+
+class InPlaceReLU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        y = self.fc(x)
+        flat = y.view(-1)  # a view of what the ReLU overwrites
+        z = self.act(y)
+        return z * 2, flat + 1
+
+
+class SlicesToTheSmallestSize(nn.Module):
+    def forward(self, x):
+        return x[:, :1] * 2  # T is at least 1: x[:, :1] is (B, 1) for every T
+
+
+class ComplexPermute(nn.Module):
+    def forward(self, x):
+        spectrum = torch.view_as_complex(x)  # (B, F, T) complex64: no dtype a spec can declare
+        return torch.view_as_real(spectrum.permute(0, 2, 1)) * 2
+
+
+class WaveformFrontEnd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 4, kernel_size=250, stride=160, padding=45)  # wav2letter's waveform front end
+
+    def forward(self, waveform):
+        return self.conv(waveform).relu()
+
+
+def attention_model(dropout):
+    torch.manual_seed(0)
+    return nn.MultiheadAttention(16, 4, dropout=dropout, batch_first=True)
+
+
+class TracerTest(unittest.TestCase):
+    def test_intermediate_tensors_are_not_kept_alive(self):
+        model = DropsIntermediates()
+        spec = mhacheck.trace(model, (mhacheck.shape(3, "B", 5),))
+        self.assertIsNone(spec.error)
+        self.assertEqual([c["op"] for c in spec.calls], ["transpose", "relu", "sum"])
+        self.assertFalse(model.first_alive_later)
+
+    def test_a_view_taken_before_an_in_place_write_is_the_written_values(self):
+        spec = mhacheck.trace(WritesThroughBase(), (mhacheck.shape(2, 3),), values=True)
+        self.assertIsNone(spec.error)
+        (add,) = [c for c in spec.calls if c["op"] == "add"]
+        self.assertNotEqual(add["input"], "view")  # the view's old values
+        self.assertIn("made by torch add_", spec.document["tensors"][add["input"]]["note"])
+        replay(self, spec)
+
+    def test_a_fallback_after_the_call_was_known_leaves_nothing_in_the_spec(self):
+        spec = mhacheck.trace(IntegerThenFloat(), (mhacheck.shape(2, 3),), values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c["id"] for c in spec.calls], ["add"])  # not add#2: the int64 add used no id
+        self.assertEqual(set(spec.document["tensors"]), {"x"})  # offsets: used by no recorded call
+        self.assertEqual(set(spec.arrays), {"x"})
+
+    def test_wrapped_modules_are_restored_when_wrapping_fails_halfway(self):
+        model = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), nn.Linear(4, 2))
+        real_options = _modules.options
+        seen = []
+
+        def failing(module):
+            seen.append(module)
+            if len(seen) == 3:
+                raise RuntimeError("an option that cannot be read")
+            return real_options(module)
+
+        with mock.patch.object(_modules, "options", failing):
+            with self.assertRaises(RuntimeError):
+                mhacheck.trace(model, (mhacheck.shape("B", 4),))
+        self.assertEqual(len(seen), 3)
+        self.assertEqual([m for m in model.modules() if "forward" in vars(m)], [])
+        self.assertEqual(tuple(model(torch.ones(1, 4)).shape), (1, 2))
+
+    def test_indexing_inside_a_call_the_mode_saw_is_not_traced(self):
+        noted = []
+        real = _tracer._Tracer._unmodelled
+
+        def spy(tracer, name, *rest):
+            noted.append(name)
+            return real(tracer, name, *rest)
+
+        with mock.patch.object(_tracer._Tracer, "_unmodelled", spy):
+            spec = mhacheck.trace(CallsCustomOp(), (mhacheck.shape(3, "B"),))
+        self.assertIsNone(spec.error)
+        self.assertEqual(noted, ["custom_op"])  # not the __getitem__ it made inside
+        self.assertEqual([c["op"] for c in spec.calls], ["add"])
+        self.assertIn("made by torch custom_op", spec.document["tensors"][spec.calls[0]["input"]]["note"])
+        self.assertIs(torch.Tensor.__dict__.get("__getitem__"), _saved_getitem)
+
+    def test_a_reflected_sub_is_recorded_as_sub_then_negation(self):
+        x = mhacheck.shape("B", 8)
+        spec = mhacheck.trace(ReflectedSub(), (x, mhacheck.shape("B", 8, dtype=torch.float32)), dims={"B": 2}, values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c["op"] for c in spec.calls], ["softmax", "sub", "mul", "mul", "sub", "mul"])
+        self.assertEqual((spec.calls[1]["other"], spec.calls[2]["input"], spec.calls[2]["other"]), (1.5, "sub", -1))
+        self.assertEqual(spec.calls[1]["source"], spec.calls[2]["source"])
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+        # 1 - a bool mask: PyTorch's rsub refuses it, and so does the recorded sub, at the model's line
+        refused = mhacheck.trace(ReflectedSub(), (x, mhacheck.shape("B", 8, dtype=torch.bool)))
+        self.assertIsInstance(refused.error, RuntimeError)
+        errors = by_severity(check(refused), "error")
+        self.assertEqual([e["code"] for e in errors], ["MHA316"])
+        self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "bool rsub"))
+
+    def test_an_in_place_relu_is_recorded_as_relu(self):
+        torch.manual_seed(0)
+        spec = mhacheck.trace(InPlaceReLU(), (mhacheck.shape("B", 4),), dims={"B": 3}, values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c.get("op", c.get("module")) for c in spec.calls], ["fc", "view", "relu", "mul", "add"])
+        relu, mul, add = spec.calls[2:]
+        self.assertEqual((relu["input"], mul["input"]), ("fc", "relu"))
+        self.assertIn("made by torch relu_", spec.document["tensors"][add["input"]]["note"])  # the view, overwritten
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+
+    def test_a_slice_up_to_the_smallest_size_is_recorded(self):
+        spec = mhacheck.trace(SlicesToTheSmallestSize(), (mhacheck.shape("B", "T"),))
+        self.assertIsNone(spec.error)
+        (index,) = [c for c in spec.calls if c["op"] == "getitem"]
+        self.assertEqual(index["index"], "[:, :1]")
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+        (checked,) = [c for c in report["files"][0]["calls"] if c["id"] == index["id"]]
+        self.assertEqual(checked["outputs"][index["id"]]["shape"], ["B", 1])
+
+    def test_a_complex_tensor_stays_traced(self):
+        spec = mhacheck.trace(ComplexPermute(), (mhacheck.shape("B", 5, "T", 2),))
+        self.assertIsNone(spec.error)
+        self.assertEqual([c["op"] for c in spec.calls], ["mul"])
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        self.assertNotIn("complex64", [t["dtype"] for t in spec.document["tensors"].values()])
+
+    def test_a_kernel_longer_than_the_input_on_the_meta_device_is_retried_at_a_larger_probe(self):
+        # 1.13's meta convolution does not refuse a 53-sample input to a 250-sample kernel, the CPU's does
+        model = WaveformFrontEnd().to("meta")
+        spec = mhacheck.trace(model, (mhacheck.shape("B", 1, "T"),))
+        self.assertIsNone(spec.error)
+        self.assertGreaterEqual(spec.sizes["T"], 1000)
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        on_cpu = mhacheck.trace(WaveformFrontEnd(), (mhacheck.shape("B", 1, "T"),))
+        self.assertEqual(on_cpu.sizes, spec.sizes)
+
+    def test_attention_dropout_in_training_mode_replays_from_its_traced_values(self):
+        model = attention_model(0.5).train()
+        inputs = (mhacheck.shape("B", "T", 16),) * 3
+        shapes_only = mhacheck.trace(model, inputs)
+        self.assertEqual(len(module_calls(shapes_only, "MultiheadAttention")), 1)
+        spec = mhacheck.trace(model, inputs, dims={"B": 2, "T": 3}, values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual(module_calls(spec, "MultiheadAttention"), [])
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+
+    def test_transformer_layer_dropout_in_training_mode_replays(self):
+        torch.manual_seed(0)
+        layer = nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.3, batch_first=True).train()
+        spec = mhacheck.trace(layer, (mhacheck.shape("B", "T", 16),), dims={"B": 2, "T": 3}, values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual(module_calls(spec, "TransformerEncoderLayer"), [])
+        self.assertEqual(len(module_calls(spec, "Linear")), 2)  # its feed-forward, traced as parts
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+        evaluated = mhacheck.trace(layer.eval(), (mhacheck.shape("B", "T", 16),), dims={"B": 2, "T": 3}, values=True)
+        self.assertEqual(len(module_calls(evaluated, "TransformerEncoderLayer")), 1)
+        replay(self, evaluated)
+
+
+_saved_getitem = torch.Tensor.__dict__.get("__getitem__")
+
+
+if __name__ == "__main__":
+    main()
