@@ -27,8 +27,8 @@ struct DimExpr {
   static DimExpr named(std::string symbol) { return DimExpr{1, std::move(symbol), 0}; }
 
   bool is_constant() const { return symbol.empty(); }
-  bool is_plain_symbol() const { return !symbol.empty() && coeff == 1 && offset == 0; }
   bool is_monomial() const { return symbol.find('*') != std::string::npos; }  // 2+ factors
+  bool is_plain_symbol() const { return !symbol.empty() && coeff == 1 && offset == 0 && !is_monomial(); }
   std::vector<std::string> factors() const;  // {"B", "T"} for 8*B*T+1; empty for a constant
   std::string str() const;  // "512", "S", "S+1", "8*B", "B*T+1"
 

@@ -29,6 +29,7 @@ TEST_CASE("a product of symbols is one dim, its factors in one order", "[shape]"
   DimExpr bt = *dim_mul(DimExpr::named("T"), DimExpr::named("B"));
   CHECK(bt == DimExpr{1, "B*T", 0});
   CHECK(bt.is_monomial());
+  CHECK_FALSE(bt.is_plain_symbol());
   CHECK_FALSE(DimExpr::named("B").is_monomial());
   CHECK(bt.factors() == std::vector<std::string>{"B", "T"});
   CHECK(DimExpr::constant(4).factors().empty());
