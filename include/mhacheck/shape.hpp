@@ -1,6 +1,7 @@
-// The shape algebra: a dimension is a known integer or `coeff * symbol + offset` for a symbol
-// whose value is not known. That is all nn.MultiheadAttention needs (N * num_heads, S + 1), and
-// it keeps equality decidable. All arithmetic is overflow-checked.
+// The shape algebra: a dimension is a known integer or `coeff * monomial + offset`, where the
+// monomial is one symbol whose value is not known (N * num_heads, S + 1) or a product of symbols
+// (B*T, a flattened batch and sequence). Equality stays decidable where it matters and is left
+// as a condition where it is not. All arithmetic is overflow-checked.
 #pragma once
 
 #include <cstdint>
@@ -17,15 +18,19 @@ constexpr std::int64_t kMaxDim = std::int64_t{1} << 40;
 
 struct DimExpr {
   std::int64_t coeff = 0;  // 0 when the dim is a constant
-  std::string symbol;      // empty when the dim is a constant
+  // Empty when the dim is a constant; else one symbol "B" or a canonical monomial "B*T": the
+  // factors sorted and joined by '*', a power repeating its factor ("T*T").
+  std::string symbol;
   std::int64_t offset = 0;  // the value itself for a constant
 
   static DimExpr constant(std::int64_t value) { return DimExpr{0, {}, value}; }
   static DimExpr named(std::string symbol) { return DimExpr{1, std::move(symbol), 0}; }
 
   bool is_constant() const { return symbol.empty(); }
-  bool is_plain_symbol() const { return !symbol.empty() && coeff == 1 && offset == 0; }
-  std::string str() const;  // "512", "S", "S+1", "8*B"
+  bool is_monomial() const { return symbol.find('*') != std::string::npos; }  // 2+ factors
+  bool is_plain_symbol() const { return !symbol.empty() && coeff == 1 && offset == 0 && !is_monomial(); }
+  std::vector<std::string> factors() const;  // {"B", "T"} for 8*B*T+1; empty for a constant
+  std::string str() const;  // "512", "S", "S+1", "8*B", "B*T+1"
 
   friend bool operator==(const DimExpr&, const DimExpr&) = default;
 };
@@ -37,18 +42,21 @@ std::string tuple_str(const Shape& shape);
 // "torch.Size([32, 1, 512])" as PyTorch prints a shape.
 std::string torch_size_str(const Shape& shape);
 
-// Overflow-checked arithmetic on dims; nullopt when the result is not a DimExpr (a product of
-// two symbols) or overflows.
+// The canonical monomial of `factors` (in any order): "B*T" for {"T", "B"}.
+std::string monomial(std::vector<std::string> factors);
+
+// Overflow-checked arithmetic on dims; nullopt when the result is not a DimExpr ((S+1)*T, S+T)
+// or overflows.
 std::optional<DimExpr> dim_add(const DimExpr& a, std::int64_t b);
 std::optional<DimExpr> dim_add(const DimExpr& a, const DimExpr& b);  // S + S = 2*S; S + T is not a DimExpr
 std::optional<DimExpr> dim_mul(const DimExpr& a, std::int64_t b);
-std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b);
+std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b);  // B * 8*T = 8*B*T
 // The product of all dims as text, for messages like "input of size 163840" ("10*L*512" when
 // symbolic).
 std::string numel_str(const Shape& shape);
-// A dim written as text, as DimExpr::str() writes it: "B", "8*B" (or "B*8"), "T+1", "2*S-1".
-// nullopt for anything else (a product of two symbols, spaces, a coefficient below 1, a size
-// above kMaxDim).
+// A dim written as text, as DimExpr::str() writes it: "B", "8*B" (or "B*8"), "T+1", "2*S-1",
+// "B*T", "8*T*B+1" (factors in any order, one constant factor at most). nullopt for anything
+// else (spaces, parentheses, a coefficient below 1, a size above kMaxDim).
 std::optional<DimExpr> parse_dim_expr(std::string_view text);
 
 // What the pass knows about symbols: values bound in the spec's "dims", and the substitutions
@@ -68,7 +76,9 @@ class Symbols {
     std::string condition;  // for EqualIf: "S == T", "B == 2"
   };
   // Decides a == b. On EqualIf, records the substitution that makes them equal so that later
-  // checks agree with it (the caller reports the condition once).
+  // checks agree with it (the caller reports the condition once), when a side is one symbol
+  // (S == 2*T). An equality involving a product (B*T == 12) records nothing: it is a condition
+  // on several symbols at once.
   Equality require_equal(const DimExpr& a, const DimExpr& b);
   // Compares without recording anything.
   Verdict compare(const DimExpr& a, const DimExpr& b) const;

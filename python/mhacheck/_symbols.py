@@ -4,10 +4,13 @@ A symbol such as "B" is traced at a probe size chosen so that it cannot be mista
 model has anyway: a prime of at least 11 that is none of the model's constants (parameter and
 buffer sizes, integer attributes of its modules, the concrete dims of its inputs, their exact
 quotients, powers of two), is not next to one or to twice one, nor next to a multiple of 8, 10 or
-12, and does not divide a constant with a quotient up to 64 (so 43, 53, 67, ... for most models).
-A traced size is then written as "B", "8*B", "T+1" or "T-1" when exactly one such reading exists;
-otherwise it stays a number, and when several readings exist (or only a product of symbols, which
-the spec cannot express) the caller is told why.
+12, does not divide a constant with a quotient up to 64 (so 43, 53, 67, ... for most models), and
+whose products with itself and the other probes are not next to a constant or a probe (so that
+B*T cannot be mistaken for a size the model has, or for T+1).
+A traced size is then written as "B", "8*B", "B*T", "2*B*T", "T+1" or "T-1" when exactly one such
+reading exists; otherwise it stays a number, and when several readings exist the caller is told
+why. The probes are distinct primes, so a multiple of a product of probes reads one way only: the
+probes dividing it, each as often as it does ("T*T"), times the rest ("8*B*T").
 """
 
 _MAX_OFFSET = 1
@@ -30,8 +33,17 @@ def _round_neighbour(p):
     return any(n % 8 == 0 or n % 10 == 0 or n % 12 == 0 for n in (p - 1, p + 1))
 
 
+def _near(a, b):
+    return abs(a - b) <= _MAX_OFFSET
+
+
 def _clashes(p, constants, probes):
     if p in constants or _round_neighbour(p):
+        return True
+    products = [p * q for q in probes + [p]]
+    if any(_near(product, v) for product in products for v in list(constants) + probes):
+        return True
+    if any(_near(p, q * r) for i, q in enumerate(probes) for r in probes[i:]):
         return True
     for v in constants:
         if v <= 0:
@@ -72,13 +84,27 @@ class DimNamer:
         self.probes = dict(probes)
         self.constants = set(constants)
 
+    def monomial(self, value):
+        """`value` as a constant times a product of probes ("B", "8*B", "B*T", "2*T*T"), the
+        factors sorted as mhacheck writes them; None when no probe divides it or the constant is
+        above _MAX_COEFF."""
+        if value <= 0:
+            return None
+        factors, rest = [], value
+        for name, p in sorted(self.probes.items()):
+            while rest % p == 0:
+                rest //= p
+                factors.append(name)
+        if not factors or rest > _MAX_COEFF:
+            return None
+        text = "*".join(factors)
+        return text if rest == 1 else f"{rest}*{text}"
+
     def readings(self, value):
-        """Every way `value` is a probe expression: [("8*B", ...)], texts only."""
-        found = []
+        """Every way `value` is a probe expression, as text: "8*B", "B*T", "T+1"."""
+        monomial = self.monomial(value)
+        found = [monomial] if monomial else []
         for name, p in self.probes.items():
-            if value % p == 0 and 1 <= value // p <= _MAX_COEFF:
-                c = value // p
-                found.append(name if c == 1 else f"{c}*{name}")
             for k in range(1, _MAX_OFFSET + 1):
                 if value == p + k:
                     found.append(f"{name}+{k}")
@@ -86,28 +112,13 @@ class DimNamer:
                     found.append(f"{name}-{k}")
         return found
 
-    def products(self, value):
-        """Products of two or more probes (times a constant) equal to `value`, as text ("B*T")."""
-        names = list(self.probes.items())
-        found = []
-        for i, (a, pa) in enumerate(names):
-            for b, pb in names[i:]:
-                if value % (pa * pb) == 0:
-                    c = value // (pa * pb)
-                    found.append((f"{c}*" if c != 1 else "") + f"{a}*{b}")
-        return found
-
     def name(self, value):
-        """(dim, note, product): dim is an int or an expression string; note explains a number
-        kept; product is True when the number is a product of symbols."""
+        """(dim, note): dim is an int or an expression string; note explains a number kept."""
         if not self.probes or value in self.constants:
-            return value, None, False
-        products = self.products(value)
-        if products:
-            return value, f"{value} is {' or '.join(products)}, a product of symbols a spec cannot write; kept as a number", True
+            return value, None
         readings = self.readings(value)
         if len(readings) == 1:
-            return readings[0], None, False
+            return readings[0], None
         if len(readings) > 1:
-            return value, f"{value} could be {' or '.join(readings)}; kept as a number", False
-        return value, None, False
+            return value, f"{value} could be {' or '.join(readings)}; kept as a number"
+        return value, None

@@ -296,19 +296,21 @@ def _index_item_value(text):
 
 
 def _smallest(expression):
-    """The smallest size a symbol expression ("8*B", "T+1", "T-1") takes, symbols being at least 1."""
+    """The smallest size a symbol expression ("8*B", "8*B*T", "T+1", "T-1") takes, symbols being at
+    least 1."""
     text = expression
     offset = 0
     for sign in ("+", "-"):
         if sign in text:
             text, _, number = text.partition(sign)
             offset = int(number) if sign == "+" else -int(number)
-    coefficient = int(text.partition("*")[0]) if "*" in text else 1
+    head = text.partition("*")[0]
+    coefficient = int(head) if head.isdigit() else 1
     return coefficient + offset
 
 
 def _value_at(dim, sizes):
-    """A dim ("8*B", "T+1", "T-1" or an int) at the symbol sizes `sizes`."""
+    """A dim ("8*B", "8*B*T", "T+1", "T-1" or an int) at the symbol sizes `sizes`."""
     if isinstance(dim, int):
         return dim
     text, offset = dim, 0
@@ -316,8 +318,10 @@ def _value_at(dim, sizes):
         if sign in text:
             text, _, number = text.partition(sign)
             offset = int(number) if sign == "+" else -int(number)
-    coefficient, _, symbol = text.rpartition("*")
-    return (int(coefficient) if coefficient else 1) * sizes[symbol] + offset
+    value = 1
+    for factor in text.split("*"):
+        value *= int(factor) if factor.isdigit() else sizes[factor]
+    return value + offset
 
 
 def _fits(item, smallest):
@@ -541,7 +545,7 @@ class _Tracer(TorchFunctionMode):
     def symbolic_shape(self, shape):
         dims, notes = [], []
         for size in shape:
-            dim, note, _ = self.namer.name(int(size))
+            dim, note = self.namer.name(int(size))
             dims.append(dim)
             if note:
                 notes.append(note)
@@ -624,24 +628,17 @@ class _Tracer(TorchFunctionMode):
                 out[key] = value
         return out
 
-    def _size_list(self, sizes, infer=True):
-        """reshape/view/expand/repeat sizes as symbol expressions; for reshape and view (`infer`)
-        one product of symbols becomes -1."""
-        named, products, notes = [], [], []
-        for i, size in enumerate(sizes):
+    def _size_list(self, sizes):
+        """reshape/view/expand/repeat sizes as symbol expressions (view(B*T, C) as ["B*T", "C"])."""
+        named, notes = [], []
+        for size in sizes:
             if size == -1:
                 named.append(-1)
                 continue
-            dim, note, product = self.namer.name(size)
+            dim, note = self.namer.name(size)
             named.append(dim)
-            if product:
-                products.append(i)
-            elif note:
+            if note:
                 notes.append(note)
-        if infer and len(products) == 1 and -1 not in named:
-            named[products[0]] = -1
-        elif products:
-            notes.append(f"sizes {[sizes[i] for i in products]} are products of symbols; kept as numbers")
         return named, notes
 
     # ---- the mode ----------------------------------------------------------------------
@@ -821,7 +818,7 @@ class _Tracer(TorchFunctionMode):
         call.update(self._arguments(arguments))
         if op in ("reshape", "view", "expand", "repeat"):
             key = {"reshape": "shape", "view": "shape", "expand": "size", "repeat": "repeats"}[op]
-            call[key], notes = self._size_list(arguments[key], infer=op in ("reshape", "view"))
+            call[key], notes = self._size_list(arguments[key])
             if notes:
                 call["note"] = "; ".join(notes)
         return call

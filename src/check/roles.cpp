@@ -20,7 +20,9 @@ bool one_of(const std::string& name, const std::array<const char*, N>& names) {
 }  // namespace
 
 DimRole role_of_name(const std::string& written) {
-  if (written.empty()) return DimRole::Unknown;
+  // A product (B*T, bsz*num_heads) is a merged dim: it plays all its factors' roles at once, so
+  // it is neither a plain batch nor a plain sequence dim, and no single-role check applies.
+  if (written.empty() || written.find('*') != std::string::npos) return DimRole::Unknown;
   std::string name = lower(written);
   static const std::array<const char*, 9> batch = {"b", "n", "bs", "bsz", "batch", "batch_size", "nbatch", "n_batch", "num_batch"};
   static const std::array<const char*, 14> sequence = {"l", "s", "t", "seq", "len", "length", "seqlen", "src", "tgt",

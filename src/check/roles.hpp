@@ -13,7 +13,8 @@ namespace mhacheck {
 enum class DimRole { Unknown, Batch, Sequence, Heads, HeadDim };
 
 // The role a dim's name says it plays: "B", "batch", "bsz" -> Batch; "T", "L", "seq_len" ->
-// Sequence; "H", "heads", "num_heads" -> Heads; "D", "head_dim" -> HeadDim; anything else Unknown.
+// Sequence; "H", "heads", "num_heads" -> Heads; "D", "head_dim" -> HeadDim; anything else,
+// including a product of names (B*T), Unknown.
 DimRole role_of_name(const std::string& name);
 const char* role_name(DimRole role);  // "batch size", "sequence length", "head count", "head size"
 

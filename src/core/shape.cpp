@@ -1,8 +1,29 @@
 #include "mhacheck/shape.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace mhacheck {
+
+std::vector<std::string> DimExpr::factors() const {
+  std::vector<std::string> result;
+  if (is_constant()) return result;
+  std::size_t start = 0;
+  for (std::size_t star = symbol.find('*'); star != std::string::npos; star = symbol.find('*', start)) {
+    result.push_back(symbol.substr(start, star - start));
+    start = star + 1;
+  }
+  result.push_back(symbol.substr(start));
+  return result;
+}
+
+std::string monomial(std::vector<std::string> factors) {
+  std::sort(factors.begin(), factors.end());
+  std::string text;
+  for (const std::string& factor : factors) text += (text.empty() ? "" : "*") + factor;
+  return text;
+}
 
 std::string DimExpr::str() const {
   if (is_constant()) return std::to_string(offset);
@@ -31,24 +52,26 @@ bool identifier_char(char c, bool first) {
 }  // namespace
 
 std::optional<DimExpr> parse_dim_expr(std::string_view text) {
+  // factor ('*' factor)* [('+' | '-') number], each factor a symbol or a number (one at most).
   std::size_t pos = 0;
-  DimExpr dim{1, {}, 0};
-  if (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-    std::optional<std::int64_t> coeff = read_number(text, pos);
-    if (!coeff || *coeff < 1 || pos >= text.size() || text[pos] != '*') return std::nullopt;
-    dim.coeff = *coeff;
+  std::optional<std::int64_t> coeff;
+  std::vector<std::string> factors;
+  for (;;) {
+    if (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      std::optional<std::int64_t> number = read_number(text, pos);
+      if (coeff || !number || *number < 1) return std::nullopt;
+      coeff = number;
+    } else {
+      std::size_t start = pos;
+      while (pos < text.size() && identifier_char(text[pos], pos == start)) ++pos;
+      if (pos == start) return std::nullopt;
+      factors.emplace_back(text.substr(start, pos - start));
+    }
+    if (pos == text.size() || text[pos] != '*') break;
     ++pos;
   }
-  std::size_t start = pos;
-  while (pos < text.size() && identifier_char(text[pos], pos == start)) ++pos;
-  if (pos == start) return std::nullopt;
-  dim.symbol = std::string(text.substr(start, pos - start));
-  if (pos < text.size() && text[pos] == '*' && dim.coeff == 1) {
-    ++pos;
-    std::optional<std::int64_t> coeff = read_number(text, pos);
-    if (!coeff || *coeff < 1) return std::nullopt;
-    dim.coeff = *coeff;
-  }
+  if (factors.empty()) return std::nullopt;  // a plain number is not written as a string
+  DimExpr dim{coeff.value_or(1), monomial(std::move(factors)), 0};
   if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     bool minus = text[pos++] == '-';
     std::optional<std::int64_t> offset = read_number(text, pos);
@@ -106,7 +129,13 @@ std::optional<DimExpr> dim_mul(const DimExpr& a, std::int64_t b) {
 std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b) {
   if (a.is_constant()) return dim_mul(b, a.offset);
   if (b.is_constant()) return dim_mul(a, b.offset);
-  return std::nullopt;
+  if (a.offset != 0 || b.offset != 0) return std::nullopt;  // (S+1)*T has two terms
+  DimExpr product{0, {}, 0};
+  if (__builtin_mul_overflow(a.coeff, b.coeff, &product.coeff)) return std::nullopt;
+  std::vector<std::string> factors = a.factors(), more = b.factors();
+  factors.insert(factors.end(), more.begin(), more.end());
+  product.symbol = monomial(std::move(factors));
+  return product;
 }
 
 std::string numel_str(const Shape& shape) {
@@ -116,7 +145,8 @@ std::string numel_str(const Shape& shape) {
     if (dim.is_constant()) {
       if (__builtin_mul_overflow(product, dim.offset, &product)) return "(too large)";
     } else {
-      symbolic.push_back(dim.is_plain_symbol() ? dim.str() : fmt::format("({})", dim.str()));
+      bool product_of_symbols = dim.coeff == 1 && dim.offset == 0;  // S, B*T
+      symbolic.push_back(product_of_symbols ? dim.str() : fmt::format("({})", dim.str()));
     }
   }
   if (symbolic.empty()) return std::to_string(product);
@@ -130,19 +160,22 @@ void Symbols::bind(const std::string& symbol, std::int64_t value) {
 }
 
 DimExpr Symbols::resolve(const DimExpr& dim) const {
-  DimExpr current = dim;
-  // Substitutions never form cycles (each replaces an unresolved symbol), so this ends.
-  for (;;) {
-    if (current.is_constant()) return current;
-    auto it = substitutions_.find(current.symbol);
-    if (it == substitutions_.end()) return current;
-    const DimExpr& target = it->second;  // symbol = target.coeff * target.symbol + target.offset
-    DimExpr next;
-    next.coeff = current.coeff * target.coeff;
-    next.symbol = next.coeff == 0 ? std::string() : target.symbol;
-    next.offset = current.coeff * target.offset + current.offset;
-    current = next;
+  // Substitutions never form cycles (each replaces an unresolved symbol by an expression of
+  // unresolved symbols other than itself), so the recursion ends. A result that is not a
+  // DimExpr ((S+1)*T) or overflows leaves `dim` as it is: still true, only less resolved.
+  if (dim.is_constant()) return dim;
+  std::optional<DimExpr> value = DimExpr::constant(dim.coeff);
+  if (dim.is_monomial()) {
+    for (const std::string& factor : dim.factors()) {
+      if (value) value = dim_mul(*value, resolve(DimExpr::named(factor)));
+    }
+  } else {
+    auto it = substitutions_.find(dim.symbol);
+    if (it == substitutions_.end()) return dim;
+    value = dim_mul(resolve(it->second), dim.coeff);
   }
+  if (value) value = dim_add(*value, dim.offset);
+  return value ? *value : dim;
 }
 
 Shape Symbols::resolve(const Shape& shape) const {
@@ -156,7 +189,7 @@ Symbols::Verdict Symbols::compare(const DimExpr& a_raw, const DimExpr& b_raw) co
   if (a == b) return Verdict::Equal;
   if (a.is_constant() && b.is_constant()) return Verdict::Unequal;
   if (a.symbol == b.symbol) {
-    // c1*X + o1 == c2*X + o2 holds for at most one X.
+    // c1*X + o1 == c2*X + o2 holds for at most one X (X a symbol or a product of them).
     if (a.coeff == b.coeff) return Verdict::Unequal;
     std::int64_t numerator = b.offset - a.offset, denominator = a.coeff - b.coeff;
     if (numerator % denominator != 0 || numerator / denominator <= 0) return Verdict::Unequal;
@@ -177,8 +210,13 @@ Symbols::Equality Symbols::require_equal(const DimExpr& a_raw, const DimExpr& b_
   Verdict verdict = compare(a, b);
   if (verdict != Verdict::EqualIf) return {verdict, {}};
   std::string condition = fmt::format("{} == {}", a.str(), b.str());
-  // Record a substitution symbol -> expression that makes a == b, when one is integral.
+  // Record a substitution symbol -> expression that makes a == b, when one is integral. Only a
+  // single symbol is solved for: B*T == 12 says nothing about B or T alone, and S == S*T (T == 1)
+  // would make S stand for an expression of itself.
   auto solve_for = [&](const DimExpr& lhs, const DimExpr& rhs) -> bool {
+    if (lhs.is_monomial()) return false;
+    std::vector<std::string> rhs_factors = rhs.factors();
+    if (rhs.is_monomial() && std::find(rhs_factors.begin(), rhs_factors.end(), lhs.symbol) != rhs_factors.end()) return false;
     // lhs.coeff * X + lhs.offset == rhs  =>  X == (rhs - lhs.offset) / lhs.coeff
     if (rhs.is_constant() || rhs.symbol != lhs.symbol) {
       if (rhs.coeff % lhs.coeff != 0 || (rhs.offset - lhs.offset) % lhs.coeff != 0) return false;

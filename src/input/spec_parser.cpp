@@ -233,7 +233,7 @@ class SpecReader {
         std::optional<DimExpr> parsed = parse_dim_expr(text);
         if (!parsed) {
           fail(dim_pointer, fmt::format("\"{}\" is not a symbol name or a symbol expression", text), {},
-               "a dim is an integer, an identifier such as \"B\" or \"seq_len\", or COEFF*SYMBOL+OFFSET such as \"8*B\" or \"T+1\"");
+               "a dim is an integer, an identifier such as \"B\" or \"seq_len\", or COEFF*SYMBOL*...+OFFSET such as \"8*B\", \"T+1\" or \"B*T\"");
         }
         shape.push_back(*parsed);
       } else {
@@ -462,7 +462,7 @@ class SpecReader {
     std::set<std::string> symbols;
     auto add = [&](const Shape& shape) {
       for (const DimExpr& dim : shape) {
-        if (!dim.is_constant()) symbols.insert(dim.symbol);
+        for (const std::string& factor : dim.factors()) symbols.insert(factor);
       }
     };
     for (const TensorDecl& tensor : spec_.tensors) add(tensor.shape);

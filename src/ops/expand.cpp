@@ -114,13 +114,12 @@ void infer_repeat(CallContext& ctx) {
   for (std::size_t i = 0; i < repeats.size(); ++i) {
     DimExpr size = i < added ? DimExpr::constant(1) : input.shape[i - added];
     std::optional<SizeProduct> product = SizeProduct::of(Shape{size, repeats[i]});
-    std::optional<DimExpr> repeated = product ? product->as_dim() : std::nullopt;
-    if (!repeated) {
+    if (!product) {
       report_argument(ctx, DiagId::ShapeNotDerivable,
-                      fmt::format("{} * {} is not a multiple of one symbol; bind the symbols under \"dims\"", size.str(), repeats[i].str()), "repeats");
+                      fmt::format("{} * {} is not one dim (a product of symbols times an integer); bind the symbols under \"dims\"", size.str(), repeats[i].str()), "repeats");
       return;
     }
-    shape.push_back(*repeated);
+    shape.push_back(product->as_dim());
   }
   if (!sizes_possible(ctx, shape, "repeats")) return;
   ctx.outputs.push_back({"output", shape, input.dtype});
@@ -141,14 +140,13 @@ void infer_repeat_interleave(CallContext& ctx) {
   Shape shape = input.shape;
   if (written_dim.is_null()) {
     std::optional<SizeProduct> numel = SizeProduct::of(input.shape);
-    std::optional<DimExpr> flat = numel ? numel->as_dim() : std::nullopt;
-    if (!flat) {
+    if (!numel) {
       report_argument(ctx, DiagId::ShapeNotDerivable,
-                      fmt::format("the flattened size {} is not a multiple of one symbol; bind the symbols under \"dims\"", numel_str(input.shape)),
+                      fmt::format("the flattened size {} is not one dim (a product of symbols times an integer); bind the symbols under \"dims\"", numel_str(input.shape)),
                       "dim");
       return;
     }
-    shape = {*flat};
+    shape = {numel->as_dim()};
   } else if (input.rank() == 0) {
     // unsqueeze(dim + 1) of a 0-D tensor
     Diagnostic& diagnostic = report_argument(ctx, DiagId::DimOutOfRange, "a 0-D tensor has no dim to repeat along", "dim");

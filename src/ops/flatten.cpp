@@ -26,18 +26,17 @@ void infer_flatten(CallContext& ctx) {
   }
   Shape merged(input.shape.begin() + *start, input.shape.begin() + *end + 1);
   std::optional<SizeProduct> product = SizeProduct::of(merged);
-  std::optional<DimExpr> size = product ? product->as_dim() : std::nullopt;
-  if (!size) {
+  if (!product) {
     Diagnostic& diagnostic = ctx.report(
         DiagId::ShapeNotDerivable,
         fmt::format("flattening dims {} to {} of {} gives {}, which mhacheck cannot write as one dim", *start, *end, tuple_str(input.shape),
                     numel_str(merged)),
         &input);
-    diagnostic.notes.push_back("a dim is an integer or a multiple of one symbol: bind the other symbols under \"dims\"");
+    diagnostic.notes.push_back("a dim is an integer times a product of symbols, plus an integer: bind the symbols under \"dims\"");
     return;
   }
   Shape shape(input.shape.begin(), input.shape.begin() + *start);
-  shape.push_back(*size);
+  shape.push_back(product->as_dim());
   shape.insert(shape.end(), input.shape.begin() + *end + 1, input.shape.end());
   ctx.outputs.push_back({"output", shape, input.dtype});
 }

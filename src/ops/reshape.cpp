@@ -51,7 +51,7 @@ class ReshapeRules {
       size = known_rest.erase(size);
     }
     std::optional<SizeProduct> numel = SizeProduct::of(input_rest), new_size = SizeProduct::of(known_rest);
-    if (!numel || !new_size) return not_derivable("sizes that are not multiples of one symbol (such as S+1)");
+    if (!numel || !new_size) return not_derivable("sizes that are not products of symbols and integers (such as S+1)");
     if (inferred) return infer(*numel, *new_size, *inferred);
     if (*numel == *new_size) return done(sizes_);
     bool same_symbols = numel->powers == new_size->powers;
@@ -75,20 +75,13 @@ class ReshapeRules {
       return;
     }
     std::optional<SizeProduct> quotient = exact_quotient(numel, new_size);
-    std::optional<DimExpr> size = quotient ? quotient->as_dim() : std::nullopt;
-    if (size) {
+    if (quotient) {
       Shape shape = sizes_;
-      shape[inferred] = *size;
+      shape[inferred] = quotient->as_dim();
       return done(shape);
     }
     if (numel.is_constant() && new_size.is_constant()) return count_mismatch();
-    not_derivable(fmt::format("-1 = {} / {}", numel_str(input_.shape), size_text(new_size)));
-  }
-
-  static std::string size_text(const SizeProduct& product) {
-    Shape factors{DimExpr::constant(product.constant)};
-    for (const auto& [symbol, power] : product.powers) factors.insert(factors.end(), power, DimExpr::named(symbol));
-    return numel_str(factors);
+    not_derivable(fmt::format("-1 = {} / {}", numel_str(input_.shape), new_size.as_dim().str()));
   }
 
   std::string list() const {

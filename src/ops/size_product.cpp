@@ -8,16 +8,17 @@ std::optional<SizeProduct> SizeProduct::of(const Shape& shape) {
     if (!dim.is_constant() && dim.offset != 0) return std::nullopt;
     std::int64_t factor = dim.is_constant() ? dim.offset : dim.coeff;
     if (__builtin_mul_overflow(product.constant, factor, &product.constant)) return std::nullopt;
-    if (!dim.is_constant()) ++product.powers[dim.symbol];
+    for (const std::string& factor : dim.factors()) ++product.powers[factor];
   }
   if (product.constant == 0) product.powers.clear();  // zero elements, whatever the symbols are
   return product;
 }
 
-std::optional<DimExpr> SizeProduct::as_dim() const {
+DimExpr SizeProduct::as_dim() const {
   if (powers.empty()) return DimExpr::constant(constant);
-  if (powers.size() != 1 || powers.begin()->second != 1) return std::nullopt;
-  return DimExpr{constant, powers.begin()->first, 0};
+  std::vector<std::string> factors;
+  for (const auto& [symbol, power] : powers) factors.insert(factors.end(), power, symbol);
+  return DimExpr{constant, monomial(std::move(factors)), 0};
 }
 
 std::optional<SizeProduct> exact_quotient(const SizeProduct& numerator, const SizeProduct& denominator) {

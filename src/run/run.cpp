@@ -309,8 +309,9 @@ class Runner {
                                         fmt::format("{} has the symbolic dim {}: random data needs its value", argument.name, dim.str()),
                                         call, where);
         diagnostic.argument = argument.name;
+        std::string symbol = dim.factors().front();  // of B*T, binding B is a start
         diagnostic.notes.push_back(
-            fmt::format("bind it under \"dims\", e.g. \"dims\": {{\"{}\": 8}} (on the command line: --dim {}=8)", dim.symbol, dim.symbol));
+            fmt::format("bind it under \"dims\", e.g. \"dims\": {{\"{}\": 8}} (on the command line: --dim {}=8)", symbol, symbol));
         throw RunStop();
       }
       shape.push_back(dim.offset);

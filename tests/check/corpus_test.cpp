@@ -80,8 +80,12 @@ nlohmann::json concrete(const Shape& shape, const nlohmann::json& symbols) {
     if (dim.is_constant()) {
       sizes.push_back(dim.offset);
     } else {
-      REQUIRE(symbols.contains(dim.symbol));
-      sizes.push_back(dim.coeff * symbols.at(dim.symbol).get<std::int64_t>() + dim.offset);
+      std::int64_t product = dim.coeff;
+      for (const std::string& factor : dim.factors()) {
+        REQUIRE(symbols.contains(factor));
+        product *= symbols.at(factor).get<std::int64_t>();
+      }
+      sizes.push_back(product + dim.offset);
     }
   }
   return sizes;

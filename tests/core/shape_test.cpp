@@ -16,11 +16,93 @@ TEST_CASE("dims print as PyTorch and Python print them", "[shape]") {
   CHECK(numel_str({DimExpr::named("L"), DimExpr::constant(2), DimExpr::constant(8)}) == "16*L");
 }
 
-TEST_CASE("dim arithmetic refuses overflow and products of symbols", "[shape]") {
+TEST_CASE("dim arithmetic refuses overflow and sums of terms", "[shape]") {
   CHECK_FALSE(dim_mul(DimExpr::constant(std::int64_t{1} << 62), 4).has_value());
   CHECK_FALSE(dim_add(DimExpr::constant(INT64_MAX), 1).has_value());
-  CHECK_FALSE(dim_mul(DimExpr::named("A"), DimExpr::named("B")).has_value());
   CHECK(dim_mul(DimExpr::named("A"), DimExpr::constant(0))->is_constant());
+  CHECK_FALSE(dim_mul(*dim_add(DimExpr::named("S"), 1), DimExpr::named("T")).has_value());  // S*T + T
+  CHECK_FALSE(dim_add(DimExpr::named("S"), DimExpr::named("T")).has_value());
+  CHECK_FALSE(dim_mul(DimExpr{std::int64_t{1} << 40, "B", 0}, DimExpr{std::int64_t{1} << 40, "T", 0}).has_value());
+}
+
+TEST_CASE("a product of symbols is one dim, its factors in one order", "[shape]") {
+  DimExpr bt = *dim_mul(DimExpr::named("T"), DimExpr::named("B"));
+  CHECK(bt == DimExpr{1, "B*T", 0});
+  CHECK(bt.is_monomial());
+  CHECK_FALSE(bt.is_plain_symbol());
+  CHECK_FALSE(DimExpr::named("B").is_monomial());
+  CHECK(bt.factors() == std::vector<std::string>{"B", "T"});
+  CHECK(DimExpr::constant(4).factors().empty());
+  CHECK(monomial({"T", "B", "T"}) == "B*T*T");
+  CHECK(dim_mul(*dim_mul(DimExpr::named("B"), 8), DimExpr::named("T"))->str() == "8*B*T");
+  CHECK(dim_mul(bt, DimExpr::named("B"))->str() == "B*B*T");
+  CHECK(dim_add(bt, *dim_mul(DimExpr::named("B"), DimExpr::named("T")))->str() == "2*B*T");  // B*T + T*B
+  CHECK(dim_add(bt, 1)->str() == "B*T+1");
+  CHECK_FALSE(dim_add(bt, DimExpr::named("B")).has_value());
+  CHECK(numel_str({bt, DimExpr::constant(8)}) == "8*B*T");
+  CHECK(tuple_str({bt, DimExpr::constant(8)}) == "(B*T, 8)");
+}
+
+TEST_CASE("products of symbols: bindings and substitutions rewrite them", "[shape]") {
+  Symbols symbols;
+  DimExpr bt{1, "B*T", 0};
+  SECTION("a bound factor") {
+    symbols.bind("B", 4);
+    CHECK(symbols.resolve(*dim_add(*dim_mul(bt, 2), 1)) == DimExpr{8, "T", 1});  // 2*B*T+1 = 8*T+1
+    symbols.bind("T", 5);
+    CHECK(symbols.resolve(bt) == DimExpr::constant(20));
+  }
+  SECTION("a factor that stands for a multiple of another symbol") {
+    CHECK(symbols.require_equal(DimExpr::named("B"), *dim_mul(DimExpr::named("S"), 2)).condition == "B == 2*S");
+    CHECK(symbols.resolve(bt) == DimExpr{2, "S*T", 0});
+  }
+  SECTION("a factor that stands for a sum leaves the product as it is") {
+    symbols.require_equal(DimExpr::named("B"), *dim_add(DimExpr::named("S"), 1));
+    CHECK(symbols.resolve(bt) == bt);  // (S+1)*T is not one dim
+  }
+  SECTION("a product too large for an int64 is left as it is") {
+    symbols.bind("B", std::int64_t{1} << 40);
+    symbols.bind("T", std::int64_t{1} << 40);
+    CHECK(symbols.resolve(bt) == bt);
+  }
+  SECTION("a symbol forced equal to a product stands for it") {
+    auto equality = symbols.require_equal(DimExpr::named("M"), bt);
+    CHECK(equality.verdict == Symbols::Verdict::EqualIf);
+    CHECK(equality.condition == "M == B*T");
+    symbols.bind("B", 2);
+    symbols.bind("T", 3);
+    CHECK(symbols.resolve(DimExpr::named("M")) == DimExpr::constant(6));
+  }
+}
+
+TEST_CASE("equalities with products of symbols", "[shape]") {
+  Symbols symbols;
+  DimExpr bt{1, "B*T", 0};
+  CHECK(symbols.compare(bt, *parse_dim_expr("T*B")) == Symbols::Verdict::Equal);
+  CHECK(symbols.compare(bt, *dim_add(bt, 1)) == Symbols::Verdict::Unequal);
+  CHECK(symbols.compare(*dim_mul(bt, 2), *dim_add(bt, 3)) == Symbols::Verdict::EqualIf);  // B*T == 3
+  CHECK(symbols.compare(*dim_mul(bt, 2), *dim_add(bt, -3)) == Symbols::Verdict::Unequal);  // B*T == -3
+  CHECK(symbols.compare(*dim_mul(bt, 4), DimExpr::constant(6)) == Symbols::Verdict::Unequal);
+  SECTION("a product against a constant is a condition on several symbols: nothing is recorded") {
+    auto equality = symbols.require_equal(bt, DimExpr::constant(12));
+    CHECK(equality.verdict == Symbols::Verdict::EqualIf);
+    CHECK(equality.condition == "B*T == 12");
+    CHECK(symbols.resolve(DimExpr::named("B")) == DimExpr::named("B"));
+    CHECK(symbols.resolve(bt) == bt);
+    CHECK(symbols.compare(bt, DimExpr::constant(13)) == Symbols::Verdict::EqualIf);  // B=1, T=13 is still possible
+  }
+  SECTION("a symbol against a product that contains it (T == 1) records nothing") {
+    auto equality = symbols.require_equal(DimExpr::named("B"), bt);
+    CHECK(equality.verdict == Symbols::Verdict::EqualIf);
+    CHECK(equality.condition == "B == B*T");
+    CHECK(symbols.resolve(DimExpr::named("B")) == DimExpr::named("B"));
+  }
+  SECTION("two different products record nothing") {
+    auto equality = symbols.require_equal(bt, DimExpr{1, "H*S", 0});
+    CHECK(equality.verdict == Symbols::Verdict::EqualIf);
+    CHECK(symbols.resolve(bt) == bt);
+    CHECK(symbols.resolve(DimExpr{1, "H*S", 0}) == DimExpr{1, "H*S", 0});
+  }
 }
 
 TEST_CASE("equalities between constants and symbols", "[shape]") {
@@ -68,16 +150,23 @@ TEST_CASE("symbols are positive sizes: an equality that needs 0 does not hold", 
   CHECK(symbols.require_equal(DimExpr::named("S"), DimExpr::constant(0)).verdict == Symbols::Verdict::Unequal);
 }
 
-TEST_CASE("dims written as text: a symbol times a constant plus a constant", "[shape]") {
+TEST_CASE("dims written as text: a product of symbols times a constant plus a constant", "[shape]") {
   CHECK(parse_dim_expr("B") == DimExpr::named("B"));
   CHECK(parse_dim_expr("8*B") == DimExpr{8, "B", 0});
   CHECK(parse_dim_expr("B*8") == DimExpr{8, "B", 0});
   CHECK(parse_dim_expr("T+1") == DimExpr{1, "T", 1});
   CHECK(parse_dim_expr("2*seq_len-1") == DimExpr{2, "seq_len", -1});
-  for (const DimExpr& dim : {DimExpr{3, "S", 2}, DimExpr{1, "S", -4}, DimExpr::named("x1")}) {
+  CHECK(parse_dim_expr("B*T") == DimExpr{1, "B*T", 0});
+  CHECK(parse_dim_expr("T*B") == DimExpr{1, "B*T", 0});
+  CHECK(parse_dim_expr("8*T*B") == DimExpr{8, "B*T", 0});
+  CHECK(parse_dim_expr("B*T*8") == DimExpr{8, "B*T", 0});
+  CHECK(parse_dim_expr("T*8*B") == DimExpr{8, "B*T", 0});
+  CHECK(parse_dim_expr("B*T+1") == DimExpr{1, "B*T", 1});
+  CHECK(parse_dim_expr("T*T") == DimExpr{1, "T*T", 0});
+  for (const DimExpr& dim : {DimExpr{3, "S", 2}, DimExpr{1, "S", -4}, DimExpr::named("x1"), DimExpr{2, "B*T*T", -1}}) {
     CHECK(parse_dim_expr(dim.str()) == dim);  // what mhacheck prints reads back
   }
-  for (const char* refused : {"", "8", "B*T", "0*B", "B*0", "8*B*2", "B +1", "B+", "1B", "B+-1", "2*B*", "B+1099511627777", "-B"}) {
+  for (const char* refused : {"", "8", "0*B", "B*0", "8*B*2", "2*B*T*3", "B**T", "B*T*", "*B", "B*(T+1)", "B * T", "B*T+S", "8*1", "B +1", "B+", "1B", "B+-1", "2*B*", "B+1099511627777", "-B"}) {
     CAPTURE(refused);
     CHECK_FALSE(parse_dim_expr(refused).has_value());
   }

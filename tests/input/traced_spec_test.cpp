@@ -54,15 +54,40 @@ TEST_CASE("traced specs: declared shapes and reshape sizes take symbol expressio
   CHECK(shape_of(report, "merge", "w") == "(B, 2*T, 4)");
 }
 
+TEST_CASE("traced specs: products of symbols (B*T) in declared shapes and view sizes", "[traced]") {
+  // x.view(B*T, C) -> Linear -> view(B, T, C'), then flattened again and added back.
+  Report report = test::check_text(R"({
+    "modules": {"proj": {"type": "Linear", "in_features": 64, "out_features": 32}},
+    "tensors": {"tokens": {"shape": ["T*B", 64], "note": "x.view(B*T, C) at model.py:9"}},
+    "calls": [{"id": "proj", "module": "proj", "input": "tokens", "outputs": ["h"]},
+              {"id": "unflatten", "op": "view", "input": "h", "shape": ["B", "T", 32], "outputs": ["y"]},
+              {"id": "flat", "op": "flatten", "input": "y", "end_dim": 1, "outputs": ["z"]},
+              {"id": "sum", "op": "add", "input": "z", "other": "h", "outputs": ["s"]},
+              {"id": "heads", "op": "view", "input": "s", "shape": ["B*T", 4, 8], "outputs": ["per_head"]}]})");
+  CHECK(report.ok());
+  CHECK(report.diagnostics.empty());
+  CHECK(shape_of(report, "proj", "h") == "(B*T, 32)");
+  CHECK(shape_of(report, "unflatten", "y") == "(B, T, 32)");
+  CHECK(shape_of(report, "flat", "z") == "(B*T, 32)");
+  CHECK(shape_of(report, "sum", "s") == "(B*T, 32)");
+  CHECK(shape_of(report, "heads", "per_head") == "(B*T, 4, 8)");
+  // A product against a different product is a condition, not an error: B*T == B*S holds when T == S.
+  Report other = test::check_text(R"({"modules": {}, "tensors": {"a": ["B*T", 8], "b": ["B*S", 8]},
+    "calls": [{"id": "sum", "op": "add", "input": "a", "other": "b"}]})");
+  CHECK(other.ok());
+  REQUIRE(test::find(other, "MHA080") != nullptr);
+  CHECK_THAT(test::find(other, "MHA080")->message, Catch::Contains("B*T == B*S"));
+}
+
 TEST_CASE("traced specs: a dim that is not a symbol expression is refused where it is written", "[traced]") {
-  Report report = test::check_text(R"({"modules": {}, "tensors": {"x": ["B", "B*T"]},
+  Report report = test::check_text(R"({"modules": {}, "tensors": {"x": ["B", "(S+1)*T"]},
     "calls": [{"op": "softmax", "input": "x", "dim": 0}]})");
   REQUIRE(report.input_error);
   REQUIRE(report.diagnostics.size() == 1);
-  CHECK(report.diagnostics[0].message == "\"B*T\" is not a symbol name or a symbol expression");
+  CHECK(report.diagnostics[0].message == "\"(S+1)*T\" is not a symbol name or a symbol expression");
   CHECK(report.diagnostics[0].location.pointer == "/tensors/x/1");
   Report reshape = test::check_text(R"({"modules": {}, "tensors": {"x": ["B", 4]},
-    "calls": [{"op": "reshape", "input": "x", "shape": ["B*T"]}]})");
+    "calls": [{"op": "reshape", "input": "x", "shape": ["2*B*T*4"]}]})");
   CHECK(reshape.input_error);
 }
 

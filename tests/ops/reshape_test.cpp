@@ -24,10 +24,24 @@ TEST_CASE("a size written on both sides cancels, even one that is not a multiple
   CHECK(test::find(test::check_text(op_call("reshape", R"("input": ["B", "T+1", 8], "shape": ["B", -1])")), "MHA303") != nullptr);
 }
 
-TEST_CASE("a -1 that would be a product of symbols, or not known to be whole, is MHA303", "[glue]") {
-  Report product = test::check_text(op_call("reshape", R"("input": ["B", "L", 8], "shape": [-1, 8])"));
-  REQUIRE(test::find(product, "MHA303") != nullptr);
-  CHECK_FALSE(test::find(product, "MHA303")->pytorch_error.has_value());
+TEST_CASE("a product of symbols is a dim: merged by view(-1), split back by name", "[glue]") {
+  CHECK(test::single_output(test::check_text(op_call("reshape", R"("input": ["B", "L", 8], "shape": [-1, 8])"))) == "(B*L, 8)");
+  CHECK(test::single_output(test::check_text(op_call("view", R"("input": ["B", "T", 8, 64], "shape": [-1, 512])"))) == "(B*T, 512)");
+  Report merged = test::check_text(op_call("view", R"("input": ["B", "T", 8, 64], "shape": ["T*B", -1])"));
+  CHECK(merged.diagnostics.empty());
+  CHECK(test::single_output(merged) == "(B*T, 512)");
+  Report split = test::check_text(op_call("view", R"("input": ["B*T", 512], "shape": ["B", "T", 8, -1])"));
+  CHECK(split.diagnostics.empty());
+  CHECK(test::single_output(split) == "(B, T, 8, 64)");
+  CHECK(test::single_output(test::check_text(op_call("view", R"("input": ["B*T", 512], "shape": ["B", -1, 512])"))) == "(B, T, 512)");
+  Report miscounted = test::check_text(op_call("view", R"("input": ["B*T", 8], "shape": ["B", "T", 16])"));
+  CHECK(test::raised_message(miscounted) == "RuntimeError: shape '[B, T, 16]' is invalid for input of size 8*B*T");
+}
+
+TEST_CASE("a -1 not known to be whole, or over a dim that is not a product, is MHA303", "[glue]") {
+  Report sum = test::check_text(op_call("reshape", R"("input": ["S+1", "L", 8], "shape": [-1, 8])"));
+  REQUIRE(test::find(sum, "MHA303") != nullptr);
+  CHECK_FALSE(test::find(sum, "MHA303")->pytorch_error.has_value());
   CHECK(test::find(test::check_text(op_call("reshape", R"("input": ["B", 8], "shape": [3, -1])")), "MHA303") != nullptr);
 }
 

@@ -13,12 +13,15 @@ TEST_CASE("unsqueeze counts the result's dims; squeeze keeps symbolic dims", "[g
   CHECK(test::find(test::check_text(op_call("unsqueeze", R"("input": [2, 3], "dim": 4)")), "MHA300") != nullptr);
 }
 
-TEST_CASE("flatten multiplies a symbol by constants, not two symbols", "[glue]") {
+TEST_CASE("flatten multiplies symbols and constants, not sums", "[glue]") {
   CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": ["B", "L", 8, 64], "start_dim": 2)"))) == "(B, L, 512)");
   CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": [4, "L", 8], "end_dim": 1)"))) == "(4*L, 8)");
   CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": [])"))) == "(1,)");
-  Report two_symbols = test::check_text(op_call("flatten", R"("input": ["B", "L", 8])"));
-  CHECK(test::find(two_symbols, "MHA303") != nullptr);
+  CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": ["B", "L", 8])"))) == "(8*B*L,)");
+  CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": ["L", "B", 8], "end_dim": 1)"))) == "(B*L, 8)");
+  Report sum = test::check_text(op_call("flatten", R"("input": ["S+1", "L", 8])"));
+  REQUIRE(test::find(sum, "MHA303") != nullptr);
+  CHECK(test::find(sum, "MHA303")->message == "flattening dims 0 to 2 of (S+1, L, 8) gives 8*(S+1)*L, which mhacheck cannot write as one dim");
   Report reversed = test::check_text(op_call("flatten", R"("input": [2, 3, 4], "start_dim": -1, "end_dim": 0)"));
   CHECK(test::raised_message(reversed) == "RuntimeError: flatten() has invalid args: start_dim cannot come after end_dim");
 }

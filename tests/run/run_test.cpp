@@ -86,6 +86,24 @@ TEST_CASE("run: shape-only tensors need --random-inputs and bound symbols", "[ru
   CHECK(first.outputs[0].array.bytes != other.outputs[0].array.bytes);
 }
 
+TEST_CASE("run: binding the factors of a product of symbols (B*T) makes it a number", "[run]") {
+  std::string spec = R"({"modules": {"proj": {"type": "Linear", "in_features": 8, "out_features": 4}},
+    "tensors": {"tokens": ["B*T", 8]},
+    "calls": [{"id": "proj", "module": "proj", "input": "tokens", "outputs": ["h"]},
+              {"id": "unflatten", "op": "view", "input": "h", "shape": ["B", "T", 4]}]})";
+  RunResult half = run_text(R"({"dims": {"B": 2}, )" + spec.substr(1), random_inputs());
+  CHECK_FALSE(half.executed);
+  REQUIRE(test::find(half.report, "MHA103") != nullptr);
+  CHECK_THAT(test::find(half.report, "MHA103")->message, Catch::Contains("symbolic dim 2*T"));
+  CHECK_THAT(test::find(half.report, "MHA103")->notes.at(0), Catch::Contains("--dim T=8"));
+  RunResult bound = run_text(R"({"dims": {"B": 2, "T": 3}, )" + spec.substr(1), random_inputs());
+  REQUIRE(bound.executed);
+  REQUIRE(bound.outputs.size() == 2);
+  CHECK(bound.outputs[0].array.shape == std::vector<std::int64_t>{6, 4});
+  CHECK(bound.outputs[1].array.shape == std::vector<std::int64_t>{2, 3, 4});
+  CHECK(bound.outputs[0].array.bytes == bound.outputs[1].array.bytes);  // a view keeps the values
+}
+
 TEST_CASE("run: symbols bound by the check's equalities are the run's too", "[run]") {
   // The bool attn_mask (S, S) makes the check assume L == S (MHA080); S is 4, so L is 4.
   const char* spec = R"({"dims": {"S": 4}, "module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2},
