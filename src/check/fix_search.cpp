@@ -39,7 +39,9 @@ std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report
     return LayoutSource{resolved.name, ref.tensor->shape, ref.tensor->shape_pointer, 0, 0, {}};
   }
   if (ref.kind != ArgRef::Kind::Named) return std::nullopt;
-  if (const TensorDecl* declared = spec.find_tensor(ref.name)) {
+  // The check resolved the name: an earlier call's output shadows a declared tensor of that name.
+  const TensorDecl* declared = resolved.source.kind == ArgumentSource::Kind::Output ? nullptr : spec.find_tensor(ref.name);
+  if (declared) {
     if (declared->shape_pointer.empty()) return std::nullopt;  // read from a file
     return LayoutSource{ref.name, declared->shape, declared->shape_pointer, 0, 0, {}};
   }
@@ -130,14 +132,15 @@ std::string relayout_text(const Spec& spec, const LayoutSource& source, const st
                      result, change.python);
 }
 
-// The transposed shape by its dims' names when all are known ("(B, H, T, D)"), else by sizes.
+// The transposed shape by its dims' names where known, sizes elsewhere ("(B, T, 256)").
 std::string transposed_text(const LayoutSource& source, int a, int b) {
-  bool named = source.dim_names.size() == source.shape.size() &&
-               std::none_of(source.dim_names.begin(), source.dim_names.end(), [](const std::string& n) { return n.empty(); });
-  if (!named) return tuple_str(swapped(source.shape, a, b));
-  std::vector<std::string> names = source.dim_names;
-  std::swap(names[static_cast<std::size_t>(a)], names[static_cast<std::size_t>(b)]);
-  return fmt::format("({})", fmt::join(names, ", "));
+  std::vector<std::string> dims;
+  for (std::size_t d = 0; d < source.shape.size(); ++d) {
+    bool named = d < source.dim_names.size() && !source.dim_names[d].empty();
+    dims.push_back(named ? source.dim_names[d] : source.shape[d].str());
+  }
+  std::swap(dims[static_cast<std::size_t>(a)], dims[static_cast<std::size_t>(b)]);
+  return fmt::format("({})", fmt::join(dims, ", "));
 }
 
 std::string transpose_text(const Spec& spec, const LayoutSource& source, int a, int b) {

@@ -54,7 +54,8 @@ bool still_present(const Report& report, const Diagnostic& target) {
 // Role diagnostics: a dim used in a role its name or its tensor's layout says it does not play.
 bool is_role_diagnostic(DiagId id) {
   return id == DiagId::SymbolNameRole || id == DiagId::SymbolRoleConflict || id == DiagId::RoleCondition ||
-         id == DiagId::SdpaLayoutRole || id == DiagId::ReshapeMovesDim || id == DiagId::MaskMeaning;
+         id == DiagId::SdpaLayoutRole || id == DiagId::FeatureSlotRole || id == DiagId::ReshapeMovesDim ||
+         id == DiagId::MaskMeaning || id == DiagId::RepeatTilesGroups;
 }
 
 // Records what the patched graph gives: its errors, the call's outputs, and whether the roles

@@ -50,6 +50,22 @@ void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string&
                     other.dtype);
 }
 
+void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module) {
+  if (!mask.present || mask.dtype != DType::Bool) return;
+  std::string name = tensor_name(mask);
+  if (mask_convention_of_name(name) != MaskConvention::TrueKeeps) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskMeaning,
+      fmt::format("{} \"{}\" is named like a mask of positions to keep (True = keep), but {} ignores the True positions",
+                  mask.argument, name, module),
+      &mask);
+  diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out; pass ~mask");
+  if (ctx.add_argument_fix(diagnostic, fmt::format("pass ~{}", name), mask.argument,
+                           {{"shape", shape_json(mask.written)}, {"dtype", "bool"}})) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
+  }
+}
+
 ArgValue canonical_mask(const ArgValue& mask, DType target) {
   ArgValue canonical = mask;
   if (mask.present && mask.dtype == DType::Bool) canonical.dtype = target;

@@ -46,6 +46,7 @@ class MhaRules {
     if (!ranks_valid(kpm_usable, attn_usable)) return;
     read_layout();
     check_symbol_roles();
+    check_feature_roles();
     check_mask_meaning();
 
     bool attn_ignored = false;
@@ -301,24 +302,25 @@ class MhaRules {
     }
   }
 
-  // A bool mask named like a Hugging Face attention_mask (True = keep) where the module ignores
-  // the True positions.
-  void check_mask_meaning() {
-    for (const ArgValue* mask : {&kpm_, &attn_}) {
-      if (!mask->present || mask->dtype != DType::Bool) continue;
-      std::string name = tensor_name(*mask);
-      if (mask_convention_of_name(name) != MaskConvention::TrueKeeps) continue;
+  // A sequence-named dim where the module reads features: a (B, C, T) tensor not transposed.
+  void check_feature_roles() {
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      int features = arg->rank() - 1;
+      if (features < 0 || role_of_name(arg->dim_name(features)) != DimRole::Sequence) continue;
       Diagnostic& diagnostic = ctx_.report(
-          DiagId::MaskMeaning,
-          fmt::format("{} \"{}\" is named like a mask of positions to keep (True = keep), but nn.MultiheadAttention ignores the "
-                      "True positions",
-                      mask->argument, name),
-          mask);
-      diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out; pass ~mask");
-      if (ctx_.add_argument_fix(diagnostic, fmt::format("pass ~{}", name), mask->argument,
-                                {{"shape", shape_json(mask->written)}, {"dtype", "bool"}})) {
-        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
-      }
+          DiagId::FeatureSlotRole,
+          fmt::format("{} {}: its feature slot (dim {}) holds \"{}\", a sequence length", arg->argument, tuple_str(arg->shape), features,
+                      arg->dim_name(features)),
+          arg, features);
+      diagnostic.notes.push_back("nn.MultiheadAttention projects the last dim: a (B, C, T) tensor needs .transpose(1, 2) first");
+      return;
+    }
+  }
+
+  void check_mask_meaning() {
+    for (const ArgValue* mask : {&kpm_, &attn_}) check_ignore_mask_meaning(ctx_, *mask, "nn.MultiheadAttention");
+    if (attn_.present && attn_.rank() == 3) {
+      check_repeat_tiling(ctx_, {&attn_}, 0, "entry b*num_heads + h is read as batch entry b, head h, so heads of one entry get other entries' masks");
     }
   }
 
@@ -498,7 +500,16 @@ class MhaRules {
       if (!rows) return;
       expected = {*rows, L_, S_};
     }
-    if (same_shape(attn_.shape, expected, &attn_, "attn_mask shape")) return;
+    bool conditional = false;
+    for (std::size_t i = 0; i < expected.size() && i < attn_.shape.size(); ++i) {
+      conditional |= ctx_.symbols.compare(attn_.shape[i], expected[i]) != Symbols::Verdict::Equal;
+    }
+    std::size_t reported = ctx_.diagnostics.size();
+    if (same_shape(attn_.shape, expected, &attn_, "attn_mask shape")) {
+      // Valid only if symbols agree (MHA080): the mask that needs no condition is the fix.
+      if (conditional && ctx_.diagnostics.size() > reported) add_attn_mask_shape_fixes(ctx_.diagnostics[reported], expected);
+      return;
+    }
     Diagnostic& diagnostic = ctx_.report(
         rank == 2 ? DiagId::AttnMask2dShape : DiagId::AttnMask3dShape,
         fmt::format("{} is {}; a {}-D mask must be {} = {}", attn_.argument, tuple_str(attn_.shape), rank,
@@ -517,8 +528,13 @@ class MhaRules {
                          fmt::format("repeat the mask per head: {}.repeat_interleave({}, dim=0)", attn_.argument, H_),
                          {{&attn_, Shape{repeated[0], attn_.written[1], attn_.written[2]}}});
     }
+    add_attn_mask_shape_fixes(diagnostic, expected);
+  }
+
+  // A 2-D mask written (S, L) is transposed; any mask can be made the expected shape.
+  void add_attn_mask_shape_fixes(Diagnostic& diagnostic, const Shape& expected) {
     Shape reversed(attn_.shape.rbegin(), attn_.shape.rbegin() + 2);
-    if (rank == 2 && ctx_.symbols.compare(reversed[0], L_) == Symbols::Verdict::Equal &&
+    if (attn_.rank() == 2 && ctx_.symbols.compare(reversed[0], L_) == Symbols::Verdict::Equal &&
         ctx_.symbols.compare(reversed[1], S_) == Symbols::Verdict::Equal) {
       ctx_.add_shape_fix(diagnostic, fmt::format("transpose the mask: {}.T", attn_.argument), {{&attn_, Shape{attn_.written[1], attn_.written[0]}}});
     }

@@ -17,6 +17,14 @@ bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::str
 // Two masks of different dtypes: PyTorch's deprecation warning (MHA061), in its names.
 void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name, const ArgValue& other,
                       const std::string& pytorch_other);
+// A bool mask named like a Hugging Face attention_mask (True = keep) passed where `module`
+// ignores the True positions (nn.MultiheadAttention and the Transformer modules): MHA084 with ~mask.
+// The Transformer encoders check their masks before _canonical_mask makes them float.
+void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module);
+// Arguments whose dim (negative: from the end) was tiled by Tensor.repeat from a dim larger than
+// 1, where the operator means repeat_interleave's blocks (GQA's key/value heads, a 3-D MHA mask's
+// N*num_heads): one MHA240 on the first, whose fix makes every such repeat a repeat_interleave.
+void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant);
 // The mask as _canonical_mask returns it: a bool mask becomes a float mask of `target`.
 ArgValue canonical_mask(const ArgValue& mask, DType target);
 

@@ -135,6 +135,7 @@ class ReshapeRules {
     bool reported = false;
     for (std::size_t j = 0; j < shape.size(); ++j) {
       if (j < written_.size() && written_[j].is_string()) names[j] = written_[j].get<std::string>();
+      if (j < written_.size() && written_[j] == -1) names[j] = inferred_name(shape[j]);
       std::optional<SizeProduct> before_out = SizeProduct::of(Shape(shape.begin(), shape.begin() + j));
       for (int i = 0; i < input_.rank() && before_out; ++i) {
         std::optional<SizeProduct> before_in = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.begin() + i));
@@ -161,6 +162,19 @@ class ReshapeRules {
       }
     }
     return names;
+  }
+
+  // A -1 stands for what is left: the name of the one input dim of its size, when no other
+  // input dim has that size (view(B, -1, H*D) of (B, H, T, D) leaves T there).
+  std::string inferred_name(const DimExpr& size) const {
+    std::string name;
+    int matches = 0;
+    for (int i = 0; i < input_.rank(); ++i) {
+      if (ctx_.symbols.compare(input_.shape[i], size) != Symbols::Verdict::Equal) continue;
+      ++matches;
+      name = input_.dim_name(i);
+    }
+    return matches == 1 ? name : std::string();
   }
 
   // Where each dim goes when the named dims keep their order: a dim named in `from` is placed

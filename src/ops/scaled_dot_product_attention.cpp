@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "ops/matmul_shape.hpp"
+#include "ops/parts.hpp"
 #include "ops/registry.hpp"
 #include "core/shape_json.hpp"
 #include "roles.hpp"
@@ -31,7 +32,11 @@ class SdpaRules {
   void run() {
     if (!dtypes_match() || !ranks_valid() || !mask_dtype_valid() || !causal_without_mask()) return;
     check_layout_roles();
+    check_feature_roles();
     check_mask_meaning();
+    check_repeat_tiling(ctx_, {&key_, &value_}, -3,
+                        "query head h then meets key/value head h mod n, where grouped-query attention shares each key/value head "
+                        "with a block of consecutive query heads");
     Shape key = key_.shape, value = value_.shape;
     if (ctx_.call.flag("enable_gqa") && !grouped_heads(key, value)) return;
     if (!ctx_.call.flag("enable_gqa") && !heads_match_without_gqa()) return;
@@ -51,6 +56,26 @@ class SdpaRules {
   static Shape transposed(Shape shape) {
     std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
     return shape;
+  }
+
+  // (..., L, D): a head-size-named dim in the sequence slot or a sequence-named dim in the
+  // feature slot (a key passed as k.transpose(-2, -1)). One diagnostic for the call.
+  void check_feature_roles() {
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      if (arg->rank() < 2) continue;
+      int seq = arg->rank() - 2, features = arg->rank() - 1;
+      bool dim_in_seq = role_of_name(arg->dim_name(seq)) == DimRole::HeadDim;
+      if (!dim_in_seq && role_of_name(arg->dim_name(features)) != DimRole::Sequence) continue;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::FeatureSlotRole,
+          fmt::format("{} {}: its {} slot (dim {}) holds \"{}\", a {}", arg->argument, tuple_str(arg->shape),
+                      dim_in_seq ? "sequence" : "feature",
+                      dim_in_seq ? seq : features, arg->dim_name(dim_in_seq ? seq : features),
+                      dim_in_seq ? "head size" : "sequence length"),
+          arg, dim_in_seq ? seq : features);
+      diagnostic.notes.push_back("F.scaled_dot_product_attention transposes the key itself (q @ k.transpose(-2, -1)): pass k as (..., S, D)");
+      return;
+    }
   }
 
   // (..., H, L, D): a sequence-named dim in the heads slot, or a heads-named dim in the sequence

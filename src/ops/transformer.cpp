@@ -102,6 +102,7 @@ class TransformerRules {
     if (!canonical_mask_dtype(ctx_, key_padding_mask, "src_key_padding_mask")) return std::nullopt;
     mismatched_masks(ctx_, key_padding_mask, "src_key_padding_mask", src_mask, "src_mask");
     if (!canonical_mask_dtype(ctx_, src_mask, "src_mask")) return std::nullopt;
+    for (const ArgValue* each : {&src_mask, &key_padding_mask}) check_ignore_mask_meaning(ctx_, *each, "nn." + ctx_.module->type);
     ArgValue mask = canonical_mask(src_mask, src.dtype), padding = canonical_mask(key_padding_mask, src.dtype);
     if (config.norm_first && !norm1_accepts(config, src)) return std::nullopt;
     return attention(config, "self_attn", src, src, mask, padding, is_causal, names, true);
@@ -183,6 +184,7 @@ class TransformerRules {
     if (!canonical_mask_dtype(ctx_, key_padding_mask, "src_key_padding_mask")) return std::nullopt;
     mismatched_masks(ctx_, key_padding_mask, "src_key_padding_mask", mask, "mask");
     if (!canonical_mask_dtype(ctx_, mask, "mask")) return std::nullopt;
+    for (const ArgValue* each : {&mask, &key_padding_mask}) check_ignore_mask_meaning(ctx_, *each, "nn." + ctx_.module->type);
     if (!has_layers(num_layers, stack, layers_option)) return std::nullopt;
     if (!sequence_readable(src, config.batch_first, stack_name)) return std::nullopt;
     // A mask detected as causal is (S, S) and valid as it is, so checking it as the mask gives

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "mhacheck/render.hpp"
@@ -316,4 +318,64 @@ TEST_CASE("searched fixes: the search's work is bounded per report, the first di
   REQUIRE_FALSE(layouts.front()->fixes.empty());
   CHECK(layouts.front()->fixes.front().semantics == FixSemantics::Consistent);
   CHECK(layouts.back()->fixes.empty());
+}
+
+TEST_CASE("searched fix: a Conv1d output is transposed, not read with embed_dim set to its time steps", "[fixes]") {
+  // A Conv1d output (B, 256, T) passed to a batch-first MHA without .transpose(1, 2).
+  std::string spec = R"json({"version": 1, "dims": {"B": 4, "T": 100},
+    "modules": {"conv": "nn.Conv1d(80, 256, 3, padding=1)", "attn": "nn.MultiheadAttention(256, 4, batch_first=True)"},
+    "tensors": {"mel": ["B", 80, "T"]},
+    "calls": [{"id": "c", "module": "conv", "input": "mel", "outputs": ["h"]},
+              {"id": "a", "module": "attn", "query": "h", "key": "h", "value": "h"}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* features = test::find(report, "MHA030");
+  REQUIRE(features != nullptr);
+  REQUIRE_FALSE(features->fixes.empty());
+  // embed_dim=100 would make PyTorch accept the time steps as features: MHA241 makes it suspect.
+  CHECK(features->fixes.front().description == "transpose h where it is made, after call \"c\", to (4, 100, 256): h = h.transpose(1, 2)");
+  CHECK(features->fixes.front().valid());
+  for (const Fix& fix : features->fixes) {
+    if (fix.description.find("embed_dim=100") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
+  }
+  CHECK(test::find(report, "MHA241") != nullptr);
+}
+
+TEST_CASE("MHA240: GQA heads tiled with repeat; the fix makes the repeat a repeat_interleave", "[fixes]") {
+  std::string spec = R"json({"version": 1, "dims": {"B": 2, "T": 10},
+    "tensors": {"q": ["B", 8, "T", 16], "k": ["B", 2, "T", 16]},
+    "calls": [{"id": "r", "op": "repeat", "input": "k", "repeats": [1, 4, 1, 1], "outputs": ["k8"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k8", "value": "k8"}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* tiled = test::find(report, "MHA240");
+  REQUIRE(tiled != nullptr);
+  CHECK(report.ok());
+  REQUIRE(tiled->fixes.size() == 1);
+  CHECK(tiled->fixes.front().description == "use repeat_interleave instead of repeat: k8 = k.repeat_interleave(4, dim=1)");
+  CHECK(tiled->fixes.front().semantics == FixSemantics::Consistent);
+  Report patched = apply_fix(spec, tiled->fixes.front());
+  CHECK(test::find(patched, "MHA240") == nullptr);
+  CHECK(patched.count(Severity::Warning) == 0);
+  // Repeating a size-1 dim (multi-query attention broadcast) interleaves nothing.
+  std::string single = R"json({"version": 1, "dims": {"B": 2, "T": 10},
+    "tensors": {"q": ["B", 8, "T", 16], "k": ["B", 1, "T", 16]},
+    "calls": [{"id": "r", "op": "repeat", "input": "k", "repeats": [1, 8, 1, 1], "outputs": ["k8"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k8", "value": "k8"}]})json";
+  CHECK(test::find(test::check_text(single), "MHA240") == nullptr);
+}
+
+TEST_CASE("MHA084 for the Transformer encoders' masks: a keep mask as src_key_padding_mask", "[fixes]") {
+  std::string spec = R"json({"version": 1,
+    "modules": {"enc": "nn.TransformerEncoderLayer(64, 4, batch_first=True)"},
+    "tensors": {"x": ["B", "T", 64], "attention_mask": {"shape": ["B", "T"], "dtype": "bool"}},
+    "calls": [{"id": "l", "module": "enc", "src": "x", "src_key_padding_mask": "attention_mask"}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* meaning = test::find(report, "MHA084");
+  REQUIRE(meaning != nullptr);
+  CHECK(meaning->argument == "src_key_padding_mask");
+  CHECK(meaning->message.find("nn.TransformerEncoderLayer") != std::string::npos);
+  REQUIRE_FALSE(meaning->fixes.empty());
+  CHECK(meaning->fixes.front().description == "pass ~attention_mask");
+  // Once: the layer's inner self_attn sees the mask already made float by _canonical_mask.
+  CHECK(std::count_if(report.diagnostics.begin(), report.diagnostics.end(),
+                      [](const Diagnostic& d) { return std::string(d.info().code) == "MHA084"; }) == 1);
 }

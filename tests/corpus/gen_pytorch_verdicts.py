@@ -120,6 +120,12 @@ def mask_keeps_true(name, consumer_is_sdpa):
     return consumer_is_sdpa
 
 
+def causal_mask(dims):
+    """mhacheck's {"causal": [L, S]}: 0 on and below the diagonal, -inf above (for L == S,
+    nn.Transformer.generate_square_subsequent_mask)."""
+    return torch.full(dims, float("-inf")).triu(1)
+
+
 def make_values(tensors, symbols, calls, generator):
     """Random inputs. Bool/int masks keep the first position and mask the last one of every row, so no
     row is fully masked whichever convention the consumer reads."""
@@ -129,7 +135,7 @@ def make_values(tensors, symbols, calls, generator):
         shape, dtype = declaration(decl)
         dims = [size(d, symbols) for d in shape]
         if dtype == "causal":
-            values[name] = nn.Transformer.generate_square_subsequent_mask(dims[0])
+            values[name] = causal_mask(dims)
         elif dtype in ("bool", "int64", "int32", "uint8"):
             if "mask" in name or "pad" in name or dtype == "bool":
                 keep = torch.rand(dims, generator=generator) < 0.6
@@ -180,6 +186,14 @@ def run_call(call, modules, built, env, symbols):
         return [tensor("input").permute(*call["dims"])]
     if op == "getitem":  # the index as Python writes it: "[:, None, None, :]"
         return [eval("x" + call["index"], {"__builtins__": {}}, {"x": tensor("input")})]
+    if op == "repeat":
+        return [tensor("input").repeat(*[size(d, symbols) for d in call["repeats"]])]
+    if op == "expand":
+        return [tensor("input").expand(*[size(d, symbols) for d in call["size"]])]
+    if op == "flatten":
+        return [tensor("input").flatten(call.get("start_dim", 0), call.get("end_dim", -1))]
+    if op == "chunk":
+        return list(tensor("input").chunk(call["chunks"], call.get("dim", 0)))
     if op == "repeat_interleave":
         return [tensor("input").repeat_interleave(call["repeats"], dim=call.get("dim"))]
     if op == "add":
@@ -308,6 +322,9 @@ def derive_values(text, old_tensors, new_tensors, old_values, symbols, old_calls
             values[name] = old_values[name]
             continue
         shape, dtype = declaration(decl)
+        if dtype == "causal":  # generated from its declaration: no user data to carry over
+            values[name] = causal_mask([size(d, symbols) for d in shape])
+            continue
         want = [size(d, symbols) for d in shape]
         call_argument = argument_of.get(name, (None, name))
         old_name = given.get(call_argument, name)

@@ -1,0 +1,93 @@
+// Tensor.repeat where repeat_interleave is meant (MHA240): found at the consumer, from the
+// call that made its argument, since repeat and repeat_interleave give the same shape.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+#include "ops/parts.hpp"
+
+namespace mhacheck {
+
+namespace {
+
+// The last call before `consumer` that outputs `name`: the one Python's name refers to.
+const CallDecl* producer(const Spec& spec, const CallDecl& consumer, const std::string& name) {
+  const CallDecl* found = nullptr;
+  for (const CallDecl& call : spec.calls) {
+    if (call.id == consumer.id) break;
+    if (std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end()) found = &call;
+  }
+  return found;
+}
+
+struct Tiling {
+  const CallDecl* call;
+  int dim;
+  std::int64_t repeats;
+};
+
+// The repeat that tiled `arg`'s dim `dim` (a non-negative index) by a constant factor from a
+// size other than 1 (repeating a size-1 dim is an expand: nothing is interleaved).
+std::optional<Tiling> tiling(const CallContext& ctx, const ArgValue& arg, int dim) {
+  std::string name = tensor_name(arg);
+  if (name.empty() || arg.identity.rfind("output:", 0) != 0) return std::nullopt;
+  const CallDecl* call = producer(ctx.spec, ctx.call, name);
+  if (call == nullptr || call->op != "repeat") return std::nullopt;
+  const nlohmann::json& repeats = call->arguments.at("repeats");
+  if (!repeats.is_array() || repeats.size() != arg.shape.size()) return std::nullopt;
+  for (std::size_t i = 0; i < repeats.size(); ++i) {
+    bool tiled = static_cast<int>(i) == dim;
+    // Only one dim repeated, by a constant: the repeat_interleave that replaces it is one call.
+    if (!repeats[i].is_number_integer() || (tiled ? repeats[i].get<std::int64_t>() < 2 : repeats[i].get<std::int64_t>() != 1)) {
+      return std::nullopt;
+    }
+  }
+  std::int64_t factor = repeats[dim].get<std::int64_t>();
+  const DimExpr& size = arg.shape[dim];
+  if (size.is_constant() && size.offset == factor) return std::nullopt;
+  return Tiling{call, dim, factor};
+}
+
+}  // namespace
+
+void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant) {
+  std::vector<std::pair<const ArgValue*, Tiling>> found;
+  for (const ArgValue* arg : args) {
+    if (!arg->present || arg->rank() == 0) continue;
+    int index = dim < 0 ? arg->rank() + dim : dim;
+    if (index < 0 || index >= arg->rank()) continue;
+    std::optional<Tiling> each = tiling(ctx, *arg, index);
+    bool seen = std::any_of(found.begin(), found.end(), [&](const auto& f) { return each && f.second.call == each->call; });
+    if (each && !seen) found.emplace_back(arg, *each);
+  }
+  if (found.empty()) return;
+  std::vector<std::string> names;
+  nlohmann::json patch = nlohmann::json::array();
+  for (const auto& [arg, tile] : found) {
+    names.push_back(tensor_name(*arg));
+    patch.push_back({{"op", "replace"}, {"path", tile.call->pointer + "/op"}, {"value", "repeat_interleave"}});
+    patch.push_back({{"op", "replace"}, {"path", tile.call->pointer + "/repeats"}, {"value", tile.repeats}});
+    patch.push_back({{"op", "add"}, {"path", tile.call->pointer + "/dim"}, {"value", tile.dim}});
+  }
+  const auto& [first, tile] = found.front();
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::RepeatTilesGroups,
+      fmt::format("{} {} made by repeat (call \"{}\"), which tiles dim {}: {}", fmt::join(names, " and "),
+                  names.size() > 1 ? "are" : "is", tile.call->id, tile.dim, meant),
+      first, tile.dim);
+  diagnostic.notes.push_back(fmt::format("repeat gives entries 0, 1, ..., 0, 1, ...; repeat_interleave({}, dim={}) gives 0, 0, ..., 1, 1, ...",
+                                         tile.repeats, tile.dim));
+  diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
+  if (ctx.spec.flat) return;
+  std::vector<std::string> calls;
+  for (const auto& [arg, each] : found) {
+    const ArgRef& input = each.call->tensor("input");
+    calls.push_back(fmt::format("{} = {}.repeat_interleave({}, dim={})", tensor_name(*arg),
+                                input.kind == ArgRef::Kind::Named ? input.name : "input", each.repeats, each.dim));
+  }
+  ctx.add_patch_fix(diagnostic, fmt::format("use repeat_interleave instead of repeat: {}", fmt::join(calls, "; ")), patch);
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each block of repeated entries stays together");
+}
+
+}  // namespace mhacheck
