@@ -9,6 +9,7 @@ Two mechanisms, both in PyTorch 1.13 and 2.x:
   keyword arguments too (1.13's forward hooks do not).
 While a recorded module runs, nothing inside it is recorded.
 """
+import ctypes
 import dis
 import inspect
 import math
@@ -502,6 +503,42 @@ def _identifier(text):
     return name if name and not name[0].isdigit() else "t_" + name
 
 
+# CPython's PyTypeObject.tp_as_sequence, in pointers, and PySequenceMethods.sq_item/sq_ass_item.
+_AS_SEQUENCE_FIELD = 13
+_SEQUENCE_ITEM_FIELDS = (3, 5)
+
+
+def _sequence_slots():
+    """Assigning __getitem__/__setitem__ on a class fills its C sequence slots (sq_item,
+    sq_ass_item) as well as its mapping ones, and neither deleting the attribute nor assigning
+    the original back empties them again (CPython keeps a slot it cannot attribute to one of
+    two filled duplicates). A tensor then passes PySequence_Check, and torch.tensor([a, b]) of
+    0-d tensors raises "len() of a 0-d tensor", during the trace and after it. So the tracer
+    saves these slots of torch.Tensor and its subclasses (all heap types) and writes them back:
+    indexing goes through the mapping slots, which reach the tracer's functions."""
+    if sys.implementation.name != "cpython":
+        return {}
+    word = ctypes.sizeof(ctypes.c_void_p)
+    saved = {}
+    classes = [torch.Tensor]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        if not cls.__flags__ & (1 << 9):  # Py_TPFLAGS_HEAPTYPE: its slot tables are its own
+            continue
+        methods = ctypes.c_void_p.from_address(id(cls) + _AS_SEQUENCE_FIELD * word).value
+        if methods:
+            for field in _SEQUENCE_ITEM_FIELDS:
+                address = methods + field * word
+                saved[address] = ctypes.c_void_p.from_address(address).value
+    return saved
+
+
+def _restore_sequence_slots(saved):
+    for address, value in saved.items():
+        ctypes.c_void_p.from_address(address).value = value
+
+
 class _Tracer(TorchFunctionMode):
     def __init__(self, namer, values, parameter_names):
         super().__init__()
@@ -524,6 +561,7 @@ class _Tracer(TorchFunctionMode):
         self.error_recorded = False
         self.pending_index = None  # "single" (x[i] indexed as x[(i,)]) or "tuple" while an index runs
         self.saved_indexing = {}  # "__getitem__"/"__setitem__" -> torch.Tensor's own (None: inherited)
+        self.saved_sequence_slots = {}  # address -> value: see _sequence_slots
 
     # ---- names -------------------------------------------------------------------------
     def _unique(self, base, used):
@@ -655,6 +693,7 @@ class _Tracer(TorchFunctionMode):
                     delattr(torch.Tensor, name)
                 else:
                     setattr(torch.Tensor, name, saved)
+            _restore_sequence_slots(self.saved_sequence_slots)
 
     def _index_through_mode(self):
         """PyTorch 1.13 shows a TorchFunctionMode `x[:, 0]` but not `x[0]` (an index that is not a
@@ -691,8 +730,10 @@ class _Tracer(TorchFunctionMode):
 
         getitem.__name__ = "__getitem__"  # the mode sees these functions as the ops
         setitem.__name__ = "__setitem__"
+        self.saved_sequence_slots = _sequence_slots()
         torch.Tensor.__getitem__ = getitem
         torch.Tensor.__setitem__ = setitem
+        _restore_sequence_slots(self.saved_sequence_slots)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}

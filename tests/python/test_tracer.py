@@ -99,6 +99,14 @@ def attention_model(dropout):
     return nn.MultiheadAttention(16, 4, dropout=dropout, batch_first=True)
 
 
+class BuildsFromScalarTensors(nn.Module):
+    """torch.tensor of 0-d tensors, as torchaudio's HuBERT builds its mask lengths."""
+    def forward(self, x):
+        positions = torch.arange(3)
+        picked = torch.tensor([positions[j] + 1 for j in range(3)])
+        return x[:, :3] + picked
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -155,6 +163,14 @@ class TracerTest(unittest.TestCase):
         self.assertEqual([c["op"] for c in spec.calls], ["add"])
         self.assertIn("made by torch custom_op", spec.document["tensors"][spec.calls[0]["input"]]["note"])
         self.assertIs(torch.Tensor.__dict__.get("__getitem__"), _saved_getitem)
+
+    def test_tensors_are_no_sequences_during_and_after_a_trace(self):
+        spec = mhacheck.trace(BuildsFromScalarTensors(), (mhacheck.shape("B", 4),))
+        self.assertIsNone(spec.error)
+        scalars = [torch.tensor(1.0), torch.tensor(2.0)]
+        self.assertEqual(torch.tensor(scalars).tolist(), [1.0, 2.0])
+        self.assertEqual(torch.as_tensor([nn.Parameter(torch.tensor(3.0))]).tolist(), [3.0])
+        self.assertEqual(torch.arange(4)[1].item(), 1)  # indexing itself as before
 
     def test_a_reflected_sub_is_recorded_as_sub_then_negation(self):
         x = mhacheck.shape("B", 8)
