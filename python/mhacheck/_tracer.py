@@ -556,6 +556,7 @@ class _Tracer(TorchFunctionMode):
         self.expected = {}  # output name -> numpy array (values=True)
         self.modules = {}  # spec module name -> entry
         self.linear_weights = {}  # id(weight) -> the recorded nn.Linear it belongs to
+        self.wrappers = {}  # id(module) -> the tracer's forward for it (see wrap)
         self.calls = []
         self.counts = {}
         self.error_recorded = False
@@ -743,9 +744,10 @@ class _Tracer(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         module = self._linear_module(name, args, kwargs)
         if module is not None:
-            # Recorded as that module's call, at this line: its forward (the tracer's wrapper), not
-            # module(...), which would also run hooks the user's F.linear never ran.
-            return module.forward(args[0])
+            # Recorded as that module's call, at this line: the tracer's wrapper of its class's
+            # forward, not module(...), which would also run hooks the user's F.linear never ran,
+            # nor module.forward, which may be the user's own override that called this F.linear.
+            return self.wrappers[id(module)](args[0])
         if name == "__rsub__" and self._reflected_sub_known(args, kwargs):
             return self._reflected_sub(func, args)
         if self._in_place_activation_known(name, args, kwargs):
@@ -978,8 +980,11 @@ class _Tracer(TorchFunctionMode):
 
     # ---- known modules -----------------------------------------------------------------
     def wrap(self, module, spec_name, kind, options, weights_prefix):
+        """Wraps the forward of the module's class. A forward the user set on the instance (LoRA,
+        accelerate's hooks) stays the one module(...) calls: the tracer sees what it does, and
+        the wrapper only through F.linear (which its base forward calls)."""
         tracer = self
-        original = module.forward
+        original = type(module).forward.__get__(module)
         signature = inspect.signature(original)
 
         def forward(*args, **kwargs):
@@ -1028,7 +1033,9 @@ class _Tracer(TorchFunctionMode):
             tracer._record(call, source, results, None, count)
             return result
 
-        module.forward = forward
+        self.wrappers[id(module)] = forward
+        if "forward" not in vars(module):
+            module.forward = forward
 
     def _opaque_module(self, original, kind, args, kwargs, reason="an argument mhacheck does not take"):
         """A known module called in a way the spec cannot write: its outputs are declared."""
@@ -1253,7 +1260,8 @@ def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
             error = caught
     finally:
         for module in wrapped:
-            del module.forward
+            if vars(module).get("forward") is tracer.wrappers[id(module)]:
+                del module.forward
 
     document = {"version": 1}
     # With values the tensors come from files at the traced sizes; after a failure the spec is

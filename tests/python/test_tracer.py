@@ -107,6 +107,19 @@ class BuildsFromScalarTensors(nn.Module):
         return x[:, :3] + picked
 
 
+class OverriddenForward(nn.Module):
+    """A forward set on the instance, as LoRA and accelerate's hooks do, calling the class's."""
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.proj = nn.Linear(4, 4)
+        base = self.proj.forward
+        self.proj.forward = lambda x: base(x) + 1.0
+
+    def forward(self, x):
+        return self.proj(x)
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -171,6 +184,18 @@ class TracerTest(unittest.TestCase):
         self.assertEqual(torch.tensor(scalars).tolist(), [1.0, 2.0])
         self.assertEqual(torch.as_tensor([nn.Parameter(torch.tensor(3.0))]).tolist(), [3.0])
         self.assertEqual(torch.arange(4)[1].item(), 1)  # indexing itself as before
+
+    def test_a_forward_set_on_the_instance_runs_once_and_stays(self):
+        model = OverriddenForward().eval()
+        override = model.proj.forward
+        x = torch.randn(2, 4)
+        want = model(x)
+        spec = mhacheck.trace(model, (x,), values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c.get("module") or c["op"] for c in spec.calls], ["proj", "add"])
+        self.assertTrue(torch.equal(spec.result, want))
+        self.assertIs(vars(model.proj)["forward"], override)
+        replay(self, spec)
 
     def test_a_reflected_sub_is_recorded_as_sub_then_negation(self):
         x = mhacheck.shape("B", 8)
