@@ -481,8 +481,15 @@ def _tensors_in(value):
 
 def _snapshot(tensor):
     """The tensor's values now: a copy, since numpy() of a CPU tensor shares its memory and a later
-    in-place op (`qkv_bias[n:2 * n].zero_()`) would change what the call produced."""
+    in-place op (`qkv_bias[n:2 * n].zero_()`) would change what the call produced. None for a
+    dtype numpy has not (bfloat16): such a tensor is declared by shape and dtype only, which
+    `mhacheck run` could not compute in anyway (MHA104)."""
+    if tensor.dtype not in _NUMPY_DTYPES:
+        return None
     return tensor.detach().cpu().numpy().copy()
+
+
+_NUMPY_DTYPES = _SPEC_DTYPES - {torch.bfloat16}
 
 
 def _in_place(name):
@@ -610,8 +617,9 @@ class _Tracer(TorchFunctionMode):
         self.tensors[name] = entry
         self.refs[id(tensor)] = name
         self._track(tensor)
-        if self.values:
-            self.arrays[name] = _snapshot(tensor)
+        values = _snapshot(tensor) if self.values else None
+        if values is not None:
+            self.arrays[name] = values
         return name
 
     def ref(self, tensor):
@@ -639,8 +647,9 @@ class _Tracer(TorchFunctionMode):
             names.append(name)
             self.refs[id(result)] = name
             self._track(result)
-            if self.values:
-                self.expected[name] = _snapshot(result)
+            values = _snapshot(result) if self.values else None
+            if values is not None:
+                self.expected[name] = values
         return names
 
     def _record(self, call, source, results, error, count):
@@ -782,9 +791,11 @@ class _Tracer(TorchFunctionMode):
             raise
         finally:
             self.depth -= 1
-        if self.values and op not in _MOVING_OPS and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES:
+        if self.values and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES and (
+                op not in _MOVING_OPS or result.dtype not in _NUMPY_DTYPES):
             # `mhacheck run` computes in float32 and float64 only (run.md): integer arithmetic
-            # (lengths - 1) stays a traced tensor in a spec meant for a replay.
+            # (lengths - 1) stays a traced tensor in a spec meant for a replay; so does moving
+            # bfloat16 values, which the spec's .npz cannot hold.
             self._unmodelled(name, args, kwargs, result)
             return result
         # Made only now, once the call is known to be recorded: a fallback above leaves no call
@@ -1008,10 +1019,11 @@ class _Tracer(TorchFunctionMode):
             source = _call_site()
             if spec_name not in tracer.modules:
                 entry = dict(type=kind, **options)
-                if tracer.values:
+                weights = _weights_as_used(module, kind, weights_prefix) if tracer.values else {}
+                if tracer.values and all(value.dtype in _NUMPY_DTYPES for value in weights.values()):
                     entry["weights"] = "<values>"
                     entry["prefix"] = weights_prefix
-                    for key, value in _weights_as_used(module, kind, weights_prefix).items():
+                    for key, value in weights.items():
                         tracer.arrays[key] = _snapshot(value)
                 tracer.modules[spec_name] = entry
             call = {"id": tracer._call_id(spec_name), "module": spec_name}

@@ -120,6 +120,16 @@ class OverriddenForward(nn.Module):
         return self.proj(x)
 
 
+class MovesBfloat16(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.proj(x).to(torch.bfloat16).transpose(0, 1).float() * 2
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -196,6 +206,21 @@ class TracerTest(unittest.TestCase):
         self.assertTrue(torch.equal(spec.result, want))
         self.assertIs(vars(model.proj)["forward"], override)
         replay(self, spec)
+
+    def test_bfloat16_values_stay_out_of_the_npz(self):
+        spec = mhacheck.trace(MovesBfloat16(), (mhacheck.shape("B", 3, 8),), values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c.get("module") or c["op"] for c in spec.calls], ["proj", "mul"])  # not the transpose
+        self.assertEqual(spec.document["tensors"][spec.calls[1]["input"]]["dtype"], "float32")
+        replay(self, spec)
+
+        model = nn.Linear(4, 4).to(torch.bfloat16)
+        spec = mhacheck.trace(model, (mhacheck.shape("B", 4, dtype=torch.bfloat16),), values=True)
+        self.assertIsNone(spec.error)
+        document = spec.to_dict("model.npz")
+        self.assertEqual(document["tensors"]["input"]["dtype"], "bfloat16")  # declared, not a file member
+        self.assertNotIn("weights", document["modules"]["linear"])
+        self.assertEqual(set(spec.arrays) | set(spec.expected), set())
 
     def test_a_reflected_sub_is_recorded_as_sub_then_negation(self):
         x = mhacheck.shape("B", 8)
