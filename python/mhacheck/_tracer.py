@@ -141,8 +141,8 @@ def _binary(op, numbers=False):
         other = args[1] if len(args) > 1 else kwargs.get("other")
         number = numbers and isinstance(other, (int, float)) and (not isinstance(other, float) or math.isfinite(other))
         allowed = {"other", "rounding_mode"} if op == "div" else {"other"}
-        if len(args) < 1 or not (isinstance(other, torch.Tensor) or number) or set(kwargs) - allowed:
-            return None
+        if not 1 <= len(args) <= 2 or not (isinstance(other, torch.Tensor) or number) or set(kwargs) - allowed:
+            return None  # a third positional argument: add(x, 2, y), the deprecated x + 2 * y
         arguments = {"input": args[0], "other": other}
         if kwargs.get("rounding_mode") is not None:
             arguments["rounding_mode"] = kwargs["rounding_mode"]

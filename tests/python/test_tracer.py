@@ -2,6 +2,7 @@
 restores, what a fallback leaves behind, indexing, in-place writes and training-mode dropout."""
 import gc
 import unittest
+import warnings
 import weakref
 from unittest import mock
 
@@ -130,6 +131,13 @@ class MovesBfloat16(nn.Module):
         return self.proj(x).to(torch.bfloat16).transpose(0, 1).float() * 2
 
 
+class DeprecatedAlphaForms(nn.Module):
+    def forward(self, x, y):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PyTorch warns that add(Tensor, Number, Tensor) is deprecated
+            return torch.add(x, 2, y) + x.add(2, y) + x.sub(3, y)
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -221,6 +229,14 @@ class TracerTest(unittest.TestCase):
         self.assertEqual(document["tensors"]["input"]["dtype"], "bfloat16")  # declared, not a file member
         self.assertNotIn("weights", document["modules"]["linear"])
         self.assertEqual(set(spec.arrays) | set(spec.expected), set())
+
+    def test_the_deprecated_alpha_forms_stay_traced(self):
+        spec = mhacheck.trace(DeprecatedAlphaForms(), (mhacheck.shape("B", 1, 4), mhacheck.shape("B", 3, 4)),
+                              values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c["op"] for c in spec.calls], ["add", "add"])  # the two sums, not x + 2
+        self.assertEqual(spec.document["tensors"]["add_out"]["shape"], ["B", 3, 4])
+        replay(self, spec)
 
     def test_a_reflected_sub_is_recorded_as_sub_then_negation(self):
         x = mhacheck.shape("B", 8)
