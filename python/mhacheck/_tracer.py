@@ -492,6 +492,14 @@ def _snapshot(tensor):
 _NUMPY_DTYPES = _SPEC_DTYPES - {torch.bfloat16}
 
 
+def _memory(tensor):
+    """The address of the memory holding the tensor's values; 0 where there is none (meta)."""
+    with torch._C.DisableTorchFunction():
+        if hasattr(tensor, "untyped_storage"):  # PyTorch 2.x
+            return tensor.untyped_storage().data_ptr()
+        return tensor.storage().data_ptr()  # 1.13
+
+
 def _in_place(name):
     """An op that writes into its first argument's values: `zero_`, `masked_fill_`, `x[...] = v`,
     `x += y`; not one that only sets a flag (`requires_grad_`, `share_memory_`)."""
@@ -777,7 +785,7 @@ class _Tracer(TorchFunctionMode):
             known = None  # random: mhacheck's run is the identity, so the traced values are kept instead
         if known is None:
             result = func(*args, **kwargs)
-            if _in_place(name) and args and isinstance(args[0], torch.Tensor):
+            if (_in_place(name) or kwargs.get("inplace") is True) and args and isinstance(args[0], torch.Tensor):
                 self._overwritten(name, args[0])
             self._unmodelled(name, args, kwargs, result)
             return result
@@ -958,10 +966,16 @@ class _Tracer(TorchFunctionMode):
         file, line = _call_site()
         base = tensor if tensor._base is None else tensor._base
         changed = [tensor, base]
+        memory = _memory(tensor)
         for reference in list(self.alive.values()):
             other = reference()
-            if other is not None and (other._base if other._base is not None else other) is base:
-                changed.append(other)  # a view of the same values, taken before the write
+            if other is None:
+                continue
+            if (other._base if other._base is not None else other) is base or (memory and _memory(other) == memory):
+                # A view of the same values taken before the write, or a tensor sharing its
+                # memory without being a view (`x.detach()`, `x.data`). Any part of it: a
+                # tensor declared for nothing costs only a smaller graph.
+                changed.append(other)
         for each in changed:
             self.refs.pop(id(each), None)
             self.origins[id(each)] = (name, file, line)

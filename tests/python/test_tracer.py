@@ -8,6 +8,7 @@ from unittest import mock
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 import mhacheck
 from mhacheck import _modules, _tracer
@@ -138,6 +139,27 @@ class DeprecatedAlphaForms(nn.Module):
             return torch.add(x, 2, y) + x.add(2, y) + x.sub(3, y)
 
 
+class WritesInPlaceElsewhere(nn.Module):
+    """In-place writes the mode sees only as `inplace=True` or through a tensor that shares the
+    memory without being a view."""
+    def __init__(self, how):
+        super().__init__()
+        torch.manual_seed(0)
+        self.first, self.second, self.how = nn.Linear(8, 8), nn.Linear(8, 8), how
+
+    def forward(self, x):
+        h = self.first(x)
+        if self.how == "relu6 of a slice":
+            F.relu6(h[..., :4], inplace=True)
+        elif self.how == "hardswish of a slice":
+            F.hardswish(h[:, :1], inplace=True)
+        elif self.how == "detach":
+            h.detach().clamp_(min=0)
+        elif self.how == "data":
+            h.data.mul_(2)
+        return self.second(h)
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -237,6 +259,15 @@ class TracerTest(unittest.TestCase):
         self.assertEqual([c["op"] for c in spec.calls], ["add", "add"])  # the two sums, not x + 2
         self.assertEqual(spec.document["tensors"]["add_out"]["shape"], ["B", 3, 4])
         replay(self, spec)
+
+    def test_in_place_writes_by_keyword_and_through_shared_memory_are_seen(self):
+        for how in ("relu6 of a slice", "hardswish of a slice", "detach", "data"):
+            with self.subTest(how):
+                spec = mhacheck.trace(WritesInPlaceElsewhere(how).eval(), (mhacheck.shape("B", 3, 8),), values=True)
+                self.assertIsNone(spec.error)
+                (second,) = [c for c in spec.calls if c.get("module") == "second"]
+                self.assertNotEqual(second["input"], "first")  # the values before the write
+                replay(self, spec)
 
     def test_a_reflected_sub_is_recorded_as_sub_then_negation(self):
         x = mhacheck.shape("B", 8)
