@@ -1147,17 +1147,36 @@ def _constants(model, inputs):
         for tensor in list(model.parameters()) + list(model.buffers()):
             constants.update(int(s) for s in tensor.shape)
         constants.update(_modules.integer_attributes(model))
+    fixed = set()
     for value in inputs:
         if isinstance(value, Shape):
-            constants.update(d for d in value.dims if isinstance(d, int))
+            fixed.update(d for d in value.dims if isinstance(d, int))
         elif isinstance(value, torch.Tensor):
-            constants.update(int(s) for s in value.shape)
+            fixed.update(int(s) for s in value.shape)
+    constants.update(fixed)
+    if isinstance(model, torch.nn.Module):
+        constants.update(_convolved(model, fixed))
     # Sizes the model derives from those: head_dim = embed_dim // num_heads, patches per side;
     # and powers of two, which models use everywhere.
     base = [c for c in constants if c >= 2]
     constants.update(a // b for a in base for b in base if a > b and a % b == 0)
     constants.update(2 ** k for k in range(1, 17))
     return constants
+
+
+def _convolved(model, lengths):
+    """The lengths the model's convolutions, in order, make of fixed input lengths (175 -> 88 ->
+    44 in a CNN on 175x175 images): constants, so that no probe is read from one (44 as B+1)."""
+    lengths = set(lengths)
+    for conv in model.modules():
+        if not isinstance(conv, torch.nn.modules.conv._ConvNd) or conv.transposed:
+            continue
+        for d in range(len(conv.kernel_size)):
+            for length in list(lengths):
+                padded, span = _padded_and_span(conv, d, length)
+                if padded >= span:
+                    lengths.add((padded - span) // conv.stride[d] + 1)
+    return lengths
 
 
 def _device(model):

@@ -160,6 +160,19 @@ class WritesInPlaceElsewhere(nn.Module):
         return self.second(h)
 
 
+class SmallCnn(nn.Module):
+    """175x175 images: 88 then 44 pixels a side, which a probe of 43 would read as B+1."""
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.second = nn.Conv2d(4, 1, 3, stride=2, padding=1)
+        self.norm = nn.BatchNorm2d(1)  # not modelled: its output is a declared tensor
+        self.fc = nn.Linear(44 * 44, 10)
+
+    def forward(self, x):
+        return self.fc(self.norm(self.second(self.first(x))).flatten(1))
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -268,6 +281,13 @@ class TracerTest(unittest.TestCase):
                 (second,) = [c for c in spec.calls if c.get("module") == "second"]
                 self.assertNotEqual(second["input"], "first")  # the values before the write
                 replay(self, spec)
+
+    def test_lengths_convolutions_make_of_fixed_sizes_are_no_symbols(self):
+        spec = mhacheck.trace(SmallCnn().eval(), (mhacheck.shape("B", 3, 175, 175),))
+        self.assertIsNone(spec.error)
+        (flatten,) = [c for c in spec.calls if c.get("op") == "flatten"]
+        self.assertEqual(spec.document["tensors"][flatten["input"]]["shape"], ["B", 1, 44, 44])
+        self.assertEqual(by_severity(check(spec), "error"), [])
 
     def test_a_reflected_sub_is_recorded_as_sub_then_negation(self):
         x = mhacheck.shape("B", 8)
