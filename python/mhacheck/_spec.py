@@ -63,12 +63,15 @@ class Spec:
         document = copy.deepcopy(self.document)
         if self.values:
             for name, entry in document["tensors"].items():
+                if name not in self.arrays:
+                    continue  # a dtype numpy has not (bfloat16): declared by shape and dtype
                 tensor = {"file": values_file, "key": name}
                 if "note" in entry:
                     tensor["note"] = entry["note"]
                 document["tensors"][name] = tensor
             for entry in document["modules"].values():
-                entry["weights"] = values_file
+                if entry.get("weights") == "<values>":
+                    entry["weights"] = values_file
         if relative_to is not None:
             for call in document["calls"]:
                 if "source" not in call:

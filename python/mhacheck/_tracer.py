@@ -9,6 +9,7 @@ Two mechanisms, both in PyTorch 1.13 and 2.x:
   keyword arguments too (1.13's forward hooks do not).
 While a recorded module runs, nothing inside it is recorded.
 """
+import ctypes
 import dis
 import inspect
 import math
@@ -140,8 +141,8 @@ def _binary(op, numbers=False):
         other = args[1] if len(args) > 1 else kwargs.get("other")
         number = numbers and isinstance(other, (int, float)) and (not isinstance(other, float) or math.isfinite(other))
         allowed = {"other", "rounding_mode"} if op == "div" else {"other"}
-        if len(args) < 1 or not (isinstance(other, torch.Tensor) or number) or set(kwargs) - allowed:
-            return None
+        if not 1 <= len(args) <= 2 or not (isinstance(other, torch.Tensor) or number) or set(kwargs) - allowed:
+            return None  # a third positional argument: add(x, 2, y), the deprecated x + 2 * y
         arguments = {"input": args[0], "other": other}
         if kwargs.get("rounding_mode") is not None:
             arguments["rounding_mode"] = kwargs["rounding_mode"]
@@ -480,8 +481,23 @@ def _tensors_in(value):
 
 def _snapshot(tensor):
     """The tensor's values now: a copy, since numpy() of a CPU tensor shares its memory and a later
-    in-place op (`qkv_bias[n:2 * n].zero_()`) would change what the call produced."""
+    in-place op (`qkv_bias[n:2 * n].zero_()`) would change what the call produced. None for a
+    dtype numpy has not (bfloat16): such a tensor is declared by shape and dtype only, which
+    `mhacheck run` could not compute in anyway (MHA104)."""
+    if tensor.dtype not in _NUMPY_DTYPES:
+        return None
     return tensor.detach().cpu().numpy().copy()
+
+
+_NUMPY_DTYPES = _SPEC_DTYPES - {torch.bfloat16}
+
+
+def _memory(tensor):
+    """The address of the memory holding the tensor's values; 0 where there is none (meta)."""
+    with torch._C.DisableTorchFunction():
+        if hasattr(tensor, "untyped_storage"):  # PyTorch 2.x
+            return tensor.untyped_storage().data_ptr()
+        return tensor.storage().data_ptr()  # 1.13
 
 
 def _in_place(name):
@@ -502,6 +518,42 @@ def _identifier(text):
     return name if name and not name[0].isdigit() else "t_" + name
 
 
+# CPython's PyTypeObject.tp_as_sequence, in pointers, and PySequenceMethods.sq_item/sq_ass_item.
+_AS_SEQUENCE_FIELD = 13
+_SEQUENCE_ITEM_FIELDS = (3, 5)
+
+
+def _sequence_slots():
+    """Assigning __getitem__/__setitem__ on a class fills its C sequence slots (sq_item,
+    sq_ass_item) as well as its mapping ones, and neither deleting the attribute nor assigning
+    the original back empties them again (CPython keeps a slot it cannot attribute to one of
+    two filled duplicates). A tensor then passes PySequence_Check, and torch.tensor([a, b]) of
+    0-d tensors raises "len() of a 0-d tensor", during the trace and after it. So the tracer
+    saves these slots of torch.Tensor and its subclasses (all heap types) and writes them back:
+    indexing goes through the mapping slots, which reach the tracer's functions."""
+    if sys.implementation.name != "cpython":
+        return {}
+    word = ctypes.sizeof(ctypes.c_void_p)
+    saved = {}
+    classes = [torch.Tensor]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        if not cls.__flags__ & (1 << 9):  # Py_TPFLAGS_HEAPTYPE: its slot tables are its own
+            continue
+        methods = ctypes.c_void_p.from_address(id(cls) + _AS_SEQUENCE_FIELD * word).value
+        if methods:
+            for field in _SEQUENCE_ITEM_FIELDS:
+                address = methods + field * word
+                saved[address] = ctypes.c_void_p.from_address(address).value
+    return saved
+
+
+def _restore_sequence_slots(saved):
+    for address, value in saved.items():
+        ctypes.c_void_p.from_address(address).value = value
+
+
 class _Tracer(TorchFunctionMode):
     def __init__(self, namer, values, parameter_names):
         super().__init__()
@@ -519,11 +571,13 @@ class _Tracer(TorchFunctionMode):
         self.expected = {}  # output name -> numpy array (values=True)
         self.modules = {}  # spec module name -> entry
         self.linear_weights = {}  # id(weight) -> the recorded nn.Linear it belongs to
+        self.wrappers = {}  # id(module) -> the tracer's forward for it (see wrap)
         self.calls = []
         self.counts = {}
         self.error_recorded = False
         self.pending_index = None  # "single" (x[i] indexed as x[(i,)]) or "tuple" while an index runs
         self.saved_indexing = {}  # "__getitem__"/"__setitem__" -> torch.Tensor's own (None: inherited)
+        self.saved_sequence_slots = {}  # address -> value: see _sequence_slots
 
     # ---- names -------------------------------------------------------------------------
     def _unique(self, base, used):
@@ -571,8 +625,9 @@ class _Tracer(TorchFunctionMode):
         self.tensors[name] = entry
         self.refs[id(tensor)] = name
         self._track(tensor)
-        if self.values:
-            self.arrays[name] = _snapshot(tensor)
+        values = _snapshot(tensor) if self.values else None
+        if values is not None:
+            self.arrays[name] = values
         return name
 
     def ref(self, tensor):
@@ -600,8 +655,9 @@ class _Tracer(TorchFunctionMode):
             names.append(name)
             self.refs[id(result)] = name
             self._track(result)
-            if self.values:
-                self.expected[name] = _snapshot(result)
+            values = _snapshot(result) if self.values else None
+            if values is not None:
+                self.expected[name] = values
         return names
 
     def _record(self, call, source, results, error, count):
@@ -655,6 +711,7 @@ class _Tracer(TorchFunctionMode):
                     delattr(torch.Tensor, name)
                 else:
                     setattr(torch.Tensor, name, saved)
+            _restore_sequence_slots(self.saved_sequence_slots)
 
     def _index_through_mode(self):
         """PyTorch 1.13 shows a TorchFunctionMode `x[:, 0]` but not `x[0]` (an index that is not a
@@ -691,8 +748,10 @@ class _Tracer(TorchFunctionMode):
 
         getitem.__name__ = "__getitem__"  # the mode sees these functions as the ops
         setitem.__name__ = "__setitem__"
+        self.saved_sequence_slots = _sequence_slots()
         torch.Tensor.__getitem__ = getitem
         torch.Tensor.__setitem__ = setitem
+        _restore_sequence_slots(self.saved_sequence_slots)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -702,9 +761,10 @@ class _Tracer(TorchFunctionMode):
         name = getattr(func, "__name__", "")
         module = self._linear_module(name, args, kwargs)
         if module is not None:
-            # Recorded as that module's call, at this line: its forward (the tracer's wrapper), not
-            # module(...), which would also run hooks the user's F.linear never ran.
-            return module.forward(args[0])
+            # Recorded as that module's call, at this line: the tracer's wrapper of its class's
+            # forward, not module(...), which would also run hooks the user's F.linear never ran,
+            # nor module.forward, which may be the user's own override that called this F.linear.
+            return self.wrappers[id(module)](args[0])
         if name == "__rsub__" and self._reflected_sub_known(args, kwargs):
             return self._reflected_sub(func, args)
         if self._in_place_activation_known(name, args, kwargs):
@@ -725,7 +785,7 @@ class _Tracer(TorchFunctionMode):
             known = None  # random: mhacheck's run is the identity, so the traced values are kept instead
         if known is None:
             result = func(*args, **kwargs)
-            if _in_place(name) and args and isinstance(args[0], torch.Tensor):
+            if (_in_place(name) or kwargs.get("inplace") is True) and args and isinstance(args[0], torch.Tensor):
                 self._overwritten(name, args[0])
             self._unmodelled(name, args, kwargs, result)
             return result
@@ -739,9 +799,11 @@ class _Tracer(TorchFunctionMode):
             raise
         finally:
             self.depth -= 1
-        if self.values and op not in _MOVING_OPS and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES:
+        if self.values and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES and (
+                op not in _MOVING_OPS or result.dtype not in _NUMPY_DTYPES):
             # `mhacheck run` computes in float32 and float64 only (run.md): integer arithmetic
-            # (lengths - 1) stays a traced tensor in a spec meant for a replay.
+            # (lengths - 1) stays a traced tensor in a spec meant for a replay; so does moving
+            # bfloat16 values, which the spec's .npz cannot hold.
             self._unmodelled(name, args, kwargs, result)
             return result
         # Made only now, once the call is known to be recorded: a fallback above leaves no call
@@ -904,10 +966,16 @@ class _Tracer(TorchFunctionMode):
         file, line = _call_site()
         base = tensor if tensor._base is None else tensor._base
         changed = [tensor, base]
+        memory = _memory(tensor)
         for reference in list(self.alive.values()):
             other = reference()
-            if other is not None and (other._base if other._base is not None else other) is base:
-                changed.append(other)  # a view of the same values, taken before the write
+            if other is None:
+                continue
+            if (other._base if other._base is not None else other) is base or (memory and _memory(other) == memory):
+                # A view of the same values taken before the write, or a tensor sharing its
+                # memory without being a view (`x.detach()`, `x.data`). Any part of it: a
+                # tensor declared for nothing costs only a smaller graph.
+                changed.append(other)
         for each in changed:
             self.refs.pop(id(each), None)
             self.origins[id(each)] = (name, file, line)
@@ -937,8 +1005,11 @@ class _Tracer(TorchFunctionMode):
 
     # ---- known modules -----------------------------------------------------------------
     def wrap(self, module, spec_name, kind, options, weights_prefix):
+        """Wraps the forward of the module's class. A forward the user set on the instance (LoRA,
+        accelerate's hooks) stays the one module(...) calls: the tracer sees what it does, and
+        the wrapper only through F.linear (which its base forward calls)."""
         tracer = self
-        original = module.forward
+        original = type(module).forward.__get__(module)
         signature = inspect.signature(original)
 
         def forward(*args, **kwargs):
@@ -962,10 +1033,11 @@ class _Tracer(TorchFunctionMode):
             source = _call_site()
             if spec_name not in tracer.modules:
                 entry = dict(type=kind, **options)
-                if tracer.values:
+                weights = _weights_as_used(module, kind, weights_prefix) if tracer.values else {}
+                if tracer.values and all(value.dtype in _NUMPY_DTYPES for value in weights.values()):
                     entry["weights"] = "<values>"
                     entry["prefix"] = weights_prefix
-                    for key, value in _weights_as_used(module, kind, weights_prefix).items():
+                    for key, value in weights.items():
                         tracer.arrays[key] = _snapshot(value)
                 tracer.modules[spec_name] = entry
             call = {"id": tracer._call_id(spec_name), "module": spec_name}
@@ -987,7 +1059,9 @@ class _Tracer(TorchFunctionMode):
             tracer._record(call, source, results, None, count)
             return result
 
-        module.forward = forward
+        self.wrappers[id(module)] = forward
+        if "forward" not in vars(module):
+            module.forward = forward
 
     def _opaque_module(self, original, kind, args, kwargs, reason="an argument mhacheck does not take"):
         """A known module called in a way the spec cannot write: its outputs are declared."""
@@ -1073,17 +1147,36 @@ def _constants(model, inputs):
         for tensor in list(model.parameters()) + list(model.buffers()):
             constants.update(int(s) for s in tensor.shape)
         constants.update(_modules.integer_attributes(model))
+    fixed = set()
     for value in inputs:
         if isinstance(value, Shape):
-            constants.update(d for d in value.dims if isinstance(d, int))
+            fixed.update(d for d in value.dims if isinstance(d, int))
         elif isinstance(value, torch.Tensor):
-            constants.update(int(s) for s in value.shape)
+            fixed.update(int(s) for s in value.shape)
+    constants.update(fixed)
+    if isinstance(model, torch.nn.Module):
+        constants.update(_convolved(model, fixed))
     # Sizes the model derives from those: head_dim = embed_dim // num_heads, patches per side;
     # and powers of two, which models use everywhere.
     base = [c for c in constants if c >= 2]
     constants.update(a // b for a in base for b in base if a > b and a % b == 0)
     constants.update(2 ** k for k in range(1, 17))
     return constants
+
+
+def _convolved(model, lengths):
+    """The lengths the model's convolutions, in order, make of fixed input lengths (175 -> 88 ->
+    44 in a CNN on 175x175 images): constants, so that no probe is read from one (44 as B+1)."""
+    lengths = set(lengths)
+    for conv in model.modules():
+        if not isinstance(conv, torch.nn.modules.conv._ConvNd) or conv.transposed:
+            continue
+        for d in range(len(conv.kernel_size)):
+            for length in list(lengths):
+                padded, span = _padded_and_span(conv, d, length)
+                if padded >= span:
+                    lengths.add((padded - span) // conv.stride[d] + 1)
+    return lengths
 
 
 def _device(model):
@@ -1212,7 +1305,8 @@ def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
             error = caught
     finally:
         for module in wrapped:
-            del module.forward
+            if vars(module).get("forward") is tracer.wrappers[id(module)]:
+                del module.forward
 
     document = {"version": 1}
     # With values the tensors come from files at the traced sizes; after a failure the spec is

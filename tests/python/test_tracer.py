@@ -2,11 +2,13 @@
 restores, what a fallback leaves behind, indexing, in-place writes and training-mode dropout."""
 import gc
 import unittest
+import warnings
 import weakref
 from unittest import mock
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 import mhacheck
 from mhacheck import _modules, _tracer
@@ -99,6 +101,78 @@ def attention_model(dropout):
     return nn.MultiheadAttention(16, 4, dropout=dropout, batch_first=True)
 
 
+class BuildsFromScalarTensors(nn.Module):
+    """torch.tensor of 0-d tensors, as torchaudio's HuBERT builds its mask lengths."""
+    def forward(self, x):
+        positions = torch.arange(3)
+        picked = torch.tensor([positions[j] + 1 for j in range(3)])
+        return x[:, :3] + picked
+
+
+class OverriddenForward(nn.Module):
+    """A forward set on the instance, as LoRA and accelerate's hooks do, calling the class's."""
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.proj = nn.Linear(4, 4)
+        base = self.proj.forward
+        self.proj.forward = lambda x: base(x) + 1.0
+
+    def forward(self, x):
+        return self.proj(x)
+
+
+class MovesBfloat16(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.proj(x).to(torch.bfloat16).transpose(0, 1).float() * 2
+
+
+class DeprecatedAlphaForms(nn.Module):
+    def forward(self, x, y):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PyTorch warns that add(Tensor, Number, Tensor) is deprecated
+            return torch.add(x, 2, y) + x.add(2, y) + x.sub(3, y)
+
+
+class WritesInPlaceElsewhere(nn.Module):
+    """In-place writes the mode sees only as `inplace=True` or through a tensor that shares the
+    memory without being a view."""
+    def __init__(self, how):
+        super().__init__()
+        torch.manual_seed(0)
+        self.first, self.second, self.how = nn.Linear(8, 8), nn.Linear(8, 8), how
+
+    def forward(self, x):
+        h = self.first(x)
+        if self.how == "relu6 of a slice":
+            F.relu6(h[..., :4], inplace=True)
+        elif self.how == "hardswish of a slice":
+            F.hardswish(h[:, :1], inplace=True)
+        elif self.how == "detach":
+            h.detach().clamp_(min=0)
+        elif self.how == "data":
+            h.data.mul_(2)
+        return self.second(h)
+
+
+class SmallCnn(nn.Module):
+    """175x175 images: 88 then 44 pixels a side, which a probe of 43 would read as B+1."""
+    def __init__(self):
+        super().__init__()
+        self.first = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.second = nn.Conv2d(4, 1, 3, stride=2, padding=1)
+        self.norm = nn.BatchNorm2d(1)  # not modelled: its output is a declared tensor
+        self.fc = nn.Linear(44 * 44, 10)
+
+    def forward(self, x):
+        return self.fc(self.norm(self.second(self.first(x))).flatten(1))
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -155,6 +229,65 @@ class TracerTest(unittest.TestCase):
         self.assertEqual([c["op"] for c in spec.calls], ["add"])
         self.assertIn("made by torch custom_op", spec.document["tensors"][spec.calls[0]["input"]]["note"])
         self.assertIs(torch.Tensor.__dict__.get("__getitem__"), _saved_getitem)
+
+    def test_tensors_are_no_sequences_during_and_after_a_trace(self):
+        spec = mhacheck.trace(BuildsFromScalarTensors(), (mhacheck.shape("B", 4),))
+        self.assertIsNone(spec.error)
+        scalars = [torch.tensor(1.0), torch.tensor(2.0)]
+        self.assertEqual(torch.tensor(scalars).tolist(), [1.0, 2.0])
+        self.assertEqual(torch.as_tensor([nn.Parameter(torch.tensor(3.0))]).tolist(), [3.0])
+        self.assertEqual(torch.arange(4)[1].item(), 1)  # indexing itself as before
+
+    def test_a_forward_set_on_the_instance_runs_once_and_stays(self):
+        model = OverriddenForward().eval()
+        override = model.proj.forward
+        x = torch.randn(2, 4)
+        want = model(x)
+        spec = mhacheck.trace(model, (x,), values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c.get("module") or c["op"] for c in spec.calls], ["proj", "add"])
+        self.assertTrue(torch.equal(spec.result, want))
+        self.assertIs(vars(model.proj)["forward"], override)
+        replay(self, spec)
+
+    def test_bfloat16_values_stay_out_of_the_npz(self):
+        spec = mhacheck.trace(MovesBfloat16(), (mhacheck.shape("B", 3, 8),), values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c.get("module") or c["op"] for c in spec.calls], ["proj", "mul"])  # not the transpose
+        self.assertEqual(spec.document["tensors"][spec.calls[1]["input"]]["dtype"], "float32")
+        replay(self, spec)
+
+        model = nn.Linear(4, 4).to(torch.bfloat16)
+        spec = mhacheck.trace(model, (mhacheck.shape("B", 4, dtype=torch.bfloat16),), values=True)
+        self.assertIsNone(spec.error)
+        document = spec.to_dict("model.npz")
+        self.assertEqual(document["tensors"]["input"]["dtype"], "bfloat16")  # declared, not a file member
+        self.assertNotIn("weights", document["modules"]["linear"])
+        self.assertEqual(set(spec.arrays) | set(spec.expected), set())
+
+    def test_the_deprecated_alpha_forms_stay_traced(self):
+        spec = mhacheck.trace(DeprecatedAlphaForms(), (mhacheck.shape("B", 1, 4), mhacheck.shape("B", 3, 4)),
+                              values=True)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c["op"] for c in spec.calls], ["add", "add"])  # the two sums, not x + 2
+        self.assertEqual(spec.document["tensors"]["add_out"]["shape"], ["B", 3, 4])
+        replay(self, spec)
+
+    def test_in_place_writes_by_keyword_and_through_shared_memory_are_seen(self):
+        for how in ("relu6 of a slice", "hardswish of a slice", "detach", "data"):
+            with self.subTest(how):
+                spec = mhacheck.trace(WritesInPlaceElsewhere(how).eval(), (mhacheck.shape("B", 3, 8),), values=True)
+                self.assertIsNone(spec.error)
+                (second,) = [c for c in spec.calls if c.get("module") == "second"]
+                self.assertNotEqual(second["input"], "first")  # the values before the write
+                replay(self, spec)
+
+    def test_lengths_convolutions_make_of_fixed_sizes_are_no_symbols(self):
+        spec = mhacheck.trace(SmallCnn().eval(), (mhacheck.shape("B", 3, 175, 175),))
+        self.assertIsNone(spec.error)
+        (flatten,) = [c for c in spec.calls if c.get("op") == "flatten"]
+        self.assertEqual(spec.document["tensors"][flatten["input"]]["shape"], ["B", 1, 44, 44])
+        self.assertEqual(by_severity(check(spec), "error"), [])
 
     def test_a_reflected_sub_is_recorded_as_sub_then_negation(self):
         x = mhacheck.shape("B", 8)
