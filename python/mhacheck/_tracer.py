@@ -520,6 +520,7 @@ def _identifier(text):
 
 # CPython's PyTypeObject.tp_as_sequence, in pointers, and PySequenceMethods.sq_item/sq_ass_item.
 _AS_SEQUENCE_FIELD = 13
+_TYPE_NAME_FIELD = 3  # PyTypeObject.tp_name, checked before anything is written
 _SEQUENCE_ITEM_FIELDS = (3, 5)
 
 
@@ -541,6 +542,8 @@ def _sequence_slots():
         classes.extend(cls.__subclasses__())
         if not cls.__flags__ & (1 << 9):  # Py_TPFLAGS_HEAPTYPE: its slot tables are its own
             continue
+        if ctypes.c_char_p.from_address(id(cls) + _TYPE_NAME_FIELD * word).value != cls.__name__.encode():
+            return {}  # not the layout assumed here (a debug or free-threaded build): touch nothing
         methods = ctypes.c_void_p.from_address(id(cls) + _AS_SEQUENCE_FIELD * word).value
         if methods:
             for field in _SEQUENCE_ITEM_FIELDS:
