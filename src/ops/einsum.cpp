@@ -163,7 +163,30 @@ void infer_einsum(CallContext& ctx) {
       first[s] = d;
       if (is_one(dim)) continue;
       DimExpr& seen = size[s];
-      if (!is_one(seen) && !ctx.same(seen, dim, &operand, d, fmt::format("the sizes of subscript {}", label == kEinsumEllipsis ? '.' : einsum_letter(label)))) {
+      char letter = label == kEinsumEllipsis ? '.' : einsum_letter(label);
+      bool mismatch = !is_one(seen) && !ctx.same(seen, dim, &operand, d, fmt::format("the sizes of subscript {}", letter));
+      // A symbol is taken as not 1 (as everywhere in einsum), but S-1 is 1 at S == 2.
+      auto could_be_one = [&](const DimExpr& raw) {
+        DimExpr size = ctx.symbols.resolve(raw);
+        if (size.is_constant()) return is_one(size);
+        std::int64_t numerator = 1 - size.offset;
+        return numerator % size.coeff == 0 && numerator / size.coeff >= 2;
+      };
+      if (mismatch && (could_be_one(seen) || could_be_one(dim))) {
+        // S-1 and S differ, but S-1 is 1 at S == 2 and broadcasts.
+        std::string condition;
+        for (const DimExpr* size : {static_cast<const DimExpr*>(&seen), &dim}) {
+          if (could_be_one(*size)) condition += fmt::format("{}{} == 1", condition.empty() ? "" : " or ", ctx.symbols.resolve(*size).str());
+        }
+        ctx.report(DiagId::SymbolConstraint,
+                   fmt::format("valid only if {} (the sizes of subscript {} differ; only a size of 1 broadcasts)", condition, letter), &operand, d);
+        if (could_be_one(seen) && !could_be_one(dim)) {  // the result keeps the size that need not be 1
+          source[s] = {&operand, d};
+          seen = dim;
+        }
+        continue;
+      }
+      if (mismatch) {
         bool ellipsis = label == kEinsumEllipsis;
         std::string message =
             ellipsis ? fmt::format("einsum(): dimension {} covered by ellipsis in operand {}has size {} which does not broadcast with previously "

@@ -35,6 +35,25 @@ TEST_CASE("einsum: a size two symbols must share warns, a batch size against a s
   CHECK(test::find(swapped, "MHA083") != nullptr);
 }
 
+TEST_CASE("einsum: sizes that differ but could be 1 broadcast under a condition", "[glue][einsum]") {
+  // S-1 != S+1, but at S == 2 the first is 1 and broadcasts: (S+1,) as the result.
+  Report report = test::check_text(op_call("einsum", R"("equation": "i,i->i", "operands": [["S-1"], ["S+1"]])"));
+  CHECK(report.ok());
+  CHECK(test::find(report, "MHA364") == nullptr);
+  const Diagnostic* condition = test::find(report, "MHA080");
+  REQUIRE(condition != nullptr);
+  CHECK(condition->message == "valid only if S-1 == 1 (the sizes of subscript i differ; only a size of 1 broadcasts)");
+  CHECK(test::single_output(report) == "(S+1,)");
+  // S-1 against S: a symbol is taken as not 1, so only S-1 can be.
+  Report against_symbol = test::check_text(op_call("einsum", R"("equation": "i,i->i", "operands": [["S"], ["S-1"]])"));
+  CHECK(against_symbol.ok());
+  REQUIRE(test::find(against_symbol, "MHA080") != nullptr);
+  CHECK(test::find(against_symbol, "MHA080")->message.starts_with("valid only if S-1 == 1 "));
+  CHECK(test::single_output(against_symbol) == "(S,)");
+  // 2*S+1 is at least 3: against 2 it is an error as before.
+  CHECK(test::find(test::check_text(op_call("einsum", R"("equation": "i,i->i", "operands": [["2*S+1"], [2]])")), "MHA364") != nullptr);
+}
+
 TEST_CASE("einsum's size error points at the operand dim and at the dim that set the size first", "[glue][einsum]") {
   Report report = test::check_text(R"({"tensors": {"q": [2, 4, 5, 64], "k": [2, 4, 6, 32]}, "modules": {},
     "calls": [{"id": "scores", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["q", "k"]}]})");
