@@ -91,6 +91,21 @@ TEST_CASE("einsum and bmm of mixed dtypes offer a verified cast", "[glue][einsum
   CHECK(test::has_valid_fix(*test::find(bmm, "MHA369"), "pass mat2 as float32"));
 }
 
+TEST_CASE("einsum's bmm checks dtypes only when its kernel runs", "[glue][einsum]") {
+  // torch 1.13: a contraction over 0 gives the second operand's dtype; an empty bool product is fine.
+  Report contraction_over_zero =
+      test::check_text(op_call("einsum", R"("equation": "bij,bjk->bik", "operands": [{"shape": [2, 3, 0], "dtype": "float64"}, [2, 0, 4]])"));
+  CHECK(contraction_over_zero.ok());
+  REQUIRE(contraction_over_zero.calls.at(0).outputs.size() == 1);
+  CHECK(contraction_over_zero.calls[0].outputs[0].dtype == DType::Float32);
+  Report empty_bool = test::check_text(
+      op_call("einsum", R"("equation": "bij,bjk->bik", "operands": [{"shape": [2, 3, 1], "dtype": "bool"}, {"shape": [2, 1, 0], "dtype": "bool"}])"));
+  CHECK(empty_bool.ok());
+  CHECK(test::single_output(empty_bool) == "(2, 3, 0)");
+  CHECK(test::find(test::check_text(op_call("einsum", R"("equation": "bij,bjk->bik", "operands": [{"shape": [2, 3, 2], "dtype": "float64"}, [2, 2, 4]])")),
+                   "MHA366") != nullptr);
+}
+
 TEST_CASE("bmm checks dtypes only when its kernel runs; the result takes mat2's dtype", "[glue][bmm]") {
   // torch 1.13 and 2.x: bmm of (2, 3, 0) float64 and (2, 0, 4) float32 is (2, 3, 4) float32;
   // bool (2, 3, 1) x (2, 1, 0) is an empty bool tensor.
