@@ -46,6 +46,10 @@ std::optional<std::int64_t> read_number(std::string_view text, std::size_t& pos)
   return value;
 }
 
+// A product of more factors than this is not a DimExpr: without a cap, substitutions like
+// S0 -> S1*S1, S1 -> S2*S2, ... make a dim of 2^n factors.
+constexpr std::size_t kMaxFactors = 8;
+
 bool identifier_char(char c, bool first) {
   return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (!first && c >= '0' && c <= '9');
 }
@@ -71,6 +75,7 @@ std::optional<DimExpr> parse_dim_expr(std::string_view text) {
     ++pos;
   }
   if (factors.empty()) return std::nullopt;  // a plain number is not written as a string
+  if (factors.size() > kMaxFactors) return std::nullopt;
   DimExpr dim{coeff.value_or(1), monomial(std::move(factors)), 0};
   if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     bool minus = text[pos++] == '-';
@@ -134,6 +139,7 @@ std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b) {
   if (__builtin_mul_overflow(a.coeff, b.coeff, &product.coeff)) return std::nullopt;
   std::vector<std::string> factors = a.factors(), more = b.factors();
   factors.insert(factors.end(), more.begin(), more.end());
+  if (factors.size() > kMaxFactors) return std::nullopt;
   product.symbol = monomial(std::move(factors));
   return product;
 }
@@ -159,23 +165,36 @@ void Symbols::bind(const std::string& symbol, std::int64_t value) {
   substitutions_[symbol] = DimExpr::constant(value);
 }
 
-DimExpr Symbols::resolve(const DimExpr& dim) const {
-  // Substitutions never form cycles (each replaces an unresolved symbol by an expression of
-  // unresolved symbols other than itself), so the recursion ends. A result that is not a
-  // DimExpr ((S+1)*T) or overflows leaves `dim` as it is: still true, only less resolved.
+namespace {
+using Substitutions = std::map<std::string, DimExpr>;
+
+// `dim` with every substitution applied. The substitutions never form cycles (require_equal
+// records one only when its right side's symbols have none), so the recursion ends; `resolved`
+// holds each symbol's result so that a symbol reached along many paths is resolved once. A
+// result that is not a DimExpr ((S+1)*T, too many factors) or overflows leaves `dim` as it is:
+// still true, only less resolved.
+DimExpr resolve_with(const Substitutions& substitutions, const DimExpr& dim, Substitutions& resolved) {
   if (dim.is_constant()) return dim;
   std::optional<DimExpr> value = DimExpr::constant(dim.coeff);
   if (dim.is_monomial()) {
     for (const std::string& factor : dim.factors()) {
-      if (value) value = dim_mul(*value, resolve(DimExpr::named(factor)));
+      if (value) value = dim_mul(*value, resolve_with(substitutions, DimExpr::named(factor), resolved));
     }
   } else {
-    auto it = substitutions_.find(dim.symbol);
-    if (it == substitutions_.end()) return dim;
-    value = dim_mul(resolve(it->second), dim.coeff);
+    auto it = substitutions.find(dim.symbol);
+    if (it == substitutions.end()) return dim;
+    auto done = resolved.find(dim.symbol);
+    if (done == resolved.end()) done = resolved.emplace(dim.symbol, resolve_with(substitutions, it->second, resolved)).first;
+    value = dim_mul(done->second, dim.coeff);
   }
   if (value) value = dim_add(*value, dim.offset);
   return value ? *value : dim;
+}
+}  // namespace
+
+DimExpr Symbols::resolve(const DimExpr& dim) const {
+  Substitutions resolved;
+  return resolve_with(substitutions_, dim, resolved);
 }
 
 Shape Symbols::resolve(const Shape& shape) const {
@@ -217,6 +236,12 @@ Symbols::Equality Symbols::require_equal(const DimExpr& a_raw, const DimExpr& b_
     if (lhs.is_monomial()) return false;
     std::vector<std::string> rhs_factors = rhs.factors();
     if (rhs.is_monomial() && std::find(rhs_factors.begin(), rhs_factors.end(), lhs.symbol) != rhs_factors.end()) return false;
+    // A right side that resolve could not finish ((S+1)*T stays X*T when X -> S+1) may hide
+    // lhs in a factor's substitution: recording it could make a cycle. Symbols without
+    // substitutions on the right side keep the substitutions acyclic.
+    for (const std::string& factor : rhs_factors) {
+      if (substitutions_.contains(factor)) return false;
+    }
     // lhs.coeff * X + lhs.offset == rhs  =>  X == (rhs - lhs.offset) / lhs.coeff
     if (rhs.is_constant() || rhs.symbol != lhs.symbol) {
       if (rhs.coeff % lhs.coeff != 0 || (rhs.offset - lhs.offset) % lhs.coeff != 0) return false;

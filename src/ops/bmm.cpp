@@ -37,8 +37,11 @@ void infer_bmm(CallContext& ctx) {
     if (!same_batch && (mat2.shape[0] == DimExpr::constant(1) || batch == DimExpr::constant(1))) diagnostic.notes.push_back("torch.matmul would broadcast the batch of 1");
     return;
   }
-  // The kernel is picked by input's dtype (none for bool) before mat2's is compared.
-  if (input.dtype != mat2.dtype || input.dtype == DType::Bool) {
+  // The kernel is picked by input's dtype (none for bool) before mat2's is compared; an empty
+  // result or a contraction over 0 never reaches the kernel (the result takes mat2's dtype).
+  const DimExpr zero = DimExpr::constant(0);
+  bool kernel_runs = batch != zero && input.shape[1] != zero && mat2.shape[2] != zero && inner != zero;
+  if (kernel_runs && (input.dtype != mat2.dtype || input.dtype == DType::Bool)) {
     Diagnostic& diagnostic = ctx.report(
         DiagId::BmmDType,
         input.dtype != DType::Bool ? fmt::format("input is {} but mat2 is {}; bmm needs one dtype", dtype_name(input.dtype), dtype_name(mat2.dtype))
@@ -50,7 +53,7 @@ void infer_bmm(CallContext& ctx) {
     if (input.dtype != DType::Bool) ctx.add_dtype_fix(diagnostic, fmt::format("pass mat2 as {}", dtype_name(input.dtype)), mat2, input.dtype);
     return;
   }
-  ctx.outputs.push_back({"output", Shape{batch, input.shape[1], mat2.shape[2]}, input.dtype});
+  ctx.outputs.push_back({"output", Shape{batch, input.shape[1], mat2.shape[2]}, mat2.dtype});
 }
 
 }  // namespace mhacheck

@@ -36,9 +36,11 @@ struct Partial {
 // Replays PyTorch's pairwise contraction (left to right) for its dtypes: a pair with a summed
 // slot both have is a bmm, which takes one dtype (not bool); a pair without is a mul, which
 // promotes; a slot only one side still has is summed first, as sum() (integers become int64).
+// A bmm whose result is empty or whose contraction is over 0 never runs its kernel: no dtype
+// check, and the result takes the second operand's dtype. `sizes` holds each slot's size.
 // Returns the output dtype, or reports MHA366 and returns nullopt.
 std::optional<DType> contraction_dtype(CallContext& ctx, const std::vector<const ArgValue*>& operands, std::deque<Partial> partials,
-                                       const EinsumSlots& slots) {
+                                       const EinsumSlots& slots, const std::vector<DimExpr>& sizes) {
   std::vector<int> counts(static_cast<std::size_t>(slots.count), 0);
   for (const Partial& partial : partials) {
     for (int s = 0; s < slots.count; ++s) counts[static_cast<std::size_t>(s)] += partial.sized[static_cast<std::size_t>(s)] ? 1 : 0;
@@ -63,10 +65,14 @@ std::optional<DType> contraction_dtype(CallContext& ctx, const std::vector<const
     }
     if (sum_a) a.dtype = summed(a.dtype);
     if (sum_b) b.dtype = summed(b.dtype);
-    Partial result{a.sized, product ? a.dtype : promote_types(a.dtype, b.dtype)};
-    for (std::size_t i = 0; i < result.sized.size(); ++i) result.sized[i] = (a.sized[i] || b.sized[i]) && !summed_now[i];
+    Partial result{a.sized, product ? b.dtype : promote_types(a.dtype, b.dtype)};
+    bool kernel_runs = true;  // a size of 0 in the bmm's result or in its contraction skips it
+    for (std::size_t i = 0; i < result.sized.size(); ++i) {
+      result.sized[i] = (a.sized[i] || b.sized[i]) && !summed_now[i];
+      if ((result.sized[i] || summed_now[i]) && sizes[i] == DimExpr::constant(0)) kernel_runs = false;
+    }
     // bmm dispatches on the first operand's dtype (no bool kernel) before comparing the second's.
-    if (product && (a.dtype != b.dtype || a.dtype == DType::Bool)) {
+    if (product && kernel_runs && (a.dtype != b.dtype || a.dtype == DType::Bool)) {
       const ArgValue& operand = *operands[joined];
       std::string left = joined == 1 ? operands[0]->argument : fmt::format("the product of operands[0..{}]", joined - 1);
       Diagnostic& diagnostic = ctx.report(
@@ -163,7 +169,30 @@ void infer_einsum(CallContext& ctx) {
       first[s] = d;
       if (is_one(dim)) continue;
       DimExpr& seen = size[s];
-      if (!is_one(seen) && !ctx.same(seen, dim, &operand, d, fmt::format("the sizes of subscript {}", label == kEinsumEllipsis ? '.' : einsum_letter(label)))) {
+      char letter = label == kEinsumEllipsis ? '.' : einsum_letter(label);
+      bool mismatch = !is_one(seen) && !ctx.same(seen, dim, &operand, d, fmt::format("the sizes of subscript {}", letter));
+      // A symbol is taken as not 1 (as everywhere in einsum), but S-1 is 1 at S == 2.
+      auto could_be_one = [&](const DimExpr& raw) {
+        DimExpr size = ctx.symbols.resolve(raw);
+        if (size.is_constant()) return is_one(size);
+        std::int64_t numerator = 1 - size.offset;
+        return numerator % size.coeff == 0 && numerator / size.coeff >= 2;
+      };
+      if (mismatch && (could_be_one(seen) || could_be_one(dim))) {
+        // S-1 and S differ, but S-1 is 1 at S == 2 and broadcasts.
+        std::string condition;
+        for (const DimExpr* size : {static_cast<const DimExpr*>(&seen), &dim}) {
+          if (could_be_one(*size)) condition += fmt::format("{}{} == 1", condition.empty() ? "" : " or ", ctx.symbols.resolve(*size).str());
+        }
+        ctx.report(DiagId::SymbolConstraint,
+                   fmt::format("valid only if {} (the sizes of subscript {} differ; only a size of 1 broadcasts)", condition, letter), &operand, d);
+        if (could_be_one(seen) && !could_be_one(dim)) {  // the result keeps the size that need not be 1
+          source[s] = {&operand, d};
+          seen = dim;
+        }
+        continue;
+      }
+      if (mismatch) {
         bool ellipsis = label == kEinsumEllipsis;
         std::string message =
             ellipsis ? fmt::format("einsum(): dimension {} covered by ellipsis in operand {}has size {} which does not broadcast with previously "
@@ -192,7 +221,7 @@ void infer_einsum(CallContext& ctx) {
     }
     partials.push_back(std::move(partial));
   }
-  std::optional<DType> dtype = contraction_dtype(ctx, operands, std::move(partials), slots);
+  std::optional<DType> dtype = contraction_dtype(ctx, operands, std::move(partials), slots, size);
   if (!dtype) return;
   Shape shape(size.begin(), size.begin() + slots.output_dims);
   std::vector<std::string> names;

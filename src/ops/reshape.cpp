@@ -40,9 +40,11 @@ class ReshapeRules {
     Shape known = sizes_;
     if (inferred) known.erase(known.begin() + *inferred);
     // A size written on both sides divides both counts: (2*B, 1, T+1) to [B, 2, T+1] compares 2*B with 2*B.
+    // Only a size that cannot be 0 divides: T-1 is 0 at T == 1, and then (T-1, 3) to [T-1, 4] is valid.
+    auto at_least_one = [](const DimExpr& size) { return !size.is_constant() && size.coeff + size.offset >= 1; };  // symbols are >= 1
     Shape input_rest = input_.shape, known_rest = known;
     for (auto size = known_rest.begin(); size != known_rest.end();) {
-      auto same = size->is_constant() ? input_rest.end() : std::find(input_rest.begin(), input_rest.end(), *size);
+      auto same = at_least_one(*size) ? std::find(input_rest.begin(), input_rest.end(), *size) : input_rest.end();
       if (same == input_rest.end()) {
         ++size;
         continue;

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include "mhacheck/shape.hpp"
 
 using namespace mhacheck;
@@ -23,6 +25,9 @@ TEST_CASE("dim arithmetic refuses overflow and sums of terms", "[shape]") {
   CHECK_FALSE(dim_mul(*dim_add(DimExpr::named("S"), 1), DimExpr::named("T")).has_value());  // S*T + T
   CHECK_FALSE(dim_add(DimExpr::named("S"), DimExpr::named("T")).has_value());
   CHECK_FALSE(dim_mul(DimExpr{std::int64_t{1} << 40, "B", 0}, DimExpr{std::int64_t{1} << 40, "T", 0}).has_value());
+  DimExpr four{1, "A*B*C*D", 0};
+  CHECK(dim_mul(four, four)->factors().size() == 8);
+  CHECK_FALSE(dim_mul(*dim_mul(four, four), DimExpr::named("E")).has_value());  // 9 factors: too many
 }
 
 TEST_CASE("a product of symbols is one dim, its factors in one order", "[shape]") {
@@ -59,6 +64,26 @@ TEST_CASE("products of symbols: bindings and substitutions rewrite them", "[shap
   SECTION("a factor that stands for a sum leaves the product as it is") {
     symbols.require_equal(DimExpr::named("B"), *dim_add(DimExpr::named("S"), 1));
     CHECK(symbols.resolve(bt) == bt);  // (S+1)*T is not one dim
+  }
+  SECTION("a symbol hidden in an unresolved factor is not solved for: no cycle") {
+    // X -> S+1 leaves X*T unresolved; S -> X*T would make resolving S endless.
+    CHECK(symbols.require_equal(DimExpr::named("X"), *dim_add(DimExpr::named("S"), 1)).condition == "X == S+1");
+    auto equality = symbols.require_equal(DimExpr::named("S"), DimExpr{1, "T*X", 0});
+    CHECK(equality.verdict == Symbols::Verdict::EqualIf);
+    CHECK(equality.condition == "S == T*X");
+    CHECK(symbols.resolve(DimExpr::named("S")) == DimExpr::named("S"));
+    CHECK(symbols.resolve(DimExpr::named("X")) == DimExpr{1, "S", 1});
+  }
+  SECTION("a chain of squares stays small and quick to resolve") {
+    // S0 -> S1*S1, S1 -> S2*S2, ...: fully resolved, S0 would have 2^40 factors.
+    for (int k = 0; k < 40; ++k) {
+      DimExpr next = DimExpr::named(fmt::format("S{}", k + 1));
+      symbols.require_equal(DimExpr::named(fmt::format("S{}", k)), *dim_mul(next, next));
+    }
+    CHECK(symbols.resolve(DimExpr::named("S38")) == DimExpr{1, "S40*S40*S40*S40", 0});
+    DimExpr s0 = symbols.resolve(DimExpr::named("S0"));
+    CHECK(s0 != DimExpr::named("S0"));
+    CHECK(s0.factors().size() <= 8);
   }
   SECTION("a product too large for an int64 is left as it is") {
     symbols.bind("B", std::int64_t{1} << 40);
@@ -166,7 +191,7 @@ TEST_CASE("dims written as text: a product of symbols times a constant plus a co
   for (const DimExpr& dim : {DimExpr{3, "S", 2}, DimExpr{1, "S", -4}, DimExpr::named("x1"), DimExpr{2, "B*T*T", -1}}) {
     CHECK(parse_dim_expr(dim.str()) == dim);  // what mhacheck prints reads back
   }
-  for (const char* refused : {"", "8", "0*B", "B*0", "8*B*2", "2*B*T*3", "B**T", "B*T*", "*B", "B*(T+1)", "B * T", "B*T+S", "8*1", "B +1", "B+", "1B", "B+-1", "2*B*", "B+1099511627777", "-B"}) {
+  for (const char* refused : {"", "8", "0*B", "B*0", "8*B*2", "2*B*T*3", "B**T", "B*T*", "*B", "B*(T+1)", "B * T", "B*T+S", "8*1", "B +1", "B+", "1B", "B+-1", "2*B*", "B+1099511627777", "-B", "A*B*C*D*E*F*G*H*I"}) {
     CAPTURE(refused);
     CHECK_FALSE(parse_dim_expr(refused).has_value());
   }

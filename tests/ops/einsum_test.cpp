@@ -35,6 +35,25 @@ TEST_CASE("einsum: a size two symbols must share warns, a batch size against a s
   CHECK(test::find(swapped, "MHA083") != nullptr);
 }
 
+TEST_CASE("einsum: sizes that differ but could be 1 broadcast under a condition", "[glue][einsum]") {
+  // S-1 != S+1, but at S == 2 the first is 1 and broadcasts: (S+1,) as the result.
+  Report report = test::check_text(op_call("einsum", R"("equation": "i,i->i", "operands": [["S-1"], ["S+1"]])"));
+  CHECK(report.ok());
+  CHECK(test::find(report, "MHA364") == nullptr);
+  const Diagnostic* condition = test::find(report, "MHA080");
+  REQUIRE(condition != nullptr);
+  CHECK(condition->message == "valid only if S-1 == 1 (the sizes of subscript i differ; only a size of 1 broadcasts)");
+  CHECK(test::single_output(report) == "(S+1,)");
+  // S-1 against S: a symbol is taken as not 1, so only S-1 can be.
+  Report against_symbol = test::check_text(op_call("einsum", R"("equation": "i,i->i", "operands": [["S"], ["S-1"]])"));
+  CHECK(against_symbol.ok());
+  REQUIRE(test::find(against_symbol, "MHA080") != nullptr);
+  CHECK(test::find(against_symbol, "MHA080")->message.starts_with("valid only if S-1 == 1 "));
+  CHECK(test::single_output(against_symbol) == "(S,)");
+  // 2*S+1 is at least 3: against 2 it is an error as before.
+  CHECK(test::find(test::check_text(op_call("einsum", R"("equation": "i,i->i", "operands": [["2*S+1"], [2]])")), "MHA364") != nullptr);
+}
+
 TEST_CASE("einsum's size error points at the operand dim and at the dim that set the size first", "[glue][einsum]") {
   Report report = test::check_text(R"({"tensors": {"q": [2, 4, 5, 64], "k": [2, 4, 6, 32]}, "modules": {},
     "calls": [{"id": "scores", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["q", "k"]}]})");
@@ -70,6 +89,35 @@ TEST_CASE("einsum and bmm of mixed dtypes offer a verified cast", "[glue][einsum
   Report bmm = test::check_text(op_call("bmm", R"("input": [8, 5, 16], "mat2": {"shape": [8, 16, 6], "dtype": "float64"})"));
   REQUIRE(test::find(bmm, "MHA369") != nullptr);
   CHECK(test::has_valid_fix(*test::find(bmm, "MHA369"), "pass mat2 as float32"));
+}
+
+TEST_CASE("einsum's bmm checks dtypes only when its kernel runs", "[glue][einsum]") {
+  // torch 1.13: a contraction over 0 gives the second operand's dtype; an empty bool product is fine.
+  Report contraction_over_zero =
+      test::check_text(op_call("einsum", R"("equation": "bij,bjk->bik", "operands": [{"shape": [2, 3, 0], "dtype": "float64"}, [2, 0, 4]])"));
+  CHECK(contraction_over_zero.ok());
+  REQUIRE(contraction_over_zero.calls.at(0).outputs.size() == 1);
+  CHECK(contraction_over_zero.calls[0].outputs[0].dtype == DType::Float32);
+  Report empty_bool = test::check_text(
+      op_call("einsum", R"("equation": "bij,bjk->bik", "operands": [{"shape": [2, 3, 1], "dtype": "bool"}, {"shape": [2, 1, 0], "dtype": "bool"}])"));
+  CHECK(empty_bool.ok());
+  CHECK(test::single_output(empty_bool) == "(2, 3, 0)");
+  CHECK(test::find(test::check_text(op_call("einsum", R"("equation": "bij,bjk->bik", "operands": [{"shape": [2, 3, 2], "dtype": "float64"}, [2, 2, 4]])")),
+                   "MHA366") != nullptr);
+}
+
+TEST_CASE("bmm checks dtypes only when its kernel runs; the result takes mat2's dtype", "[glue][bmm]") {
+  // torch 1.13 and 2.x: bmm of (2, 3, 0) float64 and (2, 0, 4) float32 is (2, 3, 4) float32;
+  // bool (2, 3, 1) x (2, 1, 0) is an empty bool tensor.
+  Report contraction_over_zero = test::check_text(op_call("bmm", R"("input": {"shape": [2, 3, 0], "dtype": "float64"}, "mat2": [2, 0, 4])"));
+  CHECK(contraction_over_zero.ok());
+  CHECK(contraction_over_zero.diagnostics.empty());
+  REQUIRE(contraction_over_zero.calls.at(0).outputs.size() == 1);
+  CHECK(contraction_over_zero.calls[0].outputs[0].dtype == DType::Float32);
+  Report empty_bool = test::check_text(op_call("bmm", R"("input": {"shape": [2, 3, 1], "dtype": "bool"}, "mat2": {"shape": [2, 1, 0], "dtype": "bool"})"));
+  CHECK(empty_bool.ok());
+  CHECK(test::single_output(empty_bool) == "(2, 3, 0)");
+  CHECK(test::find(test::check_text(op_call("bmm", R"("input": {"shape": [2, 3, 1], "dtype": "bool"}, "mat2": {"shape": [2, 1, 4], "dtype": "bool"})")), "MHA369") != nullptr);
 }
 
 TEST_CASE("bmm refuses a batch of 1 that matmul would broadcast, and says so", "[glue][bmm]") {

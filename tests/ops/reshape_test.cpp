@@ -24,6 +24,16 @@ TEST_CASE("a size written on both sides cancels, even one that is not a multiple
   CHECK(test::find(test::check_text(op_call("reshape", R"("input": ["B", "T+1", 8], "shape": ["B", -1])")), "MHA303") != nullptr);
 }
 
+TEST_CASE("a size that can be 0 does not cancel", "[glue]") {
+  // T == 1: torch.zeros(0, 3).reshape(0, 4) is valid, so (T-1, 3) to [T-1, 4] is no error.
+  Report maybe_empty = test::check_text(op_call("reshape", R"("input": ["T-1", 3], "shape": ["T-1", 4])"));
+  CHECK(test::find(maybe_empty, "MHA302") == nullptr);
+  CHECK(test::find(maybe_empty, "MHA303") != nullptr);
+  // 2*S-1 is at least 1, so it cancels as before.
+  Report positive = test::check_text(op_call("reshape", R"("input": ["2*S-1", 3], "shape": ["2*S-1", 4])"));
+  CHECK(test::find(positive, "MHA302") != nullptr);
+}
+
 TEST_CASE("a product of symbols is a dim: merged by view(-1), split back by name", "[glue]") {
   CHECK(test::single_output(test::check_text(op_call("reshape", R"("input": ["B", "L", 8], "shape": [-1, 8])"))) == "(B*L, 8)");
   CHECK(test::single_output(test::check_text(op_call("view", R"("input": ["B", "T", 8, 64], "shape": [-1, 512])"))) == "(B*T, 512)");
