@@ -75,3 +75,20 @@ TEST_CASE("run: an output dim no input binds stops the run with MHA103 (was its 
   REQUIRE(bound.executed);
   CHECK(bound.outputs.at(0).array.shape == std::vector<std::int64_t>{2, 4});
 }
+
+TEST_CASE("run: einsum's pairwise intermediates stay within --max-elements", "[run][glue][einsum]") {
+  // i, j, k of 50: the inputs hold 2500 elements at most and the output is a scalar, but
+  // contracting left to right makes (i, j) and then (i, j, k) of 125000 elements.
+  std::string spec = R"({"calls": [{"op": "einsum", "equation": "i,j,k,ij,jk,ik->", "operands": [{"shape": [50]}, {"shape": [50]}, {"shape": [50]},
+    {"shape": [50, 50]}, {"shape": [50, 50]}, {"shape": [50, 50]}], "outputs": ["y"]}]})";
+  RunOptions options;
+  options.random_inputs = true;
+  options.threads = 1;
+  options.max_elements = 100000;
+  CHECK_THROWS_WITH(run_spec(parse_spec(test::document_from(spec)), options),
+                    Catch::Contains("einsum's intermediate product of two operands would have more than 100000 elements (--max-elements)"));
+  options.max_elements = 125000;
+  RunResult result = run_spec(parse_spec(test::document_from(spec)), options);
+  REQUIRE(result.executed);
+  CHECK(result.outputs.at(0).array.shape.empty());
+}
