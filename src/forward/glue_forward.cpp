@@ -400,8 +400,11 @@ std::vector<std::int64_t> sizes_of(const std::vector<int>& axes, const std::vect
 // Two operands as PyTorch's sumproduct_pair: slots both span are batch dims (kept) or contracted
 // by one dgemm per batch entry; slots only one spans are its rows or columns (kept) or summed into
 // it first. A slot is kept when the output or a later operand has it. The result spans the kept
-// slots either operand spans, in the order batch, rows, columns.
-EinsumOperand einsum_pair(const EinsumOperand& a, const EinsumOperand& b, const std::vector<std::int64_t>& sizes, const std::vector<bool>& kept) {
+// slots either operand spans, in the order batch, rows, columns. The result is refused past
+// `max_elements` before it is allocated: kept slots of both operands multiply ("i,j,k,ij,jk,ik->"
+// makes (i, j, k) of three vectors). The gathered matrices are no larger than their operand.
+EinsumOperand einsum_pair(const EinsumOperand& a, const EinsumOperand& b, const std::vector<std::int64_t>& sizes, const std::vector<bool>& kept,
+                          std::int64_t max_elements) {
   std::vector<int> batch, rows, columns, contracted, a_only, b_only;
   for (int slot = 0; slot < static_cast<int>(sizes.size()); ++slot) {
     bool in_a = a.spans(slot), in_b = b.spans(slot), keep = kept[static_cast<std::size_t>(slot)];
@@ -409,6 +412,10 @@ EinsumOperand einsum_pair(const EinsumOperand& a, const EinsumOperand& b, const 
     else if (in_a) (keep ? rows : a_only).push_back(slot);
     else if (in_b) (keep ? columns : b_only).push_back(slot);
   }
+  std::vector<int> slots = batch;
+  slots.insert(slots.end(), rows.begin(), rows.end());
+  slots.insert(slots.end(), columns.begin(), columns.end());
+  bounded_elements("einsum's intermediate product of two operands", sizes_of(slots, sizes), max_elements);
   std::int64_t n = product_of(rows, sizes), p = product_of(columns, sizes), k = product_of(contracted, sizes);
   std::vector<std::int64_t> index(sizes.size(), 0);
   auto gather = [&](const EinsumOperand& operand, const std::vector<int>& first, const std::vector<int>& second, const std::vector<int>& summed) {
@@ -431,9 +438,6 @@ EinsumOperand einsum_pair(const EinsumOperand& a, const EinsumOperand& b, const 
                static_cast<int>(k), &right[i * static_cast<std::size_t>(k * p)], static_cast<int>(p), &product[i * static_cast<std::size_t>(n * p)],
                static_cast<int>(p));
   }
-  std::vector<int> slots = batch;
-  slots.insert(slots.end(), rows.begin(), rows.end());
-  slots.insert(slots.end(), columns.begin(), columns.end());
   return EinsumOperand(std::move(product), slots, sizes_of(slots, sizes));
 }
 
@@ -468,7 +472,7 @@ ForwardResult forward_einsum(const ForwardCall& call) {
       kept[static_cast<std::size_t>(slot)] = slot < slots.output_dims || std::any_of(operands.begin() + static_cast<std::ptrdiff_t>(next) + 1, operands.end(),
                                                                                       [slot](const EinsumOperand& later) { return later.spans(slot); });
     }
-    result = einsum_pair(result, operands[next], sizes, kept);
+    result = einsum_pair(result, operands[next], sizes, kept, call.max_elements);
   }
   std::vector<int> output_slots, summed_slots;
   for (int slot = 0; slot < slots.count; ++slot) {

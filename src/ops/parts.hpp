@@ -24,7 +24,10 @@ void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std
 // Arguments whose dim (negative: from the end) was tiled by Tensor.repeat from a dim larger than
 // 1, where the operator means repeat_interleave's blocks (GQA's key/value heads, a 3-D MHA mask's
 // N*num_heads): one MHA240 on the first, whose fix makes every such repeat a repeat_interleave.
-void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant);
+// `heads_per_entry` (a 3-D MHA mask's num_heads: entry b*H + h) spares the tilings that give every
+// batch entry the same per-head masks; 0 (GQA's heads dim) spares none.
+void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant,
+                         std::int64_t heads_per_entry = 0);
 // The mask as _canonical_mask returns it: a bool mask becomes a float mask of `target`.
 ArgValue canonical_mask(const ArgValue& mask, DType target);
 

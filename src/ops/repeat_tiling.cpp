@@ -27,9 +27,21 @@ struct Tiling {
   std::int64_t repeats;
 };
 
+// Whether tiling n entries r times into a dim read as entry b*H + h (batch entry b, head h) gives
+// every batch entry the same masks: entry b*H + h gets source entry (b*H + h) mod n, which is
+// h mod n for every b exactly when n divides H. A source of N entries (r == H) is the per-batch
+// mask tiled by mistake, though, even where N divides H (N = 2, H = 8); when N == H the numbers
+// cannot tell a per-head mask from a per-batch one, and the warning stays.
+bool same_for_every_entry(std::int64_t tiled, std::int64_t factor, std::int64_t heads) {
+  if (heads <= 0) return false;
+  std::int64_t source = tiled / factor;
+  return source == 0 || (heads % source == 0 && factor != heads);  // no entries: nothing to mix
+}
+
 // The repeat that tiled `arg`'s dim `dim` (a non-negative index) by a constant factor from a
-// size other than 1 (repeating a size-1 dim is an expand: nothing is interleaved).
-std::optional<Tiling> tiling(const CallContext& ctx, const ArgValue& arg, int dim) {
+// size other than 1 (repeating a size-1 dim is an expand: nothing is interleaved), and, for a
+// dim read as b*heads_per_entry + h, mixes batch entries.
+std::optional<Tiling> tiling(const CallContext& ctx, const ArgValue& arg, int dim, std::int64_t heads_per_entry) {
   std::string name = tensor_name(arg);
   if (name.empty() || arg.identity.rfind("output:", 0) != 0) return std::nullopt;
   const CallDecl* call = producer(ctx.spec, ctx.call, name);
@@ -45,19 +57,20 @@ std::optional<Tiling> tiling(const CallContext& ctx, const ArgValue& arg, int di
   }
   std::int64_t factor = repeats[dim].get<std::int64_t>();
   const DimExpr& size = arg.shape[dim];
-  if (size.is_constant() && size.offset == factor) return std::nullopt;
+  if (size.is_constant() && (size.offset == factor || same_for_every_entry(size.offset, factor, heads_per_entry))) return std::nullopt;
   return Tiling{call, dim, factor};
 }
 
 }  // namespace
 
-void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant) {
+void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant,
+                         std::int64_t heads_per_entry) {
   std::vector<std::pair<const ArgValue*, Tiling>> found;
   for (const ArgValue* arg : args) {
     if (!arg->present || arg->rank() == 0) continue;
     int index = dim < 0 ? arg->rank() + dim : dim;
     if (index < 0 || index >= arg->rank()) continue;
-    std::optional<Tiling> each = tiling(ctx, *arg, index);
+    std::optional<Tiling> each = tiling(ctx, *arg, index, heads_per_entry);
     bool seen = std::any_of(found.begin(), found.end(), [&](const auto& f) { return each && f.second.call == each->call; });
     if (each && !seen) found.emplace_back(arg, *each);
   }

@@ -280,6 +280,27 @@ class Runner {
     return reading;
   }
 
+  // A shape's sizes with the check's final bindings, or MHA103 for a dim still symbolic: a
+  // DimExpr's offset is its size only once it is constant (of "S-1" or "B*T" it is -1 or 0).
+  // `what` names the tensor; `user` says what needs the value.
+  std::vector<std::int64_t> concrete_sizes(const Shape& shape, const std::string& what, const std::string& user, const std::string& call,
+                                           const Location& where, const std::string& argument) {
+    std::vector<std::int64_t> sizes;
+    for (const DimExpr& dim : resolved(shape)) {
+      if (!dim.is_constant()) {
+        Diagnostic& diagnostic =
+            report(DiagId::InputDataMissing, fmt::format("{} has the symbolic dim {}: {} needs its value", what, dim.str(), user), call, where);
+        diagnostic.argument = argument;
+        std::string symbol = dim.factors().front();  // of B*T, binding B is a start
+        diagnostic.notes.push_back(
+            fmt::format("bind it under \"dims\", e.g. \"dims\": {{\"{}\": 8}} (on the command line: --dim {}=8)", symbol, symbol));
+        throw RunStop();
+      }
+      sizes.push_back(dim.offset);
+    }
+    return sizes;
+  }
+
   // The data of a declared or inline tensor: from its file, or seeded random values for its shape
   // (with the check's final bindings). Random data for a mask masks nothing: float masks add 0,
   // bool masks hold whichever value lets every key attend (True for `true_attends`).
@@ -302,20 +323,7 @@ class Runner {
       diagnostic.notes.push_back("give it as {\"file\": ...}, or run with --random-inputs for seeded standard-normal data");
       throw RunStop();
     }
-    std::vector<std::int64_t> shape;
-    for (const DimExpr& dim : resolved(argument.written)) {
-      if (!dim.is_constant()) {
-        Diagnostic& diagnostic = report(DiagId::InputDataMissing,
-                                        fmt::format("{} has the symbolic dim {}: random data needs its value", argument.name, dim.str()),
-                                        call, where);
-        diagnostic.argument = argument.name;
-        std::string symbol = dim.factors().front();  // of B*T, binding B is a start
-        diagnostic.notes.push_back(
-            fmt::format("bind it under \"dims\", e.g. \"dims\": {{\"{}\": 8}} (on the command line: --dim {}=8)", symbol, symbol));
-        throw RunStop();
-      }
-      shape.push_back(dim.offset);
-    }
+    std::vector<std::int64_t> shape = concrete_sizes(argument.written, argument.name, "random data", call, where, argument.name);
     try {
       bounded_elements(argument.name, shape, options_.max_elements);
     } catch (const InputError& error) {
@@ -339,7 +347,6 @@ class Runner {
     ForwardCall forward;
     forward.call = &call;
     forward.output_dtype = output.dtype;
-    for (const DimExpr& dim : resolved(output.shape)) forward.output_shape.push_back(dim.offset);
     forward.threads = threads();
     forward.max_elements = options_.max_elements;
     bool plotted = options_.plot && !plot_settled_ && (options_.plot_call.empty() || options_.plot_call == call.id);
@@ -363,16 +370,19 @@ class Runner {
       }
     }
     for (const ResolvedArgument& argument : call_report.arguments) forward.tensors[argument.name] = &array_for(op, argument, call.id);
+    // A call's output can hold a symbol no input binds (expand's "size": ["S-1", 4]).
+    Location call_at = spec_.document.values.find(call.pointer);
+    std::vector<std::vector<std::int64_t>> output_sizes;
+    for (const NamedOutput& named : call_report.outputs) {
+      output_sizes.push_back(concrete_sizes(named.shape, fmt::format("output \"{}\"", named.name), "running", call.id, call_at, ""));
+    }
+    forward.output_shape = output_sizes.front();
     bool masks_everything = runs_attention(op, forward) && check_attention_values(call, call_report, op, forward);
     ForwardResult result;
     try {
       // Every output within --max-elements before a kernel allocates it: attention weights
       // (N, L, S) of a long sequence, the outer product of a matmul.
-      for (const NamedOutput& named : call_report.outputs) {
-        std::vector<std::int64_t> sizes;
-        for (const DimExpr& dim : resolved(named.shape)) sizes.push_back(dim.offset);
-        bounded_elements(named.name, sizes, options_.max_elements);
-      }
+      for (std::size_t i = 0; i < output_sizes.size(); ++i) bounded_elements(call_report.outputs[i].name, output_sizes[i], options_.max_elements);
       result = op.forward(forward);
     } catch (const IndexOutOfRange& error) {
       report_index_out_of_range(call, call_report, error);
@@ -447,17 +457,10 @@ class Runner {
 
   // generate_square_subsequent_mask: 0 on and below the diagonal, -inf above, float32.
   Array causal_mask(const ResolvedArgument& argument) {
-    Shape shape = resolved(argument.written);
-    for (const DimExpr& dim : shape) {
-      if (!dim.is_constant()) {
-        report(DiagId::InputDataMissing, fmt::format("the causal mask has the symbolic dim {}: running needs its value", dim.str()), "",
-               argument.location);
-        throw RunStop();
-      }
-    }
-    Array mask = make_array(DType::Float32, {shape[0].offset, shape[1].offset});
-    for (std::int64_t l = 0; l < shape[0].offset; ++l) {
-      for (std::int64_t s = l + 1; s < shape[1].offset; ++s) mask.data<float>()[l * shape[1].offset + s] = -std::numeric_limits<float>::infinity();
+    std::vector<std::int64_t> shape = concrete_sizes(argument.written, "the causal mask", "running", "", argument.location, "");
+    Array mask = make_array(DType::Float32, shape);
+    for (std::int64_t l = 0; l < shape[0]; ++l) {
+      for (std::int64_t s = l + 1; s < shape[1]; ++s) mask.data<float>()[l * shape[1] + s] = -std::numeric_limits<float>::infinity();
     }
     return mask;
   }

@@ -363,6 +363,28 @@ TEST_CASE("MHA240: GQA heads tiled with repeat; the fix makes the repeat a repea
   CHECK(test::find(test::check_text(single), "MHA240") == nullptr);
 }
 
+TEST_CASE("MHA240 for a 3-D MHA mask: only tilings that mix batch entries", "[fixes]") {
+  // nn.MultiheadAttention reads entry b*H + h as (batch entry b, head h), H = 2 here.
+  auto tiled = [](int batch, int source, int factor) {
+    std::string spec = fmt::format(R"json({{"version": 1, "modules": {{"attn": "nn.MultiheadAttention(8, 2, batch_first=True)"}},
+      "tensors": {{"x": [{}, 5, 8], "m": {{"shape": [{}, 5, 5], "dtype": "float32"}}}},
+      "calls": [{{"id": "tile", "op": "repeat", "input": "m", "repeats": [{}, 1, 1], "outputs": ["mask"]}},
+                {{"id": "attn", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "mask"}}]}})json",
+                                   batch, source, factor);
+    Report report = test::check_text(spec);
+    CHECK(report.count(Severity::Error) == 0);
+    return test::find(report, "MHA240") != nullptr;
+  };
+  // Per-head biases (H, L, S).repeat(N, 1, 1): entry b*H + h gets head h's mask (was a false alarm).
+  CHECK_FALSE(tiled(3, 2, 3));
+  // Per-batch masks (N, L, S).repeat(H, 1, 1): entry b*H + h gets batch entry (b*H + h) mod N.
+  CHECK(tiled(3, 3, 2));
+  // N == H == 2: a per-batch mask tiled by mistake and a per-head one look the same; the warning stays.
+  CHECK(tiled(2, 2, 2));
+  // (3, L, S).repeat(4, 1, 1) for N = 6: batch entry 1 reads source entries 2 and 0.
+  CHECK(tiled(6, 3, 4));
+}
+
 TEST_CASE("MHA084 for the Transformer encoders' masks: a keep mask as src_key_padding_mask", "[fixes]") {
   std::string spec = R"json({"version": 1,
     "modules": {"enc": "nn.TransformerEncoderLayer(64, 4, batch_first=True)"},

@@ -243,11 +243,13 @@ def outcome(modules, calls, built, values, symbols):
 # ---- misbehaviour ---------------------------------------------------------------------------
 
 def batch_dim(decl):
+    """The dim named as a batch, else dim 0 of a shape of numbers; None for a shape whose named
+    dims name no batch (a per-head bias ("H", "T", "T") is shared by every batch entry)."""
     shape = declaration(decl)[0]
     for i, dim in enumerate(shape):
         if isinstance(dim, str) and dim.lower() in BATCH_NAMES:
             return i
-    return 0
+    return None if any(isinstance(dim, str) for dim in shape) else 0
 
 
 def is_mask(name, calls):
@@ -267,7 +269,7 @@ def leaks(modules, calls, built, values, tensors, symbols, generator):
             if is_mask(name, calls):
                 continue
             axis = batch_dim(tensors[name])
-            if value.dim() <= axis or value.shape[axis] < 2:
+            if axis is None or value.dim() <= axis or value.shape[axis] < 2:
                 continue  # broadcast over the batch (a positional embedding): not one entry's data
             new = value.clone()
             index = [slice(None)] * value.dim()

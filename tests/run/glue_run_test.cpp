@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "mhacheck/run.hpp"
 #include "test_support.hpp"
 
@@ -57,4 +59,36 @@ TEST_CASE("run: einsum of three operands contracts them pairwise, as matmul of m
   double worst = 0;
   for (std::size_t i = 0; i < einsum.size(); ++i) worst = std::max(worst, std::abs(einsum[i] - matmul[i]));
   CHECK(worst < 1e-9);
+}
+
+TEST_CASE("run: an output dim no input binds stops the run with MHA103 (was its offset: an abort, or a (0, 4) tensor)", "[run][glue]") {
+  for (const char* size : {"S-1", "B", "B*T"}) {
+    RunResult result = run_text(fmt::format(R"({{"calls": [{{"op": "expand", "input": {{"shape": [1, 4]}}, "size": ["{}", 4], "outputs": ["y"]}}]}})", size));
+    CHECK_FALSE(result.executed);
+    CHECK(result.outputs.empty());
+    const Diagnostic* missing = test::find(result.report, "MHA103");
+    REQUIRE(missing != nullptr);
+    CHECK(missing->message == fmt::format("output \"y\" has the symbolic dim {}: running needs its value", size));
+    CHECK_THAT(missing->notes.at(0), Catch::Contains(fmt::format("--dim {}=8", std::string(size).substr(0, 1))));
+  }
+  RunResult bound = run_text(R"({"dims": {"S": 3}, "calls": [{"op": "expand", "input": {"shape": [1, 4]}, "size": ["S-1", 4], "outputs": ["y"]}]})");
+  REQUIRE(bound.executed);
+  CHECK(bound.outputs.at(0).array.shape == std::vector<std::int64_t>{2, 4});
+}
+
+TEST_CASE("run: einsum's pairwise intermediates stay within --max-elements", "[run][glue][einsum]") {
+  // i, j, k of 50: the inputs hold 2500 elements at most and the output is a scalar, but
+  // contracting left to right makes (i, j) and then (i, j, k) of 125000 elements.
+  std::string spec = R"({"calls": [{"op": "einsum", "equation": "i,j,k,ij,jk,ik->", "operands": [{"shape": [50]}, {"shape": [50]}, {"shape": [50]},
+    {"shape": [50, 50]}, {"shape": [50, 50]}, {"shape": [50, 50]}], "outputs": ["y"]}]})";
+  RunOptions options;
+  options.random_inputs = true;
+  options.threads = 1;
+  options.max_elements = 100000;
+  CHECK_THROWS_WITH(run_spec(parse_spec(test::document_from(spec)), options),
+                    Catch::Contains("einsum's intermediate product of two operands would have more than 100000 elements (--max-elements)"));
+  options.max_elements = 125000;
+  RunResult result = run_spec(parse_spec(test::document_from(spec)), options);
+  REQUIRE(result.executed);
+  CHECK(result.outputs.at(0).array.shape.empty());
 }
