@@ -13,6 +13,7 @@
 
 #include "call_context.hpp"
 #include "fixes.hpp"
+#include "python_lines.hpp"
 #include "mhacheck/check.hpp"
 #include "mhacheck/json_source.hpp"
 #include "mhacheck/module_schema.hpp"
@@ -398,20 +399,38 @@ Report input_error_report(const std::string& file, const InputError& error) {
 
 namespace {
 
+// Every file the spec names: tensor data and weights.
+std::vector<std::string> files_named_by(const Spec& spec) {
+  std::vector<std::string> files;
+  auto add_module = [&files](const ModuleDecl& module, auto& add_nested) -> void {
+    if (!module.weights.empty()) files.push_back(module.weights);
+    for (const ModuleDecl& nested : module.submodules) add_nested(nested, add_nested);
+  };
+  for (const ModuleDecl& module : spec.modules) add_module(module, add_module);
+  for (const TensorDecl& tensor : spec.tensors) {
+    if (!tensor.file.empty()) files.push_back(tensor.file);
+  }
+  for (const CallDecl& call : spec.calls) {
+    for (const auto& [argument, ref] : call.tensors) {
+      if (ref.tensor && !ref.tensor->file.empty()) files.push_back(ref.tensor->file);
+    }
+  }
+  return files;
+}
+
 constexpr std::size_t kMaxPythonSourceBytes = 16 * 1024 * 1024;
 
-// A traced spec's calls carry the Python line that made them ("source"): each diagnostic of such a
-// call is located there, so every renderer points at the model's code, and the call's place in
-// the spec becomes a related location. The Python file is read only to quote the line; one
-// that cannot be read is quoted as an empty line.
-void locate_at_python_lines(const Spec& spec, Report& report) {
+}  // namespace
+
+void locate_at_python_lines(const Spec& spec, Report& report, std::size_t from) {
   std::map<std::string, const SourceLine*> sources;
   for (const CallDecl& call : spec.calls) {
     if (call.source.line > 0) sources.emplace(call.id, &call.source);
   }
   if (sources.empty()) return;
   std::map<std::string, std::shared_ptr<const SourceText>> files;
-  for (Diagnostic& diagnostic : report.diagnostics) {
+  for (std::size_t i = from; i < report.diagnostics.size(); ++i) {
+    Diagnostic& diagnostic = report.diagnostics[i];
     auto found = sources.find(diagnostic.call);
     if (found == sources.end()) continue;
     const SourceLine& source = *found->second;
@@ -432,27 +451,6 @@ void locate_at_python_lines(const Spec& spec, Report& report) {
     diagnostic.location = std::move(python);
   }
 }
-
-// Every file the spec names: tensor data and weights.
-std::vector<std::string> files_named_by(const Spec& spec) {
-  std::vector<std::string> files;
-  auto add_module = [&files](const ModuleDecl& module, auto& add_nested) -> void {
-    if (!module.weights.empty()) files.push_back(module.weights);
-    for (const ModuleDecl& nested : module.submodules) add_nested(nested, add_nested);
-  };
-  for (const ModuleDecl& module : spec.modules) add_module(module, add_module);
-  for (const TensorDecl& tensor : spec.tensors) {
-    if (!tensor.file.empty()) files.push_back(tensor.file);
-  }
-  for (const CallDecl& call : spec.calls) {
-    for (const auto& [argument, ref] : call.tensors) {
-      if (ref.tensor && !ref.tensor->file.empty()) files.push_back(ref.tensor->file);
-    }
-  }
-  return files;
-}
-
-}  // namespace
 
 Report check_spec(const Spec& spec, const CheckOptions& options) {
   Report report;

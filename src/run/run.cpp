@@ -19,6 +19,7 @@
 #include "fixes.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "operators.hpp"
+#include "python_lines.hpp"
 #include "value_checks.hpp"
 
 namespace mhacheck {
@@ -645,6 +646,7 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
   result.report = check_spec(spec);
   if (!result.report.ok() || result.report.input_error) return result;
   result.check_passed = true;
+  std::size_t checked = result.report.diagnostics.size();
   if (!options.weights.empty() && spec.modules.size() != 1) {
     throw InputError(Location{}, fmt::format("--weights names one state_dict, but the spec has {} modules", spec.modules.size()),
                      spec.modules.empty() ? "function calls have no weights" : "give each module its own \"weights\" (and \"prefix\") in the spec");
@@ -661,6 +663,7 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
                                  kDefaultMaxElements));
   }
   apply_filter(result.report, DiagnosticFilter{spec.ignored_codes, {}});
+  locate_at_python_lines(spec, result.report, std::min(checked, result.report.diagnostics.size()));
   return result;
 }
 
