@@ -1,0 +1,72 @@
+"""Bugs injected into real torchvision / torchaudio models the way a user writes them (a forward
+monkeypatched, a module swapped): bench/trace/inject.py's cases, each traced, checked (or run, for a
+bug in the values), and required to give the right primary code, at the right Python line, with a
+first fix that is the repair which, applied to the model in PyTorch, makes it run."""
+import os
+import sys
+import unittest
+
+from trace_support import BINARY, main
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "bench", "trace"))
+import inject  # noqa: E402  (bench/trace/inject.py, after the path above)
+
+CASES = inject.cases()
+
+
+class InjectTest(unittest.TestCase):
+    def expect(self, name, *, code, raises, where, fix):
+        """`where` is "bug" (the injected line) or "call" (the call that uses the bad tensor)."""
+        row = inject.run_case(name, CASES[name], BINARY)
+        self.assertEqual(row["pytorch"] is not None, raises, row["pytorch"])
+        self.assertEqual(row["exit"], 1 if raises else 0)
+        self.assertEqual(row["code"], code, row["message"])
+        self.assertTrue(row["at_line"] if where == "bug" else row["at_call_line"],
+                        f"{row['location']}, want {where}: {row['expected_location']}")
+        self.assertRegex(row["first_fix"] or "", fix)
+        self.assertTrue(row["fix_right"])
+        if CASES[name]["fix"] is not None:
+            self.assertTrue(row["fix_verified_in_pytorch"])
+        return row
+
+    def test_wav2vec2_heads_merged_without_the_transpose_back(self):
+        self.expect("wav2vec2-heads-merged-without-transpose", code="MHA312", raises=False, where="bug",
+                    fix=r"^move the dims first: .*\.transpose\(1, 2\)\.reshape\(B, T, 64\)")
+
+    def test_wav2vec2_view_with_batch_and_time_swapped(self):
+        self.expect("wav2vec2-view-swapped-batch", code="MHA312", raises=False, where="bug",
+                    fix=r"view\(B, T, 4, 16\)")
+
+    def test_wav2vec2_transpose_dropped_fails_at_the_scores(self):
+        self.expect("wav2vec2-transpose-dropped", code="MHA308", raises=True, where="call",
+                    fix=r"transpose\(1, 2\)")
+
+    def test_vit_with_a_sequence_first_attention_swapped_in(self):
+        self.expect("vit-batch-first-forgotten", code="MHA081", raises=False, where="bug",
+                    fix=r"^construct with batch_first=True")
+
+    def test_vit_cross_attention_without_kdim(self):
+        self.expect("vit-cross-attention-kdim", code="MHA031", raises=True, where="bug",
+                    fix=r"^construct with kdim=32, vdim=32")
+
+    def test_vit_per_entry_mask_tiled_with_repeat(self):
+        # found by check from the repeat that made the mask; located at the attention call using it
+        row = self.expect("vit-mask-repeat", code="MHA240", raises=False, where="call",
+                          fix=r"repeat_interleave\(4, dim=0\)")
+        self.assertEqual(row["severity"], "warning")
+
+    def test_conformer_padding_mask_transposed(self):
+        self.expect("conformer-padding-mask-transposed", code="MHA052", raises=True, where="call",
+                    fix=r"key_padding_mask\.T")
+
+    def test_conformer_padding_mask_inverted_is_found_by_run_at_the_attention_line(self):
+        # all lengths full, so the inverted mask is all True: found in the values by `mhacheck run`,
+        # located at the Python line of the attention call (not in the saved spec)
+        row = inject.run_case("conformer-padding-mask-inverted", CASES["conformer-padding-mask-inverted"], BINARY)
+        self.assertIsNone(row["pytorch"])
+        self.assertEqual((row["exit"], row["code"]), (0, "MHA116"))
+        self.assertTrue(row["at_call_line"], row["location"])
+
+
+if __name__ == "__main__":
+    main()
