@@ -383,6 +383,9 @@ def run_case(name, case, binary):
     # Or at the call that uses the bad tensor (where PyTorch raises, when it does), as the existing
     # tests require of errors.
     row["at_call_line"] = case["used_at"] is not None and at == case["used_at"]
+    made = [r["location"] for r in (found or {}).get("related", []) if " is made here " in r["message"]]
+    row["made_at"] = f"{made[0]['file']}:{made[0]['line']}" if made else None
+    row["made_at_bug_line"] = bool(made) and (os.path.abspath(made[0]["file"]), made[0]["line"]) == (want_file, want_line)
     fixes = (found or {}).get("fixes", [])
     row["first_fix"] = fixes[0]["text"][:200] if fixes else None
     row["fix_right"] = bool(fixes) and re.search(case["fix_pattern"], fixes[0].get("description", "")
@@ -411,7 +414,8 @@ def main():
     scored = [r for r in rows if "harness_error" not in r]
     print(f"cases {len(rows)}: flagged {sum(r['flagged'] for r in scored)}, "
           f"at the bug's line {sum(r['at_line'] for r in scored)} "
-          f"(+{sum(r['at_call_line'] for r in scored)} at the call using the bad tensor), first fix right {sum(r['fix_right'] for r in scored)}; "
+          f"(+{sum(r['at_call_line'] for r in scored)} at the call using the bad tensor, "
+          f"{sum(r['made_at_bug_line'] for r in scored)} of them pointing at the injected line as where it is made), first fix right {sum(r['fix_right'] for r in scored)}; "
           f"PyTorch raised on {sum(r['pytorch'] is not None for r in scored)}")
     if arguments.json:
         with open(arguments.json, "w", encoding="utf-8") as out:

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -423,17 +425,15 @@ constexpr std::size_t kMaxPythonSourceBytes = 16 * 1024 * 1024;
 }  // namespace
 
 void locate_at_python_lines(const Spec& spec, Report& report, std::size_t from) {
-  std::map<std::string, const SourceLine*> sources;
-  for (const CallDecl& call : spec.calls) {
-    if (call.source.line > 0) sources.emplace(call.id, &call.source);
+  std::map<std::string, std::size_t> calls;               // a traced call's position, by id
+  std::map<std::string, std::vector<std::size_t>> makers;  // the calls outputting a name, in order
+  for (std::size_t i = 0; i < spec.calls.size(); ++i) {
+    if (spec.calls[i].source.line > 0) calls.emplace(spec.calls[i].id, i);
+    for (const std::string& output : spec.calls[i].outputs) makers[output].push_back(i);
   }
-  if (sources.empty()) return;
+  if (calls.empty()) return;
   std::map<std::string, std::shared_ptr<const SourceText>> files;
-  for (std::size_t i = from; i < report.diagnostics.size(); ++i) {
-    Diagnostic& diagnostic = report.diagnostics[i];
-    auto found = sources.find(diagnostic.call);
-    if (found == sources.end()) continue;
-    const SourceLine& source = *found->second;
+  auto python_location = [&files](const SourceLine& source, const std::string& pointer) {
     std::shared_ptr<const SourceText>& text = files[source.file];
     if (!text) {
       try {
@@ -444,11 +444,29 @@ void locate_at_python_lines(const Spec& spec, Report& report, std::size_t from) 
     }
     std::string_view line = text->line_text(source.line);
     std::size_t first = line.find_first_not_of(" \t");
-    Location python{text, source.line, first == std::string::npos ? 1 : static_cast<int>(first) + 1,
-                    first == std::string::npos ? 1 : static_cast<int>(line.find_last_not_of(" \t") - first) + 1,
-                    diagnostic.location.pointer};
+    return Location{text, source.line, first == std::string::npos ? 1 : static_cast<int>(first) + 1,
+                    first == std::string::npos ? 1 : static_cast<int>(line.find_last_not_of(" \t") - first) + 1, pointer};
+  };
+  for (std::size_t i = from; i < report.diagnostics.size(); ++i) {
+    Diagnostic& diagnostic = report.diagnostics[i];
+    auto found = calls.find(diagnostic.call);
+    if (found == calls.end()) continue;
+    const CallDecl& call = spec.calls[found->second];
     diagnostic.related.insert(diagnostic.related.begin(), RelatedLocation{"the call in the spec", diagnostic.location});
-    diagnostic.location = std::move(python);
+    diagnostic.location = python_location(call.source, diagnostic.location.pointer);
+    // The bad argument is often made on another line (a mask's .T, a repeat, a view): point there
+    // too, by the last call before this one that outputs it.
+    auto argument = call.tensors.find(diagnostic.argument);
+    if (argument == call.tensors.end() || argument->second.kind != ArgRef::Kind::Named) continue;
+    auto made = makers.find(argument->second.name);
+    if (made == makers.end()) continue;
+    auto after = std::lower_bound(made->second.begin(), made->second.end(), found->second);
+    if (after == made->second.begin()) continue;
+    const CallDecl& maker = spec.calls[*std::prev(after)];
+    if (maker.source.line <= 0 || (maker.source.file == call.source.file && maker.source.line == call.source.line)) continue;
+    diagnostic.related.insert(diagnostic.related.begin() + 1,
+                              RelatedLocation{fmt::format("{} is made here (call \"{}\")", diagnostic.argument, maker.id),
+                                              python_location(maker.source, maker.pointer)});
   }
 }
 

@@ -50,10 +50,12 @@ class InjectTest(unittest.TestCase):
                     fix=r"^construct with kdim=32, vdim=32")
 
     def test_vit_per_entry_mask_tiled_with_repeat(self):
-        # found by check from the repeat that made the mask; located at the attention call using it
+        # found by check from the repeat that made the mask; located at the attention call using it ...
         row = self.expect("vit-mask-repeat", code="MHA240", raises=False, where="call",
                           fix=r"repeat_interleave\(4, dim=0\)")
         self.assertEqual(row["severity"], "warning")
+        # ... and names the repeat's line as a related location: "attn_mask is made here"
+        self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
     def test_conformer_padding_mask_transposed(self):
         self.expect("conformer-padding-mask-transposed", code="MHA052", raises=True, where="call",
