@@ -7,7 +7,7 @@ Usage, from the repository root (Debian's /usr/bin/python3, which has torch):
     bench/trace/inject.py [--binary build/mhacheck] [--only CASE ...] [--json FILE]
 
 Each case names:
-- the model (small configurations of the real classes: random weights, CPU, B=2-ish probes),
+- the model (small configurations of the real classes: random weights, on the CPU),
 - the injection (a function here replacing a forward, or a module swapped in),
 - the line a user would expect the diagnostic at (`#: CASE` in this file, or a line of the library
   where the swapped module is called),
