@@ -32,7 +32,9 @@ struct ShapeText {
   std::optional<std::string> dtype;  // after a ':' suffix
   std::vector<Location> dims;      // where each dim is written
 };
-ShapeText parse_shape_text(const std::string& text, const Location& origin);
+// A shape's dims are integers, symbol names and symbol expressions (B*T, 8*B, T+1). `sizes`: a
+// size list instead (view's, expand's), where a negative integer (-1) is the operator's to judge.
+ShapeText parse_shape_text(const std::string& text, const Location& origin, bool sizes = false);
 
 // Python source for a module spec object: "nn.MultiheadAttention(512, 8, batch_first=True)".
 std::string module_call_text(const nlohmann::json& module);

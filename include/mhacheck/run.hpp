@@ -15,6 +15,8 @@ namespace mhacheck {
 
 // Elements one tensor may have before run refuses to allocate it (--max-elements).
 constexpr std::int64_t kDefaultMaxElements = std::int64_t{1} << 28;
+// About a second of this project's kernels on two cores at their best, a minute at their worst.
+constexpr double kDefaultMaxFlops = 1e11;
 
 struct RunOptions {
   std::string weights;         // --weights: a state_dict .npz for a spec with one module
@@ -22,6 +24,7 @@ struct RunOptions {
   std::uint64_t seed = 0;      // initial weights and --random-inputs
   bool random_inputs = false;  // fill shape-only tensors with standard-normal data
   std::int64_t max_elements = kDefaultMaxElements;
+  double max_flops = kDefaultMaxFlops;  // --max-flops: a call estimated to do more is refused before anything runs
   // --plot: keep one call's attention probabilities (RunResult::plotted), computed only for it.
   bool plot = false;
   std::string plot_call;   // --plot-call: that call's id ("" = the first call that computes attention)
@@ -46,8 +49,8 @@ struct PlottedAttention {
 struct RunResult {
   Report report;              // the check's diagnostics, then the run's (weights, data, NaN rows)
   std::vector<RunOutput> outputs;
-  bool check_passed = false;  // the shape check found no error
   bool executed = false;      // false when the check or the run's own checks found errors
+  std::string stopped_by;     // when not executed: what stopped it ("the check found errors", ...)
   std::optional<PlottedAttention> plotted;  // with RunOptions::plot
   std::string plot_problem;                 // why there is nothing to plot, when so
 };

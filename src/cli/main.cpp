@@ -231,6 +231,7 @@ struct RunCommand {
     } catch (const InputError& error) {
       result.report = input_error_report(name, error);
       result.executed = false;
+      result.stopped_by = fmt::format("unusable input ({} above)", result.report.diagnostics.front().info().code);
     }
     if (!outputs_are_safe(outputs, files_read(given_inputs, {result.report}))) return 2;
     // The outputs are computed; a file that cannot be written is reported after the report.
@@ -416,6 +417,9 @@ int main(int argc, char** argv) {
       ->check(at_least(0));
   run->add_option("--max-elements", run_command.options.max_elements, "refuse tensors with more elements than this (default 2^28); a module's parameters count as one tensor")
       ->check(at_least(1));
+  run->add_option("--max-flops", run_command.options.max_flops,
+                  "refuse, before running anything, a call estimated to take more floating-point operations than this (default 1e11)")
+      ->check(CLI::PositiveNumber);
   run->add_option("--save", run_command.save, "write every named output to this .npz ('-' for stdout; a regular file is replaced atomically)");
   run->add_option("--plot", run_command.plot, "draw one call's attention probabilities as an SVG heatmap to this file");
   run->add_option("--plot-call", run_command.options.plot_call, "the call --plot draws (default: the first that computes attention)");

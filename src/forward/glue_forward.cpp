@@ -260,8 +260,9 @@ ForwardResult forward_masked_fill(const ForwardCall& call) {
   std::vector<std::int64_t> input_at = batch_offsets(input.shape, call.output_shape, 1, 1);
   std::vector<std::int64_t> mask_at = batch_offsets(mask.shape, call.output_shape, 1, 1);
   std::vector<double> values = input.to_double(), masked = mask.to_double(), result(input_at.size());
-  const nlohmann::json& value = call.argument("value");  // a number, or "inf", "-inf", "nan"
-  double fill = value.is_number() ? value.get<double>()
+  const nlohmann::json& value = call.argument("value");  // a number, a bool, or "inf", "-inf", "nan"
+  double fill = value.is_boolean() ? (value.get<bool>() ? 1.0 : 0.0)
+                : value.is_number() ? value.get<double>()
                 : value == "nan"  ? std::numeric_limits<double>::quiet_NaN()
                                   : (value == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity();
   for (std::size_t i = 0; i < result.size(); ++i) {

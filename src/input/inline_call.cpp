@@ -36,9 +36,30 @@ struct GivenArgument {
   std::size_t offset = 0;
 };
 
-// A plain (non-tensor) value as Python writes it: True, False, None, numbers, (0, 2, 1), [2, -1].
-nlohmann::json plain_value(const GivenArgument& given) {
+// A string argument (einsum's equation, gelu's approximate, getitem's index): as Python quotes
+// it ('bhid,bhjd->bhij') or bare, as a shell passes it; None where the argument may be None.
+nlohmann::json string_value(const GivenArgument& given, ArgKind kind) {
+  const std::string& text = given.value;
+  if (kind == ArgKind::OptionalString && text == "None") return nullptr;
+  bool quoted = text.size() >= 2 && (text.front() == '\'' || text.front() == '"') && text.back() == text.front();
+  if (!quoted && (text.front() == '\'' || text.front() == '"')) {
+    throw InputError(start_of(given.source, given.offset), fmt::format("the string {} has no closing quote", text), {}, InputError::Kind::Syntax);
+  }
+  return quoted ? text.substr(1, text.size() - 2) : text;
+}
+
+// A plain (non-tensor) value as Python writes it: True, False, None, numbers, (0, 2, 1), [2, -1];
+// a size list as a shape is written ((B*T, -1)); a string.
+nlohmann::json plain_value(const GivenArgument& given, ArgKind kind) {
   std::string text = given.value;
+  if ((kind == ArgKind::String || kind == ArgKind::OptionalString || kind == ArgKind::Index) && !text.empty()) return string_value(given, kind);
+  if (kind == ArgKind::SizeList && text != "None") {
+    ShapeText sizes = parse_shape_text(text, start_of(given.source, given.offset), true);
+    if (sizes.dtype) {
+      throw InputError(start_of(given.source, given.offset), fmt::format("a list of sizes takes no dtype, found '{}'", text), {}, InputError::Kind::Syntax);
+    }
+    return sizes.shape;
+  }
   if (text == "True" || text == "False") return text == "True";
   if (text == "None") return nullptr;
   for (char& c : text) {
@@ -241,7 +262,7 @@ JsonDocument inline_document(const InlineCall& call) {
     } else if (schema->is_tensor(parameter)) {
       call_object[name] = tensor_at(argument, pointer);
     } else {
-      call_object[name] = plain_value(argument);
+      call_object[name] = plain_value(argument, parameter.kind);
       document.values.add(pointer, start_of(argument.source, argument.offset));
     }
   }

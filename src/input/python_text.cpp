@@ -13,6 +13,7 @@
 
 #include "mhacheck/dtype.hpp"
 #include "mhacheck/module_schema.hpp"
+#include "mhacheck/shape.hpp"
 #include "mhacheck/spec.hpp"
 #include "mhacheck/suggest.hpp"
 
@@ -296,6 +297,7 @@ struct IntValue {
   std::optional<double> real_number;
   std::string symbol;   // the expression is exactly this unbound name
   std::string unbound;  // the first unbound name it uses
+  std::optional<std::size_t> division;  // where a '/' made it a float (true division), for the message a size gives
   std::size_t offset = 0, end = 0;
 };
 
@@ -659,24 +661,31 @@ class PythonReader {
 
   IntValue term() {
     IntValue left = unary();
-    if (at_float_division()) return left;
-    while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "*" || lexer_.peek().text == "//" || lexer_.peek().text == "%")) {
-      std::string op = lexer_.take().text;
+    while (lexer_.peek().kind == Token::Kind::Punct && (lexer_.peek().text == "*" || lexer_.peek().text == "//" || lexer_.peek().text == "%" ||
+                                                         lexer_.peek().text == "/")) {
+      if (lexer_.peek().text == "/" && dividend_of_int_) return left;  // int(a / b): the quotient is int_call's
+      Token op = lexer_.take();
       IntValue right = unary();
-      left = combine(left, right, op);
-      if (at_float_division()) return left;
+      left = op.text == "/" ? true_division(left, right, op) : combine(left, right, op.text);
     }
     return left;
   }
 
-  // A '/' ends a term only as int()'s dividend; elsewhere it makes a float, refused.
-  bool at_float_division() {
-    if (lexer_.peek().kind != Token::Kind::Punct || lexer_.peek().text != "/") return false;
-    if (!dividend_of_int_) {
-      lexer_.fail(lexer_.peek().offset, 1, "'/' divides into a float: sizes are integers, written with '//' or int(a / b)",
-                  "e.g. d_model // num_heads");
+  // a / b: a float in Python whatever its operands (dropout=1/10); a size refuses it.
+  IntValue true_division(const IntValue& left, const IntValue& right, const Token& op) {
+    IntValue result;
+    result.offset = left.offset;
+    result.end = right.end;
+    result.unbound = !left.unbound.empty() ? left.unbound : right.unbound;
+    result.real = true;
+    result.division = left.division ? left.division : right.division ? right.division : std::optional<std::size_t>(op.offset);
+    std::optional<double> a = as_real(left);
+    std::optional<double> b = as_real(right);
+    if (a && b && *b == 0) {
+      lexer_.fail(result.offset, result.end - result.offset, left.real || right.real ? "ZeroDivisionError: float division by zero" : "ZeroDivisionError: division by zero");
     }
-    return true;
+    if (a && b) result.real_number = *a / *b;
+    return result;
   }
 
   // int(a / b), as HF models write a head size: true division, truncated toward zero. The
@@ -718,6 +727,7 @@ class PythonReader {
       if (value.real_number) value.number = truncated(*value.real_number, value);
       value.real = false;
       value.real_number.reset();
+      value.division.reset();
     }
     return value;
   }
@@ -799,6 +809,7 @@ class PythonReader {
     result.offset = base.offset;
     result.end = std::max(exponent.end, exponent_offset);
     result.unbound = !base.unbound.empty() ? base.unbound : exponent.unbound;
+    result.division = base.division ? base.division : exponent.division;
     std::optional<double> b = as_real(base);
     std::optional<double> e = as_real(exponent);
     // An unbound exponent (2 ** n_layers) leaves the kind open: the unbound name is what to report.
@@ -843,7 +854,10 @@ class PythonReader {
     }
     if (token.kind == Token::Kind::Punct && token.text == "(") {
       enter(token);
+      bool outer = dividend_of_int_;
+      dividend_of_int_ = false;  // int((a / b) * c): a '/' inside parentheses is an ordinary division
       value = expression();
+      dividend_of_int_ = outer;
       --depth_;
       Token close = lexer_.peek();
       lexer_.expect(")");
@@ -885,6 +899,7 @@ class PythonReader {
     result.offset = left.offset;
     result.end = right.end;
     result.unbound = !left.unbound.empty() ? left.unbound : right.unbound;
+    result.division = left.division ? left.division : right.division;
     if (left.real || right.real) {
       // Float arithmetic (a scale times a factor): the value, when both sides are known.
       result.real = true;
@@ -926,6 +941,9 @@ class PythonReader {
   nlohmann::json integer_value(const OptionSchema& option) {
     IntValue value = expression();
     if (value.number) return *value.number;
+    if (value.division) {
+      lexer_.fail(*value.division, 1, "'/' divides into a float: sizes are integers, written with '//' or int(a / b)", "e.g. d_model // num_heads");
+    }
     if (value.real) {
       lexer_.fail(value.offset, value.end - value.offset,
                   fmt::format("{} is a float here (a float name, or '**' with a negative or float exponent): sizes are integers", option.name));
@@ -1058,7 +1076,7 @@ class PythonReader {
           IntValue value = expression();
           if (value.real_number) return *value.real_number;
           if (!value.number) wrong(option, value.offset, value.end - value.offset);
-          return static_cast<double>(*value.number);
+          return *value.number;  // an int as written: PyTorch's messages print it so (dropout=2: "got 2")
         }
       default:
         break;
@@ -1322,7 +1340,7 @@ nlohmann::json parse_module_call(const std::string& text, const Location& origin
   return reader.read_statements();
 }
 
-ShapeText parse_shape_text(const std::string& text, const Location& origin) {
+ShapeText parse_shape_text(const std::string& text, const Location& origin, bool sizes) {
   Lexer lexer(text, origin);
   ShapeText result;
   result.shape = nlohmann::json::array();
@@ -1344,22 +1362,42 @@ ShapeText parse_shape_text(const std::string& text, const Location& origin) {
     return token.kind == Token::Kind::Punct && token.text == closer;
   };
   while (!at_close()) {
-    Token token = lexer.take();
-    if (token.kind == Token::Kind::Punct && token.text == "-" && lexer.peek().kind == Token::Kind::Int) {
-      Token size = lexer.take();
-      lexer.fail(token.offset, size.offset + size.text.size() - token.offset, fmt::format("dim -{} is negative", size.text));
+    // One dim: the tokens up to the next ',' or the closer (B*T, 2*S-1 as well as 512 or B).
+    std::vector<Token> tokens;
+    while (!at_close() && lexer.peek().kind != Token::Kind::End && !(lexer.peek().kind == Token::Kind::Punct && lexer.peek().text == ",")) {
+      tokens.push_back(lexer.take());
     }
-    if (token.kind == Token::Kind::Int) {
-      std::int64_t value = parse_int(lexer, token);
-      if (value < 0) lexer.fail(token.offset, token.text.size(), fmt::format("dim {} is negative", value));
-      result.shape.push_back(value);
-    } else if (token.kind == Token::Kind::Name || token.kind == Token::Kind::String) {
-      result.shape.push_back(token.text);
-    } else {
+    if (tokens.empty()) {
+      Token token = lexer.peek();
       lexer.fail(token.offset, std::max<std::size_t>(1, token.text.size()),
-                 fmt::format("expected a dim (an integer or a symbol name), found '{}'", token.text));
+                 fmt::format("expected a dim (an integer or a symbol name), found {}", token.kind == Token::Kind::End ? "end of text" : "'" + token.text + "'"));
     }
-    result.dims.push_back(lexer.at(token.offset, token.text.size() + (token.kind == Token::Kind::String ? 2 : 0)));
+    const Token& first = tokens.front();
+    const Token& last = tokens.back();
+    std::size_t length = last.offset + last.text.size() + (last.kind == Token::Kind::String ? 2 : 0) - first.offset;
+    bool negative = tokens.size() == 2 && first.kind == Token::Kind::Punct && first.text == "-" && last.kind == Token::Kind::Int;
+    if (negative && !sizes) lexer.fail(first.offset, length, fmt::format("dim -{} is negative", last.text));
+    if (negative) {
+      result.shape.push_back(-parse_int(lexer, last));  // a size list's -1, checked by the operator's rule
+    } else if (tokens.size() == 1 && first.kind == Token::Kind::Int) {
+      std::int64_t value = parse_int(lexer, first);
+      if (value < 0) lexer.fail(first.offset, first.text.size(), fmt::format("dim {} is negative", value));
+      result.shape.push_back(value);
+    } else if (tokens.size() == 1 && (first.kind == Token::Kind::Name || first.kind == Token::Kind::String)) {
+      result.shape.push_back(first.text);
+    } else {
+      // A symbol expression as the spec writes one (B*T, 8*B, T+1): the shape algebra's own reader decides.
+      std::string expression;
+      for (const Token& token : tokens) expression += token.text;
+      bool plain = std::all_of(tokens.begin(), tokens.end(), [](const Token& token) { return token.kind != Token::Kind::String; });
+      if (!plain || !parse_dim_expr(expression)) {
+        lexer.fail(first.offset, length,
+                   fmt::format("expected a dim (an integer, a symbol name, or a product of symbols with a constant such as B*T, 8*B or T+1), found '{}'",
+                               expression));
+      }
+      result.shape.push_back(expression);
+    }
+    result.dims.push_back(lexer.at(first.offset, length));
     if (!lexer.accept(",")) break;
   }
   if (closers == 2) {

@@ -660,9 +660,9 @@ class SpecReader {
     switch (option.kind) {
       case OptionKind::Int: return integer(value);
       case OptionKind::OptionalInt: return value.is_null() ? json(nullptr) : integer(value);
-      case OptionKind::Float:
+      case OptionKind::Float:  // an int stays one: PyTorch's messages print the value as written (dropout=2: "got 2")
         if (!value.is_number()) wrong();
-        return value.get<double>();
+        return value;
       case OptionKind::Bool:
         if (!value.is_boolean()) wrong();
         return value;
@@ -763,8 +763,9 @@ class SpecReader {
     switch (argument.kind) {
       case ArgKind::Bool: fits = value.is_boolean(); break;
       case ArgKind::OptionalBool: fits = value.is_boolean() || value.is_null(); break;
-      // A fill value (masked_fill's) may be infinite or NaN, which JSON writes as a string.
-      case ArgKind::Float: fits = value.is_number() || (argument.name == "value" && non_finite(value)); break;
+      // A fill value (masked_fill's) is a Python scalar: infinite or NaN, which JSON writes as a
+      // string, or a bool (x.masked_fill(mask, True)), which PyTorch converts to input's dtype.
+      case ArgKind::Float: fits = value.is_number() || (argument.name == "value" && (non_finite(value) || value.is_boolean())); break;
       case ArgKind::OptionalFloat: fits = value.is_number() || value.is_null(); break;
       case ArgKind::Int: fits = small_integer(value); break;
       case ArgKind::OptionalInt: fits = value.is_null() || small_integer(value); break;

@@ -38,6 +38,11 @@ std::string python_float(double value) {
   return text;
 }
 
+// A number option as Python prints the value written: an int as an int (dropout=2 prints 2).
+std::string python_number(const nlohmann::json& value) {
+  return value.is_number_integer() ? fmt::format("{}", value.get<std::int64_t>()) : python_float(value.get<double>());
+}
+
 // The c10 type name in torch.full's overflow message for an integer dtype.
 std::string overflow_type_name(DType dtype) {
   switch (dtype) {
@@ -74,10 +79,10 @@ class TransformerRules {
     CallContext layer_ctx = ctx_.inner(ctx_.call, config.holder);
     valid = sizes_nonnegative(layer_ctx, {config.dim_feedforward, config.d_model}, "dim_feedforward");
     if (valid && (config.dropout < 0 || config.dropout > 1)) {
-      Diagnostic& diagnostic = layer_ctx.report_option(
-          DiagId::DropoutRange, fmt::format("dropout {} is not a probability in [0, 1]", python_float(config.dropout)), "dropout");
-      layer_ctx.pytorch_raises(diagnostic, "ValueError",
-                               fmt::format("dropout probability has to be between 0 and 1, but got {}", python_float(config.dropout)));
+      std::string written = python_number(config.holder->options.at("dropout"));
+      Diagnostic& diagnostic =
+          layer_ctx.report_option(DiagId::DropoutRange, fmt::format("dropout {} is not a probability in [0, 1]", written), "dropout");
+      layer_ctx.pytorch_raises(diagnostic, "ValueError", fmt::format("dropout probability has to be between 0 and 1, but got {}", written));
       layer_ctx.add_option_fix(diagnostic, "use dropout=0.1 (PyTorch's default)", {{"dropout", 0.1}});
       valid = false;
     }

@@ -52,7 +52,7 @@ nlohmann::json values_json(const Array& array) {
 std::string render_run_text(const RunResult& result, const TextStyle& style, const PrintOptions& print) {
   std::string out = render_text({result.report}, style);
   if (!result.executed) {
-    out += result.check_passed ? "not run: see the errors above\n" : "not run: the check found errors\n";
+    out += fmt::format("not run: {}\n", result.stopped_by);
     return out;
   }
   for (const RunOutput& output : result.outputs) {

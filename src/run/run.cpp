@@ -21,6 +21,7 @@
 #include "operators.hpp"
 #include "python_lines.hpp"
 #include "value_checks.hpp"
+#include "work_estimate.hpp"
 
 namespace mhacheck {
 namespace {
@@ -48,6 +49,7 @@ class Runner {
       : spec_(spec), options_(options), result_(result), random_(options.seed) {}
 
   void run() {
+    bound_work();
     for (std::size_t i = 0; i < spec_.calls.size(); ++i) run_call(spec_.calls[i], result_.report.calls[i]);
     if (!options_.plot || plot_settled_) return;
     if (options_.plot_call.empty()) {
@@ -69,19 +71,40 @@ class Runner {
     return diagnostic;
   }
 
+  Location weights_location(const ModuleDecl& module) const {
+    return spec_.document.values.find(module.weights.empty() ? module.pointer : child_pointer(module.pointer, "weights"));
+  }
+
+  // Before the first call runs, every call within the bounds that do not need its data: its
+  // module's parameters within --max-elements, its estimated work within --max-flops (a run
+  // too long is refused whole, not cut off after minutes).
+  void bound_work() const {
+    for (std::size_t i = 0; i < spec_.calls.size(); ++i) {
+      const CallDecl& call = spec_.calls[i];
+      const ModuleDecl* module = call.module.empty() ? nullptr : spec_.find_module(call.module);
+      // A module's parameters count as one tensor for --max-elements, initialised or loaded: the
+      // state_dict is allocated whole, and a stack of many small layers is as large as one big weight.
+      if (std::int64_t elements = module != nullptr ? parameter_elements(*module) : 0; elements > options_.max_elements) {
+        std::string count = elements == std::numeric_limits<std::int64_t>::max() ? "more elements than an int64 can count"
+                                                                                  : fmt::format("{} elements", elements);
+        throw InputError(weights_location(*module), fmt::format("the parameters of module \"{}\" (nn.{}) would have {}, more than {} (--max-elements)",
+                                                                module->name, module->type, count, options_.max_elements));
+      }
+      double flops = estimated_flops(spec_, call, result_.report.calls[i], result_.report.symbols);
+      if (flops <= options_.max_flops) continue;
+      throw InputError(module != nullptr ? spec_.document.values.find(module->pointer) : spec_.document.values.find(child_pointer(call.pointer, "op")),
+                       fmt::format("call \"{}\" ({}) would take about {:.2g} floating-point operations, more than {:.2g} (--max-flops)", call.id,
+                                   result_.report.calls[i].module_text.empty() ? call.op : result_.report.calls[i].module_text, flops,
+                                   options_.max_flops),
+                       fmt::format("run it on smaller inputs, or raise --max-flops (default {:.0e}) to wait for it", kDefaultMaxFlops));
+    }
+  }
+
   const StateDict& parameters(const ModuleDecl& module, const CallDecl& call) {
     auto cached = parameters_.find(module.name);
     if (cached != parameters_.end()) return cached->second;
     std::string file = module.weights.empty() ? options_.weights : module.weights;
-    Location where = spec_.document.values.find(module.weights.empty() ? module.pointer : child_pointer(module.pointer, "weights"));
-    // A module's parameters count as one tensor for --max-elements, initialised or loaded: the
-    // state_dict is allocated whole, and a stack of many small layers is as large as one big weight.
-    if (std::int64_t elements = parameter_elements(module); elements > options_.max_elements) {
-      std::string count = elements == std::numeric_limits<std::int64_t>::max() ? "more elements than an int64 can count"
-                                                                                : fmt::format("{} elements", elements);
-      throw InputError(where, fmt::format("the parameters of module \"{}\" (nn.{}) would have {}, more than {} (--max-elements)", module.name,
-                                          module.type, count, options_.max_elements));
-    }
+    Location where = weights_location(module);
     if (file.empty()) return parameters_.emplace(module.name, initial_module_parameters(module, random_)).first->second;
 
     StateDict loaded;
@@ -644,8 +667,10 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
                      "drop --weights to load the spec's file, or the spec's \"weights\" to load --weights");
   }
   result.report = check_spec(spec);
-  if (!result.report.ok() || result.report.input_error) return result;
-  result.check_passed = true;
+  if (!result.report.ok() || result.report.input_error) {
+    result.stopped_by = "the check found errors";
+    return result;
+  }
   std::size_t checked = result.report.diagnostics.size();
   if (!options.weights.empty() && spec.modules.size() != 1) {
     throw InputError(Location{}, fmt::format("--weights names one state_dict, but the spec has {} modules", spec.modules.size()),
@@ -656,6 +681,11 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
     result.executed = true;
   } catch (const RunStop&) {
     result.outputs.clear();
+    // The error that stopped it is the last one reported (a run stops at its first).
+    auto stop = std::find_if(result.report.diagnostics.rbegin(), result.report.diagnostics.rend(),
+                             [](const Diagnostic& diagnostic) { return diagnostic.severity() == Severity::Error; });
+    result.stopped_by = stop == result.report.diagnostics.rend() ? "the run's checks found errors"
+                                                                 : fmt::format("{} in call \"{}\"", stop->info().code, stop->call);
   } catch (const std::bad_alloc&) {
     // Only past a raised --max-elements: under the default every tensor fits in 1 GiB (float32).
     throw InputError(Location{}, fmt::format("out of memory: a tensor within --max-elements {} did not fit", options.max_elements),

@@ -108,3 +108,7 @@ TEST_CASE("mhacheck agrees with PyTorch on every generated nn.Conv1d and nn.Conv
 TEST_CASE("mhacheck agrees with PyTorch on every generated einsum and bmm case", "[pytorch]") {
   CHECK(check_all("einsum_cases.json") >= 600);
 }
+
+TEST_CASE("mhacheck agrees with PyTorch on masked_fill's bool value and the Transformer layers' dropout range", "[pytorch]") {
+  CHECK(check_all("argument_values_cases.json") >= 20);
+}

@@ -179,6 +179,15 @@ TEST_CASE("cli: run prints, saves atomically and plots", "[cli]") {
   Run failing = cli("run --random-inputs examples/seed_example1.json");
   CHECK(failing.status == 1);
   CHECK_THAT(failing.out, Catch::Contains("not run: the check found errors"));
+  // What stopped it, when it was not the check: an unusable input, or the run's own first error.
+  Run unusable = cli("run --color never --op relu --arg 'input=(2, 3' --random-inputs");
+  CHECK(unusable.status == 2);
+  CHECK_THAT(unusable.out, Catch::Contains("expected ')'"));
+  CHECK_THAT(unusable.out, Catch::Contains("not run: unusable input (MHA001 above)"));
+  CHECK_THAT(unusable.out, !Catch::Contains("the check found errors"));
+  Run no_data = cli("run --color never --op relu --arg 'input=(2, 3)'");
+  CHECK(no_data.status == 1);
+  CHECK_THAT(no_data.out, Catch::Contains("not run: MHA103 in call \"call\""));
   Run random = cli("run --format json --module 'nn.MultiheadAttention(8, 2)' --query '(3, 2, 8)' --random-inputs --seed 3");
   CHECK(random.status == 0);
   CHECK(json::parse(random.out)["run"]["outputs"]["attn_output"]["shape"] == json{3, 2, 8});

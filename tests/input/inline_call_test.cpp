@@ -184,3 +184,60 @@ TEST_CASE("inline: torch.cat's list of tensors, and permute's dims beside --dim"
   REQUIRE(permuted.ok());
   CHECK(tuple_str(permuted.calls.at(0).outputs.at(0).shape) == "(4, 2, 3)");
 }
+
+// tests/pytorch/argument_values_cases.json ("inline"): calls written with the flags, symbols in
+// size lists (x.view(B*T, C)), string arguments (einsum's equation) and a bool fill value, each run
+// by gen_argument_values_cases.py with the symbols bound to the case's dims.
+TEST_CASE("inline: size lists with symbol expressions, strings and bool values agree with PyTorch", "[inline][pytorch]") {
+  nlohmann::json document = nlohmann::json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/argument_values_cases.json"));
+  REQUIRE(document["inline"].size() >= 10);
+  for (const nlohmann::json& c : document["inline"]) {
+    INFO(c["name"].get<std::string>() << ": PyTorch " << c["expect"].dump());
+    InlineCall call;
+    call.op = c["op"];
+    for (const auto& [name, text] : c["args"].items()) call.args.push_back(name + "=" + text.get<std::string>());
+    for (const auto& [name, size] : c["dims"].items()) call.dims.push_back(name + "=" + size.dump());
+    Report report = check_inline(call);
+    for (const Diagnostic& diagnostic : report.diagnostics) UNSCOPED_INFO(diagnostic.info().code << ": " << diagnostic.message);
+    REQUIRE_FALSE(report.input_error);
+    REQUIRE(report.ok() == c["expect"]["ok"].get<bool>());
+    if (report.ok()) {
+      std::vector<std::int64_t> shape;
+      for (const DimExpr& dim : report.calls.at(0).outputs.at(0).shape) {
+        REQUIRE(dim.is_constant());  // every symbol is bound by the case's dims
+        shape.push_back(dim.offset);
+      }
+      CHECK(nlohmann::json(shape) == c["expect"]["outputs"][0]);
+    } else {
+      const Diagnostic* raised = test::raised(report);
+      REQUIRE(raised != nullptr);
+      CHECK(raised->pytorch_error->message == c["expect"]["error"]["message"].get<std::string>());
+    }
+  }
+}
+
+TEST_CASE("inline: a size list's dims are located and refused where they cannot be sizes", "[inline]") {
+  InlineCall view;
+  view.op = "view";
+  view.args = {"input=(T, B, C)", "shape=(B*T, C)"};
+  Report merged = check_inline(view);
+  REQUIRE(merged.ok());
+  CHECK(tuple_str(merged.calls.at(0).outputs.at(0).shape) == "(B*T, C)");
+  view.args = {"input=(T, B, C)", "shape=(B+T, C)"};
+  CHECK_THAT(input_error(view), Catch::StartsWith("--arg:8: expected a dim (an integer, a symbol name, or a product of symbols"));
+  view.args = {"input=(T, B, C)", "shape=(B*T, C):float32"};
+  CHECK_THAT(input_error(view), Catch::StartsWith("--arg:7: a list of sizes takes no dtype"));
+  InlineCall einsum;
+  einsum.op = "torch.einsum";
+  einsum.args = {"equation='ij,jk->ik", "operands=[(2, 3), (3, 4)]"};
+  CHECK_THAT(input_error(einsum), Catch::StartsWith("--arg:10: the string 'ij,jk->ik has no closing quote"));
+  // A shape given to a tensor argument takes the same expressions, and no -1.
+  InlineCall linear;
+  linear.module = "nn.Linear(C, 8)";
+  linear.args = {"input=(B*T, C)"};
+  Report flattened = check_inline(linear);
+  REQUIRE(flattened.ok());
+  CHECK(tuple_str(flattened.calls.at(0).outputs.at(0).shape) == "(B*T, 8)");
+  linear.args = {"input=(-1, C)"};
+  CHECK_THAT(input_error(linear), Catch::StartsWith("--arg:8: dim -1 is negative"));
+}

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "mhacheck/python_text.hpp"
+#include "test_support.hpp"
 
 using namespace mhacheck;
 using nlohmann::json;
@@ -316,4 +317,21 @@ TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment
   json annotated = parse_module_call("d_model: int = 64\nn_head: int\nself.attn: Optional[nn.Module] = nn.MultiheadAttention(d_model, n_head)",
                                      origin(), {{"n_head", 4}});
   CHECK(annotated == json{{"type", "MultiheadAttention"}, {"embed_dim", 64}, {"num_heads", 4}});
+}
+
+// tests/pytorch/argument_values_cases.json ("float_options"): keyword values with constant
+// arithmetic as pasted (dropout=1/10), each with the value Python computes.
+TEST_CASE("a float option takes constant arithmetic with '/', as Python computes it", "[python]") {
+  json document = json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/argument_values_cases.json"));
+  REQUIRE(document["float_options"].size() >= 5);
+  for (const json& option : document["float_options"]) {
+    std::string text = "nn.MultiheadAttention(8, 2, dropout=" + option["text"].get<std::string>() + ")";
+    INFO(text);
+    CHECK(parse_module_call(text, origin())["dropout"].get<double>() == option["value"].get<double>());
+  }
+  // A name bound to a quotient is a float too, and a size still refuses one.
+  CHECK(parse_module_call("p = 1 / 10\nnn.MultiheadAttention(8, 2, dropout=p)", origin())["dropout"] == 0.1);
+  CHECK(error_at("nn.MultiheadAttention(8, 2, dropout=1 / 0)") == "1:37: ZeroDivisionError: division by zero");
+  CHECK(error_at("nn.Linear(8 * 2 / 2, 4)") == "1:17: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
+  CHECK(parse_module_call("nn.Linear(int((8 / 2) * 3), 4)", origin())["in_features"] == 12);
 }

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include <unistd.h>
 
@@ -462,6 +463,7 @@ TEST_CASE("run --plot: a call without attention, a missing call, a block of a ca
 
 TEST_CASE("run: a convolution's output and im2col buffer stay within --max-elements", "[run]") {
   auto refusal = [](const std::string& spec, RunOptions options) {
+    options.max_flops = std::numeric_limits<double>::infinity();  // the element bounds alone
     try {
       run_text(spec, options);
     } catch (const InputError& error) {
@@ -485,6 +487,7 @@ TEST_CASE("run: every output and an attention's score matrix stay within --max-e
   auto refusal = [](const std::string& spec) {
     RunOptions options = random_inputs();
     options.max_elements = 1000000;
+    options.max_flops = std::numeric_limits<double>::infinity();  // the element bounds alone
     try {
       run_text(spec, options);
     } catch (const InputError& error) {
@@ -555,4 +558,29 @@ TEST_CASE("run: a reflect padding larger than a length the check knew only as a 
   } catch (const InputError& error) {
     CHECK_THAT(error.what(), Catch::Contains("call \"conv\": padding_mode='reflect' cannot pad a dim of size 3 by (3, 3)"));
   }
+}
+
+TEST_CASE("run: --max-flops refuses a call whose estimated work is past it, before anything runs (ran over a minute)", "[run]") {
+  auto refusal = [](const std::string& spec, double max_flops) {
+    RunOptions options = random_inputs();
+    options.max_flops = max_flops;
+    try {
+      run_text(spec, options);
+    } catch (const InputError& error) {
+      return std::string(error.what());
+    }
+    return std::string("no error");
+  };
+  // 100000 positions attending to each other: 4 * L * L * E alone is 3.2e11.
+  CHECK(refusal(R"J({"module": "nn.TransformerEncoderLayer(8, 2)", "src": [100000, 1, 8]})J", kDefaultMaxFlops) ==
+        "call \"call\" (nn.TransformerEncoderLayer(8, 2)) would take about 3.3e+11 floating-point operations, more than 1e+11 (--max-flops)");
+  // nn.MultiheadAttention(8, 2) on 4 positions: projections 2*4*8*8 * 2 (query, output) + 2*4*(8+8)*8 (key, value),
+  // scores and weighted sum 4*4*4*8: 1024 + 1024 + 512 = 2560.
+  const std::string small = R"J({"module": "nn.MultiheadAttention(8, 2)", "query": [4, 1, 8], "key": [4, 1, 8], "value": [4, 1, 8]})J";
+  CHECK_THAT(refusal(small, 2000), Catch::Contains("would take about 2.6e+03 floating-point operations, more than 2e+03"));
+  CHECK(refusal(small, 2560) == "no error");
+  // The first call past the bound is named, though an earlier one would run.
+  CHECK_THAT(refusal(R"({"tensors": {"a": [2, 3], "b": [3, 500]},
+    "calls": [{"id": "small", "op": "relu", "input": "a"}, {"id": "product", "op": "torch.matmul", "input": "a", "other": "b"}]})", 5000),
+             Catch::StartsWith("call \"product\" (torch.matmul) would take about 6e+03"));
 }

@@ -1,0 +1,167 @@
+#include "work_estimate.hpp"
+
+#include <optional>
+
+#include "mhacheck/module_config.hpp"
+
+namespace mhacheck {
+namespace {
+
+// The call's tensor shapes with the final bindings, as numbers; nullopt while a dim is symbolic.
+class Sizes {
+ public:
+  Sizes(const CallReport& report, const Symbols& symbols) : report_(report), symbols_(symbols) {}
+
+  std::optional<std::vector<double>> argument(const std::string& name) const {
+    for (const ResolvedArgument& argument : report_.arguments) {
+      if (argument.name == name) return numbers(argument.shape);
+    }
+    return std::nullopt;
+  }
+  std::optional<std::vector<double>> output(std::size_t index = 0) const {
+    if (index >= report_.outputs.size()) return std::nullopt;
+    return numbers(report_.outputs[index].shape);
+  }
+  // Every argument's and output's elements; nullopt while a dim is symbolic.
+  std::optional<double> all_elements() const {
+    double total = 0;
+    for (const ResolvedArgument& argument : report_.arguments) {
+      std::optional<std::vector<double>> dims = numbers(argument.shape);
+      if (!dims) return std::nullopt;
+      total += elements(*dims);
+    }
+    for (const NamedOutput& output : report_.outputs) {
+      std::optional<std::vector<double>> dims = numbers(output.shape);
+      if (!dims) return std::nullopt;
+      total += elements(*dims);
+    }
+    return total;
+  }
+
+  static double elements(const std::vector<double>& dims) {
+    double count = 1;
+    for (double dim : dims) count *= dim;
+    return count;
+  }
+
+ private:
+  std::optional<std::vector<double>> numbers(const Shape& shape) const {
+    std::vector<double> dims;
+    for (const DimExpr& dim : symbols_.resolve(shape)) {
+      if (!dim.is_constant()) return std::nullopt;
+      dims.push_back(static_cast<double>(dim.offset));
+    }
+    return dims;
+  }
+
+  const CallReport& report_;
+  const Symbols& symbols_;
+};
+
+// A sequence input of a module, (L, N, E), (N, L, E) or unbatched (L, E): its length and batch.
+struct Sequence {
+  double length = 0, batch = 1;
+};
+std::optional<Sequence> sequence(const std::optional<std::vector<double>>& dims, bool batch_first) {
+  if (!dims || dims->size() < 2) return std::nullopt;
+  if (dims->size() == 2) return Sequence{(*dims)[0], 1};
+  return batch_first ? Sequence{(*dims)[1], (*dims)[0]} : Sequence{(*dims)[0], (*dims)[1]};
+}
+
+// One attention block of embed_dim E: the input projections (query's from E, key's and value's
+// from kdim and vdim), the scores and the weighted sum (2*L*S*E each), the output projection.
+double attention_flops(const Sequence& query, double source_length, double embed_dim, double kdim, double vdim) {
+  double tokens = query.batch * query.length, sources = query.batch * source_length;
+  return 2 * tokens * embed_dim * embed_dim * 2 + 2 * sources * (kdim + vdim) * embed_dim + 4 * tokens * source_length * embed_dim;
+}
+
+double feed_forward_flops(const Sequence& input, const LayerConfig& layer) {
+  return 4 * input.batch * input.length * static_cast<double>(layer.d_model * layer.dim_feedforward);
+}
+
+double encoder_layer_flops(const Sequence& src, const LayerConfig& layer) {
+  double d = static_cast<double>(layer.d_model);
+  return attention_flops(src, src.length, d, d, d) + feed_forward_flops(src, layer);
+}
+
+double decoder_layer_flops(const Sequence& tgt, double memory_length, const LayerConfig& layer) {
+  double d = static_cast<double>(layer.d_model);
+  return attention_flops(tgt, tgt.length, d, d, d) + attention_flops(tgt, memory_length, d, d, d) + feed_forward_flops(tgt, layer);
+}
+
+// A numeric constructor option; 0 (nothing estimated) for one the check left symbolic.
+double option_number(const ModuleDecl& module, const std::string& name) {
+  const nlohmann::json& value = module.options.at(name);
+  return value.is_number() ? value.get<double>() : 0;
+}
+
+double module_flops(const ModuleDecl& module, const Sizes& sizes) {
+  const std::string& type = module.type;
+  if (type == "MultiheadAttention") {
+    std::optional<Sequence> query = sequence(sizes.argument("query"), module.mha.batch_first);
+    std::optional<Sequence> key = sequence(sizes.argument("key"), module.mha.batch_first);
+    if (!query || !key) return 0;
+    double e = static_cast<double>(module.mha.embed_dim);
+    return attention_flops(*query, key->length, e, static_cast<double>(module.mha.kdim.value_or(module.mha.embed_dim)),
+                           static_cast<double>(module.mha.vdim.value_or(module.mha.embed_dim)));
+  }
+  if (type == "TransformerEncoderLayer" || type == "TransformerEncoder") {
+    bool stack = type == "TransformerEncoder";
+    StackConfig config = stack ? stack_config(module) : StackConfig{false, layer_config(module), 1, std::nullopt};
+    std::optional<Sequence> src = sequence(sizes.argument("src"), config.layer.batch_first);
+    return src ? static_cast<double>(config.num_layers) * encoder_layer_flops(*src, config.layer) : 0;
+  }
+  if (type == "TransformerDecoderLayer" || type == "TransformerDecoder") {
+    bool stack = type == "TransformerDecoder";
+    StackConfig config = stack ? stack_config(module) : StackConfig{true, layer_config(module), 1, std::nullopt};
+    std::optional<Sequence> tgt = sequence(sizes.argument("tgt"), config.layer.batch_first);
+    std::optional<Sequence> memory = sequence(sizes.argument("memory"), config.layer.batch_first);
+    return tgt && memory ? static_cast<double>(config.num_layers) * decoder_layer_flops(*tgt, memory->length, config.layer) : 0;
+  }
+  if (type == "Transformer") {
+    StackConfig encoder = transformer_stack(module, false), decoder = transformer_stack(module, true);
+    std::optional<Sequence> src = sequence(sizes.argument("src"), encoder.layer.batch_first);
+    std::optional<Sequence> tgt = sequence(sizes.argument("tgt"), decoder.layer.batch_first);
+    if (!src || !tgt) return 0;
+    return static_cast<double>(encoder.num_layers) * encoder_layer_flops(*src, encoder.layer) +
+           static_cast<double>(decoder.num_layers) * decoder_layer_flops(*tgt, src->length, decoder.layer);
+  }
+  if (type == "Linear") {
+    std::optional<std::vector<double>> output = sizes.output();
+    return output ? 2 * Sizes::elements(*output) * option_number(module, "in_features") : 0;
+  }
+  if (type == "Conv1d" || type == "Conv2d") {
+    // Each output element sums in_channels/groups times the kernel's positions.
+    std::optional<std::vector<double>> output = sizes.output();
+    if (!output) return 0;
+    double groups = option_number(module, "groups");
+    double per_output = groups > 0 ? option_number(module, "in_channels") / groups : 0;
+    for (const nlohmann::json& size : module.options.at("kernel_size")) per_output *= size.is_number() ? size.get<double>() : 0;
+    return 2 * Sizes::elements(*output) * per_output;
+  }
+  return sizes.all_elements().value_or(0);
+}
+
+}  // namespace
+
+double estimated_flops(const Spec& spec, const CallDecl& call, const CallReport& report, const Symbols& symbols) {
+  Sizes sizes(report, symbols);
+  if (!call.module.empty()) return module_flops(*spec.find_module(call.module), sizes);
+  if (call.op == "scaled_dot_product_attention") {
+    // softmax(Q K^T) V: (..., L, E) by (..., S, E), then by (..., S, Ev), over the broadcast batch.
+    std::optional<std::vector<double>> query = sizes.argument("query"), key = sizes.argument("key"), output = sizes.output();
+    if (!query || !key || !output || query->size() < 2 || key->size() < 2) return 0;
+    double length = (*query)[query->size() - 2], source = (*key)[key->size() - 2], e = query->back(), ev = output->back();
+    double batch = Sizes::elements(*output) / (length * ev);
+    return 2 * batch * length * source * (e + ev);
+  }
+  if (call.op == "matmul" || call.op == "bmm") {
+    // Each output element sums over the first operand's last dim.
+    std::optional<std::vector<double>> input = sizes.argument("input"), output = sizes.output();
+    if (!input || !output || input->empty()) return 0;
+    return 2 * Sizes::elements(*output) * input->back();
+  }
+  return sizes.all_elements().value_or(0);
+}
+
+}  // namespace mhacheck
