@@ -401,3 +401,45 @@ TEST_CASE("MHA084 for the Transformer encoders' masks: a keep mask as src_key_pa
   CHECK(std::count_if(report.diagnostics.begin(), report.diagnostics.end(),
                       [](const Diagnostic& d) { return std::string(d.info().code) == "MHA084"; }) == 1);
 }
+
+TEST_CASE("a decoder mask given under its sibling's name is moved, not reshaped", "[fixes][transformer]") {
+  // A (T, T) causal mask as memory_mask (a (T, S) memory_mask keeps the call valid and drops the
+  // causal meaning), in a layer with symbols (MHA080) and in nn.Transformer with sizes (MHA050).
+  for (const char* spec : {
+           R"x({"module": "nn.TransformerDecoderLayer(256, 4, batch_first=True)", "tgt": ["B", "T", 256],
+               "memory": ["B", "S", 256], "memory_mask": {"causal": ["T", "T"]}})x",
+           R"x({"module": "nn.Transformer(d_model=64, nhead=4, num_encoder_layers=1, num_decoder_layers=1)",
+               "src": [30, 8, 64], "tgt": [20, 8, 64], "memory_mask": {"causal": [20, 20]}})x"}) {
+    Report report = test::check_text(spec);
+    auto about_mask = std::find_if(report.diagnostics.begin(), report.diagnostics.end(),
+                                   [](const Diagnostic& d) { return d.severity() != Severity::Note; });
+    REQUIRE(about_mask != report.diagnostics.end());
+    const Diagnostic& mismatch = *about_mask;
+    CHECK(mismatch.argument == "memory_mask");
+    REQUIRE(mismatch.fixes.size() >= 2);
+    const Fix& moved = mismatch.fixes.front();
+    CHECK(moved.description.find("as tgt_mask") != std::string::npos);
+    CHECK(moved.valid());
+    CHECK(moved.semantics == FixSemantics::Consistent);
+    Report fixed = apply_fix(spec, moved);
+    CHECK(fixed.ok());
+    CHECK(fixed.count(Severity::Warning) == 0);
+  }
+  // Memory's (N, S) padding mask as tgt_key_padding_mask, in a stack.
+  std::string padding = R"x({"module": "nn.TransformerDecoder(nn.TransformerDecoderLayer(64, 4), num_layers=2)",
+      "tgt": [20, 8, 64], "memory": [30, 8, 64], "tgt_key_padding_mask": {"shape": [8, 30], "dtype": "bool"}})x";
+  Report report = test::check_text(padding);
+  const Diagnostic* mismatch = test::find(report, "MHA052");
+  REQUIRE(mismatch != nullptr);
+  REQUIRE_FALSE(mismatch->fixes.empty());
+  CHECK(mismatch->fixes.front().description.find("as memory_key_padding_mask") != std::string::npos);
+  CHECK(mismatch->fixes.front().valid());
+  CHECK(apply_fix(padding, mismatch->fixes.front()).count(Severity::Warning) == 0);
+  // A (T, T) memory_mask when tgt_mask is given too, or a mask that fits memory: nothing to move.
+  Report both = test::check_text(R"x({"module": "nn.TransformerDecoderLayer(64, 4)", "tgt": [20, 8, 64], "memory": [30, 8, 64],
+      "tgt_mask": {"causal": [20, 20]}, "memory_mask": {"causal": [20, 20]}})x");
+  for (const Diagnostic& diagnostic : both.diagnostics) {
+    for (const Fix& fix : diagnostic.fixes) CHECK(fix.description.find("as tgt_mask") == std::string::npos);
+  }
+  CHECK_FALSE(both.ok());
+}

@@ -345,10 +345,22 @@ def derive_values(text, old_tensors, new_tensors, old_values, symbols, old_calls
                     found = (candidate, result)
                     break
         if found is None:
+            found = moved_argument(name, decl, text, old_tensors, new_tensors, old_values)
+        if found is None:
             return None, None
         values[name] = found[1]
         used.append(found[0])
     return values, sorted(set(used))
+
+
+def moved_argument(name, decl, text, old_tensors, new_tensors, old_values):
+    """A tensor passed under another argument's name ("tgt_mask=memory_mask" in the fix's text):
+    the original tensor of that name, gone from the patched spec, with the same declaration."""
+    for old_name, old_decl in old_tensors.items():
+        written = "{}={}".format(name, old_name)
+        if old_name not in new_tensors and old_decl == decl and written in text:
+            return written, old_values[old_name]
+    return None
 
 
 def mhacheck_first_fix(binary, spec):
