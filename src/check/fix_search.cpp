@@ -10,6 +10,7 @@
 
 #include "core/shape_json.hpp"
 #include "mhacheck/python_text.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -245,6 +246,88 @@ std::vector<Fix> mask_candidates(const Spec& spec, const CallDecl& call, const s
   return fixes;
 }
 
+// How a 4-D mask's values read in nn.MultiheadAttention's convention (bool True = ignore, float
+// added): the expression applied after the reshape and the dtype it gives, from the mask's
+// dtype and the convention its name says. An integer 4-D mask is Hugging Face's extended
+// attention mask (1 = keep) unless its name says padding.
+struct MaskReading {
+  std::string suffix;  // " == 0", ".bool()", "" (as is), or "~" as a prefix (invert)
+  bool invert_prefix = false;
+  DType dtype = DType::Bool;
+  FixSemantics semantics = FixSemantics::Unknown;
+  std::string note;
+};
+
+MaskReading mha_reading(DType dtype, MaskConvention convention) {
+  if (is_floating(dtype)) return {"", false, dtype, FixSemantics::Consistent, "a float mask is added to the scores in both layouts"};
+  if (dtype == DType::Bool) {
+    if (convention == MaskConvention::TrueKeeps) {
+      return {"", true, DType::Bool, FixSemantics::Consistent, "its name says True = keep; inverted, as nn.MultiheadAttention ignores True"};
+    }
+    if (convention == MaskConvention::TrueIgnores) return {"", false, DType::Bool, FixSemantics::Consistent, "its name says True = ignore, as nn.MultiheadAttention reads it"};
+    return {"", false, DType::Bool, FixSemantics::Unknown, ""};
+  }
+  if (convention == MaskConvention::TrueIgnores) {
+    return {".bool()", false, DType::Bool, FixSemantics::Consistent, "its name says 1 = padding: True = ignore in nn.MultiheadAttention"};
+  }
+  return {" == 0", false, DType::Bool, FixSemantics::Consistent,
+          "an integer 4-D mask is Hugging Face's (1 = keep): == 0 makes True = ignore, as nn.MultiheadAttention reads it"};
+}
+
+// A 4-D mask (Hugging Face's extended attention mask) given to nn.MultiheadAttention as
+// attn_mask, which takes (L, S) or (N*num_heads, L, S) and a (N, S) key_padding_mask: (N, 1, 1, S)
+// as key_padding_mask=mask[:, 0, 0, :]; (N, 1, L, S) repeated per head,
+// mask[:, 0].repeat_interleave(num_heads, dim=0) (entry n*num_heads + h is batch entry n's, the
+// layout nn.MultiheadAttention reads). Each read in nn.MultiheadAttention's convention
+// (MaskReading). (N, H, L, S) has its rule's fix (flatten). Only a mask whose shape is written is
+// rewritten: an inline one in place; a declared one keeps its declaration (other calls may read
+// it, and its name says what it holds) and the new tensor is declared beside it under the
+// argument's name.
+std::vector<Fix> four_d_mask_candidates(const Spec& spec, const CallDecl& call, const ResolvedArgument& resolved, std::int64_t heads) {
+  std::vector<Fix> fixes;
+  auto ref = call.tensors.find(resolved.name);
+  if (ref == call.tensors.end() || resolved.shape.size() != 4 || heads < 1) return fixes;
+  const ArgRef& argument = ref->second;
+  const TensorDecl* declared = argument.kind == ArgRef::Kind::Named ? spec.find_tensor(argument.name) : nullptr;
+  const TensorDecl* written = argument.kind == ArgRef::Kind::Inline ? argument.tensor.get() : declared;
+  if (!written || written->shape_pointer.empty() || resolved.source.kind == ArgumentSource::Kind::Output) return fixes;
+  std::string name = declared ? declared->name : resolved.name;
+  MaskReading reading = mha_reading(resolved.dtype, mask_convention_of_name(name));
+  const Shape& shape = resolved.written.size() == 4 ? resolved.written : resolved.shape;
+  const DimExpr one = DimExpr::constant(1);
+
+  // "<what it does>: <target>=<expression>", passed as argument `to`, shaped `made`.
+  auto add = [&](const std::string& what, const std::string& view, const Shape& made, const std::string& to) {
+    std::string target = declared ? fresh_name(spec, to) : to;
+    nlohmann::json value = {{"shape", shape_json(made)}, {"dtype", dtype_name(reading.dtype)}};
+    nlohmann::json patch = nlohmann::json::array();
+    if (declared) {
+      patch.push_back({{"op", "add"}, {"path", child_pointer("/tensors", target)}, {"value", std::move(value)}});
+      value = target;
+    }
+    if (to == resolved.name) {
+      patch.push_back({{"op", "replace"}, {"path", argument.pointer}, {"value", std::move(value)}});
+    } else {
+      patch.push_back({{"op", "remove"}, {"path", argument.pointer}});
+      patch.push_back({{"op", "add"}, {"path", child_pointer(call.pointer, to)}, {"value", std::move(value)}});
+    }
+    std::string expression = (reading.invert_prefix ? "~" : "") + name + view + reading.suffix;
+    Fix fix = candidate(fmt::format("{}: {}={}", what, target, expression), std::move(patch));
+    fix.semantics = reading.semantics;
+    fix.semantics_note = reading.note;
+    fixes.push_back(std::move(fix));
+  };
+  if (shape[1] == one && shape[2] == one) {
+    add(fmt::format("pass the {} mask as key_padding_mask, one row per batch entry", tuple_str(shape)), "[:, 0, 0, :]",
+        {shape[0], shape[3]}, "key_padding_mask");
+  } else if (std::optional<DimExpr> repeated = shape[1] == one ? dim_mul(shape[0], heads) : std::nullopt) {
+    Shape made{*repeated, shape[2], shape[3]};
+    add(fmt::format("repeat the {} mask once per head as {}", tuple_str(shape), tuple_str(made)),
+        fmt::format("[:, 0].repeat_interleave({}, dim=0)", heads), made, "attn_mask");
+  }
+  return fixes;
+}
+
 }  // namespace
 
 const CallReport* call_report(const Report& report, const std::string& id) {
@@ -270,11 +353,15 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
 
   // The distinct sources of the call's tensor arguments, in the call's argument order; masks
   // apart.
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
   const CallReport* checked = call_report(report, call_id);
   std::vector<LayoutSource> sources, masks;
   int query_rank = 0;
   for (const ResolvedArgument& resolved : checked ? checked->arguments : std::vector<ResolvedArgument>{}) {
     if (resolved.name == "query") query_rank = static_cast<int>(resolved.shape.size());
+    if (resolved.name == "attn_mask" && module && module->type == "MultiheadAttention") {
+      for (Fix& fix : four_d_mask_candidates(spec, call, resolved, module->mha.num_heads)) add(std::move(fix));
+    }
     auto ref = call.tensors.find(resolved.name);
     if (ref == call.tensors.end()) continue;
     std::optional<LayoutSource> source = layout_source(spec, report, resolved, ref->second);

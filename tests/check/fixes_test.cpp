@@ -443,3 +443,43 @@ TEST_CASE("a decoder mask given under its sibling's name is moved, not reshaped"
   }
   CHECK_FALSE(both.ok());
 }
+
+TEST_CASE("a 4-D mask given to nn.MultiheadAttention: key_padding_mask or per-head repeat, in its convention", "[fixes]") {
+  auto spec_with = [](const std::string& mask) {
+    return fmt::format(R"x({{"dims": {{"B": 2, "T": 5}}, "modules": {{"attn": "nn.MultiheadAttention(32, 4, batch_first=True)"}},
+        "tensors": {{"x": ["B", "T", 32], {}}},
+        "calls": [{{"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "{}"}}]}})x",
+                       mask, mask.substr(1, mask.find('"', 1) - 1));
+  };
+  struct Case {
+    std::string mask, first_fix;
+    FixSemantics semantics;
+  };
+  for (const Case& each : std::vector<Case>{
+           // Hugging Face's extended mask, 1 = keep: inverted.
+           {R"("attention_mask": {"shape": ["B", 1, 1, "T"], "dtype": "int64"})", "key_padding_mask=attention_mask[:, 0, 0, :] == 0",
+            FixSemantics::Consistent},
+           {R"("keep": {"shape": ["B", 1, 1, "T"], "dtype": "bool"})", "key_padding_mask=~keep[:, 0, 0, :]", FixSemantics::Consistent},
+           {R"("pad": {"shape": ["B", 1, 1, "T"], "dtype": "bool"})", "key_padding_mask=pad[:, 0, 0, :]", FixSemantics::Consistent},
+           // Additive: the same values in either argument.
+           {R"("bias": {"shape": ["B", 1, "T", "T"], "dtype": "float32"})", "attn_mask=bias[:, 0].repeat_interleave(4, dim=0)",
+            FixSemantics::Consistent},
+           // A bool mask whose name says nothing: kept as it is, its meaning unknown.
+           {R"("m": {"shape": ["B", 1, 1, "T"], "dtype": "bool"})", "key_padding_mask=m[:, 0, 0, :]", FixSemantics::Unknown}}) {
+    INFO(each.mask);
+    std::string spec = spec_with(each.mask);
+    Report report = test::check_text(spec);
+    REQUIRE_FALSE(report.diagnostics.empty());
+    const Diagnostic& primary = report.diagnostics.front();
+    REQUIRE_FALSE(primary.fixes.empty());
+    const Fix& fix = primary.fixes.front();
+    CHECK(fix.description.substr(fix.description.find(": ") + 2) == each.first_fix);
+    CHECK(fix.valid());
+    CHECK(fix.semantics == each.semantics);
+    // The declared mask stays; the new tensor is declared beside it.
+    Report fixed = apply_fix(spec, fix);
+    CHECK(fixed.ok());
+    CHECK(fixed.count(Severity::Warning) == 0);
+    CHECK(fixed.tensors.size() == 3);
+  }
+}
