@@ -10,6 +10,7 @@
 
 #include "core/shape_json.hpp"
 #include "mhacheck/python_text.hpp"
+#include "ops/einsum_equation.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -328,6 +329,49 @@ std::vector<Fix> four_d_mask_candidates(const Spec& spec, const CallDecl& call, 
   return fixes;
 }
 
+// An einsum's subscripts say roles too: b a batch, h heads, d the head size, l, s and t a
+// sequence (role_of_name of the letter; n is left out, written for a batch and for heads alike).
+// Per operand, per dim, the role its subscript says; empty for an operand whose term has "...".
+std::vector<std::vector<DimRole>> subscript_roles(const CallDecl& call) {
+  std::vector<std::vector<DimRole>> roles;
+  if (call.op != "einsum" || !call.arguments.contains("equation") || !call.arguments["equation"].is_string()) return roles;
+  EinsumEquation equation;
+  std::size_t operands = call.list_size("operands");
+  if (operands == 0 || read_einsum_terms(call.arguments["equation"].get<std::string>(), operands, equation)) return roles;
+  for (const std::vector<int>& term : equation.terms) {
+    std::vector<DimRole>& operand = roles.emplace_back();
+    if (std::find(term.begin(), term.end(), kEinsumEllipsis) != term.end()) continue;
+    for (int label : term) {
+      char letter = einsum_letter(label);
+      operand.push_back(letter == 'n' || letter == 'N' ? DimRole::Unknown : role_of_name(std::string(1, letter)));
+    }
+  }
+  return roles;
+}
+
+// The first named dim of an einsum operand that sits under a subscript of another role, once
+// the arguments in `changed` are transposed (a, b): "T (a sequence length) under subscript d of
+// k"; nullopt when every named dim agrees. `operand_sources`: each operand's layout source.
+std::optional<std::string> subscript_disagreement(const std::vector<std::vector<DimRole>>& roles,
+                                                  const std::vector<const LayoutSource*>& operand_sources,
+                                                  const std::vector<const LayoutSource*>& changed, int a, int b) {
+  for (std::size_t i = 0; i < roles.size() && i < operand_sources.size(); ++i) {
+    const LayoutSource* source = operand_sources[i];
+    if (!source || roles[i].size() != source->shape.size()) continue;
+    std::vector<std::string> names = source->written() ? written_names(source->shape) : source->dim_names;
+    if (names.size() != roles[i].size()) continue;
+    if (std::find(changed.begin(), changed.end(), source) != changed.end()) {
+      std::swap(names[static_cast<std::size_t>(a)], names[static_cast<std::size_t>(b)]);
+    }
+    for (std::size_t d = 0; d < names.size(); ++d) {
+      DimRole named = role_of_name(names[d]);
+      if (named == DimRole::Unknown || roles[i][d] == DimRole::Unknown || named == roles[i][d]) continue;
+      return fmt::format("{} ({}) would sit under a subscript of a {} in {}", names[d], role_name(named), role_name(roles[i][d]), source->name);
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const CallReport* call_report(const Report& report, const std::string& id) {
@@ -356,6 +400,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
   const CallReport* checked = call_report(report, call_id);
   std::vector<LayoutSource> sources, masks;
+  std::vector<std::pair<std::string, std::size_t>> argument_sources;  // argument -> its index in sources
   int query_rank = 0;
   for (const ResolvedArgument& resolved : checked ? checked->arguments : std::vector<ResolvedArgument>{}) {
     if (resolved.name == "query") query_rank = static_cast<int>(resolved.shape.size());
@@ -366,15 +411,32 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     if (ref == call.tensors.end()) continue;
     std::optional<LayoutSource> source = layout_source(spec, report, resolved, ref->second);
     if (!source || source->shape.size() < 2) continue;
-    bool seen = std::any_of(sources.begin(), sources.end(), [&](const LayoutSource& s) {
+    auto seen = std::find_if(sources.begin(), sources.end(), [&](const LayoutSource& s) {
       return s.name == source->name && s.shape_pointer == source->shape_pointer;
     });
-    if (seen) continue;
+    argument_sources.emplace_back(resolved.name, static_cast<std::size_t>(seen - sources.begin()));
+    if (seen != sources.end()) continue;
     if (resolved.name.find("mask") != std::string::npos) masks.push_back(*source);
     sources.push_back(std::move(*source));
   }
   for (Fix& fix : mask_candidates(spec, call, masks, query_rank)) add(std::move(fix));
   std::optional<LayoutSource> output = consumed_output(spec, *index);
+  // An einsum's transposes are labelled by its subscripts' roles where the call's own names
+  // disagree with them: the operand whose layout disagrees is the one to transpose.
+  std::vector<std::vector<DimRole>> roles = subscript_roles(call);
+  std::vector<const LayoutSource*> operand_sources;
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    auto found = std::find_if(argument_sources.begin(), argument_sources.end(),
+                              [&](const auto& entry) { return entry.first == list_element("operands", i); });
+    operand_sources.push_back(found == argument_sources.end() ? nullptr : &sources[found->second]);
+  }
+  bool roles_disagree = subscript_disagreement(roles, operand_sources, {}, 0, 0).has_value();
+  auto label_by_subscripts = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
+    if (!roles_disagree) return;
+    std::optional<std::string> disagreement = subscript_disagreement(roles, operand_sources, group, a, b);
+    fix.semantics = disagreement ? FixSemantics::Suspect : FixSemantics::Consistent;
+    fix.semantics_note = disagreement ? *disagreement : "every named dim then sits under a subscript of its role";
+  };
 
   // Several arguments of one rank first (one wrong layout usually reaches query, key and value
   // alike), all of them, then fewer; then each alone. Each transpose also with the call's output
@@ -386,13 +448,17 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
         std::string text = group.size() == 1 ? transpose_text(spec, *group.front(), a, b)
                                              : fmt::format("transpose {} together: .transpose({}, {}) each, where each is made",
                                                            listed(group), a, b);
-        add(candidate(text, relayout_patch(spec, group, transpose(a, b))));
+        Fix transposed = candidate(text, relayout_patch(spec, group, transpose(a, b)));
+        label_by_subscripts(transposed, group, a, b);
+        add(std::move(transposed));
         if (!output) continue;
         std::vector<const LayoutSource*> and_back = group;
         and_back.push_back(&*output);
-        add(candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.transpose({}, {})", text, output->name, call.id,
-                                  output->name, output->name, a, b),
-                      relayout_patch(spec, and_back, transpose(a, b))));
+        Fix and_back_fix = candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.transpose({}, {})", text, output->name, call.id,
+                                                 output->name, output->name, a, b),
+                                     relayout_patch(spec, and_back, transpose(a, b)));
+        label_by_subscripts(and_back_fix, group, a, b);
+        add(std::move(and_back_fix));
       }
     }
   }

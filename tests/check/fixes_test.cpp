@@ -483,3 +483,28 @@ TEST_CASE("a 4-D mask given to nn.MultiheadAttention: key_padding_mask or per-he
     CHECK(fixed.tensors.size() == 3);
   }
 }
+
+TEST_CASE("einsum with a wrong key layout: the operand whose names disagree with the subscripts is transposed", "[fixes][einsum]") {
+  std::string spec = R"({"dims": {"B": 2, "H": 4, "T": 6, "D": 8},
+      "tensors": {"q": ["B", "H", "T", "D"], "k": ["B", "H", "D", "T"]},
+      "calls": [{"id": "s", "op": "einsum", "equation": "bhqd,bhkd->bhqk", "operands": ["q", "k"]}]})";
+  Report report = test::check_text(spec);
+  const Diagnostic* mismatch = test::find(report, "MHA364");
+  REQUIRE(mismatch != nullptr);
+  REQUIRE(mismatch->fixes.size() >= 2);
+  CHECK(mismatch->fixes.front().description == "transpose k to (B, H, T, D): k.transpose(2, 3)");
+  CHECK(mismatch->fixes.front().semantics == FixSemantics::Consistent);
+  auto q_fix = std::find_if(mismatch->fixes.begin(), mismatch->fixes.end(),
+                            [](const Fix& fix) { return fix.description.starts_with("transpose q "); });
+  REQUIRE(q_fix != mismatch->fixes.end());
+  CHECK(q_fix->valid());  // PyTorch accepts it, but T then sits under d
+  CHECK(q_fix->semantics == FixSemantics::Suspect);
+  // The same mistake in q, with n for the heads (not read as a batch): q is transposed.
+  Report heads_n = test::check_text(R"({"tensors": {"q": ["B", "H", "D", "T"], "k": ["B", "H", "T", "D"]},
+      "dims": {"B": 2, "H": 4, "T": 6, "D": 8},
+      "calls": [{"id": "s", "op": "einsum", "equation": "bnqd,bnkd->bnqk", "operands": ["q", "k"]}]})");
+  const Diagnostic* swapped = test::find(heads_n, "MHA364");
+  REQUIRE(swapped != nullptr);
+  REQUIRE_FALSE(swapped->fixes.empty());
+  CHECK(swapped->fixes.front().description == "transpose q to (B, H, T, D): q.transpose(2, 3)");
+}
