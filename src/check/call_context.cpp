@@ -4,6 +4,7 @@
 
 #include "mhacheck/python_text.hpp"
 #include "core/shape_json.hpp"
+#include "core/size_one.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -38,6 +39,15 @@ std::optional<Shape> CallContext::broadcast(const Shape& a, const Shape& b, cons
     } else if (symbols.compare(size_a, size_b) != Symbols::Verdict::Unequal) {
       same(size_a, size_b, where, std::nullopt, what);
       result[i] = symbols.resolve(size_a);
+    } else if (may_be_one(size_a) || may_be_one(size_b)) {
+      // S-1 against S: they differ, but S-1 is 1 at S == 2 and then broadcasts.
+      std::string condition;
+      for (const DimExpr* size : {&size_a, &size_b}) {
+        if (may_be_one(*size)) condition += fmt::format("{}{} == 1", condition.empty() ? "" : " or ", size->str());
+      }
+      report(DiagId::SymbolConstraint, fmt::format("valid only if {} ({}: the sizes differ; only a size of 1 broadcasts)", condition, what),
+             where);
+      result[i] = may_be_one(size_a) && !may_be_one(size_b) ? size_b : size_a;  // the size that need not be 1
     } else {
       failing = {static_cast<int>(i), size_a, size_b};
       return std::nullopt;

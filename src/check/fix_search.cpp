@@ -10,6 +10,8 @@
 
 #include "core/shape_json.hpp"
 #include "mhacheck/python_text.hpp"
+#include "ops/einsum_equation.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -245,6 +247,131 @@ std::vector<Fix> mask_candidates(const Spec& spec, const CallDecl& call, const s
   return fixes;
 }
 
+// How a 4-D mask's values read in nn.MultiheadAttention's convention (bool True = ignore, float
+// added): the expression applied after the reshape and the dtype it gives, from the mask's
+// dtype and the convention its name says. An integer 4-D mask is Hugging Face's extended
+// attention mask (1 = keep) unless its name says padding.
+struct MaskReading {
+  std::string suffix;  // " == 0", ".bool()", "" (as is), or "~" as a prefix (invert)
+  bool invert_prefix = false;
+  DType dtype = DType::Bool;
+  FixSemantics semantics = FixSemantics::Unknown;
+  std::string note;
+};
+
+MaskReading mha_reading(DType dtype, MaskConvention convention) {
+  if (is_floating(dtype)) return {"", false, dtype, FixSemantics::Consistent, "a float mask is added to the scores in both layouts"};
+  if (dtype == DType::Bool) {
+    if (convention == MaskConvention::TrueKeeps) {
+      return {"", true, DType::Bool, FixSemantics::Consistent, "its name says True = keep; inverted, as nn.MultiheadAttention ignores True"};
+    }
+    if (convention == MaskConvention::TrueIgnores) return {"", false, DType::Bool, FixSemantics::Consistent, "its name says True = ignore, as nn.MultiheadAttention reads it"};
+    return {"", false, DType::Bool, FixSemantics::Unknown, ""};
+  }
+  if (convention == MaskConvention::TrueIgnores) {
+    return {".bool()", false, DType::Bool, FixSemantics::Consistent, "its name says 1 = padding: True = ignore in nn.MultiheadAttention"};
+  }
+  return {" == 0", false, DType::Bool, FixSemantics::Consistent,
+          "an integer 4-D mask is Hugging Face's (1 = keep): == 0 makes True = ignore, as nn.MultiheadAttention reads it"};
+}
+
+// A 4-D mask (Hugging Face's extended attention mask) given to nn.MultiheadAttention as
+// attn_mask, which takes (L, S) or (N*num_heads, L, S) and a (N, S) key_padding_mask: (N, 1, 1, S)
+// as key_padding_mask=mask[:, 0, 0, :]; (N, 1, L, S) repeated per head,
+// mask[:, 0].repeat_interleave(num_heads, dim=0) (entry n*num_heads + h is batch entry n's, the
+// layout nn.MultiheadAttention reads). Each read in nn.MultiheadAttention's convention
+// (MaskReading). (N, H, L, S) has its rule's fix (flatten). Only a mask whose shape is written is
+// rewritten: an inline one in place; a declared one keeps its declaration (other calls may read
+// it, and its name says what it holds) and the new tensor is declared beside it under the
+// argument's name.
+std::vector<Fix> four_d_mask_candidates(const Spec& spec, const CallDecl& call, const ResolvedArgument& resolved, std::int64_t heads) {
+  std::vector<Fix> fixes;
+  auto ref = call.tensors.find(resolved.name);
+  if (ref == call.tensors.end() || resolved.shape.size() != 4 || heads < 1) return fixes;
+  const ArgRef& argument = ref->second;
+  const TensorDecl* declared = argument.kind == ArgRef::Kind::Named ? spec.find_tensor(argument.name) : nullptr;
+  const TensorDecl* written = argument.kind == ArgRef::Kind::Inline ? argument.tensor.get() : declared;
+  if (!written || written->shape_pointer.empty() || resolved.source.kind == ArgumentSource::Kind::Output) return fixes;
+  std::string name = declared ? declared->name : resolved.name;
+  MaskReading reading = mha_reading(resolved.dtype, mask_convention_of_name(name));
+  const Shape& shape = resolved.written.size() == 4 ? resolved.written : resolved.shape;
+  const DimExpr one = DimExpr::constant(1);
+
+  // "<what it does>: <target>=<expression>", passed as argument `to`, shaped `made`.
+  auto add = [&](const std::string& what, const std::string& view, const Shape& made, const std::string& to) {
+    std::string target = declared ? fresh_name(spec, to) : to;
+    nlohmann::json value = {{"shape", shape_json(made)}, {"dtype", dtype_name(reading.dtype)}};
+    nlohmann::json patch = nlohmann::json::array();
+    if (declared) {
+      patch.push_back({{"op", "add"}, {"path", child_pointer("/tensors", target)}, {"value", std::move(value)}});
+      value = target;
+    }
+    if (to == resolved.name) {
+      patch.push_back({{"op", "replace"}, {"path", argument.pointer}, {"value", std::move(value)}});
+    } else {
+      patch.push_back({{"op", "remove"}, {"path", argument.pointer}});
+      patch.push_back({{"op", "add"}, {"path", child_pointer(call.pointer, to)}, {"value", std::move(value)}});
+    }
+    std::string expression = (reading.invert_prefix ? "~" : "") + name + view + reading.suffix;
+    Fix fix = candidate(fmt::format("{}: {}={}", what, target, expression), std::move(patch));
+    fix.semantics = reading.semantics;
+    fix.semantics_note = reading.note;
+    fixes.push_back(std::move(fix));
+  };
+  if (shape[1] == one && shape[2] == one) {
+    add(fmt::format("pass the {} mask as key_padding_mask, one row per batch entry", tuple_str(shape)), "[:, 0, 0, :]",
+        {shape[0], shape[3]}, "key_padding_mask");
+  } else if (std::optional<DimExpr> repeated = shape[1] == one ? dim_mul(shape[0], heads) : std::nullopt) {
+    Shape made{*repeated, shape[2], shape[3]};
+    add(fmt::format("repeat the {} mask once per head as {}", tuple_str(shape), tuple_str(made)),
+        fmt::format("[:, 0].repeat_interleave({}, dim=0)", heads), made, "attn_mask");
+  }
+  return fixes;
+}
+
+// An einsum's subscripts say roles too: b a batch, h heads, d the head size, l, s and t a
+// sequence (role_of_name of the letter; n is left out, written for a batch and for heads alike).
+// Per operand, per dim, the role its subscript says; empty for an operand whose term has "...".
+std::vector<std::vector<DimRole>> subscript_roles(const CallDecl& call) {
+  std::vector<std::vector<DimRole>> roles;
+  if (call.op != "einsum" || !call.arguments.contains("equation") || !call.arguments["equation"].is_string()) return roles;
+  EinsumEquation equation;
+  std::size_t operands = call.list_size("operands");
+  if (operands == 0 || read_einsum_terms(call.arguments["equation"].get<std::string>(), operands, equation)) return roles;
+  for (const std::vector<int>& term : equation.terms) {
+    std::vector<DimRole>& operand = roles.emplace_back();
+    if (std::find(term.begin(), term.end(), kEinsumEllipsis) != term.end()) continue;
+    for (int label : term) {
+      char letter = einsum_letter(label);
+      operand.push_back(letter == 'n' || letter == 'N' ? DimRole::Unknown : role_of_name(std::string(1, letter)));
+    }
+  }
+  return roles;
+}
+
+// The first named dim of an einsum operand that sits under a subscript of another role, once
+// the arguments in `changed` are transposed (a, b): "T (a sequence length) under subscript d of
+// k"; nullopt when every named dim agrees. `operand_sources`: each operand's layout source.
+std::optional<std::string> subscript_disagreement(const std::vector<std::vector<DimRole>>& roles,
+                                                  const std::vector<const LayoutSource*>& operand_sources,
+                                                  const std::vector<const LayoutSource*>& changed, int a, int b) {
+  for (std::size_t i = 0; i < roles.size() && i < operand_sources.size(); ++i) {
+    const LayoutSource* source = operand_sources[i];
+    if (!source || roles[i].size() != source->shape.size()) continue;
+    std::vector<std::string> names = source->written() ? written_names(source->shape) : source->dim_names;
+    if (names.size() != roles[i].size()) continue;
+    if (std::find(changed.begin(), changed.end(), source) != changed.end()) {
+      std::swap(names[static_cast<std::size_t>(a)], names[static_cast<std::size_t>(b)]);
+    }
+    for (std::size_t d = 0; d < names.size(); ++d) {
+      DimRole named = role_of_name(names[d]);
+      if (named == DimRole::Unknown || roles[i][d] == DimRole::Unknown || named == roles[i][d]) continue;
+      return fmt::format("{} ({}) would sit under a subscript of a {} in {}", names[d], role_name(named), role_name(roles[i][d]), source->name);
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const CallReport* call_report(const Report& report, const std::string& id) {
@@ -270,24 +397,46 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
 
   // The distinct sources of the call's tensor arguments, in the call's argument order; masks
   // apart.
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
   const CallReport* checked = call_report(report, call_id);
   std::vector<LayoutSource> sources, masks;
+  std::vector<std::pair<std::string, std::size_t>> argument_sources;  // argument -> its index in sources
   int query_rank = 0;
   for (const ResolvedArgument& resolved : checked ? checked->arguments : std::vector<ResolvedArgument>{}) {
     if (resolved.name == "query") query_rank = static_cast<int>(resolved.shape.size());
+    if (resolved.name == "attn_mask" && module && module->type == "MultiheadAttention") {
+      for (Fix& fix : four_d_mask_candidates(spec, call, resolved, module->mha.num_heads)) add(std::move(fix));
+    }
     auto ref = call.tensors.find(resolved.name);
     if (ref == call.tensors.end()) continue;
     std::optional<LayoutSource> source = layout_source(spec, report, resolved, ref->second);
     if (!source || source->shape.size() < 2) continue;
-    bool seen = std::any_of(sources.begin(), sources.end(), [&](const LayoutSource& s) {
+    auto seen = std::find_if(sources.begin(), sources.end(), [&](const LayoutSource& s) {
       return s.name == source->name && s.shape_pointer == source->shape_pointer;
     });
-    if (seen) continue;
+    argument_sources.emplace_back(resolved.name, static_cast<std::size_t>(seen - sources.begin()));
+    if (seen != sources.end()) continue;
     if (resolved.name.find("mask") != std::string::npos) masks.push_back(*source);
     sources.push_back(std::move(*source));
   }
   for (Fix& fix : mask_candidates(spec, call, masks, query_rank)) add(std::move(fix));
   std::optional<LayoutSource> output = consumed_output(spec, *index);
+  // An einsum's transposes are labelled by its subscripts' roles where the call's own names
+  // disagree with them: the operand whose layout disagrees is the one to transpose.
+  std::vector<std::vector<DimRole>> roles = subscript_roles(call);
+  std::vector<const LayoutSource*> operand_sources;
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    auto found = std::find_if(argument_sources.begin(), argument_sources.end(),
+                              [&](const auto& entry) { return entry.first == list_element("operands", i); });
+    operand_sources.push_back(found == argument_sources.end() ? nullptr : &sources[found->second]);
+  }
+  bool roles_disagree = subscript_disagreement(roles, operand_sources, {}, 0, 0).has_value();
+  auto label_by_subscripts = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
+    if (!roles_disagree) return;
+    std::optional<std::string> disagreement = subscript_disagreement(roles, operand_sources, group, a, b);
+    fix.semantics = disagreement ? FixSemantics::Suspect : FixSemantics::Consistent;
+    fix.semantics_note = disagreement ? *disagreement : "every named dim then sits under a subscript of its role";
+  };
 
   // Several arguments of one rank first (one wrong layout usually reaches query, key and value
   // alike), all of them, then fewer; then each alone. Each transpose also with the call's output
@@ -299,13 +448,17 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
         std::string text = group.size() == 1 ? transpose_text(spec, *group.front(), a, b)
                                              : fmt::format("transpose {} together: .transpose({}, {}) each, where each is made",
                                                            listed(group), a, b);
-        add(candidate(text, relayout_patch(spec, group, transpose(a, b))));
+        Fix transposed = candidate(text, relayout_patch(spec, group, transpose(a, b)));
+        label_by_subscripts(transposed, group, a, b);
+        add(std::move(transposed));
         if (!output) continue;
         std::vector<const LayoutSource*> and_back = group;
         and_back.push_back(&*output);
-        add(candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.transpose({}, {})", text, output->name, call.id,
-                                  output->name, output->name, a, b),
-                      relayout_patch(spec, and_back, transpose(a, b))));
+        Fix and_back_fix = candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.transpose({}, {})", text, output->name, call.id,
+                                                 output->name, output->name, a, b),
+                                     relayout_patch(spec, and_back, transpose(a, b)));
+        label_by_subscripts(and_back_fix, group, a, b);
+        add(std::move(and_back_fix));
       }
     }
   }

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "core/size_one.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/einsum_equation.hpp"
 #include "ops/registry.hpp"
@@ -171,13 +172,7 @@ void infer_einsum(CallContext& ctx) {
       DimExpr& seen = size[s];
       char letter = label == kEinsumEllipsis ? '.' : einsum_letter(label);
       bool mismatch = !is_one(seen) && !ctx.same(seen, dim, &operand, d, fmt::format("the sizes of subscript {}", letter));
-      // A symbol is taken as not 1 (as everywhere in einsum), but S-1 is 1 at S == 2.
-      auto could_be_one = [&](const DimExpr& raw) {
-        DimExpr size = ctx.symbols.resolve(raw);
-        if (size.is_constant()) return is_one(size);
-        std::int64_t numerator = 1 - size.offset;
-        return numerator % size.coeff == 0 && numerator / size.coeff >= 2;
-      };
+      auto could_be_one = [&](const DimExpr& raw) { return may_be_one(ctx.symbols.resolve(raw)); };
       if (mismatch && (could_be_one(seen) || could_be_one(dim))) {
         // S-1 and S differ, but S-1 is 1 at S == 2 and broadcasts.
         std::string condition;

@@ -401,3 +401,110 @@ TEST_CASE("MHA084 for the Transformer encoders' masks: a keep mask as src_key_pa
   CHECK(std::count_if(report.diagnostics.begin(), report.diagnostics.end(),
                       [](const Diagnostic& d) { return std::string(d.info().code) == "MHA084"; }) == 1);
 }
+
+TEST_CASE("a decoder mask given under its sibling's name is moved, not reshaped", "[fixes][transformer]") {
+  // A (T, T) causal mask as memory_mask (a (T, S) memory_mask keeps the call valid and drops the
+  // causal meaning), in a layer with symbols (MHA080) and in nn.Transformer with sizes (MHA050).
+  for (const char* spec : {
+           R"x({"module": "nn.TransformerDecoderLayer(256, 4, batch_first=True)", "tgt": ["B", "T", 256],
+               "memory": ["B", "S", 256], "memory_mask": {"causal": ["T", "T"]}})x",
+           R"x({"module": "nn.Transformer(d_model=64, nhead=4, num_encoder_layers=1, num_decoder_layers=1)",
+               "src": [30, 8, 64], "tgt": [20, 8, 64], "memory_mask": {"causal": [20, 20]}})x"}) {
+    Report report = test::check_text(spec);
+    auto about_mask = std::find_if(report.diagnostics.begin(), report.diagnostics.end(),
+                                   [](const Diagnostic& d) { return d.severity() != Severity::Note; });
+    REQUIRE(about_mask != report.diagnostics.end());
+    const Diagnostic& mismatch = *about_mask;
+    CHECK(mismatch.argument == "memory_mask");
+    REQUIRE(mismatch.fixes.size() >= 2);
+    const Fix& moved = mismatch.fixes.front();
+    CHECK(moved.description.find("as tgt_mask") != std::string::npos);
+    CHECK(moved.valid());
+    CHECK(moved.semantics == FixSemantics::Consistent);
+    Report fixed = apply_fix(spec, moved);
+    CHECK(fixed.ok());
+    CHECK(fixed.count(Severity::Warning) == 0);
+  }
+  // Memory's (N, S) padding mask as tgt_key_padding_mask, in a stack.
+  std::string padding = R"x({"module": "nn.TransformerDecoder(nn.TransformerDecoderLayer(64, 4), num_layers=2)",
+      "tgt": [20, 8, 64], "memory": [30, 8, 64], "tgt_key_padding_mask": {"shape": [8, 30], "dtype": "bool"}})x";
+  Report report = test::check_text(padding);
+  const Diagnostic* mismatch = test::find(report, "MHA052");
+  REQUIRE(mismatch != nullptr);
+  REQUIRE_FALSE(mismatch->fixes.empty());
+  CHECK(mismatch->fixes.front().description.find("as memory_key_padding_mask") != std::string::npos);
+  CHECK(mismatch->fixes.front().valid());
+  CHECK(apply_fix(padding, mismatch->fixes.front()).count(Severity::Warning) == 0);
+  // A (T, T) memory_mask when tgt_mask is given too, or a mask that fits memory: nothing to move.
+  Report both = test::check_text(R"x({"module": "nn.TransformerDecoderLayer(64, 4)", "tgt": [20, 8, 64], "memory": [30, 8, 64],
+      "tgt_mask": {"causal": [20, 20]}, "memory_mask": {"causal": [20, 20]}})x");
+  for (const Diagnostic& diagnostic : both.diagnostics) {
+    for (const Fix& fix : diagnostic.fixes) CHECK(fix.description.find("as tgt_mask") == std::string::npos);
+  }
+  CHECK_FALSE(both.ok());
+}
+
+TEST_CASE("a 4-D mask given to nn.MultiheadAttention: key_padding_mask or per-head repeat, in its convention", "[fixes]") {
+  auto spec_with = [](const std::string& mask) {
+    return fmt::format(R"x({{"dims": {{"B": 2, "T": 5}}, "modules": {{"attn": "nn.MultiheadAttention(32, 4, batch_first=True)"}},
+        "tensors": {{"x": ["B", "T", 32], {}}},
+        "calls": [{{"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "{}"}}]}})x",
+                       mask, mask.substr(1, mask.find('"', 1) - 1));
+  };
+  struct Case {
+    std::string mask, first_fix;
+    FixSemantics semantics;
+  };
+  for (const Case& each : std::vector<Case>{
+           // Hugging Face's extended mask, 1 = keep: inverted.
+           {R"("attention_mask": {"shape": ["B", 1, 1, "T"], "dtype": "int64"})", "key_padding_mask=attention_mask[:, 0, 0, :] == 0",
+            FixSemantics::Consistent},
+           {R"("keep": {"shape": ["B", 1, 1, "T"], "dtype": "bool"})", "key_padding_mask=~keep[:, 0, 0, :]", FixSemantics::Consistent},
+           {R"("pad": {"shape": ["B", 1, 1, "T"], "dtype": "bool"})", "key_padding_mask=pad[:, 0, 0, :]", FixSemantics::Consistent},
+           // Additive: the same values in either argument.
+           {R"("bias": {"shape": ["B", 1, "T", "T"], "dtype": "float32"})", "attn_mask=bias[:, 0].repeat_interleave(4, dim=0)",
+            FixSemantics::Consistent},
+           // A bool mask whose name says nothing: kept as it is, its meaning unknown.
+           {R"("m": {"shape": ["B", 1, 1, "T"], "dtype": "bool"})", "key_padding_mask=m[:, 0, 0, :]", FixSemantics::Unknown}}) {
+    INFO(each.mask);
+    std::string spec = spec_with(each.mask);
+    Report report = test::check_text(spec);
+    REQUIRE_FALSE(report.diagnostics.empty());
+    const Diagnostic& primary = report.diagnostics.front();
+    REQUIRE_FALSE(primary.fixes.empty());
+    const Fix& fix = primary.fixes.front();
+    CHECK(fix.description.substr(fix.description.find(": ") + 2) == each.first_fix);
+    CHECK(fix.valid());
+    CHECK(fix.semantics == each.semantics);
+    // The declared mask stays; the new tensor is declared beside it.
+    Report fixed = apply_fix(spec, fix);
+    CHECK(fixed.ok());
+    CHECK(fixed.count(Severity::Warning) == 0);
+    CHECK(fixed.tensors.size() == 3);
+  }
+}
+
+TEST_CASE("einsum with a wrong key layout: the operand whose names disagree with the subscripts is transposed", "[fixes][einsum]") {
+  std::string spec = R"({"dims": {"B": 2, "H": 4, "T": 6, "D": 8},
+      "tensors": {"q": ["B", "H", "T", "D"], "k": ["B", "H", "D", "T"]},
+      "calls": [{"id": "s", "op": "einsum", "equation": "bhqd,bhkd->bhqk", "operands": ["q", "k"]}]})";
+  Report report = test::check_text(spec);
+  const Diagnostic* mismatch = test::find(report, "MHA364");
+  REQUIRE(mismatch != nullptr);
+  REQUIRE(mismatch->fixes.size() >= 2);
+  CHECK(mismatch->fixes.front().description == "transpose k to (B, H, T, D): k.transpose(2, 3)");
+  CHECK(mismatch->fixes.front().semantics == FixSemantics::Consistent);
+  auto q_fix = std::find_if(mismatch->fixes.begin(), mismatch->fixes.end(),
+                            [](const Fix& fix) { return fix.description.starts_with("transpose q "); });
+  REQUIRE(q_fix != mismatch->fixes.end());
+  CHECK(q_fix->valid());  // PyTorch accepts it, but T then sits under d
+  CHECK(q_fix->semantics == FixSemantics::Suspect);
+  // The same mistake in q, with n for the heads (not read as a batch): q is transposed.
+  Report heads_n = test::check_text(R"({"tensors": {"q": ["B", "H", "D", "T"], "k": ["B", "H", "T", "D"]},
+      "dims": {"B": 2, "H": 4, "T": 6, "D": 8},
+      "calls": [{"id": "s", "op": "einsum", "equation": "bnqd,bnkd->bnqk", "operands": ["q", "k"]}]})");
+  const Diagnostic* swapped = test::find(heads_n, "MHA364");
+  REQUIRE(swapped != nullptr);
+  REQUIRE_FALSE(swapped->fixes.empty());
+  CHECK(swapped->fixes.front().description == "transpose q to (B, H, T, D): q.transpose(2, 3)");
+}

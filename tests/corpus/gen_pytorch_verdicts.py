@@ -345,10 +345,29 @@ def derive_values(text, old_tensors, new_tensors, old_values, symbols, old_calls
                     found = (candidate, result)
                     break
         if found is None:
+            found = moved_argument(name, want, dtype, text, old_values)
+        if found is None:
             return None, None
         values[name] = found[1]
         used.append(found[0])
     return values, sorted(set(used))
+
+
+def moved_argument(name, want, dtype, text, old_values):
+    """A tensor the fix passes under a new name ("tgt_mask=memory_mask",
+    "key_padding_mask=~attention_mask[:, 0, 0, :]" at the end of its text): the expression
+    evaluated on the original tensors, which must give the declared shape and dtype."""
+    match = re.search(r"\b{}=(.+)$".format(re.escape(name)), text)
+    if not match:
+        return None
+    scope = dict(old_values, torch=torch)
+    try:
+        result = eval(match.group(1), {"__builtins__": {}}, scope)
+    except Exception:  # noqa: BLE001  (not an expression of the original tensors)
+        return None
+    if isinstance(result, torch.Tensor) and list(result.shape) == want and result.dtype == getattr(torch, dtype):
+        return match.group(0), result
+    return None
 
 
 def mhacheck_first_fix(binary, spec):

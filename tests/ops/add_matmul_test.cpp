@@ -54,3 +54,20 @@ TEST_CASE("attention by hand: glue calls chain through named outputs", "[glue]")
   CHECK(merge->call == "merge");
   CHECK(merge->pytorch_error->message == "shape '[2, 5, 65]' is invalid for input of size 640");
 }
+
+TEST_CASE("broadcasting S-1 against S is a condition (S == 2), not an error; S+1 against S is", "[glue]") {
+  Report added = test::check_text(op_call("add", R"("input": ["B", "S-1", 8], "other": ["B", "S", 8])"));
+  CHECK(added.ok());
+  const Diagnostic* condition = test::find(added, "MHA080");
+  REQUIRE(condition != nullptr);
+  CHECK(condition->message == "valid only if S-1 == 1 (input + other: the sizes differ; only a size of 1 broadcasts)");
+  CHECK(test::single_output(added) == "(B, S, 8)");  // the size that need not be 1
+  Report filled = test::check_text(op_call("masked_fill", R"("input": ["B", "S", "S"], "mask": {"shape": ["S-1", "S"], "dtype": "bool"}, "value": 0)"));
+  CHECK(filled.ok());
+  CHECK(test::find(filled, "MHA080") != nullptr);
+  Report batched = test::check_text(op_call("matmul", R"("input": ["S-1", "L", 8], "other": ["S", 8, "L"])"));
+  CHECK(batched.ok());
+  CHECK(test::single_output(batched) == "(S, L, L)");
+  // S+1 is never 1 for a size S >= 1, and S is taken as not 1: PyTorch raises.
+  CHECK_FALSE(test::check_text(op_call("add", R"("input": ["S+1", 8], "other": ["S", 8])")).ok());
+}
