@@ -30,6 +30,7 @@ struct ArgValue {
   // For an output of an earlier call, per dim: where the size entered the graph (a declared
   // tensor's dim) and through which call; empty, or unknown locations, when not traced.
   std::vector<RelatedLocation> dim_sources;
+  const CallDecl* producer = nullptr;  // for an output of an earlier call: the call that made it
   Location location;          // where the argument is written in the call
   std::string origin;         // "tensor \"q\"", "inline", "output 0 of call \"enc\""
   std::string shape_pointer;  // JSON pointer of the shape array to patch; empty: not patchable

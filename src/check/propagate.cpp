@@ -249,6 +249,7 @@ class Pass {
     for (std::size_t i = 0; i < call.outputs.size(); ++i) {
       NamedValue named;
       named.value.identity = "output:" + call.outputs[i];
+      named.value.producer = &call;
       named.value.origin = fmt::format("output {} of call \"{}\" ({})", i, call.id, call_report.module_text);
       named.source.kind = ArgumentSource::Kind::Output;
       named.source.name = call.outputs[i];

@@ -1,5 +1,5 @@
 // Tensor.repeat where repeat_interleave is meant (MHA240): found at the consumer, from the
-// call that made its argument, since repeat and repeat_interleave give the same shape.
+// call that made its argument (ArgValue::producer), since repeat and repeat_interleave give the same shape.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -10,16 +10,6 @@
 namespace mhacheck {
 
 namespace {
-
-// The last call before `consumer` that outputs `name`: the one Python's name refers to.
-const CallDecl* producer(const Spec& spec, const CallDecl& consumer, const std::string& name) {
-  const CallDecl* found = nullptr;
-  for (const CallDecl& call : spec.calls) {
-    if (call.id == consumer.id) break;
-    if (std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end()) found = &call;
-  }
-  return found;
-}
 
 struct Tiling {
   const CallDecl* call;
@@ -41,10 +31,8 @@ bool same_for_every_entry(std::int64_t tiled, std::int64_t factor, std::int64_t 
 // The repeat that tiled `arg`'s dim `dim` (a non-negative index) by a constant factor from a
 // size other than 1 (repeating a size-1 dim is an expand: nothing is interleaved), and, for a
 // dim read as b*heads_per_entry + h, mixes batch entries.
-std::optional<Tiling> tiling(const CallContext& ctx, const ArgValue& arg, int dim, std::int64_t heads_per_entry) {
-  std::string name = tensor_name(arg);
-  if (name.empty() || arg.identity.rfind("output:", 0) != 0) return std::nullopt;
-  const CallDecl* call = producer(ctx.spec, ctx.call, name);
+std::optional<Tiling> tiling(const ArgValue& arg, int dim, std::int64_t heads_per_entry) {
+  const CallDecl* call = arg.producer;
   if (call == nullptr || call->op != "repeat") return std::nullopt;
   const nlohmann::json& repeats = call->arguments.at("repeats");
   if (!repeats.is_array() || repeats.size() != arg.shape.size()) return std::nullopt;
@@ -70,7 +58,7 @@ void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& a
     if (!arg->present || arg->rank() == 0) continue;
     int index = dim < 0 ? arg->rank() + dim : dim;
     if (index < 0 || index >= arg->rank()) continue;
-    std::optional<Tiling> each = tiling(ctx, *arg, index, heads_per_entry);
+    std::optional<Tiling> each = tiling(*arg, index, heads_per_entry);
     bool seen = std::any_of(found.begin(), found.end(), [&](const auto& f) { return each && f.second.call == each->call; });
     if (each && !seen) found.emplace_back(arg, *each);
   }
