@@ -3,6 +3,7 @@
 // patched copy of the spec before they are offered.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,19 @@
 #include "mhacheck/spec.hpp"
 
 namespace mhacheck {
+
+// What the spec writes of a tensor that is not an earlier call's output: a tensor under
+// "tensors", an inline tensor or a causal mask. One per tensor, shared by every argument that
+// uses it: a declared tensor may feed thousands of calls, and an output (most arguments of a
+// big graph) has none, so a report does not carry these fields per argument.
+struct WrittenTensor {
+  std::string pointer;  // Inline and Causal: the JSON pointer where the tensor is written
+  std::optional<DType> dtype;  // the dtype written (or the file's)
+  std::string file;         // Declared, Inline: the .npy/.npz holding the data; empty: none
+  std::string file_member;  // the .npz member; empty for .npy
+  Location declared_at;     // the tensor's element
+  Location file_at;         // with a file: its "file" value
+};
 
 // Where a call's tensor argument comes from, as the check resolved the name it is given by.
 struct ArgumentSource {
@@ -26,12 +40,9 @@ struct ArgumentSource {
   std::string name;     // Declared: the tensor's name; Output: the output's name
   std::string call;     // Output: the call that returns it
   bool failed = false;  // Output: that call failed or was skipped, so the value has no shape
-  std::string pointer;  // Inline and Causal: the JSON pointer where the tensor is written
-  std::optional<DType> written_dtype;  // Declared, Inline, Causal: the dtype written (or the file's)
-  std::string file;         // Declared, Inline: the .npy/.npz holding the data; empty: none
-  std::string file_member;  // the .npz member; empty for .npy
-  Location declared_at;     // Declared, Inline, Causal: the tensor's element
-  Location file_at;         // with a file: its "file" value
+  std::shared_ptr<const WrittenTensor> written;  // Declared, Inline, Causal; null for Output
+
+  bool has_file() const { return written != nullptr && !written->file.empty(); }
 };
 
 // A tensor argument of a call as the check resolved it.

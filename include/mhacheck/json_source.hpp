@@ -14,6 +14,10 @@ namespace mhacheck {
 struct JsonDocument {
   std::shared_ptr<const SourceText> source;
   nlohmann::json value;
+  // `value` is what `source`'s text parses to (parse_json_document made it), so a reader may
+  // free it and parse the text again when it needs it; not so for a patched copy or a document
+  // made from command-line flags.
+  bool value_from_source = false;
   LocationMap values;  // where each value starts
   LocationMap keys;    // where each object member's key starts
 };

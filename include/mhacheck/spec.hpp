@@ -39,6 +39,7 @@ MhaOptions mha_options(const nlohmann::json& options);
 struct ModuleDecl {
   std::string name;     // the key under "modules"; "module" in the flat form; for a nested
                         // module, the option that holds it ("encoder_layer")
+  std::string text;     // as reports show it: "nn.MultiheadAttention(512, 8)"
   std::string type;     // canonical: "MultiheadAttention"
   nlohmann::json options;  // every constructor option by PyTorch's name, defaults filled in;
                            // nested modules are null here and live in `submodules`
@@ -112,6 +113,8 @@ struct CallDecl {
 };
 
 struct Spec {
+  // Its locations; its value only until parse_spec has read it, when the source text holds it
+  // (a 100,000-call spec's tree is over 100 MiB, kept through the whole check): use value().
   JsonDocument document;
   bool flat = false;
   std::vector<std::pair<std::string, std::int64_t>> dims;
@@ -124,9 +127,13 @@ struct Spec {
   const TensorDecl* find_tensor(const std::string& name) const;
   // Indexes modules and tensors by name for the finds above (a big graph has thousands).
   void index_names();
+  // The document's JSON value, parsed again from the source text on first use if parse_spec
+  // freed it: only fixes and a few diagnostics read the document after parse_spec.
+  const nlohmann::json& value() const;
 
  private:
   std::map<std::string, std::size_t> module_positions_, tensor_positions_;
+  mutable std::shared_ptr<const nlohmann::json> reread_value_;
 };
 
 // Calls one spec may hold: far beyond any model, small enough that checking stays interactive.

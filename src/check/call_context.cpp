@@ -188,7 +188,7 @@ std::optional<nlohmann::json> CallContext::option_patch(
   }
   if (module->written_as_call) {
     // The module is (in) a constructor string: replace the string with the edited call.
-    nlohmann::json object = parse_module_call(spec.document.value.at(nlohmann::json::json_pointer(module->pointer)).get<std::string>(),
+    nlohmann::json object = parse_module_call(spec.value().at(nlohmann::json::json_pointer(module->pointer)).get<std::string>(),
                                               Location{});
     nlohmann::json& edited = object[nlohmann::json::json_pointer(module->path_in_call)];
     for (const auto& [name, value] : written) edited[name] = value;

@@ -57,7 +57,7 @@ std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report
   std::size_t output = static_cast<std::size_t>(named - producer.outputs.begin());
   if (named == producer.outputs.end() || output >= produced->outputs.size() ||
       producer.pointer != fmt::format("/calls/{}", *producer_index) ||
-      !spec.document.value.contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) {
+      !spec.value().contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) {
     return std::nullopt;
   }
   const NamedOutput& made = produced->outputs[output];
@@ -173,7 +173,7 @@ std::optional<Fix> batch_first_candidate(const Spec& spec, const CallDecl& call)
     return candidate(description, {{{"op", "add"}, {"path", module->pointer + "/batch_first"}, {"value", flipped}}});
   }
   if (!module->path_in_call.empty()) return std::nullopt;  // inside another module's constructor
-  const nlohmann::json& text = spec.document.value.at(nlohmann::json::json_pointer(module->pointer));
+  const nlohmann::json& text = spec.value().at(nlohmann::json::json_pointer(module->pointer));
   if (!text.is_string()) return std::nullopt;
   nlohmann::json constructor = parse_module_call(text.get<std::string>(), Location{});
   constructor["batch_first"] = flipped;
@@ -184,7 +184,7 @@ std::optional<Fix> batch_first_candidate(const Spec& spec, const CallDecl& call)
 std::optional<LayoutSource> consumed_output(const Spec& spec, std::size_t index) {
   const CallDecl& call = spec.calls[index];
   if (call.outputs.empty() || call.pointer != fmt::format("/calls/{}", index) ||
-      !spec.document.value.contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
+      !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
     return std::nullopt;
   }
   const std::string& name = call.outputs.front();

@@ -31,7 +31,7 @@ Recheck recheck(const Spec& spec, const nlohmann::json& patch) {
   try {
     JsonDocument document;
     document.source = spec.document.source;
-    document.value = spec.document.value.patch(patch);
+    document.value = spec.value().patch(patch);
     CheckOptions options;
     options.verify_fixes = false;
     result.report = check_spec(parse_spec(std::move(document)), options);
@@ -201,7 +201,7 @@ void append_patch(const Spec& spec, nlohmann::json& patch, const nlohmann::json&
       patch.push_back(op);
       continue;
     }
-    const nlohmann::json& written = spec.document.value.at(nlohmann::json::json_pointer(op["path"].get<std::string>()));
+    const nlohmann::json& written = spec.value().at(nlohmann::json::json_pointer(op["path"].get<std::string>()));
     nlohmann::json original = parse_module_call(written.get<std::string>(), Location{});
     nlohmann::json merged = parse_module_call((*same_path)["value"].get<std::string>(), Location{});
     nlohmann::json later = parse_module_call(op["value"].get<std::string>(), Location{});

@@ -50,15 +50,17 @@ struct NameSlot {
 
 // The source of a tensor written in the spec: declared under "tensors", inline or a causal mask.
 ArgumentSource written_source(const Spec& spec, const TensorDecl& tensor, ArgumentSource::Kind kind) {
+  auto written = std::make_shared<WrittenTensor>();
+  if (kind != ArgumentSource::Kind::Declared) written->pointer = tensor.pointer;
+  written->dtype = tensor.dtype;
+  written->file = tensor.file;
+  written->file_member = tensor.file_member;
+  written->declared_at = spec.document.values.find(tensor.pointer);
+  if (!tensor.file.empty()) written->file_at = spec.document.values.find(child_pointer(tensor.pointer, "file"));
   ArgumentSource source;
   source.kind = kind;
   source.name = tensor.name;
-  if (kind != ArgumentSource::Kind::Declared) source.pointer = tensor.pointer;
-  source.written_dtype = tensor.dtype;
-  source.file = tensor.file;
-  source.file_member = tensor.file_member;
-  source.declared_at = spec.document.values.find(tensor.pointer);
-  if (!tensor.file.empty()) source.file_at = spec.document.values.find(child_pointer(tensor.pointer, "file"));
+  source.written = std::move(written);
   return source;
 }
 
@@ -80,11 +82,6 @@ ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::
     value.dim_locations.push_back(spec.document.values.find(child_pointer(tensor.shape_pointer, i)));
   }
   return value;
-}
-
-std::string module_text(const Spec& spec, const ModuleDecl& module) {
-  const nlohmann::json& written = spec.document.value.at(nlohmann::json::json_pointer(module.pointer));
-  return written.is_string() ? written.get<std::string>() : module_call_text(written);
 }
 
 class Pass {
@@ -231,7 +228,7 @@ class Pass {
     }
     call_report.id = call.id;
     call_report.module = module != nullptr ? module->name : call.op;
-    call_report.module_text = module != nullptr ? module_text(spec_, *module) : op.display;
+    call_report.module_text = module != nullptr ? module->text : op.display;
     if (!failed_dependency.empty()) {
       call_report.skipped_because = failed_dependency;
     } else {

@@ -290,6 +290,7 @@ JsonDocument parse_json_document(std::shared_ptr<const SourceText> source) {
   check_depth(source);
   try {
     document.value = nlohmann::json::parse(source->text, nullptr, true, true);
+    document.value_from_source = true;
   } catch (const nlohmann::json::parse_error& error) {
     std::size_t offset = error.byte > 0 ? error.byte - 1 : 0;
     throw InputError(location_at(source, offset), plain_parse_message(error.what()),

@@ -341,6 +341,7 @@ class SpecReader {
       fail(pointer, "expected a module: an object with \"type\", or a constructor call string", type_name(value));
     }
     read_module_object(module, *object, pointer, expected_type);
+    module.text = value.is_string() ? value.get<std::string>() : module_call_text(value);
     return module;
   }
 
@@ -1037,10 +1038,18 @@ const TensorDecl* Spec::find_tensor(const std::string& name) const {
   return it == tensor_positions_.end() ? nullptr : &tensors[it->second];
 }
 
+const nlohmann::json& Spec::value() const {
+  if (!document.value.is_discarded()) return document.value;
+  if (!reread_value_) reread_value_ = std::make_shared<const nlohmann::json>(nlohmann::json::parse(document.source->text, nullptr, true, true));
+  return *reread_value_;
+}
+
 Spec parse_spec(JsonDocument document) {
   Spec spec;
   spec.document = std::move(document);
   SpecReader(spec).read();
+  // Nothing read keeps a pointer into the tree; value() parses the text again if asked.
+  if (spec.document.value_from_source) spec.document.value = nlohmann::json(nlohmann::json::value_t::discarded);
   return spec;
 }
 

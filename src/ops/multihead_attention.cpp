@@ -479,8 +479,8 @@ class MhaRules {
     Diagnostic& diagnostic = ctx_.report(
         id, fmt::format("{} feature size ({}) is not {} ({})", arg.argument, features.str(), option, expected), &arg, arg.rank() - 1);
     std::string option_pointer = child_pointer(ctx_.module->pointer, option);
-    bool option_given = ctx_.spec.document.value.is_object() &&
-                        ctx_.spec.document.value.contains(nlohmann::json::json_pointer(option_pointer));
+    bool option_given = ctx_.spec.value().is_object() &&
+                        ctx_.spec.value().contains(nlohmann::json::json_pointer(option_pointer));
     diagnostic.related.push_back({fmt::format("{} = {}{}", option, expected, option_given ? "" : " (embed_dim, as it is not set)"),
                                   ctx_.spec.document.values.find(option_given ? option_pointer : ctx_.module->pointer)});
     ctx_.pytorch_raises(diagnostic, "AssertionError",

@@ -103,9 +103,9 @@ class DotWriter {
       case ArgumentSource::Kind::Inline:
       case ArgumentSource::Kind::Causal: {
         std::string title = argument.name + (source.kind == ArgumentSource::Kind::Causal ? " (causal mask)" : " (inline)");
-        producer = "inline:" + source.pointer;
+        producer = "inline:" + source.written->pointer;
         out_ += fmt::format("  {} [shape=ellipse, label={}];\n", dot_string(producer),
-                            dot_string(tensor_label(title, argument.written, source.written_dtype)));
+                            dot_string(tensor_label(title, argument.written, source.written->dtype)));
         break;
       }
     }

@@ -330,15 +330,16 @@ class Runner {
   // bool masks hold whichever value lets every key attend (True for `true_attends`).
   Array tensor_data(const ResolvedArgument& argument, bool mask, bool true_attends, const std::string& call) {
     const ArgumentSource& source = argument.source;
-    if (!source.file.empty()) {
+    const WrittenTensor& written = *source.written;
+    if (source.has_file()) {
       try {
-        return source.file_member.empty() ? read_npy(source.file, options_.max_elements)
-                                          : read_npz(source.file, source.file_member, options_.max_elements);
+        return written.file_member.empty() ? read_npy(written.file, options_.max_elements)
+                                           : read_npz(written.file, written.file_member, options_.max_elements);
       } catch (const InputError& error) {
-        throw InputError(source.file_at, error.what(), error.help(), error.kind());
+        throw InputError(written.file_at, error.what(), error.help(), error.kind());
       }
     }
-    const Location& where = source.declared_at;
+    const Location& where = written.declared_at;
     if (!options_.random_inputs) {
       Diagnostic& diagnostic = report(DiagId::InputDataMissing,
                                       fmt::format("{} has a shape but no data", source.name.empty() ? argument.name : "\"" + source.name + "\""),
@@ -509,7 +510,7 @@ class Runner {
 
   // The data of a declared or inline tensor read from a file (not random, not generated, not an output).
   const Array* file_data(const ResolvedArgument* argument) const {
-    if (argument == nullptr || argument->source.file.empty()) return nullptr;
+    if (argument == nullptr || !argument->source.has_file()) return nullptr;
     auto it = arrays_.find(argument->identity);
     return it == arrays_.end() ? nullptr : &it->second;
   }

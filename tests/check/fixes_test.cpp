@@ -20,6 +20,7 @@ std::string example(const std::string& name) {
 Report apply_fix(const std::string& spec_text, const Fix& fix) {
   JsonDocument document = test::document_from(spec_text);
   document.value = document.value.patch(fix.patch);
+  document.value_from_source = false;  // the text no longer holds the value
   return check_spec(parse_spec(std::move(document)));
 }
 }  // namespace

@@ -105,3 +105,20 @@ TEST_CASE("a tensor PyTorch cannot allocate is refused as PyTorch refuses it", "
   CHECK(test::check_text(R"({"op": "transpose", "input": [1099511627776, 1099511627776, 0], "dim0": 0, "dim1": 1})").input_error);
   CHECK_FALSE(test::check_text(R"({"op": "transpose", "input": [0, 1099511627776, 1099511627776], "dim0": 0, "dim1": 1})").input_error);
 }
+
+TEST_CASE("arguments share what the spec writes of their tensor; an output has none", "[propagate]") {
+  Report report = test::check_text(kChain);
+  REQUIRE(report.calls.size() == 2);
+  const std::vector<ResolvedArgument>& self = report.calls[0].arguments;
+  const std::vector<ResolvedArgument>& cross = report.calls[1].arguments;
+  REQUIRE(self.size() == 3);
+  REQUIRE(cross.size() == 4);
+  REQUIRE(self[0].source.written != nullptr);
+  CHECK(self[0].source.written == self[2].source.written);  // query and value: both "x"
+  CHECK(self[0].source.written->declared_at.line == 8);
+  CHECK(cross[1].source.written == cross[2].source.written);  // key and value: both "memory"
+  CHECK(cross[1].source.written != self[0].source.written);
+  CHECK(cross[0].source.kind == ArgumentSource::Kind::Output);
+  CHECK(cross[0].source.written == nullptr);
+  CHECK_FALSE(cross[0].source.has_file());
+}

@@ -152,3 +152,27 @@ TEST_CASE("module options may be symbols that \"dims\" binds, in JSON and in Pyt
   CHECK(std::find(symbolic.dims.begin(), symbolic.dims.end(), std::pair<std::string, std::int64_t>("E", module.mha.embed_dim)) !=
         symbolic.dims.end());
 }
+
+TEST_CASE("a spec read from text frees its JSON tree and parses it again only when asked", "[spec]") {
+  const std::string text = R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(8, 2)",
+    "ln": {"type": "LayerNorm", "normalized_shape": 8}},
+    "tensors": {"x": [3, 2, 8]},  // a comment, as specs may have
+    "calls": [{"module": "attn", "query": "x", "key": "x", "value": "x", "outputs": ["h"]},
+              {"module": "ln", "input": "h"}]})J";
+  JsonDocument document = test::document_from(text);
+  const nlohmann::json written = document.value;
+  Spec spec = parse_spec(std::move(document));
+  CHECK(spec.document.value.is_discarded());
+  CHECK(spec.value() == written);
+  CHECK(&spec.value() == &spec.value());  // parsed once
+  // What reports show of a module is kept by the reader, not read from the tree.
+  CHECK(spec.find_module("attn")->text == "nn.MultiheadAttention(8, 2)");
+  CHECK(spec.find_module("ln")->text == "nn.LayerNorm(8)");
+
+  // A document not made from its text (a patched copy, flags) keeps its value.
+  JsonDocument patched = test::document_from(text);
+  patched.value_from_source = false;
+  patched.value["tensors"]["x"] = {3, 2, 16};
+  Spec kept = parse_spec(std::move(patched));
+  CHECK(kept.value()["tensors"]["x"][2] == 16);
+}
