@@ -663,6 +663,18 @@ class _Tracer(TorchFunctionMode):
                 self.expected[name] = values
         return names
 
+    def _run_recorded(self, run, make_call, source):
+        """run() for a call being recorded, with nothing inside it recorded; when it raises (the bug
+        being hunted), the call `make_call()` makes is recorded with PyTorch's error, which goes on."""
+        self.depth += 1
+        try:
+            return run()
+        except Exception as error:
+            self._record(make_call(), source, (), error, 0)
+            raise
+        finally:
+            self.depth -= 1
+
     def _record(self, call, source, results, error, count):
         file, line = source
         if line > 0 and not file.startswith("<"):
@@ -794,14 +806,7 @@ class _Tracer(TorchFunctionMode):
             return result
         op, arguments = known
         source = _call_site()
-        self.depth += 1
-        try:
-            result = func(*args, **kwargs)
-        except Exception as error:
-            self._record(self._new_call(op, arguments), source, (), error, 0)
-            raise
-        finally:
-            self.depth -= 1
+        result = self._run_recorded(lambda: func(*args, **kwargs), lambda: self._new_call(op, arguments), source)
         if self.values and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES and (
                 op not in _MOVING_OPS or result.dtype not in _NUMPY_DTYPES):
             # `mhacheck run` computes in float32 and float64 only (run.md): integer arithmetic
@@ -833,15 +838,9 @@ class _Tracer(TorchFunctionMode):
         exact), the same dtype, and a bool x refused by sub as by rsub."""
         tensor, number = args
         source = _call_site()
-        self.depth += 1
-        try:
-            result = func(*args)
-            difference = tensor - number  # the first call's output, which PyTorch does not make
-        except Exception as error:
-            self._record(self._new_call("sub", {"input": tensor, "other": number}), source, (), error, 0)
-            raise
-        finally:
-            self.depth -= 1
+        # The first call's output, which PyTorch does not make, is computed too.
+        result, difference = self._run_recorded(lambda: (func(*args), tensor - number),
+                                                lambda: self._new_call("sub", {"input": tensor, "other": number}), source)
         if self.values and result.dtype not in _RUN_DTYPES:
             self._unmodelled("__rsub__", args, {}, result)  # integer arithmetic: as for any other op
             return result
@@ -866,14 +865,7 @@ class _Tracer(TorchFunctionMode):
         op = func.__name__
         source = _call_site()
         call = self._new_call(op, {"input": tensor})
-        self.depth += 1
-        try:
-            result = func(*args, **kwargs)
-        except Exception as error:
-            self._record(call, source, (), error, 0)
-            raise
-        finally:
-            self.depth -= 1
+        result = self._run_recorded(lambda: func(*args, **kwargs), lambda: call, source)
         self._overwritten(op + "_", tensor)
         self._record(call, source, (result,), None, 1)
         return result
@@ -1045,16 +1037,13 @@ class _Tracer(TorchFunctionMode):
                 tracer.modules[spec_name] = entry
             call = {"id": tracer._call_id(spec_name), "module": spec_name}
             call.update(tracer._arguments(arguments))
-            tracer.depth += 1
-            try:
+
+            def run():
                 if kind in ("Conv1d", "Conv2d"):
                     _refuse_short_input_on_meta(module, arguments.get("input"))
-                result = original(*args, **kwargs)
-            except Exception as error:
-                tracer._record(call, source, (), error, 0)
-                raise
-            finally:
-                tracer.depth -= 1
+                return original(*args, **kwargs)
+
+            result = tracer._run_recorded(run, lambda: call, source)
             results = result if isinstance(result, tuple) else (result,)
             count = len(_modules.OUTPUTS.get(kind, ["output"]))
             if kind == "MultiheadAttention" and not arguments.get("need_weights", True):
