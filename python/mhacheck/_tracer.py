@@ -508,6 +508,32 @@ def _in_place(name):
     return (name.endswith("_") and not name.startswith("_")) or name in _IN_PLACE_OPERATORS
 
 
+# The in-place forms of the activations mhacheck has: x.relu_(), torch.relu_(x), ...
+_IN_PLACE_ACTIVATIONS = {"relu_": "relu", "sigmoid_": "sigmoid", "tanh_": "tanh"}
+
+
+_SIGNATURES = {}  # function -> its inspect.Signature, or None for a builtin without one
+
+
+def _inplace_argument(func, args, kwargs):
+    """Whether the call passes `inplace=True`, by keyword or by position (F.relu(x, True); 1.13's
+    and 2.x's torch.nn.functional hand it on as a keyword, a function of the user's may not)."""
+    if kwargs.get("inplace") is True:
+        return True
+    if func not in _SIGNATURES:
+        try:
+            _SIGNATURES[func] = inspect.signature(func)
+        except (TypeError, ValueError):  # a builtin without a signature takes no `inplace`
+            _SIGNATURES[func] = None
+    signature = _SIGNATURES[func]
+    if signature is None or "inplace" not in signature.parameters:
+        return False
+    try:
+        return signature.bind(*args, **kwargs).arguments.get("inplace") is True
+    except TypeError:
+        return False
+
+
 _IN_PLACE_OPERATORS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__",
                        "__ipow__", "__imatmul__"}
 _FLAG_SETTERS = {"share_memory_", "detach_"}
@@ -782,8 +808,9 @@ class _Tracer(TorchFunctionMode):
             return self.wrappers[id(module)](args[0])
         if name == "__rsub__" and self._reflected_sub_known(args, kwargs):
             return self._reflected_sub(func, args)
-        if self._in_place_activation_known(name, args, kwargs):
-            return self._in_place_activation(func, args, kwargs)
+        activation = self._in_place_activation_op(func, name, args, kwargs)
+        if activation is not None:
+            return self._in_place_activation(func, activation, args, kwargs)
         handler = _FUNCTIONS.get(name)
         written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
         known = handler(written, kwargs) if handler is not None and args else None
@@ -800,7 +827,7 @@ class _Tracer(TorchFunctionMode):
             known = None  # random: mhacheck's run is the identity, so the traced values are kept instead
         if known is None:
             result = func(*args, **kwargs)
-            if (_in_place(name) or kwargs.get("inplace") is True) and args and isinstance(args[0], torch.Tensor):
+            if (_in_place(name) or _inplace_argument(func, args, kwargs)) and args and isinstance(args[0], torch.Tensor):
                 self._overwritten(name, args[0])
             self._unmodelled(name, args, kwargs, result)
             return result
@@ -850,19 +877,25 @@ class _Tracer(TorchFunctionMode):
         self._record(self._new_call("mul", {"input": difference, "other": -1}), source, (result,), None, 1)
         return result
 
-    def _in_place_activation_known(self, name, args, kwargs):
-        if name not in ("relu", "silu") or kwargs != {"inplace": True} or len(args) != 1:
-            return False
-        tensor = args[0]
-        return isinstance(tensor, torch.Tensor) and tensor.dtype in (_RUN_DTYPES if self.values else _SPEC_DTYPES)
+    def _in_place_activation_op(self, func, name, args, kwargs):
+        """The activation a call computes into its input (`F.relu(x, inplace=True)`, `F.relu(x,
+        True)`, `x.relu_()`, `torch.sigmoid_(x)`), when mhacheck has it; else None."""
+        if not args or not isinstance(args[0], torch.Tensor):
+            return None
+        if args[0].dtype not in (_RUN_DTYPES if self.values else _SPEC_DTYPES):
+            return None
+        if name in _IN_PLACE_ACTIVATIONS and len(args) == 1 and not kwargs:
+            return _IN_PLACE_ACTIVATIONS[name]
+        if name in ("relu", "silu") and len(args) + len(kwargs) == 2 and _inplace_argument(func, args, kwargs):
+            return name
+        return None
 
-    def _in_place_activation(self, func, args, kwargs):
-        """F.relu(x, inplace=True) (nn.ReLU(inplace=True), all over torchvision's CNNs) writes
-        relu(x) into x: recorded as relu(x), made before the write (x's values are its input),
-        whose output x then is; views of x taken before read the new values as declared tensors,
-        as after any in-place write."""
+    def _in_place_activation(self, func, op, args, kwargs):
+        """F.relu(x, inplace=True) (nn.ReLU(inplace=True), all over torchvision's CNNs) and
+        `x.relu_()` write relu(x) into x: recorded as relu(x), made before the write (x's values are
+        its input), whose output x then is; views of x taken before read the new values as
+        declared tensors, as after any in-place write."""
         tensor = args[0]
-        op = func.__name__
         source = _call_site()
         call = self._new_call(op, {"input": tensor})
         result = self._run_recorded(lambda: func(*args, **kwargs), lambda: call, source)

@@ -160,6 +160,37 @@ class WritesInPlaceElsewhere(nn.Module):
         return self.second(h)
 
 
+def scale(x, factor, inplace=False):
+    """A function of the user's with PyTorch's override protocol and a positional `inplace`: the
+    mode sees `inplace` where the caller put it."""
+    if torch.overrides.has_torch_function((x,)):
+        return torch.overrides.handle_torch_function(scale, (x,), x, factor, inplace)
+    return x.mul_(factor) if inplace else x * factor
+
+
+class WritesInPlaceByPosition(nn.Module):
+    """In-place activations written positionally or as `_` methods."""
+    def __init__(self, how):
+        super().__init__()
+        torch.manual_seed(0)
+        self.first, self.second, self.how = nn.Linear(8, 8), nn.Linear(8, 8), how
+
+    def forward(self, x):
+        h = self.first(x)
+        flat = h.view(-1)  # a view of what the activation overwrites
+        if self.how == "F.relu(h, True)":
+            F.relu(h, True)
+        elif self.how == "h.relu_()":
+            h.relu_()
+        elif self.how == "torch.sigmoid_(h)":
+            torch.sigmoid_(h)
+        elif self.how == "h.tanh_()":
+            h.tanh_()
+        elif self.how == "scale(h, 2.0, True)":
+            scale(h, 2.0, True)
+        return self.second(h), flat * 2
+
+
 class SmallCnn(nn.Module):
     """175x175 images: 88 then 44 pixels a side, which a probe of 43 would read as B+1."""
     def __init__(self):
@@ -280,6 +311,23 @@ class TracerTest(unittest.TestCase):
                 self.assertIsNone(spec.error)
                 (second,) = [c for c in spec.calls if c.get("module") == "second"]
                 self.assertNotEqual(second["input"], "first")  # the values before the write
+                replay(self, spec)
+
+    def test_in_place_writes_by_position_and_by_method_are_seen(self):
+        recorded = {"F.relu(h, True)": "relu", "h.relu_()": "relu", "torch.sigmoid_(h)": "sigmoid", "h.tanh_()": "tanh",
+                    "scale(h, 2.0, True)": None}
+        for how, op in recorded.items():
+            with self.subTest(how):
+                spec = mhacheck.trace(WritesInPlaceByPosition(how).eval(), (mhacheck.shape("B", 3, 8),), values=True)
+                self.assertIsNone(spec.error)
+                (second,) = [c for c in spec.calls if c.get("module") == "second"]
+                (mul,) = [c for c in spec.calls if c.get("op") == "mul"]
+                self.assertNotEqual(second["input"], "first")  # the values after the write
+                self.assertNotEqual(mul["input"], "view")  # the view reads them too
+                if op is not None:
+                    (activation,) = [c for c in spec.calls if c.get("op") == op]
+                    self.assertEqual((activation["input"], second["input"]), ("first", activation["id"]))
+                self.assertEqual(by_severity(check(spec), "error", "warning"), [])
                 replay(self, spec)
 
     def test_lengths_convolutions_make_of_fixed_sizes_are_no_symbols(self):
