@@ -600,6 +600,7 @@ class _Tracer(TorchFunctionMode):
         self.expected = {}  # output name -> numpy array (values=True)
         self.modules = {}  # spec module name -> entry
         self.linear_weights = {}  # id(weight) -> the recorded nn.Linear it belongs to
+        self.ones = {}  # dtype -> the declared 0-D tensor holding 1 (see _reflected_div)
         self.wrappers = {}  # id(module) -> the tracer's forward for it (see wrap)
         self.calls = []
         self.counts = {}
@@ -806,8 +807,10 @@ class _Tracer(TorchFunctionMode):
             # forward, not module(...), which would also run hooks the user's F.linear never ran,
             # nor module.forward, which may be the user's own override that called this F.linear.
             return self.wrappers[id(module)](args[0])
-        if name == "__rsub__" and self._reflected_sub_known(args, kwargs):
+        if name == "__rsub__" and self._reflected_known(args, kwargs):
             return self._reflected_sub(func, args)
+        if name == "__rdiv__" and self._reflected_known(args, kwargs):
+            return self._reflected_div(func, args)
         activation = self._in_place_activation_op(func, name, args, kwargs)
         if activation is not None:
             return self._in_place_activation(func, activation, args, kwargs)
@@ -853,7 +856,7 @@ class _Tracer(TorchFunctionMode):
             call["outputs"] = call.get("outputs", []) + [f"{call['id']}.{i}" for i in range(len(results), unpacked)]
         return result
 
-    def _reflected_sub_known(self, args, kwargs):
+    def _reflected_known(self, args, kwargs):
         if kwargs or len(args) != 2 or not isinstance(args[0], torch.Tensor) or args[0].dtype not in _SPEC_DTYPES:
             return False
         number = args[1]
@@ -876,6 +879,41 @@ class _Tracer(TorchFunctionMode):
         self._record(first, source, (difference,), None, 1)
         self._record(self._new_call("mul", {"input": difference, "other": -1}), source, (result,), None, 1)
         return result
+
+    def _reflected_div(self, func, args):
+        """`2 / x` (Tensor.__rdiv__(x, 2), also `__rtruediv__`), which PyTorch computes as
+        `x.reciprocal() * 2`: recorded as those two calls at that line, div(one, x), `one` a
+        declared 0-D tensor holding 1 (x's dtype when floating, else int64: true division gives
+        the reciprocal's dtype either way), then mul(that, 2); the same values, rounded as PyTorch
+        rounds them. `1 / x` is the first call alone."""
+        tensor, number = args
+        source = _call_site()
+        one_dtype = tensor.dtype if tensor.dtype.is_floating_point else torch.int64
+        result, reciprocal, one = self._run_recorded(
+            lambda: (func(*args), torch.reciprocal(tensor), torch.ones((), dtype=one_dtype)),
+            lambda: self._new_call("div", {"input": self._one(torch.ones((), dtype=one_dtype)), "other": tensor}), source)
+        if self.values and result.dtype not in _RUN_DTYPES:
+            self._unmodelled("__rdiv__", args, {}, result)  # integer or half arithmetic: as for any other op
+            return result
+        first = self._new_call("div", {"input": self._one(one), "other": tensor})
+        if number == 1:
+            self._record(first, source, (result,), None, 1)
+            return result
+        first["note"] = f"{_number(number)} / x, recorded as (1 / x) * {_number(number)}, as PyTorch computes it"
+        self._record(first, source, (reciprocal,), None, 1)
+        self._record(self._new_call("mul", {"input": reciprocal, "other": number}), source, (result,), None, 1)
+        return result
+
+    def _one(self, one):
+        """The spec name of a declared 0-D tensor holding 1 in `one`'s dtype (one per dtype)."""
+        name = self.ones.get(one.dtype)
+        if name is None:
+            name = self._unique(f"one_{_modules.dtype_name(one.dtype)}", self._taken())
+            self.tensors[name] = {"shape": [], "dtype": _modules.dtype_name(one.dtype), "note": "the 1 of a reflected division (n / x)"}
+            if self.values:
+                self.arrays[name] = _snapshot(one)
+            self.ones[one.dtype] = name
+        return name
 
     def _in_place_activation_op(self, func, name, args, kwargs):
         """The activation a call computes into its input (`F.relu(x, inplace=True)`, `F.relu(x,

@@ -63,6 +63,11 @@ class ReflectedSub(nn.Module):
         return keep * 2, 1 - mask  #: bool rsub
 
 
+class ReflectedDiv(nn.Module):
+    def forward(self, x, lengths):
+        return 3 / x.sigmoid(), 1 / lengths  #: int rdiv
+
+
 class InPlaceReLU(nn.Module):
     def __init__(self):
         super().__init__()
@@ -352,6 +357,27 @@ class TracerTest(unittest.TestCase):
         errors = by_severity(check(refused), "error")
         self.assertEqual([e["code"] for e in errors], ["MHA316"])
         self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "bool rsub"))
+
+    def test_a_reflected_div_is_recorded_as_a_reciprocal_then_mul(self):
+        inputs = (mhacheck.shape("B", 8), mhacheck.shape("B", dtype=torch.int64))
+        spec = mhacheck.trace(ReflectedDiv(), inputs)
+        self.assertIsNone(spec.error)
+        self.assertEqual([c["op"] for c in spec.calls], ["sigmoid", "div", "mul", "div"])
+        reciprocal, scaled, lengths = spec.calls[1:]
+        self.assertEqual((reciprocal["input"], reciprocal["other"]), ("one_float32", "sigmoid"))
+        self.assertEqual((scaled["input"], scaled["other"]), (reciprocal["id"], 3))
+        self.assertEqual((lengths["input"], lengths["other"]), ("one_int64", "lengths"))
+        self.assertEqual(spec.document["tensors"]["one_int64"]["shape"], [])
+        self.assertEqual(lengths["source"].rsplit(":", 1)[1], str(line_number(__file__, "int rdiv")))
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+        (checked,) = [c for c in report["files"][0]["calls"] if c["id"] == lengths["id"]]
+        self.assertEqual((checked["outputs"][lengths["id"]]["shape"], checked["outputs"][lengths["id"]]["dtype"]), (["B"], "float32"))
+        torch.manual_seed(0)
+        replayed = mhacheck.trace(ReflectedDiv(), (mhacheck.shape("B", 8, dtype=torch.float64), torch.arange(1, 4)),
+                                  dims={"B": 3}, values=True)
+        self.assertEqual([c["op"] for c in replayed.calls], ["sigmoid", "div", "mul", "div"])
+        replay(self, replayed)
 
     def test_an_in_place_relu_is_recorded_as_relu(self):
         torch.manual_seed(0)
