@@ -9,6 +9,7 @@ Two mechanisms, both in PyTorch 1.13 and 2.x:
   keyword arguments too (1.13's forward hooks do not).
 While a recorded module runs, nothing inside it is recorded.
 """
+import contextlib
 import ctypes
 import dis
 import inspect
@@ -22,7 +23,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import _modules
 from ._spec import Spec, Shape
-from ._symbols import DimNamer, choose_probes
+from ._symbols import DimNamer, choose_probes, second_probes, value_at
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -310,21 +311,6 @@ def _smallest(expression):
     return coefficient + offset
 
 
-def _value_at(dim, sizes):
-    """A dim ("8*B", "8*B*T", "T+1", "T-1" or an int) at the symbol sizes `sizes`."""
-    if isinstance(dim, int):
-        return dim
-    text, offset = dim, 0
-    for sign in ("+", "-"):
-        if sign in text:
-            text, _, number = text.partition(sign)
-            offset = int(number) if sign == "+" else -int(number)
-    value = 1
-    for factor in text.split("*"):
-        value *= int(factor) if factor.isdigit() else sizes[factor]
-    return value + offset
-
-
 def _fits(item, smallest):
     """Whether an int or slice position holds on a dim of every size from `smallest` up."""
     if _plain_int(item):
@@ -479,6 +465,17 @@ def _tensors_in(value):
     return []
 
 
+def _ints_in(values):
+    """The plain integers among `values` and in their lists and tuples, in order."""
+    ints = []
+    for value in values:
+        if _plain_int(value):
+            ints.append(value)
+        elif isinstance(value, (list, tuple)):
+            ints += _ints_in(value)
+    return ints
+
+
 def _snapshot(tensor):
     """The tensor's values now: a copy, since numpy() of a CPU tensor shares its memory and a later
     in-place op (`qkv_bias[n:2 * n].zero_()`) would change what the call produced. None for a
@@ -584,9 +581,16 @@ def _restore_sequence_slots(saved):
 
 
 class _Tracer(TorchFunctionMode):
-    def __init__(self, namer, values, parameter_names):
+    def __init__(self, namer, values, parameter_names, second=None, recording=None):
         super().__init__()
         self.namer = namer
+        # The run at the second probes: `recording` (a _SecondRun) while this is that run, which
+        # it fills; `second` (the filled one) while this is the run the spec comes from.
+        self.second = second
+        self.recording = recording
+        self.occurrences = {}  # op or module name -> how many of its calls this run has made
+        self.varying = {}  # id(tensor) -> per dim, whether the second run had another size (this call's)
+        self.varying_ints = []  # per integer argument of this call, whether the second run had another
         self.values = values
         self.parameter_names = parameter_names  # id(tensor) -> "encoder.pos_embedding"
         self.depth = 0
@@ -796,11 +800,57 @@ class _Tracer(TorchFunctionMode):
         _restore_sequence_slots(self.saved_sequence_slots)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
+        result = self._torch_function(func, args, kwargs or {})
+        self._saw(result)
+        return result
+
+    def _saw(self, result):
+        """In the second run: the sizes of what a call returned (tensors, and sizes the model reads)."""
+        if self.recording is None:
+            return
+        seen = self.recording.seen
+        for tensor in _tensors_in(result):
+            seen.update(int(size) for size in tensor.shape)
+        if _plain_int(result):
+            seen.add(abs(result))
+        elif isinstance(result, torch.Size):
+            seen.update(result)
+
+    def _compare(self, key, tensors, ints):
+        """Before a call: the shapes of its tensors and its integer arguments, which the second run
+        records and this run compares with the second run's same call (the same op or module, the
+        same occurrence): self.varying and self.varying_ints say which sizes depend on the symbols."""
+        n = self.occurrences.get(key, 0)
+        self.occurrences[key] = n + 1
+        shapes = [tuple(int(size) for size in tensor.shape) for tensor in tensors]
+        self.varying, self.varying_ints = {}, []
+        if self.recording is not None:
+            self.recording.shapes[(key, n)] = (shapes, ints)
+            self.recording.seen.update(size for shape in shapes for size in shape)
+            self.recording.seen.update(abs(i) for i in ints)
+            return
+        other = self.second.shapes.get((key, n)) if self.second is not None else None
+        if other is None or len(other[0]) != len(shapes):
+            return  # not the same call there (the model's control flow depends on the sizes)
+        for tensor, mine, theirs in zip(tensors, shapes, other[0]):
+            if len(mine) == len(theirs):
+                self.varying[id(tensor)] = [a != b for a, b in zip(mine, theirs)]
+        if len(ints) == len(other[1]):
+            self.varying_ints = [a != b for a, b in zip(ints, other[1])]
+
+    def _unread(self, tensor, dim):
+        """Whether dim `dim` of `tensor` reads as no symbol expression but had another size in the
+        second run (conv_tasnet's T+3 padded frames): it depends on the symbols as no spec dim
+        writes, and the check would derive it from the recorded calls where the tracer has a number."""
+        varying = self.varying.get(id(tensor))
+        return bool(varying) and varying[dim] and not isinstance(self.namer.name(int(tensor.shape[dim]))[0], str)
+
+    def _torch_function(self, func, args, kwargs):
         pending_index, self.pending_index = self.pending_index, None
         if self.depth > 0:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
+        self._compare(name, _tensors_in(list(args)) + _tensors_in(kwargs), _ints_in(list(args[1:]) + list(kwargs.values())))
         module = self._linear_module(name, args, kwargs)
         if module is not None:
             # Recorded as that module's call, at this line: the tracer's wrapper of its class's
@@ -957,18 +1007,25 @@ class _Tracer(TorchFunctionMode):
         ones (`T // 4` when T - 1 frames are kept: 13 at T=53) are numbers in the spec, and the
         check could not follow them; such a reshape stays a traced tensor. One that fails at the
         traced size is recorded: PyTorch raises there, and the check explains it."""
-        dims, _ = self.symbolic_shape(arguments["input"].shape)
+        tensor = arguments["input"]
+        dims, _ = self.symbolic_shape(tensor.shape)
         named, _ = self._size_list(arguments["shape"])
-        if all(isinstance(d, int) for d in dims + named):
-            return True  # nothing symbolic: the check sees exactly what PyTorch did
 
         def holds(scale, shift):
             sizes = {symbol: scale * probe + shift for symbol, probe in self.namer.probes.items()}
-            count = math.prod(_value_at(d, sizes) for d in dims)
-            written = math.prod(_value_at(d, sizes) for d in named if d != -1)
+            count = math.prod(value_at(d, sizes) for d in dims)
+            written = math.prod(value_at(d, sizes) for d in named if d != -1)
             return written != 0 and (count % written if -1 in named else count - written) == 0
 
-        return not holds(1, 0) or (holds(2, 1) and holds(3, 2))
+        if not holds(1, 0):
+            return True  # PyTorch raises: recorded, so that the check explains it
+        if any(self._unread(tensor, d) for d in range(tensor.dim())):
+            return False
+        if len(self.varying_ints) == len(named) and any(v and isinstance(d, int) and d != -1 for v, d in zip(self.varying_ints, named)):
+            return False  # a size that depends on the symbols but is written as a number
+        if all(isinstance(d, int) for d in dims + named):
+            return True  # nothing symbolic: the check sees exactly what PyTorch did
+        return holds(2, 1) and holds(3, 2)
 
     def _symbolic_split(self, arguments):
         """True when the dim split or chunked reads as a symbol expression."""
@@ -976,7 +1033,7 @@ class _Tracer(TorchFunctionMode):
         dim = arguments["dim"]
         if tensor.dim() == 0 or not -tensor.dim() <= dim < tensor.dim():
             return False  # PyTorch raises: recorded, so that the check explains it
-        return isinstance(self.namer.name(int(tensor.shape[dim]))[0], str)
+        return isinstance(self.namer.name(int(tensor.shape[dim]))[0], str) or self._unread(tensor, dim)
 
     def _linear_module(self, name, args, kwargs):
         """The nn.Linear whose own weight and bias `F.linear(x, self.qkv.weight, self.qkv.bias)`
@@ -996,6 +1053,8 @@ class _Tracer(TorchFunctionMode):
         M+1): PyTorch ran it at the traced size, but the spec would hold only for some M. Symbols
         are at least 1; such a call stays a traced tensor."""
         dims, _ = self.symbolic_shape(arguments["input"].shape)
+        if any(self._unread(arguments["input"], d) for d in range(len(dims))):
+            return False  # a dim the spec would have as a number where the check derives an expression
         if op == "getitem":
             items = [_index_item_value(text) for text in _split_index(arguments["index"])]
             consuming = [item for item in items if item is not None]
@@ -1081,6 +1140,7 @@ class _Tracer(TorchFunctionMode):
         def forward(*args, **kwargs):
             if tracer.depth > 0:
                 return original(*args, **kwargs)
+            tracer._compare(spec_name, _tensors_in(list(args)) + _tensors_in(kwargs), [])
             bound = signature.bind(*args, **kwargs)
             allowed = _modules.FORWARD_ARGUMENTS[kind]
             arguments = {}
@@ -1120,6 +1180,7 @@ class _Tracer(TorchFunctionMode):
             if kind == "MultiheadAttention" and not arguments.get("need_weights", True):
                 count = 1
             tracer._record(call, source, results, None, count)
+            tracer._saw(result)
             return result
 
         self.wrappers[id(module)] = forward
@@ -1144,11 +1205,13 @@ class _Tracer(TorchFunctionMode):
             if tensor.dim() < spatial:
                 return True
             length = int(tensor.shape[tensor.dim() - spatial + d])
-            if not isinstance(self.namer.name(length)[0], str):
-                continue
             padded, span = _padded_and_span(conv, d, length)
             if padded < span:
                 return True  # PyTorch raises: the check explains it
+            if self._unread(tensor, tensor.dim() - spatial + d):
+                return False
+            if not isinstance(self.namer.name(length)[0], str):
+                continue
             if not isinstance(self.namer.name((padded - span) // conv.stride[d] + 1)[0], str):
                 return False
         return True
@@ -1285,7 +1348,7 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     device = _device(model)
     if values and device.type == "meta":
         raise ValueError("values=True needs real tensors; the model is on the meta device")
-    spec, tracer = _trace_at(model, args, kwargs, sizes, fixed, constants, device, values)
+    spec, tracer = _trace_checked(model, args, kwargs, sizes, fixed, constants, device, values)
     if spec.error is None:
         return spec
 
@@ -1295,7 +1358,7 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     for symbol in [name for name in symbols if name not in fixed]:
         others = {k: v for k, v in sizes.items() if k != symbol}
         larger = choose_probes([symbol], constants, others, start=_LARGE_PROBE)
-        retried, retried_tracer = _trace_at(model, args, kwargs, larger, fixed, constants, device, values)
+        retried, retried_tracer = _trace_checked(model, args, kwargs, larger, fixed, constants, device, values)
         if retried.error is None:
             return retried
         retried_progress = (retried_tracer.error_recorded, len(retried.calls))
@@ -1305,10 +1368,50 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     return best
 
 
-def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
-    """One traced call of the model with the symbols at `sizes`: (Spec, the tracer)."""
+class _SecondRun:
+    """What the model's run at the second probes saw: every size (of the tensors its calls took
+    and returned, of their integer arguments, of the sizes the model read), and each call's tensor
+    shapes and integer arguments by (op or module name, occurrence)."""
+    def __init__(self, probes):
+        self.probes = probes
+        self.seen = set()
+        self.shapes = {}
+
+
+@contextlib.contextmanager
+def _state_kept(model):
+    """A run of the model that leaves no trace: the random generator and the model's buffers
+    (batch norm's running statistics in training mode) are as they were before it."""
+    buffers = [(b, b.detach().clone()) for b in model.buffers()] if isinstance(model, torch.nn.Module) else []
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for buffer, saved in buffers:
+                    buffer.copy_(saved)
+
+
+def _trace_checked(model, args, kwargs, sizes, fixed, constants, device, values):
+    """_trace_at, after a first run of the model at second probes (without values, leaving the
+    random generator and the buffers as they were): a size is read as a symbol expression only
+    when that expression's value at the second probes is a size the second run saw, and a size
+    that changed there without a reading keeps its call traced (_Tracer._unread)."""
     probes = {k: v for k, v in sizes.items() if k not in fixed}
-    namer = DimNamer(probes, constants)
+    if not probes:
+        return _trace_at(model, args, kwargs, sizes, fixed, constants, device, values)
+    other = second_probes(probes, constants, fixed)
+    recording = _SecondRun(other)
+    with _state_kept(model):
+        _trace_at(model, args, kwargs, dict(sizes, **other), fixed, constants, device, False, recording=recording)
+    return _trace_at(model, args, kwargs, sizes, fixed, constants, device, values, second=recording)
+
+
+def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values, second=None, recording=None):
+    """One traced call of the model with the symbols at `sizes`: (Spec, the tracer). `second`
+    and `recording`: see _Tracer."""
+    probes = {k: v for k, v in sizes.items() if k not in fixed}
+    namer = DimNamer(probes, constants, (second.probes, second.seen) if second is not None else None)
 
     def materialise(value):
         if isinstance(value, Shape):
@@ -1324,7 +1427,7 @@ def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
     if isinstance(model, torch.nn.Module):
         for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
             parameter_names[id(tensor)] = name
-    tracer = _Tracer(namer, values, parameter_names)
+    tracer = _Tracer(namer, values, parameter_names, second, recording)
 
     # The inputs, named after the parameters of the model's forward they are passed as.
     forward = model.forward if isinstance(model, torch.nn.Module) else model
