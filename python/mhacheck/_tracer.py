@@ -840,10 +840,14 @@ class _Tracer(TorchFunctionMode):
 
     def _unread(self, tensor, dim):
         """Whether dim `dim` of `tensor` reads as no symbol expression but had another size in the
-        second run (conv_tasnet's T+3 padded frames): it depends on the symbols as no spec dim
-        writes, and the check would derive it from the recorded calls where the tracer has a number."""
+        second run (conv_tasnet's T+3 padded frames), and a recorded call made it: it depends on the
+        symbols as no spec dim writes, and the check would derive it from the recorded calls where
+        the tracer has a number. A tensor the spec declares has its traced numbers there."""
         varying = self.varying.get(id(tensor))
-        return bool(varying) and varying[dim] and not isinstance(self.namer.name(int(tensor.shape[dim]))[0], str)
+        name = self.refs.get(id(tensor))
+        if not varying or not varying[dim] or name is None or name in self.tensors:
+            return False  # the same size there, or declared (now or when first used) with its traced numbers
+        return not isinstance(self.namer.name(int(tensor.shape[dim]))[0], str)
 
     def _torch_function(self, func, args, kwargs):
         pending_index, self.pending_index = self.pending_index, None
