@@ -908,6 +908,13 @@ class _Tracer(TorchFunctionMode):
             # The model unpacks more names than there are tensors: Python raises ValueError
             # next. The spec names them all, so that the check reports it (MHA347) at this line.
             call["outputs"] = call.get("outputs", []) + [f"{call['id']}.{i}" for i in range(len(results), unpacked)]
+        elif unpacked is not None and unpacked < len(results):
+            # Fewer names: Python raises "too many values to unpack" next. A spec's "outputs" may
+            # name fewer tensors than the call returns (the first ones), so the check cannot
+            # tell this from a correct call: the spec says so here, and Spec.error holds the error.
+            call["note"] = (f"the line unpacks {unpacked} names from the {len(results)} tensors {op} returns: Python "
+                            f"raises ValueError: too many values to unpack (expected {unpacked}); mhacheck check does "
+                            f"not report it, since a spec's outputs may name fewer tensors than a call returns")
         return result
 
     def _reflected_known(self, args, kwargs):
