@@ -820,10 +820,12 @@ class _Tracer(TorchFunctionMode):
         """Before a call: the shapes of its tensors and its integer arguments, which the second run
         records and this run compares with the second run's same call (the same op or module, the
         same occurrence): self.varying and self.varying_ints say which sizes depend on the symbols."""
+        self.varying, self.varying_ints = {}, []
+        if self.recording is None and self.second is None:
+            return  # every symbol fixed by `dims`: one run
         n = self.occurrences.get(key, 0)
         self.occurrences[key] = n + 1
         shapes = [tuple(int(size) for size in tensor.shape) for tensor in tensors]
-        self.varying, self.varying_ints = {}, []
         if self.recording is not None:
             self.recording.shapes[(key, n)] = (shapes, ints)
             self.recording.seen.update(size for shape in shapes for size in shape)
