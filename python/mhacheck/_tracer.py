@@ -591,6 +591,7 @@ class _Tracer(TorchFunctionMode):
         self.occurrences = {}  # op or module name -> how many of its calls this run has made
         self.varying = {}  # id(tensor) -> per dim, whether the second run had another size (this call's)
         self.varying_ints = []  # per integer argument of this call, whether the second run had another
+        self.declared_numbers = set()  # every number in a declared tensor's shape (see _unread)
         self.values = values
         self.parameter_names = parameter_names  # id(tensor) -> "encoder.pos_embedding"
         self.depth = 0
@@ -653,6 +654,7 @@ class _Tracer(TorchFunctionMode):
         name = self._unique(_identifier(name), self._taken())
         dims, dim_notes = self.symbolic_shape(tensor.shape)
         entry = {"shape": dims, "dtype": _modules.dtype_name(tensor.dtype)}
+        self.declared_numbers.update(d for d in dims if isinstance(d, int))
         notes = ([note] if note else []) + dim_notes
         if notes:
             entry["note"] = "; ".join(notes)
@@ -844,12 +846,15 @@ class _Tracer(TorchFunctionMode):
         """Whether dim `dim` of `tensor` reads as no symbol expression but had another size in the
         second run (conv_tasnet's T+3 padded frames), and a recorded call made it: it depends on the
         symbols as no spec dim writes, and the check would derive it from the recorded calls where
-        the tracer has a number. A tensor the spec declares has its traced numbers there."""
+        the tracer has a number. A tensor the spec declares has its traced numbers there, and a size
+        a declared tensor has is taken to be that number carried along (wav2vec2's frames after its
+        convolution front end, which the spec declares)."""
         varying = self.varying.get(id(tensor))
         name = self.refs.get(id(tensor))
         if not varying or not varying[dim] or name is None or name in self.tensors:
             return False  # the same size there, or declared (now or when first used) with its traced numbers
-        return not isinstance(self.namer.name(int(tensor.shape[dim]))[0], str)
+        size = int(tensor.shape[dim])
+        return size not in self.declared_numbers and not isinstance(self.namer.name(size)[0], str)
 
     def _torch_function(self, func, args, kwargs):
         pending_index, self.pending_index = self.pending_index, None
