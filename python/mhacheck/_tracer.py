@@ -1039,8 +1039,9 @@ class _Tracer(TorchFunctionMode):
             return True  # PyTorch raises: recorded, so that the check explains it
         if any(self._unread(tensor, d) for d in range(tensor.dim())):
             return False
-        if len(self.varying_ints) == len(named) and any(v and isinstance(d, int) and d != -1 for v, d in zip(self.varying_ints, named)):
-            return False  # a size that depends on the symbols but is written as a number
+        if len(self.varying_ints) == len(named) and any(v and isinstance(d, int) and d != -1 and d not in self.declared_numbers
+                                                        for v, d in zip(self.varying_ints, named)):
+            return False  # a size that depends on the symbols but is written as a number (see _unread)
         if all(isinstance(d, int) for d in dims + named):
             return True  # nothing symbolic: the check sees exactly what PyTorch did
         return holds(2, 1) and holds(3, 2)
