@@ -7,10 +7,15 @@ quotients, powers of two), is not next to one or to twice one, nor next to a mul
 12, does not divide a constant with a quotient up to 64 (so 43, 53, 67, ... for most models), and
 whose products with itself and the other probes are not next to a constant or a probe (so that
 B*T cannot be mistaken for a size the model has, or for T+1).
-A traced size is then written as "B", "8*B", "B*T", "2*B*T", "T+1" or "T-1" when exactly one such
-reading exists; otherwise it stays a number, and when several readings exist the caller is told
-why. The probes are distinct primes, so a multiple of a product of probes reads one way only: the
-probes dividing it, each as often as it does ("T*T"), times the rest ("8*B*T").
+A traced size is then written as "B", "8*B", "B*T", "2*B*T", "T+1", "T-1" or "B*T+1" (a monomial
+plus or minus 1) when exactly one such reading exists; otherwise it stays a number, and when
+several readings exist the caller is told why. The probes are distinct primes, so a multiple of a
+product of probes reads one way only: the probes dividing it, each as often as it does ("T*T"),
+times the rest ("8*B*T").
+
+A size the model derives from its own constants can still be a multiple of a probe by chance
+(HDemucs' 512 + 4 frequency bins are 12 * 43). So the model is also run at a second set of probes,
+and a reading is kept only when its value there is among the sizes that run saw (12 * 47 is not).
 """
 
 _MAX_OFFSET = 1
@@ -76,13 +81,40 @@ def choose_probes(symbols, constants, fixed, start=11):
     return sizes
 
 
+def second_probes(probes, constants, fixed):
+    """Other probe sizes for the same symbols, each the next one above its first probe that
+    choose_probes would take (none of them a first probe)."""
+    constants = set(constants) | set(probes.values())
+    sizes = dict(fixed)
+    for name, probe in probes.items():
+        sizes[name] = choose_probes([name], constants, sizes, start=probe + 1)[name]
+    return {name: sizes[name] for name in probes}
+
+
+def value_at(dim, sizes):
+    """A dim ("8*B", "8*B*T", "T+1", "B*T-1" or an int) at the symbol sizes `sizes`."""
+    if isinstance(dim, int):
+        return dim
+    text, offset = dim, 0
+    for sign in ("+", "-"):
+        if sign in text:
+            text, _, number = text.partition(sign)
+            offset = int(number) if sign == "+" else -int(number)
+    value = 1
+    for factor in text.split("*"):
+        value *= int(factor) if factor.isdigit() else sizes[factor]
+    return value + offset
+
+
 class DimNamer:
     """Reads traced sizes back as symbol expressions."""
 
-    def __init__(self, probes, constants):
+    def __init__(self, probes, constants, reference=None):
         # probes: symbol -> probe size (only the symbols the tracer chose sizes for)
         self.probes = dict(probes)
         self.constants = set(constants)
+        # (the second run's probes, every size it saw), or None: see the module's docstring
+        self.reference = reference
 
     def monomial(self, value):
         """`value` as a constant times a product of probes ("B", "8*B", "B*T", "2*T*T"), the
@@ -104,12 +136,13 @@ class DimNamer:
         """Every way `value` is a probe expression, as text: "8*B", "B*T", "T+1"."""
         monomial = self.monomial(value)
         found = [monomial] if monomial else []
-        for name, p in self.probes.items():
-            for k in range(1, _MAX_OFFSET + 1):
-                if value == p + k:
-                    found.append(f"{name}+{k}")
-                if value == p - k:
-                    found.append(f"{name}-{k}")
+        for k in range(1, _MAX_OFFSET + 1):
+            below, above = self.monomial(value - k), self.monomial(value + k)
+            found += [f"{below}+{k}"] if below else []
+            found += [f"{above}-{k}"] if above else []
+        if self.reference is not None:
+            probes, seen = self.reference
+            found = [reading for reading in found if value_at(reading, probes) in seen]
         return found
 
     def name(self, value):

@@ -9,6 +9,7 @@ Two mechanisms, both in PyTorch 1.13 and 2.x:
   keyword arguments too (1.13's forward hooks do not).
 While a recorded module runs, nothing inside it is recorded.
 """
+import contextlib
 import ctypes
 import dis
 import inspect
@@ -22,7 +23,7 @@ from torch.overrides import TorchFunctionMode
 
 from . import _modules
 from ._spec import Spec, Shape
-from ._symbols import DimNamer, choose_probes
+from ._symbols import DimNamer, choose_probes, second_probes, value_at
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -310,21 +311,6 @@ def _smallest(expression):
     return coefficient + offset
 
 
-def _value_at(dim, sizes):
-    """A dim ("8*B", "8*B*T", "T+1", "T-1" or an int) at the symbol sizes `sizes`."""
-    if isinstance(dim, int):
-        return dim
-    text, offset = dim, 0
-    for sign in ("+", "-"):
-        if sign in text:
-            text, _, number = text.partition(sign)
-            offset = int(number) if sign == "+" else -int(number)
-    value = 1
-    for factor in text.split("*"):
-        value *= int(factor) if factor.isdigit() else sizes[factor]
-    return value + offset
-
-
 def _fits(item, smallest):
     """Whether an int or slice position holds on a dim of every size from `smallest` up."""
     if _plain_int(item):
@@ -479,6 +465,17 @@ def _tensors_in(value):
     return []
 
 
+def _ints_in(values):
+    """The plain integers among `values` and in their lists and tuples, in order."""
+    ints = []
+    for value in values:
+        if _plain_int(value):
+            ints.append(value)
+        elif isinstance(value, (list, tuple)):
+            ints += _ints_in(value)
+    return ints
+
+
 def _snapshot(tensor):
     """The tensor's values now: a copy, since numpy() of a CPU tensor shares its memory and a later
     in-place op (`qkv_bias[n:2 * n].zero_()`) would change what the call produced. None for a
@@ -506,6 +503,32 @@ def _in_place(name):
     if name in _IDENTITY_OPS or name in _FLAG_SETTERS:
         return False
     return (name.endswith("_") and not name.startswith("_")) or name in _IN_PLACE_OPERATORS
+
+
+# The in-place forms of the activations mhacheck has: x.relu_(), torch.relu_(x), ...
+_IN_PLACE_ACTIVATIONS = {"relu_": "relu", "sigmoid_": "sigmoid", "tanh_": "tanh"}
+
+
+_SIGNATURES = {}  # function -> its inspect.Signature, or None for a builtin without one
+
+
+def _inplace_argument(func, args, kwargs):
+    """Whether the call passes `inplace=True`, by keyword or by position (F.relu(x, True); 1.13's
+    and 2.x's torch.nn.functional hand it on as a keyword, a function of the user's may not)."""
+    if kwargs.get("inplace") is True:
+        return True
+    if func not in _SIGNATURES:
+        try:
+            _SIGNATURES[func] = inspect.signature(func)
+        except (TypeError, ValueError):  # a builtin without a signature takes no `inplace`
+            _SIGNATURES[func] = None
+    signature = _SIGNATURES[func]
+    if signature is None or "inplace" not in signature.parameters:
+        return False
+    try:
+        return signature.bind(*args, **kwargs).arguments.get("inplace") is True
+    except TypeError:
+        return False
 
 
 _IN_PLACE_OPERATORS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__",
@@ -558,9 +581,17 @@ def _restore_sequence_slots(saved):
 
 
 class _Tracer(TorchFunctionMode):
-    def __init__(self, namer, values, parameter_names):
+    def __init__(self, namer, values, parameter_names, second=None, recording=None):
         super().__init__()
         self.namer = namer
+        # The run at the second probes: `recording` (a _SecondRun) while this is that run, which
+        # it fills; `second` (the filled one) while this is the run the spec comes from.
+        self.second = second
+        self.recording = recording
+        self.occurrences = {}  # op or module name -> how many of its calls this run has made
+        self.varying = {}  # id(tensor) -> per dim, whether the second run had another size (this call's)
+        self.varying_ints = []  # per integer argument of this call, whether the second run had another
+        self.declared_numbers = set()  # every number in a declared tensor's shape (see _unread)
         self.values = values
         self.parameter_names = parameter_names  # id(tensor) -> "encoder.pos_embedding"
         self.depth = 0
@@ -574,6 +605,7 @@ class _Tracer(TorchFunctionMode):
         self.expected = {}  # output name -> numpy array (values=True)
         self.modules = {}  # spec module name -> entry
         self.linear_weights = {}  # id(weight) -> the recorded nn.Linear it belongs to
+        self.ones = {}  # dtype -> the declared 0-D tensor holding 1 (see _reflected_div)
         self.wrappers = {}  # id(module) -> the tracer's forward for it (see wrap)
         self.calls = []
         self.counts = {}
@@ -622,6 +654,7 @@ class _Tracer(TorchFunctionMode):
         name = self._unique(_identifier(name), self._taken())
         dims, dim_notes = self.symbolic_shape(tensor.shape)
         entry = {"shape": dims, "dtype": _modules.dtype_name(tensor.dtype)}
+        self.declared_numbers.update(d for d in dims if isinstance(d, int))
         notes = ([note] if note else []) + dim_notes
         if notes:
             entry["note"] = "; ".join(notes)
@@ -662,6 +695,18 @@ class _Tracer(TorchFunctionMode):
             if values is not None:
                 self.expected[name] = values
         return names
+
+    def _run_recorded(self, run, make_call, source):
+        """run() for a call being recorded, with nothing inside it recorded; when it raises (the bug
+        being hunted), the call `make_call()` makes is recorded with PyTorch's error, which goes on."""
+        self.depth += 1
+        try:
+            return run()
+        except Exception as error:
+            self._record(make_call(), source, (), error, 0)
+            raise
+        finally:
+            self.depth -= 1
 
     def _record(self, call, source, results, error, count):
         file, line = source
@@ -757,21 +802,79 @@ class _Tracer(TorchFunctionMode):
         _restore_sequence_slots(self.saved_sequence_slots)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
+        result = self._torch_function(func, args, kwargs or {})
+        self._saw(result)
+        return result
+
+    def _saw(self, result):
+        """In the second run: the sizes of what a call returned (tensors, and sizes the model reads)."""
+        if self.recording is None:
+            return
+        seen = self.recording.seen
+        for tensor in _tensors_in(result):
+            seen.update(int(size) for size in tensor.shape)
+        if _plain_int(result):
+            seen.add(abs(result))
+        elif isinstance(result, torch.Size):
+            seen.update(result)
+
+    def _compare(self, key, tensors, ints):
+        """Before a call: the shapes of its tensors and its integer arguments, which the second run
+        records and this run compares with the second run's same call (the same op or module, the
+        same occurrence): self.varying and self.varying_ints say which sizes depend on the symbols."""
+        self.varying, self.varying_ints = {}, []
+        if self.recording is None and self.second is None:
+            return  # every symbol fixed by `dims`: one run
+        n = self.occurrences.get(key, 0)
+        self.occurrences[key] = n + 1
+        shapes = [tuple(int(size) for size in tensor.shape) for tensor in tensors]
+        if self.recording is not None:
+            self.recording.shapes[(key, n)] = (shapes, ints)
+            self.recording.seen.update(size for shape in shapes for size in shape)
+            self.recording.seen.update(abs(i) for i in ints)
+            return
+        other = self.second.shapes.get((key, n)) if self.second is not None else None
+        if other is None or len(other[0]) != len(shapes):
+            return  # not the same call there (the model's control flow depends on the sizes)
+        for tensor, mine, theirs in zip(tensors, shapes, other[0]):
+            if len(mine) == len(theirs):
+                self.varying[id(tensor)] = [a != b for a, b in zip(mine, theirs)]
+        if len(ints) == len(other[1]):
+            self.varying_ints = [a != b for a, b in zip(ints, other[1])]
+
+    def _unread(self, tensor, dim):
+        """Whether dim `dim` of `tensor` reads as no symbol expression but had another size in the
+        second run (conv_tasnet's T+3 padded frames), and a recorded call made it: it depends on the
+        symbols as no spec dim writes, and the check would derive it from the recorded calls where
+        the tracer has a number. A tensor the spec declares has its traced numbers there, and a size
+        a declared tensor has is taken to be that number carried along (wav2vec2's frames after its
+        convolution front end, which the spec declares)."""
+        varying = self.varying.get(id(tensor))
+        name = self.refs.get(id(tensor))
+        if not varying or not varying[dim] or name is None or name in self.tensors:
+            return False  # the same size there, or declared (now or when first used) with its traced numbers
+        size = int(tensor.shape[dim])
+        return size not in self.declared_numbers and not isinstance(self.namer.name(size)[0], str)
+
+    def _torch_function(self, func, args, kwargs):
         pending_index, self.pending_index = self.pending_index, None
         if self.depth > 0:
             return func(*args, **kwargs)
         name = getattr(func, "__name__", "")
+        self._compare(name, _tensors_in(list(args)) + _tensors_in(kwargs), _ints_in(list(args[1:]) + list(kwargs.values())))
         module = self._linear_module(name, args, kwargs)
         if module is not None:
             # Recorded as that module's call, at this line: the tracer's wrapper of its class's
             # forward, not module(...), which would also run hooks the user's F.linear never ran,
             # nor module.forward, which may be the user's own override that called this F.linear.
             return self.wrappers[id(module)](args[0])
-        if name == "__rsub__" and self._reflected_sub_known(args, kwargs):
+        if name == "__rsub__" and self._reflected_known(args, kwargs):
             return self._reflected_sub(func, args)
-        if self._in_place_activation_known(name, args, kwargs):
-            return self._in_place_activation(func, args, kwargs)
+        if name == "__rdiv__" and self._reflected_known(args, kwargs):
+            return self._reflected_div(func, args)
+        activation = self._in_place_activation_op(func, name, args, kwargs)
+        if activation is not None:
+            return self._in_place_activation(func, activation, args, kwargs)
         handler = _FUNCTIONS.get(name)
         written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
         known = handler(written, kwargs) if handler is not None and args else None
@@ -788,20 +891,13 @@ class _Tracer(TorchFunctionMode):
             known = None  # random: mhacheck's run is the identity, so the traced values are kept instead
         if known is None:
             result = func(*args, **kwargs)
-            if (_in_place(name) or kwargs.get("inplace") is True) and args and isinstance(args[0], torch.Tensor):
+            if (_in_place(name) or _inplace_argument(func, args, kwargs)) and args and isinstance(args[0], torch.Tensor):
                 self._overwritten(name, args[0])
             self._unmodelled(name, args, kwargs, result)
             return result
         op, arguments = known
         source = _call_site()
-        self.depth += 1
-        try:
-            result = func(*args, **kwargs)
-        except Exception as error:
-            self._record(self._new_call(op, arguments), source, (), error, 0)
-            raise
-        finally:
-            self.depth -= 1
+        result = self._run_recorded(lambda: func(*args, **kwargs), lambda: self._new_call(op, arguments), source)
         if self.values and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES and (
                 op not in _MOVING_OPS or result.dtype not in _NUMPY_DTYPES):
             # `mhacheck run` computes in float32 and float64 only (run.md): integer arithmetic
@@ -819,9 +915,16 @@ class _Tracer(TorchFunctionMode):
             # The model unpacks more names than there are tensors: Python raises ValueError
             # next. The spec names them all, so that the check reports it (MHA347) at this line.
             call["outputs"] = call.get("outputs", []) + [f"{call['id']}.{i}" for i in range(len(results), unpacked)]
+        elif unpacked is not None and unpacked < len(results):
+            # Fewer names: Python raises "too many values to unpack" next. A spec's "outputs" may
+            # name fewer tensors than the call returns (the first ones), so the check cannot
+            # tell this from a correct call: the spec says so here, and Spec.error holds the error.
+            call["note"] = (f"the line unpacks {unpacked} names from the {len(results)} tensors {op} returns: Python "
+                            f"raises ValueError: too many values to unpack (expected {unpacked}); mhacheck check does "
+                            f"not report it, since a spec's outputs may name fewer tensors than a call returns")
         return result
 
-    def _reflected_sub_known(self, args, kwargs):
+    def _reflected_known(self, args, kwargs):
         if kwargs or len(args) != 2 or not isinstance(args[0], torch.Tensor) or args[0].dtype not in _SPEC_DTYPES:
             return False
         number = args[1]
@@ -833,15 +936,9 @@ class _Tracer(TorchFunctionMode):
         exact), the same dtype, and a bool x refused by sub as by rsub."""
         tensor, number = args
         source = _call_site()
-        self.depth += 1
-        try:
-            result = func(*args)
-            difference = tensor - number  # the first call's output, which PyTorch does not make
-        except Exception as error:
-            self._record(self._new_call("sub", {"input": tensor, "other": number}), source, (), error, 0)
-            raise
-        finally:
-            self.depth -= 1
+        # The first call's output, which PyTorch does not make, is computed too.
+        result, difference = self._run_recorded(lambda: (func(*args), tensor - number),
+                                                lambda: self._new_call("sub", {"input": tensor, "other": number}), source)
         if self.values and result.dtype not in _RUN_DTYPES:
             self._unmodelled("__rsub__", args, {}, result)  # integer arithmetic: as for any other op
             return result
@@ -851,29 +948,63 @@ class _Tracer(TorchFunctionMode):
         self._record(self._new_call("mul", {"input": difference, "other": -1}), source, (result,), None, 1)
         return result
 
-    def _in_place_activation_known(self, name, args, kwargs):
-        if name not in ("relu", "silu") or kwargs != {"inplace": True} or len(args) != 1:
-            return False
-        tensor = args[0]
-        return isinstance(tensor, torch.Tensor) and tensor.dtype in (_RUN_DTYPES if self.values else _SPEC_DTYPES)
+    def _reflected_div(self, func, args):
+        """`2 / x` (Tensor.__rdiv__(x, 2), also `__rtruediv__`), which PyTorch computes as
+        `x.reciprocal() * 2`: recorded as those two calls at that line, div(one, x), `one` a
+        declared 0-D tensor holding 1 (x's dtype when floating, else int64: true division gives
+        the reciprocal's dtype either way), then mul(that, 2); the same values, rounded as PyTorch
+        rounds them. `1 / x` is the first call alone."""
+        tensor, number = args
+        source = _call_site()
+        one_dtype = tensor.dtype if tensor.dtype.is_floating_point else torch.int64
+        result, reciprocal, one = self._run_recorded(
+            lambda: (func(*args), torch.reciprocal(tensor), torch.ones((), dtype=one_dtype)),
+            lambda: self._new_call("div", {"input": self._one(torch.ones((), dtype=one_dtype)), "other": tensor}), source)
+        if self.values and result.dtype not in _RUN_DTYPES:
+            self._unmodelled("__rdiv__", args, {}, result)  # integer or half arithmetic: as for any other op
+            return result
+        first = self._new_call("div", {"input": self._one(one), "other": tensor})
+        if number == 1:
+            self._record(first, source, (result,), None, 1)
+            return result
+        first["note"] = f"{_number(number)} / x, recorded as (1 / x) * {_number(number)}, as PyTorch computes it"
+        self._record(first, source, (reciprocal,), None, 1)
+        self._record(self._new_call("mul", {"input": reciprocal, "other": number}), source, (result,), None, 1)
+        return result
 
-    def _in_place_activation(self, func, args, kwargs):
-        """F.relu(x, inplace=True) (nn.ReLU(inplace=True), all over torchvision's CNNs) writes
-        relu(x) into x: recorded as relu(x), made before the write (x's values are its input),
-        whose output x then is; views of x taken before read the new values as declared tensors,
-        as after any in-place write."""
+    def _one(self, one):
+        """The spec name of a declared 0-D tensor holding 1 in `one`'s dtype (one per dtype)."""
+        name = self.ones.get(one.dtype)
+        if name is None:
+            name = self._unique(f"one_{_modules.dtype_name(one.dtype)}", self._taken())
+            self.tensors[name] = {"shape": [], "dtype": _modules.dtype_name(one.dtype), "note": "the 1 of a reflected division (n / x)"}
+            if self.values:
+                self.arrays[name] = _snapshot(one)
+            self.ones[one.dtype] = name
+        return name
+
+    def _in_place_activation_op(self, func, name, args, kwargs):
+        """The activation a call computes into its input (`F.relu(x, inplace=True)`, `F.relu(x,
+        True)`, `x.relu_()`, `torch.sigmoid_(x)`), when mhacheck has it; else None."""
+        if not args or not isinstance(args[0], torch.Tensor):
+            return None
+        if args[0].dtype not in (_RUN_DTYPES if self.values else _SPEC_DTYPES):
+            return None
+        if name in _IN_PLACE_ACTIVATIONS and len(args) == 1 and not kwargs:
+            return _IN_PLACE_ACTIVATIONS[name]
+        if name in ("relu", "silu") and len(args) + len(kwargs) == 2 and _inplace_argument(func, args, kwargs):
+            return name
+        return None
+
+    def _in_place_activation(self, func, op, args, kwargs):
+        """F.relu(x, inplace=True) (nn.ReLU(inplace=True), all over torchvision's CNNs) and
+        `x.relu_()` write relu(x) into x: recorded as relu(x), made before the write (x's values are
+        its input), whose output x then is; views of x taken before read the new values as
+        declared tensors, as after any in-place write."""
         tensor = args[0]
-        op = func.__name__
         source = _call_site()
         call = self._new_call(op, {"input": tensor})
-        self.depth += 1
-        try:
-            result = func(*args, **kwargs)
-        except Exception as error:
-            self._record(call, source, (), error, 0)
-            raise
-        finally:
-            self.depth -= 1
+        result = self._run_recorded(lambda: func(*args, **kwargs), lambda: call, source)
         self._overwritten(op + "_", tensor)
         self._record(call, source, (result,), None, 1)
         return result
@@ -894,18 +1025,26 @@ class _Tracer(TorchFunctionMode):
         ones (`T // 4` when T - 1 frames are kept: 13 at T=53) are numbers in the spec, and the
         check could not follow them; such a reshape stays a traced tensor. One that fails at the
         traced size is recorded: PyTorch raises there, and the check explains it."""
-        dims, _ = self.symbolic_shape(arguments["input"].shape)
+        tensor = arguments["input"]
+        dims, _ = self.symbolic_shape(tensor.shape)
         named, _ = self._size_list(arguments["shape"])
-        if all(isinstance(d, int) for d in dims + named):
-            return True  # nothing symbolic: the check sees exactly what PyTorch did
 
         def holds(scale, shift):
             sizes = {symbol: scale * probe + shift for symbol, probe in self.namer.probes.items()}
-            count = math.prod(_value_at(d, sizes) for d in dims)
-            written = math.prod(_value_at(d, sizes) for d in named if d != -1)
+            count = math.prod(value_at(d, sizes) for d in dims)
+            written = math.prod(value_at(d, sizes) for d in named if d != -1)
             return written != 0 and (count % written if -1 in named else count - written) == 0
 
-        return not holds(1, 0) or (holds(2, 1) and holds(3, 2))
+        if not holds(1, 0):
+            return True  # PyTorch raises: recorded, so that the check explains it
+        if any(self._unread(tensor, d) for d in range(tensor.dim())):
+            return False
+        if len(self.varying_ints) == len(named) and any(v and isinstance(d, int) and d != -1 and d not in self.declared_numbers
+                                                        for v, d in zip(self.varying_ints, named)):
+            return False  # a size that depends on the symbols but is written as a number (see _unread)
+        if all(isinstance(d, int) for d in dims + named):
+            return True  # nothing symbolic: the check sees exactly what PyTorch did
+        return holds(2, 1) and holds(3, 2)
 
     def _symbolic_split(self, arguments):
         """True when the dim split or chunked reads as a symbol expression."""
@@ -913,7 +1052,7 @@ class _Tracer(TorchFunctionMode):
         dim = arguments["dim"]
         if tensor.dim() == 0 or not -tensor.dim() <= dim < tensor.dim():
             return False  # PyTorch raises: recorded, so that the check explains it
-        return isinstance(self.namer.name(int(tensor.shape[dim]))[0], str)
+        return isinstance(self.namer.name(int(tensor.shape[dim]))[0], str) or self._unread(tensor, dim)
 
     def _linear_module(self, name, args, kwargs):
         """The nn.Linear whose own weight and bias `F.linear(x, self.qkv.weight, self.qkv.bias)`
@@ -933,6 +1072,8 @@ class _Tracer(TorchFunctionMode):
         M+1): PyTorch ran it at the traced size, but the spec would hold only for some M. Symbols
         are at least 1; such a call stays a traced tensor."""
         dims, _ = self.symbolic_shape(arguments["input"].shape)
+        if any(self._unread(arguments["input"], d) for d in range(len(dims))):
+            return False  # a dim the spec would have as a number where the check derives an expression
         if op == "getitem":
             items = [_index_item_value(text) for text in _split_index(arguments["index"])]
             consuming = [item for item in items if item is not None]
@@ -1018,6 +1159,7 @@ class _Tracer(TorchFunctionMode):
         def forward(*args, **kwargs):
             if tracer.depth > 0:
                 return original(*args, **kwargs)
+            tracer._compare(spec_name, _tensors_in(list(args)) + _tensors_in(kwargs), [])
             bound = signature.bind(*args, **kwargs)
             allowed = _modules.FORWARD_ARGUMENTS[kind]
             arguments = {}
@@ -1045,21 +1187,19 @@ class _Tracer(TorchFunctionMode):
                 tracer.modules[spec_name] = entry
             call = {"id": tracer._call_id(spec_name), "module": spec_name}
             call.update(tracer._arguments(arguments))
-            tracer.depth += 1
-            try:
+
+            def run():
                 if kind in ("Conv1d", "Conv2d"):
                     _refuse_short_input_on_meta(module, arguments.get("input"))
-                result = original(*args, **kwargs)
-            except Exception as error:
-                tracer._record(call, source, (), error, 0)
-                raise
-            finally:
-                tracer.depth -= 1
+                return original(*args, **kwargs)
+
+            result = tracer._run_recorded(run, lambda: call, source)
             results = result if isinstance(result, tuple) else (result,)
             count = len(_modules.OUTPUTS.get(kind, ["output"]))
             if kind == "MultiheadAttention" and not arguments.get("need_weights", True):
                 count = 1
             tracer._record(call, source, results, None, count)
+            tracer._saw(result)
             return result
 
         self.wrappers[id(module)] = forward
@@ -1084,11 +1224,13 @@ class _Tracer(TorchFunctionMode):
             if tensor.dim() < spatial:
                 return True
             length = int(tensor.shape[tensor.dim() - spatial + d])
-            if not isinstance(self.namer.name(length)[0], str):
-                continue
             padded, span = _padded_and_span(conv, d, length)
             if padded < span:
                 return True  # PyTorch raises: the check explains it
+            if self._unread(tensor, tensor.dim() - spatial + d):
+                return False
+            if not isinstance(self.namer.name(length)[0], str):
+                continue
             if not isinstance(self.namer.name((padded - span) // conv.stride[d] + 1)[0], str):
                 return False
         return True
@@ -1225,7 +1367,7 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     device = _device(model)
     if values and device.type == "meta":
         raise ValueError("values=True needs real tensors; the model is on the meta device")
-    spec, tracer = _trace_at(model, args, kwargs, sizes, fixed, constants, device, values)
+    spec, tracer = _trace_checked(model, args, kwargs, sizes, fixed, constants, device, values)
     if spec.error is None:
         return spec
 
@@ -1235,7 +1377,7 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     for symbol in [name for name in symbols if name not in fixed]:
         others = {k: v for k, v in sizes.items() if k != symbol}
         larger = choose_probes([symbol], constants, others, start=_LARGE_PROBE)
-        retried, retried_tracer = _trace_at(model, args, kwargs, larger, fixed, constants, device, values)
+        retried, retried_tracer = _trace_checked(model, args, kwargs, larger, fixed, constants, device, values)
         if retried.error is None:
             return retried
         retried_progress = (retried_tracer.error_recorded, len(retried.calls))
@@ -1245,10 +1387,50 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     return best
 
 
-def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
-    """One traced call of the model with the symbols at `sizes`: (Spec, the tracer)."""
+class _SecondRun:
+    """What the model's run at the second probes saw: every size (of the tensors its calls took
+    and returned, of their integer arguments, of the sizes the model read), and each call's tensor
+    shapes and integer arguments by (op or module name, occurrence)."""
+    def __init__(self, probes):
+        self.probes = probes
+        self.seen = set()
+        self.shapes = {}
+
+
+@contextlib.contextmanager
+def _state_kept(model):
+    """A run of the model that leaves no trace: the random generator and the model's buffers
+    (batch norm's running statistics in training mode) are as they were before it."""
+    buffers = [(b, b.detach().clone()) for b in model.buffers()] if isinstance(model, torch.nn.Module) else []
+    with torch.random.fork_rng(devices=[]):
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for buffer, saved in buffers:
+                    buffer.copy_(saved)
+
+
+def _trace_checked(model, args, kwargs, sizes, fixed, constants, device, values):
+    """_trace_at, after a first run of the model at second probes (without values, leaving the
+    random generator and the buffers as they were): a size is read as a symbol expression only
+    when that expression's value at the second probes is a size the second run saw, and a size
+    that changed there without a reading keeps its call traced (_Tracer._unread)."""
     probes = {k: v for k, v in sizes.items() if k not in fixed}
-    namer = DimNamer(probes, constants)
+    if not probes:
+        return _trace_at(model, args, kwargs, sizes, fixed, constants, device, values)
+    other = second_probes(probes, constants, fixed)
+    recording = _SecondRun(other)
+    with _state_kept(model):
+        _trace_at(model, args, kwargs, dict(sizes, **other), fixed, constants, device, False, recording=recording)
+    return _trace_at(model, args, kwargs, sizes, fixed, constants, device, values, second=recording)
+
+
+def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values, second=None, recording=None):
+    """One traced call of the model with the symbols at `sizes`: (Spec, the tracer). `second`
+    and `recording`: see _Tracer."""
+    probes = {k: v for k, v in sizes.items() if k not in fixed}
+    namer = DimNamer(probes, constants, (second.probes, second.seen) if second is not None else None)
 
     def materialise(value):
         if isinstance(value, Shape):
@@ -1264,7 +1446,7 @@ def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values):
     if isinstance(model, torch.nn.Module):
         for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
             parameter_names[id(tensor)] = name
-    tracer = _Tracer(namer, values, parameter_names)
+    tracer = _Tracer(namer, values, parameter_names, second, recording)
 
     # The inputs, named after the parameters of the model's forward they are passed as.
     forward = model.forward if isinstance(model, torch.nn.Module) else model

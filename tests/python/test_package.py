@@ -288,6 +288,21 @@ class PackageTest(unittest.TestCase):
         here = os.path.abspath(__file__)
         self.assertEqual(source_line(errors[0])[:2], (here, line_number(here, "unpack")))
 
+    def test_a_chunk_the_model_unpacks_into_fewer_names_is_kept_with_why_the_check_cannot_tell(self):
+        class Model(nn.Module):
+            def forward(self, x):
+                q, k = x.split(2, -1)  #: fewer names
+                return q + k
+
+        spec = mhacheck.trace(Model(), (mhacheck.shape("B", "T", 6),))
+        self.assertIsInstance(spec.error, ValueError)
+        self.assertEqual(str(spec.error), "too many values to unpack (expected 2)")
+        (split,) = spec.calls
+        self.assertEqual((split["op"], split["outputs"]), ("split", ["split", "split.1", "split.2"]))
+        self.assertIn("ValueError: too many values to unpack (expected 2)", split["note"])
+        here = os.path.abspath(__file__)
+        self.assertEqual(split["source"], f"{here}:{line_number(here, 'fewer names')}")
+
     def test_an_index_that_is_not_a_tuple_is_recorded(self):
         # PyTorch 1.13 shows qkv[0] (and table[index]) to no TorchFunctionMode: the graph must not be cut there.
         class Model(nn.Module):
