@@ -58,8 +58,10 @@ class InjectTest(unittest.TestCase):
         self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
     def test_conformer_padding_mask_transposed(self):
-        self.expect("conformer-padding-mask-transposed", code="MHA052", raises=True, where="call",
-                    fix=r"key_padding_mask\.T")
+        row = self.expect("conformer-padding-mask-transposed", code="MHA052", raises=True, where="call",
+                          fix=r"transpose\(0, 1\)")
+        # the mask's .T is recorded as a transpose: its line is where the mask is made
+        self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
     def test_conformer_padding_mask_inverted_is_found_by_run_at_the_attention_line(self):
         # all lengths full, so the inverted mask is all True: found in the values by `mhacheck run`,
