@@ -38,8 +38,11 @@ class InjectTest(unittest.TestCase):
                     fix=r"view\(B, T, 4, 16\)")
 
     def test_wav2vec2_transpose_dropped_fails_at_the_scores(self):
-        self.expect("wav2vec2-transpose-dropped", code="MHA308", raises=True, where="call",
-                    fix=r"transpose\(1, 2\)")
+        row = self.expect("wav2vec2-transpose-dropped", code="MHA308", raises=True, where="call",
+                          fix=r"transpose\(1, 2\)")
+        # the error names both operands; the fix re-makes q, whose view (through `scaling * q` on
+        # the scores' line) is named as where it is made
+        self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
     def test_vit_with_a_sequence_first_attention_swapped_in(self):
         self.expect("vit-batch-first-forgotten", code="MHA081", raises=False, where="bug",
