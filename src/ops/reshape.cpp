@@ -3,6 +3,7 @@
 // symbols the count is a product of symbols (size_product.hpp); a -1 is inferred only when the
 // quotient is exact. view's stride rules are not modelled: inputs are taken as contiguous.
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -98,6 +99,39 @@ class ReshapeRules {
                                                  numel_str(input_.shape), list()),
                                      fmt::format("shape '{}' is invalid for input of size {}", list(), numel_str(input_.shape)));
     propose_inferred_size(diagnostic);
+    if (diagnostic.fixes.empty()) explain_unsplit(diagnostic);
+  }
+
+  // The last dim split into two sizes (heads, head size) that neither divide it: the head counts
+  // that do are known, but which of them was meant (the module's num_heads, the nearest) the
+  // shape does not tell, so a fix would be a guess; the note says so and names the nearest.
+  void explain_unsplit(Diagnostic& diagnostic) {
+    if (input_.shape.empty() || sizes_.size() < 2) return;
+    const std::int64_t width = input_.shape.back().offset;
+    const std::int64_t heads = sizes_[sizes_.size() - 2].offset;
+    const std::int64_t head_size = sizes_.back().offset;
+    if (!input_.shape.back().is_constant() || !sizes_[sizes_.size() - 2].is_constant() || !sizes_.back().is_constant() ||
+        width <= 0 || heads <= 0 || head_size <= 0 || width % heads == 0 || width % head_size == 0) {
+      return;
+    }
+    std::optional<SizeProduct> leading_in = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.end() - 1));
+    std::optional<SizeProduct> leading_out = SizeProduct::of(Shape(sizes_.begin(), sizes_.end() - 2));
+    if (!leading_in || !leading_out || !(*leading_in == *leading_out)) return;
+    std::int64_t below = 0;  // the divisors of width nearest heads (width <= kMaxDim: sqrt(width) steps)
+    std::int64_t above = 0;
+    for (std::int64_t d = 1; d * d <= width; ++d) {
+      if (width % d != 0) continue;
+      for (std::int64_t divisor : {d, width / d}) {
+        if (divisor < heads) below = std::max(below, divisor);
+        if (divisor > heads && (above == 0 || divisor < above)) above = divisor;
+      }
+    }
+    std::string nearest = fmt::format("{} (head size {})", below, width / below);
+    if (above != 0) nearest += fmt::format(" and {} (head size {})", above, width / above);
+    diagnostic.notes.push_back(fmt::format(
+        "no fix is offered: neither {} heads nor a head size of {} divides {}; the head counts that do nearest {} are {}, "
+        "but which one was meant (the model's num_heads) the shape does not tell",
+        heads, head_size, width, heads, nearest));
   }
 
   // Replacing one size by -1 fixes a miscounted shape when the rest divides the count. The

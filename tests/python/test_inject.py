@@ -44,6 +44,15 @@ class InjectTest(unittest.TestCase):
         # the scores' line) is named as where it is made
         self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
+    def test_wav2vec2_heads_not_dividing_offers_no_guess_and_says_why(self):
+        row = inject.run_case("wav2vec2-heads-not-dividing", CASES["wav2vec2-heads-not-dividing"], BINARY)
+        self.assertIsNotNone(row["pytorch"])
+        self.assertEqual((row["exit"], row["code"]), (1, "MHA302"))
+        self.assertTrue(row["at_line"], row["location"])
+        self.assertIsNone(row["first_fix"])
+        self.assertRegex(row["why_no_fix"] or "", r"neither 5 heads nor a head size of 12 divides 64; .* are 4 \(head size 16\) "
+                                                  r"and 8 \(head size 8\)")
+
     def test_vit_with_a_sequence_first_attention_swapped_in(self):
         self.expect("vit-batch-first-forgotten", code="MHA081", raises=False, where="bug",
                     fix=r"^construct with batch_first=True")
