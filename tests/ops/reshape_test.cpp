@@ -91,3 +91,26 @@ TEST_CASE("a split into heads that divide neither way gets no fix, and a note sa
   REQUIRE_FALSE(inferred->fixes.empty());
   CHECK(inferred->notes.empty());
 }
+
+TEST_CASE("a split into heads that divide neither way is fixed as the spec's other views split that width", "[glue]") {
+  auto views = [](const std::string& others) {
+    return test::check_text(R"({"tensors": {"x": ["B", "T", 64]}, "modules": {}, "calls": [)" + others +
+                            R"({"id": "k", "op": "view", "input": "x", "shape": ["B", "T", 5, 12]}]})");
+  };
+  Report told = views(R"({"id": "q", "op": "view", "input": "x", "shape": ["B", "T", 4, 16]},
+                         {"id": "v", "op": "reshape", "input": "x", "shape": ["B", "T", 4, 16]},)");
+  const Diagnostic* invalid = test::find(told, "MHA302");
+  REQUIRE(invalid != nullptr);
+  REQUIRE(invalid->fixes.size() == 1);
+  CHECK(invalid->fixes[0].description == "split 64 into 4 heads of 16, as the spec's other views of that width do");
+  CHECK(invalid->fixes[0].valid());
+  CHECK(invalid->notes.empty());
+  // two splits elsewhere: which one is a guess again
+  Report disagree = views(R"({"id": "q", "op": "view", "input": "x", "shape": ["B", "T", 4, 16]},
+                             {"id": "v", "op": "view", "input": "x", "shape": ["B", "T", 8, 8]},)");
+  const Diagnostic* guessed = test::find(disagree, "MHA302");
+  REQUIRE(guessed != nullptr);
+  CHECK(guessed->fixes.empty());
+  REQUIRE(guessed->notes.size() == 1);
+  CHECK(guessed->notes[0].find("the spec's other views do not agree on") != std::string::npos);
+}
