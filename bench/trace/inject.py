@@ -388,6 +388,8 @@ def run_case(name, case, binary):
     row["made_at_bug_line"] = bool(made) and (os.path.abspath(made[0]["file"]), made[0]["line"]) == (want_file, want_line)
     fixes = (found or {}).get("fixes", [])
     row["first_fix"] = fixes[0]["text"][:200] if fixes else None
+    # when none is offered, whether a note says why (a fix would be a guess)
+    row["why_no_fix"] = None if fixes else next((n for n in (found or {}).get("notes", []) if n.startswith("no fix is offered")), None)
     row["fix_right"] = bool(fixes) and re.search(case["fix_pattern"], fixes[0].get("description", "")
                                                  + " " + fixes[0]["text"]) is not None
     row["fix_verified_in_pytorch"] = verify_fix(case)

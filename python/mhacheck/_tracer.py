@@ -94,6 +94,27 @@ def _permute(args, kwargs):
     return "permute", {"input": args[0], "dims": dims}
 
 
+def _reversed_dims(args, kwargs):
+    """x.T reverses all dims (PyTorch 2.x: deprecated, but still so, on a tensor of ndim other than 2):
+    transpose(0, 1) of a matrix, a permute of more dims; of fewer it is the tensor itself."""
+    ndim = args[0].dim()
+    if ndim < 2:
+        return None
+    if ndim == 2:
+        return "transpose", {"input": args[0], "dim0": 0, "dim1": 1}
+    return "permute", {"input": args[0], "dims": list(range(ndim - 1, -1, -1))}
+
+
+def _matrix_transposed(args, kwargs):
+    """x.mT (and x.mH: the spec's dtypes are real, so the conjugate is the tensor itself)."""
+    return "transpose", {"input": args[0], "dim0": -2, "dim1": -1}
+
+
+def _matrix_adjoint(args, kwargs):
+    """x.H: a matrix's transpose; PyTorch refuses other ndims, left to raise as a traced call."""
+    return ("transpose", {"input": args[0], "dim0": 0, "dim1": 1}) if args[0].dim() == 2 else None
+
+
 def _reshape(op):
     def handler(args, kwargs):
         rest = args[1:] if "shape" not in kwargs and "size" not in kwargs else (kwargs.get("shape", kwargs.get("size")),)
@@ -398,6 +419,11 @@ _FUNCTIONS = {
     "swapaxes": _transpose("axis0", "axis1"),
     "swapdims": _transpose("dim0", "dim1"),
     "permute": _permute,
+    # The tensor properties, seen as their getter (named by _property_name).
+    "T": _reversed_dims,
+    "mT": _matrix_transposed,
+    "mH": _matrix_transposed,
+    "H": _matrix_adjoint,
     "reshape": _reshape("reshape"),
     "view": _reshape("view"),
     "unsqueeze": _unsqueeze,
@@ -453,6 +479,14 @@ _RUN_DTYPES = (torch.float32, torch.float64)
 # The dtypes a spec can declare (spec-format.md); complex and quantized tensors are not among them.
 _SPEC_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool, torch.uint8, torch.int8,
                 torch.int16, torch.int32, torch.int64}
+
+
+def _property_name(func):
+    """The property's name ("T") when func is the getter of a tensor property (x.T), else None."""
+    descriptor = getattr(func, "__self__", None)
+    if getattr(func, "__name__", "") != "__get__" or not isinstance(getattr(descriptor, "__objclass__", None), type):
+        return None
+    return descriptor.__name__ if issubclass(descriptor.__objclass__, torch._C._TensorBase) else None
 
 
 def _tensors_in(value):
@@ -860,7 +894,7 @@ class _Tracer(TorchFunctionMode):
         pending_index, self.pending_index = self.pending_index, None
         if self.depth > 0:
             return func(*args, **kwargs)
-        name = getattr(func, "__name__", "")
+        name = _property_name(func) or getattr(func, "__name__", "")
         self._compare(name, _tensors_in(list(args)) + _tensors_in(kwargs), _ints_in(list(args[1:]) + list(kwargs.values())))
         module = self._linear_module(name, args, kwargs)
         if module is not None:

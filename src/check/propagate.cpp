@@ -6,6 +6,7 @@
 #include <map>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -420,6 +421,33 @@ std::vector<std::string> files_named_by(const Spec& spec) {
 
 constexpr std::size_t kMaxPythonSourceBytes = 16 * 1024 * 1024;
 
+// The argument of `call` that the diagnostic's first fix re-makes (its patch adds a call
+// outputting that argument's tensor), else the argument the diagnostic names.
+std::string repaired_argument(const CallDecl& call, const Diagnostic& diagnostic) {
+  if (!diagnostic.fixes.empty() && diagnostic.fixes.front().valid()) {
+    for (const nlohmann::json& operation : diagnostic.fixes.front().patch) {
+      if (operation.value("op", "") != "add" || !operation.contains("value") || !operation["value"].is_object()) continue;
+      const nlohmann::json& outputs = operation["value"].value("outputs", nlohmann::json::array());
+      if (!outputs.is_array() || outputs.size() != 1 || !outputs[0].is_string()) continue;
+      for (const auto& [argument, ref] : call.tensors) {
+        if (ref.kind == ArgRef::Kind::Named && ref.name == outputs[0].get<std::string>()) return argument;
+      }
+    }
+  }
+  return diagnostic.argument;
+}
+
+// The name of a call's only named tensor input, or null when it has none or several.
+const std::string* single_named_input(const CallDecl& call) {
+  const std::string* input = nullptr;
+  for (const auto& [argument, ref] : call.tensors) {
+    if (ref.kind != ArgRef::Kind::Named) continue;
+    if (input) return nullptr;
+    input = &ref.name;
+  }
+  return input;
+}
+
 }  // namespace
 
 void locate_at_python_lines(const Spec& spec, Report& report, std::size_t from) {
@@ -453,18 +481,32 @@ void locate_at_python_lines(const Spec& spec, Report& report, std::size_t from) 
     diagnostic.related.insert(diagnostic.related.begin(), RelatedLocation{"the call in the spec", diagnostic.location});
     diagnostic.location = python_location(call.source, diagnostic.location.pointer);
     // The bad argument is often made on another line (a mask's .T, a repeat, a view): point there
-    // too, by the last call before this one that outputs it.
-    auto argument = call.tensors.find(diagnostic.argument);
+    // too, by the last call before this one that outputs it. Which argument is bad, the first fix
+    // tells when it re-makes one of them (a view missing its transpose: the matmul's error names
+    // both operands); a call on the using line with one tensor input (`scaling * q`) is stepped
+    // through to the line that made that input.
+    std::string bad = repaired_argument(call, diagnostic);
+    auto argument = call.tensors.find(bad);
     if (argument == call.tensors.end() || argument->second.kind != ArgRef::Kind::Named) continue;
-    auto made = makers.find(argument->second.name);
-    if (made == makers.end()) continue;
-    auto after = std::lower_bound(made->second.begin(), made->second.end(), found->second);
-    if (after == made->second.begin()) continue;
-    const CallDecl& maker = spec.calls[*std::prev(after)];
-    if (maker.source.line <= 0 || (maker.source.file == call.source.file && maker.source.line == call.source.line)) continue;
+    auto maker_before = [&makers](const std::string& name, std::size_t position) -> std::optional<std::size_t> {
+      auto made = makers.find(name);
+      if (made == makers.end()) return std::nullopt;
+      auto after = std::lower_bound(made->second.begin(), made->second.end(), position);
+      if (after == made->second.begin()) return std::nullopt;
+      return *std::prev(after);
+    };
+    auto on_call_line = [&call](const CallDecl& other) {
+      return other.source.line <= 0 || (other.source.file == call.source.file && other.source.line == call.source.line);
+    };
+    std::optional<std::size_t> maker = maker_before(argument->second.name, found->second);
+    while (maker && on_call_line(spec.calls[*maker])) {
+      const std::string* input = single_named_input(spec.calls[*maker]);
+      maker = input ? maker_before(*input, *maker) : std::nullopt;
+    }
+    if (!maker) continue;
     diagnostic.related.insert(diagnostic.related.begin() + 1,
-                              RelatedLocation{fmt::format("{} is made here (call \"{}\")", diagnostic.argument, maker.id),
-                                              python_location(maker.source, maker.pointer)});
+                              RelatedLocation{fmt::format("{} is made here (call \"{}\")", bad, spec.calls[*maker].id),
+                                              python_location(spec.calls[*maker].source, spec.calls[*maker].pointer)});
   }
 }
 

@@ -3,6 +3,8 @@
 // symbols the count is a product of symbols (size_product.hpp); a -1 is inferred only when the
 // quotient is exact. view's stride rules are not modelled: inputs are taken as contiguous.
 #include <algorithm>
+#include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -98,6 +100,70 @@ class ReshapeRules {
                                                  numel_str(input_.shape), list()),
                                      fmt::format("shape '{}' is invalid for input of size {}", list(), numel_str(input_.shape)));
     propose_inferred_size(diagnostic);
+    if (diagnostic.fixes.empty()) explain_unsplit(diagnostic);
+  }
+
+  // The last dim split into two sizes (heads, head size) that neither divide it. The head counts
+  // that do are known, but which one was meant the shape alone does not tell: when the spec's
+  // other views and reshapes split this width one way only (q's view beside k's), that split is
+  // the fix; otherwise a fix would be a guess, and the note says so and names the nearest.
+  void explain_unsplit(Diagnostic& diagnostic) {
+    if (input_.shape.empty() || sizes_.size() < 2) return;
+    const std::int64_t width = input_.shape.back().offset;
+    const std::int64_t heads = sizes_[sizes_.size() - 2].offset;
+    const std::int64_t head_size = sizes_.back().offset;
+    if (!input_.shape.back().is_constant() || !sizes_[sizes_.size() - 2].is_constant() || !sizes_.back().is_constant() ||
+        width <= 0 || heads <= 0 || head_size <= 0 || width % heads == 0 || width % head_size == 0) {
+      return;
+    }
+    std::optional<SizeProduct> leading_in = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.end() - 1));
+    std::optional<SizeProduct> leading_out = SizeProduct::of(Shape(sizes_.begin(), sizes_.end() - 2));
+    if (!leading_in || !leading_out || !(*leading_in == *leading_out)) return;
+    std::set<std::pair<std::int64_t, std::int64_t>> splits = splits_elsewhere(width);
+    if (splits.size() == 1) {
+      const auto [told_heads, told_size] = *splits.begin();
+      const std::string shape = child_pointer(ctx_.call.pointer, "shape");
+      ctx_.add_patch_fix(diagnostic,
+                         fmt::format("split {} into {} heads of {}, as the spec's other views of that width do", width, told_heads,
+                                     told_size),
+                         {{{"op", "replace"}, {"path", child_pointer(shape, sizes_.size() - 2)}, {"value", told_heads}},
+                          {{"op", "replace"}, {"path", child_pointer(shape, sizes_.size() - 1)}, {"value", told_size}}});
+      return;
+    }
+    std::int64_t below = 0;  // the divisors of width nearest heads (width <= kMaxDim: sqrt(width) steps)
+    std::int64_t above = 0;
+    for (std::int64_t d = 1; d * d <= width; ++d) {
+      if (width % d != 0) continue;
+      for (std::int64_t divisor : {d, width / d}) {
+        if (divisor < heads) below = std::max(below, divisor);
+        if (divisor > heads && (above == 0 || divisor < above)) above = divisor;
+      }
+    }
+    std::string nearest = fmt::format("{} (head size {})", below, width / below);
+    if (above != 0) nearest += fmt::format(" and {} (head size {})", above, width / above);
+    diagnostic.notes.push_back(fmt::format(
+        "no fix is offered: neither {} heads nor a head size of {} divides {}; the head counts that do nearest {} are {}, "
+        "but which one was meant (the model's num_heads) {}",
+        heads, head_size, width, heads, nearest,
+        splits.empty() ? "the shape does not tell" : "the spec's other views do not agree on"));
+  }
+
+  // The (heads, head size) pairs that end the written shape of the spec's other reshape and view
+  // calls and multiply to `width`.
+  std::set<std::pair<std::int64_t, std::int64_t>> splits_elsewhere(std::int64_t width) const {
+    std::set<std::pair<std::int64_t, std::int64_t>> splits;
+    for (const CallDecl& other : ctx_.spec.calls) {
+      if (&other == &ctx_.call || (other.op != "reshape" && other.op != "view")) continue;
+      const nlohmann::json& shape = other.arguments.value("shape", nlohmann::json());
+      if (!shape.is_array() || shape.size() < 2) continue;
+      const nlohmann::json& heads_written = shape[shape.size() - 2];
+      const nlohmann::json& size_written = shape[shape.size() - 1];
+      if (!heads_written.is_number_integer() || !size_written.is_number_integer()) continue;
+      const std::int64_t h = heads_written.get<std::int64_t>();
+      const std::int64_t d = size_written.get<std::int64_t>();
+      if (h > 0 && d > 0 && h <= width && d <= width && h * d == width) splits.emplace(h, d);
+    }
+    return splits;
   }
 
   // Replacing one size by -1 fixes a miscounted shape when the rest divides the count. The

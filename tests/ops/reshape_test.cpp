@@ -73,3 +73,44 @@ TEST_CASE("a miscounted size gets a verified -1 fix", "[glue]") {
   CHECK(invalid->fixes[0].description == "let PyTorch infer size 3 of shape (-1)");
   CHECK(invalid->fixes[0].verified);
 }
+
+TEST_CASE("a split into heads that divide neither way gets no fix, and a note saying why", "[glue]") {
+  // view(B, T, 5, E // 5) of (B, T, 64): 5 heads of 12; 4 or 8 heads would divide, a guess between them
+  Report report = test::check_text(op_call("view", R"("input": ["B", "T", 64], "shape": ["B", "T", 5, 12])"));
+  const Diagnostic* invalid = test::find(report, "MHA302");
+  REQUIRE(invalid != nullptr);
+  CHECK(invalid->fixes.empty());
+  REQUIRE(invalid->notes.size() == 1);
+  CHECK(invalid->notes[0] ==
+        "no fix is offered: neither 5 heads nor a head size of 12 divides 64; the head counts that do nearest 5 are 4 (head size "
+        "16) and 8 (head size 8), but which one was meant (the model's num_heads) the shape does not tell");
+  // one of them dividing: the other is inferred (-1), no note
+  Report divides = test::check_text(op_call("view", R"("input": ["B", "T", 64], "shape": ["B", "T", 5, 16])"));
+  const Diagnostic* inferred = test::find(divides, "MHA302");
+  REQUIRE(inferred != nullptr);
+  REQUIRE_FALSE(inferred->fixes.empty());
+  CHECK(inferred->notes.empty());
+}
+
+TEST_CASE("a split into heads that divide neither way is fixed as the spec's other views split that width", "[glue]") {
+  auto views = [](const std::string& others) {
+    return test::check_text(R"({"tensors": {"x": ["B", "T", 64]}, "modules": {}, "calls": [)" + others +
+                            R"({"id": "k", "op": "view", "input": "x", "shape": ["B", "T", 5, 12]}]})");
+  };
+  Report told = views(R"({"id": "q", "op": "view", "input": "x", "shape": ["B", "T", 4, 16]},
+                         {"id": "v", "op": "reshape", "input": "x", "shape": ["B", "T", 4, 16]},)");
+  const Diagnostic* invalid = test::find(told, "MHA302");
+  REQUIRE(invalid != nullptr);
+  REQUIRE(invalid->fixes.size() == 1);
+  CHECK(invalid->fixes[0].description == "split 64 into 4 heads of 16, as the spec's other views of that width do");
+  CHECK(invalid->fixes[0].valid());
+  CHECK(invalid->notes.empty());
+  // two splits elsewhere: which one is a guess again
+  Report disagree = views(R"({"id": "q", "op": "view", "input": "x", "shape": ["B", "T", 4, 16]},
+                             {"id": "v", "op": "view", "input": "x", "shape": ["B", "T", 8, 8]},)");
+  const Diagnostic* guessed = test::find(disagree, "MHA302");
+  REQUIRE(guessed != nullptr);
+  CHECK(guessed->fixes.empty());
+  REQUIRE(guessed->notes.size() == 1);
+  CHECK(guessed->notes[0].find("the spec's other views do not agree on") != std::string::npos);
+}

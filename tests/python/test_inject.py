@@ -38,8 +38,17 @@ class InjectTest(unittest.TestCase):
                     fix=r"view\(B, T, 4, 16\)")
 
     def test_wav2vec2_transpose_dropped_fails_at_the_scores(self):
-        self.expect("wav2vec2-transpose-dropped", code="MHA308", raises=True, where="call",
-                    fix=r"transpose\(1, 2\)")
+        row = self.expect("wav2vec2-transpose-dropped", code="MHA308", raises=True, where="call",
+                          fix=r"transpose\(1, 2\)")
+        # the error names both operands; the fix re-makes q, whose view (through `scaling * q` on
+        # the scores' line) is named as where it is made
+        self.assertTrue(row["made_at_bug_line"], row["made_at"])
+
+    def test_wav2vec2_heads_not_dividing_is_split_as_the_other_views(self):
+        # k's view(B, T, 5, 12) of 64: q's and v's views split it into 4 heads of 16, so that is
+        # the fix, not a guess between 4 and 8 heads
+        self.expect("wav2vec2-heads-not-dividing", code="MHA302", raises=True, where="bug",
+                    fix=r"^split 64 into 4 heads of 16, as the spec's other views")
 
     def test_vit_with_a_sequence_first_attention_swapped_in(self):
         self.expect("vit-batch-first-forgotten", code="MHA081", raises=False, where="bug",
@@ -58,8 +67,10 @@ class InjectTest(unittest.TestCase):
         self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
     def test_conformer_padding_mask_transposed(self):
-        self.expect("conformer-padding-mask-transposed", code="MHA052", raises=True, where="call",
-                    fix=r"key_padding_mask\.T")
+        row = self.expect("conformer-padding-mask-transposed", code="MHA052", raises=True, where="call",
+                          fix=r"transpose\(0, 1\)")
+        # the mask's .T is recorded as a transpose: its line is where the mask is made
+        self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
     def test_conformer_padding_mask_inverted_is_found_by_run_at_the_attention_line(self):
         # all lengths full, so the inverted mask is all True: found in the values by `mhacheck run`,

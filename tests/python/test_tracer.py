@@ -243,6 +243,13 @@ class SmallCnn(nn.Module):
         return self.fc(self.norm(self.second(self.first(x))).flatten(1))
 
 
+class TransposeProperties(nn.Module):
+    def forward(self, x, mask):
+        scores = x @ x.mT  # (B, T, T)
+        tiled = x.T.sum(0)  # (T, B): x.T reverses all three dims (deprecated in PyTorch 2.x, still so)
+        return scores.masked_fill(mask.T, 0.0), tiled, mask.H
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -463,6 +470,25 @@ class TracerTest(unittest.TestCase):
         self.assertEqual(by_severity(report, "error", "warning"), [])
         (checked,) = [c for c in report["files"][0]["calls"] if c["id"] == index["id"]]
         self.assertEqual(checked["outputs"][index["id"]]["shape"], ["B", 1])
+
+    def test_tensor_transpose_properties_are_recorded_as_transpose_and_permute(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # x.T on a 3-D tensor: PyTorch's deprecation warning
+            spec = mhacheck.trace(TransposeProperties(), (mhacheck.shape("B", "T", 8),
+                                                          mhacheck.shape("T", "T", dtype=torch.bool)))
+        self.assertIsNone(spec.error)
+        self.assertNotIn("note", str(spec.document["tensors"]))  # no opaque tensors
+        moves = [(c["op"], c.get("dims", [c.get("dim0"), c.get("dim1")])) for c in spec.calls
+                 if c["op"] in ("transpose", "permute")]
+        self.assertEqual(moves, [("transpose", [-2, -1]), ("permute", [2, 1, 0]), ("transpose", [0, 1]),
+                                 ("transpose", [0, 1])])
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+        (permute,) = [c for c in spec.calls if c["op"] == "permute"]
+        (reversed_x,) = [c for c in report["files"][0]["calls"] if c["id"] == permute["id"]]
+        self.assertEqual(reversed_x["outputs"][permute["id"]]["shape"], [8, "T", "B"])
+        replay(self, mhacheck.trace(TransposeProperties(), (torch.randn(3, 5, 8), torch.rand(5, 5) > 0.5),
+                                    values=True))
 
     def test_a_complex_tensor_stays_traced(self):
         spec = mhacheck.trace(ComplexPermute(), (mhacheck.shape("B", 5, "T", 2),))
