@@ -52,9 +52,9 @@ struct ViewResult {
 ViewResult view_layout(const Layout& input, const Shape& shape);
 // reshape: the view when computeStride succeeds, else a contiguous copy.
 Layout reshaped_layout(const Layout& input, const Shape& shape);
-// TensorIterator's output for elementwise ops (empty_like with MemoryFormat::Preserve for one
-// input): contiguous when every input is; the input's own strides when all inputs share them
-// and are dense and non-overlapping; otherwise unknown.
+// TensorIterator's output for elementwise ops: contiguous when every input is; the inputs'
+// strides when all share them, one shape, dense (its fast setup); else its general order of
+// dims (reorder_dimensions), allocated dense. Unknown when an input's layout is.
 Layout elementwise_layout(const std::vector<const Layout*>& inputs, const Shape& shape);
 
 }  // namespace mhacheck
