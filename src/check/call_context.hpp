@@ -13,6 +13,7 @@
 #include "mhacheck/check.hpp"
 #include "mhacheck/diagnostic.hpp"
 #include "mhacheck/spec.hpp"
+#include "layout.hpp"
 
 namespace mhacheck {
 
@@ -35,6 +36,7 @@ struct ArgValue {
   std::string origin;         // "tensor \"q\"", "inline", "output 0 of call \"enc\""
   std::string shape_pointer;  // JSON pointer of the shape array to patch; empty: not patchable
   std::string dtype_pointer;  // JSON pointer where the dtype is (or would be) written
+  Layout layout;              // strides (layout.hpp): written tensors are contiguous
 
   int rank() const { return static_cast<int>(shape.size()); }
   const std::string& dim_name(int dim) const;  // "" when unnamed
@@ -55,6 +57,9 @@ class CallContext {
   Symbols& symbols;
   std::map<std::string, ArgValue> args;
   std::vector<NamedOutput> outputs;  // filled by the rule when the call succeeds
+  // The layouts of outputs by name, set by rules that know them (views, fresh results); an
+  // output without one has an unknown layout.
+  std::map<std::string, Layout> output_layouts;
   // A deque, so that a Diagnostic& handed out stays valid while more are added.
   std::deque<Diagnostic> diagnostics;
 

@@ -90,6 +90,8 @@ struct Relayout {
   nlohmann::json arguments;    // {"dim0": 1, "dim1": 2}
   std::string python;          // ".transpose(1, 2)"
   std::function<Shape(const Shape&)> written_shape;
+  // An inserted call is followed by .contiguous(): a later view refuses a transposed layout (MHA370).
+  bool contiguous = false;
 };
 
 // The patch operations applying `change` to each source: a written shape is replaced; a call's
@@ -115,14 +117,20 @@ nlohmann::json relayout_patch(const Spec& spec, std::vector<const LayoutSource*>
     patch.push_back({{"op", "replace"},
                      {"path", fmt::format("/calls/{}/outputs/{}", source->producer, source->output)},
                      {"value", before}});
+    if (change.contiguous) {
+      std::string moved = fresh_name(spec, fmt::format("{}_{}", source->name, change.op));
+      call["outputs"] = {moved};
+      nlohmann::json copy = {{"id", fresh_name(spec, "contiguous_" + source->name)}, {"op", "contiguous"}, {"input", moved}, {"outputs", {source->name}}};
+      patch.push_back({{"op", "add"}, {"path", fmt::format("/calls/{}", source->producer + 1)}, {"value", std::move(copy)}});
+    }
     patch.push_back({{"op", "add"}, {"path", fmt::format("/calls/{}", source->producer + 1)}, {"value", std::move(call)}});
   }
   return patch;
 }
 
-Relayout transpose(int a, int b) {
-  return {"transpose", {{"dim0", a}, {"dim1", b}}, fmt::format(".transpose({}, {})", a, b),
-          [a, b](const Shape& shape) { return swapped(shape, a, b); }};
+Relayout transpose(int a, int b, bool contiguous) {
+  return {"transpose", {{"dim0", a}, {"dim1", b}}, fmt::format(".transpose({}, {}){}", a, b, contiguous ? ".contiguous()" : ""),
+          [a, b](const Shape& shape) { return swapped(shape, a, b); }, contiguous};
 }
 
 // "transpose qh to (B, H, T, D): qh.transpose(1, 2)", or, where a call made it, "transpose qh
@@ -145,8 +153,8 @@ std::string transposed_text(const LayoutSource& source, int a, int b) {
   return fmt::format("({})", fmt::join(dims, ", "));
 }
 
-std::string transpose_text(const Spec& spec, const LayoutSource& source, int a, int b) {
-  return relayout_text(spec, source, "transpose", "to " + transposed_text(source, a, b), transpose(a, b));
+std::string transpose_text(const Spec& spec, const LayoutSource& source, int a, int b, bool contiguous) {
+  return relayout_text(spec, source, "transpose", "to " + transposed_text(source, a, b), transpose(a, b, contiguous));
 }
 
 Fix candidate(std::string description, nlohmann::json patch) {
@@ -441,24 +449,38 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   // Several arguments of one rank first (one wrong layout usually reaches query, key and value
   // alike), all of them, then fewer; then each alone. Each transpose also with the call's output
   // transposed back when later calls read it, so that they still get the layout they expect.
+  // Where a view comes after an inserted transpose, each also with .contiguous() after the
+  // transposes (a larger change, ranked after; the one left when the view refuses the layout).
+  auto view_after = [&](std::size_t from) {
+    return std::any_of(spec.calls.begin() + static_cast<std::ptrdiff_t>(from) + 1, spec.calls.end(),
+                       [](const CallDecl& later) { return later.op == "view"; });
+  };
+  bool back_view = output && view_after(*index);
   for (const std::vector<const LayoutSource*>& group : argument_groups(sources)) {
+    bool group_view = std::any_of(group.begin(), group.end(), [&](const LayoutSource* s) { return !s->written() && view_after(s->producer); });
     int rank = static_cast<int>(group.front()->shape.size());
     for (int a = 0; a < rank; ++a) {
       for (int b = a + 1; b < rank; ++b) {
-        std::string text = group.size() == 1 ? transpose_text(spec, *group.front(), a, b)
-                                             : fmt::format("transpose {} together: .transpose({}, {}) each, where each is made",
-                                                           listed(group), a, b);
-        Fix transposed = candidate(text, relayout_patch(spec, group, transpose(a, b)));
-        label_by_subscripts(transposed, group, a, b);
-        add(std::move(transposed));
-        if (!output) continue;
-        std::vector<const LayoutSource*> and_back = group;
-        and_back.push_back(&*output);
-        Fix and_back_fix = candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.transpose({}, {})", text, output->name, call.id,
-                                                 output->name, output->name, a, b),
-                                     relayout_patch(spec, and_back, transpose(a, b)));
-        label_by_subscripts(and_back_fix, group, a, b);
-        add(std::move(and_back_fix));
+        for (bool contiguous : {false, true}) {
+          if (contiguous && !group_view && !back_view) continue;
+          std::string then = contiguous ? ".contiguous()" : "";
+          std::string text = group.size() == 1 ? transpose_text(spec, *group.front(), a, b, contiguous)
+                                               : fmt::format("transpose {} together: .transpose({}, {}){} each, where each is made",
+                                                             listed(group), a, b, then);
+          if (!contiguous || group_view) {
+            Fix transposed = candidate(text, relayout_patch(spec, group, transpose(a, b, contiguous)));
+            label_by_subscripts(transposed, group, a, b);
+            add(std::move(transposed));
+          }
+          if (!output) continue;
+          std::vector<const LayoutSource*> and_back = group;
+          and_back.push_back(&*output);
+          Fix and_back_fix = candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.transpose({}, {}){}", text, output->name, call.id,
+                                                   output->name, output->name, a, b, then),
+                                       relayout_patch(spec, and_back, transpose(a, b, contiguous)));
+          label_by_subscripts(and_back_fix, group, a, b);
+          add(std::move(and_back_fix));
+        }
       }
     }
   }

@@ -181,6 +181,8 @@ class Pass {
     // Unwritten dtypes: masks are bool, indices int64, everything else float32.
     value.dtype = dtype.value_or(kind == ArgKind::Mask ? DType::Bool : kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
     value.shape = symbols_.resolve(value.written);
+    if (source.kind != ArgumentSource::Kind::Output) value.layout = Layout::contiguous(value.shape);
+    if (!value.layout.fits(value.shape)) value.layout = Layout::unknown();  // a later binding changed its sizes
     check_storage_size(value, written_at);
     call_report.arguments.push_back({argument, value.identity, value.written, value.shape, value.dtype, std::move(source), written_at});
     return value;
@@ -240,6 +242,8 @@ class Pass {
       if (call_report.ok) call_report.outputs = ctx.outputs;
     }
     for (Diagnostic& diagnostic : ctx.diagnostics) report_.diagnostics.push_back(std::move(diagnostic));
+    std::vector<std::string> schema_output_names;  // the rule's names, before the spec's replace them
+    for (const NamedOutput& output : call_report.outputs) schema_output_names.push_back(output.name);
     // Unnamed outputs of a multi-call spec are known by call: "dec.attn_output".
     for (std::size_t i = call.outputs.size(); i < call_report.outputs.size(); ++i) {
       call_report.outputs[i].name = call.id + "." + call_report.outputs[i].name;
@@ -263,6 +267,11 @@ class Pass {
         named.value.written = call_report.outputs[i].shape;
         named.value.dim_sources = dim_sources(ctx, call_report.outputs[i].shape);
         named.value.dim_names = dim_names(ctx, call_report.outputs[i]);
+        auto layout = ctx.output_layouts.find(schema_output_names[i]);
+        if (layout != ctx.output_layouts.end()) named.value.layout = std::move(layout->second);
+        // The first non-contiguous layout in a chain of views names its call (MHA370 cites it).
+        Layout& made = named.value.layout;
+        if (made.known() && !made.is_contiguous() && made.made_by.empty()) made.made_by = call.id;
         named.dtype = call_report.outputs[i].dtype;
         call_report.outputs[i].name = call.outputs[i];
       } else {

@@ -651,6 +651,14 @@ const std::vector<MessagePattern>& pytorch_message_table() {
        {{.id = DiagId::ReshapeInvalid, .meaning = "the input is empty and the shape [{shape}] has a 0 size, so -1 could be anything",
          .fixes = {"give the size explicitly instead of -1"}}}},
       {"RuntimeError",
+       {{"1.13 and 2.x", "view size is not compatible with input tensor's size and stride (at least one dimension spans across two "
+                         "contiguous subspaces). Use .reshape(...) instead."}},
+       {{.id = DiagId::ViewLayout,
+         .meaning = "view merges or splits dims that are not adjacent in memory: the input comes from transpose, permute, expand or "
+                    "slicing",
+         .fixes = {"x.reshape(...) instead of x.view(...) (a copy only when needed)", "x.contiguous().view(...)"},
+         .frames = {"view(", ".view"}}}},
+      {"RuntimeError",
        {{"1.13 and 2.x", "flatten() has invalid args: start_dim cannot come after end_dim"}},
        {{.id = DiagId::FlattenDims, .meaning = "flatten's start_dim comes after its end_dim (after wrapping negative dims)",
          .fixes = {"swap start_dim and end_dim"}}}},

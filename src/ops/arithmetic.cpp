@@ -61,6 +61,10 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   DType dtype = result_type(input, other, number);
   if (true_division && !is_floating(dtype)) dtype = DType::Float32;  // the default dtype
   ctx.outputs.push_back({"output", *shape, dtype});
+  // A number is a 0-D operand, as PyTorch wraps it: it takes TensorIterator off its fast setup.
+  const Layout scalar = Layout::contiguous({});
+  std::vector<const Layout*> layouts{&input.layout, number ? &scalar : &other.layout};
+  ctx.output_layouts["output"] = elementwise_layout(layouts, *shape);
 }
 
 // sub_check: two bool operands, then one.

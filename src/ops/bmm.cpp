@@ -54,6 +54,7 @@ void infer_bmm(CallContext& ctx) {
     return;
   }
   ctx.outputs.push_back({"output", Shape{batch, input.shape[1], mat2.shape[2]}, mat2.dtype});
+  ctx.output_layouts["output"] = Layout::contiguous(ctx.outputs.back().shape);
 }
 
 }  // namespace mhacheck

@@ -2,6 +2,8 @@
 // the first tensor that is not a legacy empty 1-D (0,) tensor, which are skipped everywhere;
 // every other tensor has the first's rank and sizes except along dim, where the sizes add up.
 // The dtype is the promotion of all the tensors' dtypes.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "ops/dim_arguments.hpp"
@@ -89,6 +91,9 @@ void infer_cat(CallContext& ctx) {
   }
   output[*dim] = joined;
   ctx.outputs.push_back({"output", output, dtype});
+  bool contiguous = std::all_of(tensors.begin(), tensors.end(), [](const ArgValue* tensor) { return tensor->layout.is_contiguous(); });
+  ctx.output_layouts["output"] = contiguous ? Layout::contiguous(output) : Layout::unknown();  // else its memory format is the inputs'
+
 }
 
 }  // namespace mhacheck

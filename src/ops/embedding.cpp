@@ -54,6 +54,7 @@ void infer_embedding(CallContext& ctx) {
   Shape output = input.shape;
   output.push_back(DimExpr::constant(dim));
   ctx.outputs.push_back({"output", output, module.dtype()});
+  ctx.output_layouts["output"] = Layout::contiguous(output);  // a new tensor, whatever the input's layout
 }
 
 }  // namespace mhacheck

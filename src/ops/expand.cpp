@@ -98,6 +98,7 @@ void infer_expand(CallContext& ctx) {
   }
   if (!sizes_possible(ctx, shape, "size")) return;
   ctx.outputs.push_back({"output", shape, input.dtype});
+  ctx.output_layouts["output"] = expanded_layout(input.layout, shape);
 }
 
 void infer_repeat(CallContext& ctx) {
@@ -123,6 +124,7 @@ void infer_repeat(CallContext& ctx) {
   }
   if (!sizes_possible(ctx, shape, "repeats")) return;
   ctx.outputs.push_back({"output", shape, input.dtype});
+  ctx.output_layouts["output"] = Layout::contiguous(shape);  // a new tensor
 }
 
 // Without dim, input is flattened first; dim wraps against input's own rank.
@@ -160,6 +162,7 @@ void infer_repeat_interleave(CallContext& ctx) {
   }
   shape[*dim] = *repeated;
   ctx.outputs.push_back({"output", shape, input.dtype});
+  ctx.output_layouts["output"] = Layout::contiguous(shape);  // index_select writes a new tensor
 }
 
 }  // namespace mhacheck

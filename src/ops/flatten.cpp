@@ -22,6 +22,7 @@ void infer_flatten(CallContext& ctx) {
   }
   if (input.rank() == 0) {
     ctx.outputs.push_back({"output", {DimExpr::constant(1)}, input.dtype});
+    ctx.output_layouts["output"] = reshaped_layout(input.layout, {DimExpr::constant(1)});
     return;
   }
   Shape merged(input.shape.begin() + *start, input.shape.begin() + *end + 1);
@@ -39,6 +40,8 @@ void infer_flatten(CallContext& ctx) {
   shape.push_back(product->as_dim());
   shape.insert(shape.end(), input.shape.begin() + *end + 1, input.shape.end());
   ctx.outputs.push_back({"output", shape, input.dtype});
+  // flatten returns the input itself when it merges nothing, else reshapes.
+  ctx.output_layouts["output"] = *start == *end ? input.layout : reshaped_layout(input.layout, shape);
 }
 
 }  // namespace mhacheck

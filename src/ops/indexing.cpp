@@ -90,6 +90,7 @@ void infer_select(CallContext& ctx) {
   shape.erase(shape.begin() + *dim);
   names.erase(names.begin() + *dim);
   ctx.outputs.push_back({"output", shape, input.dtype, names});
+  ctx.output_layouts["output"] = without_dims(input.layout, {*dim});
 }
 
 void infer_narrow(CallContext& ctx) {
@@ -136,6 +137,7 @@ void infer_narrow(CallContext& ctx) {
   shape[static_cast<std::size_t>(*dim)] = DimExpr::constant(length);
   names[static_cast<std::size_t>(*dim)].clear();
   ctx.outputs.push_back({"output", shape, input.dtype, names});
+  ctx.output_layouts["output"] = resized_layout(input.layout, shape);  // the same strides, from an offset
 }
 
 }  // namespace mhacheck

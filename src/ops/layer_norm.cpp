@@ -88,6 +88,7 @@ void infer_layer_norm(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
   if (!layer_norm_accepts(ctx, input, normalized_shape, module.flag("elementwise_affine"), module.dtype(), "")) return;
   ctx.outputs.push_back({"output", input.shape, input.dtype});
+  ctx.output_layouts["output"] = Layout::contiguous(input.shape);  // a new tensor, whatever the input's layout
 }
 
 }  // namespace mhacheck

@@ -73,6 +73,7 @@ void infer_linear(CallContext& ctx) {
   Shape output = input.shape;
   output.back() = DimExpr::constant(out_features);
   ctx.outputs.push_back({"output", output, input.dtype});
+  ctx.output_layouts["output"] = Layout::contiguous(output);  // a new tensor, whatever the input's layout
 }
 
 }  // namespace mhacheck

@@ -28,6 +28,7 @@ void infer_masked_fill(CallContext& ctx) {
     return;
   }
   ctx.outputs.push_back({"output", *shape, input.dtype});
+  ctx.output_layouts["output"] = input.layout.is_contiguous() && input.shape == *shape ? Layout::contiguous(*shape) : Layout::unknown();
 }
 
 }  // namespace mhacheck

@@ -23,6 +23,7 @@ void infer_permute(CallContext& ctx) {
   Shape shape;
   std::vector<std::string> names;
   std::vector<bool> seen(dims.size(), false);
+  std::vector<int> order;
   for (std::int64_t dim : dims) {
     std::optional<int> wrapped = wrap_dim(ctx, "dims", dim, input.rank());
     if (!wrapped) return;
@@ -33,10 +34,12 @@ void infer_permute(CallContext& ctx) {
       return;
     }
     seen[*wrapped] = true;
+    order.push_back(*wrapped);
     shape.push_back(input.shape[*wrapped]);
     names.push_back(input.dim_name(*wrapped));
   }
   ctx.outputs.push_back({"output", shape, input.dtype, names});
+  ctx.output_layouts["output"] = permuted_layout(input.layout, order);
 }
 
 }  // namespace mhacheck

@@ -9,7 +9,13 @@
 namespace mhacheck {
 namespace {
 
-void same_shape(CallContext& ctx, DType dtype) { ctx.outputs.push_back({"output", ctx.arg("input").shape, dtype}); }
+// contiguous() copies into C order; the others run through TensorIterator (clone with
+// MemoryFormat::Preserve), which keeps a dense input's strides.
+void same_shape(CallContext& ctx, DType dtype) {
+  const ArgValue& input = ctx.arg("input");
+  ctx.outputs.push_back({"output", input.shape, dtype});
+  ctx.output_layouts["output"] = ctx.call.op == "contiguous" ? Layout::contiguous(input.shape) : elementwise_layout({&input.layout}, input.shape);
+}
 
 // A kernel dispatched over floating types only: "\"GeluKernelImpl\" not implemented for 'Long'".
 bool floating_kernel(CallContext& ctx, const std::string& op, const std::string& kernel) {

@@ -1,7 +1,8 @@
 // torch.reshape(input, shape) and Tensor.view(shape), PyTorch's infer_size: sizes are
 // non-negative, at most one is -1 (inferred), and the element count must stay the same. With
 // symbols the count is a product of symbols (size_product.hpp); a -1 is inferred only when the
-// quotient is exact. view's stride rules are not modelled: inputs are taken as contiguous.
+// quotient is exact. view also needs strides for the new shape over the input's memory
+// (layout.hpp: ATen's computeStride); reshape copies when there are none.
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -331,13 +332,66 @@ class ReshapeRules {
       nlohmann::json mover = reorder_call(order, ctx_.call.id + "_move", input.name, moved_name, moved);
       patch.push_back({{"op", "add"}, {"path", ctx_.call.pointer}, {"value", mover}});
       patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/input"}, {"value", moved_name}});
-      ctx_.add_patch_fix(diagnostic, fmt::format("move the dims first: {}{}.{}({})", input.name, moved, op, shape_text(written_)),
+      // The moved dims are not in memory order, which view refuses (MHA370): reshape copies.
+      if (op == "view") patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/op"}, {"value", "reshape"}});
+      ctx_.add_patch_fix(diagnostic, fmt::format("move the dims first: {}{}.reshape({})", input.name, moved, shape_text(written_)),
                          std::move(patch));
     }
   }
 
-  void done(const Shape& shape) {
-    ctx_.outputs.push_back({"output", ctx_.symbols.resolve(shape), input_.dtype, output_names(ctx_.symbols.resolve(shape))});
+  void done(const Shape& written) {
+    Shape shape = ctx_.symbols.resolve(written);
+    Layout layout;
+    if (ctx_.call.op == "view") {
+      ViewResult view = view_layout(input_.layout, shape);
+      if (view.verdict == ViewVerdict::Incompatible) return incompatible_view(shape);
+      layout = std::move(view.layout);  // unknown when the verdict depends on the symbols' values
+    } else {
+      layout = reshaped_layout(input_.layout, shape);
+    }
+    ctx_.outputs.push_back({"output", shape, input_.dtype, output_names(shape)});
+    ctx_.output_layouts["output"] = std::move(layout);
+  }
+
+  // MHA370: no strides give the shape over the input's memory.
+  void incompatible_view(const Shape& shape) {
+    const std::string& made_by = input_.layout.made_by;
+    const CallDecl* maker = nullptr;
+    for (const CallDecl& call : ctx_.spec.calls) {
+      if (!made_by.empty() && call.id == made_by) maker = &call;
+    }
+    std::string cause = maker != nullptr ? fmt::format("call \"{}\" ({}) made its layout", maker->id, maker->op)
+                                         : std::string("its elements are not in the order the shape needs");
+    Diagnostic& diagnostic = report_argument(
+        ctx_, DiagId::ViewLayout,
+        fmt::format("view{} of {} {} needs dims that are not adjacent in memory: {}; view never copies", tuple_str(shape),
+                    tensor_name(input_).empty() ? "the input" : tensor_name(input_), tuple_str(input_.shape), cause),
+        "shape");
+    ctx_.pytorch_raises(diagnostic, "RuntimeError",
+                        "view size is not compatible with input tensor's size and stride (at least one dimension spans across two "
+                        "contiguous subspaces). Use .reshape(...) instead.");
+    if (maker != nullptr) {
+      diagnostic.related.push_back({fmt::format("the {} that made the layout", maker->op), ctx_.spec.document.values.find(maker->pointer)});
+    }
+    propose_copying_view(diagnostic);
+  }
+
+  // reshape (a copy only when needed), or a contiguous() copy before the view.
+  void propose_copying_view(Diagnostic& diagnostic) {
+    const std::string op_pointer = ctx_.call.pointer + "/op";
+    if (ctx_.spec.document.value.contains(nlohmann::json::json_pointer(op_pointer))) {
+      ctx_.add_patch_fix(diagnostic, fmt::format("reshape instead of view: .reshape({})", shape_text(written_)),
+                         {{{"op", "replace"}, {"path", op_pointer}, {"value", "reshape"}}});
+    }
+    const std::string prefix = "/calls/";
+    const ArgRef& input = ctx_.call.tensor("input");
+    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return;
+    std::string copied = ctx_.call.id + "_contiguous";
+    nlohmann::json copy = {{"id", copied}, {"op", "contiguous"}, {"input", input.name}, {"outputs", {copied}}};
+    std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
+    ctx_.add_patch_fix(diagnostic, fmt::format("copy first: {}.contiguous().view({})", input.name, shape_text(written_)),
+                       {{{"op", "add"}, {"path", ctx_.call.pointer}, {"value", std::move(copy)}},
+                        {{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/input"}, {"value", copied}}});
   }
 
   CallContext& ctx_;

@@ -21,6 +21,7 @@ void infer_softmax(CallContext& ctx) {
     return;
   }
   ctx.outputs.push_back({"output", input.shape, input.dtype});
+  ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();
 }
 
 }  // namespace mhacheck

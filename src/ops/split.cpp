@@ -48,6 +48,7 @@ void produce_pieces(CallContext& ctx, const ArgValue& input, int dim, const std:
     Shape shape = input.shape;
     shape[static_cast<std::size_t>(dim)] = pieces[i];
     ctx.outputs.push_back({std::to_string(i), shape, input.dtype, names});
+    ctx.output_layouts[std::to_string(i)] = resized_layout(input.layout, shape);
   }
 }
 

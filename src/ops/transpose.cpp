@@ -17,7 +17,11 @@ void infer_transpose(CallContext& ctx) {
     std::swap(shape[*dim0], shape[*dim1]);
     std::swap(names[*dim0], names[*dim1]);
   }
+  std::vector<int> order(shape.size());
+  for (std::size_t d = 0; d < order.size(); ++d) order[d] = static_cast<int>(d);
+  if (!order.empty()) std::swap(order[*dim0], order[*dim1]);
   ctx.outputs.push_back({"output", shape, input.dtype, names});
+  ctx.output_layouts["output"] = permuted_layout(input.layout, order);
 }
 
 }  // namespace mhacheck

@@ -12,6 +12,7 @@ void infer_unsqueeze(CallContext& ctx) {
   Shape shape = input.shape;
   shape.insert(shape.begin() + *dim, DimExpr::constant(1));
   ctx.outputs.push_back({"output", shape, input.dtype});
+  ctx.output_layouts["output"] = unsqueezed_layout(input.layout, *dim);
 }
 
 // A symbolic dim is kept: a symbol stands for a size that is not known to be 1.
@@ -19,17 +20,23 @@ void infer_squeeze(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
   const DimExpr one = DimExpr::constant(1);
   Shape shape;
+  std::vector<int> dropped;
   if (ctx.call.arguments.at("dim").is_null()) {
-    for (const DimExpr& size : input.shape) {
-      if (size != one) shape.push_back(size);
+    for (std::size_t d = 0; d < input.shape.size(); ++d) {
+      if (input.shape[d] != one) shape.push_back(input.shape[d]);
+      else dropped.push_back(static_cast<int>(d));
     }
   } else {
     std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank());
     if (!dim) return;
     shape = input.shape;
-    if (!shape.empty() && shape[*dim] == one) shape.erase(shape.begin() + *dim);  // a dim other than 1 stays, silently
+    if (!shape.empty() && shape[*dim] == one) {
+      shape.erase(shape.begin() + *dim);  // a dim other than 1 stays, silently
+      dropped.push_back(*dim);
+    }
   }
   ctx.outputs.push_back({"output", shape, input.dtype});
+  ctx.output_layouts["output"] = without_dims(input.layout, dropped);
 }
 
 }  // namespace mhacheck

@@ -190,6 +190,10 @@ def run_call(call, modules, built, env, symbols):
         return [tensor("input").repeat(*[size(d, symbols) for d in call["repeats"]])]
     if op == "expand":
         return [tensor("input").expand(*[size(d, symbols) for d in call["size"]])]
+    if op == "narrow":
+        return [tensor("input").narrow(call["dim"], call["start"], call["length"])]
+    if op == "contiguous":
+        return [tensor("input").contiguous()]
     if op == "flatten":
         return [tensor("input").flatten(call.get("start_dim", 0), call.get("end_dim", -1))]
     if op == "chunk":

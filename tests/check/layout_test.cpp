@@ -1,0 +1,144 @@
+// Memory layout (src/check/layout.hpp): every chain of tests/pytorch/layout_cases.json, generated
+// by tests/pytorch/gen_layout_cases.py from real PyTorch, gets PyTorch's verdict (view refused
+// where PyTorch refuses it, at the same call, with its message; the final shape otherwise); and
+// MHA370's fixes, with symbols, are verified on the whole graph.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "core/shape_json.hpp"
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+using nlohmann::json;
+
+namespace {
+
+std::string mismatch(const json& c, const Report& report) {
+  const json& expect = c["expect"];
+  if (report.input_error) return "spec rejected: " + report.diagnostics.front().message;
+  if (expect["ok"].get<bool>()) {
+    if (!report.ok()) return "mhacheck reports an error PyTorch does not raise: " + report.diagnostics.front().message;
+    json shape = shape_json(report.calls.back().outputs.at(0).shape);
+    if (shape != expect["shape"]) return fmt::format("shape {} expected {}", shape.dump(), expect["shape"].dump());
+    return {};
+  }
+  const Diagnostic* first = test::raised(report);
+  if (first == nullptr) return "PyTorch raises " + expect["error"].dump() + " but mhacheck finds no error";
+  if (first->call != expect["call"].get<std::string>()) return fmt::format("raised at call {}, expected {}", first->call, expect["call"].dump());
+  if (first->pytorch_error->message != expect["error"]["message"].get<std::string>()) return "raises " + first->pytorch_error->message;
+  return {};
+}
+
+const Fix* fix_with(const Diagnostic& diagnostic, const std::string& text) {
+  for (const Fix& fix : diagnostic.fixes) {
+    if (fix.description.find(text) != std::string::npos) return &fix;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated layout chain", "[pytorch][layout]") {
+  json cases = json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/layout_cases.json"));
+  std::vector<std::string> failures;
+  int refused = 0;
+  for (const json& c : cases["cases"]) {
+    JsonDocument document;
+    document.value = c["spec"];
+    CheckOptions options;
+    options.verify_fixes = false;
+    Report report = check_document(std::move(document), options);
+    std::string problem = mismatch(c, report);
+    if (!problem.empty()) failures.push_back(c["name"].get<std::string>() + ": " + problem);
+    if (!c["expect"]["ok"].get<bool>()) ++refused;
+  }
+  for (std::size_t i = 0; i < failures.size() && i < 40; ++i) UNSCOPED_INFO(failures[i]);
+  INFO(fmt::format("{} of {} cases disagree", failures.size(), cases["cases"].size()));
+  CHECK(failures.empty());
+  CHECK(cases["cases"].size() >= 500);
+  CHECK(refused >= 50);
+}
+
+TEST_CASE("view after transpose with symbols: MHA370 naming the transpose, two verified fixes", "[layout]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"H": 8}, "tensors": {"out": ["B", "H", "T", 64]},
+    "calls": [{"id": "merge", "op": "transpose", "input": "out", "dim0": 1, "dim1": 2, "outputs": ["o"]},
+              {"id": "v", "op": "view", "input": "o", "shape": ["B", "T", -1]}]})");
+  const Diagnostic* view = test::find(report, "MHA370");
+  REQUIRE(view != nullptr);
+  CHECK(view->call == "v");
+  CHECK(view->message.find("call \"merge\" (transpose)") != std::string::npos);
+  CHECK(test::raised_message(report) ==
+        "RuntimeError: view size is not compatible with input tensor's size and stride (at least one dimension spans across two "
+        "contiguous subspaces). Use .reshape(...) instead.");
+  const Fix* reshape = fix_with(*view, "reshape instead of view");
+  const Fix* contiguous = fix_with(*view, ".contiguous().view(");
+  REQUIRE(reshape != nullptr);
+  REQUIRE(contiguous != nullptr);
+  CHECK(reshape->valid());
+  CHECK(contiguous->valid());
+}
+
+TEST_CASE("views that keep memory order pass; symbols whose values decide stay silent", "[layout]") {
+  // Splitting heads then transposing, merging after transposing back: the usual attention code.
+  Report heads = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 512]},
+    "calls": [{"id": "s", "op": "view", "input": "x", "shape": ["B", "T", 8, 64], "outputs": ["xs"]},
+              {"id": "t", "op": "transpose", "input": "xs", "dim0": 1, "dim1": 2, "outputs": ["xh"]},
+              {"id": "b", "op": "transpose", "input": "xh", "dim0": 1, "dim1": 2, "outputs": ["xb"]},
+              {"id": "m", "op": "view", "input": "xb", "shape": ["B", "T", 512]}]})");
+  CHECK(heads.ok());
+  CHECK(test::find(heads, "MHA370") == nullptr);
+  // A transposed (B, T, 1) tensor: (B, 1, T) views as (B, T) whatever B and T are.
+  Report size_one = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 1]},
+    "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xt"]},
+              {"id": "v", "op": "view", "input": "xt", "shape": ["B", "T"]}]})");
+  CHECK(size_one.ok());
+  // An MHA output's layout depends on the path PyTorch takes: nothing is claimed.
+  Report unknown = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(16, 2, batch_first=True)"},
+    "tensors": {"q": [2, 5, 16]},
+    "calls": [{"id": "a", "module": "attn", "query": "q", "key": "q", "value": "q", "outputs": ["o", "w"]},
+              {"id": "v", "op": "view", "input": "o", "shape": [10, 16]}]})json");
+  CHECK(test::find(unknown, "MHA370") == nullptr);
+}
+
+TEST_CASE("reshape copies where view cannot; the copy is contiguous again", "[layout]") {
+  Report report = test::check_text(R"({"version": 1, "tensors": {"x": [2, 3, 4]},
+    "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 0, "dim1": 1, "outputs": ["xt"]},
+              {"id": "r", "op": "reshape", "input": "xt", "shape": [6, 4], "outputs": ["xr"]},
+              {"id": "v", "op": "view", "input": "xr", "shape": [24]}]})");
+  CHECK(report.ok());
+  Report expanded = test::check_text(R"({"version": 1, "tensors": {"x": [3, 1]},
+    "calls": [{"id": "e", "op": "expand", "input": "x", "size": [3, 4], "outputs": ["xe"]},
+              {"id": "v", "op": "view", "input": "xe", "shape": [12]}]})");
+  const Diagnostic* view = test::find(expanded, "MHA370");
+  REQUIRE(view != nullptr);
+  CHECK(view->message.find("call \"e\" (expand)") != std::string::npos);
+}
+
+TEST_CASE("merging heads without the transpose back: the MHA312 fix reshapes, and PyTorch accepts it", "[layout]") {
+  Report report = test::check_text(R"({"version": 1, "tensors": {"out": ["B", "H", "T", "D"]},
+    "calls": [{"id": "m", "op": "view", "input": "out", "shape": ["B", "T", "H*D"]}]})");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  const Fix* fix = fix_with(*moved, "move the dims first");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description.find(".transpose(1, 2).reshape(B, T, H*D)") != std::string::npos);
+  CHECK(fix->valid());
+}
+
+TEST_CASE("searched fix: a transpose inserted before a view comes with .contiguous(), the one PyTorch accepts", "[layout][fixes]") {
+  // qh, a (B, T, H, D) view, goes to SDPA unmoved (MHA209) and is also flattened by a view: the
+  // plain transpose would make that view fail, so only the contiguous variant is verified.
+  Report report = test::check_text(R"json({"version": 1, "dims": {"B": 2, "T": 10, "H": 8, "D": 64},
+    "modules": {"qkv": "nn.Linear(512, 512)"}, "tensors": {"x": ["B", "T", 512]},
+    "calls": [{"id": "q", "module": "qkv", "input": "x", "outputs": ["q"]},
+              {"id": "v", "op": "view", "input": "q", "shape": ["B", "T", "H", "D"], "outputs": ["qh"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "qh", "key": "qh", "value": "qh", "outputs": ["o"]},
+              {"id": "f", "op": "view", "input": "qh", "shape": ["B", -1]}]})json");
+  const Diagnostic* layout = test::find(report, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE_FALSE(layout->fixes.empty());
+  const Fix& fix = layout->fixes.front();
+  CHECK(fix.description == "transpose qh where it is made, after call \"v\", to (B, H, T, D): qh = qh.transpose(1, 2).contiguous()");
+  CHECK(fix.valid());
+  for (const Fix& other : layout->fixes) CHECK(other.description.find(".contiguous()") != std::string::npos);
+}
