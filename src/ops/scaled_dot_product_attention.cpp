@@ -452,6 +452,7 @@ class SdpaRules {
                          {{&mask_, Shape{mask_.written[0], DimExpr::constant(1), DimExpr::constant(1), mask_.written[1]}}});
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry keeps its own padding");
     }
+    add_grouped_mask_fix(diagnostic, scores);
     Shape last_two(scores.end() - 2, scores.end());
     ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask (shared by every batch entry and head)", tuple_str(last_two)),
                        {{&mask_, last_two}});
@@ -460,6 +461,29 @@ class SdpaRules {
                                   "one (L, S) mask for every batch entry drops each entry's own padding");
     }
     return false;
+  }
+
+  // With enable_gqa the scores have the query's heads: a mask made per key/value head (its
+  // heads slot holds the key's head count) repeats to them as the keys do, each key/value head's
+  // row of the mask serving its block of consecutive query heads.
+  void add_grouped_mask_fix(Diagnostic& diagnostic, const Shape& scores) {
+    if (!ctx_.call.flag("enable_gqa") || mask_.rank() < 3 || key_.rank() < 3 || scores.size() < 3) return;
+    int slot = mask_.rank() - 3;
+    const DimExpr& heads = scores[scores.size() - 3];
+    const DimExpr& mask_heads = mask_.shape[slot];
+    if (!heads.is_constant() || !mask_heads.is_constant() || mask_heads.offset <= 1 || heads.offset % mask_heads.offset != 0 ||
+        ctx_.symbols.compare(mask_heads, key_.shape[key_.rank() - 3]) != Symbols::Verdict::Equal) {
+      return;
+    }
+    Shape repeated = mask_.written;
+    repeated[slot] = heads;
+    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    if (ctx_.add_shape_fix(diagnostic,
+                           fmt::format("repeat the mask per query head, as enable_gqa repeats the keys: {}.repeat_interleave({}, dim={})",
+                                       name, heads.offset / mask_heads.offset, slot),
+                           {{&mask_, repeated}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "query head h gets the mask of key/value head h // group");
+    }
   }
 
   CallContext& ctx_;
