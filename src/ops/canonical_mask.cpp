@@ -51,9 +51,30 @@ void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string&
 }
 
 void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module) {
-  if (!mask.present || mask.dtype != DType::Bool) return;
+  if (!mask.present) return;
   std::string name = tensor_name(mask);
   if (mask_convention_of_name(name) != MaskConvention::TrueKeeps) return;
+  // Hugging Face's get_extended_attention_mask already makes the additive (0 / -inf) form. An
+  // inner call (a Transformer layer's self_attn) sees the mask the module made float: the module
+  // has checked the mask as written.
+  if (is_floating(mask.dtype)) {
+    if (name.find("extended") != std::string::npos || !ctx.argument_names.empty()) return;
+    // A float mask is added to the scores: a 1 = keep / 0 = pad mask adds 1 to the tokens and
+    // 0 to the padding, which softmax all but ignores.
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::MaskMeaning,
+        fmt::format("{} \"{}\" is a float mask named like 1 = keep, but {} adds a float mask to the attention scores: "
+                    "adding 1 and 0 masks nothing",
+                    mask.argument, name, module),
+        &mask);
+    diagnostic.notes.push_back("a float mask must hold 0 where attention is allowed and -inf where it is not");
+    if (ctx.add_argument_fix(diagnostic, fmt::format("pass {} == 0 (True marks positions not to attend)", name), mask.argument,
+                             {{"shape", shape_json(mask.written)}, {"dtype", "bool"}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("\"{}\" is 1 = keep; == 0 marks the padding", name));
+    }
+    return;
+  }
+  if (mask.dtype != DType::Bool) return;
   Diagnostic& diagnostic = ctx.report(
       DiagId::MaskMeaning,
       fmt::format("{} \"{}\" is named like a mask of positions to keep (True = keep), but {} ignores the True positions",

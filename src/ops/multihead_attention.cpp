@@ -534,12 +534,45 @@ class MhaRules {
 
   // A 2-D mask written (S, L) is transposed; any mask can be made the expected shape.
   void add_attn_mask_shape_fixes(Diagnostic& diagnostic, const Shape& expected) {
+    bool padding = add_padding_mask_move(diagnostic);
     Shape reversed(attn_.shape.rbegin(), attn_.shape.rbegin() + 2);
     if (attn_.rank() == 2 && ctx_.symbols.compare(reversed[0], L_) == Symbols::Verdict::Equal &&
         ctx_.symbols.compare(reversed[1], S_) == Symbols::Verdict::Equal) {
       ctx_.add_shape_fix(diagnostic, fmt::format("transpose the mask: {}.T", attn_.argument), {{&attn_, Shape{attn_.written[1], attn_.written[0]}}});
     }
-    ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} {}", tuple_str(expected), attn_.argument), {{&attn_, expected}});
+    if (ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} {}", tuple_str(expected), attn_.argument), {{&attn_, expected}}) &&
+        padding) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, "one (L, S) mask for every batch entry drops each entry's own padding");
+    }
+  }
+
+  // A 2-D (N, S) attn_mask is one row of keys per batch entry: the padding mask, passed as the
+  // wrong argument. The same tensor moves to key_padding_mask (True = ignore in both).
+  bool add_padding_mask_move(Diagnostic& diagnostic) {
+    if (attn_.rank() != 2 || kpm_.present || !batched_ || ctx_.symbols.compare(attn_.shape[0], N_) != Symbols::Verdict::Equal ||
+        ctx_.symbols.compare(attn_.shape[1], S_) != Symbols::Verdict::Equal) {
+      return false;
+    }
+    std::optional<std::string> from = ctx_.argument_pointer("attn_mask"), to = ctx_.argument_pointer("key_padding_mask");
+    auto written = ctx_.call.tensors.find("attn_mask");
+    if (!from || !to || written == ctx_.call.tensors.end()) return false;
+    nlohmann::json value;
+    if (written->second.kind == ArgRef::Kind::Named) {
+      value = written->second.name;
+    } else if (written->second.kind == ArgRef::Kind::Inline) {
+      value = {{"shape", shape_json(attn_.written)}, {"dtype", dtype_name(attn_.dtype)}};
+    } else {
+      return false;
+    }
+    auto name = [&](const std::string& argument) {
+      auto mapped = ctx_.argument_names.find(argument);
+      return mapped == ctx_.argument_names.end() ? argument : mapped->second;
+    };
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("pass the {} mask as {} instead of {}", tuple_str(attn_.shape), name("key_padding_mask"), name("attn_mask")),
+                       nlohmann::json::array({{{"op", "add"}, {"path", *to}, {"value", value}}, {{"op", "remove"}, {"path", *from}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "an (N, S) mask is one padding row per batch entry");
+    return true;
   }
 
   void check_batch() {

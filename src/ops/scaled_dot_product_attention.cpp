@@ -3,6 +3,8 @@
 // path (aten/src/ATen/native/transformers/attention.cpp, _scaled_dot_product_attention_math):
 // the causal mask, grouped-query heads, q @ k^T, the mask added in place, and attn @ v. Its
 // messages are those of torch.matmul and of broadcasting, which is what a user sees.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "ops/matmul_shape.hpp"
@@ -32,6 +34,7 @@ class SdpaRules {
   void run() {
     if (!dtypes_match() || !ranks_valid() || !mask_dtype_valid() || !causal_without_mask()) return;
     check_layout_roles();
+    check_merged_batch_heads();
     check_feature_roles();
     check_mask_meaning();
     check_repeat_tiling(ctx_, {&key_, &value_}, -3,
@@ -43,6 +46,8 @@ class SdpaRules {
     std::optional<Shape> scores = product_shape(query_.shape, transposed(key), query_, key_, "query", "key",
                                                 DiagId::SdpaFeatures, "query @ key.transpose(-2, -1)");
     if (!scores) return;
+    check_causal_alignment();
+    check_mask_roles(*scores);
     if (ctx_.call.flag("is_causal") || mask_.present) {
       if (!mask_fits(*scores)) return;
     }
@@ -106,6 +111,44 @@ class SdpaRules {
       }
       if (ctx_.add_shape_fix(diagnostic, "transpose query, key and value to (B, H, T, D): .transpose(1, 2) after the view", shapes)) {
         CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "heads before the sequence, as SDPA reads them");
+      }
+      return;
+    }
+  }
+
+  // An operand of lower rank whose heads slot holds batch x heads (B*H, the layout of bmm-style
+  // attention) while another operand keeps B and H apart: broadcasting then lines its B*H up
+  // with the other's heads (and enable_gqa would read every batch entry as more query heads).
+  void check_merged_batch_heads() {
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      if (arg->rank() < 3) continue;
+      int heads = arg->rank() - 3;
+      const DimExpr& merged = arg->written[heads];
+      std::vector<std::string> factors = merged.factors();
+      if (merged.coeff != 1 || merged.offset != 0 || factors.size() != 2) continue;
+      auto batch = std::find_if(factors.begin(), factors.end(), [](const std::string& f) { return role_of_name(f) == DimRole::Batch; });
+      if (batch == factors.end()) continue;
+      const ArgValue* wider = nullptr;
+      for (const ArgValue* other : {&query_, &key_, &value_}) {
+        if (other->rank() == arg->rank() + 1) wider = other;
+      }
+      if (wider == nullptr) continue;
+      std::string rest = *batch == factors[0] ? factors[1] : factors[0];
+      Shape split = arg->written;
+      split[heads] = DimExpr::named(*batch);
+      split.insert(split.begin() + heads + 1, DimExpr::named(rest));
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::SdpaLayoutRole,
+          fmt::format("{}'s heads slot (dim {}) holds \"{}\", batch entries merged with heads, but {} is {}: broadcasting lines "
+                      "{} up with its heads",
+                      arg->argument, heads, merged.str(), wider->argument, tuple_str(wider->shape), merged.str()),
+          arg, heads);
+      diagnostic.notes.push_back("split the merged dim back into (batch, heads) so that every operand is (B, H, L, D)");
+      Shape resolved = ctx_.symbols.resolve(split);
+      std::string name = tensor_name(*arg).empty() ? arg->argument : tensor_name(*arg);
+      if (ctx_.add_shape_fix(diagnostic, fmt::format("split {}'s {}: {}.view{}", arg->argument, merged.str(), name, tuple_str(resolved)),
+                             {{arg, split}})) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "batch and heads each in their own slot");
       }
       return;
     }
@@ -314,6 +357,61 @@ class SdpaRules {
     return std::nullopt;
   }
 
+  // is_causal builds torch.ones(L, S).tril() (top-left): with fewer queries than keys (a KV
+  // cache) query i sees keys 0..i, not the cache. Warned when L and S are not the same size.
+  void check_causal_alignment() {
+    if (!ctx_.call.flag("is_causal") || query_.rank() < 2 || key_.rank() < 2) return;
+    const DimExpr& length = query_.shape[query_.rank() - 2];
+    const DimExpr& keys = key_.shape[key_.rank() - 2];
+    if (ctx_.symbols.compare(length, keys) == Symbols::Verdict::Equal) return;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::SdpaCausalAlignment,
+        fmt::format("is_causal=True with {} queries and {} keys: PyTorch aligns the causal mask top-left, so query i sees keys "
+                    "0..i only, not the earlier positions of a cache",
+                    length.str(), keys.str()),
+        &query_, query_.rank() - 2);
+    diagnostic.related.push_back(ctx_.related(key_, key_.rank() - 2, fmt::format("key length S = {}", keys.str())));
+    if (length.is_constant() && length.offset == 1) {
+      ctx_.add_patch_fix(diagnostic, "drop is_causal: a single new query may attend to every cached key",
+                         {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}}});
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the last position sees the whole prefix, as causal decoding means");
+    } else {
+      diagnostic.notes.push_back("for L queries at the end of S keys pass attn_mask=torch.ones(L, S, dtype=torch.bool).tril(S - L) "
+                                 "and drop is_causal");
+    }
+  }
+
+  // The mask is right-aligned with the scores (..., H, L, S): a mask dim whose name says batch
+  // in the heads slot (a (B, L, S) mask) gives head h batch entry h's mask when B == H or 1.
+  void check_mask_roles(const Shape& scores) {
+    if (!mask_.present || mask_.rank() < 3 || scores.size() < 4 || mask_.rank() >= static_cast<int>(scores.size())) return;
+    int heads_slot = mask_.rank() - 3;  // the mask dim that meets the scores' dim -3
+    if (role_of_name(mask_.dim_name(heads_slot)) != DimRole::Batch) return;
+    // Sizes not known equal: the broadcast itself warns that it needs them equal (MHA080).
+    const DimExpr& heads = scores[scores.size() - 3];
+    const DimExpr& batch = mask_.shape[heads_slot];
+    if (ctx_.symbols.compare(batch, heads) != Symbols::Verdict::Equal &&
+        ctx_.symbols.compare(batch, DimExpr::constant(1)) != Symbols::Verdict::Equal) {
+      return;
+    }
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::SdpaMaskDimRole,
+        fmt::format("attn_mask {} is right-aligned with the scores {}: its dim {} \"{}\", a batch size, meets the heads slot",
+                    tuple_str(mask_.shape), tuple_str(scores), heads_slot, mask_.dim_name(heads_slot)),
+        &mask_, heads_slot);
+    diagnostic.notes.push_back("PyTorch raises only when the batch size is neither the head count nor 1; otherwise head h gets "
+                               "batch entry h's mask");
+    Shape unsqueezed = mask_.written;
+    unsqueezed.insert(unsqueezed.begin() + heads_slot + 1, DimExpr::constant(1));
+    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    std::string index = "[";
+    for (int i = 0; i <= heads_slot; ++i) index += ":, ";
+    index += "None]";
+    if (ctx_.add_shape_fix(diagnostic, fmt::format("give the mask a heads dim: {}{}", name, index), {{&mask_, unsqueezed}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry keeps its own mask, shared by its heads");
+    }
+  }
+
   // The mask (or is_causal's (L, S) mask) is added in place to the scores: it must broadcast to
   // them without growing them.
   bool mask_fits(const Shape& scores) {
@@ -354,6 +452,7 @@ class SdpaRules {
                          {{&mask_, Shape{mask_.written[0], DimExpr::constant(1), DimExpr::constant(1), mask_.written[1]}}});
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry keeps its own padding");
     }
+    add_grouped_mask_fix(diagnostic, scores);
     Shape last_two(scores.end() - 2, scores.end());
     ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask (shared by every batch entry and head)", tuple_str(last_two)),
                        {{&mask_, last_two}});
@@ -362,6 +461,29 @@ class SdpaRules {
                                   "one (L, S) mask for every batch entry drops each entry's own padding");
     }
     return false;
+  }
+
+  // With enable_gqa the scores have the query's heads: a mask made per key/value head (its
+  // heads slot holds the key's head count) repeats to them as the keys do, each key/value head's
+  // row of the mask serving its block of consecutive query heads.
+  void add_grouped_mask_fix(Diagnostic& diagnostic, const Shape& scores) {
+    if (!ctx_.call.flag("enable_gqa") || mask_.rank() < 3 || key_.rank() < 3 || scores.size() < 3) return;
+    int slot = mask_.rank() - 3;
+    const DimExpr& heads = scores[scores.size() - 3];
+    const DimExpr& mask_heads = mask_.shape[slot];
+    if (!heads.is_constant() || !mask_heads.is_constant() || mask_heads.offset <= 1 || heads.offset % mask_heads.offset != 0 ||
+        ctx_.symbols.compare(mask_heads, key_.shape[key_.rank() - 3]) != Symbols::Verdict::Equal) {
+      return;
+    }
+    Shape repeated = mask_.written;
+    repeated[slot] = heads;
+    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    if (ctx_.add_shape_fix(diagnostic,
+                           fmt::format("repeat the mask per query head, as enable_gqa repeats the keys: {}.repeat_interleave({}, dim={})",
+                                       name, heads.offset / mask_heads.offset, slot),
+                           {{&mask_, repeated}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "query head h gets the mask of key/value head h // group");
+    }
   }
 
   CallContext& ctx_;

@@ -162,6 +162,7 @@ TEST_CASE("corpus: PyTorch runs every correct configuration without mixing batch
     const nlohmann::json& verdict = verdicts.at("correct")[i];
     REQUIRE(verdict.at("name") == cases[i].at("name"));
     CHECK_FALSE(verdict.at("pytorch_raises").get<bool>());
-    CHECK(verdict.at("leaks") == false);
+    // null: a batch of one entry, which nothing can mix.
+    CHECK(verdict.at("leaks") != true);
   }
 }

@@ -127,8 +127,9 @@ def causal_mask(dims):
 
 
 def make_values(tensors, symbols, calls, generator):
-    """Random inputs. Bool/int masks keep the first position and mask the last one of every row, so no
-    row is fully masked whichever convention the consumer reads."""
+    """Random inputs. Bool/int masks, and float masks named like a 1 = keep mask, keep the first
+    position and mask the last one of every row, so no row is fully masked whichever convention
+    the consumer reads."""
     sdpa_inputs = {c[a] for c in calls if c.get("op") == "F.scaled_dot_product_attention" for a in c if a in TENSOR_ARGUMENTS}
     values = {}
     for name, decl in tensors.items():
@@ -146,6 +147,13 @@ def make_values(tensors, symbols, calls, generator):
                 values[name] = stored.to(getattr(torch, dtype))
             else:
                 values[name] = torch.randint(0, 100, dims, generator=generator, dtype=getattr(torch, dtype))
+        elif "mask" in name and mask_keeps_true(name, False):
+            # A float mask named like Hugging Face's attention_mask holds 1 = keep, 0 = padding.
+            keep = torch.rand(dims, generator=generator) < 0.6
+            if dims and dims[-1] >= 2:
+                keep[..., 0] = True
+                keep[..., -1] = False
+            values[name] = keep.to(getattr(torch, dtype))
         else:
             values[name] = torch.randn(dims, generator=generator, dtype=getattr(torch, dtype))
     return values
@@ -204,6 +212,8 @@ def run_call(call, modules, built, env, symbols):
         return [tensor("input") + tensor("other")]
     if op == "cat":
         return [torch.cat([env[n] for n in call["tensors"]], call.get("dim", 0))]
+    if op == "einsum":
+        return [torch.einsum(call["equation"], *[env[n] for n in call["operands"]])]
     if op == "F.scaled_dot_product_attention":
         options = {a: call[a] for a in ("is_causal", "scale", "enable_gqa") if a in call}
         return [sdpa(tensor("query"), tensor("key"), tensor("value"), tensor("attn_mask"), **options)]
