@@ -379,7 +379,7 @@ class ReshapeRules {
   // reshape (a copy only when needed), or a contiguous() copy before the view.
   void propose_copying_view(Diagnostic& diagnostic) {
     const std::string op_pointer = ctx_.call.pointer + "/op";
-    if (ctx_.spec.document.value.contains(nlohmann::json::json_pointer(op_pointer))) {
+    if (ctx_.spec.value().contains(nlohmann::json::json_pointer(op_pointer))) {
       ctx_.add_patch_fix(diagnostic, fmt::format("reshape instead of view: .reshape({})", shape_text(written_)),
                          {{{"op", "replace"}, {"path", op_pointer}, {"value", "reshape"}}});
     }

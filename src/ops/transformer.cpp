@@ -328,10 +328,10 @@ class TransformerRules {
     std::optional<std::string> from_pointer = ctx_.argument_pointer(move.from->argument), to_pointer = ctx_.argument_pointer(move.to);
     if (!from_pointer || !to_pointer) return;
     nlohmann::json::json_pointer written(*from_pointer);
-    if (!ctx_.spec.document.value.contains(written)) return;
+    if (!ctx_.spec.value().contains(written)) return;
     // remove and add rather than RFC 6902's move: the patch shows the mask it carries over.
     nlohmann::json patch = {{{"op", "remove"}, {"path", *from_pointer}},
-                            {{"op", "add"}, {"path", *to_pointer}, {"value", ctx_.spec.document.value.at(written)}}};
+                            {{"op", "add"}, {"path", *to_pointer}, {"value", ctx_.spec.value().at(written)}}};
     for (std::size_t i = first_diagnostic; i < ctx_.diagnostics.size(); ++i) {
       Diagnostic& diagnostic = ctx_.diagnostics[i];
       if (diagnostic.argument != move.from->argument) continue;
