@@ -244,6 +244,9 @@ OperatorSchema arithmetic_schema(std::string name) {
 const OperatorSchema kAdd = arithmetic_schema("add");
 const OperatorSchema kSub = arithmetic_schema("sub");
 const OperatorSchema kMul = arithmetic_schema("mul");
+// torch.eq and torch.ne(input, other): `mask == 0`, `mask != 0`.
+const OperatorSchema kEq = arithmetic_schema("eq");
+const OperatorSchema kNe = arithmetic_schema("ne");
 const OperatorSchema kDiv{"div",
                           false,
                           {{"input", ArgKind::Tensor, true, nullptr},
@@ -265,7 +268,7 @@ const OperatorSchema kCat{"cat", false, {{"tensors", ArgKind::TensorList, true, 
 const OperatorSchema kSoftmax{
     "softmax", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
 
-// Tensor.contiguous(), torch.clone(input), torch.relu/F.silu/torch.tanh/torch.sigmoid(input):
+// Tensor.contiguous(), torch.clone(input), torch.relu/F.silu/torch.tanh/torch.sigmoid(input), ...:
 // one tensor in, one out.
 OperatorSchema unary_schema(std::string name) { return {std::move(name), false, {{"input", ArgKind::Tensor, true, nullptr}}, {"output"}, ""}; }
 const OperatorSchema kContiguous = unary_schema("contiguous");
@@ -274,6 +277,9 @@ const OperatorSchema kRelu = unary_schema("relu");
 const OperatorSchema kSilu = unary_schema("silu");
 const OperatorSchema kTanh = unary_schema("tanh");
 const OperatorSchema kSigmoid = unary_schema("sigmoid");
+// torch.logical_not(input) and torch.bitwise_not(input), `~input`: the mask inversions.
+const OperatorSchema kLogicalNot = unary_schema("logical_not");
+const OperatorSchema kBitwiseNot = unary_schema("bitwise_not");
 // F.gelu(input, approximate="none")
 const OperatorSchema kGelu{
     "gelu", false, {{"input", ArgKind::Tensor, true, nullptr}, {"approximate", ArgKind::String, false, "none"}}, {"output"}, ""};
@@ -411,6 +417,12 @@ std::vector<OperatorDef> build_table() {
       function(kSub, "torch.sub", infer_sub, forward_arithmetic, true),
       function(kMul, "torch.mul", infer_mul, forward_arithmetic, true),
       function(kDiv, "torch.div", infer_div, forward_arithmetic, true),
+      // Comparisons and inversions give bool (bitwise_not of an integer: that integer type),
+      // which the forward pass stores exactly: they run on any dtype.
+      function(kEq, "torch.eq", infer_eq, forward_arithmetic, false),
+      function(kNe, "torch.ne", infer_ne, forward_arithmetic, false),
+      function(kLogicalNot, "torch.logical_not", infer_logical_not, forward_logical_not, false),
+      function(kBitwiseNot, "torch.bitwise_not", infer_bitwise_not, forward_logical_not, false),
       function(kGetitem, "Tensor.__getitem__", infer_getitem, forward_getitem, false),  // a method only
       function(kSelect, "torch.select", infer_select, forward_select, false),
       function(kNarrow, "torch.narrow", infer_narrow, forward_narrow, false),

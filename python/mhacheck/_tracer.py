@@ -440,6 +440,13 @@ _FUNCTIONS = {
     "div": _binary("div", True),
     "__truediv__": _binary("div", True),
     "__div__": _binary("div", True),
+    "eq": _binary("eq", True),
+    "__eq__": _binary("eq", True),
+    "ne": _binary("ne", True),
+    "__ne__": _binary("ne", True),
+    "logical_not": _unary("logical_not"),
+    "bitwise_not": _unary("bitwise_not"),
+    "__invert__": _unary("bitwise_not"),
     "contiguous": _unary("contiguous", defaults={"memory_format": torch.contiguous_format}),
     "clone": _unary("clone", defaults={"memory_format": torch.preserve_format}),
     "dropout": _dropout,
@@ -475,6 +482,8 @@ _FUNCTIONS = {
 # `mhacheck run` computes in.
 _MOVING_OPS = {"transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "getitem", "select",
                "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave"}
+# The mask inversions give bool (or bitwise_not's integer type), which `run` computes exactly.
+_EXACT_OPS = {"eq", "ne", "logical_not", "bitwise_not"}
 _RUN_DTYPES = (torch.float32, torch.float64)
 # The dtypes a spec can declare (spec-format.md); complex and quantized tensors are not among them.
 _SPEC_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool, torch.uint8, torch.int8,
@@ -933,9 +942,10 @@ class _Tracer(TorchFunctionMode):
         source = _call_site()
         result = self._run_recorded(lambda: func(*args, **kwargs), lambda: self._new_call(op, arguments), source)
         if self.values and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES and (
-                op not in _MOVING_OPS or result.dtype not in _NUMPY_DTYPES):
+                op not in _MOVING_OPS | _EXACT_OPS or result.dtype not in _NUMPY_DTYPES):
             # `mhacheck run` computes in float32 and float64 only (run.md): integer arithmetic
-            # (lengths - 1) stays a traced tensor in a spec meant for a replay; so does moving
+            # (lengths - 1) stays a traced tensor in a spec meant for a replay (`mask == 0` is
+            # recorded: run computes comparisons exactly); so does moving
             # bfloat16 values, which the spec's .npz cannot hold.
             self._unmodelled(name, args, kwargs, result)
             return result

@@ -64,19 +64,6 @@ std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report
   return LayoutSource{ref.name, made.shape, "", *producer_index, output, made.dim_names};
 }
 
-bool name_taken(const Spec& spec, const std::string& name) {
-  if (spec.find_tensor(name) || spec.find_module(name)) return true;
-  return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) {
-    return call.id == name || std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end();
-  });
-}
-
-std::string fresh_name(const Spec& spec, const std::string& base) {
-  std::string name = base;
-  for (int n = 2; name_taken(spec, name); ++n) name = fmt::format("{}_{}", base, n);
-  return name;
-}
-
 Shape swapped(Shape shape, int a, int b) {
   std::swap(shape[static_cast<std::size_t>(a)], shape[static_cast<std::size_t>(b)]);
   return shape;
@@ -380,7 +367,20 @@ std::optional<std::string> subscript_disagreement(const std::vector<std::vector<
   return std::nullopt;
 }
 
+bool name_taken(const Spec& spec, const std::string& name) {
+  if (spec.find_tensor(name) || spec.find_module(name)) return true;
+  return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) {
+    return call.id == name || std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end();
+  });
+}
+
 }  // namespace
+
+std::string fresh_name(const Spec& spec, const std::string& base) {
+  std::string name = base;
+  for (int n = 2; name_taken(spec, name); ++n) name = fmt::format("{}_{}", base, n);
+  return name;
+}
 
 const CallReport* call_report(const Report& report, const std::string& id) {
   for (const CallReport& call : report.calls) {

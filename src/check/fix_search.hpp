@@ -22,6 +22,9 @@ namespace mhacheck {
 // `report` is the check of `spec`: the producers' output shapes.
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);
 
+// `base`, or base_2, base_3, ...: the first that names no tensor, module, call or output of `spec`.
+std::string fresh_name(const Spec& spec, const std::string& base);
+
 // The report of call `id`; null when `report` has none.
 const CallReport* call_report(const Report& report, const std::string& id);
 

@@ -99,7 +99,7 @@ ForwardResult forward_matmul(const ForwardCall& call);  // forward/glue_forward.
 ForwardResult forward_bmm(const ForwardCall& call);
 ForwardResult forward_einsum(const ForwardCall& call);
 ForwardResult forward_softmax(const ForwardCall& call);
-// forward/glue_forward.cpp too: add, sub, mul and div by the call's op; sum and mean;
+// forward/glue_forward.cpp too: add, sub, mul, div, eq and ne by the call's op; sum and mean;
 // masked_fill; expand, repeat and repeat_interleave.
 ForwardResult forward_arithmetic(const ForwardCall& call);
 ForwardResult forward_reduction(const ForwardCall& call);
@@ -108,6 +108,7 @@ ForwardResult forward_expand(const ForwardCall& call);
 ForwardResult forward_repeat(const ForwardCall& call);
 ForwardResult forward_repeat_interleave(const ForwardCall& call);
 ForwardResult forward_activation(const ForwardCall& call);  // forward/activation.cpp, by the call's op
+ForwardResult forward_logical_not(const ForwardCall& call);  // forward/glue_forward.cpp: logical_not and bitwise_not
 
 // ---- each module's parameters: state_dict names and shapes, and PyTorch's initialisation ----
 // (forward/module_parameters.cpp; nn.MultiheadAttention's own in forward/mha_parameters.cpp)

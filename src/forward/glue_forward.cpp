@@ -1,8 +1,8 @@
 // The glue operators on dense C-order arrays. Re-layouts (transpose, permute, expand, repeat,
 // repeat_interleave) move elements; reshape, view, unsqueeze, squeeze, flatten, contiguous,
 // clone and dropout (evaluation mode) keep them in order under the checked shape; add, sub,
-// mul, div, matmul (OpenBLAS dgemm per batch entry), softmax, sum, mean and masked_fill compute
-// in double and round once to the output dtype.
+// mul, div, eq, ne, logical_not, bitwise_not, matmul (OpenBLAS dgemm per batch entry), softmax,
+// sum, mean and masked_fill compute in double and round once to the output dtype.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -44,23 +44,8 @@ Array permuted(const Array& input, const std::vector<int>& order) {
   return out;
 }
 
-Array stored(DType dtype, const std::vector<std::int64_t>& shape, const std::vector<double>& values) {
-  Array out = make_array(dtype, shape);
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (dtype == DType::Float64) out.data<double>()[i] = values[i];
-    else out.data<float>()[i] = static_cast<float>(values[i]);
-  }
-  return out;
-}
-
-ForwardResult one(Array output) {
-  ForwardResult result;
-  result.outputs.push_back(std::move(output));
-  return result;
-}
-
-// One element of `out` set from a double, for the dtypes a cat of mixed dtypes can produce:
-// floating results are float32 or float64 (run checks), the rest integers or bool.
+// One element of `out` set from a double, for the dtypes a computation or a cat of mixed
+// dtypes can produce: floating results are float32 or float64 (run checks), the rest integers or bool.
 void store(Array& out, std::size_t i, double value) {
   switch (out.dtype) {
     case DType::Float64: out.data<double>()[i] = value; break;
@@ -71,13 +56,27 @@ void store(Array& out, std::size_t i, double value) {
     case DType::Int8: out.data<std::int8_t>()[i] = static_cast<std::int8_t>(value); break;
     case DType::UInt8: out.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(value); break;
     case DType::Bool: out.data<bool>()[i] = value != 0; break;
-    default: throw std::logic_error("cat: no conversion to this dtype");
+    default: throw std::logic_error("no conversion from double to this dtype");
   }
+}
+
+Array stored(DType dtype, const std::vector<std::int64_t>& shape, const std::vector<double>& values) {
+  Array out = make_array(dtype, shape);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    store(out, i, values[i]);
+  }
+  return out;
+}
+
+ForwardResult one(Array output) {
+  ForwardResult result;
+  result.outputs.push_back(std::move(output));
+  return result;
 }
 
 }  // namespace
 
-// add, sub, mul and div (rounding_mode None, "trunc" or "floor"); `other` may be a number.
+// add, sub, mul and div (rounding_mode None, "trunc" or "floor"), eq and ne; `other` may be a number.
 ForwardResult forward_arithmetic(const ForwardCall& call) {
   const Array& input = *call.tensor("input");
   const Array* other = call.tensor("other");
@@ -98,6 +97,8 @@ ForwardResult forward_arithmetic(const ForwardCall& call) {
     if (op == "add") result[i] = x + y;
     else if (op == "sub") result[i] = x - y;
     else if (op == "mul") result[i] = x * y;
+    else if (op == "eq") result[i] = x == y;
+    else if (op == "ne") result[i] = x != y;
     else if (rounding == "trunc") result[i] = std::trunc(x / y);
     else if (rounding == "floor") result[i] = std::floor(x / y);
     else result[i] = x / y;
@@ -252,6 +253,15 @@ ForwardResult forward_reduction(const ForwardCall& call) {
     for (double& total : totals) total /= static_cast<double>(count);
   }
   return one(stored(call.output_dtype, call.output_shape, totals));
+}
+
+// logical_not: 1 where the input is zero; bitwise_not: the same on bool, ~x (-x - 1) on integers.
+ForwardResult forward_logical_not(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  bool bits = call.call->op == "bitwise_not" && input.dtype != DType::Bool;
+  std::vector<double> values = input.to_double();
+  for (double& value : values) value = bits ? -value - 1 : value == 0;
+  return one(stored(call.output_dtype, call.output_shape, values));
 }
 
 ForwardResult forward_masked_fill(const ForwardCall& call) {

@@ -1,7 +1,8 @@
-// torch.add, torch.sub, torch.mul and torch.div(input, other): one rule. `other` is a tensor or
-// a Python number; the shapes broadcast; the dtype is PyTorch's type promotion (true division
-// makes integers floating). sub refuses bool operands and div an unknown rounding_mode first,
-// as their meta functions check before broadcasting.
+// torch.add, torch.sub, torch.mul, torch.div, torch.eq and torch.ne(input, other): one rule.
+// `other` is a tensor or a Python number; the shapes broadcast; the dtype is PyTorch's type
+// promotion (true division makes integers floating; a comparison gives bool). sub refuses bool
+// operands and div an unknown rounding_mode first, as their meta functions check before
+// broadcasting.
 #include "ops/matmul_shape.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
@@ -42,8 +43,10 @@ DType result_type(const ArgValue& a, const ArgValue& b, bool b_is_number) {
   return *combine(ranks[2], combine(ranks[1], ranks[0]));
 }
 
+enum class ResultKind { Promoted, TrueDivision, Comparison };
+
 void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
-                  bool true_division) {
+                  ResultKind kind) {
   const ArgValue& input = ctx.arg("input");
   bool number = ctx.call.arguments.contains("other");
   ArgValue wrapped = number ? wrapped_number(ctx, "other") : ArgValue{};
@@ -58,8 +61,8 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
                              other, input, failing.a, failing);
     return;
   }
-  DType dtype = result_type(input, other, number);
-  if (true_division && !is_floating(dtype)) dtype = DType::Float32;  // the default dtype
+  DType dtype = kind == ResultKind::Comparison ? DType::Bool : result_type(input, other, number);
+  if (kind == ResultKind::TrueDivision && !is_floating(dtype)) dtype = DType::Float32;  // the default dtype
   ctx.outputs.push_back({"output", *shape, dtype});
   // A number is a 0-D operand, as PyTorch wraps it: it takes TensorIterator off its fast setup.
   const Layout scalar = Layout::contiguous({});
@@ -84,9 +87,12 @@ bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other)
 
 }  // namespace
 
-void infer_add(CallContext& ctx) { infer_binary(ctx, "+", nullptr, false); }
-void infer_sub(CallContext& ctx) { infer_binary(ctx, "-", sub_refuses, false); }
-void infer_mul(CallContext& ctx) { infer_binary(ctx, "*", nullptr, false); }
+void infer_add(CallContext& ctx) { infer_binary(ctx, "+", nullptr, ResultKind::Promoted); }
+void infer_sub(CallContext& ctx) { infer_binary(ctx, "-", sub_refuses, ResultKind::Promoted); }
+void infer_mul(CallContext& ctx) { infer_binary(ctx, "*", nullptr, ResultKind::Promoted); }
+// `mask == 0` and `mask != 0`: any dtypes, bool out.
+void infer_eq(CallContext& ctx) { infer_binary(ctx, "==", nullptr, ResultKind::Comparison); }
+void infer_ne(CallContext& ctx) { infer_binary(ctx, "!=", nullptr, ResultKind::Comparison); }
 
 // rounding_mode None is true division; "trunc" and "floor" keep the promoted dtype.
 void infer_div(CallContext& ctx) {
@@ -99,7 +105,7 @@ void infer_div(CallContext& ctx) {
                        fmt::format("div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{}'", mode.get<std::string>()));
     return;
   }
-  infer_binary(ctx, "/", nullptr, mode.is_null());
+  infer_binary(ctx, "/", nullptr, mode.is_null() ? ResultKind::TrueDivision : ResultKind::Promoted);
 }
 
 }  // namespace mhacheck

@@ -6,8 +6,41 @@
 #include "ops/parts.hpp"
 #include "core/shape_json.hpp"
 #include "roles.hpp"
+#include "fix_search.hpp"
 
 namespace mhacheck {
+
+namespace {
+
+// The mask inverted by a call inserted before this one (`op` with `arguments`, reading the mask
+// by name: a declared tensor or an earlier call's output), whose output the argument then
+// reads: the values stay connected, and `run` computes the inversion. False for a mask written
+// inline or a spec in the flat form.
+bool add_inversion_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
+                            nlohmann::json arguments) {
+  auto ref = ctx.call.tensors.find(mask.argument);
+  const std::string calls = "/calls/";
+  if (ref == ctx.call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind(calls, 0) != 0 ||
+      ref->second.pointer.rfind(ctx.call.pointer + "/", 0) != 0) {
+    return false;
+  }
+  std::size_t index = std::stoul(ctx.call.pointer.substr(calls.size()));
+  const std::string& name = ref->second.name;
+  // Named after the argument (src_key_padding_mask = ~attention_mask): the new name says what
+  // the values now mean, where the old one said the opposite.
+  std::string output = fresh_name(ctx.spec, mask.argument);
+  arguments["id"] = fresh_name(ctx.spec, fmt::format("{}_of_{}", op, name));
+  arguments["op"] = op;
+  arguments["input"] = name;
+  arguments["outputs"] = {output};
+  std::string argument_path = ref->second.pointer.substr(ctx.call.pointer.size());
+  ctx.add_patch_fix(diagnostic, std::move(description),
+                    nlohmann::json::array({{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(arguments)}},
+                                           {{"op", "replace"}, {"path", fmt::format("{}{}{}", calls, index + 1, argument_path)}, {"value", output}}}));
+  return true;
+}
+
+}  // namespace
 
 bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name) {
   if (!mask.present || mask.dtype == DType::Bool || is_floating(mask.dtype)) return true;
@@ -20,17 +53,20 @@ bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::str
   std::string name = tensor_name(mask).empty() ? mask.argument : tensor_name(mask);
   MaskConvention convention = mask_convention_of_name(name);
   if (convention == MaskConvention::TrueKeeps) {
-    // == 0 makes a new tensor: the argument becomes a bool tensor of the mask's shape.
-    ctx.add_argument_fix(diagnostic, fmt::format("pass {} == 0 (True marks positions not to attend)", name), mask.argument,
-                         {{"shape", shape_json(mask.written)}, {"dtype", "bool"}});
+    // == 0 makes a new tensor: a call when the mask is named, else a bool tensor of its shape.
+    std::string description = fmt::format("pass {} == 0 (True marks positions not to attend)", name);
+    if (!add_inversion_call_fix(ctx, diagnostic, mask, description, "eq", {{"other", 0}})) {
+      ctx.add_argument_fix(diagnostic, description, mask.argument, {{"shape", shape_json(mask.written)}, {"dtype", "bool"}});
+    }
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("\"{}\" is 1 = keep; == 0 marks the padding", name));
   }
-  ctx.add_dtype_fix(diagnostic, fmt::format("pass {} as bool ({}.bool(): True marks positions not to attend)", mask.argument, name), mask,
-                    DType::Bool);
-  if (convention == MaskConvention::TrueKeeps) {
+  // An earlier call's output has no dtype to patch: then there is no .bool() fix to label.
+  bool converted = ctx.add_dtype_fix(
+      diagnostic, fmt::format("pass {} as bool ({}.bool(): True marks positions not to attend)", mask.argument, name), mask, DType::Bool);
+  if (converted && convention == MaskConvention::TrueKeeps) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Suspect,
                                 fmt::format("\"{}\" is 1 = keep; .bool() would ignore the tokens and attend to the padding", name));
-  } else if (convention == MaskConvention::TrueIgnores) {
+  } else if (converted && convention == MaskConvention::TrueIgnores) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("\"{}\" is 1 = padding", name));
   }
   return false;
@@ -81,8 +117,9 @@ void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std
                   mask.argument, name, module),
       &mask);
   diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out; pass ~mask");
-  if (ctx.add_argument_fix(diagnostic, fmt::format("pass ~{}", name), mask.argument,
-                           {{"shape", shape_json(mask.written)}, {"dtype", "bool"}})) {
+  std::string description = fmt::format("pass ~{}", name);
+  if (add_inversion_call_fix(ctx, diagnostic, mask, description, "bitwise_not", nlohmann::json::object()) ||
+      ctx.add_argument_fix(diagnostic, description, mask.argument, {{"shape", shape_json(mask.written)}, {"dtype", "bool"}})) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
   }
 }

@@ -1,6 +1,7 @@
 // The operators whose output has their input's shape: contiguous and clone (a copy), dropout
 // (identity when it runs: evaluation mode), and the activations relu, gelu, silu, tanh and
-// sigmoid, each with the dtypes its CPU kernel takes in PyTorch 2.x.
+// sigmoid, each with the dtypes its CPU kernel takes in PyTorch 2.x; logical_not and
+// bitwise_not (`~`), the mask inversions.
 #include <fmt/format.h>
 
 #include "ops/dim_arguments.hpp"
@@ -73,6 +74,27 @@ void infer_silu(CallContext& ctx) {
 void infer_tanh(CallContext& ctx) {
   DType dtype = ctx.arg("input").dtype;
   same_shape(ctx, is_floating(dtype) ? dtype : DType::Float32);
+}
+
+// torch.logical_not reads any dtype as "is zero" and gives bool.
+void infer_logical_not(CallContext& ctx) { same_shape(ctx, DType::Bool); }
+
+// torch.bitwise_not (`~`) keeps the dtype: bool is inverted, integers have their bits flipped
+// (~1 is -2, so `~mask` of an int 0/1 mask masks nothing); the CPU kernel dispatches over bool
+// and the integer types only.
+void infer_bitwise_not(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  if (is_floating(input.dtype)) {
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::ActivationDType, fmt::format("bitwise_not (~) of a {} tensor; it takes bool and integer tensors only", dtype_name(input.dtype)),
+        &input);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("\"bitwise_not_cpu\" not implemented for '{}'", dtype_aten_name(input.dtype)));
+    diagnostic.notes.push_back("written `~x` in Python, Tensor.__invert__ raises TypeError first: \"~ (operator.invert) is only implemented on "
+                               "integer and Boolean-type tensors\"");
+    ctx.add_dtype_fix(diagnostic, "pass input as bool", input, DType::Bool);
+    return;
+  }
+  same_shape(ctx, input.dtype);
 }
 
 }  // namespace mhacheck

@@ -36,6 +36,8 @@ void infer_add(CallContext& ctx);  // also sub, mul and div (ops/arithmetic.cpp)
 void infer_sub(CallContext& ctx);
 void infer_mul(CallContext& ctx);
 void infer_div(CallContext& ctx);
+void infer_eq(CallContext& ctx);  // also ne: `mask == 0`, `mask != 0`, bool out
+void infer_ne(CallContext& ctx);
 void infer_getitem(CallContext& ctx);  // Tensor.__getitem__ (src/ops/indexing.cpp)
 void infer_select(CallContext& ctx);
 void infer_narrow(CallContext& ctx);
@@ -54,6 +56,8 @@ void infer_relu(CallContext& ctx);
 void infer_gelu(CallContext& ctx);
 void infer_silu(CallContext& ctx);
 void infer_tanh(CallContext& ctx);
+void infer_logical_not(CallContext& ctx);  // any dtype in, bool out
+void infer_bitwise_not(CallContext& ctx);  // `~`: bool and integer dtypes only
 void infer_sum(CallContext& ctx);  // ops/reduction.cpp
 void infer_mean(CallContext& ctx);
 void infer_masked_fill(CallContext& ctx);

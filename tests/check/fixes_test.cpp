@@ -403,6 +403,29 @@ TEST_CASE("MHA084 for the Transformer encoders' masks: a keep mask as src_key_pa
                       [](const Diagnostic& d) { return std::string(d.info().code) == "MHA084"; }) == 1);
 }
 
+TEST_CASE("a named mask is inverted by a call inserted before the call, which the argument then reads", "[fixes]") {
+  // An int Hugging Face attention_mask (1 = keep) made by an earlier call: == 0, as a call, so
+  // that the mask's values stay connected; the inverted mask takes the argument's name.
+  std::string spec = R"json({"version": 1,
+    "modules": {"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+    "tensors": {"x": ["B", "T", 64], "ids_mask": {"shape": ["B", "T", 1], "dtype": "int64"}},
+    "calls": [{"id": "s", "op": "squeeze", "input": "ids_mask", "dim": -1, "outputs": ["attention_mask"]},
+              {"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x", "key_padding_mask": "attention_mask"}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* dtype = test::find(report, "MHA060");
+  REQUIRE(dtype != nullptr);
+  REQUIRE_FALSE(dtype->fixes.empty());
+  const Fix& fix = dtype->fixes.front();
+  CHECK(fix.description == "pass attention_mask == 0 (True marks positions not to attend)");
+  CHECK(fix.verified);
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  nlohmann::json expected = nlohmann::json::parse(R"json([
+    {"op": "add", "path": "/calls/1", "value": {"id": "eq_of_attention_mask", "op": "eq", "input": "attention_mask", "other": 0,
+                                                "outputs": ["key_padding_mask"]}},
+    {"op": "replace", "path": "/calls/2/key_padding_mask", "value": "key_padding_mask"}])json");
+  CHECK(fix.patch == expected);
+}
+
 TEST_CASE("a decoder mask given under its sibling's name is moved, not reshaped", "[fixes][transformer]") {
   // A (T, T) causal mask as memory_mask (a (T, S) memory_mask keeps the call valid and drops the
   // causal meaning), in a layer with symbols (MHA080) and in nn.Transformer with sizes (MHA050).

@@ -210,6 +210,13 @@ def run_call(call, modules, built, env, symbols):
         return [tensor("input").repeat_interleave(call["repeats"], dim=call.get("dim"))]
     if op == "add":
         return [tensor("input") + tensor("other")]
+    if op in ("eq", "ne"):  # `mask == 0`: other a number or a tensor
+        other = tensor("other") if isinstance(call["other"], str) else call["other"]
+        return [tensor("input") == other if op == "eq" else tensor("input") != other]
+    if op == "bitwise_not":
+        return [~tensor("input")]
+    if op == "logical_not":
+        return [tensor("input").logical_not()]
     if op == "cat":
         return [torch.cat([env[n] for n in call["tensors"]], call.get("dim", 0))]
     if op == "einsum":

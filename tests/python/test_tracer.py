@@ -68,6 +68,22 @@ class ReflectedDiv(nn.Module):
         return 3 / x.sigmoid(), 1 / lengths  #: int rdiv
 
 
+class InvertsMasks(nn.Module):
+    """A Hugging Face attention_mask (int, 1 = keep) and a bool keep-mask turned into
+    masked_fill's "True = fill" three ways."""
+    def forward(self, scores, attention_mask, keep):
+        pad = attention_mask == 0
+        a = scores.masked_fill(pad, -1e9)
+        b = scores.masked_fill(~keep, 0.0)
+        c = scores.masked_fill(keep.logical_not(), 1.0)
+        return a, b, c, attention_mask != 0
+
+
+class InvertsFloat(nn.Module):
+    def forward(self, x):
+        return ~x  #: float invert
+
+
 class InPlaceReLU(nn.Module):
     def __init__(self):
         super().__init__()
@@ -449,6 +465,23 @@ class TracerTest(unittest.TestCase):
                                   dims={"B": 3}, values=True)
         self.assertEqual([c["op"] for c in replayed.calls], ["sigmoid", "div", "mul", "div"])
         replay(self, replayed)
+
+    def test_mask_inversions_are_recorded_and_replayed(self):
+        torch.manual_seed(0)
+        inputs = (mhacheck.shape("B", "T"), mhacheck.shape("B", "T", dtype=torch.int64), mhacheck.shape("B", "T", dtype=torch.bool))
+        spec = mhacheck.trace(InvertsMasks(), inputs, dims={"B": 2, "T": 5}, values=True)
+        self.assertIsNone(spec.error)
+        ops = [c["op"] for c in spec.calls]
+        self.assertEqual(ops, ["eq", "masked_fill", "bitwise_not", "masked_fill", "logical_not", "masked_fill", "ne"])
+        self.assertEqual(spec.calls[0]["other"], 0)
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+        # ~ of a float tensor: PyTorch raises, and the check reports bitwise_not's dtype at the line
+        refused = mhacheck.trace(InvertsFloat(), (mhacheck.shape("B", 4),))
+        self.assertIsInstance(refused.error, TypeError)
+        errors = by_severity(check(refused), "error")
+        self.assertEqual([e["code"] for e in errors], ["MHA313"])
+        self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "float invert"))
 
     def test_an_in_place_relu_is_recorded_as_relu(self):
         torch.manual_seed(0)

@@ -4,7 +4,8 @@ expand operators.
 
 Writes tests/pytorch/pointwise_cases.json (one case per line): add, sub, mul and div by a tensor
 or a Python number; contiguous, clone, dropout; relu, gelu, silu, tanh, sigmoid; sum and mean;
-masked_fill; expand, repeat and repeat_interleave; valid and invalid, each run for real on the
+masked_fill; expand, repeat and repeat_interleave; the mask inversions logical_not,
+bitwise_not (`~`) and eq/ne with a number or a tensor (`mask == 0`); valid and invalid, each run for real on the
 installed PyTorch (1.13 from Debian's python3-torch) on contiguous zero tensors.
 
 mhacheck follows PyTorch 2.x.  Where 1.13 differs, the case records 2.x's outcome and says so in
@@ -96,7 +97,7 @@ def binary(op, shape, dtype, other, other_dtype=None, **args):
         spec["other"] = other
         y = other
     spec.update(args)
-    fn = {"add": torch.add, "sub": torch.sub, "mul": torch.mul}.get(op)
+    fn = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "eq": torch.eq, "ne": torch.ne}.get(op)
     if fn is not None:
         return case(op, spec, run(lambda: fn(x, y)))
     return case(op, spec, run(lambda: torch.div(x, y, **args)))
@@ -109,6 +110,7 @@ def unary(op, shape, dtype="float32", **args):
     fns = {"contiguous": lambda: x.contiguous(), "clone": lambda: torch.clone(x),
            "dropout": lambda: F.dropout(x, **args), "relu": lambda: F.relu(x), "gelu": lambda: F.gelu(x, **args),
            "silu": lambda: F.silu(x), "tanh": lambda: torch.tanh(x), "sigmoid": lambda: torch.sigmoid(x),
+           "logical_not": lambda: torch.logical_not(x), "bitwise_not": lambda: torch.bitwise_not(x),
            "sum": lambda: torch.sum(x, **args) if args else torch.sum(x),
            "mean": lambda: torch.mean(x, **args) if args else torch.mean(x),
            "expand": lambda: x.expand(args["size"]), "repeat": lambda: x.repeat(args["repeats"])}
@@ -238,6 +240,22 @@ def expand_cases():
         yield repeat_interleave(shape, repeats, dim)
 
 
+def mask_inversion_cases():
+    for dtype in ALL_DTYPES:
+        yield unary("logical_not", (2, 3), dtype)
+        yield unary("bitwise_not", (2, 3), dtype)
+        for number in (0, 1, 0.5, True):
+            yield binary("eq", (2, 3), dtype, number)
+            yield binary("ne", (2, 3), dtype, number)
+    for shape in SHAPES:
+        yield unary("logical_not", shape, "int64")
+        yield unary("bitwise_not", shape, "bool")
+    for op in ("eq", "ne"):
+        for a, b in [((2, 3), (2, 3)), ((2, 1, 5), (5,)), ((2, 5), (3, 5)), ((4, 1, 1, 5), (4, 5, 5)), ((), (2, 3))]:
+            yield binary(op, a, "int64", b, "bool")
+            yield binary(op, b, "float32", a, "int64")
+
+
 def random_cases(rng, count):
     for _ in range(count):
         r = rng.randint(0, 4)
@@ -268,7 +286,7 @@ def main():
     rng = random.Random(SEED)
     cases, seen = [], set()
     for c in (list(arithmetic_cases()) + list(same_shape_cases()) + list(reduction_cases()) + list(masked_fill_cases()) +
-              list(expand_cases()) + list(random_cases(rng, 300))):
+              list(expand_cases()) + list(mask_inversion_cases()) + list(random_cases(rng, 300))):
         if c["name"] in seen:
             continue
         seen.add(c["name"])

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Generate golden fixtures for mhacheck's forward pass of the elementwise, activation,
-reduction and expand operators.
+reduction and expand operators, and of the mask inversions (logical_not, bitwise_not, eq, ne).
 
 Writes, under tests/pytorch/forward_pointwise/, for every case NAME:
   NAME.npz   the inputs (by their names in the spec) and PyTorch's results ("expected.OUT" for
@@ -102,6 +102,22 @@ CASES = {
     "repeat-interleave-heads": ({"k": ((2, 2, 5, 4), "float32")},
                                 [({"op": "repeat_interleave", "input": "k", "repeats": 3, "dim": -3, "outputs": ["out"]},
                                   lambda e: e["k"].repeat_interleave(3, dim=-3))]),
+    # A Hugging Face attention_mask (int, 1 = keep) turned into masked_fill's "True = fill".
+    "eq-zero-then-masked-fill": ({"s": ((2, 3, 5), "float32"), "am": ((2, 1, 5), "int64")},
+                                 [({"op": "eq", "input": "am", "other": 0, "outputs": ["pad"]}, lambda e: e["am"] == 0),
+                                  ({"op": "masked_fill", "input": "s", "mask": "pad", "value": -1e9, "outputs": ["out"]},
+                                   lambda e: e["s"].masked_fill(e["pad"], -1e9))]),
+    "ne-zero-float": ({"x": ((3, 4), "float64")}, [({"op": "ne", "input": "x", "other": 0, "outputs": ["out"]}, lambda e: e["x"] != 0)]),
+    "eq-broadcast-tensor": ({"x": ((2, 1, 4), "int64"), "y": ((3, 4), "int64")},
+                            [({"op": "eq", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] == e["y"])]),
+    "logical-not-int": ({"x": ((2, 5), "int64")}, [({"op": "logical_not", "input": "x", "outputs": ["out"]}, lambda e: torch.logical_not(e["x"]))]),
+    "logical-not-float": ({"x": ((2, 5), "float32")},
+                          [({"op": "logical_not", "input": "x", "outputs": ["out"]}, lambda e: torch.logical_not(e["x"]))]),
+    "bitwise-not-bool-mask": ({"s": ((2, 4), "float32"), "keep": ((4,), "bool")},
+                              [({"op": "bitwise_not", "input": "keep", "outputs": ["pad"]}, lambda e: ~e["keep"]),
+                               ({"op": "masked_fill", "input": "s", "mask": "pad", "value": 0.0, "outputs": ["out"]},
+                                lambda e: e["s"].masked_fill(e["pad"], 0.0))]),
+    "bitwise-not-int8": ({"x": ((3, 4), "int8")}, [({"op": "bitwise_not", "input": "x", "outputs": ["out"]}, lambda e: ~e["x"])]),
 }
 
 
@@ -117,6 +133,9 @@ def write_case(out, name, case):
     env = {key: tensor_of(shape, dtype) for key, (shape, dtype) in inputs.items()}
     if name == "masked-fill-inf-then-softmax":
         env["m"][0] = False  # one key always attends: no row is fully masked
+    if name in ("eq-zero-then-masked-fill", "logical-not-int", "eq-broadcast-tensor"):
+        # 0/1 masks and small integers, so that the comparisons meet both outcomes
+        env = {key: torch.randint(0, 2, value.shape) if value.dtype == torch.int64 else value for key, value in env.items()}
     arrays = {key: value.numpy() for key, value in env.items()}
     specs = []
     for i, (call, fn) in enumerate(calls):
