@@ -74,7 +74,7 @@ def normalise(spec):
     tensors = dict(spec.get("tensors", {}))
     for call in calls:
         for arg in list(call):
-            if arg in TENSOR_ARGUMENTS and not isinstance(call[arg], str) and call[arg] is not None:
+            if arg in TENSOR_ARGUMENTS and isinstance(call[arg], (list, dict)):  # not a name, None or a Python number
                 name = arg if arg not in tensors else call["id"] + "." + arg
                 tensors[name] = call[arg]
                 call[arg] = name
@@ -274,7 +274,12 @@ def batch_dim(decl):
 
 
 def is_mask(name, calls):
-    return any(call.get(a) == name and "mask" in a for call in calls for a in call)
+    """Passed as a mask, or turned into one by a comparison or an inversion (an inserted fix)."""
+    return any(call.get(a) == name and ("mask" in a or call.get("op") in MASK_MAKERS and any(is_mask(o, calls) for o in call.get("outputs", [])))
+               for call in calls for a in call)
+
+
+MASK_MAKERS = {"eq", "ne", "bitwise_not", "logical_not"}
 
 
 def leaks(modules, calls, built, values, tensors, symbols, generator):
