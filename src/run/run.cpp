@@ -424,9 +424,11 @@ class Runner {
     }
     if (!result.fully_masked_blocks.empty() && !masks_everything) report_masked_blocks(call, call_report, result.fully_masked_blocks);
     if (plotted) settle_plot(call, op, result);
+    bool known = from_known_data(call_report, forward.module);
     for (std::size_t i = 0; i < result.outputs.size() && i < call_report.outputs.size(); ++i) {
       const std::string& name = call_report.outputs[i].name;
       outputs_[name] = result.outputs[i];
+      if (known) known_outputs_.insert(name);
       result_.outputs.push_back({call.id, name, std::move(result.outputs[i])});
     }
   }
@@ -508,9 +510,27 @@ class Runner {
     diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mark the positions that take part: True attends");
   }
 
-  // The data of a declared or inline tensor read from a file (not random, not generated, not an output).
-  const Array* file_data(const ResolvedArgument* argument) const {
-    if (argument == nullptr || !argument->source.has_file()) return nullptr;
+  // Whether an argument's data is the user's: a declared or inline tensor read from a file, or
+  // an earlier call's output computed from such data alone (`~mask` is a bitwise_not call whose
+  // output reaches the attention). Random data and generated causal masks are not.
+  bool known_data(const ResolvedArgument& argument) const {
+    if (argument.source.kind == ArgumentSource::Kind::Output) return known_outputs_.contains(argument.source.name);
+    return argument.source.has_file();
+  }
+
+  // Whether a call computes from the user's data alone: every tensor argument known (plain
+  // numbers are), and a module's parameters loaded from a state_dict, not initialised at random.
+  bool from_known_data(const CallReport& call_report, const ModuleDecl* module) const {
+    bool loaded = module == nullptr || !module->weights.empty() || !options_.weights.empty() || module_parameters(*module).empty();
+    return loaded && std::all_of(call_report.arguments.begin(), call_report.arguments.end(),
+                                 [&](const ResolvedArgument& argument) { return known_data(argument); });
+  }
+
+  // The data the value checks read: the user's (known_data), never random data, whose findings
+  // would be meaningless.
+  const Array* checked_data(const ResolvedArgument* argument) const {
+    if (argument == nullptr || !known_data(*argument)) return nullptr;
+    if (argument->source.kind == ArgumentSource::Kind::Output) return &outputs_.at(argument->source.name);
     auto it = arrays_.find(argument->identity);
     return it == arrays_.end() ? nullptr : &it->second;
   }
@@ -553,7 +573,7 @@ class Runner {
     }
     for (const std::string& argument : data_tensors) {
       const ResolvedArgument* tensor = given(call_report, argument);
-      const Array* data = file_data(tensor);
+      const Array* data = checked_data(tensor);
       std::int64_t bad = data ? non_finite_count(*data) : 0;
       if (bad == 0) continue;
       Diagnostic& diagnostic = report(DiagId::NonFiniteInput,
@@ -564,7 +584,7 @@ class Runner {
     }
     for (const std::string& argument : masks) {
       const ResolvedArgument* tensor = given(call_report, argument);
-      const Array* data = file_data(tensor);
+      const Array* data = checked_data(tensor);
       if (!data) continue;
       const std::string& name = tensor->source.name;  // "" for an inline tensor
       bool meant_causal = flagged_causal(call, argument) || name.find("causal") != std::string::npos;
@@ -653,6 +673,7 @@ class Runner {
   std::map<std::string, StateDict> parameters_;
   std::map<std::string, Array> arrays_;   // declared and inline tensors' data and causal masks, by identity
   std::map<std::string, Array> outputs_;  // earlier calls' outputs by name
+  std::set<std::string> known_outputs_;   // those computed from the user's data alone (known_data)
   bool load_error_raised_ = false;
   bool plot_settled_ = false;  // --plot's call is found (or known to be wrong)
 };

@@ -72,6 +72,32 @@ TEST_CASE("mhacheck run reports the value checks of file data only", "[value_che
   CHECK(run.out.find("MHA11") == std::string::npos);
 }
 
+TEST_CASE("mhacheck run checks a mask an earlier call computed from file data, never from random data", "[value_checks][run]") {
+  // `~mask` is a bitwise_not call: the attention's key_padding_mask is its output, not a file's data.
+  test::TempDir dir;
+  std::vector<float> tokens(3 * 2 * 8);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+  write_npz(dir.file("batch.npz"), {{"x", floats({3, 2, 8}, tokens)}, {"padding", bools({2, 3}, {0, 0, 0, 0, 0, 0})}}, false);
+  auto spec = [&](const std::string& x, const std::string& padding) {
+    return R"J({"modules": {"attention": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}},
+                "tensors": {"x": )J" + x + R"J(, "padding": )J" + padding + R"J(},
+                "calls": [{"id": "invert", "op": "bitwise_not", "input": "padding", "outputs": ["keep"]},
+                          {"id": "attend", "module": "attention", "query": "x", "key": "x", "value": "x", "key_padding_mask": "keep"}]})J";
+  };
+  // No padding inverted: every key is padding (True ignores here).
+  test::CliRun from_file = test::run_cli("run " + dir.write("file.json", spec(R"({"file": "batch.npz", "key": "x"})",
+                                                                               R"({"file": "batch.npz", "key": "padding"})")));
+  INFO(from_file.out << from_file.err);
+  CHECK(from_file.out.find("warning[MHA116]: key_padding_mask: masks every position: it is all True") != std::string::npos);
+  CHECK(from_file.out.find("MHA110") == std::string::npos);
+  // Random data inverted: the same all-True mask reaches the attention (its rows are fully masked,
+  // MHA110), but random values are no finding about the user's mask.
+  test::CliRun random = test::run_cli("run --random-inputs " + dir.write("random.json", spec("[3, 2, 8]", R"({"shape": [2, 3], "dtype": "bool"})")));
+  INFO(random.out << random.err);
+  CHECK(random.out.find("MHA110") != std::string::npos);
+  CHECK(random.out.find("MHA116") == std::string::npos);
+}
+
 TEST_CASE("a bool mask that masks every position or none, with each operator's meaning of True", "[value_checks]") {
   Array all_true = bools({2, 3}, {1, 1, 1, 1, 1, 1});
   Array all_false = bools({2, 3}, {0, 0, 0, 0, 0, 0});
