@@ -1,18 +1,21 @@
 // The glue operators on dense C-order arrays. Re-layouts (transpose, permute, expand, repeat,
 // repeat_interleave) move elements; reshape, view, unsqueeze, squeeze, flatten, contiguous,
-// clone and dropout (evaluation mode) keep them in order under the checked shape; add, sub,
-// mul, div, eq, ne, logical_not, bitwise_not, matmul (OpenBLAS dgemm per batch entry), softmax,
-// sum, mean and masked_fill compute in double and round once to the output dtype.
+// clone and dropout (evaluation mode) keep them in order under the checked shape; eq and ne
+// compare in the operands' common dtype, as PyTorch; add, sub, mul, div, logical_not,
+// bitwise_not, matmul (OpenBLAS dgemm per batch entry), softmax, sum, mean and masked_fill
+// compute in double and round once to the output dtype.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <limits>
+#include <type_traits>
 
 #include "forward/blas.hpp"
 
 #include "forward/broadcast_index.hpp"
 #include "forward/forward_call.hpp"
 #include "ops/einsum_equation.hpp"
+#include "ops/result_type.hpp"
 
 namespace mhacheck {
 namespace {
@@ -76,20 +79,99 @@ ForwardResult one(Array output) {
 
 }  // namespace
 
+namespace {
+
+// A Python scalar argument as a double: True and False count as 1 and 0 (as in x * True), and
+// JSON writes infinities and NaN as "inf", "-inf" and "nan".
+double python_number(const nlohmann::json& number) {
+  if (number.is_boolean()) return number.get<bool>() ? 1.0 : 0.0;
+  if (number.is_number()) return number.get<double>();
+  if (number == "nan") return std::numeric_limits<double>::quiet_NaN();
+  return (number == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity();
+}
+
+// Element i of an integer or bool array, exactly (an int64 above 2**53 has no double).
+std::int64_t integer_at(const Array& array, std::size_t i) {
+  switch (array.dtype) {
+    case DType::Int64: return array.data<std::int64_t>()[i];
+    case DType::Int32: return array.data<std::int32_t>()[i];
+    case DType::Int16: return array.data<std::int16_t>()[i];
+    case DType::Int8: return array.data<std::int8_t>()[i];
+    case DType::UInt8: return array.data<std::uint8_t>()[i];
+    case DType::Bool: return array.data<bool>()[i] ? 1 : 0;
+    default: throw std::logic_error("not an integer dtype");
+  }
+}
+
+// A float rounded to float16 or bfloat16 (to nearest, ties to even; inf beyond the largest
+// finite value), as c10::Half and c10::BFloat16 are built from a float; float32 unchanged.
+float narrowed(float value, DType dtype) {
+  if ((dtype != DType::Float16 && dtype != DType::BFloat16) || !std::isfinite(value) || value == 0) return value;
+  bool half = dtype == DType::Float16;
+  int exponent = std::max(std::ilogb(value), half ? -14 : -126);  // the smallest normal exponent: subnormals below
+  double quantum = std::ldexp(1.0, exponent - (half ? 10 : 7));   // 10 and 7 stored mantissa bits
+  double rounded = std::nearbyint(value / quantum) * quantum;
+  double largest = half ? 65504.0 : std::ldexp(255.0, 120);
+  return std::abs(rounded) > largest ? std::copysign(std::numeric_limits<float>::infinity(), value) : static_cast<float>(rounded);
+}
+
+// The operand's elements cast to the comparison dtype, which C (int64, float or double) holds.
+template <typename C>
+std::vector<C> compared_values(const Array* tensor, const nlohmann::json& number, DType common) {
+  auto cast = [&](auto value) {
+    if constexpr (std::is_same_v<C, float>) return narrowed(static_cast<float>(value), common);
+    else return static_cast<C>(value);
+  };
+  std::vector<C> values;
+  if (tensor == nullptr) {  // a Python number; an int64 above 2**53 has no double
+    values.push_back(number.is_number_integer() ? cast(number.get<std::int64_t>()) : cast(python_number(number)));
+  } else if (is_floating(tensor->dtype)) {
+    for (double value : tensor->to_double()) values.push_back(cast(value));
+  } else {
+    for (std::size_t i = 0; i < static_cast<std::size_t>(tensor->size()); ++i) values.push_back(cast(integer_at(*tensor, i)));
+  }
+  return values;
+}
+
+// eq and ne: PyTorch casts both operands to their common dtype (torch.result_type) and compares
+// there: float32 x == 0.1 compares with float32(0.1), int64 operands compare as integers.
+template <typename C>
+std::vector<double> compared(const ForwardCall& call, DType common, const std::vector<std::int64_t>& a_at, const std::vector<std::int64_t>& b_at) {
+  const Array* other = call.tensor("other");
+  const nlohmann::json no_number;
+  std::vector<C> a = compared_values<C>(call.tensor("input"), no_number, common);
+  std::vector<C> b = compared_values<C>(other, other != nullptr ? no_number : call.argument("other"), common);
+  bool equal = call.call->op == "eq";
+  std::vector<double> result(a_at.size());
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    result[i] = (a[static_cast<std::size_t>(a_at[i])] == b[static_cast<std::size_t>(b_at[i])]) == equal;
+  }
+  return result;
+}
+
+}  // namespace
+
 // add, sub, mul and div (rounding_mode None, "trunc" or "floor"), eq and ne; `other` may be a number.
 ForwardResult forward_arithmetic(const ForwardCall& call) {
   const Array& input = *call.tensor("input");
   const Array* other = call.tensor("other");
-  std::vector<double> a = input.to_double(), b;
-  if (other != nullptr) {
-    b = other->to_double();
-  } else {  // a Python number: True and False count as 1 and 0, as in x * True
-    const nlohmann::json& number = call.argument("other");
-    b.push_back(number.is_boolean() ? (number.get<bool>() ? 1.0 : 0.0) : number.get<double>());
-  }
   std::vector<std::int64_t> a_at = batch_offsets(input.shape, call.output_shape, 1, 1);
   std::vector<std::int64_t> b_at = batch_offsets(other != nullptr ? other->shape : std::vector<std::int64_t>{}, call.output_shape, 1, 1);
   const std::string& op = call.call->op;
+  if (op == "eq" || op == "ne") {
+    DType common = other != nullptr ? result_type(input.dtype, input.shape.size(), other->dtype, other->shape.size())
+                                    : result_type(input.dtype, input.shape.size(), number_dtype(call.argument("other")), std::nullopt);
+    std::vector<double> result = common == DType::Float64 ? compared<double>(call, common, a_at, b_at)
+                                 : is_floating(common)     ? compared<float>(call, common, a_at, b_at)
+                                                           : compared<std::int64_t>(call, common, a_at, b_at);
+    return one(stored(call.output_dtype, call.output_shape, result));
+  }
+  std::vector<double> a = input.to_double(), b;
+  if (other != nullptr) {
+    b = other->to_double();
+  } else {
+    b.push_back(python_number(call.argument("other")));
+  }
   std::string rounding = op == "div" && call.argument("rounding_mode").is_string() ? call.argument("rounding_mode").get<std::string>() : "";
   std::vector<double> result(a_at.size());
   for (std::size_t i = 0; i < result.size(); ++i) {
@@ -97,8 +179,6 @@ ForwardResult forward_arithmetic(const ForwardCall& call) {
     if (op == "add") result[i] = x + y;
     else if (op == "sub") result[i] = x - y;
     else if (op == "mul") result[i] = x * y;
-    else if (op == "eq") result[i] = x == y;
-    else if (op == "ne") result[i] = x != y;
     else if (rounding == "trunc") result[i] = std::trunc(x / y);
     else if (rounding == "floor") result[i] = std::floor(x / y);
     else result[i] = x / y;
@@ -270,11 +350,7 @@ ForwardResult forward_masked_fill(const ForwardCall& call) {
   std::vector<std::int64_t> input_at = batch_offsets(input.shape, call.output_shape, 1, 1);
   std::vector<std::int64_t> mask_at = batch_offsets(mask.shape, call.output_shape, 1, 1);
   std::vector<double> values = input.to_double(), masked = mask.to_double(), result(input_at.size());
-  const nlohmann::json& value = call.argument("value");  // a number, a bool, or "inf", "-inf", "nan"
-  double fill = value.is_boolean() ? (value.get<bool>() ? 1.0 : 0.0)
-                : value.is_number() ? value.get<double>()
-                : value == "nan"  ? std::numeric_limits<double>::quiet_NaN()
-                                  : (value == "inf" ? 1.0 : -1.0) * std::numeric_limits<double>::infinity();
+  double fill = python_number(call.argument("value"));
   for (std::size_t i = 0; i < result.size(); ++i) {
     result[i] = masked[static_cast<std::size_t>(mask_at[i])] != 0 ? fill : values[static_cast<std::size_t>(input_at[i])];
   }

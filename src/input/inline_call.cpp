@@ -1,6 +1,7 @@
 #include "mhacheck/inline_call.hpp"
 
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -73,6 +74,22 @@ nlohmann::json plain_value(const GivenArgument& given, ArgKind kind) {
                      {}, InputError::Kind::Syntax);
   }
   return value;
+}
+
+// `other` of add, mul, eq, ... given as a Python number rather than a shape: True, False, an
+// integer or a float literal, float('inf'), float('-inf'), float('nan'). A number is kept as
+// the JSON spec keeps it (infinities and NaN as the strings "inf", "-inf", "nan"); nullopt for
+// anything else, which is then read as a shape ((3, 4), or 3 written with a comma: (3,)).
+std::optional<nlohmann::json> python_number(const std::string& text) {
+  if (text == "True" || text == "False") return text == "True";
+  for (const char* special : {"inf", "-inf", "nan"}) {
+    for (char quote : {'\'', '"'}) {
+      if (text == fmt::format("float({0}{1}{0})", quote, special)) return special;
+    }
+  }
+  nlohmann::json value = nlohmann::json::parse(text, nullptr, false);
+  if (!value.is_discarded() && value.is_number()) return value;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -257,8 +274,12 @@ JsonDocument inline_document(const InlineCall& call) {
   for (const auto& [name, argument] : given) {
     const ArgSchema& parameter = *schema->argument(name);
     std::string pointer = call_pointer + "/" + name;
+    std::optional<nlohmann::json> number = parameter.kind == ArgKind::TensorOrNumber ? python_number(argument.value) : std::nullopt;
     if (parameter.kind == ArgKind::TensorList) {
       call_object[name] = tensor_list(argument, pointer);
+    } else if (number) {
+      call_object[name] = *number;
+      document.values.add(pointer, start_of(argument.source, argument.offset));
     } else if (schema->is_tensor(parameter)) {
       call_object[name] = tensor_at(argument, pointer);
     } else {

@@ -782,7 +782,7 @@ class SpecReader {
         fits = value.is_null() || small_integer(value) ||
                (value.is_array() && value.size() <= 8 && std::all_of(value.begin(), value.end(), small_integer));
         break;
-      case ArgKind::TensorOrNumber: fits = value.is_number() || value.is_boolean(); break;
+      case ArgKind::TensorOrNumber: fits = value.is_number() || value.is_boolean() || non_finite(value); break;
       case ArgKind::Index: {
         fits = value.is_string();
         std::string error;
@@ -835,7 +835,7 @@ class SpecReader {
         continue;
       }
       if (parameter.kind == ArgKind::TensorOrNumber && call.contains(parameter.name) &&
-          (call[parameter.name].is_number() || call[parameter.name].is_boolean())) {
+          (call[parameter.name].is_number() || call[parameter.name].is_boolean() || non_finite(call[parameter.name]))) {
         decl.arguments[parameter.name] = plain_argument(call[parameter.name], parameter, parameter_pointer);
         decl.tensors.emplace(parameter.name, ArgRef{ArgRef::Kind::Absent, {}, {}, parameter_pointer});
         continue;

@@ -6,6 +6,7 @@
 #include "ops/matmul_shape.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
+#include "ops/result_type.hpp"
 
 #include <functional>
 
@@ -21,26 +22,14 @@ ArgValue wrapped_number(const CallContext& ctx, const std::string& argument) {
   ArgValue value;
   value.argument = argument;
   value.present = true;
-  value.dtype = number.is_boolean() ? DType::Bool : number.is_number_integer() ? DType::Int64 : DType::Float32;
-  value.origin = "the number " + number.dump();
+  value.dtype = number_dtype(number);
+  value.origin = "the number " + (number.is_string() ? fmt::format("float('{}')", number.get<std::string>()) : number.dump());
   value.location = ctx.spec.document.values.find(child_pointer(ctx.call.pointer, argument));
   return value;
 }
 
-// torch.result_type of two operands (c10's ResultTypeState): tensors with dims rank above 0-D
-// tensors, which rank above numbers; a lower rank takes part only when its category (bool,
-// integer, floating) is above the higher's: float32 (3,) + float64 () is float32.
 DType result_type(const ArgValue& a, const ArgValue& b, bool b_is_number) {
-  std::optional<DType> ranks[3];  // numbers, 0-D tensors, tensors with dims
-  auto add = [&](const ArgValue& operand, int rank) { ranks[rank] = ranks[rank] ? promote_types(*ranks[rank], operand.dtype) : operand.dtype; };
-  add(a, a.rank() == 0 ? 1 : 2);
-  add(b, b_is_number ? 0 : b.rank() == 0 ? 1 : 2);
-  auto combine = [](std::optional<DType> higher, std::optional<DType> lower) -> std::optional<DType> {
-    if (!higher) return lower;
-    if (!lower) return higher;
-    return dtype_category(*lower) > dtype_category(*higher) ? promote_types(*higher, *lower) : *higher;
-  };
-  return *combine(ranks[2], combine(ranks[1], ranks[0]));
+  return result_type(a.dtype, a.rank(), b.dtype, b_is_number ? std::nullopt : std::optional<std::size_t>(b.rank()));
 }
 
 enum class ResultKind { Promoted, TrueDivision, Comparison };
@@ -86,6 +75,23 @@ bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other)
 }
 
 }  // namespace
+
+DType number_dtype(const nlohmann::json& number) {
+  return number.is_boolean() ? DType::Bool : number.is_number_integer() ? DType::Int64 : DType::Float32;
+}
+
+DType result_type(DType input, std::size_t input_rank, DType other, std::optional<std::size_t> other_rank) {
+  std::optional<DType> ranks[3];  // numbers, 0-D tensors, tensors with dims
+  auto add = [&](DType dtype, int rank) { ranks[rank] = ranks[rank] ? promote_types(*ranks[rank], dtype) : dtype; };
+  add(input, input_rank == 0 ? 1 : 2);
+  add(other, !other_rank ? 0 : *other_rank == 0 ? 1 : 2);
+  auto combine = [](std::optional<DType> higher, std::optional<DType> lower) -> std::optional<DType> {
+    if (!higher) return lower;
+    if (!lower) return higher;
+    return dtype_category(*lower) > dtype_category(*higher) ? promote_types(*higher, *lower) : *higher;
+  };
+  return *combine(ranks[2], combine(ranks[1], ranks[0]));
+}
 
 void infer_add(CallContext& ctx) { infer_binary(ctx, "+", nullptr, ResultKind::Promoted); }
 void infer_sub(CallContext& ctx) { infer_binary(ctx, "-", sub_refuses, ResultKind::Promoted); }

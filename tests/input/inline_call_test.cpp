@@ -241,3 +241,44 @@ TEST_CASE("inline: a size list's dims are located and refused where they cannot 
   linear.args = {"input=(-1, C)"};
   CHECK_THAT(input_error(linear), Catch::StartsWith("--arg:8: dim -1 is negative"));
 }
+
+TEST_CASE("inline: --arg other=NUMBER is a Python number, other=SHAPE a tensor", "[inline]") {
+  struct Given {
+    const char* op;
+    const char* input;
+    const char* other;
+    nlohmann::json number;  // as the JSON spec writes it; null: other is a tensor
+    const char* dtype;
+  };
+  const Given cases[] = {
+      {"torch.eq", "(2, 3)", "other=0", 0, "bool"},
+      {"torch.ne", "(2, 3)", "other=True", true, "bool"},
+      {"torch.eq", "(2, 3)", "other=float('-inf')", "-inf", "bool"},
+      {"torch.ne", "(2, 3)", "other=float(\"nan\")", "nan", "bool"},
+      {"torch.add", "(2, 3):int64", "other=0.5", 0.5, "float32"},  // a float number promotes an int64 tensor
+      {"torch.mul", "(2, 3):int64", "other=2", 2, "int64"},
+      {"torch.mul", "(2, 3):int64", "other=(3,):float64", nullptr, "float64"},
+      {"torch.eq", "(2, 3)", "other=(3,)", nullptr, "bool"},
+  };
+  for (const Given& given : cases) {
+    CAPTURE(given.op, given.input, given.other);
+    InlineCall call;
+    call.op = given.op;
+    call.args = {std::string("input=") + given.input, given.other};
+    JsonDocument document = inline_document(call);
+    const nlohmann::json& other = document.value.at("other");
+    if (given.number.is_null()) {
+      CHECK(other.is_object());
+    } else {
+      CHECK(other == given.number);
+    }
+    Report report = check_inline(call);
+    REQUIRE(report.ok());
+    CHECK(tuple_str(report.calls.at(0).outputs.at(0).shape) == "(2, 3)");
+    CHECK(dtype_name(report.calls.at(0).outputs.at(0).dtype) == given.dtype);
+  }
+  InlineCall shape_needed;
+  shape_needed.op = "torch.eq";
+  shape_needed.args = {"input=(2, 3)", "other=(4, 5)"};
+  CHECK(test::find(check_inline(shape_needed), "MHA305") != nullptr);
+}

@@ -110,6 +110,22 @@ CASES = {
     "ne-zero-float": ({"x": ((3, 4), "float64")}, [({"op": "ne", "input": "x", "other": 0, "outputs": ["out"]}, lambda e: e["x"] != 0)]),
     "eq-broadcast-tensor": ({"x": ((2, 1, 4), "int64"), "y": ((3, 4), "int64")},
                             [({"op": "eq", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] == e["y"])]),
+    # eq and ne compare in the operands' common dtype (torch.result_type): a Python number is cast
+    # to a float tensor's dtype first, a float64 tensor is not; int64 operands compare as integers.
+    "eq-float32-number-in-float32": ({"x": ((4,), "float32")}, [({"op": "eq", "input": "x", "other": 0.1, "outputs": ["out"]}, lambda e: e["x"] == 0.1)]),
+    "ne-float32-number-in-float32": ({"x": ((4,), "float32")}, [({"op": "ne", "input": "x", "other": 0.1, "outputs": ["out"]}, lambda e: e["x"] != 0.1)]),
+    "eq-float32-float64-tensor": ({"x": ((4,), "float32"), "y": ((1,), "float64")},
+                                  [({"op": "eq", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] == e["y"])]),
+    "eq-float16-number-in-float16": ({"x": ((4,), "float16")}, [({"op": "eq", "input": "x", "other": 0.1, "outputs": ["out"]}, lambda e: e["x"] == 0.1)]),
+    "eq-int64-number-beyond-2-53": ({"x": ((3,), "int64")},
+                                    [({"op": "eq", "input": "x", "other": 2**53, "outputs": ["out"]}, lambda e: e["x"] == 2**53)]),
+    "ne-int64-tensors-beyond-2-53": ({"x": ((3,), "int64"), "y": ((3,), "int64")},
+                                     [({"op": "ne", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] != e["y"])]),
+    "eq-int64-float-number-in-float32": ({"x": ((3,), "int64")},
+                                         [({"op": "eq", "input": "x", "other": 16777216.0, "outputs": ["out"]}, lambda e: e["x"] == 16777216.0)]),
+    # JSON writes float('-inf') as "-inf", as masked_fill's value.
+    "eq-number-minus-inf": ({"x": ((4,), "float32")},
+                            [({"op": "eq", "input": "x", "other": "-inf", "outputs": ["out"]}, lambda e: e["x"] == float("-inf"))]),
     "logical-not-int": ({"x": ((2, 5), "int64")}, [({"op": "logical_not", "input": "x", "outputs": ["out"]}, lambda e: torch.logical_not(e["x"]))]),
     "logical-not-float": ({"x": ((2, 5), "float32")},
                           [({"op": "logical_not", "input": "x", "outputs": ["out"]}, lambda e: torch.logical_not(e["x"]))]),
@@ -118,6 +134,20 @@ CASES = {
                                ({"op": "masked_fill", "input": "s", "mask": "pad", "value": 0.0, "outputs": ["out"]},
                                 lambda e: e["s"].masked_fill(e["pad"], 0.0))]),
     "bitwise-not-int8": ({"x": ((3, 4), "int8")}, [({"op": "bitwise_not", "input": "x", "outputs": ["out"]}, lambda e: ~e["x"])]),
+}
+
+
+# Cases whose inputs are written out: values a comparison in double would get wrong.
+FLOAT_TENTHS = [0.1, 0.2, 0.30000001192092896, 0.1]
+VALUES = {
+    "eq-float32-number-in-float32": {"x": torch.tensor(FLOAT_TENTHS, dtype=torch.float32)},
+    "ne-float32-number-in-float32": {"x": torch.tensor(FLOAT_TENTHS, dtype=torch.float32)},
+    "eq-float32-float64-tensor": {"x": torch.tensor(FLOAT_TENTHS, dtype=torch.float32), "y": torch.tensor([0.1], dtype=torch.float64)},
+    "eq-float16-number-in-float16": {"x": torch.tensor([0.1, 0.2, 0.10003662109375, 0.1], dtype=torch.float16)},
+    "eq-int64-number-beyond-2-53": {"x": torch.tensor([2**53 + 1, 2**53, 2**53 - 1])},
+    "ne-int64-tensors-beyond-2-53": {"x": torch.tensor([2**53 + 1, 2**53, 2**62 + 1]), "y": torch.tensor([2**53, 2**53, 2**62])},
+    "eq-int64-float-number-in-float32": {"x": torch.tensor([16777217, 16777216, 16777218])},
+    "eq-number-minus-inf": {"x": torch.tensor([float("-inf"), 0.0, float("inf"), -3.4e38])},
 }
 
 
@@ -130,7 +160,7 @@ def tensor_of(shape, dtype):
 def write_case(out, name, case):
     inputs, calls = case
     torch.manual_seed(seed_of(name))
-    env = {key: tensor_of(shape, dtype) for key, (shape, dtype) in inputs.items()}
+    env = dict(VALUES[name]) if name in VALUES else {key: tensor_of(shape, dtype) for key, (shape, dtype) in inputs.items()}
     if name == "masked-fill-inf-then-softmax":
         env["m"][0] = False  # one key always attends: no row is fully masked
     if name in ("eq-zero-then-masked-fill", "logical-not-int", "eq-broadcast-tensor"):
