@@ -83,6 +83,14 @@ class InjectTest(unittest.TestCase):
         self.assertTrue(row["at_call_line"], row["location"])
         self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
+    def test_a_repair_is_verified_by_its_values_not_only_its_shapes(self):
+        # the value bugs keep every shape: left unrepaired, the values tell them from the reference
+        for name in ("vit-mask-repeat", "conformer-padding-mask-inverted", "vit-batch-major-into-seq-first"):
+            with self.subTest(name):
+                self.assertTrue(inject.verify_fix(CASES[name]))
+                unrepaired = dict(CASES[name], fix=lambda model: model)
+                self.assertFalse(inject.verify_fix(unrepaired))
+
 
 if __name__ == "__main__":
     main()
