@@ -47,8 +47,12 @@ def small_vit():
     patches (16 tokens + the class token), 4 heads of 16."""
     from torchvision.models import vision_transformer
     torch.manual_seed(0)
-    return vision_transformer.VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=4,
-                                                hidden_dim=64, mlp_dim=128, num_classes=10).eval()
+    model = vision_transformer.VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=4,
+                                                 hidden_dim=64, mlp_dim=128, num_classes=10).eval()
+    # torchvision starts the head at zero, which makes every output its bias: random, as a trained
+    # head is not zero, so that verify_fix's values depend on the attention
+    torch.nn.init.normal_(model.heads.head.weight, std=0.1)
+    return model
 
 
 def small_wav2vec2():
@@ -129,13 +133,26 @@ def vit_block(case):
             memory = x[:, 1:]
             allowed = torch.ones(memory.shape[1], x.shape[1], dtype=torch.bool)
             x, _ = self.self_attention(x, memory, memory, attn_mask=~allowed, need_weights=False)  #: vit-attn-mask-transposed
-        elif case == "vit-mask-repeat":
+        elif case in ("vit-mask-repeat", "vit-mask-repeat-fixed"):
             batch, tokens = x.shape[0], x.shape[1]
             keep = torch.ones(batch, tokens, tokens, dtype=torch.bool)
             keep[0, :, -1] = False  # batch entry 0 ignores the last token
             heads = self.self_attention.num_heads
-            mask = (~keep).repeat(heads, 1, 1)  #: vit-mask-repeat
+            if case == "vit-mask-repeat":
+                mask = (~keep).repeat(heads, 1, 1)  #: vit-mask-repeat
+            else:
+                mask = (~keep).repeat_interleave(heads, dim=0)  # batch-major, as attn_mask wants
             x, _ = self.self_attention(x, x, x, attn_mask=mask, need_weights=False)  #: vit-mask-repeat-call
+        elif case == "vit-mask-per-entry":
+            # the repair's reference, computed another way: each batch entry alone, with its own 2-D mask
+            keep = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool)
+            entries = []
+            for entry in range(x.shape[0]):
+                keep[:, -1] = entry != 0
+                out, _ = self.self_attention(x[entry:entry + 1], x[entry:entry + 1], x[entry:entry + 1],
+                                             attn_mask=~keep, need_weights=False)
+                entries.append(out)
+            x = torch.cat(entries)
         elif case == "vit-batch-major-into-seq-first":
             x = x.transpose(0, 1)  # the user believes the module is sequence-first ...
             x, _ = self.self_attention(x, x, x, need_weights=False)  #: vit-batch-major-into-seq-first
@@ -257,13 +274,15 @@ def cases():
             fix=vit_fixed, fix_pattern=r"batch_first=False|drop|remove|transpose\(0, 1\)"),
         "vit-cross-attention-kdim": dict(
             model=small_vit, inputs=vit_input, inject=_vit_case("vit-cross-attention-kdim", _add_memory_proj),
-            fix=lambda m: _fix_kdim(m), fix_pattern=r"kdim=32"),
+            fix=lambda m: _fix_kdim(m), fix_pattern=r"kdim=32", reference=False),
         "vit-attn-mask-transposed": dict(
             model=small_vit, inputs=vit_input, inject=_vit_case("vit-attn-mask-transposed"),
             fix=None, fix_pattern=r"attn_mask\.T|transpose\(0, 1\)|\(17, 16\)"),
         "vit-mask-repeat": dict(
             model=small_vit, inputs=vit_input, inject=_vit_case("vit-mask-repeat"), values=True,
-            fix=None, fix_pattern=r"repeat_interleave", used_at=_marker("vit-mask-repeat-call")),
+            fix=lambda m: patch_forwards(m, vision_transformer.EncoderBlock, vit_block, "vit-mask-repeat-fixed"),
+            reference=lambda m: patch_forwards(m, vision_transformer.EncoderBlock, vit_block, "vit-mask-per-entry"),
+            fix_pattern=r"repeat_interleave", used_at=_marker("vit-mask-repeat-call")),
         "vit-linear-in-features": dict(
             model=small_vit, inputs=vit_input, inject=lambda m: _swap_mlp_linear(m),
             fix=None, fix_pattern=r"in_features=64|Linear\(64",
@@ -289,6 +308,7 @@ def cases():
             case["line"] = _marker(name)
         case.setdefault("values", False)
         case.setdefault("used_at", None)
+        case.setdefault("reference", None)
     return table
 
 
@@ -340,23 +360,31 @@ def concrete(inputs, sizes):
 
 
 def verify_fix(case):
-    """Applies the right repair to a freshly injected model: True when PyTorch then runs it (and,
-    when the case has a clean reference, gives the clean model's output)."""
+    """Applies the right repair to a freshly injected model: True when PyTorch then runs it and
+    gives the reference's values (torch.allclose): the clean model with the repaired model's
+    weights, or the case's own `reference` (a value bug's repair must change values, not only
+    shapes). A case whose repair changes the model's structure (`reference` False) has nothing to
+    compare values with: it checks the output's shape against the clean model's."""
     if case["fix"] is None:
         return None
     sizes = {"B": 2, "T": 7}
     torch.manual_seed(1)
     inputs = concrete(case["inputs"](), sizes)
-    clean = case["model"]()
     fixed = case["fix"](case["inject"](case["model"]()))
+    reference = case["reference"]
+    clean = reference(case["model"]()) if callable(reference) else case["model"]()
+    if reference is not False:
+        clean.load_state_dict(fixed.state_dict())  # the same weights (the injection may have made new ones)
+    first = lambda out: out[0] if isinstance(out, tuple) else out  # noqa: E731
     with torch.no_grad():
         try:
-            got = fixed(*inputs)
+            got = first(fixed(*inputs))
         except Exception:  # noqa: BLE001 (any failure means the repair is wrong)
             return False
-        want = clean(*inputs)
-    first = lambda out: out[0] if isinstance(out, tuple) else out  # noqa: E731
-    return first(got).shape == first(want).shape
+        want = first(clean(*inputs))
+    if reference is False:
+        return got.shape == want.shape
+    return got.shape == want.shape and torch.allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 def run_case(name, case, binary):

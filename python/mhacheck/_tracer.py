@@ -9,6 +9,7 @@ Two mechanisms, both in PyTorch 1.13 and 2.x:
   keyword arguments too (1.13's forward hooks do not).
 While a recorded module runs, nothing inside it is recorded.
 """
+import collections
 import contextlib
 import ctypes
 import dis
@@ -928,6 +929,8 @@ class _Tracer(TorchFunctionMode):
             known = None  # a complex tensor (HDemucs' spectrogram): a spec has no such dtype
         if known is not None and known[0] in ("reshape", "view") and not self._reshape_holds(known[1]):
             known = None  # the sizes PyTorch was given hold at the traced size only (T-1 frames into 13 groups)
+        if known is not None and known[0] == "flatten" and not self._flatten_derivable(known[1]):
+            known = None  # the merged size is no dim the check can write (x[:, 1:].flatten(1): 4*(T-1))
         if known is not None and known[0] in _SPLITTING and self._symbolic_split(known[1]):
             known = None  # how many pieces a symbolic dim makes depends on the symbol: stays traced
         if known is not None and self.values and known[0] == "dropout" and _drops(known[1]):
@@ -1088,7 +1091,20 @@ class _Tracer(TorchFunctionMode):
             return False  # a size that depends on the symbols but is written as a number (see _unread)
         if all(isinstance(d, int) for d in dims + named):
             return True  # nothing symbolic: the check sees exactly what PyTorch did
-        return holds(2, 1) and holds(3, 2)
+        return _reshape_derivable(dims, named) and holds(2, 1) and holds(3, 2)
+
+    def _flatten_derivable(self, arguments):
+        """Whether the check can write the flattened dim (src/ops/flatten.cpp): the merged dims'
+        product is a monomial only when none of them has an offset (T-1 frames of 4: 4*T-4 is
+        no dim the check writes)."""
+        tensor = arguments["input"]
+        if tensor.dim() == 0:
+            return True
+        start, end = arguments["start_dim"], arguments["end_dim"]
+        if not (-tensor.dim() <= start < tensor.dim() and -tensor.dim() <= end < tensor.dim()):
+            return True  # PyTorch raises: recorded, so that the check explains it
+        dims, _ = self.symbolic_shape(tensor.shape)
+        return all(not _dim_terms(d)[1] or _dim_terms(d)[2] == 0 for d in dims[start % tensor.dim():end % tensor.dim() + 1])
 
     def _symbolic_split(self, arguments):
         """True when the dim split or chunked reads as a symbol expression."""
@@ -1395,9 +1411,10 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
 
     When the model raises (a convolution's kernel longer than a 53-sample waveform), the probes
     may be too small rather than the model wrong: the model is called again with one symbol at a
-    time at a probe of at least 1000. The first run that goes through is kept; otherwise the run
-    that got furthest (recorded the most calls before it failed, preferring a failure in a recorded
-    call, which mhacheck explains), the first one on a tie."""
+    time at a probe of at least 1000, each from the model's state before the first (_ModelState).
+    The first run that goes through is kept; otherwise the run that got furthest (recorded the
+    most calls before it failed, preferring a failure in a recorded call, which mhacheck
+    explains), the first one on a tie."""
     kwargs = dict(kwargs or {})
     args = tuple(args)
     fixed = dict(dims or {})
@@ -1411,6 +1428,7 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     device = _device(model)
     if values and device.type == "meta":
         raise ValueError("values=True needs real tensors; the model is on the meta device")
+    before = _ModelState(model)
     spec, tracer = _trace_checked(model, args, kwargs, sizes, fixed, constants, device, values)
     if spec.error is None:
         return spec
@@ -1421,6 +1439,7 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     for symbol in [name for name in symbols if name not in fixed]:
         others = {k: v for k, v in sizes.items() if k != symbol}
         larger = choose_probes([symbol], constants, others, start=_LARGE_PROBE)
+        before.restore()  # each retry sees the model as the caller left it, not as the failed run did
         retried, retried_tracer = _trace_checked(model, args, kwargs, larger, fixed, constants, device, values)
         if retried.error is None:
             return retried
@@ -1441,23 +1460,92 @@ class _SecondRun:
         self.shapes = {}
 
 
+def _dim_terms(dim):
+    """A dim as the check's DimExpr: (coefficient, sorted symbol factors, offset); (0, (), n) for
+    the integer n."""
+    if isinstance(dim, int):
+        return 0, (), dim
+    text, offset = dim, 0
+    for sign in ("+", "-"):
+        if sign in text:
+            text, _, number = text.partition(sign)
+            offset = int(number) if sign == "+" else -int(number)
+    coefficient, factors = 1, []
+    for factor in text.split("*"):
+        if factor.isdigit():
+            coefficient *= int(factor)
+        else:
+            factors.append(factor)
+    return coefficient, tuple(sorted(factors)), offset
+
+
+def _reshape_derivable(dims, named):
+    """Whether the check can derive the reshape of `dims` to `named` (src/ops/reshape.cpp): after
+    cancelling the symbolic sizes written on both sides (that cannot be 0), each side's count must
+    be an integer times a product of symbols, and a -1 their exact quotient. Otherwise the check
+    reports MHA303 on code PyTorch runs (x[1:].view(-1): 4*T*(B-1) is no dim): such a reshape
+    stays a traced tensor."""
+    rest = [_dim_terms(d) for d in dims]
+    known = []
+    for size in (_dim_terms(d) for d in named if d != -1):
+        if size[1] and size[0] + size[2] >= 1 and size in rest:
+            rest.remove(size)
+        else:
+            known.append(size)
+    if any(factors and offset for _, factors, offset in rest + known):
+        return False
+
+    def product(sizes):
+        constant, powers = 1, collections.Counter()
+        for coefficient, factors, offset in sizes:
+            constant *= coefficient if factors else offset
+            powers.update(factors)
+        return constant, powers
+
+    if -1 not in named:
+        return True
+    (count, count_powers), (written, written_powers) = product(rest), product(known)
+    return written == 0 or (count % written == 0 and not written_powers - count_powers)
+
+
+class _ModelState:
+    """What a run of the model changes, as it is now, to be restored: the CPU random generator,
+    every submodule's attributes (a shallow copy of each module's __dict__, with which parameters,
+    buffers and submodules its _parameters, _buffers and _modules hold: a counter or a size
+    cached by forward is as before; objects are kept by identity, not copied) and the buffers'
+    values (batch norm's running statistics in training mode)."""
+    def __init__(self, model):
+        modules = list(model.modules()) if isinstance(model, torch.nn.Module) else []
+        self.attributes = [(vars(module), dict(vars(module))) for module in modules]
+        # the dicts themselves stay (PyTorch and the user may hold them): their entries are restored
+        self.members = [(table, dict(table)) for module in modules
+                        for table in (module._parameters, module._buffers, module._modules)]
+        self.buffers = [(b, b.detach().clone()) for b in model.buffers()] if modules else []
+        self.random = torch.random.get_rng_state()
+
+    def restore(self):
+        for table, saved in self.attributes + self.members:
+            table.clear()
+            table.update(saved)
+        with torch.no_grad():
+            for buffer, saved in self.buffers:
+                buffer.copy_(saved)
+        torch.random.set_rng_state(self.random)
+
+
 @contextlib.contextmanager
 def _state_kept(model):
-    """A run of the model that leaves no trace: the random generator and the model's buffers
-    (batch norm's running statistics in training mode) are as they were before it."""
-    buffers = [(b, b.detach().clone()) for b in model.buffers()] if isinstance(model, torch.nn.Module) else []
-    with torch.random.fork_rng(devices=[]):
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for buffer, saved in buffers:
-                    buffer.copy_(saved)
+    """A run of the model that leaves no trace (_ModelState)."""
+    state = _ModelState(model)
+    try:
+        yield
+    finally:
+        state.restore()
 
 
 def _trace_checked(model, args, kwargs, sizes, fixed, constants, device, values):
     """_trace_at, after a first run of the model at second probes (without values, leaving the
-    random generator and the buffers as they were): a size is read as a symbol expression only
+    model as it was: _state_kept): a size is read as a symbol expression only
     when that expression's value at the second probes is a size the second run saw, and a size
     that changed there without a reading keeps its call traced (_Tracer._unread)."""
     probes = {k: v for k, v in sizes.items() if k not in fixed}

@@ -212,6 +212,51 @@ class WritesInPlaceByPosition(nn.Module):
         return self.second(h), flat * 2
 
 
+class CachesItsFirstBatch(nn.Module):
+    """Python state a forward changes: a call counter, the first batch size (which the later calls
+    reshape to), a buffer registered on the first call and a submodule swapped in."""
+    def __init__(self):
+        super().__init__()
+        self.norm, self.calls, self.first_batch = nn.BatchNorm1d(4).train(), 0, None
+
+    def forward(self, x):
+        self.calls += 1
+        if self.first_batch is None:
+            self.first_batch = x.shape[0]
+            self.register_buffer("seen", torch.zeros(1))
+            self.extra = nn.Identity()
+        return self.norm(x).reshape(self.first_batch, 2, 2)
+
+
+class NeedsALongInput(nn.Module):
+    """Raises at the first probes, so that the tracer retries at a larger one; caches the first
+    length it sees."""
+    def __init__(self):
+        super().__init__()
+        self.calls, self.first_length = 0, None
+
+    def forward(self, x):
+        self.calls += 1
+        self.first_length = self.first_length or x.shape[1]
+        if x.shape[1] < 500:
+            raise ValueError("needs at least 500 samples")
+        return x.reshape(x.shape[0], self.first_length)
+
+
+class FlattensAfterSlicing(nn.Module):
+    """Reshapes and flattens PyTorch runs whose size (4*T-4, 4*T*(B-1)) the check cannot write."""
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def forward(self, x):
+        if self.how == "view":
+            return x[1:].view(-1)
+        if self.how == "reshape":
+            return x[:, 1:].reshape(x.shape[0], -1)
+        return x[:, 1:].flatten(1)
+
+
 class PadsThenFlattens(nn.Module):
     """A size B*T+1 made by an op mhacheck does not model (F.pad), then cut back to B*T."""
     def forward(self, x):
@@ -562,6 +607,34 @@ class TracerTest(unittest.TestCase):
         evaluated = mhacheck.trace(layer.eval(), (mhacheck.shape("B", "T", 16),), dims={"B": 2, "T": 3}, values=True)
         self.assertEqual(len(module_calls(evaluated, "TransformerEncoderLayer")), 1)
         replay(self, evaluated)
+
+    def test_the_run_at_the_second_probes_leaves_the_model_as_it_was(self):
+        torch.manual_seed(0)
+        model = CachesItsFirstBatch()
+        norm = model.norm
+        spec = mhacheck.trace(model, (mhacheck.shape("B", 4),))
+        # the traced run saw the model as it was: its reshape is to the traced batch (the second
+        # run's batch cached would make PyTorch raise there)
+        self.assertIsNone(spec.error)
+        self.assertEqual((model.calls, model.first_batch), (1, spec.sizes["B"]))
+        self.assertEqual(model.norm.num_batches_tracked.item(), 1)
+        self.assertIs(model.norm, norm)
+        self.assertEqual((list(model._buffers), list(model._modules)), (["seen"], ["norm", "extra"]))
+
+    def test_a_retry_at_a_larger_probe_sees_the_model_as_it_was(self):
+        model = NeedsALongInput()
+        spec = mhacheck.trace(model, (mhacheck.shape("B", "T"),))
+        self.assertIsNone(spec.error)  # not the failed run's length, cached
+        self.assertGreaterEqual(spec.sizes["T"], 1000)
+        self.assertEqual((model.calls, model.first_length), (1, spec.sizes["T"]))
+
+    def test_a_reshape_or_flatten_the_check_cannot_write_stays_traced(self):
+        for how in ("view", "reshape", "flatten"):
+            with self.subTest(how):
+                spec = mhacheck.trace(FlattensAfterSlicing(how), (mhacheck.shape("B", "T", 4),))
+                self.assertIsNone(spec.error)
+                self.assertNotIn(how, [c["op"] for c in spec.calls])
+                self.assertEqual(by_severity(check(spec), "error", "warning"), [])
 
 
 _saved_getitem = torch.Tensor.__dict__.get("__getitem__")
