@@ -74,12 +74,12 @@ class InjectTest(unittest.TestCase):
 
     def test_conformer_padding_mask_inverted_is_found_by_run_at_the_attention_line(self):
         # all lengths full, so the inverted mask is all True: found in the values by `mhacheck run`
-        # (every row fully masked: the `~` is a recorded bitwise_not, so the mask is computed, not
-        # read from a file as MHA116 needs), located at the Python line of the attention call (not
-        # in the saved spec), naming the `~` line as where the mask is made
+        # (the `~` is a recorded bitwise_not of file data, whose output run checks too), located at
+        # the Python line of the attention call (not in the saved spec), naming the `~` line as
+        # where the mask is made
         row = inject.run_case("conformer-padding-mask-inverted", CASES["conformer-padding-mask-inverted"], BINARY)
         self.assertIsNone(row["pytorch"])
-        self.assertEqual((row["exit"], row["code"]), (0, "MHA110"))
+        self.assertEqual((row["exit"], row["code"]), (0, "MHA116"))
         self.assertTrue(row["at_call_line"], row["location"])
         self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
