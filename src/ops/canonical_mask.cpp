@@ -94,7 +94,9 @@ void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std
   // inner call (a Transformer layer's self_attn) sees the mask the module made float: the module
   // has checked the mask as written.
   if (is_floating(mask.dtype)) {
-    if (name.find("extended") != std::string::npos || !ctx.argument_names.empty()) return;
+    // A float mask an earlier call computed ((am - 1.0) * 10000.0) is no longer the raw 1 = keep
+    // mask its name recalls; whether its values are 0/1 is for `run` to see (MHA111).
+    if (name.find("extended") != std::string::npos || !ctx.argument_names.empty() || mask.producer != nullptr) return;
     // A float mask is added to the scores: a 1 = keep / 0 = pad mask adds 1 to the tokens and
     // 0 to the padding, which softmax all but ignores.
     Diagnostic& diagnostic = ctx.report(

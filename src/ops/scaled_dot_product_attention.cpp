@@ -382,7 +382,8 @@ class SdpaRules {
   }
 
   // The mask is right-aligned with the scores (..., H, L, S): a mask dim whose name says batch
-  // in the heads slot (a (B, L, S) mask) gives head h batch entry h's mask when B == H or 1.
+  // in the heads slot (a (B, L, S) mask) gives head h batch entry h's mask when B == H. With
+  // B == 1 the only entry's mask reaches every head of the only entry: correct, no warning.
   void check_mask_roles(const Shape& scores) {
     if (!mask_.present || mask_.rank() < 3 || scores.size() < 4 || mask_.rank() >= static_cast<int>(scores.size())) return;
     int heads_slot = mask_.rank() - 3;  // the mask dim that meets the scores' dim -3
@@ -390,8 +391,8 @@ class SdpaRules {
     // Sizes not known equal: the broadcast itself warns that it needs them equal (MHA080).
     const DimExpr& heads = scores[scores.size() - 3];
     const DimExpr& batch = mask_.shape[heads_slot];
-    if (ctx_.symbols.compare(batch, heads) != Symbols::Verdict::Equal &&
-        ctx_.symbols.compare(batch, DimExpr::constant(1)) != Symbols::Verdict::Equal) {
+    if (ctx_.symbols.compare(batch, heads) != Symbols::Verdict::Equal ||
+        ctx_.symbols.compare(batch, DimExpr::constant(1)) == Symbols::Verdict::Equal) {
       return;
     }
     Diagnostic& diagnostic = ctx_.report(
@@ -399,7 +400,7 @@ class SdpaRules {
         fmt::format("attn_mask {} is right-aligned with the scores {}: its dim {} \"{}\", a batch size, meets the heads slot",
                     tuple_str(mask_.shape), tuple_str(scores), heads_slot, mask_.dim_name(heads_slot)),
         &mask_, heads_slot);
-    diagnostic.notes.push_back("PyTorch raises only when the batch size is neither the head count nor 1; otherwise head h gets "
+    diagnostic.notes.push_back("PyTorch raises only when the batch size is neither the head count nor 1; with B == H head h gets "
                                "batch entry h's mask");
     Shape unsqueezed = mask_.written;
     unsqueezed.insert(unsqueezed.begin() + heads_slot + 1, DimExpr::constant(1));

@@ -1,8 +1,10 @@
 #include "work_estimate.hpp"
 
+#include <algorithm>
 #include <optional>
 
 #include "mhacheck/module_config.hpp"
+#include "ops/einsum_equation.hpp"
 
 namespace mhacheck {
 namespace {
@@ -142,6 +144,55 @@ double module_flops(const ModuleDecl& module, const Sizes& sizes) {
   return sizes.all_elements().value_or(0);
 }
 
+// torch.einsum contracts its operands pairwise, left to right (forward/glue_forward.cpp's
+// einsum_pair, as PyTorch's sumproduct_pair): each pair costs 2 x the product of the sizes of the
+// subscripts it multiplies over (those both operands have, and those kept for the output or a
+// later operand); a subscript only one operand has and nothing keeps is summed out first.
+double einsum_flops(const CallDecl& call, const Sizes& sizes) {
+  std::vector<std::vector<double>> shapes;
+  std::vector<int> ranks;
+  for (std::size_t i = 0; i < call.list_size("operands"); ++i) {
+    std::optional<std::vector<double>> shape = sizes.argument(list_element("operands", i));
+    if (!shape) return 0;
+    ranks.push_back(static_cast<int>(shape->size()));
+    shapes.push_back(std::move(*shape));
+  }
+  EinsumEquation read;
+  const std::string equation = call.arguments.at("equation").get<std::string>();
+  if (shapes.empty() || read_einsum_terms(equation, shapes.size(), read) || check_einsum_ranks(read, ranks) ||
+      read_einsum_output(equation, read)) {
+    return 0;
+  }
+  EinsumSlots slots = einsum_slots(read, ranks);
+  std::vector<double> slot_size(static_cast<std::size_t>(slots.count), 1);
+  // spans[i][slot]: operand i has a dim of size other than 1 there (a size 1 broadcasts).
+  std::vector<std::vector<bool>> spans(shapes.size(), std::vector<bool>(slot_size.size(), false));
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    for (std::size_t d = 0; d < shapes[i].size(); ++d) {
+      auto slot = static_cast<std::size_t>(slots.of_operand[i][d]);
+      if (shapes[i][d] == 1) continue;
+      slot_size[slot] = shapes[i][d];
+      spans[i][slot] = true;
+    }
+  }
+  if (shapes.size() == 1) return Sizes::elements(shapes.front());  // one operand: each element summed once
+  std::vector<bool> result = spans.front();
+  double flops = 0;
+  for (std::size_t next = 1; next < shapes.size(); ++next) {
+    double multiplied = 1;
+    for (std::size_t slot = 0; slot < slot_size.size(); ++slot) {
+      bool kept = static_cast<int>(slot) < slots.output_dims ||
+                  std::any_of(spans.begin() + static_cast<std::ptrdiff_t>(next) + 1, spans.end(),
+                              [slot](const std::vector<bool>& later) { return later[slot]; });
+      bool both = result[slot] && spans[next][slot];
+      if (both || ((result[slot] || spans[next][slot]) && kept)) multiplied *= slot_size[slot];
+      result[slot] = (result[slot] || spans[next][slot]) && kept;
+    }
+    flops += 2 * multiplied;
+  }
+  return flops;
+}
+
 }  // namespace
 
 double estimated_flops(const Spec& spec, const CallDecl& call, const CallReport& report, const Symbols& symbols) {
@@ -161,6 +212,7 @@ double estimated_flops(const Spec& spec, const CallDecl& call, const CallReport&
     if (!input || !output || input->empty()) return 0;
     return 2 * Sizes::elements(*output) * input->back();
   }
+  if (call.op == "einsum") return einsum_flops(call, sizes);
   return sizes.all_elements().value_or(0);
 }
 

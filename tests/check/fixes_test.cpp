@@ -403,6 +403,22 @@ TEST_CASE("MHA084 for the Transformer encoders' masks: a keep mask as src_key_pa
                       [](const Diagnostic& d) { return std::string(d.info().code) == "MHA084"; }) == 1);
 }
 
+TEST_CASE("MHA084 for a float mask as written (1 = keep), not for one an earlier call computed", "[fixes]") {
+  auto meaning = [](const std::string& tensors, const std::string& calls) {
+    Report report = test::check_text(R"J({"version": 1, "modules": {"m": "nn.MultiheadAttention(16, 2, batch_first=True)"},
+      "tensors": {"x": [2, 5, 16], )J" + tensors + "}, \"calls\": [" + calls +
+                                     R"({"id": "c", "module": "m", "query": "x", "key": "x", "value": "x", "key_padding_mask": "attention_mask"}]})");
+    const Diagnostic* found = test::find(report, "MHA084");
+    return found != nullptr ? found->message : std::string("none");
+  };
+  // Hugging Face's attention_mask as a float tensor holds 1 = keep: added to the scores it masks nothing.
+  CHECK_THAT(meaning(R"("attention_mask": {"shape": [2, 5], "dtype": "float32"})", ""), Catch::Contains("adding 1 and 0 masks nothing"));
+  // The usual additive mask made from it, (am - 1.0) * 10000.0: 0 = keep, -1e4 = pad, correct as it is.
+  CHECK(meaning(R"("am": {"shape": [2, 5], "dtype": "float32"})",
+                R"({"id": "inv", "op": "sub", "input": "am", "other": 1.0, "outputs": ["t"]},
+                   {"id": "scale", "op": "mul", "input": "t", "other": 10000.0, "outputs": ["attention_mask"]},)") == "none");
+}
+
 TEST_CASE("a named mask is inverted by a call inserted before the call, which the argument then reads", "[fixes]") {
   // An int Hugging Face attention_mask (1 = keep) made by an earlier call: == 0, as a call, so
   // that the mask's values stay connected; the inverted mask takes the argument's name.

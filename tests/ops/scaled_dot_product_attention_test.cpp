@@ -2,6 +2,8 @@
 // the shapes broadcasting and grouped-query heads produce.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include "test_support.hpp"
 
 using namespace mhacheck;
@@ -51,4 +53,19 @@ TEST_CASE("sdpa: symbols in the contracted dims must agree", "[sdpa]") {
   const Diagnostic* condition = test::find(report, "MHA080");
   REQUIRE(condition != nullptr);
   CHECK(condition->message == "valid only if E == F (query @ key.transpose(-2, -1))");
+}
+
+TEST_CASE("sdpa: a (B, L, S) mask in the heads slot is reported when B == H, not when B == 1 (MHA250)", "[sdpa]") {
+  auto mask_dim_role = [](int batch, int heads) {
+    std::string spec = fmt::format(R"({{"version": 1, "dims": {{"B": {}, "H": {}}},
+      "tensors": {{"q": ["B", "H", 10, 16], "m": {{"shape": ["B", 10, 10], "dtype": "bool"}}}},
+      "calls": [{{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "m"}}]}})",
+                                   batch, heads);
+    return test::find(test::check_text(spec), "MHA250") != nullptr;
+  };
+  // B == H: head h gets batch entry h's mask, as no one meant.
+  CHECK(mask_dim_role(4, 4));
+  // B == 1: the one mask reaches every head of the one entry, which is what a (1, L, S) mask means.
+  CHECK_FALSE(mask_dim_role(1, 4));
+  CHECK_FALSE(mask_dim_role(1, 1));
 }

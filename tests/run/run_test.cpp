@@ -583,4 +583,12 @@ TEST_CASE("run: --max-flops refuses a call whose estimated work is past it, befo
   CHECK_THAT(refusal(R"({"tensors": {"a": [2, 3], "b": [3, 500]},
     "calls": [{"id": "small", "op": "relu", "input": "a"}, {"id": "product", "op": "torch.matmul", "input": "a", "other": "b"}]})", 5000),
              Catch::StartsWith("call \"product\" (torch.matmul) would take about 6e+03"));
+  // einsum: 2 x the product of the subscripts' sizes, 2 * 1500^3 = 6.75e9, not the 6.75e6 elements it touches.
+  CHECK_THAT(refusal(R"({"calls": [{"id": "product", "op": "einsum", "equation": "ij,jk->ik", "operands": [[1500, 1500], [1500, 1500]]}]})", 1e8),
+             Catch::StartsWith("call \"product\" (torch.einsum) would take about 6.8e+09"));
+  // Contracted pairwise: ij,jk (i, j, k kept for the next pair) 2*2*3*4 = 48, then ik,kl 2*2*4*5 = 80.
+  const std::string chain = R"({"calls": [{"id": "chain", "op": "einsum", "equation": "ij,jk,kl->il",
+    "operands": [[2, 3], [3, 4], [4, 5]]}]})";
+  CHECK_THAT(refusal(chain, 127), Catch::Contains("would take about 1.3e+02 floating-point operations, more than 1.3e+02"));
+  CHECK(refusal(chain, 128) == "no error");
 }
