@@ -72,6 +72,9 @@ struct TensorDecl {
                                  // for a tensor read from a file, whose shape no patch can change
   std::string file;              // .npy or .npz holding the data, resolved against the spec's folder
   std::string file_member;       // the .npz member ("query"); empty for .npy
+  // false: the tensor's strides are not the contiguous ones (a traced value the tracer did not
+  // record the making of, such as a transpose's output); its layout is then unknown.
+  bool contiguous = true;
 };
 
 // One argument of a call: nothing, a named tensor (or an earlier call's output), or inline.

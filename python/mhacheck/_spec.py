@@ -66,8 +66,9 @@ class Spec:
                 if name not in self.arrays:
                     continue  # a dtype numpy has not (bfloat16): declared by shape and dtype
                 tensor = {"file": values_file, "key": name}
-                if "note" in entry:
-                    tensor["note"] = entry["note"]
+                for key in ("contiguous", "note"):
+                    if key in entry:
+                        tensor[key] = entry[key]
                 document["tensors"][name] = tensor
             for entry in document["modules"].values():
                 if entry.get("weights") == "<values>":

@@ -698,6 +698,10 @@ class _Tracer(TorchFunctionMode):
         name = self._unique(_identifier(name), self._taken())
         dims, dim_notes = self.symbolic_shape(tensor.shape)
         entry = {"shape": dims, "dtype": _modules.dtype_name(tensor.dtype)}
+        if not tensor.is_contiguous():
+            # An unrecorded op's output (movedim, as_strided, an in-place transpose_): mhacheck
+            # cannot know its strides, and must not take it as contiguous before a view.
+            entry["contiguous"] = False
         self.declared_numbers.update(d for d in dims if isinstance(d, int))
         notes = ([note] if note else []) + dim_notes
         if notes:

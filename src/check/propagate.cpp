@@ -181,7 +181,11 @@ class Pass {
     // Unwritten dtypes: masks are bool, indices int64, everything else float32.
     value.dtype = dtype.value_or(kind == ArgKind::Mask ? DType::Bool : kind == ArgKind::Indices ? DType::Int64 : DType::Float32);
     value.shape = symbols_.resolve(value.written);
-    if (source.kind != ArgumentSource::Kind::Output) value.layout = Layout::contiguous(value.shape);
+    // A tensor written in the spec is contiguous unless it says not ("contiguous": false, as the
+    // tracer writes for a value it did not record the making of): its strides are then unknown.
+    const TensorDecl* written = ref.kind == ArgRef::Kind::Named ? (source.kind == ArgumentSource::Kind::Declared ? spec_.find_tensor(ref.name) : nullptr)
+                                                                : ref.tensor.get();
+    if (written != nullptr) value.layout = written->contiguous ? Layout::contiguous(value.shape) : Layout::unknown();
     if (!value.layout.fits(value.shape)) value.layout = Layout::unknown();  // a later binding changed its sizes
     check_storage_size(value, written_at);
     call_report.arguments.push_back({argument, value.identity, value.written, value.shape, value.dtype, std::move(source), written_at});

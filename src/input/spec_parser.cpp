@@ -258,7 +258,7 @@ class SpecReader {
            type_name(value));
     }
     if (value.contains("file")) return file_tensor(value, pointer, name);
-    check_keys(value, pointer, {"shape", "dtype", "note"});
+    check_keys(value, pointer, {"shape", "dtype", "contiguous", "note"});
     if (!value.contains("shape")) fail(pointer, "tensor has no \"shape\"");
     tensor.shape_pointer = child_pointer(pointer, "shape");
     tensor.shape = shape_value(value["shape"], tensor.shape_pointer);
@@ -272,7 +272,19 @@ class SpecReader {
              "expected one of " + dtype_names_list());
       }
     }
+    read_contiguous(value, pointer, tensor);
     return tensor;
+  }
+
+  // "contiguous": false, the tracer's word that a tensor's strides are not the contiguous ones.
+  void read_contiguous(const json& value, const std::string& pointer, TensorDecl& tensor) {
+    if (!value.contains("contiguous")) return;
+    const json& contiguous = value["contiguous"];
+    if (!contiguous.is_boolean()) {
+      fail(child_pointer(pointer, "contiguous"), "expected true or false (whether the tensor's strides are the contiguous ones)",
+           type_name(contiguous));
+    }
+    tensor.contiguous = contiguous.get<bool>();
   }
 
   std::string path_value(const json& value, const std::string& pointer, const char* what) {
@@ -284,10 +296,11 @@ class SpecReader {
 
   // {"file": "q.npy"} or {"file": "inputs.npz", "key": "query"}: shape and dtype from the header.
   TensorDecl file_tensor(const json& value, const std::string& pointer, const std::string& name) {
-    check_keys(value, pointer, {"file", "key", "note"});
+    check_keys(value, pointer, {"file", "key", "contiguous", "note"});
     TensorDecl tensor;
     tensor.name = name;
     tensor.pointer = pointer;
+    read_contiguous(value, pointer, tensor);
     std::string file_pointer = child_pointer(pointer, "file");
     tensor.file = path_value(value["file"], file_pointer, "a file name (.npy or .npz)");
     bool archive = tensor.file.size() >= 4 && tensor.file.compare(tensor.file.size() - 4, 4, ".npz") == 0;

@@ -311,6 +311,28 @@ class TransposeProperties(nn.Module):
         return scores.masked_fill(mask.T, 0.0), tiled, mask.H
 
 
+class Function(nn.Module):
+    def __init__(self, function):
+        super().__init__()
+        self.function = function
+
+    def forward(self, x):
+        return self.function(x)
+
+
+# Correct code whose non-contiguous intermediate comes from an op the tracer does not record: the
+# tensor declared for it must not be taken as contiguous by a later view (a false MHA370).
+NON_CONTIGUOUS_UNRECORDED = {
+    "movedim": lambda x: torch.movedim(x, 1, 2).transpose(1, 2).view(x.shape[0], -1),
+    "moveaxis": lambda x: x.moveaxis(2, 1).transpose(1, 2).view(x.shape[0], -1),
+    "transpose_": lambda x: x.clone().transpose_(1, 2).transpose(1, 2).view(x.shape[0], -1),
+    "as_strided": lambda x: x.as_strided((x.shape[0], 4, x.shape[1]), (x.shape[1] * 4, 1, 4))
+                             .transpose(1, 2).view(x.shape[0], -1),
+    "exp": lambda x: x.transpose(1, 2).exp().transpose(1, 2).view(x.shape[0], -1),
+    "double": lambda x: x.transpose(1, 2).double().transpose(1, 2).view(x.shape[0], -1),
+}
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -635,6 +657,21 @@ class TracerTest(unittest.TestCase):
                 self.assertIsNone(spec.error)
                 self.assertNotIn(how, [c["op"] for c in spec.calls])
                 self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+
+
+    def test_a_non_contiguous_unrecorded_output_is_declared_so_and_no_view_of_it_is_flagged(self):
+        for name, function in NON_CONTIGUOUS_UNRECORDED.items():
+            for dims in ({}, {"B": 2, "T": 5}):
+                with self.subTest(name, dims=dims), torch.no_grad():
+                    spec = mhacheck.trace(Function(function), (mhacheck.shape("B", "T", 4),), dims=dims)
+                    self.assertIsNone(spec.error)  # PyTorch runs it
+                    self.assertEqual(by_severity(check(spec), "error"), [])
+        spec = mhacheck.trace(Function(NON_CONTIGUOUS_UNRECORDED["movedim"]), (mhacheck.shape("B", "T", 4),))
+        self.assertEqual([t.get("contiguous") for t in spec.document["tensors"].values()], [None, False])
+        # Without the flag the same spec is the false alarm this guards against.
+        for tensor in spec.document["tensors"].values():
+            tensor.pop("contiguous", None)
+        self.assertEqual([e["code"] for e in by_severity(check(spec), "error")], ["MHA370"])
 
 
 _saved_getitem = torch.Tensor.__dict__.get("__getitem__")
