@@ -359,11 +359,11 @@ TEST_CASE("bad input: wrong types in the full form: modules and calls", "[bad-in
 
 // --- dims and shapes -----------------------------------------------------------------------
 
-TEST_CASE("bad input: non-integer, null and huge dims; the 2^40 boundary", "[bad-input]") {
+TEST_CASE("bad input: non-integer, null and huge dims, the 2^40 boundary", "[bad-input]") {
   check_rows({
       {with_query("[1, 1e3, 8]"), "expected a dim size (a non-negative integer), found 1000.0", "1e3", "/query/1"},
       {with_query("[1, null, 8]"), "expected a dim size (a non-negative integer), found null", "null", "/query/1"},
-      {with_query(R"J([1, "", 8])J"), R"J("" is not a symbol name)J", R"J("")J", "/query/1"},
+      {with_query(R"J([1, "", 8])J"), R"J("" is not a symbol name or a symbol expression)J", R"J("")J", "/query/1"},
       {with_query("[1, 1099511627777, 8]"), "dim 1099511627777 is larger than the limit of 1099511627776", "1099511627777",
        "/query/1"},
       {with_query("[1, 9223372036854775808, 8]"), "dim 9223372036854775808 is larger than the limit of 1099511627776",

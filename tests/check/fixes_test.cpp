@@ -136,7 +136,7 @@ TEST_CASE("searched fix: one that breaks a role further down the graph is suspec
   CHECK(fix.semantics_note.find("MHA312 at call \"m\"") != std::string::npos);
 }
 
-TEST_CASE("searched candidates: options, then arguments together, then each alone; bounded", "[fixes]") {
+TEST_CASE("searched candidates: options, then arguments together, then each alone, bounded", "[fixes]") {
   std::string text = R"({"op": "F.scaled_dot_product_attention", "query": [2, 10, 8, 64], "key": [2, 12, 8, 64],
                          "value": [2, 12, 8, 64]})";
   Spec spec = parse_spec(test::document_from(text));
@@ -341,7 +341,7 @@ TEST_CASE("searched fix: a Conv1d output is transposed, not read with embed_dim 
   CHECK(test::find(report, "MHA241") != nullptr);
 }
 
-TEST_CASE("MHA240: GQA heads tiled with repeat; the fix makes the repeat a repeat_interleave", "[fixes]") {
+TEST_CASE("MHA240: GQA heads tiled with repeat, the fix makes the repeat a repeat_interleave", "[fixes]") {
   std::string spec = R"json({"version": 1, "dims": {"B": 2, "T": 10},
     "tensors": {"q": ["B", 8, "T", 16], "k": ["B", 2, "T", 16]},
     "calls": [{"id": "r", "op": "repeat", "input": "k", "repeats": [1, 4, 1, 1], "outputs": ["k8"]},

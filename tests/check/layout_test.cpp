@@ -78,7 +78,7 @@ TEST_CASE("view after transpose with symbols: MHA370 naming the transpose, two v
   CHECK(contiguous->valid());
 }
 
-TEST_CASE("views that keep memory order pass; symbols whose values decide stay silent", "[layout]") {
+TEST_CASE("views that keep memory order pass, symbols whose values decide stay silent", "[layout]") {
   // Splitting heads then transposing, merging after transposing back: the usual attention code.
   Report heads = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 512]},
     "calls": [{"id": "s", "op": "view", "input": "x", "shape": ["B", "T", 8, 64], "outputs": ["xs"]},
@@ -123,7 +123,7 @@ TEST_CASE("a tensor written with \"contiguous\": false has an unknown layout: no
   CHECK(inline_unknown.ok());
 }
 
-TEST_CASE("reshape copies where view cannot; the copy is contiguous again", "[layout]") {
+TEST_CASE("reshape copies where view cannot, the copy is contiguous again", "[layout]") {
   Report report = test::check_text(R"({"version": 1, "tensors": {"x": [2, 3, 4]},
     "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 0, "dim1": 1, "outputs": ["xt"]},
               {"id": "r", "op": "reshape", "input": "xt", "shape": [6, 4], "outputs": ["xr"]},

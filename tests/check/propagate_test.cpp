@@ -106,7 +106,7 @@ TEST_CASE("a tensor PyTorch cannot allocate is refused as PyTorch refuses it", "
   CHECK_FALSE(test::check_text(R"({"op": "transpose", "input": [0, 1099511627776, 1099511627776], "dim0": 0, "dim1": 1})").input_error);
 }
 
-TEST_CASE("arguments share what the spec writes of their tensor; an output has none", "[propagate]") {
+TEST_CASE("arguments share what the spec writes of their tensor, an output has none", "[propagate]") {
   Report report = test::check_text(kChain);
   REQUIRE(report.calls.size() == 2);
   const std::vector<ResolvedArgument>& self = report.calls[0].arguments;

@@ -241,7 +241,7 @@ TEST_CASE("cli: directories are searched for specs, in a stable order", "[cli]")
   CHECK(all.status == 1);
 }
 
-TEST_CASE("cli: --ignore and --only choose diagnostics; unknown codes are usage errors", "[cli]") {
+TEST_CASE("cli: --ignore and --only choose diagnostics, unknown codes are usage errors", "[cli]") {
   Run ignored = cli("check --format json --ignore MHA040,interpretation examples/seed_example1.json examples/seed_example3.json");
   CHECK(ignored.status == 0);
   CHECK(json::parse(ignored.out)["diagnostics"].empty());

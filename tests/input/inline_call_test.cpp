@@ -52,7 +52,7 @@ TEST_CASE("inline: --dim binds a dotted name of pasted code, whatever the module
   CHECK(test::find(check_inline(call), "MHA403") != nullptr);  // normalises over 512, the input ends in 768
 }
 
-TEST_CASE("inline: any module takes its own arguments; a shorthand it lacks says what it takes", "[inline]") {
+TEST_CASE("inline: any module takes its own arguments, a shorthand it lacks says what it takes", "[inline]") {
   InlineCall call;
   call.module = "nn.TransformerEncoderLayer(512, 8)";
   call.query = "(10, 32, 512)";

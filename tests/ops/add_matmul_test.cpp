@@ -55,7 +55,7 @@ TEST_CASE("attention by hand: glue calls chain through named outputs", "[glue]")
   CHECK(merge->pytorch_error->message == "shape '[2, 5, 65]' is invalid for input of size 640");
 }
 
-TEST_CASE("broadcasting S-1 against S is a condition (S == 2), not an error; S+1 against S is", "[glue]") {
+TEST_CASE("broadcasting S-1 against S is a condition (S == 2), not an error, S+1 against S is", "[glue]") {
   Report added = test::check_text(op_call("add", R"("input": ["B", "S-1", 8], "other": ["B", "S", 8])"));
   CHECK(added.ok());
   const Diagnostic* condition = test::find(added, "MHA080");

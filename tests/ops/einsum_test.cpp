@@ -106,7 +106,7 @@ TEST_CASE("einsum's bmm checks dtypes only when its kernel runs", "[glue][einsum
                    "MHA366") != nullptr);
 }
 
-TEST_CASE("bmm checks dtypes only when its kernel runs; the result takes mat2's dtype", "[glue][bmm]") {
+TEST_CASE("bmm checks dtypes only when its kernel runs, the result takes mat2's dtype", "[glue][bmm]") {
   // torch 1.13 and 2.x: bmm of (2, 3, 0) float64 and (2, 0, 4) float32 is (2, 3, 4) float32;
   // bool (2, 3, 1) x (2, 1, 0) is an empty bool tensor.
   Report contraction_over_zero = test::check_text(op_call("bmm", R"("input": {"shape": [2, 3, 0], "dtype": "float64"}, "mat2": [2, 0, 4])"));

@@ -52,7 +52,7 @@ TEST_CASE("masked_fill broadcasts both ways and takes an infinite value", "[glue
   CHECK_FALSE(test::find(float_mask, "MHA321")->fixes.empty());
 }
 
-TEST_CASE("sum and mean reduce symbolic dims; activations keep the shape", "[glue]") {
+TEST_CASE("sum and mean reduce symbolic dims, activations keep the shape", "[glue]") {
   CHECK(test::single_output(test::check_text(op_call("mean", R"("input": ["B", "T", 64], "dim": 1)"))) == "(B, 64)");
   CHECK(test::single_output(test::check_text(op_call("sum", R"("input": ["B", "T", 64], "dim": [0, -1], "keepdim": true)"))) == "(1, T, 1)");
   CHECK(test::single_output(test::check_text(op_call("sum", R"("input": ["B", "T"])"))) == "()");

@@ -88,7 +88,7 @@ TEST_CASE("split_with_sizes that miss the dim: the last size or the dim that fit
   CHECK(test::has_valid_fix(*sum, "split dim 2 (size 10)"));
 }
 
-TEST_CASE("chunk returning fewer chunks than asked warns; a call returning more than 1024 tensors is not followed", "[glue][split]") {
+TEST_CASE("chunk returning fewer chunks than asked warns, a call returning more than 1024 tensors is not followed", "[glue][split]") {
   Report fewer = test::check_text(op_call("chunk", R"("input": [2, 6], "chunks": 4, "dim": 1)"));
   CHECK(fewer.ok());
   CHECK(test::find(fewer, "MHA348") != nullptr);

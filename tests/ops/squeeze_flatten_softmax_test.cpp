@@ -5,7 +5,7 @@
 using namespace mhacheck;
 using test::op_call;
 
-TEST_CASE("unsqueeze counts the result's dims; squeeze keeps symbolic dims", "[glue]") {
+TEST_CASE("unsqueeze counts the result's dims, squeeze keeps symbolic dims", "[glue]") {
   CHECK(test::single_output(test::check_text(op_call("unsqueeze", R"("input": ["B", "L"], "dim": -1)"))) == "(B, L, 1)");
   CHECK(test::single_output(test::check_text(op_call("unsqueeze", R"("input": ["B", "L"], "dim": 1)"))) == "(B, 1, L)");
   CHECK(test::single_output(test::check_text(op_call("squeeze", R"("input": ["B", 1, "L", 1])"))) == "(B, L)");

@@ -76,7 +76,7 @@ TEST_CASE("fixes reach options of a nested module, in JSON and in a constructor 
   CHECK(divide->fixes[0].verified);
 }
 
-TEST_CASE("norm_first moves a wrong d_model to LayerNorm; the stack's final norm is checked", "[transformer]") {
+TEST_CASE("norm_first moves a wrong d_model to LayerNorm, the stack's final norm is checked", "[transformer]") {
   Report norm_first = test::check_text(
       module_call(R"({"type": "TransformerEncoderLayer", "d_model": 8, "nhead": 2, "norm_first": true})", R"("src": [5, 2, 6])"));
   CHECK(test::raised_message(norm_first) ==

@@ -19,7 +19,7 @@ TEST_CASE("an out-of-range dim is an IndexError at the argument", "[glue]") {
   CHECK(test::raised_message(report) == "IndexError: Dimension out of range (expected to be in range of [-2, 1], but got 2)");
 }
 
-TEST_CASE("permute's dims in the flat form; symbols follow their dims", "[glue]") {
+TEST_CASE("permute's dims in the flat form, symbols follow their dims", "[glue]") {
   CHECK(test::single_output(test::check_text(op_call("permute", R"("input": ["B", "L", "H", 64], "dims": [0, 2, 1, 3])"))) == "(B, H, L, 64)");
   Report twice = test::check_text(op_call("permute", R"("input": [2, 3, 4], "dims": [0, 1, -3])"));
   CHECK(test::raised_message(twice) == "RuntimeError: permute(): duplicate dims are not allowed.");

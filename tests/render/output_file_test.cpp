@@ -207,7 +207,7 @@ TEST_CASE("output: a directory or a block device is refused, untouched", "[outpu
   CHECK(dir.names() == std::vector<std::string>{"block", "folder"});
 }
 
-TEST_CASE("output: a link to an open descriptor writes through it; a file behind one is appended to", "[output]") {
+TEST_CASE("output: a link to an open descriptor writes through it, a file behind one is appended to", "[output]") {
   TempDir dir;
   std::string log = dir.write("log.txt", "earlier line\n");
   int fd = ::open(log.c_str(), O_WRONLY | O_APPEND);

@@ -66,7 +66,7 @@ TEST_CASE("github: warnings and notes, one line each, one stream for several spe
   CHECK_THAT(lines.back(), Catch::StartsWith("mhacheck: OK: 0 errors, "));
 }
 
-TEST_CASE("github: paths are relative and escaped; sources that are not files get no file", "[render][github]") {
+TEST_CASE("github: paths are relative and escaped, sources that are not files get no file", "[render][github]") {
   std::string absolute = render_github({test::check_catalogue_example(DiagId::BatchMismatch, "/work/repo/a,b:c.json")}, kWorkingDirectory);
   CHECK_THAT(absolute, Catch::StartsWith("::error file=a%2Cb%3Ac.json,line=1,col="));
 

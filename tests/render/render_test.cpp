@@ -117,7 +117,7 @@ TEST_CASE("json: the streamed report text is the built report dumped, byte for b
   CHECK(render_json_text({odd}) == render_json({odd}).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
-TEST_CASE("text: a PyTorch warning is given whatever else is wrong; a later exception is marked", "[render]") {
+TEST_CASE("text: a PyTorch warning is given whatever else is wrong, a later exception is marked", "[render]") {
   CHECK_FALSE((PytorchError{"UserWarning", "deprecated", false, PytorchError::Kind::Warns}.raised_later()));
   CHECK((PytorchError{"RuntimeError", "shape", false}.raised_later()));
   CHECK_FALSE((PytorchError{"RuntimeError", "shape", true}.raised_later()));

@@ -22,7 +22,7 @@ RunResult run_text(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("run: arithmetic glue runs in float32 and float64 only; re-layouts take any dtype", "[run][glue]") {
+TEST_CASE("run: arithmetic glue runs in float32 and float64 only, re-layouts take any dtype", "[run][glue]") {
   RunResult integers = run_text(R"({"op": "add", "input": {"shape": [2, 3], "dtype": "int64"}, "other": {"shape": [3], "dtype": "int64"}})");
   CHECK_FALSE(integers.executed);
   CHECK(test::find(integers.report, "MHA104") != nullptr);

@@ -76,7 +76,7 @@ TEST_CASE("layer_norm: biased variance, eps inside the root, weight and bias ele
   CHECK(rows == std::vector<double>{-1, 1, -1, 1});
 }
 
-TEST_CASE("activations: relu keeps NaN; gelu is the exact erf form", "[forward][kernels]") {
+TEST_CASE("activations: relu keeps NaN, gelu is the exact erf form", "[forward][kernels]") {
   std::vector<double> relu = relu_forward(doubles({4}, {-1, 0, 2, std::nan("")})).to_double();
   CHECK(relu[0] == 0);
   CHECK(relu[2] == 2);
@@ -89,7 +89,7 @@ TEST_CASE("activations: relu keeps NaN; gelu is the exact erf form", "[forward][
   CHECK(gelu[3] == Approx(1.9544997361036416).epsilon(1e-15));
 }
 
-TEST_CASE("embedding: rows by index; an index outside the table is an IndexError", "[forward][kernels]") {
+TEST_CASE("embedding: rows by index, an index outside the table is an IndexError", "[forward][kernels]") {
   Array weight = floats({3, 2}, {0, 1, 2, 3, 4, 5});
   Array looked_up = embedding_forward(weight, indices<std::int64_t>(DType::Int64, {2, 2}, {2, 0, 1, 2}), std::nullopt, 2.0);
   CHECK(looked_up.shape == std::vector<std::int64_t>{2, 2, 2});
@@ -163,7 +163,7 @@ TEST_CASE("module parameters: state_dict names in registration order, per config
   CHECK(possible_parameter("Embedding", "weight"));
 }
 
-TEST_CASE("initial parameters: PyTorch's distributions; the stacks' layers start as copies", "[forward][parameters]") {
+TEST_CASE("initial parameters: PyTorch's distributions, the stacks' layers start as copies", "[forward][parameters]") {
   Random random(0);
   Spec stack = spec_of(R"({"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer", "d_model": 4, "nhead": 2,
                            "dim_feedforward": 6}, "num_layers": 2, "norm": {"type": "LayerNorm", "normalized_shape": 4}})");

@@ -137,7 +137,7 @@ TEST_CASE("run: fully masked rows are named, NaN with need_weights, bias-only wi
   CHECK_THAT(test::find(without_weights.report, "MHA110")->message, Catch::Contains("out_proj's bias alone"));
 }
 
-TEST_CASE("run: outputs feed later calls; JSON carries statistics", "[run]") {
+TEST_CASE("run: outputs feed later calls, JSON carries statistics", "[run]") {
   RunResult result = run_text(R"({"dims": {"B": 2}, "modules": {"a": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2}},
     "tensors": {"x": [4, "B", 8]},
     "calls": [{"id": "first", "module": "a", "query": "x", "key": "x", "value": "x", "outputs": ["h", "w"]},

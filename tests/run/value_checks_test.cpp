@@ -23,7 +23,7 @@ Array bools(std::vector<std::int64_t> shape, const std::vector<int>& values) {
 
 }  // namespace
 
-TEST_CASE("a float mask of 0s and 1s masks nothing; an additive one is fine", "[value_checks]") {
+TEST_CASE("a float mask of 0s and 1s masks nothing, an additive one is fine", "[value_checks]") {
   CHECK(float_binary_mask(floats({2, 3}, {0, 0, 1, 0, 1, 1})).has_value());
   CHECK_FALSE(float_binary_mask(floats({2, 3}, {0, 0, -INFINITY, 0, -INFINITY, -INFINITY})).has_value());
   CHECK_FALSE(float_binary_mask(floats({2, 3}, {0, 0, 0, 0, 0, 0})).has_value());  // nothing masked on purpose
