@@ -60,10 +60,23 @@ class Forward {
     extra_ = (options_.add_bias_kv ? 1 : 0) + (options_.add_zero_attn ? 1 : 0);
     S_total_ = S_ + extra_;
 
-    blas::set_threads(threads_);
-    project_inputs();
+    read_operands();
     prepare_masks();
-    attend();
+    make_outputs();
+    // Whole batch entries per worker when they share out evenly enough: each worker projects,
+    // attends and out-projects its own entries with single-threaded GEMMs on buffers that stay in
+    // its cache, and the workers never wait for each other. Otherwise (fewer entries than threads,
+    // or an uneven split) the (batch entry, head) pairs are shared out between the projections,
+    // which OpenBLAS's threads compute.
+    if (threads_ == 1 || N_ % threads_ == 0 || N_ >= 4 * threads_) {
+      attend_by_batch_entry();
+    } else {
+      attend_by_head();
+    }
+    for (auto& rows : masked_) fully_masked_.insert(fully_masked_.end(), rows.begin(), rows.end());
+    std::sort(fully_masked_.begin(), fully_masked_.end(), [](const FullyMaskedRow& a, const FullyMaskedRow& b) {
+      return std::tie(a.batch, a.head, a.row) < std::tie(b.batch, b.head, b.row);
+    });
     return finish();
   }
 
@@ -97,60 +110,63 @@ class Forward {
     return {layout_.row(0, 1, len) * width, token_stride() * width};
   }
 
-  // For each batch entry n: Y_n (len x E) = X_n (len x in) W^T + b.
-  void linear(const T* x, Strides x_at, std::int64_t len, std::int64_t in, const T* weight, const T* bias, T* y,
-              Strides y_at) const {
-    for (std::int64_t n = 0; n < N_; ++n) {
-      T* target = y + n * y_at.batch;
-      if (len > 0 && E_ > 0 && in > 0) {
-        blas::gemm(true, static_cast<int>(len), static_cast<int>(E_), static_cast<int>(in), T(1), x + n * x_at.batch,
-                   static_cast<int>(x_at.token), weight, static_cast<int>(in), target, static_cast<int>(y_at.token));
-      }
-      if (bias == nullptr) continue;
-      for (std::int64_t i = 0; i < len; ++i) {
-        for (std::int64_t e = 0; e < E_; ++e) target[i * y_at.token + e] += bias[e];
-      }
-    }
-  }
-
-  // Projects an input straight into the batch-major (N, len_total, E) layout the heads read,
-  // leaving (zero) room for the key positions that bias_k/bias_v and add_zero_attn append.
-  std::vector<T> project(const Array& input, std::int64_t len, std::int64_t len_total, const T* weight, const T* bias) const {
-    std::vector<T> storage;
-    const T* x = typed(input, storage);
-    std::vector<T> batch_major(static_cast<std::size_t>(N_ * len_total * E_), T(0));
-    const std::int64_t in = input.shape.back();
-    linear(x, own_layout(len, in), len, in, weight, bias, batch_major.data(), {len_total * E_, E_});
-    return batch_major;
-  }
-
-  void project_inputs() {
-    std::vector<T> bias_storage, weight_storage[3];
-    const T* b = options_.bias ? typed(parameter("in_proj_bias"), bias_storage) : nullptr;
-    const T* w_q;
-    const T* w_k;
-    const T* w_v;
-    if (has_parameter("in_proj_weight")) {
-      w_q = typed(parameter("in_proj_weight"), weight_storage[0]);
-      w_k = w_q + E_ * E_;
-      w_v = w_k + E_ * E_;
+  // Y (len x E) = X (len x in) W^T + b, X's rows x_token apart and Y's y_token apart.
+  void linear(const T* x, std::int64_t x_token, std::int64_t len, std::int64_t in, const T* weight, const T* bias, T* y,
+              std::int64_t y_token) const {
+    if (len > 0 && E_ > 0 && in > 0) {
+      blas::gemm(true, static_cast<int>(len), static_cast<int>(E_), static_cast<int>(in), T(1), x, static_cast<int>(x_token),
+                 weight, static_cast<int>(in), y, static_cast<int>(y_token));
     } else {
-      w_q = typed(parameter("q_proj_weight"), weight_storage[0]);
-      w_k = typed(parameter("k_proj_weight"), weight_storage[1]);
-      w_v = typed(parameter("v_proj_weight"), weight_storage[2]);
+      for (std::int64_t i = 0; i < len; ++i) std::fill(y + i * y_token, y + i * y_token + E_, T(0));
     }
-    q_ = project(*inputs_.query, L_, L_, w_q, b);
-    k_ = project(*inputs_.key, S_, S_total_, w_k, b ? b + E_ : nullptr);
-    v_ = project(*inputs_.value, S_, S_total_, w_v, b ? b + 2 * E_ : nullptr);
+    if (bias == nullptr) return;
+    for (std::int64_t i = 0; i < len; ++i) {
+      for (std::int64_t e = 0; e < E_; ++e) y[i * y_token + e] += bias[e];
+    }
+  }
+
+  // The inputs and parameters as T, read once for every batch entry.
+  void read_operands() {
+    query_ = typed(*inputs_.query, query_storage_);
+    key_ = typed(*inputs_.key, key_storage_);
+    value_ = typed(*inputs_.value, value_storage_);
+    in_bias_ = options_.bias ? typed(parameter("in_proj_bias"), in_bias_storage_) : nullptr;
+    if (has_parameter("in_proj_weight")) {
+      w_q_ = typed(parameter("in_proj_weight"), weight_storage_[0]);
+      w_k_ = w_q_ + E_ * E_;
+      w_v_ = w_k_ + E_ * E_;
+    } else {
+      w_q_ = typed(parameter("q_proj_weight"), weight_storage_[0]);
+      w_k_ = typed(parameter("k_proj_weight"), weight_storage_[1]);
+      w_v_ = typed(parameter("v_proj_weight"), weight_storage_[2]);
+    }
     if (options_.add_bias_kv) {
-      std::vector<T> bias_k = values_as<T>(parameter("bias_k"));
-      std::vector<T> bias_v = values_as<T>(parameter("bias_v"));
-      for (std::int64_t n = 0; n < N_; ++n) {
-        std::copy(bias_k.begin(), bias_k.end(), &k_[(n * S_total_ + S_) * E_]);
-        std::copy(bias_v.begin(), bias_v.end(), &v_[(n * S_total_ + S_) * E_]);
-      }
+      bias_k_ = values_as<T>(parameter("bias_k"));
+      bias_v_ = values_as<T>(parameter("bias_v"));
     }
-    // add_zero_attn's position is already zero.
+    w_out_ = typed(parameter("out_proj.weight"), out_weight_storage_);
+    out_bias_ = has_parameter("out_proj.bias") ? typed(parameter("out_proj.bias"), out_bias_storage_) : nullptr;
+  }
+
+  // Projects batch entry n's query into q (L, E) and its key and value into k and v (S', E),
+  // with bias_k/bias_v in the row after the S keys; add_zero_attn's row is left as it is (the
+  // callers' buffers start zeroed and nothing else writes that row).
+  void project_entry(std::int64_t n, T* q, T* k, T* v) const {
+    const std::int64_t in_q = inputs_.query->shape.back(), in_k = inputs_.key->shape.back(), in_v = inputs_.value->shape.back();
+    const Strides q_at = own_layout(L_, in_q), k_at = own_layout(S_, in_k), v_at = own_layout(S_, in_v);
+    linear(query_ + n * q_at.batch, q_at.token, L_, in_q, w_q_, in_bias_, q, E_);
+    linear(key_ + n * k_at.batch, k_at.token, S_, in_k, w_k_, in_bias_ ? in_bias_ + E_ : nullptr, k, E_);
+    linear(value_ + n * v_at.batch, v_at.token, S_, in_v, w_v_, in_bias_ ? in_bias_ + 2 * E_ : nullptr, v, E_);
+    if (options_.add_bias_kv) {
+      std::copy(bias_k_.begin(), bias_k_.end(), k + S_ * E_);
+      std::copy(bias_v_.begin(), bias_v_.end(), v + S_ * E_);
+    }
+  }
+
+  // Batch entry n's context (L, E) through out_proj, into its rows of the output.
+  void out_project_entry(std::int64_t n, const T* context) {
+    const Strides out_at = own_layout(L_, E_);
+    linear(context, E_, L_, E_, w_out_, out_bias_, output_.template data<T>() + n * out_at.batch, out_at.token);
   }
 
   void prepare_masks() {
@@ -191,19 +207,20 @@ class Forward {
   }
 
   // Scores, softmax and the weighted sum for one (batch entry, head), block_rows() query rows at
-  // a time. Each block is computed in `scratch` (block_rows() x S'), or, when `per_head_weights`
-  // is given, in its rows of that (L, S') output; `weight_sum`, when given, is the (L, S') sum
-  // over heads the block's probabilities are added to.
-  void attend_head(std::int64_t n, std::int64_t h, T* scratch, T* per_head_weights, T* weight_sum,
-                   std::vector<FullyMaskedRow>& masked) {
+  // a time, reading the entry's projected q (L, E), k and v (S', E) and writing the head's
+  // columns of its context (L, E). Each block is computed in `scratch` (block_rows() x S'), or,
+  // when `per_head_weights` is given, in its rows of that (L, S') output; `weight_sum`, when
+  // given, is the (L, S') sum over heads the block's probabilities are added to.
+  void attend_head(std::int64_t n, std::int64_t h, const T* q_entry, const T* k_entry, const T* v_entry, T* context_entry,
+                   T* scratch, T* per_head_weights, T* weight_sum, std::vector<FullyMaskedRow>& masked) const {
     const T scale = T(1) / std::sqrt(static_cast<T>(head_dim_));
     const int lda = static_cast<int>(E_);
     const std::int64_t step = block_rows();
+    const T* k = k_entry + h * head_dim_;
+    const T* v = v_entry + h * head_dim_;
     for (std::int64_t first = 0; first < L_; first += step) {
       const std::int64_t rows = std::min(step, L_ - first);
-      const T* q = &q_[(n * L_ + first) * E_ + h * head_dim_];
-      const T* k = &k_[(n * S_total_) * E_ + h * head_dim_];
-      const T* v = &v_[(n * S_total_) * E_ + h * head_dim_];
+      const T* q = q_entry + first * E_ + h * head_dim_;
       T* probabilities = per_head_weights != nullptr ? per_head_weights + first * S_total_ : scratch;
       if (S_total_ > 0 && head_dim_ > 0) {
         blas::gemm(true, static_cast<int>(rows), static_cast<int>(S_total_), static_cast<int>(head_dim_), scale, q, lda, k,
@@ -223,10 +240,12 @@ class Forward {
           masked.push_back({n, h, first + r});
         }
       }
-      T* out = &context_[(n * L_ + first) * E_ + h * head_dim_];
+      T* out = context_entry + first * E_ + h * head_dim_;
       if (head_dim_ > 0 && S_total_ > 0) {
         blas::gemm(false, static_cast<int>(rows), static_cast<int>(head_dim_), static_cast<int>(S_total_), T(1),
                    probabilities, static_cast<int>(S_total_), v, lda, out, lda);
+      } else {
+        for (std::int64_t r = 0; r < rows; ++r) std::fill(out + r * E_, out + r * E_ + head_dim_, T(0));
       }
       if (weight_sum != nullptr) {
         T* target = weight_sum + first * S_total_;
@@ -235,62 +254,94 @@ class Forward {
     }
   }
 
-  // The (batch entry, head) pairs are split among worker threads. Per-head weights (the output's,
-  // or those `run --plot` captures) are computed in place in one (N, H, L, S') array; averaged
-  // weights are summed per worker, so without a capture no (N, H, L, S') array ever exists;
-  // without weights each worker needs one (L, S') matrix.
-  void attend() {
-    context_.assign(static_cast<std::size_t>(N_ * L_ * E_), T(0));
-    const std::int64_t plane = L_ * S_total_;
-    const bool per_head = (inputs_.need_weights && !inputs_.average_attn_weights) || inputs_.capture_probabilities;
-    const bool averaged = inputs_.need_weights && inputs_.average_attn_weights;
+  bool per_head() const { return (inputs_.need_weights && !inputs_.average_attn_weights) || inputs_.capture_probabilities; }
+  bool averaged() const { return inputs_.need_weights && inputs_.average_attn_weights; }
+  T* per_head_weights(std::int64_t n, std::int64_t h) {
+    return per_head() ? per_head_.template data<T>() + (n * H_ + h) * L_ * S_total_ : nullptr;
+  }
+  std::vector<T> scratch() const {
+    return std::vector<T>(per_head() ? 0 : static_cast<std::size_t>(std::min(L_, block_rows()) * S_total_));
+  }
+
+  // The output, and the weights: per-head weights (the output's, or those `run --plot` captures)
+  // are computed in place in one (N, H, L, S') array; averaged weights are summed over heads
+  // without one.
+  void make_outputs() {
     const DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
-    if (per_head) {  // H times the averaged weights run bounded as an output: refused before it is allocated
+    output_ = make_array(dtype, !layout_.batched       ? std::vector<std::int64_t>{L_, E_}
+                                : layout_.batch_first ? std::vector<std::int64_t>{N_, L_, E_}
+                                                      : std::vector<std::int64_t>{L_, N_, E_});
+    if (per_head()) {  // H times the averaged weights run bounded as an output: refused before it is allocated
       bounded_elements("the per-head attention probabilities", {N_, H_, L_, S_total_}, inputs_.max_elements);
       per_head_ = make_array(dtype, {N_, H_, L_, S_total_});
     }
-    if (averaged) weights_ = make_array(dtype, layout_.batched ? std::vector<std::int64_t>{N_, L_, S_total_} : std::vector<std::int64_t>{L_, S_total_});
-    std::int64_t pairs = N_ * H_;
-    int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, pairs)));
-    std::vector<std::vector<FullyMaskedRow>> masked(static_cast<std::size_t>(workers));
-    // Averaged weights with at least as many batch entries as workers: each worker takes whole
-    // batch entries and sums their heads straight into the output's (L, S') planes. Otherwise
-    // each worker sums into its own (N, L, S') partial sums, added up at the end.
-    const bool by_batch = averaged && N_ >= workers;
-    std::vector<std::vector<T>> sums(averaged && !by_batch ? static_cast<std::size_t>(workers) : 0);
-    auto work = [&](int worker) {
-      std::vector<T> scratch(per_head ? 0 : static_cast<std::size_t>(std::min(L_, block_rows()) * S_total_));
+    if (averaged()) weights_ = make_array(dtype, layout_.batched ? std::vector<std::int64_t>{N_, L_, S_total_} : std::vector<std::int64_t>{L_, S_total_});
+  }
+
+  // Runs work(worker) on `workers` threads, OpenBLAS single-threaded meanwhile so that its own
+  // threads do not compete with them for the cores.
+  template <typename Work>
+  void in_workers(int workers, Work work) {
+    masked_.resize(static_cast<std::size_t>(workers));
+    if (workers == 1) {
+      blas::set_threads(threads_);
+      work(0);
+      return;
+    }
+    blas::set_threads(1);
+    std::vector<std::thread> pool;
+    for (int worker = 0; worker < workers; ++worker) pool.emplace_back(work, worker);
+    for (std::thread& thread : pool) thread.join();
+    blas::set_threads(threads_);
+  }
+
+  // Each worker takes whole batch entries, in its own (L, E) and (S', E) buffers, and sums the
+  // heads' averaged weights straight into the output's (L, S') plane of the entry.
+  void attend_by_batch_entry() {
+    const int workers = static_cast<int>(std::min<std::int64_t>(threads_, N_));
+    in_workers(workers, [&](int worker) {
+      std::vector<T> q(static_cast<std::size_t>(L_ * E_)), k(static_cast<std::size_t>(S_total_ * E_)),
+          v(static_cast<std::size_t>(S_total_ * E_)), context(static_cast<std::size_t>(L_ * E_)), block = scratch();
+      for (std::int64_t n = worker; n < N_; n += workers) {
+        project_entry(n, q.data(), k.data(), v.data());
+        T* average = averaged() ? weights_.template data<T>() + n * L_ * S_total_ : nullptr;
+        for (std::int64_t h = 0; h < H_; ++h) {
+          attend_head(n, h, q.data(), k.data(), v.data(), context.data(), block.data(), per_head_weights(n, h), average,
+                      masked_[static_cast<std::size_t>(worker)]);
+        }
+        // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
+        if (average != nullptr) {
+          for (std::int64_t i = 0; i < L_ * S_total_; ++i) average[i] /= static_cast<T>(H_);
+        }
+        out_project_entry(n, context.data());
+      }
+    });
+  }
+
+  // Projections with OpenBLAS's threads into (N, L|S', E) buffers, then the (batch entry, head)
+  // pairs shared out between workers, each summing averaged weights into its own (N, L, S'),
+  // added up at the end.
+  void attend_by_head() {
+    std::vector<T> q(static_cast<std::size_t>(N_ * L_ * E_)), k(static_cast<std::size_t>(N_ * S_total_ * E_)),
+        v(static_cast<std::size_t>(N_ * S_total_ * E_)), context(static_cast<std::size_t>(N_ * L_ * E_));
+    blas::set_threads(threads_);
+    for (std::int64_t n = 0; n < N_; ++n) project_entry(n, &q[n * L_ * E_], &k[n * S_total_ * E_], &v[n * S_total_ * E_]);
+    const std::int64_t pairs = N_ * H_;
+    const std::int64_t plane = L_ * S_total_;
+    const int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, pairs)));
+    std::vector<std::vector<T>> sums(averaged() ? static_cast<std::size_t>(workers) : 0);
+    in_workers(workers, [&](int worker) {
+      std::vector<T> block = scratch();
       std::vector<T>* sum = sums.empty() ? nullptr : &sums[static_cast<std::size_t>(worker)];
       if (sum != nullptr) sum->assign(static_cast<std::size_t>(N_ * plane), T(0));
-      auto attend_pair = [&](std::int64_t n, std::int64_t h) {
-        T* per_head_weights = per_head ? per_head_.template data<T>() + (n * H_ + h) * plane : nullptr;
-        T* weight_sum = by_batch ? weights_.template data<T>() + n * plane
-                        : sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)]
-                                         : nullptr;
-        attend_head(n, h, scratch.data(), per_head_weights, weight_sum, masked[static_cast<std::size_t>(worker)]);
-      };
-      if (by_batch) {
-        for (std::int64_t n = worker; n < N_; n += workers) {
-          for (std::int64_t h = 0; h < H_; ++h) attend_pair(n, h);
-        }
-      } else {
-        for (std::int64_t pair = worker; pair < pairs; pair += workers) attend_pair(pair / H_, pair % H_);
+      for (std::int64_t pair = worker; pair < pairs; pair += workers) {
+        const std::int64_t n = pair / H_, h = pair % H_;
+        attend_head(n, h, &q[n * L_ * E_], &k[n * S_total_ * E_], &v[n * S_total_ * E_], &context[n * L_ * E_], block.data(),
+                    per_head_weights(n, h), sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)] : nullptr,
+                    masked_[static_cast<std::size_t>(worker)]);
       }
-    };
-    if (workers == 1) {
-      work(0);
-    } else {
-      blas::set_threads(1);  // the heads are the parallel loop now
-      std::vector<std::thread> pool;
-      for (int worker = 0; worker < workers; ++worker) pool.emplace_back(work, worker);
-      for (std::thread& thread : pool) thread.join();
-      blas::set_threads(threads_);
-    }
-    // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
-    if (by_batch) {
-      T* average = weights_.template data<T>();
-      for (std::int64_t i = 0; i < N_ * plane; ++i) average[i] /= static_cast<T>(H_);
-    } else if (averaged) {
+    });
+    if (averaged()) {  // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
       T* average = weights_.template data<T>();
       for (std::size_t i = 0; i < sums[0].size(); ++i) {
         T sum = 0;
@@ -298,26 +349,13 @@ class Forward {
         average[i] = sum / static_cast<T>(H_);
       }
     }
-    for (auto& rows : masked) fully_masked_.insert(fully_masked_.end(), rows.begin(), rows.end());
-    std::sort(fully_masked_.begin(), fully_masked_.end(), [](const FullyMaskedRow& a, const FullyMaskedRow& b) {
-      return std::tie(a.batch, a.head, a.row) < std::tie(b.batch, b.head, b.row);
-    });
+    for (std::int64_t n = 0; n < N_; ++n) out_project_entry(n, &context[n * L_ * E_]);
   }
 
   MhaOutputs finish() {
-    std::vector<T> weight_storage, bias_storage;
-    const T* out_weight = typed(parameter("out_proj.weight"), weight_storage);
-    const T* out_bias = has_parameter("out_proj.bias") ? typed(parameter("out_proj.bias"), bias_storage) : nullptr;
-
     MhaOutputs outputs;
-    DType dtype = std::is_same_v<T, float> ? DType::Float32 : DType::Float64;
-    std::vector<std::int64_t> output_shape = !layout_.batched       ? std::vector<std::int64_t>{L_, E_}
-                                             : layout_.batch_first ? std::vector<std::int64_t>{N_, L_, E_}
-                                                                   : std::vector<std::int64_t>{L_, N_, E_};
-    outputs.attn_output = make_array(dtype, output_shape);
-    // The out-projection reads the batch-major context and writes the output's own layout.
-    linear(context_.data(), {L_ * E_, E_}, L_, E_, out_weight, out_bias, outputs.attn_output.template data<T>(), own_layout(L_, E_));
-    if (inputs_.need_weights && inputs_.average_attn_weights) {
+    outputs.attn_output = std::move(output_);
+    if (averaged()) {
       outputs.attn_output_weights = std::move(weights_);
     } else if (inputs_.need_weights) {
       outputs.attn_output_weights = inputs_.capture_probabilities ? per_head_ : std::move(per_head_);
@@ -334,13 +372,25 @@ class Forward {
   int threads_;
   Layout layout_{};
   std::int64_t L_ = 0, S_ = 0, N_ = 0, E_ = 0, H_ = 0, head_dim_ = 0, extra_ = 0, S_total_ = 0;
-  std::vector<T> q_, k_, v_;              // projected, (N, L|S', E)
+  // The operands as T (pointing into `*_storage_` when converted).
+  const T* query_ = nullptr;
+  const T* key_ = nullptr;
+  const T* value_ = nullptr;
+  const T* w_q_ = nullptr;
+  const T* w_k_ = nullptr;
+  const T* w_v_ = nullptr;
+  const T* in_bias_ = nullptr;
+  const T* w_out_ = nullptr;
+  const T* out_bias_ = nullptr;
+  std::vector<T> query_storage_, key_storage_, value_storage_, weight_storage_[3], in_bias_storage_, out_weight_storage_,
+      out_bias_storage_, bias_k_, bias_v_;
   std::vector<T> attn_mask_, padding_mask_;
   bool attn_mask_per_head_ = false;
   bool causal_ = false;
-  std::vector<T> context_;                // attention output before out_proj, (N, L, E)
+  Array output_;                          // attn_output, in the query's layout
   Array weights_;                         // the averaged attn_output_weights output
   Array per_head_;                        // (N, H, L, S'): the per-head output, or captured
+  std::vector<std::vector<FullyMaskedRow>> masked_;  // per worker
   std::vector<FullyMaskedRow> fully_masked_;
 };
 
