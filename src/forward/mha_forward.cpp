@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -149,8 +150,7 @@ class Forward {
   }
 
   // Projects batch entry n's query into q (L, E) and its key and value into k and v (S', E),
-  // with bias_k/bias_v in the row after the S keys; add_zero_attn's row is left as it is (the
-  // callers' buffers start zeroed and nothing else writes that row).
+  // with bias_k/bias_v in the row after the S keys and add_zero_attn's zeros in the last row.
   void project_entry(std::int64_t n, T* q, T* k, T* v) const {
     const std::int64_t in_q = inputs_.query->shape.back(), in_k = inputs_.key->shape.back(), in_v = inputs_.value->shape.back();
     const Strides q_at = own_layout(L_, in_q), k_at = own_layout(S_, in_k), v_at = own_layout(S_, in_v);
@@ -160,6 +160,10 @@ class Forward {
     if (options_.add_bias_kv) {
       std::copy(bias_k_.begin(), bias_k_.end(), k + S_ * E_);
       std::copy(bias_v_.begin(), bias_v_.end(), v + S_ * E_);
+    }
+    if (options_.add_zero_attn) {
+      std::fill(k + (S_total_ - 1) * E_, k + S_total_ * E_, T(0));
+      std::fill(v + (S_total_ - 1) * E_, v + S_total_ * E_, T(0));
     }
   }
 
@@ -259,8 +263,10 @@ class Forward {
   T* per_head_weights(std::int64_t n, std::int64_t h) {
     return per_head() ? per_head_.template data<T>() + (n * H_ + h) * L_ * S_total_ : nullptr;
   }
-  std::vector<T> scratch() const {
-    return std::vector<T>(per_head() ? 0 : static_cast<std::size_t>(std::min(L_, block_rows()) * S_total_));
+  // The block of scores attend_head computes in when it does not write per-head weights.
+  std::int64_t scratch_elements() const { return per_head() ? 0 : std::min(L_, block_rows()) * S_total_; }
+  static std::unique_ptr<T[]> uninitialised(std::int64_t elements) {
+    return std::make_unique_for_overwrite<T[]>(static_cast<std::size_t>(elements));
   }
 
   // The output, and the weights: per-head weights (the output's, or those `run --plot` captures)
@@ -300,20 +306,21 @@ class Forward {
   void attend_by_batch_entry() {
     const int workers = static_cast<int>(std::min<std::int64_t>(threads_, N_));
     in_workers(workers, [&](int worker) {
-      std::vector<T> q(static_cast<std::size_t>(L_ * E_)), k(static_cast<std::size_t>(S_total_ * E_)),
-          v(static_cast<std::size_t>(S_total_ * E_)), context(static_cast<std::size_t>(L_ * E_)), block = scratch();
+      // Not zero-filled: every element is written before it is read.
+      auto q = uninitialised(L_ * E_), k = uninitialised(S_total_ * E_), v = uninitialised(S_total_ * E_),
+           context = uninitialised(L_ * E_), block = uninitialised(scratch_elements());
       for (std::int64_t n = worker; n < N_; n += workers) {
-        project_entry(n, q.data(), k.data(), v.data());
+        project_entry(n, q.get(), k.get(), v.get());
         T* average = averaged() ? weights_.template data<T>() + n * L_ * S_total_ : nullptr;
         for (std::int64_t h = 0; h < H_; ++h) {
-          attend_head(n, h, q.data(), k.data(), v.data(), context.data(), block.data(), per_head_weights(n, h), average,
+          attend_head(n, h, q.get(), k.get(), v.get(), context.get(), block.get(), per_head_weights(n, h), average,
                       masked_[static_cast<std::size_t>(worker)]);
         }
         // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
         if (average != nullptr) {
           for (std::int64_t i = 0; i < L_ * S_total_; ++i) average[i] /= static_cast<T>(H_);
         }
-        out_project_entry(n, context.data());
+        out_project_entry(n, context.get());
       }
     });
   }
@@ -322,8 +329,8 @@ class Forward {
   // pairs shared out between workers, each summing averaged weights into its own (N, L, S'),
   // added up at the end.
   void attend_by_head() {
-    std::vector<T> q(static_cast<std::size_t>(N_ * L_ * E_)), k(static_cast<std::size_t>(N_ * S_total_ * E_)),
-        v(static_cast<std::size_t>(N_ * S_total_ * E_)), context(static_cast<std::size_t>(N_ * L_ * E_));
+    auto q = uninitialised(N_ * L_ * E_), k = uninitialised(N_ * S_total_ * E_), v = uninitialised(N_ * S_total_ * E_),
+         context = uninitialised(N_ * L_ * E_);
     blas::set_threads(threads_);
     for (std::int64_t n = 0; n < N_; ++n) project_entry(n, &q[n * L_ * E_], &k[n * S_total_ * E_], &v[n * S_total_ * E_]);
     const std::int64_t pairs = N_ * H_;
@@ -331,12 +338,12 @@ class Forward {
     const int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, pairs)));
     std::vector<std::vector<T>> sums(averaged() ? static_cast<std::size_t>(workers) : 0);
     in_workers(workers, [&](int worker) {
-      std::vector<T> block = scratch();
+      auto block = uninitialised(scratch_elements());
       std::vector<T>* sum = sums.empty() ? nullptr : &sums[static_cast<std::size_t>(worker)];
       if (sum != nullptr) sum->assign(static_cast<std::size_t>(N_ * plane), T(0));
       for (std::int64_t pair = worker; pair < pairs; pair += workers) {
         const std::int64_t n = pair / H_, h = pair % H_;
-        attend_head(n, h, &q[n * L_ * E_], &k[n * S_total_ * E_], &v[n * S_total_ * E_], &context[n * L_ * E_], block.data(),
+        attend_head(n, h, &q[n * L_ * E_], &k[n * S_total_ * E_], &v[n * S_total_ * E_], &context[n * L_ * E_], block.get(),
                     per_head_weights(n, h), sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)] : nullptr,
                     masked_[static_cast<std::size_t>(worker)]);
       }
