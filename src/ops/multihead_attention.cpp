@@ -653,7 +653,15 @@ class MhaRules {
     Shape expected = batched ? Shape{key_.written.size() == 3 ? key_.written[1 - seq] : query_.written[1 - seq],
                                      key_.written.empty() ? DimExpr::constant(0) : key_.written[seq]}
                              : Shape{key_.written.empty() ? DimExpr::constant(0) : key_.written[0]};
-    ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} {}", batched ? "(N, S)" : "(S,)", kpm_.argument), {{&kpm_, expected}});
+    // A mask with one leading size-1 dim too many ((1, S) for an unbatched query) is the expected
+    // mask with a batch of one: squeeze(0) is the change, and the text says the shape it gives.
+    bool extra_unit = kpm_.rank() == static_cast<int>(expected.size()) + 1 && kpm_.shape[0].is_constant() &&
+                      kpm_.shape[0].offset == 1 &&
+                      std::equal(expected.begin(), expected.end(), kpm_.shape.begin() + 1,
+                                 [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; });
+    std::string description = extra_unit ? fmt::format("{}.squeeze(0) gives {}", kpm_.argument, tuple_str(expected))
+                                         : fmt::format("pass a {} {}", batched ? "(N, S)" : "(S,)", kpm_.argument);
+    ctx_.add_shape_fix(diagnostic, description, {{&kpm_, expected}});
   }
 
   void check_key_padding_mask_shape() {

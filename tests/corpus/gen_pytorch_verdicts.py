@@ -21,7 +21,9 @@ PyTorch 1.13 (Debian's python3-torch) has no F.scaled_dot_product_attention: SDP
 math path as replayed by gen_sdpa_cases.py (math_path_2x, with 2.x's input validation: equal q/k/v
 dtypes, a bool or query-dtype mask). Modules run in eval mode (no dropout).
 
-Usage: python3 tests/corpus/gen_pytorch_verdicts.py [--mhacheck build/mhacheck]
+Usage: python3 tests/corpus/gen_pytorch_verdicts.py [--mhacheck build/mhacheck] [--dir tests/corpus/heldout3]
+(--dir: a held-out set's directory; its pytorch_verdicts.json is written there, and a case this
+script cannot run, such as a pasted class, is recorded as "unsupported" with the reason)
 """
 
 import argparse
@@ -199,7 +201,7 @@ def run_call(call, modules, built, env, symbols):
     if op == "expand":
         return [tensor("input").expand(*[size(d, symbols) for d in call["size"]])]
     if op == "narrow":
-        return [tensor("input").narrow(call["dim"], call["start"], call["length"])]
+        return [tensor("input").narrow(call["dim"], call["start"], size(call["length"], symbols))]
     if op == "contiguous":
         return [tensor("input").contiguous()]
     if op == "flatten":
@@ -209,7 +211,7 @@ def run_call(call, modules, built, env, symbols):
     if op == "repeat_interleave":
         return [tensor("input").repeat_interleave(call["repeats"], dim=call.get("dim"))]
     if op == "add":
-        return [tensor("input") + tensor("other")]
+        return [tensor("input") + (tensor("other") if isinstance(call["other"], str) else call["other"])]
     if op in ("eq", "ne"):  # `mask == 0`: other a number or a tensor
         other = tensor("other") if isinstance(call["other"], str) else call["other"]
         return [tensor("input") == other if op == "eq" else tensor("input") != other]
@@ -217,6 +219,22 @@ def run_call(call, modules, built, env, symbols):
         return [~tensor("input")]
     if op == "logical_not":
         return [tensor("input").logical_not()]
+    if op in ("matmul", "mul", "sub"):
+        other = tensor("other") if isinstance(call["other"], str) else call["other"]
+        return [{"matmul": torch.matmul, "mul": torch.mul, "sub": torch.sub}[op](tensor("input"), other)]
+    if op == "bmm":
+        return [torch.bmm(tensor("input"), tensor("mat2"))]
+    if op == "softmax":
+        return [torch.softmax(tensor("input"), call["dim"])]
+    if op == "sum":
+        return [tensor("input").sum(call.get("dim"), keepdim=call.get("keepdim", False))]
+    if op == "masked_fill":
+        value = call["value"]
+        return [tensor("input").masked_fill(tensor("mask"), float(value) if isinstance(value, str) else value)]
+    if op == "select":
+        return [tensor("input").select(call["dim"], call["index"])]
+    if op == "unsqueeze":
+        return [tensor("input").unsqueeze(call["dim"])]
     if op == "cat":
         return [torch.cat([env[n] for n in call["tensors"]], call.get("dim", 0))]
     if op == "einsum":
@@ -506,17 +524,29 @@ def verdict(entry, binary, silent):
     return record
 
 
+def held_out_verdict(entry, binary, silent):
+    """A held-out set is scored, not fixture-checked: a case this script cannot run is recorded."""
+    try:
+        return verdict(entry, binary, silent)
+    except (Unsupported, SyntaxError, KeyError, NameError, TypeError) as e:
+        return {"name": entry["name"], "unsupported": "{}: {}".format(type(e).__name__, e)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mhacheck", default=os.path.join(HERE, "..", "..", "build", "mhacheck"))
-    parser.add_argument("--out", default=os.path.join(HERE, "pytorch_verdicts.json"))
+    parser.add_argument("--dir", default=HERE, help="the directory holding silent.json and correct.json")
+    parser.add_argument("--out", default=None, help="default: DIR/pytorch_verdicts.json")
     args = parser.parse_args()
+    out = args.out or os.path.join(args.dir, "pytorch_verdicts.json")
+    held_out = os.path.abspath(args.dir) != HERE
     result = {"generator": "tests/corpus/gen_pytorch_verdicts.py", "torch_version": torch.__version__}
     for kind, silent in (("silent", True), ("correct", False)):
-        with open(os.path.join(HERE, kind + ".json")) as f:
+        with open(os.path.join(args.dir, kind + ".json")) as f:
             cases = json.load(f)
-        result[kind] = [verdict(entry, args.mhacheck, silent) for entry in cases]
-    with open(args.out, "w") as f:
+        result[kind] = [held_out_verdict(entry, args.mhacheck, silent) if held_out else verdict(entry, args.mhacheck, silent)
+                        for entry in cases]
+    with open(out, "w") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
 

@@ -196,6 +196,19 @@ TEST_CASE("a key_padding_mask of the wrong rank: the message's article fits the 
   CHECK(test::find(batched, "MHA022")->message == "key_padding_mask is 1-D; a batched (3-D) query needs (N, S)");
 }
 
+TEST_CASE("an unbatched query's (1, S) key_padding_mask: the fix squeezes the unit dim and says the shape", "[mha]") {
+  Report unit = test::check_text(flat("", R"("query": [10, 512], "key": [12, 512], "value": [12, 512], "key_padding_mask": [1, 12])"));
+  const Diagnostic* rank = test::find(unit, "MHA022");
+  REQUIRE(rank != nullptr);
+  REQUIRE_FALSE(rank->fixes.empty());
+  CHECK(rank->fixes[0].description == "key_padding_mask.squeeze(0) gives (12,)");
+  CHECK(rank->fixes[0].verified);
+  // A leading dim other than 1 is not a batch of one: the mask is replaced, as before.
+  Report two = test::check_text(flat("", R"("query": [3, 512], "key": [5, 512], "value": [5, 512], "key_padding_mask": [2, 5])"));
+  REQUIRE_FALSE(test::find(two, "MHA022")->fixes.empty());
+  CHECK(test::find(two, "MHA022")->fixes[0].description == "pass a (S,) key_padding_mask");
+}
+
 TEST_CASE("a batch/sequence diagnostic says when batch_first is PyTorch's default, not written", "[mha]") {
   const std::string left_out = "batch_first is left out of the constructor, so it is PyTorch's default False: dim 0 is the sequence and dim 1 the batch";
   auto notes_of = [](const Report& report, DiagId id) {

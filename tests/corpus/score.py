@@ -1,0 +1,37 @@
+"""Score mhacheck on a held-out set (a directory holding silent.json and correct.json, such as
+tests/corpus/heldout2/): silent cases flagged (an error or a warning comes first), first fix right (the
+case's want_fix, or one of them when it is a list of equivalent spellings, in the first fix's text,
+verified, not suspect, none of never_first), correct configurations with an error or warning (false alarms).
+
+Usage: python3 tests/corpus/score.py DIR [build/mhacheck]"""
+import json, os, subprocess, sys, tempfile
+if len(sys.argv) < 2: sys.exit(__doc__)
+HERE = sys.argv[1]
+B = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "mhacheck")
+def run(spec):
+    with tempfile.NamedTemporaryFile("w",suffix=".json",delete=False) as f: json.dump(spec,f)
+    r=subprocess.run([B,"check","--format","json",f.name],capture_output=True,text=True); os.unlink(f.name)
+    try: return json.loads(r.stdout)
+    except Exception: return {"diagnostics":[],"err":r.stderr[:300]}
+S=json.load(open(os.path.join(HERE, "silent.json"))); C=json.load(open(os.path.join(HERE, "correct.json")))
+fl=fr=0
+for e in S:
+    rep=run(e["spec"]); prim=None
+    for sev in ("error","warning"):
+        for d in rep["diagnostics"]:
+            if d["severity"]==sev: prim=d; break
+        if prim: break
+    ok=prim is not None; fl+=ok
+    fx=(prim.get("fixes") or [None])[0] if prim else None
+    desc=fx["description"] if fx else ""
+    want=e["want_fix"] if isinstance(e["want_fix"],list) else [e["want_fix"]]
+    right= bool(fx) and any(w in desc for w in want) and fx.get("verified") and fx.get("semantics")!="suspect" and not any(n in desc for n in e.get("never_first",[]))
+    fr+=right
+    print(("OK " if right else ("FLG" if ok else "---")), e["name"].split(": ",1)[1], "|", prim["code"] if prim else rep.get("err",""), prim["severity"] if prim else "", "|", desc[:150], fx.get("semantics") if fx else "")
+fa=0
+for e in C:
+    rep=run(e["spec"]); bad=[d["code"]+":"+d["message"][:100] for d in rep["diagnostics"] if d["severity"]!="note"]
+    if rep.get("err"): bad.append(rep["err"])
+    fa+=bool(bad)
+    print("C", "FA " if bad else "ok ", e["name"].split(": ",1)[1], bad)
+print(f"flagged {fl}/{len(S)} first fix right {fr}/{len(S)} false alarms {fa}/{len(C)}")
