@@ -307,7 +307,7 @@ class ReshapeRules {
       if (dim.size() == 1) {
         const Factor* held = source(dim[0]);
         if (held != nullptr && held->stride && dim[0].stride && *held->stride != *dim[0].stride) moved = dim[0].key;
-        if (dim[0].key.front() != '#') in_order.push_back(dim[0].key);
+        if (!dim[0].key.empty() && dim[0].key.front() != '#') in_order.push_back(dim[0].key);
       } else if (std::all_of(dim.begin(), dim.end(), [&](const Factor& factor) { return source(factor) != nullptr; })) {
         // Innermost first: the factor at the dim's stride, then the one just outside it, ...
         Shape inside(shape.begin() + static_cast<std::ptrdiff_t>(j) + 1, shape.end());
@@ -316,7 +316,7 @@ class ReshapeRules {
         while (!left.empty() && !moved) {
           auto next = std::find_if(left.begin(), left.end(), [&](const Factor* factor) { return factor->stride == SizeProduct::of(inside); });
           if (next == left.end()) {
-            moved = merged_name(name_factors(dim_key(dim)));
+            moved = dim_key(dim);
             break;
           }
           in_order.insert(in_order.begin(), (*next)->key);
@@ -362,7 +362,7 @@ class ReshapeRules {
   }
 
   void report_moved(std::size_t j, const std::string& key, const std::vector<Factor>& in, const std::vector<std::vector<Factor>>& out) {
-    std::string what = key.front() == '#' ? fmt::format("the dim of size {}", key.substr(1)) : key;
+    std::string what = key.starts_with('#') ? fmt::format("the dim of size {}", key.substr(1)) : key;
     std::string held;
     for (const Factor& factor : in) {
       if (factor.key == key && factor.stride) held = factor.stride->as_dim().str();

@@ -245,3 +245,13 @@ TEST_CASE("bmm of a tensor with itself: the fix transposes mat2 for that call", 
   CHECK(shapes->fixes.front().description == "contract over mat2's last dim: torch.bmm(input, q.transpose(1, 2))");
   CHECK(shapes->fixes.front().valid());
 }
+
+TEST_CASE("a -1 that merges named dims takes their names in memory order: read back swapped, it is MHA312", "[layout][roles]") {
+  Report report = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 4]},
+    "calls": [{"id": "f", "op": "view", "input": "x", "shape": [-1, 4], "outputs": ["flat"]},
+              {"id": "same", "op": "view", "input": "flat", "shape": ["B", "T", 4]},
+              {"id": "swapped", "op": "view", "input": "flat", "shape": ["T", "B", 4]}]})");
+  REQUIRE(report.diagnostics.size() == 1);
+  CHECK(report.diagnostics.front().info().code == std::string("MHA312"));
+  CHECK(report.diagnostics.front().call == "swapped");
+}
