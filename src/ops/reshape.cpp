@@ -286,14 +286,14 @@ class ReshapeRules {
   std::vector<std::string> output_names(const Shape& shape) {
     std::vector<Factor> in = input_factors();
     std::vector<std::vector<Factor>> out = output_factors(shape);
-    std::map<std::string, int> uses;
+    std::map<std::string, int> in_uses, out_uses;  // a key stands for one dim only when each side has it once
     auto is_one = [](const Factor& factor) { return factor.size == DimExpr::constant(1); };
-    for (const Factor& factor : in) ++uses[factor.key];
+    for (const Factor& factor : in) ++in_uses[factor.key];
     for (const auto& dim : out) {
-      for (const Factor& factor : dim) uses[factor.key] += 100;
+      for (const Factor& factor : dim) ++out_uses[factor.key];
     }
     auto source = [&](const Factor& factor) -> const Factor* {
-      if (factor.key.empty() || uses[factor.key] != 101 || is_one(factor)) return nullptr;
+      if (factor.key.empty() || in_uses[factor.key] != 1 || out_uses[factor.key] != 1 || is_one(factor)) return nullptr;
       for (const Factor& candidate : in) {
         if (candidate.key == factor.key && !is_one(candidate) && SizeProduct::of({candidate.size}) == SizeProduct::of({factor.size})) return &candidate;
       }
