@@ -65,7 +65,27 @@ ArgumentSource written_source(const Spec& spec, const TensorDecl& tensor, Argume
   return source;
 }
 
-ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::string& origin) {
+// A merged dim's name in the order the spec writes its factors ("B*H": B outer, as the code that
+// made it merged them), which the parsed monomial, sorted, has lost: read back from the text.
+// "" when the text is not the dim's factors joined by '*'.
+std::string merged_name_as_written(const DimExpr& dim, const Location& at) {
+  if (!at.known()) return "";
+  std::string_view line = at.source->line_text(at.line);
+  std::size_t start = static_cast<std::size_t>(at.column - 1);
+  if (start >= line.size()) return "";
+  std::string text;
+  for (char c : line.substr(start, static_cast<std::size_t>(at.length))) {
+    if (c != '"' && c != ' ') text += c;
+  }
+  std::vector<std::string> written = name_factors(text), sorted = written, factors = dim.factors();
+  std::sort(sorted.begin(), sorted.end());
+  std::sort(factors.begin(), factors.end());
+  return !written.empty() && sorted == factors ? text : "";
+}
+
+// `written_order`: a merged dim's factors are written in memory order, as a person writes
+// x.view(B*H, T, D); not in a traced spec, whose products are in the order of the tracer's probes.
+ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::string& origin, bool written_order) {
   ArgValue value;
   value.written = tensor.shape;
   value.dim_names = written_names(tensor.shape);
@@ -81,6 +101,8 @@ ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::
   value.dtype_pointer = tensor.shape_pointer == tensor.pointer ? tensor.pointer : child_pointer(tensor.pointer, "dtype");
   for (std::size_t i = 0; i < tensor.shape.size(); ++i) {
     value.dim_locations.push_back(spec.document.values.find(child_pointer(tensor.shape_pointer, i)));
+    const DimExpr& dim = tensor.shape[i];
+    if (written_order && dim.coeff == 1 && dim.offset == 0 && dim.is_monomial()) value.dim_names[i] = merged_name_as_written(dim, value.dim_locations[i]);
   }
   return value;
 }
@@ -97,9 +119,10 @@ class Pass {
     }
     report_.calls.reserve(spec_.calls.size());
     for (const auto& [symbol, value] : spec_.dims) symbols_.bind(symbol, value);
+    traced_ = std::any_of(spec_.calls.begin(), spec_.calls.end(), [](const CallDecl& call) { return call.source.line > 0; });
     for (const TensorDecl& tensor : spec_.tensors) {
       NamedValue named;
-      named.value = value_from_decl(spec_, tensor, fmt::format("tensor \"{}\"", tensor.name));
+      named.value = value_from_decl(spec_, tensor, fmt::format("tensor \"{}\"", tensor.name), !traced_);
       named.value.identity = "tensor:" + tensor.name;
       named.dtype = tensor.dtype;
       named.source = written_source(spec_, tensor, ArgumentSource::Kind::Declared);
@@ -164,13 +187,13 @@ class Pass {
     } else if (ref.kind == ArgRef::Kind::Causal) {
       TensorDecl shape = *ref.tensor;
       shape.shape_pointer = child_pointer(ref.pointer, "causal");
-      value = value_from_decl(spec_, shape, "causal mask");
+      value = value_from_decl(spec_, shape, "causal mask", !traced_);
       value.dtype_pointer.clear();  // the generator's dtype is fixed
       value.identity = "causal:" + ref.pointer;
       dtype = ref.tensor->dtype;
       source = written_source(spec_, *ref.tensor, ArgumentSource::Kind::Causal);
     } else {
-      value = value_from_decl(spec_, *ref.tensor, "inline");
+      value = value_from_decl(spec_, *ref.tensor, "inline", !traced_);
       value.identity = "inline:" + ref.pointer;
       dtype = ref.tensor->dtype;
       source = written_source(spec_, *ref.tensor, ArgumentSource::Kind::Inline);
@@ -381,6 +404,7 @@ class Pass {
   const Spec& spec_;
   Report& report_;
   Symbols symbols_;
+  bool traced_ = false;  // the calls carry Python lines: the spec is traced
   std::set<const ModuleDecl*> noted_modules_;
   std::unordered_map<std::string_view, NameSlot> names_;  // keys are views of the spec's strings
 };

@@ -67,4 +67,25 @@ std::vector<std::string> written_names(const Shape& written) {
   return names;
 }
 
+std::vector<std::string> name_factors(const std::string& name) {
+  std::vector<std::string> factors;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t star = name.find('*', start);
+    std::string factor = name.substr(start, star == std::string::npos ? std::string::npos : star - start);
+    bool identifier = !factor.empty() && !std::isdigit(static_cast<unsigned char>(factor[0])) &&
+                      std::all_of(factor.begin(), factor.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+    if (!identifier) return {};
+    factors.push_back(std::move(factor));
+    if (star == std::string::npos) return factors;
+    start = star + 1;
+  }
+}
+
+std::string merged_name(const std::vector<std::string>& factors) {
+  std::string name;
+  for (const std::string& factor : factors) name += (name.empty() ? "" : "*") + factor;
+  return name;
+}
+
 }  // namespace mhacheck

@@ -21,6 +21,13 @@ const char* role_name(DimRole role);  // "batch size", "sequence length", "head 
 // The name of each dim of a written shape: its symbol when it is a plain symbol, else "".
 std::vector<std::string> written_names(const Shape& written);
 
+// A merged dim's name lists its factors in memory order, outer first ("B*H": B's entries are
+// H*... elements apart, H's next to each other), since view and reshape read memory row-major
+// and B*H is not H*B there. The factors of such a name ({"B", "H"}; {"T"} for a plain name);
+// empty when `name` is not identifiers joined by '*'.
+std::vector<std::string> name_factors(const std::string& name);
+std::string merged_name(const std::vector<std::string>& factors);  // "B*H"
+
 // What True (or 1) means in a mask, read from its name: "pad", "padding_mask",
 // "key_padding_mask" mark padding (True = ignore); "attention_mask" (Hugging Face), "keep",
 // "valid" mark what takes part (1 = keep).

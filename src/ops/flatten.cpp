@@ -5,6 +5,7 @@
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 
@@ -39,7 +40,22 @@ void infer_flatten(CallContext& ctx) {
   Shape shape(input.shape.begin(), input.shape.begin() + *start);
   shape.push_back(product->as_dim());
   shape.insert(shape.end(), input.shape.begin() + *end + 1, input.shape.end());
-  ctx.outputs.push_back({"output", shape, input.dtype});
+  // The merged dim keeps its factors' names in memory order (roles.hpp), when all are named.
+  std::vector<std::string> names(input.dim_names.begin(), input.dim_names.end());
+  names.resize(static_cast<std::size_t>(input.rank()));
+  std::vector<std::string> factors;
+  for (int d = *start; d <= *end; ++d) {
+    if (input.shape[static_cast<std::size_t>(d)] == DimExpr::constant(1)) continue;
+    std::vector<std::string> named = name_factors(input.dim_name(d));
+    if (named.empty()) {
+      factors.clear();
+      break;
+    }
+    factors.insert(factors.end(), named.begin(), named.end());
+  }
+  names.erase(names.begin() + *start, names.begin() + *end + 1);
+  names.insert(names.begin() + *start, merged_name(factors));
+  ctx.outputs.push_back({"output", shape, input.dtype, names});
   // flatten returns the input itself when it merges nothing, else reshapes.
   ctx.output_layouts["output"] = *start == *end ? input.layout : reshaped_layout(input.layout, shape);
 }

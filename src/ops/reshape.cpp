@@ -4,6 +4,7 @@
 // quotient is exact. view also needs strides for the new shape over the input's memory
 // (layout.hpp: ATen's computeStride); reshape copies when there are none.
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -58,7 +59,8 @@ class ReshapeRules {
     std::optional<SizeProduct> numel = SizeProduct::of(input_rest), new_size = SizeProduct::of(known_rest);
     if (!numel || !new_size) return not_derivable("sizes that are not products of symbols and integers (such as S+1)");
     if (inferred) return infer(*numel, *new_size, *inferred);
-    if (*numel == *new_size) return done(sizes_);
+    counts_equal_ = *numel == *new_size;
+    if (counts_equal_) return done(sizes_);
     bool same_symbols = numel->powers == new_size->powers;
     if (same_symbols || numel->constant == 0 || new_size->constant == 0) return count_mismatch();  // symbols are positive sizes
     Diagnostic& diagnostic = ctx_.report(
@@ -81,6 +83,7 @@ class ReshapeRules {
     }
     std::optional<SizeProduct> quotient = exact_quotient(numel, new_size);
     if (quotient) {
+      counts_equal_ = true;
       Shape shape = sizes_;
       shape[inferred] = quotient->as_dim();
       return done(shape);
@@ -195,44 +198,6 @@ class ReshapeRules {
     diagnostic.notes.push_back("bind the symbols under \"dims\", or write the size instead of -1");
   }
 
-  // Each output dim's name: the symbol written for it, else the name of the input dim it
-  // keeps (same size, as many elements before it). A named dim written at a place where its
-  // data is not (the dims before it hold other elements than before) is mixed with its
-  // neighbours: view(B, H, T, D) of (B, T, H*D). One diagnostic per call.
-  std::vector<std::string> output_names(const Shape& shape) {
-    std::vector<std::string> names(shape.size());
-    bool reported = false;
-    for (std::size_t j = 0; j < shape.size(); ++j) {
-      if (j < written_.size() && written_[j].is_string()) names[j] = written_[j].get<std::string>();
-      if (j < written_.size() && written_[j] == -1) names[j] = inferred_name(shape[j]);
-      std::optional<SizeProduct> before_out = SizeProduct::of(Shape(shape.begin(), shape.begin() + j));
-      for (int i = 0; i < input_.rank() && before_out; ++i) {
-        std::optional<SizeProduct> before_in = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.begin() + i));
-        bool same_place = before_in && *before_in == *before_out && ctx_.symbols.compare(input_.shape[i], shape[j]) == Symbols::Verdict::Equal;
-        if (names[j].empty()) {
-          if (same_place && !input_.dim_name(i).empty()) names[j] = input_.dim_name(i);
-          continue;
-        }
-        if (input_.dim_name(i) != names[j] || same_place || !before_in || reported) continue;
-        DimRole role = role_of_name(names[j]);
-        if (role == DimRole::Unknown) continue;
-        reported = true;
-        Diagnostic& diagnostic = report_argument(
-            ctx_, DiagId::ReshapeMovesDim,
-            fmt::format("{} puts {} at dim {}, but in input {} {} is dim {}: the dims before it hold {} elements, not {}, so the "
-                        "new dim mixes {} with its neighbours",
-                        ctx_.call.op, names[j], j, tuple_str(input_.shape), names[j], i, numel_str(Shape(shape.begin(), shape.begin() + j)),
-                        numel_str(Shape(input_.shape.begin(), input_.shape.begin() + i)), role_name(role)),
-            "shape");
-        diagnostic.notes.push_back("reshape and view keep memory order; to move a dim, transpose (then reshape): "
-                                   "x.view(B, T, H, D).transpose(1, 2) to split heads, out.transpose(1, 2).reshape(B, T, H*D) to merge them");
-        diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
-        propose_transpose(diagnostic);
-      }
-    }
-    return names;
-  }
-
   // A -1 stands for what is left: the name of the one input dim of its size, when no other
   // input dim has that size (view(B, -1, H*D) of (B, H, T, D) leaves T there).
   std::string inferred_name(const DimExpr& size) const {
@@ -246,25 +211,186 @@ class ReshapeRules {
     return matches == 1 ? name : std::string();
   }
 
-  // Where each dim goes when the named dims keep their order: a dim named in `from` is placed
-  // where `to` names it; the others, in their own order, after every named one. The order of
-  // `from`'s dims that puts them in `to`'s order.
-  static std::vector<int> order_by_names(const std::vector<std::string>& from, const std::vector<std::string>& to) {
-    std::vector<std::size_t> place(from.size(), to.size());
-    for (std::size_t i = 0; i < from.size(); ++i) {
-      auto found = std::find(to.begin(), to.end(), from[i]);
-      if (!from[i].empty() && found != to.end()) place[i] = static_cast<std::size_t>(found - to.begin());
+  // A dim, or one factor of a merged dim, as row-major memory reads it: what it stands for (a
+  // name; "#512" for an unnamed size, which only a dim of that size can stand for), its size,
+  // its stride (the elements between consecutive entries) and its size as a shape writes it.
+  struct Factor {
+    std::string key;
+    DimExpr size;
+    std::optional<SizeProduct> stride;
+    nlohmann::json written;
+  };
+
+  static std::string size_key(const DimExpr& size) {
+    return size.is_constant() && size.offset >= 2 ? fmt::format("#{}", size.offset) : std::string();
+  }
+
+  static nlohmann::json size_json(const DimExpr& size) { return size.is_constant() ? nlohmann::json(size.offset) : nlohmann::json(size.str()); }
+
+  // A dim named `name` of size `size`, followed in memory by `after`: its factors, outer first
+  // (one, unless the name is a merged one whose factors multiply to the size).
+  std::vector<Factor> factors_of(const std::string& name, const DimExpr& size, Shape after, const nlohmann::json& written) const {
+    std::vector<std::string> parts = name_factors(name);
+    Shape sizes;
+    for (const std::string& part : parts) sizes.push_back(ctx_.symbols.resolve(*parse_dim_expr(part)));
+    if (parts.size() < 2 || SizeProduct::of(sizes) != SizeProduct::of(Shape{size})) {
+      return {{parts.size() == 1 ? name : size_key(size), size, SizeProduct::of(after), written}};
     }
-    std::vector<int> order(from.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return place[a] < place[b]; });
-    return order;
+    std::vector<Factor> factors(parts.size());
+    for (std::size_t k = parts.size(); k-- > 0;) {
+      factors[k] = {parts[k], sizes[k], SizeProduct::of(after), parts[k]};
+      after.push_back(sizes[k]);
+    }
+    return factors;
+  }
+
+  std::vector<Factor> input_factors() const {
+    std::vector<Factor> factors;
+    for (int i = 0; i < input_.rank(); ++i) {
+      const DimExpr& size = input_.shape[static_cast<std::size_t>(i)];
+      const std::string& name = input_.dim_name(i);
+      nlohmann::json written = name_factors(name).size() == 1 ? nlohmann::json(name) : size_json(size);
+      std::vector<Factor> dim = factors_of(name, size, Shape(input_.shape.begin() + i + 1, input_.shape.end()), written);
+      factors.insert(factors.end(), dim.begin(), dim.end());
+    }
+    return factors;
+  }
+
+  // Each output dim's factors: a written merged name's (view(B*H, T, D)), else the dim itself
+  // under its written name, the name a -1 stands for, or its size.
+  std::vector<std::vector<Factor>> output_factors(const Shape& shape) const {
+    std::vector<std::vector<Factor>> factors;
+    for (std::size_t j = 0; j < shape.size(); ++j) {
+      std::string name;
+      if (j < written_.size() && written_[j].is_string()) {
+        for (char c : written_[j].get<std::string>()) {
+          if (c != ' ') name += c;
+        }
+      }
+      if (j < written_.size() && written_[j] == -1) name = inferred_name(shape[j]);
+      nlohmann::json written = j < written_.size() && written_[j] != -1 ? written_[j] : size_json(shape[j]);
+      factors.push_back(factors_of(name, shape[j], Shape(shape.begin() + static_cast<std::ptrdiff_t>(j) + 1, shape.end()), written));
+    }
+    return factors;
+  }
+
+  // Each output dim's name, and MHA312 where the result reads a dim at another stride than the
+  // input holds it. view and reshape reinterpret memory in row-major order (reshape as a view
+  // of a contiguous copy), so a dim keeps its meaning only where its consecutive entries stay
+  // as many elements apart: view(B, H, T, D) of (B, T, H*D) reads T at stride D, where the
+  // input holds T at stride H*D; view(H, B, T, D) of (B*H, T, D) reads B, the outer factor, as
+  // the inner one. A written merged dim (view(B*H, T, D)) must take its factors from one block
+  // of memory, in any order (a traced spec writes them sorted); its name is then theirs in
+  // memory order. Sizes count only when the counts are equal as products (a symbol condition
+  // would make strides incomparable); names and sizes only where each stands for one dim.
+  std::vector<std::string> output_names(const Shape& shape) {
+    std::vector<Factor> in = input_factors();
+    std::vector<std::vector<Factor>> out = output_factors(shape);
+    std::map<std::string, int> in_uses, out_uses;  // a key stands for one dim only when each side has it once
+    auto is_one = [](const Factor& factor) { return factor.size == DimExpr::constant(1); };
+    for (const Factor& factor : in) ++in_uses[factor.key];
+    for (const auto& dim : out) {
+      for (const Factor& factor : dim) ++out_uses[factor.key];
+    }
+    auto source = [&](const Factor& factor) -> const Factor* {
+      if (factor.key.empty() || in_uses[factor.key] != 1 || out_uses[factor.key] != 1 || is_one(factor)) return nullptr;
+      for (const Factor& candidate : in) {
+        if (candidate.key == factor.key && !is_one(candidate) && SizeProduct::of({candidate.size}) == SizeProduct::of({factor.size})) return &candidate;
+      }
+      return nullptr;
+    };
+    std::vector<std::string> names(shape.size());
+    for (std::size_t j = 0; j < shape.size(); ++j) {
+      const std::vector<Factor>& dim = out[j];
+      std::vector<std::string> in_order;  // the dim's factors, outer first
+      std::optional<std::string> moved;   // the factor the result reads where the input does not hold it
+      if (dim.size() == 1) {
+        const Factor* held = source(dim[0]);
+        if (held != nullptr && held->stride && dim[0].stride && *held->stride != *dim[0].stride) moved = dim[0].key;
+        if (!dim[0].key.empty() && dim[0].key.front() != '#') in_order.push_back(dim[0].key);
+      } else if (std::all_of(dim.begin(), dim.end(), [&](const Factor& factor) { return source(factor) != nullptr; })) {
+        // Innermost first: the factor at the dim's stride, then the one just outside it, ...
+        Shape inside(shape.begin() + static_cast<std::ptrdiff_t>(j) + 1, shape.end());
+        std::vector<const Factor*> left;
+        for (const Factor& factor : dim) left.push_back(source(factor));
+        while (!left.empty() && !moved) {
+          auto next = std::find_if(left.begin(), left.end(), [&](const Factor* factor) { return factor->stride == SizeProduct::of(inside); });
+          if (next == left.end()) {
+            moved = dim_key(dim);
+            break;
+          }
+          in_order.insert(in_order.begin(), (*next)->key);
+          inside.push_back((*next)->size);
+          left.erase(next);
+        }
+      }
+      if (moved && counts_equal_ && !reported_) {
+        reported_ = true;
+        report_moved(j, *moved, in, out);
+      }
+      names[j] = in_order.empty() || moved ? covered_name(shape, j) : merged_name(in_order);
+    }
+    return names;
+  }
+
+  static std::string dim_key(const std::vector<Factor>& dim) {
+    std::vector<std::string> keys;
+    for (const Factor& factor : dim) keys.push_back(factor.key);
+    return merged_name(keys);
+  }
+
+  // The name of an output dim that is exactly input dims a..b, all named: theirs, merged
+  // (flatten's B*T of (B, T, C)); "" otherwise.
+  std::string covered_name(const Shape& shape, std::size_t j) const {
+    std::optional<SizeProduct> before = SizeProduct::of(Shape(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(j)));
+    std::optional<SizeProduct> through = SizeProduct::of(Shape(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(j) + 1));
+    if (!before || !through || shape[j] == DimExpr::constant(1)) return "";
+    for (int a = 0; a < input_.rank(); ++a) {
+      if (SizeProduct::of(Shape(input_.shape.begin(), input_.shape.begin() + a)) != before) continue;
+      std::vector<std::string> factors;
+      for (int b = a; b < input_.rank(); ++b) {
+        if (input_.shape[static_cast<std::size_t>(b)] != DimExpr::constant(1)) {
+          std::vector<std::string> named = name_factors(input_.dim_name(b));
+          if (named.empty()) return "";
+          factors.insert(factors.end(), named.begin(), named.end());
+        }
+        if (SizeProduct::of(Shape(input_.shape.begin(), input_.shape.begin() + b + 1)) == through) return merged_name(factors);
+      }
+      return "";
+    }
+    return "";
+  }
+
+  void report_moved(std::size_t j, const std::string& key, const std::vector<Factor>& in, const std::vector<std::vector<Factor>>& out) {
+    std::string what = key.starts_with('#') ? fmt::format("the dim of size {}", key.substr(1)) : key;
+    std::string held;
+    for (const Factor& factor : in) {
+      if (factor.key == key && factor.stride) held = factor.stride->as_dim().str();
+    }
+    std::string read;
+    for (const Factor& factor : out[j]) {
+      if (factor.key == key && factor.stride) read = factor.stride->as_dim().str();
+    }
+    DimRole role = role_of_name(key);
+    std::string message =
+        out[j].size() == 1
+            ? fmt::format("{} reads dim {} as {} at stride {}, but input {} holds {} at stride {} (row-major): the new dim mixes {} with "
+                          "other dims' entries",
+                          ctx_.call.op, j, what, read, tuple_str(input_.shape), what, held,
+                          role == DimRole::Unknown ? fmt::format("the entries of {}", what) : std::string(role_name(role)))
+            : fmt::format("{} merges {} into dim {}, but input {} does not hold them next to each other in that block of memory: the new "
+                          "dim mixes their entries with other dims'",
+                          ctx_.call.op, key, j, tuple_str(input_.shape));
+    Diagnostic& diagnostic = report_argument(ctx_, DiagId::ReshapeMovesDim, std::move(message), "shape");
+    diagnostic.notes.push_back("reshape and view keep memory order; to move a dim, transpose (then reshape): "
+                               "x.view(B, T, H, D).transpose(1, 2) to split heads, out.transpose(1, 2).reshape(B, T, H*D) to merge them");
+    diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
+    propose_reorder(diagnostic, in, out);
   }
 
   // The call that moves dims into `order` ({"op": "transpose"} for one swap, else permute).
-  static nlohmann::json reorder_call(const std::vector<int>& order, std::string id, nlohmann::json input, std::string output,
-                                     std::string& text) {
-    nlohmann::json call = {{"id", std::move(id)}, {"input", std::move(input)}, {"outputs", {std::move(output)}}};
+  static nlohmann::json reorder_call(const std::vector<int>& order, std::string id, nlohmann::json input, std::string& text) {
+    nlohmann::json call = {{"id", std::move(id)}, {"input", std::move(input)}};
     std::vector<int> moved;
     for (std::size_t i = 0; i < order.size(); ++i) {
       if (order[i] != static_cast<int>(i)) moved.push_back(static_cast<int>(i));
@@ -290,53 +416,135 @@ class ReshapeRules {
     return text;
   }
 
-  // MHA312's fix: keep the named dims in memory order through the reshape and move them with a
-  // transpose. Splitting heads, view to the input's order then transpose ((B, T, H*D) ->
-  // view(B, T, H, D).transpose(1, 2)); merging them, transpose first (out.transpose(1, 2).reshape(B, T, H*D)).
-  // Only in a spec's "calls" list, where a call can be inserted.
-  void propose_transpose(Diagnostic& diagnostic) {
+  // MHA312's fix: the input's memory cut into the factors both sides name (a view, when a dim
+  // holds several: (B, T, H*D) -> (B, T, H, D)), those moved into the result's order by a
+  // transpose or permute, then merged by reshape where a result dim holds several. Factors
+  // neither side names pair up run by run in memory order (ResNet's 7, 7 with the result's 49).
+  // Only in a spec's "calls" list, where calls can be inserted.
+  void propose_reorder(Diagnostic& diagnostic, const std::vector<Factor>& in, const std::vector<std::vector<Factor>>& out) {
     const std::string prefix = "/calls/";
-    if (ctx_.call.pointer.rfind(prefix, 0) != 0) return;
-    std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
-    std::vector<std::string> written_names(written_.size());
-    for (std::size_t j = 0; j < written_.size(); ++j) written_names[j] = written_[j].is_string() ? written_[j].get<std::string>() : "";
-    std::vector<std::string> input_names(static_cast<std::size_t>(input_.rank()));
-    for (int i = 0; i < input_.rank(); ++i) input_names[static_cast<std::size_t>(i)] = input_.dim_name(i);
-    const std::string& op = ctx_.call.op;
-    nlohmann::json patch = nlohmann::json::array();
-    std::string moved;
-    if (written_.size() > input_names.size()) {
-      // Split: the call views to the written sizes in the input's order; a new call, with this
-      // call's id and outputs, moves them where they were written.
-      std::vector<int> order = order_by_names(written_names, input_names);
-      nlohmann::json in_order = nlohmann::json::array();
-      for (int j : order) in_order.push_back(written_[static_cast<std::size_t>(j)]);
-      std::vector<int> back(order.size());
-      for (std::size_t p = 0; p < order.size(); ++p) back[static_cast<std::size_t>(order[p])] = static_cast<int>(p);
-      std::string split = ctx_.call.id + "_split";
-      nlohmann::json mover = reorder_call(back, ctx_.call.id, split, "", moved);
-      mover["outputs"] = ctx_.call.outputs.empty() ? nlohmann::json::array() : nlohmann::json(ctx_.call.outputs);
-      if (mover["outputs"].empty()) mover.erase("outputs");
-      patch.push_back({{"op", "replace"}, {"path", ctx_.call.pointer + "/shape"}, {"value", in_order}});
-      patch.push_back({{"op", "replace"}, {"path", ctx_.call.pointer + "/id"}, {"value", ctx_.call.id + "_view"}});
-      patch.push_back({{"op", "add"}, {"path", ctx_.call.pointer + "/outputs"}, {"value", {split}}});
-      patch.push_back({{"op", "add"}, {"path", prefix + std::to_string(index + 1)}, {"value", mover}});
-      ctx_.add_patch_fix(diagnostic, fmt::format("{} in the input's order, then move the dims: x.{}({}){}", op, op, shape_text(in_order), moved),
-                         std::move(patch));
-    } else if (written_.size() < input_names.size()) {
-      // Merge: a new call before this one moves the input's dims into the written order.
-      const ArgRef& input = ctx_.call.tensor("input");
-      if (input.kind != ArgRef::Kind::Named) return;
-      std::vector<int> order = order_by_names(input_names, written_names);
-      std::string moved_name = ctx_.call.id + "_moved";
-      nlohmann::json mover = reorder_call(order, ctx_.call.id + "_move", input.name, moved_name, moved);
-      patch.push_back({{"op", "add"}, {"path", ctx_.call.pointer}, {"value", mover}});
-      patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/input"}, {"value", moved_name}});
-      // The moved dims are not in memory order, which view refuses (MHA370): reshape copies.
-      if (op == "view") patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/op"}, {"value", "reshape"}});
-      ctx_.add_patch_fix(diagnostic, fmt::format("move the dims first: {}{}.reshape({})", input.name, moved, shape_text(written_)),
-                         std::move(patch));
+    const ArgRef& input = ctx_.call.tensor("input");
+    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return;
+    std::vector<std::pair<const Factor*, std::size_t>> items;  // the result's factors, each with its dim
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      for (const Factor& factor : out[j]) items.push_back({&factor, j});
     }
+    std::vector<int> held(items.size(), -1);  // the input factor each result factor is
+    std::vector<bool> taken(in.size(), false);
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      for (std::size_t i = 0; i < in.size(); ++i) {
+        if (!taken[i] && !items[k].first->key.empty() && in[i].key == items[k].first->key) {
+          held[k] = static_cast<int>(i);
+          taken[i] = true;
+          break;
+        }
+      }
+    }
+    // The runs of unpaired factors, in memory order on both sides.
+    auto runs = [](const std::vector<bool>& paired) {
+      std::vector<std::vector<std::size_t>> found;
+      for (std::size_t i = 0; i < paired.size(); ++i) {
+        if (paired[i]) continue;
+        if (i == 0 || paired[i - 1]) found.emplace_back();
+        found.back().push_back(i);
+      }
+      return found;
+    };
+    std::vector<bool> item_paired(items.size());
+    for (std::size_t k = 0; k < items.size(); ++k) item_paired[k] = held[k] >= 0;
+    std::vector<std::vector<std::size_t>> in_runs = runs(taken), item_runs = runs(item_paired);
+    // One run on one side pairs with all the other side's unpaired factors, wherever they stand:
+    // (B, T, H*D) read as (B*H, T, D) cuts H*D into H and D in the order the result reads them;
+    // (B, H, T, D) read as (B, T, H*D) merges H and D, in memory order.
+    auto join = [](std::vector<std::vector<std::size_t>>& split) {
+      for (std::size_t r = 1; r < split.size(); ++r) split[0].insert(split[0].end(), split[r].begin(), split[r].end());
+      split.resize(1);
+    };
+    if (in_runs.size() == 1 && item_runs.size() > 1) join(item_runs);
+    if (item_runs.size() == 1 && in_runs.size() > 1) join(in_runs);
+    if (in_runs.size() != item_runs.size()) return;
+    // The fine factors: the input's, with an unpaired one cut into the result's run it pairs with.
+    std::vector<nlohmann::json> fine;                    // sizes as written
+    std::vector<std::vector<int>> fine_of_input(in.size());  // each input factor's fine factors
+    std::vector<std::vector<int>> fine_of_item(items.size());
+    std::map<std::size_t, std::size_t> run_of_input;
+    for (std::size_t r = 0; r < in_runs.size(); ++r) {
+      for (std::size_t i : in_runs[r]) run_of_input[i] = r;
+    }
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      if (taken[i]) {
+        fine_of_input[i].push_back(static_cast<int>(fine.size()));
+        fine.push_back(in[i].written);
+        continue;
+      }
+      const std::vector<std::size_t>& in_run = in_runs[run_of_input[i]];
+      const std::vector<std::size_t>& item_run = item_runs[run_of_input[i]];
+      Shape in_sizes, item_sizes;
+      for (std::size_t k : in_run) in_sizes.push_back(in[k].size);
+      for (std::size_t k : item_run) item_sizes.push_back(items[k].first->size);
+      if (SizeProduct::of(in_sizes) != SizeProduct::of(item_sizes)) return;
+      if (in_run.size() == 1) {  // cut into the result's factors
+        for (std::size_t k : item_run) {
+          fine_of_item[k].push_back(static_cast<int>(fine.size()));
+          fine.push_back(items[k].first->written);
+        }
+      } else if (item_run.size() == 1) {  // several input factors read as one result factor
+        fine_of_item[item_run[0]].push_back(static_cast<int>(fine.size()));
+        fine.push_back(in[i].written);
+      } else {
+        return;
+      }
+    }
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      if (held[k] >= 0) fine_of_item[k] = fine_of_input[static_cast<std::size_t>(held[k])];
+    }
+    std::vector<int> order;
+    std::vector<std::size_t> fine_per_dim(out.size(), 0);
+    for (std::size_t k = 0; k < items.size(); ++k) {
+      order.insert(order.end(), fine_of_item[k].begin(), fine_of_item[k].end());
+      fine_per_dim[items[k].second] += fine_of_item[k].size();
+    }
+    std::vector<int> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t f = 0; f < sorted.size(); ++f) {
+      if (sorted[f] != static_cast<int>(f)) return;
+    }
+    if (std::is_sorted(order.begin(), order.end())) return;
+    bool cut = fine.size() != static_cast<std::size_t>(input_.rank());
+    bool merge = std::any_of(fine_per_dim.begin(), fine_per_dim.end(), [](std::size_t n) { return n != 1; });
+    const CallDecl& call = ctx_.call;
+    const std::string& op = call.op;
+    nlohmann::json outputs = call.outputs.empty() ? nlohmann::json() : nlohmann::json(call.outputs);
+    std::vector<nlohmann::json> calls;
+    std::string text = input.name;
+    nlohmann::json source = input.name;
+    if (cut) {
+      nlohmann::json fine_shape(fine);
+      calls.push_back({{"id", call.id + "_view"}, {"op", op}, {"input", source}, {"shape", fine_shape}, {"outputs", {call.id + "_split"}}});
+      text += fmt::format(".{}({})", op, shape_text(fine_shape));
+      source = call.id + "_split";
+    }
+    std::string moved;
+    nlohmann::json mover = reorder_call(order, merge ? call.id + "_move" : call.id, source, moved);
+    text += moved;
+    if (merge) {
+      mover["outputs"] = {call.id + "_moved"};
+      calls.push_back(std::move(mover));
+      // The moved dims are not in memory order, which view refuses (MHA370): reshape copies.
+      calls.push_back({{"id", call.id}, {"op", "reshape"}, {"input", call.id + "_moved"}, {"shape", written_}});
+      text += fmt::format(".reshape({})", shape_text(written_));
+    } else {
+      calls.push_back(std::move(mover));
+    }
+    if (!outputs.is_null()) calls.back()["outputs"] = outputs;
+    nlohmann::json patch = nlohmann::json::array();
+    std::size_t index = std::stoul(call.pointer.substr(prefix.size()));
+    patch.push_back({{"op", "replace"}, {"path", call.pointer}, {"value", calls[0]}});
+    for (std::size_t c = 1; c < calls.size(); ++c) patch.push_back({{"op", "add"}, {"path", prefix + std::to_string(index + c)}, {"value", calls[c]}});
+    std::string how = cut && merge ? fmt::format("{} to the factors in the input's order, move them, then reshape", op)
+                      : cut        ? fmt::format("{} in the input's order, then move the dims", op)
+                                   : std::string("move the dims first");
+    ctx_.add_patch_fix(diagnostic, fmt::format("{}: {}", how, text), std::move(patch));
   }
 
   void done(const Shape& written) {
@@ -398,6 +606,8 @@ class ReshapeRules {
   const ArgValue& input_;
   const nlohmann::json& written_;
   Shape sizes_;
+  bool counts_equal_ = false;  // the element counts are equal as products of symbols
+  bool reported_ = false;      // MHA312: one per call
 };
 
 }  // namespace

@@ -165,3 +165,93 @@ TEST_CASE("searched fix: a transpose inserted before a view comes with .contiguo
   CHECK(fix.valid());
   for (const Fix& other : layout->fixes) CHECK(other.description.find(".contiguous()") != std::string::npos);
 }
+
+// Merged dims keep their factors' memory order (issue 11): a view reads memory row-major, so a
+// dim keeps its meaning only at the stride the input holds it at.
+TEST_CASE("a written merged dim is in memory order: view(H, B, T, D) of (B*H, T, D) is MHA312, fixed by view(B, H, ...) and a transpose",
+          "[layout][roles]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10, "D": 16}, "tensors": {"o": ["B*H", "T", "D"]},
+    "calls": [{"id": "v", "op": "view", "input": "o", "shape": ["H", "B", "T", "D"], "outputs": ["o4"]}]})");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->message.find("reads dim 0 as H at stride 320") != std::string::npos);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes.front().description == "view in the input's order, then move the dims: o.view(B, H, T, D).transpose(0, 1)");
+  CHECK(moved->fixes.front().valid());
+  // The same order is silent, and so is heads merged back after the transpose.
+  Report right = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10, "D": 16}, "tensors": {"o": ["B*H", "T", "D"]},
+    "calls": [{"id": "v", "op": "view", "input": "o", "shape": ["B", "H", "T", "D"], "outputs": ["o4"]},
+              {"id": "t", "op": "transpose", "input": "o4", "dim0": 1, "dim1": 2, "outputs": ["o5"]},
+              {"id": "m", "op": "reshape", "input": "o5", "shape": ["B", "T", "H*D"]}]})");
+  CHECK(right.diagnostics.empty());
+}
+
+TEST_CASE("an unnamed size read at another stride: (B, 512, 7, 7) viewed (B, 49, 512) is MHA312, fixed by a permute", "[layout][roles]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2}, "tensors": {"feat": ["B", 512, 7, 7]},
+    "calls": [{"id": "v", "op": "view", "input": "feat", "shape": ["B", 49, 512], "outputs": ["x"]}]})");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->message.find("the dim of size 512 at stride 1") != std::string::npos);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes.front().description == "move the dims first: feat.permute(0, 2, 3, 1).reshape(B, 49, 512)");
+  CHECK(moved->fixes.front().valid());
+  // Keeping the channels where they are, or flattening the spatial dims, reads nothing elsewhere.
+  Report right = test::check_text(R"({"version": 1, "dims": {"B": 2}, "tensors": {"feat": ["B", 512, 7, 7]},
+    "calls": [{"id": "v", "op": "view", "input": "feat", "shape": ["B", 512, 49], "outputs": ["x"]},
+              {"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2}]})");
+  CHECK(right.diagnostics.empty());
+}
+
+TEST_CASE("a merge keeps its factors' order: (T, B, C) merged by view(B*T, C) and read back as (B, T, C) is MHA312 at the read",
+          "[layout][roles]") {
+  Report report = test::check_text(R"js({"version": 1, "dims": {"T": 6, "B": 3, "C": 16}, "modules": {"proj": "nn.Linear(16, 16)"},
+    "tensors": {"x": ["T", "B", "C"]},
+    "calls": [{"id": "f", "op": "view", "input": "x", "shape": ["B*T", "C"], "outputs": ["flat"]},
+              {"id": "p", "module": "proj", "input": "flat", "outputs": ["h"]},
+              {"id": "u", "op": "view", "input": "h", "shape": ["B", "T", "C"], "outputs": ["y"]}]})js");
+  REQUIRE(report.diagnostics.size() == 1);
+  const Diagnostic& moved = report.diagnostics.front();
+  CHECK(moved.info().code == std::string("MHA312"));
+  CHECK(moved.call == "u");
+  REQUIRE_FALSE(moved.fixes.empty());
+  CHECK(moved.fixes.front().description == "view in the input's order, then move the dims: h.view(T, B, C).transpose(0, 1)");
+  CHECK(moved.fixes.front().valid());
+  // flatten names the merged dim T*B itself; reading it back in that order is silent.
+  Report right = test::check_text(R"js({"version": 1, "dims": {"T": 6, "B": 3, "C": 16}, "modules": {"proj": "nn.Linear(16, 16)"},
+    "tensors": {"x": ["T", "B", "C"]},
+    "calls": [{"id": "f", "op": "flatten", "input": "x", "start_dim": 0, "end_dim": 1, "outputs": ["flat"]},
+              {"id": "p", "module": "proj", "input": "flat", "outputs": ["h"]},
+              {"id": "u", "op": "view", "input": "h", "shape": ["T", "B", "C"], "outputs": ["y"]}]})js");
+  CHECK(right.diagnostics.empty());
+}
+
+TEST_CASE("a written merged dim whose factors are not one block of memory is MHA312", "[layout][roles]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10, "D": 16}, "tensors": {"out": ["B", "H", "T", "D"]},
+    "calls": [{"id": "m", "op": "reshape", "input": "out", "shape": ["B*T", "H*D"]}]})");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->message.find("merges B*T into dim 0") != std::string::npos);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes.front().description == "move the dims first: out.transpose(1, 2).reshape(B*T, H*D)");
+  CHECK(moved->fixes.front().valid());
+}
+
+TEST_CASE("bmm of a tensor with itself: the fix transposes mat2 for that call", "[layout][fixes]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "T": 12, "D": 16}, "tensors": {"q": ["B", "T", "D"]},
+    "calls": [{"id": "s", "op": "bmm", "input": "q", "mat2": "q"}]})");
+  const Diagnostic* shapes = test::find(report, "MHA368");
+  REQUIRE(shapes != nullptr);
+  REQUIRE_FALSE(shapes->fixes.empty());
+  CHECK(shapes->fixes.front().description == "contract over mat2's last dim: torch.bmm(input, q.transpose(1, 2))");
+  CHECK(shapes->fixes.front().valid());
+}
+
+TEST_CASE("a -1 that merges named dims takes their names in memory order: read back swapped, it is MHA312", "[layout][roles]") {
+  Report report = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 4]},
+    "calls": [{"id": "f", "op": "view", "input": "x", "shape": [-1, 4], "outputs": ["flat"]},
+              {"id": "same", "op": "view", "input": "flat", "shape": ["B", "T", 4]},
+              {"id": "swapped", "op": "view", "input": "flat", "shape": ["T", "B", 4]}]})");
+  REQUIRE(report.diagnostics.size() == 1);
+  CHECK(report.diagnostics.front().info().code == std::string("MHA312"));
+  CHECK(report.diagnostics.front().call == "swapped");
+}

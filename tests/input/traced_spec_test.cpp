@@ -55,12 +55,14 @@ TEST_CASE("traced specs: declared shapes and reshape sizes take symbol expressio
 }
 
 TEST_CASE("traced specs: products of symbols (B*T) in declared shapes and view sizes", "[traced]") {
-  // x.view(B*T, C) -> Linear -> view(B, T, C'), then flattened again and added back.
+  // x.view(B*T, C) -> Linear -> view(B, T, C'), then flattened again and added back. The tracer
+  // writes T*B in its probes' order, not in memory order: calls with Python lines make the spec
+  // traced, and its products then carry no order to check a view against.
   Report report = test::check_text(R"({
     "modules": {"proj": {"type": "Linear", "in_features": 64, "out_features": 32}},
     "tensors": {"tokens": {"shape": ["T*B", 64], "note": "x.view(B*T, C) at model.py:9"}},
-    "calls": [{"id": "proj", "module": "proj", "input": "tokens", "outputs": ["h"]},
-              {"id": "unflatten", "op": "view", "input": "h", "shape": ["B", "T", 32], "outputs": ["y"]},
+    "calls": [{"id": "proj", "module": "proj", "input": "tokens", "outputs": ["h"], "source": "model.py:10"},
+              {"id": "unflatten", "op": "view", "input": "h", "shape": ["B", "T", 32], "outputs": ["y"], "source": "model.py:11"},
               {"id": "flat", "op": "flatten", "input": "y", "end_dim": 1, "outputs": ["z"]},
               {"id": "sum", "op": "add", "input": "z", "other": "h", "outputs": ["s"]},
               {"id": "heads", "op": "view", "input": "s", "shape": ["B*T", 4, 8], "outputs": ["per_head"]}]})");
