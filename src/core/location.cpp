@@ -1,6 +1,7 @@
 #include "mhacheck/location.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <functional>
 
 namespace mhacheck {
@@ -110,18 +111,32 @@ Location LocationMap::find(const std::string& pointer) const {
   }
 }
 
+// A reader makes a pointer per element (over a million for a big spec): each is built in one
+// allocation, and a token without '~' or '/' (nearly all) is appended whole.
 std::string child_pointer(const std::string& parent, const std::string& token) {
-  std::string escaped;
-  for (char c : token) {
-    if (c == '~') escaped += "~0";
-    else if (c == '/') escaped += "~1";
-    else escaped += c;
+  std::string pointer;
+  pointer.reserve(parent.size() + 1 + token.size());
+  pointer.append(parent).push_back('/');
+  if (token.find_first_of("~/") == std::string::npos) {
+    pointer.append(token);
+    return pointer;
   }
-  return parent + "/" + escaped;
+  for (char c : token) {
+    if (c == '~') pointer += "~0";
+    else if (c == '/') pointer += "~1";
+    else pointer += c;
+  }
+  return pointer;
 }
 
 std::string child_pointer(const std::string& parent, std::size_t index) {
-  return parent + "/" + std::to_string(index);
+  char digits[20];
+  auto end = std::to_chars(digits, digits + sizeof digits, index).ptr;
+  std::string pointer;
+  pointer.reserve(parent.size() + 1 + static_cast<std::size_t>(end - digits));
+  pointer.append(parent).push_back('/');
+  pointer.append(digits, end);
+  return pointer;
 }
 
 }  // namespace mhacheck

@@ -25,6 +25,16 @@ TEST_CASE("values and keys are located by JSON pointer, comments allowed", "[jso
   CHECK(fallback.pointer == "/query/7");
 }
 
+TEST_CASE("child pointers escape '~' and '/' as RFC 6901 does, and locate what they name", "[json]") {
+  CHECK(child_pointer("/k", "a/b") == "/k/a~1b");
+  CHECK(child_pointer("/k", "~x/~") == "/k/~0x~1~0");
+  CHECK(child_pointer("", "query") == "/query");
+  CHECK(child_pointer("/calls", 12345) == "/calls/12345");
+  CHECK(child_pointer("", std::size_t{0}) == "/0");
+  JsonDocument document = test::document_from("{\"k\": {\"a/b\": [1, 2]}}");
+  CHECK(document.values.find(child_pointer(child_pointer("/k", "a/b"), 1)).column == 19);
+}
+
 TEST_CASE("syntax errors name line, column and what was expected", "[json]") {
   try {
     test::document_from("{\n  \"a\": [1, 2,,]\n}");
