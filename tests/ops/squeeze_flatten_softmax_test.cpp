@@ -22,6 +22,11 @@ TEST_CASE("flatten multiplies symbols and constants, not sums", "[glue]") {
   Report sum = test::check_text(op_call("flatten", R"("input": ["S+1", "L", 8])"));
   REQUIRE(test::find(sum, "MHA303") != nullptr);
   CHECK(test::find(sum, "MHA303")->message == "flattening dims 0 to 2 of (S+1, L, 8) gives 8*(S+1)*L, which mhacheck cannot write as one dim");
+  // One dim flattened is the input itself (ATen returns self), whatever its expression.
+  Report single = test::check_text(op_call("flatten", R"("input": ["B", "T-1", 8], "start_dim": 1, "end_dim": 1)"));
+  CHECK(test::find(single, "MHA303") == nullptr);
+  CHECK(test::single_output(single) == "(B, T-1, 8)");
+  CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": ["S+1"])"))) == "(S+1,)");
   Report reversed = test::check_text(op_call("flatten", R"("input": [2, 3, 4], "start_dim": -1, "end_dim": 0)"));
   CHECK(test::raised_message(reversed) == "RuntimeError: flatten() has invalid args: start_dim cannot come after end_dim");
 }
