@@ -82,8 +82,21 @@ void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string&
   diagnostic.pytorch_error = PytorchError{
       "UserWarning", fmt::format("Support for mismatched {} and {} is deprecated. Use same type for both instead.", pytorch_name, pytorch_other),
       false, PytorchError::Kind::Warns};
-  ctx.add_dtype_fix(diagnostic, fmt::format("make {} {} like {}", mask.argument, dtype_name(other.dtype), other.argument), mask,
-                    other.dtype);
+  // 2.x turns a bool mask into a float one (True becomes -inf) and adds the two: the result is
+  // what the user meant, and the note says so; only the deprecation warning is to be silenced.
+  diagnostic.notes.push_back(fmt::format(
+      "PyTorch 2.x computes the intended result (a bool mask becomes -inf where True, then the masks are added) and only warns; "
+      "pass {} and {} with one dtype to silence the warning",
+      mask.argument, other.argument));
+  // .float() of a bool mask would give 1.0 where it masks: added to the scores, that masks nothing.
+  std::string name = tensor_name(mask).empty() ? mask.argument : tensor_name(mask);
+  std::string converted = mask.dtype == DType::Bool ? fmt::format("{0}.float().masked_fill({0}, float(\"-inf\"))", name)
+                                                    : fmt::format("{} == float(\"-inf\")", name);
+  if (ctx.add_dtype_fix(diagnostic, fmt::format("make {} {} like {}: {}", mask.argument, dtype_name(other.dtype), other.argument, converted),
+                        mask, other.dtype) &&
+      mask.dtype == DType::Bool) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True becomes -inf and False 0, as PyTorch converts it");
+  }
 }
 
 void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module) {

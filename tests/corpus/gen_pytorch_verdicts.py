@@ -377,7 +377,8 @@ def derive_values(text, old_tensors, new_tensors, old_values, symbols, old_calls
         original = old_values.get(old_name)
         found = None
         if original is not None:
-            scope = {name: original, old_name: original, call_argument[1]: original, "torch": torch}
+            # A fix's text may name the spec's dims (q.view(B, H, T, D)): their sizes are in scope.
+            scope = dict(symbols, **{name: original, old_name: original, call_argument[1]: original, "torch": torch})
             for candidate in EXPRESSION.findall(text):
                 source = ("x" + candidate) if candidate.startswith(".") else candidate
                 local = dict(scope, x=original)
