@@ -6,6 +6,7 @@
 #include "ops/parts.hpp"
 #include "core/shape_json.hpp"
 #include "roles.hpp"
+#include "mask_origin.hpp"
 #include "fix_search.hpp"
 
 namespace mhacheck {
@@ -38,6 +39,40 @@ bool add_inversion_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgV
                     nlohmann::json::array({{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(arguments)}},
                                            {{"op", "replace"}, {"path", fmt::format("{}{}{}", calls, index + 1, argument_path)}, {"value", output}}}));
   return true;
+}
+
+// A bool mask an earlier call made, read by the calls that made it (mask_origin.hpp): ne(ids,
+// pad) marks the tokens to keep where nn.MultiheadAttention ignores the True positions (MHA084).
+// The fix makes it with the other comparison (ids == pad) when one made it, else inverts it.
+void check_made_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module) {
+  MaskOrigin origin = mask_origin(ctx, mask);
+  std::string name = tensor_name(mask);
+  MaskConvention convention = origin.convention != MaskConvention::Unknown ? origin.convention : mask_convention_of_name(name);
+  if (convention != MaskConvention::TrueKeeps) return;
+  std::string reason = origin.convention != MaskConvention::Unknown ? origin.reason : fmt::format("\"{}\" is named like 1 = keep", name);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskMeaning,
+      fmt::format("{} \"{}\" marks with True the positions to keep ({}), but {} ignores the True positions", mask.argument, name, reason,
+                  module),
+      &mask);
+  diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out");
+  const CallDecl* maker = origin.maker;
+  auto input = maker != nullptr ? maker->tensors.find("input") : ctx.call.tensors.end();
+  if (maker != nullptr && (maker->op == "eq" || maker->op == "ne") && maker->pointer.rfind("/calls/", 0) == 0 &&
+      input != maker->tensors.end() && input->second.kind == ArgRef::Kind::Named) {
+    bool equal = maker->op == "eq";
+    const nlohmann::json& value = maker->arguments.at("other");
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("make {} with {} {} {} ({}, not {}) in call \"{}\": True then marks the positions to ignore", name,
+                                  input->second.name, equal ? "!=" : "==", value.is_string() ? fmt::format("float('{}')", value.get<std::string>()) : value.dump(),
+                                  equal ? "ne" : "eq", maker->op, maker->id),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", maker->pointer + "/op"}, {"value", equal ? "ne" : "eq"}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to leave out");
+    return;
+  }
+  if (add_inversion_call_fix(ctx, diagnostic, mask, fmt::format("pass ~{}", name), "bitwise_not", nlohmann::json::object())) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
+  }
 }
 
 }  // namespace
@@ -89,6 +124,10 @@ void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string&
 void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module) {
   if (!mask.present) return;
   std::string name = tensor_name(mask);
+  if (mask.dtype == DType::Bool && mask.producer != nullptr) {
+    check_made_mask_meaning(ctx, mask, module);
+    return;
+  }
   if (mask_convention_of_name(name) != MaskConvention::TrueKeeps) return;
   // Hugging Face's get_extended_attention_mask already makes the additive (0 / -inf) form. An
   // inner call (a Transformer layer's self_attn) sees the mask the module made float: the module
