@@ -23,8 +23,10 @@ bool keeps_values(const std::string& op) {
   return std::any_of(ops.begin(), ops.end(), [&](const char* each) { return op == each; });
 }
 
-// The call before `before` in spec.calls that outputs `name`; null for a declared tensor.
+// The call before `before` in spec.calls that outputs `name`; null for a declared tensor (found
+// by the index, without scanning the calls back to the first).
 const CallDecl* producer_of(const Spec& spec, const std::string& name, const CallDecl* before) {
+  if (spec.find_tensor(name) != nullptr) return nullptr;
   if (spec.calls.empty() || before < spec.calls.data() || before >= spec.calls.data() + spec.calls.size()) return nullptr;
   for (const CallDecl* call = before; call != spec.calls.data();) {
     --call;
@@ -127,6 +129,17 @@ MaskOrigin mask_origin(const CallContext& ctx, const ArgValue& mask) {
   if (name.empty()) return {};
   int steps = kMaxSteps;
   return origin_of(ctx.spec, name, mask.producer, steps);
+}
+
+std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin) {
+  const CallDecl* maker = origin.maker;
+  if (maker == nullptr || (maker->op != "eq" && maker->op != "ne") || maker->pointer.rfind("/calls/", 0) != 0) return std::nullopt;
+  std::string input = input_name(*maker, "input");
+  if (input.empty()) return std::nullopt;
+  bool equal = maker->op == "eq";
+  return ComparisonFlip{fmt::format("{} {} {} ({}, not {}) in call \"{}\"", input, equal ? "!=" : "==", number_text(maker->arguments.at("other")),
+                                    equal ? "ne" : "eq", maker->op, maker->id),
+                        nlohmann::json::array({{{"op", "replace"}, {"path", maker->pointer + "/op"}, {"value", equal ? "ne" : "eq"}}})};
 }
 
 bool is_attention_scores(const CallContext& ctx, const ArgValue& arg) {

@@ -5,6 +5,7 @@
 // operand a mask is meant for.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "call_context.hpp"
@@ -23,6 +24,14 @@ struct MaskOrigin {
 // The convention of `mask` as the call `ctx` sees it; Unknown when a call on the way changes the
 // values otherwise (arithmetic) or the declared name says nothing.
 MaskOrigin mask_origin(const CallContext& ctx, const ArgValue& mask);
+
+// The fix for a mask whose True marks the other positions, when a comparison with a number made
+// it (ids != pad): the other comparison in that call, which inverts the mask for every reader.
+struct ComparisonFlip {
+  std::string text;     // "ids == 0 (eq, not ne) in call \"n\""
+  nlohmann::json patch;
+};
+std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin);
 
 // Whether `arg` holds attention scores: made by matmul, bmm or einsum, possibly followed by
 // scaling, biasing or masking (mul, div, add, sub, masked_fill) and reshapes; a declared tensor

@@ -8,38 +8,11 @@
 #include "roles.hpp"
 #include "mask_origin.hpp"
 #include "fix_search.hpp"
+#include "ops/mask_meaning.hpp"
 
 namespace mhacheck {
 
 namespace {
-
-// The mask inverted by a call inserted before this one (`op` with `arguments`, reading the mask
-// by name: a declared tensor or an earlier call's output), whose output the argument then
-// reads: the values stay connected, and `run` computes the inversion. False for a mask written
-// inline or a spec in the flat form.
-bool add_inversion_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
-                            nlohmann::json arguments) {
-  auto ref = ctx.call.tensors.find(mask.argument);
-  const std::string calls = "/calls/";
-  if (ref == ctx.call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind(calls, 0) != 0 ||
-      ref->second.pointer.rfind(ctx.call.pointer + "/", 0) != 0) {
-    return false;
-  }
-  std::size_t index = std::stoul(ctx.call.pointer.substr(calls.size()));
-  const std::string& name = ref->second.name;
-  // Named after the argument (src_key_padding_mask = ~attention_mask): the new name says what
-  // the values now mean, where the old one said the opposite.
-  std::string output = fresh_name(ctx.spec, mask.argument);
-  arguments["id"] = fresh_name(ctx.spec, fmt::format("{}_of_{}", op, name));
-  arguments["op"] = op;
-  arguments["input"] = name;
-  arguments["outputs"] = {output};
-  std::string argument_path = ref->second.pointer.substr(ctx.call.pointer.size());
-  ctx.add_patch_fix(diagnostic, std::move(description),
-                    nlohmann::json::array({{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(arguments)}},
-                                           {{"op", "replace"}, {"path", fmt::format("{}{}{}", calls, index + 1, argument_path)}, {"value", output}}}));
-  return true;
-}
 
 // A bool mask an earlier call made, read by the calls that made it (mask_origin.hpp): ne(ids,
 // pad) marks the tokens to keep where nn.MultiheadAttention ignores the True positions (MHA084).
@@ -56,17 +29,8 @@ void check_made_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::
                   module),
       &mask);
   diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out");
-  const CallDecl* maker = origin.maker;
-  auto input = maker != nullptr ? maker->tensors.find("input") : ctx.call.tensors.end();
-  if (maker != nullptr && (maker->op == "eq" || maker->op == "ne") && maker->pointer.rfind("/calls/", 0) == 0 &&
-      input != maker->tensors.end() && input->second.kind == ArgRef::Kind::Named) {
-    bool equal = maker->op == "eq";
-    const nlohmann::json& value = maker->arguments.at("other");
-    ctx.add_patch_fix(diagnostic,
-                      fmt::format("make {} with {} {} {} ({}, not {}) in call \"{}\": True then marks the positions to ignore", name,
-                                  input->second.name, equal ? "!=" : "==", value.is_string() ? fmt::format("float('{}')", value.get<std::string>()) : value.dump(),
-                                  equal ? "ne" : "eq", maker->op, maker->id),
-                      nlohmann::json::array({{{"op", "replace"}, {"path", maker->pointer + "/op"}, {"value", equal ? "ne" : "eq"}}}));
+  if (std::optional<ComparisonFlip> flip = flip_comparison(origin)) {
+    ctx.add_patch_fix(diagnostic, fmt::format("make {} with {}: True then marks the positions to ignore", name, flip->text), flip->patch);
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to leave out");
     return;
   }

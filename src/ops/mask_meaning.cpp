@@ -101,10 +101,58 @@ void report_mask_added(CallContext& ctx, const ArgValue& scores, const ArgValue&
 
 }  // namespace
 
+// The inserted call reads the mask by name (a declared tensor or an earlier call's output): the
+// values stay connected, and `run` computes the inversion.
+bool add_inversion_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
+                            nlohmann::json arguments) {
+  auto ref = ctx.call.tensors.find(mask.argument);
+  const std::string calls = "/calls/";
+  if (ref == ctx.call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind(calls, 0) != 0 ||
+      ref->second.pointer.rfind(ctx.call.pointer + "/", 0) != 0) {
+    return false;
+  }
+  std::size_t index = std::stoul(ctx.call.pointer.substr(calls.size()));
+  const std::string& name = ref->second.name;
+  // Named after the argument (src_key_padding_mask = ~attention_mask): the new name says what
+  // the values now mean, where the old one said the opposite.
+  std::string output = fresh_name(ctx.spec, mask.argument);
+  arguments["id"] = fresh_name(ctx.spec, fmt::format("{}_of_{}", op, name));
+  arguments["op"] = op;
+  arguments["input"] = name;
+  arguments["outputs"] = {output};
+  std::string argument_path = ref->second.pointer.substr(ctx.call.pointer.size());
+  ctx.add_patch_fix(diagnostic, std::move(description),
+                    nlohmann::json::array({{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(arguments)}},
+                                           {{"op", "replace"}, {"path", fmt::format("{}{}{}", calls, index + 1, argument_path)}, {"value", output}}}));
+  return true;
+}
+
 void check_mask_added(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
   if (!input.present || !other.present) return;
   if (is_attention_scores(ctx, input) && other.rank() > 0) report_mask_added(ctx, input, other);
   else if (is_attention_scores(ctx, other) && input.rank() > 0) report_mask_added(ctx, other, input);
+}
+
+void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
+  if (!mask.present || !ctx.call.arguments.contains("value")) return;
+  // Only a fill that takes positions out of attention: -inf, or a large negative number.
+  const nlohmann::json& value = ctx.call.arguments.at("value");
+  bool excludes = (value.is_string() && value.get<std::string>() == "-inf") || (value.is_number() && value.get<double>() <= -1e4);
+  if (!excludes) return;
+  MaskOrigin origin = mask_origin(ctx, mask);
+  if (origin.convention != MaskConvention::TrueKeeps) return;
+  std::string name = tensor_name(mask);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskMeaning,
+      fmt::format("mask \"{}\" marks with True the positions to keep ({}), but masked_fill fills the True positions", name, origin.reason),
+      &mask);
+  diagnostic.notes.push_back("as written, the kept positions get the fill value and the padding keeps its scores");
+  if (std::optional<ComparisonFlip> flip = flip_comparison(origin)) {
+    ctx.add_patch_fix(diagnostic, fmt::format("make {} with {}: True then marks the positions to fill", name, flip->text), flip->patch);
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to leave out");
+  } else if (add_inversion_call_fix(ctx, diagnostic, mask, fmt::format("masked_fill(~{}, ...)", name), "bitwise_not", nlohmann::json::object())) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to fill");
+  }
 }
 
 void check_fill_before_softmax(CallContext& ctx, const ArgValue& input) {

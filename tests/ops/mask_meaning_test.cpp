@@ -31,6 +31,15 @@ const Fix& first_fix(const Diagnostic* diagnostic) {
   return diagnostic->fixes[0];
 }
 
+// The diagnostic's message, and its first fix: so described, verified, consistent with the roles.
+void check_consistent_fix(const Diagnostic* diagnostic, const std::string& message, const std::string& description) {
+  const Fix& fix = first_fix(diagnostic);
+  CHECK(diagnostic->message == message);
+  CHECK(fix.description == description);
+  CHECK(fix.verified);
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
 }  // namespace
 
 TEST_CASE("a bool mask added to the scores masks nothing: MHA266, fixed with masked_fill in the mask's convention", "[glue][masks]") {
@@ -110,13 +119,10 @@ TEST_CASE("a key_padding_mask made by ne(ids, pad) marks the tokens to keep: MHA
             "calls": [)json" + calls + R"(, {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "key_padding_mask": "kpm"}]})");
   };
   Report ne = padding_mask(R"({"id": "n", "op": "ne", "input": "ids", "other": 0, "outputs": ["kpm"]})");
-  const Diagnostic* inverted = test::find(ne, "MHA084");
-  const Fix& fix = first_fix(inverted);
-  CHECK(inverted->message == "key_padding_mask \"kpm\" marks with True the positions to keep (made by ne(ids, 0): True marks the entries "
-                             "other than 0), but nn.MultiheadAttention ignores the True positions");
-  CHECK(fix.description == "make kpm with ids == 0 (eq, not ne) in call \"n\": True then marks the positions to ignore");
-  CHECK(fix.verified);
-  CHECK(fix.semantics == FixSemantics::Consistent);
+  check_consistent_fix(test::find(ne, "MHA084"),
+                       "key_padding_mask \"kpm\" marks with True the positions to keep (made by ne(ids, 0): True marks the entries "
+                       "other than 0), but nn.MultiheadAttention ignores the True positions",
+                       "make kpm with ids == 0 (eq, not ne) in call \"n\": True then marks the positions to ignore");
   // ~(ids == 0) inverts the padding mask back: the fix inverts it again.
   Report negated = padding_mask(R"({"id": "e", "op": "eq", "input": "ids", "other": 0, "outputs": ["pad"]},
                                    {"id": "n", "op": "bitwise_not", "input": "pad", "outputs": ["kpm"]})");
@@ -129,4 +135,44 @@ TEST_CASE("a key_padding_mask made by ne(ids, pad) marks the tokens to keep: MHA
           "calls": [{"id": "e", "op": "eq", "input": "attention_mask", "other": 0, "outputs": ["kpm"]},
                     {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "key_padding_mask": "kpm"}]})json");
   CHECK(test::find(keep_compared, "MHA084") == nullptr);
+}
+
+TEST_CASE("masked_fill with -inf and a 1 = keep mask fills the kept positions: MHA084", "[glue][masks]") {
+  std::string ids = R"("ids": {"shape": ["B", "T"], "dtype": "int64"})";
+  auto fill = [&](const std::string& make, const std::string& value) {
+    return test::check_text(scores_then(ids, make + R"(, {"id": "g", "op": "getitem", "input": "pad", "index": "[:, None, None, :]", "outputs": ["m"]},
+                                              {"id": "f", "op": "masked_fill", "input": "sc", "mask": "m", "value": )" +
+                                                 value + R"(, "outputs": ["sm"]}, {"id": "p", "op": "softmax", "input": "sm", "dim": -1})"));
+  };
+  Report kept = fill(R"({"id": "n", "op": "ne", "input": "ids", "other": 0, "outputs": ["pad"]})", R"("-inf")");
+  check_consistent_fix(test::find(kept, "MHA084"),
+                       "mask \"m\" marks with True the positions to keep (made by ne(ids, 0): True marks the entries other than 0), "
+                       "but masked_fill fills the True positions",
+                       "make m with ids == 0 (eq, not ne) in call \"n\": True then marks the positions to fill");
+  // A large negative number fills as -inf does; a declared keep mask is inverted by a call.
+  CHECK(test::find(fill(R"({"id": "n", "op": "ne", "input": "ids", "other": 0, "outputs": ["pad"]})", "-1e9"), "MHA084") != nullptr);
+  Report keep = test::check_text(scores_then(R"("keep": {"shape": ["B", "T"], "dtype": "bool"})",
+                                             indexed("keep") + R"(, {"id": "f", "op": "masked_fill", "input": "sc", "mask": "m", "value": "-inf"})"));
+  const Fix& inversion = first_fix(test::find(keep, "MHA084"));
+  CHECK(inversion.description == "masked_fill(~m, ...)");
+  CHECK(inversion.verified);
+  // Not reported: the padding marked by ids == 0, and a fill with 0 (not a mask out of attention).
+  CHECK(test::find(fill(R"({"id": "n", "op": "eq", "input": "ids", "other": 0, "outputs": ["pad"]})", R"("-inf")"), "MHA084") == nullptr);
+  CHECK(test::find(fill(R"({"id": "n", "op": "ne", "input": "ids", "other": 0, "outputs": ["pad"]})", "0"), "MHA084") == nullptr);
+}
+
+TEST_CASE("an SDPA attn_mask made by ids == pad marks the padding: MHA084, fixed with ids != pad", "[glue][masks]") {
+  auto sdpa = [](const std::string& op) {
+    return test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10, "D": 16},
+        "tensors": {"q": ["B", "H", "T", "D"], "ids": {"shape": ["B", "T"], "dtype": "int64"}},
+        "calls": [{"id": "n", "op": ")" + op + R"(", "input": "ids", "other": 0, "outputs": ["pad"]},
+                  {"id": "g", "op": "getitem", "input": "pad", "index": "[:, None, None, :]", "outputs": ["m"]},
+                  {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "m"}]})");
+  };
+  Report padding = sdpa("eq");
+  check_consistent_fix(test::find(padding, "MHA084"),
+                       "attn_mask \"m\" marks with True the positions to ignore (made by eq(ids, 0): True marks the entries equal to 0), "
+                       "but F.scaled_dot_product_attention's bool attn_mask keeps the True positions",
+                       "make m with ids != 0 (ne, not eq) in call \"n\": True then marks the positions that take part");
+  CHECK(test::find(sdpa("ne"), "MHA084") == nullptr);
 }
