@@ -3,6 +3,7 @@
 // promotion (true division makes integers floating; a comparison gives bool). sub refuses bool
 // operands and div an unknown rounding_mode first, as their meta functions check before
 // broadcasting.
+#include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
@@ -93,7 +94,11 @@ DType result_type(DType input, std::size_t input_rank, DType other, std::optiona
   return *combine(ranks[2], combine(ranks[1], ranks[0]));
 }
 
-void infer_add(CallContext& ctx) { infer_binary(ctx, "+", nullptr, ResultKind::Promoted); }
+void infer_add(CallContext& ctx) {
+  infer_binary(ctx, "+", nullptr, ResultKind::Promoted);
+  // A number added is no mask.
+  if (!ctx.outputs.empty() && !ctx.call.arguments.contains("other")) check_mask_added(ctx, ctx.arg("input"), ctx.arg("other"));
+}
 void infer_sub(CallContext& ctx) { infer_binary(ctx, "-", sub_refuses, ResultKind::Promoted); }
 void infer_mul(CallContext& ctx) { infer_binary(ctx, "*", nullptr, ResultKind::Promoted); }
 // `mask == 0` and `mask != 0`: any dtypes, bool out.

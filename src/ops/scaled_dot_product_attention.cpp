@@ -12,6 +12,7 @@
 #include "ops/registry.hpp"
 #include "core/shape_json.hpp"
 #include "roles.hpp"
+#include "mask_origin.hpp"
 
 namespace mhacheck {
 namespace {
@@ -169,17 +170,29 @@ class SdpaRules {
     return true;
   }
 
-  // A padding-style bool mask (True = padding) passed as SDPA's attn_mask (True = take part).
+  // A padding-style bool mask (True = padding, by its name or the calls that made it: ids == pad)
+  // passed as SDPA's attn_mask (True = take part).
   void check_mask_meaning() {
     if (!mask_.present || mask_.dtype != DType::Bool) return;
-    if (mask_convention_of_name(tensor_name(mask_)) != MaskConvention::TrueIgnores) return;
+    MaskOrigin origin = mask_origin(ctx_, mask_);
+    if (origin.convention != MaskConvention::TrueIgnores) return;
     Diagnostic& diagnostic = ctx_.report(
         DiagId::MaskMeaning,
-        fmt::format("attn_mask \"{}\" is named like a padding mask (True = ignore), but F.scaled_dot_product_attention's bool "
-                    "attn_mask keeps the True positions",
-                    tensor_name(mask_)),
+        origin.maker == nullptr
+            ? fmt::format("attn_mask \"{}\" is named like a padding mask (True = ignore), but F.scaled_dot_product_attention's bool "
+                          "attn_mask keeps the True positions",
+                          tensor_name(mask_))
+            : fmt::format("attn_mask \"{}\" marks with True the positions to ignore ({}), but F.scaled_dot_product_attention's bool "
+                          "attn_mask keeps the True positions",
+                          tensor_name(mask_), origin.reason),
         &mask_);
     diagnostic.notes.push_back("as written, every query attends only to the padding; pass ~mask");
+    if (std::optional<ComparisonFlip> flip = flip_comparison(origin)) {
+      ctx_.add_patch_fix(diagnostic, fmt::format("make {} with {}: True then marks the positions that take part", tensor_name(mask_), flip->text),
+                         flip->patch);
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to attend to");
+      return;
+    }
     Shape shape = mask_.written;
     // fmt::format, not "~" + string: gcc 12 gives a false -Wrestrict warning on a one-character literal plus a std::string.
     std::string expression = fmt::format("~{}", tensor_name(mask_));
