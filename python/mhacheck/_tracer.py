@@ -11,6 +11,7 @@ While a recorded module runs, nothing inside it is recorded.
 """
 import collections
 import contextlib
+import copy
 import ctypes
 import dis
 import inspect
@@ -1514,16 +1515,22 @@ def _reshape_derivable(dims, named):
 
 class _ModelState:
     """What a run of the model changes, as it is now, to be restored: the CPU random generator,
-    every submodule's attributes (a shallow copy of each module's __dict__, with which parameters,
-    buffers and submodules its _parameters, _buffers and _modules hold: a counter or a size
-    cached by forward is as before; objects are kept by identity, not copied) and the buffers'
-    values (batch norm's running statistics in training mode)."""
+    every submodule's attributes (a shallow copy of each module's __dict__, and of every dict and
+    set it holds: _parameters, _buffers and _modules, the hooks (_forward_hooks,
+    _forward_pre_hooks, ...: a forward that registers a hook on its first call registers it once)
+    and the non-persistent buffers' names; a counter or a size cached by forward is as before;
+    objects are kept by identity, not copied), the global module hooks
+    (`register_module_forward_hook`) and the buffers' values (batch norm's running statistics in
+    training mode)."""
     def __init__(self, model):
         modules = list(model.modules()) if isinstance(model, torch.nn.Module) else []
         self.attributes = [(vars(module), dict(vars(module))) for module in modules]
-        # the dicts themselves stay (PyTorch and the user may hold them): their entries are restored
-        self.members = [(table, dict(table)) for module in modules
-                        for table in (module._parameters, module._buffers, module._modules)]
+        # the dicts and sets themselves stay (PyTorch and the user may hold them, a hook's handle
+        # does): their entries are restored
+        tables = [value for module in modules for value in vars(module).values() if isinstance(value, (dict, set))]
+        tables += [value for name, value in vars(torch.nn.modules.module).items()
+                   if name.startswith("_global_") and isinstance(value, dict)]
+        self.members = [(table, copy.copy(table)) for table in tables]
         self.buffers = [(b, b.detach().clone()) for b in model.buffers()] if modules else []
         self.random = torch.random.get_rng_state()
 

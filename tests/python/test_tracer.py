@@ -228,6 +228,29 @@ class CachesItsFirstBatch(nn.Module):
         return self.norm(x).reshape(self.first_batch, 2, 2)
 
 
+class HooksItsFirstCall(nn.Module):
+    """Registers, on its first call, a forward hook that doubles its norm's output (a global
+    module hook counting calls too), and a non-persistent buffer."""
+    def __init__(self):
+        super().__init__()
+        self.norm, self.hooked = nn.LayerNorm(4), False
+
+    def forward(self, x):
+        if not self.hooked:
+            self.hooked = True
+            self.norm.register_forward_hook(lambda module, args, output: output * 2)
+            self.handles = [nn.modules.module.register_module_forward_hook(_count_call)]
+            self.register_buffer("scratch", torch.zeros(1), persistent=False)
+        return self.norm(x)
+
+
+_GLOBAL_HOOK_CALLS = []
+
+
+def _count_call(module, args, output):
+    _GLOBAL_HOOK_CALLS.append(type(module).__name__)
+
+
 class NeedsALongInput(nn.Module):
     """Raises at the first probes, so that the tracer retries at a larger one; caches the first
     length it sees."""
@@ -642,6 +665,26 @@ class TracerTest(unittest.TestCase):
         self.assertEqual(model.norm.num_batches_tracked.item(), 1)
         self.assertIs(model.norm, norm)
         self.assertEqual((list(model._buffers), list(model._modules)), (["seen"], ["norm", "extra"]))
+
+    def test_hooks_registered_by_the_run_at_the_second_probes_are_undone(self):
+        torch.manual_seed(0)
+        model = HooksItsFirstCall()
+        x = torch.randn(3, 4)
+        try:
+            spec = mhacheck.trace(model, (mhacheck.shape("B", 4),))
+            self.assertIsNone(spec.error)
+            # one hook each, as after one plain call (not one from each run)
+            self.assertEqual(len(model.norm._forward_hooks), 1)
+            self.assertEqual(len(nn.modules.module._global_forward_hooks), 1)
+            self.assertEqual(model._non_persistent_buffers_set, {"scratch"})
+            _GLOBAL_HOOK_CALLS.clear()
+            with torch.no_grad():
+                self.assertTrue(torch.allclose(model(x), 2 * F.layer_norm(x, (4,), model.norm.weight, model.norm.bias)))
+            self.assertEqual(_GLOBAL_HOOK_CALLS, ["LayerNorm", "HooksItsFirstCall"])
+        finally:
+            for handle in getattr(model, "handles", []):
+                handle.remove()
+        self.assertEqual(len(nn.modules.module._global_forward_hooks), 0)
 
     def test_a_retry_at_a_larger_probe_sees_the_model_as_it_was(self):
         model = NeedsALongInput()
