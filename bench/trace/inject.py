@@ -361,8 +361,12 @@ class Seq2SeqTransformer(nn.Module):
             target_mask = torch.tril(torch.ones(length, length)).bool()  #: transformer-causal-mask-inverted
         elif case == "transformer-causal-mask-float-0-1":
             target_mask = torch.triu(torch.ones(length, length), diagonal=1)  #: transformer-causal-mask-float-0-1
+        elif case == "transformer-causal-mask-int":
+            target_mask = torch.triu(torch.ones(length, length, dtype=torch.long), diagonal=1)  #: transformer-causal-mask-int
         if case == "transformer-padding-mask-not-transposed":
             source_padding = source == PAD  #: transformer-padding-mask-not-transposed
+        elif case == "transformer-padding-mask-float":
+            source_padding = (source == PAD).transpose(0, 1).float()  #: transformer-padding-mask-float
         else:
             source_padding = source == PAD if batch_major else (source == PAD).transpose(0, 1)
         out = self.transformer(self.source_embedding(source), self.target_embedding(target),  #: transformer-call
@@ -452,6 +456,13 @@ class GPTBlock(nn.Module):
         elif self.case == "gpt-sdpa-padding-mask-fixed":
             causal = torch.ones(T, T, dtype=torch.bool).tril()
             y = scaled_dot_product_attention(q, k, v, attn_mask=causal & keep[:, None, None, :])
+        elif self.case in ("gpt-sdpa-mask-repeat", "gpt-sdpa-mask-repeat-fixed"):
+            allowed = torch.ones(T, T, dtype=torch.bool).tril() & keep[:, None, :]  # (B, T, T)
+            if self.case == "gpt-sdpa-mask-repeat":
+                allowed = allowed.repeat(self.heads, 1, 1)  #: gpt-sdpa-mask-repeat
+            else:
+                allowed = allowed.repeat_interleave(self.heads, dim=0)
+            y = scaled_dot_product_attention(q, k, v, attn_mask=allowed.view(B, self.heads, T, T))  #: gpt-sdpa-mask-repeat-call
         else:
             y = scaled_dot_product_attention(q, k, v, is_causal=True)  #: gpt-sdpa-call
         if self.case == "gpt-sdpa-transposes-dropped":
@@ -740,6 +751,14 @@ def cases():
             model=seq2seq("transformer-causal-mask-float-0-1"), inputs=seq2seq_input, values=True,
             fix=_set_case("clean"), reference=_set_case("clean"), fix_pattern=r"bool|-inf|masked_fill|generate_square_subsequent_mask",
             used_at=_marker("transformer-call")),
+        "transformer-causal-mask-int": dict(
+            model=seq2seq("transformer-causal-mask-int"), inputs=seq2seq_input,
+            fix=_set_case("clean"), reference=_set_case("clean"), fix_pattern=r"bool|-inf|generate_square_subsequent_mask",
+            used_at=_marker("transformer-call")),
+        "transformer-padding-mask-float": dict(
+            model=seq2seq("transformer-padding-mask-float"), inputs=seq2seq_input, values=True,
+            fix=_set_case("clean"), reference=_set_case("clean"), fix_pattern=r"bool|-inf|masked_fill",
+            used_at=_marker("transformer-call")),
         # a GPT block with F.scaled_dot_product_attention (2.x; a stand-in of its math on 1.13)
         "gpt-sdpa-transposes-dropped": dict(
             model=gpt_block("gpt-sdpa-transposes-dropped"), inputs=gpt_input,
@@ -749,6 +768,10 @@ def cases():
             model=gpt_block("gpt-sdpa-padding-mask-unexpanded"), inputs=gpt_padded_input,
             fix=_set_case("gpt-sdpa-padding-mask-fixed"), reference=_set_case("gpt-sdpa-padding-mask-fixed"),
             fix_pattern=r"\[:, None, None, :\]|unsqueeze|view\(B, 1, 1, T\)"),
+        "gpt-sdpa-mask-repeat": dict(
+            model=gpt_block("gpt-sdpa-mask-repeat"), inputs=gpt_padded_input, values=True,
+            fix=_set_case("gpt-sdpa-mask-repeat-fixed"), reference=_set_case("gpt-sdpa-padding-mask-fixed"),
+            fix_pattern=r"repeat_interleave", used_at=_marker("gpt-sdpa-mask-repeat-call")),
         # a fairseq-style sequence-first decoder layer
         "fairseq-view-split-order": dict(
             model=fairseq_layer("fairseq-view-split-order"), inputs=fairseq_input,
