@@ -25,7 +25,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -209,12 +208,11 @@ def _compiled(function, source, path, first_line, names):
     return namespace[function.__name__]
 
 
-def edited(function, case, old, new, names=None):
+def edited(function, case, old, new):
     """`function` (a library's function or method) with the text `old` of one of its lines
     replaced by `new`, marked `#: case`: its source is written to INJECTED/case.py (so that
     tracebacks and mhacheck show the edited line) and compiled from there."""
-    lines, first = inspect.getsourcelines(function)
-    source = textwrap.dedent("".join(lines))
+    source = textwrap.dedent(inspect.getsource(function))
     hits = [i for i, line in enumerate(source.splitlines()) if old in line]
     assert len(hits) == 1, (function, old, hits)
     text = source.splitlines()
@@ -223,7 +221,7 @@ def edited(function, case, old, new, names=None):
     path = os.path.join(INJECTED, case + ".py")
     with open(path, "w", encoding="utf-8") as out:
         out.write("\n".join(text) + "\n")
-    return _compiled(function, "\n".join(text) + "\n", path, 1, names or {})
+    return _compiled(function, "\n".join(text) + "\n", path, 1, {})
 
 
 def unchanged(function, names):
