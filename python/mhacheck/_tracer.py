@@ -446,6 +446,14 @@ _FUNCTIONS = {
     "__eq__": _binary("eq", True),
     "ne": _binary("ne", True),
     "__ne__": _binary("ne", True),
+    "logical_and": _binary("logical_and"),
+    "logical_or": _binary("logical_or"),
+    "bitwise_and": _binary("bitwise_and", True),
+    "__and__": _binary("bitwise_and", True),
+    "__rand__": _binary("bitwise_and", True),
+    "bitwise_or": _binary("bitwise_or", True),
+    "__or__": _binary("bitwise_or", True),
+    "__ror__": _binary("bitwise_or", True),
     "logical_not": _unary("logical_not"),
     "bitwise_not": _unary("bitwise_not"),
     "__invert__": _unary("bitwise_not"),
@@ -484,8 +492,8 @@ _FUNCTIONS = {
 # `mhacheck run` computes in.
 _MOVING_OPS = {"transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "getitem", "select",
                "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave"}
-# The mask inversions give bool (or bitwise_not's integer type), which `run` computes exactly.
-_EXACT_OPS = {"eq", "ne", "logical_not", "bitwise_not"}
+# The mask inversions and combinations give bool (or their integer type), which `run` computes exactly.
+_EXACT_OPS = {"eq", "ne", "logical_not", "bitwise_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or"}
 _RUN_DTYPES = (torch.float32, torch.float64)
 # The dtypes a spec can declare (spec-format.md); complex and quantized tensors are not among them.
 _SPEC_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool, torch.uint8, torch.int8,
