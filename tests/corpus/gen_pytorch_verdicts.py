@@ -217,6 +217,14 @@ def run_call(call, modules, built, env, symbols):
         return [~tensor("input")]
     if op == "logical_not":
         return [tensor("input").logical_not()]
+    if op in ("bitwise_and", "bitwise_or", "logical_and", "logical_or"):  # `a & b`, `a | b`: other a tensor or a number
+        other = tensor("other") if isinstance(call["other"], str) else call["other"]
+        return [getattr(torch, op)(tensor("input"), other)]
+    if op == "unsqueeze":
+        return [tensor("input").unsqueeze(call["dim"])]
+    if op == "masked_fill":  # the value a number, or "inf", "-inf", "nan"
+        value = float(call["value"]) if isinstance(call["value"], str) else call["value"]
+        return [tensor("input").masked_fill(tensor("mask"), value)]
     if op == "cat":
         return [torch.cat([env[n] for n in call["tensors"]], call.get("dim", 0))]
     if op == "einsum":
