@@ -247,6 +247,15 @@ const OperatorSchema kMul = arithmetic_schema("mul");
 // torch.eq and torch.ne(input, other): `mask == 0`, `mask != 0`.
 const OperatorSchema kEq = arithmetic_schema("eq");
 const OperatorSchema kNe = arithmetic_schema("ne");
+// torch.bitwise_and and torch.bitwise_or(input, other): `a & b`, `a | b`, other a tensor or a number.
+const OperatorSchema kBitwiseAnd = arithmetic_schema("bitwise_and");
+const OperatorSchema kBitwiseOr = arithmetic_schema("bitwise_or");
+// torch.logical_and and torch.logical_or(input, other): other is a tensor (PyTorch refuses a number).
+OperatorSchema logical_schema(std::string name) {
+  return {std::move(name), false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+}
+const OperatorSchema kLogicalAnd = logical_schema("logical_and");
+const OperatorSchema kLogicalOr = logical_schema("logical_or");
 const OperatorSchema kDiv{"div",
                           false,
                           {{"input", ArgKind::Tensor, true, nullptr},
@@ -421,6 +430,10 @@ std::vector<OperatorDef> build_table() {
       // which the forward pass stores exactly: they run on any dtype.
       function(kEq, "torch.eq", infer_eq, forward_arithmetic, false),
       function(kNe, "torch.ne", infer_ne, forward_arithmetic, false),
+      function(kLogicalAnd, "torch.logical_and", infer_logical_and, forward_arithmetic, false),
+      function(kLogicalOr, "torch.logical_or", infer_logical_or, forward_arithmetic, false),
+      function(kBitwiseAnd, "torch.bitwise_and", infer_bitwise_and, forward_arithmetic, false),
+      function(kBitwiseOr, "torch.bitwise_or", infer_bitwise_or, forward_arithmetic, false),
       function(kLogicalNot, "torch.logical_not", infer_logical_not, forward_logical_not, false),
       function(kBitwiseNot, "torch.bitwise_not", infer_bitwise_not, forward_logical_not, false),
       function(kGetitem, "Tensor.__getitem__", infer_getitem, forward_getitem, false),  // a method only

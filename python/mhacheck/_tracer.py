@@ -11,6 +11,7 @@ While a recorded module runs, nothing inside it is recorded.
 """
 import collections
 import contextlib
+import copy
 import ctypes
 import dis
 import inspect
@@ -445,6 +446,14 @@ _FUNCTIONS = {
     "__eq__": _binary("eq", True),
     "ne": _binary("ne", True),
     "__ne__": _binary("ne", True),
+    "logical_and": _binary("logical_and"),
+    "logical_or": _binary("logical_or"),
+    "bitwise_and": _binary("bitwise_and", True),
+    "__and__": _binary("bitwise_and", True),
+    "__rand__": _binary("bitwise_and", True),
+    "bitwise_or": _binary("bitwise_or", True),
+    "__or__": _binary("bitwise_or", True),
+    "__ror__": _binary("bitwise_or", True),
     "logical_not": _unary("logical_not"),
     "bitwise_not": _unary("bitwise_not"),
     "__invert__": _unary("bitwise_not"),
@@ -483,8 +492,8 @@ _FUNCTIONS = {
 # `mhacheck run` computes in.
 _MOVING_OPS = {"transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "getitem", "select",
                "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave"}
-# The mask inversions give bool (or bitwise_not's integer type), which `run` computes exactly.
-_EXACT_OPS = {"eq", "ne", "logical_not", "bitwise_not"}
+# The mask inversions and combinations give bool (or their integer type), which `run` computes exactly.
+_EXACT_OPS = {"eq", "ne", "logical_not", "bitwise_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or"}
 _RUN_DTYPES = (torch.float32, torch.float64)
 # The dtypes a spec can declare (spec-format.md); complex and quantized tensors are not among them.
 _SPEC_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool, torch.uint8, torch.int8,
@@ -1514,16 +1523,22 @@ def _reshape_derivable(dims, named):
 
 class _ModelState:
     """What a run of the model changes, as it is now, to be restored: the CPU random generator,
-    every submodule's attributes (a shallow copy of each module's __dict__, with which parameters,
-    buffers and submodules its _parameters, _buffers and _modules hold: a counter or a size
-    cached by forward is as before; objects are kept by identity, not copied) and the buffers'
-    values (batch norm's running statistics in training mode)."""
+    every submodule's attributes (a shallow copy of each module's __dict__, and of every dict and
+    set it holds: _parameters, _buffers and _modules, the hooks (_forward_hooks,
+    _forward_pre_hooks, ...: a forward that registers a hook on its first call registers it once)
+    and the non-persistent buffers' names; a counter or a size cached by forward is as before;
+    objects are kept by identity, not copied), the global module hooks
+    (`register_module_forward_hook`) and the buffers' values (batch norm's running statistics in
+    training mode)."""
     def __init__(self, model):
         modules = list(model.modules()) if isinstance(model, torch.nn.Module) else []
         self.attributes = [(vars(module), dict(vars(module))) for module in modules]
-        # the dicts themselves stay (PyTorch and the user may hold them): their entries are restored
-        self.members = [(table, dict(table)) for module in modules
-                        for table in (module._parameters, module._buffers, module._modules)]
+        # the dicts and sets themselves stay (PyTorch and the user may hold them, a hook's handle
+        # does): their entries are restored
+        tables = [value for module in modules for value in vars(module).values() if isinstance(value, (dict, set))]
+        tables += [value for name, value in vars(torch.nn.modules.module).items()
+                   if name.startswith("_global_") and isinstance(value, dict)]
+        self.members = [(table, copy.copy(table)) for table in tables]
         self.buffers = [(b, b.detach().clone()) for b in model.buffers()] if modules else []
         self.random = torch.random.get_rng_state()
 

@@ -171,6 +171,21 @@ bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where
                                            a.symbol, b.symbol));
     return true;
   }
+  // A batch size that must be 1: the call fails for every batch but one (DETR's queries tiled
+  // with repeat(B, 1, 1) into the query count, leaving a batch of 1 against the memory's B).
+  const DimExpr one = DimExpr::constant(1);
+  const DimExpr* batch = role_a == DimRole::Batch && b == one ? &a : role_b == DimRole::Batch && a == one ? &b : nullptr;
+  if (batch) {
+    Diagnostic& diagnostic = report(
+        DiagId::RoleCondition, fmt::format("valid only if {} ({}), but {} is a batch size: 1 on the other side is no batch", equality.condition,
+                                           what, batch->symbol),
+        where, dim);
+    diagnostic.notes.push_back(fmt::format("PyTorch fails for every {} but 1: a batch dim of 1 usually means the batch went into another "
+                                           "dim (repeat's counts, a missing unsqueeze) or the tensor is shared by the batch and needs "
+                                           "expanding",
+                                           batch->symbol));
+    return true;
+  }
   report(DiagId::SymbolConstraint, fmt::format("valid only if {} ({})", equality.condition, what), where, dim)
       .notes.push_back("distinct symbols are independent sizes: bind them under \"dims\", or use one name "
                        "where the sizes must agree");

@@ -385,6 +385,81 @@ std::optional<std::string> subscript_disagreement(const std::vector<std::vector<
   return std::nullopt;
 }
 
+// The calls of op `op` (at their written places, /calls/i) that made the call's tensor arguments.
+std::vector<std::size_t> producers(const Spec& spec, const CallReport& checked, const std::string& op) {
+  std::vector<std::size_t> found;
+  for (const ResolvedArgument& resolved : checked.arguments) {
+    if (resolved.source.kind != ArgumentSource::Kind::Output) continue;
+    std::optional<std::size_t> index = call_index(spec, resolved.source.call);
+    if (!index || spec.calls[*index].op != op || spec.calls[*index].pointer != fmt::format("/calls/{}", *index)) continue;
+    if (std::find(found.begin(), found.end(), *index) == found.end()) found.push_back(*index);
+  }
+  return found;
+}
+
+// torch.cat joining on another dim: a KV cache concatenated on the heads dim (valid only while
+// the cache is one step long) rather than the sequence. The cats that made the call's arguments
+// with one dim and rank change together (key and value alike), then each alone.
+std::vector<Fix> cat_dim_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
+  std::map<std::pair<std::int64_t, std::size_t>, std::vector<std::size_t>> by_dim;  // (dim, rank) -> cats
+  for (std::size_t index : producers(spec, checked, "cat")) {
+    const CallReport* made = call_report(report, spec.calls[index].id);
+    const nlohmann::json& dim = spec.calls[index].arguments.contains("dim") ? spec.calls[index].arguments["dim"] : nlohmann::json(0);
+    if (!made || made->outputs.empty() || !dim.is_number_integer()) continue;
+    auto rank = static_cast<std::int64_t>(made->outputs.front().shape.size());
+    std::int64_t written = dim.get<std::int64_t>();
+    if (written < -rank || written >= rank) continue;
+    by_dim[{written < 0 ? written + rank : written, static_cast<std::size_t>(rank)}].push_back(index);
+  }
+  std::vector<Fix> fixes;
+  for (const auto& [key, cats] : by_dim) {
+    std::vector<std::vector<std::size_t>> groups;
+    if (cats.size() > 1) groups.push_back(cats);
+    for (std::size_t index : cats) groups.push_back({index});
+    for (const std::vector<std::size_t>& group : groups) {
+      for (std::size_t dim = 0; dim < key.second; ++dim) {
+        if (static_cast<std::int64_t>(dim) == key.first) continue;
+        nlohmann::json patch = nlohmann::json::array();
+        std::vector<std::string> ids;
+        for (std::size_t index : group) {
+          patch.push_back({{"op", "add"}, {"path", spec.calls[index].pointer + "/dim"}, {"value", dim}});
+          ids.push_back(fmt::format("\"{}\"", spec.calls[index].id));
+        }
+        fixes.push_back(candidate(fmt::format("join the tensors of cat call{} {} on dim {}: torch.cat([...], dim={})", group.size() > 1 ? "s" : "",
+                                              fmt::join(ids, " and "), dim, dim),
+                                  std::move(patch)));
+      }
+    }
+  }
+  return fixes;
+}
+
+// Tensor.repeat with two counts exchanged: DETR's query_embed.unsqueeze(1).repeat(B, 1, 1), which
+// tiles the queries B times where repeat(1, B, 1) gives each batch entry its own copy.
+std::vector<Fix> repeat_count_candidates(const Spec& spec, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  for (std::size_t index : producers(spec, checked, "repeat")) {
+    const CallDecl& repeat = spec.calls[index];
+    const nlohmann::json& counts = repeat.arguments.contains("repeats") ? repeat.arguments["repeats"] : nlohmann::json();
+    if (!counts.is_array() || repeat.outputs.empty()) continue;
+    auto input = repeat.tensors.find("input");
+    std::string input_name = input != repeat.tensors.end() && input->second.kind == ArgRef::Kind::Named ? input->second.name : "input";
+    for (std::size_t a = 0; a < counts.size(); ++a) {
+      for (std::size_t b = a + 1; b < counts.size(); ++b) {
+        if (counts[a] == counts[b]) continue;
+        nlohmann::json exchanged = counts;
+        std::swap(exchanged[a], exchanged[b]);
+        std::vector<std::string> written;
+        for (const nlohmann::json& count : exchanged) written.push_back(count.is_string() ? count.get<std::string>() : count.dump());
+        fixes.push_back(candidate(fmt::format("exchange repeat counts {} and {} of call \"{}\": {} = {}.repeat({})", a, b, repeat.id,
+                                              repeat.outputs.front(), input_name, fmt::join(written, ", ")),
+                                  {{{"op", "replace"}, {"path", repeat.pointer + "/repeats"}, {"value", std::move(exchanged)}}}));
+      }
+    }
+  }
+  return fixes;
+}
+
 bool name_taken(const Spec& spec, const std::string& name) {
   if (spec.find_tensor(name) || spec.find_module(name)) return true;
   return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) {
@@ -446,6 +521,10 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     sources.push_back(std::move(*source));
   }
   for (Fix& fix : mask_candidates(spec, call, masks, query_rank)) add(std::move(fix));
+  if (checked) {
+    for (Fix& fix : cat_dim_candidates(spec, report, *checked)) add(std::move(fix));
+    for (Fix& fix : repeat_count_candidates(spec, *checked)) add(std::move(fix));
+  }
   std::optional<LayoutSource> output = consumed_output(spec, *index);
   // An einsum's transposes are labelled by its subscripts' roles where the call's own names
   // disagree with them: the operand whose layout disagrees is the one to transpose.

@@ -13,6 +13,8 @@ namespace mhacheck {
 //  - the called module's batch_first flipped; enable_gqa=True for scaled_dot_product_attention;
 //  - masks in the layout the operator reads: a (B, S) mask viewed as (B, 1, 1, S) for a 4-D
 //    query, an (N, L, S) attn_mask of nn.MultiheadAttention repeated per head (repeat_interleave);
+//  - the cats that made arguments joining on another dim (those with one dim together, then
+//    each alone); the repeats that made arguments with two of their counts exchanged;
 //  - the arguments of one rank transposed together, the same pair of dims each (q, k and v; then
 //    every smaller subset of two or more), then each argument alone, every pair of dims; each
 //    also with the call's output transposed back, when later calls read it.

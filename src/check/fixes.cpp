@@ -149,6 +149,24 @@ void label_new_roles(Fix& fix, const Report& original, const Report& patched) {
   }
 }
 
+// A searched fix whose patched graph also drops conditions (MHA080, "valid only if P == 1") and
+// adds none holds for every size, where another that PyTorch accepts as well may still hold only
+// while the condition does (q transposed to meet keys concatenated on the heads dim, with a
+// cache one step long): it is consistent.
+void label_dropped_conditions(Fix& fix, const Report& original, const Report& patched) {
+  if (fix.semantics != FixSemantics::Unknown || !fix.valid()) return;
+  auto conditions = [](const Report& report) {
+    return std::count_if(report.diagnostics.begin(), report.diagnostics.end(),
+                         [](const Diagnostic& d) { return d.id == DiagId::SymbolConstraint; });
+  };
+  bool added = std::any_of(patched.diagnostics.begin(), patched.diagnostics.end(), [&](const Diagnostic& d) {
+    return d.id == DiagId::SymbolConstraint && !still_present(original, d);
+  });
+  if (added || conditions(patched) >= conditions(original)) return;
+  fix.semantics = FixSemantics::Consistent;
+  fix.semantics_note = "the patched graph also drops a condition (valid only if ...): it holds for every size";
+}
+
 // Adds `candidate` to `diagnostic`'s fixes when its patched graph repairs it and no fix with the
 // same patch is there yet.
 void add_searched(const Report& original, const Fix& candidate, const Recheck& check, Diagnostic& diagnostic) {
@@ -158,6 +176,7 @@ void add_searched(const Report& original, const Fix& candidate, const Recheck& c
   Fix fix = candidate;
   record_result(fix, check.report, diagnostic.call, diagnostic.id);
   label_new_roles(fix, original, check.report);
+  label_dropped_conditions(fix, original, check.report);
   diagnostic.fixes.push_back(std::move(fix));
 }
 

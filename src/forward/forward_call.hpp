@@ -99,7 +99,7 @@ ForwardResult forward_matmul(const ForwardCall& call);  // forward/glue_forward.
 ForwardResult forward_bmm(const ForwardCall& call);
 ForwardResult forward_einsum(const ForwardCall& call);
 ForwardResult forward_softmax(const ForwardCall& call);
-// forward/glue_forward.cpp too: add, sub, mul, div, eq and ne by the call's op; sum and mean;
+// forward/glue_forward.cpp too: add, sub, mul, div, eq, ne, logical_and/or, bitwise_and/or by the call's op; sum and mean;
 // masked_fill; expand, repeat and repeat_interleave.
 ForwardResult forward_arithmetic(const ForwardCall& call);
 ForwardResult forward_reduction(const ForwardCall& call);

@@ -1,9 +1,10 @@
 // The glue operators on dense C-order arrays. Re-layouts (transpose, permute, expand, repeat,
 // repeat_interleave) move elements; reshape, view, unsqueeze, squeeze, flatten, contiguous,
 // clone and dropout (evaluation mode) keep them in order under the checked shape; eq and ne
-// compare in the operands' common dtype, and add, sub, mul and div compute in their result
-// dtype, as PyTorch; logical_not, bitwise_not, matmul (OpenBLAS dgemm per batch entry),
-// softmax, sum, mean and masked_fill compute in double and round once to the output dtype.
+// compare in the operands' common dtype, add, sub, mul and div compute in their result dtype, as
+// PyTorch, and bitwise_and/or combine bool and integer operands exactly in int64; logical_not,
+// bitwise_not, logical_and/or, matmul (OpenBLAS dgemm per batch entry), softmax, sum, mean and
+// masked_fill compute in double and round once to the output dtype.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -178,13 +179,33 @@ std::vector<double> computed(const ForwardCall& call, const std::vector<std::int
 
 }  // namespace
 
-// add, sub, mul and div (rounding_mode None, "trunc" or "floor"), eq and ne; `other` may be a number.
+// add, sub, mul and div (rounding_mode None, "trunc" or "floor"), eq and ne, logical_and/or and
+// bitwise_and/or; `other` may be a number (not for logical_and/or).
 ForwardResult forward_arithmetic(const ForwardCall& call) {
   const Array& input = *call.tensor("input");
   const Array* other = call.tensor("other");
   std::vector<std::int64_t> a_at = batch_offsets(input.shape, call.output_shape, 1, 1);
   std::vector<std::int64_t> b_at = batch_offsets(other != nullptr ? other->shape : std::vector<std::int64_t>{}, call.output_shape, 1, 1);
   const std::string& op = call.call->op;
+  if (op == "logical_and" || op == "logical_or") {  // nonzero (NaN too) is True
+    std::vector<double> a = input.to_double(), b = other->to_double(), result(a_at.size());
+    for (std::size_t i = 0; i < result.size(); ++i) {
+      bool x = a[static_cast<std::size_t>(a_at[i])] != 0, y = b[static_cast<std::size_t>(b_at[i])] != 0;
+      result[i] = op == "logical_and" ? x && y : x || y;
+    }
+    return one(stored(call.output_dtype, call.output_shape, result));
+  }
+  if (op == "bitwise_and" || op == "bitwise_or") {  // bool or integer operands: exact in int64
+    const nlohmann::json no_number;
+    std::vector<std::int64_t> a = operand_values<std::int64_t>(&input, no_number, call.output_dtype);
+    std::vector<std::int64_t> b = operand_values<std::int64_t>(other, other != nullptr ? no_number : call.argument("other"), call.output_dtype);
+    std::vector<double> result(a_at.size());
+    for (std::size_t i = 0; i < result.size(); ++i) {
+      std::int64_t x = a[static_cast<std::size_t>(a_at[i])], y = b[static_cast<std::size_t>(b_at[i])];
+      result[i] = static_cast<double>(op == "bitwise_and" ? x & y : x | y);
+    }
+    return one(stored(call.output_dtype, call.output_shape, result));
+  }
   if (op == "eq" || op == "ne") {
     DType common = other != nullptr ? result_type(input.dtype, input.shape.size(), other->dtype, other->shape.size())
                                     : result_type(input.dtype, input.shape.size(), number_dtype(call.argument("other")), std::nullopt);

@@ -1,8 +1,10 @@
-// torch.add, torch.sub, torch.mul, torch.div, torch.eq and torch.ne(input, other): one rule.
-// `other` is a tensor or a Python number; the shapes broadcast; the dtype is PyTorch's type
-// promotion (true division makes integers floating; a comparison gives bool). sub refuses bool
-// operands and div an unknown rounding_mode first, as their meta functions check before
-// broadcasting.
+// torch.add, torch.sub, torch.mul, torch.div, torch.eq, torch.ne, torch.logical_and/or and
+// torch.bitwise_and/or (`&`, `|`) (input, other): one rule. `other` is a tensor or a Python number
+// (a tensor only for logical_and/or); the shapes broadcast; the dtype is PyTorch's type promotion
+// (true division makes integers floating; a comparison or a logical op gives bool). sub refuses
+// bool operands and div an unknown rounding_mode first, as their meta functions check before
+// broadcasting; bitwise_and/or refuse a floating promoted dtype after broadcasting, as their CPU
+// kernels dispatch over bool and the integer types only.
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/dim_arguments.hpp"
@@ -33,7 +35,24 @@ DType result_type(const ArgValue& a, const ArgValue& b, bool b_is_number) {
   return result_type(a.dtype, a.rank(), b.dtype, b_is_number ? std::nullopt : std::optional<std::size_t>(b.rank()));
 }
 
-enum class ResultKind { Promoted, TrueDivision, Comparison };
+enum class ResultKind { Promoted, TrueDivision, Comparison, Bitwise };
+
+// "\"bitwise_and_cpu\" not implemented for 'Float'": TensorIterator has broadcast the operands and
+// promoted their dtypes before the kernel's dispatch refuses a floating common dtype.
+bool bitwise_refuses(CallContext& ctx, const std::string& sign, const ArgValue& input, const ArgValue& other, DType common) {
+  if (!is_floating(common)) return false;
+  const ArgValue& floating = is_floating(input.dtype) ? input : other;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ActivationDType,
+      fmt::format("{} ({}) of a {} input and a {} other; it takes bool and integer tensors only", ctx.call.op, sign, dtype_name(input.dtype),
+                  dtype_name(other.dtype)),
+      &floating);
+  ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("\"{}_cpu\" not implemented for '{}'", ctx.call.op, dtype_aten_name(common)));
+  diagnostic.notes.push_back(fmt::format("torch.logical_{} takes any dtype (nonzero is True) and gives bool; a float 0/1 mask can also be "
+                                         "made bool first with mask.bool()",
+                                         ctx.call.op == "bitwise_and" ? "and" : "or"));
+  return true;
+}
 
 void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
                   ResultKind kind) {
@@ -52,6 +71,7 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
     return;
   }
   DType dtype = kind == ResultKind::Comparison ? DType::Bool : result_type(input, other, number);
+  if (kind == ResultKind::Bitwise && bitwise_refuses(ctx, sign, input, other, dtype)) return;
   if (kind == ResultKind::TrueDivision && !is_floating(dtype)) dtype = DType::Float32;  // the default dtype
   ctx.outputs.push_back({"output", *shape, dtype});
   // A number is a 0-D operand, as PyTorch wraps it: it takes TensorIterator off its fast setup.
@@ -104,6 +124,13 @@ void infer_mul(CallContext& ctx) { infer_binary(ctx, "*", nullptr, ResultKind::P
 // `mask == 0` and `mask != 0`: any dtypes, bool out.
 void infer_eq(CallContext& ctx) { infer_binary(ctx, "==", nullptr, ResultKind::Comparison); }
 void infer_ne(CallContext& ctx) { infer_binary(ctx, "!=", nullptr, ResultKind::Comparison); }
+// torch.logical_and/or: any dtypes (nonzero is True), bool out; `a & b` and `a | b` of two bool
+// masks give the same as bitwise_and/or.
+void infer_logical_and(CallContext& ctx) { infer_binary(ctx, "and", nullptr, ResultKind::Comparison); }
+void infer_logical_or(CallContext& ctx) { infer_binary(ctx, "or", nullptr, ResultKind::Comparison); }
+// `mask_a & mask_b`, `mask_a | mask_b`: bool and integer operands, the promoted dtype out.
+void infer_bitwise_and(CallContext& ctx) { infer_binary(ctx, "&", nullptr, ResultKind::Bitwise); }
+void infer_bitwise_or(CallContext& ctx) { infer_binary(ctx, "|", nullptr, ResultKind::Bitwise); }
 
 // rounding_mode None is true division; "trunc" and "floor" keep the promoted dtype.
 void infer_div(CallContext& ctx) {

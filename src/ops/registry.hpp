@@ -38,6 +38,10 @@ void infer_mul(CallContext& ctx);
 void infer_div(CallContext& ctx);
 void infer_eq(CallContext& ctx);  // also ne: `mask == 0`, `mask != 0`, bool out
 void infer_ne(CallContext& ctx);
+void infer_logical_and(CallContext& ctx);  // also logical_or: any dtypes, bool out
+void infer_logical_or(CallContext& ctx);
+void infer_bitwise_and(CallContext& ctx);  // also bitwise_or, `&` and `|`: bool and integer dtypes only
+void infer_bitwise_or(CallContext& ctx);
 void infer_getitem(CallContext& ctx);  // Tensor.__getitem__ (src/ops/indexing.cpp)
 void infer_select(CallContext& ctx);
 void infer_narrow(CallContext& ctx);

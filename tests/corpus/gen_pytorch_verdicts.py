@@ -235,6 +235,9 @@ def run_call(call, modules, built, env, symbols):
         return [tensor("input").select(call["dim"], call["index"])]
     if op == "unsqueeze":
         return [tensor("input").unsqueeze(call["dim"])]
+    if op in ("bitwise_and", "bitwise_or", "logical_and", "logical_or"):  # `a & b`, `a | b`: other a tensor or a number
+        other = tensor("other") if isinstance(call["other"], str) else call["other"]
+        return [getattr(torch, op)(tensor("input"), other)]
     if op == "cat":
         return [torch.cat([env[n] for n in call["tensors"]], call.get("dim", 0))]
     if op == "einsum":

@@ -83,6 +83,52 @@ class InjectTest(unittest.TestCase):
         self.assertTrue(row["at_call_line"], row["location"])
         self.assertTrue(row["made_at_bug_line"], row["made_at"])
 
+    # Cases on other models and code bases (bench/trace/README.md has them all, and the ones
+    # mhacheck misses)
+
+    def test_transformer_tutorial_with_batch_major_tokens(self):
+        # nn.Transformer sequence-first fed (N, S) batches: PyTorch raises at the call
+        self.expect("transformer-batch-first-forgotten", code="MHA408", raises=True, where="bug",
+                    fix=r"^construct with batch_first=True")
+
+    def test_transformer_tutorial_padding_mask_not_transposed(self):
+        row = self.expect("transformer-padding-mask-not-transposed", code="MHA052", raises=True, where="call",
+                          fix=r"eq\.transpose\(0, 1\)")
+        self.assertTrue(row["made_at_bug_line"], row["made_at"])
+
+    def test_maxvit_query_permute_dropped_fails_at_the_einsum(self):
+        # torchvision's RelativePositionalMultiHeadAttention.forward edited: q's heads and
+        # positions stay swapped; the einsum's H is 4 positions for q and 2 heads for k
+        row = self.expect("maxvit-query-permute-dropped", code="MHA364", raises=True, where="call",
+                          fix=r"reshape#3\.transpose\(2, 3\)")
+        self.assertTrue(row["made_at_bug_line"], row["made_at"])
+
+    def test_fairseq_heads_folded_in_the_wrong_order_is_found_at_its_view(self):
+        row = inject.run_case("fairseq-view-split-order", CASES["fairseq-view-split-order"], BINARY)
+        self.assertIsNone(row["pytorch"])
+        self.assertEqual((row["exit"], row["code"], row["severity"]), (0, "MHA312", "warning"))
+        self.assertTrue(row["at_line"], row["location"])
+
+    def test_sdpa_with_the_head_transposes_dropped_is_found_at_the_sdpa_line(self):
+        # on 1.13 through inject.py's stand-in of 2.x's F.scaled_dot_product_attention: the
+        # diagnostic is at the model's line calling it, not the stand-in's
+        row = inject.run_case("gpt-sdpa-transposes-dropped", CASES["gpt-sdpa-transposes-dropped"], BINARY)
+        self.assertIsNone(row["pytorch"])
+        self.assertEqual((row["exit"], row["code"]), (0, "MHA209"))
+        self.assertTrue(row["at_call_line"], row["location"])
+        self.assertTrue(inject.verify_fix(CASES["gpt-sdpa-transposes-dropped"]))
+
+    def test_the_clean_models_check_without_an_error_or_a_warning(self):
+        # the hand-written ones; the library models are checked by the sweep and their own tests
+        # (and all of them by bench/trace/inject.py --clean)
+        for name, (model, inputs) in inject.clean_models().items():
+            if name not in ("transformer-tutorial", "gpt-sdpa", "gpt-sdpa-padding-mask", "fairseq"):
+                continue
+            with self.subTest(name):
+                row = inject.run_clean(name, model, inputs, BINARY)
+                self.assertIsNone(row["pytorch"])
+                self.assertEqual(row["check"], [])
+
     def test_a_repair_is_verified_by_its_values_not_only_its_shapes(self):
         # the value bugs keep every shape: left unrepaired, the values tell them from the reference
         for name in ("vit-mask-repeat", "conformer-padding-mask-inverted", "vit-batch-major-into-seq-first"):

@@ -84,6 +84,32 @@ class InvertsFloat(nn.Module):
         return ~x  #: float invert
 
 
+class CombinesMasks(nn.Module):
+    """A (B, T) key padding mask (True = pad) and a (T, T) causal mask (True = masked) combined
+    into one (B, 1, T, T) "True = masked" mask four ways, then used with masked_fill."""
+    def forward(self, scores, pad, ids):
+        T = pad.size(1)
+        causal = torch.ones(T, T, dtype=torch.bool).triu(1)
+        either = pad[:, None, None, :] | causal
+        keep = torch.logical_and(~pad[:, None, None, :], torch.logical_not(causal))
+        also = torch.logical_or(either, ~keep)
+        real = (ids != 0) & True
+        flags = ids & 6
+        return scores.masked_fill(also, float("-inf")), real, flags
+
+
+class CombinesMasksWrongly(nn.Module):
+    def forward(self, pad):
+        T = pad.size(1)
+        causal = torch.ones(T, T, dtype=torch.bool).triu(1)
+        return pad | causal  #: pad or causal
+
+
+class AndsFloatMask(nn.Module):
+    def forward(self, pad, keep):
+        return pad.float() & keep  #: float and
+
+
 class InPlaceReLU(nn.Module):
     def __init__(self):
         super().__init__()
@@ -226,6 +252,29 @@ class CachesItsFirstBatch(nn.Module):
             self.register_buffer("seen", torch.zeros(1))
             self.extra = nn.Identity()
         return self.norm(x).reshape(self.first_batch, 2, 2)
+
+
+class HooksItsFirstCall(nn.Module):
+    """Registers, on its first call, a forward hook that doubles its norm's output (a global
+    module hook counting calls too), and a non-persistent buffer."""
+    def __init__(self):
+        super().__init__()
+        self.norm, self.hooked = nn.LayerNorm(4), False
+
+    def forward(self, x):
+        if not self.hooked:
+            self.hooked = True
+            self.norm.register_forward_hook(lambda module, args, output: output * 2)
+            self.handles = [nn.modules.module.register_module_forward_hook(_count_call)]
+            self.register_buffer("scratch", torch.zeros(1), persistent=False)
+        return self.norm(x)
+
+
+_GLOBAL_HOOK_CALLS = []
+
+
+def _count_call(module, args, output):
+    _GLOBAL_HOOK_CALLS.append(type(module).__name__)
 
 
 class NeedsALongInput(nn.Module):
@@ -550,6 +599,36 @@ class TracerTest(unittest.TestCase):
         self.assertEqual([e["code"] for e in errors], ["MHA313"])
         self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "float invert"))
 
+    def test_mask_combinations_are_recorded_and_replayed(self):
+        torch.manual_seed(0)
+        inputs = (mhacheck.shape("B", 2, "T", "T"), mhacheck.shape("B", "T", dtype=torch.bool), mhacheck.shape("B", "T", dtype=torch.int64))
+        spec = mhacheck.trace(CombinesMasks(), inputs, dims={"B": 3, "T": 5}, values=True)
+        self.assertIsNone(spec.error)
+        ops = [c["op"] for c in spec.calls if c["op"] in ("bitwise_or", "bitwise_and", "logical_and", "logical_or")]
+        self.assertEqual(ops, ["bitwise_or", "logical_and", "logical_or", "bitwise_and", "bitwise_and"])
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+        outputs = {o: v for c in report["files"][0]["calls"] for o, v in c["outputs"].items()}
+        (real, flags) = [c for c in spec.calls if c["op"] == "bitwise_and"]
+        self.assertEqual(real["other"], True)
+        self.assertEqual((outputs[real["id"]]["shape"], outputs[real["id"]]["dtype"]), ([3, 5], "bool"))
+        self.assertEqual(outputs[flags["id"]]["dtype"], "int64")
+        replay(self, spec)
+
+    def test_a_batch_mask_or_a_causal_mask_that_do_not_broadcast_is_an_error_at_its_line(self):
+        # (B, T) | (T, T): PyTorch raises whenever B != T, and the check says where
+        refused = mhacheck.trace(CombinesMasksWrongly(), (mhacheck.shape("B", "T", dtype=torch.bool),), dims={"B": 2, "T": 5})
+        self.assertIsInstance(refused.error, RuntimeError)
+        errors = by_severity(check(refused), "error")
+        self.assertEqual([e["code"] for e in errors], ["MHA305"])
+        self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "pad or causal"))
+        # a float operand of &: PyTorch's bitwise_and_cpu has no float kernel
+        refused = mhacheck.trace(AndsFloatMask(), (mhacheck.shape("B", 4, dtype=torch.bool), mhacheck.shape("B", 4, dtype=torch.bool)))
+        self.assertIsInstance(refused.error, RuntimeError)
+        errors = by_severity(check(refused), "error")
+        self.assertEqual([e["code"] for e in errors], ["MHA313"])
+        self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "float and"))
+
     def test_an_in_place_relu_is_recorded_as_relu(self):
         torch.manual_seed(0)
         spec = mhacheck.trace(InPlaceReLU(), (mhacheck.shape("B", 4),), dims={"B": 3}, values=True)
@@ -642,6 +721,26 @@ class TracerTest(unittest.TestCase):
         self.assertEqual(model.norm.num_batches_tracked.item(), 1)
         self.assertIs(model.norm, norm)
         self.assertEqual((list(model._buffers), list(model._modules)), (["seen"], ["norm", "extra"]))
+
+    def test_hooks_registered_by_the_run_at_the_second_probes_are_undone(self):
+        torch.manual_seed(0)
+        model = HooksItsFirstCall()
+        x = torch.randn(3, 4)
+        try:
+            spec = mhacheck.trace(model, (mhacheck.shape("B", 4),))
+            self.assertIsNone(spec.error)
+            # one hook each, as after one plain call (not one from each run)
+            self.assertEqual(len(model.norm._forward_hooks), 1)
+            self.assertEqual(len(nn.modules.module._global_forward_hooks), 1)
+            self.assertEqual(model._non_persistent_buffers_set, {"scratch"})
+            _GLOBAL_HOOK_CALLS.clear()
+            with torch.no_grad():
+                self.assertTrue(torch.allclose(model(x), 2 * F.layer_norm(x, (4,), model.norm.weight, model.norm.bias)))
+            self.assertEqual(_GLOBAL_HOOK_CALLS, ["LayerNorm", "HooksItsFirstCall"])
+        finally:
+            for handle in getattr(model, "handles", []):
+                handle.remove()
+        self.assertEqual(len(nn.modules.module._global_forward_hooks), 0)
 
     def test_a_retry_at_a_larger_probe_sees_the_model_as_it_was(self):
         model = NeedsALongInput()

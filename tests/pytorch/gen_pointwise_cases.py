@@ -5,7 +5,8 @@ expand operators.
 Writes tests/pytorch/pointwise_cases.json (one case per line): add, sub, mul and div by a tensor
 or a Python number; contiguous, clone, dropout; relu, gelu, silu, tanh, sigmoid; sum and mean;
 masked_fill; expand, repeat and repeat_interleave; the mask inversions logical_not,
-bitwise_not (`~`) and eq/ne with a number or a tensor (`mask == 0`); valid and invalid, each run for real on the
+bitwise_not (`~`) and eq/ne with a number or a tensor (`mask == 0`); the mask combinations
+logical_and/or and bitwise_and/or (`&`, `|`); valid and invalid, each run for real on the
 installed PyTorch (1.13 from Debian's python3-torch) on contiguous zero tensors.
 
 mhacheck follows PyTorch 2.x.  Where 1.13 differs, the case records 2.x's outcome and says so in
@@ -97,7 +98,8 @@ def binary(op, shape, dtype, other, other_dtype=None, **args):
         spec["other"] = other
         y = other
     spec.update(args)
-    fn = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "eq": torch.eq, "ne": torch.ne}.get(op)
+    fn = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "eq": torch.eq, "ne": torch.ne, "logical_and": torch.logical_and,
+          "logical_or": torch.logical_or, "bitwise_and": torch.bitwise_and, "bitwise_or": torch.bitwise_or}.get(op)
     if fn is not None:
         return case(op, spec, run(lambda: fn(x, y)))
     return case(op, spec, run(lambda: torch.div(x, y, **args)))
@@ -256,6 +258,22 @@ def mask_inversion_cases():
             yield binary(op, b, "float32", a, "int64")
 
 
+def mask_combination_cases():
+    """`a & b`, `a | b` (bitwise_and/or: bool and integer dtypes, a number too) and
+    logical_and/or (any dtypes, tensors only): a (B, T) padding mask with a (T, T) causal mask
+    broadcasts only where B == T or B == 1."""
+    for op in ("bitwise_and", "bitwise_or", "logical_and", "logical_or"):
+        for dtype in ALL_DTYPES:
+            yield binary(op, (2, 3), dtype, (2, 3), "bool")
+            yield binary(op, (2, 3), "int64", (3,), dtype)
+        for a, b in [((2, 5), (5, 5)), ((5, 5), (5, 5)), ((1, 5), (5, 5)), ((2, 1, 1, 5), (5, 5)), ((2, 5), (3, 5)), ((), (2, 3))]:
+            yield binary(op, a, "bool", b, "bool")
+        if op.startswith("bitwise"):
+            for dtype in ("bool", "int64", "uint8", "float32"):
+                for number in (True, 0, 6, 1.0):
+                    yield binary(op, (2, 3), dtype, number)
+
+
 def random_cases(rng, count):
     for _ in range(count):
         r = rng.randint(0, 4)
@@ -286,7 +304,7 @@ def main():
     rng = random.Random(SEED)
     cases, seen = [], set()
     for c in (list(arithmetic_cases()) + list(same_shape_cases()) + list(reduction_cases()) + list(masked_fill_cases()) +
-              list(expand_cases()) + list(mask_inversion_cases()) + list(random_cases(rng, 300))):
+              list(expand_cases()) + list(mask_inversion_cases()) + list(mask_combination_cases()) + list(random_cases(rng, 300))):
         if c["name"] in seen:
             continue
         seen.add(c["name"])

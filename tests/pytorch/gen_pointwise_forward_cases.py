@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Generate golden fixtures for mhacheck's forward pass of the elementwise, activation,
-reduction and expand operators, and of the mask inversions (logical_not, bitwise_not, eq, ne).
+reduction and expand operators, of the mask inversions (logical_not, bitwise_not, eq, ne) and of the mask
+combinations (bitwise_and/or, `&` and `|`; logical_and/or).
 
 Writes, under tests/pytorch/forward_pointwise/, for every case NAME:
   NAME.npz   the inputs (by their names in the spec) and PyTorch's results ("expected.OUT" for
@@ -148,6 +149,22 @@ CASES = {
                                       [({"op": "sub", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] - e["y"])]),
     "div-int64-beyond-2-53-in-float32": ({"x": ((3,), "int64"), "y": ((3,), "int64")},
                                          [({"op": "div", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] / e["y"])]),
+    # A (B, 1, 1, T) padding mask or'ed with a (T, T) causal mask: one (B, 1, T, T) mask, True = masked.
+    "bitwise-or-padding-and-causal": ({"s": ((2, 1, 4, 4), "float32"), "pad": ((2, 1, 1, 4), "bool"), "causal": ((4, 4), "bool")},
+                                      [({"op": "bitwise_or", "input": "pad", "other": "causal", "outputs": ["masked"]},
+                                        lambda e: e["pad"] | e["causal"]),
+                                       ({"op": "masked_fill", "input": "s", "mask": "masked", "value": -1e9, "outputs": ["out"]},
+                                        lambda e: e["s"].masked_fill(e["masked"], -1e9))]),
+    "bitwise-and-bool-number": ({"x": ((3, 4), "bool")}, [({"op": "bitwise_and", "input": "x", "other": True, "outputs": ["out"]},
+                                                           lambda e: e["x"] & True)]),
+    "bitwise-and-int64-number": ({"x": ((3, 4), "int64")}, [({"op": "bitwise_and", "input": "x", "other": 6, "outputs": ["out"]},
+                                                             lambda e: e["x"] & 6)]),
+    "bitwise-or-int8-int64": ({"x": ((3, 4), "int8"), "y": ((4,), "int64")}, [({"op": "bitwise_or", "input": "x", "other": "y", "outputs": ["out"]},
+                                                                               lambda e: e["x"] | e["y"])]),
+    "logical-and-float-int": ({"x": ((6,), "float32"), "y": ((6,), "int64")},
+                              [({"op": "logical_and", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: torch.logical_and(e["x"], e["y"]))]),
+    "logical-or-float-bool": ({"x": ((6,), "float32"), "y": ((2, 1), "bool")},
+                              [({"op": "logical_or", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: torch.logical_or(e["x"], e["y"]))]),
 }
 
 
@@ -167,6 +184,9 @@ VALUES = {
     "add-int64-beyond-2-53-float32": {"x": torch.tensor([2**60 + 2**36 + 1, 2**53 + 1, 5]), "y": torch.tensor([0.0, 0.0, 0.5])},
     "sub-int64-beyond-2-53-float32": {"x": torch.tensor([2**60 + 2**36 + 1, 2**53 + 1, 5]), "y": torch.tensor([0.0, 0.0, 0.5])},
     "div-int64-beyond-2-53-in-float32": {"x": torch.tensor([2**60 + 2**36 + 1, 2**53 + 1, 5]), "y": torch.tensor([1, 1, 2])},
+    # zeros, NaN (nonzero: True) and negatives, against 0/1 and other integers
+    "logical-and-float-int": {"x": torch.tensor([0.0, float("nan"), -2.5, 0.0, 1.0, -0.0]), "y": torch.tensor([1, 1, 0, 0, 7, 3])},
+    "logical-or-float-bool": {"x": torch.tensor([0.0, float("nan"), -2.5, 0.0, 1.0, -0.0]), "y": torch.tensor([[False], [True]])},
 }
 
 
@@ -182,7 +202,7 @@ def write_case(out, name, case):
     env = dict(VALUES[name]) if name in VALUES else {key: tensor_of(shape, dtype) for key, (shape, dtype) in inputs.items()}
     if name == "masked-fill-inf-then-softmax":
         env["m"][0] = False  # one key always attends: no row is fully masked
-    if name in ("eq-zero-then-masked-fill", "logical-not-int", "eq-broadcast-tensor"):
+    if name in ("eq-zero-then-masked-fill", "logical-not-int", "eq-broadcast-tensor", "bitwise-and-int64-number", "bitwise-or-int8-int64"):
         # 0/1 masks and small integers, so that the comparisons meet both outcomes
         env = {key: torch.randint(0, 2, value.shape) if value.dtype == torch.int64 else value for key, value in env.items()}
     arrays = {key: value.numpy() for key, value in env.items()}
