@@ -11,8 +11,13 @@ B = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(os.path.a
 def run(spec):
     with tempfile.NamedTemporaryFile("w",suffix=".json",delete=False) as f: json.dump(spec,f)
     r=subprocess.run([B,"check","--format","json",f.name],capture_output=True,text=True); os.unlink(f.name)
-    try: return json.loads(r.stdout)
-    except Exception: return {"diagnostics":[],"err":r.stderr[:300]}
+    # exit 0 (no errors) or 1 (errors) with a JSON report; anything else (2: unusable input, a
+    # signal, no JSON) counts against the binary, on a correct configuration as a false alarm too.
+    try: rep=json.loads(r.stdout)
+    except Exception: rep=None
+    if rep is None or r.returncode not in (0, 1):
+        return {"diagnostics":[],"err":f"exit {r.returncode}: "+(r.stderr[:300] or "no JSON report")}
+    return rep
 S=json.load(open(os.path.join(HERE, "silent.json"))); C=json.load(open(os.path.join(HERE, "correct.json")))
 fl=fr=0
 for e in S:
