@@ -357,16 +357,16 @@ std::vector<OperatorDef> build_table() {
   // A function's row: schema, display name, rule, forward pass, whether it computes, how its
   // bool masks read.
   auto function = [](const OperatorSchema& call, std::string display, InferFn infer, ForwardFn forward, bool arithmetic,
-                     bool mask_true_attends = false) {
-    OperatorDef row{call, std::move(display), infer, forward};
+                     bool mask_true_attends = false, WorkFn work = nullptr) {
+    OperatorDef row{call, std::move(display), infer, forward, work};
     row.arithmetic = arithmetic;
     row.mask_true_attends = mask_true_attends;
     return row;
   };
   // A module's row: the same, its constructor and its parameters (modules compute).
-  auto module = [](const OperatorSchema& call, const ModuleSchema& constructor, InferFn infer, ForwardFn forward, ParametersFn parameters,
-                   InitialFn initial, std::vector<std::string> own_parameters, std::vector<Submodule> submodules) {
-    OperatorDef row{call, "nn." + call.name, infer, forward};
+  auto module = [](const OperatorSchema& call, const ModuleSchema& constructor, InferFn infer, ForwardFn forward, WorkFn work,
+                   ParametersFn parameters, InitialFn initial, std::vector<std::string> own_parameters, std::vector<Submodule> submodules) {
+    OperatorDef row{call, "nn." + call.name, infer, forward, work};
     row.arithmetic = true;
     row.constructor = constructor;
     row.parameters = parameters;
@@ -375,15 +375,15 @@ std::vector<OperatorDef> build_table() {
     row.submodules = std::move(submodules);
     return row;
   };
-  OperatorDef attention = module(kMultiheadAttentionCall, kMultiheadAttention, infer_multihead_attention, forward_multihead_attention,
+  OperatorDef attention = module(kMultiheadAttentionCall, kMultiheadAttention, infer_multihead_attention, forward_multihead_attention, work_multihead_attention,
                                  parameters_multihead_attention, initial_multihead_attention, kAttentionParameters, {});
   attention.attn_mask_layout = attn_mask_layout_multihead_attention;
   return {
       std::move(attention),
-      module(kTransformerEncoderLayerCall, kTransformerEncoderLayer, infer_transformer_encoder_layer, forward_transformer_encoder_layer,
+      module(kTransformerEncoderLayerCall, kTransformerEncoderLayer, infer_transformer_encoder_layer, forward_transformer_encoder_layer, work_transformer_encoder_layer,
              parameters_transformer_encoder_layer, initial_transformer_encoder_layer, {},
              {{"self_attn", "MultiheadAttention"}, {"linear1", "Linear"}, {"linear2", "Linear"}, {"norm1", "LayerNorm"}, {"norm2", "LayerNorm"}}),
-      module(kTransformerDecoderLayerCall, kTransformerDecoderLayer, infer_transformer_decoder_layer, forward_transformer_decoder_layer,
+      module(kTransformerDecoderLayerCall, kTransformerDecoderLayer, infer_transformer_decoder_layer, forward_transformer_decoder_layer, work_transformer_decoder_layer,
              parameters_transformer_decoder_layer, initial_transformer_decoder_layer, {},
              {{"self_attn", "MultiheadAttention"},
               {"multihead_attn", "MultiheadAttention"},
@@ -392,19 +392,19 @@ std::vector<OperatorDef> build_table() {
               {"norm1", "LayerNorm"},
               {"norm2", "LayerNorm"},
               {"norm3", "LayerNorm"}}),
-      module(kTransformerEncoderCall, kTransformerEncoder, infer_transformer_encoder, forward_transformer_encoder, parameters_transformer_stack,
+      module(kTransformerEncoderCall, kTransformerEncoder, infer_transformer_encoder, forward_transformer_encoder, work_transformer_encoder, parameters_transformer_stack,
              initial_transformer_stack, {}, {{"layers", "TransformerEncoderLayer", true}, {"norm", "LayerNorm"}}),
-      module(kTransformerDecoderCall, kTransformerDecoder, infer_transformer_decoder, forward_transformer_decoder, parameters_transformer_stack,
+      module(kTransformerDecoderCall, kTransformerDecoder, infer_transformer_decoder, forward_transformer_decoder, work_transformer_decoder, parameters_transformer_stack,
              initial_transformer_stack, {}, {{"layers", "TransformerDecoderLayer", true}, {"norm", "LayerNorm"}}),
-      module(kTransformerCall, kTransformer, infer_transformer, forward_transformer, parameters_transformer, initial_transformer, {},
+      module(kTransformerCall, kTransformer, infer_transformer, forward_transformer, work_transformer, parameters_transformer, initial_transformer, {},
              {{"encoder", "TransformerEncoder"}, {"decoder", "TransformerDecoder"}}),
-      module(kLinearCall, kLinear, infer_linear, forward_linear, parameters_linear, initial_linear, {"weight", "bias"}, {}),
-      module(kLayerNormCall, kLayerNorm, infer_layer_norm, forward_layer_norm, parameters_layer_norm, initial_layer_norm, {"weight", "bias"}, {}),
-      module(kEmbeddingCall, kEmbedding, infer_embedding, forward_embedding, parameters_embedding, initial_embedding, {"weight"}, {}),
-      module(kConv1dCall, kConv1d, infer_conv, forward_conv, parameters_conv, initial_conv, {"weight", "bias"}, {}),
-      module(kConv2dCall, kConv2d, infer_conv, forward_conv, parameters_conv, initial_conv, {"weight", "bias"}, {}),
+      module(kLinearCall, kLinear, infer_linear, forward_linear, work_linear, parameters_linear, initial_linear, {"weight", "bias"}, {}),
+      module(kLayerNormCall, kLayerNorm, infer_layer_norm, forward_layer_norm, nullptr, parameters_layer_norm, initial_layer_norm, {"weight", "bias"}, {}),
+      module(kEmbeddingCall, kEmbedding, infer_embedding, forward_embedding, nullptr, parameters_embedding, initial_embedding, {"weight"}, {}),
+      module(kConv1dCall, kConv1d, infer_conv, forward_conv, work_conv, parameters_conv, initial_conv, {"weight", "bias"}, {}),
+      module(kConv2dCall, kConv2d, infer_conv, forward_conv, work_conv, parameters_conv, initial_conv, {"weight", "bias"}, {}),
       function(kScaledDotProductAttention, "F.scaled_dot_product_attention", infer_scaled_dot_product_attention,
-               forward_scaled_dot_product_attention, true, true),
+               forward_scaled_dot_product_attention, true, true, work_scaled_dot_product_attention),
       function(kTranspose, "torch.transpose", infer_transpose, forward_transpose, false),
       function(kPermute, "torch.permute", infer_permute, forward_permute, false),
       function(kReshape, "torch.reshape", infer_reshape, forward_reshape, false),
@@ -429,9 +429,9 @@ std::vector<OperatorDef> build_table() {
       function(kSplit, "torch.split", infer_split, forward_split, false),
       function(kSplitWithSizes, "torch.split_with_sizes", infer_split_with_sizes, forward_split, false),
       function(kChunk, "torch.chunk", infer_chunk, forward_split, false),
-      function(kMatmul, "torch.matmul", infer_matmul, forward_matmul, true),
-      function(kBmm, "torch.bmm", infer_bmm, forward_bmm, true),
-      function(kEinsum, "torch.einsum", infer_einsum, forward_einsum, true),
+      function(kMatmul, "torch.matmul", infer_matmul, forward_matmul, true, false, work_matrix_product),
+      function(kBmm, "torch.bmm", infer_bmm, forward_bmm, true, false, work_matrix_product),
+      function(kEinsum, "torch.einsum", infer_einsum, forward_einsum, true, false, work_einsum),
       function(kSoftmax, "F.softmax", infer_softmax, forward_softmax, true),
       function(kContiguous, "Tensor.contiguous", infer_same_shape, forward_reshape, false),  // a method only
       function(kClone, "torch.clone", infer_same_shape, forward_reshape, false),

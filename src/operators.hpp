@@ -11,6 +11,7 @@
 #include "forward/forward_call.hpp"
 #include "mhacheck/module_schema.hpp"
 #include "ops/registry.hpp"
+#include "work_estimate.hpp"
 
 namespace mhacheck {
 
@@ -27,6 +28,9 @@ struct OperatorDef {
   std::string display;                      // as the user writes it: "nn.Linear", "F.softmax", "torch.cat", "Tensor.view"
   InferFn infer;                            // the shape and dtype rules (src/ops/)
   ForwardFn forward;                        // the reference forward pass (src/forward/)
+  // Its floating-point operations for --max-flops (src/run/work_estimate.cpp); null: its
+  // elements in and out, for operators that only move or touch each element.
+  WorkFn work = nullptr;
   // The forward pass computes values (float32 and float64 only), rather than moving them.
   bool arithmetic = false;
   // A bool mask's True means "take part" (F.scaled_dot_product_attention), not "masked".

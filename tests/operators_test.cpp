@@ -66,6 +66,17 @@ TEST_CASE("operators: schema lookups and name lists come from the one table", "[
   CHECK(function_names().size() == functions);
 }
 
+TEST_CASE("operators: the operators that multiply matrices estimate their work in their own row", "[operators]") {
+  // --max-flops: the others count their elements in and out.
+  std::set<std::string> multiplying = {"MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+                                       "TransformerDecoder", "Transformer", "Linear", "Conv1d", "Conv2d",
+                                       "scaled_dot_product_attention", "matmul", "bmm", "einsum"};
+  for (const OperatorDef& row : operator_table()) {
+    INFO(row.name());
+    CHECK((row.work != nullptr) == multiplying.contains(row.name()));
+  }
+}
+
 TEST_CASE("operators: an unknown operator fails loudly", "[operators]") {
   CHECK(find_operator("Conv3d") == nullptr);
   CHECK(find_operator_schema("Conv3d") == nullptr);

@@ -10,6 +10,7 @@
 
 #include "core/shape_json.hpp"
 #include "mhacheck/python_text.hpp"
+#include "operators.hpp"
 #include "ops/einsum_equation.hpp"
 #include "roles.hpp"
 
@@ -33,6 +34,19 @@ std::optional<std::size_t> call_index(const Spec& spec, const std::string& id) {
     if (spec.calls[i].id == id) return i;
   }
   return std::nullopt;
+}
+
+// Operators whose output is their input's layout, each dim standing for what it stood for
+// (LayerNorm and the elementwise ones): a wrong layout passes through them unchanged, so it
+// entered the graph before them.
+bool keeps_layout(const Spec& spec, const CallDecl& call) {
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  const OperatorDef* row = find_operator(module ? module->type : call.op);
+  if (!row) return false;
+  for (InferFn same_layout : {infer_layer_norm, infer_same_shape, infer_dropout, infer_relu, infer_gelu, infer_silu, infer_tanh}) {
+    if (row->infer == same_layout) return true;
+  }
+  return false;
 }
 
 std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report, const ResolvedArgument& resolved, const ArgRef& ref) {
@@ -59,6 +73,14 @@ std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report
       producer.pointer != fmt::format("/calls/{}", *producer_index) ||
       !spec.value().contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) {
     return std::nullopt;
+  }
+  // Through an operator that keeps the layout (a LayerNorm after a Conv1d) to where it entered.
+  auto input = producer.tensors.find("input");
+  if (keeps_layout(spec, producer) && input != producer.tensors.end()) {
+    for (const ResolvedArgument& upstream : produced->arguments) {
+      if (upstream.name != "input") continue;
+      if (std::optional<LayoutSource> entered = layout_source(spec, report, upstream, input->second)) return entered;
+    }
   }
   const NamedOutput& made = produced->outputs[output];
   return LayoutSource{ref.name, made.shape, "", *producer_index, output, made.dim_names};
@@ -324,9 +346,8 @@ std::vector<Fix> four_d_mask_candidates(const Spec& spec, const CallDecl& call, 
   return fixes;
 }
 
-// An einsum's subscripts say roles too: b a batch, h heads, d the head size, l, s and t a
-// sequence (role_of_name of the letter; n is left out, written for a batch and for heads alike).
-// Per operand, per dim, the role its subscript says; empty for an operand whose term has "...".
+// An einsum's subscripts say roles too (role_of_subscript). Per operand, per dim, the role its
+// subscript says; empty for an operand whose term has "...".
 std::vector<std::vector<DimRole>> subscript_roles(const CallDecl& call) {
   std::vector<std::vector<DimRole>> roles;
   if (call.op != "einsum" || !call.arguments.contains("equation") || !call.arguments["equation"].is_string()) return roles;
@@ -336,10 +357,7 @@ std::vector<std::vector<DimRole>> subscript_roles(const CallDecl& call) {
   for (const std::vector<int>& term : equation.terms) {
     std::vector<DimRole>& operand = roles.emplace_back();
     if (std::find(term.begin(), term.end(), kEinsumEllipsis) != term.end()) continue;
-    for (int label : term) {
-      char letter = einsum_letter(label);
-      operand.push_back(letter == 'n' || letter == 'N' ? DimRole::Unknown : role_of_name(std::string(1, letter)));
-    }
+    for (int label : term) operand.push_back(role_of_subscript(einsum_letter(label)));
   }
   return roles;
 }

@@ -18,7 +18,8 @@ namespace mhacheck {
 //    also with the call's output transposed back, when later calls read it.
 // Every change is made where the tensor's layout entered the graph: a declared or inline
 // tensor's shape, or a call's output (a call inserted right after the call that made it, so
-// that every consumer reads the new layout).
+// that every consumer reads the new layout), looking through the operators that keep a layout
+// (LayerNorm, the elementwise ones): a Conv1d's (B, C, T) output is transposed before its LayerNorm.
 // `report` is the check of `spec`: the producers' output shapes.
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);
 

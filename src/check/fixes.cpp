@@ -55,7 +55,8 @@ bool still_present(const Report& report, const Diagnostic& target) {
 bool is_role_diagnostic(DiagId id) {
   return id == DiagId::SymbolNameRole || id == DiagId::SymbolRoleConflict || id == DiagId::RoleCondition ||
          id == DiagId::SdpaLayoutRole || id == DiagId::FeatureSlotRole || id == DiagId::ReshapeMovesDim ||
-         id == DiagId::MaskMeaning || id == DiagId::RepeatTilesGroups;
+         id == DiagId::MaskMeaning || id == DiagId::RepeatTilesGroups || id == DiagId::EinsumSubscriptRole ||
+         id == DiagId::LayerNormFeatureRole;
 }
 
 // Records what the patched graph gives: its errors, the call's outputs, and whether the roles

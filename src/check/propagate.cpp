@@ -379,13 +379,19 @@ class Pass {
     for (std::size_t d = 0; d < output.shape.size(); ++d) {
       const DimExpr size = symbols_.resolve(output.shape[d]);
       int dim = static_cast<int>(d);
-      for (const ArgValue* input : inputs) {
-        if (input->shape.size() == output.shape.size() && input->shape[d] == size && !input->dim_name(dim).empty()) {
-          names[d] = input->dim_name(dim);
-          break;
-        }
+      // The dim an input of the same rank has at this position with this size is this dim, even
+      // unnamed: another input dim of that size (T == C) is not.
+      auto kept = std::find_if(inputs.begin(), inputs.end(), [&](const ArgValue* input) {
+        return input->shape.size() == output.shape.size() && input->shape[d] == size;
+      });
+      auto named = std::find_if(kept, inputs.end(), [&](const ArgValue* input) {
+        return input->shape.size() == output.shape.size() && input->shape[d] == size && !input->dim_name(dim).empty();
+      });
+      if (named != inputs.end()) {
+        names[d] = (*named)->dim_name(dim);
+        continue;
       }
-      if (!names[d].empty()) continue;
+      if (kept != inputs.end()) continue;
       std::string only;
       bool ambiguous = false;
       for (const ArgValue* input : inputs) {

@@ -40,6 +40,16 @@ DimRole role_of_name(const std::string& written) {
   return DimRole::Unknown;
 }
 
+DimRole role_of_subscript(char letter) {
+  switch (letter) {
+    case 'b': return DimRole::Batch;
+    case 'h': return DimRole::Heads;
+    case 'q': case 'k': case 'l': case 's': case 't': return DimRole::Sequence;
+    case 'd': return DimRole::HeadDim;
+    default: return DimRole::Unknown;
+  }
+}
+
 const char* role_name(DimRole role) {
   switch (role) {
     case DimRole::Batch: return "batch size";

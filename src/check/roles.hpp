@@ -18,6 +18,11 @@ enum class DimRole { Unknown, Batch, Sequence, Heads, HeadDim };
 DimRole role_of_name(const std::string& name);
 const char* role_name(DimRole role);  // "batch size", "sequence length", "head count", "head size"
 
+// The role an einsum subscript letter conventionally labels, a hint only: b a batch, h heads,
+// q, k, l, s, t a sequence, d the head size (features); any other letter (n is written for a
+// batch and for heads alike; upper-case letters are generic labels), Unknown.
+DimRole role_of_subscript(char letter);
+
 // The name of each dim of a written shape: its symbol when it is a plain symbol, else "".
 std::vector<std::string> written_names(const Shape& written);
 

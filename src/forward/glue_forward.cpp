@@ -1,9 +1,9 @@
 // The glue operators on dense C-order arrays. Re-layouts (transpose, permute, expand, repeat,
 // repeat_interleave) move elements; reshape, view, unsqueeze, squeeze, flatten, contiguous,
 // clone and dropout (evaluation mode) keep them in order under the checked shape; eq and ne
-// compare in the operands' common dtype, as PyTorch; add, sub, mul, div, logical_not,
-// bitwise_not, matmul (OpenBLAS dgemm per batch entry), softmax, sum, mean and masked_fill
-// compute in double and round once to the output dtype.
+// compare in the operands' common dtype, and add, sub, mul and div compute in their result
+// dtype, as PyTorch; logical_not, bitwise_not, matmul (OpenBLAS dgemm per batch entry),
+// softmax, sum, mean and masked_fill compute in double and round once to the output dtype.
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -115,9 +115,11 @@ float narrowed(float value, DType dtype) {
   return std::abs(rounded) > largest ? std::copysign(std::numeric_limits<float>::infinity(), value) : static_cast<float>(rounded);
 }
 
-// The operand's elements cast to the comparison dtype, which C (int64, float or double) holds.
+// The operand's elements cast to the dtype an operation computes in, which C (int64, float or
+// double) holds: a float32 x * 1.1 multiplies by float32(1.1), and an int64 beyond 2**53 rounds
+// once, straight to float32, as PyTorch casts.
 template <typename C>
-std::vector<C> compared_values(const Array* tensor, const nlohmann::json& number, DType common) {
+std::vector<C> operand_values(const Array* tensor, const nlohmann::json& number, DType common) {
   auto cast = [&](auto value) {
     if constexpr (std::is_same_v<C, float>) return narrowed(static_cast<float>(value), common);
     else return static_cast<C>(value);
@@ -139,12 +141,37 @@ template <typename C>
 std::vector<double> compared(const ForwardCall& call, DType common, const std::vector<std::int64_t>& a_at, const std::vector<std::int64_t>& b_at) {
   const Array* other = call.tensor("other");
   const nlohmann::json no_number;
-  std::vector<C> a = compared_values<C>(call.tensor("input"), no_number, common);
-  std::vector<C> b = compared_values<C>(other, other != nullptr ? no_number : call.argument("other"), common);
+  std::vector<C> a = operand_values<C>(call.tensor("input"), no_number, common);
+  std::vector<C> b = operand_values<C>(other, other != nullptr ? no_number : call.argument("other"), common);
   bool equal = call.call->op == "eq";
   std::vector<double> result(a_at.size());
   for (std::size_t i = 0; i < result.size(); ++i) {
     result[i] = (a[static_cast<std::size_t>(a_at[i])] == b[static_cast<std::size_t>(b_at[i])]) == equal;
+  }
+  return result;
+}
+
+// add, sub, mul and div (rounding_mode None, "trunc" or "floor") in their result dtype, float32
+// or float64 (run checks): both operands cast to it, one operation there, as PyTorch's CPU kernels.
+template <typename C>
+std::vector<double> computed(const ForwardCall& call, const std::vector<std::int64_t>& a_at, const std::vector<std::int64_t>& b_at) {
+  const Array* other = call.tensor("other");
+  const nlohmann::json no_number;
+  std::vector<C> a = operand_values<C>(call.tensor("input"), no_number, call.output_dtype);
+  std::vector<C> b = operand_values<C>(other, other != nullptr ? no_number : call.argument("other"), call.output_dtype);
+  const std::string& op = call.call->op;
+  std::string rounding = op == "div" && call.argument("rounding_mode").is_string() ? call.argument("rounding_mode").get<std::string>() : "";
+  std::vector<double> result(a_at.size());
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    C x = a[static_cast<std::size_t>(a_at[i])], y = b[static_cast<std::size_t>(b_at[i])];
+    C value;
+    if (op == "add") value = x + y;
+    else if (op == "sub") value = x - y;
+    else if (op == "mul") value = x * y;
+    else if (rounding == "trunc") value = std::trunc(x / y);
+    else if (rounding == "floor") value = std::floor(x / y);
+    else value = x / y;
+    result[i] = static_cast<double>(value);
   }
   return result;
 }
@@ -166,23 +193,7 @@ ForwardResult forward_arithmetic(const ForwardCall& call) {
                                                            : compared<std::int64_t>(call, common, a_at, b_at);
     return one(stored(call.output_dtype, call.output_shape, result));
   }
-  std::vector<double> a = input.to_double(), b;
-  if (other != nullptr) {
-    b = other->to_double();
-  } else {
-    b.push_back(python_number(call.argument("other")));
-  }
-  std::string rounding = op == "div" && call.argument("rounding_mode").is_string() ? call.argument("rounding_mode").get<std::string>() : "";
-  std::vector<double> result(a_at.size());
-  for (std::size_t i = 0; i < result.size(); ++i) {
-    double x = a[static_cast<std::size_t>(a_at[i])], y = b[static_cast<std::size_t>(b_at[i])];
-    if (op == "add") result[i] = x + y;
-    else if (op == "sub") result[i] = x - y;
-    else if (op == "mul") result[i] = x * y;
-    else if (rounding == "trunc") result[i] = std::trunc(x / y);
-    else if (rounding == "floor") result[i] = std::floor(x / y);
-    else result[i] = x / y;
-  }
+  std::vector<double> result = call.output_dtype == DType::Float64 ? computed<double>(call, a_at, b_at) : computed<float>(call, a_at, b_at);
   return one(stored(call.output_dtype, call.output_shape, result));
 }
 

@@ -3,6 +3,7 @@
 // promotion (true division makes integers floating; a comparison gives bool). sub refuses bool
 // operands and div an unknown rounding_mode first, as their meta functions check before
 // broadcasting.
+#include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
@@ -144,7 +145,9 @@ DType result_type(DType input, std::size_t input_rank, DType other, std::optiona
 
 void infer_add(CallContext& ctx) {
   infer_binary(ctx, "+", nullptr, ResultKind::Promoted);
+  // A number added is no mask, nor a sliced table.
   if (ctx.outputs.empty() || ctx.call.arguments.contains("other")) return;
+  check_mask_added(ctx, ctx.arg("input"), ctx.arg("other"));
   check_sliced_table(ctx, ctx.arg("input"), ctx.arg("other"));
   check_sliced_table(ctx, ctx.arg("other"), ctx.arg("input"));
 }

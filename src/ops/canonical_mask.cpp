@@ -6,38 +6,37 @@
 #include "ops/parts.hpp"
 #include "core/shape_json.hpp"
 #include "roles.hpp"
+#include "mask_origin.hpp"
 #include "fix_search.hpp"
+#include "ops/mask_meaning.hpp"
 
 namespace mhacheck {
 
 namespace {
 
-// The mask inverted by a call inserted before this one (`op` with `arguments`, reading the mask
-// by name: a declared tensor or an earlier call's output), whose output the argument then
-// reads: the values stay connected, and `run` computes the inversion. False for a mask written
-// inline or a spec in the flat form.
-bool add_inversion_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
-                            nlohmann::json arguments) {
-  auto ref = ctx.call.tensors.find(mask.argument);
-  const std::string calls = "/calls/";
-  if (ref == ctx.call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind(calls, 0) != 0 ||
-      ref->second.pointer.rfind(ctx.call.pointer + "/", 0) != 0) {
-    return false;
+// A bool mask an earlier call made, read by the calls that made it (mask_origin.hpp): ne(ids,
+// pad) marks the tokens to keep where nn.MultiheadAttention ignores the True positions (MHA084).
+// The fix makes it with the other comparison (ids == pad) when one made it, else inverts it.
+void check_made_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module) {
+  MaskOrigin origin = mask_origin(ctx, mask);
+  std::string name = tensor_name(mask);
+  MaskConvention convention = origin.convention != MaskConvention::Unknown ? origin.convention : mask_convention_of_name(name);
+  if (convention != MaskConvention::TrueKeeps) return;
+  std::string reason = origin.convention != MaskConvention::Unknown ? origin.reason : fmt::format("\"{}\" is named like 1 = keep", name);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskMeaning,
+      fmt::format("{} \"{}\" marks with True the positions to keep ({}), but {} ignores the True positions", mask.argument, name, reason,
+                  module),
+      &mask);
+  diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out");
+  if (std::optional<ComparisonFlip> flip = flip_comparison(origin)) {
+    ctx.add_patch_fix(diagnostic, fmt::format("make {} with {}: True then marks the positions to ignore", name, flip->text), flip->patch);
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to leave out");
+    return;
   }
-  std::size_t index = std::stoul(ctx.call.pointer.substr(calls.size()));
-  const std::string& name = ref->second.name;
-  // Named after the argument (src_key_padding_mask = ~attention_mask): the new name says what
-  // the values now mean, where the old one said the opposite.
-  std::string output = fresh_name(ctx.spec, mask.argument);
-  arguments["id"] = fresh_name(ctx.spec, fmt::format("{}_of_{}", op, name));
-  arguments["op"] = op;
-  arguments["input"] = name;
-  arguments["outputs"] = {output};
-  std::string argument_path = ref->second.pointer.substr(ctx.call.pointer.size());
-  ctx.add_patch_fix(diagnostic, std::move(description),
-                    nlohmann::json::array({{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(arguments)}},
-                                           {{"op", "replace"}, {"path", fmt::format("{}{}{}", calls, index + 1, argument_path)}, {"value", output}}}));
-  return true;
+  if (add_inversion_call_fix(ctx, diagnostic, mask, fmt::format("pass ~{}", name), "bitwise_not", nlohmann::json::object())) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
+  }
 }
 
 }  // namespace
@@ -82,13 +81,30 @@ void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string&
   diagnostic.pytorch_error = PytorchError{
       "UserWarning", fmt::format("Support for mismatched {} and {} is deprecated. Use same type for both instead.", pytorch_name, pytorch_other),
       false, PytorchError::Kind::Warns};
-  ctx.add_dtype_fix(diagnostic, fmt::format("make {} {} like {}", mask.argument, dtype_name(other.dtype), other.argument), mask,
-                    other.dtype);
+  // 2.x turns a bool mask into a float one (True becomes -inf) and adds the two: the result is
+  // what the user meant, and the note says so; only the deprecation warning is to be silenced.
+  diagnostic.notes.push_back(fmt::format(
+      "PyTorch 2.x computes the intended result (a bool mask becomes -inf where True, then the masks are added) and only warns; "
+      "pass {} and {} with one dtype to silence the warning",
+      mask.argument, other.argument));
+  // .float() of a bool mask would give 1.0 where it masks: added to the scores, that masks nothing.
+  std::string name = tensor_name(mask).empty() ? mask.argument : tensor_name(mask);
+  std::string converted = mask.dtype == DType::Bool ? fmt::format("{0}.float().masked_fill({0}, float(\"-inf\"))", name)
+                                                    : fmt::format("{} == float(\"-inf\")", name);
+  if (ctx.add_dtype_fix(diagnostic, fmt::format("make {} {} like {}: {}", mask.argument, dtype_name(other.dtype), other.argument, converted),
+                        mask, other.dtype) &&
+      mask.dtype == DType::Bool) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True becomes -inf and False 0, as PyTorch converts it");
+  }
 }
 
 void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module) {
   if (!mask.present) return;
   std::string name = tensor_name(mask);
+  if (mask.dtype == DType::Bool && mask.producer != nullptr) {
+    check_made_mask_meaning(ctx, mask, module);
+    return;
+  }
   if (mask_convention_of_name(name) != MaskConvention::TrueKeeps) return;
   // Hugging Face's get_extended_attention_mask already makes the additive (0 / -inf) form. An
   // inner call (a Transformer layer's self_attn) sees the mask the module made float: the module

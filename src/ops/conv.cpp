@@ -356,7 +356,12 @@ void infer_conv(CallContext& ctx) {
     }
     output.push_back(*size);
   }
-  ctx.outputs.push_back({"output", output, input.dtype});
+  // The batch and the spatial dims keep what they stand for (a strided time axis is still
+  // time); the channels are new features.
+  std::vector<std::string> names = input.dim_names;
+  names.resize(output.size());
+  names[static_cast<std::size_t>(channel_dim)].clear();
+  ctx.outputs.push_back({"output", output, input.dtype, names});
 }
 
 }  // namespace mhacheck

@@ -12,6 +12,7 @@
 #include "ops/dim_arguments.hpp"
 #include "ops/einsum_equation.hpp"
 #include "ops/registry.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -93,6 +94,72 @@ std::optional<DType> contraction_dtype(CallContext& ctx, const std::vector<const
   }
   DType dtype = partials.front().dtype;
   return operands.size() == 1 && slots.count > slots.output_dims ? summed(dtype) : dtype;
+}
+
+
+// Each subscript letter takes the role of the dims it labels, by their names. A letter over
+// dims of two roles in different operands contradicts itself: the operand whose dim the
+// letter's conventional role (role_of_subscript) does not support is reported. The convention
+// alone is a weak hint: it is trusted only when the operand also holds a dim of the role the
+// letter says under another letter, i.e. two of its dims are swapped ((B, T, H, D) under
+// "bhqd": T under h, H under q). One diagnostic per call; PyTorch raises nothing.
+void check_subscript_roles(CallContext& ctx, const std::vector<const ArgValue*>& operands, const EinsumEquation& read,
+                           const EinsumSlots& slots, const std::string& equation) {
+  struct Bound {
+    std::size_t operand;
+    int dim;
+    DimRole role;
+  };
+  std::vector<std::vector<Bound>> by_slot(static_cast<std::size_t>(slots.count));
+  for (std::size_t i = 0; i < operands.size(); ++i) {
+    for (int d = 0; d < operands[i]->rank(); ++d) {
+      std::size_t s = static_cast<std::size_t>(slots.of_operand[i][static_cast<std::size_t>(d)]);
+      DimRole role = role_of_name(operands[i]->dim_name(d));
+      if (slots.label_of_slot[s] != kEinsumEllipsis && role != DimRole::Unknown) by_slot[s].push_back({i, d, role});
+    }
+  }
+  auto report = [&](const Bound& bound, std::size_t s, const std::string& why) {
+    const ArgValue& operand = *operands[bound.operand];
+    char letter = einsum_letter(slots.label_of_slot[s]);
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::EinsumSubscriptRole,
+        fmt::format("{} {} under \"{}\": dim {} \"{}\" ({}) sits under subscript {}, {}", operand.argument, tuple_str(operand.shape),
+                    term_text(read.terms[bound.operand]), bound.dim, operand.dim_name(bound.dim), role_name(bound.role), letter, why),
+        &operand, bound.dim);
+    diagnostic.notes.push_back(fmt::format("equation \"{}\": einsum reads each operand by its term; PyTorch raises nothing when the sizes "
+                                           "fit, and contracts or attends over the wrong dim",
+                                           equation));
+  };
+  for (std::size_t s = 0; s < by_slot.size(); ++s) {
+    if (by_slot[s].empty()) continue;
+    DimRole hint = role_of_subscript(einsum_letter(slots.label_of_slot[s]));
+    const Bound& first = by_slot[s].front();
+    auto differs = std::find_if(by_slot[s].begin(), by_slot[s].end(),
+                                [&](const Bound& b) { return b.operand != first.operand && b.role != first.role; });
+    if (differs == by_slot[s].end()) continue;
+    bool first_wrong = first.role != hint && differs->role == hint;
+    const Bound& wrong = first_wrong ? first : *differs;
+    const Bound& right = first_wrong ? *differs : first;
+    report(wrong, s,
+           fmt::format("which labels \"{}\" ({}) in {}", operands[right.operand]->dim_name(right.dim), role_name(right.role),
+                       operands[right.operand]->argument));
+    return;
+  }
+  for (std::size_t s = 0; s < by_slot.size(); ++s) {
+    DimRole hint = by_slot[s].empty() ? DimRole::Unknown : role_of_subscript(einsum_letter(slots.label_of_slot[s]));
+    for (const Bound& bound : by_slot[s]) {
+      if (hint == DimRole::Unknown || bound.role == hint) continue;
+      for (std::size_t t = 0; t < by_slot.size(); ++t) {
+        for (const Bound& swapped : by_slot[t]) {
+          if (t == s || swapped.operand != bound.operand || swapped.role != hint) continue;
+          report(bound, s,
+                 fmt::format("a letter for a {}, while dim {} \"{}\" ({}) sits under subscript {}", role_name(hint), swapped.dim,
+                             operands[bound.operand]->dim_name(swapped.dim), role_name(hint), einsum_letter(slots.label_of_slot[t])));
+          return;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -218,6 +285,7 @@ void infer_einsum(CallContext& ctx) {
   }
   std::optional<DType> dtype = contraction_dtype(ctx, operands, std::move(partials), slots, size);
   if (!dtype) return;
+  if (!ctx.has_errors()) check_subscript_roles(ctx, operands, read, slots, equation);
   Shape shape(size.begin(), size.begin() + slots.output_dims);
   std::vector<std::string> names;
   for (int s = 0; s < slots.output_dims; ++s) {

@@ -26,6 +26,13 @@ void infer_flatten(CallContext& ctx) {
     ctx.output_layouts["output"] = reshaped_layout(input.layout, {DimExpr::constant(1)});
     return;
   }
+  // flatten returns the input itself when it merges nothing (ATen's `start_dim == end_dim`), so a
+  // single dim keeps its expression, whatever it is (`T-1` is no product of symbols).
+  if (*start == *end) {
+    ctx.outputs.push_back({"output", input.shape, input.dtype, input.dim_names});
+    ctx.output_layouts["output"] = input.layout;
+    return;
+  }
   Shape merged(input.shape.begin() + *start, input.shape.begin() + *end + 1);
   std::optional<SizeProduct> product = SizeProduct::of(merged);
   if (!product) {
@@ -56,8 +63,7 @@ void infer_flatten(CallContext& ctx) {
   names.erase(names.begin() + *start, names.begin() + *end + 1);
   names.insert(names.begin() + *start, merged_name(factors));
   ctx.outputs.push_back({"output", shape, input.dtype, names});
-  // flatten returns the input itself when it merges nothing, else reshapes.
-  ctx.output_layouts["output"] = *start == *end ? input.layout : reshaped_layout(input.layout, shape);
+  ctx.output_layouts["output"] = reshaped_layout(input.layout, shape);
 }
 
 }  // namespace mhacheck

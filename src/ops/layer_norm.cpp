@@ -5,6 +5,7 @@
 
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 
@@ -81,12 +82,34 @@ bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vect
   return true;
 }
 
+namespace {
+
+// A dim the LayerNorm normalises over whose name says a sequence or a batch: a (B, C, T) tensor
+// not transposed, accepted because T == C (MHA261).
+void check_normalized_roles(CallContext& ctx, const ArgValue& input, std::size_t normalized) {
+  for (int d = input.rank() - static_cast<int>(normalized); d < input.rank(); ++d) {
+    DimRole role = role_of_name(input.dim_name(d));
+    if (d < 0 || (role != DimRole::Sequence && role != DimRole::Batch)) continue;
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::LayerNormFeatureRole,
+        fmt::format("{} {}: the LayerNorm normalises over dim {}, which holds \"{}\", a {}", input.argument, tuple_str(input.shape), d,
+                    input.dim_name(d), role_name(role)),
+        &input, d);
+    diagnostic.notes.push_back("nn.LayerNorm normalises the last dims as features: a (B, C, T) tensor needs .transpose(1, 2) first; "
+                               "PyTorch raises nothing when the sizes fit");
+    return;
+  }
+}
+
+}  // namespace
+
 void infer_layer_norm(CallContext& ctx) {
   const ModuleDecl& module = *ctx.module;
   std::vector<std::int64_t> normalized_shape = module.options.at("normalized_shape").get<std::vector<std::int64_t>>();
   if (module.flag("elementwise_affine") && !sizes_nonnegative(ctx, normalized_shape, "normalized_shape")) return;
   const ArgValue& input = ctx.arg("input");
   if (!layer_norm_accepts(ctx, input, normalized_shape, module.flag("elementwise_affine"), module.dtype(), "")) return;
+  check_normalized_roles(ctx, input, normalized_shape.size());
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = Layout::contiguous(input.shape);  // a new tensor, whatever the input's layout
 }

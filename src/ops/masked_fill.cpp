@@ -3,6 +3,7 @@
 // fill on the copy refuses a mask that is not bool. The dtype is input's.
 #include <fmt/format.h>
 
+#include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
 
@@ -27,6 +28,7 @@ void infer_masked_fill(CallContext& ctx) {
     ctx.add_dtype_fix(diagnostic, "pass mask as bool (mask != 0)", mask, DType::Bool);
     return;
   }
+  check_fill_mask_meaning(ctx, mask);
   ctx.outputs.push_back({"output", *shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() && input.shape == *shape ? Layout::contiguous(*shape) : Layout::unknown();
 }

@@ -556,20 +556,18 @@ class MhaRules {
     std::optional<std::string> from = ctx_.argument_pointer("attn_mask"), to = ctx_.argument_pointer("key_padding_mask");
     auto written = ctx_.call.tensors.find("attn_mask");
     if (!from || !to || written == ctx_.call.tensors.end()) return false;
-    nlohmann::json value;
-    if (written->second.kind == ArgRef::Kind::Named) {
-      value = written->second.name;
-    } else if (written->second.kind == ArgRef::Kind::Inline) {
-      value = {{"shape", shape_json(attn_.written)}, {"dtype", dtype_name(attn_.dtype)}};
-    } else {
-      return false;
-    }
+    // The layer's own argument names (src_mask, src_key_padding_mask) when a Transformer module calls it.
     auto name = [&](const std::string& argument) {
       auto mapped = ctx_.argument_names.find(argument);
       return mapped == ctx_.argument_names.end() ? argument : mapped->second;
     };
+    if (written->second.kind != ArgRef::Kind::Named && written->second.kind != ArgRef::Kind::Inline) return false;
+    // Moved as written: a Transformer layer's mask has been made float by _canonical_mask by now.
+    nlohmann::json value = ctx_.spec.value().at(nlohmann::json::json_pointer(written->second.pointer));
+    std::string moved = written->second.kind == ArgRef::Kind::Named ? written->second.name : name("attn_mask");
     ctx_.add_patch_fix(diagnostic,
-                       fmt::format("pass the {} mask as {} instead of {}", tuple_str(attn_.shape), name("key_padding_mask"), name("attn_mask")),
+                       fmt::format("pass the {} mask as {} instead of {}: {}={}", tuple_str(attn_.shape), name("key_padding_mask"),
+                                   name("attn_mask"), name("key_padding_mask"), moved),
                        nlohmann::json::array({{{"op", "add"}, {"path", *to}, {"value", value}}, {{"op", "remove"}, {"path", *from}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "an (N, S) mask is one padding row per batch entry");
     return true;

@@ -12,6 +12,7 @@
 #include "ops/registry.hpp"
 #include "core/shape_json.hpp"
 #include "roles.hpp"
+#include "mask_origin.hpp"
 
 namespace mhacheck {
 namespace {
@@ -47,9 +48,12 @@ class SdpaRules {
                                                 DiagId::SdpaFeatures, "query @ key.transpose(-2, -1)");
     if (!scores) return;
     check_causal_alignment();
-    check_mask_roles(*scores);
+    std::optional<std::size_t> mask_role = check_mask_roles(*scores);
     if (ctx_.call.flag("is_causal") || mask_.present) {
-      if (!mask_fits(*scores)) return;
+      std::size_t before = ctx_.diagnostics.size();
+      bool fits = mask_fits(*scores);
+      if (mask_role) fold_mask_condition(*mask_role, before);
+      if (!fits) return;
     }
     std::optional<Shape> output = product_shape(*scores, value, query_, value_, "attention weights", "value",
                                                 DiagId::SdpaKeyValueLength, "softmax(scores) @ value");
@@ -144,27 +148,51 @@ class SdpaRules {
                       arg->argument, heads, merged.str(), wider->argument, tuple_str(wider->shape), merged.str()),
           arg, heads);
       diagnostic.notes.push_back("split the merged dim back into (batch, heads) so that every operand is (B, H, L, D)");
-      Shape resolved = ctx_.symbols.resolve(split);
       std::string name = tensor_name(*arg).empty() ? arg->argument : tensor_name(*arg);
-      if (ctx_.add_shape_fix(diagnostic, fmt::format("split {}'s {}: {}.view{}", arg->argument, merged.str(), name, tuple_str(resolved)),
-                             {{arg, split}})) {
-        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "batch and heads each in their own slot");
-      }
+      merged_split_ = MergedSplit{arg, split, fmt::format("split {}'s {}: {}.view{}", arg->argument, merged.str(), name, tuple_str(split))};
+      add_split_fix(diagnostic);
       return;
     }
   }
 
-  // A padding-style bool mask (True = padding) passed as SDPA's attn_mask (True = take part).
+  // An operand with batch and heads merged (check_merged_batch_heads), split as the others are laid out.
+  struct MergedSplit {
+    const ArgValue* arg;
+    Shape split;
+    std::string description;
+  };
+
+  bool add_split_fix(Diagnostic& diagnostic) {
+    if (!merged_split_ || !ctx_.add_shape_fix(diagnostic, merged_split_->description, {{merged_split_->arg, merged_split_->split}})) {
+      return false;
+    }
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "batch and heads each in their own slot");
+    return true;
+  }
+
+  // A padding-style bool mask (True = padding, by its name or the calls that made it: ids == pad)
+  // passed as SDPA's attn_mask (True = take part).
   void check_mask_meaning() {
     if (!mask_.present || mask_.dtype != DType::Bool) return;
-    if (mask_convention_of_name(tensor_name(mask_)) != MaskConvention::TrueIgnores) return;
+    MaskOrigin origin = mask_origin(ctx_, mask_);
+    if (origin.convention != MaskConvention::TrueIgnores) return;
     Diagnostic& diagnostic = ctx_.report(
         DiagId::MaskMeaning,
-        fmt::format("attn_mask \"{}\" is named like a padding mask (True = ignore), but F.scaled_dot_product_attention's bool "
-                    "attn_mask keeps the True positions",
-                    tensor_name(mask_)),
+        origin.maker == nullptr
+            ? fmt::format("attn_mask \"{}\" is named like a padding mask (True = ignore), but F.scaled_dot_product_attention's bool "
+                          "attn_mask keeps the True positions",
+                          tensor_name(mask_))
+            : fmt::format("attn_mask \"{}\" marks with True the positions to ignore ({}), but F.scaled_dot_product_attention's bool "
+                          "attn_mask keeps the True positions",
+                          tensor_name(mask_), origin.reason),
         &mask_);
     diagnostic.notes.push_back("as written, every query attends only to the padding; pass ~mask");
+    if (std::optional<ComparisonFlip> flip = flip_comparison(origin)) {
+      ctx_.add_patch_fix(diagnostic, fmt::format("make {} with {}: True then marks the positions that take part", tensor_name(mask_), flip->text),
+                         flip->patch);
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to attend to");
+      return;
+    }
     Shape shape = mask_.written;
     // fmt::format, not "~" + string: gcc 12 gives a false -Wrestrict warning on a one-character literal plus a std::string.
     std::string expression = fmt::format("~{}", tensor_name(mask_));
@@ -196,8 +224,13 @@ class SdpaRules {
         key_.rank() - 3);
     diagnostic.related.push_back(ctx_.related(query_, query_.rank() - 3, fmt::format("query heads = {}", h)));
     ctx_.pytorch_raises(diagnostic, "RuntimeError", broadcast_message(failing));
+    // Query heads that are batch entries merged with heads are no grouped-query heads: the
+    // merged operand split to the others' layout is the repair.
+    bool merged = add_split_fix(diagnostic);
     if (ctx_.add_argument_fix(diagnostic, "pass enable_gqa=True (PyTorch 2.5+)", "enable_gqa", true)) {
-      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("each key/value head serves {} query heads", h / g));
+      CallContext::label_last_fix(diagnostic, merged ? FixSemantics::Suspect : FixSemantics::Consistent,
+                                  merged ? "enable_gqa would read every batch entry of the merged dim as more query heads"
+                                         : fmt::format("each key/value head serves {} query heads", h / g));
     }
     std::vector<std::pair<const ArgValue*, Shape>> shapes;
     for (const ArgValue* each : {&key_, &value_}) {
@@ -206,7 +239,9 @@ class SdpaRules {
       shapes.emplace_back(each, repeated);
     }
     if (ctx_.add_shape_fix(diagnostic, fmt::format("repeat key and value heads: .repeat_interleave({}, dim=-3)", h / g), shapes)) {
-      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "query heads h*g .. h*g+g-1 share key/value head h, as enable_gqa");
+      CallContext::label_last_fix(diagnostic, merged ? FixSemantics::Suspect : FixSemantics::Consistent,
+                                  merged ? "the repeated heads would meet batch entries of the merged dim"
+                                         : "query heads h*g .. h*g+g-1 share key/value head h, as enable_gqa");
     }
     return false;
   }
@@ -384,22 +419,30 @@ class SdpaRules {
   // The mask is right-aligned with the scores (..., H, L, S): a mask dim whose name says batch
   // in the heads slot (a (B, L, S) mask) gives head h batch entry h's mask when B == H. With
   // B == 1 the only entry's mask reaches every head of the only entry: correct, no warning.
-  void check_mask_roles(const Shape& scores) {
-    if (!mask_.present || mask_.rank() < 3 || scores.size() < 4 || mask_.rank() >= static_cast<int>(scores.size())) return;
+  // Sizes not known equal nor unequal: the call is valid only if B == H, a condition the roles
+  // say is false (MHA083, an error: PyTorch fails whenever B != H); the broadcast's own MHA080
+  // then becomes a note of it (fold_mask_condition). Returns the diagnostic's index in
+  // ctx_.diagnostics, when reported.
+  std::optional<std::size_t> check_mask_roles(const Shape& scores) {
+    if (!mask_.present || mask_.rank() < 3 || scores.size() < 4 || mask_.rank() >= static_cast<int>(scores.size())) return std::nullopt;
     int heads_slot = mask_.rank() - 3;  // the mask dim that meets the scores' dim -3
-    if (role_of_name(mask_.dim_name(heads_slot)) != DimRole::Batch) return;
-    // Sizes not known equal: the broadcast itself warns that it needs them equal (MHA080).
+    if (role_of_name(mask_.dim_name(heads_slot)) != DimRole::Batch) return std::nullopt;
     const DimExpr& heads = scores[scores.size() - 3];
     const DimExpr& batch = mask_.shape[heads_slot];
-    if (ctx_.symbols.compare(batch, heads) != Symbols::Verdict::Equal ||
-        ctx_.symbols.compare(batch, DimExpr::constant(1)) == Symbols::Verdict::Equal) {
-      return;
+    Symbols::Verdict same_size = ctx_.symbols.compare(batch, heads);
+    if (same_size == Symbols::Verdict::Unequal || ctx_.symbols.compare(batch, DimExpr::constant(1)) == Symbols::Verdict::Equal) {
+      return std::nullopt;
     }
-    Diagnostic& diagnostic = ctx_.report(
-        DiagId::SdpaMaskDimRole,
-        fmt::format("attn_mask {} is right-aligned with the scores {}: its dim {} \"{}\", a batch size, meets the heads slot",
-                    tuple_str(mask_.shape), tuple_str(scores), heads_slot, mask_.dim_name(heads_slot)),
-        &mask_, heads_slot);
+    std::size_t reported = ctx_.diagnostics.size();
+    bool known = same_size == Symbols::Verdict::Equal;
+    std::string placement = fmt::format("attn_mask {} is right-aligned with the scores {}: its dim {} \"{}\", a batch size, meets the heads slot",
+                                        tuple_str(mask_.shape), tuple_str(scores), heads_slot, mask_.dim_name(heads_slot));
+    Diagnostic& diagnostic =
+        known ? ctx_.report(DiagId::SdpaMaskDimRole, placement, &mask_, heads_slot)
+              : ctx_.report(DiagId::RoleCondition,
+                            fmt::format("valid only if {} == {} (or {} == 1), but {} is a batch size and {} a head count: {}", batch.str(),
+                                        heads.str(), batch.str(), batch.str(), heads.str(), placement),
+                            &mask_, heads_slot);
     diagnostic.notes.push_back("PyTorch raises only when the batch size is neither the head count nor 1; with B == H head h gets "
                                "batch entry h's mask");
     Shape unsqueezed = mask_.written;
@@ -410,6 +453,18 @@ class SdpaRules {
     index += "None]";
     if (ctx_.add_shape_fix(diagnostic, fmt::format("give the mask a heads dim: {}{}", name, index), {{&mask_, unsqueezed}})) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry keeps its own mask, shared by its heads");
+    }
+    return reported;
+  }
+
+  // The broadcast's conditions on attn_mask (MHA080, reported after `role` at index `from`) are
+  // what the role diagnostic says already: they become its notes. One cause, one diagnostic.
+  void fold_mask_condition(std::size_t role, std::size_t from) {
+    std::deque<Diagnostic>& all = ctx_.diagnostics;
+    for (std::size_t i = all.size(); i-- > from;) {
+      if (all[i].id != DiagId::SymbolConstraint || all[i].argument != mask_.argument) continue;
+      all[role].notes.push_back(fmt::format("same cause: {} {}", all[i].info().code, all[i].message));
+      all.erase(all.begin() + static_cast<std::ptrdiff_t>(i));
     }
   }
 
@@ -454,14 +509,43 @@ class SdpaRules {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry keeps its own padding");
     }
     add_grouped_mask_fix(diagnostic, scores);
+    add_transposed_mask_fix(diagnostic, scores);
     Shape last_two(scores.end() - 2, scores.end());
     ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask (shared by every batch entry and head)", tuple_str(last_two)),
                        {{&mask_, last_two}});
-    if (padding) {
+    // A mask with a batch or heads dim of its own holds one mask per entry: one (L, S) mask for
+    // all of them drops that, whatever PyTorch accepts.
+    bool per_entry = padding || std::any_of(mask_.shape.begin(), mask_.shape.end() - std::min<std::ptrdiff_t>(2, mask_.rank()),
+                                            [&](const DimExpr& dim) {
+                                              return ctx_.symbols.compare(dim, DimExpr::constant(1)) != Symbols::Verdict::Equal;
+                                            });
+    if (per_entry) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Suspect,
-                                  "one (L, S) mask for every batch entry drops each entry's own padding");
+                                  padding ? "one (L, S) mask for every batch entry drops each entry's own padding"
+                                          : "one (L, S) mask for every batch entry and head drops the mask's own batch or heads dims");
     }
     return false;
+  }
+
+  // The mask's last two dims are (keys, queries) the wrong way round: a (B, S) padding mask
+  // unsqueezed at -1, (B, 1, S, 1), where (B, 1, 1, S) is meant. The scores are (..., L, S) and
+  // a mask's dim -1 meets the keys: when its dim -2 is the key length and its dim -1 the query
+  // length (or 1), transpose(-2, -1) puts each in its slot.
+  void add_transposed_mask_fix(Diagnostic& diagnostic, const Shape& scores) {
+    if (mask_.rank() < 2 || scores.size() < 2) return;
+    const DimExpr& queries = scores[scores.size() - 2];
+    const DimExpr& keys = scores.back();
+    const DimExpr& mask_rows = mask_.shape[mask_.rank() - 2];
+    const DimExpr& mask_columns = mask_.shape.back();
+    auto equal = [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; };
+    if (!equal(mask_rows, keys) || !(equal(mask_columns, queries) || equal(mask_columns, DimExpr::constant(1)))) return;
+    Shape transposed = mask_.written;
+    std::swap(transposed[transposed.size() - 2], transposed[transposed.size() - 1]);
+    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    if (ctx_.add_shape_fix(diagnostic, fmt::format("put the mask's key dim last: {}.transpose(-2, -1), {}", name, tuple_str(transposed)),
+                           {{&mask_, transposed}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the mask's key dim then meets the keys (dim -1 of the scores)");
+    }
   }
 
   // With enable_gqa the scores have the query's heads: a mask made per key/value head (its
@@ -489,6 +573,7 @@ class SdpaRules {
 
   CallContext& ctx_;
   const ArgValue &query_, &key_, &value_, &mask_;
+  std::optional<MergedSplit> merged_split_;
 };
 
 }  // namespace

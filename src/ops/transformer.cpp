@@ -372,6 +372,11 @@ class TransformerRules {
     call.pointer = ctx_.call.pointer;
     call.op = "MultiheadAttention";
     call.arguments = {{"need_weights", false}, {"average_attn_weights", true}, {"is_causal", is_causal}};
+    // The layer's own mask argument as written, so that a fix may move it (an (N, S) src_mask is
+    // src_key_padding_mask given as the wrong argument).
+    if (auto written = ctx_.call.tensors.find(attn_mask.argument); attn_mask.present && written != ctx_.call.tensors.end()) {
+      call.tensors["attn_mask"] = written->second;
+    }
     CallContext inner = ctx_.inner(call, &attention);
     inner.option_names = attention_options();
     if (!names.is_causal.empty()) inner.argument_names["is_causal"] = names.is_causal;

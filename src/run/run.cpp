@@ -673,7 +673,9 @@ class Runner {
   std::map<std::string, StateDict> parameters_;
   std::map<std::string, Array> arrays_;   // declared and inline tensors' data and causal masks, by identity
   std::map<std::string, Array> outputs_;  // earlier calls' outputs by name
-  std::set<std::string> known_outputs_;   // those computed from the user's data alone (known_data)
+  // Those computed from the user's data alone (known_data). Never erased: a name is bound once,
+  // the check refuses a second definition ("is defined twice"), so no entry goes stale.
+  std::set<std::string> known_outputs_;
   bool load_error_raised_ = false;
   bool plot_settled_ = false;  // --plot's call is found (or known to be wrong)
 };

@@ -4,61 +4,11 @@
 #include <optional>
 
 #include "mhacheck/module_config.hpp"
+#include "operators.hpp"
 #include "ops/einsum_equation.hpp"
 
 namespace mhacheck {
 namespace {
-
-// The call's tensor shapes with the final bindings, as numbers; nullopt while a dim is symbolic.
-class Sizes {
- public:
-  Sizes(const CallReport& report, const Symbols& symbols) : report_(report), symbols_(symbols) {}
-
-  std::optional<std::vector<double>> argument(const std::string& name) const {
-    for (const ResolvedArgument& argument : report_.arguments) {
-      if (argument.name == name) return numbers(argument.shape);
-    }
-    return std::nullopt;
-  }
-  std::optional<std::vector<double>> output(std::size_t index = 0) const {
-    if (index >= report_.outputs.size()) return std::nullopt;
-    return numbers(report_.outputs[index].shape);
-  }
-  // Every argument's and output's elements; nullopt while a dim is symbolic.
-  std::optional<double> all_elements() const {
-    double total = 0;
-    for (const ResolvedArgument& argument : report_.arguments) {
-      std::optional<std::vector<double>> dims = numbers(argument.shape);
-      if (!dims) return std::nullopt;
-      total += elements(*dims);
-    }
-    for (const NamedOutput& output : report_.outputs) {
-      std::optional<std::vector<double>> dims = numbers(output.shape);
-      if (!dims) return std::nullopt;
-      total += elements(*dims);
-    }
-    return total;
-  }
-
-  static double elements(const std::vector<double>& dims) {
-    double count = 1;
-    for (double dim : dims) count *= dim;
-    return count;
-  }
-
- private:
-  std::optional<std::vector<double>> numbers(const Shape& shape) const {
-    std::vector<double> dims;
-    for (const DimExpr& dim : symbols_.resolve(shape)) {
-      if (!dim.is_constant()) return std::nullopt;
-      dims.push_back(static_cast<double>(dim.offset));
-    }
-    return dims;
-  }
-
-  const CallReport& report_;
-  const Symbols& symbols_;
-};
 
 // A sequence input of a module, (L, N, E), (N, L, E) or unbatched (L, E): its length and batch.
 struct Sequence {
@@ -97,58 +47,23 @@ double option_number(const ModuleDecl& module, const std::string& name) {
   return value.is_number() ? value.get<double>() : 0;
 }
 
-double module_flops(const ModuleDecl& module, const Sizes& sizes) {
-  const std::string& type = module.type;
-  if (type == "MultiheadAttention") {
-    std::optional<Sequence> query = sequence(sizes.argument("query"), module.mha.batch_first);
-    std::optional<Sequence> key = sequence(sizes.argument("key"), module.mha.batch_first);
-    if (!query || !key) return 0;
-    double e = static_cast<double>(module.mha.embed_dim);
-    return attention_flops(*query, key->length, e, static_cast<double>(module.mha.kdim.value_or(module.mha.embed_dim)),
-                           static_cast<double>(module.mha.vdim.value_or(module.mha.embed_dim)));
-  }
-  if (type == "TransformerEncoderLayer" || type == "TransformerEncoder") {
-    bool stack = type == "TransformerEncoder";
-    StackConfig config = stack ? stack_config(module) : StackConfig{false, layer_config(module), 1, std::nullopt};
-    std::optional<Sequence> src = sequence(sizes.argument("src"), config.layer.batch_first);
-    return src ? static_cast<double>(config.num_layers) * encoder_layer_flops(*src, config.layer) : 0;
-  }
-  if (type == "TransformerDecoderLayer" || type == "TransformerDecoder") {
-    bool stack = type == "TransformerDecoder";
-    StackConfig config = stack ? stack_config(module) : StackConfig{true, layer_config(module), 1, std::nullopt};
-    std::optional<Sequence> tgt = sequence(sizes.argument("tgt"), config.layer.batch_first);
-    std::optional<Sequence> memory = sequence(sizes.argument("memory"), config.layer.batch_first);
-    return tgt && memory ? static_cast<double>(config.num_layers) * decoder_layer_flops(*tgt, memory->length, config.layer) : 0;
-  }
-  if (type == "Transformer") {
-    StackConfig encoder = transformer_stack(module, false), decoder = transformer_stack(module, true);
-    std::optional<Sequence> src = sequence(sizes.argument("src"), encoder.layer.batch_first);
-    std::optional<Sequence> tgt = sequence(sizes.argument("tgt"), decoder.layer.batch_first);
-    if (!src || !tgt) return 0;
-    return static_cast<double>(encoder.num_layers) * encoder_layer_flops(*src, encoder.layer) +
-           static_cast<double>(decoder.num_layers) * decoder_layer_flops(*tgt, src->length, decoder.layer);
-  }
-  if (type == "Linear") {
-    std::optional<std::vector<double>> output = sizes.output();
-    return output ? 2 * Sizes::elements(*output) * option_number(module, "in_features") : 0;
-  }
-  if (type == "Conv1d" || type == "Conv2d") {
-    // Each output element sums in_channels/groups times the kernel's positions.
-    std::optional<std::vector<double>> output = sizes.output();
-    if (!output) return 0;
-    double groups = option_number(module, "groups");
-    double per_output = groups > 0 ? option_number(module, "in_channels") / groups : 0;
-    for (const nlohmann::json& size : module.options.at("kernel_size")) per_output *= size.is_number() ? size.get<double>() : 0;
-    return 2 * Sizes::elements(*output) * per_output;
-  }
-  return sizes.all_elements().value_or(0);
+// A TransformerEncoderLayer, or each layer of a stack.
+double encoder_flops(const WorkCall& work, const StackConfig& config) {
+  std::optional<Sequence> src = sequence(work.sizes.argument("src"), config.layer.batch_first);
+  return src ? static_cast<double>(config.num_layers) * encoder_layer_flops(*src, config.layer) : 0;
+}
+
+double decoder_flops(const WorkCall& work, const StackConfig& config) {
+  std::optional<Sequence> tgt = sequence(work.sizes.argument("tgt"), config.layer.batch_first);
+  std::optional<Sequence> memory = sequence(work.sizes.argument("memory"), config.layer.batch_first);
+  return tgt && memory ? static_cast<double>(config.num_layers) * decoder_layer_flops(*tgt, memory->length, config.layer) : 0;
 }
 
 // torch.einsum contracts its operands pairwise, left to right (forward/glue_forward.cpp's
 // einsum_pair, as PyTorch's sumproduct_pair): each pair costs 2 x the product of the sizes of the
 // subscripts it multiplies over (those both operands have, and those kept for the output or a
 // later operand); a subscript only one operand has and nothing keeps is summed out first.
-double einsum_flops(const CallDecl& call, const Sizes& sizes) {
+double einsum_flops(const CallDecl& call, const CallSizes& sizes) {
   std::vector<std::vector<double>> shapes;
   std::vector<int> ranks;
   for (std::size_t i = 0; i < call.list_size("operands"); ++i) {
@@ -175,7 +90,7 @@ double einsum_flops(const CallDecl& call, const Sizes& sizes) {
       spans[i][slot] = true;
     }
   }
-  if (shapes.size() == 1) return Sizes::elements(shapes.front());  // one operand: each element summed once
+  if (shapes.size() == 1) return CallSizes::elements(shapes.front());  // one operand: each element summed once
   std::vector<bool> result = spans.front();
   double flops = 0;
   for (std::size_t next = 1; next < shapes.size(); ++next) {
@@ -195,25 +110,75 @@ double einsum_flops(const CallDecl& call, const Sizes& sizes) {
 
 }  // namespace
 
+double work_multihead_attention(const WorkCall& work) {
+  const ModuleDecl& module = *work.module;
+  std::optional<Sequence> query = sequence(work.sizes.argument("query"), module.mha.batch_first);
+  std::optional<Sequence> key = sequence(work.sizes.argument("key"), module.mha.batch_first);
+  if (!query || !key) return 0;
+  double e = static_cast<double>(module.mha.embed_dim);
+  return attention_flops(*query, key->length, e, static_cast<double>(module.mha.kdim.value_or(module.mha.embed_dim)),
+                         static_cast<double>(module.mha.vdim.value_or(module.mha.embed_dim)));
+}
+
+double work_transformer_encoder_layer(const WorkCall& work) {
+  return encoder_flops(work, StackConfig{false, layer_config(*work.module), 1, std::nullopt});
+}
+
+double work_transformer_encoder(const WorkCall& work) { return encoder_flops(work, stack_config(*work.module)); }
+
+double work_transformer_decoder_layer(const WorkCall& work) {
+  return decoder_flops(work, StackConfig{true, layer_config(*work.module), 1, std::nullopt});
+}
+
+double work_transformer_decoder(const WorkCall& work) { return decoder_flops(work, stack_config(*work.module)); }
+
+double work_transformer(const WorkCall& work) {
+  StackConfig encoder = transformer_stack(*work.module, false), decoder = transformer_stack(*work.module, true);
+  std::optional<Sequence> src = sequence(work.sizes.argument("src"), encoder.layer.batch_first);
+  std::optional<Sequence> tgt = sequence(work.sizes.argument("tgt"), decoder.layer.batch_first);
+  if (!src || !tgt) return 0;
+  return static_cast<double>(encoder.num_layers) * encoder_layer_flops(*src, encoder.layer) +
+         static_cast<double>(decoder.num_layers) * decoder_layer_flops(*tgt, src->length, decoder.layer);
+}
+
+double work_linear(const WorkCall& work) {
+  std::optional<std::vector<double>> output = work.sizes.output();
+  return output ? 2 * CallSizes::elements(*output) * option_number(*work.module, "in_features") : 0;
+}
+
+// Each output element sums in_channels/groups times the kernel's positions.
+double work_conv(const WorkCall& work) {
+  std::optional<std::vector<double>> output = work.sizes.output();
+  if (!output) return 0;
+  double groups = option_number(*work.module, "groups");
+  double per_output = groups > 0 ? option_number(*work.module, "in_channels") / groups : 0;
+  for (const nlohmann::json& size : work.module->options.at("kernel_size")) per_output *= size.is_number() ? size.get<double>() : 0;
+  return 2 * CallSizes::elements(*output) * per_output;
+}
+
+// softmax(Q K^T) V: (..., L, E) by (..., S, E), then by (..., S, Ev), over the broadcast batch.
+double work_scaled_dot_product_attention(const WorkCall& work) {
+  std::optional<std::vector<double>> query = work.sizes.argument("query"), key = work.sizes.argument("key"), output = work.sizes.output();
+  if (!query || !key || !output || query->size() < 2 || key->size() < 2) return 0;
+  double length = (*query)[query->size() - 2], source = (*key)[key->size() - 2], e = query->back(), ev = output->back();
+  double batch = CallSizes::elements(*output) / (length * ev);
+  return 2 * batch * length * source * (e + ev);
+}
+
+// Each output element sums over the first operand's last dim.
+double work_matrix_product(const WorkCall& work) {
+  std::optional<std::vector<double>> input = work.sizes.argument("input"), output = work.sizes.output();
+  if (!input || !output || input->empty()) return 0;
+  return 2 * CallSizes::elements(*output) * input->back();
+}
+
+double work_einsum(const WorkCall& work) { return einsum_flops(work.call, work.sizes); }
+
 double estimated_flops(const Spec& spec, const CallDecl& call, const CallReport& report, const Symbols& symbols) {
-  Sizes sizes(report, symbols);
-  if (!call.module.empty()) return module_flops(*spec.find_module(call.module), sizes);
-  if (call.op == "scaled_dot_product_attention") {
-    // softmax(Q K^T) V: (..., L, E) by (..., S, E), then by (..., S, Ev), over the broadcast batch.
-    std::optional<std::vector<double>> query = sizes.argument("query"), key = sizes.argument("key"), output = sizes.output();
-    if (!query || !key || !output || query->size() < 2 || key->size() < 2) return 0;
-    double length = (*query)[query->size() - 2], source = (*key)[key->size() - 2], e = query->back(), ev = output->back();
-    double batch = Sizes::elements(*output) / (length * ev);
-    return 2 * batch * length * source * (e + ev);
-  }
-  if (call.op == "matmul" || call.op == "bmm") {
-    // Each output element sums over the first operand's last dim.
-    std::optional<std::vector<double>> input = sizes.argument("input"), output = sizes.output();
-    if (!input || !output || input->empty()) return 0;
-    return 2 * Sizes::elements(*output) * input->back();
-  }
-  if (call.op == "einsum") return einsum_flops(call, sizes);
-  return sizes.all_elements().value_or(0);
+  CallSizes sizes(report, symbols);
+  const OperatorDef& op = known_operator(call.op);
+  if (op.work == nullptr) return sizes.all_elements().value_or(0);
+  return op.work(WorkCall{call, call.module.empty() ? nullptr : spec.find_module(call.module), sizes});
 }
 
 }  // namespace mhacheck

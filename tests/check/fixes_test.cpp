@@ -333,7 +333,7 @@ TEST_CASE("searched fix: a Conv1d output is transposed, not read with embed_dim 
   REQUIRE(features != nullptr);
   REQUIRE_FALSE(features->fixes.empty());
   // embed_dim=100 would make PyTorch accept the time steps as features: MHA241 makes it suspect.
-  CHECK(features->fixes.front().description == "transpose h where it is made, after call \"c\", to (4, 100, 256): h = h.transpose(1, 2)");
+  CHECK(features->fixes.front().description == "transpose h where it is made, after call \"c\", to (B, T, 256): h = h.transpose(1, 2)");
   CHECK(features->fixes.front().valid());
   for (const Fix& fix : features->fixes) {
     if (fix.description.find("embed_dim=100") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include "check/fixture_cases.hpp"
 #include "core/shape_json.hpp"
 #include "test_support.hpp"
 
@@ -13,13 +14,8 @@ using nlohmann::json;
 
 namespace {
 
-json load_cases(const std::string& file) {
-  return json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/" + file));
-}
-
 std::string mismatch(const json& c, const Report& report) {
   const json& expect = c["expect"];
-  if (report.input_error) return "spec rejected: " + report.diagnostics.front().message;
   if (expect["ok"].get<bool>()) {
     if (!report.ok()) {
       const Diagnostic* raised = test::raised(report);
@@ -54,20 +50,8 @@ std::string mismatch(const json& c, const Report& report) {
 
 // Every case of one fixture file; returns how many there were.
 std::size_t check_all(const std::string& file) {
-  json cases = load_cases(file);
-  std::vector<std::string> failures;
-  for (const json& c : cases["cases"]) {
-    JsonDocument document;
-    document.value = c["spec"];
-    CheckOptions options;
-    options.verify_fixes = false;
-    Report report = check_document(std::move(document), options);
-    std::string problem = mismatch(c, report);
-    if (!problem.empty()) failures.push_back(c["name"].get<std::string>() + ": " + problem);
-  }
-  for (std::size_t i = 0; i < failures.size() && i < 40; ++i) UNSCOPED_INFO(failures[i]);
-  INFO(fmt::format("{} of {} cases disagree", failures.size(), cases["cases"].size()));
-  CHECK(failures.empty());
+  json cases = test::load_fixture(file);
+  test::check_fixture_cases(cases, mismatch);
   return cases["cases"].size();
 }
 

@@ -377,7 +377,8 @@ def derive_values(text, old_tensors, new_tensors, old_values, symbols, old_calls
         original = old_values.get(old_name)
         found = None
         if original is not None:
-            scope = {name: original, old_name: original, call_argument[1]: original, "torch": torch}
+            # A fix's text may name the spec's dims (q.view(B, H, T, D)): their sizes are in scope.
+            scope = dict(symbols, **{name: original, old_name: original, call_argument[1]: original, "torch": torch})
             for candidate in EXPRESSION.findall(text):
                 source = ("x" + candidate) if candidate.startswith(".") else candidate
                 local = dict(scope, x=original)
@@ -483,7 +484,9 @@ def verdict(entry, binary, silent):
         compared = [k for k in outputs if k in i_outputs and outputs[k].shape == i_outputs[k].shape]
         if not compared:
             raise RuntimeError("{}: no output of the intended program to compare".format(entry["name"]))
-        record["differs_from_intended"] = any(
+        # A call that gives another shape than the intended one (scores (B, T, H, H) for (B, H, T, T)) differs too.
+        reshaped = [k for k in outputs if k in i_outputs and outputs[k].shape != i_outputs[k].shape]
+        record["differs_from_intended"] = bool(reshaped) or any(
             not torch.allclose(outputs[k], i_outputs[k], atol=1e-5, equal_nan=True) for k in compared)
     if not silent:
         return record

@@ -134,3 +134,46 @@ TEST_CASE("padding a reflect or circular convolution past what F.pad reads is re
     "padding_mode": "circular"})", "[1, 3, 3, 3]"));
   CHECK(test::raised_message(circular) == "RuntimeError: Padding value causes wrapping around more than once.");
 }
+
+namespace {
+
+// A Conv1d front end (B, 80, T) -> (B, 128, T), T == 128, then LayerNorm(128) and batch-first
+// attention; with `transposed`, the conv output transposed to (B, T, 128) first.
+std::string conv_front_end(bool transposed) {
+  std::string conv_output = transposed ? "h0" : "h";
+  std::string transpose = transposed ? R"j({"id": "t", "op": "transpose", "input": "h0", "dim0": 1, "dim1": 2, "outputs": ["h"]},)j" : "";
+  return R"j({"version": 1, "dims": {"B": 4, "T": 128}, "modules": {"conv": "nn.Conv1d(80, 128, 3, padding=1)", "norm": "nn.LayerNorm(128)",
+    "attn": "nn.MultiheadAttention(128, 4, batch_first=True)"}, "tensors": {"mel": ["B", 80, "T"]},
+    "calls": [{"id": "c", "module": "conv", "input": "mel", "outputs": [")j" + conv_output + R"j("]}, )j" + transpose +
+         R"j({"id": "n", "module": "norm", "input": "h", "outputs": ["y"]}, {"id": "a", "module": "attn", "query": "y", "key": "y", "value": "y"}]})j";
+}
+
+}  // namespace
+
+TEST_CASE("Conv1d's output keeps the batch and time names, not the channels', even when T == C", "[conv][roles]") {
+  Report report = test::check_text(conv_front_end(false));
+  CHECK(report.calls.at(0).outputs.at(0).dim_names == std::vector<std::string>{"B", "", "T"});
+}
+
+TEST_CASE("Conv1d (B, C, T) into LayerNorm(C) with T == C warns MHA261, and the first fix transposes right after the Conv1d", "[conv][roles]") {
+  Report report = test::check_text(conv_front_end(false));
+  CHECK(report.ok());
+  REQUIRE_FALSE(report.diagnostics.empty());
+  const Diagnostic& first = report.diagnostics.front();
+  CHECK(first.info().code == std::string("MHA261"));
+  CHECK(first.message == "input (4, 128, 128): the LayerNorm normalises over dim 2, which holds \"T\", a sequence length");
+  REQUIRE_FALSE(first.fixes.empty());
+  CHECK(first.fixes.front().description == "transpose h where it is made, after call \"c\", to (B, T, 128): h = h.transpose(1, 2)");
+  CHECK(first.fixes.front().valid());
+  // The attention's own warning (T in its feature slot) is fixed at the same place, through the LayerNorm.
+  const Diagnostic* attention = test::find(report, "MHA241");
+  REQUIRE(attention != nullptr);
+  REQUIRE_FALSE(attention->fixes.empty());
+  CHECK(attention->fixes.front().description == first.fixes.front().description);
+}
+
+TEST_CASE("Conv1d output transposed to (B, T, C) before LayerNorm(C) and attention is silent, T == C", "[conv][roles]") {
+  Report report = test::check_text(conv_front_end(true));
+  CHECK(report.ok());
+  CHECK(report.diagnostics.empty());
+}

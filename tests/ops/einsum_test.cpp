@@ -130,3 +130,58 @@ TEST_CASE("bmm refuses a batch of 1 that matmul would broadcast, and says so", "
   CHECK(symbolic.ok());
   CHECK(test::single_output(symbolic) == "(B, T, S)");
 }
+
+namespace {
+
+// q projected by a Linear and split into heads by view(B, T, H, D), scored by `equation`; with
+// `transposed`, permuted to (B, H, T, D) first.
+std::string heads_einsum(const std::string& equation, bool transposed) {
+  std::string permute = transposed ? R"j({"id": "t", "op": "permute", "input": "q4", "dims": [0, 2, 1, 3], "outputs": ["qh"]},)j" : "";
+  return R"j({"version": 1, "dims": {"B": 2, "T": 10, "H": 4, "D": 16}, "modules": {"qkv": "nn.Linear(64, 64)"},
+    "tensors": {"x": ["B", "T", 64]}, "calls": [{"id": "p", "module": "qkv", "input": "x", "outputs": ["q"]},
+    {"id": "v", "op": "view", "input": "q", "shape": ["B", "T", "H", "D"], "outputs": [")j" +
+         std::string(transposed ? "q4" : "qh") + R"j("]}, )j" + permute + R"j({"id": "s", "op": "einsum", "equation": ")j" + equation +
+         R"j(", "operands": ["qh", "qh"]}]})j";
+}
+
+}  // namespace
+
+TEST_CASE("einsum: (B, T, H, D) under 'bhqd' has its sequence under h and its heads under q (MHA260), fixed by a transpose where it is made",
+          "[glue][einsum][roles]") {
+  Report report = test::check_text(heads_einsum("bhqd,bhkd->bhqk", false));
+  CHECK(report.ok());  // PyTorch runs it
+  const Diagnostic* role = test::find(report, "MHA260");
+  REQUIRE(role != nullptr);
+  CHECK(role->message == "operands[0] (2, 10, 4, 16) under \"bhqd\": dim 1 \"T\" (sequence length) sits under subscript h, a letter for a "
+                         "head count, while dim 2 \"H\" (head count) sits under subscript q");
+  REQUIRE_FALSE(role->fixes.empty());
+  const Fix& first = role->fixes.front();
+  CHECK(first.description == "transpose qh where it is made, after call \"v\", to (B, H, T, D): qh = qh.transpose(1, 2)");
+  CHECK(first.valid());
+  CHECK(first.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("einsum: heads permuted before 'bhqd', or the term written 'bqhd', and plain 'bld,bsd->bls' are silent", "[glue][einsum][roles]") {
+  for (const std::string& text : {heads_einsum("bhqd,bhkd->bhqk", true), heads_einsum("bqhd,bkhd->bhqk", false),
+                                  std::string(R"({"dims": {"B": 2, "L": 10, "S": 12}, "tensors": {"q": ["B", "L", 64], "k": ["B", "S", 64]},
+                                    "modules": {}, "calls": [{"id": "s", "op": "einsum", "equation": "bld,bsd->bls", "operands": ["q", "k"]}]})")}) {
+    Report report = test::check_text(text);
+    CHECK(report.ok());
+    CHECK(report.diagnostics.empty());
+  }
+}
+
+TEST_CASE("einsum: a letter over a sequence in one operand and heads in another warns, whatever the letter", "[glue][einsum][roles]") {
+  Report report = test::check_text(op_call("einsum", R"("equation": "bxyd,bxzd->bxyz", "operands": [["B", "T", "H", 16], ["B", "H", "S", 16]])"));
+  const Diagnostic* role = test::find(report, "MHA260");
+  REQUIRE(role != nullptr);
+  CHECK(role->message.find("dim 1 \"H\" (head count) sits under subscript x, which labels \"T\" (sequence length) in operands[0]") !=
+        std::string::npos);
+}
+
+TEST_CASE("einsum: a letter's conventional role alone is only a hint: (B, T, D) under 'bhd' is silent", "[glue][einsum][roles]") {
+  // h says heads, but the operand has no heads dim elsewhere for T to have swapped with.
+  Report report = test::check_text(op_call("einsum", R"("equation": "bhd,bkd->bhk", "operands": [["B", "T", 16], ["B", "S", 16]])"));
+  CHECK(report.ok());
+  CHECK(report.diagnostics.empty());
+}

@@ -41,10 +41,42 @@ TEST_CASE("sdpa: a mask is checked against the scores it is added to", "[sdpa]")
   const Diagnostic* mask = test::find(swapped, "MHA208");
   REQUIRE(mask != nullptr);
   REQUIRE_FALSE(mask->fixes.empty());
-  CHECK(mask->fixes[0].description == "pass a (5, 6) attn_mask (shared by every batch entry and head)");
+  // Written (S, L): transposed first, which keeps whatever the mask holds.
+  REQUIRE(mask->fixes.size() >= 2);
+  CHECK(mask->fixes[0].description == "put the mask's key dim last: attn_mask.transpose(-2, -1), (5, 6)");
+  CHECK(mask->fixes[0].semantics == FixSemantics::Consistent);
   CHECK(mask->fixes[0].verified);
+  CHECK(mask->fixes[1].description == "pass a (5, 6) attn_mask (shared by every batch entry and head)");
+  CHECK(mask->fixes[1].semantics != FixSemantics::Suspect);
+  // A (B, S) padding mask unsqueezed at -1: transposed, never replaced by one (L, S) mask for the batch.
+  Report padding = test::check_text(sdpa(R"("query": [2, 4, 5, 8], "key": [2, 4, 6, 8], "value": [2, 4, 6, 8], "attn_mask": [2, 1, 6, 1])"));
+  const Diagnostic* unsqueezed = test::find(padding, "MHA208");
+  REQUIRE(unsqueezed != nullptr);
+  REQUIRE(unsqueezed->fixes.size() == 2);
+  CHECK(unsqueezed->fixes[0].description == "put the mask's key dim last: attn_mask.transpose(-2, -1), (2, 1, 1, 6)");
+  CHECK(unsqueezed->fixes[1].semantics == FixSemantics::Suspect);
   Report causal = test::check_text(sdpa(R"("query": [2, 4, 5, 8], "key": [2, 4, 6, 8], "value": [2, 4, 6, 8], "attn_mask": {"causal": [5, 6]})"));
   CHECK(causal.ok());
+}
+
+TEST_CASE("sdpa: an unbound (B, T, T) mask is valid only if B == H, an error, and a (B*H, T, D) query is split, not grouped", "[sdpa]") {
+  Report unbound = test::check_text(sdpa(R"("query": ["B", "H", "T", 8], "key": ["B", "H", "T", 8], "value": ["B", "H", "T", 8], "attn_mask": {"shape": ["B", "T", "T"], "dtype": "bool"})"));
+  CHECK_FALSE(unbound.ok());
+  CHECK(test::find(unbound, "MHA080") == nullptr);  // folded into MHA083 as a note
+  const Diagnostic* condition = test::find(unbound, "MHA083");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes[0].description == "give the mask a heads dim: attn_mask[:, None]");
+  CHECK(condition->fixes[0].valid());
+  Report merged = test::check_text(
+      R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10, "D": 16}, "tensors": {"q": ["B*H", "T", "D"], "k": ["B", "H", "T", "D"]},
+          "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "k"}]})");
+  const Diagnostic* heads = test::find(merged, "MHA207");
+  REQUIRE(heads != nullptr);
+  REQUIRE(heads->fixes.size() == 3);
+  CHECK(heads->fixes[0].description == "split query's B*H: q.view(B, H, T, D)");
+  CHECK(heads->fixes[0].valid());
+  CHECK(heads->fixes[1].semantics == FixSemantics::Suspect);  // enable_gqa would read the batch as heads
 }
 
 TEST_CASE("sdpa: symbols in the contracted dims must agree", "[sdpa]") {

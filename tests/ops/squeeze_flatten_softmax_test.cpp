@@ -22,6 +22,11 @@ TEST_CASE("flatten multiplies symbols and constants, not sums", "[glue]") {
   Report sum = test::check_text(op_call("flatten", R"("input": ["S+1", "L", 8])"));
   REQUIRE(test::find(sum, "MHA303") != nullptr);
   CHECK(test::find(sum, "MHA303")->message == "flattening dims 0 to 2 of (S+1, L, 8) gives 8*(S+1)*L, which mhacheck cannot write as one dim");
+  // One dim flattened is the input itself (ATen returns self), whatever its expression.
+  Report single = test::check_text(op_call("flatten", R"("input": ["B", "T-1", 8], "start_dim": 1, "end_dim": 1)"));
+  CHECK(test::find(single, "MHA303") == nullptr);
+  CHECK(test::single_output(single) == "(B, T-1, 8)");
+  CHECK(test::single_output(test::check_text(op_call("flatten", R"("input": ["S+1"])"))) == "(S+1,)");
   Report reversed = test::check_text(op_call("flatten", R"("input": [2, 3, 4], "start_dim": -1, "end_dim": 0)"));
   CHECK(test::raised_message(reversed) == "RuntimeError: flatten() has invalid args: start_dim cannot come after end_dim");
 }
@@ -33,4 +38,32 @@ TEST_CASE("softmax keeps the shape and needs a floating dtype", "[glue]") {
   REQUIRE(test::find(integers, "MHA310") != nullptr);
   REQUIRE_FALSE(test::find(integers, "MHA310")->fixes.empty());
   CHECK(test::find(integers, "MHA310")->fixes[0].verified);
+}
+
+TEST_CASE("softmax over a dim named as a batch or heads, in a tensor with a sequence dim, warns MHA265", "[glue][roles]") {
+  // softmax(dim=1) of (B, H, L, S) scores, B == H bound: the names, not the sizes, tell the heads.
+  Report heads = test::check_text(
+      R"({"version": 1, "dims": {"B": 8, "H": 8, "L": 10, "S": 12}, "tensors": {"scores": ["B", "H", "L", "S"]},
+          "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": 1}]})");
+  const Diagnostic* over_heads = test::find(heads, "MHA265");
+  REQUIRE(over_heads != nullptr);
+  CHECK(over_heads->message == "softmax over dim 1 (\"H\", a head count) normalises across heads, not over the sequence dim 3 (\"S\")");
+  REQUIRE_FALSE(over_heads->fixes.empty());
+  CHECK(over_heads->fixes[0].description == "softmax over dim=-1 (\"S\")");
+  CHECK(over_heads->fixes[0].verified);
+  CHECK(over_heads->fixes[0].semantics == FixSemantics::Consistent);
+  // Attention pooling: (B, T, 1) scores from a Linear, softmaxed over the batch; the fix is the
+  // sequence dim, which is not the last one.
+  Report pooling = test::check_text(
+      R"json({"version": 1, "dims": {"B": 8, "T": 20}, "modules": {"score": "nn.Linear(256, 1)"}, "tensors": {"x": ["B", "T", 256]},
+          "calls": [{"id": "l", "module": "score", "input": "x", "outputs": ["s"]}, {"id": "p", "op": "softmax", "input": "s", "dim": 0}]})json");
+  const Diagnostic* over_batch = test::find(pooling, "MHA265");
+  REQUIRE(over_batch != nullptr);
+  REQUIRE_FALSE(over_batch->fixes.empty());
+  CHECK(over_batch->fixes[0].description == "softmax over dim=1 (\"T\")");
+  CHECK(over_batch->fixes[0].verified);
+  // Not reported: the key dim, a (B, B) similarity matrix (no sequence dim), unnamed dims.
+  CHECK(test::find(test::check_text(op_call("softmax", R"("input": ["B", "H", "L", "S"], "dim": -1)")), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(op_call("softmax", R"("input": ["B", "B"], "dim": 0)")), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(op_call("softmax", R"("input": [2, 8, 10, 12], "dim": 1)")), "MHA265") == nullptr);
 }

@@ -134,6 +134,20 @@ CASES = {
                                ({"op": "masked_fill", "input": "s", "mask": "pad", "value": 0.0, "outputs": ["out"]},
                                 lambda e: e["s"].masked_fill(e["pad"], 0.0))]),
     "bitwise-not-int8": ({"x": ((3, 4), "int8")}, [({"op": "bitwise_not", "input": "x", "outputs": ["out"]}, lambda e: ~e["x"])]),
+    # add, sub, mul and div compute in their result dtype: float32 x * 1.1 multiplies by
+    # float32(1.1); in double, then rounded, 2 of these 4 products come out 1 ulp (8 or 128) off.
+    "mul-float32-number-in-float32": ({"x": ((4,), "float32")},
+                                      [({"op": "mul", "input": "x", "other": 1.1, "outputs": ["out"]}, lambda e: e["x"] * 1.1)]),
+    "div-float32-number-in-float32": ({"x": ((4,), "float32")},
+                                      [({"op": "div", "input": "x", "other": 0.7, "outputs": ["out"]}, lambda e: e["x"] / 0.7)]),
+    # int64 + float32 is float32: 2**60 + 2**36 + 1 rounds once, up to 2**60 + 2**37 (through
+    # double it rounds to 2**60 + 2**36, then to even: 2**60).
+    "add-int64-beyond-2-53-float32": ({"x": ((3,), "int64"), "y": ((3,), "float32")},
+                                      [({"op": "add", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] + e["y"])]),
+    "sub-int64-beyond-2-53-float32": ({"x": ((3,), "int64"), "y": ((3,), "float32")},
+                                      [({"op": "sub", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] - e["y"])]),
+    "div-int64-beyond-2-53-in-float32": ({"x": ((3,), "int64"), "y": ((3,), "int64")},
+                                         [({"op": "div", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] / e["y"])]),
 }
 
 
@@ -148,6 +162,11 @@ VALUES = {
     "ne-int64-tensors-beyond-2-53": {"x": torch.tensor([2**53 + 1, 2**53, 2**62 + 1]), "y": torch.tensor([2**53, 2**53, 2**62])},
     "eq-int64-float-number-in-float32": {"x": torch.tensor([16777217, 16777216, 16777218])},
     "eq-number-minus-inf": {"x": torch.tensor([float("-inf"), 0.0, float("inf"), -3.4e38])},
+    "mul-float32-number-in-float32": {"x": torch.tensor([1e8, 123456789.0, 3e7, 987654321.0], dtype=torch.float32)},
+    "div-float32-number-in-float32": {"x": torch.tensor([1e8, 123456789.0, 3e7, 987654321.0], dtype=torch.float32)},
+    "add-int64-beyond-2-53-float32": {"x": torch.tensor([2**60 + 2**36 + 1, 2**53 + 1, 5]), "y": torch.tensor([0.0, 0.0, 0.5])},
+    "sub-int64-beyond-2-53-float32": {"x": torch.tensor([2**60 + 2**36 + 1, 2**53 + 1, 5]), "y": torch.tensor([0.0, 0.0, 0.5])},
+    "div-int64-beyond-2-53-in-float32": {"x": torch.tensor([2**60 + 2**36 + 1, 2**53 + 1, 5]), "y": torch.tensor([1, 1, 2])},
 }
 
 

@@ -1,0 +1,160 @@
+// Mask conventions followed up the graph, from a call's argument to the declared tensor it was
+// made from (mask_origin.hpp).
+#include "mask_origin.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace mhacheck {
+
+namespace {
+
+// A graph has no cycles, but a chain is walked call by call: a bound keeps a 100,000-call spec's
+// checks linear.
+constexpr int kMaxSteps = 16;
+
+// Calls that move or select a tensor's elements without changing them.
+bool keeps_values(const std::string& op) {
+  static const std::array<const char*, 13> ops = {"getitem", "unsqueeze", "squeeze", "view",   "reshape", "flatten", "expand",
+                                                  "transpose", "permute", "contiguous", "clone", "repeat",  "repeat_interleave"};
+  return std::any_of(ops.begin(), ops.end(), [&](const char* each) { return op == each; });
+}
+
+// The call before `before` in spec.calls that outputs `name`; null for a declared tensor (found
+// by the index, without scanning the calls back to the first).
+const CallDecl* producer_of(const Spec& spec, const std::string& name, const CallDecl* before) {
+  if (spec.find_tensor(name) != nullptr) return nullptr;
+  if (spec.calls.empty() || before < spec.calls.data() || before >= spec.calls.data() + spec.calls.size()) return nullptr;
+  for (const CallDecl* call = before; call != spec.calls.data();) {
+    --call;
+    if (std::find(call->outputs.begin(), call->outputs.end(), name) != call->outputs.end()) return call;
+  }
+  return nullptr;
+}
+
+// The name of `call`'s tensor argument `argument` when it is a named tensor; "" otherwise.
+std::string input_name(const CallDecl& call, const std::string& argument) {
+  auto ref = call.tensors.find(argument);
+  return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
+}
+
+MaskConvention inverted(MaskConvention convention) {
+  switch (convention) {
+    case MaskConvention::TrueIgnores: return MaskConvention::TrueKeeps;
+    case MaskConvention::TrueKeeps: return MaskConvention::TrueIgnores;
+    default: return MaskConvention::Unknown;
+  }
+}
+
+std::string number_text(const nlohmann::json& number) {
+  return number.is_string() ? fmt::format("float('{}')", number.get<std::string>()) : number.dump();
+}
+
+// Token ids compared with one value (the padding index): ids, input_ids, src_tokens, tgt.
+std::string lowered(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
+}
+
+bool named_like_token_ids(const std::string& written) {
+  std::string name = lowered(written);
+  static const std::array<const char*, 6> words = {"ids", "token", "input", "src", "tgt", "seq"};
+  return std::any_of(words.begin(), words.end(), [&](const char* word) { return name.find(word) != std::string::npos; });
+}
+
+// A declared tensor named as attention scores or logits (scores, attn_scores, logits).
+bool named_like_scores(const std::string& written) {
+  std::string name = lowered(written);
+  return name.find("score") != std::string::npos || name.find("logit") != std::string::npos;
+}
+
+// The origin of the tensor `name` as made by `producer` (null: declared under that name), within
+// `steps` calls up the graph.
+MaskOrigin origin_of(const Spec& spec, std::string name, const CallDecl* producer, int& steps) {
+  while (steps-- > 0) {
+    if (producer == nullptr) {
+      MaskOrigin origin;
+      // Hugging Face's extended mask is already additive (0 / large negative): not 0/1.
+      if (name.find("extended") != std::string::npos) return origin;
+      origin.convention = mask_convention_of_name(name);
+      if (origin.convention == MaskConvention::TrueKeeps) origin.reason = fmt::format("\"{}\" is named like 1 = keep", name);
+      if (origin.convention == MaskConvention::TrueIgnores) origin.reason = fmt::format("\"{}\" is named like True = padding", name);
+      return origin;
+    }
+    const std::string& op = producer->op;
+    std::string input = input_name(*producer, "input");
+    if (input.empty()) return {};
+    if (keeps_values(op)) {
+      name = input;
+      producer = producer_of(spec, input, producer);
+      continue;
+    }
+    if (op == "bitwise_not" || op == "logical_not") {
+      MaskOrigin upstream = origin_of(spec, input, producer_of(spec, input, producer), steps);
+      if (upstream.convention == MaskConvention::Unknown) return {};
+      return {inverted(upstream.convention), fmt::format("{} inverts a mask where {}", op, upstream.reason), producer};
+    }
+    if ((op == "eq" || op == "ne") && producer->arguments.contains("other")) {
+      // Compared with a number. A mask compared with 0 or 1 keeps or inverts its meaning; token
+      // ids compared with one value single it out: eq(ids, pad) marks the padding, ne(ids, pad)
+      // every other token. A tensor of unknown meaning (a 0/1 causal matrix) says nothing.
+      const nlohmann::json& value = producer->arguments.at("other");
+      bool equal = op == "eq";
+      std::string call_text = fmt::format("{}({}, {})", op, input, number_text(value));
+      const CallDecl* made = producer_of(spec, input, producer);
+      MaskOrigin upstream = origin_of(spec, input, made, steps);
+      bool zero = value.is_number() && value.get<double>() == 0.0, one = value.is_number() && value.get<double>() == 1.0;
+      if (upstream.convention != MaskConvention::Unknown && (zero || one)) {
+        bool keeps = equal == one;
+        return {keeps ? upstream.convention : inverted(upstream.convention),
+                fmt::format("made by {} where {}", call_text, upstream.reason), producer};
+      }
+      if (!named_like_token_ids(input)) return {};
+      return {equal ? MaskConvention::TrueIgnores : MaskConvention::TrueKeeps,
+              fmt::format("made by {}: True marks the entries {} {}", call_text, equal ? "equal to" : "other than", number_text(value)),
+              producer};
+    }
+    return {};
+  }
+  return {};
+}
+
+}  // namespace
+
+MaskOrigin mask_origin(const CallContext& ctx, const ArgValue& mask) {
+  std::string name = tensor_name(mask);
+  if (name.empty()) return {};
+  int steps = kMaxSteps;
+  return origin_of(ctx.spec, name, mask.producer, steps);
+}
+
+std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin) {
+  const CallDecl* maker = origin.maker;
+  if (maker == nullptr || (maker->op != "eq" && maker->op != "ne") || maker->pointer.rfind("/calls/", 0) != 0) return std::nullopt;
+  std::string input = input_name(*maker, "input");
+  if (input.empty()) return std::nullopt;
+  bool equal = maker->op == "eq";
+  return ComparisonFlip{fmt::format("{} {} {} ({}, not {}) in call \"{}\"", input, equal ? "!=" : "==", number_text(maker->arguments.at("other")),
+                                    equal ? "ne" : "eq", maker->op, maker->id),
+                        nlohmann::json::array({{{"op", "replace"}, {"path", maker->pointer + "/op"}, {"value", equal ? "ne" : "eq"}}})};
+}
+
+bool is_attention_scores(const CallContext& ctx, const ArgValue& arg) {
+  if (!is_floating(arg.dtype) || arg.rank() < 2) return false;
+  const CallDecl* producer = arg.producer;
+  if (producer == nullptr) return named_like_scores(tensor_name(arg));
+  for (int step = 0; step < kMaxSteps && producer != nullptr; ++step) {
+    const std::string& op = producer->op;
+    if (op == "matmul" || op == "bmm" || op == "einsum") return true;
+    bool on_the_way = keeps_values(op) || op == "mul" || op == "div" || op == "add" || op == "sub" || op == "masked_fill";
+    std::string input = on_the_way ? input_name(*producer, "input") : std::string();
+    if (input.empty()) return false;
+    producer = producer_of(ctx.spec, input, producer);
+  }
+  return false;
+}
+
+}  // namespace mhacheck

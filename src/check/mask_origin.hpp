@@ -1,0 +1,41 @@
+// What True (or 1) means in a mask, read from the name it was declared with and from the calls
+// that made it (roles.hpp reads names alone): `ids == pad` marks the padding, `ids != pad` the
+// tokens to keep, `~m` inverts m, and indexing or reshapes keep the meaning. Also whether an
+// operand is attention scores (made by matmul, bmm or einsum, then scaled or biased), the
+// operand a mask is meant for.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "call_context.hpp"
+#include "roles.hpp"
+
+namespace mhacheck {
+
+struct MaskOrigin {
+  MaskConvention convention = MaskConvention::Unknown;
+  std::string reason;  // why: "\"keep\" is named like 1 = keep", "made by ne(input_ids, 0): True marks entries other than 0"
+  // The call that made the mask's values (eq, ne, bitwise_not, logical_not); null when they are
+  // the declared tensor's, reached through indexing and reshapes only.
+  const CallDecl* maker = nullptr;
+};
+
+// The convention of `mask` as the call `ctx` sees it; Unknown when a call on the way changes the
+// values otherwise (arithmetic) or the declared name says nothing.
+MaskOrigin mask_origin(const CallContext& ctx, const ArgValue& mask);
+
+// The fix for a mask whose True marks the other positions, when a comparison with a number made
+// it (ids != pad): the other comparison in that call, which inverts the mask for every reader.
+struct ComparisonFlip {
+  std::string text;     // "ids == 0 (eq, not ne) in call \"n\""
+  nlohmann::json patch;
+};
+std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin);
+
+// Whether `arg` holds attention scores: made by matmul, bmm or einsum, possibly followed by
+// scaling, biasing or masking (mul, div, add, sub, masked_fill) and reshapes; a declared tensor
+// when its name says scores or logits.
+bool is_attention_scores(const CallContext& ctx, const ArgValue& arg);
+
+}  // namespace mhacheck

@@ -1,0 +1,177 @@
+// Mask meaning on the glue operators (mask_meaning.hpp). The fixes follow the mask's convention:
+// masked_fill takes True for the positions to leave out, so a mask of positions to keep is
+// inverted first (~keep, or attention_mask == 0 for a float 0/1 mask).
+#include "ops/mask_meaning.hpp"
+
+#include <fmt/format.h>
+
+#include "check/fix_search.hpp"
+#include "check/mask_origin.hpp"
+
+namespace mhacheck {
+
+namespace {
+
+// The add call replaced by scores.masked_fill(fill, float('-inf')), `fill` being the mask, or the
+// output of a call on it (`made`: bitwise_not, eq with 0) inserted before: the call keeps its id
+// and outputs. False for a spec that cannot be patched so (the flat form, an inline operand).
+bool add_masked_fill_fix(CallContext& ctx, Diagnostic& diagnostic, std::string description, const std::string& scores_argument,
+                         const std::string& mask_argument, const nlohmann::json& made) {
+  const std::string calls = "/calls/";
+  auto scores = ctx.call.tensors.find(scores_argument), mask = ctx.call.tensors.find(mask_argument);
+  if (ctx.call.pointer.rfind(calls, 0) != 0 || scores == ctx.call.tensors.end() || mask == ctx.call.tensors.end() ||
+      scores->second.kind != ArgRef::Kind::Named || mask->second.kind != ArgRef::Kind::Named) {
+    return false;
+  }
+  nlohmann::json call = ctx.spec.value().at(nlohmann::json::json_pointer(ctx.call.pointer));
+  call.erase("other");
+  call.erase("alpha");
+  call["op"] = "masked_fill";
+  call["input"] = scores->second.name;
+  call["mask"] = mask->second.name;
+  call["value"] = "-inf";
+  nlohmann::json patch = nlohmann::json::array();
+  if (!made.is_null()) {
+    std::string fill = fresh_name(ctx.spec, fmt::format("{}_{}", made.at("op").get<std::string>(), mask->second.name));
+    nlohmann::json inserted = made;
+    inserted["id"] = fill;
+    inserted["input"] = mask->second.name;
+    inserted["outputs"] = {fill};
+    call["mask"] = fill;
+    patch.push_back({{"op", "replace"}, {"path", ctx.call.pointer}, {"value", std::move(call)}});
+    patch.push_back({{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(inserted)}});
+  } else {
+    patch.push_back({{"op", "replace"}, {"path", ctx.call.pointer}, {"value", std::move(call)}});
+  }
+  ctx.add_patch_fix(diagnostic, std::move(description), std::move(patch));
+  return true;
+}
+
+void report_mask_added(CallContext& ctx, const ArgValue& scores, const ArgValue& mask) {
+  std::string scores_name = tensor_name(scores), mask_name = tensor_name(mask);
+  MaskOrigin origin = mask_origin(ctx, mask);
+  bool boolean = mask.dtype == DType::Bool;
+  // A float mask is additive unless it is known to hold 1 = keep / 0 = pad, as written.
+  if (!boolean && (origin.convention != MaskConvention::TrueKeeps || origin.maker != nullptr)) return;
+  Diagnostic& diagnostic =
+      boolean ? ctx.report(DiagId::BoolMaskAdded,
+                           fmt::format("bool mask {} added to the attention scores {}: True adds 1.0 and False 0.0, which masks nothing",
+                                       mask_name, scores_name),
+                           &mask)
+              : ctx.report(DiagId::KeepMaskAdded,
+                           fmt::format("{} added to the attention scores {} as is: {}, so the tokens get +1.0 and the padding +0.0, "
+                                       "which masks nothing",
+                                       mask_name, scores_name, origin.reason),
+                           &mask);
+  if (boolean && !origin.reason.empty()) diagnostic.notes.push_back(origin.reason);
+  if (!boolean) diagnostic.notes.push_back("an additive mask holds 0 where attention is allowed and a large negative value where it is not: "
+                                           "(1.0 - mask) * torch.finfo(dtype).min");
+  std::string in_place = fmt::format("in place of {} + {}", scores_name, mask_name);
+  switch (origin.convention) {
+    case MaskConvention::TrueKeeps: {
+      bool converted =
+          boolean ? add_masked_fill_fix(ctx, diagnostic,
+                                        fmt::format("{}.masked_fill(~{}, float('-inf')) {}", scores_name, mask_name, in_place),
+                                        scores.argument, mask.argument, {{"op", "bitwise_not"}})
+                  : add_masked_fill_fix(ctx, diagnostic,
+                                        fmt::format("{}.masked_fill({} == 0, float('-inf')) {} (or add (1.0 - {}) * torch.finfo(dtype).min)",
+                                                    scores_name, mask_name, in_place, mask_name),
+                                        scores.argument, mask.argument, {{"op", "eq"}, {"other", 0}});
+      if (converted) CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, origin.reason + ": the fill takes the other positions");
+      break;
+    }
+    case MaskConvention::TrueIgnores:
+      if (add_masked_fill_fix(ctx, diagnostic, fmt::format("{}.masked_fill({}, float('-inf')) {}", scores_name, mask_name, in_place),
+                              scores.argument, mask.argument, nullptr)) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, origin.reason + ": the fill takes those positions");
+      }
+      break;
+    case MaskConvention::Unknown:
+      // Which positions True marks, neither the name nor the op that made the mask says.
+      diagnostic.notes.push_back(fmt::format("if True marks the positions to keep: {0}.masked_fill(~{1}, float('-inf')); if it marks "
+                                             "those to leave out: {0}.masked_fill({1}, float('-inf'))",
+                                             scores_name, mask_name));
+      if (add_masked_fill_fix(ctx, diagnostic, fmt::format("{}.masked_fill(~{}, float('-inf')) {}", scores_name, mask_name, in_place),
+                              scores.argument, mask.argument, {{"op", "bitwise_not"}})) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Unknown, "True read as 1 = keep, as the add treats it");
+      }
+      break;
+  }
+}
+
+}  // namespace
+
+// The inserted call reads the mask by name (a declared tensor or an earlier call's output): the
+// values stay connected, and `run` computes the inversion.
+bool add_inversion_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
+                            nlohmann::json arguments) {
+  auto ref = ctx.call.tensors.find(mask.argument);
+  const std::string calls = "/calls/";
+  if (ref == ctx.call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind(calls, 0) != 0 ||
+      ref->second.pointer.rfind(ctx.call.pointer + "/", 0) != 0) {
+    return false;
+  }
+  std::size_t index = std::stoul(ctx.call.pointer.substr(calls.size()));
+  const std::string& name = ref->second.name;
+  // Named after the argument (src_key_padding_mask = ~attention_mask): the new name says what
+  // the values now mean, where the old one said the opposite.
+  std::string output = fresh_name(ctx.spec, mask.argument);
+  arguments["id"] = fresh_name(ctx.spec, fmt::format("{}_of_{}", op, name));
+  arguments["op"] = op;
+  arguments["input"] = name;
+  arguments["outputs"] = {output};
+  std::string argument_path = ref->second.pointer.substr(ctx.call.pointer.size());
+  ctx.add_patch_fix(diagnostic, std::move(description),
+                    nlohmann::json::array({{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(arguments)}},
+                                           {{"op", "replace"}, {"path", fmt::format("{}{}{}", calls, index + 1, argument_path)}, {"value", output}}}));
+  return true;
+}
+
+void check_mask_added(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  if (!input.present || !other.present) return;
+  if (is_attention_scores(ctx, input) && other.rank() > 0) report_mask_added(ctx, input, other);
+  else if (is_attention_scores(ctx, other) && input.rank() > 0) report_mask_added(ctx, other, input);
+}
+
+void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
+  if (!mask.present || !ctx.call.arguments.contains("value")) return;
+  // Only a fill that takes positions out of attention: -inf, or a large negative number.
+  const nlohmann::json& value = ctx.call.arguments.at("value");
+  bool excludes = (value.is_string() && value.get<std::string>() == "-inf") || (value.is_number() && value.get<double>() <= -1e4);
+  if (!excludes) return;
+  MaskOrigin origin = mask_origin(ctx, mask);
+  if (origin.convention != MaskConvention::TrueKeeps) return;
+  std::string name = tensor_name(mask);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskMeaning,
+      fmt::format("mask \"{}\" marks with True the positions to keep ({}), but masked_fill fills the True positions", name, origin.reason),
+      &mask);
+  diagnostic.notes.push_back("as written, the kept positions get the fill value and the padding keeps its scores");
+  if (std::optional<ComparisonFlip> flip = flip_comparison(origin)) {
+    ctx.add_patch_fix(diagnostic, fmt::format("make {} with {}: True then marks the positions to fill", name, flip->text), flip->patch);
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to leave out");
+  } else if (add_inversion_call_fix(ctx, diagnostic, mask, fmt::format("masked_fill(~{}, ...)", name), "bitwise_not", nlohmann::json::object())) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to fill");
+  }
+}
+
+void check_fill_before_softmax(CallContext& ctx, const ArgValue& input) {
+  const CallDecl* fill = input.producer;
+  if (fill == nullptr || fill->op != "masked_fill" || !fill->arguments.contains("value")) return;
+  const nlohmann::json& value = fill->arguments.at("value");
+  if (!value.is_number() || value.get<double>() != 0.0) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskedFillZeroBeforeSoftmax,
+      fmt::format("{} was filled with 0 where the mask is True (call \"{}\"), then softmaxed: exp(0) leaves the masked positions "
+                  "their weight",
+                  tensor_name(input), fill->id),
+      &input);
+  diagnostic.notes.push_back("fill with float('-inf') before softmax; filling with 0 is for the weights, after softmax");
+  if (fill->pointer.rfind("/calls/", 0) == 0) {
+    ctx.add_patch_fix(diagnostic, fmt::format("masked_fill(mask, float('-inf')) in call \"{}\" (value=float('-inf'), not 0)", fill->id),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", fill->pointer + "/value"}, {"value", "-inf"}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the masked positions get weight 0");
+  }
+}
+
+}  // namespace mhacheck

@@ -1,0 +1,25 @@
+// Masks applied by glue operators, read by meaning (what True or 1 says, check/mask_origin.hpp):
+// a 0/1 mask added to attention scores masks nothing (MHA266, MHA267); scores filled with 0
+// before softmax keep the masked keys' weight (MHA268); masked_fill given a 1 = keep mask (MHA084).
+#pragma once
+
+#include "check/call_context.hpp"
+
+namespace mhacheck {
+
+// torch.add(input, other), after its shape rule: a bool mask, or a float mask named like 1 = keep
+// and reaching the add unchanged, added to attention scores.
+void check_mask_added(CallContext& ctx, const ArgValue& input, const ArgValue& other);
+// Tensor.masked_fill(mask, -inf or a large negative value) with a mask whose True marks the
+// positions to keep (MHA084): the fill takes them out instead of the others.
+void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask);
+// F.softmax's input made by masked_fill with the value 0.
+void check_fill_before_softmax(CallContext& ctx, const ArgValue& input);
+
+// The mask inverted by a call inserted before the current one (`op`, bitwise_not or eq with 0, with
+// `arguments`), whose output the argument then reads; false for a mask written inline or a spec
+// in the flat form.
+bool add_inversion_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
+                            nlohmann::json arguments);
+
+}  // namespace mhacheck
