@@ -10,6 +10,8 @@
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 #include "ops/result_type.hpp"
+#include "fix_search.hpp"
+#include "roles.hpp"
 
 #include <functional>
 
@@ -33,6 +35,53 @@ ArgValue wrapped_number(const CallContext& ctx, const std::string& argument) {
 
 DType result_type(const ArgValue& a, const ArgValue& b, bool b_is_number) {
   return result_type(a.dtype, a.rank(), b.dtype, b_is_number ? std::nullopt : std::optional<std::size_t>(b.rank()));
+}
+
+// table[:n] (a getitem of a declared tensor cutting dim 0 from the start) whose length names a
+// batch size: the table's rows are positions (it is cut, so it is longer than any input), but
+// the slice takes one per batch entry, and broadcasts over `x`'s sequence: a batch name in the
+// table's position slot (MHA081). The fix slices by that sequence and moves it to its slot.
+void check_sliced_table(CallContext& ctx, const ArgValue& x, const ArgValue& slice) {
+  const CallDecl* producer = slice.producer;
+  if (!producer || producer->op != "getitem" || slice.rank() > x.rank()) return;
+  const std::string& index = producer->arguments.at("index").get_ref<const std::string&>();
+  const ArgRef& source = producer->tensor("input");
+  const TensorDecl* table = source.kind == ArgRef::Kind::Named ? ctx.spec.find_tensor(source.name) : nullptr;
+  const std::string& cut_to = slice.dim_name(0);
+  if (!table || table->shape.size() != static_cast<std::size_t>(slice.rank()) || index.rfind("[:", 0) != 0 ||
+      index.find(',') != std::string::npos || role_of_name(cut_to) != DimRole::Batch ||
+      (table->shape[0].is_plain_symbol() && table->shape[0].symbol == cut_to)) {
+    return;
+  }
+  int offset = x.rank() - slice.rank();
+  for (int d = 1; d < slice.rank(); ++d) {
+    const std::string& sequence = x.dim_name(offset + d);
+    if (slice.shape[static_cast<std::size_t>(d)] != DimExpr::constant(1) || role_of_name(sequence) != DimRole::Sequence) continue;
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::SymbolNameRole,
+        fmt::format("{} is {}{}: the position table cut to the batch size {}, so batch entry b gets row b for every position, broadcast "
+                    "over {}'s sequence {} (dim {})",
+                    tensor_name(slice), source.name, index, cut_to, tensor_name(x), sequence, offset + d),
+        &slice, 0);
+    const DimExpr& length = x.shape[static_cast<std::size_t>(offset + d)];
+    const std::size_t at = producer->pointer.rfind("/calls/", 0) == 0 ? std::stoul(producer->pointer.substr(7)) : ctx.spec.calls.size();
+    if (!length.is_constant() || at >= ctx.spec.calls.size() || producer->outputs.empty() ||
+        !ctx.spec.value().contains(nlohmann::json::json_pointer(producer->pointer + "/outputs"))) {
+      return;
+    }
+    const std::string& made = producer->outputs.front();
+    std::string before = fresh_name(ctx.spec, made + "_before_transpose");
+    nlohmann::json transpose = {{"id", fresh_name(ctx.spec, "transpose_" + made)}, {"op", "transpose"}, {"input", before},
+                                {"dim0", 0}, {"dim1", d}, {"outputs", {made}}};
+    std::string sliced = fmt::format("[:{}]", length.offset);
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("slice {} by the sequence length ({}.size({}) = {}) and put it in the sequence slot: {} = {}{}.transpose(0, {})",
+                                  source.name, tensor_name(x), offset + d, length.offset, made, source.name, sliced, d),
+                      {{{"op", "replace"}, {"path", producer->pointer + "/index"}, {"value", sliced}},
+                       {{"op", "replace"}, {"path", producer->pointer + "/outputs/0"}, {"value", before}},
+                       {{"op", "add"}, {"path", fmt::format("/calls/{}", at + 1)}, {"value", std::move(transpose)}}});
+    return;
+  }
 }
 
 enum class ResultKind { Promoted, TrueDivision, Comparison, Bitwise };
@@ -116,8 +165,11 @@ DType result_type(DType input, std::size_t input_rank, DType other, std::optiona
 
 void infer_add(CallContext& ctx) {
   infer_binary(ctx, "+", nullptr, ResultKind::Promoted);
-  // A number added is no mask.
-  if (!ctx.outputs.empty() && !ctx.call.arguments.contains("other")) check_mask_added(ctx, ctx.arg("input"), ctx.arg("other"));
+  // A number added is no mask, nor a sliced table.
+  if (ctx.outputs.empty() || ctx.call.arguments.contains("other")) return;
+  check_mask_added(ctx, ctx.arg("input"), ctx.arg("other"));
+  check_sliced_table(ctx, ctx.arg("input"), ctx.arg("other"));
+  check_sliced_table(ctx, ctx.arg("other"), ctx.arg("input"));
 }
 void infer_sub(CallContext& ctx) { infer_binary(ctx, "-", sub_refuses, ResultKind::Promoted); }
 void infer_mul(CallContext& ctx) { infer_binary(ctx, "*", nullptr, ResultKind::Promoted); }

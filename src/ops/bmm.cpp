@@ -3,28 +3,10 @@
 // first two dims against input's batch and last dim (no broadcasting), then one dtype.
 #include <fmt/format.h>
 
+#include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
-
-namespace {
-
-// mat2 holds the contracted dim last (q @ k, where q @ k.transpose(1, 2) is meant, or one tensor
-// times itself): a transpose of mat2 for this call alone, inserted before it, so that other
-// readers of mat2's tensor keep its layout. Only in a spec's "calls" list.
-void propose_transposed_mat2(CallContext& ctx, Diagnostic& diagnostic) {
-  const std::string prefix = "/calls/";
-  const ArgRef& mat2 = ctx.call.tensor("mat2");
-  if (ctx.call.pointer.rfind(prefix, 0) != 0 || mat2.kind != ArgRef::Kind::Named) return;
-  std::string transposed = ctx.call.id + "_mat2_t";
-  nlohmann::json transpose = {{"id", transposed}, {"op", "transpose"}, {"input", mat2.name}, {"dim0", 1}, {"dim1", 2}, {"outputs", {transposed}}};
-  std::size_t index = std::stoul(ctx.call.pointer.substr(prefix.size()));
-  ctx.add_patch_fix(diagnostic, fmt::format("contract over mat2's last dim: torch.bmm(input, {}.transpose(1, 2))", mat2.name),
-                    {{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(transpose)}},
-                     {{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/mat2"}, {"value", transposed}}});
-}
-
-}  // namespace
 
 void infer_bmm(CallContext& ctx) {
   const ArgValue &input = ctx.arg("input"), &mat2 = ctx.arg("mat2");
@@ -54,7 +36,13 @@ void infer_bmm(CallContext& ctx) {
                        fmt::format("Expected size for first two dimensions of batch2 tensor to be: [{}, {}] but got: [{}, {}].", batch.str(), inner.str(),
                                    mat2.shape[0].str(), mat2.shape[1].str()));
     if (!same_batch && (mat2.shape[0] == DimExpr::constant(1) || batch == DimExpr::constant(1))) diagnostic.notes.push_back("torch.matmul would broadcast the batch of 1");
-    if (same_batch && ctx.symbols.compare(mat2.shape[2], inner) == Symbols::Verdict::Equal) propose_transposed_mat2(ctx, diagnostic);
+    // mat2 holds the contracted dim last (q @ k, where q @ k.transpose(1, 2) is meant, or one
+    // tensor times itself).
+    if (same_batch && ctx.symbols.compare(mat2.shape[2], inner) == Symbols::Verdict::Equal) {
+      propose_transposed_operands(ctx, diagnostic,
+                                  fmt::format("contract over mat2's last dim: torch.bmm(input, {}.transpose(1, 2))", ctx.call.tensor("mat2").name),
+                                  {{"mat2", 1, 2}});
+    }
     return;
   }
   // The kernel is picked by input's dtype (none for bool) before mat2's is compared; an empty
@@ -73,7 +61,9 @@ void infer_bmm(CallContext& ctx) {
     if (input.dtype != DType::Bool) ctx.add_dtype_fix(diagnostic, fmt::format("pass mat2 as {}", dtype_name(input.dtype)), mat2, input.dtype);
     return;
   }
-  ctx.outputs.push_back({"output", Shape{batch, input.shape[1], mat2.shape[2]}, mat2.dtype});
+  check_product_roles(ctx, input, mat2, 1);
+  Shape product{batch, input.shape[1], mat2.shape[2]};
+  ctx.outputs.push_back({"output", product, mat2.dtype, product_names(input, mat2, product)});
   ctx.output_layouts["output"] = Layout::contiguous(ctx.outputs.back().shape);
 }
 

@@ -32,6 +32,21 @@ std::string sizes_text(const Shape& shape) {
   return "[" + text + "]";
 }
 
+// The name a slice from the start (x[:n], narrow(d, 0, n)) gives its dim: pe[:x.size(0)] on a
+// batch-first x, written pe[:32] with "dims" binding B to 32, is pe[:B], a table cut to the batch
+// size, whatever the table's dim stood for. The symbol "dims" binds to n, when exactly one is;
+// "" otherwise (an index holds numbers only).
+std::string slice_length_name(const Spec& spec, const DimExpr& length) {
+  if (!length.is_constant()) return "";
+  std::string named;
+  for (const auto& [symbol, value] : spec.dims) {
+    if (value != length.offset) continue;
+    if (!named.empty()) return "";  // two symbols of that size: the slice could be either
+    named = symbol;
+  }
+  return named;
+}
+
 }  // namespace
 
 void infer_getitem(CallContext& ctx) {
@@ -56,7 +71,8 @@ void infer_getitem(CallContext& ctx) {
   std::vector<std::string> names;
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];
-    names.push_back(whole ? input.dim_name(dim.source) : "");
+    bool prefix = dim.source >= 0 && dim.step == 1 && dim.start == DimExpr::constant(0);
+    names.push_back(whole ? input.dim_name(dim.source) : prefix ? slice_length_name(ctx.spec, dim.size) : "");
   }
   ctx.outputs.push_back({"output", plan.shape(), input.dtype, names});
 }
@@ -135,7 +151,7 @@ void infer_narrow(CallContext& ctx) {
   std::vector<std::string> names = input.dim_names;
   names.resize(shape.size());
   shape[static_cast<std::size_t>(*dim)] = DimExpr::constant(length);
-  names[static_cast<std::size_t>(*dim)].clear();
+  names[static_cast<std::size_t>(*dim)] = start == 0 ? slice_length_name(ctx.spec, shape[static_cast<std::size_t>(*dim)]) : "";
   ctx.outputs.push_back({"output", shape, input.dtype, names});
   ctx.output_layouts["output"] = resized_layout(input.layout, shape);  // the same strides, from an offset
 }

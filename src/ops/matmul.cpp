@@ -21,7 +21,8 @@ void infer_matmul(CallContext& ctx) {
   int contracted = other.rank() == 1 ? 0 : other.rank() - 2;
   std::optional<Shape> shape = matmul_shape(ctx, input.shape, other.shape, &other, contracted, "input @ other", failure);
   if (shape) {
-    ctx.outputs.push_back({"output", *shape, input.dtype});
+    check_product_roles(ctx, input, other, contracted);
+    ctx.outputs.push_back({"output", *shape, input.dtype, product_names(input, other, *shape)});
     // mm and bmm write new tensors; a matrix or vector times a batch may come back transposed.
     bool fresh = input.rank() >= 2 && other.rank() >= 2 && (input.rank() >= 3 || other.rank() == 2);
     ctx.output_layouts["output"] = fresh ? Layout::contiguous(*shape) : Layout::unknown();

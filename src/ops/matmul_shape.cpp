@@ -1,6 +1,11 @@
 #include "ops/matmul_shape.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+
+#include "fix_search.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -92,6 +97,100 @@ std::optional<Shape> matmul_shape(CallContext& ctx, const Shape& a, const Shape&
     failure.message = bmm_message(batch, a.back(), b[rank_b - 2]);
   }
   return std::nullopt;
+}
+
+namespace {
+
+bool has_batch_factor(const std::string& name) {
+  std::vector<std::string> factors = name_factors(name);
+  return std::any_of(factors.begin(), factors.end(), [](const std::string& factor) { return role_of_name(factor) == DimRole::Batch; });
+}
+
+std::string operand_text(const ArgValue& operand) {
+  std::string name = tensor_name(operand);
+  return name.empty() ? operand.argument : name;
+}
+
+}  // namespace
+
+void propose_transposed_operands(CallContext& ctx, Diagnostic& diagnostic, std::string description,
+                                 const std::vector<OperandTranspose>& transposes) {
+  const std::string prefix = "/calls/";
+  if (ctx.call.pointer.rfind(prefix, 0) != 0) return;
+  std::size_t index = std::stoul(ctx.call.pointer.substr(prefix.size()));
+  nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::pair<std::string, std::string>> renamed;  // argument -> transposed tensor
+  for (const OperandTranspose& change : transposes) {
+    const ArgRef& operand = ctx.call.tensor(change.argument);
+    if (operand.kind != ArgRef::Kind::Named) return;
+    std::string transposed = fresh_name(ctx.spec, fmt::format("{}_{}_t", ctx.call.id, change.argument));
+    nlohmann::json call = {{"id", transposed}, {"op", "transpose"}, {"input", operand.name}, {"dim0", change.dim0}, {"dim1", change.dim1}, {"outputs", {transposed}}};
+    patch.push_back({{"op", "add"}, {"path", prefix + std::to_string(index + renamed.size())}, {"value", std::move(call)}});
+    renamed.emplace_back(change.argument, transposed);
+  }
+  for (const auto& [argument, transposed] : renamed) {
+    patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + renamed.size()) + "/" + argument}, {"value", transposed}});
+  }
+  ctx.add_patch_fix(diagnostic, std::move(description), std::move(patch));
+}
+
+std::vector<std::string> product_names(const ArgValue& input, const ArgValue& other, const Shape& product) {
+  // Matrix dims: input's rows, other's columns (a 1-D operand has none); batch dims aligned from
+  // the right, named by the operand whose dim is not stretched from 1.
+  int rows = input.rank() >= 2 ? 1 : 0, columns = other.rank() >= 2 ? 1 : 0;
+  int batch = static_cast<int>(product.size()) - rows - columns;
+  std::vector<std::string> names(product.size());
+  if (rows) names[static_cast<std::size_t>(batch)] = input.dim_name(input.rank() - 2);
+  if (columns) names.back() = other.dim_name(other.rank() - 1);
+  for (int d = 0; d < batch; ++d) {
+    for (const ArgValue* operand : {&input, &other}) {
+      int at = d - (batch - (operand->rank() - 2));
+      if (operand->rank() < 3 || at < 0 || operand->shape[static_cast<std::size_t>(at)] == DimExpr::constant(1)) continue;
+      names[static_cast<std::size_t>(d)] = operand->dim_name(at);
+      break;
+    }
+  }
+  return names;
+}
+
+void check_product_roles(CallContext& ctx, const ArgValue& input, const ArgValue& other, int contracted) {
+  if (input.rank() < 2 || other.rank() < 2) return;
+  const std::string &inner = input.dim_name(input.rank() - 1), &rows = other.dim_name(contracted);
+  DimRole inner_role = role_of_name(inner), rows_role = role_of_name(rows);
+  if (inner_role != DimRole::Unknown && rows_role != DimRole::Unknown && inner_role != rows_role) {
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::FeatureSlotRole,
+        fmt::format("{} @ {} contracts {}'s last dim {} (a {}) with {}'s dim {} {} (a {}); valid only because {} == {}", operand_text(input),
+                    operand_text(other), operand_text(input), inner, role_name(inner_role), operand_text(other), contracted, rows,
+                    role_name(rows_role), inner, rows),
+        &other, contracted);
+    if (role_of_name(other.dim_name(other.rank() - 1)) == inner_role) {
+      propose_transposed_operands(ctx, diagnostic,
+                                  fmt::format("contract over {0}'s last dim ({1}): {2} @ {0}.transpose(-2, -1)", operand_text(other),
+                                              other.dim_name(other.rank() - 1), operand_text(input)),
+                                  {{other.argument, -2, -1}});
+    }
+    return;
+  }
+  // The batch dim 0 of a batched product (3-D and up) holding a sequence.
+  if (input.rank() < 3 || other.rank() < 3 || role_of_name(input.dim_name(0)) != DimRole::Sequence) return;
+  int input_rows = input.rank() - 2, other_columns = other.rank() - 1;
+  bool input_mixes = has_batch_factor(input.dim_name(input_rows)), other_mixes = has_batch_factor(other.dim_name(other_columns));
+  if (!input_mixes && !other_mixes) return;
+  const std::string& batch = input_mixes ? input.dim_name(input_rows) : other.dim_name(other_columns);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SymbolNameRole,
+      fmt::format("the product's batch dim 0 is the sequence {} while {} is in the matrices: each of the {} products pairs every "
+                  "entry of {} with every other one (attention across batch entries)",
+                  input.dim_name(0), batch, input.dim_name(0), batch),
+      &input, 0);
+  if (input_mixes && other_mixes && other.dim_name(0) == input.dim_name(0)) {
+    propose_transposed_operands(ctx, diagnostic,
+                                fmt::format("multiply per {0}: {1}.transpose(0, {2}) @ {3}.transpose(0, {4}) (the sequence back in the "
+                                            "matrices, as q.view(T, B*H, D).transpose(0, 1) does)",
+                                            batch, operand_text(input), input_rows, operand_text(other), other_columns),
+                                {{input.argument, 0, input_rows}, {other.argument, 0, other_columns}});
+  }
 }
 
 }  // namespace mhacheck

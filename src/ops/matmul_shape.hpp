@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "call_context.hpp"
 
@@ -22,6 +23,27 @@ struct MatmulFailure {
 // condition on symbols warns (MHA080) at dim `where_dim` of `where`, and counts as holding.
 std::optional<Shape> matmul_shape(CallContext& ctx, const Shape& a, const Shape& b, const ArgValue* where,
                                   std::optional<int> where_dim, const std::string& what, MatmulFailure& failure);
+
+// A transpose of one operand for this call alone, inserted before it so that other readers of
+// the operand keep its layout. Only in a spec's "calls" list, for operands given by name.
+struct OperandTranspose {
+  std::string argument;  // "mat2"
+  int dim0, dim1;
+};
+void propose_transposed_operands(CallContext& ctx, Diagnostic& diagnostic, std::string description,
+                                 const std::vector<OperandTranspose>& transposes);
+
+// The roles of a product PyTorch accepts (matmul, bmm), from the dims' names: input's last dim
+// and other's dim `contracted` must play one role (q @ k contracts a head size with a sequence,
+// valid only because T == D: a sequence in the product's feature slot, MHA241); a sequence in
+// the batch dim 0 while a batch size is in the matrices' rows or columns pairs batch entries
+// with each other (fairseq's q.view(T, B*H, D) without .transpose(0, 1): a sequence name in a
+// batch slot, MHA081). Each with a fix: transposes inserted before the call.
+void check_product_roles(CallContext& ctx, const ArgValue& input, const ArgValue& other, int contracted);
+
+// Each dim's name in the product of input and other (shaped `product`): the batch dims' from the
+// operands, then input's rows and other's columns.
+std::vector<std::string> product_names(const ArgValue& input, const ArgValue& other, const Shape& product);
 
 // The message of a broadcast failure, as torch's infer_size words it.
 std::string broadcast_message(const CallContext::BroadcastFailure& failing);

@@ -324,6 +324,19 @@ class ReshapeRules {
           left.erase(next);
         }
       }
+      // A written product whose factors the input either names (each found once) or lacks
+      // altogether (H of view(T, B*H, D), split from an unnamed H*D): no stride to check the
+      // new factors against, but the dim holds the named ones, so it keeps the written name.
+      bool split_in = dim.size() > 1 && in_order.empty() && !moved &&
+                      std::all_of(dim.begin(), dim.end(), [&](const Factor& factor) {
+                        return !factor.key.empty() && factor.key.front() != '#' && (in_uses[factor.key] == 0 || source(factor) != nullptr);
+                      }) &&
+                      std::any_of(dim.begin(), dim.end(), [&](const Factor& factor) { return in_uses[factor.key] == 0; }) &&
+                      std::any_of(dim.begin(), dim.end(), [&](const Factor& factor) { return source(factor) != nullptr; });
+      if (split_in) {
+        names[j] = dim_key(dim);
+        continue;
+      }
       if (moved && counts_equal_ && !reported_) {
         reported_ = true;
         report_moved(j, *moved, in, out);

@@ -71,3 +71,86 @@ TEST_CASE("broadcasting S-1 against S is a condition (S == 2), not an error, S+1
   // S+1 is never 1 for a size S >= 1, and S is taken as not 1: PyTorch raises.
   CHECK_FALSE(test::check_text(op_call("add", R"("input": ["S+1", 8], "other": ["S", 8])")).ok());
 }
+
+namespace {
+
+// The first fix of `diagnostic`, verified, valid and labelled consistent with the roles.
+const Fix& consistent_first_fix(const Diagnostic& diagnostic) {
+  REQUIRE_FALSE(diagnostic.fixes.empty());
+  const Fix& fix = diagnostic.fixes.front();
+  CHECK(fix.verified);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  return fix;
+}
+
+}  // namespace
+
+TEST_CASE("q @ k contracts the head size with the key sequence: a role warning, fixed by k.transpose(-2, -1)", "[glue][roles]") {
+  const std::string calls = R"("calls": [{"id": "s", "op": "matmul", "input": "q", "other": "KEY", "outputs": ["sc"]},
+                                          {"id": "p", "op": "softmax", "input": "sc", "dim": -1, "outputs": ["w"]},
+                                          {"id": "o", "op": "matmul", "input": "w", "other": "v"}]})";
+  auto spec = [&](const std::string& key) {
+    std::string text = R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 64, "D": 64},
+      "tensors": {"q": ["B", "H", "T", "D"], "k": ["B", "H", "T", "D"], "kt": ["B", "H", "D", "T"], "v": ["B", "H", "T", "D"]}, )" + calls;
+    return text.replace(text.find("KEY"), 3, key);
+  };
+  Report wrong = test::check_text(spec("k"));
+  const Diagnostic* contraction = test::find(wrong, "MHA241");
+  REQUIRE(contraction != nullptr);
+  CHECK(contraction->severity() == Severity::Warning);
+  CHECK(contraction->call == "s");
+  CHECK(contraction->message.find("valid only because D == T") != std::string::npos);
+  CHECK(consistent_first_fix(*contraction).description == "contract over k's last dim (D): q @ k.transpose(-2, -1)");
+  // Transposed, and P @ V (the key sequence with V's sequence): silent.
+  Report right = test::check_text(spec("kt"));
+  CHECK(right.diagnostics.empty());
+  // Unnamed dims say nothing about roles.
+  CHECK(test::check_text(op_call("matmul", R"("input": [2, 4, 64, 64], "other": [2, 4, 64, 64])")).diagnostics.empty());
+}
+
+TEST_CASE("bmm with the sequence in its batch dim and B*H in its matrices: fairseq's view without transpose(0, 1)", "[glue][roles]") {
+  auto spec = [](const std::string& transposes) {
+    return R"({"version": 1, "dims": {"T": 20, "B": 4, "H": 8, "D": 64}, "tensors": {"q": ["T", "B", 512], "k": ["T", "B", 512]},
+      "calls": [{"id": "vq", "op": "view", "input": "q", "shape": ["T", "B*H", "D"], "outputs": ["qv"]},
+                {"id": "vk", "op": "view", "input": "k", "shape": ["T", "B*H", "D"], "outputs": ["kv"]},)" +
+           transposes + R"(
+                {"id": "tk", "op": "transpose", "input": "kb", "dim0": 1, "dim1": 2, "outputs": ["kt"]},
+                {"id": "s", "op": "bmm", "input": "qb", "mat2": "kt", "outputs": ["sc"]},
+                {"id": "p", "op": "softmax", "input": "sc", "dim": -1}]})";
+  };
+  Report wrong = test::check_text(spec(R"({"id": "q0", "op": "contiguous", "input": "qv", "outputs": ["qb"]},
+                                          {"id": "k0", "op": "contiguous", "input": "kv", "outputs": ["kb"]},)"));
+  const Diagnostic* batch = test::find(wrong, "MHA081");
+  REQUIRE(batch != nullptr);
+  CHECK(batch->call == "s");
+  CHECK(batch->message.find("the sequence T while B*H is in the matrices") != std::string::npos);
+  const Fix& fix = consistent_first_fix(*batch);
+  CHECK(fix.description.find("qb.transpose(0, 1) @ kt.transpose(0, 2)") != std::string::npos);
+  REQUIRE(fix.outputs.size() == 1);
+  CHECK(tuple_str(fix.outputs[0].shape) == "(32, 20, 20)");
+  Report right = test::check_text(spec(R"({"id": "q0", "op": "transpose", "input": "qv", "dim0": 0, "dim1": 1, "outputs": ["qb"]},
+                                          {"id": "k0", "op": "transpose", "input": "kv", "dim0": 0, "dim1": 1, "outputs": ["kb"]},)"));
+  CHECK(right.diagnostics.empty());
+}
+
+TEST_CASE("a position table sliced to the batch size and added over the sequence: pe[:x.size(0)] on a batch-first x", "[glue][roles]") {
+  auto spec = [](const std::string& dims, const std::string& index) {
+    return R"({"version": 1, "dims": {)" + dims + R"(}, "tensors": {"x": ["B", "T", 128], "pe": [5000, 1, 128]},
+      "calls": [{"id": "p", "op": "getitem", "input": "pe", "index": ")" + index + R"(", "outputs": ["pe_x"]},
+                {"id": "a", "op": "add", "input": "x", "other": "pe_x", "outputs": ["h"]}]})";
+  };
+  Report wrong = test::check_text(spec(R"("B": 32, "T": 50)", "[:32]"));
+  const Diagnostic* slice = test::find(wrong, "MHA081");
+  REQUIRE(slice != nullptr);
+  CHECK(slice->call == "a");
+  CHECK(slice->message.find("pe_x is pe[:32]: the position table cut to the batch size B") != std::string::npos);
+  const Fix& fix = consistent_first_fix(*slice);
+  CHECK(fix.description == "slice pe by the sequence length (x.size(1) = 50) and put it in the sequence slot: pe_x = pe[:50].transpose(0, 1)");
+  REQUIRE(fix.outputs.size() == 1);
+  CHECK(tuple_str(fix.outputs[0].shape) == "(32, 50, 128)");
+  // Sliced by the sequence (PyTorch then refuses the broadcast), or by a number two symbols
+  // share: no slice-role warning.
+  CHECK(test::find(test::check_text(spec(R"("B": 32, "T": 50)", "[:50]")), "MHA081") == nullptr);
+  CHECK(test::find(test::check_text(spec(R"("B": 32, "T": 50, "C": 32)", "[:32]")), "MHA081") == nullptr);
+}
