@@ -101,3 +101,17 @@ TEST_CASE("sdpa: a (B, L, S) mask in the heads slot is reported when B == H, not
   CHECK_FALSE(mask_dim_role(1, 4));
   CHECK_FALSE(mask_dim_role(1, 1));
 }
+
+TEST_CASE("sdpa: a (B, T, S) mask with B and H bound and unequal gets m[:, None] first, verified and consistent", "[sdpa]") {
+  Report report = test::check_text(
+      R"({"version": 1, "dims": {"B": 2, "H": 8, "T": 10, "S": 12, "D": 64},
+          "tensors": {"q": ["B", "H", "T", "D"], "k": ["B", "H", "S", "D"], "m": {"shape": ["B", "T", "S"], "dtype": "bool"}},
+          "calls": [{"id": "s1", "op": "scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "attn_mask": "m"}]})");
+  const Diagnostic* mask = test::find(report, "MHA208");
+  REQUIRE(mask != nullptr);
+  REQUIRE_FALSE(mask->fixes.empty());
+  CHECK(mask->fixes[0].description == "give the mask a heads dim: m[:, None]");
+  CHECK(mask->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(mask->fixes[0].verified);
+  CHECK(mask->fixes[0].valid());
+}
