@@ -156,21 +156,27 @@ void CallContext::pytorch_raises(Diagnostic& diagnostic, std::string type, std::
 
 bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where, std::optional<int> dim,
                        const std::string& what) {
-  Symbols::Equality equality = symbols.require_equal(a, b);
-  if (equality.verdict == Symbols::Verdict::Equal) return true;
-  if (equality.verdict == Symbols::Verdict::Unequal) return false;
+  Symbols::Verdict verdict = symbols.compare(symbols.resolve(a), symbols.resolve(b));
+  if (verdict == Symbols::Verdict::Equal) return true;
+  if (verdict == Symbols::Verdict::Unequal) return false;
   DimRole role_a = a.is_plain_symbol() ? role_of_name(a.symbol) : DimRole::Unknown;
   DimRole role_b = b.is_plain_symbol() ? role_of_name(b.symbol) : DimRole::Unknown;
-  if ((role_a == DimRole::Batch && role_b == DimRole::Sequence) || (role_a == DimRole::Sequence && role_b == DimRole::Batch)) {
+  // Two names of distinct roles among batch, sequence and heads (B == T, B == H, H == T): equal
+  // by accident at best, so a layout or patched graph needing it is an error, not a condition.
+  // Not recorded as a substitution: later calls would read B == H as a fact and report their
+  // own (B, T, S) masks as warnings, and a fix of this call would then seem to add their errors.
+  auto layout_role = [](DimRole role) { return role == DimRole::Batch || role == DimRole::Sequence || role == DimRole::Heads; };
+  if (layout_role(role_a) && layout_role(role_b) && role_a != role_b) {
     Diagnostic& diagnostic = report(DiagId::RoleCondition,
-                                    fmt::format("valid only if {} ({}), but {} is a {} and {} a {}", equality.condition, what, a.symbol,
-                                                role_name(role_a), b.symbol, role_name(role_b)),
+                                    fmt::format("valid only if {} == {} ({}), but {} is a {} and {} a {}", symbols.resolve(a).str(),
+                                                symbols.resolve(b).str(), what, a.symbol, role_name(role_a), b.symbol, role_name(role_b)),
                                     where, dim);
-    diagnostic.notes.push_back(fmt::format("PyTorch fails whenever {} != {}, and when they happen to be equal it mixes the batch "
-                                           "with the sequence",
-                                           a.symbol, b.symbol));
+    diagnostic.notes.push_back(fmt::format("PyTorch fails whenever {} != {}, and when they happen to be equal it mixes a {} "
+                                           "with a {}",
+                                           a.symbol, b.symbol, role_name(role_a), role_name(role_b)));
     return true;
   }
+  Symbols::Equality equality = symbols.require_equal(a, b);
   // A batch size that must be 1: the call fails for every batch but one (DETR's queries tiled
   // with repeat(B, 1, 1) into the query count, leaving a batch of 1 against the memory's B).
   const DimExpr one = DimExpr::constant(1);

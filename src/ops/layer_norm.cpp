@@ -84,21 +84,20 @@ bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vect
 
 namespace {
 
-// A dim the LayerNorm normalises over whose name says a sequence or a batch: a (B, C, T) tensor
-// not transposed, accepted because T == C (MHA261).
+// The one dim a LayerNorm(C) normalises over named as a sequence: a (B, C, T) tensor not
+// transposed, accepted because T == C (MHA261). A normalized_shape written over several dims
+// (LayerNorm([T, C])) normalises over the sequence on purpose; a batch-like name (N is a batch in
+// (N, C, H, W) but timm's token count in (B, N, C)) is too ambiguous to warn on.
 void check_normalized_roles(CallContext& ctx, const ArgValue& input, std::size_t normalized) {
-  for (int d = input.rank() - static_cast<int>(normalized); d < input.rank(); ++d) {
-    DimRole role = role_of_name(input.dim_name(d));
-    if (d < 0 || (role != DimRole::Sequence && role != DimRole::Batch)) continue;
-    Diagnostic& diagnostic = ctx.report(
-        DiagId::LayerNormFeatureRole,
-        fmt::format("{} {}: the LayerNorm normalises over dim {}, which holds \"{}\", a {}", input.argument, tuple_str(input.shape), d,
-                    input.dim_name(d), role_name(role)),
-        &input, d);
-    diagnostic.notes.push_back("nn.LayerNorm normalises the last dims as features: a (B, C, T) tensor needs .transpose(1, 2) first; "
-                               "PyTorch raises nothing when the sizes fit");
-    return;
-  }
+  int last = input.rank() - 1;
+  if (normalized != 1 || last < 0 || role_of_name(input.dim_name(last)) != DimRole::Sequence) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::LayerNormFeatureRole,
+      fmt::format("{} {}: the LayerNorm normalises over dim {}, which holds \"{}\", a {}", input.argument, tuple_str(input.shape), last,
+                  input.dim_name(last), role_name(DimRole::Sequence)),
+      &input, last);
+  diagnostic.notes.push_back("nn.LayerNorm normalises the last dims as features: a (B, C, T) tensor needs .transpose(1, 2) first; "
+                             "PyTorch raises nothing when the sizes fit");
 }
 
 }  // namespace

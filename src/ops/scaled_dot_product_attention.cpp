@@ -421,7 +421,8 @@ class SdpaRules {
   // B == 1 the only entry's mask reaches every head of the only entry: correct, no warning.
   // Sizes not known equal nor unequal: the call is valid only if B == H, a condition the roles
   // say is false (MHA083, an error: PyTorch fails whenever B != H); the broadcast's own MHA080
-  // then becomes a note of it (fold_mask_condition). Returns the diagnostic's index in
+  // then becomes a note of it (fold_mask_condition). Sizes known unequal: PyTorch raises, and
+  // mask_fits reports it (MHA208) with the same heads-dim fix. Returns the diagnostic's index in
   // ctx_.diagnostics, when reported.
   std::optional<std::size_t> check_mask_roles(const Shape& scores) {
     if (!mask_.present || mask_.rank() < 3 || scores.size() < 4 || mask_.rank() >= static_cast<int>(scores.size())) return std::nullopt;
@@ -445,6 +446,17 @@ class SdpaRules {
                             &mask_, heads_slot);
     diagnostic.notes.push_back("PyTorch raises only when the batch size is neither the head count nor 1; with B == H head h gets "
                                "batch entry h's mask");
+    add_heads_dim_fix(diagnostic, scores);
+    return reported;
+  }
+
+  // The mask's dim in the scores' heads slot is named as a batch size (a (B, L, S) mask): a new
+  // size-1 dim after it, m[:, None], keeps each batch entry's mask and shares it by its heads.
+  // Offered for MHA083/MHA250 (B and H not known unequal) and for MHA208 (B != H, PyTorch raises).
+  void add_heads_dim_fix(Diagnostic& diagnostic, const Shape& scores) {
+    if (mask_.rank() < 3 || mask_.rank() >= static_cast<int>(scores.size())) return;
+    int heads_slot = mask_.rank() - 3;
+    if (role_of_name(mask_.dim_name(heads_slot)) != DimRole::Batch) return;
     Shape unsqueezed = mask_.written;
     unsqueezed.insert(unsqueezed.begin() + heads_slot + 1, DimExpr::constant(1));
     std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
@@ -454,7 +466,6 @@ class SdpaRules {
     if (ctx_.add_shape_fix(diagnostic, fmt::format("give the mask a heads dim: {}{}", name, index), {{&mask_, unsqueezed}})) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry keeps its own mask, shared by its heads");
     }
-    return reported;
   }
 
   // The broadcast's conditions on attn_mask (MHA080, reported after `role` at index `from`) are
@@ -491,6 +502,7 @@ class SdpaRules {
                           fmt::format("output with shape {} doesn't match the broadcast shape {}", bracket_list(scores),
                                       bracket_list(*combined)));
     }
+    add_heads_dim_fix(diagnostic, scores);
     // A (B, S) padding mask: one row of keys per batch entry, broadcast over heads and queries.
     bool padding = mask_.rank() == 2 && scores.size() == 4 &&
                    ctx_.symbols.compare(mask_.shape[0], scores[0]) == Symbols::Verdict::Equal &&

@@ -177,3 +177,14 @@ TEST_CASE("Conv1d output transposed to (B, T, C) before LayerNorm(C) and attenti
   CHECK(report.ok());
   CHECK(report.diagnostics.empty());
 }
+
+TEST_CASE("LayerNorm over several dims including the sequence, and LayerNorm(N) over timm's token count, are silent (no MHA261)", "[conv][roles]") {
+  Report report = test::check_text(R"j({"version": 1, "dims": {"B": 2, "T": 100, "N": 50, "C": 64},
+    "modules": {"ln2": {"type": "LayerNorm", "normalized_shape": [100, 64]}, "ln50": {"type": "LayerNorm", "normalized_shape": 50}},
+    "tensors": {"x": ["B", "T", "C"], "xn": ["B", "N", "C"]},
+    "calls": [{"id": "a", "module": "ln2", "input": "x", "outputs": ["y1"]},
+              {"id": "tn", "op": "transpose", "input": "xn", "dim0": 1, "dim1": 2, "outputs": ["xnt"]},
+              {"id": "f", "module": "ln50", "input": "xnt", "outputs": ["y5"]}]})j");
+  CHECK(report.ok());
+  CHECK(test::find(report, "MHA261") == nullptr);
+}

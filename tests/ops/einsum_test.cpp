@@ -171,12 +171,13 @@ TEST_CASE("einsum: heads permuted before 'bhqd', or the term written 'bqhd', and
   }
 }
 
-TEST_CASE("einsum: a letter over a sequence in one operand and heads in another warns, whatever the letter", "[glue][einsum][roles]") {
+TEST_CASE("einsum: a letter over a sequence in one operand and heads in another is MHA083, whatever the letter", "[glue][einsum][roles]") {
+  // Unbound T and H under one letter: valid only if T == H, two distinct roles, an error (not a recorded equality).
   Report report = test::check_text(op_call("einsum", R"("equation": "bxyd,bxzd->bxyz", "operands": [["B", "T", "H", 16], ["B", "H", "S", 16]])"));
-  const Diagnostic* role = test::find(report, "MHA260");
+  CHECK_FALSE(report.ok());
+  const Diagnostic* role = test::find(report, "MHA083");
   REQUIRE(role != nullptr);
-  CHECK(role->message.find("dim 1 \"H\" (head count) sits under subscript x, which labels \"T\" (sequence length) in operands[0]") !=
-        std::string::npos);
+  CHECK(role->message == "valid only if T == H (the sizes of subscript x), but T is a sequence length and H a head count");
 }
 
 TEST_CASE("einsum: a letter's conventional role alone is only a hint: (B, T, D) under 'bhd' is silent", "[glue][einsum][roles]") {

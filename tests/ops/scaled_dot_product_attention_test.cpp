@@ -101,3 +101,52 @@ TEST_CASE("sdpa: a (B, L, S) mask in the heads slot is reported when B == H, not
   CHECK_FALSE(mask_dim_role(1, 4));
   CHECK_FALSE(mask_dim_role(1, 1));
 }
+
+TEST_CASE("sdpa: a (B, T, S) mask with B and H bound and unequal gets m[:, None] first, verified and consistent", "[sdpa]") {
+  Report report = test::check_text(
+      R"({"version": 1, "dims": {"B": 2, "H": 8, "T": 10, "S": 12, "D": 64},
+          "tensors": {"q": ["B", "H", "T", "D"], "k": ["B", "H", "S", "D"], "m": {"shape": ["B", "T", "S"], "dtype": "bool"}},
+          "calls": [{"id": "s1", "op": "scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "attn_mask": "m"}]})");
+  const Diagnostic* mask = test::find(report, "MHA208");
+  REQUIRE(mask != nullptr);
+  REQUIRE_FALSE(mask->fixes.empty());
+  CHECK(mask->fixes[0].description == "give the mask a heads dim: m[:, None]");
+  CHECK(mask->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(mask->fixes[0].verified);
+  CHECK(mask->fixes[0].valid());
+}
+
+TEST_CASE("sdpa: batch and heads exchanged in the query is MHA083 (B == H), so the masks' fixes do not swap them", "[sdpa][roles]") {
+  // q (H, B, T, D) against k (B, H, S, D): valid only if B == H, two distinct roles: an error.
+  Report swapped = test::check_text(
+      R"({"version": 1, "dims": {"D": 64}, "tensors": {"q": ["H", "B", "T", "D"], "k": ["B", "H", "S", "D"], "m": {"shape": ["B", "T", "S"], "dtype": "bool"}},
+          "calls": [{"id": "s1", "op": "scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "attn_mask": "m"}]})");
+  CHECK_FALSE(swapped.ok());
+  const Diagnostic* roles = test::find(swapped, "MHA083");
+  REQUIRE(roles != nullptr);
+  CHECK(roles->message.find("a head count") != std::string::npos);
+  // Correct layouts, two calls sharing the unbound dims: the masks' first fix is m[:, None], not a batch/heads transpose.
+  Report report = test::check_text(
+      R"({"version": 1, "dims": {"D": 64}, "tensors": {"q": ["B", "H", "T", "D"], "k": ["B", "H", "S", "D"],
+          "m": {"shape": ["B", "T", "S"], "dtype": "bool"}, "m2": {"shape": ["B", "T", "S"], "dtype": "bool"}},
+          "calls": [{"id": "s1", "op": "scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "attn_mask": "m"},
+                    {"id": "s2", "op": "scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "attn_mask": "m2"}]})");
+  int conditions = 0;
+  for (const Diagnostic& diagnostic : report.diagnostics) {
+    if (diagnostic.info().code != std::string("MHA083")) continue;
+    ++conditions;
+    REQUIRE_FALSE(diagnostic.fixes.empty());
+    // Each call's own mask fix leaves the other call's error: not valid alone, but consistent and first.
+    CHECK(diagnostic.fixes[0].description.find("[:, None]") != std::string::npos);
+    CHECK(diagnostic.fixes[0].semantics == FixSemantics::Consistent);
+    CHECK(diagnostic.fixes[0].verified);
+  }
+  CHECK(conditions == 2);
+  // The same calls with (B, 1, T, S) masks: silent.
+  Report correct = test::check_text(
+      R"({"version": 1, "dims": {"D": 64}, "tensors": {"q": ["B", "H", "T", "D"], "k": ["B", "H", "S", "D"],
+          "m": {"shape": ["B", 1, "T", "S"], "dtype": "bool"}},
+          "calls": [{"id": "s1", "op": "scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "attn_mask": "m"},
+                    {"id": "s2", "op": "scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "attn_mask": "m"}]})");
+  CHECK(correct.diagnostics.empty());
+}
