@@ -199,7 +199,9 @@ class ReshapeRules {
   }
 
   // A -1 stands for what is left: the name of the one input dim of its size, when no other
-  // input dim has that size (view(B, -1, H*D) of (B, H, T, D) leaves T there).
+  // input dim has that size (view(B, -1, H*D) of (B, H, T, D) leaves T there), and the shape
+  // does not write that name itself: view(B, T, -1, D) of (B, T, H*D) at H == T leaves H, not
+  // a second T.
   std::string inferred_name(const DimExpr& size) const {
     std::string name;
     int matches = 0;
@@ -208,22 +210,27 @@ class ReshapeRules {
       ++matches;
       name = input_.dim_name(i);
     }
-    return matches == 1 ? name : std::string();
+    if (matches != 1) return "";
+    for (const nlohmann::json& written : written_) {
+      if (!written.is_string()) continue;
+      std::vector<std::string> symbols = parse_dim_expr(written.get<std::string>())->factors();
+      for (const std::string& factor : name_factors(name)) {
+        if (std::find(symbols.begin(), symbols.end(), factor) != symbols.end()) return "";
+      }
+    }
+    return name;
   }
 
   // A dim, or one factor of a merged dim, as row-major memory reads it: what it stands for (a
-  // name; "#512" for an unnamed size, which only a dim of that size can stand for), its size,
-  // its stride (the elements between consecutive entries) and its size as a shape writes it.
+  // name the user wrote; "" for an unnamed size, which says nothing about what a dim stands
+  // for: relative-position shifts and weight reinterpretations view numbers on purpose), its
+  // size, its stride (the elements between consecutive entries) and its size as a shape writes it.
   struct Factor {
     std::string key;
     DimExpr size;
     std::optional<SizeProduct> stride;
     nlohmann::json written;
   };
-
-  static std::string size_key(const DimExpr& size) {
-    return size.is_constant() && size.offset >= 2 ? fmt::format("#{}", size.offset) : std::string();
-  }
 
   static nlohmann::json size_json(const DimExpr& size) { return size.is_constant() ? nlohmann::json(size.offset) : nlohmann::json(size.str()); }
 
@@ -234,7 +241,7 @@ class ReshapeRules {
     Shape sizes;
     for (const std::string& part : parts) sizes.push_back(ctx_.symbols.resolve(*parse_dim_expr(part)));
     if (parts.size() < 2 || SizeProduct::of(sizes) != SizeProduct::of(Shape{size})) {
-      return {{parts.size() == 1 ? name : size_key(size), size, SizeProduct::of(after), written}};
+      return {{parts.size() == 1 ? name : std::string(), size, SizeProduct::of(after), written}};
     }
     std::vector<Factor> factors(parts.size());
     for (std::size_t k = parts.size(); k-- > 0;) {
@@ -289,8 +296,13 @@ class ReshapeRules {
     std::map<std::string, int> in_uses, out_uses;  // a key stands for one dim only when each side has it once
     auto is_one = [](const Factor& factor) { return factor.size == DimExpr::constant(1); };
     for (const Factor& factor : in) ++in_uses[factor.key];
-    for (const auto& dim : out) {
-      for (const Factor& factor : dim) ++out_uses[factor.key];
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      for (const Factor& factor : out[j]) ++out_uses[factor.key];
+      // A size written as an expression uses its symbols too: view(B, H, 2*T, T) of a
+      // (B, H, T, 2*T) rel_shift writes T twice, so neither T stands for the input's T dim.
+      if (out[j].size() == 1 && out[j][0].key.empty() && j < written_.size() && written_[j].is_string()) {
+        for (const std::string& symbol : parse_dim_expr(written_[j].get<std::string>())->factors()) ++out_uses[symbol];
+      }
     }
     auto source = [&](const Factor& factor) -> const Factor* {
       if (factor.key.empty() || in_uses[factor.key] != 1 || out_uses[factor.key] != 1 || is_one(factor)) return nullptr;
@@ -307,7 +319,7 @@ class ReshapeRules {
       if (dim.size() == 1) {
         const Factor* held = source(dim[0]);
         if (held != nullptr && held->stride && dim[0].stride && *held->stride != *dim[0].stride) moved = dim[0].key;
-        if (!dim[0].key.empty() && dim[0].key.front() != '#') in_order.push_back(dim[0].key);
+        if (!dim[0].key.empty()) in_order.push_back(dim[0].key);
       } else if (std::all_of(dim.begin(), dim.end(), [&](const Factor& factor) { return source(factor) != nullptr; })) {
         // Innermost first: the factor at the dim's stride, then the one just outside it, ...
         Shape inside(shape.begin() + static_cast<std::ptrdiff_t>(j) + 1, shape.end());
@@ -362,7 +374,6 @@ class ReshapeRules {
   }
 
   void report_moved(std::size_t j, const std::string& key, const std::vector<Factor>& in, const std::vector<std::vector<Factor>>& out) {
-    std::string what = key.starts_with('#') ? fmt::format("the dim of size {}", key.substr(1)) : key;
     std::string held;
     for (const Factor& factor : in) {
       if (factor.key == key && factor.stride) held = factor.stride->as_dim().str();
@@ -376,8 +387,8 @@ class ReshapeRules {
         out[j].size() == 1
             ? fmt::format("{} reads dim {} as {} at stride {}, but input {} holds {} at stride {} (row-major): the new dim mixes {} with "
                           "other dims' entries",
-                          ctx_.call.op, j, what, read, tuple_str(input_.shape), what, held,
-                          role == DimRole::Unknown ? fmt::format("the entries of {}", what) : std::string(role_name(role)))
+                          ctx_.call.op, j, key, read, tuple_str(input_.shape), key, held,
+                          role == DimRole::Unknown ? fmt::format("the entries of {}", key) : std::string(role_name(role)))
             : fmt::format("{} merges {} into dim {}, but input {} does not hold them next to each other in that block of memory: the new "
                           "dim mixes their entries with other dims'",
                           ctx_.call.op, key, j, tuple_str(input_.shape));
