@@ -287,8 +287,8 @@ class ReshapeRules {
   // as many elements apart: view(B, H, T, D) of (B, T, H*D) reads T at stride D, where the
   // input holds T at stride H*D; view(H, B, T, D) of (B*H, T, D) reads B, the outer factor, as
   // the inner one. A written merged dim (view(B*H, T, D)) must take its factors from one block
-  // of memory, in any order (a traced spec writes them sorted); its name is then theirs in
-  // memory order. Sizes count only when the counts are equal as products (a symbol condition
+  // of memory (a last one, in the written order, unless the spec is traced); its name is then
+  // theirs in memory order. Sizes count only when the counts are equal as products (a symbol condition
   // would make strides incomparable); names and sizes only where each stands for one dim.
   std::vector<std::string> output_names(const Shape& shape) {
     std::vector<Factor> in = input_factors();
@@ -335,6 +335,11 @@ class ReshapeRules {
           inside.push_back((*next)->size);
           left.erase(next);
         }
+        // A last dim is the features the next Linear contracts with weights laid out in the
+        // order written by hand (reshape(B, T, H*D) of (B, T, D, H) reads D as the outer
+        // factor); a merged row dim's order matters only where it is split again, as checked
+        // there. The tracer writes its products sorted.
+        if (!moved && !traced_ && j + 1 == shape.size() && in_order != keys_of(dim)) moved = dim_key(dim);
       }
       if (moved && counts_equal_ && !reported_) {
         reported_ = true;
@@ -345,11 +350,13 @@ class ReshapeRules {
     return names;
   }
 
-  static std::string dim_key(const std::vector<Factor>& dim) {
+  static std::vector<std::string> keys_of(const std::vector<Factor>& dim) {
     std::vector<std::string> keys;
     for (const Factor& factor : dim) keys.push_back(factor.key);
-    return merged_name(keys);
+    return keys;
   }
+
+  static std::string dim_key(const std::vector<Factor>& dim) { return merged_name(keys_of(dim)); }
 
   // The name of an output dim that is exactly input dims a..b, all named: theirs, merged
   // (flatten's B*T of (B, T, C)); "" otherwise.
@@ -389,8 +396,8 @@ class ReshapeRules {
                           "other dims' entries",
                           ctx_.call.op, j, key, read, tuple_str(input_.shape), key, held,
                           role == DimRole::Unknown ? fmt::format("the entries of {}", key) : std::string(role_name(role)))
-            : fmt::format("{} merges {} into dim {}, but input {} does not hold them next to each other in that block of memory: the new "
-                          "dim mixes their entries with other dims'",
+            : fmt::format("{} merges {} into dim {}, but input {} does not hold them next to each other, in that order, in one block of "
+                          "memory: the new dim mixes their entries with other dims'",
                           ctx_.call.op, key, j, tuple_str(input_.shape));
     Diagnostic& diagnostic = report_argument(ctx_, DiagId::ReshapeMovesDim, std::move(message), "shape");
     diagnostic.notes.push_back("reshape and view keep memory order; to move a dim, transpose (then reshape): "
@@ -619,6 +626,8 @@ class ReshapeRules {
   Shape sizes_;
   bool counts_equal_ = false;  // the element counts are equal as products of symbols
   bool reported_ = false;      // MHA312: one per call
+  // The calls carry Python lines: products are written sorted, not in memory order.
+  bool traced_ = std::any_of(ctx_.spec.calls.begin(), ctx_.spec.calls.end(), [](const CallDecl& call) { return call.source.line > 0; });
 };
 
 }  // namespace

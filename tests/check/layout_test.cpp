@@ -257,6 +257,27 @@ TEST_CASE("a written merged dim whose factors are not one block of memory is MHA
   CHECK(moved->fixes.front().valid());
 }
 
+TEST_CASE("a product written by hand is in memory order: reshape(B, T, H*D) of (B, T, D, H) is MHA312, traced it is not", "[layout][roles]") {
+  const std::string calls = R"("calls": [{"id": "p", "op": "permute", "input": "a", "dims": [0, 2, 3, 1], "outputs": ["a1"]SOURCE_P},
+              {"id": "r", "op": "reshape", "input": "a1", "shape": ["B", "T", "H*D"]SOURCE_R}]})";
+  auto spec = [&](const std::string& source_p, const std::string& source_r) {
+    std::string text = R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10, "D": 16}, "tensors": {"a": ["B", "H", "T", "D"]}, )" + calls;
+    text.replace(text.find("SOURCE_P"), 8, source_p);
+    text.replace(text.find("SOURCE_R"), 8, source_r);
+    return text;
+  };
+  Report report = test::check_text(spec("", ""));
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->call == "r");
+  CHECK(moved->message.find("merges H*D into dim 2") != std::string::npos);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes.front().valid());
+  // A traced spec writes its products sorted: H*D there says nothing about memory order.
+  Report traced = test::check_text(spec(R"(, "source": "model.py:10")", R"(, "source": "model.py:11")"));
+  CHECK(test::find(traced, "MHA312") == nullptr);
+}
+
 TEST_CASE("bmm of a tensor with itself: the fix transposes mat2 for that call", "[layout][fixes]") {
   Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "T": 12, "D": 16}, "tensors": {"q": ["B", "T", "D"]},
     "calls": [{"id": "s", "op": "bmm", "input": "q", "mat2": "q"}]})");
