@@ -486,6 +486,7 @@ class ReshapeRules {
     std::vector<std::vector<int>> fine_of_input(in.size());  // each input factor's fine factors
     std::vector<std::vector<int>> fine_of_item(items.size());
     std::map<std::size_t, std::size_t> run_of_input;
+    std::string guessed_cut;  // an unnamed input size cut with its heads inner, in the result's order
     for (std::size_t r = 0; r < in_runs.size(); ++r) {
       for (std::size_t i : in_runs[r]) run_of_input[i] = r;
     }
@@ -502,6 +503,9 @@ class ReshapeRules {
       for (std::size_t k : item_run) item_sizes.push_back(items[k].first->size);
       if (SizeProduct::of(in_sizes) != SizeProduct::of(item_sizes)) return;
       if (in_run.size() == 1) {  // cut into the result's factors
+        auto heads = std::find_if(item_run.begin(), item_run.end(),
+                                  [&](std::size_t k) { return role_of_name(items[k].first->key) == DimRole::Heads; });
+        if (in[i].key.empty() && heads != item_run.end() && heads != item_run.begin()) guessed_cut = in[i].size.str();
         for (std::size_t k : item_run) {
           fine_of_item[k].push_back(static_cast<int>(fine.size()));
           fine.push_back(items[k].first->written);
@@ -563,6 +567,12 @@ class ReshapeRules {
                       : cut        ? fmt::format("{} in the input's order, then move the dims", op)
                                    : std::string("move the dims first");
     ctx_.add_patch_fix(diagnostic, fmt::format("{}: {}", how, text), std::move(patch));
+    // view(B, D, T, H) of (B, T, 64): the input does not say which factor of 64 is outer, and
+    // a producer's heads usually are, so a cut in the result's order with heads inner is a guess.
+    if (!guessed_cut.empty()) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Suspect,
+                                  fmt::format("the input's {} is unnamed: its factors are cut in the result's order, heads inner, a guess", guessed_cut));
+    }
   }
 
   void done(const Shape& written) {

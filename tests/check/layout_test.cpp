@@ -278,6 +278,17 @@ TEST_CASE("a product written by hand is in memory order: reshape(B, T, H*D) of (
   CHECK(test::find(traced, "MHA312") == nullptr);
 }
 
+TEST_CASE("a fix that cuts an unnamed size in the result's order is suspect: view(B, D, T, H) of (B, T, 64)", "[layout][roles]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "T": 10, "H": 4, "D": 16}, "tensors": {"x": ["B", "T", 64]},
+    "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", "D", "T", "H"]}]})");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes.front().description == "view in the input's order, then move the dims: x.view(B, T, D, H).transpose(1, 2)");
+  CHECK(moved->fixes.front().semantics == FixSemantics::Suspect);
+  CHECK(moved->fixes.front().semantics_note.find("64 is unnamed") != std::string::npos);
+}
+
 TEST_CASE("bmm of a tensor with itself: the fix transposes mat2 for that call", "[layout][fixes]") {
   Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "T": 12, "D": 16}, "tensors": {"q": ["B", "T", "D"]},
     "calls": [{"id": "s", "op": "bmm", "input": "q", "mat2": "q"}]})");
