@@ -199,7 +199,9 @@ class ReshapeRules {
   }
 
   // A -1 stands for what is left: the name of the one input dim of its size, when no other
-  // input dim has that size (view(B, -1, H*D) of (B, H, T, D) leaves T there).
+  // input dim has that size (view(B, -1, H*D) of (B, H, T, D) leaves T there), and the shape
+  // does not write that name itself: view(B, T, -1, D) of (B, T, H*D) at H == T leaves H, not
+  // a second T.
   std::string inferred_name(const DimExpr& size) const {
     std::string name;
     int matches = 0;
@@ -208,22 +210,27 @@ class ReshapeRules {
       ++matches;
       name = input_.dim_name(i);
     }
-    return matches == 1 ? name : std::string();
+    if (matches != 1) return "";
+    for (const nlohmann::json& written : written_) {
+      if (!written.is_string()) continue;
+      std::vector<std::string> symbols = parse_dim_expr(written.get<std::string>())->factors();
+      for (const std::string& factor : name_factors(name)) {
+        if (std::find(symbols.begin(), symbols.end(), factor) != symbols.end()) return "";
+      }
+    }
+    return name;
   }
 
   // A dim, or one factor of a merged dim, as row-major memory reads it: what it stands for (a
-  // name; "#512" for an unnamed size, which only a dim of that size can stand for), its size,
-  // its stride (the elements between consecutive entries) and its size as a shape writes it.
+  // name the user wrote; "" for an unnamed size, which says nothing about what a dim stands
+  // for: relative-position shifts and weight reinterpretations view numbers on purpose), its
+  // size, its stride (the elements between consecutive entries) and its size as a shape writes it.
   struct Factor {
     std::string key;
     DimExpr size;
     std::optional<SizeProduct> stride;
     nlohmann::json written;
   };
-
-  static std::string size_key(const DimExpr& size) {
-    return size.is_constant() && size.offset >= 2 ? fmt::format("#{}", size.offset) : std::string();
-  }
 
   static nlohmann::json size_json(const DimExpr& size) { return size.is_constant() ? nlohmann::json(size.offset) : nlohmann::json(size.str()); }
 
@@ -234,7 +241,7 @@ class ReshapeRules {
     Shape sizes;
     for (const std::string& part : parts) sizes.push_back(ctx_.symbols.resolve(*parse_dim_expr(part)));
     if (parts.size() < 2 || SizeProduct::of(sizes) != SizeProduct::of(Shape{size})) {
-      return {{parts.size() == 1 ? name : size_key(size), size, SizeProduct::of(after), written}};
+      return {{parts.size() == 1 ? name : std::string(), size, SizeProduct::of(after), written}};
     }
     std::vector<Factor> factors(parts.size());
     for (std::size_t k = parts.size(); k-- > 0;) {
@@ -280,8 +287,8 @@ class ReshapeRules {
   // as many elements apart: view(B, H, T, D) of (B, T, H*D) reads T at stride D, where the
   // input holds T at stride H*D; view(H, B, T, D) of (B*H, T, D) reads B, the outer factor, as
   // the inner one. A written merged dim (view(B*H, T, D)) must take its factors from one block
-  // of memory, in any order (a traced spec writes them sorted); its name is then theirs in
-  // memory order. Sizes count only when the counts are equal as products (a symbol condition
+  // of memory (a last one, in the written order, unless the spec is traced); its name is then
+  // theirs in memory order. Sizes count only when the counts are equal as products (a symbol condition
   // would make strides incomparable); names and sizes only where each stands for one dim.
   std::vector<std::string> output_names(const Shape& shape) {
     std::vector<Factor> in = input_factors();
@@ -289,8 +296,13 @@ class ReshapeRules {
     std::map<std::string, int> in_uses, out_uses;  // a key stands for one dim only when each side has it once
     auto is_one = [](const Factor& factor) { return factor.size == DimExpr::constant(1); };
     for (const Factor& factor : in) ++in_uses[factor.key];
-    for (const auto& dim : out) {
-      for (const Factor& factor : dim) ++out_uses[factor.key];
+    for (std::size_t j = 0; j < out.size(); ++j) {
+      for (const Factor& factor : out[j]) ++out_uses[factor.key];
+      // A size written as an expression uses its symbols too: view(B, H, 2*T, T) of a
+      // (B, H, T, 2*T) rel_shift writes T twice, so neither T stands for the input's T dim.
+      if (out[j].size() == 1 && out[j][0].key.empty() && j < written_.size() && written_[j].is_string()) {
+        for (const std::string& symbol : parse_dim_expr(written_[j].get<std::string>())->factors()) ++out_uses[symbol];
+      }
     }
     auto source = [&](const Factor& factor) -> const Factor* {
       if (factor.key.empty() || in_uses[factor.key] != 1 || out_uses[factor.key] != 1 || is_one(factor)) return nullptr;
@@ -307,7 +319,7 @@ class ReshapeRules {
       if (dim.size() == 1) {
         const Factor* held = source(dim[0]);
         if (held != nullptr && held->stride && dim[0].stride && *held->stride != *dim[0].stride) moved = dim[0].key;
-        if (!dim[0].key.empty() && dim[0].key.front() != '#') in_order.push_back(dim[0].key);
+        if (!dim[0].key.empty()) in_order.push_back(dim[0].key);
       } else if (std::all_of(dim.begin(), dim.end(), [&](const Factor& factor) { return source(factor) != nullptr; })) {
         // Innermost first: the factor at the dim's stride, then the one just outside it, ...
         Shape inside(shape.begin() + static_cast<std::ptrdiff_t>(j) + 1, shape.end());
@@ -323,6 +335,11 @@ class ReshapeRules {
           inside.push_back((*next)->size);
           left.erase(next);
         }
+        // A last dim is the features the next Linear contracts with weights laid out in the
+        // order written by hand (reshape(B, T, H*D) of (B, T, D, H) reads D as the outer
+        // factor); a merged row dim's order matters only where it is split again, as checked
+        // there. The tracer writes its products sorted.
+        if (!moved && !traced_ && j + 1 == shape.size() && in_order != keys_of(dim)) moved = dim_key(dim);
       }
       // A written product whose factors the input either names (each found once) or lacks
       // altogether (H of view(T, B*H, D), split from an unnamed H*D): no stride to check the
@@ -346,11 +363,13 @@ class ReshapeRules {
     return names;
   }
 
-  static std::string dim_key(const std::vector<Factor>& dim) {
+  static std::vector<std::string> keys_of(const std::vector<Factor>& dim) {
     std::vector<std::string> keys;
     for (const Factor& factor : dim) keys.push_back(factor.key);
-    return merged_name(keys);
+    return keys;
   }
+
+  static std::string dim_key(const std::vector<Factor>& dim) { return merged_name(keys_of(dim)); }
 
   // The name of an output dim that is exactly input dims a..b, all named: theirs, merged
   // (flatten's B*T of (B, T, C)); "" otherwise.
@@ -375,7 +394,6 @@ class ReshapeRules {
   }
 
   void report_moved(std::size_t j, const std::string& key, const std::vector<Factor>& in, const std::vector<std::vector<Factor>>& out) {
-    std::string what = key.starts_with('#') ? fmt::format("the dim of size {}", key.substr(1)) : key;
     std::string held;
     for (const Factor& factor : in) {
       if (factor.key == key && factor.stride) held = factor.stride->as_dim().str();
@@ -389,10 +407,10 @@ class ReshapeRules {
         out[j].size() == 1
             ? fmt::format("{} reads dim {} as {} at stride {}, but input {} holds {} at stride {} (row-major): the new dim mixes {} with "
                           "other dims' entries",
-                          ctx_.call.op, j, what, read, tuple_str(input_.shape), what, held,
-                          role == DimRole::Unknown ? fmt::format("the entries of {}", what) : std::string(role_name(role)))
-            : fmt::format("{} merges {} into dim {}, but input {} does not hold them next to each other in that block of memory: the new "
-                          "dim mixes their entries with other dims'",
+                          ctx_.call.op, j, key, read, tuple_str(input_.shape), key, held,
+                          role == DimRole::Unknown ? fmt::format("the entries of {}", key) : std::string(role_name(role)))
+            : fmt::format("{} merges {} into dim {}, but input {} does not hold them next to each other, in that order, in one block of "
+                          "memory: the new dim mixes their entries with other dims'",
                           ctx_.call.op, key, j, tuple_str(input_.shape));
     Diagnostic& diagnostic = report_argument(ctx_, DiagId::ReshapeMovesDim, std::move(message), "shape");
     diagnostic.notes.push_back("reshape and view keep memory order; to move a dim, transpose (then reshape): "
@@ -481,6 +499,7 @@ class ReshapeRules {
     std::vector<std::vector<int>> fine_of_input(in.size());  // each input factor's fine factors
     std::vector<std::vector<int>> fine_of_item(items.size());
     std::map<std::size_t, std::size_t> run_of_input;
+    std::string guessed_cut;  // an unnamed input size cut with its heads inner, in the result's order
     for (std::size_t r = 0; r < in_runs.size(); ++r) {
       for (std::size_t i : in_runs[r]) run_of_input[i] = r;
     }
@@ -497,6 +516,9 @@ class ReshapeRules {
       for (std::size_t k : item_run) item_sizes.push_back(items[k].first->size);
       if (SizeProduct::of(in_sizes) != SizeProduct::of(item_sizes)) return;
       if (in_run.size() == 1) {  // cut into the result's factors
+        auto heads = std::find_if(item_run.begin(), item_run.end(),
+                                  [&](std::size_t k) { return role_of_name(items[k].first->key) == DimRole::Heads; });
+        if (in[i].key.empty() && heads != item_run.end() && heads != item_run.begin()) guessed_cut = in[i].size.str();
         for (std::size_t k : item_run) {
           fine_of_item[k].push_back(static_cast<int>(fine.size()));
           fine.push_back(items[k].first->written);
@@ -558,6 +580,12 @@ class ReshapeRules {
                       : cut        ? fmt::format("{} in the input's order, then move the dims", op)
                                    : std::string("move the dims first");
     ctx_.add_patch_fix(diagnostic, fmt::format("{}: {}", how, text), std::move(patch));
+    // view(B, D, T, H) of (B, T, 64): the input does not say which factor of 64 is outer, and
+    // a producer's heads usually are, so a cut in the result's order with heads inner is a guess.
+    if (!guessed_cut.empty()) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Suspect,
+                                  fmt::format("the input's {} is unnamed: its factors are cut in the result's order, heads inner, a guess", guessed_cut));
+    }
   }
 
   void done(const Shape& written) {
@@ -621,6 +649,8 @@ class ReshapeRules {
   Shape sizes_;
   bool counts_equal_ = false;  // the element counts are equal as products of symbols
   bool reported_ = false;      // MHA312: one per call
+  // The calls carry Python lines: products are written sorted, not in memory order.
+  bool traced_ = std::any_of(ctx_.spec.calls.begin(), ctx_.spec.calls.end(), [](const CallDecl& call) { return call.source.line > 0; });
 };
 
 }  // namespace

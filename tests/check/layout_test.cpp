@@ -176,20 +176,51 @@ TEST_CASE("a written merged dim is in memory order: view(H, B, T, D) of (B*H, T,
   CHECK(right.diagnostics.empty());
 }
 
-TEST_CASE("an unnamed size read at another stride: (B, 512, 7, 7) viewed (B, 49, 512) is MHA312, fixed by a permute", "[layout][roles]") {
-  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2}, "tensors": {"feat": ["B", 512, 7, 7]},
-    "calls": [{"id": "v", "op": "view", "input": "feat", "shape": ["B", 49, 512], "outputs": ["x"]}]})");
+TEST_CASE("a named dim read at another stride: (B, C, 7, 7) viewed (B, 49, C) is MHA312, fixed by a permute", "[layout][roles]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "C": 512}, "tensors": {"feat": ["B", "C", 7, 7]},
+    "calls": [{"id": "v", "op": "view", "input": "feat", "shape": ["B", 49, "C"], "outputs": ["x"]}]})");
   const Diagnostic* moved = test::find(report, "MHA312");
   REQUIRE(moved != nullptr);
-  CHECK(moved->message.find("the dim of size 512 at stride 1") != std::string::npos);
+  CHECK(moved->message.find("reads dim 2 as C at stride 1") != std::string::npos);
   REQUIRE_FALSE(moved->fixes.empty());
-  CHECK(moved->fixes.front().description == "move the dims first: feat.permute(0, 2, 3, 1).reshape(B, 49, 512)");
+  CHECK(moved->fixes.front().description == "move the dims first: feat.permute(0, 2, 3, 1).reshape(B, 49, C)");
   CHECK(moved->fixes.front().valid());
   // Keeping the channels where they are, or flattening the spatial dims, reads nothing elsewhere.
-  Report right = test::check_text(R"({"version": 1, "dims": {"B": 2}, "tensors": {"feat": ["B", 512, 7, 7]},
-    "calls": [{"id": "v", "op": "view", "input": "feat", "shape": ["B", 512, 49], "outputs": ["x"]},
+  Report right = test::check_text(R"({"version": 1, "dims": {"B": 2, "C": 512}, "tensors": {"feat": ["B", "C", 7, 7]},
+    "calls": [{"id": "v", "op": "view", "input": "feat", "shape": ["B", "C", 49], "outputs": ["x"]},
               {"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2}]})");
   CHECK(right.diagnostics.empty());
+}
+
+// An unnamed size says nothing about what a dim stands for: views that reinterpret memory on
+// purpose are silent (review of issue 11).
+TEST_CASE("views of unnamed sizes are silent: a weight viewed (4, 6) of (6, 4), Transformer-XL's rel_shift", "[layout][roles]") {
+  Report weight = test::check_text(R"({"version": 1, "tensors": {"w": [6, 4]},
+    "calls": [{"id": "v", "op": "view", "input": "w", "shape": [4, 6]}]})");
+  CHECK(weight.diagnostics.empty());
+  Report shift = test::check_text(R"({"version": 1, "tensors": {"x": [2, 4, 10, 19], "zero": [2, 4, 10, 1]},
+    "calls": [{"id": "c", "op": "cat", "tensors": ["zero", "x"], "dim": -1, "outputs": ["xp"]},
+              {"id": "v", "op": "view", "input": "xp", "shape": [2, 4, 20, 10]}]})");
+  CHECK(shift.diagnostics.empty());
+  // Written with names, the shift writes T twice (2*T and T): neither stands for the input's T.
+  Report named = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10}, "tensors": {"xp": ["B", "H", "T", "2*T"]},
+    "calls": [{"id": "v", "op": "view", "input": "xp", "shape": ["B", "H", "2*T", "T"]}]})");
+  CHECK(named.diagnostics.empty());
+}
+
+// A -1 does not take a name the shape writes itself (review of issue 11): at H == T, Llama's
+// view(B, T, -1, D) leaves the heads there, not a second T.
+TEST_CASE("a -1 is not named after an input dim whose name the shape writes", "[layout][roles]") {
+  Report llama = test::check_text(R"({"version": 1, "dims": {"B": 2, "T": 8, "D": 16}, "tensors": {"q": ["B", "T", 128]},
+    "calls": [{"id": "v", "op": "view", "input": "q", "shape": ["B", "T", -1, "D"], "outputs": ["q1"]},
+              {"id": "t", "op": "transpose", "input": "q1", "dim0": 1, "dim1": 2, "outputs": ["q2"]},
+              {"id": "s", "op": "scaled_dot_product_attention", "query": "q2", "key": "q2", "value": "q2", "is_causal": true}]})");
+  CHECK(llama.diagnostics.empty());
+  Report whisper = test::check_text(R"({"version": 1, "dims": {"B": 2, "T": 16, "H": 8}, "tensors": {"q": ["B", "T", 128]},
+    "calls": [{"id": "v", "op": "view", "input": "q", "shape": ["B", "T", "H", -1], "outputs": ["q1"]},
+              {"id": "t", "op": "permute", "input": "q1", "dims": [0, 2, 1, 3], "outputs": ["q2"]},
+              {"id": "s", "op": "scaled_dot_product_attention", "query": "q2", "key": "q2", "value": "q2"}]})");
+  CHECK(whisper.diagnostics.empty());
 }
 
 TEST_CASE("a merge keeps its factors' order: (T, B, C) merged by view(B*T, C) and read back as (B, T, C) is MHA312 at the read",
@@ -224,6 +255,38 @@ TEST_CASE("a written merged dim whose factors are not one block of memory is MHA
   REQUIRE_FALSE(moved->fixes.empty());
   CHECK(moved->fixes.front().description == "move the dims first: out.transpose(1, 2).reshape(B*T, H*D)");
   CHECK(moved->fixes.front().valid());
+}
+
+TEST_CASE("a product written by hand is in memory order: reshape(B, T, H*D) of (B, T, D, H) is MHA312, traced it is not", "[layout][roles]") {
+  const std::string calls = R"("calls": [{"id": "p", "op": "permute", "input": "a", "dims": [0, 2, 3, 1], "outputs": ["a1"]SOURCE_P},
+              {"id": "r", "op": "reshape", "input": "a1", "shape": ["B", "T", "H*D"]SOURCE_R}]})";
+  auto spec = [&](const std::string& source_p, const std::string& source_r) {
+    std::string text = R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10, "D": 16}, "tensors": {"a": ["B", "H", "T", "D"]}, )" + calls;
+    text.replace(text.find("SOURCE_P"), 8, source_p);
+    text.replace(text.find("SOURCE_R"), 8, source_r);
+    return text;
+  };
+  Report report = test::check_text(spec("", ""));
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->call == "r");
+  CHECK(moved->message.find("merges H*D into dim 2") != std::string::npos);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes.front().valid());
+  // A traced spec writes its products sorted: H*D there says nothing about memory order.
+  Report traced = test::check_text(spec(R"(, "source": "model.py:10")", R"(, "source": "model.py:11")"));
+  CHECK(test::find(traced, "MHA312") == nullptr);
+}
+
+TEST_CASE("a fix that cuts an unnamed size in the result's order is suspect: view(B, D, T, H) of (B, T, 64)", "[layout][roles]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "T": 10, "H": 4, "D": 16}, "tensors": {"x": ["B", "T", 64]},
+    "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", "D", "T", "H"]}]})");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes.front().description == "view in the input's order, then move the dims: x.view(B, T, D, H).transpose(1, 2)");
+  CHECK(moved->fixes.front().semantics == FixSemantics::Suspect);
+  CHECK(moved->fixes.front().semantics_note.find("64 is unnamed") != std::string::npos);
 }
 
 TEST_CASE("bmm of a tensor with itself: the fix transposes mat2 for that call", "[layout][fixes]") {
