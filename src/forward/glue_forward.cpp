@@ -152,6 +152,20 @@ std::vector<double> compared(const ForwardCall& call, DType common, const std::v
   return result;
 }
 
+// div(..., rounding_mode="floor") as PyTorch's div_floor_floating (c10/util/generic_math.h), not
+// floor(a / b): the quotient of a minus its remainder, so that floor(1 / 0.1f) is 9 (a / b rounds
+// up to 10), an infinite a gives NaN and a finite a over an infinite b of the other sign -1.
+template <typename C>
+C floor_divided(C a, C b) {
+  if (b == 0) return a / b;  // IEEE: +-inf, or NaN for 0 / 0
+  C remainder = std::fmod(a, b);
+  C quotient = (a - remainder) / b;
+  if (remainder != 0 && (b < 0) != (remainder < 0)) quotient -= C(1);
+  if (quotient == 0) return std::copysign(C(0), a / b);
+  C floored = std::floor(quotient);
+  return quotient - floored > C(0.5) ? floored + C(1) : floored;
+}
+
 // add, sub, mul and div (rounding_mode None, "trunc" or "floor") in their result dtype, float32
 // or float64 (run checks): both operands cast to it, one operation there, as PyTorch's CPU kernels.
 template <typename C>
@@ -170,7 +184,7 @@ std::vector<double> computed(const ForwardCall& call, const std::vector<std::int
     else if (op == "sub") value = x - y;
     else if (op == "mul") value = x * y;
     else if (rounding == "trunc") value = std::trunc(x / y);
-    else if (rounding == "floor") value = std::floor(x / y);
+    else if (rounding == "floor") value = floor_divided(x, y);
     else value = x / y;
     result[i] = static_cast<double>(value);
   }

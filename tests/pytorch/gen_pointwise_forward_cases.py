@@ -45,6 +45,17 @@ CASES = {
     "div-floor": ({"x": ((2, 3), "float64")},
                   [({"op": "div", "input": "x", "other": 0.3, "rounding_mode": "floor", "outputs": ["out"]},
                     lambda e: torch.div(e["x"], 0.3, rounding_mode="floor"))]),
+    # floor division as PyTorch's div_floor_floating: 1 / 0.1 rounds up to 10, its floor is 9
+    "div-floor-float32-by-a-tenth": ({"x": ((4,), "float32")},
+                                     [({"op": "div", "input": "x", "other": 0.1, "rounding_mode": "floor", "outputs": ["out"]},
+                                       lambda e: torch.div(e["x"], 0.1, rounding_mode="floor"))]),
+    "div-floor-float64-by-a-tenth": ({"x": ((4,), "float64")},
+                                     [({"op": "div", "input": "x", "other": 0.1, "rounding_mode": "floor", "outputs": ["out"]},
+                                       lambda e: torch.div(e["x"], 0.1, rounding_mode="floor"))]),
+    # zero divisors (IEEE), infinite dividends (NaN) and infinite divisors (0 or -1)
+    "div-floor-infinities-and-zeros": ({"x": ((7,), "float32"), "y": ((7,), "float32")},
+                                       [({"op": "div", "input": "x", "other": "y", "rounding_mode": "floor", "outputs": ["out"]},
+                                         lambda e: torch.div(e["x"], e["y"], rounding_mode="floor"))]),
     "div-trunc": ({"x": ((2, 3), "float32"), "y": ((2, 3), "float32")},
                   [({"op": "div", "input": "x", "other": "y", "rounding_mode": "trunc", "outputs": ["out"]},
                     lambda e: torch.div(e["x"], e["y"], rounding_mode="trunc"))]),
@@ -171,6 +182,11 @@ CASES = {
 # Cases whose inputs are written out: values a comparison in double would get wrong.
 FLOAT_TENTHS = [0.1, 0.2, 0.30000001192092896, 0.1]
 VALUES = {
+    "div-floor-float32-by-a-tenth": {"x": torch.tensor([1.0, -1.0, 0.7, 3.0], dtype=torch.float32)},
+    "div-floor-float64-by-a-tenth": {"x": torch.tensor([1.0, -1.0, 0.7, 3.0], dtype=torch.float64)},
+    "div-floor-infinities-and-zeros": {
+        "x": torch.tensor([1.0, float("inf"), -3.0, -1.0, 0.0, 5.5, 7.0]),
+        "y": torch.tensor([0.0, 2.0, float("inf"), 0.0, -2.0, float("-inf"), -2.0])},
     "eq-float32-number-in-float32": {"x": torch.tensor(FLOAT_TENTHS, dtype=torch.float32)},
     "ne-float32-number-in-float32": {"x": torch.tensor(FLOAT_TENTHS, dtype=torch.float32)},
     "eq-float32-float64-tensor": {"x": torch.tensor(FLOAT_TENTHS, dtype=torch.float32), "y": torch.tensor([0.1], dtype=torch.float64)},
