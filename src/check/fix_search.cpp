@@ -1,6 +1,7 @@
 #include "fix_search.hpp"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 #include <optional>
@@ -49,7 +50,19 @@ bool keeps_layout(const Spec& spec, const CallDecl& call) {
   return false;
 }
 
-std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report, const ResolvedArgument& resolved, const ArgRef& ref) {
+// An elementwise operator of one tensor and a Python number (bias == 0, x * scale): its output
+// is its input's layout and shape, each element made from the input's element at that place.
+bool with_a_number(const CallDecl& call) {
+  static const std::array<const char*, 8> ops = {"eq", "ne", "add", "sub", "mul", "div", "logical_not", "bitwise_not"};
+  auto other = call.tensors.find("other");
+  return call.tensors.count("input") == 1 && (other == call.tensors.end() || other->second.kind == ArgRef::Kind::Absent) &&
+         std::any_of(ops.begin(), ops.end(), [&](const char* op) { return call.op == op; });
+}
+
+// `through_numbers`: also through the elementwise operators with a number (with_a_number), for
+// changes that act on elements' positions alike before and after them (a slice).
+std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report, const ResolvedArgument& resolved, const ArgRef& ref,
+                                          bool through_numbers = false) {
   if (ref.kind == ArgRef::Kind::Inline) {
     if (ref.tensor->shape_pointer.empty()) return std::nullopt;
     return LayoutSource{resolved.name, ref.tensor->shape, ref.tensor->shape_pointer, 0, 0, {}};
@@ -76,10 +89,10 @@ std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report
   }
   // Through an operator that keeps the layout (a LayerNorm after a Conv1d) to where it entered.
   auto input = producer.tensors.find("input");
-  if (keeps_layout(spec, producer) && input != producer.tensors.end()) {
+  if ((keeps_layout(spec, producer) || (through_numbers && with_a_number(producer))) && input != producer.tensors.end()) {
     for (const ResolvedArgument& upstream : produced->arguments) {
       if (upstream.name != "input") continue;
-      if (std::optional<LayoutSource> entered = layout_source(spec, report, upstream, input->second)) return entered;
+      if (std::optional<LayoutSource> entered = layout_source(spec, report, upstream, input->second, through_numbers)) return entered;
     }
   }
   const NamedOutput& made = produced->outputs[output];
@@ -151,13 +164,19 @@ std::string relayout_text(const Spec& spec, const LayoutSource& source, const st
                      result, change.python);
 }
 
-// The transposed shape by its dims' names where known, sizes elsewhere ("(B, T, 256)").
-std::string transposed_text(const LayoutSource& source, int a, int b) {
+// The source's dims by their names where known, sizes elsewhere ("B", "T", "256").
+std::vector<std::string> dim_texts(const LayoutSource& source) {
   std::vector<std::string> dims;
   for (std::size_t d = 0; d < source.shape.size(); ++d) {
     bool named = d < source.dim_names.size() && !source.dim_names[d].empty();
     dims.push_back(named ? source.dim_names[d] : source.shape[d].str());
   }
+  return dims;
+}
+
+// The transposed shape by its dims' names where known, sizes elsewhere ("(B, T, 256)").
+std::string transposed_text(const LayoutSource& source, int a, int b) {
+  std::vector<std::string> dims = dim_texts(source);
   std::swap(dims[static_cast<std::size_t>(a)], dims[static_cast<std::size_t>(b)]);
   return fmt::format("({})", fmt::join(dims, ", "));
 }
@@ -460,6 +479,183 @@ std::vector<Fix> repeat_count_candidates(const Spec& spec, const CallReport& che
   return fixes;
 }
 
+// The two tensor operands of an elementwise operator that broadcasts them (add, masked_fill,
+// ...), with their references in the call; empty for any other call.
+struct Operand {
+  const ResolvedArgument* resolved;
+  const ArgRef* ref;
+};
+
+std::vector<Operand> broadcast_operands(const CallDecl& call, const CallReport& checked) {
+  static const std::array<const char*, 11> ops = {"add", "sub", "mul", "div", "masked_fill", "eq", "ne",
+                                                  "logical_and", "logical_or", "bitwise_and", "bitwise_or"};
+  std::vector<Operand> operands;
+  if (std::none_of(ops.begin(), ops.end(), [&](const char* op) { return call.op == op; })) return operands;
+  for (const ResolvedArgument& resolved : checked.arguments) {
+    auto ref = call.tensors.find(resolved.name);
+    if (ref != call.tensors.end() && !resolved.shape.empty()) operands.push_back({&resolved, &ref->second});
+  }
+  if (operands.size() != 2) operands.clear();
+  return operands;
+}
+
+// Whether `shape` broadcasts into `target` without growing it: right-aligned, each dim equal or 1.
+bool fits_into(const Symbols& symbols, const Shape& shape, const Shape& target) {
+  if (shape.size() > target.size()) return false;
+  std::size_t offset = target.size() - shape.size();
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (symbols.compare(shape[i], DimExpr::constant(1)) == Symbols::Verdict::Equal) continue;
+    if (symbols.compare(shape[i], target[offset + i]) != Symbols::Verdict::Equal) return false;
+  }
+  return true;
+}
+
+std::optional<std::int64_t> element_count(const Shape& shape) {
+  std::int64_t count = 1;
+  for (const DimExpr& dim : shape) {
+    if (!dim.is_constant() || dim.offset < 0 || (dim.offset > 0 && count > INT64_MAX / dim.offset)) return std::nullopt;
+    count *= dim.offset;
+  }
+  return count;
+}
+
+// The source before an unsqueeze that made `source` (Swin's bias.unsqueeze(0)), and the dim it
+// inserted; nullopt when no unsqueeze of a traceable input made it.
+std::optional<std::pair<LayoutSource, int>> before_unsqueeze(const Spec& spec, const Report& report, const LayoutSource& source) {
+  if (source.written()) return std::nullopt;
+  const CallDecl& producer = spec.calls[source.producer];
+  const CallReport* produced = call_report(report, producer.id);
+  auto input = producer.tensors.find("input");
+  if (producer.op != "unsqueeze" || !produced || input == producer.tensors.end() || !producer.arguments.contains("dim") ||
+      !producer.arguments["dim"].is_number_integer()) {
+    return std::nullopt;
+  }
+  auto rank = static_cast<std::int64_t>(source.shape.size());
+  std::int64_t dim = producer.arguments["dim"].get<std::int64_t>();
+  if (dim < -rank || dim >= rank) return std::nullopt;
+  for (const ResolvedArgument& upstream : produced->arguments) {
+    if (upstream.name != "input") continue;
+    std::optional<LayoutSource> entered = layout_source(spec, report, upstream, input->second);
+    if (entered && static_cast<std::int64_t>(entered->shape.size()) + 1 == rank) {
+      return std::make_pair(std::move(*entered), static_cast<int>(dim < 0 ? dim + rank : dim));
+    }
+  }
+  return std::nullopt;
+}
+
+// Operands that do not broadcast because one of them is laid out otherwise: the smaller operand
+// (a bias, a table, a mask: fewer elements) permuted where its layout entered, before an
+// unsqueeze that made it (Swin's (N, N, H) bias: rel_bias.permute(2, 0, 1), not the (BW, H, N, N)
+// scores, which later calls read, transposed). Of the orderings that fit the other operand, the
+// one that keeps dims of equal size in their order.
+std::vector<Fix> permute_operand_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  std::vector<Operand> operands = broadcast_operands(call, checked);
+  if (operands.empty()) return fixes;
+  std::optional<std::int64_t> first = element_count(operands[0].resolved->shape), second = element_count(operands[1].resolved->shape);
+  if (second && (!first || *second < *first)) std::swap(operands[0], operands[1]);
+  constexpr std::size_t kMaxRank = 5;  // 119 orderings, compared without re-checking
+  for (std::size_t which = 0; which < 2; ++which) {
+    const Operand& moved = operands[which];
+    const Shape& target = operands[1 - which].resolved->shape;
+    std::optional<LayoutSource> source = layout_source(spec, report, *moved.resolved, *moved.ref);
+    if (!source) continue;
+    std::optional<int> unsqueezed;
+    if (std::optional<std::pair<LayoutSource, int>> upstream = before_unsqueeze(spec, report, *source)) {
+      source = std::move(upstream->first);
+      unsqueezed = upstream->second;
+    }
+    Shape sizes = report.symbols.resolve(source->shape);
+    if (sizes.size() < 2 || sizes.size() > kMaxRank) continue;
+    std::vector<int> order(sizes.size());
+    for (std::size_t d = 0; d < order.size(); ++d) order[d] = static_cast<int>(d);
+    std::optional<std::vector<int>> best;
+    int best_swaps = 0;
+    while (std::next_permutation(order.begin(), order.end())) {
+      Shape permuted;
+      for (int d : order) permuted.push_back(sizes[static_cast<std::size_t>(d)]);
+      if (unsqueezed) permuted.insert(permuted.begin() + *unsqueezed, DimExpr::constant(1));
+      if (!fits_into(report.symbols, permuted, target)) continue;
+      int swaps = 0;  // dims of one size put out of their order
+      for (std::size_t i = 0; i < order.size(); ++i) {
+        for (std::size_t j = i + 1; j < order.size(); ++j) {
+          if (order[i] > order[j] && sizes[static_cast<std::size_t>(order[i])] == sizes[static_cast<std::size_t>(order[j])]) ++swaps;
+        }
+      }
+      if (!best || swaps < best_swaps) {
+        best = order;
+        best_swaps = swaps;
+      }
+    }
+    if (!best) continue;
+    std::vector<int> dims = *best;
+    Relayout permute{"permute", {{"dims", dims}}, fmt::format(".permute({})", fmt::join(dims, ", ")), [dims](const Shape& shape) {
+                       Shape permuted;
+                       for (int d : dims) permuted.push_back(shape[static_cast<std::size_t>(d)]);
+                       return permuted;
+                     }};
+    std::vector<std::string> names = dim_texts(*source), permuted_names;
+    for (int d : dims) permuted_names.push_back(names[static_cast<std::size_t>(d)]);
+    std::string result = fmt::format("to ({})", fmt::join(permuted_names, ", "));
+    fixes.push_back(candidate(relayout_text(spec, *source, "permute", result, permute), relayout_patch(spec, {&*source}, permute)));
+  }
+  return fixes;
+}
+
+// An operand larger than the other in some dims, each a constant where the other has a
+// symbol or a smaller size: a buffer made for the longest input (nanoGPT's (1, 1, 1024, 1024)
+// causal bias) cut to this input's sizes, bias[:, :, :T, :T], where it entered the graph
+// (through comparisons and arithmetic with numbers: the mask bias == 0 is cut at bias).
+std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  std::vector<Operand> operands = broadcast_operands(call, checked);
+  for (std::size_t which = 0; which < operands.size(); ++which) {
+    const Operand& larger = operands[which];
+    const Operand& other = operands[1 - which];
+    const Shape& sizes = larger.resolved->shape;
+    const Shape& target = other.resolved->shape;
+    if (sizes.size() > target.size()) continue;
+    std::optional<LayoutSource> source = layout_source(spec, report, *larger.resolved, *larger.ref, true);
+    std::optional<LayoutSource> named = layout_source(spec, report, *other.resolved, *other.ref);
+    if (!source || source->shape.size() != sizes.size()) continue;
+    std::size_t offset = target.size() - sizes.size();
+    std::vector<std::string> written_index, inserted_index, cut_text;
+    Shape cut = source->shape;
+    bool sliced = false, possible = true, constant = true;
+    for (std::size_t d = 0; d < sizes.size() && possible; ++d) {
+      const DimExpr& size = sizes[d];
+      const DimExpr& wanted = target[offset + d];
+      if (report.symbols.compare(size, wanted) == Symbols::Verdict::Equal ||
+          report.symbols.compare(size, DimExpr::constant(1)) == Symbols::Verdict::Equal) {
+        written_index.push_back(":");
+        inserted_index.push_back(":");
+        cut_text.push_back(source->shape[d].str());
+        continue;
+      }
+      possible = size.is_constant() && (!wanted.is_constant() || wanted.offset < size.offset);
+      // The other operand's dim by the name it was written with, else its size.
+      const DimExpr& written = other.resolved->written.size() == target.size() ? other.resolved->written[offset + d] : wanted;
+      std::string name = written.is_plain_symbol() ? written.symbol : wanted.str();
+      if (!written.is_plain_symbol() && named && offset + d < named->dim_names.size() && !named->dim_names[offset + d].empty()) {
+        name = named->dim_names[offset + d];
+      }
+      written_index.push_back(":" + name);
+      cut_text.push_back(name);
+      inserted_index.push_back(wanted.is_constant() ? fmt::format(":{}", wanted.offset) : "");
+      constant = constant && wanted.is_constant();
+      cut[d] = written.is_plain_symbol() ? written : wanted;
+      sliced = true;
+    }
+    if (!possible || !sliced || (!source->written() && !constant)) continue;
+    std::string python = fmt::format("[{}]", fmt::join(written_index, ", "));
+    Relayout slice{"getitem", {{"index", fmt::format("[{}]", fmt::join(inserted_index, ", "))}}, python,
+                   [cut](const Shape&) { return cut; }};
+    std::string result = fmt::format("to the sizes of {} ({})", other.resolved->name, fmt::join(cut_text, ", "));
+    fixes.push_back(candidate(relayout_text(spec, *source, "slice", result, slice), relayout_patch(spec, {&*source}, slice)));
+  }
+  return fixes;
+}
+
 bool name_taken(const Spec& spec, const std::string& name) {
   if (spec.find_tensor(name) || spec.find_module(name)) return true;
   return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) {
@@ -524,6 +720,8 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   if (checked) {
     for (Fix& fix : cat_dim_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : repeat_count_candidates(spec, *checked)) add(std::move(fix));
+    for (Fix& fix : slice_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
+    for (Fix& fix : permute_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
   }
   std::optional<LayoutSource> output = consumed_output(spec, *index);
   // An einsum's transposes are labelled by its subscripts' roles where the call's own names

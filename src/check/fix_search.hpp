@@ -15,6 +15,9 @@ namespace mhacheck {
 //    query, an (N, L, S) attn_mask of nn.MultiheadAttention repeated per head (repeat_interleave);
 //  - the cats that made arguments joining on another dim (those with one dim together, then
 //    each alone); the repeats that made arguments with two of their counts exchanged;
+//  - for an elementwise operator that broadcasts two tensors: an operand larger than the other
+//    in constant dims sliced to its sizes (bias[:, :, :T, :T]), then the smaller operand permuted
+//    to fit the other (before an unsqueeze that made it: rel_bias.permute(2, 0, 1));
 //  - the arguments of one rank transposed together, the same pair of dims each (q, k and v; then
 //    every smaller subset of two or more), then each argument alone, every pair of dims; each
 //    also with the call's output transposed back, when later calls read it.

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "dim_origin.hpp"
+
 namespace mhacheck {
 
 namespace {
@@ -21,18 +23,6 @@ bool keeps_values(const std::string& op) {
   static const std::array<const char*, 13> ops = {"getitem", "unsqueeze", "squeeze", "view",   "reshape", "flatten", "expand",
                                                   "transpose", "permute", "contiguous", "clone", "repeat",  "repeat_interleave"};
   return std::any_of(ops.begin(), ops.end(), [&](const char* each) { return op == each; });
-}
-
-// The call before `before` in spec.calls that outputs `name`; null for a declared tensor (found
-// by the index, without scanning the calls back to the first).
-const CallDecl* producer_of(const Spec& spec, const std::string& name, const CallDecl* before) {
-  if (spec.find_tensor(name) != nullptr) return nullptr;
-  if (spec.calls.empty() || before < spec.calls.data() || before >= spec.calls.data() + spec.calls.size()) return nullptr;
-  for (const CallDecl* call = before; call != spec.calls.data();) {
-    --call;
-    if (std::find(call->outputs.begin(), call->outputs.end(), name) != call->outputs.end()) return call;
-  }
-  return nullptr;
 }
 
 // The name of `call`'s tensor argument `argument` when it is a named tensor; "" otherwise.

@@ -12,6 +12,8 @@
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
 #include "core/shape_json.hpp"
+#include "dim_origin.hpp"
+#include "ops/conv_geometry.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -724,8 +726,43 @@ class MhaRules {
                                     fmt::format("the mask's dim names say it is (S, N): ({}, {})", kpm_.dim_name(0), kpm_.dim_name(1)));
       }
     }
+    propose_subsampled_mask(diagnostic);
     propose_key_padding_mask_shape(diagnostic);
     if (mask_is_right) CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, suspect);
+  }
+
+  // Keys whose sequence a Conv1d made (a strided front end) with a padding mask of the conv's
+  // input length: the mask subsampled as the conv subsamples the frames. Frame j of a conv with
+  // stride s reads from input position j*s (less its padding), so mask[..., :-e:s] has one entry
+  // per frame, e = span - 1 - padding (the positions past the last window start).
+  void propose_subsampled_mask(Diagnostic& diagnostic) {
+    if (kpm_.rank() < 1 || key_.rank() < 1) return;
+    DimOrigin frames = dim_origin(ctx_.spec, key_, seq_);
+    const ModuleDecl* conv = frames.call && !frames.call->module.empty() ? ctx_.spec.find_module(frames.call->module) : nullptr;
+    if (!conv || conv->type != "Conv1d" || frames.dim != frames.rank - 1) return;
+    const DimExpr& length = kpm_.shape.back();
+    if (!length.is_constant()) return;
+    ConvGeometry geometry = conv_geometry(*conv);
+    std::int64_t past_last = geometry.span(0) - 1 - geometry.pad_before[0] - geometry.pad_after[0];
+    if (past_last < 0 || length.offset <= past_last) return;
+    std::int64_t stride = geometry.stride[0];
+    if (ctx_.symbols.compare(DimExpr::constant(geometry.output_size(0, length.offset)), S_) != Symbols::Verdict::Equal) return;
+    if (stride == 1 && past_last == 0) return;  // the same length: nothing to subsample
+    std::string index;
+    for (int d = 0; d + 1 < kpm_.rank(); ++d) index += ":, ";
+    index += past_last > 0 ? fmt::format(":-{}", past_last) : ":";
+    if (stride > 1) index += fmt::format(":{}", stride);
+    Shape subsampled = kpm_.written;
+    subsampled.back() = key_.written.size() == key_.shape.size() ? key_.written[seq_] : S_;
+    std::string name = tensor_name(kpm_).empty() ? kpm_.argument : tensor_name(kpm_);
+    if (ctx_.add_shape_fix(diagnostic,
+                           fmt::format("subsample the mask as call \"{}\" ({}) subsamples the frames (kernel {}, stride {}, padding {}: frame j at "
+                                       "input position {}j): {}[{}] gives {}",
+                                       frames.call->id, conv->name, geometry.kernel[0], stride, geometry.pad_before[0],
+                                       stride > 1 ? std::to_string(stride) : "", name, index, tuple_str(ctx_.symbols.resolve(subsampled))),
+                           {{&kpm_, subsampled}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each frame keeps the padding of the input position it starts at");
+    }
   }
 
   void check_mask_query_dtype(bool kpm_usable, bool attn_used) {

@@ -6,12 +6,14 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ops/matmul_shape.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
 #include "core/shape_json.hpp"
 #include "roles.hpp"
+#include "dim_origin.hpp"
 #include "mask_origin.hpp"
 
 namespace mhacheck {
@@ -227,10 +229,15 @@ class SdpaRules {
     // Query heads that are batch entries merged with heads are no grouped-query heads: the
     // merged operand split to the others' layout is the repair.
     bool merged = add_split_fix(diagnostic);
+    std::optional<std::string> repeated_sequence = add_head_repeat_fix(diagnostic, h / g);
     if (ctx_.add_argument_fix(diagnostic, "pass enable_gqa=True (PyTorch 2.5+)", "enable_gqa", true)) {
-      CallContext::label_last_fix(diagnostic, merged ? FixSemantics::Suspect : FixSemantics::Consistent,
-                                  merged ? "enable_gqa would read every batch entry of the merged dim as more query heads"
-                                         : fmt::format("each key/value head serves {} query heads", h / g));
+      if (repeated_sequence) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, *repeated_sequence);
+      } else {
+        CallContext::label_last_fix(diagnostic, merged ? FixSemantics::Suspect : FixSemantics::Consistent,
+                                    merged ? "enable_gqa would read every batch entry of the merged dim as more query heads"
+                                           : fmt::format("each key/value head serves {} query heads", h / g));
+      }
     }
     std::vector<std::pair<const ArgValue*, Shape>> shapes;
     for (const ArgValue* each : {&key_, &value_}) {
@@ -244,6 +251,42 @@ class SdpaRules {
                                          : "query heads h*g .. h*g+g-1 share key/value head h, as enable_gqa");
     }
     return false;
+  }
+
+  // Keys whose sequence slot (dim -2) a repeat_interleave by the group size made, before a
+  // transpose to (..., H, S, D): the repeat meant for the heads multiplied the sequence. The fix
+  // is that repeat's dim set to the one that becomes the heads slot (for key and value alike);
+  // returns why enable_gqa is then suspect (it would attend over every key `group` times).
+  std::optional<std::string> add_head_repeat_fix(Diagnostic& diagnostic, std::int64_t group) {
+    nlohmann::json patch = nlohmann::json::array();
+    std::vector<std::string> repeats;
+    std::string why;
+    for (const ArgValue* arg : {&key_, &value_}) {
+      DimOrigin sequence = dim_origin(ctx_.spec, *arg, arg->rank() - 2), heads = dim_origin(ctx_.spec, *arg, arg->rank() - 3);
+      const CallDecl* repeat = sequence.call;
+      if (repeat == nullptr || repeat != heads.call || repeat->op != "repeat_interleave" || repeat->pointer.rfind("/calls/", 0) != 0 ||
+          !repeat->arguments.contains("repeats") || repeat->arguments["repeats"] != group || !repeat->arguments.contains("dim") ||
+          !repeat->arguments["dim"].is_number_integer()) {
+        continue;
+      }
+      auto dim = repeat->arguments["dim"].get<std::int64_t>();
+      if ((dim < 0 ? dim + sequence.rank : dim) != sequence.dim) continue;
+      if (std::any_of(patch.begin(), patch.end(), [&](const nlohmann::json& op) { return op["path"] == repeat->pointer + "/dim"; })) continue;
+      patch.push_back({{"op", "replace"}, {"path", repeat->pointer + "/dim"}, {"value", heads.dim}});
+      const ArgRef& input = repeat->tensor("input");
+      repeats.push_back(fmt::format("{} = {}.repeat_interleave({}, dim={}) in call \"{}\"", sequence.tensor,
+                                    input.kind == ArgRef::Kind::Named ? input.name : "input", group, heads.dim, repeat->id));
+      if (why.empty()) {
+        why = fmt::format("{}'s sequence (dim {}) is {} long: repeat_interleave({}, dim={}) in call \"{}\" repeated every position, so "
+                          "enable_gqa would attend over each key {} times",
+                          arg->argument, arg->rank() - 2, arg->shape[arg->rank() - 2].str(), group, dim, repeat->id, group);
+      }
+    }
+    if (patch.empty()) return std::nullopt;
+    ctx_.add_patch_fix(diagnostic, fmt::format("repeat the key/value heads, not the sequence: {}", fmt::join(repeats, "; ")), patch);
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                fmt::format("each key/value head then serves {} consecutive query heads, as grouped-query attention shares them", group));
+    return why;
   }
 
   bool dtypes_match() {
@@ -292,6 +335,17 @@ class SdpaRules {
     diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mean the opposite of nn.MultiheadAttention's: "
                                "True takes part in attention");
     std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    // A float mask of another float dtype is additive (a bias, -inf where masked): converted to
+    // the query's dtype it keeps its values; .bool() would make its 0 entries False (left out).
+    if (is_floating(mask_.dtype)) {
+      if (ctx_.add_dtype_fix(diagnostic,
+                             fmt::format("pass {}.to(torch.{}) (the query's dtype): the mask stays additive", name,
+                                         dtype_name(query_.dtype)),
+                             mask_, query_.dtype)) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "a float mask is added to the scores: converted, it keeps its values");
+      }
+      return false;
+    }
     MaskConvention convention = mask_convention_of_name(name);
     // A (B, S) mask of a 4-D call is one padding row per batch entry.
     bool padding_rows = mask_.rank() == 2 && query_.rank() == 4 && key_.rank() == 4 &&
@@ -411,9 +465,33 @@ class SdpaRules {
                          {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}}});
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the last position sees the whole prefix, as causal decoding means");
     } else {
-      diagnostic.notes.push_back("for L queries at the end of S keys pass attn_mask=torch.ones(L, S, dtype=torch.bool).tril(S - L) "
-                                 "and drop is_causal");
+      add_bottom_right_mask_fix(diagnostic);
     }
+  }
+
+  // L queries at the end of S keys (chunked prefill over a cache): the causal mask aligned
+  // bottom-right, torch.ones(L, S).tril(S - L), passed as a bool attn_mask (True = take part)
+  // in place of is_causal. Not for more queries than keys (the first rows would see nothing).
+  void add_bottom_right_mask_fix(Diagnostic& diagnostic) {
+    const DimExpr& length = query_.shape[query_.rank() - 2];
+    const DimExpr& keys = key_.shape[key_.rank() - 2];
+    bool fewer = length.is_constant() && keys.is_constant() ? length.offset < keys.offset
+                                                            : ctx_.symbols.compare(length, keys) != Symbols::Verdict::Equal;
+    if (!fewer) return;
+    const DimExpr& written_length = query_.written[query_.rank() - 2];
+    const DimExpr& written_keys = key_.written[key_.rank() - 2];
+    std::string cached = length.is_constant() && keys.is_constant() ? fmt::format("the {} cached keys", keys.offset - length.offset)
+                                                                    : "the cached keys";
+    std::string description = fmt::format(
+        "drop is_causal and pass the causal mask aligned bottom-right (query i sees {} and new keys 0..i): "
+        "attn_mask=torch.ones({}, {}, dtype=torch.bool).tril({} - {})",
+        cached, written_length.str(), written_keys.str(), written_keys.str(), written_length.str());
+    nlohmann::json patch = {
+        {{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}},
+        {{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "attn_mask")},
+         {"value", {{"shape", shape_json({written_length, written_keys})}, {"dtype", "bool"}}}}};
+    ctx_.add_patch_fix(diagnostic, description, patch);
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each new query sees the whole cache and the new keys up to its own");
   }
 
   // The mask is right-aligned with the scores (..., H, L, S): a mask dim whose name says batch
@@ -521,6 +599,7 @@ class SdpaRules {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry keeps its own padding");
     }
     add_grouped_mask_fix(diagnostic, scores);
+    add_tiled_mask_fix(diagnostic);
     add_transposed_mask_fix(diagnostic, scores);
     Shape last_two(scores.end() - 2, scores.end());
     ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} attn_mask (shared by every batch entry and head)", tuple_str(last_two)),
@@ -557,6 +636,49 @@ class SdpaRules {
     if (ctx_.add_shape_fix(diagnostic, fmt::format("put the mask's key dim last: {}.transpose(-2, -1), {}", name, tuple_str(transposed)),
                            {{&mask_, transposed}})) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the mask's key dim then meets the keys (dim -1 of the scores)");
+    }
+  }
+
+  // A per-head mask or bias (H, L, S) against a query whose batch slot merges batch and heads
+  // (B*H, bmm-style attention): tiled over the batch in the memory order of the merged dim. B*H
+  // (heads inner: entry b*H + h) is mask.repeat(B, 1, 1); H*B (heads outer) is
+  // mask.repeat_interleave(B, dim=0). The mask's dim is the factor of its name, else of its size
+  // when the other factor's size differs.
+  void add_tiled_mask_fix(Diagnostic& diagnostic) {
+    if (mask_.rank() < 3 || query_.rank() < 3) return;
+    int slot = mask_.rank() - 3;
+    for (int d = 0; d < slot; ++d) {
+      if (ctx_.symbols.compare(mask_.shape[d], DimExpr::constant(1)) != Symbols::Verdict::Equal) return;
+    }
+    std::vector<std::string> factors = name_factors(query_.dim_name(query_.rank() - 3));
+    if (factors.size() != 2 || factors[0] == factors[1]) return;
+    auto size_of = [&](const std::string& factor) { return ctx_.symbols.resolve(DimExpr::named(factor)); };
+    auto is_mask_dim = [&](std::size_t i) {
+      const std::string& named = mask_.dim_name(slot);
+      if (!named.empty()) return named == factors[i];
+      return ctx_.symbols.compare(mask_.shape[slot], size_of(factors[i])) == Symbols::Verdict::Equal &&
+             ctx_.symbols.compare(mask_.shape[slot], size_of(factors[1 - i])) == Symbols::Verdict::Unequal;
+    };
+    bool inner = is_mask_dim(1);
+    if (!inner && !is_mask_dim(0)) return;
+    const std::string& times = factors[inner ? 0 : 1];
+    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    std::string tiling;
+    if (inner) {
+      std::vector<std::string> counts(static_cast<std::size_t>(mask_.rank()), "1");
+      counts[static_cast<std::size_t>(slot)] = times;
+      tiling = fmt::format("{}.repeat({})", name, fmt::join(counts, ", "));
+    } else {
+      tiling = fmt::format("{}.repeat_interleave({}, dim={})", name, times, slot);
+    }
+    Shape tiled = mask_.written;
+    tiled[slot] = query_.written[query_.rank() - 3];
+    std::string merged = query_.dim_name(query_.rank() - 3);
+    if (ctx_.add_shape_fix(diagnostic,
+                           fmt::format("tile the mask over {} as the query's {} is laid out ({} outer): {}", times, merged, factors[0], tiling),
+                           {{&mask_, tiled}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                  fmt::format("each entry of the merged {} gets the mask of its own {}", merged, factors[inner ? 1 : 0]));
     }
   }
 

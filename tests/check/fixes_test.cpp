@@ -548,3 +548,58 @@ TEST_CASE("einsum with a wrong key layout: the operand whose names disagree with
   REQUIRE_FALSE(swapped->fixes.empty());
   CHECK(swapped->fixes.front().description == "transpose q to (B, H, T, D): q.transpose(2, 3)");
 }
+
+TEST_CASE("searched fix: a bias laid out (N, N, H) is permuted before its unsqueeze, not the scores transposed", "[fixes]") {
+  std::string spec = R"json({"version": 1, "tensors": {"attn": ["BW", 3, 49, 49], "rel_bias": [49, 49, 3]},
+    "calls": [{"id": "u", "op": "unsqueeze", "input": "rel_bias", "dim": 0, "outputs": ["b4"]},
+              {"id": "a", "op": "add", "input": "attn", "other": "b4", "outputs": ["s"]},
+              {"id": "p", "op": "softmax", "input": "s", "dim": -1}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* broadcast = test::find(report, "MHA305");
+  REQUIRE(broadcast != nullptr);
+  REQUIRE_FALSE(broadcast->fixes.empty());
+  const Fix& first = broadcast->fixes[0];
+  CHECK(first.description == "permute rel_bias to (3, 49, 49): rel_bias.permute(2, 0, 1)");
+  CHECK(first.valid());
+  CHECK(apply_fix(spec, first).ok());
+  // T5-style: the (L, S, H) bias an Embedding made is permuted where it is made.
+  std::string t5 = R"json({"version": 1, "dims": {"B": 2, "L": 6, "S": 9},
+    "modules": {"rel": "nn.Embedding(32, 4)"},
+    "tensors": {"scores": ["B", 4, "L", "S"], "buckets": {"shape": ["L", "S"], "dtype": "int64"}},
+    "calls": [{"id": "e", "module": "rel", "input": "buckets", "outputs": ["values"]},
+              {"id": "u", "op": "unsqueeze", "input": "values", "dim": 0, "outputs": ["bias"]},
+              {"id": "a", "op": "add", "input": "scores", "other": "bias", "outputs": ["s"]}]})json";
+  Report embedded = test::check_text(t5);
+  const Diagnostic* t5_broadcast = test::find(embedded, "MHA305");
+  REQUIRE(t5_broadcast != nullptr);
+  REQUIRE_FALSE(t5_broadcast->fixes.empty());
+  CHECK(t5_broadcast->fixes[0].description ==
+        "permute values where it is made, after call \"e\", to (4, 6, 9): values = values.permute(2, 0, 1)");
+  CHECK(t5_broadcast->fixes[0].valid());
+}
+
+TEST_CASE("searched fix: a buffer larger than the input is sliced to its sizes where it entered the graph", "[fixes]") {
+  std::string spec = R"json({"version": 1, "dims": {"B": 2, "T": 100},
+    "tensors": {"att": ["B", 12, "T", "T"], "bias": [1, 1, 1024, 1024]},
+    "calls": [{"id": "e", "op": "eq", "input": "bias", "other": 0, "outputs": ["m"]},
+              {"id": "f", "op": "masked_fill", "input": "att", "mask": "m", "value": "-inf", "outputs": ["am"]}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* fill = test::find(report, "MHA320");
+  REQUIRE(fill != nullptr);
+  REQUIRE_FALSE(fill->fixes.empty());
+  CHECK(fill->fixes[0].description == "slice bias to the sizes of input (1, 1, T, T): bias[:, :, :T, :T]");
+  CHECK(fill->fixes[0].valid());
+  CHECK(apply_fix(spec, fill->fixes[0]).ok());
+  // A positional table (1, max_len, E) added to (B, T, E): made by a call, cut by an inserted getitem.
+  std::string table = R"json({"version": 1, "dims": {"B": 2, "T": 50},
+    "tensors": {"x": ["B", "T", 512], "pe_all": [5000, 512]},
+    "calls": [{"id": "u", "op": "unsqueeze", "input": "pe_all", "dim": 0, "outputs": ["pe"]},
+              {"id": "a", "op": "add", "input": "x", "other": "pe"}]})json";
+  Report positions = test::check_text(table);
+  const Diagnostic* add = test::find(positions, "MHA305");
+  REQUIRE(add != nullptr);
+  REQUIRE_FALSE(add->fixes.empty());
+  CHECK(add->fixes[0].description == "slice pe where it is made, after call \"u\", to the sizes of input (1, T, 512): pe = pe[:, :T, :]");
+  CHECK(add->fixes[0].patch[1]["value"]["index"] == "[:, :50, :]");
+  CHECK(apply_fix(table, add->fixes[0]).ok());
+}

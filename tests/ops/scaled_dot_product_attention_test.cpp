@@ -150,3 +150,87 @@ TEST_CASE("sdpa: batch and heads exchanged in the query is MHA083 (B == H), so t
                     {"id": "s2", "op": "scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "attn_mask": "m"}]})");
   CHECK(correct.diagnostics.empty());
 }
+
+TEST_CASE("sdpa: a float mask of another float dtype is converted to the query's dtype, not made bool (MHA202)", "[sdpa][masks]") {
+  Report report = test::check_text(sdpa(R"("query": {"shape": [2, 8, 5, 64], "dtype": "float16"}, "key": {"shape": [2, 8, 5, 64], "dtype": "float16"},
+      "value": {"shape": [2, 8, 5, 64], "dtype": "float16"}, "attn_mask": {"shape": [2, 1, 1, 5], "dtype": "bfloat16"})"));
+  const Diagnostic* dtype = test::find(report, "MHA202");
+  REQUIRE(dtype != nullptr);
+  REQUIRE(dtype->fixes.size() == 1);
+  CHECK(dtype->fixes[0].description == "pass attn_mask.to(torch.float16) (the query's dtype): the mask stays additive");
+  CHECK(dtype->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(dtype->fixes[0].valid());
+  // An integer mask is still read by its convention: bool, True = take part.
+  Report integer = test::check_text(sdpa(R"("query": [2, 8, 5, 64], "key": [2, 8, 5, 64], "value": [2, 8, 5, 64],
+      "attn_mask": {"shape": [2, 1, 1, 5], "dtype": "int64"})"));
+  REQUIRE(test::find(integer, "MHA202") != nullptr);
+  CHECK(test::find(integer, "MHA202")->fixes.at(0).description == "pass attn_mask.bool()");
+}
+
+TEST_CASE("sdpa: is_causal with fewer queries than keys is fixed by a bottom-right causal mask (MHA251)", "[sdpa][masks]") {
+  Report report = test::check_text(sdpa(R"("query": [1, 8, 4, 64], "key": [1, 8, 12, 64], "value": [1, 8, 12, 64], "is_causal": true)"));
+  const Diagnostic* causal = test::find(report, "MHA251");
+  REQUIRE(causal != nullptr);
+  REQUIRE(causal->fixes.size() == 1);
+  const Fix& fix = causal->fixes[0];
+  CHECK(fix.description ==
+        "drop is_causal and pass the causal mask aligned bottom-right (query i sees the 8 cached keys and new keys 0..i): "
+        "attn_mask=torch.ones(4, 12, dtype=torch.bool).tril(12 - 4)");
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  CHECK(fix.valid());
+  CHECK(fix.patch[1]["value"] == nlohmann::json::parse(R"({"shape": [4, 12], "dtype": "bool"})"));
+  // Symbols: written as the spec names them.
+  Report named = test::check_text(sdpa(R"("query": [1, 8, "L", 64], "key": [1, 8, "S", 64], "value": [1, 8, "S", 64], "is_causal": true)"));
+  REQUIRE(test::find(named, "MHA251") != nullptr);
+  CHECK(test::find(named, "MHA251")->fixes.at(0).description.find("torch.ones(L, S, dtype=torch.bool).tril(S - L)") != std::string::npos);
+  // More queries than keys: the first rows would see no key; no such fix.
+  Report more = test::check_text(sdpa(R"("query": [1, 8, 12, 64], "key": [1, 8, 4, 64], "value": [1, 8, 4, 64], "is_causal": true)"));
+  REQUIRE(test::find(more, "MHA251") != nullptr);
+  CHECK(test::find(more, "MHA251")->fixes.empty());
+}
+
+TEST_CASE("sdpa: a per-head bias against a query with batch and heads merged is tiled in the merged order", "[sdpa][masks]") {
+  auto first_fix = [](const std::string& merged) {
+    Report report = test::check_text(R"({"version": 1, "dims": {"B": 4, "H": 8, "T": 20},
+        "tensors": {"q": [")" + merged + R"(", "T", 32], "bias": ["H", "T", "T"]},
+        "calls": [{"id": "a", "op": "scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "bias"}]})");
+    const Diagnostic* mask = test::find(report, "MHA208");
+    REQUIRE(mask != nullptr);
+    REQUIRE_FALSE(mask->fixes.empty());
+    CHECK(mask->fixes[0].semantics == FixSemantics::Consistent);
+    CHECK(mask->fixes[0].valid());
+    return mask->fixes[0].description;
+  };
+  // B*H: entry b*H + h, heads inner: the bias repeats as a whole B times.
+  CHECK(first_fix("B*H") == "tile the mask over B as the query's B*H is laid out (B outer): bias.repeat(B, 1, 1)");
+  // H*B: heads outer, each head's bias B times in a row.
+  CHECK(first_fix("H*B") == "tile the mask over B as the query's H*B is laid out (H outer): bias.repeat_interleave(B, dim=0)");
+}
+
+TEST_CASE("sdpa: GQA keys repeated along the sequence before the transpose: the repeat's dim is fixed, enable_gqa is suspect",
+          "[sdpa][gqa]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "S": 16},
+      "tensors": {"q": ["B", 8, "S", 64], "k": ["B", "S", 2, 64], "v": ["B", "S", 2, 64]},
+      "calls": [{"id": "r", "op": "repeat_interleave", "input": "k", "repeats": 4, "dim": 1, "outputs": ["kr"]},
+                {"id": "t", "op": "permute", "input": "kr", "dims": [0, 2, 1, 3], "outputs": ["kh"]},
+                {"id": "rv", "op": "repeat_interleave", "input": "v", "repeats": 4, "dim": -3, "outputs": ["vr"]},
+                {"id": "tv", "op": "transpose", "input": "vr", "dim0": 1, "dim1": 2, "outputs": ["vh"]},
+                {"id": "a", "op": "scaled_dot_product_attention", "query": "q", "key": "kh", "value": "vh"}]})");
+  const Diagnostic* heads = test::find(report, "MHA207");
+  REQUIRE(heads != nullptr);
+  REQUIRE(heads->fixes.size() == 2);
+  CHECK(heads->fixes[0].description ==
+        "repeat the key/value heads, not the sequence: kr = k.repeat_interleave(4, dim=2) in call \"r\"; "
+        "vr = v.repeat_interleave(4, dim=2) in call \"rv\"");
+  CHECK(heads->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(heads->fixes[0].valid());
+  CHECK(heads->fixes[1].description == "pass enable_gqa=True (PyTorch 2.5+)");
+  CHECK(heads->fixes[1].semantics == FixSemantics::Suspect);
+  // Keys repeated along the heads: no MHA207 at all.
+  Report right = test::check_text(R"({"version": 1, "dims": {"B": 2, "S": 16},
+      "tensors": {"q": ["B", 8, "S", 64], "k": ["B", "S", 2, 64]},
+      "calls": [{"id": "r", "op": "repeat_interleave", "input": "k", "repeats": 4, "dim": 2, "outputs": ["kr"]},
+                {"id": "t", "op": "transpose", "input": "kr", "dim0": 1, "dim1": 2, "outputs": ["kh"]},
+                {"id": "a", "op": "scaled_dot_product_attention", "query": "q", "key": "kh", "value": "kh"}]})");
+  CHECK(right.diagnostics.empty());
+}

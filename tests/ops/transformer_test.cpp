@@ -170,3 +170,30 @@ TEST_CASE("a stack whose layer is a constructor string inside an object module i
   REQUIRE(report.calls.size() == 1);
   CHECK(report.calls[0].module_text == "nn.TransformerEncoder(nn.TransformerEncoderLayer(256, 4, batch_first=True), 2)");
 }
+
+TEST_CASE("a padding mask of a strided Conv1d's input length is subsampled as the conv subsamples the frames", "[transformer][masks]") {
+  auto first_fix = [](const std::string& conv, const std::string& layer, const std::string& arguments) {
+    Report report = test::check_text(R"({"version": 1, "dims": {"B": 2},
+        "modules": {"conv": ")" + conv + R"(", "enc": ")" + layer + R"("},
+        "tensors": {"mel": ["B", 80, 100], "pad": {"shape": ["B", 100], "dtype": "bool"}},
+        "calls": [{"id": "c", "module": "conv", "input": "mel", "outputs": ["h"]},
+                  {"id": "t", "op": "transpose", "input": "h", "dim0": 1, "dim1": 2, "outputs": ["x"]},
+                  {"id": "e", "module": "enc", )" + arguments + R"(}]})");
+    const Diagnostic* mask = test::find(report, "MHA052");
+    REQUIRE(mask != nullptr);
+    REQUIRE_FALSE(mask->fixes.empty());
+    CHECK(mask->fixes[0].semantics == FixSemantics::Consistent);
+    CHECK(mask->fixes[0].valid());
+    return mask->fixes[0].description;
+  };
+  // No padding: frame j reads inputs 2j..2j+2, the last two positions start no frame.
+  CHECK(first_fix("nn.Conv1d(80, 256, 3, stride=2)", "nn.TransformerEncoderLayer(256, 4, 1024, batch_first=True)",
+                  R"("src": "x", "src_key_padding_mask": "pad")") ==
+        "subsample the mask as call \"c\" (conv) subsamples the frames (kernel 3, stride 2, padding 0: frame j at input "
+        "position 2j): pad[:, :-2:2] gives (2, 49)");
+  // Whisper's front end (kernel 3, stride 2, padding 1): every other position.
+  CHECK(first_fix("nn.Conv1d(80, 256, 3, stride=2, padding=1)", "nn.MultiheadAttention(256, 4, batch_first=True)",
+                  R"("query": "x", "key": "x", "value": "x", "key_padding_mask": "pad")") ==
+        "subsample the mask as call \"c\" (conv) subsamples the frames (kernel 3, stride 2, padding 1: frame j at input "
+        "position 2j): pad[:, ::2] gives (2, 50)");
+}

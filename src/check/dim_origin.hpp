@@ -1,0 +1,27 @@
+// Where a dim of a call's argument got its size: the dim followed up the graph through the
+// calls that only move dims (transpose, permute, contiguous, clone) to the call that made it.
+// What that call did to the dim (a repeat_interleave, a Conv1d's stride) says what the dim is.
+#pragma once
+
+#include <string>
+
+#include "call_context.hpp"
+
+namespace mhacheck {
+
+// The call before `before` in spec.calls that outputs `name`; null for a declared tensor (found
+// by the index, without scanning the calls back to the first).
+const CallDecl* producer_of(const Spec& spec, const std::string& name, const CallDecl* before);
+
+struct DimOrigin {
+  const CallDecl* call = nullptr;  // the call that made the dim; null: a declared tensor's dim
+  std::string tensor;              // that call's output (or the declared tensor) holding the dim
+  int dim = 0;                     // the dim's index there, non-negative
+  int rank = 0;                    // that tensor's rank
+};
+
+// The origin of dim `dim` (non-negative) of `arg`; a dim of an inline tensor or of a tensor read
+// through a call this does not follow is its own origin with call = the argument's producer.
+DimOrigin dim_origin(const Spec& spec, const ArgValue& arg, int dim);
+
+}  // namespace mhacheck
