@@ -164,8 +164,8 @@ void check_subscript_roles(CallContext& ctx, const std::vector<const ArgValue*>&
 }
 
 // A two-operand equation that sums a letter of one operand alone and keeps every letter both
-// share: no contraction. Read from the equation alone (no "..."; an implicit output sums every
-// shared letter).
+// share: no contraction. Read from the equation alone ("..." is batch dims, kept by an output that
+// writes it; an implicit output sums every shared letter).
 struct Uncontracted {
   std::vector<int> shared;  // the letters both operands have, in the first operand's order: all kept
   std::vector<std::vector<int>> own;  // per operand, its letters the other lacks, in its order
@@ -175,12 +175,12 @@ struct Uncontracted {
 bool has_label(const std::vector<int>& labels, int label) { return std::find(labels.begin(), labels.end(), label) != labels.end(); }
 
 std::optional<Uncontracted> uncontracted(const EinsumEquation& read) {
-  if (read.terms.size() != 2 || !read.explicit_output || has_label(read.output, kEinsumEllipsis)) return std::nullopt;
+  if (read.terms.size() != 2 || !read.explicit_output) return std::nullopt;
   Uncontracted found;
   found.own.resize(2);
   for (std::size_t i = 0; i < 2; ++i) {
-    if (has_label(read.terms[i], kEinsumEllipsis)) return std::nullopt;
     for (int label : read.terms[i]) {
+      if (label == kEinsumEllipsis) continue;
       bool kept = has_label(read.output, label);
       if (has_label(read.terms[1 - i], label)) {
         if (!kept) return std::nullopt;  // a contraction
@@ -218,7 +218,8 @@ std::string equation_text(const EinsumEquation& read) {
 // (b, h, d) nor over a dim named as heads or a head size. The fix sums that letter and keeps the
 // summed ones ('bhnd,bhne->bhde'); where one einsum reads the result and sums nothing either, it
 // reads the new letters there ('bhnd,bhde->bhne'). Such a reader is not reported again.
-void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& operands, const EinsumEquation& read) {
+void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& operands, const EinsumEquation& read,
+                       const EinsumSlots& slots) {
   std::optional<Uncontracted> found = uncontracted(read);
   if (!found) return;
   for (const ArgValue* operand : operands) {
@@ -231,9 +232,10 @@ void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& ope
     if (hint == DimRole::Batch || hint == DimRole::Heads || hint == DimRole::HeadDim) continue;
     bool other_role = false;
     for (std::size_t i = 0; i < 2; ++i) {
-      for (std::size_t d = 0; d < read.terms[i].size(); ++d) {
-        DimRole role = role_of_name(operands[i]->dim_name(static_cast<int>(d)));
-        if (read.terms[i][d] == label && (role == DimRole::Heads || role == DimRole::HeadDim)) other_role = true;
+      for (int d = 0; d < operands[i]->rank(); ++d) {
+        DimRole role = role_of_name(operands[i]->dim_name(d));
+        int slot = slots.of_operand[i][static_cast<std::size_t>(d)];
+        if (slots.label_of_slot[static_cast<std::size_t>(slot)] == label && (role == DimRole::Heads || role == DimRole::HeadDim)) other_role = true;
       }
     }
     if (!other_role) sequences.push_back(label);
@@ -243,7 +245,7 @@ void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& ope
   EinsumEquation fixed = read;
   fixed.output.clear();
   for (int label : read.output) {
-    if (label != sequence && has_label(found->shared, label)) fixed.output.push_back(label);
+    if (label == kEinsumEllipsis || (label != sequence && has_label(found->shared, label))) fixed.output.push_back(label);
   }
   for (const std::vector<int>& own : found->own) fixed.output.insert(fixed.output.end(), own.begin(), own.end());
   std::string summed;
@@ -433,7 +435,7 @@ void infer_einsum(CallContext& ctx) {
   std::optional<DType> dtype = contraction_dtype(ctx, operands, std::move(partials), slots, size);
   if (!dtype) return;
   if (!ctx.has_errors()) check_subscript_roles(ctx, operands, read, slots, equation);
-  if (!ctx.has_errors()) check_contraction(ctx, operands, read);
+  if (!ctx.has_errors()) check_contraction(ctx, operands, read, slots);
   Shape shape(size.begin(), size.begin() + slots.output_dims);
   std::vector<std::string> names;
   for (int s = 0; s < slots.output_dims; ++s) {

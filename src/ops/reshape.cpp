@@ -770,16 +770,30 @@ class ReshapeRules {
     if (order) propose_composed_move(diagnostic, *order);
   }
 
-  // The move `order` of the input's dims folded into the permute or transpose that made the input
-  // (its only reader being this call): o.permute(0, 2, 1, 3).reshape(...) for
-  // o.permute(0, 2, 3, 1) then a move of dims 2 and 3.
+  // The move `order` of the input's dims folded into the permute or transpose that made the input,
+  // maybe through copies (.contiguous()), each tensor on the way read only by the next call:
+  // o.permute(0, 2, 1, 3).reshape(...) for o.permute(0, 2, 3, 1) then a move of dims 2 and 3.
   void propose_composed_move(Diagnostic& diagnostic, const std::vector<int>& order) {
-    const CallDecl* maker = input_.producer;
     const ArgRef& input_ref = ctx_.call.tensor("input");
     const int rank = input_.rank();
+    if (input_ref.kind != ArgRef::Kind::Named || static_cast<int>(order.size()) != rank) return;
+    // Up through copies (.contiguous()), each read by the next call only.
+    std::string name = input_ref.name, copies;
+    const CallDecl* maker = input_.producer;
+    while (maker != nullptr && (maker->op == "contiguous" || maker->op == "clone") && readers(name).size() == 1) {
+      const ArgRef& copied = maker->tensor("input");
+      if (copied.kind != ArgRef::Kind::Named) return;
+      copies = fmt::format(".{}(){}", maker->op, copies);
+      name = copied.name;
+      const CallDecl* before = maker;
+      maker = nullptr;
+      for (const CallDecl& call : ctx_.spec.calls) {
+        if (&call >= before) break;
+        if (std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end()) maker = &call;
+      }
+    }
     if (maker == nullptr || (maker->op != "permute" && maker->op != "transpose") || maker->pointer.rfind("/calls/", 0) != 0 ||
-        maker->outputs.empty() || static_cast<int>(order.size()) != rank || input_ref.kind != ArgRef::Kind::Named ||
-        readers(input_ref.name).size() != 1) {
+        readers(name).size() != 1) {
       return;
     }
     auto wrapped = [&](const nlohmann::json& dim) { return dim.is_number_integer() ? (dim.get<int>() % rank + rank) % rank : -1; };
@@ -815,8 +829,8 @@ class ReshapeRules {
       patch.push_back({{"op", "add"}, {"path", child_pointer(maker->pointer, "dims")}, {"value", composed}});
     }
     ctx_.add_patch_fix(diagnostic,
-                       fmt::format("move the dims where call \"{}\" {}s them: {}.permute({}).{}({})", maker->id, maker->op, source.name,
-                                   dims_text(composed), ctx_.call.op, shape_text(written_)),
+                       fmt::format("move the dims where call \"{}\" {}s them: {}.permute({}){}.{}({})", maker->id, maker->op, source.name,
+                                   dims_text(composed), copies, ctx_.call.op, shape_text(written_)),
                        std::move(patch));
   }
 

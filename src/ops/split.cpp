@@ -95,16 +95,23 @@ bool named_like_projection(std::string name) {
 void check_cut_dim_role(CallContext& ctx, const ArgValue& input, int dim, std::size_t pieces) {
   const int last = input.rank() - 1;
   if (dim == last || pieces < 2) return;
-  DimRole role = role_of_name(input.dim_name(dim));
-  if (role != DimRole::Batch && role != DimRole::Sequence) return;
   const DimExpr& features = input.shape[static_cast<std::size_t>(last)];
   const std::int64_t count = static_cast<std::int64_t>(pieces);
   if (features.coeff % count != 0 || features.offset % count != 0) return;
-  std::string why;
   const CallDecl* maker = values_maker(ctx, input);
   const ModuleDecl* module = maker != nullptr && !maker->module.empty() ? ctx.spec.find_module(maker->module) : nullptr;
-  if (module != nullptr && module->type == "Linear" && module->integer("out_features") == count * module->integer("in_features") &&
-      features == DimExpr::constant(module->integer("out_features"))) {
+  const bool fused = module != nullptr && module->type == "Linear" &&
+                     module->integer("out_features") == count * module->integer("in_features") &&
+                     features == DimExpr::constant(module->integer("out_features"));
+  // A fused Linear's output cut on any other dim is evidence enough, even unnamed (a pasted
+  // torch.Size); a dim named otherwise (heads) is not.
+  DimRole role = role_of_name(input.dim_name(dim));
+  bool unnamed = input.dim_name(dim).empty();
+  if (role != DimRole::Batch && role != DimRole::Sequence && !(fused && unnamed)) return;
+  std::string what = unnamed ? fmt::format("size {}", input.shape[static_cast<std::size_t>(dim)].str())
+                             : fmt::format("\"{}\", a {}", input.dim_name(dim), role_name(role));
+  std::string why;
+  if (fused) {
     why = fmt::format("the Linear of call \"{}\" ({} -> {} = {} x {}) stacks {} projections in its last dim", maker->id,
                       module->integer("in_features"), module->integer("out_features"), count, module->integer("in_features"), count);
   } else if (ctx.call.outputs.size() == pieces &&
@@ -119,10 +126,10 @@ void check_cut_dim_role(CallContext& ctx, const ArgValue& input, int dim, std::s
   std::string name = tensor_name(input).empty() ? "input" : tensor_name(input);
   Diagnostic& diagnostic = ctx.report(
       DiagId::ChunkNotFeatures,
-      fmt::format("{} cuts dim {} (\"{}\", a {}) of {} {} into {} pieces, but {}: they lie side by side in the last dim ({} = {} x {}); each "
+      fmt::format("{} cuts dim {} ({}) of {} {} into {} pieces, but {}: they lie side by side in the last dim ({} = {} x {}); each "
                   "piece gets 1/{} of the {} with every projection's features",
-                  ctx.call.op, dim, input.dim_name(dim), role_name(role), name, tuple_str(input.shape), pieces, why, features.str(), count,
-                  piece.str(), count, role == DimRole::Batch ? "batch entries" : "positions"),
+                  ctx.call.op, dim, what, name, tuple_str(input.shape), pieces, why, features.str(), count, piece.str(), count,
+                  role == DimRole::Batch ? "batch entries" : role == DimRole::Sequence ? "positions" : "entries"),
       &input, dim);
   diagnostic.notes.push_back("PyTorch raises nothing when the sizes divide: a later view back to the full shape keeps the element count");
   nlohmann::json patch = nlohmann::json::array();

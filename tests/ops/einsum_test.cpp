@@ -203,13 +203,15 @@ TEST_CASE("an einsum that sums one operand's letter and contracts no shared one 
   CHECK(context->fixes[0].description == "sum over n: einsum 'bhnd,bhne->bhde', then 'bhnd,bhde->bhne' in call \"o\"");
   CHECK(context->fixes[0].valid());
   CHECK(context->fixes[0].semantics == FixSemantics::Consistent);
-  // Alone, the context einsum's fix is its own.
-  Report alone = test::check_text(R"({"version": 1, "tensors": {"k": [2, 4, 10, 8], "v": [2, 4, 10, 8]},
-    "calls": [{"id": "c", "op": "einsum", "equation": "bhnd,bhne->bhne", "operands": ["k", "v"]}]})");
-  REQUIRE(test::find(alone, "MHA287") != nullptr);
-  REQUIRE_FALSE(test::find(alone, "MHA287")->fixes.empty());
-  CHECK(test::find(alone, "MHA287")->fixes[0].description == "sum over n: einsum 'bhnd,bhne->bhde'");
-  CHECK(test::find(alone, "MHA287")->fixes[0].valid());
+  // Alone, the context einsum's fix is its own; "..." for the batch dims, as Performer writes it.
+  auto first_valid_fix = [](const std::string& equation) {
+    Report report = test::check_text(R"({"version": 1, "tensors": {"k": [2, 4, 10, 8], "v": [2, 4, 10, 8]},
+      "calls": [{"id": "c", "op": "einsum", "equation": ")" + equation + R"(", "operands": ["k", "v"]}]})");
+    const Diagnostic* found = test::find(report, "MHA287");
+    return found == nullptr || found->fixes.empty() || !found->fixes[0].valid() ? std::string() : found->fixes[0].description;
+  };
+  CHECK(first_valid_fix("bhnd,bhne->bhne") == "sum over n: einsum 'bhnd,bhne->bhde'");
+  CHECK(first_valid_fix("...nd,...ne->...ne") == "sum over n: einsum '...nd,...ne->...de'");
   // Not reported: the right context and output, causal linear attention's outer product (sums
   // nothing), a per-position normaliser, scores, letters that do not tell a sequence.
   auto silent = [](const std::string& equation, const std::string& second) {

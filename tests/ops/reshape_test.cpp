@@ -167,6 +167,16 @@ TEST_CASE("heads merged into the features with the head size outside the heads w
   CHECK(order->fixes[0].description == "move the dims where call \"pm\" permutes them: o.permute(0, 2, 1, 3).reshape(B, T, 256)");
   CHECK(order->fixes[0].valid());
   CHECK(test::find(merged("[0, 2, 3, 1]", "\"E\""), "MHA312") != nullptr);
+  // Through .contiguous() the move is still folded into the permute.
+  Report copied = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 8, "T": 10, "D": 32}, "tensors": {"o": ["B", "H", "T", "D"]},
+    "calls": [{"id": "pm", "op": "permute", "input": "o", "dims": [0, 2, 3, 1], "outputs": ["o2"]},
+              {"id": "c", "op": "contiguous", "input": "o2", "outputs": ["o3"]},
+              {"id": "r", "op": "view", "input": "o3", "shape": ["B", "T", -1]}]})");
+  REQUIRE(test::find(copied, "MHA312") != nullptr);
+  REQUIRE_FALSE(test::find(copied, "MHA312")->fixes.empty());
+  CHECK(test::find(copied, "MHA312")->fixes[0].description ==
+        "move the dims where call \"pm\" permutes them: o.permute(0, 2, 1, 3).contiguous().view(B, T, -1)");
+  CHECK(test::find(copied, "MHA312")->fixes[0].valid());
   CHECK(test::find(merged("[0, 2, 3, 1]", "-1"), "MHA312") != nullptr);
   // Not reported: (H, D) merged, unnamed dims.
   CHECK(test::find(merged("[0, 2, 1, 3]", "256"), "MHA312") == nullptr);

@@ -138,6 +138,12 @@ TEST_CASE("a fused projection cut along the sequence or the batch, not its featu
   REQUIRE_FALSE(halves->fixes.empty());
   CHECK(halves->fixes[0].description == "cut the features: yd.split(64, dim=-1)");
   CHECK(halves->fixes[0].valid());
+  // A fused Linear's output cut on another dim, unnamed (sizes pasted as numbers): the Linear tells.
+  Report pasted = test::check_text(R"json({"version": 1, "modules": {"qkv": "nn.Linear(64, 192)"}, "tensors": {"x": [2, 12, 64]},
+      "calls": [{"id": "p", "module": "qkv", "input": "x", "outputs": ["y"]},
+                {"id": "c", "op": "chunk", "input": "y", "chunks": 3, "dim": 1}]})json");
+  REQUIRE(test::find(pasted, "MHA285") != nullptr);
+  CHECK(test::find(pasted, "MHA285")->message.find("dim 1 (size 12)") != std::string::npos);
   // Outputs named like projections, without a fused Linear: two pieces of the sequence named k and v.
   auto pieces = [](const std::string& names) {
     return test::check_text(R"({"version": 1, "dims": {"T": 12}, "tensors": {"y": ["B", "T", 128]},
