@@ -147,4 +147,16 @@ bool is_attention_scores(const CallContext& ctx, const ArgValue& arg) {
   return false;
 }
 
+const CallDecl* values_maker(const CallContext& ctx, const ArgValue& arg) {
+  const CallDecl* producer = arg.producer;
+  for (int step = 0; step < kMaxSteps && producer != nullptr; ++step) {
+    static const std::array<const char*, 8> elementwise = {"mul", "div", "add", "sub", "masked_fill", "dropout", "contiguous", "clone"};
+    if (std::none_of(elementwise.begin(), elementwise.end(), [&](const char* op) { return producer->op == op; })) return producer;
+    std::string input = input_name(*producer, "input");
+    if (input.empty()) return nullptr;
+    producer = producer_of(ctx.spec, input, producer);
+  }
+  return nullptr;
+}
+
 }  // namespace mhacheck

@@ -38,4 +38,10 @@ std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin);
 // when its name says scores or logits.
 bool is_attention_scores(const CallContext& ctx, const ArgValue& arg);
 
+// The call that computed `arg`'s values, looked up through calls that change them element by
+// element and keep every dim where it is (scaling, biasing, masking, dropout, copies): the
+// einsum that made scaled scores, the Linear that made a dropped-out projection. Null for a
+// declared tensor, an argument that is not a named tensor on the way, or a chain too long.
+const CallDecl* values_maker(const CallContext& ctx, const ArgValue& arg);
+
 }  // namespace mhacheck

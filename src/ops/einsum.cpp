@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "check/mask_origin.hpp"
 #include "core/size_one.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/einsum_equation.hpp"
@@ -162,6 +163,154 @@ void check_subscript_roles(CallContext& ctx, const std::vector<const ArgValue*>&
   }
 }
 
+// A two-operand equation that sums a letter of one operand alone and keeps every letter both
+// share: no contraction. Read from the equation alone ("..." is batch dims, kept by an output that
+// writes it; an implicit output sums every shared letter).
+struct Uncontracted {
+  std::vector<int> shared;  // the letters both operands have, in the first operand's order: all kept
+  std::vector<std::vector<int>> own;  // per operand, its letters the other lacks, in its order
+  std::vector<int> summed;  // those of them the output drops
+};
+
+bool has_label(const std::vector<int>& labels, int label) { return std::find(labels.begin(), labels.end(), label) != labels.end(); }
+
+std::optional<Uncontracted> uncontracted(const EinsumEquation& read) {
+  if (read.terms.size() != 2 || !read.explicit_output) return std::nullopt;
+  Uncontracted found;
+  found.own.resize(2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    for (int label : read.terms[i]) {
+      if (label == kEinsumEllipsis) continue;
+      bool kept = has_label(read.output, label);
+      if (has_label(read.terms[1 - i], label)) {
+        if (!kept) return std::nullopt;  // a contraction
+        if (!has_label(found.shared, label)) found.shared.push_back(label);
+      } else if (!has_label(found.own[i], label)) {
+        found.own[i].push_back(label);
+        if (!kept) found.summed.push_back(label);
+      }
+    }
+  }
+  if (found.summed.empty()) return std::nullopt;  // an outer or elementwise product, summing nothing
+  return found;
+}
+
+std::optional<Uncontracted> uncontracted(const CallDecl& call) {
+  if (call.op != "einsum" || !call.arguments.contains("equation") || !call.arguments.at("equation").is_string()) return std::nullopt;
+  const std::string equation = call.arguments.at("equation").get<std::string>();
+  EinsumEquation read;
+  if (read_einsum_terms(equation, call.list_size("operands"), read) || read_einsum_output(equation, read)) return std::nullopt;
+  return uncontracted(read);
+}
+
+std::string equation_text(const EinsumEquation& read) {
+  std::string text;
+  for (const std::vector<int>& term : read.terms) {
+    if (!text.empty()) text += ',';
+    text += term_text(term);
+  }
+  return text + "->" + term_text(read.output);
+}
+
+// MHA287: attention's einsums contract what both operands share; one that keeps every shared
+// letter and sums a letter of one operand alone ('bhnd,bhne->bhne') multiplies element by element.
+// Reported when exactly one shared letter is a sequence: not a batch, heads or head-size letter
+// (b, h, d) nor over a dim named as heads or a head size. The fix sums that letter and keeps the
+// summed ones ('bhnd,bhne->bhde'); where one einsum reads the result and sums nothing either, it
+// reads the new letters there ('bhnd,bhde->bhne'). Such a reader is not reported again.
+void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& operands, const EinsumEquation& read,
+                       const EinsumSlots& slots) {
+  std::optional<Uncontracted> found = uncontracted(read);
+  if (!found) return;
+  for (const ArgValue* operand : operands) {
+    const CallDecl* maker = values_maker(ctx, *operand);
+    if (maker != nullptr && uncontracted(*maker)) return;  // reported where that operand was made
+  }
+  std::vector<int> sequences;
+  for (int label : found->shared) {
+    DimRole hint = role_of_subscript(einsum_letter(label));
+    if (hint == DimRole::Batch || hint == DimRole::Heads || hint == DimRole::HeadDim) continue;
+    bool other_role = false;
+    for (std::size_t i = 0; i < 2; ++i) {
+      for (int d = 0; d < operands[i]->rank(); ++d) {
+        DimRole role = role_of_name(operands[i]->dim_name(d));
+        int slot = slots.of_operand[i][static_cast<std::size_t>(d)];
+        if (slots.label_of_slot[static_cast<std::size_t>(slot)] == label && (role == DimRole::Heads || role == DimRole::HeadDim)) other_role = true;
+      }
+    }
+    if (!other_role) sequences.push_back(label);
+  }
+  if (sequences.size() != 1) return;
+  const int sequence = sequences.front();
+  EinsumEquation fixed = read;
+  fixed.output.clear();
+  for (int label : read.output) {
+    if (label == kEinsumEllipsis || (label != sequence && has_label(found->shared, label))) fixed.output.push_back(label);
+  }
+  for (const std::vector<int>& own : found->own) fixed.output.insert(fixed.output.end(), own.begin(), own.end());
+  std::string summed;
+  for (int label : found->summed) summed += einsum_letter(label);
+  Diagnostic& diagnostic = report_argument(
+      ctx, DiagId::EinsumContractsNothing,
+      fmt::format("einsum \"{}\" keeps every letter its operands share (the sequence {} among them) and sums only {} of one operand: it "
+                  "multiplies element by element and contracts nothing",
+                  equation_text(read), einsum_letter(sequence), summed),
+      "equation");
+  diagnostic.notes.push_back(fmt::format("linear attention's context sums the sequence: '{}' (k^T v)", equation_text(fixed)));
+  diagnostic.notes.push_back("PyTorch raises nothing: every letter's sizes agree");
+  nlohmann::json patch = nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx.call.pointer, "equation")}, {"value", equation_text(fixed)}}});
+  std::string text = fmt::format("sum over {}: einsum '{}'", einsum_letter(sequence), equation_text(fixed));
+  // The one einsum that reads the result and sums nothing either reads it by its new letters.
+  const CallDecl* reader = nullptr;
+  int readers = 0;
+  for (const CallDecl& call : ctx.spec.calls) {
+    for (const auto& [argument, ref] : call.tensors) {
+      if (ref.kind == ArgRef::Kind::Named && !ctx.call.outputs.empty() && ref.name == ctx.call.outputs[0] && &call > &ctx.call) {
+        ++readers;
+        reader = &call;
+      }
+    }
+  }
+  std::optional<Uncontracted> reader_found = readers == 1 ? uncontracted(*reader) : std::nullopt;
+  if (reader_found && reader->pointer.rfind("/calls/", 0) == 0) {
+    const std::string reader_equation = reader->arguments.at("equation").get<std::string>();
+    EinsumEquation reading;
+    read_einsum_terms(reader_equation, reader->list_size("operands"), reading);
+    read_einsum_output(reader_equation, reading);
+    std::size_t slot = 0;  // the reader's operand that is this result
+    while (slot < 2 && !(reader->tensor(list_element("operands", slot)).kind == ArgRef::Kind::Named &&
+                         reader->tensor(list_element("operands", slot)).name == ctx.call.outputs[0])) {
+      ++slot;
+    }
+    // The result's old letters map to the reader's by position; its one new letter becomes the
+    // letter the reader sums in its other operand alone.
+    std::vector<int> reader_own_summed;
+    for (int label : reader_found->summed) {
+      if (slot < 2 && has_label(reader_found->own[1 - slot], label)) reader_own_summed.push_back(label);
+    }
+    std::vector<int> term;
+    bool mapped = slot < 2 && reading.terms[slot].size() == read.output.size() && reader_own_summed.size() == 1;
+    int new_letters = 0;
+    for (int label : fixed.output) {
+      if (!mapped) break;
+      auto at = std::find(read.output.begin(), read.output.end(), label);
+      if (at != read.output.end()) {
+        term.push_back(reading.terms[slot][static_cast<std::size_t>(at - read.output.begin())]);
+      } else {
+        term.push_back(reader_own_summed.front());
+        ++new_letters;
+      }
+    }
+    if (mapped && new_letters == 1) {
+      reading.terms[slot] = term;
+      patch.push_back({{"op", "replace"}, {"path", child_pointer(reader->pointer, "equation")}, {"value", equation_text(reading)}});
+      text += fmt::format(", then '{}' in call \"{}\"", equation_text(reading), reader->id);
+    }
+  }
+  ctx.add_patch_fix(diagnostic, std::move(text), std::move(patch));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the einsum contracts the sequence and keeps each operand's features");
+}
+
 }  // namespace
 
 void infer_einsum(CallContext& ctx) {
@@ -286,6 +435,7 @@ void infer_einsum(CallContext& ctx) {
   std::optional<DType> dtype = contraction_dtype(ctx, operands, std::move(partials), slots, size);
   if (!dtype) return;
   if (!ctx.has_errors()) check_subscript_roles(ctx, operands, read, slots, equation);
+  if (!ctx.has_errors()) check_contraction(ctx, operands, read, slots);
   Shape shape(size.begin(), size.begin() + slots.output_dims);
   std::vector<std::string> names;
   for (int s = 0; s < slots.output_dims; ++s) {

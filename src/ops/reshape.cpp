@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "check/mask_origin.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
@@ -358,6 +359,9 @@ class ReshapeRules {
         reported_ = true;
         report_moved(j, *moved, in, out);
       }
+      if (!moved && counts_equal_ && !reported_ && j + 1 == shape.size() && dim.size() == 1 && source(dim[0]) == nullptr) {
+        check_heads_merge_order(shape, in, out);
+      }
       names[j] = in_order.empty() || moved ? covered_name(shape, j) : merged_name(in_order);
     }
     return names;
@@ -452,10 +456,11 @@ class ReshapeRules {
   // transpose or permute, then merged by reshape where a result dim holds several. Factors
   // neither side names pair up run by run in memory order (ResNet's 7, 7 with the result's 49).
   // Only in a spec's "calls" list, where calls can be inserted.
-  void propose_reorder(Diagnostic& diagnostic, const std::vector<Factor>& in, const std::vector<std::vector<Factor>>& out) {
+  // Returns the move (the input dims' new order) when the fix moves dims without cutting any.
+  std::optional<std::vector<int>> propose_reorder(Diagnostic& diagnostic, const std::vector<Factor>& in, const std::vector<std::vector<Factor>>& out) {
     const std::string prefix = "/calls/";
     const ArgRef& input = ctx_.call.tensor("input");
-    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return;
+    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return std::nullopt;
     std::vector<std::pair<const Factor*, std::size_t>> items;  // the result's factors, each with its dim
     for (std::size_t j = 0; j < out.size(); ++j) {
       for (const Factor& factor : out[j]) items.push_back({&factor, j});
@@ -493,7 +498,7 @@ class ReshapeRules {
     };
     if (in_runs.size() == 1 && item_runs.size() > 1) join(item_runs);
     if (item_runs.size() == 1 && in_runs.size() > 1) join(in_runs);
-    if (in_runs.size() != item_runs.size()) return;
+    if (in_runs.size() != item_runs.size()) return std::nullopt;
     // The fine factors: the input's, with an unpaired one cut into the result's run it pairs with.
     std::vector<nlohmann::json> fine;                    // sizes as written
     std::vector<std::vector<int>> fine_of_input(in.size());  // each input factor's fine factors
@@ -514,7 +519,7 @@ class ReshapeRules {
       Shape in_sizes, item_sizes;
       for (std::size_t k : in_run) in_sizes.push_back(in[k].size);
       for (std::size_t k : item_run) item_sizes.push_back(items[k].first->size);
-      if (SizeProduct::of(in_sizes) != SizeProduct::of(item_sizes)) return;
+      if (SizeProduct::of(in_sizes) != SizeProduct::of(item_sizes)) return std::nullopt;
       if (in_run.size() == 1) {  // cut into the result's factors
         auto heads = std::find_if(item_run.begin(), item_run.end(),
                                   [&](std::size_t k) { return role_of_name(items[k].first->key) == DimRole::Heads; });
@@ -527,7 +532,7 @@ class ReshapeRules {
         fine_of_item[item_run[0]].push_back(static_cast<int>(fine.size()));
         fine.push_back(in[i].written);
       } else {
-        return;
+        return std::nullopt;
       }
     }
     for (std::size_t k = 0; k < items.size(); ++k) {
@@ -542,9 +547,9 @@ class ReshapeRules {
     std::vector<int> sorted = order;
     std::sort(sorted.begin(), sorted.end());
     for (std::size_t f = 0; f < sorted.size(); ++f) {
-      if (sorted[f] != static_cast<int>(f)) return;
+      if (sorted[f] != static_cast<int>(f)) return std::nullopt;
     }
-    if (std::is_sorted(order.begin(), order.end())) return;
+    if (std::is_sorted(order.begin(), order.end())) return std::nullopt;
     bool cut = fine.size() != static_cast<std::size_t>(input_.rank());
     bool merge = std::any_of(fine_per_dim.begin(), fine_per_dim.end(), [](std::size_t n) { return n != 1; });
     const CallDecl& call = ctx_.call;
@@ -586,6 +591,7 @@ class ReshapeRules {
       CallContext::label_last_fix(diagnostic, FixSemantics::Suspect,
                                   fmt::format("the input's {} is unnamed: its factors are cut in the result's order, heads inner, a guess", guessed_cut));
     }
+    return cut ? std::nullopt : std::optional<std::vector<int>>(order);
   }
 
   void done(const Shape& written) {
@@ -598,8 +604,234 @@ class ReshapeRules {
     } else {
       layout = reshaped_layout(input_.layout, shape);
     }
+    check_fused_split(shape);
     ctx_.outputs.push_back({"output", shape, input_.dtype, output_names(shape)});
     ctx_.output_layouts["output"] = std::move(layout);
+  }
+
+  // The calls that take `name` as a tensor argument.
+  std::vector<const CallDecl*> readers(const std::string& name) const {
+    std::vector<const CallDecl*> found;
+    for (const CallDecl& call : ctx_.spec.calls) {
+      for (const auto& [argument, ref] : call.tensors) {
+        if (ref.kind == ArgRef::Kind::Named && ref.name == name) {
+          found.push_back(&call);
+          break;
+        }
+      }
+    }
+    return found;
+  }
+
+  static std::string dims_text(const std::vector<int>& dims) {
+    std::string text;
+    for (int dim : dims) text += (text.empty() ? "" : ", ") + std::to_string(dim);
+    return text;
+  }
+
+  // A fused projection, nn.Linear(E, n*E) with n = 2 (k, v) or 3 (q, k, v), returns its n
+  // projections one block of E after the other: its last dim is (n, E), the block outer, and
+  // q = out[..., :E]. A reshape that splits that dim with its written block count n inside other
+  // factors (reshape(B, N, H, 3, D), where timm writes (B, N, 3, H, D)) and no boundary at E
+  // reads each "q/k/v" slice from all n projections (MHA312). The fix moves the n outermost and
+  // renumbers the permute that reads the result, or adds one that keeps the old dim order.
+  void check_fused_split(const Shape& shape) {
+    if (reported_ || !counts_equal_ || input_.rank() == 0 || written_.size() != shape.size()) return;
+    const CallDecl* maker = values_maker(ctx_, input_);
+    const ModuleDecl* module = maker != nullptr && !maker->module.empty() ? ctx_.spec.find_module(maker->module) : nullptr;
+    if (module == nullptr || module->type != "Linear") return;
+    const std::int64_t in_features = module->integer("in_features"), out_features = module->integer("out_features");
+    if (in_features <= 0 || out_features % in_features != 0 || input_.shape.back() != DimExpr::constant(out_features)) return;
+    const std::int64_t blocks = out_features / in_features;
+    if (blocks != 2 && blocks != 3) return;
+    auto product = [&](std::size_t from, std::size_t to) { return SizeProduct::of(Shape(shape.begin() + from, shape.begin() + to)); };
+    const std::optional<SizeProduct> leading = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.end() - 1));
+    const std::optional<SizeProduct> whole = SizeProduct::of(Shape{DimExpr::constant(out_features)});
+    const std::optional<SizeProduct> block_size = SizeProduct::of(Shape{DimExpr::constant(in_features)});
+    std::optional<std::size_t> first;  // the output dims first.. split the features
+    for (std::size_t k = shape.size(); k-- > 0 && !first;) {
+      if (product(0, k) == leading && product(k, shape.size()) == whole) first = k;
+    }
+    if (!first || *first + 1 >= shape.size()) return;
+    std::optional<std::size_t> written_blocks;
+    for (std::size_t i = *first + 1; i < shape.size() && !written_blocks; ++i) {
+      if (written_[i].is_number_integer() && written_[i].get<std::int64_t>() == blocks) written_blocks = i;
+    }
+    if (!written_blocks) return;
+    for (std::size_t i = *first + 1; i < shape.size(); ++i) {
+      if (product(i, shape.size()) == block_size) return;  // the blocks stay apart
+    }
+    reported_ = true;
+    const std::size_t k = *first, b = *written_blocks;
+    std::string split;
+    for (std::size_t i = k; i < shape.size(); ++i) split += (split.empty() ? "" : ", ") + shape[i].str();
+    Diagnostic& diagnostic = report_argument(
+        ctx_, DiagId::ReshapeMovesDim,
+        fmt::format("{} splits the {} features that the Linear of call \"{}\" makes ({} -> {}: {} projections of {}, one block after the "
+                    "other) as ({}): the {} is not the outer factor, so each of the {} slices of dim {} takes features from every "
+                    "projection",
+                    ctx_.call.op, out_features, maker->id, in_features, out_features, blocks, in_features, split, blocks, blocks, b),
+        "shape");
+    diagnostic.notes.push_back(fmt::format("the Linear lays its output out ({}, {}): q = out[..., :{}]; nn.MultiheadAttention's in_proj "
+                                           "and timm's qkv.reshape(B, N, 3, H, D) read it so",
+                                           blocks, in_features, in_features));
+    diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
+    // The written sizes with the block count moved to dim k; old dim i is then new dim moved(i).
+    nlohmann::json fixed = nlohmann::json::array();
+    for (std::size_t i = 0; i < k; ++i) fixed.push_back(written_[i]);
+    fixed.push_back(written_[b]);
+    for (std::size_t i = k; i < shape.size(); ++i) {
+      if (i != b) fixed.push_back(written_[i]);
+    }
+    auto moved = [&](int i) { return i == static_cast<int>(b) ? static_cast<int>(k) : (i >= static_cast<int>(k) && i < static_cast<int>(b) ? i + 1 : i); };
+    const ArgRef& input = ctx_.call.tensor("input");
+    const std::string input_text = input.kind == ArgRef::Kind::Named ? input.name : std::string("input");
+    const std::string reshaped = fmt::format("{}.{}({})", input_text, ctx_.call.op, shape_text(fixed));
+    nlohmann::json patch = nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx_.call.pointer, "shape")}, {"value", fixed}}});
+    const int rank = static_cast<int>(shape.size());
+    std::vector<const CallDecl*> result_readers = ctx_.call.outputs.empty() ? std::vector<const CallDecl*>{} : readers(ctx_.call.outputs[0]);
+    const CallDecl* reader = result_readers.size() == 1 ? result_readers[0] : nullptr;
+    if (reader != nullptr && reader->op == "permute" && reader->arguments.contains("dims") && reader->pointer.rfind("/calls/", 0) == 0) {
+      std::vector<int> dims;
+      for (const nlohmann::json& dim : reader->arguments.at("dims")) {
+        int d = dim.is_number_integer() ? dim.get<int>() : -rank - 1;
+        if (d < -rank || d >= rank) return;
+        dims.push_back(moved(d < 0 ? d + rank : d));
+      }
+      patch.push_back({{"op", "replace"}, {"path", child_pointer(reader->pointer, "dims")}, {"value", dims}});
+      ctx_.add_patch_fix(diagnostic, fmt::format("split the {} blocks first and renumber call \"{}\": {}.permute({})", blocks, reader->id, reshaped, dims_text(dims)),
+                         std::move(patch));
+    } else {
+      const std::string prefix = "/calls/";
+      if (ctx_.call.outputs.empty() || ctx_.call.pointer.rfind(prefix, 0) != 0) return;
+      std::vector<int> order;
+      for (int i = 0; i < rank; ++i) order.push_back(moved(i));
+      std::string split_name = ctx_.call.id + "_blocks";
+      patch.push_back({{"op", "replace"}, {"path", child_pointer(ctx_.call.pointer, "outputs") + "/0"}, {"value", split_name}});
+      std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
+      patch.push_back({{"op", "add"},
+                       {"path", prefix + std::to_string(index + 1)},
+                       {"value", {{"id", ctx_.call.id + "_order"}, {"op", "permute"}, {"input", split_name}, {"dims", order}, {"outputs", {ctx_.call.outputs[0]}}}}});
+      ctx_.add_patch_fix(diagnostic, fmt::format("split the {} blocks first, then keep the dims' order: {}.permute({})", blocks, reshaped, dims_text(order)),
+                         std::move(patch));
+    }
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("the {} slices are the Linear's {} blocks", blocks, blocks));
+  }
+
+  // Heads merged back into the features: a last dim written as a size or a name the input does
+  // not have (reshape(B, T, 256), reshape(B, T, E)) takes the input's last dims in memory order.
+  // The Linear that reads it takes E as H blocks of D, heads outer, as the split that made the
+  // heads laid them out: a head-size dim outside the heads dim ((B, T, D, H) after permute(0, 2,
+  // 3, 1)) interleaves the heads' features (MHA312). Found from the dims' names; each merged dim
+  // must carry one plain name (a traced product's factors are sorted, not in memory order).
+  void check_heads_merge_order(const Shape& shape, const std::vector<Factor>& in, std::vector<std::vector<Factor>> out) {
+    const std::size_t j = shape.size() - 1;
+    const std::optional<SizeProduct> size = SizeProduct::of(Shape{shape[j]});
+    const int rank = input_.rank();
+    int first = rank - 1;
+    while (first >= 0 && SizeProduct::of(Shape(input_.shape.begin() + first, input_.shape.end())) != size) --first;
+    if (first < 0 || first + 1 >= rank) return;
+    int heads = -1, head_size = -1;
+    for (int d = first; d < rank; ++d) {
+      const std::string& name = input_.dim_name(d);
+      if (name_factors(name).size() != 1) return;
+      DimRole role = role_of_name(name);
+      int& slot = role == DimRole::Heads ? heads : head_size;
+      if (role != DimRole::Heads && role != DimRole::HeadDim) continue;
+      if (slot != -1) return;
+      slot = d;
+    }
+    if (heads < 0 || head_size < 0 || heads < head_size) return;
+    // The result's factors in the order a Linear reads them: the input's, heads and head size exchanged.
+    std::vector<int> dims;
+    for (int d = first; d < rank; ++d) dims.push_back(d == heads ? head_size : d == head_size ? heads : d);
+    std::vector<Factor> merged;
+    Shape inside;
+    for (std::size_t f = dims.size(); f-- > 0;) {
+      const int d = dims[f];
+      merged.insert(merged.begin(), Factor{input_.dim_name(d), input_.shape[static_cast<std::size_t>(d)], SizeProduct::of(inside), input_.dim_name(d)});
+      inside.push_back(input_.shape[static_cast<std::size_t>(d)]);
+    }
+    out[j] = merged;
+    reported_ = true;
+    std::vector<std::string> held;
+    for (int d = first; d < rank; ++d) held.push_back(input_.dim_name(d));
+    Diagnostic& diagnostic = report_argument(
+        ctx_, DiagId::ReshapeMovesDim,
+        fmt::format("{} merges ({}) of input {} into its last dim in memory order: the head size {} is outside the heads {}, so the "
+                    "features interleave the heads (a Linear reads them as {} blocks of {}, heads outer)",
+                    ctx_.call.op, merged_name(held), tuple_str(input_.shape), input_.dim_name(head_size), input_.dim_name(heads),
+                    input_.dim_name(heads), input_.dim_name(head_size)),
+        "shape");
+    diagnostic.notes.push_back("reshape and view keep memory order; to merge heads, move them next to their head size first: "
+                               "out.transpose(1, 2).reshape(B, T, H*D) of (B, H, T, D)");
+    diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
+    std::optional<std::vector<int>> order = propose_reorder(diagnostic, in, out);
+    if (order) propose_composed_move(diagnostic, *order);
+  }
+
+  // The move `order` of the input's dims folded into the permute or transpose that made the input,
+  // maybe through copies (.contiguous()), each tensor on the way read only by the next call:
+  // o.permute(0, 2, 1, 3).reshape(...) for o.permute(0, 2, 3, 1) then a move of dims 2 and 3.
+  void propose_composed_move(Diagnostic& diagnostic, const std::vector<int>& order) {
+    const ArgRef& input_ref = ctx_.call.tensor("input");
+    const int rank = input_.rank();
+    if (input_ref.kind != ArgRef::Kind::Named || static_cast<int>(order.size()) != rank) return;
+    // Up through copies (.contiguous()), each read by the next call only.
+    std::string name = input_ref.name, copies;
+    const CallDecl* maker = input_.producer;
+    while (maker != nullptr && (maker->op == "contiguous" || maker->op == "clone") && readers(name).size() == 1) {
+      const ArgRef& copied = maker->tensor("input");
+      if (copied.kind != ArgRef::Kind::Named) return;
+      copies = fmt::format(".{}(){}", maker->op, copies);
+      name = copied.name;
+      const CallDecl* before = maker;
+      maker = nullptr;
+      for (const CallDecl& call : ctx_.spec.calls) {
+        if (&call >= before) break;
+        if (std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end()) maker = &call;
+      }
+    }
+    if (maker == nullptr || (maker->op != "permute" && maker->op != "transpose") || maker->pointer.rfind("/calls/", 0) != 0 ||
+        readers(name).size() != 1) {
+      return;
+    }
+    auto wrapped = [&](const nlohmann::json& dim) { return dim.is_number_integer() ? (dim.get<int>() % rank + rank) % rank : -1; };
+    std::vector<int> made(static_cast<std::size_t>(rank));
+    if (maker->op == "permute") {
+      const nlohmann::json& dims = maker->arguments.at("dims");
+      if (!dims.is_array() || static_cast<int>(dims.size()) != rank) return;
+      for (int i = 0; i < rank; ++i) made[static_cast<std::size_t>(i)] = wrapped(dims[static_cast<std::size_t>(i)]);
+    } else {
+      for (int i = 0; i < rank; ++i) made[static_cast<std::size_t>(i)] = i;
+      int a = wrapped(maker->arguments.at("dim0")), b = wrapped(maker->arguments.at("dim1"));
+      if (a < 0 || b < 0) return;
+      std::swap(made[static_cast<std::size_t>(a)], made[static_cast<std::size_t>(b)]);
+    }
+    std::vector<int> composed;
+    for (int i = 0; i < rank; ++i) {
+      int from = made[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])];
+      if (from < 0) return;
+      composed.push_back(from);
+    }
+    std::vector<int> identity(static_cast<std::size_t>(rank));
+    for (int i = 0; i < rank; ++i) identity[static_cast<std::size_t>(i)] = i;
+    if (composed == identity) return;
+    const ArgRef& source = maker->tensor("input");
+    if (source.kind != ArgRef::Kind::Named) return;
+    nlohmann::json patch = nlohmann::json::array();
+    if (maker->op == "permute") {
+      patch.push_back({{"op", "replace"}, {"path", child_pointer(maker->pointer, "dims")}, {"value", composed}});
+    } else {
+      patch.push_back({{"op", "replace"}, {"path", child_pointer(maker->pointer, "op")}, {"value", "permute"}});
+      patch.push_back({{"op", "remove"}, {"path", child_pointer(maker->pointer, "dim0")}});
+      patch.push_back({{"op", "remove"}, {"path", child_pointer(maker->pointer, "dim1")}});
+      patch.push_back({{"op", "add"}, {"path", child_pointer(maker->pointer, "dims")}, {"value", composed}});
+    }
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("move the dims where call \"{}\" {}s them: {}.permute({}){}.{}({})", maker->id, maker->op, source.name,
+                                   dims_text(composed), copies, ctx_.call.op, shape_text(written_)),
+                       std::move(patch));
   }
 
   // MHA370: no strides give the shape over the input's memory.

@@ -2,8 +2,13 @@
 // includes float16 and bfloat16). The kernel named in the error depends on the dim.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
+#include "check/mask_origin.hpp"
 #include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
+#include "ops/einsum_equation.hpp"
 #include "ops/mask_meaning.hpp"
 #include "ops/registry.hpp"
 
@@ -32,6 +37,80 @@ void check_softmax_dim_role(CallContext& ctx, const ArgValue& input, int dim) {
   }
 }
 
+// Whether a tensor's name says it is the queries ("q", "query", "q_h") or the keys ("k", "key").
+bool named_like(std::string name, char letter, const char* word) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name == std::string(1, letter) || name.rfind(word, 0) == 0 || name.rfind(std::string(1, letter) + "_", 0) == 0;
+}
+
+// MHA286: scores an einsum lays out (..., keys, queries) ('bhqd,bhkd->bhkq'), softmaxed over the
+// queries. The scores are the einsum's output, maybe scaled, biased or masked on the way. The
+// query letter is q when the operands' free letters are q and k, else the free letter of the
+// operand named like a query (the other named like a key), else the first operand's. Scores laid
+// out (..., queries, keys) and softmaxed over the queries are left alone (slot attention).
+void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim) {
+  const CallDecl* maker = values_maker(ctx, input);
+  if (maker == nullptr || maker->op != "einsum" || maker->list_size("operands") != 2 || maker->pointer.rfind("/calls/", 0) != 0) return;
+  const std::string equation = maker->arguments.at("equation").get<std::string>();
+  EinsumEquation read;
+  if (read_einsum_terms(equation, 2, read) || read_einsum_output(equation, read) || !read.explicit_output) return;
+  auto has = [](const std::vector<int>& labels, int label) { return std::find(labels.begin(), labels.end(), label) != labels.end(); };
+  std::vector<int> free[2];
+  bool contracts = false;
+  for (std::size_t i = 0; i < 2; ++i) {
+    for (int label : read.terms[i]) {
+      if (label == kEinsumEllipsis) continue;
+      bool shared = has(read.terms[1 - i], label), kept = has(read.output, label);
+      if (shared && !kept) contracts = true;
+      if (!shared && kept && !has(free[i], label)) free[i].push_back(label);
+    }
+  }
+  if (!contracts || free[0].size() != 1 || free[1].size() != 1) return;
+  std::size_t query = 0;
+  char letters[2] = {einsum_letter(free[0][0]), einsum_letter(free[1][0])};
+  auto operand_name = [&](std::size_t i) {
+    const ArgRef& ref = maker->tensor(list_element("operands", i));
+    return ref.kind == ArgRef::Kind::Named ? ref.name : std::string();
+  };
+  if (letters[0] == 'k' && letters[1] == 'q') {
+    query = 1;
+  } else if (!(letters[0] == 'q' && letters[1] == 'k') && named_like(operand_name(0), 'k', "key") && named_like(operand_name(1), 'q', "quer")) {
+    query = 1;
+  }
+  // The output's dims: "..." covers what the letters leave of the rank.
+  const int labels = static_cast<int>(std::count_if(read.output.begin(), read.output.end(), [](int label) { return label != kEinsumEllipsis; }));
+  auto position = [&](int wanted) {
+    int at = 0;
+    for (int label : read.output) {
+      if (label == wanted) return at;
+      at += label == kEinsumEllipsis ? input.rank() - labels : 1;
+    }
+    return -1;
+  };
+  const int query_dim = position(free[query][0]), key_dim = position(free[1 - query][0]);
+  if (query_dim != dim || key_dim < 0 || key_dim > query_dim) return;
+  const char query_letter = letters[query], key_letter = letters[1 - query];
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxOverQueries,
+      fmt::format("softmax over dim {} normalises over the queries: einsum \"{}\" (call \"{}\") puts the key letter {} (dim {}) before the "
+                  "query letter {} (dim {}), so its scores are (..., keys, queries)",
+                  dim, equation, maker->id, key_letter, key_dim, query_letter, query_dim),
+      &input, dim);
+  diagnostic.notes.push_back("each query's weights must sum to 1 over the keys; PyTorch raises nothing");
+  const int fixed = key_dim - input.rank();
+  if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim={} (the keys, letter {} of call \"{}\")", fixed, key_letter, maker->id), "dim", fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each query's weights sum to 1 over the keys");
+  }
+  std::string swapped = equation;
+  std::size_t arrow = swapped.find("->");
+  for (std::size_t i = arrow + 2; arrow != std::string::npos && i < swapped.size(); ++i) {
+    if (swapped[i] == query_letter) swapped[i] = key_letter;
+    else if (swapped[i] == key_letter) swapped[i] = query_letter;
+  }
+  ctx.add_patch_fix(diagnostic, fmt::format("lay the scores out (..., queries, keys): einsum '{}' in call \"{}\"", swapped, maker->id),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(maker->pointer, "equation")}, {"value", swapped}}}));
+}
+
 }  // namespace
 
 void infer_softmax(CallContext& ctx) {
@@ -48,6 +127,7 @@ void infer_softmax(CallContext& ctx) {
     return;
   }
   check_softmax_dim_role(ctx, input, *dim);
+  check_softmax_over_queries(ctx, input, *dim);
   check_fill_before_softmax(ctx, input);
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();

@@ -3,11 +3,15 @@
 // the order PyTorch 2.x raises (split, split_with_sizes and chunk in
 // aten/src/ATen/native/TensorShape.cpp). The pieces' sizes come from ops/split_sizes.hpp, which
 // the forward pass shares.
+#include <algorithm>
+#include <cctype>
 #include <numeric>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "check/mask_origin.hpp"
+#include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 #include "ops/split_sizes.hpp"
@@ -69,6 +73,89 @@ void symbol_dependent(CallContext& ctx, const DimExpr& size, int dim, const std:
                   argument);
 }
 
+// An output named like one of attention's projections: q, k, v, query, key, value (xq, q_proj, ...).
+bool named_like_projection(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (name.size() == 2 && name[0] == 'x') name = name.substr(1);  // Llama's xq, xk, xv
+  if (name == "queries") return true;
+  for (const char* suffix : {"_proj", "_states", "_layer", "s"}) {
+    std::string tail(suffix);
+    if (name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0) name.resize(name.size() - tail.size());
+  }
+  for (const char* word : {"q", "k", "v", "query", "key", "value"}) {
+    if (name == word) return true;
+  }
+  return false;
+}
+
+// MHA285: a fused projection returns q, k and v (or k and v) side by side in its last dim. A cut
+// of a dim named as a batch or a sequence is one of them only by the evidence that it was meant
+// as that cut: three pieces, as many pieces as a fused Linear (out_features = n x in_features)
+// stacks, or outputs named like q, k and v. The fix cuts the features into the same count.
+void check_cut_dim_role(CallContext& ctx, const ArgValue& input, int dim, std::size_t pieces) {
+  const int last = input.rank() - 1;
+  if (dim == last || pieces < 2) return;
+  const DimExpr& features = input.shape[static_cast<std::size_t>(last)];
+  const std::int64_t count = static_cast<std::int64_t>(pieces);
+  if (features.coeff % count != 0 || features.offset % count != 0) return;
+  const CallDecl* maker = values_maker(ctx, input);
+  const ModuleDecl* module = maker != nullptr && !maker->module.empty() ? ctx.spec.find_module(maker->module) : nullptr;
+  const bool fused = module != nullptr && module->type == "Linear" &&
+                     module->integer("out_features") == count * module->integer("in_features") &&
+                     features == DimExpr::constant(module->integer("out_features"));
+  // A fused Linear's output cut on any other dim is evidence enough, even unnamed (a pasted
+  // torch.Size); a dim named otherwise (heads) is not.
+  DimRole role = role_of_name(input.dim_name(dim));
+  bool unnamed = input.dim_name(dim).empty();
+  if (role != DimRole::Batch && role != DimRole::Sequence && !(fused && unnamed)) return;
+  std::string what = unnamed ? fmt::format("size {}", input.shape[static_cast<std::size_t>(dim)].str())
+                             : fmt::format("\"{}\", a {}", input.dim_name(dim), role_name(role));
+  std::string why;
+  if (fused) {
+    why = fmt::format("the Linear of call \"{}\" ({} -> {} = {} x {}) stacks {} projections in its last dim", maker->id,
+                      module->integer("in_features"), module->integer("out_features"), count, module->integer("in_features"), count);
+  } else if (ctx.call.outputs.size() == pieces &&
+             std::all_of(ctx.call.outputs.begin(), ctx.call.outputs.end(), [](const std::string& name) { return named_like_projection(name); })) {
+    why = fmt::format("its outputs ({}) are named like attention's projections", fmt::join(ctx.call.outputs, ", "));
+  } else if (pieces == 3) {
+    why = "three pieces are q, k and v";
+  } else {
+    return;
+  }
+  const DimExpr piece{features.coeff / count, features.symbol, features.offset / count};
+  std::string name = tensor_name(input).empty() ? "input" : tensor_name(input);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ChunkNotFeatures,
+      fmt::format("{} cuts dim {} ({}) of {} {} into {} pieces, but {}: they lie side by side in the last dim ({} = {} x {}); each "
+                  "piece gets 1/{} of the {} with every projection's features",
+                  ctx.call.op, dim, what, name, tuple_str(input.shape), pieces, why, features.str(), count, piece.str(), count,
+                  role == DimRole::Batch ? "batch entries" : role == DimRole::Sequence ? "positions" : "entries"),
+      &input, dim);
+  diagnostic.notes.push_back("PyTorch raises nothing when the sizes divide: a later view back to the full shape keeps the element count");
+  nlohmann::json patch = nlohmann::json::array();
+  std::string text;
+  auto set = [&](const std::string& argument, nlohmann::json value) {
+    std::optional<std::string> pointer = ctx.argument_pointer(argument);
+    if (pointer) patch.push_back({{"op", "add"}, {"path", *pointer}, {"value", std::move(value)}});
+    return pointer.has_value();
+  };
+  if (ctx.call.op == "chunk") {
+    if (!set("dim", -1)) return;
+    text = fmt::format("{}.chunk({}, dim=-1)", name, count);
+  } else if (ctx.call.op == "split" && piece.is_constant()) {
+    if (!set("split_size", piece.offset) || !set("dim", -1)) return;
+    text = fmt::format("{}.split({}, dim=-1)", name, piece.offset);
+  } else if (ctx.call.op == "split_with_sizes" && features.is_constant()) {
+    std::vector<std::int64_t> sizes = ctx.call.arguments.at("split_sizes").get<std::vector<std::int64_t>>();
+    if (std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0}) != features.offset || !set("dim", -1)) return;
+    text = fmt::format("{}.split([{}], dim=-1)", name, fmt::join(sizes, ", "));
+  } else {
+    return;
+  }
+  ctx.add_patch_fix(diagnostic, fmt::format("cut the features: {}", text), std::move(patch));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each piece keeps every position and one projection's features");
+}
+
 }  // namespace
 
 void infer_split(CallContext& ctx) {
@@ -103,6 +190,7 @@ void infer_split(CallContext& ctx) {
     }
     return;
   }
+  check_cut_dim_role(ctx, input, *dim, static_cast<std::size_t>(count));
   produce_pieces(ctx, input, *dim, constants(piece_sizes("split", ctx.call.arguments, size.offset)));
 }
 
@@ -145,6 +233,7 @@ void infer_split_with_sizes(CallContext& ctx) {
     return;
   }
   if (unpack_failure(ctx, sizes.size(), size, *dim)) return;
+  check_cut_dim_role(ctx, input, *dim, sizes.size());
   produce_pieces(ctx, input, *dim, constants(sizes));
 }
 
@@ -178,6 +267,7 @@ void infer_chunk(CallContext& ctx) {
                                 size.str(), pieces.size(), pieces.size() == 1 ? "" : "s", size.str(), chunks, pieces.front().str()),
                     "chunks");
   }
+  check_cut_dim_role(ctx, input, *dim, pieces.size());
   produce_pieces(ctx, input, *dim, pieces);
 }
 

@@ -1,6 +1,8 @@
 // torch.einsum and torch.bmm beyond the PyTorch fixtures: symbolic sizes through attention's
 // equations, dim names carried to the output, where diagnostics point, fixes, mhacheck's own
 // messages.
+#include <algorithm>
+
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -185,4 +187,41 @@ TEST_CASE("einsum: a letter's conventional role alone is only a hint: (B, T, D) 
   Report report = test::check_text(op_call("einsum", R"("equation": "bhd,bkd->bhk", "operands": [["B", "T", 16], ["B", "S", 16]])"));
   CHECK(report.ok());
   CHECK(report.diagnostics.empty());
+}
+
+TEST_CASE("an einsum that sums one operand's letter and contracts no shared one warns MHA287", "[glue][einsum][roles]") {
+  // Linear attention with the context einsum keeping the sequence: 'bhnd,bhne->bhne' is
+  // k.sum(-1) * v. The fix sums n and reads the context by its new letters in the einsum after.
+  Report pair = test::check_text(R"({"version": 1, "dims": {"B": 2, "N": 128}, "tensors": {"q": ["B", 8, "N", 64], "k": ["B", 8, "N", 64], "v": ["B", 8, "N", 64]},
+    "calls": [{"id": "kv", "op": "einsum", "equation": "bhnd,bhne->bhne", "operands": ["k", "v"], "outputs": ["ctx"]},
+              {"id": "o", "op": "einsum", "equation": "bhnd,bhne->bhne", "operands": ["q", "ctx"]}]})");
+  const Diagnostic* context = test::find(pair, "MHA287");
+  REQUIRE(context != nullptr);
+  CHECK(context->call == "kv");
+  CHECK(std::count_if(pair.diagnostics.begin(), pair.diagnostics.end(), [](const Diagnostic& d) { return d.id == DiagId::EinsumContractsNothing; }) == 1);
+  REQUIRE_FALSE(context->fixes.empty());
+  CHECK(context->fixes[0].description == "sum over n: einsum 'bhnd,bhne->bhde', then 'bhnd,bhde->bhne' in call \"o\"");
+  CHECK(context->fixes[0].valid());
+  CHECK(context->fixes[0].semantics == FixSemantics::Consistent);
+  // Alone, the context einsum's fix is its own; "..." for the batch dims, as Performer writes it.
+  auto first_valid_fix = [](const std::string& equation) {
+    Report report = test::check_text(R"({"version": 1, "tensors": {"k": [2, 4, 10, 8], "v": [2, 4, 10, 8]},
+      "calls": [{"id": "c", "op": "einsum", "equation": ")" + equation + R"(", "operands": ["k", "v"]}]})");
+    const Diagnostic* found = test::find(report, "MHA287");
+    return found == nullptr || found->fixes.empty() || !found->fixes[0].valid() ? std::string() : found->fixes[0].description;
+  };
+  CHECK(first_valid_fix("bhnd,bhne->bhne") == "sum over n: einsum 'bhnd,bhne->bhde'");
+  CHECK(first_valid_fix("...nd,...ne->...ne") == "sum over n: einsum '...nd,...ne->...de'");
+  // Not reported: the right context and output, causal linear attention's outer product (sums
+  // nothing), a per-position normaliser, scores, letters that do not tell a sequence.
+  auto silent = [](const std::string& equation, const std::string& second) {
+    Report report = test::check_text(R"({"version": 1, "tensors": {"a": [2, 4, 10, 8], "b": )" + second + R"(},
+      "calls": [{"id": "c", "op": "einsum", "equation": ")" + equation + R"(", "operands": ["a", "b"]}]})");
+    return test::find(report, "MHA287") == nullptr && report.count(Severity::Error) == 0;
+  };
+  CHECK(silent("bhnd,bhne->bhde", "[2, 4, 10, 8]"));
+  CHECK(silent("bhnd,bhne->bhnde", "[2, 4, 10, 8]"));
+  CHECK(silent("bhnd,bhn->bhnd", "[2, 4, 10]"));
+  CHECK(silent("bhqd,bhkd->bhqk", "[2, 4, 10, 8]"));
+  CHECK(silent("ijkl,ijkm->ijkm", "[2, 4, 10, 8]"));
 }

@@ -114,3 +114,74 @@ TEST_CASE("a split into heads that divide neither way is fixed as the spec's oth
   REQUIRE(guessed->notes.size() == 1);
   CHECK(guessed->notes[0].find("the spec's other views do not agree on") != std::string::npos);
 }
+
+TEST_CASE("a fused qkv Linear's features split with the 3 inside the heads warns MHA312", "[glue][roles]") {
+  // Linear(768, 2304) lays out (3, 768): reshape(B, N, 12, 3, 64) reads (H, 3, D), so q, k and v each
+  // take features of all three projections. The fix splits the blocks first and renumbers the
+  // permute that reads the result (timm's reshape(B, N, 3, H, D).permute(2, 0, 3, 1, 4)).
+  const std::string prefix = R"json({"version": 1, "dims": {"B": 2, "N": 197}, "modules": {"qkv": "nn.Linear(768, 2304)"},
+    "tensors": {"x": ["B", "N", 768]}, "calls": [{"id": "p", "module": "qkv", "input": "x", "outputs": ["y"]},
+    {"id": "r", "op": "reshape", "input": "y", "shape": )json";
+  Report timm = test::check_text(prefix + R"json(["B", "N", 12, 3, 64], "outputs": ["y5"]},
+    {"id": "pm", "op": "permute", "input": "y5", "dims": [3, 0, 2, 1, 4], "outputs": ["qkv3"]},
+    {"id": "q", "op": "select", "input": "qkv3", "dim": 0, "index": 0, "outputs": ["q"]},
+    {"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q"}]})json");
+  const Diagnostic* blocks = test::find(timm, "MHA312");
+  REQUIRE(blocks != nullptr);
+  CHECK(blocks->call == "r");
+  CHECK(blocks->message.find("splits the 2304 features that the Linear of call \"p\" makes (768 -> 2304: 3 projections of 768") !=
+        std::string::npos);
+  REQUIRE_FALSE(blocks->fixes.empty());
+  CHECK(blocks->fixes[0].description ==
+        "split the 3 blocks first and renumber call \"pm\": y.reshape(B, N, 3, 12, 64).permute(2, 0, 3, 1, 4)");
+  CHECK(blocks->fixes[0].valid());
+  CHECK(blocks->fixes[0].semantics == FixSemantics::Consistent);
+  // Read by select on dim 3 instead of a permute: a permute after the fixed reshape keeps the old order.
+  Report selected = test::check_text(prefix + R"json(["B", "N", 12, 3, 64], "outputs": ["y5"]},
+    {"id": "q", "op": "select", "input": "y5", "dim": 3, "index": 0}]})json");
+  REQUIRE(test::find(selected, "MHA312") != nullptr);
+  REQUIRE_FALSE(test::find(selected, "MHA312")->fixes.empty());
+  CHECK(test::find(selected, "MHA312")->fixes[0].description ==
+        "split the 3 blocks first, then keep the dims' order: y.reshape(B, N, 3, 12, 64).permute(0, 1, 3, 2, 4)");
+  CHECK(test::find(selected, "MHA312")->fixes[0].valid());
+  // Not reported: the blocks outermost, a (H, 3*D) split without a written 3 (GPT-NeoX's layout).
+  CHECK(test::find(test::check_text(prefix + R"json(["B", "N", 3, 12, 64]}]})json"), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(prefix + R"json(["B", "N", 12, 192]}]})json"), "MHA312") == nullptr);
+}
+
+TEST_CASE("heads merged into the features with the head size outside the heads warns MHA312", "[glue][roles]") {
+  // permute(0, 2, 3, 1) of (B, H, T, D) gives (B, T, D, H); reshape(B, T, 256) merges (D, H), where a
+  // Linear reads H blocks of D. The fix moves the dims where the permute made them.
+  auto merged = [](const std::string& dims, const std::string& last) {
+    return test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 8, "T": 10, "D": 32, "E": 256}, "tensors": {"o": ["B", "H", "T", "D"]},
+      "calls": [{"id": "pm", "op": "permute", "input": "o", "dims": )" + dims + R"(, "outputs": ["o2"]},
+                {"id": "r", "op": "reshape", "input": "o2", "shape": ["B", "T", )" + last + "]}]}");
+  };
+  Report interleaved = merged("[0, 2, 3, 1]", "256");
+  const Diagnostic* order = test::find(interleaved, "MHA312");
+  REQUIRE(order != nullptr);
+  CHECK(order->message ==
+        "reshape merges (D*H) of input (2, 10, 32, 8) into its last dim in memory order: the head size D is outside the heads H, so the "
+        "features interleave the heads (a Linear reads them as H blocks of D, heads outer)");
+  REQUIRE_FALSE(order->fixes.empty());
+  CHECK(order->fixes[0].description == "move the dims where call \"pm\" permutes them: o.permute(0, 2, 1, 3).reshape(B, T, 256)");
+  CHECK(order->fixes[0].valid());
+  CHECK(test::find(merged("[0, 2, 3, 1]", "\"E\""), "MHA312") != nullptr);
+  // Through .contiguous() the move is still folded into the permute.
+  Report copied = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 8, "T": 10, "D": 32}, "tensors": {"o": ["B", "H", "T", "D"]},
+    "calls": [{"id": "pm", "op": "permute", "input": "o", "dims": [0, 2, 3, 1], "outputs": ["o2"]},
+              {"id": "c", "op": "contiguous", "input": "o2", "outputs": ["o3"]},
+              {"id": "r", "op": "view", "input": "o3", "shape": ["B", "T", -1]}]})");
+  REQUIRE(test::find(copied, "MHA312") != nullptr);
+  REQUIRE_FALSE(test::find(copied, "MHA312")->fixes.empty());
+  CHECK(test::find(copied, "MHA312")->fixes[0].description ==
+        "move the dims where call \"pm\" permutes them: o.permute(0, 2, 1, 3).contiguous().view(B, T, -1)");
+  CHECK(test::find(copied, "MHA312")->fixes[0].valid());
+  CHECK(test::find(merged("[0, 2, 3, 1]", "-1"), "MHA312") != nullptr);
+  // Not reported: (H, D) merged, unnamed dims.
+  CHECK(test::find(merged("[0, 2, 1, 3]", "256"), "MHA312") == nullptr);
+  Report unnamed = test::check_text(R"({"version": 1, "tensors": {"o": [2, 8, 10, 32]},
+    "calls": [{"id": "pm", "op": "permute", "input": "o", "dims": [0, 2, 3, 1], "outputs": ["o2"]},
+              {"id": "r", "op": "reshape", "input": "o2", "shape": [2, 10, 256]}]})");
+  CHECK(test::find(unnamed, "MHA312") == nullptr);
+}

@@ -110,3 +110,52 @@ TEST_CASE("a spec naming more outputs than any split may hold is refused", "[glu
   Report report = test::check_text(op_call("split", R"("input": [2, 4], "split_size": 1, "outputs": [)" + names + "]"));
   CHECK(report.input_error);
 }
+
+TEST_CASE("a fused projection cut along the sequence or the batch, not its features, warns MHA285", "[glue][roles]") {
+  // chunk(3, dim=1) of a Linear(64, 192) output (B, T, 192): thirds of the positions, each with q's,
+  // k's and v's features; the view back to (B, T, H, D) keeps the count, so PyTorch raises nothing.
+  Report sequence = test::check_text(R"json({"version": 1, "dims": {"B": 2, "T": 12, "H": 4, "D": 16}, "modules": {"qkv": "nn.Linear(64, 192)"},
+      "tensors": {"x": ["B", "T", 64]},
+      "calls": [{"id": "p", "module": "qkv", "input": "x", "outputs": ["y"]},
+                {"id": "c", "op": "chunk", "input": "y", "chunks": 3, "dim": 1, "outputs": ["q", "k", "v"]},
+                {"id": "vq", "op": "view", "input": "q", "shape": ["B", "T", "H", "D"]}]})json");
+  const Diagnostic* cut = test::find(sequence, "MHA285");
+  REQUIRE(cut != nullptr);
+  CHECK(cut->message.find("dim 1 (\"T\", a sequence length) of y (2, 12, 192) into 3 pieces") != std::string::npos);
+  REQUIRE_FALSE(cut->fixes.empty());
+  CHECK(cut->fixes[0].description == "cut the features: y.chunk(3, dim=-1)");
+  CHECK(cut->fixes[0].valid());
+  CHECK(cut->fixes[0].semantics == FixSemantics::Consistent);
+  // A fused k, v projection Linear(64, 128) split in two along the batch: the Linear is the evidence.
+  Report batch = test::check_text(R"json({"version": 1, "dims": {"B": 2, "T": 12}, "modules": {"kv": "nn.Linear(64, 128)"},
+      "tensors": {"x": ["B", "T", 64]},
+      "calls": [{"id": "p", "module": "kv", "input": "x", "outputs": ["y"]},
+                {"id": "d", "op": "dropout", "input": "y", "p": 0.1, "outputs": ["yd"]},
+                {"id": "c", "op": "split", "input": "yd", "split_size": 1, "dim": 0, "outputs": ["a", "b"]}]})json");
+  const Diagnostic* halves = test::find(batch, "MHA285");
+  REQUIRE(halves != nullptr);
+  CHECK(halves->message.find("the Linear of call \"p\" (64 -> 128 = 2 x 64)") != std::string::npos);
+  REQUIRE_FALSE(halves->fixes.empty());
+  CHECK(halves->fixes[0].description == "cut the features: yd.split(64, dim=-1)");
+  CHECK(halves->fixes[0].valid());
+  // A fused Linear's output cut on another dim, unnamed (sizes pasted as numbers): the Linear tells.
+  Report pasted = test::check_text(R"json({"version": 1, "modules": {"qkv": "nn.Linear(64, 192)"}, "tensors": {"x": [2, 12, 64]},
+      "calls": [{"id": "p", "module": "qkv", "input": "x", "outputs": ["y"]},
+                {"id": "c", "op": "chunk", "input": "y", "chunks": 3, "dim": 1}]})json");
+  REQUIRE(test::find(pasted, "MHA285") != nullptr);
+  CHECK(test::find(pasted, "MHA285")->message.find("dim 1 (size 12)") != std::string::npos);
+  // Outputs named like projections, without a fused Linear: two pieces of the sequence named k and v.
+  auto pieces = [](const std::string& names) {
+    return test::check_text(R"({"version": 1, "dims": {"T": 12}, "tensors": {"y": ["B", "T", 128]},
+      "calls": [{"id": "c", "op": "chunk", "input": "y", "chunks": 2, "dim": 1, "outputs": )" + names + "}]}");
+  };
+  CHECK(test::find(pieces(R"(["k", "v"])"), "MHA285") != nullptr);
+  // Not reported: the features cut, a sequence cut in two pieces for chunked processing, unnamed dims,
+  // a head count cut.
+  CHECK(test::find(test::check_text(op_call("chunk", R"("input": ["B", "T", 192], "chunks": 3, "dim": -1)")), "MHA285") == nullptr);
+  CHECK(test::find(pieces(R"(["left", "right"])"), "MHA285") == nullptr);
+  CHECK(test::find(test::check_text(op_call("chunk", R"("input": [2, 12, 192], "chunks": 3, "dim": 1)")), "MHA285") == nullptr);
+  Report heads = test::check_text(R"({"version": 1, "dims": {"H": 12}, "tensors": {"y": ["B", "H", 10, 192]},
+    "calls": [{"id": "c", "op": "chunk", "input": "y", "chunks": 3, "dim": 1}]})");
+  CHECK(test::find(heads, "MHA285") == nullptr);
+}

@@ -67,3 +67,39 @@ TEST_CASE("softmax over a dim named as a batch or heads, in a tensor with a sequ
   CHECK(test::find(test::check_text(op_call("softmax", R"("input": ["B", "B"], "dim": 0)")), "MHA265") == nullptr);
   CHECK(test::find(test::check_text(op_call("softmax", R"("input": [2, 8, 10, 12], "dim": 1)")), "MHA265") == nullptr);
 }
+
+TEST_CASE("softmax over the queries of einsum scores laid out (..., keys, queries) warns MHA286", "[glue][roles][einsum]") {
+  // 'bhqd,bhkd->bhkq' scores, scaled, softmaxed over dim=-1 (the queries); the weights are read by
+  // the same letters, so PyTorch raises nothing.
+  Report keys_first = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "L": 10, "S": 12, "D": 16},
+    "tensors": {"q": ["B", "H", "L", "D"], "k": ["B", "H", "S", "D"], "v": ["B", "H", "S", "D"]},
+    "calls": [{"id": "s", "op": "einsum", "equation": "bhqd,bhkd->bhkq", "operands": ["q", "k"], "outputs": ["sc"]},
+              {"id": "m", "op": "mul", "input": "sc", "other": 0.25, "outputs": ["scaled"]},
+              {"id": "p", "op": "softmax", "input": "scaled", "dim": -1, "outputs": ["w"]},
+              {"id": "o", "op": "einsum", "equation": "bhkq,bhkd->bhqd", "operands": ["w", "v"]}]})");
+  const Diagnostic* over_queries = test::find(keys_first, "MHA286");
+  REQUIRE(over_queries != nullptr);
+  CHECK(over_queries->call == "p");
+  CHECK(over_queries->message ==
+        "softmax over dim 3 normalises over the queries: einsum \"bhqd,bhkd->bhkq\" (call \"s\") puts the key letter k (dim 2) before the "
+        "query letter q (dim 3), so its scores are (..., keys, queries)");
+  REQUIRE_FALSE(over_queries->fixes.empty());
+  CHECK(over_queries->fixes[0].description == "softmax over dim=-2 (the keys, letter k of call \"s\")");
+  CHECK(over_queries->fixes[0].valid());
+  CHECK(over_queries->fixes[0].semantics == FixSemantics::Consistent);
+  // i and j: the first operand's letter is the query's, unless the names say the operands are (k, q).
+  auto warns = [](const std::string& equation, const std::string& operands, int dim) {
+    Report report = test::check_text(R"({"version": 1, "tensors": {"q": [2, 4, 10, 8], "k": [2, 4, 12, 8]},
+      "calls": [{"id": "s", "op": "einsum", "equation": ")" + equation + R"(", "operands": )" + operands + R"(, "outputs": ["sc"]},
+                {"id": "p", "op": "softmax", "input": "sc", "dim": )" + std::to_string(dim) + "}]}");
+    return test::find(report, "MHA286") != nullptr;
+  };
+  CHECK(warns("bhid,bhjd->bhji", R"(["q", "k"])", -1));
+  CHECK_FALSE(warns("bhid,bhjd->bhij", R"(["q", "k"])", -1));
+  CHECK_FALSE(warns("bhjd,bhid->bhij", R"(["k", "q"])", -1));
+  CHECK(warns("bhjd,bhid->bhji", R"(["k", "q"])", -1));
+  // Slot attention: (..., queries, keys) softmaxed over the queries on purpose.
+  CHECK_FALSE(warns("bhid,bhjd->bhij", R"(["q", "k"])", 2));
+  // The keys' dim of (..., keys, queries) scores is right.
+  CHECK_FALSE(warns("bhqd,bhkd->bhkq", R"(["q", "k"])", 2));
+}
