@@ -616,6 +616,11 @@ class Runner {
       const std::string& name = tensor->source.name;  // "" for an inline tensor
       bool meant_causal = flagged_causal(call, argument) || name.find("causal") != std::string::npos;
       std::optional<MaskFinding> extent = bool_mask_extent(*data, reading, argument);
+      // A mask the model computes from its batch (an earlier call's output, or any value of a
+      // traced model: its data are what the model made for the traced batch) masks nothing when
+      // the batch has no padding, which is no finding; one given as data in a written spec is.
+      bool computed_from_batch = tensor->source.kind == ArgumentSource::Kind::Output || call.source.line > 0;
+      if (extent && extent->kind == MaskFinding::Kind::MasksNothing && computed_from_batch) extent.reset();
       std::vector<std::pair<DiagId, std::optional<MaskFinding>>> findings = {
           {DiagId::FloatBinaryMask, float_binary_mask(*data)},
           {DiagId::MaskRepeatLayout, argument == "attn_mask" ? repeated_not_interleaved(*data, layout.batch, layout.heads) : std::nullopt},
