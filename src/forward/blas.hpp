@@ -13,4 +13,11 @@ void gemm(bool transpose_b, int m, int n, int k, double alpha, const double* a, 
 // OpenBLAS's own threads for the GEMMs that follow.
 void set_threads(int threads);
 
+// Makes OpenBLAS allocate, now, the buffers of `threads` of its own threads and of `threads`
+// callers multiplying at once, which it keeps for later GEMMs: it retries a failed allocation of a
+// buffer forever (blas_memory_alloc, 0.3.21), so one first needed when memory has run out would
+// hang the run. Throws std::bad_alloc, having allocated nothing, when there is no room for them,
+// and InputError when OpenBLAS cannot be loaded.
+void reserve(int threads);
+
 }  // namespace mhacheck::blas

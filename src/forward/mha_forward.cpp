@@ -8,9 +8,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <memory>
+#include <new>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 #include "forward/array_values.hpp"
@@ -285,7 +288,11 @@ class Forward {
   }
 
   // Runs work(worker) on `workers` threads, OpenBLAS single-threaded meanwhile so that its own
-  // threads do not compete with them for the cores.
+  // threads do not compete with them for the cores. An exception escaping a thread would
+  // terminate the process: each worker's is kept and the first rethrown after every thread is
+  // joined (a std::bad_alloc then becomes run's "out of memory" error). A thread that cannot be
+  // created (no address space for its stack, a process limit) leaves its share, and the later
+  // workers', to this thread.
   template <typename Work>
   void in_workers(int workers, Work work) {
     masked_.resize(static_cast<std::size_t>(workers));
@@ -295,10 +302,28 @@ class Forward {
       return;
     }
     blas::set_threads(1);
+    std::vector<std::exception_ptr> failures(static_cast<std::size_t>(workers));
+    auto guarded = [&](int worker) {
+      try {
+        work(worker);
+      } catch (...) {
+        failures[static_cast<std::size_t>(worker)] = std::current_exception();
+      }
+    };
     std::vector<std::thread> pool;
-    for (int worker = 0; worker < workers; ++worker) pool.emplace_back(work, worker);
+    int worker = 0;
+    try {
+      pool.reserve(static_cast<std::size_t>(workers));
+      for (; worker < workers; ++worker) pool.emplace_back(guarded, worker);
+    } catch (const std::system_error&) {
+    } catch (const std::bad_alloc&) {
+    }
+    for (; worker < workers; ++worker) guarded(worker);
     for (std::thread& thread : pool) thread.join();
     blas::set_threads(threads_);
+    for (const std::exception_ptr& failure : failures) {
+      if (failure) std::rethrow_exception(failure);
+    }
   }
 
   // Each worker takes whole batch entries, in its own (L, E) and (S', E) buffers, and sums the

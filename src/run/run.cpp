@@ -16,6 +16,8 @@
 #include <fmt/format.h>
 
 #include "call_context.hpp"
+#include "core/memory_room.hpp"
+#include "forward/blas.hpp"
 #include "fixes.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "operators.hpp"
@@ -50,6 +52,7 @@ class Runner {
 
   void run() {
     bound_work();
+    bound_memory();
     for (std::size_t i = 0; i < spec_.calls.size(); ++i) run_call(spec_.calls[i], result_.report.calls[i]);
     if (!options_.plot || plot_settled_) return;
     if (options_.plot_call.empty()) {
@@ -99,6 +102,28 @@ class Runner {
                        fmt::format("run it on smaller inputs, or raise --max-flops (default {:.0e}) to wait for it", kDefaultMaxFlops));
     }
   }
+
+  // Before the first call runs, the memory the whole run needs: OpenBLAS's buffers, allocated
+  // now (it would retry a failed allocation of one forever), then room for the run's estimated
+  // peak. A run that does not fit is refused whole, at once, not after minutes or by an abort.
+  void bound_memory() const {
+    std::uint64_t limit = address_space_limit();
+    std::string limited = limit == 0 ? "" : fmt::format(" (its address space is limited to {}: ulimit -v)", mebibytes(static_cast<double>(limit)));
+    try {
+      blas::reserve(threads());
+    } catch (const std::bad_alloc&) {
+      throw InputError(Location{}, fmt::format("out of memory: OpenBLAS's buffers for {} threads do not fit in this process{}", threads(), limited),
+                       "run with fewer --threads, or with more memory");
+    }
+    double bytes = estimated_run_bytes(spec_, result_.report, options_.max_elements);
+    if (bytes < static_cast<double>(std::numeric_limits<std::int64_t>::max()) && memory_room(static_cast<std::uint64_t>(bytes))) return;
+    throw InputError(Location{}, fmt::format("out of memory: the run would hold about {} (its tensors' data, parameters and outputs, and its largest call's "
+                                             "working buffers), more than this process can allocate{}",
+                                             mebibytes(bytes), limited),
+                     "run it on smaller inputs, or with more memory");
+  }
+
+  static std::string mebibytes(double bytes) { return fmt::format("{:.0f} MiB", bytes / (1024.0 * 1024.0)); }
 
   const StateDict& parameters(const ModuleDecl& module, const CallDecl& call) {
     auto cached = parameters_.find(module.name);
@@ -427,7 +452,7 @@ class Runner {
     bool known = from_known_data(call_report, forward.module);
     for (std::size_t i = 0; i < result.outputs.size() && i < call_report.outputs.size(); ++i) {
       const std::string& name = call_report.outputs[i].name;
-      outputs_[name] = result.outputs[i];
+      outputs_[name] = result_.outputs.size();
       if (known) known_outputs_.insert(name);
       result_.outputs.push_back({call.id, name, std::move(result.outputs[i])});
     }
@@ -466,6 +491,8 @@ class Runner {
     throw RunStop();
   }
 
+  const Array& output(const std::string& name) const { return result_.outputs.at(outputs_.at(name)).array; }
+
   int threads() const {
     return options_.threads > 0 ? options_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
@@ -473,7 +500,7 @@ class Runner {
   // The array a tensor argument holds: an earlier call's output, a generated causal mask, or a
   // declared or inline tensor's data, each loaded or drawn once (by the argument's identity).
   const Array& array_for(const OperatorDef& op, const ResolvedArgument& argument, const std::string& call) {
-    if (argument.source.kind == ArgumentSource::Kind::Output) return outputs_.at(argument.source.name);
+    if (argument.source.kind == ArgumentSource::Kind::Output) return output(argument.source.name);
     auto it = arrays_.find(argument.identity);
     if (it != arrays_.end()) return it->second;
     if (argument.source.kind == ArgumentSource::Kind::Causal) return arrays_.emplace(argument.identity, causal_mask(argument)).first->second;
@@ -530,7 +557,7 @@ class Runner {
   // would be meaningless.
   const Array* checked_data(const ResolvedArgument* argument) const {
     if (argument == nullptr || !known_data(*argument)) return nullptr;
-    if (argument->source.kind == ArgumentSource::Kind::Output) return &outputs_.at(argument->source.name);
+    if (argument->source.kind == ArgumentSource::Kind::Output) return &output(argument->source.name);
     auto it = arrays_.find(argument->identity);
     return it == arrays_.end() ? nullptr : &it->second;
   }
@@ -589,6 +616,11 @@ class Runner {
       const std::string& name = tensor->source.name;  // "" for an inline tensor
       bool meant_causal = flagged_causal(call, argument) || name.find("causal") != std::string::npos;
       std::optional<MaskFinding> extent = bool_mask_extent(*data, reading, argument);
+      // A mask the model computes from its batch (an earlier call's output, or any value of a
+      // traced model: its data are what the model made for the traced batch) masks nothing when
+      // the batch has no padding, which is no finding; one given as data in a written spec is.
+      bool computed_from_batch = tensor->source.kind == ArgumentSource::Kind::Output || call.source.line > 0;
+      if (extent && extent->kind == MaskFinding::Kind::MasksNothing && computed_from_batch) extent.reset();
       std::vector<std::pair<DiagId, std::optional<MaskFinding>>> findings = {
           {DiagId::FloatBinaryMask, float_binary_mask(*data)},
           {DiagId::MaskRepeatLayout, argument == "attn_mask" ? repeated_not_interleaved(*data, layout.batch, layout.heads) : std::nullopt},
@@ -672,7 +704,8 @@ class Runner {
   Random random_;
   std::map<std::string, StateDict> parameters_;
   std::map<std::string, Array> arrays_;   // declared and inline tensors' data and causal masks, by identity
-  std::map<std::string, Array> outputs_;  // earlier calls' outputs by name
+  // Earlier calls' outputs by name: where each is in result_.outputs (held once, not copied).
+  std::map<std::string, std::size_t> outputs_;
   // Those computed from the user's data alone (known_data). Never erased: a name is bound once,
   // the check refuses a second definition ("is defined twice"), so no entry goes stale.
   std::set<std::string> known_outputs_;
@@ -711,10 +744,10 @@ RunResult run_spec(const Spec& spec, const RunOptions& options) {
     result.stopped_by = stop == result.report.diagnostics.rend() ? "the run's checks found errors"
                                                                  : fmt::format("{} in call \"{}\"", stop->info().code, stop->call);
   } catch (const std::bad_alloc&) {
-    // Only past a raised --max-elements: under the default every tensor fits in 1 GiB (float32).
-    throw InputError(Location{}, fmt::format("out of memory: a tensor within --max-elements {} did not fit", options.max_elements),
-                     fmt::format("lower --max-elements (default {}) to have tensors this large refused before they are allocated",
-                                 kDefaultMaxElements));
+    // Past the estimate that let the run start (bound_memory): kernel temporaries it does not
+    // count, threads' stacks and malloc arenas, memory taken meanwhile by others.
+    throw InputError(Location{}, "out of memory: an allocation failed during the run, though its estimated peak fit when it started",
+                     "run it on smaller inputs, with fewer --threads, or with more memory");
   }
   apply_filter(result.report, DiagnosticFilter{spec.ignored_codes, {}});
   locate_at_python_lines(spec, result.report, std::min(checked, result.report.diagnostics.size()));

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 
 #include "mhacheck/module_config.hpp"
+#include "forward/module_kernels.hpp"
 #include "operators.hpp"
 #include "ops/einsum_equation.hpp"
 
@@ -179,6 +181,37 @@ double estimated_flops(const Spec& spec, const CallDecl& call, const CallReport&
   const OperatorDef& op = known_operator(call.op);
   if (op.work == nullptr) return sizes.all_elements().value_or(0);
   return op.work(WorkCall{call, call.module.empty() ? nullptr : spec.find_module(call.module), sizes});
+}
+
+double estimated_run_bytes(const Spec& spec, const Report& report, std::int64_t max_elements) {
+  auto bytes = [&](const std::optional<std::vector<double>>& dims, DType dtype) {
+    if (!dims || CallSizes::elements(*dims) > static_cast<double>(max_elements)) return 0.0;
+    return CallSizes::elements(*dims) * static_cast<double>(dtype_size(dtype));
+  };
+  std::set<std::string> held_data, held_parameters;
+  double held = 0, largest_call = 0;
+  for (std::size_t i = 0; i < spec.calls.size() && i < report.calls.size(); ++i) {
+    const CallReport& call = report.calls[i];
+    CallSizes sizes(call, report.symbols);
+    double call_bytes = 0;
+    for (const ResolvedArgument& argument : call.arguments) {
+      double argument_bytes = bytes(sizes.argument(argument.name), argument.dtype);
+      call_bytes += argument_bytes;
+      // An earlier output is counted with its call; the same tensor passed twice is held once.
+      if (argument.source.kind != ArgumentSource::Kind::Output && held_data.insert(argument.identity).second) held += argument_bytes;
+    }
+    for (std::size_t k = 0; k < call.outputs.size(); ++k) {
+      double output_bytes = bytes(sizes.output(k), call.outputs[k].dtype);
+      call_bytes += output_bytes;
+      held += output_bytes;
+    }
+    largest_call = std::max(largest_call, call_bytes);
+    const ModuleDecl* module = spec.calls[i].module.empty() ? nullptr : spec.find_module(spec.calls[i].module);
+    if (module != nullptr && held_parameters.insert(module->name).second) {
+      held += static_cast<double>(parameter_elements(*module)) * static_cast<double>(dtype_size(parameter_dtype(*module)));
+    }
+  }
+  return held + largest_call;
 }
 
 }  // namespace mhacheck

@@ -1,5 +1,6 @@
-// How much arithmetic a call of `run` will do, estimated from its shapes before anything runs:
-// --max-flops refuses a call past the bound, as --max-elements refuses a tensor past its own.
+// How much arithmetic a call of `run` will do, and how much memory the run will hold, estimated
+// from the shapes before anything runs: --max-flops refuses a call past the bound, as
+// --max-elements refuses a tensor past its own, and a run the memory cannot hold is refused whole.
 #pragma once
 
 #include <optional>
@@ -90,5 +91,13 @@ double work_einsum(const WorkCall& work);
 // out. A double: the product of large dims passes int64. 0 when a dim is still symbolic (the run
 // then refuses the call for that).
 double estimated_flops(const Spec& spec, const CallDecl& call, const CallReport& report, const Symbols& symbols);
+
+// Bytes the run holds at its peak: the data of every declared and inline tensor and causal mask,
+// every call's outputs (a run keeps them all to the end), every module's parameters, and, once
+// more, the inputs and outputs of its largest call, for its kernel's working buffers (converted
+// copies, projections, blocks of scores). A double, as estimated_flops. A dim still symbolic
+// counts nothing, nor does a tensor over `max_elements`: --max-elements refuses it, with its own
+// message, before it is allocated.
+double estimated_run_bytes(const Spec& spec, const Report& report, std::int64_t max_elements);
 
 }  // namespace mhacheck

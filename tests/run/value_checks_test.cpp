@@ -174,3 +174,34 @@ TEST_CASE("mhacheck run checks the Transformer modules' masks, each with its own
                                            "mask": {"file": "none.npy"}})J");
   CHECK(stack.find("warning[MHA117]: mask: masks nothing") != std::string::npos);
 }
+
+TEST_CASE("mhacheck run does not report a mask that masks nothing when the model computes it from a batch without padding",
+          "[value_checks][run]") {
+  test::TempDir dir;
+  Array ids = make_array(DType::Int64, {2, 3});  // no 0 (the padding id) in either entry
+  for (std::int64_t i = 0; i < 6; ++i) ids.data<std::int64_t>()[i] = i + 1;
+  write_npy(dir.file("ids.npy"), ids);
+  write_npy(dir.file("none.npy"), bools({2, 3}, {0, 0, 0, 0, 0, 0}));
+  dir.write("model.py", "padding = ids == 0\nout = attention(x, x, x, key_padding_mask=padding)\n");
+  auto run = [&](const std::string& name, const std::string& spec) {
+    test::CliRun result = test::run_cli("run --random-inputs " + dir.write(name, spec));
+    INFO(result.out << result.err);
+    CHECK(result.status == 0);
+    return result.out;
+  };
+  const std::string module = R"J("modules": {"attention": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": 2, "batch_first": true}})J";
+  // eq(ids, 0) of ids without padding is all False: what the batch gives, no finding.
+  std::string computed = run("computed.json", R"J({"version": 1, )J" + module + R"J(, "tensors": {"ids": {"file": "ids.npy"}, "x": [2, 3, 8]},
+      "calls": [{"id": "padding", "op": "eq", "input": "ids", "other": 0, "outputs": ["padding"]},
+                {"id": "attention", "module": "attention", "query": "x", "key": "x", "value": "x", "key_padding_mask": "padding"}]})J");
+  CHECK(computed.find("MHA117") == std::string::npos);
+  // The same values traced from a model (the calls at Python lines): the model's own, no finding.
+  std::string traced = run("traced.json", R"J({"version": 1, )J" + module + R"J(, "tensors": {"padding": {"file": "none.npy"}, "x": [2, 3, 8]},
+      "calls": [{"id": "attention", "module": "attention", "query": "x", "key": "x", "value": "x", "key_padding_mask": "padding",
+                 "source": "model.py:2"}]})J");
+  CHECK(traced.find("MHA117") == std::string::npos);
+  // Given as data in a written spec, the all-False mask is still reported.
+  std::string given = run("given.json", R"J({"version": 1, )J" + module + R"J(, "tensors": {"padding": {"file": "none.npy"}, "x": [2, 3, 8]},
+      "calls": [{"id": "attention", "module": "attention", "query": "x", "key": "x", "value": "x", "key_padding_mask": "padding"}]})J");
+  CHECK(given.find("warning[MHA117]: key_padding_mask: masks nothing") != std::string::npos);
+}
