@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -12,17 +13,21 @@
 
 namespace mhacheck {
 
+using namespace std::string_view_literals;
+
 namespace {
 
 // A graph has no cycles, but a chain is walked call by call: a bound keeps a 100,000-call spec's
 // checks linear.
 constexpr int kMaxSteps = 16;
 
-// Calls that move or select a tensor's elements without changing them.
-bool keeps_values(const std::string& op) {
-  static const std::array<const char*, 13> ops = {"getitem", "unsqueeze", "squeeze", "view",   "reshape", "flatten", "expand",
-                                                  "transpose", "permute", "contiguous", "clone", "repeat",  "repeat_interleave"};
-  return std::any_of(ops.begin(), ops.end(), [&](const char* each) { return op == each; });
+// Calls that move or select a tensor's elements without changing them. Names as string_views:
+// every `add` of a big graph walks up to kMaxSteps producers through this and the tests below,
+// and a view compares lengths before bytes where a C string is measured first.
+bool keeps_values(std::string_view op) {
+  static constexpr std::array<std::string_view, 13> ops = {"getitem", "unsqueeze", "squeeze", "view",   "reshape", "flatten", "expand",
+                                                           "transpose", "permute", "contiguous", "clone", "repeat",  "repeat_interleave"};
+  return std::find(ops.begin(), ops.end(), op) != ops.end();
 }
 
 // The name of `call`'s tensor argument `argument` when it is a named tensor; "" otherwise.
@@ -137,9 +142,9 @@ bool is_attention_scores(const CallContext& ctx, const ArgValue& arg) {
   const CallDecl* producer = arg.producer;
   if (producer == nullptr) return named_like_scores(tensor_name(arg));
   for (int step = 0; step < kMaxSteps && producer != nullptr; ++step) {
-    const std::string& op = producer->op;
-    if (op == "matmul" || op == "bmm" || op == "einsum") return true;
-    bool on_the_way = keeps_values(op) || op == "mul" || op == "div" || op == "add" || op == "sub" || op == "masked_fill";
+    std::string_view op = producer->op;
+    if (op == "matmul"sv || op == "bmm"sv || op == "einsum"sv) return true;
+    bool on_the_way = keeps_values(op) || op == "mul"sv || op == "div"sv || op == "add"sv || op == "sub"sv || op == "masked_fill"sv;
     std::string input = on_the_way ? input_name(*producer, "input") : std::string();
     if (input.empty()) return false;
     producer = producer_of(ctx.spec, input, producer);

@@ -275,6 +275,7 @@ class Pass {
     for (std::size_t i = call.outputs.size(); i < call_report.outputs.size(); ++i) {
       call_report.outputs[i].name = call.id + "." + call_report.outputs[i].name;
     }
+    std::optional<OutputTracing> tracing;  // made at the first named output of a valid call
     for (std::size_t i = 0; i < call.outputs.size(); ++i) {
       NamedValue named;
       named.value.identity = "output:" + call.outputs[i];
@@ -292,7 +293,8 @@ class Pass {
       }
       if (call_report.ok) {
         named.value.written = call_report.outputs[i].shape;
-        named.value.dim_sources = dim_sources(ctx, call_report.outputs[i].shape);
+        if (!tracing) tracing = OutputTracing(ctx);
+        named.value.dim_sources = dim_sources(ctx, *tracing, call_report.outputs[i].shape);
         named.value.dim_names = dim_names(ctx, call_report.outputs[i]);
         auto layout = ctx.output_layouts.find(schema_output_names[i]);
         if (layout != ctx.output_layouts.end()) named.value.layout = std::move(layout->second);
@@ -323,29 +325,46 @@ class Pass {
     for (const ModuleDecl& nested : module.submodules) note_assumptions(ctx, nested);
   }
 
+  // What dim_sources reads of a call's inputs, gathered once per call rather than per output
+  // dim: the present tensor arguments in the schema's order, and the constant sizes among all
+  // present arguments' dims, sorted, so that a constant's count is a binary search.
+  struct OutputTracing {
+    std::vector<const ArgValue*> inputs;
+    std::vector<std::int64_t> constants;
+
+    explicit OutputTracing(const CallContext& ctx) {
+      for (const ArgSchema& parameter : known_operator(ctx.call.op).call.arguments) {
+        auto it = ctx.args.find(parameter.name);
+        if (it != ctx.args.end() && it->second.present) inputs.push_back(&it->second);
+      }
+      for (const auto& [name, arg] : ctx.args) {
+        if (!arg.present) continue;
+        for (const DimExpr& dim : arg.shape) {
+          if (dim.is_constant()) constants.push_back(dim.offset);
+        }
+      }
+      std::sort(constants.begin(), constants.end());
+    }
+    bool unique_constant(std::int64_t value) const {
+      auto [first, last] = std::equal_range(constants.begin(), constants.end(), value);
+      return last - first == 1;
+    }
+  };
+
   // Where each dim of an output entered the graph: the input dim it equals (a symbol, or a
   // constant that no other input dim of the call has, so that the match is not a guess), and
   // that dim's own source when it is an earlier call's output. One hop deep in text, however
   // long the chain, so that a 10,000-call graph stays linear.
-  std::vector<RelatedLocation> dim_sources(const CallContext& ctx, const Shape& output) {
+  std::vector<RelatedLocation> dim_sources(const CallContext& ctx, const OutputTracing& tracing, const Shape& output) {
     std::vector<RelatedLocation> sources(output.size());
-    std::map<std::int64_t, int> constant_uses;
-    for (const auto& [name, arg] : ctx.args) {
-      if (!arg.present) continue;
-      for (const DimExpr& dim : arg.shape) {
-        if (dim.is_constant()) ++constant_uses[dim.offset];
-      }
-    }
-    const OperatorSchema& schema = known_operator(ctx.call.op).call;
     for (std::size_t d = 0; d < output.size(); ++d) {
       const DimExpr size = symbols_.resolve(output[d]);
+      if (size.is_constant() && !tracing.unique_constant(size.offset)) continue;
       bool found = false;
-      for (const ArgSchema& parameter : schema.arguments) {
-        auto it = ctx.args.find(parameter.name);
-        if (found || it == ctx.args.end() || !it->second.present) continue;
-        const ArgValue& arg = it->second;
+      for (const ArgValue* input : tracing.inputs) {
+        const ArgValue& arg = *input;
         for (int j = 0; j < arg.rank() && !found; ++j) {
-          if (!(arg.shape[j] == size) || (size.is_constant() && constant_uses[size.offset] != 1)) continue;
+          if (!(arg.shape[j] == size)) continue;
           found = true;
           if (j < static_cast<int>(arg.dim_sources.size()) && arg.dim_sources[j].location.known()) {
             sources[d] = arg.dim_sources[j];
@@ -354,6 +373,7 @@ class Pass {
                           arg.dim_locations[j]};
           }
         }
+        if (found) break;
       }
     }
     return sources;
