@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <functional>
+#include <limits>
+#include <stdexcept>
 
 namespace mhacheck {
 
@@ -34,12 +36,33 @@ std::size_t hash_of(std::string_view pointer) { return std::hash<std::string_vie
 std::uint32_t LocationMap::source_index(const std::shared_ptr<const SourceText>& source) {
   std::uint32_t index = 0;
   while (index < sources_.size() && sources_[index] != source) ++index;
-  if (index == sources_.size()) sources_.push_back(source);
+  if (index == sources_.size()) {
+    // A document's map holds its own text and, for a call written as command-line flags, one
+    // source per flag: far below the 256 an entry has room for.
+    if (index >> (32 - kLengthBits) != 0) throw std::length_error("a location map of more than 256 source texts");
+    sources_.push_back(source);
+  }
   return index;
 }
 
+LocationMap::Entry LocationMap::entry_for(const Location& location) {
+  // No element of a text of at most 16 MiB (the input limit) is longer than the field: only a
+  // longer text given to the library directly could have its underline cut short.
+  constexpr std::uint32_t kMaxLength = (1u << kLengthBits) - 1;
+  std::uint32_t length = static_cast<std::uint32_t>(std::clamp(location.length, 0, static_cast<int>(kMaxLength)));
+  return Entry{0, location.line, location.column, length | source_index(location.source) << kLengthBits};
+}
+
+std::string_view LocationMap::key(std::size_t entry) const {
+  std::size_t end = entry + 1 < entries_.size() ? entries_[entry + 1].key_offset : keys_.size();
+  return std::string_view(keys_).substr(entries_[entry].key_offset, end - entries_[entry].key_offset);
+}
+
 void LocationMap::add_unique(std::string_view pointer, const Location& location) {
-  entries_.push_back(Entry{keys_.size(), pointer.size(), source_index(location.source), location.line, location.column, location.length});
+  if (keys_.size() + pointer.size() > std::numeric_limits<std::uint32_t>::max()) throw std::length_error("location map pointers over 4 GiB");
+  Entry entry = entry_for(location);
+  entry.key_offset = static_cast<std::uint32_t>(keys_.size());
+  entries_.push_back(entry);
   keys_.append(pointer);
 }
 
@@ -54,7 +77,7 @@ void LocationMap::index() const {
   // Hashes first, then the insertions: each insertion is independent of the last, so the
   // memory accesses into a large table overlap instead of waiting on each other.
   std::vector<std::size_t> hashes(entries_.size() - indexed_);
-  for (std::size_t i = 0; i < hashes.size(); ++i) hashes[i] = hash_of(key(entries_[indexed_ + i]));
+  for (std::size_t i = 0; i < hashes.size(); ++i) hashes[i] = hash_of(key(indexed_ + i));
   std::size_t mask = slots_.size() - 1;
   for (std::size_t i = 0; i < hashes.size(); ++i) {
     std::size_t slot = hashes[i] & mask;
@@ -70,7 +93,7 @@ std::size_t LocationMap::slot_of(std::string_view pointer, std::size_t hash) con
   for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
     std::uint64_t held = slots_[slot];
     if (held == 0) return slot;
-    if ((held & kTagBits) == tag && key(entries_[index_of(held) - 1]) == pointer) return slot;
+    if ((held & kTagBits) == tag && key(index_of(held) - 1) == pointer) return slot;
   }
 }
 
@@ -79,10 +102,9 @@ void LocationMap::add(const std::string& pointer, const Location& location) {
   if (!slots_.empty()) {
     if (std::uint64_t held = slots_[slot_of(pointer, hash_of(pointer))]; held != 0) {
       Entry& entry = entries_[index_of(held) - 1];
-      entry.source = source_index(location.source);
-      entry.line = location.line;
-      entry.column = location.column;
-      entry.length = location.length;
+      std::uint32_t key_offset = entry.key_offset;
+      entry = entry_for(location);
+      entry.key_offset = key_offset;
       return;
     }
   }
@@ -99,10 +121,10 @@ Location LocationMap::find(const std::string& pointer) const {
   for (;;) {
     if (std::uint64_t held = slots_[slot_of(probe, hash_of(probe))]; held != 0) {
       const Entry& entry = entries_[index_of(held) - 1];
-      found.source = sources_[entry.source];
+      found.source = sources_[entry.length_and_source >> kLengthBits];
       found.line = entry.line;
       found.column = entry.column;
-      found.length = entry.length;
+      found.length = static_cast<int>(entry.length_and_source & ((1u << kLengthBits) - 1));
       return found;
     }
     std::size_t slash = probe.rfind('/');
