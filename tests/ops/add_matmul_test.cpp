@@ -178,3 +178,22 @@ TEST_CASE("a literal size equal to a bound symbol does not take the symbol's rol
   CHECK(misplaced.calls.at(0).outputs.at(0).dim_names == std::vector<std::string>{"B", "", "", "T"});
   CHECK(test::find(misplaced, "MHA241") != nullptr);
 }
+
+TEST_CASE("a broadcast valid only under a condition offers the size-1 dims the lower-rank operand lacks", "[glue]") {
+  // sentence-transformers' mean pooling without unsqueeze(-1): (B, T, E) * (B, T).
+  Report pooling = test::check_text(op_call("mul", R"("input": ["B", "T", 384], "other": ["B", "T"])"));
+  const Diagnostic* condition = test::find(pooling, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description == "give other the size-1 dim it lacks: other[:, :, None] gives (B, T, 1)");
+  CHECK(condition->fixes.front().valid());
+  // ALiBi's (H,) slopes against (T, T) distances: two trailing dims.
+  Report alibi = test::check_text(op_call("mul", R"("input": ["T", "T"], "other": [8])"));
+  REQUIRE(test::find(alibi, "MHA080") != nullptr);
+  REQUIRE_FALSE(test::find(alibi, "MHA080")->fixes.empty());
+  CHECK(test::find(alibi, "MHA080")->fixes.front().description == "give other the size-1 dims it lacks: other[:, None, None] gives (8, 1, 1)");
+  // Operands of one rank: nothing is missing, nothing is offered by this rule.
+  Report same_rank = test::check_text(op_call("add", R"("input": ["L", 8], "other": ["S", 8])"));
+  REQUIRE(test::find(same_rank, "MHA080") != nullptr);
+  CHECK(test::find(same_rank, "MHA080")->fixes.empty());
+}
