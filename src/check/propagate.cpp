@@ -412,12 +412,14 @@ class Pass {
         continue;
       }
       if (kept != inputs.end()) continue;
+      // An unnamed input dim of that size is a candidate too: with T bound to 64, the literal 64
+      // of a (B, T, 64) table that unsqueeze or cat carries into the output is not T.
       std::string only;
       bool ambiguous = false;
       for (const ArgValue* input : inputs) {
         for (int j = 0; j < input->rank(); ++j) {
-          if (!(input->shape[j] == size) || input->dim_name(j).empty()) continue;
-          if (!only.empty() && only != input->dim_name(j)) ambiguous = true;
+          if (!(input->shape[j] == size)) continue;
+          if (input->dim_name(j).empty() || (!only.empty() && only != input->dim_name(j))) ambiguous = true;
           only = input->dim_name(j);
         }
       }

@@ -103,6 +103,61 @@ bool bitwise_refuses(CallContext& ctx, const std::string& sign, const ArgValue& 
   return true;
 }
 
+// A broadcast that holds only under a condition (MHA080, or MHA083 when the roles say it is
+// false) often lacks a size-1 dim in the operand of lower rank: a (B, T) mask against (B, T, E)
+// needs unsqueeze(-1), ALiBi's (H,) slopes against (T, T) two trailing dims. When the diagnostic
+// has no fix yet, the fewest size-1 dims (one or two) that make every size meet an equal size or
+// a 1 without any condition are offered; verification decides whether the graph accepts them.
+void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const ArgValue& other, std::size_t reported) {
+  Diagnostic* conditional = nullptr;
+  for (std::size_t i = reported; i < ctx.diagnostics.size(); ++i) {
+    DiagId id = ctx.diagnostics[i].id;
+    if (id == DiagId::SymbolConstraint || id == DiagId::RoleCondition) {
+      conditional = &ctx.diagnostics[i];  // the first: a user sees it first
+      break;
+    }
+  }
+  if (!conditional || !conditional->fixes.empty() || input.rank() == other.rank()) return;
+  const ArgValue& lower = input.rank() < other.rank() ? input : other;
+  const ArgValue& higher = input.rank() < other.rank() ? other : input;
+  const std::string name = tensor_name(lower).empty() ? lower.argument : tensor_name(lower);  // an inline tensor has no name
+  const DimExpr one = DimExpr::constant(1);
+  // Sizes compared as written: the broadcast just recorded its conditions (T == 384) as
+  // substitutions, under which every pairing would seem to hold.
+  auto meets = [&](const Shape& candidate) {
+    for (std::size_t offset = 0; offset < candidate.size() && offset < higher.written.size(); ++offset) {
+      const DimExpr& a = candidate[candidate.size() - 1 - offset];
+      const DimExpr& b = higher.written[higher.written.size() - 1 - offset];
+      if (!(a == one) && !(b == one) && !(a == b)) return false;
+    }
+    return true;
+  };
+  for (int added = 1; added <= 2; ++added) {
+    const int rank = lower.rank() + added;
+    // Every choice of `added` new positions among `rank`, in increasing order (so that unsqueezing
+    // them one after another, left to right, puts each where it is counted).
+    for (int first = 0; first < rank; ++first) {
+      for (int second = added == 2 ? first + 1 : rank; second <= rank; ++second) {
+        if (added == 2 && second == rank) break;
+        Shape candidate = lower.written;
+        candidate.insert(candidate.begin() + first, one);
+        if (added == 2) candidate.insert(candidate.begin() + second, one);
+        if (!meets(candidate)) continue;
+        // Written as an index, as such code is: slopes[:, None, None], mask[:, :, None].
+        std::vector<std::string> index(candidate.size(), ":");
+        index[first] = "None";
+        if (added == 2) index[second] = "None";
+        while (index.back() == ":") index.pop_back();
+        std::string text = fmt::format("{}[{}]", name, fmt::join(index, ", "));
+        ctx.add_shape_fix(*conditional, fmt::format("give {} the size-1 dim{} it lacks: {} gives {}", name, added == 2 ? "s" : "", text,
+                                                    tuple_str(candidate)),
+                          {{&lower, candidate}});
+        return;
+      }
+    }
+  }
+}
+
 void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
                   ResultKind kind) {
   const ArgValue& input = ctx.arg("input");
@@ -111,7 +166,9 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   const ArgValue& other = number ? wrapped : ctx.arg("other");
   if (refuses && refuses(ctx, input, other)) return;
   CallContext::BroadcastFailure failing;
+  const std::size_t reported = ctx.diagnostics.size();
   std::optional<Shape> shape = ctx.broadcast(input.shape, other.shape, &other, "input " + sign + " other", failing);
+  if (shape && !number) propose_unsqueezed_operand(ctx, input, other, reported);
   if (!shape) {
     report_broadcast_failure(ctx, DiagId::AddBroadcast,
                              fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result",

@@ -90,7 +90,23 @@ void infer_cat(CallContext& ctx) {
     joined = *sum;
   }
   output[*dim] = joined;
-  ctx.outputs.push_back({"output", output, dtype});
+  // Every dim but the joined one is each tensor's own (their sizes are equal): it keeps the first
+  // name given to it. The joined dim is a new size, named only when it is a plain symbol; reading a
+  // name off an input dim that happens to have its size (rotate_half's cat of two halves of 64
+  // with T bound to 64) would give it a role it does not play.
+  std::vector<std::string> names(output.size());
+  for (std::size_t d = 0; d < output.size(); ++d) {
+    if (static_cast<int>(d) == *dim) {
+      if (joined.is_plain_symbol()) names[d] = joined.symbol;
+      continue;
+    }
+    for (const ArgValue* tensor : tensors) {
+      if (legacy_empty(*tensor) || tensor->dim_name(static_cast<int>(d)).empty()) continue;
+      names[d] = tensor->dim_name(static_cast<int>(d));
+      break;
+    }
+  }
+  ctx.outputs.push_back({"output", output, dtype, names});
   bool contiguous = std::all_of(tensors.begin(), tensors.end(), [](const ArgValue* tensor) { return tensor->layout.is_contiguous(); });
   ctx.output_layouts["output"] = contiguous ? Layout::contiguous(output) : Layout::unknown();  // else its memory format is the inputs'
 

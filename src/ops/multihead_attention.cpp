@@ -117,6 +117,7 @@ class MhaRules {
       ctx_.pytorch_raises(diagnostic, "AssertionError",
                           fmt::format("For {} `query`, expected `key` and `value` to be {}-D but found {}-D and {}-D tensors respectively",
                                       kind, rank, key_.rank(), value_.rank()));
+      propose_missing_dim(diagnostic);
       return false;
     }
     int kpm_rank = rank - 1;
@@ -639,6 +640,38 @@ class MhaRules {
     Shape shape = arg.written;
     if (shape.size() >= 2) std::swap(shape[0], shape[1]);
     return shape;
+  }
+
+  // One side 2-D, the other 3-D: the 2-D side lost a dim. When its first dim is the 3-D side's
+  // batch, it is one position per batch entry (CLIP's x[0] for x[:1], a pooled (N, E) memory):
+  // unsqueeze at the sequence slot. Otherwise it is one sequence shared by the batch (Perceiver
+  // latents, learned queries): unsqueeze at the batch slot and expand to the batch.
+  void propose_missing_dim(Diagnostic& diagnostic) {
+    bool query_2d = query_.rank() == 2;
+    const ArgValue& full = query_2d ? key_ : query_;
+    if (full.rank() != 3 || (query_2d ? key_.rank() != 3 || value_.rank() != 3 : key_.rank() != 2 || value_.rank() != 2)) return;
+    int batch = m_.batch_first ? 0 : 1;
+    int seq = 1 - batch;
+    const DimExpr& n = full.shape[batch];
+    std::vector<const ArgValue*> lacking = query_2d ? std::vector<const ArgValue*>{&query_} : std::vector<const ArgValue*>{&key_, &value_};
+    bool per_entry = ctx_.symbols.compare(lacking.front()->shape[0], n) == Symbols::Verdict::Equal;
+    std::vector<std::pair<const ArgValue*, Shape>> shapes;
+    std::vector<std::string> texts;
+    for (const ArgValue* arg : lacking) {
+      Shape shape = arg->shape;
+      if (per_entry) {
+        shape.insert(shape.begin() + seq, DimExpr::constant(1));
+        texts.push_back(fmt::format("{}.unsqueeze({})", arg->argument, seq));
+      } else {
+        shape.insert(shape.begin() + batch, n);
+        texts.push_back(batch == 0 ? fmt::format("{}.unsqueeze(0).expand({}, -1, -1)", arg->argument, n.str())
+                                   : fmt::format("{}.unsqueeze(1).expand(-1, {}, -1)", arg->argument, n.str()));
+      }
+      shapes.push_back({arg, shape});
+      if (lacking.size() == 2 && key_.argument == value_.argument) break;  // one tensor passed as both
+    }
+    std::string what = per_entry ? "add the missing sequence dim (one position per batch entry)" : "give it the batch: one sequence shared by every batch entry";
+    ctx_.add_shape_fix(diagnostic, fmt::format("{}: {} gives {}", what, fmt::join(texts, " and "), tuple_str(shapes.front().second)), shapes);
   }
 
   void propose_transposed_inputs(Diagnostic& diagnostic) {

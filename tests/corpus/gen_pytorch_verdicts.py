@@ -174,6 +174,13 @@ def sdpa(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_
     return math_path_2x(query, key, value, attn_mask, is_causal, scale, enable_gqa, torch.matmul)
 
 
+def number_or_tensor(other, env):
+    """An operand: a tensor's name, a number, or "inf", "-inf", "nan" as the spec writes them."""
+    if other in ("inf", "-inf", "nan"):
+        return float(other)
+    return env[other] if isinstance(other, str) else other
+
+
 def run_call(call, modules, built, env, symbols):
     def tensor(arg):
         name = call.get(arg)
@@ -181,7 +188,9 @@ def run_call(call, modules, built, env, symbols):
 
     if "module" in call:
         module = built[call["module"]]
-        if isinstance(module, (nn.Linear, nn.LayerNorm, nn.Embedding)):
+        if isinstance(module, nn.Embedding):  # random ids are drawn from 0..99: fold them into the table
+            return [module(tensor("input") % module.num_embeddings)]
+        if isinstance(module, (nn.Linear, nn.LayerNorm)):
             return [module(tensor("input"))]
         kwargs = {a: tensor(a) for a in call if a in TENSOR_ARGUMENTS}
         kwargs.update({a: call[a] for a in call if a not in TENSOR_ARGUMENTS and a not in NOT_ARGUMENTS})
@@ -211,7 +220,7 @@ def run_call(call, modules, built, env, symbols):
     if op == "repeat_interleave":
         return [tensor("input").repeat_interleave(call["repeats"], dim=call.get("dim"))]
     if op == "add":
-        return [tensor("input") + (tensor("other") if isinstance(call["other"], str) else call["other"])]
+        return [tensor("input") + number_or_tensor(call["other"], env)]
     if op in ("eq", "ne"):  # `mask == 0`: other a number or a tensor
         other = tensor("other") if isinstance(call["other"], str) else call["other"]
         return [tensor("input") == other if op == "eq" else tensor("input") != other]
@@ -220,14 +229,16 @@ def run_call(call, modules, built, env, symbols):
     if op == "logical_not":
         return [tensor("input").logical_not()]
     if op in ("matmul", "mul", "sub"):
-        other = tensor("other") if isinstance(call["other"], str) else call["other"]
+        other = number_or_tensor(call["other"], env)
         return [{"matmul": torch.matmul, "mul": torch.mul, "sub": torch.sub}[op](tensor("input"), other)]
     if op == "bmm":
         return [torch.bmm(tensor("input"), tensor("mat2"))]
     if op == "softmax":
         return [torch.softmax(tensor("input"), call["dim"])]
-    if op == "sum":
-        return [tensor("input").sum(call.get("dim"), keepdim=call.get("keepdim", False))]
+    if op in ("sum", "mean"):
+        return [getattr(tensor("input"), op)(call.get("dim"), keepdim=call.get("keepdim", False))]
+    if op == "split_with_sizes":
+        return list(tensor("input").split(call["split_sizes"], call.get("dim", 0)))
     if op == "masked_fill":
         value = call["value"]
         return [tensor("input").masked_fill(tensor("mask"), float(value) if isinstance(value, str) else value)]

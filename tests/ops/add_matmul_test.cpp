@@ -154,3 +154,46 @@ TEST_CASE("a position table sliced to the batch size and added over the sequence
   CHECK(test::find(test::check_text(spec(R"("B": 32, "T": 50)", "[:50]")), "MHA081") == nullptr);
   CHECK(test::find(test::check_text(spec(R"("B": 32, "T": 50, "C": 32)", "[:32]")), "MHA081") == nullptr);
 }
+
+TEST_CASE("a literal size equal to a bound symbol does not take the symbol's role (rotary tables, T == D == 64)", "[glue]") {
+  // HF Llama's RoPE on (B, H, T, D) with T bound to D's 64: the (B, T, 64) table unsqueezed to
+  // (B, 1, T, 64), multiplied in, and rotate_half's two halves joined by cat keep the last dim a
+  // head size: no role warning at SDPA.
+  auto rope = [](const std::string& calls) {
+    return test::check_text(R"({"dims": {"B": 2, "T": 64}, "tensors": {"q": ["B", 8, "T", 64], "cos": ["B", "T", 64]}, "calls": [)" + calls + "]}");
+  };
+  const std::string sdpa = R"({"id": "s", "op": "F.scaled_dot_product_attention", "query": "qe", "key": "qe", "value": "qe"})";
+  Report unsqueezed = rope(R"({"id": "u", "op": "unsqueeze", "input": "cos", "dim": 1, "outputs": ["c4"]},
+                              {"id": "m", "op": "mul", "input": "q", "other": "c4", "outputs": ["qe"]}, )" + sdpa);
+  CHECK(test::find(unsqueezed, "MHA241") == nullptr);
+  Report halves = rope(R"({"id": "a", "op": "getitem", "input": "q", "index": "[..., :32]", "outputs": ["x1"]},
+                          {"id": "b", "op": "getitem", "input": "q", "index": "[..., 32:]", "outputs": ["x2"]},
+                          {"id": "c", "op": "cat", "tensors": ["x2", "x1"], "dim": -1, "outputs": ["qe"]}, )" + sdpa);
+  CHECK(halves.calls.at(2).outputs.at(0).dim_names == std::vector<std::string>{"B", "", "T", ""});
+  CHECK(test::find(halves, "MHA241") == nullptr);
+  // cat keeps the names of the dims it does not join: a sequence left in the feature slot is
+  // still seen there.
+  Report misplaced = test::check_text(R"({"dims": {"B": 2, "T": 64}, "tensors": {"k": ["B", 4, 64, "T"]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["k", "k"], "dim": 1, "outputs": ["qe"]}, )" + sdpa + "]}");
+  CHECK(misplaced.calls.at(0).outputs.at(0).dim_names == std::vector<std::string>{"B", "", "", "T"});
+  CHECK(test::find(misplaced, "MHA241") != nullptr);
+}
+
+TEST_CASE("a broadcast valid only under a condition offers the size-1 dims the lower-rank operand lacks", "[glue]") {
+  // sentence-transformers' mean pooling without unsqueeze(-1): (B, T, E) * (B, T).
+  Report pooling = test::check_text(op_call("mul", R"("input": ["B", "T", 384], "other": ["B", "T"])"));
+  const Diagnostic* condition = test::find(pooling, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description == "give other the size-1 dim it lacks: other[:, :, None] gives (B, T, 1)");
+  CHECK(condition->fixes.front().valid());
+  // ALiBi's (H,) slopes against (T, T) distances: two trailing dims.
+  Report alibi = test::check_text(op_call("mul", R"("input": ["T", "T"], "other": [8])"));
+  REQUIRE(test::find(alibi, "MHA080") != nullptr);
+  REQUIRE_FALSE(test::find(alibi, "MHA080")->fixes.empty());
+  CHECK(test::find(alibi, "MHA080")->fixes.front().description == "give other the size-1 dims it lacks: other[:, None, None] gives (8, 1, 1)");
+  // Operands of one rank: nothing is missing, nothing is offered by this rule.
+  Report same_rank = test::check_text(op_call("add", R"("input": ["L", 8], "other": ["S", 8])"));
+  REQUIRE(test::find(same_rank, "MHA080") != nullptr);
+  CHECK(test::find(same_rank, "MHA080")->fixes.empty());
+}

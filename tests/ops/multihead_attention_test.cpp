@@ -240,3 +240,29 @@ TEST_CASE("a batch/sequence diagnostic says when batch_first is PyTorch's defaul
                                       R"("src_key_padding_mask": {"shape": [32, 10], "dtype": "bool"}})"),
                      DiagId::KeyPaddingMaskShape)));
 }
+
+TEST_CASE("a 2-D side against a 3-D side (MHA021): the missing dim is added where its size says", "[mha]") {
+  // Perceiver latents (N, E) against batched keys: one sequence shared by the batch, expanded.
+  Report latents = test::check_text(flat(R"(, "batch_first": true)", R"("query": [256, 512], "key": ["B", "S", 512], "value": ["B", "S", 512])"));
+  const Diagnostic* shared = test::find(latents, "MHA021");
+  REQUIRE(shared != nullptr);
+  REQUIRE_FALSE(shared->fixes.empty());
+  CHECK(shared->fixes[0].description ==
+        "give it the batch: one sequence shared by every batch entry: query.unsqueeze(0).expand(B, -1, -1) gives (B, 256, 512)");
+  CHECK(shared->fixes[0].valid());
+  // A pooled (N, E) key and value against a batched query: one position per batch entry.
+  Report pooled = test::check_text(flat(R"(, "batch_first": true)", R"("query": ["B", "T", 512], "key": ["B", 512], "value": ["B", 512])"));
+  const Diagnostic* per_entry = test::find(pooled, "MHA021");
+  REQUIRE(per_entry != nullptr);
+  REQUIRE_FALSE(per_entry->fixes.empty());
+  CHECK(per_entry->fixes[0].description ==
+        "add the missing sequence dim (one position per batch entry): key.unsqueeze(1) and value.unsqueeze(1) gives (B, 1, 512)");
+  CHECK(per_entry->fixes[0].valid());
+  // Seq-first: the batch is dim 1, so the shared query is unsqueezed there.
+  Report seq_first = test::check_text(flat("", R"("query": [10, 512], "key": ["S", "N", 512], "value": ["S", "N", 512])"));
+  const Diagnostic* seq = test::find(seq_first, "MHA021");
+  REQUIRE(seq != nullptr);
+  REQUIRE_FALSE(seq->fixes.empty());
+  CHECK(seq->fixes[0].description ==
+        "give it the batch: one sequence shared by every batch entry: query.unsqueeze(1).expand(-1, N, -1) gives (10, N, 512)");
+}
