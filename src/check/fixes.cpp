@@ -20,6 +20,8 @@ constexpr std::size_t kMaxCombinations = 64;
 constexpr std::size_t kMaxSearched = 96;
 constexpr std::size_t kSearchWork = 20000;
 constexpr std::chrono::milliseconds kSearchTime{2000};
+// The re-checks spent on finding diagnostics of one cause (one per diagnostic with a sound fix).
+constexpr std::size_t kMaxFoldChecks = 16;
 
 struct Recheck {
   bool usable = false;  // the patched spec could be read and checked
@@ -285,6 +287,78 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
   }
 }
 
+// Which of a group of findings with one cause is reported: the most severe (an error PyTorch
+// raises is never hidden under a warning), then the one PyTorch raises first, then a role
+// diagnostic (the cause rather than its symptom: MHA241 rather than the MHA080 condition it
+// makes). Ties go to the first met, upstream.
+bool leads_group(const Diagnostic& a, const Diagnostic& b) {
+  if (a.severity() != b.severity()) return a.severity() < b.severity();
+  auto raises_first = [](const Diagnostic& d) {
+    return d.pytorch_error && d.pytorch_error->kind == PytorchError::Kind::Raises && d.pytorch_error->raised_first;
+  };
+  if (raises_first(a) != raises_first(b)) return raises_first(a);
+  return is_role_diagnostic(a.id) && !is_role_diagnostic(b.id);
+}
+
+// One cause, one diagnostic: a finding whose first fix is sound (PyTorch accepts the whole
+// patched graph, the roles agree) and also makes other warnings and errors go away explains
+// them: one wrong choice (batch_first, a transpose missing where the layout entered, a merged
+// dim not split) seen from several calls or checks. The group is reported once, by its
+// leading diagnostic (leads_group); the others become its notes ("same cause"), with their
+// places as related locations, and that fix comes first. The report's counts, and so the exit
+// code, are then the leaders'. Each finding joins one group at most.
+void fold_same_causes(const Spec& spec, Report& report) {
+  std::vector<Diagnostic>& diagnostics = report.diagnostics;
+  auto finding = [](const Diagnostic& d) { return d.severity() != Severity::Note && !d.call.empty(); };
+  if (std::count_if(diagnostics.begin(), diagnostics.end(), finding) < 2) return;
+  std::vector<bool> grouped(diagnostics.size(), false), folded(diagnostics.size(), false);
+  std::size_t checks = 0;
+  for (std::size_t i = 0; i < diagnostics.size() && checks < kMaxFoldChecks; ++i) {
+    if (grouped[i] || !finding(diagnostics[i]) || diagnostics[i].fixes.empty()) continue;
+    Fix cause = diagnostics[i].fixes.front();
+    if (!cause.valid() || cause.semantics == FixSemantics::Suspect) continue;
+    ++checks;
+    Recheck check = recheck(spec, cause.patch);
+    if (!check.usable) continue;
+    std::vector<std::size_t> group{i};
+    for (std::size_t j = 0; j < diagnostics.size(); ++j) {
+      if (j != i && !grouped[j] && finding(diagnostics[j]) && !still_present(check.report, diagnostics[j])) group.push_back(j);
+    }
+    if (group.size() < 2) continue;
+    std::sort(group.begin(), group.end());  // ties lead by order met
+    std::size_t lead = *std::min_element(group.begin(), group.end(), [&](std::size_t a, std::size_t b) {
+      return leads_group(diagnostics[a], diagnostics[b]);
+    });
+    Diagnostic& primary = diagnostics[lead];
+    for (std::size_t j : group) {
+      grouped[j] = true;
+      if (j == lead) continue;
+      folded[j] = true;
+      const Diagnostic& same = diagnostics[j];
+      primary.notes.push_back(fmt::format("same cause: {} {}", same.info().code, same.message));
+      if (same.call != primary.call && same.location.known()) {
+        primary.related.push_back({fmt::format("same cause: {} at call \"{}\"", same.info().code, same.call), same.location});
+      }
+    }
+    // That fix first: the primary's own wording of it when it has one.
+    auto own = std::find_if(primary.fixes.begin(), primary.fixes.end(), [&](const Fix& fix) { return fix.patch == cause.patch; });
+    if (own != primary.fixes.end()) {
+      std::rotate(primary.fixes.begin(), own, own + 1);
+      continue;
+    }
+    if (primary.call != diagnostics[i].call) {  // the outputs a fix lists are its diagnostic's call's
+      const CallReport* patched_call = call_report(check.report, primary.call);
+      cause.outputs = patched_call ? patched_call->outputs : std::vector<NamedOutput>{};
+    }
+    primary.fixes.insert(primary.fixes.begin(), std::move(cause));
+  }
+  std::vector<Diagnostic> kept;
+  for (std::size_t i = 0; i < diagnostics.size(); ++i) {
+    if (!folded[i]) kept.push_back(std::move(diagnostics[i]));
+  }
+  diagnostics = std::move(kept);
+}
+
 }  // namespace
 
 void verify_fix(const Spec& spec, Fix& fix, const std::string& call) {
@@ -307,6 +381,9 @@ void verify_fixes(const Spec& spec, Report& report) {
     }
     search_call(spec, report, targets, budget);
   }
+  // Findings of one cause are grouped by single fixes only: a combination ("all together")
+  // repairs several causes at once.
+  fold_same_causes(spec, report);
   for (const CallReport& call : report.calls) {
     if (!call.ok) combine_fixes(spec, report, call.id);
   }

@@ -156,11 +156,14 @@ TEST_CASE("searched candidates: options, then arguments together, then each alon
 }
 
 TEST_CASE("searched fix: only the arguments laid out wrong are transposed", "[fixes]") {
-  // query is (B, H, T, D); key and value (B, S, H, D): the rule's fix (all three) is dropped.
+  // query is (B, H, T, D); key and value (B, S, H, D): the rule's fix (all three) is dropped. The
+  // product is valid only if H == S (MHA083), the same cause as MHA209, its note.
   Report report = test::check_text(R"({"op": "F.scaled_dot_product_attention", "query": ["B", "H", "T", "D"],
                                        "key": ["B", "S", "H", "D"], "value": ["B", "S", "H", "D"]})");
-  const Diagnostic* layout = test::find(report, "MHA209");
+  CHECK(test::find(report, "MHA209") == nullptr);
+  const Diagnostic* layout = test::find(report, "MHA083");
   REQUIRE(layout != nullptr);
+  CHECK(std::any_of(layout->notes.begin(), layout->notes.end(), [](const std::string& note) { return note.starts_with("same cause: MHA209 "); }));
   REQUIRE_FALSE(layout->fixes.empty());
   const Fix& fix = layout->fixes.front();
   CHECK(fix.description == "transpose key and value together: .transpose(1, 2) each, where each is made");
@@ -338,7 +341,9 @@ TEST_CASE("searched fix: a Conv1d output is transposed, not read with embed_dim 
   for (const Fix& fix : features->fixes) {
     if (fix.description.find("embed_dim=100") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
   }
-  CHECK(test::find(report, "MHA241") != nullptr);
+  // The time steps in MHA's feature slot (MHA241) have the same cause: a note of the error.
+  CHECK(test::find(report, "MHA241") == nullptr);
+  CHECK(std::any_of(features->notes.begin(), features->notes.end(), [](const std::string& note) { return note.starts_with("same cause: MHA241 "); }));
 }
 
 TEST_CASE("MHA240: GQA heads tiled with repeat, the fix makes the repeat a repeat_interleave", "[fixes]") {
@@ -602,4 +607,89 @@ TEST_CASE("searched fix: a buffer larger than the input is sliced to its sizes w
   CHECK(add->fixes[0].description == "slice pe where it is made, after call \"u\", to the sizes of input (1, T, 512): pe = pe[:, :T, :]");
   CHECK(add->fixes[0].patch[1]["value"]["index"] == "[:, :50, :]");
   CHECK(apply_fix(table, add->fixes[0]).ok());
+
+// One cause, one diagnostic: findings that the first fix of one of them removes as well are
+// notes of one primary, the most severe; the counts (and so the exit code) are the primary's.
+namespace {
+bool has_note(const Diagnostic& diagnostic, const std::string& start) {
+  return std::any_of(diagnostic.notes.begin(), diagnostic.notes.end(), [&](const std::string& note) { return note.starts_with(start); });
+}
+
+// The spec's report: unverified (no folding), both codes are found; verified, one diagnostic is left.
+Report folded_report(const std::string& spec, const std::string& first, const std::string& second) {
+  Report unverified = test::check_text(spec, false);
+  CHECK(test::find(unverified, first) != nullptr);
+  CHECK(test::find(unverified, second) != nullptr);
+  Report report = test::check_text(spec);
+  REQUIRE(report.diagnostics.size() == 1);
+  return report;
+}
+}  // namespace
+
+TEST_CASE("one cause: a (B*H, T, D) SDPA query against (B, H, T, D) key/value is one error, MHA209 its note", "[fixes][same-cause]") {
+  std::string spec = R"j({"version": 1, "dims": {"B": 2, "H": 4, "T": 10, "D": 16},
+      "tensors": {"q": ["B*H", "T", "D"], "k": ["B", "H", "T", "D"], "v": ["B", "H", "T", "D"]},
+      "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v"}]})j";
+  Report report = folded_report(spec, "MHA209", "MHA207");
+  const Diagnostic& primary = report.diagnostics.front();
+  CHECK(primary.info().code == std::string("MHA207"));
+  CHECK(has_note(primary, "same cause: MHA209 query's heads slot (dim 0) holds \"B*H\""));
+  REQUIRE_FALSE(primary.fixes.empty());
+  CHECK(primary.fixes.front().description == "split query's B*H: q.view(B, H, T, D)");
+  CHECK(primary.fixes.front().valid());
+  CHECK(primary.fixes.front().semantics != FixSemantics::Suspect);
+  CHECK(report.count(Severity::Error) == 1);
+  CHECK(report.count(Severity::Warning) == 0);
+}
+
+TEST_CASE("one cause: a Conv1d (B, C, T) never transposed is MHA261 at the LayerNorm, MHA241 at the MHA its note", "[fixes][same-cause]") {
+  std::string spec = R"j({"version": 1, "dims": {"B": 4, "T": 128},
+      "modules": {"conv": "nn.Conv1d(80, 128, 3, padding=1)", "norm": "nn.LayerNorm(128)",
+                  "attn": "nn.MultiheadAttention(128, 4, batch_first=True)"},
+      "tensors": {"mel": ["B", 80, "T"]},
+      "calls": [{"id": "c", "module": "conv", "input": "mel", "outputs": ["h"]},
+                {"id": "n", "module": "norm", "input": "h", "outputs": ["y"]},
+                {"id": "a", "module": "attn", "query": "y", "key": "y", "value": "y"}]})j";
+  Report report = folded_report(spec, "MHA261", "MHA241");
+  const Diagnostic& primary = report.diagnostics.front();
+  CHECK(primary.info().code == std::string("MHA261"));
+  CHECK(primary.call == "n");
+  CHECK(has_note(primary, "same cause: MHA241 query (4, 128, 128): its feature slot (dim 2) holds \"T\""));
+  // The later call's place is a related location of the primary.
+  CHECK(std::any_of(primary.related.begin(), primary.related.end(), [](const RelatedLocation& related) {
+    return related.message == "same cause: MHA241 at call \"a\"" && related.location.line == 7;
+  }));
+  REQUIRE_FALSE(primary.fixes.empty());
+  CHECK(primary.fixes.front().description.starts_with("transpose h where it is made, after call \"c\""));
+  CHECK(primary.fixes.front().valid());
+  CHECK(report.ok());
+  CHECK(report.count(Severity::Warning) == 1);
+}
+
+TEST_CASE("one cause: q @ k with T and D unbound is MHA241, the MHA080 condition its note", "[fixes][same-cause]") {
+  std::string spec = R"j({"version": 1, "dims": {"B": 2, "H": 4},
+      "tensors": {"q": ["B", "H", "T", "D"], "k": ["B", "H", "T", "D"]},
+      "calls": [{"id": "s", "op": "matmul", "input": "q", "other": "k"}]})j";
+  Report report = folded_report(spec, "MHA080", "MHA241");
+  const Diagnostic& primary = report.diagnostics.front();
+  CHECK(primary.info().code == std::string("MHA241"));
+  CHECK(has_note(primary, "same cause: MHA080 valid only if D == T"));
+  REQUIRE_FALSE(primary.fixes.empty());
+  CHECK(primary.fixes.front().description == "contract over k's last dim (D): q @ k.transpose(-2, -1)");
+}
+
+TEST_CASE("one cause: findings the first fix does not remove stay apart", "[fixes][same-cause]") {
+  // Two modules, each constructed seq-first and given batch-major input: batch_first on one
+  // does not repair the other, so each keeps its own diagnostic.
+  Report two = test::check_text(R"j({"version": 1, "dims": {"B": 4, "T": 10},
+      "modules": {"a1": "nn.MultiheadAttention(16, 2)", "a2": "nn.MultiheadAttention(16, 2)"},
+      "tensors": {"x": ["B", "T", 16]},
+      "calls": [{"id": "first", "module": "a1", "query": "x", "key": "x", "value": "x"},
+                {"id": "second", "module": "a2", "query": "x", "key": "x", "value": "x"}]})j");
+  std::vector<std::string> calls;
+  for (const Diagnostic& diagnostic : two.diagnostics) {
+    if (diagnostic.severity() != Severity::Note) calls.push_back(diagnostic.call);
+  }
+  CHECK(std::count(calls.begin(), calls.end(), "first") == 1);
+  CHECK(std::count(calls.begin(), calls.end(), "second") == 1);
 }

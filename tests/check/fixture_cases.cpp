@@ -13,6 +13,25 @@ nlohmann::json load_fixture(const std::string& file) {
   return nlohmann::json::parse(read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/" + file));
 }
 
+std::string verdict_mismatch(const nlohmann::json& expect, const Report& report) {
+  const Diagnostic* first = raised(report);
+  if (expect["ok"].get<bool>()) {
+    if (report.ok()) return {};
+    return "mhacheck reports an error PyTorch does not raise: " + (first != nullptr ? first->message : report.diagnostics.front().message);
+  }
+  if (report.ok()) return "PyTorch raises " + expect["error"].dump() + " but mhacheck finds no error";
+  if (first == nullptr) return "no diagnostic carries the raised PyTorch error";
+  if (expect.contains("call") && first->call != expect["call"].get<std::string>()) {
+    return fmt::format("raised at call {}, expected {}", first->call, expect["call"].dump());
+  }
+  const nlohmann::json& error = expect["error"];
+  if (first->pytorch_error->type != error["type"].get<std::string>() || first->pytorch_error->message != error["message"].get<std::string>()) {
+    return fmt::format("raises {}: {}\n     expected {}: {}", first->pytorch_error->type, first->pytorch_error->message,
+                       error["type"].get<std::string>(), error["message"].get<std::string>());
+  }
+  return {};
+}
+
 void check_fixture_cases(const nlohmann::json& cases, const CaseMismatch& mismatch) {
   std::vector<std::string> failures;
   for (const nlohmann::json& fixture_case : cases["cases"]) {

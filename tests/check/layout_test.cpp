@@ -16,16 +16,10 @@ namespace {
 
 std::string mismatch(const json& c, const Report& report) {
   const json& expect = c["expect"];
-  if (expect["ok"].get<bool>()) {
-    if (!report.ok()) return "mhacheck reports an error PyTorch does not raise: " + report.diagnostics.front().message;
-    json shape = shape_json(report.calls.back().outputs.at(0).shape);
-    if (shape != expect["shape"]) return fmt::format("shape {} expected {}", shape.dump(), expect["shape"].dump());
-    return {};
-  }
-  const Diagnostic* first = test::raised(report);
-  if (first == nullptr) return "PyTorch raises " + expect["error"].dump() + " but mhacheck finds no error";
-  if (first->call != expect["call"].get<std::string>()) return fmt::format("raised at call {}, expected {}", first->call, expect["call"].dump());
-  if (first->pytorch_error->message != expect["error"]["message"].get<std::string>()) return "raises " + first->pytorch_error->message;
+  std::string verdict = test::verdict_mismatch(expect, report);
+  if (!verdict.empty() || !expect["ok"].get<bool>()) return verdict;
+  json shape = shape_json(report.calls.back().outputs.at(0).shape);
+  if (shape != expect["shape"]) return fmt::format("shape {} expected {}", shape.dump(), expect["shape"].dump());
   return {};
 }
 

@@ -27,6 +27,7 @@ script cannot run, such as a pasted class, is recorded as "unsupported" with the
 """
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -107,6 +108,12 @@ def size(dim, symbols):
 
 def build_module(decl):
     if isinstance(decl, str):
+        try:
+            ast.parse(decl, mode="eval")
+        except SyntaxError:
+            # mhacheck reads pasted Python (a class's __init__, several assignments); this script
+            # builds modules from one constructor expression only.
+            raise Unsupported("a module written as pasted Python statements: " + decl.splitlines()[0][:80])
         return eval(decl, {"nn": nn, "torch": torch})
     kind = decl["type"].split(".")[-1]
     args = {k: build_module(v) if isinstance(v, dict) and "type" in v else v for k, v in decl.items() if k != "type"}
@@ -542,11 +549,12 @@ def verdict(entry, binary, silent):
 
 
 def held_out_verdict(entry, binary, silent):
-    """A held-out set is scored, not fixture-checked: a case this script cannot run is recorded."""
+    """A held-out set is scored, not fixture-checked: a case this script cannot run is recorded.
+    Anything else (a KeyError, a NameError, ...) is a bug of this script or of the case, and fails."""
     try:
         return verdict(entry, binary, silent)
-    except (Unsupported, SyntaxError, KeyError, NameError, TypeError) as e:
-        return {"name": entry["name"], "unsupported": "{}: {}".format(type(e).__name__, e)}
+    except Unsupported as e:
+        return {"name": entry["name"], "unsupported": str(e)}
 
 
 def main():
