@@ -245,6 +245,9 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
     swap->semantics = FixSemantics::Consistent;
     swap->semantics_note = "with the arguments in their places the graph holds for every size";
     diagnostic.id = DiagId::RoleCondition;
+    // The condition's advice to bind the symbols or name them alike (CallContext::same) no longer
+    // applies: the sizes are of two different inputs.
+    std::erase_if(diagnostic.notes, [](const std::string& note) { return note.rfind("distinct symbols are independent sizes", 0) == 0; });
     diagnostic.message += fmt::format(", but the sizes come from two arguments of call \"{}\" given in each other's place", swapped_call);
     diagnostic.notes.insert(diagnostic.notes.begin(),
                             "the condition ties the sizes of two different inputs: it comes from arguments given in each other's place "
