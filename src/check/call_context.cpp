@@ -70,6 +70,17 @@ const RelatedLocation* dim_source(const ArgValue& arg, int dim) {
   return &arg.dim_sources[dim];
 }
 
+// The batch symbol that a == b holds only at 1 for: B against 1, and as well a multiple of it
+// against that multiple (a feature size 128*B against 128: queries tiled with repeat(1, 1, B)).
+std::optional<std::string> batch_forced_to_one(const DimExpr& a, const DimExpr& b) {
+  for (const auto& [symbolic, constant] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+    if (!constant->is_constant() || symbolic->is_constant() || symbolic->is_monomial()) continue;
+    if (role_of_name(symbolic->symbol) != DimRole::Batch) continue;
+    if (symbolic->coeff + symbolic->offset == constant->offset) return symbolic->symbol;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 RelatedLocation CallContext::related(const ArgValue& arg, int dim, std::string message) const {
@@ -176,20 +187,19 @@ bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where
                                            a.symbol, b.symbol, role_name(role_a), role_name(role_b)));
     return true;
   }
+  std::optional<std::string> batch = batch_forced_to_one(symbols.resolve(a), symbols.resolve(b));
   Symbols::Equality equality = symbols.require_equal(a, b);
   // A batch size that must be 1: the call fails for every batch but one (DETR's queries tiled
   // with repeat(B, 1, 1) into the query count, leaving a batch of 1 against the memory's B).
-  const DimExpr one = DimExpr::constant(1);
-  const DimExpr* batch = role_a == DimRole::Batch && b == one ? &a : role_b == DimRole::Batch && a == one ? &b : nullptr;
   if (batch) {
     Diagnostic& diagnostic = report(
         DiagId::RoleCondition, fmt::format("valid only if {} ({}), but {} is a batch size: 1 on the other side is no batch", equality.condition,
-                                           what, batch->symbol),
+                                           what, *batch),
         where, dim);
     diagnostic.notes.push_back(fmt::format("PyTorch fails for every {} but 1: a batch dim of 1 usually means the batch went into another "
                                            "dim (repeat's counts, a missing unsqueeze) or the tensor is shared by the batch and needs "
                                            "expanding",
-                                           batch->symbol));
+                                           *batch));
     return true;
   }
   report(DiagId::SymbolConstraint, fmt::format("valid only if {} ({})", equality.condition, what), where, dim)

@@ -13,6 +13,7 @@
 #include "mhacheck/python_text.hpp"
 #include "operators.hpp"
 #include "ops/einsum_equation.hpp"
+#include "ops/index_expression.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -656,6 +657,122 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
   return fixes;
 }
 
+// The pairs of tensor arguments of an operator that an argument swap exchanges, with the
+// argument that follows the second of a pair when it is given the same tensor (value after key).
+struct SwappableArguments {
+  const char* first;
+  const char* second;
+  const char* follower;  // "" when none
+};
+
+std::vector<SwappableArguments> swappable_arguments(const std::string& op) {
+  if (op == "MultiheadAttention" || op == "scaled_dot_product_attention") return {{"query", "key", "value"}};
+  if (op == "Transformer") return {{"src", "tgt", ""}};
+  if (op == "TransformerDecoderLayer" || op == "TransformerDecoder") return {{"tgt", "memory", ""}};
+  return {};
+}
+
+// A getitem that cuts another dim than meant: a seq-first decoder input shifted with
+// tgt[:, :-1], the batch-first spelling, which drops a batch entry instead of the last step.
+// Each cutting slice of the getitems that made the call's arguments moved to each dim the index
+// leaves whole ("[:, :-1]" -> "[:-1]"); consistent when the cut dim is named as a batch and
+// the new one is not (a batch is cut by mistake; a sequence is what shifting shortens).
+std::vector<Fix> slice_dim_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  for (std::size_t index : producers(spec, checked, "getitem")) {
+    const CallDecl& getitem = spec.calls[index];
+    const CallReport* made = call_report(report, getitem.id);
+    const nlohmann::json& text = getitem.arguments.contains("index") ? getitem.arguments["index"] : nlohmann::json();
+    if (!made || getitem.outputs.empty() || !text.is_string()) continue;
+    auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+    std::string error;
+    std::optional<IndexExpression> parsed = parse_index(text.get<std::string>(), error);
+    if (input == made->arguments.end() || !parsed || parsed->items.size() > input->shape.size()) continue;
+    // Only plain slices and integers, each item then the input dim of its position.
+    bool plain = std::all_of(parsed->items.begin(), parsed->items.end(),
+                             [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice || item.kind == IndexItem::Kind::Integer; });
+    if (!plain) continue;
+    std::string body = text.get<std::string>();
+    body = body.substr(body.find('[') + 1, body.rfind(']') - body.find('[') - 1);
+    std::vector<std::string> items;
+    for (std::size_t start = 0;;) {
+      std::size_t comma = body.find(',', start);
+      std::string item = body.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      items.push_back(item);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (items.size() != parsed->items.size()) continue;
+    std::vector<std::string> names = written_names(input->written);
+    std::string input_name = getitem.tensors.at("input").kind == ArgRef::Kind::Named ? getitem.tensors.at("input").name : "input";
+    for (std::size_t cut = 0; cut < parsed->items.size(); ++cut) {
+      const IndexItem& item = parsed->items[cut];
+      if (item.kind != IndexItem::Kind::Slice || (!item.start && !item.stop && !item.step)) continue;
+      for (std::size_t whole = 0; whole < input->shape.size(); ++whole) {
+        bool whole_dim = whole >= items.size() || items[whole] == ":";
+        if (whole == cut || !whole_dim) continue;
+        std::vector<std::string> moved = items;
+        moved.resize(std::max(moved.size(), whole + 1), ":");
+        std::swap(moved[cut], moved[whole]);
+        while (!moved.empty() && moved.back() == ":") moved.pop_back();
+        std::string written = fmt::format("[{}]", fmt::join(moved, ", "));
+        Fix fix = candidate(fmt::format("slice dim {} instead of dim {} in call \"{}\": {} = {}{}", whole, cut, getitem.id,
+                                        getitem.outputs.front(), input_name, written),
+                            {{{"op", "replace"}, {"path", getitem.pointer + "/index"}, {"value", written}}});
+        DimRole cut_role = cut < names.size() ? role_of_name(names[cut]) : DimRole::Unknown;
+        DimRole whole_role = whole < names.size() ? role_of_name(names[whole]) : DimRole::Unknown;
+        if (cut_role == DimRole::Batch && whole_role != DimRole::Batch) {
+          fix.semantics = FixSemantics::Consistent;
+          fix.semantics_note = fmt::format("the slice then cuts {} where it cut the batch {}", names[whole].empty() ? "another dim" : names[whole],
+                                           names[cut]);
+        }
+        fixes.push_back(std::move(fix));
+      }
+    }
+  }
+  return fixes;
+}
+
+// A transpose or permute that put the wrong layout in: features transposed to (B, E, T) before a
+// batch-first attention, where T == E lets PyTorch run it. Each that made one of the call's
+// arguments, dropped: its later readers read its input instead. (A transpose inserted after it
+// cannot show the fix when T == E: the sizes alone do not tell the dims apart again.)
+std::vector<Fix> dropped_relayout_candidates(const Spec& spec, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  const nlohmann::json& document = spec.value();
+  for (const char* op : {"transpose", "permute"}) {
+    for (std::size_t index : producers(spec, checked, op)) {
+      const CallDecl& relayout = spec.calls[index];
+      auto input = relayout.tensors.find("input");
+      if (relayout.outputs.size() != 1 || input == relayout.tensors.end() || input->second.kind != ArgRef::Kind::Named) continue;
+      const std::string& output = relayout.outputs.front();
+      nlohmann::json patch = nlohmann::json::array();
+      for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+        for (const auto& [argument, ref] : spec.calls[later].tensors) {
+          std::string pointer = child_pointer(spec.calls[later].pointer, argument);
+          if (ref.kind != ArgRef::Kind::Named || ref.name != output || !document.contains(nlohmann::json::json_pointer(pointer))) continue;
+          patch.push_back({{"op", "replace"}, {"path", pointer}, {"value", input->second.name}});
+        }
+      }
+      if (patch.empty()) continue;
+      patch.push_back({{"op", "remove"}, {"path", relayout.pointer}});
+      std::string written;
+      if (op == std::string("transpose")) {
+        written = fmt::format("transpose({}, {})", relayout.arguments.value("dim0", nlohmann::json()).dump(),
+                              relayout.arguments.value("dim1", nlohmann::json()).dump());
+      } else {
+        written = fmt::format("permute({})", relayout.arguments.value("dims", nlohmann::json()).dump());
+      }
+      fixes.push_back(candidate(fmt::format("drop the {} of call \"{}\", reading {} in its place: {} = {} (not {}.{})", written, relayout.id,
+                                            input->second.name, output, input->second.name, input->second.name, written),
+                                std::move(patch)));
+    }
+  }
+  return fixes;
+}
+
 bool name_taken(const Spec& spec, const std::string& name) {
   if (spec.find_tensor(name) || spec.find_module(name)) return true;
   return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) {
@@ -676,6 +793,41 @@ const CallReport* call_report(const Report& report, const std::string& id) {
     if (call.id == id) return &call;
   }
   return nullptr;
+}
+
+std::vector<Fix> argument_swap_candidates(const Spec& spec, std::size_t index) {
+  std::vector<Fix> fixes;
+  const CallDecl& call = spec.calls[index];
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  const nlohmann::json& document = spec.value();
+  auto written = [&](const std::string& argument) -> const nlohmann::json* {
+    nlohmann::json::json_pointer pointer(child_pointer(call.pointer, argument));
+    return document.contains(pointer) ? &document.at(pointer) : nullptr;
+  };
+  for (const SwappableArguments& pair : swappable_arguments(module ? module->type : call.op)) {
+    const nlohmann::json* first = written(pair.first);
+    const nlohmann::json* second = written(pair.second);
+    // Named tensors only: an inline shape is no object that could have been passed in another's place.
+    if (!first || !second || !first->is_string() || !second->is_string() || *first == *second) continue;
+    const nlohmann::json* follower = *pair.follower ? written(pair.follower) : nullptr;
+    bool follows = follower && *follower == *second;
+    nlohmann::json patch = nlohmann::json::array();
+    patch.push_back({{"op", "replace"}, {"path", child_pointer(call.pointer, pair.first)}, {"value", *second}});
+    patch.push_back({{"op", "replace"}, {"path", child_pointer(call.pointer, pair.second)}, {"value", *first}});
+    if (follows) patch.push_back({{"op", "replace"}, {"path", child_pointer(call.pointer, pair.follower)}, {"value", *first}});
+    std::string first_text = second->get<std::string>(), second_text = first->get<std::string>();
+    std::string arguments = fmt::format("{}={}, {}={}", pair.first, first_text, pair.second, second_text);
+    if (follows) arguments += fmt::format(", {}={}", pair.follower, second_text);
+    std::string callee = module ? module->name : "F." + call.op;
+    bool others = std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& entry) {
+      return entry.second.kind != ArgRef::Kind::Absent && entry.first != pair.first && entry.first != pair.second &&
+             !(follows && entry.first == pair.follower);
+    });
+    fixes.push_back(candidate(fmt::format("swap {} and {}{} of call \"{}\", given in each other's place: {}({}{})", pair.first, pair.second,
+                                          follows ? fmt::format("/{}", pair.follower) : "", call.id, callee, arguments, others ? ", ..." : ""),
+                              std::move(patch)));
+  }
+  return fixes;
 }
 
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
@@ -722,6 +874,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     for (Fix& fix : repeat_count_candidates(spec, *checked)) add(std::move(fix));
     for (Fix& fix : slice_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : permute_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
+    for (Fix& fix : slice_dim_candidates(spec, report, *checked)) add(std::move(fix));
   }
   std::optional<LayoutSource> output = consumed_output(spec, *index);
   // An einsum's transposes are labelled by its subscripts' roles where the call's own names
@@ -778,6 +931,11 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
         }
       }
     }
+  }
+  // Last, the transposes and permutes that made arguments, dropped: where the sizes alone cannot
+  // tell the dims apart (T == E), the transposes above may not show the repair.
+  if (checked) {
+    for (Fix& fix : dropped_relayout_candidates(spec, *checked)) add(std::move(fix));
   }
   return candidates;
 }

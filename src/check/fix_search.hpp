@@ -14,7 +14,8 @@ namespace mhacheck {
 //  - masks in the layout the operator reads: a (B, S) mask viewed as (B, 1, 1, S) for a 4-D
 //    query, an (N, L, S) attn_mask of nn.MultiheadAttention repeated per head (repeat_interleave);
 //  - the cats that made arguments joining on another dim (those with one dim together, then
-//    each alone); the repeats that made arguments with two of their counts exchanged;
+//    each alone); the repeats that made arguments with two of their counts exchanged; the
+//    getitems that made arguments with a cutting slice moved to a dim they leave whole;
 //  - for an elementwise operator that broadcasts two tensors: an operand larger than the other
 //    in constant dims sliced to its sizes (bias[:, :, :T, :T]), then the smaller operand permuted
 //    to fit the other (before an unsqueeze that made it: rel_bias.permute(2, 0, 1));
@@ -25,8 +26,17 @@ namespace mhacheck {
 // tensor's shape, or a call's output (a call inserted right after the call that made it, so
 // that every consumer reads the new layout), looking through the operators that keep a layout
 // (LayerNorm, the elementwise ones): a Conv1d's (B, C, T) output is transposed before its LayerNorm.
+// Last, the transposes and permutes that made arguments, dropped.
 // `report` is the check of `spec`: the producers' output shapes.
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);
+
+// Unverified candidates that exchange two tensor arguments of call `index` of `spec` whose roles
+// the operator tells apart, where they are given different named tensors: query and key
+// (value following key when it is the same tensor) of nn.MultiheadAttention and
+// scaled_dot_product_attention, src and tgt of nn.Transformer, tgt and memory of the decoders.
+// A condition between two sequences (valid only if T == S) that such a swap removes comes from
+// arguments given in each other's place.
+std::vector<Fix> argument_swap_candidates(const Spec& spec, std::size_t index);
 
 // `base`, or base_2, base_3, ...: the first that names no tensor, module, call or output of `spec`.
 std::string fresh_name(const Spec& spec, const std::string& base);

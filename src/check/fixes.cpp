@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -194,6 +196,69 @@ void search_call(const Spec& spec, const Report& original, const std::vector<Dia
   for (Diagnostic* target : targets) std::stable_sort(target->fixes.begin(), target->fixes.end(), better_fix);
 }
 
+// A condition (MHA080, valid only if T == S) that exchanging two arguments of a call at or before
+// its own removes, leaving a graph that PyTorch accepts with no diagnostic the original lacks and
+// fewer conditions: the arguments were given in each other's place (nn.Transformer called
+// (tgt, src), cross-attention called attn(memory, x, x)), and the condition ties the sizes of
+// two different inputs, which hold apart for every other size. Such a condition is an error
+// (MHA083) whose first fix is the swap. Each call's swaps are re-checked once for the report.
+void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& budget) {
+  std::map<std::size_t, std::vector<std::pair<Fix, Recheck>>> swaps;  // call index -> its swaps, checked
+  auto checked_swaps = [&](std::size_t index) -> const std::vector<std::pair<Fix, Recheck>>& {
+    auto found = swaps.find(index);
+    if (found != swaps.end()) return found->second;
+    std::vector<std::pair<Fix, Recheck>>& made = swaps[index];
+    for (Fix& candidate : argument_swap_candidates(spec, index)) {
+      if (!budget.spend(spec.calls.size())) break;
+      Recheck check = recheck(spec, candidate.patch);
+      if (check.usable) made.emplace_back(std::move(candidate), std::move(check));
+    }
+    return made;
+  };
+  auto conditions = [](const Report& checked) {
+    return std::count_if(checked.diagnostics.begin(), checked.diagnostics.end(),
+                         [](const Diagnostic& d) { return d.id == DiagId::SymbolConstraint; });
+  };
+  auto explains = [&](const Diagnostic& condition, const Report& patched) {
+    if (still_present(patched, condition) || patched.count(Severity::Error) > report.count(Severity::Error)) return false;
+    if (conditions(patched) >= conditions(report)) return false;
+    return std::none_of(patched.diagnostics.begin(), patched.diagnostics.end(), [&](const Diagnostic& d) {
+      return d.severity() != Severity::Note && !still_present(report, d);
+    });
+  };
+  for (Diagnostic& diagnostic : report.diagnostics) {
+    if (diagnostic.id != DiagId::SymbolConstraint || diagnostic.call.empty()) continue;
+    std::optional<std::size_t> last;
+    for (std::size_t i = 0; i < spec.calls.size(); ++i) {
+      if (spec.calls[i].id == diagnostic.call) last = i;
+    }
+    std::optional<Fix> swap;
+    std::string swapped_call;
+    for (std::size_t index = 0; last && index <= *last && !swap; ++index) {
+      for (const auto& [candidate, check] : checked_swaps(index)) {
+        if (!explains(diagnostic, check.report)) continue;
+        swap = candidate;
+        record_result(*swap, check.report, diagnostic.call);
+        swapped_call = spec.calls[index].id;
+        break;
+      }
+    }
+    if (!swap || swap->semantics == FixSemantics::Suspect) continue;
+    swap->semantics = FixSemantics::Consistent;
+    swap->semantics_note = "with the arguments in their places the graph holds for every size";
+    diagnostic.id = DiagId::RoleCondition;
+    // The condition's advice to bind the symbols or name them alike (CallContext::same) no longer
+    // applies: the sizes are of two different inputs.
+    std::erase_if(diagnostic.notes, [](const std::string& note) { return note.rfind("distinct symbols are independent sizes", 0) == 0; });
+    diagnostic.message += fmt::format(", but the sizes come from two arguments of call \"{}\" given in each other's place", swapped_call);
+    diagnostic.notes.insert(diagnostic.notes.begin(),
+                            "the condition ties the sizes of two different inputs: it comes from arguments given in each other's place "
+                            "(swapped, the graph holds for every size), and PyTorch fails whenever the sizes differ");
+    diagnostic.fixes.insert(diagnostic.fixes.begin(), std::move(*swap));
+    std::stable_sort(diagnostic.fixes.begin(), diagnostic.fixes.end(), better_fix);
+  }
+}
+
 // Errors and role warnings that no rule's fix repairs soundly.
 bool wants_search(const Diagnostic& diagnostic) {
   bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id);
@@ -372,6 +437,7 @@ void verify_fixes(const Spec& spec, Report& report) {
   }
   // Searched fixes, call by call in the order of their first diagnostic.
   SearchBudget budget;
+  diagnose_swapped_arguments(spec, report, budget);
   std::set<std::string> searched;
   for (const Diagnostic& first : report.diagnostics) {
     if (!wants_search(first) || !searched.insert(first.call).second) continue;

@@ -72,7 +72,12 @@ void infer_linear(CallContext& ctx) {
   if (!linear_accepts(ctx, input, in_features, out_features, module.flag("bias"), module.dtype(), "")) return;
   Shape output = input.shape;
   output.back() = DimExpr::constant(out_features);
-  ctx.outputs.push_back({"output", output, input.dtype});
+  // The leading dims stay what they were; the features are new, named only when they keep the
+  // input's width (Linear(E, E)): another input dim of their size (T == 64 features) is not them.
+  std::vector<std::string> names = input.dim_names;
+  names.resize(output.size());
+  if (!(output.back() == input.shape.back())) names.back().clear();
+  ctx.outputs.push_back({"output", output, input.dtype, names});
   ctx.output_layouts["output"] = Layout::contiguous(output);  // a new tensor, whatever the input's layout
 }
 

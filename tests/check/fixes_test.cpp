@@ -244,7 +244,7 @@ TEST_CASE("combined fixes: a searched fix picked by two errors is applied once, 
   REQUIRE_FALSE(key->fixes.empty());
   const Fix& combined = key->fixes.front();
   CHECK(combined.description == "all together: construct with kdim=256, vdim=256; and transpose qo where it is made, after call \"p\", "
-                                "to (10, 2, 512): qo = qo.transpose(0, 1)");
+                                "to (L, N, 512): qo = qo.transpose(0, 1)");
   CHECK(combined.valid());
   REQUIRE(combined.patch.size() == 3);  // the constructor string, the renamed output, one inserted transpose
   CHECK(combined.patch[1]["path"] == "/calls/0/outputs/0");
@@ -692,4 +692,93 @@ TEST_CASE("one cause: findings the first fix does not remove stay apart", "[fixe
   }
   CHECK(std::count(calls.begin(), calls.end(), "first") == 1);
   CHECK(std::count(calls.begin(), calls.end(), "second") == 1);
+
+TEST_CASE("a batch forced to 1 through a multiple of it is a role error: repeat(1, 1, B) is no fix", "[fixes]") {
+  // DETR's queries tiled on the features: (Q, 1, 128*B) against d_model 128 holds only at B == 1.
+  std::string tiled_features = R"json({"version": 1, "modules": {"dec": "nn.TransformerDecoderLayer(128, 4, 512)"},
+    "tensors": {"query_pos": ["Q", 128], "memory": ["HW", "B", 128]},
+    "calls": [{"id": "u", "op": "unsqueeze", "input": "query_pos", "dim": 1, "outputs": ["qp"]},
+              {"id": "r", "op": "repeat", "input": "qp", "repeats": [1, 1, "B"], "outputs": ["tgt"]},
+              {"id": "d", "module": "dec", "tgt": "tgt", "memory": "memory"}]})json";
+  Report report = test::check_text(tiled_features);
+  const Diagnostic* forced = test::find(report, "MHA083");
+  REQUIRE(forced != nullptr);
+  CHECK_THAT(forced->message, Catch::StartsWith("valid only if B == 1 (query features == embed_dim), but B is a batch size"));
+  CHECK(test::find(report, "MHA080") == nullptr);
+  // Tiled over the queries (repeat(B, 1, 1)): exchanging counts 0 and 2 leaves that same error, so it is not offered.
+  std::string tiled_queries = tiled_features;
+  tiled_queries.replace(tiled_queries.find(R"([1, 1, "B"])"), 11, R"(["B", 1, 1])");
+  Report queries = test::check_text(tiled_queries);
+  const Diagnostic* batch = test::find(queries, "MHA083");
+  REQUIRE(batch != nullptr);
+  REQUIRE_FALSE(batch->fixes.empty());
+  CHECK(batch->fixes.front().description == "exchange repeat counts 0 and 1 of call \"r\": tgt = qp.repeat(1, B, 1)");
+  for (const Fix& fix : batch->fixes) CHECK(fix.description.find("repeat(1, 1, B)") == std::string::npos);
+}
+
+TEST_CASE("a condition that swapped arguments cause is an error, the swap its first fix", "[fixes]") {
+  // nn.Transformer called (tgt, src): the (T, T) tgt_mask meets the decoder's S positions.
+  std::string transformer = R"json({"version": 1,
+    "modules": {"tr": "nn.Transformer(d_model=64, nhead=4, num_encoder_layers=1, num_decoder_layers=1, dim_feedforward=128, batch_first=True)"},
+    "tensors": {"src": ["B", "S", 64], "tgt": ["B", "T", 64]},
+    "calls": [{"id": "t", "module": "tr", "src": "tgt", "tgt": "src", "tgt_mask": {"causal": ["T", "T"]}}]})json";
+  Report report = test::check_text(transformer);
+  CHECK_FALSE(report.ok());
+  const Diagnostic* swapped = test::find(report, "MHA083");
+  REQUIRE(swapped != nullptr);
+  CHECK(test::find(report, "MHA080") == nullptr);
+  CHECK_THAT(swapped->message, Catch::StartsWith("valid only if T == S"));
+  // Binding T and S, as the condition's note advised, is no longer the advice.
+  for (const std::string& note : swapped->notes) CHECK(note.find("bind them under") == std::string::npos);
+  REQUIRE(swapped->fixes.size() >= 2);
+  const Fix& swap = swapped->fixes.front();
+  CHECK(swap.description == "swap src and tgt of call \"t\", given in each other's place: tr(src=src, tgt=tgt, ...)");
+  CHECK(swap.valid());
+  CHECK(swap.semantics == FixSemantics::Consistent);
+  Report patched = apply_fix(transformer, swap);
+  CHECK(patched.count(Severity::Error) + patched.count(Severity::Warning) == 0);
+  // The (S, S) mask also satisfies PyTorch, but ranks after the swap.
+  CHECK(swapped->fixes[1].description == "pass a (S, S) tgt_mask");
+
+  // Cross-attention called attn(memory, x, x): the condition is at the residual add, the swap at the attention.
+  std::string cross = R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(256, 8, batch_first=True)"},
+    "tensors": {"x": ["B", "T", 256], "mem": ["B", "S", 256]},
+    "calls": [{"id": "a", "module": "attn", "query": "mem", "key": "x", "value": "x", "outputs": ["o"]},
+              {"id": "r", "op": "add", "input": "x", "other": "o"}]})json";
+  Report residual = test::check_text(cross);
+  const Diagnostic* at_add = test::find(residual, "MHA083");
+  REQUIRE(at_add != nullptr);
+  CHECK(at_add->call == "r");
+  REQUIRE_FALSE(at_add->fixes.empty());
+  CHECK(at_add->fixes.front().description ==
+        "swap query and key/value of call \"a\", given in each other's place: attn(query=x, key=mem, value=mem)");
+  CHECK(apply_fix(cross, at_add->fixes.front()).diagnostics.empty());
+
+  // A condition no swap removes stays a condition: the residual of a self-attention over S added to x over T.
+  std::string unexplained = R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(256, 8, batch_first=True)"},
+    "tensors": {"x": ["B", "T", 256], "mem": ["B", "S", 256]},
+    "calls": [{"id": "a", "module": "attn", "query": "mem", "key": "mem", "value": "mem", "outputs": ["o"]},
+              {"id": "r", "op": "add", "input": "x", "other": "o"}]})json";
+  Report kept = test::check_text(unexplained);
+  CHECK(test::find(kept, "MHA080") != nullptr);
+  CHECK(test::find(kept, "MHA083") == nullptr);
+  CHECK(kept.ok());
+}
+
+TEST_CASE("argument swaps: the pairs each operator tells apart, given different tensors", "[fixes]") {
+  std::string text = R"json({"version": 1, "tensors": {"q": ["B", 4, "L", 16], "k": ["B", 4, "S", 16], "v": ["B", 4, "S", 16]},
+    "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v"},
+              {"id": "b", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q"},
+              {"id": "c", "op": "add", "input": "k", "other": "v"}]})json";
+  Spec spec = parse_spec(test::document_from(text));
+  // Key and value are different tensors: only query and key are exchanged.
+  std::vector<Fix> distinct = argument_swap_candidates(spec, 0);
+  REQUIRE(distinct.size() == 1);
+  CHECK(distinct[0].description ==
+        "swap query and key of call \"a\", given in each other's place: F.scaled_dot_product_attention(query=k, key=q, ...)");
+  CHECK(distinct[0].patch == nlohmann::json::parse(R"([{"op": "replace", "path": "/calls/0/query", "value": "k"},
+                                                       {"op": "replace", "path": "/calls/0/key", "value": "q"}])"));
+  // Self-attention (one tensor everywhere) has nothing to swap; add's operands have no roles to tell apart.
+  CHECK(argument_swap_candidates(spec, 1).empty());
+  CHECK(argument_swap_candidates(spec, 2).empty());
 }

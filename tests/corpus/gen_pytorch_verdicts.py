@@ -368,7 +368,7 @@ def apply_patch(document, patch):
             else:
                 parent[parts[-1]] = op["value"]
         elif op["op"] == "remove":
-            del parent[parts[-1]]
+            del parent[int(parts[-1]) if isinstance(parent, list) else parts[-1]]
         else:
             raise Unsupported(op["op"])
     return document
