@@ -607,6 +607,7 @@ TEST_CASE("searched fix: a buffer larger than the input is sliced to its sizes w
   CHECK(add->fixes[0].description == "slice pe where it is made, after call \"u\", to the sizes of input (1, T, 512): pe = pe[:, :T, :]");
   CHECK(add->fixes[0].patch[1]["value"]["index"] == "[:, :50, :]");
   CHECK(apply_fix(table, add->fixes[0]).ok());
+}
 
 // One cause, one diagnostic: findings that the first fix of one of them removes as well are
 // notes of one primary, the most severe; the counts (and so the exit code) are the primary's.
@@ -692,6 +693,7 @@ TEST_CASE("one cause: findings the first fix does not remove stay apart", "[fixe
   }
   CHECK(std::count(calls.begin(), calls.end(), "first") == 1);
   CHECK(std::count(calls.begin(), calls.end(), "second") == 1);
+}
 
 TEST_CASE("a batch forced to 1 through a multiple of it is a role error: repeat(1, 1, B) is no fix", "[fixes]") {
   // DETR's queries tiled on the features: (Q, 1, 128*B) against d_model 128 holds only at B == 1.
