@@ -329,6 +329,25 @@ const OperatorSchema kRepeatInterleave{"repeat_interleave",
 // Tensor.__getitem__(index) with integers, slices, None and ..., written as in Python: "[:, 0]".
 const OperatorSchema kGetitem{
     "getitem", false, {{"input", ArgKind::Tensor, true, nullptr}, {"index", ArgKind::Index, true, nullptr}}, {"output"}, ""};
+// Tensor.to(dtype) (the dtype by name: "float32", "torch.float16", "half", ...) and the
+// shorthands x.float(), x.double(), x.half(), x.bfloat16(), x.bool(), x.long(), x.int().
+const OperatorSchema kTo{"to", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dtype", ArgKind::String, true, nullptr}}, {"output"}, ""};
+const OperatorSchema kFloat = unary_schema("float");
+const OperatorSchema kDouble = unary_schema("double");
+const OperatorSchema kHalf = unary_schema("half");
+const OperatorSchema kBFloat16 = unary_schema("bfloat16");
+const OperatorSchema kBoolCast = unary_schema("bool");
+const OperatorSchema kLong = unary_schema("long");
+const OperatorSchema kIntCast = unary_schema("int");
+// torch.tril(input, diagonal=0), torch.triu(input, diagonal=0)
+const OperatorSchema kTril{"tril", false, {{"input", ArgKind::Tensor, true, nullptr}, {"diagonal", ArgKind::Int, false, 0}}, {"output"}, ""};
+const OperatorSchema kTriu{"triu", false, {{"input", ArgKind::Tensor, true, nullptr}, {"diagonal", ArgKind::Int, false, 0}}, {"output"}, ""};
+// F.pad(input, pad, value=None) in mode "constant" (the spec has no mode: the others are not modelled)
+const OperatorSchema kPad{"pad",
+                          false,
+                          {{"input", ArgKind::Tensor, true, nullptr}, {"pad", ArgKind::IntList, true, nullptr}, {"value", ArgKind::OptionalFloat, false, nullptr}},
+                          {"output"},
+                          ""};
 // torch.select(input, dim, index)
 const OperatorSchema kSelect{
     "select", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}, {"index", ArgKind::Int, true, nullptr}},
@@ -438,6 +457,17 @@ std::vector<OperatorDef> build_table() {
       function(kBitwiseNot, "torch.bitwise_not", infer_bitwise_not, forward_logical_not, false),
       function(kGetitem, "Tensor.__getitem__", infer_getitem, forward_getitem, false),  // a method only
       function(kSelect, "torch.select", infer_select, forward_select, false),
+      function(kTo, "Tensor.to", infer_to, forward_to, false),  // methods only: the casts copy values of any dtype
+      function(kFloat, "Tensor.float", infer_to, forward_to, false),
+      function(kDouble, "Tensor.double", infer_to, forward_to, false),
+      function(kHalf, "Tensor.half", infer_to, forward_to, false),
+      function(kBFloat16, "Tensor.bfloat16", infer_to, forward_to, false),
+      function(kBoolCast, "Tensor.bool", infer_to, forward_to, false),
+      function(kLong, "Tensor.long", infer_to, forward_to, false),
+      function(kIntCast, "Tensor.int", infer_to, forward_to, false),
+      function(kTril, "torch.tril", infer_triangle, forward_triangle, false),
+      function(kTriu, "torch.triu", infer_triangle, forward_triangle, false),
+      function(kPad, "F.pad", infer_pad, forward_pad, false),
       function(kNarrow, "torch.narrow", infer_narrow, forward_narrow, false),
       function(kSplit, "torch.split", infer_split, forward_split, false),
       function(kSplitWithSizes, "torch.split_with_sizes", infer_split_with_sizes, forward_split, false),

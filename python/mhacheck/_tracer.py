@@ -31,7 +31,7 @@ _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 # Ops whose result has its input's values, shape and dtype: the result stands for the input.
-_IDENTITY_OPS = {"detach", "to", "float", "type_as", "requires_grad_"}
+_IDENTITY_OPS = {"detach", "to", "float", "double", "half", "bfloat16", "bool", "long", "int", "type_as", "requires_grad_"}
 
 
 def _user_frame():
@@ -366,6 +366,18 @@ def _getitem(args, kwargs):
     return "getitem", {"input": args[0], "index": "[" + text + "]"}
 
 
+def _index_pairs(index, dims):
+    """(position in the index, item value, the size of the dim it indexes) of each item of a getitem
+    index that consumes a dim (not None, not ...)."""
+    items = [_index_item_value(text) for text in _split_index(index)]
+    consuming = [(i, item) for i, item in enumerate(items) if item is not None and item is not Ellipsis]
+    if Ellipsis in items:
+        k = sum(1 for item in items[:items.index(Ellipsis)] if item is not None)
+        before, after = consuming[:k], consuming[k:]
+        return [(i, item, size) for (i, item), size in list(zip(before, dims)) + list(zip(after, dims[len(dims) - len(after):]))]
+    return [(i, item, size) for (i, item), size in zip(consuming, dims)]
+
+
 def _positional(op, names, defaults=None):
     """A function of plain integer arguments after its input, by position or keyword."""
     def handler(args, kwargs):
@@ -399,6 +411,47 @@ def _split(args, kwargs):
 def _split_with_sizes(args, kwargs):
     known = _split(args, {("split_size" if k == "split_sizes" else k): v for k, v in kwargs.items()})
     return known if known is not None and known[0] == "split_with_sizes" else None
+
+
+_CASTS = {"float": torch.float32, "double": torch.float64, "half": torch.float16, "bfloat16": torch.bfloat16, "bool": torch.bool,
+          "long": torch.int64, "int": torch.int32}
+
+
+def _cast(op):
+    """x.float(), x.half(), ...: a call when the dtype changes; one that does not returns x itself,
+    which keeps its name (see _IDENTITY_OPS)."""
+    def handler(args, kwargs):
+        if len(args) != 1 or kwargs or not isinstance(args[0], torch.Tensor) or args[0].dtype == _CASTS[op]:
+            return None
+        return op, {"input": args[0]}
+    return handler
+
+
+def _to(args, kwargs):
+    """x.to(dtype) / x.to(dtype=...): a call when the dtype changes. A device, another tensor,
+    copy=True or a memory format is not modelled (`.to` that changes nothing keeps the name)."""
+    dtype = args[1] if len(args) == 2 and not kwargs else kwargs.get("dtype") if len(args) == 1 and set(kwargs) == {"dtype"} else None
+    if not isinstance(dtype, torch.dtype) or not isinstance(args[0], torch.Tensor) or args[0].dtype == dtype or dtype not in _SPEC_DTYPES:
+        return None
+    return "to", {"input": args[0], "dtype": _modules.dtype_name(dtype)}
+
+
+def _pad(args, kwargs):
+    """F.pad(x, pad, mode="constant", value=None) in the constant mode, with a finite value."""
+    names = ["pad", "mode", "value"]
+    if len(args) > 4 or set(kwargs) - set(names):
+        return None
+    bound = dict(zip(names, args[1:]))
+    bound.update(kwargs)
+    pad, value = bound.get("pad"), bound.get("value")
+    if bound.get("mode", "constant") != "constant" or not isinstance(pad, (list, tuple)) or not all(_plain_int(p) for p in pad):
+        return None
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+        return None
+    call = {"input": args[0], "pad": list(pad)}
+    if value is not None:
+        call["value"] = value
+    return "pad", call
 
 
 # The ops that return several tensors, one output each.
@@ -479,6 +532,11 @@ _FUNCTIONS = {
     "cat": _cat,
     "concat": _cat,
     "scaled_dot_product_attention": _sdpa,
+    "to": _to,
+    **{name: _cast(name) for name in _CASTS},
+    "tril": _positional("tril", ["diagonal"], defaults={"diagonal": 0}),
+    "triu": _positional("triu", ["diagonal"], defaults={"diagonal": 0}),
+    "pad": _pad,
     "__getitem__": _getitem,
     "select": _positional("select", ["dim", "index"]),
     "narrow": _positional("narrow", ["dim", "start", "length"]),
@@ -491,7 +549,8 @@ _FUNCTIONS = {
 # The recorded ops that move elements without computing (any dtype replays), and the dtypes
 # `mhacheck run` computes in.
 _MOVING_OPS = {"transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "getitem", "select",
-               "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave"}
+               "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave", "to", *_CASTS, "tril", "triu",
+               "pad"}
 # The mask inversions and combinations give bool (or their integer type), which `run` computes exactly.
 _EXACT_OPS = {"eq", "ne", "logical_not", "bitwise_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or"}
 _RUN_DTYPES = (torch.float32, torch.float64)
@@ -935,11 +994,17 @@ class _Tracer(TorchFunctionMode):
         handler = _FUNCTIONS.get(name)
         written = (args[0], args[1][0]) if pending_index == "single" and name == "__getitem__" else args
         known = handler(written, kwargs) if handler is not None and args else None
-        if known is not None and known[0] in ("getitem", "select", "narrow") and (
-                self._symbolic_position(written[1:], kwargs) or not self._fits_any_size(known[0], known[1])):
-            known = None  # the spec's index is numbers: a position that stands for a symbol (x[:T]) stays traced
+        if known is not None and known[0] in ("getitem", "select", "narrow"):
+            if not self._fits_any_size(known[0], known[1]):
+                known = None
+            elif self._symbolic_position(written[1:], kwargs):
+                # A position that stands for a symbol stays traced (x[T]), but for pe[:x.size(0)]
+                # (a slice of a fixed-size table cut to a size read from another tensor), written "[:B]".
+                known = self._named_stops(known) if known[0] == "getitem" else None
         if known is not None and any(t.dtype not in _SPEC_DTYPES for t in _tensors_in(list(known[1].values()))):
             known = None  # a complex tensor (HDemucs' spectrogram): a spec has no such dtype
+        if known is not None and self.values and any(t.dtype not in _NUMPY_DTYPES for t in _tensors_in(list(known[1].values()))):
+            known = None  # a bfloat16 input (`x.bfloat16().float()`) has no .npz member for the replay to read
         if known is not None and known[0] in ("reshape", "view") and not self._reshape_holds(known[1]):
             known = None  # the sizes PyTorch was given hold at the traced size only (T-1 frames into 13 groups)
         if known is not None and known[0] == "flatten" and not self._flatten_derivable(known[1]):
@@ -1148,14 +1213,7 @@ class _Tracer(TorchFunctionMode):
         if any(self._unread(arguments["input"], d) for d in range(len(dims))):
             return False  # a dim the spec would have as a number where the check derives an expression
         if op == "getitem":
-            items = [_index_item_value(text) for text in _split_index(arguments["index"])]
-            consuming = [item for item in items if item is not None]
-            if Ellipsis in consuming:
-                k = consuming.index(Ellipsis)
-                before, after = consuming[:k], consuming[k + 1:]
-                pairs = list(zip(before, dims)) + list(zip(after, dims[len(dims) - len(after):]))
-            else:
-                pairs = list(zip(consuming, dims))
+            pairs = [(item, size) for _, item, size in _index_pairs(arguments["index"], dims)]
         else:
             dim = arguments["dim"]
             if not -len(dims) <= dim < len(dims):
@@ -1165,6 +1223,34 @@ class _Tracer(TorchFunctionMode):
                 return isinstance(size, int) or (start >= 0 and start + arguments["length"] - 1 < _smallest(size))
             pairs = [(arguments["index"], dims[dim])]
         return all(isinstance(size, int) or _fits(item, _smallest(size)) for item, size in pairs)
+
+    def _named_stops(self, known):
+        """getitem `pe[:x.size(0)]`: a slice from the start of a dim of fixed size (a positional
+        table, a buffer or parameter alike) whose stop reads as a symbol expression, recorded with
+        the stop written as that expression ("[:B]"), so that the cut table's dim is the symbol and
+        carries its role (MHA081: a table cut to the batch size). None when any other position reads
+        as a symbol, or the stop is past the dim (PyTorch clamped it: the spec would say B)."""
+        op, arguments = known
+        dims, _ = self.symbolic_shape(arguments["input"].shape)
+        texts = _split_index(arguments["index"])
+
+        def named(value):
+            return _plain_int(value) and isinstance(self.namer.name(abs(value))[0], str)
+
+        for i, item, size in _index_pairs(arguments["index"], dims):
+            if not isinstance(item, slice):
+                if named(item):
+                    return None
+                continue
+            if named(item.start) or named(item.step) or not named(item.stop):
+                if named(item.start) or named(item.step):
+                    return None
+                continue
+            if not isinstance(size, int) or item.start not in (None, 0) or item.step not in (None, 1) or not 0 < item.stop <= size:
+                return None
+            texts[i] = ":" + self.namer.name(item.stop)[0]
+        trailing = "," if arguments["index"].replace(" ", "").endswith(",]") else ""
+        return op, dict(arguments, index="[" + ", ".join(texts) + trailing + "]")
 
     def _symbolic_position(self, args, kwargs):
         """True when an integer of an index (or of select/narrow) reads as a symbol expression."""

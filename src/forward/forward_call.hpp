@@ -31,6 +31,8 @@ struct ForwardCall {
   // `run --plot` on this call: keep the attention probabilities of the block so named ("" for
   // nn.MultiheadAttention, F.scaled_dot_product_attention, or a module's first block).
   std::optional<std::string> capture_attention;
+  // The check's symbol bindings, for arguments written with symbols (getitem's pe[:B]).
+  const Symbols* symbols = nullptr;
 
   const Array* tensor(const std::string& name) const;     // null when absent
   const Array* parameter(const std::string& name) const;  // null when the module has none of that name
@@ -109,6 +111,9 @@ ForwardResult forward_repeat(const ForwardCall& call);
 ForwardResult forward_repeat_interleave(const ForwardCall& call);
 ForwardResult forward_activation(const ForwardCall& call);  // forward/activation.cpp, by the call's op
 ForwardResult forward_logical_not(const ForwardCall& call);  // forward/glue_forward.cpp: logical_not and bitwise_not
+ForwardResult forward_to(const ForwardCall& call);        // forward/glue_forward.cpp: the casts, as c10's static_cast
+ForwardResult forward_triangle(const ForwardCall& call);  // tril and triu
+ForwardResult forward_pad(const ForwardCall& call);       // F.pad, mode "constant"
 
 // ---- each module's parameters: state_dict names and shapes, and PyTorch's initialisation ----
 // (forward/module_parameters.cpp; nn.MultiheadAttention's own in forward/mha_parameters.cpp)

@@ -7,6 +7,7 @@
 // masked_fill compute in double and round once to the output dtype.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <limits>
 #include <type_traits>
@@ -388,6 +389,121 @@ ForwardResult forward_logical_not(const ForwardCall& call) {
   std::vector<double> values = input.to_double();
   for (double& value : values) value = bits ? -value - 1 : value == 0;
   return one(stored(call.output_dtype, call.output_shape, values));
+}
+
+namespace {
+
+// The bits of the float16 or bfloat16 that holds `value`, already rounded to it by narrowed().
+std::uint16_t narrow_bits(float value, DType dtype) {
+  std::uint32_t bits = 0;
+  std::memcpy(&bits, &value, sizeof bits);
+  if (dtype == DType::BFloat16) return static_cast<std::uint16_t>(std::isnan(value) ? 0x7fc0 : bits >> 16);
+  auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000);
+  float magnitude = std::fabs(value);
+  if (std::isnan(value)) return sign | 0x7e00;
+  if (std::isinf(magnitude)) return sign | 0x7c00;
+  if (magnitude == 0) return sign;
+  int exponent = std::ilogb(magnitude);
+  if (exponent < -14) return sign | static_cast<std::uint16_t>(std::ldexp(magnitude, 24));  // subnormal: a multiple of 2**-24
+  return sign | static_cast<std::uint16_t>((exponent + 15) << 10) | static_cast<std::uint16_t>(std::ldexp(magnitude, 10 - exponent) - 1024);
+}
+
+// Element i of `out` from a double, as c10 casts a Scalar: float16 and bfloat16 through float.
+void store_cast(Array& out, std::size_t i, double value) {
+  if (out.dtype == DType::Float16 || out.dtype == DType::BFloat16) {
+    out.data<std::uint16_t>()[i] = narrow_bits(narrowed(static_cast<float>(value), out.dtype), out.dtype);
+  } else {
+    store(out, i, value);
+  }
+}
+
+// Element i of an integer `out` from an integer, wrapped as static_cast wraps (int64 -> int8).
+void store_integer(Array& out, std::size_t i, std::int64_t value) {
+  switch (out.dtype) {
+    case DType::Int64: out.data<std::int64_t>()[i] = value; break;
+    case DType::Int32: out.data<std::int32_t>()[i] = static_cast<std::int32_t>(value); break;
+    case DType::Int16: out.data<std::int16_t>()[i] = static_cast<std::int16_t>(value); break;
+    case DType::Int8: out.data<std::int8_t>()[i] = static_cast<std::int8_t>(value); break;
+    case DType::UInt8: out.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(value); break;
+    case DType::Bool: out.data<bool>()[i] = value != 0; break;
+    default: throw std::logic_error("not an integer dtype");
+  }
+}
+
+}  // namespace
+
+// c10's casts: an integer to a float rounds once (int64 straight to float32), a float to an
+// integer truncates, anything to bool is "nonzero", a double to float16/bfloat16 goes through float.
+ForwardResult forward_to(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  if (input.dtype == call.output_dtype) return one(input);  // PyTorch returns the tensor itself
+  Array out = make_array(call.output_dtype, input.shape);
+  bool integral = !is_floating(input.dtype);
+  std::vector<double> values = integral ? std::vector<double>() : input.to_double();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(input.size()); ++i) {
+    if (out.dtype == DType::Float64) {
+      out.data<double>()[i] = integral ? static_cast<double>(integer_at(input, i)) : values[i];
+    } else if (is_floating(out.dtype)) {
+      float value = integral ? static_cast<float>(integer_at(input, i)) : static_cast<float>(values[i]);
+      if (out.dtype == DType::Float32) {
+        out.data<float>()[i] = value;
+      } else {
+        out.data<std::uint16_t>()[i] = narrow_bits(narrowed(value, out.dtype), out.dtype);
+      }
+    } else if (integral) {
+      store_integer(out, i, integer_at(input, i));
+    } else {
+      store(out, i, values[i]);
+    }
+  }
+  return one(std::move(out));
+}
+
+ForwardResult forward_triangle(const ForwardCall& call) {
+  Array out = *call.tensor("input");
+  const std::size_t rank = out.shape.size();
+  const std::int64_t rows = out.shape[rank - 2], columns = out.shape[rank - 1], diagonal = call.argument("diagonal").get<std::int64_t>();
+  const bool lower = call.call->op == "tril";
+  const std::size_t element = out.element_size();
+  const std::int64_t matrix = rows * columns;
+  for (std::int64_t flat = 0; flat < out.size(); ++flat) {
+    std::int64_t row = flat % matrix / columns, column = flat % columns;
+    bool kept = lower ? column - row <= diagonal : column - row >= diagonal;
+    if (!kept) std::fill_n(out.bytes.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(flat) * element), element, 0);
+  }
+  return one(std::move(out));
+}
+
+ForwardResult forward_pad(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::vector<std::int64_t> pad = call.argument("pad").get<std::vector<std::int64_t>>();
+  const nlohmann::json& value = call.argument("value");
+  Array out = make_array(input.dtype, call.output_shape);
+  const std::size_t rank = out.shape.size(), element = out.element_size();
+  // Each dim's left pad (negative: cropped); the dims before the padded ones have none.
+  std::vector<std::int64_t> left(rank, 0);
+  for (std::size_t j = 0; j < pad.size() / 2; ++j) left[rank - 1 - j] = pad[2 * j];
+  for (std::size_t i = 0; i < static_cast<std::size_t>(out.size()); ++i) store_cast(out, i, value.is_null() ? 0.0 : python_number(value));
+  std::vector<std::int64_t> in_strides(rank, 1), index(rank, 0);
+  for (std::size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * input.shape[d];
+  for (std::int64_t flat = 0; flat < out.size(); ++flat) {
+    std::int64_t from = 0;
+    bool inside = true;
+    for (std::size_t d = 0; d < rank && inside; ++d) {
+      std::int64_t source = index[d] - left[d];
+      inside = source >= 0 && source < input.shape[d];
+      from += source * in_strides[d];
+    }
+    if (inside) {
+      std::copy_n(input.bytes.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(from) * element), element,
+                  out.bytes.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(flat) * element));
+    }
+    for (std::size_t d = rank; d-- > 0;) {
+      if (++index[d] < out.shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return one(std::move(out));
 }
 
 ForwardResult forward_masked_fill(const ForwardCall& call) {

@@ -1,6 +1,7 @@
 // getitem, select, narrow, and split, split_with_sizes and chunk (a view per piece): strided
 // views of the input, copied out in C order. The views come from the same rules the check used
 // (src/ops/index_expression.hpp for getitem, src/ops/split_sizes.hpp for the pieces).
+#include <algorithm>
 #include <stdexcept>
 
 #include "forward/forward_call.hpp"
@@ -59,10 +60,13 @@ ForwardResult forward_getitem(const ForwardCall& call) {
   const Array& input = *call.tensor("input");
   std::string error;
   std::optional<IndexExpression> index = parse_index(call.argument("index").get<std::string>(), error);
+  if (call.symbols) resolve_symbols(*index, *call.symbols);
   Shape shape;
   for (std::int64_t size : input.shape) shape.push_back(DimExpr::constant(size));
   IndexPlan plan = plan_index(*index, shape);
-  if (plan.failure) throw std::logic_error("getitem: run of an index the check refused");
+  if (plan.failure || std::any_of(plan.dims.begin(), plan.dims.end(), [](const IndexedDim& d) { return !d.size.is_constant(); })) {
+    throw std::logic_error("getitem: run of an index the check refused, or with a symbol the check left unbound");
+  }
   std::vector<std::int64_t> input_strides = c_strides(input.shape), sizes, strides;
   std::int64_t offset = 0;
   for (const auto& [dim, at] : plan.selected) offset += at.offset * input_strides[static_cast<std::size_t>(dim)];

@@ -65,7 +65,7 @@ void check_sliced_table(CallContext& ctx, const ArgValue& x, const ArgValue& sli
         &slice, 0);
     const DimExpr& length = x.shape[static_cast<std::size_t>(offset + d)];
     const std::size_t at = producer->pointer.rfind("/calls/", 0) == 0 ? std::stoul(producer->pointer.substr(7)) : ctx.spec.calls.size();
-    if (!length.is_constant() || at >= ctx.spec.calls.size() || producer->outputs.empty() ||
+    if (!(length.is_constant() || length.is_plain_symbol()) || at >= ctx.spec.calls.size() || producer->outputs.empty() ||
         !ctx.spec.value().contains(nlohmann::json::json_pointer(producer->pointer + "/outputs"))) {
       return;
     }
@@ -73,10 +73,10 @@ void check_sliced_table(CallContext& ctx, const ArgValue& x, const ArgValue& sli
     std::string before = fresh_name(ctx.spec, made + "_before_transpose");
     nlohmann::json transpose = {{"id", fresh_name(ctx.spec, "transpose_" + made)}, {"op", "transpose"}, {"input", before},
                                 {"dim0", 0}, {"dim1", d}, {"outputs", {made}}};
-    std::string sliced = fmt::format("[:{}]", length.offset);
+    std::string sliced = fmt::format("[:{}]", length.str());  // a symbol as the tracer writes pe[:x.size(0)]: pe[:T]
     ctx.add_patch_fix(diagnostic,
                       fmt::format("slice {} by the sequence length ({}.size({}) = {}) and put it in the sequence slot: {} = {}{}.transpose(0, {})",
-                                  source.name, tensor_name(x), offset + d, length.offset, made, source.name, sliced, d),
+                                  source.name, tensor_name(x), offset + d, length.str(), made, source.name, sliced, d),
                       {{{"op", "replace"}, {"path", producer->pointer + "/index"}, {"value", sliced}},
                        {{"op", "replace"}, {"path", producer->pointer + "/outputs/0"}, {"value", before}},
                        {{"op", "add"}, {"path", fmt::format("/calls/{}", at + 1)}, {"value", std::move(transpose)}}});

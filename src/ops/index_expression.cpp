@@ -32,17 +32,26 @@ std::optional<IndexItem> item(std::string_view text, std::string& error) {
     parsed.kind = IndexItem::Kind::None;
   } else if (text.find(':') != std::string_view::npos) {
     parsed.kind = IndexItem::Kind::Slice;
-    std::optional<std::int64_t>* parts[] = {&parsed.start, &parsed.stop, &parsed.step};
+    std::optional<std::int64_t> stop;
+    std::optional<std::int64_t>* parts[] = {&parsed.start, &stop, &parsed.step};
     for (std::size_t part = 0; part < 3; ++part) {
       std::size_t colon = text.find(':');
       std::string_view piece = trimmed(text.substr(0, colon));
       if (!piece.empty()) {
         *parts[part] = integer(piece);
-        if (!*parts[part]) {
+        if (part == 1 && !stop) {
+          parsed.stop = parse_dim_expr(piece);
+          if (!parsed.stop) {
+            error = fmt::format("\"{}\" is not an integer or a size (\"B\", \"2*T\")", piece);
+            return std::nullopt;
+          }
+          if (parsed.stop->is_plain_symbol()) parsed.stop_symbol = parsed.stop->symbol;
+        } else if (!*parts[part]) {
           error = fmt::format("\"{}\" is not an integer", piece);
           return std::nullopt;
         }
       }
+      if (part == 1 && stop) parsed.stop = DimExpr::constant(*stop);
       if (colon == std::string_view::npos) break;
       if (part == 2) {
         error = "a slice has at most two colons (start:stop:step)";
@@ -96,6 +105,12 @@ std::optional<IndexExpression> parse_index(std::string_view text, std::string& e
     text.remove_prefix(comma + 1);
   }
   return index;
+}
+
+void resolve_symbols(IndexExpression& index, const Symbols& symbols) {
+  for (IndexItem& entry : index.items) {
+    if (entry.stop) entry.stop = symbols.resolve(*entry.stop);
+  }
 }
 
 std::optional<bool> dim_less(const DimExpr& a, const DimExpr& b) {
@@ -188,10 +203,11 @@ IndexPlan plan_index(const IndexExpression& index, const Shape& shape) {
         }
         IndexedDim& sliced = plan.dims[static_cast<std::size_t>(dim)];
         const DimExpr n = sliced.size;
-        auto bound = [&](std::optional<std::int64_t> written, const DimExpr& lower) -> std::optional<DimExpr> {
+        auto bound = [&](std::optional<DimExpr> written, const DimExpr& lower) -> std::optional<DimExpr> {
           if (!written) return n;
-          DimExpr value = *written < 0 ? *dim_add(n, *written) : DimExpr::constant(*written);
+          DimExpr value = written->is_constant() && written->offset < 0 ? *dim_add(n, written->offset) : *written;
           std::optional<bool> below = dim_less(value, lower), beyond = dim_less(value, n);
+          if (!value.is_constant() && n.is_constant() && lower.is_constant() && lower.offset == 0 && !beyond) return value;  // pe[:B]
           if (!below) return std::nullopt;
           if (*below) return lower;
           // A bound at the dim's smallest size (`[:1]` of T, `[:4]` of T+3) is inside it for any value.
@@ -199,19 +215,20 @@ IndexPlan plan_index(const IndexExpression& index, const Shape& shape) {
           if (!beyond) return std::nullopt;
           return *beyond ? value : n;
         };
-        std::optional<DimExpr> start = bound(entry.start.value_or(0), DimExpr::constant(0));
+        std::optional<DimExpr> start = bound(DimExpr::constant(entry.start.value_or(0)), DimExpr::constant(0));
         std::optional<DimExpr> stop = start ? bound(entry.stop, *start) : std::nullopt;
         std::optional<DimExpr> length = stop ? difference(*stop, *start) : std::nullopt;
         if (length && !length->is_constant() && step != 1) length.reset();
         if (!length) {
           plan.failure = symbol_dependent(i, fmt::format("the length of slice {}:{}:{} of a dim of size {} depends on {}'s value",
-                                                         entry.start ? std::to_string(*entry.start) : "", entry.stop ? std::to_string(*entry.stop) : "",
+                                                         entry.start ? std::to_string(*entry.start) : "", entry.stop ? entry.stop->str() : "",
                                                          step, n.str(), n.symbol));
           return plan;
         }
         sliced.start = *start;
         sliced.step = step;
         sliced.size = length->is_constant() ? DimExpr::constant((length->offset + step - 1) / step) : *length;
+        if (sliced.start == DimExpr::constant(0)) sliced.stop_symbol = entry.stop_symbol;
         ++dim;
         break;
       }

@@ -35,7 +35,7 @@ std::string sizes_text(const Shape& shape) {
 // The name a slice from the start (x[:n], narrow(d, 0, n)) gives its dim: pe[:x.size(0)] on a
 // batch-first x, written pe[:32] with "dims" binding B to 32, is pe[:B], a table cut to the batch
 // size, whatever the table's dim stood for. The symbol "dims" binds to n, when exactly one is;
-// "" otherwise (an index holds numbers only).
+// "" otherwise. (A stop written as the symbol, pe[:B] as the tracer writes it, names the dim so.)
 std::string slice_length_name(const Spec& spec, const DimExpr& length) {
   if (!length.is_constant()) return "";
   std::string named;
@@ -55,6 +55,7 @@ void infer_getitem(CallContext& ctx) {
   const std::string& text = ctx.call.arguments.at("index").get_ref<const std::string&>();
   std::optional<IndexExpression> index = parse_index(text, error);
   if (!index) throw std::logic_error("getitem: the spec reader let an unreadable index through: " + error);
+  resolve_symbols(*index, ctx.symbols);
   IndexPlan plan = plan_index(*index, input.shape);
   if (plan.failure && plan.failure->type.empty()) {
     symbol_dependent(ctx, "index", plan.failure->message);
@@ -72,7 +73,10 @@ void infer_getitem(CallContext& ctx) {
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];
     bool prefix = dim.source >= 0 && dim.step == 1 && dim.start == DimExpr::constant(0);
-    names.push_back(whole ? input.dim_name(dim.source) : prefix ? slice_length_name(ctx.spec, dim.size) : "");
+    names.push_back(whole           ? input.dim_name(dim.source)
+                    : !prefix       ? ""
+                    : dim.stop_symbol.empty() ? slice_length_name(ctx.spec, dim.size)
+                                              : dim.stop_symbol);
   }
   ctx.outputs.push_back({"output", plan.shape(), input.dtype, names});
 }

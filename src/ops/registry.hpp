@@ -62,6 +62,9 @@ void infer_silu(CallContext& ctx);
 void infer_tanh(CallContext& ctx);
 void infer_logical_not(CallContext& ctx);  // any dtype in, bool out
 void infer_bitwise_not(CallContext& ctx);  // `~`: bool and integer dtypes only
+void infer_to(CallContext& ctx);        // ops/cast.cpp: to(dtype) and .float(), .half(), ... by the call's op
+void infer_triangle(CallContext& ctx);  // ops/triangle.cpp: tril and triu
+void infer_pad(CallContext& ctx);       // ops/pad.cpp: F.pad, mode "constant"
 void infer_sum(CallContext& ctx);  // ops/reduction.cpp
 void infer_mean(CallContext& ctx);
 void infer_masked_fill(CallContext& ctx);

@@ -399,6 +399,7 @@ class Runner {
     forward.output_dtype = output.dtype;
     forward.threads = threads();
     forward.max_elements = options_.max_elements;
+    forward.symbols = &result_.report.symbols;
     bool plotted = options_.plot && !plot_settled_ && (options_.plot_call.empty() || options_.plot_call == call.id);
     if (plotted) forward.capture_attention = options_.plot_block;
     if (!call.module.empty()) {
@@ -411,11 +412,11 @@ class Runner {
       forward.parameters = &parameters(*forward.module, call);
     } else {
       // A re-layout moves elements of any dtype, but converting (cat of several dtypes) to a
-      // half type computes as an arithmetic operator does.
+      // half type computes as an arithmetic operator does; the casts round to it themselves.
       bool converts = std::any_of(call_report.arguments.begin(), call_report.arguments.end(),
                                   [&](const ResolvedArgument& argument) { return argument.dtype != output.dtype; });
       bool half = output.dtype == DType::Float16 || output.dtype == DType::BFloat16;
-      if (op.arithmetic || (converts && half)) {
+      if (op.arithmetic || (converts && half && op.forward != forward_to)) {
         check_run_dtype(call, output.dtype, call_report.arguments.at(0).location, "");
       }
     }

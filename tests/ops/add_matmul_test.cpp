@@ -197,3 +197,24 @@ TEST_CASE("a broadcast valid only under a condition offers the size-1 dims the l
   REQUIRE(test::find(same_rank, "MHA080") != nullptr);
   CHECK(test::find(same_rank, "MHA080")->fixes.empty());
 }
+
+TEST_CASE("a position table cut at a symbol, as the tracer writes pe[:x.size(0)]: the cut dim is that symbol and keeps its role", "[glue][roles]") {
+  auto spec = [](const std::string& dims, const std::string& index) {
+    return R"({"version": 1, "dims": {)" + dims + R"(}, "tensors": {"x": ["B", "T", 128], "pe": [5000, 1, 128]},
+      "calls": [{"id": "p", "op": "getitem", "input": "pe", "index": ")" + index + R"(", "outputs": ["pe_x"]},
+                {"id": "a", "op": "add", "input": "x", "other": "pe_x", "outputs": ["h"]}]})";
+  };
+  // Unbound symbols (a traced spec): the warning, and a fix that cuts the table at the sequence's symbol.
+  Report traced = test::check_text(spec("", "[:B]"));
+  const Diagnostic* slice = test::find(traced, "MHA081");
+  REQUIRE(slice != nullptr);
+  CHECK(slice->message.find("pe_x is pe[:B]: the position table cut to the batch size B") != std::string::npos);
+  const Fix& fix = consistent_first_fix(*slice);
+  CHECK(fix.description == "slice pe by the sequence length (x.size(1) = T) and put it in the sequence slot: pe_x = pe[:T].transpose(0, 1)");
+  REQUIRE(fix.outputs.size() == 1);
+  CHECK(tuple_str(fix.outputs[0].shape) == "(B, T, 128)");
+  // Bound by "dims", the symbol is still the dim's name (not a number that two symbols could share).
+  CHECK(test::find(test::check_text(spec(R"("B": 32, "T": 50, "C": 32)", "[:B]")), "MHA081") != nullptr);
+  // Cut at the sequence (PyTorch then refuses the broadcast unless B == T): no slice-role warning.
+  CHECK(test::find(test::check_text(spec("", "[:T]")), "MHA081") == nullptr);
+}

@@ -18,6 +18,23 @@ TEST_CASE("getitem on symbolic sizes: the class token, the tokens after it, the 
   CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T+3", 64], "index": "[:, 4:]")"))) == "(B, T-1, 64)");
 }
 
+TEST_CASE("getitem with a slice's stop written as a symbol: a fixed-size table cut at a size read from another tensor", "[glue][index]") {
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": [5000, 1, 64], "index": "[:B]")"))) == "(B, 1, 64)");
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": [5000, 64], "index": "[:, :2*T+1]")"))) == "(5000, 2*T+1)");
+  CHECK(test::single_output(test::check_text(op_call("getitem", R"("input": ["B", "T+1", 64], "index": "[:, :T]")"))) == "(B, T, 64)");
+  // Bound, the stop is a number, clamped to the dim as Python clamps it.
+  CHECK(test::single_output(test::check_text(R"({"version": 1, "dims": {"B": 6000}, "tensors": {"pe": [5000, 64]},
+    "calls": [{"id": "p", "op": "getitem", "input": "pe", "index": "[:B]"}]})")) == "(5000, 64)");
+  // A symbol on a dim of another symbol, or after a start, or stepped: depends on the values (MHA303).
+  for (const char* index : {"[:, :B]", "[2:B]", "[:B:2]"}) {
+    INFO(index);
+    Report report = test::check_text(op_call("getitem", std::string(R"("input": [5000, "T", 64], "index": ")") + index + "\""));
+    CHECK(test::find(report, "MHA303") != nullptr);
+  }
+  // A start or a step is a number.
+  CHECK(test::check_text(op_call("getitem", R"("input": [5000, 64], "index": "[B:]")")).input_error);
+}
+
 TEST_CASE("getitem whose result depends on a symbol's value asks for the symbol to be bound", "[glue][index]") {
   for (const char* index : {"[:, 1]", "[:, :4]", "[:, ::2]", "[:, -2]"}) {
     INFO(index);

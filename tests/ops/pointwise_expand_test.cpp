@@ -60,3 +60,78 @@ TEST_CASE("sum and mean reduce symbolic dims, activations keep the shape", "[glu
   CHECK(test::single_output(test::check_text(op_call("dropout", R"("input": ["B", 64], "p": 0.1, "training": false)"))) == "(B, 64)");
   CHECK(test::check_text(op_call("sum", R"("input": [2, 3], "dim": "0")")).input_error);
 }
+
+TEST_CASE("to and its shorthands change the dtype and keep a transposed input's strides, as PyTorch's MemoryFormat::Preserve", "[glue][cast]") {
+  auto chain = [](const std::string& cast) {
+    return R"({"version": 1, "tensors": {"x": ["B", "T", 8]}, "calls": [
+      {"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xt"]},
+      )" + cast + R"(,
+      {"id": "v", "op": "view", "input": "c", "shape": ["B", -1]}]})";
+  };
+  // Another dtype: a copy with the same strides, so the view still fails (PyTorch 1.13 measured, 2.x's _to_copy).
+  for (const char* cast : {R"({"id": "f", "op": "double", "input": "xt", "outputs": ["c"]})", R"({"id": "f", "op": "half", "input": "xt", "outputs": ["c"]})",
+                           R"({"id": "f", "op": "to", "input": "xt", "dtype": "torch.bfloat16", "outputs": ["c"]})"}) {
+    INFO(cast);
+    Report report = test::check_text(chain(cast));
+    CHECK(test::find(report, "MHA370") != nullptr);
+  }
+  // The same dtype is the tensor itself: the same layout, the same failure.
+  CHECK(test::find(test::check_text(chain(R"({"id": "f", "op": "float", "input": "xt", "outputs": ["c"]})")), "MHA370") != nullptr);
+  // After contiguous() the cast is contiguous too.
+  Report fine = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 8]}, "calls": [
+      {"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xt"]},
+      {"id": "k", "op": "contiguous", "input": "xt", "outputs": ["xc"]},
+      {"id": "f", "op": "long", "input": "xc", "outputs": ["c"]},
+      {"id": "v", "op": "view", "input": "c", "shape": ["B", -1]}]})");
+  CHECK(fine.diagnostics.empty());
+  REQUIRE(fine.calls.size() == 4);
+  CHECK(dtype_name(fine.calls[2].outputs.at(0).dtype) == "int64");
+  CHECK(test::single_output(test::check_text(op_call("bool", R"("input": ["B", "T"])"))) == "(B, T)");
+  Report unknown = test::check_text(op_call("to", R"("input": [2, 4], "dtype": "float33")"));
+  REQUIRE(test::find(unknown, "MHA002") != nullptr);
+  CHECK(test::find(unknown, "MHA002")->message.find("expected one of") != std::string::npos);
+}
+
+TEST_CASE("tril and triu need 2 dims and give a contiguous tensor", "[glue][triangle]") {
+  Report flat = test::check_text(op_call("triu", R"("input": ["T"], "diagonal": 1)"));
+  const Diagnostic* rank = test::find(flat, "MHA411");
+  REQUIRE(rank != nullptr);
+  CHECK(rank->pytorch_error->message == "triu: input tensor must have at least 2 dimensions");
+  CHECK(test::single_output(test::check_text(op_call("tril", R"("input": ["B", "T", "T"], "diagonal": -1)"))) == "(B, T, T)");
+  // tril of a transposed tensor is contiguous (PyTorch allocates it so): its view is fine.
+  Report view = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 8]}, "calls": [
+      {"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xt"]},
+      {"id": "l", "op": "tril", "input": "xt", "outputs": ["c"]},
+      {"id": "v", "op": "view", "input": "c", "shape": ["B", -1]}]})");
+  CHECK(view.diagnostics.empty());
+}
+
+TEST_CASE("F.pad in constant mode: sizes, crops, PyTorch 2.x's errors, and the layout", "[glue][pad]") {
+  CHECK(test::single_output(test::check_text(op_call("pad", R"("input": ["B", "T", 8], "pad": [1, 2])"))) == "(B, T, 11)");
+  CHECK(test::single_output(test::check_text(op_call("pad", R"("input": ["B", "T", 8], "pad": [0, 0, 0, 3])"))) == "(B, T+3, 8)");
+  CHECK(test::single_output(test::check_text(op_call("pad", R"("input": ["B", "T+1", 8], "pad": [0, 0, -1, 0], "value": -1.5)"))) == "(B, T, 8)");
+  auto error = [](const std::string& arguments, const char* code) {
+    Report report = test::check_text(op_call("pad", arguments));
+    const Diagnostic* found = test::find(report, code);
+    REQUIRE(found != nullptr);
+    return found->pytorch_error ? found->pytorch_error->message : std::string();
+  };
+  CHECK(error(R"("input": [2, 4], "pad": [1])", "MHA002") == "Padding length must be divisible by 2");
+  CHECK(error(R"("input": [2, 4], "pad": [1, 1, 0, 0, 2, 2])", "MHA411") == "Padding length too large");
+  CHECK(error(R"("input": [3, 4], "pad": [-3, -2])", "MHA343") == "narrow(): length must be non-negative.");
+  CHECK(error(R"("input": [3, 4], "pad": [-4, 0, 1, 0])", "MHA343") ==
+        "The input size 4, plus negative padding -4 and 0 resulted in a negative output size, which is invalid. Check dimension 1 of your input.");
+  // Cropping all of a dim without padding anything is an empty tensor, as in PyTorch.
+  CHECK(test::single_output(test::check_text(op_call("pad", R"("input": [3, 4], "pad": [-2, -2])"))) == "(3, 0)");
+  // A crop of a symbolic size depends on it.
+  CHECK(test::find(test::check_text(op_call("pad", R"("input": ["B", "T"], "pad": [-2, 0])")), "MHA303") != nullptr);
+  // Strides: an all-zero pad keeps the transposed input's (the view fails, as in PyTorch); a real pad is contiguous.
+  auto viewed = [](const std::string& pad) {
+    return test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 8]}, "calls": [
+      {"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xt"]},
+      {"id": "p", "op": "pad", "input": "xt", "pad": )" + pad + R"(, "outputs": ["c"]},
+      {"id": "v", "op": "view", "input": "c", "shape": ["B", -1]}]})");
+  };
+  CHECK(test::find(viewed("[0, 0]"), "MHA370") != nullptr);
+  CHECK(viewed("[0, 0, 1, 0]").diagnostics.empty());
+}

@@ -306,8 +306,13 @@ class FlattensAfterSlicing(nn.Module):
         return x[:, 1:].flatten(1)
 
 
+def output_shapes(report):
+    """Every call output's shape in a check report, by output name."""
+    return {name: value["shape"] for call in report["files"][0]["calls"] for name, value in call["outputs"].items()}
+
+
 class PadsThenFlattens(nn.Module):
-    """A size B*T+1 made by an op mhacheck does not model (F.pad), then cut back to B*T."""
+    """A size B*T+1 made by F.pad, then cut back to B*T."""
     def forward(self, x):
         B, T, C = x.shape
         rows = F.pad(x.reshape(B * T, C), (0, 0, 0, 1))
@@ -512,8 +517,11 @@ class TracerTest(unittest.TestCase):
         spec = mhacheck.trace(PadsThenFlattens(), (mhacheck.shape("B", "T", 4),))
         self.assertIsNone(spec.error)
         (index,) = [c for c in spec.calls if c["op"] == "getitem"]
-        self.assertEqual(spec.document["tensors"][index["input"]]["shape"], ["B*T+1", 4])
-        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        (pad,) = [c for c in spec.calls if c["op"] == "pad"]  # F.pad is recorded: the check derives B*T+1
+        self.assertEqual((index["input"], pad["pad"]), (pad["id"], [0, 0, 0, 1]))
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+        self.assertEqual(output_shapes(report)[pad["id"]], ["B*T+1", 4])
 
     def test_a_constant_that_is_a_multiple_of_the_probe_stays_a_number(self):
         model = PadsToAMultipleOfTheProbe()
@@ -525,8 +533,11 @@ class TracerTest(unittest.TestCase):
         self.assertIsNone(spec.error)
         self.assertEqual(spec.sizes["B"], probe)
         (index,) = [c for c in spec.calls if c["op"] == "getitem"]
-        self.assertEqual(spec.document["tensors"][index["input"]]["shape"], ["B", 2, 12 * probe, 4])  # not 12*B
-        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        (pad,) = [c for c in spec.calls if c["op"] == "pad"]
+        self.assertEqual(index["input"], pad["id"])
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+        self.assertEqual(output_shapes(report)[pad["id"]], ["B", 2, 12 * probe, 4])  # 512 + 2 * pad: not 12*B
 
     def test_a_length_that_follows_the_symbol_without_a_reading_keeps_its_convolution_traced(self):
         for device in ("cpu", "meta"):
@@ -771,6 +782,92 @@ class TracerTest(unittest.TestCase):
         for tensor in spec.document["tensors"].values():
             tensor.pop("contiguous", None)
         self.assertEqual([e["code"] for e in by_severity(check(spec), "error")], ["MHA370"])
+
+    def test_a_table_cut_at_a_size_read_from_another_tensor_keeps_the_role(self):
+        for parameter in (False, True):
+            with self.subTest(parameter=parameter):
+                model = PositionalTable(parameter)
+                spec = mhacheck.trace(model, (mhacheck.shape("B", "T", 8),))
+                self.assertIsNone(spec.error)
+                (cut,) = [c for c in spec.calls if c["op"] == "getitem"]
+                self.assertEqual((cut["input"], cut["index"]), ("pe", "[:B]"))
+                warnings_ = by_severity(check(spec), "error", "warning")
+                self.assertEqual([w["code"] for w in warnings_], ["MHA081"])
+                self.assertEqual(warnings_[0]["location"]["line"], line_number(__file__, "table cut"))
+                self.assertIn("pe[:T].transpose(0, 1)", warnings_[0]["fixes"][0]["description"])
+                # sequence-first, as the table was made for: the same line is right
+                right = mhacheck.trace(model, (mhacheck.shape("T", "B", 8),), values=True)
+                (cut,) = [c for c in right.calls if c["op"] == "getitem"]
+                self.assertEqual(cut["index"], "[:T]")
+                self.assertEqual(by_severity(check(right), "error", "warning"), [])
+                replay(self, right)
+
+    def test_casts_triangles_and_pads_are_recorded_and_replayed(self):
+        torch.manual_seed(0)
+        inputs = (mhacheck.shape("B", "T", 8), mhacheck.shape("B", "T", dtype=torch.bool))
+        for dims in ({}, {"B": 2, "T": 5}):
+            with self.subTest(dims=dims):
+                spec = mhacheck.trace(CastsTrianglesPads(), inputs, dims=dims, values=bool(dims))
+                self.assertIsNone(spec.error)
+                ops = [c["op"] for c in spec.calls]
+                for op in ("triu", "bool", "tril", "to", "float", "half", "pad", "double", "long"):
+                    self.assertIn(op, ops)
+                self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+                if dims:
+                    replay(self, spec)
+
+    def test_a_view_after_a_cast_or_a_zero_pad_of_a_transposed_tensor_is_an_error_at_its_line(self):
+        for how, marker in (("float", "view after a cast"), ("zero pad", "view after a zero pad")):
+            with self.subTest(how):
+                refused = mhacheck.trace(ViewsAfterACopy(how), (mhacheck.shape("B", "T", 4),))
+                self.assertIsInstance(refused.error, RuntimeError)  # PyTorch: the strides were kept
+                errors = by_severity(check(refused), "error")
+                self.assertEqual([e["code"] for e in errors], ["MHA370"])
+                self.assertEqual(errors[0]["location"]["line"], line_number(__file__, marker))
+        spec = mhacheck.trace(ViewsAfterACopy("pad"), (mhacheck.shape("B", "T", 4),))
+        self.assertIsNone(spec.error)
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+
+
+class PositionalTable(nn.Module):
+    """A position table made for (T, B, E) inputs, held as a buffer or a parameter, added to x:
+    `pe[:x.size(0)]` is right on a sequence-first x, and cuts the table to the batch size on a
+    batch-first one (broadcast over the sequence: PyTorch raises nothing)."""
+    def __init__(self, parameter):
+        super().__init__()
+        table = torch.randn(100, 1, 8)
+        if parameter:
+            self.pe = nn.Parameter(table)
+        else:
+            self.register_buffer("pe", table)
+
+    def forward(self, x):
+        return x + self.pe[:x.size(0)]  #: table cut
+
+
+class CastsTrianglesPads(nn.Module):
+    def forward(self, x, keep):
+        length = x.size(1)
+        future = torch.ones(length, length).triu(1).bool()
+        scores = (x @ x.transpose(1, 2)).masked_fill(future, float("-inf"))
+        weights = scores.softmax(-1) * torch.tril(torch.ones(length, length), diagonal=0).to(torch.float64).float()
+        padding = (~keep).half().float()
+        wider = F.pad(weights @ x, (1, 2), value=0.5) + F.pad(padding, (0, 0))[..., None]
+        return wider.double(), F.pad(wider, (-1, 0, 0, 1)).long()
+
+
+class ViewsAfterACopy(nn.Module):
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def forward(self, x):
+        t = x.transpose(1, 2)
+        if self.how == "float":
+            return t.double().view(x.size(0), -1)  #: view after a cast
+        if self.how == "zero pad":
+            return F.pad(t, (0, 0)).view(x.size(0), -1)  #: view after a zero pad
+        return F.pad(t, (1, 0)).view(x.size(0), -1)  # a real pad makes a contiguous tensor: the view is fine
 
 
 _saved_getitem = torch.Tensor.__dict__.get("__getitem__")

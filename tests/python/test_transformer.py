@@ -54,7 +54,10 @@ class TransformerTest(unittest.TestCase):
         self.assertEqual(2 * (options["num_encoder_layers"] + 2 * options["num_decoder_layers"]), len(attention_calls))
         self.assertEqual((options["d_model"], options["nhead"], options["batch_first"]), (32, 4, True))
         self.assertEqual(call["source"], f"{HERE}:{line_number(HERE, 'transformer')}")
-        self.assertEqual(spec.document["tensors"][call["tgt_mask"]]["shape"], ["T", "T"])
+        (made,) = [c for c in spec.calls if c.get("outputs", [None])[0] == call["tgt_mask"]]
+        self.assertEqual(made["op"], "triu")  # generate_square_subsequent_mask's torch.triu, recorded
+        outputs = {name: value["shape"] for c in check(spec)["files"][0]["calls"] for name, value in c["outputs"].items()}
+        self.assertEqual(outputs[call["tgt_mask"]], ["T", "T"])
         self.assertEqual(spec.document["tensors"][call["src_key_padding_mask"]]["shape"], ["B", "S"])
 
     def test_replay_reproduces_the_traced_outputs(self):

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Generate golden fixtures for mhacheck's forward pass of the elementwise, activation,
+"""Generate golden fixtures for mhacheck's forward pass of the elementwise, activation, cast (to, float,
+half, ...), tril/triu, F.pad (constant mode),
 reduction and expand operators, of the mask inversions (logical_not, bitwise_not, eq, ne) and of the mask
 combinations (bitwise_and/or, `&` and `|`; logical_and/or).
 
@@ -176,12 +177,59 @@ CASES = {
                               [({"op": "logical_and", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: torch.logical_and(e["x"], e["y"]))]),
     "logical-or-float-bool": ({"x": ((6,), "float32"), "y": ((2, 1), "bool")},
                               [({"op": "logical_or", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: torch.logical_or(e["x"], e["y"]))]),
+    # Casts (Tensor.to and its shorthands), as c10's static_cast: a transposed input, float16 rounding
+    # (ties to even, overflow to inf, subnormals), truncation toward zero, nonzero as True, int64
+    # wrapped into int8, int64 beyond 2**53 rounded once to float32.
+    "to-float64-of-transposed": ({"x": ((2, 3, 4), "float32")},
+                                 [({"op": "transpose", "input": "x", "dim0": 0, "dim1": 2, "outputs": ["t"]}, lambda e: e["x"].transpose(0, 2)),
+                                  ({"op": "to", "input": "t", "dtype": "float64", "outputs": ["out"]}, lambda e: e["t"].to(torch.float64))]),
+    "half-then-float": ({"x": ((8,), "float32")},
+                        [({"op": "half", "input": "x", "outputs": ["h"]}, lambda e: e["x"].half()),
+                         ({"op": "float", "input": "h", "outputs": ["out"]}, lambda e: e["h"].float())]),
+    "to-half-of-float64": ({"x": ((8,), "float64")},
+                           [({"op": "to", "input": "x", "dtype": "torch.float16", "outputs": ["out"]}, lambda e: e["x"].to(torch.float16))]),
+    "float-of-bool-mask": ({"m": ((2, 5), "bool")}, [({"op": "float", "input": "m", "outputs": ["out"]}, lambda e: e["m"].float())]),
+    "long-of-floats": ({"x": ((8,), "float32")}, [({"op": "long", "input": "x", "outputs": ["out"]}, lambda e: e["x"].long())]),
+    "bool-of-floats": ({"x": ((8,), "float64")}, [({"op": "bool", "input": "x", "outputs": ["out"]}, lambda e: e["x"].bool())]),
+    "to-int8-of-int64": ({"x": ((3, 4), "int64")}, [({"op": "to", "input": "x", "dtype": "int8", "outputs": ["out"]}, lambda e: e["x"].to(torch.int8))]),
+    "float-of-int64-beyond-2-53": ({"x": ((3,), "int64")}, [({"op": "float", "input": "x", "outputs": ["out"]}, lambda e: e["x"].float())]),
+    "double-of-int": ({"x": ((2, 3), "int64")}, [({"op": "double", "input": "x", "outputs": ["out"]}, lambda e: e["x"].double())]),
+    # tril and triu: a causal mask's two forms, batched, any dtype, diagonals either side
+    "tril": ({"x": ((4, 5), "float32")}, [({"op": "tril", "input": "x", "outputs": ["out"]}, lambda e: torch.tril(e["x"]))]),
+    "triu-diagonal-1-bool": ({"m": ((2, 4, 4), "bool")},
+                             [({"op": "triu", "input": "m", "diagonal": 1, "outputs": ["out"]}, lambda e: torch.triu(e["m"], 1))]),
+    "tril-negative-diagonal-int": ({"x": ((2, 3, 5), "int64")},
+                                   [({"op": "tril", "input": "x", "diagonal": -1, "outputs": ["out"]}, lambda e: e["x"].tril(-1))]),
+    "triu-of-transposed": ({"x": ((3, 4), "float64")},
+                           [({"op": "transpose", "input": "x", "dim0": 0, "dim1": 1, "outputs": ["t"]}, lambda e: e["x"].T),
+                            ({"op": "triu", "input": "t", "diagonal": -1, "outputs": ["out"]}, lambda e: e["t"].triu(-1))]),
+    # F.pad, constant mode: the last dim, two dims, crops, a value cast to the input's dtype
+    "pad-last-dim-value": ({"x": ((2, 3, 4), "float32")},
+                           [({"op": "pad", "input": "x", "pad": [1, 2], "value": 0.5, "outputs": ["out"]}, lambda e: F.pad(e["x"], (1, 2), value=0.5))]),
+    "pad-two-dims-crop": ({"x": ((2, 3, 4), "float64")},
+                          [({"op": "pad", "input": "x", "pad": [-1, 2, 1, -1], "outputs": ["out"]}, lambda e: F.pad(e["x"], (-1, 2, 1, -1)))]),
+    "pad-crop-only-of-transposed": ({"x": ((2, 3, 4), "float32")},
+                                    [({"op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["t"]}, lambda e: e["x"].transpose(1, 2)),
+                                     ({"op": "pad", "input": "t", "pad": [0, -1, -1, 0], "outputs": ["out"]}, lambda e: F.pad(e["t"], (0, -1, -1, 0)))]),
+    "pad-int-value-truncated": ({"x": ((2, 3), "int64")},
+                                [({"op": "pad", "input": "x", "pad": [1, 0, 0, 1], "value": 2.7, "outputs": ["out"]},
+                                  lambda e: F.pad(e["x"], (1, 0, 0, 1), value=2.7))]),
+    "pad-bool-mask": ({"m": ((2, 3), "bool")},
+                      [({"op": "pad", "input": "m", "pad": [2, 0], "value": 1, "outputs": ["out"]}, lambda e: F.pad(e["m"], (2, 0), value=1))]),
 }
 
 
 # Cases whose inputs are written out: values a comparison in double would get wrong.
 FLOAT_TENTHS = [0.1, 0.2, 0.30000001192092896, 0.1]
 VALUES = {
+    # float16: ties to even (2049 -> 2048, 2051 -> 2052), the largest finite, overflow, a subnormal, underflow
+    "half-then-float": {"x": torch.tensor([2049.0, 2051.0, 65504.0, 65520.0, -65519.0, 3e-6, 1e-8, -1.7])},
+    "to-half-of-float64": {"x": torch.tensor([2049.0, 1.0 + 2 ** -11 + 2 ** -40, 65519.99, 1e30, 5.9604644775390625e-08, -0.0, 0.1, 1 / 3],
+                                             dtype=torch.float64)},
+    "long-of-floats": {"x": torch.tensor([1.7, -1.7, 2.5, -0.5, 0.0, 1e6, -3.99, 7.0])},
+    "bool-of-floats": {"x": torch.tensor([0.0, -0.0, 1e-300, float("nan"), float("inf"), -2.0, 0.5, 0.0], dtype=torch.float64)},
+    "to-int8-of-int64": {"x": torch.tensor([[300, -300, 127, 128], [-129, 255, 256, 0], [1000, -1000, 44, -1]])},
+    "float-of-int64-beyond-2-53": {"x": torch.tensor([2 ** 60 + 2 ** 36 + 1, -(2 ** 53) - 1, 16777217])},
     "div-floor-float32-by-a-tenth": {"x": torch.tensor([1.0, -1.0, 0.7, 3.0], dtype=torch.float32)},
     "div-floor-float64-by-a-tenth": {"x": torch.tensor([1.0, -1.0, 0.7, 3.0], dtype=torch.float64)},
     "div-floor-infinities-and-zeros": {
