@@ -640,9 +640,18 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
       if (!written.is_plain_symbol() && named && offset + d < named->dim_names.size() && !named->dim_names[offset + d].empty()) {
         name = named->dim_names[offset + d];
       }
-      written_index.push_back(":" + name);
       cut_text.push_back(name);
-      inserted_index.push_back(wanted.is_constant() ? fmt::format(":{}", wanted.offset) : "");
+      // A table longer by one or two rows than the tokens it is added to holds the positions
+      // of the prefix tokens first (ViT's class token, DeiT's distillation token: timm adds
+      // pos_embed[:, 1:] to the patches); a longer one is a buffer cut from its start.
+      std::int64_t prefix = wanted.is_constant() ? size.offset - wanted.offset : 0;
+      if (prefix == 1 || prefix == 2) {
+        written_index.push_back(fmt::format("{}:", prefix));
+        inserted_index.push_back(fmt::format("{}:", prefix));
+      } else {
+        written_index.push_back(":" + name);
+        inserted_index.push_back(wanted.is_constant() ? fmt::format(":{}", wanted.offset) : "");
+      }
       constant = constant && wanted.is_constant();
       cut[d] = written.is_plain_symbol() ? written : wanted;
       sliced = true;

@@ -14,6 +14,7 @@
 #include "roles.hpp"
 
 #include <functional>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -82,6 +83,37 @@ void check_sliced_table(CallContext& ctx, const ArgValue& x, const ArgValue& sli
                        {{"op", "add"}, {"path", fmt::format("/calls/{}", at + 1)}, {"value", std::move(transpose)}}});
     return;
   }
+}
+
+// x * float('-inf') (MHA280): NaN wherever x is 0, which for a 0/1 mask is every position it
+// keeps. The fix multiplies by the finite extreme of the result's dtype, torch.finfo(dtype).min,
+// the value Hugging Face's extended attention masks use.
+void check_mul_infinity(CallContext& ctx, const ArgValue& input, DType result) {
+  const nlohmann::json& number = ctx.call.arguments.at("other");
+  if (!number.is_string() || (number != "inf" && number != "-inf") || !is_floating(result)) return;
+  bool negative = number == "-inf";
+  std::string name = tensor_name(input).empty() ? input.argument : tensor_name(input);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MulInfinity,
+      fmt::format("{} * float('{}'): 0 * inf is NaN, so every entry where {} is 0 becomes NaN, not 0", name, number.get<std::string>(), name),
+      &input);
+  diagnostic.notes.push_back("an additive mask (1 - mask) * float('-inf') is NaN on every kept position, and softmax then makes the "
+                             "whole row NaN");
+  const std::map<DType, std::pair<double, std::string>> finite_max = {
+      {DType::Float16, {65504.0, "float16"}},
+      {DType::BFloat16, {3.3895313892515355e38, "bfloat16"}},
+      {DType::Float32, {3.4028234663852886e38, "float32"}},
+      {DType::Float64, {1.7976931348623157e308, "float64"}}};
+  auto extreme = finite_max.find(result);
+  if (extreme == finite_max.end()) return;
+  std::optional<std::string> pointer = ctx.argument_pointer("other");
+  if (!pointer) return;
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("multiply by torch.finfo(torch.{}).{} instead of float('{}'), the finite extreme that 0 keeps 0 "
+                                "(or scores.masked_fill({} == 0, float('-inf')) for a 1 = keep mask)",
+                                extreme->second.second, negative ? "min" : "max", number.get<std::string>(), name),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", *pointer}, {"value", negative ? -extreme->second.first : extreme->second.first}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "0 then stays 0 and 1 becomes the most negative finite value");
 }
 
 enum class ResultKind { Promoted, TrueDivision, Comparison, Bitwise };
@@ -229,7 +261,10 @@ void infer_add(CallContext& ctx) {
   check_sliced_table(ctx, ctx.arg("other"), ctx.arg("input"));
 }
 void infer_sub(CallContext& ctx) { infer_binary(ctx, "-", sub_refuses, ResultKind::Promoted); }
-void infer_mul(CallContext& ctx) { infer_binary(ctx, "*", nullptr, ResultKind::Promoted); }
+void infer_mul(CallContext& ctx) {
+  infer_binary(ctx, "*", nullptr, ResultKind::Promoted);
+  if (!ctx.outputs.empty() && ctx.call.arguments.contains("other")) check_mul_infinity(ctx, ctx.arg("input"), ctx.outputs.front().dtype);
+}
 // `mask == 0` and `mask != 0`: any dtypes, bool out.
 void infer_eq(CallContext& ctx) { infer_binary(ctx, "==", nullptr, ResultKind::Comparison); }
 void infer_ne(CallContext& ctx) { infer_binary(ctx, "!=", nullptr, ResultKind::Comparison); }

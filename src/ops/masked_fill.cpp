@@ -6,11 +6,59 @@
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
+namespace {
+
+// A mask of lower rank than input whose batch dim, right-aligned by the broadcast, lands to the
+// right of input's dim of the same name: OpenNMT's (B, 1, S) pad mask against (B, H, L, S)
+// scores puts B in the heads slot. PyTorch raises unless B happens to equal that dim, and then
+// fills batch b's padding into head b: MHA083, an error. The fix inserts the missing size-1
+// dims right after the batch dim, mask.unsqueeze(1), as OpenNMT does.
+bool misaligned_batch(CallContext& ctx, const ArgValue& input, const ArgValue& mask) {
+  int offset = input.rank() - mask.rank();
+  if (offset <= 0) return false;
+  for (int d = 0; d < mask.rank(); ++d) {
+    const std::string& name = mask.dim_name(d);
+    if (name.empty() || role_of_name(name) != DimRole::Batch || input.dim_name(offset + d) == name) continue;
+    int slot = -1;
+    for (int j = 0; j < offset + d; ++j) {
+      if (input.dim_name(j) == name) slot = j;
+    }
+    if (slot < 0) continue;
+    const DimExpr& met = input.shape[static_cast<std::size_t>(offset + d)];
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::RoleCondition,
+        fmt::format("mask {} against input {}: right-aligned, the mask's batch dim {} (dim {}) meets input's dim {} ({}), not input's "
+                    "batch dim {}; valid only if {} == {}",
+                    tuple_str(mask.shape), tuple_str(input.shape), name, d, offset + d, met.str(), slot, name, met.str()),
+        &mask, d);
+    diagnostic.notes.push_back(fmt::format("PyTorch fails whenever {} != {}, and when they are equal it fills batch entry b's mask into "
+                                           "index b of input's dim {}",
+                                           name, met.str(), offset + d));
+    std::string index = "[" + std::string(d > 0 ? ":, " : "");
+    for (int k = 1; k < d; ++k) index += ":, ";
+    index += ":";
+    for (int k = 0; k < offset + d - slot; ++k) index += ", None";
+    index += "]";
+    std::string spelled = offset + d - slot == 1 ? fmt::format(" ({}.unsqueeze({}))", tensor_name(mask), d + 1) : "";
+    if (add_inversion_call_fix(ctx, diagnostic, mask,
+                               fmt::format("line the mask's batch dim up with input's: masked_fill({}{}, ...){}", tensor_name(mask), index,
+                                           spelled),
+                               "getitem", {{"index", index}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("{} then meets input's batch dim", name));
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 void infer_masked_fill(CallContext& ctx) {
   const ArgValue &input = ctx.arg("input"), &mask = ctx.arg("mask");
+  if (misaligned_batch(ctx, input, mask)) return;
   CallContext::BroadcastFailure failing;
   std::optional<Shape> shape = ctx.broadcast(mask.shape, input.shape, &mask, "mask vs input", failing);
   if (!shape) {

@@ -41,6 +41,7 @@ class MhaRules {
     separate_ = kdim_ != E_ || vdim_ != E_;
 
     bool kpm_usable = canonical_mask_dtype(ctx_, kpm_, "key_padding_mask");
+    if (!kpm_usable) lengths_as_padding_mask();
     // The module canonicalises key_padding_mask against attn_mask's dtype, valid or not.
     if (kpm_usable) mismatched_masks(ctx_, kpm_, "key_padding_mask", attn_, "attn_mask");
     bool attn_usable = canonical_mask_dtype(ctx_, attn_, "attn_mask");
@@ -616,6 +617,34 @@ class MhaRules {
   }
 
   // A condition the dims' names say is false (B == T): the layout is read the wrong way round.
+  // An integer (N,) key_padding_mask against a batched key: one number per batch entry, the
+  // sequence lengths (torchaudio's Conformer takes `lengths`), which is no (N, S) mask. The
+  // fix makes the padding mask from them, True past each length, as torchaudio's
+  // _lengths_to_padding_mask does; .bool() of the lengths would be (N,) and still wrong.
+  void lengths_as_padding_mask() {
+    if (kpm_.rank() != 1 || kpm_.dtype == DType::Bool || is_floating(kpm_.dtype) || key_.rank() != 3) return;
+    const DimExpr& batch = key_.shape[m_.batch_first ? 0 : 1];
+    const Shape& key_sizes = key_.written.size() == 3 ? key_.written : key_.shape;
+    const DimExpr& sequence = key_sizes[m_.batch_first ? 1 : 0];
+    if (ctx_.symbols.compare(ctx_.symbols.resolve(kpm_.shape[0]), ctx_.symbols.resolve(batch)) != Symbols::Verdict::Equal) return;
+    Diagnostic& diagnostic = ctx_.diagnostics.back();
+    std::string lengths = tensor_name(kpm_).empty() ? "lengths" : tensor_name(kpm_);
+    Shape mask{kpm_.written.size() == 1 ? kpm_.written[0] : kpm_.shape[0], sequence};
+    std::vector<Fix> others = std::move(diagnostic.fixes);
+    diagnostic.fixes.clear();
+    bool added = ctx_.add_argument_fix(
+        diagnostic,
+        fmt::format("pass the padding mask made from the lengths, key_padding_mask = torch.arange({})[None, :] >= {}[:, None] ({}, bool: "
+                    "True past each sequence's length)",
+                    sequence.str(), lengths, tuple_str(mask)),
+        "key_padding_mask", {{"shape", shape_json(mask)}, {"dtype", "bool"}});
+    if (added) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                  fmt::format("{} holds one integer per batch entry: the sequence lengths", lengths));
+    }
+    for (Fix& fix : others) diagnostic.fixes.push_back(std::move(fix));
+  }
+
   void propose_layout_fixes_for_role_conditions() {
     if (!batched_) return;
     for (Diagnostic& diagnostic : ctx_.diagnostics) {

@@ -607,6 +607,16 @@ TEST_CASE("searched fix: a buffer larger than the input is sliced to its sizes w
   CHECK(add->fixes[0].description == "slice pe where it is made, after call \"u\", to the sizes of input (1, T, 512): pe = pe[:, :T, :]");
   CHECK(add->fixes[0].patch[1]["value"]["index"] == "[:, :50, :]");
   CHECK(apply_fix(table, add->fixes[0]).ok());
+  // DeiT's table (1, N + 2, E) holds the class and distillation tokens' positions first: the
+  // patches take pos_embed[:, 2:], not the first N rows.
+  std::string deit = R"json({"version": 1, "tensors": {"x": ["B", 196, 384], "pos_embed": [1, 198, 384]},
+    "calls": [{"id": "a", "op": "add", "input": "x", "other": "pos_embed"}]})json";
+  Report deit_report = test::check_text(deit);
+  const Diagnostic* prefixed = test::find(deit_report, "MHA305");
+  REQUIRE(prefixed != nullptr);
+  REQUIRE_FALSE(prefixed->fixes.empty());
+  CHECK(prefixed->fixes[0].description == "slice pos_embed to the sizes of input (1, 196, 384): pos_embed[:, 2:, :]");
+  CHECK(prefixed->fixes[0].verified);
 }
 
 // One cause, one diagnostic: findings that the first fix of one of them removes as well are

@@ -176,3 +176,78 @@ TEST_CASE("an SDPA attn_mask made by ids == pad marks the padding: MHA084, fixed
                        "make m with ids != 0 (ne, not eq) in call \"n\": True then marks the positions that take part");
   CHECK(test::find(sdpa("ne"), "MHA084") == nullptr);
 }
+
+TEST_CASE("(1 - mask) * float('-inf'): MHA280, 0 * inf is NaN, fixed with torch.finfo(dtype).min", "[glue][masks]") {
+  std::string spec = R"({"version": 1, "dims": {"B": 2, "T": 10}, "tensors": {"inv": ["B", "T"]},
+    "calls": [{"id": "m", "op": "mul", "input": "inv", "other": "-inf", "outputs": ["additive"]}]})";
+  Report report = test::check_text(spec);
+  const Diagnostic* infinity = test::find(report, "MHA280");
+  const Fix& fix = first_fix(infinity);
+  CHECK(infinity->message == "inv * float('-inf'): 0 * inf is NaN, so every entry where inv is 0 becomes NaN, not 0");
+  CHECK(fix.description.find("torch.finfo(torch.float32).min") != std::string::npos);
+  CHECK(fix.patch[0]["value"] == -3.4028234663852886e38);
+  CHECK(fix.verified);
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // Not reported: a finite large negative number, and -inf through masked_fill.
+  std::string finite = spec;
+  finite.replace(finite.find(R"("-inf")"), 6, "-10000.0");
+  CHECK(test::check_text(finite).diagnostics.empty());
+}
+
+TEST_CASE("a (B, 1, S) mask into masked_fill on (B, H, L, S) scores: B meets H, MHA083 with mask[:, None]", "[glue][masks]") {
+  // The Annotated Transformer's src mask (src != pad).unsqueeze(-2), (B, 1, S), applied without
+  // its unsqueeze(1) for the heads.
+  auto fill = [](const std::string& mask_calls) {
+    return R"({"version": 1, "tensors": {"src": {"shape": ["B", "S"], "dtype": "int64"}, "scores": ["B", 8, "L", "S"]},
+      "calls": [{"id": "k", "op": "ne", "input": "src", "other": 0, "outputs": ["keep"]},
+                {"id": "u", "op": "unsqueeze", "input": "keep", "dim": -2, "outputs": ["mask"]}, )" +
+           mask_calls + R"(
+                {"id": "f", "op": "masked_fill", "input": "scores", "mask": "pad", "value": -1e9, "outputs": ["masked"]},
+                {"id": "p", "op": "softmax", "input": "masked", "dim": -1}]})";
+  };
+  std::string spec = fill(R"({"id": "e", "op": "eq", "input": "mask", "other": 0, "outputs": ["pad"]},)");
+  Report report = test::check_text(spec);
+  const Diagnostic* role = test::find(report, "MHA083");
+  const Fix& fix = first_fix(role);
+  CHECK(role->message ==
+        "mask (B, 1, S) against input (B, 8, L, S): right-aligned, the mask's batch dim B (dim 0) meets input's dim 1 (8), not input's "
+        "batch dim 0; valid only if B == 8");
+  CHECK(fix.description == "line the mask's batch dim up with input's: masked_fill(pad[:, None], ...) (pad.unsqueeze(1))");
+  CHECK(fix.verified);
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  CHECK(test::find(report, "MHA080") == nullptr);
+  // A (B, S) mask needs two dims: pad[:, None, None].
+  Report flat = test::check_text(R"({"version": 1, "tensors": {"pad": {"shape": ["B", "S"], "dtype": "bool"}, "scores": ["B", 8, "L", "S"]},
+      "calls": [{"id": "f", "op": "masked_fill", "input": "scores", "mask": "pad", "value": "-inf"}]})");
+  CHECK(first_fix(test::find(flat, "MHA083")).description == "line the mask's batch dim up with input's: masked_fill(pad[:, None, None], ...)");
+  // Not reported: the mask with its heads dim, and a (L, S) mask shared by the batch.
+  CHECK(test::check_text(fill(R"({"id": "h", "op": "unsqueeze", "input": "mask", "dim": 1, "outputs": ["mask4"]},
+                                 {"id": "e", "op": "eq", "input": "mask4", "other": 0, "outputs": ["pad"]},)"))
+            .diagnostics.empty());
+  CHECK(test::check_text(R"({"version": 1, "tensors": {"pad": {"shape": ["L", "S"], "dtype": "bool"}, "scores": ["B", 8, "L", "S"]},
+      "calls": [{"id": "f", "op": "masked_fill", "input": "scores", "mask": "pad", "value": "-inf"}]})")
+            .diagnostics.empty());
+}
+
+TEST_CASE("sequence lengths (B,) given as key_padding_mask: the fix makes the mask from them", "[glue][masks]") {
+  auto attention = [](const std::string& module, const std::string& x) {
+    return test::check_text(R"({"version": 1, "modules": {"attn": ")" + module + R"("},
+      "tensors": {"x": )" + x + R"(, "lengths": {"shape": ["B"], "dtype": "int64"}},
+      "calls": [{"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "key_padding_mask": "lengths"}]})");
+  };
+  Report seq_first = attention("nn.MultiheadAttention(256, 4)", R"(["T", "B", 256])");
+  const Fix& fix = first_fix(test::find(seq_first, "MHA060"));
+  CHECK(fix.description ==
+        "pass the padding mask made from the lengths, key_padding_mask = torch.arange(T)[None, :] >= lengths[:, None] ((B, T), bool: True "
+        "past each sequence's length)");
+  CHECK(fix.verified);
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  Report batch_first = attention("nn.MultiheadAttention(256, 4, batch_first=True)", R"(["B", "S", 256])");
+  CHECK(first_fix(test::find(batch_first, "MHA060")).description.find("torch.arange(S)[None, :] >= lengths[:, None] ((B, S)") !=
+        std::string::npos);
+  // A (T,) integer mask of an unbatched call is no lengths vector: no such fix.
+  Report unbatched = attention("nn.MultiheadAttention(256, 4)", R"(["T", 256])");
+  const Diagnostic* dtype = test::find(unbatched, "MHA060");
+  REQUIRE(dtype != nullptr);
+  for (const Fix& other : dtype->fixes) CHECK(other.description.find("arange") == std::string::npos);
+}
