@@ -37,8 +37,8 @@ bool misaligned_batch(CallContext& ctx, const ArgValue& input, const ArgValue& m
     diagnostic.notes.push_back(fmt::format("PyTorch fails whenever {} != {}, and when they are equal it fills batch entry b's mask into "
                                            "index b of input's dim {}",
                                            name, met.str(), offset + d));
-    std::string index = "[" + std::string(d > 0 ? ":, " : "");
-    for (int k = 1; k < d; ++k) index += ":, ";
+    std::string index = "[";
+    for (int k = 0; k < d; ++k) index += ":, ";
     index += ":";
     for (int k = 0; k < offset + d - slot; ++k) index += ", None";
     index += "]";
