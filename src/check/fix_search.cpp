@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -839,6 +840,34 @@ std::vector<Fix> argument_swap_candidates(const Spec& spec, std::size_t index) {
   return fixes;
 }
 
+// In 3 or more dims the last is a feature slot and dim 0 a batch or sequence slot. A transpose
+// that puts a dim named as the batch last, or brings the features of a module output (a
+// Linear's, an Embedding's, an attention layer's last dim) to dim 0, loses the roles whatever
+// PyTorch then accepts: fairseq's (T, B, E) token embeddings transposed to (E, B, T) or (T, E, B)
+// to meet a (T, E) position table.
+std::optional<std::string> roles_lost_by_transpose(const Spec& spec, const std::vector<const LayoutSource*>& group, int a, int b) {
+  static const std::set<std::string> feature_last{"Linear", "Embedding", "LayerNorm", "MultiheadAttention",
+                                                  "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
+                                                  "TransformerDecoder", "Transformer"};
+  for (const LayoutSource* source : group) {
+    const int rank = static_cast<int>(source->shape.size());
+    if (rank < 3 || b != rank - 1) continue;
+    const std::string moved = dim_texts(*source)[static_cast<std::size_t>(a)];
+    if (role_of_name(moved) == DimRole::Batch) {
+      return fmt::format("the transpose puts the batch {} of {} in the feature slot (the last dim)", moved, source->name);
+    }
+    if (a != 0 || source->written() || source->output != 0) continue;
+    const CallDecl& producer = spec.calls[source->producer];
+    const ModuleDecl* module = producer.module.empty() ? nullptr : spec.find_module(producer.module);
+    if (module && feature_last.count(module->type) != 0) {
+      return fmt::format("the transpose moves the features of {} (the last dim of call \"{}\"'s output) to dim 0, a batch or "
+                         "sequence slot",
+                         source->name, producer.id);
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
   std::vector<Fix> candidates;
   std::optional<std::size_t> index = call_index(spec, call_id);
@@ -902,6 +931,12 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     fix.semantics = disagreement ? FixSemantics::Suspect : FixSemantics::Consistent;
     fix.semantics_note = disagreement ? *disagreement : "every named dim then sits under a subscript of its role";
   };
+  auto label_by_lost_roles = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
+    if (std::optional<std::string> lost = roles_lost_by_transpose(spec, group, a, b)) {
+      fix.semantics = FixSemantics::Suspect;
+      fix.semantics_note = *lost;
+    }
+  };
 
   // Several arguments of one rank first (one wrong layout usually reaches query, key and value
   // alike), all of them, then fewer; then each alone. Each transpose also with the call's output
@@ -927,6 +962,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
           if (!contiguous || group_view) {
             Fix transposed = candidate(text, relayout_patch(spec, group, transpose(a, b, contiguous)));
             label_by_subscripts(transposed, group, a, b);
+            label_by_lost_roles(transposed, group, a, b);
             add(std::move(transposed));
           }
           if (!output) continue;
@@ -936,6 +972,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
                                                    output->name, output->name, a, b, then),
                                        relayout_patch(spec, and_back, transpose(a, b, contiguous)));
           label_by_subscripts(and_back_fix, group, a, b);
+          label_by_lost_roles(and_back_fix, group, a, b);
           add(std::move(and_back_fix));
         }
       }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
@@ -13,6 +14,20 @@ namespace mhacheck {
 namespace {
 
 bool legacy_empty(const ArgValue& tensor) { return tensor.rank() == 1 && tensor.shape[0] == DimExpr::constant(0); }
+
+// A size-1 dim met by a batch (MHA083: a cls token (1, 1, E) against (B, N, E) patches): cat does
+// not broadcast, so the tensor the batch shares is expanded to it (timm's cls_token.expand(B, -1, -1)).
+void propose_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& shared, int dim, const DimExpr& batch) {
+  Shape shape = shared.written;
+  shape[dim] = batch;
+  std::vector<std::string> sizes(shared.rank(), "-1");
+  sizes[dim] = batch.str();
+  std::string name = tensor_name(shared).empty() ? shared.argument : tensor_name(shared);
+  ctx.add_shape_fix(diagnostic,
+                    fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
+                                fmt::join(sizes, ", "), tuple_str(shape)),
+                    {{&shared, shape}});
+}
 
 }  // namespace
 
@@ -52,7 +67,13 @@ void infer_cat(CallContext& ctx) {
       return;
     }
     for (int d = 0; d < tensor.rank(); ++d) {
-      if (d == *dim || ctx.same(tensor.shape[d], reference.shape[d], &tensor, d, fmt::format("{} dim {} == {} dim {}", tensor.argument, d, reference.argument, d))) {
+      if (d == *dim) continue;
+      const std::size_t reported = ctx.diagnostics.size();
+      if (ctx.same(tensor.shape[d], reference.shape[d], &tensor, d, fmt::format("{} dim {} == {} dim {}", tensor.argument, d, reference.argument, d))) {
+        if (ctx.diagnostics.size() > reported && ctx.diagnostics.back().id == DiagId::RoleCondition) {
+          if (reference.shape[d] == DimExpr::constant(1)) propose_expanded(ctx, ctx.diagnostics.back(), reference, d, tensor.shape[d]);
+          if (tensor.shape[d] == DimExpr::constant(1)) propose_expanded(ctx, ctx.diagnostics.back(), tensor, d, reference.shape[d]);
+        }
         continue;
       }
       Diagnostic& diagnostic = ctx.report(

@@ -649,9 +649,40 @@ class MhaRules {
     if (!batched_) return;
     for (Diagnostic& diagnostic : ctx_.diagnostics) {
       if (diagnostic.id != DiagId::RoleCondition || diagnostic.call != ctx_.call.id || !diagnostic.fixes.empty()) continue;
+      propose_expanded_batch(diagnostic);
       add_layout_notes(diagnostic);
       propose_layout_fixes(diagnostic);
     }
+  }
+
+  // A batch of 1 against the others' batch (BLIP-2's learned query tokens (1, 32, E) against
+  // (B, 257, kdim) image features): one sequence shared by the batch, which MHA does not
+  // broadcast; expanding it (LAVIS's query_tokens.expand(B, -1, -1)) keeps its dims' roles where
+  // a transpose would read its 32 tokens as the batch.
+  void propose_expanded_batch(Diagnostic& diagnostic) {
+    const ArgValue* batched = nullptr;
+    std::vector<const ArgValue*> shared;
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      if (arg->rank() != 3) return;
+      if (arg->shape[batch_] == DimExpr::constant(1)) {
+        if (arg != &value_ || key_.argument != value_.argument) shared.push_back(arg);
+      } else if (!batched) {
+        batched = arg;
+      }
+    }
+    if (!batched || shared.empty()) return;
+    const DimExpr& n = batched->shape[batch_];
+    std::vector<std::pair<const ArgValue*, Shape>> shapes;
+    std::vector<std::string> texts;
+    for (const ArgValue* arg : shared) {
+      Shape shape = arg->written;
+      shape[batch_] = n;
+      shapes.push_back({arg, shape});
+      texts.push_back(batch_ == 0 ? fmt::format("{}.expand({}, -1, -1)", arg->argument, n.str())
+                                  : fmt::format("{}.expand(-1, {}, -1)", arg->argument, n.str()));
+    }
+    ctx_.add_shape_fix(diagnostic, fmt::format("give it the batch: one sequence shared by every batch entry: {}", fmt::join(texts, " and ")),
+                       shapes);
   }
 
   // The batch and sequence dims read the wrong way round: the other batch_first, or the inputs

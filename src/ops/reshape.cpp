@@ -121,9 +121,7 @@ class ReshapeRules {
         width <= 0 || heads <= 0 || head_size <= 0 || width % heads == 0 || width % head_size == 0) {
       return;
     }
-    std::optional<SizeProduct> leading_in = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.end() - 1));
-    std::optional<SizeProduct> leading_out = SizeProduct::of(Shape(sizes_.begin(), sizes_.end() - 2));
-    if (!leading_in || !leading_out || !(*leading_in == *leading_out)) return;
+    if (!splits_last_dim()) return;
     std::set<std::pair<std::int64_t, std::int64_t>> splits = splits_elsewhere(width);
     if (splits.size() == 1) {
       const auto [told_heads, told_size] = *splits.begin();
@@ -171,17 +169,43 @@ class ReshapeRules {
     return splits;
   }
 
-  // Replacing one size by -1 fixes a miscounted shape when the rest divides the count. The
-  // last such size: splitting heads, the per-head size is the one usually miscounted.
+  // The shape keeps the input's leading dims and splits its last one in two: (B, S, H, D) of
+  // (B, S, E), a split into heads.
+  bool splits_last_dim() const {
+    if (input_.shape.empty() || sizes_.size() < 2) return false;
+    std::optional<SizeProduct> leading_in = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.end() - 1));
+    std::optional<SizeProduct> leading_out = SizeProduct::of(Shape(sizes_.begin(), sizes_.end() - 2));
+    return leading_in && leading_out && *leading_in == *leading_out;
+  }
+
+  // Replacing one size by -1 fixes a miscounted shape when the rest divides the count. In a split
+  // into heads, the head count: the head size is the model's, and query and key must share it
+  // (their dot product needs it), where head counts legitimately differ (grouped-query keys have
+  // fewer heads than the query: Llama's k_proj viewed with num_heads for num_key_value_heads).
+  // Otherwise the last such size.
   void propose_inferred_size(Diagnostic& diagnostic) {
     std::optional<SizeProduct> numel = SizeProduct::of(input_.shape);
-    for (std::size_t i = sizes_.size(); numel && i-- > 0;) {
+    if (!numel) return;
+    std::vector<std::size_t> order;
+    const bool heads_split = splits_last_dim();
+    if (heads_split) order.push_back(sizes_.size() - 2);
+    for (std::size_t i = sizes_.size(); i-- > 0;) {
+      if (!heads_split || i != sizes_.size() - 2) order.push_back(i);
+    }
+    for (std::size_t i : order) {
       Shape rest = sizes_;
       rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
       std::optional<SizeProduct> rest_size = SizeProduct::of(rest);
       if (!rest_size || rest_size->constant <= 0 || !exact_quotient(*numel, *rest_size)) continue;
       if (std::any_of(rest.begin(), rest.end(), [](const DimExpr& size) { return size == DimExpr::constant(-1); })) continue;
-      ctx_.add_patch_fix(diagnostic, fmt::format("let PyTorch infer size {} of shape (-1)", i),
+      std::string shape;
+      for (std::size_t j = 0; j < written_.size(); ++j) {
+        shape += (j ? ", " : "") + (j == i ? "-1" : written_[j].is_string() ? written_[j].get<std::string>() : written_[j].dump());
+      }
+      const bool heads = heads_split && i == sizes_.size() - 2;
+      ctx_.add_patch_fix(diagnostic,
+                         fmt::format("let PyTorch infer {} (size {} of shape): {}({})", heads ? "the head count" : "a size", i,
+                                     ctx_.call.op, shape),
                          {{{"op", "replace"}, {"path", child_pointer(child_pointer(ctx_.call.pointer, "shape"), i)}, {"value", -1}}});
       return;
     }

@@ -346,6 +346,30 @@ TEST_CASE("searched fix: a Conv1d output is transposed, not read with embed_dim 
   CHECK(std::any_of(features->notes.begin(), features->notes.end(), [](const std::string& note) { return note.starts_with("same cause: MHA241 "); }));
 }
 
+TEST_CASE("searched fix: a transpose that moves a Linear's features to dim 0 or the batch last is suspect", "[fixes]") {
+  // A seq-first speech encoder's input projection (T, B, 256) meeting a sinusoidal table sliced
+  // pe[:T] to (T, 256): transposing the projection to (256, B, T) or (T, 256, B) lets the add run
+  // but reads features as a sequence or the batch as features.
+  std::string spec = R"json({"version": 1,
+    "modules": {"proj": "nn.Linear(80, 256)"},
+    "tensors": {"feats": ["T", "B", 80], "pe": [5000, 256]},
+    "calls": [{"id": "p", "module": "proj", "input": "feats", "outputs": ["x"]},
+              {"id": "s", "op": "getitem", "input": "pe", "index": "[:T]", "outputs": ["table"]},
+              {"id": "a", "op": "add", "input": "x", "other": "table", "outputs": ["h"]}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* condition = test::find(report, "MHA083");
+  REQUIRE(condition != nullptr);
+  int labelled = 0;
+  for (const Fix& fix : condition->fixes) {
+    if (fix.description.find("x = x.transpose(0, 2)") == std::string::npos && fix.description.find("x = x.transpose(1, 2)") == std::string::npos) continue;
+    CHECK(fix.semantics == FixSemantics::Suspect);
+    ++labelled;
+  }
+  CHECK(labelled > 0);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().semantics != FixSemantics::Suspect);
+}
+
 TEST_CASE("MHA240: GQA heads tiled with repeat, the fix makes the repeat a repeat_interleave", "[fixes]") {
   std::string spec = R"json({"version": 1, "dims": {"B": 2, "T": 10},
     "tensors": {"q": ["B", 8, "T", 16], "k": ["B", 2, "T", 16]},

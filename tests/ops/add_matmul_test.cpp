@@ -179,6 +179,27 @@ TEST_CASE("a literal size equal to a bound symbol does not take the symbol's rol
   CHECK(test::find(misplaced, "MHA241") != nullptr);
 }
 
+TEST_CASE("cat of a size-1 dim against a batch offers expanding the shared tensor", "[glue]") {
+  // DINOv2's register tokens (1, 4, E) joined to (B, N, E) patches without expand(B, -1, -1).
+  Report report = test::check_text(R"({"tensors": {"reg": [1, 4, 384], "x": ["B", 257, 384]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["reg", "x"], "dim": 1, "outputs": ["h"]}]})");
+  const Diagnostic* condition = test::find(report, "MHA083");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description ==
+        "expand reg to the batch (shared by every batch entry): reg.expand(B, -1, -1) gives (B, 4, 384)");
+  CHECK(condition->fixes.front().valid());
+  CHECK(condition->fixes.front().semantics == FixSemantics::Consistent);
+  // The shared tensor second in the list: still the one expanded.
+  Report second = test::check_text(R"({"tensors": {"reg": [1, 4, 384], "x": ["B", 257, 384]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["x", "reg"], "dim": 1, "outputs": ["h"]}]})");
+  const Diagnostic* second_condition = test::find(second, "MHA083");
+  REQUIRE(second_condition != nullptr);
+  REQUIRE_FALSE(second_condition->fixes.empty());
+  CHECK(second_condition->fixes.front().description ==
+        "expand reg to the batch (shared by every batch entry): reg.expand(B, -1, -1) gives (B, 4, 384)");
+}
+
 TEST_CASE("a broadcast valid only under a condition offers the size-1 dims the lower-rank operand lacks", "[glue]") {
   // sentence-transformers' mean pooling without unsqueeze(-1): (B, T, E) * (B, T).
   Report pooling = test::check_text(op_call("mul", R"("input": ["B", "T", 384], "other": ["B", "T"])"));

@@ -111,6 +111,24 @@ TEST_CASE("a condition that reads a batch size as a sequence length is one error
   CHECK(report.count(Severity::Error) == 1);
 }
 
+TEST_CASE("a query with a batch of 1 against batched keys is expanded first, not transposed", "[mha][roles]") {
+  // Learned object queries (1, 100, E) cross-attending to (B, HW, E) features without expand:
+  // the transpose would read the 100 queries as the batch.
+  Report report = test::check_text(
+      flat(R"(, "batch_first": true)", R"("query": [1, 100, 512], "key": ["B", "S", 512], "value": ["B", "S", 512])"));
+  const Diagnostic* condition = test::find(report, "MHA083");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes[0].description == "give it the batch: one sequence shared by every batch entry: query.expand(B, -1, -1)");
+  CHECK(condition->fixes[0].valid());
+  CHECK(condition->fixes[0].semantics == FixSemantics::Consistent);
+  Report seq_first = test::check_text(flat("", R"("query": [100, 1, 512], "key": ["S", "B", 512], "value": ["S", "B", 512])"));
+  const Diagnostic* seq_condition = test::find(seq_first, "MHA083");
+  REQUIRE(seq_condition != nullptr);
+  REQUIRE_FALSE(seq_condition->fixes.empty());
+  CHECK(seq_condition->fixes[0].description == "give it the batch: one sequence shared by every batch entry: query.expand(-1, B, -1)");
+}
+
 TEST_CASE("the batch mismatch names both dims, the reading and PyTorch's late error", "[mha]") {
   Report report = test::check_text(flat("", R"("query": [32, 1, 512], "key": [32, 10, 512], "value": [32, 10, 512])"));
   const Diagnostic* mismatch = test::find(report, "MHA040");

@@ -70,8 +70,25 @@ TEST_CASE("a miscounted size gets a verified -1 fix", "[glue]") {
   REQUIRE(invalid != nullptr);
   CHECK(invalid->pytorch_error->message == "shape '[2, 5, 8, 16]' is invalid for input of size 640");
   REQUIRE_FALSE(invalid->fixes.empty());
-  CHECK(invalid->fixes[0].description == "let PyTorch infer size 3 of shape (-1)");
+  CHECK(invalid->fixes[0].description == "let PyTorch infer the head count (size 2 of shape): reshape(2, 5, -1, 16)");
   CHECK(invalid->fixes[0].verified);
+  // Not a split of the last dim: the last size is inferred.
+  Report flat = test::check_text(op_call("reshape", R"("input": [6, 4], "shape": [5, 4])"));
+  const Diagnostic* flat_invalid = test::find(flat, "MHA302");
+  REQUIRE(flat_invalid != nullptr);
+  REQUIRE_FALSE(flat_invalid->fixes.empty());
+  CHECK(flat_invalid->fixes[0].description == "let PyTorch infer a size (size 0 of shape): reshape(-1, 4)");
+}
+
+TEST_CASE("a split into heads that miscounts infers the head count and keeps the head size", "[glue]") {
+  // Mistral's v_proj output (B, L, 8*128) viewed with the query's 32 heads: the keys' head count is
+  // the one miscounted; the head size must stay the query's for their dot product.
+  Report report = test::check_text(op_call("view", R"("input": ["B", "L", 1024], "shape": ["B", "L", 32, 128])"));
+  const Diagnostic* invalid = test::find(report, "MHA302");
+  REQUIRE(invalid != nullptr);
+  REQUIRE_FALSE(invalid->fixes.empty());
+  CHECK(invalid->fixes[0].description == "let PyTorch infer the head count (size 2 of shape): view(B, L, -1, 128)");
+  CHECK(invalid->fixes[0].valid());
 }
 
 TEST_CASE("a split into heads that divide neither way gets no fix, and a note saying why", "[glue]") {
