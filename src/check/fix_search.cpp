@@ -737,6 +737,9 @@ std::vector<Fix> slice_dim_candidates(const Spec& spec, const Report& report, co
           fix.semantics = FixSemantics::Consistent;
           fix.semantics_note = fmt::format("the slice then cuts {} where it cut the batch {}", names[whole].empty() ? "another dim" : names[whole],
                                            names[cut]);
+        } else if (whole_role == DimRole::Batch) {
+          fix.semantics = FixSemantics::Suspect;
+          fix.semantics_note = fmt::format("the slice would drop entries of the batch {}", names[whole]);
         }
         fixes.push_back(std::move(fix));
       }

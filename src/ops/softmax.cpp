@@ -45,9 +45,9 @@ bool named_like(std::string name, char letter, const char* word) {
 
 // MHA286: scores an einsum lays out (..., keys, queries) ('bhqd,bhkd->bhkq'), softmaxed over the
 // queries. The scores are the einsum's output, maybe scaled, biased or masked on the way. The
-// query letter is q when the operands' free letters are q and k, else the free letter of the
-// operand named like a query (the other named like a key), else the first operand's. Scores laid
-// out (..., queries, keys) and softmaxed over the queries are left alone (slot attention).
+// query letter is q when the operands' free letters are q and k, else the first operand's; operands
+// named (keys, queries) in that order with other letters are slot attention's and left alone, as
+// are scores laid out (..., queries, keys) and softmaxed over the queries.
 void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim) {
   const CallDecl* maker = values_maker(ctx, input);
   if (maker == nullptr || maker->op != "einsum" || maker->list_size("operands") != 2 || maker->pointer.rfind("/calls/", 0) != 0) return;
@@ -75,7 +75,9 @@ void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim
   if (letters[0] == 'k' && letters[1] == 'q') {
     query = 1;
   } else if (!(letters[0] == 'q' && letters[1] == 'k') && named_like(operand_name(0), 'k', "key") && named_like(operand_name(1), 'q', "quer")) {
-    query = 1;
+    // einsum('bid,bjd->bij', k, q).softmax(dim=-1) is slot attention's competition between the
+    // slots (the queries), written keys first on purpose and widely copied: not reported.
+    return;
   }
   // The output's dims: "..." covers what the letters leave of the rank.
   const int labels = static_cast<int>(std::count_if(read.output.begin(), read.output.end(), [](int label) { return label != kEinsumEllipsis; }));

@@ -818,3 +818,20 @@ TEST_CASE("argument swaps: the pairs each operator tells apart, given different 
   CHECK(argument_swap_candidates(spec, 1).empty());
   CHECK(argument_swap_candidates(spec, 2).empty());
 }
+
+TEST_CASE("searched fix: a slice moved onto the batch is suspect", "[fixes]") {
+  // ViT's class token dropped on the features instead of the tokens: moving the slice to the
+  // batch dim also runs, but drops a batch entry.
+  Report tokens = test::check_text(R"j({"version": 1, "dims": {"B": 2}, "modules": {"a": "nn.MultiheadAttention(768, 12, batch_first=True)"},
+    "tensors": {"x": ["B", 197, 768]},
+    "calls": [{"id": "g", "op": "getitem", "input": "x", "index": "[:, :, 1:]", "outputs": ["p"]},
+              {"id": "a", "module": "a", "query": "p", "key": "p", "value": "p"}]})j");
+  const Diagnostic* width = test::find(tokens, "MHA030");
+  REQUIRE(width != nullptr);
+  REQUIRE_FALSE(width->fixes.empty());
+  CHECK(width->fixes[0].description == "slice dim 1 instead of dim 2 in call \"g\": p = x[:, 1:]");
+  auto batch_cut = std::find_if(width->fixes.begin(), width->fixes.end(),
+                                [](const Fix& fix) { return fix.description.find("p = x[1:]") != std::string::npos; });
+  REQUIRE(batch_cut != width->fixes.end());
+  CHECK(batch_cut->semantics == FixSemantics::Suspect);
+}
