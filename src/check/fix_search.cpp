@@ -843,18 +843,18 @@ std::vector<Fix> argument_swap_candidates(const Spec& spec, std::size_t index) {
   return fixes;
 }
 
-// In 3 or more dims the last is a feature slot and dim 0 a batch or sequence slot. A transpose
+// In 2 or more dims the last is a feature slot and dim 0 a batch or sequence slot. A transpose
 // that puts a dim named as the batch last, or brings the features of a module output (a
 // Linear's, an Embedding's, an attention layer's last dim) to dim 0, loses the roles whatever
 // PyTorch then accepts: fairseq's (T, B, E) token embeddings transposed to (E, B, T) or (T, E, B)
-// to meet a (T, E) position table.
+// to meet a (T, E) position table, or that table transposed to (E, T).
 std::optional<std::string> roles_lost_by_transpose(const Spec& spec, const std::vector<const LayoutSource*>& group, int a, int b) {
   static const std::set<std::string> feature_last{"Linear", "Embedding", "LayerNorm", "MultiheadAttention",
                                                   "TransformerEncoderLayer", "TransformerDecoderLayer", "TransformerEncoder",
                                                   "TransformerDecoder", "Transformer"};
   for (const LayoutSource* source : group) {
     const int rank = static_cast<int>(source->shape.size());
-    if (rank < 3 || b != rank - 1) continue;
+    if (rank < 2 || b != rank - 1) continue;
     const std::string moved = dim_texts(*source)[static_cast<std::size_t>(a)];
     if (role_of_name(moved) == DimRole::Batch) {
       return fmt::format("the transpose puts the batch {} of {} in the feature slot (the last dim)", moved, source->name);

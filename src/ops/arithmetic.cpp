@@ -38,6 +38,25 @@ DType result_type(const ArgValue& a, const ArgValue& b, bool b_is_number) {
   return result_type(a.dtype, a.rank(), b.dtype, b_is_number ? std::nullopt : std::optional<std::size_t>(b.rank()));
 }
 
+// The patch that inserts `inserted` (an op and its arguments) right after `producer`, reading
+// its first output under a new name and giving the old name back, so that every later reader
+// gets the changed tensor; nullopt when the producer's outputs are not written in the spec.
+std::optional<nlohmann::json> insert_after_producer(const CallContext& ctx, const CallDecl& producer, nlohmann::json inserted) {
+  const std::size_t at = producer.pointer.rfind("/calls/", 0) == 0 ? std::stoul(producer.pointer.substr(7)) : ctx.spec.calls.size();
+  if (at >= ctx.spec.calls.size() || producer.outputs.empty() ||
+      !ctx.spec.value().contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) {
+    return std::nullopt;
+  }
+  const std::string& made = producer.outputs.front();
+  const std::string op = inserted["op"].get<std::string>();
+  std::string before = fresh_name(ctx.spec, made + "_before_" + op);
+  inserted["id"] = fresh_name(ctx.spec, op + "_" + made);
+  inserted["input"] = before;
+  inserted["outputs"] = {made};
+  return nlohmann::json::array({{{"op", "replace"}, {"path", producer.pointer + "/outputs/0"}, {"value", before}},
+                                {{"op", "add"}, {"path", fmt::format("/calls/{}", at + 1)}, {"value", std::move(inserted)}}});
+}
+
 // table[:n] (a getitem of a declared tensor cutting dim 0 from the start) whose length names a
 // batch size: the table's rows are positions (it is cut, so it is longer than any input), but
 // the slice takes one per batch entry, and broadcasts over `x`'s sequence: a batch name in the
@@ -65,22 +84,16 @@ void check_sliced_table(CallContext& ctx, const ArgValue& x, const ArgValue& sli
                     tensor_name(slice), source.name, index, cut_to, tensor_name(x), sequence, offset + d),
         &slice, 0);
     const DimExpr& length = x.shape[static_cast<std::size_t>(offset + d)];
-    const std::size_t at = producer->pointer.rfind("/calls/", 0) == 0 ? std::stoul(producer->pointer.substr(7)) : ctx.spec.calls.size();
-    if (!(length.is_constant() || length.is_plain_symbol()) || at >= ctx.spec.calls.size() || producer->outputs.empty() ||
-        !ctx.spec.value().contains(nlohmann::json::json_pointer(producer->pointer + "/outputs"))) {
-      return;
-    }
+    std::optional<nlohmann::json> transposed = insert_after_producer(ctx, *producer, {{"op", "transpose"}, {"dim0", 0}, {"dim1", d}});
+    if (!(length.is_constant() || length.is_plain_symbol()) || !transposed) return;
     const std::string& made = producer->outputs.front();
-    std::string before = fresh_name(ctx.spec, made + "_before_transpose");
-    nlohmann::json transpose = {{"id", fresh_name(ctx.spec, "transpose_" + made)}, {"op", "transpose"}, {"input", before},
-                                {"dim0", 0}, {"dim1", d}, {"outputs", {made}}};
     std::string sliced = fmt::format("[:{}]", length.str());  // a symbol as the tracer writes pe[:x.size(0)]: pe[:T]
+    nlohmann::json patch = nlohmann::json::array({{{"op", "replace"}, {"path", producer->pointer + "/index"}, {"value", sliced}}});
+    for (nlohmann::json& op : *transposed) patch.push_back(std::move(op));
     ctx.add_patch_fix(diagnostic,
                       fmt::format("slice {} by the sequence length ({}.size({}) = {}) and put it in the sequence slot: {} = {}{}.transpose(0, {})",
                                   source.name, tensor_name(x), offset + d, length.str(), made, source.name, sliced, d),
-                      {{{"op", "replace"}, {"path", producer->pointer + "/index"}, {"value", sliced}},
-                       {{"op", "replace"}, {"path", producer->pointer + "/outputs/0"}, {"value", before}},
-                       {{"op", "add"}, {"path", fmt::format("/calls/{}", at + 1)}, {"value", std::move(transpose)}}});
+                      std::move(patch));
     return;
   }
 }
@@ -139,7 +152,9 @@ bool bitwise_refuses(CallContext& ctx, const std::string& sign, const ArgValue& 
 // false) often lacks a size-1 dim in the operand of lower rank: a (B, T) mask against (B, T, E)
 // needs unsqueeze(-1), ALiBi's (H,) slopes against (T, T) two trailing dims. When the diagnostic
 // has no fix yet, the fewest size-1 dims (one or two) that make every size meet an equal size or
-// a 1 without any condition are offered; verification decides whether the graph accepts them.
+// a 1 without any condition are offered, in the written shape of a declared operand or by an
+// index inserted after the call that made it; verification decides whether the graph accepts
+// them.
 void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const ArgValue& other, std::size_t reported) {
   Diagnostic* conditional = nullptr;
   for (std::size_t i = reported; i < ctx.diagnostics.size(); ++i) {
@@ -181,9 +196,19 @@ void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const A
         if (added == 2) index[second] = "None";
         while (index.back() == ":") index.pop_back();
         std::string text = fmt::format("{}[{}]", name, fmt::join(index, ", "));
-        ctx.add_shape_fix(*conditional, fmt::format("give {} the size-1 dim{} it lacks: {} gives {}", name, added == 2 ? "s" : "", text,
-                                                    tuple_str(candidate)),
-                          {{&lower, candidate}});
+        std::string description =
+            fmt::format("give {} the size-1 dim{} it lacks: {} gives {}", name, added == 2 ? "s" : "", text, tuple_str(candidate));
+        if (ctx.add_shape_fix(*conditional, description, {{&lower, candidate}}) || !lower.producer ||
+            lower.producer->outputs.empty() || lower.producer->outputs.front() != name) {
+          return;
+        }
+        // An earlier call's output (a (T, E) table made by an Embedding): indexed where it is made.
+        std::string indexed = fmt::format("[{}]", fmt::join(index, ", "));
+        if (std::optional<nlohmann::json> patch = insert_after_producer(ctx, *lower.producer, {{"op", "getitem"}, {"index", indexed}})) {
+          ctx.add_patch_fix(*conditional,
+                            fmt::format("{} where it is made, after call \"{}\": {} = {}", description, lower.producer->id, name, text),
+                            std::move(*patch));
+        }
         return;
       }
     }

@@ -10,9 +10,33 @@
 #include "ops/conv_geometry.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
+
+// A dim named as a batch, a sequence or a head count in the channel slot, of a size the symbols
+// leave open (attention's (B, T, E) output given to a Conformer's Conv1d without the transpose
+// to (B, E, T)): equal to in_channels by accident at best, so the condition is false by the
+// roles, an error (MHA083) like CallContext::same's for two such names.
+bool channels_by_role(CallContext& ctx, const ArgValue& input, int channel_dim, std::int64_t in_channels) {
+  const DimExpr& channels = input.shape[static_cast<std::size_t>(channel_dim)];
+  std::string name = input.dim_name(channel_dim);
+  if (name.empty() && channels.is_plain_symbol()) name = channels.symbol;
+  const DimRole role = role_of_name(name);
+  if (role != DimRole::Batch && role != DimRole::Sequence && role != DimRole::Heads) return false;
+  const DimExpr resolved = ctx.symbols.resolve(channels);
+  if (ctx.symbols.compare(resolved, DimExpr::constant(in_channels)) != Symbols::Verdict::EqualIf) return false;
+  Diagnostic& diagnostic = ctx.report(DiagId::RoleCondition,
+                                      fmt::format("valid only if {} == {} ({} channels == in_channels), but {} is a {}: the {}'s channel "
+                                                  "slot (dim {}) takes features",
+                                                  resolved.str(), in_channels, input.argument, name, role_name(role), ctx.module->type, channel_dim),
+                                      &input, channel_dim);
+  diagnostic.notes.push_back(fmt::format("PyTorch fails whenever {} != {}, and when they happen to be equal the {} reads the {} as its "
+                                         "channels: channels-last input needs its features moved to dim {}",
+                                         name, in_channels, ctx.module->type, role_name(role), channel_dim));
+  return true;
+}
 
 // The largest groups below `groups` (at least 2) that divides both channel counts: the largest
 // divisor of their gcd below it, found among the divisor pairs up to its square root.
@@ -240,7 +264,8 @@ void infer_conv(CallContext& ctx) {
   const int channel_dim = batched ? 1 : 0;
   std::int64_t in_channels = module.integer("in_channels");
   const DimExpr& channels = input.shape[static_cast<std::size_t>(channel_dim)];
-  if (!ctx.same(channels, DimExpr::constant(in_channels), &input, channel_dim, fmt::format("{} channels == in_channels", input.argument))) {
+  if (!channels_by_role(ctx, input, channel_dim, in_channels) &&
+      !ctx.same(channels, DimExpr::constant(in_channels), &input, channel_dim, fmt::format("{} channels == in_channels", input.argument))) {
     // PyTorch names the input as the convolution gets it: with a batch of 1 when unbatched, and
     // already padded by F.pad for a padding_mode other than "zeros" (by the odd element for
     // padding="same" with an even span).

@@ -4,6 +4,7 @@
 // it multiplied, dtype before shape.
 #include <fmt/format.h>
 
+#include "mhacheck/python_text.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
 
@@ -25,6 +26,78 @@ bool dtypes_match(CallContext& ctx, const ArgValue& input, DType weight_dtype, b
   ctx.pytorch_raises(diagnostic, "RuntimeError", linear_dtype_message(input.dtype, weight_dtype, addmm));
   ctx.add_input_dtype_fixes(diagnostic, input, weight_dtype);
   return false;
+}
+
+// The Linear modules of `in_features` whose calls read the tensor named `input` (the checked
+// call's module among them), in call order; and whether another Linear of that in_features reads
+// another tensor (to_q beside to_k and to_v: the modules were built alike for inputs of one
+// width, and this input comes from another source, so its width is its own).
+struct SameInputLinears {
+  std::vector<const ModuleDecl*> modules;
+  bool sibling_reads_another = false;
+};
+
+SameInputLinears same_input_linears(const CallContext& ctx, const std::string& input, std::int64_t in_features) {
+  SameInputLinears found;
+  for (const CallDecl& call : ctx.spec.calls) {
+    const ModuleDecl* module = call.module.empty() ? nullptr : ctx.spec.find_module(call.module);
+    auto read = call.tensors.find("input");
+    if (!module || module->type != "Linear" || module->integer("in_features") != in_features || read == call.tensors.end() ||
+        read->second.kind != ArgRef::Kind::Named) {
+      continue;
+    }
+    if (read->second.name != input) {
+      found.sibling_reads_another = true;
+    } else if (std::find(found.modules.begin(), found.modules.end(), module) == found.modules.end()) {
+      found.modules.push_back(module);
+    }
+  }
+  return found;
+}
+
+// Sets in_features of each of `modules`, written at the top level (an object's key or its own
+// constructor string); nullopt when one is nested in another's constructor.
+std::optional<nlohmann::json> in_features_patch(const Spec& spec, const std::vector<const ModuleDecl*>& modules, std::int64_t in_features) {
+  nlohmann::json patch = nlohmann::json::array();
+  for (const ModuleDecl* module : modules) {
+    if (!module->written_as_call) {
+      patch.push_back({{"op", "add"}, {"path", child_pointer(module->pointer, "in_features")}, {"value", in_features}});
+      continue;
+    }
+    const nlohmann::json& text = spec.value().at(nlohmann::json::json_pointer(module->pointer));
+    if (!module->path_in_call.empty() || !text.is_string()) return std::nullopt;
+    nlohmann::json constructor = parse_module_call(text.get<std::string>(), Location{});
+    constructor["in_features"] = in_features;
+    patch.push_back({{"op", "replace"}, {"path", module->pointer}, {"value", module_call_text(constructor)}});
+  }
+  return patch;
+}
+
+// A Linear whose in_features is not its input's width: the module built for the width, or the
+// input given that width. When the input is also read by other Linears of that in_features, one
+// fix builds them all for it; when a sibling Linear reads another tensor of that width, the
+// input is the right one and the modules are wrong (diffusers' to_k and to_v left
+// Linear(320, 320) for 768-wide text states, beside to_q on the 320-wide latents).
+void propose_in_features(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, std::int64_t features, std::int64_t in_features) {
+  const ArgRef& read = ctx.call.tensor("input");
+  SameInputLinears linears = read.kind == ArgRef::Kind::Named ? same_input_linears(ctx, read.name, in_features) : SameInputLinears{};
+  std::optional<nlohmann::json> patch = linears.modules.size() > 1 ? in_features_patch(ctx.spec, linears.modules, features) : std::nullopt;
+  if (!patch) {
+    if (!ctx.add_option_fix(diagnostic, fmt::format("construct with in_features={}", features), {{"in_features", features}})) return;
+  } else {
+    std::string names;
+    for (std::size_t i = 0; i < linears.modules.size(); ++i) {
+      names += (i == 0 ? "" : i + 1 == linears.modules.size() ? " and " : ", ") + linears.modules[i]->name;
+    }
+    ctx.add_patch_fix(diagnostic, fmt::format("construct {}, which read {}, with in_features={}", names, tensor_name(input), features),
+                      std::move(*patch));
+  }
+  if (linears.sibling_reads_another) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                fmt::format("a Linear of in_features={} reads another tensor of that width: {} comes from another source, "
+                                            "and its width is its own",
+                                            in_features, tensor_name(input)));
+  }
 }
 
 }  // namespace
@@ -54,9 +127,7 @@ bool linear_accepts(CallContext& ctx, const ArgValue& input, std::int64_t in_fea
                                  in_features, out_features));
   if (which.empty()) {
     diagnostic.related.push_back({fmt::format("in_features = {}", in_features), ctx.option_location("in_features")});
-    if (features.is_constant()) {
-      ctx.add_option_fix(diagnostic, fmt::format("construct with in_features={}", features.offset), {{"in_features", features.offset}});
-    }
+    if (features.is_constant()) propose_in_features(ctx, diagnostic, input, features.offset, in_features);
   }
   Shape fixed = input.written;
   fixed[feature] = DimExpr::constant(in_features);

@@ -359,15 +359,18 @@ TEST_CASE("searched fix: a transpose that moves a Linear's features to dim 0 or 
   Report report = test::check_text(spec);
   const Diagnostic* condition = test::find(report, "MHA083");
   REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description.ends_with("table = table[:, None]"));
+  CHECK(condition->fixes.front().semantics == FixSemantics::Consistent);
+  // The rule's fix is sound, so the search does not run for the report: its candidates, labelled.
+  Spec parsed = parse_spec(test::document_from(spec));
   int labelled = 0;
-  for (const Fix& fix : condition->fixes) {
+  for (const Fix& fix : search_candidates(parsed, check_spec(parsed, CheckOptions{false}), "a", 1000)) {
     if (fix.description.find("x = x.transpose(0, 2)") == std::string::npos && fix.description.find("x = x.transpose(1, 2)") == std::string::npos) continue;
     CHECK(fix.semantics == FixSemantics::Suspect);
     ++labelled;
   }
-  CHECK(labelled > 0);
-  REQUIRE_FALSE(condition->fixes.empty());
-  CHECK(condition->fixes.front().semantics != FixSemantics::Suspect);
+  CHECK(labelled == 2);  // transpose(0, 2) and transpose(1, 2) of x (no later call reads h: none transposed back)
 }
 
 TEST_CASE("MHA240: GQA heads tiled with repeat, the fix makes the repeat a repeat_interleave", "[fixes]") {
@@ -834,4 +837,95 @@ TEST_CASE("searched fix: a slice moved onto the batch is suspect", "[fixes]") {
                                 [](const Fix& fix) { return fix.description.find("p = x[1:]") != std::string::npos; });
   REQUIRE(batch_cut != width->fixes.end());
   CHECK(batch_cut->semantics == FixSemantics::Suspect);
+}
+
+namespace {
+// fairseq's learned positions: a (T, E) table made by an Embedding added to seq-first (T, B, E)
+// token embeddings without the batch dim.
+const char* kLearnedPositions = R"json({"version": 1,
+    "modules": {"tok": "nn.Embedding(1000, 64)", "posemb": "nn.Embedding(512, 64)", "enc": "nn.TransformerEncoderLayer(64, 4)"},
+    "tensors": {"ids": {"shape": ["T", "B"], "dtype": "int64"}, "pos": {"shape": ["T"], "dtype": "int64"}},
+    "calls": [{"id": "te", "module": "tok", "input": "ids", "outputs": ["x"]},
+              {"id": "pe", "module": "posemb", "input": "pos", "outputs": ["p"]},
+              {"id": "a", "op": "add", "input": "x", "other": "p", "outputs": ["h"]},
+              {"id": "enc", "module": "enc", "src": "h"}]})json";
+}  // namespace
+
+TEST_CASE("a (T, E) table made by a call gets its size-1 dim where it is made, not a transpose", "[fixes]") {
+  Report report = test::check_text(kLearnedPositions);
+  const Diagnostic* condition = test::find(report, "MHA083");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  const Fix& first = condition->fixes.front();
+  CHECK(first.description == "give p the size-1 dim it lacks: p[:, None] gives (T, 1, 64) where it is made, after call \"pe\": p = p[:, None]");
+  CHECK(first.valid());
+  CHECK(first.semantics == FixSemantics::Consistent);
+  Report patched = apply_fix(kLearnedPositions, first);
+  CHECK(patched.count(Severity::Error) == 0);
+  CHECK(patched.count(Severity::Warning) == 0);
+}
+
+TEST_CASE("searched fix: a 2-D table made by an Embedding transposed to (E, T) is suspect", "[fixes]") {
+  Spec spec = parse_spec(test::document_from(kLearnedPositions));
+  Report report = check_spec(spec, CheckOptions{false});
+  int labelled = 0;
+  for (const Fix& fix : search_candidates(spec, report, "a", 1000)) {
+    if (fix.description.find("p = p.transpose(0, 1)") == std::string::npos) continue;
+    CHECK(fix.semantics == FixSemantics::Suspect);
+    CHECK(fix.semantics_note.find("features of p") != std::string::npos);
+    ++labelled;
+  }
+  CHECK(labelled == 2);  // alone, and with h transposed back
+}
+
+TEST_CASE("Conv1d given attention's (B, T, E) output: T in the channel slot is an error, fixed by transpose(1, 2)", "[fixes]") {
+  std::string spec = R"json({"version": 1,
+    "modules": {"mha": "nn.MultiheadAttention(144, 4, batch_first=True)", "dw": "nn.Conv1d(144, 144, 31, padding=15, groups=144)"},
+    "tensors": {"x": ["B", "T", 144]},
+    "calls": [{"id": "att", "module": "mha", "query": "x", "key": "x", "value": "x", "need_weights": false, "outputs": ["y"]},
+              {"id": "conv", "module": "dw", "input": "y", "outputs": ["z"]},
+              {"id": "back", "op": "transpose", "input": "z", "dim0": 1, "dim1": 2, "outputs": ["w"]}]})json";
+  Report report = test::check_text(spec);
+  CHECK(test::find(report, "MHA080") == nullptr);
+  const Diagnostic* condition = test::find(report, "MHA083");
+  REQUIRE(condition != nullptr);
+  CHECK(condition->severity() == Severity::Error);
+  CHECK(condition->message == "valid only if T == 144 (input channels == in_channels), but T is a sequence length: the Conv1d's channel slot "
+                              "(dim 1) takes features");
+  REQUIRE_FALSE(condition->fixes.empty());
+  const Fix& first = condition->fixes.front();
+  CHECK(first.description.starts_with("transpose y where it is made, after call \"att\", to (B, 144, T): y = y.transpose(1, 2)"));
+  CHECK(first.valid());
+  CHECK(first.semantics == FixSemantics::Consistent);
+  CHECK(apply_fix(spec, first).count(Severity::Error) == 0);
+  // With T bound to the channel count PyTorch accepts the call: no condition left to report.
+  std::string bound = spec;
+  bound.replace(bound.find("\"modules\""), 0, R"("dims": {"T": 144}, )");
+  CHECK(test::find(test::check_text(bound), "MHA083") == nullptr);
+}
+
+TEST_CASE("Linears built for another width than their input, beside a sibling that reads another tensor: one option fix", "[fixes]") {
+  // diffusers' to_k and to_v left Linear(320, 320) for 768-wide text states; to_q reads the latents.
+  std::string spec = R"json({"version": 1,
+    "modules": {"to_q": "nn.Linear(320, 320, bias=False)", "to_k": "nn.Linear(320, 320, bias=False)",
+                "to_v": "nn.Linear(320, 320, bias=False)"},
+    "tensors": {"h": ["B", 64, 320], "ctx": ["B", 77, 768]},
+    "calls": [{"id": "q", "module": "to_q", "input": "h", "outputs": ["q"]},
+              {"id": "k", "module": "to_k", "input": "ctx", "outputs": ["k"]},
+              {"id": "v", "module": "to_v", "input": "ctx", "outputs": ["v"]},
+              {"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v"}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* features = test::find(report, "MHA404");
+  REQUIRE(features != nullptr);
+  REQUIRE_FALSE(features->fixes.empty());
+  const Fix& first = features->fixes.front();
+  CHECK(first.description == "construct to_k and to_v, which read ctx, with in_features=768");
+  CHECK(first.valid());
+  CHECK(first.semantics == FixSemantics::Consistent);
+  Report patched = apply_fix(spec, first);
+  CHECK(patched.count(Severity::Error) == 0);
+  CHECK(patched.count(Severity::Warning) == 0);
+  // Passing ctx with 320 features is still offered, after the option fix.
+  CHECK(std::any_of(features->fixes.begin() + 1, features->fixes.end(),
+                    [](const Fix& fix) { return fix.description == "pass input with 320 features"; }));
 }
