@@ -15,16 +15,17 @@
 namespace mhacheck {
 namespace {
 
-// A dim named as a batch, a sequence or a head count in the channel slot, of a size the symbols
-// leave open (attention's (B, T, E) output given to a Conformer's Conv1d without the transpose
-// to (B, E, T)): equal to in_channels by accident at best, so the condition is false by the
-// roles, an error (MHA083) like CallContext::same's for two such names.
+// A dim named as a batch or a sequence in the channel slot, of a size the symbols leave open
+// (attention's (B, T, E) output given to a Conformer's Conv1d without the transpose to
+// (B, E, T)): equal to in_channels by accident at best, so the condition is false by the roles,
+// an error (MHA083) like CallContext::same's for two such names. Not a heads-like name: H is an
+// image's height in (B, H, W, C).
 bool channels_by_role(CallContext& ctx, const ArgValue& input, int channel_dim, std::int64_t in_channels) {
   const DimExpr& channels = input.shape[static_cast<std::size_t>(channel_dim)];
   std::string name = input.dim_name(channel_dim);
   if (name.empty() && channels.is_plain_symbol()) name = channels.symbol;
   const DimRole role = role_of_name(name);
-  if (role != DimRole::Batch && role != DimRole::Sequence && role != DimRole::Heads) return false;
+  if (role != DimRole::Batch && role != DimRole::Sequence) return false;
   const DimExpr resolved = ctx.symbols.resolve(channels);
   if (ctx.symbols.compare(resolved, DimExpr::constant(in_channels)) != Symbols::Verdict::EqualIf) return false;
   Diagnostic& diagnostic = ctx.report(DiagId::RoleCondition,
