@@ -128,13 +128,18 @@ std::optional<Sizes> compute_stride(const Sizes& oldshape, const Sizes& oldstrid
 
 std::optional<std::vector<std::int64_t>> probe_sizes(const Shape& shape, int probe) {
   Sizes sizes;
+  sizes.reserve(shape.size());
   std::int64_t numel = 1;
   for (const DimExpr& dim : shape) {
     std::int64_t value = 1;
-    for (const std::string& factor : dim.factors()) {
-      std::optional<std::int64_t> product = multiplied(value, probe_value(factor, probe));
-      if (!product) return std::nullopt;
-      value = *product;
+    if (!dim.is_constant() && !dim.is_monomial()) {
+      value = probe_value(dim.symbol, probe);  // one factor: no list of factors made per dim and probe
+    } else {
+      for (const std::string& factor : dim.factors()) {
+        std::optional<std::int64_t> product = multiplied(value, probe_value(factor, probe));
+        if (!product) return std::nullopt;
+        value = *product;
+      }
     }
     std::optional<std::int64_t> scaled = dim.is_constant() ? std::optional<std::int64_t>(0) : multiplied(value, dim.coeff);
     if (!scaled || __builtin_add_overflow(*scaled, dim.offset, &value) || value < 0) return std::nullopt;
@@ -148,10 +153,12 @@ std::optional<std::vector<std::int64_t>> probe_sizes(const Shape& shape, int pro
 
 Layout Layout::contiguous(const Shape& shape) {
   Layout layout;
+  layout.probes.reserve(kProbes);
   for (int p = 0; p < kProbes; ++p) {
     std::optional<Sizes> sizes = probe_sizes(shape, p);
     if (!sizes) return unknown();
-    layout.probes.push_back({*sizes, contiguous_strides(*sizes)});
+    Sizes strides = contiguous_strides(*sizes);
+    layout.probes.push_back({std::move(*sizes), std::move(strides)});
   }
   return layout;
 }

@@ -126,7 +126,7 @@ class Pass {
       named.value.identity = "tensor:" + tensor.name;
       named.dtype = tensor.dtype;
       named.source = written_source(spec_, tensor, ArgumentSource::Kind::Declared);
-      define(tensor.name, std::move(named), tensor.pointer);
+      define(tensor.name, std::move(named), [&] { return tensor.pointer; });
       report_.tensors.push_back({tensor.name, tensor.shape, tensor.dtype});
     }
     for (const CallDecl& call : spec_.calls) run_call(call);
@@ -135,10 +135,13 @@ class Pass {
 
  private:
   // `name` is the spec's own string (a tensor's or an output's), which outlives the pass.
-  void define(const std::string& name, NamedValue value, const std::string& pointer) {
+  // `pointer` makes the JSON pointer of where it is defined, needed only when it is wrong:
+  // an output's is made of two child pointers, two allocations for each call.
+  template <class Pointer>
+  void define(const std::string& name, NamedValue value, const Pointer& pointer) {
     NameSlot& slot = names_[name];
     if (slot.defined) {
-      throw InputError(spec_.document.values.find(pointer), fmt::format("\"{}\" is defined twice", name),
+      throw InputError(spec_.document.values.find(pointer()), fmt::format("\"{}\" is defined twice", name),
                        "tensor names and call output names share one namespace", InputError::Kind::Reference);
     }
     slot.defined = true;
@@ -306,7 +309,7 @@ class Pass {
       } else {
         named.failed_call = call.id;
       }
-      define(call.outputs[i], std::move(named), child_pointer(child_pointer(call.pointer, "outputs"), i));
+      define(call.outputs[i], std::move(named), [&] { return child_pointer(child_pointer(call.pointer, "outputs"), i); });
     }
     report_.calls.push_back(std::move(call_report));
   }

@@ -183,9 +183,15 @@ DimExpr resolve_with(const Substitutions& substitutions, const DimExpr& dim, Sub
   } else {
     auto it = substitutions.find(dim.symbol);
     if (it == substitutions.end()) return dim;
-    auto done = resolved.find(dim.symbol);
-    if (done == resolved.end()) done = resolved.emplace(dim.symbol, resolve_with(substitutions, it->second, resolved)).first;
-    value = dim_mul(done->second, dim.coeff);
+    if (it->second.is_constant()) {
+      // A symbol bound to a size, as most are, is resolved already: remembering it in
+      // `resolved` would cost an allocation for every dim resolved.
+      value = dim_mul(it->second, dim.coeff);
+    } else {
+      auto done = resolved.find(dim.symbol);
+      if (done == resolved.end()) done = resolved.emplace(dim.symbol, resolve_with(substitutions, it->second, resolved)).first;
+      value = dim_mul(done->second, dim.coeff);
+    }
   }
   if (value) value = dim_add(*value, dim.offset);
   return value ? *value : dim;
@@ -199,6 +205,7 @@ DimExpr Symbols::resolve(const DimExpr& dim) const {
 
 Shape Symbols::resolve(const Shape& shape) const {
   Shape resolved;
+  resolved.reserve(shape.size());  // one allocation, not one per doubling
   for (const DimExpr& dim : shape) resolved.push_back(resolve(dim));
   return resolved;
 }

@@ -728,13 +728,14 @@ class SpecReader {
     spec_.index_names();
   }
 
-  ArgRef argument(const json& call, const std::string& call_pointer, const std::string& name) {
+  // `pointer`: the argument's, written or not.
+  ArgRef argument(const json& call, const std::string& name, std::string pointer) {
     if (!call.contains(name) || call[name].is_null()) {
       ArgRef absent;
-      absent.pointer = child_pointer(call_pointer, name);
+      absent.pointer = std::move(pointer);
       return absent;
     }
-    return argument_value(call[name], child_pointer(call_pointer, name));
+    return argument_value(call[name], pointer);
   }
 
   // A tensor argument as written: a name, a causal-mask generator, or an inline tensor.
@@ -834,7 +835,10 @@ class SpecReader {
     }
     if (call.contains("source")) decl.source = source_value(call["source"], child_pointer(pointer, "source"));
     for (const ArgSchema& parameter : schema.arguments) {
-      std::string parameter_pointer = child_pointer(pointer, parameter.name);
+      // Made only for an argument written or a tensor's (an absent one keeps its pointer too):
+      // most of a call's parameters are neither, and a big graph has 100,000 calls.
+      bool absent_option = !schema.is_tensor(parameter) && parameter.kind != ArgKind::TensorList && !call.contains(parameter.name);
+      std::string parameter_pointer = absent_option ? std::string() : child_pointer(pointer, parameter.name);
       if (parameter.kind == ArgKind::TensorList) {
         // torch.cat's tensors: element i is the tensor argument "tensors[i]".
         if (!call.contains(parameter.name)) fail(pointer, fmt::format("call has no \"{}\"", parameter.name), {}, "a list of tensors");
@@ -854,7 +858,7 @@ class SpecReader {
         continue;
       }
       if (schema.is_tensor(parameter)) {
-        ArgRef ref = argument(call, pointer, parameter.name);
+        ArgRef ref = argument(call, parameter.name, std::move(parameter_pointer));
         if (parameter.required && ref.kind == ArgRef::Kind::Absent) {
           std::string required;
           for (const ArgSchema& other : schema.arguments) {
