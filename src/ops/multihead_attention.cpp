@@ -246,6 +246,18 @@ class MhaRules {
 
   // ---- silent problems --------------------------------------------------------------------
 
+  // "N" names a batch in PyTorch's docs but the token count in timm's (B, N, C), DETR's and
+  // Perceiver's latents (B, N, D): in a tensor that names its batch otherwise (B, bsz), an N is
+  // that count, not a second batch.
+  static bool token_count_beside_batch(const ArgValue& arg, int dim) {
+    if (arg.dim_name(dim) != "N" && arg.dim_name(dim) != "n") return false;
+    for (int other = 0; other < arg.rank(); ++other) {
+      const std::string& name = arg.dim_name(other);
+      if (other != dim && name != "N" && name != "n" && role_of_name(name) == DimRole::Batch) return true;
+    }
+    return false;
+  }
+
   void check_symbol_roles() {
     struct Use {
       const ArgValue* arg;
@@ -272,7 +284,7 @@ class MhaRules {
     for (const auto& [symbol, use] : uses) {
       if (std::find(warned.begin(), warned.end(), symbol) != warned.end()) continue;
       bool misplaced = role_of_name(symbol) == (use.batch ? DimRole::Sequence : DimRole::Batch);
-      if (!misplaced) continue;
+      if (!misplaced || token_count_beside_batch(*use.arg, use.dim)) continue;
       warned.push_back(symbol);
       Diagnostic& diagnostic = ctx_.report(
           DiagId::SymbolNameRole,
