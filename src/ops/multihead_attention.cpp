@@ -556,6 +556,13 @@ class MhaRules {
         ctx_.symbols.compare(reversed[1], S_) == Symbols::Verdict::Equal) {
       ctx_.add_shape_fix(diagnostic, fmt::format("transpose the mask: {}.T", attn_.argument), {{&attn_, Shape{attn_.written[1], attn_.written[0]}}});
     }
+    // A square (S, S) mask for fewer queries than keys: the queries are the last L positions, as
+    // when decoding with cached keys, and their rows are the mask's last L.
+    if (attn_.rank() == 2 && ctx_.symbols.compare(attn_.shape[0], S_) == Symbols::Verdict::Equal &&
+        ctx_.symbols.compare(attn_.shape[1], S_) == Symbols::Verdict::Equal && ctx_.symbols.compare(L_, S_) != Symbols::Verdict::Equal) {
+      ctx_.add_shape_fix(diagnostic, fmt::format("keep the queries' rows, the mask's last {}: {}[-{}:]", L_.str(), attn_.argument, L_.str()),
+                         {{&attn_, Shape{L_, attn_.written[1]}}});
+    }
     if (ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} {}", tuple_str(expected), attn_.argument), {{&attn_, expected}}) &&
         padding) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, "one (L, S) mask for every batch entry drops each entry's own padding");

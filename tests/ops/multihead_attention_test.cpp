@@ -348,3 +348,19 @@ TEST_CASE("an input of another dtype than the module: every data input is cast, 
   CHECK(std::find(descriptions.begin(), descriptions.end(), "pass query, key, value as float32 (query.to(torch.float32), key.to(torch.float32), value.to(torch.float32))") !=
         descriptions.end());
 }
+
+TEST_CASE("a square (S, S) attn_mask for fewer queries than keys: the first fix keeps the queries' rows, the last L", "[mha]") {
+  // One decode step over 30 cached keys, given the whole causal mask.
+  Report decode = test::check_text(flat(R"(, "batch_first": true)", R"("query": [8, 1, 512], "key": [8, 30, 512], "value": [8, 30, 512],
+      "attn_mask": {"shape": [30, 30], "dtype": "bool"})"));
+  const Diagnostic* mask = test::find(decode, "MHA050");
+  REQUIRE(mask != nullptr);
+  REQUIRE_FALSE(mask->fixes.empty());
+  CHECK(mask->fixes[0].description == "keep the queries' rows, the mask's last 1: attn_mask[-1:]");
+  CHECK(mask->fixes[0].verified);
+  // A mask of another shape gets no such fix.
+  Report other = test::check_text(flat(R"(, "batch_first": true)", R"("query": [8, 1, 512], "key": [8, 30, 512], "value": [8, 30, 512],
+      "attn_mask": {"shape": [30, 20], "dtype": "bool"})"));
+  REQUIRE(test::find(other, "MHA050") != nullptr);
+  for (const Fix& fix : test::find(other, "MHA050")->fixes) CHECK(fix.description.find("[-1:]") == std::string::npos);
+}
