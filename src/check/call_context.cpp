@@ -1,5 +1,7 @@
 #include "call_context.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "mhacheck/python_text.hpp"
@@ -316,11 +318,44 @@ bool CallContext::add_shape_fix(Diagnostic& diagnostic, std::string description,
   return true;
 }
 
+namespace {
+
+// The patch operation that gives `arg` the dtype `dtype`; `arg` has a dtype pointer.
+void append_dtype_patch(nlohmann::json& patch, const ArgValue& arg, DType dtype) {
+  if (arg.dtype_pointer == arg.shape_pointer) {
+    // A bare shape array: rewrite it as {"shape": [...], "dtype": ...}.
+    patch.push_back({{"op", "replace"}, {"path", arg.shape_pointer},
+                     {"value", {{"shape", shape_json(arg.written)}, {"dtype", dtype_name(dtype)}}}});
+  } else {
+    patch.push_back({{"op", "add"}, {"path", arg.dtype_pointer}, {"value", dtype_name(dtype)}});
+  }
+}
+
+}  // namespace
+
 void CallContext::add_input_dtype_fixes(Diagnostic& diagnostic, const ArgValue& input, DType parameters) {
-  add_dtype_fix(diagnostic, fmt::format("pass {} as {} ({}.to(torch.{}))", input.argument, dtype_name(parameters), input.argument,
-                                        dtype_name(parameters)),
-                input, parameters);
-  if (!is_floating(input.dtype)) return;
+  // Every data input of that dtype is cast (query, key and value made by numpy are all float64),
+  // masks aside: they follow their own dtype rules.
+  std::vector<const ArgValue*> cast = {&input};
+  for (const auto& [name, arg] : args) {
+    if (&arg != &input && arg.present && arg.dtype == input.dtype && name.find("mask") == std::string::npos) cast.push_back(&arg);
+  }
+  nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::string> pointers, names, expressions;
+  for (const ArgValue* arg : cast) {
+    if (arg->dtype_pointer.empty()) return;
+    names.push_back(arg->argument);
+    expressions.push_back(fmt::format("{}.to(torch.{})", arg->argument, dtype_name(parameters)));
+    if (std::find(pointers.begin(), pointers.end(), arg->dtype_pointer) != pointers.end()) continue;
+    pointers.push_back(arg->dtype_pointer);
+    append_dtype_patch(patch, *arg, parameters);
+  }
+  add_patch_fix(diagnostic, fmt::format("pass {} as {} ({})", fmt::join(names, ", "), dtype_name(parameters), fmt::join(expressions, ", ")),
+                std::move(patch));
+  // The module's dtype is the other way, unless the user chose it (dtype=, .half()) or the input
+  // is float64, numpy's default rather than a precision anyone asks a model for.
+  if (!is_floating(input.dtype) || input.dtype == DType::Float64) return;
+  if (module != nullptr && std::find(module->given.begin(), module->given.end(), "dtype") != module->given.end()) return;
   if (auto patch = option_patch({{"dtype", dtype_name(input.dtype)}})) {
     add_patch_fix(diagnostic, fmt::format("construct the module with dtype=torch.{}", dtype_name(input.dtype)), *patch);
   }
@@ -329,13 +364,7 @@ void CallContext::add_input_dtype_fixes(Diagnostic& diagnostic, const ArgValue& 
 bool CallContext::add_dtype_fix(Diagnostic& diagnostic, std::string description, const ArgValue& arg, DType dtype) {
   if (arg.dtype_pointer.empty()) return false;
   nlohmann::json patch = nlohmann::json::array();
-  if (arg.dtype_pointer == arg.shape_pointer) {
-    // A bare shape array: rewrite it as {"shape": [...], "dtype": ...}.
-    patch.push_back({{"op", "replace"}, {"path", arg.shape_pointer},
-                     {"value", {{"shape", shape_json(arg.written)}, {"dtype", dtype_name(dtype)}}}});
-  } else {
-    patch.push_back({{"op", "add"}, {"path", arg.dtype_pointer}, {"value", dtype_name(dtype)}});
-  }
+  append_dtype_patch(patch, arg, dtype);
   add_patch_fix(diagnostic, std::move(description), std::move(patch));
   return true;
 }

@@ -92,6 +92,22 @@ MaskOrigin origin_of(const Spec& spec, std::string name, const CallDecl* produce
       if (upstream.convention == MaskConvention::Unknown) return {};
       return {inverted(upstream.convention), fmt::format("{} inverts a mask where {}", op, upstream.reason), producer};
     }
+    if (op == "tril" || op == "triu") {
+      // A triangle of a 0/1 matrix is a causal mask by its diagonal: tril (diagonal >= 0) keeps
+      // each query's past and itself, SDPA's True = take part; triu (diagonal >= 1) marks the
+      // future, nn.MultiheadAttention's True = masked. Other diagonals mean neither.
+      std::int64_t diagonal = 0;
+      auto written = producer->arguments.find("diagonal");
+      if (written != producer->arguments.end() && written->is_number_integer()) diagonal = written->get<std::int64_t>();
+      std::string call_text = fmt::format("{}({}, diagonal={})", op, input, diagonal);
+      if (op == "tril" && diagonal >= 0) {
+        return {MaskConvention::TrueKeeps, fmt::format("made by {}: True marks each query's past and itself", call_text), producer};
+      }
+      if (op == "triu" && diagonal >= 1) {
+        return {MaskConvention::TrueIgnores, fmt::format("made by {}: True marks each query's future", call_text), producer};
+      }
+      return {};
+    }
     if ((op == "eq" || op == "ne") && producer->arguments.contains("other")) {
       // Compared with a number. A mask compared with 0 or 1 keeps or inverts its meaning; token
       // ids compared with one value single it out: eq(ids, pad) marks the padding, ne(ids, pad)

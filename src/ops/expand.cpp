@@ -66,6 +66,11 @@ void infer_expand(CallContext& ctx) {
     return;
   }
   Shape shape(sizes.size());
+  // What each dim stands for: a size written as a name is that name (expand(B, -1, -1) of a
+  // (1, O, E) query makes a batch dim even when B and O are bound to one number), a kept size
+  // keeps the input dim's name, and a number stretched from 1 names nothing.
+  std::vector<std::string> names(sizes.size());
+  const nlohmann::json& written = ctx.call.arguments.at("size");
   const DimExpr one = DimExpr::constant(1), keep = DimExpr::constant(-1);
   for (int i = rank - 1; i >= 0; --i) {
     int dim = input.rank() - rank + i;  // input's dim, right-aligned; negative: a new leading dim
@@ -95,9 +100,14 @@ void infer_expand(CallContext& ctx) {
       return;
     }
     shape[i] = target;
+    if (written[i].is_string()) {
+      names[i] = written[i].get<std::string>();
+    } else if (dim >= 0 && existing == target) {
+      names[i] = input.dim_name(dim);
+    }
   }
   if (!sizes_possible(ctx, shape, "size")) return;
-  ctx.outputs.push_back({"output", shape, input.dtype});
+  ctx.outputs.push_back({"output", shape, input.dtype, names});
   ctx.output_layouts["output"] = expanded_layout(input.layout, shape);
 }
 

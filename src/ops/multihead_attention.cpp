@@ -246,6 +246,18 @@ class MhaRules {
 
   // ---- silent problems --------------------------------------------------------------------
 
+  // "N" names a batch in PyTorch's docs but the token count in timm's (B, N, C), DETR's and
+  // Perceiver's latents (B, N, D): in a tensor that names its batch otherwise (B, bsz), an N is
+  // that count, not a second batch.
+  static bool token_count_beside_batch(const ArgValue& arg, int dim) {
+    if (arg.dim_name(dim) != "N" && arg.dim_name(dim) != "n") return false;
+    for (int other = 0; other < arg.rank(); ++other) {
+      const std::string& name = arg.dim_name(other);
+      if (other != dim && name != "N" && name != "n" && role_of_name(name) == DimRole::Batch) return true;
+    }
+    return false;
+  }
+
   void check_symbol_roles() {
     struct Use {
       const ArgValue* arg;
@@ -272,7 +284,7 @@ class MhaRules {
     for (const auto& [symbol, use] : uses) {
       if (std::find(warned.begin(), warned.end(), symbol) != warned.end()) continue;
       bool misplaced = role_of_name(symbol) == (use.batch ? DimRole::Sequence : DimRole::Batch);
-      if (!misplaced) continue;
+      if (!misplaced || token_count_beside_batch(*use.arg, use.dim)) continue;
       warned.push_back(symbol);
       Diagnostic& diagnostic = ctx_.report(
           DiagId::SymbolNameRole,
@@ -543,6 +555,13 @@ class MhaRules {
     if (attn_.rank() == 2 && ctx_.symbols.compare(reversed[0], L_) == Symbols::Verdict::Equal &&
         ctx_.symbols.compare(reversed[1], S_) == Symbols::Verdict::Equal) {
       ctx_.add_shape_fix(diagnostic, fmt::format("transpose the mask: {}.T", attn_.argument), {{&attn_, Shape{attn_.written[1], attn_.written[0]}}});
+    }
+    // A square (S, S) mask for fewer queries than keys: the queries are the last L positions, as
+    // when decoding with cached keys, and their rows are the mask's last L.
+    if (attn_.rank() == 2 && ctx_.symbols.compare(attn_.shape[0], S_) == Symbols::Verdict::Equal &&
+        ctx_.symbols.compare(attn_.shape[1], S_) == Symbols::Verdict::Equal && ctx_.symbols.compare(L_, S_) != Symbols::Verdict::Equal) {
+      ctx_.add_shape_fix(diagnostic, fmt::format("keep the queries' rows, the mask's last {}: {}[-{}:]", L_.str(), attn_.argument, L_.str()),
+                         {{&attn_, Shape{L_, attn_.written[1]}}});
     }
     if (ctx_.add_shape_fix(diagnostic, fmt::format("pass a {} {}", tuple_str(expected), attn_.argument), {{&attn_, expected}}) &&
         padding) {

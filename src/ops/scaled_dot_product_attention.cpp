@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
@@ -188,12 +189,17 @@ class SdpaRules {
                           "attn_mask keeps the True positions",
                           tensor_name(mask_), origin.reason),
         &mask_);
-    diagnostic.notes.push_back("as written, every query attends only to the padding; pass ~mask");
+    diagnostic.notes.push_back("as written, every query attends only to the positions the mask marks to ignore (the padding, the future); pass ~mask");
     if (std::optional<ComparisonFlip> flip = flip_comparison(origin)) {
       ctx_.add_patch_fix(diagnostic, fmt::format("make {} with {}: True then marks the positions that take part", tensor_name(mask_), flip->text),
                          flip->patch);
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to attend to");
       return;
+    }
+    // The mask as laid out, inverted by a call on it: right for an (L, S) causal mask made by
+    // triu, and for any mask whose shape already fits; a (B, S) padding mask needs the view below.
+    if (add_inversion_call_fix(ctx_, diagnostic, mask_, fmt::format("pass ~{}", tensor_name(mask_)), "bitwise_not", nlohmann::json::object())) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions that take part");
     }
     Shape shape = mask_.written;
     // fmt::format, not "~" + string: gcc 12 gives a false -Wrestrict warning on a one-character literal plus a std::string.

@@ -211,7 +211,7 @@ def run_call(call, modules, built, env, symbols):
     if op == "permute":
         return [tensor("input").permute(*call["dims"])]
     if op == "getitem":  # the index as Python writes it: "[:, None, None, :]"
-        return [eval("x" + call["index"], {"__builtins__": {}}, {"x": tensor("input")})]
+        return [eval("x" + call["index"], {"__builtins__": {}}, {**dict(symbols), "x": tensor("input")})]
     if op == "repeat":
         return [tensor("input").repeat(*[size(d, symbols) for d in call["repeats"]])]
     if op == "expand":
@@ -242,8 +242,21 @@ def run_call(call, modules, built, env, symbols):
         return [torch.bmm(tensor("input"), tensor("mat2"))]
     if op == "softmax":
         return [torch.softmax(tensor("input"), call["dim"])]
+    if op in ("tril", "triu"):
+        return [getattr(torch, op)(tensor("input"), call.get("diagonal", 0))]
+    if op in ("gelu", "tanh"):
+        return [getattr(torch.nn.functional, op)(tensor("input"))]
+    if op == "div":
+        return [torch.div(tensor("input"), number_or_tensor(call["other"], env), rounding_mode=call.get("rounding_mode"))]
+    if op == "pad":
+        value = call.get("value")
+        return [torch.nn.functional.pad(tensor("input"), call["pad"], value=0 if value is None else value)]
+    if op == "squeeze":
+        return [tensor("input").squeeze() if call.get("dim") is None else tensor("input").squeeze(call["dim"])]
     if op in ("sum", "mean"):
-        return [getattr(tensor("input"), op)(call.get("dim"), keepdim=call.get("keepdim", False))]
+        if call.get("dim") in (None, []):  # every dim
+            return [getattr(tensor("input"), op)()]
+        return [getattr(tensor("input"), op)(call["dim"], keepdim=call.get("keepdim", False))]
     if op == "split_with_sizes":
         return list(tensor("input").split(call["split_sizes"], call.get("dim", 0)))
     if op == "masked_fill":

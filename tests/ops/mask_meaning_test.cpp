@@ -251,3 +251,31 @@ TEST_CASE("sequence lengths (B,) given as key_padding_mask: the fix makes the ma
   REQUIRE(dtype != nullptr);
   for (const Fix& other : dtype->fixes) CHECK(other.description.find("arange") == std::string::npos);
 }
+
+TEST_CASE("a causal mask made by tril or triu means what its triangle says: MHA084 when given to the other convention", "[glue][masks]") {
+  auto spec = [](const std::string& triangle, int diagonal, const std::string& consumer) {
+    return R"json({"version": 1, "dims": {"B": 2, "T": 6},
+        "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+        "tensors": {"x": ["B", "T", 64], "q": ["B", 4, "T", 16], "ones": {"shape": ["T", "T"], "dtype": "bool"}},
+        "calls": [{"id": "m", "op": ")json" + triangle + R"(", "input": "ones", "diagonal": )" + std::to_string(diagonal) + R"(, "outputs": ["causal"]}, )" +
+           consumer + "]}";
+  };
+  const std::string sdpa = R"({"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "causal"})";
+  const std::string mha = R"({"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "causal"})";
+  // triu(1) marks the future (True = masked): right for nn.MultiheadAttention, inverted for SDPA.
+  CHECK(test::check_text(spec("triu", 1, mha)).diagnostics.empty());
+  Report inverted_future = test::check_text(spec("triu", 1, sdpa));
+  const Diagnostic* future = test::find(inverted_future, "MHA084");
+  REQUIRE(future != nullptr);
+  CHECK(first_fix(future).description.find("~causal") != std::string::npos);
+  CHECK(first_fix(future).verified);
+  // tril keeps each query's past (True = take part): right for SDPA, inverted for nn.MultiheadAttention.
+  CHECK(test::check_text(spec("tril", 0, sdpa)).diagnostics.empty());
+  Report inverted_past = test::check_text(spec("tril", 0, mha));
+  const Diagnostic* past = test::find(inverted_past, "MHA084");
+  REQUIRE(past != nullptr);
+  CHECK(first_fix(past).description.find("~causal") != std::string::npos);
+  // Other diagonals say nothing: triu(0) masks the diagonal too, tril(-1) keeps no query's own key.
+  CHECK(test::find(test::check_text(spec("triu", 0, sdpa)), "MHA084") == nullptr);
+  CHECK(test::find(test::check_text(spec("tril", -1, mha)), "MHA084") == nullptr);
+}

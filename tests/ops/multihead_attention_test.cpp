@@ -284,3 +284,83 @@ TEST_CASE("a 2-D side against a 3-D side (MHA021): the missing dim is added wher
   CHECK(seq->fixes[0].description ==
         "give it the batch: one sequence shared by every batch entry: query.unsqueeze(1).expand(-1, N, -1) gives (10, N, 512)");
 }
+
+TEST_CASE("an N beside a named batch is a token count (timm, DETR, Perceiver), not a misplaced batch", "[mha][roles]") {
+  // Perceiver's latents (B, N, D) as batch-first keys: N is in the sequence slot, B in the batch slot.
+  Report latents = test::check_text(flat(R"(, "batch_first": true)",
+                                         R"("tensors": {"x": ["B", "L", 512], "latents": ["B", "N", 512]}, "query": "x", "key": "latents", "value": "latents")"));
+  CHECK(latents.diagnostics.empty());
+  // Alone, N still names a batch: (N, 2, E) read seq-first is reported, and so is a B in a sequence slot beside an N.
+  Report alone = test::check_text(flat("", R"("tensors": {"x": ["N", 2, 512]}, "query": "x", "key": "x", "value": "x")"));
+  REQUIRE(test::find(alone, "MHA081") != nullptr);
+  CHECK(test::find(alone, "MHA081")->message == "\"N\" looks like a batch size but is query's sequence dim (dim 0, because batch_first=False)");
+  Report timm = test::check_text(flat("", R"("tensors": {"x": ["B", "N", 512]}, "query": "x", "key": "x", "value": "x")"));
+  REQUIRE(test::find(timm, "MHA081") != nullptr);
+  CHECK(test::find(timm, "MHA081")->message == "\"B\" looks like a batch size but is query's sequence dim (dim 0, because batch_first=False)");
+}
+
+TEST_CASE("expand names its dims by the sizes written: expand(B, -1, -1) makes a batch even when B == O", "[mha][roles]") {
+  // Perceiver IO's output queries (O, E) expanded over the batch; O and B bound to one number.
+  Report report = test::check_text(R"json({"version": 1, "dims": {"O": 8, "B": 8, "S": 128},
+      "modules": {"attn": "nn.MultiheadAttention(256, 8, kdim=512, vdim=512, batch_first=True)"},
+      "tensors": {"queries": ["O", 256], "memory": ["B", "S", 512]},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "queries", "dim": 0, "outputs": ["q1"]},
+                {"id": "e", "op": "expand", "input": "q1", "size": ["B", -1, -1], "outputs": ["q"]},
+                {"id": "a", "module": "attn", "query": "q", "key": "memory", "value": "memory"}]})json");
+  CHECK(report.diagnostics.empty());
+  // The names follow: the query's batch dim is B, its sequence dim O.
+  Report swapped = test::check_text(R"json({"version": 1, "dims": {"O": 8, "B": 8, "S": 128},
+      "modules": {"attn": "nn.MultiheadAttention(256, 8, kdim=512, vdim=512, batch_first=True)"},
+      "tensors": {"queries": ["O", 256], "memory": ["B", "S", 512]},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "queries", "dim": 1, "outputs": ["q1"]},
+                {"id": "e", "op": "expand", "input": "q1", "size": [-1, "B", -1], "outputs": ["q"]},
+                {"id": "a", "module": "attn", "query": "q", "key": "memory", "value": "memory"}]})json");
+  REQUIRE(test::find(swapped, "MHA082") != nullptr);
+  CHECK(test::find(swapped, "MHA082")->message == "\"B\" is the batch dim of key but a sequence dim of query");
+}
+
+TEST_CASE("an input of another dtype than the module: every data input is cast, the module's chosen dtype kept", "[mha]") {
+  // numpy's float64 for query, key and value: one fix casts all three; no float64 module is offered.
+  Report double_input = test::check_text(flat(R"(, "batch_first": true)", R"("query": {"shape": [2, 5, 512], "dtype": "float64"},
+      "key": {"shape": [2, 5, 512], "dtype": "float64"}, "value": {"shape": [2, 5, 512], "dtype": "float64"})"));
+  const Diagnostic* mismatch = test::find(double_input, "MHA063");
+  REQUIRE(mismatch != nullptr);
+  REQUIRE(mismatch->fixes.size() == 1);
+  CHECK(mismatch->fixes[0].description ==
+        "pass query, key, value as float32 (query.to(torch.float32), key.to(torch.float32), value.to(torch.float32))");
+  CHECK(mismatch->fixes[0].verified);
+  CHECK(mismatch->fixes[0].remaining_errors.empty());
+  // A module made float16 on purpose keeps its dtype: the float32 input is cast.
+  Report half = test::check_text(flat(R"(, "batch_first": true, "dtype": "float16")", R"("query": [2, 5, 512], "key": [2, 5, 512], "value": [2, 5, 512])"));
+  mismatch = test::find(half, "MHA063");
+  REQUIRE(mismatch != nullptr);
+  REQUIRE(mismatch->fixes.size() == 1);
+  CHECK(mismatch->fixes[0].description ==
+        "pass query, key, value as float16 (query.to(torch.float16), key.to(torch.float16), value.to(torch.float16))");
+  CHECK(mismatch->fixes[0].verified);
+  // A default float32 module with float16 data may also be made float16.
+  Report data_half = test::check_text(flat(R"(, "batch_first": true)", R"("tensors": {"x": {"shape": [2, 5, 512], "dtype": "float16"}}, "query": "x", "key": "x", "value": "x")"));
+  mismatch = test::find(data_half, "MHA063");
+  REQUIRE(mismatch != nullptr);
+  std::vector<std::string> descriptions;
+  for (const Fix& fix : mismatch->fixes) descriptions.push_back(fix.description);
+  CHECK(std::find(descriptions.begin(), descriptions.end(), "construct the module with dtype=torch.float16") != descriptions.end());
+  CHECK(std::find(descriptions.begin(), descriptions.end(), "pass query, key, value as float32 (query.to(torch.float32), key.to(torch.float32), value.to(torch.float32))") !=
+        descriptions.end());
+}
+
+TEST_CASE("a square (S, S) attn_mask for fewer queries than keys: the first fix keeps the queries' rows, the last L", "[mha]") {
+  // One decode step over 30 cached keys, given the whole causal mask.
+  Report decode = test::check_text(flat(R"(, "batch_first": true)", R"("query": [8, 1, 512], "key": [8, 30, 512], "value": [8, 30, 512],
+      "attn_mask": {"shape": [30, 30], "dtype": "bool"})"));
+  const Diagnostic* mask = test::find(decode, "MHA050");
+  REQUIRE(mask != nullptr);
+  REQUIRE_FALSE(mask->fixes.empty());
+  CHECK(mask->fixes[0].description == "keep the queries' rows, the mask's last 1: attn_mask[-1:]");
+  CHECK(mask->fixes[0].verified);
+  // A mask of another shape gets no such fix.
+  Report other = test::check_text(flat(R"(, "batch_first": true)", R"("query": [8, 1, 512], "key": [8, 30, 512], "value": [8, 30, 512],
+      "attn_mask": {"shape": [30, 20], "dtype": "bool"})"));
+  REQUIRE(test::find(other, "MHA050") != nullptr);
+  for (const Fix& fix : test::find(other, "MHA050")->fixes) CHECK(fix.description.find("[-1:]") == std::string::npos);
+}
