@@ -682,6 +682,39 @@ std::vector<SwappableArguments> swappable_arguments(const std::string& op) {
   return {};
 }
 
+// Key and value given in each other's place (F.scaled_dot_product_attention(q, v, k)), which
+// the shapes say when the value's head size differs from the key's: the key's last dim is not
+// the query's while the value's is. Inline shapes too: the flags' torch.Size values are tensors
+// the user passed.
+std::optional<Fix> key_value_swap_candidate(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  if (module || call.op != "scaled_dot_product_attention") return std::nullopt;
+  auto shape_of = [&](const char* name) -> const Shape* {
+    auto found = std::find_if(checked.arguments.begin(), checked.arguments.end(), [&](const ResolvedArgument& a) { return a.name == name; });
+    return found == checked.arguments.end() || found->shape.empty() ? nullptr : &found->shape;
+  };
+  const Shape *query = shape_of("query"), *key = shape_of("key"), *value = shape_of("value");
+  if (!query || !key || !value) return std::nullopt;
+  auto equal = [&](const DimExpr& a, const DimExpr& b) { return report.symbols.compare(a, b) == Symbols::Verdict::Equal; };
+  if (equal(key->back(), query->back()) || !equal(value->back(), query->back())) return std::nullopt;
+  const nlohmann::json& document = spec.value();
+  nlohmann::json::json_pointer key_pointer(child_pointer(call.pointer, "key")), value_pointer(child_pointer(call.pointer, "value"));
+  if (!document.contains(key_pointer) || !document.contains(value_pointer)) return std::nullopt;
+  const nlohmann::json &key_written = document.at(key_pointer), &value_written = document.at(value_pointer);
+  if (key_written == value_written) return std::nullopt;
+  auto text = [](const nlohmann::json& written, const char* argument) { return written.is_string() ? written.get<std::string>() : std::string(argument); };
+  Fix fix = candidate(fmt::format("swap key and value of call \"{}\", given in each other's place: F.scaled_dot_product_attention(query, key={}, "
+                                  "value={}, ...)",
+                                  call.id, text(value_written, "value"), text(key_written, "key")),
+                      {{{"op", "replace"}, {"path", key_pointer.to_string()}, {"value", value_written}},
+                       {{"op", "replace"}, {"path", value_pointer.to_string()}, {"value", key_written}}});
+  fix.semantics = FixSemantics::Consistent;
+  fix.semantics_note = fmt::format("the value's last dim ({}) is the query's head size and the key's ({}) is not: the key is what the query "
+                                   "is compared with",
+                                   value->back().str(), key->back().str());
+  return fix;
+}
+
 // A getitem that cuts another dim than meant: a seq-first decoder input shifted with
 // tgt[:, :-1], the batch-first spelling, which drops a batch entry instead of the last step.
 // Each cutting slice of the getitems that made the call's arguments moved to each dim the index
@@ -871,6 +904,66 @@ std::optional<std::string> roles_lost_by_transpose(const Spec& spec, const std::
   return std::nullopt;
 }
 
+// What a matmul computes in attention: the scores (its output reaches a softmax through
+// scaling, biasing, masking), or the output from the weights (its input is a softmax's output,
+// through dropout, or a tensor named as attention weights or probabilities).
+enum class AttentionProduct { None, Scores, Weights };
+
+AttentionProduct attention_product(const Spec& spec, const Report& report, std::size_t index) {
+  const CallDecl& call = spec.calls[index];
+  if (call.op != "matmul" && call.op != "bmm") return AttentionProduct::None;
+  static const std::set<std::string> on_the_way{"mul", "div", "add", "sub", "masked_fill", "dropout"};
+  std::set<std::string> reached(call.outputs.begin(), call.outputs.end());
+  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+    auto input = spec.calls[later].tensors.find("input");
+    if (input == spec.calls[later].tensors.end() || input->second.kind != ArgRef::Kind::Named || reached.count(input->second.name) == 0) continue;
+    if (spec.calls[later].op == "softmax") return AttentionProduct::Scores;
+    if (on_the_way.count(spec.calls[later].op) != 0) reached.insert(spec.calls[later].outputs.begin(), spec.calls[later].outputs.end());
+  }
+  const CallReport* checked = call_report(report, call.id);
+  auto operand = checked ? std::find_if(checked->arguments.begin(), checked->arguments.end(),
+                                        [](const ResolvedArgument& a) { return a.name == "input"; })
+                         : std::vector<ResolvedArgument>::const_iterator{};
+  if (!checked || operand == checked->arguments.end()) return AttentionProduct::None;
+  ArgumentSource source = operand->source;
+  for (int step = 0; step < 4 && source.kind == ArgumentSource::Kind::Output; ++step) {
+    std::optional<std::size_t> producer = call_index(spec, source.call);
+    const CallReport* made = call_report(report, source.call);
+    if (!producer || !made) break;
+    if (spec.calls[*producer].op == "softmax") return AttentionProduct::Weights;
+    auto upstream = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+    if (spec.calls[*producer].op != "dropout" || upstream == made->arguments.end()) break;
+    source = upstream->source;
+  }
+  std::string name = operand->source.kind == ArgumentSource::Kind::Output ? std::string() : operand->identity;
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  bool named_weights = name.find("attn") != std::string::npos && (name.find("weight") != std::string::npos || name.find("prob") != std::string::npos);
+  return named_weights ? AttentionProduct::Weights : AttentionProduct::None;
+}
+
+// A transpose of a matmul's input that moves its last dim, the one the product contracts as
+// written, where the roles say that dim is the one to contract: attention scores contract the
+// features (q @ k with k not transposed: q.transpose(-2, -1) would contract the sequence and give
+// (D, D) "scores"; k.transpose(-2, -1) is the repair), the weights @ v product the keys (the
+// weights' last dim; with v still (B, S, H, D), v is the one to transpose).
+std::optional<std::string> contraction_moved(AttentionProduct product, const LayoutSource* input,
+                                             const std::vector<const LayoutSource*>& group, int a, int b) {
+  if (product == AttentionProduct::None || !input || std::find(group.begin(), group.end(), input) == group.end()) return std::nullopt;
+  const int last = static_cast<int>(input->shape.size()) - 1;
+  if (a != last && b != last) return std::nullopt;
+  std::vector<std::string> names = dim_texts(*input);
+  const std::string& contracted = names[static_cast<std::size_t>(a == last ? b : a)];
+  if (product == AttentionProduct::Weights) {
+    return fmt::format("the transpose moves the attention weights' key dim (the last of {}) out of the product, which then contracts {}",
+                       input->name, contracted);
+  }
+  DimRole role = role_of_name(contracted);
+  if (role != DimRole::Sequence && role != DimRole::Batch && role != DimRole::Heads) return std::nullopt;
+  return fmt::format("the scores would then contract {}'s {} ({}) instead of its features, giving ({}, ...) rows where attention scores are "
+                     "(..., L, S)",
+                     input->name, contracted, role_name(role), names[static_cast<std::size_t>(last)]);
+}
+
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
   std::vector<Fix> candidates;
   std::optional<std::size_t> index = call_index(spec, call_id);
@@ -911,6 +1004,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   }
   for (Fix& fix : mask_candidates(spec, call, masks, query_rank)) add(std::move(fix));
   if (checked) {
+    if (std::optional<Fix> swap = key_value_swap_candidate(spec, report, call, *checked)) add(std::move(*swap));
     for (Fix& fix : cat_dim_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : repeat_count_candidates(spec, *checked)) add(std::move(fix));
     for (Fix& fix : slice_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
@@ -934,8 +1028,13 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     fix.semantics = disagreement ? FixSemantics::Suspect : FixSemantics::Consistent;
     fix.semantics_note = disagreement ? *disagreement : "every named dim then sits under a subscript of its role";
   };
+  AttentionProduct product = attention_product(spec, report, *index);
+  auto input_source = std::find_if(argument_sources.begin(), argument_sources.end(), [](const auto& entry) { return entry.first == "input"; });
+  const LayoutSource* product_input = input_source == argument_sources.end() ? nullptr : &sources[input_source->second];
   auto label_by_lost_roles = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
-    if (std::optional<std::string> lost = roles_lost_by_transpose(spec, group, a, b)) {
+    std::optional<std::string> lost = roles_lost_by_transpose(spec, group, a, b);
+    if (!lost) lost = contraction_moved(product, product_input, group, a, b);
+    if (lost) {
       fix.semantics = FixSemantics::Suspect;
       fix.semantics_note = *lost;
     }

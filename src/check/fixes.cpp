@@ -196,12 +196,24 @@ void search_call(const Spec& spec, const Report& original, const std::vector<Dia
   for (Diagnostic* target : targets) std::stable_sort(target->fixes.begin(), target->fixes.end(), better_fix);
 }
 
+// Whether a swap puts a tensor under the argument it is named for: src as src, q or query as
+// query, mem as memory (the argument's name starts with the tensor's).
+bool named_for_their_places(const nlohmann::json& swap) {
+  return std::any_of(swap.begin(), swap.end(), [](const nlohmann::json& op) {
+    if (!op["value"].is_string()) return false;
+    const std::string path = op["path"].get<std::string>(), name = op["value"].get<std::string>();
+    std::string argument = path.substr(path.rfind('/') + 1);
+    return !name.empty() && argument.rfind(name, 0) == 0;
+  });
+}
+
 // A condition (MHA080, valid only if T == S) that exchanging two arguments of a call at or before
 // its own removes, leaving a graph that PyTorch accepts with no diagnostic the original lacks and
 // fewer conditions: the arguments were given in each other's place (nn.Transformer called
 // (tgt, src), cross-attention called attn(memory, x, x)), and the condition ties the sizes of
 // two different inputs, which hold apart for every other size. Such a condition is an error
-// (MHA083) whose first fix is the swap. Each call's swaps are re-checked once for the report.
+// (MHA083) whose first fix is the swap, unless the condition is on a mask. Each call's swaps are
+// re-checked once for the report.
 void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& budget) {
   std::map<std::size_t, std::vector<std::pair<Fix, Recheck>>> swaps;  // call index -> its swaps, checked
   auto checked_swaps = [&](std::size_t index) -> const std::vector<std::pair<Fix, Recheck>>& {
@@ -244,6 +256,11 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
       }
     }
     if (!swap || swap->semantics == FixSemantics::Suspect) continue;
+    // A condition on a mask alone is no evidence of a swap: a mask is written for one sequence,
+    // and one written for the other (a key_padding_mask of the query's length, an (S, L)
+    // attn_mask) is the likelier slip, whose own fixes then come first. The tensors' names can
+    // say it: tgt passed as src.
+    if (diagnostic.argument.find("mask") != std::string::npos && !named_for_their_places(swap->patch)) continue;
     swap->semantics = FixSemantics::Consistent;
     swap->semantics_note = "with the arguments in their places the graph holds for every size";
     diagnostic.id = DiagId::RoleCondition;

@@ -133,7 +133,56 @@ MaskOrigin origin_of(const Spec& spec, std::string name, const CallDecl* produce
   return {};
 }
 
+// Whether the tensor `name` (made by `producer`; null: declared) holds bools: declared so, or
+// made by a comparison, a logical operator or a cast to bool, through calls that keep values.
+bool holds_bools(const Spec& spec, std::string name, const CallDecl* producer) {
+  static constexpr std::array<std::string_view, 12> boolean = {"eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and",
+                                                               "logical_or", "isnan", "isinf", "bool"};
+  for (int step = 0; step < kMaxSteps; ++step) {
+    if (producer == nullptr) {
+      const TensorDecl* declared = spec.find_tensor(name);
+      return declared && declared->dtype == DType::Bool;
+    }
+    std::string_view op = producer->op;
+    if (std::find(boolean.begin(), boolean.end(), op) != boolean.end()) return true;
+    if (op == "to"sv) {
+      const nlohmann::json& dtype = producer->arguments.value("dtype", nlohmann::json());
+      return dtype.is_string() && parse_dtype(dtype.get<std::string>()) == DType::Bool;
+    }
+    name = input_name(*producer, "input");
+    if (!keeps_values(op) || name.empty()) return false;
+    producer = producer_of(spec, name, producer);
+  }
+  return false;
+}
+
+bool casts_to_float(const CallDecl& call) {
+  static constexpr std::array<std::string_view, 4> shorthands = {"float", "double", "half", "bfloat16"};
+  if (std::find(shorthands.begin(), shorthands.end(), std::string_view(call.op)) != shorthands.end()) return true;
+  if (call.op != "to") return false;
+  const nlohmann::json& dtype = call.arguments.value("dtype", nlohmann::json());
+  std::optional<DType> parsed = dtype.is_string() ? parse_dtype(dtype.get<std::string>()) : std::nullopt;
+  return parsed && is_floating(*parsed);
+}
+
 }  // namespace
+
+std::optional<BoolMaskCast> bool_mask_cast(const CallContext& ctx, const ArgValue& arg) {
+  const CallDecl* producer = arg.producer;
+  for (int step = 0; step < kMaxSteps && producer != nullptr; ++step) {
+    std::string input = input_name(*producer, "input");
+    if (input.empty()) return std::nullopt;
+    const CallDecl* made = producer_of(ctx.spec, input, producer);
+    if (casts_to_float(*producer)) {
+      if (!holds_bools(ctx.spec, input, made)) return std::nullopt;
+      int steps = kMaxSteps;
+      return BoolMaskCast{producer, input, origin_of(ctx.spec, input, made, steps)};
+    }
+    if (!keeps_values(producer->op)) return std::nullopt;
+    producer = made;
+  }
+  return std::nullopt;
+}
 
 MaskOrigin mask_origin(const CallContext& ctx, const ArgValue& mask) {
   std::string name = tensor_name(mask);

@@ -33,6 +33,16 @@ struct ComparisonFlip {
 };
 std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin);
 
+// A float tensor whose values are a bool mask's, cast (.float(), .half(), .to(torch.float32))
+// and then moved or selected only: 1.0 where the mask is True, 0.0 elsewhere. Added to scores
+// (SDPA's float attn_mask) it masks nothing.
+struct BoolMaskCast {
+  const CallDecl* cast = nullptr;  // the cast call
+  std::string mask;                // the bool tensor's name, as the cast reads it
+  MaskOrigin origin;               // what True means in it
+};
+std::optional<BoolMaskCast> bool_mask_cast(const CallContext& ctx, const ArgValue& arg);
+
 // Whether `arg` holds attention scores: made by matmul, bmm or einsum, possibly followed by
 // scaling, biasing or masking (mul, div, add, sub, masked_fill) and reshapes; a declared tensor
 // when its name says scores or logits.

@@ -41,6 +41,7 @@ class SdpaRules {
     check_merged_batch_heads();
     check_feature_roles();
     check_mask_meaning();
+    check_cast_mask();
     check_repeat_tiling(ctx_, {&key_, &value_}, -3,
                         "query head h then meets key/value head h mod n, where grouped-query attention shares each key/value head "
                         "with a block of consecutive query heads");
@@ -210,6 +211,30 @@ class SdpaRules {
     }
     if (ctx_.add_argument_fix(diagnostic, "pass " + expression, "attn_mask", {{"shape", shape_json(shape)}, {"dtype", "bool"}})) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions that take part");
+    }
+  }
+
+  // A bool mask cast to float and passed as attn_mask: SDPA adds a float mask to the scores, so
+  // True adds 1.0 and False 0.0, which masks nothing (MHA266, as for scores + mask). The bool
+  // mask itself is what SDPA reads as take part / ignore.
+  void check_cast_mask() {
+    if (!mask_.present || !is_floating(mask_.dtype)) return;
+    std::optional<BoolMaskCast> cast = bool_mask_cast(ctx_, mask_);
+    if (!cast) return;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::BoolMaskAdded,
+        fmt::format("attn_mask \"{}\" is the bool mask \"{}\" cast by {} (call \"{}\"): F.scaled_dot_product_attention adds a float "
+                    "attn_mask to the scores, so True adds 1.0 and False 0.0, which masks nothing",
+                    tensor_name(mask_), cast->mask, cast->cast->op, cast->cast->id),
+        &mask_);
+    diagnostic.notes.push_back("a bool attn_mask keeps the True positions; a float one holds 0 where attention is allowed and -inf where "
+                               "it is not: torch.zeros(shape).masked_fill(~mask, float('-inf'))");
+    if (!cast->origin.reason.empty()) diagnostic.notes.push_back(cast->origin.reason);
+    // A padding mask (True = ignore) passed as is would keep only the padding (check_mask_meaning).
+    if (cast->origin.convention == MaskConvention::TrueIgnores) return;
+    if (ctx_.add_argument_fix(diagnostic, fmt::format("pass the bool mask {} itself (True = take part), not its {}()", cast->mask, cast->cast->op),
+                              "attn_mask", cast->mask)) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "SDPA reads a bool attn_mask as take part (True) or ignore (False)");
     }
   }
 
@@ -568,12 +593,20 @@ class SdpaRules {
   bool mask_fits(const Shape& scores) {
     if (!mask_.present) return true;  // is_causal builds an (L, S) mask that always fits
     CallContext::BroadcastFailure failing;
+    std::size_t before = ctx_.diagnostics.size();
     std::optional<Shape> combined = ctx_.broadcast(scores, mask_.shape, &mask_, "attn_mask broadcast to the scores", failing);
     bool grows = combined && (combined->size() != scores.size() ||
                               !std::equal(combined->begin(), combined->end(), scores.begin(), [&](const DimExpr& x, const DimExpr& y) {
                                 return ctx_.symbols.compare(x, y) == Symbols::Verdict::Equal;
                               }));
-    if (combined && !grows) return true;
+    if (combined && !grows) {
+      // Valid only if L == S (MHA080): a mask written (..., S, L) fits only then; transposed it
+      // fits for every size.
+      for (std::size_t i = before; i < ctx_.diagnostics.size(); ++i) {
+        if (ctx_.diagnostics[i].id == DiagId::SymbolConstraint) add_transposed_mask_fix(ctx_.diagnostics[i], scores);
+      }
+      return true;
+    }
     Shape wanted = leading(scores, 0);
     Diagnostic& diagnostic = ctx_.report(
         DiagId::SdpaMaskShape,

@@ -929,3 +929,91 @@ TEST_CASE("Linears built for another width than their input, beside a sibling th
   CHECK(std::any_of(features->fixes.begin() + 1, features->fixes.end(),
                     [](const Fix& fix) { return fix.description == "pass input with 320 features"; }));
 }
+
+TEST_CASE("searched fix: scores q @ k with k not transposed, q's transpose (contracting the sequence) is suspect", "[fixes]") {
+  // The scores are softmaxed: transposing q would contract its sequence T and give (64, 64)
+  // "scores"; k.transpose(2, 3) keeps the features contracted.
+  Report report = test::check_text(R"j({"version": 1, "dims": {"B": 2, "T": 10}, "tensors": {"q": ["B", 8, "T", 64], "k": ["B", 8, "T", 64]},
+    "calls": [{"id": "m", "op": "matmul", "input": "q", "other": "k", "outputs": ["s"]},
+              {"id": "sm", "op": "softmax", "input": "s", "dim": -1}]})j");
+  const Diagnostic* contraction = test::find(report, "MHA307");
+  REQUIRE(contraction != nullptr);
+  REQUIRE_FALSE(contraction->fixes.empty());
+  CHECK(contraction->fixes[0].description == "transpose k to (B, 8, 64, T): k.transpose(2, 3)");
+  auto on_q = std::find_if(contraction->fixes.begin(), contraction->fixes.end(),
+                           [](const Fix& fix) { return fix.description == "transpose q to (B, 8, 64, T): q.transpose(2, 3)"; });
+  REQUIRE(on_q != contraction->fixes.end());
+  CHECK(on_q->semantics == FixSemantics::Suspect);
+  CHECK_THAT(on_q->semantics_note, Catch::Contains("contract q's T (sequence length) instead of its features"));
+}
+
+TEST_CASE("searched fix: attention weights @ v with v still (B, S, H, D), v is transposed, not the weights", "[fixes]") {
+  // The weights' last dim is the keys the product contracts; v.transpose(1, 2) is the repair.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"s": [2, 8, 10, 12], "v": [2, 12, 8, 64]},
+    "calls": [{"id": "sm", "op": "softmax", "input": "s", "dim": -1, "outputs": ["w"]},
+              {"id": "m", "op": "matmul", "input": "w", "other": "v", "outputs": ["o"]}]})j");
+  const Diagnostic* batch = test::find(report, "MHA308");
+  REQUIRE(batch != nullptr);
+  REQUIRE_FALSE(batch->fixes.empty());
+  CHECK(batch->fixes[0].description == "transpose v to (2, 8, 12, 64): v.transpose(1, 2)");
+  CHECK(batch->fixes[0].semantics != FixSemantics::Suspect);
+  for (const Fix& fix : batch->fixes) {
+    if (fix.description.find("w = w.transpose(1, 3)") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
+  }
+}
+
+TEST_CASE("searched fix: SDPA called (q, v, k) with Dv != D, key and value swapped first", "[fixes]") {
+  Report report = test::check_text(R"j({"op": "F.scaled_dot_product_attention", "query": ["B", 8, "L", 64], "key": ["B", 8, "S", 128],
+    "value": ["B", 8, "S", 64]})j");
+  const Diagnostic* features = test::find(report, "MHA205");
+  REQUIRE(features != nullptr);
+  REQUIRE_FALSE(features->fixes.empty());
+  const Fix& swap = features->fixes[0];
+  CHECK_THAT(swap.description, Catch::StartsWith("swap key and value of call"));
+  CHECK(swap.valid());
+  CHECK(swap.semantics == FixSemantics::Consistent);
+  // Dv == D: nothing says key and value were exchanged.
+  Report same = test::check_text(R"j({"op": "F.scaled_dot_product_attention", "query": ["B", 8, "L", 64], "key": ["B", 8, "S", 64],
+    "value": ["B", 8, "S", 64]})j");
+  CHECK(same.diagnostics.empty());
+}
+
+TEST_CASE("a condition on a mask alone is no swap: the mask's own fix comes first", "[fixes]") {
+  // Cross-attention with a key_padding_mask of the query's length: the mask is the slip.
+  Report padding = test::check_text(R"j({"version": 1, "tensors": {"x": ["B", "T", 64], "mem": ["B", "S", 64],
+    "pad": {"shape": ["B", "T"], "dtype": "bool"}}, "modules": {"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+    "calls": [{"id": "a", "module": "mha", "query": "x", "key": "mem", "value": "mem", "key_padding_mask": "pad"}]})j");
+  CHECK(test::find(padding, "MHA083") == nullptr);
+  const Diagnostic* condition = test::find(padding, "MHA080");
+  REQUIRE(condition != nullptr);
+  for (const Fix& fix : condition->fixes) CHECK(fix.description.find("swap") == std::string::npos);
+  // An SDPA mask written (B, 1, S, T): transposed, not the arguments swapped.
+  Report sdpa = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", "H", "T", "D"], "k": ["B", "H", "S", "D"],
+    "m": {"shape": ["B", 1, "S", "T"], "dtype": "bool"}},
+    "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "attn_mask": "m"}]})j");
+  CHECK(test::find(sdpa, "MHA083") == nullptr);
+  const Diagnostic* transposed = test::find(sdpa, "MHA080");
+  REQUIRE(transposed != nullptr);
+  REQUIRE_FALSE(transposed->fixes.empty());
+  CHECK(transposed->fixes[0].description == "put the mask's key dim last: m.transpose(-2, -1), (B, 1, T, S)");
+  CHECK(transposed->fixes[0].valid());
+}
+
+TEST_CASE("a bool mask cast to float and passed as SDPA's attn_mask masks nothing (MHA266)", "[fixes]") {
+  for (const char* cast : {R"("op": "float")", R"("op": "to", "dtype": "float32")"}) {
+    Report report = test::check_text(fmt::format(R"j({{"version": 1, "tensors": {{"q": ["B", "H", "T", "D"],
+      "m": {{"shape": ["B", 1, 1, "T"], "dtype": "bool"}}}},
+      "calls": [{{"id": "c", {}, "input": "m", "outputs": ["mf"]}},
+                {{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "mf"}}]}})j",
+                                                 cast));
+    const Diagnostic* added = test::find(report, "MHA266");
+    REQUIRE(added != nullptr);
+    REQUIRE_FALSE(added->fixes.empty());
+    CHECK_THAT(added->fixes[0].description, Catch::StartsWith("pass the bool mask m itself"));
+    CHECK(added->fixes[0].valid());
+  }
+  // A float mask that is no cast of a bool one (an additive mask) is what SDPA expects.
+  Report additive = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", "H", "T", "D"], "bias": ["B", 1, 1, "T"]},
+    "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "bias"}]})j");
+  CHECK(additive.diagnostics.empty());
+}

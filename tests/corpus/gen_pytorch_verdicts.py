@@ -269,6 +269,8 @@ def run_call(call, modules, built, env, symbols):
     if op in ("bitwise_and", "bitwise_or", "logical_and", "logical_or"):  # `a & b`, `a | b`: other a tensor or a number
         other = tensor("other") if isinstance(call["other"], str) else call["other"]
         return [getattr(torch, op)(tensor("input"), other)]
+    if op in ("float", "double", "half", "bfloat16", "bool", "long", "int"):  # Tensor.float() and its like
+        return [getattr(tensor("input"), op)()]
     if op == "cat":
         return [torch.cat([env[n] for n in call["tensors"]], call.get("dim", 0))]
     if op == "einsum":
