@@ -21,6 +21,7 @@
 #include "mhacheck/output_file.hpp"
 #include "mhacheck/plot.hpp"
 #include "mhacheck/render.hpp"
+#include "mhacheck/render_parts.hpp"
 #include "mhacheck/render_dot.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "mhacheck/spec_files.hpp"
@@ -199,18 +200,34 @@ struct CheckCommand {
       reports.push_back(input_error_report(error.location().file(), error));
     }
     if (!outputs_are_safe({report.output_file}, specs)) return 2;
-    for (Report& checked : check_spec_files(specs, kMaxSpecBytes, jobs)) reports.push_back(std::move(checked));
+    // Each report is filtered and, in the JSON and text formats, its part of the report rendered
+    // where it was checked: with -j in the workers, so that the main thread only joins the parts.
+    // (SARIF and GitHub are rendered whole.)
+    const bool json_format = report.format == "json", text_format = report.format == "text";
+    const TextStyle style = report.text_style();
+    const std::size_t first_file = reports.size();
+    std::vector<JsonReportPart> json_parts(json_format ? first_file + specs.size() : 0);
+    std::vector<std::string> text_parts(text_format ? first_file + specs.size() : 0);
+    auto finish = [&](std::size_t i, Report& checked) {
+      apply_filter(checked, filter);
+      if (json_format) json_parts[i] = render_json_part(checked);
+      if (text_format) text_parts[i] = render_text_part(checked, style);
+    };
+    for (std::size_t i = 0; i < first_file; ++i) finish(i, reports[i]);
+    for (Report& checked : check_spec_files(specs, kMaxSpecBytes, jobs, [&](std::size_t i, Report& checked) { finish(first_file + i, checked); })) {
+      reports.push_back(std::move(checked));
+    }
     if (!outputs_are_safe({report.output_file}, files_read(specs, reports))) return 2;
-    for (Report& checked : reports) apply_filter(checked, filter);
     std::string text;
-    if (report.format == "json") {
-      text = render_json_text(reports);
+    if (json_format) {
+      text = render_json_text(reports, json_parts);
     } else if (report.format == "sarif") {
       text = json_text(render_sarif(reports, std::filesystem::current_path()));
     } else if (report.format == "github") {
       text = render_github(reports, std::filesystem::current_path());
     } else {
-      text = render_text(reports, report.text_style());
+      for (const std::string& part : text_parts) text += part;
+      text += render_text_summary(reports, style);
     }
     int written = emit(text, report.output_file);
     return written != 0 ? written : exit_code(reports, report.werror);
