@@ -2,6 +2,7 @@
 // for *.json (so *.mha.json too), in a stable sorted order.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,9 @@ std::vector<std::string> expand_spec_paths(const std::vector<std::string>& paths
 
 // Reads, parses and checks each file ("-": standard input), `jobs` files at a time (0: one per
 // core); a file that cannot be used gives its input-error report. The reports come in the order
-// of `files`, whatever the number of jobs.
-std::vector<Report> check_spec_files(const std::vector<std::string>& files, std::size_t max_bytes, unsigned jobs);
+// of `files`, whatever the number of jobs. `finish`, when given, is called with each file's index
+// and report by the thread that checked it (check -j renders each report's part there).
+std::vector<Report> check_spec_files(const std::vector<std::string>& files, std::size_t max_bytes, unsigned jobs,
+                                     const std::function<void(std::size_t, Report&)>& finish = {});
 
 }  // namespace mhacheck

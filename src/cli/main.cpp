@@ -5,6 +5,7 @@
 #include <iostream>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "mhacheck/output_file.hpp"
 #include "mhacheck/plot.hpp"
 #include "mhacheck/render.hpp"
+#include "mhacheck/render_parts.hpp"
 #include "mhacheck/render_dot.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "mhacheck/spec_files.hpp"
@@ -157,6 +159,22 @@ struct CheckCommand {
   InlineCall call;
   unsigned jobs = 0;
 
+  void add_options(CLI::App* command) {
+    command->add_option("specs", files,
+                        "JSON spec files or directories (searched for *.json), '-' for stdin; see docs/spec-format.md");
+    report.add_to(command, {"text", "json", "sarif", "github"});
+    command->add_option("-j,--jobs", jobs, "check this many spec files at once (default 0: one per core)")
+        ->check(at_least(0));
+    add_inline_options(command, call);
+    command->footer(
+        "Examples:\n"
+        "  mhacheck check examples/seed_example1.json examples/seed_example2.json\n"
+        "  mhacheck check --format json spec.json | jq .ok\n"
+        "  mhacheck check --module \"nn.MultiheadAttention(512, 8, kdim=256, vdim=256, batch_first=True)\" \\\n"
+        "                 --query \"torch.Size([32, 1, 512])\" --key \"(32, 10, 256)\" --value \"[B, 10, 256]\" --dim B=32\n"
+        "  mhacheck check --module \"nn.MultiheadAttention(64, 4)\" --query \"(T, B, 64)\" --attn-mask \"(T, T):float32\"");
+  }
+
   int execute() const {
     DiagnosticFilter filter;
     if (!report.read_filter(filter)) return 2;
@@ -182,18 +200,34 @@ struct CheckCommand {
       reports.push_back(input_error_report(error.location().file(), error));
     }
     if (!outputs_are_safe({report.output_file}, specs)) return 2;
-    for (Report& checked : check_spec_files(specs, kMaxSpecBytes, jobs)) reports.push_back(std::move(checked));
+    // Each report is filtered and, in the JSON and text formats, its part of the report rendered
+    // where it was checked: with -j in the workers, so that the main thread only joins the parts.
+    // (SARIF and GitHub are rendered whole.)
+    const bool json_format = report.format == "json", text_format = report.format == "text";
+    const TextStyle style = report.text_style();
+    const std::size_t first_file = reports.size();
+    std::vector<JsonReportPart> json_parts(json_format ? first_file + specs.size() : 0);
+    std::vector<std::string> text_parts(text_format ? first_file + specs.size() : 0);
+    auto finish = [&](std::size_t i, Report& checked) {
+      apply_filter(checked, filter);
+      if (json_format) json_parts[i] = render_json_part(checked);
+      if (text_format) text_parts[i] = render_text_part(checked, style);
+    };
+    for (std::size_t i = 0; i < first_file; ++i) finish(i, reports[i]);
+    for (Report& checked : check_spec_files(specs, kMaxSpecBytes, jobs, [&](std::size_t i, Report& checked) { finish(first_file + i, checked); })) {
+      reports.push_back(std::move(checked));
+    }
     if (!outputs_are_safe({report.output_file}, files_read(specs, reports))) return 2;
-    for (Report& checked : reports) apply_filter(checked, filter);
     std::string text;
-    if (report.format == "json") {
-      text = render_json_text(reports);
+    if (json_format) {
+      text = render_json_text(reports, json_parts);
     } else if (report.format == "sarif") {
       text = json_text(render_sarif(reports, std::filesystem::current_path()));
     } else if (report.format == "github") {
       text = render_github(reports, std::filesystem::current_path());
     } else {
-      text = render_text(reports, report.text_style());
+      for (const std::string& part : text_parts) text += part;
+      text += render_text_summary(reports, style);
     }
     int written = emit(text, report.output_file);
     return written != 0 ? written : exit_code(reports, report.werror);
@@ -208,6 +242,36 @@ struct RunCommand {
   std::int64_t plot_head = -1;  // --plot-head; -1: the average over heads
   RunOptions options;
   InlineCall call;
+
+  void add_options(CLI::App* command) {
+    command->add_option("spec", file, "the JSON spec ('-' reads stdin); tensors may be {\"file\": \"x.npy\"}");
+    command->add_option("--weights", options.weights, "a state_dict .npz for a spec with one module (PyTorch's names)");
+    command->add_option("--seed", options.seed, "seed of the initial weights and of --random-inputs (default 0)");
+    command->add_flag("--random-inputs", options.random_inputs, "fill tensors given only as shapes with standard-normal data");
+    command->add_option("--threads", options.threads, "threads for the forward pass (default 0: every core)")
+        ->check(at_least(0));
+    command->add_option("--max-elements", options.max_elements, "refuse tensors with more elements than this (default 2^28); a module's parameters count as one tensor")
+        ->check(at_least(1));
+    command->add_option("--max-flops", options.max_flops,
+                        "refuse, before running anything, a call estimated to take more floating-point operations than this (default 1e11)")
+        ->check(CLI::PositiveNumber);
+    command->add_option("--save", save, "write every named output to this .npz ('-' for stdout; a regular file is replaced atomically)");
+    command->add_option("--plot", plot, "draw one call's attention probabilities as an SVG heatmap to this file");
+    command->add_option("--plot-call", options.plot_call, "the call --plot draws (default: the first that computes attention)");
+    command->add_option("--plot-block", options.plot_block,
+                        "for a Transformer module: the attention block --plot draws, e.g. layers.0.self_attn (default: its first)");
+    command->add_option("--plot-head", plot_head, "the head --plot draws, from 0 (default: the average over heads)")->check(at_least(0));
+    report.add_to(command, {"text", "json"});
+    command->add_flag("--values", values, "with --format json: include every output value");
+    command->add_flag("--full", full, "print whole tensors, not a summary past 1000 elements");
+    command->add_option("--precision", precision, "digits after the point when printing (default 4)")->check(CLI::Range(0, 16));
+    add_inline_options(command, call);
+    command->footer(
+        "Examples:\n"
+        "  mhacheck run examples/run_example.json\n"
+        "  mhacheck run spec.json --weights model.npz --save outputs.npz --format json\n"
+        "  mhacheck run --module \"nn.MultiheadAttention(8, 2)\" --query \"(3, 2, 8)\" --random-inputs --seed 1");
+  }
 
   int execute() {
     DiagnosticFilter filter;
@@ -286,6 +350,17 @@ struct RunCommand {
 struct GraphCommand {
   std::string file, format, output_file;
 
+  void add_options(CLI::App* command) {
+    command->add_option("spec", file, "the JSON spec ('-' reads stdin)")->required();
+    command->add_option("--format", format, "dot (default) or svg (needs Graphviz's dot; default for -o *.svg)")
+        ->check(CLI::IsMember({"dot", "svg"}));
+    command->add_option("-o,--output", output_file, "write the graph to this file instead of stdout ('-'; a regular file is replaced atomically)");
+    command->footer(
+        "Examples:\n"
+        "  mhacheck graph examples/seed_example1.json | dot -Tpng > graph.png\n"
+        "  mhacheck graph spec.json -o graph.svg");
+  }
+
   int execute() const {
     // Without --format, the output file's extension decides: `-o graph.svg` means SVG.
     bool svg = format == "svg" || (format.empty() && output_file.ends_with(".svg"));
@@ -329,6 +404,20 @@ struct ExplainCommand {
   std::string text, format = "text";
   bool all_codes = false;
   InlineCall call;
+
+  void add_options(CLI::App* command) {
+    command->add_option("text", text,
+                        "a code such as MHA040 (or its name, batch-mismatch), PyTorch's error text, or - to read the text from stdin");
+    command->add_flag("--all", all_codes, "print the whole catalogue in Markdown (docs/diagnostics.md)");
+    command->add_option("--format", format, "output format for an error text")->check(CLI::IsMember({"text", "json"}));
+    add_inline_options(command, call);
+    command->footer(
+        "Examples (beyond mhacheck --help's):\n"
+        "  mhacheck explain batch-mismatch\n"
+        "  mhacheck explain \"mat1 and mat2 shapes cannot be multiplied (320x256 and 512x1536)\" --format json\n"
+        "  python train.py 2>&1 | mhacheck explain -\n"
+        "  mhacheck explain \"$(cat error.txt)\" --module \"nn.MultiheadAttention(512, 8)\" --query \"(32, 1, 512)\" --key \"(32, 10, 512)\"");
+  }
 
   int execute() const {
     if (all_codes) {
@@ -392,76 +481,24 @@ int main(int argc, char** argv) {
       "Exit codes: 0 no errors, 1 errors found (or warnings with --werror), 2 unusable input or usage.");
 
   CLI::App* check = app.add_subcommand("check", "check attention calls described by spec files or by flags");
-  CheckCommand check_command;
-  check->add_option("specs", check_command.files,
-                    "JSON spec files or directories (searched for *.json), '-' for stdin; see docs/spec-format.md");
-  check_command.report.add_to(check, {"text", "json", "sarif", "github"});
-  check->add_option("-j,--jobs", check_command.jobs, "check this many spec files at once (default 0: one per core)")
-      ->check(at_least(0));
-  add_inline_options(check, check_command.call);
-  check->footer(
-      "Examples:\n"
-      "  mhacheck check examples/seed_example1.json examples/seed_example2.json\n"
-      "  mhacheck check --format json spec.json | jq .ok\n"
-      "  mhacheck check --module \"nn.MultiheadAttention(512, 8, kdim=256, vdim=256, batch_first=True)\" \\\n"
-      "                 --query \"torch.Size([32, 1, 512])\" --key \"(32, 10, 256)\" --value \"[B, 10, 256]\" --dim B=32\n"
-      "  mhacheck check --module \"nn.MultiheadAttention(64, 4)\" --query \"(T, B, 64)\" --attn-mask \"(T, T):float32\"");
-
   CLI::App* run = app.add_subcommand("run", "check a spec, then run its calls on the CPU as PyTorch would, on real or random data");
-  RunCommand run_command;
-  run->add_option("spec", run_command.file, "the JSON spec ('-' reads stdin); tensors may be {\"file\": \"x.npy\"}");
-  run->add_option("--weights", run_command.options.weights, "a state_dict .npz for a spec with one module (PyTorch's names)");
-  run->add_option("--seed", run_command.options.seed, "seed of the initial weights and of --random-inputs (default 0)");
-  run->add_flag("--random-inputs", run_command.options.random_inputs, "fill tensors given only as shapes with standard-normal data");
-  run->add_option("--threads", run_command.options.threads, "threads for the forward pass (default 0: every core)")
-      ->check(at_least(0));
-  run->add_option("--max-elements", run_command.options.max_elements, "refuse tensors with more elements than this (default 2^28); a module's parameters count as one tensor")
-      ->check(at_least(1));
-  run->add_option("--max-flops", run_command.options.max_flops,
-                  "refuse, before running anything, a call estimated to take more floating-point operations than this (default 1e11)")
-      ->check(CLI::PositiveNumber);
-  run->add_option("--save", run_command.save, "write every named output to this .npz ('-' for stdout; a regular file is replaced atomically)");
-  run->add_option("--plot", run_command.plot, "draw one call's attention probabilities as an SVG heatmap to this file");
-  run->add_option("--plot-call", run_command.options.plot_call, "the call --plot draws (default: the first that computes attention)");
-  run->add_option("--plot-block", run_command.options.plot_block,
-                  "for a Transformer module: the attention block --plot draws, e.g. layers.0.self_attn (default: its first)");
-  run->add_option("--plot-head", run_command.plot_head, "the head --plot draws, from 0 (default: the average over heads)")->check(at_least(0));
-  run_command.report.add_to(run, {"text", "json"});
-  run->add_flag("--values", run_command.values, "with --format json: include every output value");
-  run->add_flag("--full", run_command.full, "print whole tensors, not a summary past 1000 elements");
-  run->add_option("--precision", run_command.precision, "digits after the point when printing (default 4)")->check(CLI::Range(0, 16));
-  add_inline_options(run, run_command.call);
-  run->footer(
-      "Examples:\n"
-      "  mhacheck run examples/run_example.json\n"
-      "  mhacheck run spec.json --weights model.npz --save outputs.npz --format json\n"
-      "  mhacheck run --module \"nn.MultiheadAttention(8, 2)\" --query \"(3, 2, 8)\" --random-inputs --seed 1");
-
   CLI::App* graph = app.add_subcommand("graph", "draw a spec's calls and tensors as a graph (Graphviz DOT or SVG), errors in red");
-  GraphCommand graph_command;
-  graph->add_option("spec", graph_command.file, "the JSON spec ('-' reads stdin)")->required();
-  graph->add_option("--format", graph_command.format, "dot (default) or svg (needs Graphviz's dot; default for -o *.svg)")
-      ->check(CLI::IsMember({"dot", "svg"}));
-  graph->add_option("-o,--output", graph_command.output_file, "write the graph to this file instead of stdout ('-'; a regular file is replaced atomically)");
-  graph->footer(
-      "Examples:\n"
-      "  mhacheck graph examples/seed_example1.json | dot -Tpng > graph.png\n"
-      "  mhacheck graph spec.json -o graph.svg");
-
   CLI::App* explain =
       app.add_subcommand("explain", "explain a diagnostic code, or PyTorch's own error text (a message or a whole traceback)");
+  // Building the option tree is a quarter of a single `check`: only the subcommand argv[1] names
+  // gets its options. The others keep their names and descriptions, all that `mhacheck --help`
+  // and a misspelt command's error show; without a subcommand first (--help, --version, a usage
+  // error), every one is built.
+  const std::string_view first = argc > 1 ? argv[1] : "";
+  const bool names_subcommand = first == "check" || first == "run" || first == "graph" || first == "explain";
+  CheckCommand check_command;
+  RunCommand run_command;
+  GraphCommand graph_command;
   ExplainCommand explain_command;
-  explain->add_option("text", explain_command.text,
-                      "a code such as MHA040 (or its name, batch-mismatch), PyTorch's error text, or - to read the text from stdin");
-  explain->add_flag("--all", explain_command.all_codes, "print the whole catalogue in Markdown (docs/diagnostics.md)");
-  explain->add_option("--format", explain_command.format, "output format for an error text")->check(CLI::IsMember({"text", "json"}));
-  add_inline_options(explain, explain_command.call);
-  explain->footer(
-      "Examples (beyond mhacheck --help's):\n"
-      "  mhacheck explain batch-mismatch\n"
-      "  mhacheck explain \"mat1 and mat2 shapes cannot be multiplied (320x256 and 512x1536)\" --format json\n"
-      "  python train.py 2>&1 | mhacheck explain -\n"
-      "  mhacheck explain \"$(cat error.txt)\" --module \"nn.MultiheadAttention(512, 8)\" --query \"(32, 1, 512)\" --key \"(32, 10, 512)\"");
+  if (!names_subcommand || first == "check") check_command.add_options(check);
+  if (!names_subcommand || first == "run") run_command.add_options(run);
+  if (!names_subcommand || first == "graph") graph_command.add_options(graph);
+  if (!names_subcommand || first == "explain") explain_command.add_options(explain);
 
   try {
     app.parse(argc, argv);

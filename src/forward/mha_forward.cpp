@@ -213,13 +213,34 @@ class Forward {
     return std::clamp<std::int64_t>(kBlockElements / std::max<std::int64_t>(1, S_total_), 16, std::max<std::int64_t>(1, L_));
   }
 
+  // Where attend_head puts a head's probabilities in an (L, S') sum over heads: nowhere when
+  // `sum` is null; the first head of the sum assigns instead of adding to zeros, and its last
+  // divides the total by H (2.x averages with mean(dim=1)), each row while it is in the cache.
+  struct HeadSum {
+    T* sum = nullptr;
+    bool first = false, last = false;
+  };
+  void add_to_head_sum(const HeadSum& into, std::int64_t l, const T* row) const {
+    T* target = into.sum + l * S_total_;
+    const T heads = static_cast<T>(H_);
+    if (into.first && into.last) {
+      for (std::int64_t s = 0; s < S_total_; ++s) target[s] = row[s] / heads;
+    } else if (into.first) {
+      std::copy(row, row + S_total_, target);
+    } else if (into.last) {
+      for (std::int64_t s = 0; s < S_total_; ++s) target[s] = (target[s] + row[s]) / heads;
+    } else {
+      for (std::int64_t s = 0; s < S_total_; ++s) target[s] += row[s];
+    }
+  }
+
   // Scores, softmax and the weighted sum for one (batch entry, head), block_rows() query rows at
   // a time, reading the entry's projected q (L, E), k and v (S', E) and writing the head's
   // columns of its context (L, E). Each block is computed in `scratch` (block_rows() x S'), or,
-  // when `per_head_weights` is given, in its rows of that (L, S') output; `weight_sum`, when
-  // given, is the (L, S') sum over heads the block's probabilities are added to.
+  // when `per_head_weights` is given, in its rows of that (L, S') output; each row of
+  // probabilities goes into `head_sum` straight after its softmax.
   void attend_head(std::int64_t n, std::int64_t h, const T* q_entry, const T* k_entry, const T* v_entry, T* context_entry,
-                   T* scratch, T* per_head_weights, T* weight_sum, std::vector<FullyMaskedRow>& masked) const {
+                   T* scratch, T* per_head_weights, const HeadSum& head_sum, std::vector<FullyMaskedRow>& masked) const {
     const T scale = T(1) / std::sqrt(static_cast<T>(head_dim_));
     const int lda = static_cast<int>(E_);
     const std::int64_t step = block_rows();
@@ -246,6 +267,7 @@ class Forward {
           std::fill(row, row + S_total_, fill);
           masked.push_back({n, h, first + r});
         }
+        if (head_sum.sum != nullptr) add_to_head_sum(head_sum, first + r, row);
       }
       T* out = context_entry + first * E_ + h * head_dim_;
       if (head_dim_ > 0 && S_total_ > 0) {
@@ -253,10 +275,6 @@ class Forward {
                    probabilities, static_cast<int>(S_total_), v, lda, out, lda);
       } else {
         for (std::int64_t r = 0; r < rows; ++r) std::fill(out + r * E_, out + r * E_ + head_dim_, T(0));
-      }
-      if (weight_sum != nullptr) {
-        T* target = weight_sum + first * S_total_;
-        for (std::int64_t i = 0; i < rows * S_total_; ++i) target[i] += probabilities[i];
       }
     }
   }
@@ -338,12 +356,8 @@ class Forward {
         project_entry(n, q.get(), k.get(), v.get());
         T* average = averaged() ? weights_.template data<T>() + n * L_ * S_total_ : nullptr;
         for (std::int64_t h = 0; h < H_; ++h) {
-          attend_head(n, h, q.get(), k.get(), v.get(), context.get(), block.get(), per_head_weights(n, h), average,
-                      masked_[static_cast<std::size_t>(worker)]);
-        }
-        // 2.x averages with mean(dim=1): the sum over heads, divided by num_heads.
-        if (average != nullptr) {
-          for (std::int64_t i = 0; i < L_ * S_total_; ++i) average[i] /= static_cast<T>(H_);
+          attend_head(n, h, q.get(), k.get(), v.get(), context.get(), block.get(), per_head_weights(n, h),
+                      HeadSum{average, h == 0, h == H_ - 1}, masked_[static_cast<std::size_t>(worker)]);
         }
         out_project_entry(n, context.get());
       }
@@ -369,7 +383,7 @@ class Forward {
       for (std::int64_t pair = worker; pair < pairs; pair += workers) {
         const std::int64_t n = pair / H_, h = pair % H_;
         attend_head(n, h, &q[n * L_ * E_], &k[n * S_total_ * E_], &v[n * S_total_ * E_], &context[n * L_ * E_], block.get(),
-                    per_head_weights(n, h), sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)] : nullptr,
+                    per_head_weights(n, h), HeadSum{sum != nullptr ? &(*sum)[static_cast<std::size_t>(n * plane)] : nullptr},
                     masked_[static_cast<std::size_t>(worker)]);
       }
     });

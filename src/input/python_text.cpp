@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <limits>
 #include <map>
 #include <set>
@@ -1334,10 +1335,29 @@ class PythonReader {
 
 }  // namespace
 
+// The result depends on the text and the bindings alone (`origin` only places an error), and one
+// `check` reads the same constructor string many times: the spec, then each patched copy that
+// verifies a fix, and the fix candidates built from the module's options. So each thread keeps
+// its last few results (of short texts: a remembered text is kept until the process ends).
 nlohmann::json parse_module_call(const std::string& text, const Location& origin, const std::map<std::string, std::int64_t>& bindings) {
+  struct Parsed {
+    std::string text;
+    std::map<std::string, std::int64_t> bindings;
+    nlohmann::json options;
+  };
+  constexpr std::size_t kRemembered = 8, kLongestRemembered = 64 * 1024;
+  thread_local std::deque<Parsed> remembered;
+  for (const Parsed& parsed : remembered) {
+    if (parsed.text == text && parsed.bindings == bindings) return parsed.options;
+  }
   Lexer lexer(text, origin);
   PythonReader reader(lexer, bindings);
-  return reader.read_statements();
+  nlohmann::json options = reader.read_statements();
+  if (text.size() <= kLongestRemembered) {
+    if (remembered.size() == kRemembered) remembered.pop_back();
+    remembered.push_front({text, bindings, options});
+  }
+  return options;
 }
 
 ShapeText parse_shape_text(const std::string& text, const Location& origin, bool sizes) {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <system_error>
 #include <thread>
 
@@ -52,7 +53,8 @@ std::vector<std::string> expand_spec_paths(const std::vector<std::string>& paths
   return files;
 }
 
-std::vector<Report> check_spec_files(const std::vector<std::string>& files, std::size_t max_bytes, unsigned jobs) {
+std::vector<Report> check_spec_files(const std::vector<std::string>& files, std::size_t max_bytes, unsigned jobs,
+                                     const std::function<void(std::size_t, Report&)>& finish) {
   std::vector<Report> reports(files.size());
   auto check_file = [&](std::size_t i) {
     try {
@@ -60,6 +62,7 @@ std::vector<Report> check_spec_files(const std::vector<std::string>& files, std:
     } catch (const InputError& error) {
       reports[i] = input_error_report(files[i], error);
     }
+    if (finish) finish(i, reports[i]);
   };
   if (jobs == 0) jobs = std::max(1u, std::thread::hardware_concurrency());
   std::size_t workers = std::min<std::size_t>(jobs, files.size());

@@ -1,4 +1,5 @@
 #include "mhacheck/render.hpp"
+#include "mhacheck/render_parts.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -67,6 +68,10 @@ class TextSink {
   TextSink()
       : serializer_(std::make_shared<nlohmann::detail::output_string_adapter<char, std::string>>(out_), ' ',
                     json::error_handler_t::replace) {}
+  // A sink for a part of the document: what it writes is indented as inside the document's
+  // object and one of its arrays, each element after a comma (raw() drops the first one's).
+  struct InArray {};
+  explicit TextSink(InArray) : TextSink() { open_ = {{false, 1}, {true, 1}}; }
 
   void begin_object() { open('{'); }
   void begin_array() { open('['); }
@@ -103,6 +108,13 @@ class TextSink {
   std::string take() {
     out_ += '\n';
     return std::move(out_);
+  }
+  std::string take_part() { return std::move(out_); }
+  // `elements` elements that an InArray sink wrote, into the open array.
+  void raw(std::string_view part, std::size_t elements) {
+    if (elements == 0) return;
+    out_ += open_.back().count == 0 ? part.substr(1) : part;
+    open_.back().count += elements;
   }
 
  private:
@@ -296,8 +308,58 @@ void emit_diagnostic(Sink& sink, const Diagnostic& diagnostic) {
   sink.end_object();
 }
 
+// A report's entry in "files"; `call_outputs` is scratch space.
 template <class Sink>
-void emit_report(Sink& sink, const std::vector<Report>& reports) {
+void emit_file(Sink& sink, const Report& report, KeyedOutputs& call_outputs) {
+  sink.begin_object();
+  sink.key("calls");
+  sink.begin_array();
+  for (const CallReport& call : report.calls) {
+    sink.begin_object();
+    sink.key("id");
+    sink.string(call.id);
+    sink.key("module");
+    sink.string(call.module_text);
+    sink.key("ok");
+    sink.boolean(call.ok);
+    sink.key("outputs");
+    call_outputs.clear();
+    for (const NamedOutput& output : call.outputs) call_outputs.emplace_back(output.name, &output);
+    emit_outputs(sink, call_outputs);
+    sink.key("skipped_because");
+    string_or_null(sink, call.skipped_because);
+    sink.end_object();
+  }
+  sink.end_array();
+  sink.key("file");
+  sink.string(report.file);
+  sink.key("ok");
+  sink.boolean(report.ok() && !report.input_error);
+  sink.end_object();
+}
+
+// What emit_report writes of each report in "diagnostics" and "files": its own, or the parts
+// rendered beforehand (render_json_part).
+struct ReportsInPlace {
+  const std::vector<Report>& reports;
+  KeyedOutputs call_outputs;
+  template <class Sink>
+  void diagnostics(Sink& sink, std::size_t i) {
+    for (const Diagnostic& diagnostic : reports[i].diagnostics) emit_diagnostic(sink, diagnostic);
+  }
+  template <class Sink>
+  void file(Sink& sink, std::size_t i) {
+    emit_file(sink, reports[i], call_outputs);
+  }
+};
+struct RenderedParts {
+  const std::vector<JsonReportPart>& parts;
+  void diagnostics(TextSink& sink, std::size_t i) { sink.raw(parts[i].diagnostics, parts[i].diagnostic_count); }
+  void file(TextSink& sink, std::size_t i) { sink.raw(parts[i].file, 1); }
+};
+
+template <class Sink, class Parts>
+void emit_report(Sink& sink, const std::vector<Report>& reports, Parts&& parts) {
   int errors = 0, warnings = 0, notes = 0;
   bool input_error = false;
   for (const Report& report : reports) {
@@ -309,40 +371,11 @@ void emit_report(Sink& sink, const std::vector<Report>& reports) {
   sink.begin_object();
   sink.key("diagnostics");
   sink.begin_array();
-  for (const Report& report : reports) {
-    for (const Diagnostic& diagnostic : report.diagnostics) emit_diagnostic(sink, diagnostic);
-  }
+  for (std::size_t i = 0; i < reports.size(); ++i) parts.diagnostics(sink, i);
   sink.end_array();
   sink.key("files");
   sink.begin_array();
-  KeyedOutputs call_outputs;
-  for (const Report& report : reports) {
-    sink.begin_object();
-    sink.key("calls");
-    sink.begin_array();
-    for (const CallReport& call : report.calls) {
-      sink.begin_object();
-      sink.key("id");
-      sink.string(call.id);
-      sink.key("module");
-      sink.string(call.module_text);
-      sink.key("ok");
-      sink.boolean(call.ok);
-      sink.key("outputs");
-      call_outputs.clear();
-      for (const NamedOutput& output : call.outputs) call_outputs.emplace_back(output.name, &output);
-      emit_outputs(sink, call_outputs);
-      sink.key("skipped_because");
-      string_or_null(sink, call.skipped_because);
-      sink.end_object();
-    }
-    sink.end_array();
-    sink.key("file");
-    sink.string(report.file);
-    sink.key("ok");
-    sink.boolean(report.ok() && !report.input_error);
-    sink.end_object();
-  }
+  for (std::size_t i = 0; i < reports.size(); ++i) parts.file(sink, i);
   sink.end_array();
   sink.key("input_error");
   sink.boolean(input_error);
@@ -383,13 +416,32 @@ void emit_report(Sink& sink, const std::vector<Report>& reports) {
 
 json render_json(const std::vector<Report>& reports) {
   TreeSink sink;
-  emit_report(sink, reports);
+  emit_report(sink, reports, ReportsInPlace{reports, {}});
   return sink.take();
 }
 
 std::string render_json_text(const std::vector<Report>& reports) {
   TextSink sink;
-  emit_report(sink, reports);
+  emit_report(sink, reports, ReportsInPlace{reports, {}});
+  return sink.take();
+}
+
+JsonReportPart render_json_part(const Report& report) {
+  JsonReportPart part;
+  TextSink diagnostics{TextSink::InArray{}};
+  for (const Diagnostic& diagnostic : report.diagnostics) emit_diagnostic(diagnostics, diagnostic);
+  part.diagnostics = diagnostics.take_part();
+  part.diagnostic_count = report.diagnostics.size();
+  TextSink file{TextSink::InArray{}};
+  KeyedOutputs call_outputs;
+  emit_file(file, report, call_outputs);
+  part.file = file.take_part();
+  return part;
+}
+
+std::string render_json_text(const std::vector<Report>& reports, const std::vector<JsonReportPart>& parts) {
+  TextSink sink;
+  emit_report(sink, reports, RenderedParts{parts});
   return sink.take();
 }
 

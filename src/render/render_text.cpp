@@ -7,6 +7,7 @@
 
 #include "mhacheck/explain.hpp"
 #include "mhacheck/render.hpp"
+#include "mhacheck/render_parts.hpp"
 
 namespace mhacheck {
 namespace {
@@ -142,40 +143,50 @@ std::string plural(int count, const char* word) { return fmt::format("{} {}{}", 
 
 }  // namespace
 
-std::string render_text(const std::vector<Report>& reports, const TextStyle& style) {
+std::string render_text_part(const Report& report, const TextStyle& style) {
   Palette palette{style.color};
   std::string out;
-  int errors = 0, warnings = 0, notes = 0;
-  for (const Report& report : reports) {
-    for (const Diagnostic& diagnostic : report.diagnostics) render_diagnostic(out, diagnostic, palette);
-    for (const CallReport& call : report.calls) {
-      std::string head = fmt::format("{}call \"{}\": {}", report.file.empty() ? "" : report.file + ": ", call.id, call.module_text);
-      if (!call.skipped_because.empty()) {
-        out += fmt::format("{}\n    not checked: an input comes from call \"{}\", which fails\n", head, call.skipped_because);
-      } else if (!call.ok && !call.hidden_errors.empty() &&
-                 std::none_of(report.diagnostics.begin(), report.diagnostics.end(), [&](const Diagnostic& d) {
-                   return d.call == call.id && d.severity() == Severity::Error;
-                 })) {
-        std::string codes;
-        for (const std::string& code : call.hidden_errors) codes += (codes.empty() ? "" : ", ") + code;
-        out += fmt::format("{}\n    {}\n", head, palette.paint(fmt::format("fails ({} hidden by --ignore/--only)", codes), "1;31"));
-      } else if (!call.ok) {
-        out += fmt::format("{}\n    {}\n", head, palette.paint("fails (see above)", "1;31"));
-      } else {
-        out += head + "\n";
-        for (const NamedOutput& output : call.outputs) {
-          out += fmt::format("    {} {} {}\n", output.name, tuple_str(output.shape), dtype_name(output.dtype));
-        }
+  for (const Diagnostic& diagnostic : report.diagnostics) render_diagnostic(out, diagnostic, palette);
+  for (const CallReport& call : report.calls) {
+    std::string head = fmt::format("{}call \"{}\": {}", report.file.empty() ? "" : report.file + ": ", call.id, call.module_text);
+    if (!call.skipped_because.empty()) {
+      out += fmt::format("{}\n    not checked: an input comes from call \"{}\", which fails\n", head, call.skipped_because);
+    } else if (!call.ok && !call.hidden_errors.empty() &&
+               std::none_of(report.diagnostics.begin(), report.diagnostics.end(), [&](const Diagnostic& d) {
+                 return d.call == call.id && d.severity() == Severity::Error;
+               })) {
+      std::string codes;
+      for (const std::string& code : call.hidden_errors) codes += (codes.empty() ? "" : ", ") + code;
+      out += fmt::format("{}\n    {}\n", head, palette.paint(fmt::format("fails ({} hidden by --ignore/--only)", codes), "1;31"));
+    } else if (!call.ok) {
+      out += fmt::format("{}\n    {}\n", head, palette.paint("fails (see above)", "1;31"));
+    } else {
+      out += head + "\n";
+      for (const NamedOutput& output : call.outputs) {
+        out += fmt::format("    {} {} {}\n", output.name, tuple_str(output.shape), dtype_name(output.dtype));
       }
     }
+  }
+  return out;
+}
+
+std::string render_text_summary(const std::vector<Report>& reports, const TextStyle& style) {
+  Palette palette{style.color};
+  int errors = 0, warnings = 0, notes = 0;
+  for (const Report& report : reports) {
     errors += report.count(Severity::Error);
     warnings += report.count(Severity::Warning);
     notes += report.count(Severity::Note);
   }
   std::string verdict = errors > 0 ? palette.paint("FAIL", "1;31") : palette.paint("OK", "1;32");
-  out += fmt::format("{}: {}, {}, {} in {}\n", verdict, plural(errors, "error"), plural(warnings, "warning"),
+  return fmt::format("{}: {}, {}, {} in {}\n", verdict, plural(errors, "error"), plural(warnings, "warning"),
                      plural(notes, "note"), plural(static_cast<int>(reports.size()), "spec"));
-  return out;
+}
+
+std::string render_text(const std::vector<Report>& reports, const TextStyle& style) {
+  std::string out;
+  for (const Report& report : reports) out += render_text_part(report, style);
+  return out + render_text_summary(reports, style);
 }
 
 std::string render_explanation(const DiagInfo& info) {

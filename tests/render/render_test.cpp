@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "mhacheck/render.hpp"
+#include "mhacheck/render_parts.hpp"
 #include "mhacheck/report_filter.hpp"
 #include "test_support.hpp"
 
@@ -115,6 +116,26 @@ TEST_CASE("json: the streamed report text is the built report dumped, byte for b
   odd.file = "bad\xff name \"quoted\"\t.json";  // invalid UTF-8 is replaced, as dump's replace handler does
   odd.diagnostics.front().message += " \x01 \xc3\xa9";
   CHECK(render_json_text({odd}) == render_json({odd}).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+}
+
+TEST_CASE("check -j's report parts, joined, are the whole report byte for byte", "[render]") {
+  // Reports with and without diagnostics, outputs and calls, an input error, and a report with
+  // nothing at all: a part that adds no element must leave the next one's comma right.
+  std::vector<Report> reports = {test::check_example("seed_example1.json"), Report{}, test::check_example("encoder_decoder.json"),
+                                 test::check_example("seed_example2.json"), test::check_text(R"j({"module": "nn.MultiheadAttention(8, 2)", "query": [3, 2,)j")};
+  for (std::size_t first = 0; first < reports.size(); ++first) {
+    std::vector<Report> some(reports.begin() + static_cast<std::ptrdiff_t>(first), reports.end());
+    std::vector<JsonReportPart> parts;
+    std::string text;
+    for (const Report& report : some) {
+      parts.push_back(render_json_part(report));
+      text += render_text_part(report, TextStyle{true});
+    }
+    INFO("from report " << first);
+    CHECK(render_json_text(some, parts) == render_json_text(some));
+    CHECK(text + render_text_summary(some, TextStyle{true}) == render_text(some, TextStyle{true}));
+  }
+  CHECK(render_json_text({}, {}) == render_json_text({}));
 }
 
 TEST_CASE("text: a PyTorch warning is given whatever else is wrong, a later exception is marked", "[render]") {
