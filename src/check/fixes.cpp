@@ -60,7 +60,8 @@ bool is_role_diagnostic(DiagId id) {
   return id == DiagId::SymbolNameRole || id == DiagId::SymbolRoleConflict || id == DiagId::RoleCondition ||
          id == DiagId::SdpaLayoutRole || id == DiagId::FeatureSlotRole || id == DiagId::ReshapeMovesDim ||
          id == DiagId::MaskMeaning || id == DiagId::RepeatTilesGroups || id == DiagId::EinsumSubscriptRole ||
-         id == DiagId::LayerNormFeatureRole || id == DiagId::SdpaMaskDimRole;
+         id == DiagId::LayerNormFeatureRole || id == DiagId::SdpaMaskDimRole || id == DiagId::ReduceBatchRole ||
+         id == DiagId::IndexBatchEntry || id == DiagId::BroadcastRoleMismatch;
 }
 
 // Records what the patched graph gives: its errors, the call's outputs, and whether the roles

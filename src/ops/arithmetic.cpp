@@ -13,6 +13,7 @@
 #include "fix_search.hpp"
 #include "roles.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
@@ -215,6 +216,89 @@ void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const A
   }
 }
 
+// Whether two dims a broadcast aligns have names of known, different roles (a sequence meeting a
+// head count). A name without a known role, or no name (a literal), says nothing.
+bool roles_differ(const std::string& a, const std::string& b) {
+  DimRole first = role_of_name(a), second = role_of_name(b);
+  return first != DimRole::Unknown && second != DimRole::Unknown && first != second;
+}
+
+// The first pair of dims of `a` and `b` (names right-aligned, sizes too) that broadcasting aligns
+// although their roles differ; -1 when none. Positions are counted from the right (0: last dim).
+int role_clash(const std::vector<std::string>& a, const std::vector<std::string>& b, const Shape& a_shape, const Shape& b_shape) {
+  const DimExpr one = DimExpr::constant(1);
+  std::size_t common = std::min(a.size(), b.size());
+  for (std::size_t back = 0; back < common; ++back) {
+    std::size_t i = a.size() - 1 - back, j = b.size() - 1 - back;
+    if (a_shape[i] == one || b_shape[j] == one || a_shape[i] != b_shape[j]) continue;  // unequal sizes: a condition, said elsewhere
+    if (roles_differ(a[i], b[j])) return static_cast<int>(back);
+  }
+  return -1;
+}
+
+std::vector<std::string> names_of(const ArgValue& arg) {
+  std::vector<std::string> names;
+  for (int d = 0; d < arg.rank(); ++d) names.push_back(arg.dim_name(d));
+  return names;
+}
+
+// MHA290: a broadcast that aligns two dims whose names say different roles, equal in size only
+// because "dims" binds both names to one number (cos (B, 1, T, D) against q (B, T, H, D) with
+// T == H). Unequal sizes fail to broadcast and are reported as such. When the operand was made by
+// an unsqueeze, the fix inserts its size-1 dim where every named dim meets its own role.
+void check_broadcast_roles(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  int back = role_clash(names_of(input), names_of(other), input.shape, other.shape);
+  if (back < 0) return;
+  // Blamed: the operand an unsqueeze made, else the one with fewer dims, else other.
+  bool input_blamed = (input.producer && input.producer->op == "unsqueeze" && !(other.producer && other.producer->op == "unsqueeze")) ||
+                      input.rank() < other.rank();
+  const ArgValue& blamed = input_blamed ? input : other;
+  const ArgValue& fixed_side = input_blamed ? other : input;
+  int at = blamed.rank() - 1 - back, against = fixed_side.rank() - 1 - back;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::BroadcastRoleMismatch,
+      fmt::format("the broadcast aligns dim {} of {} (\"{}\", a {}) with dim {} of {} (\"{}\", a {}): equal sizes by binding, different "
+                  "roles",
+                  at, tensor_name(blamed).empty() ? blamed.argument : tensor_name(blamed), blamed.dim_name(at), role_name(role_of_name(blamed.dim_name(at))),
+                  against, tensor_name(fixed_side).empty() ? fixed_side.argument : tensor_name(fixed_side), fixed_side.dim_name(against),
+                  role_name(role_of_name(fixed_side.dim_name(against)))),
+      &blamed, at);
+  diagnostic.notes.push_back("PyTorch raises nothing while the two sizes are equal, and fails when they are not");
+  const CallDecl* unsqueeze = blamed.producer;
+  if (!unsqueeze || unsqueeze->op != "unsqueeze" || !unsqueeze->arguments.contains("dim") || !unsqueeze->arguments["dim"].is_number_integer()) return;
+  const std::int64_t written = unsqueeze->arguments["dim"].get<std::int64_t>();
+  const int rank = blamed.rank();
+  const int inserted = static_cast<int>(written < 0 ? written + rank : written);
+  if (inserted < 0 || inserted >= rank || blamed.shape[static_cast<std::size_t>(inserted)] != DimExpr::constant(1)) return;
+  std::vector<std::string> names = names_of(blamed);
+  Shape shape = blamed.shape;
+  names.erase(names.begin() + inserted);
+  shape.erase(shape.begin() + inserted);
+  const ArgRef& source = unsqueeze->tensor("input");
+  const std::string source_name = source.kind == ArgRef::Kind::Named ? source.name : "input";
+  for (int p = 0; p < rank; ++p) {
+    if (p == inserted) continue;
+    std::vector<std::string> moved = names;
+    Shape moved_shape = shape;
+    moved.insert(moved.begin() + p, "");
+    moved_shape.insert(moved_shape.begin() + p, DimExpr::constant(1));
+    if (role_clash(moved, names_of(fixed_side), moved_shape, fixed_side.shape) >= 0) continue;
+    bool broadcasts = true;
+    for (std::size_t b = 0; b < std::min(moved_shape.size(), fixed_side.shape.size()); ++b) {
+      const DimExpr& x = moved_shape[moved_shape.size() - 1 - b];
+      const DimExpr& y = fixed_side.shape[fixed_side.shape.size() - 1 - b];
+      if (!(x == y || x == DimExpr::constant(1) || y == DimExpr::constant(1))) broadcasts = false;
+    }
+    if (!broadcasts) continue;
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("{}.unsqueeze({}) in call \"{}\": the size-1 dim where {} has no counterpart, so each named dim meets its own",
+                                  source_name, p, unsqueeze->id, tensor_name(fixed_side).empty() ? fixed_side.argument : tensor_name(fixed_side)),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(unsqueeze->pointer, "dim")}, {"value", p}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "every named dim meets the dim of its own role");
+    return;
+  }
+}
+
 void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
                   ResultKind kind) {
   const ArgValue& input = ctx.arg("input");
@@ -226,6 +310,7 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   const std::size_t reported = ctx.diagnostics.size();
   std::optional<Shape> shape = ctx.broadcast(input.shape, other.shape, &other, "input " + sign + " other", failing);
   if (shape && !number) propose_unsqueezed_operand(ctx, input, other, reported);
+  if (shape && !number) check_broadcast_roles(ctx, input, other);
   if (!shape) {
     report_broadcast_failure(ctx, DiagId::AddBroadcast,
                              fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result",

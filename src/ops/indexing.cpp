@@ -1,10 +1,12 @@
 // Tensor.__getitem__ with basic indices, torch.select and torch.narrow: views of part of a
 // tensor. getitem's rule is src/ops/index_expression.cpp's plan; select and narrow are PyTorch
 // 2.x's select_symint and narrow_symint (aten/src/ATen/native/TensorShape.cpp).
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/index_expression.hpp"
 #include "ops/registry.hpp"
@@ -47,6 +49,52 @@ std::string slice_length_name(const Spec& spec, const DimExpr& length) {
   return named;
 }
 
+// A cls token is read at one sequence position. An integer index on a dim named as a batch, in a
+// tensor that keeps a dim named as a sequence, takes one batch entry's vector at every position
+// instead (MHA289): h[:, 0] of a seq-first (T, B, E) output. The dim it should pick is the first
+// sequence dim; nullopt when there is nothing to say.
+std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, int selected, std::int64_t entry, const std::vector<int>& kept) {
+  DimRole role = role_of_name(input.dim_name(selected));
+  if (role != DimRole::Batch) return std::nullopt;
+  for (int d : kept) {
+    if (role_of_name(input.dim_name(d)) == DimRole::Sequence) {
+      ctx.report(DiagId::IndexBatchEntry,
+                 fmt::format("{} picks one entry of dim {} (\"{}\", a {}): every position of batch entry {}, not one position of the "
+                             "sequence dim {} (\"{}\") for each batch entry",
+                             ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), entry, d,
+                             input.dim_name(d)),
+                 &input, selected);
+      return d;
+    }
+  }
+  return std::nullopt;
+}
+
+// MHA289 for an index that takes one entry of one dim and leaves the others whole (h[:, 0]): the
+// fix takes the same entry of the sequence dim (h[0]).
+void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const IndexExpression& index, const IndexPlan& plan, const std::string& text) {
+  if (plan.selected.size() != 1) return;
+  std::vector<int> kept;
+  for (const IndexedDim& dim : plan.dims) {
+    bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];
+    if (!whole) return;
+    kept.push_back(dim.source);
+  }
+  auto integer = std::find_if(index.items.begin(), index.items.end(), [](const IndexItem& item) { return item.kind == IndexItem::Kind::Integer; });
+  std::optional<int> sequence = batch_entry_picked(ctx, input, plan.selected.front().first, integer->integer, kept);
+  if (!sequence) return;
+  std::string fixed = "[";
+  for (int d = 0; d < *sequence; ++d) fixed += ":, ";
+  fixed += std::to_string(integer->integer) + "]";
+  std::string name = tensor_name(input).empty() ? "input" : tensor_name(input);
+  if (ctx.add_argument_fix(ctx.diagnostics.back(),
+                           fmt::format("{}{} instead of {}{}: position {} of the sequence dim \"{}\"", name, fixed, name, text, integer->integer,
+                                       input.dim_name(*sequence)),
+                           "index", fixed)) {
+    CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
+  }
+}
+
 }  // namespace
 
 void infer_getitem(CallContext& ctx) {
@@ -69,6 +117,7 @@ void infer_getitem(CallContext& ctx) {
     ctx.pytorch_raises(diagnostic, plan.failure->type, plan.failure->message);
     return;
   }
+  check_getitem_batch_entry(ctx, input, *index, plan, text);
   std::vector<std::string> names;
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];
@@ -103,6 +152,16 @@ void infer_select(CallContext& ctx) {
     ctx.pytorch_raises(diagnostic, "IndexError",
                        fmt::format("select(): index {} out of range for tensor of size {} at dimension {}", index, sizes_text(input.shape), *dim));
     return;
+  }
+  std::vector<int> kept;
+  for (int d = 0; d < input.rank(); ++d) {
+    if (d != *dim) kept.push_back(d);
+  }
+  if (std::optional<int> sequence = batch_entry_picked(ctx, input, *dim, index, kept)) {
+    if (ctx.add_argument_fix(ctx.diagnostics.back(), fmt::format("select(dim={}, index={}): the sequence dim \"{}\"", *sequence, index, input.dim_name(*sequence)),
+                             "dim", *sequence)) {
+      CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
+    }
   }
   Shape shape = input.shape;
   std::vector<std::string> names = input.dim_names;

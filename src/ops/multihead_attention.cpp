@@ -14,6 +14,7 @@
 #include "core/shape_json.hpp"
 #include "dim_origin.hpp"
 #include "ops/conv_geometry.hpp"
+#include "ops/index_expression.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -750,7 +751,41 @@ class MhaRules {
       if (lacking.size() == 2 && key_.argument == value_.argument) break;  // one tensor passed as both
     }
     std::string what = per_entry ? "add the missing sequence dim (one position per batch entry)" : "give it the batch: one sequence shared by every batch entry";
+    if (per_entry) propose_kept_index(diagnostic, lacking, seq);
     ctx_.add_shape_fix(diagnostic, fmt::format("{}: {} gives {}", what, fmt::join(texts, " and "), tuple_str(shapes.front().second)), shapes);
+  }
+
+  // An argument that an integer index made 2-D (query=x[0] of a seq-first (T, B, E) x): the
+  // index as a slice of one entry (x[:1]) keeps the sequence dim, when the integer stands at the
+  // sequence dim's position of an index of integers and slices only.
+  void propose_kept_index(Diagnostic& diagnostic, const std::vector<const ArgValue*>& lacking, int seq) {
+    const CallDecl* getitem = lacking.front()->producer;
+    if (getitem == nullptr || getitem->op != "getitem" || !getitem->arguments.contains("index")) return;
+    const std::string& text = getitem->arguments.at("index").get_ref<const std::string&>();
+    std::string error;
+    std::optional<IndexExpression> index = parse_index(text, error);
+    if (!index || index->items.size() <= static_cast<std::size_t>(seq)) return;
+    int integers = 0;
+    for (const IndexItem& item : index->items) {
+      if (item.kind == IndexItem::Kind::Integer) ++integers;
+      if (item.kind == IndexItem::Kind::None || item.kind == IndexItem::Kind::Ellipsis) return;
+    }
+    const IndexItem& picked = index->items[static_cast<std::size_t>(seq)];
+    if (integers != 1 || picked.kind != IndexItem::Kind::Integer) return;
+    std::vector<std::string> items;
+    std::size_t start = text.find('[') + 1, end = text.rfind(']');
+    for (std::size_t comma; (comma = text.find(',', start)) < end; start = comma + 1) items.push_back(text.substr(start, comma - start));
+    items.push_back(text.substr(start, end - start));
+    if (items.size() != index->items.size()) return;
+    const std::int64_t entry = picked.integer;
+    items[static_cast<std::size_t>(seq)] = entry == 0 ? ":1" : entry == -1 ? "-1:" : fmt::format("{}:{}", entry, entry + 1);
+    std::string kept = fmt::format("[{}]", fmt::join(items, ", "));
+    const ArgRef& source = getitem->tensor("input");
+    std::string name = source.kind == ArgRef::Kind::Named ? source.name : "input";
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("keep the sequence dim: {}{} instead of {}{} (call \"{}\") gives a 3-D {}", name, kept, name, text, getitem->id,
+                                   lacking.front()->argument),
+                       nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(getitem->pointer, "index")}, {"value", kept}}}));
   }
 
   void propose_transposed_inputs(Diagnostic& diagnostic) {

@@ -5,11 +5,45 @@
 
 #include <set>
 
+#include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
 namespace {
+
+// Pooling reduces a sequence over its positions. A reduced dim named as a batch, in a tensor that
+// keeps a dim named as a sequence, averages (or sums) batch entries instead (MHA288): mean(dim=1)
+// of a seq-first (T, B, E) encoder output. The fix reduces over the first sequence dim the call
+// keeps instead. Reducing the batch together with every sequence dim (a statistic over all
+// tokens) keeps no sequence dim and is left alone, as is a tensor without one.
+void check_reduced_batch(CallContext& ctx, const ArgValue& input, const std::set<int>& reduced) {
+  int batch = -1, sequence = -1;
+  for (int d = 0; d < input.rank(); ++d) {
+    DimRole role = role_of_name(input.dim_name(d));
+    if (role == DimRole::Batch && reduced.count(d) != 0 && batch < 0) batch = d;
+    if (role == DimRole::Sequence && reduced.count(d) == 0 && sequence < 0) sequence = d;
+  }
+  if (batch < 0 || sequence < 0) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ReduceBatchRole,
+      fmt::format("{} over dim {} (\"{}\", a {}) combines batch entries, not the positions of the sequence dim {} (\"{}\")", ctx.call.op,
+                  batch, input.dim_name(batch), role_name(DimRole::Batch), sequence, input.dim_name(sequence)),
+      &input, batch);
+  const nlohmann::json& written = ctx.call.arguments.at("dim");
+  nlohmann::json fixed = sequence;
+  if (written.is_array()) {
+    fixed = written;
+    for (auto& dim : fixed) {
+      std::int64_t value = dim.get<std::int64_t>();
+      if ((value < 0 ? value + input.rank() : value) == batch) dim = sequence;
+    }
+  }
+  if (ctx.add_argument_fix(diagnostic, fmt::format("{} over dim={} (\"{}\", the sequence)", ctx.call.op, fixed.dump(), input.dim_name(sequence)), "dim",
+                           fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each sequence is pooled over its own positions");
+  }
+}
 
 void reduce(CallContext& ctx, DType dtype) {
   const ArgValue& input = ctx.arg("input");
@@ -28,6 +62,7 @@ void reduce(CallContext& ctx, DType dtype) {
     }
   }
   bool all = dims.empty();
+  if (!all) check_reduced_batch(ctx, input, reduced);
   bool keepdim = ctx.call.flag("keepdim");
   Shape shape;
   for (int d = 0; d < input.rank(); ++d) {

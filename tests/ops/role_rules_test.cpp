@@ -1,0 +1,117 @@
+// Role rules of the glue operators that PyTorch runs without error: a sum or mean over a batch
+// dim (MHA288), an index that picks a batch entry (MHA289), a broadcast that aligns dims of
+// different roles (MHA290), and the slice that keeps a dim an integer index dropped (MHA021's fix).
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+
+const Fix& first_fix(const Diagnostic& diagnostic) {
+  REQUIRE_FALSE(diagnostic.fixes.empty());
+  return diagnostic.fixes.front();
+}
+
+}  // namespace
+
+TEST_CASE("a sum or mean over a batch-named dim of a tensor with a sequence dim warns MHA288", "[glue][roles]") {
+  // A seq-first (T, B, E) encoder output pooled with mean(dim=1): the batch-first habit.
+  Report seq_first = test::check_text(R"({"version": 1, "dims": {"T": 10, "B": 2}, "tensors": {"h": ["T", "B", 16]},
+      "calls": [{"id": "pool", "op": "mean", "input": "h", "dim": 1}]})");
+  const Diagnostic* pooled = test::find(seq_first, "MHA288");
+  REQUIRE(pooled != nullptr);
+  CHECK(pooled->severity() == Severity::Warning);
+  CHECK(pooled->message == "mean over dim 1 (\"B\", a batch size) combines batch entries, not the positions of the sequence dim 0 (\"T\")");
+  CHECK(first_fix(*pooled).description == "mean over dim=0 (\"T\", the sequence)");
+  CHECK(first_fix(*pooled).valid());
+  CHECK(first_fix(*pooled).semantics == FixSemantics::Consistent);
+  // A list of dims: the batch entry is replaced, the others kept.
+  Report listed = test::check_text(R"({"version": 1, "tensors": {"h": ["B", "T", "E"]},
+      "calls": [{"id": "s", "op": "sum", "input": "h", "dim": [0, 2]}]})");
+  REQUIRE(test::find(listed, "MHA288") != nullptr);
+  CHECK(first_fix(*test::find(listed, "MHA288")).description == "sum over dim=[1,2] (\"T\", the sequence)");
+  // Correct pooling, a statistic over every token, and a tensor without a sequence dim say nothing.
+  for (const char* quiet : {R"({"tensors": {"h": ["B", "T", 16]}, "calls": [{"id": "p", "op": "mean", "input": "h", "dim": 1}]})",
+                            R"({"tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "p", "op": "mean", "input": "h", "dim": 0}]})",
+                            R"({"tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "p", "op": "mean", "input": "h", "dim": [0, 1]}]})",
+                            R"({"tensors": {"h": ["B", 16]}, "calls": [{"id": "p", "op": "mean", "input": "h", "dim": 0}]})",
+                            R"({"tensors": {"h": [4, 10, 16]}, "calls": [{"id": "p", "op": "sum", "input": "h", "dim": 0}]})"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(quiet), "MHA288") == nullptr);
+  }
+}
+
+TEST_CASE("an index that picks one entry of a batch-named dim of a tensor with a sequence dim warns MHA289", "[glue][roles]") {
+  // cls pooling h[:, 0] of a seq-first (T, B, E) output takes batch entry 0 at every position.
+  Report seq_first = test::check_text(R"({"version": 1, "dims": {"T": 10, "B": 2}, "tensors": {"h": ["T", "B", 16]},
+      "calls": [{"id": "cls", "op": "getitem", "input": "h", "index": "[:, 0]"}]})");
+  const Diagnostic* picked = test::find(seq_first, "MHA289");
+  REQUIRE(picked != nullptr);
+  CHECK(picked->message ==
+        "the index picks one entry of dim 1 (\"B\", a batch size): every position of batch entry 0, not one position of the sequence dim 0 "
+        "(\"T\") for each batch entry");
+  CHECK(first_fix(*picked).description == "h[0] instead of h[:, 0]: position 0 of the sequence dim \"T\"");
+  CHECK(first_fix(*picked).valid());
+  CHECK(first_fix(*picked).semantics == FixSemantics::Consistent);
+  // h[0] of a batch-first (B, T, E): the first batch entry, where the first position is meant.
+  Report batch_first = test::check_text(R"({"tensors": {"h": ["B", "T", 16]}, "calls": [{"id": "cls", "op": "getitem", "input": "h", "index": "[0]"}]})");
+  REQUIRE(test::find(batch_first, "MHA289") != nullptr);
+  CHECK(first_fix(*test::find(batch_first, "MHA289")).description == "h[:, 0] instead of h[0]: position 0 of the sequence dim \"T\"");
+  // select(1, 0) is the same index.
+  Report selected = test::check_text(R"({"tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "cls", "op": "select", "input": "h", "dim": 1, "index": 0}]})");
+  REQUIRE(test::find(selected, "MHA289") != nullptr);
+  CHECK(first_fix(*test::find(selected, "MHA289")).description == "select(dim=0, index=0): the sequence dim \"T\"");
+  // The right cls pooling of each layout, a slice, and unnamed dims say nothing.
+  for (const char* quiet : {R"({"tensors": {"h": ["B", "T", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[:, 0]"}]})",
+                            R"({"tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[0]"}]})",
+                            R"({"tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[:, :1]"}]})",
+                            R"({"tensors": {"h": ["B", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[0]"}]})",
+                            R"({"tensors": {"h": [10, 2, 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[:, 0]"}]})"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(quiet), "MHA289") == nullptr);
+  }
+}
+
+TEST_CASE("a broadcast that aligns dims named with different roles warns MHA290", "[glue][roles]") {
+  // A RoPE table (B, T, D) unsqueezed at dim 1 for (B, H, T, D) queries, on queries in (B, T, H, D),
+  // T == H bound: the table's T meets the queries' H.
+  Report rope = test::check_text(R"({"version": 1, "dims": {"B": 2, "T": 8, "H": 8}, "tensors": {"q": ["B", "T", "H", 4], "cos": ["B", "T", 4]},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "cos", "dim": 1, "outputs": ["c"]}, {"id": "m", "op": "mul", "input": "q", "other": "c"}]})");
+  const Diagnostic* clash = test::find(rope, "MHA290");
+  REQUIRE(clash != nullptr);
+  CHECK(clash->call == "m");
+  CHECK(clash->message ==
+        "the broadcast aligns dim 2 of c (\"T\", a sequence length) with dim 2 of q (\"H\", a head count): equal sizes by binding, different roles");
+  CHECK(first_fix(*clash).description ==
+        "cos.unsqueeze(2) in call \"u\": the size-1 dim where q has no counterpart, so each named dim meets its own");
+  CHECK(first_fix(*clash).valid());
+  CHECK(first_fix(*clash).semantics == FixSemantics::Consistent);
+  // A batch meeting a sequence, B == T bound, with no unsqueeze to move: reported, no fix of its own.
+  Report swapped = test::check_text(R"({"version": 1, "dims": {"B": 4, "T": 4}, "tensors": {"x": ["B", "T", 16], "y": ["T", "B", 16]},
+      "calls": [{"id": "a", "op": "add", "input": "x", "other": "y"}]})");
+  CHECK(test::find(swapped, "MHA290") != nullptr);
+  // Heads-first queries (the table's layout), a literal equal to a bound symbol, and names of one
+  // role (L and S) say nothing.
+  for (const char* quiet :
+       {R"({"dims": {"B": 2, "T": 8, "H": 8}, "tensors": {"q": ["B", "H", "T", 4], "cos": ["B", "T", 4]},
+            "calls": [{"id": "u", "op": "unsqueeze", "input": "cos", "dim": 1, "outputs": ["c"]}, {"id": "m", "op": "mul", "input": "q", "other": "c"}]})",
+        R"({"dims": {"B": 2, "T": 8}, "tensors": {"q": ["B", "T", 8, 4], "cos": ["B", "T", 4]},
+            "calls": [{"id": "u", "op": "unsqueeze", "input": "cos", "dim": 1, "outputs": ["c"]}, {"id": "m", "op": "mul", "input": "q", "other": "c"}]})",
+        R"({"dims": {"L": 6, "S": 6}, "tensors": {"a": ["B", "L", "S"], "m": ["S", "L"]}, "calls": [{"id": "p", "op": "add", "input": "a", "other": "m"}]})"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(quiet), "MHA290") == nullptr);
+  }
+}
+
+TEST_CASE("a 2-D query made by an integer index gets the slice that keeps the dim (MHA021)", "[mha][roles]") {
+  // CLIP's attention pool: query x[:1] of the (HW, B, C) tokens; x[0] drops the sequence dim.
+  Report clip = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4)"}, "tensors": {"feat": ["B", 64, 7, 7]},
+      "calls": [{"id": "f", "op": "flatten", "input": "feat", "start_dim": 2, "outputs": ["x3"]},
+                {"id": "p", "op": "permute", "input": "x3", "dims": [2, 0, 1], "outputs": ["x"]},
+                {"id": "q", "op": "getitem", "input": "x", "index": "[0]", "outputs": ["q"]},
+                {"id": "att", "module": "attn", "query": "q", "key": "x", "value": "x"}]})json");
+  const Diagnostic* rank = test::find(clip, "MHA021");
+  REQUIRE(rank != nullptr);
+  CHECK(first_fix(*rank).description == "keep the sequence dim: x[:1] instead of x[0] (call \"q\") gives a 3-D query");
+  CHECK(first_fix(*rank).valid());
+}
