@@ -52,6 +52,10 @@ class MhaRules {
     check_symbol_roles();
     check_feature_roles();
     check_mask_meaning();
+    if (batched_) {
+      check_tiling_orders(ctx_, {{&query_, batch_}, {&key_, batch_}, {&value_, batch_}},
+                          "each query meets the keys of another batch entry");
+    }
 
     bool attn_ignored = false;
     if (ctx_.call.flag("is_causal") && !attn_.present) {

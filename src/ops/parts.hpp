@@ -28,6 +28,10 @@ void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std
 // batch entry the same per-head masks; 0 (GQA's heads dim) spares none.
 void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant,
                          std::int64_t heads_per_entry = 0);
+// Operands of one call (each with its batch dim) whose batch dims were tiled by the same factor,
+// one with repeat and one with repeat_interleave: MHA240 on the repeat, fixed to repeat_interleave.
+// `meant` says what the mismatch does.
+void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const ArgValue*, int>>& operands, const std::string& meant);
 // The mask as _canonical_mask returns it: a bool mask becomes a float mask of `target`.
 ArgValue canonical_mask(const ArgValue& mask, DType target);
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "check/dim_origin.hpp"
 #include "ops/parts.hpp"
 
 namespace mhacheck {
@@ -49,7 +50,79 @@ std::optional<Tiling> tiling(const ArgValue& arg, int dim, std::int64_t heads_pe
   return Tiling{call, dim, factor};
 }
 
+// A batch dim tiled r times: by repeat (entries 0, 1, ..., 0, 1, ...) or by repeat_interleave
+// (0, 0, ..., 1, 1, ...).
+struct BatchTiling {
+  const CallDecl* call;
+  bool interleaved;
+  std::int64_t factor;
+  int dim;  // in the tiled tensor
+};
+
+// The repeat of that dim alone, or the repeat_interleave along it, by a constant, that made dim
+// `dim` of `arg`, followed up through the calls that only move dims.
+std::optional<BatchTiling> batch_tiling(const Spec& spec, const ArgValue& arg, int dim) {
+  DimOrigin origin = dim_origin(spec, arg, dim);
+  const CallDecl* call = origin.call;
+  if (call == nullptr) return std::nullopt;
+  const nlohmann::json& repeats = call->arguments.value("repeats", nlohmann::json());
+  if (call->op == "repeat") {
+    if (!repeats.is_array() || static_cast<int>(repeats.size()) != origin.rank) return std::nullopt;
+    for (std::size_t i = 0; i < repeats.size(); ++i) {
+      bool tiled = static_cast<int>(i) == origin.dim;
+      if (!repeats[i].is_number_integer() || (tiled ? repeats[i].get<std::int64_t>() < 2 : repeats[i].get<std::int64_t>() != 1)) return std::nullopt;
+    }
+    return BatchTiling{call, false, repeats[static_cast<std::size_t>(origin.dim)].get<std::int64_t>(), origin.dim};
+  }
+  if (call->op != "repeat_interleave" || !repeats.is_number_integer() || repeats.get<std::int64_t>() < 2) return std::nullopt;
+  const nlohmann::json& along = call->arguments.value("dim", nlohmann::json());
+  if (!along.is_number_integer()) return std::nullopt;
+  std::int64_t wrapped = along.get<std::int64_t>() < 0 ? along.get<std::int64_t>() + origin.rank : along.get<std::int64_t>();
+  if (wrapped != origin.dim) return std::nullopt;
+  return BatchTiling{call, true, repeats.get<std::int64_t>(), origin.dim};
+}
+
 }  // namespace
+
+void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const ArgValue*, int>>& operands, const std::string& meant) {
+  struct Tiled {
+    const ArgValue* arg;
+    int dim;  // the batch dim in the operand
+    BatchTiling how;
+  };
+  std::optional<Tiled> blocks, tiles;  // the first of each kind
+  for (const auto& [arg, dim] : operands) {
+    if (!arg->present || dim < 0 || dim >= arg->rank()) continue;
+    std::optional<BatchTiling> each = batch_tiling(ctx.spec, *arg, dim);
+    if (!each) continue;
+    std::optional<Tiled>& slot = each->interleaved ? blocks : tiles;
+    if (!slot) slot = Tiled{arg, dim, *each};
+  }
+  if (!blocks || !tiles || blocks->how.factor != tiles->how.factor) return;
+  const ArgValue* tiled = tiles->arg;
+  const ArgValue* blocked = blocks->arg;
+  const BatchTiling& tile = tiles->how;
+  const BatchTiling& block = blocks->how;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::RepeatTilesGroups,
+      fmt::format("{} and {} tile the batch in different orders: {} by repeat (call \"{}\": entries 0, 1, ..., 0, 1, ...), {} by "
+                  "repeat_interleave (call \"{}\": 0, 0, ..., 1, 1, ...), so {}",
+                  tiled->argument, blocked->argument, tensor_name(*tiled), tile.call->id, tensor_name(*blocked), block.call->id, meant),
+      tiled, tiles->dim);
+  diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
+  if (ctx.spec.flat) return;
+  const ArgRef& input = tile.call->tensor("input");
+  nlohmann::json patch = nlohmann::json::array(
+      {{{"op", "replace"}, {"path", tile.call->pointer + "/op"}, {"value", "repeat_interleave"}},
+       {{"op", "replace"}, {"path", tile.call->pointer + "/repeats"}, {"value", tile.factor}},
+       {{"op", "add"}, {"path", tile.call->pointer + "/dim"}, {"value", tile.dim}}});
+  std::string result = tile.call->outputs.empty() ? std::string("x") : tile.call->outputs.front();
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("tile {} as {} is: {} = {}.repeat_interleave({}, dim={})", tensor_name(*tiled), tensor_name(*blocked), result,
+                                input.kind == ArgRef::Kind::Named ? input.name : "input", tile.factor, tile.dim),
+                    patch);
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's copies stay together in both operands");
+}
 
 void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant,
                          std::int64_t heads_per_entry) {

@@ -4,12 +4,14 @@
 // quotient is exact. view also needs strides for the new shape over the input's memory
 // (layout.hpp: ATen's computeStride); reshape copies when there are none.
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <optional>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
@@ -104,8 +106,43 @@ class ReshapeRules {
     Diagnostic& diagnostic = invalid(fmt::format("input {} has {} elements; shape {} cannot hold them", tuple_str(input_.shape),
                                                  numel_str(input_.shape), list()),
                                      fmt::format("shape '{}' is invalid for input of size {}", list(), numel_str(input_.shape)));
+    if (propose_fused_sections(diagnostic)) return;
     propose_inferred_size(diagnostic);
     if (diagnostic.fixes.empty()) explain_unsplit(diagnostic);
+  }
+
+  // A multi-query or grouped-query fused projection, nn.Linear(E, E + 2*K) (Falcon's
+  // query_key_value: E of queries, then K of keys and K of values, K a multiple of the head
+  // size), cut into three equal pieces by chunk(3) on its last dim: the pieces cut through the
+  // heads, and the view into heads of size D fails. The cut is split([E, K, K], dim=-1).
+  bool propose_fused_sections(Diagnostic& diagnostic) {
+    const CallDecl* cut = input_.producer;
+    if (cut == nullptr || cut->op != "chunk" || sizes_.size() < 2 || !sizes_.back().is_constant() || sizes_.back().offset <= 0) return false;
+    const nlohmann::json& chunks = cut->arguments.value("chunks", nlohmann::json());
+    const nlohmann::json& dim = cut->arguments.value("dim", nlohmann::json(0));
+    if (chunks != 3 || !dim.is_number_integer() || (dim.get<int>() != -1 && dim.get<int>() != input_.rank() - 1)) return false;
+    const ArgRef& fused = cut->tensor("input");
+    if (fused.kind != ArgRef::Kind::Named || cut->pointer.rfind("/calls/", 0) != 0) return false;
+    const CallDecl* projection = producer_of(ctx_.spec, fused.name, cut);
+    const ModuleDecl* module = projection != nullptr && !projection->module.empty() ? ctx_.spec.find_module(projection->module) : nullptr;
+    if (module == nullptr || module->type != "Linear") return false;
+    const std::int64_t width = module->integer("in_features"), out_features = module->integer("out_features");
+    const std::int64_t head_size = sizes_.back().offset, shared = (out_features - width) / 2;
+    if (width <= 0 || shared <= 0 || width + 2 * shared != out_features || width % head_size != 0 || shared % head_size != 0 || shared == width) {
+      return false;
+    }
+    nlohmann::json replaced = ctx_.spec.value().at(nlohmann::json::json_pointer(cut->pointer));
+    replaced.erase("chunks");
+    replaced["op"] = "split_with_sizes";
+    replaced["split_sizes"] = {width, shared, shared};
+    replaced["dim"] = -1;
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("cut the fused projection of call \"{}\" ({} queries, then {} keys and {} values) as laid out: {}.split([{}, {}, {}], "
+                                   "dim=-1)",
+                                   projection->id, width, shared, shared, fused.name, width, shared, shared),
+                       {{{"op", "replace"}, {"path", cut->pointer}, {"value", std::move(replaced)}}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each piece is one projection's features, whole heads");
+    return true;
   }
 
   // The last dim split into two sizes (heads, head size) that neither divide it. The head counts
@@ -630,7 +667,193 @@ class ReshapeRules {
     }
     check_fused_split(shape);
     ctx_.outputs.push_back({"output", shape, input_.dtype, output_names(shape)});
+    check_factor_order(shape);
     ctx_.output_layouts["output"] = std::move(layout);
+  }
+
+  // The sizes a product input dim was written as, outer first: "N*64" of a declared tensor, or
+  // the shape entry of the reshape or view that made it. A person writes a product in memory
+  // order (N chunks of 64); a tracer sorts it, so a traced spec says nothing. One size (its own)
+  // when the order is not known.
+  Shape known_factors(int i) const {
+    const DimExpr& size = input_.shape[static_cast<std::size_t>(i)];
+    nlohmann::json written;
+    const nlohmann::json& document = ctx_.spec.value();
+    if (!input_.shape_pointer.empty()) {
+      nlohmann::json::json_pointer at(child_pointer(input_.shape_pointer, static_cast<std::size_t>(i)));
+      if (document.contains(at)) written = document.at(at);
+    } else if (const CallDecl* maker = input_.producer; maker != nullptr && (maker->op == "reshape" || maker->op == "view")) {
+      const nlohmann::json& shape = maker->arguments.value("shape", nlohmann::json());
+      if (shape.is_array() && static_cast<int>(shape.size()) == input_.rank()) written = shape[static_cast<std::size_t>(i)];
+    }
+    if (traced_ || !written.is_string()) return {size};
+    Shape factors;
+    std::string text = written.get<std::string>();
+    for (std::size_t start = 0;;) {
+      std::size_t star = text.find('*', start);
+      const std::string part = text.substr(start, star == std::string::npos ? std::string::npos : star - start);
+      // parse_dim_expr reads a string with a symbol; a number inside a product is written as digits.
+      const bool number = !part.empty() && part.size() < 12 && std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+      std::optional<DimExpr> factor = number ? std::optional<DimExpr>(DimExpr::constant(std::stoll(part))) : parse_dim_expr(part);
+      if (!factor) return {size};
+      DimExpr resolved = ctx_.symbols.resolve(*factor);
+      if (resolved != DimExpr::constant(1)) factors.push_back(resolved);
+      if (star == std::string::npos) break;
+      start = star + 1;
+    }
+    return SizeProduct::of(factors) == SizeProduct::of(Shape{size}) ? factors : Shape{size};
+  }
+
+  // MHA312 for sizes without names: a view that cuts input dims into factors and writes them in
+  // another order than memory holds them, where that order is known. Swin's window_partition
+  // viewing (B, 56, 56, C) as (B, 8, 8, 7, 7, C) takes a dim of 8 across the two spatial dims
+  // (the rows' 7 and the columns' 8), where (B, 8, 7, 8, 7, C).permute(0, 1, 3, 2, 4, 5) makes
+  // windows; view(B, 64, N, E) of (B, N*64, E) reads positions 64 apart as a chunk. Each group
+  // of input dims a run of result dims covers (their products equal) must be cut into the
+  // result's sizes: each known factor a subset of the run, taken in the result's order. Spared:
+  // a run that cuts no input dim (a relative-position shift views (T, T+1) as (T+1, T) on
+  // purpose), and one dim cut without a known order ((B, 3136, C) to (B, 56, 56, C)).
+  void check_factor_order(const Shape& shape) {
+    if (reported_ || !counts_equal_) return;
+    std::vector<int> in_dims, out_dims;  // the dims other than 1
+    for (int i = 0; i < input_.rank(); ++i) {
+      if (input_.shape[static_cast<std::size_t>(i)] != DimExpr::constant(1)) in_dims.push_back(i);
+    }
+    for (int j = 0; j < static_cast<int>(shape.size()); ++j) {
+      if (shape[static_cast<std::size_t>(j)] != DimExpr::constant(1)) out_dims.push_back(j);
+    }
+    auto in_product = [&](std::size_t from, std::size_t to) {
+      Shape sizes;
+      for (std::size_t k = from; k < to; ++k) sizes.push_back(input_.shape[static_cast<std::size_t>(in_dims[k])]);
+      return SizeProduct::of(sizes);
+    };
+    auto out_product = [&](const std::vector<int>& dims) {
+      Shape sizes;
+      for (int j : dims) sizes.push_back(shape[static_cast<std::size_t>(j)]);
+      return SizeProduct::of(sizes);
+    };
+    std::vector<int> fine_order;  // the result's dims in the order memory holds their factors
+    bool regrouped = false, reordered_across = false;
+    std::size_t a = 0, b = 0;
+    while (a < in_dims.size() && b < out_dims.size()) {
+      // The smallest runs in_dims[a..a2) and out_dims[b..b2) of equal products.
+      std::size_t a2 = a + 1, b2 = b + 1;
+      for (int guard = 0; guard < 64; ++guard) {
+        std::optional<SizeProduct> left = in_product(a, a2), right = out_product(std::vector<int>(out_dims.begin() + b, out_dims.begin() + b2));
+        if (!left || !right) return;
+        if (*left == *right) break;
+        // Grow the side whose product does not yet hold the other's: compare by exact quotient.
+        if (exact_quotient(*left, *right) && b2 < out_dims.size()) {
+          ++b2;
+        } else if (exact_quotient(*right, *left) && a2 < in_dims.size()) {
+          ++a2;
+        } else if (a2 < in_dims.size() && b2 < out_dims.size()) {
+          ++a2;
+          ++b2;
+        } else {
+          return;
+        }
+      }
+      std::vector<int> run(out_dims.begin() + b, out_dims.begin() + b2);
+      if (out_product(run) != in_product(a, a2)) return;
+      std::vector<Shape> factors;  // per input dim of the run
+      for (std::size_t k = a; k < a2; ++k) factors.push_back(known_factors(in_dims[k]));
+      std::vector<int> order;
+      std::vector<bool> used(run.size(), false);
+      bool cut = false, every_cut = true;
+      for (const Shape& dim_factors : factors) {
+        std::size_t taken_by_dim = 0;
+        for (const DimExpr& factor : dim_factors) {
+          std::optional<std::vector<std::size_t>> subset = earliest_subset(run, used, factor, shape);
+          if (!subset) return;
+          for (std::size_t k : *subset) {
+            used[k] = true;
+            order.push_back(run[k]);
+          }
+          taken_by_dim += subset->size();
+        }
+        cut = cut || taken_by_dim > 1;
+        // Across input dims, only a cut of each one (Swin's two spatial dims) tells their order.
+        every_cut = every_cut && taken_by_dim > 1;
+      }
+      const bool known = (a2 - a > 1 && every_cut) || (a2 - a == 1 && factors.front().size() > 1);
+      if (order != run) {
+        if (!cut || !known) return;  // nothing to tell, or no order to tell it by
+        regrouped = true;
+        reordered_across = reordered_across || a2 - a > 1;
+      }
+      fine_order.insert(fine_order.end(), order.begin(), order.end());
+      a = a2;
+      b = b2;
+    }
+    if (!regrouped) return;
+    reported_ = true;
+    report_factor_order(shape, out_dims, fine_order, reordered_across);
+  }
+
+  // The positions (in `run`, not `used`) of the fewest, earliest result dims whose sizes
+  // multiply to `factor`.
+  static std::optional<std::vector<std::size_t>> earliest_subset(const std::vector<int>& run, const std::vector<bool>& used, const DimExpr& factor,
+                                                                 const Shape& shape) {
+    std::vector<std::size_t> free;
+    for (std::size_t k = 0; k < run.size(); ++k) {
+      if (!used[k]) free.push_back(k);
+    }
+    if (free.size() > 12) return std::nullopt;
+    const std::optional<SizeProduct> wanted = SizeProduct::of(Shape{factor});
+    std::optional<std::vector<std::size_t>> best;
+    for (std::uint32_t mask = 1; mask < (1u << free.size()); ++mask) {
+      std::vector<std::size_t> subset;
+      Shape sizes;
+      for (std::size_t k = 0; k < free.size(); ++k) {
+        if ((mask >> k & 1u) == 0) continue;
+        subset.push_back(free[k]);
+        sizes.push_back(shape[static_cast<std::size_t>(run[free[k]])]);
+      }
+      if (SizeProduct::of(sizes) != wanted) continue;
+      if (!best || subset.size() < best->size() || (subset.size() == best->size() && subset < *best)) best = subset;
+    }
+    return best;
+  }
+
+  void report_factor_order(const Shape& shape, const std::vector<int>& out_dims, const std::vector<int>& fine_order, bool reordered_across) {
+    // The result's dims in memory order: the dims of size 1 stay where they are.
+    std::vector<int> fine(shape.size());
+    for (std::size_t j = 0; j < shape.size(); ++j) fine[j] = static_cast<int>(j);
+    for (std::size_t k = 0; k < out_dims.size(); ++k) fine[static_cast<std::size_t>(out_dims[k])] = fine_order[k];
+    nlohmann::json fine_shape = nlohmann::json::array();
+    for (int j : fine) fine_shape.push_back(written_[static_cast<std::size_t>(j)]);
+    Diagnostic& diagnostic = report_argument(
+        ctx_, DiagId::ReshapeMovesDim,
+        fmt::format("{} cuts input {} into ({}) in another order than memory holds the factors (row-major: ({})): a dim of the result "
+                    "mixes entries of different input dims or factors",
+                    ctx_.call.op, tuple_str(input_.shape), shape_text(written_), shape_text(fine_shape)),
+        "shape");
+    diagnostic.notes.push_back("reshape and view keep memory order; cut in that order, then move the dims (permute)");
+    diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
+    const std::string prefix = "/calls/";
+    const ArgRef& input = ctx_.call.tensor("input");
+    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return;
+    const std::string shape_pointer = child_pointer(ctx_.call.pointer, "shape");
+    if (!reordered_across) {
+      // One dim cut with its sizes exchanged: the sizes were meant in the product's order.
+      ctx_.add_patch_fix(diagnostic, fmt::format("cut in the product's order: {}.{}({})", input.name, ctx_.call.op, shape_text(fine_shape)),
+                         {{{"op", "replace"}, {"path", shape_pointer}, {"value", fine_shape}}});
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each result dim holds one factor of the product, in memory order");
+      return;
+    }
+    std::vector<int> order(shape.size());  // result dim j is dim order[j] of the cut
+    for (std::size_t p = 0; p < fine.size(); ++p) order[static_cast<std::size_t>(fine[p])] = static_cast<int>(p);
+    nlohmann::json split_call = {{"id", ctx_.call.id + "_cut"}, {"op", ctx_.call.op}, {"input", input.name}, {"shape", fine_shape},
+                                 {"outputs", {ctx_.call.id + "_cut"}}};
+    std::string moved;
+    nlohmann::json mover = reorder_call(order, ctx_.call.id, ctx_.call.id + "_cut", moved);
+    if (!ctx_.call.outputs.empty()) mover["outputs"] = ctx_.call.outputs;
+    std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
+    ctx_.add_patch_fix(diagnostic, fmt::format("cut in memory order, then move the dims: {}.{}({}){}", input.name, ctx_.call.op, shape_text(fine_shape), moved),
+                       {{{"op", "replace"}, {"path", ctx_.call.pointer}, {"value", split_call}},
+                        {{"op", "add"}, {"path", prefix + std::to_string(index + 1)}, {"value", mover}}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each result dim holds one factor of one input dim");
   }
 
   // The calls that take `name` as a tensor argument.

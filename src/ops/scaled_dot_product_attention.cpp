@@ -42,6 +42,9 @@ class SdpaRules {
     check_feature_roles();
     check_mask_meaning();
     check_cast_mask();
+    if (query_.rank() >= 3 && key_.rank() == query_.rank()) {
+      check_tiling_orders(ctx_, {{&query_, 0}, {&key_, 0}, {&value_, 0}}, "each query meets the keys of another batch entry");
+    }
     check_repeat_tiling(ctx_, {&key_, &value_}, -3,
                         "query head h then meets key/value head h mod n, where grouped-query attention shares each key/value head "
                         "with a block of consecutive query heads");

@@ -120,6 +120,10 @@ class TransformerRules {
                                         bool tgt_is_causal, bool memory_is_causal, const BlockNames& self_names,
                                         const BlockNames& cross_names) {
     if (config.norm_first && !norm1_accepts(config, tgt)) return std::nullopt;
+    if (tgt.rank() == 3 && memory.rank() == 3) {
+      const int batch = config.batch_first ? 0 : 1;
+      check_tiling_orders(ctx_, {{&tgt, batch}, {&memory, batch}}, "each target sequence attends to another entry's memory (beam k of sentence b to another sentence)");
+    }
     // Read before the blocks run: a condition they warn about binds the two sequence lengths.
     std::vector<MaskMove> moves = swapped_masks(config, tgt, memory, {tgt_mask, memory_mask, tgt_padding, memory_padding});
     std::size_t first_diagnostic = ctx_.diagnostics.size();

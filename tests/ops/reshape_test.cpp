@@ -202,3 +202,63 @@ TEST_CASE("heads merged into the features with the head size outside the heads w
               {"id": "r", "op": "reshape", "input": "o2", "shape": [2, 10, 256]}]})");
   CHECK(test::find(unnamed, "MHA312") == nullptr);
 }
+
+TEST_CASE("a view that cuts sizes in another order than memory holds them warns MHA312, where the order is known", "[glue][roles]") {
+  // Swin's window_partition without its permute: (B, 56, 56, C) viewed (B, 8, 8, 7, 7, C) takes
+  // dim 2 (8) across the rows' 7 and the columns' 8.
+  auto view = [](const std::string& input, const std::string& shape, const std::string& dims = "{}") {
+    return test::check_text(R"({"version": 1, "dims": )" + dims + R"(, "tensors": {"x": )" + input +
+                            R"(}, "calls": [{"id": "v", "op": "view", "input": "x", "shape": )" + shape + R"(, "outputs": ["y"]}]})");
+  };
+  Report swin = view(R"(["B", 56, 56, 96])", R"(["B", 8, 8, 7, 7, 96])");
+  const Diagnostic* windows = test::find(swin, "MHA312");
+  REQUIRE(windows != nullptr);
+  CHECK(windows->message ==
+        "view cuts input (B, 56, 56, 96) into (B, 8, 8, 7, 7, 96) in another order than memory holds the factors (row-major: (B, 8, 7, 8, 7, "
+        "96)): a dim of the result mixes entries of different input dims or factors");
+  REQUIRE_FALSE(windows->fixes.empty());
+  CHECK(windows->fixes[0].description == "cut in memory order, then move the dims: x.view(B, 8, 7, 8, 7, 96).transpose(2, 3)");
+  CHECK(windows->fixes[0].valid());
+  CHECK(windows->fixes[0].semantics == FixSemantics::Consistent);
+  // Local attention's chunks: (B, N*64, E) viewed (B, 64, N, E) reads positions 64 apart as a chunk.
+  Report chunks = view(R"(["B", "N*64", 256])", R"(["B", 64, "N", 256])", R"({"N": 8})");
+  const Diagnostic* chunk = test::find(chunks, "MHA312");
+  REQUIRE(chunk != nullptr);
+  REQUIRE_FALSE(chunk->fixes.empty());
+  CHECK(chunk->fixes[0].description == "cut in the product's order: x.view(B, N, 64, 256)");
+  CHECK(chunk->fixes[0].valid());
+  // The product made by a reshape in the graph is known too.
+  Report made = test::check_text(R"({"version": 1, "dims": {"N": 8}, "tensors": {"x": ["B", "N", 64, 256]}, "calls": [
+      {"id": "m", "op": "reshape", "input": "x", "shape": ["B", "N*64", 256], "outputs": ["flat"]},
+      {"id": "v", "op": "view", "input": "flat", "shape": ["B", 64, "N", 256]}]})");
+  CHECK(test::find(made, "MHA312") != nullptr);
+  // Not reported: Swin's real cut, a plain number cut (its order is not known), a
+  // relative-position shift (no dim cut), and a plain product cut in its order.
+  CHECK(test::find(view(R"(["B", 56, 56, 96])", R"(["B", 8, 7, 8, 7, 96])"), "MHA312") == nullptr);
+  CHECK(test::find(view(R"(["B", 3136, 96])", R"(["B", 56, 56, 96])"), "MHA312") == nullptr);
+  CHECK(test::find(view(R"(["B", 512, 256])", R"(["B", 64, 8, 256])"), "MHA312") == nullptr);
+  CHECK(test::find(view(R"(["B", 4, 10, 11])", R"(["B", 4, 11, 10])"), "MHA312") == nullptr);
+  CHECK(test::find(view(R"(["B", "N*64", 256])", R"(["B", "N", 64, 256])", R"({"N": 8})"), "MHA312") == nullptr);
+  CHECK(test::find(view(R"(["B", 56, 56, 96])", R"(["B", 3136, 96])"), "MHA312") == nullptr);
+}
+
+TEST_CASE("a multi-query fused projection cut by chunk(3) is fixed by split into its query, key and value widths", "[glue]") {
+  // Falcon: nn.Linear(E, E + 2*D), E of queries then one key and one value head of D.
+  Report falcon = test::check_text(R"j({"version": 1, "modules": {"qkv": "nn.Linear(64, 80, bias=False)"}, "tensors": {"x": ["B", "T", 64]},
+    "calls": [{"id": "p", "module": "qkv", "input": "x", "outputs": ["fused"]},
+              {"id": "ch", "op": "chunk", "input": "fused", "chunks": 3, "dim": -1, "outputs": ["q", "k", "v"]},
+              {"id": "vq", "op": "view", "input": "q", "shape": ["B", "T", 8, 8], "outputs": ["q4"]}]})j");
+  const Diagnostic* invalid = test::find(falcon, "MHA302");
+  REQUIRE(invalid != nullptr);
+  REQUIRE_FALSE(invalid->fixes.empty());
+  CHECK(invalid->fixes[0].description ==
+        "cut the fused projection of call \"p\" (64 queries, then 8 keys and 8 values) as laid out: fused.split([64, 8, 8], dim=-1)");
+  CHECK(invalid->fixes[0].valid());
+  // An equal three-way projection (E to 3*E) is not this case.
+  Report equal = test::check_text(R"j({"version": 1, "modules": {"qkv": "nn.Linear(64, 192)"}, "tensors": {"x": ["B", "T", 64]},
+    "calls": [{"id": "p", "module": "qkv", "input": "x", "outputs": ["fused"]},
+              {"id": "ch", "op": "chunk", "input": "fused", "chunks": 3, "dim": -1, "outputs": ["q", "k", "v"]},
+              {"id": "vq", "op": "view", "input": "q", "shape": ["B", "T", 6, 8], "outputs": ["q4"]}]})j");
+  REQUIRE(test::find(equal, "MHA302") != nullptr);
+  for (const auto& fix : test::find(equal, "MHA302")->fixes) CHECK(fix.description.find("split(") == std::string::npos);
+}

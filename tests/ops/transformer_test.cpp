@@ -197,3 +197,33 @@ TEST_CASE("a padding mask of a strided Conv1d's input length is subsampled as th
         "subsample the mask as call \"c\" (conv) subsamples the frames (kernel 3, stride 2, padding 1: frame j at input "
         "position 2j): pad[:, ::2] gives (2, 50)");
 }
+
+TEST_CASE("tgt and memory tiled in different orders (repeat and repeat_interleave) warn MHA240", "[transformer]") {
+  // Beam search: the beams of each sentence in a block (repeat_interleave), the memory tiled
+  // whole (repeat): beam k of sentence b reads another sentence's memory.
+  auto beams = [](const std::string& memory_tiling) {
+    return test::check_text(R"j({"version": 1, "modules": {"dec": "nn.TransformerDecoderLayer(16, 2, batch_first=True)"},
+      "tensors": {"memory": ["B", "S", 16], "y": ["B", "T", 16]},
+      "calls": [{"id": "rm", )j" + memory_tiling + R"j(, "input": "memory", "outputs": ["mem_k"]},
+                {"id": "ry", "op": "repeat_interleave", "input": "y", "repeats": 4, "dim": 0, "outputs": ["y_k"]},
+                {"id": "d", "module": "dec", "tgt": "y_k", "memory": "mem_k"}]})j");
+  };
+  Report tiled = beams(R"("op": "repeat", "repeats": [4, 1, 1])");
+  const Diagnostic* orders = test::find(tiled, "MHA240");
+  REQUIRE(orders != nullptr);
+  CHECK(orders->severity() == Severity::Warning);
+  REQUIRE_FALSE(orders->fixes.empty());
+  CHECK(orders->fixes[0].description == "tile mem_k as y_k is: mem_k = memory.repeat_interleave(4, dim=0)");
+  CHECK(orders->fixes[0].valid());
+  CHECK(orders->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(test::find(beams(R"("op": "repeat_interleave", "repeats": 4, "dim": 0)"), "MHA240") == nullptr);
+  // Another factor is another tiling, not this mix-up.
+  CHECK(test::find(beams(R"("op": "repeat", "repeats": [2, 1, 1])"), "MHA240") == nullptr);
+  // SDPA's query and key, followed through a transpose.
+  Report sdpa = test::check_text(R"({"version": 1, "tensors": {"q": [2, 5, 4, 8], "k": [2, 4, 5, 8]},
+    "calls": [{"id": "rq", "op": "repeat_interleave", "input": "q", "repeats": 3, "dim": 0, "outputs": ["q3"]},
+              {"id": "rk", "op": "repeat", "input": "k", "repeats": [3, 1, 1, 1], "outputs": ["k3"]},
+              {"id": "tq", "op": "transpose", "input": "q3", "dim0": 1, "dim1": 2, "outputs": ["qt"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "qt", "key": "k3", "value": "k3"}]})");
+  REQUIRE(test::find(sdpa, "MHA240") != nullptr);
+}
