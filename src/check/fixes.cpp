@@ -56,18 +56,13 @@ bool still_present(const Report& report, const Diagnostic& target) {
                      [&](const Diagnostic& d) { return same_problem(d, target); });
 }
 
-}  // namespace
-
+// Role diagnostics: a dim used in a role its name or its tensor's layout says it does not play.
 bool is_role_diagnostic(DiagId id) {
   return id == DiagId::SymbolNameRole || id == DiagId::SymbolRoleConflict || id == DiagId::RoleCondition ||
          id == DiagId::SdpaLayoutRole || id == DiagId::FeatureSlotRole || id == DiagId::ReshapeMovesDim ||
          id == DiagId::MaskMeaning || id == DiagId::RepeatTilesGroups || id == DiagId::EinsumSubscriptRole ||
-         id == DiagId::LayerNormFeatureRole || id == DiagId::SdpaMaskDimRole || id == DiagId::SoftmaxDimRole || id == DiagId::BoolMaskAdded ||
-         id == DiagId::KeepMaskAdded || id == DiagId::MaskedFillZeroBeforeSoftmax || id == DiagId::ChunkNotFeatures ||
-         id == DiagId::SoftmaxOverQueries || id == DiagId::EinsumContractsNothing;
+         id == DiagId::LayerNormFeatureRole || id == DiagId::SdpaMaskDimRole;
 }
-
-namespace {
 
 // Records what the patched graph gives: its errors, the call's outputs, and whether the roles
 // still agree there (a fix that leaves a role diagnostic on its call is suspect).

@@ -9,11 +9,6 @@ namespace mhacheck {
 
 void verify_fixes(const Spec& spec, Report& report);
 
-// Role diagnostics: a dim used in a role its name or its tensor's layout says it does not play
-// (MHA081, a softmax over a batch dim, a mask added that masks nothing, ...). The fix search runs
-// for them as for errors when no rule fix is sound, and a fix that leaves one on its call is suspect.
-bool is_role_diagnostic(DiagId id);
-
 // Checks the graph `fix` patches and records the result in it (verified, remaining errors, the
 // call's outputs); a patch that leaves no readable spec leaves the fix unverified. For fixes
 // found after the check (mhacheck run's weights).

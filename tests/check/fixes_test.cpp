@@ -6,7 +6,6 @@
 
 #include "mhacheck/render.hpp"
 #include "fix_search.hpp"
-#include "fixes.hpp"
 #include "mhacheck/spec.hpp"
 #include "test_support.hpp"
 
@@ -835,15 +834,4 @@ TEST_CASE("searched fix: a slice moved onto the batch is suspect", "[fixes]") {
                                 [](const Fix& fix) { return fix.description.find("p = x[1:]") != std::string::npos; });
   REQUIRE(batch_cut != width->fixes.end());
   CHECK(batch_cut->semantics == FixSemantics::Suspect);
-}
-
-TEST_CASE("the role warnings of softmax, masks, chunk and einsum are role diagnostics, searched when no rule fix is sound", "[fixes][roles]") {
-  for (DiagId id : {DiagId::SoftmaxDimRole, DiagId::BoolMaskAdded, DiagId::KeepMaskAdded, DiagId::MaskedFillZeroBeforeSoftmax,
-                    DiagId::ChunkNotFeatures, DiagId::SoftmaxOverQueries, DiagId::EinsumContractsNothing, DiagId::SymbolNameRole}) {
-    INFO(diag_info(id).code);
-    CHECK(is_role_diagnostic(id));
-  }
-  // A condition or a shape error is not about roles.
-  CHECK_FALSE(is_role_diagnostic(DiagId::SymbolConstraint));
-  CHECK_FALSE(is_role_diagnostic(DiagId::AttnMask3dShape));
 }
