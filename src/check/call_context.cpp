@@ -7,6 +7,7 @@
 #include "mhacheck/python_text.hpp"
 #include "core/shape_json.hpp"
 #include "core/size_one.hpp"
+#include "condition_advice.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -205,8 +206,7 @@ bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where
     return true;
   }
   report(DiagId::SymbolConstraint, fmt::format("valid only if {} ({})", equality.condition, what), where, dim)
-      .notes.push_back("distinct symbols are independent sizes: bind them under \"dims\", or use one name "
-                       "where the sizes must agree");
+      .notes.emplace_back(kBindSymbolsNote);
   return true;
 }
 

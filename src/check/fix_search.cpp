@@ -735,32 +735,22 @@ std::vector<Fix> slice_dim_candidates(const Spec& spec, const Report& report, co
     bool plain = std::all_of(parsed->items.begin(), parsed->items.end(),
                              [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice || item.kind == IndexItem::Kind::Integer; });
     if (!plain) continue;
-    std::string body = text.get<std::string>();
-    body = body.substr(body.find('[') + 1, body.rfind(']') - body.find('[') - 1);
-    std::vector<std::string> items;
-    for (std::size_t start = 0;;) {
-      std::size_t comma = body.find(',', start);
-      std::string item = body.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      item.erase(0, item.find_first_not_of(' '));
-      item.erase(item.find_last_not_of(' ') + 1);
-      items.push_back(item);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    if (items.size() != parsed->items.size()) continue;
     std::vector<std::string> names = written_names(input->written);
     std::string input_name = getitem.tensors.at("input").kind == ArgRef::Kind::Named ? getitem.tensors.at("input").name : "input";
+    auto whole_dim = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
     for (std::size_t cut = 0; cut < parsed->items.size(); ++cut) {
-      const IndexItem& item = parsed->items[cut];
-      if (item.kind != IndexItem::Kind::Slice || (!item.start && !item.stop && !item.step)) continue;
+      if (parsed->items[cut].kind != IndexItem::Kind::Slice || whole_dim(parsed->items[cut])) continue;
       for (std::size_t whole = 0; whole < input->shape.size(); ++whole) {
-        bool whole_dim = whole >= items.size() || items[whole] == ":";
-        if (whole == cut || !whole_dim) continue;
-        std::vector<std::string> moved = items;
-        moved.resize(std::max(moved.size(), whole + 1), ":");
+        if (whole == cut || (whole < parsed->items.size() && !whole_dim(parsed->items[whole]))) continue;
+        std::vector<IndexItem> moved = parsed->items;
+        IndexItem all;  // ":"
+        all.kind = IndexItem::Kind::Slice;
+        moved.resize(std::max(moved.size(), whole + 1), all);
         std::swap(moved[cut], moved[whole]);
-        while (!moved.empty() && moved.back() == ":") moved.pop_back();
-        std::string written = fmt::format("[{}]", fmt::join(moved, ", "));
+        while (!moved.empty() && whole_dim(moved.back())) moved.pop_back();
+        std::vector<std::string> texts;
+        for (const IndexItem& item : moved) texts.push_back(item_text(item));
+        std::string written = fmt::format("[{}]", fmt::join(texts, ", "));
         Fix fix = candidate(fmt::format("slice dim {} instead of dim {} in call \"{}\": {} = {}{}", whole, cut, getitem.id,
                                         getitem.outputs.front(), input_name, written),
                             {{{"op", "replace"}, {"path", getitem.pointer + "/index"}, {"value", written}}});

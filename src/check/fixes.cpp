@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "condition_advice.hpp"
 #include "fix_search.hpp"
 #include "mhacheck/python_text.hpp"
 
@@ -267,7 +268,7 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
     diagnostic.id = DiagId::RoleCondition;
     // The condition's advice to bind the symbols or name them alike (CallContext::same) no longer
     // applies: the sizes are of two different inputs.
-    std::erase_if(diagnostic.notes, [](const std::string& note) { return note.rfind("distinct symbols are independent sizes", 0) == 0; });
+    std::erase(diagnostic.notes, kBindSymbolsNote);
     diagnostic.message += fmt::format(", but the sizes come from two arguments of call \"{}\" given in each other's place", swapped_call);
     diagnostic.notes.insert(diagnostic.notes.begin(),
                             "the condition ties the sizes of two different inputs: it comes from arguments given in each other's place "

@@ -49,11 +49,14 @@ Array permuted(const Array& input, const std::vector<int>& order) {
   return out;
 }
 
-// One element of `out` set from a double, for the dtypes a computation or a cat of mixed
-// dtypes can produce: floating results are float32 or float64 (run checks), the rest integers or bool.
-void store(Array& out, std::size_t i, double value) {
+// One element of `out` set from a double or an integer, converted as static_cast converts (a
+// double to an integer truncates, an int64 to int8 wraps; bool is "nonzero"), for the dtypes a
+// computation, a cat of mixed dtypes or a cast can produce: floating results are float32 or
+// float64 (run checks), the rest integers or bool.
+template <typename Value>
+void store(Array& out, std::size_t i, Value value) {
   switch (out.dtype) {
-    case DType::Float64: out.data<double>()[i] = value; break;
+    case DType::Float64: out.data<double>()[i] = static_cast<double>(value); break;
     case DType::Float32: out.data<float>()[i] = static_cast<float>(value); break;
     case DType::Int64: out.data<std::int64_t>()[i] = static_cast<std::int64_t>(value); break;
     case DType::Int32: out.data<std::int32_t>()[i] = static_cast<std::int32_t>(value); break;
@@ -61,7 +64,7 @@ void store(Array& out, std::size_t i, double value) {
     case DType::Int8: out.data<std::int8_t>()[i] = static_cast<std::int8_t>(value); break;
     case DType::UInt8: out.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(value); break;
     case DType::Bool: out.data<bool>()[i] = value != 0; break;
-    default: throw std::logic_error("no conversion from double to this dtype");
+    default: throw std::logic_error("no conversion to this dtype");
   }
 }
 
@@ -417,19 +420,6 @@ void store_cast(Array& out, std::size_t i, double value) {
   }
 }
 
-// Element i of an integer `out` from an integer, wrapped as static_cast wraps (int64 -> int8).
-void store_integer(Array& out, std::size_t i, std::int64_t value) {
-  switch (out.dtype) {
-    case DType::Int64: out.data<std::int64_t>()[i] = value; break;
-    case DType::Int32: out.data<std::int32_t>()[i] = static_cast<std::int32_t>(value); break;
-    case DType::Int16: out.data<std::int16_t>()[i] = static_cast<std::int16_t>(value); break;
-    case DType::Int8: out.data<std::int8_t>()[i] = static_cast<std::int8_t>(value); break;
-    case DType::UInt8: out.data<std::uint8_t>()[i] = static_cast<std::uint8_t>(value); break;
-    case DType::Bool: out.data<bool>()[i] = value != 0; break;
-    default: throw std::logic_error("not an integer dtype");
-  }
-}
-
 }  // namespace
 
 // c10's casts: an integer to a float rounds once (int64 straight to float32), a float to an
@@ -451,7 +441,7 @@ ForwardResult forward_to(const ForwardCall& call) {
         out.data<std::uint16_t>()[i] = narrow_bits(narrowed(value, out.dtype), out.dtype);
       }
     } else if (integral) {
-      store_integer(out, i, integer_at(input, i));
+      store(out, i, integer_at(input, i));
     } else {
       store(out, i, values[i]);
     }

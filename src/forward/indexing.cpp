@@ -64,7 +64,8 @@ ForwardResult forward_getitem(const ForwardCall& call) {
   Shape shape;
   for (std::int64_t size : input.shape) shape.push_back(DimExpr::constant(size));
   IndexPlan plan = plan_index(*index, shape);
-  if (plan.failure || std::any_of(plan.dims.begin(), plan.dims.end(), [](const IndexedDim& d) { return !d.size.is_constant(); })) {
+  if (plan.failure ||
+      std::any_of(plan.dims.begin(), plan.dims.end(), [](const IndexedDim& d) { return !d.size.is_constant() || !d.start.is_constant(); })) {
     throw std::logic_error("getitem: run of an index the check refused, or with a symbol the check left unbound");
   }
   std::vector<std::int64_t> input_strides = c_strides(input.shape), sizes, strides;
@@ -76,7 +77,7 @@ ForwardResult forward_getitem(const ForwardCall& call) {
       strides.push_back(0);
       continue;
     }
-    offset += dim.start.offset * input_strides[static_cast<std::size_t>(dim.source)];
+    offset += dim.start.constant * input_strides[static_cast<std::size_t>(dim.source)];
     strides.push_back(dim.step * input_strides[static_cast<std::size_t>(dim.source)]);
   }
   return one(strided(input, offset, sizes, strides));

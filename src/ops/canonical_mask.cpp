@@ -34,7 +34,7 @@ void check_made_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to leave out");
     return;
   }
-  if (add_inversion_call_fix(ctx, diagnostic, mask, fmt::format("pass ~{}", name), "bitwise_not", nlohmann::json::object())) {
+  if (add_inserted_call_fix(ctx, diagnostic, mask, fmt::format("pass ~{}", name), "bitwise_not", nlohmann::json::object())) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
   }
 }
@@ -54,7 +54,7 @@ bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::str
   if (convention == MaskConvention::TrueKeeps) {
     // == 0 makes a new tensor: a call when the mask is named, else a bool tensor of its shape.
     std::string description = fmt::format("pass {} == 0 (True marks positions not to attend)", name);
-    if (!add_inversion_call_fix(ctx, diagnostic, mask, description, "eq", {{"other", 0}})) {
+    if (!add_inserted_call_fix(ctx, diagnostic, mask, description, "eq", {{"other", 0}})) {
       ctx.add_argument_fix(diagnostic, description, mask.argument, {{"shape", shape_json(mask.written)}, {"dtype", "bool"}});
     }
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("\"{}\" is 1 = keep; == 0 marks the padding", name));
@@ -136,7 +136,7 @@ void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std
       &mask);
   diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out; pass ~mask");
   std::string description = fmt::format("pass ~{}", name);
-  if (add_inversion_call_fix(ctx, diagnostic, mask, description, "bitwise_not", nlohmann::json::object()) ||
+  if (add_inserted_call_fix(ctx, diagnostic, mask, description, "bitwise_not", nlohmann::json::object()) ||
       ctx.add_argument_fix(diagnostic, description, mask.argument, {{"shape", shape_json(mask.written)}, {"dtype", "bool"}})) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,16 +15,33 @@
 
 namespace mhacheck {
 
+// A slice's start or stop as written: an integer, or sizes added and subtracted ("T-1", "S-T",
+// "2*B+1"), each term a multiple of a symbol or of a monomial (B*T). Symbols are at least 1.
+struct IndexBound {
+  std::map<std::string, std::int64_t> terms;  // symbol or monomial -> its coefficient, never 0
+  std::int64_t constant = 0;
+
+  static IndexBound of(const DimExpr& dim);
+  bool is_constant() const { return terms.empty(); }
+  std::optional<DimExpr> dim() const;  // as a dim: a constant, or one term
+  std::string str() const;             // as Python writes it: "S-T", "T-1", "-2"
+  friend bool operator==(const IndexBound&, const IndexBound&) = default;
+};
+
 struct IndexItem {
   enum class Kind { Integer, Slice, None, Ellipsis };
   Kind kind = Kind::Integer;
-  std::int64_t integer = 0;                            // Integer
-  std::optional<std::int64_t> start, step;             // Slice; nullopt where left out
-  // A slice's stop: a number, or a symbol expression (pe[:B], traced from pe[:x.size(0)]: the
-  // table cut to a size read from another tensor), resolved by resolve_symbols.
-  std::optional<DimExpr> stop;
+  std::int64_t integer = 0;  // Integer
+  // Slice; nullopt where left out. A symbolic bound (pe[:B], traced from pe[:x.size(0)]: the table
+  // cut to a size read from another tensor; bias[S-T:S], the last T rows of a causal mask) goes
+  // through resolve_symbols.
+  std::optional<IndexBound> start, stop;
+  std::optional<std::int64_t> step;
   std::string stop_symbol;  // the one symbol the stop is written as ("B"), kept when resolved
 };
+
+// Python's text of an entry: "1:T-1:2", ":", "None", "...", "-1".
+std::string item_text(const IndexItem& item);
 
 struct IndexExpression {
   std::vector<IndexItem> items;
@@ -34,14 +52,14 @@ struct IndexExpression {
 // nullopt, with `error` saying what is wrong, when `text` is not such an index.
 std::optional<IndexExpression> parse_index(std::string_view text, std::string& error);
 
-// The slices' stops through the symbol table (a stop "B" becomes 32 once "dims" binds B).
+// The slices' bounds through the symbol table (a stop "B" becomes 32 once "dims" binds B).
 void resolve_symbols(IndexExpression& index, const Symbols& symbols);
 
 // One dim of the result: input dim `source` from `start` in steps of `step`, or (source -1) a
 // dim of size 1 that None inserts.
 struct IndexedDim {
   int source = -1;
-  DimExpr start = DimExpr::constant(0);
+  IndexBound start;
   std::int64_t step = 1;
   DimExpr size = DimExpr::constant(1);
   // The symbol a slice from the start was cut at (pe[:B]), when it is one symbol: the dim's name.
@@ -61,10 +79,15 @@ struct IndexPlan {
 };
 
 // PyTorch 2.x's THPVariable_getitem and applySlicing (torch/csrc/autograd/python_variable_indexing.cpp,
-// ATen/TensorIndexing.h) on `shape`. A symbolic size counts as at least its value at 1. A stop
-// written as a symbol expression, on a dim of a fixed size it cannot be compared with (pe[:B] of
-// a table of 5000 rows), is taken as written: the code reads a prefix of a table it made long
-// enough (PyTorch would clamp a longer one to the table's length).
+// ATen/TensorIndexing.h) on `shape`; a slice as at::slice (aten/src/ATen/native/TensorShape.cpp):
+// a negative start or stop has the dim's size n added, then start is clamped to [0, n] and stop to
+// [start, n], and the size is ceil((stop - start) / step). With symbols (each at least 1) a clamp
+// that cannot be decided fails as symbol-dependent, except two cases where the size does not depend
+// on it: a stop that may fall below the start when the size written without the clamp is at least
+// 0 for every value (x[:, 1:T-1:2] is (T-1)//2, 0 at T = 1 as at::slice gives), and a symbolic
+// bound on a dim of a fixed size (pe[:B], bias[S-T:S] of a 1024-row mask), taken as written: the
+// code reads part of a table it made long enough. A size that is not a dim, ceil(T/2) of x[::2], is
+// kept as the symbol "(T+1)//2", Python's expression of it.
 IndexPlan plan_index(const IndexExpression& index, const Shape& shape);
 
 // a < b: nullopt when it depends on a symbol's value.

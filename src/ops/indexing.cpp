@@ -121,7 +121,7 @@ void infer_getitem(CallContext& ctx) {
   std::vector<std::string> names;
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];
-    bool prefix = dim.source >= 0 && dim.step == 1 && dim.start == DimExpr::constant(0);
+    bool prefix = dim.source >= 0 && dim.step == 1 && dim.start == IndexBound{};
     names.push_back(whole           ? input.dim_name(dim.source)
                     : !prefix       ? ""
                     : dim.stop_symbol.empty() ? slice_length_name(ctx.spec, dim.size)

@@ -103,8 +103,8 @@ void report_mask_added(CallContext& ctx, const ArgValue& scores, const ArgValue&
 
 // The inserted call reads the mask by name (a declared tensor or an earlier call's output): the
 // values stay connected, and `run` computes the inversion.
-bool add_inversion_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
-                            nlohmann::json arguments) {
+bool add_inserted_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
+                           nlohmann::json arguments) {
   auto ref = ctx.call.tensors.find(mask.argument);
   const std::string calls = "/calls/";
   if (ref == ctx.call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind(calls, 0) != 0 ||
@@ -150,7 +150,7 @@ void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
   if (std::optional<ComparisonFlip> flip = flip_comparison(origin)) {
     ctx.add_patch_fix(diagnostic, fmt::format("make {} with {}: True then marks the positions to fill", name, flip->text), flip->patch);
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to leave out");
-  } else if (add_inversion_call_fix(ctx, diagnostic, mask, fmt::format("masked_fill(~{}, ...)", name), "bitwise_not", nlohmann::json::object())) {
+  } else if (add_inserted_call_fix(ctx, diagnostic, mask, fmt::format("masked_fill(~{}, ...)", name), "bitwise_not", nlohmann::json::object())) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to fill");
   }
 }

@@ -16,10 +16,10 @@ void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask);
 // F.softmax's input made by masked_fill with the value 0.
 void check_fill_before_softmax(CallContext& ctx, const ArgValue& input);
 
-// The mask inverted by a call inserted before the current one (`op`, bitwise_not or eq with 0, with
-// `arguments`), whose output the argument then reads; false for a mask written inline or a spec
-// in the flat form.
-bool add_inversion_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
-                            nlohmann::json arguments);
+// A fix that inserts a call on the mask before the current one (`op` with `arguments`: bitwise_not
+// or eq with 0 to invert it, getitem to line its dims up) and has the argument read the new call's
+// output; false for a mask written inline or a spec in the flat form.
+bool add_inserted_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
+                           nlohmann::json arguments);
 
 }  // namespace mhacheck

@@ -43,10 +43,10 @@ bool misaligned_batch(CallContext& ctx, const ArgValue& input, const ArgValue& m
     for (int k = 0; k < offset + d - slot; ++k) index += ", None";
     index += "]";
     std::string spelled = offset + d - slot == 1 ? fmt::format(" ({}.unsqueeze({}))", tensor_name(mask), d + 1) : "";
-    if (add_inversion_call_fix(ctx, diagnostic, mask,
-                               fmt::format("line the mask's batch dim up with input's: masked_fill({}{}, ...){}", tensor_name(mask), index,
-                                           spelled),
-                               "getitem", {{"index", index}})) {
+    if (add_inserted_call_fix(ctx, diagnostic, mask,
+                              fmt::format("line the mask's batch dim up with input's: masked_fill({}{}, ...){}", tensor_name(mask), index,
+                                          spelled),
+                              "getitem", {{"index", index}})) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("{} then meets input's batch dim", name));
     }
     return true;

@@ -43,11 +43,45 @@ bool named_like(std::string name, char letter, const char* word) {
   return name == std::string(1, letter) || name.rfind(word, 0) == 0 || name.rfind(std::string(1, letter) + "_", 0) == 0;
 }
 
+// Whether the softmax's output `weights` is normalised again over dim `key_dim` of its `rank` dims
+// by a later call: a sum over that dim (of the weights, or of the weights plus an eps), or a view
+// of it, that a div divides by, the weights themselves (attn / attn.sum(dim=-2, keepdim=True)) or what an
+// einsum made of them (a weighted mean). Slot attention does this after its softmax over the
+// slots, the queries: each slot's weights then sum to 1 over the keys.
+bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim, int rank) {
+  auto reads = [](const CallDecl& call, const std::string& argument, const std::vector<std::string>& names) {
+    auto ref = call.tensors.find(argument);
+    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named &&
+           std::find(names.begin(), names.end(), ref->second.name) != names.end();
+  };
+  std::vector<std::string> shifted = {weights};  // the weights, and weights + eps
+  for (const CallDecl& call : spec.calls) {
+    if (call.op == "add" && !call.outputs.empty() && reads(call, "input", {weights}) && call.arguments.contains("other") &&
+        call.arguments.at("other").is_number()) {
+      shifted.push_back(call.outputs.front());
+    }
+  }
+  std::vector<std::string> sums;  // the sums, and their views (attn.sum(dim=1)[..., None])
+  for (const CallDecl& call : spec.calls) {
+    if (call.outputs.empty()) continue;
+    if ((call.op == "unsqueeze" || call.op == "getitem" || call.op == "view" || call.op == "reshape") && reads(call, "input", sums)) {
+      sums.push_back(call.outputs.front());
+    }
+    if (call.op != "sum" || !reads(call, "input", shifted)) continue;
+    const nlohmann::json& dims = call.arguments.at("dim");
+    std::vector<std::int64_t> summed;
+    if (dims.is_number_integer()) summed.push_back(dims.get<std::int64_t>());
+    else if (dims.is_array() && dims.size() == 1 && dims[0].is_number_integer()) summed.push_back(dims[0].get<std::int64_t>());
+    if (summed.size() == 1 && (summed[0] == key_dim || summed[0] + rank == key_dim)) sums.push_back(call.outputs.front());
+  }
+  return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) { return call.op == "div" && reads(call, "other", sums); });
+}
+
 // MHA286: scores an einsum lays out (..., keys, queries) ('bhqd,bhkd->bhkq'), softmaxed over the
 // queries. The scores are the einsum's output, maybe scaled, biased or masked on the way. The
-// query letter is q when the operands' free letters are q and k, else the first operand's; operands
-// named (keys, queries) in that order with other letters are slot attention's and left alone, as
-// are scores laid out (..., queries, keys) and softmaxed over the queries.
+// query letter is q when the operands' free letters are q and k, else the first operand's. Not
+// reported: scores laid out (..., queries, keys) and softmaxed over the queries, and weights
+// normalised again over the keys after the softmax (slot attention's competition between slots).
 void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim) {
   const CallDecl* maker = values_maker(ctx, input);
   if (maker == nullptr || maker->op != "einsum" || maker->list_size("operands") != 2 || maker->pointer.rfind("/calls/", 0) != 0) return;
@@ -75,9 +109,7 @@ void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim
   if (letters[0] == 'k' && letters[1] == 'q') {
     query = 1;
   } else if (!(letters[0] == 'q' && letters[1] == 'k') && named_like(operand_name(0), 'k', "key") && named_like(operand_name(1), 'q', "quer")) {
-    // einsum('bid,bjd->bij', k, q).softmax(dim=-1) is slot attention's competition between the
-    // slots (the queries), written keys first on purpose and widely copied: not reported.
-    return;
+    query = 1;  // einsum('bid,bjd->bij', k, q): the letters say nothing, the names do
   }
   // The output's dims: "..." covers what the letters leave of the rank.
   const int labels = static_cast<int>(std::count_if(read.output.begin(), read.output.end(), [](int label) { return label != kEinsumEllipsis; }));
@@ -91,6 +123,7 @@ void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim
   };
   const int query_dim = position(free[query][0]), key_dim = position(free[1 - query][0]);
   if (query_dim != dim || key_dim < 0 || key_dim > query_dim) return;
+  if (!ctx.call.outputs.empty() && renormalised_over(ctx.spec, ctx.call.outputs.front(), key_dim, input.rank())) return;
   const char query_letter = letters[query], key_letter = letters[1 - query];
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxOverQueries,

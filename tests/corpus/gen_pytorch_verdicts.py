@@ -318,13 +318,22 @@ def outcome(modules, calls, built, values, symbols):
 # ---- misbehaviour ---------------------------------------------------------------------------
 
 def batch_dim(decl):
-    """The dim named as a batch, else dim 0 of a shape of numbers; None for a shape whose named
-    dims name no batch (a per-head bias ("H", "T", "T") is shared by every batch entry)."""
+    """The dim the spec names as a batch; None for a shape whose named dims name no batch (a
+    per-head bias ("H", "T", "T") is shared by every batch entry); UNKNOWN for a shape of numbers
+    only, which says nothing of its dims' roles (a positional table, ALiBi's slopes, a seq-first
+    query). "N" is a batch only when no other dim is named as one: timm's and DETR's (B, N, C)
+    write N for the tokens (mhacheck's roles read it so too)."""
     shape = declaration(decl)[0]
-    for i, dim in enumerate(shape):
-        if isinstance(dim, str) and dim.lower() in BATCH_NAMES:
-            return i
-    return None if any(isinstance(dim, str) for dim in shape) else 0
+    names = [dim.lower() if isinstance(dim, str) else None for dim in shape]
+    batches = [i for i, name in enumerate(names) if name in BATCH_NAMES or (name is not None and "batch" in name)]
+    if len(batches) > 1:
+        batches = [i for i in batches if names[i] != "n"]
+    if batches:
+        return batches[0]
+    return None if any(name is not None for name in names) else UNKNOWN
+
+
+UNKNOWN = "unknown"
 
 
 def is_mask(name, calls):
@@ -338,18 +347,23 @@ MASK_MAKERS = {"eq", "ne", "bitwise_not", "logical_not"}
 
 def leaks(modules, calls, built, values, tensors, symbols, generator):
     """An output element that changes both when batch entry 0 and when batch entry 1 of the data
-    inputs change: the computation mixes batch entries. None when there are not two entries."""
+    inputs change: the computation mixes batch entries. None when there are not two entries;
+    "unknown" when no data input names its batch dim and some are written as numbers only (which
+    dim is a batch there, if any, the spec does not say). Inputs of numbers only beside named ones
+    are left unperturbed, as tables shared by the batch."""
     base, error = outcome(modules, calls, built, values, symbols)
     if error:
         return None
+    data = [name for name in values if not is_mask(name, calls)]
+    axes = {name: batch_dim(tensors[name]) for name in data}
+    if not any(isinstance(axis, int) for axis in axes.values()) and UNKNOWN in axes.values():
+        return UNKNOWN
     changed = []
     for entry in (0, 1):
         perturbed = dict(values)
-        for name, value in values.items():
-            if is_mask(name, calls):
-                continue
-            axis = batch_dim(tensors[name])
-            if axis is None or value.dim() <= axis or value.shape[axis] < 2:
+        for name in data:
+            value, axis = values[name], axes[name]
+            if not isinstance(axis, int) or value.dim() <= axis or value.shape[axis] < 2:
                 continue  # broadcast over the batch (a positional embedding): not one entry's data
             new = value.clone()
             index = [slice(None)] * value.dim()
@@ -426,7 +440,7 @@ def derive_values(text, old_tensors, new_tensors, old_values, symbols, old_calls
                     found = (candidate, result)
                     break
         if found is None:
-            found = moved_argument(name, want, dtype, text, old_values)
+            found = moved_argument(name, want, dtype, text, old_values, symbols)
         if found is None:
             return None, None
         values[name] = found[1]
@@ -434,14 +448,15 @@ def derive_values(text, old_tensors, new_tensors, old_values, symbols, old_calls
     return values, sorted(set(used))
 
 
-def moved_argument(name, want, dtype, text, old_values):
+def moved_argument(name, want, dtype, text, old_values, symbols):
     """A tensor the fix passes under a new name ("tgt_mask=memory_mask",
     "key_padding_mask=~attention_mask[:, 0, 0, :]" at the end of its text): the expression
-    evaluated on the original tensors, which must give the declared shape and dtype."""
+    evaluated on the original tensors and the spec's dims (mask.view(B, 1, 1, S)), which must give
+    the declared shape and dtype."""
     match = re.search(r"\b{}=(.+)$".format(re.escape(name)), text)
     if not match:
         return None
-    scope = dict(old_values, torch=torch)
+    scope = dict(symbols, **old_values, torch=torch)
     try:
         result = eval(match.group(1), {"__builtins__": {}}, scope)
     except Exception:  # noqa: BLE001  (not an expression of the original tensors)

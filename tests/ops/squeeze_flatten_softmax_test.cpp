@@ -87,9 +87,7 @@ TEST_CASE("softmax over the queries of einsum scores laid out (..., keys, querie
   CHECK(over_queries->fixes[0].description == "softmax over dim=-2 (the keys, letter k of call \"s\")");
   CHECK(over_queries->fixes[0].valid());
   CHECK(over_queries->fixes[0].semantics == FixSemantics::Consistent);
-  // i and j: the first operand's letter is the query's; operands named (k, q) with other letters
-  // are slot attention's einsum('bid,bjd->bij', k, q).softmax(dim=-1), softmaxed over the slots on
-  // purpose: not reported.
+  // i and j: the letter of the operand named like a query is the query's, else the first operand's.
   auto warns = [](const std::string& equation, const std::string& operands, int dim) {
     Report report = test::check_text(R"({"version": 1, "tensors": {"q": [2, 4, 10, 8], "k": [2, 4, 12, 8]},
       "calls": [{"id": "s", "op": "einsum", "equation": ")" + equation + R"(", "operands": )" + operands + R"(, "outputs": ["sc"]},
@@ -99,10 +97,36 @@ TEST_CASE("softmax over the queries of einsum scores laid out (..., keys, querie
   CHECK(warns("bhid,bhjd->bhji", R"(["q", "k"])", -1));
   CHECK_FALSE(warns("bhid,bhjd->bhij", R"(["q", "k"])", -1));
   CHECK_FALSE(warns("bhjd,bhid->bhij", R"(["k", "q"])", -1));
-  CHECK_FALSE(warns("bhjd,bhid->bhji", R"(["k", "q"])", -1));
-  CHECK_FALSE(warns("bhid,bhjd->bhij", R"(["k", "q"])", -1));
+  CHECK(warns("bhjd,bhid->bhji", R"(["k", "q"])", -1));
+  CHECK(warns("bhid,bhjd->bhij", R"(["k", "q"])", -1));
   // Slot attention: (..., queries, keys) softmaxed over the queries on purpose.
   CHECK_FALSE(warns("bhid,bhjd->bhij", R"(["q", "k"])", 2));
   // The keys' dim of (..., keys, queries) scores is right.
   CHECK_FALSE(warns("bhqd,bhkd->bhkq", R"(["q", "k"])", 2));
+}
+
+TEST_CASE("MHA286 spares weights normalised again over the keys after a softmax over the queries (slot attention)", "[glue][roles][einsum]") {
+  // einsum('bid,bjd->bij', k, q): (B, keys, slots) scores softmaxed over the slots, the queries,
+  // then each slot's weights divided by their sum over the keys (dim -2, or 1), maybe plus an eps,
+  // or the weighted mean divided by that sum. Without the renormalisation it is reported.
+  auto warns = [](const std::string& after) {
+    Report report = test::check_text(R"({"version": 1, "dims": {"B": 4, "N": 64, "K": 7, "D": 32},
+      "tensors": {"k": ["B", "N", "D"], "q": ["B", "K", "D"], "v": ["B", "N", "D"]},
+      "calls": [{"id": "e", "op": "einsum", "equation": "bid,bjd->bij", "operands": ["k", "q"], "outputs": ["dots"]},
+                {"id": "sm", "op": "softmax", "input": "dots", "dim": -1, "outputs": ["attn"]})" + after + "]}");
+    return test::find(report, "MHA286") != nullptr;
+  };
+  CHECK(warns(""));
+  CHECK_FALSE(warns(R"(, {"id": "su", "op": "sum", "input": "attn", "dim": -2, "keepdim": true, "outputs": ["z"]},
+                       {"id": "dv", "op": "div", "input": "attn", "other": "z"})"));
+  CHECK_FALSE(warns(R"(, {"id": "ep", "op": "add", "input": "attn", "other": 1e-8, "outputs": ["a2"]},
+                       {"id": "su", "op": "sum", "input": "a2", "dim": [1], "keepdim": true, "outputs": ["z"]},
+                       {"id": "dv", "op": "div", "input": "a2", "other": "z"})"));
+  CHECK_FALSE(warns(R"(, {"id": "o", "op": "einsum", "equation": "bij,bid->bjd", "operands": ["attn", "v"], "outputs": ["u"]},
+                       {"id": "su", "op": "sum", "input": "attn", "dim": 1, "outputs": ["z"]},
+                       {"id": "zu", "op": "unsqueeze", "input": "z", "dim": -1, "outputs": ["z3"]},
+                       {"id": "dv", "op": "div", "input": "u", "other": "z3"})"));
+  // A sum over the queries' dim is no renormalisation over the keys.
+  CHECK(warns(R"(, {"id": "su", "op": "sum", "input": "attn", "dim": -1, "keepdim": true, "outputs": ["z"]},
+                 {"id": "dv", "op": "div", "input": "attn", "other": "z"})"));
 }
