@@ -4,9 +4,9 @@
 // negative pad crops by a narrow first; when no pad is positive the result is a clone of those
 // narrows (MemoryFormat::Preserve: an all-zero pad keeps a transposed input's strides), otherwise
 // a new tensor in the input's suggested memory format (contiguous, but for a channels-last input,
-// whose layout mhacheck does not follow) filled with value and the input copied in. PyTorch's
-// errors reuse codes: a crop past a dim's length fails in narrow (MHA343), and so does, here, a
-// padded dim left with no position.
+// whose layout mhacheck does not follow) filled with value and the input copied in. Every error
+// about the widths (odd, too many pairs, a crop past a dim's length, a padded dim left with no
+// position) is MHA414, whichever PyTorch check raises it.
 #include <fmt/format.h>
 
 #include "ops/dim_arguments.hpp"
@@ -21,9 +21,8 @@ void infer_pad(CallContext& ctx) {
   const int rank = input.rank();
   if (pad.size() % 2 != 0 || pad.size() > 2 * static_cast<std::size_t>(rank)) {
     bool odd = pad.size() % 2 != 0;
-    // No code of its own yet: an odd list is malformed (MHA002), a long one is for more dims than the input has (MHA411).
     Diagnostic& diagnostic = report_argument(
-        ctx, odd ? DiagId::InputSchema : DiagId::InputRank,
+        ctx, DiagId::PadWidths,
         odd ? fmt::format("pad has {} entries; it holds (left, right) pairs, an even number", pad.size())
             : fmt::format("pad has {} entries, {} pairs, for a {}-D input {}: at most one pair per dim", pad.size(), pad.size() / 2, rank,
                           tuple_str(input.shape)),
@@ -52,7 +51,7 @@ void infer_pad(CallContext& ctx) {
       }
       if (*negative) {
         Diagnostic& diagnostic = report_argument(
-            ctx, DiagId::NarrowRange, fmt::format("pad crops {} from dim {} of {}, which has {} left there", -cut, d, tuple_str(input.shape), size.str()), "pad");
+            ctx, DiagId::PadWidths, fmt::format("pad crops {} from dim {} of {}, which has {} left there", -cut, d, tuple_str(input.shape), size.str()), "pad");
         ctx.pytorch_raises(diagnostic, "RuntimeError", "narrow(): length must be non-negative.");
         return;
       }
@@ -75,7 +74,7 @@ void infer_pad(CallContext& ctx) {
         return;
       }
       Diagnostic& diagnostic = report_argument(
-          ctx, DiagId::NarrowRange, fmt::format("pad ({}, {}) leaves dim {} of {} with {} positions", pad[at], pad[at + 1], d, tuple_str(input.shape), size.str()),
+          ctx, DiagId::PadWidths, fmt::format("pad ({}, {}) leaves dim {} of {} with {} positions", pad[at], pad[at + 1], d, tuple_str(input.shape), size.str()),
           "pad");
       ctx.pytorch_raises(diagnostic, "RuntimeError",
                          fmt::format("The input size {}, plus negative padding {} and {} resulted in a negative output size, which is invalid. "

@@ -13,7 +13,7 @@ void infer_triangle(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
   if (input.rank() < 2) {
     Diagnostic& diagnostic =
-        ctx.report(DiagId::InputRank, fmt::format("{} of a {}-D tensor {}; it needs at least 2 dims", ctx.call.op, input.rank(), tuple_str(input.shape)), &input);
+        ctx.report(DiagId::TriangleRank, fmt::format("{} of a {}-D tensor {}; it needs at least 2 dims", ctx.call.op, input.rank(), tuple_str(input.shape)), &input);
     ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("{}: input tensor must have at least 2 dimensions", ctx.call.op));
     return;
   }
