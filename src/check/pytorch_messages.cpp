@@ -279,6 +279,35 @@ std::vector<Reading> bmm_inner(const Captures& c, const ModuleHints&) {
 }
 
 // "embed_dim must be divisible by num_heads": the numbers come from --module, if at all.
+// "value cannot be converted to type {type} without overflow", c10's checked conversion of a
+// Scalar to a dtype's C++ type: masked_fill's value, for any type (-1e9 on float16 scores is the
+// common case), or the Transformer modules' causal-mask detection, which builds -inf in an
+// integer mask's dtype and so only for an integer type.
+bool floating_cpp_type(const std::string& type) {
+  return type == "at::Half" || type == "c10::Half" || type == "at::BFloat16" || type == "c10::BFloat16" || type == "float" ||
+         type == "double";
+}
+
+std::vector<Reading> fill_value_overflow(const Captures& c, const ModuleHints&) {
+  const std::string& type = c.at("type");
+  if (type == "at::Half" || type == "c10::Half") {
+    return one("masked_fill's value does not fit float16, whose finite values reach 65504: a fill of -1e9 or -1e10 written for float32 "
+               "overflows under half precision",
+               {"fill with torch.finfo(scores.dtype).min (-65504 in float16) or float('-inf')"});
+  }
+  return one(fmt::format("masked_fill's value does not fit the tensor's dtype ({}){}", type,
+                         floating_cpp_type(type) ? "" : ": an integer dtype holds no infinity or NaN"),
+             {floating_cpp_type(type) ? "fill with torch.finfo(dtype).min or float('-inf')"
+                                      : "fill with torch.iinfo(dtype).min, or make the tensor floating before filling it with -inf"});
+}
+
+std::vector<Reading> causal_detect_overflow(const Captures& c, const ModuleHints&) {
+  const std::string& type = c.at("type");
+  if (floating_cpp_type(type)) return {};
+  return one(fmt::format("an integer ({}) mask met the causal-mask detection, which builds a mask of -inf in the mask's dtype", type),
+             {"pass the mask as bool (True = not allowed to attend) or float"});
+}
+
 std::vector<Reading> heads_dividing(const Captures&, const ModuleHints& hints) {
   std::string meaning = "each head gets embed_dim / num_heads features, so num_heads must divide embed_dim";
   if (!hints.embed_dim || !hints.num_heads || *hints.embed_dim <= 0 || *hints.num_heads <= 0) {
@@ -793,11 +822,9 @@ const std::vector<MessagePattern>& pytorch_message_table() {
        {{.id = DiagId::TransformerFeatures, .meaning = "the last dim of src or tgt is not nn.Transformer's d_model",
          .fixes = {"give src and tgt d_model features (project them with nn.Linear or nn.Embedding first)"}, .modules = {"Transformer"}}}},
       {"RuntimeError",
-       {{"2.x", "value cannot be converted to type {type:word} without overflow"}},
-       {{.id = DiagId::CausalDetectDType,
-         .meaning = "an integer ({type}) mask met the causal-mask detection, which builds a mask of -inf in the mask's dtype",
-         .fixes = {"pass the mask as bool (True = not allowed to attend) or float"},
-         .modules = kTransformers}}},
+       {{"1.13 and 2.x", "value cannot be converted to type {type:word} without overflow"}},
+       {{.id = DiagId::MaskedFillValueOverflow, .read = fill_value_overflow, .frames = {"masked_fill"}},
+        {.id = DiagId::CausalDetectDType, .read = causal_detect_overflow, .modules = kTransformers}}},
       {"ValueError",
        {{"1.13 and 2.x", "dropout probability has to be between 0 and 1, but got {p:rest}"}},
        {{.id = DiagId::DropoutRange, .meaning = "dropout={p} is not a probability", .fixes = {"construct with a dropout in [0, 1], e.g. 0.1"},
@@ -1027,7 +1054,15 @@ const std::vector<MessagePattern>& pytorch_message_table() {
        {{.id = DiagId::BmmDType, .meaning = "a batched matrix product of bool tensors: bmm has no bool kernel", .fixes = {"convert to a float dtype first"},
          .frames = {"bmm("}},
         {.id = DiagId::EinsumDType, .meaning = "torch.einsum summed a dim of two bool operands with bmm, which has no bool kernel",
-         .fixes = {"convert the operands to a float dtype first"}, .frames = {"einsum("}}}},
+         .fixes = {"convert the operands to a float dtype first"}, .frames = {"einsum("}},
+        {.id = DiagId::MatmulDType, .meaning = "torch.matmul (or @) of two batched bool tensors: bmm has no bool kernel",
+         .fixes = {"convert both operands to a float dtype first (mask.float())"}, .frames = {"matmul", "@"}}}},
+      {"RuntimeError",
+       {{"1.13 and 2.x", "\"dot\" not implemented for 'Bool'"},
+        {"1.13 and 2.x", "\"addmv_impl_cpu\" not implemented for 'Bool'"},
+        {"1.13 and 2.x", "\"addmm_impl_cpu_\" not implemented for 'Bool'"}},
+       {{.id = DiagId::MatmulDType, .meaning = "torch.matmul (or @, mm, mv, dot) of bool tensors: no CPU product kernel takes bool",
+         .fixes = {"convert both operands to a float dtype first (mask.float())"}}}},
       // --- mhacheck run: weights and data --------------------------------------------------
       {"IndexError",
        {{"1.13 and 2.x", "index out of range in self"}},

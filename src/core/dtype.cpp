@@ -10,20 +10,22 @@ struct DTypeInfo {
   const char* name;
   const char* aten;      // ScalarType name, in "expected scalar type Float" style messages
   const char* typemeta;  // TypeMeta name, in TORCH_CHECK messages that print a dtype
+  const char* cpp;       // the C++ type, as Scalar::to<T> names it in overflow messages
   bool floating;
+  double lowest, highest;  // the finite range
 };
 
 constexpr std::array<DTypeInfo, 10> kDTypes{{
-    {DType::Float16, "float16", "Half", "c10::Half", true},
-    {DType::BFloat16, "bfloat16", "BFloat16", "c10::BFloat16", true},
-    {DType::Float32, "float32", "Float", "float", true},
-    {DType::Float64, "float64", "Double", "double", true},
-    {DType::Bool, "bool", "Bool", "bool", false},
-    {DType::UInt8, "uint8", "Byte", "unsigned char", false},
-    {DType::Int8, "int8", "Char", "signed char", false},
-    {DType::Int16, "int16", "Short", "short int", false},
-    {DType::Int32, "int32", "Int", "int", false},
-    {DType::Int64, "int64", "Long", "long int", false},
+    {DType::Float16, "float16", "Half", "c10::Half", "at::Half", true, -65504.0, 65504.0},
+    {DType::BFloat16, "bfloat16", "BFloat16", "c10::BFloat16", "at::BFloat16", true, -3.3895313892515355e38, 3.3895313892515355e38},
+    {DType::Float32, "float32", "Float", "float", "float", true, -3.4028234663852886e38, 3.4028234663852886e38},
+    {DType::Float64, "float64", "Double", "double", "double", true, -1.7976931348623157e308, 1.7976931348623157e308},
+    {DType::Bool, "bool", "Bool", "bool", "bool", false, 0.0, 1.0},
+    {DType::UInt8, "uint8", "Byte", "unsigned char", "uint8_t", false, 0.0, 255.0},
+    {DType::Int8, "int8", "Char", "signed char", "int8_t", false, -128.0, 127.0},
+    {DType::Int16, "int16", "Short", "short int", "int16_t", false, -32768.0, 32767.0},
+    {DType::Int32, "int32", "Int", "int", "int", false, -2147483648.0, 2147483647.0},
+    {DType::Int64, "int64", "Long", "long int", "int64_t", false, -9223372036854775808.0, 9223372036854775807.0},
 }};
 
 struct Alias {
@@ -55,6 +57,9 @@ std::string dtype_name(DType dtype) { return info(dtype).name; }
 std::string dtype_aten_name(DType dtype) { return info(dtype).aten; }
 std::string dtype_typemeta_name(DType dtype) { return info(dtype).typemeta; }
 bool is_floating(DType dtype) { return info(dtype).floating; }
+double dtype_lowest(DType dtype) { return info(dtype).lowest; }
+double dtype_highest(DType dtype) { return info(dtype).highest; }
+std::string dtype_cpp_name(DType dtype) { return info(dtype).cpp; }
 
 std::optional<DType> parse_dtype(std::string_view text) {
   for (std::string_view prefix : {"torch.", "np.", "numpy."}) {

@@ -113,20 +113,13 @@ void check_mul_infinity(CallContext& ctx, const ArgValue& input, DType result) {
       &input);
   diagnostic.notes.push_back("an additive mask (1 - mask) * float('-inf') is NaN on every kept position, and softmax then makes the "
                              "whole row NaN");
-  const std::map<DType, std::pair<double, std::string>> finite_max = {
-      {DType::Float16, {65504.0, "float16"}},
-      {DType::BFloat16, {3.3895313892515355e38, "bfloat16"}},
-      {DType::Float32, {3.4028234663852886e38, "float32"}},
-      {DType::Float64, {1.7976931348623157e308, "float64"}}};
-  auto extreme = finite_max.find(result);
-  if (extreme == finite_max.end()) return;
   std::optional<std::string> pointer = ctx.argument_pointer("other");
   if (!pointer) return;
   ctx.add_patch_fix(diagnostic,
                     fmt::format("multiply by torch.finfo(torch.{}).{} instead of float('{}'), the finite extreme that 0 keeps 0 "
                                 "(or scores.masked_fill({} == 0, float('-inf')) for a 1 = keep mask)",
-                                extreme->second.second, negative ? "min" : "max", number.get<std::string>(), name),
-                    nlohmann::json::array({{{"op", "replace"}, {"path", *pointer}, {"value", negative ? -extreme->second.first : extreme->second.first}}}));
+                                dtype_name(result), negative ? "min" : "max", number.get<std::string>(), name),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", *pointer}, {"value", negative ? dtype_lowest(result) : dtype_highest(result)}}}));
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "0 then stays 0 and 1 becomes the most negative finite value");
 }
 

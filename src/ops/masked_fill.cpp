@@ -3,6 +3,9 @@
 // fill on the copy refuses a mask that is not bool. The dtype is input's.
 #include <fmt/format.h>
 
+#include <cmath>
+#include <limits>
+
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
@@ -54,6 +57,51 @@ bool misaligned_batch(CallContext& ctx, const ArgValue& input, const ArgValue& m
   return false;
 }
 
+// Whether c10's checked conversion of masked_fill's value (Scalar::to<T>) to input's dtype
+// overflows: a float overflows an integer dtype when it is NaN, infinite or out of range, and a
+// floating dtype only when finite and out of its finite range; an integer overflows when out of
+// range, except that an unsigned dtype takes negatives down to -max (two's complement wraps
+// them). Nothing overflows bool, and a bool value overflows nothing.
+bool value_overflows(DType to, const nlohmann::json& value) {
+  if (to == DType::Bool || value.is_boolean()) return false;
+  const double lowest = dtype_lowest(to), highest = dtype_highest(to);
+  if (value.is_number_integer()) {
+    if (to == DType::Int64) return false;  // the Scalar is an int64 already
+    double number = value.get<double>();
+    if (to == DType::UInt8 && number < 0) return -number > highest;
+    return number < lowest || number > highest;
+  }
+  double number = value.is_string() ? (value == "nan" ? std::numeric_limits<double>::quiet_NaN()
+                                                      : (value == "-inf" ? -1.0 : 1.0) * std::numeric_limits<double>::infinity())
+                                    : value.get<double>();
+  if (is_floating(to)) return std::isfinite(number) && (number < lowest || number > highest);
+  return !std::isfinite(number) || number < lowest || number > highest;
+}
+
+// masked_fill(mask, -1e9) on float16 scores (MHA323), the classic half-precision failure: the fix
+// fills with the dtype's finite extreme of the value's sign, torch.finfo(dtype).min as Hugging Face
+// masks, which still gives the masked positions no weight after softmax.
+void report_value_overflow(CallContext& ctx, const ArgValue& input) {
+  const nlohmann::json& value = ctx.call.arguments.at("value");
+  std::string written = value.is_string() ? fmt::format("float('{}')", value.get<std::string>()) : value.dump();
+  Diagnostic& diagnostic =
+      ctx.report(DiagId::MaskedFillValueOverflow,
+                 fmt::format("value {} does not fit input's dtype {}{}", written, dtype_name(input.dtype),
+                             is_floating(input.dtype) ? fmt::format(" (finite values up to {:g})", dtype_highest(input.dtype)) : std::string()),
+                 &input);
+  ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("value cannot be converted to type {} without overflow", dtype_cpp_name(input.dtype)));
+  std::optional<std::string> pointer = ctx.argument_pointer("value");
+  bool negative = value.is_number() && value.get<double>() < 0;
+  if (!pointer || !is_floating(input.dtype) || !value.is_number()) return;
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("fill with torch.finfo(torch.{}).{} ({:g}), the finite extreme of the dtype", dtype_name(input.dtype),
+                                negative ? "min" : "max", negative ? dtype_lowest(input.dtype) : dtype_highest(input.dtype)),
+                    nlohmann::json::array({{{"op", "replace"},
+                                            {"path", *pointer},
+                                            {"value", negative ? dtype_lowest(input.dtype) : dtype_highest(input.dtype)}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the filled positions still get no weight after a softmax");
+}
+
 }  // namespace
 
 void infer_masked_fill(CallContext& ctx) {
@@ -74,6 +122,10 @@ void infer_masked_fill(CallContext& ctx) {
                        fmt::format("masked_fill_ only supports boolean masks, but got mask with dtype {}", dtype_typemeta_name(mask.dtype)));
     diagnostic.notes.push_back("PyTorch 1.13 accepted a uint8 or float mask (deprecated); 2.x refuses it");
     ctx.add_dtype_fix(diagnostic, "pass mask as bool (mask != 0)", mask, DType::Bool);
+    return;
+  }
+  if (value_overflows(input.dtype, ctx.call.arguments.at("value"))) {
+    report_value_overflow(ctx, input);
     return;
   }
   check_fill_mask_meaning(ctx, mask);

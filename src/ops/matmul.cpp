@@ -1,12 +1,32 @@
 // torch.matmul(input, other): 1-D, 2-D and batched products (matmul_shape.hpp). Both operands
 // must have one dtype: the kernels refuse mixed dtypes (the wording differs by kernel and
-// release, so mhacheck reports it without quoting PyTorch).
+// release, so mhacheck reports it without quoting PyTorch), and bool (no kernel multiplies it).
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <optional>
+#include <string>
 
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
+namespace {
+
+// No CPU kernel of matmul's paths multiplies bool: dot refuses it always, mv, mm and bmm only when
+// they run, so an empty product or a contraction over 0 elements passes. The kernel is the one
+// matmul's dispatch picks by the operands' ranks; nullopt when the kernel runs for bool.
+std::optional<std::string> bool_kernel(const ArgValue& input, const ArgValue& other, const Shape& product) {
+  if (input.rank() == 1 && other.rank() == 1) return "dot";
+  const DimExpr zero = DimExpr::constant(0);
+  bool empty = std::any_of(product.begin(), product.end(), [&](const DimExpr& dim) { return dim == zero; });
+  if (empty || input.shape.back() == zero) return std::nullopt;
+  if (other.rank() == 1) return "addmv_impl_cpu";
+  if (other.rank() == 2) return "addmm_impl_cpu_";
+  return input.rank() >= 3 ? std::optional<std::string>("bmm") : std::optional<std::string>("");
+}
+
+}  // namespace
 
 void infer_matmul(CallContext& ctx) {
   const ArgValue &input = ctx.arg("input"), &other = ctx.arg("other");
@@ -20,6 +40,16 @@ void infer_matmul(CallContext& ctx) {
   MatmulFailure failure;
   int contracted = other.rank() == 1 ? 0 : other.rank() - 2;
   std::optional<Shape> shape = matmul_shape(ctx, input.shape, other.shape, &other, contracted, "input @ other", failure);
+  if (shape && input.dtype == DType::Bool) {
+    if (std::optional<std::string> kernel = bool_kernel(input, other, *shape)) {
+      Diagnostic& diagnostic = ctx.report(DiagId::MatmulDType, "input and other are bool; no matmul kernel multiplies bool tensors", &input);
+      // A matrix times a batch goes through a transposed product whose kernel the releases name
+      // differently: PyTorch's message is quoted only where the kernel is one.
+      if (!kernel->empty()) ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("\"{}\" not implemented for 'Bool'", *kernel));
+      ctx.add_input_dtype_fixes(diagnostic, input, DType::Float32);
+      return;
+    }
+  }
   if (shape) {
     check_product_roles(ctx, input, other, contracted);
     ctx.outputs.push_back({"output", *shape, input.dtype, product_names(input, other, *shape)});

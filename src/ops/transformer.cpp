@@ -43,17 +43,6 @@ std::string python_number(const nlohmann::json& value) {
   return value.is_number_integer() ? fmt::format("{}", value.get<std::int64_t>()) : python_float(value.get<double>());
 }
 
-// The c10 type name in torch.full's overflow message for an integer dtype.
-std::string overflow_type_name(DType dtype) {
-  switch (dtype) {
-    case DType::Int32: return "int";
-    case DType::Int16: return "int16_t";
-    case DType::Int8: return "int8_t";
-    case DType::UInt8: return "uint8_t";
-    default: return "int64_t";
-  }
-}
-
 // The written names of one attention block's inputs: the mask arguments (already in the
 // ArgValues) and the is_causal flag the block takes (empty: derived, not written).
 struct BlockNames {
@@ -170,7 +159,7 @@ class TransformerRules {
         DiagId::CausalDetectDType,
         fmt::format("{} is {}: detecting whether it is causal needs a bool or floating mask", mask.argument, dtype_name(mask.dtype)), &mask);
     ctx_.pytorch_raises(diagnostic, "RuntimeError",
-                        fmt::format("value cannot be converted to type {} without overflow", overflow_type_name(mask.dtype)));
+                        fmt::format("value cannot be converted to type {} without overflow", dtype_cpp_name(mask.dtype)));
     diagnostic.notes.push_back("with is_causal=None PyTorch compares the mask with generate_square_subsequent_mask(T) in the mask's dtype");
     ctx_.add_dtype_fix(diagnostic, fmt::format("pass {} as bool (True marks positions not to attend)", mask.argument), mask, DType::Bool);
     return false;

@@ -33,6 +33,39 @@ TEST_CASE("matmul quotes 2.x's mv message and refuses mixed dtypes without quoti
   CHECK_FALSE(test::find(dtypes, "MHA309")->pytorch_error.has_value());
 }
 
+// Every verdict and message is in tests/pytorch/glue_cases.json and argument_values_cases.json
+// (pytorch_agreement_test.cpp); these check what the fixtures do not: the messages and the fixes.
+TEST_CASE("matmul of bool masks is MHA309, fixed by casting both operands", "[glue]") {
+  Report report = test::check_text(op_call("matmul", R"("input": {"shape": [2, 3], "dtype": "bool"}, "other": {"shape": [3, 2], "dtype": "bool"})"));
+  const Diagnostic* refused = test::find(report, "MHA309");
+  REQUIRE(refused != nullptr);
+  CHECK(refused->message == "input and other are bool; no matmul kernel multiplies bool tensors");
+  CHECK(test::raised_message(report) == "RuntimeError: \"addmm_impl_cpu_\" not implemented for 'Bool'");
+  REQUIRE_FALSE(refused->fixes.empty());
+  CHECK(refused->fixes.front().description == "pass input, other as float32 (input.to(torch.float32), other.to(torch.float32))");
+  CHECK(refused->fixes.front().valid());
+  // A matrix times a batch: 2.x folds it into a transposed product; refused, PyTorch's words unquoted.
+  Report folded = test::check_text(op_call("matmul", R"("input": {"shape": [3], "dtype": "bool"}, "other": {"shape": [2, 3, 4], "dtype": "bool"})"));
+  REQUIRE(test::find(folded, "MHA309") != nullptr);
+  CHECK_FALSE(test::find(folded, "MHA309")->pytorch_error.has_value());
+}
+
+// fairseq #3575, NVIDIA/apex #1052: scores.masked_fill(mask, -1e9) under fp16.
+TEST_CASE("masked_fill of -1e9 on float16 scores is MHA323, fixed with the dtype's finite minimum", "[glue]") {
+  Report half = test::check_text(
+      op_call("masked_fill", R"("input": {"shape": [2, 8, 4, 4], "dtype": "float16"}, "mask": [2, 1, 1, 4], "value": -1e9)"));
+  const Diagnostic* overflow = test::find(half, "MHA323");
+  REQUIRE(overflow != nullptr);
+  CHECK(overflow->message == "value -1000000000.0 does not fit input's dtype float16 (finite values up to 65504)");
+  REQUIRE_FALSE(overflow->fixes.empty());
+  CHECK(overflow->fixes.front().description == "fill with torch.finfo(torch.float16).min (-65504), the finite extreme of the dtype");
+  CHECK(overflow->fixes.front().valid());
+  // An integer dtype takes no infinity, and no finite fix is offered for a string value.
+  Report integer = test::check_text(op_call("masked_fill", R"("input": {"shape": [2, 4], "dtype": "int64"}, "mask": [2, 4], "value": "-inf")"));
+  REQUIRE(test::find(integer, "MHA323") != nullptr);
+  CHECK(test::find(integer, "MHA323")->fixes.empty());
+}
+
 TEST_CASE("attention by hand: glue calls chain through named outputs", "[glue]") {
   Report report = test::check_text(R"({
     "dims": {"B": 2, "L": 5},

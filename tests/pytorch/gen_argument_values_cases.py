@@ -10,7 +10,7 @@ repeat and torch.einsum):
   PyTorch runs each with the symbols replaced by the "dims" and records the output shape or the
   exception.
 - "cases": single-call specs as tests/check/pytorch_agreement_test.cpp checks them: masked_fill
-  with a bool value in every dtype; the Transformer layers constructed with a dropout outside
+  with a bool value in every dtype, and with numbers that overflow the dtype or fit it; the Transformer layers constructed with a dropout outside
   [0, 1] (their nn.Dropout refuses it in __init__, before any call).
 - "float_options": pasted keyword values with constant arithmetic (dropout=1/10), and the value
   Python computes for each.
@@ -95,6 +95,24 @@ def masked_fill_cases():
             yield {"name": "masked_fill-{}-value={}".format(dtype, value), "spec": spec, "expect": expect}
 
 
+def masked_fill_overflow_cases():
+    """masked_fill's value converted to the input's dtype by c10's checked_convert (Scalar::to<T>),
+    the same in 2.x: -1e9 on float16 scores overflows, an infinity fits a floating dtype only."""
+    values = {"-1e9": -1e9, "-65504.0": -65504.0, "-65520.0": -65520.0, "100000": 100000, "-inf": "-inf", "nan": "nan",
+              "1e39": 1e39, "9.3e18": 9.3e18, "-1e10": -1e10, "300": 300, "-128": -128, "-255": -255, "-256": -256,
+              "-1.0": -1.0, "40000": 40000}
+    for dtype in ("float16", "bfloat16", "float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool"):
+        for text, value in values.items():
+            x = torch.zeros(2, 3, dtype=getattr(torch, dtype))
+            m = torch.ones(2, 3, dtype=torch.bool)
+            number = float(value) if isinstance(value, str) else value
+            spec = {"op": "masked_fill", "input": {"shape": [2, 3], "dtype": dtype}, "mask": {"shape": [2, 3], "dtype": "bool"}, "value": value}
+            expect = outcome(lambda: x.masked_fill(m, number))
+            if expect["ok"]:
+                expect["outputs"] = {"output": {"shape": [2, 3], "dtype": dtype}}
+            yield {"name": "masked_fill-{}-value={}".format(dtype, text), "spec": spec, "expect": expect}
+
+
 def transformer_dropout_cases():
     layers = {"TransformerEncoderLayer": ("src", [5, 2, 8]), "TransformerDecoderLayer": ("tgt", [5, 2, 8])}
     for module, (argument, shape) in layers.items():
@@ -128,7 +146,7 @@ def main():
     out = parser.parse_args().out
     document = {"generator": GENERATOR, "torch_version": torch.__version__,
                 "inline": list(inline_cases()),
-                "cases": list(masked_fill_cases()) + list(transformer_dropout_cases()),
+                "cases": list(masked_fill_cases()) + list(masked_fill_overflow_cases()) + list(transformer_dropout_cases()),
                 "float_options": list(float_options())}
     with open(out, "w") as f:
         f.write(json.dumps(document, indent=1) + "\n")

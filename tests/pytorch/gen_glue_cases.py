@@ -12,7 +12,8 @@ replays 2.x's dispatch with 1.13's kernels (checked against torch.matmul where t
 carry a "pytorch_2x" note when the result differs from plain 1.13.  Cases where 2.x's mv kernel
 refuses the operands are left out: 2.x words that error differently ("size mismatch, got input
 (2), mat (2x3), vec (4)") and 1.13 cannot produce it.  Mixed-dtype matmul and float16 softmax are
-left out for the same reason (kernel-specific wording, or 1.13 lacking the CPU kernel).
+left out for the same reason (kernel-specific wording, or 1.13 lacking the CPU kernel). Bool matmul
+is kept where 1.13 and 2.x pick the same kernel (dot, mv, mm, bmm), which refuses 'Bool' alike.
 
 torch.cat's checks are 1.13's and 2.x's alike (TORCH_PRECOMPUTE_META_FUNC(cat) in
 aten/src/ATen/native/TensorShape.cpp): no 0-D tensor ("zero-dimensional tensor (at position i)
@@ -171,6 +172,13 @@ def binary():
         yield call("matmul", a, other=b)
     yield call("matmul", (2, 3), "int64", other=(3, 2), other_dtype="int64")
     yield call("matmul", (2, 3, 4), "float64", other=(4, 5), other_dtype="float64")
+    # No CPU kernel multiplies bool, unless the product is empty or contracts over nothing (dot
+    # refuses even then). A 1-D or 2-D times an N-D product is left out: its kernel is 2.x's fold.
+    bool_products = [((3,), (3,)), ((0,), (0,)), ((2, 3), (3,)), ((2, 0), (0,)), ((0, 3), (3,)), ((3,), (3, 2)), ((2, 3), (3, 2)),
+                     ((2, 3), (3, 0)), ((2, 0), (0, 2)), ((2, 2, 3), (3,)), ((2, 2, 3), (3, 2)), ((0, 2, 3), (3, 2)),
+                     ((2, 2, 3), (2, 3, 2)), ((2, 2, 3), (1, 3, 2)), ((2, 2, 0), (2, 0, 2)), ((2, 0, 3), (2, 3, 2))]
+    for a, b in bool_products:
+        yield call("matmul", a, "bool", other=b, other_dtype="bool")
 
 
 def random_cases(rng, count):
