@@ -86,14 +86,6 @@ bool is_mask_name(const std::string& name) {
   return lowered.find("mask") != std::string::npos || lowered.find("pad") != std::string::npos;
 }
 
-bool same_sizes(const Symbols& symbols, const Shape& a, const Shape& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t d = 0; d < a.size(); ++d) {
-    if (symbols.compare(a[d], b[d]) != Symbols::Verdict::Equal) return false;
-  }
-  return true;
-}
-
 Fix candidate(std::string description, nlohmann::json patch, FixSemantics semantics = FixSemantics::Unknown, std::string note = "") {
   Fix fix;
   fix.description = std::move(description);
@@ -194,10 +186,11 @@ void given_tensor_candidates(const Spec& spec, const Report& report, std::size_t
         const TensorDecl* declared = ref->second.kind == ArgRef::Kind::Named ? spec.find_tensor(ref->second.name) : nullptr;
         const TensorDecl* written = ref->second.kind == ArgRef::Kind::Inline ? ref->second.tensor.get() : declared;
         if (!written || written->shape_pointer != path) continue;
-        Shape wanted_sizes = report.symbols.resolve(*wanted);
+        // The same role: a mask for a mask, and the dims written as the fix writes them (B, S for
+        // (B, S), the same sizes where both are numbers), not merely sizes equal by binding.
         auto offer = [&](const std::string& other_name, const Shape& shape, DType dtype, const nlohmann::json& value) {
           if (other_name == passed.name || is_mask_name(other_name) != is_mask_name(passed.name) || dtype != passed.dtype ||
-              !same_sizes(report.symbols, report.symbols.resolve(shape), wanted_sizes) || !offered.insert(passed.name + "=" + other_name).second) {
+              shape != *wanted || !offered.insert(passed.name + "=" + other_name).second) {
             return;
           }
           fixes.push_back(candidate(fmt::format("pass {}, the {} tensor the spec has, as {}: {}={}", other_name, tuple_str(shape), passed.name,
@@ -212,7 +205,7 @@ void given_tensor_candidates(const Spec& spec, const Report& report, std::size_t
           nlohmann::json::json_pointer pointer(other_ref->second.pointer);
           if (!document.contains(pointer)) continue;
           std::string other_name = other_ref->second.kind == ArgRef::Kind::Named ? other_ref->second.name : other.name;
-          offer(other_name, other.shape, other.dtype, document.at(pointer));
+          offer(other_name, other.written, other.dtype, document.at(pointer));
         }
         for (const TensorDecl& tensor : spec.tensors) {
           if (tensor.shape_pointer.empty() || (declared && tensor.name == declared->name)) continue;

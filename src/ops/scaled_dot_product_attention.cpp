@@ -533,6 +533,7 @@ class SdpaRules {
     for (const char* other : {"mem", "enc", "context", "cross", "src"}) {
       if (name.find(other) != std::string::npos) return false;
     }
+    if (query_.written.size() != static_cast<std::size_t>(query_.rank()) || key_.written.size() != static_cast<std::size_t>(key_.rank())) return true;
     const DimExpr& length = query_.written[query_.rank() - 2];
     const DimExpr& keys = key_.written[key_.rank() - 2];
     if (length.is_constant() || keys.is_constant()) return length.is_constant() && keys.is_constant();

@@ -69,10 +69,10 @@ TEST_CASE("seq-first prefix keys joined on dim 0: the (N, S) mask is padded in f
 }
 
 TEST_CASE("a padding mask of the target given for the memory: the source's mask the spec has is passed", "[fixes][repairs]") {
-  Report report = test::check_text(R"J({"version": 1, "dims": {"T": 7, "S": 9}, "modules": {"dec": "nn.TransformerDecoderLayer(64, 4, batch_first=True)"},
+  Report report = test::check_text(R"J({"version": 1, "dims": {"T": 7, "S": 9, "U": 9}, "modules": {"dec": "nn.TransformerDecoderLayer(64, 4, batch_first=True)"},
       "tensors": {"tgt": ["B", "T", 64], "memory": ["B", "S", 64],
                   "tgt_pad": {"shape": ["B", "T"], "dtype": "bool"}, "src_pad": {"shape": ["B", "S"], "dtype": "bool"},
-                  "scale": ["B", "S"]},
+                  "scale": ["B", "S"], "word_mask": {"shape": ["B", "U"], "dtype": "bool"}},
       "calls": [{"id": "d", "module": "dec", "tgt": "tgt", "memory": "memory", "tgt_key_padding_mask": "tgt_pad",
                  "memory_key_padding_mask": "tgt_pad", "outputs": ["out"]}]})J");
   const Diagnostic* error = nullptr;
@@ -86,8 +86,10 @@ TEST_CASE("a padding mask of the target given for the memory: the source's mask 
   REQUIRE_FALSE(error->fixes.empty());
   CHECK(error->fixes.front().description.find("memory_key_padding_mask=src_pad") != std::string::npos);
   CHECK(error->fixes.front().valid());
-  // A float tensor of that shape is no padding mask.
+  // A float tensor of that shape is no padding mask; a mask of another length U, equal to S by
+  // binding only, is not the source's.
   CHECK_FALSE(offers(*error, "=scale"));
+  CHECK_FALSE(offers(*error, "=word_mask"));
 }
 
 TEST_CASE("a cache for the largest batch cut on its positions only: the batch is cut too, keys and values alike", "[fixes][repairs]") {
