@@ -10,6 +10,7 @@
 
 #include "condition_advice.hpp"
 #include "fix_search.hpp"
+#include "repair_candidates.hpp"
 #include "mhacheck/python_text.hpp"
 
 namespace mhacheck {
@@ -92,11 +93,14 @@ void record_result(Fix& fix, const Report& patched, const std::string& call, std
 }
 
 // Best first: (a) PyTorch accepts the whole graph, (b) the roles agree (a suspect fix is never
-// first, whatever PyTorch says), (c) the smallest change.
-bool better_fix(const Fix& a, const Fix& b) {
+// first, whatever PyTorch says) and an expression on the tensors the spec has comes before a
+// shape to pass instead (asks_for_other_values), (c) the smallest change.
+bool better_fix(const Spec& spec, const Fix& a, const Fix& b) {
   bool a_suspect = a.semantics == FixSemantics::Suspect, b_suspect = b.semantics == FixSemantics::Suspect;
   if (a_suspect != b_suspect) return b_suspect;
   if (a.valid() != b.valid()) return a.valid();
+  bool a_other = asks_for_other_values(spec, a), b_other = asks_for_other_values(spec, b);
+  if (a_other != b_other) return b_other;
   bool a_consistent = a.semantics == FixSemantics::Consistent, b_consistent = b.semantics == FixSemantics::Consistent;
   if (a_consistent != b_consistent) return a_consistent;
   if (a.remaining_errors.size() != b.remaining_errors.size()) return a.remaining_errors.size() < b.remaining_errors.size();
@@ -120,13 +124,16 @@ void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& dia
     record_result(fix, check.report, diagnostic.call, diagnostic.id);
     kept.push_back(std::move(fix));
   }
-  std::stable_sort(kept.begin(), kept.end(), better_fix);
+  std::stable_sort(kept.begin(), kept.end(), [&](const Fix& a, const Fix& b) { return better_fix(spec, a, b); });
   diagnostic.fixes = std::move(kept);
 }
 
-bool has_good_fix(const Diagnostic& diagnostic) {
-  return std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
-                     [](const Fix& fix) { return fix.valid() && fix.semantics != FixSemantics::Suspect; });
+// A sound fix: PyTorch accepts it, the roles agree, and it repairs what was passed rather than
+// asking for other values (asks_for_other_values), which leaves the search to find how.
+bool has_good_fix(const Spec& spec, const Diagnostic& diagnostic) {
+  return std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(), [&](const Fix& fix) {
+    return fix.valid() && fix.semantics != FixSemantics::Suspect && !asks_for_other_values(spec, fix);
+  });
 }
 
 // What the search may still spend on a report.
@@ -186,16 +193,23 @@ void add_searched(const Report& original, const Fix& candidate, const Recheck& c
   diagnostic.fixes.push_back(std::move(fix));
 }
 
-// Searches fixes for `targets`, diagnostics of one call: each candidate is re-checked once, for
+// Searches fixes for `targets`, diagnostics of one call (repair_candidates, then
+// search_candidates): each candidate is re-checked once, for
 // all of them, and its patched graph dropped before the next.
-void search_call(const Spec& spec, const Report& original, const std::vector<Diagnostic*>& targets, SearchBudget& budget) {
-  for (const Fix& candidate : search_candidates(spec, original, targets.front()->call, kMaxSearched)) {
+void search_call(const Spec& spec, const Report& original, const std::vector<Diagnostic*>& targets, const std::vector<AskedShape>& asked,
+                 SearchBudget& budget) {
+  // The concrete repairs first: few, made for these diagnostics, outside kMaxSearched.
+  std::vector<Fix> candidates = repair_candidates(spec, original, targets, asked);
+  for (Fix& searched : search_candidates(spec, original, targets.front()->call, kMaxSearched)) candidates.push_back(std::move(searched));
+  for (const Fix& candidate : candidates) {
     if (!budget.spend(spec.calls.size())) break;
     Recheck check = recheck(spec, candidate.patch);
     if (!check.usable) continue;
     for (Diagnostic* target : targets) add_searched(original, candidate, check, *target);
   }
-  for (Diagnostic* target : targets) std::stable_sort(target->fixes.begin(), target->fixes.end(), better_fix);
+  for (Diagnostic* target : targets) {
+    std::stable_sort(target->fixes.begin(), target->fixes.end(), [&](const Fix& a, const Fix& b) { return better_fix(spec, a, b); });
+  }
 }
 
 // Whether a swap puts a tensor under the argument it is named for: src as src, q or query as
@@ -274,14 +288,14 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
                             "the condition ties the sizes of two different inputs: it comes from arguments given in each other's place "
                             "(swapped, the graph holds for every size), and PyTorch fails whenever the sizes differ");
     diagnostic.fixes.insert(diagnostic.fixes.begin(), std::move(*swap));
-    std::stable_sort(diagnostic.fixes.begin(), diagnostic.fixes.end(), better_fix);
+    std::stable_sort(diagnostic.fixes.begin(), diagnostic.fixes.end(), [&](const Fix& a, const Fix& b) { return better_fix(spec, a, b); });
   }
 }
 
 // Errors and role warnings that no rule's fix repairs soundly.
-bool wants_search(const Diagnostic& diagnostic) {
+bool wants_search(const Spec& spec, const Diagnostic& diagnostic) {
   bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id);
-  return kind && !diagnostic.call.empty() && !has_good_fix(diagnostic);
+  return kind && !diagnostic.call.empty() && !has_good_fix(spec, diagnostic);
 }
 
 // Whether `path` is where a module is written as a constructor string.
@@ -361,7 +375,7 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
       }
       record_result(combined, check.report, call);
       auto& fixes = errors.front()->fixes;
-      fixes.insert(std::upper_bound(fixes.begin(), fixes.end(), combined, better_fix), std::move(combined));
+      fixes.insert(std::upper_bound(fixes.begin(), fixes.end(), combined, [&](const Fix& a, const Fix& b) { return better_fix(spec, a, b); }), std::move(combined));
       return;
     }
     // Next combination, like an odometer.
@@ -451,7 +465,13 @@ void verify_fix(const Spec& spec, Fix& fix, const std::string& call) {
 }
 
 void verify_fixes(const Spec& spec, Report& report) {
+  // The rules' fixes that ask for other values, by call, before verification drops those that
+  // break another reader of the tensor: the shapes they name guide the search.
+  std::map<std::string, std::vector<AskedShape>> asked;
   for (Diagnostic& diagnostic : report.diagnostics) {
+    for (const Fix& fix : diagnostic.fixes) {
+      if (asks_for_other_values(spec, fix)) asked[diagnostic.call].push_back({diagnostic.argument, fix});
+    }
     if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, diagnostic);
   }
   // Searched fixes, call by call in the order of their first diagnostic.
@@ -459,12 +479,12 @@ void verify_fixes(const Spec& spec, Report& report) {
   diagnose_swapped_arguments(spec, report, budget);
   std::set<std::string> searched;
   for (const Diagnostic& first : report.diagnostics) {
-    if (!wants_search(first) || !searched.insert(first.call).second) continue;
+    if (!wants_search(spec, first) || !searched.insert(first.call).second) continue;
     std::vector<Diagnostic*> targets;
     for (Diagnostic& diagnostic : report.diagnostics) {
-      if (diagnostic.call == first.call && wants_search(diagnostic)) targets.push_back(&diagnostic);
+      if (diagnostic.call == first.call && wants_search(spec, diagnostic)) targets.push_back(&diagnostic);
     }
-    search_call(spec, report, targets, budget);
+    search_call(spec, report, targets, asked[first.call], budget);
   }
   // Findings of one cause are grouped by single fixes only: a combination ("all together")
   // repairs several causes at once.

@@ -9,6 +9,7 @@
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
+#include "mask_origin.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -102,6 +103,38 @@ void report_value_overflow(CallContext& ctx, const ArgValue& input) {
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the filled positions still get no weight after a softmax");
 }
 
+// A mask that is not bool, made bool by comparing it with 0: which comparison fills the
+// positions the user meant is the mask's convention, read from how it was made (mask_origin). A
+// tril(ones) buffer marks the allowed positions (nanoGPT's bias: masked_fill(bias == 0, ...)), as
+// does a mask named like attention_mask; triu(ones, 1), or a name saying padding, marks the
+// positions to fill (!= 0). A float buffer of unknown making that is square in its last two dims
+// is a causal buffer, which GPT-style code registers as tril(ones): == 0 first, != 0 after.
+void add_bool_mask_fixes(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask) {
+  MaskOrigin origin = mask_origin(ctx, mask);
+  bool square = mask.rank() >= 2 && ctx.symbols.compare(mask.shape[mask.rank() - 1], mask.shape[mask.rank() - 2]) == Symbols::Verdict::Equal;
+  bool marks_allowed = origin.convention == MaskConvention::TrueKeeps ||
+                       (origin.convention == MaskConvention::Unknown && is_floating(mask.dtype) && square);
+  std::string name = tensor_name(mask);
+  if (name.empty()) name = "mask";
+  std::string not_equal = fmt::format("fill where {} is not 0: masked_fill({} != 0, ...)", name, name);
+  if (!marks_allowed) {
+    // A declared mask is declared bool; one a call made is compared where it is read.
+    if (!ctx.add_dtype_fix(diagnostic, "pass mask as bool (mask != 0)", mask, DType::Bool)) {
+      add_inserted_call_fix(ctx, diagnostic, mask, not_equal, "ne", {{"other", 0}});
+    }
+    return;
+  }
+  bool known = origin.convention == MaskConvention::TrueKeeps;
+  std::string reason = known ? origin.reason : "a float causal buffer is made by tril(ones): 1 marks the positions each query may attend to";
+  std::string equal = fmt::format("fill where {} is 0, the positions it does not allow: masked_fill({} == 0, ...)", name, name);
+  if (!add_inserted_call_fix(ctx, diagnostic, mask, equal, "eq", {{"other", 0}})) {
+    ctx.add_dtype_fix(diagnostic, "pass mask as bool (mask == 0)", mask, DType::Bool);
+  }
+  CallContext::label_last_fix(diagnostic, known ? FixSemantics::Consistent : FixSemantics::Unknown, reason);
+  if (!add_inserted_call_fix(ctx, diagnostic, mask, not_equal, "ne", {{"other", 0}})) return;
+  if (known) CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, reason + ": != 0 fills those instead");
+}
+
 }  // namespace
 
 void infer_masked_fill(CallContext& ctx) {
@@ -121,7 +154,7 @@ void infer_masked_fill(CallContext& ctx) {
     ctx.pytorch_raises(diagnostic, "RuntimeError",
                        fmt::format("masked_fill_ only supports boolean masks, but got mask with dtype {}", dtype_typemeta_name(mask.dtype)));
     diagnostic.notes.push_back("PyTorch 1.13 accepted a uint8 or float mask (deprecated); 2.x refuses it");
-    ctx.add_dtype_fix(diagnostic, "pass mask as bool (mask != 0)", mask, DType::Bool);
+    add_bool_mask_fixes(ctx, diagnostic, mask);
     return;
   }
   if (value_overflows(input.dtype, ctx.call.arguments.at("value"))) {

@@ -811,7 +811,7 @@ class MhaRules {
                       std::equal(expected.begin(), expected.end(), kpm_.shape.begin() + 1,
                                  [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; });
     std::string description = extra_unit ? fmt::format("{}.squeeze(0) gives {}", kpm_.argument, tuple_str(expected))
-                                         : fmt::format("pass a {} {}", batched ? "(N, S)" : "(S,)", kpm_.argument);
+                                         : fmt::format("pass a {} = {} {}", batched ? "(N, S)" : "(S,)", tuple_str(expected), kpm_.argument);
     ctx_.add_shape_fix(diagnostic, description, {{&kpm_, expected}});
   }
 

@@ -4,6 +4,8 @@
 // the causal mask, grouped-query heads, q @ k^T, the mask added in place, and attn @ v. Its
 // messages are those of torch.matmul and of broadcasting, which is what a user sees.
 #include <algorithm>
+#include <cctype>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -498,9 +500,44 @@ class SdpaRules {
       ctx_.add_patch_fix(diagnostic, "drop is_causal: a single new query may attend to every cached key",
                          {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}}});
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the last position sees the whole prefix, as causal decoding means");
+    } else if (!keys_cache_the_queries()) {
+      ctx_.add_patch_fix(diagnostic, "drop is_causal (is_causal=False): in cross-attention every query may attend to every key of the other sequence",
+                         {{{"op", "add"}, {"path", child_pointer(ctx_.call.pointer, "is_causal")}, {"value", false}}});
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                  "the keys are another sequence than the queries' (no cache of them): there is no causal order between the two");
     } else {
       add_bottom_right_mask_fix(diagnostic);
     }
+  }
+
+  // Whether the keys are a cache of the queries' own sequence, the case where a causal mask
+  // aligned bottom-right is meant: made by cat (past keys joined with the new ones, through
+  // moves and copies), named as a cache (cache, past), their length written from the queries'
+  // (T+8 over T), or both lengths numbers (nothing says otherwise). Keys named as another
+  // sequence (memory, encoder, context, src) or lengths written as two symbols (L, S: PyTorch's
+  // target and source) are cross-attention's: there is no causal order between them.
+  bool keys_cache_the_queries() const {
+    std::string name = tensor_name(key_);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    for (const char* cache : {"cache", "past"}) {
+      if (name.find(cache) != std::string::npos) return true;
+    }
+    static const std::set<std::string> moves{"transpose", "permute", "contiguous", "clone", "view", "reshape", "unsqueeze", "getitem"};
+    const CallDecl* producer = key_.producer;
+    for (int step = 0; step < 8 && producer != nullptr; ++step) {
+      if (producer->op == "cat") return true;
+      auto input = producer->tensors.find("input");
+      if (moves.count(producer->op) == 0 || input == producer->tensors.end() || input->second.kind != ArgRef::Kind::Named) break;
+      producer = producer_of(ctx_.spec, input->second.name, producer);
+    }
+    for (const char* other : {"mem", "enc", "context", "cross", "src"}) {
+      if (name.find(other) != std::string::npos) return false;
+    }
+    if (query_.written.size() != static_cast<std::size_t>(query_.rank()) || key_.written.size() != static_cast<std::size_t>(key_.rank())) return true;
+    const DimExpr& length = query_.written[query_.rank() - 2];
+    const DimExpr& keys = key_.written[key_.rank() - 2];
+    if (length.is_constant() || keys.is_constant()) return length.is_constant() && keys.is_constant();
+    return keys.symbol == length.symbol;
   }
 
   // L queries at the end of S keys (chunked prefill over a cache): the causal mask aligned

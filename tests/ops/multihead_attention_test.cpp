@@ -224,7 +224,7 @@ TEST_CASE("an unbatched query's (1, S) key_padding_mask: the fix squeezes the un
   // A leading dim other than 1 is not a batch of one: the mask is replaced, as before.
   Report two = test::check_text(flat("", R"("query": [3, 512], "key": [5, 512], "value": [5, 512], "key_padding_mask": [2, 5])"));
   REQUIRE_FALSE(test::find(two, "MHA022")->fixes.empty());
-  CHECK(test::find(two, "MHA022")->fixes[0].description == "pass a (S,) key_padding_mask");
+  CHECK(test::find(two, "MHA022")->fixes[0].description == "pass a (S,) = (5,) key_padding_mask");
 }
 
 TEST_CASE("a batch/sequence diagnostic says when batch_first is PyTorch's default, not written", "[mha]") {

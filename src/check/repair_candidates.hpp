@@ -1,0 +1,43 @@
+// Concrete repairs: expressions on the tensors a spec has (a mask padded as its keys were
+// joined, another given tensor of the wanted shape, a buffer cut to the batch too, a repeat
+// mirrored) for diagnostics whose rule could only say what shape to pass. fixes.cpp re-checks
+// each on the whole patched graph and ranks them above such a shape.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "mhacheck/check.hpp"
+
+namespace mhacheck {
+
+// A fix that says what to pass, not how to make it: it replaces the written shape of a tensor
+// the user passes by one that asks for values the tensor does not have, a dim grown by other
+// than a multiple or given another length ("pass a (N, S) key_padding_mask" for a (B, T) mask
+// where the keys are T+16 long; "pass input with 320 features"). Rearranging the same dims (a
+// transpose), adding or dropping dims of 1, slicing and tiling are expressions on the tensor.
+bool asks_for_other_values(const Spec& spec, const Fix& fix);
+
+// A rule's fix that asks for other values (asks_for_other_values) for an argument of a call.
+struct AskedShape {
+  std::string argument;  // "memory_key_padding_mask"; empty when the diagnostic names none
+  Fix fix;
+};
+
+// Unverified candidates for `targets`, diagnostics of one call of `spec` (checked in `report`):
+//  - a mask of keys that a cat made longer (prefix keys joined before the keys): the mask padded
+//    the same way, F.pad(mask, (P, 0)), its new positions taking part (False in
+//    nn.MultiheadAttention's bool mask, True in SDPA's, 0 in an additive float mask);
+//  - for a fix of `asked` (the call's rule fixes that ask for other values, verified or not: the
+//    new shape may break another reader of the tensor): another tensor the spec has with exactly
+//    that shape, dtype and kind (a mask for a mask), passed as that argument instead
+//    (memory_key_padding_mask=src_key_padding_mask);
+//  - a getitem that cut a preallocated buffer on one dim only (cache_k[:, :P+T]) cut on a dim it
+//    left whole too, to the size the call's other arguments have there (cache_k[:B, :P+T]),
+//    mapped through the transposes and permutes between them;
+//  - key and value of an attention call where one was made by repeat_interleave and the other
+//    not: the other repeated the same way, at the same place of its chain of moves.
+std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const std::vector<Diagnostic*>& targets,
+                                   const std::vector<AskedShape>& asked);
+
+}  // namespace mhacheck

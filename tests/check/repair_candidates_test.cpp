@@ -1,0 +1,156 @@
+#include <catch2/catch.hpp>
+
+#include "repair_candidates.hpp"
+#include "mhacheck/spec.hpp"
+#include "test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+// The first fix of the first diagnostic with `code`, which must have one.
+const Fix& first_fix(const Report& report, const std::string& code) {
+  const Diagnostic* diagnostic = test::find(report, code);
+  REQUIRE(diagnostic != nullptr);
+  REQUIRE_FALSE(diagnostic->fixes.empty());
+  return diagnostic->fixes.front();
+}
+
+bool offers(const Diagnostic& diagnostic, const std::string& text) {
+  return std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
+                     [&](const Fix& fix) { return fix.description.find(text) != std::string::npos; });
+}
+}  // namespace
+
+TEST_CASE("a fix that replaces a shape by one needing other values asks for them, rearranging, cutting, tiling does not", "[fixes][repairs]") {
+  Spec spec = parse_spec(test::document_from(R"({"version": 1, "tensors": {"pad": {"shape": ["B", "T"], "dtype": "bool"},
+      "table": [1024, 64], "k": ["B", 2, "T", 64]},
+      "calls": [{"id": "c", "op": "add", "input": "table", "other": "table"}]})"));
+  auto fix = [](const std::string& path, const nlohmann::json& shape) {
+    Fix made;
+    made.patch = nlohmann::json::array({{{"op", "replace"}, {"path", path}, {"value", shape}}});
+    return made;
+  };
+  CHECK(asks_for_other_values(spec, fix("/tensors/pad/shape", {"B", "T+16"})));
+  CHECK(asks_for_other_values(spec, fix("/tensors/pad/shape", {"B", "S"})));
+  CHECK(asks_for_other_values(spec, fix("/tensors/table", {1024, 80})));
+  CHECK_FALSE(asks_for_other_values(spec, fix("/tensors/pad/shape", {"T", "B"})));     // a transpose
+  CHECK_FALSE(asks_for_other_values(spec, fix("/tensors/table", {"T", 64})));          // cut to T
+  CHECK_FALSE(asks_for_other_values(spec, fix("/tensors/k", {"B", 8, "T", 64})));      // tiled heads
+  CHECK_FALSE(asks_for_other_values(spec, fix("/tensors/pad/shape", {"B", 1, 1, "T"})));  // a view
+  // Not a tensor's shape at all (an option), or another operation.
+  CHECK_FALSE(asks_for_other_values(spec, fix("/calls/0/input", {"B", "T+16"})));
+  Fix added;
+  added.patch = nlohmann::json::array({{{"op", "add"}, {"path", "/tensors/pad/dtype"}, {"value", "float32"}}});
+  CHECK_FALSE(asks_for_other_values(spec, added));
+}
+
+TEST_CASE("memory tokens joined after the keys: the padding mask is padded after them, before the shape to pass", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(256, 4, batch_first=True)"},
+      "tensors": {"h": ["B", "T", 256], "memory": ["B", 6, 256], "padding": {"shape": ["B", "T"], "dtype": "bool"}},
+      "calls": [{"id": "join", "op": "cat", "tensors": ["h", "memory"], "dim": 1, "outputs": ["keys"]},
+                {"id": "a", "module": "attn", "query": "h", "key": "keys", "value": "keys", "key_padding_mask": "padding",
+                 "outputs": ["y", "w"]}]})J");
+  const Fix& fix = first_fix(report, "MHA052");
+  CHECK(fix.description.find("F.pad(padding, (0, 6))") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // The shape to pass is still offered, after it.
+  CHECK(offers(*test::find(report, "MHA052"), "pass a (N, S) = (B, T+6) key_padding_mask"));
+}
+
+TEST_CASE("seq-first prefix keys joined on dim 0: the (N, S) mask is padded in front", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(128, 2)"},
+      "tensors": {"x": ["T", "B", 128], "prefix": [3, "B", 128], "mask": {"shape": ["B", "T"], "dtype": "bool"}},
+      "calls": [{"id": "p", "op": "cat", "tensors": ["prefix", "x"], "dim": 0, "outputs": ["kv"]},
+                {"id": "a", "module": "attn", "query": "x", "key": "kv", "value": "kv", "key_padding_mask": "mask", "outputs": ["y", "w"]}]})J");
+  const Fix& fix = first_fix(report, "MHA052");
+  CHECK(fix.description.find("F.pad(mask, (3, 0))") != std::string::npos);
+  CHECK(fix.valid());
+}
+
+TEST_CASE("a padding mask of the target given for the memory: the source's mask the spec has is passed", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "dims": {"T": 7, "S": 9, "U": 9}, "modules": {"dec": "nn.TransformerDecoderLayer(64, 4, batch_first=True)"},
+      "tensors": {"tgt": ["B", "T", 64], "memory": ["B", "S", 64],
+                  "tgt_pad": {"shape": ["B", "T"], "dtype": "bool"}, "src_pad": {"shape": ["B", "S"], "dtype": "bool"},
+                  "scale": ["B", "S"], "word_mask": {"shape": ["B", "U"], "dtype": "bool"}},
+      "calls": [{"id": "d", "module": "dec", "tgt": "tgt", "memory": "memory", "tgt_key_padding_mask": "tgt_pad",
+                 "memory_key_padding_mask": "tgt_pad", "outputs": ["out"]}]})J");
+  const Diagnostic* error = nullptr;
+  for (const Diagnostic& diagnostic : report.diagnostics) {
+    if (diagnostic.severity() == Severity::Error) {
+      error = &diagnostic;
+      break;
+    }
+  }
+  REQUIRE(error != nullptr);
+  REQUIRE_FALSE(error->fixes.empty());
+  CHECK(error->fixes.front().description.find("memory_key_padding_mask=src_pad") != std::string::npos);
+  CHECK(error->fixes.front().valid());
+  // A float tensor of that shape is no padding mask; a mask of another length U, equal to S by
+  // binding only, is not the source's.
+  CHECK_FALSE(offers(*error, "=scale"));
+  CHECK_FALSE(offers(*error, "=word_mask"));
+}
+
+TEST_CASE("a cache for the largest batch cut on its positions only: the batch is cut too, keys and values alike", "[fixes][repairs]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 3, "MB": 8},
+      "tensors": {"q": ["B", 4, 6, 32], "cache_k": ["MB", 4, 100, 32], "cache_v": ["MB", 4, 100, 32]},
+      "calls": [{"id": "rk", "op": "getitem", "input": "cache_k", "index": "[:, :, :40]", "outputs": ["k"]},
+                {"id": "rv", "op": "getitem", "input": "cache_v", "index": "[:, :, :40]", "outputs": ["v"]},
+                {"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "outputs": ["o"]}]})");
+  const Fix& fix = first_fix(report, "MHA207");
+  CHECK(fix.description.find("k = cache_k[:B, :, :40] and v = cache_v[:B, :, :40]") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("GQA keys repeated before their transpose, values not: the value is repeated at the same place", "[fixes][repairs]") {
+  Report report = test::check_text(R"({"version": 1,
+      "tensors": {"q": ["B", 12, "T", 64], "k": ["B", "T", 3, 64], "v": ["B", "T", 3, 64]},
+      "calls": [{"id": "rep", "op": "repeat_interleave", "input": "k", "repeats": 4, "dim": 2, "outputs": ["k4"]},
+                {"id": "tk", "op": "transpose", "input": "k4", "dim0": 1, "dim1": 2, "outputs": ["kt"]},
+                {"id": "tv", "op": "transpose", "input": "v", "dim0": 1, "dim1": 2, "outputs": ["vt"]},
+                {"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "kt", "value": "vt", "enable_gqa": false,
+                 "outputs": ["o"]}]})");
+  const Diagnostic* error = test::find(report, "MHA207");
+  REQUIRE(error != nullptr);
+  REQUIRE_FALSE(error->fixes.empty());
+  const Fix& fix = error->fixes.front();
+  CHECK(fix.description.find("v.repeat_interleave(4, dim=2)") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  CHECK(offers(*error, "enable_gqa=True"));  // offered, after
+}
+
+TEST_CASE("SDPA is_causal over keys of another sequence: dropped, over a cache made by cat: the bottom-right mask", "[sdpa][repairs]") {
+  Report cross = test::check_text(R"({"version": 1, "dims": {"L": 12, "S": 30},
+      "tensors": {"q": ["B", 4, "L", 32], "k": ["B", 4, "S", 32], "v": ["B", 4, "S", 32]},
+      "calls": [{"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "is_causal": true}]})");
+  const Fix& dropped = first_fix(cross, "MHA251");
+  CHECK(dropped.description.find("drop is_causal") != std::string::npos);
+  CHECK(dropped.description.find("bottom-right") == std::string::npos);
+  CHECK(dropped.patch == nlohmann::json::parse(R"([{"op": "add", "path": "/calls/0/is_causal", "value": false}])"));
+  Report cached = test::check_text(R"({"version": 1, "dims": {"L": 12, "S": 30},
+      "tensors": {"q": ["B", 4, "L", 32], "past_k": ["B", 4, "S", 32], "k": ["B", 4, "L", 32], "v": ["B", 4, 42, 32]},
+      "calls": [{"id": "c", "op": "cat", "tensors": ["past_k", "k"], "dim": 2, "outputs": ["keys"]},
+                {"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "keys", "value": "v", "is_causal": true}]})");
+  CHECK(first_fix(cached, "MHA251").description.find("bottom-right") != std::string::npos);
+}
+
+TEST_CASE("masked_fill given a float 0/1 mask: the comparison follows how the mask was made", "[masked_fill][repairs]") {
+  auto spec = [](const std::string& triangle) {
+    return R"({"version": 1, "tensors": {"att": ["B", 4, "T", "T"], "ones": {"shape": ["T", "T"], "dtype": "float32"}},
+        "calls": [{"id": "m", "op": ")" + triangle + R"(, "outputs": ["allowed"]},
+                  {"id": "f", "op": "masked_fill", "input": "att", "mask": "allowed", "value": "-inf", "outputs": ["filled"]}]})";
+  };
+  // tril marks the positions each query may see: fill the others.
+  Report tril = test::check_text(spec(R"(tril", "input": "ones")"));
+  const Fix& keep = first_fix(tril, "MHA321");
+  CHECK(keep.description.find("allowed == 0") != std::string::npos);
+  CHECK(keep.valid());
+  CHECK(keep.semantics == FixSemantics::Consistent);
+  CHECK(test::find(tril, "MHA321")->fixes.back().semantics == FixSemantics::Suspect);  // != 0
+  // triu(1) marks the future: fill it.
+  Report triu = test::check_text(spec(R"(triu", "input": "ones", "diagonal": 1)"));
+  CHECK(first_fix(triu, "MHA321").description.find("!= 0") != std::string::npos);
+}
