@@ -5,6 +5,7 @@
 // bool operands and div an unknown rounding_mode first, as their meta functions check before
 // broadcasting; bitwise_and/or refuse a floating promoted dtype after broadcasting, as their CPU
 // kernels dispatch over bool and the integer types only.
+#include "check/mask_origin.hpp"
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/dim_arguments.hpp"
@@ -343,6 +344,50 @@ bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other)
   return true;
 }
 
+// MHA288 for a divisor that sums (or averages) every dim, the batch's too: per-entry vectors (a
+// (B, E) sum of each sequence's masked tokens) divided by mask.sum() share one count over the
+// whole batch, so each entry's result depends on the other entries' lengths; PyTorch raises
+// nothing. Found when the divisor's reduction reads a declared tensor with a dim named as a batch
+// and the dividend keeps a dim named as a batch beside another dim. Dividing a tensor by its own
+// total (token weights mask / mask.sum()) or a total by a total (a masked loss) is deliberate. The
+// fix reduces every dim but the batch, keeping them: sum(dim=1, keepdim=True).
+void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  if (other.rank() != 0 || input.rank() < 2) return;
+  const CallDecl* reduction = values_maker(ctx, other);
+  if (reduction == nullptr || (reduction->op != "sum" && reduction->op != "mean") || reduction->pointer.rfind("/calls/", 0) != 0) return;
+  const nlohmann::json& dims = reduction->arguments.at("dim");
+  if (!(dims.is_null() || (dims.is_array() && dims.empty()))) return;
+  auto ref = reduction->tensors.find("input");
+  if (ref == reduction->tensors.end() || ref->second.kind != ArgRef::Kind::Named || ref->second.name == tensor_name(input)) return;
+  const std::string summed = ref->second.name;
+  auto declared = std::find_if(ctx.spec.tensors.begin(), ctx.spec.tensors.end(), [&](const TensorDecl& t) { return t.name == summed; });
+  if (declared == ctx.spec.tensors.end()) return;
+  const std::vector<std::string> names = written_names(declared->shape);
+  auto batch = std::find_if(names.begin(), names.end(), [](const std::string& name) { return role_of_name(name) == DimRole::Batch; });
+  const bool dividend_batch = std::any_of(input.dim_names.begin(), input.dim_names.end(),
+                                          [](const std::string& name) { return role_of_name(name) == DimRole::Batch; });
+  if (batch == names.end() || !dividend_batch || names.size() < 2) return;
+  const int batch_dim = static_cast<int>(batch - names.begin());
+  nlohmann::json kept = nlohmann::json::array();
+  for (int d = 0; d < static_cast<int>(names.size()); ++d) {
+    if (d != batch_dim) kept.push_back(d);
+  }
+  const nlohmann::json dim_value = kept.size() == 1 ? kept[0] : kept;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ReduceBatchRole,
+      fmt::format("the divisor {}.{}() (call \"{}\") reduces every dim of {}, the batch dim {} (\"{}\") too: each entry of the dividend {} is "
+                  "divided by one total over the whole batch",
+                  summed, reduction->op, reduction->id, tuple_str(declared->shape), batch_dim, *batch, tuple_str(input.shape)),
+      &other);
+  diagnostic.notes.push_back("each entry's result depends on the other entries (their lengths); PyTorch raises nothing");
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("{}.{}(dim={}, keepdim=True) in call \"{}\": one total per batch entry", summed, reduction->op,
+                                dim_value.dump(), reduction->id),
+                    nlohmann::json::array({{{"op", "add"}, {"path", child_pointer(reduction->pointer, "dim")}, {"value", dim_value}},
+                                           {{"op", "add"}, {"path", child_pointer(reduction->pointer, "keepdim")}, {"value", true}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry is divided by its own total");
+}
+
 }  // namespace
 
 DType number_dtype(const nlohmann::json& number) {
@@ -398,6 +443,7 @@ void infer_div(CallContext& ctx) {
     return;
   }
   infer_binary(ctx, "/", nullptr, mode.is_null() ? ResultKind::TrueDivision : ResultKind::Promoted);
+  if (!ctx.has_errors() && !ctx.call.arguments.contains("other")) check_whole_batch_divisor(ctx, ctx.arg("input"), ctx.arg("other"));
 }
 
 }  // namespace mhacheck

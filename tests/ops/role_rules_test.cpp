@@ -115,3 +115,37 @@ TEST_CASE("a 2-D query made by an integer index gets the slice that keeps the di
   CHECK(first_fix(*rank).description == "keep the sequence dim: x[:1] instead of x[0] (call \"q\") gives a 3-D query");
   CHECK(first_fix(*rank).valid());
 }
+
+TEST_CASE("per-entry vectors divided by a sum over every dim of a batch-named tensor warn MHA288", "[glue][roles]") {
+  // Mean pooling divided by attention_mask.sum(): one count over the whole batch.
+  auto check = [](const std::string& count, const std::string& dividend = "summed") {
+    return test::check_text(R"({"version": 1, "tensors": {"h": ["B", "T", 384], "m": {"shape": ["B", "T"], "dtype": "float32"}},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "m", "dim": -1, "outputs": ["m3"]},
+                {"id": "mm", "op": "mul", "input": "h", "other": "m3", "outputs": ["hm"]},
+                {"id": "s", "op": "sum", "input": "hm", "dim": 1, "outputs": ["summed"]},
+                {"id": "n", "op": "sum", "input": "m", )" + count + R"("outputs": ["count"]},
+                {"id": "d", "op": "div", "input": ")" + dividend + R"(", "other": "count"}]})");
+  };
+  Report whole = check("");
+  const Diagnostic* found = test::find(whole, "MHA288");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "d");
+  CHECK(found->message ==
+        "the divisor m.sum() (call \"n\") reduces every dim of (B, T), the batch dim 0 (\"B\") too: each entry of the dividend (B, 384) is "
+        "divided by one total over the whole batch");
+  CHECK(first_fix(*found).description == "m.sum(dim=1, keepdim=True) in call \"n\": one total per batch entry");
+  CHECK(first_fix(*found).verified);
+  CHECK(first_fix(*found).valid());
+  CHECK(first_fix(*found).semantics == FixSemantics::Consistent);
+  CHECK(test::find(check(R"("dim": [], )"), "MHA288") != nullptr);
+  // Not reported: one total per entry; a tensor divided by its own total (token weights m / m.sum()).
+  CHECK(test::find(check(R"("dim": 1, "keepdim": true, )"), "MHA288") == nullptr);
+  CHECK(test::find(check("", "m"), "MHA288") == nullptr);
+  // A total divided by a total (a masked loss) is not per entry.
+  Report loss = test::check_text(R"({"version": 1, "tensors": {"l": ["B", "T"], "m": ["B", "T"]},
+      "calls": [{"id": "x", "op": "mul", "input": "l", "other": "m", "outputs": ["lm"]},
+                {"id": "s", "op": "sum", "input": "lm", "outputs": ["total"]},
+                {"id": "n", "op": "sum", "input": "m", "outputs": ["count"]},
+                {"id": "d", "op": "div", "input": "total", "other": "count"}]})");
+  CHECK(test::find(loss, "MHA288") == nullptr);
+}
