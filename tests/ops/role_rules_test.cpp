@@ -66,7 +66,10 @@ TEST_CASE("an index that picks one entry of a batch-named dim of a tensor with a
                             R"({"tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[0]"}]})",
                             R"({"tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[:, :1]"}]})",
                             R"({"tensors": {"h": ["B", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[0]"}]})",
-                            R"({"tensors": {"h": [10, 2, 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[:, 0]"}]})"}) {
+                            R"({"tensors": {"h": [10, 2, 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[:, 0]"}]})",
+                            // One sample of a (B, S) padding mask or of (B, T) ids: no features to keep, looked at on purpose.
+                            R"({"tensors": {"mask": {"shape": ["B", "S"], "dtype": "bool"}}, "calls": [{"id": "c", "op": "getitem", "input": "mask", "index": "[0]"}]})",
+                            R"({"tensors": {"ids": {"shape": ["B", "T"], "dtype": "int64"}}, "calls": [{"id": "c", "op": "select", "input": "ids", "dim": 0, "index": 0}]})"}) {
     INFO(quiet);
     CHECK(test::find(test::check_text(quiet), "MHA289") == nullptr);
   }
@@ -148,4 +151,32 @@ TEST_CASE("per-entry vectors divided by a sum over every dim of a batch-named te
                 {"id": "n", "op": "sum", "input": "m", "outputs": ["count"]},
                 {"id": "d", "op": "div", "input": "total", "other": "count"}]})");
   CHECK(test::find(loss, "MHA288") == nullptr);
+}
+
+TEST_CASE("a matmul whose batch dims align a head count with a batch size is MHA083, fixed by unsqueezing the 3-D operand", "[glue][roles]") {
+  // nn.MultiheadAttention's per-head weights (B, H, L, S) times a 3-D (B, S, E) memory: the memory's
+  // batch meets the heads slot.
+  auto check = [](const std::string& options, const std::string& memory) {
+    return test::check_text(R"j({"version": 1, "modules": {"attn": "nn.MultiheadAttention(256, 4, batch_first=True)"},
+      "tensors": {"x": ["B", "L", 256], "mem": ["B", "S", 256], "m4": ["B", 1, "S", 256]},
+      "calls": [{"id": "a", "module": "attn", "query": "x", "key": "mem", "value": "mem", )j" + options + R"j("outputs": ["y", "w"]},
+                {"id": "ctx", "op": "matmul", "input": "w", "other": ")j" + memory + R"j("}]})j");
+  };
+  Report per_head = check(R"("average_attn_weights": false, )", "mem");
+  const Diagnostic* found = test::find(per_head, "MHA083");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "ctx");
+  CHECK(found->message ==
+        "valid only if 4 == B (input @ other batch dims), but num_heads is a head count and B a batch size: broadcasting from the right "
+        "aligns input's dim 1 with other's dim 0");
+  CHECK(test::find(per_head, "MHA080") == nullptr);  // folded in as a note
+  CHECK(first_fix(*found).description == "mem.unsqueeze(1): a size-1 dim that broadcasts over num_heads");
+  CHECK(first_fix(*found).verified);
+  CHECK(first_fix(*found).valid());
+  CHECK(first_fix(*found).semantics == FixSemantics::Consistent);
+  // Averaged weights (B, L, S), or a memory with the size-1 heads dim, say nothing.
+  Report averaged = check("", "mem");
+  CHECK(averaged.diagnostics.empty());
+  Report unsqueezed = check(R"("average_attn_weights": false, )", "m4");
+  CHECK(unsqueezed.diagnostics.empty());
 }
