@@ -300,6 +300,56 @@ void check_broadcast_roles(CallContext& ctx, const ArgValue& input, const ArgVal
   }
 }
 
+// MHA290 for two dims a broadcast aligns that merge the same named dims in different orders:
+// seq-first predictions (T, B).view(-1) against batch-first labels (B, T).view(-1) are both
+// B*T long, and element i of one is another (position, entry) pair than element i of the other;
+// PyTorch raises nothing. Blamed: the operand whose merged name does not start with a batch factor
+// (batch-first order is the convention), else other. When a view, reshape or flatten made it from
+// two adjacent dims, the fix transposes them first (and reshapes, as a transposed tensor cannot be
+// viewed).
+void check_flattened_orders(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  const std::size_t common = static_cast<std::size_t>(std::min(input.rank(), other.rank()));
+  for (std::size_t back = 0; back < common; ++back) {
+    const int i = input.rank() - 1 - static_cast<int>(back), j = other.rank() - 1 - static_cast<int>(back);
+    const std::vector<std::string> a = name_factors(input.dim_name(i)), b = name_factors(other.dim_name(j));
+    if (a.size() < 2 || a == b || !std::is_permutation(a.begin(), a.end(), b.begin(), b.end())) continue;
+    if (input.shape[static_cast<std::size_t>(i)] != other.shape[static_cast<std::size_t>(j)]) continue;
+    const bool input_blamed = role_of_name(a.front()) != DimRole::Batch;
+    const ArgValue& blamed = input_blamed ? input : other;
+    const ArgValue& kept = input_blamed ? other : input;
+    const int at = input_blamed ? i : j;
+    const std::vector<std::string>& order = input_blamed ? a : b;
+    auto named = [](const ArgValue& arg) { return tensor_name(arg).empty() ? arg.argument : tensor_name(arg); };
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::BroadcastRoleMismatch,
+        fmt::format("dim {} of {} (\"{}\") and dim {} of {} (\"{}\") merge the same dims in different orders: element i of one is not "
+                    "element i of the other",
+                    at, named(blamed), blamed.dim_name(at), input_blamed ? j : i, named(kept), kept.dim_name(input_blamed ? j : i)),
+        &blamed, at);
+    diagnostic.notes.push_back("PyTorch raises nothing: both have the same number of elements");
+    const CallDecl* flattening = blamed.producer;
+    if (order.size() != 2 || flattening == nullptr || flattening->pointer.rfind("/calls/", 0) != 0 ||
+        (flattening->op != "view" && flattening->op != "reshape" && flattening->op != "flatten")) {
+      return;
+    }
+    const ArgRef& source = flattening->tensor("input");
+    if (source.kind != ArgRef::Kind::Named) return;
+    // The merged factors are the source's dims at..at+1 when the dims before it are kept one to one.
+    const std::string transposed = fresh_name(ctx.spec, source.name + "_t");
+    const std::size_t index = std::stoul(flattening->pointer.substr(7));
+    nlohmann::json call = {{"id", transposed}, {"op", "transpose"}, {"input", source.name}, {"dim0", at}, {"dim1", at + 1}, {"outputs", {transposed}}};
+    nlohmann::json patch = nlohmann::json::array({{{"op", "add"}, {"path", flattening->pointer}, {"value", std::move(call)}},
+                                                  {{"op", "replace"}, {"path", "/calls/" + std::to_string(index + 1) + "/input"}, {"value", transposed}}});
+    if (flattening->op == "view") patch.push_back({{"op", "replace"}, {"path", "/calls/" + std::to_string(index + 1) + "/op"}, {"value", "reshape"}});
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("{}.transpose({}, {}) before the {} in call \"{}\"{}: merged {} as {} is", source.name, at, at + 1, flattening->op,
+                                  flattening->id, flattening->op == "view" ? " (as reshape)" : "", merged_name({order[1], order[0]}), named(kept)),
+                      std::move(patch));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "element i of both operands is the same (entry, position) pair");
+    return;
+  }
+}
+
 void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
                   ResultKind kind) {
   const ArgValue& input = ctx.arg("input");
@@ -312,6 +362,7 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   std::optional<Shape> shape = ctx.broadcast(input.shape, other.shape, &other, "input " + sign + " other", failing);
   if (shape && !number) propose_unsqueezed_operand(ctx, input, other, reported);
   if (shape && !number) check_broadcast_roles(ctx, input, other);
+  if (shape && !number) check_flattened_orders(ctx, input, other);
   if (!shape) {
     report_broadcast_failure(ctx, DiagId::AddBroadcast,
                              fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result",

@@ -180,3 +180,29 @@ TEST_CASE("a matmul whose batch dims align a head count with a batch size is MHA
   Report unsqueezed = check(R"("average_attn_weights": false, )", "m4");
   CHECK(unsqueezed.diagnostics.empty());
 }
+
+TEST_CASE("two operands that merge the same named dims in different orders warn MHA290", "[glue][roles]") {
+  // Seq-first predictions (T, B) compared with batch-first labels (B, T), both viewed (-1).
+  auto check = [](const std::string& predictions, const std::string& flatten = "view") {
+    return test::check_text(R"({"version": 1, "tensors": {"pred": {"shape": )" + predictions + R"(, "dtype": "int64"},
+        "labels": {"shape": ["B", "T"], "dtype": "int64"}},
+      "calls": [{"id": "pv", "op": ")" + flatten + R"(", "input": "pred", "shape": [-1], "outputs": ["pf"]},
+                {"id": "lv", "op": "view", "input": "labels", "shape": [-1], "outputs": ["lf"]},
+                {"id": "eq", "op": "eq", "input": "pf", "other": "lf"}]})");
+  };
+  Report mixed = check(R"(["T", "B"])");
+  const Diagnostic* found = test::find(mixed, "MHA290");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "eq");
+  CHECK(found->message ==
+        "dim 0 of pf (\"T*B\") and dim 0 of lf (\"B*T\") merge the same dims in different orders: element i of one is not element i of the other");
+  CHECK(first_fix(*found).description == "pred.transpose(0, 1) before the view in call \"pv\" (as reshape): merged B*T as lf is");
+  CHECK(first_fix(*found).verified);
+  CHECK(first_fix(*found).valid());
+  CHECK(first_fix(*found).semantics == FixSemantics::Consistent);
+  Report reshaped = check(R"(["T", "B"])", "reshape");
+  REQUIRE(test::find(reshaped, "MHA290") != nullptr);
+  CHECK(first_fix(*test::find(reshaped, "MHA290")).description == "pred.transpose(0, 1) before the reshape in call \"pv\": merged B*T as lf is");
+  // The same order says nothing.
+  CHECK(test::find(check(R"(["B", "T"])"), "MHA290") == nullptr);
+}
