@@ -401,7 +401,8 @@ bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other)
 // nothing. Found when the divisor's reduction reads a declared tensor with a dim named as a batch
 // and the dividend keeps a dim named as a batch beside another dim. Dividing a tensor by its own
 // total (token weights mask / mask.sum()) or a total by a total (a masked loss) is deliberate. The
-// fix reduces every dim but the batch, keeping them: sum(dim=1, keepdim=True).
+// fix reduces every dim but the batch, keeping them: sum(dim=1, keepdim=True), when that lines the
+// totals up with the dividend's batch dim.
 void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
   if (other.rank() != 0 || input.rank() < 2) return;
   const CallDecl* reduction = values_maker(ctx, other);
@@ -431,6 +432,9 @@ void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const Ar
                   summed, reduction->op, reduction->id, tuple_str(declared->shape), batch_dim, *batch, tuple_str(input.shape)),
       &other);
   diagnostic.notes.push_back("each entry's result depends on the other entries (their lengths); PyTorch raises nothing");
+  // keepdim gives one total per entry in the batch dim's place: it divides the dividend entry by
+  // entry only when both have the same rank and the batch in the same dim.
+  if (static_cast<int>(names.size()) != input.rank() || role_of_name(input.dim_name(batch_dim)) != DimRole::Batch) return;
   ctx.add_patch_fix(diagnostic,
                     fmt::format("{}.{}(dim={}, keepdim=True) in call \"{}\": one total per batch entry", summed, reduction->op,
                                 dim_value.dump(), reduction->id),
