@@ -288,8 +288,9 @@ class MhaRules {
     std::vector<std::string> warned;
     for (const auto& [symbol, use] : uses) {
       if (std::find(warned.begin(), warned.end(), symbol) != warned.end()) continue;
-      bool misplaced = role_of_name(symbol) == (use.batch ? DimRole::Sequence : DimRole::Batch);
-      if (!misplaced || token_count_beside_batch(*use.arg, use.dim)) continue;
+      // N is PyTorch's batch ((L, N, E) in its docs) but the tokens beside a batch-named dim.
+      const DimRole role = token_count_beside_batch(*use.arg, use.dim) ? DimRole::Sequence : role_of_name(symbol);
+      if (role != (use.batch ? DimRole::Sequence : DimRole::Batch)) continue;
       warned.push_back(symbol);
       Diagnostic& diagnostic = ctx_.report(
           DiagId::SymbolNameRole,
