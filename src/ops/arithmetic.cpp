@@ -5,6 +5,7 @@
 // bool operands and div an unknown rounding_mode first, as their meta functions check before
 // broadcasting; bitwise_and/or refuse a floating promoted dtype after broadcasting, as their CPU
 // kernels dispatch over bool and the integer types only.
+#include "check/mask_origin.hpp"
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/dim_arguments.hpp"
@@ -292,6 +293,56 @@ void check_broadcast_roles(CallContext& ctx, const ArgValue& input, const ArgVal
   }
 }
 
+// MHA290 for two dims a broadcast aligns that merge the same named dims in different orders:
+// seq-first predictions (T, B).view(-1) against batch-first labels (B, T).view(-1) are both
+// B*T long, and element i of one is another (position, entry) pair than element i of the other;
+// PyTorch raises nothing. Blamed: the operand whose merged name does not start with a batch factor
+// (batch-first order is the convention), else other. When a view, reshape or flatten made it from
+// two adjacent dims, the fix transposes them first (and reshapes, as a transposed tensor cannot be
+// viewed).
+void check_flattened_orders(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  const std::size_t common = static_cast<std::size_t>(std::min(input.rank(), other.rank()));
+  for (std::size_t back = 0; back < common; ++back) {
+    const int i = input.rank() - 1 - static_cast<int>(back), j = other.rank() - 1 - static_cast<int>(back);
+    const std::vector<std::string> a = name_factors(input.dim_name(i)), b = name_factors(other.dim_name(j));
+    if (a.size() < 2 || a == b || !std::is_permutation(a.begin(), a.end(), b.begin(), b.end())) continue;
+    if (input.shape[static_cast<std::size_t>(i)] != other.shape[static_cast<std::size_t>(j)]) continue;
+    const bool input_blamed = role_of_name(a.front()) != DimRole::Batch;
+    const ArgValue& blamed = input_blamed ? input : other;
+    const ArgValue& kept = input_blamed ? other : input;
+    const int at = input_blamed ? i : j;
+    const std::vector<std::string>& order = input_blamed ? a : b;
+    auto named = [](const ArgValue& arg) { return tensor_name(arg).empty() ? arg.argument : tensor_name(arg); };
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::BroadcastRoleMismatch,
+        fmt::format("dim {} of {} (\"{}\") and dim {} of {} (\"{}\") merge the same dims in different orders: element i of one is not "
+                    "element i of the other",
+                    at, named(blamed), blamed.dim_name(at), input_blamed ? j : i, named(kept), kept.dim_name(input_blamed ? j : i)),
+        &blamed, at);
+    diagnostic.notes.push_back("PyTorch raises nothing: both have the same number of elements");
+    const CallDecl* flattening = blamed.producer;
+    if (order.size() != 2 || flattening == nullptr || flattening->pointer.rfind("/calls/", 0) != 0 ||
+        (flattening->op != "view" && flattening->op != "reshape" && flattening->op != "flatten")) {
+      return;
+    }
+    const ArgRef& source = flattening->tensor("input");
+    if (source.kind != ArgRef::Kind::Named) return;
+    // The merged factors are the source's dims at..at+1 when the dims before it are kept one to one.
+    const std::string transposed = fresh_name(ctx.spec, source.name + "_t");
+    const std::size_t index = std::stoul(flattening->pointer.substr(7));
+    nlohmann::json call = {{"id", transposed}, {"op", "transpose"}, {"input", source.name}, {"dim0", at}, {"dim1", at + 1}, {"outputs", {transposed}}};
+    nlohmann::json patch = nlohmann::json::array({{{"op", "add"}, {"path", flattening->pointer}, {"value", std::move(call)}},
+                                                  {{"op", "replace"}, {"path", "/calls/" + std::to_string(index + 1) + "/input"}, {"value", transposed}}});
+    if (flattening->op == "view") patch.push_back({{"op", "replace"}, {"path", "/calls/" + std::to_string(index + 1) + "/op"}, {"value", "reshape"}});
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("{}.transpose({}, {}) before the {} in call \"{}\"{}: merged {} as {} is", source.name, at, at + 1, flattening->op,
+                                  flattening->id, flattening->op == "view" ? " (as reshape)" : "", merged_name({order[1], order[0]}), named(kept)),
+                      std::move(patch));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "element i of both operands is the same (entry, position) pair");
+    return;
+  }
+}
+
 void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
                   ResultKind kind) {
   const ArgValue& input = ctx.arg("input");
@@ -304,6 +355,7 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   std::optional<Shape> shape = ctx.broadcast(input.shape, other.shape, &other, "input " + sign + " other", failing);
   if (shape && !number) propose_unsqueezed_operand(ctx, input, other, reported);
   if (shape && !number) check_broadcast_roles(ctx, input, other);
+  if (shape && !number) check_flattened_orders(ctx, input, other);
   if (!shape) {
     report_broadcast_failure(ctx, DiagId::AddBroadcast,
                              fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result",
@@ -334,6 +386,54 @@ bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other)
                             "the `~` or `logical_not()` operator instead.");
   if (both) diagnostic.notes.push_back("for bools, a - b is a ^ b (logical_xor)");
   return true;
+}
+
+// MHA288 for a divisor that sums (or averages) every dim, the batch's too: per-entry vectors (a
+// (B, E) sum of each sequence's masked tokens) divided by mask.sum() share one count over the
+// whole batch, so each entry's result depends on the other entries' lengths; PyTorch raises
+// nothing. Found when the divisor's reduction reads a declared tensor with a dim named as a batch
+// and the dividend keeps a dim named as a batch beside another dim. Dividing a tensor by its own
+// total (token weights mask / mask.sum()) or a total by a total (a masked loss) is deliberate. The
+// fix reduces every dim but the batch, keeping them: sum(dim=1, keepdim=True), when that lines the
+// totals up with the dividend's batch dim.
+void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  if (other.rank() != 0 || input.rank() < 2) return;
+  const CallDecl* reduction = values_maker(ctx, other);
+  if (reduction == nullptr || (reduction->op != "sum" && reduction->op != "mean") || reduction->pointer.rfind("/calls/", 0) != 0) return;
+  const nlohmann::json& dims = reduction->arguments.at("dim");
+  if (!(dims.is_null() || (dims.is_array() && dims.empty()))) return;
+  auto ref = reduction->tensors.find("input");
+  if (ref == reduction->tensors.end() || ref->second.kind != ArgRef::Kind::Named || ref->second.name == tensor_name(input)) return;
+  const std::string summed = ref->second.name;
+  auto declared = std::find_if(ctx.spec.tensors.begin(), ctx.spec.tensors.end(), [&](const TensorDecl& t) { return t.name == summed; });
+  if (declared == ctx.spec.tensors.end()) return;
+  const std::vector<std::string> names = written_names(declared->shape);
+  auto batch = std::find_if(names.begin(), names.end(), [](const std::string& name) { return role_of_name(name) == DimRole::Batch; });
+  const bool dividend_batch = std::any_of(input.dim_names.begin(), input.dim_names.end(),
+                                          [](const std::string& name) { return role_of_name(name) == DimRole::Batch; });
+  if (batch == names.end() || !dividend_batch || names.size() < 2) return;
+  const int batch_dim = static_cast<int>(batch - names.begin());
+  nlohmann::json kept = nlohmann::json::array();
+  for (int d = 0; d < static_cast<int>(names.size()); ++d) {
+    if (d != batch_dim) kept.push_back(d);
+  }
+  const nlohmann::json dim_value = kept.size() == 1 ? kept[0] : kept;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ReduceBatchRole,
+      fmt::format("the divisor {}.{}() (call \"{}\") reduces every dim of {}, the batch dim {} (\"{}\") too: each entry of the dividend {} is "
+                  "divided by one total over the whole batch",
+                  summed, reduction->op, reduction->id, tuple_str(declared->shape), batch_dim, *batch, tuple_str(input.shape)),
+      &other);
+  diagnostic.notes.push_back("each entry's result depends on the other entries (their lengths); PyTorch raises nothing");
+  // keepdim gives one total per entry in the batch dim's place: it divides the dividend entry by
+  // entry only when both have the same rank and the batch in the same dim.
+  if (static_cast<int>(names.size()) != input.rank() || role_of_name(input.dim_name(batch_dim)) != DimRole::Batch) return;
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("{}.{}(dim={}, keepdim=True) in call \"{}\": one total per batch entry", summed, reduction->op,
+                                dim_value.dump(), reduction->id),
+                    nlohmann::json::array({{{"op", "add"}, {"path", child_pointer(reduction->pointer, "dim")}, {"value", dim_value}},
+                                           {{"op", "add"}, {"path", child_pointer(reduction->pointer, "keepdim")}, {"value", true}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry is divided by its own total");
 }
 
 }  // namespace
@@ -391,6 +491,7 @@ void infer_div(CallContext& ctx) {
     return;
   }
   infer_binary(ctx, "/", nullptr, mode.is_null() ? ResultKind::TrueDivision : ResultKind::Promoted);
+  if (!ctx.has_errors() && !ctx.call.arguments.contains("other")) check_whole_batch_divisor(ctx, ctx.arg("input"), ctx.arg("other"));
 }
 
 }  // namespace mhacheck

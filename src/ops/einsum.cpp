@@ -4,15 +4,18 @@
 // diagonal), and the dtypes of the pairwise contractions it runs left to right. The equation's
 // reading is ops/einsum_equation.hpp, which the forward pass shares.
 #include <algorithm>
+#include <array>
 #include <deque>
 
 #include <fmt/format.h>
 
+#include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
 #include "core/size_one.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/einsum_equation.hpp"
 #include "ops/registry.hpp"
+#include "ops/softmax_weights.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -311,6 +314,85 @@ void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& ope
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the einsum contracts the sequence and keeps each operand's features");
 }
 
+// The softmax whose weights `operand` holds, reached through dropout and copies, when that
+// softmax normalised attention scores (made by matmul, bmm or einsum, maybe scaled, biased or
+// masked); null otherwise. A renormalisation after it (a div: slot attention) stops the search.
+const CallDecl* attention_softmax(const CallContext& ctx, const ArgValue& operand) {
+  auto input_of = [](const CallDecl& call) {
+    auto ref = call.tensors.find("input");
+    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
+  };
+  const CallDecl* softmax = operand.producer;
+  for (int step = 0; step < 4 && softmax != nullptr && softmax->op != "softmax"; ++step) {
+    if (softmax->op != "dropout" && softmax->op != "contiguous" && softmax->op != "clone") return nullptr;
+    softmax = producer_of(ctx.spec, input_of(*softmax), softmax);
+  }
+  if (softmax == nullptr || softmax->op != "softmax") return nullptr;
+  const CallDecl* scores = producer_of(ctx.spec, input_of(*softmax), softmax);
+  for (int step = 0; step < 8 && scores != nullptr; ++step) {
+    if (scores->op == "matmul" || scores->op == "bmm" || scores->op == "einsum") return softmax;
+    static const std::array<const char*, 7> on_the_way = {"mul", "div", "add", "sub", "masked_fill", "contiguous", "clone"};
+    if (std::none_of(on_the_way.begin(), on_the_way.end(), [&](const char* op) { return scores->op == op; })) return nullptr;
+    scores = producer_of(ctx.spec, input_of(*scores), scores);
+  }
+  return nullptr;
+}
+
+// MHA286 for the einsum that reads attention weights: softmax normalised them over their last
+// letter, the keys', so the output sums the weights over that letter ('bhij,bhjd->bhid'). An
+// equation that keeps the normalised letter and contracts the weights' other letter with the
+// values ('bhij,bhid->bhjd') sums each key's column over the queries and reads the values by query
+// position; PyTorch raises nothing when the two letters have the same size (self-attention). A
+// softmax over another dim is the softmax rule's to judge. Not reported: weights normalised again
+// over the contracted letter (slot attention). The fix swaps the two letters in the values' term
+// and the output.
+void check_weights_contraction(CallContext& ctx, const std::vector<const ArgValue*>& operands, const EinsumEquation& read) {
+  if (operands.size() != 2 || !read.explicit_output) return;
+  for (const std::vector<int>& term : read.terms) {
+    if (has_label(term, kEinsumEllipsis)) return;
+  }
+  if (has_label(read.output, kEinsumEllipsis)) return;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const CallDecl* softmax = attention_softmax(ctx, *operands[i]);
+    if (softmax == nullptr || !softmax->arguments.contains("dim") || !softmax->arguments.at("dim").is_number_integer()) continue;
+    const std::vector<int>& weights = read.terms[i];
+    const std::vector<int>& values = read.terms[1 - i];
+    const int rank = static_cast<int>(weights.size());
+    std::int64_t dim = softmax->arguments.at("dim").get<std::int64_t>();
+    if (dim < 0) dim += rank;
+    if (dim != rank - 1) continue;  // over another dim: the softmax's own rule (MHA286 there) judges it
+    const int normalised = weights[static_cast<std::size_t>(dim)];
+    if (!has_label(read.output, normalised) || has_label(values, normalised)) continue;
+    std::vector<int> contracted;
+    for (int label : weights) {
+      if (!has_label(read.output, label) && has_label(values, label) && !has_label(contracted, label)) contracted.push_back(label);
+    }
+    if (contracted.size() != 1) continue;
+    const int query = contracted.front();
+    const int query_dim = static_cast<int>(std::find(weights.begin(), weights.end(), query) - weights.begin());
+    if (!softmax->outputs.empty() && renormalised_over(ctx.spec, softmax->outputs.front(), query_dim, rank)) continue;
+    EinsumEquation fixed = read;
+    auto swap = [&](std::vector<int>& term) {
+      for (int& label : term) label = label == query ? normalised : label == normalised ? query : label;
+    };
+    swap(fixed.terms[1 - i]);
+    swap(fixed.output);
+    const std::string equation = equation_text(read), repaired = equation_text(fixed);
+    Diagnostic& diagnostic = report_argument(
+        ctx, DiagId::SoftmaxOverQueries,
+        fmt::format("einsum \"{}\" sums the attention weights over {} and keeps {}, the letter softmax (call \"{}\") normalised over: each "
+                    "output sums a key's column over the queries, not a query's weights over the keys",
+                    equation, einsum_letter(query), einsum_letter(normalised), softmax->id),
+        "equation");
+    diagnostic.notes.push_back(fmt::format("the weights are read by the keys they sum to 1 over: '{}'", repaired));
+    diagnostic.notes.push_back("PyTorch raises nothing: the two letters have the same size");
+    ctx.add_patch_fix(diagnostic, fmt::format("contract the weights over the keys {}: einsum '{}'", einsum_letter(normalised), repaired),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx.call.pointer, "equation")}, {"value", repaired}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each query's output is its weights over the keys times the values");
+    return;
+  }
+}
+
 }  // namespace
 
 void infer_einsum(CallContext& ctx) {
@@ -436,6 +518,7 @@ void infer_einsum(CallContext& ctx) {
   if (!dtype) return;
   if (!ctx.has_errors()) check_subscript_roles(ctx, operands, read, slots, equation);
   if (!ctx.has_errors()) check_contraction(ctx, operands, read, slots);
+  if (!ctx.has_errors()) check_weights_contraction(ctx, operands, read);
   Shape shape(size.begin(), size.begin() + slots.output_dims);
   std::vector<std::string> names;
   for (int s = 0; s < slots.output_dims; ++s) {

@@ -52,10 +52,13 @@ std::string slice_length_name(const Spec& spec, const DimExpr& length) {
 // A cls token is read at one sequence position. An integer index on a dim named as a batch, in a
 // tensor that keeps a dim named as a sequence, takes one batch entry's vector at every position
 // instead (MHA289): h[:, 0] of a seq-first (T, B, E) output. The dim it should pick is the first
-// sequence dim; nullopt when there is nothing to say.
+// sequence dim; nullopt when there is nothing to say. Only a tensor that keeps a dim beside its
+// sequence dims (the features a cls vector is made of) is read that way: mask[0] of a (B, S)
+// padding mask, or of token ids, looks at one sample on purpose.
 std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, int selected, std::int64_t entry, const std::vector<int>& kept) {
   DimRole role = role_of_name(input.dim_name(selected));
   if (role != DimRole::Batch) return std::nullopt;
+  if (std::all_of(kept.begin(), kept.end(), [&](int d) { return role_of_name(input.dim_name(d)) == DimRole::Sequence; })) return std::nullopt;
   for (int d : kept) {
     if (role_of_name(input.dim_name(d)) == DimRole::Sequence) {
       ctx.report(DiagId::IndexBatchEntry,

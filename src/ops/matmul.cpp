@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
+#include "check/fix_search.hpp"
+#include "check/roles.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
 
@@ -26,6 +29,60 @@ std::optional<std::string> bool_kernel(const ArgValue& input, const ArgValue& ot
   return input.rank() >= 3 ? std::optional<std::string>("bmm") : std::optional<std::string>("");
 }
 
+// MHA083 for batch dims that broadcasting aligns from the right although their names say different
+// roles: per-head weights (B, H, L, S) times a 3-D (B, S, E) memory puts the memory's batch in the
+// heads slot, valid only if B == H, and then head h is multiplied with batch entry h's matrix. The
+// condition broadcasting reported on those sizes (MHA080, a literal head count against B) is this
+// diagnostic's note. The fix gives the operand with fewer dims the size-1 dim it lacks there
+// (mem.unsqueeze(1)), inserted before the call.
+void check_batch_dim_roles(CallContext& ctx, const ArgValue& input, const ArgValue& other, std::size_t reported) {
+  if (input.rank() < 3 || other.rank() < 3) return;
+  auto layout_role = [](DimRole role) { return role == DimRole::Batch || role == DimRole::Sequence || role == DimRole::Heads; };
+  const int batch_dims = std::min(input.rank(), other.rank()) - 2;
+  for (int k = 1; k <= batch_dims; ++k) {
+    const int at_input = input.rank() - 2 - k, at_other = other.rank() - 2 - k;
+    const std::string &input_name = input.dim_name(at_input), &other_name = other.dim_name(at_other);
+    const DimRole input_role = role_of_name(input_name), other_role = role_of_name(other_name);
+    if (!layout_role(input_role) || !layout_role(other_role) || input_role == other_role) continue;
+    const DimExpr &a = input.shape[static_cast<std::size_t>(at_input)], &b = other.shape[static_cast<std::size_t>(at_other)];
+    if (a == DimExpr::constant(1) || b == DimExpr::constant(1)) continue;
+    std::vector<std::string> conditions;
+    for (std::size_t i = reported; i < ctx.diagnostics.size();) {
+      if (ctx.diagnostics[i].id == DiagId::SymbolConstraint) {
+        conditions.push_back(ctx.diagnostics[i].message);
+        ctx.diagnostics.erase(ctx.diagnostics.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::RoleCondition,
+        fmt::format("valid only if {} == {} (input @ other batch dims), but {} is a {} and {} a {}: broadcasting from the right aligns "
+                    "input's dim {} with other's dim {}",
+                    a.str(), b.str(), input_name, role_name(input_role), other_name, role_name(other_role), at_input, at_other),
+        &other, at_other);
+    diagnostic.notes.push_back(fmt::format("PyTorch fails whenever {0} != {1}, and when they happen to be equal it multiplies entry i of "
+                                           "{0} with entry i of {1}",
+                                           input_name, other_name));
+    for (const std::string& condition : conditions) diagnostic.notes.push_back("broadcasting's condition: " + condition);
+    const bool other_fewer = other.rank() < input.rank();
+    const ArgValue& fewer = other_fewer ? other : input;
+    const int missing = other_fewer ? at_input - (input.rank() - other.rank()) + 1 : at_other - (other.rank() - input.rank()) + 1;
+    const ArgRef& ref = ctx.call.tensor(fewer.argument);
+    if (std::abs(input.rank() - other.rank()) != 1 || ref.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind("/calls/", 0) != 0) return;
+    const std::string unsqueezed = fresh_name(ctx.spec, ref.name + "_unsqueezed");
+    nlohmann::json call = {{"id", unsqueezed}, {"op", "unsqueeze"}, {"input", ref.name}, {"dim", missing}, {"outputs", {unsqueezed}}};
+    nlohmann::json patch = nlohmann::json::array(
+        {{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(call)}},
+         {{"op", "replace"}, {"path", "/calls/" + std::to_string(std::stoul(ctx.call.pointer.substr(7)) + 1) + "/" + fewer.argument}, {"value", unsqueezed}}});
+    ctx.add_patch_fix(diagnostic, fmt::format("{0}.unsqueeze({1}): a size-1 dim that broadcasts over {2}", ref.name, missing,
+                                              other_fewer ? input_name : other_name),
+                      std::move(patch));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry is multiplied with its own matrix");
+    return;
+  }
+}
+
 }  // namespace
 
 void infer_matmul(CallContext& ctx) {
@@ -38,6 +95,7 @@ void infer_matmul(CallContext& ctx) {
     return;
   }
   MatmulFailure failure;
+  const std::size_t reported = ctx.diagnostics.size();
   int contracted = other.rank() == 1 ? 0 : other.rank() - 2;
   std::optional<Shape> shape = matmul_shape(ctx, input.shape, other.shape, &other, contracted, "input @ other", failure);
   if (shape && input.dtype == DType::Bool) {
@@ -52,6 +110,7 @@ void infer_matmul(CallContext& ctx) {
   }
   if (shape) {
     check_product_roles(ctx, input, other, contracted);
+    check_batch_dim_roles(ctx, input, other, reported);
     ctx.outputs.push_back({"output", *shape, input.dtype, product_names(input, other, *shape)});
     // mm and bmm write new tensors; a matrix or vector times a batch may come back transposed.
     bool fresh = input.rank() >= 2 && other.rank() >= 2 && (input.rank() >= 3 || other.rank() == 2);

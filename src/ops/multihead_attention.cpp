@@ -288,8 +288,9 @@ class MhaRules {
     std::vector<std::string> warned;
     for (const auto& [symbol, use] : uses) {
       if (std::find(warned.begin(), warned.end(), symbol) != warned.end()) continue;
-      bool misplaced = role_of_name(symbol) == (use.batch ? DimRole::Sequence : DimRole::Batch);
-      if (!misplaced || token_count_beside_batch(*use.arg, use.dim)) continue;
+      // N is PyTorch's batch ((L, N, E) in its docs) but the tokens beside a batch-named dim.
+      const DimRole role = token_count_beside_batch(*use.arg, use.dim) ? DimRole::Sequence : role_of_name(symbol);
+      if (role != (use.batch ? DimRole::Sequence : DimRole::Batch)) continue;
       warned.push_back(symbol);
       Diagnostic& diagnostic = ctx_.report(
           DiagId::SymbolNameRole,
@@ -964,14 +965,14 @@ class MhaRules {
     ctx_.outputs.push_back({"attn_output", ctx_.symbols.resolve(output), query_.dtype});
     if (!ctx_.call.flag("need_weights")) return;
     Shape weights = ctx_.call.flag("average_attn_weights") ? Shape{N_, L_, S_total} : Shape{N_, H, L_, S_total};
-    // The weights' dims are named by the rule: the heads dim is num_heads, a number, so a batch
-    // bound to the same size (B == H == 4) is not it; the keys keep their name unless
-    // add_bias_kv or add_zero_attn lengthened them.
+    // The weights' dims are named by the rule: the heads dim is num_heads (named so, a head
+    // count), so a batch bound to the same size (B == H == 4) is not it; the keys keep their name
+    // unless add_bias_kv or add_zero_attn lengthened them.
     int batch = batched_ ? (m_.batch_first ? 0 : 1) : -1, sequence = batched_ && !m_.batch_first ? 0 : (batched_ ? 1 : 0);
     std::string keys = added == 0 ? key_.dim_name(sequence) : "";
     std::vector<std::string> names = ctx_.call.flag("average_attn_weights")
                                          ? std::vector<std::string>{batch < 0 ? "" : query_.dim_name(batch), query_.dim_name(sequence), keys}
-                                         : std::vector<std::string>{batch < 0 ? "" : query_.dim_name(batch), "", query_.dim_name(sequence), keys};
+                                         : std::vector<std::string>{batch < 0 ? "" : query_.dim_name(batch), "num_heads", query_.dim_name(sequence), keys};
     if (!batched_) {
       weights.erase(weights.begin());
       names.erase(names.begin());

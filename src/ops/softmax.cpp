@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cctype>
 
+#include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
 #include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/einsum_equation.hpp"
 #include "ops/mask_meaning.hpp"
 #include "ops/registry.hpp"
+#include "ops/softmax_weights.hpp"
 
 namespace mhacheck {
 namespace {
@@ -41,40 +43,6 @@ void check_softmax_dim_role(CallContext& ctx, const ArgValue& input, int dim) {
 bool named_like(std::string name, char letter, const char* word) {
   std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return name == std::string(1, letter) || name.rfind(word, 0) == 0 || name.rfind(std::string(1, letter) + "_", 0) == 0;
-}
-
-// Whether the softmax's output `weights` is normalised again over dim `key_dim` of its `rank` dims
-// by a later call: a sum over that dim (of the weights, or of the weights plus an eps), or a view
-// of it, that a div divides by, the weights themselves (attn / attn.sum(dim=-2, keepdim=True)) or what an
-// einsum made of them (a weighted mean). Slot attention does this after its softmax over the
-// slots, the queries: each slot's weights then sum to 1 over the keys.
-bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim, int rank) {
-  auto reads = [](const CallDecl& call, const std::string& argument, const std::vector<std::string>& names) {
-    auto ref = call.tensors.find(argument);
-    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named &&
-           std::find(names.begin(), names.end(), ref->second.name) != names.end();
-  };
-  std::vector<std::string> shifted = {weights};  // the weights, and weights + eps
-  for (const CallDecl& call : spec.calls) {
-    if (call.op == "add" && !call.outputs.empty() && reads(call, "input", {weights}) && call.arguments.contains("other") &&
-        call.arguments.at("other").is_number()) {
-      shifted.push_back(call.outputs.front());
-    }
-  }
-  std::vector<std::string> sums;  // the sums, and their views (attn.sum(dim=1)[..., None])
-  for (const CallDecl& call : spec.calls) {
-    if (call.outputs.empty()) continue;
-    if ((call.op == "unsqueeze" || call.op == "getitem" || call.op == "view" || call.op == "reshape") && reads(call, "input", sums)) {
-      sums.push_back(call.outputs.front());
-    }
-    if (call.op != "sum" || !reads(call, "input", shifted)) continue;
-    const nlohmann::json& dims = call.arguments.at("dim");
-    std::vector<std::int64_t> summed;
-    if (dims.is_number_integer()) summed.push_back(dims.get<std::int64_t>());
-    else if (dims.is_array() && dims.size() == 1 && dims[0].is_number_integer()) summed.push_back(dims[0].get<std::int64_t>());
-    if (summed.size() == 1 && (summed[0] == key_dim || summed[0] + rank == key_dim)) sums.push_back(call.outputs.front());
-  }
-  return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) { return call.op == "div" && reads(call, "other", sums); });
 }
 
 // MHA286: scores an einsum lays out (..., keys, queries) ('bhqd,bhkd->bhkq'), softmaxed over the
@@ -146,7 +114,104 @@ void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim
                     nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(maker->pointer, "equation")}, {"value", swapped}}}));
 }
 
+// MHA286 for scores a matrix product makes: x @ y.transpose(-2, -1) (matmul or bmm, the second
+// operand transposed in its last two dims by the call that made it) is (..., queries, keys), and
+// softmax over dim -2 normalises each key's column over the queries. Not reported: a product of
+// tensors named key then query (k @ q^T, laid out (..., keys, queries) on purpose), and weights
+// normalised again over the keys afterwards (slot attention).
+void check_softmax_over_product_queries(CallContext& ctx, const ArgValue& input, int dim) {
+  const CallDecl* maker = values_maker(ctx, input);
+  const int rank = input.rank();
+  if (maker == nullptr || (maker->op != "matmul" && maker->op != "bmm") || rank < 2 || dim != rank - 2) return;
+  const std::string second_argument = maker->op == "bmm" ? "mat2" : "other";
+  auto operand_name = [&](const std::string& argument) {
+    auto ref = maker->tensors.find(argument);
+    return ref != maker->tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
+  };
+  const std::string first = operand_name("input"), second = operand_name(second_argument);
+  const CallDecl* transposed = second.empty() ? nullptr : producer_of(ctx.spec, second, maker);
+  if (transposed == nullptr || transposed->op != "transpose") return;
+  auto untransposed = transposed->tensors.find("input");
+  if (untransposed != transposed->tensors.end() && untransposed->second.kind == ArgRef::Kind::Named &&
+      named_like(first, 'k', "key") && named_like(untransposed->second.name, 'q', "quer")) {
+    return;
+  }
+  auto wrapped = [&](const char* key) {
+    const nlohmann::json& value = transposed->arguments.at(key);
+    if (!value.is_number_integer()) return -1;
+    const auto at = value.get<std::int64_t>();
+    return static_cast<int>(at < 0 ? at + rank : at);
+  };
+  const int dim0 = wrapped("dim0"), dim1 = wrapped("dim1");
+  if (std::min(dim0, dim1) != rank - 2 || std::max(dim0, dim1) != rank - 1) return;
+  if (!ctx.call.outputs.empty() && renormalised_over(ctx.spec, ctx.call.outputs.front(), rank - 1, rank)) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxOverQueries,
+      fmt::format("softmax over dim {} normalises over the queries: the scores {} @ {} (call \"{}\", \"{}\" transposed by call \"{}\") are "
+                  "(..., queries, keys), the queries in dim {} and the keys in dim {}",
+                  dim, first.empty() ? "input" : first, second, maker->id, second, transposed->id, rank - 2, rank - 1),
+      &input, dim);
+  diagnostic.notes.push_back("each query's weights must sum to 1 over the keys; PyTorch raises nothing");
+  if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim=-1 (the keys of call \"{}\")", maker->id), "dim", -1)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each query's weights sum to 1 over the keys");
+  }
+}
+
+// MHA265 for a softmax over a dim of size 1 that the shape itself makes (a Linear's out_features of
+// 1, transposed): every weight is exp(x) / exp(x) = 1, whatever the scores. A size 1 that "dims"
+// gave a named symbol is the user's general size bound for this check, and not reported. The fix
+// normalises over the last dim whose size is not a literal 1.
+void check_softmax_size_one(CallContext& ctx, const ArgValue& input, int dim) {
+  auto literal_one = [&](int d) {
+    const DimExpr& size = input.shape[static_cast<std::size_t>(d)];
+    return size.is_constant() && size.offset == 1 && input.dim_name(d).empty();
+  };
+  if (input.rank() == 0 || !literal_one(dim)) return;
+  int other = input.rank() - 1;
+  while (other >= 0 && (other == dim || literal_one(other))) --other;
+  if (other < 0) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxDimRole,
+      fmt::format("softmax over dim {}, of size 1: every weight is 1, whatever the scores; dim {} ({}) holds the entries to normalise over",
+                  dim, other, input.dim_name(other).empty() ? input.shape[static_cast<std::size_t>(other)].str() : "\"" + input.dim_name(other) + "\""),
+      &input, dim);
+  diagnostic.notes.push_back("PyTorch raises nothing: softmax over one entry is exp(x) / exp(x)");
+  const int fixed = other == input.rank() - 1 ? -1 : other;
+  if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim={}", fixed), "dim", fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the weights sum to 1 over the entries");
+  }
+}
+
 }  // namespace
+
+bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim, int rank) {
+  auto reads = [](const CallDecl& call, const std::string& argument, const std::vector<std::string>& names) {
+    auto ref = call.tensors.find(argument);
+    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named &&
+           std::find(names.begin(), names.end(), ref->second.name) != names.end();
+  };
+  std::vector<std::string> shifted = {weights};  // the weights, and weights + eps
+  for (const CallDecl& call : spec.calls) {
+    if (call.op == "add" && !call.outputs.empty() && reads(call, "input", {weights}) && call.arguments.contains("other") &&
+        call.arguments.at("other").is_number()) {
+      shifted.push_back(call.outputs.front());
+    }
+  }
+  std::vector<std::string> sums;  // the sums, and their views (attn.sum(dim=1)[..., None])
+  for (const CallDecl& call : spec.calls) {
+    if (call.outputs.empty()) continue;
+    if ((call.op == "unsqueeze" || call.op == "getitem" || call.op == "view" || call.op == "reshape") && reads(call, "input", sums)) {
+      sums.push_back(call.outputs.front());
+    }
+    if (call.op != "sum" || !reads(call, "input", shifted)) continue;
+    const nlohmann::json& dims = call.arguments.at("dim");
+    std::vector<std::int64_t> summed;
+    if (dims.is_number_integer()) summed.push_back(dims.get<std::int64_t>());
+    else if (dims.is_array() && dims.size() == 1 && dims[0].is_number_integer()) summed.push_back(dims[0].get<std::int64_t>());
+    if (summed.size() == 1 && (summed[0] == key_dim || summed[0] + rank == key_dim)) sums.push_back(call.outputs.front());
+  }
+  return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) { return call.op == "div" && reads(call, "other", sums); });
+}
 
 void infer_softmax(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
@@ -163,6 +228,8 @@ void infer_softmax(CallContext& ctx) {
   }
   check_softmax_dim_role(ctx, input, *dim);
   check_softmax_over_queries(ctx, input, *dim);
+  check_softmax_over_product_queries(ctx, input, *dim);
+  check_softmax_size_one(ctx, input, *dim);
   check_fill_before_softmax(ctx, input);
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();

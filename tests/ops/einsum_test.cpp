@@ -225,3 +225,36 @@ TEST_CASE("an einsum that sums one operand's letter and contracts no shared one 
   CHECK(silent("bhqd,bhkd->bhqk", "[2, 4, 10, 8]"));
   CHECK(silent("ijkl,ijkm->ijkm", "[2, 4, 10, 8]"));
 }
+
+TEST_CASE("an einsum that contracts softmax weights over the queries and keeps the keys warns MHA286", "[glue][einsum][roles]") {
+  // 'bhij,bhid->bhjd': weights softmaxed over j (the keys), summed over i (the queries).
+  auto check = [](const std::string& equation, int dim = -1, const std::string& between = "") {
+    return test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, "N", 64], "k": ["B", 8, "N", 64], "v": ["B", 8, "N", 64]},
+      "calls": [{"id": "sc", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["q", "k"], "outputs": ["sim"]},
+                {"id": "sm", "op": "softmax", "input": "sim", "dim": )" + std::to_string(dim) + R"(, "outputs": ["attn"]})" + between + R"(,
+                {"id": "o", "op": "einsum", "equation": ")" + equation + R"(", "operands": ["attn", "v"]}]})");
+  };
+  Report wrong = check("bhij,bhid->bhjd");
+  const Diagnostic* found = test::find(wrong, "MHA286");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "o");
+  CHECK(found->message ==
+        "einsum \"bhij,bhid->bhjd\" sums the attention weights over i and keeps j, the letter softmax (call \"sm\") normalised over: each "
+        "output sums a key's column over the queries, not a query's weights over the keys");
+  REQUIRE_FALSE(found->fixes.empty());
+  CHECK(found->fixes[0].description == "contract the weights over the keys j: einsum 'bhij,bhjd->bhid'");
+  CHECK(found->fixes[0].verified);
+  CHECK(found->fixes[0].semantics == FixSemantics::Consistent);
+  // Through dropout too.
+  Report dropped = check("bhij,bhid->bhjd", -1, R"(, {"id": "dr", "op": "dropout", "input": "attn", "outputs": ["attn_d"]})");
+  CHECK(test::find(dropped, "MHA286") != nullptr);
+  // Not reported: the right contraction; weights softmaxed over i (not their last letter: the softmax's
+  // own rule judges that) and contracted over j; weights normalised again over i after the softmax
+  // (slot attention).
+  CHECK(test::find(check("bhij,bhjd->bhid"), "MHA286") == nullptr);
+  CHECK(test::find(check("bhij,bhjd->bhid", 2), "MHA286") == nullptr);
+  CHECK(test::find(check("bhij,bhid->bhjd", -1,
+                         R"(, {"id": "su", "op": "sum", "input": "attn", "dim": 2, "keepdim": true, "outputs": ["z"]},
+                              {"id": "dv", "op": "div", "input": "attn", "other": "z", "outputs": ["renormalised"]})"),
+                   "MHA286") == nullptr);
+}

@@ -60,6 +60,37 @@ TEST_CASE("distinct symbols forced equal are a warning, not an assumption", "[mh
   CHECK(constraint->dim == 1);
 }
 
+TEST_CASE("N is a batch in PyTorch's (L, N, E), but the tokens beside a batch-named dim (timm's (B, N, C))", "[mha][roles]") {
+  // Batch-first (B, N, 768) with a (B, N) padding mask: N is the sequence, nothing to report.
+  Report timm = test::check_text(R"j({"version": 1, "dims": {"B": 4, "N": 197},
+    "tensors": {"x": ["B", "N", 768], "pad": {"shape": ["B", "N"], "dtype": "bool"}},
+    "calls": [{"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x", "key_padding_mask": "pad"}],
+    "modules": {"mha": "nn.MultiheadAttention(768, 12, batch_first=True)"}})j");
+  CHECK(timm.diagnostics.empty());
+  Report seq_first = test::check_text(R"j({"version": 1, "dims": {"B": 4, "N": 197}, "tensors": {"x": ["N", "B", 768]},
+    "calls": [{"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x"}], "modules": {"mha": "nn.MultiheadAttention(768, 12)"}})j");
+  // Seq-first (N, B, 768): only MHA090's layout note, no warning.
+  CHECK(std::all_of(seq_first.diagnostics.begin(), seq_first.diagnostics.end(),
+                    [](const Diagnostic& diagnostic) { return diagnostic.severity() == Severity::Note; }));
+  CHECK(test::find(seq_first, "MHA081") == nullptr);
+  // PyTorch's own (L, N, E) with no other batch name: N is the batch, and in the sequence slot it is reported.
+  Report docs = test::check_text(flat(R"(, "batch_first": true)", R"("tensors": {"x": ["L", "N", 512]}, "query": "x", "key": "x", "value": "x")"));
+  const Diagnostic* misplaced = test::find(docs, "MHA081");
+  REQUIRE(misplaced != nullptr);
+  CHECK(misplaced->message.rfind("\"N\" looks like a batch size", 0) == 0);
+  // timm's (B, N, C) with batch_first forgotten: both names are out of place, N as the tokens in the
+  // batch slot (a note of the one primary diagnostic), and the fix is batch_first=True.
+  Report forgotten = test::check_text(flat("", R"("tensors": {"x": ["B", "N", 512]}, "query": "x", "key": "x", "value": "x")"));
+  const Diagnostic* primary = test::find(forgotten, "MHA081");
+  REQUIRE(primary != nullptr);
+  CHECK(primary->message == "\"B\" looks like a batch size but is query's sequence dim (dim 0, because batch_first=False)");
+  CHECK(std::find(primary->notes.begin(), primary->notes.end(),
+                  "same cause: MHA081 \"N\" looks like a sequence length but is query's batch dim (dim 1, because batch_first=False)") !=
+        primary->notes.end());
+  REQUIRE_FALSE(primary->fixes.empty());
+  CHECK(primary->fixes[0].description == "construct with batch_first=True");
+}
+
 TEST_CASE("a symbol that cannot take the required value is an error", "[mha]") {
   Report report = test::check_text(flat("", R"("query": ["L", "N", 512], "key": ["S", "N", 512], "value": ["S", "N", 512], "attn_mask": [12, "L", "S"])"));
   REQUIRE(test::find(report, "MHA051") != nullptr);

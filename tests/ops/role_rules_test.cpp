@@ -66,7 +66,10 @@ TEST_CASE("an index that picks one entry of a batch-named dim of a tensor with a
                             R"({"tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[0]"}]})",
                             R"({"tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[:, :1]"}]})",
                             R"({"tensors": {"h": ["B", 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[0]"}]})",
-                            R"({"tensors": {"h": [10, 2, 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[:, 0]"}]})"}) {
+                            R"({"tensors": {"h": [10, 2, 16]}, "calls": [{"id": "c", "op": "getitem", "input": "h", "index": "[:, 0]"}]})",
+                            // One sample of a (B, S) padding mask or of (B, T) ids: no features to keep, looked at on purpose.
+                            R"({"tensors": {"mask": {"shape": ["B", "S"], "dtype": "bool"}}, "calls": [{"id": "c", "op": "getitem", "input": "mask", "index": "[0]"}]})",
+                            R"({"tensors": {"ids": {"shape": ["B", "T"], "dtype": "int64"}}, "calls": [{"id": "c", "op": "select", "input": "ids", "dim": 0, "index": 0}]})"}) {
     INFO(quiet);
     CHECK(test::find(test::check_text(quiet), "MHA289") == nullptr);
   }
@@ -114,4 +117,92 @@ TEST_CASE("a 2-D query made by an integer index gets the slice that keeps the di
   REQUIRE(rank != nullptr);
   CHECK(first_fix(*rank).description == "keep the sequence dim: x[:1] instead of x[0] (call \"q\") gives a 3-D query");
   CHECK(first_fix(*rank).valid());
+}
+
+TEST_CASE("per-entry vectors divided by a sum over every dim of a batch-named tensor warn MHA288", "[glue][roles]") {
+  // Mean pooling divided by attention_mask.sum(): one count over the whole batch.
+  auto check = [](const std::string& count, const std::string& dividend = "summed") {
+    return test::check_text(R"({"version": 1, "tensors": {"h": ["B", "T", 384], "m": {"shape": ["B", "T"], "dtype": "float32"}},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "m", "dim": -1, "outputs": ["m3"]},
+                {"id": "mm", "op": "mul", "input": "h", "other": "m3", "outputs": ["hm"]},
+                {"id": "s", "op": "sum", "input": "hm", "dim": 1, "outputs": ["summed"]},
+                {"id": "n", "op": "sum", "input": "m", )" + count + R"("outputs": ["count"]},
+                {"id": "d", "op": "div", "input": ")" + dividend + R"(", "other": "count"}]})");
+  };
+  Report whole = check("");
+  const Diagnostic* found = test::find(whole, "MHA288");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "d");
+  CHECK(found->message ==
+        "the divisor m.sum() (call \"n\") reduces every dim of (B, T), the batch dim 0 (\"B\") too: each entry of the dividend (B, 384) is "
+        "divided by one total over the whole batch");
+  CHECK(first_fix(*found).description == "m.sum(dim=1, keepdim=True) in call \"n\": one total per batch entry");
+  CHECK(first_fix(*found).verified);
+  CHECK(first_fix(*found).valid());
+  CHECK(first_fix(*found).semantics == FixSemantics::Consistent);
+  CHECK(test::find(check(R"("dim": [], )"), "MHA288") != nullptr);
+  // Not reported: one total per entry; a tensor divided by its own total (token weights m / m.sum()).
+  CHECK(test::find(check(R"("dim": 1, "keepdim": true, )"), "MHA288") == nullptr);
+  CHECK(test::find(check("", "m"), "MHA288") == nullptr);
+  // A total divided by a total (a masked loss) is not per entry.
+  Report loss = test::check_text(R"({"version": 1, "tensors": {"l": ["B", "T"], "m": ["B", "T"]},
+      "calls": [{"id": "x", "op": "mul", "input": "l", "other": "m", "outputs": ["lm"]},
+                {"id": "s", "op": "sum", "input": "lm", "outputs": ["total"]},
+                {"id": "n", "op": "sum", "input": "m", "outputs": ["count"]},
+                {"id": "d", "op": "div", "input": "total", "other": "count"}]})");
+  CHECK(test::find(loss, "MHA288") == nullptr);
+}
+
+TEST_CASE("a matmul whose batch dims align a head count with a batch size is MHA083, fixed by unsqueezing the 3-D operand", "[glue][roles]") {
+  // nn.MultiheadAttention's per-head weights (B, H, L, S) times a 3-D (B, S, E) memory: the memory's
+  // batch meets the heads slot.
+  auto check = [](const std::string& options, const std::string& memory) {
+    return test::check_text(R"j({"version": 1, "modules": {"attn": "nn.MultiheadAttention(256, 4, batch_first=True)"},
+      "tensors": {"x": ["B", "L", 256], "mem": ["B", "S", 256], "m4": ["B", 1, "S", 256]},
+      "calls": [{"id": "a", "module": "attn", "query": "x", "key": "mem", "value": "mem", )j" + options + R"j("outputs": ["y", "w"]},
+                {"id": "ctx", "op": "matmul", "input": "w", "other": ")j" + memory + R"j("}]})j");
+  };
+  Report per_head = check(R"("average_attn_weights": false, )", "mem");
+  const Diagnostic* found = test::find(per_head, "MHA083");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "ctx");
+  CHECK(found->message ==
+        "valid only if 4 == B (input @ other batch dims), but num_heads is a head count and B a batch size: broadcasting from the right "
+        "aligns input's dim 1 with other's dim 0");
+  CHECK(test::find(per_head, "MHA080") == nullptr);  // folded in as a note
+  CHECK(first_fix(*found).description == "mem.unsqueeze(1): a size-1 dim that broadcasts over num_heads");
+  CHECK(first_fix(*found).verified);
+  CHECK(first_fix(*found).valid());
+  CHECK(first_fix(*found).semantics == FixSemantics::Consistent);
+  // Averaged weights (B, L, S), or a memory with the size-1 heads dim, say nothing.
+  Report averaged = check("", "mem");
+  CHECK(averaged.diagnostics.empty());
+  Report unsqueezed = check(R"("average_attn_weights": false, )", "m4");
+  CHECK(unsqueezed.diagnostics.empty());
+}
+
+TEST_CASE("two operands that merge the same named dims in different orders warn MHA290", "[glue][roles]") {
+  // Seq-first predictions (T, B) compared with batch-first labels (B, T), both viewed (-1).
+  auto check = [](const std::string& predictions, const std::string& flatten = "view") {
+    return test::check_text(R"({"version": 1, "tensors": {"pred": {"shape": )" + predictions + R"(, "dtype": "int64"},
+        "labels": {"shape": ["B", "T"], "dtype": "int64"}},
+      "calls": [{"id": "pv", "op": ")" + flatten + R"(", "input": "pred", "shape": [-1], "outputs": ["pf"]},
+                {"id": "lv", "op": "view", "input": "labels", "shape": [-1], "outputs": ["lf"]},
+                {"id": "eq", "op": "eq", "input": "pf", "other": "lf"}]})");
+  };
+  Report mixed = check(R"(["T", "B"])");
+  const Diagnostic* found = test::find(mixed, "MHA290");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "eq");
+  CHECK(found->message ==
+        "dim 0 of pf (\"T*B\") and dim 0 of lf (\"B*T\") merge the same dims in different orders: element i of one is not element i of the other");
+  CHECK(first_fix(*found).description == "pred.transpose(0, 1) before the view in call \"pv\" (as reshape): merged B*T as lf is");
+  CHECK(first_fix(*found).verified);
+  CHECK(first_fix(*found).valid());
+  CHECK(first_fix(*found).semantics == FixSemantics::Consistent);
+  Report reshaped = check(R"(["T", "B"])", "reshape");
+  REQUIRE(test::find(reshaped, "MHA290") != nullptr);
+  CHECK(first_fix(*test::find(reshaped, "MHA290")).description == "pred.transpose(0, 1) before the reshape in call \"pv\": merged B*T as lf is");
+  // The same order says nothing.
+  CHECK(test::find(check(R"(["B", "T"])"), "MHA290") == nullptr);
 }

@@ -130,3 +130,58 @@ TEST_CASE("MHA286 spares weights normalised again over the keys after a softmax 
   CHECK(warns(R"(, {"id": "su", "op": "sum", "input": "attn", "dim": -1, "keepdim": true, "outputs": ["z"]},
                  {"id": "dv", "op": "div", "input": "attn", "other": "z"})"));
 }
+
+TEST_CASE("softmax over dim -2 of q @ k.transpose(-2, -1) scores, the queries, warns MHA286", "[glue][roles]") {
+  // Single-head (B, L, S) scores softmaxed over dim=1: each key's column sums to 1 over the queries.
+  auto check = [](const std::string& first, const std::string& second, const std::string& transpose, int dim, const std::string& after = "") {
+    return test::check_text(R"({"version": 1, "tensors": {")" + first + R"(": ["B", "L", 64], ")" + second + R"(": ["B", "S", 64]},
+      "calls": [{"id": "kt", "op": "transpose", "input": ")" + second + R"(", )" + transpose + R"(, "outputs": ["kT"]},
+                {"id": "sc", "op": "matmul", "input": ")" + first + R"(", "other": "kT", "outputs": ["scores"]},
+                {"id": "sm", "op": "softmax", "input": "scores", "dim": )" + std::to_string(dim) + R"(, "outputs": ["attn"]})" + after + "]}");
+  };
+  Report over_queries = check("q", "k", R"("dim0": 1, "dim1": 2)", 1);
+  const Diagnostic* found = test::find(over_queries, "MHA286");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "sm");
+  CHECK(found->message ==
+        "softmax over dim 1 normalises over the queries: the scores q @ kT (call \"sc\", \"kT\" transposed by call \"kt\") are (..., queries, keys), "
+        "the queries in dim 1 and the keys in dim 2");
+  REQUIRE_FALSE(found->fixes.empty());
+  CHECK(found->fixes[0].description == "softmax over dim=-1 (the keys of call \"sc\")");
+  CHECK(found->fixes[0].verified);
+  CHECK(found->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(test::find(check("q", "k", R"("dim0": -1, "dim1": -2)", -2), "MHA286") != nullptr);
+  // Not reported: the keys' dim; k @ q^T, laid out (..., keys, queries) on purpose; a transpose of
+  // other dims; weights normalised again over the keys (slot attention).
+  CHECK(test::find(check("q", "k", R"("dim0": 1, "dim1": 2)", -1), "MHA286") == nullptr);
+  CHECK(test::find(check("k", "q", R"("dim0": 1, "dim1": 2)", 1), "MHA286") == nullptr);
+  CHECK(test::find(check("q", "k", R"("dim0": 0, "dim1": 2)", 1), "MHA286") == nullptr);
+  CHECK(test::find(check("q", "k", R"("dim0": 1, "dim1": 2)", 1,
+                         R"(, {"id": "su", "op": "sum", "input": "attn", "dim": -1, "keepdim": true, "outputs": ["z"]},
+                              {"id": "dv", "op": "div", "input": "attn", "other": "z"})"),
+                   "MHA286") == nullptr);
+}
+
+TEST_CASE("softmax over a literal size-1 dim warns MHA265: every weight is 1", "[glue][roles]") {
+  // Attention-MIL: Linear(128, 1) scores (N, 1) transposed to (1, N), softmaxed over dim 0.
+  auto check = [](int dim, const std::string& dims = "{}") {
+    return test::check_text(R"({"version": 1, "dims": )" + dims + R"j(, "modules": {"att": "nn.Linear(128, 1)"}, "tensors": {"h": ["N", 128]},
+      "calls": [{"id": "l", "module": "att", "input": "h", "outputs": ["a"]},
+                {"id": "t", "op": "transpose", "input": "a", "dim0": 0, "dim1": 1, "outputs": ["at"]},
+                {"id": "sm", "op": "softmax", "input": "at", "dim": )j" + std::to_string(dim) + "}]}");
+  };
+  Report all_ones = check(0);
+  const Diagnostic* found = test::find(all_ones, "MHA265");
+  REQUIRE(found != nullptr);
+  CHECK(found->message == "softmax over dim 0, of size 1: every weight is 1, whatever the scores; dim 1 (\"N\") holds the entries to normalise over");
+  REQUIRE_FALSE(found->fixes.empty());
+  CHECK(found->fixes[0].description == "softmax over dim=-1");
+  CHECK(found->fixes[0].verified);
+  CHECK(test::find(check(0, R"({"N": 7})"), "MHA265") != nullptr);
+  CHECK(test::find(check(1), "MHA265") == nullptr);
+  // A size 1 by binding of a symbol the user kept general is not reported, nor a tensor of one entry.
+  CHECK(test::find(test::check_text(R"({"version": 1, "dims": {"K": 1}, "tensors": {"x": ["K", "N"]},
+      "calls": [{"id": "s", "op": "softmax", "input": "x", "dim": 0}]})"), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(op_call("softmax", R"("input": [1, 1], "dim": 0)")), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(op_call("softmax", R"("input": [1, 5], "dim": 0)")), "MHA265") != nullptr);
+}

@@ -1,0 +1,18 @@
+// Softmax weights normalised again after the softmax, shared by softmax's rule and einsum's (which
+// reads the weights): slot attention softmaxes over the slots, the queries, then divides each
+// slot's weights by their sum over the keys.
+#pragma once
+
+#include <string>
+
+#include "mhacheck/spec.hpp"
+
+namespace mhacheck {
+
+// Whether the softmax output `weights` (of `rank` dims) is normalised again over dim `key_dim` by a
+// later call: a sum over that dim (of the weights, or of the weights plus an eps), or a view of
+// it, that a div divides by, the weights themselves (attn / attn.sum(dim=-2, keepdim=True)) or what
+// an einsum made of them (a weighted mean).
+bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim, int rank);
+
+}  // namespace mhacheck
