@@ -810,8 +810,13 @@ class MhaRules {
                       kpm_.shape[0].offset == 1 &&
                       std::equal(expected.begin(), expected.end(), kpm_.shape.begin() + 1,
                                  [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; });
-    std::string description = extra_unit ? fmt::format("{}.squeeze(0) gives {}", kpm_.argument, tuple_str(expected))
-                                         : fmt::format("pass a {} {}", batched ? "(N, S)" : "(S,)", kpm_.argument);
+    // The other way round: the (S,) mask of a batch of one, given to a batched query ((1, S, E) with
+    // batch_first), lacks only that unit batch dim: unsqueeze(0).
+    bool missing_unit = batched && kpm_.rank() == 1 && expected[0] == DimExpr::constant(1) &&
+                        ctx_.symbols.compare(expected[1], kpm_.shape[0]) == Symbols::Verdict::Equal;
+    std::string description = extra_unit     ? fmt::format("{}.squeeze(0) gives {}", kpm_.argument, tuple_str(expected))
+                              : missing_unit ? fmt::format("{}.unsqueeze(0) gives {}", kpm_.argument, tuple_str(expected))
+                                             : fmt::format("pass a {} {}", batched ? "(N, S)" : "(S,)", kpm_.argument);
     ctx_.add_shape_fix(diagnostic, description, {{&kpm_, expected}});
   }
 
