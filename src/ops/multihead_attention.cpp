@@ -549,6 +549,14 @@ class MhaRules {
       ctx_.add_shape_fix(diagnostic,
                          fmt::format("repeat the mask per head: {}.repeat_interleave({}, dim=0)", attn_.argument, H_),
                          {{&attn_, Shape{repeated[0], attn_.written[1], attn_.written[2]}}});
+    } else if (rank == 3 && ctx_.symbols.compare(attn_.shape[0], DimExpr::constant(H_)) == Symbols::Verdict::Equal &&
+               ctx_.symbols.compare(N_, DimExpr::constant(1)) != Symbols::Verdict::Equal) {
+      // One (L, S) mask per head (ALiBi, a relative bias), not yet per batch entry: PyTorch reads row
+      // b*num_heads + h, so the heads repeat whole for each entry, repeat(N, 1, 1), as ALiBi's own code tiles it.
+      diagnostic.notes.push_back("a 3-D attn_mask holds one (L, S) mask per batch entry and head, batch-major (row b*num_heads + h)");
+      ctx_.add_shape_fix(diagnostic, fmt::format("repeat the per-head mask for every batch entry: {}.repeat({}, 1, 1)", attn_.argument, N_.str()),
+                         {{&attn_, Shape{expected[0], attn_.written[1], attn_.written[2]}}});
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the heads repeat whole per batch entry, as PyTorch lays the rows out");
     }
     add_attn_mask_shape_fixes(diagnostic, expected);
   }
