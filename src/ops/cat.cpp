@@ -29,6 +29,29 @@ void propose_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& 
                     {{&shared, shape}});
 }
 
+// The joined size of dims the algebra cannot add (P + T: a KV cache of P positions joined with T new
+// ones, both unbound) as one opaque size named by its sorted terms ("P+T"), so that the calls after
+// the cat still compare it (keys and values both (B, H, P+T, D)) instead of stopping at a correct
+// program. Only sums of plain symbols (or of such a sum) with a constant offset; a coefficient or a
+// product ((2*S) + T) stays underivable, since its text would read as a monomial.
+std::optional<DimExpr> opaque_sum(const DimExpr& a, const DimExpr& b) {
+  std::vector<std::string> terms;
+  std::int64_t offset = 0;
+  for (const DimExpr* dim : {&a, &b}) {
+    if (__builtin_add_overflow(offset, dim->offset, &offset)) return std::nullopt;
+    if (dim->is_constant()) continue;
+    if (dim->coeff != 1 || dim->is_monomial()) return std::nullopt;
+    std::size_t start = 0;
+    for (std::size_t plus = dim->symbol.find('+'); plus != std::string::npos; plus = dim->symbol.find('+', start)) {
+      terms.push_back(dim->symbol.substr(start, plus - start));
+      start = plus + 1;
+    }
+    terms.push_back(dim->symbol.substr(start));
+  }
+  std::sort(terms.begin(), terms.end());
+  return DimExpr{1, fmt::format("{}", fmt::join(terms, "+")), offset};
+}
+
 }  // namespace
 
 void infer_cat(CallContext& ctx) {
@@ -101,9 +124,10 @@ void infer_cat(CallContext& ctx) {
       return;
     }
     std::optional<DimExpr> sum = dim_add(joined, tensor.shape[*dim]);
+    if (!sum) sum = opaque_sum(joined, tensor.shape[*dim]);
     if (!sum) {
       report_argument(ctx, DiagId::ShapeNotDerivable,
-                      fmt::format("the joined size {} + {} is not a multiple of one symbol; bind the symbols under \"dims\"", joined.str(),
+                      fmt::format("the joined size {} + {} is neither a multiple of one symbol nor a sum of symbols; bind the symbols under \"dims\"", joined.str(),
                                   tensor.shape[*dim].str()),
                       "tensors");
       return;
@@ -118,7 +142,7 @@ void infer_cat(CallContext& ctx) {
   std::vector<std::string> names(output.size());
   for (std::size_t d = 0; d < output.size(); ++d) {
     if (static_cast<int>(d) == *dim) {
-      if (joined.is_plain_symbol()) names[d] = joined.symbol;
+      if (joined.is_plain_symbol() && joined.symbol.find('+') == std::string::npos) names[d] = joined.symbol;
       continue;
     }
     for (const ArgValue* tensor : tensors) {

@@ -550,6 +550,14 @@ class MhaRules {
       ctx_.add_shape_fix(diagnostic,
                          fmt::format("repeat the mask per head: {}.repeat_interleave({}, dim=0)", attn_.argument, H_),
                          {{&attn_, Shape{repeated[0], attn_.written[1], attn_.written[2]}}});
+    } else if (rank == 3 && ctx_.symbols.compare(attn_.shape[0], DimExpr::constant(H_)) == Symbols::Verdict::Equal &&
+               ctx_.symbols.compare(N_, DimExpr::constant(1)) != Symbols::Verdict::Equal) {
+      // One (L, S) mask per head (ALiBi, a relative bias), not yet per batch entry: PyTorch reads row
+      // b*num_heads + h, so the heads repeat whole for each entry, repeat(N, 1, 1), as ALiBi's own code tiles it.
+      diagnostic.notes.push_back("a 3-D attn_mask holds one (L, S) mask per batch entry and head, batch-major (row b*num_heads + h)");
+      ctx_.add_shape_fix(diagnostic, fmt::format("repeat the per-head mask for every batch entry: {}.repeat({}, 1, 1)", attn_.argument, N_.str()),
+                         {{&attn_, Shape{expected[0], attn_.written[1], attn_.written[2]}}});
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the heads repeat whole per batch entry, as PyTorch lays the rows out");
     }
     add_attn_mask_shape_fixes(diagnostic, expected);
   }
@@ -811,8 +819,13 @@ class MhaRules {
                       kpm_.shape[0].offset == 1 &&
                       std::equal(expected.begin(), expected.end(), kpm_.shape.begin() + 1,
                                  [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; });
-    std::string description = extra_unit ? fmt::format("{}.squeeze(0) gives {}", kpm_.argument, tuple_str(expected))
-                                         : fmt::format("pass a {} = {} {}", batched ? "(N, S)" : "(S,)", tuple_str(expected), kpm_.argument);
+    // The other way round: the (S,) mask of a batch of one, given to a batched query ((1, S, E) with
+    // batch_first), lacks only that unit batch dim: unsqueeze(0).
+    bool missing_unit = batched && kpm_.rank() == 1 && expected[0] == DimExpr::constant(1) &&
+                        ctx_.symbols.compare(expected[1], kpm_.shape[0]) == Symbols::Verdict::Equal;
+    std::string description = extra_unit     ? fmt::format("{}.squeeze(0) gives {}", kpm_.argument, tuple_str(expected))
+                              : missing_unit ? fmt::format("{}.unsqueeze(0) gives {}", kpm_.argument, tuple_str(expected))
+                                             : fmt::format("pass a {} = {} {}", batched ? "(N, S)" : "(S,)", tuple_str(expected), kpm_.argument);
     ctx_.add_shape_fix(diagnostic, description, {{&kpm_, expected}});
   }
 

@@ -272,3 +272,25 @@ TEST_CASE("a position table cut at a symbol, as the tracer writes pe[:x.size(0)]
   // Cut at the sequence (PyTorch then refuses the broadcast unless B == T): no slice-role warning.
   CHECK(test::find(test::check_text(spec("", "[:T]")), "MHA081") == nullptr);
 }
+
+TEST_CASE("cat of two unbound lengths joins them into one size written P+T (a KV cache of P positions and T new ones)", "[glue]") {
+  // Llama/Whisper decoding: past keys (B, H, P, D) joined with the new step's (B, H, T, D) on the
+  // sequence, then SDPA. A correct program: no error, and keys and values agree on the joined size.
+  Report report = test::check_text(R"({"tensors": {"q": ["B", 8, "T", 64], "k_cache": ["B", 8, "P", 64], "k_new": ["B", 8, "T", 64],
+      "v_cache": ["B", 8, "P", 64], "v_new": ["B", 8, "T", 64]}, "calls": [
+      {"id": "ck", "op": "cat", "tensors": ["k_cache", "k_new"], "dim": 2, "outputs": ["k"]},
+      {"id": "cv", "op": "cat", "tensors": ["v_new", "v_cache"], "dim": 2, "outputs": ["v"]},
+      {"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v"}]})");
+  CHECK(report.diagnostics.empty());
+  REQUIRE(report.calls.size() == 3);
+  CHECK(tuple_str(report.calls[0].outputs.at(0).shape) == "(B, 8, P+T, 64)");
+  CHECK(tuple_str(report.calls[1].outputs.at(0).shape) == "(B, 8, P+T, 64)");  // the terms sorted: the order of the list is no other size
+  CHECK(tuple_str(report.calls[2].outputs.at(0).shape) == "(B, 8, T, 64)");
+  // A third piece and a constant join the same way.
+  Report three = test::check_text(op_call("cat", R"("tensors": [["B", "P", 8], ["B", "T", 8], ["B", "U", 8], ["B", 1, 8]], "dim": 1)"));
+  CHECK(three.diagnostics.empty());
+  CHECK(test::single_output(three) == "(B, P+T+U+1, 8)");
+  // A coefficient would read as a product in the written size: still underivable.
+  Report scaled = test::check_text(op_call("cat", R"("tensors": [["B", "2*S", 8], ["B", "T", 8]], "dim": 1)"));
+  CHECK(test::find(scaled, "MHA303") != nullptr);
+}

@@ -258,6 +258,40 @@ TEST_CASE("an unbatched query's (1, S) key_padding_mask: the fix squeezes the un
   CHECK(test::find(two, "MHA022")->fixes[0].description == "pass a (S,) = (5,) key_padding_mask");
 }
 
+TEST_CASE("a batched query of one entry with a 1-D (S,) key_padding_mask: the fix unsqueezes the batch dim and says the shape", "[mha]") {
+  Report one = test::check_text(R"json({"module": "nn.MultiheadAttention(256, 4, batch_first=True)", "query": [1, 77, 256], "key": [1, 77, 256],
+      "value": [1, 77, 256], "key_padding_mask": {"shape": [77], "dtype": "bool"}})json");
+  const Diagnostic* rank = test::find(one, "MHA022");
+  REQUIRE(rank != nullptr);
+  REQUIRE_FALSE(rank->fixes.empty());
+  CHECK(rank->fixes[0].description == "key_padding_mask.unsqueeze(0) gives (1, 77)");
+  CHECK(rank->fixes[0].verified);
+  // A batch of two: one (S,) mask is no batch entry's own; the mask is replaced, as before.
+  Report two = test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "key_padding_mask": [5])"));
+  REQUIRE_FALSE(test::find(two, "MHA022")->fixes.empty());
+  CHECK(test::find(two, "MHA022")->fixes[0].description == "pass a (N, S) key_padding_mask");
+}
+
+TEST_CASE("a per-head (num_heads, L, S) attn_mask for a batch of several entries: the fix repeats the heads per entry, batch-major", "[mha]") {
+  Report four = test::check_text(R"json({"module": "nn.MultiheadAttention(512, 8, batch_first=True)", "query": [4, 64, 512], "key": [4, 64, 512],
+      "value": [4, 64, 512], "attn_mask": {"shape": [8, 64, 64], "dtype": "float32"}})json");
+  const Diagnostic* shape = test::find(four, "MHA051");
+  REQUIRE(shape != nullptr);
+  REQUIRE_FALSE(shape->fixes.empty());
+  CHECK(shape->fixes[0].description == "repeat the per-head mask for every batch entry: attn_mask.repeat(4, 1, 1)");
+  CHECK(shape->fixes[0].valid());
+  CHECK(shape->fixes[0].semantics == FixSemantics::Consistent);
+  // A batch of one needs no tiling: (num_heads, L, S) is (N*num_heads, L, S) already.
+  Report one = test::check_text(R"json({"module": "nn.MultiheadAttention(512, 8, batch_first=True)", "query": [1, 64, 512], "key": [1, 64, 512],
+      "value": [1, 64, 512], "attn_mask": {"shape": [8, 64, 64], "dtype": "float32"}})json");
+  CHECK(one.diagnostics.empty());
+  // A leading dim that is the batch, not the heads, is still repeated per head.
+  Report per_entry = test::check_text(R"json({"module": "nn.MultiheadAttention(512, 8, batch_first=True)", "query": [4, 64, 512], "key": [4, 64, 512],
+      "value": [4, 64, 512], "attn_mask": {"shape": [4, 64, 64], "dtype": "float32"}})json");
+  REQUIRE(test::find(per_entry, "MHA051") != nullptr);
+  CHECK(test::find(per_entry, "MHA051")->fixes.at(0).description == "repeat the mask per head: attn_mask.repeat_interleave(8, dim=0)");
+}
+
 TEST_CASE("a batch/sequence diagnostic says when batch_first is PyTorch's default, not written", "[mha]") {
   const std::string left_out = "batch_first is left out of the constructor, so it is PyTorch's default False: dim 0 is the sequence and dim 1 the batch";
   auto notes_of = [](const Report& report, DiagId id) {
