@@ -2,13 +2,21 @@
 
 namespace mhacheck {
 
-nlohmann::json shape_json(const Shape& shape) {
+namespace {
+// Collects what write_shape_json writes into one json array.
+struct ArraySink {
   nlohmann::json array = nlohmann::json::array();
-  for (const DimExpr& dim : shape) {
-    if (dim.is_constant()) array.push_back(dim.offset);
-    else array.push_back(dim.str());
-  }
-  return array;
+  void begin_array() {}
+  void end_array() {}
+  void integer(std::int64_t value) { array.push_back(value); }
+  void string(std::string_view value) { array.push_back(std::string(value)); }
+};
+}  // namespace
+
+nlohmann::json shape_json(const Shape& shape) {
+  ArraySink sink;
+  write_shape_json(sink, shape);
+  return std::move(sink.array);
 }
 
 }  // namespace mhacheck

@@ -11,4 +11,17 @@ namespace mhacheck {
 // A shape as spec JSON: integers and symbol names ("S+1" for derived dims).
 nlohmann::json shape_json(const Shape& shape);
 
+// The same array written element by element into a report's sink (begin_array, integer,
+// string, end_array): the JSON report writes thousands of output shapes as text, and building
+// each as a json value to print it cost about three times as much as writing it directly.
+template <class Sink>
+void write_shape_json(Sink& sink, const Shape& shape) {
+  sink.begin_array();
+  for (const DimExpr& dim : shape) {
+    if (dim.is_constant()) sink.integer(dim.offset);
+    else sink.string(dim.str());
+  }
+  sink.end_array();
+}
+
 }  // namespace mhacheck

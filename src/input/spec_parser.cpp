@@ -341,10 +341,17 @@ class SpecReader {
   // when not empty, is the constructor string this module is nested in.
   ModuleDecl module_value(const json& value, const std::string& pointer, const std::string& name,
                           const std::string& expected_type = {}) {
+    std::string read_key;
+    if (value.is_string()) {
+      read_key = value.get<std::string>() + '\0' + expected_type;
+      auto read = modules_read_.find(read_key);
+      if (read != modules_read_.end()) return module_read_before(read->second, name, pointer);
+    }
     ModuleDecl module;
     module.name = name;
     module.pointer = pointer;
     const json* object = &value;
+    std::size_t unbound_before = unbound_.size();
     if (value.is_string()) {
       Location origin = document_.values.find(pointer);
       origin.column += 1;  // past the opening quote
@@ -355,6 +362,23 @@ class SpecReader {
     }
     read_module_object(module, *object, pointer, expected_type);
     module.text = value.is_string() ? value.get<std::string>() : module_call_text(value);
+    // An unbound size is settled later by its module's pointer: such a module is read anew.
+    if (!read_key.empty() && unbound_.size() == unbound_before) modules_read_.emplace(std::move(read_key), module);
+    return module;
+  }
+
+  // A copy of a module read from the same constructor string, under its own name and pointer
+  // (which its nested modules share, being written in the same string).
+  static ModuleDecl module_read_before(const ModuleDecl& read, const std::string& name, const std::string& pointer) {
+    ModuleDecl module = read;
+    module.name = name;
+    std::vector<ModuleDecl*> pending = {&module};
+    while (!pending.empty()) {
+      ModuleDecl* next = pending.back();
+      pending.pop_back();
+      next->pointer = pointer;
+      for (ModuleDecl& nested : next->submodules) pending.push_back(&nested);
+    }
     return module;
   }
 
@@ -985,6 +1009,10 @@ class SpecReader {
   const JsonDocument& document_;
   std::set<std::string> call_ids_;
   std::unordered_map<std::string, json> parsed_module_calls_;  // by constructor string
+  // Modules read from a constructor string, by the string and the type expected there: a
+  // generated stack repeats a few strings across tens of thousands of modules, and reading
+  // one (its options checked one by one, defaults filled in, typed) costs more than copying it.
+  std::unordered_map<std::string, ModuleDecl> modules_read_;
 };
 
 }  // namespace

@@ -193,7 +193,7 @@ void emit_output(Sink& sink, const NamedOutput& output) {
   sink.key("dtype");
   sink.string(dtype_name(output.dtype));
   sink.key("shape");
-  sink.value(shape_json(output.shape));
+  write_shape_json(sink, output.shape);
   sink.end_object();
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -16,34 +17,50 @@
 namespace mhacheck {
 namespace {
 
-// The elements in C order, as the Python values tolist() would give: floats as double (exact
-// for every dtype here), integers as int64 (exact, unlike double), bools as 0/1.
+// The elements shown, in C order, as the Python values tolist() would give: floats as double
+// (exact for every dtype here), integers as int64 (exact, unlike double), bools as 0/1. Only
+// those shown are read: a summarized output of a million elements shows a few hundred.
 struct Elements {
   bool floating = false;
   bool boolean = false;
-  std::vector<double> reals;         // when floating
+  std::vector<std::int64_t> held;      // their flat indices, ascending
+  std::vector<double> reals;           // when floating
   std::vector<std::int64_t> integers;  // otherwise
+
+  // Where the element at flat `index`, one of `held`, is in reals or integers.
+  std::size_t position(std::int64_t index) const {
+    return static_cast<std::size_t>(std::lower_bound(held.begin(), held.end(), index) - held.begin());
+  }
 };
 
-Elements read_elements(const Array& array) {
+Elements read_elements(const Array& array, std::vector<std::int64_t> shown) {
   Elements elements;
   elements.floating = is_floating(array.dtype);
   elements.boolean = array.dtype == DType::Bool;
+  Array held;  // the shown elements, copied out in their order
+  held.dtype = array.dtype;
+  held.shape = {static_cast<std::int64_t>(shown.size())};
+  const std::size_t item = array.element_size();
+  held.bytes.resize(shown.size() * item);
+  for (std::size_t i = 0; i < shown.size(); ++i) {
+    std::memcpy(held.bytes.data() + i * item, array.bytes.data() + static_cast<std::size_t>(shown[i]) * item, item);
+  }
+  elements.held = std::move(shown);
   if (elements.floating) {
-    elements.reals = array.to_double();
+    elements.reals = held.to_double();
     return elements;
   }
-  const std::size_t count = static_cast<std::size_t>(array.size());
+  const std::size_t count = elements.held.size();
   elements.integers.resize(count);
   for (std::size_t i = 0; i < count; ++i) {
     std::int64_t value = 0;
     switch (array.dtype) {
-      case DType::Bool: value = array.bytes[i] != 0; break;
-      case DType::UInt8: value = array.data<std::uint8_t>()[i]; break;
-      case DType::Int8: value = array.data<std::int8_t>()[i]; break;
-      case DType::Int16: value = array.data<std::int16_t>()[i]; break;
-      case DType::Int32: value = array.data<std::int32_t>()[i]; break;
-      case DType::Int64: value = array.data<std::int64_t>()[i]; break;
+      case DType::Bool: value = held.bytes[i] != 0; break;
+      case DType::UInt8: value = held.data<std::uint8_t>()[i]; break;
+      case DType::Int8: value = held.data<std::int8_t>()[i]; break;
+      case DType::Int16: value = held.data<std::int16_t>()[i]; break;
+      case DType::Int32: value = held.data<std::int32_t>()[i]; break;
+      case DType::Int64: value = held.data<std::int64_t>()[i]; break;
       default: break;  // floating types are read above
     }
     elements.integers[i] = value;
@@ -76,15 +93,13 @@ std::string pad_left(const std::string& text, std::size_t width) {
 // elements it is shown (the summarized ones when the tensor is summarized).
 class Formatter {
  public:
-  Formatter(const Elements& elements, const std::vector<std::int64_t>& shown, int precision)
-      : elements_(elements), precision_(precision) {
+  Formatter(const Elements& elements, int precision) : elements_(elements), precision_(precision) {
     if (!elements.floating) {
-      for (std::int64_t index : shown) max_width_ = std::max(max_width_, integer_text(index).size());
+      for (std::int64_t index : elements.held) max_width_ = std::max(max_width_, integer_text(index).size());
       return;
     }
     std::vector<double> nonzero_finite;
-    for (std::int64_t index : shown) {
-      double value = elements.reals[static_cast<std::size_t>(index)];
+    for (double value : elements.reals) {
       if (std::isfinite(value) && value != 0) nonzero_finite.push_back(value);
     }
     if (nonzero_finite.empty()) return;  // "no valid number": int mode, width 1
@@ -111,7 +126,7 @@ class Formatter {
 
   std::string format(std::int64_t index) const {
     if (!elements_.floating) return pad_left(integer_text(index), max_width_);
-    double value = elements_.reals[static_cast<std::size_t>(index)];
+    double value = elements_.reals[elements_.position(index)];
     std::string text;
     if (sci_mode_) {
       text = python_float(value, precision_, true);
@@ -127,7 +142,7 @@ class Formatter {
 
  private:
   std::string integer_text(std::int64_t index) const {
-    std::int64_t value = elements_.integers[static_cast<std::size_t>(index)];
+    std::int64_t value = elements_.integers[elements_.position(index)];
     if (elements_.boolean) return value ? "True" : "False";
     return std::to_string(value);
   }
@@ -179,8 +194,8 @@ class TensorPrinter {
         options_(options),
         strides_(c_order_strides(array.shape)),
         summarize_(static_cast<double>(array.size()) > options.threshold),
-        elements_(read_elements(array)),
-        formatter_(elements_, shown_indices(), options.precision) {}
+        elements_(read_elements(array, shown_indices(array.size()))),
+        formatter_(elements_, options.precision) {}
 
   // _tensor_str_with_formatter
   std::string text(std::int64_t offset, std::size_t dim, int indent) const {
@@ -238,14 +253,14 @@ class TensorPrinter {
     return strides;
   }
 
-  // The elements the formatter is built from: all of them, or when summarizing those that
-  // get_summarized_data keeps, the only ones shown.
-  std::vector<std::int64_t> shown_indices() const {
+  // The elements shown, which the formatter is built from: all `count` of them, or when
+  // summarizing those that get_summarized_data keeps.
+  std::vector<std::int64_t> shown_indices(std::int64_t count) const {
     std::vector<std::int64_t> shown;
     if (summarize_) {
       summarized_indices(0, 0, shown);
     } else {
-      std::int64_t count = static_cast<std::int64_t>(elements_.floating ? elements_.reals.size() : elements_.integers.size());
+      shown.reserve(static_cast<std::size_t>(count));
       for (std::int64_t i = 0; i < count; ++i) shown.push_back(i);
     }
     return shown;
