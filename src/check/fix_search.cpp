@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -954,6 +955,245 @@ std::optional<std::string> contraction_moved(AttentionProduct product, const Lay
                      input->name, contracted, role_name(role), names[static_cast<std::size_t>(last)]);
 }
 
+// Calls upstream of a call whose dim arguments may be what put a wrong layout in: the calls that
+// made its tensor arguments, and those that made theirs, up to kArgumentDepth calls back, each
+// at its written place (/calls/i). Nearest first.
+constexpr int kArgumentDepth = 3;
+
+std::vector<std::size_t> upstream_calls(const Spec& spec, const Report& report, const CallReport& checked) {
+  std::vector<std::size_t> found;
+  std::vector<const CallReport*> frontier{&checked};
+  for (int depth = 0; depth < kArgumentDepth && !frontier.empty(); ++depth) {
+    std::vector<const CallReport*> next;
+    for (const CallReport* made : frontier) {
+      for (const ResolvedArgument& resolved : made->arguments) {
+        if (resolved.source.kind != ArgumentSource::Kind::Output) continue;
+        std::optional<std::size_t> index = call_index(spec, resolved.source.call);
+        if (!index || spec.calls[*index].pointer != fmt::format("/calls/{}", *index)) continue;
+        if (std::find(found.begin(), found.end(), *index) != found.end()) continue;
+        found.push_back(*index);
+        if (const CallReport* upstream = call_report(report, resolved.source.call)) next.push_back(upstream);
+      }
+    }
+    frontier = std::move(next);
+  }
+  return found;
+}
+
+// One call's dim arguments rewritten: the new values by argument name, and how the call then
+// reads in Python ("h.mean(dim=1)").
+struct ArgumentChange {
+  nlohmann::json values;  // {"dim": 1} or {"dim0": -2, "dim1": -1}
+  std::string python;     // "mean(dim=1)"
+  std::string note;       // a suspect change: why
+};
+
+std::string joined(const std::vector<int>& dims) { return fmt::format("{}", fmt::join(dims, ", ")); }
+
+// The alternative values of the dim arguments of `call`, whose input has rank `rank` and dims
+// named `names`: every other pair of a transpose (the last two written -2, -1), every other
+// order of a permute (of a 4-D or larger tensor, those one exchange away), every other place of an
+// unsqueeze, every other dim of a reduction (each with keepdim flipped too) or of a softmax, every
+// other range of a flatten. A reduction or softmax over a dim named as a batch is suspect: it
+// mixes batch entries.
+std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, const std::vector<std::string>& names) {
+  std::vector<ArgumentChange> changes;
+  const nlohmann::json& args = call.arguments;
+  auto wrapped = [](const nlohmann::json& value, int size) -> std::optional<int> {
+    if (!value.is_number_integer()) return std::nullopt;
+    std::int64_t dim = value.get<std::int64_t>();
+    if (dim < -size || dim >= size) return std::nullopt;
+    return static_cast<int>(dim < 0 ? dim + size : dim);
+  };
+  auto batch_named = [&](int dim) { return dim < static_cast<int>(names.size()) && role_of_name(names[static_cast<std::size_t>(dim)]) == DimRole::Batch; };
+  if (call.op == "transpose" && rank >= 2) {
+    std::optional<int> a = wrapped(args.value("dim0", nlohmann::json()), rank), b = wrapped(args.value("dim1", nlohmann::json()), rank);
+    if (!a || !b) return changes;
+    for (int x = 0; x < rank; ++x) {
+      for (int y = x + 1; y < rank; ++y) {
+        if (std::min(*a, *b) == x && std::max(*a, *b) == y) continue;
+        bool last_two = x == rank - 2 && y == rank - 1;
+        int first = last_two ? -2 : x, second = last_two ? -1 : y;
+        changes.push_back({{{"dim0", first}, {"dim1", second}}, fmt::format("transpose({}, {})", first, second), ""});
+      }
+    }
+  } else if (call.op == "permute" && rank >= 2 && rank <= 5) {
+    const nlohmann::json& written = args.value("dims", nlohmann::json());
+    std::vector<int> current;
+    for (const nlohmann::json& dim : written.is_array() ? written : nlohmann::json::array()) {
+      if (std::optional<int> d = wrapped(dim, rank)) current.push_back(*d);
+    }
+    if (static_cast<int>(current.size()) != rank) return changes;
+    std::vector<int> order(static_cast<std::size_t>(rank));
+    for (int d = 0; d < rank; ++d) order[static_cast<std::size_t>(d)] = d;
+    do {
+      int moved = 0;
+      for (int d = 0; d < rank; ++d) moved += order[static_cast<std::size_t>(d)] != current[static_cast<std::size_t>(d)];
+      if (moved == 0 || (rank >= 4 && moved > 2)) continue;
+      changes.push_back({{{"dims", order}}, fmt::format("permute({})", joined(order)), ""});
+    } while (std::next_permutation(order.begin(), order.end()));
+  } else if (call.op == "unsqueeze") {
+    std::optional<int> current = wrapped(args.value("dim", nlohmann::json()), rank + 1);
+    for (int d = 0; current && d <= rank; ++d) {
+      if (d != *current) changes.push_back({{{"dim", d}}, fmt::format("unsqueeze({})", d), ""});
+    }
+  } else if (call.op == "sum" || call.op == "mean" || call.op == "softmax") {
+    std::optional<int> current = wrapped(args.value("dim", nlohmann::json()), rank);
+    if (!current) return changes;
+    bool reduction = call.op != "softmax";
+    bool keepdim = reduction && args.value("keepdim", false);
+    for (int d = 0; d < rank; ++d) {
+      for (bool keep : reduction ? std::vector<bool>{keepdim, !keepdim} : std::vector<bool>{false}) {
+        if (d == *current && keep == keepdim) continue;
+        ArgumentChange change{{{"dim", d}}, fmt::format("{}(dim={}{})", call.op, d, keep ? ", keepdim=True" : ""), ""};
+        if (keep != keepdim) change.values["keepdim"] = keep;
+        if (batch_named(d)) {
+          change.note = fmt::format("the {} would run over the batch {}, mixing its entries", call.op, names[static_cast<std::size_t>(d)]);
+        }
+        changes.push_back(std::move(change));
+      }
+    }
+  } else if (call.op == "flatten" && rank >= 2) {
+    std::optional<int> start = wrapped(args.value("start_dim", nlohmann::json(0)), rank);
+    std::optional<int> end = wrapped(args.value("end_dim", nlohmann::json(-1)), rank);
+    if (!start || !end) return changes;
+    for (int s = 0; s < rank; ++s) {
+      for (int e = s + 1; e < rank; ++e) {
+        if (s == *start && e == *end) continue;
+        changes.push_back({{{"start_dim", s}, {"end_dim", e}}, fmt::format("flatten({}, {})", s, e), ""});
+      }
+    }
+  }
+  return changes;
+}
+
+// A transpose or permute changed so that a dim named as a sequence leaves the matrix dims (the
+// last two) of a matmul or bmm that reads its output directly for a batch slot: the product would
+// then run per position (q left (B, T, H, D) and k permuted to match it, giving (B, T, H, H)
+// "scores").
+std::optional<std::string> sequence_leaves_product(const Spec& spec, std::size_t index,
+                                                   const std::vector<std::string>& names, const ArgumentChange& change) {
+  const CallDecl& call = spec.calls[index];
+  if ((call.op != "transpose" && call.op != "permute") || call.outputs.size() != 1) return std::nullopt;
+  const int rank = static_cast<int>(names.size());
+  auto order = [&](const CallDecl& moved, const nlohmann::json& values) -> std::vector<int> {
+    std::vector<int> dims(static_cast<std::size_t>(rank));
+    for (int d = 0; d < rank; ++d) dims[static_cast<std::size_t>(d)] = d;
+    auto wrap = [&](const nlohmann::json& v) { auto x = v.get<std::int64_t>(); return static_cast<int>(x < 0 ? x + rank : x); };
+    if (moved.op == "transpose") {
+      const nlohmann::json& a = values.contains("dim0") ? values["dim0"] : moved.arguments["dim0"];
+      const nlohmann::json& b = values.contains("dim1") ? values["dim1"] : moved.arguments["dim1"];
+      if (!a.is_number_integer() || !b.is_number_integer()) return {};
+      std::swap(dims[static_cast<std::size_t>(wrap(a))], dims[static_cast<std::size_t>(wrap(b))]);
+      return dims;
+    }
+    const nlohmann::json& written = values.contains("dims") ? values["dims"] : moved.arguments["dims"];
+    if (!written.is_array() || static_cast<int>(written.size()) != rank) return {};
+    for (int d = 0; d < rank; ++d) dims[static_cast<std::size_t>(d)] = wrap(written[static_cast<std::size_t>(d)]);
+    return dims;
+  };
+  std::vector<int> before = order(call, nlohmann::json::object()), after = order(call, change.values);
+  if (before.empty() || after.empty() || rank < 3) return std::nullopt;
+  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+    const CallDecl& reader = spec.calls[later];
+    bool reads = std::any_of(reader.tensors.begin(), reader.tensors.end(), [&](const auto& entry) {
+      return entry.second.kind == ArgRef::Kind::Named && entry.second.name == call.outputs.front();
+    });
+    if (!reads || (reader.op != "matmul" && reader.op != "bmm")) continue;
+    for (int slot = 0; slot < rank - 2; ++slot) {
+      const std::string& name = names[static_cast<std::size_t>(after[static_cast<std::size_t>(slot)])];
+      bool was_in_matrix = std::find(before.end() - 2, before.end(), after[static_cast<std::size_t>(slot)]) != before.end();
+      if (was_in_matrix && role_of_name(name) == DimRole::Sequence) {
+        return fmt::format("{} (a sequence length) would leave the matrix dims of the product of call \"{}\" for a batch slot",
+                           name, reader.id);
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// A wrong layout put in by an upstream call's own arguments (q @ k.transpose(1, 2) on 4-D keys,
+// mean(dim=-1) over the features, unsqueeze(2) of a single key/value head, a batch-first permute
+// of positions added to seq-first features): each upstream call's dim arguments rewritten in
+// place, the calls of one operator with the same arguments together first (k and v unsqueezed
+// alike), then each alone. One argument of a call the user wrote is a smaller change than a call
+// inserted after it.
+std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  std::vector<std::size_t> upstream = upstream_calls(spec, report, checked);
+  std::map<std::tuple<std::string, std::string, int>, std::vector<std::size_t>> alike;  // (op, arguments, rank) -> calls
+  std::map<std::size_t, std::pair<int, std::vector<std::string>>> inputs;             // call -> its input's rank and names
+  for (std::size_t index : upstream) {
+    const CallDecl& call = spec.calls[index];
+    const CallReport* made = call_report(report, call.id);
+    if (!made || call.outputs.size() != 1) continue;
+    auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+    if (input == made->arguments.end() || input->written.empty()) continue;
+    int rank = static_cast<int>(input->written.size());
+    std::vector<std::string> names = written_names(input->written);
+    // An earlier call's output by the names its call gives its dims, where it gives them.
+    const CallReport* source = input->source.kind == ArgumentSource::Kind::Output ? call_report(report, input->source.call) : nullptr;
+    for (const NamedOutput& output : source ? source->outputs : std::vector<NamedOutput>{}) {
+      if (output.name == input->source.name && output.dim_names.size() == names.size()) names = output.dim_names;
+    }
+    inputs[index] = {rank, names};
+    alike[{call.op, call.arguments.dump(), rank}].push_back(index);
+  }
+  // Calls written alike anywhere in the graph (v's permute, which the failing call does not read).
+  auto written_alike = [&](std::size_t index) {
+    std::size_t count = 0;
+    for (const CallDecl& other : spec.calls) {
+      count += other.op == spec.calls[index].op && other.arguments == spec.calls[index].arguments;
+    }
+    return count;
+  };
+  auto add = [&](const std::vector<std::size_t>& group, const std::vector<std::size_t>& alike_calls) {
+    const auto& [rank, names] = inputs[group.front()];
+    for (const ArgumentChange& change : argument_changes(spec.calls[group.front()], rank, names)) {
+      nlohmann::json patch = nlohmann::json::array();
+      std::vector<std::string> ids, readings;
+      for (std::size_t index : group) {
+        const CallDecl& call = spec.calls[index];
+        for (const auto& [argument, value] : change.values.items()) {
+          patch.push_back({{"op", call.arguments.contains(argument) && spec.value().contains(nlohmann::json::json_pointer(child_pointer(call.pointer, argument)))
+                                      ? "replace"
+                                      : "add"},
+                           {"path", child_pointer(call.pointer, argument)},
+                           {"value", value}});
+        }
+        auto input = call.tensors.find("input");
+        std::string input_name = input != call.tensors.end() && input->second.kind == ArgRef::Kind::Named ? input->second.name : "input";
+        ids.push_back(fmt::format("\"{}\"", call.id));
+        readings.push_back(fmt::format("{} = {}.{}", call.outputs.front(), input_name, change.python));
+      }
+      Fix fix = candidate(fmt::format("change the {} of call{} {} to {}: {}", spec.calls[group.front()].op, group.size() > 1 ? "s" : "",
+                                      fmt::join(ids, " and "), change.python, fmt::join(readings, "; ")),
+                          std::move(patch));
+      std::optional<std::string> note = change.note.empty() ? std::nullopt : std::optional<std::string>(change.note);
+      // Calls written alike (q, k and v each viewed and permuted the same way) are changed together:
+      // one changed alone is made to match the odd one out.
+      if (!note && group.size() < std::max(alike_calls.size(), written_alike(group.front()))) {
+        note = fmt::format("call \"{}\" is written like another call of the graph: changed alone, it no longer is", spec.calls[group.front()].id);
+      }
+      if (!note) note = sequence_leaves_product(spec, group.front(), names, change);
+      if (note) {
+        fix.semantics = FixSemantics::Suspect;
+        fix.semantics_note = *note;
+      }
+      fixes.push_back(std::move(fix));
+    }
+  };
+  std::map<std::size_t, const std::vector<std::size_t>*> alike_of;
+  for (const auto& [key, group] : alike) {
+    for (std::size_t index : group) alike_of[index] = &group;
+    if (group.size() > 1) add(group, group);
+  }
+  for (std::size_t index : upstream) {
+    if (inputs.count(index) != 0) add({index}, *alike_of[index]);
+  }
+  return fixes;
+}
+
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
   std::vector<Fix> candidates;
   std::optional<std::size_t> index = call_index(spec, call_id);
@@ -1000,6 +1240,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     for (Fix& fix : slice_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : permute_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : slice_dim_candidates(spec, report, *checked)) add(std::move(fix));
+    for (Fix& fix : dropped_relayout_candidates(spec, *checked)) add(std::move(fix));
   }
   std::optional<LayoutSource> output = consumed_output(spec, *index);
   // An einsum's transposes are labelled by its subscripts' roles where the call's own names
@@ -1070,10 +1311,11 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
       }
     }
   }
-  // Last, the transposes and permutes that made arguments, dropped: where the sizes alone cannot
-  // tell the dims apart (T == E), the transposes above may not show the repair.
+  // Then the dim arguments of the calls upstream, rewritten in place: after the inserted
+  // transposes, so that of a change as large (two arguments against an inserted call) the
+  // transpose where the layout entered comes first.
   if (checked) {
-    for (Fix& fix : dropped_relayout_candidates(spec, *checked)) add(std::move(fix));
+    for (Fix& fix : argument_value_candidates(spec, report, *checked)) add(std::move(fix));
   }
   return candidates;
 }

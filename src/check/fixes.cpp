@@ -180,6 +180,26 @@ void label_dropped_conditions(Fix& fix, const Report& original, const Report& pa
   fix.semantics_note = "the patched graph also drops a condition (valid only if ...): it holds for every size";
 }
 
+// A searched fix whose patched graph is valid only under a condition (MHA080) the graph did not
+// have holds for some sizes only: a permute that makes positions meet features only while
+// B == 256, a dim moved so that a batch broadcasts against heads. It is suspect, whatever
+// PyTorch accepts at these sizes.
+void label_new_conditions(Fix& fix, const Report& original, const Report& patched) {
+  if (fix.semantics == FixSemantics::Suspect) return;
+  auto had = [&](const Diagnostic& condition) {  // the same condition: same call, same sizes
+    return std::any_of(original.diagnostics.begin(), original.diagnostics.end(), [&](const Diagnostic& d) {
+      return d.id == condition.id && d.call == condition.call && d.message == condition.message;
+    });
+  };
+  for (const Diagnostic& diagnostic : patched.diagnostics) {
+    if (diagnostic.id == DiagId::SymbolConstraint && !had(diagnostic)) {
+      fix.semantics = FixSemantics::Suspect;
+      fix.semantics_note = "the patched graph holds only under a new condition, at call \"" + diagnostic.call + "\": " + diagnostic.message;
+      return;
+    }
+  }
+}
+
 // Adds `candidate` to `diagnostic`'s fixes when its patched graph repairs it and no fix with the
 // same patch is there yet.
 void add_searched(const Report& original, const Fix& candidate, const Recheck& check, Diagnostic& diagnostic) {
@@ -189,6 +209,7 @@ void add_searched(const Report& original, const Fix& candidate, const Recheck& c
   Fix fix = candidate;
   record_result(fix, check.report, diagnostic.call, diagnostic.id);
   label_new_roles(fix, original, check.report);
+  label_new_conditions(fix, original, check.report);
   label_dropped_conditions(fix, original, check.report);
   diagnostic.fixes.push_back(std::move(fix));
 }

@@ -100,6 +100,29 @@ void propose_in_features(CallContext& ctx, Diagnostic& diagnostic, const ArgValu
   }
 }
 
+// Why the input's width is not its features when a call's own dim argument made its last dim:
+// a reduction over the features without keepdim (ViT pooled with mean(dim=-1): the tokens are
+// left last), or pieces that together are in_features wide joined on another dim (per-head
+// outputs concatenated on dim 0). A Linear built for that width only makes the slip fit.
+std::optional<std::string> features_moved_upstream(const ArgValue& input, std::int64_t in_features) {
+  const CallDecl* made = input.producer;
+  if (!made || !made->arguments.contains("dim") || !made->arguments["dim"].is_number_integer()) return std::nullopt;
+  std::int64_t dim = made->arguments["dim"].get<std::int64_t>();
+  const int rank = input.rank();
+  if ((made->op == "sum" || made->op == "mean") && !made->arguments.value("keepdim", false) && (dim == -1 || dim == rank)) {
+    return fmt::format("{} of call \"{}\" reduced the features (the last dim) and left {} last: a Linear of that width reads them as features",
+                       made->op, made->id, input.shape.back().str());
+  }
+  std::size_t pieces = made->op == "cat" ? made->list_size("tensors") : 0;
+  const DimExpr& width = input.shape.back();
+  if (pieces > 1 && dim != -1 && dim != rank - 1 && width.is_constant() &&
+      width.offset * static_cast<std::int64_t>(pieces) == in_features) {
+    return fmt::format("the {} pieces joined by cat call \"{}\" on dim {} are together in_features={} wide: joined on their last dim they fit",
+                       pieces, made->id, dim, in_features);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 bool linear_accepts(CallContext& ctx, const ArgValue& input, std::int64_t in_features, std::int64_t out_features, bool bias,
@@ -127,7 +150,12 @@ bool linear_accepts(CallContext& ctx, const ArgValue& input, std::int64_t in_fea
                                  in_features, out_features));
   if (which.empty()) {
     diagnostic.related.push_back({fmt::format("in_features = {}", in_features), ctx.option_location("in_features")});
-    if (features.is_constant()) propose_in_features(ctx, diagnostic, input, features.offset, in_features);
+    if (features.is_constant()) {
+      propose_in_features(ctx, diagnostic, input, features.offset, in_features);
+      if (std::optional<std::string> moved = features_moved_upstream(input, in_features)) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, *moved);
+      }
+    }
   }
   Shape fixed = input.written;
   fixed[feature] = DimExpr::constant(in_features);

@@ -1,0 +1,136 @@
+// Searched fixes that rewrite an upstream call's own dim arguments (fix_search.cpp,
+// argument_value_candidates), ahead of a call inserted after it or a module rebuilt to fit.
+#include <catch2/catch.hpp>
+
+#include "mhacheck/render.hpp"
+#include "test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+
+// The first fix of the first diagnostic `code`, which must be verified, valid and not suspect.
+const Fix& first_sound_fix(const Report& report, const std::string& code) {
+  const Diagnostic* diagnostic = test::find(report, code);
+  REQUIRE(diagnostic != nullptr);
+  REQUIRE(!diagnostic->fixes.empty());
+  const Fix& fix = diagnostic->fixes.front();
+  CHECK(fix.verified);
+  CHECK(fix.valid());
+  CHECK(fix.semantics != FixSemantics::Suspect);
+  return fix;
+}
+
+}  // namespace
+
+TEST_CASE("argument fixes: k.transpose(1, 2) on 4-D keys becomes transpose(-2, -1) at that call", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"q": ["N", 4, "L", 32], "k": ["N", 4, "L", 32]},
+    "calls": [{"id": "t", "op": "transpose", "input": "k", "dim0": 1, "dim1": 2, "outputs": ["kt"]},
+              {"id": "s", "op": "matmul", "input": "q", "other": "kt", "outputs": ["scores"]},
+              {"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["w"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA307");
+  CHECK(fix.description == "change the transpose of call \"t\" to transpose(-2, -1): kt = k.transpose(-2, -1)");
+  // The patch rewrites the call's own arguments; no call is inserted.
+  REQUIRE(fix.patch.size() == 2);
+  CHECK(fix.patch[0]["op"] == "replace");
+  CHECK(fix.patch[0]["path"] == "/calls/0/dim0");
+  CHECK(fix.patch[0]["value"] == -2);
+  CHECK(fix.patch[1]["path"] == "/calls/0/dim1");
+  CHECK(fix.patch[1]["value"] == -1);
+}
+
+TEST_CASE("argument fixes: a mean over the features before a Linear is moved to the tokens, not the Linear rebuilt", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "modules": {"head": "nn.Linear(384, 10)"}, "tensors": {"h": ["B", 65, 384]},
+    "calls": [{"id": "pool", "op": "mean", "input": "h", "dim": -1, "outputs": ["pooled"]},
+              {"id": "cls", "module": "head", "input": "pooled", "outputs": ["logits"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA404");
+  CHECK(fix.description == "change the mean of call \"pool\" to mean(dim=1): pooled = h.mean(dim=1)");
+  const Diagnostic* features = test::find(report, "MHA404");
+  // in_features=65 would only make the reduction over the features fit; a mean over the batch B
+  // mixes its entries: both are offered, labelled suspect.
+  auto labelled = [&](const std::string& start) {
+    auto found = std::find_if(features->fixes.begin(), features->fixes.end(),
+                              [&](const Fix& f) { return f.description.rfind(start, 0) == 0; });
+    REQUIRE(found != features->fixes.end());
+    return found->semantics;
+  };
+  CHECK(labelled("construct with in_features=65") == FixSemantics::Suspect);
+  CHECK(labelled("change the mean of call \"pool\" to mean(dim=0)") == FixSemantics::Suspect);
+}
+
+TEST_CASE("argument fixes: pieces joined on dim 0 that together fit the Linear are joined on the features", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "modules": {"proj": "nn.Linear(96, 96)"},
+    "tensors": {"a": ["B", "T", 32], "b": ["B", "T", 32], "c": ["B", "T", 32]},
+    "calls": [{"id": "j", "op": "cat", "tensors": ["a", "b", "c"], "dim": 0, "outputs": ["heads"]},
+              {"id": "o", "module": "proj", "input": "heads", "outputs": ["y"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA404");
+  CHECK(fix.description == "join the tensors of cat call \"j\" on dim 2: torch.cat([...], dim=2)");
+  const Diagnostic* features = test::find(report, "MHA404");
+  auto rebuilt = std::find_if(features->fixes.begin(), features->fixes.end(),
+                              [](const Fix& f) { return f.description == "construct with in_features=32"; });
+  REQUIRE(rebuilt != features->fixes.end());
+  CHECK(rebuilt->semantics == FixSemantics::Suspect);
+}
+
+TEST_CASE("argument fixes: a single key/value head unsqueezed at dim 2 is unsqueezed at dim 1, key and value together", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", 4, "L", 32], "k1": ["B", "S", 32], "v1": ["B", "S", 32]},
+    "calls": [{"id": "uk", "op": "unsqueeze", "input": "k1", "dim": 2, "outputs": ["k"]},
+              {"id": "uv", "op": "unsqueeze", "input": "v1", "dim": 2, "outputs": ["v"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "outputs": ["o"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA209");
+  CHECK(fix.description == "change the unsqueeze of calls \"uk\" and \"uv\" to unsqueeze(1): k = k1.unsqueeze(1); v = v1.unsqueeze(1)");
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // unsqueeze(0) also runs at these sizes, but only while B == 4 (batch against heads).
+  const Diagnostic* role = test::find(report, "MHA209");
+  auto front = std::find_if(role->fixes.begin(), role->fixes.end(),
+                            [](const Fix& f) { return f.description.find("unsqueeze(0)") != std::string::npos; });
+  REQUIRE(front != role->fixes.end());
+  CHECK(front->semantics == FixSemantics::Suspect);
+}
+
+TEST_CASE("argument fixes: a batch-first permute of positions added to seq-first features gets the seq-first order", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "modules": {"attn": "nn.MultiheadAttention(128, 4)"},
+    "tensors": {"feat": ["B", 128, "P"], "pos": ["B", 128, "P"]},
+    "calls": [{"id": "fs", "op": "permute", "input": "feat", "dims": [2, 0, 1], "outputs": ["src"]},
+              {"id": "fp", "op": "permute", "input": "pos", "dims": [0, 2, 1], "outputs": ["pe"]},
+              {"id": "add", "op": "add", "input": "src", "other": "pe", "outputs": ["q"]},
+              {"id": "a", "module": "attn", "query": "q", "key": "q", "value": "src", "outputs": ["y", "w"]}]})j");
+  REQUIRE(report.count(Severity::Error) == 0);
+  REQUIRE(report.count(Severity::Warning) >= 1);
+  const Diagnostic* first = nullptr;
+  for (const Diagnostic& diagnostic : report.diagnostics) {
+    if (diagnostic.severity() == Severity::Warning && !first) first = &diagnostic;
+  }
+  REQUIRE(first != nullptr);
+  REQUIRE(!first->fixes.empty());
+  CHECK(first->fixes.front().description == "change the permute of call \"fp\" to permute(2, 0, 1): pe = pos.permute(2, 0, 1)");
+  CHECK(first->fixes.front().valid());
+  CHECK(first->fixes.front().semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("argument fixes: a transpose whose undoing verifies is dropped, not transposed back", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "dims": {"L": 5, "S": 40},
+    "tensors": {"w": ["B", "L", "S"], "mem": ["B", "S", 64]},
+    "calls": [{"id": "t", "op": "transpose", "input": "w", "dim0": 1, "dim1": 2, "outputs": ["wt"]},
+              {"id": "m", "op": "bmm", "input": "wt", "mat2": "mem", "outputs": ["pooled"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA368");
+  CHECK(fix.description == "drop the transpose(1, 2) of call \"t\", reading w in its place: wt = w (not w.transpose(1, 2))");
+}
+
+TEST_CASE("argument fixes: keys permuted to match a query left (B, T, H, D) are suspect, the query is transposed", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "dims": {"T": 10}, "tensors": {"q": ["B", "T", 4, 16], "k1": ["B", "T", 4, 16]},
+    "calls": [{"id": "pk", "op": "permute", "input": "k1", "dims": [0, 2, 3, 1], "outputs": ["kt"]},
+              {"id": "s", "op": "matmul", "input": "q", "other": "kt", "outputs": ["scores"]},
+              {"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["w"]}]})j");
+  const Diagnostic* error = test::find(report, "MHA308");
+  REQUIRE(error != nullptr);
+  REQUIRE(!error->fixes.empty());
+  CHECK(error->fixes.front().description.find("change the permute") == std::string::npos);
+  // permute(0, 1, 3, 2) gives k (B, T, 16, 4): PyTorch runs it, as (B, T, 4, 4) scores per position.
+  auto matched = std::find_if(error->fixes.begin(), error->fixes.end(),
+                              [](const Fix& f) { return f.description.rfind("change the permute of call \"pk\" to permute(0, 1, 3, 2)", 0) == 0; });
+  REQUIRE(matched != error->fixes.end());
+  CHECK(matched->valid());
+  CHECK(matched->semantics == FixSemantics::Suspect);
+  CHECK(matched->semantics_note == "T (a sequence length) would leave the matrix dims of the product of call \"s\" for a batch slot");
+}
