@@ -33,13 +33,6 @@ struct LayoutSource {
   bool written() const { return !shape_pointer.empty(); }
 };
 
-std::optional<std::size_t> call_index(const Spec& spec, const std::string& id) {
-  for (std::size_t i = 0; i < spec.calls.size(); ++i) {
-    if (spec.calls[i].id == id) return i;
-  }
-  return std::nullopt;
-}
-
 // Operators whose output is their input's layout, each dim standing for what it stood for
 // (LayerNorm and the elementwise ones): a wrong layout passes through them unchanged, so it
 // entered the graph before them.
@@ -818,6 +811,13 @@ bool name_taken(const Spec& spec, const std::string& name) {
 }
 
 }  // namespace
+
+std::optional<std::size_t> call_index(const Spec& spec, const std::string& id) {
+  for (std::size_t i = 0; i < spec.calls.size(); ++i) {
+    if (spec.calls[i].id == id) return i;
+  }
+  return std::nullopt;
+}
 
 std::string fresh_name(const Spec& spec, const std::string& base) {
   std::string name = base;

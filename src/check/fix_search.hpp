@@ -2,6 +2,7 @@
 // rule could repair. fixes.cpp re-checks each on the whole patched graph and ranks them.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ std::vector<Fix> argument_swap_candidates(const Spec& spec, std::size_t index);
 
 // `base`, or base_2, base_3, ...: the first that names no tensor, module, call or output of `spec`.
 std::string fresh_name(const Spec& spec, const std::string& base);
+
+// The index in spec.calls of the call `id`; nullopt when there is none.
+std::optional<std::size_t> call_index(const Spec& spec, const std::string& id);
 
 // The report of call `id`; null when `report` has none.
 const CallReport* call_report(const Report& report, const std::string& id);

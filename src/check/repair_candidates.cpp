@@ -67,13 +67,6 @@ std::optional<Shape> shape_of_json(const nlohmann::json& value) {
   return shape;
 }
 
-std::optional<std::size_t> call_index(const Spec& spec, const std::string& id) {
-  for (std::size_t i = 0; i < spec.calls.size(); ++i) {
-    if (spec.calls[i].id == id) return i;
-  }
-  return std::nullopt;
-}
-
 // The call's argument `name` as the check resolved it; null when not given.
 const ResolvedArgument* resolved_argument(const CallReport& checked, const std::string& name) {
   auto found = std::find_if(checked.arguments.begin(), checked.arguments.end(), [&](const ResolvedArgument& a) { return a.name == name; });
