@@ -38,6 +38,11 @@ const Diagnostic* find(const Report& report, const std::string& code) {
   return nullptr;
 }
 
+const Fix* first_fix(const Report& report, const std::string& code) {
+  const Diagnostic* diagnostic = find(report, code);
+  return diagnostic == nullptr || diagnostic->fixes.empty() ? nullptr : &diagnostic->fixes.front();
+}
+
 const Diagnostic* raised(const Report& report) {
   for (const Diagnostic& diagnostic : report.diagnostics) {
     if (diagnostic.severity() == Severity::Error && diagnostic.pytorch_error && diagnostic.pytorch_error->raised_first) {

@@ -14,6 +14,8 @@ JsonDocument document_from(const std::string& text, const std::string& name = "t
 Report check_text(const std::string& text, bool verify_fixes = true);
 // The first diagnostic with this code, or nullptr.
 const Diagnostic* find(const Report& report, const std::string& code);
+// The first fix of the first diagnostic with this code, or nullptr when there is none.
+const Fix* first_fix(const Report& report, const std::string& code);
 // The first error whose PyTorch exception is raised first, or nullptr.
 const Diagnostic* raised(const Report& report);
 std::string read_file(const std::string& path);

@@ -246,30 +246,27 @@ TEST_CASE("a key_padding_mask of the wrong rank: the message's article fits the 
 }
 
 TEST_CASE("an unbatched query's (1, S) key_padding_mask: the fix squeezes the unit dim and says the shape", "[mha]") {
-  Report unit = test::check_text(flat("", R"("query": [10, 512], "key": [12, 512], "value": [12, 512], "key_padding_mask": [1, 12])"));
-  const Diagnostic* rank = test::find(unit, "MHA022");
-  REQUIRE(rank != nullptr);
-  REQUIRE_FALSE(rank->fixes.empty());
-  CHECK(rank->fixes[0].description == "key_padding_mask.squeeze(0) gives (12,)");
-  CHECK(rank->fixes[0].verified);
+  const Fix* squeezed = test::first_fix(test::check_text(flat("", R"("query": [10, 512], "key": [12, 512], "value": [12, 512], "key_padding_mask": [1, 12])")), "MHA022");
+  REQUIRE(squeezed != nullptr);
+  CHECK(squeezed->description == "key_padding_mask.squeeze(0) gives (12,)");
+  CHECK(squeezed->verified);
   // A leading dim other than 1 is not a batch of one: the mask is replaced, as before.
-  Report two = test::check_text(flat("", R"("query": [3, 512], "key": [5, 512], "value": [5, 512], "key_padding_mask": [2, 5])"));
-  REQUIRE_FALSE(test::find(two, "MHA022")->fixes.empty());
-  CHECK(test::find(two, "MHA022")->fixes[0].description == "pass a (S,) = (5,) key_padding_mask");
+  const Fix* replaced = test::first_fix(test::check_text(flat("", R"("query": [3, 512], "key": [5, 512], "value": [5, 512], "key_padding_mask": [2, 5])")), "MHA022");
+  REQUIRE(replaced != nullptr);
+  CHECK(replaced->description == "pass a (S,) = (5,) key_padding_mask");
 }
 
 TEST_CASE("a batched query of one entry with a 1-D (S,) key_padding_mask: the fix unsqueezes the batch dim and says the shape", "[mha]") {
   Report one = test::check_text(R"json({"module": "nn.MultiheadAttention(256, 4, batch_first=True)", "query": [1, 77, 256], "key": [1, 77, 256],
       "value": [1, 77, 256], "key_padding_mask": {"shape": [77], "dtype": "bool"}})json");
-  const Diagnostic* rank = test::find(one, "MHA022");
-  REQUIRE(rank != nullptr);
-  REQUIRE_FALSE(rank->fixes.empty());
-  CHECK(rank->fixes[0].description == "key_padding_mask.unsqueeze(0) gives (1, 77)");
-  CHECK(rank->fixes[0].verified);
+  const Fix* unsqueezed = test::first_fix(one, "MHA022");
+  REQUIRE(unsqueezed != nullptr);
+  CHECK(unsqueezed->description == "key_padding_mask.unsqueeze(0) gives (1, 77)");
+  CHECK(unsqueezed->verified);
   // A batch of two: one (S,) mask is no batch entry's own; the mask is replaced, as before.
-  Report two = test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "key_padding_mask": [5])"));
-  REQUIRE_FALSE(test::find(two, "MHA022")->fixes.empty());
-  CHECK(test::find(two, "MHA022")->fixes[0].description == "pass a (N, S) key_padding_mask");
+  const Fix* replaced = test::first_fix(test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "key_padding_mask": [5])")), "MHA022");
+  REQUIRE(replaced != nullptr);
+  CHECK(replaced->description == "pass a (N, S) = (2, 5) key_padding_mask");
 }
 
 TEST_CASE("a per-head (num_heads, L, S) attn_mask for a batch of several entries: the fix repeats the heads per entry, batch-major", "[mha]") {
