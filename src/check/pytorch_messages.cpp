@@ -278,7 +278,6 @@ std::vector<Reading> bmm_inner(const Captures& c, const ModuleHints&) {
              {"make the first operand's last dim equal the second's second-to-last"});
 }
 
-// "embed_dim must be divisible by num_heads": the numbers come from --module, if at all.
 // "value cannot be converted to type {type} without overflow", c10's checked conversion of a
 // Scalar to a dtype's C++ type: masked_fill's value, for any type (-1e9 on float16 scores is the
 // common case), or the Transformer modules' causal-mask detection, which builds -inf in an
@@ -308,6 +307,7 @@ std::vector<Reading> causal_detect_overflow(const Captures& c, const ModuleHints
              {"pass the mask as bool (True = not allowed to attend) or float"});
 }
 
+// "embed_dim must be divisible by num_heads": the numbers come from --module, if at all.
 std::vector<Reading> heads_dividing(const Captures&, const ModuleHints& hints) {
   std::string meaning = "each head gets embed_dim / num_heads features, so num_heads must divide embed_dim";
   if (!hints.embed_dim || !hints.num_heads || *hints.embed_dim <= 0 || *hints.num_heads <= 0) {

@@ -163,47 +163,45 @@ void padded_mask_candidates(const Spec& spec, const Report& report, std::size_t 
 // A rule's fix that asks for other values names the shape wanted: another tensor the spec has
 // with that shape, dtype and kind is passed instead (the source's padding mask given where the
 // target's was).
-void given_tensor_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked,
+void given_tensor_candidates(const Spec& spec, std::size_t index, const CallReport& checked,
                              const std::vector<AskedShape>& asked, std::vector<Fix>& fixes) {
   const CallDecl& call = spec.calls[index];
   const nlohmann::json& document = spec.value();
   std::set<std::string> offered;
   for (const auto& [argument, fix] : asked) {
     if (fix.patch.size() != 1) continue;
-    {
-      const std::string path = fix.patch[0].value("path", "");
-      std::optional<Shape> wanted = shape_of_json(fix.patch[0]["value"]);
-      for (const ResolvedArgument& passed : checked.arguments) {
-        auto ref = call.tensors.find(passed.name);
-        if (!wanted || ref == call.tensors.end() || (!argument.empty() && argument != passed.name)) continue;
-        const TensorDecl* declared = ref->second.kind == ArgRef::Kind::Named ? spec.find_tensor(ref->second.name) : nullptr;
-        const TensorDecl* written = ref->second.kind == ArgRef::Kind::Inline ? ref->second.tensor.get() : declared;
-        if (!written || written->shape_pointer != path) continue;
-        // The same role: a mask for a mask, and the dims written as the fix writes them (B, S for
-        // (B, S), the same sizes where both are numbers), not merely sizes equal by binding.
-        auto offer = [&](const std::string& other_name, const Shape& shape, DType dtype, const nlohmann::json& value) {
-          if (other_name == passed.name || is_mask_name(other_name) != is_mask_name(passed.name) || dtype != passed.dtype ||
-              shape != *wanted || !offered.insert(passed.name + "=" + other_name).second) {
-            return;
-          }
-          fixes.push_back(candidate(fmt::format("pass {}, the {} tensor the spec has, as {}: {}={}", other_name, tuple_str(shape), passed.name,
-                                                passed.name, other_name),
-                                    {{{"op", "replace"}, {"path", ref->second.pointer}, {"value", value}}}));
-        };
-        // The call's other arguments (written inline: the same tensor passed again), then the
-        // declared tensors.
-        for (const ResolvedArgument& other : checked.arguments) {
-          auto other_ref = call.tensors.find(other.name);
-          if (other_ref == call.tensors.end() || &other == &passed) continue;
-          nlohmann::json::json_pointer pointer(other_ref->second.pointer);
-          if (!document.contains(pointer)) continue;
-          std::string other_name = other_ref->second.kind == ArgRef::Kind::Named ? other_ref->second.name : other.name;
-          offer(other_name, other.written, other.dtype, document.at(pointer));
+    const std::string path = fix.patch[0].value("path", "");
+    std::optional<Shape> wanted = shape_of_json(fix.patch[0]["value"]);
+    for (const ResolvedArgument& passed : checked.arguments) {
+      auto ref = call.tensors.find(passed.name);
+      if (!wanted || ref == call.tensors.end() || (!argument.empty() && argument != passed.name)) continue;
+      const TensorDecl* declared = ref->second.kind == ArgRef::Kind::Named ? spec.find_tensor(ref->second.name) : nullptr;
+      const TensorDecl* written = ref->second.kind == ArgRef::Kind::Inline ? ref->second.tensor.get() : declared;
+      if (!written || written->shape_pointer != path) continue;
+      // The same role: a mask for a mask, and the dims written as the fix writes them (B, S for
+      // (B, S), the same sizes where both are numbers), not merely sizes equal by binding.
+      auto offer = [&](const std::string& other_name, const Shape& shape, DType dtype, const nlohmann::json& value) {
+        if (other_name == passed.name || is_mask_name(other_name) != is_mask_name(passed.name) || dtype != passed.dtype ||
+            shape != *wanted || !offered.insert(passed.name + "=" + other_name).second) {
+          return;
         }
-        for (const TensorDecl& tensor : spec.tensors) {
-          if (tensor.shape_pointer.empty() || (declared && tensor.name == declared->name)) continue;
-          offer(tensor.name, tensor.shape, tensor.dtype.value_or(passed.dtype), tensor.name);
-        }
+        fixes.push_back(candidate(fmt::format("pass {}, the {} tensor the spec has, as {}: {}={}", other_name, tuple_str(shape), passed.name,
+                                              passed.name, other_name),
+                                  {{{"op", "replace"}, {"path", ref->second.pointer}, {"value", value}}}));
+      };
+      // The call's other arguments (written inline: the same tensor passed again), then the
+      // declared tensors.
+      for (const ResolvedArgument& other : checked.arguments) {
+        auto other_ref = call.tensors.find(other.name);
+        if (other_ref == call.tensors.end() || &other == &passed) continue;
+        nlohmann::json::json_pointer pointer(other_ref->second.pointer);
+        if (!document.contains(pointer)) continue;
+        std::string other_name = other_ref->second.kind == ArgRef::Kind::Named ? other_ref->second.name : other.name;
+        offer(other_name, other.written, other.dtype, document.at(pointer));
+      }
+      for (const TensorDecl& tensor : spec.tensors) {
+        if (tensor.shape_pointer.empty() || (declared && tensor.name == declared->name)) continue;
+        offer(tensor.name, tensor.shape, tensor.dtype.value_or(passed.dtype), tensor.name);
       }
     }
   }
@@ -359,7 +357,7 @@ void mirrored_repeat_candidates(const Spec& spec, const Report& report, std::siz
     made["op"] = "repeat_interleave";
     made["input"] = name;
     made["outputs"] = {fresh_name(spec, name + "_repeated")};
-    std::string dim = repeat.arguments.contains("dim") ? fmt::format(", dim={}", repeat.arguments["dim"].dump()) : "";
+    std::string dim = repeat.arguments.contains("dim") && !repeat.arguments["dim"].is_null() ? fmt::format(", dim={}", repeat.arguments["dim"].dump()) : "";
     fixes.push_back(candidate(fmt::format("repeat {} as {} is repeated in call \"{}\": {}.repeat_interleave({}{})", other->name, repeated->name,
                                           repeat.id, name, repeat.arguments.value("repeats", nlohmann::json()).dump(), dim),
                               read_inserted_call(spec, reader, ref->second, std::move(made)), FixSemantics::Consistent,
@@ -393,7 +391,7 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   const CallReport* checked = call_report(report, targets.front()->call);
   if (!index || !checked) return fixes;
   padded_mask_candidates(spec, report, *index, *checked, fixes);
-  given_tensor_candidates(spec, report, *index, *checked, asked, fixes);
+  given_tensor_candidates(spec, *index, *checked, asked, fixes);
   whole_dim_cut_candidates(spec, report, *checked, fixes);
   mirrored_repeat_candidates(spec, report, *index, *checked, fixes);
   return fixes;

@@ -327,7 +327,15 @@ void check_flattened_orders(CallContext& ctx, const ArgValue& input, const ArgVa
     }
     const ArgRef& source = flattening->tensor("input");
     if (source.kind != ArgRef::Kind::Named) return;
-    // The merged factors are the source's dims at..at+1 when the dims before it are kept one to one.
+    // The merged factors are the source's dims at..at+1 only when the dims before them are kept one
+    // to one: checked on a declared source's written names.
+    const TensorDecl* declared = ctx.spec.find_tensor(source.name);
+    if (declared == nullptr) return;
+    const std::vector<std::string> source_names = written_names(declared->shape);
+    if (static_cast<int>(source_names.size()) < at + 2 || source_names[static_cast<std::size_t>(at)] != order[0] ||
+        source_names[static_cast<std::size_t>(at) + 1] != order[1]) {
+      return;
+    }
     const std::string transposed = fresh_name(ctx.spec, source.name + "_t");
     const std::size_t index = std::stoul(flattening->pointer.substr(7));
     nlohmann::json call = {{"id", transposed}, {"op", "transpose"}, {"input", source.name}, {"dim0", at}, {"dim1", at + 1}, {"outputs", {transposed}}};
@@ -412,6 +420,13 @@ void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const Ar
   const bool dividend_batch = std::any_of(input.dim_names.begin(), input.dim_names.end(),
                                           [](const std::string& name) { return role_of_name(name) == DimRole::Batch; });
   if (batch == names.end() || !dividend_batch || names.size() < 2) return;
+  // A dividend that keeps every dim of the summed tensor (a token-level loss (B, T) over
+  // mask.sum()) is a mean over all tokens, deliberate; per-entry vectors reduced a dim away.
+  const bool reduced_away = std::any_of(names.begin(), names.end(), [&](const std::string& name) {
+    return !name.empty() && role_of_name(name) != DimRole::Batch &&
+           std::find(input.dim_names.begin(), input.dim_names.end(), name) == input.dim_names.end();
+  });
+  if (!reduced_away) return;
   const int batch_dim = static_cast<int>(batch - names.begin());
   nlohmann::json kept = nlohmann::json::array();
   for (int d = 0; d < static_cast<int>(names.size()); ++d) {

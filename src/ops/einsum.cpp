@@ -342,7 +342,7 @@ const CallDecl* attention_softmax(const CallContext& ctx, const ArgValue& operan
 // letter, the keys', so the output sums the weights over that letter ('bhij,bhjd->bhid'). An
 // equation that keeps the normalised letter and contracts the weights' other letter with the
 // values ('bhij,bhid->bhjd') sums each key's column over the queries and reads the values by query
-// position; PyTorch raises nothing when the two letters have the same size (self-attention). A
+// position; PyTorch raises nothing, as the values' length is the queries' there (self-attention). A
 // softmax over another dim is the softmax rule's to judge. Not reported: weights normalised again
 // over the contracted letter (slot attention). The fix swaps the two letters in the values' term
 // and the output.
@@ -368,6 +368,9 @@ void check_weights_contraction(CallContext& ctx, const std::vector<const ArgValu
       if (!has_label(read.output, label) && has_label(values, label) && !has_label(contracted, label)) contracted.push_back(label);
     }
     if (contracted.size() != 1) continue;
+    // The values carry a letter of their own that the output keeps (the features): a product with
+    // a per-query mask ('bhqk,bq->bhk', the weight each key receives) reads no values.
+    if (std::none_of(values.begin(), values.end(), [&](int label) { return !has_label(weights, label) && has_label(read.output, label); })) continue;
     const int query = contracted.front();
     const int query_dim = static_cast<int>(std::find(weights.begin(), weights.end(), query) - weights.begin());
     if (!softmax->outputs.empty() && renormalised_over(ctx.spec, softmax->outputs.front(), query_dim, rank)) continue;
@@ -385,7 +388,7 @@ void check_weights_contraction(CallContext& ctx, const std::vector<const ArgValu
                     equation, einsum_letter(query), einsum_letter(normalised), softmax->id),
         "equation");
     diagnostic.notes.push_back(fmt::format("the weights are read by the keys they sum to 1 over: '{}'", repaired));
-    diagnostic.notes.push_back("PyTorch raises nothing: the two letters have the same size");
+    diagnostic.notes.push_back("PyTorch raises nothing: the values are read along the letter the weights share with them");
     ctx.add_patch_fix(diagnostic, fmt::format("contract the weights over the keys {}: einsum '{}'", einsum_letter(normalised), repaired),
                       nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx.call.pointer, "equation")}, {"value", repaired}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each query's output is its weights over the keys times the values");

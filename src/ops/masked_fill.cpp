@@ -127,9 +127,8 @@ void add_bool_mask_fixes(CallContext& ctx, Diagnostic& diagnostic, const ArgValu
   bool known = origin.convention == MaskConvention::TrueKeeps;
   std::string reason = known ? origin.reason : "a float causal buffer is made by tril(ones): 1 marks the positions each query may attend to";
   std::string equal = fmt::format("fill where {} is 0, the positions it does not allow: masked_fill({} == 0, ...)", name, name);
-  if (!add_inserted_call_fix(ctx, diagnostic, mask, equal, "eq", {{"other", 0}})) {
-    ctx.add_dtype_fix(diagnostic, "pass mask as bool (mask == 0)", mask, DType::Bool);
-  }
+  // Declaring the mask bool would mean != 0: == 0 is only an inserted comparison.
+  if (!add_inserted_call_fix(ctx, diagnostic, mask, equal, "eq", {{"other", 0}})) return;
   CallContext::label_last_fix(diagnostic, known ? FixSemantics::Consistent : FixSemantics::Unknown, reason);
   if (!add_inserted_call_fix(ctx, diagnostic, mask, not_equal, "ne", {{"other", 0}})) return;
   if (known) CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, reason + ": != 0 fills those instead");

@@ -37,6 +37,10 @@ std::optional<std::string> bool_kernel(const ArgValue& input, const ArgValue& ot
 // (mem.unsqueeze(1)), inserted before the call.
 void check_batch_dim_roles(CallContext& ctx, const ArgValue& input, const ArgValue& other, std::size_t reported) {
   if (input.rank() < 3 || other.rank() < 3) return;
+  // Two plain symbols of different roles were reported by the broadcast itself (CallContext::same).
+  for (std::size_t i = reported; i < ctx.diagnostics.size(); ++i) {
+    if (ctx.diagnostics[i].id == DiagId::RoleCondition) return;
+  }
   auto layout_role = [](DimRole role) { return role == DimRole::Batch || role == DimRole::Sequence || role == DimRole::Heads; };
   const int batch_dims = std::min(input.rank(), other.rank()) - 2;
   for (int k = 1; k <= batch_dims; ++k) {
@@ -48,7 +52,8 @@ void check_batch_dim_roles(CallContext& ctx, const ArgValue& input, const ArgVal
     if (a == DimExpr::constant(1) || b == DimExpr::constant(1)) continue;
     std::vector<std::string> conditions;
     for (std::size_t i = reported; i < ctx.diagnostics.size();) {
-      if (ctx.diagnostics[i].id == DiagId::SymbolConstraint) {
+      // The batch dims' broadcast, not the contraction's own condition (input @ other).
+      if (ctx.diagnostics[i].id == DiagId::SymbolConstraint && ctx.diagnostics[i].message.find("batch dims") != std::string::npos) {
         conditions.push_back(ctx.diagnostics[i].message);
         ctx.diagnostics.erase(ctx.diagnostics.begin() + static_cast<std::ptrdiff_t>(i));
       } else {

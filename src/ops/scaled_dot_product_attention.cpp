@@ -530,8 +530,15 @@ class SdpaRules {
       if (moves.count(producer->op) == 0 || input == producer->tensors.end() || input->second.kind != ArgRef::Kind::Named) break;
       producer = producer_of(ctx_.spec, input->second.name, producer);
     }
-    for (const char* other : {"mem", "enc", "context", "cross", "src"}) {
-      if (name.find(other) != std::string::npos) return false;
+    // By the start of a word ("encoder_out", "mem_k"), not anywhere: "sequence" holds "enc".
+    for (std::size_t start = 0; start < name.size();) {
+      std::size_t end = start;
+      while (end < name.size() && std::isalpha(static_cast<unsigned char>(name[end]))) ++end;
+      const std::string word = name.substr(start, end - start);
+      for (const char* other : {"mem", "enc", "context", "cross", "src"}) {
+        if (word.rfind(other, 0) == 0) return false;
+      }
+      start = end + 1;
     }
     if (query_.written.size() != static_cast<std::size_t>(query_.rank()) || key_.written.size() != static_cast<std::size_t>(key_.rank())) return true;
     const DimExpr& length = query_.written[query_.rank() - 2];

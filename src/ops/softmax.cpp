@@ -157,8 +157,8 @@ void check_softmax_over_product_queries(CallContext& ctx, const ArgValue& input,
   }
 }
 
-// MHA265 for a softmax over a dim of size 1 that the shape itself makes (a Linear's out_features of
-// 1, transposed): every weight is exp(x) / exp(x) = 1, whatever the scores. A size 1 that "dims"
+// MHA265 for a softmax over a dim of size 1 (a Linear's out_features of 1, or that dim
+// transposed to the front): every weight is exp(x) / exp(x) = 1, whatever the scores. A size 1 that "dims"
 // gave a named symbol is the user's general size bound for this check, and not reported. The fix
 // normalises over the last dim whose size is not a literal 1.
 void check_softmax_size_one(CallContext& ctx, const ArgValue& input, int dim) {
@@ -167,6 +167,10 @@ void check_softmax_size_one(CallContext& ctx, const ArgValue& input, int dim) {
     return size.is_constant() && size.offset == 1 && input.dim_name(d).empty();
   };
   if (input.rank() == 0 || !literal_one(dim)) return;
+  // Over the last dim, a size 1 is attention over a single key (a pooled memory token), which
+  // means what it says; it is a bug there when a Linear(..., 1) made it: pooling scores softmaxed
+  // over their one feature instead of over the positions.
+  if (dim == input.rank() - 1 && (input.producer == nullptr || input.producer->op != "Linear")) return;
   int other = input.rank() - 1;
   while (other >= 0 && (other == dim || literal_one(other))) --other;
   if (other < 0) return;

@@ -246,12 +246,14 @@ TEST_CASE("a key_padding_mask of the wrong rank: the message's article fits the 
 }
 
 TEST_CASE("an unbatched query's (1, S) key_padding_mask: the fix squeezes the unit dim and says the shape", "[mha]") {
-  const Fix* squeezed = test::first_fix(test::check_text(flat("", R"("query": [10, 512], "key": [12, 512], "value": [12, 512], "key_padding_mask": [1, 12])")), "MHA022");
+  Report unit = test::check_text(flat("", R"("query": [10, 512], "key": [12, 512], "value": [12, 512], "key_padding_mask": [1, 12])"));
+  const Fix* squeezed = test::first_fix(unit, "MHA022");
   REQUIRE(squeezed != nullptr);
   CHECK(squeezed->description == "key_padding_mask.squeeze(0) gives (12,)");
   CHECK(squeezed->verified);
   // A leading dim other than 1 is not a batch of one: the mask is replaced, as before.
-  const Fix* replaced = test::first_fix(test::check_text(flat("", R"("query": [3, 512], "key": [5, 512], "value": [5, 512], "key_padding_mask": [2, 5])")), "MHA022");
+  Report two = test::check_text(flat("", R"("query": [3, 512], "key": [5, 512], "value": [5, 512], "key_padding_mask": [2, 5])"));
+  const Fix* replaced = test::first_fix(two, "MHA022");
   REQUIRE(replaced != nullptr);
   CHECK(replaced->description == "pass a (S,) = (5,) key_padding_mask");
 }
@@ -264,7 +266,8 @@ TEST_CASE("a batched query of one entry with a 1-D (S,) key_padding_mask: the fi
   CHECK(unsqueezed->description == "key_padding_mask.unsqueeze(0) gives (1, 77)");
   CHECK(unsqueezed->verified);
   // A batch of two: one (S,) mask is no batch entry's own; the mask is replaced, as before.
-  const Fix* replaced = test::first_fix(test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "key_padding_mask": [5])")), "MHA022");
+  Report two = test::check_text(flat("", R"("query": [3, 2, 512], "key": [5, 2, 512], "value": [5, 2, 512], "key_padding_mask": [5])"));
+  const Fix* replaced = test::first_fix(two, "MHA022");
   REQUIRE(replaced != nullptr);
   CHECK(replaced->description == "pass a (N, S) = (2, 5) key_padding_mask");
 }
