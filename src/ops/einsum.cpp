@@ -373,6 +373,10 @@ void check_weights_contraction(CallContext& ctx, const std::vector<const ArgValu
     if (std::none_of(values.begin(), values.end(), [&](int label) { return !has_label(weights, label) && has_label(read.output, label); })) continue;
     const int query = contracted.front();
     const int query_dim = static_cast<int>(std::find(weights.begin(), weights.end(), query) - weights.begin());
+    // Attention weights are (..., queries, keys): the contracted letter must be the queries', the
+    // one before the keys. Weights mixed across another letter (talking heads' 'bhij,hk->bkij',
+    // across the heads) are not read by query position.
+    if (query_dim != rank - 2) continue;
     if (!softmax->outputs.empty() && renormalised_over(ctx.spec, softmax->outputs.front(), query_dim, rank)) continue;
     EinsumEquation fixed = read;
     auto swap = [&](std::vector<int>& term) {

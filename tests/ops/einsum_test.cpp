@@ -257,4 +257,10 @@ TEST_CASE("an einsum that contracts softmax weights over the queries and keeps t
                          R"(, {"id": "su", "op": "sum", "input": "attn", "dim": 2, "keepdim": true, "outputs": ["z"]},
                               {"id": "dv", "op": "div", "input": "attn", "other": "z", "outputs": ["renormalised"]})"),
                    "MHA286") == nullptr);
+  // Weights mixed across the heads (talking heads) contract the heads, not the queries.
+  Report mixed = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, "N", 64], "k": ["B", 8, "N", 64], "mix": [8, 8]},
+      "calls": [{"id": "sc", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["q", "k"], "outputs": ["sim"]},
+                {"id": "sm", "op": "softmax", "input": "sim", "dim": -1, "outputs": ["attn"]},
+                {"id": "o", "op": "einsum", "equation": "bhij,hk->bkij", "operands": ["attn", "mix"]}]})");
+  CHECK(test::find(mixed, "MHA286") == nullptr);
 }

@@ -144,6 +144,8 @@ TEST_CASE("per-entry vectors divided by a sum over every dim of a batch-named te
   // Not reported: one total per entry; a tensor divided by its own total (token weights m / m.sum()).
   CHECK(test::find(check(R"("dim": 1, "keepdim": true, )"), "MHA288") == nullptr);
   CHECK(test::find(check("", "m"), "MHA288") == nullptr);
+  // Each token's vector over the count of all tokens keeps every dim of the mask: a mean over all tokens.
+  CHECK(test::find(check("", "hm"), "MHA288") == nullptr);
   // A total divided by a total (a masked loss) is not per entry.
   Report loss = test::check_text(R"({"version": 1, "tensors": {"l": ["B", "T"], "m": ["B", "T"]},
       "calls": [{"id": "x", "op": "mul", "input": "l", "other": "m", "outputs": ["lm"]},

@@ -184,4 +184,9 @@ TEST_CASE("softmax over a literal size-1 dim warns MHA265: every weight is 1", "
       "calls": [{"id": "s", "op": "softmax", "input": "x", "dim": 0}]})"), "MHA265") == nullptr);
   CHECK(test::find(test::check_text(op_call("softmax", R"("input": [1, 1], "dim": 0)")), "MHA265") == nullptr);
   CHECK(test::find(test::check_text(op_call("softmax", R"("input": [1, 5], "dim": 0)")), "MHA265") != nullptr);
+  // Cross-attention to one memory token: scores (B, L, 1) softmaxed over their one key mean what they say.
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"q": ["B", "L", 64], "m": ["B", 1, 64]},
+      "calls": [{"id": "t", "op": "transpose", "input": "m", "dim0": 1, "dim1": 2, "outputs": ["mt"]},
+                {"id": "s", "op": "matmul", "input": "q", "other": "mt", "outputs": ["scores"]},
+                {"id": "sm", "op": "softmax", "input": "scores", "dim": -1}]})"), "MHA265") == nullptr);
 }
