@@ -49,11 +49,16 @@ struct ArgumentSource {
 struct ResolvedArgument {
   std::string name;      // "query", "tensors[1]"
   std::string identity;  // equal identities: the same tensor object ("tensor:q", "output:h", "inline:/query")
-  Shape written;         // as declared, or as the producing call returned it (empty when it failed)
   Shape shape;           // with the bindings known when the call was checked
+  // As declared, or as the producing call returned it, when a binding known then changed it
+  // (S -> 12); empty when it is `shape`, as it is for nearly every argument of a big graph.
+  Shape rebound_from;
   DType dtype = DType::Float32;  // as written, or the argument's default (masks bool, indices int64)
   ArgumentSource source;
   Location location;     // where the argument is written in the call
+
+  // As declared, or as the producing call returned it (empty when it failed).
+  const Shape& written() const { return rebound_from.empty() ? shape : rebound_from; }
 };
 
 // A tensor declared under "tensors", as written (a file's shape and dtype: as its header says).

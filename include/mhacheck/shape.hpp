@@ -16,18 +16,39 @@ namespace mhacheck {
 // Dims above this are refused as input; products stay far from int64 overflow.
 constexpr std::int64_t kMaxDim = std::int64_t{1} << 40;
 
+// The symbol of a symbolic dim, interned: each distinct text is stored once for the process and
+// a Symbol is a pointer to it, so a dim is 24 bytes, not the 48 of one holding a std::string (a
+// 100,000-call spec's reports hold millions of dims), copying one copies no text, and equal
+// symbols compare as pointers. Safe to make from several threads (check -j).
+class Symbol {
+ public:
+  Symbol() = default;  // none: a constant's
+  explicit Symbol(std::string_view text);  // none when empty
+  const std::string& str() const;  // "" for none
+  operator const std::string&() const { return str(); }
+  operator std::string_view() const { return str(); }
+  bool empty() const { return text_ == nullptr; }
+  void clear() { text_ = nullptr; }
+
+  friend bool operator==(const Symbol& a, const Symbol& b) { return a.text_ == b.text_; }
+  friend bool operator==(const Symbol& a, std::string_view b) { return a.str() == b; }
+
+ private:
+  const std::string* text_ = nullptr;
+};
+
 struct DimExpr {
   std::int64_t coeff = 0;  // 0 when the dim is a constant
-  // Empty when the dim is a constant; else one symbol "B" or a canonical monomial "B*T": the
+  // None when the dim is a constant; else one symbol "B" or a canonical monomial "B*T": the
   // factors sorted and joined by '*', a power repeating its factor ("T*T").
-  std::string symbol;
+  Symbol symbol;
   std::int64_t offset = 0;  // the value itself for a constant
 
   static DimExpr constant(std::int64_t value) { return DimExpr{0, {}, value}; }
-  static DimExpr named(std::string symbol) { return DimExpr{1, std::move(symbol), 0}; }
+  static DimExpr named(std::string_view symbol) { return DimExpr{1, Symbol(symbol), 0}; }
 
   bool is_constant() const { return symbol.empty(); }
-  bool is_monomial() const { return symbol.find('*') != std::string::npos; }  // 2+ factors
+  bool is_monomial() const { return symbol.str().find('*') != std::string::npos; }  // 2+ factors
   bool is_plain_symbol() const { return !symbol.empty() && coeff == 1 && offset == 0 && !is_monomial(); }
   std::vector<std::string> factors() const;  // {"B", "T"} for 8*B*T+1; empty for a constant
   std::string str() const;  // "512", "S", "S+1", "8*B", "B*T+1"

@@ -326,7 +326,7 @@ std::vector<Fix> four_d_mask_candidates(const Spec& spec, const CallDecl& call, 
   if (!written || written->shape_pointer.empty() || resolved.source.kind == ArgumentSource::Kind::Output) return fixes;
   std::string name = declared ? declared->name : resolved.name;
   MaskReading reading = mha_reading(resolved.dtype, mask_convention_of_name(name));
-  const Shape& shape = resolved.written.size() == 4 ? resolved.written : resolved.shape;
+  const Shape& shape = resolved.written().size() == 4 ? resolved.written() : resolved.shape;
   const DimExpr one = DimExpr::constant(1);
 
   // "<what it does>: <target>=<expression>", passed as argument `to`, shaped `made`.
@@ -630,7 +630,7 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
       }
       possible = size.is_constant() && (!wanted.is_constant() || wanted.offset < size.offset);
       // The other operand's dim by the name it was written with, else its size.
-      const DimExpr& written = other.resolved->written.size() == target.size() ? other.resolved->written[offset + d] : wanted;
+      const DimExpr& written = other.resolved->written().size() == target.size() ? other.resolved->written()[offset + d] : wanted;
       std::string name = written.is_plain_symbol() ? written.symbol : wanted.str();
       if (!written.is_plain_symbol() && named && offset + d < named->dim_names.size() && !named->dim_names[offset + d].empty()) {
         name = named->dim_names[offset + d];
@@ -729,7 +729,7 @@ std::vector<Fix> slice_dim_candidates(const Spec& spec, const Report& report, co
     bool plain = std::all_of(parsed->items.begin(), parsed->items.end(),
                              [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice || item.kind == IndexItem::Kind::Integer; });
     if (!plain) continue;
-    std::vector<std::string> names = written_names(input->written);
+    std::vector<std::string> names = written_names(input->written());
     std::string input_name = getitem.tensors.at("input").kind == ArgRef::Kind::Named ? getitem.tensors.at("input").name : "input";
     auto whole_dim = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
     for (std::size_t cut = 0; cut < parsed->items.size(); ++cut) {
@@ -1128,9 +1128,9 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
     const CallReport* made = call_report(report, call.id);
     if (!made || call.outputs.size() != 1) continue;
     auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
-    if (input == made->arguments.end() || input->written.empty()) continue;
-    int rank = static_cast<int>(input->written.size());
-    std::vector<std::string> names = written_names(input->written);
+    if (input == made->arguments.end() || input->written().empty()) continue;
+    int rank = static_cast<int>(input->written().size());
+    std::vector<std::string> names = written_names(input->written());
     // An earlier call's output by the names its call gives its dims, where it gives them.
     const CallReport* source = input->source.kind == ArgumentSource::Kind::Output ? call_report(report, input->source.call) : nullptr;
     for (const NamedOutput& output : source ? source->outputs : std::vector<NamedOutput>{}) {

@@ -214,7 +214,8 @@ class Pass {
     if (written != nullptr) value.layout = written->contiguous ? Layout::contiguous(value.shape) : Layout::unknown();
     if (!value.layout.fits(value.shape)) value.layout = Layout::unknown();  // a later binding changed its sizes
     check_storage_size(value, written_at);
-    call_report.arguments.push_back({argument, value.identity, value.written, value.shape, value.dtype, std::move(source), written_at});
+    Shape rebound_from = value.shape == value.written ? Shape() : value.written;
+    call_report.arguments.push_back({argument, value.identity, value.shape, std::move(rebound_from), value.dtype, std::move(source), written_at});
     return value;
   }
 

@@ -197,7 +197,7 @@ void given_tensor_candidates(const Spec& spec, std::size_t index, const CallRepo
         nlohmann::json::json_pointer pointer(other_ref->second.pointer);
         if (!document.contains(pointer)) continue;
         std::string other_name = other_ref->second.kind == ArgRef::Kind::Named ? other_ref->second.name : other.name;
-        offer(other_name, other.written, other.dtype, document.at(pointer));
+        offer(other_name, other.written(), other.dtype, document.at(pointer));
       }
       for (const TensorDecl& tensor : spec.tensors) {
         if (tensor.shape_pointer.empty() || (declared && tensor.name == declared->name)) continue;
@@ -291,7 +291,7 @@ void whole_dim_cut_candidates(const Spec& spec, const Report& report, const Call
             (!wanted.is_constant() && report.symbols.compare(wanted, size) == Symbols::Verdict::Equal)) {
           continue;
         }
-        const DimExpr& written = other.written.size() == rank ? other.written[*at] : other.shape[*at];
+        const DimExpr& written = other.written().size() == rank ? other.written()[*at] : other.shape[*at];
         std::vector<IndexItem> items = parsed->items;
         IndexItem all;
         all.kind = IndexItem::Kind::Slice;

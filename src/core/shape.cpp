@@ -1,14 +1,43 @@
 #include "mhacheck/shape.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
 namespace mhacheck {
 
+namespace {
+// Every symbol text made so far. A node-based set: its strings never move, so Symbols point
+// into it; never freed (the texts are few: a spec's dim names and their products), and so also
+// valid in objects destroyed at exit.
+struct SymbolTexts {
+  std::mutex mutex;
+  std::unordered_set<std::string> texts;
+};
+SymbolTexts& symbol_texts() {
+  static SymbolTexts* texts = new SymbolTexts;
+  return *texts;
+}
+}  // namespace
+
+Symbol::Symbol(std::string_view text) {
+  if (text.empty()) return;
+  SymbolTexts& table = symbol_texts();
+  std::lock_guard<std::mutex> lock(table.mutex);
+  text_ = &*table.texts.emplace(text).first;
+}
+
+const std::string& Symbol::str() const {
+  static const std::string none;
+  return text_ != nullptr ? *text_ : none;
+}
+
 std::vector<std::string> DimExpr::factors() const {
   std::vector<std::string> result;
   if (is_constant()) return result;
+  const std::string& symbol = this->symbol.str();
   std::size_t start = 0;
   for (std::size_t star = symbol.find('*'); star != std::string::npos; star = symbol.find('*', start)) {
     result.push_back(symbol.substr(start, star - start));
@@ -27,7 +56,7 @@ std::string monomial(std::vector<std::string> factors) {
 
 std::string DimExpr::str() const {
   if (is_constant()) return std::to_string(offset);
-  std::string text = coeff == 1 ? symbol : fmt::format("{}*{}", coeff, symbol);
+  std::string text = coeff == 1 ? symbol.str() : fmt::format("{}*{}", coeff, symbol);
   if (offset > 0) text += fmt::format("+{}", offset);
   if (offset < 0) text += fmt::format("-{}", -offset);
   return text;
@@ -76,7 +105,7 @@ std::optional<DimExpr> parse_dim_expr(std::string_view text) {
   }
   if (factors.empty()) return std::nullopt;  // a plain number is not written as a string
   if (factors.size() > kMaxFactors) return std::nullopt;
-  DimExpr dim{coeff.value_or(1), monomial(std::move(factors)), 0};
+  DimExpr dim{coeff.value_or(1), Symbol(monomial(std::move(factors))), 0};
   if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     bool minus = text[pos++] == '-';
     std::optional<std::int64_t> offset = read_number(text, pos);
@@ -140,7 +169,7 @@ std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b) {
   std::vector<std::string> factors = a.factors(), more = b.factors();
   factors.insert(factors.end(), more.begin(), more.end());
   if (factors.size() > kMaxFactors) return std::nullopt;
-  product.symbol = monomial(std::move(factors));
+  product.symbol = Symbol(monomial(std::move(factors)));
   return product;
 }
 
@@ -181,15 +210,15 @@ DimExpr resolve_with(const Substitutions& substitutions, const DimExpr& dim, Sub
       if (value) value = dim_mul(*value, resolve_with(substitutions, DimExpr::named(factor), resolved));
     }
   } else {
-    auto it = substitutions.find(dim.symbol);
+    auto it = substitutions.find(dim.symbol.str());
     if (it == substitutions.end()) return dim;
     if (it->second.is_constant()) {
       // A symbol bound to a size, as most are, is resolved already: remembering it in
       // `resolved` would cost an allocation for every dim resolved.
       value = dim_mul(it->second, dim.coeff);
     } else {
-      auto done = resolved.find(dim.symbol);
-      if (done == resolved.end()) done = resolved.emplace(dim.symbol, resolve_with(substitutions, it->second, resolved)).first;
+      auto done = resolved.find(dim.symbol.str());
+      if (done == resolved.end()) done = resolved.emplace(dim.symbol.str(), resolve_with(substitutions, it->second, resolved)).first;
       value = dim_mul(done->second, dim.coeff);
     }
   }
@@ -254,12 +283,12 @@ Symbols::Equality Symbols::require_equal(const DimExpr& a_raw, const DimExpr& b_
       if (rhs.coeff % lhs.coeff != 0 || (rhs.offset - lhs.offset) % lhs.coeff != 0) return false;
       DimExpr target{rhs.coeff / lhs.coeff, rhs.symbol, (rhs.offset - lhs.offset) / lhs.coeff};
       if (target.coeff == 0) target.symbol.clear();
-      substitutions_[lhs.symbol] = target;
+      substitutions_[lhs.symbol.str()] = target;
       condition = fmt::format("{} == {}", lhs.symbol, target.str());
       return true;
     }
     std::int64_t value = (rhs.offset - lhs.offset) / (lhs.coeff - rhs.coeff);
-    substitutions_[lhs.symbol] = DimExpr::constant(value);
+    substitutions_[lhs.symbol.str()] = DimExpr::constant(value);
     condition = fmt::format("{} == {}", lhs.symbol, value);
     return true;
   };

@@ -41,15 +41,16 @@ std::optional<DimExpr> opaque_sum(const DimExpr& a, const DimExpr& b) {
     if (__builtin_add_overflow(offset, dim->offset, &offset)) return std::nullopt;
     if (dim->is_constant()) continue;
     if (dim->coeff != 1 || dim->is_monomial()) return std::nullopt;
+    const std::string& symbol = dim->symbol.str();
     std::size_t start = 0;
-    for (std::size_t plus = dim->symbol.find('+'); plus != std::string::npos; plus = dim->symbol.find('+', start)) {
-      terms.push_back(dim->symbol.substr(start, plus - start));
+    for (std::size_t plus = symbol.find('+'); plus != std::string::npos; plus = symbol.find('+', start)) {
+      terms.push_back(symbol.substr(start, plus - start));
       start = plus + 1;
     }
-    terms.push_back(dim->symbol.substr(start));
+    terms.push_back(symbol.substr(start));
   }
   std::sort(terms.begin(), terms.end());
-  return DimExpr{1, fmt::format("{}", fmt::join(terms, "+")), offset};
+  return DimExpr{1, Symbol(fmt::format("{}", fmt::join(terms, "+"))), offset};
 }
 
 }  // namespace
@@ -142,7 +143,7 @@ void infer_cat(CallContext& ctx) {
   std::vector<std::string> names(output.size());
   for (std::size_t d = 0; d < output.size(); ++d) {
     if (static_cast<int>(d) == *dim) {
-      if (joined.is_plain_symbol() && joined.symbol.find('+') == std::string::npos) names[d] = joined.symbol;
+      if (joined.is_plain_symbol() && joined.symbol.str().find('+') == std::string::npos) names[d] = joined.symbol.str();
       continue;
     }
     for (const ArgValue* tensor : tensors) {

@@ -191,7 +191,7 @@ IndexBound IndexBound::of(const DimExpr& dim) {
 std::optional<DimExpr> IndexBound::dim() const {
   if (terms.empty()) return DimExpr::constant(constant);
   if (terms.size() > 1) return std::nullopt;
-  return DimExpr{terms.begin()->second, terms.begin()->first, constant};
+  return DimExpr{terms.begin()->second, Symbol(terms.begin()->first), constant};
 }
 
 std::string IndexBound::str() const {

@@ -18,7 +18,7 @@ DimExpr SizeProduct::as_dim() const {
   if (powers.empty()) return DimExpr::constant(constant);
   std::vector<std::string> factors;
   for (const auto& [symbol, power] : powers) factors.insert(factors.end(), power, symbol);
-  return DimExpr{constant, monomial(std::move(factors)), 0};
+  return DimExpr{constant, Symbol(monomial(std::move(factors))), 0};
 }
 
 std::optional<SizeProduct> exact_quotient(const SizeProduct& numerator, const SizeProduct& denominator) {

@@ -105,12 +105,12 @@ class DotWriter {
         std::string title = argument.name + (source.kind == ArgumentSource::Kind::Causal ? " (causal mask)" : " (inline)");
         producer = "inline:" + source.written->pointer;
         out_ += fmt::format("  {} [shape=ellipse, label={}];\n", dot_string(producer),
-                            dot_string(tensor_label(title, argument.written, source.written->dtype)));
+                            dot_string(tensor_label(title, argument.written(), source.written->dtype)));
         break;
       }
     }
     // The output of a call that failed has no shape to show.
-    std::string label = argument.name + (source.failed ? "" : ": " + tuple_str(argument.written));
+    std::string label = argument.name + (source.failed ? "" : ": " + tuple_str(argument.written()));
     std::string attributes = "label=" + dot_string(label);
     if (offending) attributes += fmt::format(", color={0}, fontcolor={0}, penwidth=2", kErrorColor);
     out_ += fmt::format("  {} -> {} [{}];\n", dot_string(producer), dot_string(call_node), attributes);

@@ -373,7 +373,7 @@ class Runner {
       diagnostic.notes.push_back("give it as {\"file\": ...}, or run with --random-inputs for seeded standard-normal data");
       throw RunStop();
     }
-    std::vector<std::int64_t> shape = concrete_sizes(argument.written, argument.name, "random data", call, where, argument.name);
+    std::vector<std::int64_t> shape = concrete_sizes(argument.written(), argument.name, "random data", call, where, argument.name);
     try {
       bounded_elements(argument.name, shape, options_.max_elements);
     } catch (const InputError& error) {
@@ -512,7 +512,7 @@ class Runner {
 
   // generate_square_subsequent_mask: 0 on and below the diagonal, -inf above, float32.
   Array causal_mask(const ResolvedArgument& argument) {
-    std::vector<std::int64_t> shape = concrete_sizes(argument.written, "the causal mask", "running", "", argument.location, "");
+    std::vector<std::int64_t> shape = concrete_sizes(argument.written(), "the causal mask", "running", "", argument.location, "");
     Array mask = make_array(DType::Float32, shape);
     for (std::int64_t l = 0; l < shape[0]; ++l) {
       for (std::int64_t s = l + 1; s < shape[1]; ++s) mask.data<float>()[l * shape[1] + s] = -std::numeric_limits<float>::infinity();
