@@ -105,6 +105,12 @@ void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std
     check_made_mask_meaning(ctx, mask, module);
     return;
   }
+  // Only as written: an inner call (a Transformer layer's self_attn) sees the module's float
+  // conversion of a bool mask.
+  if (is_floating(mask.dtype) && mask.producer != nullptr && ctx.argument_names.empty()) {
+    check_float_triangle_mask(ctx, mask, module);
+    return;
+  }
   if (mask_convention_of_name(name) != MaskConvention::TrueKeeps) return;
   // Hugging Face's get_extended_attention_mask already makes the additive (0 / -inf) form. An
   // inner call (a Transformer layer's self_attn) sees the mask the module made float: the module
@@ -139,6 +145,23 @@ void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std
   if (add_inserted_call_fix(ctx, diagnostic, mask, description, "bitwise_not", nlohmann::json::object()) ||
       ctx.add_argument_fix(diagnostic, description, mask.argument, {{"shape", shape_json(mask.written)}, {"dtype", "bool"}})) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
+  }
+}
+
+void check_float_triangle_mask(CallContext& ctx, const ArgValue& mask, const std::string& module) {
+  MaskOrigin origin = mask_origin(ctx, mask);
+  if (origin.maker == nullptr || origin.maker->op != "tril" || origin.convention != MaskConvention::TrueKeeps) return;
+  std::string name = tensor_name(mask);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskMeaning,
+      fmt::format("{} \"{}\" is a float mask {}, but {} adds a float mask to the attention scores: every future position gets 0 added, "
+                  "so nothing is masked",
+                  mask.argument, name, origin.reason, module),
+      &mask);
+  diagnostic.notes.push_back("a float mask must hold 0 where attention is allowed and -inf where it is not; a bool mask True where it is not");
+  if (add_inserted_call_fix(ctx, diagnostic, mask, fmt::format("pass {} == 0 (True marks positions not to attend)", name), "eq",
+                            {{"other", 0}})) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "tril leaves 0 on each query's future: == 0 marks it");
   }
 }
 

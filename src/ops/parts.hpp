@@ -21,6 +21,12 @@ void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string&
 // ignores the True positions (nn.MultiheadAttention and the Transformer modules): MHA084 with ~mask.
 // The Transformer encoders check their masks before _canonical_mask makes them float.
 void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module);
+// A float mask made by tril: a 0/1 causal matrix (tril(ones)) keeps 1 on each query's past and
+// itself and 0 on its future, and any tril leaves 0 above its diagonal. nn.MultiheadAttention and
+// the Transformer modules add a float mask to the scores, so every future position gets 0 added:
+// nothing is masked (MHA084). The fix compares it with 0, which marks the future with True, the
+// positions these modules ignore. Checked on the masks as written (the outer call).
+void check_float_triangle_mask(CallContext& ctx, const ArgValue& mask, const std::string& module);
 // Arguments whose dim (negative: from the end) was tiled by Tensor.repeat from a dim larger than
 // 1, where the operator means repeat_interleave's blocks (GQA's key/value heads, a 3-D MHA mask's
 // N*num_heads): one MHA240 on the first, whose fix makes every such repeat a repeat_interleave.

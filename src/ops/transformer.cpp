@@ -109,6 +109,9 @@ class TransformerRules {
                                         bool tgt_is_causal, bool memory_is_causal, const BlockNames& self_names,
                                         const BlockNames& cross_names) {
     if (config.norm_first && !norm1_accepts(config, tgt)) return std::nullopt;
+    for (const ArgValue* each : {&tgt_mask, &memory_mask}) {
+      if (is_floating(each->dtype) && each->producer != nullptr) check_float_triangle_mask(ctx_, *each, "nn." + ctx_.module->type);
+    }
     if (tgt.rank() == 3 && memory.rank() == 3) {
       const int batch = config.batch_first ? 0 : 1;
       check_tiling_orders(ctx_, {{&tgt, batch}, {&memory, batch}}, "each target sequence attends to another entry's memory (beam k of sentence b to another sentence)");

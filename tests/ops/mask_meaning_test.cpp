@@ -279,3 +279,30 @@ TEST_CASE("a causal mask made by tril or triu means what its triangle says: MHA0
   CHECK(test::find(test::check_text(spec("triu", 0, sdpa)), "MHA084") == nullptr);
   CHECK(test::find(test::check_text(spec("tril", -1, mha)), "MHA084") == nullptr);
 }
+
+TEST_CASE("a float mask made by tril, added by nn.MultiheadAttention or a Transformer layer, masks no future position: MHA084 with == 0", "[glue][masks]") {
+  // The float tril(ones) buffer of GPT-style code given where a float mask is added to the scores.
+  auto check = [](const std::string& module, const std::string& arguments, const std::string& op = "tril") {
+    return test::check_text(R"({"version": 1, "modules": {"m": ")" + module + R"("}, "tensors": {"x": ["B", "T", 256], "mem": ["B", "S", 256],
+        "ones": {"shape": ["T", "T"], "dtype": "float32"}},
+      "calls": [{"id": "tri", "op": ")" + op + R"(", "input": "ones", "outputs": ["causal"]},
+                {"id": "c", "module": "m", )" + arguments + "}]}");
+  };
+  Report decoder = check("nn.TransformerDecoderLayer(256, 8, batch_first=True)", R"("tgt": "x", "memory": "mem", "tgt_mask": "causal")");
+  const Diagnostic* found = test::find(decoder, "MHA084");
+  REQUIRE(found != nullptr);
+  CHECK(found->argument == "tgt_mask");
+  const Fix* fix = test::first_fix(decoder, "MHA084");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "pass causal == 0 (True marks positions not to attend)");
+  CHECK(fix->valid());
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  Report mha = check("nn.MultiheadAttention(256, 8, batch_first=True)", R"("query": "x", "key": "x", "value": "x", "attn_mask": "causal")");
+  REQUIRE(test::find(mha, "MHA084") != nullptr);
+  CHECK(test::find(mha, "MHA084")->argument == "attn_mask");
+  Report encoder = check("nn.TransformerEncoderLayer(256, 8, batch_first=True)", R"("src": "x", "src_mask": "causal")");
+  CHECK(test::find(encoder, "MHA084") != nullptr);
+  // Not reported: a float triu, whose zeros are the past, which attends.
+  CHECK(test::find(check("nn.MultiheadAttention(256, 8, batch_first=True)", R"("query": "x", "key": "x", "value": "x", "attn_mask": "causal")", "triu"),
+                   "MHA084") == nullptr);
+}
