@@ -1149,6 +1149,9 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   };
   auto add = [&](const std::vector<std::size_t>& group, const std::vector<std::size_t>& alike_calls) {
     const auto& [rank, names] = inputs[group.front()];
+    // Calls written alike (q, k and v each viewed and permuted the same way) are changed together:
+    // one changed alone is made to match the odd one out.
+    const bool changed_alone = group.size() < std::max(alike_calls.size(), written_alike(group.front()));
     for (const ArgumentChange& change : argument_changes(spec.calls[group.front()], rank, names)) {
       nlohmann::json patch = nlohmann::json::array();
       std::vector<std::string> ids, readings;
@@ -1170,9 +1173,7 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
                                       fmt::join(ids, " and "), change.python, fmt::join(readings, "; ")),
                           std::move(patch));
       std::optional<std::string> note = change.note.empty() ? std::nullopt : std::optional<std::string>(change.note);
-      // Calls written alike (q, k and v each viewed and permuted the same way) are changed together:
-      // one changed alone is made to match the odd one out.
-      if (!note && group.size() < std::max(alike_calls.size(), written_alike(group.front()))) {
+      if (!note && changed_alone) {
         note = fmt::format("call \"{}\" is written like another call of the graph: changed alone, it no longer is", spec.calls[group.front()].id);
       }
       if (!note) note = sequence_leaves_product(spec, group.front(), names, change);

@@ -107,6 +107,11 @@ bool better_fix(const Spec& spec, const Fix& a, const Fix& b) {
   return a.patch.size() < b.patch.size();
 }
 
+// better_fix over `spec`, as std::sort and std::upper_bound take it.
+auto ranked_by(const Spec& spec) {
+  return [&spec](const Fix& a, const Fix& b) { return better_fix(spec, a, b); };
+}
+
 // A patched graph repairs `diagnostic`: it is gone, an error's fix leaves fewer errors, and a
 // warning's fix adds none.
 bool repairs(const Report& original, const Diagnostic& diagnostic, const Recheck& check) {
@@ -124,7 +129,7 @@ void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& dia
     record_result(fix, check.report, diagnostic.call, diagnostic.id);
     kept.push_back(std::move(fix));
   }
-  std::stable_sort(kept.begin(), kept.end(), [&](const Fix& a, const Fix& b) { return better_fix(spec, a, b); });
+  std::stable_sort(kept.begin(), kept.end(), ranked_by(spec));
   diagnostic.fixes = std::move(kept);
 }
 
@@ -229,7 +234,7 @@ void search_call(const Spec& spec, const Report& original, const std::vector<Dia
     for (Diagnostic* target : targets) add_searched(original, candidate, check, *target);
   }
   for (Diagnostic* target : targets) {
-    std::stable_sort(target->fixes.begin(), target->fixes.end(), [&](const Fix& a, const Fix& b) { return better_fix(spec, a, b); });
+    std::stable_sort(target->fixes.begin(), target->fixes.end(), ranked_by(spec));
   }
 }
 
@@ -309,7 +314,7 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
                             "the condition ties the sizes of two different inputs: it comes from arguments given in each other's place "
                             "(swapped, the graph holds for every size), and PyTorch fails whenever the sizes differ");
     diagnostic.fixes.insert(diagnostic.fixes.begin(), std::move(*swap));
-    std::stable_sort(diagnostic.fixes.begin(), diagnostic.fixes.end(), [&](const Fix& a, const Fix& b) { return better_fix(spec, a, b); });
+    std::stable_sort(diagnostic.fixes.begin(), diagnostic.fixes.end(), ranked_by(spec));
   }
 }
 
@@ -396,7 +401,7 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
       }
       record_result(combined, check.report, call);
       auto& fixes = errors.front()->fixes;
-      fixes.insert(std::upper_bound(fixes.begin(), fixes.end(), combined, [&](const Fix& a, const Fix& b) { return better_fix(spec, a, b); }), std::move(combined));
+      fixes.insert(std::upper_bound(fixes.begin(), fixes.end(), combined, ranked_by(spec)), std::move(combined));
       return;
     }
     // Next combination, like an odometer.
