@@ -1018,10 +1018,17 @@ class SpecReader {
 }  // namespace
 
 std::string bare_function_name(std::string name) {
-  for (const char* prefix : {"torch.nn.functional.", "F.", "torch."}) {
+  // Methods are named as the operator table and PyTorch's docs name them (Tensor.masked_fill),
+  // functions with any of their module paths.
+  for (const char* prefix : {"torch.nn.functional.", "nn.functional.", "F.", "torch.Tensor.", "Tensor.", "torch."}) {
     if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
   }
-  return name;
+  // PyTorch's aliases (torch/_torch_docs.py: "Alias of torch.cat()"), which run the same kernel.
+  static const std::map<std::string, std::string, std::less<>> kAliases = {
+      {"concat", "cat"}, {"concatenate", "cat"}, {"swapdims", "transpose"}, {"multiply", "mul"},
+      {"divide", "div"}, {"subtract", "sub"}, {"not_equal", "ne"}};
+  auto alias = kAliases.find(name);
+  return alias == kAliases.end() ? name : alias->second;
 }
 
 std::string spec_folder(const JsonDocument& document) {

@@ -62,6 +62,23 @@ TEST_CASE("the flat form, with the module as a constructor call", "[spec]") {
   CHECK(spec.calls[0].outputs == std::vector<std::string>{"attn_output", "attn_output_weights"});
 }
 
+TEST_CASE("a function is named by any of its module paths, as a Tensor method or by its alias", "[spec]") {
+  CHECK(bare_function_name("torch.nn.functional.softmax") == "softmax");
+  CHECK(bare_function_name("nn.functional.softmax") == "softmax");
+  CHECK(bare_function_name("Tensor.masked_fill") == "masked_fill");
+  CHECK(bare_function_name("torch.Tensor.masked_fill") == "masked_fill");
+  CHECK(bare_function_name("torch.concat") == "cat");
+  CHECK(bare_function_name("swapdims") == "transpose");
+  CHECK(bare_function_name("torch.multiply") == "mul");
+  CHECK(bare_function_name("Tensor.not_equal") == "ne");
+  CHECK(bare_function_name("masked_fill_") == "masked_fill_");  // in place: other broadcasting rules
+  Spec spec = parse(R"({"version": 1, "tensors": {"a": [2, 3], "b": [2, 3]},
+    "calls": [{"id": "c", "op": "torch.concat", "tensors": ["a", "b"], "dim": 0, "outputs": ["ab"]},
+              {"id": "t", "op": "Tensor.swapdims", "input": "ab", "dim0": 0, "dim1": 1, "outputs": ["t"]}]})");
+  CHECK(spec.calls[0].op == "cat");
+  CHECK(spec.calls[1].op == "transpose");
+}
+
 TEST_CASE("bad specs are refused with the place and a suggestion", "[spec]") {
   CHECK_THAT(error_of(R"({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_head": 2}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})"),
              Catch::Contains("unknown key \"num_head\" (did you mean \"num_heads\"?)") && Catch::Contains("@1:59"));
