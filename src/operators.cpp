@@ -286,6 +286,24 @@ const OperatorSchema kRelu = unary_schema("relu");
 const OperatorSchema kSilu = unary_schema("silu");
 const OperatorSchema kTanh = unary_schema("tanh");
 const OperatorSchema kSigmoid = unary_schema("sigmoid");
+// torch.exp, log, sqrt, rsqrt, sin, cos (RoPE tables, ALiBi slopes, scaling): floating functions.
+const OperatorSchema kExp = unary_schema("exp");
+const OperatorSchema kLog = unary_schema("log");
+const OperatorSchema kSqrt = unary_schema("sqrt");
+const OperatorSchema kRsqrt = unary_schema("rsqrt");
+const OperatorSchema kSin = unary_schema("sin");
+const OperatorSchema kCos = unary_schema("cos");
+// torch.where(condition, input, other): input and other tensors or Python numbers.
+const OperatorSchema kWhere{"where",
+                            false,
+                            {{"condition", ArgKind::Mask, true, nullptr},
+                             {"input", ArgKind::TensorOrNumber, true, nullptr},
+                             {"other", ArgKind::TensorOrNumber, true, nullptr}},
+                            {"output"},
+                            ""};
+// torch.neg (`-x`) and torch.abs: the input's dtype.
+const OperatorSchema kNeg = unary_schema("neg");
+const OperatorSchema kAbs = unary_schema("abs");
 // torch.logical_not(input) and torch.bitwise_not(input), `~input`: the mask inversions.
 const OperatorSchema kLogicalNot = unary_schema("logical_not");
 const OperatorSchema kBitwiseNot = unary_schema("bitwise_not");
@@ -484,6 +502,15 @@ std::vector<OperatorDef> build_table() {
       function(kSilu, "F.silu", infer_silu, forward_activation, true),
       function(kTanh, "torch.tanh", infer_tanh, forward_activation, true),
       function(kSigmoid, "torch.sigmoid", infer_tanh, forward_activation, true),
+      function(kExp, "torch.exp", infer_tanh, forward_activation, true),
+      function(kLog, "torch.log", infer_tanh, forward_activation, true),
+      function(kSqrt, "torch.sqrt", infer_tanh, forward_activation, true),
+      function(kRsqrt, "torch.rsqrt", infer_tanh, forward_activation, true),
+      function(kSin, "torch.sin", infer_tanh, forward_activation, true),
+      function(kCos, "torch.cos", infer_tanh, forward_activation, true),
+      function(kWhere, "torch.where", infer_where, forward_where, true),
+      function(kNeg, "torch.neg", infer_neg_abs, forward_activation, true),
+      function(kAbs, "torch.abs", infer_neg_abs, forward_activation, true),
       function(kSum, "torch.sum", infer_sum, forward_reduction, true),
       function(kMean, "torch.mean", infer_mean, forward_reduction, true),
       function(kMaskedFill, "Tensor.masked_fill", infer_masked_fill, forward_masked_fill, true),

@@ -232,6 +232,28 @@ def _masked_fill(args, kwargs):
     return "masked_fill", {"input": a[0], "mask": a[1], "value": _number(float(a[2]))}
 
 
+def _where(args, kwargs):
+    """torch.where(condition, input, other), or the method input.where(condition, other): told
+    apart by which of the first two is the bool (or uint8) condition; input and other may be
+    Python numbers. None when both could be the condition, or for where(condition) (nonzero)."""
+    if kwargs or len(args) != 3:
+        return None
+    def is_condition(value):
+        return isinstance(value, torch.Tensor) and value.dtype in (torch.bool, torch.uint8)
+    first, second = is_condition(args[0]), is_condition(args[1])
+    if first == second:
+        return None
+    condition, input, other = (args[0], args[1], args[2]) if first else (args[1], args[0], args[2])
+    def operand(value):
+        if isinstance(value, torch.Tensor):
+            return value
+        return _number(value) if isinstance(value, (int, float)) else None
+    input, other = operand(input), operand(other)
+    if input is None or other is None:
+        return None
+    return "where", {"condition": condition, "input": input, "other": other}
+
+
 def _sizes(op, key):
     def handler(args, kwargs):
         sizes = _int_list(args[1:] if key not in kwargs else (kwargs[key],))
@@ -518,9 +540,13 @@ _FUNCTIONS = {
     "silu": _unary("silu", defaults={"inplace": False}),
     "tanh": _unary("tanh"),
     "sigmoid": _unary("sigmoid"),
+    **{name: _unary(name) for name in ("exp", "log", "sqrt", "rsqrt", "sin", "cos", "neg", "abs")},
+    "__neg__": _unary("neg"),
+    "__abs__": _unary("abs"),
     "sum": _reduction("sum"),
     "mean": _reduction("mean"),
     "masked_fill": _masked_fill,
+    "where": _where,
     "expand": _sizes("expand", "size"),
     "repeat": _sizes("repeat", "repeats"),
     "repeat_interleave": _repeat_interleave,

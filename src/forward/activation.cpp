@@ -1,6 +1,8 @@
 // The activations, elementwise in the input's dtype (the Transformer layers' and the calls'). gelu is the exact erf
 // form (F.gelu's approximate="none"), evaluated in double and rounded once.
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "forward/array_values.hpp"
 #include "forward/forward_call.hpp"
@@ -38,13 +40,21 @@ Array gelu_forward(const Array& input) {
 
 namespace mhacheck {
 
-// F.relu, F.gelu (approximate "none" or "tanh"), F.silu, torch.tanh and torch.sigmoid as calls;
-// an integer input of tanh or sigmoid computes in float32, as PyTorch's default dtype.
+// F.relu, F.gelu (approximate "none" or "tanh"), F.silu, torch.tanh, sigmoid, exp, log, sqrt,
+// rsqrt, sin and cos as calls; an integer input of these computes in float32, as PyTorch's
+// default dtype. torch.neg and abs keep the dtype: the forward pass runs float32 and float64.
 ForwardResult forward_activation(const ForwardCall& call) {
   const Array& input = *call.tensor("input");
   const std::string& op = call.call->op;
   ForwardResult result;
-  if (op == "relu") {
+  static const std::map<std::string, double (*)(double), std::less<>> kFunctions = {
+      {"exp", [](double x) { return std::exp(x); }},   {"log", [](double x) { return std::log(x); }},
+      {"sqrt", [](double x) { return std::sqrt(x); }}, {"rsqrt", [](double x) { return 1.0 / std::sqrt(x); }},
+      {"sin", [](double x) { return std::sin(x); }},   {"cos", [](double x) { return std::cos(x); }},
+      {"neg", [](double x) { return -x; }},            {"abs", [](double x) { return std::fabs(x); }}};
+  if (auto function = kFunctions.find(op); function != kFunctions.end()) {
+    result.outputs.push_back(elementwise(input, function->second));
+  } else if (op == "relu") {
     result.outputs.push_back(relu_forward(input));
   } else if (op == "gelu" && call.argument("approximate") == "none") {
     result.outputs.push_back(gelu_forward(input));

@@ -106,6 +106,7 @@ ForwardResult forward_softmax(const ForwardCall& call);
 ForwardResult forward_arithmetic(const ForwardCall& call);
 ForwardResult forward_reduction(const ForwardCall& call);
 ForwardResult forward_masked_fill(const ForwardCall& call);
+ForwardResult forward_where(const ForwardCall& call);  // torch.where, numbers for input or other
 ForwardResult forward_expand(const ForwardCall& call);
 ForwardResult forward_repeat(const ForwardCall& call);
 ForwardResult forward_repeat_interleave(const ForwardCall& call);

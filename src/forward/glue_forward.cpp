@@ -509,6 +509,25 @@ ForwardResult forward_masked_fill(const ForwardCall& call) {
   return one(stored(call.output_dtype, call.output_shape, result));
 }
 
+ForwardResult forward_where(const ForwardCall& call) {
+  const Array& condition = *call.tensor("condition");
+  std::vector<std::int64_t> condition_at = batch_offsets(condition.shape, call.output_shape, 1, 1);
+  std::vector<double> chosen = condition.to_double(), result(condition_at.size());
+  // A Python number is one value for every element: offset 0 of a one-element vector.
+  auto operand = [&](const std::string& name, std::vector<std::int64_t>& at) {
+    const Array* tensor = call.tensor(name);
+    at = tensor != nullptr ? batch_offsets(tensor->shape, call.output_shape, 1, 1) : std::vector<std::int64_t>(result.size(), 0);
+    return tensor != nullptr ? tensor->to_double() : std::vector<double>{python_number(call.argument(name))};
+  };
+  std::vector<std::int64_t> input_at, other_at;
+  std::vector<double> input = operand("input", input_at), other = operand("other", other_at);
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    result[i] = chosen[static_cast<std::size_t>(condition_at[i])] != 0 ? input[static_cast<std::size_t>(input_at[i])]
+                                                                         : other[static_cast<std::size_t>(other_at[i])];
+  }
+  return one(stored(call.output_dtype, call.output_shape, result));
+}
+
 namespace {
 
 // The output's elements, each copied from input element offsets[i] (any dtype).

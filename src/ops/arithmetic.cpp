@@ -23,19 +23,6 @@
 namespace mhacheck {
 namespace {
 
-// A Python number as the 0-D operand PyTorch wraps it in: bool, int64 or float32 (the default
-// dtype), which takes part in promotion only when its category is above the tensor's.
-ArgValue wrapped_number(const CallContext& ctx, const std::string& argument) {
-  const nlohmann::json& number = ctx.call.arguments.at(argument);
-  ArgValue value;
-  value.argument = argument;
-  value.present = true;
-  value.dtype = number_dtype(number);
-  value.origin = "the number " + (number.is_string() ? fmt::format("float('{}')", number.get<std::string>()) : number.dump());
-  value.location = ctx.spec.document.values.find(child_pointer(ctx.call.pointer, argument));
-  return value;
-}
-
 DType result_type(const ArgValue& a, const ArgValue& b, bool b_is_number) {
   return result_type(a.dtype, a.rank(), b.dtype, b_is_number ? std::nullopt : std::optional<std::size_t>(b.rank()));
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "ops/result_type.hpp"
+
 namespace mhacheck {
 
 Diagnostic& report_argument(CallContext& ctx, DiagId id, std::string message, const std::string& argument) {
@@ -13,6 +15,17 @@ Diagnostic& report_argument(CallContext& ctx, DiagId id, std::string message, co
 }
 
 std::int64_t int_argument(const CallContext& ctx, const std::string& name) { return ctx.call.arguments.at(name).get<std::int64_t>(); }
+
+ArgValue wrapped_number(const CallContext& ctx, const std::string& argument) {
+  const nlohmann::json& number = ctx.call.arguments.at(argument);
+  ArgValue value;
+  value.argument = argument;
+  value.present = true;
+  value.dtype = number_dtype(number);
+  value.origin = "the number " + (number.is_string() ? fmt::format("float('{}')", number.get<std::string>()) : number.dump());
+  value.location = ctx.spec.document.values.find(child_pointer(ctx.call.pointer, argument));
+  return value;
+}
 
 bool zero_dim(CallContext& ctx, const ArgValue& input, const std::string& type, const std::string& message) {
   if (input.rank() > 0) return false;

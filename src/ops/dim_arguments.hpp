@@ -1,6 +1,6 @@
 // The plain arguments of the shape operators (dims, dim lists) and PyTorch's dim wrapping,
 // shared by transpose, permute, unsqueeze, squeeze, flatten, softmax and the indexing and
-// splitting operators.
+// splitting operators; a Python number passed for a tensor (add's other, where's input).
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,10 @@ namespace mhacheck {
 Diagnostic& report_argument(CallContext& ctx, DiagId id, std::string message, const std::string& argument);
 
 std::int64_t int_argument(const CallContext& ctx, const std::string& name);
+
+// A Python number argument as the 0-D operand PyTorch wraps it in: bool, int64 or float32 (the
+// default dtype), which takes part in promotion only when its category is above the tensors'.
+ArgValue wrapped_number(const CallContext& ctx, const std::string& argument);
 
 // A 0-D input of an operator that takes part of a dim (select, narrow, split, chunk): reports
 // MHA341 with PyTorch's exception and returns true.

@@ -1,7 +1,7 @@
 // The operators whose output has their input's shape: contiguous and clone (a copy), dropout
-// (identity when it runs: evaluation mode), and the activations relu, gelu, silu, tanh and
-// sigmoid, each with the dtypes its CPU kernel takes in PyTorch 2.x; logical_not and
-// bitwise_not (`~`), the mask inversions.
+// (identity when it runs: evaluation mode), the activations relu, gelu, silu, tanh and
+// sigmoid and the functions exp, log, sqrt, rsqrt, sin, cos, neg and abs, each with the dtypes
+// its CPU kernel takes in PyTorch 2.x; logical_not and bitwise_not (`~`), the mask inversions.
 #include <fmt/format.h>
 
 #include "ops/dim_arguments.hpp"
@@ -74,6 +74,24 @@ void infer_silu(CallContext& ctx) {
 void infer_tanh(CallContext& ctx) {
   DType dtype = ctx.arg("input").dtype;
   same_shape(ctx, is_floating(dtype) ? dtype : DType::Float32);
+}
+
+// torch.neg keeps the dtype and refuses bool (a mask is inverted by ~); torch.abs's CPU kernel
+// dispatches over the numeric types only.
+void infer_neg_abs(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  if (input.dtype == DType::Bool) {
+    bool neg = ctx.call.op == "neg";
+    Diagnostic& diagnostic = ctx.report(DiagId::ActivationDType, fmt::format("{} of a bool tensor", ctx.call.op), &input);
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       neg ? "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert a mask, use the "
+                             "`~` or `logical_not()` operator instead."
+                           : "\"abs_cpu\" not implemented for 'Bool'");
+    if (neg) diagnostic.notes.push_back("a bool mask is inverted with ~mask or mask.logical_not()");
+    ctx.add_dtype_fix(diagnostic, "pass input as float32", input, DType::Float32);
+    return;
+  }
+  same_shape(ctx, input.dtype);
 }
 
 // torch.logical_not reads any dtype as "is zero" and gives bool.

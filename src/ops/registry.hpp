@@ -60,6 +60,8 @@ void infer_relu(CallContext& ctx);
 void infer_gelu(CallContext& ctx);
 void infer_silu(CallContext& ctx);
 void infer_tanh(CallContext& ctx);
+void infer_neg_abs(CallContext& ctx);  // torch.neg and torch.abs: the dtype kept, bool refused
+void infer_where(CallContext& ctx);  // ops/where.cpp
 void infer_logical_not(CallContext& ctx);  // any dtype in, bool out
 void infer_bitwise_not(CallContext& ctx);  // `~`: bool and integer dtypes only
 void infer_to(CallContext& ctx);        // ops/cast.cpp: to(dtype) and .float(), .half(), ... by the call's op

@@ -79,6 +79,16 @@ class InvertsMasks(nn.Module):
         return a, b, c, attention_mask != 0
 
 
+class MasksByWhere(nn.Module):
+    """Masking by torch.where (numbers and tensors, function and method) and the elementwise
+    functions of RoPE tables and cosine attention."""
+    def forward(self, scores, pad):
+        masked = torch.where(pad[:, None, None, :], float("-inf"), scores)
+        kept = scores.where(~pad[:, None, None, :], scores * 0.5)
+        angles = scores.abs().sqrt().neg()
+        return masked, kept, angles.exp().log(), angles.sin() * angles.cos() * scores.abs().rsqrt(), -scores
+
+
 class InvertsFloat(nn.Module):
     def forward(self, x):
         return ~x  #: float invert
@@ -609,6 +619,20 @@ class TracerTest(unittest.TestCase):
         errors = by_severity(check(refused), "error")
         self.assertEqual([e["code"] for e in errors], ["MHA313"])
         self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "float invert"))
+
+    def test_where_and_elementwise_functions_are_recorded_and_replayed(self):
+        torch.manual_seed(0)
+        inputs = (mhacheck.shape("B", 2, "T", "T"), mhacheck.shape("B", "T", dtype=torch.bool))
+        spec = mhacheck.trace(MasksByWhere(), inputs, dims={"B": 3, "T": 5}, values=True)
+        self.assertIsNone(spec.error)
+        wheres = [c for c in spec.calls if c["op"] == "where"]
+        self.assertEqual(len(wheres), 2)
+        self.assertEqual(wheres[0]["input"], "-inf")  # the number, as a spec writes it
+        self.assertNotEqual(wheres[1]["condition"], wheres[1]["input"])  # the method's self is the input
+        functions = {c["op"] for c in spec.calls} & {"exp", "log", "sqrt", "rsqrt", "sin", "cos", "neg", "abs"}
+        self.assertEqual(functions, {"exp", "log", "sqrt", "rsqrt", "sin", "cos", "neg", "abs"})
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
 
     def test_mask_combinations_are_recorded_and_replayed(self):
         torch.manual_seed(0)

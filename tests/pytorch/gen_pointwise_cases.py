@@ -3,8 +3,9 @@
 expand operators.
 
 Writes tests/pytorch/pointwise_cases.json (one case per line): add, sub, mul and div by a tensor
-or a Python number; contiguous, clone, dropout; relu, gelu, silu, tanh, sigmoid; sum and mean;
-masked_fill; expand, repeat and repeat_interleave; the mask inversions logical_not,
+or a Python number; contiguous, clone, dropout; relu, gelu, silu, tanh, sigmoid; exp, log, sqrt,
+rsqrt, sin, cos, neg, abs; sum and mean;
+masked_fill; where; expand, repeat and repeat_interleave; the mask inversions logical_not,
 bitwise_not (`~`) and eq/ne with a number or a tensor (`mask == 0`); the mask combinations
 logical_and/or and bitwise_and/or (`&`, `|`); valid and invalid, each run for real on the
 installed PyTorch (1.13 from Debian's python3-torch) on contiguous zero tensors.
@@ -70,11 +71,11 @@ def fmt(value):
 
 def case(op, spec, expect, note=None, **name_args):
     parts = [op]
-    for key in ("input", "other", "mask"):
+    for key in ("condition", "input", "other", "mask"):
         if key in spec:
             value = spec[key]
             parts.append(str(value) if not isinstance(value, dict) else "{}:{}".format("x".join(map(str, value["shape"])) or "scalar", value["dtype"]))
-    for key in sorted(k for k in spec if k not in ("op", "input", "other", "mask")):
+    for key in sorted(k for k in spec if k not in ("op", "condition", "input", "other", "mask")):
         parts.append("{}={}".format(key, fmt(spec[key])))
     c = {"name": "-".join(parts), "spec": spec, "expect": expect}
     if note:
@@ -105,6 +106,10 @@ def binary(op, shape, dtype, other, other_dtype=None, **args):
     return case(op, spec, run(lambda: torch.div(x, y, **args)))
 
 
+# torch's elementwise functions without arguments, beside the activations.
+FUNCTIONS = ("exp", "log", "sqrt", "rsqrt", "sin", "cos", "neg", "abs")
+
+
 def unary(op, shape, dtype="float32", **args):
     spec = {"op": op, "input": tensor_spec(shape, dtype)}
     spec.update(args)
@@ -112,6 +117,7 @@ def unary(op, shape, dtype="float32", **args):
     fns = {"contiguous": lambda: x.contiguous(), "clone": lambda: torch.clone(x),
            "dropout": lambda: F.dropout(x, **args), "relu": lambda: F.relu(x), "gelu": lambda: F.gelu(x, **args),
            "silu": lambda: F.silu(x), "tanh": lambda: torch.tanh(x), "sigmoid": lambda: torch.sigmoid(x),
+           **{name: (lambda name=name: getattr(torch, name)(x)) for name in FUNCTIONS},
            "logical_not": lambda: torch.logical_not(x), "bitwise_not": lambda: torch.bitwise_not(x),
            "sum": lambda: torch.sum(x, **args) if args else torch.sum(x),
            "mean": lambda: torch.mean(x, **args) if args else torch.mean(x),
@@ -174,14 +180,14 @@ def arithmetic_cases():
 
 def same_shape_cases():
     for shape in SHAPES:
-        for op in ("contiguous", "clone", "relu", "gelu", "silu", "tanh", "sigmoid"):
+        for op in ("contiguous", "clone", "relu", "gelu", "silu", "tanh", "sigmoid") + FUNCTIONS:
             yield unary(op, shape)
         yield unary("dropout", shape, p=0.1, training=False)
     for dtype in ALL_DTYPES:
         for op in ("contiguous", "clone"):
             yield unary(op, (2, 3), dtype)
         if dtype not in ("float16", "bfloat16"):
-            for op in ("relu", "gelu", "silu", "tanh", "sigmoid"):
+            for op in ("relu", "gelu", "silu", "tanh", "sigmoid") + FUNCTIONS:
                 yield unary(op, (2, 3), dtype)
         yield unary("dropout", (2, 3), dtype, p=0.0, training=False)
     for approximate in ("none", "tanh", "fast", "Tanh"):
@@ -220,6 +226,39 @@ def masked_fill_cases():
         yield masked_fill((2, 3), (2, 3), mask_dtype=mask_dtype)
         yield masked_fill((2, 3), (3,), mask_dtype=mask_dtype)
         yield masked_fill((2, 3), (4, 3), mask_dtype=mask_dtype)  # the broadcast is checked first
+
+
+def where(condition, input, other, condition_dtype="bool", dtype="float32", other_dtype="float32"):
+    """input and other: a shape tuple (a tensor) or a Python number."""
+    def operand(value, value_dtype):
+        if isinstance(value, tuple):
+            return tensor_spec(value, value_dtype), zeros(value, value_dtype)
+        return ("-inf" if value == float("-inf") else value), value
+    c = zeros(condition, condition_dtype)
+    (input_spec, x), (other_spec, y) = operand(input, dtype), operand(other, other_dtype)
+    spec = {"op": "where", "condition": tensor_spec(condition, condition_dtype), "input": input_spec, "other": other_spec}
+    return case("where", spec, run(lambda: torch.where(c, x, y)))
+
+
+def where_cases():
+    for condition, input, other in [((2, 3), (2, 3), (2, 3)), ((2, 1), (3,), (4, 1, 1)), ((1, 5), (2, 1), (3, 1, 1)), ((), (2, 3), ()),
+                                    ((2, 3), (4,), (2, 3)), ((2, 3), (2, 3), (4,)), ((5, 1, 1), (3,), (2,)), ((5, 1, 1), (2, 1), (4, 1, 3)),
+                                    ((2, 4, 5, 5), (2, 1, 1, 5), (1,)), ((2, 1, 1, 5), (2, 4, 5, 5), (2, 5))]:
+        yield where(condition, input, other)
+    for number in (float("-inf"), -1e9, 0, 0.0, True):
+        yield where((2, 1, 5), (2, 4, 5), number)
+        yield where((2, 1, 5), number, (2, 4, 5))
+    for a, b in ((1.0, 0.0), (1, 0), (True, 0.5), (2, False)):
+        yield where((2, 3), a, b)
+    for condition_dtype in ("uint8", "float32", "int64", "float64"):
+        yield where((2, 3), (2, 3), (2, 3), condition_dtype=condition_dtype)
+        yield where((2, 3), (2, 3), (4,), condition_dtype=condition_dtype)  # the dtype is checked before the broadcast
+    for dtype, other_dtype in (("float64", "float32"), ("int64", "float32"), ("bool", "int64"), ("float16", "float32"), ("int32", "int64")):
+        yield where((2, 3), (2, 3), (2, 3), dtype=dtype, other_dtype=other_dtype)
+        yield where((2, 3), (2, 3), (), dtype=dtype, other_dtype=other_dtype)
+    for dtype in ("int64", "bool", "float16", "float64"):
+        yield where((2, 3), (2, 3), 0.5, dtype=dtype)
+        yield where((2, 3), (2, 3), 7, dtype=dtype)
 
 
 def expand_cases():
@@ -303,7 +342,7 @@ def main():
     out = parser.parse_args().out
     rng = random.Random(SEED)
     cases, seen = [], set()
-    for c in (list(arithmetic_cases()) + list(same_shape_cases()) + list(reduction_cases()) + list(masked_fill_cases()) +
+    for c in (list(arithmetic_cases()) + list(same_shape_cases()) + list(reduction_cases()) + list(masked_fill_cases()) + list(where_cases()) +
               list(expand_cases()) + list(mask_inversion_cases()) + list(mask_combination_cases()) + list(random_cases(rng, 300))):
         if c["name"] in seen:
             continue
