@@ -158,7 +158,8 @@ Spec parse_spec(JsonDocument document);
 std::string spec_folder(const JsonDocument& document);
 
 // A function's name as the spec's "op" and --op take it: "F.softmax",
-// "torch.nn.functional.softmax", "torch.softmax" -> "softmax".
+// "torch.nn.functional.softmax", "torch.softmax", "Tensor.softmax" -> "softmax"; an alias names
+// the operator it stands for ("torch.concat" -> "cat", "swapdims" -> "transpose").
 std::string bare_function_name(std::string name);
 
 }  // namespace mhacheck

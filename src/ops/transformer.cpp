@@ -426,6 +426,69 @@ void produce(CallContext& ctx, const std::optional<ArgValue>& output) {
   if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
 }
 
+// The JSON `argument` is written with in `call` (a tensor's name, an inline shape): passing the
+// same JSON as another argument passes the same tensor.
+std::optional<nlohmann::json> written_argument(const Spec& spec, const CallDecl& call, const std::string& argument) {
+  nlohmann::json::json_pointer pointer(child_pointer(call.pointer, argument));
+  if (!spec.value().contains(pointer) || spec.value().at(pointer).is_null()) return std::nullopt;
+  return spec.value().at(pointer);
+}
+
+// MHA415: the encoder masks the padded source positions in its own self-attention only; the
+// decoder's cross-attention reads every row of the memory unless memory_key_padding_mask masks
+// the same positions. `source_call` is the call given the source's padding mask (this one for
+// nn.Transformer, the encoder's call for a decoder fed its output).
+void check_memory_padding(CallContext& ctx, const CallDecl& source_call, const std::string& source_mask) {
+  if (ctx.has_errors() || ctx.arg("memory_key_padding_mask").present) return;
+  std::optional<nlohmann::json> padding = written_argument(ctx.spec, source_call, source_mask);
+  if (!padding) return;
+  const bool own = &source_call == &ctx.call;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MemoryPaddingUnmasked,
+      own ? fmt::format("{} masks the source's padding in the encoder only: without memory_key_padding_mask the decoder attends to the padded "
+                        "positions of the memory",
+                        source_mask)
+          : fmt::format("the memory is the output of call \"{}\", whose {} masks the source's padding: without memory_key_padding_mask the "
+                        "decoder attends to the padded positions",
+                        source_call.id, source_mask));
+  diagnostic.notes.push_back("every target position gives weight to the padded source positions; PyTorch raises nothing");
+  ctx.add_argument_fix(diagnostic,
+                       fmt::format("pass memory_key_padding_mask={}: the memory has the source's positions",
+                                   padding->is_string() ? padding->get<std::string>() : source_mask),
+                       "memory_key_padding_mask", *padding);
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the memory's rows are the source's positions, padded where the source is");
+}
+
+// The encoder call whose output the decoder reads as memory, and the name of its padding mask.
+void check_encoded_memory_padding(CallContext& ctx) {
+  const CallDecl* encoder = ctx.arg("memory").producer;
+  if (encoder == nullptr || encoder->module.empty()) return;
+  const ModuleDecl* module = ctx.spec.find_module(encoder->module);
+  if (module == nullptr || (module->type != "TransformerEncoder" && module->type != "TransformerEncoderLayer")) return;
+  check_memory_padding(ctx, *encoder, "src_key_padding_mask");
+}
+
+// MHA416: a decoder-only model built from TransformerDecoder passes the target as the memory
+// too. tgt_mask hides the future from self-attention only; cross-attention reads the whole
+// memory, the target's future included, unless memory_mask hides it as well.
+void check_memory_is_target(CallContext& ctx) {
+  const ArgValue& tgt = ctx.arg("tgt");
+  const ArgValue& memory = ctx.arg("memory");
+  if (ctx.has_errors() || tgt.identity != memory.identity || !ctx.arg("tgt_mask").present || ctx.arg("memory_mask").present) return;
+  std::optional<nlohmann::json> mask = written_argument(ctx.spec, ctx.call, "tgt_mask");
+  if (!mask) return;
+  Diagnostic& diagnostic = ctx.report(DiagId::MemoryIsTarget,
+                                      "the memory is the target itself and only tgt_mask is given: the cross-attention block lets every "
+                                      "position see the whole target, its future included",
+                                      &memory);
+  diagnostic.notes.push_back("tgt_mask applies to self-attention only; memory_mask (None) leaves cross-attention unmasked");
+  ctx.add_argument_fix(diagnostic,
+                       fmt::format("pass memory_mask={}: cross-attention to the target hides the same future",
+                                   mask->is_string() ? mask->get<std::string>() : "tgt_mask"),
+                       "memory_mask", *mask);
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the memory's positions are the target's");
+}
+
 }  // namespace
 
 void infer_transformer_encoder_layer(CallContext& ctx) {
@@ -446,6 +509,8 @@ void infer_transformer_decoder_layer(CallContext& ctx) {
       config, ctx.arg("tgt"), ctx.arg("memory"), ctx.arg("tgt_mask"), ctx.arg("memory_mask"), ctx.arg("tgt_key_padding_mask"),
       ctx.arg("memory_key_padding_mask"), ctx.call.flag("tgt_is_causal"), ctx.call.flag("memory_is_causal"), {"tgt_is_causal", ""},
       {"memory_is_causal", ""});
+  check_encoded_memory_padding(ctx);
+  check_memory_is_target(ctx);
   produce(ctx, output);
 }
 
@@ -469,6 +534,8 @@ void infer_transformer_decoder(CallContext& ctx) {
       config, ctx.module->integer("num_layers"), *ctx.module, "num_layers", ctx.module->submodule("norm"), ctx.arg("tgt"), ctx.arg("memory"),
       ctx.arg("tgt_mask"), ctx.arg("memory_mask"), ctx.arg("tgt_key_padding_mask"), ctx.arg("memory_key_padding_mask"),
       argument_value(ctx, "tgt_is_causal"), ctx.call.flag("memory_is_causal"), "tgt_is_causal", "memory_is_causal", "TransformerDecoder");
+  check_encoded_memory_padding(ctx);
+  check_memory_is_target(ctx);
   produce(ctx, output);
 }
 
@@ -490,6 +557,7 @@ void infer_transformer(CallContext& ctx) {
       config, ctx.module->integer("num_decoder_layers"), *ctx.module, "num_decoder_layers", nullptr, tgt, encoded, ctx.arg("tgt_mask"),
       ctx.arg("memory_mask"), ctx.arg("tgt_key_padding_mask"), ctx.arg("memory_key_padding_mask"), argument_value(ctx, "tgt_is_causal"),
       ctx.call.flag("memory_is_causal"), "tgt_is_causal", "memory_is_causal", "the decoder");
+  check_memory_padding(ctx, ctx.call, "src_key_padding_mask");
   produce(ctx, output);
 }
 

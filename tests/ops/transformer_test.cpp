@@ -227,3 +227,53 @@ TEST_CASE("tgt and memory tiled in different orders (repeat and repeat_interleav
               {"id": "a", "op": "F.scaled_dot_product_attention", "query": "qt", "key": "k3", "value": "k3"}]})");
   REQUIRE(test::find(sdpa, "MHA240") != nullptr);
 }
+
+TEST_CASE("a decoder reading a padded source's memory without memory_key_padding_mask is MHA415", "[transformer]") {
+  std::string model = R"({"type": "Transformer", "d_model": 16, "nhead": 4, "num_encoder_layers": 1, "num_decoder_layers": 1})";
+  Report unmasked = test::check_text(module_call(model, R"("src": ["S", "N", 16], "tgt": ["T", "N", 16], "src_key_padding_mask": {"shape": ["N", "S"], "dtype": "bool"})"));
+  const Fix* fix = test::first_fix(unmasked, "MHA415");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->valid());
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  CHECK(fix->patch[0]["path"] == "/memory_key_padding_mask");
+  CHECK(test::check_text(module_call(model, R"("src": ["S", "N", 16], "tgt": ["T", "N", 16], "src_key_padding_mask": {"shape": ["N", "S"], "dtype": "bool"},
+                                                "memory_key_padding_mask": {"shape": ["N", "S"], "dtype": "bool"})"))
+            .diagnostics.empty());
+  CHECK(test::check_text(module_call(model, R"("src": ["S", "N", 16], "tgt": ["T", "N", 16])")).diagnostics.empty());
+
+  // A separate decoder fed the output of an encoder call given a padding mask.
+  std::string stacks = R"({"version": 1, "modules": {
+      "enc": {"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer", "d_model": 16, "nhead": 4, "batch_first": true}, "num_layers": 1},
+      "dec": {"type": "TransformerDecoder", "decoder_layer": {"type": "TransformerDecoderLayer", "d_model": 16, "nhead": 4, "batch_first": true}, "num_layers": 1}},
+    "tensors": {"src": ["B", "S", 16], "tgt": ["B", "T", 16], "pad": {"shape": ["B", "S"], "dtype": "bool"}},
+    "calls": [{"id": "e", "module": "enc", "src": "src", "src_key_padding_mask": "pad", "outputs": ["mem"]},
+              {"id": "d", "module": "dec", "tgt": "tgt", "memory": "mem"DECODER_MASK}]})";
+  auto with = [&](const std::string& mask) { return std::string(stacks).replace(stacks.find("DECODER_MASK"), 12, mask); };
+  Report separate = test::check_text(with(""));
+  const Diagnostic* warning = test::find(separate, "MHA415");
+  REQUIRE(warning != nullptr);
+  CHECK(warning->call == "d");
+  REQUIRE(test::first_fix(separate, "MHA415") != nullptr);
+  CHECK(test::first_fix(separate, "MHA415")->description == "pass memory_key_padding_mask=pad: the memory has the source's positions");
+  CHECK(test::first_fix(separate, "MHA415")->valid());
+  CHECK(test::find(test::check_text(with(R"(, "memory_key_padding_mask": "pad")")), "MHA415") == nullptr);
+}
+
+TEST_CASE("a decoder whose memory is its own target needs memory_mask beside tgt_mask (MHA416)", "[transformer]") {
+  std::string spec = R"({"version": 1, "modules": {"dec": {"type": "TransformerDecoder", "decoder_layer": {"type": "TransformerDecoderLayer", "d_model": 16, "nhead": 4}, "num_layers": 2}},
+    "tensors": {"x": ["T", "B", 16], "m": ["S", "B", 16], "causal": {"shape": ["T", "T"], "dtype": "bool"}},
+    "calls": [{"id": "d", "module": "dec", "tgt": "x", "memory": "MEMORY", "tgt_mask": "causal"EXTRA}]})";
+  auto variant = [&](const std::string& memory, const std::string& extra) {
+    std::string text = spec;
+    text.replace(text.find("MEMORY"), 6, memory);
+    text.replace(text.find("EXTRA"), 5, extra);
+    return text;
+  };
+  Report leaking = test::check_text(variant("x", ""));
+  const Fix* fix = test::first_fix(leaking, "MHA416");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "pass memory_mask=causal: cross-attention to the target hides the same future");
+  CHECK(fix->valid());
+  CHECK(test::find(test::check_text(variant("x", R"(, "memory_mask": "causal")")), "MHA416") == nullptr);
+  CHECK(test::find(test::check_text(variant("m", "")), "MHA416") == nullptr);  // an encoder's memory: cross-attention is not causal
+}
