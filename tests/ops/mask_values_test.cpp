@@ -152,3 +152,21 @@ TEST_CASE("a 1 = keep mask times a negative number added to the scores: MHA084, 
                            {"id": "o", "op": "add", "input": "neg", "other": 1.0, "outputs": ["inv"]},
                            {"id": "m", "op": "mul", "input": "inv", "other": -3.4028234663852886e38, "outputs": ["bias"]})")));
 }
+
+TEST_CASE("an additive mask filled with -inf where tril(ones) keeps: MHA084 at the fill, the future seen at SDPA as its note", "[masks][values]") {
+  auto additive = [](const std::string& fill_mask) {
+    return sdpa_with(6, 6, R"("ones": {"shape": [6, 6], "dtype": "bool"}, "zeros": [6, 6])",
+                     R"({"id": "t", "op": "tril", "input": "ones", "outputs": ["keep"]}, )" + fill_mask +
+                         R"({"id": "f", "op": "masked_fill", "input": "zeros", "mask": "fill", "value": "-inf", "outputs": ["m"]})");
+  };
+  Report wrong = additive(R"({"id": "c", "op": "clone", "input": "keep", "outputs": ["fill"]}, )");
+  const Diagnostic* filled = test::find(wrong, "MHA084");
+  REQUIRE(filled != nullptr);
+  // One cause: the values check at SDPA (MHA114) is folded into the fill's diagnostic.
+  CHECK(test::find(wrong, "MHA114") == nullptr);
+  bool noted = false;
+  for (const std::string& note : filled->notes) noted = noted || note.find("MHA114") != std::string::npos;
+  CHECK(noted);
+  check_fix(first_fix_of(wrong, "MHA084"), "masked_fill(~fill, ...)");
+  CHECK_FALSE(warns(additive(R"({"id": "n", "op": "bitwise_not", "input": "keep", "outputs": ["fill"]}, )")));
+}
