@@ -191,6 +191,11 @@ MaskOrigin mask_origin(const CallContext& ctx, const ArgValue& mask) {
   return origin_of(ctx.spec, name, mask.producer, steps);
 }
 
+MaskOrigin mask_origin_of(const Spec& spec, const std::string& name, const CallDecl* producer) {
+  int steps = kMaxSteps;
+  return origin_of(spec, name, producer, steps);
+}
+
 std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin) {
   const CallDecl* maker = origin.maker;
   if (maker == nullptr || (maker->op != "eq" && maker->op != "ne") || maker->pointer.rfind("/calls/", 0) != 0) return std::nullopt;

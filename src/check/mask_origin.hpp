@@ -24,6 +24,8 @@ struct MaskOrigin {
 // The convention of `mask` as the call `ctx` sees it; Unknown when a call on the way changes the
 // values otherwise (arithmetic) or the declared name says nothing.
 MaskOrigin mask_origin(const CallContext& ctx, const ArgValue& mask);
+// The same for the tensor `name` made by `producer` (null: declared), anywhere in the graph.
+MaskOrigin mask_origin_of(const Spec& spec, const std::string& name, const CallDecl* producer);
 
 // The fix for a mask whose True marks the other positions, when a comparison with a number made
 // it (ids != pad): the other comparison in that call, which inverts the mask for every reader.

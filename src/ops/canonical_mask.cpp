@@ -9,6 +9,7 @@
 #include "mask_origin.hpp"
 #include "fix_search.hpp"
 #include "ops/mask_meaning.hpp"
+#include "ops/mask_values.hpp"
 
 namespace mhacheck {
 
@@ -98,8 +99,10 @@ void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string&
   }
 }
 
-void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module) {
-  if (!mask.present) return;
+namespace {
+
+// What True means in the mask, read from its name and the calls that made it.
+void check_ignore_mask_convention(CallContext& ctx, const ArgValue& mask, const std::string& module) {
   std::string name = tensor_name(mask);
   if (mask.dtype == DType::Bool && mask.producer != nullptr) {
     check_made_mask_meaning(ctx, mask, module);
@@ -146,6 +149,15 @@ void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std
       ctx.add_argument_fix(diagnostic, description, mask.argument, {{"shape", shape_json(mask.written)}, {"dtype", "bool"}})) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
   }
+}
+
+}  // namespace
+
+void check_ignore_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::string& module) {
+  if (!mask.present) return;
+  std::size_t reported = ctx.diagnostics.size();
+  check_ignore_mask_convention(ctx, mask, module);
+  if (ctx.diagnostics.size() == reported) check_mask_values(ctx, mask, MaskReading::TrueIgnores);
 }
 
 void check_float_triangle_mask(CallContext& ctx, const ArgValue& mask, const std::string& module) {

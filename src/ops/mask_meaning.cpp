@@ -7,6 +7,7 @@
 
 #include "check/fix_search.hpp"
 #include "check/mask_origin.hpp"
+#include "ops/mask_values.hpp"
 
 namespace mhacheck {
 
@@ -129,8 +130,12 @@ bool add_inserted_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgVa
 
 void check_mask_added(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
   if (!input.present || !other.present) return;
-  if (is_attention_scores(ctx, input) && other.rank() > 0) report_mask_added(ctx, input, other);
-  else if (is_attention_scores(ctx, other) && input.rank() > 0) report_mask_added(ctx, other, input);
+  const ArgValue* mask = nullptr;
+  std::size_t reported = ctx.diagnostics.size();
+  if (is_attention_scores(ctx, input) && other.rank() > 0) report_mask_added(ctx, input, *(mask = &other));
+  else if (is_attention_scores(ctx, other) && input.rank() > 0) report_mask_added(ctx, other, *(mask = &input));
+  // A float mask that is not 0/1 as written is an additive mask: its values are checked.
+  if (mask != nullptr && is_floating(mask->dtype) && ctx.diagnostics.size() == reported) check_mask_values(ctx, *mask, MaskReading::TrueIgnores);
 }
 
 void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
@@ -140,7 +145,11 @@ void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
   bool excludes = (value.is_string() && value.get<std::string>() == "-inf") || (value.is_number() && value.get<double>() <= -1e4);
   if (!excludes) return;
   MaskOrigin origin = mask_origin(ctx, mask);
-  if (origin.convention != MaskConvention::TrueKeeps) return;
+  if (origin.convention != MaskConvention::TrueKeeps) {
+    // The positions filled in attention scores are those left out.
+    if (is_attention_scores(ctx, ctx.arg("input"))) check_mask_values(ctx, mask, MaskReading::TrueIgnores);
+    return;
+  }
   std::string name = tensor_name(mask);
   Diagnostic& diagnostic = ctx.report(
       DiagId::MaskMeaning,

@@ -18,6 +18,7 @@
 #include "roles.hpp"
 #include "dim_origin.hpp"
 #include "mask_origin.hpp"
+#include "ops/mask_values.hpp"
 
 namespace mhacheck {
 namespace {
@@ -42,8 +43,10 @@ class SdpaRules {
     check_layout_roles();
     check_merged_batch_heads();
     check_feature_roles();
+    std::size_t reported = ctx_.diagnostics.size();
     check_mask_meaning();
     check_cast_mask();
+    if (ctx_.diagnostics.size() == reported) check_mask_values(ctx_, mask_, MaskReading::TrueKeeps);
     if (query_.rank() >= 3 && key_.rank() == query_.rank()) {
       check_tiling_orders(ctx_, {{&query_, 0}, {&key_, 0}, {&value_, 0}}, "each query meets the keys of another batch entry");
     }

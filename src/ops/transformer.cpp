@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "mhacheck/module_config.hpp"
+#include "ops/mask_values.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
 
@@ -110,7 +111,9 @@ class TransformerRules {
                                         const BlockNames& cross_names) {
     if (config.norm_first && !norm1_accepts(config, tgt)) return std::nullopt;
     for (const ArgValue* each : {&tgt_mask, &memory_mask}) {
+      std::size_t reported = ctx_.diagnostics.size();
       if (is_floating(each->dtype) && each->producer != nullptr) check_float_triangle_mask(ctx_, *each, "nn." + ctx_.module->type);
+      if (ctx_.diagnostics.size() == reported) check_mask_values(ctx_, *each, MaskReading::TrueIgnores);
     }
     if (tgt.rank() == 3 && memory.rank() == 3) {
       const int batch = config.batch_first ? 0 : 1;

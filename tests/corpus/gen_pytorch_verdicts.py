@@ -135,6 +135,21 @@ def causal_mask(dims):
     return torch.full(dims, float("-inf")).triu(1)
 
 
+def named_value(name):
+    """The value a tensor is named after, as a spec states it (mhacheck's src/check/mask_pattern.cpp):
+    ones, zeros, neg_inf / minus_inf / ninf; None for any other name."""
+    lowered = name.lower()
+    letters = "".join(c for c in lowered if c.isalpha())
+    if any(word in letters for word in ("neginf", "minusinf", "ninf")):
+        return float("-inf")
+    words = "".join(c if c.isalpha() else " " for c in lowered).split()
+    if "ones" in words or "one" in words:
+        return 1.0
+    if "zeros" in words or "zero" in words:
+        return 0.0
+    return None
+
+
 def make_values(tensors, symbols, calls, generator):
     """Random inputs. Bool/int masks, and float masks named like a 1 = keep mask, keep the first
     position and mask the last one of every row, so no row is fully masked whichever convention
@@ -146,6 +161,8 @@ def make_values(tensors, symbols, calls, generator):
         dims = [size(d, symbols) for d in shape]
         if dtype == "causal":
             values[name] = causal_mask(dims)
+        elif named_value(name) is not None:
+            values[name] = torch.full(dims, named_value(name)).to(getattr(torch, dtype))
         elif dtype in ("bool", "int64", "int32", "uint8"):
             if "mask" in name or "pad" in name or dtype == "bool":
                 keep = torch.rand(dims, generator=generator) < 0.6
@@ -261,6 +278,9 @@ def run_call(call, modules, built, env, symbols):
         return list(tensor("input").split(call["split_sizes"], call.get("dim", 0)))
     if op == "masked_fill":
         value = call["value"]
+        # 2.x refuses a mask that is not bool; 1.13 accepted a 0/1 one (deprecated).
+        if tensor("mask").dtype != torch.bool:
+            raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype {}".format(tensor("mask").dtype))
         return [tensor("input").masked_fill(tensor("mask"), float(value) if isinstance(value, str) else value)]
     if op == "select":
         return [tensor("input").select(call["dim"], call["index"])]

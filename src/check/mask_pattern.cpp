@@ -1,0 +1,393 @@
+// Mask values as a function of the offset j - i, followed call by call (mask_pattern.hpp).
+#include "mask_pattern.hpp"
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <cctype>
+#include <cmath>
+#include <functional>
+
+#include "dim_origin.hpp"
+
+namespace mhacheck {
+
+namespace {
+
+using Piece = MaskPattern::Piece;
+constexpr std::int64_t kStart = MaskPattern::kNoLowerEnd;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// A spec's graph has no cycles; the bound keeps a long chain's walk short.
+constexpr int kMaxSteps = 32;
+
+bool same_value(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+// Adjacent pieces of one value merged, so that a constant pattern has one piece.
+void normalize(MaskPattern& pattern) {
+  std::vector<Piece> merged;
+  for (const Piece& piece : pattern.pieces) {
+    if (merged.empty() || !same_value(merged.back().value, piece.value)) merged.push_back(piece);
+  }
+  pattern.pieces = std::move(merged);
+}
+
+MaskPattern constant(double value, bool boolean, int rank) {
+  MaskPattern pattern;
+  pattern.pieces = {{kStart, value}};
+  pattern.boolean = boolean;
+  pattern.rank = rank;
+  return pattern;
+}
+
+MaskPattern map_values(MaskPattern pattern, const std::function<double(double)>& f) {
+  for (Piece& piece : pattern.pieces) piece.value = f(piece.value);
+  normalize(pattern);
+  return pattern;
+}
+
+// Two patterns combined value by value, over the union of their breakpoints.
+MaskPattern combine(const MaskPattern& a, const MaskPattern& b, const std::function<double(double, double)>& f) {
+  std::vector<std::int64_t> starts;
+  for (const MaskPattern* each : {&a, &b}) {
+    for (const Piece& piece : each->pieces) starts.push_back(piece.start);
+  }
+  std::sort(starts.begin(), starts.end());
+  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  MaskPattern out;
+  out.rank = std::max(a.rank, b.rank);
+  for (std::int64_t start : starts) out.pieces.push_back({start, f(a.at(start), b.at(start))});
+  out.triangles = a.triangles;
+  out.triangles.insert(out.triangles.end(), b.triangles.begin(), b.triangles.end());
+  out.joins = a.joins;
+  out.joins.insert(out.joins.end(), b.joins.begin(), b.joins.end());
+  normalize(out);
+  return out;
+}
+
+// The value x -> f(-x): the matrix transposed.
+MaskPattern reflected(const MaskPattern& pattern) {
+  MaskPattern out = pattern;
+  out.pieces.clear();
+  // Piece k covers [start_k, start_{k+1} - 1]; reflected it covers [1 - start_{k+1}, -start_k].
+  for (std::size_t k = pattern.pieces.size(); k-- > 0;) {
+    std::int64_t start = k + 1 < pattern.pieces.size() ? 1 - pattern.pieces[k + 1].start : kStart;
+    out.pieces.push_back({start, pattern.pieces[k].value});
+  }
+  normalize(out);
+  return out;
+}
+
+// tril (keep offsets <= diagonal) or triu (keep offsets >= diagonal); the rest becomes 0.
+MaskPattern triangle(const MaskPattern& input, bool lower, std::int64_t diagonal) {
+  MaskPattern step = constant(1.0, true, input.rank);
+  step.pieces = lower ? std::vector<Piece>{{kStart, 1.0}, {diagonal + 1, 0.0}} : std::vector<Piece>{{kStart, 0.0}, {diagonal, 1.0}};
+  MaskPattern out = combine(input, step, [](double value, double kept) { return kept != 0 ? value : 0.0; });
+  out.boolean = input.boolean;
+  return out;
+}
+
+std::optional<double> number_value(const nlohmann::json& number) {
+  if (number.is_boolean()) return number.get<bool>() ? 1.0 : 0.0;
+  if (number.is_number()) return number.get<double>();
+  if (number.is_string()) {
+    const std::string& text = number.get_ref<const std::string&>();
+    if (text == "-inf") return -kInf;
+    if (text == "inf") return kInf;
+    if (text == "nan") return std::nan("");
+  }
+  return std::nullopt;
+}
+
+std::string lowered(std::string name) {
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
+}
+
+// The value a declared tensor is named after: ones, zeros, neg_inf / minus_inf / ninf.
+std::optional<double> named_value(const std::string& written) {
+  std::string name = lowered(written);
+  std::string letters;
+  for (char c : name) {
+    if (std::isalpha(static_cast<unsigned char>(c))) letters += c;
+  }
+  for (const char* negative : {"neginf", "minusinf", "ninf"}) {
+    if (letters.find(negative) != std::string::npos) return -kInf;
+  }
+  // Whole words only: "ones" in "bones" or "zones" is no value.
+  std::vector<std::string> words(1);
+  for (char c : name) {
+    if (std::isalpha(static_cast<unsigned char>(c))) words.back() += c;
+    else if (!words.back().empty()) words.emplace_back();
+  }
+  for (const std::string& word : words) {
+    if (word == "ones" || word == "one") return 1.0;
+    if (word == "zeros" || word == "zero") return 0.0;
+  }
+  return std::nullopt;
+}
+
+std::string input_name(const CallDecl& call, const std::string& argument) {
+  auto ref = call.tensors.find(argument);
+  return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
+}
+
+// An integer argument as written; nullopt when absent or not a number (a symbol).
+std::optional<std::int64_t> integer_argument(const CallDecl& call, const std::string& argument, std::int64_t absent) {
+  auto written = call.arguments.find(argument);
+  if (written == call.arguments.end() || written->is_null()) return absent;
+  if (!written->is_number_integer()) return std::nullopt;
+  return written->get<std::int64_t>();
+}
+
+// An index that keeps the last two dims in place and from their start (slices `:n`, None before
+// them, `...`): the offsets j - i stay. The rank after it, or nullopt.
+std::optional<int> index_keeping_offsets(const std::string& index, int rank) {
+  if (index.size() < 2 || index.front() != '[' || index.back() != ']') return std::nullopt;
+  std::vector<std::string> parts(1);
+  for (char c : index.substr(1, index.size() - 2)) {
+    if (c == ',') parts.emplace_back();
+    else if (c != ' ') parts.back() += c;
+  }
+  bool ellipsis = false;
+  int consumed = 0, added = 0;
+  std::vector<bool> takes_dim;
+  for (const std::string& part : parts) {
+    if (part == "...") {
+      if (ellipsis) return std::nullopt;
+      ellipsis = true;
+      takes_dim.push_back(true);  // stands for dims, the last two among them if nothing follows
+      continue;
+    }
+    if (part == "None") {
+      ++added;
+      takes_dim.push_back(false);
+      continue;
+    }
+    // ":" or ":n": a slice from the start.
+    if (part.empty() || part.front() != ':' || part.find(':', 1) != std::string::npos) return std::nullopt;
+    ++consumed;
+    takes_dim.push_back(true);
+  }
+  if (consumed > rank) return std::nullopt;
+  if (!ellipsis) {
+    // Dims not indexed follow, untouched.
+    for (int k = consumed; k < rank && k < consumed + 2; ++k) takes_dim.push_back(true);
+  }
+  if (takes_dim.size() < 2 || !takes_dim[takes_dim.size() - 1] || !takes_dim[takes_dim.size() - 2]) {
+    // `[..., None]`-like: only `...` last keeps both.
+    if (!(ellipsis && parts.back() == "...")) return std::nullopt;
+  }
+  return rank + added;
+}
+
+bool is_float_cast(const CallDecl& call) {
+  static const std::array<const char*, 4> shorthands = {"float", "double", "half", "bfloat16"};
+  if (std::any_of(shorthands.begin(), shorthands.end(), [&](const char* op) { return call.op == op; })) return true;
+  if (call.op != "to") return false;
+  const nlohmann::json& dtype = call.arguments.value("dtype", nlohmann::json());
+  std::optional<DType> parsed = dtype.is_string() ? parse_dtype(dtype.get<std::string>()) : std::nullopt;
+  return parsed && is_floating(*parsed);
+}
+
+bool is_bool_cast(const CallDecl& call) {
+  if (call.op == "bool") return true;
+  if (call.op != "to") return false;
+  const nlohmann::json& dtype = call.arguments.value("dtype", nlohmann::json());
+  return dtype.is_string() && parse_dtype(dtype.get<std::string>()) == DType::Bool;
+}
+
+std::optional<MaskPattern> pattern_of(const Spec& spec, const std::string& name, const CallDecl* producer, const PatternEdit& edit,
+                                      int& steps);
+
+std::optional<MaskPattern> argument_pattern(const Spec& spec, const CallDecl& call, const std::string& argument, const PatternEdit& edit,
+                                            int& steps) {
+  std::string name = input_name(call, argument);
+  if (name.empty()) return std::nullopt;
+  return pattern_of(spec, name, producer_of(spec, name, &call), edit, steps);
+}
+
+// The output of `call` from its input's pattern; nullopt for a call whose effect is not known.
+std::optional<MaskPattern> apply(const Spec& spec, const CallDecl& call, const PatternEdit& edit, int& steps) {
+  const std::string& op = call.op;
+  std::optional<MaskPattern> input = argument_pattern(spec, call, "input", edit, steps);
+  if (!input) return std::nullopt;
+  const int rank = input->rank;
+  if (op == "contiguous" || op == "clone" || op == "detach" || op == "expand" || op == "expand_as") {
+    if (op == "expand") {
+      const nlohmann::json& size = call.arguments.value("size", nlohmann::json());
+      if (size.is_array()) input->rank = static_cast<int>(size.size());
+    }
+    return input;
+  }
+  if (op == "unsqueeze") {
+    std::optional<std::int64_t> written = integer_argument(call, "dim", 0);
+    if (!written) return std::nullopt;
+    std::int64_t dim = *written < 0 ? *written + rank + 1 : *written;
+    if (dim > rank - 2) return std::nullopt;  // lands among the last two dims
+    input->rank = rank + 1;
+    return input;
+  }
+  if (op == "getitem") {
+    const nlohmann::json& index = call.arguments.value("index", nlohmann::json());
+    std::optional<int> after = index.is_string() ? index_keeping_offsets(index.get<std::string>(), rank) : std::nullopt;
+    if (!after) return std::nullopt;
+    input->rank = *after;
+    return input;
+  }
+  if (op == "transpose") {
+    std::optional<std::int64_t> dim0 = integer_argument(call, "dim0", 0), dim1 = integer_argument(call, "dim1", 0);
+    if (!dim0 || !dim1) return std::nullopt;
+    std::int64_t a = *dim0 < 0 ? *dim0 + rank : *dim0, b = *dim1 < 0 ? *dim1 + rank : *dim1;
+    if (std::min(a, b) == rank - 2 && std::max(a, b) == rank - 1) return reflected(*input);
+    if (std::max(a, b) < rank - 2) return input;
+    return std::nullopt;
+  }
+  if (op == "tril" || op == "triu") {
+    std::optional<std::int64_t> diagonal = integer_argument(call, "diagonal", 0);
+    if (edit.call == &call && edit.diagonal) diagonal = edit.diagonal;
+    if (!diagonal) return std::nullopt;
+    MaskPattern out = triangle(*input, op == "tril", *diagonal);
+    out.triangles.push_back(&call);
+    return out;
+  }
+  if (is_float_cast(call)) {
+    input->boolean = false;
+    return input;
+  }
+  if (is_bool_cast(call) || op == "logical_not") {
+    bool invert = op == "logical_not";
+    MaskPattern out = map_values(*input, [&](double v) { return (v != 0) != invert ? 1.0 : 0.0; });
+    out.boolean = true;
+    return out;
+  }
+  if (op == "bitwise_not") {
+    if (!input->boolean) return std::nullopt;  // ~ of an integer flips bits
+    return map_values(*input, [](double v) { return v != 0 ? 0.0 : 1.0; });
+  }
+  if (op == "masked_fill") {
+    std::optional<MaskPattern> mask = argument_pattern(spec, call, "mask", edit, steps);
+    std::optional<double> value = number_value(call.arguments.value("value", nlohmann::json()));
+    if (!mask || !value) return std::nullopt;
+    MaskPattern out = combine(*input, *mask, [&](double v, double m) { return m != 0 ? *value : v; });
+    out.boolean = input->boolean;
+    return out;
+  }
+  // The binary operators: `other` a number or a tensor.
+  using Binary = std::function<double(double, double)>;
+  static const std::map<std::string, std::pair<Binary, bool>> binary = {
+      {"eq", {[](double a, double b) { return a == b ? 1.0 : 0.0; }, true}},
+      {"ne", {[](double a, double b) { return a != b ? 1.0 : 0.0; }, true}},
+      {"logical_and", {[](double a, double b) { return a != 0 && b != 0 ? 1.0 : 0.0; }, true}},
+      {"logical_or", {[](double a, double b) { return a != 0 || b != 0 ? 1.0 : 0.0; }, true}},
+      {"bitwise_and", {[](double a, double b) { return a != 0 && b != 0 ? 1.0 : 0.0; }, true}},
+      {"bitwise_or", {[](double a, double b) { return a != 0 || b != 0 ? 1.0 : 0.0; }, true}},
+      {"mul", {[](double a, double b) { return a * b; }, false}},
+      {"div", {[](double a, double b) { return a / b; }, false}},
+      {"add", {[](double a, double b) { return a + b; }, false}},
+      {"sub", {[](double a, double b) { return a - b; }, false}},
+  };
+  std::string applied = op;
+  bool join = op == "logical_and" || op == "logical_or" || op == "bitwise_and" || op == "bitwise_or";
+  if (join && edit.call == &call && edit.swap_join) {
+    applied = op.substr(0, op.find('_') + 1) + (op.find("_and") != std::string::npos ? "or" : "and");
+  }
+  auto rule = binary.find(applied);
+  if (rule == binary.end()) return std::nullopt;
+  bool bitwise = op.rfind("bitwise_", 0) == 0;
+  if (call.arguments.contains("alpha")) return std::nullopt;
+  std::optional<MaskPattern> other;
+  if (call.arguments.contains("other")) {
+    std::optional<double> number = number_value(call.arguments.at("other"));
+    if (!number) return std::nullopt;
+    other = constant(*number, call.arguments.at("other").is_boolean(), 0);
+  } else {
+    other = argument_pattern(spec, call, "other", edit, steps);
+  }
+  if (!other || (bitwise && (!input->boolean || !other->boolean))) return std::nullopt;
+  MaskPattern out = combine(*input, *other, rule->second.first);
+  out.boolean = rule->second.second || (input->boolean && other->boolean && bitwise);
+  if (join) out.joins.push_back(&call);
+  return out;
+}
+
+std::optional<MaskPattern> pattern_of(const Spec& spec, const std::string& name, const CallDecl* producer, const PatternEdit& edit,
+                                      int& steps) {
+  if (steps-- <= 0) return std::nullopt;
+  std::optional<MaskPattern> pattern;
+  if (producer == nullptr) {
+    const TensorDecl* declared = spec.find_tensor(name);
+    std::optional<double> value = declared ? named_value(name) : std::nullopt;
+    if (!value) return std::nullopt;
+    bool boolean = declared->dtype == DType::Bool;
+    pattern = constant(boolean ? (*value != 0 ? 1.0 : 0.0) : *value, boolean, static_cast<int>(declared->shape.size()));
+  } else {
+    pattern = apply(spec, *producer, edit, steps);
+  }
+  if (pattern && producer != nullptr && edit.call == producer && edit.transpose_after) {
+    std::vector<const CallDecl*> triangles = pattern->triangles;
+    pattern = reflected(*pattern);
+    pattern->triangles = triangles;
+  }
+  return pattern;
+}
+
+}  // namespace
+
+double MaskPattern::at(std::int64_t offset) const {
+  double value = pieces.empty() ? 0.0 : pieces.front().value;
+  for (const Piece& piece : pieces) {
+    if (piece.start > offset) break;
+    value = piece.value;
+  }
+  return value;
+}
+
+std::optional<MaskPattern> mask_pattern(const Spec& spec, const std::string& name, const CallDecl* producer, const PatternEdit& edit) {
+  int steps = kMaxSteps;
+  return pattern_of(spec, name, producer, edit, steps);
+}
+
+std::optional<CausalFault> causal_fault(const MaskPattern& pattern, MaskReading reading, std::optional<std::int64_t> shift,
+                                        std::optional<std::int64_t> queries, std::optional<std::int64_t> keys) {
+  // Made by a triangle: meant causal, even when the calls after it left one value everywhere.
+  if (pattern.triangles.empty()) return std::nullopt;
+  auto allows = [&](double value) {
+    switch (reading) {
+      case MaskReading::TrueKeeps: return value != 0;
+      case MaskReading::TrueIgnores: return value == 0;
+      case MaskReading::Additive: return !std::isnan(value) && value > -1e4;
+    }
+    return false;
+  };
+  // Whether some offset in [low, high] is allowed; kNoEnd: no end.
+  constexpr std::int64_t kNoEnd = std::numeric_limits<std::int64_t>::max();
+  auto any_allowed = [&](std::int64_t low, std::int64_t high) {
+    if (high < low) return false;
+    for (std::size_t k = 0; k < pattern.pieces.size(); ++k) {
+      std::int64_t begin = pattern.pieces[k].start;
+      std::int64_t end = k + 1 < pattern.pieces.size() ? pattern.pieces[k + 1].start - 1 : kNoEnd;  // inclusive
+      if (end >= low && begin <= high && allows(pattern.pieces[k].value)) return true;
+    }
+    return false;
+  };
+  const std::int64_t last_key = keys ? *keys - 1 : kNoEnd;
+  CausalFault fault;
+  // Row 0 sees the offsets 0 .. S-1.
+  fault.first_row_empty = !any_allowed(0, last_key);
+  if (shift) {
+    fault.sees_future = any_allowed(*shift + 1, last_key);
+    fault.hides_own = !allows(pattern.at(*shift));
+  } else {
+    // Without the sizes, only what holds for any S >= L: keys without end ahead, or row 0 empty.
+    fault.sees_future = !keys && allows(pattern.pieces.back().value);
+  }
+  if (queries && keys) {
+    std::int64_t empty = 0;
+    for (std::int64_t row = 0; row < *queries; ++row) empty += any_allowed(-row, *keys - 1 - row) ? 0 : 1;
+    fault.empty_rows = empty;
+  }
+  if (!fault.sees_future && !fault.hides_own && !fault.first_row_empty && fault.empty_rows.value_or(0) == 0) return std::nullopt;
+  return fault;
+}
+
+}  // namespace mhacheck
