@@ -111,7 +111,7 @@ bool check_combination(CallContext& ctx, const ArgValue& mask) {
   if (!a_causal && !causal_looking(ctx.spec, b, made_b)) return false;
   const std::string& causal = a_causal ? a : b;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::CausalMaskFuture,
+      DiagId::MaskCombination,
       fmt::format("{} \"{}\" joins two masks whose True marks the positions {} ({}; {}) with {} (call \"{}\"): a position {}, so the causal "
                   "mask \"{}\" no longer hides the future where the other mask allows it",
                   mask.argument, tensor_name(mask), keeps ? "to keep" : "to leave out", origin_a.reason, origin_b.reason, join->op, join->id,
@@ -247,7 +247,7 @@ bool check_causal_pattern(CallContext& ctx, const ArgValue& mask, MaskReading bo
   for (std::size_t k = 0; k < wrongs.size(); ++k) joined += (k == 0 ? "" : k + 1 == wrongs.size() ? " and " : ", ") + wrongs[k];
   const CallDecl* triangle = pattern->triangles.front();
   Diagnostic& diagnostic = ctx.report(
-      fault->sees_future ? DiagId::CausalMaskFuture : DiagId::FullyMaskedRows,
+      DiagId::CausalMaskPattern,
       fmt::format("{} \"{}\", made by {}({}, diagonal={}) (call \"{}\") and read as {}, {}", mask.argument, name, triangle->op,
                   input_name(*triangle, "input"), diagonal_of(*triangle), triangle->id, reading_text(reading), joined),
       &mask);

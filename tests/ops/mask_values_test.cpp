@@ -1,6 +1,6 @@
 // Masks checked by their values where attention reads them (src/ops/mask_values.cpp): causal masks
-// built from tril/triu that show the future (MHA114) or hide the own position (MHA110), masks of one
-// convention joined by the wrong operator (MHA114), a keep mask scaled by a negative number as the
+// built from tril/triu that show the future or hide the own position (MHA275), masks of one
+// convention joined by the wrong operator (MHA276), a keep mask scaled by a negative number as the
 // additive bias (MHA084).
 #include "ops/op_test_support.hpp"
 
@@ -45,17 +45,17 @@ bool warns(const Report& report) {
 
 }  // namespace
 
-TEST_CASE("triu(full(-inf)) without diagonal=1 hides the diagonal and row 0: MHA110, fixed with diagonal=1", "[masks][values]") {
+TEST_CASE("triu(full(-inf)) without diagonal=1 hides the diagonal and row 0: MHA275, fixed with diagonal=1", "[masks][values]") {
   Report blind = mha_with(R"("neg_inf": ["T", "T"])", R"({"id": "t", "op": "triu", "input": "neg_inf", "outputs": ["m"]})");
-  const Diagnostic* diagnostic = test::find(blind, "MHA110");
+  const Diagnostic* diagnostic = test::find(blind, "MHA275");
   REQUIRE(diagnostic != nullptr);
   CHECK(diagnostic->message.find("hides each query's own position") != std::string::npos);
   CHECK(diagnostic->message.find("row 0") != std::string::npos);
-  check_fix(first_fix_of(blind, "MHA110"), "triu(neg_inf, diagonal=1) in call \"t\" (not diagonal=0)");
+  check_fix(first_fix_of(blind, "MHA275"), "triu(neg_inf, diagonal=1) in call \"t\" (not diagonal=0)");
   CHECK_FALSE(warns(mha_with(R"("neg_inf": ["T", "T"])", R"({"id": "t", "op": "triu", "input": "neg_inf", "diagonal": 1, "outputs": ["m"]})")));
   // The bool form: triu(ones) (True = masked) hides the diagonal too; triu(ones, 1) and ~tril(ones) do not.
   std::string ones = R"("ones": {"shape": ["T", "T"], "dtype": "bool"})";
-  check_fix(first_fix_of(mha_with(ones, R"({"id": "t", "op": "triu", "input": "ones", "outputs": ["m"]})"), "MHA110"),
+  check_fix(first_fix_of(mha_with(ones, R"({"id": "t", "op": "triu", "input": "ones", "outputs": ["m"]})"), "MHA275"),
             "triu(ones, diagonal=1) in call \"t\" (not diagonal=0)");
   CHECK_FALSE(warns(mha_with(ones, R"({"id": "t", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["m"]})")));
   CHECK_FALSE(warns(mha_with(ones, R"({"id": "t", "op": "tril", "input": "ones", "outputs": ["k"]}, {"id": "n", "op": "bitwise_not", "input": "k", "outputs": ["m"]})")));
@@ -64,10 +64,10 @@ TEST_CASE("triu(full(-inf)) without diagonal=1 hides the diagonal and row 0: MHA
 TEST_CASE("a bottom-right causal keep mask written tril(diagonal=L - S): every row empty, fixed with diagonal=S - L", "[masks][values]") {
   std::string ones = R"("ones": {"shape": [4, 12], "dtype": "bool"})";
   Report shifted = sdpa_with(4, 12, ones, R"({"id": "t", "op": "tril", "input": "ones", "diagonal": -8, "outputs": ["m"]})");
-  const Diagnostic* diagnostic = test::find(shifted, "MHA110");
+  const Diagnostic* diagnostic = test::find(shifted, "MHA275");
   REQUIRE(diagnostic != nullptr);
   CHECK(diagnostic->message.find("leaves 4 of 4 query rows without any key") != std::string::npos);
-  check_fix(first_fix_of(shifted, "MHA110"), "tril(ones, diagonal=8) in call \"t\" (not diagonal=-8)");
+  check_fix(first_fix_of(shifted, "MHA275"), "tril(ones, diagonal=8) in call \"t\" (not diagonal=-8)");
   CHECK_FALSE(warns(sdpa_with(4, 12, ones, R"({"id": "t", "op": "tril", "input": "ones", "diagonal": 8, "outputs": ["m"]})")));
   // A square keep mask: tril(ones) and Mistral's sliding window tril(ones) & triu(ones, -3) are right.
   std::string square = R"("ones": {"shape": [6, 6], "dtype": "bool"})";
@@ -77,7 +77,7 @@ TEST_CASE("a bottom-right causal keep mask written tril(diagonal=L - S): every r
       {"id": "c", "op": "logical_and", "input": "past", "other": "recent", "outputs": ["m"]})")));
 }
 
-TEST_CASE("(triu(ones) == 1) without .transpose(0, 1), then -inf where 0: the future seen (MHA114), fixed with the transpose", "[masks][values]") {
+TEST_CASE("(triu(ones) == 1) without .transpose(0, 1), then -inf where 0: the future seen (MHA275), fixed with the transpose", "[masks][values]") {
   auto word_lm = [](bool transposed) {
     std::string made = transposed ? R"({"id": "b", "op": "eq", "input": "up", "other": 1, "outputs": ["keep_t"]},
         {"id": "r", "op": "transpose", "input": "keep_t", "dim0": 0, "dim1": 1, "outputs": ["keep"]})"
@@ -93,10 +93,10 @@ TEST_CASE("(triu(ones) == 1) without .transpose(0, 1), then -inf where 0: the fu
         {"id": "e", "module": "enc", "src": "src", "mask": "mask", "outputs": ["out"]}]})");
   };
   Report future = word_lm(false);
-  const Diagnostic* diagnostic = test::find(future, "MHA114");
+  const Diagnostic* diagnostic = test::find(future, "MHA275");
   REQUIRE(diagnostic != nullptr);
   CHECK(diagnostic->message.find("lets each query see keys after its own position") != std::string::npos);
-  check_fix(first_fix_of(future, "MHA114"), "up = triu(ones).transpose(0, 1) after call \"t\": the triangle on the other side of the diagonal");
+  check_fix(first_fix_of(future, "MHA275"), "up = triu(ones).transpose(0, 1) after call \"t\": the triangle on the other side of the diagonal");
   CHECK_FALSE(warns(word_lm(true)));
 }
 
@@ -107,17 +107,17 @@ TEST_CASE("scores filled by a triangle mask: tril(ones) == 0 is right, triu(ones
         {"id": "p", "op": "softmax", "input": "s", "dim": -1}]})");
   };
   CHECK_FALSE(warns(filled(R"({"id": "t", "op": "tril", "input": "ones", "outputs": ["k"]}, {"id": "z", "op": "eq", "input": "k", "other": 0, "outputs": ["m"]})")));
-  check_fix(first_fix_of(filled(R"({"id": "t", "op": "triu", "input": "ones", "outputs": ["m"]})"), "MHA110"),
+  check_fix(first_fix_of(filled(R"({"id": "t", "op": "triu", "input": "ones", "outputs": ["m"]})"), "MHA275"),
             "triu(ones, diagonal=1) in call \"t\" (not diagonal=0)");
 }
 
-TEST_CASE("keep masks joined by |, ignore masks by &: the future let through, MHA114, fixed with the other operator", "[masks][values]") {
+TEST_CASE("keep masks joined by |, ignore masks by &: the future let through, MHA276, fixed with the other operator", "[masks][values]") {
   std::string keep_masks = R"("ones": {"shape": [6, 6], "dtype": "bool"}, "attention_mask": {"shape": [2, 6], "dtype": "bool"})";
   std::string causal_or_keep = R"({"id": "c", "op": "tril", "input": "ones", "outputs": ["causal"]},
       {"id": "g", "op": "getitem", "input": "attention_mask", "index": "[:, None, None, :]", "outputs": ["keep"]},
       {"id": "o", "op": "logical_or", "input": "causal", "other": "keep", "outputs": ["m"]})";
   Report joined = sdpa_with(6, 6, keep_masks, causal_or_keep);
-  check_fix(first_fix_of(joined, "MHA114"), "combine them with & (logical_and, not logical_or) in call \"o\"");
+  check_fix(first_fix_of(joined, "MHA276"), "combine them with & (logical_and, not logical_or) in call \"o\"");
   std::string causal_and_keep = causal_or_keep;
   causal_and_keep.replace(causal_and_keep.find("logical_or"), 10, "logical_and");
   CHECK_FALSE(warns(sdpa_with(6, 6, keep_masks, causal_and_keep)));
@@ -132,7 +132,7 @@ TEST_CASE("keep masks joined by |, ignore masks by &: the future let through, MH
                   {"id": "f", "op": "masked_fill", "input": "scores", "mask": "m", "value": "-inf", "outputs": ["s"]}]})");
   };
   CHECK_FALSE(warns(ignore("bitwise_or")));
-  check_fix(first_fix_of(ignore("bitwise_and"), "MHA114"), "combine them with | (bitwise_or, not bitwise_and) in call \"o\"");
+  check_fix(first_fix_of(ignore("bitwise_and"), "MHA276"), "combine them with | (bitwise_or, not bitwise_and) in call \"o\"");
 }
 
 TEST_CASE("a 1 = keep mask times a negative number added to the scores: MHA084, fixed with (1.0 - mask)", "[masks][values]") {
@@ -162,10 +162,10 @@ TEST_CASE("an additive mask filled with -inf where tril(ones) keeps: MHA084 at t
   Report wrong = additive(R"({"id": "c", "op": "clone", "input": "keep", "outputs": ["fill"]}, )");
   const Diagnostic* filled = test::find(wrong, "MHA084");
   REQUIRE(filled != nullptr);
-  // One cause: the values check at SDPA (MHA114) is folded into the fill's diagnostic.
-  CHECK(test::find(wrong, "MHA114") == nullptr);
+  // One cause: the values check at SDPA (MHA275) is folded into the fill's diagnostic.
+  CHECK(test::find(wrong, "MHA275") == nullptr);
   bool noted = false;
-  for (const std::string& note : filled->notes) noted = noted || note.find("MHA114") != std::string::npos;
+  for (const std::string& note : filled->notes) noted = noted || note.find("MHA275") != std::string::npos;
   CHECK(noted);
   check_fix(first_fix_of(wrong, "MHA084"), "masked_fill(~fill, ...)");
   CHECK_FALSE(warns(additive(R"({"id": "n", "op": "bitwise_not", "input": "keep", "outputs": ["fill"]}, )")));
