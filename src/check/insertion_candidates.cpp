@@ -203,8 +203,8 @@ std::vector<Fix> squeeze_dim_candidates(const Spec& spec, const Report& report, 
   return fixes;
 }
 
-// Whether PyTorch accepts call `id` once `patch` is applied (no error on it), with fewer errors
-// in the whole graph: an inserted reshape that only trades the call's error for another (a
+// Whether PyTorch accepts call `id` once `patch` is applied (no error on it that it did not
+// have), with fewer errors in the whole graph: an inserted reshape that only trades the call's error for another (a
 // query made 4-D so that its batch check is never reached) is no candidate.
 bool accepts_call(const Spec& spec, const Report& report, const nlohmann::json& patch, const std::string& id) {
   JsonDocument document;
@@ -218,8 +218,13 @@ bool accepts_call(const Spec& spec, const Report& report, const nlohmann::json& 
   options.verify_fixes = false;
   Report patched = check_document(std::move(document), options);
   if (patched.input_error || patched.count(Severity::Error) >= report.count(Severity::Error)) return false;
+  // An error the call had already (a size mhacheck cannot write as one dim) may stay.
+  auto had = [&](const Diagnostic& error) {
+    return std::any_of(report.diagnostics.begin(), report.diagnostics.end(),
+                       [&](const Diagnostic& d) { return d.id == error.id && d.call == error.call && d.argument == error.argument; });
+  };
   return std::none_of(patched.diagnostics.begin(), patched.diagnostics.end(),
-                      [&](const Diagnostic& d) { return d.call == id && d.severity() == Severity::Error; });
+                      [&](const Diagnostic& d) { return d.call == id && d.severity() == Severity::Error && !had(d); });
 }
 
 }  // namespace
