@@ -237,10 +237,7 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
   // transposes where that layout entered (search_candidates).
   bool refused = std::any_of(report.diagnostics.begin(), report.diagnostics.end(),
                              [&](const Diagnostic& d) { return d.call == call.id && d.severity() == Severity::Error; });
-  // Each candidate is checked here, before the search re-checks those kept: a bound on the
-  // graph keeps that cheap.
-  constexpr std::size_t kMaxCheckedCalls = 400;
-  if (!refused || spec.calls.size() > kMaxCheckedCalls) return fixes;
+  if (!refused) return fixes;
   std::set<std::string> seen;  // a tensor given to several arguments is changed once, for all
   for (const ResolvedArgument& resolved : checked.arguments) {
     auto ref = call.tensors.find(resolved.name);
@@ -257,7 +254,14 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
                                insertion_patch(spec, *index, ref->second, {insertion.arguments}), &insertion));
     }
   }
-  std::erase_if(fixes, [&](const Fix& fix) { return !accepts_call(spec, report, fix.patch, call.id); });
+  // The checks' work, in calls checked, bounded as the search's own re-checks are (fixes.cpp):
+  // candidates past it are dropped unchecked.
+  constexpr std::size_t kMaxWork = 8000;
+  std::size_t work = 0;
+  std::erase_if(fixes, [&](const Fix& fix) {
+    work += spec.calls.size();
+    return work > kMaxWork || !accepts_call(spec, report, fix.patch, call.id);
+  });
   return fixes;
 }
 

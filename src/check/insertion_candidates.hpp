@@ -22,7 +22,10 @@ namespace mhacheck {
 //  - for a 4-D (B, H, T, D) argument, the heads merged back: .transpose(1, 2).reshape(B, T, H*D);
 // and, for an argument made by a squeeze without dim, that squeeze given each dim of size 1
 // (last first). A change that squeezes a dim named as a batch, moves it from dim 0, or merges
-// two dims named for different roles is labelled suspect.
+// two dims named for different roles is labelled suspect. Each is checked before it is
+// returned: kept only when the patched call gets no error it did not have and the graph fewer
+// errors (a reshape that trades the call's error for another is no candidate), within a bound
+// on that work.
 std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked);
 
 // Whether `fix` works against a layer module whose input data holds the module's size (Linear
