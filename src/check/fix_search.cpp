@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "core/shape_json.hpp"
+#include "insertion_candidates.hpp"
 #include "mhacheck/python_text.hpp"
 #include "operators.hpp"
 #include "ops/einsum_equation.hpp"
@@ -1317,6 +1318,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   // transpose where the layout entered comes first.
   if (checked) {
     for (Fix& fix : argument_value_candidates(spec, report, *checked)) add(std::move(fix));
+    for (Fix& fix : insertion_candidates(spec, report, call, *checked)) add(std::move(fix));
   }
   return candidates;
 }

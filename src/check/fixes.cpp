@@ -10,6 +10,7 @@
 
 #include "condition_advice.hpp"
 #include "fix_search.hpp"
+#include "insertion_candidates.hpp"
 #include "repair_candidates.hpp"
 #include "mhacheck/python_text.hpp"
 
@@ -101,6 +102,10 @@ bool better_fix(const Spec& spec, const Fix& a, const Fix& b) {
   if (a.valid() != b.valid()) return a.valid();
   bool a_other = asks_for_other_values(spec, a), b_other = asks_for_other_values(spec, b);
   if (a_other != b_other) return b_other;
+  // A layer resized away from a size its input data holds, or that data resized, works against
+  // the module, which says what was meant: the data's layout is the slip.
+  bool a_off = against_module(spec, a), b_off = against_module(spec, b);
+  if (a_off != b_off) return b_off;
   bool a_consistent = a.semantics == FixSemantics::Consistent, b_consistent = b.semantics == FixSemantics::Consistent;
   if (a_consistent != b_consistent) return a_consistent;
   if (a.remaining_errors.size() != b.remaining_errors.size()) return a.remaining_errors.size() < b.remaining_errors.size();
@@ -134,10 +139,11 @@ void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& dia
 }
 
 // A sound fix: PyTorch accepts it, the roles agree, and it repairs what was passed rather than
-// asking for other values (asks_for_other_values), which leaves the search to find how.
+// asking for other values (asks_for_other_values) or working against a layer module whose
+// input holds its size (against_module), which leaves the search to find how.
 bool has_good_fix(const Spec& spec, const Diagnostic& diagnostic) {
   return std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(), [&](const Fix& fix) {
-    return fix.valid() && fix.semantics != FixSemantics::Suspect && !asks_for_other_values(spec, fix);
+    return fix.valid() && fix.semantics != FixSemantics::Suspect && !asks_for_other_values(spec, fix) && !against_module(spec, fix);
   });
 }
 

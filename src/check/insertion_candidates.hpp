@@ -1,0 +1,39 @@
+// Searched fixes that insert one reshaping call on a tensor argument of a failing call: the
+// module or operator is what the user meant, the tensor reaches it in another layout (a clip
+// (B, F, C, H, W) into a per-frame Conv2d, a channel-last map into attention, heads not merged
+// before the output projection). fixes.cpp re-checks each on the whole patched graph and ranks them.
+#pragma once
+
+#include <vector>
+
+#include "mhacheck/check.hpp"
+
+namespace mhacheck {
+
+// Unverified candidates for call `call` of `spec` (checked in `report`), when PyTorch refuses
+// it (an error on the call; transposes are search_candidates' own), each one call inserted
+// right before it on one of its tensor arguments, the argument then reading the inserted call's
+// output:
+//  - flatten(a, a+1) of two neighbouring dims (later dims first: merging the batch with the
+//    next dim comes last);
+//  - squeeze(d) of a dim of size 1; unsqueeze(d);
+//  - a slice dropping one leading token, where a dim's size is a square plus one (a ViT's class
+//    token before its patch grid);
+//  - for a 4-D (B, H, T, D) argument, the heads merged back: .transpose(1, 2).reshape(B, T, H*D);
+// and, for an argument made by a squeeze without dim, that squeeze given each dim of size 1
+// (last first). A change that squeezes a dim named as a batch, moves it from dim 0, or merges
+// two dims named for different roles is labelled suspect. Each is checked before it is
+// returned: kept only when the patched call gets no error it did not have and the graph fewer
+// errors (a reshape that trades the call's error for another is no candidate), within a bound
+// on that work.
+std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked);
+
+// Whether `fix` works against a layer module whose input data holds the module's size (Linear
+// in_features, Conv in_channels, LayerNorm normalized_shape, BatchNorm num_features): it resizes
+// the module away from a size that the written tensors feeding it hold (a dim, or two
+// dims merged: H*D), or it gives a written input of the module another shape while
+// that input holds the module's size at some dim. The module says what was meant; the data's
+// layout is the slip, and a fix of the layout comes first.
+bool against_module(const Spec& spec, const Fix& fix);
+
+}  // namespace mhacheck
