@@ -326,6 +326,35 @@ OperatorSchema reduction_schema(std::string name) {
 }
 const OperatorSchema kSum = reduction_schema("sum");
 const OperatorSchema kMean = reduction_schema("mean");
+// torch.max(input) and torch.max(input, dim, keepdim=False) -> (values, indices): the indices
+// only with a dim. (torch.max(input, other), the elementwise maximum, is not modelled.)
+const OperatorSchema kMax{"max",
+                          false,
+                          {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::OptionalInt, false, nullptr}, {"keepdim", ArgKind::Bool, false, false}},
+                          {"values", "indices"},
+                          "dim"};
+// torch.amax(input, dim=(), keepdim=False): () reduces every dim.
+const OperatorSchema kAmax{"amax",
+                           false,
+                           {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Dims, false, nlohmann::json::array()}, {"keepdim", ArgKind::Bool, false, false}},
+                           {"output"},
+                           ""};
+// torch.logsumexp(input, dim, keepdim=False)
+const OperatorSchema kLogsumexp{"logsumexp",
+                                false,
+                                {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Dims, true, nullptr}, {"keepdim", ArgKind::Bool, false, false}},
+                                {"output"},
+                                ""};
+// torch.linalg.vector_norm(x, ord=2, dim=None, keepdim=False); Tensor.norm(p, dim, keepdim) with a
+// number p (or "fro" over at most two dims) calls it in PyTorch 2.x.
+const OperatorSchema kVectorNorm{"vector_norm",
+                                 false,
+                                 {{"input", ArgKind::Tensor, true, nullptr},
+                                  {"ord", ArgKind::Float, false, 2.0},
+                                  {"dim", ArgKind::Dims, false, nullptr},
+                                  {"keepdim", ArgKind::Bool, false, false}},
+                                 {"output"},
+                                 ""};
 // Tensor.masked_fill(mask, value)
 const OperatorSchema kMaskedFill{"masked_fill",
                                  false,
@@ -513,6 +542,10 @@ std::vector<OperatorDef> build_table() {
       function(kAbs, "torch.abs", infer_neg_abs, forward_activation, true),
       function(kSum, "torch.sum", infer_sum, forward_reduction, true),
       function(kMean, "torch.mean", infer_mean, forward_reduction, true),
+      function(kMax, "torch.max", infer_max, forward_reduction, true),
+      function(kAmax, "torch.amax", infer_amax, forward_reduction, true),
+      function(kLogsumexp, "torch.logsumexp", infer_logsumexp, forward_reduction, true),
+      function(kVectorNorm, "torch.linalg.vector_norm", infer_vector_norm, forward_reduction, true),
       function(kMaskedFill, "Tensor.masked_fill", infer_masked_fill, forward_masked_fill, true),
       function(kExpand, "Tensor.expand", infer_expand, forward_expand, false),
       function(kRepeat, "Tensor.repeat", infer_repeat, forward_repeat, false),

@@ -65,8 +65,9 @@ struct OperatorSchema {
   bool module;                  // called through a module declared under "modules"
   std::vector<ArgSchema> arguments;
   std::vector<std::string> outputs;  // default output names, in the order PyTorch returns them
-  // When not empty: the last output exists only when this bool argument is true (PyTorch
-  // returns None for attn_output_weights when need_weights is false).
+  // When not empty: the last output exists only when this argument is true, for a bool, or given
+  // (not null) otherwise: PyTorch returns None for attn_output_weights when need_weights is
+  // false, and torch.max returns its indices only with a dim.
   std::string last_output_flag;
   // The number of outputs depends on the arguments and the input (split, chunk): `outputs` is
   // empty, the rule names them "0", "1", ... and a call may name any number of them.

@@ -51,7 +51,9 @@ struct DimExpr {
   bool is_monomial() const { return symbol.str().find('*') != std::string::npos; }  // 2+ factors
   bool is_plain_symbol() const { return !symbol.empty() && coeff == 1 && offset == 0 && !is_monomial(); }
   std::vector<std::string> factors() const;  // {"B", "T"} for 8*B*T+1; empty for a constant
-  std::string str() const;  // "512", "S", "S+1", "8*B", "B*T+1"
+  // "512", "S", "S+1", "8*B", "B*T+1"; a symbol that is not an identifier (an opaque size such as
+  // cat's "P+T" or slicing's "(T+1)//2") is parenthesised when multiplied: "2*(P+T)", "H*(P+T)".
+  std::string str() const;
 
   friend bool operator==(const DimExpr&, const DimExpr&) = default;
 };
@@ -76,8 +78,10 @@ std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b);  // B * 8*T 
 // symbolic).
 std::string numel_str(const Shape& shape);
 // A dim written as text, as DimExpr::str() writes it: "B", "8*B" (or "B*8"), "T+1", "2*S-1",
-// "B*T", "8*T*B+1" (factors in any order, one constant factor at most). nullopt for anything
-// else (spaces, parentheses, a coefficient below 1, a size above kMaxDim).
+// "B*T", "8*T*B+1" (factors in any order, one constant factor at most), and the opaque sizes:
+// a sum of symbols "P+T" (alone, maybe with an offset: "P+T+1"), "(P+T)" as a factor
+// ("2*(P+T)"), a floor division "(T+1)//2". nullopt for anything else (spaces, a coefficient
+// below 1, a size above kMaxDim, "2*P+T", which reads as neither 2*(P+T) nor 2*P + T).
 std::optional<DimExpr> parse_dim_expr(std::string_view text);
 
 // What the pass knows about symbols: values bound in the spec's "dims", and the substitutions

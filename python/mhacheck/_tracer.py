@@ -400,6 +400,65 @@ def _index_pairs(index, dims):
     return [(i, item, size) for (i, item), size in zip(consuming, dims)]
 
 
+def _max(args, kwargs):
+    """torch.max(x) and torch.max(x, dim, keepdim=False), which returns (values, indices);
+    torch.max(x, other), the elementwise maximum, is not modelled."""
+    names = ["input", "dim", "keepdim"]
+    if len(args) > len(names) or set(kwargs) - set(names[1:]):
+        return None
+    bound = dict(zip(names, args))
+    bound.update(kwargs)
+    dim = bound.get("dim")
+    if dim is None:
+        return ("max", {"input": args[0]}) if "keepdim" not in bound else None
+    return ("max", bound) if _plain_int(dim) and isinstance(bound.get("keepdim", False), bool) else None
+
+
+def _amax(args, kwargs):
+    """torch.amax(x, dim=(), keepdim=False): () reduces every dim."""
+    known = _reduction("amax")(args, kwargs)
+    if known is not None and known[1].get("dim") is None:
+        known[1]["dim"] = []
+    return known
+
+
+def _vector_norm(args, kwargs):
+    """torch.linalg.vector_norm(x, ord=2, dim=None, keepdim=False) with a number ord."""
+    names = ["input", "ord", "dim", "keepdim"]
+    if len(args) > len(names) or set(kwargs) - set(names) - {"dtype"} or kwargs.get("dtype") is not None:
+        return None
+    bound = dict(zip(names, args))
+    bound.update({k: v for k, v in kwargs.items() if k != "dtype"})
+    return _norm_call(bound)
+
+
+def _norm(args, kwargs):
+    """Tensor.norm / torch.norm(x, p="fro", dim=None, keepdim=False): PyTorch 2.x computes a number
+    p, and "fro" over at most two dims, as linalg.vector_norm(x, p, dim, keepdim)."""
+    names = ["input", "p", "dim", "keepdim"]
+    if len(args) > len(names) or set(kwargs) - set(names) - {"dtype"} or kwargs.get("dtype") is not None:
+        return None
+    bound = dict(zip(names, args))
+    bound.update({k: v for k, v in kwargs.items() if k != "dtype"})
+    p = bound.pop("p", "fro")
+    dim = bound.get("dim")
+    if p == "fro" and (dim is None or _plain_int(dim) or len(dim) <= 2):
+        p = 2
+    bound["ord"] = p
+    return _norm_call(bound)
+
+
+def _norm_call(bound):
+    ord_ = bound.get("ord", 2)
+    if isinstance(ord_, bool) or not isinstance(ord_, (int, float)) or math.isnan(ord_):
+        return None
+    known = _reduction("vector_norm")((bound["input"],), {k: v for k, v in bound.items() if k in ("dim", "keepdim")})
+    if known is None:
+        return None
+    known[1]["ord"] = ("inf" if ord_ > 0 else "-inf") if math.isinf(ord_) else ord_
+    return known
+
+
 def _positional(op, names, defaults=None):
     """A function of plain integer arguments after its input, by position or keyword."""
     def handler(args, kwargs):
@@ -545,6 +604,11 @@ _FUNCTIONS = {
     "__abs__": _unary("abs"),
     "sum": _reduction("sum"),
     "mean": _reduction("mean"),
+    "max": _max,
+    "amax": _amax,
+    "logsumexp": _reduction("logsumexp"),
+    "linalg_vector_norm": _vector_norm,
+    "norm": _norm,
     "masked_fill": _masked_fill,
     "where": _where,
     "expand": _sizes("expand", "size"),
@@ -1059,7 +1123,8 @@ class _Tracer(TorchFunctionMode):
         # Made only now, once the call is known to be recorded: a fallback above leaves no call
         # id used and no input declared for nothing. The recorded ops do not write their inputs.
         call = self._new_call(op, arguments)
-        results = tuple(result) if op in _SPLITTING else (result,)
+        # max over a dim returns (values, indices): one output each.
+        results = tuple(result) if op in _SPLITTING or (op == "max" and "dim" in arguments) else (result,)
         self._record(call, source, results, None, len(results))
         unpacked = _unpacked_names() if op in _SPLITTING else None
         if unpacked is not None and unpacked > len(results):

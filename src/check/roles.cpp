@@ -40,6 +40,17 @@ DimRole role_of_name(const std::string& written) {
   return DimRole::Unknown;
 }
 
+DimRole role_of_dim(const std::vector<std::string>& names, int dim) {
+  if (dim < 0 || dim >= static_cast<int>(names.size())) return DimRole::Unknown;
+  auto is_n = [](const std::string& name) { return name == "N" || name == "n"; };
+  if (is_n(names[static_cast<std::size_t>(dim)])) {
+    for (const std::string& other : names) {
+      if (!is_n(other) && role_of_name(other) == DimRole::Batch) return DimRole::Sequence;
+    }
+  }
+  return role_of_name(names[static_cast<std::size_t>(dim)]);
+}
+
 DimRole role_of_subscript(char letter) {
   switch (letter) {
     case 'b': return DimRole::Batch;

@@ -16,6 +16,11 @@ enum class DimRole { Unknown, Batch, Sequence, Heads, HeadDim };
 // Sequence; "H", "heads", "num_heads" -> Heads; "D", "head_dim" -> HeadDim; anything else,
 // including a product of names (B*T), Unknown.
 DimRole role_of_name(const std::string& name);
+// The role of dim `dim` of a tensor whose dims are named `names`, read in context: "N" is
+// PyTorch's batch ((L, N, E) in its docs) but the token count in timm's (B, N, C), DETR's and
+// Perceiver's latents (B, N, D), so an N beside a dim named as a batch (B, bsz) is a sequence.
+// Otherwise role_of_name(names[dim]); Unknown for a dim without a name (or past `names`).
+DimRole role_of_dim(const std::vector<std::string>& names, int dim);
 const char* role_name(DimRole role);  // "batch size", "sequence length", "head count", "head size"
 
 // The role an einsum subscript letter conventionally labels, a hint only: b a batch, h heads,

@@ -34,6 +34,30 @@ const std::string& Symbol::str() const {
   return text_ != nullptr ? *text_ : none;
 }
 
+namespace {
+bool identifier_char(char c, bool first) {
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (!first && c >= '0' && c <= '9');
+}
+
+// An opaque size (cat's "P+T", slicing's "(T+1)//2") is one symbol whose text is not an
+// identifier: multiplied, it is written in parentheses, or "2*P+T" would read as 2*P + T.
+bool opaque(std::string_view factor) {
+  return std::any_of(factor.begin(), factor.end(), [](char c) { return !identifier_char(c, false); });
+}
+
+std::string grouped(const std::string& factor) { return opaque(factor) ? fmt::format("({})", factor) : factor; }
+
+// The index of the ')' that closes the '(' at `open`; npos when unbalanced.
+std::size_t closing(std::string_view text, std::size_t open) {
+  int depth = 0;
+  for (std::size_t i = open; i < text.size(); ++i) {
+    if (text[i] == '(') ++depth;
+    if (text[i] == ')' && --depth == 0) return i;
+  }
+  return std::string_view::npos;
+}
+}  // namespace
+
 std::vector<std::string> DimExpr::factors() const {
   std::vector<std::string> result;
   if (is_constant()) return result;
@@ -44,22 +68,32 @@ std::vector<std::string> DimExpr::factors() const {
     start = star + 1;
   }
   result.push_back(symbol.substr(start));
+  if (result.size() > 1) {  // an opaque factor of a product is kept in its parentheses: "(P+T)*H"
+    for (std::string& factor : result) {
+      if (factor.size() > 1 && factor.front() == '(' && closing(factor, 0) == factor.size() - 1) factor = factor.substr(1, factor.size() - 2);
+    }
+  }
   return result;
 }
 
 std::string monomial(std::vector<std::string> factors) {
   std::sort(factors.begin(), factors.end());
+  if (factors.size() == 1) return factors.front();
   std::string text;
-  for (const std::string& factor : factors) text += (text.empty() ? "" : "*") + factor;
+  for (const std::string& factor : factors) {
+    if (!text.empty()) text += '*';
+    text += grouped(factor);
+  }
   return text;
 }
 
 std::string DimExpr::str() const {
   if (is_constant()) return std::to_string(offset);
-  std::string text = coeff == 1 ? symbol.str() : fmt::format("{}*{}", coeff, symbol);
-  if (offset > 0) text += fmt::format("+{}", offset);
-  if (offset < 0) text += fmt::format("-{}", -offset);
-  return text;
+  const std::string& text = symbol.str();
+  std::string written = coeff == 1 ? text : fmt::format("{}*{}", coeff, is_monomial() ? text : grouped(text));
+  if (offset > 0) written += fmt::format("+{}", offset);
+  if (offset < 0) written += fmt::format("-{}", -offset);
+  return written;
 }
 
 namespace {
@@ -79,13 +113,36 @@ std::optional<std::int64_t> read_number(std::string_view text, std::size_t& pos)
 // S0 -> S1*S1, S1 -> S2*S2, ... make a dim of 2^n factors.
 constexpr std::size_t kMaxFactors = 8;
 
-bool identifier_char(char c, bool first) {
-  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (!first && c >= '0' && c <= '9');
+// An identifier at `pos` (advanced past it); empty when there is none.
+std::string_view read_identifier(std::string_view text, std::size_t& pos) {
+  std::size_t start = pos;
+  while (pos < text.size() && identifier_char(text[pos], pos == start)) ++pos;
+  return text.substr(start, pos - start);
+}
+
+// A parenthesised factor at `pos` (a '('), as the symbol it stands for: "(P+T)" is the opaque
+// sum P+T, "((T+1)//2)" and "(T+1)//2" are the floor division "(T+1)//2". nullopt for anything
+// else: "(T+1)" is T+1, no symbol.
+std::optional<std::string> read_group(std::string_view text, std::size_t& pos) {
+  std::size_t close = closing(text, pos);
+  if (close == std::string_view::npos) return std::nullopt;
+  std::optional<DimExpr> inner = parse_dim_expr(text.substr(pos + 1, close - pos - 1));
+  pos = close + 1;
+  if (!inner) return std::nullopt;
+  if (text.substr(pos, 2) == "//") {  // slicing's ceil(length / step), as index_expression writes it
+    pos += 2;
+    std::optional<std::int64_t> step = read_number(text, pos);
+    if (!step || *step < 2 || inner->is_constant() || inner->is_monomial() || inner->coeff != 1) return std::nullopt;
+    return fmt::format("({})//{}", inner->str(), *step);
+  }
+  if (inner->coeff != 1 || inner->offset != 0 || inner->is_monomial() || !opaque(inner->symbol.str())) return std::nullopt;
+  return inner->symbol.str();
 }
 }  // namespace
 
 std::optional<DimExpr> parse_dim_expr(std::string_view text) {
-  // factor ('*' factor)* [('+' | '-') number], each factor a symbol or a number (one at most).
+  // factor ('*' factor)* [('+' | '-') number], each factor a symbol, a number (one at most) or a
+  // parenthesised opaque size; or a sum of symbols, maybe with an offset: "P+T", "P+T+1".
   std::size_t pos = 0;
   std::optional<std::int64_t> coeff;
   std::vector<std::string> factors;
@@ -94,17 +151,32 @@ std::optional<DimExpr> parse_dim_expr(std::string_view text) {
       std::optional<std::int64_t> number = read_number(text, pos);
       if (coeff || !number || *number < 1) return std::nullopt;
       coeff = number;
+    } else if (pos < text.size() && text[pos] == '(') {
+      std::optional<std::string> group = read_group(text, pos);
+      if (!group) return std::nullopt;
+      factors.push_back(std::move(*group));
     } else {
-      std::size_t start = pos;
-      while (pos < text.size() && identifier_char(text[pos], pos == start)) ++pos;
-      if (pos == start) return std::nullopt;
-      factors.emplace_back(text.substr(start, pos - start));
+      std::string_view identifier = read_identifier(text, pos);
+      if (identifier.empty()) return std::nullopt;
+      factors.emplace_back(identifier);
     }
     if (pos == text.size() || text[pos] != '*') break;
     ++pos;
   }
   if (factors.empty()) return std::nullopt;  // a plain number is not written as a string
   if (factors.size() > kMaxFactors) return std::nullopt;
+  // A lone symbol followed by "+name": cat's opaque sum, its terms sorted as cat sorts them.
+  if (!coeff && factors.size() == 1 && !opaque(factors.front()) && pos + 1 < text.size() && text[pos] == '+' &&
+      identifier_char(text[pos + 1], true)) {
+    while (pos + 1 < text.size() && text[pos] == '+' && identifier_char(text[pos + 1], true)) {
+      ++pos;
+      factors.emplace_back(read_identifier(text, pos));
+    }
+    std::sort(factors.begin(), factors.end());
+    std::string sum;
+    for (const std::string& term : factors) sum += (sum.empty() ? "" : "+") + term;
+    factors = {sum};
+  }
   DimExpr dim{coeff.value_or(1), Symbol(monomial(std::move(factors))), 0};
   if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     bool minus = text[pos++] == '-';
@@ -160,7 +232,7 @@ std::optional<DimExpr> dim_mul(const DimExpr& a, std::int64_t b) {
   return result;
 }
 
-std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b) {
+std::optional<DimExpr> dim_mul(const DimExpr& a, const DimExpr& b) {  // opaque factors stay grouped (monomial)
   if (a.is_constant()) return dim_mul(b, a.offset);
   if (b.is_constant()) return dim_mul(a, b.offset);
   if (a.offset != 0 || b.offset != 0) return std::nullopt;  // (S+1)*T has two terms

@@ -3,8 +3,9 @@
 // clone and dropout (evaluation mode) keep them in order under the checked shape; eq and ne
 // compare in the operands' common dtype, add, sub, mul and div compute in their result dtype, as
 // PyTorch, and bitwise_and/or combine bool and integer operands exactly in int64; logical_not,
-// bitwise_not, logical_and/or, matmul (OpenBLAS dgemm per batch entry), softmax, sum, mean and
-// masked_fill compute in double and round once to the output dtype.
+// bitwise_not, logical_and/or, matmul (OpenBLAS dgemm per batch entry), softmax, the reductions
+// (sum, mean, max, amax, logsumexp, vector_norm) and masked_fill compute in double and round once
+// to the output dtype.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -353,36 +354,90 @@ ForwardResult forward_reshape(const ForwardCall& call) {
 namespace mhacheck {
 
 // sum and mean over the checked dims, accumulated in double.
+namespace {
+
+// The order of a vector norm: a number, or "inf" / "-inf" as the spec writes it.
+double norm_order(const nlohmann::json& ord) {
+  if (ord.is_string()) return ord == "-inf" ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+  return ord.get<double>();
+}
+
+// One output element of a reduction from the input elements it reduces, in C order: sum, mean,
+// amax and max (NaN wins, as PyTorch propagates it; `index` is where the first max or NaN is),
+// logsumexp (shifted by the max, which an infinite max replaces by 0), vector_norm of order ord.
+double reduced_value(const std::string& op, const std::vector<double>& group, double ord, std::int64_t& index) {
+  index = 0;
+  if (op == "sum" || op == "mean") {
+    double total = 0;
+    for (double value : group) total += value;
+    return op == "mean" ? total / static_cast<double>(group.size()) : total;
+  }
+  if (op == "max" || op == "amax") {
+    double best = group.front();
+    for (std::size_t i = 1; i < group.size() && !std::isnan(best); ++i) {
+      if (std::isnan(group[i]) || group[i] > best) {
+        best = group[i];
+        index = static_cast<std::int64_t>(i);
+      }
+    }
+    return best;
+  }
+  if (op == "logsumexp") {
+    if (group.empty()) return -std::numeric_limits<double>::infinity();
+    double shift = *std::max_element(group.begin(), group.end());
+    if (std::isinf(shift)) shift = 0;
+    double total = 0;
+    for (double value : group) total += std::exp(value - shift);
+    return std::log(total) + shift;
+  }
+  // vector_norm: max |x| (inf), min |x| (-inf), the count of nonzeros (0), (sum |x|^ord)^(1/ord).
+  if (std::isinf(ord)) {
+    double best = ord > 0 ? 0 : std::numeric_limits<double>::infinity();
+    for (double value : group) best = ord > 0 ? std::max(best, std::fabs(value)) : std::min(best, std::fabs(value));
+    return best;
+  }
+  double total = 0;
+  for (double value : group) total += ord == 0 ? (value != 0) : ord == 2 ? value * value : std::pow(std::fabs(value), ord);
+  return ord == 0 ? total : ord == 2 ? std::sqrt(total) : ord == 1 ? total : std::pow(total, 1 / ord);
+}
+
+}  // namespace
+
 ForwardResult forward_reduction(const ForwardCall& call) {
   const Array& input = *call.tensor("input");
+  const std::string& op = call.call->op;
   const nlohmann::json& written = call.argument("dim");
   std::vector<bool> reduced(input.shape.size(), written.is_null() || (written.is_array() && written.empty()));
   for (const nlohmann::json& dim : written.is_array() ? written : nlohmann::json::array({written})) {
     if (!dim.is_null() && !input.shape.empty()) reduced[static_cast<std::size_t>(wrapped(dim.get<std::int64_t>(), input.shape.size()))] = true;
   }
   std::vector<std::int64_t> kept;  // the output's elements, as input with each reduced dim of size 1
-  std::int64_t count = 1;
-  for (std::size_t d = 0; d < input.shape.size(); ++d) {
-    kept.push_back(reduced[d] ? 1 : input.shape[d]);
-    if (reduced[d]) count *= input.shape[d];
-  }
+  for (std::size_t d = 0; d < input.shape.size(); ++d) kept.push_back(reduced[d] ? 1 : input.shape[d]);
   std::int64_t outputs = 1;
   for (std::int64_t size : kept) outputs *= size;
-  std::vector<double> values = input.to_double(), totals(static_cast<std::size_t>(outputs), 0.0);
+  std::vector<std::vector<double>> groups(static_cast<std::size_t>(outputs));
   std::vector<std::int64_t> index(input.shape.size(), 0);
-  for (double value : values) {
+  for (double value : input.to_double()) {
     std::int64_t at = 0;
     for (std::size_t d = 0; d < index.size(); ++d) at = at * kept[d] + (reduced[d] ? 0 : index[d]);
-    totals[static_cast<std::size_t>(at)] += value;
+    groups[static_cast<std::size_t>(at)].push_back(value);
     for (std::size_t d = index.size(); d-- > 0;) {
       if (++index[d] < input.shape[d]) break;
       index[d] = 0;
     }
   }
-  if (call.call->op == "mean") {
-    for (double& total : totals) total /= static_cast<double>(count);
+  const double ord = op == "vector_norm" ? norm_order(call.argument("ord")) : 2;
+  std::vector<double> values(groups.size()), positions(groups.size());
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    std::int64_t position = 0;
+    values[i] = reduced_value(op, groups[i], ord, position);
+    positions[i] = static_cast<double>(position);
   }
-  return one(stored(call.output_dtype, call.output_shape, totals));
+  ForwardResult result = one(stored(call.output_dtype, call.output_shape, values));
+  // max over a dim also returns where each max is: one dim is reduced, so a value's place in its
+  // group is its index along that dim.
+  if (op == "max" && !written.is_null()) result.outputs.push_back(stored(DType::Int64, call.output_shape, positions));
+  return result;
 }
 
 // logical_not: 1 where the input is zero; bitwise_not: the same on bool, ~x (-x - 1) on integers.

@@ -804,7 +804,10 @@ class SpecReader {
       case ArgKind::OptionalBool: fits = value.is_boolean() || value.is_null(); break;
       // A fill value (masked_fill's) is a Python scalar: infinite or NaN, which JSON writes as a
       // string, or a bool (x.masked_fill(mask, True)), which PyTorch converts to input's dtype.
-      case ArgKind::Float: fits = value.is_number() || (argument.name == "value" && (non_finite(value) || value.is_boolean())); break;
+      case ArgKind::Float:  // masked_fill's value and vector_norm's ord may be inf
+        fits = value.is_number() || (argument.name == "value" && (non_finite(value) || value.is_boolean())) ||
+               (argument.name == "ord" && (value == "inf" || value == "-inf"));
+        break;
       case ArgKind::OptionalFloat: fits = value.is_number() || value.is_null(); break;
       case ArgKind::Int: fits = small_integer(value); break;
       case ArgKind::OptionalInt: fits = value.is_null() || small_integer(value); break;
@@ -901,7 +904,10 @@ class SpecReader {
       }
     }
     std::size_t returned = schema.outputs.size();
-    if (!schema.last_output_flag.empty() && !decl.flag(schema.last_output_flag)) --returned;
+    if (!schema.last_output_flag.empty()) {
+      const json& given = decl.arguments.at(schema.last_output_flag);  // need_weights: a bool; max's dim: an integer or null
+      if (given.is_boolean() ? !given.get<bool>() : given.is_null()) --returned;
+    }
     if (call.contains("outputs")) {
       std::string outputs_pointer = child_pointer(pointer, "outputs");
       const json& outputs = call["outputs"];
@@ -1019,8 +1025,8 @@ class SpecReader {
 
 std::string bare_function_name(std::string name) {
   // Methods are named as the operator table and PyTorch's docs name them (Tensor.masked_fill),
-  // functions with any of their module paths.
-  for (const char* prefix : {"torch.nn.functional.", "nn.functional.", "F.", "torch.Tensor.", "Tensor.", "torch."}) {
+  // functions with any of their module paths (torch.linalg.vector_norm).
+  for (const char* prefix : {"torch.nn.functional.", "nn.functional.", "F.", "torch.Tensor.", "Tensor.", "torch.", "linalg."}) {
     if (name.rfind(prefix, 0) == 0) name = name.substr(std::string(prefix).size());
   }
   // PyTorch's aliases (torch/_torch_docs.py: "Alias of torch.cat()"), which run the same kernel.

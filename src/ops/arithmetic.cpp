@@ -5,6 +5,7 @@
 // bool operands and div an unknown rounding_mode first, as their meta functions check before
 // broadcasting; bitwise_and/or refuse a floating promoted dtype after broadcasting, as their CPU
 // kernels dispatch over bool and the integer types only.
+#include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
@@ -15,6 +16,7 @@
 #include "roles.hpp"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <map>
 
@@ -240,9 +242,9 @@ void check_broadcast_roles(CallContext& ctx, const ArgValue& input, const ArgVal
       DiagId::BroadcastRoleMismatch,
       fmt::format("the broadcast aligns dim {} of {} (\"{}\", a {}) with dim {} of {} (\"{}\", a {}): equal sizes by binding, different "
                   "roles",
-                  at, tensor_name(blamed).empty() ? blamed.argument : tensor_name(blamed), blamed.dim_name(at), role_name(role_of_name(blamed.dim_name(at))),
+                  at, tensor_name(blamed).empty() ? blamed.argument : tensor_name(blamed), blamed.dim_name(at), role_name(role_of_dim(blamed.dim_names, at)),
                   against, tensor_name(fixed_side).empty() ? fixed_side.argument : tensor_name(fixed_side), fixed_side.dim_name(against),
-                  role_name(role_of_name(fixed_side.dim_name(against)))),
+                  role_name(role_of_dim(fixed_side.dim_names, against))),
       &blamed, at);
   diagnostic.notes.push_back("PyTorch raises nothing while the two sizes are equal, and fails when they are not");
   const CallDecl* unsqueeze = blamed.producer;
@@ -387,7 +389,8 @@ bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other)
 // (B, E) sum of each sequence's masked tokens) divided by mask.sum() share one count over the
 // whole batch, so each entry's result depends on the other entries' lengths; PyTorch raises
 // nothing. Found when the divisor's reduction reads a declared tensor with a dim named as a batch
-// and the dividend keeps a dim named as a batch beside another dim. Dividing a tensor by its own
+// (maybe cast or compared with a number on the way) and the dividend keeps a dim named as a batch
+// beside another dim. Dividing a tensor by its own
 // total (token weights mask / mask.sum()) or a total by a total (a masked loss) is deliberate. The
 // fix reduces every dim but the batch, keeping them: sum(dim=1, keepdim=True), when that lines the
 // totals up with the dividend's batch dim.
@@ -400,7 +403,20 @@ void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const Ar
   auto ref = reduction->tensors.find("input");
   if (ref == reduction->tensors.end() || ref->second.kind != ArgRef::Kind::Named || ref->second.name == tensor_name(input)) return;
   const std::string summed = ref->second.name;
-  auto declared = std::find_if(ctx.spec.tensors.begin(), ctx.spec.tensors.end(), [&](const TensorDecl& t) { return t.name == summed; });
+  // The summed mask may be a declared one cast (mask.float(), .to(torch.float32)) or compared
+  // with a number (ids != pad) first: those keep every dim, and so the declared dims' names.
+  std::string source = summed;
+  for (const CallDecl* maker = producer_of(ctx.spec, source, reduction); maker != nullptr; maker = producer_of(ctx.spec, source, maker)) {
+    static const std::array<const char*, 10> keeping = {"float", "double", "half", "bfloat16", "to", "long", "int", "bool", "eq", "ne"};
+    auto input_ref = maker->tensors.find("input");
+    const bool compared = maker->op == "eq" || maker->op == "ne";
+    if (std::none_of(keeping.begin(), keeping.end(), [&](const char* op) { return maker->op == op; }) || input_ref == maker->tensors.end() ||
+        input_ref->second.kind != ArgRef::Kind::Named || (compared && !maker->arguments.contains("other"))) {
+      return;
+    }
+    source = input_ref->second.name;
+  }
+  auto declared = std::find_if(ctx.spec.tensors.begin(), ctx.spec.tensors.end(), [&](const TensorDecl& t) { return t.name == source; });
   if (declared == ctx.spec.tensors.end()) return;
   const std::vector<std::string> names = written_names(declared->shape);
   auto batch = std::find_if(names.begin(), names.end(), [](const std::string& name) { return role_of_name(name) == DimRole::Batch; });
@@ -429,7 +445,7 @@ void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const Ar
   diagnostic.notes.push_back("each entry's result depends on the other entries (their lengths); PyTorch raises nothing");
   // keepdim gives one total per entry in the batch dim's place: it divides the dividend entry by
   // entry only when both have the same rank and the batch in the same dim.
-  if (static_cast<int>(names.size()) != input.rank() || role_of_name(input.dim_name(batch_dim)) != DimRole::Batch) return;
+  if (static_cast<int>(names.size()) != input.rank() || role_of_dim(input.dim_names, batch_dim) != DimRole::Batch) return;
   ctx.add_patch_fix(diagnostic,
                     fmt::format("{}.{}(dim={}, keepdim=True) in call \"{}\": one total per batch entry", summed, reduction->op,
                                 dim_value.dump(), reduction->id),

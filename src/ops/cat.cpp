@@ -3,6 +3,7 @@
 // every other tensor has the first's rank and sizes except along dim, where the sizes add up.
 // The dtype is the promotion of all the tensors' dtypes.
 #include <algorithm>
+#include <cctype>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -32,8 +33,9 @@ void propose_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& 
 // The joined size of dims the algebra cannot add (P + T: a KV cache of P positions joined with T new
 // ones, both unbound) as one opaque size named by its sorted terms ("P+T"), so that the calls after
 // the cat still compare it (keys and values both (B, H, P+T, D)) instead of stopping at a correct
-// program. Only sums of plain symbols (or of such a sum) with a constant offset; a coefficient or a
-// product ((2*S) + T) stays underivable, since its text would read as a monomial.
+// program. Only sums of plain symbols (or of such a sum) with a constant offset; a coefficient, a
+// product ((2*S) + T) or another opaque size ((T+1)//2) stays underivable: "P+T" is read back
+// (parse_dim_expr) as a sum of symbols only. Doubled (cat([kv, kv])) it prints as 2*(P+T).
 std::optional<DimExpr> opaque_sum(const DimExpr& a, const DimExpr& b) {
   std::vector<std::string> terms;
   std::int64_t offset = 0;
@@ -49,6 +51,12 @@ std::optional<DimExpr> opaque_sum(const DimExpr& a, const DimExpr& b) {
     }
     terms.push_back(symbol.substr(start));
   }
+  // A term that is no identifier ("(T+1)//2" split at its '+') has no place in a sum's text.
+  auto identifier = [](const std::string& term) {
+    return !term.empty() && !std::isdigit(static_cast<unsigned char>(term[0])) &&
+           std::all_of(term.begin(), term.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+  };
+  if (!std::all_of(terms.begin(), terms.end(), identifier)) return std::nullopt;
   std::sort(terms.begin(), terms.end());
   return DimExpr{1, Symbol(fmt::format("{}", fmt::join(terms, "+"))), offset};
 }

@@ -56,11 +56,11 @@ std::string slice_length_name(const Spec& spec, const DimExpr& length) {
 // sequence dims (the features a cls vector is made of) is read that way: mask[0] of a (B, S)
 // padding mask, or of token ids, looks at one sample on purpose.
 std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, int selected, std::int64_t entry, const std::vector<int>& kept) {
-  DimRole role = role_of_name(input.dim_name(selected));
+  DimRole role = role_of_dim(input.dim_names, selected);
   if (role != DimRole::Batch) return std::nullopt;
-  if (std::all_of(kept.begin(), kept.end(), [&](int d) { return role_of_name(input.dim_name(d)) == DimRole::Sequence; })) return std::nullopt;
+  if (std::all_of(kept.begin(), kept.end(), [&](int d) { return role_of_dim(input.dim_names, d) == DimRole::Sequence; })) return std::nullopt;
   for (int d : kept) {
-    if (role_of_name(input.dim_name(d)) == DimRole::Sequence) {
+    if (role_of_dim(input.dim_names, d) == DimRole::Sequence) {
       ctx.report(DiagId::IndexBatchEntry,
                  fmt::format("{} picks one entry of dim {} (\"{}\", a {}): every position of batch entry {}, not one position of the "
                              "sequence dim {} (\"{}\") for each batch entry",

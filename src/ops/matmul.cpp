@@ -46,7 +46,7 @@ void check_batch_dim_roles(CallContext& ctx, const ArgValue& input, const ArgVal
   for (int k = 1; k <= batch_dims; ++k) {
     const int at_input = input.rank() - 2 - k, at_other = other.rank() - 2 - k;
     const std::string &input_name = input.dim_name(at_input), &other_name = other.dim_name(at_other);
-    const DimRole input_role = role_of_name(input_name), other_role = role_of_name(other_name);
+    const DimRole input_role = role_of_dim(input.dim_names, at_input), other_role = role_of_dim(other.dim_names, at_other);
     if (!layout_role(input_role) || !layout_role(other_role) || input_role == other_role) continue;
     const DimExpr &a = input.shape[static_cast<std::size_t>(at_input)], &b = other.shape[static_cast<std::size_t>(at_other)];
     if (a == DimExpr::constant(1) || b == DimExpr::constant(1)) continue;

@@ -173,7 +173,7 @@ void check_product_roles(CallContext& ctx, const ArgValue& input, const ArgValue
     return;
   }
   // The batch dim 0 of a batched product (3-D and up) holding a sequence.
-  if (input.rank() < 3 || other.rank() < 3 || role_of_name(input.dim_name(0)) != DimRole::Sequence) return;
+  if (input.rank() < 3 || other.rank() < 3 || role_of_dim(input.dim_names, 0) != DimRole::Sequence) return;
   int input_rows = input.rank() - 2, other_columns = other.rank() - 1;
   bool input_mixes = has_batch_factor(input.dim_name(input_rows)), other_mixes = has_batch_factor(other.dim_name(other_columns));
   if (!input_mixes && !other_mixes) return;

@@ -251,18 +251,6 @@ class MhaRules {
 
   // ---- silent problems --------------------------------------------------------------------
 
-  // "N" names a batch in PyTorch's docs but the token count in timm's (B, N, C), DETR's and
-  // Perceiver's latents (B, N, D): in a tensor that names its batch otherwise (B, bsz), an N is
-  // that count, not a second batch.
-  static bool token_count_beside_batch(const ArgValue& arg, int dim) {
-    if (arg.dim_name(dim) != "N" && arg.dim_name(dim) != "n") return false;
-    for (int other = 0; other < arg.rank(); ++other) {
-      const std::string& name = arg.dim_name(other);
-      if (other != dim && name != "N" && name != "n" && role_of_name(name) == DimRole::Batch) return true;
-    }
-    return false;
-  }
-
   void check_symbol_roles() {
     struct Use {
       const ArgValue* arg;
@@ -288,8 +276,7 @@ class MhaRules {
     std::vector<std::string> warned;
     for (const auto& [symbol, use] : uses) {
       if (std::find(warned.begin(), warned.end(), symbol) != warned.end()) continue;
-      // N is PyTorch's batch ((L, N, E) in its docs) but the tokens beside a batch-named dim.
-      const DimRole role = token_count_beside_batch(*use.arg, use.dim) ? DimRole::Sequence : role_of_name(symbol);
+      const DimRole role = role_of_dim(use.arg->dim_names, use.dim);
       if (role != (use.batch ? DimRole::Sequence : DimRole::Batch)) continue;
       warned.push_back(symbol);
       Diagnostic& diagnostic = ctx_.report(
@@ -328,7 +315,7 @@ class MhaRules {
   void check_feature_roles() {
     for (const ArgValue* arg : {&query_, &key_, &value_}) {
       int features = arg->rank() - 1;
-      if (features < 0 || role_of_name(arg->dim_name(features)) != DimRole::Sequence) continue;
+      if (features < 0 || role_of_dim(arg->dim_names, features) != DimRole::Sequence) continue;
       Diagnostic& diagnostic = ctx_.report(
           DiagId::FeatureSlotRole,
           fmt::format("{} {}: its feature slot (dim {}) holds \"{}\", a sequence length", arg->argument, tuple_str(arg->shape), features,
@@ -869,7 +856,7 @@ class MhaRules {
     bool flipped_agrees = batched_ && kpm_.rank() == 2 &&
                           ctx_.symbols.compare(kpm_.shape[0], query_.shape[seq_]) == Symbols::Verdict::Equal &&
                           ctx_.symbols.compare(kpm_.shape[1], key_.shape[batch_]) == Symbols::Verdict::Equal;
-    bool named_transposed = role_of_name(kpm_.dim_name(0)) == DimRole::Sequence && role_of_name(kpm_.dim_name(1)) == DimRole::Batch;
+    bool named_transposed = role_of_dim(kpm_.dim_names, 0) == DimRole::Sequence && role_of_dim(kpm_.dim_names, 1) == DimRole::Batch;
     bool mask_is_right = flipped_agrees && !named_transposed;
     if (mask_is_right) {
       ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", m_.batch_first ? "False" : "True"),

@@ -69,6 +69,10 @@ void infer_triangle(CallContext& ctx);  // ops/triangle.cpp: tril and triu
 void infer_pad(CallContext& ctx);       // ops/pad.cpp: F.pad, mode "constant"
 void infer_sum(CallContext& ctx);  // ops/reduction.cpp
 void infer_mean(CallContext& ctx);
+void infer_max(CallContext& ctx);
+void infer_amax(CallContext& ctx);
+void infer_logsumexp(CallContext& ctx);
+void infer_vector_norm(CallContext& ctx);
 void infer_masked_fill(CallContext& ctx);
 void infer_expand(CallContext& ctx);  // ops/expand.cpp, with repeat and repeat_interleave
 void infer_repeat(CallContext& ctx);

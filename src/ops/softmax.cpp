@@ -22,10 +22,10 @@ namespace {
 // fix normalises over the last sequence dim. Without a sequence dim there is nothing to say (a
 // (B, B) similarity matrix is softmaxed over a batch dim on purpose).
 void check_softmax_dim_role(CallContext& ctx, const ArgValue& input, int dim) {
-  DimRole role = role_of_name(input.dim_name(dim));
+  DimRole role = role_of_dim(input.dim_names, dim);
   if (role != DimRole::Batch && role != DimRole::Heads) return;
   int sequence = input.rank() - 1;
-  while (sequence >= 0 && role_of_name(input.dim_name(sequence)) != DimRole::Sequence) --sequence;
+  while (sequence >= 0 && role_of_dim(input.dim_names, sequence) != DimRole::Sequence) --sequence;
   if (sequence < 0) return;
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxDimRole,
@@ -114,8 +114,29 @@ void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim
                     nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(maker->pointer, "equation")}, {"value", swapped}}}));
 }
 
+// Whether `call` makes keys^T: transpose(-2, -1) (also written (-1, -2), and .mT, which the
+// tracer writes so) or transpose(r-2, r-1) counted from the front of the rank-`rank` scores; or
+// a permute that moves the keys' last dim (their features) to dim -2, from where the product
+// contracts it: permute(0, 1, 3, 2) of (B, H, S, D), permute(0, 2, 3, 1) of (B, S, H, D).
+bool transposes_keys(const CallDecl& call, int rank) {
+  auto wrap = [](const nlohmann::json& value, int dims) {
+    if (!value.is_number_integer()) return -1;
+    const auto at = value.get<std::int64_t>();
+    return static_cast<int>(at < 0 ? at + dims : at);
+  };
+  if (call.op == "transpose") {
+    const int dim0 = wrap(call.arguments.at("dim0"), rank), dim1 = wrap(call.arguments.at("dim1"), rank);
+    return std::min(dim0, dim1) == rank - 2 && std::max(dim0, dim1) == rank - 1;
+  }
+  if (call.op != "permute") return false;
+  const nlohmann::json& dims = call.arguments.at("dims");
+  const int permuted = static_cast<int>(dims.size());
+  return permuted >= 2 && wrap(dims[static_cast<std::size_t>(permuted - 2)], permuted) == permuted - 1;
+}
+
 // MHA286 for scores a matrix product makes: x @ y.transpose(-2, -1) (matmul or bmm, the second
-// operand transposed in its last two dims by the call that made it) is (..., queries, keys), and
+// operand made keys^T by the call that made it: transpose, .mT or permute) is (..., queries,
+// keys), and
 // softmax over dim -2 normalises each key's column over the queries. Not reported: a product of
 // tensors named key then query (k @ q^T, laid out (..., keys, queries) on purpose), and weights
 // normalised again over the keys afterwards (slot attention).
@@ -130,26 +151,19 @@ void check_softmax_over_product_queries(CallContext& ctx, const ArgValue& input,
   };
   const std::string first = operand_name("input"), second = operand_name(second_argument);
   const CallDecl* transposed = second.empty() ? nullptr : producer_of(ctx.spec, second, maker);
-  if (transposed == nullptr || transposed->op != "transpose") return;
+  if (transposed == nullptr || !transposes_keys(*transposed, rank)) return;
   auto untransposed = transposed->tensors.find("input");
   if (untransposed != transposed->tensors.end() && untransposed->second.kind == ArgRef::Kind::Named &&
       named_like(first, 'k', "key") && named_like(untransposed->second.name, 'q', "quer")) {
     return;
   }
-  auto wrapped = [&](const char* key) {
-    const nlohmann::json& value = transposed->arguments.at(key);
-    if (!value.is_number_integer()) return -1;
-    const auto at = value.get<std::int64_t>();
-    return static_cast<int>(at < 0 ? at + rank : at);
-  };
-  const int dim0 = wrapped("dim0"), dim1 = wrapped("dim1");
-  if (std::min(dim0, dim1) != rank - 2 || std::max(dim0, dim1) != rank - 1) return;
   if (!ctx.call.outputs.empty() && renormalised_over(ctx.spec, ctx.call.outputs.front(), rank - 1, rank)) return;
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxOverQueries,
-      fmt::format("softmax over dim {} normalises over the queries: the scores {} @ {} (call \"{}\", \"{}\" transposed by call \"{}\") are "
+      fmt::format("softmax over dim {} normalises over the queries: the scores {} @ {} (call \"{}\", \"{}\" {} by call \"{}\") are "
                   "(..., queries, keys), the queries in dim {} and the keys in dim {}",
-                  dim, first.empty() ? "input" : first, second, maker->id, second, transposed->id, rank - 2, rank - 1),
+                  dim, first.empty() ? "input" : first, second, maker->id, second, transposed->op == "permute" ? "permuted" : "transposed", transposed->id,
+                  rank - 2, rank - 1),
       &input, dim);
   diagnostic.notes.push_back("each query's weights must sum to 1 over the keys; PyTorch raises nothing");
   if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim=-1 (the keys of call \"{}\")", maker->id), "dim", -1)) {

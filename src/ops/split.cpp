@@ -105,7 +105,7 @@ void check_cut_dim_role(CallContext& ctx, const ArgValue& input, int dim, std::s
                      features == DimExpr::constant(module->integer("out_features"));
   // A fused Linear's output cut on any other dim is evidence enough, even unnamed (a pasted
   // torch.Size); a dim named otherwise (heads) is not.
-  DimRole role = role_of_name(input.dim_name(dim));
+  DimRole role = role_of_dim(input.dim_names, dim);
   bool unnamed = input.dim_name(dim).empty();
   if (role != DimRole::Batch && role != DimRole::Sequence && !(fused && unnamed)) return;
   std::string what = unnamed ? fmt::format("size {}", input.shape[static_cast<std::size_t>(dim)].str())

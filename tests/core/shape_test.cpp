@@ -196,3 +196,28 @@ TEST_CASE("dims written as text: a product of symbols times a constant plus a co
     CHECK_FALSE(parse_dim_expr(refused).has_value());
   }
 }
+
+TEST_CASE("opaque sizes print with their parentheses once multiplied, and read back as the same size", "[shape]") {
+  // cat's P+T (a KV cache joined with new tokens) doubled by cat([kv, kv]), and slicing's (T+1)//2.
+  const DimExpr sum = DimExpr::named("P+T"), halved = DimExpr::named("(T+1)//2");
+  CHECK(sum.str() == "P+T");
+  CHECK(dim_add(sum, sum)->str() == "2*(P+T)");
+  CHECK(dim_mul(halved, 2)->str() == "2*((T+1)//2)");
+  CHECK(dim_add(sum, 1)->str() == "P+T+1");
+  CHECK(dim_mul(sum, DimExpr::named("H"))->str() == "H*(P+T)");
+  CHECK(dim_mul(sum, DimExpr::named("H"))->factors() == std::vector<std::string>{"H", "P+T"});
+  CHECK(dim_mul(halved, DimExpr::named("B"))->str() == "((T+1)//2)*B");  // the factors sorted by their text
+  for (const DimExpr& dim : {sum, halved, *dim_add(sum, sum), *dim_mul(halved, 2), *dim_add(sum, 1), *dim_add(*dim_mul(sum, 3), -2),
+                             *dim_mul(sum, DimExpr::named("H")), *dim_mul(halved, DimExpr::named("B")), *dim_add(halved, 1),
+                             DimExpr::named("(P+T+1)//2")}) {
+    CAPTURE(dim.str());
+    CHECK(parse_dim_expr(dim.str()) == dim);
+  }
+  CHECK(parse_dim_expr("T+P") == sum);  // terms in any order, as cat sorts them
+  CHECK(parse_dim_expr("((T+1)//2)") == halved);
+  // "2*P+T" is 2*P + T or 2*(P+T): neither is one DimExpr's text.
+  for (const char* refused : {"2*P+T", "(P+T", "(T)//1", "(2*T+1)//2", "(T+1)", "P+T*2", "(P+T)//"}) {
+    CAPTURE(refused);
+    CHECK_FALSE(parse_dim_expr(refused).has_value());
+  }
+}

@@ -223,7 +223,7 @@ TEST_CASE("inline: a size list's dims are located and refused where they cannot 
   Report merged = check_inline(view);
   REQUIRE(merged.ok());
   CHECK(tuple_str(merged.calls.at(0).outputs.at(0).shape) == "(B*T, C)");
-  view.args = {"input=(T, B, C)", "shape=(B+T, C)"};
+  view.args = {"input=(T, B, C)", "shape=(B*(T+1), C)"};
   CHECK_THAT(input_error(view), Catch::StartsWith("--arg:8: expected a dim (an integer, a symbol name, or a product of symbols"));
   view.args = {"input=(T, B, C)", "shape=(B*T, C):float32"};
   CHECK_THAT(input_error(view), Catch::StartsWith("--arg:7: a list of sizes takes no dtype"));

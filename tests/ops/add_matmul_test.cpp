@@ -294,3 +294,27 @@ TEST_CASE("cat of two unbound lengths joins them into one size written P+T (a KV
   Report scaled = test::check_text(op_call("cat", R"("tensors": [["B", "2*S", 8], ["B", "T", 8]], "dim": 1)"));
   CHECK(test::find(scaled, "MHA303") != nullptr);
 }
+
+TEST_CASE("a joined size doubled by cat prints as 2*(P+T), which a spec reads back as the same size", "[glue]") {
+  // cat([kv, kv]) of a (B, H, P+T, D) cache: 2*P+T would read as 2*P + T, another size.
+  Report doubled = test::check_text(R"j({"tensors": {"past": ["B", 8, "P", 64], "new": ["B", 8, "T", 64]}, "calls": [
+      {"id": "kv", "op": "cat", "tensors": ["past", "new"], "dim": 2, "outputs": ["kv"]},
+      {"id": "twice", "op": "cat", "tensors": ["kv", "kv"], "dim": 2, "outputs": ["kv2"]}]})j");
+  CHECK(doubled.diagnostics.empty());
+  REQUIRE(doubled.calls.size() == 2);
+  CHECK(tuple_str(doubled.calls[1].outputs.at(0).shape) == "(B, 8, 2*(P+T), 64)");
+  // Written back into a spec (as a fix patch would), it is the cat's size: the add broadcasts.
+  Report written = test::check_text(R"j({"tensors": {"past": ["B", 8, "P", 64], "new": ["B", 8, "T", 64], "bias": [1, 1, "2*(P+T)", 1]}, "calls": [
+      {"id": "kv", "op": "cat", "tensors": ["past", "new"], "dim": 2, "outputs": ["kv"]},
+      {"id": "twice", "op": "cat", "tensors": ["kv", "kv"], "dim": 2, "outputs": ["kv2"]},
+      {"id": "a", "op": "add", "input": "kv2", "other": "bias"}]})j");
+  CHECK(written.diagnostics.empty());
+  // A slice's (T+1)//2 as well.
+  Report halved = test::check_text(R"j({"tensors": {"x": ["B", "T", 8], "y": ["B", "2*((T+1)//2)", 8]}, "calls": [
+      {"id": "s", "op": "getitem", "input": "x", "index": "[:, ::2]", "outputs": ["h"]},
+      {"id": "c", "op": "cat", "tensors": ["h", "h"], "dim": 1, "outputs": ["hh"]},
+      {"id": "a", "op": "add", "input": "hh", "other": "y"}]})j");
+  CHECK(halved.diagnostics.empty());
+  REQUIRE(halved.calls.size() == 3);
+  CHECK(tuple_str(halved.calls[1].outputs.at(0).shape) == "(B, 2*((T+1)//2), 8)");
+}

@@ -1,6 +1,7 @@
 // Role rules of the glue operators that PyTorch runs without error: a sum or mean over a batch
 // dim (MHA288), an index that picks a batch entry (MHA289), a broadcast that aligns dims of
 // different roles (MHA290), and the slice that keeps a dim an integer index dropped (MHA021's fix).
+#include "check/roles.hpp"
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -153,6 +154,74 @@ TEST_CASE("per-entry vectors divided by a sum over every dim of a batch-named te
                 {"id": "n", "op": "sum", "input": "m", "outputs": ["count"]},
                 {"id": "d", "op": "div", "input": "total", "other": "count"}]})");
   CHECK(test::find(loss, "MHA288") == nullptr);
+}
+
+TEST_CASE("the whole-batch divisor is found through a cast or a comparison of the declared mask", "[glue][roles]") {
+  // Sentence-transformers' mean pooling: attention_mask.float() (or ids != pad) summed over every dim.
+  auto check = [](const std::string& mask_calls, const std::string& summed) {
+    return test::check_text(R"({"version": 1, "tensors": {"h": ["B", "T", 384], "am": {"shape": ["B", "T"], "dtype": "int64"}},
+      "calls": [)" + mask_calls + R"(
+                {"id": "u", "op": "unsqueeze", "input": "mf", "dim": -1, "outputs": ["m3"]},
+                {"id": "mm", "op": "mul", "input": "h", "other": "m3", "outputs": ["hm"]},
+                {"id": "s", "op": "sum", "input": "hm", "dim": 1, "outputs": ["summed"]},
+                {"id": "n", "op": "sum", "input": ")" + summed + R"(", "outputs": ["count"]},
+                {"id": "d", "op": "div", "input": "summed", "other": "count"}]})");
+  };
+  const std::string cast = R"({"id": "c", "op": "float", "input": "am", "outputs": ["mf"]},)";
+  Report cast_first = check(cast, "mf");
+  const Diagnostic* found = test::find(cast_first, "MHA288");
+  REQUIRE(found != nullptr);
+  CHECK(found->message ==
+        "the divisor mf.sum() (call \"n\") reduces every dim of (B, T), the batch dim 0 (\"B\") too: each entry of the dividend (B, 384) is "
+        "divided by one total over the whole batch");
+  REQUIRE_FALSE(found->fixes.empty());
+  CHECK(found->fixes[0].description == "mf.sum(dim=1, keepdim=True) in call \"n\": one total per batch entry");
+  CHECK(found->fixes[0].valid());
+  CHECK(test::find(check(R"({"id": "c", "op": "to", "input": "am", "dtype": "float32", "outputs": ["mf"]},)", "mf"), "MHA288") != nullptr);
+  CHECK(test::find(check(R"({"id": "ne", "op": "ne", "input": "am", "other": 0, "outputs": ["keep"]},
+                            {"id": "c", "op": "float", "input": "keep", "outputs": ["mf"]},)", "keep"), "MHA288") != nullptr);
+  // One total per entry stays quiet whatever made the mask.
+  Report per_entry = test::check_text(R"({"version": 1, "tensors": {"h": ["B", "T", 384], "am": {"shape": ["B", "T"], "dtype": "int64"}},
+      "calls": [{"id": "c", "op": "float", "input": "am", "outputs": ["mf"]},
+                {"id": "u", "op": "unsqueeze", "input": "mf", "dim": -1, "outputs": ["m3"]},
+                {"id": "mm", "op": "mul", "input": "h", "other": "m3", "outputs": ["hm"]},
+                {"id": "s", "op": "sum", "input": "hm", "dim": 1, "outputs": ["summed"]},
+                {"id": "n", "op": "sum", "input": "m3", "dim": 1, "outputs": ["count"]},
+                {"id": "d", "op": "div", "input": "summed", "other": "count"}]})");
+  CHECK(test::find(per_entry, "MHA288") == nullptr);
+}
+
+TEST_CASE("max, amax and logsumexp over a batch-named dim warn MHA288 like sum and mean", "[glue][roles]") {
+  for (const char* op : {"max", "amax", "logsumexp"}) {
+    INFO(op);
+    Report pooled = test::check_text(std::string(R"({"version": 1, "tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "p", "op": ")") + op +
+                                     R"(", "input": "h", "dim": 1}]})");
+    const Diagnostic* found = test::find(pooled, "MHA288");
+    REQUIRE(found != nullptr);
+    CHECK(found->fixes.at(0).description == std::string(op) + " over dim=0 (\"T\", the sequence)");
+    CHECK(test::find(test::check_text(std::string(R"({"version": 1, "tensors": {"h": ["T", "B", 16]}, "calls": [{"id": "p", "op": ")") + op +
+                                      R"(", "input": "h", "dim": 0}]})"), "MHA288") == nullptr);
+  }
+}
+
+TEST_CASE("N reads as the tokens beside a batch-named dim, as a batch otherwise, for every operator", "[glue][roles]") {
+  CHECK(role_of_dim({"B", "N", "C"}, 1) == DimRole::Sequence);
+  CHECK(role_of_dim({"N", "L", "E"}, 0) == DimRole::Batch);
+  CHECK(role_of_dim({"N", "N"}, 0) == DimRole::Batch);
+  CHECK(role_of_dim({"B", "N", "C"}, 0) == DimRole::Batch);
+  CHECK(role_of_dim({"B"}, 3) == DimRole::Unknown);
+  // timm's (B, N, C) tokens pooled over N: a mean over the tokens, not over a batch.
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"x": ["B", "N", "C"]}, "calls": [{"id": "p", "op": "mean", "input": "x", "dim": 1}]})"),
+                   "MHA288") == nullptr);
+  // Averaging over the batch keeps timm's tokens: the batch entries mix (quiet before N was read in context).
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"x": ["B", "N", "C"]}, "calls": [{"id": "p", "op": "mean", "input": "x", "dim": 0}]})"),
+                   "MHA288") != nullptr);
+  // N as PyTorch's batch beside a named sequence: pooled over N, the batch entries mix.
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"x": ["L", "N", "E"]}, "calls": [{"id": "p", "op": "mean", "input": "x", "dim": 1}]})"),
+                   "MHA288") != nullptr);
+  // Softmax over timm's N tokens is over a sequence, not across batch entries.
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"x": ["B", "H", "N", "N"]}, "calls": [{"id": "p", "op": "softmax", "input": "x", "dim": -1}]})"),
+                   "MHA265") == nullptr);
 }
 
 TEST_CASE("a matmul whose batch dims align a head count with a batch size is MHA083, fixed by unsqueezing the 3-D operand", "[glue][roles]") {

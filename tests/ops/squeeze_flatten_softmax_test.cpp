@@ -162,6 +162,36 @@ TEST_CASE("softmax over dim -2 of q @ k.transpose(-2, -1) scores, the queries, w
                    "MHA286") == nullptr);
 }
 
+TEST_CASE("softmax over dim -2 of scores whose keys a permute (or .mT) transposed warns MHA286 too", "[glue][roles]") {
+  // (B, H, L, D) queries times keys made (B, H, D, S) by permute: of (B, H, S, D), or of (B, S, H, D).
+  auto check = [](const std::string& key_shape, const std::string& dims, int softmax_dim) {
+    return test::check_text(R"({"version": 1, "tensors": {"q": ["B", "H", "L", 16], "k": )" + key_shape + R"(},
+      "calls": [{"id": "kp", "op": "permute", "input": "k", "dims": )" + dims + R"(, "outputs": ["kT"]},
+                {"id": "sc", "op": "matmul", "input": "q", "other": "kT", "outputs": ["scores"]},
+                {"id": "sm", "op": "softmax", "input": "scores", "dim": )" + std::to_string(softmax_dim) + "}]}");
+  };
+  Report swapped = check(R"(["B", "H", "S", 16])", "[0, 1, 3, 2]", -2);
+  const Diagnostic* found = test::find(swapped, "MHA286");
+  REQUIRE(found != nullptr);
+  CHECK(found->message ==
+        "softmax over dim 2 normalises over the queries: the scores q @ kT (call \"sc\", \"kT\" permuted by call \"kp\") are (..., queries, keys), "
+        "the queries in dim 2 and the keys in dim 3");
+  REQUIRE_FALSE(found->fixes.empty());
+  CHECK(found->fixes[0].description == "softmax over dim=-1 (the keys of call \"sc\")");
+  CHECK(found->fixes[0].valid());
+  CHECK(test::find(check(R"(["B", "S", "H", 16])", "[0, 2, 3, 1]", 2), "MHA286") != nullptr);
+  CHECK(test::find(check(R"(["B", "H", "S", 16])", "[0, 1, -1, -2]", -2), "MHA286") != nullptr);
+  // Over the keys, or a permute that does not bring the keys' features to dim -2: nothing.
+  CHECK(test::find(check(R"(["B", "H", "S", 16])", "[0, 1, 3, 2]", -1), "MHA286") == nullptr);
+  CHECK(test::find(check(R"(["B", "H", 16, "S"])", "[0, 1, 2, 3]", -2), "MHA286") == nullptr);
+  // k.mT, which the tracer writes as transpose(-2, -1), of 4-D keys.
+  Report matrix_transposed = test::check_text(R"({"version": 1, "tensors": {"q": ["B", "H", "L", 16], "k": ["B", "H", "S", 16]},
+      "calls": [{"id": "kt", "op": "transpose", "input": "k", "dim0": -2, "dim1": -1, "outputs": ["kT"]},
+                {"id": "sc", "op": "matmul", "input": "q", "other": "kT", "outputs": ["scores"]},
+                {"id": "sm", "op": "softmax", "input": "scores", "dim": 2}]})");
+  CHECK(test::find(matrix_transposed, "MHA286") != nullptr);
+}
+
 TEST_CASE("softmax over a literal size-1 dim warns MHA265: every weight is 1", "[glue][roles]") {
   // Attention-MIL: Linear(128, 1) scores (N, 1) transposed to (1, N), softmaxed over dim 0.
   auto check = [](int dim, const std::string& dims = "{}") {

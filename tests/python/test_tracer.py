@@ -89,6 +89,18 @@ class MasksByWhere(nn.Module):
         return masked, kept, angles.exp().log(), angles.sin() * angles.cos() * scores.abs().rsqrt(), -scores
 
 
+class ReducesScores(nn.Module):
+    """The reductions attention code calls: QK-norm (norm and linalg.vector_norm), the softmax
+    shift by max and amax, logsumexp."""
+    def forward(self, q, k):
+        q = q / q.norm(dim=-1, keepdim=True)
+        k = k / torch.linalg.vector_norm(k, dim=-1, keepdim=True)
+        scores = q @ k.transpose(-2, -1)
+        shifted = scores - scores.max(dim=-1, keepdim=True)[0]
+        top, where = scores.max(-1)
+        return shifted - scores.amax(-1, keepdim=True), torch.logsumexp(scores, dim=-1), scores.max(), top, where
+
+
 class InvertsFloat(nn.Module):
     def forward(self, x):
         return ~x  #: float invert
@@ -632,6 +644,19 @@ class TracerTest(unittest.TestCase):
         functions = {c["op"] for c in spec.calls} & {"exp", "log", "sqrt", "rsqrt", "sin", "cos", "neg", "abs"}
         self.assertEqual(functions, {"exp", "log", "sqrt", "rsqrt", "sin", "cos", "neg", "abs"})
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+
+    def test_max_amax_logsumexp_and_norms_are_recorded_and_replayed(self):
+        torch.manual_seed(0)
+        spec = mhacheck.trace(ReducesScores(), (mhacheck.shape("B", "T", 8), mhacheck.shape("B", "S", 8)), dims={"B": 2, "T": 5, "S": 6},
+                              values=True)
+        self.assertIsNone(spec.error)
+        ops = [c["op"] for c in spec.calls if c["op"] in ("vector_norm", "max", "amax", "logsumexp")]
+        self.assertEqual(ops, ["vector_norm", "vector_norm", "max", "max", "amax", "logsumexp", "max"])
+        self.assertEqual([c.get("ord") for c in spec.calls if c["op"] == "vector_norm"], [2, 2])
+        self.assertEqual(len([c for c in spec.calls if c["op"] == "max"][1]["outputs"]), 2)  # (values, indices)
+        report = check(spec)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
         replay(self, spec)
 
     def test_mask_combinations_are_recorded_and_replayed(self):

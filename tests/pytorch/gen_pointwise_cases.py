@@ -4,8 +4,8 @@ expand operators.
 
 Writes tests/pytorch/pointwise_cases.json (one case per line): add, sub, mul and div by a tensor
 or a Python number; contiguous, clone, dropout; relu, gelu, silu, tanh, sigmoid; exp, log, sqrt,
-rsqrt, sin, cos, neg, abs; sum and mean;
-masked_fill; where; expand, repeat and repeat_interleave; the mask inversions logical_not,
+rsqrt, sin, cos, neg, abs; sum and mean; max, amax, logsumexp and linalg.vector_norm (the
+reductions attention code calls); masked_fill; where; expand, repeat and repeat_interleave; the mask inversions logical_not,
 bitwise_not (`~`) and eq/ne with a number or a tensor (`mask == 0`); the mask combinations
 logical_and/or and bitwise_and/or (`&`, `|`); valid and invalid, each run for real on the
 installed PyTorch (1.13 from Debian's python3-torch) on contiguous zero tensors.
@@ -38,7 +38,7 @@ import warnings
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fixture_common import DTYPES, TYPEMETA_NAMES, write_op_cases  # noqa: E402
+from fixture_common import DTYPES, FLOAT_NAMES, TYPEMETA_NAMES, write_op_cases  # noqa: E402
 
 DTYPE_NAMES = {v: k for k, v in DTYPES.items()}
 DTYPE_NAMES[torch.int16] = "int16"  # uint8 with int8 promotes to it
@@ -214,6 +214,84 @@ def reduction_cases():
         yield unary("mean", (2, 3), dtype, dim=[0, 0], keepdim=False)  # the dtype is checked first
 
 
+def run_reduction(op, fn):
+    """run() for the reductions: max over a dim returns (values, indices), max() one 0-D values."""
+    expect = run(lambda: fn()[0] if op == "max" and isinstance(fn(), tuple) else fn())
+    if expect["ok"] and op == "max":
+        result = fn()
+        values = result[0] if isinstance(result, tuple) else result
+        expect["outputs"] = {"values": {"shape": list(values.shape), "dtype": DTYPE_NAMES[values.dtype]}}
+        if isinstance(result, tuple):
+            expect["outputs"]["indices"] = {"shape": list(result[1].shape), "dtype": DTYPE_NAMES[result[1].dtype]}
+    return expect
+
+
+def attention_reduction(op, shape, dtype="float32", **args):
+    """torch.max, torch.amax, torch.logsumexp and torch.linalg.vector_norm, as attention code calls
+    them: the softmax shift scores.max(-1, keepdim=True) / amax, logsumexp, QK-norm's norm(dim=-1)."""
+    spec = {"op": op, "input": tensor_spec(shape, dtype)}
+    spec.update(args)
+    x = zeros(shape, dtype)
+    fns = {"max": lambda: tuple(torch.max(x, **args)) if "dim" in args else torch.max(x),
+           "amax": lambda: torch.amax(x, **args),
+           "logsumexp": lambda: torch.logsumexp(x, **args),
+           "vector_norm": lambda: torch.linalg.vector_norm(x, **{k: (float(v) if k == "ord" and isinstance(v, str) else v) for k, v in args.items()})}
+    expect = run_reduction(op, fns[op])
+    note = None
+    if op == "logsumexp" and dtype == "float16" and not expect["ok"] and "not implemented for 'Half'" in expect["error"]["message"]:
+        note = "1.13's CPU exp lacks float16; 2.x has it"
+        expect = run(lambda: torch.logsumexp(zeros(shape, "float32"), **args))
+        if expect["ok"]:
+            expect["outputs"]["output"]["dtype"] = "float16"
+    if op == "logsumexp" and dtype not in FLOAT_NAMES:
+        # 2.x computes integral and bool inputs in the default dtype (float32); 1.13 refuses some
+        # of them and computes others in their own dtype.
+        twox = run(lambda: torch.logsumexp(zeros(shape, "float32"), **args))
+        if expect != twox:
+            note = "2.x's logsumexp computes {} in the default float32".format(dtype)
+            expect = twox
+    return case(op, spec, expect, note)
+
+
+def attention_reduction_cases():
+    for shape in SHAPES:
+        r = len(shape)
+        for dim in [0, -1, r - 1, r, -r - 1]:
+            for keepdim in (False, True):
+                yield attention_reduction("max", shape, dim=dim, keepdim=keepdim)
+        yield attention_reduction("max", shape)
+        for dim in [[], 0, -1, r, [0, -1], [0, 0], [-1, r - 1], list(range(r))]:
+            for keepdim in (False, True):
+                yield attention_reduction("amax", shape, dim=dim, keepdim=keepdim)
+                yield attention_reduction("logsumexp", shape, dim=dim, keepdim=keepdim)
+                yield attention_reduction("vector_norm", shape, dim=dim, keepdim=keepdim)
+        yield attention_reduction("amax", shape)
+        yield attention_reduction("vector_norm", shape)
+        for ord_ in (1, 2, 0, 3.5, "inf", "-inf", -1):
+            yield attention_reduction("vector_norm", shape, ord=ord_, dim=-1)
+    # Empty tensors: max and amax have no identity, nor vector_norm of ord=inf or a negative ord.
+    for shape in [(0,), (2, 0), (0, 3), (2, 0, 4)]:
+        r = len(shape)
+        yield attention_reduction("max", shape)
+        for dim in range(-r, r):
+            yield attention_reduction("max", shape, dim=dim)
+            yield attention_reduction("amax", shape, dim=[dim])
+            yield attention_reduction("logsumexp", shape, dim=[dim])
+            for ord_ in (2, "inf", -1):
+                yield attention_reduction("vector_norm", shape, ord=ord_, dim=dim)
+        yield attention_reduction("amax", shape, dim=[])
+        yield attention_reduction("amax", shape, dim=[0, 0])
+        for ord_ in (2, "inf", "-inf", -1, 0):
+            yield attention_reduction("vector_norm", shape, ord=ord_)
+    for dtype in ALL_DTYPES:
+        yield attention_reduction("max", (2, 3), dtype)
+        yield attention_reduction("max", (2, 3), dtype, dim=1)
+        yield attention_reduction("amax", (2, 3), dtype, dim=-1, keepdim=True)
+        yield attention_reduction("logsumexp", (2, 3), dtype, dim=-1)
+        yield attention_reduction("vector_norm", (2, 3), dtype, dim=-1)
+        yield attention_reduction("vector_norm", (2, 3), dtype, dim=[0, 0])  # the dtype is checked first
+
+
 def masked_fill_cases():
     pairs = [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 3), (1, 3)), ((2, 3), (2, 1)), ((3,), (2, 3)), ((2, 3), (2,)), ((2, 3), (4, 3)),
              ((2, 4, 5, 5), (2, 1, 1, 5)), ((2, 4, 5, 5), (2, 5)), ((2, 4, 5, 5), (5, 5)), ((2, 4, 5, 5), (1, 1, 5, 5)),
@@ -343,7 +421,8 @@ def main():
     rng = random.Random(SEED)
     cases, seen = [], set()
     for c in (list(arithmetic_cases()) + list(same_shape_cases()) + list(reduction_cases()) + list(masked_fill_cases()) + list(where_cases()) +
-              list(expand_cases()) + list(mask_inversion_cases()) + list(mask_combination_cases()) + list(random_cases(rng, 300))):
+              list(expand_cases()) + list(mask_inversion_cases()) + list(mask_combination_cases()) + list(attention_reduction_cases()) +
+              list(random_cases(rng, 300))):
         if c["name"] in seen:
             continue
         seen.add(c["name"])

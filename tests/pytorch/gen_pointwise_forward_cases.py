@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Generate golden fixtures for mhacheck's forward pass of the elementwise, activation, cast (to, float,
 half, ...), tril/triu, F.pad (constant mode),
-reduction and expand operators, of the mask inversions (logical_not, bitwise_not, eq, ne) and of the mask
+reduction (sum, mean, max, amax, logsumexp, linalg.vector_norm) and expand operators, of the mask inversions (logical_not, bitwise_not, eq, ne) and of the mask
 combinations (bitwise_and/or, `&` and `|`; logical_and/or).
 
 Writes, under tests/pytorch/forward_pointwise/, for every case NAME:
@@ -32,7 +32,7 @@ from gen_glue_forward_cases import random_tensor, seed_of  # noqa: E402
 F = torch.nn.functional
 
 # name -> (inputs {name: (shape, dtype)}, calls [(spec, fn(env) -> tensor)]); each call's
-# output is named by its spec's "outputs"[0].
+# output is named by its spec's "outputs"[0] (a tuple's, max's values and indices, by its "outputs").
 CASES = {
     "sub-broadcast": ({"x": ((2, 3, 4), "float32"), "y": ((3, 1), "float32")},
                       [({"op": "sub", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] - e["y"])]),
@@ -108,6 +108,35 @@ CASES = {
     "mean-last": ({"x": ((2, 5, 8), "float32")}, [({"op": "mean", "input": "x", "dim": -1, "outputs": ["out"]}, lambda e: e["x"].mean(-1))]),
     "mean-dims": ({"x": ((2, 3, 4), "float64")},
                   [({"op": "mean", "input": "x", "dim": [2, 0], "outputs": ["out"]}, lambda e: e["x"].mean([2, 0]))]),
+    # The reductions attention code calls: the softmax shift (max, amax), logsumexp, QK-norm.
+    "max-softmax-shift": ({"x": ((2, 4, 5, 7), "float32")},
+                          [({"op": "max", "input": "x", "dim": -1, "keepdim": True, "outputs": ["mx", "at"]},
+                            lambda e: tuple(e["x"].max(-1, keepdim=True))),
+                           ({"op": "sub", "input": "x", "other": "mx", "outputs": ["out"]}, lambda e: e["x"] - e["mx"])]),
+    "max-dim-0": ({"x": ((3, 4, 2), "float64")},
+                  [({"op": "max", "input": "x", "dim": 0, "outputs": ["out", "at"]}, lambda e: tuple(e["x"].max(0)))]),
+    "amax-shift": ({"x": ((2, 3, 6), "float64")},
+                   [({"op": "amax", "input": "x", "dim": -1, "keepdim": True, "outputs": ["out"]}, lambda e: e["x"].amax(-1, keepdim=True))]),
+    "amax-dims": ({"x": ((2, 3, 4), "float32")},
+                  [({"op": "amax", "input": "x", "dim": [0, 2], "outputs": ["out"]}, lambda e: e["x"].amax([0, 2]))]),
+    "logsumexp-last": ({"x": ((2, 3, 6), "float32")},
+                       [({"op": "logsumexp", "input": "x", "dim": -1, "outputs": ["out"]}, lambda e: e["x"].logsumexp(-1))]),
+    "logsumexp-dims-keepdim": ({"x": ((2, 3, 4, 5), "float64")},
+                               [({"op": "logsumexp", "input": "x", "dim": [1, 3], "keepdim": True, "outputs": ["out"]},
+                                 lambda e: e["x"].logsumexp([1, 3], keepdim=True))]),
+    "vector-norm-qk-norm": ({"q": ((2, 4, 5, 8), "float32")},
+                            [({"op": "vector_norm", "input": "q", "dim": -1, "keepdim": True, "outputs": ["n"]},
+                              lambda e: torch.linalg.vector_norm(e["q"], dim=-1, keepdim=True)),
+                             ({"op": "div", "input": "q", "other": "n", "outputs": ["out"]}, lambda e: e["q"] / e["n"])]),
+    "vector-norm-inf": ({"x": ((3, 4, 5), "float64")},
+                        [({"op": "vector_norm", "input": "x", "ord": "inf", "dim": [0, -1], "outputs": ["out"]},
+                          lambda e: torch.linalg.vector_norm(e["x"], ord=float("inf"), dim=[0, -1]))]),
+    "vector-norm-ord-1": ({"x": ((3, 4), "float32")},
+                          [({"op": "vector_norm", "input": "x", "ord": 1, "dim": 1, "outputs": ["out"]},
+                            lambda e: torch.linalg.vector_norm(e["x"], ord=1, dim=1))]),
+    "vector-norm-ord-3-all-keepdim": ({"x": ((2, 3, 4), "float64")},
+                                      [({"op": "vector_norm", "input": "x", "ord": 3, "keepdim": True, "outputs": ["out"]},
+                                        lambda e: torch.linalg.vector_norm(e["x"], ord=3, keepdim=True))]),
     "mean-tokens": ({"x": ((2, 7, 16), "float32")},
                     [({"op": "mean", "input": "x", "dim": 1, "keepdim": True, "outputs": ["out"]}, lambda e: e["x"].mean(1, keepdim=True))]),
     "masked-fill-scores": ({"s": ((2, 2, 3, 3), "float32"), "m": ((2, 1, 1, 3), "bool")},
@@ -290,9 +319,10 @@ def write_case(out, name, case):
     arrays = {key: value.numpy() for key, value in env.items()}
     specs = []
     for i, (call, fn) in enumerate(calls):
-        result = fn(env)
-        env[call["outputs"][0]] = result
-        arrays["expected." + call["outputs"][0]] = result.contiguous().numpy()
+        results = fn(env)
+        for output, result in zip(call["outputs"], results if isinstance(results, tuple) else (results,)):  # max: (values, indices)
+            env[output] = result
+            arrays["expected." + output] = result.contiguous().numpy()
         specs.append(dict(id="c{}".format(i), **call))
     spec = {"tensors": {key: {"file": name + ".npz", "key": key} for key in inputs}, "modules": {}, "calls": specs}
     save_npz(os.path.join(out, name + ".npz"), arrays)

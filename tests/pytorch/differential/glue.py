@@ -18,7 +18,7 @@ def gen_op(env):
     other = random.choice(list(env))
     ops = ["transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "add", "mul", "div", "sub", "matmul", "bmm",
            "softmax", "sum", "mean", "masked_fill", "expand", "repeat", "repeat_interleave", "getitem", "select", "narrow", "split", "chunk",
-           "tril", "pad", "eq", "contiguous", "logical_and", "bitwise_not", "split_with_sizes"]
+           "tril", "pad", "eq", "contiguous", "logical_and", "bitwise_not", "split_with_sizes", "max", "amax", "logsumexp", "vector_norm"]
     op = random.choice(ops)
     a = {"input": name}
     if op == "transpose": a.update(dim0=rdim(n), dim1=rdim(n))
@@ -52,6 +52,11 @@ def gen_op(env):
     elif op == "softmax": a["dim"] = rdim(n)
     elif op in ("sum", "mean"):
         a["dim"] = random.choice([None, rdim(n), [rdim(n), rdim(n)]]); a["keepdim"] = random.random() < 0.3
+    elif op == "max":
+        if random.random() < 0.7: a.update(dim=rdim(n), keepdim=random.random() < 0.5)
+    elif op in ("amax", "logsumexp", "vector_norm"):
+        a["dim"] = random.choice([[] if op != "vector_norm" else None, rdim(n), [rdim(n), rdim(n)]]); a["keepdim"] = random.random() < 0.4
+        if op == "vector_norm": a["ord"] = random.choice([2, 1, "inf", 0, -1, 3])
     elif op == "masked_fill": a.update(mask=other, value=random.choice([0, "-inf", True]))
     elif op == "expand":
         a["size"] = [random.choice([-1, x, 2 * x if x == 1 else x, 3]) for x in sh]
@@ -94,6 +99,10 @@ def torch_call(op, a, env):
     if op in ("sum", "mean"):
         f = getattr(torch, op)
         return f(x) if a["dim"] is None and not a["keepdim"] else f(x, dim=a["dim"] if a["dim"] is not None else [], keepdim=a["keepdim"]) if a["dim"] is not None else f(x, dim=list(range(x.dim())), keepdim=True)
+    if op == "max": return tuple(torch.max(x, a["dim"], keepdim=a["keepdim"])) if "dim" in a else torch.max(x)
+    if op == "amax": return torch.amax(x, a["dim"], keepdim=a["keepdim"])
+    if op == "logsumexp": return torch.logsumexp(x, a["dim"], keepdim=a["keepdim"])
+    if op == "vector_norm": return torch.linalg.vector_norm(x, v(a["ord"]), a["dim"], keepdim=a["keepdim"])
     if op == "masked_fill": return x.masked_fill(T("mask"), v(a["value"]))
     if op == "expand": return x.expand(a["size"])
     if op == "repeat": return x.repeat(a["repeats"])
@@ -118,7 +127,7 @@ for case in range(count):
     calls = []; tmismatch = None
     for step in range(random.randint(1, 4)):
         op, a = gen_op(env)
-        outs = [f"y{step}"] if op not in ("split", "chunk", "split_with_sizes") else None
+        outs = [f"y{step}"] if op not in ("split", "chunk", "split_with_sizes") and not (op == "max" and "dim" in a) else None
         try:
             r = torch_call(op, a, env)
         except Exception as e:
