@@ -1090,6 +1090,23 @@ std::optional<std::string> roles_lost_by_transpose(const Spec& spec, const std::
   return std::nullopt;
 }
 
+// A declared tensor's leading dims transposed alone while another is declared with the very same
+// dims (q and k both (B, 8, N, 64)): the two were laid out alike on purpose, and changed alone one
+// no longer is, to meet a reduction or a product written for the other layout. The last two
+// dims are exempt: a product reads one operand's matrix transposed (q @ k^T).
+std::optional<std::string> declared_alike(const Spec& spec, const std::vector<const LayoutSource*>& group, int a, int b) {
+  for (const LayoutSource* source : group) {
+    const int rank = static_cast<int>(source->shape.size());
+    if (!source->written() || rank < 3 || (a == rank - 2 && b == rank - 1)) continue;
+    for (const TensorDecl& tensor : spec.tensors) {
+      bool in_group = std::any_of(group.begin(), group.end(), [&](const LayoutSource* s) { return s->shape_pointer == tensor.shape_pointer; });
+      if (in_group || tensor.shape_pointer.empty() || tensor.shape != source->shape) continue;
+      return fmt::format("{} is declared like {}, {}: transposed alone, it no longer is", source->name, tensor.name, tuple_str(tensor.shape));
+    }
+  }
+  return std::nullopt;
+}
+
 // What a matmul computes in attention: the scores (its output reaches a softmax through
 // scaling, biasing, masking), or the output from the weights (its input is a softmax's output,
 // through dropout, or a tensor named as attention weights or probabilities).
@@ -1200,7 +1217,16 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
     if (dim < -size || dim >= size) return std::nullopt;
     return static_cast<int>(dim < 0 ? dim + size : dim);
   };
-  auto batch_named = [&](int dim) { return dim < static_cast<int>(names.size()) && role_of_name(names[static_cast<std::size_t>(dim)]) == DimRole::Batch; };
+  // "N" beside a dim named as a batch is a token count (timm's (B, N, C), linear attention's
+  // (B, H, N, D)), not a second batch.
+  auto batch_named = [&](int dim) {
+    if (dim >= static_cast<int>(names.size()) || role_of_name(names[static_cast<std::size_t>(dim)]) != DimRole::Batch) return false;
+    const std::string& name = names[static_cast<std::size_t>(dim)];
+    bool beside_batch = std::any_of(names.begin(), names.end(), [&](const std::string& other) {
+      return &other != &name && other != "N" && other != "n" && role_of_name(other) == DimRole::Batch;
+    });
+    return !((name == "N" || name == "n") && beside_batch);
+  };
   if (call.op == "transpose" && rank >= 2) {
     std::optional<int> a = wrapped(args.value("dim0", nlohmann::json()), rank), b = wrapped(args.value("dim1", nlohmann::json()), rank);
     if (!a || !b) return changes;
@@ -1463,6 +1489,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   auto label_by_lost_roles = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
     std::optional<std::string> lost = roles_lost_by_transpose(spec, group, a, b);
     if (!lost) lost = contraction_moved(product, product_input, group, a, b);
+    if (!lost) lost = declared_alike(spec, group, a, b);
     if (lost) {
       fix.semantics = FixSemantics::Suspect;
       fix.semantics_note = *lost;

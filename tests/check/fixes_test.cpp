@@ -1077,3 +1077,18 @@ TEST_CASE("a rule's fix that holds only under a new condition is suspect: the ca
     if (fix.description.find("batch_first=True and pass query") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
   }
 }
+
+TEST_CASE("a normaliser summed over the heads of (B, H, N, D) keys: the sum's dim, not the query transposed alone", "[fixes][search]") {
+  Report report = test::check_text(R"J({"version": 1, "tensors": {"q": ["B", 4, "N", 32], "k": ["B", 4, "N", 32]},
+      "calls": [{"id": "s", "op": "sum", "input": "k", "dim": 1, "outputs": ["ksum"]},
+                {"id": "u", "op": "unsqueeze", "input": "ksum", "dim": -1, "outputs": ["ku"]},
+                {"id": "z", "op": "matmul", "input": "q", "other": "ku", "outputs": ["z"]}]})J");
+  const Diagnostic* condition = test::find(report, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description.find("sum(dim=2)") != std::string::npos);  // N beside B is the tokens
+  CHECK(condition->fixes.front().semantics != FixSemantics::Suspect);
+  for (const Fix& fix : condition->fixes) {
+    if (fix.description.starts_with("transpose q to")) CHECK(fix.semantics == FixSemantics::Suspect);  // declared like k
+  }
+}

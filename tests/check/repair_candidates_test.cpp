@@ -253,7 +253,7 @@ TEST_CASE("a padding mask from the unshifted ids while the input reads them slic
   CHECK(fix.semantics == FixSemantics::Consistent);
 }
 
-TEST_CASE("~ on an int64 padding mask: compared with 0 instead", "[fixes][repairs]") {
+TEST_CASE("an int64 padding mask inverted with bitwise_not: compared with 0 instead", "[fixes][repairs]") {
   Report report = test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
       "tensors": {"x": ["B", "T", 64], "keep": {"shape": ["B", "T"], "dtype": "int64"}},
       "calls": [{"id": "n", "op": "bitwise_not", "input": "keep", "outputs": ["masked"]},
