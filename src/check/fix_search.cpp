@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <optional>
@@ -96,6 +97,12 @@ std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report
   return LayoutSource{ref.name, made.shape, "", *producer_index, output, made.dim_names};
 }
 
+// The tensor an argument reads, by name where it has one ("q"), else the argument's ("query").
+std::string tensor_or_argument(const ResolvedArgument& argument) {
+  bool named = argument.source.kind == ArgumentSource::Kind::Output || argument.source.kind == ArgumentSource::Kind::Declared;
+  return named && !argument.source.name.empty() ? argument.source.name : argument.name;
+}
+
 Shape swapped(Shape shape, int a, int b) {
   std::swap(shape[static_cast<std::size_t>(a)], shape[static_cast<std::size_t>(b)]);
   return shape;
@@ -111,6 +118,8 @@ struct Relayout {
   std::function<Shape(const Shape&)> written_shape;
   // An inserted call is followed by .contiguous(): a later view refuses a transposed layout (MHA370).
   bool contiguous = false;
+  // An inserted cat of this many copies of the tensor (its "tensors"), in place of an "input".
+  std::size_t copies = 0;
 };
 
 // The patch operations applying `change` to each source: a written shape is replaced; a call's
@@ -132,6 +141,10 @@ nlohmann::json relayout_patch(const Spec& spec, std::vector<const LayoutSource*>
     std::string before = fresh_name(spec, fmt::format("{}_before_{}", source->name, change.op));
     nlohmann::json call = {{"id", fresh_name(spec, fmt::format("{}_{}", change.op, source->name))}, {"op", change.op}, {"input", before}};
     call.update(change.arguments);
+    if (change.copies > 0) {
+      call.erase("input");
+      call["tensors"] = std::vector<std::string>(change.copies, before);
+    }
     call["outputs"] = {source->name};
     patch.push_back({{"op", "replace"},
                      {"path", fmt::format("/calls/{}/outputs/{}", source->producer, source->output)},
@@ -413,6 +426,16 @@ std::vector<std::size_t> producers(const Spec& spec, const CallReport& checked, 
   return found;
 }
 
+// The tensor a cat joins copies of (cat([x, x]): "x"); "" when its pieces differ or are not named.
+std::string copies_joined(const CallDecl& cat) {
+  std::set<std::string> pieces;
+  for (std::size_t i = 0; i < cat.list_size("tensors"); ++i) {
+    auto piece = cat.tensors.find(list_element("tensors", i));
+    pieces.insert(piece != cat.tensors.end() && piece->second.kind == ArgRef::Kind::Named ? piece->second.name : "");
+  }
+  return cat.op == "cat" && cat.list_size("tensors") > 1 && pieces.size() == 1 ? *pieces.begin() : "";
+}
+
 // torch.cat joining on another dim: a KV cache concatenated on the heads dim (valid only while
 // the cache is one step long) rather than the sequence. The cats that made the call's arguments
 // with one dim and rank change together (key and value alike), then each alone.
@@ -441,9 +464,19 @@ std::vector<Fix> cat_dim_candidates(const Spec& spec, const Report& report, cons
           patch.push_back({{"op", "add"}, {"path", spec.calls[index].pointer + "/dim"}, {"value", dim}});
           ids.push_back(fmt::format("\"{}\"", spec.calls[index].id));
         }
-        fixes.push_back(candidate(fmt::format("join the tensors of cat call{} {} on dim {}: torch.cat([...], dim={})", group.size() > 1 ? "s" : "",
-                                              fmt::join(ids, " and "), dim, dim),
-                                  std::move(patch)));
+        Fix fix = candidate(fmt::format("join the tensors of cat call{} {} on dim {}: torch.cat([...], dim={})", group.size() > 1 ? "s" : "",
+                                        fmt::join(ids, " and "), dim, dim),
+                            std::move(patch));
+        // Copies of one tensor joined tile it (classifier-free guidance's cat([x, x]) on the
+        // batch): joined on another dim they tile something else, which no other argument asks for.
+        for (std::size_t index : group) {
+          std::string copied = copies_joined(spec.calls[index]);
+          if (copied.empty()) continue;
+          fix.semantics = FixSemantics::Suspect;
+          fix.semantics_note = fmt::format("call \"{}\" joins copies of {}, which tiles it on dim {}: on dim {} it would tile another dim",
+                                           spec.calls[index].id, copied, key.first, dim);
+        }
+        fixes.push_back(std::move(fix));
       }
     }
   }
@@ -662,6 +695,148 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
   return fixes;
 }
 
+// Arguments of one call whose batch sizes differ by a whole factor (latents doubled by
+// cat([x, x]) for classifier-free guidance, the text context not): the smaller ones tiled on the
+// batch as the larger was (copies joined by cat, or repeat: .repeat(k, 1, 1); repeat_interleave:
+// .repeat_interleave(k, dim=0)), where their layout entered, together, so that each entry meets
+// its own. A fix that moves or merges the batch instead holds only while a batch equals a
+// sequence. Only when the tiling is found upstream: it says which order the entries have.
+std::vector<Fix> batch_tiling_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  for (const ResolvedArgument& larger : checked.arguments) {
+    if (larger.shape.size() < 2) continue;
+    const DimExpr& tiled = larger.shape[0];
+    if (tiled.is_constant() || tiled.symbol.empty() || tiled.coeff < 2 || tiled.offset != 0) continue;
+    DimExpr batch = DimExpr::named(tiled.symbol.str());
+    if (role_of_name(batch.str()) != DimRole::Batch || batch.str() != tiled.symbol.str()) continue;
+    const std::int64_t factor = tiled.coeff;
+    // How the larger argument was tiled: the first tiling call up its chain of inputs.
+    std::string tiling, tiling_call;
+    ArgumentSource source = larger.source;
+    for (int step = 0; step < 6 && tiling.empty() && source.kind == ArgumentSource::Kind::Output; ++step) {
+      std::optional<std::size_t> producer = call_index(spec, source.call);
+      const CallReport* made = call_report(report, source.call);
+      if (!producer || !made) break;
+      const CallDecl& upstream = spec.calls[*producer];
+      const nlohmann::json& dim = upstream.arguments.value("dim", nlohmann::json(0));
+      if (upstream.op == "cat" && dim == 0 && upstream.list_size("tensors") == static_cast<std::size_t>(factor)) {
+        if (!copies_joined(upstream).empty()) tiling = "cat";
+      } else if (upstream.op == "repeat") {
+        tiling = "repeat";
+      } else if (upstream.op == "repeat_interleave" && dim == 0) {
+        tiling = "repeat_interleave";
+      }
+      if (!tiling.empty()) tiling_call = upstream.id;
+      auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+      if (input == made->arguments.end()) break;
+      source = input->source;
+    }
+    if (tiling.empty()) continue;
+    std::vector<LayoutSource> smaller;
+    for (const ResolvedArgument& other : checked.arguments) {
+      auto ref = call.tensors.find(other.name);
+      if (other.shape.size() < 2 || other.shape[0] != batch || ref == call.tensors.end()) continue;
+      std::optional<LayoutSource> entered = layout_source(spec, report, other, ref->second);
+      // Through the Linears that made it (to_k and to_v of one context): a Linear acts on the
+      // features, so its input tiled on the batch is its output tiled; the context is tiled once.
+      for (int step = 0; step < 4 && entered && !entered->written(); ++step) {
+        const CallDecl& producer = spec.calls[entered->producer];
+        const ModuleDecl* module = producer.module.empty() ? nullptr : spec.find_module(producer.module);
+        const CallReport* made = call_report(report, producer.id);
+        auto input = producer.tensors.find("input");
+        if (!module || module->type != "Linear" || !made || input == producer.tensors.end()) break;
+        auto upstream = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+        std::optional<LayoutSource> before = upstream == made->arguments.end() ? std::nullopt : layout_source(spec, report, *upstream, input->second);
+        if (!before || before->shape.empty() || before->shape[0] != batch) break;
+        entered = std::move(before);
+      }
+      if (!entered || entered->shape.empty()) continue;
+      bool seen = std::any_of(smaller.begin(), smaller.end(), [&](const LayoutSource& s) { return s.name == entered->name && s.shape_pointer == entered->shape_pointer; });
+      if (!seen) smaller.push_back(std::move(*entered));
+    }
+    if (smaller.empty()) continue;
+    std::vector<const LayoutSource*> group;
+    for (const LayoutSource& s : smaller) group.push_back(&s);
+    const std::size_t rank = smaller.front().shape.size();
+    if (std::any_of(smaller.begin(), smaller.end(), [&](const LayoutSource& s) { return s.shape.size() != rank; })) continue;
+    std::vector<std::int64_t> counts(rank, 1);
+    counts[0] = factor;
+    nlohmann::json repeats = counts;
+    std::string python = tiling == "repeat" ? fmt::format(".repeat({})", fmt::join(counts, ", ")) : fmt::format(".repeat_interleave({}, dim=0)", factor);
+    nlohmann::json arguments = tiling == "repeat" ? nlohmann::json{{"repeats", repeats}} : nlohmann::json{{"repeats", factor}, {"dim", 0}};
+    Relayout tile{tiling, arguments, python, [factor](const Shape& shape) {
+                    Shape grown = shape;
+                    if (std::optional<DimExpr> times = dim_mul(shape[0], factor)) grown[0] = *times;
+                    return grown;
+                  }};
+    if (tiling == "cat") {  // copies joined, as the larger was
+      tile.arguments = {{"dim", 0}};
+      tile.copies = static_cast<std::size_t>(factor);
+    }
+    auto made_as = [&](const LayoutSource& s) {
+      if (tiling != "cat") return fmt::format("{}{}", s.name, python);
+      return fmt::format("torch.cat([{}])", fmt::join(std::vector<std::string>(static_cast<std::size_t>(factor), s.name), ", "));
+    };
+    std::vector<std::string> readings;
+    for (const LayoutSource* s : group) readings.push_back(fmt::format("{} = {}", s->name, made_as(*s)));
+    std::string text = fmt::format("tile {} on the batch as {} is tiled in call \"{}\", {}: {}", listed(group), tensor_or_argument(larger), tiling_call,
+                                   group.size() == 1 && group.front()->written() ? "where it enters" : "where each is made", fmt::join(readings, "; "));
+    Fix fix = candidate(text, relayout_patch(spec, group, tile));
+    fix.semantics = FixSemantics::Consistent;
+    fix.semantics_note = fmt::format("each of the {}*{} entries of {} then meets its own entry of {}, in the order the tiling gave them", factor,
+                                     batch.str(), tensor_or_argument(larger), listed(group));
+    fixes.push_back(std::move(fix));
+  }
+  return fixes;
+}
+
+// A position table made for another input size (ViT fine-tuned at 384 px: 577 tokens, a
+// 197-row table), shared over the batch (a dim of 1 where the other operand has more): no
+// expression on the table's rows gives the other length, so the fix is a table resampled to it
+// (F.interpolate over its grid of positions, the class token rows kept), a shape to pass.
+std::vector<Fix> resampled_table_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  std::vector<Operand> operands = broadcast_operands(call, checked);
+  for (std::size_t which = 0; which < operands.size(); ++which) {
+    const Shape& sizes = operands[which].resolved->shape;
+    const Shape& target = operands[1 - which].resolved->shape;
+    std::optional<LayoutSource> source = layout_source(spec, report, *operands[which].resolved, *operands[which].ref);
+    if (!source || !source->written() || sizes.size() != target.size() || source->shape.size() != sizes.size() || sizes.size() < 2) continue;
+    std::optional<std::size_t> resized;
+    bool shared = false, fits = true;
+    const DimExpr one = DimExpr::constant(1);
+    for (std::size_t d = 0; d < sizes.size() && fits; ++d) {
+      if (report.symbols.compare(sizes[d], target[d]) == Symbols::Verdict::Equal) continue;
+      if (sizes[d] == one) {
+        shared = true;
+        continue;
+      }
+      fits = !resized && d + 1 < sizes.size() && sizes[d].is_constant() && target[d].is_constant() && target[d] != one;
+      resized = d;
+    }
+    if (!fits || !shared || !resized) continue;
+    const std::int64_t had = sizes[*resized].offset, wanted = target[*resized].offset;
+    auto side = [](std::int64_t n) -> std::int64_t {
+      auto root = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(std::max<std::int64_t>(n, 0)))));
+      return root > 1 && root * root == n ? root : 0;
+    };
+    std::string how = fmt::format("interpolate its {} positions to {} (F.interpolate)", had, wanted);
+    for (std::int64_t prefix : {0, 1, 2}) {
+      if (side(had - prefix) && side(wanted - prefix)) {
+        how = fmt::format("interpolate its {0}x{0} grid of positions to {1}x{1} (F.interpolate, bicubic){2}", side(had - prefix), side(wanted - prefix),
+                          prefix == 0 ? "" : fmt::format(", its first {} row{} (class token) kept", prefix, prefix == 1 ? "" : "s"));
+        break;
+      }
+    }
+    Shape resampled = source->shape;
+    resampled[*resized] = DimExpr::constant(wanted);
+    fixes.push_back(candidate(fmt::format("resample {}, made for {} positions, to the {} of {}: {}", source->name, had, wanted,
+                                          operands[1 - which].resolved->name, how),
+                              {{{"op", "replace"}, {"path", source->shape_pointer}, {"value", shape_json(resampled)}}}));
+  }
+  return fixes;
+}
+
 // The pairs of tensor arguments of an operator that an argument swap exchanges, with the
 // argument that follows the second of a pair when it is given the same tensor (value after key).
 struct SwappableArguments {
@@ -842,7 +1017,27 @@ std::vector<Fix> argument_swap_candidates(const Spec& spec, std::size_t index) {
     nlohmann::json::json_pointer pointer(child_pointer(call.pointer, argument));
     return document.contains(pointer) ? &document.at(pointer) : nullptr;
   };
-  for (const SwappableArguments& pair : swappable_arguments(module ? module->type : call.op)) {
+  // Key and value come from one source: a value given the query's tensor while the key is
+  // another's (attn(x, memory, x)) is given the key's, and a key given the query's tensor while
+  // the value is another's is given the value's. One argument replaced is a smaller change than
+  // two exchanged, and comes first.
+  const std::string op = module ? module->type : call.op;
+  if (op == "MultiheadAttention" || op == "scaled_dot_product_attention") {
+    const nlohmann::json *query = written("query"), *key = written("key"), *value = written("value");
+    bool named = query && key && value && query->is_string() && key->is_string() && value->is_string();
+    std::string callee = module ? module->name : "F." + call.op;
+    for (auto [replaced, kept] : {std::pair{"value", "key"}, std::pair{"key", "value"}}) {
+      const nlohmann::json* from = std::string(replaced) == "value" ? value : key;
+      const nlohmann::json* source = std::string(kept) == "key" ? key : value;
+      if (!named || *from != *query || *source == *query) continue;
+      std::string arguments = fmt::format("query={}, key={}, value={}", query->get<std::string>(), source->get<std::string>(), source->get<std::string>());
+      fixes.push_back(candidate(fmt::format("pass {} as the {} too, the {}'s tensor rather than the query's: key and value come from one source: "
+                                            "{}({}) ({}={})",
+                                            source->get<std::string>(), replaced, kept, callee, arguments, replaced, source->get<std::string>()),
+                                {{{"op", "replace"}, {"path", child_pointer(call.pointer, replaced)}, {"value", *source}}}));
+    }
+  }
+  for (const SwappableArguments& pair : swappable_arguments(op)) {
     const nlohmann::json* first = written(pair.first);
     const nlohmann::json* second = written(pair.second);
     // Named tensors only: an inline shape is no object that could have been passed in another's place.
@@ -891,6 +1086,23 @@ std::optional<std::string> roles_lost_by_transpose(const Spec& spec, const std::
       return fmt::format("the transpose moves the features of {} (the last dim of call \"{}\"'s output) to dim 0, a batch or "
                          "sequence slot",
                          source->name, producer.id);
+    }
+  }
+  return std::nullopt;
+}
+
+// A declared tensor's leading dims transposed alone while another is declared with the very same
+// dims (q and k both (B, 8, N, 64)): the two were laid out alike on purpose, and changed alone one
+// no longer is, to meet a reduction or a product written for the other layout. The last two
+// dims are exempt: a product reads one operand's matrix transposed (q @ k^T).
+std::optional<std::string> declared_alike(const Spec& spec, const std::vector<const LayoutSource*>& group, int a, int b) {
+  for (const LayoutSource* source : group) {
+    const int rank = static_cast<int>(source->shape.size());
+    if (!source->written() || rank < 3 || (a == rank - 2 && b == rank - 1)) continue;
+    for (const TensorDecl& tensor : spec.tensors) {
+      bool in_group = std::any_of(group.begin(), group.end(), [&](const LayoutSource* s) { return s->shape_pointer == tensor.shape_pointer; });
+      if (in_group || tensor.shape_pointer.empty() || tensor.shape != source->shape) continue;
+      return fmt::format("{} is declared like {}, {}: transposed alone, it no longer is", source->name, tensor.name, tuple_str(tensor.shape));
     }
   }
   return std::nullopt;
@@ -1006,7 +1218,16 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
     if (dim < -size || dim >= size) return std::nullopt;
     return static_cast<int>(dim < 0 ? dim + size : dim);
   };
-  auto batch_named = [&](int dim) { return dim < static_cast<int>(names.size()) && role_of_name(names[static_cast<std::size_t>(dim)]) == DimRole::Batch; };
+  // "N" beside a dim named as a batch is a token count (timm's (B, N, C), linear attention's
+  // (B, H, N, D)), not a second batch.
+  auto batch_named = [&](int dim) {
+    if (dim >= static_cast<int>(names.size()) || role_of_name(names[static_cast<std::size_t>(dim)]) != DimRole::Batch) return false;
+    const std::string& name = names[static_cast<std::size_t>(dim)];
+    bool beside_batch = std::any_of(names.begin(), names.end(), [&](const std::string& other) {
+      return &other != &name && other != "N" && other != "n" && role_of_name(other) == DimRole::Batch;
+    });
+    return !((name == "N" || name == "n") && beside_batch);
+  };
   if (call.op == "transpose" && rank >= 2) {
     std::optional<int> a = wrapped(args.value("dim0", nlohmann::json()), rank), b = wrapped(args.value("dim1", nlohmann::json()), rank);
     if (!a || !b) return changes;
@@ -1239,7 +1460,9 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     if (std::optional<Fix> swap = key_value_swap_candidate(spec, report, call, *checked)) add(std::move(*swap));
     for (Fix& fix : cat_dim_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : repeat_count_candidates(spec, *checked)) add(std::move(fix));
+    for (Fix& fix : batch_tiling_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : slice_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
+    for (Fix& fix : resampled_table_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : permute_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : slice_dim_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : dropped_relayout_candidates(spec, *checked)) add(std::move(fix));
@@ -1267,6 +1490,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   auto label_by_lost_roles = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
     std::optional<std::string> lost = roles_lost_by_transpose(spec, group, a, b);
     if (!lost) lost = contraction_moved(product, product_input, group, a, b);
+    if (!lost) lost = declared_alike(spec, group, a, b);
     if (lost) {
       fix.semantics = FixSemantics::Suspect;
       fix.semantics_note = *lost;

@@ -17,9 +17,14 @@ namespace mhacheck {
 //  - the cats that made arguments joining on another dim (those with one dim together, then
 //    each alone); the repeats that made arguments with two of their counts exchanged; the
 //    getitems that made arguments with a cutting slice moved to a dim they leave whole;
+//  - arguments whose batch is a whole factor smaller than another's that was tiled upstream
+//    (cat([x, x]), repeat, repeat_interleave): tiled the same way where they enter, through the
+//    Linears that made them (torch.cat([ctx, ctx]) for classifier-free guidance);
 //  - for an elementwise operator that broadcasts two tensors: an operand larger than the other
-//    in constant dims sliced to its sizes (bias[:, :, :T, :T]), then the smaller operand permuted
-//    to fit the other (before an unsqueeze that made it: rel_bias.permute(2, 0, 1));
+//    in constant dims sliced to its sizes (bias[:, :, :T, :T]), a table shared over the batch
+//    made for another number of positions resampled to the other's (F.interpolate), then the
+//    smaller operand permuted to fit the other (before an unsqueeze that made it:
+//    rel_bias.permute(2, 0, 1));
 //  - the arguments of one rank transposed together, the same pair of dims each (q, k and v; then
 //    every smaller subset of two or more), then each argument alone, every pair of dims; each
 //    also with the call's output transposed back, when later calls read it.
@@ -31,7 +36,8 @@ namespace mhacheck {
 // `report` is the check of `spec`: the producers' output shapes.
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);
 
-// Unverified candidates that exchange two tensor arguments of call `index` of `spec` whose roles
+// Unverified candidates that give key and value one source (attn(x, memory, x): value=memory)
+// and that exchange two tensor arguments of call `index` of `spec` whose roles
 // the operator tells apart, where they are given different named tensors: query and key
 // (value following key when it is the same tensor) of nn.MultiheadAttention and
 // scaled_dot_product_attention, src and tgt of nn.Transformer, tgt and memory of the decoders.

@@ -125,13 +125,18 @@ bool repairs(const Report& original, const Diagnostic& diagnostic, const Recheck
   return diagnostic.severity() == Severity::Error ? errors_after < errors_before : errors_after <= errors_before;
 }
 
-// Keeps the verified fixes of one diagnostic, best first.
+void label_new_conditions(Fix& fix, const Report& original, const Report& patched);
+
+// Keeps the verified fixes of one diagnostic, best first. A rule's fix, like a searched one, that
+// holds only under a new condition (MHA080) is suspect: batch_first=True with the query relaid
+// while a cat still joins the seq-first memory on the batch holds only while M == B.
 void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& diagnostic) {
   std::vector<Fix> kept;
   for (Fix& fix : diagnostic.fixes) {
     Recheck check = recheck(spec, fix.patch);
     if (!repairs(original, diagnostic, check)) continue;
     record_result(fix, check.report, diagnostic.call, diagnostic.id);
+    label_new_conditions(fix, original, check.report);
     kept.push_back(std::move(fix));
   }
   std::stable_sort(kept.begin(), kept.end(), ranked_by(spec));
@@ -309,24 +314,39 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
     // attn_mask) is the likelier slip, whose own fixes then come first. The tensors' names can
     // say it: tgt passed as src.
     if (diagnostic.argument.find("mask") != std::string::npos && !named_for_their_places(swap->patch)) continue;
+    // One argument replaced (the value given the key's tensor) or two exchanged.
+    const bool replaced = swap->patch.size() == 1;
     swap->semantics = FixSemantics::Consistent;
-    swap->semantics_note = "with the arguments in their places the graph holds for every size";
+    swap->semantics_note = replaced ? "key and value then come from one source, and the graph holds for every size"
+                                    : "with the arguments in their places the graph holds for every size";
     diagnostic.id = DiagId::RoleCondition;
     // The condition's advice to bind the symbols or name them alike (CallContext::same) no longer
     // applies: the sizes are of two different inputs.
     std::erase(diagnostic.notes, kBindSymbolsNote);
-    diagnostic.message += fmt::format(", but the sizes come from two arguments of call \"{}\" given in each other's place", swapped_call);
+    diagnostic.message += replaced ? fmt::format(", but the sizes come from the query's tensor given in call \"{}\" where the other "
+                                                 "source's is meant", swapped_call)
+                                   : fmt::format(", but the sizes come from two arguments of call \"{}\" given in each other's place", swapped_call);
     diagnostic.notes.insert(diagnostic.notes.begin(),
-                            "the condition ties the sizes of two different inputs: it comes from arguments given in each other's place "
-                            "(swapped, the graph holds for every size), and PyTorch fails whenever the sizes differ");
+                            replaced ? "the condition ties the sizes of two different inputs: key and value come from one source, and with "
+                                       "the query's tensor in the place of one of them PyTorch fails whenever the sizes differ"
+                                     : "the condition ties the sizes of two different inputs: it comes from arguments given in each other's place "
+                                       "(swapped, the graph holds for every size), and PyTorch fails whenever the sizes differ");
     diagnostic.fixes.insert(diagnostic.fixes.begin(), std::move(*swap));
     std::stable_sort(diagnostic.fixes.begin(), diagnostic.fixes.end(), ranked_by(spec));
   }
 }
 
-// Errors and role warnings that no rule's fix repairs soundly.
-bool wants_search(const Spec& spec, const Diagnostic& diagnostic) {
-  bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id);
+// Errors, role warnings and conditions that no rule's fix repairs soundly.
+// A condition (MHA080) with no sound fix too, when it is its call's only finding: valid only
+// while two sizes happen to agree, it is often a wrong operand (query positions added to the
+// memory) that a searched repair removes. Beside another finding it is that one's symptom, which
+// the other's own fix repairs (one cause, one diagnostic).
+bool wants_search(const Spec& spec, const Report& report, const Diagnostic& diagnostic) {
+  bool alone = diagnostic.id == DiagId::SymbolConstraint &&
+               std::none_of(report.diagnostics.begin(), report.diagnostics.end(), [&](const Diagnostic& other) {
+                 return &other != &diagnostic && other.call == diagnostic.call && other.severity() != Severity::Note;
+               });
+  bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id) || alone;
   return kind && !diagnostic.call.empty() && !has_good_fix(spec, diagnostic);
 }
 
@@ -489,6 +509,20 @@ void fold_same_causes(const Spec& spec, Report& report) {
   diagnostics = std::move(kept);
 }
 
+// A rule's shape to pass that is the tensor's own dims cut short ("pass a (L, S) attn_mask" for
+// an (L, S+1) mask, a column added by hand for the bias key nn.MultiheadAttention appends
+// itself) says how to make it from the tensor: "attn_mask[:, :S]".
+void say_how_to_cut(Fix& fix, const Spec& spec, const std::string& argument) {
+  if (fix.description.rfind("pass ", 0) != 0) return;  // a fix that says how already
+  std::optional<std::string> index = cut_index(spec, fix);
+  if (!index) return;
+  const std::string path = fix.patch[0].value("path", ""), tensors = "/tensors/";
+  std::string name = argument;
+  if (path.rfind(tensors, 0) == 0) name = path.substr(tensors.size(), path.find('/', tensors.size()) - tensors.size());
+  if (name.empty()) return;
+  fix.description += fmt::format(": {}{}", name, *index);
+}
+
 }  // namespace
 
 void verify_fix(const Spec& spec, Fix& fix, const std::string& call) {
@@ -501,8 +535,9 @@ void verify_fixes(const Spec& spec, Report& report) {
   // break another reader of the tensor: the shapes they name guide the search.
   std::map<std::string, std::vector<AskedShape>> asked;
   for (Diagnostic& diagnostic : report.diagnostics) {
-    for (const Fix& fix : diagnostic.fixes) {
+    for (Fix& fix : diagnostic.fixes) {
       if (asks_for_other_values(spec, fix)) asked[diagnostic.call].push_back({diagnostic.argument, fix});
+      say_how_to_cut(fix, spec, diagnostic.argument);
     }
     if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, diagnostic);
   }
@@ -511,10 +546,10 @@ void verify_fixes(const Spec& spec, Report& report) {
   diagnose_swapped_arguments(spec, report, budget);
   std::set<std::string> searched;
   for (const Diagnostic& first : report.diagnostics) {
-    if (!wants_search(spec, first) || !searched.insert(first.call).second) continue;
+    if (!wants_search(spec, report, first) || !searched.insert(first.call).second) continue;
     std::vector<Diagnostic*> targets;
     for (Diagnostic& diagnostic : report.diagnostics) {
-      if (diagnostic.call == first.call && wants_search(spec, diagnostic)) targets.push_back(&diagnostic);
+      if (diagnostic.call == first.call && wants_search(spec, report, diagnostic)) targets.push_back(&diagnostic);
     }
     search_call(spec, report, targets, asked[first.call], budget);
   }

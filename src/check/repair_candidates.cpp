@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -17,14 +18,53 @@
 namespace mhacheck {
 namespace {
 
+// Whether `size` is `had` cut short by a constant: the same symbol less it (S from S+1, a column
+// appended by hand).
+bool cut_from(const DimExpr& had, const DimExpr& size) {
+  if (had.is_constant() || size.is_constant()) return false;
+  DimExpr same = size;
+  same.offset = had.offset;
+  return same == had && size.offset < had.offset;
+}
+
 // Whether `size` can be made from the tensor's own dim `had`: the same, one index of it (1),
 // one entry stretched (from 1), tiled (a multiple), or cut (a constant buffer cut to a
 // symbol's length, or a smaller constant).
 bool made_from_own_dim(const DimExpr& had, const DimExpr& size) {
   if (had == size || size == DimExpr::constant(1) || had == DimExpr::constant(1)) return true;
+  if (cut_from(had, size)) return true;
   if (had.is_constant()) return !size.is_constant() || size.offset < had.offset || (had.offset > 0 && size.offset % had.offset == 0);
   return !size.is_constant() && size.symbol == had.symbol && had.offset == 0 && size.offset == 0 && had.coeff != 0 &&
          size.coeff % had.coeff == 0;
+}
+
+// Whether a shape of another rank is an expression on the tensor: dims of 1 added or dropped
+// (mask[:, None, None, :]), new leading dims broadcast or tiled from nothing ((L, S) to
+// (N*H, L, S)), or dims merged or split with the same elements ((N, H, L, S) to (N*H, L, S)).
+bool reshaped_from(const Shape& had, const Shape& wanted) {
+  auto without_ones = [](const Shape& shape) {
+    Shape kept;
+    for (const DimExpr& dim : shape) {
+      if (dim != DimExpr::constant(1)) kept.push_back(dim);
+    }
+    return kept;
+  };
+  if (without_ones(had) == without_ones(wanted)) return true;
+  if (wanted.size() > had.size()) {
+    std::size_t offset = wanted.size() - had.size();
+    bool broadcast = true;
+    for (std::size_t d = 0; d < had.size() && broadcast; ++d) broadcast = made_from_own_dim(had[d], wanted[offset + d]);
+    if (broadcast) return true;
+  }
+  auto product = [](const Shape& shape) -> std::optional<DimExpr> {
+    std::optional<DimExpr> total = DimExpr::constant(1);
+    for (const DimExpr& dim : shape) {
+      if (total) total = dim_mul(*total, dim);
+    }
+    return total;
+  };
+  std::optional<DimExpr> a = product(had), b = product(wanted);
+  return a && b && *a == *b;
 }
 
 // The shape written at `path` when it is a tensor's: a declared one's or an inline argument's.
@@ -105,6 +145,19 @@ bool patchable_named(const Spec& spec, std::size_t index, const ArgRef& ref) {
          ref.pointer.rfind(call.pointer + "/", 0) == 0;
 }
 
+// The dim of argument `argument` (rank `rank`) of `call` that holds the keys' (or memory's)
+// positions, which a padding mask's last dim stands for: (S, N, E) or batch_first (N, S, E) in
+// nn.MultiheadAttention and the Transformer modules, (..., S, E) in scaled_dot_product_attention;
+// nullopt for any other argument or operator.
+std::optional<std::int64_t> keys_sequence_dim(const Spec& spec, const CallDecl& call, const std::string& argument, std::int64_t rank) {
+  static const std::set<std::string> keys{"key", "value", "memory", "src", "tgt"};
+  if (keys.count(argument) == 0 || rank < 2) return std::nullopt;
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  if (!module) return call.op == "scaled_dot_product_attention" ? std::optional<std::int64_t>(rank - 2) : std::nullopt;
+  if (!module->options.contains("batch_first") || !module->options["batch_first"].is_boolean()) return std::nullopt;
+  return rank == 3 && module->options["batch_first"].get<bool>() ? 1 : 0;
+}
+
 // Keys made longer by a cat (prefix tuning: P prefix keys joined before the T keys) meet a mask
 // written for the T keys: the mask padded where the cat joined, its new positions taking part.
 void padded_mask_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
@@ -123,6 +176,8 @@ void padded_mask_candidates(const Spec& spec, const Report& report, std::size_t 
       std::int64_t dim = cat_call.arguments.contains("dim") && cat_call.arguments["dim"].is_number_integer() ? cat_call.arguments["dim"].get<std::int64_t>() : 0;
       if (dim < -rank || dim >= rank) continue;
       if (dim < 0) dim += rank;
+      // Only a cat that joined the keys' positions made the keys longer.
+      if (keys_sequence_dim(spec, call, joined.name, rank) != dim) continue;
       std::vector<const ResolvedArgument*> pieces;
       for (std::size_t i = 0; i < cat_call.list_size("tensors"); ++i) pieces.push_back(resolved_argument(*cat, list_element("tensors", i)));
       for (std::size_t own = 0; own < pieces.size(); ++own) {
@@ -155,6 +210,71 @@ void padded_mask_candidates(const Spec& spec, const Report& report, std::size_t 
             fmt::format("pad {} for the positions call \"{}\" joins to {} (dim {}): {}={}", mask.name, cat_call.id, piece_name, dim, mask.name, python),
             read_inserted_call(spec, index, ref->second, std::move(made)), FixSemantics::Consistent,
             fmt::format("the joined positions take part and {}'s keep their meaning, as the cat order puts them", name)));
+      }
+    }
+  }
+}
+
+// Scores over keys that a cat made longer (a KV cache: P cached keys joined before the T new
+// ones) meet a mask written for the new keys only in an elementwise operator (Llama's (T, T)
+// causal mask added to (B, H, T, P+T) scores): the mask padded as the cat joined its pieces, the
+// joined positions taking part (0 added, False filled). The cat is found by the joined size the
+// scores' last dim has. F.pad takes numbers: a symbolic pad is checked as the cat of a tensor of
+// the joined positions, which F.pad makes.
+void padded_operand_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  if (call.op != "add" && call.op != "sub" && call.op != "masked_fill") return;
+  // As written: the check's symbol table holds the condition (P+T == T) the call is valid under.
+  auto equal = [](const DimExpr& a, const DimExpr& b) { return a == b; };
+  for (const ResolvedArgument& mask : checked.arguments) {
+    auto ref = call.tensors.find(mask.name);
+    if (ref == call.tensors.end() || mask.shape.empty() || !patchable_named(spec, index, ref->second) ||
+        !(is_mask_name(mask.name) || is_mask_name(ref->second.name))) {
+      continue;
+    }
+    const std::string& name = ref->second.name;
+    const Shape& written = mask.written().size() == mask.shape.size() ? mask.written() : mask.shape;
+    for (const ResolvedArgument& scores : checked.arguments) {
+      if (&scores == &mask || scores.shape.empty() || equal(scores.shape.back(), mask.shape.back())) continue;
+      for (std::size_t c = 0; c < index; ++c) {
+        const CallDecl& cat = spec.calls[c];
+        const CallReport* made = cat.op == "cat" ? call_report(report, cat.id) : nullptr;
+        if (!made || made->outputs.empty()) continue;
+        auto rank = static_cast<std::int64_t>(made->outputs.front().shape.size());
+        std::int64_t dim = cat.arguments.value("dim", nlohmann::json(0)).is_number_integer() ? cat.arguments.value("dim", nlohmann::json(0)).get<std::int64_t>() : rank;
+        if (dim < -rank || dim >= rank) continue;
+        if (dim < 0) dim += rank;
+        auto at = static_cast<std::size_t>(dim);
+        if (!equal(made->outputs.front().shape[at], scores.shape.back())) continue;
+        std::vector<const ResolvedArgument*> pieces;
+        for (std::size_t i = 0; i < cat.list_size("tensors"); ++i) pieces.push_back(resolved_argument(*made, list_element("tensors", i)));
+        if (pieces.size() != 2 || !pieces[0] || !pieces[1] || pieces[0]->shape.size() != at + (rank - dim) || pieces[1]->shape.size() != pieces[0]->shape.size()) continue;
+        for (std::size_t own = 0; own < 2; ++own) {
+          if (!equal(pieces[own]->shape[at], mask.shape.back())) continue;
+          const ResolvedArgument& joined = *pieces[1 - own];
+          const DimExpr& size = joined.written().size() == joined.shape.size() ? joined.written()[at] : joined.shape[at];
+          std::string amount = own == 1 ? fmt::format("({}, 0)", size.str()) : fmt::format("(0, {})", size.str());
+          nlohmann::json patch;
+          std::string padded = fresh_name(spec, name + "_padded");
+          if (size.is_constant()) {
+            nlohmann::json pad = own == 1 ? nlohmann::json::array({size.offset, 0}) : nlohmann::json::array({0, size.offset});
+            patch = read_inserted_call(spec, index, ref->second,
+                                       {{"id", fresh_name(spec, "pad_" + name)}, {"op", "pad"}, {"input", name}, {"pad", pad}, {"outputs", {padded}}});
+          } else {
+            std::string positions = fresh_name(spec, name + "_joined_positions");
+            Shape shape = written;
+            shape.back() = size;
+            nlohmann::json tensors = own == 1 ? nlohmann::json::array({positions, name}) : nlohmann::json::array({name, positions});
+            patch = read_inserted_call(spec, index, ref->second,
+                                       {{"id", fresh_name(spec, "pad_" + name)}, {"op", "cat"}, {"tensors", tensors}, {"dim", -1}, {"outputs", {padded}}});
+            nlohmann::json declared = {{"shape", shape_json(shape)}, {"dtype", dtype_name(mask.dtype)}};
+            patch.insert(patch.begin(), nlohmann::json{{"op", "add"}, {"path", child_pointer("/tensors", positions)}, {"value", std::move(declared)}});
+          }
+          fixes.push_back(candidate(fmt::format("pad {} for the positions call \"{}\" joins {} the keys it was written for: {} = F.pad({}, {})",
+                                                name, cat.id, own == 1 ? "before" : "after", name, name, amount),
+                                    std::move(patch), FixSemantics::Consistent,
+                                    fmt::format("the joined positions take part (0 added, False filled) and {}'s keep their meaning", name)));
+        }
       }
     }
   }
@@ -365,6 +485,195 @@ void mirrored_repeat_candidates(const Spec& spec, const Report& report, std::siz
   }
 }
 
+// The head count of an attention module, or of the layer a Transformer stack repeats.
+std::optional<std::int64_t> head_count(const ModuleDecl& module) {
+  if (module.type == "MultiheadAttention") return module.mha.num_heads;
+  if (module.options.contains("nhead") && module.options["nhead"].is_number_integer()) return module.options["nhead"].get<std::int64_t>();
+  for (const char* nested : {"encoder_layer", "decoder_layer"}) {
+    if (const ModuleDecl* inner = module.submodule(nested)) return head_count(*inner);
+  }
+  return std::nullopt;
+}
+
+// A mask tiled per head with repeat_interleave for another head count than the module's
+// (repeat_interleave(8) for nhead=4): the count set to the module's heads, as the module reads
+// entry b*num_heads + h as batch entry b's.
+void head_count_candidates(const Spec& spec, const CallDecl& call, const CallReport& checked, std::vector<Fix>& fixes) {
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  std::optional<std::int64_t> heads = module ? head_count(*module) : std::nullopt;
+  if (!heads || *heads < 1) return;
+  for (const ResolvedArgument& mask : checked.arguments) {
+    if (!is_mask_name(mask.name) || mask.source.kind != ArgumentSource::Kind::Output) continue;
+    std::optional<std::size_t> index = call_index(spec, mask.source.call);
+    if (!index) continue;
+    const CallDecl& repeat = spec.calls[*index];
+    const nlohmann::json& repeats = repeat.arguments.value("repeats", nlohmann::json());
+    const nlohmann::json& dim = repeat.arguments.value("dim", nlohmann::json());
+    if (repeat.op != "repeat_interleave" || !repeats.is_number_integer() || repeats.get<std::int64_t>() == *heads || dim != 0 ||
+        repeat.pointer != fmt::format("/calls/{}", *index) || repeat.outputs.empty()) {
+      continue;
+    }
+    auto input = repeat.tensors.find("input");
+    std::string input_name = input != repeat.tensors.end() && input->second.kind == ArgRef::Kind::Named ? input->second.name : "input";
+    fixes.push_back(candidate(fmt::format("repeat the mask once per head of {} ({} heads) in call \"{}\": {} = {}.repeat_interleave({}, dim=0)",
+                                          module->name, *heads, repeat.id, repeat.outputs.front(), input_name, *heads),
+                              {{{"op", "replace"}, {"path", repeat.pointer + "/repeats"}, {"value", *heads}}}, FixSemantics::Consistent,
+                              fmt::format("{} reads entry b*num_heads + h of a 3-D mask as batch entry b's: one copy per head of its {}", module->name,
+                                          *heads)));
+  }
+}
+
+// The tensors that calls of `spec` read by name.
+std::set<std::string> read_tensors(const Spec& spec) {
+  std::set<std::string> read;
+  for (const CallDecl& call : spec.calls) {
+    for (const auto& [argument, ref] : call.tensors) {
+      if (ref.kind == ArgRef::Kind::Named) read.insert(ref.name);
+    }
+  }
+  return read;
+}
+
+// An elementwise operator of two tensors that do not broadcast (memory + query_pos, where the
+// memory's own positions are meant): one operand replaced by a declared tensor that no call
+// reads and that is written as the other operand is (the same dims by name), of its dtype: an
+// input the user declared and left unread is the likelier one meant.
+void unread_operand_candidates(const Spec& spec, const CallDecl& call, const CallReport& checked, std::vector<Fix>& fixes) {
+  static const std::map<std::string, std::string> symbols{{"add", "+"}, {"sub", "-"}, {"mul", "*"}, {"div", "/"}};
+  auto op = symbols.find(call.op);
+  if (op == symbols.end()) return;
+  const ResolvedArgument *input = resolved_argument(checked, "input"), *other = resolved_argument(checked, "other");
+  auto input_ref = call.tensors.find("input"), other_ref = call.tensors.find("other");
+  if (!input || !other || input_ref == call.tensors.end() || other_ref == call.tensors.end() || input_ref->second.kind != ArgRef::Kind::Named ||
+      other_ref->second.kind != ArgRef::Kind::Named) {
+    return;
+  }
+  std::set<std::string> read = read_tensors(spec);
+  for (auto [replaced, kept, replaced_ref] : {std::tuple{input, other, &input_ref->second}, std::tuple{other, input, &other_ref->second}}) {
+    for (const TensorDecl& tensor : spec.tensors) {
+      if (read.count(tensor.name) != 0 || tensor.shape_pointer.empty() || tensor.shape != kept->written() ||
+          tensor.dtype.value_or(DType::Float32) != replaced->dtype) {
+        continue;
+      }
+      std::string left = replaced == input ? tensor.name : input_ref->second.name, right = replaced == input ? other_ref->second.name : tensor.name;
+      fixes.push_back(candidate(fmt::format("use {}, the {} tensor no call reads, in place of {}: {} {} {}", tensor.name, tuple_str(tensor.shape),
+                                            replaced_ref->name, left, op->second, right),
+                                {{{"op", "replace"}, {"path", replaced_ref->pointer}, {"value", tensor.name}}}));
+    }
+  }
+}
+
+// A mask computed from a tensor (pad = ids == 0) whose sibling argument reads that tensor sliced
+// (teacher forcing: the decoder input ids[:, :-1]): the mask sliced the same way, where the call
+// reads it, so that it marks the positions the input has.
+void mirrored_slice_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  static const std::set<std::string> elementwise{"eq", "ne", "logical_not", "bitwise_not", "float", "bool", "lt", "gt", "le", "ge"};
+  const CallDecl& call = spec.calls[index];
+  // The getitems upstream of the call's arguments, by the tensor they slice.
+  std::map<std::string, std::vector<std::size_t>> slices;
+  std::vector<ArgumentSource> frontier;
+  for (const ResolvedArgument& argument : checked.arguments) frontier.push_back(argument.source);
+  for (int depth = 0; depth < 4 && !frontier.empty(); ++depth) {
+    std::vector<ArgumentSource> next;
+    for (const ArgumentSource& source : frontier) {
+      if (source.kind != ArgumentSource::Kind::Output) continue;
+      std::optional<std::size_t> producer = call_index(spec, source.call);
+      const CallReport* made = call_report(report, source.call);
+      if (!producer || !made) continue;
+      auto input = spec.calls[*producer].tensors.find("input");
+      if (spec.calls[*producer].op == "getitem" && input != spec.calls[*producer].tensors.end() && input->second.kind == ArgRef::Kind::Named) {
+        slices[input->second.name].push_back(*producer);
+      }
+      for (const ResolvedArgument& upstream : made->arguments) next.push_back(upstream.source);
+    }
+    frontier = std::move(next);
+  }
+  for (const ResolvedArgument& mask : checked.arguments) {
+    auto ref = call.tensors.find(mask.name);
+    if (!is_mask_name(mask.name) || ref == call.tensors.end() || !patchable_named(spec, index, ref->second) ||
+        mask.source.kind != ArgumentSource::Kind::Output) {
+      continue;
+    }
+    std::optional<std::size_t> producer = call_index(spec, mask.source.call);
+    if (!producer || elementwise.count(spec.calls[*producer].op) == 0) continue;
+    auto from = spec.calls[*producer].tensors.find("input");
+    if (from == spec.calls[*producer].tensors.end() || from->second.kind != ArgRef::Kind::Named) continue;
+    auto sliced = slices.find(from->second.name);
+    if (sliced == slices.end()) continue;
+    for (std::size_t getitem : sliced->second) {
+      const nlohmann::json& text = spec.calls[getitem].arguments.value("index", nlohmann::json());
+      if (!text.is_string()) continue;
+      const std::string& name = ref->second.name;
+      nlohmann::json made = {{"id", fresh_name(spec, "slice_" + name)}, {"op", "getitem"}, {"input", name}, {"index", text},
+                             {"outputs", {fresh_name(spec, name + "_sliced")}}};
+      fixes.push_back(candidate(fmt::format("slice {} as {} is sliced in call \"{}\": {}={}{}", mask.name, from->second.name, spec.calls[getitem].id,
+                                            mask.name, name, text.get<std::string>()),
+                                read_inserted_call(spec, index, ref->second, std::move(made)), FixSemantics::Consistent,
+                                fmt::format("{} is computed from {}, which the call's input reads sliced: sliced alike, it marks the positions the "
+                                            "input has",
+                                            name, from->second.name)));
+    }
+  }
+}
+
+// An integer mask inverted with ~ (bitwise_not: 1 becomes -2 and 0 becomes -1, so nothing is
+// False) where a logical not is meant (~attention_mask on Hugging Face's int64 1 = keep mask):
+// compared with 0 instead, which gives the bool the ~ of a bool mask would.
+void integer_not_candidates(const Spec& spec, const Report& report, const CallReport& checked, std::vector<Fix>& fixes) {
+  for (const ResolvedArgument& mask : checked.arguments) {
+    if (!is_mask_name(mask.name) || mask.source.kind != ArgumentSource::Kind::Output) continue;
+    std::optional<std::size_t> index = call_index(spec, mask.source.call);
+    const CallReport* made = call_report(report, mask.source.call);
+    if (!index || !made || spec.calls[*index].op != "bitwise_not" || spec.calls[*index].pointer != fmt::format("/calls/{}", *index)) continue;
+    const CallDecl& inverted = spec.calls[*index];
+    const ResolvedArgument* input = resolved_argument(*made, "input");
+    auto ref = inverted.tensors.find("input");
+    if (!input || input->dtype == DType::Bool || is_floating(input->dtype) || ref == inverted.tensors.end() || ref->second.kind != ArgRef::Kind::Named ||
+        inverted.outputs.empty()) {
+      continue;
+    }
+    fixes.push_back(candidate(fmt::format("compare {0} with 0 in call \"{1}\" instead of inverting its bits with ~ (an integer's ~ turns 1 into -2 "
+                                          "and 0 into -1): {2} = {0} == 0",
+                                          ref->second.name, inverted.id, inverted.outputs.front()),
+                              {{{"op", "replace"}, {"path", inverted.pointer + "/op"}, {"value", "eq"}},
+                               {{"op", "add"}, {"path", inverted.pointer + "/other"}, {"value", 0}}},
+                              FixSemantics::Consistent, "== 0 is the logical not that ~ gives a bool mask"));
+  }
+}
+
+// The model width of a Transformer module (d_model), or of the layer a stack repeats.
+std::optional<std::int64_t> model_width(const ModuleDecl& module) {
+  if (module.options.contains("d_model") && module.options["d_model"].is_number_integer()) return module.options["d_model"].get<std::int64_t>();
+  if (const ModuleDecl* inner = module.submodule("decoder_layer")) return model_width(*inner);
+  return std::nullopt;
+}
+
+// A memory from another model whose width is not the decoder's (a BERT encoder's 768 features
+// into nn.TransformerDecoderLayer(512)), which has no kdim to read it: projected by a new
+// nn.Linear where the call reads it. The decoder's own width stays: its target is that wide.
+void projection_candidates(const Spec& spec, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  const ResolvedArgument* memory = resolved_argument(checked, "memory");
+  auto ref = call.tensors.find("memory");
+  std::optional<std::int64_t> width = module ? model_width(*module) : std::nullopt;
+  if (!width || !memory || memory->shape.empty() || ref == call.tensors.end() || !patchable_named(spec, index, ref->second) ||
+      !spec.value().contains("modules") || !spec.value()["modules"].is_object()) {
+    return;
+  }
+  const DimExpr& features = memory->shape.back();
+  if (!features.is_constant() || features.offset == *width || features.offset < 1) return;
+  const std::string& name = ref->second.name;
+  std::string projection = fmt::format("nn.Linear({}, {})", features.offset, *width);
+  std::string layer = fresh_name(spec, "proj_" + name);
+  nlohmann::json made = {{"id", layer}, {"module", layer}, {"input", name}, {"outputs", {fresh_name(spec, name + "_projected")}}};
+  nlohmann::json patch = read_inserted_call(spec, index, ref->second, std::move(made));
+  patch.insert(patch.begin(), nlohmann::json{{"op", "add"}, {"path", child_pointer("/modules", layer)}, {"value", projection}});
+  fixes.push_back(candidate(fmt::format("project {} to the {} features of {} with a new {} before call \"{}\": {} = {}({})", name, *width, module->name,
+                                        projection, call.id, name, layer, name),
+                            std::move(patch)));
+}
+
 }  // namespace
 
 bool asks_for_other_values(const Spec& spec, const Fix& fix) {
@@ -375,12 +684,35 @@ bool asks_for_other_values(const Spec& spec, const Fix& fix) {
     const Shape* had = written_tensor_shape(spec, op.value("path", ""));
     std::optional<Shape> wanted = shape_of_json(op["value"]);
     if (!had || !wanted) return false;
-    if (wanted->size() != had->size() || std::is_permutation(wanted->begin(), wanted->end(), had->begin())) continue;
+    if (wanted->size() != had->size()) {
+      other_values = other_values || !reshaped_from(*had, *wanted);
+      continue;
+    }
+    if (std::is_permutation(wanted->begin(), wanted->end(), had->begin())) continue;
     for (std::size_t d = 0; d < had->size(); ++d) {
       if (!made_from_own_dim((*had)[d], (*wanted)[d])) other_values = true;
     }
   }
   return other_values;
+}
+
+std::optional<std::string> cut_index(const Spec& spec, const Fix& fix) {
+  if (fix.patch.size() != 1 || fix.patch[0].value("op", "") != "replace") return std::nullopt;
+  const Shape* had = written_tensor_shape(spec, fix.patch[0].value("path", ""));
+  std::optional<Shape> wanted = shape_of_json(fix.patch[0]["value"]);
+  if (!had || !wanted || wanted->size() != had->size() || *had == *wanted) return std::nullopt;
+  std::vector<std::string> items;
+  for (std::size_t d = 0; d < had->size(); ++d) {
+    if ((*had)[d] == (*wanted)[d]) {
+      items.push_back(":");
+    } else if (cut_from((*had)[d], (*wanted)[d])) {
+      items.push_back(fmt::format(":{}", (*wanted)[d].str()));
+    } else {
+      return std::nullopt;
+    }
+  }
+  while (!items.empty() && items.back() == ":") items.pop_back();
+  return fmt::format("[{}]", fmt::join(items, ", "));
 }
 
 std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const std::vector<Diagnostic*>& targets,
@@ -394,6 +726,12 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   given_tensor_candidates(spec, *index, *checked, asked, fixes);
   whole_dim_cut_candidates(spec, report, *checked, fixes);
   mirrored_repeat_candidates(spec, report, *index, *checked, fixes);
+  padded_operand_candidates(spec, report, *index, *checked, fixes);
+  head_count_candidates(spec, spec.calls[*index], *checked, fixes);
+  unread_operand_candidates(spec, spec.calls[*index], *checked, fixes);
+  mirrored_slice_candidates(spec, report, *index, *checked, fixes);
+  integer_not_candidates(spec, report, *checked, fixes);
+  projection_candidates(spec, *index, *checked, fixes);
   return fixes;
 }
 

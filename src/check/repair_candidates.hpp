@@ -4,6 +4,7 @@
 // each on the whole patched graph and ranks them above such a shape.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,14 @@ namespace mhacheck {
 // the user passes by one that asks for values the tensor does not have, a dim grown by other
 // than a multiple or given another length ("pass a (N, S) key_padding_mask" for a (B, T) mask
 // where the keys are T+16 long; "pass input with 320 features"). Rearranging the same dims (a
-// transpose), adding or dropping dims of 1, slicing and tiling are expressions on the tensor.
+// transpose), adding or dropping dims of 1, merging or splitting dims, slicing and tiling are
+// expressions on the tensor.
 bool asks_for_other_values(const Spec& spec, const Fix& fix);
+
+// For a fix that replaces the written shape of a tensor by the same dims cut short ((L, S+1) to
+// (L, S): a column appended by hand), the index that cuts them from the tensor ("[:, :S]");
+// nullopt for any other fix.
+std::optional<std::string> cut_index(const Spec& spec, const Fix& fix);
 
 // A rule's fix that asks for other values (asks_for_other_values) for an argument of a call.
 struct AskedShape {
@@ -36,7 +43,15 @@ struct AskedShape {
 //    left whole too, to the size the call's other arguments have there (cache_k[:B, :P+T]),
 //    mapped through the transposes and permutes between them;
 //  - key and value of an attention call where one was made by repeat_interleave and the other
-//    not: the other repeated the same way, at the same place of its chain of moves.
+//    not: the other repeated the same way, at the same place of its chain of moves;
+//  - scores over keys a cat made longer, meeting a mask for the new keys in an elementwise
+//    operator: the mask padded as the cat joined (F.pad(mask, (P, 0)));
+//  - a mask tiled with repeat_interleave for another head count than the module's: its count;
+//  - an operand of an elementwise operator replaced by a declared tensor no call reads, written
+//    as the other operand is (memory + pos for memory + query_pos);
+//  - a mask computed from a tensor that a sibling argument reads sliced: the mask sliced alike;
+//  - an integer mask inverted with ~: compared with 0 instead;
+//  - a decoder memory of another width: projected by a new nn.Linear.
 std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const std::vector<Diagnostic*>& targets,
                                    const std::vector<AskedShape>& asked);
 

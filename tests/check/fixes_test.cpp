@@ -1017,3 +1017,78 @@ TEST_CASE("a bool mask cast to float and passed as SDPA's attn_mask masks nothin
     "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "bias"}]})j");
   CHECK(additive.diagnostics.empty());
 }
+
+TEST_CASE("cross-attention given the query's tensor as value: the key's tensor is passed as value, before a swap", "[fixes][search]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+      "tensors": {"h": ["B", "L", 64], "enc": ["B", "S", 64]},
+      "calls": [{"id": "a", "module": "attn", "query": "h", "key": "enc", "value": "h", "outputs": ["y", "w"]}]})J");
+  const Diagnostic* error = test::find(report, "MHA083");
+  REQUIRE(error != nullptr);
+  REQUIRE_FALSE(error->fixes.empty());
+  const Fix& fix = error->fixes.front();
+  CHECK(fix.description.find("(value=enc)") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  CHECK(error->message.find("query's tensor") != std::string::npos);
+}
+
+TEST_CASE("queries doubled by cat([x, x]) and a context not doubled: the context is tiled as the queries were", "[fixes][search]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"to_k": "nn.Linear(96, 64)", "to_v": "nn.Linear(96, 64)"},
+      "tensors": {"x": ["B", 16, 64], "ctx": ["B", 10, 96]},
+      "calls": [{"id": "c", "op": "cat", "tensors": ["x", "x"], "dim": 0, "outputs": ["q"]},
+                {"id": "k", "module": "to_k", "input": "ctx", "outputs": ["k"]},
+                {"id": "v", "module": "to_v", "input": "ctx", "outputs": ["v"]},
+                {"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "outputs": ["out"]}]})J");
+  const Diagnostic* error = test::find(report, "MHA207");
+  REQUIRE(error != nullptr);
+  REQUIRE_FALSE(error->fixes.empty());
+  const Fix& fix = error->fixes.front();
+  CHECK(fix.description.find("ctx = torch.cat([ctx, ctx])") != std::string::npos);  // once, before to_k and to_v
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // The copies joined on another dim tile something no argument asks for.
+  for (const Fix& other : error->fixes) {
+    if (other.description.find("join the tensors of cat call") != std::string::npos) CHECK(other.semantics == FixSemantics::Suspect);
+  }
+}
+
+TEST_CASE("a position table for another resolution: resampled, not the tokens moved to the batch", "[fixes][search]") {
+  Report report = test::check_text(R"J({"version": 1, "tensors": {"x": ["B", 257, 64], "pos": [1, 50, 64]},
+      "calls": [{"id": "a", "op": "add", "input": "x", "other": "pos", "outputs": ["h"]}]})J");
+  const Diagnostic* error = test::find(report, "MHA305");
+  REQUIRE(error != nullptr);
+  REQUIRE_FALSE(error->fixes.empty());
+  const Fix& fix = error->fixes.front();
+  CHECK(fix.description.find("interpolate its 7x7 grid of positions to 16x16") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics != FixSemantics::Suspect);
+}
+
+TEST_CASE("a rule's fix that holds only under a new condition is suspect: the cat's dim comes first", "[fixes][search]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4)"},
+      "tensors": {"mem": ["M", "B", 64], "h": ["T", "B", 64]},
+      "calls": [{"id": "c", "op": "cat", "tensors": ["mem", "h"], "dim": 1, "outputs": ["kv"]},
+                {"id": "a", "module": "attn", "query": "h", "key": "kv", "value": "kv", "outputs": ["y", "w"]}]})J");
+  const Diagnostic* error = test::find(report, "MHA040");
+  REQUIRE(error != nullptr);
+  REQUIRE_FALSE(error->fixes.empty());
+  CHECK(error->fixes.front().description.find("dim=0") != std::string::npos);
+  for (const Fix& fix : error->fixes) {
+    if (fix.description.find("batch_first=True and pass query") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
+  }
+}
+
+TEST_CASE("a normaliser summed over the heads of (B, H, N, D) keys: the sum's dim, not the query transposed alone", "[fixes][search]") {
+  Report report = test::check_text(R"J({"version": 1, "tensors": {"q": ["B", 4, "N", 32], "k": ["B", 4, "N", 32]},
+      "calls": [{"id": "s", "op": "sum", "input": "k", "dim": 1, "outputs": ["ksum"]},
+                {"id": "u", "op": "unsqueeze", "input": "ksum", "dim": -1, "outputs": ["ku"]},
+                {"id": "z", "op": "matmul", "input": "q", "other": "ku", "outputs": ["z"]}]})J");
+  const Diagnostic* condition = test::find(report, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description.find("sum(dim=2)") != std::string::npos);  // N beside B is the tokens
+  CHECK(condition->fixes.front().semantics != FixSemantics::Suspect);
+  for (const Fix& fix : condition->fixes) {
+    if (fix.description.starts_with("transpose q to")) CHECK(fix.semantics == FixSemantics::Suspect);  // declared like k
+  }
+}

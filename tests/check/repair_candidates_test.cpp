@@ -154,3 +154,121 @@ TEST_CASE("masked_fill given a float 0/1 mask: the comparison follows how the ma
   Report triu = test::check_text(spec(R"(triu", "input": "ones", "diagonal": 1)"));
   CHECK(first_fix(triu, "MHA321").description.find("!= 0") != std::string::npos);
 }
+
+TEST_CASE("a shape of another rank asks for other values unless it adds ones, broadcasts or merges dims, and a cut says its index", "[fixes][repairs]") {
+  Spec spec = parse_spec(test::document_from(R"J({"version": 1, "tensors": {"pad": {"shape": ["B", "T"], "dtype": "bool"},
+      "k": ["B", 2, "T", 64], "wide": {"shape": ["L", "S+1"], "dtype": "bool"}, "causal": {"shape": ["L", "S"], "dtype": "bool"}},
+      "calls": [{"id": "c", "op": "add", "input": "k", "other": "k"}]})J"));
+  auto fix = [](const std::string& path, const nlohmann::json& shape) {
+    Fix made;
+    made.patch = nlohmann::json::array({{{"op", "replace"}, {"path", path}, {"value", shape}}});
+    return made;
+  };
+  CHECK(asks_for_other_values(spec, fix("/tensors/pad/shape", {"B", "H", "T", "S"})));  // new sizes, not a view
+  CHECK(asks_for_other_values(spec, fix("/tensors/pad/shape", {"B", 1, "S"})));
+  CHECK_FALSE(asks_for_other_values(spec, fix("/tensors/pad/shape", {"B", 1, 1, "T"})));   // a view
+  CHECK_FALSE(asks_for_other_values(spec, fix("/tensors/k", {"2*B", "T", 64})));            // heads merged into the batch
+  CHECK_FALSE(asks_for_other_values(spec, fix("/tensors/causal/shape", {"8*B", "L", "S"})));  // tiled per head
+  // A column appended by hand, cut off again.
+  CHECK_FALSE(asks_for_other_values(spec, fix("/tensors/wide/shape", {"L", "S"})));
+  CHECK(cut_index(spec, fix("/tensors/wide/shape", {"L", "S"})) == std::optional<std::string>("[:, :S]"));
+  CHECK_FALSE(cut_index(spec, fix("/tensors/pad/shape", {"B", "S"})).has_value());
+}
+
+TEST_CASE("an attn_mask extended by hand for add_bias_kv: the fix says the cut", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, add_bias_kv=True)"},
+      "tensors": {"x": ["T", "B", 64], "m": {"shape": ["T", "T+1"], "dtype": "bool"}},
+      "calls": [{"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "m", "outputs": ["y", "w"]}]})J");
+  const Fix& fix = first_fix(report, "MHA050");
+  CHECK(fix.description.find("m[:, :T]") != std::string::npos);
+  CHECK(fix.valid());
+}
+
+TEST_CASE("keys joined on their features: the padding mask is not padded for them", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+      "tensors": {"q": ["B", 64, 64], "a": ["B", 64, 32], "b": ["B", 64, 32], "padding": {"shape": ["B", 32], "dtype": "bool"}},
+      "calls": [{"id": "join", "op": "cat", "tensors": ["a", "b"], "dim": 2, "outputs": ["keys"]},
+                {"id": "att", "module": "attn", "query": "q", "key": "keys", "value": "keys", "key_padding_mask": "padding",
+                 "outputs": ["y", "w"]}]})J");
+  const Diagnostic* error = test::find(report, "MHA052");
+  REQUIRE(error != nullptr);
+  CHECK_FALSE(offers(*error, "F.pad"));
+}
+
+TEST_CASE("scores over a cache joined before the new keys meet a mask for the new keys: the mask is padded in front", "[fixes][repairs]") {
+  auto spec = [](const std::string& cached) {
+    return R"({"version": 1, "tensors": {"q": ["B", 4, "T", 32], "past": ["B", 4, )" + cached + R"(, 32], "k": ["B", 4, "T", 32],
+        "mask": {"shape": ["T", "T"], "dtype": "float32"}},
+        "calls": [{"id": "ck", "op": "cat", "tensors": ["past", "k"], "dim": 2, "outputs": ["keys"]},
+                  {"id": "kt", "op": "transpose", "input": "keys", "dim0": -2, "dim1": -1, "outputs": ["kt"]},
+                  {"id": "sc", "op": "matmul", "input": "q", "other": "kt", "outputs": ["scores"]},
+                  {"id": "am", "op": "add", "input": "scores", "other": "mask", "outputs": ["s2"]}]})";
+  };
+  Report symbolic = test::check_text(spec(R"("P")"));
+  const Fix& fix = first_fix(symbolic, "MHA080");
+  CHECK(fix.description.find("F.pad(mask, (P, 0))") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  Report constant = test::check_text(spec("16"));
+  const Diagnostic* condition = test::find(constant, "MHA080");
+  const Diagnostic* error = test::find(constant, "MHA305");
+  const Diagnostic* found = condition ? condition : error;
+  REQUIRE(found != nullptr);
+  REQUIRE_FALSE(found->fixes.empty());
+  CHECK(found->fixes.front().description.find("F.pad(mask, (16, 0))") != std::string::npos);
+}
+
+TEST_CASE("a per-sample mask repeated for another head count than the layer's: the count is the layer's", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"enc": "nn.TransformerEncoderLayer(64, 2, batch_first=True)"},
+      "tensors": {"x": ["B", "T", 64], "m": {"shape": ["B", "T", "T"], "dtype": "bool"}},
+      "calls": [{"id": "r", "op": "repeat_interleave", "input": "m", "repeats": 4, "dim": 0, "outputs": ["mm"]},
+                {"id": "e", "module": "enc", "src": "x", "src_mask": "mm", "outputs": ["h"]}]})J");
+  const Fix& fix = first_fix(report, "MHA051");
+  CHECK(fix.description.find("mm = m.repeat_interleave(2, dim=0)") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("the queries' positions added to the memory: the positions no call reads, of the memory's shape, are added instead", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"ca": "nn.MultiheadAttention(64, 4)"},
+      "tensors": {"tgt": ["Q", "B", 64], "qpos": ["Q", "B", 64], "enc": ["N", "B", 64], "enc_pos": ["N", "B", 64], "unused": ["N", "B", 32]},
+      "calls": [{"id": "q", "op": "add", "input": "tgt", "other": "qpos", "outputs": ["qq"]},
+                {"id": "k", "op": "add", "input": "enc", "other": "qpos", "outputs": ["kk"]},
+                {"id": "a", "module": "ca", "query": "qq", "key": "kk", "value": "enc", "outputs": ["y", "w"]}]})J");
+  const Fix& fix = first_fix(report, "MHA080");
+  CHECK(fix.description.find("enc + enc_pos") != std::string::npos);
+  CHECK(fix.valid());
+}
+
+TEST_CASE("a padding mask from the unshifted ids while the input reads them sliced: the mask is sliced alike", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"tok": "nn.Embedding(100, 64)", "enc": "nn.TransformerEncoderLayer(64, 4, batch_first=True)"},
+      "tensors": {"ids": {"shape": ["B", "T"], "dtype": "int64"}},
+      "calls": [{"id": "p", "op": "eq", "input": "ids", "other": 0, "outputs": ["pad"]},
+                {"id": "s", "op": "getitem", "input": "ids", "index": "[:, 1:]", "outputs": ["inp"]},
+                {"id": "e", "module": "tok", "input": "inp", "outputs": ["emb"]},
+                {"id": "enc", "module": "enc", "src": "emb", "src_key_padding_mask": "pad", "outputs": ["out"]}]})J");
+  const Fix& fix = first_fix(report, "MHA052");
+  CHECK(fix.description.find("src_key_padding_mask=pad[:, 1:]") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("an int64 padding mask inverted with bitwise_not: compared with 0 instead", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+      "tensors": {"x": ["B", "T", 64], "keep": {"shape": ["B", "T"], "dtype": "int64"}},
+      "calls": [{"id": "n", "op": "bitwise_not", "input": "keep", "outputs": ["masked"]},
+                {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "key_padding_mask": "masked", "outputs": ["y", "w"]}]})J");
+  const Fix& fix = first_fix(report, "MHA060");
+  CHECK(fix.description.find("masked = keep == 0") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("a memory of another width into a decoder layer: projected by a new Linear, the decoder's width kept", "[fixes][repairs]") {
+  Report report = test::check_text(R"J({"version": 1, "modules": {"dec": "nn.TransformerDecoderLayer(256, 4, batch_first=True)"},
+      "tensors": {"tgt": ["B", "T", 256], "enc": ["B", "S", 1024]},
+      "calls": [{"id": "d", "module": "dec", "tgt": "tgt", "memory": "enc", "outputs": ["out"]}]})J");
+  const Fix& fix = first_fix(report, "MHA031");
+  CHECK(fix.description.find("nn.Linear(1024, 256)") != std::string::npos);
+  CHECK(fix.valid());
+}
