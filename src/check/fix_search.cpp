@@ -1282,7 +1282,9 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
     for (int s = 0; s < rank; ++s) {
       for (int e = s + 1; e < rank; ++e) {
         if (s == *start && e == *end) continue;
-        changes.push_back({{{"start_dim", s}, {"end_dim", e}}, fmt::format("flatten({}, {})", s, e), ""});
+        // A range to the last dim is written as PyTorch's default end_dim: flatten(1).
+        changes.push_back({{{"start_dim", s}, {"end_dim", e == rank - 1 ? -1 : e}},
+                           e == rank - 1 ? fmt::format("flatten({})", s) : fmt::format("flatten({}, {})", s, e), ""});
       }
     }
   }

@@ -282,6 +282,56 @@ void check_broadcast_roles(CallContext& ctx, const ArgValue& input, const ArgVal
   }
 }
 
+// MHA290 for a tensor with no batch dim (a per-head bias (H, T, T)) unsqueezed inside rather than
+// at 0: (H, 1, T, T) meets (B, H, T, T) with its heads in the batch slot and its size-1 dim against
+// the heads. PyTorch raises only when B != H; with B == H batch entry b gets head b's bias on
+// every head. Reported when the dim that meets a dim named as a batch is not named as one, and
+// unsqueeze(0) lines every other dim up with a dim of the same size, none stretched: the tensor
+// then broadcasts over the batch, as one without a batch dim does.
+void check_unsqueezed_meets_batch(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  for (const auto& [blamed, kept] : {std::pair{&input, &other}, std::pair{&other, &input}}) {
+    const CallDecl* unsqueeze = blamed->producer;
+    if (!unsqueeze || unsqueeze->op != "unsqueeze" || unsqueeze->pointer.rfind("/calls/", 0) != 0 || !unsqueeze->arguments.contains("dim") ||
+        !unsqueeze->arguments["dim"].is_number_integer() || blamed->rank() != kept->rank() || blamed->rank() < 3) {
+      continue;
+    }
+    const int rank = blamed->rank();
+    const std::int64_t written = unsqueeze->arguments["dim"].get<std::int64_t>();
+    const int inserted = static_cast<int>(written < 0 ? written + rank : written);
+    const DimExpr one = DimExpr::constant(1);
+    if (inserted <= 0 || inserted >= rank || blamed->shape[static_cast<std::size_t>(inserted)] != one) continue;
+    if (role_of_name(kept->dim_name(0)) != DimRole::Batch || role_of_name(blamed->dim_name(0)) == DimRole::Batch ||
+        blamed->shape[0] == one) {
+      continue;
+    }
+    // unsqueeze(0): the blamed dims before the inserted one move one slot to the right.
+    bool lines_up = true;
+    for (int d = 1; d < rank && lines_up; ++d) {
+      const int from = d <= inserted ? d - 1 : d;
+      lines_up = blamed->shape[static_cast<std::size_t>(from)] == kept->shape[static_cast<std::size_t>(d)] &&
+                 blamed->shape[static_cast<std::size_t>(from)] != one;
+    }
+    if (!lines_up) continue;
+    const std::string blamed_name = tensor_name(*blamed).empty() ? blamed->argument : tensor_name(*blamed);
+    const std::string kept_name = tensor_name(*kept).empty() ? kept->argument : tensor_name(*kept);
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::BroadcastRoleMismatch,
+        fmt::format("the broadcast aligns dim 0 of {} {} (size {}, no batch) with dim 0 of {} {} (\"{}\", a {}), and its size-1 dim {} "
+                    "(from unsqueeze({}) in call \"{}\") with dim {} of the same size: each batch entry gets one slice of {}",
+                    blamed_name, tuple_str(blamed->shape), blamed->shape[0].str(), kept_name, tuple_str(kept->shape), kept->dim_name(0),
+                    role_name(DimRole::Batch), inserted, written, unsqueeze->id, inserted, blamed_name),
+        blamed, 0);
+    diagnostic.notes.push_back("PyTorch raises nothing while the two sizes are equal, and fails when they are not");
+    const ArgRef& source = unsqueeze->tensor("input");
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("{}.unsqueeze(0) in call \"{}\": shared by the batch, each dim meets its own",
+                                  source.kind == ArgRef::Kind::Named ? source.name : "input", unsqueeze->id),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(unsqueeze->pointer, "dim")}, {"value", 0}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the tensor broadcasts over the batch");
+    return;
+  }
+}
+
 // MHA290 for two dims a broadcast aligns that merge the same named dims in different orders:
 // seq-first predictions (T, B).view(-1) against batch-first labels (B, T).view(-1) are both
 // B*T long, and element i of one is another (position, entry) pair than element i of the other;
@@ -340,6 +390,40 @@ void check_flattened_orders(CallContext& ctx, const ArgValue& input, const ArgVa
   }
 }
 
+// MHA292: a mask whose True marks the padding (ids == pad_id, a key_padding_mask), cast to float
+// and multiplied into activations as weights: masked mean pooling then keeps the padding only.
+// What True means is mask_origin's reading. The fix negates the mask before its cast, so every
+// reader of the weights (the numerator and the count) takes the tokens.
+void check_padding_weights(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  if (ctx.call.op != "mul") return;
+  for (const auto& [weights, values] : {std::pair{&other, &input}, std::pair{&input, &other}}) {
+    if (!is_floating(values->dtype) || bool_mask_cast(ctx, *values)) continue;
+    std::optional<BoolMaskCast> cast = bool_mask_cast(ctx, *weights);
+    if (!cast || cast->origin.convention != MaskConvention::TrueIgnores) continue;
+    const std::string mask = cast->origin.maker != nullptr && !cast->origin.maker->outputs.empty() ? cast->origin.maker->outputs.front() : cast->mask;
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::PaddingMaskWeights,
+        fmt::format("{} is the mask \"{}\" cast by {} (call \"{}\"), whose True marks the padding: multiplied into {}, it keeps the "
+                    "padding positions and zeroes the tokens",
+                    tensor_name(*weights).empty() ? weights->argument : tensor_name(*weights), mask, cast->cast->op, cast->cast->id,
+                    tensor_name(*values).empty() ? values->argument : tensor_name(*values)),
+        weights);
+    if (!cast->origin.reason.empty()) diagnostic.notes.push_back(cast->origin.reason);
+    diagnostic.notes.push_back("masked mean pooling weights the tokens to keep (1 = keep); PyTorch raises nothing");
+    const std::string prefix = "/calls/";
+    if (cast->cast->pointer.rfind(prefix, 0) != 0) return;
+    const std::string keep = cast->cast->id + "_keep";
+    const std::size_t index = std::stoul(cast->cast->pointer.substr(prefix.size()));
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("weight by ~{}, the tokens: (~{}).{}() in call \"{}\"", mask, cast->mask, cast->cast->op, cast->cast->id),
+                      nlohmann::json::array({{{"op", "add"}, {"path", cast->cast->pointer},
+                                              {"value", {{"id", keep}, {"op", "bitwise_not"}, {"input", cast->mask}, {"outputs", {keep}}}}},
+                                             {{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/input"}, {"value", keep}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the weights are 1 on the tokens and 0 on the padding");
+    return;
+  }
+}
+
 void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
                   ResultKind kind) {
   const ArgValue& input = ctx.arg("input");
@@ -351,7 +435,12 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   const std::size_t reported = ctx.diagnostics.size();
   std::optional<Shape> shape = ctx.broadcast(input.shape, other.shape, &other, "input " + sign + " other", failing);
   if (shape && !number) propose_unsqueezed_operand(ctx, input, other, reported);
-  if (shape && !number) check_broadcast_roles(ctx, input, other);
+  if (shape && !number) {
+    const std::size_t before = ctx.diagnostics.size();
+    check_broadcast_roles(ctx, input, other);
+    if (ctx.diagnostics.size() == before) check_unsqueezed_meets_batch(ctx, input, other);
+    if (ctx.diagnostics.size() == before) check_padding_weights(ctx, input, other);
+  }
   if (shape && !number) check_flattened_orders(ctx, input, other);
   if (!shape) {
     report_broadcast_failure(ctx, DiagId::AddBroadcast,

@@ -314,6 +314,59 @@ void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& ope
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the einsum contracts the sequence and keeps each operand's features");
 }
 
+// MHA287's other form: each operand sums a letter of its own, and the two letters label dims of
+// one role and size ('bhqk,bhvd->bhqd': the weights' keys under k, the values' keys, named T as
+// well, under v). einsum sums each apart and multiplies the sums (every query gets the same
+// output), where one letter shared by both contracts them. A letter's role is its dims' names'
+// (a same name counts too), never the letter alone: the sums of two unrelated sizes are what the
+// equation says. The fix writes the first operand's letter in the second.
+void check_separate_sums(CallContext& ctx, const std::vector<const ArgValue*>& operands, const EinsumEquation& read, const EinsumSlots& slots) {
+  std::optional<Uncontracted> found = uncontracted(read);
+  if (!found || operands.size() != 2) return;
+  // The dim of operand i under `label`; -1 when none (or more than one: a diagonal).
+  auto dim_under = [&](std::size_t i, int label) {
+    int dim = -1;
+    for (int d = 0; d < operands[i]->rank(); ++d) {
+      if (slots.label_of_slot[static_cast<std::size_t>(slots.of_operand[i][static_cast<std::size_t>(d)])] != label) continue;
+      if (dim != -1) return -1;
+      dim = d;
+    }
+    return dim;
+  };
+  for (int first : found->summed) {
+    if (!has_label(found->own[0], first)) continue;
+    for (int second : found->summed) {
+      if (!has_label(found->own[1], second)) continue;
+      const int a = dim_under(0, first), b = dim_under(1, second);
+      if (a < 0 || b < 0) continue;
+      const std::string& name_a = operands[0]->dim_name(a);
+      const std::string& name_b = operands[1]->dim_name(b);
+      const DimRole role = role_of_name(name_a);
+      const bool same_role = role != DimRole::Unknown ? role == role_of_name(name_b) : !name_a.empty() && name_a == name_b;
+      if (!same_role || ctx.symbols.resolve(operands[0]->shape[static_cast<std::size_t>(a)]) !=
+                            ctx.symbols.resolve(operands[1]->shape[static_cast<std::size_t>(b)])) {
+        continue;
+      }
+      EinsumEquation fixed = read;
+      for (int& label : fixed.terms[1]) label = label == second ? first : label;
+      const std::string repaired = equation_text(fixed);
+      Diagnostic& diagnostic = report_argument(
+          ctx, DiagId::EinsumContractsNothing,
+          fmt::format("einsum \"{}\" sums {} of {} (dim {} \"{}\") and {} of {} (dim {} \"{}\") each on its own: two dims of one {} are "
+                      "summed apart and the sums multiplied, where one letter would contract them",
+                      equation_text(read), einsum_letter(first), operands[0]->argument, a, name_a, einsum_letter(second), operands[1]->argument, b,
+                      name_b, role != DimRole::Unknown ? role_name(role) : "name"),
+          "equation");
+      diagnostic.notes.push_back(fmt::format("attention's output contracts the weights' keys with the values' keys: '{}'", repaired));
+      diagnostic.notes.push_back("PyTorch raises nothing: every letter's sizes agree");
+      ctx.add_patch_fix(diagnostic, fmt::format("contract {} with {}: einsum '{}'", einsum_letter(first), einsum_letter(second), repaired),
+                        nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx.call.pointer, "equation")}, {"value", repaired}}}));
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the dims of one role are contracted together");
+      return;
+    }
+  }
+}
+
 // The softmax whose weights `operand` holds, reached through dropout and copies, when that
 // softmax normalised attention scores (made by matmul, bmm or einsum, maybe scaled, biased or
 // masked); null otherwise. A renormalisation after it (a div: slot attention) stops the search.
@@ -525,6 +578,10 @@ void infer_einsum(CallContext& ctx) {
   if (!dtype) return;
   if (!ctx.has_errors()) check_subscript_roles(ctx, operands, read, slots, equation);
   if (!ctx.has_errors()) check_contraction(ctx, operands, read, slots);
+  if (!ctx.has_errors() && std::none_of(ctx.diagnostics.begin(), ctx.diagnostics.end(),
+                                        [](const Diagnostic& d) { return d.id == DiagId::EinsumContractsNothing; })) {
+    check_separate_sums(ctx, operands, read, slots);
+  }
   if (!ctx.has_errors()) check_weights_contraction(ctx, operands, read);
   Shape shape(size.begin(), size.begin() + slots.output_dims);
   std::vector<std::string> names;

@@ -98,6 +98,33 @@ void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const In
   }
 }
 
+// nn.MultiheadAttention's weights are averaged over the heads unless average_attn_weights=False:
+// (N, L, S), the queries before the keys. An integer index on that query dim, the keys kept
+// (w[:, 3]), is the per-head habit of (N, H, L, S): it reads query 3's row of the mean of the
+// heads, not head 3 (MHA291). The fix asks the call for the per-head weights.
+void check_averaged_weights_index(CallContext& ctx, const ArgValue& input, const IndexPlan& plan, const std::string& text) {
+  const CallDecl* producer = input.producer;
+  if (producer == nullptr || producer->op != "MultiheadAttention" || producer->outputs.size() < 2 || producer->outputs[1] != tensor_name(input) ||
+      !producer->arguments.contains("average_attn_weights") || !producer->flag("average_attn_weights") || input.rank() < 2) {
+    return;
+  }
+  const int query = input.rank() - 2;
+  auto picked = std::find_if(plan.selected.begin(), plan.selected.end(), [&](const auto& selected) { return selected.first == query; });
+  if (picked == plan.selected.end() || plan.selected.size() != 1) return;
+  Diagnostic& diagnostic = report_argument(
+      ctx, DiagId::IndexAveragedWeights,
+      fmt::format("{}{} takes entry {} of dim {} of the weights {} of call \"{}\", averaged over the heads (average_attn_weights=True): a "
+                  "query's row over the keys, not a head",
+                  tensor_name(input), text, picked->second.str(), query, tuple_str(input.shape), producer->id),
+      "index");
+  diagnostic.notes.push_back("nn.MultiheadAttention returns per-head weights (N, H, L, S) only with average_attn_weights=False; "
+                             "PyTorch raises nothing");
+  if (producer->pointer.rfind("/calls/", 0) != 0) return;
+  ctx.add_patch_fix(diagnostic, fmt::format("call \"{}\" with average_attn_weights=False: per-head weights (N, H, L, S)", producer->id),
+                    nlohmann::json::array({{{"op", "add"}, {"path", child_pointer(producer->pointer, "average_attn_weights")}, {"value", false}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the index reads one head's weights");
+}
+
 }  // namespace
 
 void infer_getitem(CallContext& ctx) {
@@ -121,6 +148,7 @@ void infer_getitem(CallContext& ctx) {
     return;
   }
   check_getitem_batch_entry(ctx, input, *index, plan, text);
+  check_averaged_weights_index(ctx, input, plan, text);
   std::vector<std::string> names;
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];

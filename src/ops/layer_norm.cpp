@@ -85,19 +85,47 @@ bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vect
 namespace {
 
 // The one dim a LayerNorm(C) normalises over named as a sequence: a (B, C, T) tensor not
-// transposed, accepted because T == C (MHA261). A normalized_shape written over several dims
-// (LayerNorm([T, C])) normalises over the sequence on purpose; a batch-like name (N is a batch in
-// (N, C, H, W) but timm's token count in (B, N, C)) is too ambiguous to warn on.
+// transposed, accepted because T == C (MHA261). A batch-like name (N is a batch in (N, C, H, W)
+// but timm's token count in (B, N, C)) is too ambiguous to warn on.
+// A normalized_shape of several dims covering one named as a sequence (LayerNorm([T, E]) of
+// (B, T, E)) normalises each sequence as one block: every token's statistics mix all positions,
+// and the module only takes that length. The features are the last dim: LayerNorm(E).
 void check_normalized_roles(CallContext& ctx, const ArgValue& input, std::size_t normalized) {
   int last = input.rank() - 1;
-  if (normalized != 1 || last < 0 || role_of_name(input.dim_name(last)) != DimRole::Sequence) return;
-  Diagnostic& diagnostic = ctx.report(
-      DiagId::LayerNormFeatureRole,
-      fmt::format("{} {}: the LayerNorm normalises over dim {}, which holds \"{}\", a {}", input.argument, tuple_str(input.shape), last,
-                  input.dim_name(last), role_name(DimRole::Sequence)),
-      &input, last);
-  diagnostic.notes.push_back("nn.LayerNorm normalises the last dims as features: a (B, C, T) tensor needs .transpose(1, 2) first; "
-                             "PyTorch raises nothing when the sizes fit");
+  if (last < 0) return;
+  if (normalized == 1) {
+    if (role_of_name(input.dim_name(last)) != DimRole::Sequence) return;
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::LayerNormFeatureRole,
+        fmt::format("{} {}: the LayerNorm normalises over dim {}, which holds \"{}\", a {}", input.argument, tuple_str(input.shape), last,
+                    input.dim_name(last), role_name(DimRole::Sequence)),
+        &input, last);
+    diagnostic.notes.push_back("nn.LayerNorm normalises the last dims as features: a (B, C, T) tensor needs .transpose(1, 2) first; "
+                               "PyTorch raises nothing when the sizes fit");
+    return;
+  }
+  const int first = input.rank() - static_cast<int>(normalized);
+  if (first < 0 || role_of_name(input.dim_name(last)) == DimRole::Sequence) return;
+  for (int d = first; d < last; ++d) {
+    if (role_of_name(input.dim_name(d)) != DimRole::Sequence) continue;
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::LayerNormFeatureRole,
+        fmt::format("{} {}: the LayerNorm normalises over dims {} to {}, among them dim {} \"{}\", a {}: each sequence is normalised as "
+                    "one block, over all its positions",
+                    input.argument, tuple_str(input.shape), first, last, d, input.dim_name(d), role_name(DimRole::Sequence)),
+        &input, d);
+    diagnostic.notes.push_back("a Transformer's LayerNorm normalises each token over its features: nn.LayerNorm(E); PyTorch raises "
+                               "nothing, and the module only takes sequences of this length");
+    const DimExpr features = ctx.symbols.resolve(input.shape[static_cast<std::size_t>(last)]);
+    if (features.is_constant() && ctx.written_option("normalized_shape")) {
+      if (ctx.add_option_fix(diagnostic,
+                             fmt::format("normalise the features only: nn.LayerNorm({}), normalized_shape={}", features.offset, features.offset),
+                             {{"normalized_shape", features.offset}})) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each token is normalised over its own features");
+      }
+    }
+    return;
+  }
 }
 
 }  // namespace

@@ -668,6 +668,7 @@ class ReshapeRules {
     check_fused_split(shape);
     ctx_.outputs.push_back({"output", shape, input_.dtype, output_names(shape)});
     check_factor_order(shape);
+    check_moved_by_view(shape);
     ctx_.output_layouts["output"] = std::move(layout);
   }
 
@@ -760,21 +761,21 @@ class ReshapeRules {
       for (std::size_t k = a; k < a2; ++k) factors.push_back(known_factors(in_dims[k]));
       std::vector<int> order;
       std::vector<bool> used(run.size(), false);
+      std::vector<std::vector<std::size_t>> taken(factors.size());  // per input dim of the run, its positions in `run`
       bool cut = false, every_cut = true;
-      for (const Shape& dim_factors : factors) {
-        std::size_t taken_by_dim = 0;
-        for (const DimExpr& factor : dim_factors) {
+      for (std::size_t f = 0; f < factors.size(); ++f) {
+        for (const DimExpr& factor : factors[f]) {
           std::optional<std::vector<std::size_t>> subset = earliest_subset(run, used, factor, shape);
           if (!subset) return;
           for (std::size_t k : *subset) {
             used[k] = true;
             order.push_back(run[k]);
           }
-          taken_by_dim += subset->size();
+          taken[f].insert(taken[f].end(), subset->begin(), subset->end());
         }
-        cut = cut || taken_by_dim > 1;
+        cut = cut || taken[f].size() > 1;
         // Across input dims, only a cut of each one (Swin's two spatial dims) tells their order.
-        every_cut = every_cut && taken_by_dim > 1;
+        every_cut = every_cut && taken[f].size() > 1;
       }
       const bool known = (a2 - a > 1 && every_cut) || (a2 - a == 1 && factors.front().size() > 1);
       if (order != run) {
@@ -789,6 +790,116 @@ class ReshapeRules {
     if (!regrouped) return;
     reported_ = true;
     report_factor_order(shape, out_dims, fine_order, reordered_across);
+  }
+
+  // Whether `sizes` read in row-major order gives `result` by splits and merges only: each
+  // result dim a factor of one input dim or a product of whole consecutive input dims.
+  static bool splits_and_merges(const std::vector<std::int64_t>& sizes, const std::vector<std::int64_t>& result) {
+    std::size_t i = 0, j = 0;
+    while (i < sizes.size() && j < result.size()) {
+      if (result[j] <= sizes[i]) {  // one input dim cut into result dims
+        std::int64_t left = sizes[i];
+        while (j < result.size() && left > 1 && left % result[j] == 0 && result[j] <= left) left /= result[j++];
+        if (left != 1) return false;
+        ++i;
+      } else {  // whole input dims merged into one result dim
+        std::int64_t left = result[j];
+        while (i < sizes.size() && left > 1 && left % sizes[i] == 0) left /= sizes[i++];
+        if (left != 1) return false;
+        ++j;
+      }
+    }
+    return i == sizes.size() && j == result.size();
+  }
+
+  // MHA312 for sizes without names: a view or reshape that is no plain split or merge of the input
+  // in memory order, but is one once the input's dims are moved ((B, N, C) viewed (B, C, H, W),
+  // SegFormer's Mix-FFN without its transpose; (B, C, H, W) viewed (B, H*W, C) without its
+  // permute): a transpose written as a view. The move with the fewest exchanged pairs is the fix.
+  // Spared: sizes not all known, and a result that only reorders whole dims (a relative-position
+  // shift views (T, T+1) as (T+1, T) on purpose).
+  void check_moved_by_view(const Shape& shape) {
+    if (reported_ || !counts_equal_) return;
+    // Leading dims the result keeps as they are (the batch, a symbol) are left out.
+    std::size_t kept = 0;
+    while (kept < shape.size() && kept < static_cast<std::size_t>(input_.rank()) &&
+           ctx_.symbols.resolve(input_.shape[kept]) == shape[kept]) {
+      ++kept;
+    }
+    std::vector<int> in_dims;
+    std::vector<std::int64_t> sizes, result;
+    for (int d = static_cast<int>(kept); d < input_.rank(); ++d) {
+      const DimExpr size = ctx_.symbols.resolve(input_.shape[static_cast<std::size_t>(d)]);
+      if (!size.is_constant()) return;
+      if (size.offset == 1) continue;
+      in_dims.push_back(d);
+      sizes.push_back(size.offset);
+    }
+    for (std::size_t j = kept; j < shape.size(); ++j) {
+      if (!shape[j].is_constant()) return;
+      if (shape[j].offset != 1) result.push_back(shape[j].offset);
+    }
+    if (in_dims.size() < 2 || in_dims.size() > 6 || std::any_of(sizes.begin(), sizes.end(), [](std::int64_t n) { return n <= 0; }) ||
+        std::any_of(result.begin(), result.end(), [](std::int64_t n) { return n <= 0; })) {
+      return;
+    }
+    std::vector<std::int64_t> whole_in = sizes, whole_out = result;
+    std::sort(whole_in.begin(), whole_in.end());
+    std::sort(whole_out.begin(), whole_out.end());
+    if (whole_in == whole_out || splits_and_merges(sizes, result)) return;  // only whole dims reordered, or a plain split or merge
+    std::vector<std::size_t> perm(in_dims.size()), best;
+    for (std::size_t k = 0; k < perm.size(); ++k) perm[k] = k;
+    int fewest = 0;
+    do {
+      std::vector<std::int64_t> moved;
+      for (std::size_t k : perm) moved.push_back(sizes[k]);
+      if (!splits_and_merges(moved, result)) continue;
+      int inversions = 0;
+      for (std::size_t x = 0; x < perm.size(); ++x) {
+        for (std::size_t y = x + 1; y < perm.size(); ++y) inversions += perm[x] > perm[y] ? 1 : 0;
+      }
+      if (best.empty() || inversions < fewest) {
+        best = perm;
+        fewest = inversions;
+      }
+    } while (std::next_permutation(perm.begin(), perm.end()));
+    if (best.empty()) return;
+    std::vector<int> order(static_cast<std::size_t>(input_.rank()));
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    for (std::size_t k = 0; k < best.size(); ++k) order[static_cast<std::size_t>(in_dims[k])] = in_dims[best[k]];
+    // A result dim that merges input dims needs a copy after the move: reshape.
+    std::vector<std::int64_t> moved;
+    for (std::size_t k : best) moved.push_back(sizes[k]);
+    bool merges = false;
+    for (std::int64_t r : result) merges = merges || std::none_of(moved.begin(), moved.end(), [&](std::int64_t n) { return n % r == 0; });
+    reported_ = true;
+    report_transpose_by_view(order, merges ? "reshape" : ctx_.call.op);
+  }
+
+  // MHA312 for a transpose by view: the fix moves the input's dims (transpose or permute), then
+  // views the same shape, which then only splits dims.
+  void report_transpose_by_view(const std::vector<int>& order, const std::string& op) {
+    Diagnostic& diagnostic = report_argument(
+        ctx_, DiagId::ReshapeMovesDim,
+        fmt::format("{} of {} to ({}) is no split or merge of the input's dims in memory order, but is one once they are moved: "
+                    "each result dim mixes entries of different input dims (a transpose written as a view)",
+                    ctx_.call.op, tuple_str(input_.shape), shape_text(written_)),
+        "shape");
+    diagnostic.notes.push_back("reshape and view keep memory order: move the dims first (transpose or permute), then view");
+    diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
+    const std::string prefix = "/calls/";
+    const ArgRef& input = ctx_.call.tensor("input");
+    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return;
+    std::string moved;
+    nlohmann::json mover = reorder_call(order, ctx_.call.id + "_moved", input.name, moved);
+    mover["outputs"] = {ctx_.call.id + "_moved"};
+    std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
+    nlohmann::json patch = nlohmann::json::array(
+        {{{"op", "add"}, {"path", prefix + std::to_string(index)}, {"value", mover}},
+         {{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/input"}, {"value", ctx_.call.id + "_moved"}}});
+    if (op != ctx_.call.op) patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/op"}, {"value", op}});
+    ctx_.add_patch_fix(diagnostic, fmt::format("move the dims first: {}{}.{}({})", input.name, moved, op, shape_text(written_)), std::move(patch));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each result dim holds one input dim or a factor of one");
   }
 
   // The positions (in `run`, not `used`) of the fewest, earliest result dims whose sizes

@@ -4,12 +4,15 @@
 // the causal mask, grouped-query heads, q @ k^T, the mask added in place, and attn @ v. Its
 // messages are those of torch.matmul and of broadcasting, which is what a user sees.
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <set>
+
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "ops/dim_arguments.hpp"
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/parts.hpp"
@@ -71,9 +74,34 @@ class SdpaRules {
                                                 DiagId::SdpaKeyValueLength, "softmax(scores) @ value");
     if (!output || ctx_.has_errors()) return;
     ctx_.outputs.push_back({"output", ctx_.symbols.resolve(*output), query_.dtype});
+    check_scale();
   }
 
  private:
+  // MHA210: scale multiplies q @ k^T (1/sqrt(D) by default, D the query's last dim). A scale of
+  // sqrt(D) (head_dim ** 0.5 where head_dim ** -0.5 is meant) makes the scores D times too large.
+  void check_scale() {
+    const nlohmann::json* scale = ctx_.call.arguments.contains("scale") ? &ctx_.call.arguments.at("scale") : nullptr;
+    if (scale == nullptr || !scale->is_number() || query_.rank() < 1) return;
+    const double value = scale->get<double>();
+    const DimExpr features = ctx_.symbols.resolve(query_.shape.back());
+    if (!features.is_constant() || features.offset < 2) return;
+    const double root = std::sqrt(static_cast<double>(features.offset));
+    if (value <= 1.0 || std::abs(value - root) > 1e-6 * root) return;
+    Diagnostic& diagnostic = report_argument(
+        ctx_, DiagId::SdpaScaleInverted,
+        fmt::format("scale={} is sqrt({}), the square root of the head size: the scores q @ k^T are multiplied by it, {} times larger than "
+                    "with the default 1/sqrt({})",
+                    value, features.offset, features.offset, features.offset),
+        "scale");
+    diagnostic.notes.push_back("the softmax of scores this large is nearly one-hot; PyTorch raises nothing");
+    const double inverse = 1.0 / root;
+    if (ctx_.add_argument_fix(diagnostic, fmt::format("scale={} (1/sqrt({})), the default: or leave scale=None", inverse, features.offset), "scale",
+                              inverse)) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the scores are divided by sqrt(head size)");
+    }
+  }
+
   static Shape transposed(Shape shape) {
     std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
     return shape;

@@ -11,7 +11,11 @@ void infer_unsqueeze(CallContext& ctx) {
   if (!dim) return;
   Shape shape = input.shape;
   shape.insert(shape.begin() + *dim, DimExpr::constant(1));
-  ctx.outputs.push_back({"output", shape, input.dtype});
+  // Each input dim keeps its name where it moves (by size alone, B == T would leave both unnamed).
+  std::vector<std::string> names;
+  for (int d = 0; d < input.rank(); ++d) names.push_back(input.dim_name(d));
+  names.insert(names.begin() + *dim, "");
+  ctx.outputs.push_back({"output", shape, input.dtype, names});
   ctx.output_layouts["output"] = unsqueezed_layout(input.layout, *dim);
 }
 

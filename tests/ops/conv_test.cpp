@@ -179,11 +179,26 @@ TEST_CASE("Conv1d output transposed to (B, T, C) before LayerNorm(C) and attenti
   CHECK(report.diagnostics.empty());
 }
 
-TEST_CASE("LayerNorm over several dims including the sequence, and LayerNorm(N) over timm's token count, are silent (no MHA261)", "[conv][roles]") {
+TEST_CASE("LayerNorm([T, C]) over (B, T, C) warns MHA261 with LayerNorm(C) first, and LayerNorm(N) over timm's token count is silent", "[conv][roles]") {
+  // normalized_shape covering the sequence normalises each sequence as one block.
+  Report over_tokens = test::check_text(R"j({"version": 1, "dims": {"T": 100},
+    "modules": {"ln2": "nn.LayerNorm([100, 64])"}, "tensors": {"x": ["B", "T", 64]},
+    "calls": [{"id": "a", "module": "ln2", "input": "x", "outputs": ["y1"]}]})j");
+  const Diagnostic* block = test::find(over_tokens, "MHA261");
+  REQUIRE(block != nullptr);
+  CHECK(block->message ==
+        "input (B, 100, 64): the LayerNorm normalises over dims 1 to 2, among them dim 1 \"T\", a sequence length: each sequence is "
+        "normalised as one block, over all its positions");
+  REQUIRE_FALSE(block->fixes.empty());
+  CHECK(block->fixes.front().description == "normalise the features only: nn.LayerNorm(64), normalized_shape=64");
+  CHECK(block->fixes.front().valid());
+  CHECK(block->fixes.front().semantics == FixSemantics::Consistent);
+  // Over the features only, over unnamed dims ((C, H, W) of an image), and LayerNorm(N) of (B, C, N): silent.
   Report report = test::check_text(R"j({"version": 1, "dims": {"B": 2, "T": 100, "N": 50, "C": 64},
-    "modules": {"ln2": {"type": "LayerNorm", "normalized_shape": [100, 64]}, "ln50": {"type": "LayerNorm", "normalized_shape": 50}},
-    "tensors": {"x": ["B", "T", "C"], "xn": ["B", "N", "C"]},
-    "calls": [{"id": "a", "module": "ln2", "input": "x", "outputs": ["y1"]},
+    "modules": {"ln1": "nn.LayerNorm(64)", "img": "nn.LayerNorm([3, 8, 8])", "ln50": {"type": "LayerNorm", "normalized_shape": 50}},
+    "tensors": {"x": ["B", "T", "C"], "im": ["B", 3, 8, 8], "xn": ["B", "N", "C"]},
+    "calls": [{"id": "a", "module": "ln1", "input": "x", "outputs": ["y1"]},
+              {"id": "i", "module": "img", "input": "im", "outputs": ["y2"]},
               {"id": "tn", "op": "transpose", "input": "xn", "dim0": 1, "dim1": 2, "outputs": ["xnt"]},
               {"id": "f", "module": "ln50", "input": "xnt", "outputs": ["y5"]}]})j");
   CHECK(report.ok());

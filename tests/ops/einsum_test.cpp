@@ -264,3 +264,27 @@ TEST_CASE("an einsum that contracts softmax weights over the queries and keeps t
                 {"id": "o", "op": "einsum", "equation": "bhij,hk->bkij", "operands": ["attn", "mix"]}]})");
   CHECK(test::find(mixed, "MHA286") == nullptr);
 }
+
+TEST_CASE("an einsum that sums a same-role dim of each operand apart warns MHA287 and writes one letter", "[glue][einsum][roles]") {
+  // x-transformers' 'b h i j, b h j d -> b h i d' written with the values' keys under another letter.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"w": ["B", 8, "T", "T"], "v": ["B", 8, "T", 64]},
+      "calls": [{"id": "o", "op": "einsum", "equation": "bhqk,bhvd->bhqd", "operands": ["w", "v"]}]})");
+  const Diagnostic* apart = test::find(report, "MHA287");
+  REQUIRE(apart != nullptr);
+  CHECK(apart->severity() == Severity::Warning);
+  CHECK(apart->message ==
+        "einsum \"bhqk,bhvd->bhqd\" sums k of operands[0] (dim 3 \"T\") and v of operands[1] (dim 2 \"T\") each on its own: two dims of "
+        "one sequence length are summed apart and the sums multiplied, where one letter would contract them");
+  REQUIRE_FALSE(apart->fixes.empty());
+  CHECK(apart->fixes.front().description == "contract k with v: einsum 'bhqk,bhkd->bhqd'");
+  CHECK(apart->fixes.front().valid());
+  CHECK(apart->fixes.front().semantics == FixSemantics::Consistent);
+  // The contraction itself, and two own letters over dims of no known role, say nothing.
+  for (const char* quiet : {R"({"tensors": {"w": ["B", 8, "T", "T"], "v": ["B", 8, "T", 64]},
+                                "calls": [{"id": "o", "op": "einsum", "equation": "bhqk,bhkd->bhqd", "operands": ["w", "v"]}]})",
+                            R"({"tensors": {"w": ["B", 8, "T", 16], "v": ["B", 8, 16, 64]},
+                                "calls": [{"id": "o", "op": "einsum", "equation": "bhqk,bhvd->bhqd", "operands": ["w", "v"]}]})"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(quiet), "MHA287") == nullptr);
+  }
+}

@@ -112,3 +112,27 @@ TEST_CASE("getitem's output feeds a later call with its symbolic shape", "[glue]
   CHECK(report.ok());
   CHECK(tuple_str(report.calls.at(1).outputs.at(0).shape) == "(B, 3)");
 }
+
+TEST_CASE("an integer index on the query dim of head-averaged MHA weights warns MHA291: average_attn_weights=False first", "[glue][index][roles]") {
+  const std::string spec = R"j({"version": 1, "dims": {"T": 16}, "modules": {"attn": "nn.MultiheadAttention(256, 8, batch_first=True)"},
+      "tensors": {"x": ["B", "T", 256]},
+      "calls": [{"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "outputs": ["y", "w"]AVERAGE},
+                {"id": "h", "op": "getitem", "input": "w", "index": "[:, 3]", "outputs": ["head3"]}]})j";
+  auto with = [&](const std::string& average) { return std::string(spec).replace(spec.find("AVERAGE"), 7, average); };
+  Report averaged = test::check_text(with(""));
+  const Diagnostic* row = test::find(averaged, "MHA291");
+  REQUIRE(row != nullptr);
+  CHECK(row->severity() == Severity::Warning);
+  CHECK(row->message ==
+        "w[:, 3] takes entry 3 of dim 1 of the weights (B, 16, 16) of call \"a\", averaged over the heads (average_attn_weights=True): a "
+        "query's row over the keys, not a head");
+  REQUIRE_FALSE(row->fixes.empty());
+  CHECK(row->fixes.front().description == "call \"a\" with average_attn_weights=False: per-head weights (N, H, L, S)");
+  CHECK(row->fixes.front().valid());
+  CHECK(row->fixes.front().semantics == FixSemantics::Consistent);
+  // The per-head weights, and a slice of the averaged ones, say nothing.
+  CHECK(test::find(test::check_text(with(", \"average_attn_weights\": false")), "MHA291") == nullptr);
+  std::string sliced = with("");
+  sliced.replace(sliced.find("[:, 3]"), 6, "[:, :3]");
+  CHECK(test::find(test::check_text(sliced), "MHA291") == nullptr);
+}

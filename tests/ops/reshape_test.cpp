@@ -262,3 +262,35 @@ TEST_CASE("a multi-query fused projection cut by chunk(3) is fixed by split into
   REQUIRE(test::find(equal, "MHA302") != nullptr);
   for (const auto& fix : test::find(equal, "MHA302")->fixes) CHECK(fix.description.find("split(") == std::string::npos);
 }
+
+TEST_CASE("a view that keeps one dim whole and moves it before a dim it cuts warns MHA312: the fix moves the dims first", "[glue][roles]") {
+  // SegFormer's Mix-FFN without its transpose: tokens (B, N, C) viewed (B, C, H, W).
+  Report report = test::check_text(R"j({"version": 1, "modules": {"dw": "nn.Conv2d(64, 64, 3, padding=1, groups=64)"},
+      "tensors": {"x": ["B", 256, 64]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", 64, 16, 16], "outputs": ["xm"]},
+                {"id": "dw", "module": "dw", "input": "xm", "outputs": ["y"]}]})j");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->message ==
+        "view of (B, 256, 64) to (B, 64, 16, 16) is no split or merge of the input's dims in memory order, but is one once they are "
+        "moved: each result dim mixes entries of different input dims (a transpose written as a view)");
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes[0].description == "move the dims first: x.transpose(1, 2).view(B, 64, 16, 16)");
+  CHECK(moved->fixes[0].valid());
+  CHECK(moved->fixes[0].semantics == FixSemantics::Consistent);
+  // ResNet features (B, C, H, W) viewed (B, H*W, C) without the permute: moved, then merged by reshape.
+  Report resnet = test::check_text(R"({"version": 1, "dims": {"B": 2}, "tensors": {"feat": ["B", 512, 7, 7]},
+      "calls": [{"id": "v", "op": "view", "input": "feat", "shape": ["B", 49, 512], "outputs": ["x"]}]})");
+  REQUIRE(test::find(resnet, "MHA312") != nullptr);
+  REQUIRE_FALSE(test::find(resnet, "MHA312")->fixes.empty());
+  CHECK(test::find(resnet, "MHA312")->fixes[0].description == "move the dims first: feat.permute(0, 2, 3, 1).reshape(B, 49, 512)");
+  CHECK(test::find(resnet, "MHA312")->fixes[0].valid());
+  // With the transpose, and Transformer-XL's shift (no dim cut), nothing is said.
+  Report fixed = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 256, 64]},
+      "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xt"]},
+                {"id": "v", "op": "view", "input": "xt", "shape": ["B", 64, 16, 16]}]})");
+  CHECK(test::find(fixed, "MHA312") == nullptr);
+  Report shift = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 8, 16, 25]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", 8, 25, 16]}]})");
+  CHECK(test::find(shift, "MHA312") == nullptr);
+}

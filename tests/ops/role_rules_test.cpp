@@ -277,3 +277,45 @@ TEST_CASE("two operands that merge the same named dims in different orders warn 
   // The same order says nothing.
   CHECK(test::find(check(R"(["B", "T"])"), "MHA290") == nullptr);
 }
+
+TEST_CASE("a per-head bias unsqueezed at 1, its heads against a batch of the same size, warns MHA290: unsqueeze(0) first", "[glue][roles]") {
+  auto scores_plus_bias = [](int dim) {
+    return test::check_text(R"({"version": 1, "dims": {"B": 8, "T": 16}, "tensors": {"scores": ["B", 8, "T", "T"], "rel_bias": [8, "T", "T"]},
+        "calls": [{"id": "ub", "op": "unsqueeze", "input": "rel_bias", "dim": )" + std::to_string(dim) + R"(, "outputs": ["bias4"]},
+                  {"id": "ad", "op": "add", "input": "scores", "other": "bias4", "outputs": ["s2"]}]})");
+  };
+  Report inside = scores_plus_bias(1);
+  const Diagnostic* batch = test::find(inside, "MHA290");
+  REQUIRE(batch != nullptr);
+  CHECK(batch->message ==
+        "the broadcast aligns dim 0 of bias4 (8, 1, 16, 16) (size 8, no batch) with dim 0 of scores (8, 8, 16, 16) (\"B\", a batch size), "
+        "and its size-1 dim 1 (from unsqueeze(1) in call \"ub\") with dim 1 of the same size: each batch entry gets one slice of bias4");
+  CHECK(first_fix(*batch).description == "rel_bias.unsqueeze(0) in call \"ub\": shared by the batch, each dim meets its own");
+  CHECK(first_fix(*batch).valid());
+  CHECK(first_fix(*batch).semantics == FixSemantics::Consistent);
+  CHECK(test::find(scores_plus_bias(0), "MHA290") == nullptr);
+  // A padding mask (B, 1, T) with its batch named meets the batch on purpose.
+  Report padding = test::check_text(R"({"version": 1, "dims": {"B": 8, "T": 8}, "tensors": {"scores": ["B", "T", "T"], "m": ["B", "T"]},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "m", "dim": 1, "outputs": ["m3"]},
+                {"id": "ad", "op": "add", "input": "scores", "other": "m3"}]})");
+  CHECK(test::find(padding, "MHA290") == nullptr);
+}
+
+TEST_CASE("a padding mask (ids == 0) cast and multiplied in as pooling weights warns MHA292: its negation first", "[glue][roles][masks]") {
+  auto pooled = [](const std::string& compare) {
+    return test::check_text(R"({"version": 1, "tensors": {"ids": {"shape": ["B", "T"], "dtype": "int64"}, "h": ["B", "T", 256]},
+        "calls": [{"id": "p", "op": ")" + compare + R"(", "input": "ids", "other": 0, "outputs": ["pad"]},
+                  {"id": "u", "op": "unsqueeze", "input": "pad", "dim": -1, "outputs": ["pu"]},
+                  {"id": "f", "op": "float", "input": "pu", "outputs": ["w"]},
+                  {"id": "m", "op": "mul", "input": "h", "other": "w", "outputs": ["hw"]},
+                  {"id": "s", "op": "sum", "input": "hw", "dim": 1, "outputs": ["num"]}]})");
+  };
+  Report padding = pooled("eq");
+  const Diagnostic* weights = test::find(padding, "MHA292");
+  REQUIRE(weights != nullptr);
+  CHECK(weights->severity() == Severity::Warning);
+  CHECK(first_fix(*weights).description == "weight by ~pad, the tokens: (~pu).float() in call \"f\"");
+  CHECK(first_fix(*weights).valid());
+  CHECK(first_fix(*weights).semantics == FixSemantics::Consistent);
+  CHECK(test::find(pooled("ne"), "MHA292") == nullptr);
+}

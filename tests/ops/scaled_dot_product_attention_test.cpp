@@ -234,3 +234,22 @@ TEST_CASE("sdpa: GQA keys repeated along the sequence before the transpose: the 
                 {"id": "a", "op": "scaled_dot_product_attention", "query": "q", "key": "kh", "value": "kh"}]})");
   CHECK(right.diagnostics.empty());
 }
+
+TEST_CASE("sdpa: scale=sqrt(D) warns MHA210 with scale=1/sqrt(D) first, while 1/sqrt(D) and other scales are silent", "[sdpa][roles]") {
+  Report inverted = test::check_text(sdpa(R"("query": ["B", 8, "T", 64], "key": ["B", 8, "T", 64], "value": ["B", 8, "T", 64], "scale": 8.0)"));
+  const Diagnostic* scale = test::find(inverted, "MHA210");
+  REQUIRE(scale != nullptr);
+  CHECK(scale->severity() == Severity::Warning);
+  CHECK(scale->message ==
+        "scale=8 is sqrt(64), the square root of the head size: the scores q @ k^T are multiplied by it, 64 times larger than with the "
+        "default 1/sqrt(64)");
+  REQUIRE_FALSE(scale->fixes.empty());
+  CHECK(scale->fixes.front().description == "scale=0.125 (1/sqrt(64)), the default: or leave scale=None");
+  CHECK(scale->fixes.front().valid());
+  for (const char* quiet : {R"("query": ["B", 8, "T", 64], "key": ["B", 8, "T", 64], "value": ["B", 8, "T", 64], "scale": 0.125)",
+                            R"("query": ["B", 8, "T", 64], "key": ["B", 8, "T", 64], "value": ["B", 8, "T", 64], "scale": 1.0)",
+                            R"("query": ["B", 8, "T", 64], "key": ["B", 8, "T", 64], "value": ["B", 8, "T", 64])"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(sdpa(quiet)), "MHA210") == nullptr);
+  }
+}
