@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -41,8 +42,20 @@ std::vector<std::string> dim_labels(const ResolvedArgument& resolved) {
   return labels;
 }
 
+// A dim's role by its label, a multiple of a batch (2*B: a batch doubled by cat) being a batch.
+DimRole role_of_label(const std::string& label) {
+  DimRole role = role_of_name(label);
+  if (role != DimRole::Unknown || label.find('*') == std::string::npos) return role;
+  for (std::size_t start = 0; start <= label.size();) {
+    std::size_t star = std::min(label.find('*', start), label.size());
+    if (role_of_name(label.substr(start, star - start)) == DimRole::Batch) return DimRole::Batch;
+    start = star + 1;
+  }
+  return DimRole::Unknown;
+}
+
 bool named_batch(const std::vector<std::string>& labels, std::size_t d) {
-  return d < labels.size() && role_of_name(labels[d]) == DimRole::Batch;
+  return d < labels.size() && role_of_label(labels[d]) == DimRole::Batch;
 }
 
 bool is_one(const Report& report, const DimExpr& dim) {
@@ -74,8 +87,9 @@ std::vector<Insertion> insertions(const Report& report, const ResolvedArgument& 
     // it (a clip's frames, run as a batch of images). Otherwise each loses its role: heads
     // merged with the head size, a sequence with the features.
     auto first = static_cast<std::size_t>(a), second = first + 1;
-    DimRole outer = role_of_name(labels[first]), inner = role_of_name(labels[second]);
-    bool frames_into_batch = a == 0 && outer == DimRole::Batch && inner == DimRole::Unknown;
+    DimRole outer = role_of_label(labels[first]), inner = role_of_label(labels[second]);
+    // A clip (B, F, C, H, W) or a batch of sequences of frames (B, F, C, T): at least 4-D.
+    bool frames_into_batch = a == 0 && rank >= 4 && outer == DimRole::Batch && inner == DimRole::Unknown;
     if (outer != inner && !frames_into_batch) {
       flatten.moves_batch = true;
       flatten.why_suspect = fmt::format("it merges {} ({}) with {} ({})", labels[first], outer == DimRole::Unknown ? "unnamed" : role_name(outer),
@@ -206,11 +220,13 @@ std::vector<Fix> squeeze_dim_candidates(const Spec& spec, const Report& report, 
 // Whether PyTorch accepts call `id` once `patch` is applied (no error on it that it did not
 // have), with fewer errors in the whole graph: an inserted reshape that only trades the call's error for another (a
 // query made 4-D so that its batch check is never reached) is no candidate.
-bool accepts_call(const Spec& spec, const Report& report, const nlohmann::json& patch, const std::string& id) {
+// An elementwise call whose output gains a dim over its widest argument (`widest`; the largest
+// size_t for other operators) is an outer product: accepted, but suspect.
+bool accepts_call(const Spec& spec, const Report& report, Fix& fix, const std::string& id, std::size_t widest) {
   JsonDocument document;
   document.source = spec.document.source;
   try {
-    document.value = spec.value().patch(patch);
+    document.value = spec.value().patch(fix.patch);
   } catch (const std::exception&) {
     return false;
   }
@@ -223,8 +239,18 @@ bool accepts_call(const Spec& spec, const Report& report, const nlohmann::json& 
     return std::any_of(report.diagnostics.begin(), report.diagnostics.end(),
                        [&](const Diagnostic& d) { return d.id == error.id && d.call == error.call && d.argument == error.argument; });
   };
-  return std::none_of(patched.diagnostics.begin(), patched.diagnostics.end(),
-                      [&](const Diagnostic& d) { return d.call == id && d.severity() == Severity::Error && !had(d); });
+  if (std::any_of(patched.diagnostics.begin(), patched.diagnostics.end(),
+                  [&](const Diagnostic& d) { return d.call == id && d.severity() == Severity::Error && !had(d); })) {
+    return false;
+  }
+  auto checked = std::find_if(patched.calls.begin(), patched.calls.end(), [&](const CallReport& call) { return call.id == id; });
+  if (checked != patched.calls.end() && !checked->outputs.empty() && checked->outputs.front().shape.size() > widest &&
+      fix.semantics != FixSemantics::Suspect) {
+    fix.semantics = FixSemantics::Suspect;
+    fix.semantics_note = fmt::format("call \"{}\"'s output {} gains a dim over its arguments: it computes another thing", id,
+                                     tuple_str(checked->outputs.front().shape));
+  }
+  return true;
 }
 
 }  // namespace
@@ -258,9 +284,18 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
   // candidates past it are dropped unchecked.
   constexpr std::size_t kMaxWork = 8000;
   std::size_t work = 0;
-  std::erase_if(fixes, [&](const Fix& fix) {
+  // Only an elementwise operator's output has its widest operand's rank (reshapes, convolutions
+  // and reductions change it by design).
+  static const std::set<std::string, std::less<>> elementwise = {"add", "sub", "mul", "div", "eq", "ne", "logical_and", "logical_or",
+                                                                 "bitwise_and", "bitwise_or", "masked_fill", "where"};
+  std::size_t widest = std::numeric_limits<std::size_t>::max();
+  if (elementwise.count(call.op) != 0) {
+    widest = 0;
+    for (const ResolvedArgument& resolved : checked.arguments) widest = std::max(widest, resolved.shape.size());
+  }
+  std::erase_if(fixes, [&](Fix& fix) {
     work += spec.calls.size();
-    return work > kMaxWork || !accepts_call(spec, report, fix.patch, call.id);
+    return work > kMaxWork || !accepts_call(spec, report, fix, call.id, widest);
   });
   return fixes;
 }

@@ -374,14 +374,20 @@ std::optional<CausalFault> causal_fault(const MaskPattern& pattern, MaskReading 
   CausalFault fault;
   // Row 0 sees the offsets 0 .. S-1.
   fault.first_row_empty = !any_allowed(0, last_key);
+  // Offsets allowed up to a bound on both sides are a local window open to both sides (an
+  // encoder's band, tril(ones, w) & triu(ones, -w)), not a causal mask that leaks the future.
+  const bool window = !pattern.pieces.empty() && !allows(pattern.pieces.front().value) && !allows(pattern.pieces.back().value);
   if (shift) {
-    fault.sees_future = any_allowed(*shift + 1, last_key);
+    fault.sees_future = !window && any_allowed(*shift + 1, last_key);
     fault.hides_own = !allows(pattern.at(*shift));
   } else {
     // Without the sizes, only what holds for any S >= L: keys without end ahead, or row 0 empty.
     fault.sees_future = !keys && allows(pattern.pieces.back().value);
   }
-  if (queries && keys) {
+  // Rows are counted one by one, so only for sizes a mask is built with (a symbol bound to a huge
+  // size leaves the count unknown).
+  constexpr std::int64_t kMaxCountedRows = std::int64_t{1} << 16;
+  if (queries && keys && *queries <= kMaxCountedRows) {
     std::int64_t empty = 0;
     for (std::int64_t row = 0; row < *queries; ++row) empty += any_allowed(-row, *keys - 1 - row) ? 0 : 1;
     fault.empty_rows = empty;

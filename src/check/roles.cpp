@@ -74,6 +74,11 @@ const char* role_name(DimRole role) {
 
 MaskConvention mask_convention_of_name(const std::string& written) {
   std::string name = lower(written);
+  // The negated words first: fairseq's non_pad_mask marks the tokens, an invalid_mask what to drop.
+  for (const char* negated : {"non_pad", "nonpad", "not_pad", "unpad"}) {
+    if (name.find(negated) != std::string::npos) return MaskConvention::TrueKeeps;
+  }
+  if (name.find("invalid") != std::string::npos) return MaskConvention::TrueIgnores;
   if (name.find("pad") != std::string::npos) return MaskConvention::TrueIgnores;
   if (name.find("attention_mask") != std::string::npos || name.find("keep") != std::string::npos ||
       name.find("valid") != std::string::npos) {

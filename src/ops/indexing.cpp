@@ -111,6 +111,12 @@ void check_averaged_weights_index(CallContext& ctx, const ArgValue& input, const
   const int query = input.rank() - 2;
   auto picked = std::find_if(plan.selected.begin(), plan.selected.end(), [&](const auto& selected) { return selected.first == query; });
   if (picked == plan.selected.end() || plan.selected.size() != 1) return;
+  // A query row is a reading of its own: the class token's row (w[:, 0], attention rollout), the
+  // last token's (w[:, -1]). Only an index that names a head other than the first, as written
+  // (0 < i < num_heads), reads like the per-head habit.
+  const ModuleDecl* module = ctx.spec.find_module(producer->module);
+  const DimExpr& index = picked->second;
+  if (module == nullptr || !index.is_constant() || index.offset <= 0 || index.offset >= module->mha.num_heads) return;
   Diagnostic& diagnostic = report_argument(
       ctx, DiagId::IndexAveragedWeights,
       fmt::format("{}{} takes entry {} of dim {} of the weights {} of call \"{}\", averaged over the heads (average_attn_weights=True): a "

@@ -215,7 +215,10 @@ std::string reading_text(MaskReading reading) {
 bool check_causal_pattern(CallContext& ctx, const ArgValue& mask, MaskReading bool_reading) {
   const int rank = mask.rank();
   std::string name = tensor_name(mask);
-  if (rank < 2 || name.empty()) return false;
+  // A query's own position exists only among its own sequence's keys: a cross-attention mask
+  // (memory_mask: target queries over source keys, such as a wait-k policy) and a padding mask
+  // (keys only) are no causal matrix.
+  if (rank < 2 || name.empty() || mask.argument == "memory_mask" || mask.argument.find("padding") != std::string::npos) return false;
   const DimExpr &rows = mask.shape[static_cast<std::size_t>(rank - 2)], &columns = mask.shape[static_cast<std::size_t>(rank - 1)];
   // One key column is broadcast over the keys: the mask holds no matrix of offsets. One row is one
   // query (a decoding step), whose offsets are those of row 0.
@@ -225,6 +228,8 @@ bool check_causal_pattern(CallContext& ctx, const ArgValue& mask, MaskReading bo
   Sizes sizes;
   if (rows.is_constant()) sizes.queries = rows.offset;
   if (columns.is_constant()) sizes.keys = columns.offset;
+  // More queries than keys: no cache of this sequence's past, so no causal alignment to check.
+  if (sizes.queries && sizes.keys && *sizes.queries > *sizes.keys) return false;
   if (sizes.queries && sizes.keys) sizes.shift = *sizes.keys - *sizes.queries;
   else if (ctx.symbols.compare(rows, columns) == Symbols::Verdict::Equal) sizes.shift = 0;
   MaskReading reading = reading_of(*pattern, bool_reading);

@@ -135,4 +135,11 @@ TEST_CASE("an integer index on the query dim of head-averaged MHA weights warns 
   std::string sliced = with("");
   sliced.replace(sliced.find("[:, 3]"), 6, "[:, :3]");
   CHECK(test::find(test::check_text(sliced), "MHA291") == nullptr);
+  // A query's row that no head number could name: the class token's (attention rollout's
+  // w[:, 0, 1:]) and a row past the head count.
+  for (const char* row_index : {"[:, 0, 1:]", "[:, 0]", "[:, 9]"}) {
+    std::string query_row = with("");
+    query_row.replace(query_row.find("[:, 3]"), 6, row_index);
+    CHECK(test::find(test::check_text(query_row), "MHA291") == nullptr);
+  }
 }

@@ -318,4 +318,13 @@ TEST_CASE("a padding mask (ids == 0) cast and multiplied in as pooling weights w
   CHECK(first_fix(*weights).valid());
   CHECK(first_fix(*weights).semantics == FixSemantics::Consistent);
   CHECK(test::find(pooled("ne"), "MHA292") == nullptr);
+  // Declared masks read by their names, the negated words first: fairseq's non_pad_mask marks the tokens.
+  auto declared = [](const std::string& name) {
+    return test::check_text(R"({"version": 1, "tensors": {")" + name + R"(": {"shape": ["B", "T", 1], "dtype": "bool"}, "h": ["B", "T", 256]},
+        "calls": [{"id": "f", "op": "float", "input": ")" + name + R"(", "outputs": ["w"]},
+                  {"id": "m", "op": "mul", "input": "h", "other": "w", "outputs": ["hw"]}]})");
+  };
+  CHECK(test::find(declared("pad_mask"), "MHA292") != nullptr);
+  CHECK(test::find(declared("non_pad_mask"), "MHA292") == nullptr);
+  CHECK(test::find(declared("valid_mask"), "MHA292") == nullptr);
 }

@@ -22,7 +22,7 @@ class Seq2Seq(nn.Module):
         causal = nn.Transformer.generate_square_subsequent_mask(tgt.shape[1])
         if self.mask_layout == "(S, B)":
             padding = padding.t()
-        return self.transformer(src, tgt, tgt_mask=causal, src_key_padding_mask=padding)  #: transformer
+        return self.transformer(src, tgt, tgt_mask=causal, src_key_padding_mask=padding, memory_key_padding_mask=padding)  #: transformer
 
 
 def inputs():
