@@ -4,15 +4,15 @@
 
 namespace mhacheck {
 
+std::string input_name(const CallDecl& call, const std::string& argument) {
+  auto ref = call.tensors.find(argument);
+  return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
+}
+
 namespace {
 
 // A graph has no cycles, but a chain is walked call by call: a bound keeps long chains linear.
 constexpr int kMaxSteps = 16;
-
-std::string named_input(const CallDecl& call) {
-  auto ref = call.tensors.find("input");
-  return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
-}
 
 std::optional<int> wrapped(const nlohmann::json& dim, int rank) {
   if (!dim.is_number_integer()) return std::nullopt;
@@ -55,7 +55,7 @@ DimOrigin dim_origin(const Spec& spec, const ArgValue& arg, int dim) {
   DimOrigin origin{arg.producer, tensor_name(arg), dim, arg.rank()};
   for (int step = 0; step < kMaxSteps && origin.call != nullptr; ++step) {
     std::optional<int> from = moved_from(*origin.call, origin.dim, origin.rank);
-    std::string input = named_input(*origin.call);
+    std::string input = input_name(*origin.call, "input");
     if (!from || input.empty()) break;
     origin.dim = *from;
     origin.tensor = input;

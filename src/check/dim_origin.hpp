@@ -13,6 +13,9 @@ namespace mhacheck {
 // by the index, without scanning the calls back to the first).
 const CallDecl* producer_of(const Spec& spec, const std::string& name, const CallDecl* before);
 
+// The name of the tensor `call` reads as `argument`; "" for an inline tensor or a number.
+std::string input_name(const CallDecl& call, const std::string& argument);
+
 struct DimOrigin {
   const CallDecl* call = nullptr;  // the call that made the dim; null: a declared tensor's dim
   std::string tensor;              // that call's output (or the declared tensor) holding the dim

@@ -220,7 +220,7 @@ std::vector<Fix> squeeze_dim_candidates(const Spec& spec, const Report& report, 
 // Whether PyTorch accepts call `id` once `patch` is applied (no error on it that it did not
 // have), with fewer errors in the whole graph: an inserted reshape that only trades the call's error for another (a
 // query made 4-D so that its batch check is never reached) is no candidate.
-// An elementwise call whose output gains a dim over its widest argument (`widest`; the largest
+// A broadcasting call whose output gains a dim over its widest argument (`widest`; the largest
 // size_t for other operators) is an outer product: accepted, but suspect.
 bool accepts_call(const Spec& spec, const Report& report, Fix& fix, const std::string& id, std::size_t widest) {
   JsonDocument document;
@@ -284,10 +284,12 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
   // candidates past it are dropped unchecked.
   constexpr std::size_t kMaxWork = 8000;
   std::size_t work = 0;
-  // Only an elementwise operator's output has its widest operand's rank (reshapes, convolutions
-  // and reductions change it by design).
-  static const std::set<std::string, std::less<>> elementwise = {"add", "sub", "mul", "div", "eq", "ne", "logical_and", "logical_or",
-                                                                 "bitwise_and", "bitwise_or", "masked_fill", "where"};
+  // Only a broadcasting operator's output has its widest operand's rank: the elementwise ones,
+  // matmul and SDPA (their batch dims); reshapes, convolutions and reductions change it by design.
+  static const std::set<std::string, std::less<>> elementwise = {"add",         "sub",        "mul",         "div",
+                                                                 "eq",          "ne",         "logical_and", "logical_or",
+                                                                 "bitwise_and", "bitwise_or", "masked_fill", "where",
+                                                                 "matmul",      "scaled_dot_product_attention"};
   std::size_t widest = std::numeric_limits<std::size_t>::max();
   if (elementwise.count(call.op) != 0) {
     widest = 0;

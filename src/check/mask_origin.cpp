@@ -30,12 +30,6 @@ bool keeps_values(std::string_view op) {
   return std::find(ops.begin(), ops.end(), op) != ops.end();
 }
 
-// The name of `call`'s tensor argument `argument` when it is a named tensor; "" otherwise.
-std::string input_name(const CallDecl& call, const std::string& argument) {
-  auto ref = call.tensors.find(argument);
-  return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
-}
-
 MaskConvention inverted(MaskConvention convention) {
   switch (convention) {
     case MaskConvention::TrueIgnores: return MaskConvention::TrueKeeps;

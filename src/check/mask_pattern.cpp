@@ -126,11 +126,6 @@ std::optional<double> named_value(const std::string& written) {
   return std::nullopt;
 }
 
-std::string input_name(const CallDecl& call, const std::string& argument) {
-  auto ref = call.tensors.find(argument);
-  return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
-}
-
 // An integer argument as written; nullopt when absent or not a number (a symbol).
 std::optional<std::int64_t> integer_argument(const CallDecl& call, const std::string& argument, std::int64_t absent) {
   auto written = call.arguments.find(argument);

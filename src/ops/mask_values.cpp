@@ -18,11 +18,6 @@ namespace mhacheck {
 
 namespace {
 
-std::string input_name(const CallDecl& call, const std::string& argument) {
-  auto ref = call.tensors.find(argument);
-  return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
-}
-
 // Calls that move or select elements without changing them (and, with `casts`, dtype casts,
 // which keep a 0/1 mask's meaning): walked through up to the call that made the values.
 bool moves_values(std::string_view op, bool casts) {

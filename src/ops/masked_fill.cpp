@@ -3,12 +3,15 @@
 // fill on the copy refuses a mask that is not bool. The dtype is input's.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
+#include "dim_origin.hpp"
+#include "fix_search.hpp"
 #include "mask_origin.hpp"
 #include "roles.hpp"
 
@@ -134,6 +137,50 @@ void add_bool_mask_fixes(CallContext& ctx, Diagnostic& diagnostic, const ArgValu
   if (known) CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, reason + ": != 0 fills those instead");
 }
 
+// MHA277: attention weights (a softmax's output) filled with -inf or a large negative number: a
+// mask meant for the scores, applied after the softmax. The filled weights make the weighted sum
+// -inf or NaN, and the kept ones still share the weight of the masked keys. The fix masks the
+// scores: the fill moved before the softmax, which then reads the masked scores.
+bool check_fill_after_softmax(CallContext& ctx, const ArgValue& input) {
+  const nlohmann::json& value = ctx.call.arguments.at("value");
+  const bool large_negative = value == "-inf" || (value.is_number() && !value.is_boolean() && value.get<double>() <= -1e4);
+  const CallDecl* softmax = values_maker(ctx, input);
+  if (!large_negative || softmax == nullptr || softmax->op != "softmax") return false;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskAfterSoftmax,
+      fmt::format("{} holds attention weights, the output of softmax call \"{}\": filled with {} after the softmax, the masked weights "
+                  "make the weighted sum -inf or NaN, and the kept ones do not sum to 1",
+                  tensor_name(input), softmax->id, value.is_string() ? "float('" + value.get<std::string>() + "')" : value.dump()),
+      &input);
+  diagnostic.notes.push_back("a mask is applied to the scores, before the softmax gives the masked keys no weight; PyTorch raises nothing");
+  // The reorder: masked_fill reads the scores and comes first, softmax reads what it made and
+  // gives its output the masked weights' name. Only when the weights are read by the fill alone.
+  const std::string scores = input_name(*softmax, "input"), weights = tensor_name(input);
+  std::optional<std::size_t> fill_at = call_index(ctx.spec, ctx.call.id), softmax_at = call_index(ctx.spec, softmax->id);
+  const bool read_elsewhere = std::any_of(ctx.spec.calls.begin(), ctx.spec.calls.end(), [&](const CallDecl& call) {
+    return &call != &ctx.call && std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& argument) {
+             return argument.second.kind == ArgRef::Kind::Named && argument.second.name == weights;
+           });
+  });
+  if (scores.empty() || weights.empty() || !fill_at || !softmax_at || *softmax_at >= *fill_at || read_elsewhere || softmax->outputs.empty() ||
+      ctx.call.outputs.empty() || input_name(ctx.call, "input") != softmax->outputs.front() ||
+      !ctx.spec.value().contains(nlohmann::json::json_pointer(ctx.call.pointer + "/outputs")) ||
+      !ctx.spec.value().contains(nlohmann::json::json_pointer(softmax->pointer + "/outputs"))) {
+    return true;
+  }
+  const std::string masked = fresh_name(ctx.spec, scores + "_masked");
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("mask the scores before the softmax: masked_fill in call \"{}\" on {}, then softmax in call \"{}\" on its output",
+                                ctx.call.id, scores, softmax->id),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer + "/input"}, {"value", scores}},
+                                           {{"op", "replace"}, {"path", ctx.call.pointer + "/outputs/0"}, {"value", masked}},
+                                           {{"op", "replace"}, {"path", softmax->pointer + "/input"}, {"value", masked}},
+                                           {{"op", "replace"}, {"path", softmax->pointer + "/outputs/0"}, {"value", ctx.call.outputs.front()}},
+                                           {{"op", "move"}, {"from", ctx.call.pointer}, {"path", softmax->pointer}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the masked keys then get no weight, and each row's weights sum to 1");
+  return true;
+}
+
 }  // namespace
 
 void infer_masked_fill(CallContext& ctx) {
@@ -160,7 +207,7 @@ void infer_masked_fill(CallContext& ctx) {
     report_value_overflow(ctx, input);
     return;
   }
-  check_fill_mask_meaning(ctx, mask);
+  if (!check_fill_after_softmax(ctx, input)) check_fill_mask_meaning(ctx, mask);
   ctx.outputs.push_back({"output", *shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() && input.shape == *shape ? Layout::contiguous(*shape) : Layout::unknown();
 }

@@ -405,6 +405,15 @@ def leaks(modules, calls, built, values, tensors, symbols, generator):
 def apply_patch(document, patch):
     document = json.loads(json.dumps(document))
     for op in patch:
+        if op["op"] == "move":  # RFC 6902: remove at "from", then add at "path"
+            parts = [p.replace("~1", "/").replace("~0", "~") for p in op["from"].split("/")[1:]]
+            parent = document
+            for part in parts[:-1]:
+                parent = parent[int(part)] if isinstance(parent, list) else parent[part]
+            key = int(parts[-1]) if isinstance(parent, list) else parts[-1]
+            moved = parent[key]
+            del parent[key]
+            op = {"op": "add", "path": op["path"], "value": moved}
         parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
         parent = document
         for part in parts[:-1]:

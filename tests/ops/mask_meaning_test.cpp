@@ -1,6 +1,7 @@
 // Masks on the glue operators, read by what True or 1 means (src/ops/mask_meaning.cpp,
 // src/check/mask_origin.cpp): a 0/1 mask added to the scores (MHA266, MHA267), scores filled
-// with 0 before softmax (MHA268), a mask made by ne(ids, pad) passed as key_padding_mask (MHA084).
+// with 0 before softmax (MHA268) or weights with -inf after it (MHA277), a mask made by ne(ids, pad)
+// passed as key_padding_mask (MHA084).
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -305,4 +306,29 @@ TEST_CASE("a float mask made by tril, added by nn.MultiheadAttention or a Transf
   // Not reported: a float triu, whose zeros are the past, which attends.
   CHECK(test::find(check("nn.MultiheadAttention(256, 8, batch_first=True)", R"("query": "x", "key": "x", "value": "x", "attn_mask": "causal")", "triu"),
                    "MHA084") == nullptr);
+}
+
+TEST_CASE("attention weights masked with -inf after the softmax warn MHA277: the fill moved before the softmax", "[masks][glue]") {
+  auto chain = [](const std::string& value, const std::string& after) {
+    return test::check_text(R"({"version": 1, "tensors": {"s": ["B", 4, "T", "T"], "v": ["B", 4, "T", 16], "m": {"shape": ["T", "T"], "dtype": "bool"}},
+        "calls": [{"id": "sm", "op": "softmax", "input": "s", "dim": -1, "outputs": ["w"]},
+                  {"id": "mf", "op": "masked_fill", "input": "w", "mask": "m", "value": )" + value + R"(, "outputs": ["wm"]},
+                  {"id": "o", "op": "matmul", "input": "wm", "other": "v", "outputs": ["out"]})" + after + "]}");
+  };
+  Report after = chain(R"("-inf")", "");
+  const Diagnostic* warning = test::find(after, "MHA277");
+  REQUIRE(warning != nullptr);
+  CHECK(warning->severity() == Severity::Warning);
+  const Fix* fix = test::first_fix(after, "MHA277");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "mask the scores before the softmax: masked_fill in call \"mf\" on s, then softmax in call \"sm\" on its output");
+  CHECK(fix->valid());
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  CHECK(test::find(chain("-1e9", ""), "MHA277") != nullptr);
+  // Weights zeroed after the softmax are a choice of their own; a fill before it is the rule.
+  CHECK(test::find(chain("0.0", ""), "MHA277") == nullptr);
+  // The weights read by another call too: said, with no reorder to offer.
+  Report shared = chain(R"("-inf")", R"(, {"id": "keep", "op": "clone", "input": "w", "outputs": ["w2"]})");
+  REQUIRE(test::find(shared, "MHA277") != nullptr);
+  for (const Fix& other : test::find(shared, "MHA277")->fixes) CHECK(other.description.rfind("mask the scores", 0) != 0);
 }
