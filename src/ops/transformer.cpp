@@ -429,8 +429,9 @@ void produce(CallContext& ctx, const std::optional<ArgValue>& output) {
   if (output && !ctx.has_errors()) ctx.outputs.push_back({"output", output->shape, output->dtype});
 }
 
-// The JSON `argument` is written with in `call` (a tensor's name, an inline shape): passing the
-// same JSON as another argument passes the same tensor.
+// The JSON `argument` is written with in `call`: a tensor's name, which passed as another argument
+// passes the same tensor, or an inline shape, which declares another tensor of that shape (a spec
+// cannot say two inline tensors are one; the fix's text names the argument to pass).
 std::optional<nlohmann::json> written_argument(const Spec& spec, const CallDecl& call, const std::string& argument) {
   nlohmann::json::json_pointer pointer(child_pointer(call.pointer, argument));
   if (!spec.value().contains(pointer) || spec.value().at(pointer).is_null()) return std::nullopt;
