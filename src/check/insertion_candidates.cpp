@@ -363,11 +363,16 @@ bool against_module(const Spec& spec, const Fix& fix) {
       if (size <= 1 || input == call.tensors.end() || input->second.kind != ArgRef::Kind::Named) continue;
       // The module resized: the data feeding it holds its size.
       if (path == module->pointer || path.rfind(module->pointer + "/", 0) == 0) {
+        // The new value: a whole module (a constructor call or its options) or one option; none
+        // for a remove.
+        const nlohmann::json value = op.value("value", nlohmann::json());
         nlohmann::json changed;
-        if (module->written_as_call && path == module->pointer && op["value"].is_string()) {
-          changed = parse_module_call(op["value"].get<std::string>(), Location{});
-        } else {
-          changed[path.substr(module->pointer.size() + 1)] = op.value("value", nlohmann::json());
+        if (path != module->pointer) {
+          changed[path.substr(module->pointer.size() + 1)] = value;
+        } else if (value.is_string()) {
+          changed = parse_module_call(value.get<std::string>(), Location{});
+        } else if (value.is_object()) {
+          changed = value;
         }
         std::int64_t resized = size_option(changed);
         std::set<std::int64_t> sizes;
@@ -376,10 +381,10 @@ bool against_module(const Spec& spec, const Fix& fix) {
       }
       // The data resized: the module's input, written, held the module's size at another dim.
       const TensorDecl* tensor = spec.find_tensor(input->second.name);
-      if (tensor && producer_of(spec, tensor->name, &call) == nullptr && path == tensor->shape_pointer && op["op"] == "replace") {
+      if (tensor && producer_of(spec, tensor->name, &call) == nullptr && path == tensor->shape_pointer && op.value("op", "") == "replace") {
         const Shape& written = tensor->shape;
         bool held = std::any_of(written.begin(), written.end(), [&](const DimExpr& dim) { return dim.is_constant() && dim.offset == size; });
-        if (!held || !op["value"].is_array() || op["value"].size() != written.size()) continue;
+        if (!held || !op.contains("value") || !op["value"].is_array() || op["value"].size() != written.size()) continue;
         std::vector<std::string> before, after;  // a rearrangement of the same dims resizes nothing
         for (const DimExpr& dim : written) before.push_back(dim.str());
         for (const nlohmann::json& dim : op["value"]) after.push_back(dim.is_string() ? dim.get<std::string>() : dim.dump());

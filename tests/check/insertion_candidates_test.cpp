@@ -96,4 +96,11 @@ TEST_CASE("a layer resized away from a size its input data holds works against t
   // q, written for the norm, holds 768 only as heads times head size apart: the norm is the slip.
   CHECK_FALSE(against_module(spec, fix("/modules/norm", "nn.LayerNorm(64)")));
   CHECK_FALSE(against_module(spec, fix("/modules/emb", "nn.Linear(7, 256)")));  // out_features only
+  // A module written as JSON options, replaced whole, and a patch that removes: read, no crash.
+  Spec options = parse_spec(test::document_from(R"J({"version": 1, "modules": {"emb": {"type": "Linear", "in_features": 7, "out_features": 128}},
+      "tensors": {"x": ["B", 7, 96]}, "calls": [{"id": "e", "module": "emb", "input": "x"}]})J"));
+  CHECK(against_module(options, fix("/modules/emb", {{"type", "Linear"}, {"in_features", 96}, {"out_features", 128}})));
+  Fix removed;
+  removed.patch = nlohmann::json::array({{{"op", "remove"}, {"path", "/modules/emb"}}});
+  CHECK_FALSE(against_module(options, removed));
 }
