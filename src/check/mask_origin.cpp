@@ -43,11 +43,6 @@ std::string number_text(const nlohmann::json& number) {
 }
 
 // Token ids compared with one value (the padding index): ids, input_ids, src_tokens, tgt.
-std::string lowered(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return name;
-}
-
 bool named_like_token_ids(const std::string& written) {
   std::string name = lowered(written);
   static const std::array<const char*, 6> words = {"ids", "token", "input", "src", "tgt", "seq"};
@@ -150,6 +145,8 @@ bool holds_bools(const Spec& spec, std::string name, const CallDecl* producer) {
   return false;
 }
 
+}  // namespace
+
 bool casts_to_float(const CallDecl& call) {
   static constexpr std::array<std::string_view, 4> shorthands = {"float", "double", "half", "bfloat16"};
   if (std::find(shorthands.begin(), shorthands.end(), std::string_view(call.op)) != shorthands.end()) return true;
@@ -158,8 +155,6 @@ bool casts_to_float(const CallDecl& call) {
   std::optional<DType> parsed = dtype.is_string() ? parse_dtype(dtype.get<std::string>()) : std::nullopt;
   return parsed && is_floating(*parsed);
 }
-
-}  // namespace
 
 std::optional<BoolMaskCast> bool_mask_cast(const CallContext& ctx, const ArgValue& arg) {
   const CallDecl* producer = arg.producer;

@@ -35,6 +35,9 @@ struct ComparisonFlip {
 };
 std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin);
 
+// A cast to a floating dtype: .float(), .double(), .half(), .bfloat16(), .to(floating dtype).
+bool casts_to_float(const CallDecl& call);
+
 // A float tensor whose values are a bool mask's, cast (.float(), .half(), .to(torch.float32))
 // and then moved or selected only: 1.0 where the mask is True, 0.0 elsewhere. Added to scores
 // (SDPA's float attn_mask) it masks nothing.

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "dim_origin.hpp"
+#include "mask_origin.hpp"
 
 namespace mhacheck {
 
@@ -98,11 +99,6 @@ std::optional<double> number_value(const nlohmann::json& number) {
   return std::nullopt;
 }
 
-std::string lowered(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return name;
-}
-
 // The value a declared tensor is named after: ones, zeros, neg_inf / minus_inf / ninf.
 std::optional<double> named_value(const std::string& written) {
   std::string name = lowered(written);
@@ -175,15 +171,6 @@ std::optional<int> index_keeping_offsets(const std::string& index, int rank) {
   return rank + added;
 }
 
-bool is_float_cast(const CallDecl& call) {
-  static const std::array<const char*, 4> shorthands = {"float", "double", "half", "bfloat16"};
-  if (std::any_of(shorthands.begin(), shorthands.end(), [&](const char* op) { return call.op == op; })) return true;
-  if (call.op != "to") return false;
-  const nlohmann::json& dtype = call.arguments.value("dtype", nlohmann::json());
-  std::optional<DType> parsed = dtype.is_string() ? parse_dtype(dtype.get<std::string>()) : std::nullopt;
-  return parsed && is_floating(*parsed);
-}
-
 bool is_bool_cast(const CallDecl& call) {
   if (call.op == "bool") return true;
   if (call.op != "to") return false;
@@ -245,7 +232,7 @@ std::optional<MaskPattern> apply(const Spec& spec, const CallDecl& call, const P
     out.triangles.push_back(&call);
     return out;
   }
-  if (is_float_cast(call)) {
+  if (casts_to_float(call)) {
     input->boolean = false;
     return input;
   }

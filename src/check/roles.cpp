@@ -5,12 +5,13 @@
 #include <cctype>
 
 namespace mhacheck {
-namespace {
 
-std::string lower(std::string text) {
+std::string lowered(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
   return text;
 }
+
+namespace {
 
 template <std::size_t N>
 bool one_of(const std::string& name, const std::array<const char*, N>& names) {
@@ -23,7 +24,7 @@ DimRole role_of_name(const std::string& written) {
   // A product (B*T, bsz*num_heads) is a merged dim: it plays all its factors' roles at once, so
   // it is neither a plain batch nor a plain sequence dim, and no single-role check applies.
   if (written.empty() || written.find('*') != std::string::npos) return DimRole::Unknown;
-  std::string name = lower(written);
+  std::string name = lowered(written);
   static const std::array<const char*, 9> batch = {"b", "n", "bs", "bsz", "batch", "batch_size", "nbatch", "n_batch", "num_batch"};
   static const std::array<const char*, 14> sequence = {"l", "s", "t", "seq", "len", "length", "seqlen", "src", "tgt",
                                                         "time", "steps", "tokens", "ctx", "context"};
@@ -73,7 +74,7 @@ const char* role_name(DimRole role) {
 }
 
 MaskConvention mask_convention_of_name(const std::string& written) {
-  std::string name = lower(written);
+  std::string name = lowered(written);
   // The negated words first: fairseq's non_pad_mask marks the tokens, an invalid_mask what to drop.
   for (const char* negated : {"non_pad", "nonpad", "not_pad", "unpad"}) {
     if (name.find(negated) != std::string::npos) return MaskConvention::TrueKeeps;

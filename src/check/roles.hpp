@@ -44,4 +44,7 @@ std::string merged_name(const std::vector<std::string>& factors);  // "B*H"
 enum class MaskConvention { Unknown, TrueIgnores, TrueKeeps };
 MaskConvention mask_convention_of_name(const std::string& name);
 
+// `text` in lower case, for reading names ("Padding_Mask" as "padding_mask").
+std::string lowered(std::string text);
+
 }  // namespace mhacheck
