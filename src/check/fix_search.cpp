@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -1196,20 +1197,118 @@ std::vector<std::size_t> upstream_calls(const Spec& spec, const Report& report, 
 // One call's dim arguments rewritten: the new values by argument name, and how the call then
 // reads in Python ("h.mean(dim=1)").
 struct ArgumentChange {
-  nlohmann::json values;  // {"dim": 1} or {"dim0": -2, "dim1": -1}
+  nlohmann::json values;  // {"dim": 1} or {"dim0": -2, "dim1": -1}; {"op": "getitem", ...} another operator
   std::string python;     // "mean(dim=1)"
   std::string note;       // a suspect change: why
+  std::vector<std::string> removed = {};  // arguments the changed call no longer takes
+  // The call changed nothing as written (a squeeze of a dim that is not 1): the change makes it
+  // do what it was written for, which no other change of the graph says as directly.
+  bool was_no_op = false;
 };
 
 std::string joined(const std::vector<int>& dims) { return fmt::format("{}", fmt::join(dims, ", ")); }
+
+std::string shape_list_text(const nlohmann::json& shape) {
+  std::vector<std::string> entries;
+  for (const nlohmann::json& entry : shape) entries.push_back(entry.is_string() ? entry.get<std::string>() : entry.dump());
+  return fmt::format("{}", fmt::join(entries, ", "));
+}
+
+// A view's or reshape's shape list as an engineer rewrites it when the tensor it makes is laid out
+// wrongly: the same sizes in another order (level_embed.view(1, -1, 1) meant view(1, 1, -1): the
+// -1 moved), a size replaced by -1 (PyTorch infers it), or by the size the input has at the same
+// position when the input has as many dims (memory (B, S, E) viewed (B, T, H, D) with the query's
+// length: view(B, S, H, D)). Lists of up to 5 entries; the order's changes of at most two entries.
+// `own_failure`: the view or reshape is the failing call.
+std::vector<ArgumentChange> shape_list_changes(const std::string& op, const nlohmann::json& shape, const std::vector<std::string>& input_names,
+                                               bool own_failure) {
+  std::vector<ArgumentChange> changes;
+  const std::size_t length = shape.size();
+  if (length == 0 || length > 5) return changes;
+  std::vector<nlohmann::json> seen{shape};
+  auto add = [&](nlohmann::json rewritten) {
+    if (std::find(seen.begin(), seen.end(), rewritten) != seen.end()) return;
+    seen.push_back(rewritten);
+    std::string python = fmt::format("{}({})", op, shape_list_text(rewritten));
+    changes.push_back({{{"shape", std::move(rewritten)}}, std::move(python), ""});
+  };
+  const bool inferred = std::any_of(shape.begin(), shape.end(), [](const nlohmann::json& e) { return e == -1; });
+  // A dim of 1 or the inferred -1 exchanged with another entry: put where the input's layout has
+  // it. Two sizes exchanged would cut the memory in another order, which no one means (a permute
+  // moves dims).
+  auto movable = [](const nlohmann::json& entry) { return entry == 1 || entry == -1; };
+  for (std::size_t a = 0; a < length; ++a) {
+    for (std::size_t b = a + 1; b < length; ++b) {
+      if (!movable(shape[a]) && !movable(shape[b])) continue;
+      nlohmann::json swapped = shape;
+      std::swap(swapped[a], swapped[b]);
+      add(std::move(swapped));
+    }
+  }
+  // The one inferred entry moved to another place, the others keeping their order.
+  for (std::size_t from = 0; inferred && from < length; ++from) {
+    if (shape[from] != -1) continue;
+    for (std::size_t to = 0; to < length; ++to) {
+      nlohmann::json moved = shape;
+      moved.erase(moved.begin() + static_cast<std::ptrdiff_t>(from));
+      moved.insert(moved.begin() + static_cast<std::ptrdiff_t>(to), -1);
+      add(std::move(moved));
+    }
+  }
+  for (std::size_t d = 0; d < length; ++d) {
+    // A size given to PyTorch to infer, where the view fails itself (its sizes do not fit its
+    // input): inferred where it is wrong. Upstream, where the view passed, -1 infers the same size
+    // and only drops the name.
+    if (own_failure && !inferred && !(shape[d].is_number_integer() && shape[d].get<std::int64_t>() == 1)) {
+      nlohmann::json rewritten = shape;
+      rewritten[d] = -1;
+      add(std::move(rewritten));
+    }
+    if (input_names.size() == length && shape[d].is_string() && input_names[d] != shape[d].get<std::string>()) {
+      nlohmann::json rewritten = shape;
+      const std::string& name = input_names[d];
+      char* end = nullptr;
+      long long number = std::strtoll(name.c_str(), &end, 10);
+      rewritten[d] = end != name.c_str() && *end == '\0' ? nlohmann::json(number) : nlohmann::json(name);
+      add(std::move(rewritten));
+    }
+  }
+  return changes;
+}
+
+// A squeeze(d) of a dim that is not of size 1 changes nothing (a 2-layer GRU's hidden
+// (num_layers, B, H).squeeze(0)): the engineer meant one entry of that dim, the last of a stack of
+// layers (hidden[-1]) or the first, or the squeeze of a dim that is of size 1.
+std::vector<ArgumentChange> no_op_squeeze_changes(std::int64_t written, int rank, const Shape& sizes) {
+  std::vector<ArgumentChange> changes;
+  const int dim = static_cast<int>(written < 0 ? written + rank : written);
+  if (dim < 0 || dim >= rank || static_cast<int>(sizes.size()) != rank || sizes[static_cast<std::size_t>(dim)] == DimExpr::constant(1)) {
+    return changes;
+  }
+  std::string before;
+  for (int d = 0; d < dim; ++d) before += ":, ";
+  for (const char* entry : {"-1", "0"}) {
+    std::string index = fmt::format("[{}{}]", before, entry);
+    changes.push_back({{{"op", "getitem"}, {"index", index}}, index, "", {"dim"}, true});
+  }
+  for (int d = 0; d < rank; ++d) {
+    if (sizes[static_cast<std::size_t>(d)] == DimExpr::constant(1)) {
+      changes.push_back({{{"dim", d}}, fmt::format("squeeze({})", d), ""});
+    }
+  }
+  return changes;
+}
 
 // The alternative values of the dim arguments of `call`, whose input has rank `rank` and dims
 // named `names`: every other pair of a transpose (the last two written -2, -1), every other
 // order of a permute (of a 4-D or larger tensor, those one exchange away), every other place of an
 // unsqueeze, every other dim of a reduction (each with keepdim flipped too) or of a softmax, every
-// other range of a flatten. A reduction or softmax over a dim named as a batch is suspect: it
-// mixes batch entries.
-std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, const std::vector<std::string>& names) {
+// other range of a flatten, a view's or reshape's shape list rewritten (shape_list_changes; the
+// input's sizes: `sizes`; `own_failure`: the view is the failing call), a squeeze that changes
+// nothing made an index (no_op_squeeze_changes). A reduction or softmax over a dim named as a
+// batch is suspect: it mixes batch entries.
+std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, const std::vector<std::string>& names, const Shape& sizes,
+                                             bool own_failure) {
   std::vector<ArgumentChange> changes;
   const nlohmann::json& args = call.arguments;
   auto wrapped = [](const nlohmann::json& value, int size) -> std::optional<int> {
@@ -1275,6 +1374,10 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
         changes.push_back(std::move(change));
       }
     }
+  } else if ((call.op == "view" || call.op == "reshape") && args.contains("shape") && args["shape"].is_array()) {
+    for (ArgumentChange& change : shape_list_changes(call.op, args["shape"], names, own_failure)) changes.push_back(std::move(change));
+  } else if (call.op == "squeeze" && args.contains("dim") && args["dim"].is_number_integer() && rank >= 1) {
+    for (ArgumentChange& change : no_op_squeeze_changes(args["dim"].get<std::int64_t>(), rank, sizes)) changes.push_back(std::move(change));
   } else if (call.op == "flatten" && rank >= 2) {
     std::optional<int> start = wrapped(args.value("start_dim", nlohmann::json(0)), rank);
     std::optional<int> end = wrapped(args.value("end_dim", nlohmann::json(-1)), rank);
@@ -1345,14 +1448,29 @@ std::optional<std::string> sequence_leaves_product(const Spec& spec, std::size_t
 std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
   std::vector<Fix> fixes;
   std::vector<std::size_t> upstream = upstream_calls(spec, report, checked);
+  // A view or reshape that fails is its own shaping call (memory viewed with the query's length).
+  std::optional<std::size_t> failing = call_index(spec, checked.id);
+  const bool reshapes_itself = failing && (spec.calls[*failing].op == "view" || spec.calls[*failing].op == "reshape") &&
+                               spec.calls[*failing].pointer == fmt::format("/calls/{}", *failing);
+  if (reshapes_itself) upstream.insert(upstream.begin(), *failing);
   std::map<std::tuple<std::string, std::string, int>, std::vector<std::size_t>> alike;  // (op, arguments, rank) -> calls
-  std::map<std::size_t, std::pair<int, std::vector<std::string>>> inputs;             // call -> its input's rank and names
+  struct Input {
+    int rank = 0;
+    std::vector<std::string> names;
+    Shape sizes;
+  };
+  std::map<std::size_t, Input> inputs;  // call -> its input's rank, names and sizes
+  // The input of call `index` as checked: a view's shape list is written for its input's sizes.
+  auto input_of = [&](std::size_t index) -> const ResolvedArgument* {
+    const CallReport* made = call_report(report, spec.calls[index].id);
+    if (!made) return nullptr;
+    auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+    return input == made->arguments.end() || input->written().empty() ? nullptr : &*input;
+  };
   for (std::size_t index : upstream) {
     const CallDecl& call = spec.calls[index];
-    const CallReport* made = call_report(report, call.id);
-    if (!made || call.outputs.size() != 1) continue;
-    auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
-    if (input == made->arguments.end() || input->written().empty()) continue;
+    const ResolvedArgument* input = input_of(index);
+    if (!input || call.outputs.size() != 1) continue;
     int rank = static_cast<int>(input->written().size());
     std::vector<std::string> names = written_names(input->written());
     // An earlier call's output by the names its call gives its dims, where it gives them.
@@ -1360,28 +1478,44 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
     for (const NamedOutput& output : source ? source->outputs : std::vector<NamedOutput>{}) {
       if (output.name == input->source.name && output.dim_names.size() == names.size()) names = output.dim_names;
     }
-    inputs[index] = {rank, names};
+    inputs[index] = {rank, names, input->shape};
     alike[{call.op, call.arguments.dump(), rank}].push_back(index);
   }
   // Calls written alike anywhere in the graph (v's permute, which the failing call does not read).
+  // A view's or reshape's shape list is written for its input: those of inputs of other sizes
+  // (the query's view beside the memory's keys' and values') are not its twins.
+  auto twins = [&](std::size_t index, const CallDecl& other) {
+    const CallDecl& call = spec.calls[index];
+    if (other.op != call.op || other.arguments != call.arguments) return false;
+    if (call.op != "view" && call.op != "reshape") return true;
+    const ResolvedArgument* own = input_of(index);
+    std::optional<std::size_t> at = call_index(spec, other.id);
+    const ResolvedArgument* theirs = at ? input_of(*at) : nullptr;
+    return own && theirs && own->shape == theirs->shape;
+  };
   auto written_alike = [&](std::size_t index) {
-    std::size_t count = 0;
-    for (const CallDecl& other : spec.calls) {
-      count += other.op == spec.calls[index].op && other.arguments == spec.calls[index].arguments;
-    }
-    return count;
+    return static_cast<std::size_t>(std::count_if(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& other) { return twins(index, other); }));
   };
   auto add = [&](const std::vector<std::size_t>& group, const std::vector<std::size_t>& alike_calls) {
-    const auto& [rank, names] = inputs[group.front()];
+    const auto& [rank, names, sizes] = inputs[group.front()];
     // Calls written alike (q, k and v each viewed and permuted the same way) are changed together:
     // one changed alone is made to match the odd one out.
     const bool changed_alone = group.size() < std::max(alike_calls.size(), written_alike(group.front()));
-    for (const ArgumentChange& change : argument_changes(spec.calls[group.front()], rank, names)) {
+    for (const ArgumentChange& change : argument_changes(spec.calls[group.front()], rank, names, sizes, reshapes_itself && group.front() == *failing)) {
       nlohmann::json patch = nlohmann::json::array();
       std::vector<std::string> ids, readings;
       for (std::size_t index : group) {
         const CallDecl& call = spec.calls[index];
-        for (const auto& [argument, value] : change.values.items()) {
+        nlohmann::json::json_pointer written(call.pointer);
+        if (change.values.contains("op") && spec.value().contains(written) && spec.value()[written].is_object()) {
+          // Another operator: the call written anew, in one replacement.
+          nlohmann::json rewritten = spec.value()[written];
+          for (const auto& [argument, value] : change.values.items()) rewritten[argument] = value;
+          for (const std::string& argument : change.removed) rewritten.erase(argument);
+          patch.push_back({{"op", "replace"}, {"path", call.pointer}, {"value", std::move(rewritten)}});
+        }
+        const nlohmann::json in_place = change.values.contains("op") ? nlohmann::json::object() : change.values;
+        for (const auto& [argument, value] : in_place.items()) {
           patch.push_back({{"op", call.arguments.contains(argument) && spec.value().contains(nlohmann::json::json_pointer(child_pointer(call.pointer, argument)))
                                       ? "replace"
                                       : "add"},
@@ -1391,7 +1525,8 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
         auto input = call.tensors.find("input");
         std::string input_name = input != call.tensors.end() && input->second.kind == ArgRef::Kind::Named ? input->second.name : "input";
         ids.push_back(fmt::format("\"{}\"", call.id));
-        readings.push_back(fmt::format("{} = {}.{}", call.outputs.front(), input_name, change.python));
+        // An index reads as one: hidden[-1].
+        readings.push_back(fmt::format("{} = {}{}{}", call.outputs.front(), input_name, change.python.front() == '[' ? "" : ".", change.python));
       }
       Fix fix = candidate(fmt::format("change the {} of call{} {} to {}: {}", spec.calls[group.front()].op, group.size() > 1 ? "s" : "",
                                       fmt::join(ids, " and "), change.python, fmt::join(readings, "; ")),
@@ -1404,10 +1539,25 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
       if (note) {
         fix.semantics = FixSemantics::Suspect;
         fix.semantics_note = *note;
+      } else if (change.was_no_op) {
+        fix.semantics = FixSemantics::Consistent;
+        fix.semantics_note = fmt::format("call \"{}\" changed nothing as written: its dim is not of size 1", spec.calls[group.front()].id);
       }
       fixes.push_back(std::move(fix));
     }
   };
+  // A failing view's twins (keys and values viewed alike from one memory) changed with it first.
+  if (reshapes_itself && inputs.count(*failing) != 0) {
+    std::vector<std::size_t> group;
+    for (std::size_t index = 0; index < spec.calls.size(); ++index) {
+      if (twins(*failing, spec.calls[index]) && spec.calls[index].pointer == fmt::format("/calls/{}", index) && input_of(index)) {
+        group.push_back(index);
+      }
+    }
+    std::erase(group, *failing);
+    group.insert(group.begin(), *failing);
+    if (group.size() > 1) add(group, group);
+  }
   std::map<std::size_t, const std::vector<std::size_t>*> alike_of;
   for (const auto& [key, group] : alike) {
     for (std::size_t index : group) alike_of[index] = &group;
@@ -1416,6 +1566,10 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   for (std::size_t index : upstream) {
     if (inputs.count(index) != 0) add({index}, *alike_of[index]);
   }
+  // A call that changed nothing made to do what it was written for comes first.
+  std::stable_partition(fixes.begin(), fixes.end(), [](const Fix& fix) {
+    return fix.semantics == FixSemantics::Consistent;
+  });
   return fixes;
 }
 
@@ -1458,6 +1612,12 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     sources.push_back(std::move(*source));
   }
   for (Fix& fix : mask_candidates(spec, call, masks, query_rank)) add(std::move(fix));
+  // The argument changes: those that make a call that changed nothing do what it was written for
+  // (consistent as made) before every transpose, the others after them.
+  std::vector<Fix> argument_values = checked ? argument_value_candidates(spec, report, *checked) : std::vector<Fix>{};
+  auto made_consistent = std::stable_partition(argument_values.begin(), argument_values.end(),
+                                               [](const Fix& fix) { return fix.semantics == FixSemantics::Consistent; });
+  for (auto it = argument_values.begin(); it != made_consistent; ++it) add(std::move(*it));
   if (checked) {
     if (std::optional<Fix> swap = key_value_swap_candidate(spec, report, call, *checked)) add(std::move(*swap));
     for (Fix& fix : cat_dim_candidates(spec, report, *checked)) add(std::move(fix));
@@ -1543,7 +1703,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   // transposes, so that of a change as large (two arguments against an inserted call) the
   // transpose where the layout entered comes first.
   if (checked) {
-    for (Fix& fix : argument_value_candidates(spec, report, *checked)) add(std::move(fix));
+    for (auto it = made_consistent; it != argument_values.end(); ++it) add(std::move(*it));
     for (Fix& fix : insertion_candidates(spec, report, call, *checked)) add(std::move(fix));
   }
   return candidates;

@@ -32,6 +32,9 @@ namespace mhacheck {
 // tensor's shape, or a call's output (a call inserted right after the call that made it, so
 // that every consumer reads the new layout), looking through the operators that keep a layout
 // (LayerNorm, the elementwise ones): a Conv1d's (B, C, T) output is transposed before its LayerNorm.
+// Then the dim arguments of the calls upstream rewritten in place (a view's shape list too; a
+// squeeze that changes nothing made an index of its dim, ahead of every transpose), and calls
+// inserted on the arguments (insertion_candidates).
 // Last, the transposes and permutes that made arguments, dropped.
 // `report` is the check of `spec`: the producers' output shapes.
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);

@@ -109,6 +109,15 @@ bool better_fix(const Spec& spec, const Fix& a, const Fix& b) {
   bool a_consistent = a.semantics == FixSemantics::Consistent, b_consistent = b.semantics == FixSemantics::Consistent;
   if (a_consistent != b_consistent) return a_consistent;
   if (a.remaining_errors.size() != b.remaining_errors.size()) return a.remaining_errors.size() < b.remaining_errors.size();
+  // Of two outputs, the one with fewer dims of 1: a stray dim of 1 (an Embedding's (B, T, 1, E)
+  // from (B, T, 1) ids) squeezed away, rather than matched by a dim of 1 added to the other
+  // operand, which every later call would carry.
+  auto ones = [](const Fix& fix) {
+    if (fix.outputs.empty()) return std::ptrdiff_t{0};
+    const Shape& shape = fix.outputs.front().shape;
+    return std::count(shape.begin(), shape.end(), DimExpr::constant(1));
+  };
+  if (a.valid() && b.valid() && ones(a) != ones(b)) return ones(a) < ones(b);
   return a.patch.size() < b.patch.size();
 }
 
@@ -127,6 +136,75 @@ bool repairs(const Report& original, const Diagnostic& diagnostic, const Recheck
 
 void label_new_conditions(Fix& fix, const Report& original, const Report& patched);
 
+// An elementwise operator that broadcasts one operand onto another (a bias, a scale, positions
+// or a gate onto the data). Its fixes are read by what the patched call computes.
+bool broadcasts_operands(const Spec& spec, const std::string& call) {
+  static const std::set<std::string, std::less<>> arithmetic = {"add", "sub", "mul", "div"};
+  std::optional<std::size_t> index = call_index(spec, call);
+  return index && arithmetic.count(spec.calls[*index].op) != 0;
+}
+
+// A shape without its dims of literal size 1: what a broadcast keeps of it.
+Shape sized_dims(const Shape& shape) {
+  Shape kept;
+  for (const DimExpr& dim : shape) {
+    if (!(dim == DimExpr::constant(1))) kept.push_back(dim);
+  }
+  return kept;
+}
+
+// A dim other than 1 that `shape` holds twice.
+std::optional<DimExpr> repeated_dim(const Shape& shape) {
+  for (std::size_t a = 0; a < shape.size(); ++a) {
+    if (shape[a] == DimExpr::constant(1)) continue;
+    for (std::size_t b = a + 1; b < shape.size(); ++b) {
+      if (shape[a] == shape[b]) return shape[a];
+    }
+  }
+  return std::nullopt;
+}
+
+// A fix of an elementwise broadcast read by its meaning, in the patched call's output:
+//  - the operand with more sized dims than the other is the data the other is applied to (pos
+//    (B, HW, E) + a level embedding, x (B, C, H, W) * channel weights); a fix that gives the
+//    output that no longer holds those dims in their order (the data transposed to meet the small operand) changes
+//    what every later call reads, where the small operand's own reshape was the slip: suspect;
+//  - an output that holds a dim twice where no operand did (B, T, T, E) pairs every
+//    entry of one operand with every entry of the other: it computes another thing, suspect.
+void label_broadcast_meaning(Fix& fix, const Spec& spec, const Report& original, const std::string& call) {
+  if (fix.semantics == FixSemantics::Suspect || !fix.valid() || fix.outputs.empty() || !broadcasts_operands(spec, call)) return;
+  const CallReport* checked = call_report(original, call);
+  if (!checked || checked->arguments.size() != 2) return;
+  const Shape& output = fix.outputs.front().shape;
+  std::optional<DimExpr> repeated = repeated_dim(output);
+  if (repeated && std::none_of(checked->arguments.begin(), checked->arguments.end(),
+                               [](const ResolvedArgument& a) { return repeated_dim(a.shape).has_value(); })) {
+    fix.semantics = FixSemantics::Suspect;
+    fix.semantics_note = fmt::format("call \"{}\"'s output {} holds {} twice, where no operand does: it pairs every entry of one operand "
+                                     "with every entry of the other, another thing",
+                                     call, tuple_str(output), repeated->str());
+    return;
+  }
+  const ResolvedArgument& first = checked->arguments[0];
+  const ResolvedArgument& second = checked->arguments[1];
+  Shape first_sized = sized_dims(first.shape), second_sized = sized_dims(second.shape);
+  if (first_sized.size() == second_sized.size()) return;
+  const ResolvedArgument& data = first_sized.size() > second_sized.size() ? first : second;
+  const Shape& data_sized = first_sized.size() > second_sized.size() ? first_sized : second_sized;
+  // The data's dims kept in their order (more may join: ALiBi's (T, T) distances times (H, 1, 1)
+  // slopes give (H, T, T)).
+  Shape kept = sized_dims(output);
+  std::size_t next = 0;
+  for (const DimExpr& dim : kept) {
+    if (next < data_sized.size() && dim == data_sized[next]) ++next;
+  }
+  if (next == data_sized.size()) return;
+  fix.semantics = FixSemantics::Suspect;
+  fix.semantics_note = fmt::format("call \"{}\"'s output {} no longer has the layout of {} {}, the data the other operand is applied to: "
+                                   "later calls read it in its old layout",
+                                   call, tuple_str(output), data.name, tuple_str(data.shape));
+}
+
 // Keeps the verified fixes of one diagnostic, best first. A rule's fix, like a searched one, that
 // holds only under a new condition (MHA080) is suspect: batch_first=True with the query relaid
 // while a cat still joins the seq-first memory on the batch holds only while M == B.
@@ -137,6 +215,7 @@ void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& dia
     if (!repairs(original, diagnostic, check)) continue;
     record_result(fix, check.report, diagnostic.call, diagnostic.id);
     label_new_conditions(fix, original, check.report);
+    label_broadcast_meaning(fix, spec, original, diagnostic.call);
     kept.push_back(std::move(fix));
   }
   std::stable_sort(kept.begin(), kept.end(), ranked_by(spec));
@@ -218,7 +297,7 @@ void label_new_conditions(Fix& fix, const Report& original, const Report& patche
 
 // Adds `candidate` to `diagnostic`'s fixes when its patched graph repairs it and no fix with the
 // same patch is there yet.
-void add_searched(const Report& original, const Fix& candidate, const Recheck& check, Diagnostic& diagnostic) {
+void add_searched(const Spec& spec, const Report& original, const Fix& candidate, const Recheck& check, Diagnostic& diagnostic) {
   bool offered = std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
                              [&](const Fix& fix) { return fix.patch == candidate.patch; });
   if (offered || !repairs(original, diagnostic, check)) return;
@@ -227,6 +306,7 @@ void add_searched(const Report& original, const Fix& candidate, const Recheck& c
   label_new_roles(fix, original, check.report);
   label_new_conditions(fix, original, check.report);
   label_dropped_conditions(fix, original, check.report);
+  label_broadcast_meaning(fix, spec, original, diagnostic.call);
   diagnostic.fixes.push_back(std::move(fix));
 }
 
@@ -242,7 +322,7 @@ void search_call(const Spec& spec, const Report& original, const std::vector<Dia
     if (!budget.spend(spec.calls.size())) break;
     Recheck check = recheck(spec, candidate.patch);
     if (!check.usable) continue;
-    for (Diagnostic* target : targets) add_searched(original, candidate, check, *target);
+    for (Diagnostic* target : targets) add_searched(spec, original, candidate, check, *target);
   }
   for (Diagnostic* target : targets) {
     std::stable_sort(target->fixes.begin(), target->fixes.end(), ranked_by(spec));

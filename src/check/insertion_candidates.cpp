@@ -162,6 +162,109 @@ Fix inserted(std::string description, nlohmann::json patch, const Insertion* ins
   return fix;
 }
 
+// The lower-rank operand of a broadcast given the size-1 dims it lacks so that each of its dims
+// lands on the other operand's dim of the same size, in order (channel weights (B, C) against
+// x (B, C, H, W): w[:, :, None, None]; a shift (B, E) against tokens (B, T, E): shift[:, None]).
+// Broadcasting aligns dims from the right; an engineer aligns them by what they are. Each index
+// that does so, with at most 6 dims on the other side.
+std::vector<std::string> aligning_indices(const Shape& lower, const Shape& higher) {
+  std::vector<std::string> indices;
+  const std::size_t k = lower.size(), n = higher.size();
+  if (k == 0 || k >= n || n > 6) return indices;
+  // Every increasing choice of k positions among n, as a bit mask.
+  for (unsigned mask = 0; mask < (1u << n); ++mask) {
+    if (static_cast<std::size_t>(__builtin_popcount(mask)) != k) continue;
+    std::vector<std::string> index;
+    std::size_t next = 0;
+    bool lands = true, sized = false;
+    for (std::size_t d = 0; d < n; ++d) {
+      if ((mask & (1u << d)) == 0) {
+        index.push_back("None");
+        continue;
+      }
+      const DimExpr& own = lower[next++];
+      if (own == DimExpr::constant(1)) {
+        index.push_back(":");
+        continue;
+      }
+      lands = lands && own == higher[d];
+      sized = true;
+      index.push_back(":");
+    }
+    if (!lands || !sized) continue;
+    while (!index.empty() && index.back() == ":") index.pop_back();
+    indices.push_back(fmt::format("[{}]", fmt::join(index, ", ")));
+  }
+  return indices;
+}
+
+// The shape `report` gives the tensor `name`: a call's output, else a declared tensor; empty when
+// none (an output of a call that failed).
+Shape reported_shape(const Report& report, const std::string& name) {
+  for (const CallReport& made : report.calls) {
+    for (const NamedOutput& output : made.outputs) {
+      if (output.name == name) return output.shape;
+    }
+  }
+  for (const DeclaredTensor& tensor : report.tensors) {
+    if (tensor.name == name) return tensor.shape;
+  }
+  return {};
+}
+
+// aligning_indices for argument `resolved` of call `index` against `other`, each index inserted
+// on the operand before the call. The same slip repeated on the result (x * (1 + scale) + shift,
+// each (B, E) against (B, T, E) tokens): later arithmetic calls that read this call's result,
+// or what such a call made of it, with an operand of the same shape, get the same index on that
+// operand, in the same fix.
+std::vector<Fix> aligned_operand_candidates(const Spec& spec, const Report& report, std::size_t index, const ArgRef& ref,
+                                            const ResolvedArgument& resolved, const ResolvedArgument& other) {
+  static const std::set<std::string, std::less<>> arithmetic = {"add", "sub", "mul", "div"};
+  std::vector<Fix> fixes;
+  const CallDecl& call = spec.calls[index];
+  auto other_ref = call.tensors.find(other.name);
+  const std::string other_name =
+      other_ref != call.tensors.end() && other_ref->second.kind == ArgRef::Kind::Named ? other_ref->second.name : other.name;
+  // The later operands alike: (call index, the operand's reference).
+  std::vector<std::pair<std::size_t, const ArgRef*>> repeated;
+  std::set<std::string> results(call.outputs.begin(), call.outputs.end());
+  for (std::size_t later = index + 1; later < spec.calls.size() && arithmetic.count(call.op) != 0; ++later) {
+    const CallDecl& reader = spec.calls[later];
+    if (arithmetic.count(reader.op) == 0 || reader.pointer != fmt::format("/calls/{}", later)) continue;
+    const ArgRef* result = nullptr;
+    const ArgRef* alike = nullptr;
+    for (const auto& [argument, given] : reader.tensors) {
+      if (given.kind != ArgRef::Kind::Named) continue;
+      if (results.count(given.name) != 0) {
+        result = &given;
+      } else if (given.name != ref.name && reported_shape(report, given.name) == resolved.shape) {
+        alike = &given;
+      }
+    }
+    if (!result || !alike) continue;
+    repeated.emplace_back(later, alike);
+    results.insert(reader.outputs.begin(), reader.outputs.end());
+  }
+  for (const std::string& index_text : aligning_indices(resolved.shape, other.shape)) {
+    const nlohmann::json getitem = {{"op", "getitem"}, {"index", index_text}};
+    // The later insertions first: each patch is made against the spec as written, and an insertion
+    // moves only the calls after it.
+    nlohmann::json patch = nlohmann::json::array();
+    std::vector<std::string> also;
+    for (auto it = repeated.rbegin(); it != repeated.rend(); ++it) {
+      for (nlohmann::json& op : insertion_patch(spec, it->first, *it->second, {getitem})) patch.push_back(std::move(op));
+      also.insert(also.begin(), fmt::format("{}{} before call \"{}\"", it->second->name, index_text, spec.calls[it->first].id));
+    }
+    for (nlohmann::json& op : insertion_patch(spec, index, ref, {getitem})) patch.push_back(std::move(op));
+    const bool several = index_text.find("None") != index_text.rfind("None");
+    std::string description = fmt::format("give {0} the size-1 dim{3} it lacks where its dims meet {1}'s: {0}{2}", ref.name, other_name,
+                                          index_text, several ? "s" : "");
+    if (!also.empty()) description += fmt::format("; the same for {}", fmt::join(also, ", "));
+    fixes.push_back(inserted(std::move(description), std::move(patch), nullptr));
+  }
+  return fixes;
+}
+
 // (B, H, T, D) heads merged back for a layer of H*D features: transpose(1, 2) then reshape.
 std::optional<Fix> merged_heads(const Spec& spec, std::size_t index, const ArgRef& ref, const ResolvedArgument& resolved) {
   if (resolved.shape.size() != 4) return std::nullopt;
@@ -255,6 +358,16 @@ bool accepts_call(const Spec& spec, const Report& report, Fix& fix, const std::s
 
 }  // namespace
 
+// Only a broadcasting operator's output has its widest operand's rank: the elementwise ones,
+// matmul and SDPA (their batch dims); reshapes, convolutions and reductions change it by design.
+static const std::set<std::string, std::less<>>& elementwise_operators() {
+  static const std::set<std::string, std::less<>> elementwise = {"add",         "sub",        "mul",         "div",
+                                                                 "eq",          "ne",         "logical_and", "logical_or",
+                                                                 "bitwise_and", "bitwise_or", "masked_fill", "where",
+                                                                 "matmul",      "scaled_dot_product_attention"};
+  return elementwise;
+}
+
 std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
   std::vector<Fix> fixes;
   std::optional<std::size_t> index = call_index(spec, call.id);
@@ -274,6 +387,13 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
     }
     for (Fix& fix : squeeze_dim_candidates(spec, report, resolved)) fixes.push_back(std::move(fix));
     if (std::optional<Fix> merged = merged_heads(spec, *index, ref->second, resolved)) fixes.push_back(std::move(*merged));
+    for (const ResolvedArgument& other : checked.arguments) {
+      if (&other == &resolved || call.op == "matmul" || call.op == "scaled_dot_product_attention" ||
+          elementwise_operators().count(call.op) == 0) {
+        continue;
+      }
+      for (Fix& fix : aligned_operand_candidates(spec, report, *index, ref->second, resolved, other)) fixes.push_back(std::move(fix));
+    }
     for (const Insertion& insertion : insertions(report, resolved)) {
       const std::string& name = ref->second.name;
       fixes.push_back(inserted(fmt::format("reshape {0} before call \"{1}\": {0}{2}", name, call.id, insertion.python),
@@ -284,14 +404,8 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
   // candidates past it are dropped unchecked.
   constexpr std::size_t kMaxWork = 8000;
   std::size_t work = 0;
-  // Only a broadcasting operator's output has its widest operand's rank: the elementwise ones,
-  // matmul and SDPA (their batch dims); reshapes, convolutions and reductions change it by design.
-  static const std::set<std::string, std::less<>> elementwise = {"add",         "sub",        "mul",         "div",
-                                                                 "eq",          "ne",         "logical_and", "logical_or",
-                                                                 "bitwise_and", "bitwise_or", "masked_fill", "where",
-                                                                 "matmul",      "scaled_dot_product_attention"};
   std::size_t widest = std::numeric_limits<std::size_t>::max();
-  if (elementwise.count(call.op) != 0) {
+  if (elementwise_operators().count(call.op) != 0) {
     widest = 0;
     for (const ResolvedArgument& resolved : checked.arguments) widest = std::max(widest, resolved.shape.size());
   }

@@ -20,6 +20,10 @@ namespace mhacheck {
 //  - a slice dropping one leading token, where a dim's size is a square plus one (a ViT's class
 //    token before its patch grid);
 //  - for a 4-D (B, H, T, D) argument, the heads merged back: .transpose(1, 2).reshape(B, T, H*D);
+//  - for an elementwise operator, the operand of lower rank indexed with None where it lacks dims
+//    so that each of its dims meets an equal dim of the other (w[:, :, None, None] against
+//    (B, C, H, W)), the same index also on each later add, sub, mul or div that applies an
+//    operand of its shape to the result (x * (1 + scale) + shift);
 // and, for an argument made by a squeeze without dim, that squeeze given each dim of size 1
 // (last first). A change that squeezes a dim named as a batch, moves it from dim 0, or merges
 // two dims named for different roles is labelled suspect. Each is checked before it is

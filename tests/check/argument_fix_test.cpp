@@ -134,3 +134,66 @@ TEST_CASE("argument fixes: keys permuted to match a query left (B, T, H, D) are 
   CHECK(matched->semantics == FixSemantics::Suspect);
   CHECK(matched->semantics_note == "T (a sequence length) would leave the matrix dims of the product of call \"s\" for a batch slot");
 }
+
+TEST_CASE("argument fixes: a view that puts a bias's features on the wrong dim has its -1 moved", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"x": ["N", 100, 64], "b": [64]},
+    "calls": [{"id": "v", "op": "view", "input": "b", "shape": [1, -1, 1], "outputs": ["bv"]},
+              {"id": "a", "op": "add", "input": "x", "other": "bv", "outputs": ["y"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA305");
+  CHECK(fix.description == "change the view of call \"v\" to view(1, 1, -1): bv = b.view(1, 1, -1)");
+  REQUIRE(fix.patch.size() == 1);
+  CHECK(fix.patch[0]["path"] == "/calls/0/shape");
+  // Transposing x to meet the bias would hand every later call x in another layout.
+  const Diagnostic* broadcast = test::find(report, "MHA305");
+  for (const Fix& other : broadcast->fixes) {
+    if (other.description.rfind("transpose x", 0) == 0) CHECK(other.semantics == FixSemantics::Suspect);
+  }
+}
+
+TEST_CASE("argument fixes: keys and values viewed with the query's length are viewed with their own, together", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"q0": ["N", "L", 256], "k0": ["N", "S", 256], "v0": ["N", "S", 256]},
+    "calls": [{"id": "vq", "op": "view", "input": "q0", "shape": ["N", "L", 4, 64], "outputs": ["q1"]},
+              {"id": "vk", "op": "view", "input": "k0", "shape": ["N", "L", 4, 64], "outputs": ["k1"]},
+              {"id": "vv", "op": "view", "input": "v0", "shape": ["N", "L", 4, 64], "outputs": ["v1"]},
+              {"id": "tq", "op": "transpose", "input": "q1", "dim0": 1, "dim1": 2, "outputs": ["q"]},
+              {"id": "tk", "op": "transpose", "input": "k1", "dim0": 1, "dim1": 2, "outputs": ["k"]},
+              {"id": "tv", "op": "transpose", "input": "v1", "dim0": 1, "dim1": 2, "outputs": ["v"]},
+              {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "outputs": ["o"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA370");
+  CHECK(fix.description ==
+        "change the view of calls \"vk\" and \"vv\" to view(N, -1, 4, 64): k1 = k0.view(N, -1, 4, 64); v1 = v0.view(N, -1, 4, 64)");
+  // The query's view, written for an input of its own length, is left as it is.
+  for (const nlohmann::json& op : fix.patch) CHECK(op["path"].get<std::string>().rfind("/calls/0/", 0) != 0);
+}
+
+TEST_CASE("argument fixes: a squeeze of a stack of layers that changes nothing becomes the last layer's entry", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "modules": {"W": "nn.Linear(128, 128)"},
+    "tensors": {"hidden": [3, "N", 128], "keys": ["N", "L", 128]},
+    "calls": [{"id": "sq", "op": "squeeze", "input": "hidden", "dim": 0, "outputs": ["h"]},
+              {"id": "u", "op": "unsqueeze", "input": "h", "dim": 1, "outputs": ["q"]},
+              {"id": "w", "module": "W", "input": "q", "outputs": ["wq"]},
+              {"id": "s", "op": "add", "input": "wq", "other": "keys", "outputs": ["e"]}]})j");
+  const Diagnostic* diagnostic = test::find(report, "MHA083");
+  REQUIRE(diagnostic != nullptr);
+  REQUIRE(!diagnostic->fixes.empty());
+  const Fix& fix = diagnostic->fixes.front();
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  CHECK(fix.description == "change the squeeze of call \"sq\" to [-1]: h = hidden[-1]");
+  REQUIRE(fix.patch.size() == 1);
+  CHECK(fix.patch[0]["op"] == "replace");
+  CHECK(fix.patch[0]["value"]["op"] == "getitem");
+  CHECK(fix.patch[0]["value"]["index"] == "[-1]");
+  CHECK(!fix.patch[0]["value"].contains("dim"));
+}
+
+TEST_CASE("argument fixes: a squeeze of a dim of size 1 is no no-op and keeps its dim", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "modules": {"W": "nn.Linear(128, 128)"},
+    "tensors": {"hidden": [1, "N", 128], "keys": ["N", "L", 128]},
+    "calls": [{"id": "sq", "op": "squeeze", "input": "hidden", "dim": 0, "outputs": ["h"]},
+              {"id": "u", "op": "unsqueeze", "input": "h", "dim": 1, "outputs": ["q"]},
+              {"id": "w", "module": "W", "input": "q", "outputs": ["wq"]},
+              {"id": "s", "op": "add", "input": "wq", "other": "keys", "outputs": ["e"]}]})j");
+  CHECK(report.count(Severity::Error) == 0);
+  CHECK(report.count(Severity::Warning) == 0);
+}

@@ -1092,3 +1092,40 @@ TEST_CASE("a normaliser summed over the heads of (B, H, N, D) keys: the sum's di
     if (fix.description.starts_with("transpose q to")) CHECK(fix.semantics == FixSemantics::Suspect);  // declared like k
   }
 }
+
+TEST_CASE("searched fixes: a broadcast fix that transposes the data is suspect, the small operand's own fix comes first", "[fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"x": ["B", 50, 96], "b": [1, 96, 1]},
+    "calls": [{"id": "m", "op": "add", "input": "x", "other": "b", "outputs": ["y"]}]})j");
+  const Diagnostic* diagnostic = test::find(report, "MHA305");
+  REQUIRE(diagnostic != nullptr);
+  REQUIRE(!diagnostic->fixes.empty());
+  REQUIRE(!diagnostic->fixes.front().outputs.empty());
+  CHECK(tuple_str(diagnostic->fixes.front().outputs.front().shape) == "(B, 50, 96)");
+  bool transposed = false;
+  for (const Fix& fix : diagnostic->fixes) {
+    if (fix.description.rfind("transpose x to (B, 96, 50)", 0) != 0) continue;
+    transposed = true;
+    CHECK(fix.valid());
+    CHECK(fix.semantics == FixSemantics::Suspect);
+    CHECK(fix.semantics_note.find("no longer has the layout of input (B, 50, 96)") != std::string::npos);
+  }
+  CHECK(transposed);
+}
+
+TEST_CASE("searched fixes: a broadcast fix whose output holds a dim twice where no operand does is suspect", "[fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"a": ["B", "T", 1, 32], "c": ["B", "T", 32]},
+    "calls": [{"id": "m", "op": "add", "input": "c", "other": "a", "outputs": ["y"]}]})j");
+  const Diagnostic* diagnostic = test::find(report, "MHA083");
+  REQUIRE(diagnostic != nullptr);
+  REQUIRE(!diagnostic->fixes.empty());
+  // The stray dim of 1 squeezed, not matched on the other operand.
+  CHECK(diagnostic->fixes.front().description == "reshape a before call \"m\": a.squeeze(2)");
+  bool paired = false;
+  for (const Fix& fix : diagnostic->fixes) {
+    if (fix.description.find("c[:, None] gives (B, 1, T, 32)") == std::string::npos) continue;
+    paired = true;
+    CHECK(fix.semantics == FixSemantics::Suspect);
+    CHECK(fix.semantics_note.find("holds T twice") != std::string::npos);
+  }
+  CHECK(paired);
+}

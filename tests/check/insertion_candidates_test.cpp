@@ -104,3 +104,18 @@ TEST_CASE("a layer resized away from a size its input data holds works against t
   removed.patch = nlohmann::json::array({{{"op", "remove"}, {"path", "/modules/emb"}}});
   CHECK_FALSE(against_module(options, removed));
 }
+
+TEST_CASE("channel gates (B, C) into a (B, C, H, W) map: the gates given the dims they lack where their dims meet the map's", "[fixes][insertion]") {
+  check_first(R"J({"version": 1, "modules": {"fc": "nn.Linear(48, 48)"}, "tensors": {"fmap": ["B", 48, 16, 16], "pooled": ["B", 48]},
+      "calls": [{"id": "g", "module": "fc", "input": "pooled", "outputs": ["gates"]},
+                {"id": "m", "op": "mul", "input": "fmap", "other": "gates", "outputs": ["out"]}]})J",
+              "MHA305", "gates[:, :, None, None]");
+}
+
+TEST_CASE("ids kept (B, T, 1) into an Embedding: its stray dim of 1 squeezed rather than matched on the other operand", "[fixes][insertion]") {
+  check_first(R"J({"version": 1, "modules": {"emb": "nn.Embedding(500, 64)"},
+      "tensors": {"ids": {"shape": ["B", "T", 1], "dtype": "int64"}, "tokens": ["B", "T", 64]},
+      "calls": [{"id": "e", "module": "emb", "input": "ids", "outputs": ["pos"]},
+                {"id": "a", "op": "add", "input": "tokens", "other": "pos", "outputs": ["x"]}]})J",
+              "MHA083", "pos.squeeze(2)");
+}
