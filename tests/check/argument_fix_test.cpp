@@ -1,6 +1,7 @@
 // Searched fixes that rewrite an upstream call's own dim arguments (fix_search.cpp,
 // argument_value_candidates), ahead of a call inserted after it or a module rebuilt to fit.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "mhacheck/render.hpp"
 #include "test_support.hpp"
@@ -166,13 +167,24 @@ TEST_CASE("argument fixes: keys and values viewed with the query's length are vi
   for (const nlohmann::json& op : fix.patch) CHECK(op["path"].get<std::string>().rfind("/calls/0/", 0) != 0);
 }
 
+namespace {
+
+// A stack of `layers` hidden states squeezed on dim 0, unsqueezed as one query per batch entry,
+// projected and added to (N, L, 128) keys.
+Report squeezed_hidden(int layers) {
+  return test::check_text(fmt::format(R"j({{"version": 1, "modules": {{"W": "nn.Linear(128, 128)"}},
+    "tensors": {{"hidden": [{}, "N", 128], "keys": ["N", "L", 128]}},
+    "calls": [{{"id": "sq", "op": "squeeze", "input": "hidden", "dim": 0, "outputs": ["h"]}},
+              {{"id": "u", "op": "unsqueeze", "input": "h", "dim": 1, "outputs": ["q"]}},
+              {{"id": "w", "module": "W", "input": "q", "outputs": ["wq"]}},
+              {{"id": "s", "op": "add", "input": "wq", "other": "keys", "outputs": ["e"]}}]}})j",
+                                      layers));
+}
+
+}  // namespace
+
 TEST_CASE("argument fixes: a squeeze of a stack of layers that changes nothing becomes the last layer's entry", "[fixes][argument-fixes]") {
-  Report report = test::check_text(R"j({"version": 1, "modules": {"W": "nn.Linear(128, 128)"},
-    "tensors": {"hidden": [3, "N", 128], "keys": ["N", "L", 128]},
-    "calls": [{"id": "sq", "op": "squeeze", "input": "hidden", "dim": 0, "outputs": ["h"]},
-              {"id": "u", "op": "unsqueeze", "input": "h", "dim": 1, "outputs": ["q"]},
-              {"id": "w", "module": "W", "input": "q", "outputs": ["wq"]},
-              {"id": "s", "op": "add", "input": "wq", "other": "keys", "outputs": ["e"]}]})j");
+  Report report = squeezed_hidden(3);
   const Diagnostic* diagnostic = test::find(report, "MHA083");
   REQUIRE(diagnostic != nullptr);
   REQUIRE(!diagnostic->fixes.empty());
@@ -187,13 +199,8 @@ TEST_CASE("argument fixes: a squeeze of a stack of layers that changes nothing b
   CHECK(!fix.patch[0]["value"].contains("dim"));
 }
 
-TEST_CASE("argument fixes: a squeeze of a dim of size 1 is no no-op and keeps its dim", "[fixes][argument-fixes]") {
-  Report report = test::check_text(R"j({"version": 1, "modules": {"W": "nn.Linear(128, 128)"},
-    "tensors": {"hidden": [1, "N", 128], "keys": ["N", "L", 128]},
-    "calls": [{"id": "sq", "op": "squeeze", "input": "hidden", "dim": 0, "outputs": ["h"]},
-              {"id": "u", "op": "unsqueeze", "input": "h", "dim": 1, "outputs": ["q"]},
-              {"id": "w", "module": "W", "input": "q", "outputs": ["wq"]},
-              {"id": "s", "op": "add", "input": "wq", "other": "keys", "outputs": ["e"]}]})j");
+TEST_CASE("argument fixes: the same squeeze of a single layer's hidden state does what it says: no finding", "[fixes][argument-fixes]") {
+  Report report = squeezed_hidden(1);
   CHECK(report.count(Severity::Error) == 0);
   CHECK(report.count(Severity::Warning) == 0);
 }
