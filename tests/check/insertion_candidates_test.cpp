@@ -119,3 +119,10 @@ TEST_CASE("ids kept (B, T, 1) into an Embedding: its stray dim of 1 squeezed rat
                 {"id": "a", "op": "add", "input": "tokens", "other": "pos", "outputs": ["x"]}]})J",
               "MHA083", "pos.squeeze(2)");
 }
+
+TEST_CASE("a (B, E) scale and shift applied to (B, T, E) tokens: both indexed in one fix, not the tokens transposed", "[fixes][insertion]") {
+  check_first(R"J({"version": 1, "tensors": {"tokens": ["B", "T", 192], "scale": ["B", 192], "shift": ["B", 192]},
+      "calls": [{"id": "m", "op": "mul", "input": "tokens", "other": "scale", "outputs": ["scaled"]},
+                {"id": "a", "op": "add", "input": "scaled", "other": "shift", "outputs": ["out"]}]})J",
+              "MHA083", "scale[:, None]; the same for shift[:, None] before call \"a\"");
+}
