@@ -337,6 +337,23 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
     if (pad[d] != 0) padded[d] = DimExpr::constant(report.symbols.resolve(shape[d]).offset + pad[d]);
   }
   const std::string& name = ref->second.name;
+  // Cropping to the whole windows the shape counts keeps the view as written but drops the map's
+  // last positions: a candidate after the padding, labelled for what it loses.
+  std::vector<std::string> kept_items;
+  bool crops = true;
+  j = 0;
+  for (std::size_t i = 0; i < shape.size() && crops; ++i) {
+    if (pad[i] == 0) {
+      kept_items.push_back(":");
+      j += report.symbols.compare(shape[i], sizes[j]) == Symbols::Verdict::Equal ? 1 : 2;
+      continue;
+    }
+    const std::int64_t whole = sizes[j].offset * sizes[j + 1].offset;
+    crops = whole > 0 && whole < report.symbols.resolve(shape[i]).offset;
+    kept_items.push_back(fmt::format(":{}", whole));
+    j += 2;
+  }
+  while (!kept_items.empty() && kept_items.back() == ":") kept_items.pop_back();
   nlohmann::json patch = nlohmann::json::array();
   std::vector<std::string> shape_text;
   for (const nlohmann::json& size : written) shape_text.push_back(size.is_string() ? size.get<std::string>() : size.dump());
@@ -352,6 +369,13 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
                                         name, name, fmt::join(amounts, ", "), tuple_str(padded),
                                         counts.empty() ? std::string() : fmt::format(", then {}({})", call.op, fmt::join(shape_text, ", "))),
                             std::move(patch)));
+  if (!crops) return;
+  const std::string kept = fmt::format("[{}]", fmt::join(kept_items, ", "));
+  nlohmann::json cut = {{"id", fresh_name(spec, "crop_" + name)}, {"op", "getitem"}, {"input", name}, {"index", kept},
+                        {"outputs", {fresh_name(spec, name + "_cropped")}}};
+  fixes.push_back(candidate(fmt::format("crop {} to the whole windows call \"{}\" counts: {} = {}{}", name, call.id, name, name, kept),
+                            read_inserted_call(spec, index, ref->second, std::move(cut)), FixSemantics::Suspect,
+                            "the positions past the last whole window are dropped, not attended"));
 }
 
 // A rule's fix that asks for other values names the shape wanted: another tensor the spec has

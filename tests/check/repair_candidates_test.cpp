@@ -282,6 +282,12 @@ TEST_CASE("a map split into windows that do not divide it is padded up to a mult
         "pad x up to a multiple of the window before call \"v\": x = F.pad(x, (0, 0, 0, 6, 0, 6)) gives (B, 70, 70, 768), then "
         "view(B, 5, 14, 5, 14, 768)");
   CHECK(fix.valid());
+  // Cropping to the 4 x 4 windows written keeps the view but drops positions: offered after, suspect.
+  const Diagnostic* split = test::find(report, "MHA302");
+  REQUIRE(split->fixes.size() >= 2);
+  CHECK(split->fixes[1].description == "crop x to the whole windows call \"v\" counts: x = x[:, :56, :56]");
+  CHECK(split->fixes[1].valid());
+  CHECK(split->fixes[1].semantics == FixSemantics::Suspect);
   // The features split into heads no head size divides is a miscounted split, not a map to pad;
   // a dim the windows divide is no padding case either.
   Report heads = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 500]},

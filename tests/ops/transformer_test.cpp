@@ -96,6 +96,14 @@ TEST_CASE("norm_first moves a wrong d_model to LayerNorm, the stack's final norm
   CHECK(norm->fixes.front().description == "construct TransformerEncoder.norm as nn.LayerNorm(8), normalized_shape=8: the width its layers give");
   CHECK(norm->fixes.front().valid());
   CHECK(norm->fixes.front().patch.at(0).at("path") == "/module/norm/normalized_shape");
+  Report decoder = test::check_text(module_call(
+      R"({"type": "TransformerDecoder", "decoder_layer": {"type": "TransformerDecoderLayer", "d_model": 8, "nhead": 2}, "num_layers": 1, "norm": {"type": "LayerNorm", "normalized_shape": 16}})",
+      R"("tgt": [5, 2, 8], "memory": [7, 2, 8])"));
+  const Diagnostic* decoder_norm = test::find(decoder, "MHA403");
+  REQUIRE(decoder_norm != nullptr);
+  REQUIRE_FALSE(decoder_norm->fixes.empty());
+  CHECK(decoder_norm->fixes.front().description == "construct TransformerDecoder.norm as nn.LayerNorm(8), normalized_shape=8: the width its layers give");
+  CHECK(decoder_norm->fixes.front().valid());
   // nn.Transformer's default LayerNorm(512) pasted beside a d_model = 256 layer, as Python.
   Report pasted = test::check_text(R"j({"module": "d_model = 256\nlayer = nn.TransformerEncoderLayer(d_model=d_model, nhead=8, batch_first=True)\n)j"
                                    R"j(enc = nn.TransformerEncoder(layer, num_layers=6, norm=nn.LayerNorm(512))", "src": ["B", "T", 256]})j");
