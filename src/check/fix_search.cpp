@@ -407,7 +407,7 @@ std::optional<std::string> subscript_disagreement(const std::vector<std::vector<
       std::swap(names[static_cast<std::size_t>(a)], names[static_cast<std::size_t>(b)]);
     }
     for (std::size_t d = 0; d < names.size(); ++d) {
-      DimRole named = role_of_name(names[d]);
+      DimRole named = role_of_dim(names, static_cast<int>(d));
       if (named == DimRole::Unknown || roles[i][d] == DimRole::Unknown || named == roles[i][d]) continue;
       return fmt::format("{} ({}) would sit under a subscript of a {} in {}", names[d], role_name(named), role_name(roles[i][d]), source->name);
     }
@@ -925,8 +925,8 @@ std::vector<Fix> slice_dim_candidates(const Spec& spec, const Report& report, co
         Fix fix = candidate(fmt::format("slice dim {} instead of dim {} in call \"{}\": {} = {}{}", whole, cut, getitem.id,
                                         getitem.outputs.front(), input_name, written),
                             {{{"op", "replace"}, {"path", getitem.pointer + "/index"}, {"value", written}}});
-        DimRole cut_role = cut < names.size() ? role_of_name(names[cut]) : DimRole::Unknown;
-        DimRole whole_role = whole < names.size() ? role_of_name(names[whole]) : DimRole::Unknown;
+        DimRole cut_role = role_of_dim(names, static_cast<int>(cut));
+        DimRole whole_role = role_of_dim(names, static_cast<int>(whole));
         if (cut_role == DimRole::Batch && whole_role != DimRole::Batch) {
           fix.semantics = FixSemantics::Consistent;
           fix.semantics_note = fmt::format("the slice then cuts {} where it cut the batch {}", names[whole].empty() ? "another dim" : names[whole],
@@ -1318,15 +1318,8 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
     return static_cast<int>(dim < 0 ? dim + size : dim);
   };
   // "N" beside a dim named as a batch is a token count (timm's (B, N, C), linear attention's
-  // (B, H, N, D)), not a second batch.
-  auto batch_named = [&](int dim) {
-    if (dim >= static_cast<int>(names.size()) || role_of_name(names[static_cast<std::size_t>(dim)]) != DimRole::Batch) return false;
-    const std::string& name = names[static_cast<std::size_t>(dim)];
-    bool beside_batch = std::any_of(names.begin(), names.end(), [&](const std::string& other) {
-      return &other != &name && other != "N" && other != "n" && role_of_name(other) == DimRole::Batch;
-    });
-    return !((name == "N" || name == "n") && beside_batch);
-  };
+  // (B, H, N, D)), not a second batch: role_of_dim reads it so.
+  auto batch_named = [&](int dim) { return role_of_dim(names, dim) == DimRole::Batch; };
   if (call.op == "transpose" && rank >= 2) {
     std::optional<int> a = wrapped(args.value("dim0", nlohmann::json()), rank), b = wrapped(args.value("dim1", nlohmann::json()), rank);
     if (!a || !b) return changes;

@@ -280,6 +280,104 @@ void padded_operand_candidates(const Spec& spec, const Report& report, std::size
   }
 }
 
+// A view or reshape that splits a dim n into (n / w, w) where w does not divide n (SAM's 64 x 64
+// map cut into 14 x 14 windows): window partitioning pads each such dim up to the next multiple
+// of w first, F.pad(x, (0, 0, 0, 6, 0, 6)) to 70 x 70, and splits (n + pad) / w windows. The
+// other dims must meet the shape one to one. A last dim is the features: a width no head size
+// divides is a miscounted split, not a map to pad.
+void padded_window_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  if (call.op != "view" && call.op != "reshape") return;
+  const nlohmann::json& written = call.arguments.value("shape", nlohmann::json());
+  const ResolvedArgument* input = resolved_argument(checked, "input");
+  auto ref = call.tensors.find("input");
+  if (!written.is_array() || input == nullptr || ref == call.tensors.end() || !patchable_named(spec, index, ref->second)) return;
+  Shape sizes;
+  for (const nlohmann::json& size : written) {
+    std::optional<DimExpr> dim = size.is_number_integer() ? std::optional<DimExpr>(DimExpr::constant(size.get<std::int64_t>()))
+                                 : size.is_string()       ? parse_dim_expr(size.get<std::string>())
+                                                          : std::nullopt;
+    if (!dim) return;
+    sizes.push_back(report.symbols.resolve(*dim));
+  }
+  const Shape& shape = input->shape;
+  std::vector<std::int64_t> pad(shape.size(), 0);
+  std::vector<std::pair<std::size_t, std::int64_t>> counts;  // shape entries to rewrite: the window counts
+  std::size_t j = 0;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (j < sizes.size() && report.symbols.compare(shape[i], sizes[j]) == Symbols::Verdict::Equal) {
+      ++j;
+      continue;
+    }
+    const DimExpr n = report.symbols.resolve(shape[i]);
+    if (i + 1 == shape.size() || j + 1 >= sizes.size() || !n.is_constant() || !sizes[j].is_constant() || !sizes[j + 1].is_constant()) return;
+    const std::int64_t length = n.offset, windows = sizes[j].offset, window = sizes[j + 1].offset;
+    if (window <= 1 || windows <= 0 || length <= 0) return;
+    if (windows * window != length) {
+      if (length % window == 0) return;  // a miscounted split, which padding does not explain
+      pad[i] = window - length % window;
+      const std::int64_t padded_windows = (length + pad[i]) / window;
+      if (padded_windows != windows) {
+        if (!written[j].is_number_integer()) return;
+        counts.emplace_back(j, padded_windows);
+      }
+    }
+    j += 2;
+  }
+  const auto first = std::find_if(pad.begin(), pad.end(), [](std::int64_t amount) { return amount != 0; });
+  if (j != sizes.size() || first == pad.end()) return;
+  // F.pad's pairs run from the last dim back to the first padded one, (before, after) each.
+  nlohmann::json pairs = nlohmann::json::array();
+  for (std::size_t d = shape.size(); d-- > static_cast<std::size_t>(first - pad.begin());) {
+    pairs.push_back(0);
+    pairs.push_back(pad[d]);
+  }
+  Shape padded = shape;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (pad[d] != 0) padded[d] = DimExpr::constant(report.symbols.resolve(shape[d]).offset + pad[d]);
+  }
+  const std::string& name = ref->second.name;
+  // Cropping to the whole windows the shape counts keeps the view as written but drops the map's
+  // last positions: a candidate after the padding, labelled for what it loses.
+  std::vector<std::string> kept_items;
+  bool crops = true;
+  j = 0;
+  for (std::size_t i = 0; i < shape.size() && crops; ++i) {
+    if (pad[i] == 0) {
+      kept_items.push_back(":");
+      j += report.symbols.compare(shape[i], sizes[j]) == Symbols::Verdict::Equal ? 1 : 2;
+      continue;
+    }
+    const std::int64_t whole = sizes[j].offset * sizes[j + 1].offset;
+    crops = whole > 0 && whole < report.symbols.resolve(shape[i]).offset;
+    kept_items.push_back(fmt::format(":{}", whole));
+    j += 2;
+  }
+  while (!kept_items.empty() && kept_items.back() == ":") kept_items.pop_back();
+  nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::string> shape_text;
+  for (const nlohmann::json& size : written) shape_text.push_back(size.is_string() ? size.get<std::string>() : size.dump());
+  for (const auto& [at, value] : counts) {
+    patch.push_back({{"op", "replace"}, {"path", child_pointer(child_pointer(call.pointer, "shape"), at)}, {"value", value}});
+    shape_text[at] = std::to_string(value);
+  }
+  nlohmann::json made = {{"id", fresh_name(spec, "pad_" + name)}, {"op", "pad"}, {"input", name}, {"pad", pairs},
+                         {"outputs", {fresh_name(spec, name + "_padded")}}};
+  for (nlohmann::json& op : read_inserted_call(spec, index, ref->second, std::move(made))) patch.push_back(std::move(op));
+  std::vector<std::int64_t> amounts = pairs.get<std::vector<std::int64_t>>();
+  fixes.push_back(candidate(fmt::format("pad {} up to a multiple of the window before call \"{}\": {} = F.pad({}, ({})) gives {}{}", name, call.id,
+                                        name, name, fmt::join(amounts, ", "), tuple_str(padded),
+                                        counts.empty() ? std::string() : fmt::format(", then {}({})", call.op, fmt::join(shape_text, ", "))),
+                            std::move(patch)));
+  if (!crops) return;
+  const std::string kept = fmt::format("[{}]", fmt::join(kept_items, ", "));
+  nlohmann::json cut = {{"id", fresh_name(spec, "crop_" + name)}, {"op", "getitem"}, {"input", name}, {"index", kept},
+                        {"outputs", {fresh_name(spec, name + "_cropped")}}};
+  fixes.push_back(candidate(fmt::format("crop {} to the whole windows call \"{}\" counts: {} = {}{}", name, call.id, name, name, kept),
+                            read_inserted_call(spec, index, ref->second, std::move(cut)), FixSemantics::Suspect,
+                            "the positions past the last whole window are dropped, not attended"));
+}
+
 // A rule's fix that asks for other values names the shape wanted: another tensor the spec has
 // with that shape, dtype and kind is passed instead (the source's padding mask given where the
 // target's was).
@@ -732,6 +830,7 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   mirrored_slice_candidates(spec, report, *index, *checked, fixes);
   integer_not_candidates(spec, report, *checked, fixes);
   projection_candidates(spec, *index, *checked, fixes);
+  padded_window_candidates(spec, report, *index, *checked, fixes);
   return fixes;
 }
 

@@ -424,6 +424,50 @@ void check_padding_weights(CallContext& ctx, const ArgValue& input, const ArgVal
   }
 }
 
+// An operand whose last dim is exactly half the other's, every other dim broadcasting: a table of
+// D/2 rotary frequencies (cos, sin of (T, D/2)) meeting (B, H, T, D) queries, where the D-wide
+// table is the frequencies written twice. Hugging Face's rotate_half pairs dim i with i + D/2, so
+// the table is torch.cat((freqs, freqs), dim=-1), first; GPT-J's interleaved pairs (2i, 2i+1) take
+// repeat_interleave(2, dim=-1), second. Both are inserted before the call, read in its place.
+void propose_doubled_half(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, const ArgValue& other) {
+  const std::string prefix = "/calls/";
+  if (ctx.call.pointer.rfind(prefix, 0) != 0 || input.rank() == 0 || other.rank() == 0) return;
+  const DimExpr a = ctx.symbols.resolve(input.shape.back()), b = ctx.symbols.resolve(other.shape.back());
+  if (!a.is_constant() || !b.is_constant() || a.offset <= 1 || b.offset <= 1 || (a.offset != 2 * b.offset && b.offset != 2 * a.offset)) return;
+  const ArgValue& half = a.offset < b.offset ? input : other;
+  const ArgValue& full = a.offset < b.offset ? other : input;
+  // Every other dim, aligned from the right, broadcasts.
+  const DimExpr one = DimExpr::constant(1);
+  for (int k = 2; k <= std::min(half.rank(), full.rank()); ++k) {
+    const DimExpr& x = half.shape[static_cast<std::size_t>(half.rank() - k)];
+    const DimExpr& y = full.shape[static_cast<std::size_t>(full.rank() - k)];
+    if (ctx.symbols.resolve(x) != one && ctx.symbols.resolve(y) != one && ctx.symbols.compare(x, y) != Symbols::Verdict::Equal) return;
+  }
+  const ArgRef& operand = ctx.call.tensor(half.argument);
+  if (operand.kind != ArgRef::Kind::Named) return;
+  const std::size_t index = std::stoul(ctx.call.pointer.substr(prefix.size()));
+  const std::string& name = operand.name;
+  Shape doubled = half.shape;
+  doubled.back() = DimExpr::constant(2 * ctx.symbols.resolve(half.shape.back()).offset);
+  auto propose = [&](const std::string& python, nlohmann::json made, const std::string& note) {
+    std::string made_name = made["outputs"][0].get<std::string>();
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("write {}'s {} values twice to {}'s width: {} = {} gives {}", name, ctx.symbols.resolve(half.shape.back()).str(),
+                                  tensor_name(full).empty() ? full.argument : tensor_name(full), name, python, tuple_str(doubled)),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx.call.pointer, half.argument)}, {"value", made_name}},
+                                             {{"op", "add"}, {"path", prefix + std::to_string(index)}, {"value", std::move(made)}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, note);
+  };
+  std::string twice = fresh_name(ctx.spec, name + "_twice");
+  propose(fmt::format("torch.cat(({}, {}), dim=-1)", name, name),
+          {{"id", twice}, {"op", "cat"}, {"tensors", {name, name}}, {"dim", -1}, {"outputs", {twice}}},
+          "the halves line up as rotate_half pairs dims i and i + D/2 (Hugging Face's convention)");
+  std::string interleaved = fresh_name(ctx.spec, name + "_interleaved");
+  propose(fmt::format("{}.repeat_interleave(2, dim=-1)", name),
+          {{"id", interleaved}, {"op", "repeat_interleave"}, {"input", name}, {"repeats", 2}, {"dim", -1}, {"outputs", {interleaved}}},
+          "each value meets the pair (2i, 2i+1), as GPT-J style interleaved rotary embeddings pair dims");
+}
+
 void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
                   ResultKind kind) {
   const ArgValue& input = ctx.arg("input");
@@ -443,10 +487,13 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   }
   if (shape && !number) check_flattened_orders(ctx, input, other);
   if (!shape) {
-    report_broadcast_failure(ctx, DiagId::AddBroadcast,
+    Diagnostic& failure = report_broadcast_failure(ctx, DiagId::AddBroadcast,
                              fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result",
                                          tuple_str(input.shape), tuple_str(other.shape), sign, failing.a.str(), failing.b.str(), failing.dim),
                              other, input, failing.a, failing);
+    if (!number && failing.dim == static_cast<int>(std::max(input.rank(), other.rank())) - 1) {
+      propose_doubled_half(ctx, failure, input, other);
+    }
     return;
   }
   DType dtype = kind == ResultKind::Comparison ? DType::Bool : result_type(input, other, number);

@@ -83,6 +83,27 @@ bool constructor_valid(CallContext& ctx) {
     if (mode == "same" && std::any_of(stride.begin(), stride.end(), [](std::int64_t s) { return s != 1; })) {
       Diagnostic& diagnostic = ctx.report_option(DiagId::ConvPadding, "padding='same' with a stride other than 1", "padding");
       ctx.pytorch_raises(diagnostic, "ValueError", "padding='same' is not supported for strided convolutions");
+      // A stride was written to downsample: keep it and pad as 'same' would at stride 1,
+      // dilation*(kernel_size-1)/2 on each side, which a number can say when that reach is even
+      // (an odd kernel). Giving up the stride changes the output length, so it comes second.
+      const int spatial = conv_spatial_dims(module.type);
+      std::vector<std::int64_t> kernel = conv_sizes(module.options.at("kernel_size"), spatial);
+      std::vector<std::int64_t> dilation = conv_sizes(module.options.at("dilation"), spatial);
+      std::vector<std::int64_t> halves;
+      for (std::size_t d = 0; d < kernel.size(); ++d) {
+        std::int64_t reach = (dilation.size() == 1 ? dilation.front() : d < dilation.size() ? dilation[d] : 1) * (kernel[d] - 1);
+        if (reach < 0 || reach % 2 != 0) break;
+        halves.push_back(reach / 2);
+      }
+      if (!kernel.empty() && halves.size() == kernel.size()) {
+        bool uniform = std::all_of(halves.begin(), halves.end(), [&](std::int64_t h) { return h == halves.front(); });
+        nlohmann::json written = uniform ? nlohmann::json(halves.front()) : nlohmann::json(halves);
+        ctx.add_option_fix(diagnostic,
+                           fmt::format("construct with padding={} (kernel_size // 2 per side, as 'same' pads), keeping stride={} to downsample",
+                                       uniform ? std::to_string(halves.front()) : fmt::format("({})", fmt::join(halves, ", ")),
+                                       stride.size() == 1 ? std::to_string(stride.front()) : fmt::format("({})", fmt::join(stride, ", "))),
+                           {{"padding", written}});
+      }
       ctx.add_option_fix(diagnostic, "construct with stride=1", {{"stride", 1}});
       return false;
     }

@@ -118,7 +118,7 @@ void check_subscript_roles(CallContext& ctx, const std::vector<const ArgValue*>&
   for (std::size_t i = 0; i < operands.size(); ++i) {
     for (int d = 0; d < operands[i]->rank(); ++d) {
       std::size_t s = static_cast<std::size_t>(slots.of_operand[i][static_cast<std::size_t>(d)]);
-      DimRole role = role_of_name(operands[i]->dim_name(d));
+      DimRole role = role_of_dim(operands[i]->dim_names, d);
       if (slots.label_of_slot[s] != kEinsumEllipsis && role != DimRole::Unknown) by_slot[s].push_back({i, d, role});
     }
   }
@@ -236,7 +236,7 @@ void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& ope
     bool other_role = false;
     for (std::size_t i = 0; i < 2; ++i) {
       for (int d = 0; d < operands[i]->rank(); ++d) {
-        DimRole role = role_of_name(operands[i]->dim_name(d));
+        DimRole role = role_of_dim(operands[i]->dim_names, d);
         int slot = slots.of_operand[i][static_cast<std::size_t>(d)];
         if (slots.label_of_slot[static_cast<std::size_t>(slot)] == label && (role == DimRole::Heads || role == DimRole::HeadDim)) other_role = true;
       }
@@ -341,8 +341,8 @@ void check_separate_sums(CallContext& ctx, const std::vector<const ArgValue*>& o
       if (a < 0 || b < 0) continue;
       const std::string& name_a = operands[0]->dim_name(a);
       const std::string& name_b = operands[1]->dim_name(b);
-      const DimRole role = role_of_name(name_a);
-      const bool same_role = role != DimRole::Unknown ? role == role_of_name(name_b) : !name_a.empty() && name_a == name_b;
+      const DimRole role = role_of_dim(operands[0]->dim_names, a);
+      const bool same_role = role != DimRole::Unknown ? role == role_of_dim(operands[1]->dim_names, b) : !name_a.empty() && name_a == name_b;
       if (!same_role || ctx.symbols.resolve(operands[0]->shape[static_cast<std::size_t>(a)]) !=
                             ctx.symbols.resolve(operands[1]->shape[static_cast<std::size_t>(b)])) {
         continue;

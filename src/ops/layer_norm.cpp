@@ -86,7 +86,7 @@ namespace {
 
 // The one dim a LayerNorm(C) normalises over named as a sequence: a (B, C, T) tensor not
 // transposed, accepted because T == C (MHA261). A batch-like name (N is a batch in (N, C, H, W)
-// but timm's token count in (B, N, C)) is too ambiguous to warn on.
+// but timm's token count in (B, N, C)) is too ambiguous to warn on alone.
 // A normalized_shape of several dims covering one named as a sequence (LayerNorm([T, E]) of
 // (B, T, E)) normalises each sequence as one block: every token's statistics mix all positions,
 // and the module only takes that length. The features are the last dim: LayerNorm(E).
@@ -94,6 +94,9 @@ void check_normalized_roles(CallContext& ctx, const ArgValue& input, std::size_t
   int last = input.rank() - 1;
   if (last < 0) return;
   if (normalized == 1) {
+    // By name alone, as before: LayerNorm(N) of a (B, C, N) stays silent (conv_test keeps it so),
+    // since an N there may be a batch-like count as much as the tokens; LayerNorm([N, C]) below,
+    // which covers the features too, reads N beside a batch as the tokens.
     if (role_of_name(input.dim_name(last)) != DimRole::Sequence) return;
     Diagnostic& diagnostic = ctx.report(
         DiagId::LayerNormFeatureRole,
@@ -105,9 +108,9 @@ void check_normalized_roles(CallContext& ctx, const ArgValue& input, std::size_t
     return;
   }
   const int first = input.rank() - static_cast<int>(normalized);
-  if (first < 0 || role_of_name(input.dim_name(last)) == DimRole::Sequence) return;
+  if (first < 0 || role_of_dim(input.dim_names, last) == DimRole::Sequence) return;
   for (int d = first; d < last; ++d) {
-    if (role_of_name(input.dim_name(d)) != DimRole::Sequence) continue;
+    if (role_of_dim(input.dim_names, d) != DimRole::Sequence) continue;
     Diagnostic& diagnostic = ctx.report(
         DiagId::LayerNormFeatureRole,
         fmt::format("{} {}: the LayerNorm normalises over dims {} to {}, among them dim {} \"{}\", a {}: each sequence is normalised as "

@@ -28,7 +28,7 @@ bool misaligned_batch(CallContext& ctx, const ArgValue& input, const ArgValue& m
   if (offset <= 0) return false;
   for (int d = 0; d < mask.rank(); ++d) {
     const std::string& name = mask.dim_name(d);
-    if (name.empty() || role_of_name(name) != DimRole::Batch || input.dim_name(offset + d) == name) continue;
+    if (name.empty() || role_of_dim(mask.dim_names, d) != DimRole::Batch || input.dim_name(offset + d) == name) continue;
     int slot = -1;
     for (int j = 0; j < offset + d; ++j) {
       if (input.dim_name(j) == name) slot = j;

@@ -110,6 +110,7 @@ class MhaRules {
           &query_);
       ctx_.pytorch_raises(diagnostic, "AssertionError",
                           fmt::format("query should be unbatched 2D or batched 3D tensor but received {}-D query tensor", rank));
+      propose_flattened_map(diagnostic);
       return false;
     }
     std::string kind = rank == 3 ? "batched (3-D)" : "unbatched (2-D)";
@@ -720,6 +721,43 @@ class MhaRules {
     Shape shape = arg.written;
     if (shape.size() >= 2) std::swap(shape[0], shape[1]);
     return shape;
+  }
+
+  // A query of more than 3 dims ending in the embedding: a channel-last map (B, H, W, E) as SAM
+  // and Swin keep them, whose positions are the dims between the batch and the features.
+  // Flattening those into one sequence dim gives (B, H*W, E); seq-first, the sequence then goes
+  // first. key and value of the same rank are flattened alike (one tensor passed as all three
+  // is patched once). In a graph the fix search inserts the flatten as a call
+  // (insertion_candidates); the flat and flags forms have no call to insert into, so the fix is
+  // the flattened shape, its text the expression on the input.
+  void propose_flattened_map(Diagnostic& diagnostic) {
+    const int rank = query_.rank();
+    if (ctx_.call.pointer.rfind("/calls/", 0) == 0 || rank <= 3 || ctx_.symbols.compare(query_.shape.back(), DimExpr::constant(m_.embed_dim)) != Symbols::Verdict::Equal) return;
+    std::string flatten = fmt::format("flatten(1, {})", rank - 2);
+    if (!m_.batch_first) flatten += ".transpose(0, 1)";
+    std::vector<std::pair<const ArgValue*, Shape>> shapes;
+    std::vector<std::string> texts;
+    for (const ArgValue* arg : {&query_, &key_, &value_}) {
+      if (arg->rank() != rank) continue;
+      DimExpr positions = DimExpr::constant(1);
+      for (int d = 1; d < rank - 1; ++d) {
+        std::optional<DimExpr> product = dim_mul(positions, arg->shape[static_cast<std::size_t>(d)]);
+        if (!product) return;
+        positions = *product;
+      }
+      Shape flat = m_.batch_first ? Shape{arg->shape.front(), positions, arg->shape.back()} : Shape{positions, arg->shape.front(), arg->shape.back()};
+      bool same_tensor = std::any_of(shapes.begin(), shapes.end(), [&](const auto& done) {
+        return !arg->shape_pointer.empty() && done.first->shape_pointer == arg->shape_pointer;
+      });
+      if (!same_tensor) {
+        texts.push_back(fmt::format("{}.{}", tensor_name(*arg).empty() ? arg->argument : tensor_name(*arg), flatten));
+      }
+      shapes.push_back({arg, flat});
+    }
+    ctx_.add_shape_fix(diagnostic,
+                       fmt::format("flatten the positions between the batch and the features into one sequence: {} gives {}",
+                                   fmt::join(texts, ", "), tuple_str(shapes.front().second)),
+                       shapes);
   }
 
   // One side 2-D, the other 3-D: the 2-D side lost a dim. When its first dim is the 3-D side's

@@ -467,7 +467,10 @@ class ReshapeRules {
     for (const Factor& factor : out[j]) {
       if (factor.key == key && factor.stride) read = factor.stride->as_dim().str();
     }
-    DimRole role = role_of_name(key);
+    // The input dim the key names, read beside its neighbours (N beside a batch is the tokens).
+    auto named = std::find(input_.dim_names.begin(), input_.dim_names.end(), key);
+    DimRole role = named != input_.dim_names.end() ? role_of_dim(input_.dim_names, static_cast<int>(named - input_.dim_names.begin()))
+                                                   : role_of_name(key);
     std::string message =
         out[j].size() == 1
             ? fmt::format("{} reads dim {} as {} at stride {}, but input {} holds {} at stride {} (row-major): the new dim mixes {} with "

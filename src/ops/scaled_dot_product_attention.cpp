@@ -113,8 +113,8 @@ class SdpaRules {
     for (const ArgValue* arg : {&query_, &key_, &value_}) {
       if (arg->rank() < 2) continue;
       int seq = arg->rank() - 2, features = arg->rank() - 1;
-      bool dim_in_seq = role_of_name(arg->dim_name(seq)) == DimRole::HeadDim;
-      if (!dim_in_seq && role_of_name(arg->dim_name(features)) != DimRole::Sequence) continue;
+      bool dim_in_seq = role_of_dim(arg->dim_names, seq) == DimRole::HeadDim;
+      if (!dim_in_seq && role_of_dim(arg->dim_names, features) != DimRole::Sequence) continue;
       Diagnostic& diagnostic = ctx_.report(
           DiagId::FeatureSlotRole,
           fmt::format("{} {}: its {} slot (dim {}) holds \"{}\", a {}", arg->argument, tuple_str(arg->shape),
@@ -133,7 +133,7 @@ class SdpaRules {
     for (const ArgValue* arg : {&query_, &key_, &value_}) {
       if (arg->rank() < 3) continue;
       int seq = arg->rank() - 2, heads = arg->rank() - 3;
-      DimRole in_seq = role_of_name(arg->dim_name(seq)), in_heads = role_of_name(arg->dim_name(heads));
+      DimRole in_seq = role_of_dim(arg->dim_names, seq), in_heads = role_of_dim(arg->dim_names, heads);
       if (in_seq != DimRole::Heads && in_heads != DimRole::Sequence) continue;
       bool heads_in_seq = in_seq == DimRole::Heads;
       Diagnostic& diagnostic = ctx_.report(
@@ -614,7 +614,7 @@ class SdpaRules {
   std::optional<std::size_t> check_mask_roles(const Shape& scores) {
     if (!mask_.present || mask_.rank() < 3 || scores.size() < 4 || mask_.rank() >= static_cast<int>(scores.size())) return std::nullopt;
     int heads_slot = mask_.rank() - 3;  // the mask dim that meets the scores' dim -3
-    if (role_of_name(mask_.dim_name(heads_slot)) != DimRole::Batch) return std::nullopt;
+    if (role_of_dim(mask_.dim_names, heads_slot) != DimRole::Batch) return std::nullopt;
     const DimExpr& heads = scores[scores.size() - 3];
     const DimExpr& batch = mask_.shape[heads_slot];
     Symbols::Verdict same_size = ctx_.symbols.compare(batch, heads);
@@ -643,7 +643,7 @@ class SdpaRules {
   void add_heads_dim_fix(Diagnostic& diagnostic, const Shape& scores) {
     if (mask_.rank() < 3 || mask_.rank() >= static_cast<int>(scores.size())) return;
     int heads_slot = mask_.rank() - 3;
-    if (role_of_name(mask_.dim_name(heads_slot)) != DimRole::Batch) return;
+    if (role_of_dim(mask_.dim_names, heads_slot) != DimRole::Batch) return;
     Shape unsqueezed = mask_.written;
     unsqueezed.insert(unsqueezed.begin() + heads_slot + 1, DimExpr::constant(1));
     std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);

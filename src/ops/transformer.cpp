@@ -171,6 +171,32 @@ class TransformerRules {
     return false;
   }
 
+  // A norm built for another width than the layers' (nn.Transformer's LayerNorm(512) pasted
+  // beside a d_model = 256 layer): the layers fix the model width, so the norm's
+  // normalized_shape is the one to change, to the trailing dims the layers give it.
+  void width_fix_for_norm(const ModuleDecl& norm, const NormConfig& config, const ArgValue& output, const std::string& stack) {
+    if (ctx_.diagnostics.empty() || ctx_.diagnostics.back().id != DiagId::LayerNormShape) return;
+    const std::size_t count = config.normalized_shape.size();
+    if (count == 0 || output.rank() < static_cast<int>(count)) return;
+    nlohmann::json sizes = nlohmann::json::array();
+    for (std::size_t i = output.shape.size() - count; i < output.shape.size(); ++i) {
+      DimExpr size = ctx_.symbols.resolve(output.shape[i]);
+      if (!size.is_constant()) return;
+      sizes.push_back(size.offset);
+    }
+    std::string written = count == 1 ? sizes[0].dump() : sizes.dump();
+    CallContext norm_ctx = ctx_.inner(ctx_.call, &norm);
+    Diagnostic& diagnostic = ctx_.diagnostics.back();
+    std::size_t before = diagnostic.fixes.size();
+    if (norm_ctx.add_option_fix(diagnostic,
+                                fmt::format("construct {}.norm as nn.LayerNorm({}), normalized_shape={}: the width its layers give", stack,
+                                            written, written),
+                                {{"normalized_shape", count == 1 ? sizes[0] : sizes}})) {
+      // Before the fixes that change the tensors: the layers' width is the model's.
+      std::rotate(diagnostic.fixes.begin(), diagnostic.fixes.begin() + static_cast<std::ptrdiff_t>(before), diagnostic.fixes.end());
+    }
+  }
+
   // A stack's final norm (None, or a LayerNorm of the spec's).
   bool final_norm_accepts(const ModuleDecl* norm, const ArgValue& output, const std::string& stack) {
     if (norm == nullptr) return true;
@@ -182,6 +208,7 @@ class TransformerRules {
                                                 ctx_.spec.document.values.find(norm->pointer)});
       ctx_.diagnostics[i].notes.push_back(fmt::format("the norm applies to the last layer's output, which has {}'s shape", output.argument));
     }
+    if (!accepted) width_fix_for_norm(*norm, config, output, stack);
     return accepted;
   }
 

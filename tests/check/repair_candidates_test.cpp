@@ -272,3 +272,32 @@ TEST_CASE("a memory of another width into a decoder layer: projected by a new Li
   CHECK(fix.description.find("nn.Linear(1024, 256)") != std::string::npos);
   CHECK(fix.valid());
 }
+
+TEST_CASE("a map split into windows that do not divide it is padded up to a multiple of the window first", "[fixes][repairs]") {
+  // SAM's window_partition: a 64 x 64 map cut into 14 x 14 windows pads to 70 x 70.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 64, 64, 768]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", 4, 14, 4, 14, 768], "outputs": ["xw"]}]})");
+  const Fix& fix = first_fix(report, "MHA302");
+  CHECK(fix.description ==
+        "pad x up to a multiple of the window before call \"v\": x = F.pad(x, (0, 0, 0, 6, 0, 6)) gives (B, 70, 70, 768), then "
+        "view(B, 5, 14, 5, 14, 768)");
+  CHECK(fix.valid());
+  // Cropping to the 4 x 4 windows written keeps the view but drops positions: offered after, suspect.
+  const Diagnostic* split = test::find(report, "MHA302");
+  REQUIRE(split->fixes.size() >= 2);
+  CHECK(split->fixes[1].description == "crop x to the whole windows call \"v\" counts: x = x[:, :56, :56]");
+  CHECK(split->fixes[1].valid());
+  CHECK(split->fixes[1].semantics == FixSemantics::Suspect);
+  // The features split into heads no head size divides is a miscounted split, not a map to pad;
+  // a dim the windows divide is no padding case either.
+  Report heads = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "T", 500]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", "T", 8, 64], "outputs": ["h"]}]})");
+  const Diagnostic* miscounted = test::find(heads, "MHA302");
+  REQUIRE(miscounted != nullptr);
+  CHECK_FALSE(offers(*miscounted, "F.pad"));
+  Report divided = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 56, 64, 768]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", 3, 14, 4, 14, 768], "outputs": ["xw"]}]})");
+  const Diagnostic* wrong_count = test::find(divided, "MHA302");
+  REQUIRE(wrong_count != nullptr);
+  CHECK_FALSE(offers(*wrong_count, "F.pad"));
+}

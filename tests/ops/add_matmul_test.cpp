@@ -318,3 +318,23 @@ TEST_CASE("a joined size doubled by cat prints as 2*(P+T), which a spec reads ba
   REQUIRE(halved.calls.size() == 3);
   CHECK(tuple_str(halved.calls[1].outputs.at(0).shape) == "(B, 2*((T+1)//2), 8)");
 }
+
+TEST_CASE("a rotary table of half the head size is written twice: cat first (rotate_half), repeat_interleave second", "[glue][fixes]") {
+  // Llama's emb = torch.cat((freqs, freqs), dim=-1): cos of the D/2 frequencies meets (B, H, T, D) queries.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, "T", 64], "cos": ["T", 32]},
+      "calls": [{"id": "m", "op": "mul", "input": "q", "other": "cos", "outputs": ["qc"]}]})");
+  const Diagnostic* broadcast = test::find(report, "MHA305");
+  REQUIRE(broadcast != nullptr);
+  REQUIRE(broadcast->fixes.size() >= 2);
+  CHECK(broadcast->fixes[0].description == "write cos's 32 values twice to q's width: cos = torch.cat((cos, cos), dim=-1) gives (T, 64)");
+  CHECK(broadcast->fixes[0].valid());
+  CHECK(broadcast->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(broadcast->fixes[1].description == "write cos's 32 values twice to q's width: cos = cos.repeat_interleave(2, dim=-1) gives (T, 64)");
+  // Half the width but another dim that does not broadcast: no doubling makes it valid.
+  Report other = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, 16, 64], "cos": [12, 32]},
+      "calls": [{"id": "m", "op": "mul", "input": "q", "other": "cos", "outputs": ["qc"]}]})");
+  const Diagnostic* mismatch = test::find(other, "MHA305");
+  REQUIRE(mismatch != nullptr);
+  CHECK(std::none_of(mismatch->fixes.begin(), mismatch->fixes.end(),
+                     [](const Fix& fix) { return fix.description.find("twice") != std::string::npos; }));
+}

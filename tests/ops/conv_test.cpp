@@ -204,3 +204,23 @@ TEST_CASE("LayerNorm([T, C]) over (B, T, C) warns MHA261 with LayerNorm(C) first
   CHECK(report.ok());
   CHECK(test::find(report, "MHA261") == nullptr);
 }
+
+TEST_CASE("padding='same' with a stride keeps the stride and pads kernel_size // 2 first, stride=1 second", "[conv][fixes]") {
+  // Whisper's second front-end conv: kernel 3, stride 2 downsamples 3000 frames to 1500.
+  Report report = test::check_text(R"j({"module": "nn.Conv1d(80, 384, kernel_size=3, stride=2, padding='same')", "input": ["B", 80, 3000]})j");
+  const Diagnostic* padding = test::find(report, "MHA351");
+  REQUIRE(padding != nullptr);
+  REQUIRE(padding->fixes.size() >= 2);
+  CHECK_THAT(padding->fixes[0].description, Catch::StartsWith("construct with padding=1 "));
+  CHECK(padding->fixes[0].valid());
+  CHECK(padding->fixes[1].description == "construct with stride=1");
+  // Per dim when the kernel differs by dim; an even kernel's 'same' padding is lopsided, no number says it.
+  Report wide = test::check_text(R"j({"module": "nn.Conv2d(3, 8, kernel_size=(3, 5), stride=2, padding='same')", "input": [1, 3, 9, 9]})j");
+  const Diagnostic* per_dim = test::find(wide, "MHA351");
+  REQUIRE(per_dim != nullptr);
+  CHECK_THAT(per_dim->fixes.front().description, Catch::StartsWith("construct with padding=(1, 2) "));
+  Report even = test::check_text(R"j({"module": "nn.Conv1d(8, 8, kernel_size=4, stride=2, padding='same')", "input": [1, 8, 16]})j");
+  const Diagnostic* lopsided = test::find(even, "MHA351");
+  REQUIRE(lopsided != nullptr);
+  CHECK(lopsided->fixes.front().description == "construct with stride=1");
+}

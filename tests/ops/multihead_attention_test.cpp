@@ -429,3 +429,26 @@ TEST_CASE("a square (S, S) attn_mask for fewer queries than keys: the first fix 
   REQUIRE(test::find(other, "MHA050") != nullptr);
   for (const Fix& fix : test::find(other, "MHA050")->fixes) CHECK(fix.description.find("[-1:]") == std::string::npos);
 }
+
+TEST_CASE("a channel-last map (B, H, W, E) as the query gets its positions flattened into the sequence", "[mha][fixes]") {
+  // SAM keeps (B, H, W, C) maps; nn.MultiheadAttention takes (N, L, E) only.
+  Report report = test::check_text(
+      R"j({"module": "nn.MultiheadAttention(256, 8, batch_first=True)", "tensors": {"x": [4, 16, 16, 256]}, "query": "x", "key": "x", "value": "x"})j");
+  const Diagnostic* rank = test::find(report, "MHA020");
+  REQUIRE(rank != nullptr);
+  REQUIRE_FALSE(rank->fixes.empty());
+  CHECK(rank->fixes.front().description ==
+        "flatten the positions between the batch and the features into one sequence: x.flatten(1, 2) gives (4, 256, 256)");
+  CHECK(rank->fixes.front().valid());
+  // Seq-first, the flattened positions go first; a last dim other than embed_dim is no such map.
+  Report seq_first = test::check_text(flat("", R"("tensors": {"x": ["B", "H", "W", 512]}, "query": "x", "key": "x", "value": "x")"));
+  const Diagnostic* seq_rank = test::find(seq_first, "MHA020");
+  REQUIRE(seq_rank != nullptr);
+  REQUIRE_FALSE(seq_rank->fixes.empty());
+  CHECK_THAT(seq_rank->fixes.front().description, Catch::Contains("x.flatten(1, 2).transpose(0, 1) gives (H*W, B, 512)"));
+  CHECK(seq_rank->fixes.front().valid());
+  Report other = test::check_text(flat("", R"("tensors": {"x": [2, 3, 4, 5]}, "query": "x", "key": "x", "value": "x")"));
+  const Diagnostic* other_rank = test::find(other, "MHA020");
+  REQUIRE(other_rank != nullptr);
+  CHECK(other_rank->fixes.empty());
+}

@@ -328,3 +328,27 @@ TEST_CASE("a padding mask (ids == 0) cast and multiplied in as pooling weights w
   CHECK(test::find(declared("non_pad_mask"), "MHA292") == nullptr);
   CHECK(test::find(declared("valid_mask"), "MHA292") == nullptr);
 }
+
+// "N" beside a dim named as a batch is the tokens (timm's (B, N, C), linear attention's (B, H, N,
+// D)): the operators read it by role_of_dim, where role_of_name alone calls every N a batch.
+TEST_CASE("N beside a batch is the tokens for LayerNorm, SDPA's layout and einsum's subscripts", "[roles]") {
+  // LayerNorm([N, C]) of timm's (B, N, C): each image's tokens normalised as one block.
+  Report norm = test::check_text(R"j({"dims": {"N": 196}, "module": "nn.LayerNorm([196, 768])", "input": ["B", "N", 768]})j");
+  const Diagnostic* tokens = test::find(norm, "MHA261");
+  REQUIRE(tokens != nullptr);
+  CHECK_THAT(tokens->message, Catch::Contains("dim 1 \"N\", a sequence length"));
+  // (B, N, 8, 64) into SDPA without the transpose: the tokens sit in the heads slot.
+  Report sdpa = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", "N", 8, 64]},
+      "calls": [{"id": "a", "op": "scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "outputs": ["o"]}]})j");
+  CHECK(test::find(sdpa, "MHA209") != nullptr);
+  // An N-first key (N, B, D) under "bjd": the tokens under the batch's subscript.
+  Report einsum = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", "N", 64], "k": ["N", "B", 64]},
+      "calls": [{"id": "s", "op": "einsum", "equation": "bid,bjd->bij", "operands": ["q", "k"], "outputs": ["w"]}]})j");
+  const Diagnostic* subscript = test::find(einsum, "MHA260");
+  REQUIRE(subscript != nullptr);
+  CHECK_THAT(subscript->message, Catch::Contains("\"N\" (sequence length)"));
+  // Alone, N is still a batch: (N, L, E) under "nld" is no finding.
+  Report alone = test::check_text(R"j({"version": 1, "tensors": {"q": ["N", "L", 64]},
+      "calls": [{"id": "s", "op": "einsum", "equation": "nld,nsd->nls", "operands": ["q", "q"], "outputs": ["w"]}]})j");
+  CHECK(test::find(alone, "MHA260") == nullptr);
+}

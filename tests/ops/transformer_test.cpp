@@ -91,6 +91,27 @@ TEST_CASE("norm_first moves a wrong d_model to LayerNorm, the stack's final norm
   REQUIRE(norm != nullptr);
   CHECK(test::raised_message(final_norm) ==
         "RuntimeError: Given normalized_shape=[16], expected input with shape [*, 16], but got input of size[5, 2, 8]");
+  // The layers fix the model's width: the norm built for another is rebuilt for theirs.
+  REQUIRE_FALSE(norm->fixes.empty());
+  CHECK(norm->fixes.front().description == "construct TransformerEncoder.norm as nn.LayerNorm(8), normalized_shape=8: the width its layers give");
+  CHECK(norm->fixes.front().valid());
+  CHECK(norm->fixes.front().patch.at(0).at("path") == "/module/norm/normalized_shape");
+  Report decoder = test::check_text(module_call(
+      R"({"type": "TransformerDecoder", "decoder_layer": {"type": "TransformerDecoderLayer", "d_model": 8, "nhead": 2}, "num_layers": 1, "norm": {"type": "LayerNorm", "normalized_shape": 16}})",
+      R"("tgt": [5, 2, 8], "memory": [7, 2, 8])"));
+  const Diagnostic* decoder_norm = test::find(decoder, "MHA403");
+  REQUIRE(decoder_norm != nullptr);
+  REQUIRE_FALSE(decoder_norm->fixes.empty());
+  CHECK(decoder_norm->fixes.front().description == "construct TransformerDecoder.norm as nn.LayerNorm(8), normalized_shape=8: the width its layers give");
+  CHECK(decoder_norm->fixes.front().valid());
+  // nn.Transformer's default LayerNorm(512) pasted beside a d_model = 256 layer, as Python.
+  Report pasted = test::check_text(R"j({"module": "d_model = 256\nlayer = nn.TransformerEncoderLayer(d_model=d_model, nhead=8, batch_first=True)\n)j"
+                                   R"j(enc = nn.TransformerEncoder(layer, num_layers=6, norm=nn.LayerNorm(512))", "src": ["B", "T", 256]})j");
+  const Diagnostic* pasted_norm = test::find(pasted, "MHA403");
+  REQUIRE(pasted_norm != nullptr);
+  REQUIRE_FALSE(pasted_norm->fixes.empty());
+  CHECK_THAT(pasted_norm->fixes.front().description, Catch::Contains("nn.LayerNorm(256)"));
+  CHECK(pasted_norm->fixes.front().valid());
 }
 
 TEST_CASE("Linear, LayerNorm and Embedding shapes and fixes", "[transformer]") {
