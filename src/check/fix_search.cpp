@@ -652,7 +652,7 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
     std::size_t offset = target.size() - sizes.size();
     std::vector<std::string> written_index, inserted_index, cut_text;
     Shape cut = source->shape;
-    bool sliced = false, possible = true, constant = true;
+    bool sliced = false, possible = true, constant = true, frames_cut = false;
     for (std::size_t d = 0; d < sizes.size() && possible; ++d) {
       const DimExpr& size = sizes[d];
       const DimExpr& wanted = target[offset + d];
@@ -661,6 +661,19 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
         written_index.push_back(":");
         inserted_index.push_back(":");
         cut_text.push_back(source->shape[d].str());
+        continue;
+      }
+      // A length a few frames past the other's, T+1 against T (an even-kernel Conv1d padded by
+      // K // 2 gives one frame more): cut from the start like a buffer, the extra frames at the end.
+      const bool longer_by_frames = !size.is_constant() && !wanted.is_constant() && size.symbol == wanted.symbol &&
+                                    size.coeff == wanted.coeff && size.offset > wanted.offset && size.offset - wanted.offset <= 2;
+      if (longer_by_frames) {
+        const std::string index = fmt::format(":-{}", size.offset - wanted.offset);
+        written_index.push_back(index);
+        inserted_index.push_back(index);
+        cut_text.push_back(wanted.str());
+        cut[d] = wanted;
+        sliced = frames_cut = true;
         continue;
       }
       possible = size.is_constant() && (!wanted.is_constant() || wanted.offset < size.offset);
@@ -687,7 +700,11 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
       sliced = true;
     }
     if (!possible || !sliced || (!source->written() && !constant)) continue;
-    std::string python = fmt::format("[{}]", fmt::join(written_index, ", "));
+    // Frames cut off the end are written as Python code drops them, without the full slices after
+    // (wav2vec2's hidden_states[:, :, :-1]).
+    std::vector<std::string> shown = written_index;
+    while (frames_cut && shown.size() > 1 && shown.back() == ":") shown.pop_back();
+    std::string python = fmt::format("[{}]", fmt::join(shown, ", "));
     Relayout slice{"getitem", {{"index", fmt::format("[{}]", fmt::join(inserted_index, ", "))}}, python,
                    [cut](const Shape&) { return cut; }};
     std::string result = fmt::format("to the sizes of {} ({})", other.resolved->name, fmt::join(cut_text, ", "));
@@ -1092,10 +1109,35 @@ std::optional<std::string> roles_lost_by_transpose(const Spec& spec, const std::
   return std::nullopt;
 }
 
+// Whether `twin` is read as `name` is: by a call of the same operator and other arguments, in
+// the same slot (k_cache and v_cache each concatenated on dim 2 with the new keys and values).
+// The two then meet the same tensors alike and share one layout fault: the likeness is no sign
+// that one of them is laid out on purpose.
+bool read_alike(const Spec& spec, const std::string& name, const std::string& twin) {
+  auto slot_of = [](const CallDecl& call, const std::string& tensor) -> std::string {
+    for (const auto& [slot, argument] : call.tensors) {
+      if (argument.kind == ArgRef::Kind::Named && argument.name == tensor) return slot;
+    }
+    return {};
+  };
+  for (const CallDecl& call : spec.calls) {
+    std::string slot = slot_of(call, name);
+    if (slot.empty()) continue;
+    for (const CallDecl& other : spec.calls) {
+      if (&other != &call && other.op == call.op && other.module == call.module && other.arguments == call.arguments &&
+          slot_of(other, twin) == slot) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // A declared tensor's leading dims transposed alone while another is declared with the very same
 // dims (q and k both (B, 8, N, 64)): the two were laid out alike on purpose, and changed alone one
 // no longer is, to meet a reduction or a product written for the other layout. The last two
-// dims are exempt: a product reads one operand's matrix transposed (q @ k^T).
+// dims are exempt: a product reads one operand's matrix transposed (q @ k^T); so is a twin read
+// as the transposed one is (read_alike), which carries the same fault.
 std::optional<std::string> declared_alike(const Spec& spec, const std::vector<const LayoutSource*>& group, int a, int b) {
   for (const LayoutSource* source : group) {
     const int rank = static_cast<int>(source->shape.size());
@@ -1103,6 +1145,7 @@ std::optional<std::string> declared_alike(const Spec& spec, const std::vector<co
     for (const TensorDecl& tensor : spec.tensors) {
       bool in_group = std::any_of(group.begin(), group.end(), [&](const LayoutSource* s) { return s->shape_pointer == tensor.shape_pointer; });
       if (in_group || tensor.shape_pointer.empty() || tensor.shape != source->shape) continue;
+      if (read_alike(spec, source->name, tensor.name)) continue;
       return fmt::format("{} is declared like {}, {}: transposed alone, it no longer is", source->name, tensor.name, tuple_str(tensor.shape));
     }
   }
@@ -1566,6 +1609,34 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   return fixes;
 }
 
+// The declared tensor a call's output was made from by calls that keep its dims where they are
+// and add features or compare values only (nn.Embedding, ids == pad): token ids (T, B) behind both
+// the embeddings and the padding mask. Transposed there, every tensor made from it follows.
+std::optional<LayoutSource> declared_root(const Spec& spec, const LayoutSource& source) {
+  if (source.written()) return std::nullopt;
+  std::size_t index = source.producer;
+  for (int step = 0; step < 4; ++step) {
+    const CallDecl& producer = spec.calls[index];
+    const ModuleDecl* module = producer.module.empty() ? nullptr : spec.find_module(producer.module);
+    auto input = producer.tensors.find("input");
+    if (!(module && module->type == "Embedding") && !with_a_number(producer)) return std::nullopt;
+    if (input == producer.tensors.end() || input->second.kind != ArgRef::Kind::Named) return std::nullopt;
+    const std::string& name = input->second.name;
+    std::optional<std::size_t> made;
+    for (std::size_t before = index; before-- > 0 && !made;) {
+      const std::vector<std::string>& outputs = spec.calls[before].outputs;
+      if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) made = before;
+    }
+    if (!made) {
+      const TensorDecl* declared = spec.find_tensor(name);
+      if (declared == nullptr || declared->shape_pointer.empty() || declared->shape.size() < 2) return std::nullopt;
+      return LayoutSource{name, declared->shape, declared->shape_pointer, 0, 0, {}};
+    }
+    index = *made;
+  }
+  return std::nullopt;
+}
+
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
   std::vector<Fix> candidates;
   std::optional<std::size_t> index = call_index(spec, call_id);
@@ -1690,6 +1761,48 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
           add(std::move(and_back_fix));
         }
       }
+    }
+  }
+  // A declared argument with a twin read the same way elsewhere (k_cache and v_cache, each joined
+  // with the new keys or values): both carry the layout fault, so both are transposed together.
+  std::vector<std::vector<LayoutSource>> twinned;
+  for (const LayoutSource& source : sources) {
+    if (!source.written() || source.shape.size() < 3) continue;
+    for (const TensorDecl& tensor : spec.tensors) {
+      if (tensor.shape_pointer.empty() || tensor.shape_pointer == source.shape_pointer || tensor.shape != source.shape ||
+          !read_alike(spec, source.name, tensor.name)) {
+        continue;
+      }
+      twinned.push_back({source, LayoutSource{tensor.name, tensor.shape, tensor.shape_pointer, 0, 0, {}}});
+    }
+  }
+  for (const std::vector<LayoutSource>& pair : twinned) {
+    std::vector<const LayoutSource*> group{&pair[0], &pair[1]};
+    const int rank = static_cast<int>(pair[0].shape.size());
+    for (int a = 0; a < rank; ++a) {
+      for (int b = a + 1; b < rank; ++b) {
+        Fix together = candidate(fmt::format("transpose {} together: .transpose({}, {}) each, where each is made", listed(group), a, b),
+                                 relayout_patch(spec, group, transpose(a, b, false)));
+        label_by_lost_roles(together, group, a, b);
+        add(std::move(together));
+      }
+    }
+  }
+  // One declared tensor behind two arguments of different ranks (ids behind the embeddings and the
+  // padding mask): transposed once there, both change layout together.
+  std::vector<std::pair<LayoutSource, int>> roots;
+  for (const LayoutSource& source : sources) {
+    std::optional<LayoutSource> root = declared_root(spec, source);
+    if (!root) continue;
+    auto seen = std::find_if(roots.begin(), roots.end(), [&](const auto& entry) { return entry.first.shape_pointer == root->shape_pointer; });
+    if (seen == roots.end()) roots.emplace_back(std::move(*root), 1);
+    else ++seen->second;
+  }
+  for (const auto& [root, readers] : roots) {
+    if (readers < 2) continue;
+    const int rank = static_cast<int>(root.shape.size());
+    for (int a = 0; a < rank; ++a) {
+      for (int b = a + 1; b < rank; ++b) add(candidate(transpose_text(spec, root, a, b, false), relayout_patch(spec, {&root}, transpose(a, b, false))));
     }
   }
   // Then the dim arguments of the calls upstream, rewritten in place: after the inserted

@@ -61,8 +61,11 @@ MaskOrigin origin_of(const Spec& spec, std::string name, const CallDecl* produce
   while (steps-- > 0) {
     if (producer == nullptr) {
       MaskOrigin origin;
-      // Hugging Face's extended mask is already additive (0 / large negative): not 0/1.
-      if (name.find("extended") != std::string::npos) return origin;
+      // Hugging Face's extended mask is already additive (0 / large negative): not 0/1. Declared
+      // as an integer or bool, it is still the 0/1 attention_mask, only reshaped to (B, 1, 1, T).
+      const TensorDecl* declared = spec.find_tensor(name);
+      bool holds_flags = declared && declared->dtype && !is_floating(*declared->dtype);
+      if (name.find("extended") != std::string::npos && !holds_flags) return origin;
       origin.convention = mask_convention_of_name(name);
       if (origin.convention == MaskConvention::TrueKeeps) origin.reason = fmt::format("\"{}\" is named like 1 = keep", name);
       if (origin.convention == MaskConvention::TrueIgnores) origin.reason = fmt::format("\"{}\" is named like True = padding", name);
@@ -145,7 +148,96 @@ bool holds_bools(const Spec& spec, std::string name, const CallDecl* producer) {
   return false;
 }
 
+// A rank-2 shape whose two dims differ: a (B, T) tensor, not a square (T, T) causal matrix.
+bool batch_by_sequence(const TensorDecl* declared) {
+  return declared && declared->shape.size() == 2 && declared->shape[0] != declared->shape[1];
+}
+
+// The dims of the None-and-colon index `index` ("[:, None, :]") applied to `axes`; nullopt for
+// any other index.
+std::optional<std::vector<bool>> indexed_axes(const std::string& index, const std::vector<bool>& axes) {
+  if (index.size() < 2 || index.front() != '[' || index.back() != ']') return std::nullopt;
+  std::vector<bool> out;
+  std::size_t next = 0, from = 1;
+  while (from < index.size()) {
+    std::size_t comma = index.find(',', from);
+    if (comma == std::string::npos) comma = index.size() - 1;
+    std::string item = index.substr(from, comma - from);
+    item.erase(std::remove_if(item.begin(), item.end(), [](unsigned char c) { return std::isspace(c) != 0; }), item.end());
+    if (item == "None") {
+      out.push_back(false);
+    } else if (item == ":" && next < axes.size()) {
+      out.push_back(axes[next++]);
+    } else if (!(item.empty() && comma == index.size() - 1)) {
+      return std::nullopt;
+    }
+    from = comma + 1;
+  }
+  out.insert(out.end(), axes.begin() + static_cast<std::ptrdiff_t>(next), axes.end());
+  return out;
+}
+
+std::optional<PaddingAxes> axes_of(const Spec& spec, const std::string& name, const CallDecl* producer, int& steps) {
+  if (steps-- <= 0) return std::nullopt;
+  if (producer == nullptr) {
+    const TensorDecl* declared = spec.find_tensor(name);
+    if (!batch_by_sequence(declared) || mask_convention_of_name(name) == MaskConvention::Unknown) return std::nullopt;
+    return PaddingAxes{{false, true}, nullptr};
+  }
+  static constexpr std::array<std::string_view, 14> same_dims = {"eq",    "ne",   "bitwise_not", "logical_not", "bool", "float", "half",
+                                                                 "double", "long", "int",         "to",          "contiguous", "clone", "expand"};
+  const std::string& op = producer->op;
+  const std::string input = input_name(*producer, "input");
+  if (input.empty()) return std::nullopt;
+  const CallDecl* made = producer_of(spec, input, producer);
+  if ((op == "eq" || op == "ne") && producer->arguments.contains("other") && producer->arguments.at("other").is_number() &&
+      made == nullptr && batch_by_sequence(spec.find_tensor(input)) && named_like_token_ids(input)) {
+    return PaddingAxes{{false, true}, nullptr};  // ids != pad
+  }
+  const std::string other = input_name(*producer, "other");
+  static constexpr std::array<std::string_view, 8> joins = {"bitwise_and", "logical_and", "bitwise_or", "logical_or",
+                                                            "mul",         "add",         "__and__",    "__or__"};
+  if (!other.empty() && std::find(joins.begin(), joins.end(), std::string_view(op)) != joins.end()) {
+    std::optional<PaddingAxes> left = axes_of(spec, input, made, steps), right = axes_of(spec, other, producer_of(spec, other, producer), steps);
+    if (!left || !right) return left ? left : right;
+    PaddingAxes joined{left->padded.size() >= right->padded.size() ? left->padded : right->padded, left->placed ? left->placed : right->placed};
+    const std::vector<bool>& shorter = left->padded.size() >= right->padded.size() ? right->padded : left->padded;
+    for (std::size_t i = 0; i < shorter.size(); ++i) {
+      std::size_t at = joined.padded.size() - shorter.size() + i;
+      joined.padded[at] = joined.padded[at] || shorter[i];
+    }
+    return joined;
+  }
+  if (std::find(same_dims.begin(), same_dims.end(), std::string_view(op)) != same_dims.end()) {
+    if ((op == "eq" || op == "ne") && !producer->arguments.contains("other")) return std::nullopt;
+    return axes_of(spec, input, made, steps);
+  }
+  std::optional<PaddingAxes> axes = axes_of(spec, input, made, steps);
+  if (!axes) return std::nullopt;
+  const int rank = static_cast<int>(axes->padded.size());
+  if (op == "unsqueeze" && producer->arguments.contains("dim") && producer->arguments.at("dim").is_number_integer()) {
+    int dim = producer->arguments.at("dim").get<int>();
+    if (dim < 0) dim += rank + 1;
+    if (dim < 0 || dim > rank) return std::nullopt;
+    if (axes->placed == nullptr && rank > 0 && axes->padded.back() && dim == rank) axes->placed = producer;
+    axes->padded.insert(axes->padded.begin() + dim, false);
+    return axes;
+  }
+  if (op == "getitem" && producer->arguments.contains("index") && producer->arguments.at("index").is_string()) {
+    std::optional<std::vector<bool>> indexed = indexed_axes(producer->arguments.at("index").get<std::string>(), axes->padded);
+    if (!indexed) return std::nullopt;
+    axes->padded = std::move(*indexed);
+    return axes;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::optional<PaddingAxes> padding_axes(const Spec& spec, const std::string& name, const CallDecl* producer) {
+  int steps = kMaxSteps;
+  return axes_of(spec, name, producer, steps);
+}
 
 bool casts_to_float(const CallDecl& call) {
   static constexpr std::array<std::string_view, 4> shorthands = {"float", "double", "half", "bfloat16"};

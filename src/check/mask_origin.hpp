@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "call_context.hpp"
 #include "roles.hpp"
@@ -34,6 +35,20 @@ struct ComparisonFlip {
   nlohmann::json patch;
 };
 std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin);
+
+// Where a padding mask's sequence dim went in a mask made from it: a (B, T) tensor compared with
+// a pad id (ids != pad) or named like a padding mask (pad, attention_mask), followed through
+// comparisons, casts, ~, unsqueeze, None indexing, expand and broadcasting and/or with other
+// masks (a causal (1, T, T)). `padded` has one entry per dim of the mask, right-aligned as
+// broadcasting reads them: true where the dim is that T.
+struct PaddingAxes {
+  std::vector<bool> padded;
+  // The unsqueeze that put its new size-1 dim after the padded one, (B, T) -> (B, T, 1): the call
+  // that chose the axis the padding lines up with. Null when no unsqueeze did.
+  const CallDecl* placed = nullptr;
+};
+// Nullopt when no padding mask is found up the graph, or a call on the way moves dims otherwise.
+std::optional<PaddingAxes> padding_axes(const Spec& spec, const std::string& name, const CallDecl* producer);
 
 // A cast to a floating dtype: .float(), .double(), .half(), .bfloat16(), .to(floating dtype).
 bool casts_to_float(const CallDecl& call);

@@ -61,6 +61,7 @@ MaskPattern combine(const MaskPattern& a, const MaskPattern& b, const std::funct
   out.triangles.insert(out.triangles.end(), b.triangles.begin(), b.triangles.end());
   out.joins = a.joins;
   out.joins.insert(out.joins.end(), b.joins.begin(), b.joins.end());
+  out.matrix = a.rank >= b.rank && !a.matrix.empty() ? a.matrix : b.matrix;
   normalize(out);
   return out;
 }
@@ -74,6 +75,7 @@ MaskPattern reflected(const MaskPattern& pattern) {
     std::int64_t start = k + 1 < pattern.pieces.size() ? 1 - pattern.pieces[k + 1].start : kStart;
     out.pieces.push_back({start, pattern.pieces[k].value});
   }
+  if (out.matrix.size() == 2) std::swap(out.matrix[0], out.matrix[1]);
   normalize(out);
   return out;
 }
@@ -188,9 +190,36 @@ std::optional<MaskPattern> argument_pattern(const Spec& spec, const CallDecl& ca
   return pattern_of(spec, name, producer_of(spec, name, &call), edit, steps);
 }
 
+// A size as a shape list writes it, for comparing with a declared dim's text: "T", "6".
+std::string size_text(const nlohmann::json& size) {
+  if (size.is_string()) return size.get<std::string>();
+  return size.is_number_integer() ? std::to_string(size.get<std::int64_t>()) : std::string();
+}
+
+// The pattern of a where or binary operand: a tensor's, or a number's everywhere.
+std::optional<MaskPattern> operand_pattern(const Spec& spec, const CallDecl& call, const std::string& argument, const PatternEdit& edit,
+                                           int& steps) {
+  if (!call.arguments.contains(argument)) return argument_pattern(spec, call, argument, edit, steps);
+  std::optional<double> number = number_value(call.arguments.at(argument));
+  if (!number) return std::nullopt;
+  return constant(*number, call.arguments.at(argument).is_boolean(), 0);
+}
+
 // The output of `call` from its input's pattern; nullopt for a call whose effect is not known.
 std::optional<MaskPattern> apply(const Spec& spec, const CallDecl& call, const PatternEdit& edit, int& steps) {
   const std::string& op = call.op;
+  if (op == "where") {
+    // condition ? input : other, offset by offset: the two halves each zero where the other is taken.
+    std::optional<MaskPattern> condition = argument_pattern(spec, call, "condition", edit, steps);
+    std::optional<MaskPattern> taken = condition ? operand_pattern(spec, call, "input", edit, steps) : std::nullopt;
+    std::optional<MaskPattern> otherwise = taken ? operand_pattern(spec, call, "other", edit, steps) : std::nullopt;
+    if (!otherwise) return std::nullopt;
+    MaskPattern out = combine(combine(*condition, *taken, [](double c, double v) { return c != 0 ? v : 0.0; }),
+                              combine(*condition, *otherwise, [](double c, double v) { return c != 0 ? 0.0 : v; }),
+                              [](double a, double b) { return a + b; });
+    out.boolean = taken->boolean && otherwise->boolean;
+    return out;
+  }
   std::optional<MaskPattern> input = argument_pattern(spec, call, "input", edit, steps);
   if (!input) return std::nullopt;
   const int rank = input->rank;
@@ -214,6 +243,17 @@ std::optional<MaskPattern> apply(const Spec& spec, const CallDecl& call, const P
     std::optional<int> after = index.is_string() ? index_keeping_offsets(index.get<std::string>(), rank) : std::nullopt;
     if (!after) return std::nullopt;
     input->rank = *after;
+    input->matrix.clear();  // a slice may cut them
+    return input;
+  }
+  if (op == "view" || op == "reshape") {
+    // Row-major memory: a shape that ends with the same two dims keeps each (i, j) in its matrix.
+    const nlohmann::json& shape = call.arguments.value("shape", nlohmann::json());
+    if (!shape.is_array() || shape.size() < 2 || input->matrix.size() != 2 || size_text(shape[shape.size() - 2]) != input->matrix[0] ||
+        size_text(shape[shape.size() - 1]) != input->matrix[1] || input->matrix[0].empty() || input->matrix[1].empty()) {
+      return std::nullopt;
+    }
+    input->rank = static_cast<int>(shape.size());
     return input;
   }
   if (op == "transpose") {
@@ -302,6 +342,9 @@ std::optional<MaskPattern> pattern_of(const Spec& spec, const std::string& name,
     if (!value) return std::nullopt;
     bool boolean = declared->dtype == DType::Bool;
     pattern = constant(boolean ? (*value != 0 ? 1.0 : 0.0) : *value, boolean, static_cast<int>(declared->shape.size()));
+    if (declared->shape.size() >= 2) {
+      pattern->matrix = {declared->shape[declared->shape.size() - 2].str(), declared->shape.back().str()};
+    }
   } else {
     pattern = apply(spec, *producer, edit, steps);
   }

@@ -27,6 +27,9 @@ struct MaskPattern {
   std::vector<Piece> pieces;
   bool boolean = false;
   int rank = 0;  // the tensor's number of dims
+  // The last two dims as written ("T", "6"), while known: a view or reshape that writes them again
+  // last keeps every matrix whole (nanoGPT's tril(ones(T, T)).view(1, 1, T, T)).
+  std::vector<std::string> matrix;
   // The tril and triu calls the values went through, nearest the declared tensor first; the
   // calls that joined two masks (logical_and/or, bitwise_and/or).
   std::vector<const CallDecl*> triangles, joins;

@@ -304,6 +304,14 @@ void check_unsqueezed_meets_batch(CallContext& ctx, const ArgValue& input, const
         blamed->shape[0] == one) {
       continue;
     }
+    // A mask (bool, or named so) with its leading dim written as a number (8, beside B = 8) is one
+    // mask per batch entry, (B, T, T).unsqueeze(1) as attention code writes it; a per-head one is
+    // a bias (ALiBi, relative positions). Its leading dim is the batch, not unnamed heads.
+    const ArgRef& unsqueezed = unsqueeze->tensor("input");
+    if (blamed->dtype == DType::Bool ||
+        (unsqueezed.kind == ArgRef::Kind::Named && lowered(unsqueezed.name).find("mask") != std::string::npos)) {
+      continue;
+    }
     // unsqueeze(0): the blamed dims before the inserted one move one slot to the right.
     bool lines_up = true;
     for (int d = 1; d < rank && lines_up; ++d) {

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "check/dim_origin.hpp"
 #include "check/fix_search.hpp"
 #include "check/mask_origin.hpp"
 #include "ops/mask_values.hpp"
@@ -138,12 +139,44 @@ void check_mask_added(CallContext& ctx, const ArgValue& input, const ArgValue& o
   if (mask != nullptr && is_floating(mask->dtype) && ctx.diagnostics.size() == reported) check_mask_values(ctx, *mask, MaskReading::TrueIgnores);
 }
 
+// Attention's scores are (..., queries, keys); a padding mask hides keys, so its T belongs in the
+// last dim. In the queries' dim alone it hides padded queries' rows and no key. A mask that has
+// the padding in both dims (query rows masked besides the keys) is deliberate and left alone, as
+// is one whose padded length is not the keys' (a query-side mask of cross-attention).
+bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& keys) {
+  const int rank = mask.rank();
+  std::string name = tensor_name(mask);
+  if (!mask.present || rank < 2 || name.empty()) return false;
+  std::optional<PaddingAxes> axes = padding_axes(ctx.spec, name, mask.producer);
+  if (!axes || static_cast<int>(axes->padded.size()) != rank || !axes->padded[rank - 2] || axes->padded[rank - 1]) return false;
+  const DimExpr& padded = mask.shape[static_cast<std::size_t>(rank - 2)];
+  if (ctx.symbols.compare(padded, keys) != Symbols::Verdict::Equal) return false;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::PaddingMaskQueryAxis,
+      fmt::format("mask {} {} carries a (B, {}) padding mask in dim {}, the queries' dim of the scores, and none in the keys' dim: "
+                  "it hides the padded queries' rows while every query still attends to the padded keys",
+                  name, tuple_str(mask.shape), padded.str(), rank - 2),
+      &mask, rank - 2);
+  diagnostic.notes.push_back("a padding mask hides keys: (ids != pad).unsqueeze(-2), (B, 1, T), or pad[:, None, None, :]; PyTorch raises nothing");
+  const CallDecl* placed = axes->placed;
+  if (placed != nullptr && placed->pointer.rfind("/calls/", 0) == 0) {
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("{}.unsqueeze(-2) in call \"{}\" (not unsqueeze({})): the padding then lines up with the keys",
+                                  input_name(*placed, "input"), placed->id, placed->arguments.at("dim").dump()),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", placed->pointer + "/dim"}, {"value", -2}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the padded keys are then hidden from every query");
+  }
+  return true;
+}
+
 void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
   if (!mask.present || !ctx.call.arguments.contains("value")) return;
   // Only a fill that takes positions out of attention: -inf, or a large negative number.
   const nlohmann::json& value = ctx.call.arguments.at("value");
   bool excludes = (value.is_string() && value.get<std::string>() == "-inf") || (value.is_number() && value.get<double>() <= -1e4);
   if (!excludes) return;
+  const ArgValue& input = ctx.arg("input");
+  if (input.rank() >= 2 && is_attention_scores(ctx, input) && check_padding_axis(ctx, mask, input.shape.back())) return;
   MaskOrigin origin = mask_origin(ctx, mask);
   if (origin.convention != MaskConvention::TrueKeeps) {
     // The positions filled in attention scores are those left out.

@@ -13,6 +13,10 @@ void check_mask_added(CallContext& ctx, const ArgValue& input, const ArgValue& o
 // Tensor.masked_fill(mask, -inf or a large negative value) with a mask whose True marks the
 // positions to keep (MHA084): the fill takes them out instead of the others.
 void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask);
+// A mask read by attention (masked_fill on scores, an attn_mask) whose padding, made from a (B, T)
+// padding mask, lines up with the queries (dim -2) and not with the keys (dim -1) of length
+// `keys` (MHA278): (ids != pad).unsqueeze(-1) where unsqueeze(-2) is meant. True when reported.
+bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& keys);
 // F.softmax's input made by masked_fill with the value 0.
 void check_fill_before_softmax(CallContext& ctx, const ArgValue& input);
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "ops/parts.hpp"
+#include "ops/mask_meaning.hpp"
 #include "ops/registry.hpp"
 #include "core/shape_json.hpp"
 #include "dim_origin.hpp"
@@ -329,6 +330,7 @@ class MhaRules {
 
   void check_mask_meaning() {
     for (const ArgValue* mask : {&kpm_, &attn_}) check_ignore_mask_meaning(ctx_, *mask, "nn.MultiheadAttention");
+    if (attn_.present) check_padding_axis(ctx_, attn_, S_);
     if (attn_.present && attn_.rank() == 3) {
       check_repeat_tiling(ctx_, {&attn_}, 0, "entry b*num_heads + h is read as batch entry b, head h, so heads of one entry get other entries' masks",
                           H_);

@@ -1129,3 +1129,48 @@ TEST_CASE("searched fixes: a broadcast fix whose output holds a dim twice where 
   }
   CHECK(paired);
 }
+
+TEST_CASE("searched fix: a tensor declared like another that is read the same way shares its fault, so its transpose is not suspect", "[fixes]") {
+  // flash-attn's KV cache (B, P, H, D) concatenated on dim 2 with SDPA's (B, H, T, D) keys and values.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"k_cache": ["B", "P", 8, 64], "v_cache": ["B", "P", 8, 64],
+      "q": ["B", 8, "T", 64], "k": ["B", 8, "T", 64], "v": ["B", 8, "T", 64]},
+      "calls": [{"id": "ck", "op": "cat", "tensors": ["k_cache", "k"], "dim": 2, "outputs": ["kk"]},
+                {"id": "cv", "op": "cat", "tensors": ["v_cache", "v"], "dim": 2, "outputs": ["vv"]},
+                {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "kk", "value": "vv", "outputs": ["o"]}]})");
+  const Fix* fix = test::first_fix(report, "MHA080");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "transpose k_cache and v_cache together: .transpose(1, 2) each, where each is made");
+  CHECK(fix->valid());
+  CHECK(fix->semantics != FixSemantics::Suspect);
+}
+
+TEST_CASE("searched fix: seq-first token ids behind both the embeddings and the padding mask are transposed once, where declared", "[fixes]") {
+  // torchtext's (T, B) batches into a batch_first=True layer: batch_first=False would leave the
+  // (T, B) padding mask wrong, a transpose of either alone leaves the other.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"tok": "nn.Embedding(20000, 256)",
+      "enc": "nn.TransformerEncoderLayer(256, 4, batch_first=True)"}, "tensors": {"ids": {"shape": ["T", "B"], "dtype": "int64"}},
+      "calls": [{"id": "pm", "op": "eq", "input": "ids", "other": 1, "outputs": ["pad"]},
+                {"id": "emb", "module": "tok", "input": "ids", "outputs": ["x"]},
+                {"id": "enc", "module": "enc", "src": "x", "src_key_padding_mask": "pad", "outputs": ["h"]}]})j");
+  const Fix* fix = test::first_fix(report, "MHA081");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description.find("ids") != std::string::npos);
+  CHECK(fix->description.find("transpose(0, 1)") != std::string::npos);
+  CHECK(fix->valid());
+}
+
+TEST_CASE("searched fix: a Conv1d output one frame longer than the input it is added to is cut at its end", "[fixes]") {
+  // wav2vec2's positional conv: kernel 128 with padding 64 gives T+1 frames; SamePadLayer drops the last.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"pos_conv": "nn.Conv1d(768, 768, 128, padding=64, groups=16)"},
+      "tensors": {"x": ["B", "T", 768]},
+      "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xt"]},
+                {"id": "c", "module": "pos_conv", "input": "xt", "outputs": ["pc"]},
+                {"id": "g", "op": "gelu", "input": "pc", "outputs": ["pg"]},
+                {"id": "tb", "op": "transpose", "input": "pg", "dim0": 1, "dim1": 2, "outputs": ["pe"]},
+                {"id": "a", "op": "add", "input": "x", "other": "pe", "outputs": ["h"]}]})j");
+  const Fix* fix = test::first_fix(report, "MHA305");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description.find(":-1") != std::string::npos);
+  CHECK(fix->valid());
+  CHECK(fix->semantics != FixSemantics::Suspect);
+}

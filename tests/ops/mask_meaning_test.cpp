@@ -332,3 +332,57 @@ TEST_CASE("attention weights masked with -inf after the softmax warn MHA277: the
   REQUIRE(test::find(shared, "MHA277") != nullptr);
   for (const Fix& other : test::find(shared, "MHA277")->fixes) CHECK(other.description.rfind("mask the scores", 0) != 0);
 }
+
+TEST_CASE("a padding mask unsqueezed at -1 lines up with the queries, not the keys: MHA278, fixed with unsqueeze(-2)", "[glue][masks]") {
+  // The Annotated Transformer's make_std_mask: (tgt != pad).unsqueeze(-2) & subsequent_mask, then
+  // scores.masked_fill(mask == 0, -1e9). `axis` is where the padding's size-1 dim goes.
+  auto target_mask = [](const std::string& padding) {
+    return test::check_text(scores_then(R"("tgt": {"shape": ["B", "T"], "dtype": "int64"}, "ones_tt": ["T", "T"])",
+                                        R"({"id": "ne", "op": "ne", "input": "tgt", "other": 0, "outputs": ["keep"]}, )" + padding + R"(,
+        {"id": "tr", "op": "tril", "input": "ones_tt", "outputs": ["lower"]},
+        {"id": "nz", "op": "ne", "input": "lower", "other": 0, "outputs": ["sub2"]},
+        {"id": "u0", "op": "unsqueeze", "input": "sub2", "dim": 0, "outputs": ["subsequent"]},
+        {"id": "and", "op": "bitwise_and", "input": "keep3", "other": "subsequent", "outputs": ["tgt_mask"]},
+        {"id": "u1", "op": "unsqueeze", "input": "tgt_mask", "dim": 1, "outputs": ["mask4"]},
+        {"id": "z", "op": "eq", "input": "mask4", "other": 0, "outputs": ["hidden"]},
+        {"id": "f", "op": "masked_fill", "input": "sc", "mask": "hidden", "value": -1e9, "outputs": ["sm"]},
+        {"id": "p", "op": "softmax", "input": "sm", "dim": -1})"));
+  };
+  Report queries = target_mask(R"({"id": "u", "op": "unsqueeze", "input": "keep", "dim": -1, "outputs": ["keep3"]})");
+  const Diagnostic* axis = test::find(queries, "MHA278");
+  REQUIRE(axis != nullptr);
+  CHECK(axis->severity() == Severity::Warning);
+  const Fix& fix = first_fix(axis);
+  CHECK(fix.description == "keep.unsqueeze(-2) in call \"u\" (not unsqueeze(-1)): the padding then lines up with the keys");
+  CHECK(fix.verified);
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // The intended mask, and one that hides the padded queries' rows besides the padded keys.
+  CHECK(test::find(target_mask(R"({"id": "u", "op": "unsqueeze", "input": "keep", "dim": -2, "outputs": ["keep3"]})"), "MHA278") == nullptr);
+  CHECK(test::find(target_mask(R"({"id": "u", "op": "unsqueeze", "input": "keep", "dim": -1, "outputs": ["rows"]},
+                                  {"id": "c", "op": "unsqueeze", "input": "keep", "dim": -2, "outputs": ["columns"]},
+                                  {"id": "b", "op": "bitwise_and", "input": "rows", "other": "columns", "outputs": ["keep3"]})"),
+                   "MHA278") == nullptr);
+}
+
+TEST_CASE("an SDPA attn_mask indexed pad[:, None, :, None] puts the padding on the queries: MHA278", "[glue][masks]") {
+  auto sdpa = [](const std::string& index) {
+    return test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10, "D": 16},
+        "tensors": {"q": ["B", "H", "T", "D"], "ids": {"shape": ["B", "T"], "dtype": "int64"}},
+        "calls": [{"id": "n", "op": "ne", "input": "ids", "other": 0, "outputs": ["keep"]},
+                  {"id": "g", "op": "getitem", "input": "keep", "index": ")" + index + R"(", "outputs": ["m"]},
+                  {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "m"}]})");
+  };
+  CHECK(test::find(sdpa("[:, None, :, None]"), "MHA278") != nullptr);
+  CHECK(test::find(sdpa("[:, None, None, :]"), "MHA278") == nullptr);
+}
+
+TEST_CASE("Hugging Face's int extended_attention_mask (1 = keep) into masked_fill: MHA321 fixed with == 0, not != 0", "[glue][masks]") {
+  Report report = test::check_text(R"({"version": 1, "tensors": {"scores": ["B", 12, "T", "T"],
+      "extended_attention_mask": {"shape": ["B", 1, 1, "T"], "dtype": "int64"}},
+      "calls": [{"id": "mf", "op": "masked_fill", "input": "scores", "mask": "extended_attention_mask", "value": "-inf", "outputs": ["m"]},
+                {"id": "sm", "op": "softmax", "input": "m", "dim": -1}]})");
+  const Fix& fix = first_fix(test::find(report, "MHA321"));
+  CHECK(fix.description.find("extended_attention_mask == 0") != std::string::npos);
+  CHECK(fix.verified);
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}

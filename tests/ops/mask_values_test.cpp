@@ -170,3 +170,29 @@ TEST_CASE("an additive mask filled with -inf where tril(ones) keeps: MHA084 at t
   check_fix(first_fix_of(wrong, "MHA084"), "masked_fill(~fill, ...)");
   CHECK_FALSE(warns(additive(R"({"id": "n", "op": "bitwise_not", "input": "keep", "outputs": ["fill"]}, )")));
 }
+
+TEST_CASE("nanoGPT's causal buffer viewed (1, 1, T, T) and sliced keeps its triangle: a wrong diagonal still warns MHA275", "[masks][values]") {
+  // self.bias = torch.tril(torch.ones(T, T)).view(1, 1, T, T); att.masked_fill(self.bias[:, :, :T, :T] == 0, float('-inf'))
+  auto nanogpt = [](const std::string& triangle) {
+    return test::check_text(R"({"version": 1, "tensors": {"scores": [2, 4, "T", "T"], "ones": ["T", "T"]},
+        "calls": [)" + triangle + R"(, {"id": "v", "op": "view", "input": "lower", "shape": [1, 1, "T", "T"], "outputs": ["bias"]},
+        {"id": "g", "op": "getitem", "input": "bias", "index": "[:, :, :T, :T]", "outputs": ["b"]},
+        {"id": "z", "op": "eq", "input": "b", "other": 0, "outputs": ["m"]},
+        {"id": "f", "op": "masked_fill", "input": "scores", "mask": "m", "value": "-inf", "outputs": ["s"]},
+        {"id": "p", "op": "softmax", "input": "s", "dim": -1}]})");
+  };
+  CHECK_FALSE(warns(nanogpt(R"({"id": "t", "op": "tril", "input": "ones", "outputs": ["lower"]})")));
+  check_fix(first_fix_of(nanogpt(R"({"id": "t", "op": "tril", "input": "ones", "diagonal": 1, "outputs": ["lower"]})"), "MHA275"),
+            "tril(ones, diagonal=0) in call \"t\" (not diagonal=1)");
+}
+
+TEST_CASE("an additive causal mask made by torch.where(keep, 0.0, -inf) is followed: the future seen warns MHA275", "[masks][values]") {
+  auto where = [](const std::string& triangle) {
+    return test::check_text(R"({"version": 1, "tensors": {"scores": [2, 4, "T", "T"], "ones": {"shape": ["T", "T"], "dtype": "bool"}},
+        "calls": [)" + triangle + R"(, {"id": "w", "op": "where", "condition": "keep", "input": 0.0, "other": "-inf", "outputs": ["m"]},
+        {"id": "a", "op": "add", "input": "scores", "other": "m", "outputs": ["s"]},
+        {"id": "p", "op": "softmax", "input": "s", "dim": -1}]})");
+  };
+  CHECK_FALSE(warns(where(R"({"id": "t", "op": "tril", "input": "ones", "outputs": ["keep"]})")));
+  CHECK(test::find(where(R"({"id": "t", "op": "triu", "input": "ones", "outputs": ["keep"]})"), "MHA275") != nullptr);
+}

@@ -299,6 +299,14 @@ TEST_CASE("a per-head bias unsqueezed at 1, its heads against a batch of the sam
       "calls": [{"id": "u", "op": "unsqueeze", "input": "m", "dim": 1, "outputs": ["m3"]},
                 {"id": "ad", "op": "add", "input": "scores", "other": "m3"}]})");
   CHECK(test::find(padding, "MHA290") == nullptr);
+  // A per-entry mask declared with the batch size as a number (8 beside B = 8), bool or float.
+  for (const char* declared : {R"("attn_mask": [8, "T", "T"])", R"("m": {"shape": [8, "T", "T"], "dtype": "bool"})"}) {
+    std::string name = std::string(declared).substr(1, std::string(declared).find('"', 1) - 1);
+    Report entries = test::check_text(R"({"version": 1, "dims": {"B": 8, "T": 16}, "tensors": {"scores": ["B", 8, "T", "T"], )" +
+                                      std::string(declared) + R"(}, "calls": [{"id": "u", "op": "unsqueeze", "input": ")" + name +
+                                      R"(", "dim": 1, "outputs": ["m4"]}, {"id": "ad", "op": "add", "input": "scores", "other": "m4"}]})");
+    CHECK(test::find(entries, "MHA290") == nullptr);
+  }
 }
 
 TEST_CASE("a padding mask (ids == 0) cast and multiplied in as pooling weights warns MHA292: its negation first", "[glue][roles][masks]") {
