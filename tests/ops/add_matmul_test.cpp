@@ -233,6 +233,27 @@ TEST_CASE("cat of a size-1 dim against a batch offers expanding the shared tenso
         "expand reg to the batch (shared by every batch entry): reg.expand(B, -1, -1) gives (B, 4, 384)");
 }
 
+TEST_CASE("cat along the batch of tensors that differ in their tokens only offers joining along the tokens", "[glue]") {
+  // Image tokens (B, 576, E) and text tokens (B, T, E) joined with dim=0, the dim of code written
+  // for one sample: valid only if T == 576, and then it stacks samples. dim 1 joins each sample's.
+  Report joined = test::check_text(R"({"tensors": {"img": ["B", 576, 64], "text": ["B", "T", 64]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["img", "text"], "dim": 0, "outputs": ["h"]}]})");
+  const Diagnostic* condition = test::find(joined, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description == "concatenate along dim 1");
+  CHECK(condition->fixes.front().verified);
+  CHECK(condition->fixes.front().semantics == FixSemantics::Consistent);
+  // Joined along unnamed dims, the same fix is offered without a claim about its meaning.
+  Report unnamed = test::check_text(R"({"tensors": {"a": [4, 576, 64], "b": [4, 10, 64]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["a", "b"], "dim": 0, "outputs": ["h"]}]})");
+  const Diagnostic* sizes = test::find(unnamed, "MHA311");
+  REQUIRE(sizes != nullptr);
+  REQUIRE_FALSE(sizes->fixes.empty());
+  CHECK(sizes->fixes.front().description == "concatenate along dim 1");
+  CHECK(sizes->fixes.front().semantics == FixSemantics::Unknown);
+}
+
 TEST_CASE("a broadcast valid only under a condition offers the size-1 dims the lower-rank operand lacks", "[glue]") {
   // sentence-transformers' mean pooling without unsqueeze(-1): (B, T, E) * (B, T).
   Report pooling = test::check_text(op_call("mul", R"("input": ["B", "T", 384], "other": ["B", "T"])"));
