@@ -688,7 +688,15 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
       // of the prefix tokens first (ViT's class token, DeiT's distillation token: timm adds
       // pos_embed[:, 1:] to the patches); a longer one is a buffer cut from its start.
       std::int64_t prefix = wanted.is_constant() ? size.offset - wanted.offset : 0;
-      if (prefix == 1 || prefix == 2) {
+      // The rows of a square table over the keys (a (1, H, S, S) position bias or mask made for
+      // every position), met by fewer queries over the same keys: a decoding step's queries are
+      // the newest positions, its last rows (Hugging Face's T5: position_bias[:, :, -q_len:, :]).
+      const bool newest_rows = d + 2 == sizes.size() && wanted.is_constant() && sizes.back() == size &&
+                               report.symbols.compare(sizes.back(), target.back()) == Symbols::Verdict::Equal;
+      if (newest_rows) {
+        written_index.push_back(fmt::format("-{}:", wanted.offset));
+        inserted_index.push_back(fmt::format("-{}:", wanted.offset));
+      } else if (prefix == 1 || prefix == 2) {
         written_index.push_back(fmt::format("{}:", prefix));
         inserted_index.push_back(fmt::format("{}:", prefix));
       } else {

@@ -598,6 +598,33 @@ void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const Ar
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry is divided by its own total");
 }
 
+// MHA371: attention scores with one query row (a decoding step: q (B, H, 1, D) @ k^T), maybe
+// scaled, biased or masked on the way, broadcast against an operand with more rows (a position
+// bias or mask computed for every position, (1, H, S, S)): the single row is copied to each of
+// the operand's rows. Only for the rows of a batched product (rank 3 or more), written as a
+// literal 1, met by a size that is no batch: a (1, S) product of one learned query against (B, S)
+// is broadcast over the batch on purpose. The fix (searched) slices the operand's rows.
+void check_stretched_product_rows(CallContext& ctx, const ArgValue& scores, const ArgValue& other) {
+  if (scores.rank() < 3 || other.rank() < 2) return;
+  const CallDecl* product = values_maker(ctx, scores);
+  if (product == nullptr || (product->op != "matmul" && product->op != "bmm" && product->op != "einsum")) return;
+  const int rows = scores.rank() - 2, other_rows = other.rank() - 2;
+  if (!(scores.shape[static_cast<std::size_t>(rows)] == DimExpr::constant(1)) || !scores.dim_name(rows).empty()) return;
+  const DimExpr& stretched = other.shape[static_cast<std::size_t>(other_rows)];
+  if (stretched.is_constant() ? stretched.offset <= 1 : ctx.symbols.compare(stretched, DimExpr::constant(1)) == Symbols::Verdict::Equal) return;
+  if (role_of_dim(other.dim_names, other_rows) == DimRole::Batch) return;
+  auto named = [](const ArgValue& arg) { return tensor_name(arg).empty() ? arg.argument : tensor_name(arg); };
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ProductRowsStretched,
+      fmt::format("{} {} has one query row (dim {}, from call \"{}\"), which {} {} stretches to {} rows: each output row repeats that query's "
+                  "scores",
+                  named(scores), tuple_str(scores.shape), rows, product->id, named(other), tuple_str(other.shape), stretched.str()),
+      &other, other_rows);
+  diagnostic.notes.push_back(fmt::format("PyTorch raises nothing: broadcasting copies the size-1 dim, and the result has {} query rows where the "
+                                         "query has 1",
+                                         stretched.str()));
+}
+
 }  // namespace
 
 DType number_dtype(const nlohmann::json& number) {
@@ -622,6 +649,8 @@ void infer_add(CallContext& ctx) {
   // A number added is no mask, nor a sliced table.
   if (ctx.outputs.empty() || ctx.call.arguments.contains("other")) return;
   check_mask_added(ctx, ctx.arg("input"), ctx.arg("other"));
+  check_stretched_product_rows(ctx, ctx.arg("input"), ctx.arg("other"));
+  check_stretched_product_rows(ctx, ctx.arg("other"), ctx.arg("input"));
   check_sliced_table(ctx, ctx.arg("input"), ctx.arg("other"));
   check_sliced_table(ctx, ctx.arg("other"), ctx.arg("input"));
 }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 
@@ -61,6 +62,28 @@ std::optional<DimExpr> opaque_sum(const DimExpr& a, const DimExpr& b) {
   return DimExpr{1, Symbol(fmt::format("{}", fmt::join(terms, "+"))), offset};
 }
 
+// The dims along which every tensor's other sizes are equal, proposed as the cat's dim: tensors
+// that differ in one dim only are joined along it (image tokens (B, 576, E) and text tokens
+// (B, T, E) joined on their tokens, dim 1, where cat(dim=0), the dim of their unbatched code,
+// stacks the samples). Joined off a batch dim, the batch entries stay apart: consistent.
+void propose_other_dims(CallContext& ctx, Diagnostic& diagnostic, const std::vector<const ArgValue*>& tensors, const ArgValue& reference, int dim) {
+  for (int other = 0; other < reference.rank(); ++other) {
+    if (other == dim) continue;
+    bool fits = true;
+    for (const ArgValue* candidate : tensors) {
+      if (legacy_empty(*candidate)) continue;
+      if (candidate->rank() != reference.rank()) fits = false;  // reported later
+      for (int e = 0; fits && e < candidate->rank(); ++e) {
+        fits = e == other || ctx.symbols.compare(candidate->shape[e], reference.shape[e]) == Symbols::Verdict::Equal;
+      }
+    }
+    if (fits && ctx.add_argument_fix(diagnostic, fmt::format("concatenate along dim {}", other), "dim", other) &&
+        role_of_dim(reference.dim_names, dim) == DimRole::Batch) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's tensors are joined, not the batch entries");
+    }
+  }
+}
+
 }  // namespace
 
 void infer_cat(CallContext& ctx) {
@@ -106,6 +129,10 @@ void infer_cat(CallContext& ctx) {
           if (reference.shape[d] == DimExpr::constant(1)) propose_expanded(ctx, ctx.diagnostics.back(), reference, d, tensor.shape[d]);
           if (tensor.shape[d] == DimExpr::constant(1)) propose_expanded(ctx, ctx.diagnostics.back(), tensor, d, reference.shape[d]);
         }
+        if (ctx.diagnostics.size() > reported &&
+            (ctx.diagnostics.back().id == DiagId::RoleCondition || ctx.diagnostics.back().id == DiagId::SymbolConstraint)) {
+          propose_other_dims(ctx, ctx.diagnostics.back(), tensors, reference, *dim);
+        }
         continue;
       }
       Diagnostic& diagnostic = ctx.report(
@@ -118,18 +145,7 @@ void infer_cat(CallContext& ctx) {
                          fmt::format("Sizes of tensors must match except in dimension {}. Expected size {} but got size {} for tensor "
                                      "number {} in the list.",
                                      *dim, reference.shape[d].str(), tensor.shape[d].str(), i));
-      for (int other = 0; other < tensor.rank(); ++other) {
-        bool fits = true;
-        for (const ArgValue* candidate : tensors) {
-          if (!legacy_empty(*candidate) && candidate->rank() != reference.rank()) fits = false;  // reported later
-          for (int e = 0; fits && !legacy_empty(*candidate) && e < candidate->rank(); ++e) {
-            fits = e == other || ctx.symbols.compare(candidate->shape[e], reference.shape[e]) == Symbols::Verdict::Equal;
-          }
-        }
-        if (fits && other != *dim) {
-          ctx.add_argument_fix(diagnostic, fmt::format("concatenate along dim {}", other), "dim", other);
-        }
-      }
+      propose_other_dims(ctx, diagnostic, tensors, reference, *dim);
       return;
     }
     std::optional<DimExpr> sum = dim_add(joined, tensor.shape[*dim]);

@@ -17,12 +17,45 @@
 namespace mhacheck {
 namespace {
 
+// Whether a dim's name is a batch merged with other dims ("B*T" from view(-1, E) of (B, T, E),
+// "bsz*num_heads"): each of its entries belongs to one batch entry, as in a plain batch dim.
+bool merges_batch(const std::string& name) {
+  std::vector<std::string> factors = name_factors(name);
+  return factors.size() > 1 &&
+         std::any_of(factors.begin(), factors.end(), [](const std::string& factor) { return role_of_name(factor) == DimRole::Batch; });
+}
+
+// MHA265 for a softmax over a merged batch dim (a MoE router's (B*T, experts) logits softmaxed
+// over dim 0): each weight then depends on every batch entry's scores. Reported when another dim
+// holds no batch entries, which the fix normalises over (the last such dim); a (B*T, B*T)
+// similarity matrix has none.
+void check_softmax_over_merged_batch(CallContext& ctx, const ArgValue& input, int dim) {
+  int other = input.rank() - 1;
+  while (other >= 0 && (other == dim || merges_batch(input.dim_name(other)) || role_of_dim(input.dim_names, other) == DimRole::Batch)) --other;
+  if (other < 0) return;
+  const std::string other_text = input.dim_name(other).empty() ? input.shape[static_cast<std::size_t>(other)].str() : "\"" + input.dim_name(other) + "\"";
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxDimRole,
+      fmt::format("softmax over dim {} (\"{}\", the batch merged with other dims) normalises across batch entries, not over dim {} ({})",
+                  dim, input.dim_name(dim), other, other_text),
+      &input, dim);
+  diagnostic.notes.push_back("each entry's weights then depend on the other batch entries' scores; PyTorch raises nothing");
+  const int fixed = other == input.rank() - 1 ? -1 : other;
+  if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim={} ({})", fixed, other_text), "dim", fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry's weights sum to 1 within its own batch entry");
+  }
+}
+
 // Attention normalises over the keys. A softmax dim named as a batch or a head count, in a tensor
 // that also has a dim named as a sequence, normalises across batch entries or heads (MHA265); the
 // fix normalises over the last sequence dim. Without a sequence dim there is nothing to say (a
 // (B, B) similarity matrix is softmaxed over a batch dim on purpose).
 void check_softmax_dim_role(CallContext& ctx, const ArgValue& input, int dim) {
   DimRole role = role_of_dim(input.dim_names, dim);
+  if (merges_batch(input.dim_name(dim))) {
+    check_softmax_over_merged_batch(ctx, input, dim);
+    return;
+  }
   if (role != DimRole::Batch && role != DimRole::Heads) return;
   int sequence = input.rank() - 1;
   while (sequence >= 0 && role_of_dim(input.dim_names, sequence) != DimRole::Sequence) --sequence;

@@ -1,5 +1,7 @@
 // add and matmul beyond the PyTorch fixtures: symbols, dtype promotion, a chain of calls (the
 // attention scores by hand), and 2.x's matmul messages that 1.13 cannot produce.
+#include <fmt/format.h>
+
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -231,6 +233,58 @@ TEST_CASE("cat of a size-1 dim against a batch offers expanding the shared tenso
   REQUIRE_FALSE(second_condition->fixes.empty());
   CHECK(second_condition->fixes.front().description ==
         "expand reg to the batch (shared by every batch entry): reg.expand(B, -1, -1) gives (B, 4, 384)");
+}
+
+TEST_CASE("cat along the batch of tensors that differ in their tokens only offers joining along the tokens", "[glue]") {
+  // Image tokens (B, 576, E) and text tokens (B, T, E) joined with dim=0, the dim of code written
+  // for one sample: valid only if T == 576, and then it stacks samples. dim 1 joins each sample's.
+  Report joined = test::check_text(R"({"tensors": {"img": ["B", 576, 64], "text": ["B", "T", 64]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["img", "text"], "dim": 0, "outputs": ["h"]}]})");
+  const Diagnostic* condition = test::find(joined, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description == "concatenate along dim 1");
+  CHECK(condition->fixes.front().verified);
+  CHECK(condition->fixes.front().semantics == FixSemantics::Consistent);
+  // Joined along unnamed dims, the same fix is offered without a claim about its meaning.
+  Report unnamed = test::check_text(R"({"tensors": {"a": [4, 576, 64], "b": [4, 10, 64]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["a", "b"], "dim": 0, "outputs": ["h"]}]})");
+  const Diagnostic* sizes = test::find(unnamed, "MHA311");
+  REQUIRE(sizes != nullptr);
+  REQUIRE_FALSE(sizes->fixes.empty());
+  CHECK(sizes->fixes.front().description == "concatenate along dim 1");
+  CHECK(sizes->fixes.front().semantics == FixSemantics::Unknown);
+}
+
+TEST_CASE("scores of one query row stretched by a bias with a row per position warn MHA371, and the fix keeps the bias's last row", "[glue]") {
+  // A decoding step: one query against 10 cached keys, plus a position bias computed for all 10
+  // positions (Hugging Face's T5 slices position_bias[:, :, -q_len:, :]).
+  Report step = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, 1, 64], "k": ["B", 8, 10, 64], "bias": [1, 8, 10, 10]}, "calls": [
+      {"id": "kt", "op": "transpose", "input": "k", "dim0": -2, "dim1": -1, "outputs": ["kt"]},
+      {"id": "s", "op": "matmul", "input": "q", "other": "kt", "outputs": ["scores"]},
+      {"id": "b", "op": "add", "input": "scores", "other": "bias", "outputs": ["biased"]}]})");
+  const Diagnostic* stretched = test::find(step, "MHA371");
+  REQUIRE(stretched != nullptr);
+  CHECK(stretched->message ==
+        "scores (B, 8, 1, 10) has one query row (dim 2, from call \"s\"), which bias (1, 8, 10, 10) stretches to 10 rows: each output row "
+        "repeats that query's scores");
+  REQUIRE_FALSE(stretched->fixes.empty());
+  CHECK(stretched->fixes.front().description.find("bias[:, :, -1:, :]") != std::string::npos);
+  CHECK(stretched->fixes.front().valid());
+  CHECK(stretched->fixes.front().semantics == FixSemantics::Consistent);
+  // Not reported: the bias already cut to the query, a batch stretching a 2-D product of one
+  // learned query, a query count that is a symbol.
+  auto stretches = [](const std::string& q, const std::string& k, const std::string& bias) {
+    Report report = test::check_text(fmt::format(R"({{"version": 1, "tensors": {{"q": {}, "kt": {}, "bias": {}}}, "calls": [
+        {{"id": "s", "op": "matmul", "input": "q", "other": "kt", "outputs": ["scores"]}},
+        {{"id": "b", "op": "add", "input": "scores", "other": "bias"}}]}})", q, k, bias));
+    return test::find(report, "MHA371") != nullptr;
+  };
+  CHECK(stretches(R"(["B", 8, 1, 64])", R"(["B", 8, 64, 10])", "[1, 8, 10, 10]"));
+  CHECK_FALSE(stretches(R"(["B", 8, 1, 64])", R"(["B", 8, 64, 10])", "[1, 8, 1, 10]"));
+  CHECK_FALSE(stretches("[1, 64]", "[64, 10]", R"(["B", 10])"));
+  CHECK_FALSE(stretches(R"(["B", 8, "T", 64])", R"(["B", 8, 64, 10])", "[1, 8, 10, 10]"));
+  CHECK_FALSE(stretches(R"(["B", 8, 1, 64])", R"(["B", 8, 64, 10])", R"(["B", 1, 1, 10])"));
 }
 
 TEST_CASE("a broadcast valid only under a condition offers the size-1 dims the lower-rank operand lacks", "[glue]") {

@@ -68,6 +68,35 @@ TEST_CASE("softmax over a dim named as a batch or heads, in a tensor with a sequ
   CHECK(test::find(test::check_text(op_call("softmax", R"("input": [2, 8, 10, 12], "dim": 1)")), "MHA265") == nullptr);
 }
 
+TEST_CASE("softmax over a batch merged with the tokens (B*T) warns MHA265 and normalises over the other dim", "[glue][roles]") {
+  // A mixture-of-experts router: view(-1, E) merges the batch with the tokens, a Linear scores the
+  // experts, and softmax over dim 0 makes each token's routing depend on the other batch entries.
+  Report router = test::check_text(
+      R"j({"version": 1, "modules": {"gate": "nn.Linear(64, 8, bias=False)"}, "tensors": {"hidden": ["B", "T", 64]},
+          "calls": [{"id": "flat", "op": "view", "input": "hidden", "shape": [-1, 64], "outputs": ["h"]},
+                    {"id": "gate", "module": "gate", "input": "h", "outputs": ["logits"]},
+                    {"id": "sm", "op": "softmax", "input": "logits", "dim": 0}]})j");
+  const Diagnostic* over_batch = test::find(router, "MHA265");
+  REQUIRE(over_batch != nullptr);
+  CHECK(over_batch->severity() == Severity::Warning);
+  CHECK(over_batch->message == "softmax over dim 0 (\"B*T\", the batch merged with other dims) normalises across batch entries, not over dim 1 (8)");
+  REQUIRE_FALSE(over_batch->fixes.empty());
+  CHECK(over_batch->fixes[0].description == "softmax over dim=-1 (8)");
+  CHECK(over_batch->fixes[0].verified);
+  CHECK(over_batch->fixes[0].semantics == FixSemantics::Consistent);
+  // Not reported: the experts' dim, (B*H, L, S) scores over their keys, a merged heads-and-tokens
+  // dim, a similarity matrix between merged batch dims.
+  CHECK(test::find(test::check_text(op_call("softmax", R"("input": ["B*T", 8], "dim": -1)")), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(op_call("softmax", R"("input": ["B*H", "L", "S"], "dim": -1)")), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(op_call("softmax", R"("input": ["H*T", 8], "dim": 0)")), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(op_call("softmax", R"("input": ["B*T", "B*T"], "dim": 0)")), "MHA265") == nullptr);
+  // A batch merged with the heads, softmaxed over it: reported, the fix is the keys.
+  Report merged_heads = test::check_text(op_call("softmax", R"("input": ["B*H", "L", "S"], "dim": 0)"));
+  const Diagnostic* over_heads = test::find(merged_heads, "MHA265");
+  REQUIRE(over_heads != nullptr);
+  CHECK(over_heads->fixes.at(0).description == "softmax over dim=-1 (\"S\")");
+}
+
 TEST_CASE("softmax over the queries of einsum scores laid out (..., keys, queries) warns MHA286", "[glue][roles][einsum]") {
   // 'bhqd,bhkd->bhkq' scores, scaled, softmaxed over dim=-1 (the queries); the weights are read by
   // the same letters, so PyTorch raises nothing.
