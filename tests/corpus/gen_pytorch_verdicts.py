@@ -261,7 +261,7 @@ def run_call(call, modules, built, env, symbols):
         return [torch.softmax(tensor("input"), call["dim"])]
     if op in ("tril", "triu"):
         return [getattr(torch, op)(tensor("input"), call.get("diagonal", 0))]
-    if op in ("gelu", "tanh"):
+    if op in ("gelu", "tanh", "relu"):
         return [getattr(torch.nn.functional, op)(tensor("input"))]
     if op == "div":
         return [torch.div(tensor("input"), number_or_tensor(call["other"], env), rounding_mode=call.get("rounding_mode"))]
