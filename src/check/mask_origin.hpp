@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "call_context.hpp"
 #include "roles.hpp"
@@ -34,6 +35,11 @@ struct ComparisonFlip {
   nlohmann::json patch;
 };
 std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin);
+
+// Calls that move or select a tensor's elements without changing them (views, copies, tiling).
+bool keeps_values(std::string_view op);
+// A number as Python writes it in a call: float('-inf'), 0.125, -1e+09, 2, True.
+std::string number_text(const nlohmann::json& number);
 
 // A cast to a floating dtype: .float(), .double(), .half(), .bfloat16(), .to(floating dtype).
 bool casts_to_float(const CallDecl& call);
