@@ -423,6 +423,111 @@ OperatorSchema split_schema(std::string name, const std::string& sizes, ArgKind 
 const OperatorSchema kSplit = split_schema("split", "split_size", ArgKind::Int);
 const OperatorSchema kSplitWithSizes = split_schema("split_with_sizes", "split_sizes", ArgKind::IntList);
 const OperatorSchema kChunk = split_schema("chunk", "chunks", ArgKind::Int);
+// torch.unbind(input, dim=0): one output per position of dim.
+OperatorSchema unbind_schema() {
+  OperatorSchema schema{"unbind", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, false, 0}}, {}, ""};
+  schema.variadic_outputs = true;
+  return schema;
+}
+const OperatorSchema kUnbind = unbind_schema();
+
+// torch.stack(tensors, dim=0)
+const OperatorSchema kStack{"stack", false, {{"tensors", ArgKind::TensorList, true, nullptr}, {"dim", ArgKind::Int, false, 0}}, {"output"}, ""};
+// F.log_softmax(input, dim)
+const OperatorSchema kLogSoftmax{
+    "log_softmax", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
+// F.linear(input, weight, bias=None)
+const OperatorSchema kFunctionalLinear{"linear",
+                                       false,
+                                       {{"input", ArgKind::Tensor, true, nullptr},
+                                        {"weight", ArgKind::Tensor, true, nullptr},
+                                        {"bias", ArgKind::Tensor, false, nullptr}},
+                                       {"output"},
+                                       ""};
+// F.layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5)
+const OperatorSchema kFunctionalLayerNorm{"layer_norm",
+                                          false,
+                                          {{"input", ArgKind::Tensor, true, nullptr},
+                                           {"normalized_shape", ArgKind::IntList, true, nullptr},
+                                           {"weight", ArgKind::Tensor, false, nullptr},
+                                           {"bias", ArgKind::Tensor, false, nullptr},
+                                           {"eps", ArgKind::Float, false, 1e-5}},
+                                          {"output"},
+                                          ""};
+// F.normalize(input, p=2.0, dim=1, eps=1e-12)
+const OperatorSchema kNormalize{"normalize",
+                                false,
+                                {{"input", ArgKind::Tensor, true, nullptr},
+                                 {"p", ArgKind::Float, false, 2.0},
+                                 {"dim", ArgKind::Int, false, 1},
+                                 {"eps", ArgKind::Float, false, 1e-12}},
+                                {"output"},
+                                ""};
+// The constructors: torch.ones(*size, dtype=None), zeros, full(size, fill_value, dtype=None);
+// ones_like(input, dtype=None), zeros_like, full_like(input, fill_value); Tensor.new_ones(size),
+// new_zeros; eye(n, m=None); arange(start=0, end, step=1). Sizes may be symbols.
+OperatorSchema constructor_schema(std::string name, std::vector<ArgSchema> leading) {
+  leading.push_back({"dtype", ArgKind::OptionalString, false, nullptr});
+  return {std::move(name), false, std::move(leading), {"output"}, ""};
+}
+const OperatorSchema kOnes = constructor_schema("ones", {{"size", ArgKind::SizeList, true, nullptr}});
+const OperatorSchema kZeros = constructor_schema("zeros", {{"size", ArgKind::SizeList, true, nullptr}});
+const OperatorSchema kFull =
+    constructor_schema("full", {{"size", ArgKind::SizeList, true, nullptr}, {"fill_value", ArgKind::Float, true, nullptr}});
+const OperatorSchema kOnesLike = constructor_schema("ones_like", {{"input", ArgKind::Tensor, true, nullptr}});
+const OperatorSchema kZerosLike = constructor_schema("zeros_like", {{"input", ArgKind::Tensor, true, nullptr}});
+const OperatorSchema kFullLike =
+    constructor_schema("full_like", {{"input", ArgKind::Tensor, true, nullptr}, {"fill_value", ArgKind::Float, true, nullptr}});
+const OperatorSchema kNewOnes =
+    constructor_schema("new_ones", {{"input", ArgKind::Tensor, true, nullptr}, {"size", ArgKind::SizeList, true, nullptr}});
+const OperatorSchema kNewZeros =
+    constructor_schema("new_zeros", {{"input", ArgKind::Tensor, true, nullptr}, {"size", ArgKind::SizeList, true, nullptr}});
+const OperatorSchema kEye = constructor_schema("eye", {{"n", ArgKind::Size, true, nullptr}, {"m", ArgKind::Size, false, nullptr}});
+const OperatorSchema kArange = constructor_schema(
+    "arange", {{"start", ArgKind::Size, false, 0}, {"end", ArgKind::Size, true, nullptr}, {"step", ArgKind::Size, false, 1}});
+// Tensor.expand_as(other), view_as, reshape_as, type_as
+OperatorSchema as_other_schema(std::string name) {
+  return {std::move(name), false, {{"input", ArgKind::Tensor, true, nullptr}, {"other", ArgKind::Tensor, true, nullptr}}, {"output"}, ""};
+}
+const OperatorSchema kExpandAs = as_other_schema("expand_as");
+const OperatorSchema kViewAs = as_other_schema("view_as");
+const OperatorSchema kReshapeAs = as_other_schema("reshape_as");
+const OperatorSchema kTypeAs = as_other_schema("type_as");
+// torch.clamp(input, min=None, max=None), clamp_min(input, min), with numbers.
+const OperatorSchema kClamp{"clamp",
+                            false,
+                            {{"input", ArgKind::Tensor, true, nullptr},
+                             {"min", ArgKind::OptionalFloat, false, nullptr},
+                             {"max", ArgKind::OptionalFloat, false, nullptr}},
+                            {"output"},
+                            ""};
+const OperatorSchema kClampMin{
+    "clamp_min", false, {{"input", ArgKind::Tensor, true, nullptr}, {"min", ArgKind::Float, true, nullptr}}, {"output"}, ""};
+// torch.pow(input, exponent), exponent a tensor or a number
+const OperatorSchema kPow{
+    "pow", false, {{"input", ArgKind::Tensor, true, nullptr}, {"exponent", ArgKind::TensorOrNumber, true, nullptr}}, {"output"}, ""};
+// torch.argmax and argmin(input, dim=None, keepdim=False)
+OperatorSchema arg_reduction_schema(std::string name) {
+  return {std::move(name),
+          false,
+          {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::OptionalInt, false, nullptr}, {"keepdim", ArgKind::Bool, false, false}},
+          {"output"},
+          ""};
+}
+const OperatorSchema kArgmax = arg_reduction_schema("argmax");
+const OperatorSchema kArgmin = arg_reduction_schema("argmin");
+// torch.min(input) and torch.min(input, dim, keepdim=False) -> (values, indices), as max.
+const OperatorSchema kMin{"min",
+                          false,
+                          {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::OptionalInt, false, nullptr}, {"keepdim", ArgKind::Bool, false, false}},
+                          {"values", "indices"},
+                          "dim"};
+// torch.cumsum(input, dim)
+const OperatorSchema kCumsum{
+    "cumsum", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dim", ArgKind::Int, true, nullptr}}, {"output"}, ""};
+// torch.flip(input, dims)
+const OperatorSchema kFlip{
+    "flip", false, {{"input", ArgKind::Tensor, true, nullptr}, {"dims", ArgKind::IntList, true, nullptr}}, {"output"}, ""};
 
 // Every name a MultiheadAttention may have in its state_dict, whatever its arguments.
 const std::vector<std::string> kAttentionParameters = {"in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
@@ -550,6 +655,35 @@ std::vector<OperatorDef> build_table() {
       function(kExpand, "Tensor.expand", infer_expand, forward_expand, false),
       function(kRepeat, "Tensor.repeat", infer_repeat, forward_repeat, false),
       function(kRepeatInterleave, "torch.repeat_interleave", infer_repeat_interleave, forward_repeat_interleave, false),
+      function(kStack, "torch.stack", infer_stack, forward_stack, false),
+      function(kUnbind, "torch.unbind", infer_unbind, forward_split, false),
+      function(kLogSoftmax, "F.log_softmax", infer_log_softmax, forward_softmax, true),
+      function(kFunctionalLinear, "F.linear", infer_functional_linear, forward_functional_linear, true),
+      function(kFunctionalLayerNorm, "F.layer_norm", infer_functional_layer_norm, forward_functional_layer_norm, true),
+      function(kNormalize, "F.normalize", infer_normalize, forward_normalize, true),
+      // The constructors make their values from their arguments alone: exact in any dtype.
+      function(kOnes, "torch.ones", infer_constructor, forward_constructor, false),
+      function(kZeros, "torch.zeros", infer_constructor, forward_constructor, false),
+      function(kFull, "torch.full", infer_constructor, forward_constructor, false),
+      function(kOnesLike, "torch.ones_like", infer_constructor_like, forward_constructor, false),
+      function(kZerosLike, "torch.zeros_like", infer_constructor_like, forward_constructor, false),
+      function(kFullLike, "torch.full_like", infer_constructor_like, forward_constructor, false),
+      function(kNewOnes, "Tensor.new_ones", infer_new_constructor, forward_constructor, false),
+      function(kNewZeros, "Tensor.new_zeros", infer_new_constructor, forward_constructor, false),
+      function(kEye, "torch.eye", infer_eye, forward_constructor, false),
+      function(kArange, "torch.arange", infer_arange, forward_constructor, false),
+      function(kExpandAs, "Tensor.expand_as", infer_expand_as, forward_expand, false),  // methods only
+      function(kViewAs, "Tensor.view_as", infer_view_as, forward_reshape, false),
+      function(kReshapeAs, "Tensor.reshape_as", infer_view_as, forward_reshape, false),
+      function(kTypeAs, "Tensor.type_as", infer_type_as, forward_to, false),
+      function(kClamp, "torch.clamp", infer_clamp, forward_clamp, true),
+      function(kClampMin, "torch.clamp_min", infer_clamp, forward_clamp, true),
+      function(kPow, "torch.pow", infer_pow, forward_pow, true),
+      function(kArgmax, "torch.argmax", infer_argmax, forward_reduction, false),
+      function(kArgmin, "torch.argmin", infer_argmax, forward_reduction, false),
+      function(kMin, "torch.min", infer_max, forward_reduction, true),
+      function(kCumsum, "torch.cumsum", infer_cumsum, forward_cumsum, true),
+      function(kFlip, "torch.flip", infer_flip, forward_flip, false),
   };
 }
 
@@ -617,6 +751,7 @@ std::string arg_kind_text(ArgKind kind) {
     case ArgKind::OptionalInt: return "an integer or null";
     case ArgKind::IntList: return "a list of integers";
     case ArgKind::SizeList: return "a list of sizes (integers or symbol names)";
+    case ArgKind::Size: return "a number or a size (a symbol name)";
     case ArgKind::Index: return "an index as Python writes it, such as \"[:, 0]\"";
   }
   return "a value";

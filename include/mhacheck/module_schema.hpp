@@ -48,9 +48,10 @@ std::string option_kind_text(OptionKind kind);  // "an integer", "true or false"
 // a number is kept with the plain arguments and its tensor argument is absent.
 // Index is Tensor.__getitem__'s index, a string written as in Python ("[:, 0]").
 // Dims is torch.sum's dim: an integer, a list of integers, or null (every dim).
+// Size is a number or one size written as a symbol expression (torch.arange(T)'s end).
 enum class ArgKind {
   Tensor, Mask, Indices, TensorList, TensorOrNumber,
-  Bool, OptionalBool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList, String, OptionalString, Dims, Index
+  Bool, OptionalBool, Float, OptionalFloat, Int, OptionalInt, IntList, SizeList, String, OptionalString, Dims, Index, Size
 };
 
 struct ArgSchema {

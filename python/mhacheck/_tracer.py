@@ -535,8 +535,213 @@ def _pad(args, kwargs):
     return "pad", call
 
 
+def _stack(args, kwargs):
+    """torch.stack(tensors, dim=0), as cat's arguments."""
+    known = _cat(args, kwargs)
+    return ("stack", known[1]) if known is not None else None
+
+
+def _log_softmax(args, kwargs):
+    known = _softmax(args, kwargs)
+    return ("log_softmax", known[1]) if known is not None else None
+
+
+def _bound(names, args, kwargs, required):
+    """The arguments by name, positional or keyword; None for an unknown keyword or a missing one."""
+    if len(args) > len(names) or set(kwargs) - set(names):
+        return None
+    bound = dict(zip(names, args))
+    bound.update(kwargs)
+    return bound if all(n in bound for n in required) else None
+
+
+def _functional_layer_norm(args, kwargs):
+    """F.layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5)."""
+    bound = _bound(["input", "normalized_shape", "weight", "bias", "eps"], args, kwargs, ["input", "normalized_shape"])
+    if bound is None:
+        return None
+    shape = _int_list((bound["normalized_shape"],))
+    if shape is None:
+        return None
+    bound["normalized_shape"] = shape
+    return "layer_norm", {k: v for k, v in bound.items() if v is not None}
+
+
+def _normalize(args, kwargs):
+    """F.normalize(input, p=2.0, dim=1, eps=1e-12, out=None) with a number p."""
+    bound = _bound(["input", "p", "dim", "eps", "out"], args, kwargs, ["input"])
+    if bound is None or bound.pop("out", None) is not None or not _plain_int(bound.get("dim", 1)):
+        return None
+    p = bound.get("p", 2.0)
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not math.isfinite(p):
+        return None
+    bound["p"] = float(p)
+    return "normalize", bound
+
+
+def _as_other(op):
+    def handler(args, kwargs):
+        other = args[1] if len(args) > 1 else kwargs.get("other")
+        if len(args) > 2 or set(kwargs) - {"other"} or not isinstance(other, torch.Tensor):
+            return None
+        return op, {"input": args[0], "other": other}
+    return handler
+
+
+def _clamp(op):
+    """torch.clamp(input, min=None, max=None) / clamp_min(input, min) with Python numbers."""
+    names = ["input", "min", "max"] if op == "clamp" else ["input", "min"]
+    def handler(args, kwargs):
+        bound = _bound(names, args, kwargs, ["input"])
+        if bound is None:
+            return None
+        numbers = {k: v for k, v in bound.items() if k != "input" and v is not None}
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in numbers.values()):
+            return None
+        return op, dict({"input": bound["input"]}, **numbers)
+    return handler
+
+
+def _pow(args, kwargs):
+    """torch.pow(input, exponent) and `x ** e`: a tensor or a finite number exponent."""
+    bound = _bound(["input", "exponent"], args, kwargs, ["input", "exponent"])
+    if bound is None or not isinstance(bound["input"], torch.Tensor):
+        return None
+    e = bound["exponent"]
+    if not isinstance(e, torch.Tensor) and (not isinstance(e, (int, float)) or (isinstance(e, float) and not math.isfinite(e))):
+        return None
+    return "pow", bound
+
+
+def _arg_reduction(op):
+    def handler(args, kwargs):
+        bound = _bound(["input", "dim", "keepdim"], args, kwargs, ["input"])
+        if bound is None or not (bound.get("dim") is None or _plain_int(bound["dim"])) or not isinstance(bound.get("keepdim", False), bool):
+            return None
+        return op, bound
+    return handler
+
+
+def _min(args, kwargs):
+    known = _max(args, kwargs)
+    return ("min", known[1]) if known is not None else None
+
+
+def _cumsum(args, kwargs):
+    bound = _bound(["input", "dim", "dtype"], args, kwargs, ["input", "dim"])
+    if bound is None or bound.pop("dtype", None) is not None or not _plain_int(bound["dim"]):
+        return None
+    return "cumsum", bound
+
+
+def _flip(args, kwargs):
+    dims = _int_list(args[1:] if "dims" not in kwargs else (kwargs["dims"],))
+    if dims is None or set(kwargs) - {"dims"}:
+        return None
+    return "flip", {"input": args[0], "dims": dims}
+
+
+def _dtype_keyword(kwargs, call):
+    """A constructor's dtype keyword, written when given; device, layout and requires_grad at their
+    defaults only. False when the call uses something else."""
+    if set(kwargs) - {"dtype", "device", "requires_grad", "layout", "pin_memory"}:
+        return False
+    if kwargs.get("requires_grad") or kwargs.get("layout") not in (None, torch.strided) or kwargs.get("pin_memory"):
+        return False
+    dtype = kwargs.get("dtype")
+    if dtype is not None:
+        if dtype not in _SPEC_DTYPES:
+            return False
+        call["dtype"] = _modules.dtype_name(dtype)
+    return True
+
+
+def _factory(op):
+    """torch.ones(*size), zeros(*size), full(size, fill_value): sizes as the tracer names them."""
+    def handler(args, kwargs):
+        rest = dict(kwargs)
+        fill = None
+        if op == "full":
+            if len(args) == 2:
+                fill = args[1]
+            elif "fill_value" in rest:
+                fill = rest.pop("fill_value")
+            else:
+                return None
+            args = args[:1]
+            if isinstance(fill, torch.Tensor) or not isinstance(fill, (int, float)):
+                return None
+        sizes = _int_list(args if "size" not in rest else (rest.pop("size"),))
+        call = {"size": sizes}
+        if sizes is None or not _dtype_keyword(rest, call):
+            return None
+        if op == "full":
+            call["fill_value"] = _number(fill)
+        return op, call
+    return handler
+
+
+def _factory_like(op):
+    def handler(args, kwargs):
+        rest = dict(kwargs)
+        call = {"input": args[0]}
+        if op == "full_like":
+            fill = args[1] if len(args) > 1 else rest.pop("fill_value", None)
+            if isinstance(fill, torch.Tensor) or not isinstance(fill, (int, float)):
+                return None
+            call["fill_value"] = _number(fill)
+        elif len(args) > 1:
+            return None
+        if rest.pop("memory_format", torch.preserve_format) != torch.preserve_format or not _dtype_keyword(rest, call):
+            return None
+        return op, call
+    return handler
+
+
+def _new_factory(op):
+    def handler(args, kwargs):
+        rest = dict(kwargs)
+        sizes = _int_list(args[1:] if "size" not in rest else (rest.pop("size"),))
+        call = {"input": args[0], "size": sizes}
+        if sizes is None or not _dtype_keyword(rest, call):
+            return None
+        return op, call
+    return handler
+
+
+def _arange(args, kwargs):
+    """torch.arange(end), arange(start, end, step=1): numbers, an int end named as a size."""
+    rest = dict(kwargs)
+    positional = list(args)
+    names = ["start", "end", "step"] if len(positional) > 1 else ["end"]
+    bound = dict(zip(names, positional))
+    for key in ("start", "end", "step"):
+        if key in rest:
+            bound[key] = rest.pop(key)
+    call = {}
+    if "end" not in bound or not _dtype_keyword(rest, call):
+        return None
+    if any(isinstance(v, (bool, torch.Tensor)) or not isinstance(v, (int, float)) for v in bound.values()):
+        return None
+    call.update(bound)
+    return "arange", call
+
+
+def _eye(args, kwargs):
+    rest = dict(kwargs)
+    bound = dict(zip(["n", "m"], args))
+    for key in ("n", "m"):
+        if key in rest:
+            bound[key] = rest.pop(key)
+    call = {}
+    if "n" not in bound or not all(_plain_int(v) for v in bound.values() if v is not None) or not _dtype_keyword(rest, call):
+        return None
+    call.update({k: v for k, v in bound.items() if v is not None})
+    return "eye", call
+
+
 # The ops that return several tensors, one output each.
-_SPLITTING = ("split", "split_with_sizes", "chunk")
+_SPLITTING = ("split", "split_with_sizes", "chunk", "unbind")
 
 
 _SDPA_ARGUMENTS = ["query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa"]
@@ -633,6 +838,34 @@ _FUNCTIONS = {
     "split": _split,
     "split_with_sizes": _split_with_sizes,
     "chunk": _positional("chunk", ["chunks", "dim"], defaults={"dim": 0}),
+    "stack": _stack,
+    "unbind": _positional("unbind", ["dim"], defaults={"dim": 0}),
+    "log_softmax": _log_softmax,
+    "layer_norm": _functional_layer_norm,
+    "normalize": _normalize,
+    "expand_as": _as_other("expand_as"),
+    "view_as": _as_other("view_as"),
+    "reshape_as": _as_other("reshape_as"),
+    "clamp": _clamp("clamp"),
+    "clip": _clamp("clamp"),
+    "clamp_min": _clamp("clamp_min"),
+    "pow": _pow,
+    "__pow__": _pow,
+    "argmax": _arg_reduction("argmax"),
+    "argmin": _arg_reduction("argmin"),
+    "min": _min,
+    "cumsum": _cumsum,
+    "flip": _flip,
+    "ones": _factory("ones"),
+    "zeros": _factory("zeros"),
+    "full": _factory("full"),
+    "ones_like": _factory_like("ones_like"),
+    "zeros_like": _factory_like("zeros_like"),
+    "full_like": _factory_like("full_like"),
+    "new_ones": _new_factory("new_ones"),
+    "new_zeros": _new_factory("new_zeros"),
+    "arange": _arange,
+    "eye": _eye,
 }
 
 
@@ -640,9 +873,11 @@ _FUNCTIONS = {
 # `mhacheck run` computes in.
 _MOVING_OPS = {"transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "getitem", "select",
                "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave", "to", *_CASTS, "tril", "triu",
-               "pad"}
+               "pad", "unbind"}
 # The mask inversions and combinations give bool (or their integer type), which `run` computes exactly.
-_EXACT_OPS = {"eq", "ne", "logical_not", "bitwise_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or"}
+_EXACT_OPS = {"eq", "ne", "logical_not", "bitwise_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or",
+              "ones", "zeros", "full", "ones_like", "zeros_like", "full_like", "new_ones", "new_zeros", "arange", "eye", "flip",
+              "expand_as", "view_as", "reshape_as", "stack", "argmax", "argmin"}
 _RUN_DTYPES = (torch.float32, torch.float64)
 # The dtypes a spec can declare (spec-format.md); complex and quantized tensors are not among them.
 _SPEC_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.bool, torch.uint8, torch.int8,
@@ -1124,7 +1359,7 @@ class _Tracer(TorchFunctionMode):
         # id used and no input declared for nothing. The recorded ops do not write their inputs.
         call = self._new_call(op, arguments)
         # max over a dim returns (values, indices): one output each.
-        results = tuple(result) if op in _SPLITTING or (op == "max" and "dim" in arguments) else (result,)
+        results = tuple(result) if op in _SPLITTING or (op in ("max", "min") and "dim" in arguments) else (result,)
         self._record(call, source, results, None, len(results))
         unpacked = _unpacked_names() if op in _SPLITTING else None
         if unpacked is not None and unpacked > len(results):
@@ -1228,11 +1463,16 @@ class _Tracer(TorchFunctionMode):
     def _new_call(self, op, arguments):
         call = {"id": self._call_id(op), "op": op}
         call.update(self._arguments(arguments))
-        if op in ("reshape", "view", "expand", "repeat"):
-            key = {"reshape": "shape", "view": "shape", "expand": "size", "repeat": "repeats"}[op]
+        sized = {"reshape": "shape", "view": "shape", "expand": "size", "repeat": "repeats", "ones": "size", "zeros": "size", "full": "size",
+                 "new_ones": "size", "new_zeros": "size"}
+        if op in sized:
+            key = sized[op]
             call[key], notes = self._size_list(arguments[key])
             if notes:
                 call["note"] = "; ".join(notes)
+        for key in ("start", "end", "n", "m") if op in ("arange", "eye") else ():
+            if _plain_int(call.get(key)) and call[key] > 0:
+                (call[key],), notes = self._size_list([call[key]])  # arange(T): a size the check follows
         return call
 
     def _reshape_holds(self, arguments):

@@ -15,20 +15,25 @@ namespace mhacheck {
 
 using namespace std::string_view_literals;
 
+// Names as string_views: every `add` of a big graph walks up to kMaxSteps producers through this
+// and the tests below, and a view compares lengths before bytes where a C string is measured first.
+bool keeps_values(std::string_view op) {
+  static constexpr std::array<std::string_view, 17> ops = {"getitem", "unsqueeze", "squeeze", "view", "reshape", "flatten",
+                                                           "expand", "transpose", "permute", "contiguous", "clone", "repeat",
+                                                           "repeat_interleave", "detach", "expand_as", "view_as", "reshape_as"};
+  return std::find(ops.begin(), ops.end(), op) != ops.end();
+}
+
+std::string number_text(const nlohmann::json& number) {
+  if (number.is_string()) return fmt::format("float('{}')", number.get<std::string>());
+  return number.is_number_float() ? fmt::format("{:g}", number.get<double>()) : number.dump();
+}
+
 namespace {
 
 // A graph has no cycles, but a chain is walked call by call: a bound keeps a 100,000-call spec's
 // checks linear.
 constexpr int kMaxSteps = 16;
-
-// Calls that move or select a tensor's elements without changing them. Names as string_views:
-// every `add` of a big graph walks up to kMaxSteps producers through this and the tests below,
-// and a view compares lengths before bytes where a C string is measured first.
-bool keeps_values(std::string_view op) {
-  static constexpr std::array<std::string_view, 13> ops = {"getitem", "unsqueeze", "squeeze", "view",   "reshape", "flatten", "expand",
-                                                           "transpose", "permute", "contiguous", "clone", "repeat",  "repeat_interleave"};
-  return std::find(ops.begin(), ops.end(), op) != ops.end();
-}
 
 MaskConvention inverted(MaskConvention convention) {
   switch (convention) {
@@ -38,9 +43,6 @@ MaskConvention inverted(MaskConvention convention) {
   }
 }
 
-std::string number_text(const nlohmann::json& number) {
-  return number.is_string() ? fmt::format("float('{}')", number.get<std::string>()) : number.dump();
-}
 
 // Token ids compared with one value (the padding index): ids, input_ids, src_tokens, tgt.
 bool named_like_token_ids(const std::string& written) {

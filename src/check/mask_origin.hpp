@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "call_context.hpp"
@@ -49,6 +50,10 @@ struct PaddingAxes {
 };
 // Nullopt when no padding mask is found up the graph, or a call on the way moves dims otherwise.
 std::optional<PaddingAxes> padding_axes(const Spec& spec, const std::string& name, const CallDecl* producer);
+// Calls that move or select a tensor's elements without changing them (views, copies, tiling).
+bool keeps_values(std::string_view op);
+// A number as Python writes it in a call: float('-inf'), 0.125, -1e+09, 2, True.
+std::string number_text(const nlohmann::json& number);
 
 // A cast to a floating dtype: .float(), .double(), .half(), .bfloat16(), .to(floating dtype).
 bool casts_to_float(const CallDecl& call);

@@ -180,6 +180,39 @@ bool is_bool_cast(const CallDecl& call) {
   return dtype.is_string() && parse_dtype(dtype.get<std::string>()) == DType::Bool;
 }
 
+// The values a constructor makes, from its arguments alone: ones, zeros and full (and their
+// _like and new_ forms) one value everywhere, eye 1 on the diagonal (offset 0) and 0 elsewhere;
+// a constructor's output carries them as a declared tensor named ones or zeros does. The rank
+// is the size list's, or for the _like forms the input's (its declared or written shape).
+std::optional<MaskPattern> constructed(const Spec& spec, const CallDecl& call) {
+  const std::string& op = call.op;
+  std::optional<double> value;
+  if (op == "ones" || op == "ones_like" || op == "new_ones") value = 1.0;
+  if (op == "zeros" || op == "zeros_like" || op == "new_zeros") value = 0.0;
+  if (op == "full" || op == "full_like") value = number_value(call.arguments.value("fill_value", nlohmann::json()));
+  if (!value && op != "eye") return std::nullopt;
+  const nlohmann::json& dtype = call.arguments.value("dtype", nlohmann::json());
+  const bool boolean = dtype.is_string() ? parse_dtype(dtype.get<std::string>()) == DType::Bool
+                                         : op == "full" && call.arguments.value("fill_value", nlohmann::json()).is_boolean();
+  if (op == "eye") {
+    MaskPattern diagonal = constant(0.0, boolean, 2);
+    diagonal.pieces = {{MaskPattern::kNoLowerEnd, 0.0}, {0, 1.0}, {1, 0.0}};
+    return diagonal;
+  }
+  int rank = 0;
+  const nlohmann::json& size = call.arguments.value("size", nlohmann::json());
+  if (size.is_array()) {
+    rank = static_cast<int>(size.size());
+  } else {
+    // ones_like(x): x's rank, when x is declared (a call's output has no rank written here).
+    const std::string input = input_name(call, "input");
+    const TensorDecl* declared = input.empty() ? nullptr : spec.find_tensor(input);
+    if (declared == nullptr) return std::nullopt;
+    rank = static_cast<int>(declared->shape.size());
+  }
+  return constant(boolean ? (*value != 0 ? 1.0 : 0.0) : *value, boolean, rank);
+}
+
 std::optional<MaskPattern> pattern_of(const Spec& spec, const std::string& name, const CallDecl* producer, const PatternEdit& edit,
                                       int& steps);
 
@@ -220,6 +253,7 @@ std::optional<MaskPattern> apply(const Spec& spec, const CallDecl& call, const P
     out.boolean = taken->boolean && otherwise->boolean;
     return out;
   }
+  if (std::optional<MaskPattern> made = constructed(spec, call)) return made;
   std::optional<MaskPattern> input = argument_pattern(spec, call, "input", edit, steps);
   if (!input) return std::nullopt;
   const int rank = input->rank;

@@ -107,6 +107,15 @@ ForwardResult forward_arithmetic(const ForwardCall& call);
 ForwardResult forward_reduction(const ForwardCall& call);
 ForwardResult forward_masked_fill(const ForwardCall& call);
 ForwardResult forward_where(const ForwardCall& call);  // torch.where, numbers for input or other
+ForwardResult forward_stack(const ForwardCall& call);
+ForwardResult forward_constructor(const ForwardCall& call);  // ones, zeros, full, *_like, new_*, eye, arange
+ForwardResult forward_clamp(const ForwardCall& call);
+ForwardResult forward_pow(const ForwardCall& call);
+ForwardResult forward_cumsum(const ForwardCall& call);
+ForwardResult forward_flip(const ForwardCall& call);
+ForwardResult forward_normalize(const ForwardCall& call);
+ForwardResult forward_functional_linear(const ForwardCall& call);      // forward/linear.cpp
+ForwardResult forward_functional_layer_norm(const ForwardCall& call);  // forward/layer_norm.cpp
 ForwardResult forward_expand(const ForwardCall& call);
 ForwardResult forward_repeat(const ForwardCall& call);
 ForwardResult forward_repeat_interleave(const ForwardCall& call);

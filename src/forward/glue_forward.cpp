@@ -266,9 +266,10 @@ ForwardResult forward_matmul(const ForwardCall& call) { return one(matrix_produc
 // torch.bmm: the checked call has two 3-D operands of one batch size, matmul's case without broadcasting.
 ForwardResult forward_bmm(const ForwardCall& call) { return one(matrix_product(*call.tensor("input"), *call.tensor("mat2"), call)); }
 
-// Max-subtracted, as PyTorch's kernels, so large scores do not overflow.
+// Max-subtracted, as PyTorch's kernels, so large scores do not overflow; log_softmax too.
 ForwardResult forward_softmax(const ForwardCall& call) {
   const Array& input = *call.tensor("input");
+  const bool logarithm = call.call->op == "log_softmax";
   const std::vector<std::int64_t>& shape = input.shape;
   std::size_t dim = static_cast<std::size_t>(wrapped(call.argument("dim").get<std::int64_t>(), shape.size()));
   std::int64_t outer = 1, size = shape.empty() ? 1 : shape[dim], inner = 1;
@@ -282,6 +283,11 @@ ForwardResult forward_softmax(const ForwardCall& call) {
       auto at = [&](std::int64_t j) -> double& { return values[static_cast<std::size_t>((o * size + j) * inner + i)]; };
       double largest = -std::numeric_limits<double>::infinity(), total = 0;
       for (std::int64_t j = 0; j < size; ++j) largest = std::max(largest, at(j));
+      if (logarithm) {  // log_softmax: x - max - log(sum(exp(x - max)))
+        for (std::int64_t j = 0; j < size; ++j) total += std::exp(at(j) - largest);
+        for (std::int64_t j = 0; j < size; ++j) at(j) = at(j) - largest - std::log(total);
+        continue;
+      }
       for (std::int64_t j = 0; j < size; ++j) total += (at(j) = std::exp(at(j) - largest));
       for (std::int64_t j = 0; j < size; ++j) at(j) /= total;
     }
@@ -356,12 +362,6 @@ namespace mhacheck {
 // sum and mean over the checked dims, accumulated in double.
 namespace {
 
-// The order of a vector norm: a number, or "inf" / "-inf" as the spec writes it.
-double norm_order(const nlohmann::json& ord) {
-  if (ord.is_string()) return ord == "-inf" ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-  return ord.get<double>();
-}
-
 // One output element of a reduction from the input elements it reduces, in C order: sum, mean,
 // amax and max (NaN wins, as PyTorch propagates it; `index` is where the first max or NaN is),
 // logsumexp (shifted by the max, which an infinite max replaces by 0), vector_norm of order ord.
@@ -372,10 +372,11 @@ double reduced_value(const std::string& op, const std::vector<double>& group, do
     for (double value : group) total += value;
     return op == "mean" ? total / static_cast<double>(group.size()) : total;
   }
-  if (op == "max" || op == "amax") {
+  if (op == "max" || op == "amax" || op == "min" || op == "argmax" || op == "argmin") {
+    const bool largest = op == "max" || op == "amax" || op == "argmax";
     double best = group.front();
     for (std::size_t i = 1; i < group.size() && !std::isnan(best); ++i) {
-      if (std::isnan(group[i]) || group[i] > best) {
+      if (std::isnan(group[i]) || (largest ? group[i] > best : group[i] < best)) {
         best = group[i];
         index = static_cast<std::int64_t>(i);
       }
@@ -426,7 +427,7 @@ ForwardResult forward_reduction(const ForwardCall& call) {
       index[d] = 0;
     }
   }
-  const double ord = op == "vector_norm" ? norm_order(call.argument("ord")) : 2;
+  const double ord = op == "vector_norm" ? python_number(call.argument("ord")) : 2;  // a number, "inf" or "-inf"
   std::vector<double> values(groups.size()), positions(groups.size());
   for (std::size_t i = 0; i < groups.size(); ++i) {
     std::int64_t position = 0;
@@ -436,7 +437,9 @@ ForwardResult forward_reduction(const ForwardCall& call) {
   ForwardResult result = one(stored(call.output_dtype, call.output_shape, values));
   // max over a dim also returns where each max is: one dim is reduced, so a value's place in its
   // group is its index along that dim.
-  if (op == "max" && !written.is_null()) result.outputs.push_back(stored(DType::Int64, call.output_shape, positions));
+  if ((op == "max" || op == "min") && !written.is_null()) result.outputs.push_back(stored(DType::Int64, call.output_shape, positions));
+  // argmax and argmin return the positions alone (of the flattened input without a dim).
+  if (op == "argmax" || op == "argmin") result.outputs.front() = stored(DType::Int64, call.output_shape, positions);
   return result;
 }
 
@@ -801,6 +804,148 @@ ForwardResult forward_einsum(const ForwardCall& call) {
     output.push_back(total);
   });
   return one(stored(call.output_dtype, call.output_shape, output));
+}
+
+}  // namespace mhacheck
+
+namespace mhacheck {
+
+namespace {
+
+// The sizes before, of and after `dim` of `shape` (a 0-D shape counts as one element).
+struct AroundDim {
+  std::int64_t outer = 1, size = 1, inner = 1;
+};
+AroundDim around(const std::vector<std::int64_t>& shape, std::size_t dim) {
+  AroundDim split;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (d < dim) split.outer *= shape[d];
+    if (d == dim) split.size = shape[d];
+    if (d > dim) split.inner *= shape[d];
+  }
+  return split;
+}
+
+}  // namespace
+
+// torch.stack: for each index of the dims before `dim`, each tensor's block of the dims from `dim` on.
+ForwardResult forward_stack(const ForwardCall& call) {
+  const std::size_t count = call.call->list_size("tensors");
+  const std::vector<std::int64_t>& shape = call.output_shape;
+  std::size_t dim = static_cast<std::size_t>(wrapped(call.argument("dim").get<std::int64_t>(), shape.size()));
+  const AroundDim split = around(shape, dim);
+  std::vector<std::vector<double>> tensors;
+  for (std::size_t i = 0; i < count; ++i) tensors.push_back(call.tensor(list_element("tensors", i))->to_double());
+  std::vector<double> values;
+  values.reserve(static_cast<std::size_t>(split.outer * split.size * split.inner));
+  for (std::int64_t o = 0; o < split.outer; ++o) {
+    for (const std::vector<double>& tensor : tensors) {
+      values.insert(values.end(), tensor.begin() + o * split.inner, tensor.begin() + (o + 1) * split.inner);
+    }
+  }
+  return one(stored(call.output_dtype, shape, values));
+}
+
+// The constructors' values: ones, zeros, full (fill_value), eye (1 on the diagonal), arange
+// (start + i * step, computed in double as PyTorch's accumulate type, then cast).
+ForwardResult forward_constructor(const ForwardCall& call) {
+  const std::string& op = call.call->op;
+  Array out = make_array(call.output_dtype, call.output_shape);
+  const std::size_t count = static_cast<std::size_t>(out.size());
+  const nlohmann::json& arguments = call.call->arguments;
+  for (std::size_t i = 0; i < count; ++i) {
+    double value = 0;
+    if (op == "ones" || op == "ones_like" || op == "new_ones") value = 1;
+    if (op == "full" || op == "full_like") value = python_number(arguments.at("fill_value"));
+    if (op == "eye") value = static_cast<std::int64_t>(i) / call.output_shape[1] == static_cast<std::int64_t>(i) % call.output_shape[1] ? 1 : 0;
+    if (op == "arange") {
+      const double start = arguments.at("start").is_number() ? arguments.at("start").get<double>() : 0;
+      value = start + static_cast<double>(i) * arguments.at("step").get<double>();
+    }
+    store_cast(out, i, value);
+  }
+  return one(std::move(out));
+}
+
+// torch.clamp and clamp_min: max(min, ...) then min(max, ...), NaN kept, in the result dtype.
+ForwardResult forward_clamp(const ForwardCall& call) {
+  std::vector<double> values = call.tensor("input")->to_double();
+  const nlohmann::json& arguments = call.call->arguments;
+  const nlohmann::json low = arguments.value("min", nlohmann::json()), high = arguments.value("max", nlohmann::json());
+  for (double& value : values) {
+    if (std::isnan(value)) continue;
+    if (!low.is_null()) value = std::max(value, low.get<double>());
+    if (!high.is_null()) value = std::min(value, high.get<double>());
+  }
+  return one(stored(call.output_dtype, call.output_shape, values));
+}
+
+// torch.pow: element by element over the broadcast shape, a number exponent for every element.
+ForwardResult forward_pow(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  const Array* exponent = call.tensor("exponent");
+  std::vector<std::int64_t> input_at = batch_offsets(input.shape, call.output_shape, 1, 1);
+  std::vector<std::int64_t> exponent_at = exponent ? batch_offsets(exponent->shape, call.output_shape, 1, 1) : std::vector<std::int64_t>(input_at.size(), 0);
+  std::vector<double> base = input.to_double();
+  std::vector<double> power = exponent ? exponent->to_double() : std::vector<double>{python_number(call.argument("exponent"))};
+  std::vector<double> values(input_at.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    values[i] = std::pow(base[static_cast<std::size_t>(input_at[i])], power[static_cast<std::size_t>(exponent_at[i])]);
+  }
+  return one(stored(call.output_dtype, call.output_shape, values));
+}
+
+// torch.cumsum along the dim, accumulated in double.
+ForwardResult forward_cumsum(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::size_t dim = static_cast<std::size_t>(wrapped(call.argument("dim").get<std::int64_t>(), input.shape.size()));
+  const AroundDim split = around(input.shape, dim);
+  std::vector<double> values = input.to_double();
+  for (std::int64_t o = 0; o < split.outer; ++o) {
+    for (std::int64_t i = 0; i < split.inner; ++i) {
+      double total = 0;
+      for (std::int64_t j = 0; j < split.size; ++j) {
+        double& value = values[static_cast<std::size_t>((o * split.size + j) * split.inner + i)];
+        value = total += value;
+      }
+    }
+  }
+  return one(stored(call.output_dtype, call.output_shape, values));
+}
+
+// torch.flip: each listed dim read backwards.
+ForwardResult forward_flip(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::vector<bool> flipped(input.shape.size(), false);
+  for (const nlohmann::json& dim : call.argument("dims")) {
+    if (!input.shape.empty()) flipped[static_cast<std::size_t>(wrapped(dim.get<std::int64_t>(), input.shape.size()))] = true;
+  }
+  return one(gathered(input, input.shape, offsets_by_index(input.shape, [&](const std::vector<std::int64_t>& index) {
+                        std::int64_t at = 0;
+                        for (std::size_t d = 0; d < index.size(); ++d) at = at * input.shape[d] + (flipped[d] ? input.shape[d] - 1 - index[d] : index[d]);
+                        return at;
+                      })));
+}
+
+// F.normalize: each vector along dim divided by max(its p-norm, eps).
+ForwardResult forward_normalize(const ForwardCall& call) {
+  const Array& input = *call.tensor("input");
+  std::size_t dim = static_cast<std::size_t>(wrapped(call.argument("dim").get<std::int64_t>(), input.shape.size()));
+  const AroundDim split = around(input.shape, dim);
+  const double p = call.argument("p").get<double>(), eps = call.argument("eps").get<double>();
+  std::vector<double> values = input.to_double();
+  for (std::int64_t o = 0; o < split.outer; ++o) {
+    for (std::int64_t i = 0; i < split.inner; ++i) {
+      auto at = [&](std::int64_t j) -> double& { return values[static_cast<std::size_t>((o * split.size + j) * split.inner + i)]; };
+      double total = 0;
+      for (std::int64_t j = 0; j < split.size; ++j) total += p == 2 ? at(j) * at(j) : std::pow(std::fabs(at(j)), p);
+      double norm = std::max(p == 2 ? std::sqrt(total) : std::pow(total, 1 / p), eps);
+      // PyTorch divides by the norm held in the input's dtype.
+      if (call.output_dtype == DType::Float32) norm = static_cast<float>(norm);
+      for (std::int64_t j = 0; j < split.size; ++j) at(j) /= norm;
+    }
+  }
+  return one(stored(call.output_dtype, call.output_shape, values));
 }
 
 }  // namespace mhacheck

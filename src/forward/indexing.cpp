@@ -94,9 +94,13 @@ ForwardResult forward_split(const ForwardCall& call) {
   std::vector<std::int64_t> strides = c_strides(input.shape), shape = input.shape;
   ForwardResult result;
   std::int64_t start = 0;
-  for (std::int64_t piece : piece_sizes(call.call->op, call.call->arguments, input.shape[d])) {
+  // unbind: pieces of one position each, without the dim.
+  const bool unbind = call.call->op == "unbind";
+  for (std::int64_t piece : unbind ? std::vector<std::int64_t>(static_cast<std::size_t>(input.shape[d]), 1)
+                                   : piece_sizes(call.call->op, call.call->arguments, input.shape[d])) {
     shape[d] = piece;
     result.outputs.push_back(strided(input, start * strides[d], shape, strides));
+    if (unbind) result.outputs.back().shape.erase(result.outputs.back().shape.begin() + static_cast<std::ptrdiff_t>(d));
     start += piece;
   }
   return result;

@@ -55,4 +55,12 @@ ForwardResult forward_layer_norm(const ForwardCall& call) {
   return result;
 }
 
+// F.layer_norm with its weight and bias as tensors (either may be absent).
+ForwardResult forward_functional_layer_norm(const ForwardCall& call) {
+  ForwardResult result;
+  result.outputs.push_back(layer_norm_forward(*call.tensor("input"), call.argument("normalized_shape").get<std::vector<std::int64_t>>(),
+                                              call.argument("eps").get<double>(), call.tensor("weight"), call.tensor("bias")));
+  return result;
+}
+
 }  // namespace mhacheck

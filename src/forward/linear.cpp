@@ -44,4 +44,25 @@ ForwardResult forward_linear(const ForwardCall& call) {
   return result;
 }
 
+// F.linear with the weight and bias as tensors, through nn.Linear's kernel: a 1-D weight is one
+// output feature, dropped from the shape; a bias of one element is every feature's.
+ForwardResult forward_functional_linear(const ForwardCall& call) {
+  blas::set_threads(std::max(1, call.threads));
+  Array weight = *call.tensor("weight");
+  if (weight.shape.size() == 1) weight.shape.insert(weight.shape.begin(), 1);
+  const Array* bias = call.tensor("bias");
+  Array widened;
+  if (bias != nullptr && bias->size() != weight.shape[0]) {
+    widened = make_array(bias->dtype, {weight.shape[0]});
+    const auto width = static_cast<std::ptrdiff_t>(bias->element_size());
+    for (std::int64_t o = 0; o < weight.shape[0]; ++o) std::copy_n(bias->bytes.begin(), width, widened.bytes.begin() + o * width);
+    bias = &widened;
+  }
+  Array output = linear_forward(*call.tensor("input"), weight, bias);
+  output.shape = call.output_shape;
+  ForwardResult result;
+  result.outputs.push_back(std::move(output));
+  return result;
+}
+
 }  // namespace mhacheck

@@ -805,7 +805,7 @@ class SpecReader {
       // A fill value (masked_fill's) is a Python scalar: infinite or NaN, which JSON writes as a
       // string, or a bool (x.masked_fill(mask, True)), which PyTorch converts to input's dtype.
       case ArgKind::Float:  // masked_fill's value and vector_norm's ord may be inf
-        fits = value.is_number() || (argument.name == "value" && (non_finite(value) || value.is_boolean())) ||
+        fits = value.is_number() || ((argument.name == "value" || argument.name == "fill_value") && (non_finite(value) || value.is_boolean())) ||
                (argument.name == "ord" && (value == "inf" || value == "-inf"));
         break;
       case ArgKind::OptionalFloat: fits = value.is_number() || value.is_null(); break;
@@ -816,6 +816,11 @@ class SpecReader {
         fits = value.is_array() && value.size() <= (argument.kind == ArgKind::IntList ? kMaxListTensors : 8) && std::all_of(value.begin(), value.end(), [&](const json& item) {
                  return small_integer(item) || (argument.kind == ArgKind::SizeList && item.is_string() && parse_dim_expr(item.get<std::string>()));
                });
+        break;
+      case ArgKind::Size:
+        fits = value.is_null() ? !argument.required && argument.default_value.is_null()
+                               : value.is_number_float() || small_integer(value) ||
+                                     (value.is_string() && parse_dim_expr(value.get<std::string>()));
         break;
       case ArgKind::String: fits = value.is_string(); break;
       case ArgKind::OptionalString: fits = value.is_string() || value.is_null(); break;
@@ -1032,7 +1037,7 @@ std::string bare_function_name(std::string name) {
   // PyTorch's aliases (torch/_torch_docs.py: "Alias of torch.cat()"), which run the same kernel.
   static const std::map<std::string, std::string, std::less<>> kAliases = {
       {"concat", "cat"}, {"concatenate", "cat"}, {"swapdims", "transpose"}, {"multiply", "mul"},
-      {"divide", "div"}, {"subtract", "sub"}, {"not_equal", "ne"}};
+      {"divide", "div"}, {"subtract", "sub"}, {"not_equal", "ne"}, {"clip", "clamp"}, {"clip_min", "clamp_min"}};
   auto alias = kAliases.find(name);
   return alias == kAliases.end() ? name : alias->second;
 }

@@ -686,3 +686,44 @@ void infer_div(CallContext& ctx) {
 }
 
 }  // namespace mhacheck
+
+namespace mhacheck {
+
+// torch.pow(input, exponent), `x ** e`: exponent a tensor or a number, broadcast and promoted as
+// for mul; an integer result refuses a negative integer exponent (PyTorch's pow_tensor_scalar).
+void infer_pow(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  const bool number = ctx.call.arguments.contains("exponent");
+  ArgValue wrapped = number ? wrapped_number(ctx, "exponent") : ArgValue{};
+  const ArgValue& exponent = number ? wrapped : ctx.arg("exponent");
+  CallContext::BroadcastFailure failing;
+  std::optional<Shape> shape = ctx.broadcast(input.shape, exponent.shape, &exponent, "input ** exponent", failing);
+  if (!shape) {
+    report_broadcast_failure(ctx, DiagId::AddBroadcast,
+                             fmt::format("input {} and exponent {} do not broadcast for input ** exponent: {} vs {} at dim {} of the result",
+                                         tuple_str(input.shape), tuple_str(exponent.shape), failing.a.str(), failing.b.str(), failing.dim),
+                             exponent, input, failing.a, failing);
+    return;
+  }
+  const DType dtype = result_type(input, exponent, number);
+  if (dtype == DType::Bool) {
+    Diagnostic& diagnostic = ctx.report(DiagId::ActivationDType, "pow of bool operands: the result would be bool", &input);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "\"pow\" not implemented for 'Bool'");
+    ctx.add_dtype_fix(diagnostic, "pass input as float32", input, DType::Float32);
+    return;
+  }
+  const nlohmann::json& power = number ? ctx.call.arguments.at("exponent") : nlohmann::json();
+  if (!is_floating(dtype) && power.is_number_integer() && power.get<std::int64_t>() < 0) {
+    Diagnostic& diagnostic = report_argument(
+        ctx, DiagId::ActivationDType, fmt::format("a {} tensor to the power {}: an integer result has no negative powers", dtype_name(input.dtype), power.dump()),
+        "exponent");
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "Integers to negative integer powers are not allowed.");
+    ctx.add_dtype_fix(diagnostic, "pass input as float32", input, DType::Float32);
+    return;
+  }
+  ctx.outputs.push_back({"output", *shape, dtype});
+  const Layout scalar = Layout::contiguous({});
+  ctx.output_layouts["output"] = elementwise_layout({&input.layout, number ? &scalar : &exponent.layout}, *shape);
+}
+
+}  // namespace mhacheck

@@ -16,6 +16,15 @@ Diagnostic& report_argument(CallContext& ctx, DiagId id, std::string message, co
 
 std::int64_t int_argument(const CallContext& ctx, const std::string& name) { return ctx.call.arguments.at(name).get<std::int64_t>(); }
 
+Shape size_list_argument(const CallContext& ctx, const std::string& name) {
+  Shape sizes;
+  for (const nlohmann::json& size : ctx.call.arguments.at(name)) {
+    sizes.push_back(size.is_string() ? ctx.symbols.resolve(*parse_dim_expr(size.get<std::string>()))  // checked by the reader
+                                     : DimExpr::constant(size.get<std::int64_t>()));
+  }
+  return sizes;
+}
+
 ArgValue wrapped_number(const CallContext& ctx, const std::string& argument) {
   const nlohmann::json& number = ctx.call.arguments.at(argument);
   ArgValue value;

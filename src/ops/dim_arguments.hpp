@@ -16,6 +16,9 @@ Diagnostic& report_argument(CallContext& ctx, DiagId id, std::string message, co
 
 std::int64_t int_argument(const CallContext& ctx, const std::string& name);
 
+// The sizes of a SizeList argument (expand's, a constructor's), symbols resolved.
+Shape size_list_argument(const CallContext& ctx, const std::string& name);
+
 // A Python number argument as the 0-D operand PyTorch wraps it in: bool, int64 or float32 (the
 // default dtype), which takes part in promotion only when its category is above the tensors'.
 ArgValue wrapped_number(const CallContext& ctx, const std::string& argument);

@@ -11,17 +11,6 @@
 namespace mhacheck {
 namespace {
 
-// The sizes of a SizeList argument, symbols resolved.
-Shape written_sizes(const CallContext& ctx, const std::string& argument) {
-  Shape sizes;
-  for (const nlohmann::json& size : ctx.call.arguments.at(argument)) {
-    sizes.push_back(size.is_string() ? ctx.symbols.resolve(*parse_dim_expr(size.get<std::string>()))  // checked by the reader
-                                     : DimExpr::constant(size.get<std::int64_t>()));
-  }
-  return sizes;
-}
-
-
 // Tensor::toString() of a CPU tensor: "torch.FloatTensor".
 std::string legacy_type_name(DType dtype) {
   switch (dtype) {
@@ -54,7 +43,7 @@ bool sizes_possible(CallContext& ctx, const Shape& shape, const std::string& arg
 
 void infer_expand(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
-  Shape sizes = written_sizes(ctx, "size");
+  Shape sizes = size_list_argument(ctx, "size");
   int rank = static_cast<int>(sizes.size());
   if (rank < input.rank()) {
     Diagnostic& diagnostic = report_argument(
@@ -113,7 +102,7 @@ void infer_expand(CallContext& ctx) {
 
 void infer_repeat(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
-  Shape repeats = written_sizes(ctx, "repeats");
+  Shape repeats = size_list_argument(ctx, "repeats");
   if (static_cast<int>(repeats.size()) < input.rank()) {
     Diagnostic& diagnostic = report_argument(
         ctx, DiagId::ExpandSizes, fmt::format("{} repeats for a {}-D tensor; repeat needs one per dim", repeats.size(), input.rank()), "repeats");

@@ -3,6 +3,7 @@
 // the input's shape.
 #include <fmt/format.h>
 
+#include "ops/dim_arguments.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
 #include "roles.hpp"
@@ -120,7 +121,7 @@ void check_normalized_roles(CallContext& ctx, const ArgValue& input, std::size_t
     diagnostic.notes.push_back("a Transformer's LayerNorm normalises each token over its features: nn.LayerNorm(E); PyTorch raises "
                                "nothing, and the module only takes sequences of this length");
     const DimExpr features = ctx.symbols.resolve(input.shape[static_cast<std::size_t>(last)]);
-    if (features.is_constant() && ctx.written_option("normalized_shape")) {
+    if (features.is_constant() && ctx.module != nullptr && ctx.written_option("normalized_shape")) {
       if (ctx.add_option_fix(diagnostic,
                              fmt::format("normalise the features only: nn.LayerNorm({}), normalized_shape={}", features.offset, features.offset),
                              {{"normalized_shape", features.offset}})) {
@@ -142,6 +143,45 @@ void infer_layer_norm(CallContext& ctx) {
   check_normalized_roles(ctx, input, normalized_shape.size());
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = Layout::contiguous(input.shape);  // a new tensor, whatever the input's layout
+}
+
+// F.layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5): _check_layer_norm_inputs
+// in its order (normalized_shape not empty, weight's and bias' shapes equal to it, the input's
+// trailing dims), then the kernel's dtypes as for nn.LayerNorm with weight's dtype.
+void infer_functional_layer_norm(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  std::vector<std::int64_t> normalized_shape = ctx.call.arguments.at("normalized_shape").get<std::vector<std::int64_t>>();
+  const std::string normalized = fmt::format("[{}]", fmt::join(normalized_shape, ", "));
+  if (normalized_shape.empty()) {
+    Diagnostic& diagnostic = report_argument(ctx, DiagId::LayerNormShape, "normalized_shape is empty", "normalized_shape");
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       "Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one element, but got "
+                       "normalized_shape = []");
+    return;
+  }
+  Shape expected;
+  for (std::int64_t size : normalized_shape) expected.push_back(DimExpr::constant(size));
+  for (const char* name : {"weight", "bias"}) {
+    const ArgValue& parameter = ctx.arg(name);
+    if (!parameter.present) continue;
+    bool equal = parameter.rank() == static_cast<int>(expected.size());
+    for (int d = 0; equal && d < parameter.rank(); ++d) {
+      equal = ctx.same(parameter.shape[static_cast<std::size_t>(d)], expected[static_cast<std::size_t>(d)], &parameter, d,
+                       fmt::format("{} dim {} == normalized_shape", name, d));
+    }
+    if (equal) continue;
+    Diagnostic& diagnostic =
+        ctx.report(DiagId::LayerNormShape, fmt::format("{} is {} but normalized_shape is {}", name, tuple_str(parameter.shape), normalized), &parameter);
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("Expected {} to be of same shape as normalized_shape, but got {} of shape {} and normalized_shape = {}", name, name,
+                                   sizes_list(parameter.shape), normalized));
+    return;
+  }
+  const ArgValue& weight = ctx.arg("weight");
+  if (!layer_norm_accepts(ctx, input, normalized_shape, weight.present, weight.present ? weight.dtype : input.dtype, "F.layer_norm")) return;
+  check_normalized_roles(ctx, input, normalized_shape.size());
+  ctx.outputs.push_back({"output", input.shape, input.dtype});
+  ctx.output_layouts["output"] = Layout::contiguous(input.shape);
 }
 
 }  // namespace mhacheck

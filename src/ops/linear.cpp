@@ -181,3 +181,93 @@ void infer_linear(CallContext& ctx) {
 }
 
 }  // namespace mhacheck
+
+namespace mhacheck {
+
+// F.linear(input, weight, bias=None) with the weight a tensor (out_features, in_features), as
+// at::linear runs it: weight.t() (at most 2-D), then the dtypes and the contracted dim of the
+// product, then a bias that must expand to (rows, out_features) (addmm's message, of the input
+// flattened to 2-D; other ranks add it after the product).
+void infer_functional_linear(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  const ArgValue& weight = ctx.arg("weight");
+  const ArgValue& bias = ctx.arg("bias");
+  if (weight.rank() > 2) {
+    Diagnostic& diagnostic =
+        ctx.report(DiagId::InputRank, fmt::format("weight is {}-D; F.linear takes a (out_features, in_features) weight", weight.rank()), &weight);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("t() expects a tensor with <= 2 dimensions, but self is {}D", weight.rank()));
+    return;
+  }
+  if (input.rank() == 0 || weight.rank() == 0) {
+    Diagnostic& diagnostic = ctx.report(DiagId::InputRank, "F.linear's input and weight need at least one dim each", input.rank() == 0 ? &input : &weight);
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("both arguments to linear need to be at least 1D, but they are {}D and {}D", input.rank(), weight.rank()));
+    return;
+  }
+  const int feature = input.rank() - 1;
+  const DimExpr& features = input.shape.back();
+  const DimExpr& in_features = weight.shape.back();
+  const std::optional<DimExpr> out_features = weight.rank() == 2 ? std::optional<DimExpr>(weight.shape.front()) : std::nullopt;
+  if (!ctx.same(features, in_features, &input, feature, fmt::format("{} features == weight's in_features", input.argument))) {
+    Diagnostic& diagnostic = ctx.report(DiagId::LinearFeatures,
+                                        fmt::format("{} has {} features (its last dim) but weight {} takes in_features={}", input.argument,
+                                                    features.str(), tuple_str(weight.shape), in_features.str()),
+                                        &input, feature);
+    diagnostic.related.push_back(ctx.related(weight, weight.rank() - 1, fmt::format("weight's in_features = {}", in_features.str())));
+    if (out_features) {
+      Shape leading(input.shape.begin(), input.shape.end() - 1);
+      ctx.pytorch_raises(diagnostic, "RuntimeError",
+                         fmt::format("mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", numel_str(leading), features.str(), in_features.str(),
+                                     out_features->str()));
+    }
+    return;
+  }
+  if (input.dtype != weight.dtype) {
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::InputModuleDType, fmt::format("{} is {} but weight is {}", input.argument, dtype_name(input.dtype), dtype_name(weight.dtype)), &input);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", linear_dtype_message(input.dtype, weight.dtype, bias.present));
+    ctx.add_dtype_fix(diagnostic, fmt::format("pass {} as {}", input.argument, dtype_name(weight.dtype)), input, weight.dtype);
+    return;
+  }
+  if (input.dtype == DType::Bool && !(features == DimExpr::constant(0))) {
+    // The CPU product kernels take no bool: dot of two vectors, mv of a 1-D weight, else addmm.
+    const char* kernel = weight.rank() == 1 ? (input.rank() == 1 ? "dot" : "addmv_impl_cpu") : "addmm_impl_cpu_";
+    Diagnostic& diagnostic = ctx.report(DiagId::MatmulDType, "F.linear of bool tensors: no CPU kernel multiplies bool", &input);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("\"{}\" not implemented for 'Bool'", kernel));
+    ctx.add_dtype_fix(diagnostic, fmt::format("pass {} as float32", input.argument), input, DType::Float32);
+    return;
+  }
+  Shape output(input.shape.begin(), input.shape.end() - 1);
+  if (out_features) output.push_back(*out_features);
+  if (bias.present && out_features) {
+    const bool fits = bias.rank() == 0 || (bias.rank() == 1 && (bias.shape[0] == DimExpr::constant(1) || ctx.same(bias.shape[0], *out_features, &bias, 0, "bias size == out_features")));
+    if (!fits) {
+      Diagnostic& diagnostic = ctx.report(
+          DiagId::AddBroadcast, fmt::format("bias is {} but weight {} makes {} output features", tuple_str(bias.shape), tuple_str(weight.shape), out_features->str()),
+          &bias);
+      if (bias.rank() == 1 && input.rank() <= 3) {
+        Shape leading(input.shape.begin(), input.shape.end() - 1);
+        ctx.pytorch_raises(diagnostic, "RuntimeError",
+                           fmt::format("The expanded size of the tensor ({}) must match the existing size ({}) at non-singleton dimension 1.  "
+                                       "Target sizes: [{}, {}].  Tensor sizes: {}",
+                                       out_features->str(), bias.shape[0].str(), numel_str(leading), out_features->str(), sizes_list(bias.shape)));
+      }
+      return;
+    }
+  }
+  if (bias.present && bias.dtype != weight.dtype) {
+    Diagnostic& diagnostic =
+        ctx.report(DiagId::InputModuleDType, fmt::format("bias is {} but weight is {}", dtype_name(bias.dtype), dtype_name(weight.dtype)), &bias);
+    ctx.pytorch_raises(diagnostic, "RuntimeError",
+                       fmt::format("self and mat2 must have the same dtype, but got {} and {}", dtype_typemeta_name(bias.dtype), dtype_typemeta_name(weight.dtype)));
+    ctx.add_dtype_fix(diagnostic, fmt::format("pass bias as {}", dtype_name(weight.dtype)), bias, weight.dtype);
+    return;
+  }
+  std::vector<std::string> names = input.dim_names;
+  names.resize(output.size());
+  if (out_features && !(output.back() == features)) names.back().clear();
+  ctx.outputs.push_back({"output", output, input.dtype, names});
+  ctx.output_layouts["output"] = Layout::contiguous(output);
+}
+
+}  // namespace mhacheck

@@ -18,13 +18,13 @@ namespace mhacheck {
 
 namespace {
 
-// Calls that move or select elements without changing them (and, with `casts`, dtype casts,
-// which keep a 0/1 mask's meaning): walked through up to the call that made the values.
+// Calls that move or select elements without changing them, each element staying where it is
+// in the last two dims (and, with `casts`, dtype casts, which keep a 0/1 mask's meaning): walked
+// through up to the call that made the values.
 bool moves_values(std::string_view op, bool casts) {
-  static constexpr std::array<std::string_view, 9> moves = {"getitem", "unsqueeze", "squeeze", "view", "reshape",
-                                                            "expand",  "contiguous", "clone",  "detach"};
+  static constexpr std::array<std::string_view, 5> reorders = {"flatten", "transpose", "permute", "repeat", "repeat_interleave"};
   static constexpr std::array<std::string_view, 5> dtype_casts = {"to", "float", "half", "double", "bfloat16"};
-  return std::find(moves.begin(), moves.end(), op) != moves.end() ||
+  return (keeps_values(op) && std::find(reorders.begin(), reorders.end(), op) == reorders.end()) ||
          (casts && std::find(dtype_casts.begin(), dtype_casts.end(), op) != dtype_casts.end());
 }
 
@@ -46,7 +46,6 @@ Made values_source(const Spec& spec, std::string name, const CallDecl* producer,
 
 bool patchable(const CallDecl* call) { return call != nullptr && call->pointer.rfind("/calls/", 0) == 0; }
 
-std::string number_text(double value) { return fmt::format("{:g}", value); }
 
 // A 1 = keep mask multiplied by a negative number and added to the scores: the kept positions get
 // the penalty. Hugging Face writes (1.0 - mask) * torch.finfo(dtype).min, BART (mask - 1) * 10000.
@@ -65,7 +64,7 @@ bool check_negated_keep_bias(CallContext& ctx, const ArgValue& mask) {
       DiagId::MaskMeaning,
       fmt::format("{} \"{}\" is {} * {} (call \"{}\"), where {}: the kept positions get {} and the others 0, so attention goes to what "
                   "the mask leaves out",
-                  mask.argument, tensor_name(mask), scaled, number_text(scale), mul->id, origin.reason, number_text(scale)),
+                  mask.argument, tensor_name(mask), scaled, number_text(nlohmann::json(scale)), mul->id, origin.reason, number_text(nlohmann::json(scale))),
       &mask);
   diagnostic.notes.push_back("an additive mask holds 0 where attention is allowed and a large negative value where it is not: "
                              "(1.0 - mask) * torch.finfo(dtype).min");
@@ -75,7 +74,7 @@ bool check_negated_keep_bias(CallContext& ctx, const ArgValue& mask) {
   nlohmann::json sub = {{"id", fresh_name(ctx.spec, "sub_" + scaled)}, {"op", "sub"}, {"input", scaled}, {"other", 1.0}, {"outputs", {shifted}}};
   ctx.add_patch_fix(diagnostic,
                     fmt::format("(1.0 - {0}) * {1} in call \"{2}\" (written ({0} - 1.0) * {3}): 0 where {0} is 1, {1} where it is 0",
-                                scaled, number_text(scale), mul->id, number_text(-scale)),
+                                scaled, number_text(nlohmann::json(scale)), mul->id, number_text(nlohmann::json(-scale))),
                     nlohmann::json::array({{{"op", "replace"}, {"path", mul->pointer + "/other"}, {"value", -scale}},
                                            {{"op", "replace"}, {"path", mul->pointer + "/input"}, {"value", shifted}},
                                            {{"op", "add"}, {"path", mul->pointer}, {"value", std::move(sub)}}}));

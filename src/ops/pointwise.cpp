@@ -6,6 +6,7 @@
 
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
+#include "ops/result_type.hpp"
 
 namespace mhacheck {
 namespace {
@@ -113,6 +114,48 @@ void infer_bitwise_not(CallContext& ctx) {
     return;
   }
   same_shape(ctx, input.dtype);
+}
+
+}  // namespace mhacheck
+
+namespace mhacheck {
+
+// torch.clamp(input, min=None, max=None) and clamp_min(input, min) with numbers: the result type
+// of input and the numbers (a bool or integer tensor clamped by a float is float32), the shape kept.
+void infer_clamp(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  DType dtype = input.dtype;
+  bool bounded = false;
+  for (const char* bound : {"min", "max"}) {
+    const nlohmann::json& value = ctx.call.arguments.value(bound, nlohmann::json());
+    if (value.is_null()) continue;
+    bounded = true;
+    dtype = result_type(dtype, input.shape.size(), number_dtype(value), std::nullopt);
+  }
+  if (!bounded) {
+    Diagnostic& diagnostic = report_argument(ctx, DiagId::InputSchema, "clamp without min or max", "min");
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "torch.clamp: At least one of 'min' or 'max' must not be None");
+    return;
+  }
+  same_shape(ctx, dtype);
+}
+
+// torch.flip(input, dims): each dim wrapped and listed once; a new tensor of input's shape.
+void infer_flip(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  std::vector<bool> seen(static_cast<std::size_t>(std::max(input.rank(), 1)), false);
+  for (std::int64_t dim : ctx.call.arguments.at("dims").get<std::vector<std::int64_t>>()) {
+    std::optional<int> wrapped = wrap_dim(ctx, "dims", dim, input.rank());
+    if (!wrapped) return;
+    if (seen[static_cast<std::size_t>(*wrapped)]) {
+      Diagnostic& diagnostic = report_argument(ctx, DiagId::PermuteDims, fmt::format("dims names dim {} twice", *wrapped), "dims");
+      ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("dim {} appears multiple times in the list of dims", *wrapped));
+      return;
+    }
+    seen[static_cast<std::size_t>(*wrapped)] = true;
+  }
+  ctx.outputs.push_back({"output", input.shape, input.dtype, input.dim_names});
+  ctx.output_layouts["output"] = Layout::contiguous(input.shape);
 }
 
 }  // namespace mhacheck

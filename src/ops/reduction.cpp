@@ -59,6 +59,17 @@ void check_reduced_batch(CallContext& ctx, const ArgValue& input, const std::set
   }
 }
 
+// vector_norm's (and F.normalize's) floating input, in PyTorch 2.x's words.
+bool norm_input_floating(CallContext& ctx, const ArgValue& input) {
+  if (is_floating(input.dtype)) return true;
+  Diagnostic& diagnostic =
+      ctx.report(DiagId::ReduceDType, fmt::format("{} of a {} tensor; it needs a floating dtype", ctx.call.op, dtype_name(input.dtype)), &input);
+  ctx.pytorch_raises(diagnostic, "RuntimeError",
+                     fmt::format("linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}", dtype_aten_name(input.dtype)));
+  ctx.add_dtype_fix(diagnostic, "pass input as float32", input, DType::Float32);
+  return false;
+}
+
 // The dims a reduction's "dim" argument lists, as written: none for null (every dim).
 std::vector<std::int64_t> written_dims(const CallContext& ctx) {
   const nlohmann::json& written = ctx.call.arguments.at("dim");
@@ -207,14 +218,7 @@ double norm_order(const nlohmann::json& ord) {
 
 void infer_vector_norm(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
-  if (!is_floating(input.dtype)) {
-    Diagnostic& diagnostic =
-        ctx.report(DiagId::ReduceDType, fmt::format("vector_norm of a {} tensor; it needs a floating dtype", dtype_name(input.dtype)), &input);
-    ctx.pytorch_raises(diagnostic, "RuntimeError",
-                       fmt::format("linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}", dtype_aten_name(input.dtype)));
-    ctx.add_dtype_fix(diagnostic, "pass input as float32", input, DType::Float32);
-    return;
-  }
+  if (!norm_input_floating(ctx, input)) return;
   const std::vector<std::int64_t> dims = written_dims(ctx);
   const double ord = norm_order(ctx.call.arguments.at("ord"));
   bool no_elements = false;
@@ -238,6 +242,65 @@ void infer_vector_norm(CallContext& ctx) {
   std::optional<std::set<int>> reduced = reduced_dims(ctx, input, dims);
   if (!reduced) return;
   ctx.outputs.push_back(reduced_output(ctx, input, *reduced, "output", input.dtype));
+}
+
+}  // namespace mhacheck
+
+namespace mhacheck {
+
+// torch.argmax and argmin(input, dim=None, keepdim=False): int64 positions; the CPU kernels take
+// no bool; no identity, so no empty dim (or, without dim, no empty tensor).
+void infer_argmax(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  const nlohmann::json& dim = ctx.call.arguments.at("dim");
+  // Over a dim of size 1 every position is 0 without the kernel, which takes no bool.
+  const bool trivial = !dim.is_null() && input.rank() > 0 && dim.get<std::int64_t>() >= -input.rank() && dim.get<std::int64_t>() < input.rank() &&
+                       input.shape[static_cast<std::size_t>((dim.get<std::int64_t>() + input.rank()) % input.rank())] == DimExpr::constant(1);
+  if (input.dtype == DType::Bool && !trivial) {
+    Diagnostic& diagnostic = ctx.report(DiagId::ReduceDType, fmt::format("{} of a bool tensor", ctx.call.op), &input);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", fmt::format("\"{}_cpu\" not implemented for 'Bool'", ctx.call.op));
+    ctx.add_dtype_fix(diagnostic, "pass input as int64", input, DType::Int64);
+    return;
+  }
+  if (dim.is_null()) {
+    if (std::any_of(input.shape.begin(), input.shape.end(), [](const DimExpr& size) { return size == DimExpr::constant(0); })) {
+      Diagnostic& diagnostic = report_argument(
+          ctx, DiagId::ReduceDims, fmt::format("{} of a tensor with no elements {}, over every dim: it has no identity", ctx.call.op, tuple_str(input.shape)),
+          "dim");
+      ctx.pytorch_raises(diagnostic, "IndexError", fmt::format("{}(): Expected reduction dim to be specified for input.numel() == 0.", ctx.call.op));
+      return;
+    }
+    // Every element, flattened: 0-D, or with keepdim a 1 for each dim.
+    Shape shape = ctx.call.flag("keepdim") ? Shape(input.shape.size(), DimExpr::constant(1)) : Shape{};
+    ctx.outputs.push_back({"output", shape, DType::Int64});
+    return;
+  }
+  std::optional<int> wrapped = wrap_dim(ctx, "dim", dim.get<std::int64_t>(), input.rank());
+  if (!wrapped || (input.rank() > 0 && empty_without_identity(ctx, input, {*wrapped}))) return;
+  const std::set<int> reduced = input.rank() == 0 ? std::set<int>{} : std::set<int>{*wrapped};
+  if (input.rank() == 0) {
+    ctx.outputs.push_back({"output", {}, DType::Int64});
+    return;
+  }
+  ctx.outputs.push_back(reduced_output(ctx, input, reduced, "output", DType::Int64));
+}
+
+// torch.cumsum(input, dim): the shape kept; bool and integers accumulate in int64.
+void infer_cumsum(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  if (!wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank())) return;
+  ctx.outputs.push_back({"output", input.shape, is_floating(input.dtype) ? input.dtype : DType::Int64, input.dim_names});
+  ctx.output_layouts["output"] = Layout::contiguous(input.shape);
+}
+
+// F.normalize(input, p=2.0, dim=1, eps=1e-12): input / norm(input, p, dim, keepdim=True): a
+// floating input (vector_norm's check) and dim wrapped; the shape and dtype kept.
+void infer_normalize(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  if (!norm_input_floating(ctx, input)) return;
+  if (!wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank())) return;
+  ctx.outputs.push_back({"output", input.shape, input.dtype, input.dim_names});
+  ctx.output_layouts["output"] = Layout::contiguous(input.shape);
 }
 
 }  // namespace mhacheck

@@ -48,6 +48,7 @@ void infer_narrow(CallContext& ctx);
 void infer_split(CallContext& ctx);  // src/ops/split.cpp: several outputs, named "0", "1", ...
 void infer_split_with_sizes(CallContext& ctx);
 void infer_chunk(CallContext& ctx);
+void infer_unbind(CallContext& ctx);
 void infer_matmul(CallContext& ctx);  // ops/matmul.cpp
 void infer_bmm(CallContext& ctx);
 void infer_einsum(CallContext& ctx);  // ops/einsum.cpp (the equation: ops/einsum_equation.hpp)
@@ -77,5 +78,26 @@ void infer_masked_fill(CallContext& ctx);
 void infer_expand(CallContext& ctx);  // ops/expand.cpp, with repeat and repeat_interleave
 void infer_repeat(CallContext& ctx);
 void infer_repeat_interleave(CallContext& ctx);
+void infer_stack(CallContext& ctx);  // ops/stack.cpp
+void infer_log_softmax(CallContext& ctx);  // ops/softmax.cpp
+void infer_functional_linear(CallContext& ctx);  // F.linear (ops/linear.cpp)
+void infer_functional_layer_norm(CallContext& ctx);  // F.layer_norm (ops/layer_norm.cpp)
+void infer_normalize(CallContext& ctx);  // F.normalize (ops/reduction.cpp), with argmax/argmin and cumsum
+void infer_argmax(CallContext& ctx);
+void infer_cumsum(CallContext& ctx);
+// ops/constructors.cpp: ones, zeros, full; ones_like, zeros_like, full_like; new_ones, new_zeros;
+// eye; arange.
+void infer_constructor(CallContext& ctx);
+void infer_constructor_like(CallContext& ctx);
+void infer_new_constructor(CallContext& ctx);
+void infer_eye(CallContext& ctx);
+void infer_arange(CallContext& ctx);
+// ops/like_other.cpp: expand_as, view_as and reshape_as, type_as: another operator on other's sizes or dtype.
+void infer_expand_as(CallContext& ctx);
+void infer_view_as(CallContext& ctx);
+void infer_type_as(CallContext& ctx);
+void infer_clamp(CallContext& ctx);  // ops/pointwise.cpp: clamp and clamp_min, with flip
+void infer_flip(CallContext& ctx);
+void infer_pow(CallContext& ctx);  // ops/arithmetic.cpp
 
 }  // namespace mhacheck

@@ -264,24 +264,43 @@ bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim
   return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) { return call.op == "div" && reads(call, "other", sums); });
 }
 
+namespace {
+
+// softmax and log_softmax: the dim wrapped, then a floating dtype (the kernel PyTorch names in
+// its error depends on whether the dim is the last; both share softmax_kernel_impl otherwise). nullopt when PyTorch raises.
+std::optional<int> normalised_dim(CallContext& ctx, const ArgValue& input) {
+  std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank());
+  if (!dim) return std::nullopt;
+  if (is_floating(input.dtype)) return dim;
+  const std::string& op = ctx.call.op;
+  Diagnostic& diagnostic = ctx.report(DiagId::SoftmaxDType, fmt::format("{} of a {} tensor; it needs a floating dtype", op, dtype_name(input.dtype)), &input);
+  bool last = *dim == std::max(input.rank(), 1) - 1;
+  ctx.pytorch_raises(diagnostic, "RuntimeError",
+                     fmt::format("\"{}\" not implemented for '{}'", last ? op + "_lastdim_kernel_impl" : "softmax_kernel_impl", dtype_aten_name(input.dtype)));
+  ctx.add_dtype_fix(diagnostic, "pass input as float32", input, DType::Float32);
+  return std::nullopt;
+}
+
+}  // namespace
+
 void infer_softmax(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
-  std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank());
+  std::optional<int> dim = normalised_dim(ctx, input);
   if (!dim) return;
-  if (!is_floating(input.dtype)) {
-    Diagnostic& diagnostic = ctx.report(DiagId::SoftmaxDType, fmt::format("softmax of a {} tensor; it needs a floating dtype", dtype_name(input.dtype)), &input);
-    bool last = *dim == std::max(input.rank(), 1) - 1;
-    ctx.pytorch_raises(diagnostic, "RuntimeError",
-                       fmt::format("\"{}\" not implemented for '{}'", last ? "softmax_lastdim_kernel_impl" : "softmax_kernel_impl",
-                                   dtype_aten_name(input.dtype)));
-    ctx.add_dtype_fix(diagnostic, "pass input as float32", input, DType::Float32);
-    return;
-  }
   check_softmax_dim_role(ctx, input, *dim);
   check_softmax_over_queries(ctx, input, *dim);
   check_softmax_over_product_queries(ctx, input, *dim);
   check_softmax_size_one(ctx, input, *dim);
   check_fill_before_softmax(ctx, input);
+  ctx.outputs.push_back({"output", input.shape, input.dtype});
+  ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();
+}
+
+// F.log_softmax(input, dim): softmax's rules; its values are log-probabilities (a loss's input),
+// not attention weights, so the attention checks of softmax's dim do not apply.
+void infer_log_softmax(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  if (!normalised_dim(ctx, input)) return;
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();
 }

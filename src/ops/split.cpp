@@ -271,4 +271,22 @@ void infer_chunk(CallContext& ctx) {
   produce_pieces(ctx, input, *dim, pieces);
 }
 
+// torch.unbind(input, dim=0): one tensor per position of dim, each without that dim.
+void infer_unbind(CallContext& ctx) {
+  const ArgValue& input = ctx.arg("input");
+  const std::int64_t written = int_argument(ctx, "dim");
+  if (zero_dim(ctx, input, "IndexError", fmt::format("Dimension specified as {} but tensor has no dimensions", written))) return;
+  std::optional<int> dim = wrap_dim(ctx, "dim", written, input.rank());
+  if (!dim) return;
+  const DimExpr& size = input.shape[static_cast<std::size_t>(*dim)];
+  if (!size.is_constant()) return symbol_dependent(ctx, size, *dim, "dim");
+  if (too_many_pieces(ctx, size.offset, "dim") || unpack_failure(ctx, static_cast<std::size_t>(size.offset), size, *dim)) return;
+  produce_pieces(ctx, input, *dim, std::vector<DimExpr>(static_cast<std::size_t>(size.offset), DimExpr::constant(1)));
+  for (NamedOutput& output : ctx.outputs) {
+    output.shape.erase(output.shape.begin() + *dim);
+    if (static_cast<int>(output.dim_names.size()) > *dim) output.dim_names.erase(output.dim_names.begin() + *dim);
+    ctx.output_layouts[output.name] = without_dims(ctx.output_layouts[output.name], {*dim});
+  }
+}
+
 }  // namespace mhacheck

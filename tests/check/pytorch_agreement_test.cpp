@@ -84,3 +84,7 @@ TEST_CASE("mhacheck agrees with PyTorch on every generated einsum and bmm case",
 TEST_CASE("mhacheck agrees with PyTorch on masked_fill's bool value and the Transformer layers' dropout range", "[pytorch]") {
   CHECK(check_all("argument_values_cases.json") >= 20);
 }
+
+TEST_CASE("mhacheck agrees with PyTorch on every generated stack, functional, constructor and *_as case", "[pytorch]") {
+  CHECK(check_all("ops2_cases.json") >= 250);
+}

@@ -101,6 +101,27 @@ class ReducesScores(nn.Module):
         return shifted - scores.amax(-1, keepdim=True), torch.logsumexp(scores, dim=-1), scores.max(), top, where
 
 
+class BuildsMasksAndPositions(nn.Module):
+    """Constructors (a causal mask from torch.ones, positions from torch.arange), F.layer_norm and
+    F.normalize, the *_as methods, stack, flip, cumsum, clamp, pow and argmax. F.linear of a weight
+    that is no module's stays traced: `run`'s float32 GEMM rounds otherwise than PyTorch's addmm,
+    which a cosine attention's logit scale (Swin v2) magnifies beyond the replay's 1e-5."""
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(16, 16) / 4)
+
+    def forward(self, x):
+        T = x.shape[1]
+        causal = torch.tril(torch.ones(T, T))
+        positions = torch.arange(T).view_as(torch.arange(T)).float()
+        scores = (x @ x.transpose(1, 2)).masked_fill(causal == 0, float("-inf"))
+        weights = F.log_softmax(scores, dim=-1).exp()
+        y = F.layer_norm(F.linear(weights @ x, self.w), (16,))
+        z = torch.stack([y, y.flip(1)], dim=1).cumsum(1)
+        n = F.normalize(y, dim=-1).clamp(min=0) ** 2 + positions[:, None]
+        return z, n, n.argmax(-1), y.expand_as(y), torch.full((T, T), float("-inf")).triu(1), torch.eye(T)
+
+
 class InvertsFloat(nn.Module):
     def forward(self, x):
         return ~x  #: float invert
@@ -658,6 +679,19 @@ class TracerTest(unittest.TestCase):
         report = check(spec)
         self.assertEqual(by_severity(report, "error", "warning"), [])
         replay(self, spec)
+
+    def test_constructors_and_functional_layers_are_recorded_and_replayed(self):
+        torch.manual_seed(0)
+        spec = mhacheck.trace(BuildsMasksAndPositions(), (mhacheck.shape("B", "T", 16),), dims={"B": 2, "T": 5}, values=True)
+        self.assertIsNone(spec.error)
+        ops = {c["op"] for c in spec.calls}
+        self.assertLessEqual({"ones", "arange", "full", "eye", "log_softmax", "layer_norm", "stack", "flip", "cumsum", "normalize",
+                              "clamp", "pow", "argmax", "expand_as", "view_as"}, ops)
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
+        symbolic = mhacheck.trace(BuildsMasksAndPositions(), (mhacheck.shape("B", "T", 16),))
+        self.assertEqual([c["size"] for c in symbolic.calls if c["op"] == "ones"], [["T", "T"]])
+        self.assertEqual([c["end"] for c in symbolic.calls if c["op"] == "arange"], ["T", "T"])
 
     def test_mask_combinations_are_recorded_and_replayed(self):
         torch.manual_seed(0)

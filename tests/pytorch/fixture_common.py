@@ -95,6 +95,16 @@ def unique_by_name(cases):
     return unique
 
 
+def unique_by_name(cases):
+    """The cases in order, each name once (the first case of a name is kept)."""
+    seen, unique = set(), []
+    for c in cases:
+        if c["name"] not in seen:
+            seen.add(c["name"])
+            unique.append(c)
+    return unique
+
+
 def write_op_cases(out, generator, cases):
     """Writes a fixture of single-call cases (one JSON object per line, as gen_glue_cases.py and
     gen_pointwise_cases.py do) and prints how many of each op pass and fail."""

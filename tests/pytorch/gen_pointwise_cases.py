@@ -215,9 +215,9 @@ def reduction_cases():
 
 
 def run_reduction(op, fn):
-    """run() for the reductions: max over a dim returns (values, indices), max() one 0-D values."""
-    expect = run(lambda: fn()[0] if op == "max" and isinstance(fn(), tuple) else fn())
-    if expect["ok"] and op == "max":
+    """run() for the reductions: max (and min) over a dim returns (values, indices), max() one 0-D values."""
+    expect = run(lambda: fn()[0] if op in ("max", "min") and isinstance(fn(), tuple) else fn())
+    if expect["ok"] and op in ("max", "min"):
         result = fn()
         values = result[0] if isinstance(result, tuple) else result
         expect["outputs"] = {"values": {"shape": list(values.shape), "dtype": DTYPE_NAMES[values.dtype]}}

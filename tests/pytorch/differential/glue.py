@@ -18,7 +18,9 @@ def gen_op(env):
     other = random.choice(list(env))
     ops = ["transpose", "permute", "reshape", "view", "unsqueeze", "squeeze", "flatten", "cat", "add", "mul", "div", "sub", "matmul", "bmm",
            "softmax", "sum", "mean", "masked_fill", "expand", "repeat", "repeat_interleave", "getitem", "select", "narrow", "split", "chunk",
-           "tril", "pad", "eq", "contiguous", "logical_and", "bitwise_not", "split_with_sizes", "max", "amax", "logsumexp", "vector_norm"]
+           "tril", "pad", "eq", "contiguous", "logical_and", "bitwise_not", "split_with_sizes", "max", "amax", "logsumexp", "vector_norm",
+           "stack", "log_softmax", "normalize", "clamp", "pow", "argmax", "argmin", "min", "cumsum", "flip", "expand_as", "view_as",
+           "reshape_as", "type_as", "ones_like", "linear", "layer_norm", "unbind"]
     op = random.choice(ops)
     a = {"input": name}
     if op == "transpose": a.update(dim0=rdim(n), dim1=rdim(n))
@@ -79,6 +81,19 @@ def gen_op(env):
     elif op == "chunk": a.update(chunks=random.choice([1, 2, 3]), dim=rdim(n))
     elif op == "tril": a["diagonal"] = random.choice([0, 1, -1])
     elif op == "pad": a["pad"] = random.choice([[1, 0], [0, 1, 1, 1], [-1, 0], [1, 1, 1, 1, 1, 1]])
+    elif op == "stack": a = {"tensors": [name, other] if random.random() < 0.7 else [name, name], "dim": rdim(n, 1)}
+    elif op in ("log_softmax", "cumsum", "unbind"): a["dim"] = rdim(n)
+    elif op == "normalize": a.update(dim=rdim(n), p=random.choice([2.0, 1.0]))
+    elif op == "clamp": a.update(random.choice([{"min": 0}, {"max": 0.5}, {"min": -1, "max": 1}]))
+    elif op == "pow": a["exponent"] = other if random.random() < 0.3 else random.choice([2, 0.5, -1])
+    elif op in ("argmax", "argmin", "min"):
+        if random.random() < 0.7: a.update(dim=rdim(n), keepdim=random.random() < 0.5)
+    elif op == "flip": a["dims"] = random.sample(range(-n, n), min(n, random.randint(0, 2))) if n else random.choice([[], [0]])
+    elif op in ("expand_as", "view_as", "reshape_as", "type_as"): a["other"] = other
+    elif op == "linear":
+        last = sh[-1] if sh else 1
+        a["weight"] = other
+    elif op == "layer_norm": a["normalized_shape"] = sh[-random.randint(1, max(1, n)):] if n and random.random() < 0.8 else [random.choice([2, 3])]
     return op, a
 def torch_call(op, a, env):
     T = lambda k: env[a[k]][1] if isinstance(a.get(k), str) and a[k] in env else a.get(k)
@@ -117,6 +132,20 @@ def torch_call(op, a, env):
     if op == "pad": return torch.nn.functional.pad(x, a["pad"])
     if op == "contiguous": return x.contiguous()
     if op == "bitwise_not": return ~x
+    if op == "stack": return torch.stack([env[t][1] for t in a["tensors"]], dim=a["dim"])
+    if op == "unbind": return torch.unbind(x, a["dim"])
+    if op == "log_softmax": return torch.nn.functional.log_softmax(x, a["dim"])
+    if op == "cumsum": return torch.cumsum(x, a["dim"])
+    if op == "normalize": return torch.nn.functional.normalize(x, p=a["p"], dim=a["dim"])
+    if op == "clamp": return torch.clamp(x, a.get("min"), a.get("max"))
+    if op == "pow": return torch.pow(x, T("exponent"))
+    if op in ("argmax", "argmin"): return getattr(torch, op)(x, a["dim"], keepdim=a["keepdim"]) if "dim" in a else getattr(torch, op)(x)
+    if op == "min": return tuple(torch.min(x, a["dim"], keepdim=a["keepdim"])) if "dim" in a else torch.min(x)
+    if op == "flip": return torch.flip(x, a["dims"])
+    if op in ("expand_as", "view_as", "reshape_as", "type_as"): return getattr(x, op)(T("other"))
+    if op == "ones_like": return torch.ones_like(x)
+    if op == "linear": return torch.nn.functional.linear(x, T("weight"))
+    if op == "layer_norm": return torch.nn.functional.layer_norm(x, a["normalized_shape"])
 bad = 0; skipped = 0
 for case in range(count):
     env = {}; tensors = {}
@@ -127,7 +156,7 @@ for case in range(count):
     calls = []; tmismatch = None
     for step in range(random.randint(1, 4)):
         op, a = gen_op(env)
-        outs = [f"y{step}"] if op not in ("split", "chunk", "split_with_sizes") and not (op == "max" and "dim" in a) else None
+        outs = [f"y{step}"] if op not in ("split", "chunk", "split_with_sizes", "unbind") and not (op in ("max", "min") and "dim" in a) else None
         try:
             r = torch_call(op, a, env)
         except Exception as e:
