@@ -1,6 +1,10 @@
 #include "dim_origin.hpp"
 
 #include <algorithm>
+#include <array>
+
+#include "operators.hpp"
+#include "ops/registry.hpp"
 
 namespace mhacheck {
 
@@ -39,7 +43,55 @@ std::optional<int> moved_from(const CallDecl& call, int dim, int rank) {
   return std::nullopt;
 }
 
+// The tensor argument of `call` that holds its output's dim `dim` at the same index, for a call
+// that keeps that dim (cut_origin); "" when it does not.
+std::string kept_from(const Spec& spec, const CallDecl& call, int dim, int rank) {
+  static const std::array<const char*, 10> elementwise = {"add", "sub", "mul", "div", "softmax", "log_softmax", "sigmoid", "neg", "exp", "masked_fill"};
+  if (keeps_layout(spec, call) || std::find(elementwise.begin(), elementwise.end(), call.op) != elementwise.end()) return "input";
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  if (((module && module->type == "Linear") || call.op == "F.linear" || call.op == "linear") && dim != rank - 1) return "input";
+  if ((call.op == "matmul" || call.op == "bmm") && rank >= 2) return dim == rank - 1 ? (call.op == "bmm" ? "mat2" : "other") : "input";
+  if ((call.op == "scaled_dot_product_attention" || call.op == "F.scaled_dot_product_attention") && rank >= 2) return dim == rank - 1 ? "value" : "query";
+  return "";
+}
+
 }  // namespace
+
+bool keeps_layout(const Spec& spec, const CallDecl& call) {
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  const OperatorDef* row = find_operator(module ? module->type : call.op);
+  if (!row) return false;
+  for (InferFn same_layout : {infer_layer_norm, infer_same_shape, infer_dropout, infer_relu, infer_gelu, infer_silu, infer_tanh}) {
+    if (row->infer == same_layout) return true;
+  }
+  return false;
+}
+
+std::optional<CutOrigin> cut_origin(const Spec& spec, const ArgValue& arg, int dim) {
+  const int rank = arg.rank();
+  CutOrigin origin{arg.producer, tensor_name(arg), 0};
+  for (int step = 0; step < kMaxSteps && origin.cut != nullptr; ++step) {
+    const CallDecl& call = *origin.cut;
+    if (call.op == "chunk" || call.op == "split" || call.op == "split_with_sizes") {
+      std::optional<int> cut = wrapped(call.arguments.value("dim", nlohmann::json(0)), rank);
+      if (!cut || *cut != dim) return std::nullopt;
+      return origin;
+    }
+    std::string input;
+    if (std::optional<int> from = moved_from(call, dim, rank)) {
+      dim = *from;
+      input = input_name(call, "input");
+    } else {
+      std::string argument = kept_from(spec, call, dim, rank);
+      input = argument.empty() ? "" : input_name(call, argument);
+    }
+    if (input.empty()) return std::nullopt;
+    origin.piece = input;
+    origin.cut = producer_of(spec, input, &call);
+    ++origin.calls;
+  }
+  return std::nullopt;
+}
 
 const CallDecl* producer_of(const Spec& spec, const std::string& name, const CallDecl* before) {
   if (spec.find_tensor(name) != nullptr) return nullptr;

@@ -3,6 +3,7 @@
 // What that call did to the dim (a repeat_interleave, a Conv1d's stride) says what the dim is.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "call_context.hpp"
@@ -22,6 +23,23 @@ struct DimOrigin {
   int dim = 0;                     // the dim's index there, non-negative
   int rank = 0;                    // that tensor's rank
 };
+
+// Operators whose output is their input's layout, each dim standing for what it stood for
+// (LayerNorm and the elementwise ones): a wrong layout passes through them unchanged, so it
+// entered the graph before them.
+bool keeps_layout(const Spec& spec, const CallDecl& call);
+
+// Where dim `dim` (non-negative) of `arg` was cut by a chunk or split: the dim followed up
+// through the calls that keep it (the moves of dims, the elementwise operators, softmax, a
+// Linear's or LayerNorm's leading dims, a product's rows from its first operand and columns from
+// its second, attention's rows from the query and features from the value) to the chunk or split
+// that cut that very dim. Ranks are taken as kept along the way, as they are on these paths.
+struct CutOrigin {
+  const CallDecl* cut = nullptr;  // the chunk or split
+  std::string piece;              // its output holding the dim
+  int calls = 0;                  // the calls followed between the cut and `arg`
+};
+std::optional<CutOrigin> cut_origin(const Spec& spec, const ArgValue& arg, int dim);
 
 // The origin of dim `dim` (non-negative) of `arg`; a dim of an inline tensor or of a tensor read
 // through a call this does not follow is its own origin with call = the argument's producer.

@@ -14,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "core/shape_json.hpp"
+#include "dim_origin.hpp"
 #include "insertion_candidates.hpp"
 #include "mhacheck/python_text.hpp"
 #include "operators.hpp"
@@ -35,19 +36,6 @@ struct LayoutSource {
   std::vector<std::string> dim_names;  // an output's dims as its call names them, when it does
   bool written() const { return !shape_pointer.empty(); }
 };
-
-// Operators whose output is their input's layout, each dim standing for what it stood for
-// (LayerNorm and the elementwise ones): a wrong layout passes through them unchanged, so it
-// entered the graph before them.
-bool keeps_layout(const Spec& spec, const CallDecl& call) {
-  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
-  const OperatorDef* row = find_operator(module ? module->type : call.op);
-  if (!row) return false;
-  for (InferFn same_layout : {infer_layer_norm, infer_same_shape, infer_dropout, infer_relu, infer_gelu, infer_silu, infer_tanh}) {
-    if (row->infer == same_layout) return true;
-  }
-  return false;
-}
 
 // An elementwise operator of one tensor and a Python number (bias == 0, x * scale): its output
 // is its input's layout and shape, each element made from the input's element at that place.
@@ -1350,6 +1338,41 @@ std::vector<ArgumentChange> no_op_squeeze_changes(std::int64_t written, int rank
   return changes;
 }
 
+// A reduction over a list of dims (a ConvNeXt pool's mean([-2, -1])) rewritten to reduce as many
+// other dims: a (B, H, W, C) channels-last map pooled over [-2, -1] leaves (B, H) where
+// mean(dim=[1, 2]) leaves the channels a Linear or LayerNorm reads. keepdim as written. `batch_named(d)`: dim d is named as a batch.
+std::vector<ArgumentChange> reduced_list_changes(const CallDecl& call, int rank, const std::function<bool(int)>& batch_named) {
+  std::vector<ArgumentChange> changes;
+  std::set<int> current;
+  for (const nlohmann::json& dim : call.arguments["dim"]) {
+    if (!dim.is_number_integer()) return changes;
+    std::int64_t d = dim.get<std::int64_t>();
+    if (d < -rank || d >= rank) return changes;
+    current.insert(static_cast<int>(d < 0 ? d + rank : d));
+  }
+  const std::size_t count = current.size();
+  if (count == 0 || static_cast<int>(count) >= rank) return changes;
+  const bool keepdim = call.arguments.value("keepdim", false);
+  // Every set of `count` dims, in increasing order: the bits of `chosen` that are set.
+  for (unsigned chosen = 0; chosen < (1U << rank); ++chosen) {
+    std::vector<int> dims;
+    for (int d = 0; d < rank; ++d) {
+      if ((chosen >> d) & 1U) dims.push_back(d);
+    }
+    if (dims.size() != count || std::set<int>(dims.begin(), dims.end()) == current) continue;
+    nlohmann::json written = nlohmann::json::array();
+    for (int d : dims) written.push_back(d);
+    std::vector<std::string> texts;
+    for (const nlohmann::json& d : written) texts.push_back(d.dump());
+    ArgumentChange change{{{"dim", written}}, fmt::format("{}(dim=[{}]{})", call.op, fmt::join(texts, ", "), keepdim ? ", keepdim=True" : ""), ""};
+    for (int d : dims) {
+      if (change.note.empty() && batch_named(d)) change.note = fmt::format("the {} would run over a batch dim, mixing its entries", call.op);
+    }
+    changes.push_back(std::move(change));
+  }
+  return changes;
+}
+
 // The alternative values of the dim arguments of `call`, whose input has rank `rank` and dims
 // named `names`: every other pair of a transpose (the last two written -2, -1), every other
 // order of a permute (of a 4-D or larger tensor, those one exchange away), every other place of an
@@ -1402,7 +1425,9 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
     for (int d = 0; current && d <= rank; ++d) {
       if (d != *current) changes.push_back({{{"dim", d}}, fmt::format("unsqueeze({})", d), ""});
     }
-  } else if (call.op == "sum" || call.op == "mean" || call.op == "softmax") {
+  } else if ((call.op == "sum" || call.op == "mean" || call.op == "amax") && args.value("dim", nlohmann::json()).is_array() && rank <= 6) {
+    for (ArgumentChange& change : reduced_list_changes(call, rank, batch_named)) changes.push_back(std::move(change));
+  } else if (call.op == "sum" || call.op == "mean" || call.op == "amax" || call.op == "softmax") {
     std::optional<int> current = wrapped(args.value("dim", nlohmann::json()), rank);
     if (!current) return changes;
     bool reduction = call.op != "softmax";

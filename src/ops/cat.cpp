@@ -4,11 +4,13 @@
 // The dtype is the promotion of all the tensors' dtypes.
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "check/roles.hpp"
+#include "check/dim_origin.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 
@@ -81,6 +83,36 @@ void propose_other_dims(CallContext& ctx, Diagnostic& diagnostic, const std::vec
         role_of_dim(reference.dim_names, dim) == DimRole::Batch) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's tensors are joined, not the batch entries");
     }
+  }
+}
+
+// Pieces of one chunk or split, each processed on its own, joined on another dim than the one
+// they were cut on (MHA297): the cut's parts stack where they lay side by side. Pieces joined
+// straight from the cut (heads moved to the batch: torch.cat(q.chunk(H, dim=2), dim=0)) are a
+// relayout the engineer wrote on purpose.
+void check_cut_rejoined(CallContext& ctx, const std::vector<const ArgValue*>& tensors, int dim) {
+  if (tensors.size() < 2) return;
+  const int rank = tensors.front()->rank();
+  for (int cut_dim = 0; cut_dim < rank; ++cut_dim) {
+    if (cut_dim == dim) continue;
+    const CallDecl* cut = nullptr;
+    std::set<std::string> pieces;
+    bool rejoined = true;
+    for (const ArgValue* tensor : tensors) {
+      std::optional<CutOrigin> origin = tensor->rank() == rank ? cut_origin(ctx.spec, *tensor, cut_dim) : std::nullopt;
+      rejoined = origin && origin->calls > 0 && (cut == nullptr || cut == origin->cut) && pieces.insert(origin->piece).second;
+      if (!rejoined) break;
+      cut = origin->cut;
+    }
+    if (!rejoined || cut == nullptr) continue;
+    Diagnostic& diagnostic = report_argument(
+        ctx, DiagId::CatOffSplitDim,
+        fmt::format("the {} tensors joined are pieces of {} call \"{}\", which cut their dim {}, each processed on its own; joined on dim {} "
+                    "they stack where the pieces lay side by side",
+                    tensors.size(), cut->op, cut->id, cut_dim, dim),
+        "dim");
+    ctx.add_argument_fix(diagnostic, fmt::format("join the pieces on the dim they were cut on: torch.cat([...], dim={})", cut_dim), "dim", cut_dim);
+    return;
   }
 }
 
@@ -179,7 +211,7 @@ void infer_cat(CallContext& ctx) {
   ctx.outputs.push_back({"output", output, dtype, names});
   bool contiguous = std::all_of(tensors.begin(), tensors.end(), [](const ArgValue* tensor) { return tensor->layout.is_contiguous(); });
   ctx.output_layouts["output"] = contiguous ? Layout::contiguous(output) : Layout::unknown();  // else its memory format is the inputs'
-
+  check_cut_rejoined(ctx, tensors, *dim);
 }
 
 }  // namespace mhacheck

@@ -2,6 +2,8 @@
 // addmm when there is a bias (a 2-D input directly, an N-D contiguous input flattened to 2-D
 // first) and matmul otherwise; either way the failing product is reported as the 2-D matrices
 // it multiplied, dtype before shape.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "mhacheck/python_text.hpp"
@@ -106,13 +108,22 @@ void propose_in_features(CallContext& ctx, Diagnostic& diagnostic, const ArgValu
 // outputs concatenated on dim 0). A Linear built for that width only makes the slip fit.
 std::optional<std::string> features_moved_upstream(const ArgValue& input, std::int64_t in_features) {
   const CallDecl* made = input.producer;
-  if (!made || !made->arguments.contains("dim") || !made->arguments["dim"].is_number_integer()) return std::nullopt;
-  std::int64_t dim = made->arguments["dim"].get<std::int64_t>();
+  if (!made || !made->arguments.contains("dim")) return std::nullopt;
   const int rank = input.rank();
-  if ((made->op == "sum" || made->op == "mean") && !made->arguments.value("keepdim", false) && (dim == -1 || dim == rank)) {
+  // A reduction over a list of dims (a channels-last map pooled with mean([-2, -1])) that
+  // includes its input's last.
+  const nlohmann::json& reduced = made->arguments["dim"];
+  const nlohmann::json listed = reduced.is_array() ? reduced : nlohmann::json::array({reduced});
+  const auto count = static_cast<std::int64_t>(listed.size());
+  const bool reduced_last = std::any_of(listed.begin(), listed.end(), [&](const nlohmann::json& d) {
+    return d.is_number_integer() && (d == -1 || d == rank + count - 1);
+  });
+  if ((made->op == "sum" || made->op == "mean" || made->op == "amax") && !made->arguments.value("keepdim", false) && reduced_last) {
     return fmt::format("{} of call \"{}\" reduced the features (the last dim) and left {} last: a Linear of that width reads them as features",
                        made->op, made->id, input.shape.back().str());
   }
+  if (!reduced.is_number_integer()) return std::nullopt;
+  std::int64_t dim = reduced.get<std::int64_t>();
   std::size_t pieces = made->op == "cat" ? made->list_size("tensors") : 0;
   const DimExpr& width = input.shape.back();
   if (pieces > 1 && dim != -1 && dim != rank - 1 && width.is_constant() &&

@@ -204,3 +204,28 @@ TEST_CASE("argument fixes: the same squeeze of a single layer's hidden state doe
   CHECK(report.count(Severity::Error) == 0);
   CHECK(report.count(Severity::Warning) == 0);
 }
+
+TEST_CASE("argument fixes: a channels-last map pooled over its last two dims is pooled over H and W, not the Linear rebuilt", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "modules": {"head": "nn.Linear(768, 1000)"}, "tensors": {"x": ["B", 7, 7, 768]},
+    "calls": [{"id": "pool", "op": "mean", "input": "x", "dim": [-2, -1], "outputs": ["pooled"]},
+              {"id": "cls", "module": "head", "input": "pooled", "outputs": ["logits"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA404");
+  CHECK(fix.description == "change the mean of call \"pool\" to mean(dim=[1, 2]): pooled = x.mean(dim=[1, 2])");
+  REQUIRE(fix.patch.size() == 1);
+  CHECK(fix.patch[0]["path"] == "/calls/0/dim");
+  CHECK(fix.patch[0]["value"] == nlohmann::json::array({1, 2}));
+  // in_features=7 only makes the pool over the channels fit.
+  const Diagnostic* features = test::find(report, "MHA404");
+  auto rebuilt = std::find_if(features->fixes.begin(), features->fixes.end(),
+                              [](const Fix& f) { return f.description == "construct with in_features=7"; });
+  REQUIRE(rebuilt != features->fixes.end());
+  CHECK(rebuilt->semantics == FixSemantics::Suspect);
+}
+
+TEST_CASE("argument fixes: a channels-last pool read by a LayerNorm is pooled over H and W", "[fixes][argument-fixes]") {
+  Report report = test::check_text(R"j({"version": 1, "modules": {"norm": "nn.LayerNorm(768)"}, "tensors": {"x": ["B", 7, 7, 768]},
+    "calls": [{"id": "pool", "op": "amax", "input": "x", "dim": [2, 3], "outputs": ["pooled"]},
+              {"id": "n", "module": "norm", "input": "pooled", "outputs": ["h"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA403");
+  CHECK(fix.description == "change the amax of call \"pool\" to amax(dim=[1, 2]): pooled = x.amax(dim=[1, 2])");
+}

@@ -159,3 +159,43 @@ TEST_CASE("a fused projection cut along the sequence or the batch, not its featu
     "calls": [{"id": "c", "op": "chunk", "input": "y", "chunks": 3, "dim": 1}]})");
   CHECK(test::find(heads, "MHA285") == nullptr);
 }
+
+namespace {
+
+// Queries, keys and values (B, T, 128) cut into two heads on the features, each head attended on
+// its own, the heads' outputs joined by cat on `joined`.
+Report heads_cut_and_joined(const std::string& joined) {
+  return test::check_text(R"j({"version": 1, "tensors": {"q": ["B", "T", 128], "k": ["B", "T", 128], "v": ["B", "T", 128]},
+    "calls": [{"id": "cq", "op": "chunk", "input": "q", "chunks": 2, "dim": 2, "outputs": ["q0", "q1"]},
+              {"id": "ck", "op": "chunk", "input": "k", "chunks": 2, "dim": 2, "outputs": ["k0", "k1"]},
+              {"id": "cv", "op": "chunk", "input": "v", "chunks": 2, "dim": 2, "outputs": ["v0", "v1"]},
+              {"id": "a0", "op": "F.scaled_dot_product_attention", "query": "q0", "key": "k0", "value": "v0", "outputs": ["o0"]},
+              {"id": "a1", "op": "F.scaled_dot_product_attention", "query": "q1", "key": "k1", "value": "v1", "outputs": ["o1"]},
+              {"id": "j", "op": "cat", "tensors": ["o0", "o1"], "dim": )j" + joined + R"j(, "outputs": ["o"]}]})j");
+}
+
+}  // namespace
+
+TEST_CASE("heads cut by chunk on the features, attended, and joined on the positions are reported, joined on the features",
+          "[glue][split][cat]") {
+  Report report = heads_cut_and_joined("1");
+  const Diagnostic* joined = test::find(report, "MHA297");
+  REQUIRE(joined != nullptr);
+  CHECK(joined->severity() == Severity::Warning);
+  CHECK(joined->message.find("chunk call \"cv\", which cut their dim 2") != std::string::npos);
+  REQUIRE(!joined->fixes.empty());
+  CHECK(joined->fixes.front().description == "join the pieces on the dim they were cut on: torch.cat([...], dim=2)");
+  CHECK(joined->fixes.front().verified);
+  CHECK(joined->fixes.front().valid());
+  // Joined on the dim they were cut on (written -1 or 2), nothing is reported.
+  CHECK(test::find(heads_cut_and_joined("-1"), "MHA297") == nullptr);
+  CHECK(test::find(heads_cut_and_joined("2"), "MHA297") == nullptr);
+}
+
+TEST_CASE("heads cut on the features and joined on the batch straight away are a relayout, not reported", "[glue][split][cat]") {
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", "T", 128]},
+    "calls": [{"id": "cq", "op": "chunk", "input": "q", "chunks": 4, "dim": 2, "outputs": ["q0", "q1", "q2", "q3"]},
+              {"id": "j", "op": "cat", "tensors": ["q0", "q1", "q2", "q3"], "dim": 0, "outputs": ["heads"]}]})j");
+  CHECK(test::find(report, "MHA297") == nullptr);
+  CHECK(report.count(Severity::Warning) == 0);
+}
