@@ -12,6 +12,7 @@
 #include "check/roles.hpp"
 #include "check/dim_origin.hpp"
 #include "ops/dim_arguments.hpp"
+#include "ops/index_expression.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
@@ -116,6 +117,142 @@ void check_cut_rejoined(CallContext& ctx, const std::vector<const ArgValue*>& te
   }
 }
 
+// The calls that made `name` and, through every tensor argument, the calls before them, each
+// once: what a tensor was computed from. Bounded, as a spec may hold 100,000 calls.
+std::vector<const CallDecl*> ancestry(const Spec& spec, const std::string& name, const CallDecl* before) {
+  constexpr std::size_t kMaxCalls = 64;
+  std::vector<const CallDecl*> found;
+  std::vector<std::pair<std::string, const CallDecl*>> pending{{name, before}};
+  while (!pending.empty() && found.size() < kMaxCalls) {
+    auto [tensor, after] = pending.back();
+    pending.pop_back();
+    const CallDecl* call = producer_of(spec, tensor, after);
+    if (call == nullptr || std::find(found.begin(), found.end(), call) != found.end()) continue;
+    found.push_back(call);
+    for (const auto& [argument, ref] : call->tensors) {
+      if (ref.kind == ArgRef::Kind::Named) pending.emplace_back(ref.name, call);
+    }
+  }
+  return found;
+}
+
+// The declared tensors `name` was computed from (itself, when declared).
+std::vector<std::string> roots(const Spec& spec, const std::string& name, const CallDecl* before) {
+  std::vector<std::string> found;
+  if (spec.find_tensor(name) != nullptr) found.push_back(name);
+  for (const CallDecl* call : ancestry(spec, name, before)) {
+    for (const auto& [argument, ref] : call->tensors) {
+      if (ref.kind == ArgRef::Kind::Named && spec.find_tensor(ref.name) != nullptr) found.push_back(ref.name);
+    }
+  }
+  return found;
+}
+
+// A slice from position 0 of a declared position table, as `call` (a getitem) writes it: the
+// index entry that slices, and the table dim it slices.
+struct TableSlice {
+  const CallDecl* call = nullptr;
+  std::string table;
+  IndexExpression written;  // symbols as written ("[:T]")
+  std::size_t item = 0;
+  int dim = 0;
+};
+
+// The slice of `call` that reads positions 0..length-1 of a declared table of at least `needed`
+// positions along a dim that is not the table's last (a table's last dim holds its features;
+// x[..., :D/2] is rotate_half's split, not positions).
+std::optional<TableSlice> slice_from_start(CallContext& ctx, const CallDecl& call, std::int64_t length, std::int64_t needed) {
+  if (call.op != "getitem" || !call.arguments.contains("index") || !call.arguments["index"].is_string()) return std::nullopt;
+  std::string table = input_name(call, "input");
+  const TensorDecl* declared = table.empty() ? nullptr : ctx.spec.find_tensor(table);
+  if (declared == nullptr) return std::nullopt;
+  std::string error;
+  std::optional<IndexExpression> written = parse_index(call.arguments["index"].get<std::string>(), error);
+  if (!written) return std::nullopt;
+  IndexExpression resolved = *written;
+  resolve_symbols(resolved, ctx.symbols);
+  Shape shape = ctx.symbols.resolve(declared->shape);
+  IndexPlan plan = plan_index(resolved, shape);
+  if (plan.failure) return std::nullopt;
+  // The plan's dims follow the index's slices in order; match each slice entry to its dim.
+  std::size_t slice = 0;
+  for (std::size_t i = 0; i < resolved.items.size(); ++i) {
+    const IndexItem& item = resolved.items[i];
+    if (item.kind != IndexItem::Kind::Slice) continue;
+    while (slice < plan.dims.size() && plan.dims[slice].source < 0) ++slice;
+    if (slice == plan.dims.size()) return std::nullopt;
+    const IndexedDim& dim = plan.dims[slice++];
+    const DimExpr& size = shape[static_cast<std::size_t>(dim.source)];
+    bool from_start = !item.start || (item.start->is_constant() && item.start->constant == 0);
+    if (!from_start || dim.step != 1 || dim.source == static_cast<int>(shape.size()) - 1 || !item.stop) continue;
+    if (dim.size != DimExpr::constant(length) || !size.is_constant() || size.offset < needed) continue;
+    return TableSlice{&call, table, *written, i, dim.source};
+  }
+  return std::nullopt;
+}
+
+// MHA372: the tensor joined after a KV cache of P positions (cat([cache_k, k], dim=seq)) holds the
+// T new tokens, at positions P..P+T-1. A position table (RoPE cos/sin, learned or sinusoidal
+// embeddings) sliced from 0 for them, cos_cached[:T], rotates them as if they came first. The
+// fix starts every such slice of that table (the query's rotation too) at P.
+void check_positions_after_cache(CallContext& ctx, const std::vector<const ArgValue*>& tensors, int dim) {
+  if (tensors.size() != 2) return;
+  const ArgValue& cache = *tensors[0];
+  const ArgValue& fresh = *tensors[1];
+  const DimExpr& cached = cache.shape[static_cast<std::size_t>(dim)];
+  const DimExpr& added = fresh.shape[static_cast<std::size_t>(dim)];
+  if (!cached.is_constant() || cached.offset <= 0 || !added.is_constant() || added.offset <= 0) return;
+  if (tensor_name(cache).empty() || tensor_name(fresh).empty()) return;
+  // A cache is kept from earlier steps: nothing the new part is computed from (rotate_half joins
+  // two halves of one tensor, and is no cache).
+  std::vector<std::string> cache_roots = roots(ctx.spec, tensor_name(cache), &ctx.call);
+  std::vector<std::string> fresh_roots = roots(ctx.spec, tensor_name(fresh), &ctx.call);
+  for (const std::string& root : cache_roots) {
+    if (std::find(fresh_roots.begin(), fresh_roots.end(), root) != fresh_roots.end()) return;
+  }
+  const std::int64_t length = added.offset, needed = cached.offset + added.offset;
+  std::vector<TableSlice> slices;  // the tables' slices the new part is made from (cos and sin)
+  for (const CallDecl* call : ancestry(ctx.spec, tensor_name(fresh), &ctx.call)) {
+    if (std::optional<TableSlice> slice = slice_from_start(ctx, *call, length, needed)) slices.push_back(*slice);
+  }
+  if (slices.empty()) return;
+  const DimExpr& cache_written = cache.written[static_cast<std::size_t>(dim)];
+  std::string start = cache_written.is_plain_symbol() ? cache_written.symbol.str() : std::to_string(cached.offset);
+  const TableSlice& first = *std::min_element(slices.begin(), slices.end(), [](const TableSlice& a, const TableSlice& b) { return a.call < b.call; });
+  std::string written = first.call->arguments["index"].get<std::string>();
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::DecodePositionsFromStart,
+      fmt::format("{} (the {} new positions joined after the {} cached ones of {}) is made from {}{} (call \"{}\"): positions 0..{} of "
+                  "the table, where the new tokens sit at {}..{}",
+                  tensor_name(fresh), length, cached.offset, tensor_name(cache), first.table, written, first.call->id, length - 1, cached.offset,
+                  needed - 1),
+      &fresh, dim);
+  diagnostic.notes.push_back("PyTorch raises nothing: every decoding step reuses the first positions, and the new tokens attend to the cache "
+                             "as if they came before it");
+  // Every such slice of those tables moves, the query's rotation's too (it may slice the table
+  // again): the queries are the same new tokens.
+  nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::string> moved;
+  for (const CallDecl& call : ctx.spec.calls) {
+    if (call.pointer.rfind("/calls/", 0) != 0) continue;
+    std::optional<TableSlice> slice = slice_from_start(ctx, call, length, needed);
+    if (!slice || std::none_of(slices.begin(), slices.end(), [&](const TableSlice& made) { return made.table == slice->table; })) continue;
+    std::vector<std::string> items;
+    for (std::size_t i = 0; i < slice->written.items.size(); ++i) {
+      const IndexItem& item = slice->written.items[i];
+      items.push_back(i == slice->item ? fmt::format("{}:{}+{}", start, start, item.stop->str()) : item_text(item));
+    }
+    std::string fixed = fmt::format("[{}{}]", fmt::join(items, ", "), slice->written.tuple && items.size() == 1 ? "," : "");
+    patch.push_back({{"op", "replace"}, {"path", child_pointer(call.pointer, "index")}, {"value", fixed}});
+    moved.push_back(slice->table + fixed);
+  }
+  if (patch.empty()) return;
+  ctx.add_patch_fix(diagnostic, fmt::format("{}: the positions after the {} cached ones, for the queries' and the new keys' rotation alike",
+                                            fmt::join(moved, ", "), start),
+                    patch);
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the new tokens at their positions after the cache");
+}
+
 }  // namespace
 
 void infer_cat(CallContext& ctx) {
@@ -192,6 +329,7 @@ void infer_cat(CallContext& ctx) {
     joined = *sum;
   }
   output[*dim] = joined;
+  check_positions_after_cache(ctx, tensors, *dim);
   // Every dim but the joined one is each tensor's own (their sizes are equal): it keeps the first
   // name given to it. The joined dim is a new size, named only when it is a plain symbol; reading a
   // name off an input dim that happens to have its size (rotate_half's cat of two halves of 64

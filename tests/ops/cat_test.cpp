@@ -1,0 +1,67 @@
+// cat beyond the PyTorch fixtures: the part joined after a KV cache holds the new tokens, whose
+// positions follow the cache (MHA372).
+#include <fmt/format.h>
+
+#include "ops/op_test_support.hpp"
+
+using namespace mhacheck;
+
+namespace {
+
+// One decoding step of a rotary attention (Hugging Face Llama's apply_rotary_pos_emb with
+// rotate_half): q and k rotated by `index` of cos/sin tables of 64 positions; k joined after a
+// cache of P positions when `cached`, then SDPA.
+std::string rotary_step(const std::string& index, bool cached, const std::string& dims = R"("P": 6, "T": 2)") {
+  std::string keys = cached ? R"({"id": "join", "op": "cat", "tensors": ["cache_k", "k_rot"], "dim": 2, "outputs": ["keys"]},)" : "";
+  return fmt::format(R"({{"version": 1, "dims": {{{}}},
+    "tensors": {{"cos_cached": [64, 8], "sin_cached": [64, 8], "q": [1, 2, "T", 8], "k": [1, 2, "T", 8], "v": [1, 2, "{}", 8],
+                 "cache_k": [1, 2, "P", 8]}},
+    "calls": [
+      {{"id": "c", "op": "getitem", "input": "cos_cached", "index": "{}", "outputs": ["cos"]}},
+      {{"id": "s", "op": "getitem", "input": "sin_cached", "index": "{}", "outputs": ["sin"]}},
+      {{"id": "k1", "op": "getitem", "input": "k", "index": "[..., :4]", "outputs": ["k_lo"]}},
+      {{"id": "k2", "op": "getitem", "input": "k", "index": "[..., 4:]", "outputs": ["k_hi"]}},
+      {{"id": "kn", "op": "neg", "input": "k_hi", "outputs": ["k_hi_neg"]}},
+      {{"id": "kh", "op": "cat", "tensors": ["k_hi_neg", "k_lo"], "dim": -1, "outputs": ["k_half"]}},
+      {{"id": "kc", "op": "mul", "input": "k", "other": "cos", "outputs": ["k_cos"]}},
+      {{"id": "ks", "op": "mul", "input": "k_half", "other": "sin", "outputs": ["k_sin"]}},
+      {{"id": "kr", "op": "add", "input": "k_cos", "other": "k_sin", "outputs": ["k_rot"]}},
+      {{"id": "qc", "op": "mul", "input": "q", "other": "cos", "outputs": ["q_rot"]}},
+      {}
+      {{"id": "attn", "op": "scaled_dot_product_attention", "query": "q_rot", "key": "{}", "value": "v"}}]}})",
+                     dims, cached ? "P+T" : "T", index, index, keys, cached ? "keys" : "k_rot");
+}
+
+}  // namespace
+
+TEST_CASE("MHA372: RoPE tables sliced from 0 for new tokens after a KV cache: the fix starts them at the cache length", "[glue][cat]") {
+  Report report = test::check_text(rotary_step("[:T]", true));
+  const Diagnostic* found = test::find(report, "MHA372");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "join");
+  REQUIRE(!found->fixes.empty());
+  const Fix& fix = found->fixes.front();
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // cos and sin both move (the query's rotation reads the same cos slice).
+  REQUIRE(fix.patch.size() == 2);
+  CHECK(fix.patch[0]["value"] == "[P:P+T]");
+  CHECK(fix.patch[0]["path"] == "/calls/0/index");
+  CHECK(fix.patch[1]["path"] == "/calls/1/index");
+  CHECK(found->message.find("cos_cached[:T] (call \"c\")") != std::string::npos);
+  // With T == 4, rotate_half's split k[..., :4] is not read as a position table: it is the last dim.
+  Report halves = test::check_text(rotary_step("[:T]", true, R"("P": 6, "T": 4)"));
+  const Diagnostic* again = test::find(halves, "MHA372");
+  REQUIRE(again != nullptr);
+  CHECK(again->fixes.front().patch[0]["value"] == "[P:P+T]");
+}
+
+TEST_CASE("MHA372 is silent at prefill, with the slice at the cache length, and when the table is too short for P+T", "[glue][cat]") {
+  CHECK(test::find(test::check_text(rotary_step("[:T]", false)), "MHA372") == nullptr);
+  CHECK(test::find(test::check_text(rotary_step("[P:P+T]", true)), "MHA372") == nullptr);
+  CHECK(test::find(test::check_text(rotary_step("[6:8]", true)), "MHA372") == nullptr);
+  // a table of 7 positions holds no position P+T-1 = 7: [:T] is then no choice made among positions
+  std::string short_table = rotary_step("[:T]", true);
+  for (std::string::size_type at = short_table.find("[64, 8]"); at != std::string::npos; at = short_table.find("[64, 8]")) short_table.replace(at, 7, "[7, 8]");
+  CHECK(test::find(test::check_text(short_table), "MHA372") == nullptr);
+}
