@@ -64,7 +64,7 @@ bool is_role_diagnostic(DiagId id) {
          id == DiagId::SdpaLayoutRole || id == DiagId::FeatureSlotRole || id == DiagId::ReshapeMovesDim ||
          id == DiagId::MaskMeaning || id == DiagId::RepeatTilesGroups || id == DiagId::EinsumSubscriptRole ||
          id == DiagId::LayerNormFeatureRole || id == DiagId::SdpaMaskDimRole || id == DiagId::ReduceBatchRole ||
-         id == DiagId::IndexBatchEntry || id == DiagId::BroadcastRoleMismatch || id == DiagId::ProductRowsStretched;
+         id == DiagId::IndexBatchEntry || id == DiagId::BroadcastRoleMismatch;
 }
 
 // Records what the patched graph gives: its errors, the call's outputs, and whether the roles
@@ -426,7 +426,10 @@ bool wants_search(const Spec& spec, const Report& report, const Diagnostic& diag
                std::none_of(report.diagnostics.begin(), report.diagnostics.end(), [&](const Diagnostic& other) {
                  return &other != &diagnostic && other.call == diagnostic.call && other.severity() != Severity::Note;
                });
-  bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id) || alone;
+  // Stretched rows (MHA371) are no role clash: a fix that removes them says nothing about roles
+  // (transposing the scores removes them too), but only a searched slice repairs them.
+  bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id) || alone ||
+              diagnostic.id == DiagId::ProductRowsStretched;
   return kind && !diagnostic.call.empty() && !has_good_fix(spec, diagnostic);
 }
 

@@ -602,8 +602,9 @@ void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const Ar
 // scaled, biased or masked on the way, broadcast against an operand with more rows (a position
 // bias or mask computed for every position, (1, H, S, S)): the single row is copied to each of
 // the operand's rows. Only for the rows of a batched product (rank 3 or more), written as a
-// literal 1, met by a size that is no batch: a (1, S) product of one learned query against (B, S)
-// is broadcast over the batch on purpose. The fix (searched) slices the operand's rows.
+// literal 1, met by a size that is no batch, of an operand square over the product's columns (the
+// keys): a (1, S) product of one learned query against (B, S) and a pooled context (B, 1, E) added
+// to (B, N, E) tokens are broadcast on purpose. The fix (searched) slices the operand's rows.
 void check_stretched_product_rows(CallContext& ctx, const ArgValue& scores, const ArgValue& other) {
   if (scores.rank() < 3 || other.rank() < 2) return;
   const CallDecl* product = values_maker(ctx, scores);
@@ -613,6 +614,14 @@ void check_stretched_product_rows(CallContext& ctx, const ArgValue& scores, cons
   const DimExpr& stretched = other.shape[static_cast<std::size_t>(other_rows)];
   if (stretched.is_constant() ? stretched.offset <= 1 : ctx.symbols.compare(stretched, DimExpr::constant(1)) == Symbols::Verdict::Equal) return;
   if (role_of_dim(other.dim_names, other_rows) == DimRole::Batch) return;
+  // A table with a row per key position, over the same keys (square: a position bias or mask made
+  // for every position), is what a decoding step's scores meet; a context vector added to every
+  // token (B, 1, E) + (B, N, E) is broadcast on purpose.
+  const DimExpr& columns = other.shape.back();
+  if (!(ctx.symbols.compare(stretched, columns) == Symbols::Verdict::Equal &&
+        ctx.symbols.compare(columns, scores.shape.back()) == Symbols::Verdict::Equal)) {
+    return;
+  }
   auto named = [](const ArgValue& arg) { return tensor_name(arg).empty() ? arg.argument : tensor_name(arg); };
   Diagnostic& diagnostic = ctx.report(
       DiagId::ProductRowsStretched,

@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "check/roles.hpp"
 #include "check/dim_origin.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/index_expression.hpp"
@@ -68,7 +67,8 @@ std::optional<DimExpr> opaque_sum(const DimExpr& a, const DimExpr& b) {
 // The dims along which every tensor's other sizes are equal, proposed as the cat's dim: tensors
 // that differ in one dim only are joined along it (image tokens (B, 576, E) and text tokens
 // (B, T, E) joined on their tokens, dim 1, where cat(dim=0), the dim of their unbatched code,
-// stacks the samples). Joined off a batch dim, the batch entries stay apart: consistent.
+// stacks the samples). No claim about its meaning: classifier-free guidance joins (B, 77, E)
+// unconditional and (B, T, E) conditional prompts on the batch on purpose, where T == 77 is meant.
 void propose_other_dims(CallContext& ctx, Diagnostic& diagnostic, const std::vector<const ArgValue*>& tensors, const ArgValue& reference, int dim) {
   for (int other = 0; other < reference.rank(); ++other) {
     if (other == dim) continue;
@@ -80,10 +80,7 @@ void propose_other_dims(CallContext& ctx, Diagnostic& diagnostic, const std::vec
         fits = e == other || ctx.symbols.compare(candidate->shape[e], reference.shape[e]) == Symbols::Verdict::Equal;
       }
     }
-    if (fits && ctx.add_argument_fix(diagnostic, fmt::format("concatenate along dim {}", other), "dim", other) &&
-        role_of_dim(reference.dim_names, dim) == DimRole::Batch) {
-      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's tensors are joined, not the batch entries");
-    }
+    if (fits) ctx.add_argument_fix(diagnostic, fmt::format("concatenate along dim {}", other), "dim", other);
   }
 }
 

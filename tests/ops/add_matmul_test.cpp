@@ -245,8 +245,10 @@ TEST_CASE("cat along the batch of tensors that differ in their tokens only offer
   REQUIRE_FALSE(condition->fixes.empty());
   CHECK(condition->fixes.front().description == "concatenate along dim 1");
   CHECK(condition->fixes.front().verified);
-  CHECK(condition->fixes.front().semantics == FixSemantics::Consistent);
-  // Joined along unnamed dims, the same fix is offered without a claim about its meaning.
+  // Without a claim about its meaning: classifier-free guidance joins (B, 77, E) and (B, T, E)
+  // prompts on the batch on purpose, where T == 77 is meant.
+  CHECK(condition->fixes.front().semantics == FixSemantics::Unknown);
+  // Joined along unnamed dims, the same fix.
   Report unnamed = test::check_text(R"({"tensors": {"a": [4, 576, 64], "b": [4, 10, 64]}, "calls": [
       {"id": "c", "op": "cat", "tensors": ["a", "b"], "dim": 0, "outputs": ["h"]}]})");
   const Diagnostic* sizes = test::find(unnamed, "MHA311");
@@ -285,6 +287,10 @@ TEST_CASE("scores of one query row stretched by a bias with a row per position w
   CHECK_FALSE(stretches("[1, 64]", "[64, 10]", R"(["B", 10])"));
   CHECK_FALSE(stretches(R"(["B", 8, "T", 64])", R"(["B", 8, 64, 10])", "[1, 8, 10, 10]"));
   CHECK_FALSE(stretches(R"(["B", 8, 1, 64])", R"(["B", 8, 64, 10])", R"(["B", 1, 1, 10])"));
+  // Products that are no scores over keys: an attention-pooled context (B, 1, E) added to every
+  // token (B, N, E), and to learned latents (1, 64, E).
+  CHECK_FALSE(stretches(R"(["B", 1, "N"])", R"(["B", "N", 384])", R"(["B", "N", 384])"));
+  CHECK_FALSE(stretches(R"(["B", 1, 256])", R"([256, 512])", "[1, 64, 512]"));
 }
 
 TEST_CASE("a broadcast valid only under a condition offers the size-1 dims the lower-rank operand lacks", "[glue]") {
