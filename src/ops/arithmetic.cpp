@@ -148,9 +148,14 @@ void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const A
       break;
     }
   }
-  if (!conditional || !conditional->fixes.empty() || input.rank() == other.rank()) return;
-  const ArgValue& lower = input.rank() < other.rank() ? input : other;
-  const ArgValue& higher = input.rank() < other.rank() ? other : input;
+  if (!conditional || !conditional->fixes.empty()) return;
+  // Two 1-D tensors, one over the batch and one not (diffusion timesteps (B,) times frequencies
+  // (128,)): one row per batch entry, an outer product; the batch's operand is given the dim.
+  auto over_batch = [](const ArgValue& arg) { return arg.rank() == 1 && role_of_dim(arg.dim_names, 0) == DimRole::Batch; };
+  const bool outer = input.rank() == 1 && other.rank() == 1 && over_batch(input) != over_batch(other);
+  if (input.rank() == other.rank() && !outer) return;
+  const ArgValue& lower = outer ? (over_batch(input) ? input : other) : input.rank() < other.rank() ? input : other;
+  const ArgValue& higher = &lower == &input ? other : input;
   const std::string name = tensor_name(lower).empty() ? lower.argument : tensor_name(lower);  // an inline tensor has no name
   const DimExpr one = DimExpr::constant(1);
   // Sizes compared as written: the broadcast just recorded its conditions (T == 384) as

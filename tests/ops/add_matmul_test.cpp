@@ -293,6 +293,20 @@ TEST_CASE("scores of one query row stretched by a bias with a row per position w
   CHECK_FALSE(stretches(R"(["B", 1, 256])", R"([256, 512])", "[1, 64, 512]"));
 }
 
+TEST_CASE("two 1-D operands, one over the batch, valid only if their sizes agree, get the batch's operand a trailing dim", "[glue]") {
+  // A diffusion timestep embedding without timesteps[:, None]: (B,) * (128,) is elementwise.
+  Report timesteps = test::check_text(op_call("mul", R"("input": ["B"], "other": [128])"));
+  const Diagnostic* condition = test::find(timesteps, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description == "give input the size-1 dim it lacks: input[:, None] gives (B, 1)");
+  CHECK(condition->fixes.front().valid());
+  // Two sequences (T,) + (S,): nothing says they are an outer product.
+  Report sequences = test::check_text(op_call("add", R"("input": ["T"], "other": ["S"])"));
+  REQUIRE(test::find(sequences, "MHA080") != nullptr);
+  CHECK(test::find(sequences, "MHA080")->fixes.empty());
+}
+
 TEST_CASE("a broadcast valid only under a condition offers the size-1 dims the lower-rank operand lacks", "[glue]") {
   // sentence-transformers' mean pooling without unsqueeze(-1): (B, T, E) * (B, T).
   Report pooling = test::check_text(op_call("mul", R"("input": ["B", "T", 384], "other": ["B", "T"])"));
