@@ -132,9 +132,10 @@ bool bitwise_refuses(CallContext& ctx, const std::string& sign, const ArgValue& 
   return true;
 }
 
-// A broadcast that holds only under a condition (MHA080, or MHA083 when the roles say it is
-// false) often lacks a size-1 dim in the operand of lower rank: a (B, T) mask against (B, T, E)
-// needs unsqueeze(-1), ALiBi's (H,) slopes against (T, T) two trailing dims. When the diagnostic
+// A broadcast that fails (MHA305: Swin V2's (H,) logit scale times (B, H, N, N) scores) or holds
+// only under a condition (MHA080, or MHA083 when the roles say it is false) often lacks a size-1
+// dim in the operand of lower rank: a (B, T) mask against (B, T, E) needs unsqueeze(-1), ALiBi's
+// (H,) slopes against (T, T) two trailing dims. When the diagnostic
 // has no fix yet, the fewest size-1 dims (one or two) that make every size meet an equal size or
 // a 1 without any condition are offered, in the written shape of a declared operand or by an
 // index inserted after the call that made it; verification decides whether the graph accepts
@@ -143,7 +144,7 @@ void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const A
   Diagnostic* conditional = nullptr;
   for (std::size_t i = reported; i < ctx.diagnostics.size(); ++i) {
     DiagId id = ctx.diagnostics[i].id;
-    if (id == DiagId::SymbolConstraint || id == DiagId::RoleCondition) {
+    if (id == DiagId::SymbolConstraint || id == DiagId::RoleCondition || id == DiagId::AddBroadcast) {
       conditional = &ctx.diagnostics[i];  // the first: a user sees it first
       break;
     }
@@ -507,6 +508,7 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
     if (!number && failing.dim == static_cast<int>(std::max(input.rank(), other.rank())) - 1) {
       propose_doubled_half(ctx, failure, input, other);
     }
+    if (!number) propose_unsqueezed_operand(ctx, input, other, reported);
     return;
   }
   DType dtype = kind == ResultKind::Comparison ? DType::Bool : result_type(input, other, number);

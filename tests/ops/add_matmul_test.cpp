@@ -293,7 +293,7 @@ TEST_CASE("scores of one query row stretched by a bias with a row per position w
   CHECK_FALSE(stretches(R"(["B", 1, 256])", R"([256, 512])", "[1, 64, 512]"));
 }
 
-TEST_CASE("two 1-D operands, one over the batch, valid only if their sizes agree, get the batch's operand a trailing dim", "[glue]") {
+TEST_CASE("an operand of lower rank is given the size-1 dims it lacks: an outer product over the batch, a per-head scale", "[glue]") {
   // A diffusion timestep embedding without timesteps[:, None]: (B,) * (128,) is elementwise.
   Report timesteps = test::check_text(op_call("mul", R"("input": ["B"], "other": [128])"));
   const Diagnostic* condition = test::find(timesteps, "MHA080");
@@ -301,6 +301,13 @@ TEST_CASE("two 1-D operands, one over the batch, valid only if their sizes agree
   REQUIRE_FALSE(condition->fixes.empty());
   CHECK(condition->fixes.front().description == "give input the size-1 dim it lacks: input[:, None] gives (B, 1)");
   CHECK(condition->fixes.front().valid());
+  // A broadcast that fails: a per-head scale (H,) times (B, H, N, N) scores lacks two trailing dims.
+  Report scale = test::check_text(op_call("mul", R"("input": ["B", 3, 49, 49], "other": [3])"));
+  const Diagnostic* failure = test::find(scale, "MHA305");
+  REQUIRE(failure != nullptr);
+  REQUIRE_FALSE(failure->fixes.empty());
+  CHECK(failure->fixes.front().description == "give other the size-1 dims it lacks: other[:, None, None] gives (3, 1, 1)");
+  CHECK(failure->fixes.front().valid());
   // Two sequences (T,) + (S,): nothing says they are an outer product.
   Report sequences = test::check_text(op_call("add", R"("input": ["T"], "other": ["S"])"));
   REQUIRE(test::find(sequences, "MHA080") != nullptr);
