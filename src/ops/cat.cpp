@@ -33,6 +33,25 @@ void propose_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& 
                     {{&shared, shape}});
 }
 
+// A tensor shared by every batch entry, without the batch dim its partner has (Perceiver's (M, F)
+// Fourier position features joined to (B, M, C) inputs): expanded to the batch, when every other
+// dim but the joined one meets its partner's.
+void propose_batch_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& shared, const ArgValue& batched, int dim) {
+  if (batched.rank() != shared.rank() + 1 || shared.rank() == 0 || dim == 0) return;
+  for (int d = 0; d < shared.rank(); ++d) {
+    if (d + 1 != dim && ctx.symbols.compare(shared.shape[d], batched.shape[d + 1]) != Symbols::Verdict::Equal) return;
+  }
+  Shape shape = shared.written;
+  shape.insert(shape.begin(), batched.shape[0]);
+  std::vector<std::string> sizes(shape.size(), "-1");
+  sizes[0] = batched.shape[0].str();
+  std::string name = tensor_name(shared).empty() ? shared.argument : tensor_name(shared);
+  ctx.add_shape_fix(diagnostic,
+                    fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
+                                fmt::join(sizes, ", "), tuple_str(shape)),
+                    {{&shared, shape}});
+}
+
 // The joined size of dims the algebra cannot add (P + T: a KV cache of P positions joined with T new
 // ones, both unbound) as one opaque size named by its sorted terms ("P+T"), so that the calls after
 // the cat still compare it (keys and values both (B, H, P+T, D)) instead of stopping at a correct
@@ -285,6 +304,9 @@ void infer_cat(CallContext& ctx) {
       diagnostic.related.push_back({fmt::format("{} is {}", reference.argument, tuple_str(reference.shape)), reference.location});
       ctx.pytorch_raises(diagnostic, "RuntimeError",
                          fmt::format("Tensors must have same number of dimensions: got {} and {}", reference.rank(), tensor.rank()));
+      // dim counts in the reference's dims: one more in the batched tensor's when the reference lacks the batch.
+      if (tensor.rank() < reference.rank()) propose_batch_expanded(ctx, diagnostic, tensor, reference, *dim);
+      else propose_batch_expanded(ctx, diagnostic, reference, tensor, *dim + 1);
       return;
     }
     for (int d = 0; d < tensor.rank(); ++d) {

@@ -235,6 +235,25 @@ TEST_CASE("cat of a size-1 dim against a batch offers expanding the shared tenso
         "expand reg to the batch (shared by every batch entry): reg.expand(B, -1, -1) gives (B, 4, 384)");
 }
 
+TEST_CASE("cat of a tensor without the batch dim its partner has offers expanding it to the batch", "[glue]") {
+  // Perceiver's (M, F) Fourier position features joined to (B, M, C) inputs on the features.
+  for (const char* order : {R"(["inputs", "pos"])", R"(["pos", "inputs"])"}) {
+    Report report = test::check_text(fmt::format(R"({{"tensors": {{"inputs": ["B", 2048, 3], "pos": [2048, 258]}}, "calls": [
+        {{"id": "c", "op": "cat", "tensors": {}, "dim": -1, "outputs": ["x"]}}]}})", order));
+    const Diagnostic* ranks = test::find(report, "MHA311");
+    REQUIRE(ranks != nullptr);
+    REQUIRE_FALSE(ranks->fixes.empty());
+    CHECK(ranks->fixes.front().description ==
+          "expand pos to the batch (shared by every batch entry): pos.expand(B, -1, -1) gives (B, 2048, 258)");
+    CHECK(ranks->fixes.front().valid());
+  }
+  // Other sizes that do not meet: no expand offered.
+  Report unrelated = test::check_text(R"({"tensors": {"inputs": ["B", 2048, 3], "pos": [1024, 258]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["inputs", "pos"], "dim": -1, "outputs": ["x"]}]})");
+  REQUIRE(test::find(unrelated, "MHA311") != nullptr);
+  for (const Fix& fix : test::find(unrelated, "MHA311")->fixes) CHECK(fix.description.find("expand") == std::string::npos);
+}
+
 TEST_CASE("cat along the batch of tensors that differ in their tokens only offers joining along the tokens", "[glue]") {
   // Image tokens (B, 576, E) and text tokens (B, T, E) joined with dim=0, the dim of code written
   // for one sample: valid only if T == 576, and then it stacks samples. dim 1 joins each sample's.
