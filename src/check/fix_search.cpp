@@ -1640,10 +1640,6 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   for (std::size_t index : upstream) {
     if (inputs.count(index) != 0) add({index}, *alike_of[index]);
   }
-  // A call that changed nothing made to do what it was written for comes first.
-  std::stable_partition(fixes.begin(), fixes.end(), [](const Fix& fix) {
-    return fix.semantics == FixSemantics::Consistent;
-  });
   return fixes;
 }
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <functional>
 #include <map>
 
@@ -438,6 +439,34 @@ void check_padding_weights(CallContext& ctx, const ArgValue& input, const ArgVal
   }
 }
 
+// Whether `operand` is a rotary position table: named as one (cos, sin, freqs, rope), or made by
+// cos/sin, followed up through the calls that only slice or reshape it (cos_cached[:T],
+// cos.unsqueeze(1), .to(dtype)). Only such a table is the D/2 frequencies meant to be written twice;
+// any other operand of half the width (a Linear's output, a mask) is not half of anything.
+bool rotary_table(const CallContext& ctx, const ArgValue& operand) {
+  static const std::array<const char*, 4> table_names = {"cos", "sin", "freq", "rope"};
+  static const std::array<const char*, 12> passing = {"getitem", "unsqueeze", "squeeze", "view", "reshape", "expand",
+                                                      "to", "float", "half", "bfloat16", "contiguous", "clone"};
+  auto named_table = [](std::string name) {
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return std::any_of(table_names.begin(), table_names.end(), [&](const char* part) { return name.find(part) != std::string::npos; });
+  };
+  std::string name = tensor_name(operand);
+  if (name.empty()) return false;
+  const CallDecl* before = &ctx.call;
+  for (int steps = 0; steps < 16; ++steps) {
+    if (named_table(name)) return true;
+    const CallDecl* maker = producer_of(ctx.spec, name, before);
+    if (maker == nullptr) return false;
+    if (maker->op == "cos" || maker->op == "sin") return true;
+    if (std::none_of(passing.begin(), passing.end(), [&](const char* op) { return maker->op == op; })) return false;
+    name = input_name(*maker, "input");
+    if (name.empty()) return false;
+    before = maker;
+  }
+  return false;
+}
+
 // An operand whose last dim is exactly half the other's, every other dim broadcasting: a table of
 // D/2 rotary frequencies (cos, sin of (T, D/2)) meeting (B, H, T, D) queries, where the D-wide
 // table is the frequencies written twice. Hugging Face's rotate_half pairs dim i with i + D/2, so
@@ -450,6 +479,8 @@ void propose_doubled_half(CallContext& ctx, Diagnostic& diagnostic, const ArgVal
   if (!a.is_constant() || !b.is_constant() || a.offset <= 1 || b.offset <= 1 || (a.offset != 2 * b.offset && b.offset != 2 * a.offset)) return;
   const ArgValue& half = a.offset < b.offset ? input : other;
   const ArgValue& full = a.offset < b.offset ? other : input;
+  // Rotary tables meet the queries and keys in mul and add only (q * cos + rotate_half(q) * sin).
+  if ((ctx.call.op != "mul" && ctx.call.op != "add") || !rotary_table(ctx, half)) return;
   // Every other dim, aligned from the right, broadcasts.
   const DimExpr one = DimExpr::constant(1);
   for (int k = 2; k <= std::min(half.rank(), full.rank()); ++k) {

@@ -438,3 +438,36 @@ TEST_CASE("a rotary table of half the head size is written twice: cat first (rot
   CHECK(std::none_of(mismatch->fixes.begin(), mismatch->fixes.end(),
                      [](const Fix& fix) { return fix.description.find("twice") != std::string::npos; }));
 }
+
+TEST_CASE("only a rotary table is written twice: a Linear's output or a key mask of half the width is not half of anything", "[glue][fixes]") {
+  auto doubles = [](const Diagnostic& diagnostic) {
+    return std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
+                       [](const Fix& fix) { return fix.description.find("twice") != std::string::npos; });
+  };
+  // A residual around a widening Linear: x is not half of h.
+  Report residual = test::check_text(R"j({"version": 1, "modules": {"fc": "nn.Linear(256, 512)"}, "tensors": {"x": ["B", "T", 256]},
+      "calls": [{"id": "f", "module": "fc", "input": "x", "outputs": ["h"]}, {"id": "a", "op": "add", "input": "x", "other": "h"}]})j");
+  const Diagnostic* widened = test::find(residual, "MHA305");
+  REQUIRE(widened != nullptr);
+  CHECK_FALSE(doubles(*widened));
+  // A key mask over 32 keys against scores over 64.
+  Report masked = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 8, 64, 64], "mask": ["B", 1, 1, 32]},
+      "calls": [{"id": "m", "op": "mul", "input": "scores", "other": "mask"}]})j");
+  const Diagnostic* keys = test::find(masked, "MHA305");
+  REQUIRE(keys != nullptr);
+  CHECK_FALSE(doubles(*keys));
+  // A table made by cos, sliced and unsqueezed under another name, is one; compared, it is not.
+  const std::string made = R"j({"version": 1, "tensors": {"q": ["B", 8, "T", 64], "angles": ["T", 32]},
+      "calls": [{"id": "c", "op": "cos", "input": "angles", "outputs": ["table"]},
+                {"id": "s", "op": "getitem", "input": "table", "index": "[:, :]", "outputs": ["part"]},
+                {"id": "u", "op": "unsqueeze", "input": "part", "dim": 0, "outputs": ["t"]},
+                {"id": "m", "op": "OP", "input": "q", "other": "t"}]})j";
+  auto with_op = [&](const std::string& op) { return std::string(made).replace(made.find("OP"), 2, op); };
+  Report rotary = test::check_text(with_op("mul"));
+  const Diagnostic* table = test::find(rotary, "MHA305");
+  REQUIRE(table != nullptr);
+  CHECK(doubles(*table));
+  Report compared = test::check_text(with_op("eq"));
+  REQUIRE_FALSE(compared.diagnostics.empty());
+  CHECK(std::none_of(compared.diagnostics.begin(), compared.diagnostics.end(), doubles));
+}
