@@ -732,10 +732,6 @@ void infer_div(CallContext& ctx) {
   if (!ctx.has_errors() && !ctx.call.arguments.contains("other")) check_whole_batch_divisor(ctx, ctx.arg("input"), ctx.arg("other"));
 }
 
-}  // namespace mhacheck
-
-namespace mhacheck {
-
 // torch.pow(input, exponent), `x ** e`: exponent a tensor or a number, broadcast and promoted as
 // for mul; an integer result refuses a negative integer exponent (PyTorch's pow_tensor_scalar).
 void infer_pow(CallContext& ctx) {

@@ -43,16 +43,28 @@ bool zero_dim(CallContext& ctx, const ArgValue& input, const std::string& type, 
   return true;
 }
 
-std::optional<int> wrap_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank) {
-  int range = std::max(rank, 1);
+namespace {
+
+// maybe_wrap_dim over `range` dims; `what` names the tensor in mhacheck's message.
+std::optional<int> wrap_dim_over(CallContext& ctx, const std::string& argument, std::int64_t dim, int range, const std::string& what) {
+  range = std::max(range, 1);
   if (dim >= -range && dim < range) return static_cast<int>(dim < 0 ? dim + range : dim);
   Diagnostic& diagnostic = report_argument(
-      ctx, DiagId::DimOutOfRange,
-      fmt::format("{}={} is out of range for a {}-D tensor (valid: {} to {})", argument, dim, rank, -range, range - 1), argument);
+      ctx, DiagId::DimOutOfRange, fmt::format("{}={} is out of range for {} (valid: {} to {})", argument, dim, what, -range, range - 1), argument);
   ctx.pytorch_raises(diagnostic, "IndexError",
                      fmt::format("Dimension out of range (expected to be in range of [{}, {}], but got {})", -range, range - 1, dim));
   if (dim == range) diagnostic.notes.push_back(fmt::format("dims count from 0; the last dim is {} (or -1)", range - 1));
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<int> wrap_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank) {
+  return wrap_dim_over(ctx, argument, dim, rank, fmt::format("a {}-D tensor", rank));
+}
+
+std::optional<int> wrap_new_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank) {
+  return wrap_dim_over(ctx, argument, dim, rank + 1, fmt::format("a new dim of {}-D tensors (the result is {}-D)", rank, rank + 1));
 }
 
 }  // namespace mhacheck

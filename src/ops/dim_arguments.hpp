@@ -32,4 +32,8 @@ bool zero_dim(CallContext& ctx, const ArgValue& input, const std::string& type, 
 // IndexError and returns nullopt.
 std::optional<int> wrap_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank);
 
+// The dim where stack and unsqueeze insert a new dim into `rank`-D tensors: maybe_wrap_dim over
+// rank + 1, PyTorch's IndexError in its words, mhacheck's message naming the tensors' own rank.
+std::optional<int> wrap_new_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank);
+
 }  // namespace mhacheck

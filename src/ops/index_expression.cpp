@@ -92,19 +92,6 @@ std::optional<bool> negative(const IndexBound& a) {
 
 std::optional<bool> less(const IndexBound& a, const IndexBound& b) { return negative(plus(a, b, -1)); }
 
-// ceil(length / step), the size at::slice gives, as a dim: nullopt when it is not one.
-std::optional<DimExpr> slice_size(const DimExpr& length, std::int64_t step) {
-  auto floor_div = [](std::int64_t a, std::int64_t b) { return a / b - (a % b != 0 && a < 0); };
-  if (step == 1) return length;
-  if (length.is_constant()) return DimExpr::constant(floor_div(length.offset + step - 1, step));
-  if (length.coeff % step == 0) return DimExpr{length.coeff / step, length.symbol, floor_div(length.offset + step - 1, step)};
-  // (T+1)//2 as one symbol; a numerator with a product in it would read as a monomial.
-  DimExpr numerator = *dim_add(length, step - 1);
-  std::string text = numerator.str();
-  if (text.find('*') != std::string::npos) return std::nullopt;
-  return DimExpr::named(fmt::format("({})//{}", text, step));
-}
-
 std::optional<IndexItem> item(std::string_view text, std::string& error) {
   text = trimmed(text);
   IndexItem parsed;
@@ -154,6 +141,19 @@ std::optional<IndexItem> item(std::string_view text, std::string& error) {
 IndexPlan::Failure symbol_dependent(std::size_t item, const std::string& what) { return {"", what, item}; }
 
 }  // namespace
+
+// ceil(length / step), the size at::slice gives, as a dim: nullopt when it is not one.
+std::optional<DimExpr> slice_size(const DimExpr& length, std::int64_t step) {
+  auto floor_div = [](std::int64_t a, std::int64_t b) { return a / b - (a % b != 0 && a < 0); };
+  if (step == 1) return length;
+  if (length.is_constant()) return DimExpr::constant(floor_div(length.offset + step - 1, step));
+  if (length.coeff % step == 0) return DimExpr{length.coeff / step, length.symbol, floor_div(length.offset + step - 1, step)};
+  // (T+1)//2 as one symbol; a numerator with a product in it would read as a monomial.
+  DimExpr numerator = *dim_add(length, step - 1);
+  std::string text = numerator.str();
+  if (text.find('*') != std::string::npos) return std::nullopt;
+  return DimExpr::named(fmt::format("({})//{}", text, step));
+}
 
 std::optional<IndexExpression> parse_index(std::string_view text, std::string& error) {
   text = trimmed(text);

@@ -40,6 +40,10 @@ struct IndexItem {
   std::string stop_symbol;  // the one symbol the stop is written as ("B"), kept when resolved
 };
 
+// ceil(length / step) as a dim (a slice's size, arange's count): "(T+1)//2" as one opaque
+// size when the step does not divide; nullopt when the length holds a product of symbols.
+std::optional<DimExpr> slice_size(const DimExpr& length, std::int64_t step);
+
 // Python's text of an entry: "1:T-1:2", ":", "None", "...", "-1".
 std::string item_text(const IndexItem& item);
 

@@ -134,6 +134,40 @@ std::optional<std::string> features_moved_upstream(const ArgValue& input, std::i
   return std::nullopt;
 }
 
+// F.linear with a 1-D weight (a dot product per row) and a bias, as at::linear runs it: with a
+// 2-D input, or a contiguous one of 3 dims (of more with a 1-D bias), the fused addmm, which
+// takes only a 2-D weight; otherwise the product, input's leading dims, then the bias added in
+// place, which must broadcast to that product without growing it. Dtypes that differ are left
+// to the checks after (addmm compares them first).
+bool bias_fits_vector_product(CallContext& ctx, const ArgValue& input, const ArgValue& weight, const ArgValue& bias) {
+  if (input.dtype != weight.dtype || bias.dtype != weight.dtype) return true;
+  const bool addmm = input.rank() == 2 || (input.rank() > 2 && input.layout.is_contiguous() && (input.rank() == 3 || bias.rank() == 1));
+  if (addmm) {
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::InputRank,
+        fmt::format("weight is 1-D; F.linear with a bias runs addmm on the {}-D input, which needs a (out_features, in_features) weight",
+                    input.rank()),
+        &weight);
+    ctx.pytorch_raises(diagnostic, "RuntimeError", "mat2 must be a matrix, got 1-D tensor");
+    diagnostic.notes.push_back(fmt::format("weight[None] is the (1, {}) matrix of one output feature", weight.shape[0].str()));
+    return false;
+  }
+  const Shape product(input.shape.begin(), input.shape.end() - 1);
+  CallContext::BroadcastFailure failing;
+  std::optional<Shape> added = ctx.broadcast(product, bias.shape, &bias, "bias broadcast to the product", failing);
+  if (added && *added == product) return true;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::AddBroadcast,
+      fmt::format("bias is {} but input {} times the 1-D weight {} is {}", tuple_str(bias.shape), tuple_str(input.shape), tuple_str(weight.shape),
+                  tuple_str(product)),
+      &bias);
+  ctx.pytorch_raises(diagnostic, "RuntimeError",
+                     added ? fmt::format("output with shape {} doesn't match the broadcast shape {}", sizes_list(product), sizes_list(*added))
+                           : fmt::format("The size of tensor a ({}) must match the size of tensor b ({}) at non-singleton dimension {}", failing.a.str(),
+                                         failing.b.str(), failing.dim));
+  return false;
+}
+
 }  // namespace
 
 bool linear_accepts(CallContext& ctx, const ArgValue& input, std::int64_t in_features, std::int64_t out_features, bool bias,
@@ -191,10 +225,6 @@ void infer_linear(CallContext& ctx) {
   ctx.output_layouts["output"] = Layout::contiguous(output);  // a new tensor, whatever the input's layout
 }
 
-}  // namespace mhacheck
-
-namespace mhacheck {
-
 // F.linear(input, weight, bias=None) with the weight a tensor (out_features, in_features), as
 // at::linear runs it: weight.t() (at most 2-D), then the dtypes and the contracted dim of the
 // product, then a bias that must expand to (rows, out_features) (addmm's message, of the input
@@ -215,6 +245,7 @@ void infer_functional_linear(CallContext& ctx) {
                        fmt::format("both arguments to linear need to be at least 1D, but they are {}D and {}D", input.rank(), weight.rank()));
     return;
   }
+  if (weight.rank() == 1 && bias.present && !bias_fits_vector_product(ctx, input, weight, bias)) return;
   const int feature = input.rank() - 1;
   const DimExpr& features = input.shape.back();
   const DimExpr& in_features = weight.shape.back();

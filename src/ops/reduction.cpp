@@ -244,10 +244,6 @@ void infer_vector_norm(CallContext& ctx) {
   ctx.outputs.push_back(reduced_output(ctx, input, *reduced, "output", input.dtype));
 }
 
-}  // namespace mhacheck
-
-namespace mhacheck {
-
 // torch.argmax and argmin(input, dim=None, keepdim=False): int64 positions; the CPU kernels take
 // no bool; no identity, so no empty dim (or, without dim, no empty tensor).
 void infer_argmax(CallContext& ctx) {

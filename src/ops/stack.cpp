@@ -15,7 +15,7 @@ void infer_stack(CallContext& ctx) {
   const std::size_t count = ctx.call.list_size("tensors");
   for (std::size_t i = 0; i < count; ++i) tensors.push_back(&ctx.arg(list_element("tensors", i)));
   const ArgValue& first = *tensors.front();
-  std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), first.rank() + 1);
+  std::optional<int> dim = wrap_new_dim(ctx, "dim", int_argument(ctx, "dim"), first.rank());
   if (!dim) return;
   DType dtype = first.dtype;
   for (std::size_t i = 1; i < tensors.size(); ++i) {

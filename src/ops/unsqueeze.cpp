@@ -7,7 +7,7 @@ namespace mhacheck {
 
 void infer_unsqueeze(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
-  std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank() + 1);
+  std::optional<int> dim = wrap_new_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank());
   if (!dim) return;
   Shape shape = input.shape;
   shape.insert(shape.begin() + *dim, DimExpr::constant(1));

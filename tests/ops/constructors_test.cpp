@@ -59,3 +59,39 @@ TEST_CASE("a negative size or an arange that goes the wrong way: MHA325 with PyT
   Report backwards = test::check_text(R"({"op": "arange", "start": 5, "end": 0})");
   REQUIRE(test::find(backwards, "MHA325") != nullptr);
 }
+
+TEST_CASE("arange reads sizes bound under dims as their numbers, and end - start as a size when it is one", "[glue]") {
+  // Llama's RoPE: torch.arange(0, dim, 2) with the head dim bound.
+  Report bound = test::check_text(R"({"version": 1, "dims": {"D": 64, "T": 2},
+      "tensors": {}, "calls": [{"id": "a", "op": "arange", "start": 0, "end": "D", "step": 2},
+                               {"id": "b", "op": "arange", "start": 0, "end": 10, "step": "T"}]})");
+  CHECK(bound.diagnostics.empty());
+  REQUIRE(bound.calls.size() == 2);
+  CHECK(tuple_str(bound.calls[0].outputs.at(0).shape) == "(32,)");
+  CHECK(tuple_str(bound.calls[1].outputs.at(0).shape) == "(5,)");
+  // GPT-2's positions after a cache of P: arange(P, P+T) has T elements, both unbound.
+  Report cached = test::check_text(R"({"version": 1, "tensors": {},
+      "calls": [{"id": "p", "op": "arange", "start": "P", "end": "P+T", "step": 1},
+                {"id": "h", "op": "arange", "start": 0, "end": "D", "step": 2}]})");
+  CHECK(cached.diagnostics.empty());
+  REQUIRE(cached.calls.size() == 2);
+  CHECK(tuple_str(cached.calls[0].outputs.at(0).shape) == "(T,)");
+  CHECK(tuple_str(cached.calls[1].outputs.at(0).shape) == "((D+1)//2,)");
+}
+
+TEST_CASE("arange and the size constructors refuse counts and storage beyond int64 as PyTorch does", "[glue]") {
+  Report tiny_step = test::check_text(R"({"op": "arange", "start": 0, "end": 1e300, "step": 1e-300})");
+  const Diagnostic* overflow = test::find(tiny_step, "MHA325");
+  REQUIRE(overflow != nullptr);
+  REQUIRE(overflow->pytorch_error);
+  CHECK(overflow->pytorch_error->message == "invalid size, possible overflow?");
+  Report huge = test::check_text(R"({"op": "ones", "size": [4000000000, 4000000000, 4000000000]})");
+  const Diagnostic* storage = test::find(huge, "MHA325");
+  REQUIRE(storage != nullptr);
+  REQUIRE(storage->pytorch_error);
+  CHECK(storage->pytorch_error->message == "Storage size calculation overflowed with sizes=[4000000000, 4000000000, 4000000000]");
+  // 2^61 float32 elements are 2^63 bytes, one more than int64 holds; as bool they fit; a zero size makes none.
+  CHECK(test::find(test::check_text(R"({"op": "zeros", "size": [1099511627776, 2097152]})"), "MHA325") != nullptr);
+  CHECK(test::check_text(R"({"op": "zeros", "size": [1099511627776, 2097152], "dtype": "bool"})").diagnostics.empty());
+  CHECK(test::check_text(R"({"op": "zeros", "size": [0, 4000000000, 4000000000, 4000000000]})").diagnostics.empty());
+}
