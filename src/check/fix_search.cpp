@@ -640,7 +640,7 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
     std::size_t offset = target.size() - sizes.size();
     std::vector<std::string> written_index, inserted_index, cut_text;
     Shape cut = source->shape;
-    bool sliced = false, possible = true, constant = true, frames_cut = false;
+    bool sliced = false, possible = true, constant = true, frames_cut = false, newest = false;
     for (std::size_t d = 0; d < sizes.size() && possible; ++d) {
       const DimExpr& size = sizes[d];
       const DimExpr& wanted = target[offset + d];
@@ -682,6 +682,7 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
       const bool newest_rows = d + 2 == sizes.size() && wanted.is_constant() && sizes.back() == size &&
                                report.symbols.compare(sizes.back(), target.back()) == Symbols::Verdict::Equal;
       if (newest_rows) {
+        newest = true;
         written_index.push_back(fmt::format("-{}:", wanted.offset));
         inserted_index.push_back(fmt::format("-{}:", wanted.offset));
       } else if (prefix == 1 || prefix == 2) {
@@ -705,6 +706,10 @@ std::vector<Fix> slice_operand_candidates(const Spec& spec, const Report& report
                    [cut](const Shape&) { return cut; }};
     std::string result = fmt::format("to the sizes of {} ({})", other.resolved->name, fmt::join(cut_text, ", "));
     fixes.push_back(candidate(relayout_text(spec, *source, "slice", result, slice), relayout_patch(spec, {&*source}, slice)));
+    if (newest) {
+      fixes.back().semantics = FixSemantics::Consistent;
+      fixes.back().semantics_note = "the queries are the newest positions: the table's last rows";
+    }
   }
   return fixes;
 }
@@ -1612,10 +1617,6 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   for (std::size_t index : upstream) {
     if (inputs.count(index) != 0) add({index}, *alike_of[index]);
   }
-  // A call that changed nothing made to do what it was written for comes first.
-  std::stable_partition(fixes.begin(), fixes.end(), [](const Fix& fix) {
-    return fix.semantics == FixSemantics::Consistent;
-  });
   return fixes;
 }
 

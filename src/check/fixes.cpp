@@ -64,7 +64,7 @@ bool is_role_diagnostic(DiagId id) {
          id == DiagId::SdpaLayoutRole || id == DiagId::FeatureSlotRole || id == DiagId::ReshapeMovesDim ||
          id == DiagId::MaskMeaning || id == DiagId::RepeatTilesGroups || id == DiagId::EinsumSubscriptRole ||
          id == DiagId::LayerNormFeatureRole || id == DiagId::SdpaMaskDimRole || id == DiagId::ReduceBatchRole ||
-         id == DiagId::IndexBatchEntry || id == DiagId::BroadcastRoleMismatch || id == DiagId::ProductRowsStretched;
+         id == DiagId::IndexBatchEntry || id == DiagId::BroadcastRoleMismatch;
 }
 
 // Records what the patched graph gives: its errors, the call's outputs, and whether the roles
@@ -168,7 +168,8 @@ std::optional<DimExpr> repeated_dim(const Shape& shape) {
 //  - the operand with more sized dims than the other is the data the other is applied to (pos
 //    (B, HW, E) + a level embedding, x (B, C, H, W) * channel weights); a fix that gives the
 //    output that no longer holds those dims in their order (the data transposed to meet the small operand) changes
-//    what every later call reads, where the small operand's own reshape was the slip: suspect;
+//    what every later call reads, where the small operand's own reshape was the slip: suspect (a
+//    fix that gives the data other sizes remade it, which says nothing of the kind);
 //  - an output that holds a dim twice where no operand did (B, T, T, E) pairs every
 //    entry of one operand with every entry of the other: it computes another thing, suspect.
 void label_broadcast_meaning(Fix& fix, const Spec& spec, const Report& original, const std::string& call) {
@@ -199,6 +200,15 @@ void label_broadcast_meaning(Fix& fix, const Spec& spec, const Report& original,
     if (next < data_sized.size() && dim == data_sized[next]) ++next;
   }
   if (next == data_sized.size()) return;
+  // Only the data's own dims reordered: a fix that made the data itself another shape (rotate_half's
+  // halves joined on the features instead of the heads, (B, 2H, T, D/2) to (B, H, T, D)) repaired
+  // how it was made.
+  Shape unmatched = data_sized;
+  for (const DimExpr& dim : kept) {
+    auto found = std::find(unmatched.begin(), unmatched.end(), dim);
+    if (found != unmatched.end()) unmatched.erase(found);
+  }
+  if (!unmatched.empty()) return;
   fix.semantics = FixSemantics::Suspect;
   fix.semantics_note = fmt::format("call \"{}\"'s output {} no longer has the layout of {} {}, the data the other operand is applied to: "
                                    "later calls read it in its old layout",
@@ -426,7 +436,10 @@ bool wants_search(const Spec& spec, const Report& report, const Diagnostic& diag
                std::none_of(report.diagnostics.begin(), report.diagnostics.end(), [&](const Diagnostic& other) {
                  return &other != &diagnostic && other.call == diagnostic.call && other.severity() != Severity::Note;
                });
-  bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id) || alone;
+  // Stretched rows (MHA371) are no role clash: a fix that removes them says nothing about roles
+  // (transposing the scores removes them too), but only a searched slice repairs them.
+  bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id) || alone ||
+              diagnostic.id == DiagId::ProductRowsStretched;
   return kind && !diagnostic.call.empty() && !has_good_fix(spec, diagnostic);
 }
 

@@ -166,22 +166,28 @@ Fix inserted(std::string description, nlohmann::json patch, const Insertion* ins
 // lands on the other operand's dim of the same size, in order (channel weights (B, C) against
 // x (B, C, H, W): w[:, :, None, None]; a shift (B, E) against tokens (B, T, E): shift[:, None]).
 // Broadcasting aligns dims from the right; an engineer aligns them by what they are. Each index
-// that does so, with at most 6 dims on the other side.
+// that does so, with at most 6 dims on the other side, the nearest to broadcasting's right
+// alignment first: each of the operand's dims is counted by how far left of its right-aligned
+// place it lands, so its last dim on the other's last comes before it on an earlier one. A
+// padding mask or key bias (B, T) against scores (B, H, T, T) then meets the keys, the last dim,
+// as PyTorch's attention masks do: bias[:, None, None] before bias[:, None, :, None].
 std::vector<std::string> aligning_indices(const Shape& lower, const Shape& higher) {
   std::vector<std::string> indices;
   const std::size_t k = lower.size(), n = higher.size();
   if (k == 0 || k >= n || n > 6) return indices;
+  std::vector<std::pair<std::size_t, std::string>> by_shift;  // (how far left of right alignment, index)
   // Every increasing choice of k positions among n, as a bit mask.
   for (unsigned mask = 0; mask < (1u << n); ++mask) {
     if (static_cast<std::size_t>(__builtin_popcount(mask)) != k) continue;
     std::vector<std::string> index;
-    std::size_t next = 0;
+    std::size_t next = 0, shift = 0;
     bool lands = true, sized = false;
     for (std::size_t d = 0; d < n; ++d) {
       if ((mask & (1u << d)) == 0) {
         index.push_back("None");
         continue;
       }
+      shift += (n - k + next) - d;
       const DimExpr& own = lower[next++];
       if (own == DimExpr::constant(1)) {
         index.push_back(":");
@@ -193,8 +199,10 @@ std::vector<std::string> aligning_indices(const Shape& lower, const Shape& highe
     }
     if (!lands || !sized) continue;
     while (!index.empty() && index.back() == ":") index.pop_back();
-    indices.push_back(fmt::format("[{}]", fmt::join(index, ", ")));
+    by_shift.emplace_back(shift, fmt::format("[{}]", fmt::join(index, ", ")));
   }
+  std::stable_sort(by_shift.begin(), by_shift.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [shift, index] : by_shift) indices.push_back(std::move(index));
   return indices;
 }
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <functional>
 #include <map>
 
@@ -132,9 +133,10 @@ bool bitwise_refuses(CallContext& ctx, const std::string& sign, const ArgValue& 
   return true;
 }
 
-// A broadcast that holds only under a condition (MHA080, or MHA083 when the roles say it is
-// false) often lacks a size-1 dim in the operand of lower rank: a (B, T) mask against (B, T, E)
-// needs unsqueeze(-1), ALiBi's (H,) slopes against (T, T) two trailing dims. When the diagnostic
+// A broadcast that fails (MHA305: Swin V2's (H,) logit scale times (B, H, N, N) scores) or holds
+// only under a condition (MHA080, or MHA083 when the roles say it is false) often lacks a size-1
+// dim in the operand of lower rank: a (B, T) mask against (B, T, E) needs unsqueeze(-1), ALiBi's
+// (H,) slopes against (T, T) two trailing dims. When the diagnostic
 // has no fix yet, the fewest size-1 dims (one or two) that make every size meet an equal size or
 // a 1 without any condition are offered, in the written shape of a declared operand or by an
 // index inserted after the call that made it; verification decides whether the graph accepts
@@ -143,14 +145,19 @@ void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const A
   Diagnostic* conditional = nullptr;
   for (std::size_t i = reported; i < ctx.diagnostics.size(); ++i) {
     DiagId id = ctx.diagnostics[i].id;
-    if (id == DiagId::SymbolConstraint || id == DiagId::RoleCondition) {
+    if (id == DiagId::SymbolConstraint || id == DiagId::RoleCondition || id == DiagId::AddBroadcast) {
       conditional = &ctx.diagnostics[i];  // the first: a user sees it first
       break;
     }
   }
-  if (!conditional || !conditional->fixes.empty() || input.rank() == other.rank()) return;
-  const ArgValue& lower = input.rank() < other.rank() ? input : other;
-  const ArgValue& higher = input.rank() < other.rank() ? other : input;
+  if (!conditional || !conditional->fixes.empty()) return;
+  // Two 1-D tensors, one over the batch and one not (diffusion timesteps (B,) times frequencies
+  // (128,)): one row per batch entry, an outer product; the batch's operand is given the dim.
+  auto over_batch = [](const ArgValue& arg) { return arg.rank() == 1 && role_of_dim(arg.dim_names, 0) == DimRole::Batch; };
+  const bool outer = input.rank() == 1 && other.rank() == 1 && over_batch(input) != over_batch(other);
+  if (input.rank() == other.rank() && !outer) return;
+  const ArgValue& lower = outer ? (over_batch(input) ? input : other) : input.rank() < other.rank() ? input : other;
+  const ArgValue& higher = &lower == &input ? other : input;
   const std::string name = tensor_name(lower).empty() ? lower.argument : tensor_name(lower);  // an inline tensor has no name
   const DimExpr one = DimExpr::constant(1);
   // Sizes compared as written: the broadcast just recorded its conditions (T == 384) as
@@ -432,6 +439,34 @@ void check_padding_weights(CallContext& ctx, const ArgValue& input, const ArgVal
   }
 }
 
+// Whether `operand` is a rotary position table: named as one (cos, sin, freqs, rope), or made by
+// cos/sin, followed up through the calls that only slice or reshape it (cos_cached[:T],
+// cos.unsqueeze(1), .to(dtype)). Only such a table is the D/2 frequencies meant to be written twice;
+// any other operand of half the width (a Linear's output, a mask) is not half of anything.
+bool rotary_table(const CallContext& ctx, const ArgValue& operand) {
+  static const std::array<const char*, 4> table_names = {"cos", "sin", "freq", "rope"};
+  static const std::array<const char*, 12> passing = {"getitem", "unsqueeze", "squeeze", "view", "reshape", "expand",
+                                                      "to", "float", "half", "bfloat16", "contiguous", "clone"};
+  auto named_table = [](std::string name) {
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return std::any_of(table_names.begin(), table_names.end(), [&](const char* part) { return name.find(part) != std::string::npos; });
+  };
+  std::string name = tensor_name(operand);
+  if (name.empty()) return false;
+  const CallDecl* before = &ctx.call;
+  for (int steps = 0; steps < 16; ++steps) {
+    if (named_table(name)) return true;
+    const CallDecl* maker = producer_of(ctx.spec, name, before);
+    if (maker == nullptr) return false;
+    if (maker->op == "cos" || maker->op == "sin") return true;
+    if (std::none_of(passing.begin(), passing.end(), [&](const char* op) { return maker->op == op; })) return false;
+    name = input_name(*maker, "input");
+    if (name.empty()) return false;
+    before = maker;
+  }
+  return false;
+}
+
 // An operand whose last dim is exactly half the other's, every other dim broadcasting: a table of
 // D/2 rotary frequencies (cos, sin of (T, D/2)) meeting (B, H, T, D) queries, where the D-wide
 // table is the frequencies written twice. Hugging Face's rotate_half pairs dim i with i + D/2, so
@@ -444,6 +479,8 @@ void propose_doubled_half(CallContext& ctx, Diagnostic& diagnostic, const ArgVal
   if (!a.is_constant() || !b.is_constant() || a.offset <= 1 || b.offset <= 1 || (a.offset != 2 * b.offset && b.offset != 2 * a.offset)) return;
   const ArgValue& half = a.offset < b.offset ? input : other;
   const ArgValue& full = a.offset < b.offset ? other : input;
+  // Rotary tables meet the queries and keys in mul and add only (q * cos + rotate_half(q) * sin).
+  if ((ctx.call.op != "mul" && ctx.call.op != "add") || !rotary_table(ctx, half)) return;
   // Every other dim, aligned from the right, broadcasts.
   const DimExpr one = DimExpr::constant(1);
   for (int k = 2; k <= std::min(half.rank(), full.rank()); ++k) {
@@ -502,6 +539,7 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
     if (!number && failing.dim == static_cast<int>(std::max(input.rank(), other.rank())) - 1) {
       propose_doubled_half(ctx, failure, input, other);
     }
+    if (!number) propose_unsqueezed_operand(ctx, input, other, reported);
     return;
   }
   DType dtype = kind == ResultKind::Comparison ? DType::Bool : result_type(input, other, number);
@@ -602,8 +640,9 @@ void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const Ar
 // scaled, biased or masked on the way, broadcast against an operand with more rows (a position
 // bias or mask computed for every position, (1, H, S, S)): the single row is copied to each of
 // the operand's rows. Only for the rows of a batched product (rank 3 or more), written as a
-// literal 1, met by a size that is no batch: a (1, S) product of one learned query against (B, S)
-// is broadcast over the batch on purpose. The fix (searched) slices the operand's rows.
+// literal 1, met by a size that is no batch, of an operand square over the product's columns (the
+// keys): a (1, S) product of one learned query against (B, S) and a pooled context (B, 1, E) added
+// to (B, N, E) tokens are broadcast on purpose. The fix (searched) slices the operand's rows.
 void check_stretched_product_rows(CallContext& ctx, const ArgValue& scores, const ArgValue& other) {
   if (scores.rank() < 3 || other.rank() < 2) return;
   const CallDecl* product = values_maker(ctx, scores);
@@ -613,6 +652,14 @@ void check_stretched_product_rows(CallContext& ctx, const ArgValue& scores, cons
   const DimExpr& stretched = other.shape[static_cast<std::size_t>(other_rows)];
   if (stretched.is_constant() ? stretched.offset <= 1 : ctx.symbols.compare(stretched, DimExpr::constant(1)) == Symbols::Verdict::Equal) return;
   if (role_of_dim(other.dim_names, other_rows) == DimRole::Batch) return;
+  // A table with a row per key position, over the same keys (square: a position bias or mask made
+  // for every position), is what a decoding step's scores meet; a context vector added to every
+  // token (B, 1, E) + (B, N, E) is broadcast on purpose.
+  const DimExpr& columns = other.shape.back();
+  if (!(ctx.symbols.compare(stretched, columns) == Symbols::Verdict::Equal &&
+        ctx.symbols.compare(columns, scores.shape.back()) == Symbols::Verdict::Equal)) {
+    return;
+  }
   auto named = [](const ArgValue& arg) { return tensor_name(arg).empty() ? arg.argument : tensor_name(arg); };
   Diagnostic& diagnostic = ctx.report(
       DiagId::ProductRowsStretched,

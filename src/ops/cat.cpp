@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "check/roles.hpp"
 #include "check/dim_origin.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/index_expression.hpp"
@@ -27,6 +26,25 @@ void propose_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& 
   shape[dim] = batch;
   std::vector<std::string> sizes(shared.rank(), "-1");
   sizes[dim] = batch.str();
+  std::string name = tensor_name(shared).empty() ? shared.argument : tensor_name(shared);
+  ctx.add_shape_fix(diagnostic,
+                    fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
+                                fmt::join(sizes, ", "), tuple_str(shape)),
+                    {{&shared, shape}});
+}
+
+// A tensor shared by every batch entry, without the batch dim its partner has (Perceiver's (M, F)
+// Fourier position features joined to (B, M, C) inputs): expanded to the batch, when every other
+// dim but the joined one meets its partner's.
+void propose_batch_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& shared, const ArgValue& batched, int dim) {
+  if (batched.rank() != shared.rank() + 1 || shared.rank() == 0 || dim == 0) return;
+  for (int d = 0; d < shared.rank(); ++d) {
+    if (d + 1 != dim && ctx.symbols.compare(shared.shape[d], batched.shape[d + 1]) != Symbols::Verdict::Equal) return;
+  }
+  Shape shape = shared.written;
+  shape.insert(shape.begin(), batched.shape[0]);
+  std::vector<std::string> sizes(shape.size(), "-1");
+  sizes[0] = batched.shape[0].str();
   std::string name = tensor_name(shared).empty() ? shared.argument : tensor_name(shared);
   ctx.add_shape_fix(diagnostic,
                     fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
@@ -68,7 +86,8 @@ std::optional<DimExpr> opaque_sum(const DimExpr& a, const DimExpr& b) {
 // The dims along which every tensor's other sizes are equal, proposed as the cat's dim: tensors
 // that differ in one dim only are joined along it (image tokens (B, 576, E) and text tokens
 // (B, T, E) joined on their tokens, dim 1, where cat(dim=0), the dim of their unbatched code,
-// stacks the samples). Joined off a batch dim, the batch entries stay apart: consistent.
+// stacks the samples). No claim about its meaning: classifier-free guidance joins (B, 77, E)
+// unconditional and (B, T, E) conditional prompts on the batch on purpose, where T == 77 is meant.
 void propose_other_dims(CallContext& ctx, Diagnostic& diagnostic, const std::vector<const ArgValue*>& tensors, const ArgValue& reference, int dim) {
   for (int other = 0; other < reference.rank(); ++other) {
     if (other == dim) continue;
@@ -80,10 +99,7 @@ void propose_other_dims(CallContext& ctx, Diagnostic& diagnostic, const std::vec
         fits = e == other || ctx.symbols.compare(candidate->shape[e], reference.shape[e]) == Symbols::Verdict::Equal;
       }
     }
-    if (fits && ctx.add_argument_fix(diagnostic, fmt::format("concatenate along dim {}", other), "dim", other) &&
-        role_of_dim(reference.dim_names, dim) == DimRole::Batch) {
-      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's tensors are joined, not the batch entries");
-    }
+    if (fits) ctx.add_argument_fix(diagnostic, fmt::format("concatenate along dim {}", other), "dim", other);
   }
 }
 
@@ -288,6 +304,9 @@ void infer_cat(CallContext& ctx) {
       diagnostic.related.push_back({fmt::format("{} is {}", reference.argument, tuple_str(reference.shape)), reference.location});
       ctx.pytorch_raises(diagnostic, "RuntimeError",
                          fmt::format("Tensors must have same number of dimensions: got {} and {}", reference.rank(), tensor.rank()));
+      // dim counts in the reference's dims: one more in the batched tensor's when the reference lacks the batch.
+      if (tensor.rank() < reference.rank()) propose_batch_expanded(ctx, diagnostic, tensor, reference, *dim);
+      else propose_batch_expanded(ctx, diagnostic, reference, tensor, *dim + 1);
       return;
     }
     for (int d = 0; d < tensor.rank(); ++d) {

@@ -99,7 +99,7 @@ bool constructor_valid(CallContext& ctx) {
         bool uniform = std::all_of(halves.begin(), halves.end(), [&](std::int64_t h) { return h == halves.front(); });
         nlohmann::json written = uniform ? nlohmann::json(halves.front()) : nlohmann::json(halves);
         ctx.add_option_fix(diagnostic,
-                           fmt::format("construct with padding={} (kernel_size // 2 per side, as 'same' pads), keeping stride={} to downsample",
+                           fmt::format("construct with padding={} (dilation * (kernel_size - 1) // 2 per side, as 'same' pads), keeping stride={} to downsample",
                                        uniform ? std::to_string(halves.front()) : fmt::format("({})", fmt::join(halves, ", ")),
                                        stride.size() == 1 ? std::to_string(stride.front()) : fmt::format("({})", fmt::join(stride, ", "))),
                            {{"padding", written}});

@@ -1112,6 +1112,22 @@ TEST_CASE("searched fixes: a broadcast fix that transposes the data is suspect, 
   CHECK(transposed);
 }
 
+TEST_CASE("searched fixes: a broadcast fix that remakes the data with other sizes is not suspect", "[fixes]") {
+  // rotate_half's halves joined on the heads, (B, 16, T, 32), against a (T, 64) sin table: the cat
+  // on the last dim remakes the data (B, 8, T, 64); it is no transpose of it.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", 8, "T", 64], "sin": ["T", 64]}, "calls": [
+      {"id": "x1", "op": "getitem", "input": "q", "index": "[..., :32]", "outputs": ["q1"]},
+      {"id": "x2", "op": "getitem", "input": "q", "index": "[..., 32:]", "outputs": ["q2"]},
+      {"id": "rot", "op": "cat", "tensors": ["q2", "q1"], "dim": 1, "outputs": ["qrot"]},
+      {"id": "m", "op": "mul", "input": "qrot", "other": "sin", "outputs": ["y"]}]})j");
+  const Diagnostic* diagnostic = test::find(report, "MHA305");
+  REQUIRE(diagnostic != nullptr);
+  REQUIRE(!diagnostic->fixes.empty());
+  CHECK(diagnostic->fixes.front().description.find("dim=3") != std::string::npos);
+  CHECK(diagnostic->fixes.front().valid());
+  CHECK(diagnostic->fixes.front().semantics != FixSemantics::Suspect);
+}
+
 TEST_CASE("searched fixes: a broadcast fix whose output holds a dim twice where no operand does is suspect", "[fixes]") {
   Report report = test::check_text(R"j({"version": 1, "tensors": {"a": ["B", "T", 1, 32], "c": ["B", "T", 32]},
     "calls": [{"id": "m", "op": "add", "input": "c", "other": "a", "outputs": ["y"]}]})j");

@@ -126,3 +126,14 @@ TEST_CASE("a (B, E) scale and shift applied to (B, T, E) tokens: both indexed in
                 {"id": "a", "op": "add", "input": "scaled", "other": "shift", "outputs": ["out"]}]})J",
               "MHA083", "scale[:, None]; the same for shift[:, None] before call \"a\"");
 }
+
+TEST_CASE("a padding bias (B, T) added to (B, H, T, T) scores: it meets the keys, the last dim, as broadcasting aligns", "[fixes][insertion]") {
+  // An additive mask made from attention_mask == 0: the key axis, bias[:, None, None], not the queries.
+  check_first(R"J({"version": 1, "dims": {"B": 4, "T": 32}, "tensors": {"attention_mask": {"shape": ["B", "T"], "dtype": "int64"},
+      "scores": ["B", 8, "T", "T"]},
+      "calls": [{"id": "e", "op": "eq", "input": "attention_mask", "other": 0, "outputs": ["pad"]},
+                {"id": "c", "op": "float", "input": "pad", "outputs": ["padf"]},
+                {"id": "m", "op": "mul", "input": "padf", "other": -10000.0, "outputs": ["bias"]},
+                {"id": "f", "op": "add", "input": "scores", "other": "bias"}]})J",
+              "MHA305", "bias[:, None, None]");
+}

@@ -235,6 +235,25 @@ TEST_CASE("cat of a size-1 dim against a batch offers expanding the shared tenso
         "expand reg to the batch (shared by every batch entry): reg.expand(B, -1, -1) gives (B, 4, 384)");
 }
 
+TEST_CASE("cat of a tensor without the batch dim its partner has offers expanding it to the batch", "[glue]") {
+  // Perceiver's (M, F) Fourier position features joined to (B, M, C) inputs on the features.
+  for (const char* order : {R"(["inputs", "pos"])", R"(["pos", "inputs"])"}) {
+    Report report = test::check_text(fmt::format(R"({{"tensors": {{"inputs": ["B", 2048, 3], "pos": [2048, 258]}}, "calls": [
+        {{"id": "c", "op": "cat", "tensors": {}, "dim": -1, "outputs": ["x"]}}]}})", order));
+    const Diagnostic* ranks = test::find(report, "MHA311");
+    REQUIRE(ranks != nullptr);
+    REQUIRE_FALSE(ranks->fixes.empty());
+    CHECK(ranks->fixes.front().description ==
+          "expand pos to the batch (shared by every batch entry): pos.expand(B, -1, -1) gives (B, 2048, 258)");
+    CHECK(ranks->fixes.front().valid());
+  }
+  // Other sizes that do not meet: no expand offered.
+  Report unrelated = test::check_text(R"({"tensors": {"inputs": ["B", 2048, 3], "pos": [1024, 258]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["inputs", "pos"], "dim": -1, "outputs": ["x"]}]})");
+  REQUIRE(test::find(unrelated, "MHA311") != nullptr);
+  for (const Fix& fix : test::find(unrelated, "MHA311")->fixes) CHECK(fix.description.find("expand") == std::string::npos);
+}
+
 TEST_CASE("cat along the batch of tensors that differ in their tokens only offers joining along the tokens", "[glue]") {
   // Image tokens (B, 576, E) and text tokens (B, T, E) joined with dim=0, the dim of code written
   // for one sample: valid only if T == 576, and then it stacks samples. dim 1 joins each sample's.
@@ -245,8 +264,10 @@ TEST_CASE("cat along the batch of tensors that differ in their tokens only offer
   REQUIRE_FALSE(condition->fixes.empty());
   CHECK(condition->fixes.front().description == "concatenate along dim 1");
   CHECK(condition->fixes.front().verified);
-  CHECK(condition->fixes.front().semantics == FixSemantics::Consistent);
-  // Joined along unnamed dims, the same fix is offered without a claim about its meaning.
+  // Without a claim about its meaning: classifier-free guidance joins (B, 77, E) and (B, T, E)
+  // prompts on the batch on purpose, where T == 77 is meant.
+  CHECK(condition->fixes.front().semantics == FixSemantics::Unknown);
+  // Joined along unnamed dims, the same fix.
   Report unnamed = test::check_text(R"({"tensors": {"a": [4, 576, 64], "b": [4, 10, 64]}, "calls": [
       {"id": "c", "op": "cat", "tensors": ["a", "b"], "dim": 0, "outputs": ["h"]}]})");
   const Diagnostic* sizes = test::find(unnamed, "MHA311");
@@ -285,6 +306,31 @@ TEST_CASE("scores of one query row stretched by a bias with a row per position w
   CHECK_FALSE(stretches("[1, 64]", "[64, 10]", R"(["B", 10])"));
   CHECK_FALSE(stretches(R"(["B", 8, "T", 64])", R"(["B", 8, 64, 10])", "[1, 8, 10, 10]"));
   CHECK_FALSE(stretches(R"(["B", 8, 1, 64])", R"(["B", 8, 64, 10])", R"(["B", 1, 1, 10])"));
+  // Products that are no scores over keys: an attention-pooled context (B, 1, E) added to every
+  // token (B, N, E), and to learned latents (1, 64, E).
+  CHECK_FALSE(stretches(R"(["B", 1, "N"])", R"(["B", "N", 384])", R"(["B", "N", 384])"));
+  CHECK_FALSE(stretches(R"(["B", 1, 256])", R"([256, 512])", "[1, 64, 512]"));
+}
+
+TEST_CASE("an operand of lower rank is given the size-1 dims it lacks: an outer product over the batch, a per-head scale", "[glue]") {
+  // A diffusion timestep embedding without timesteps[:, None]: (B,) * (128,) is elementwise.
+  Report timesteps = test::check_text(op_call("mul", R"("input": ["B"], "other": [128])"));
+  const Diagnostic* condition = test::find(timesteps, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description == "give input the size-1 dim it lacks: input[:, None] gives (B, 1)");
+  CHECK(condition->fixes.front().valid());
+  // A broadcast that fails: a per-head scale (H,) times (B, H, N, N) scores lacks two trailing dims.
+  Report scale = test::check_text(op_call("mul", R"("input": ["B", 3, 49, 49], "other": [3])"));
+  const Diagnostic* failure = test::find(scale, "MHA305");
+  REQUIRE(failure != nullptr);
+  REQUIRE_FALSE(failure->fixes.empty());
+  CHECK(failure->fixes.front().description == "give other the size-1 dims it lacks: other[:, None, None] gives (3, 1, 1)");
+  CHECK(failure->fixes.front().valid());
+  // Two sequences (T,) + (S,): nothing says they are an outer product.
+  Report sequences = test::check_text(op_call("add", R"("input": ["T"], "other": ["S"])"));
+  REQUIRE(test::find(sequences, "MHA080") != nullptr);
+  CHECK(test::find(sequences, "MHA080")->fixes.empty());
 }
 
 TEST_CASE("a broadcast valid only under a condition offers the size-1 dims the lower-rank operand lacks", "[glue]") {
@@ -391,4 +437,37 @@ TEST_CASE("a rotary table of half the head size is written twice: cat first (rot
   REQUIRE(mismatch != nullptr);
   CHECK(std::none_of(mismatch->fixes.begin(), mismatch->fixes.end(),
                      [](const Fix& fix) { return fix.description.find("twice") != std::string::npos; }));
+}
+
+TEST_CASE("only a rotary table is written twice: a Linear's output or a key mask of half the width is not half of anything", "[glue][fixes]") {
+  auto doubles = [](const Diagnostic& diagnostic) {
+    return std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
+                       [](const Fix& fix) { return fix.description.find("twice") != std::string::npos; });
+  };
+  // A residual around a widening Linear: x is not half of h.
+  Report residual = test::check_text(R"j({"version": 1, "modules": {"fc": "nn.Linear(256, 512)"}, "tensors": {"x": ["B", "T", 256]},
+      "calls": [{"id": "f", "module": "fc", "input": "x", "outputs": ["h"]}, {"id": "a", "op": "add", "input": "x", "other": "h"}]})j");
+  const Diagnostic* widened = test::find(residual, "MHA305");
+  REQUIRE(widened != nullptr);
+  CHECK_FALSE(doubles(*widened));
+  // A key mask over 32 keys against scores over 64.
+  Report masked = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 8, 64, 64], "mask": ["B", 1, 1, 32]},
+      "calls": [{"id": "m", "op": "mul", "input": "scores", "other": "mask"}]})j");
+  const Diagnostic* keys = test::find(masked, "MHA305");
+  REQUIRE(keys != nullptr);
+  CHECK_FALSE(doubles(*keys));
+  // A table made by cos, sliced and unsqueezed under another name, is one; compared, it is not.
+  const std::string made = R"j({"version": 1, "tensors": {"q": ["B", 8, "T", 64], "angles": ["T", 32]},
+      "calls": [{"id": "c", "op": "cos", "input": "angles", "outputs": ["table"]},
+                {"id": "s", "op": "getitem", "input": "table", "index": "[:, :]", "outputs": ["part"]},
+                {"id": "u", "op": "unsqueeze", "input": "part", "dim": 0, "outputs": ["t"]},
+                {"id": "m", "op": "OP", "input": "q", "other": "t"}]})j";
+  auto with_op = [&](const std::string& op) { return std::string(made).replace(made.find("OP"), 2, op); };
+  Report rotary = test::check_text(with_op("mul"));
+  const Diagnostic* table = test::find(rotary, "MHA305");
+  REQUIRE(table != nullptr);
+  CHECK(doubles(*table));
+  Report compared = test::check_text(with_op("eq"));
+  REQUIRE_FALSE(compared.diagnostics.empty());
+  CHECK(std::none_of(compared.diagnostics.begin(), compared.diagnostics.end(), doubles));
 }

@@ -223,4 +223,11 @@ TEST_CASE("padding='same' with a stride keeps the stride and pads kernel_size //
   const Diagnostic* lopsided = test::find(even, "MHA351");
   REQUIRE(lopsided != nullptr);
   CHECK(lopsided->fixes.front().description == "construct with stride=1");
+  // A dilated kernel reaches dilation * (kernel_size - 1): 'same' pads half that, and the text says so.
+  Report dilated = test::check_text(R"j({"module": "nn.Conv1d(8, 8, kernel_size=3, stride=2, dilation=2, padding='same')", "input": [1, 8, 16]})j");
+  const Diagnostic* reach = test::find(dilated, "MHA351");
+  REQUIRE(reach != nullptr);
+  REQUIRE_FALSE(reach->fixes.empty());
+  CHECK(reach->fixes.front().description ==
+        "construct with padding=2 (dilation * (kernel_size - 1) // 2 per side, as 'same' pads), keeping stride=2 to downsample");
 }
