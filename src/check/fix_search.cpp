@@ -1110,43 +1110,20 @@ std::optional<std::string> roles_lost_by_transpose(const Spec& spec, const std::
   return std::nullopt;
 }
 
-// Whether `twin` is read as `name` is: by a call of the same operator and other arguments, in
-// the same slot (k_cache and v_cache each concatenated on dim 2 with the new keys and values).
-// The two then meet the same tensors alike and share one layout fault: the likeness is no sign
-// that one of them is laid out on purpose.
-bool read_alike(const Spec& spec, const std::string& name, const std::string& twin) {
-  auto slot_of = [](const CallDecl& call, const std::string& tensor) -> std::string {
-    for (const auto& [slot, argument] : call.tensors) {
-      if (argument.kind == ArgRef::Kind::Named && argument.name == tensor) return slot;
-    }
-    return {};
-  };
-  for (const CallDecl& call : spec.calls) {
-    std::string slot = slot_of(call, name);
-    if (slot.empty()) continue;
-    for (const CallDecl& other : spec.calls) {
-      if (&other != &call && other.op == call.op && other.module == call.module && other.arguments == call.arguments &&
-          slot_of(other, twin) == slot) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
 // A declared tensor's leading dims transposed alone while another is declared with the very same
 // dims (q and k both (B, 8, N, 64)): the two were laid out alike on purpose, and changed alone one
 // no longer is, to meet a reduction or a product written for the other layout. The last two
 // dims are exempt: a product reads one operand's matrix transposed (q @ k^T); so is a twin read
 // as the transposed one is (read_alike), which carries the same fault.
-std::optional<std::string> declared_alike(const Spec& spec, const std::vector<const LayoutSource*>& group, int a, int b) {
+std::optional<std::string> declared_alike(const Spec& spec, const ReadIndex& reads, const std::vector<const LayoutSource*>& group, int a,
+                                          int b) {
   for (const LayoutSource* source : group) {
     const int rank = static_cast<int>(source->shape.size());
     if (!source->written() || rank < 3 || (a == rank - 2 && b == rank - 1)) continue;
     for (const TensorDecl& tensor : spec.tensors) {
       bool in_group = std::any_of(group.begin(), group.end(), [&](const LayoutSource* s) { return s->shape_pointer == tensor.shape_pointer; });
       if (in_group || tensor.shape_pointer.empty() || tensor.shape != source->shape) continue;
-      if (read_alike(spec, source->name, tensor.name)) continue;
+      if (reads.read_alike(source->name, tensor.name)) continue;
       return fmt::format("{} is declared like {}, {}: transposed alone, it no longer is", source->name, tensor.name, tuple_str(tensor.shape));
     }
   }
@@ -1671,7 +1648,33 @@ std::optional<LayoutSource> declared_root(const Spec& spec, const LayoutSource& 
   return std::nullopt;
 }
 
+ReadIndex::ReadIndex(const Spec& spec) {
+  for (std::size_t index = 0; index < spec.calls.size(); ++index) {
+    const CallDecl& call = spec.calls[index];
+    std::string kind = call.op + '\n' + call.module + '\n' + call.arguments.dump();
+    for (const auto& [slot, argument] : call.tensors) {
+      if (argument.kind == ArgRef::Kind::Named) readers_[argument.name][{slot, kind}].push_back(index);
+    }
+  }
+}
+
+bool ReadIndex::read_alike(const std::string& name, const std::string& twin) const {
+  auto read = readers_.find(name), twin_read = readers_.find(twin);
+  if (read == readers_.end() || twin_read == readers_.end()) return false;
+  for (const auto& [way, calls] : read->second) {
+    ++lookups_;
+    if (twin_read->second.count(way) == 0) continue;
+    // One call holds one tensor per slot: another call, unless the two names are one.
+    if (name != twin || calls.size() > 1) return true;
+  }
+  return false;
+}
+
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit) {
+  return search_candidates(spec, report, call_id, limit, ReadIndex(spec));
+}
+
+std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit, const ReadIndex& reads) {
   std::vector<Fix> candidates;
   std::optional<std::size_t> index = call_index(spec, call_id);
   if (!index) return candidates;
@@ -1750,7 +1753,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   auto label_by_lost_roles = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
     std::optional<std::string> lost = roles_lost_by_transpose(spec, group, a, b);
     if (!lost) lost = contraction_moved(product, product_input, group, a, b);
-    if (!lost) lost = declared_alike(spec, group, a, b);
+    if (!lost) lost = declared_alike(spec, reads, group, a, b);
     if (lost) {
       fix.semantics = FixSemantics::Suspect;
       fix.semantics_note = *lost;
@@ -1804,7 +1807,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     if (!source.written() || source.shape.size() < 3) continue;
     for (const TensorDecl& tensor : spec.tensors) {
       if (tensor.shape_pointer.empty() || tensor.shape_pointer == source.shape_pointer || tensor.shape != source.shape ||
-          !read_alike(spec, source.name, tensor.name)) {
+          !reads.read_alike(source.name, tensor.name)) {
         continue;
       }
       twinned.push_back({source, LayoutSource{tensor.name, tensor.shape, tensor.shape_pointer, 0, 0, {}}});

@@ -2,6 +2,7 @@
 // rule could repair. fixes.cpp re-checks each on the whole patched graph and ranks them.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,6 +10,26 @@
 #include "mhacheck/check.hpp"
 
 namespace mhacheck {
+
+// The calls that read each named tensor, by slot and by what else the call is (operator, module,
+// other arguments), built once per search: whether two tensors are read alike is then a lookup
+// per way the first is read, not a walk over every pair of calls (a graph holds up to 100,000).
+class ReadIndex {
+ public:
+  explicit ReadIndex(const Spec& spec);
+  // Whether `twin` is read as `name` is: by another call of the same operator and other
+  // arguments, in the same slot (k_cache and v_cache each concatenated on dim 2 with the new keys
+  // and values). The two then meet the same tensors alike and share one layout fault: the
+  // likeness is no sign that one of them is laid out on purpose.
+  bool read_alike(const std::string& name, const std::string& twin) const;
+  // The work read_alike did so far: one lookup per way a tensor asked about is read.
+  std::size_t lookups() const { return lookups_; }
+
+ private:
+  // tensor -> (slot, the reading call's operator, module and arguments) -> the calls' indices
+  std::map<std::string, std::map<std::pair<std::string, std::string>, std::vector<std::size_t>>> readers_;
+  mutable std::size_t lookups_ = 0;
+};
 
 // Unverified candidates for call `call_id` of `spec`, at most `limit`, in this order:
 //  - the called module's batch_first flipped; enable_gqa=True for scaled_dot_product_attention;
@@ -38,6 +59,8 @@ namespace mhacheck {
 // Last, the transposes and permutes that made arguments, dropped.
 // `report` is the check of `spec`: the producers' output shapes.
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);
+// The same, with `reads` built from `spec` once by the caller.
+std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit, const ReadIndex& reads);
 
 // Unverified candidates that give key and value one source (attn(x, memory, x): value=memory)
 // and that exchange two tensor arguments of call `index` of `spec` whose roles

@@ -324,10 +324,10 @@ void add_searched(const Spec& spec, const Report& original, const Fix& candidate
 // search_candidates): each candidate is re-checked once, for
 // all of them, and its patched graph dropped before the next.
 void search_call(const Spec& spec, const Report& original, const std::vector<Diagnostic*>& targets, const std::vector<AskedShape>& asked,
-                 SearchBudget& budget) {
+                 SearchBudget& budget, const ReadIndex& reads) {
   // The concrete repairs first: few, made for these diagnostics, outside kMaxSearched.
   std::vector<Fix> candidates = repair_candidates(spec, original, targets, asked);
-  for (Fix& searched : search_candidates(spec, original, targets.front()->call, kMaxSearched)) candidates.push_back(std::move(searched));
+  for (Fix& searched : search_candidates(spec, original, targets.front()->call, kMaxSearched, reads)) candidates.push_back(std::move(searched));
   for (const Fix& candidate : candidates) {
     if (!budget.spend(spec.calls.size())) break;
     Recheck check = recheck(spec, candidate.patch);
@@ -638,13 +638,15 @@ void verify_fixes(const Spec& spec, Report& report) {
   SearchBudget budget;
   diagnose_swapped_arguments(spec, report, budget);
   std::set<std::string> searched;
+  std::optional<ReadIndex> reads;  // built for the first search, when there is one
   for (const Diagnostic& first : report.diagnostics) {
     if (!wants_search(spec, report, first) || !searched.insert(first.call).second) continue;
     std::vector<Diagnostic*> targets;
     for (Diagnostic& diagnostic : report.diagnostics) {
       if (diagnostic.call == first.call && wants_search(spec, report, diagnostic)) targets.push_back(&diagnostic);
     }
-    search_call(spec, report, targets, asked[first.call], budget);
+    if (!reads) reads.emplace(spec);
+    search_call(spec, report, targets, asked[first.call], budget, *reads);
   }
   // Findings of one cause are grouped by single fixes only: a combination ("all together")
   // repairs several causes at once.

@@ -26,7 +26,9 @@ bool keeps_values(std::string_view op) {
 
 std::string number_text(const nlohmann::json& number) {
   if (number.is_string()) return fmt::format("float('{}')", number.get<std::string>());
-  return number.is_number_float() ? fmt::format("{:g}", number.get<double>()) : number.dump();
+  // The shortest text that reads back as the same double: finfo.min is -3.4028234663852886e+38,
+  // which {:g} cut to another number; a whole one is written as the code writes it (10000).
+  return number.is_number_float() ? fmt::format("{}", number.get<double>()) : number.dump();
 }
 
 namespace {

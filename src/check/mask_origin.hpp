@@ -52,7 +52,7 @@ struct PaddingAxes {
 std::optional<PaddingAxes> padding_axes(const Spec& spec, const std::string& name, const CallDecl* producer);
 // Calls that move or select a tensor's elements without changing them (views, copies, tiling).
 bool keeps_values(std::string_view op);
-// A number as Python writes it in a call: float('-inf'), 0.125, -1e+09, 2, True.
+// A number as Python reads it back, exactly, in a call: float('-inf'), 0.125, -1000000000, -3.4028234663852886e+38, 2.
 std::string number_text(const nlohmann::json& number);
 
 // A cast to a floating dtype: .float(), .double(), .half(), .bfloat16(), .to(floating dtype).

@@ -5,10 +5,14 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+#include <set>
+
 #include "check/dim_origin.hpp"
 #include "check/fix_search.hpp"
 #include "check/mask_origin.hpp"
 #include "ops/mask_values.hpp"
+#include "ops/softmax_weights.hpp"
 
 namespace mhacheck {
 
@@ -143,14 +147,14 @@ void check_mask_added(CallContext& ctx, const ArgValue& input, const ArgValue& o
 // last dim. In the queries' dim alone it hides padded queries' rows and no key. A mask that has
 // the padding in both dims (query rows masked besides the keys) is deliberate and left alone, as
 // is one whose padded length is not the keys' (a query-side mask of cross-attention).
-bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& keys) {
+bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& keys, const std::function<bool()>& keys_last) {
   const int rank = mask.rank();
   std::string name = tensor_name(mask);
   if (!mask.present || rank < 2 || name.empty()) return false;
   std::optional<PaddingAxes> axes = padding_axes(ctx.spec, name, mask.producer);
   if (!axes || static_cast<int>(axes->padded.size()) != rank || !axes->padded[rank - 2] || axes->padded[rank - 1]) return false;
   const DimExpr& padded = mask.shape[static_cast<std::size_t>(rank - 2)];
-  if (ctx.symbols.compare(padded, keys) != Symbols::Verdict::Equal) return false;
+  if (ctx.symbols.compare(padded, keys) != Symbols::Verdict::Equal || (keys_last && !keys_last())) return false;
   Diagnostic& diagnostic = ctx.report(
       DiagId::PaddingMaskQueryAxis,
       fmt::format("mask {} {} carries a (B, {}) padding mask in dim {}, the queries' dim of the scores, and none in the keys' dim: "
@@ -169,6 +173,37 @@ bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& k
   return true;
 }
 
+namespace {
+
+// Whether the scores a masked_fill fills are laid out (..., queries, keys), the keys last, as
+// q @ k^T makes them: the softmax that reads the filled scores (through scaling, masking, dropout)
+// normalises over the keys, and k @ q^T puts them in dim -2. False when either says the keys are
+// elsewhere, or the two disagree: where the padding belongs is then not known.
+bool keys_last(const CallContext& ctx, const ArgValue& scores) {
+  const int rank = scores.rank();
+  const CallDecl* product = values_maker(ctx, scores);
+  if (product != nullptr && keys_before_queries(ctx.spec, *product, rank)) return false;
+  if (ctx.call.outputs.empty() || ctx.call.pointer.rfind("/calls/", 0) != 0) return true;
+  static const std::set<std::string> on_the_way{"mul", "div", "add", "sub", "masked_fill", "dropout", "contiguous", "clone"};
+  std::set<std::string> reached{ctx.call.outputs.front()};
+  const std::optional<std::size_t> at = call_index(ctx.spec, ctx.call.id);
+  for (std::size_t index = at ? *at + 1 : ctx.spec.calls.size(); index < ctx.spec.calls.size(); ++index) {
+    const CallDecl& call = ctx.spec.calls[index];
+    auto input = call.tensors.find("input");
+    if (input == call.tensors.end() || input->second.kind != ArgRef::Kind::Named || reached.count(input->second.name) == 0) continue;
+    if (call.op == "softmax") {
+      const nlohmann::json& dim = call.arguments.contains("dim") ? call.arguments.at("dim") : nlohmann::json();
+      if (!dim.is_number_integer()) return true;
+      const auto normalised = dim.get<std::int64_t>();
+      return normalised == rank - 1 || normalised == -1;
+    }
+    if (on_the_way.count(call.op) != 0 && !call.outputs.empty()) reached.insert(call.outputs.front());
+  }
+  return true;
+}
+
+}  // namespace
+
 void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
   if (!mask.present || !ctx.call.arguments.contains("value")) return;
   // Only a fill that takes positions out of attention: -inf, or a large negative number.
@@ -176,7 +211,10 @@ void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
   bool excludes = (value.is_string() && value.get<std::string>() == "-inf") || (value.is_number() && value.get<double>() <= -1e4);
   if (!excludes) return;
   const ArgValue& input = ctx.arg("input");
-  if (input.rank() >= 2 && is_attention_scores(ctx, input) && check_padding_axis(ctx, mask, input.shape.back())) return;
+  if (input.rank() >= 2 && is_attention_scores(ctx, input) &&
+      check_padding_axis(ctx, mask, input.shape.back(), [&] { return keys_last(ctx, input); })) {
+    return;
+  }
   MaskOrigin origin = mask_origin(ctx, mask);
   if (origin.convention != MaskConvention::TrueKeeps) {
     // The positions filled in attention scores are those left out.

@@ -3,6 +3,8 @@
 // before softmax keep the masked keys' weight (MHA268); masked_fill given a 1 = keep mask (MHA084).
 #pragma once
 
+#include <functional>
+
 #include "check/call_context.hpp"
 
 namespace mhacheck {
@@ -16,7 +18,9 @@ void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask);
 // A mask read by attention (masked_fill on scores, an attn_mask) whose padding, made from a (B, T)
 // padding mask, lines up with the queries (dim -2) and not with the keys (dim -1) of length
 // `keys` (MHA278): (ids != pad).unsqueeze(-1) where unsqueeze(-2) is meant. True when reported.
-bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& keys);
+// `keys_last`, when given, asked only then: whether the keys are indeed in dim -1 (scores k @ q^T
+// are not), since what says so may cost a walk over the graph.
+bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& keys, const std::function<bool()>& keys_last = {});
 // F.softmax's input made by masked_fill with the value 0.
 void check_fill_before_softmax(CallContext& ctx, const ArgValue& input);
 

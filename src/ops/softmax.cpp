@@ -185,11 +185,7 @@ void check_softmax_over_product_queries(CallContext& ctx, const ArgValue& input,
   const std::string first = operand_name("input"), second = operand_name(second_argument);
   const CallDecl* transposed = second.empty() ? nullptr : producer_of(ctx.spec, second, maker);
   if (transposed == nullptr || !transposes_keys(*transposed, rank)) return;
-  auto untransposed = transposed->tensors.find("input");
-  if (untransposed != transposed->tensors.end() && untransposed->second.kind == ArgRef::Kind::Named &&
-      named_like(first, 'k', "key") && named_like(untransposed->second.name, 'q', "quer")) {
-    return;
-  }
+  if (keys_before_queries(ctx.spec, *maker, rank)) return;
   if (!ctx.call.outputs.empty() && renormalised_over(ctx.spec, ctx.call.outputs.front(), rank - 1, rank)) return;
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxOverQueries,
@@ -234,6 +230,20 @@ void check_softmax_size_one(CallContext& ctx, const ArgValue& input, int dim) {
 }
 
 }  // namespace
+
+bool keys_before_queries(const Spec& spec, const CallDecl& product, int rank) {
+  if (product.op != "matmul" && product.op != "bmm") return false;
+  auto operand_name = [&](const std::string& argument) {
+    auto ref = product.tensors.find(argument);
+    return ref != product.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? ref->second.name : std::string();
+  };
+  const std::string first = operand_name("input"), second = operand_name(product.op == "bmm" ? "mat2" : "other");
+  const CallDecl* transposed = second.empty() ? nullptr : producer_of(spec, second, &product);
+  if (transposed == nullptr || !transposes_keys(*transposed, rank)) return false;
+  auto untransposed = transposed->tensors.find("input");
+  return untransposed != transposed->tensors.end() && untransposed->second.kind == ArgRef::Kind::Named && named_like(first, 'k', "key") &&
+         named_like(untransposed->second.name, 'q', "quer");
+}
 
 bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim, int rank) {
   auto reads = [](const CallDecl& call, const std::string& argument, const std::vector<std::string>& names) {

@@ -15,4 +15,9 @@ namespace mhacheck {
 // an einsum made of them (a weighted mean).
 bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim, int rank);
 
+// Whether matrix product `product` (matmul or bmm) makes scores of `rank` dims laid out (..., keys,
+// queries) on purpose: a tensor named as the keys times one named as the queries, transposed by the
+// call that made it (k @ q.transpose(-2, -1)).
+bool keys_before_queries(const Spec& spec, const CallDecl& product, int rank);
+
 }  // namespace mhacheck

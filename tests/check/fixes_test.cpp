@@ -1190,3 +1190,32 @@ TEST_CASE("searched fix: a Conv1d output one frame longer than the input it is a
   CHECK(fix->valid());
   CHECK(fix->semantics != FixSemantics::Suspect);
 }
+
+TEST_CASE("searched fixes: whether two tensors are read alike is looked up once per way each is read, not over every pair of calls",
+          "[fixes]") {
+  // 20,000 adds of x and y, then a failing matmul of them; w is declared like both. The search asks
+  // whether each declared twin is read as x or y is: a walk over every pair of calls was 4e8 steps.
+  nlohmann::json spec = nlohmann::json::parse(R"({"version": 1, "tensors": {"x": [4, 8, 16, 32], "y": [4, 8, 16, 32], "w": [4, 8, 16, 32]},
+                                                  "calls": []})");
+  for (int i = 0; i < 20000; ++i) spec["calls"].push_back({{"id", fmt::format("a{}", i)}, {"op", "add"}, {"input", "x"}, {"other", "y"}});
+  spec["calls"].push_back({{"id", "mm"}, {"op", "matmul"}, {"input", "x"}, {"other", "y"}});
+  Spec parsed = parse_spec(test::document_from(spec.dump()));
+  ReadIndex reads(parsed);
+  std::vector<Fix> candidates = search_candidates(parsed, check_spec(parsed, CheckOptions{false}), "mm", 1000, reads);
+  CHECK_FALSE(candidates.empty());
+  CHECK(reads.lookups() > 0);
+  CHECK(reads.lookups() < 1000);
+  // What the index answers: read in one slot by calls alike, or not.
+  CHECK(reads.read_alike("x", "x"));
+  CHECK_FALSE(reads.read_alike("x", "y"));  // input and other: different slots
+  CHECK_FALSE(reads.read_alike("x", "w"));  // w is read by no call
+  Spec twins = parse_spec(test::document_from(R"({"version": 1, "tensors": {"k_cache": [2, 8, 4, 64], "v_cache": [2, 8, 4, 64],
+      "k": [2, 8, 1, 64], "v": [2, 8, 1, 64]}, "calls": [
+      {"id": "ck", "op": "cat", "tensors": ["k_cache", "k"], "dim": 2, "outputs": ["keys"]},
+      {"id": "cv", "op": "cat", "tensors": ["v_cache", "v"], "dim": 2, "outputs": ["values"]},
+      {"id": "other", "op": "cat", "tensors": ["v", "v_cache"], "dim": 1, "outputs": ["elsewhere"]}]})"));
+  ReadIndex twin_reads(twins);
+  CHECK(twin_reads.read_alike("k_cache", "v_cache"));
+  CHECK(twin_reads.read_alike("v_cache", "k_cache"));
+  CHECK_FALSE(twin_reads.read_alike("k_cache", "k_cache"));  // read by one call only
+}

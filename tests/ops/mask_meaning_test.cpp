@@ -386,3 +386,30 @@ TEST_CASE("Hugging Face's int extended_attention_mask (1 = keep) into masked_fil
   CHECK(fix.verified);
   CHECK(fix.semantics == FixSemantics::Consistent);
 }
+
+TEST_CASE("a padding mask in dim -2 of scores laid out (keys, queries) lines up with the keys: no MHA278", "[glue][masks]") {
+  // energy = bmm(k, q^T) is (B, keys, queries), softmaxed over dim 1, the keys: pad.unsqueeze(-1)
+  // puts the padding on the keys, where it belongs.
+  auto energy = [](const std::string& first, const std::string& second, const std::string& softmax) {
+    return test::check_text(R"({"version": 1, "tensors": {"ids": {"shape": ["B", "T"], "dtype": "int64"}, ")" + first + R"(": ["B", "T", 64], ")" +
+                            second + R"(": ["B", "T", 64]}, "calls": [
+        {"id": "qt", "op": "transpose", "input": ")" + second + R"(", "dim0": 1, "dim1": 2, "outputs": ["qT"]},
+        {"id": "e", "op": "bmm", "input": ")" + first + R"(", "mat2": "qT", "outputs": ["energy"]},
+        {"id": "n", "op": "eq", "input": "ids", "other": 0, "outputs": ["pad"]},
+        {"id": "u", "op": "unsqueeze", "input": "pad", "dim": -1, "outputs": ["m"]},
+        {"id": "f", "op": "masked_fill", "input": "energy", "mask": "m", "value": "-inf", "outputs": ["s"]})" + softmax + "]}");
+  };
+  const std::string over_keys = R"(, {"id": "sm", "op": "softmax", "input": "s", "dim": 1})";
+  // Both say so: the softmax normalises over dim 1, and the product is k @ q^T.
+  CHECK(test::find(energy("k", "q", over_keys), "MHA278") == nullptr);
+  // Either alone: the product with no softmax read, the softmax of a product of unnamed operands.
+  CHECK(test::find(energy("k", "q", ""), "MHA278") == nullptr);
+  CHECK(test::find(energy("a", "b", over_keys), "MHA278") == nullptr);
+  // Scaled on the way to the softmax.
+  CHECK(test::find(energy("a", "b", R"(, {"id": "d", "op": "div", "input": "s", "other": 8.0, "outputs": ["t"]},
+                                       {"id": "sm", "op": "softmax", "input": "t", "dim": -2})"),
+                   "MHA278") == nullptr);
+  // (queries, keys) as q @ k^T makes them and softmaxed over the keys: the padding in dim -2 is on the queries.
+  CHECK(test::find(energy("a", "b", R"(, {"id": "sm", "op": "softmax", "input": "s", "dim": -1})"), "MHA278") != nullptr);
+  CHECK(test::find(energy("a", "b", ""), "MHA278") != nullptr);
+}
