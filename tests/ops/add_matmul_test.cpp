@@ -313,20 +313,26 @@ TEST_CASE("scores of one query row stretched by a bias with a row per position w
 }
 
 TEST_CASE("an operand of lower rank is given the size-1 dims it lacks: an outer product over the batch, a per-head scale", "[glue]") {
-  // A diffusion timestep embedding without timesteps[:, None]: (B,) * (128,) is elementwise.
-  Report timesteps = test::check_text(op_call("mul", R"("input": ["B"], "other": [128])"));
-  const Diagnostic* condition = test::find(timesteps, "MHA080");
-  REQUIRE(condition != nullptr);
-  REQUIRE_FALSE(condition->fixes.empty());
-  CHECK(condition->fixes.front().description == "give input the size-1 dim it lacks: input[:, None] gives (B, 1)");
-  CHECK(condition->fixes.front().valid());
-  // A broadcast that fails: a per-head scale (H,) times (B, H, N, N) scores lacks two trailing dims.
-  Report scale = test::check_text(op_call("mul", R"("input": ["B", 3, 49, 49], "other": [3])"));
-  const Diagnostic* failure = test::find(scale, "MHA305");
-  REQUIRE(failure != nullptr);
-  REQUIRE_FALSE(failure->fixes.empty());
-  CHECK(failure->fixes.front().description == "give other the size-1 dims it lacks: other[:, None, None] gives (3, 1, 1)");
-  CHECK(failure->fixes.front().valid());
+  struct Case {
+    const char* op;
+    const char* arguments;
+    const char* code;
+    const char* fix;
+  };
+  const Case cases[] = {
+      // A diffusion timestep embedding without timesteps[:, None]: (B,) * (128,) is elementwise.
+      {"mul", R"("input": ["B"], "other": [128])", "MHA080", "give input the size-1 dim it lacks: input[:, None] gives (B, 1)"},
+      // A broadcast that fails: a per-head scale (H,) times (B, H, N, N) scores lacks two trailing dims.
+      {"mul", R"("input": ["B", 3, 49, 49], "other": [3])", "MHA305", "give other the size-1 dims it lacks: other[:, None, None] gives (3, 1, 1)"},
+  };
+  for (const Case& c : cases) {
+    Report report = test::check_text(op_call(c.op, c.arguments));
+    const Diagnostic* diagnostic = test::find(report, c.code);
+    REQUIRE(diagnostic != nullptr);
+    REQUIRE_FALSE(diagnostic->fixes.empty());
+    CHECK(diagnostic->fixes.front().description == c.fix);
+    CHECK(diagnostic->fixes.front().valid());
+  }
   // Two sequences (T,) + (S,): nothing says they are an outer product.
   Report sequences = test::check_text(op_call("add", R"("input": ["T"], "other": ["S"])"));
   REQUIRE(test::find(sequences, "MHA080") != nullptr);
