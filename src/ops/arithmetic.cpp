@@ -172,6 +172,11 @@ void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const A
   };
   for (int added = 1; added <= 2; ++added) {
     const int rank = lower.rank() + added;
+    // A broadcast that failed is fixed within the other operand's rank: past it the result gains
+    // dims (a (1500, 384) table made (1500, 1, 1, 384) against (B, 1000, 384) tokens pairs every
+    // row with every token). Under a condition the operands may mean it (ALiBi's (H,) slopes
+    // against (T, T) distances give (H, T, T)).
+    if (conditional->id == DiagId::AddBroadcast && rank > higher.rank()) break;
     // Every choice of `added` new positions among `rank`, in increasing order (so that unsqueezing
     // them one after another, left to right, puts each where it is counted).
     for (int first = 0; first < rank; ++first) {

@@ -333,6 +333,12 @@ TEST_CASE("an operand of lower rank is given the size-1 dims it lacks: an outer 
     CHECK(diagnostic->fixes.front().description == c.fix);
     CHECK(diagnostic->fixes.front().valid());
   }
+  // A failing broadcast is not "fixed" by a result of higher rank: a (1500, 384) position table
+  // against (B, 1000, 384) tokens is not made (1500, 1, 1, 384).
+  Report table = test::check_text(R"({"tensors": {"x": ["B", 1000, 384], "pos": [1500, 384]}, "calls": [
+      {"id": "a", "op": "add", "input": "x", "other": "pos"}]})");
+  REQUIRE(test::find(table, "MHA305") != nullptr);
+  for (const Fix& fix : test::find(table, "MHA305")->fixes) CHECK(fix.description.find("size-1 dim") == std::string::npos);
   // Two sequences (T,) + (S,): nothing says they are an outer product.
   Report sequences = test::check_text(op_call("add", R"("input": ["T"], "other": ["S"])"));
   REQUIRE(test::find(sequences, "MHA080") != nullptr);
