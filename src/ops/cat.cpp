@@ -215,6 +215,8 @@ void check_positions_after_cache(CallContext& ctx, const std::vector<const ArgVa
   if (tensors.size() != 2) return;
   const ArgValue& cache = *tensors[0];
   const ArgValue& fresh = *tensors[1];
+  // A legacy empty (0,) tensor joins anything: it has no dim `dim`.
+  if (dim < 0 || dim >= cache.rank() || dim >= fresh.rank()) return;
   const DimExpr& cached = cache.shape[static_cast<std::size_t>(dim)];
   const DimExpr& added = fresh.shape[static_cast<std::size_t>(dim)];
   if (!cached.is_constant() || cached.offset <= 0 || !added.is_constant() || added.offset <= 0) return;

@@ -65,3 +65,10 @@ TEST_CASE("MHA372 is silent at prefill, with the slice at the cache length, and 
   for (std::string::size_type at = short_table.find("[64, 8]"); at != std::string::npos; at = short_table.find("[64, 8]")) short_table.replace(at, 7, "[7, 8]");
   CHECK(test::find(test::check_text(short_table), "MHA372") == nullptr);
 }
+
+TEST_CASE("cat of two tensors where one is a legacy empty (0,) tensor joins the other, and no decode rule reads a dim it lacks", "[glue]") {
+  Report report = test::check_text(R"({"tensors": {"x": [2, 3], "e": [0]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["x", "e"], "dim": 1, "outputs": ["y"]}]})");
+  CHECK(report.count(Severity::Error) == 0);
+  CHECK(test::single_output(report) == "(2, 3)");
+}
