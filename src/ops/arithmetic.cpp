@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <functional>
 #include <map>
 
@@ -445,15 +444,13 @@ void check_padding_weights(CallContext& ctx, const ArgValue& input, const ArgVal
 }
 
 // Whether `operand` is a rotary position table: named as one (cos, sin, freqs, rope), or made by
-// cos/sin, followed up through the calls that only slice or reshape it (cos_cached[:T],
+// cos/sin, followed up through the calls that keep its values (keeps_values) or cast it (cos_cached[:T],
 // cos.unsqueeze(1), .to(dtype)). Only such a table is the D/2 frequencies meant to be written twice;
 // any other operand of half the width (a Linear's output, a mask) is not half of anything.
 bool rotary_table(const CallContext& ctx, const ArgValue& operand) {
   static const std::array<const char*, 4> table_names = {"cos", "sin", "freq", "rope"};
-  static const std::array<const char*, 12> passing = {"getitem", "unsqueeze", "squeeze", "view", "reshape", "expand",
-                                                      "to", "float", "half", "bfloat16", "contiguous", "clone"};
-  auto named_table = [](std::string name) {
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto named_table = [](const std::string& written) {
+    const std::string name = lowered(written);
     return std::any_of(table_names.begin(), table_names.end(), [&](const char* part) { return name.find(part) != std::string::npos; });
   };
   std::string name = tensor_name(operand);
@@ -464,7 +461,7 @@ bool rotary_table(const CallContext& ctx, const ArgValue& operand) {
     const CallDecl* maker = producer_of(ctx.spec, name, before);
     if (maker == nullptr) return false;
     if (maker->op == "cos" || maker->op == "sin") return true;
-    if (std::none_of(passing.begin(), passing.end(), [&](const char* op) { return maker->op == op; })) return false;
+    if (!keeps_values(maker->op) && !casts_to_float(*maker)) return false;
     name = input_name(*maker, "input");
     if (name.empty()) return false;
     before = maker;
