@@ -219,7 +219,10 @@ class ReshapeRules {
   // into heads, the head count: the head size is the model's, and query and key must share it
   // (their dot product needs it), where head counts legitimately differ (grouped-query keys have
   // fewer heads than the query: Llama's k_proj viewed with num_heads for num_key_value_heads).
-  // Otherwise the last such size.
+  // When the last two sizes split the input's last dim exactly (8 heads of 64 from 512) and the
+  // leading sizes miscount (a memory of S positions viewed with the query's T), the split is
+  // right: a leading size is inferred, not the head size (view(B, T, 8, -1) would make heads of
+  // S*64/T). Otherwise the last such size.
   void propose_inferred_size(Diagnostic& diagnostic) {
     std::optional<SizeProduct> numel = SizeProduct::of(input_.shape);
     if (!numel) return;
@@ -229,6 +232,7 @@ class ReshapeRules {
     for (std::size_t i = sizes_.size(); i-- > 0;) {
       if (!heads_split || i != sizes_.size() - 2) order.push_back(i);
     }
+    if (!heads_split && splits_width_exactly()) std::rotate(order.begin(), order.begin() + 2, order.end());
     for (std::size_t i : order) {
       Shape rest = sizes_;
       rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
@@ -246,6 +250,14 @@ class ReshapeRules {
                          {{{"op", "replace"}, {"path", child_pointer(child_pointer(ctx_.call.pointer, "shape"), i)}, {"value", -1}}});
       return;
     }
+  }
+
+  // The last two sizes multiply to the input's last dim, the leading ones come before them: (B, T, 8, 64) of (B, S, 512).
+  bool splits_width_exactly() const {
+    if (input_.shape.empty() || sizes_.size() < 3) return false;
+    std::optional<SizeProduct> width = SizeProduct::of(Shape{input_.shape.back()});
+    std::optional<SizeProduct> split = SizeProduct::of(Shape(sizes_.end() - 2, sizes_.end()));
+    return width && split && *width == *split;
   }
 
   Diagnostic& invalid(std::string message, std::string pytorch) {

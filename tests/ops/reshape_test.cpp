@@ -91,6 +91,21 @@ TEST_CASE("a split into heads that miscounts infers the head count and keeps the
   CHECK(invalid->fixes[0].valid());
 }
 
+TEST_CASE("a memory viewed with the query's length infers the length and keeps the head size", "[glue]") {
+  // Cross-attention copied from self-attention: k_proj(memory) (B, S, 512) viewed (B, T, 8, 64).
+  // 8 heads of 64 split 512 exactly: the length is the miscount, not the head size (heads of S*64/T).
+  for (const auto& [arguments, fix] :
+       {std::pair{R"("input": [2, 100, 512], "shape": [2, 64, 8, 64])", "view(2, -1, 8, 64)"},
+        std::pair{R"("input": ["B", 100, 512], "shape": ["B", 64, 8, 64])", "view(B, -1, 8, 64)"}}) {
+    Report report = test::check_text(op_call("view", arguments));
+    const Diagnostic* invalid = test::find(report, "MHA302");
+    REQUIRE(invalid != nullptr);
+    REQUIRE_FALSE(invalid->fixes.empty());
+    CHECK(invalid->fixes[0].description == std::string("let PyTorch infer a size (size 1 of shape): ") + fix);
+    CHECK(invalid->fixes[0].valid());
+  }
+}
+
 TEST_CASE("a split into heads that divide neither way gets no fix, and a note saying why", "[glue]") {
   // view(B, T, 5, E // 5) of (B, T, 64): 5 heads of 12; 4 or 8 heads would divide, a guess between them
   Report report = test::check_text(op_call("view", R"("input": ["B", "T", 64], "shape": ["B", "T", 5, 12])"));
