@@ -59,7 +59,11 @@ def gen_op(env):
     elif op in ("amax", "logsumexp", "vector_norm"):
         a["dim"] = random.choice([[] if op != "vector_norm" else None, rdim(n), [rdim(n), rdim(n)]]); a["keepdim"] = random.random() < 0.4
         if op == "vector_norm": a["ord"] = random.choice([2, 1, "inf", 0, -1, 3])
-    elif op == "masked_fill": a.update(mask=other, value=random.choice([0, "-inf", True]))
+    elif op == "masked_fill":
+        # a bool mask only: PyTorch 2.x refuses any other dtype (1.13 took uint8/float ones too)
+        masks = [k for k, (_, t) in env.items() if t.dtype == torch.bool]
+        if not masks: return gen_op(env)
+        a.update(mask=random.choice(masks), value=random.choice([0, "-inf", True]))
     elif op == "expand":
         a["size"] = [random.choice([-1, x, 2 * x if x == 1 else x, 3]) for x in sh]
         if random.random() < 0.3: a["size"] = [2] + a["size"]
@@ -183,8 +187,6 @@ for case in range(count):
     why = None
     if rep["input_error"]:
         why = "input error " + (rep["diagnostics"][0]["message"][:150] if rep["diagnostics"] else "")
-    elif ok_t and not ok_m and all(d["code"] == "MHA321" for d in errs):
-        why = None  # masked_fill of a non-bool mask: 1.13 accepts, 2.x refuses (pytorch-2x-notes.md)
     elif ok_t != ok_m:
         why = ("torch ok" if ok_t else "torch: " + terr) + " | mhacheck " + str([(d["code"], d["message"][:120]) for d in errs])
     elif not ok_t:
