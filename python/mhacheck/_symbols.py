@@ -115,6 +115,9 @@ class DimNamer:
         self.constants = set(constants)
         # (the second run's probes, every size it saw), or None: see the module's docstring
         self.reference = reference
+        # size -> reading the trace itself established where the second run could not (a
+        # reshape that merges B with declared numbers: Tracer._merged_reading); read so after
+        self.established = {}
 
     def monomial(self, value):
         """`value` as a constant times a product of probes ("B", "8*B", "B*T", "2*T*T"), the
@@ -149,6 +152,8 @@ class DimNamer:
         """(dim, note): dim is an int or an expression string; note explains a number kept."""
         if not self.probes or value in self.constants:
             return value, None
+        if value in self.established:
+            return self.established[value], None
         readings = self.readings(value)
         if len(readings) == 1:
             return readings[0], None

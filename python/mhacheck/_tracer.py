@@ -567,6 +567,20 @@ def _functional_layer_norm(args, kwargs):
     return "layer_norm", {k: v for k, v in bound.items() if v is not None}
 
 
+def _functional_linear(args, kwargs):
+    """F.linear(input, weight, bias=None) with a weight (and bias) that is no nn.Linear's own pair:
+    Swin v2's qkv with its cloned bias whose key third is zeroed, a weight made in forward. The
+    own pair of a recorded nn.Linear is that module's call (Tracer._linear_module)."""
+    bound = _bound(["input", "weight", "bias"], args, kwargs, ["input", "weight"])
+    if bound is None or not isinstance(bound["weight"], torch.Tensor):
+        return None
+    if bound.get("bias") is None:
+        bound.pop("bias", None)
+    elif not isinstance(bound["bias"], torch.Tensor):
+        return None
+    return "linear", bound
+
+
 def _normalize(args, kwargs):
     """F.normalize(input, p=2.0, dim=1, eps=1e-12, out=None) with a number p."""
     bound = _bound(["input", "p", "dim", "eps", "out"], args, kwargs, ["input"])
@@ -842,6 +856,7 @@ _FUNCTIONS = {
     "unbind": _positional("unbind", ["dim"], defaults={"dim": 0}),
     "log_softmax": _log_softmax,
     "layer_norm": _functional_layer_norm,
+    "linear": _functional_linear,
     "normalize": _normalize,
     "expand_as": _as_other("expand_as"),
     "view_as": _as_other("view_as"),
@@ -1173,18 +1188,47 @@ class _Tracer(TorchFunctionMode):
                 out[key] = value
         return out
 
-    def _size_list(self, sizes):
-        """reshape/view/expand/repeat sizes as symbol expressions (view(B*T, C) as ["B*T", "C"])."""
+    def _size_list(self, sizes, merged_from=None):
+        """reshape/view/expand/repeat sizes as symbol expressions (view(B*T, C) as ["B*T", "C"]).
+        `merged_from`: a reshape's input dims as the spec writes them, for _merged_reading."""
         named, notes = [], []
         for size in sizes:
             if size == -1:
                 named.append(-1)
                 continue
             dim, note = self.namer.name(size)
+            if isinstance(dim, int) and merged_from is not None:
+                dim = self._merged_reading(size, merged_from) or dim
             named.append(dim)
             if note:
                 notes.append(note)
         return named, notes
+
+    def _merged_reading(self, size, dims):
+        """A size that reads as a probe expression ("6*B") which the second run did not confirm,
+        but which is the product of consecutive input dims as the spec writes them: Swin's
+        reshape(B * num_windows, 49, C) of (B, 2, 3, 7, 7, C) at a symbolic image size, where the
+        window counts are numbers the spec declares (they follow H and W in a way no spec dim can
+        write), so that in the spec the merged size is 6*B. Written as a number, it would meet
+        the 6*B that the check derives on another path (attn.view(-1, heads, N, N)) and get a
+        false MHA080 "valid only if B == 43". Once so read, the size reads so everywhere after
+        (the Linear's output, the qkv reshape's x.size(0))."""
+        reading = self.namer.monomial(size)
+        if reading is None:
+            return None
+        terms = _dim_terms(reading)
+        for start in range(len(dims)):
+            coefficient, factors = 1, []
+            for dim in dims[start:]:
+                c, f, offset = _dim_terms(dim)
+                if offset and f:
+                    break  # T+1 merges into no monomial
+                coefficient *= c if f else offset
+                factors += f
+                if factors and (coefficient, tuple(sorted(factors)), 0) == terms:
+                    self.namer.established[size] = reading  # the tensors of this size are that product
+                    return reading
+        return None
 
     # ---- the mode ----------------------------------------------------------------------
     def __enter__(self):
@@ -1467,13 +1511,19 @@ class _Tracer(TorchFunctionMode):
                  "new_ones": "size", "new_zeros": "size"}
         if op in sized:
             key = sized[op]
-            call[key], notes = self._size_list(arguments[key])
+            call[key], notes = self._size_list(arguments[key], self._merged_dims(op, arguments))
             if notes:
                 call["note"] = "; ".join(notes)
         for key in ("start", "end", "n", "m") if op in ("arange", "eye") else ():
             if _plain_int(call.get(key)) and call[key] > 0:
                 (call[key],), notes = self._size_list([call[key]])  # arange(T): a size the check follows
         return call
+
+    def _merged_dims(self, op, arguments):
+        """A reshape's or view's input dims as the spec writes them (see _merged_reading)."""
+        if op not in ("reshape", "view") or not isinstance(arguments.get("input"), torch.Tensor):
+            return None
+        return self.symbolic_shape(arguments["input"].shape)[0]
 
     def _reshape_holds(self, arguments):
         """Whether the reshape, with its input's dims and its sizes written as symbol expressions,
@@ -1483,7 +1533,7 @@ class _Tracer(TorchFunctionMode):
         traced size is recorded: PyTorch raises there, and the check explains it."""
         tensor = arguments["input"]
         dims, _ = self.symbolic_shape(tensor.shape)
-        named, _ = self._size_list(arguments["shape"])
+        named, _ = self._size_list(arguments["shape"], dims)
 
         def holds(scale, shift):
             sizes = {symbol: scale * probe + shift for symbol, probe in self.namer.probes.items()}

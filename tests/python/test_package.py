@@ -345,10 +345,13 @@ class PackageTest(unittest.TestCase):
 
         spec = mhacheck.trace(Model(), (mhacheck.shape("B", 5, 8),), values=True)
         self.assertEqual([(c.get("module"), c.get("op")) for c in spec.calls],
-                         [("proj", None), (None, "transpose"), (None, "transpose")])
+                         [("proj", None), (None, "linear"), (None, "transpose"), (None, "transpose")])
         self.assertEqual(spec.calls[0]["source"], f"{__file__}:{line_number(__file__, 'linear')}")
-        self.assertEqual((spec.calls[1]["dim0"], spec.calls[1]["dim1"]), (1, 2))
-        self.assertRegex(spec.document["tensors"][spec.calls[2]["input"]]["note"], "made by torch linear")
+        # the function linear, with the module's weight a declared tensor and no bias
+        self.assertNotIn("bias", spec.calls[1])
+        self.assertEqual(spec.document["tensors"][spec.calls[1]["weight"]]["shape"], [8, 8])
+        self.assertEqual(spec.calls[3]["input"], spec.calls[1]["id"])
+        self.assertEqual((spec.calls[2]["dim0"], spec.calls[2]["dim1"]), (1, 2))
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
         replay(self, spec)
 

@@ -59,7 +59,23 @@ class SwinTest(unittest.TestCase):
                 self.assertEqual(by_severity(check(spec), "error", "warning"), [])
                 self.assertEqual(len(ops(spec, "softmax")), 4)
                 self.assertEqual(len(ops(spec, "masked_fill")), 2)  # the shifted block's mask
+                # v2's qkv is F.linear with the module's weight and a clone of its bias whose key
+                # third is zeroed: the function linear, one per block
+                self.assertEqual(len(ops(spec, "linear")), 0 if version == 1 else 4)
                 replay(self, spec)
+
+    def test_symbolic_image_sizes_keep_the_windows_batch_symbolic(self):
+        # At B,3,H,W the windows per image (padded H/28 times W/28) are numbers that follow H and W
+        # in a way no spec dim writes; reshape(B * num_windows, 49, C) is then 6*B, which the
+        # attention's view(-1, heads, 49, 49) of (B, 6, heads, 49, 49) derives too.
+        for version in (1, 2):
+            with self.subTest(version=version):
+                spec = mhacheck.trace(small_swin(version).to("meta"), (mhacheck.shape("B", 3, "H", "W"),))
+                self.assertIsNone(spec.error)
+                self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+                windows = [c["shape"][0] for c in ops(spec, "reshape") if c["shape"][1:] == [49, 3, 2, 16]]
+                self.assertTrue(windows)
+                self.assertTrue(all(isinstance(w, str) and w.endswith("*B") for w in windows), windows)
 
     def test_a_model_in_training_mode_replays(self):
         # Dropout that zeroes elements, and stochastic depth's bernoulli_ noise, are random: their
