@@ -124,6 +124,12 @@ std::optional<Sizes> compute_stride(const Sizes& oldshape, const Sizes& oldstrid
   return newstride;
 }
 
+std::int64_t element_count(const Sizes& sizes) {
+  std::int64_t count = 1;
+  for (std::int64_t size : sizes) count *= size;  // probe_sizes bounds the product
+  return count;
+}
+
 }  // namespace
 
 std::optional<std::vector<std::int64_t>> probe_sizes(const Shape& shape, int probe) {
@@ -247,6 +253,10 @@ ViewResult view_layout(const Layout& input, const Shape& shape) {
     const Layout::Probe& in = input.probes[static_cast<std::size_t>(p)];
     std::optional<Sizes> sizes = probe_sizes(shape, p);
     if (!sizes) return {};
+    // Symbols the check cannot relate (a (B, L, C) tensor viewed (B, H, W, C), "valid only if
+    // L == H*W") take independent probe values: the counts differ there, and computeStride's
+    // refusal would say nothing about memory (a contiguous tensor views as any shape of its count).
+    if (element_count(in.sizes) != element_count(*sizes)) return {};
     std::optional<Sizes> strides = compute_stride(in.sizes, in.strides, *sizes);
     if (strides) {
       ++compatible;

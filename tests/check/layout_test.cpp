@@ -84,6 +84,26 @@ TEST_CASE("views that keep memory order pass, symbols whose values decide stay s
   CHECK(test::find(unknown, "MHA370") == nullptr);
 }
 
+TEST_CASE("a view whose element count the symbols decide claims nothing about memory", "[layout]") {
+  // Swin's window partition written with free symbols: (B, L, C) viewed (B, H, W, C), then cut
+  // into windows (B, h, 7, w, 7, C) after a permute and contiguous(). The counts are equal only if
+  // L == H*W and H*W == 49*h*w (MHA080 says so); the tensors viewed are contiguous, so PyTorch
+  // views them whenever the counts agree, and a transposed (B, L, C) too when L == H*W.
+  for (const char* made : {R"({"id": "c", "op": "contiguous", "input": "xt", "outputs": ["xc"]})",
+                           R"({"id": "c", "op": "transpose", "input": "xt", "dim0": 1, "dim1": 1, "outputs": ["xc"]})"}) {
+    Report report = test::check_text(std::string(R"({"version": 1, "tensors": {"x": ["B", 96, "L"]},
+      "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xt"]}, )") + made + R"(,
+                {"id": "v", "op": "view", "input": "xc", "shape": ["B", "H", "W", 96], "outputs": ["y"]},
+                {"id": "w", "op": "view", "input": "y", "shape": ["B", "h", 7, "w", 7, 96], "outputs": ["y2"]},
+                {"id": "p", "op": "permute", "input": "y2", "dims": [0, 1, 3, 2, 4, 5], "outputs": ["y3"]},
+                {"id": "c2", "op": "contiguous", "input": "y3", "outputs": ["y4"]},
+                {"id": "v3", "op": "view", "input": "y4", "shape": [-1, 49, 96]}]})");
+    CHECK(report.ok());
+    CHECK(test::find(report, "MHA370") == nullptr);
+    CHECK(test::find(report, "MHA080") != nullptr);
+  }
+}
+
 TEST_CASE("a tensor written with \"contiguous\": false has an unknown layout: no view of it is flagged", "[layout]") {
   // What the tracer declares for an unrecorded op's output, torch.movedim(x, 1, 2) say: its
   // strides are not known, so a view after transposing it back claims nothing.
