@@ -705,6 +705,10 @@ class ReshapeRules {
     if (traced_ || !written.is_string()) return {size};
     Shape factors;
     std::string text = written.get<std::string>();
+    // A number written first is a coefficient, as arithmetic writes one (7*h for h windows of 7
+    // rows, Swin's window partition cutting (B, 7*h, 7*w, C) into (B, h, 7, w, 7, C)), not the
+    // outer factor in memory; a number written last (N*64, N chunks of 64) is.
+    if (!text.empty() && std::isdigit(static_cast<unsigned char>(text.front())) != 0) return {size};
     for (std::size_t start = 0;;) {
       std::size_t star = text.find('*', start);
       const std::string part = text.substr(start, star == std::string::npos ? std::string::npos : star - start);

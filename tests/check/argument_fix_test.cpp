@@ -160,7 +160,9 @@ TEST_CASE("argument fixes: keys and values viewed with the query's length are vi
               {"id": "tk", "op": "transpose", "input": "k1", "dim0": 1, "dim1": 2, "outputs": ["k"]},
               {"id": "tv", "op": "transpose", "input": "v1", "dim0": 1, "dim1": 2, "outputs": ["v"]},
               {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "outputs": ["o"]}]})j");
-  const Fix& fix = first_sound_fix(report, "MHA370");
+  // valid only if S == L (MHA080): k0 is contiguous, so its layout is no reason to refuse the view
+  CHECK(test::find(report, "MHA370") == nullptr);
+  const Fix& fix = first_sound_fix(report, "MHA080");
   CHECK(fix.description ==
         "change the view of calls \"vk\" and \"vv\" to view(N, -1, 4, 64): k1 = k0.view(N, -1, 4, 64); v1 = v0.view(N, -1, 4, 64)");
   // The query's view, written for an input of its own length, is left as it is.

@@ -220,6 +220,11 @@ TEST_CASE("views of unnamed sizes are silent: a weight viewed (4, 6) of (6, 4), 
   Report named = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 10}, "tensors": {"xp": ["B", "H", "T", "2*T"]},
     "calls": [{"id": "v", "op": "view", "input": "xp", "shape": ["B", "H", "2*T", "T"]}]})");
   CHECK(named.diagnostics.empty());
+  // A coefficient written first says nothing about memory order: Swin's window partition of
+  // (B, 7*h, 7*w, C) rows into (B, h, 7, w, 7, C) windows.
+  Report windows = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "7*h", "7*w", 96]},
+    "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", "h", 7, "w", 7, 96]}]})");
+  CHECK(windows.diagnostics.empty());
 }
 
 // A -1 does not take a name the shape writes itself (review of issue 11): at H == T, Llama's
