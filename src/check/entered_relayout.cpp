@@ -101,7 +101,7 @@ std::optional<EnteredChain> entered_chain(const Spec& spec, std::size_t index, c
       return std::nullopt;
     }
     const ModuleDecl* module = producer->module.empty() ? nullptr : spec.find_module(producer->module);
-    if (module && declared_input_size(module->options) > 1) chain.through_layers = true;
+    if (module && declared_input_size(module->options) > 0) chain.through_layers = true;
     chain.calls.push_back(at);
     name = input_name(*producer, "input");
     reader = producer;
