@@ -744,10 +744,15 @@ std::vector<Fix> alike_chain_candidates(const Spec& spec, const Report& report, 
     Fix fix = candidate(relayout_text(spec, source, "permute", fmt::format("to ({}), the layout of {}", fmt::join(permuted_names, ", "), other.name),
                                       permute),
                         relayout_patch(spec, {&source}, permute));
-    fix.semantics = FixSemantics::Consistent;
-    fix.semantics_note = fmt::format("{} and {} then enter the calls written alike for them (from call \"{}\" and call \"{}\") in one layout",
-                                     source.name, other.name, (odd == 0 ? chains->first : chains->twin_first)->id,
-                                     (odd == 0 ? chains->twin_first : chains->first)->id);
+    // A tensor a permute or transpose made: that call's own dims rewritten say it as directly
+    // (argument_value_candidates), without a second move after it.
+    const bool moved_dims = !source.written() && (spec.calls[source.producer].op == "permute" || spec.calls[source.producer].op == "transpose");
+    if (!moved_dims) {
+      fix.semantics = FixSemantics::Consistent;
+      fix.semantics_note = fmt::format("{} and {} then enter the calls written alike for them (from call \"{}\" and call \"{}\") in one layout",
+                                       source.name, other.name, (odd == 0 ? chains->first : chains->twin_first)->id,
+                                       (odd == 0 ? chains->twin_first : chains->first)->id);
+    }
     fixes.push_back(std::move(fix));
   }
   return fixes;
@@ -1487,13 +1492,39 @@ std::vector<ArgumentChange> reduced_list_changes(const CallDecl& call, int rank,
   return changes;
 }
 
+// The place of the one dim an index inserts and nothing else, as an unsqueeze does
+// ("[:, :, None]", "[:, None, :]": 2 and 1 for a 3-D input); nullopt for any other index.
+std::optional<int> inserted_dim(const nlohmann::json& index, int rank) {
+  if (!index.is_string()) return std::nullopt;
+  std::string text = index.get<std::string>();
+  std::erase_if(text, [](char c) { return c == ' '; });
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return std::nullopt;
+  text = text.substr(1, text.size() - 2) + ",";
+  std::optional<int> inserted;
+  int entries = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t comma = text.find(',', start);
+    const std::string entry = text.substr(start, comma - start);
+    if (entry == "None" && !inserted) {
+      inserted = entries;
+    } else if (entry != ":") {
+      return std::nullopt;
+    }
+    ++entries;
+    start = comma + 1;
+  }
+  if (!inserted || entries - 1 > rank) return std::nullopt;
+  return inserted;
+}
+
 // The alternative values of the dim arguments of `call`, whose input has rank `rank` and dims
 // named `names`: every other pair of a transpose (the last two written -2, -1), every other
 // order of a permute (of a 4-D or larger tensor, those one exchange away), every other place of an
-// unsqueeze, every other dim of a reduction (each with keepdim flipped too) or of a softmax, every
-// other range of a flatten, a view's or reshape's shape list rewritten (shape_list_changes; the
-// input's sizes: `sizes`; `own_failure`: the view is the failing call), a squeeze that changes
-// nothing made an index (no_op_squeeze_changes). A reduction or softmax over a dim named as a
+// unsqueeze or of the None of an index that only inserts a dim (x[:, :, None]), every other dim of
+// a reduction (each with keepdim flipped too) or of a softmax, every other range of a flatten, a
+// view's or reshape's shape list rewritten (shape_list_changes; the input's sizes: `sizes`;
+// `own_failure`: the view is the failing call), a squeeze that changes nothing made an index
+// (no_op_squeeze_changes). A reduction or softmax over a dim named as a
 // batch is suspect: it mixes batch entries.
 std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, const std::vector<std::string>& names, const Shape& sizes,
                                              bool own_failure) {
@@ -1538,6 +1569,16 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
     std::optional<int> current = wrapped(args.value("dim", nlohmann::json()), rank + 1);
     for (int d = 0; current && d <= rank; ++d) {
       if (d != *current) changes.push_back({{{"dim", d}}, fmt::format("unsqueeze({})", d), ""});
+    }
+  } else if (std::optional<int> current = call.op == "getitem" ? inserted_dim(args.value("index", nlohmann::json()), rank) : std::nullopt) {
+    // An unsqueeze written as an index (x[:, :, None]): the None at every other place, written
+    // as short as Python allows (x[:, None]).
+    for (int d = 0; d <= rank; ++d) {
+      if (d == *current) continue;
+      std::string index = "[";
+      for (int kept = 0; kept < d; ++kept) index += ":, ";
+      index += "None]";
+      changes.push_back({{{"index", index}}, index, ""});
     }
   } else if ((call.op == "sum" || call.op == "mean" || call.op == "amax") && args.value("dim", nlohmann::json()).is_array() && rank <= 6) {
     for (ArgumentChange& change : reduced_list_changes(call, rank, batch_named)) changes.push_back(std::move(change));

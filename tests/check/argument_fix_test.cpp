@@ -259,3 +259,16 @@ TEST_CASE("argument fixes: two unsqueezes written alike for an outer sum change 
     if (fix.description.rfind("change the unsqueeze", 0) == 0) CHECK(fix.semantics == FixSemantics::Consistent);
   }
 }
+
+TEST_CASE("argument fixes: the None of an index that only inserts a dim is moved like an unsqueeze's dim", "[fixes][argument-fixes]") {
+  // The outer sum written with indexing, both operands given the None at dim 2.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"enc": ["B", "T", 256], "dec": ["B", "U", 256]},
+    "calls": [{"id": "a", "op": "getitem", "input": "enc", "index": "[:, :, None]", "outputs": ["e4"]},
+              {"id": "b", "op": "getitem", "input": "dec", "index": "[:, :, None]", "outputs": ["d4"]},
+              {"id": "j", "op": "add", "input": "e4", "other": "d4", "outputs": ["joint"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA080");
+  CHECK(fix.description == "change the getitem of call \"b\" to [:, None]: d4 = dec[:, None]");
+  REQUIRE(fix.patch.size() == 1);
+  CHECK(fix.patch[0]["path"] == "/calls/1/index");
+  CHECK(fix.patch[0]["value"] == "[:, None]");
+}

@@ -609,6 +609,26 @@ TEST_CASE("searched fix: positions made channels-last beside channels-first feat
                      [](const Fix& fix) { return fix.description.rfind("permute src", 0) == 0; }));
 }
 
+TEST_CASE("searched fix: positions a permute laid out otherwise than the features they meet after alike chains get that permute's dims",
+          "[fixes]") {
+  std::string spec = R"json({"version": 1, "tensors": {"src": ["B", 64, 8, 12], "pos_raw": ["B", 8, 64, 12]},
+    "calls": [{"id": "perm", "op": "permute", "input": "pos_raw", "dims": [0, 3, 1, 2], "outputs": ["pos"]},
+              {"id": "sf", "op": "flatten", "input": "src", "start_dim": 2, "outputs": ["s2"]},
+              {"id": "st", "op": "transpose", "input": "s2", "dim0": 1, "dim1": 2, "outputs": ["tokens"]},
+              {"id": "pf", "op": "flatten", "input": "pos", "start_dim": 2, "outputs": ["p2"]},
+              {"id": "pt", "op": "transpose", "input": "p2", "dim0": 1, "dim1": 2, "outputs": ["pos_tokens"]},
+              {"id": "add", "op": "add", "input": "tokens", "other": "pos_tokens", "outputs": ["h"]}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* broadcast = test::find(report, "MHA305");
+  REQUIRE(broadcast != nullptr);
+  REQUIRE(broadcast->fixes.size() >= 2);
+  // The permute's own dims rewritten, before a second permute inserted after it.
+  CHECK(broadcast->fixes[0].description == "change the permute of call \"perm\" to permute(0, 2, 1, 3): pos = pos_raw.permute(0, 2, 1, 3)");
+  CHECK(broadcast->fixes[1].description ==
+        "permute pos where it is made, after call \"perm\", to (B, 64, 8, 12), the layout of src: pos = pos.permute(0, 3, 2, 1)");
+  CHECK(broadcast->fixes[1].semantics == FixSemantics::Unknown);
+}
+
 TEST_CASE("searched fix: a bias laid out (N, N, H) is permuted before its unsqueeze, not the scores transposed", "[fixes]") {
   std::string spec = R"json({"version": 1, "tensors": {"attn": ["BW", 3, 49, 49], "rel_bias": [49, 49, 3]},
     "calls": [{"id": "u", "op": "unsqueeze", "input": "rel_bias", "dim": 0, "outputs": ["b4"]},
