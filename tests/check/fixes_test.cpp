@@ -581,19 +581,29 @@ TEST_CASE("einsum with a wrong key layout: the operand whose names disagree with
   CHECK(swapped->fixes.front().description == "transpose q to (B, H, T, D): q.transpose(2, 3)");
 }
 
-TEST_CASE("searched fix: positions made channels-last beside channels-first features, both flattened alike, are permuted where they are made",
-          "[fixes]") {
-  // DETR-style: the sine positions joined on their last dim, the features a Conv2d's (B, C, H, W);
-  // both flatten(2).transpose(1, 2), which the positions only fit laid out as the features.
-  std::string spec = R"json({"version": 1, "modules": {"proj": "nn.Conv2d(3, 64, kernel_size=1)"},
-    "tensors": {"img": ["B", 3, 8, 12], "py": ["B", 8, 12, 32], "px": ["B", 8, 12, 32]},
-    "calls": [{"id": "p", "module": "proj", "input": "img", "outputs": ["src"]},
-              {"id": "cat", "op": "cat", "tensors": ["py", "px"], "dim": 3, "outputs": ["pos"]},
+namespace {
+
+// Features src and positions pos, each flatten(2).transpose(1, 2) to tokens, added: `head` holds
+// the spec's modules and tensors and the calls that make src and pos.
+std::string flattened_alike(const std::string& head) {
+  return head + R"json(
               {"id": "sf", "op": "flatten", "input": "src", "start_dim": 2, "outputs": ["s2"]},
               {"id": "st", "op": "transpose", "input": "s2", "dim0": 1, "dim1": 2, "outputs": ["tokens"]},
               {"id": "pf", "op": "flatten", "input": "pos", "start_dim": 2, "outputs": ["p2"]},
               {"id": "pt", "op": "transpose", "input": "p2", "dim0": 1, "dim1": 2, "outputs": ["pos_tokens"]},
               {"id": "add", "op": "add", "input": "tokens", "other": "pos_tokens", "outputs": ["h"]}]})json";
+}
+
+}  // namespace
+
+TEST_CASE("searched fix: positions made channels-last beside channels-first features, both flattened alike, are permuted where they are made",
+          "[fixes]") {
+  // DETR-style: the sine positions joined on their last dim, the features a Conv2d's (B, C, H, W);
+  // the positions only fit the chain laid out as the features.
+  std::string spec = flattened_alike(R"json({"version": 1, "modules": {"proj": "nn.Conv2d(3, 64, kernel_size=1)"},
+    "tensors": {"img": ["B", 3, 8, 12], "py": ["B", 8, 12, 32], "px": ["B", 8, 12, 32]},
+    "calls": [{"id": "p", "module": "proj", "input": "img", "outputs": ["src"]},
+              {"id": "cat", "op": "cat", "tensors": ["py", "px"], "dim": 3, "outputs": ["pos"]},)json");
   Report report = test::check_text(spec);
   const Diagnostic* broadcast = test::find(report, "MHA305");
   REQUIRE(broadcast != nullptr);
@@ -611,13 +621,8 @@ TEST_CASE("searched fix: positions made channels-last beside channels-first feat
 
 TEST_CASE("searched fix: positions a permute laid out otherwise than the features they meet after alike chains get that permute's dims",
           "[fixes]") {
-  std::string spec = R"json({"version": 1, "tensors": {"src": ["B", 64, 8, 12], "pos_raw": ["B", 8, 64, 12]},
-    "calls": [{"id": "perm", "op": "permute", "input": "pos_raw", "dims": [0, 3, 1, 2], "outputs": ["pos"]},
-              {"id": "sf", "op": "flatten", "input": "src", "start_dim": 2, "outputs": ["s2"]},
-              {"id": "st", "op": "transpose", "input": "s2", "dim0": 1, "dim1": 2, "outputs": ["tokens"]},
-              {"id": "pf", "op": "flatten", "input": "pos", "start_dim": 2, "outputs": ["p2"]},
-              {"id": "pt", "op": "transpose", "input": "p2", "dim0": 1, "dim1": 2, "outputs": ["pos_tokens"]},
-              {"id": "add", "op": "add", "input": "tokens", "other": "pos_tokens", "outputs": ["h"]}]})json";
+  std::string spec = flattened_alike(R"json({"version": 1, "tensors": {"src": ["B", 64, 8, 12], "pos_raw": ["B", 8, 64, 12]},
+    "calls": [{"id": "perm", "op": "permute", "input": "pos_raw", "dims": [0, 3, 1, 2], "outputs": ["pos"]},)json");
   Report report = test::check_text(spec);
   const Diagnostic* broadcast = test::find(report, "MHA305");
   REQUIRE(broadcast != nullptr);
