@@ -15,6 +15,7 @@
 
 #include "core/shape_json.hpp"
 #include "dim_origin.hpp"
+#include "entered_relayout.hpp"
 #include "insertion_candidates.hpp"
 #include "mhacheck/python_text.hpp"
 #include "operators.hpp"
@@ -617,6 +618,142 @@ std::vector<Fix> permute_operand_candidates(const Spec& spec, const Report& repo
     for (int d : dims) permuted_names.push_back(names[static_cast<std::size_t>(d)]);
     std::string result = fmt::format("to ({})", fmt::join(permuted_names, ", "));
     fixes.push_back(candidate(relayout_text(spec, *source, "permute", result, permute), relayout_patch(spec, {&*source}, permute)));
+  }
+  return fixes;
+}
+
+// The calls that only reshape or move dims, written alike in two chains (flatten(2).permute(2, 0,
+// 1) on the features and on the positions alike).
+bool reshapes_only(const CallDecl& call) {
+  static const std::set<std::string> ops = {"flatten", "view", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "contiguous"};
+  return call.module.empty() && ops.count(call.op) != 0;
+}
+
+// The tensor an operand is made from by a chain of reshaping calls (reshapes_only), the other
+// operand being made by a chain written alike, call for call; and the chain's first call. The
+// name and the call of the tensor before the chain, for `name`, and the same for `twin`.
+struct AlikeChains {
+  std::string name, twin;
+  const CallDecl* first = nullptr;
+  const CallDecl* twin_first = nullptr;
+};
+
+std::optional<AlikeChains> alike_chains(const Spec& spec, const CallDecl& call, std::string name, std::string twin) {
+  AlikeChains chains;
+  const CallDecl* reader = &call;
+  const CallDecl* twin_reader = &call;
+  bool merges = false;  // a flatten, view or reshape: which dims it merges depends on the layout
+  for (int step = 0; step < 8; ++step) {
+    const CallDecl* made = producer_of(spec, name, reader);
+    const CallDecl* twin_made = producer_of(spec, twin, twin_reader);
+    if (!made || !twin_made || made == twin_made || !reshapes_only(*made) || made->op != twin_made->op ||
+        made->arguments != twin_made->arguments || made->outputs.size() != 1 || twin_made->outputs.size() != 1) {
+      break;
+    }
+    merges = merges || made->op == "flatten" || made->op == "view" || made->op == "reshape";
+    chains.first = made;
+    chains.twin_first = twin_made;
+    name = input_name(*made, "input");
+    twin = input_name(*twin_made, "input");
+    reader = made;
+    twin_reader = twin_made;
+    if (name.empty() || twin.empty()) return std::nullopt;
+  }
+  if (!chains.first || !merges) return std::nullopt;
+  chains.name = name;
+  chains.twin = twin;
+  return chains;
+}
+
+// Where the tensor `name`, read by `reader`, entered: declared (its written shape) or made by a
+// call (an inserted call after it); `by_glue`: made by an operator that lays it out as the code
+// says (a cat, a permute), not declared and not a layer module's output, whose layout PyTorch fixes.
+std::optional<LayoutSource> entered_at(const Spec& spec, const Report& report, const std::string& name, const CallDecl& reader, bool& by_glue) {
+  const CallDecl* made = producer_of(spec, name, &reader);
+  by_glue = false;
+  if (!made) {
+    const TensorDecl* declared = spec.find_tensor(name);
+    if (!declared || declared->shape_pointer.empty()) return std::nullopt;
+    return LayoutSource{name, declared->shape, declared->shape_pointer, 0, 0, {}};
+  }
+  const auto index = static_cast<std::size_t>(made - spec.calls.data());
+  const CallReport* produced = call_report(report, made->id);
+  auto output = std::find(made->outputs.begin(), made->outputs.end(), name);
+  const auto at = static_cast<std::size_t>(output - made->outputs.begin());
+  if (!produced || output == made->outputs.end() || at >= produced->outputs.size() || made->pointer != fmt::format("/calls/{}", index) ||
+      !spec.value().contains(nlohmann::json::json_pointer(made->pointer + "/outputs"))) {
+    return std::nullopt;
+  }
+  by_glue = made->module.empty();
+  const NamedOutput& shape = produced->outputs[at];
+  return LayoutSource{name, shape.shape, "", index, at, shape.dim_names};
+}
+
+// Two operands of an elementwise operator made by chains of reshaping calls written alike
+// (alike_chains), from tensors that hold the same dims in another order: DETR's sine positions
+// cat((pos_y, pos_x), dim=3) (B, H, W, 256) beside the (B, 256, H, W) features, both then
+// flatten(2).permute(2, 0, 1). The chain was written for one layout; the other tensor is
+// permuted to it where it is made, before the chain. A tensor declared or made by a layer module
+// (a Conv2d's (B, C, H, W)) has the layout its maker gives it: the one a glue operator made is the
+// one permuted, or, when neither or both are, each (the first operand's layout kept first).
+std::vector<Fix> alike_chain_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  std::vector<Operand> operands = broadcast_operands(call, checked);
+  if (operands.size() != 2 || operands[0].ref->kind != ArgRef::Kind::Named || operands[1].ref->kind != ArgRef::Kind::Named) return fixes;
+  std::optional<AlikeChains> chains = alike_chains(spec, call, operands[0].ref->name, operands[1].ref->name);
+  if (!chains) return fixes;
+  struct Side {
+    std::optional<LayoutSource> source;
+    bool by_glue = false;
+  };
+  std::array<Side, 2> sides;
+  sides[0].source = entered_at(spec, report, chains->name, *chains->first, sides[0].by_glue);
+  sides[1].source = entered_at(spec, report, chains->twin, *chains->twin_first, sides[1].by_glue);
+  if (!sides[0].source || !sides[1].source) return fixes;
+  Shape first = report.symbols.resolve(sides[0].source->shape), second = report.symbols.resolve(sides[1].source->shape);
+  constexpr std::size_t kMaxRank = 5;
+  if (first.size() != second.size() || first.size() < 2 || first.size() > kMaxRank || first == second) return fixes;
+  // The order of `from`'s dims that gives `to`, keeping dims of one size in their order.
+  auto order_to = [](const Shape& from, const Shape& to) -> std::optional<std::vector<int>> {
+    std::vector<int> order;
+    std::vector<bool> taken(from.size(), false);
+    for (const DimExpr& dim : to) {
+      std::size_t d = 0;
+      while (d < from.size() && (taken[d] || !(from[d] == dim))) ++d;
+      if (d == from.size()) return std::nullopt;
+      taken[d] = true;
+      order.push_back(static_cast<int>(d));
+    }
+    return order;
+  };
+  const bool one_by_glue = sides[0].by_glue != sides[1].by_glue;
+  for (std::size_t odd : {std::size_t{1}, std::size_t{0}}) {
+    if (one_by_glue && !sides[odd].by_glue) continue;
+    const LayoutSource& source = *sides[odd].source;
+    std::optional<std::vector<int>> dims = order_to(odd == 0 ? first : second, odd == 0 ? second : first);
+    if (!dims) return fixes;
+    std::vector<int> order = *dims;
+    Relayout permute{"permute", {{"dims", order}}, fmt::format(".permute({})", fmt::join(order, ", ")), [order](const Shape& shape) {
+                       Shape permuted;
+                       for (int d : order) permuted.push_back(shape[static_cast<std::size_t>(d)]);
+                       return permuted;
+                     }};
+    std::vector<std::string> names = dim_texts(source), permuted_names;
+    for (int d : order) permuted_names.push_back(names[static_cast<std::size_t>(d)]);
+    const LayoutSource& other = *sides[1 - odd].source;
+    Fix fix = candidate(relayout_text(spec, source, "permute", fmt::format("to ({}), the layout of {}", fmt::join(permuted_names, ", "), other.name),
+                                      permute),
+                        relayout_patch(spec, {&source}, permute));
+    // A tensor a permute or transpose made: that call's own dims rewritten say it as directly
+    // (argument_value_candidates), without a second move after it.
+    const bool moved_dims = !source.written() && (spec.calls[source.producer].op == "permute" || spec.calls[source.producer].op == "transpose");
+    if (!moved_dims) {
+      fix.semantics = FixSemantics::Consistent;
+      fix.semantics_note = fmt::format("{} and {} then enter the calls written alike for them (from call \"{}\" and call \"{}\") in one layout",
+                                       source.name, other.name, (odd == 0 ? chains->first : chains->twin_first)->id,
+                                       (odd == 0 ? chains->twin_first : chains->first)->id);
+    }
+    fixes.push_back(std::move(fix));
   }
   return fixes;
 }
@@ -1355,13 +1492,39 @@ std::vector<ArgumentChange> reduced_list_changes(const CallDecl& call, int rank,
   return changes;
 }
 
+// The place of the one dim an index inserts and nothing else, as an unsqueeze does
+// ("[:, :, None]", "[:, None, :]": 2 and 1 for a 3-D input); nullopt for any other index.
+std::optional<int> inserted_dim(const nlohmann::json& index, int rank) {
+  if (!index.is_string()) return std::nullopt;
+  std::string text = index.get<std::string>();
+  std::erase_if(text, [](char c) { return c == ' '; });
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return std::nullopt;
+  text = text.substr(1, text.size() - 2) + ",";
+  std::optional<int> inserted;
+  int entries = 0;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t comma = text.find(',', start);
+    const std::string entry = text.substr(start, comma - start);
+    if (entry == "None" && !inserted) {
+      inserted = entries;
+    } else if (entry != ":") {
+      return std::nullopt;
+    }
+    ++entries;
+    start = comma + 1;
+  }
+  if (!inserted || entries - 1 > rank) return std::nullopt;
+  return inserted;
+}
+
 // The alternative values of the dim arguments of `call`, whose input has rank `rank` and dims
 // named `names`: every other pair of a transpose (the last two written -2, -1), every other
 // order of a permute (of a 4-D or larger tensor, those one exchange away), every other place of an
-// unsqueeze, every other dim of a reduction (each with keepdim flipped too) or of a softmax, every
-// other range of a flatten, a view's or reshape's shape list rewritten (shape_list_changes; the
-// input's sizes: `sizes`; `own_failure`: the view is the failing call), a squeeze that changes
-// nothing made an index (no_op_squeeze_changes). A reduction or softmax over a dim named as a
+// unsqueeze or of the None of an index that only inserts a dim (x[:, :, None]), every other dim of
+// a reduction (each with keepdim flipped too) or of a softmax, every other range of a flatten, a
+// view's or reshape's shape list rewritten (shape_list_changes; the input's sizes: `sizes`;
+// `own_failure`: the view is the failing call), a squeeze that changes nothing made an index
+// (no_op_squeeze_changes). A reduction or softmax over a dim named as a
 // batch is suspect: it mixes batch entries.
 std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, const std::vector<std::string>& names, const Shape& sizes,
                                              bool own_failure) {
@@ -1406,6 +1569,16 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
     std::optional<int> current = wrapped(args.value("dim", nlohmann::json()), rank + 1);
     for (int d = 0; current && d <= rank; ++d) {
       if (d != *current) changes.push_back({{{"dim", d}}, fmt::format("unsqueeze({})", d), ""});
+    }
+  } else if (std::optional<int> current = call.op == "getitem" ? inserted_dim(args.value("index", nlohmann::json()), rank) : std::nullopt) {
+    // An unsqueeze written as an index (x[:, :, None]): the None at every other place, written
+    // as short as Python allows (x[:, None]).
+    for (int d = 0; d <= rank; ++d) {
+      if (d == *current) continue;
+      std::string index = "[";
+      for (int kept = 0; kept < d; ++kept) index += ":, ";
+      index += "None]";
+      changes.push_back({{{"index", index}}, index, ""});
     }
   } else if ((call.op == "sum" || call.op == "mean" || call.op == "amax") && args.value("dim", nlohmann::json()).is_array() && rank <= 6) {
     for (ArgumentChange& change : reduced_list_changes(call, rank, batch_named)) changes.push_back(std::move(change));
@@ -1547,11 +1720,25 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   auto written_alike = [&](std::size_t index) {
     return static_cast<std::size_t>(std::count_if(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& other) { return twins(index, other); }));
   };
+  // Two calls written alike that make the two operands of the broadcast that fails or holds only
+  // under a condition (source.unsqueeze(2) + target.unsqueeze(2), meant to pair every frame with
+  // every label): their likeness is what lines the operands up entry by entry, and one of them
+  // written with the other's argument (copied) is the slip.
+  std::set<std::size_t> paired;
+  if (failing) {
+    std::vector<std::size_t> makers;
+    for (const Operand& operand : broadcast_operands(spec.calls[*failing], checked)) {
+      if (operand.resolved->source.kind != ArgumentSource::Kind::Output) continue;
+      if (std::optional<std::size_t> maker = call_index(spec, operand.resolved->source.call)) makers.push_back(*maker);
+    }
+    if (makers.size() == 2 && makers[0] != makers[1] && twins(makers[0], spec.calls[makers[1]])) paired = {makers[0], makers[1]};
+  }
   auto add = [&](const std::vector<std::size_t>& group, const std::vector<std::size_t>& alike_calls) {
     const auto& [rank, names, sizes] = inputs[group.front()];
     // Calls written alike (q, k and v each viewed and permuted the same way) are changed together:
     // one changed alone is made to match the odd one out.
-    const bool changed_alone = group.size() < std::max(alike_calls.size(), written_alike(group.front()));
+    const bool changed_alone = group.size() < std::max(alike_calls.size(), written_alike(group.front())) &&
+                               !(group.size() == 1 && paired.count(group.front()) != 0);
     for (const ArgumentChange& change : argument_changes(spec.calls[group.front()], rank, names, sizes, reshapes_itself && group.front() == *failing)) {
       nlohmann::json patch = nlohmann::json::array();
       std::vector<std::string> ids, readings;
@@ -1713,6 +1900,11 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     sources.push_back(std::move(*source));
   }
   for (Fix& fix : mask_candidates(spec, call, masks, query_rank)) add(std::move(fix));
+  // The declared tensor behind an argument reached through layers (a Conv2d stack, a view),
+  // transposed where it entered, when every module's declared size then fits (checked already).
+  if (checked) {
+    for (Fix& fix : entered_relayout_candidates(spec, report, call, *checked)) add(std::move(fix));
+  }
   // The argument changes: those that make a call that changed nothing do what it was written for
   // (consistent as made) before every transpose, the others after them.
   std::vector<Fix> argument_values = checked ? argument_value_candidates(spec, report, *checked) : std::vector<Fix>{};
@@ -1727,6 +1919,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     for (Fix& fix : slice_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : resampled_table_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : permute_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
+    for (Fix& fix : alike_chain_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : slice_dim_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : dropped_relayout_candidates(spec, *checked)) add(std::move(fix));
   }

@@ -35,6 +35,8 @@ class ReadIndex {
 //  - the called module's batch_first flipped; enable_gqa=True for scaled_dot_product_attention;
 //  - masks in the layout the operator reads: a (B, S) mask viewed as (B, 1, 1, S) for a 4-D
 //    query, an (N, L, S) attn_mask of nn.MultiheadAttention repeated per head (repeat_interleave);
+//  - a layer module's input reached through layers transposed where it entered
+//    (entered_relayout_candidates, checked already);
 //  - the cats that made arguments joining on another dim (those with one dim together, then
 //    each alone); the repeats that made arguments with two of their counts exchanged; the
 //    getitems that made arguments with a cutting slice moved to a dim they leave whole;
@@ -45,7 +47,8 @@ class ReadIndex {
 //    in constant dims sliced to its sizes (bias[:, :, :T, :T]), a table shared over the batch
 //    made for another number of positions resampled to the other's (F.interpolate), then the
 //    smaller operand permuted to fit the other (before an unsqueeze that made it:
-//    rel_bias.permute(2, 0, 1));
+//    rel_bias.permute(2, 0, 1)), and, where both come through reshaping chains written alike,
+//    the odd one permuted to the other's layout where it is made (pos.permute(0, 3, 1, 2));
 //  - the arguments of one rank transposed together, the same pair of dims each (q, k and v; then
 //    every smaller subset of two or more), then each argument alone, every pair of dims; each
 //    also with the call's output transposed back, when later calls read it.

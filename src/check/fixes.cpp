@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "condition_advice.hpp"
+#include "entered_relayout.hpp"
 #include "fix_search.hpp"
 #include "insertion_candidates.hpp"
 #include "repair_candidates.hpp"
@@ -215,6 +216,34 @@ void label_broadcast_meaning(Fix& fix, const Spec& spec, const Report& original,
                                    call, tuple_str(output), data.name, tuple_str(data.shape));
 }
 
+// Whether a fix of an elementwise broadcast that pairs every entry of one operand with every
+// entry of the other (an outer sum: dims that only one operand has) puts the first operand's dims
+// first in the output, as a[:, :, None] + b[:, None, :] does: (B, T, U, D) for RNN-T's frames
+// (the source) against labels. True where the output holds no such pair of dims.
+bool keeps_first_operand_first(const Spec& spec, const Report& original, const std::string& call, const Fix& fix) {
+  const CallReport* checked = call_report(original, call);
+  if (!broadcasts_operands(spec, call) || !checked || checked->arguments.size() != 2 || fix.outputs.empty()) return true;
+  // Each operand's sized dims that the other lacks.
+  auto own = [](const Shape& mine, Shape theirs) {
+    Shape only;
+    for (const DimExpr& dim : sized_dims(mine)) {
+      auto shared = std::find(theirs.begin(), theirs.end(), dim);
+      if (shared != theirs.end()) theirs.erase(shared);
+      else only.push_back(dim);
+    }
+    return only;
+  };
+  Shape first_sized = sized_dims(checked->arguments[0].shape), second_sized = sized_dims(checked->arguments[1].shape);
+  Shape first_only = own(first_sized, second_sized), second_only = own(second_sized, first_sized);
+  const Shape& output = fix.outputs.front().shape;
+  std::optional<std::size_t> last_first, first_second;
+  for (std::size_t d = 0; d < output.size(); ++d) {
+    if (std::find(first_only.begin(), first_only.end(), output[d]) != first_only.end()) last_first = d;
+    if (!first_second && std::find(second_only.begin(), second_only.end(), output[d]) != second_only.end()) first_second = d;
+  }
+  return !last_first || !first_second || *last_first < *first_second;
+}
+
 // Keeps the verified fixes of one diagnostic, best first. A rule's fix, like a searched one, that
 // holds only under a new condition (MHA080) is suspect: batch_first=True with the query relaid
 // while a cat still joins the seq-first memory on the batch holds only while M == B.
@@ -232,12 +261,24 @@ void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& dia
   diagnostic.fixes = std::move(kept);
 }
 
+// Whether the call's input reached it through layers from a declared tensor (entered_chain): a
+// module there resized to fit may hold a size consistent with the model's other declared sizes,
+// the data's layout having entered wrong upstream.
+bool reached_through_layers(const Spec& spec, const std::string& call) {
+  std::optional<std::size_t> index = call_index(spec, call);
+  if (!index) return false;
+  std::optional<EnteredChain> chain = entered_chain(spec, *index, "input");
+  return chain && chain->through_layers;
+}
+
 // A sound fix: PyTorch accepts it, the roles agree, and it repairs what was passed rather than
-// asking for other values (asks_for_other_values) or working against a layer module whose
-// input holds its size (against_module), which leaves the search to find how.
+// asking for other values (asks_for_other_values), working against a layer module whose
+// input holds its size (against_module) or resizing a module that data reached through layers
+// (reached_through_layers), which leaves the search to find how.
 bool has_good_fix(const Spec& spec, const Diagnostic& diagnostic) {
   return std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(), [&](const Fix& fix) {
-    return fix.valid() && fix.semantics != FixSemantics::Suspect && !asks_for_other_values(spec, fix) && !against_module(spec, fix);
+    return fix.valid() && fix.semantics != FixSemantics::Suspect && !asks_for_other_values(spec, fix) && !against_module(spec, fix) &&
+           !(resizes_module(spec, fix) && reached_through_layers(spec, diagnostic.call));
   });
 }
 
@@ -335,6 +376,9 @@ void search_call(const Spec& spec, const Report& original, const std::vector<Dia
     for (Diagnostic* target : targets) add_searched(spec, original, candidate, check, *target);
   }
   for (Diagnostic* target : targets) {
+    // Of fixes ranked alike, the outer broadcast that keeps the first operand's dims first.
+    std::stable_partition(target->fixes.begin(), target->fixes.end(),
+                          [&](const Fix& fix) { return keeps_first_operand_first(spec, original, target->call, fix); });
     std::stable_sort(target->fixes.begin(), target->fixes.end(), ranked_by(spec));
   }
 }

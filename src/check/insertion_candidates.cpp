@@ -461,8 +461,10 @@ void upstream_sizes(const Spec& spec, const std::string& name, const CallDecl* b
   }
 }
 
-// The size option of a layer module, by what its input must hold there; 0 when it has none.
-std::int64_t size_option(const nlohmann::json& options) {
+
+}  // namespace
+
+std::int64_t declared_input_size(const nlohmann::json& options) {
   for (const char* option : {"in_features", "in_channels", "normalized_shape", "num_features"}) {
     if (!options.contains(option)) continue;
     const nlohmann::json& size = options[option];
@@ -472,7 +474,28 @@ std::int64_t size_option(const nlohmann::json& options) {
   return 0;
 }
 
-}  // namespace
+bool resizes_module(const Spec& spec, const Fix& fix) {
+  for (const nlohmann::json& op : fix.patch) {
+    if (!op.contains("path") || !op["path"].is_string()) continue;
+    const std::string path = op["path"].get<std::string>();
+    for (const ModuleDecl& module : spec.modules) {
+      const std::int64_t size = declared_input_size(module.options);
+      if (size <= 1 || module.pointer.empty() || (path != module.pointer && path.rfind(module.pointer + "/", 0) != 0)) continue;
+      const nlohmann::json value = op.value("value", nlohmann::json());
+      nlohmann::json changed;
+      if (path != module.pointer) {
+        changed[path.substr(module.pointer.size() + 1)] = value;
+      } else if (value.is_string()) {
+        changed = parse_module_call(value.get<std::string>(), Location{});
+      } else if (value.is_object()) {
+        changed = value;
+      }
+      const std::int64_t resized = declared_input_size(changed);
+      if (resized != 0 && resized != size) return true;
+    }
+  }
+  return false;
+}
 
 bool against_module(const Spec& spec, const Fix& fix) {
   for (const nlohmann::json& op : fix.patch) {
@@ -480,7 +503,7 @@ bool against_module(const Spec& spec, const Fix& fix) {
     const std::string path = op["path"].get<std::string>();
     for (const CallDecl& call : spec.calls) {
       const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
-      const std::int64_t size = module ? size_option(module->options) : 0;
+      const std::int64_t size = module ? declared_input_size(module->options) : 0;
       auto input = call.tensors.find("input");
       if (size <= 1 || input == call.tensors.end() || input->second.kind != ArgRef::Kind::Named) continue;
       // The module resized: the data feeding it holds its size.
@@ -496,7 +519,7 @@ bool against_module(const Spec& spec, const Fix& fix) {
         } else if (value.is_object()) {
           changed = value;
         }
-        std::int64_t resized = size_option(changed);
+        std::int64_t resized = declared_input_size(changed);
         std::set<std::int64_t> sizes;
         upstream_sizes(spec, input->second.name, &call, kUpstreamDepth, sizes);
         if (resized != 0 && resized != size && sizes.count(size) != 0) return true;

@@ -40,4 +40,12 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
 // layout is the slip, and a fix of the layout comes first.
 bool against_module(const Spec& spec, const Fix& fix);
 
+// The size a layer module's options declare for its input (in_features, in_channels,
+// normalized_shape's last, num_features); 0 when they declare none.
+std::int64_t declared_input_size(const nlohmann::json& options);
+
+// Whether `fix` gives a layer module another size option (in_features, in_channels,
+// normalized_shape, num_features) than the one it declares.
+bool resizes_module(const Spec& spec, const Fix& fix);
+
 }  // namespace mhacheck

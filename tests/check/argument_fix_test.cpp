@@ -231,3 +231,46 @@ TEST_CASE("argument fixes: a channels-last pool read by a LayerNorm is pooled ov
   const Fix& fix = first_sound_fix(report, "MHA403");
   CHECK(fix.description == "change the amax of call \"pool\" to amax(dim=[1, 2]): pooled = x.amax(dim=[1, 2])");
 }
+
+TEST_CASE("argument fixes: two unsqueezes written alike for an outer sum change one argument, the first operand's dims first",
+          "[fixes][argument-fixes]") {
+  // RNN-T joiner style: every frame meets every label, enc[:, :, None] + dec[:, None]; both
+  // unsqueezed at one dim, the add pairs frame t with label t and holds only while T == U.
+  auto joiner = [](int enc_dim, int dec_dim) {
+    return fmt::format(R"j({{"version": 1, "tensors": {{"enc": ["B", "T", 256], "dec": ["B", "U", 256]}},
+      "calls": [{{"id": "a", "op": "unsqueeze", "input": "enc", "dim": {}, "outputs": ["e4"]}},
+                {{"id": "b", "op": "unsqueeze", "input": "dec", "dim": {}, "outputs": ["d4"]}},
+                {{"id": "j", "op": "add", "input": "e4", "other": "d4", "outputs": ["joint"]}},
+                {{"id": "act", "op": "tanh", "input": "joint", "outputs": ["h"]}}]}})j",
+                       enc_dim, dec_dim);
+  };
+  // The copied argument is changed in place, ahead of a transpose inserted after the call; of
+  // the two calls, the one that leaves (B, T, U, 256).
+  Report at_two = test::check_text(joiner(2, 2));
+  const Fix& second_changed = first_sound_fix(at_two, "MHA080");
+  CHECK(second_changed.description == "change the unsqueeze of call \"b\" to unsqueeze(1): d4 = dec.unsqueeze(1)");
+  REQUIRE(second_changed.outputs.size() == 1);
+  CHECK(tuple_str(second_changed.outputs.front().shape) == "(B, T, U, 256)");
+  Report at_one = test::check_text(joiner(1, 1));
+  const Fix& first_changed = first_sound_fix(at_one, "MHA080");
+  CHECK(first_changed.description == "change the unsqueeze of call \"a\" to unsqueeze(2): e4 = enc.unsqueeze(2)");
+  // Neither change is labelled as breaking the likeness of the two calls.
+  const Diagnostic* condition = test::find(at_two, "MHA080");
+  REQUIRE(condition != nullptr);
+  for (const Fix& fix : condition->fixes) {
+    if (fix.description.rfind("change the unsqueeze", 0) == 0) CHECK(fix.semantics == FixSemantics::Consistent);
+  }
+}
+
+TEST_CASE("argument fixes: the None of an index that only inserts a dim is moved like an unsqueeze's dim", "[fixes][argument-fixes]") {
+  // The outer sum written with indexing, both operands given the None at dim 2.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"enc": ["B", "T", 256], "dec": ["B", "U", 256]},
+    "calls": [{"id": "a", "op": "getitem", "input": "enc", "index": "[:, :, None]", "outputs": ["e4"]},
+              {"id": "b", "op": "getitem", "input": "dec", "index": "[:, :, None]", "outputs": ["d4"]},
+              {"id": "j", "op": "add", "input": "e4", "other": "d4", "outputs": ["joint"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA080");
+  CHECK(fix.description == "change the getitem of call \"b\" to [:, None]: d4 = dec[:, None]");
+  REQUIRE(fix.patch.size() == 1);
+  CHECK(fix.patch[0]["path"] == "/calls/1/index");
+  CHECK(fix.patch[0]["value"] == "[:, None]");
+}

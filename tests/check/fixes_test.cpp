@@ -581,6 +581,59 @@ TEST_CASE("einsum with a wrong key layout: the operand whose names disagree with
   CHECK(swapped->fixes.front().description == "transpose q to (B, H, T, D): q.transpose(2, 3)");
 }
 
+namespace {
+
+// Features src and positions pos, each flatten(2).transpose(1, 2) to tokens, added: `head` holds
+// the spec's modules and tensors and the calls that make src and pos.
+std::string flattened_alike(const std::string& head) {
+  return head + R"json(
+              {"id": "sf", "op": "flatten", "input": "src", "start_dim": 2, "outputs": ["s2"]},
+              {"id": "st", "op": "transpose", "input": "s2", "dim0": 1, "dim1": 2, "outputs": ["tokens"]},
+              {"id": "pf", "op": "flatten", "input": "pos", "start_dim": 2, "outputs": ["p2"]},
+              {"id": "pt", "op": "transpose", "input": "p2", "dim0": 1, "dim1": 2, "outputs": ["pos_tokens"]},
+              {"id": "add", "op": "add", "input": "tokens", "other": "pos_tokens", "outputs": ["h"]}]})json";
+}
+
+}  // namespace
+
+TEST_CASE("searched fix: positions made channels-last beside channels-first features, both flattened alike, are permuted where they are made",
+          "[fixes]") {
+  // DETR-style: the sine positions joined on their last dim, the features a Conv2d's (B, C, H, W);
+  // the positions only fit the chain laid out as the features.
+  std::string spec = flattened_alike(R"json({"version": 1, "modules": {"proj": "nn.Conv2d(3, 64, kernel_size=1)"},
+    "tensors": {"img": ["B", 3, 8, 12], "py": ["B", 8, 12, 32], "px": ["B", 8, 12, 32]},
+    "calls": [{"id": "p", "module": "proj", "input": "img", "outputs": ["src"]},
+              {"id": "cat", "op": "cat", "tensors": ["py", "px"], "dim": 3, "outputs": ["pos"]},)json");
+  Report report = test::check_text(spec);
+  const Diagnostic* broadcast = test::find(report, "MHA305");
+  REQUIRE(broadcast != nullptr);
+  REQUIRE_FALSE(broadcast->fixes.empty());
+  const Fix& first = broadcast->fixes.front();
+  CHECK(first.description ==
+        "permute pos where it is made, after call \"cat\", to (B, 64, 8, 12), the layout of src: pos = pos.permute(0, 3, 1, 2)");
+  CHECK(first.valid());
+  CHECK(first.semantics == FixSemantics::Consistent);
+  CHECK(apply_fix(spec, first).ok());
+  // The Conv2d's output has the layout PyTorch gives it: it is not the one permuted.
+  CHECK(std::none_of(broadcast->fixes.begin(), broadcast->fixes.end(),
+                     [](const Fix& fix) { return fix.description.rfind("permute src", 0) == 0; }));
+}
+
+TEST_CASE("searched fix: positions a permute laid out otherwise than the features they meet after alike chains get that permute's dims",
+          "[fixes]") {
+  std::string spec = flattened_alike(R"json({"version": 1, "tensors": {"src": ["B", 64, 8, 12], "pos_raw": ["B", 8, 64, 12]},
+    "calls": [{"id": "perm", "op": "permute", "input": "pos_raw", "dims": [0, 3, 1, 2], "outputs": ["pos"]},)json");
+  Report report = test::check_text(spec);
+  const Diagnostic* broadcast = test::find(report, "MHA305");
+  REQUIRE(broadcast != nullptr);
+  REQUIRE(broadcast->fixes.size() >= 2);
+  // The permute's own dims rewritten, before a second permute inserted after it.
+  CHECK(broadcast->fixes[0].description == "change the permute of call \"perm\" to permute(0, 2, 1, 3): pos = pos_raw.permute(0, 2, 1, 3)");
+  CHECK(broadcast->fixes[1].description ==
+        "permute pos where it is made, after call \"perm\", to (B, 64, 8, 12), the layout of src: pos = pos.permute(0, 3, 2, 1)");
+  CHECK(broadcast->fixes[1].semantics == FixSemantics::Unknown);
+}
+
 TEST_CASE("searched fix: a bias laid out (N, N, H) is permuted before its unsqueeze, not the scores transposed", "[fixes]") {
   std::string spec = R"json({"version": 1, "tensors": {"attn": ["BW", 3, 49, 49], "rel_bias": [49, 49, 3]},
     "calls": [{"id": "u", "op": "unsqueeze", "input": "rel_bias", "dim": 0, "outputs": ["b4"]},
