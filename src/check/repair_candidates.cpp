@@ -12,8 +12,12 @@
 #include <fmt/ranges.h>
 
 #include "core/shape_json.hpp"
+#include "dim_origin.hpp"
 #include "fix_search.hpp"
+#include "mhacheck/python_text.hpp"
+#include "ops/conv_geometry.hpp"
 #include "ops/index_expression.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -310,14 +314,19 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
       continue;
     }
     const DimExpr n = report.symbols.resolve(shape[i]);
-    if (i + 1 == shape.size() || j + 1 >= sizes.size() || !n.is_constant() || !sizes[j].is_constant() || !sizes[j + 1].is_constant()) return;
+    // A last dim is split into windows only where its name says it is a sequence.
+    const bool sequence = input->written().size() == shape.size() && input->written()[i].is_plain_symbol() &&
+                          role_of_name(input->written()[i].symbol.str()) == DimRole::Sequence;
+    if ((i + 1 == shape.size() && !sequence) || j + 1 >= sizes.size() || !n.is_constant() || !sizes[j].is_constant() || !sizes[j + 1].is_constant()) return;
+    // The count of windows may be left to view (-1): it then follows the padded length.
     const std::int64_t length = n.offset, windows = sizes[j].offset, window = sizes[j + 1].offset;
-    if (window <= 1 || windows <= 0 || length <= 0) return;
+    const bool inferred = windows == -1;
+    if (window <= 1 || (windows <= 0 && !inferred) || length <= 0) return;
     if (windows * window != length) {
       if (length % window == 0) return;  // a miscounted split, which padding does not explain
       pad[i] = window - length % window;
       const std::int64_t padded_windows = (length + pad[i]) / window;
-      if (padded_windows != windows) {
+      if (padded_windows != windows && !inferred) {
         if (!written[j].is_number_integer()) return;
         counts.emplace_back(j, padded_windows);
       }
@@ -376,6 +385,385 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
   fixes.push_back(candidate(fmt::format("crop {} to the whole windows call \"{}\" counts: {} = {}{}", name, call.id, name, name, kept),
                             read_inserted_call(spec, index, ref->second, std::move(cut)), FixSemantics::Suspect,
                             "the positions past the last whole window are dropped, not attended"));
+}
+
+// A length that misses the length a later operand was built for. A position table added whole
+// (a declared (1500, 384) tensor, not rows indexed by position ids) fixes how many positions
+// the model was made for, and so does the conv stem that makes them: Whisper's stem maps 3000
+// mel frames to 1500 positions. A stem that gives another length was built without its padding
+// (or stride), or was given an input of another length; slicing the table is a second choice.
+
+// A conv on the way from a tensor's dim up to where it entered: that dim is the conv's spatial
+// dim `spatial`, made from `in` input positions into `out`.
+struct ConvStep {
+  std::size_t call = 0;  // its index in spec.calls
+  const ModuleDecl* module = nullptr;
+  std::size_t spatial = 0;
+  std::int64_t in = 0, out = 0;
+};
+
+// Where a length came from: the convs that made it, nearest first, and the declared tensor it
+// entered as (empty when it came from elsewhere), with the call that reads that tensor on the
+// way (where a pad is inserted).
+struct LengthTrace {
+  std::vector<ConvStep> convs;
+  std::string entered;
+  Shape entered_shape;
+  int dim = 0;
+  std::int64_t length = 0;
+  std::size_t reader = 0;
+  const ArgRef* read_as = nullptr;
+};
+
+std::optional<std::int64_t> constant_size(const Report& report, const Shape& shape, int dim) {
+  if (dim < 0 || static_cast<std::size_t>(dim) >= shape.size()) return std::nullopt;
+  DimExpr size = report.symbols.resolve(shape[static_cast<std::size_t>(dim)]);
+  return size.is_constant() ? std::optional<std::int64_t>(size.offset) : std::nullopt;
+}
+
+bool is_conv(const ModuleDecl* module) { return module && (module->type == "Conv1d" || module->type == "Conv2d"); }
+
+// Follows dim `dim` of call `index`'s argument `argument` up the graph through the calls that
+// keep a length where it is (the elementwise ones, LayerNorm, contiguous), move it (transpose,
+// permute) or make it (a Conv1d's or Conv2d's spatial dim, from the same dim of its input).
+LengthTrace trace_length(const Spec& spec, const Report& report, std::size_t index, const ResolvedArgument& argument, int dim) {
+  LengthTrace trace;
+  const ResolvedArgument* arg = &argument;
+  auto first_ref = spec.calls[index].tensors.find(argument.name);
+  if (first_ref == spec.calls[index].tensors.end()) return trace;
+  const ArgRef* ref = &first_ref->second;
+  std::size_t reader = index;
+  for (int step = 0; step < 32; ++step) {
+    const int rank = static_cast<int>(arg->shape.size());
+    if (arg->source.kind == ArgumentSource::Kind::Declared) {
+      const TensorDecl* declared = spec.find_tensor(arg->source.name);
+      std::optional<std::int64_t> length = constant_size(report, arg->shape, dim);
+      if (declared && !declared->shape_pointer.empty() && length && patchable_named(spec, reader, *ref)) {
+        trace.entered = declared->name;
+        trace.entered_shape = declared->shape;
+        trace.dim = dim;
+        trace.length = *length;
+        trace.reader = reader;
+        trace.read_as = ref;
+      }
+      return trace;
+    }
+    if (arg->source.kind != ArgumentSource::Kind::Output) return trace;
+    std::optional<std::size_t> at = call_index(spec, arg->source.call);
+    const CallReport* made = call_report(report, arg->source.call);
+    if (!at || !made || !made->ok) return trace;
+    const CallDecl& producer = spec.calls[*at];
+    const ResolvedArgument* input = resolved_argument(*made, "input");
+    auto input_ref = producer.tensors.find("input");
+    if (!input || input_ref == producer.tensors.end() || static_cast<int>(input->shape.size()) != rank) return trace;
+    const ModuleDecl* module = producer.module.empty() ? nullptr : spec.find_module(producer.module);
+    int from = dim;
+    if (is_conv(module)) {
+      const int first = rank - conv_spatial_dims(module->type);
+      std::optional<std::int64_t> in = constant_size(report, input->shape, dim), out = constant_size(report, arg->shape, dim);
+      if (dim < first || !in || !out) return trace;
+      trace.convs.push_back({*at, module, static_cast<std::size_t>(dim - first), *in, *out});
+    } else if (producer.op == "permute" || producer.op == "transpose") {
+      auto wrap = [rank](const nlohmann::json& d) -> int {
+        if (!d.is_number_integer()) return -1;
+        int value = d.get<int>();
+        return value < 0 ? value + rank : value;
+      };
+      if (producer.op == "permute") {
+        const nlohmann::json& dims = producer.arguments.value("dims", nlohmann::json());
+        if (!dims.is_array() || dims.size() != static_cast<std::size_t>(rank)) return trace;
+        from = wrap(dims[static_cast<std::size_t>(dim)]);
+      } else {
+        const int a = wrap(producer.arguments.value("dim0", nlohmann::json())), b = wrap(producer.arguments.value("dim1", nlohmann::json()));
+        from = dim == a ? b : dim == b ? a : dim;
+      }
+      if (from < 0 || from >= rank) return trace;
+    } else if (!keeps_layout(spec, producer) && producer.op != "contiguous" && producer.op != "clone") {
+      return trace;
+    }
+    arg = input;
+    ref = &input_ref->second;
+    reader = *at;
+    dim = from;
+  }
+  return trace;
+}
+
+// The lengths from `low` to `high` that a conv's dim may give or take.
+struct LengthRange {
+  std::int64_t low = 0, high = 0;
+  bool holds(std::int64_t length) const { return low <= length && length <= high; }
+};
+
+// The input lengths that conv geometry `g` maps into `out` along spatial dim d: the inverse of
+// floor((L + padding - d*(k-1) - 1) / stride) + 1, which never decreases with L.
+LengthRange inputs_for(const ConvGeometry& g, std::size_t d, LengthRange out) {
+  const std::int64_t pads = g.pad_before[d] + g.pad_after[d];
+  return {(out.low - 1) * g.stride[d] + g.span(d) - pads, out.high * g.stride[d] + g.span(d) - pads - 1};
+}
+
+// What spatial dim d of `g` gives for `in` positions; nullopt where the padded input is shorter
+// than the kernel's span (PyTorch raises).
+std::optional<std::int64_t> conv_output(const ConvGeometry& g, std::size_t d, std::int64_t in) {
+  if (in + g.pad_before[d] + g.pad_after[d] < g.span(d)) return std::nullopt;
+  return g.output_size(d, in);
+}
+
+// The patch that sets a conv's option `option` to `value`: in its constructor string, or as a
+// member of its object.
+std::optional<nlohmann::json> conv_option_patch(const Spec& spec, const ModuleDecl& module, const std::string& option, const nlohmann::json& value) {
+  if (!module.written_as_call) return nlohmann::json::array({{{"op", "add"}, {"path", child_pointer(module.pointer, option)}, {"value", value}}});
+  if (!module.path_in_call.empty()) return std::nullopt;  // inside another module's constructor
+  const nlohmann::json& text = spec.value().at(nlohmann::json::json_pointer(module.pointer));
+  if (!text.is_string()) return std::nullopt;
+  nlohmann::json constructor = parse_module_call(text.get<std::string>(), Location{});
+  constructor[option] = value;
+  return nlohmann::json::array({{{"op", "replace"}, {"path", module.pointer}, {"value", module_call_text(constructor)}}});
+}
+
+// One size per spatial dim as a conv option is written: an int when they are all equal.
+nlohmann::json option_value(const std::vector<std::int64_t>& sizes) {
+  if (std::all_of(sizes.begin(), sizes.end(), [&](std::int64_t size) { return size == sizes.front(); })) return sizes.front();
+  return sizes;
+}
+
+std::string option_text(const nlohmann::json& value) {
+  if (value.is_number_integer()) return value.dump();
+  return fmt::format("({})", fmt::join(value.get<std::vector<std::int64_t>>(), ", "));
+}
+
+// For an elementwise operator whose operands differ in exactly one dim, both sizes numbers
+// (neither 1): a length made by convs meets the other operand's. Candidates, in this order:
+//  - a conv's padding (then its stride) that makes the length the other operand's, from the
+//    conv nearest the call back, the lengths the later convs need found by inverting their
+//    formula: Whisper's conv2 built without padding=1 gives 1499 positions for a 1500-row table;
+//  - the input where it enters padded (or trimmed) to the length the conv stem maps onto the
+//    other operand's, the length of a multiple of the stem's strides in that range (Whisper's
+//    2000 mel frames padded to 3000 for 1500 positions).
+// Against a table added whole (a declared tensor: the model's designed length) they are
+// consistent; a padding of more than half the kernel's span is no usual construction, and an
+// input is padded consistently only when no conv's padding or stride explains the length.
+void designed_length_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  if (call.op != "add" && call.op != "sub" && call.op != "mul" && call.op != "div") return;
+  const ResolvedArgument* first = resolved_argument(checked, "input");
+  const ResolvedArgument* second = resolved_argument(checked, "other");
+  if (!first || !second) return;
+  for (const auto& [data, other] : {std::pair{first, second}, std::pair{second, first}}) {
+    int data_dim = -1, other_dim = -1, mismatches = 0;
+    std::int64_t wanted = 0;
+    for (std::size_t from_right = 1; from_right <= std::min(data->shape.size(), other->shape.size()); ++from_right) {
+      const int d = static_cast<int>(data->shape.size() - from_right), o = static_cast<int>(other->shape.size() - from_right);
+      std::optional<std::int64_t> a = constant_size(report, data->shape, d), b = constant_size(report, other->shape, o);
+      if (report.symbols.compare(data->shape[static_cast<std::size_t>(d)], other->shape[static_cast<std::size_t>(o)]) == Symbols::Verdict::Equal ||
+          (a && *a == 1) || (b && *b == 1)) {
+        continue;
+      }
+      ++mismatches;
+      if (!a || !b) continue;
+      data_dim = d;
+      other_dim = o;
+      wanted = *b;
+    }
+    if (mismatches != 1 || data_dim < 0) continue;
+    LengthTrace trace = trace_length(spec, report, index, *data, data_dim);
+    if (trace.convs.empty()) continue;
+    const std::string data_name = data->source.name.empty() ? data->name : data->source.name;
+    const std::string other_name = other->source.name.empty() ? other->name : other->source.name;
+    // A table added whole: the model's designed length.
+    const bool table = other->source.kind == ArgumentSource::Kind::Declared && constant_size(report, other->written(), other_dim) == wanted;
+    const std::string needs = fmt::format("the {} of {} {}", wanted, other_name, tuple_str(other->shape));
+    const std::string designed = fmt::format("{} is added whole, not indexed by positions: the model was built for {} positions", other_name, wanted);
+    LengthRange range{wanted, wanted};  // at the output of the conv looked at
+    std::int64_t strides = 1;
+    bool conv_explains = false;
+    std::vector<Fix> stride_fixes;
+    for (const ConvStep& step : trace.convs) {
+      const ConvGeometry geometry = conv_geometry(*step.module);
+      const std::size_t d = step.spatial;
+      const std::string formula = fmt::format("(L + 2*padding - dilation*(kernel_size-1) - 1) // stride + 1");
+      // Padding first: the option a conv stem is most often built without.
+      for (std::int64_t pad = 0; pad < geometry.span(d); ++pad) {
+        if (geometry.pad_before[d] == pad && geometry.pad_after[d] == pad) continue;
+        ConvGeometry changed = geometry;
+        changed.pad_before[d] = changed.pad_after[d] = pad;
+        std::optional<std::int64_t> out = conv_output(changed, d, step.in);
+        if (!out || !range.holds(*out)) continue;
+        std::vector<std::int64_t> pads = changed.pad_before;
+        if (!std::equal(changed.pad_before.begin(), changed.pad_before.end(), changed.pad_after.begin())) break;
+        nlohmann::json value = option_value(pads);
+        std::optional<nlohmann::json> patch = conv_option_patch(spec, *step.module, "padding", value);
+        if (!patch) break;
+        const bool usual = 2 * pad <= geometry.span(d) - 1;
+        Fix fix = candidate(fmt::format("construct {} with padding={}: {} gives ({} + 2*{} - {}*({}-1) - 1) // {} + 1 = {} positions{}", step.module->name,
+                                        option_text(value), formula, step.in, pad, geometry.dilation[d], geometry.kernel[d], geometry.stride[d], *out,
+                                        &step == &trace.convs.front() ? fmt::format(", {}", needs) : fmt::format(" on the way to {}", needs)),
+                            std::move(*patch), table && usual ? FixSemantics::Consistent : FixSemantics::Unknown,
+                            table && usual ? designed + ", which this padding gives" : "");
+        fixes.push_back(std::move(fix));
+        conv_explains = conv_explains || usual;
+        break;
+      }
+      // Then the stride, kept as a later choice.
+      for (std::int64_t stride = 1; stride <= 4; ++stride) {
+        if (stride == geometry.stride[d]) continue;
+        ConvGeometry changed = geometry;
+        changed.stride[d] = stride;
+        std::optional<std::int64_t> out = conv_output(changed, d, step.in);
+        if (!out || !range.holds(*out)) continue;
+        nlohmann::json value = option_value(changed.stride);
+        std::optional<nlohmann::json> patch = conv_option_patch(spec, *step.module, "stride", value);
+        if (!patch) break;
+        stride_fixes.push_back(candidate(fmt::format("construct {} with stride={}: {} gives ({} + {} - {}*({}-1) - 1) // {} + 1 = {} positions, {}",
+                                                     step.module->name, option_text(value), formula, step.in,
+                                                     geometry.pad_before[d] + geometry.pad_after[d], geometry.dilation[d], geometry.kernel[d],
+                                                     stride, *out, needs),
+                                         std::move(*patch), table ? FixSemantics::Consistent : FixSemantics::Unknown,
+                                         table ? designed + ", which this stride gives" : ""));
+        conv_explains = true;
+        break;
+      }
+      range = inputs_for(geometry, d, range);
+      strides *= geometry.stride[d];
+    }
+    for (Fix& fix : stride_fixes) fixes.push_back(std::move(fix));
+    if (trace.entered.empty() || range.holds(trace.length) || range.high < 1) continue;
+    // The input's length the stem maps onto the wanted one: a multiple of its strides in the
+    // range (3000 frames for 1500 positions at stride 2), else the nearest end.
+    std::int64_t length = trace.length < range.low ? range.low : range.high;
+    for (std::int64_t candidate_length = std::max<std::int64_t>(range.low, 1); candidate_length <= range.high; ++candidate_length) {
+      if (candidate_length % strides == 0) {
+        length = candidate_length;
+        break;
+      }
+    }
+    if (length < 1) continue;
+    const std::string& name = trace.entered;
+    const CallDecl& reader = spec.calls[trace.reader];
+    Shape resized = trace.entered_shape;
+    resized[static_cast<std::size_t>(trace.dim)] = DimExpr::constant(length);
+    const std::string stem = fmt::format("the {} the conv stem maps to {} positions, {}", length, wanted, needs);
+    if (length > trace.length) {
+      const std::size_t entered_rank = trace.entered_shape.size();
+      std::vector<std::int64_t> pairs;
+      for (std::size_t d = entered_rank; d-- > static_cast<std::size_t>(trace.dim);) {
+        pairs.push_back(0);
+        pairs.push_back(d == static_cast<std::size_t>(trace.dim) ? length - trace.length : 0);
+      }
+      nlohmann::json made = {{"id", fresh_name(spec, "pad_" + name)}, {"op", "pad"}, {"input", name}, {"pad", pairs},
+                             {"outputs", {fresh_name(spec, name + "_padded")}}};
+      fixes.push_back(candidate(fmt::format("pad {} at the end of dim {} to {}: {} = F.pad({}, ({})) gives {}, before call \"{}\"", name, trace.dim, stem,
+                                            name, name, fmt::join(pairs, ", "), tuple_str(resized), reader.id),
+                                read_inserted_call(spec, trace.reader, *trace.read_as, std::move(made)),
+                                table && !conv_explains ? FixSemantics::Consistent : FixSemantics::Unknown,
+                                table && !conv_explains ? designed + ", and the input is shorter than the stem maps onto them" : ""));
+    } else {
+      std::vector<std::string> items(static_cast<std::size_t>(trace.dim), ":");
+      items.push_back(fmt::format(":{}", length));
+      const std::string kept = fmt::format("[{}]", fmt::join(items, ", "));
+      nlohmann::json made = {{"id", fresh_name(spec, "trim_" + name)}, {"op", "getitem"}, {"input", name}, {"index", kept},
+                             {"outputs", {fresh_name(spec, name + "_trimmed")}}};
+      fixes.push_back(candidate(fmt::format("trim {} to {}: {} = {}{} gives {}, before call \"{}\"", name, stem, name, name, kept, tuple_str(resized), reader.id),
+                                read_inserted_call(spec, trace.reader, *trace.read_as, std::move(made))));
+    }
+  }
+}
+
+// The shape of the tensor `name` as call `before` would read it: the output of the last call
+// before it that makes it, else the declared tensor's.
+std::optional<Shape> shape_before(const Spec& spec, const Report& report, const std::string& name, std::size_t before) {
+  if (const CallDecl* producer = producer_of(spec, name, &spec.calls[before])) {
+    const CallReport* made = call_report(report, producer->id);
+    if (!made) return std::nullopt;
+    for (const NamedOutput& output : made->outputs) {
+      if (output.name == name) return output.shape;
+    }
+    return std::nullopt;
+  }
+  for (const DeclaredTensor& declared : report.tensors) {
+    if (declared.name == name) return declared.shape;
+  }
+  return std::nullopt;
+}
+
+// A table added whole that is longer than the tokens by the tokens a later cat joins to them on
+// that dim: ViT's (1, 197, 768) pos_embed holds the class token's position first, and timm
+// concatenates the class token before adding it. Added to the 196 patch tokens before the cat,
+// it fails (or, sliced to them, shifts every patch by a position). The fix moves the add after
+// the cat: the cat reads the tokens, the add its output, and the cat's readers the sum.
+void reordered_table_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  if (call.op != "add" || call.outputs.size() != 1 || call.pointer != fmt::format("/calls/{}", index) ||
+      !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
+    return;
+  }
+  const ResolvedArgument* first = resolved_argument(checked, "input");
+  const ResolvedArgument* second = resolved_argument(checked, "other");
+  if (!first || !second || first->shape.size() != second->shape.size()) return;
+  const std::string& sum = call.outputs.front();
+  // The one later call that reads the sum: a cat.
+  std::optional<std::size_t> joined;
+  std::string piece_argument;
+  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+    for (const auto& [argument, ref] : spec.calls[later].tensors) {
+      if (ref.kind != ArgRef::Kind::Named || ref.name != sum) continue;
+      if (joined) return;
+      joined = later;
+      piece_argument = argument;
+    }
+  }
+  if (!joined) return;
+  const CallDecl& cat = spec.calls[*joined];
+  const std::int64_t rank = static_cast<std::int64_t>(first->shape.size());
+  const nlohmann::json& written_dim = cat.arguments.value("dim", nlohmann::json(0));
+  if (cat.op != "cat" || !written_dim.is_number_integer() || cat.pointer != fmt::format("/calls/{}", *joined) ||
+      !spec.value().contains(nlohmann::json::json_pointer(cat.pointer + "/outputs")) || cat.outputs.empty()) {
+    return;
+  }
+  std::int64_t dim = written_dim.get<std::int64_t>();
+  if (dim < -rank || dim >= rank) return;
+  if (dim < 0) dim += rank;
+  // The tokens joined to the sum on that dim, in numbers.
+  std::int64_t joined_tokens = 0;
+  std::vector<std::string> pieces;
+  for (std::size_t i = 0; i < cat.list_size("tensors"); ++i) {
+    const ArgRef& piece = cat.tensors.at(list_element("tensors", i));
+    if (piece.kind != ArgRef::Kind::Named) return;
+    pieces.push_back(piece.name);
+    if (piece.name == sum) continue;
+    std::optional<Shape> shape = shape_before(spec, report, piece.name, *joined);
+    if (!shape || shape->size() != first->shape.size()) return;
+    std::optional<std::int64_t> size = constant_size(report, *shape, dim);
+    if (!size) return;
+    joined_tokens += *size;
+  }
+  for (const auto& [tokens, table] : {std::pair{first, second}, std::pair{second, first}}) {
+    std::optional<std::int64_t> token_count = constant_size(report, tokens->shape, dim), rows = constant_size(report, table->shape, dim);
+    auto tokens_ref = call.tensors.find(tokens->name);
+    if (!token_count || !rows || table->source.kind != ArgumentSource::Kind::Declared || *rows != *token_count + joined_tokens ||
+        joined_tokens == 0 || tokens_ref == call.tensors.end() || tokens_ref->second.kind != ArgRef::Kind::Named) {
+      continue;
+    }
+    const std::string& data = tokens_ref->second.name;
+    const std::string cat_output = cat.outputs.front();
+    const std::string before_add = fresh_name(spec, cat_output + "_joined");
+    nlohmann::json moved = spec.value().at(nlohmann::json::json_pointer(call.pointer));
+    moved[nlohmann::json::json_pointer(tokens_ref->second.pointer.substr(call.pointer.size()))] = before_add;
+    moved["outputs"] = {cat_output};
+    const std::string piece_path = cat.tensors.at(piece_argument).pointer;
+    nlohmann::json patch = nlohmann::json::array({{{"op", "replace"}, {"path", piece_path}, {"value", data}},
+                                                  {{"op", "replace"}, {"path", cat.pointer + "/outputs/0"}, {"value", before_add}},
+                                                  {{"op", "add"}, {"path", fmt::format("/calls/{}", *joined + 1)}, {"value", std::move(moved)}},
+                                                  {{"op", "remove"}, {"path", call.pointer}}});
+    std::replace(pieces.begin(), pieces.end(), sum, data);
+    const std::string table_name = table->source.name;
+    fixes.push_back(candidate(
+        fmt::format("move the add of call \"{}\" after the cat of call \"{}\" (cat first, then add {}): its {} rows are the {} of {} and the {} the cat "
+                    "joins on dim {}: {} = torch.cat([{}], dim={}) + {}",
+                    call.id, cat.id, table_name, *rows, *token_count, data, joined_tokens, dim, cat_output, fmt::join(pieces, ", "), dim, table_name),
+        std::move(patch), FixSemantics::Consistent,
+        fmt::format("{} is added whole: every token, the joined ones too, then gets its own row, in the order the cat puts them", table_name)));
+  }
 }
 
 // A rule's fix that asks for other values names the shape wanted: another tensor the spec has
@@ -831,6 +1219,8 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   integer_not_candidates(spec, report, *checked, fixes);
   projection_candidates(spec, *index, *checked, fixes);
   padded_window_candidates(spec, report, *index, *checked, fixes);
+  designed_length_candidates(spec, report, *index, *checked, fixes);
+  reordered_table_candidates(spec, report, *index, *checked, fixes);
   return fixes;
 }
 
