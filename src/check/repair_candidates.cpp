@@ -308,7 +308,21 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
   std::vector<std::int64_t> pad(shape.size(), 0);
   std::vector<std::pair<std::size_t, std::int64_t>> counts;  // shape entries to rewrite: the window counts
   std::size_t j = 0;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
+  // The batch merged with the count of windows, left to view as a leading -1 (x.view(-1, W, C)
+  // from (B, T, C)): the sizes after the window meet the input's last dims one to one, the dim
+  // before them is cut into windows, and the dims before that merge into the -1.
+  const std::size_t split = shape.size() + 1 - std::min(sizes.size(), shape.size() + 1);
+  const bool merged = sizes.size() >= 2 && sizes.front() == DimExpr::constant(-1) && split >= 1;
+  if (merged) {
+    for (std::size_t k = split + 1; k < shape.size(); ++k) {
+      if (report.symbols.compare(shape[k], sizes[k + 1 - split]) != Symbols::Verdict::Equal) return;
+    }
+    const DimExpr n = report.symbols.resolve(shape[split]);
+    if (!n.is_constant() || !sizes[1].is_constant() || sizes[1].offset <= 1 || n.offset % sizes[1].offset == 0) return;
+    pad[split] = sizes[1].offset - n.offset % sizes[1].offset;
+    j = sizes.size();
+  }
+  for (std::size_t i = 0; i < shape.size() && !merged; ++i) {
     if (j < sizes.size() && report.symbols.compare(shape[i], sizes[j]) == Symbols::Verdict::Equal) {
       ++j;
       continue;
@@ -349,7 +363,7 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
   // Cropping to the whole windows the shape counts keeps the view as written but drops the map's
   // last positions: a candidate after the padding, labelled for what it loses.
   std::vector<std::string> kept_items;
-  bool crops = true;
+  bool crops = !merged;
   j = 0;
   for (std::size_t i = 0; i < shape.size() && crops; ++i) {
     if (pad[i] == 0) {
@@ -455,8 +469,23 @@ LengthTrace trace_length(const Spec& spec, const Report& report, std::size_t ind
     const CallDecl& producer = spec.calls[*at];
     const ResolvedArgument* input = resolved_argument(*made, "input");
     auto input_ref = producer.tensors.find("input");
-    if (!input || input_ref == producer.tensors.end() || static_cast<int>(input->shape.size()) != rank) return trace;
+    if (!input || input_ref == producer.tensors.end()) return trace;
     const ModuleDecl* module = producer.module.empty() ? nullptr : spec.find_module(producer.module);
+    // A reshape that keeps every dim up to this one where it was (ESPnet's (B, T, C, F) viewed
+    // (B, T, C*F)) keeps the length.
+    auto same_prefix = [&] {
+      if (input->shape.size() <= static_cast<std::size_t>(dim)) return false;
+      for (int d = 0; d <= dim; ++d) {
+        if (report.symbols.compare(input->shape[static_cast<std::size_t>(d)], arg->shape[static_cast<std::size_t>(d)]) != Symbols::Verdict::Equal) {
+          return false;
+        }
+      }
+      return true;
+    };
+    const bool reshaped = producer.op == "view" || producer.op == "reshape" || producer.op == "flatten";
+    if (reshaped ? !same_prefix() : static_cast<int>(input->shape.size()) != rank) return trace;
+    // Such a reshape, and a Linear (it maps the features only), keep the dim where it is.
+    const bool kept = reshaped || (module && module->type == "Linear" && dim + 1 < rank);
     int from = dim;
     if (is_conv(module)) {
       const int first = rank - conv_spatial_dims(module->type);
@@ -478,7 +507,7 @@ LengthTrace trace_length(const Spec& spec, const Report& report, std::size_t ind
         from = dim == a ? b : dim == b ? a : dim;
       }
       if (from < 0 || from >= rank) return trace;
-    } else if (!keeps_layout(spec, producer) && producer.op != "contiguous" && producer.op != "clone") {
+    } else if (!kept && !keeps_layout(spec, producer) && producer.op != "contiguous" && producer.op != "clone") {
       return trace;
     }
     arg = input;

@@ -315,6 +315,14 @@ TEST_CASE("a sequence split into windows by view(B, -1, W, C) is padded to a mul
   const Fix& padded = first_fix(last, "MHA302");
   CHECK(padded.description.find("F.pad(x, (0, 20))") != std::string::npos);
   CHECK(padded.valid());
+  // The batch merged with the windows, view(-1, W, C): 200 tokens pad to 256, for every batch size.
+  Report merged = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 200, 32]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": [-1, 64, 32], "outputs": ["xw"]}]})");
+  const Diagnostic* unsplit = merged.diagnostics.empty() ? nullptr : &merged.diagnostics.front();
+  REQUIRE(unsplit != nullptr);
+  REQUIRE_FALSE(unsplit->fixes.empty());
+  CHECK(unsplit->fixes.front().description == "pad x up to a multiple of the window before call \"v\": x = F.pad(x, (0, 0, 0, 56)) gives (B, 256, 32)");
+  CHECK(unsplit->fixes.front().valid());
 }
 
 namespace {
@@ -374,4 +382,21 @@ TEST_CASE("a table with rows for tokens a later cat joins is added after the cat
   CHECK(fix.valid());
   CHECK(fix.semantics == FixSemantics::Consistent);
   REQUIRE_FALSE(fix.outputs.empty());
+}
+
+TEST_CASE("a conv's length is followed through a flatten of the dims after it and a Linear to the table it meets", "[fixes][repairs]") {
+  // A Conv2d subsampling: 400 frames give 199 without padding on the time dim; padding=(1, 0)
+  // gives 200 and keeps the 39 frequency bins the Linear(16 * 39) reads.
+  Report report = test::check_text(R"({"version": 1,
+      "modules": {"conv": "nn.Conv2d(1, 16, kernel_size=3, stride=2)", "out": "nn.Linear(624, 64)"},
+      "tensors": {"x": ["B", 1, 400, 80], "positions": [200, 64]},
+      "calls": [{"id": "c", "module": "conv", "input": "x", "outputs": ["h"]},
+                {"id": "t", "op": "transpose", "input": "h", "dim0": 1, "dim1": 2, "outputs": ["ht"]},
+                {"id": "f", "op": "flatten", "input": "ht", "start_dim": 2, "outputs": ["flat"]},
+                {"id": "l", "module": "out", "input": "flat", "outputs": ["tokens"]},
+                {"id": "p", "op": "add", "input": "tokens", "other": "positions", "outputs": ["y"]}]})");
+  const Fix& fix = first_fix(report, "MHA305");
+  CHECK(fix.description.rfind("construct conv with padding=(1, 0): ", 0) == 0);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
 }
