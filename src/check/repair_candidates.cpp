@@ -438,8 +438,9 @@ std::optional<std::int64_t> constant_size(const Report& report, const Shape& sha
 bool is_conv(const ModuleDecl* module) { return module && (module->type == "Conv1d" || module->type == "Conv2d"); }
 
 // Follows dim `dim` of call `index`'s argument `argument` up the graph through the calls that
-// keep a length where it is (the elementwise ones, LayerNorm, contiguous), move it (transpose,
-// permute) or make it (a Conv1d's or Conv2d's spatial dim, from the same dim of its input).
+// keep a length where it is (the elementwise ones, LayerNorm, contiguous, a Linear's leading dims,
+// a view, reshape or flatten that keeps every dim up to it), move it (transpose, permute) or
+// make it (a Conv1d's or Conv2d's spatial dim, from the same dim of its input).
 LengthTrace trace_length(const Spec& spec, const Report& report, std::size_t index, const ResolvedArgument& argument, int dim) {
   LengthTrace trace;
   const ResolvedArgument* arg = &argument;
@@ -715,11 +716,70 @@ std::optional<Shape> shape_before(const Spec& spec, const Report& report, const 
   return std::nullopt;
 }
 
-// A table added whole that is longer than the tokens by the tokens a later cat joins to them on
-// that dim: ViT's (1, 197, 768) pos_embed holds the class token's position first, and timm
-// concatenates the class token before adding it. Added to the 196 patch tokens before the cat,
-// it fails (or, sliced to them, shifts every patch by a position). The fix moves the add after
-// the cat: the cat reads the tokens, the add its output, and the cat's readers the sum.
+// A cat written at /calls/index with its output, on a dim given as a number, and the tokens it
+// joins there besides its piece `own` (a name it reads once), each a number.
+struct CatJoin {
+  std::int64_t dim = 0;
+  std::int64_t others = 0;          // the tokens of the other pieces on that dim
+  std::string own_argument;         // "tensors[1]"
+  std::vector<std::string> pieces;  // the names it joins, in order
+};
+std::optional<CatJoin> cat_join(const Spec& spec, const Report& report, std::size_t index, const std::string& own, std::size_t rank) {
+  const CallDecl& cat = spec.calls[index];
+  const nlohmann::json& written_dim = cat.arguments.value("dim", nlohmann::json(0));
+  const auto signed_rank = static_cast<std::int64_t>(rank);
+  if (cat.op != "cat" || !written_dim.is_number_integer() || cat.pointer != fmt::format("/calls/{}", index) || cat.outputs.empty() ||
+      !spec.value().contains(nlohmann::json::json_pointer(cat.pointer + "/outputs"))) {
+    return std::nullopt;
+  }
+  CatJoin join;
+  join.dim = written_dim.get<std::int64_t>();
+  if (join.dim < -signed_rank || join.dim >= signed_rank) return std::nullopt;
+  if (join.dim < 0) join.dim += signed_rank;
+  for (std::size_t i = 0; i < cat.list_size("tensors"); ++i) {
+    const std::string argument = list_element("tensors", i);
+    const ArgRef& piece = cat.tensors.at(argument);
+    if (piece.kind != ArgRef::Kind::Named) return std::nullopt;
+    join.pieces.push_back(piece.name);
+    if (piece.name == own) {
+      if (!join.own_argument.empty()) return std::nullopt;
+      join.own_argument = argument;
+      continue;
+    }
+    std::optional<Shape> shape = shape_before(spec, report, piece.name, index);
+    std::optional<std::int64_t> size = shape && shape->size() == rank ? constant_size(report, *shape, static_cast<int>(join.dim)) : std::nullopt;
+    if (!size) return std::nullopt;
+    join.others += *size;
+  }
+  if (join.own_argument.empty() || join.others == 0) return std::nullopt;
+  return join;
+}
+
+// The calls after `index` that read `name` before it is made again.
+std::vector<std::size_t> readers_after(const Spec& spec, std::size_t index, const std::string& name) {
+  std::vector<std::size_t> readers;
+  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+    const CallDecl& call = spec.calls[later];
+    if (std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& entry) {
+          return entry.second.kind == ArgRef::Kind::Named && entry.second.name == name;
+        })) {
+      readers.push_back(later);
+    }
+    if (std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end()) break;
+  }
+  return readers;
+}
+
+// A table added whole whose rows miss the tokens by the tokens a cat joins to them on that dim,
+// where the cat and the add are written in the wrong order:
+//  - the table longer, the cat after the add: ViT's (1, 197, 768) pos_embed holds the class
+//    token's position first, and timm concatenates the class token before adding it; added to
+//    the 196 patch tokens first it fails (sliced to them, it shifts every patch by a position).
+//    The add moves after the cat: the cat reads the tokens, the add its output.
+//  - the table shorter, the cat before the add: a table for the patches only (DeiT's
+//    no_embed_class, tokens joined after the positions) met by the joined tokens. The add moves
+//    before the cat, onto the piece it has rows for.
+// The moved add keeps its id; every later reader reads what it read before.
 void reordered_table_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
   const CallDecl& call = spec.calls[index];
   if (call.op != "add" || call.outputs.size() != 1 || call.pointer != fmt::format("/calls/{}", index) ||
@@ -729,69 +789,76 @@ void reordered_table_candidates(const Spec& spec, const Report& report, std::siz
   const ResolvedArgument* first = resolved_argument(checked, "input");
   const ResolvedArgument* second = resolved_argument(checked, "other");
   if (!first || !second || first->shape.size() != second->shape.size()) return;
+  const std::size_t rank = first->shape.size();
   const std::string& sum = call.outputs.front();
-  // The one later call that reads the sum: a cat.
-  std::optional<std::size_t> joined;
-  std::string piece_argument;
-  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
-    for (const auto& [argument, ref] : spec.calls[later].tensors) {
-      if (ref.kind != ArgRef::Kind::Named || ref.name != sum) continue;
-      if (joined) return;
-      joined = later;
-      piece_argument = argument;
-    }
-  }
-  if (!joined) return;
-  const CallDecl& cat = spec.calls[*joined];
-  const std::int64_t rank = static_cast<std::int64_t>(first->shape.size());
-  const nlohmann::json& written_dim = cat.arguments.value("dim", nlohmann::json(0));
-  if (cat.op != "cat" || !written_dim.is_number_integer() || cat.pointer != fmt::format("/calls/{}", *joined) ||
-      !spec.value().contains(nlohmann::json::json_pointer(cat.pointer + "/outputs")) || cat.outputs.empty()) {
-    return;
-  }
-  std::int64_t dim = written_dim.get<std::int64_t>();
-  if (dim < -rank || dim >= rank) return;
-  if (dim < 0) dim += rank;
-  // The tokens joined to the sum on that dim, in numbers.
-  std::int64_t joined_tokens = 0;
-  std::vector<std::string> pieces;
-  for (std::size_t i = 0; i < cat.list_size("tensors"); ++i) {
-    const ArgRef& piece = cat.tensors.at(list_element("tensors", i));
-    if (piece.kind != ArgRef::Kind::Named) return;
-    pieces.push_back(piece.name);
-    if (piece.name == sum) continue;
-    std::optional<Shape> shape = shape_before(spec, report, piece.name, *joined);
-    if (!shape || shape->size() != first->shape.size()) return;
-    std::optional<std::int64_t> size = constant_size(report, *shape, dim);
-    if (!size) return;
-    joined_tokens += *size;
-  }
   for (const auto& [tokens, table] : {std::pair{first, second}, std::pair{second, first}}) {
-    std::optional<std::int64_t> token_count = constant_size(report, tokens->shape, dim), rows = constant_size(report, table->shape, dim);
     auto tokens_ref = call.tensors.find(tokens->name);
-    if (!token_count || !rows || table->source.kind != ArgumentSource::Kind::Declared || *rows != *token_count + joined_tokens ||
-        joined_tokens == 0 || tokens_ref == call.tensors.end() || tokens_ref->second.kind != ArgRef::Kind::Named) {
+    if (table->source.kind != ArgumentSource::Kind::Declared || tokens_ref == call.tensors.end() || tokens_ref->second.kind != ArgRef::Kind::Named) {
       continue;
     }
     const std::string& data = tokens_ref->second.name;
-    const std::string cat_output = cat.outputs.front();
-    const std::string before_add = fresh_name(spec, cat_output + "_joined");
+    const std::string& table_name = table->source.name;
+    const std::string data_path = tokens_ref->second.pointer.substr(call.pointer.size());
     nlohmann::json moved = spec.value().at(nlohmann::json::json_pointer(call.pointer));
-    moved[nlohmann::json::json_pointer(tokens_ref->second.pointer.substr(call.pointer.size()))] = before_add;
-    moved["outputs"] = {cat_output};
-    const std::string piece_path = cat.tensors.at(piece_argument).pointer;
-    nlohmann::json patch = nlohmann::json::array({{{"op", "replace"}, {"path", piece_path}, {"value", data}},
-                                                  {{"op", "replace"}, {"path", cat.pointer + "/outputs/0"}, {"value", before_add}},
-                                                  {{"op", "add"}, {"path", fmt::format("/calls/{}", *joined + 1)}, {"value", std::move(moved)}},
-                                                  {{"op", "remove"}, {"path", call.pointer}}});
-    std::replace(pieces.begin(), pieces.end(), sum, data);
-    const std::string table_name = table->source.name;
-    fixes.push_back(candidate(
-        fmt::format("move the add of call \"{}\" after the cat of call \"{}\" (cat first, then add {}): its {} rows are the {} of {} and the {} the cat "
-                    "joins on dim {}: {} = torch.cat([{}], dim={}) + {}",
-                    call.id, cat.id, table_name, *rows, *token_count, data, joined_tokens, dim, cat_output, fmt::join(pieces, ", "), dim, table_name),
-        std::move(patch), FixSemantics::Consistent,
-        fmt::format("{} is added whole: every token, the joined ones too, then gets its own row, in the order the cat puts them", table_name)));
+    // The add first, a cat after it that reads only its sum: the add moves after the cat.
+    std::vector<std::size_t> readers = readers_after(spec, index, sum);
+    std::optional<CatJoin> after = readers.size() == 1 ? cat_join(spec, report, readers.front(), sum, rank) : std::nullopt;
+    if (after) {
+      const CallDecl& cat = spec.calls[readers.front()];
+      std::optional<std::int64_t> count = constant_size(report, tokens->shape, static_cast<int>(after->dim));
+      std::optional<std::int64_t> rows = constant_size(report, table->shape, static_cast<int>(after->dim));
+      if (count && rows && *rows == *count + after->others) {
+        const std::string cat_output = cat.outputs.front();
+        const std::string before_add = fresh_name(spec, cat_output + "_joined");
+        moved[nlohmann::json::json_pointer(data_path)] = before_add;
+        moved["outputs"] = {cat_output};
+        nlohmann::json patch = nlohmann::json::array(
+            {{{"op", "replace"}, {"path", cat.tensors.at(after->own_argument).pointer}, {"value", data}},
+             {{"op", "replace"}, {"path", cat.pointer + "/outputs/0"}, {"value", before_add}},
+             {{"op", "add"}, {"path", fmt::format("/calls/{}", readers.front() + 1)}, {"value", moved}},
+             {{"op", "remove"}, {"path", call.pointer}}});
+        std::vector<std::string> pieces = after->pieces;
+        std::replace(pieces.begin(), pieces.end(), sum, data);
+        fixes.push_back(candidate(
+            fmt::format("move the add of call \"{}\" after the cat of call \"{}\" (cat first, then add {}): its {} rows are the {} of {} and the {} "
+                        "the cat joins on dim {}: {} = torch.cat([{}], dim={}) + {}",
+                        call.id, cat.id, table_name, *rows, *count, data, after->others, after->dim, cat_output, fmt::join(pieces, ", "), after->dim,
+                        table_name),
+            std::move(patch), FixSemantics::Consistent,
+            fmt::format("{} is added whole: every token, the joined ones too, then gets its own row, in the order the cat puts them", table_name)));
+      }
+    }
+    // A cat first, read only by the add: the add moves before the cat, onto its piece.
+    const CallDecl* made = producer_of(spec, data, &call);
+    const std::size_t cat_index = made ? static_cast<std::size_t>(made - spec.calls.data()) : index;
+    if (!made || made->op != "cat" || made->outputs.size() != 1 || readers_after(spec, cat_index, data) != std::vector<std::size_t>{index}) continue;
+    for (std::size_t i = 0; i < made->list_size("tensors"); ++i) {
+      const ArgRef* piece = &made->tensors.at(list_element("tensors", i));
+      if (piece->kind != ArgRef::Kind::Named) break;
+      std::optional<CatJoin> before = cat_join(spec, report, cat_index, piece->name, rank);
+      if (!before) continue;
+      std::optional<Shape> own = shape_before(spec, report, piece->name, cat_index);
+      std::optional<std::int64_t> length = own ? constant_size(report, *own, static_cast<int>(before->dim)) : std::nullopt;
+      std::optional<std::int64_t> rows = constant_size(report, table->shape, static_cast<int>(before->dim));
+      if (!length || !rows || *rows != *length) continue;
+      const std::string with_table = fresh_name(spec, piece->name + "_positioned");
+      moved[nlohmann::json::json_pointer(data_path)] = piece->name;
+      moved["outputs"] = {with_table};
+      nlohmann::json patch = nlohmann::json::array(
+          {{{"op", "replace"}, {"path", made->tensors.at(before->own_argument).pointer}, {"value", with_table}},
+           {{"op", "replace"}, {"path", made->pointer + "/outputs/0"}, {"value", sum}},
+           {{"op", "remove"}, {"path", call.pointer}},
+           {{"op", "add"}, {"path", made->pointer}, {"value", moved}}});
+      std::vector<std::string> pieces = before->pieces;
+      std::replace(pieces.begin(), pieces.end(), piece->name, piece->name + " + " + table_name);
+      fixes.push_back(candidate(
+          fmt::format("move the add of call \"{}\" before the cat of call \"{}\" (add {} first, then cat): its {} rows are the {} of {}, not the {} "
+                      "the cat joins on dim {}: {} = torch.cat([{}], dim={})",
+                      call.id, made->id, table_name, *rows, *length, piece->name, before->others, before->dim, sum, fmt::join(pieces, ", "), before->dim),
+          std::move(patch), FixSemantics::Consistent,
+          fmt::format("{} is added whole to the tokens it has rows for; the joined tokens keep their own values", table_name)));
+      break;
+    }
   }
 }
 

@@ -369,32 +369,43 @@ TEST_CASE("an input shorter than the conv stem maps onto a table's length is pad
   CHECK(offers(*broadcast, "x = x[:, :, :400]"));
 }
 
-TEST_CASE("a table with rows for tokens a later cat joins is added after the cat", "[fixes][repairs]") {
+TEST_CASE("a table with rows for tokens a later cat joins is added after the cat, one for fewer before it", "[fixes][repairs]") {
+  // The first fix of the spec's broadcast: the add moved, valid and consistent.
+  auto moved_add = [](const std::string& spec, const std::string& description) {
+    Report report = test::check_text(spec);
+    const Fix& fix = first_fix(report, "MHA305");
+    CHECK(fix.description == description);
+    CHECK(fix.valid());
+    CHECK(fix.semantics == FixSemantics::Consistent);
+  };
   // Register tokens appended after the patches: the (1, 53, 256) table holds rows for 49 + 4.
-  Report report = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 49, 256], "registers": [1, 4, 256], "pos": [1, 53, 256]},
+  moved_add(R"({"version": 1, "tensors": {"x": ["B", 49, 256], "registers": [1, 4, 256], "pos": [1, 53, 256]},
       "calls": [{"id": "p", "op": "add", "input": "x", "other": "pos", "outputs": ["xp"]},
                 {"id": "e", "op": "expand", "input": "registers", "size": ["B", -1, -1], "outputs": ["r"]},
                 {"id": "j", "op": "cat", "tensors": ["xp", "r"], "dim": 1, "outputs": ["y"]},
-                {"id": "n", "op": "layer_norm", "input": "y", "normalized_shape": [256], "outputs": ["z"]}]})");
-  const Fix& fix = first_fix(report, "MHA305");
-  CHECK(fix.description == "move the add of call \"p\" after the cat of call \"j\" (cat first, then add pos): its 53 rows are the 49 of x and the 4 "
-                           "the cat joins on dim 1: y = torch.cat([x, r], dim=1) + pos");
-  CHECK(fix.valid());
-  CHECK(fix.semantics == FixSemantics::Consistent);
-  REQUIRE_FALSE(fix.outputs.empty());
+                {"id": "n", "op": "layer_norm", "input": "y", "normalized_shape": [256], "outputs": ["z"]}]})",
+            "move the add of call \"p\" after the cat of call \"j\" (cat first, then add pos): its 53 rows are the 49 of x and the 4 the cat joins "
+            "on dim 1: y = torch.cat([x, r], dim=1) + pos");
+  // A table for the patches only, added after a class token was joined: the add moves before the cat.
+  moved_add(R"({"version": 1, "tensors": {"x": ["B", 49, 256], "cls": [1, 1, 256], "pos": [1, 49, 256]},
+      "calls": [{"id": "e", "op": "expand", "input": "cls", "size": ["B", -1, -1], "outputs": ["c"]},
+                {"id": "j", "op": "cat", "tensors": ["c", "x"], "dim": 1, "outputs": ["y"]},
+                {"id": "p", "op": "add", "input": "y", "other": "pos", "outputs": ["yp"]}]})",
+            "move the add of call \"p\" before the cat of call \"j\" (add pos first, then cat): its 49 rows are the 49 of x, not the 1 the cat "
+            "joins on dim 1: yp = torch.cat([c, x + pos], dim=1)");
 }
 
 TEST_CASE("a conv's length is followed through a flatten of the dims after it and a Linear to the table it meets", "[fixes][repairs]") {
   // A Conv2d subsampling: 400 frames give 199 without padding on the time dim; padding=(1, 0)
   // gives 200 and keeps the 39 frequency bins the Linear(16 * 39) reads.
-  Report report = test::check_text(R"({"version": 1,
+  Report report = test::check_text(R"json({"version": 1,
       "modules": {"conv": "nn.Conv2d(1, 16, kernel_size=3, stride=2)", "out": "nn.Linear(624, 64)"},
       "tensors": {"x": ["B", 1, 400, 80], "positions": [200, 64]},
       "calls": [{"id": "c", "module": "conv", "input": "x", "outputs": ["h"]},
                 {"id": "t", "op": "transpose", "input": "h", "dim0": 1, "dim1": 2, "outputs": ["ht"]},
                 {"id": "f", "op": "flatten", "input": "ht", "start_dim": 2, "outputs": ["flat"]},
                 {"id": "l", "module": "out", "input": "flat", "outputs": ["tokens"]},
-                {"id": "p", "op": "add", "input": "tokens", "other": "positions", "outputs": ["y"]}]})");
+                {"id": "p", "op": "add", "input": "tokens", "other": "positions", "outputs": ["y"]}]})json");
   const Fix& fix = first_fix(report, "MHA305");
   CHECK(fix.description.rfind("construct conv with padding=(1, 0): ", 0) == 0);
   CHECK(fix.valid());
