@@ -12,8 +12,12 @@
 #include <fmt/ranges.h>
 
 #include "core/shape_json.hpp"
+#include "dim_origin.hpp"
 #include "fix_search.hpp"
+#include "mhacheck/python_text.hpp"
+#include "ops/conv_geometry.hpp"
 #include "ops/index_expression.hpp"
+#include "roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -304,20 +308,39 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
   std::vector<std::int64_t> pad(shape.size(), 0);
   std::vector<std::pair<std::size_t, std::int64_t>> counts;  // shape entries to rewrite: the window counts
   std::size_t j = 0;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
+  // The batch merged with the count of windows, left to view as a leading -1 (x.view(-1, W, C)
+  // from (B, T, C)): the sizes after the window meet the input's last dims one to one, the dim
+  // before them is cut into windows, and the dims before that merge into the -1.
+  const std::size_t split = shape.size() + 1 - std::min(sizes.size(), shape.size() + 1);
+  const bool merged = sizes.size() >= 2 && sizes.front() == DimExpr::constant(-1) && split >= 1;
+  if (merged) {
+    for (std::size_t k = split + 1; k < shape.size(); ++k) {
+      if (report.symbols.compare(shape[k], sizes[k + 1 - split]) != Symbols::Verdict::Equal) return;
+    }
+    const DimExpr n = report.symbols.resolve(shape[split]);
+    if (!n.is_constant() || !sizes[1].is_constant() || sizes[1].offset <= 1 || n.offset % sizes[1].offset == 0) return;
+    pad[split] = sizes[1].offset - n.offset % sizes[1].offset;
+    j = sizes.size();
+  }
+  for (std::size_t i = 0; i < shape.size() && !merged; ++i) {
     if (j < sizes.size() && report.symbols.compare(shape[i], sizes[j]) == Symbols::Verdict::Equal) {
       ++j;
       continue;
     }
     const DimExpr n = report.symbols.resolve(shape[i]);
-    if (i + 1 == shape.size() || j + 1 >= sizes.size() || !n.is_constant() || !sizes[j].is_constant() || !sizes[j + 1].is_constant()) return;
+    // A last dim is split into windows only where its name says it is a sequence.
+    const bool sequence = input->written().size() == shape.size() && input->written()[i].is_plain_symbol() &&
+                          role_of_name(input->written()[i].symbol.str()) == DimRole::Sequence;
+    if ((i + 1 == shape.size() && !sequence) || j + 1 >= sizes.size() || !n.is_constant() || !sizes[j].is_constant() || !sizes[j + 1].is_constant()) return;
+    // The count of windows may be left to view (-1): it then follows the padded length.
     const std::int64_t length = n.offset, windows = sizes[j].offset, window = sizes[j + 1].offset;
-    if (window <= 1 || windows <= 0 || length <= 0) return;
+    const bool inferred = windows == -1;
+    if (window <= 1 || (windows <= 0 && !inferred) || length <= 0) return;
     if (windows * window != length) {
       if (length % window == 0) return;  // a miscounted split, which padding does not explain
       pad[i] = window - length % window;
       const std::int64_t padded_windows = (length + pad[i]) / window;
-      if (padded_windows != windows) {
+      if (padded_windows != windows && !inferred) {
         if (!written[j].is_number_integer()) return;
         counts.emplace_back(j, padded_windows);
       }
@@ -340,7 +363,7 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
   // Cropping to the whole windows the shape counts keeps the view as written but drops the map's
   // last positions: a candidate after the padding, labelled for what it loses.
   std::vector<std::string> kept_items;
-  bool crops = true;
+  bool crops = !merged;
   j = 0;
   for (std::size_t i = 0; i < shape.size() && crops; ++i) {
     if (pad[i] == 0) {
@@ -376,6 +399,467 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
   fixes.push_back(candidate(fmt::format("crop {} to the whole windows call \"{}\" counts: {} = {}{}", name, call.id, name, name, kept),
                             read_inserted_call(spec, index, ref->second, std::move(cut)), FixSemantics::Suspect,
                             "the positions past the last whole window are dropped, not attended"));
+}
+
+// A length that misses the length a later operand was built for. A position table added whole
+// (a declared (1500, 384) tensor, not rows indexed by position ids) fixes how many positions
+// the model was made for, and so does the conv stem that makes them: Whisper's stem maps 3000
+// mel frames to 1500 positions. A stem that gives another length was built without its padding
+// (or stride), or was given an input of another length; slicing the table is a second choice.
+
+// A conv on the way from a tensor's dim up to where it entered: that dim is the conv's spatial
+// dim `spatial`, made from `in` input positions into `out`.
+struct ConvStep {
+  std::size_t call = 0;  // its index in spec.calls
+  const ModuleDecl* module = nullptr;
+  std::size_t spatial = 0;
+  std::int64_t in = 0, out = 0;
+};
+
+// Where a length came from: the convs that made it, nearest first, and the declared tensor it
+// entered as (empty when it came from elsewhere), with the call that reads that tensor on the
+// way (where a pad is inserted).
+struct LengthTrace {
+  std::vector<ConvStep> convs;
+  std::string entered;
+  Shape entered_shape;
+  int dim = 0;
+  std::int64_t length = 0;
+  std::size_t reader = 0;
+  const ArgRef* read_as = nullptr;
+};
+
+std::optional<std::int64_t> constant_size(const Report& report, const Shape& shape, int dim) {
+  if (dim < 0 || static_cast<std::size_t>(dim) >= shape.size()) return std::nullopt;
+  DimExpr size = report.symbols.resolve(shape[static_cast<std::size_t>(dim)]);
+  return size.is_constant() ? std::optional<std::int64_t>(size.offset) : std::nullopt;
+}
+
+bool is_conv(const ModuleDecl* module) { return module && (module->type == "Conv1d" || module->type == "Conv2d"); }
+
+// Follows dim `dim` of call `index`'s argument `argument` up the graph through the calls that
+// keep a length where it is (the elementwise ones, LayerNorm, contiguous, a Linear's leading dims,
+// a view, reshape or flatten that keeps every dim up to it), move it (transpose, permute) or
+// make it (a Conv1d's or Conv2d's spatial dim, from the same dim of its input).
+LengthTrace trace_length(const Spec& spec, const Report& report, std::size_t index, const ResolvedArgument& argument, int dim) {
+  LengthTrace trace;
+  const ResolvedArgument* arg = &argument;
+  auto first_ref = spec.calls[index].tensors.find(argument.name);
+  if (first_ref == spec.calls[index].tensors.end()) return trace;
+  const ArgRef* ref = &first_ref->second;
+  std::size_t reader = index;
+  for (int step = 0; step < 32; ++step) {
+    const int rank = static_cast<int>(arg->shape.size());
+    if (arg->source.kind == ArgumentSource::Kind::Declared) {
+      const TensorDecl* declared = spec.find_tensor(arg->source.name);
+      std::optional<std::int64_t> length = constant_size(report, arg->shape, dim);
+      if (declared && !declared->shape_pointer.empty() && length && patchable_named(spec, reader, *ref)) {
+        trace.entered = declared->name;
+        trace.entered_shape = declared->shape;
+        trace.dim = dim;
+        trace.length = *length;
+        trace.reader = reader;
+        trace.read_as = ref;
+      }
+      return trace;
+    }
+    if (arg->source.kind != ArgumentSource::Kind::Output) return trace;
+    std::optional<std::size_t> at = call_index(spec, arg->source.call);
+    const CallReport* made = call_report(report, arg->source.call);
+    if (!at || !made || !made->ok) return trace;
+    const CallDecl& producer = spec.calls[*at];
+    const ResolvedArgument* input = resolved_argument(*made, "input");
+    auto input_ref = producer.tensors.find("input");
+    if (!input || input_ref == producer.tensors.end()) return trace;
+    const ModuleDecl* module = producer.module.empty() ? nullptr : spec.find_module(producer.module);
+    // A reshape that keeps every dim up to this one where it was (ESPnet's (B, T, C, F) viewed
+    // (B, T, C*F)) keeps the length.
+    auto same_prefix = [&] {
+      if (input->shape.size() <= static_cast<std::size_t>(dim)) return false;
+      for (int d = 0; d <= dim; ++d) {
+        if (report.symbols.compare(input->shape[static_cast<std::size_t>(d)], arg->shape[static_cast<std::size_t>(d)]) != Symbols::Verdict::Equal) {
+          return false;
+        }
+      }
+      return true;
+    };
+    const bool reshaped = producer.op == "view" || producer.op == "reshape" || producer.op == "flatten";
+    if (reshaped ? !same_prefix() : static_cast<int>(input->shape.size()) != rank) return trace;
+    // Such a reshape, and a Linear (it maps the features only), keep the dim where it is.
+    const bool kept = reshaped || (module && module->type == "Linear" && dim + 1 < rank);
+    int from = dim;
+    if (is_conv(module)) {
+      const int first = rank - conv_spatial_dims(module->type);
+      std::optional<std::int64_t> in = constant_size(report, input->shape, dim), out = constant_size(report, arg->shape, dim);
+      if (dim < first || !in || !out) return trace;
+      trace.convs.push_back({*at, module, static_cast<std::size_t>(dim - first), *in, *out});
+    } else if (producer.op == "permute" || producer.op == "transpose") {
+      auto wrap = [rank](const nlohmann::json& d) -> int {
+        if (!d.is_number_integer()) return -1;
+        int value = d.get<int>();
+        return value < 0 ? value + rank : value;
+      };
+      if (producer.op == "permute") {
+        const nlohmann::json& dims = producer.arguments.value("dims", nlohmann::json());
+        if (!dims.is_array() || dims.size() != static_cast<std::size_t>(rank)) return trace;
+        from = wrap(dims[static_cast<std::size_t>(dim)]);
+      } else {
+        const int a = wrap(producer.arguments.value("dim0", nlohmann::json())), b = wrap(producer.arguments.value("dim1", nlohmann::json()));
+        from = dim == a ? b : dim == b ? a : dim;
+      }
+      if (from < 0 || from >= rank) return trace;
+    } else if (!kept && !keeps_layout(spec, producer) && producer.op != "contiguous" && producer.op != "clone") {
+      return trace;
+    }
+    arg = input;
+    ref = &input_ref->second;
+    reader = *at;
+    dim = from;
+  }
+  return trace;
+}
+
+// The lengths from `low` to `high` that a conv's dim may give or take.
+struct LengthRange {
+  std::int64_t low = 0, high = 0;
+  bool holds(std::int64_t length) const { return low <= length && length <= high; }
+};
+
+// The input lengths that conv geometry `g` maps into `out` along spatial dim d: the inverse of
+// floor((L + padding - d*(k-1) - 1) / stride) + 1, which never decreases with L.
+LengthRange inputs_for(const ConvGeometry& g, std::size_t d, LengthRange out) {
+  const std::int64_t pads = g.pad_before[d] + g.pad_after[d];
+  return {(out.low - 1) * g.stride[d] + g.span(d) - pads, out.high * g.stride[d] + g.span(d) - pads - 1};
+}
+
+// What spatial dim d of `g` gives for `in` positions; nullopt where the padded input is shorter
+// than the kernel's span (PyTorch raises).
+std::optional<std::int64_t> conv_output(const ConvGeometry& g, std::size_t d, std::int64_t in) {
+  if (in + g.pad_before[d] + g.pad_after[d] < g.span(d)) return std::nullopt;
+  return g.output_size(d, in);
+}
+
+// The patch that sets a conv's option `option` to `value`: in its constructor string, or as a
+// member of its object.
+std::optional<nlohmann::json> conv_option_patch(const Spec& spec, const ModuleDecl& module, const std::string& option, const nlohmann::json& value) {
+  if (!module.written_as_call) return nlohmann::json::array({{{"op", "add"}, {"path", child_pointer(module.pointer, option)}, {"value", value}}});
+  if (!module.path_in_call.empty()) return std::nullopt;  // inside another module's constructor
+  const nlohmann::json& text = spec.value().at(nlohmann::json::json_pointer(module.pointer));
+  if (!text.is_string()) return std::nullopt;
+  nlohmann::json constructor = parse_module_call(text.get<std::string>(), Location{});
+  constructor[option] = value;
+  return nlohmann::json::array({{{"op", "replace"}, {"path", module.pointer}, {"value", module_call_text(constructor)}}});
+}
+
+// One size per spatial dim as a conv option is written: an int when they are all equal.
+nlohmann::json option_value(const std::vector<std::int64_t>& sizes) {
+  if (std::all_of(sizes.begin(), sizes.end(), [&](std::int64_t size) { return size == sizes.front(); })) return sizes.front();
+  return sizes;
+}
+
+std::string option_text(const nlohmann::json& value) {
+  if (value.is_number_integer()) return value.dump();
+  return fmt::format("({})", fmt::join(value.get<std::vector<std::int64_t>>(), ", "));
+}
+
+// For an elementwise operator whose operands differ in exactly one dim, both sizes numbers
+// (neither 1): a length made by convs meets the other operand's. Candidates, in this order:
+//  - a conv's padding (then its stride) that makes the length the other operand's, from the
+//    conv nearest the call back, the lengths the later convs need found by inverting their
+//    formula: Whisper's conv2 built without padding=1 gives 1499 positions for a 1500-row table;
+//  - the input where it enters padded (or trimmed) to the length the conv stem maps onto the
+//    other operand's, the length of a multiple of the stem's strides in that range (Whisper's
+//    2000 mel frames padded to 3000 for 1500 positions).
+// Against a table added whole (a declared tensor: the model's designed length) they are
+// consistent; a padding of more than half the kernel's span is no usual construction, and an
+// input is padded consistently only when no conv's padding or stride explains the length.
+void designed_length_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  if (call.op != "add" && call.op != "sub" && call.op != "mul" && call.op != "div") return;
+  const ResolvedArgument* first = resolved_argument(checked, "input");
+  const ResolvedArgument* second = resolved_argument(checked, "other");
+  if (!first || !second) return;
+  for (const auto& [data, other] : {std::pair{first, second}, std::pair{second, first}}) {
+    int data_dim = -1, other_dim = -1, mismatches = 0;
+    std::int64_t wanted = 0;
+    for (std::size_t from_right = 1; from_right <= std::min(data->shape.size(), other->shape.size()); ++from_right) {
+      const int d = static_cast<int>(data->shape.size() - from_right), o = static_cast<int>(other->shape.size() - from_right);
+      std::optional<std::int64_t> a = constant_size(report, data->shape, d), b = constant_size(report, other->shape, o);
+      if (report.symbols.compare(data->shape[static_cast<std::size_t>(d)], other->shape[static_cast<std::size_t>(o)]) == Symbols::Verdict::Equal ||
+          (a && *a == 1) || (b && *b == 1)) {
+        continue;
+      }
+      ++mismatches;
+      if (!a || !b) continue;
+      data_dim = d;
+      other_dim = o;
+      wanted = *b;
+    }
+    if (mismatches != 1 || data_dim < 0) continue;
+    LengthTrace trace = trace_length(spec, report, index, *data, data_dim);
+    if (trace.convs.empty()) continue;
+    const std::string data_name = data->source.name.empty() ? data->name : data->source.name;
+    const std::string other_name = other->source.name.empty() ? other->name : other->source.name;
+    // A table added whole: the model's designed length.
+    const bool table = other->source.kind == ArgumentSource::Kind::Declared && constant_size(report, other->written(), other_dim) == wanted;
+    const std::string needs = fmt::format("the {} of {} {}", wanted, other_name, tuple_str(other->shape));
+    const std::string designed = fmt::format("{} is added whole, not indexed by positions: the model was built for {} positions", other_name, wanted);
+    LengthRange range{wanted, wanted};  // at the output of the conv looked at
+    std::int64_t strides = 1;
+    bool conv_explains = false;
+    std::vector<Fix> stride_fixes;
+    for (const ConvStep& step : trace.convs) {
+      const ConvGeometry geometry = conv_geometry(*step.module);
+      const std::size_t d = step.spatial;
+      const std::string formula = fmt::format("(L + 2*padding - dilation*(kernel_size-1) - 1) // stride + 1");
+      // Padding first: the option a conv stem is most often built without.
+      for (std::int64_t pad = 0; pad < geometry.span(d); ++pad) {
+        if (geometry.pad_before[d] == pad && geometry.pad_after[d] == pad) continue;
+        ConvGeometry changed = geometry;
+        changed.pad_before[d] = changed.pad_after[d] = pad;
+        std::optional<std::int64_t> out = conv_output(changed, d, step.in);
+        if (!out || !range.holds(*out)) continue;
+        std::vector<std::int64_t> pads = changed.pad_before;
+        if (!std::equal(changed.pad_before.begin(), changed.pad_before.end(), changed.pad_after.begin())) break;
+        nlohmann::json value = option_value(pads);
+        std::optional<nlohmann::json> patch = conv_option_patch(spec, *step.module, "padding", value);
+        if (!patch) break;
+        const bool usual = 2 * pad <= geometry.span(d) - 1;
+        Fix fix = candidate(fmt::format("construct {} with padding={}: {} gives ({} + 2*{} - {}*({}-1) - 1) // {} + 1 = {} positions{}", step.module->name,
+                                        option_text(value), formula, step.in, pad, geometry.dilation[d], geometry.kernel[d], geometry.stride[d], *out,
+                                        &step == &trace.convs.front() ? fmt::format(", {}", needs) : fmt::format(" on the way to {}", needs)),
+                            std::move(*patch), table && usual ? FixSemantics::Consistent : FixSemantics::Unknown,
+                            table && usual ? designed + ", which this padding gives" : "");
+        fixes.push_back(std::move(fix));
+        conv_explains = conv_explains || usual;
+        break;
+      }
+      // Then the stride, kept as a later choice.
+      for (std::int64_t stride = 1; stride <= 4; ++stride) {
+        if (stride == geometry.stride[d]) continue;
+        ConvGeometry changed = geometry;
+        changed.stride[d] = stride;
+        std::optional<std::int64_t> out = conv_output(changed, d, step.in);
+        if (!out || !range.holds(*out)) continue;
+        nlohmann::json value = option_value(changed.stride);
+        std::optional<nlohmann::json> patch = conv_option_patch(spec, *step.module, "stride", value);
+        if (!patch) break;
+        stride_fixes.push_back(candidate(fmt::format("construct {} with stride={}: {} gives ({} + {} - {}*({}-1) - 1) // {} + 1 = {} positions, {}",
+                                                     step.module->name, option_text(value), formula, step.in,
+                                                     geometry.pad_before[d] + geometry.pad_after[d], geometry.dilation[d], geometry.kernel[d],
+                                                     stride, *out, needs),
+                                         std::move(*patch), table ? FixSemantics::Consistent : FixSemantics::Unknown,
+                                         table ? designed + ", which this stride gives" : ""));
+        conv_explains = true;
+        break;
+      }
+      range = inputs_for(geometry, d, range);
+      strides *= geometry.stride[d];
+    }
+    for (Fix& fix : stride_fixes) fixes.push_back(std::move(fix));
+    if (trace.entered.empty() || range.holds(trace.length) || range.high < 1) continue;
+    // The input's length the stem maps onto the wanted one: a multiple of its strides in the
+    // range (3000 frames for 1500 positions at stride 2), else the nearest end.
+    std::int64_t length = trace.length < range.low ? range.low : range.high;
+    for (std::int64_t candidate_length = std::max<std::int64_t>(range.low, 1); candidate_length <= range.high; ++candidate_length) {
+      if (candidate_length % strides == 0) {
+        length = candidate_length;
+        break;
+      }
+    }
+    if (length < 1) continue;
+    const std::string& name = trace.entered;
+    const CallDecl& reader = spec.calls[trace.reader];
+    Shape resized = trace.entered_shape;
+    resized[static_cast<std::size_t>(trace.dim)] = DimExpr::constant(length);
+    const std::string stem = fmt::format("the {} the conv stem maps to {} positions, {}", length, wanted, needs);
+    if (length > trace.length) {
+      const std::size_t entered_rank = trace.entered_shape.size();
+      std::vector<std::int64_t> pairs;
+      for (std::size_t d = entered_rank; d-- > static_cast<std::size_t>(trace.dim);) {
+        pairs.push_back(0);
+        pairs.push_back(d == static_cast<std::size_t>(trace.dim) ? length - trace.length : 0);
+      }
+      nlohmann::json made = {{"id", fresh_name(spec, "pad_" + name)}, {"op", "pad"}, {"input", name}, {"pad", pairs},
+                             {"outputs", {fresh_name(spec, name + "_padded")}}};
+      fixes.push_back(candidate(fmt::format("pad {} at the end of dim {} to {}: {} = F.pad({}, ({})) gives {}, before call \"{}\"", name, trace.dim, stem,
+                                            name, name, fmt::join(pairs, ", "), tuple_str(resized), reader.id),
+                                read_inserted_call(spec, trace.reader, *trace.read_as, std::move(made)),
+                                table && !conv_explains ? FixSemantics::Consistent : FixSemantics::Unknown,
+                                table && !conv_explains ? designed + ", and the input is shorter than the stem maps onto them" : ""));
+    } else {
+      std::vector<std::string> items(static_cast<std::size_t>(trace.dim), ":");
+      items.push_back(fmt::format(":{}", length));
+      const std::string kept = fmt::format("[{}]", fmt::join(items, ", "));
+      nlohmann::json made = {{"id", fresh_name(spec, "trim_" + name)}, {"op", "getitem"}, {"input", name}, {"index", kept},
+                             {"outputs", {fresh_name(spec, name + "_trimmed")}}};
+      fixes.push_back(candidate(fmt::format("trim {} to {}: {} = {}{} gives {}, before call \"{}\"", name, stem, name, name, kept, tuple_str(resized), reader.id),
+                                read_inserted_call(spec, trace.reader, *trace.read_as, std::move(made))));
+    }
+  }
+}
+
+// The shape of the tensor `name` as call `before` would read it: the output of the last call
+// before it that makes it, else the declared tensor's.
+std::optional<Shape> shape_before(const Spec& spec, const Report& report, const std::string& name, std::size_t before) {
+  if (const CallDecl* producer = producer_of(spec, name, &spec.calls[before])) {
+    const CallReport* made = call_report(report, producer->id);
+    if (!made) return std::nullopt;
+    for (const NamedOutput& output : made->outputs) {
+      if (output.name == name) return output.shape;
+    }
+    return std::nullopt;
+  }
+  for (const DeclaredTensor& declared : report.tensors) {
+    if (declared.name == name) return declared.shape;
+  }
+  return std::nullopt;
+}
+
+// A cat written at /calls/index with its output, on a dim given as a number, and the tokens it
+// joins there besides its piece `own` (a name it reads once), each a number.
+struct CatJoin {
+  std::int64_t dim = 0;
+  std::int64_t others = 0;          // the tokens of the other pieces on that dim
+  std::string own_argument;         // "tensors[1]"
+  std::vector<std::string> pieces;  // the names it joins, in order
+};
+std::optional<CatJoin> cat_join(const Spec& spec, const Report& report, std::size_t index, const std::string& own, std::size_t rank) {
+  const CallDecl& cat = spec.calls[index];
+  const nlohmann::json& written_dim = cat.arguments.value("dim", nlohmann::json(0));
+  const auto signed_rank = static_cast<std::int64_t>(rank);
+  if (cat.op != "cat" || !written_dim.is_number_integer() || cat.pointer != fmt::format("/calls/{}", index) || cat.outputs.empty() ||
+      !spec.value().contains(nlohmann::json::json_pointer(cat.pointer + "/outputs"))) {
+    return std::nullopt;
+  }
+  CatJoin join;
+  join.dim = written_dim.get<std::int64_t>();
+  if (join.dim < -signed_rank || join.dim >= signed_rank) return std::nullopt;
+  if (join.dim < 0) join.dim += signed_rank;
+  for (std::size_t i = 0; i < cat.list_size("tensors"); ++i) {
+    const std::string argument = list_element("tensors", i);
+    const ArgRef& piece = cat.tensors.at(argument);
+    if (piece.kind != ArgRef::Kind::Named) return std::nullopt;
+    join.pieces.push_back(piece.name);
+    if (piece.name == own) {
+      if (!join.own_argument.empty()) return std::nullopt;
+      join.own_argument = argument;
+      continue;
+    }
+    std::optional<Shape> shape = shape_before(spec, report, piece.name, index);
+    std::optional<std::int64_t> size = shape && shape->size() == rank ? constant_size(report, *shape, static_cast<int>(join.dim)) : std::nullopt;
+    if (!size) return std::nullopt;
+    join.others += *size;
+  }
+  if (join.own_argument.empty() || join.others == 0) return std::nullopt;
+  return join;
+}
+
+// The calls after `index` that read `name` before it is made again.
+std::vector<std::size_t> readers_after(const Spec& spec, std::size_t index, const std::string& name) {
+  std::vector<std::size_t> readers;
+  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+    const CallDecl& call = spec.calls[later];
+    if (std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& entry) {
+          return entry.second.kind == ArgRef::Kind::Named && entry.second.name == name;
+        })) {
+      readers.push_back(later);
+    }
+    if (std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end()) break;
+  }
+  return readers;
+}
+
+// A table added whole whose rows miss the tokens by the tokens a cat joins to them on that dim,
+// where the cat and the add are written in the wrong order:
+//  - the table longer, the cat after the add: ViT's (1, 197, 768) pos_embed holds the class
+//    token's position first, and timm concatenates the class token before adding it; added to
+//    the 196 patch tokens first it fails (sliced to them, it shifts every patch by a position).
+//    The add moves after the cat: the cat reads the tokens, the add its output.
+//  - the table shorter, the cat before the add: a table for the patches only (DeiT's
+//    no_embed_class, tokens joined after the positions) met by the joined tokens. The add moves
+//    before the cat, onto the piece it has rows for.
+// The moved add keeps its id; every later reader reads what it read before.
+void reordered_table_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  if (call.op != "add" || call.outputs.size() != 1 || call.pointer != fmt::format("/calls/{}", index) ||
+      !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
+    return;
+  }
+  const ResolvedArgument* first = resolved_argument(checked, "input");
+  const ResolvedArgument* second = resolved_argument(checked, "other");
+  if (!first || !second || first->shape.size() != second->shape.size()) return;
+  const std::size_t rank = first->shape.size();
+  const std::string& sum = call.outputs.front();
+  for (const auto& [tokens, table] : {std::pair{first, second}, std::pair{second, first}}) {
+    auto tokens_ref = call.tensors.find(tokens->name);
+    if (table->source.kind != ArgumentSource::Kind::Declared || tokens_ref == call.tensors.end() || tokens_ref->second.kind != ArgRef::Kind::Named) {
+      continue;
+    }
+    const std::string& data = tokens_ref->second.name;
+    const std::string& table_name = table->source.name;
+    const std::string data_path = tokens_ref->second.pointer.substr(call.pointer.size());
+    nlohmann::json moved = spec.value().at(nlohmann::json::json_pointer(call.pointer));
+    // The add first, a cat after it that reads only its sum: the add moves after the cat.
+    std::vector<std::size_t> readers = readers_after(spec, index, sum);
+    std::optional<CatJoin> after = readers.size() == 1 ? cat_join(spec, report, readers.front(), sum, rank) : std::nullopt;
+    if (after) {
+      const CallDecl& cat = spec.calls[readers.front()];
+      std::optional<std::int64_t> count = constant_size(report, tokens->shape, static_cast<int>(after->dim));
+      std::optional<std::int64_t> rows = constant_size(report, table->shape, static_cast<int>(after->dim));
+      if (count && rows && *rows == *count + after->others) {
+        const std::string cat_output = cat.outputs.front();
+        const std::string before_add = fresh_name(spec, cat_output + "_joined");
+        moved[nlohmann::json::json_pointer(data_path)] = before_add;
+        moved["outputs"] = {cat_output};
+        nlohmann::json patch = nlohmann::json::array(
+            {{{"op", "replace"}, {"path", cat.tensors.at(after->own_argument).pointer}, {"value", data}},
+             {{"op", "replace"}, {"path", cat.pointer + "/outputs/0"}, {"value", before_add}},
+             {{"op", "add"}, {"path", fmt::format("/calls/{}", readers.front() + 1)}, {"value", moved}},
+             {{"op", "remove"}, {"path", call.pointer}}});
+        std::vector<std::string> pieces = after->pieces;
+        std::replace(pieces.begin(), pieces.end(), sum, data);
+        fixes.push_back(candidate(
+            fmt::format("move the add of call \"{}\" after the cat of call \"{}\" (cat first, then add {}): its {} rows are the {} of {} and the {} "
+                        "the cat joins on dim {}: {} = torch.cat([{}], dim={}) + {}",
+                        call.id, cat.id, table_name, *rows, *count, data, after->others, after->dim, cat_output, fmt::join(pieces, ", "), after->dim,
+                        table_name),
+            std::move(patch), FixSemantics::Consistent,
+            fmt::format("{} is added whole: every token, the joined ones too, then gets its own row, in the order the cat puts them", table_name)));
+      }
+    }
+    // A cat first, read only by the add: the add moves before the cat, onto its piece.
+    const CallDecl* made = producer_of(spec, data, &call);
+    const std::size_t cat_index = made ? static_cast<std::size_t>(made - spec.calls.data()) : index;
+    if (!made || made->op != "cat" || made->outputs.size() != 1 || readers_after(spec, cat_index, data) != std::vector<std::size_t>{index}) continue;
+    for (std::size_t i = 0; i < made->list_size("tensors"); ++i) {
+      const ArgRef* piece = &made->tensors.at(list_element("tensors", i));
+      if (piece->kind != ArgRef::Kind::Named) break;
+      std::optional<CatJoin> before = cat_join(spec, report, cat_index, piece->name, rank);
+      if (!before) continue;
+      std::optional<Shape> own = shape_before(spec, report, piece->name, cat_index);
+      std::optional<std::int64_t> length = own ? constant_size(report, *own, static_cast<int>(before->dim)) : std::nullopt;
+      std::optional<std::int64_t> rows = constant_size(report, table->shape, static_cast<int>(before->dim));
+      if (!length || !rows || *rows != *length) continue;
+      const std::string with_table = fresh_name(spec, piece->name + "_positioned");
+      moved[nlohmann::json::json_pointer(data_path)] = piece->name;
+      moved["outputs"] = {with_table};
+      nlohmann::json patch = nlohmann::json::array(
+          {{{"op", "replace"}, {"path", made->tensors.at(before->own_argument).pointer}, {"value", with_table}},
+           {{"op", "replace"}, {"path", made->pointer + "/outputs/0"}, {"value", sum}},
+           {{"op", "remove"}, {"path", call.pointer}},
+           {{"op", "add"}, {"path", made->pointer}, {"value", moved}}});
+      std::vector<std::string> pieces = before->pieces;
+      std::replace(pieces.begin(), pieces.end(), piece->name, piece->name + " + " + table_name);
+      fixes.push_back(candidate(
+          fmt::format("move the add of call \"{}\" before the cat of call \"{}\" (add {} first, then cat): its {} rows are the {} of {}, not the {} "
+                      "the cat joins on dim {}: {} = torch.cat([{}], dim={})",
+                      call.id, made->id, table_name, *rows, *length, piece->name, before->others, before->dim, sum, fmt::join(pieces, ", "), before->dim),
+          std::move(patch), FixSemantics::Consistent,
+          fmt::format("{} is added whole to the tokens it has rows for; the joined tokens keep their own values", table_name)));
+      break;
+    }
+  }
 }
 
 // A rule's fix that asks for other values names the shape wanted: another tensor the spec has
@@ -831,6 +1315,8 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   integer_not_candidates(spec, report, *checked, fixes);
   projection_candidates(spec, *index, *checked, fixes);
   padded_window_candidates(spec, report, *index, *checked, fixes);
+  designed_length_candidates(spec, report, *index, *checked, fixes);
+  reordered_table_candidates(spec, report, *index, *checked, fixes);
   return fixes;
 }
 

@@ -51,7 +51,17 @@ struct AskedShape {
 //    as the other operand is (memory + pos for memory + query_pos);
 //  - a mask computed from a tensor that a sibling argument reads sliced: the mask sliced alike;
 //  - an integer mask inverted with ~: compared with 0 instead;
-//  - a decoder memory of another width: projected by a new nn.Linear.
+//  - a decoder memory of another width: projected by a new nn.Linear;
+//  - a view that splits a sequence into windows that do not divide it (the count of windows
+//    written, left to view as -1, or merged with the batch in a leading -1): the sequence padded
+//    up to a multiple of the window;
+//  - an elementwise operand whose one differing length a conv stem made: each conv's padding,
+//    then its stride, solved from PyTorch's output-length formula to give the other operand's
+//    length, and the stem's input padded or trimmed where it enters to the length the inverted
+//    formula gives (consistent against a table added whole, the model's designed length);
+//  - a table added whole to tokens that a later cat lengthens by its extra rows (ViT's class
+//    token): the add moved after the cat; a table short of the tokens an earlier cat joined by
+//    exactly those: the add moved before the cat, onto the piece it has rows for.
 std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const std::vector<Diagnostic*>& targets,
                                    const std::vector<AskedShape>& asked);
 

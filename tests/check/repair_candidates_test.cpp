@@ -301,3 +301,113 @@ TEST_CASE("a map split into windows that do not divide it is padded up to a mult
   REQUIRE(wrong_count != nullptr);
   CHECK_FALSE(offers(*wrong_count, "F.pad"));
 }
+
+TEST_CASE("a sequence split into windows by view(B, -1, W, C) is padded to a multiple of the window", "[fixes][repairs]") {
+  // The count of windows left to view: 300 tokens in windows of 64 pad to 320.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 300, 64]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", -1, 64, 64], "outputs": ["xw"]}]})");
+  const Fix& fix = first_fix(report, "MHA302");
+  CHECK(fix.description == "pad x up to a multiple of the window before call \"v\": x = F.pad(x, (0, 0, 0, 20)) gives (B, 320, 64)");
+  CHECK(fix.valid());
+  // A last dim named as a sequence (channels first, (B, C, T)) is split into windows too.
+  Report last = test::check_text(R"({"version": 1, "dims": {"T": 300}, "tensors": {"x": ["B", 32, "T"]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", 32, -1, 64], "outputs": ["xw"]}]})");
+  const Fix& padded = first_fix(last, "MHA302");
+  CHECK(padded.description.find("F.pad(x, (0, 20))") != std::string::npos);
+  CHECK(padded.valid());
+  // The batch merged with the windows, view(-1, W, C): 200 tokens pad to 256, for every batch size.
+  Report merged = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 200, 32]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": [-1, 64, 32], "outputs": ["xw"]}]})");
+  const Diagnostic* unsplit = merged.diagnostics.empty() ? nullptr : &merged.diagnostics.front();
+  REQUIRE(unsplit != nullptr);
+  REQUIRE_FALSE(unsplit->fixes.empty());
+  CHECK(unsplit->fixes.front().description == "pad x up to a multiple of the window before call \"v\": x = F.pad(x, (0, 0, 0, 56)) gives (B, 256, 32)");
+  CHECK(unsplit->fixes.front().valid());
+}
+
+namespace {
+// A conv stem (B, C, L) -> (B, L', C) meeting a (200, 128) position table added whole.
+Report stem_against_table(const std::string& conv, const std::string& length) {
+  return test::check_text(R"({"version": 1, "modules": {"conv": ")" + conv + R"("},
+      "tensors": {"x": ["B", 64, )" + length + R"(], "positions": [200, 128]},
+      "calls": [{"id": "c", "module": "conv", "input": "x", "outputs": ["h"]},
+                {"id": "a", "op": "gelu", "input": "h", "outputs": ["g"]},
+                {"id": "t", "op": "transpose", "input": "g", "dim0": 1, "dim1": 2, "outputs": ["tokens"]},
+                {"id": "p", "op": "add", "input": "tokens", "other": "positions", "outputs": ["y"]}]})");
+}
+}  // namespace
+
+TEST_CASE("a conv stem that misses a table's length gets the padding, then the stride, that gives it exactly", "[fixes][repairs]") {
+  // (400 - 5) // 2 + 1 = 198 positions; padding=2 gives (400 + 4 - 5) // 2 + 1 = 200, the table's rows.
+  Report padding = stem_against_table("nn.Conv1d(64, 128, kernel_size=5, stride=2)", "400");
+  const Fix& padded = first_fix(padding, "MHA305");
+  CHECK(padded.description.rfind("construct conv with padding=2: ", 0) == 0);
+  CHECK(padded.description.find("(400 + 2*2 - 1*(5-1) - 1) // 2 + 1 = 200") != std::string::npos);
+  CHECK(padded.valid());
+  CHECK(padded.semantics == FixSemantics::Consistent);
+  // Slicing the table the model was built for comes after.
+  const Diagnostic* broadcast = test::find(padding, "MHA305");
+  CHECK(offers(*broadcast, "slice positions"));
+  // No padding within the kernel's reach halves 400 positions: the stride does.
+  Report stride = stem_against_table("nn.Conv1d(64, 128, kernel_size=3, padding=1)", "400");
+  const Fix& strided = first_fix(stride, "MHA305");
+  CHECK(strided.description.rfind("construct conv with stride=2: ", 0) == 0);
+  CHECK(strided.valid());
+}
+
+TEST_CASE("an input shorter than the conv stem maps onto a table's length is padded where it enters", "[fixes][repairs]") {
+  // Stride 2 maps 400 inputs to the 200 rows; 300 are padded by 100 (F.pad's last-dim pair).
+  Report shorter = stem_against_table("nn.Conv1d(64, 128, kernel_size=3, stride=2, padding=1)", "300");
+  const Fix& padded = first_fix(shorter, "MHA305");
+  CHECK(padded.description.find("x = F.pad(x, (0, 100)) gives (B, 64, 400), before call \"c\"") != std::string::npos);
+  CHECK(padded.valid());
+  CHECK(padded.semantics == FixSemantics::Consistent);
+  // A longer input is trimmed to the 400, as an offer.
+  Report longer = stem_against_table("nn.Conv1d(64, 128, kernel_size=3, stride=2, padding=1)", "600");
+  const Diagnostic* broadcast = test::find(longer, "MHA305");
+  REQUIRE(broadcast != nullptr);
+  CHECK(offers(*broadcast, "x = x[:, :, :400]"));
+}
+
+TEST_CASE("a table with rows for tokens a later cat joins is added after the cat, one for fewer before it", "[fixes][repairs]") {
+  // The first fix of the spec's broadcast: the add moved, valid and consistent.
+  auto moved_add = [](const std::string& spec, const std::string& description) {
+    Report report = test::check_text(spec);
+    const Fix& fix = first_fix(report, "MHA305");
+    CHECK(fix.description == description);
+    CHECK(fix.valid());
+    CHECK(fix.semantics == FixSemantics::Consistent);
+  };
+  // Register tokens appended after the patches: the (1, 53, 256) table holds rows for 49 + 4.
+  moved_add(R"({"version": 1, "tensors": {"x": ["B", 49, 256], "registers": [1, 4, 256], "pos": [1, 53, 256]},
+      "calls": [{"id": "p", "op": "add", "input": "x", "other": "pos", "outputs": ["xp"]},
+                {"id": "e", "op": "expand", "input": "registers", "size": ["B", -1, -1], "outputs": ["r"]},
+                {"id": "j", "op": "cat", "tensors": ["xp", "r"], "dim": 1, "outputs": ["y"]},
+                {"id": "n", "op": "layer_norm", "input": "y", "normalized_shape": [256], "outputs": ["z"]}]})",
+            "move the add of call \"p\" after the cat of call \"j\" (cat first, then add pos): its 53 rows are the 49 of x and the 4 the cat joins "
+            "on dim 1: y = torch.cat([x, r], dim=1) + pos");
+  // A table for the patches only, added after a class token was joined: the add moves before the cat.
+  moved_add(R"({"version": 1, "tensors": {"x": ["B", 49, 256], "cls": [1, 1, 256], "pos": [1, 49, 256]},
+      "calls": [{"id": "e", "op": "expand", "input": "cls", "size": ["B", -1, -1], "outputs": ["c"]},
+                {"id": "j", "op": "cat", "tensors": ["c", "x"], "dim": 1, "outputs": ["y"]},
+                {"id": "p", "op": "add", "input": "y", "other": "pos", "outputs": ["yp"]}]})",
+            "move the add of call \"p\" before the cat of call \"j\" (add pos first, then cat): its 49 rows are the 49 of x, not the 1 the cat "
+            "joins on dim 1: yp = torch.cat([c, x + pos], dim=1)");
+}
+
+TEST_CASE("a conv's length is followed through a flatten of the dims after it and a Linear to the table it meets", "[fixes][repairs]") {
+  // A Conv2d subsampling: 400 frames give 199 without padding on the time dim; padding=(1, 0)
+  // gives 200 and keeps the 39 frequency bins the Linear(16 * 39) reads.
+  Report report = test::check_text(R"json({"version": 1,
+      "modules": {"conv": "nn.Conv2d(1, 16, kernel_size=3, stride=2)", "out": "nn.Linear(624, 64)"},
+      "tensors": {"x": ["B", 1, 400, 80], "positions": [200, 64]},
+      "calls": [{"id": "c", "module": "conv", "input": "x", "outputs": ["h"]},
+                {"id": "t", "op": "transpose", "input": "h", "dim0": 1, "dim1": 2, "outputs": ["ht"]},
+                {"id": "f", "op": "flatten", "input": "ht", "start_dim": 2, "outputs": ["flat"]},
+                {"id": "l", "module": "out", "input": "flat", "outputs": ["tokens"]},
+                {"id": "p", "op": "add", "input": "tokens", "other": "positions", "outputs": ["y"]}]})json");
+  const Fix& fix = first_fix(report, "MHA305");
+  CHECK(fix.description.rfind("construct conv with padding=(1, 0): ", 0) == 0);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
