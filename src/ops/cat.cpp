@@ -26,7 +26,7 @@ void propose_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& 
   shape[dim] = batch;
   std::vector<std::string> sizes(shared.rank(), "-1");
   sizes[dim] = batch.str();
-  std::string name = tensor_name(shared).empty() ? shared.argument : tensor_name(shared);
+  std::string name = shown_name(shared);
   ctx.add_shape_fix(diagnostic,
                     fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
                                 fmt::join(sizes, ", "), tuple_str(shape)),
@@ -45,7 +45,7 @@ void propose_batch_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgV
   shape.insert(shape.begin(), batched.shape[0]);
   std::vector<std::string> sizes(shape.size(), "-1");
   sizes[0] = batched.shape[0].str();
-  std::string name = tensor_name(shared).empty() ? shared.argument : tensor_name(shared);
+  std::string name = shown_name(shared);
   ctx.add_shape_fix(diagnostic,
                     fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
                                 fmt::join(sizes, ", "), tuple_str(shape)),

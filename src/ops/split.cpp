@@ -62,9 +62,6 @@ std::vector<DimExpr> constants(const std::vector<std::int64_t>& sizes) {
   return dims;
 }
 
-// The input as a message names it: its spec name, or "input" when written inline.
-std::string input_name(const ArgValue& input) { return tensor_name(input).empty() ? "input" : tensor_name(input); }
-
 // A symbolic size whose pieces depend on the symbol's value.
 void symbol_dependent(CallContext& ctx, const DimExpr& size, int dim, const std::string& argument) {
   report_argument(ctx, DiagId::ShapeNotDerivable,
@@ -123,7 +120,7 @@ void check_cut_dim_role(CallContext& ctx, const ArgValue& input, int dim, std::s
     return;
   }
   const DimExpr piece{features.coeff / count, features.symbol, features.offset / count};
-  std::string name = tensor_name(input).empty() ? "input" : tensor_name(input);
+  std::string name = shown_name(input, "input");
   Diagnostic& diagnostic = ctx.report(
       DiagId::ChunkNotFeatures,
       fmt::format("{} cuts dim {} ({}) of {} {} into {} pieces, but {}: they lie side by side in the last dim ({} = {} x {}); each "
@@ -173,7 +170,7 @@ void infer_split(CallContext& ctx) {
   // A symbol is at least 1: its dim is never empty.
   if (split_size == 0 && (!size.is_constant() || size.offset != 0)) {
     Diagnostic& diagnostic = report_argument(
-        ctx, DiagId::SplitSize, fmt::format("split_size=0 cannot cut dim {} of {} (size {})", *dim, input_name(input), size.str()), "split_size");
+        ctx, DiagId::SplitSize, fmt::format("split_size=0 cannot cut dim {} of {} (size {})", *dim, shown_name(input, "input"), size.str()), "split_size");
     ctx.pytorch_raises(diagnostic, "RuntimeError",
                        fmt::format("split_size can only be 0 if dimension size is 0, but got dimension size of {}", size.str()));
     return;
@@ -214,7 +211,7 @@ void infer_split_with_sizes(CallContext& ctx) {
   if (!ctx.same(DimExpr::constant(sum), size, &input, *dim, fmt::format("split_sizes sum to {}", sum))) {
     Diagnostic& diagnostic =
         report_argument(ctx, DiagId::SplitSizesSum,
-                        fmt::format("split_sizes={} sum to {}, but dim {} of {} has size {}", sizes_text, sum, *dim, input_name(input), size.str()),
+                        fmt::format("split_sizes={} sum to {}, but dim {} of {} has size {}", sizes_text, sum, *dim, shown_name(input, "input"), size.str()),
                         "split_sizes");
     ctx.pytorch_raises(diagnostic, "RuntimeError",
                        fmt::format("split_with_sizes expects split_sizes to sum exactly to {} (input tensor's size at dimension {}), but got "
