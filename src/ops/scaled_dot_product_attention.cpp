@@ -549,8 +549,7 @@ class SdpaRules {
   // sequence (memory, encoder, context, src) or lengths written as two symbols (L, S: PyTorch's
   // target and source) are cross-attention's: there is no causal order between them.
   bool keys_cache_the_queries() const {
-    std::string name = tensor_name(key_);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string name = lowered(tensor_name(key_));
     for (const char* cache : {"cache", "past"}) {
       if (name.find(cache) != std::string::npos) return true;
     }

@@ -4,7 +4,6 @@
 // aten/src/ATen/native/TensorShape.cpp). The pieces' sizes come from ops/split_sizes.hpp, which
 // the forward pass shares.
 #include <algorithm>
-#include <cctype>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -71,8 +70,8 @@ void symbol_dependent(CallContext& ctx, const DimExpr& size, int dim, const std:
 }
 
 // An output named like one of attention's projections: q, k, v, query, key, value (xq, q_proj, ...).
-bool named_like_projection(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+bool named_like_projection(const std::string& written) {
+  std::string name = lowered(written);
   if (name.size() == 2 && name[0] == 'x') name = name.substr(1);  // Llama's xq, xk, xv
   if (name == "queries") return true;
   for (const char* suffix : {"_proj", "_states", "_layer", "s"}) {
