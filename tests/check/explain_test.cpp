@@ -82,6 +82,7 @@ std::string operator_frame(const std::string& code) {
       {"MHA368", "  File \"model.py\", line 30, in forward\n    scores = torch.bmm(q, k.transpose(1, 2))\n"},
       {"MHA369", "  File \"model.py\", line 30, in forward\n    scores = torch.bmm(q, k.transpose(1, 2))\n"},
       {"MHA320", "  File \"model.py\", line 30, in forward\n    scores = scores.masked_fill(mask == 0, float(\"-inf\"))\n"},
+      {"MHA322", "  File \"model.py\", line 30, in forward\n    x = x.repeat(1, n - 1, 1)\n"},
       {"MHA325", "  File \"model.py\", line 30, in forward\n    bias = torch.zeros(T, T - window)\n"},
   };
   auto frame = frames.find(code);
