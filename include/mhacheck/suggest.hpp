@@ -5,9 +5,8 @@
 
 namespace mhacheck {
 
-// The candidate closest to `word` by edit distance, if close enough to be a likely typo.
-std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
-// " (did you mean \"x\"?)" or "".
+// " (did you mean \"x\"?)" naming the candidate closest to `word` by edit distance, when it is
+// close enough to be a likely typo; "" otherwise.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace mhacheck

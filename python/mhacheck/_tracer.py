@@ -89,11 +89,15 @@ def _transpose(first, second):
     return handler
 
 
-def _permute(args, kwargs):
-    dims = _int_list(args[1:] if "dims" not in kwargs else (kwargs["dims"],))
-    if dims is None or set(kwargs) - {"dims"}:
-        return None
-    return "permute", {"input": args[0], "dims": dims}
+def _dims_call(op):
+    """An operator taking a tensor and its dims, as varargs or a list, or as the keyword dims:
+    permute and flip."""
+    def handler(args, kwargs):
+        dims = _int_list(args[1:] if "dims" not in kwargs else (kwargs["dims"],))
+        if dims is None or set(kwargs) - {"dims"}:
+            return None
+        return op, {"input": args[0], "dims": dims}
+    return handler
 
 
 def _reversed_dims(args, kwargs):
@@ -648,13 +652,6 @@ def _cumsum(args, kwargs):
     return "cumsum", bound
 
 
-def _flip(args, kwargs):
-    dims = _int_list(args[1:] if "dims" not in kwargs else (kwargs["dims"],))
-    if dims is None or set(kwargs) - {"dims"}:
-        return None
-    return "flip", {"input": args[0], "dims": dims}
-
-
 def _dtype_keyword(kwargs, call):
     """A constructor's dtype keyword, written when given; device, layout and requires_grad at their
     defaults only. False when the call uses something else."""
@@ -773,7 +770,7 @@ _FUNCTIONS = {
     "transpose": _transpose("dim0", "dim1"),
     "swapaxes": _transpose("axis0", "axis1"),
     "swapdims": _transpose("dim0", "dim1"),
-    "permute": _permute,
+    "permute": _dims_call("permute"),
     # The tensor properties, seen as their getter (named by _property_name).
     "T": _reversed_dims,
     "mT": _matrix_transposed,
@@ -870,7 +867,7 @@ _FUNCTIONS = {
     "argmin": _arg_reduction("argmin"),
     "min": _min,
     "cumsum": _cumsum,
-    "flip": _flip,
+    "flip": _dims_call("flip"),
     "ones": _factory("ones"),
     "zeros": _factory("zeros"),
     "full": _factory("full"),

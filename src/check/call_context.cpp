@@ -19,6 +19,13 @@ std::string tensor_name(const ArgValue& arg) {
   return {};
 }
 
+std::string shown_name(const ArgValue& arg, const std::string& unnamed) {
+  std::string name = tensor_name(arg);
+  return name.empty() ? unnamed : name;
+}
+
+std::string shown_name(const ArgValue& arg) { return shown_name(arg, arg.argument); }
+
 const std::string& ArgValue::dim_name(int dim) const {
   static const std::string none;
   return dim >= 0 && dim < static_cast<int>(dim_names.size()) ? dim_names[dim] : none;

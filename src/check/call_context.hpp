@@ -45,6 +45,10 @@ struct ArgValue {
 // The name a tensor argument has in the spec: a declared tensor's or an earlier output's
 // name; "" for inline tensors.
 std::string tensor_name(const ArgValue& arg);
+// The name a message shows for a tensor argument: its spec name, or `unnamed` for an inline
+// tensor, which has none (by default the argument it is given as: "attn_mask").
+std::string shown_name(const ArgValue& arg, const std::string& unnamed);
+std::string shown_name(const ArgValue& arg);
 
 class CallContext {
  public:

@@ -1298,8 +1298,7 @@ AttentionProduct attention_product(const Spec& spec, const Report& report, std::
     if (spec.calls[*producer].op != "dropout" || upstream == made->arguments.end()) break;
     source = upstream->source;
   }
-  std::string name = operand->source.kind == ArgumentSource::Kind::Output ? std::string() : operand->identity;
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string name = lowered(operand->source.kind == ArgumentSource::Kind::Output ? std::string() : operand->identity);
   bool named_weights = name.find("attn") != std::string::npos && (name.find("weight") != std::string::npos || name.find("prob") != std::string::npos);
   return named_weights ? AttentionProduct::Weights : AttentionProduct::None;
 }

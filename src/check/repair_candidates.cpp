@@ -118,9 +118,8 @@ const ResolvedArgument* resolved_argument(const CallReport& checked, const std::
 }
 
 bool is_mask_name(const std::string& name) {
-  std::string lowered = name;
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lowered.find("mask") != std::string::npos || lowered.find("pad") != std::string::npos;
+  std::string lower = lowered(name);
+  return lower.find("mask") != std::string::npos || lower.find("pad") != std::string::npos;
 }
 
 Fix candidate(std::string description, nlohmann::json patch, FixSemantics semantics = FixSemantics::Unknown, std::string note = "") {

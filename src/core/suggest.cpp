@@ -21,8 +21,6 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return previous[b.size()];
 }
 
-}  // namespace
-
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
   std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
@@ -35,6 +33,8 @@ std::string closest_match(const std::string& word, const std::vector<std::string
   }
   return best;
 }
+
+}  // namespace
 
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
   std::string match = closest_match(word, candidates);

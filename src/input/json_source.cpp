@@ -185,11 +185,7 @@ class Locator {
         skip_blank();
         ++pos_;  // ':'
         skip_blank();
-        value(depth + 1);
-        pointer_.resize(parent_length);
-        skip_blank();
-        if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
-        skip_blank();
+        element(depth, parent_length);
       }
       ++pos_;
     } else if (c == '[') {
@@ -198,11 +194,7 @@ class Locator {
       for (std::size_t index = 0; pos_ < text_.size() && text_[pos_] != ']'; ++index) {
         pointer_ += '/';
         pointer_ += std::to_string(index);
-        value(depth + 1);
-        pointer_.resize(parent_length);
-        skip_blank();
-        if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
-        skip_blank();
+        element(depth, parent_length);
       }
       ++pos_;
     } else if (c == '"') {
@@ -213,6 +205,16 @@ class Locator {
     int length = c == '{' || c == '[' ? 1 : static_cast<int>(pos_ - start);
     spend_pointer(start);
     document_.values.add_unique(pointer_, lines_.at(start, length));
+  }
+
+  // A member's or an element's value, under pointer_ as extended for it; then pointer_ is cut
+  // back to the parent's and the comma after the value skipped.
+  void element(int depth, std::size_t parent_length) {
+    value(depth + 1);
+    pointer_.resize(parent_length);
+    skip_blank();
+    if (pos_ < text_.size() && text_[pos_] == ',') ++pos_;
+    skip_blank();
   }
 
   // Every value's and key's pointer is kept, so a long key above a large array is repeated in

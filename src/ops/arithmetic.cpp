@@ -96,7 +96,7 @@ void check_mul_infinity(CallContext& ctx, const ArgValue& input, DType result) {
   const nlohmann::json& number = ctx.call.arguments.at("other");
   if (!number.is_string() || (number != "inf" && number != "-inf") || !is_floating(result)) return;
   bool negative = number == "-inf";
-  std::string name = tensor_name(input).empty() ? input.argument : tensor_name(input);
+  std::string name = shown_name(input);
   Diagnostic& diagnostic = ctx.report(
       DiagId::MulInfinity,
       fmt::format("{} * float('{}'): 0 * inf is NaN, so every entry where {} is 0 becomes NaN, not 0", name, number.get<std::string>(), name),
@@ -157,7 +157,7 @@ void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const A
   if (input.rank() == other.rank() && !outer) return;
   const ArgValue& lower = outer ? (over_batch(input) ? input : other) : input.rank() < other.rank() ? input : other;
   const ArgValue& higher = &lower == &input ? other : input;
-  const std::string name = tensor_name(lower).empty() ? lower.argument : tensor_name(lower);  // an inline tensor has no name
+  const std::string name = shown_name(lower);
   const DimExpr one = DimExpr::constant(1);
   // Sizes compared as written: the broadcast just recorded its conditions (T == 384) as
   // substitutions, under which every pairing would seem to hold.
@@ -253,8 +253,8 @@ void check_broadcast_roles(CallContext& ctx, const ArgValue& input, const ArgVal
       DiagId::BroadcastRoleMismatch,
       fmt::format("the broadcast aligns dim {} of {} (\"{}\", a {}) with dim {} of {} (\"{}\", a {}): equal sizes by binding, different "
                   "roles",
-                  at, tensor_name(blamed).empty() ? blamed.argument : tensor_name(blamed), blamed.dim_name(at), role_name(role_of_dim(blamed.dim_names, at)),
-                  against, tensor_name(fixed_side).empty() ? fixed_side.argument : tensor_name(fixed_side), fixed_side.dim_name(against),
+                  at, shown_name(blamed), blamed.dim_name(at), role_name(role_of_dim(blamed.dim_names, at)),
+                  against, shown_name(fixed_side), fixed_side.dim_name(against),
                   role_name(role_of_dim(fixed_side.dim_names, against))),
       &blamed, at);
   diagnostic.notes.push_back("PyTorch raises nothing while the two sizes are equal, and fails when they are not");
@@ -286,7 +286,7 @@ void check_broadcast_roles(CallContext& ctx, const ArgValue& input, const ArgVal
     if (!broadcasts) continue;
     ctx.add_patch_fix(diagnostic,
                       fmt::format("{}.unsqueeze({}) in call \"{}\": the size-1 dim where {} has no counterpart, so each named dim meets its own",
-                                  source_name, p, unsqueeze->id, tensor_name(fixed_side).empty() ? fixed_side.argument : tensor_name(fixed_side)),
+                                  source_name, p, unsqueeze->id, shown_name(fixed_side)),
                       nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(unsqueeze->pointer, "dim")}, {"value", p}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "every named dim meets the dim of its own role");
     return;
@@ -331,8 +331,8 @@ void check_unsqueezed_meets_batch(CallContext& ctx, const ArgValue& input, const
                  blamed->shape[static_cast<std::size_t>(from)] != one;
     }
     if (!lines_up) continue;
-    const std::string blamed_name = tensor_name(*blamed).empty() ? blamed->argument : tensor_name(*blamed);
-    const std::string kept_name = tensor_name(*kept).empty() ? kept->argument : tensor_name(*kept);
+    const std::string blamed_name = shown_name(*blamed);
+    const std::string kept_name = shown_name(*kept);
     Diagnostic& diagnostic = ctx.report(
         DiagId::BroadcastRoleMismatch,
         fmt::format("the broadcast aligns dim 0 of {} {} (size {}, no batch) with dim 0 of {} {} (\"{}\", a {}), and its size-1 dim {} "
@@ -370,12 +370,11 @@ void check_flattened_orders(CallContext& ctx, const ArgValue& input, const ArgVa
     const ArgValue& kept = input_blamed ? other : input;
     const int at = input_blamed ? i : j;
     const std::vector<std::string>& order = input_blamed ? a : b;
-    auto named = [](const ArgValue& arg) { return tensor_name(arg).empty() ? arg.argument : tensor_name(arg); };
     Diagnostic& diagnostic = ctx.report(
         DiagId::BroadcastRoleMismatch,
         fmt::format("dim {} of {} (\"{}\") and dim {} of {} (\"{}\") merge the same dims in different orders: element i of one is not "
                     "element i of the other",
-                    at, named(blamed), blamed.dim_name(at), input_blamed ? j : i, named(kept), kept.dim_name(input_blamed ? j : i)),
+                    at, shown_name(blamed), blamed.dim_name(at), input_blamed ? j : i, shown_name(kept), kept.dim_name(input_blamed ? j : i)),
         &blamed, at);
     diagnostic.notes.push_back("PyTorch raises nothing: both have the same number of elements");
     const CallDecl* flattening = blamed.producer;
@@ -402,7 +401,7 @@ void check_flattened_orders(CallContext& ctx, const ArgValue& input, const ArgVa
     if (flattening->op == "view") patch.push_back({{"op", "replace"}, {"path", "/calls/" + std::to_string(index + 1) + "/op"}, {"value", "reshape"}});
     ctx.add_patch_fix(diagnostic,
                       fmt::format("{}.transpose({}, {}) before the {} in call \"{}\"{}: merged {} as {} is", source.name, at, at + 1, flattening->op,
-                                  flattening->id, flattening->op == "view" ? " (as reshape)" : "", merged_name({order[1], order[0]}), named(kept)),
+                                  flattening->id, flattening->op == "view" ? " (as reshape)" : "", merged_name({order[1], order[0]}), shown_name(kept)),
                       std::move(patch));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "element i of both operands is the same (entry, position) pair");
     return;
@@ -424,8 +423,8 @@ void check_padding_weights(CallContext& ctx, const ArgValue& input, const ArgVal
         DiagId::PaddingMaskWeights,
         fmt::format("{} is the mask \"{}\" cast by {} (call \"{}\"), whose True marks the padding: multiplied into {}, it keeps the "
                     "padding positions and zeroes the tokens",
-                    tensor_name(*weights).empty() ? weights->argument : tensor_name(*weights), mask, cast->cast->op, cast->cast->id,
-                    tensor_name(*values).empty() ? values->argument : tensor_name(*values)),
+                    shown_name(*weights), mask, cast->cast->op, cast->cast->id,
+                    shown_name(*values)),
         weights);
     if (!cast->origin.reason.empty()) diagnostic.notes.push_back(cast->origin.reason);
     diagnostic.notes.push_back("masked mean pooling weights the tokens to keep (1 = keep); PyTorch raises nothing");
@@ -500,7 +499,7 @@ void propose_doubled_half(CallContext& ctx, Diagnostic& diagnostic, const ArgVal
     std::string made_name = made["outputs"][0].get<std::string>();
     ctx.add_patch_fix(diagnostic,
                       fmt::format("write {}'s {} values twice to {}'s width: {} = {} gives {}", name, ctx.symbols.resolve(half.shape.back()).str(),
-                                  tensor_name(full).empty() ? full.argument : tensor_name(full), name, python, tuple_str(doubled)),
+                                  shown_name(full), name, python, tuple_str(doubled)),
                       nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx.call.pointer, half.argument)}, {"value", made_name}},
                                              {{"op", "add"}, {"path", prefix + std::to_string(index)}, {"value", std::move(made)}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, note);
@@ -662,12 +661,11 @@ void check_stretched_product_rows(CallContext& ctx, const ArgValue& scores, cons
         ctx.symbols.compare(columns, scores.shape.back()) == Symbols::Verdict::Equal)) {
     return;
   }
-  auto named = [](const ArgValue& arg) { return tensor_name(arg).empty() ? arg.argument : tensor_name(arg); };
   Diagnostic& diagnostic = ctx.report(
       DiagId::ProductRowsStretched,
       fmt::format("{} {} has one query row (dim {}, from call \"{}\"), which {} {} stretches to {} rows: each output row repeats that query's "
                   "scores",
-                  named(scores), tuple_str(scores.shape), rows, product->id, named(other), tuple_str(other.shape), stretched.str()),
+                  shown_name(scores), tuple_str(scores.shape), rows, product->id, shown_name(other), tuple_str(other.shape), stretched.str()),
       &other, other_rows);
   diagnostic.notes.push_back(fmt::format("PyTorch raises nothing: broadcasting copies the size-1 dim, and the result has {} query rows where the "
                                          "query has 1",

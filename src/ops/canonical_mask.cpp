@@ -50,7 +50,7 @@ bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::str
   ctx.pytorch_raises(diagnostic, "AssertionError", fmt::format("only bool and floating types of {} are supported", pytorch_name));
   if (mask.dtype == DType::UInt8) diagnostic.notes.push_back("PyTorch 1.x accepted uint8 masks with a deprecation warning; 2.x refuses them");
   // True = do not attend. A Hugging Face attention_mask (1 = keep) needs == 0, not .bool().
-  std::string name = tensor_name(mask).empty() ? mask.argument : tensor_name(mask);
+  std::string name = shown_name(mask);
   MaskConvention convention = mask_convention_of_name(name);
   if (convention == MaskConvention::TrueKeeps) {
     // == 0 makes a new tensor: a call when the mask is named, else a bool tensor of its shape.
@@ -89,7 +89,7 @@ void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string&
       "pass {} and {} with one dtype to silence the warning",
       mask.argument, other.argument));
   // .float() of a bool mask would give 1.0 where it masks: added to the scores, that masks nothing.
-  std::string name = tensor_name(mask).empty() ? mask.argument : tensor_name(mask);
+  std::string name = shown_name(mask);
   std::string converted = mask.dtype == DType::Bool ? fmt::format("{0}.float().masked_fill({0}, float(\"-inf\"))", name)
                                                     : fmt::format("{} == float(\"-inf\")", name);
   if (ctx.add_dtype_fix(diagnostic, fmt::format("make {} {} like {}: {}", mask.argument, dtype_name(other.dtype), other.argument, converted),

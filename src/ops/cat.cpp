@@ -26,7 +26,7 @@ void propose_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& 
   shape[dim] = batch;
   std::vector<std::string> sizes(shared.rank(), "-1");
   sizes[dim] = batch.str();
-  std::string name = tensor_name(shared).empty() ? shared.argument : tensor_name(shared);
+  std::string name = shown_name(shared);
   ctx.add_shape_fix(diagnostic,
                     fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
                                 fmt::join(sizes, ", "), tuple_str(shape)),
@@ -45,7 +45,7 @@ void propose_batch_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgV
   shape.insert(shape.begin(), batched.shape[0]);
   std::vector<std::string> sizes(shape.size(), "-1");
   sizes[0] = batched.shape[0].str();
-  std::string name = tensor_name(shared).empty() ? shared.argument : tensor_name(shared);
+  std::string name = shown_name(shared);
   ctx.add_shape_fix(diagnostic,
                     fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
                                 fmt::join(sizes, ", "), tuple_str(shape)),
@@ -134,12 +134,14 @@ void check_cut_rejoined(CallContext& ctx, const std::vector<const ArgValue*>& te
 }
 
 // The calls that made `name` and, through every tensor argument, the calls before them, each
-// once: what a tensor was computed from. Bounded, as a spec may hold 100,000 calls.
+// once: what a tensor was computed from. Not dim_origin's walk, which follows one dim through
+// one input of each call: whether a cache and the new part share a root depends on every input.
+// Bounded, as a spec may hold 100,000 calls.
 std::vector<const CallDecl*> ancestry(const Spec& spec, const std::string& name, const CallDecl* before) {
-  constexpr std::size_t kMaxCalls = 64;
+  constexpr std::size_t kMaxAncestors = 64;
   std::vector<const CallDecl*> found;
   std::vector<std::pair<std::string, const CallDecl*>> pending{{name, before}};
-  while (!pending.empty() && found.size() < kMaxCalls) {
+  while (!pending.empty() && found.size() < kMaxAncestors) {
     auto [tensor, after] = pending.back();
     pending.pop_back();
     const CallDecl* call = producer_of(spec, tensor, after);

@@ -89,7 +89,7 @@ void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const In
   std::string fixed = "[";
   for (int d = 0; d < *sequence; ++d) fixed += ":, ";
   fixed += std::to_string(integer->integer) + "]";
-  std::string name = tensor_name(input).empty() ? "input" : tensor_name(input);
+  std::string name = shown_name(input, "input");
   if (ctx.add_argument_fix(ctx.diagnostics.back(),
                            fmt::format("{}{} instead of {}{}: position {} of the sequence dim \"{}\"", name, fixed, name, text, integer->integer,
                                        input.dim_name(*sequence)),
@@ -147,7 +147,7 @@ void infer_getitem(CallContext& ctx) {
   }
   if (plan.failure) {
     Diagnostic& diagnostic = report_argument(ctx, index_diagnostic(plan.failure->message),
-                                             fmt::format("{}{} of a {} tensor fails at entry {} of the index", tensor_name(input).empty() ? "input" : tensor_name(input),
+                                             fmt::format("{}{} of a {} tensor fails at entry {} of the index", shown_name(input, "input"),
                                                          text, tuple_str(input.shape), plan.failure->item),
                                              "index");
     ctx.pytorch_raises(diagnostic, plan.failure->type, plan.failure->message);

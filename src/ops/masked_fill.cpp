@@ -117,8 +117,7 @@ void add_bool_mask_fixes(CallContext& ctx, Diagnostic& diagnostic, const ArgValu
   bool square = mask.rank() >= 2 && ctx.symbols.compare(mask.shape[mask.rank() - 1], mask.shape[mask.rank() - 2]) == Symbols::Verdict::Equal;
   bool marks_allowed = origin.convention == MaskConvention::TrueKeeps ||
                        (origin.convention == MaskConvention::Unknown && is_floating(mask.dtype) && square);
-  std::string name = tensor_name(mask);
-  if (name.empty()) name = "mask";
+  std::string name = shown_name(mask, "mask");
   std::string not_equal = fmt::format("fill where {} is not 0: masked_fill({} != 0, ...)", name, name);
   if (!marks_allowed) {
     // A declared mask is declared bool; one a call made is compared where it is read.

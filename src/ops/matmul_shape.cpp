@@ -106,11 +106,6 @@ bool has_batch_factor(const std::string& name) {
   return std::any_of(factors.begin(), factors.end(), [](const std::string& factor) { return role_of_name(factor) == DimRole::Batch; });
 }
 
-std::string operand_text(const ArgValue& operand) {
-  std::string name = tensor_name(operand);
-  return name.empty() ? operand.argument : name;
-}
-
 }  // namespace
 
 void propose_transposed_operands(CallContext& ctx, Diagnostic& diagnostic, std::string description,
@@ -160,14 +155,14 @@ void check_product_roles(CallContext& ctx, const ArgValue& input, const ArgValue
   if (inner_role != DimRole::Unknown && rows_role != DimRole::Unknown && inner_role != rows_role) {
     Diagnostic& diagnostic = ctx.report(
         DiagId::FeatureSlotRole,
-        fmt::format("{} @ {} contracts {}'s last dim {} (a {}) with {}'s dim {} {} (a {}); valid only because {} == {}", operand_text(input),
-                    operand_text(other), operand_text(input), inner, role_name(inner_role), operand_text(other), contracted, rows,
+        fmt::format("{} @ {} contracts {}'s last dim {} (a {}) with {}'s dim {} {} (a {}); valid only because {} == {}", shown_name(input),
+                    shown_name(other), shown_name(input), inner, role_name(inner_role), shown_name(other), contracted, rows,
                     role_name(rows_role), inner, rows),
         &other, contracted);
     if (role_of_name(other.dim_name(other.rank() - 1)) == inner_role) {
       propose_transposed_operands(ctx, diagnostic,
-                                  fmt::format("contract over {0}'s last dim ({1}): {2} @ {0}.transpose(-2, -1)", operand_text(other),
-                                              other.dim_name(other.rank() - 1), operand_text(input)),
+                                  fmt::format("contract over {0}'s last dim ({1}): {2} @ {0}.transpose(-2, -1)", shown_name(other),
+                                              other.dim_name(other.rank() - 1), shown_name(input)),
                                   {{other.argument, -2, -1}});
     }
     return;
@@ -188,7 +183,7 @@ void check_product_roles(CallContext& ctx, const ArgValue& input, const ArgValue
     propose_transposed_operands(ctx, diagnostic,
                                 fmt::format("multiply per {0}: {1}.transpose(0, {2}) @ {3}.transpose(0, {4}) (the sequence back in the "
                                             "matrices, as q.view(T, B*H, D).transpose(0, 1) does)",
-                                            batch, operand_text(input), input_rows, operand_text(other), other_columns),
+                                            batch, shown_name(input), input_rows, shown_name(other), other_columns),
                                 {{input.argument, 0, input_rows}, {other.argument, 0, other_columns}});
   }
 }

@@ -651,7 +651,7 @@ class MhaRules {
     const DimExpr& sequence = key_sizes[m_.batch_first ? 1 : 0];
     if (ctx_.symbols.compare(ctx_.symbols.resolve(kpm_.shape[0]), ctx_.symbols.resolve(batch)) != Symbols::Verdict::Equal) return;
     Diagnostic& diagnostic = ctx_.diagnostics.back();
-    std::string lengths = tensor_name(kpm_).empty() ? "lengths" : tensor_name(kpm_);
+    std::string lengths = shown_name(kpm_, "lengths");
     Shape mask{kpm_.written.size() == 1 ? kpm_.written[0] : kpm_.shape[0], sequence};
     std::vector<Fix> others = std::move(diagnostic.fixes);
     diagnostic.fixes.clear();
@@ -752,7 +752,7 @@ class MhaRules {
         return !arg->shape_pointer.empty() && done.first->shape_pointer == arg->shape_pointer;
       });
       if (!same_tensor) {
-        texts.push_back(fmt::format("{}.{}", tensor_name(*arg).empty() ? arg->argument : tensor_name(*arg), flatten));
+        texts.push_back(fmt::format("{}.{}", shown_name(*arg), flatten));
       }
       shapes.push_back({arg, flat});
     }
@@ -946,7 +946,7 @@ class MhaRules {
     if (stride > 1) index += fmt::format(":{}", stride);
     Shape subsampled = kpm_.written;
     subsampled.back() = key_.written.size() == key_.shape.size() ? key_.written[seq_] : S_;
-    std::string name = tensor_name(kpm_).empty() ? kpm_.argument : tensor_name(kpm_);
+    std::string name = shown_name(kpm_);
     if (ctx_.add_shape_fix(diagnostic,
                            fmt::format("subsample the mask as call \"{}\" ({}) subsamples the frames (kernel {}, stride {}, padding {}: frame j at "
                                        "input position {}j): {}[{}] gives {}",

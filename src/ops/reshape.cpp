@@ -1223,7 +1223,7 @@ class ReshapeRules {
     Diagnostic& diagnostic = report_argument(
         ctx_, DiagId::ViewLayout,
         fmt::format("view{} of {} {} needs dims that are not adjacent in memory: {}; view never copies", tuple_str(shape),
-                    tensor_name(input_).empty() ? "the input" : tensor_name(input_), tuple_str(input_.shape), cause),
+                    shown_name(input_, "the input"), tuple_str(input_.shape), cause),
         "shape");
     ctx_.pytorch_raises(diagnostic, "RuntimeError",
                         "view size is not compatible with input tensor's size and stride (at least one dimension spans across two "

@@ -189,7 +189,7 @@ class SdpaRules {
                       arg->argument, heads, merged.str(), wider->argument, tuple_str(wider->shape), merged.str()),
           arg, heads);
       diagnostic.notes.push_back("split the merged dim back into (batch, heads) so that every operand is (B, H, L, D)");
-      std::string name = tensor_name(*arg).empty() ? arg->argument : tensor_name(*arg);
+      std::string name = shown_name(*arg);
       merged_split_ = MergedSplit{arg, split, fmt::format("split {}'s {}: {}.view{}", arg->argument, merged.str(), name, tuple_str(split))};
       add_split_fix(diagnostic);
       return;
@@ -402,7 +402,7 @@ class SdpaRules {
                                     dtype_typemeta_name(mask_.dtype), dtype_typemeta_name(query_.dtype)));
     diagnostic.notes.push_back("F.scaled_dot_product_attention's bool masks mean the opposite of nn.MultiheadAttention's: "
                                "True takes part in attention");
-    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    std::string name = shown_name(mask_, "attn_mask");
     // A float mask of another float dtype is additive (a bias, -inf where masked): converted to
     // the query's dtype it keeps its values; .bool() would make its 0 entries False (left out).
     if (is_floating(mask_.dtype)) {
@@ -549,8 +549,7 @@ class SdpaRules {
   // sequence (memory, encoder, context, src) or lengths written as two symbols (L, S: PyTorch's
   // target and source) are cross-attention's: there is no causal order between them.
   bool keys_cache_the_queries() const {
-    std::string name = tensor_name(key_);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string name = lowered(tensor_name(key_));
     for (const char* cache : {"cache", "past"}) {
       if (name.find(cache) != std::string::npos) return true;
     }
@@ -647,7 +646,7 @@ class SdpaRules {
     if (role_of_dim(mask_.dim_names, heads_slot) != DimRole::Batch) return;
     Shape unsqueezed = mask_.written;
     unsqueezed.insert(unsqueezed.begin() + heads_slot + 1, DimExpr::constant(1));
-    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    std::string name = shown_name(mask_, "attn_mask");
     std::string index = "[";
     for (int i = 0; i <= heads_slot; ++i) index += ":, ";
     index += "None]";
@@ -750,7 +749,7 @@ class SdpaRules {
     if (!equal(mask_rows, keys) || !(equal(mask_columns, queries) || equal(mask_columns, DimExpr::constant(1)))) return;
     Shape transposed = mask_.written;
     std::swap(transposed[transposed.size() - 2], transposed[transposed.size() - 1]);
-    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    std::string name = shown_name(mask_, "attn_mask");
     if (ctx_.add_shape_fix(diagnostic, fmt::format("put the mask's key dim last: {}.transpose(-2, -1), {}", name, tuple_str(transposed)),
                            {{&mask_, transposed}})) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the mask's key dim then meets the keys (dim -1 of the scores)");
@@ -780,7 +779,7 @@ class SdpaRules {
     bool inner = is_mask_dim(1);
     if (!inner && !is_mask_dim(0)) return;
     const std::string& times = factors[inner ? 0 : 1];
-    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    std::string name = shown_name(mask_, "attn_mask");
     std::string tiling;
     if (inner) {
       std::vector<std::string> counts(static_cast<std::size_t>(mask_.rank()), "1");
@@ -814,7 +813,7 @@ class SdpaRules {
     }
     Shape repeated = mask_.written;
     repeated[slot] = heads;
-    std::string name = tensor_name(mask_).empty() ? "attn_mask" : tensor_name(mask_);
+    std::string name = shown_name(mask_, "attn_mask");
     if (ctx_.add_shape_fix(diagnostic,
                            fmt::format("repeat the mask per query head, as enable_gqa repeats the keys: {}.repeat_interleave({}, dim={})",
                                        name, heads.offset / mask_heads.offset, slot),

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
 
 #include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
@@ -73,8 +72,8 @@ void check_softmax_dim_role(CallContext& ctx, const ArgValue& input, int dim) {
 }
 
 // Whether a tensor's name says it is the queries ("q", "query", "q_h") or the keys ("k", "key").
-bool named_like(std::string name, char letter, const char* word) {
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+bool named_like(const std::string& written, char letter, const char* word) {
+  std::string name = lowered(written);
   return name == std::string(1, letter) || name.rfind(word, 0) == 0 || name.rfind(std::string(1, letter) + "_", 0) == 0;
 }
 

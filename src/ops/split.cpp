@@ -4,7 +4,6 @@
 // aten/src/ATen/native/TensorShape.cpp). The pieces' sizes come from ops/split_sizes.hpp, which
 // the forward pass shares.
 #include <algorithm>
-#include <cctype>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -62,9 +61,6 @@ std::vector<DimExpr> constants(const std::vector<std::int64_t>& sizes) {
   return dims;
 }
 
-// The input as a message names it: its spec name, or "input" when written inline.
-std::string input_name(const ArgValue& input) { return tensor_name(input).empty() ? "input" : tensor_name(input); }
-
 // A symbolic size whose pieces depend on the symbol's value.
 void symbol_dependent(CallContext& ctx, const DimExpr& size, int dim, const std::string& argument) {
   report_argument(ctx, DiagId::ShapeNotDerivable,
@@ -74,8 +70,8 @@ void symbol_dependent(CallContext& ctx, const DimExpr& size, int dim, const std:
 }
 
 // An output named like one of attention's projections: q, k, v, query, key, value (xq, q_proj, ...).
-bool named_like_projection(std::string name) {
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+bool named_like_projection(const std::string& written) {
+  std::string name = lowered(written);
   if (name.size() == 2 && name[0] == 'x') name = name.substr(1);  // Llama's xq, xk, xv
   if (name == "queries") return true;
   for (const char* suffix : {"_proj", "_states", "_layer", "s"}) {
@@ -123,7 +119,7 @@ void check_cut_dim_role(CallContext& ctx, const ArgValue& input, int dim, std::s
     return;
   }
   const DimExpr piece{features.coeff / count, features.symbol, features.offset / count};
-  std::string name = tensor_name(input).empty() ? "input" : tensor_name(input);
+  std::string name = shown_name(input, "input");
   Diagnostic& diagnostic = ctx.report(
       DiagId::ChunkNotFeatures,
       fmt::format("{} cuts dim {} ({}) of {} {} into {} pieces, but {}: they lie side by side in the last dim ({} = {} x {}); each "
@@ -173,7 +169,7 @@ void infer_split(CallContext& ctx) {
   // A symbol is at least 1: its dim is never empty.
   if (split_size == 0 && (!size.is_constant() || size.offset != 0)) {
     Diagnostic& diagnostic = report_argument(
-        ctx, DiagId::SplitSize, fmt::format("split_size=0 cannot cut dim {} of {} (size {})", *dim, input_name(input), size.str()), "split_size");
+        ctx, DiagId::SplitSize, fmt::format("split_size=0 cannot cut dim {} of {} (size {})", *dim, shown_name(input, "input"), size.str()), "split_size");
     ctx.pytorch_raises(diagnostic, "RuntimeError",
                        fmt::format("split_size can only be 0 if dimension size is 0, but got dimension size of {}", size.str()));
     return;
@@ -214,7 +210,7 @@ void infer_split_with_sizes(CallContext& ctx) {
   if (!ctx.same(DimExpr::constant(sum), size, &input, *dim, fmt::format("split_sizes sum to {}", sum))) {
     Diagnostic& diagnostic =
         report_argument(ctx, DiagId::SplitSizesSum,
-                        fmt::format("split_sizes={} sum to {}, but dim {} of {} has size {}", sizes_text, sum, *dim, input_name(input), size.str()),
+                        fmt::format("split_sizes={} sum to {}, but dim {} of {} has size {}", sizes_text, sum, *dim, shown_name(input, "input"), size.str()),
                         "split_sizes");
     ctx.pytorch_raises(diagnostic, "RuntimeError",
                        fmt::format("split_with_sizes expects split_sizes to sum exactly to {} (input tensor's size at dimension {}), but got "

@@ -273,8 +273,9 @@ class TransformerRules {
           &tgt, batch);
       diagnostic.related.push_back(ctx_.related(src, batch, fmt::format("src batch = {}", src.shape[batch].str())));
       ctx_.pytorch_raises(diagnostic, "RuntimeError", "the batch number of src and tgt must be equal");
-      if (config.batch_first ? ctx_.symbols.compare(src.shape[1], tgt.shape[1]) == Symbols::Verdict::Equal
-                             : ctx_.symbols.compare(src.shape[0], tgt.shape[0]) == Symbols::Verdict::Equal) {
+      // The other batch_first reads the batch from the other dim, which a 1-D tgt lacks.
+      const int other = 1 - batch;
+      if (tgt.rank() > other && ctx_.symbols.compare(src.shape[other], tgt.shape[other]) == Symbols::Verdict::Equal) {
         ctx_.add_option_fix(diagnostic, fmt::format("construct with batch_first={}", config.batch_first ? "False" : "True"),
                             {{"batch_first", !config.batch_first}});
       }

@@ -25,7 +25,7 @@ struct FixtureError {
 std::vector<FixtureError> fixture_errors() {
   std::vector<FixtureError> errors;
   for (const char* file : {"mha_cases.json", "sdpa_cases.json", "glue_cases.json", "transformer_cases.json", "pointwise_cases.json",
-                           "split_cases.json", "conv_cases.json", "einsum_cases.json"}) {
+                           "split_cases.json", "conv_cases.json", "einsum_cases.json", "ops2_cases.json"}) {
     nlohmann::json fixtures = nlohmann::json::parse(test::read_file(std::string(MHACHECK_SOURCE_DIR) + "/tests/pytorch/" + file));
     for (const nlohmann::json& c : fixtures["cases"]) {
       if (c["expect"]["ok"].get<bool>()) continue;
@@ -82,6 +82,8 @@ std::string operator_frame(const std::string& code) {
       {"MHA368", "  File \"model.py\", line 30, in forward\n    scores = torch.bmm(q, k.transpose(1, 2))\n"},
       {"MHA369", "  File \"model.py\", line 30, in forward\n    scores = torch.bmm(q, k.transpose(1, 2))\n"},
       {"MHA320", "  File \"model.py\", line 30, in forward\n    scores = scores.masked_fill(mask == 0, float(\"-inf\"))\n"},
+      {"MHA322", "  File \"model.py\", line 30, in forward\n    x = x.repeat(1, n - 1, 1)\n"},
+      {"MHA325", "  File \"model.py\", line 30, in forward\n    bias = torch.zeros(T, T - window)\n"},
   };
   auto frame = frames.find(code);
   return frame == frames.end() ? "" : frame->second;
@@ -142,6 +144,71 @@ TEST_CASE("every fixture's PyTorch message is explained with its diagnostic amon
   int framed = framed_ranks[1] + framed_ranks[2] + framed_ranks[3];
   INFO(fmt::format("with the frame: first {} of {}; second {}; third {}", framed_ranks[1], framed, framed_ranks[2], framed_ranks[3]));
   CHECK(framed_ranks[1] * 100 >= framed * 85);
+}
+
+TEST_CASE("the messages of stack, the constructors, pow, flip, argmax, F.linear and F.layer_norm name their diagnostics", "[explain]") {
+  // PyTorch 2.x's texts as the rules quote them, those no fixture case raises included; the
+  // frame is the line a traceback shows above the message. Each must be explained with the
+  // diagnostic among its first three causes.
+  struct Case {
+    std::string frame, text;
+    DiagId id;
+  };
+  const std::vector<Case> cases = {
+      {"torch.stack([q, k])", "RuntimeError: stack expects each tensor to be equal size, but got [2, 8, 64] at entry 0 and [2, 8, 32] at entry 1",
+       DiagId::StackShapes},
+      {"heads = x.unbind(0)", "IndexError: Dimension specified as 0 but tensor has no dimensions", DiagId::IndexRank},
+      {"torch.arange(T, 0)", "RuntimeError: upper bound and larger bound inconsistent with step sign", DiagId::ConstructorSize},
+      {"torch.arange(0, T, 0)", "RuntimeError: step must be nonzero", DiagId::ConstructorSize},
+      {"torch.arange(0, float('inf'))", "RuntimeError: unsupported range: 0 -> inf", DiagId::ConstructorSize},
+      {"torch.arange(0, 2**62, 0.5)", "RuntimeError: invalid size, possible overflow?", DiagId::ConstructorSize},
+      {"torch.eye(n)", "RuntimeError: n must be greater or equal to 0, got -1", DiagId::ConstructorSize},
+      {"torch.eye(3, m)", "RuntimeError: m must be greater or equal to 0, got -2", DiagId::ConstructorSize},
+      {"torch.zeros(T, T - window)", "RuntimeError: Trying to create tensor with negative dimension -3: [5, -3]", DiagId::ConstructorSize},
+      {"torch.ones(2**40, 2**40)", "RuntimeError: Storage size calculation overflowed with sizes=[1099511627776, 1099511627776]",
+       DiagId::ConstructorSize},
+      {"idx.pow(-1)", "RuntimeError: Integers to negative integer powers are not allowed.", DiagId::ActivationDType},
+      {"mask.pow(2)", "RuntimeError: \"pow\" not implemented for 'Bool'", DiagId::ActivationDType},
+      {"x.flip([1, -1])", "RuntimeError: dim 2 appears multiple times in the list of dims", DiagId::PermuteDims},
+      {"scores.argmax()", "IndexError: argmax(): Expected reduction dim to be specified for input.numel() == 0.", DiagId::ReduceDims},
+      {"mask.argmin(dim=-1)", "RuntimeError: \"argmin_cpu\" not implemented for 'Bool'", DiagId::ReduceDType},
+      {"F.log_softmax(ids, dim=-1)", "RuntimeError: \"log_softmax_lastdim_kernel_impl\" not implemented for 'Long'", DiagId::SoftmaxDType},
+      {"F.linear(x, w)", "RuntimeError: t() expects a tensor with <= 2 dimensions, but self is 3D", DiagId::InputRank},
+      {"F.linear(x, w, b)", "RuntimeError: mat2 must be a matrix, got 1-D tensor", DiagId::InputRank},
+      {"F.linear(x, w, b)", "RuntimeError: self and mat2 must have the same dtype, but got double and float", DiagId::InputModuleDType},
+      {"F.linear(x, w, b)",
+       "RuntimeError: The expanded size of the tensor (5) must match the existing size (4) at non-singleton dimension 1.  Target sizes: [14, 5].  "
+       "Tensor sizes: [4]",
+       DiagId::AddBroadcast},
+      {"F.layer_norm(x, (3,), weight=w)",
+       "RuntimeError: Expected weight to be of same shape as normalized_shape, but got weight of shape [4] and normalized_shape = [3]",
+       DiagId::LayerNormShape},
+      {"F.layer_norm(x, (3,), bias=b)",
+       "RuntimeError: Expected bias to be of same shape as normalized_shape, but got bias of shape [4] and normalized_shape = [3]",
+       DiagId::LayerNormShape},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    for (const std::string& pasted : {c.text, traceback("  File \"model.py\", line 30, in forward\n    y = " + c.frame + "\n" + c.text)}) {
+      std::optional<Explanation> explanation = explain_pytorch_error(pasted);
+      REQUIRE(explanation);
+      INFO("causes: " << codes(*explanation));
+      int rank = rank_of(*explanation, diag_info(c.id).code);
+      CHECK(rank >= 1);
+      CHECK(rank <= 3);
+    }
+  }
+  // The frame of the operator that raised it puts the diagnostic first where the message is shared.
+  std::optional<Explanation> flipped =
+      explain_pytorch_error(traceback("    y = x.flip([1, -1])\nRuntimeError: dim 1 appears multiple times in the list of dims"));
+  REQUIRE(flipped);
+  CHECK(flipped->causes.front().id == DiagId::PermuteDims);
+  std::optional<Explanation> bias = explain_pytorch_error(
+      traceback("    y = F.linear(x, w, b)\nRuntimeError: The expanded size of the tensor (5) must match the existing size (4) at non-singleton "
+                "dimension 1.  Target sizes: [2, 5].  Tensor sizes: [4]"));
+  REQUIRE(bias);
+  CHECK(bias->causes.front().id == DiagId::AddBroadcast);
+  CHECK(bias->causes.front().message == "F.linear's bias has 4 entries but the weight makes 5 output features");
 }
 
 TEST_CASE("a broadcast failure past dim 1 puts the causes of batch dims last", "[explain]") {

@@ -57,6 +57,18 @@ TEST_CASE("a layer's attention errors name the layer's options and arguments", "
   CHECK(mask->verified);
 }
 
+TEST_CASE("nn.Transformer with batch_first=True and a 1-D tgt: the batch error, no batch_first fix", "[transformer]") {
+  // PyTorch compares src.size(0) with tgt.size(0) and raises; the other batch_first would read
+  // dim 1, which the 1-D tgt does not have (the check once read past its shape there).
+  const std::string model = R"({"type": "Transformer", "d_model": 8, "nhead": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, )"
+                            R"("dim_feedforward": 16, "dropout": 0.0, "batch_first": true})";
+  Report report = test::check_text(module_call(model, R"("src": [2, 5, 8], "tgt": [8])"));
+  const Diagnostic* batch = test::find(report, "MHA408");
+  REQUIRE(batch != nullptr);
+  CHECK(batch->pytorch_error->message == "the batch number of src and tgt must be equal");
+  CHECK(fix_named(*batch, "construct with batch_first") == nullptr);
+}
+
 TEST_CASE("fixes reach options of a nested module, in JSON and in a constructor string", "[transformer]") {
   Report object = test::check_text(module_call(
       R"({"type": "TransformerEncoder", "encoder_layer": {"type": "TransformerEncoderLayer", "d_model": 12, "nhead": 5}, "num_layers": 2})",
