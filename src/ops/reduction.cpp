@@ -62,6 +62,11 @@ void check_reduced_batch(CallContext& ctx, const ArgValue& input, const std::set
   }
 }
 
+// A dim as messages name it: "T" quoted when it has a name, else its size.
+std::string dim_text(const ArgValue& input, int d) {
+  return input.dim_name(d).empty() ? input.shape[static_cast<std::size_t>(d)].str() : "\"" + input.dim_name(d) + "\"";
+}
+
 // The role of dim `dim` of `input`: its name's, else the letter an einsum's explicit output
 // writes for it ('bhnde': b a batch, h the heads), when an einsum made the values.
 DimRole role_in_graph(const CallContext& ctx, const ArgValue& input, int dim) {
@@ -90,16 +95,13 @@ void check_cumsum_role(CallContext& ctx, const ArgValue& input, int dim) {
   int sequence = input.rank() - 1;
   while (sequence >= 0 && (sequence == dim || role_in_graph(ctx, input, sequence) != DimRole::Sequence)) --sequence;
   if (sequence < 0) return;
-  auto described = [&](int d) {
-    return input.dim_name(d).empty() ? input.shape[static_cast<std::size_t>(d)].str() : "\"" + input.dim_name(d) + "\"";
-  };
   Diagnostic& diagnostic = ctx.report(
       DiagId::ReduceBatchRole,
-      fmt::format("cumsum over dim {} ({}, a {}) accumulates across {}, not along the positions of the sequence dim {} ({})", dim, described(dim),
-                  role_name(role), role == DimRole::Batch ? "batch entries" : "heads", sequence, described(sequence)),
+      fmt::format("cumsum over dim {} ({}, a {}) accumulates across {}, not along the positions of the sequence dim {} ({})", dim, dim_text(input, dim),
+                  role_name(role), role == DimRole::Batch ? "batch entries" : "heads", sequence, dim_text(input, sequence)),
       &input, dim);
   diagnostic.notes.push_back("each entry's running sum then depends on the other entries; PyTorch raises nothing");
-  if (ctx.add_argument_fix(diagnostic, fmt::format("cumsum over dim={} ({}, the sequence)", sequence, described(sequence)), "dim", sequence)) {
+  if (ctx.add_argument_fix(diagnostic, fmt::format("cumsum over dim={} ({}, the sequence)", sequence, dim_text(input, sequence)), "dim", sequence)) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each position's sum runs over its own sequence's earlier positions");
   }
 }
@@ -174,13 +176,10 @@ void check_normalize_contracted(CallContext& ctx, const ArgValue& input, int dim
   if (ctx.call.outputs.empty() || input.rank() < 2) return;
   std::optional<int> contracted = contracted_by_product(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank());
   if (!contracted || *contracted == dim) return;
-  auto described = [&](int d) {
-    return input.dim_name(d).empty() ? input.shape[static_cast<std::size_t>(d)].str() : "\"" + input.dim_name(d) + "\"";
-  };
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxDimRole,
       fmt::format("F.normalize over dim {} ({}), but the matrix product that reads the result contracts dim {} ({}): its products are not cosines",
-                  dim, described(dim), *contracted, described(*contracted)),
+                  dim, dim_text(input, dim), *contracted, dim_text(input, *contracted)),
       &input, dim);
   diagnostic.notes.push_back("F.normalize's default dim=1 is made for (N, C) features; PyTorch raises nothing");
   const int fixed = *contracted == input.rank() - 1 ? -1 : *contracted;
