@@ -7,6 +7,7 @@
 // kernels dispatch over bool and the integer types only.
 #include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
+#include "check/mask_pattern.hpp"
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/dim_arguments.hpp"
@@ -89,12 +90,24 @@ void check_sliced_table(CallContext& ctx, const ArgValue& x, const ArgValue& sli
   }
 }
 
+// Whether the calls that make `x` say it holds no 0 anywhere (ones, full(..., 2.0), a declared
+// tensor named ones, and what tril/triu or arithmetic with numbers made of them): its values are
+// known, piece by piece, and none of the pieces is 0.
+bool holds_no_zero(const CallContext& ctx, const ArgValue& x) {
+  const std::string name = tensor_name(x);
+  if (name.empty()) return false;
+  std::optional<MaskPattern> values = mask_pattern(ctx.spec, name, x.producer);
+  return values && std::none_of(values->pieces.begin(), values->pieces.end(), [](const MaskPattern::Piece& piece) { return piece.value == 0.0; });
+}
+
 // x * float('-inf') (MHA280): NaN wherever x is 0, which for a 0/1 mask is every position it
 // keeps. The fix multiplies by the finite extreme of the result's dtype, torch.finfo(dtype).min,
-// the value Hugging Face's extended attention masks use.
+// the value Hugging Face's extended attention masks use. Nothing to say when x is known to hold no
+// 0: ones(T, T) * float('-inf') is -inf everywhere, which triu(..., 1) makes the additive causal mask.
 void check_mul_infinity(CallContext& ctx, const ArgValue& input, DType result) {
   const nlohmann::json& number = ctx.call.arguments.at("other");
   if (!number.is_string() || (number != "inf" && number != "-inf") || !is_floating(result)) return;
+  if (holds_no_zero(ctx, input)) return;
   bool negative = number == "-inf";
   std::string name = shown_name(input);
   Diagnostic& diagnostic = ctx.report(

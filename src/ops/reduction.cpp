@@ -19,8 +19,11 @@
 #include <limits>
 #include <set>
 
+#include "check/dim_origin.hpp"
+#include "check/mask_origin.hpp"
 #include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
+#include "ops/einsum_equation.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
@@ -56,6 +59,132 @@ void check_reduced_batch(CallContext& ctx, const ArgValue& input, const std::set
   if (ctx.add_argument_fix(diagnostic, fmt::format("{} over dim={} (\"{}\", the sequence)", ctx.call.op, fixed.dump(), input.dim_name(sequence)), "dim",
                            fixed)) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each sequence is pooled over its own positions");
+  }
+}
+
+// A dim as messages name it: "T" quoted when it has a name, else its size.
+std::string dim_text(const ArgValue& input, int d) {
+  return input.dim_name(d).empty() ? input.shape[static_cast<std::size_t>(d)].str() : "\"" + input.dim_name(d) + "\"";
+}
+
+// The role of dim `dim` of `input`: its name's, else the letter an einsum's explicit output
+// writes for it ('bhnde': b a batch, h the heads), when an einsum made the values.
+DimRole role_in_graph(const CallContext& ctx, const ArgValue& input, int dim) {
+  DimRole role = role_of_dim(input.dim_names, dim);
+  if (role != DimRole::Unknown) return role;
+  const CallDecl* maker = values_maker(ctx, input);
+  if (maker == nullptr || maker->op != "einsum") return role;
+  const std::string equation = maker->arguments.at("equation").get<std::string>();
+  EinsumEquation read;
+  if (read_einsum_terms(equation, maker->list_size("operands"), read) || read_einsum_output(equation, read) || !read.explicit_output ||
+      static_cast<int>(read.output.size()) != input.rank() ||
+      std::find(read.output.begin(), read.output.end(), kEinsumEllipsis) != read.output.end()) {
+    return role;
+  }
+  return role_of_subscript(einsum_letter(read.output[static_cast<std::size_t>(dim)]));
+}
+
+// MHA288: a running count or a causal prefix runs along the positions (OPT's positions
+// cumsum(attention_mask, dim=1), causal linear attention's context.cumsum(dim=-3)). A cumsum over
+// a dim whose role is the batch or the heads, in a tensor with a sequence dim, accumulates across
+// batch entries or heads; the fix runs over the sequence dim (the last one, the positions of a
+// causal prefix). Nothing without a sequence dim: a (B,) running total means what it says.
+void check_cumsum_role(CallContext& ctx, const ArgValue& input, int dim) {
+  const DimRole role = role_in_graph(ctx, input, dim);
+  if (role != DimRole::Batch && role != DimRole::Heads) return;
+  int sequence = input.rank() - 1;
+  while (sequence >= 0 && (sequence == dim || role_in_graph(ctx, input, sequence) != DimRole::Sequence)) --sequence;
+  if (sequence < 0) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ReduceBatchRole,
+      fmt::format("cumsum over dim {} ({}, a {}) accumulates across {}, not along the positions of the sequence dim {} ({})", dim, dim_text(input, dim),
+                  role_name(role), role == DimRole::Batch ? "batch entries" : "heads", sequence, dim_text(input, sequence)),
+      &input, dim);
+  diagnostic.notes.push_back("each entry's running sum then depends on the other entries; PyTorch raises nothing");
+  if (ctx.add_argument_fix(diagnostic, fmt::format("cumsum over dim={} ({}, the sequence)", sequence, dim_text(input, sequence)), "dim", sequence)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each position's sum runs over its own sequence's earlier positions");
+  }
+}
+
+// MHA288: tensors stacked on a new dim (one embedding per codebook, stack(dim=1) of (B, T, E)
+// into (B, K, T, E)) are combined over that dim. A sum or mean of the stack that keeps the new dim
+// and reduces a sequence dim instead pools each stacked tensor over its positions, and the
+// stacked dim then sits where the positions were. The fix reduces over the stacked dim.
+void check_reduced_stack(CallContext& ctx, const ArgValue& input, const std::set<int>& reduced) {
+  const CallDecl* stack = input.producer;
+  if (stack == nullptr || stack->op != "stack" || (ctx.call.op != "sum" && ctx.call.op != "mean")) return;
+  const nlohmann::json& written = stack->arguments.value("dim", nlohmann::json(0));
+  if (!written.is_number_integer()) return;
+  const int stacked = static_cast<int>(written.get<std::int64_t>() < 0 ? written.get<std::int64_t>() + input.rank() : written.get<std::int64_t>());
+  if (stacked < 0 || stacked >= input.rank() || reduced.count(stacked) != 0 || reduced.size() != 1) return;
+  const int pooled = *reduced.begin();
+  if (role_of_dim(input.dim_names, pooled) != DimRole::Sequence) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ReduceBatchRole,
+      fmt::format("{} over dim {} (\"{}\", a {}) of the tensors torch.stack joined on dim {} (call \"{}\"): each stacked tensor is pooled over "
+                  "its positions, and the stacked dim is kept where the positions were",
+                  ctx.call.op, pooled, input.dim_name(pooled), role_name(DimRole::Sequence), stacked, stack->id),
+      &input, pooled);
+  diagnostic.notes.push_back(fmt::format("combining the {} stacked tensors position by position is a {} over dim {}; PyTorch raises nothing",
+                                         stack->list_size("tensors"), ctx.call.op, stacked));
+  if (ctx.add_argument_fix(diagnostic, fmt::format("{} over dim={} (the dim torch.stack added in call \"{}\")", ctx.call.op, stacked, stack->id), "dim",
+                           stacked)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the stacked tensors are combined at each position, which keeps the sequence");
+  }
+}
+
+// The dim the first matrix product reading `name` after `after` contracts, in `name`'s dims
+// (rank `rank`): its last as the first operand (x @ y), its last when x.transpose(-2, -1) or .mT
+// is the second (y @ x^T), its second to last as the second operand itself. nullopt when no
+// product reads it so.
+std::optional<int> contracted_by_product(const Spec& spec, const CallDecl& after, const std::string& name, int rank) {
+  auto reads = [](const CallDecl& call, const std::string& argument, const std::string& tensor) {
+    auto ref = call.tensors.find(argument);
+    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named && ref->second.name == tensor;
+  };
+  bool past = false;
+  std::string transposed;
+  for (const CallDecl& call : spec.calls) {
+    if (&call == &after || (!after.pointer.empty() && call.pointer == after.pointer)) {
+      past = true;
+      continue;
+    }
+    if (!past) continue;
+    if (call.op == "transpose" && reads(call, "input", name) && !call.outputs.empty()) {
+      auto wrap = [&](const nlohmann::json& value) {
+        const std::int64_t at = value.is_number_integer() ? value.get<std::int64_t>() : -1000;
+        return at < 0 ? at + rank : at;
+      };
+      const std::int64_t a = wrap(call.arguments.at("dim0")), b = wrap(call.arguments.at("dim1"));
+      if (std::min(a, b) == rank - 2 && std::max(a, b) == rank - 1) transposed = call.outputs.front();
+      continue;
+    }
+    if (call.op != "matmul" && call.op != "bmm") continue;
+    const std::string second = call.op == "bmm" ? "mat2" : "other";
+    if (reads(call, "input", name)) return rank - 1;
+    if (!transposed.empty() && reads(call, second, transposed)) return rank - 1;
+    if (reads(call, second, name)) return rank - 2;
+  }
+  return std::nullopt;
+}
+
+// MHA265: F.normalize makes unit vectors whose dot products are cosines (cosine attention,
+// F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)). Normalised over another dim
+// than the one the next product contracts (the default dim=1 of (B, H, N, D), across the heads),
+// the products are no longer cosines. The fix normalises over the contracted dim.
+void check_normalize_contracted(CallContext& ctx, const ArgValue& input, int dim) {
+  if (ctx.call.outputs.empty() || input.rank() < 2) return;
+  std::optional<int> contracted = contracted_by_product(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank());
+  if (!contracted || *contracted == dim) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxDimRole,
+      fmt::format("F.normalize over dim {} ({}), but the matrix product that reads the result contracts dim {} ({}): its products are not cosines",
+                  dim, dim_text(input, dim), *contracted, dim_text(input, *contracted)),
+      &input, dim);
+  diagnostic.notes.push_back("F.normalize's default dim=1 is made for (N, C) features; PyTorch raises nothing");
+  const int fixed = *contracted == input.rank() - 1 ? -1 : *contracted;
+  if (ctx.add_argument_fix(diagnostic, fmt::format("F.normalize over dim={} (the dim the product contracts)", fixed), "dim", fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each vector the product reads has unit length");
   }
 }
 
@@ -149,6 +278,7 @@ void reduce(CallContext& ctx, DType dtype) {
   std::optional<std::set<int>> reduced = reduced_dims(ctx, input, dims);
   if (!reduced) return;
   if (!reduced->empty()) check_reduced_batch(ctx, input, *reduced);
+  if (!reduced->empty()) check_reduced_stack(ctx, input, *reduced);
   ctx.outputs.push_back(reduced_output(ctx, input, *reduced, "output", dtype));
 }
 
@@ -284,7 +414,9 @@ void infer_argmax(CallContext& ctx) {
 // torch.cumsum(input, dim): the shape kept; bool and integers accumulate in int64.
 void infer_cumsum(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
-  if (!wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank())) return;
+  std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank());
+  if (!dim) return;
+  check_cumsum_role(ctx, input, *dim);
   ctx.outputs.push_back({"output", input.shape, is_floating(input.dtype) ? input.dtype : DType::Int64, input.dim_names});
   ctx.output_layouts["output"] = Layout::contiguous(input.shape);
 }
@@ -294,7 +426,9 @@ void infer_cumsum(CallContext& ctx) {
 void infer_normalize(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
   if (!norm_input_floating(ctx, input)) return;
-  if (!wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank())) return;
+  std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank());
+  if (!dim) return;
+  check_normalize_contracted(ctx, input, *dim);
   ctx.outputs.push_back({"output", input.shape, input.dtype, input.dim_names});
   ctx.output_layouts["output"] = Layout::contiguous(input.shape);
 }

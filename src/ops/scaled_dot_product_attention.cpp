@@ -23,6 +23,8 @@
 #include "mask_origin.hpp"
 #include "ops/mask_values.hpp"
 
+#include <array>
+
 namespace mhacheck {
 namespace {
 
@@ -76,9 +78,64 @@ class SdpaRules {
     if (!output || ctx_.has_errors()) return;
     ctx_.outputs.push_back({"output", ctx_.symbols.resolve(*output), query_.dtype});
     check_scale();
+    check_scaled_twice();
   }
 
  private:
+  // The call that multiplied `arg`'s values by a number on the way to SDPA, followed up through
+  // the calls that only move or copy them (view, reshape, transpose, permute, contiguous, ...),
+  // with the factor it applied (a div by c as 1/c); nullopt when none did.
+  std::optional<std::pair<const CallDecl*, double>> number_factor(const ArgValue& arg) const {
+    static const std::array<const char*, 11> moves = {"view", "reshape", "transpose", "permute", "contiguous", "clone",
+                                                      "unflatten", "unsqueeze", "flatten", "dropout", "to"};
+    const CallDecl* call = arg.producer;
+    for (int step = 0; step < 16 && call != nullptr; ++step) {
+      if (call->op == "mul" || call->op == "div") {
+        const nlohmann::json& other = call->arguments.value("other", nlohmann::json());
+        if (!other.is_number()) return std::nullopt;
+        const double number = other.get<double>();
+        if (number == 0.0) return std::nullopt;
+        return std::make_pair(call, call->op == "mul" ? number : 1.0 / number);
+      }
+      if (std::none_of(moves.begin(), moves.end(), [&](const char* op) { return call->op == op; })) return std::nullopt;
+      const std::string input = input_name(*call, "input");
+      if (input.empty()) return std::nullopt;
+      call = producer_of(ctx_.spec, input, call);
+    }
+    return std::nullopt;
+  }
+
+  // MHA210: SDPA multiplies q @ k^T by 1/sqrt(D) when scale is not given. A query (or key) that
+  // was multiplied by 1/sqrt(D) itself on the way (eager attention's q_proj(x) * head_dim ** -0.5,
+  // kept when the code was ported to SDPA) is scaled twice: the logits shrink by another sqrt(D)
+  // and the softmax flattens. The fix passes scale=1.0.
+  void check_scaled_twice() {
+    const nlohmann::json& scale = ctx_.call.arguments.value("scale", nlohmann::json());
+    if (!scale.is_null() || query_.rank() < 1) return;
+    const DimExpr features = ctx_.symbols.resolve(query_.shape.back());
+    if (!features.is_constant() || features.offset < 2) return;
+    const double inverse_root = 1.0 / std::sqrt(static_cast<double>(features.offset));
+    for (const ArgValue* arg : {&query_, &key_}) {
+      std::optional<std::pair<const CallDecl*, double>> factor = number_factor(*arg);
+      if (!factor || std::abs(factor->second - inverse_root) > 1e-4 * inverse_root) continue;
+      const CallDecl& scaling = *factor->first;
+      Diagnostic& diagnostic = ctx_.report(
+          DiagId::SdpaScaleInverted,
+          fmt::format("{} was scaled by 1/sqrt({}) = {} in call \"{}\" ({} {}), and F.scaled_dot_product_attention scales q @ k^T by "
+                      "1/sqrt({}) again (scale=None): the scores are {} times too small",
+                      arg->argument, features.offset, inverse_root, scaling.id, scaling.op, scaling.arguments.at("other").dump(), features.offset,
+                      std::sqrt(static_cast<double>(features.offset))),
+          arg);
+      diagnostic.notes.push_back("the softmax of scores this small is nearly uniform; PyTorch raises nothing");
+      if (ctx_.add_argument_fix(diagnostic, fmt::format("scale=1.0: the {} is scaled already (or drop the {} of call \"{}\")", arg->argument,
+                                                        scaling.op, scaling.id),
+                                "scale", 1.0)) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the scores are divided by sqrt(head size) once");
+      }
+      return;
+    }
+  }
+
   // MHA210: scale multiplies q @ k^T (1/sqrt(D) by default, D the query's last dim). A scale of
   // sqrt(D) (head_dim ** 0.5 where head_dim ** -0.5 is meant) makes the scores D times too large.
   void check_scale() {

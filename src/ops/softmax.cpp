@@ -305,11 +305,39 @@ void infer_softmax(CallContext& ctx) {
   ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();
 }
 
+namespace {
+
+// MHA265: log_softmax makes log-probabilities over a classifier's classes, the last dim of the
+// logits a Linear made (CTC's (B, T, C)). Over a dim named as a sequence instead, each class is
+// normalised over the positions, and ctc_loss or nll_loss read per-position log-probabilities that
+// are not. Pointer scores (the Linear's out_features 1, or positions last) are left alone.
+void check_log_softmax_over_positions(CallContext& ctx, const ArgValue& input, int dim) {
+  const int classes = input.rank() - 1;
+  if (dim == classes || input.producer == nullptr || input.producer->op != "Linear") return;
+  if (role_of_dim(input.dim_names, dim) != DimRole::Sequence || role_of_dim(input.dim_names, classes) != DimRole::Unknown) return;
+  const DimExpr& count = input.shape[static_cast<std::size_t>(classes)];
+  if (count.is_constant() && count.offset == 1) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxDimRole,
+      fmt::format("log_softmax over dim {} (\"{}\", a {}) normalises each class over the positions; the classes are the last dim ({}), "
+                  "the out_features of the Linear (call \"{}\") that made the logits",
+                  dim, input.dim_name(dim), role_name(DimRole::Sequence), count.str(), input.producer->id),
+      &input, dim);
+  diagnostic.notes.push_back("a loss (ctc_loss, nll_loss) reads each position's log-probabilities over the classes; PyTorch raises nothing");
+  if (ctx.add_argument_fix(diagnostic, "log_softmax over dim=-1 (the classes)", "dim", -1)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each position's log-probabilities sum (in probability) to 1 over the classes");
+  }
+}
+
+}  // namespace
+
 // F.log_softmax(input, dim): softmax's rules; its values are log-probabilities (a loss's input),
 // not attention weights, so the attention checks of softmax's dim do not apply.
 void infer_log_softmax(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
-  if (!normalised_dim(ctx, input)) return;
+  std::optional<int> dim = normalised_dim(ctx, input);
+  if (!dim) return;
+  check_log_softmax_over_positions(ctx, input, *dim);
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();
 }

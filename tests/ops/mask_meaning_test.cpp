@@ -195,6 +195,25 @@ TEST_CASE("(1 - mask) * float('-inf'): MHA280, 0 * inf is NaN, fixed with torch.
   CHECK(test::check_text(finite).diagnostics.empty());
 }
 
+TEST_CASE("ones * float('-inf') holds no 0, so no NaN: triu(ones(T, T) * -inf, 1) as a causal mask is not MHA280", "[glue][masks]") {
+  // The PyTorch tutorial's causal mask: -inf everywhere, then triu zeroes the diagonal and below.
+  auto causal = [](const std::string& made) {
+    return R"({"version": 1, "dims": {"T": 10}, "tensors": {"x": ["T", "T"]},
+      "calls": [)" + made + R"(,
+                {"id": "m", "op": "mul", "input": "base", "other": "-inf", "outputs": ["neg_inf"]},
+                {"id": "t", "op": "triu", "input": "neg_inf", "diagonal": 1, "outputs": ["tgt_mask"]}]})";
+  };
+  Report from_ones = test::check_text(causal(R"({"id": "o", "op": "ones", "size": ["T", "T"], "outputs": ["base"]})"));
+  CHECK(test::find(from_ones, "MHA280") == nullptr);
+  Report from_full = test::check_text(causal(R"({"id": "o", "op": "full", "size": ["T", "T"], "fill_value": 2.0, "outputs": ["base"]})"));
+  CHECK(test::find(from_full, "MHA280") == nullptr);
+  // A tensor that may hold 0 (zeros, or a mask whose values are unknown) still gets it.
+  Report from_zeros = test::check_text(causal(R"({"id": "o", "op": "zeros", "size": ["T", "T"], "outputs": ["base"]})"));
+  CHECK(test::find(from_zeros, "MHA280") != nullptr);
+  Report from_x = test::check_text(causal(R"({"id": "o", "op": "tril", "input": "x", "outputs": ["base"]})"));
+  CHECK(test::find(from_x, "MHA280") != nullptr);
+}
+
 TEST_CASE("a (B, 1, S) mask into masked_fill on (B, H, L, S) scores: B meets H, MHA083 with mask[:, None]", "[glue][masks]") {
   // The Annotated Transformer's src mask (src != pad).unsqueeze(-2), (B, 1, S), applied without
   // its unsqueeze(1) for the heads.

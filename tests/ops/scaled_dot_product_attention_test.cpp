@@ -253,3 +253,28 @@ TEST_CASE("sdpa: scale=sqrt(D) warns MHA210 with scale=1/sqrt(D) first, while 1/
     CHECK(test::find(test::check_text(sdpa(quiet)), "MHA210") == nullptr);
   }
 }
+
+TEST_CASE("sdpa: a query already scaled by 1/sqrt(head_dim), with the default scale, warns MHA210", "[sdpa]") {
+  // Eager attention's q_proj(x) * head_dim ** -0.5 kept when the code moved to SDPA.
+  auto scaled = [](const std::string& scaling, const std::string& scale) {
+    return R"({"version": 1, "dims": {"B": 2, "T": 6}, "tensors": {"x": ["B", "T", 64], "k": ["B", 4, "T", 16], "v": ["B", 4, "T", 16]},
+      "calls": [)" + scaling + R"(,
+                {"id": "qv", "op": "view", "input": "q0", "shape": ["B", "T", 4, 16], "outputs": ["q1"]},
+                {"id": "qt", "op": "transpose", "input": "q1", "dim0": 1, "dim1": 2, "outputs": ["q"]},
+                {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v")" + scale + "}]}";
+  };
+  const std::string mul = R"({"id": "sc", "op": "mul", "input": "x", "other": 0.25, "outputs": ["q0"]})";
+  const Report twice = test::check_text(scaled(mul, ""));
+  const Diagnostic* doubled = test::find(twice, "MHA210");
+  REQUIRE(doubled != nullptr);
+  CHECK(doubled->severity() == Severity::Warning);
+  REQUIRE_FALSE(doubled->fixes.empty());
+  CHECK(doubled->fixes.front().description == "scale=1.0: the query is scaled already (or drop the mul of call \"sc\")");
+  CHECK(doubled->fixes.front().valid());
+  CHECK(doubled->fixes.front().semantics == FixSemantics::Consistent);
+  // Divided by sqrt(16) = 4: the same.
+  CHECK(test::find(test::check_text(scaled(R"({"id": "sc", "op": "div", "input": "x", "other": 4.0, "outputs": ["q0"]})", "")), "MHA210") != nullptr);
+  // scale=1.0 given, or another factor (a temperature), says nothing.
+  CHECK(test::find(test::check_text(scaled(mul, R"(, "scale": 1.0)")), "MHA210") == nullptr);
+  CHECK(test::find(test::check_text(scaled(R"({"id": "sc", "op": "mul", "input": "x", "other": 0.5, "outputs": ["q0"]})", "")), "MHA210") == nullptr);
+}
