@@ -583,6 +583,95 @@ void mirrored_repeat_candidates(const Spec& spec, const Report& report, std::siz
   }
 }
 
+// Key and value heads repeated with repeat_interleave to meet the query's heads (GQA), by a count
+// that does not give the query's head count (num_key_value_heads // num_heads, 0, where
+// num_heads // num_key_value_heads is meant): the count set to query heads / key-value heads, in
+// every repeat_interleave that feeds key and value directly alike.
+void head_ratio_candidates(const Spec& spec, const Report& report, const CallReport& checked, std::vector<Fix>& fixes) {
+  const ResolvedArgument* query = resolved_argument(checked, "query");
+  if (!query || query->shape.size() < 3) return;
+  nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::string> ids;
+  std::optional<std::int64_t> count;
+  for (const char* name : {"key", "value"}) {
+    const ResolvedArgument* argument = resolved_argument(checked, name);
+    if (!argument || argument->source.kind != ArgumentSource::Kind::Output || argument->shape.size() != query->shape.size()) continue;
+    std::optional<std::size_t> index = call_index(spec, argument->source.call);
+    const CallReport* made = call_report(report, argument->source.call);
+    if (!index || !made) continue;
+    const CallDecl& repeat = spec.calls[*index];
+    const nlohmann::json& repeats = repeat.arguments.value("repeats", nlohmann::json());
+    const nlohmann::json& dim_json = repeat.arguments.value("dim", nlohmann::json());
+    const ResolvedArgument* input = resolved_argument(*made, "input");
+    if (repeat.op != "repeat_interleave" || !repeats.is_number_integer() || !dim_json.is_number_integer() || !input ||
+        input->shape.size() != query->shape.size() || repeat.pointer != fmt::format("/calls/{}", *index)) {
+      continue;
+    }
+    auto rank = static_cast<std::int64_t>(query->shape.size());
+    std::int64_t dim = dim_json.get<std::int64_t>();
+    if (dim < 0) dim += rank;
+    // The heads: dim -3 of SDPA's (..., H, L, E).
+    if (dim != rank - 3) continue;
+    DimExpr heads = report.symbols.resolve(query->shape[static_cast<std::size_t>(dim)]);
+    DimExpr grouped = report.symbols.resolve(input->shape[static_cast<std::size_t>(dim)]);
+    if (!heads.is_constant() || !grouped.is_constant() || grouped.offset < 1 || heads.offset % grouped.offset != 0) continue;
+    std::int64_t ratio = heads.offset / grouped.offset;
+    if (ratio == repeats.get<std::int64_t>() || (count && *count != ratio)) continue;
+    count = ratio;
+    patch.push_back({{"op", "replace"}, {"path", repeat.pointer + "/repeats"}, {"value", ratio}});
+    ids.push_back(fmt::format("\"{}\"", repeat.id));
+  }
+  if (!count) return;
+  fixes.push_back(candidate(fmt::format("repeat each key/value head once per query head of its group in call{} {}: repeats={} ({} query heads "
+                                        "over {} key/value heads: repeat_interleave({}, dim=...))",
+                                        ids.size() > 1 ? "s" : "", fmt::join(ids, ", "), *count, report.symbols.resolve(query->shape[query->shape.size() - 3]).str(),
+                                        report.symbols.resolve(query->shape[query->shape.size() - 3]).offset / *count, *count),
+                            std::move(patch), FixSemantics::Consistent,
+                            "grouped-query attention repeats each key/value head num_heads // num_key_value_heads times"));
+}
+
+// A mask given to an argument whose sizes it does not fit, while the same tensor is also given,
+// by name, to another mask argument (of this call or another) that it fits: it is that
+// sequence's mask (the encoder's src_mask reused as memory_mask, the inputs' padding mask given to
+// the latents' self-attention too). The argument is dropped here, attention then masking nothing
+// there. Another tensor that fits (given_tensor_candidates) comes before, found first.
+void dropped_mask_candidates(const Spec& spec, const Report& report, std::size_t index, const std::vector<Diagnostic*>& targets,
+                             std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  auto flagged = [&](const std::string& call_id, const std::string& argument) {
+    return std::any_of(report.diagnostics.begin(), report.diagnostics.end(), [&](const Diagnostic& d) {
+      return d.call == call_id && d.argument == argument && d.severity() != Severity::Note;
+    });
+  };
+  std::set<std::string> dropped;
+  for (const Diagnostic* target : targets) {
+    const std::string& argument = target->argument;
+    auto ref = call.tensors.find(argument);
+    if (argument.find("mask") == std::string::npos || !dropped.insert(argument).second || ref == call.tensors.end() ||
+        !patchable_named(spec, index, ref->second)) {
+      continue;
+    }
+    const std::string& name = ref->second.name;
+    std::optional<std::string> fitting;
+    for (const CallDecl& other : spec.calls) {
+      for (const auto& [other_argument, other_ref] : other.tensors) {
+        if ((&other == &call && other_argument == argument) || other_argument.find("mask") == std::string::npos ||
+            other_ref.kind != ArgRef::Kind::Named || other_ref.name != name || flagged(other.id, other_argument)) {
+          continue;
+        }
+        fitting = fmt::format("{} of call \"{}\"", other_argument, other.id);
+        break;
+      }
+      if (fitting) break;
+    }
+    if (!fitting) continue;
+    fixes.push_back(candidate(fmt::format("drop {0} from call \"{1}\" ({0}=None): {2} is the mask given as {3}, where its sizes fit", argument,
+                                          call.id, name, *fitting),
+                              {{{"op", "remove"}, {"path", ref->second.pointer}}}, FixSemantics::Unknown,
+                              fmt::format("{} masks another sequence; nothing of call \"{}\"'s {} is masked then", name, call.id, argument)));
+  }
+}
+
 // The head count of an attention module, or of the layer a Transformer stack repeats.
 std::optional<std::int64_t> head_count(const ModuleDecl& module) {
   if (module.type == "MultiheadAttention") return module.mha.num_heads;
@@ -831,6 +920,8 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   integer_not_candidates(spec, report, *checked, fixes);
   projection_candidates(spec, *index, *checked, fixes);
   padded_window_candidates(spec, report, *index, *checked, fixes);
+  head_ratio_candidates(spec, report, *checked, fixes);
+  dropped_mask_candidates(spec, report, *index, targets, fixes);
   return fixes;
 }
 

@@ -51,7 +51,11 @@ struct AskedShape {
 //    as the other operand is (memory + pos for memory + query_pos);
 //  - a mask computed from a tensor that a sibling argument reads sliced: the mask sliced alike;
 //  - an integer mask inverted with ~: compared with 0 instead;
-//  - a decoder memory of another width: projected by a new nn.Linear.
+//  - a decoder memory of another width: projected by a new nn.Linear;
+//  - GQA keys and values repeat_interleave'd by another count than query heads // key heads: that
+//    count;
+//  - a mask that does not fit its argument but is also given, by name, to another mask argument
+//    that it fits (the encoder's src_mask as memory_mask): dropped from this argument.
 std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const std::vector<Diagnostic*>& targets,
                                    const std::vector<AskedShape>& asked);
 

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "repair_candidates.hpp"
 #include "mhacheck/spec.hpp"
@@ -300,4 +301,55 @@ TEST_CASE("a map split into windows that do not divide it is padded up to a mult
   const Diagnostic* wrong_count = test::find(divided, "MHA302");
   REQUIRE(wrong_count != nullptr);
   CHECK_FALSE(offers(*wrong_count, "F.pad"));
+}
+
+TEST_CASE("a mask given where another sequence's sizes are wanted, and given where it fits too: dropped there", "[fixes][repairs]") {
+  // nn.Transformer's encoder mask (S, S) reused as memory_mask, which is (T, S).
+  Report memory = test::check_text(R"J({"version": 1,
+      "modules": {"tr": "nn.Transformer(d_model=256, nhead=8, num_encoder_layers=1, num_decoder_layers=1, batch_first=True)"},
+      "tensors": {"src": ["B", "S", 256], "tgt": ["B", "T", 256], "src_mask": {"shape": ["S", "S"], "dtype": "bool"}},
+      "calls": [{"id": "tr", "module": "tr", "src": "src", "tgt": "tgt", "src_mask": "src_mask", "memory_mask": "src_mask",
+                 "outputs": ["out"]}]})J");
+  const Fix& dropped = first_fix(memory, "MHA080");
+  CHECK(dropped.description.find("memory_mask=None") != std::string::npos);
+  CHECK(dropped.valid());
+  CHECK(dropped.semantics != FixSemantics::Suspect);
+  // The inputs' padding mask given to the latents' self-attention as well as to the cross-attention.
+  Report latents = test::check_text(R"J({"version": 1, "modules": {"cross": "nn.MultiheadAttention(512, 8, batch_first=True)",
+      "self": "nn.MultiheadAttention(512, 8, batch_first=True)"},
+      "tensors": {"latents": ["B", 256, 512], "inputs": ["B", "M", 512], "input_pad": {"shape": ["B", "M"], "dtype": "bool"}},
+      "calls": [{"id": "ca", "module": "cross", "query": "latents", "key": "inputs", "value": "inputs", "key_padding_mask": "input_pad",
+                 "outputs": ["h", "w1"]},
+                {"id": "sa", "module": "self", "query": "h", "key": "h", "value": "h", "key_padding_mask": "input_pad", "outputs": ["z", "w2"]}]})J");
+  const Fix& unmasked = first_fix(latents, "MHA080");
+  CHECK(unmasked.description.find("key_padding_mask=None") != std::string::npos);
+  CHECK(unmasked.description.find("key_padding_mask of call \"ca\"") != std::string::npos);
+  CHECK(unmasked.valid());
+  // A mask given only here is not dropped: nothing says it is another sequence's.
+  Report alone = test::check_text(R"J({"version": 1, "modules": {"self": "nn.MultiheadAttention(512, 8, batch_first=True)"},
+      "tensors": {"latents": ["B", 256, 512], "input_pad": {"shape": ["B", "M"], "dtype": "bool"}},
+      "calls": [{"id": "sa", "module": "self", "query": "latents", "key": "latents", "value": "latents", "key_padding_mask": "input_pad",
+                 "outputs": ["z", "w2"]}]})J");
+  REQUIRE(test::find(alone, "MHA080") != nullptr);
+  CHECK_FALSE(offers(*test::find(alone, "MHA080"), "=None"));
+}
+
+TEST_CASE("GQA keys and values repeat_interleave'd by a count that does not give the query's heads: the count heads // kv_heads", "[fixes][repairs]") {
+  auto spec = [](int repeats) {
+    return fmt::format(R"J({{"version": 1, "tensors": {{"q": ["B", 32, "T", 128], "k": ["B", 8, "T", 128], "v": ["B", 8, "T", 128]}},
+      "calls": [{{"id": "rk", "op": "repeat_interleave", "input": "k", "repeats": {0}, "dim": 1, "outputs": ["ks"]}},
+                {{"id": "rv", "op": "repeat_interleave", "input": "v", "repeats": {0}, "dim": 1, "outputs": ["vs"]}},
+                {{"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "ks", "value": "vs", "is_causal": true,
+                  "outputs": ["o"]}}]}})J",
+                       repeats);
+  };
+  // (A count that leaves a divisor of the query heads, 2, gets enable_gqa=True, which repeats the rest.)
+  for (int repeats : {0, 3}) {
+    Report report = test::check_text(spec(repeats));
+    const Fix& fix = first_fix(report, "MHA207");
+    CHECK(fix.description.find("repeats=4") != std::string::npos);
+    CHECK(fix.semantics == FixSemantics::Consistent);
+    CHECK(fix.valid());
+  }
+  CHECK(test::check_text(spec(4)).ok());
 }
