@@ -583,6 +583,61 @@ void mirrored_repeat_candidates(const Spec& spec, const Report& report, std::siz
   }
 }
 
+// A padding mask of the input's pixels (DETR's (B, H, W) image mask) flattened as the mask of a
+// feature map's positions, without being brought to the map first: the map of a stride-s backbone
+// has (H / s) * (W / s) positions, and nearest interpolation to it (DETR's F.interpolate(m[None].float(),
+// size=x.shape[-2:]).bool()[0]) picks every s-th pixel, mask[:, ::s, ::s]. Offered when exactly one
+// stride divides both sides and gives the keys' count.
+void strided_mask_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  const ResolvedArgument* key = resolved_argument(checked, "key");
+  if (!key) return;
+  std::optional<std::int64_t> sequence = keys_sequence_dim(spec, call, "key", static_cast<std::int64_t>(key->shape.size()));
+  if (!sequence) return;
+  DimExpr keys = report.symbols.resolve(key->shape[static_cast<std::size_t>(*sequence)]);
+  if (!keys.is_constant()) return;
+  for (const ResolvedArgument& mask : checked.arguments) {
+    if (!is_mask_name(mask.name) || mask.source.kind != ArgumentSource::Kind::Output) continue;
+    std::optional<std::size_t> flatten_index = call_index(spec, mask.source.call);
+    const CallReport* flattened = call_report(report, mask.source.call);
+    if (!flatten_index || !flattened || spec.calls[*flatten_index].op != "flatten") continue;
+    const CallDecl& flatten = spec.calls[*flatten_index];
+    const ResolvedArgument* pixels = resolved_argument(*flattened, "input");
+    auto ref = flatten.tensors.find("input");
+    if (!pixels || pixels->shape.size() < 2 || ref == flatten.tensors.end() || !patchable_named(spec, *flatten_index, ref->second)) continue;
+    auto rank = static_cast<std::int64_t>(pixels->shape.size());
+    std::int64_t start = flatten.arguments.value("start_dim", nlohmann::json(0)).is_number_integer() ? flatten.arguments.value("start_dim", 0) : -1;
+    std::int64_t end = flatten.arguments.value("end_dim", nlohmann::json(-1)).is_number_integer() ? flatten.arguments.value("end_dim", -1) : 0;
+    if (start < 0) start += rank;
+    if (end < 0) end += rank;
+    // The two last dims, the map's height and width, flattened into the positions.
+    if (start != rank - 2 || end != rank - 1) continue;
+    DimExpr height = report.symbols.resolve(pixels->shape[static_cast<std::size_t>(rank - 2)]);
+    DimExpr width = report.symbols.resolve(pixels->shape[static_cast<std::size_t>(rank - 1)]);
+    if (!height.is_constant() || !width.is_constant() || height.offset * width.offset == keys.offset) continue;
+    std::vector<std::int64_t> strides;
+    for (std::int64_t stride = 2; stride <= std::min(height.offset, width.offset); ++stride) {
+      if (height.offset % stride == 0 && width.offset % stride == 0 && (height.offset / stride) * (width.offset / stride) == keys.offset) {
+        strides.push_back(stride);
+      }
+    }
+    if (strides.size() != 1) continue;
+    const std::int64_t stride = strides.front();
+    std::string leading;
+    for (std::int64_t d = 0; d < rank - 2; ++d) leading += ":, ";
+    std::string slice = fmt::format("[{}::{}, ::{}]", leading, stride, stride);
+    const std::string& name = ref->second.name;
+    nlohmann::json made = {{"id", fresh_name(spec, "downsample_" + name)}, {"op", "getitem"}, {"input", name}, {"index", slice},
+                           {"outputs", {fresh_name(spec, name + "_downsampled")}}};
+    fixes.push_back(candidate(fmt::format("bring {0} to the {1} x {2} feature map before call \"{3}\": {0}{4} (one pixel in {5} each way, as nearest "
+                                          "F.interpolate to size ({1}, {2}) picks)",
+                                          name, height.offset / stride, width.offset / stride, flatten.id, slice, stride),
+                              read_inserted_call(spec, *flatten_index, ref->second, std::move(made)), FixSemantics::Unknown,
+                              fmt::format("{} keys are the positions of a map {} times smaller than {}'s {} x {} pixels", keys.offset, stride, name,
+                                          height.offset, width.offset)));
+  }
+}
+
 // Key and value heads repeated with repeat_interleave to meet the query's heads (GQA), by a count
 // that does not give the query's head count (num_key_value_heads // num_heads, 0, where
 // num_heads // num_key_value_heads is meant): the count set to query heads / key-value heads, in
@@ -922,6 +977,7 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   padded_window_candidates(spec, report, *index, *checked, fixes);
   head_ratio_candidates(spec, report, *checked, fixes);
   dropped_mask_candidates(spec, report, *index, targets, fixes);
+  strided_mask_candidates(spec, report, *index, *checked, fixes);
   return fixes;
 }
 

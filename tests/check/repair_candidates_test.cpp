@@ -353,3 +353,24 @@ TEST_CASE("GQA keys and values repeat_interleave'd by a count that does not give
   }
   CHECK(test::check_text(spec(4)).ok());
 }
+
+TEST_CASE("an image's pixel mask flattened as the mask of a stride-32 feature map's positions: every 32nd pixel taken first", "[fixes][repairs]") {
+  auto spec = [](int height, int width) {
+    return fmt::format(R"J({{"version": 1, "modules": {{"attn": "nn.MultiheadAttention(256, 8)"}},
+      "tensors": {{"features": ["B", 256, 25, 34], "mask": {{"shape": ["B", {}, {}], "dtype": "bool"}}}},
+      "calls": [{{"id": "mf", "op": "flatten", "input": "mask", "start_dim": 1, "outputs": ["kpm"]}},
+                {{"id": "sf", "op": "flatten", "input": "features", "start_dim": 2, "outputs": ["f"]}},
+                {{"id": "sp", "op": "permute", "input": "f", "dims": [2, 0, 1], "outputs": ["src"]}},
+                {{"id": "att", "module": "attn", "query": "src", "key": "src", "value": "src", "key_padding_mask": "kpm",
+                  "outputs": ["memory", "w"]}}]}})J",
+                       height, width);
+  };
+  Report pixels = test::check_text(spec(800, 1088));
+  const Fix& fix = first_fix(pixels, "MHA052");
+  CHECK(fix.description.find("mask[:, ::32, ::32]") != std::string::npos);
+  CHECK(fix.valid());
+  // No stride divides both sides into 25 x 34 positions: nothing is guessed.
+  Report odd = test::check_text(spec(801, 1088));
+  REQUIRE(test::find(odd, "MHA052") != nullptr);
+  CHECK_FALSE(offers(*test::find(odd, "MHA052"), "::"));
+}
