@@ -112,8 +112,30 @@ MaskOrigin origin_of(const Spec& spec, std::string name, const CallDecl* produce
       bool equal = op == "eq";
       std::string call_text = fmt::format("{}({}, {})", op, input, number_text(value));
       const CallDecl* made = producer_of(spec, input, producer);
-      MaskOrigin upstream = origin_of(spec, input, made, steps);
       bool zero = value.is_number() && value.get<double>() == 0.0, one = value.is_number() && value.get<double>() == 1.0;
+      // An additive mask made from a 0/1 mask, (mask - 1) * 10000 (BERT's extended mask): it is 0
+      // exactly where the mask is 1, whatever the nonzero scale, so comparing it with 0 is
+      // comparing the mask with 1.
+      std::string compared = input;
+      if (zero) {
+        const CallDecl* scaled = made;
+        std::string scaled_input = input;
+        while (scaled != nullptr && (scaled->op == "mul" || scaled->op == "div") && scaled->arguments.contains("other") &&
+               scaled->arguments.at("other").is_number() && scaled->arguments.at("other").get<double>() != 0.0) {
+          scaled_input = input_name(*scaled, "input");
+          scaled = scaled_input.empty() ? nullptr : producer_of(spec, scaled_input, scaled);
+        }
+        if (scaled != nullptr && scaled != made && scaled->op == "sub" && scaled->arguments.contains("other") &&
+            scaled->arguments.at("other").is_number() && scaled->arguments.at("other").get<double>() == 1.0 &&
+            !input_name(*scaled, "input").empty()) {
+          compared = input_name(*scaled, "input");
+          made = producer_of(spec, compared, scaled);
+          zero = false;
+          one = true;
+          call_text = fmt::format("{}({}, 0) (an additive mask, 0 exactly where {} is 1)", op, input, compared);
+        }
+      }
+      MaskOrigin upstream = origin_of(spec, compared, made, steps);
       if (upstream.convention != MaskConvention::Unknown && (zero || one)) {
         bool keeps = equal == one;
         return {keeps ? upstream.convention : inverted(upstream.convention),

@@ -1066,6 +1066,150 @@ void mirrored_repeat_candidates(const Spec& spec, const Report& report, std::siz
   }
 }
 
+// A padding mask of the input's pixels (DETR's (B, H, W) image mask) flattened as the mask of a
+// feature map's positions, without being brought to the map first: the map of a stride-s backbone
+// has (H / s) * (W / s) positions, and nearest interpolation to it (DETR's F.interpolate(m[None].float(),
+// size=x.shape[-2:]).bool()[0]) picks every s-th pixel, mask[:, ::s, ::s]. Offered when exactly one
+// stride divides both sides and gives the keys' count.
+void strided_mask_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  const ResolvedArgument* key = resolved_argument(checked, "key");
+  if (!key) return;
+  std::optional<std::int64_t> sequence = keys_sequence_dim(spec, call, "key", static_cast<std::int64_t>(key->shape.size()));
+  if (!sequence) return;
+  DimExpr keys = report.symbols.resolve(key->shape[static_cast<std::size_t>(*sequence)]);
+  if (!keys.is_constant()) return;
+  for (const ResolvedArgument& mask : checked.arguments) {
+    if (!is_mask_name(mask.name) || mask.source.kind != ArgumentSource::Kind::Output) continue;
+    std::optional<std::size_t> flatten_index = call_index(spec, mask.source.call);
+    const CallReport* flattened = call_report(report, mask.source.call);
+    if (!flatten_index || !flattened || spec.calls[*flatten_index].op != "flatten") continue;
+    const CallDecl& flatten = spec.calls[*flatten_index];
+    const ResolvedArgument* pixels = resolved_argument(*flattened, "input");
+    auto ref = flatten.tensors.find("input");
+    if (!pixels || pixels->shape.size() < 2 || ref == flatten.tensors.end() || !patchable_named(spec, *flatten_index, ref->second)) continue;
+    auto rank = static_cast<std::int64_t>(pixels->shape.size());
+    std::int64_t start = flatten.arguments.value("start_dim", nlohmann::json(0)).is_number_integer() ? flatten.arguments.value("start_dim", 0) : -1;
+    std::int64_t end = flatten.arguments.value("end_dim", nlohmann::json(-1)).is_number_integer() ? flatten.arguments.value("end_dim", -1) : 0;
+    if (start < 0) start += rank;
+    if (end < 0) end += rank;
+    // The two last dims, the map's height and width, flattened into the positions.
+    if (start != rank - 2 || end != rank - 1) continue;
+    DimExpr height = report.symbols.resolve(pixels->shape[static_cast<std::size_t>(rank - 2)]);
+    DimExpr width = report.symbols.resolve(pixels->shape[static_cast<std::size_t>(rank - 1)]);
+    if (!height.is_constant() || !width.is_constant() || height.offset * width.offset == keys.offset) continue;
+    std::vector<std::int64_t> strides;
+    for (std::int64_t stride = 2; stride <= std::min(height.offset, width.offset); ++stride) {
+      if (height.offset % stride == 0 && width.offset % stride == 0 && (height.offset / stride) * (width.offset / stride) == keys.offset) {
+        strides.push_back(stride);
+      }
+    }
+    if (strides.size() != 1) continue;
+    const std::int64_t stride = strides.front();
+    std::string leading;
+    for (std::int64_t d = 0; d < rank - 2; ++d) leading += ":, ";
+    std::string slice = fmt::format("[{}::{}, ::{}]", leading, stride, stride);
+    const std::string& name = ref->second.name;
+    nlohmann::json made = {{"id", fresh_name(spec, "downsample_" + name)}, {"op", "getitem"}, {"input", name}, {"index", slice},
+                           {"outputs", {fresh_name(spec, name + "_downsampled")}}};
+    fixes.push_back(candidate(fmt::format("bring {0} to the {1} x {2} feature map before call \"{3}\": {0}{4} (one pixel in {5} each way, as nearest "
+                                          "F.interpolate to size ({1}, {2}) picks)",
+                                          name, height.offset / stride, width.offset / stride, flatten.id, slice, stride),
+                              read_inserted_call(spec, *flatten_index, ref->second, std::move(made)), FixSemantics::Unknown,
+                              fmt::format("{} keys are the positions of a map {} times smaller than {}'s {} x {} pixels", keys.offset, stride, name,
+                                          height.offset, width.offset)));
+  }
+}
+
+// Key and value heads repeated with repeat_interleave to meet the query's heads (GQA), by a count
+// that does not give the query's head count (num_key_value_heads // num_heads, 0, where
+// num_heads // num_key_value_heads is meant): the count set to query heads / key-value heads, in
+// every repeat_interleave that feeds key and value directly alike.
+void head_ratio_candidates(const Spec& spec, const Report& report, const CallReport& checked, std::vector<Fix>& fixes) {
+  const ResolvedArgument* query = resolved_argument(checked, "query");
+  if (!query || query->shape.size() < 3) return;
+  nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::string> ids;
+  std::optional<std::int64_t> count;
+  for (const char* name : {"key", "value"}) {
+    const ResolvedArgument* argument = resolved_argument(checked, name);
+    if (!argument || argument->source.kind != ArgumentSource::Kind::Output || argument->shape.size() != query->shape.size()) continue;
+    std::optional<std::size_t> index = call_index(spec, argument->source.call);
+    const CallReport* made = call_report(report, argument->source.call);
+    if (!index || !made) continue;
+    const CallDecl& repeat = spec.calls[*index];
+    const nlohmann::json& repeats = repeat.arguments.value("repeats", nlohmann::json());
+    const nlohmann::json& dim_json = repeat.arguments.value("dim", nlohmann::json());
+    const ResolvedArgument* input = resolved_argument(*made, "input");
+    if (repeat.op != "repeat_interleave" || !repeats.is_number_integer() || !dim_json.is_number_integer() || !input ||
+        input->shape.size() != query->shape.size() || repeat.pointer != fmt::format("/calls/{}", *index)) {
+      continue;
+    }
+    auto rank = static_cast<std::int64_t>(query->shape.size());
+    std::int64_t dim = dim_json.get<std::int64_t>();
+    if (dim < 0) dim += rank;
+    // The heads: dim -3 of SDPA's (..., H, L, E).
+    if (dim != rank - 3) continue;
+    DimExpr heads = report.symbols.resolve(query->shape[static_cast<std::size_t>(dim)]);
+    DimExpr grouped = report.symbols.resolve(input->shape[static_cast<std::size_t>(dim)]);
+    if (!heads.is_constant() || !grouped.is_constant() || grouped.offset < 1 || heads.offset % grouped.offset != 0) continue;
+    std::int64_t ratio = heads.offset / grouped.offset;
+    if (ratio == repeats.get<std::int64_t>() || (count && *count != ratio)) continue;
+    count = ratio;
+    patch.push_back({{"op", "replace"}, {"path", repeat.pointer + "/repeats"}, {"value", ratio}});
+    ids.push_back(fmt::format("\"{}\"", repeat.id));
+  }
+  if (!count) return;
+  fixes.push_back(candidate(fmt::format("repeat each key/value head once per query head of its group in call{} {}: repeats={} ({} query heads "
+                                        "over {} key/value heads: repeat_interleave({}, dim=...))",
+                                        ids.size() > 1 ? "s" : "", fmt::join(ids, ", "), *count, report.symbols.resolve(query->shape[query->shape.size() - 3]).str(),
+                                        report.symbols.resolve(query->shape[query->shape.size() - 3]).offset / *count, *count),
+                            std::move(patch), FixSemantics::Consistent,
+                            "grouped-query attention repeats each key/value head num_heads // num_key_value_heads times"));
+}
+
+// A mask given to an argument whose sizes it does not fit, while the same tensor is also given,
+// by name, to another mask argument (of this call or another) that it fits: it is that
+// sequence's mask (the encoder's src_mask reused as memory_mask, the inputs' padding mask given to
+// the latents' self-attention too). The argument is dropped here, attention then masking nothing
+// there. Another tensor that fits (given_tensor_candidates) comes before, found first.
+void dropped_mask_candidates(const Spec& spec, const Report& report, std::size_t index, const std::vector<Diagnostic*>& targets,
+                             std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  auto flagged = [&](const std::string& call_id, const std::string& argument) {
+    return std::any_of(report.diagnostics.begin(), report.diagnostics.end(), [&](const Diagnostic& d) {
+      return d.call == call_id && d.argument == argument && d.severity() != Severity::Note;
+    });
+  };
+  std::set<std::string> dropped;
+  for (const Diagnostic* target : targets) {
+    const std::string& argument = target->argument;
+    auto ref = call.tensors.find(argument);
+    if (argument.find("mask") == std::string::npos || !dropped.insert(argument).second || ref == call.tensors.end() ||
+        !patchable_named(spec, index, ref->second)) {
+      continue;
+    }
+    const std::string& name = ref->second.name;
+    std::optional<std::string> fitting;
+    for (const CallDecl& other : spec.calls) {
+      for (const auto& [other_argument, other_ref] : other.tensors) {
+        if ((&other == &call && other_argument == argument) || other_argument.find("mask") == std::string::npos ||
+            other_ref.kind != ArgRef::Kind::Named || other_ref.name != name || flagged(other.id, other_argument)) {
+          continue;
+        }
+        fitting = fmt::format("{} of call \"{}\"", other_argument, other.id);
+        break;
+      }
+      if (fitting) break;
+    }
+    if (!fitting) continue;
+    fixes.push_back(candidate(fmt::format("drop {0} from call \"{1}\" ({0}=None): {2} is the mask given as {3}, where its sizes fit", argument,
+                                          call.id, name, *fitting),
+                              {{{"op", "remove"}, {"path", ref->second.pointer}}}, FixSemantics::Unknown,
+                              fmt::format("{} masks another sequence; nothing of call \"{}\"'s {} is masked then", name, call.id, argument)));
+  }
+}
+
 // The head count of an attention module, or of the layer a Transformer stack repeats.
 std::optional<std::int64_t> head_count(const ModuleDecl& module) {
   if (module.type == "MultiheadAttention") return module.mha.num_heads;
@@ -1316,6 +1460,9 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   padded_window_candidates(spec, report, *index, *checked, fixes);
   designed_length_candidates(spec, report, *index, *checked, fixes);
   reordered_table_candidates(spec, report, *index, *checked, fixes);
+  head_ratio_candidates(spec, report, *checked, fixes);
+  dropped_mask_candidates(spec, report, *index, targets, fixes);
+  strided_mask_candidates(spec, report, *index, *checked, fixes);
   return fixes;
 }
 

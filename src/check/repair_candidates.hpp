@@ -62,6 +62,12 @@ struct AskedShape {
 //  - a table added whole to tokens that a later cat lengthens by its extra rows (ViT's class
 //    token): the add moved after the cat; a table short of the tokens an earlier cat joined by
 //    exactly those: the add moved before the cat, onto the piece it has rows for.
+//  - GQA keys and values repeat_interleave'd by another count than query heads // key heads: that
+//    count;
+//  - a mask that does not fit its argument but is also given, by name, to another mask argument
+//    that it fits (the encoder's src_mask as memory_mask): dropped from this argument;
+//  - an image's pixel mask flattened as the mask of a feature map's positions: every s-th pixel
+//    taken first (mask[:, ::32, ::32]), for the one stride s that gives the keys' count.
 std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const std::vector<Diagnostic*>& targets,
                                    const std::vector<AskedShape>& asked);
 

@@ -107,30 +107,41 @@ void report_mask_added(CallContext& ctx, const ArgValue& scores, const ArgValue&
 
 }  // namespace
 
-// The inserted call reads the mask by name (a declared tensor or an earlier call's output): the
-// values stay connected, and `run` computes the inversion.
-bool add_inserted_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
-                           nlohmann::json arguments) {
+// The inserted calls read the mask by name (a declared tensor or an earlier call's output): the
+// values stay connected, and `run` computes them. Each call reads the one before it.
+bool add_inserted_calls_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description,
+                            const std::vector<std::pair<std::string, nlohmann::json>>& made) {
   auto ref = ctx.call.tensors.find(mask.argument);
   const std::string calls = "/calls/";
-  if (ref == ctx.call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind(calls, 0) != 0 ||
+  if (made.empty() || ref == ctx.call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind(calls, 0) != 0 ||
       ref->second.pointer.rfind(ctx.call.pointer + "/", 0) != 0) {
     return false;
   }
   std::size_t index = std::stoul(ctx.call.pointer.substr(calls.size()));
-  const std::string& name = ref->second.name;
-  // Named after the argument (src_key_padding_mask = ~attention_mask): the new name says what
-  // the values now mean, where the old one said the opposite.
-  std::string output = fresh_name(ctx.spec, mask.argument);
-  arguments["id"] = fresh_name(ctx.spec, fmt::format("{}_of_{}", op, name));
-  arguments["op"] = op;
-  arguments["input"] = name;
-  arguments["outputs"] = {output};
+  nlohmann::json patch = nlohmann::json::array();
+  std::string input = ref->second.name;
+  for (std::size_t i = 0; i < made.size(); ++i) {
+    const auto& [op, given] = made[i];
+    nlohmann::json arguments = given;
+    // The last output is named after the argument (src_key_padding_mask = ~attention_mask): the
+    // new name says what the values now mean, where the old one said the opposite.
+    std::string output = fresh_name(ctx.spec, i + 1 == made.size() ? mask.argument : fmt::format("{}_{}", ref->second.name, op));
+    arguments["id"] = fresh_name(ctx.spec, fmt::format("{}_of_{}", op, input));
+    arguments["op"] = op;
+    arguments["input"] = input;
+    arguments["outputs"] = {output};
+    patch.push_back({{"op", "add"}, {"path", fmt::format("{}{}", calls, index + i)}, {"value", std::move(arguments)}});
+    input = output;
+  }
   std::string argument_path = ref->second.pointer.substr(ctx.call.pointer.size());
-  ctx.add_patch_fix(diagnostic, std::move(description),
-                    nlohmann::json::array({{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(arguments)}},
-                                           {{"op", "replace"}, {"path", fmt::format("{}{}{}", calls, index + 1, argument_path)}, {"value", output}}}));
+  patch.push_back({{"op", "replace"}, {"path", fmt::format("{}{}{}", calls, index + made.size(), argument_path)}, {"value", input}});
+  ctx.add_patch_fix(diagnostic, std::move(description), std::move(patch));
   return true;
+}
+
+bool add_inserted_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
+                           nlohmann::json arguments) {
+  return add_inserted_calls_fix(ctx, diagnostic, mask, std::move(description), {{op, std::move(arguments)}});
 }
 
 void check_mask_added(CallContext& ctx, const ArgValue& input, const ArgValue& other) {

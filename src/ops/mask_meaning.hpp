@@ -4,6 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "check/call_context.hpp"
 
@@ -29,5 +32,8 @@ void check_fill_before_softmax(CallContext& ctx, const ArgValue& input);
 // output; false for a mask written inline or a spec in the flat form.
 bool add_inserted_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
                            nlohmann::json arguments);
+// The same with a chain of calls, each reading the one before (squeeze(1), then bitwise_not).
+bool add_inserted_calls_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description,
+                            const std::vector<std::pair<std::string, nlohmann::json>>& made);
 
 }  // namespace mhacheck

@@ -11,6 +11,7 @@
 
 #include "ops/parts.hpp"
 #include "ops/mask_meaning.hpp"
+#include "check/mask_origin.hpp"
 #include "ops/registry.hpp"
 #include "core/shape_json.hpp"
 #include "dim_origin.hpp"
@@ -840,20 +841,49 @@ class MhaRules {
     Shape expected = batched ? Shape{key_.written.size() == 3 ? key_.written[1 - seq] : query_.written[1 - seq],
                                      key_.written.empty() ? DimExpr::constant(0) : key_.written[seq]}
                              : Shape{key_.written.empty() ? DimExpr::constant(0) : key_.written[0]};
-    // A mask with one leading size-1 dim too many ((1, S) for an unbatched query) is the expected
-    // mask with a batch of one: squeeze(0) is the change, and the text says the shape it gives.
-    bool extra_unit = kpm_.rank() == static_cast<int>(expected.size()) + 1 && kpm_.shape[0].is_constant() &&
-                      kpm_.shape[0].offset == 1 &&
-                      std::equal(expected.begin(), expected.end(), kpm_.shape.begin() + 1,
-                                 [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; });
+    // A mask with one size-1 dim too many is the expected mask with a dim of one added: a (1, S)
+    // mask for an unbatched query (a batch of one), or ESPnet's (B, 1, T) masks, made
+    // [:, None, :] to broadcast over its own attention's queries. squeeze is the change, and the
+    // text says the shape it gives.
+    std::optional<int> extra_unit;
+    for (int d = 0; !extra_unit && kpm_.rank() == static_cast<int>(expected.size()) + 1 && d < kpm_.rank(); ++d) {
+      if (!(kpm_.shape[d] == DimExpr::constant(1))) continue;
+      Shape rest = kpm_.shape;
+      rest.erase(rest.begin() + d);
+      if (std::equal(expected.begin(), expected.end(), rest.begin(),
+                     [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; })) {
+        extra_unit = d;
+      }
+    }
     // The other way round: the (S,) mask of a batch of one, given to a batched query ((1, S, E) with
     // batch_first), lacks only that unit batch dim: unsqueeze(0).
     bool missing_unit = batched && kpm_.rank() == 1 && expected[0] == DimExpr::constant(1) &&
                         ctx_.symbols.compare(expected[1], kpm_.shape[0]) == Symbols::Verdict::Equal;
-    std::string description = extra_unit     ? fmt::format("{}.squeeze(0) gives {}", kpm_.argument, tuple_str(expected))
-                              : missing_unit ? fmt::format("{}.unsqueeze(0) gives {}", kpm_.argument, tuple_str(expected))
-                                             : fmt::format("pass a {} = {} {}", batched ? "(N, S)" : "(S,)", tuple_str(expected), kpm_.argument);
-    ctx_.add_shape_fix(diagnostic, description, {{&kpm_, expected}});
+    // A mask made for an attention that reads True as keep (ESPnet's ~make_pad_mask(...)[:, None, :]
+    // for its masked_fill(mask == 0)) is inverted too: key_padding_mask ignores the True positions.
+    MaskOrigin origin = extra_unit ? mask_origin(ctx_, kpm_) : MaskOrigin{};
+    if (origin.convention != MaskConvention::TrueKeeps) {
+      std::string description = extra_unit     ? fmt::format("{}.squeeze({}) gives {}", kpm_.argument, *extra_unit, tuple_str(expected))
+                                : missing_unit ? fmt::format("{}.unsqueeze(0) gives {}", kpm_.argument, tuple_str(expected))
+                                               : fmt::format("pass a {} = {} {}", batched ? "(N, S)" : "(S,)", tuple_str(expected), kpm_.argument);
+      if (ctx_.add_shape_fix(diagnostic, description, {{&kpm_, expected}}) || !extra_unit) return;
+    }
+    // A mask made by a call has no written shape to patch: the squeeze is inserted before the call.
+    const std::string name = tensor_name(kpm_);
+    std::vector<std::pair<std::string, nlohmann::json>> made{{"squeeze", {{"dim", *extra_unit}}}};
+    std::string description = fmt::format("{}.squeeze({}) gives {}", name, *extra_unit, tuple_str(expected));
+    if (origin.convention == MaskConvention::TrueKeeps) {
+      bool boolean = kpm_.dtype == DType::Bool;
+      made.emplace_back(boolean ? std::pair<std::string, nlohmann::json>{"bitwise_not", nlohmann::json::object()}
+                                : std::pair<std::string, nlohmann::json>{"eq", {{"other", 0}}});
+      description = boolean ? fmt::format("~{}.squeeze({}) gives {}, True on the positions to ignore", name, *extra_unit, tuple_str(expected))
+                            : fmt::format("{}.squeeze({}) == 0 gives {}, True on the positions to ignore", name, *extra_unit,
+                                          tuple_str(expected));
+    }
+    if (add_inserted_calls_fix(ctx_, diagnostic, kpm_, description, made) && origin.convention == MaskConvention::TrueKeeps) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                  origin.reason + ": key_padding_mask ignores the True positions, so the mask is inverted as well");
+    }
   }
 
   void check_key_padding_mask_shape() {

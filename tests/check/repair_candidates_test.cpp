@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "repair_candidates.hpp"
 #include "mhacheck/spec.hpp"
@@ -410,4 +411,76 @@ TEST_CASE("a conv's length is followed through a flatten of the dims after it an
   CHECK(fix.description.rfind("construct conv with padding=(1, 0): ", 0) == 0);
   CHECK(fix.valid());
   CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("a mask given where another sequence's sizes are wanted, and given where it fits too: dropped there", "[fixes][repairs]") {
+  // nn.Transformer's encoder mask (S, S) reused as memory_mask, which is (T, S).
+  Report memory = test::check_text(R"J({"version": 1,
+      "modules": {"tr": "nn.Transformer(d_model=256, nhead=8, num_encoder_layers=1, num_decoder_layers=1, batch_first=True)"},
+      "tensors": {"src": ["B", "S", 256], "tgt": ["B", "T", 256], "src_mask": {"shape": ["S", "S"], "dtype": "bool"}},
+      "calls": [{"id": "tr", "module": "tr", "src": "src", "tgt": "tgt", "src_mask": "src_mask", "memory_mask": "src_mask",
+                 "outputs": ["out"]}]})J");
+  const Fix& dropped = first_fix(memory, "MHA080");
+  CHECK(dropped.description.find("memory_mask=None") != std::string::npos);
+  CHECK(dropped.valid());
+  CHECK(dropped.semantics != FixSemantics::Suspect);
+  // The inputs' padding mask given to the latents' self-attention as well as to the cross-attention.
+  Report latents = test::check_text(R"J({"version": 1, "modules": {"cross": "nn.MultiheadAttention(512, 8, batch_first=True)",
+      "self": "nn.MultiheadAttention(512, 8, batch_first=True)"},
+      "tensors": {"latents": ["B", 256, 512], "inputs": ["B", "M", 512], "input_pad": {"shape": ["B", "M"], "dtype": "bool"}},
+      "calls": [{"id": "ca", "module": "cross", "query": "latents", "key": "inputs", "value": "inputs", "key_padding_mask": "input_pad",
+                 "outputs": ["h", "w1"]},
+                {"id": "sa", "module": "self", "query": "h", "key": "h", "value": "h", "key_padding_mask": "input_pad", "outputs": ["z", "w2"]}]})J");
+  const Fix& unmasked = first_fix(latents, "MHA080");
+  CHECK(unmasked.description.find("key_padding_mask=None") != std::string::npos);
+  CHECK(unmasked.description.find("key_padding_mask of call \"ca\"") != std::string::npos);
+  CHECK(unmasked.valid());
+  // A mask given only here is not dropped: nothing says it is another sequence's.
+  Report alone = test::check_text(R"J({"version": 1, "modules": {"self": "nn.MultiheadAttention(512, 8, batch_first=True)"},
+      "tensors": {"latents": ["B", 256, 512], "input_pad": {"shape": ["B", "M"], "dtype": "bool"}},
+      "calls": [{"id": "sa", "module": "self", "query": "latents", "key": "latents", "value": "latents", "key_padding_mask": "input_pad",
+                 "outputs": ["z", "w2"]}]})J");
+  REQUIRE(test::find(alone, "MHA080") != nullptr);
+  CHECK_FALSE(offers(*test::find(alone, "MHA080"), "=None"));
+}
+
+TEST_CASE("GQA keys and values repeat_interleave'd by a count that does not give the query's heads: the count heads // kv_heads", "[fixes][repairs]") {
+  auto spec = [](int repeats) {
+    return fmt::format(R"J({{"version": 1, "tensors": {{"q": ["B", 32, "T", 128], "k": ["B", 8, "T", 128], "v": ["B", 8, "T", 128]}},
+      "calls": [{{"id": "rk", "op": "repeat_interleave", "input": "k", "repeats": {0}, "dim": 1, "outputs": ["ks"]}},
+                {{"id": "rv", "op": "repeat_interleave", "input": "v", "repeats": {0}, "dim": 1, "outputs": ["vs"]}},
+                {{"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "ks", "value": "vs", "is_causal": true,
+                  "outputs": ["o"]}}]}})J",
+                       repeats);
+  };
+  // (A count that leaves a divisor of the query heads, 2, gets enable_gqa=True, which repeats the rest.)
+  for (int repeats : {0, 3}) {
+    Report report = test::check_text(spec(repeats));
+    const Fix& fix = first_fix(report, "MHA207");
+    CHECK(fix.description.find("repeats=4") != std::string::npos);
+    CHECK(fix.semantics == FixSemantics::Consistent);
+    CHECK(fix.valid());
+  }
+  CHECK(test::check_text(spec(4)).ok());
+}
+
+TEST_CASE("an image's pixel mask flattened as the mask of a stride-32 feature map's positions: every 32nd pixel taken first", "[fixes][repairs]") {
+  auto spec = [](int height, int width) {
+    return fmt::format(R"J({{"version": 1, "modules": {{"attn": "nn.MultiheadAttention(256, 8)"}},
+      "tensors": {{"features": ["B", 256, 25, 34], "mask": {{"shape": ["B", {}, {}], "dtype": "bool"}}}},
+      "calls": [{{"id": "mf", "op": "flatten", "input": "mask", "start_dim": 1, "outputs": ["kpm"]}},
+                {{"id": "sf", "op": "flatten", "input": "features", "start_dim": 2, "outputs": ["f"]}},
+                {{"id": "sp", "op": "permute", "input": "f", "dims": [2, 0, 1], "outputs": ["src"]}},
+                {{"id": "att", "module": "attn", "query": "src", "key": "src", "value": "src", "key_padding_mask": "kpm",
+                  "outputs": ["memory", "w"]}}]}})J",
+                       height, width);
+  };
+  Report pixels = test::check_text(spec(800, 1088));
+  const Fix& fix = first_fix(pixels, "MHA052");
+  CHECK(fix.description.find("mask[:, ::32, ::32]") != std::string::npos);
+  CHECK(fix.valid());
+  // No stride divides both sides into 25 x 34 positions: nothing is guessed.
+  Report odd = test::check_text(spec(801, 1088));
+  REQUIRE(test::find(odd, "MHA052") != nullptr);
+  CHECK_FALSE(offers(*test::find(odd, "MHA052"), "::"));
 }

@@ -432,3 +432,21 @@ TEST_CASE("a padding mask in dim -2 of scores laid out (keys, queries) lines up 
   CHECK(test::find(energy("a", "b", R"(, {"id": "sm", "op": "softmax", "input": "s", "dim": -1})"), "MHA278") != nullptr);
   CHECK(test::find(energy("a", "b", ""), "MHA278") != nullptr);
 }
+
+TEST_CASE("an additive mask (mask - 1) * 10000 compared with 0 marks the 1 = keep positions: masked_fill(ext == 0) is MHA084", "[glue][masks]") {
+  auto spec = [](const std::string& comparison) {
+    return R"J({"version": 1, "tensors": {"scores": ["B", 12, "T", "T"], "attention_mask": {"shape": ["B", "T"], "dtype": "float32"}},
+      "calls": [{"id": "idx", "op": "getitem", "input": "attention_mask", "index": "[:, None, None, :]", "outputs": ["m4"]},
+                {"id": "s", "op": "sub", "input": "m4", "other": 1, "outputs": ["m1"]},
+                {"id": "mul", "op": "mul", "input": "m1", "other": 10000.0, "outputs": ["extended_attention_mask"]},
+                {"id": "eq", "op": ")J" + comparison + R"J(", "input": "extended_attention_mask", "other": 0, "outputs": ["masked"]},
+                {"id": "mf", "op": "masked_fill", "input": "scores", "mask": "masked", "value": -1000000000.0, "outputs": ["s2"]}]})J";
+  };
+  Report kept = test::check_text(spec("eq"));
+  const Fix* flipped = test::first_fix(kept, "MHA084");
+  REQUIRE(flipped != nullptr);
+  CHECK(flipped->description.find("!= 0") != std::string::npos);
+  CHECK(flipped->valid());
+  // != 0 marks the padding, which masked_fill is meant to fill.
+  CHECK(test::find(test::check_text(spec("ne")), "MHA084") == nullptr);
+}

@@ -452,3 +452,28 @@ TEST_CASE("a channel-last map (B, H, W, E) as the query gets its positions flatt
   REQUIRE(other_rank != nullptr);
   CHECK(other_rank->fixes.empty());
 }
+
+TEST_CASE("a (B, 1, T) mask made [:, None, :] as key_padding_mask: squeezed where it was made, and inverted when True keeps", "[mha]") {
+  auto spec = [](const std::string& made) {
+    return R"J({"version": 1, "modules": {"mha": "nn.MultiheadAttention(256, 4, batch_first=True)"},
+      "tensors": {"x": ["B", "T", 256], "pad_mask": {"shape": ["B", "T"], "dtype": "bool"}},
+      "calls": [)J" + made + R"J(
+                {"id": "un", "op": "getitem", "input": "keep", "index": "[:, None, :]", "outputs": ["masks"]},
+                {"id": "att", "module": "mha", "query": "x", "key": "x", "value": "x", "key_padding_mask": "masks", "need_weights": false,
+                 "outputs": ["y"]}]})J";
+  };
+  // ESPnet's ~make_pad_mask(lengths)[:, None, :]: True on the frames to keep.
+  Report keep = test::check_text(spec(R"J({"id": "inv", "op": "bitwise_not", "input": "pad_mask", "outputs": ["keep"]},)J"));
+  const Fix* inverted = test::first_fix(keep, "MHA022");
+  REQUIRE(inverted != nullptr);
+  CHECK(inverted->description.find("~masks.squeeze(1) gives (B, T)") != std::string::npos);
+  CHECK(inverted->semantics == FixSemantics::Consistent);
+  CHECK(inverted->verified);
+  CHECK(inverted->valid());
+  // The padding mask itself, True = padding: squeezed only.
+  Report padding = test::check_text(spec(R"J({"id": "cp", "op": "clone", "input": "pad_mask", "outputs": ["keep"]},)J"));
+  const Fix* squeezed = test::first_fix(padding, "MHA022");
+  REQUIRE(squeezed != nullptr);
+  CHECK(squeezed->description == "masks.squeeze(1) gives (B, T)");
+  CHECK(squeezed->valid());
+}

@@ -135,3 +135,23 @@ TEST_CASE("F.pad in constant mode: sizes, crops, PyTorch 2.x's errors, and the l
   CHECK(test::find(viewed("[0, 0]"), "MHA370") != nullptr);
   CHECK(viewed("[0, 0, 1, 0]").diagnostics.empty());
 }
+
+TEST_CASE("a bool mask in arithmetic (mask - 1) * 10000: the fix casts it to float first, and the additive mask then runs", "[glue]") {
+  Report report = test::check_text(R"J({"version": 1, "tensors": {"q": ["B", 12, "T", 64], "k": ["B", 12, "T", 64], "v": ["B", 12, "T", 64],
+      "attention_mask": {"shape": ["B", "T"], "dtype": "bool"}},
+      "calls": [{"id": "idx", "op": "getitem", "input": "attention_mask", "index": "[:, None, None, :]", "outputs": ["m4"]},
+                {"id": "s", "op": "sub", "input": "m4", "other": 1, "outputs": ["m1"]},
+                {"id": "mul", "op": "mul", "input": "m1", "other": 10000.0, "outputs": ["bias"]},
+                {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "bias",
+                 "outputs": ["o"]}]})J");
+  const Fix* cast = test::first_fix(report, "MHA316");
+  REQUIRE(cast != nullptr);
+  CHECK(cast->description.find("m4.float()") != std::string::npos);
+  CHECK(cast->verified);
+  CHECK(cast->valid());
+  // Two bools keep the xor note and get no cast: a - b of two masks is their difference.
+  Report both = test::check_text(R"J({"version": 1, "tensors": {"a": {"shape": [3], "dtype": "bool"}, "b": {"shape": [3], "dtype": "bool"}},
+      "calls": [{"id": "s", "op": "sub", "input": "a", "other": "b", "outputs": ["d"]}]})J");
+  REQUIRE(test::find(both, "MHA316") != nullptr);
+  CHECK(test::find(both, "MHA316")->fixes.empty());
+}
