@@ -84,7 +84,7 @@ DimRole role_in_graph(const CallContext& ctx, const ArgValue& input, int dim) {
   return role_of_subscript(einsum_letter(read.output[static_cast<std::size_t>(dim)]));
 }
 
-// MHA288: a running count or a causal prefix runs along the positions (OPT's positions
+// MHA331: a running count or a causal prefix runs along the positions (OPT's positions
 // cumsum(attention_mask, dim=1), causal linear attention's context.cumsum(dim=-3)). A cumsum over
 // a dim whose role is the batch or the heads, in a tensor with a sequence dim, accumulates across
 // batch entries or heads; the fix runs over the sequence dim (the last one, the positions of a
@@ -96,7 +96,7 @@ void check_cumsum_role(CallContext& ctx, const ArgValue& input, int dim) {
   while (sequence >= 0 && (sequence == dim || role_in_graph(ctx, input, sequence) != DimRole::Sequence)) --sequence;
   if (sequence < 0) return;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::ReduceBatchRole,
+      DiagId::ScanDimRole,
       fmt::format("cumsum over dim {} ({}, a {}) accumulates across {}, not along the positions of the sequence dim {} ({})", dim, dim_text(input, dim),
                   role_name(role), role == DimRole::Batch ? "batch entries" : "heads", sequence, dim_text(input, sequence)),
       &input, dim);
@@ -106,7 +106,7 @@ void check_cumsum_role(CallContext& ctx, const ArgValue& input, int dim) {
   }
 }
 
-// MHA288: tensors stacked on a new dim (one embedding per codebook, stack(dim=1) of (B, T, E)
+// MHA331: tensors stacked on a new dim (one embedding per codebook, stack(dim=1) of (B, T, E)
 // into (B, K, T, E)) are combined over that dim. A sum or mean of the stack that keeps the new dim
 // and reduces a sequence dim instead pools each stacked tensor over its positions, and the
 // stacked dim then sits where the positions were. The fix reduces over the stacked dim.
@@ -120,7 +120,7 @@ void check_reduced_stack(CallContext& ctx, const ArgValue& input, const std::set
   const int pooled = *reduced.begin();
   if (role_of_dim(input.dim_names, pooled) != DimRole::Sequence) return;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::ReduceBatchRole,
+      DiagId::ScanDimRole,
       fmt::format("{} over dim {} (\"{}\", a {}) of the tensors torch.stack joined on dim {} (call \"{}\"): each stacked tensor is pooled over "
                   "its positions, and the stacked dim is kept where the positions were",
                   ctx.call.op, pooled, input.dim_name(pooled), role_name(DimRole::Sequence), stacked, stack->id),
@@ -168,7 +168,7 @@ std::optional<int> contracted_by_product(const Spec& spec, const CallDecl& after
   return std::nullopt;
 }
 
-// MHA265: F.normalize makes unit vectors whose dot products are cosines (cosine attention,
+// MHA332: F.normalize makes unit vectors whose dot products are cosines (cosine attention,
 // F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)). Normalised over another dim
 // than the one the next product contracts (the default dim=1 of (B, H, N, D), across the heads),
 // the products are no longer cosines. The fix normalises over the contracted dim.
@@ -177,7 +177,7 @@ void check_normalize_contracted(CallContext& ctx, const ArgValue& input, int dim
   std::optional<int> contracted = contracted_by_product(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank());
   if (!contracted || *contracted == dim) return;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::SoftmaxDimRole,
+      DiagId::NormalizeDimRole,
       fmt::format("F.normalize over dim {} ({}), but the matrix product that reads the result contracts dim {} ({}): its products are not cosines",
                   dim, dim_text(input, dim), *contracted, dim_text(input, *contracted)),
       &input, dim);

@@ -105,7 +105,7 @@ class SdpaRules {
     return std::nullopt;
   }
 
-  // MHA210: SDPA multiplies q @ k^T by 1/sqrt(D) when scale is not given. A query (or key) that
+  // MHA333: SDPA multiplies q @ k^T by 1/sqrt(D) when scale is not given. A query (or key) that
   // was multiplied by 1/sqrt(D) itself on the way (eager attention's q_proj(x) * head_dim ** -0.5,
   // kept when the code was ported to SDPA) is scaled twice: the logits shrink by another sqrt(D)
   // and the softmax flattens. The fix passes scale=1.0.
@@ -120,7 +120,7 @@ class SdpaRules {
       if (!factor || std::abs(factor->second - inverse_root) > 1e-4 * inverse_root) continue;
       const CallDecl& scaling = *factor->first;
       Diagnostic& diagnostic = ctx_.report(
-          DiagId::SdpaScaleInverted,
+          DiagId::SdpaDoubleScale,
           fmt::format("{} was scaled by 1/sqrt({}) = {} in call \"{}\" ({} {}), and F.scaled_dot_product_attention scales q @ k^T by "
                       "1/sqrt({}) again (scale=None): the scores are {} times too small",
                       arg->argument, features.offset, inverse_root, scaling.id, scaling.op, scaling.arguments.at("other").dump(), features.offset,

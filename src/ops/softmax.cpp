@@ -307,7 +307,7 @@ void infer_softmax(CallContext& ctx) {
 
 namespace {
 
-// MHA265: log_softmax makes log-probabilities over a classifier's classes, the last dim of the
+// MHA332: log_softmax makes log-probabilities over a classifier's classes, the last dim of the
 // logits a Linear made (CTC's (B, T, C)). Over a dim named as a sequence instead, each class is
 // normalised over the positions, and ctc_loss or nll_loss read per-position log-probabilities that
 // are not. Pointer scores (the Linear's out_features 1, or positions last) are left alone.
@@ -318,7 +318,7 @@ void check_log_softmax_over_positions(CallContext& ctx, const ArgValue& input, i
   const DimExpr& count = input.shape[static_cast<std::size_t>(classes)];
   if (count.is_constant() && count.offset == 1) return;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::SoftmaxDimRole,
+      DiagId::NormalizeDimRole,
       fmt::format("log_softmax over dim {} (\"{}\", a {}) normalises each class over the positions; the classes are the last dim ({}), "
                   "the out_features of the Linear (call \"{}\") that made the logits",
                   dim, input.dim_name(dim), role_name(DimRole::Sequence), count.str(), input.producer->id),

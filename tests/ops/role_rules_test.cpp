@@ -361,12 +361,12 @@ TEST_CASE("N beside a batch is the tokens for LayerNorm, SDPA's layout and einsu
   CHECK(test::find(alone, "MHA260") == nullptr);
 }
 
-TEST_CASE("a cumsum over a batch or heads dim of a tensor with a sequence dim warns MHA288", "[glue][roles]") {
+TEST_CASE("a cumsum over a batch or heads dim of a tensor with a sequence dim warns MHA331", "[glue][roles]") {
   // OPT's positions from a (B, T) attention_mask, counted down the batch.
   Report positions = test::check_text(R"({"version": 1, "dims": {"B": 2, "T": 6},
       "tensors": {"attention_mask": {"shape": ["B", "T"], "dtype": "int64"}},
       "calls": [{"id": "c", "op": "cumsum", "input": "attention_mask", "dim": 0}]})");
-  const Diagnostic* counted = test::find(positions, "MHA288");
+  const Diagnostic* counted = test::find(positions, "MHA331");
   REQUIRE(counted != nullptr);
   CHECK(counted->severity() == Severity::Warning);
   CHECK(first_fix(*counted).description == "cumsum over dim=1 (\"T\", the sequence)");
@@ -378,7 +378,7 @@ TEST_CASE("a cumsum over a batch or heads dim of a tensor with a sequence dim wa
       "tensors": {"k": ["B", 4, "N", 8], "v": ["B", 4, "N", 8]},
       "calls": [{"id": "ctx", "op": "einsum", "equation": "bhnd,bhne->bhnde", "operands": ["k", "v"], "outputs": ["context"]},
                 {"id": "cs", "op": "cumsum", "input": "context", "dim": 1}]})");
-  const Diagnostic* heads = test::find(linear, "MHA288");
+  const Diagnostic* heads = test::find(linear, "MHA331");
   REQUIRE(heads != nullptr);
   CHECK(first_fix(*heads).description == "cumsum over dim=2 (\"N\", the sequence)");
   // Along the positions, and a tensor without a sequence dim, say nothing.
@@ -389,11 +389,11 @@ TEST_CASE("a cumsum over a batch or heads dim of a tensor with a sequence dim wa
                                 "calls": [{"id": "x", "op": "einsum", "equation": "bhnd,bhne->bhnde", "operands": ["k", "v"], "outputs": ["c"]},
                                           {"id": "c", "op": "cumsum", "input": "c", "dim": -3}]})"}) {
     INFO(quiet);
-    CHECK(test::find(test::check_text(quiet), "MHA288") == nullptr);
+    CHECK(test::find(test::check_text(quiet), "MHA331") == nullptr);
   }
 }
 
-TEST_CASE("a sum of stacked tensors over their sequence dim, keeping the stacked dim, warns MHA288", "[glue][roles]") {
+TEST_CASE("a sum of stacked tensors over their sequence dim, keeping the stacked dim, warns MHA331", "[glue][roles]") {
   // One embedding per codebook stacked (B, K, T, E) and summed over the frames.
   auto stacked = [](int dim) {
     return R"({"version": 1, "dims": {"B": 2, "T": 6}, "tensors": {"a": ["B", "T", 8], "b": ["B", "T", 8]},
@@ -401,16 +401,16 @@ TEST_CASE("a sum of stacked tensors over their sequence dim, keeping the stacked
                 {"id": "sum", "op": "sum", "input": "s", "dim": )" + std::to_string(dim) + "}]}";
   };
   const Report over_frames = test::check_text(stacked(2));
-  const Diagnostic* pooled = test::find(over_frames, "MHA288");
+  const Diagnostic* pooled = test::find(over_frames, "MHA331");
   REQUIRE(pooled != nullptr);
   CHECK(first_fix(*pooled).description == "sum over dim=1 (the dim torch.stack added in call \"st\")");
   CHECK(first_fix(*pooled).valid());
   CHECK(first_fix(*pooled).semantics == FixSemantics::Consistent);
-  CHECK(test::find(test::check_text(stacked(1)), "MHA288") == nullptr);
-  CHECK(test::find(test::check_text(stacked(3)), "MHA288") == nullptr);  // the features: no sequence dim pooled
+  CHECK(test::find(test::check_text(stacked(1)), "MHA331") == nullptr);
+  CHECK(test::find(test::check_text(stacked(3)), "MHA331") == nullptr);  // the features: no sequence dim pooled
 }
 
-TEST_CASE("log_softmax over the positions of a Linear's class logits warns MHA265", "[glue][roles]") {
+TEST_CASE("log_softmax over the positions of a Linear's class logits warns MHA332", "[glue][roles]") {
   // A CTC head: (B, T, C) logits normalised over the frames.
   auto head = [](int out_features, int dim) {
     return R"j({"version": 1, "dims": {"B": 2, "T": 6}, "modules": {"head": "nn.Linear(16, )j" + std::to_string(out_features) +
@@ -419,16 +419,16 @@ TEST_CASE("log_softmax over the positions of a Linear's class logits warns MHA26
                 {"id": "l", "op": "log_softmax", "input": "logits", "dim": )j" + std::to_string(dim) + "}]}";
   };
   const Report frames = test::check_text(head(32, 1));
-  const Diagnostic* over_frames = test::find(frames, "MHA265");
+  const Diagnostic* over_frames = test::find(frames, "MHA332");
   REQUIRE(over_frames != nullptr);
   CHECK(first_fix(*over_frames).description == "log_softmax over dim=-1 (the classes)");
   CHECK(first_fix(*over_frames).valid());
   CHECK(first_fix(*over_frames).semantics == FixSemantics::Consistent);
-  CHECK(test::find(test::check_text(head(32, -1)), "MHA265") == nullptr);
-  CHECK(test::find(test::check_text(head(1, 1)), "MHA265") == nullptr);  // pointer scores over the positions
+  CHECK(test::find(test::check_text(head(32, -1)), "MHA332") == nullptr);
+  CHECK(test::find(test::check_text(head(1, 1)), "MHA332") == nullptr);  // pointer scores over the positions
 }
 
-TEST_CASE("F.normalize over a dim the following product does not contract warns MHA265", "[glue][roles]") {
+TEST_CASE("F.normalize over a dim the following product does not contract warns MHA332", "[glue][roles]") {
   // Cosine attention on (B, H, N, D): normalize's default dim=1 is the heads.
   auto cosine = [](const std::string& dims) {
     return R"({"version": 1, "dims": {"B": 2}, "tensors": {"q": ["B", 4, 16, 8], "k": ["B", 4, 16, 8]},
@@ -438,14 +438,14 @@ TEST_CASE("F.normalize over a dim the following product does not contract warns 
                 {"id": "cs", "op": "matmul", "input": "qn", "other": "knT", "outputs": ["cos"]}]})";
   };
   const Report heads = test::check_text(cosine(""));
-  const Diagnostic* across_heads = test::find(heads, "MHA265");
+  const Diagnostic* across_heads = test::find(heads, "MHA332");
   REQUIRE(across_heads != nullptr);
   CHECK(across_heads->message == "F.normalize over dim 1 (4), but the matrix product that reads the result contracts dim 3 (8): its products are not cosines");
   CHECK(first_fix(*across_heads).description == "F.normalize over dim=-1 (the dim the product contracts)");
   CHECK(first_fix(*across_heads).valid());
-  CHECK(test::find(test::check_text(cosine(R"("dim": -1,)")), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(cosine(R"("dim": -1,)")), "MHA332") == nullptr);
   // (N, C) features normalised over C at the default dim=1, then compared: nothing to say.
   CHECK(test::find(test::check_text(R"({"tensors": {"f": [8, 16], "g": [16, 8]},
       "calls": [{"id": "n", "op": "normalize", "input": "f", "outputs": ["fn"]}, {"id": "m", "op": "matmul", "input": "fn", "other": "g"}]})"),
-                   "MHA265") == nullptr);
+                   "MHA332") == nullptr);
 }

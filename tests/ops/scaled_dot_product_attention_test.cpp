@@ -254,7 +254,7 @@ TEST_CASE("sdpa: scale=sqrt(D) warns MHA210 with scale=1/sqrt(D) first, while 1/
   }
 }
 
-TEST_CASE("sdpa: a query already scaled by 1/sqrt(head_dim), with the default scale, warns MHA210", "[sdpa]") {
+TEST_CASE("sdpa: a query already scaled by 1/sqrt(head_dim), with the default scale, warns MHA333", "[sdpa]") {
   // Eager attention's q_proj(x) * head_dim ** -0.5 kept when the code moved to SDPA.
   auto scaled = [](const std::string& scaling, const std::string& scale) {
     return R"({"version": 1, "dims": {"B": 2, "T": 6}, "tensors": {"x": ["B", "T", 64], "k": ["B", 4, "T", 16], "v": ["B", 4, "T", 16]},
@@ -265,7 +265,7 @@ TEST_CASE("sdpa: a query already scaled by 1/sqrt(head_dim), with the default sc
   };
   const std::string mul = R"({"id": "sc", "op": "mul", "input": "x", "other": 0.25, "outputs": ["q0"]})";
   const Report twice = test::check_text(scaled(mul, ""));
-  const Diagnostic* doubled = test::find(twice, "MHA210");
+  const Diagnostic* doubled = test::find(twice, "MHA333");
   REQUIRE(doubled != nullptr);
   CHECK(doubled->severity() == Severity::Warning);
   REQUIRE_FALSE(doubled->fixes.empty());
@@ -273,8 +273,8 @@ TEST_CASE("sdpa: a query already scaled by 1/sqrt(head_dim), with the default sc
   CHECK(doubled->fixes.front().valid());
   CHECK(doubled->fixes.front().semantics == FixSemantics::Consistent);
   // Divided by sqrt(16) = 4: the same.
-  CHECK(test::find(test::check_text(scaled(R"({"id": "sc", "op": "div", "input": "x", "other": 4.0, "outputs": ["q0"]})", "")), "MHA210") != nullptr);
+  CHECK(test::find(test::check_text(scaled(R"({"id": "sc", "op": "div", "input": "x", "other": 4.0, "outputs": ["q0"]})", "")), "MHA333") != nullptr);
   // scale=1.0 given, or another factor (a temperature), says nothing.
-  CHECK(test::find(test::check_text(scaled(mul, R"(, "scale": 1.0)")), "MHA210") == nullptr);
-  CHECK(test::find(test::check_text(scaled(R"({"id": "sc", "op": "mul", "input": "x", "other": 0.5, "outputs": ["q0"]})", "")), "MHA210") == nullptr);
+  CHECK(test::find(test::check_text(scaled(mul, R"(, "scale": 1.0)")), "MHA333") == nullptr);
+  CHECK(test::find(test::check_text(scaled(R"({"id": "sc", "op": "mul", "input": "x", "other": 0.5, "outputs": ["q0"]})", "")), "MHA333") == nullptr);
 }
