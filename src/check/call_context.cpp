@@ -157,6 +157,7 @@ Diagnostic& CallContext::report_option(DiagId id, std::string message, const std
 CallContext CallContext::inner(const CallDecl& inner_call, const ModuleDecl* inner_module) const {
   CallContext context(spec, inner_call, inner_module, symbols);
   context.raised_ = raised_;
+  context.checked_calls = checked_calls;
   return context;
 }
 

@@ -68,6 +68,9 @@ class CallContext {
   std::deque<Diagnostic> diagnostics;
 
   const ArgValue& arg(const std::string& name) const { return args.at(name); }
+  // The calls checked before this one, with their resolved arguments (the shape a view split, two
+  // calls up); null in a context that has none.
+  const std::vector<CallReport>* checked_calls = nullptr;
 
   // A module's own calls inside its forward (a Transformer layer's self_attn) run in an inner
   // context: `module` and `call` are then synthesized, and these map their option and argument

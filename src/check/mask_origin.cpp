@@ -252,6 +252,8 @@ std::optional<PaddingAxes> axes_of(const Spec& spec, const std::string& name, co
   if (op == "getitem" && producer->arguments.contains("index") && producer->arguments.at("index").is_string()) {
     std::optional<std::vector<bool>> indexed = indexed_axes(producer->arguments.at("index").get<std::string>(), axes->padded);
     if (!indexed) return std::nullopt;
+    // New dims after the padded last one ([:, :, None]) chose the axis, as unsqueeze(-1) does.
+    if (axes->placed == nullptr && rank > 0 && axes->padded.back() && !indexed->empty() && !indexed->back()) axes->placed = producer;
     axes->padded = std::move(*indexed);
     return axes;
   }

@@ -44,8 +44,8 @@ std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin);
 // broadcasting reads them: true where the dim is that T.
 struct PaddingAxes {
   std::vector<bool> padded;
-  // The unsqueeze that put its new size-1 dim after the padded one, (B, T) -> (B, T, 1): the call
-  // that chose the axis the padding lines up with. Null when no unsqueeze did.
+  // The unsqueeze or None index that put a new size-1 dim after the padded one, (B, T) -> (B, T, 1):
+  // the call that chose the axis the padding lines up with. Null when none did.
   const CallDecl* placed = nullptr;
 };
 // Nullopt when no padding mask is found up the graph, or a call on the way moves dims otherwise.

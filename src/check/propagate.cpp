@@ -246,6 +246,7 @@ class Pass {
     const OperatorDef& op = known_operator(call.op);
     const OperatorSchema& schema = op.call;
     CallContext ctx(spec_, call, module, symbols_);
+    ctx.checked_calls = &report_.calls;
     CallReport call_report;
     call_report.arguments.reserve(std::count_if(call.tensors.begin(), call.tensors.end(),
                                                 [](const auto& entry) { return entry.second.kind != ArgRef::Kind::Absent; }));

@@ -1028,6 +1028,102 @@ void whole_dim_cut_candidates(const Spec& spec, const Report& report, const Call
   }
 }
 
+// A decoding step whose keys were cut from a longer tensor by a getitem on their positions (the
+// attention call's keys, dim -2) and whose attn_mask has another number of key columns, its last
+// dim:
+//  - a rolling window (keys and values cut [:, :, -W:] from the P+T positions of the history) with
+//    a mask over that whole history: the mask's columns cut the same way, mask[..., -W:];
+//  - a buffer preallocated for the longest sequence read from its start ([:, :, :start_pos]) one
+//    short of the positions the mask counts: the reads extended to them, keys and values alike.
+void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const CallDecl& call = spec.calls[index];
+  const ResolvedArgument* mask = resolved_argument(checked, "attn_mask");
+  auto mask_ref = call.tensors.find("attn_mask");
+  if (call.op != "scaled_dot_product_attention" || !mask || mask->shape.empty() || mask_ref == call.tensors.end() ||
+      !patchable_named(spec, index, mask_ref->second)) {
+    return;
+  }
+  const DimExpr columns = report.symbols.resolve(mask->shape.back());
+  const DimExpr& columns_written = mask->written().size() == mask->shape.size() ? mask->written().back() : mask->shape.back();
+  struct Cut {
+    std::size_t getitem;
+    IndexExpression index;
+    std::size_t dim;  // the positions' item
+  };
+  std::vector<Cut> cuts;  // the keys' and the values' cuts
+  for (const char* name : {"key", "value"}) {
+    const ResolvedArgument* keys = resolved_argument(checked, name);
+    if (!keys || keys->shape.size() < 2) continue;
+    const std::size_t rank = keys->shape.size();
+    std::vector<std::size_t> chain = chain_of_moves(spec, report, *keys);
+    if (chain.empty() || spec.calls[chain.back()].op != "getitem") continue;
+    const CallDecl& getitem = spec.calls[chain.back()];
+    const nlohmann::json& text = getitem.arguments.value("index", nlohmann::json());
+    std::string error;
+    std::optional<IndexExpression> parsed = text.is_string() ? parse_index(text.get<std::string>(), error) : std::nullopt;
+    if (!parsed || parsed->items.size() > rank ||
+        !std::all_of(parsed->items.begin(), parsed->items.end(), [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice; })) {
+      continue;
+    }
+    for (std::size_t d = 0; d < parsed->items.size(); ++d) {
+      if (dim_after_moves(spec, chain, chain.size() - 1, d, rank) == rank - 2 && parsed->items[d].start.has_value() != parsed->items[d].stop.has_value()) {
+        cuts.push_back({chain.back(), *parsed, d});
+      }
+    }
+  }
+  if (cuts.empty()) return;
+  const Cut& first = cuts.front();
+  const CallReport* made = call_report(report, spec.calls[first.getitem].id);
+  const ResolvedArgument* history = made ? resolved_argument(*made, "input") : nullptr;
+  const ResolvedArgument* keys = resolved_argument(checked, "key");
+  if (!history || history->shape.size() <= first.dim || !keys) return;
+  const DimExpr length = report.symbols.resolve(history->shape[first.dim]);
+  const DimExpr kept = report.symbols.resolve(keys->shape[keys->shape.size() - 2]);
+  if (report.symbols.compare(kept, columns) == Symbols::Verdict::Equal) return;
+  const IndexItem& item = first.index.items[first.dim];
+  const std::string& mask_name = mask_ref->second.name;
+  if (report.symbols.compare(length, columns) == Symbols::Verdict::Equal) {
+    // The mask covers the positions the keys were cut from: its columns cut alike.
+    std::string cut = fmt::format("[..., {}]", item_text(item));
+    nlohmann::json slice = {{"id", fresh_name(spec, "window_" + mask_name)}, {"op", "getitem"}, {"input", mask_name}, {"index", cut},
+                            {"outputs", {fresh_name(spec, mask_name + "_window")}}};
+    fixes.push_back(candidate(fmt::format("cut the key columns of {} as call \"{}\" cuts the keys from the {} positions: attn_mask={}{}", mask_name,
+                                          spec.calls[first.getitem].id, length.str(), mask_name, cut),
+                              read_inserted_call(spec, index, mask_ref->second, std::move(slice)), FixSemantics::Consistent,
+                              "the mask's columns then stand for the positions the keys hold"));
+    return;
+  }
+  // A buffer longer than every position the mask counts, read from its start to fewer.
+  const bool from_start = !item.start && item.stop;
+  if (!from_start || !length.is_constant() || !columns.is_constant() || !kept.is_constant() || length.offset <= columns.offset ||
+      kept.offset >= columns.offset) {
+    return;
+  }
+  nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::string> reads;
+  std::set<std::size_t> patched;
+  for (const Cut& each : cuts) {
+    const IndexItem& stop = each.index.items[each.dim];
+    if (!patched.insert(each.getitem).second || stop.start || !stop.stop) continue;
+    std::vector<std::string> items;
+    for (std::size_t d = 0; d < each.index.items.size(); ++d) {
+      IndexItem extended = each.index.items[d];
+      if (d == each.dim) extended.stop = IndexBound::of(columns_written);
+      items.push_back(item_text(extended));
+    }
+    const CallDecl& getitem = spec.calls[each.getitem];
+    const std::string text = fmt::format("[{}]", fmt::join(items, ", "));
+    patch.push_back({{"op", "replace"}, {"path", getitem.pointer + "/index"}, {"value", text}});
+    const ArgRef& input = getitem.tensors.at("input");
+    reads.push_back(fmt::format("{} = {}{}", getitem.outputs.empty() ? getitem.id : getitem.outputs.front(),
+                                input.kind == ArgRef::Kind::Named ? input.name : "input", text));
+  }
+  if (patch.empty()) return;
+  fixes.push_back(candidate(fmt::format("read the buffer up to the {} positions {} counts, the new token's included: {}", columns_written.str(),
+                                        mask_name, fmt::join(reads, " and ")),
+                            std::move(patch), FixSemantics::Consistent, "the keys then hold every position the mask and the queries count"));
+}
+
 // Key and value of one attention call where one was made by repeat_interleave (GQA's key/value
 // heads repeated to the query's) and the other was not: the other repeated the same way, at the
 // same place of its chain of moves.
@@ -1450,6 +1546,7 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   padded_mask_candidates(spec, report, *index, *checked, fixes);
   given_tensor_candidates(spec, *index, *checked, asked, fixes);
   whole_dim_cut_candidates(spec, report, *checked, fixes);
+  sliced_keys_candidates(spec, report, *index, *checked, fixes);
   mirrored_repeat_candidates(spec, report, *index, *checked, fixes);
   padded_operand_candidates(spec, report, *index, *checked, fixes);
   head_count_candidates(spec, spec.calls[*index], *checked, fixes);

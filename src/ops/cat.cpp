@@ -209,6 +209,13 @@ std::optional<TableSlice> slice_from_start(CallContext& ctx, const CallDecl& cal
   return std::nullopt;
 }
 
+// The slice [P:P+T] of a table for T new tokens after P cached positions: its bounds as numbers
+// when both are ([7:8]), as a sum where either is a symbol ([P:P+T]).
+std::string moved_slice(const std::string& start, const DimExpr& cached, const IndexBound& stop) {
+  if (start == std::to_string(cached.offset) && stop.is_constant()) return fmt::format("{}:{}", cached.offset, cached.offset + stop.constant);
+  return fmt::format("{}:{}+{}", start, start, stop.str());
+}
+
 // MHA372: the tensor joined after a KV cache of P positions (cat([cache_k, k], dim=seq)) holds the
 // T new tokens, at positions P..P+T-1. A position table (RoPE cos/sin, learned or sinusoidal
 // embeddings) sliced from 0 for them, cos_cached[:T], rotates them as if they came first. The
@@ -260,7 +267,7 @@ void check_positions_after_cache(CallContext& ctx, const std::vector<const ArgVa
     std::vector<std::string> items;
     for (std::size_t i = 0; i < slice->written.items.size(); ++i) {
       const IndexItem& item = slice->written.items[i];
-      items.push_back(i == slice->item ? fmt::format("{}:{}+{}", start, start, item.stop->str()) : item_text(item));
+      items.push_back(i == slice->item ? moved_slice(start, cached, *item.stop) : item_text(item));
     }
     std::string fixed = fmt::format("[{}{}]", fmt::join(items, ", "), slice->written.tuple && items.size() == 1 ? "," : "");
     patch.push_back({{"op", "replace"}, {"path", child_pointer(call.pointer, "index")}, {"value", fixed}});

@@ -14,6 +14,7 @@
 #include "core/size_one.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/einsum_equation.hpp"
+#include "ops/parts.hpp"
 #include "ops/registry.hpp"
 #include "ops/softmax_weights.hpp"
 #include "roles.hpp"
@@ -583,6 +584,22 @@ void infer_einsum(CallContext& ctx) {
     check_separate_sums(ctx, operands, read, slots);
   }
   if (!ctx.has_errors()) check_weights_contraction(ctx, operands, read);
+  if (!ctx.has_errors() && operands.size() == 2) {
+    // Each dim of one operand against the other's dim under its letter, sized other than 1.
+    for (std::size_t i = 0; i < 2; ++i) {
+      const ArgValue &query = *operands[i], &partner = *operands[1 - i];
+      std::vector<int> partner_of(static_cast<std::size_t>(query.rank()), -1);
+      for (int d = 0; d < query.rank(); ++d) {
+        for (int e = 0; e < partner.rank(); ++e) {
+          if (slots.of_operand[i][static_cast<std::size_t>(d)] == slots.of_operand[1 - i][static_cast<std::size_t>(e)] &&
+              !is_one(partner.shape[static_cast<std::size_t>(e)])) {
+            partner_of[static_cast<std::size_t>(d)] = e;
+          }
+        }
+      }
+      check_grouped_heads_order(ctx, query, partner_of, partner, fmt::format("einsum \"{}\"", equation));
+    }
+  }
   Shape shape(size.begin(), size.begin() + slots.output_dims);
   std::vector<std::string> names;
   for (int s = 0; s < slots.output_dims; ++s) {

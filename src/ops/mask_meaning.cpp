@@ -4,7 +4,10 @@
 #include "ops/mask_meaning.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
+#include <cctype>
 #include <optional>
 #include <set>
 
@@ -174,7 +177,30 @@ bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& k
       &mask, rank - 2);
   diagnostic.notes.push_back("a padding mask hides keys: (ids != pad).unsqueeze(-2), (B, 1, T), or pad[:, None, None, :]; PyTorch raises nothing");
   const CallDecl* placed = axes->placed;
-  if (placed != nullptr && placed->pointer.rfind("/calls/", 0) == 0) {
+  if (placed != nullptr && placed->pointer.rfind("/calls/", 0) == 0 && placed->op == "getitem") {
+    // The None-and-colon index with the padded dim's colon (the last one) moved after the Nones:
+    // [:, :, None] -> [:, None, :].
+    const std::string written = placed->arguments.at("index").get<std::string>();
+    std::vector<std::string> items;
+    for (std::size_t from = 1; from < written.size();) {
+      std::size_t comma = std::min(written.find(',', from), written.size() - 1);
+      std::string item = written.substr(from, comma - from);
+      std::erase_if(item, [](unsigned char c) { return std::isspace(c) != 0; });
+      if (!item.empty()) items.push_back(item);
+      from = comma + 1;
+    }
+    auto colon = std::find(items.rbegin(), items.rend(), ":");
+    if (colon != items.rend()) {
+      items.erase(std::next(colon).base());
+      items.push_back(":");
+      const std::string index = fmt::format("[{}]", fmt::join(items, ", "));
+      ctx.add_patch_fix(diagnostic,
+                        fmt::format("{}{} in call \"{}\" (not {}): the padding then lines up with the keys", input_name(*placed, "input"), index,
+                                    placed->id, written),
+                        nlohmann::json::array({{{"op", "replace"}, {"path", placed->pointer + "/index"}, {"value", index}}}));
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the padded keys are then hidden from every query");
+    }
+  } else if (placed != nullptr && placed->pointer.rfind("/calls/", 0) == 0) {
     ctx.add_patch_fix(diagnostic,
                       fmt::format("{}.unsqueeze(-2) in call \"{}\" (not unsqueeze({})): the padding then lines up with the keys",
                                   input_name(*placed, "input"), placed->id, placed->arguments.at("dim").dump()),

@@ -11,6 +11,7 @@
 #include "check/fix_search.hpp"
 #include "check/roles.hpp"
 #include "ops/matmul_shape.hpp"
+#include "ops/parts.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
@@ -116,6 +117,18 @@ void infer_matmul(CallContext& ctx) {
   if (shape) {
     check_product_roles(ctx, input, other, contracted);
     check_batch_dim_roles(ctx, input, other, reported);
+    // The batch dims, aligned from the right: a broadcast 1 meets nothing.
+    for (const auto& [query, partner] : {std::pair{&input, &other}, std::pair{&other, &input}}) {
+      if (query->rank() < 3 || partner->rank() < 3) break;
+      std::vector<int> partner_of(static_cast<std::size_t>(query->rank()), -1);
+      for (int d = 0; d < query->rank() - 2; ++d) {
+        const int e = d - (query->rank() - partner->rank());
+        if (e >= 0 && e < partner->rank() - 2 && partner->shape[static_cast<std::size_t>(e)] != DimExpr::constant(1)) {
+          partner_of[static_cast<std::size_t>(d)] = e;
+        }
+      }
+      check_grouped_heads_order(ctx, *query, partner_of, *partner, "matmul");
+    }
     ctx.outputs.push_back({"output", *shape, input.dtype, product_names(input, other, *shape)});
     // mm and bmm write new tensors; a matrix or vector times a batch may come back transposed.
     bool fresh = input.rank() >= 2 && other.rank() >= 2 && (input.rank() >= 3 || other.rank() == 2);

@@ -38,6 +38,13 @@ void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& a
 // one with repeat and one with repeat_interleave: MHA240 on the repeat, fixed to repeat_interleave.
 // `meant` says what the mismatch does.
 void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const ArgValue*, int>>& operands, const std::string& meant);
+// Grouped-query attention by broadcasting (MHA373): `query`'s dim d meets `partner`'s dim
+// partner_of[d], or nothing (-1: a letter the partner lacks, a broadcast 1). A view that split
+// the heads of (..., H, L, D) into (a, b), whose inner factor b meets the partner's key/value heads
+// while the outer a meets nothing, pairs query head h with key/value head h mod b: the tiling of
+// repeat where repeat_interleave is meant, which check_repeat_tiling reports for a repeat.
+void check_grouped_heads_order(CallContext& ctx, const ArgValue& query, const std::vector<int>& partner_of, const ArgValue& partner,
+                               const std::string& product);
 // The mask as _canonical_mask returns it: a bool mask becomes a float mask of `target`.
 ArgValue canonical_mask(const ArgValue& mask, DType target);
 

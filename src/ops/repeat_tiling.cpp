@@ -4,8 +4,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "check/dim_origin.hpp"
+#include "check/fix_search.hpp"
 #include "ops/parts.hpp"
 
 namespace mhacheck {
@@ -49,6 +51,10 @@ std::optional<Tiling> tiling(const ArgValue& arg, int dim, std::int64_t heads_pe
   if (size.is_constant() && (size.offset == factor || same_for_every_entry(size.offset, factor, heads_per_entry))) return std::nullopt;
   return Tiling{call, dim, factor};
 }
+
+// Entry h of a dim tiled or split (a, b) with b inner meets entry h mod b of a dim of b entries;
+// repeat_interleave(a) and a split (b, a) with b outer give h // a, the groups attention means.
+constexpr const char* kModuloPairing = "repeat gives entries 0, 1, ..., 0, 1, ...; repeat_interleave gives 0, 0, ..., 1, 1, ...";
 
 // A batch dim tiled r times: by repeat (entries 0, 1, ..., 0, 1, ...) or by repeat_interleave
 // (0, 0, ..., 1, 1, ...).
@@ -150,8 +156,7 @@ void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& a
       fmt::format("{} {} made by repeat (call \"{}\"), which tiles dim {}: {}", fmt::join(names, " and "),
                   names.size() > 1 ? "are" : "is", tile.call->id, tile.dim, meant),
       first, tile.dim);
-  diagnostic.notes.push_back(fmt::format("repeat gives entries 0, 1, ..., 0, 1, ...; repeat_interleave({}, dim={}) gives 0, 0, ..., 1, 1, ...",
-                                         tile.repeats, tile.dim));
+  diagnostic.notes.push_back(fmt::format("{} (repeat_interleave({}, dim={}))", kModuloPairing, tile.repeats, tile.dim));
   diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
   if (ctx.spec.flat) return;
   std::vector<std::string> calls;
@@ -162,6 +167,103 @@ void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& a
   }
   ctx.add_patch_fix(diagnostic, fmt::format("use repeat_interleave instead of repeat: {}", fmt::join(calls, "; ")), patch);
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each block of repeated entries stays together");
+}
+
+namespace {
+
+// A view that split one dim of its input into two adjacent dims (a, b) of its output, the rest
+// kept: out = (..., a, b, ...), in = (..., a*b, ...).
+struct HeadsSplit {
+  const CallDecl* view;
+  int outer;  // a's dim in the view's output; b's is outer + 1
+  DimExpr a, b;
+};
+
+// The split of the heads slot of an (..., H, L, D) input (dim -3) that made dim `dim` of `arg`
+// as its inner factor.
+std::optional<HeadsSplit> inner_heads_factor(const CallContext& ctx, const ArgValue& arg, int dim) {
+  DimOrigin origin = dim_origin(ctx.spec, arg, dim);
+  if (origin.call == nullptr || (origin.call->op != "view" && origin.call->op != "reshape") || origin.dim < 1 || ctx.checked_calls == nullptr) {
+    return std::nullopt;
+  }
+  auto made = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == origin.call->id; });
+  if (made == ctx.checked_calls->end() || made->outputs.empty()) return std::nullopt;
+  auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+  if (input == made->arguments.end()) return std::nullopt;
+  const Shape in = ctx.symbols.resolve(input->shape), out = ctx.symbols.resolve(made->outputs.front().shape);
+  const auto k = static_cast<std::size_t>(origin.dim - 1);
+  if (out.size() != in.size() + 1 || in.size() < 3 || k != in.size() - 3) return std::nullopt;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (i != k && ctx.symbols.compare(in[i], out[i < k ? i : i + 1]) != Symbols::Verdict::Equal) return std::nullopt;
+  }
+  std::optional<DimExpr> product = dim_mul(out[k], out[k + 1]);
+  if (!product || ctx.symbols.compare(*product, in[k]) != Symbols::Verdict::Equal) return std::nullopt;
+  if (out[k] == DimExpr::constant(1) || out[k + 1] == DimExpr::constant(1)) return std::nullopt;
+  return HeadsSplit{origin.call, static_cast<int>(k), out[k], out[k + 1]};
+}
+
+std::string shape_entry(const nlohmann::json& size) { return size.is_string() ? size.get<std::string>() : size.dump(); }
+
+}  // namespace
+
+void check_grouped_heads_order(CallContext& ctx, const ArgValue& query, const std::vector<int>& partner_of, const ArgValue& partner,
+                               const std::string& product) {
+  if (ctx.spec.flat) return;
+  for (int d = 0; d < query.rank() && d < static_cast<int>(partner_of.size()); ++d) {
+    const int p = partner_of[static_cast<std::size_t>(d)];
+    if (p < 0 || p >= partner.rank() || partner.shape[static_cast<std::size_t>(p)] == DimExpr::constant(1)) continue;
+    std::optional<HeadsSplit> split = inner_heads_factor(ctx, query, d);
+    if (!split) continue;
+    // The outer factor meets nothing of the partner: the partner's heads are the inner ones alone.
+    bool outer_unpaired = false;
+    for (int e = 0; e < query.rank(); ++e) {
+      DimOrigin origin = dim_origin(ctx.spec, query, e);
+      if (origin.call == split->view && origin.dim == split->outer) outer_unpaired = partner_of[static_cast<std::size_t>(e)] < 0;
+    }
+    if (!outer_unpaired) continue;
+    const CallDecl& view = *split->view;
+    const nlohmann::json& written = view.arguments.value("shape", nlohmann::json());
+    if (!written.is_array() || static_cast<int>(written.size()) <= split->outer + 1 || view.outputs.empty() || view.pointer.rfind("/calls/", 0) != 0) {
+      continue;
+    }
+    const auto outer = static_cast<std::size_t>(split->outer);
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::GroupedHeadsSplitOrder,
+        fmt::format("{} pairs dim {} of {}, the inner factor ({}) of the heads that view \"{}\" splits ({}, {}), with dim {} of {} ({} key/value "
+                    "heads): query head h meets key/value head h mod {}, where grouped-query attention shares key/value head j among "
+                    "query heads j*{} .. j*{}+{}",
+                    product, d, tensor_name(query), split->b.str(), view.id, split->a.str(), split->b.str(), p, tensor_name(partner),
+                    split->b.str(), split->b.str(), split->a.str(), split->a.str(),
+                    split->a.is_constant() ? std::to_string(split->a.offset - 1) : split->a.str() + "-1"),
+        &query, d);
+    diagnostic.notes.push_back(fmt::format("a split with the key/value heads inner tiles them as {}", kModuloPairing));
+    diagnostic.notes.push_back("PyTorch raises nothing: every size agrees");
+    // The heads split (Hkv, G), as repeat_interleave groups them, then the two factors swapped
+    // back, so that every later call reads the dims where it did.
+    nlohmann::json shape = written;
+    std::swap(shape[outer], shape[outer + 1]);
+    std::vector<std::string> entries;
+    for (const nlohmann::json& size : shape) entries.push_back(shape_entry(size));
+    const std::string result = view.outputs.front(), split_name = fresh_name(ctx.spec, result + "_split");
+    const std::string index = view.pointer.substr(std::string("/calls/").size());
+    if (index.empty() || !std::all_of(index.begin(), index.end(), [](unsigned char c) { return std::isdigit(c); })) continue;
+    const ArgRef& input = view.tensor("input");
+    nlohmann::json patch = nlohmann::json::array(
+        {{{"op", "replace"}, {"path", view.pointer + "/shape"}, {"value", shape}},
+         {{"op", "replace"}, {"path", view.pointer + "/outputs/0"}, {"value", split_name}},
+         {{"op", "add"},
+          {"path", fmt::format("/calls/{}", std::stoul(index) + 1)},
+          {"value", {{"id", fresh_name(ctx.spec, "swap_" + result)}, {"op", "transpose"}, {"input", split_name}, {"dim0", split->outer},
+                     {"dim1", split->outer + 1}, {"outputs", {result}}}}}});
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("split the heads (key/value heads, groups), as repeat_interleave groups them, and swap the factors back: {} = "
+                                  "{}.{}({}).transpose({}, {}), the later calls unchanged",
+                                  result, input.kind == ArgRef::Kind::Named ? input.name : "input", view.op, fmt::join(entries, ", "), split->outer,
+                                  split->outer + 1),
+                      patch);
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "query head h meets key/value head h // groups, as enable_gqa and repeat_kv pair them");
+    return;
+  }
 }
 
 }  // namespace mhacheck

@@ -484,3 +484,44 @@ TEST_CASE("an image's pixel mask flattened as the mask of a stride-32 feature ma
   REQUIRE(test::find(odd, "MHA052") != nullptr);
   CHECK_FALSE(offers(*test::find(odd, "MHA052"), "::"));
 }
+
+namespace {
+// One decoding step with SDPA: keys and values read by `cut` from k_src/v_src of `length`
+// positions, a bool keep mask of `columns` key columns given as is (or through `mask_cut`).
+std::string sliced_keys_step(const std::string& cut, int length, int columns, const std::string& mask_cut = "") {
+  std::string mask_call = mask_cut.empty() ? "" : fmt::format(R"({{"id": "mc", "op": "getitem", "input": "full_mask", "index": "{}", "outputs": ["keep_mask"]}},)", mask_cut);
+  std::string mask_decl = mask_cut.empty() ? fmt::format(R"("keep_mask": {{"shape": ["B", 1, 1, {}], "dtype": "bool"}})", columns)
+                                           : fmt::format(R"("full_mask": {{"shape": ["B", 1, 1, {}], "dtype": "bool"}})", columns);
+  return fmt::format(R"({{"version": 1, "tensors": {{"q": ["B", 8, 1, 64], "k_src": ["B", 8, {0}, 64], "v_src": ["B", 8, {0}, 64], {1}}},
+      "calls": [{2}
+        {{"id": "rk", "op": "getitem", "input": "k_src", "index": "{3}", "outputs": ["k"]}},
+        {{"id": "rv", "op": "getitem", "input": "v_src", "index": "{3}", "outputs": ["v"]}},
+        {{"id": "attn", "op": "scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "keep_mask"}}]}})",
+                     length, mask_decl, mask_call, cut);
+}
+}  // namespace
+
+TEST_CASE("a rolling window of the last 16 keys with a mask over the whole history: the mask's columns are cut alike", "[fixes][repairs]") {
+  Report report = test::check_text(sliced_keys_step("[:, :, -16:]", 17, 17));
+  const Fix& fix = first_fix(report, "MHA208");
+  CHECK(fix.description.find("keep_mask[..., -16:]") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // The mask already cut to the window, or a window as long as the history: nothing to say.
+  CHECK(test::check_text(sliced_keys_step("[:, :, -16:]", 17, 17, "[..., -16:]")).count(Severity::Warning) == 0);
+  CHECK(test::check_text(sliced_keys_step("[:, :, -16:]", 17, 17, "[..., -16:]")).count(Severity::Error) == 0);
+  CHECK(test::check_text(sliced_keys_step("[:, :, -16:]", 16, 16)).diagnostics.empty());
+}
+
+TEST_CASE("a preallocated cache read one short of the positions the mask counts: the reads reach them, keys and values alike", "[fixes][repairs]") {
+  Report report = test::check_text(sliced_keys_step("[:, :, :9]", 256, 10));
+  const Fix& fix = first_fix(report, "MHA208");
+  CHECK(fix.description.find("k = k_src[:, :, :10]") != std::string::npos);
+  CHECK(fix.description.find("v = v_src[:, :, :10]") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // Read up to the new token's position included: correct, silent.
+  Report right = test::check_text(sliced_keys_step("[:, :, :10]", 256, 10));
+  CHECK(right.count(Severity::Error) == 0);
+  CHECK(right.count(Severity::Warning) == 0);
+}

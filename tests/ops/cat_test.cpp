@@ -72,3 +72,18 @@ TEST_CASE("cat of two tensors where one is a legacy empty (0,) tensor joins the 
   CHECK(report.count(Severity::Error) == 0);
   CHECK(test::single_output(report) == "(2, 3)");
 }
+
+TEST_CASE("MHA372's fix writes numbers where the cache length and the new tokens' count are numbers: [7:8], not [7:7+1]", "[glue][cat]") {
+  // P = 7 and T = 1 written as numbers: the fix is llama's slice at a concrete step.
+  std::string concrete = rotary_step("[:1]", true, R"("P": 7, "T": 1)");
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{R"("P+T", 8])", "8, 8]"}, {R"("P", 8])", "7, 8]"}, {R"("T", 8])", "1, 8]"}}) {
+    for (std::string::size_type at = concrete.find(from); at != std::string::npos; at = concrete.find(from)) concrete.replace(at, from.size(), to);
+  }
+  Report report = test::check_text(concrete);
+  const Diagnostic* found = test::find(report, "MHA372");
+  REQUIRE(found != nullptr);
+  REQUIRE(!found->fixes.empty());
+  CHECK(found->fixes.front().patch[0]["value"] == "[7:8]");
+  CHECK(found->fixes.front().description.find("cos_cached[7:8]") != std::string::npos);
+  CHECK(found->fixes.front().valid());
+}

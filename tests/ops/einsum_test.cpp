@@ -3,6 +3,8 @@
 // messages.
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -287,4 +289,58 @@ TEST_CASE("an einsum that sums a same-role dim of each operand apart warns MHA28
     INFO(quiet);
     CHECK(test::find(test::check_text(quiet), "MHA287") == nullptr);
   }
+}
+
+namespace {
+// Grouped-query attention by broadcasting: 8 query heads (from a (B, L, 512) projection) grouped
+// by `grouping` (a view of (B, 8, L, 64)) against 2 key/value heads, scores by `equation`.
+std::string grouped_query(const std::string& grouping, const std::string& equation) {
+  return fmt::format(R"({{"version": 1, "tensors": {{"qf": ["B", "L", 512], "k": ["B", 2, "S", 64]}}, "calls": [
+      {{"id": "split", "op": "view", "input": "qf", "shape": ["B", "L", 8, 64], "outputs": ["qh"]}},
+      {{"id": "tr", "op": "transpose", "input": "qh", "dim0": 1, "dim1": 2, "outputs": ["q"]}},
+      {{"id": "grp", "op": "view", "input": "q", "shape": {}, "outputs": ["qg"]}},
+      {{"id": "sc", "op": "einsum", "equation": "{}", "operands": ["qg", "k"], "outputs": ["scores"]}},
+      {{"id": "sm", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["p"]}}]}})",
+                     grouping, equation);
+}
+}  // namespace
+
+TEST_CASE("MHA373: query heads split (groups, key/value heads) meet key/value head h mod Hkv, the fix splits them (Hkv, G)", "[glue][einsum]") {
+  Report report = test::check_text(grouped_query(R"(["B", 4, 2, "L", 64])", "bghqd,bhkd->bghqk"));
+  const Diagnostic* found = test::find(report, "MHA373");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "sc");
+  CHECK(found->severity() == Severity::Warning);
+  REQUIRE_FALSE(found->fixes.empty());
+  const Fix& fix = found->fixes.front();
+  CHECK(fix.description.find("q.view(B, 2, 4, L, 64).transpose(1, 2)") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("MHA373 is silent for the heads split (key/value heads, groups) and for a split of the features", "[glue][einsum]") {
+  CHECK(test::find(test::check_text(grouped_query(R"(["B", 2, 4, "L", 64])", "bhgqd,bhkd->bhgqk")), "MHA373") == nullptr);
+  // Every query head against its own key head (8 key heads): no grouping at all.
+  Report features = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "L", 512], "k": ["B", "S", 8, 64]}, "calls": [
+      {"id": "split", "op": "view", "input": "x", "shape": ["B", "L", 8, 64], "outputs": ["q"]},
+      {"id": "sc", "op": "einsum", "equation": "blhd,bshd->bhls", "operands": ["q", "k"]}]})");
+  CHECK(test::find(features, "MHA373") == nullptr);
+}
+
+TEST_CASE("MHA373 at a matmul: the grouped queries against the key/value heads unsqueezed for broadcasting", "[glue][einsum]") {
+  auto step = [](const std::string& grouping, const std::string& unsqueeze_dim) {
+    return fmt::format(R"({{"version": 1, "tensors": {{"q": ["B", 8, "L", 64], "k": ["B", 2, "S", 64]}}, "calls": [
+        {{"id": "grp", "op": "view", "input": "q", "shape": {}, "outputs": ["qg"]}},
+        {{"id": "u", "op": "unsqueeze", "input": "k", "dim": {}, "outputs": ["k5"]}},
+        {{"id": "t", "op": "transpose", "input": "k5", "dim0": -2, "dim1": -1, "outputs": ["kt"]}},
+        {{"id": "sc", "op": "matmul", "input": "qg", "other": "kt", "outputs": ["scores"]}}]}})",
+                       grouping, unsqueeze_dim);
+  };
+  Report report = test::check_text(step(R"(["B", 4, 2, "L", 64])", "1"));
+  const Diagnostic* found = test::find(report, "MHA373");
+  REQUIRE(found != nullptr);
+  REQUIRE_FALSE(found->fixes.empty());
+  CHECK(found->fixes.front().description.find("q.view(B, 2, 4, L, 64)") != std::string::npos);
+  CHECK(found->fixes.front().valid());
+  CHECK(test::find(test::check_text(step(R"(["B", 2, 4, "L", 64])", "2")), "MHA373") == nullptr);
 }

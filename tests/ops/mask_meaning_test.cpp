@@ -395,6 +395,25 @@ TEST_CASE("an SDPA attn_mask indexed pad[:, None, :, None] puts the padding on t
   CHECK(test::find(sdpa("[:, None, None, :]"), "MHA278") == nullptr);
 }
 
+TEST_CASE("MHA278 where a None index chose the axis: the fix is the index with the padding last, mask[:, None, :]", "[glue][masks]") {
+  auto masked = [](const std::string& index) {
+    return test::check_text(R"({"version": 1, "tensors": {"scores": ["B", "T", "T"], "ids": {"shape": ["B", "T"], "dtype": "int64"}},
+        "calls": [{"id": "n", "op": "eq", "input": "ids", "other": 0, "outputs": ["pad"]},
+                  {"id": "g", "op": "getitem", "input": "pad", "index": ")" + index + R"(", "outputs": ["m"]},
+                  {"id": "f", "op": "masked_fill", "input": "scores", "mask": "m", "value": "-inf", "outputs": ["filled"]},
+                  {"id": "p", "op": "softmax", "input": "filled", "dim": -1}]})");
+  };
+  Report report = masked("[:, :, None]");
+  const Diagnostic* axis = test::find(report, "MHA278");
+  REQUIRE(axis != nullptr);
+  const Fix& fix = first_fix(axis);
+  CHECK(fix.description == "pad[:, None, :] in call \"g\" (not [:, :, None]): the padding then lines up with the keys");
+  CHECK(fix.verified);
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  CHECK(test::find(masked("[:, None, :]"), "MHA278") == nullptr);
+  CHECK(test::find(masked("[:, None]"), "MHA278") == nullptr);
+}
+
 TEST_CASE("Hugging Face's int extended_attention_mask (1 = keep) into masked_fill: MHA321 fixed with == 0, not != 0", "[glue][masks]") {
   Report report = test::check_text(R"({"version": 1, "tensors": {"scores": ["B", 12, "T", "T"],
       "extended_attention_mask": {"shape": ["B", 1, 1, "T"], "dtype": "int64"}},
