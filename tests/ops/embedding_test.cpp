@@ -34,7 +34,7 @@ std::string positions_into_table(int positions) {
 
 }  // namespace
 
-TEST_CASE("nn.Embedding: distances clamped to [-k, k] without + k index negative rows; the fix shifts them", "[embedding]") {
+TEST_CASE("nn.Embedding: distances clamped to [-k, k] without + k index negative rows, and the fix shifts them", "[embedding]") {
   Report report = test::check_text(clamped_distances(0, 33));
   const Diagnostic* range = test::find(report, "MHA105");
   REQUIRE(range != nullptr);
@@ -48,7 +48,7 @@ TEST_CASE("nn.Embedding: distances clamped to [-k, k] without + k index negative
   CHECK(test::check_text(clamped_distances(16, 33)).diagnostics.empty());
 }
 
-TEST_CASE("nn.Embedding: positions arange(600) into a 512-row table raise; the fix truncates the sequence", "[embedding]") {
+TEST_CASE("nn.Embedding: positions arange(600) into a 512-row table raise, and the fix truncates the sequence", "[embedding]") {
   Report report = test::check_text(positions_into_table(600));
   const Diagnostic* range = test::find(report, "MHA105");
   REQUIRE(range != nullptr);
