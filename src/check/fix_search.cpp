@@ -1361,6 +1361,12 @@ struct ArgumentChange {
   // The call changed nothing as written (a squeeze of a dim that is not 1): the change makes it
   // do what it was written for, which no other change of the graph says as directly.
   bool was_no_op = false;
+  // Why the changed call does what its operator is for, when the graph then holds (a chunk of a
+  // dim written as that many pieces joined); empty when nothing says so.
+  std::string consistent_note = "";
+  // The change reads as a call of torch.nn.functional on the input (F.pad(x, (0, 0, 0, 24))),
+  // not as a Tensor method.
+  bool functional = false;
 };
 
 std::string joined(const std::vector<int>& dims) { return fmt::format("{}", fmt::join(dims, ", ")); }
@@ -1601,6 +1607,39 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
     for (ArgumentChange& change : shape_list_changes(call.op, args["shape"], names, own_failure)) changes.push_back(std::move(change));
   } else if (call.op == "squeeze" && args.contains("dim") && args["dim"].is_number_integer() && rank >= 1) {
     for (ArgumentChange& change : no_op_squeeze_changes(args["dim"].get<std::int64_t>(), rank, sizes)) changes.push_back(std::move(change));
+  } else if ((call.op == "chunk" || call.op == "split") && rank >= 2 && sizes.size() == static_cast<std::size_t>(rank)) {
+    // The pieces split off another dim. A dim written as a multiple of the piece count (2*B, a
+    // batch doubled by a cat for classifier-free guidance) holds that many pieces joined: split
+    // there, each piece is one of them.
+    std::optional<int> current = wrapped(args.value("dim", nlohmann::json(0)), rank);
+    const nlohmann::json& count = args.value(call.op == "chunk" ? "chunks" : "split_size", nlohmann::json());
+    if (!current || !count.is_number_integer() || count.get<std::int64_t>() < 2) return changes;
+    for (int d = 0; d < rank; ++d) {
+      if (d == *current) continue;
+      ArgumentChange change{{{"dim", d}}, fmt::format("{}({}, dim={})", call.op, count.dump(), d), ""};
+      const DimExpr& size = sizes[static_cast<std::size_t>(d)];
+      if (call.op == "chunk" && !size.is_constant() && size.offset == 0 && size.coeff % count.get<std::int64_t>() == 0) {
+        change.consistent_note = fmt::format("dim {} ({}) is written as {} pieces joined: chunk({}) splits it back into them", d,
+                                             size.str(), count.dump(), count.dump());
+      }
+      changes.push_back(std::move(change));
+    }
+  } else if (call.op == "pad" && args.contains("pad") && args["pad"].is_array() && args["pad"].size() % 2 == 0 && !args["pad"].empty()) {
+    // F.pad reads its pairs from the last dim backwards: (0, 24) pads the last dim, and pairs for
+    // an earlier dim are written after (0, 0) pairs for the dims behind it. The same pairs moved
+    // to the dims before (0, 0, 0, 24) pad the sequence of a (B, T, E) input, not its features.
+    const std::size_t pairs = args["pad"].size() / 2;
+    for (std::size_t shift = 1; pairs + shift <= static_cast<std::size_t>(rank); ++shift) {
+      nlohmann::json moved = nlohmann::json::array();
+      for (std::size_t i = 0; i < 2 * shift; ++i) moved.push_back(0);
+      for (const nlohmann::json& entry : args["pad"]) moved.push_back(entry);
+      if (moved == args["pad"]) continue;
+      ArgumentChange change{{{"pad", moved}}, fmt::format("({})", shape_list_text(moved)), ""};
+      change.functional = true;
+      change.consistent_note = fmt::format("F.pad reads its pairs from the last dim backwards: ({}) pads dim {}", shape_list_text(moved),
+                                           rank - 1 - static_cast<int>(pairs + shift - 1));
+      changes.push_back(std::move(change));
+    }
   } else if (call.op == "flatten" && rank >= 2) {
     std::optional<int> start = wrapped(args.value("start_dim", nlohmann::json(0)), rank);
     std::optional<int> end = wrapped(args.value("end_dim", nlohmann::json(-1)), rank);
@@ -1693,7 +1732,8 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   for (std::size_t index : upstream) {
     const CallDecl& call = spec.calls[index];
     const ResolvedArgument* input = input_of(index);
-    if (!input || call.outputs.size() != 1) continue;
+    const bool splits = call.op == "chunk" || call.op == "split";
+    if (!input || (call.outputs.size() != 1 && !splits) || call.outputs.empty()) continue;
     int rank = static_cast<int>(input->written().size());
     std::vector<std::string> names = written_names(input->written());
     // An earlier call's output by the names its call gives its dims, where it gives them.
@@ -1762,8 +1802,13 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
         auto input = call.tensors.find("input");
         std::string input_name = input != call.tensors.end() && input->second.kind == ArgRef::Kind::Named ? input->second.name : "input";
         ids.push_back(fmt::format("\"{}\"", call.id));
-        // An index reads as one: hidden[-1].
-        readings.push_back(fmt::format("{} = {}{}{}", call.outputs.front(), input_name, change.python.front() == '[' ? "" : ".", change.python));
+        const std::string outputs = fmt::format("{}", fmt::join(call.outputs, ", "));
+        if (change.functional) {
+          readings.push_back(fmt::format("{} = F.{}({}, {})", outputs, call.op, input_name, change.python));
+        } else {
+          // An index reads as one: hidden[-1].
+          readings.push_back(fmt::format("{} = {}{}{}", outputs, input_name, change.python.front() == '[' ? "" : ".", change.python));
+        }
       }
       Fix fix = candidate(fmt::format("change the {} of call{} {} to {}: {}", spec.calls[group.front()].op, group.size() > 1 ? "s" : "",
                                       fmt::join(ids, " and "), change.python, fmt::join(readings, "; ")),
@@ -1779,6 +1824,9 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
       } else if (change.was_no_op) {
         fix.semantics = FixSemantics::Consistent;
         fix.semantics_note = fmt::format("call \"{}\" changed nothing as written: its dim is not of size 1", spec.calls[group.front()].id);
+      } else if (!change.consistent_note.empty()) {
+        fix.semantics = FixSemantics::Consistent;
+        fix.semantics_note = change.consistent_note;
       }
       fixes.push_back(std::move(fix));
     }
@@ -1802,6 +1850,28 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   }
   for (std::size_t index : upstream) {
     if (inputs.count(index) != 0) add({index}, *alike_of[index]);
+  }
+  return fixes;
+}
+
+// Two outputs of a call upstream unpacked in the wrong order (attn_weights, attn_output =
+// mha(x, memory, memory)): the one named for the other flows where the other is meant, and the
+// graph fails downstream. The outputs named the other way round, for calls whose two outputs
+// have different shapes (otherwise the exchange changes no shape the check could verify).
+std::vector<Fix> unpacking_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  for (std::size_t index : upstream_calls(spec, report, checked)) {
+    const CallDecl& call = spec.calls[index];
+    const CallReport* made = call_report(report, call.id);
+    if (call.outputs.size() != 2 || !made || made->outputs.size() != 2 || made->outputs[0].shape == made->outputs[1].shape) continue;
+    nlohmann::json exchanged = {call.outputs[1], call.outputs[0]};
+    Fix fix = candidate(fmt::format("unpack the outputs of call \"{}\" in the order {} returns them: {}, {} = {}(...)", call.id,
+                                    call.module.empty() ? call.op : call.module, call.outputs[1], call.outputs[0],
+                                    call.module.empty() ? call.op : call.module),
+                        nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(call.pointer, "outputs")}, {"value", exchanged}}}));
+    fix.semantics = FixSemantics::Consistent;
+    fix.semantics_note = fmt::format("each output of call \"{}\" then goes where its name says", call.id);
+    fixes.push_back(std::move(fix));
   }
   return fixes;
 }
@@ -1911,6 +1981,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
                                                [](const Fix& fix) { return fix.semantics == FixSemantics::Consistent; });
   for (auto it = argument_values.begin(); it != made_consistent; ++it) add(std::move(*it));
   if (checked) {
+    for (Fix& fix : unpacking_candidates(spec, report, *checked)) add(std::move(fix));
     if (std::optional<Fix> swap = key_value_swap_candidate(spec, report, call, *checked)) add(std::move(*swap));
     for (Fix& fix : cat_dim_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : repeat_count_candidates(spec, *checked)) add(std::move(fix));

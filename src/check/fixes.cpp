@@ -13,6 +13,7 @@
 #include "fix_search.hpp"
 #include "insertion_candidates.hpp"
 #include "repair_candidates.hpp"
+#include "mhacheck/module_schema.hpp"
 #include "mhacheck/python_text.hpp"
 
 namespace mhacheck {
@@ -470,6 +471,79 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
   }
 }
 
+// A module's constructor that fails or disagrees with its input (nn.TransformerEncoderLayer(
+// d_model, dim_feedforward, nhead): 2048 heads of a 512-wide model) because two of its integer
+// arguments were given in each other's place. Exchanging the values of two integer options
+// written in the constructor, in PyTorch's positional order, that leaves the whole graph with
+// no error and no new warning is the first fix: every size then is the one declared, where
+// changing one value (num_heads=512) keeps the other in the wrong place (an 8-wide feed-forward).
+// Each module's exchanges are re-checked at most once for the report.
+void diagnose_exchanged_options(const Spec& spec, Report& report, SearchBudget& budget) {
+  std::set<std::string> tried;  // modules
+  for (Diagnostic& diagnostic : report.diagnostics) {
+    if (diagnostic.severity() != Severity::Error || diagnostic.argument.rfind("module.", 0) != 0) continue;
+    std::optional<std::size_t> index = call_index(spec, diagnostic.call);
+    if (!index || spec.calls[*index].module.empty() || !tried.insert(spec.calls[*index].module).second) continue;
+    const ModuleDecl* module = spec.find_module(spec.calls[*index].module);
+    const nlohmann::json::json_pointer at(module ? module->pointer : "");
+    if (!module || !module->path_in_call.empty() || !spec.value().contains(at)) continue;
+    const nlohmann::json& written = spec.value()[at];
+    nlohmann::json object;
+    try {
+      object = module->written_as_call && written.is_string() ? parse_module_call(written.get<std::string>(), Location{}) : written;
+    } catch (const std::exception&) {
+      continue;
+    }
+    const ModuleSchema* schema = find_module_schema(module->type);
+    if (!schema || !object.is_object()) continue;
+    std::vector<std::string> sizes;  // integer options written, in positional order
+    for (const OptionSchema& option : schema->options) {
+      bool integer = option.kind == OptionKind::Int || option.kind == OptionKind::OptionalInt;
+      if (integer && object.contains(option.name) && object[option.name].is_number_integer() && object[option.name].get<std::int64_t>() > 0) {
+        sizes.push_back(option.name);
+      }
+    }
+    std::optional<Fix> exchange;
+    for (std::size_t a = 0; a < sizes.size() && !exchange; ++a) {
+      for (std::size_t b = a + 1; b < sizes.size() && !exchange; ++b) {
+        if (object[sizes[a]] == object[sizes[b]] || !budget.spend(spec.calls.size())) continue;
+        nlohmann::json edited = object;
+        std::swap(edited[sizes[a]], edited[sizes[b]]);
+        nlohmann::json patch = nlohmann::json::array();
+        std::string text;
+        if (module->written_as_call) {
+          text = module_call_text(edited);
+          patch.push_back({{"op", "replace"}, {"path", module->pointer}, {"value", text}});
+        } else {
+          for (const std::string& name : {sizes[a], sizes[b]}) {
+            patch.push_back({{"op", "replace"}, {"path", child_pointer(module->pointer, name)}, {"value", edited[name]}});
+          }
+        }
+        Recheck check = recheck(spec, patch);
+        if (!check.usable || check.report.count(Severity::Error) != 0 ||
+            std::any_of(check.report.diagnostics.begin(), check.report.diagnostics.end(),
+                        [&](const Diagnostic& d) { return d.severity() != Severity::Note && !still_present(report, d); })) {
+          continue;
+        }
+        Fix fix;
+        fix.description = fmt::format("swap {} and {}, given in each other's place: {}={}, {}={}{}", sizes[a], sizes[b], sizes[a],
+                                      edited[sizes[a]].dump(), sizes[b], edited[sizes[b]].dump(), text.empty() ? "" : " (" + text + ")");
+        fix.patch = std::move(patch);
+        fix.semantics = FixSemantics::Consistent;
+        fix.semantics_note = fmt::format("with {} and {} in their places every size of the graph is the one declared", sizes[a], sizes[b]);
+        record_result(fix, check.report, diagnostic.call);
+        exchange = std::move(fix);
+      }
+    }
+    if (!exchange) continue;
+    for (Diagnostic& same : report.diagnostics) {
+      if (same.severity() != Severity::Error || same.call != diagnostic.call || same.argument.rfind("module.", 0) != 0) continue;
+      same.fixes.insert(same.fixes.begin(), *exchange);
+      std::stable_sort(same.fixes.begin(), same.fixes.end(), ranked_by(spec));
+    }
+  }
+}
+
 // Errors, role warnings and conditions that no rule's fix repairs soundly.
 // A condition (MHA080) with no sound fix too, when it is its call's only finding: valid only
 // while two sizes happen to agree, it is often a wrong operand (query positions added to the
@@ -680,6 +754,7 @@ void verify_fixes(const Spec& spec, Report& report) {
   }
   // Searched fixes, call by call in the order of their first diagnostic.
   SearchBudget budget;
+  diagnose_exchanged_options(spec, report, budget);
   diagnose_swapped_arguments(spec, report, budget);
   std::set<std::string> searched;
   std::optional<ReadIndex> reads;  // built for the first search, when there is one

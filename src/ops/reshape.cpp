@@ -5,6 +5,7 @@
 // (layout.hpp: ATen's computeStride); reshape copies when there are none.
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <set>
@@ -107,6 +108,7 @@ class ReshapeRules {
                                                  numel_str(input_.shape), list()),
                                      fmt::format("shape '{}' is invalid for input of size {}", list(), numel_str(input_.shape)));
     if (propose_fused_sections(diagnostic)) return;
+    propose_rescaled_grid(diagnostic);
     propose_inferred_size(diagnostic);
     if (diagnostic.fixes.empty()) explain_unsplit(diagnostic);
   }
@@ -213,6 +215,49 @@ class ReshapeRules {
     std::optional<SizeProduct> leading_in = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.end() - 1));
     std::optional<SizeProduct> leading_out = SizeProduct::of(Shape(sizes_.begin(), sizes_.end() - 2));
     return leading_in && leading_out && *leading_in == *leading_out;
+  }
+
+  // A grid viewed at another resolution than its positions have (a Swin stage's (B, 784, C)
+  // viewed (B, 56, 56, C) at the previous stage's resolution): the shape's sizes match the input's
+  // dims at both ends (the channels after the grid), and the numbers between split the one input dim left. Scaled by one factor
+  // so their product is that dim, the grid keeps its proportions and every other size stays the
+  // one declared, where -1 for the channels (view(B, 56, 56, -1)) runs with a quarter of them.
+  void propose_rescaled_grid(Diagnostic& diagnostic) {
+    const Shape& input = input_.shape;
+    auto same = [&](std::size_t entry, const DimExpr& dim) {
+      return entry < sizes_.size() && written_[entry] != -1 && sizes_[entry] == dim;
+    };
+    std::size_t front = 0, back = 0;
+    while (front < input.size() && same(front, input[front])) ++front;
+    while (back + front < input.size() && back + front < sizes_.size() && same(sizes_.size() - 1 - back, input[input.size() - 1 - back])) ++back;
+    // Channels after the grid (B, H, W, C): a split of the last dim is one into heads, whose count
+    // the model fixes, not a resolution.
+    if (back == 0 || front + back + 1 != input.size() || sizes_.size() < front + back + 2 || !input[front].is_constant() || input[front].offset < 1) {
+      return;
+    }
+    std::int64_t written = 1;
+    for (std::size_t i = front; i + back < sizes_.size(); ++i) {
+      if (!sizes_[i].is_constant() || sizes_[i].offset < 1) return;
+      written *= sizes_[i].offset;
+    }
+    const double count = static_cast<double>(sizes_.size() - front - back);
+    const double factor = std::pow(static_cast<double>(input[front].offset) / static_cast<double>(written), 1.0 / count);
+    nlohmann::json scaled = written_;
+    std::int64_t product = 1;
+    for (std::size_t i = front; i + back < sizes_.size(); ++i) {
+      const std::int64_t size = std::llround(static_cast<double>(sizes_[i].offset) * factor);
+      if (size < 1) return;
+      scaled[i] = size;
+      product *= size;
+    }
+    if (product != input[front].offset || product == written) return;
+    std::string shape;
+    for (std::size_t j = 0; j < scaled.size(); ++j) shape += (j ? ", " : "") + (scaled[j].is_string() ? scaled[j].get<std::string>() : scaled[j].dump());
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("view the {} positions at their own resolution, every other size as declared: {}({})", input[front].offset,
+                                   ctx_.call.op, shape),
+                       {{{"op", "replace"}, {"path", child_pointer(ctx_.call.pointer, "shape")}, {"value", scaled}}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the grid keeps its proportions and the other dims their declared sizes");
   }
 
   // Replacing one size by -1 fixes a miscounted shape when the rest divides the count. In a split

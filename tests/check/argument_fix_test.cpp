@@ -274,3 +274,44 @@ TEST_CASE("argument fixes: the None of an index that only inserts a dim is moved
   CHECK(fix.patch[0]["path"] == "/calls/1/index");
   CHECK(fix.patch[0]["value"] == "[:, None]");
 }
+
+TEST_CASE("argument fixes: F.pad's pairs for the features moved to the sequence when a Linear reads the features", "[fixes][argument-fixes]") {
+  // F.pad reads its pairs from the last dim backwards: (0, 24) widens (B, 1000, 768) to 792
+  // features; (0, 0, 0, 24) pads the sequence to 1024, which the window view then divides.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"query": "nn.Linear(768, 768)"}, "tensors": {"x": ["B", 1000, 768]},
+    "calls": [{"id": "pad", "op": "pad", "input": "x", "pad": [0, 24], "outputs": ["padded"]},
+              {"id": "q", "module": "query", "input": "padded", "outputs": ["q"]},
+              {"id": "win", "op": "view", "input": "q", "shape": ["B", -1, 512, 768], "outputs": ["chunks"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA404");
+  CHECK(fix.description == "change the pad of call \"pad\" to (0, 0, 0, 24): padded = F.pad(x, (0, 0, 0, 24))");
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  REQUIRE(fix.patch.size() == 1);
+  CHECK(fix.patch[0]["path"] == "/calls/0/pad");
+  CHECK(fix.patch[0]["value"] == nlohmann::json::array({0, 0, 0, 24}));
+}
+
+TEST_CASE("argument fixes: a chunk of the channels becomes a chunk of the batch written as two pieces joined", "[fixes][argument-fixes]") {
+  // Classifier-free guidance: the prediction for the doubled batch (2*B) split on the channels
+  // keeps every batch entry in both halves, and the update of (B, 4, 64, 64) latents fails.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"pred": ["2*B", 4, 64, 64], "latents": ["B", 4, 64, 64]},
+    "calls": [{"id": "ch", "op": "chunk", "input": "pred", "chunks": 2, "dim": 1, "outputs": ["uncond", "text"]},
+              {"id": "d", "op": "sub", "input": "text", "other": "uncond", "outputs": ["delta"]},
+              {"id": "g", "op": "add", "input": "uncond", "other": "delta", "outputs": ["eps"]},
+              {"id": "upd", "op": "sub", "input": "latents", "other": "eps", "outputs": ["next"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA305");
+  CHECK(fix.description == "change the chunk of call \"ch\" to chunk(2, dim=0): uncond, text = pred.chunk(2, dim=0)");
+  CHECK(fix.semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("argument fixes: nn.MultiheadAttention's outputs unpacked (weights, output) are named the other way round", "[fixes][argument-fixes]") {
+  // The (B, L, S) weights added to the residual where the (B, L, E) output is meant.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"cross": "nn.MultiheadAttention(256, 8, batch_first=True)"},
+    "tensors": {"x": ["B", 32, 256], "memory": ["B", 50, 256]},
+    "calls": [{"id": "ca", "module": "cross", "query": "x", "key": "memory", "value": "memory", "outputs": ["weights", "output"]},
+              {"id": "r", "op": "add", "input": "x", "other": "output", "outputs": ["h"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA305");
+  CHECK(fix.description == "unpack the outputs of call \"ca\" in the order cross returns them: output, weights = cross(...)");
+  REQUIRE(fix.patch.size() == 1);
+  CHECK(fix.patch[0]["path"] == "/calls/0/outputs");
+  CHECK(fix.patch[0]["value"] == nlohmann::json::array({"output", "weights"}));
+}

@@ -89,6 +89,43 @@ TEST_CASE("heads that do not divide embed_dim: the nearest that do", "[fixes]") 
   CHECK(heads->fixes[1].description == "use num_heads=8 (head_dim 64)");
 }
 
+TEST_CASE("constructor sizes given in each other's place: exchanged first, before a value is changed", "[fixes]") {
+  // nn.TransformerEncoderLayer(d_model, dim_feedforward, nhead): 2048 heads of a 512-wide model.
+  // num_heads=512 would keep the 8-wide feed-forward; the exchange gives every declared size.
+  Report report = test::check_text(R"j({"module": "d_model = 512\nnhead = 8\ndim_feedforward = 2048\nlayer = nn.TransformerEncoderLayer(d_model, dim_feedforward, nhead, batch_first=True)",
+    "src": ["B", "T", 512]})j");
+  const Diagnostic* heads = test::find(report, "MHA011");
+  REQUIRE(heads != nullptr);
+  REQUIRE(heads->fixes.size() >= 2);
+  const Fix& first = heads->fixes.front();
+  CHECK(first.description ==
+        "swap nhead and dim_feedforward, given in each other's place: nhead=8, dim_feedforward=2048 "
+        "(nn.TransformerEncoderLayer(512, 8, dim_feedforward=2048, batch_first=True))");
+  CHECK(first.verified);
+  CHECK(first.valid());
+  CHECK(first.semantics == FixSemantics::Consistent);
+  CHECK(heads->fixes[1].description == "use num_heads=512 (head_dim 1)");
+}
+
+TEST_CASE("constructor sizes: MultiheadAttention(8, 512) exchanged when the input holds 512 features", "[fixes]") {
+  Report report = test::check_text(R"j({"module": "nn.MultiheadAttention(8, 512)", "query": [4, 2, 512], "key": [4, 2, 512], "value": [4, 2, 512]})j");
+  const Diagnostic* heads = test::find(report, "MHA011");
+  REQUIRE(heads != nullptr);
+  REQUIRE(!heads->fixes.empty());
+  CHECK(heads->fixes.front().description ==
+        "swap embed_dim and num_heads, given in each other's place: embed_dim=512, num_heads=8 (nn.MultiheadAttention(512, 8))");
+  CHECK(heads->fixes.front().valid());
+}
+
+TEST_CASE("constructor sizes: no exchange offered when it leaves an error", "[fixes]") {
+  // 6 heads of 512: exchanged, embed_dim 6 would not take the 512-wide input.
+  Report report = test::check_text(R"j({"module": "nn.MultiheadAttention(512, 6)", "query": [4, 2, 512], "key": [4, 2, 512], "value": [4, 2, 512]})j");
+  const Diagnostic* heads = test::find(report, "MHA011");
+  REQUIRE(heads != nullptr);
+  REQUIRE(!heads->fixes.empty());
+  CHECK(heads->fixes.front().description.rfind("swap", 0) != 0);
+}
+
 namespace {
 // SDPA on a (B, T, H, D) view, no transpose between: a layout no rule can patch, since the
 // tensor is a call's output. `extra_calls` are appended to the graph.

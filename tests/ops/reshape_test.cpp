@@ -309,3 +309,14 @@ TEST_CASE("a view that keeps one dim whole and moves it before a dim it cuts war
       "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", 8, 25, 16]}]})");
   CHECK(test::find(shift, "MHA312") == nullptr);
 }
+
+TEST_CASE("view: a stage's positions viewed at the previous stage's resolution are viewed at their own, channels kept", "[reshape]") {
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"y": ["B", 784, 192]},
+    "calls": [{"id": "nv", "op": "view", "input": "y", "shape": ["B", 56, 56, 192], "outputs": ["grid"]}]})j");
+  const Diagnostic* invalid = test::find(report, "MHA302");
+  REQUIRE(invalid != nullptr);
+  REQUIRE(!invalid->fixes.empty());
+  CHECK(invalid->fixes.front().description == "view the 784 positions at their own resolution, every other size as declared: view(B, 28, 28, 192)");
+  CHECK(invalid->fixes.front().valid());
+  CHECK(invalid->fixes.front().semantics == FixSemantics::Consistent);
+}
