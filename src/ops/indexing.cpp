@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
@@ -131,6 +132,47 @@ void check_averaged_weights_index(CallContext& ctx, const ArgValue& input, const
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the index reads one head's weights");
 }
 
+// An integer option of a module, written as one number or a list of one.
+std::optional<std::int64_t> single_size(const ModuleDecl& module, const std::string& option) {
+  if (!module.options.contains(option)) return std::nullopt;
+  const nlohmann::json& value = module.options.at(option);
+  if (value.is_array() && value.size() == 1) return value[0].is_number_integer() ? std::optional(value[0].get<std::int64_t>()) : std::nullopt;
+  return value.is_number_integer() ? std::optional(value.get<std::int64_t>()) : std::nullopt;
+}
+
+// A Conv1d padded for causality (padding = (kernel_size - 1) * dilation, stride 1) pads both
+// ends: of its T + padding output frames the first T are causal, output t reading frames
+// t - padding to t. The output cut at its start, [..., padding:], keeps the last T instead:
+// output t then reads frames t to t + padding, the future (MHA334). The fix keeps the first T.
+void check_causal_conv_cut(CallContext& ctx, const ArgValue& input, const IndexExpression& index, const std::string& text) {
+  const CallDecl* producer = input.producer;
+  const ModuleDecl* module = producer && !producer->module.empty() ? ctx.spec.find_module(producer->module) : nullptr;
+  if (module == nullptr || module->type != "Conv1d" || index.items.empty() || input.rank() < 2) return;
+  std::optional<std::int64_t> kernel = single_size(*module, "kernel_size"), padding = single_size(*module, "padding");
+  std::optional<std::int64_t> dilation = single_size(*module, "dilation"), stride = single_size(*module, "stride");
+  if (!kernel || !padding || !dilation || !stride || *stride != 1 || *kernel < 2 || *padding != (*kernel - 1) * *dilation) return;
+  const IndexItem& last = index.items.back();
+  const bool reaches_last_dim = std::any_of(index.items.begin(), index.items.end(), [](const IndexItem& item) { return item.kind == IndexItem::Kind::Ellipsis; }) ||
+                                std::count_if(index.items.begin(), index.items.end(), [](const IndexItem& item) { return item.kind != IndexItem::Kind::None; }) == input.rank();
+  if (!reaches_last_dim || last.kind != IndexItem::Kind::Slice || last.stop || (last.step && *last.step != 1) || !last.start ||
+      !last.start->is_constant() || last.start->constant != *padding) {
+    return;
+  }
+  Diagnostic& diagnostic = report_argument(
+      ctx, DiagId::CausalConvCutStart,
+      fmt::format("{}{} cuts the first {} frames of call \"{}\"'s causally padded Conv1d (kernel_size={}, padding={}): each kept frame "
+                  "reads {} frames ahead of its position",
+                  tensor_name(input), text, *padding, producer->id, *kernel, *padding, *padding),
+      "index");
+  diagnostic.notes.push_back("padding pads both ends: the first T output frames are the causal ones; PyTorch raises nothing");
+  std::vector<std::string> items;
+  for (std::size_t i = 0; i + 1 < index.items.size(); ++i) items.push_back(item_text(index.items[i]));
+  items.push_back(fmt::format(":-{}", *padding));
+  const std::string kept = fmt::format("[{}]", fmt::join(items, ", "));
+  if (!ctx.add_argument_fix(diagnostic, fmt::format("keep the first T frames, the causal ones: {}{}", tensor_name(input), kept), "index", kept)) return;
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "output t then reads frames t - padding to t");
+}
+
 }  // namespace
 
 void infer_getitem(CallContext& ctx) {
@@ -155,6 +197,7 @@ void infer_getitem(CallContext& ctx) {
   }
   check_getitem_batch_entry(ctx, input, *index, plan, text);
   check_averaged_weights_index(ctx, input, plan, text);
+  check_causal_conv_cut(ctx, input, *index, text);
   std::vector<std::string> names;
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];

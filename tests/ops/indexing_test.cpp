@@ -143,3 +143,32 @@ TEST_CASE("an integer index on the query dim of head-averaged MHA weights warns 
     CHECK(test::find(test::check_text(query_row), "MHA291") == nullptr);
   }
 }
+
+namespace {
+
+// A depthwise Conv1d(kernel 4, padding=3) over (B, 16, T) frames, its output cut by `index`.
+std::string causal_conv_cut(const std::string& index) {
+  return R"j({"version": 1, "modules": {"conv": "nn.Conv1d(16, 16, kernel_size=4, groups=16, padding=3)"},
+    "tensors": {"x": ["B", 16, "T"]},
+    "calls": [{"id": "c", "module": "conv", "input": "x", "outputs": ["y"]},
+              {"id": "cut", "op": "getitem", "input": "y", "index": ")j" + index + R"j(", "outputs": ["z"]}]})j";
+}
+
+}  // namespace
+
+TEST_CASE("getitem: a causally padded Conv1d's output cut at its start sees the future; its first T frames do not", "[indexing]") {
+  Report report = test::check_text(causal_conv_cut("[..., 3:]"));
+  const Diagnostic* cut = test::find(report, "MHA334");
+  REQUIRE(cut != nullptr);
+  CHECK(cut->severity() == Severity::Warning);
+  REQUIRE(!cut->fixes.empty());
+  CHECK(cut->fixes.front().description == "keep the first T frames, the causal ones: y[..., :-3]");
+  CHECK(cut->fixes.front().verified);
+  CHECK(cut->fixes.front().valid());
+  CHECK(test::find(test::check_text(causal_conv_cut("[..., :-3]")), "MHA334") == nullptr);
+  CHECK(test::find(test::check_text(causal_conv_cut("[:, :, :T]")), "MHA334") == nullptr);
+  // Padding that is not (kernel_size - 1) * dilation is no causal padding.
+  std::string centred = causal_conv_cut("[..., 3:]");
+  centred.replace(centred.find("padding=3"), 9, "padding=1");
+  CHECK(test::find(test::check_text(centred), "MHA334") == nullptr);
+}
