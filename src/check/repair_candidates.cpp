@@ -518,6 +518,9 @@ LengthTrace trace_length(const Spec& spec, const Report& report, std::size_t ind
   return trace;
 }
 
+// The longest length the conv solver inverts the output-length formula for (2^40 positions).
+constexpr std::int64_t kMaxSolvedLength = std::int64_t{1} << 40;
+
 // The lengths from `low` to `high` that a conv's dim may give or take.
 struct LengthRange {
   std::int64_t low = 0, high = 0;
@@ -611,12 +614,23 @@ void designed_length_candidates(const Spec& spec, const Report& report, std::siz
       const ConvGeometry geometry = conv_geometry(*step.module);
       const std::size_t d = step.spatial;
       const std::string formula = fmt::format("(L + 2*padding - dilation*(kernel_size-1) - 1) // stride + 1");
-      // Padding first: the option a conv stem is most often built without.
-      for (std::int64_t pad = 0; pad < geometry.span(d); ++pad) {
+      // Sizes past kMaxSolvedLength are no conv stem's: the search stops there rather than
+      // loop over a huge span or overflow the inverted formula.
+      if (geometry.stride[d] < 1 || geometry.span(d) > kMaxSolvedLength || range.high > kMaxSolvedLength / geometry.stride[d]) {
+        range.high = -1;
+        break;
+      }
+      // Padding first: the option a conv stem is most often built without; a padding wider
+      // than the kernel's span only adds positions of zeros. The output grows with the padding,
+      // so the search starts at the least padding that can reach range.low and stops past
+      // range.high.
+      const std::int64_t least_pad = std::max<std::int64_t>(0, ((range.low - 1) * geometry.stride[d] + geometry.span(d) - step.in + 1) / 2);
+      for (std::int64_t pad = least_pad; pad < geometry.span(d); ++pad) {
         if (geometry.pad_before[d] == pad && geometry.pad_after[d] == pad) continue;
         ConvGeometry changed = geometry;
         changed.pad_before[d] = changed.pad_after[d] = pad;
         std::optional<std::int64_t> out = conv_output(changed, d, step.in);
+        if (out && *out > range.high) break;
         if (!out || !range.holds(*out)) continue;
         std::vector<std::int64_t> pads = changed.pad_before;
         if (!std::equal(changed.pad_before.begin(), changed.pad_before.end(), changed.pad_after.begin())) break;
@@ -660,12 +674,8 @@ void designed_length_candidates(const Spec& spec, const Report& report, std::siz
     // The input's length the stem maps onto the wanted one: a multiple of its strides in the
     // range (3000 frames for 1500 positions at stride 2), else the nearest end.
     std::int64_t length = trace.length < range.low ? range.low : range.high;
-    for (std::int64_t candidate_length = std::max<std::int64_t>(range.low, 1); candidate_length <= range.high; ++candidate_length) {
-      if (candidate_length % strides == 0) {
-        length = candidate_length;
-        break;
-      }
-    }
+    const std::int64_t first_multiple = (std::max<std::int64_t>(range.low, 1) + strides - 1) / strides * strides;
+    if (first_multiple <= range.high) length = first_multiple;
     if (length < 1) continue;
     const std::string& name = trace.entered;
     const CallDecl& reader = spec.calls[trace.reader];

@@ -112,7 +112,9 @@ void check_cumsum_role(CallContext& ctx, const ArgValue& input, int dim) {
 // stacked dim then sits where the positions were. The fix reduces over the stacked dim.
 void check_reduced_stack(CallContext& ctx, const ArgValue& input, const std::set<int>& reduced) {
   const CallDecl* stack = input.producer;
-  if (stack == nullptr || stack->op != "stack" || (ctx.call.op != "sum" && ctx.call.op != "mean")) return;
+  // Only a sum: a mean over the positions of stacked layers or views is per-layer pooling, a
+  // common and correct readout.
+  if (stack == nullptr || stack->op != "stack" || ctx.call.op != "sum") return;
   const nlohmann::json& written = stack->arguments.value("dim", nlohmann::json(0));
   if (!written.is_number_integer()) return;
   const int stacked = static_cast<int>(written.get<std::int64_t>() < 0 ? written.get<std::int64_t>() + input.rank() : written.get<std::int64_t>());
@@ -163,7 +165,8 @@ std::optional<int> contracted_by_product(const Spec& spec, const CallDecl& after
     const std::string second = call.op == "bmm" ? "mat2" : "other";
     if (reads(call, "input", name)) return rank - 1;
     if (!transposed.empty() && reads(call, second, transposed)) return rank - 1;
-    if (reads(call, second, name)) return rank - 2;
+    // A plain second operand is what the product aggregates (values weighted by attention, a
+    // graph's node features by its adjacency), normalised for its own reasons: no cosine.
   }
   return std::nullopt;
 }

@@ -8,6 +8,7 @@
 
 #include "check/dim_origin.hpp"
 #include "check/fix_search.hpp"
+#include "check/roles.hpp"
 #include "ops/parts.hpp"
 
 namespace mhacheck {
@@ -193,6 +194,12 @@ std::optional<HeadsSplit> inner_heads_factor(const CallContext& ctx, const ArgVa
   const Shape in = ctx.symbols.resolve(input->shape), out = ctx.symbols.resolve(made->outputs.front().shape);
   const auto k = static_cast<std::size_t>(origin.dim - 1);
   if (out.size() != in.size() + 1 || in.size() < 3 || k != in.size() - 3) return std::nullopt;
+  // A dim named as a batch, or a product with one (classifier-free guidance's 2*B viewed
+  // (2, B, ...)), is split for another reason than grouped heads.
+  const std::string split_name = input->written()[k].str();
+  for (const std::string& factor : name_factors(split_name)) {
+    if (role_of_name(factor) == DimRole::Batch) return std::nullopt;
+  }
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (i != k && ctx.symbols.compare(in[i], out[i < k ? i : i + 1]) != Symbols::Verdict::Equal) return std::nullopt;
   }
@@ -212,6 +219,7 @@ void check_grouped_heads_order(CallContext& ctx, const ArgValue& query, const st
   for (int d = 0; d < query.rank() && d < static_cast<int>(partner_of.size()); ++d) {
     const int p = partner_of[static_cast<std::size_t>(d)];
     if (p < 0 || p >= partner.rank() || partner.shape[static_cast<std::size_t>(p)] == DimExpr::constant(1)) continue;
+    if (role_of_dim(partner.dim_names, p) == DimRole::Batch) continue;  // a per-batch partner, not key/value heads
     std::optional<HeadsSplit> split = inner_heads_factor(ctx, query, d);
     if (!split) continue;
     // The outer factor meets nothing of the partner: the partner's heads are the inner ones alone.

@@ -310,13 +310,14 @@ namespace {
 // MHA332: log_softmax makes log-probabilities over a classifier's classes, the last dim of the
 // logits a Linear made (CTC's (B, T, C)). Over a dim named as a sequence instead, each class is
 // normalised over the positions, and ctc_loss or nll_loss read per-position log-probabilities that
-// are not. Pointer scores (the Linear's out_features 1, or positions last) are left alone.
+// are not. Pointer scores are left alone: positions last, or a Linear of at most 4 outputs (a
+// QA head's start and end logits, a few pooling heads), normalised over the positions on purpose.
 void check_log_softmax_over_positions(CallContext& ctx, const ArgValue& input, int dim) {
   const int classes = input.rank() - 1;
   if (dim == classes || input.producer == nullptr || input.producer->op != "Linear") return;
   if (role_of_dim(input.dim_names, dim) != DimRole::Sequence || role_of_dim(input.dim_names, classes) != DimRole::Unknown) return;
   const DimExpr& count = input.shape[static_cast<std::size_t>(classes)];
-  if (count.is_constant() && count.offset == 1) return;
+  if (!count.is_constant() || count.offset <= 4) return;
   Diagnostic& diagnostic = ctx.report(
       DiagId::NormalizeDimRole,
       fmt::format("log_softmax over dim {} (\"{}\", a {}) normalises each class over the positions; the classes are the last dim ({}), "

@@ -325,6 +325,12 @@ TEST_CASE("MHA373 is silent for the heads split (key/value heads, groups) and fo
       {"id": "split", "op": "view", "input": "x", "shape": ["B", "L", 8, 64], "outputs": ["q"]},
       {"id": "sc", "op": "einsum", "equation": "blhd,bshd->bhls", "operands": ["q", "k"]}]})");
   CHECK(test::find(features, "MHA373") == nullptr);
+  // Classifier-free guidance: a doubled batch (2*B) viewed (2, B, ...) against per-batch keys is
+  // a split of the batch, not of grouped heads.
+  Report guidance = test::check_text(R"({"version": 1, "tensors": {"x": ["2*B", "T", 64], "kT": ["B", 64, "S"]}, "calls": [
+      {"id": "v", "op": "view", "input": "x", "shape": [2, "B", "T", 64], "outputs": ["xs"]},
+      {"id": "mm", "op": "matmul", "input": "xs", "other": "kT", "outputs": ["s"]}]})");
+  CHECK(test::find(guidance, "MHA373") == nullptr);
 }
 
 TEST_CASE("MHA373 at a matmul: the grouped queries against the key/value heads unsqueezed for broadcasting", "[glue][einsum]") {

@@ -408,6 +408,10 @@ TEST_CASE("a sum of stacked tensors over their sequence dim, keeping the stacked
   CHECK(first_fix(*pooled).semantics == FixSemantics::Consistent);
   CHECK(test::find(test::check_text(stacked(1)), "MHA331") == nullptr);
   CHECK(test::find(test::check_text(stacked(3)), "MHA331") == nullptr);  // the features: no sequence dim pooled
+  // A mean over the positions of stacked layers is per-layer pooling, a correct readout.
+  std::string pooled_layers = stacked(2);
+  pooled_layers.replace(pooled_layers.find(R"("op": "sum")"), 11, R"("op": "mean")");
+  CHECK(test::find(test::check_text(pooled_layers), "MHA331") == nullptr);
 }
 
 TEST_CASE("log_softmax over the positions of a Linear's class logits warns MHA332", "[glue][roles]") {
@@ -426,6 +430,8 @@ TEST_CASE("log_softmax over the positions of a Linear's class logits warns MHA33
   CHECK(first_fix(*over_frames).semantics == FixSemantics::Consistent);
   CHECK(test::find(test::check_text(head(32, -1)), "MHA332") == nullptr);
   CHECK(test::find(test::check_text(head(1, 1)), "MHA332") == nullptr);  // pointer scores over the positions
+  CHECK(test::find(test::check_text(head(2, 1)), "MHA332") == nullptr);  // a QA head's start and end logits
+  CHECK(test::find(test::check_text(head(4, 1)), "MHA332") == nullptr);  // a few pooling heads
 }
 
 TEST_CASE("F.normalize over a dim the following product does not contract warns MHA332", "[glue][roles]") {
@@ -447,5 +453,9 @@ TEST_CASE("F.normalize over a dim the following product does not contract warns 
   // (N, C) features normalised over C at the default dim=1, then compared: nothing to say.
   CHECK(test::find(test::check_text(R"({"tensors": {"f": [8, 16], "g": [16, 8]},
       "calls": [{"id": "n", "op": "normalize", "input": "f", "outputs": ["fn"]}, {"id": "m", "op": "matmul", "input": "fn", "other": "g"}]})"),
+                   "MHA332") == nullptr);
+  // Values normalised before attention aggregates them (p @ F.normalize(v)): not a cosine.
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"p": ["B", "T", "T"], "v": ["B", "T", 64]},
+      "calls": [{"id": "nv", "op": "normalize", "input": "v", "dim": -1, "outputs": ["vn"]}, {"id": "mm", "op": "matmul", "input": "p", "other": "vn"}]})"),
                    "MHA332") == nullptr);
 }
