@@ -529,17 +529,17 @@ TEST_CASE("a preallocated cache read one short of the positions the mask counts:
 TEST_CASE("the conv length solver stops at sizes no conv stem has, without looping over them", "[fixes][repairs]") {
   // A dilation of 1e10 (a span of 1e10 positions) and strides whose product passes 1e12: each
   // check ends at once, with the broadcast error and no padding or stride solved.
-  Report dilated = test::check_text(R"({"version": 1, "modules": {"conv1": "nn.Conv1d(80, 384, kernel_size=2, dilation=10000000000, padding=5000000000)"},
+  Report dilated = test::check_text(R"j({"version": 1, "modules": {"conv1": "nn.Conv1d(80, 384, kernel_size=2, dilation=10000000000, padding=5000000000)"},
       "tensors": {"mel": ["B", 80, 10], "positional_embedding": [11, 384]},
       "calls": [{"id": "c1", "module": "conv1", "input": "mel", "outputs": ["h1"]},
                 {"id": "p", "op": "permute", "input": "h1", "dims": [0, 2, 1], "outputs": ["x"]},
-                {"id": "pos", "op": "add", "input": "x", "other": "positional_embedding", "outputs": ["xp"]}]})");
+                {"id": "pos", "op": "add", "input": "x", "other": "positional_embedding", "outputs": ["xp"]}]})j");
   REQUIRE(test::find(dilated, "MHA305") != nullptr);
   CHECK_FALSE(offers(*test::find(dilated, "MHA305"), "padding=5000000000"));
-  Report strided = test::check_text(R"({"version": 1, "modules": {"conv1": "nn.Conv1d(8, 8, kernel_size=1, stride=1000000)",
+  Report strided = test::check_text(R"j({"version": 1, "modules": {"conv1": "nn.Conv1d(8, 8, kernel_size=1, stride=1000000)",
       "conv2": "nn.Conv1d(8, 16, kernel_size=1, stride=1000000)"}, "tensors": {"x": ["B", 8, 1050000000000], "table": [3, 16]},
       "calls": [{"id": "c1", "module": "conv1", "input": "x", "outputs": ["h1"]}, {"id": "c2", "module": "conv2", "input": "h1", "outputs": ["h2"]},
                 {"id": "p", "op": "permute", "input": "h2", "dims": [0, 2, 1], "outputs": ["h"]},
-                {"id": "pos", "op": "add", "input": "h", "other": "table", "outputs": ["out"]}]})");
+                {"id": "pos", "op": "add", "input": "h", "other": "table", "outputs": ["out"]}]})j");
   CHECK(test::find(strided, "MHA305") != nullptr);
 }
