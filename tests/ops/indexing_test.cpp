@@ -156,7 +156,7 @@ std::string causal_conv_cut(const std::string& index) {
 
 }  // namespace
 
-TEST_CASE("getitem: a causally padded Conv1d's output cut at its start sees the future; its first T frames do not", "[indexing]") {
+TEST_CASE("getitem: a causally padded Conv1d's output cut at its start sees the future, its first T frames do not", "[indexing]") {
   Report report = test::check_text(causal_conv_cut("[..., 3:]"));
   const Diagnostic* cut = test::find(report, "MHA334");
   REQUIRE(cut != nullptr);
