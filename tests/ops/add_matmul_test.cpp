@@ -483,3 +483,24 @@ TEST_CASE("only a rotary table is written twice: a Linear's output or a key mask
   REQUIRE_FALSE(compared.diagnostics.empty());
   CHECK(std::none_of(compared.diagnostics.begin(), compared.diagnostics.end(), doubles));
 }
+
+TEST_CASE("matmul: (B, T) pooling weights times (B, T, E) tokens pair every entry with every other, and the fix gives one row per entry",
+          "[glue][roles]") {
+  auto pooling = [](const std::string& weights) {
+    return R"({"version": 1, "dims": {"B": 4, "T": 6}, "tensors": {"x": ["B", "T", 16], "w": )" + weights + R"(},
+      "calls": [{"id": "sm", "op": "softmax", "input": "w", "dim": -1, "outputs": ["att"]},
+                {"id": "mm", "op": "matmul", "input": "att", "other": "x", "outputs": ["pooled"]}]})";
+  };
+  const Report report = test::check_text(pooling(R"(["B", "T"])"));
+  const Diagnostic* across = test::find(report, "MHA081");
+  REQUIRE(across != nullptr);
+  CHECK(across->severity() == Severity::Warning);
+  REQUIRE_FALSE(across->fixes.empty());
+  const Fix& fix = across->fixes.front();
+  CHECK(fix.description.find("att.unsqueeze(1) gives (B, 1, T)") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // One row per entry already, or a matrix over the positions shared by every entry: silent.
+  CHECK(test::find(test::check_text(pooling(R"(["B", 1, "T"])")), "MHA081") == nullptr);
+  CHECK(test::find(test::check_text(pooling(R"(["T", "T"])")), "MHA081") == nullptr);
+}
