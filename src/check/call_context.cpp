@@ -5,9 +5,12 @@
 #include <fmt/format.h>
 
 #include "mhacheck/python_text.hpp"
+#include "mhacheck/check.hpp"
 #include "core/shape_json.hpp"
 #include "core/size_one.hpp"
 #include "condition_advice.hpp"
+#include "fix_search.hpp"
+#include "inserted_call.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -341,9 +344,74 @@ void append_dtype_patch(nlohmann::json& patch, const ArgValue& arg, DType dtype)
 
 }  // namespace
 
+// The patch that inserts `inserted` (an op and its arguments) right after `producer`, reading
+// its first output under a new name and giving the old name back, so that every later reader
+// gets the changed tensor; nullopt when the producer's outputs are not written in the spec.
+std::optional<nlohmann::json> insert_after_producer(const CallContext& ctx, const CallDecl& producer, nlohmann::json inserted) {
+  const std::size_t at = producer.pointer.rfind("/calls/", 0) == 0 ? std::stoul(producer.pointer.substr(7)) : ctx.spec.calls.size();
+  if (at >= ctx.spec.calls.size() || producer.outputs.empty() ||
+      !ctx.spec.value().contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) {
+    return std::nullopt;
+  }
+  const std::string& made = producer.outputs.front();
+  const std::string op = inserted["op"].get<std::string>();
+  std::string before = fresh_name(ctx.spec, made + "_before_" + op);
+  inserted["id"] = fresh_name(ctx.spec, op + "_" + made);
+  inserted["input"] = before;
+  inserted["outputs"] = {made};
+  return nlohmann::json::array({{{"op", "replace"}, {"path", producer.pointer + "/outputs/0"}, {"value", before}},
+                                {{"op", "add"}, {"path", fmt::format("/calls/{}", at + 1)}, {"value", std::move(inserted)}}});
+}
+
+
+namespace {
+
+// The call upstream of `from` (itself included) where a tensor of dtype `lower` met one of
+// dtype `promoted` and type promotion made the result `promoted` (bfloat16 weight times float32
+// normalised states: float32), followed back through the calls whose arguments have the
+// promoted dtype; null when the chain reaches an explicit cast (x.float(): the user chose the
+// dtype there) or leaves the checked calls.
+const CallDecl* promoting_call(const CallContext& ctx, const CallDecl& from, DType promoted, DType lower) {
+  const CallDecl* call = &from;
+  for (int depth = 0; depth < 16 && call != nullptr; ++depth) {
+    auto checked = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == call->id; });
+    if (checked == ctx.checked_calls->end()) return nullptr;
+    bool meets_lower = false;
+    const ResolvedArgument* follow = nullptr;
+    for (const ResolvedArgument& argument : checked->arguments) {
+      if (argument.dtype == lower) meets_lower = true;
+      if (argument.dtype == promoted && follow == nullptr) follow = &argument;
+    }
+    if (follow == nullptr) return nullptr;
+    if (meets_lower) return call;
+    if (follow->source.kind != ArgumentSource::Kind::Output) return nullptr;
+    auto producer = std::find_if(ctx.spec.calls.begin(), ctx.spec.calls.end(), [&](const CallDecl& c) { return c.id == follow->source.call; });
+    call = producer == ctx.spec.calls.end() ? nullptr : &*producer;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 void CallContext::add_input_dtype_fixes(Diagnostic& diagnostic, const ArgValue& input, DType parameters) {
   // Every data input of that dtype is cast (query, key and value made by numpy are all float64),
   // masks aside: they follow their own dtype rules.
+  // An output that type promotion made wider than the module's parameters (a float32 RMSNorm
+  // times its bfloat16 weight, without the cast back to the input's dtype) is cast back where it
+  // was promoted: the model's precision is the parameters'.
+  if (input.producer != nullptr && checked_calls != nullptr && is_floating(input.dtype) && is_floating(parameters)) {
+    const CallDecl* promoting = promoting_call(*this, *input.producer, input.dtype, parameters);
+    std::optional<nlohmann::json> patch;
+    if (promoting != nullptr) patch = insert_after_producer(*this, *promoting, {{"op", "to"}, {"dtype", dtype_name(parameters)}});
+    if (patch) {
+      const std::string& made = promoting->outputs.front();
+      add_patch_fix(diagnostic,
+                    fmt::format("cast {0} back to {1} where call \"{2}\" promotes it from {1} to {3}: {0} = {0}.to(torch.{1})", made,
+                                dtype_name(parameters), promoting->id, dtype_name(input.dtype)),
+                    std::move(*patch));
+      label_last_fix(diagnostic, FixSemantics::Consistent, "the tensor keeps the dtype of the parameters it was computed with");
+    }
+  }
   std::vector<const ArgValue*> cast = {&input};
   for (const auto& [name, arg] : args) {
     if (&arg != &input && arg.present && arg.dtype == input.dtype && name.find("mask") == std::string::npos) cast.push_back(&arg);

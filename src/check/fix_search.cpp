@@ -2033,7 +2033,14 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
                        [](const CallDecl& later) { return later.op == "view"; });
   };
   bool back_view = output && view_after(*index);
-  for (const std::vector<const LayoutSource*>& group : argument_groups(sources)) {
+  std::vector<std::vector<const LayoutSource*>> groups = argument_groups(sources);
+  // cat checks every tensor against tensors[0] (PyTorch names a later one as the mismatch): the
+  // first sets the layout the others were written to match, so a later one is transposed first.
+  if (call.op == "cat") {
+    auto singles = std::find_if(groups.begin(), groups.end(), [](const auto& group) { return group.size() == 1; });
+    std::reverse(singles, groups.end());
+  }
+  for (const std::vector<const LayoutSource*>& group : groups) {
     bool group_view = std::any_of(group.begin(), group.end(), [&](const LayoutSource* s) { return !s->written() && view_after(s->producer); });
     int rank = static_cast<int>(group.front()->shape.size());
     for (int a = 0; a < rank; ++a) {

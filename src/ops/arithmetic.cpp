@@ -6,6 +6,7 @@
 // broadcasting; bitwise_and/or refuse a floating promoted dtype after broadcasting, as their CPU
 // kernels dispatch over bool and the integer types only.
 #include "check/dim_origin.hpp"
+#include "check/inserted_call.hpp"
 #include "check/mask_origin.hpp"
 #include "check/mask_pattern.hpp"
 #include "ops/mask_meaning.hpp"
@@ -28,25 +29,6 @@ namespace {
 
 DType result_type(const ArgValue& a, const ArgValue& b, bool b_is_number) {
   return result_type(a.dtype, a.rank(), b.dtype, b_is_number ? std::nullopt : std::optional<std::size_t>(b.rank()));
-}
-
-// The patch that inserts `inserted` (an op and its arguments) right after `producer`, reading
-// its first output under a new name and giving the old name back, so that every later reader
-// gets the changed tensor; nullopt when the producer's outputs are not written in the spec.
-std::optional<nlohmann::json> insert_after_producer(const CallContext& ctx, const CallDecl& producer, nlohmann::json inserted) {
-  const std::size_t at = producer.pointer.rfind("/calls/", 0) == 0 ? std::stoul(producer.pointer.substr(7)) : ctx.spec.calls.size();
-  if (at >= ctx.spec.calls.size() || producer.outputs.empty() ||
-      !ctx.spec.value().contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) {
-    return std::nullopt;
-  }
-  const std::string& made = producer.outputs.front();
-  const std::string op = inserted["op"].get<std::string>();
-  std::string before = fresh_name(ctx.spec, made + "_before_" + op);
-  inserted["id"] = fresh_name(ctx.spec, op + "_" + made);
-  inserted["input"] = before;
-  inserted["outputs"] = {made};
-  return nlohmann::json::array({{{"op", "replace"}, {"path", producer.pointer + "/outputs/0"}, {"value", before}},
-                                {{"op", "add"}, {"path", fmt::format("/calls/{}", at + 1)}, {"value", std::move(inserted)}}});
 }
 
 // table[:n] (a getitem of a declared tensor cutting dim 0 from the start) whose length names a
@@ -163,6 +145,10 @@ void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const A
     }
   }
   if (!conditional || !conditional->fixes.empty()) return;
+  // The broadcast fails in PyTorch (MHA305), whichever of its findings comes first: a condition
+  // (T == 512) met on the way is its symptom, not a pairing the operands may mean.
+  const bool failed = std::any_of(ctx.diagnostics.begin() + static_cast<std::ptrdiff_t>(reported), ctx.diagnostics.end(),
+                                  [](const Diagnostic& d) { return d.id == DiagId::AddBroadcast; });
   // Two 1-D tensors, one over the batch and one not (diffusion timesteps (B,) times frequencies
   // (128,)): one row per batch entry, an outer product; the batch's operand is given the dim.
   auto over_batch = [](const ArgValue& arg) { return arg.rank() == 1 && role_of_dim(arg.dim_names, 0) == DimRole::Batch; };
@@ -188,7 +174,7 @@ void propose_unsqueezed_operand(CallContext& ctx, const ArgValue& input, const A
     // dims (a (1500, 384) table made (1500, 1, 1, 384) against (B, 1000, 384) tokens pairs every
     // row with every token). Under a condition the operands may mean it (ALiBi's (H,) slopes
     // against (T, T) distances give (H, T, T)).
-    if (conditional->id == DiagId::AddBroadcast && rank > higher.rank()) break;
+    if (failed && rank > higher.rank()) break;
     // Every choice of `added` new positions among `rank`, in increasing order (so that unsqueezing
     // them one after another, left to right, puts each where it is counted).
     for (int first = 0; first < rank; ++first) {

@@ -991,6 +991,69 @@ class ReshapeRules {
     return best;
   }
 
+  // Which input dim each entry of `shape` cuts when read left to right as splits of the input's
+  // dims in their order (entries of 1 cut none: -1), or nullopt when it is no such split: a
+  // symbol makes its dim whole, numbers multiply up to a dim of that size. (B, 4, 7, 8, 7, 96)
+  // of (B, 28, 56, 96) gives {0, 1, 1, 2, 2, 3}.
+  static std::optional<std::vector<int>> split_dims(const Shape& shape, const Shape& input) {
+    std::vector<int> cuts(shape.size(), -1);
+    std::size_t dim = 0;
+    std::int64_t product = 1;
+    for (std::size_t j = 0; j < shape.size(); ++j) {
+      if (shape[j] == DimExpr::constant(1)) continue;
+      while (dim < input.size() && input[dim] == DimExpr::constant(1) && product == 1) ++dim;
+      if (dim >= input.size()) return std::nullopt;
+      cuts[j] = static_cast<int>(dim);
+      if (!shape[j].is_constant() || !input[dim].is_constant()) {
+        if (product != 1 || shape[j] != input[dim]) return std::nullopt;
+        ++dim;
+        continue;
+      }
+      if (shape[j].offset < 1) return std::nullopt;
+      product *= shape[j].offset;
+      if (product > input[dim].offset || input[dim].offset % product != 0) return std::nullopt;
+      if (product == input[dim].offset) {
+        ++dim;
+        product = 1;
+      }
+    }
+    while (dim < input.size() && input[dim] == DimExpr::constant(1)) ++dim;
+    if (dim != input.size() || product != 1) return std::nullopt;
+    return cuts;
+  }
+
+  // Two numbers of the shape given in each other's place: a window partition of a non-square
+  // (B, 28, 56, C) map called with H and W swapped, view(B, 56 // 7, 7, 28 // 7, 7, C). When
+  // exchanging exactly one pair of sizes makes the shape a split of each input dim into factors
+  // of its own, each exchanged size one factor among several of its dim (a whole dim moved is
+  // a transpose, which the permute fix says), the exchange is what was meant: the sizes were
+  // computed from the wrong dims. The result keeps its rank, so the calls after it read it as
+  // written; verification decides whether they accept its sizes.
+  void propose_exchanged_sizes(Diagnostic& diagnostic, const Shape& shape) {
+    const ArgRef& input = ctx_.call.tensor("input");
+    std::optional<nlohmann::json> found;
+    for (std::size_t a = 0; a < shape.size(); ++a) {
+      for (std::size_t b = a + 1; b < shape.size(); ++b) {
+        if (!shape[a].is_constant() || !shape[b].is_constant() || shape[a] == shape[b] || written_[a] == -1 || written_[b] == -1) continue;
+        Shape exchanged = shape;
+        std::swap(exchanged[a], exchanged[b]);
+        std::optional<std::vector<int>> cuts = split_dims(exchanged, input_.shape);
+        if (!cuts) continue;
+        auto among_several = [&](std::size_t j) { return std::count(cuts->begin(), cuts->end(), (*cuts)[j]) > 1; };
+        if (!among_several(a) || !among_several(b)) continue;
+        if (found) return;  // two exchanges would do: nothing says which
+        nlohmann::json rewritten = written_;
+        std::swap(rewritten[a], rewritten[b]);
+        found = std::move(rewritten);
+      }
+    }
+    if (!found) return;
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("exchange the sizes given in each other's place: {}.{}({})", input.name, ctx_.call.op, shape_text(*found)),
+                       {{{"op", "replace"}, {"path", child_pointer(ctx_.call.pointer, "shape")}, {"value", *found}}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each input dim is then cut into factors of its own, in memory order");
+  }
+
   void report_factor_order(const Shape& shape, const std::vector<int>& out_dims, const std::vector<int>& fine_order, bool reordered_across) {
     // The result's dims in memory order: the dims of size 1 stay where they are.
     std::vector<int> fine(shape.size());
@@ -1017,6 +1080,7 @@ class ReshapeRules {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each result dim holds one factor of the product, in memory order");
       return;
     }
+    propose_exchanged_sizes(diagnostic, shape);  // first: one change, where the permute below adds a call
     std::vector<int> order(shape.size());  // result dim j is dim order[j] of the cut
     for (std::size_t p = 0; p < fine.size(); ++p) order[static_cast<std::size_t>(fine[p])] = static_cast<int>(p);
     nlohmann::json split_call = {{"id", ctx_.call.id + "_cut"}, {"op", ctx_.call.op}, {"input", input.name}, {"shape", fine_shape},

@@ -504,3 +504,21 @@ TEST_CASE("matmul: (B, T) pooling weights times (B, T, E) tokens pair every entr
   CHECK(test::find(test::check_text(pooling(R"(["B", 1, "T"])")), "MHA081") == nullptr);
   CHECK(test::find(test::check_text(pooling(R"(["T", "T"])")), "MHA081") == nullptr);
 }
+
+TEST_CASE("a broadcast that fails is fixed within the data's rank: the slice on the wrong dim moves, no dims are added", "[glue]") {
+  // A (300, 64) table cut on its features, table[:, :L] (300, L), times (B, L, 64) states: PyTorch
+  // raises. Giving the cut two size-1 dims would run, as an outer product of rank 4: never a
+  // sound fix.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"h": ["B", "L", 64], "table": [300, 64]},
+    "calls": [{"id": "cut", "op": "getitem", "input": "table", "index": "[:, :L]", "outputs": ["t"]},
+              {"id": "m", "op": "mul", "input": "h", "other": "t", "outputs": ["y"]}]})");
+  const Fix* fix = test::first_fix(report, "MHA305");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "slice dim 0 instead of dim 1 in call \"cut\": t = table[:L]");
+  CHECK(fix->valid());
+  for (const Diagnostic& diagnostic : report.diagnostics) {
+    for (const Fix& offered : diagnostic.fixes) {
+      if (offered.valid() && offered.semantics != FixSemantics::Suspect && !offered.outputs.empty()) CHECK(offered.outputs.front().shape.size() <= 3);
+    }
+  }
+}

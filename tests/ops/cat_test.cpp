@@ -87,3 +87,13 @@ TEST_CASE("MHA372's fix writes numbers where the cache length and the new tokens
   CHECK(found->fixes.front().description.find("cos_cached[7:8]") != std::string::npos);
   CHECK(found->fixes.front().valid());
 }
+
+TEST_CASE("cat of two tensors laid out in each other's order: the later one, which PyTorch names, is transposed first", "[glue][cat]") {
+  // tensors[0] sets the layout the others must match: (10, 4, 16) joined with a (4, 10, 16).
+  Report report = test::check_text(R"({"version": 1, "tensors": {"a": [10, 4, 16], "b": [4, 10, 16]},
+    "calls": [{"id": "j", "op": "cat", "tensors": ["a", "b"], "dim": -1, "outputs": ["ab"]}]})");
+  const Fix* fix = test::first_fix(report, "MHA311");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "transpose b to (10, 4, 16): b.transpose(0, 1)");
+  CHECK(fix->valid());
+}

@@ -320,3 +320,38 @@ TEST_CASE("view: a stage's positions viewed at the previous stage's resolution a
   CHECK(invalid->fixes.front().valid());
   CHECK(invalid->fixes.front().semantics == FixSemantics::Consistent);
 }
+
+TEST_CASE("view: a window partition of a non-square map with the two sides' counts exchanged gets them exchanged back first", "[reshape][roles]") {
+  // (B, 12, 30, 32) in 3 x 3 windows: view(B, 12 // 3, 3, 30 // 3, 3, C), written with H and W in
+  // each other's place. Only one exchange cuts each dim into factors of its own.
+  const std::string swapped = R"({"version": 1, "tensors": {"x": ["B", 12, 30, 32]},
+    "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", 10, 3, 4, 3, 32], "outputs": ["xw"]},
+              {"id": "pm", "op": "permute", "input": "xw", "dims": [0, 1, 3, 2, 4, 5], "outputs": ["xp"]},
+              {"id": "c", "op": "contiguous", "input": "xp", "outputs": ["xc"]},
+              {"id": "w", "op": "view", "input": "xc", "shape": [-1, 9, 32], "outputs": ["windows"]}]})";
+  Report report = test::check_text(swapped);
+  const Fix* fix = test::first_fix(report, "MHA312");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "exchange the sizes given in each other's place: x.view(B, 4, 3, 10, 3, 32)");
+  CHECK(fix->valid());
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  // The permute fix, which keeps the written result, is still offered after it.
+  const Diagnostic* diagnostic = test::find(report, "MHA312");
+  CHECK(std::any_of(diagnostic->fixes.begin(), diagnostic->fixes.end(),
+                    [](const Fix& f) { return f.description.rfind("cut in memory order, then move the dims", 0) == 0; }));
+  // Written in the right order, nothing to say.
+  std::string right = swapped;
+  right.replace(right.find("[\"B\", 10, 3, 4, 3, 32]"), 22, "[\"B\", 4, 3, 10, 3, 32]");
+  CHECK(test::check_text(right).diagnostics.empty());
+}
+
+TEST_CASE("view: two exchanges that would each cut every dim leave the choice to the permute fix", "[reshape][roles]") {
+  // (B, 16, 48, C) in 4 x 4 windows written (B, 12, 4, 4, 4, C): (B, 4, 4, 12, 4, C) and
+  // (B, 4, 4, 4, 12, C) both cut each dim; nothing says which was meant.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 16, 48, 64]},
+    "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", 12, 4, 4, 4, 64], "outputs": ["xw"]}]})");
+  const Diagnostic* diagnostic = test::find(report, "MHA312");
+  REQUIRE(diagnostic != nullptr);
+  CHECK(std::none_of(diagnostic->fixes.begin(), diagnostic->fixes.end(),
+                     [](const Fix& f) { return f.description.rfind("exchange the sizes", 0) == 0; }));
+}
