@@ -237,7 +237,9 @@ TEST_CASE("bad input: wrong types in dims", "[bad-input]") {
   check_rows({
       {flat(R"J(, "dims": [1])J"), R"J(expected symbol bindings such as {"B": 32} (an object), found an array)J", "[1]", "/dims"},
       {flat(R"J(, "dims": {"B": "32"})J"), "expected a dim size (a non-negative integer), found a string", R"J("32")J", "/dims/B"},
-      {flat(R"J(, "dims": {"B": 2.5})J"), "expected a dim size (a non-negative integer), found 2.5", "2.5", "/dims/B"},
+      // a fraction binds a float option (dropout) and is refused where a size uses it
+      {"{" + kModule + R"J(, "query": [1, "B", 8], "key": [1, 1, 8], "value": [1, 1, 8], "dims": {"B": 2.5}})J",
+       "expected a dim size (a non-negative integer), found 2.5", "2.5", "/dims/B"},
       {flat(R"J(, "dims": {"B": -3})J"), "dim -3 is negative", "-3", "/dims/B"},
       {flat(R"J(, "dims": {"2B": 3})J"), R"J("2B" is not a symbol name)J", R"J("2B")J", "/dims/2B"},
   });

@@ -24,8 +24,10 @@ namespace mhacheck {
 // name (a string in the object). Options that change no shape (dropout, device, activation)
 // may be unbound names, left at PyTorch's default. Exactly one module must result: modules
 // passed to another (an encoder_layer) are part of it.
-nlohmann::json parse_module_call(const std::string& text, const Location& origin,
-                                 const std::map<std::string, std::int64_t>& bindings = {});
+// `bindings` holds integers (sizes) and floats (dropout = 0.1, eps = 1e-6 as "dims" or --dim
+// bind them): a float name serves a float option and is refused as a size, as Python's would be.
+using NameBindings = std::map<std::string, nlohmann::json>;
+nlohmann::json parse_module_call(const std::string& text, const Location& origin, const NameBindings& bindings = {});
 
 struct ShapeText {
   nlohmann::json shape;            // array of ints and symbol names

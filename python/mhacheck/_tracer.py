@@ -1367,6 +1367,8 @@ class _Tracer(TorchFunctionMode):
                 # A position that stands for a symbol stays traced (x[T]), but for pe[:x.size(0)]
                 # (a slice of a fixed-size table cut to a size read from another tensor), written "[:B]".
                 known = self._named_stops(known) if known[0] == "getitem" else None
+            elif known[0] == "getitem" and self._cut_to_a_symbol(known[1]):
+                known = None  # Er[max_len - T:]: the spec's numbers would make the T rows a constant
         if known is not None and any(t.dtype not in _SPEC_DTYPES for t in _tensors_in(list(known[1].values()))):
             known = None  # a complex tensor (HDemucs' spectrogram): a spec has no such dtype
         if known is not None and self.values and any(t.dtype not in _NUMPY_DTYPES for t in _tensors_in(list(known[1].values()))):
@@ -1629,6 +1631,20 @@ class _Tracer(TorchFunctionMode):
             texts[i] = ":" + self.namer.name(item.stop)[0]
         trailing = "," if arguments["index"].replace(" ", "").endswith(",]") else ""
         return op, dict(arguments, index="[" + ", ".join(texts) + trailing + "]")
+
+    def _cut_to_a_symbol(self, arguments):
+        """True when a slice of a dim of fixed size keeps a number of entries that reads as a symbol
+        expression while its start and stop do not: Music Transformer's `Er[max_len - T:]` keeps T
+        rows of a (max_len, D) table with the start max_len - T, which reads as no symbol. Written
+        with its numbers the spec would cut a constant number of rows where PyTorch keeps T, and
+        the check would take T for a size it equals only at the traced value."""
+        dims, _ = self.symbolic_shape(arguments["input"].shape)
+        for _, item, size in _index_pairs(arguments["index"], dims):
+            if isinstance(item, slice) and isinstance(size, int):
+                kept = len(range(*item.indices(size)))
+                if kept != size and isinstance(self.namer.name(kept)[0], str):
+                    return True
+        return False
 
     def _symbolic_position(self, args, kwargs):
         """True when an integer of an index (or of select/narrow) reads as a symbol expression."""

@@ -1,5 +1,6 @@
 #include "mhacheck/inline_call.hpp"
 
+#include <cmath>
 #include <map>
 #include <optional>
 
@@ -106,16 +107,23 @@ JsonDocument inline_document(const InlineCall& call) {
   nlohmann::json& spec = document.value;
   spec = nlohmann::json::object();
 
-  std::map<std::string, std::int64_t> bindings;
+  NameBindings bindings;
   for (const std::string& binding : call.dims) {
     auto source = flag_source("--dim", binding);
     std::size_t equals = binding.find('=');
     std::string symbol = binding.substr(0, equals);
     try {
       if (equals == std::string::npos) throw std::invalid_argument("no =");
+      const std::string text = binding.substr(equals + 1);
       std::size_t used = 0;
-      long long value = std::stoll(binding.substr(equals + 1), &used);
-      if (used != binding.size() - equals - 1) throw std::invalid_argument("trailing text");
+      nlohmann::json value = std::stoll(text, &used);
+      if (used != text.size()) {
+        // A fraction (--dim dropout=0.1) binds a float option of the pasted constructor; the
+        // spec refuses it where a size uses it.
+        double real = std::stod(text, &used);
+        if (used != text.size() || !std::isfinite(real) || std::floor(real) == real) throw std::invalid_argument("trailing text");
+        value = real;
+      }
       spec["dims"][symbol] = value;
       bindings[symbol] = value;
     } catch (const std::exception&) {

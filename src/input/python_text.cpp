@@ -321,7 +321,7 @@ struct DictEntry {
 // arguments are integer expressions over those names, the bound dims and symbols.
 class PythonReader {
  public:
-  PythonReader(Lexer& lexer, const std::map<std::string, std::int64_t>& bindings) : lexer_(lexer) {
+  PythonReader(Lexer& lexer, const NameBindings& bindings) : lexer_(lexer) {
     for (const auto& [name, value] : bindings) {
       values_[name] = value;
       given_.insert(name);
@@ -1339,10 +1339,10 @@ class PythonReader {
 // `check` reads the same constructor string many times: the spec, then each patched copy that
 // verifies a fix, and the fix candidates built from the module's options. So each thread keeps
 // its last few results (of short texts: a remembered text is kept until the process ends).
-nlohmann::json parse_module_call(const std::string& text, const Location& origin, const std::map<std::string, std::int64_t>& bindings) {
+nlohmann::json parse_module_call(const std::string& text, const Location& origin, const NameBindings& bindings) {
   struct Parsed {
     std::string text;
-    std::map<std::string, std::int64_t> bindings;
+    NameBindings bindings;
     nlohmann::json options;
   };
   constexpr std::size_t kRemembered = 8, kLongestRemembered = 64 * 1024;

@@ -184,7 +184,32 @@ class SpecReader {
         throw InputError(document_.keys.find(pointer), fmt::format("\"{}\" is not a symbol name", it.key()),
                          "symbols are identifiers such as B, seq_len (or, for names in module strings, config.n_embd)");
       }
-      spec_.dims.emplace_back(it.key(), dim_value(it.value(), pointer));
+      // A fraction binds a float option of a pasted constructor (dropout, eps), as a line
+      // `dropout = 0.1` would; used as a size it is refused (real_dim_used_as_size).
+      const json& value = it.value();
+      if (value.is_number_float() && std::floor(value.get<double>()) != value.get<double>()) {
+        real_dims_.emplace(it.key(), pointer);
+        continue;
+      }
+      spec_.dims.emplace_back(it.key(), dim_value(value, pointer));
+    }
+  }
+
+  // A dim or an integer option written as `text` (a symbol or a symbol expression) that names a
+  // float of "dims" is refused at that binding, as a fraction written there always was.
+  void refuse_real_dims_in(const std::string& text) {
+    if (real_dims_.empty()) return;
+    for (std::size_t i = 0; i < text.size();) {
+      if (!(std::isalpha(static_cast<unsigned char>(text[i])) || text[i] == '_')) {
+        ++i;
+        continue;
+      }
+      std::size_t end = i;
+      while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_' || text[end] == '.')) ++end;
+      if (auto real = real_dims_.find(text.substr(i, end - i)); real != real_dims_.end()) {
+        fail(real->second, "expected a dim size (a non-negative integer)", document_.value.at(json::json_pointer(real->second)).dump());
+      }
+      i = end;
     }
   }
 
@@ -230,6 +255,7 @@ class SpecReader {
       const json& dim = value[i];
       if (dim.is_string()) {
         std::string text = dim.get<std::string>();
+        refuse_real_dims_in(text);
         std::optional<DimExpr> parsed = parse_dim_expr(text);
         if (!parsed) {
           fail(dim_pointer, fmt::format("\"{}\" is not a symbol name or a symbol expression", text), {},
@@ -661,7 +687,11 @@ class SpecReader {
     for (const auto& [symbol, size] : stand_ins) spec_.dims.emplace_back(symbol, size);
   }
 
-  std::map<std::string, std::int64_t> bound_dims() const { return {spec_.dims.begin(), spec_.dims.end()}; }
+  NameBindings bound_dims() const {
+    NameBindings bound(spec_.dims.begin(), spec_.dims.end());
+    for (const auto& [name, pointer] : real_dims_) bound[name] = document_.value.at(json::json_pointer(pointer));
+    return bound;
+  }
 
   // A constructor string's options, parsed once per distinct string: a generated stack repeats
   // a few strings across tens of thousands of modules. The dims are all bound by then, and
@@ -680,6 +710,7 @@ class SpecReader {
     auto integer = [&](const json& item) -> json {
       if (item.is_string() && is_identifier(item.get<std::string>())) {
         std::string symbol = item.get<std::string>();
+        refuse_real_dims_in(symbol);
         for (const auto& [name, size] : spec_.dims) {
           if (name == symbol) return size;
         }
@@ -1017,6 +1048,7 @@ class SpecReader {
 
   Spec& spec_;
   std::vector<UnboundSize> unbound_;
+  std::map<std::string, std::string> real_dims_;  // names "dims" binds to a fraction -> its pointer
   const JsonDocument& document_;
   std::set<std::string> call_ids_;
   std::unordered_map<std::string, json> parsed_module_calls_;  // by constructor string

@@ -725,11 +725,64 @@ class ReshapeRules {
     } else {
       layout = reshaped_layout(input_.layout, shape);
     }
+    if (skews_grown_dim(shape)) reported_ = true;  // no MHA312: the skew moves its dims on purpose
     check_fused_split(shape);
     ctx_.outputs.push_back({"output", shape, input_.dtype, output_names(shape)});
     check_factor_order(shape);
     check_moved_by_view(shape);
     ctx_.output_layouts["output"] = std::move(layout);
+  }
+
+  // The relative-position skew (Transformer-XL's and ESPnet's rel_shift, Music Transformer's
+  // skewing): a dim grown by one, a zero slice padded or concatenated to it (K -> K+1), viewed
+  // with its size and the size of the dim before it exchanged, (Q, K+1) as (K+1, Q). Each row
+  // then starts one element later than the last, which slides each query's relative scores into
+  // place; dropping the first row and viewing back (Q, K) finishes the shift. The view moves
+  // the two dims on purpose: the stride it changes is what the padding was added for.
+  bool skews_grown_dim(const Shape& shape) const {
+    const CallDecl* maker = values_maker(ctx_, input_);
+    if (maker == nullptr || (maker->op != "pad" && maker->op != "cat") || ctx_.checked_calls == nullptr) return false;
+    auto made = std::find_if(ctx_.checked_calls->begin(), ctx_.checked_calls->end(), [&](const CallReport& c) { return c.id == maker->id; });
+    if (made == ctx_.checked_calls->end()) return false;
+    const Shape grown = ctx_.symbols.resolve(input_.shape);
+    const std::size_t rank = grown.size();
+    if (shape.size() != rank) return false;
+    for (const ResolvedArgument& part : made->arguments) {
+      const Shape before = ctx_.symbols.resolve(part.shape);
+      if (before.size() != rank) continue;
+      std::vector<std::size_t> differ;
+      for (std::size_t d = 0; d < rank; ++d) {
+        if (before[d] != grown[d]) differ.push_back(d);
+      }
+      if (differ.size() != 1 || differ.front() == 0) continue;
+      const std::size_t d = differ.front();
+      DimExpr one_more = before[d];
+      one_more.offset += 1;
+      if (one_more != grown[d] || shape[d - 1] != grown[d] || shape[d] != grown[d - 1]) continue;
+      bool others_kept = true;
+      for (std::size_t k = 0; k < rank; ++k) others_kept = others_kept && (k + 1 == d || k == d || shape[k] == grown[k]);
+      // Both dims are positions: a batch exchanged with a sequence grown by a class token,
+      // view(N+1, B, E) of (B, N+1, E), is a transpose forgotten, not a skew.
+      const bool positions = role_of_dim(input_.dim_names, static_cast<int>(d) - 1) != DimRole::Batch &&
+                             role_of_dim(input_.dim_names, static_cast<int>(d)) != DimRole::Batch;
+      if (others_kept && positions && pads_with_zeros(*maker, part.name)) return true;
+    }
+    return false;
+  }
+
+  // Whether the slice `maker` (pad or cat) adds to its argument `grown` holds zeros: F.pad's
+  // default value, or a concatenated tensor made by zeros (a declared one: its values unknown).
+  bool pads_with_zeros(const CallDecl& maker, const std::string& grown) const {
+    if (maker.op == "pad") {
+      const nlohmann::json value = maker.arguments.value("value", nlohmann::json());
+      return value.is_null() || (value.is_number() && value.get<double>() == 0.0);
+    }
+    for (const auto& [argument, ref] : maker.tensors) {
+      if (argument == grown || ref.kind != ArgRef::Kind::Named) continue;
+      const CallDecl* made = producer_of(ctx_.spec, ref.name, &maker);
+      if (made != nullptr && made->op != "zeros" && made->op != "zeros_like") return false;
+    }
+    return true;
   }
 
   // The sizes a product input dim was written as, outer first: "N*64" of a declared tensor, or
@@ -1366,7 +1419,7 @@ class ReshapeRules {
   const nlohmann::json& written_;
   Shape sizes_;
   bool counts_equal_ = false;  // the element counts are equal as products of symbols
-  bool reported_ = false;      // MHA312: one per call
+  bool reported_ = false;      // MHA312: one per call (none for a skew, skews_grown_dim)
   // The calls carry Python lines: products are written sorted, not in memory order.
   bool traced_ = std::any_of(ctx_.spec.calls.begin(), ctx_.spec.calls.end(), [](const CallDecl& call) { return call.source.line > 0; });
 };

@@ -106,7 +106,8 @@ def size(dim, symbols):
     return dim if isinstance(dim, int) else int(eval(dim, {"__builtins__": {}}, dict(symbols)))
 
 
-def build_module(decl):
+def build_module(decl, names=None):
+    """`names`: the spec's "dims", which bind the names a constructor uses (d_model, dropout)."""
     if isinstance(decl, str):
         try:
             ast.parse(decl, mode="eval")
@@ -114,9 +115,9 @@ def build_module(decl):
             # mhacheck reads pasted Python (a class's __init__, several assignments); this script
             # builds modules from one constructor expression only.
             raise Unsupported("a module written as pasted Python statements: " + decl.splitlines()[0][:80])
-        return eval(decl, {"nn": nn, "torch": torch})
+        return eval(decl, {"nn": nn, "torch": torch, **(names or {})})
     kind = decl["type"].split(".")[-1]
-    args = {k: build_module(v) if isinstance(v, dict) and "type" in v else v for k, v in decl.items() if k != "type"}
+    args = {k: build_module(v, names) if isinstance(v, dict) and "type" in v else v for k, v in decl.items() if k != "type"}
     return getattr(nn, kind)(**args)
 
 
@@ -318,11 +319,11 @@ def run_spec(modules, calls, built, values, symbols):
     return outputs
 
 
-def build_modules(modules):
+def build_modules(modules, names=None):
     torch.manual_seed(SEED)
     built = {}
     for name, decl in modules.items():
-        built[name] = build_module(decl).eval()
+        built[name] = build_module(decl, names).eval()
     return built
 
 
@@ -543,7 +544,7 @@ def verdict(entry, binary, silent):
     symbols = symbols_of(spec, tensors)
     generator = torch.Generator().manual_seed(SEED)
     values = make_values(tensors, symbols, calls, generator)
-    built = build_modules(modules)
+    built = build_modules(modules, spec.get("dims"))
     outputs, error = outcome(modules, calls, built, values, symbols)
     record = {"name": entry["name"], "symbols": symbols, "pytorch_raises": error is not None}
     if error:
@@ -558,7 +559,7 @@ def verdict(entry, binary, silent):
         i_values = dict(values)
         for name, expression in intended.get("values", {}).items():
             i_values[name] = eval(expression, {"__builtins__": {}, "torch": torch}, dict(values))
-        i_outputs, i_error = outcome(i_modules, i_calls, build_modules(i_modules), i_values, symbols)
+        i_outputs, i_error = outcome(i_modules, i_calls, build_modules(i_modules, spec.get("dims")), i_values, symbols)
         if i_error:
             raise RuntimeError("{}: the intended program fails: {}".format(entry["name"], i_error))
         compared = [k for k in outputs if k in i_outputs and outputs[k].shape == i_outputs[k].shape]
@@ -582,7 +583,7 @@ def verdict(entry, binary, silent):
         f_values = make_values(f_tensors, symbols, f_calls, generator)
     else:
         fixed["expression"] = expressions
-    f_built = build_modules(f_modules)
+    f_built = build_modules(f_modules, spec.get("dims"))
     for name, module in f_built.items():  # a fix that only changes options keeps the weights
         if name in built:
             try:

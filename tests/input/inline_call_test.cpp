@@ -40,6 +40,23 @@ TEST_CASE("inline: a pasted line with names bound by --dim", "[inline]") {
   CHECK(test::find(check_inline(call), "MHA011") != nullptr);  // 512 is not divisible by 7
 }
 
+TEST_CASE("inline: --dim binds a float option of pasted code, and a fraction is no size", "[inline]") {
+  // PyTorch's tutorial: TransformerEncoderLayer(d_model, nhead, d_hid, dropout), dropout = 0.2
+  InlineCall call;
+  call.module = "encoder_layers = TransformerEncoderLayer(d_model, nhead, d_hid, dropout)";
+  call.dims = {"d_model=200", "nhead=2", "d_hid=200", "dropout=0.2"};
+  call.args = {"src=torch.Size([35, 20, 200])", "src_mask=torch.Size([35, 35])"};
+  Report report = check_inline(call);
+  REQUIRE(report.ok());
+  CHECK(test::find(report, "MHA004") == nullptr);  // dropout is bound, not left at PyTorch's default
+  for (const Diagnostic& diagnostic : report.diagnostics) CHECK(diagnostic.severity() == Severity::Note);
+  CHECK(tuple_str(report.calls.at(0).outputs.at(0).shape) == "(35, 20, 200)");
+  call.dims = {"d_model=200.5", "nhead=2", "d_hid=200", "dropout=0.2"};
+  CHECK_THAT(input_error(call), Catch::Contains("d_model must be an integer"));
+  call.dims = {"d_model=200", "nhead=2", "d_hid=200", "dropout=1e400"};
+  CHECK_THAT(input_error(call), Catch::Contains("expected SYMBOL=SIZE, found 'dropout=1e400'"));
+}
+
 TEST_CASE("inline: --dim binds a dotted name of pasted code, whatever the module", "[inline]") {
   InlineCall call;
   call.module = "self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)";

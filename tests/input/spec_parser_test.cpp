@@ -62,6 +62,24 @@ TEST_CASE("the flat form, with the module as a constructor call", "[spec]") {
   CHECK(spec.calls[0].outputs == std::vector<std::string>{"attn_output", "attn_output_weights"});
 }
 
+TEST_CASE("\"dims\" binds a float option of a pasted constructor, and a fraction used as a size is refused", "[spec]") {
+  // a pasted Conformer line (torchaudio) whose dropout is a name, bound as a line `dropout = 0.1` would
+  Spec spec = parse(R"J({"module": "self.self_attn = torch.nn.MultiheadAttention(input_dim, num_attention_heads, dropout=dropout)",
+                         "dims": {"input_dim": 144, "num_attention_heads": 4, "dropout": 0.1},
+                         "query": ["T", "B", 144], "key": ["T", "B", 144], "value": ["T", "B", 144]})J");
+  CHECK(spec.modules[0].mha.dropout == Approx(0.1));
+  CHECK(spec.modules[0].mha.embed_dim == 144);
+  CHECK_THAT(error_of(R"J({"module": "nn.MultiheadAttention(8, 2)", "dims": {"T": 2.5}, "query": ["T", 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})J"),
+             Catch::Contains("expected a dim size (a non-negative integer), found 2.5"));
+  CHECK_THAT(error_of(R"J({"module": "nn.MultiheadAttention(8, 2)", "dims": {"T": 2.5}, "query": ["2*T+1", 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})J"),
+             Catch::Contains("found 2.5"));
+  CHECK_THAT(error_of(R"J({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": "h"}, "dims": {"h": 0.5},
+                          "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})J"),
+             Catch::Contains("found 0.5"));
+  CHECK_THAT(error_of(R"J({"module": "nn.MultiheadAttention(d, 2)", "dims": {"d": 8.5}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})J"),
+             Catch::Contains("embed_dim must be an integer"));
+}
+
 TEST_CASE("a function is named by any of its module paths, as a Tensor method or by its alias", "[spec]") {
   CHECK(bare_function_name("torch.nn.functional.softmax") == "softmax");
   CHECK(bare_function_name("nn.functional.softmax") == "softmax");

@@ -355,3 +355,37 @@ TEST_CASE("view: two exchanges that would each cut every dim leave the choice to
   CHECK(std::none_of(diagnostic->fixes.begin(), diagnostic->fixes.end(),
                      [](const Fix& f) { return f.description.rfind("exchange the sizes", 0) == 0; }));
 }
+
+TEST_CASE("a relative-position skew views a dim grown by a zero slice with the dim before it exchanged, on purpose", "[glue]") {
+  // Transformer-XL's _rel_shift (kimiyoung/transformer-xl pytorch/mem_transformer.py): scores
+  // (qlen, klen, B, H), a zero column concatenated on klen, viewed (klen+1, qlen, B, H).
+  auto rel_shift = [](const std::string& zeros_op, const std::string& dims) {
+    return test::check_text(R"j({"version": 1, "dims": )j" + dims + R"j(, "tensors": {"x": ["T", 9, "B", 4]}, "calls": [
+        {"id": "z", "op": ")j" + zeros_op + R"j(", "size": ["T", 1, "B", 4], "outputs": ["zero_pad"]},
+        {"id": "c", "op": "cat", "tensors": ["zero_pad", "x"], "dim": 1, "outputs": ["padded"]},
+        {"id": "v", "op": "view", "input": "padded", "shape": [10, "T", "B", 4], "outputs": ["skewed"]},
+        {"id": "s", "op": "getitem", "input": "skewed", "index": "[1:]", "outputs": ["cut"]},
+        {"id": "back", "op": "view_as", "input": "cut", "other": "x"}]})j");
+  };
+  for (const std::string dims : {R"({})", R"({"T": 7, "B": 2})", R"({"T": 43, "B": 53})"}) {
+    Report report = rel_shift("zeros", dims);
+    CHECK(report.calls.back().ok);
+    CHECK(test::find(report, "MHA312") == nullptr);
+  }
+  // Music Transformer's skewing: F.pad(QEr, (1, 0)) of (B, H, L, L), reshaped (B, H, L+1, L).
+  Report music = test::check_text(R"j({"version": 1, "tensors": {"qer": ["B", 4, "L", "L"]}, "calls": [
+      {"id": "p", "op": "pad", "input": "qer", "pad": [1, 0], "outputs": ["padded"]},
+      {"id": "r", "op": "reshape", "input": "padded", "shape": ["B", 4, "L+1", "L"], "outputs": ["skewed"]}]})j");
+  CHECK(test::find(music, "MHA312") == nullptr);
+  // Still reported: the batch is one of the exchanged dims ((B, klen+1) viewed (klen+1, B): a
+  // transpose forgotten, not a skew), or the slice added holds ones, which shift nothing into place.
+  auto grown = [](const std::string& x, const std::string& fill, const std::string& slice, const std::string& viewed) {
+    return test::check_text(R"j({"version": 1, "dims": {"T": 7, "B": 2}, "tensors": {"x": )j" + x + R"j(}, "calls": [
+        {"id": "z", "op": ")j" + fill + R"j(", "size": )j" + slice + R"j(, "outputs": ["pad"]},
+        {"id": "c", "op": "cat", "tensors": ["pad", "x"], "dim": 1, "outputs": ["padded"]},
+        {"id": "v", "op": "view", "input": "padded", "shape": )j" + viewed + R"j(}]})j");
+  };
+  CHECK(test::find(grown(R"(["T", 9, "B", 4])", "zeros", R"(["T", 1, "B", 4])", R"([10, "T", "B", 4])"), "MHA312") == nullptr);
+  CHECK(test::find(grown(R"(["B", 9, "T", 4])", "zeros", R"(["B", 1, "T", 4])", R"([10, "B", "T", 4])"), "MHA312") != nullptr);
+  CHECK(test::find(grown(R"(["T", 9, "B", 4])", "ones", R"(["T", 1, "B", 4])", R"([10, "T", "B", 4])"), "MHA312") != nullptr);
+}

@@ -884,6 +884,21 @@ class TracerTest(unittest.TestCase):
                 self.assertEqual(by_severity(check(right), "error", "warning"), [])
                 replay(self, right)
 
+    def test_a_relative_position_table_cut_from_the_end_and_skewed_checks_clean_and_replays(self):
+        # Music Transformer's relative attention: Er[max_len - T:] keeps T rows of the table (a
+        # start that reads as no symbol: the cut stays traced, with its T rows), and the skew
+        # views the padded (B, H, T, T+1) scores as (B, H, T+1, T) on purpose.
+        torch.manual_seed(0)
+        for dims in ({}, {"B": 2, "T": 7}, {"B": 5, "T": 5}):
+            with self.subTest(dims=dims):
+                spec = mhacheck.trace(SkewedRelativeAttention(), (mhacheck.shape("B", "T", 16),), dims=dims, values=bool(dims))
+                self.assertIsNone(spec.error)
+                if not dims:  # traced at distinct sizes, 53 rows read as T (at T=7 the spec binds T to 7 anyway)
+                    self.assertNotIn("getitem", [c["op"] for c in spec.calls if c.get("input") == "Er"])
+                self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+                if dims:
+                    replay(self, spec)
+
     def test_casts_triangles_and_pads_are_recorded_and_replayed(self):
         torch.manual_seed(0)
         inputs = (mhacheck.shape("B", "T", 8), mhacheck.shape("B", "T", dtype=torch.bool))
@@ -925,6 +940,28 @@ class PositionalTable(nn.Module):
 
     def forward(self, x):
         return x + self.pe[:x.size(0)]  #: table cut
+
+
+class SkewedRelativeAttention(nn.Module):
+    """Music Transformer's relative attention (Huang et al. 2018), one head group: relative
+    embeddings Er of max_len rows cut to the last T, q @ Er^T skewed into place by padding a
+    zero column, viewing (T, T+1) as (T+1, T) and dropping the first row."""
+    def __init__(self, width=16, heads=2, max_len=64):
+        super().__init__()
+        self.heads, self.head_dim, self.max_len = heads, width // heads, max_len
+        self.qkv = nn.Linear(width, 3 * width)
+        self.Er = nn.Parameter(torch.randn(max_len, width // heads))
+
+    def forward(self, x):
+        B, T, E = x.shape
+        q, k, v = (t.reshape(B, T, self.heads, self.head_dim).transpose(1, 2) for t in self.qkv(x).chunk(3, dim=-1))
+        QEr = q @ self.Er[self.max_len - T:].transpose(0, 1)
+        padded = nn.functional.pad(QEr, (1, 0))
+        Srel = padded.reshape(B, self.heads, T + 1, T)[:, :, 1:, :]
+        scores = (q @ k.transpose(-2, -1) + Srel) / self.head_dim ** 0.5
+        future = torch.ones(T, T, dtype=torch.bool).triu(1)
+        weights = scores.masked_fill(future, float("-inf")).softmax(-1)
+        return (weights @ v).transpose(1, 2).reshape(B, T, E)
 
 
 class CastsTrianglesPads(nn.Module):
