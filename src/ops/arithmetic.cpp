@@ -584,7 +584,7 @@ bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other)
   // One bool operand in arithmetic (mask - 1, 1 - mask, then scaled into an additive mask) is
   // read as 1.0 and 0.0: cast first, as Hugging Face's extended mask does (mask.to(dtype)).
   const std::string name = tensor_name(boolean);
-  add_inserted_call_fix(ctx, diagnostic, boolean,
+  ctx.add_inserted_call_fix(diagnostic, boolean,
                         fmt::format("cast {} first: {}.float() (bools do not subtract; as floats True is 1.0 and False 0.0)",
                                     name.empty() ? boolean.argument : name, name.empty() ? boolean.argument : name),
                         "float", nlohmann::json::object());

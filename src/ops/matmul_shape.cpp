@@ -6,7 +6,6 @@
 
 #include "fix_search.hpp"
 #include "roles.hpp"
-#include "ops/mask_meaning.hpp"
 
 namespace mhacheck {
 namespace {
@@ -174,20 +173,19 @@ void check_product_roles(CallContext& ctx, const ArgValue& input, const ArgValue
   // (B, 1, T), keeps each with its own.
   if (input.rank() == 2 && other.rank() == 3 && role_of_dim(input.dim_names, 0) == DimRole::Batch && input.dim_name(0) == other.dim_name(0)) {
     const std::string& batch = input.dim_name(0);
+    const std::string name = shown_name(input);
+    const std::string rows = other.dim_name(1).empty() ? "rows" : other.dim_name(1);
     Diagnostic& diagnostic = ctx.report(
         DiagId::SymbolNameRole,
         fmt::format("{} {} is one matrix whose rows are the batch {}: matmul broadcasts it over {}'s batch dim 0, and the ({}, {}, {}) product "
                     "pairs every entry's row with every entry's {} (across batch entries)",
-                    shown_name(input), tuple_str(input.shape), batch, shown_name(other), batch, batch, other.shape.back().str(),
-                    other.dim_name(1).empty() ? "rows" : other.dim_name(1)),
+                    name, tuple_str(input.shape), batch, shown_name(other), batch, batch, other.shape.back().str(), rows),
         &input, 0);
     diagnostic.notes.push_back("PyTorch raises nothing: a 2-D operand is a matrix shared by every batch entry");
-    const std::string name = shown_name(input);
-    if (add_inserted_call_fix(ctx, diagnostic, input,
-                              fmt::format("one row per batch entry: {0}.unsqueeze(1) gives ({1}, 1, {2}), and each entry's row meets its own {3}",
-                                          name, batch, input.dim_name(1).empty() ? input.shape.back().str() : input.dim_name(1),
-                                          other.dim_name(1).empty() ? "rows" : other.dim_name(1)),
-                              "unsqueeze", {{"dim", 1}})) {
+    if (ctx.add_inserted_call_fix(diagnostic, input,
+                                  fmt::format("one row per batch entry: {0}.unsqueeze(1) gives ({1}, 1, {2}), and each entry's row meets its own {3}",
+                                              name, batch, input.dim_name(1).empty() ? input.shape.back().str() : input.dim_name(1), rows),
+                                  "unsqueeze", {{"dim", 1}})) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's weights are applied to its own tokens");
     }
     return;
