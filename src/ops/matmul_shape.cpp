@@ -110,9 +110,8 @@ bool has_batch_factor(const std::string& name) {
 
 void propose_transposed_operands(CallContext& ctx, Diagnostic& diagnostic, std::string description,
                                  const std::vector<OperandTranspose>& transposes) {
-  const std::string prefix = "/calls/";
-  if (ctx.call.pointer.rfind(prefix, 0) != 0) return;
-  std::size_t index = std::stoul(ctx.call.pointer.substr(prefix.size()));
+  const std::optional<std::size_t> index = ctx.index_in_calls();
+  if (!index) return;
   nlohmann::json patch = nlohmann::json::array();
   std::vector<std::pair<std::string, std::string>> renamed;  // argument -> transposed tensor
   for (const OperandTranspose& change : transposes) {
@@ -120,11 +119,11 @@ void propose_transposed_operands(CallContext& ctx, Diagnostic& diagnostic, std::
     if (operand.kind != ArgRef::Kind::Named) return;
     std::string transposed = fresh_name(ctx.spec, fmt::format("{}_{}_t", ctx.call.id, change.argument));
     nlohmann::json call = {{"id", transposed}, {"op", "transpose"}, {"input", operand.name}, {"dim0", change.dim0}, {"dim1", change.dim1}, {"outputs", {transposed}}};
-    patch.push_back({{"op", "add"}, {"path", prefix + std::to_string(index + renamed.size())}, {"value", std::move(call)}});
+    patch.push_back({{"op", "add"}, {"path", CallContext::calls_entry_pointer(*index + renamed.size())}, {"value", std::move(call)}});
     renamed.emplace_back(change.argument, transposed);
   }
   for (const auto& [argument, transposed] : renamed) {
-    patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + renamed.size()) + "/" + argument}, {"value", transposed}});
+    patch.push_back({{"op", "replace"}, {"path", child_pointer(CallContext::calls_entry_pointer(*index + renamed.size()), argument)}, {"value", transposed}});
   }
   ctx.add_patch_fix(diagnostic, std::move(description), std::move(patch));
 }
