@@ -17,6 +17,7 @@
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
+#include "core/text.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -752,17 +753,13 @@ class ReshapeRules {
     // rows, Swin's window partition cutting (B, 7*h, 7*w, C) into (B, h, 7, w, 7, C)), not the
     // outer factor in memory; a number written last (N*64, N chunks of 64) is.
     if (!text.empty() && std::isdigit(static_cast<unsigned char>(text.front())) != 0) return {size};
-    for (std::size_t start = 0;;) {
-      std::size_t star = text.find('*', start);
-      const std::string part = text.substr(start, star == std::string::npos ? std::string::npos : star - start);
+    for (const std::string& part : split_at(text, '*')) {
       // parse_dim_expr reads a string with a symbol; a number inside a product is written as digits.
       const bool number = !part.empty() && part.size() < 12 && std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
       std::optional<DimExpr> factor = number ? std::optional<DimExpr>(DimExpr::constant(std::stoll(part))) : parse_dim_expr(part);
       if (!factor) return {size};
       DimExpr resolved = ctx_.symbols.resolve(*factor);
       if (resolved != DimExpr::constant(1)) factors.push_back(resolved);
-      if (star == std::string::npos) break;
-      start = star + 1;
     }
     return SizeProduct::of(factors) == SizeProduct::of(Shape{size}) ? factors : Shape{size};
   }
