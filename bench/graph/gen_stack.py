@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a spec of N chained calls: a decoder stack for bench/graph/run.sh (standard library only).
 
-    gen_stack.py N OUT.json [--fail] [--compact]
+    gen_stack.py N OUT.json [--fail | --entered] [--compact]
 
 Each layer is five calls, so N must be a multiple of 5 (10, 100, 1000, 10000 are):
 
@@ -23,6 +23,15 @@ notes at 10,000 calls.
 --fail makes the last layer's cross-attention use a key_padding_mask of the wrong length (97,
 not S=96): the spec has one error (MHA052) with a fix to verify, which re-checks the whole
 spec; only the last layer's two calls after it go unchecked.
+
+--entered replaces the first layer with a traced front end whose input entered the graph with two
+dims exchanged: "feats" declared (B, 80, 64) where the model reads (B, T, 80) (a MelSpectrogram's
+(B, n_mels, time) given to code written for (B, time, n_mels)), then unsqueeze(1), an
+nn.Conv2d(1, 4, 3, padding=1), permute(2, 0, 1, 3) and reshape(80, B, -1), the 80 read of the
+input as a trace writes `x.reshape(t, b, -1)`, so that nn.Linear(320, 512) refuses 4*64 = 256
+features (MHA404, exit 1). Its fix (src/check/entered_relayout.cpp) transposes "feats" where it
+enters, the reshape following, which makes the whole stack below valid: each candidate layout is
+checked on the whole patched graph, the rest of the stack included.
 
 --compact leaves out the spaces after "," and ":" (still one call per line): at 100,000 calls, the
 most a spec may hold, the file is then 16.1 MB, under the 16 MiB (16.8 MB) input limit; 17.3 MB without.
@@ -51,9 +60,25 @@ def layer_calls(i, h, fail):
     ]
 
 
-def spec(n, fail):
+def front_end(modules):
+    """The five calls of --entered, ending in "x" as the stack's first layer reads it: (T, B, E)."""
+    modules["front_conv"] = "nn.Conv2d(1, 4, 3, padding=1)"
+    modules["front_proj"] = f"nn.Linear(320, {E})"
+    return [
+        {"id": "front.unsqueeze", "op": "unsqueeze", "input": "feats", "dim": 1, "outputs": ["front.u"]},
+        {"id": "front.conv", "module": "front_conv", "input": "front.u", "outputs": ["front.c"]},
+        {"id": "front.permute", "op": "permute", "input": "front.c", "dims": [2, 0, 1, 3], "outputs": ["front.p"]},
+        {"id": "front.reshape", "op": "reshape", "input": "front.p", "shape": [80, "B", -1], "outputs": ["front.r"]},
+        {"id": "front.proj", "module": "front_proj", "input": "front.r", "outputs": ["x"]},
+    ]
+
+
+def spec(n, fail, entered=False):
     layers = n // CALLS_PER_LAYER
     modules, calls = {}, []
+    if entered:
+        calls += front_end(modules)
+        layers -= 1
     h = "x"
     for i in range(layers):
         bf = "True" if i % 2 == 1 else "False"
@@ -69,6 +94,9 @@ def spec(n, fail):
     }
     if fail:
         tensors["pad_bad"] = {"shape": ["B", 97], "dtype": "bool"}
+    if entered:
+        del tensors["x"]
+        tensors["feats"] = ["B", 80, 64]
     return {"version": 1, "dims": {"B": 8, "T": 64, "S": 96}, "modules": modules, "tensors": tensors, "calls": calls}
 
 
@@ -91,11 +119,14 @@ def write(doc, out, compact):
 
 
 def main():
-    flags = {"--fail", "--compact"}
+    flags = {"--fail", "--entered", "--compact"}
     args = [a for a in sys.argv[1:] if a not in flags]
-    if len(args) != 2 or not args[0].isdigit() or int(args[0]) % CALLS_PER_LAYER or int(args[0]) == 0:
-        sys.exit(f"usage: gen_stack.py N OUT.json [--fail] [--compact]   (N a positive multiple of {CALLS_PER_LAYER})")
-    write(spec(int(args[0]), "--fail" in sys.argv[1:]), args[1], "--compact" in sys.argv[1:])
+    fail, entered = "--fail" in sys.argv[1:], "--entered" in sys.argv[1:]
+    smallest = 2 * CALLS_PER_LAYER if entered else CALLS_PER_LAYER
+    if len(args) != 2 or not args[0].isdigit() or int(args[0]) % CALLS_PER_LAYER or int(args[0]) < smallest or (fail and entered):
+        sys.exit(f"usage: gen_stack.py N OUT.json [--fail | --entered] [--compact]   (N a multiple of {CALLS_PER_LAYER}, "
+                 f"at least {smallest})")
+    write(spec(int(args[0]), fail, entered), args[1], "--compact" in sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@
 #
 # Environment: RUNS (timed runs per spec and format, default 15), WARMUP (default 2),
 #              SIZES (default "10 100 1000 10000"; multiples of 5),
-#              VARIANTS (default "valid fail": "fail" puts one error, with fixes to verify, in
-#              the last layer), SPEC_DIR (keep the generated specs there instead of a temp dir),
+#              VARIANTS (default "valid fail entered": "fail" puts one error, with fixes to
+#              verify, in the last layer; "entered" a traced front end whose input entered with two
+#              dims exchanged, refused by its Linear, which src/check/entered_relayout.cpp fixes
+#              where the input enters, checking the whole stack below), SPEC_DIR (keep the generated specs there instead of a temp dir),
 #              RSS_METHOD=ptrace to use bench/proctime.py's RSS probe even when GNU time exists.
 # Targets (from the issue): 1,000 calls under 50 ms; 10,000 calls under 10x the 1,000-call
 # time. Reported as PASS/MISS; nothing asserts, and the exit status is 0 unless the benchmark
@@ -23,7 +25,7 @@ MHACHECK=${1:-build/mhacheck}
 RUNS=${RUNS:-15}
 WARMUP=${WARMUP:-2}
 SIZES=(${SIZES:-10 100 1000 10000})
-VARIANTS=(${VARIANTS:-valid fail})
+VARIANTS=(${VARIANTS:-valid fail entered})
 FORMATS=(text json)
 TARGET_1K_MS=50
 TARGET_SCALE=10
@@ -53,7 +55,7 @@ echo "harness:  $HPY ($("$HPY" -c 'import sys; print(sys.version.split()[0])'))"
 # ---- specs ------------------------------------------------------------------------------------
 declare -A SPEC
 for v in "${VARIANTS[@]}"; do
-  case $v in valid) flag=() ;; fail) flag=(--fail) ;; *) echo "run.sh: unknown variant $v" >&2; exit 2 ;; esac
+  case $v in valid) flag=() ;; fail) flag=(--fail) ;; entered) flag=(--entered) ;; *) echo "run.sh: unknown variant $v" >&2; exit 2 ;; esac
   for n in "${SIZES[@]}"; do
     SPEC[$v.$n]=$SPECS/stack_${v}_$n.json
     "$HPY" bench/graph/gen_stack.py "$n" "${SPEC[$v.$n]}" "${flag[@]}"
@@ -108,7 +110,9 @@ tmp, specs, rss_method = sys.argv[1], sys.argv[2], sys.argv[3]
 target_1k, target_scale = float(sys.argv[4]), float(sys.argv[5])
 variants, sizes = sys.argv[6].split(), [int(s) for s in sys.argv[7].split()]
 formats = ["text", "json"]
-expected_exit = {"valid": 0, "fail": 1}
+expected_exit = {"valid": 0, "fail": 1, "entered": 1}
+described = {"valid": "no errors", "fail": "one error in the last layer, fixes verified",
+             "entered": "the input entered with two dims exchanged, refused by the front end's Linear; relayout fixes checked on the whole stack"}
 
 def jsonl(path):
     with open(path) as f:
@@ -120,7 +124,7 @@ warnings = []
 
 for v in variants:
     print()
-    print(f"{v} specs ({'no errors' if v == 'valid' else 'one error in the last layer, fixes verified'}):")
+    print(f"{v} specs ({described[v]}):")
     header = f"  {'calls':>6}  {'spec KiB':>8}"
     for fmt in formats:
         header += f"  {fmt + ' med ms':>12}  {'p90 ms':>8}  {'RSS MiB':>7}"
@@ -153,6 +157,16 @@ for v in variants:
                     net = f"; net of the 10-call time ({floor:.2f} ms): {(k10 - floor) / (k1 - floor):.2f}x"
                 print(f"  {fmt:<4}  time(10k)/time(1k) = {k10:.1f} / {k1:.2f} ms = {ratio:.2f}x "
                       f"(target < {target_scale:g}x): {verdict}{net}")
+
+if "valid" in variants and len(variants) > 1:
+    print()
+    print("against the valid stack of the same size, measured in the same run (median / median):")
+    for v in variants:
+        if v == "valid":
+            continue
+        for fmt in formats:
+            ratios = "  ".join(f"{n}: {t[f'{v}.{n}.{fmt}']['median_ms'] / t[f'valid.{n}.{fmt}']['median_ms']:.2f}x" for n in sizes)
+            print(f"  {v:<8} {fmt:<4}  {ratios}")
 
 print()
 tt = t["true"]

@@ -116,7 +116,8 @@ class DimNamer:
         # (the second run's probes, every size it saw), or None: see the module's docstring
         self.reference = reference
         # size -> reading the trace itself established where the second run could not (a
-        # reshape that merges B with declared numbers: Tracer._merged_reading); read so after
+        # reshape that merges B with declared numbers: Tracer._merged_reading), for the call being
+        # read: the tracer sets it to what that call's inputs carry (Tracer._reading_scope)
         self.established = {}
 
     def monomial(self, value):

@@ -1046,7 +1046,10 @@ class _Tracer(TorchFunctionMode):
         self.depth = 0
         self.refs = {}  # id(tensor) -> name in the spec (declared tensor or call output)
         self.origins = {}  # id(tensor) -> (op, file, line) for outputs of ops mhacheck does not model
-        # id(tensor) -> weak reference, for every tensor named in refs or origins: when the tensor
+        # id(tensor) -> {size: reading} that a reshape established (see _merged_reading) for the
+        # tensors computed from its output, and for those only
+        self.readings = {}
+        # id(tensor) -> weak reference, for every tensor named in refs, origins or readings: when the tensor
         # dies its entries go (its id may be reused), and nothing here keeps activations alive.
         self.alive = {}
         self.tensors = {}  # declared tensors: name -> entry (shape, dtype, note)
@@ -1098,6 +1101,30 @@ class _Tracer(TorchFunctionMode):
         self.alive.pop(key, None)
         self.refs.pop(key, None)
         self.origins.pop(key, None)
+        self.readings.pop(key, None)
+
+    @contextlib.contextmanager
+    def _reading_scope(self, inputs):
+        """While a call is handled, the namer reads sizes with the readings that its input
+        tensors carry (a reshape's 6*B is that product in the tensors computed from it, not in an
+        unrelated dim of the same number); a reading the call establishes joins them. Its output
+        tensors, given by the caller to `carry`, then carry them all."""
+        outer = self.namer.established
+        self.namer.established = {}
+        for tensor in inputs:
+            self.namer.established.update(self.readings.get(id(tensor), {}))
+
+        def carry(outputs):
+            if not self.namer.established:
+                return
+            for tensor in _tensors_in(outputs):
+                self.readings[id(tensor)] = {**self.readings.get(id(tensor), {}), **self.namer.established}
+                self._track(tensor)
+
+        try:
+            yield carry
+        finally:
+            self.namer.established = outer
 
     def declare(self, tensor, name, note=None):
         name = self._unique(_identifier(name), self._taken())
@@ -1208,8 +1235,9 @@ class _Tracer(TorchFunctionMode):
         window counts are numbers the spec declares (they follow H and W in a way no spec dim can
         write), so that in the spec the merged size is 6*B. Written as a number, it would meet
         the 6*B that the check derives on another path (attn.view(-1, heads, N, N)) and get a
-        false MHA080 "valid only if B == 43". Once so read, the size reads so everywhere after
-        (the Linear's output, the qkv reshape's x.size(0))."""
+        false MHA080 "valid only if B == 43". Once so read, the size reads so in the tensors
+        computed from the reshape's output (the Linear's output, the qkv reshape's x.size(0)), and
+        only there (_reading_scope): another dim of the same number is no such product."""
         reading = self.namer.monomial(size)
         if reading is None:
             return None
@@ -1223,7 +1251,7 @@ class _Tracer(TorchFunctionMode):
                 coefficient *= c if f else offset
                 factors += f
                 if factors and (coefficient, tuple(sorted(factors)), 0) == terms:
-                    self.namer.established[size] = reading  # the tensors of this size are that product
+                    self.namer.established[size] = reading  # in this call's scope: the tensors made from it carry it
                     return reading
         return None
 
@@ -1284,7 +1312,13 @@ class _Tracer(TorchFunctionMode):
         _restore_sequence_slots(self.saved_sequence_slots)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        result = self._torch_function(func, args, kwargs or {})
+        kwargs = kwargs or {}
+        if self.depth > 0:
+            result = self._torch_function(func, args, kwargs)  # inside a recorded call: run, nothing read
+        else:
+            with self._reading_scope(_tensors_in(list(args)) + _tensors_in(kwargs)) as carry:
+                result = self._torch_function(func, args, kwargs)
+                carry(result)
         self._saw(result)
         return result
 
@@ -1712,6 +1746,12 @@ class _Tracer(TorchFunctionMode):
         def forward(*args, **kwargs):
             if tracer.depth > 0:
                 return original(*args, **kwargs)
+            with tracer._reading_scope(_tensors_in(list(args)) + _tensors_in(kwargs)) as carry:
+                result = recorded_forward(*args, **kwargs)
+                carry(result)
+                return result
+
+        def recorded_forward(*args, **kwargs):
             tracer._compare(spec_name, _tensors_in(list(args)) + _tensors_in(kwargs), [])
             bound = signature.bind(*args, **kwargs)
             allowed = _modules.FORWARD_ARGUMENTS[kind]

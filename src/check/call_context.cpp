@@ -305,6 +305,50 @@ bool CallContext::add_argument_fix(Diagnostic& diagnostic, std::string descripti
   return true;
 }
 
+std::optional<std::size_t> CallContext::index_in_calls() const {
+  const std::string_view prefix = "/calls/";
+  if (call.pointer.rfind(prefix, 0) != 0) return std::nullopt;
+  return std::stoul(call.pointer.substr(prefix.size()));
+}
+
+std::string CallContext::calls_entry_pointer(std::size_t index) { return child_pointer("/calls", index); }
+
+// The inserted calls read the argument by name (a declared tensor or an earlier call's output):
+// the values stay connected, and `run` computes them. Each call reads the one before it.
+bool CallContext::add_inserted_calls_fix(Diagnostic& diagnostic, const ArgValue& argument, std::string description,
+                                         const std::vector<std::pair<std::string, nlohmann::json>>& made) {
+  auto ref = call.tensors.find(argument.argument);
+  std::optional<std::size_t> index = index_in_calls();
+  if (made.empty() || ref == call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || !index ||
+      ref->second.pointer.rfind(call.pointer + "/", 0) != 0) {
+    return false;
+  }
+  nlohmann::json patch = nlohmann::json::array();
+  std::string input = ref->second.name;
+  for (std::size_t i = 0; i < made.size(); ++i) {
+    const auto& [op, given] = made[i];
+    nlohmann::json arguments = given;
+    // The last output is named after the argument (src_key_padding_mask = ~attention_mask): the
+    // new name says what the values now mean, where the old one said the opposite.
+    std::string output = fresh_name(spec, i + 1 == made.size() ? argument.argument : fmt::format("{}_{}", ref->second.name, op));
+    arguments["id"] = fresh_name(spec, fmt::format("{}_of_{}", op, input));
+    arguments["op"] = op;
+    arguments["input"] = input;
+    arguments["outputs"] = {output};
+    patch.push_back({{"op", "add"}, {"path", calls_entry_pointer(*index + i)}, {"value", std::move(arguments)}});
+    input = output;
+  }
+  std::string argument_path = ref->second.pointer.substr(call.pointer.size());
+  patch.push_back({{"op", "replace"}, {"path", calls_entry_pointer(*index + made.size()) + argument_path}, {"value", input}});
+  add_patch_fix(diagnostic, std::move(description), std::move(patch));
+  return true;
+}
+
+bool CallContext::add_inserted_call_fix(Diagnostic& diagnostic, const ArgValue& argument, std::string description, const std::string& op,
+                                        nlohmann::json arguments) {
+  return add_inserted_calls_fix(diagnostic, argument, std::move(description), {{op, std::move(arguments)}});
+}
+
 bool CallContext::add_option_fix(Diagnostic& diagnostic, std::string description,
                                  const std::vector<std::pair<std::string, nlohmann::json>>& options) {
   std::optional<nlohmann::json> patch = option_patch(options);

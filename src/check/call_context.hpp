@@ -134,6 +134,20 @@ class CallContext {
   void fold_role_diagnostics();
   // Sets a plain argument of the call (is_causal=False) or adds a tensor argument.
   bool add_argument_fix(Diagnostic& diagnostic, std::string description, const std::string& argument, nlohmann::json value);
+  // Inserts a call on the tensor argument `argument` before this call (`op` with `arguments`:
+  // bitwise_not or eq with 0 to invert a mask, unsqueeze or getitem to line its dims up) and has
+  // the argument read the new call's output; false for an argument written inline or a spec in
+  // the flat form.
+  bool add_inserted_call_fix(Diagnostic& diagnostic, const ArgValue& argument, std::string description, const std::string& op,
+                             nlohmann::json arguments);
+  // The same with a chain of calls, each reading the one before (squeeze(1), then bitwise_not).
+  bool add_inserted_calls_fix(Diagnostic& diagnostic, const ArgValue& argument, std::string description,
+                              const std::vector<std::pair<std::string, nlohmann::json>>& made);
+  // This call's index in the spec's "calls" list, where a fix can insert calls around it;
+  // nullopt for a spec in the flat form.
+  std::optional<std::size_t> index_in_calls() const;
+  // The pointer of entry `index` of the "calls" list ("/calls/3").
+  static std::string calls_entry_pointer(std::size_t index);
 
   // Patch operations, for combining several edits into one fix.
   std::optional<nlohmann::json> option_patch(const std::vector<std::pair<std::string, nlohmann::json>>& options) const;

@@ -57,13 +57,19 @@ nlohmann::json sizes_read_of_input(const nlohmann::json& written, const Shape& b
   return followed;
 }
 
-std::optional<Report> checked_patch(const Spec& spec, const nlohmann::json& patch) {
+// The report of the spec patched by `patch`; with `kept_calls`, of its first calls only (calls read
+// only earlier calls' outputs, so theirs is the same report as in the whole graph's check).
+std::optional<Report> checked_patch(const Spec& spec, const nlohmann::json& patch, std::optional<std::size_t> kept_calls = std::nullopt) {
   JsonDocument document;
   document.source = spec.document.source;
   try {
     document.value = spec.value().patch(patch);
   } catch (const std::exception&) {
     return std::nullopt;
+  }
+  nlohmann::json* calls = document.value.is_object() && document.value.contains("calls") ? &document.value["calls"] : nullptr;
+  if (kept_calls && calls && calls->is_array() && calls->size() > *kept_calls) {
+    calls->erase(calls->begin() + static_cast<std::ptrdiff_t>(*kept_calls), calls->end());
   }
   CheckOptions options;
   options.verify_fixes = false;
@@ -133,10 +139,12 @@ std::vector<Fix> entered_relayout_candidates(const Spec& spec, const Report& rep
         std::swap(transposed[static_cast<std::size_t>(a)], transposed[static_cast<std::size_t>(b)]);
         const nlohmann::json relaid = {{"op", "replace"}, {"path", chain->root->shape_pointer}, {"value", shape_json(transposed)}};
         // The views' shape lists follow the sizes they read, view by view down the chain: each
-        // round re-checks the graph with the lists rewritten so far.
+        // round re-checks the calls up to the refusing one (the chain's all precede it) with the
+        // lists rewritten so far, and the whole graph is checked once, with the final lists.
+        const std::size_t upstream = *index + 1;
         std::map<std::size_t, nlohmann::json> lists;
         nlohmann::json patch = nlohmann::json::array({relaid});
-        std::optional<Report> patched = checked_patch(spec, patch);
+        std::optional<Report> patched = checked_patch(spec, patch, upstream);
         for (std::size_t round = 0; patched && round < chain->calls.size(); ++round) {
           bool changed = false;
           for (std::size_t at : chain->calls) {
@@ -153,8 +161,9 @@ std::vector<Fix> entered_relayout_candidates(const Spec& spec, const Report& rep
           if (!changed) break;
           patch = nlohmann::json::array({relaid});
           for (const auto& [at, list] : lists) patch.push_back({{"op", "replace"}, {"path", spec.calls[at].pointer + "/shape"}, {"value", list}});
-          patched = checked_patch(spec, patch);
+          patched = checked_patch(spec, patch, upstream);
         }
+        if (patched) patched = checked_patch(spec, patch);
         if (!patched || patched->count(Severity::Error) != 0 || !adds_nothing(report, *patched)) continue;
         std::vector<std::string> dims;
         for (const DimExpr& dim : transposed) dims.push_back(dim.str());

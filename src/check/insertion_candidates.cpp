@@ -12,6 +12,7 @@
 #include "dim_origin.hpp"
 #include "fix_search.hpp"
 #include "mhacheck/python_text.hpp"
+#include "core/text.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -46,10 +47,8 @@ std::vector<std::string> dim_labels(const ResolvedArgument& resolved) {
 DimRole role_of_label(const std::string& label) {
   DimRole role = role_of_name(label);
   if (role != DimRole::Unknown || label.find('*') == std::string::npos) return role;
-  for (std::size_t start = 0; start <= label.size();) {
-    std::size_t star = std::min(label.find('*', start), label.size());
-    if (role_of_name(label.substr(start, star - start)) == DimRole::Batch) return DimRole::Batch;
-    start = star + 1;
+  for (const std::string& factor : split_at(label, '*')) {
+    if (role_of_name(factor) == DimRole::Batch) return DimRole::Batch;
   }
   return DimRole::Unknown;
 }

@@ -6,11 +6,6 @@
 
 namespace mhacheck {
 
-std::string lowered(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
-}
-
 namespace {
 
 template <std::size_t N>
@@ -95,18 +90,9 @@ std::vector<std::string> written_names(const Shape& written) {
 }
 
 std::vector<std::string> name_factors(const std::string& name) {
-  std::vector<std::string> factors;
-  std::size_t start = 0;
-  while (true) {
-    std::size_t star = name.find('*', start);
-    std::string factor = name.substr(start, star == std::string::npos ? std::string::npos : star - start);
-    bool identifier = !factor.empty() && !std::isdigit(static_cast<unsigned char>(factor[0])) &&
-                      std::all_of(factor.begin(), factor.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-    if (!identifier) return {};
-    factors.push_back(std::move(factor));
-    if (star == std::string::npos) return factors;
-    start = star + 1;
-  }
+  std::vector<std::string> factors = split_at(name, '*');
+  if (!std::all_of(factors.begin(), factors.end(), [](const std::string& factor) { return is_identifier(factor); })) return {};
+  return factors;
 }
 
 std::string merged_name(const std::vector<std::string>& factors) {

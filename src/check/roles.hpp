@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/text.hpp"
 #include "mhacheck/shape.hpp"
 
 namespace mhacheck {
@@ -43,8 +44,5 @@ std::string merged_name(const std::vector<std::string>& factors);  // "B*H"
 // "valid" mark what takes part (1 = keep).
 enum class MaskConvention { Unknown, TrueIgnores, TrueKeeps };
 MaskConvention mask_convention_of_name(const std::string& name);
-
-// `text` in lower case, for reading names ("Padding_Mask" as "padding_mask").
-std::string lowered(std::string text);
 
 }  // namespace mhacheck

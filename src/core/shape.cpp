@@ -1,5 +1,7 @@
 #include "mhacheck/shape.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <mutex>
 #include <unordered_set>
@@ -59,15 +61,8 @@ std::size_t closing(std::string_view text, std::size_t open) {
 }  // namespace
 
 std::vector<std::string> DimExpr::factors() const {
-  std::vector<std::string> result;
-  if (is_constant()) return result;
-  const std::string& symbol = this->symbol.str();
-  std::size_t start = 0;
-  for (std::size_t star = symbol.find('*'); star != std::string::npos; star = symbol.find('*', start)) {
-    result.push_back(symbol.substr(start, star - start));
-    start = star + 1;
-  }
-  result.push_back(symbol.substr(start));
+  if (is_constant()) return {};
+  std::vector<std::string> result = split_at(symbol.str(), '*');
   if (result.size() > 1) {  // an opaque factor of a product is kept in its parentheses: "(P+T)*H"
     for (std::string& factor : result) {
       if (factor.size() > 1 && factor.front() == '(' && closing(factor, 0) == factor.size() - 1) factor = factor.substr(1, factor.size() - 2);

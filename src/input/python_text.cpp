@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "core/text.hpp"
 #include "mhacheck/dtype.hpp"
 #include "mhacheck/module_schema.hpp"
 #include "mhacheck/shape.hpp"
@@ -253,8 +254,7 @@ double float_of_string(const Lexer& lexer, const Token& token) {
   std::string text = first == std::string::npos ? "" : token.text.substr(first, last - first + 1);
   double sign = !text.empty() && text[0] == '-' ? -1.0 : 1.0;
   if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.erase(0, 1);
-  std::string lower;
-  for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string lower = lowered(text);
   if (lower == "inf" || lower == "infinity") return sign * std::numeric_limits<double>::infinity();
   if (lower == "nan") return std::numeric_limits<double>::quiet_NaN();
   std::optional<double> value = python_float(text);

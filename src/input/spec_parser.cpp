@@ -14,6 +14,7 @@
 
 #include <sys/stat.h>
 
+#include "core/text.hpp"
 #include "mhacheck/diagnostic.hpp"
 #include "mhacheck/module_schema.hpp"
 #include "mhacheck/npy.hpp"
@@ -75,12 +76,6 @@ std::string type_name(const json& value) {
     case json::value_t::object: return "an object";
     default: return "a value";
   }
-}
-
-bool is_identifier(const std::string& text) {
-  if (text.empty() || std::isdigit(static_cast<unsigned char>(text[0]))) return false;
-  return std::all_of(text.begin(), text.end(),
-                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 // A name Python code binds: identifiers joined by dots (config.n_embd). Such a name in "dims"

@@ -473,8 +473,7 @@ bool rotary_table(const CallContext& ctx, const ArgValue& operand) {
 // the table is torch.cat((freqs, freqs), dim=-1), first; GPT-J's interleaved pairs (2i, 2i+1) take
 // repeat_interleave(2, dim=-1), second. Both are inserted before the call, read in its place.
 void propose_doubled_half(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, const ArgValue& other) {
-  const std::string prefix = "/calls/";
-  if (ctx.call.pointer.rfind(prefix, 0) != 0 || input.rank() == 0 || other.rank() == 0) return;
+  if (!ctx.index_in_calls() || input.rank() == 0 || other.rank() == 0) return;
   const DimExpr a = ctx.symbols.resolve(input.shape.back()), b = ctx.symbols.resolve(other.shape.back());
   if (!a.is_constant() || !b.is_constant() || a.offset <= 1 || b.offset <= 1 || (a.offset != 2 * b.offset && b.offset != 2 * a.offset)) return;
   const ArgValue& half = a.offset < b.offset ? input : other;
@@ -490,7 +489,6 @@ void propose_doubled_half(CallContext& ctx, Diagnostic& diagnostic, const ArgVal
   }
   const ArgRef& operand = ctx.call.tensor(half.argument);
   if (operand.kind != ArgRef::Kind::Named) return;
-  const std::size_t index = std::stoul(ctx.call.pointer.substr(prefix.size()));
   const std::string& name = operand.name;
   Shape doubled = half.shape;
   doubled.back() = DimExpr::constant(2 * ctx.symbols.resolve(half.shape.back()).offset);
@@ -500,7 +498,7 @@ void propose_doubled_half(CallContext& ctx, Diagnostic& diagnostic, const ArgVal
                       fmt::format("write {}'s {} values twice to {}'s width: {} = {} gives {}", name, ctx.symbols.resolve(half.shape.back()).str(),
                                   shown_name(full), name, python, tuple_str(doubled)),
                       nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx.call.pointer, half.argument)}, {"value", made_name}},
-                                             {{"op", "add"}, {"path", prefix + std::to_string(index)}, {"value", std::move(made)}}}));
+                                             {{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(made)}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, note);
   };
   std::string twice = fresh_name(ctx.spec, name + "_twice");
@@ -570,7 +568,7 @@ bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other)
   // One bool operand in arithmetic (mask - 1, 1 - mask, then scaled into an additive mask) is
   // read as 1.0 and 0.0: cast first, as Hugging Face's extended mask does (mask.to(dtype)).
   const std::string name = tensor_name(boolean);
-  add_inserted_call_fix(ctx, diagnostic, boolean,
+  ctx.add_inserted_call_fix(diagnostic, boolean,
                         fmt::format("cast {} first: {}.float() (bools do not subtract; as floats True is 1.0 and False 0.0)",
                                     name.empty() ? boolean.argument : name, name.empty() ? boolean.argument : name),
                         "float", nlohmann::json::object());

@@ -8,7 +8,6 @@
 #include "roles.hpp"
 #include "mask_origin.hpp"
 #include "fix_search.hpp"
-#include "ops/mask_meaning.hpp"
 #include "ops/mask_values.hpp"
 
 namespace mhacheck {
@@ -35,7 +34,7 @@ void check_made_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to leave out");
     return;
   }
-  if (add_inserted_call_fix(ctx, diagnostic, mask, fmt::format("pass ~{}", name), "bitwise_not", nlohmann::json::object())) {
+  if (ctx.add_inserted_call_fix(diagnostic, mask, fmt::format("pass ~{}", name), "bitwise_not", nlohmann::json::object())) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
   }
 }
@@ -55,7 +54,7 @@ bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::str
   if (convention == MaskConvention::TrueKeeps) {
     // == 0 makes a new tensor: a call when the mask is named, else a bool tensor of its shape.
     std::string description = fmt::format("pass {} == 0 (True marks positions not to attend)", name);
-    if (!add_inserted_call_fix(ctx, diagnostic, mask, description, "eq", {{"other", 0}})) {
+    if (!ctx.add_inserted_call_fix(diagnostic, mask, description, "eq", {{"other", 0}})) {
       ctx.add_argument_fix(diagnostic, description, mask.argument, {{"shape", shape_json(mask.written)}, {"dtype", "bool"}});
     }
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("\"{}\" is 1 = keep; == 0 marks the padding", name));
@@ -145,7 +144,7 @@ void check_ignore_mask_convention(CallContext& ctx, const ArgValue& mask, const 
       &mask);
   diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out; pass ~mask");
   std::string description = fmt::format("pass ~{}", name);
-  if (add_inserted_call_fix(ctx, diagnostic, mask, description, "bitwise_not", nlohmann::json::object()) ||
+  if (ctx.add_inserted_call_fix(diagnostic, mask, description, "bitwise_not", nlohmann::json::object()) ||
       ctx.add_argument_fix(diagnostic, description, mask.argument, {{"shape", shape_json(mask.written)}, {"dtype", "bool"}})) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to ignore");
   }
@@ -171,7 +170,7 @@ void check_float_triangle_mask(CallContext& ctx, const ArgValue& mask, const std
                   mask.argument, name, origin.reason, module),
       &mask);
   diagnostic.notes.push_back("a float mask must hold 0 where attention is allowed and -inf where it is not; a bool mask True where it is not");
-  if (add_inserted_call_fix(ctx, diagnostic, mask, fmt::format("pass {} == 0 (True marks positions not to attend)", name), "eq",
+  if (ctx.add_inserted_call_fix(diagnostic, mask, fmt::format("pass {} == 0 (True marks positions not to attend)", name), "eq",
                             {{"other", 0}})) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "tril leaves 0 on each query's future: == 0 marks it");
   }

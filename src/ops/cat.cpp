@@ -3,13 +3,13 @@
 // every other tensor has the first's rank and sizes except along dim, where the sizes add up.
 // The dtype is the promotion of all the tensors' dtypes.
 #include <algorithm>
-#include <cctype>
 #include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "check/dim_origin.hpp"
+#include "core/text.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/index_expression.hpp"
 #include "ops/registry.hpp"
@@ -65,20 +65,10 @@ std::optional<DimExpr> opaque_sum(const DimExpr& a, const DimExpr& b) {
     if (__builtin_add_overflow(offset, dim->offset, &offset)) return std::nullopt;
     if (dim->is_constant()) continue;
     if (dim->coeff != 1 || dim->is_monomial()) return std::nullopt;
-    const std::string& symbol = dim->symbol.str();
-    std::size_t start = 0;
-    for (std::size_t plus = symbol.find('+'); plus != std::string::npos; plus = symbol.find('+', start)) {
-      terms.push_back(symbol.substr(start, plus - start));
-      start = plus + 1;
-    }
-    terms.push_back(symbol.substr(start));
+    for (std::string& term : split_at(dim->symbol.str(), '+')) terms.push_back(std::move(term));
   }
   // A term that is no identifier ("(T+1)//2" split at its '+') has no place in a sum's text.
-  auto identifier = [](const std::string& term) {
-    return !term.empty() && !std::isdigit(static_cast<unsigned char>(term[0])) &&
-           std::all_of(term.begin(), term.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-  };
-  if (!std::all_of(terms.begin(), terms.end(), identifier)) return std::nullopt;
+  if (!std::all_of(terms.begin(), terms.end(), [](const std::string& term) { return is_identifier(term); })) return std::nullopt;
   std::sort(terms.begin(), terms.end());
   return DimExpr{1, Symbol(fmt::format("{}", fmt::join(terms, "+"))), offset};
 }

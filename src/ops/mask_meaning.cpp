@@ -110,43 +110,6 @@ void report_mask_added(CallContext& ctx, const ArgValue& scores, const ArgValue&
 
 }  // namespace
 
-// The inserted calls read the mask by name (a declared tensor or an earlier call's output): the
-// values stay connected, and `run` computes them. Each call reads the one before it.
-bool add_inserted_calls_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description,
-                            const std::vector<std::pair<std::string, nlohmann::json>>& made) {
-  auto ref = ctx.call.tensors.find(mask.argument);
-  const std::string calls = "/calls/";
-  if (made.empty() || ref == ctx.call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind(calls, 0) != 0 ||
-      ref->second.pointer.rfind(ctx.call.pointer + "/", 0) != 0) {
-    return false;
-  }
-  std::size_t index = std::stoul(ctx.call.pointer.substr(calls.size()));
-  nlohmann::json patch = nlohmann::json::array();
-  std::string input = ref->second.name;
-  for (std::size_t i = 0; i < made.size(); ++i) {
-    const auto& [op, given] = made[i];
-    nlohmann::json arguments = given;
-    // The last output is named after the argument (src_key_padding_mask = ~attention_mask): the
-    // new name says what the values now mean, where the old one said the opposite.
-    std::string output = fresh_name(ctx.spec, i + 1 == made.size() ? mask.argument : fmt::format("{}_{}", ref->second.name, op));
-    arguments["id"] = fresh_name(ctx.spec, fmt::format("{}_of_{}", op, input));
-    arguments["op"] = op;
-    arguments["input"] = input;
-    arguments["outputs"] = {output};
-    patch.push_back({{"op", "add"}, {"path", fmt::format("{}{}", calls, index + i)}, {"value", std::move(arguments)}});
-    input = output;
-  }
-  std::string argument_path = ref->second.pointer.substr(ctx.call.pointer.size());
-  patch.push_back({{"op", "replace"}, {"path", fmt::format("{}{}{}", calls, index + made.size(), argument_path)}, {"value", input}});
-  ctx.add_patch_fix(diagnostic, std::move(description), std::move(patch));
-  return true;
-}
-
-bool add_inserted_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
-                           nlohmann::json arguments) {
-  return add_inserted_calls_fix(ctx, diagnostic, mask, std::move(description), {{op, std::move(arguments)}});
-}
-
 void check_mask_added(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
   if (!input.present || !other.present) return;
   const ArgValue* mask = nullptr;
@@ -267,7 +230,7 @@ void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
   if (std::optional<ComparisonFlip> flip = flip_comparison(origin)) {
     ctx.add_patch_fix(diagnostic, fmt::format("make {} with {}: True then marks the positions to fill", name, flip->text), flip->patch);
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the comparison then marks the entries to leave out");
-  } else if (add_inserted_call_fix(ctx, diagnostic, mask, fmt::format("masked_fill(~{}, ...)", name), "bitwise_not", nlohmann::json::object())) {
+  } else if (ctx.add_inserted_call_fix(diagnostic, mask, fmt::format("masked_fill(~{}, ...)", name), "bitwise_not", nlohmann::json::object())) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions to fill");
   }
 }

@@ -27,13 +27,4 @@ bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& k
 // F.softmax's input made by masked_fill with the value 0.
 void check_fill_before_softmax(CallContext& ctx, const ArgValue& input);
 
-// A fix that inserts a call on the mask before the current one (`op` with `arguments`: bitwise_not
-// or eq with 0 to invert it, getitem to line its dims up) and has the argument read the new call's
-// output; false for a mask written inline or a spec in the flat form.
-bool add_inserted_call_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description, const std::string& op,
-                           nlohmann::json arguments);
-// The same with a chain of calls, each reading the one before (squeeze(1), then bitwise_not).
-bool add_inserted_calls_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, std::string description,
-                            const std::vector<std::pair<std::string, nlohmann::json>>& made);
-
 }  // namespace mhacheck

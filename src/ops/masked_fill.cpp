@@ -50,7 +50,7 @@ bool misaligned_batch(CallContext& ctx, const ArgValue& input, const ArgValue& m
     for (int k = 0; k < offset + d - slot; ++k) index += ", None";
     index += "]";
     std::string spelled = offset + d - slot == 1 ? fmt::format(" ({}.unsqueeze({}))", tensor_name(mask), d + 1) : "";
-    if (add_inserted_call_fix(ctx, diagnostic, mask,
+    if (ctx.add_inserted_call_fix(diagnostic, mask,
                               fmt::format("line the mask's batch dim up with input's: masked_fill({}{}, ...){}", tensor_name(mask), index,
                                           spelled),
                               "getitem", {{"index", index}})) {
@@ -122,7 +122,7 @@ void add_bool_mask_fixes(CallContext& ctx, Diagnostic& diagnostic, const ArgValu
   if (!marks_allowed) {
     // A declared mask is declared bool; one a call made is compared where it is read.
     if (!ctx.add_dtype_fix(diagnostic, "pass mask as bool (mask != 0)", mask, DType::Bool)) {
-      add_inserted_call_fix(ctx, diagnostic, mask, not_equal, "ne", {{"other", 0}});
+      ctx.add_inserted_call_fix(diagnostic, mask, not_equal, "ne", {{"other", 0}});
     }
     return;
   }
@@ -130,9 +130,9 @@ void add_bool_mask_fixes(CallContext& ctx, Diagnostic& diagnostic, const ArgValu
   std::string reason = known ? origin.reason : "a float causal buffer is made by tril(ones): 1 marks the positions each query may attend to";
   std::string equal = fmt::format("fill where {} is 0, the positions it does not allow: masked_fill({} == 0, ...)", name, name);
   // Declaring the mask bool would mean != 0: == 0 is only an inserted comparison.
-  if (!add_inserted_call_fix(ctx, diagnostic, mask, equal, "eq", {{"other", 0}})) return;
+  if (!ctx.add_inserted_call_fix(diagnostic, mask, equal, "eq", {{"other", 0}})) return;
   CallContext::label_last_fix(diagnostic, known ? FixSemantics::Consistent : FixSemantics::Unknown, reason);
-  if (!add_inserted_call_fix(ctx, diagnostic, mask, not_equal, "ne", {{"other", 0}})) return;
+  if (!ctx.add_inserted_call_fix(diagnostic, mask, not_equal, "ne", {{"other", 0}})) return;
   if (known) CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, reason + ": != 0 fills those instead");
 }
 

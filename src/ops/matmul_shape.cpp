@@ -6,7 +6,6 @@
 
 #include "fix_search.hpp"
 #include "roles.hpp"
-#include "ops/mask_meaning.hpp"
 
 namespace mhacheck {
 namespace {
@@ -111,9 +110,8 @@ bool has_batch_factor(const std::string& name) {
 
 void propose_transposed_operands(CallContext& ctx, Diagnostic& diagnostic, std::string description,
                                  const std::vector<OperandTranspose>& transposes) {
-  const std::string prefix = "/calls/";
-  if (ctx.call.pointer.rfind(prefix, 0) != 0) return;
-  std::size_t index = std::stoul(ctx.call.pointer.substr(prefix.size()));
+  const std::optional<std::size_t> index = ctx.index_in_calls();
+  if (!index) return;
   nlohmann::json patch = nlohmann::json::array();
   std::vector<std::pair<std::string, std::string>> renamed;  // argument -> transposed tensor
   for (const OperandTranspose& change : transposes) {
@@ -121,11 +119,11 @@ void propose_transposed_operands(CallContext& ctx, Diagnostic& diagnostic, std::
     if (operand.kind != ArgRef::Kind::Named) return;
     std::string transposed = fresh_name(ctx.spec, fmt::format("{}_{}_t", ctx.call.id, change.argument));
     nlohmann::json call = {{"id", transposed}, {"op", "transpose"}, {"input", operand.name}, {"dim0", change.dim0}, {"dim1", change.dim1}, {"outputs", {transposed}}};
-    patch.push_back({{"op", "add"}, {"path", prefix + std::to_string(index + renamed.size())}, {"value", std::move(call)}});
+    patch.push_back({{"op", "add"}, {"path", CallContext::calls_entry_pointer(*index + renamed.size())}, {"value", std::move(call)}});
     renamed.emplace_back(change.argument, transposed);
   }
   for (const auto& [argument, transposed] : renamed) {
-    patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + renamed.size()) + "/" + argument}, {"value", transposed}});
+    patch.push_back({{"op", "replace"}, {"path", child_pointer(CallContext::calls_entry_pointer(*index + renamed.size()), argument)}, {"value", transposed}});
   }
   ctx.add_patch_fix(diagnostic, std::move(description), std::move(patch));
 }
@@ -174,20 +172,19 @@ void check_product_roles(CallContext& ctx, const ArgValue& input, const ArgValue
   // (B, 1, T), keeps each with its own.
   if (input.rank() == 2 && other.rank() == 3 && role_of_dim(input.dim_names, 0) == DimRole::Batch && input.dim_name(0) == other.dim_name(0)) {
     const std::string& batch = input.dim_name(0);
+    const std::string name = shown_name(input);
+    const std::string rows = other.dim_name(1).empty() ? "rows" : other.dim_name(1);
     Diagnostic& diagnostic = ctx.report(
         DiagId::SymbolNameRole,
         fmt::format("{} {} is one matrix whose rows are the batch {}: matmul broadcasts it over {}'s batch dim 0, and the ({}, {}, {}) product "
                     "pairs every entry's row with every entry's {} (across batch entries)",
-                    shown_name(input), tuple_str(input.shape), batch, shown_name(other), batch, batch, other.shape.back().str(),
-                    other.dim_name(1).empty() ? "rows" : other.dim_name(1)),
+                    name, tuple_str(input.shape), batch, shown_name(other), batch, batch, other.shape.back().str(), rows),
         &input, 0);
     diagnostic.notes.push_back("PyTorch raises nothing: a 2-D operand is a matrix shared by every batch entry");
-    const std::string name = shown_name(input);
-    if (add_inserted_call_fix(ctx, diagnostic, input,
-                              fmt::format("one row per batch entry: {0}.unsqueeze(1) gives ({1}, 1, {2}), and each entry's row meets its own {3}",
-                                          name, batch, input.dim_name(1).empty() ? input.shape.back().str() : input.dim_name(1),
-                                          other.dim_name(1).empty() ? "rows" : other.dim_name(1)),
-                              "unsqueeze", {{"dim", 1}})) {
+    if (ctx.add_inserted_call_fix(diagnostic, input,
+                                  fmt::format("one row per batch entry: {0}.unsqueeze(1) gives ({1}, 1, {2}), and each entry's row meets its own {3}",
+                                              name, batch, input.dim_name(1).empty() ? input.shape.back().str() : input.dim_name(1), rows),
+                                  "unsqueeze", {{"dim", 1}})) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's weights are applied to its own tokens");
     }
     return;

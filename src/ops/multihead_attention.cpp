@@ -880,7 +880,7 @@ class MhaRules {
                             : fmt::format("{}.squeeze({}) == 0 gives {}, True on the positions to ignore", name, *extra_unit,
                                           tuple_str(expected));
     }
-    if (add_inserted_calls_fix(ctx_, diagnostic, kpm_, description, made) && origin.convention == MaskConvention::TrueKeeps) {
+    if (ctx_.add_inserted_calls_fix(diagnostic, kpm_, description, made) && origin.convention == MaskConvention::TrueKeeps) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
                                   origin.reason + ": key_padding_mask ignores the True positions, so the mask is inverted as well");
     }

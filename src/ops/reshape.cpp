@@ -17,6 +17,7 @@
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
+#include "core/text.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -579,9 +580,8 @@ class ReshapeRules {
   // Only in a spec's "calls" list, where calls can be inserted.
   // Returns the move (the input dims' new order) when the fix moves dims without cutting any.
   std::optional<std::vector<int>> propose_reorder(Diagnostic& diagnostic, const std::vector<Factor>& in, const std::vector<std::vector<Factor>>& out) {
-    const std::string prefix = "/calls/";
-    const ArgRef& input = ctx_.call.tensor("input");
-    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return std::nullopt;
+    const std::optional<InsertionPoint> at = insertion_point();
+    if (!at) return std::nullopt;
     std::vector<std::pair<const Factor*, std::size_t>> items;  // the result's factors, each with its dim
     for (std::size_t j = 0; j < out.size(); ++j) {
       for (const Factor& factor : out[j]) items.push_back({&factor, j});
@@ -677,8 +677,8 @@ class ReshapeRules {
     const std::string& op = call.op;
     nlohmann::json outputs = call.outputs.empty() ? nlohmann::json() : nlohmann::json(call.outputs);
     std::vector<nlohmann::json> calls;
-    std::string text = input.name;
-    nlohmann::json source = input.name;
+    std::string text = at->input;
+    nlohmann::json source = at->input;
     if (cut) {
       nlohmann::json fine_shape(fine);
       calls.push_back({{"id", call.id + "_view"}, {"op", op}, {"input", source}, {"shape", fine_shape}, {"outputs", {call.id + "_split"}}});
@@ -699,9 +699,8 @@ class ReshapeRules {
     }
     if (!outputs.is_null()) calls.back()["outputs"] = outputs;
     nlohmann::json patch = nlohmann::json::array();
-    std::size_t index = std::stoul(call.pointer.substr(prefix.size()));
     patch.push_back({{"op", "replace"}, {"path", call.pointer}, {"value", calls[0]}});
-    for (std::size_t c = 1; c < calls.size(); ++c) patch.push_back({{"op", "add"}, {"path", prefix + std::to_string(index + c)}, {"value", calls[c]}});
+    for (std::size_t c = 1; c < calls.size(); ++c) patch.push_back({{"op", "add"}, {"path", CallContext::calls_entry_pointer(at->index + c)}, {"value", calls[c]}});
     std::string how = cut && merge ? fmt::format("{} to the factors in the input's order, move them, then reshape", op)
                       : cut        ? fmt::format("{} in the input's order, then move the dims", op)
                                    : std::string("move the dims first");
@@ -807,17 +806,13 @@ class ReshapeRules {
     // rows, Swin's window partition cutting (B, 7*h, 7*w, C) into (B, h, 7, w, 7, C)), not the
     // outer factor in memory; a number written last (N*64, N chunks of 64) is.
     if (!text.empty() && std::isdigit(static_cast<unsigned char>(text.front())) != 0) return {size};
-    for (std::size_t start = 0;;) {
-      std::size_t star = text.find('*', start);
-      const std::string part = text.substr(start, star == std::string::npos ? std::string::npos : star - start);
+    for (const std::string& part : split_at(text, '*')) {
       // parse_dim_expr reads a string with a symbol; a number inside a product is written as digits.
       const bool number = !part.empty() && part.size() < 12 && std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
       std::optional<DimExpr> factor = number ? std::optional<DimExpr>(DimExpr::constant(std::stoll(part))) : parse_dim_expr(part);
       if (!factor) return {size};
       DimExpr resolved = ctx_.symbols.resolve(*factor);
       if (resolved != DimExpr::constant(1)) factors.push_back(resolved);
-      if (star == std::string::npos) break;
-      start = star + 1;
     }
     return SizeProduct::of(factors) == SizeProduct::of(Shape{size}) ? factors : Shape{size};
   }
@@ -1004,18 +999,17 @@ class ReshapeRules {
         "shape");
     diagnostic.notes.push_back("reshape and view keep memory order: move the dims first (transpose or permute), then view");
     diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
-    const std::string prefix = "/calls/";
-    const ArgRef& input = ctx_.call.tensor("input");
-    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return;
+    const std::optional<InsertionPoint> at = insertion_point();
+    if (!at) return;
     std::string moved;
-    nlohmann::json mover = reorder_call(order, ctx_.call.id + "_moved", input.name, moved);
+    nlohmann::json mover = reorder_call(order, ctx_.call.id + "_moved", at->input, moved);
     mover["outputs"] = {ctx_.call.id + "_moved"};
-    std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
+    const std::string reshaped = CallContext::calls_entry_pointer(at->index + 1);  // this call, once the mover is inserted
     nlohmann::json patch = nlohmann::json::array(
-        {{{"op", "add"}, {"path", prefix + std::to_string(index)}, {"value", mover}},
-         {{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/input"}, {"value", ctx_.call.id + "_moved"}}});
-    if (op != ctx_.call.op) patch.push_back({{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/op"}, {"value", op}});
-    ctx_.add_patch_fix(diagnostic, fmt::format("move the dims first: {}{}.{}({})", input.name, moved, op, shape_text(written_)), std::move(patch));
+        {{{"op", "add"}, {"path", ctx_.call.pointer}, {"value", mover}},
+         {{"op", "replace"}, {"path", reshaped + "/input"}, {"value", ctx_.call.id + "_moved"}}});
+    if (op != ctx_.call.op) patch.push_back({{"op", "replace"}, {"path", reshaped + "/op"}, {"value", op}});
+    ctx_.add_patch_fix(diagnostic, fmt::format("move the dims first: {}{}.{}({})", at->input, moved, op, shape_text(written_)), std::move(patch));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each result dim holds one input dim or a factor of one");
   }
 
@@ -1122,13 +1116,12 @@ class ReshapeRules {
         "shape");
     diagnostic.notes.push_back("reshape and view keep memory order; cut in that order, then move the dims (permute)");
     diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
-    const std::string prefix = "/calls/";
-    const ArgRef& input = ctx_.call.tensor("input");
-    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return;
+    const std::optional<InsertionPoint> at = insertion_point();
+    if (!at) return;
     const std::string shape_pointer = child_pointer(ctx_.call.pointer, "shape");
     if (!reordered_across) {
       // One dim cut with its sizes exchanged: the sizes were meant in the product's order.
-      ctx_.add_patch_fix(diagnostic, fmt::format("cut in the product's order: {}.{}({})", input.name, ctx_.call.op, shape_text(fine_shape)),
+      ctx_.add_patch_fix(diagnostic, fmt::format("cut in the product's order: {}.{}({})", at->input, ctx_.call.op, shape_text(fine_shape)),
                          {{{"op", "replace"}, {"path", shape_pointer}, {"value", fine_shape}}});
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each result dim holds one factor of the product, in memory order");
       return;
@@ -1136,15 +1129,14 @@ class ReshapeRules {
     propose_exchanged_sizes(diagnostic, shape);  // first: one change, where the permute below adds a call
     std::vector<int> order(shape.size());  // result dim j is dim order[j] of the cut
     for (std::size_t p = 0; p < fine.size(); ++p) order[static_cast<std::size_t>(fine[p])] = static_cast<int>(p);
-    nlohmann::json split_call = {{"id", ctx_.call.id + "_cut"}, {"op", ctx_.call.op}, {"input", input.name}, {"shape", fine_shape},
+    nlohmann::json split_call = {{"id", ctx_.call.id + "_cut"}, {"op", ctx_.call.op}, {"input", at->input}, {"shape", fine_shape},
                                  {"outputs", {ctx_.call.id + "_cut"}}};
     std::string moved;
     nlohmann::json mover = reorder_call(order, ctx_.call.id, ctx_.call.id + "_cut", moved);
     if (!ctx_.call.outputs.empty()) mover["outputs"] = ctx_.call.outputs;
-    std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
-    ctx_.add_patch_fix(diagnostic, fmt::format("cut in memory order, then move the dims: {}.{}({}){}", input.name, ctx_.call.op, shape_text(fine_shape), moved),
+    ctx_.add_patch_fix(diagnostic, fmt::format("cut in memory order, then move the dims: {}.{}({}){}", at->input, ctx_.call.op, shape_text(fine_shape), moved),
                        {{{"op", "replace"}, {"path", ctx_.call.pointer}, {"value", split_call}},
-                        {{"op", "add"}, {"path", prefix + std::to_string(index + 1)}, {"value", mover}}});
+                        {{"op", "add"}, {"path", CallContext::calls_entry_pointer(at->index + 1)}, {"value", mover}}});
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each result dim holds one factor of one input dim");
   }
 
@@ -1241,15 +1233,14 @@ class ReshapeRules {
       ctx_.add_patch_fix(diagnostic, fmt::format("split the {} blocks first and renumber call \"{}\": {}.permute({})", blocks, reader->id, reshaped, dims_text(dims)),
                          std::move(patch));
     } else {
-      const std::string prefix = "/calls/";
-      if (ctx_.call.outputs.empty() || ctx_.call.pointer.rfind(prefix, 0) != 0) return;
+      const std::optional<std::size_t> index = ctx_.index_in_calls();
+      if (ctx_.call.outputs.empty() || !index) return;
       std::vector<int> order;
       for (int i = 0; i < rank; ++i) order.push_back(moved(i));
       std::string split_name = ctx_.call.id + "_blocks";
       patch.push_back({{"op", "replace"}, {"path", child_pointer(ctx_.call.pointer, "outputs") + "/0"}, {"value", split_name}});
-      std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
       patch.push_back({{"op", "add"},
-                       {"path", prefix + std::to_string(index + 1)},
+                       {"path", CallContext::calls_entry_pointer(*index + 1)},
                        {"value", {{"id", ctx_.call.id + "_order"}, {"op", "permute"}, {"input", split_name}, {"dims", order}, {"outputs", {ctx_.call.outputs[0]}}}}});
       ctx_.add_patch_fix(diagnostic, fmt::format("split the {} blocks first, then keep the dims' order: {}.permute({})", blocks, reshaped, dims_text(order)),
                          std::move(patch));
@@ -1403,15 +1394,27 @@ class ReshapeRules {
       ctx_.add_patch_fix(diagnostic, fmt::format("reshape instead of view: .reshape({})", shape_text(written_)),
                          {{{"op", "replace"}, {"path", op_pointer}, {"value", "reshape"}}});
     }
-    const std::string prefix = "/calls/";
-    const ArgRef& input = ctx_.call.tensor("input");
-    if (ctx_.call.pointer.rfind(prefix, 0) != 0 || input.kind != ArgRef::Kind::Named) return;
+    const std::optional<InsertionPoint> at = insertion_point();
+    if (!at) return;
     std::string copied = ctx_.call.id + "_contiguous";
-    nlohmann::json copy = {{"id", copied}, {"op", "contiguous"}, {"input", input.name}, {"outputs", {copied}}};
-    std::size_t index = std::stoul(ctx_.call.pointer.substr(prefix.size()));
-    ctx_.add_patch_fix(diagnostic, fmt::format("copy first: {}.contiguous().view({})", input.name, shape_text(written_)),
+    nlohmann::json copy = {{"id", copied}, {"op", "contiguous"}, {"input", at->input}, {"outputs", {copied}}};
+    ctx_.add_patch_fix(diagnostic, fmt::format("copy first: {}.contiguous().view({})", at->input, shape_text(written_)),
                        {{{"op", "add"}, {"path", ctx_.call.pointer}, {"value", std::move(copy)}},
-                        {{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/input"}, {"value", copied}}});
+                        {{"op", "replace"}, {"path", CallContext::calls_entry_pointer(at->index + 1) + "/input"}, {"value", copied}}});
+  }
+
+  // Where a fix can insert calls before this one: its index in the "calls" list, and the named
+  // tensor it reads, which the inserted calls read instead; nullopt for an input written inline
+  // or a spec in the flat form.
+  struct InsertionPoint {
+    std::size_t index;
+    std::string input;
+  };
+  std::optional<InsertionPoint> insertion_point() const {
+    const ArgRef& input = ctx_.call.tensor("input");
+    const std::optional<std::size_t> index = ctx_.index_in_calls();
+    if (!index || input.kind != ArgRef::Kind::Named) return std::nullopt;
+    return InsertionPoint{*index, input.name};
   }
 
   CallContext& ctx_;

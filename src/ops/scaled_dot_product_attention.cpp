@@ -293,7 +293,7 @@ class SdpaRules {
     }
     // The mask as laid out, inverted by a call on it: right for an (L, S) causal mask made by
     // triu, and for any mask whose shape already fits; a (B, S) padding mask needs the view below.
-    if (add_inserted_call_fix(ctx_, diagnostic, mask_, fmt::format("pass ~{}", tensor_name(mask_)), "bitwise_not", nlohmann::json::object())) {
+    if (ctx_.add_inserted_call_fix(diagnostic, mask_, fmt::format("pass ~{}", tensor_name(mask_)), "bitwise_not", nlohmann::json::object())) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "True then marks the positions that take part");
     }
     Shape shape = mask_.written;

@@ -1,10 +1,10 @@
 #include <algorithm>
-#include <cctype>
 #include <limits>
 #include <map>
 
 #include <fmt/format.h>
 
+#include "core/text.hpp"
 #include "mhacheck/explain.hpp"
 #include "mhacheck/render.hpp"
 #include "mhacheck/render_parts.hpp"
@@ -134,11 +134,6 @@ void render_diagnostic(std::string& out, const Diagnostic& diagnostic, const Pal
   out += "\n";
 }
 
-std::string lowercase(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 std::string plural(int count, const char* word) { return fmt::format("{} {}{}", count, word, count == 1 ? "" : "s"); }
 
 }  // namespace
@@ -212,7 +207,7 @@ std::string render_catalogue_markdown() {
       "`mhacheck explain TEXT` reads PyTorch's own messages, listed under each code, back into these codes (docs/explain.md).\n\n"
       "| code | name | severity | title |\n|---|---|---|---|\n";
   for (const DiagInfo& info : diagnostic_catalogue()) {
-    out += fmt::format("| [{}](#{}) | {} | {} | {} |\n", info.code, lowercase(info.code), info.name,
+    out += fmt::format("| [{}](#{}) | {} | {} | {} |\n", info.code, lowered(info.code), info.name,
                        severity_name(info.severity), info.title);
   }
   for (const DiagInfo& info : diagnostic_catalogue()) {

@@ -59,3 +59,22 @@ TEST_CASE("entered relayout: a Linear declared wrongly for data laid out right i
   CHECK(std::none_of(features->fixes.begin(), features->fixes.end(),
                      [](const Fix& fix) { return fix.description.find("where it enters the graph") != std::string::npos; }));
 }
+
+TEST_CASE("entered relayout: a layout that the calls after the refusing module do not take is not offered", "[fixes][entered-relayout]") {
+  // The rounds that make the views follow check the calls up to the Linear only; the candidate is
+  // still judged on the whole graph: here a residual declared for 19 frames refuses the 99.
+  std::string spec = front_end(R"(["B", 40, 200])", 19);
+  spec.replace(spec.find(R"("x": )"), 5, R"("skip": ["B", 19, 256], "x": )");
+  spec.replace(spec.find(R"("outputs": ["y"]})"), 17, R"("outputs": ["y"]}, {"id": "res", "op": "add", "input": "y", "other": "skip", "outputs": ["z"]})");
+  Report report = test::check_text(spec);
+  const Diagnostic* features = test::find(report, "MHA404");
+  REQUIRE(features != nullptr);
+  CHECK(std::none_of(features->fixes.begin(), features->fixes.end(),
+                     [](const Fix& fix) { return fix.description.find("where it enters the graph") != std::string::npos; }));
+  // Without the residual the same front end gets the transpose (the first test case).
+  Report alone = test::check_text(front_end(R"(["B", 40, 200])", 19));
+  const Diagnostic* refused = test::find(alone, "MHA404");
+  REQUIRE(refused != nullptr);
+  CHECK(std::any_of(refused->fixes.begin(), refused->fixes.end(),
+                    [](const Fix& fix) { return fix.description.find("where it enters the graph") != std::string::npos; }));
+}

@@ -373,6 +373,21 @@ class PadsToAMultipleOfTheProbe(nn.Module):
         return bins[:, :, pad:-pad].reshape(x.shape[0], 4, 256, 4) * 2
 
 
+class WindowsThenAnotherSize(nn.Module):
+    """Swin's window partition in one dim: H padded to whole windows of 4 (H+3 at H=53, no symbol
+    expression, so a number in the spec), cut into windows, then merged with the batch:
+    reshape(B * 14, 4, C) is 14*B. A count of the same number made from no such tensor (set by
+    the test: `_COINCIDENCE["count"]`) is no product of B."""
+    def forward(self, x):
+        b, h, c = x.shape
+        padded = F.pad(x, (0, 0, 0, (4 - h % 4) % 4))
+        rows = padded.shape[1] // 4
+        windows = padded.view(b, rows, 4, c).reshape(b * rows, 4, c)
+        per_window = windows.new_zeros(windows.shape[0], 3)  # made from the windows: 14*B
+        unrelated = torch.zeros(b, _COINCIDENCE["count"])
+        return windows.sum(1), per_window, unrelated
+
+
 class PadsToTheStride(nn.Module):
     """ConvTasNet's front end: the waveform padded with zeros to a whole number of strides, then
     convolved: T+3 frames at T=53, which reads as no symbol."""
@@ -580,6 +595,22 @@ class TracerTest(unittest.TestCase):
         report = check(spec)
         self.assertEqual(by_severity(report, "error", "warning"), [])
         self.assertEqual(output_shapes(report)[pad["id"]], ["B", 2, 12 * probe, 4])  # 512 + 2 * pad: not 12*B
+
+    def test_a_reshape_reading_holds_only_in_the_tensors_made_from_it(self):
+        model = WindowsThenAnotherSize()
+        x = mhacheck.shape("B", "H", 4)
+        probes = _symbols.choose_probes(["B", "H"], _tracer._constants(model, [x]), {})
+        windows = probes["B"] * ((probes["H"] + 3) // 4)
+        _COINCIDENCE["count"] = windows
+        spec = mhacheck.trace(model, (x,))
+        self.assertIsNone(spec.error)
+        self.assertEqual(spec.sizes, probes)
+        (merge,) = [c for c in spec.calls if c["op"] == "reshape"]
+        self.assertTrue(isinstance(merge["shape"][0], str) and merge["shape"][0].endswith("*B"), merge)
+        (made,) = [c for c in spec.calls if c["op"] == "new_zeros"]
+        self.assertEqual(made["size"], [merge["shape"][0], 3])
+        (unrelated,) = [c for c in spec.calls if c["op"] == "zeros"]
+        self.assertEqual(unrelated["size"], ["B", windows])  # the same number, no product of B
 
     def test_a_length_that_follows_the_symbol_without_a_reading_keeps_its_convolution_traced(self):
         for device in ("cpu", "meta"):
