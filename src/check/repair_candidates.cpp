@@ -1052,6 +1052,7 @@ void whole_dim_cut_candidates(const Spec& spec, const Report& report, const Call
 struct MaskedKeys {
   const ResolvedArgument* mask = nullptr;
   const ArgRef* mask_ref = nullptr;
+  std::string mask_argument;  // "attn_mask", "mask", an add's "other"
   std::vector<std::pair<const ResolvedArgument*, std::size_t>> keys;  // the keys first
   std::optional<DimExpr> queries;  // the queries' length, when known
 };
@@ -1062,6 +1063,7 @@ std::optional<MaskedKeys> masked_keys(const Spec& spec, const Report& report, st
     auto ref = call.tensors.find(argument);
     found.mask = resolved_argument(checked, argument);
     found.mask_ref = ref == call.tensors.end() ? nullptr : &ref->second;
+    found.mask_argument = argument;
     return found.mask && found.mask_ref && !found.mask->shape.empty() && patchable_named(spec, index, *found.mask_ref);
   };
   if (call.op == "scaled_dot_product_attention" && call.module.empty()) {
@@ -1152,8 +1154,10 @@ void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t 
     std::string cut = fmt::format("[..., {}]", item_text(item));
     nlohmann::json slice = {{"id", fresh_name(spec, "window_" + mask_name)}, {"op", "getitem"}, {"input", mask_name}, {"index", cut},
                             {"outputs", {fresh_name(spec, mask_name + "_window")}}};
-    fixes.push_back(candidate(fmt::format("cut the key columns of {} as call \"{}\" cuts the keys from the {} positions: attn_mask={}{}", mask_name,
-                                          spec.calls[first.getitem].id, length.str(), mask_name, cut),
+    // An add's operands are no keyword arguments: the cut is shown where it is read.
+    const bool keyword = masked->mask_argument != "input" && masked->mask_argument != "other";
+    fixes.push_back(candidate(fmt::format("cut the key columns of {} as call \"{}\" cuts the keys from the {} positions: {}{}{}", mask_name,
+                                          spec.calls[first.getitem].id, length.str(), keyword ? masked->mask_argument + "=" : "", mask_name, cut),
                               read_inserted_call(spec, index, *masked->mask_ref, std::move(slice)), FixSemantics::Consistent,
                               "the mask's columns then stand for the positions the keys hold"));
     return;
