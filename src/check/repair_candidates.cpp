@@ -1045,14 +1045,73 @@ void whole_dim_cut_candidates(const Spec& spec, const Report& report, const Call
 //    a mask over that whole history: the mask's columns cut the same way, mask[..., -W:];
 //  - a buffer preallocated for the longest sequence read from its start ([:, :, :start_pos]) one
 //    short of the positions the mask counts: the reads extended to them, keys and values alike.
-void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+// The mask of an attention call and the arguments holding the keys' positions, each with the dim
+// they are in: SDPA's attn_mask with key and value (dim -2), or a mask applied to scores written
+// by hand, q @ k.transpose(-2, -1) scaled on the way (masked_fill's mask, the other operand of an
+// add): the product's second operand (its last dim).
+struct MaskedKeys {
+  const ResolvedArgument* mask = nullptr;
+  const ArgRef* mask_ref = nullptr;
+  std::string mask_argument;  // "attn_mask", "mask", an add's "other"
+  std::vector<std::pair<const ResolvedArgument*, std::size_t>> keys;  // the keys first
+  std::optional<DimExpr> queries;  // the queries' length, when known
+};
+std::optional<MaskedKeys> masked_keys(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked) {
   const CallDecl& call = spec.calls[index];
-  const ResolvedArgument* mask = resolved_argument(checked, "attn_mask");
-  auto mask_ref = call.tensors.find("attn_mask");
-  if (call.op != "scaled_dot_product_attention" || !mask || mask->shape.empty() || mask_ref == call.tensors.end() ||
-      !patchable_named(spec, index, mask_ref->second)) {
-    return;
+  MaskedKeys found;
+  auto mask_named = [&](const std::string& argument) {
+    auto ref = call.tensors.find(argument);
+    found.mask = resolved_argument(checked, argument);
+    found.mask_ref = ref == call.tensors.end() ? nullptr : &ref->second;
+    found.mask_argument = argument;
+    return found.mask && found.mask_ref && !found.mask->shape.empty() && patchable_named(spec, index, *found.mask_ref);
+  };
+  if (call.op == "scaled_dot_product_attention" && call.module.empty()) {
+    if (!mask_named("attn_mask")) return std::nullopt;
+    for (const char* name : {"key", "value"}) {
+      const ResolvedArgument* keys = resolved_argument(checked, name);
+      if (keys && keys->shape.size() >= 2) found.keys.emplace_back(keys, keys->shape.size() - 2);
+    }
+    const ResolvedArgument* query = resolved_argument(checked, "query");
+    if (query && query->shape.size() >= 2) found.queries = report.symbols.resolve(query->shape[query->shape.size() - 2]);
+    return found;
   }
+  if (call.op != "masked_fill" && call.op != "add") return std::nullopt;
+  // The scores: the operand made by a matrix product, through element-wise scaling and masking.
+  static const std::set<std::string> elementwise{"mul", "div", "add", "sub", "masked_fill", "dropout", "contiguous", "clone"};
+  for (const std::string& scores : call.op == "masked_fill" ? std::vector<std::string>{"input"} : std::vector<std::string>{"input", "other"}) {
+    const std::string mask_argument = call.op == "masked_fill" ? "mask" : scores == "input" ? "other" : "input";
+    const std::string name = input_name(call, scores);
+    const CallDecl* producer = name.empty() ? nullptr : producer_of(spec, name, &call);
+    for (int step = 0; step < 8 && producer != nullptr && elementwise.count(producer->op) != 0; ++step) {
+      const std::string input = input_name(*producer, "input");
+      producer = input.empty() ? nullptr : producer_of(spec, input, producer);
+    }
+    if (producer == nullptr || producer->op != "matmul" || !mask_named(mask_argument)) continue;
+    const CallReport* product = call_report(report, producer->id);
+    const ResolvedArgument* keys = product ? resolved_argument(*product, "other") : nullptr;
+    if (!keys || keys->shape.size() < 2) continue;
+    found.keys.emplace_back(keys, keys->shape.size() - 1);
+    const ResolvedArgument* query = resolved_argument(*product, "input");
+    if (query && query->shape.size() >= 2) found.queries = report.symbols.resolve(query->shape[query->shape.size() - 2]);
+    return found;
+  }
+  return std::nullopt;
+}
+
+// A decoding step whose keys were cut from a longer tensor by a getitem on their positions and
+// whose mask has another number of key columns, its last dim:
+//  - a rolling window (keys and values cut [:, :, -W:] from the P+T positions of the history) with
+//    a mask over that whole history: the mask's columns cut the same way, mask[..., -W:];
+//  - a buffer preallocated for the longest sequence read from its start ([:, :, :start_pos]) one
+//    short of the positions the mask counts: the reads extended to them, keys and values alike
+//    (with scores written by hand, the values' read is the one cut as the keys' from a buffer of
+//    the same length).
+// At SDPA (attn_mask) and at a mask applied to q @ k.transpose(-2, -1) by masked_fill or add.
+void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  std::optional<MaskedKeys> masked = masked_keys(spec, report, index, checked);
+  if (!masked || masked->keys.empty()) return;
+  const ResolvedArgument* mask = masked->mask;
   const DimExpr columns = report.symbols.resolve(mask->shape.back());
   const DimExpr& columns_written = mask->written().size() == mask->shape.size() ? mask->written().back() : mask->shape.back();
   struct Cut {
@@ -1061,9 +1120,7 @@ void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t 
     std::size_t dim;  // the positions' item
   };
   std::vector<Cut> cuts;  // the keys' and the values' cuts
-  for (const char* name : {"key", "value"}) {
-    const ResolvedArgument* keys = resolved_argument(checked, name);
-    if (!keys || keys->shape.size() < 2) continue;
+  for (const auto& [keys, positions] : masked->keys) {
     const std::size_t rank = keys->shape.size();
     std::vector<std::size_t> chain = chain_of_moves(spec, report, *keys);
     if (chain.empty() || spec.calls[chain.back()].op != "getitem") continue;
@@ -1076,7 +1133,7 @@ void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t 
       continue;
     }
     for (std::size_t d = 0; d < parsed->items.size(); ++d) {
-      if (dim_after_moves(spec, chain, chain.size() - 1, d, rank) == rank - 2 && parsed->items[d].start.has_value() != parsed->items[d].stop.has_value()) {
+      if (dim_after_moves(spec, chain, chain.size() - 1, d, rank) == positions && parsed->items[d].start.has_value() != parsed->items[d].stop.has_value()) {
         cuts.push_back({chain.back(), *parsed, d});
       }
     }
@@ -1085,21 +1142,23 @@ void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t 
   const Cut& first = cuts.front();
   const CallReport* made = call_report(report, spec.calls[first.getitem].id);
   const ResolvedArgument* history = made ? resolved_argument(*made, "input") : nullptr;
-  const ResolvedArgument* keys = resolved_argument(checked, "key");
-  if (!history || history->shape.size() <= first.dim || !keys) return;
+  const auto& [keys, positions] = masked->keys.front();
+  if (!history || history->shape.size() <= first.dim) return;
   const DimExpr length = report.symbols.resolve(history->shape[first.dim]);
-  const DimExpr kept = report.symbols.resolve(keys->shape[keys->shape.size() - 2]);
+  const DimExpr kept = report.symbols.resolve(keys->shape[positions]);
   if (report.symbols.compare(kept, columns) == Symbols::Verdict::Equal) return;
   const IndexItem& item = first.index.items[first.dim];
-  const std::string& mask_name = mask_ref->second.name;
+  const std::string& mask_name = masked->mask_ref->name;
   if (report.symbols.compare(length, columns) == Symbols::Verdict::Equal) {
     // The mask covers the positions the keys were cut from: its columns cut alike.
     std::string cut = fmt::format("[..., {}]", item_text(item));
     nlohmann::json slice = {{"id", fresh_name(spec, "window_" + mask_name)}, {"op", "getitem"}, {"input", mask_name}, {"index", cut},
                             {"outputs", {fresh_name(spec, mask_name + "_window")}}};
-    fixes.push_back(candidate(fmt::format("cut the key columns of {} as call \"{}\" cuts the keys from the {} positions: attn_mask={}{}", mask_name,
-                                          spec.calls[first.getitem].id, length.str(), mask_name, cut),
-                              read_inserted_call(spec, index, mask_ref->second, std::move(slice)), FixSemantics::Consistent,
+    // An add's operands are no keyword arguments: the cut is shown where it is read.
+    const bool keyword = masked->mask_argument != "input" && masked->mask_argument != "other";
+    fixes.push_back(candidate(fmt::format("cut the key columns of {} as call \"{}\" cuts the keys from the {} positions: {}{}{}", mask_name,
+                                          spec.calls[first.getitem].id, length.str(), keyword ? masked->mask_argument + "=" : "", mask_name, cut),
+                              read_inserted_call(spec, index, *masked->mask_ref, std::move(slice)), FixSemantics::Consistent,
                               "the mask's columns then stand for the positions the keys hold"));
     return;
   }
@@ -1108,6 +1167,22 @@ void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t 
   if (!from_start || !length.is_constant() || !columns.is_constant() || !kept.is_constant() || length.offset <= columns.offset ||
       kept.offset >= columns.offset) {
     return;
+  }
+  // Scores written by hand read the values in another product: their read is the getitem that
+  // cuts a buffer of the history's shape with the keys' index.
+  if (masked->keys.size() == 1) {
+    const CallDecl& key_read = spec.calls[first.getitem];
+    for (std::size_t at = 0; at < spec.calls.size(); ++at) {
+      const CallDecl& twin = spec.calls[at];
+      const CallReport* twin_made = at == first.getitem || twin.op != "getitem" || twin.arguments.value("index", nlohmann::json()) != key_read.arguments.value("index", nlohmann::json())
+                                        ? nullptr
+                                        : call_report(report, twin.id);
+      const ResolvedArgument* buffer = twin_made ? resolved_argument(*twin_made, "input") : nullptr;
+      if (buffer && buffer->shape.size() == history->shape.size() &&
+          report.symbols.compare(report.symbols.resolve(buffer->shape[first.dim]), length) == Symbols::Verdict::Equal) {
+        cuts.push_back({at, first.index, first.dim});
+      }
+    }
   }
   nlohmann::json patch = nlohmann::json::array();
   std::vector<std::string> reads;
@@ -1132,6 +1207,88 @@ void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t 
   fixes.push_back(candidate(fmt::format("read the buffer up to the {} positions {} counts, the new token's included: {}", columns_written.str(),
                                         mask_name, fmt::join(reads, " and ")),
                             std::move(patch), FixSemantics::Consistent, "the keys then hold every position the mask and the queries count"));
+}
+
+// Cross-attention at a decoding step whose keys (and values) are a cat, on the keys' positions,
+// of two pieces of one length that is not the queries': the cached keys of the encoder's states
+// and the same states projected again (a port of Hugging Face's MBartAttention that concatenates
+// the new step for cross-attention as it does for self-attention). At a self-attention step the
+// piece joined last holds the new queries' own positions, so its length is the queries'; here
+// both pieces are the memory's S positions, and the keys hold every one twice (2*S, growing
+// with each step). Nothing is appended to cross-attention keys: the cat is dropped, keeping the
+// cache (its first piece), for the keys and the values alike.
+void joined_memory_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  std::optional<MaskedKeys> masked = masked_keys(spec, report, index, checked);
+  if (!masked || masked->keys.empty() || !masked->queries) return;
+  const DimExpr queries = *masked->queries;
+  // Two pieces of one length on the cat's dim, neither the queries' length.
+  auto doubled_memory = [&](std::size_t at, std::size_t dim, std::size_t rank) -> std::optional<DimExpr> {
+    const CallDecl& cat = spec.calls[at];
+    const CallReport* made = call_report(report, cat.id);
+    const nlohmann::json& written_dim = cat.arguments.value("dim", nlohmann::json(0));
+    if (!made || !written_dim.is_number_integer() || cat.list_size("tensors") != 2 || cat.pointer != fmt::format("/calls/{}", at)) return std::nullopt;
+    auto cat_dim = written_dim.get<std::int64_t>();
+    if (cat_dim < 0) cat_dim += static_cast<std::int64_t>(rank);
+    if (cat_dim != static_cast<std::int64_t>(dim)) return std::nullopt;
+    const ResolvedArgument* cached = resolved_argument(*made, list_element("tensors", 0));
+    const ResolvedArgument* joined = resolved_argument(*made, list_element("tensors", 1));
+    if (!cached || !joined || cached->shape.size() != rank || joined->shape.size() != rank ||
+        cat.tensors.at(list_element("tensors", 0)).kind != ArgRef::Kind::Named) {
+      return std::nullopt;
+    }
+    const DimExpr length = report.symbols.resolve(cached->shape[dim]), added = report.symbols.resolve(joined->shape[dim]);
+    if (report.symbols.compare(length, added) != Symbols::Verdict::Equal || report.symbols.compare(added, queries) == Symbols::Verdict::Equal) {
+      return std::nullopt;
+    }
+    return length;
+  };
+  std::vector<std::pair<std::size_t, std::size_t>> cats;  // (cat, its dim)
+  std::optional<DimExpr> memory;
+  for (const auto& [tensor, positions] : masked->keys) {
+    const std::size_t rank = tensor->shape.size();
+    std::vector<std::size_t> chain = chain_of_moves(spec, report, *tensor);
+    if (chain.empty() || spec.calls[chain.back()].op != "cat") return;
+    std::optional<std::size_t> dim = dim_after_moves(spec, chain, chain.size() - 1, positions, rank);
+    std::optional<DimExpr> length = dim ? doubled_memory(chain.back(), *dim, rank) : std::nullopt;
+    if (!length) return;
+    memory = length;
+    cats.emplace_back(chain.back(), *dim);
+  }
+  // Scores written by hand meet the values in another product: their cat is the one that joins
+  // two pieces of the same lengths on the same dim.
+  if (masked->keys.size() == 1) {
+    const std::size_t key_cat = cats.front().first;
+    const std::size_t rank = masked->keys.front().first->shape.size();
+    for (std::size_t at = 0; at < spec.calls.size(); ++at) {
+      if (at == key_cat || spec.calls[at].op != "cat") continue;
+      std::optional<DimExpr> length = doubled_memory(at, cats.front().second, rank);
+      if (length && report.symbols.compare(*length, *memory) == Symbols::Verdict::Equal) cats.emplace_back(at, cats.front().second);
+    }
+  }
+  nlohmann::json patch = nlohmann::json::array();
+  std::vector<std::string> kept;
+  std::set<std::size_t> done;
+  for (const auto& [at, dim] : cats) {
+    if (!done.insert(at).second) continue;
+    const CallDecl& cat = spec.calls[at];
+    const std::string& cached = cat.tensors.at(list_element("tensors", 0)).name;
+    patch.push_back({{"op", "replace"}, {"path", cat.pointer + "/tensors"}, {"value", nlohmann::json::array({cached})}});
+    // Read by the attention call as it is: the argument named as it is passed.
+    std::string reader;
+    for (const char* argument : {"key", "value"}) {
+      auto ref = spec.calls[index].tensors.find(argument);
+      if (ref != spec.calls[index].tensors.end() && ref->second.kind == ArgRef::Kind::Named && !cat.outputs.empty() && ref->second.name == cat.outputs.front()) {
+        reader = argument;
+      }
+    }
+    kept.push_back(reader.empty() ? fmt::format("{} = {}", cat.outputs.empty() ? cat.id : cat.outputs.front(), cached) : fmt::format("{}={}", reader, cached));
+  }
+  if (patch.empty()) return;
+  fixes.push_back(candidate(fmt::format("drop the cat: cross-attention keys and values are the memory's positions, which the cache already holds "
+                                        "(the piece joined to it is the same {} positions again, not the {} new queries' own): {}",
+                                        memory->str(), queries.str(), fmt::join(kept, ", ")),
+                            std::move(patch), FixSemantics::Consistent,
+                            "each memory position is a key once; only self-attention appends the new step to its cache"));
 }
 
 // Key and value of one attention call where one was made by repeat_interleave (GQA's key/value
@@ -1557,6 +1714,7 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   given_tensor_candidates(spec, *index, *checked, asked, fixes);
   whole_dim_cut_candidates(spec, report, *checked, fixes);
   sliced_keys_candidates(spec, report, *index, *checked, fixes);
+  joined_memory_candidates(spec, report, *index, *checked, fixes);
   mirrored_repeat_candidates(spec, report, *index, *checked, fixes);
   padded_operand_candidates(spec, report, *index, *checked, fixes);
   head_count_candidates(spec, spec.calls[*index], *checked, fixes);

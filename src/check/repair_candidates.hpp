@@ -42,6 +42,11 @@ struct AskedShape {
 //  - a getitem that cut a preallocated buffer on one dim only (cache_k[:, :P+T]) cut on a dim it
 //    left whole too, to the size the call's other arguments have there (cache_k[:B, :P+T]),
 //    mapped through the transposes and permutes between them;
+//  - keys cut from a longer tensor (a rolling window, a preallocated cache) met by a mask of
+//    another number of key columns, at SDPA or at a mask applied to q @ k.transpose(-2, -1):
+//    the mask's columns cut as the keys are, or the reads extended to the positions it counts;
+//  - cross-attention keys and values made by a cat of two pieces of one length that is not the
+//    queries' (the cached encoder states and the same states again): the cat dropped;
 //  - key and value of an attention call where one was made by repeat_interleave and the other
 //    not: the other repeated the same way, at the same place of its chain of moves;
 //  - scores over keys a cat made longer, meeting a mask for the new keys in an elementwise

@@ -13,6 +13,7 @@
 #include "ops/matmul_shape.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
+#include "ops/window_offsets.hpp"
 #include "ops/result_type.hpp"
 #include "fix_search.hpp"
 #include "roles.hpp"
@@ -703,6 +704,11 @@ void infer_add(CallContext& ctx) {
   // A number added is no mask, nor a sliced table.
   if (ctx.outputs.empty() || ctx.call.arguments.contains("other")) return;
   check_mask_added(ctx, ctx.arg("input"), ctx.arg("other"));
+  if (std::optional<ScoresKeys> keys = scores_keys(ctx, ctx.arg("input"))) {
+    check_window_offsets(ctx, ctx.arg("other"), keys->producer, keys->dim, keys->rank);
+  } else if (std::optional<ScoresKeys> swapped = scores_keys(ctx, ctx.arg("other"))) {
+    check_window_offsets(ctx, ctx.arg("input"), swapped->producer, swapped->dim, swapped->rank);
+  }
   check_stretched_product_rows(ctx, ctx.arg("input"), ctx.arg("other"));
   check_stretched_product_rows(ctx, ctx.arg("other"), ctx.arg("input"));
   check_sliced_table(ctx, ctx.arg("input"), ctx.arg("other"));

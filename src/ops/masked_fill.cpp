@@ -10,6 +10,7 @@
 #include "ops/mask_meaning.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
+#include "ops/window_offsets.hpp"
 #include "dim_origin.hpp"
 #include "fix_search.hpp"
 #include "mask_origin.hpp"
@@ -207,6 +208,7 @@ void infer_masked_fill(CallContext& ctx) {
     return;
   }
   if (!check_fill_after_softmax(ctx, input)) check_fill_mask_meaning(ctx, mask);
+  if (std::optional<ScoresKeys> keys = scores_keys(ctx, input)) check_window_offsets(ctx, mask, keys->producer, keys->dim, keys->rank);
   ctx.outputs.push_back({"output", *shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() && input.shape == *shape ? Layout::contiguous(*shape) : Layout::unknown();
 }

@@ -109,9 +109,44 @@ class ReshapeRules {
                                                  numel_str(input_.shape), list()),
                                      fmt::format("shape '{}' is invalid for input of size {}", list(), numel_str(input_.shape)));
     if (propose_fused_sections(diagnostic)) return;
+    propose_skew_padding(diagnostic);
     propose_rescaled_grid(diagnostic);
     propose_inferred_size(diagnostic);
     if (diagnostic.fixes.empty()) explain_unsplit(diagnostic);
+  }
+
+  // Relative attention's skewing (Huang et al.'s Music Transformer, Transformer-XL's _rel_shift)
+  // pads the relative logits (..., L, M) with k zero columns on the left, F.pad(x, (k, 0)) (k = 1),
+  // views the (..., L, M+k) result as (..., M+k, L) and drops the first rows, which moves each
+  // relative logit to its key. A view to (..., M+k, L) of the unpadded logits (the same leading
+  // dims) is that skew with the pad forgotten: the pad is the fix, before the view. Inferring a size
+  // (-1) instead would run but keep the logits unshifted. Other shorts of the last dim (features
+  // split into heads no size divides) are miscounts, not pads.
+  void propose_skew_padding(Diagnostic& diagnostic) {
+    if (input_.rank() < 2 || sizes_.size() < 2) return;
+    const DimExpr &rows = input_.shape[input_.shape.size() - 2], &width = input_.shape.back();
+    const DimExpr &skewed_rows = sizes_[sizes_.size() - 2], &skewed_width = sizes_.back();
+    if (!rows.is_constant() || !width.is_constant() || !skewed_rows.is_constant() || !skewed_width.is_constant() || rows.offset < 1 ||
+        skewed_width.offset != rows.offset || skewed_rows.offset <= width.offset) {
+      return;
+    }
+    const std::int64_t missing = skewed_rows.offset - width.offset;
+    if (missing > width.offset) return;  // more than the row again: not a pad
+    std::optional<SizeProduct> leading = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.end() - 2));
+    std::optional<SizeProduct> skewed_leading = SizeProduct::of(Shape(sizes_.begin(), sizes_.end() - 2));
+    if (!leading || !skewed_leading || !(*leading == *skewed_leading)) return;
+    const std::string name = tensor_name(input_).empty() ? "input" : tensor_name(input_);
+    Shape padded = input_.shape;
+    padded.back() = DimExpr::constant(skewed_rows.offset);
+    if (!ctx_.add_inserted_call_fix(diagnostic, input_,
+                                    fmt::format("pad the last dim of {} by {} before the {}, as relative attention's skewing does (the extra row is "
+                                                "dropped after it): F.pad({}, ({}, 0)) gives {}, which shape {} holds",
+                                                name, missing, ctx_.call.op, name, missing, tuple_str(padded), list()),
+                                    "pad", {{"pad", nlohmann::json::array({missing, 0})}})) {
+      return;
+    }
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                "each relative logit moves to its key's column; a size inferred instead (-1) keeps them unshifted");
   }
 
   // A multi-query or grouped-query fused projection, nn.Linear(E, E + 2*K) (Falcon's

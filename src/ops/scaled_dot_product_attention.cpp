@@ -17,6 +17,7 @@
 #include "ops/matmul_shape.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
+#include "ops/window_offsets.hpp"
 #include "core/shape_json.hpp"
 #include "roles.hpp"
 #include "dim_origin.hpp"
@@ -77,6 +78,9 @@ class SdpaRules {
                                                 DiagId::SdpaKeyValueLength, "softmax(scores) @ value");
     if (!output || ctx_.has_errors()) return;
     ctx_.outputs.push_back({"output", ctx_.symbols.resolve(*output), query_.dtype});
+    if (key_.rank() >= 2) {
+      check_window_offsets(ctx_, mask_, key_.producer, static_cast<std::size_t>(key_.rank() - 2), static_cast<std::size_t>(key_.rank()));
+    }
     check_scale();
     check_scaled_twice();
   }

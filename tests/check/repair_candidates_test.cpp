@@ -543,3 +543,83 @@ TEST_CASE("the conv length solver stops at sizes no conv stem has, without loopi
                 {"id": "pos", "op": "add", "input": "h", "other": "table", "outputs": ["out"]}]})j");
   CHECK(test::find(strided, "MHA305") != nullptr);
 }
+
+TEST_CASE("hand-written attention over a rolling window: the mask over the whole history is cut as the keys are", "[fixes][repairs]") {
+  // scores = q @ k.transpose(-2, -1) with k = k_src[:, :, -16:], then masked_fill of a (B, 1, 1, 17) mask.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, 1, 64], "k_src": ["B", 8, 17, 64], "v_src": ["B", 8, 17, 64],
+      "pad": {"shape": ["B", 1, 1, 17], "dtype": "bool"}},
+      "calls": [{"id": "rk", "op": "getitem", "input": "k_src", "index": "[:, :, -16:]", "outputs": ["k"]},
+                {"id": "rv", "op": "getitem", "input": "v_src", "index": "[:, :, -16:]", "outputs": ["v"]},
+                {"id": "kt", "op": "transpose", "input": "k", "dim0": -2, "dim1": -1, "outputs": ["kT"]},
+                {"id": "qk", "op": "matmul", "input": "q", "other": "kT", "outputs": ["scores"]},
+                {"id": "m", "op": "masked_fill", "input": "scores", "mask": "pad", "value": "-inf", "outputs": ["masked"]},
+                {"id": "sm", "op": "softmax", "input": "masked", "dim": -1, "outputs": ["w"]},
+                {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})");
+  const Diagnostic* error = test::find(report, "MHA270");
+  if (error == nullptr) error = report.diagnostics.empty() ? nullptr : &report.diagnostics.front();
+  REQUIRE(error != nullptr);
+  REQUIRE_FALSE(error->fixes.empty());
+  CHECK(error->fixes.front().description.find(": mask=pad[..., -16:]") != std::string::npos);
+  CHECK(error->fixes.front().valid());
+}
+
+TEST_CASE("hand-written attention over a preallocated cache read one short: keys and values read up to the mask's positions", "[fixes][repairs]") {
+  Report report = test::check_text(R"({"version": 1, "tensors": {"q": [1, 4, 1, 32], "cache_k": [1, 4, 128, 32], "cache_v": [1, 4, 128, 32],
+      "bias": [1, 1, 1, 6]},
+      "calls": [{"id": "rk", "op": "getitem", "input": "cache_k", "index": "[:, :, :5]", "outputs": ["k"]},
+                {"id": "rv", "op": "getitem", "input": "cache_v", "index": "[:, :, :5]", "outputs": ["v"]},
+                {"id": "kt", "op": "transpose", "input": "k", "dim0": 2, "dim1": 3, "outputs": ["kT"]},
+                {"id": "qk", "op": "matmul", "input": "q", "other": "kT", "outputs": ["scores"]},
+                {"id": "s", "op": "div", "input": "scores", "other": 5.6, "outputs": ["scaled"]},
+                {"id": "m", "op": "add", "input": "scaled", "other": "bias", "outputs": ["logits"]},
+                {"id": "sm", "op": "softmax", "input": "logits", "dim": -1, "outputs": ["w"]},
+                {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})");
+  REQUIRE_FALSE(report.diagnostics.empty());
+  const Diagnostic& error = report.diagnostics.front();
+  REQUIRE_FALSE(error.fixes.empty());
+  CHECK(error.fixes.front().description.find("k = cache_k[:, :, :6] and v = cache_v[:, :, :6]") != std::string::npos);
+  CHECK(error.fixes.front().valid());
+}
+
+namespace {
+// A decoding step of `queries` new queries over keys and values joined by cat on dim 2 from a
+// cache and a new piece of `cached` and `added` positions, with a (B, 1, 1, `columns`) additive
+// mask, at SDPA or written by hand.
+std::string joined_step(const std::string& cached, const std::string& added, int queries, const std::string& columns, bool manual) {
+  std::string attention = manual ? R"({"id": "kt", "op": "transpose", "input": "key_all", "dim0": -2, "dim1": -1, "outputs": ["kT"]},
+                {"id": "qk", "op": "matmul", "input": "q", "other": "kT", "outputs": ["scores"]},
+                {"id": "m", "op": "add", "input": "scores", "other": "mem_mask", "outputs": ["logits"]},
+                {"id": "sm", "op": "softmax", "input": "logits", "dim": -1, "outputs": ["w"]},
+                {"id": "o", "op": "matmul", "input": "w", "other": "value_all", "outputs": ["out"]})"
+                                 : R"({"id": "att", "op": "scaled_dot_product_attention", "query": "q", "key": "key_all", "value": "value_all",
+                 "attn_mask": "mem_mask"})";
+  return fmt::format(R"({{"version": 1, "tensors": {{"q": [2, 6, {0}, 64], "cache_k": [2, 6, "{1}", 64], "cache_v": [2, 6, "{1}", 64],
+      "k_new": [2, 6, "{2}", 64], "v_new": [2, 6, "{2}", 64], "mem_mask": [2, 1, 1, "{3}"]}},
+      "calls": [{{"id": "ck", "op": "cat", "tensors": ["cache_k", "k_new"], "dim": 2, "outputs": ["key_all"]}},
+                {{"id": "cv", "op": "cat", "tensors": ["cache_v", "v_new"], "dim": 2, "outputs": ["value_all"]}},
+                {4}]}})",
+                     queries, cached, added, columns, attention);
+}
+}  // namespace
+
+TEST_CASE("cross-attention keys joined with the same encoder states again: the cat is dropped, the cache kept", "[fixes][repairs]") {
+  // Whisper-like decoder step: 1500 encoder frames cached, the same 1500 projected again and joined.
+  Report report = test::check_text(joined_step("M", "M", 1, "M", false));
+  const Fix& fix = first_fix(report, "MHA208");
+  CHECK(fix.description.find("drop the cat") != std::string::npos);
+  CHECK(fix.description.find("key=cache_k, value=cache_v") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // Written by hand, the values' cat is found by its pieces' lengths.
+  Report manual = test::check_text(joined_step("M", "M", 1, "M", true));
+  REQUIRE_FALSE(manual.diagnostics.empty());
+  REQUIRE_FALSE(manual.diagnostics.front().fixes.empty());
+  const Fix& manual_fix = manual.diagnostics.front().fixes.front();
+  CHECK(manual_fix.description.find("key_all = cache_k, value_all = cache_v") != std::string::npos);
+  CHECK(manual_fix.valid());
+  // Self-attention's cache: the new piece is the queries' own positions; nothing is dropped.
+  Report self = test::check_text(joined_step("P", "T", 3, "T", false));
+  for (const Diagnostic& diagnostic : self.diagnostics) {
+    for (const Fix& offered : diagnostic.fixes) CHECK(offered.description.find("drop the cat") == std::string::npos);
+  }
+}

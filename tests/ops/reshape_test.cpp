@@ -389,3 +389,32 @@ TEST_CASE("a relative-position skew views a dim grown by a zero slice with the d
   CHECK(test::find(grown(R"(["B", 9, "T", 4])", "zeros", R"(["B", 1, "T", 4])", R"([10, "B", "T", 4])"), "MHA312") != nullptr);
   CHECK(test::find(grown(R"(["T", 9, "B", 4])", "ones", R"(["T", 1, "B", 4])", R"([10, "T", "B", 4])"), "MHA312") != nullptr);
 }
+
+TEST_CASE("reshape: relative attention's skew (L, L) to (L+1, L) without the pad gets F.pad(x, (1, 0)) first", "[reshape]") {
+  // Transformer-XL / Music Transformer skewing: pad one column on the left, view (L+1, L), drop row 0.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"rel_logits": ["B", 4, 32, 32]},
+      "calls": [{"id": "skew", "op": "view", "input": "rel_logits", "shape": ["B", 4, 33, 32], "outputs": ["skewed"]},
+                {"id": "drop", "op": "getitem", "input": "skewed", "index": "[:, :, 1:]", "outputs": ["rel"]}]})");
+  const Fix* fix = test::first_fix(report, "MHA302");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description.find("F.pad(rel_logits, (1, 0)) gives (B, 4, 32, 33)") != std::string::npos);
+  CHECK(fix->valid());
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  // Not square: (L, M) relative logits padded to (L, M+1) and viewed (M+1, L).
+  Report wide = test::check_text(R"({"version": 1, "tensors": {"rel_logits": [2, 4, 10, 19]},
+      "calls": [{"id": "skew", "op": "reshape", "input": "rel_logits", "shape": [2, 4, 20, 10], "outputs": ["skewed"]}]})");
+  const Fix* wide_fix = test::first_fix(wide, "MHA302");
+  REQUIRE(wide_fix != nullptr);
+  CHECK(wide_fix->description.find("F.pad(rel_logits, (1, 0)) gives (2, 4, 10, 20)") != std::string::npos);
+  CHECK(wide_fix->valid());
+  // A last dim short by k that is no skew (its rows are not the input's): no pad.
+  Report short_rows = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 10, 6]},
+      "calls": [{"id": "r", "op": "reshape", "input": "x", "shape": ["B", 5, 16]}]})");
+  REQUIRE(test::find(short_rows, "MHA302") != nullptr);
+  for (const Fix& f : test::find(short_rows, "MHA302")->fixes) CHECK(f.description.find("F.pad") == std::string::npos);
+  // Fewer elements wanted, or more than a row again: no pad.
+  Report fewer = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 10, 6]},
+      "calls": [{"id": "r", "op": "reshape", "input": "x", "shape": ["B", 10, 5]}]})");
+  REQUIRE(test::find(fewer, "MHA302") != nullptr);
+  for (const Fix& f : test::find(fewer, "MHA302")->fixes) CHECK(f.description.find("F.pad") == std::string::npos);
+}

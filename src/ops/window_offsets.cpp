@@ -1,0 +1,159 @@
+// MHA374: a mask's key columns and the keys cut from same-length sequences at different starts.
+#include "ops/window_offsets.hpp"
+
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "dim_origin.hpp"
+#include "mask_origin.hpp"
+#include "ops/registry.hpp"
+
+namespace mhacheck {
+namespace {
+
+constexpr int kMaxSteps = 8;
+
+// The checked call `id` with its resolved arguments; null when not checked yet.
+const CallReport* checked_call(const CallContext& ctx, const std::string& id) {
+  if (ctx.checked_calls == nullptr) return nullptr;
+  auto found = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == id; });
+  return found == ctx.checked_calls->end() ? nullptr : &*found;
+}
+
+const ResolvedArgument* checked_argument(const CallReport& call, const std::string& name) {
+  auto found = std::find_if(call.arguments.begin(), call.arguments.end(), [&](const ResolvedArgument& a) { return a.name == name; });
+  return found == call.arguments.end() ? nullptr : &*found;
+}
+
+std::optional<std::size_t> normal_dim(const nlohmann::json& value, std::size_t rank) {
+  if (!value.is_number_integer()) return std::nullopt;
+  auto d = value.get<std::int64_t>(), r = static_cast<std::int64_t>(rank);
+  if (d < -r || d >= r) return std::nullopt;
+  return static_cast<std::size_t>(d < 0 ? d + r : d);
+}
+
+// The entry of `index` that indexes input dim `source` of a rank-`rank` input; nullopt when none
+// is written for it (left whole after the last entry).
+std::optional<std::size_t> entry_of(const IndexExpression& index, std::size_t rank, std::size_t source) {
+  std::size_t specified = 0;
+  for (const IndexItem& item : index.items) specified += item.kind == IndexItem::Kind::Integer || item.kind == IndexItem::Kind::Slice;
+  std::size_t dim = 0;
+  for (std::size_t i = 0; i < index.items.size(); ++i) {
+    switch (index.items[i].kind) {
+      case IndexItem::Kind::None: break;
+      case IndexItem::Kind::Ellipsis: dim += rank >= specified ? rank - specified : 0; break;
+      default:
+        if (dim == source) return i;
+        ++dim;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string index_text(const IndexExpression& index) {
+  std::vector<std::string> items;
+  for (const IndexItem& item : index.items) items.push_back(item_text(item));
+  return fmt::format("[{}]", fmt::join(items, ", "));
+}
+
+}  // namespace
+
+std::optional<PositionsCut> positions_cut(const CallContext& ctx, const CallDecl* producer, std::size_t dim, std::size_t rank) {
+  // Calls that keep every dim where it is: copies, casts, and the inversions and comparisons
+  // with a number that turn a keep mask into a fill mask.
+  static constexpr std::array<std::string_view, 16> same_dims = {"contiguous", "clone", "detach", "to",  "float", "half",        "bfloat16", "double",
+                                                                 "bool",       "long",  "int",    "dropout", "bitwise_not", "logical_not", "eq", "ne"};
+  for (int step = 0; step < kMaxSteps && producer != nullptr; ++step) {
+    const std::string& op = producer->op;
+    if (op == "getitem") {
+      const CallReport* made = checked_call(ctx, producer->id);
+      const ResolvedArgument* input = made ? checked_argument(*made, "input") : nullptr;
+      const nlohmann::json& text = producer->arguments.value("index", nlohmann::json());
+      std::string error;
+      std::optional<IndexExpression> written = text.is_string() ? parse_index(text.get<std::string>(), error) : std::nullopt;
+      if (!input || !written) return std::nullopt;
+      IndexExpression resolved = *written;
+      resolve_symbols(resolved, ctx.symbols);
+      IndexPlan plan = plan_index(resolved, input->shape);
+      if (plan.failure || plan.dims.size() != rank || plan.dims[dim].source < 0 || plan.dims[dim].step != 1) return std::nullopt;
+      const auto source = static_cast<std::size_t>(plan.dims[dim].source);
+      std::optional<std::size_t> item = entry_of(*written, input->shape.size(), source);
+      if (!item) return std::nullopt;
+      return PositionsCut{producer, *written, *item, ctx.symbols.resolve(input->shape[source]), plan.dims[dim].start};
+    }
+    if (op == "transpose") {
+      std::optional<std::size_t> a = normal_dim(producer->arguments.value("dim0", nlohmann::json()), rank);
+      std::optional<std::size_t> b = normal_dim(producer->arguments.value("dim1", nlohmann::json()), rank);
+      if (!a || !b) return std::nullopt;
+      dim = dim == *a ? *b : dim == *b ? *a : dim;
+    } else if (op == "permute") {
+      const nlohmann::json& dims = producer->arguments.value("dims", nlohmann::json());
+      if (!dims.is_array() || dims.size() != rank || dim >= rank) return std::nullopt;
+      std::optional<std::size_t> from = normal_dim(dims[dim], rank);
+      if (!from) return std::nullopt;
+      dim = *from;
+    } else if (std::find(same_dims.begin(), same_dims.end(), op) == same_dims.end() ||
+               ((op == "eq" || op == "ne") && !producer->arguments.value("other", nlohmann::json()).is_number())) {
+      return std::nullopt;
+    }
+    const std::string input = input_name(*producer, "input");
+    if (input.empty()) return std::nullopt;
+    producer = producer_of(ctx.spec, input, producer);
+  }
+  return std::nullopt;
+}
+
+std::optional<ScoresKeys> scores_keys(const CallContext& ctx, const ArgValue& scores) {
+  const CallDecl* product = values_maker(ctx, scores);
+  if (product == nullptr || (product->op != "matmul" && product->op != "bmm")) return std::nullopt;
+  const std::string argument = product->op == "matmul" ? "other" : "mat2";
+  const CallReport* made = checked_call(ctx, product->id);
+  const ResolvedArgument* keys = made ? checked_argument(*made, argument) : nullptr;
+  const std::string name = input_name(*product, argument);
+  if (!keys || keys->shape.size() < 2 || name.empty()) return std::nullopt;
+  return ScoresKeys{producer_of(ctx.spec, name, product), keys->shape.size() - 1, keys->shape.size()};
+}
+
+void check_window_offsets(CallContext& ctx, const ArgValue& mask, const CallDecl* keys_producer, std::size_t dim, std::size_t rank) {
+  if (!mask.present || mask.rank() < 1 || keys_producer == nullptr || dim >= rank) return;
+  const auto columns = static_cast<std::size_t>(mask.rank() - 1);
+  // A broadcast column (1) stands for every key: nothing to line up.
+  if (mask.shape[columns] == DimExpr::constant(1)) return;
+  std::optional<PositionsCut> keys = positions_cut(ctx, keys_producer, dim, rank);
+  if (!keys) return;
+  std::optional<PositionsCut> cut = positions_cut(ctx, mask.producer, columns, static_cast<std::size_t>(mask.rank()));
+  if (!cut || cut->getitem == keys->getitem) return;
+  if (ctx.symbols.compare(keys->length, cut->length) != Symbols::Verdict::Equal || keys->start == cut->start) return;
+  // Starts whose order depends on a symbol's value (S-T and 0 at S == T) are left alone.
+  std::optional<DimExpr> key_start = keys->start.dim(), mask_start = cut->start.dim();
+  if (!key_start || !mask_start || ctx.symbols.compare(*key_start, *mask_start) != Symbols::Verdict::Unequal) return;
+  const IndexItem& key_item = keys->index.items[keys->item];
+  const IndexItem& mask_item = cut->index.items[cut->item];
+  const std::string name = shown_name(mask), keys_name = keys->getitem->outputs.empty() ? keys->getitem->id : keys->getitem->outputs.front();
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::DecodePositionsFromStart,
+      fmt::format("{}'s key columns were cut [{}] (call \"{}\") and the keys {} [{}] (call \"{}\"), both from {} positions: column j of the mask "
+                  "stands for position {}+j, key j is position {}+j",
+                  name, item_text(mask_item), cut->getitem->id, keys_name, item_text(key_item), keys->getitem->id, keys->length.str(),
+                  mask_start->str(), key_start->str()),
+      &mask, mask.rank() - 1);
+  diagnostic.notes.push_back("PyTorch raises nothing: every size agrees, but the mask hides or keeps other positions than the keys it meets");
+  IndexExpression fixed = cut->index;
+  fixed.items[cut->item] = key_item;
+  const std::string text = index_text(fixed);
+  const std::string mask_input = input_name(*cut->getitem, "input");
+  if (cut->getitem->pointer.rfind("/calls/", 0) != 0 || !ctx.spec.value().contains(nlohmann::json::json_pointer(cut->getitem->pointer + "/index"))) {
+    return;
+  }
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("cut the mask's columns as call \"{}\" cuts the keys: {} = {}{}", keys->getitem->id,
+                                cut->getitem->outputs.empty() ? cut->getitem->id : cut->getitem->outputs.front(),
+                                mask_input.empty() ? "mask" : mask_input, text),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", cut->getitem->pointer + "/index"}, {"value", text}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "column j of the mask then stands for the position key j holds");
+}
+
+}  // namespace mhacheck
