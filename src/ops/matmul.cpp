@@ -127,11 +127,22 @@ void check_value_contracted_like_key(CallContext& ctx, const ArgValue& weights, 
                              "for the scores q @ k^T; PyTorch raises nothing when S == Ev");
   const ArgRef& ref = ctx.call.tensor(value.argument);
   if (value.producer == nullptr || ref.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind("/calls/", 0) != 0) return;
-  if (input_name(*value.producer, "input") != contracted.tensor || (value.producer->op != "transpose" && value.producer->op != "permute")) return;
+  // The transpose of the last two dims that made the value (v.transpose(-2, -1)): the fix reads
+  // its input instead.
+  const CallDecl& swap = *value.producer;
+  const std::string untransposed = input_name(swap, "input");
+  auto last_two = [&](const char* argument) {
+    const nlohmann::json& written = swap.arguments.value(argument, nlohmann::json());
+    if (!written.is_number_integer()) return -1;
+    const int dim = written.get<int>();
+    return dim < 0 ? dim + value.rank() : dim;
+  };
+  const int dim0 = last_two("dim0"), dim1 = last_two("dim1");
+  if (swap.op != "transpose" || untransposed.empty() || std::min(dim0, dim1) != value.rank() - 2 || std::max(dim0, dim1) != value.rank() - 1) return;
   ctx.add_patch_fix(diagnostic,
-                    fmt::format("{0} @ {1} (drop the {2} of call \"{3}\"): the value's dim {4} holds the key positions the weights run over",
-                                weights_name, contracted.tensor, value.producer->op, value.producer->id, key->positions),
-                    nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer + "/" + value.argument}, {"value", contracted.tensor}}}));
+                    fmt::format("{0} @ {1} (drop the transpose of call \"{2}\"): the value's dim {3} holds the key positions the weights run over",
+                                weights_name, untransposed, swap.id, value.rank() - 2),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer + "/" + value.argument}, {"value", untransposed}}}));
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each query's weights over the key positions mix the values at those positions");
 }
 

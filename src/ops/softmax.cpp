@@ -285,6 +285,7 @@ std::optional<PerRowSum> per_row_sum(const CallContext& ctx, const CallDecl* cal
 // neighbours whatever the scores. When an add of two (N, 1) per-row scores made that column
 // (GAT's e = Wh1 + Wh2), the fix transposes its second operand: the pairwise (N, 1) + (1, N) sum.
 void check_softmax_over_filled_broadcast(CallContext& ctx, const ArgValue& input, int dim) {
+  if (dim < 0 || dim >= input.rank()) return;  // a 0-D input softmaxed over dim 0
   const DimExpr& stretched = input.shape[static_cast<std::size_t>(dim)];
   if (stretched == DimExpr::constant(1)) return;
   const std::string stretched_text = input.dim_name(dim).empty() ? stretched.str() : input.dim_name(dim);

@@ -505,7 +505,7 @@ TEST_CASE("matmul: (B, T) pooling weights times (B, T, E) tokens pair every entr
   CHECK(test::find(test::check_text(pooling(R"(["T", "T"])")), "MHA081") == nullptr);
 }
 
-TEST_CASE("attention weights times a value transposed like the key warn MHA241; the fix drops the value's transpose", "[glue][roles]") {
+TEST_CASE("attention weights times a value transposed like the key warn MHA241, the fix drops the value's transpose", "[glue][roles]") {
   // Hand-written attention over (B, H, T, D) with T == D == 32: the value transposed like the key.
   // Sizes written as numbers: no name says which dim is which, the key's product does.
   const std::string attention = R"({"version": 1, "dims": {"T": 32, "D": 32}, "tensors": {"q": [2, 4, 32, 32], "k": [2, 4, 32, 32],
@@ -542,4 +542,32 @@ TEST_CASE("attention weights times a value transposed like the key warn MHA241; 
   std::string stored = spec(R"([2, 4, "D", "T"])", "vT");
   stored.replace(stored.find(R"("k": [2, 4, 32, 32])"), 19, R"("k": [2, 4, "T", "D"])");
   CHECK(test::find(test::check_text(stored), "MHA241") == nullptr);
+}
+
+TEST_CASE("a value split into heads like the key and then transposed like it warns MHA241 with the head split kept", "[glue][roles]") {
+  // q, k, v cut from one projection and split into heads by view + transpose(1, 2), as a GPT block
+  // does; the value then transposed again before the product. Block size == head size == 16.
+  auto spec = [](const std::string& multiplied) {
+    return R"spec({"version": 1, "tensors": {"x": [3, 16, 64]}, "modules": {"proj": "nn.Linear(64, 192)"},
+      "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["qkv"]},
+                {"id": "cut", "op": "split", "input": "qkv", "split_size": 64, "dim": 2, "outputs": ["q", "k", "v"]},
+                {"id": "qv", "op": "view", "input": "q", "shape": [3, 16, 4, 16], "outputs": ["q4"]},
+                {"id": "kv", "op": "view", "input": "k", "shape": [3, 16, 4, 16], "outputs": ["k4"]},
+                {"id": "vv", "op": "view", "input": "v", "shape": [3, 16, 4, 16], "outputs": ["v4"]},
+                {"id": "qh", "op": "transpose", "input": "q4", "dim0": 1, "dim1": 2, "outputs": ["qh"]},
+                {"id": "kh", "op": "transpose", "input": "k4", "dim0": 1, "dim1": 2, "outputs": ["kh"]},
+                {"id": "vh", "op": "transpose", "input": "v4", "dim0": 1, "dim1": 2, "outputs": ["vh"]},
+                {"id": "kt", "op": "transpose", "input": "kh", "dim0": -2, "dim1": -1, "outputs": ["kT"]},
+                {"id": "qk", "op": "matmul", "input": "qh", "other": "kT", "outputs": ["s"]},
+                {"id": "w", "op": "softmax", "input": "s", "dim": -1, "outputs": ["att"]},
+                {"id": "vt", "op": "transpose", "input": "vh", "dim0": -2, "dim1": -1, "outputs": ["vT"]},
+                {"id": "y", "op": "matmul", "input": "att", "other": ")spec" + multiplied + R"(", "outputs": ["y"]}]})";
+  };
+  Report transposed = test::check_text(spec("vT"));
+  const Diagnostic* value = test::find(transposed, "MHA241");
+  REQUIRE(value != nullptr);
+  REQUIRE_FALSE(value->fixes.empty());
+  CHECK(value->fixes.front().description == "att @ vh (drop the transpose of call \"vt\"): the value's dim 2 holds the key positions the weights run over");
+  CHECK(value->fixes.front().valid());
+  CHECK(test::find(test::check_text(spec("vh")), "MHA241") == nullptr);
 }

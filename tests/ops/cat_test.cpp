@@ -88,7 +88,7 @@ TEST_CASE("MHA372's fix writes numbers where the cache length and the new tokens
   CHECK(found->fixes.front().valid());
 }
 
-TEST_CASE("a padding mask joined in another order than the tokens it masks warns MHA276; the fix reorders the mask's parts", "[glue][cat]") {
+TEST_CASE("a padding mask joined in another order than the tokens it masks warns MHA276, the fix reorders the mask's parts", "[glue][cat]") {
   // Audio-visual fusion: tokens cat([audio, video], 1) but padding masks cat([video_pad, audio_pad], 1).
   auto spec = [](const std::string& masks, int audio, int video) {
     return fmt::format(R"spec({{"version": 1, "modules": {{"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"}},
