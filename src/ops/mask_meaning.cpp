@@ -243,12 +243,12 @@ bool check_padded_query_rows(CallContext& ctx, const ArgValue& mask, const DimEx
   Diagnostic& diagnostic = ctx.report(
       DiagId::PaddingMaskQueryAxis,
       fmt::format("{} \"{}\" {} is {} (padding along the queries, dim {}) & {} (padding along the keys, dim {}) (call \"{}\"): a padded "
-                  "query's row keeps no key, and softmax over no key gives NaN for that query",
+                  "query's row keeps no key, and softmax over no key gives NaN for that query (0 from PyTorch 2.5)",
                   mask.argument, name.empty() ? mask.argument : name, tuple_str(mask.shape), query_part->name, rank - 2, key_part->name,
                   rank - 1, join->id),
       &mask, rank - 2);
-  diagnostic.notes.push_back("PyTorch raises nothing; the math path before 2.5 and the fused kernels give NaN rows, and NaN * 0 is NaN, so "
-                             "a later masked pooling or loss is NaN too. Padded queries need no mask: their outputs are dropped downstream");
+  diagnostic.notes.push_back("PyTorch raises nothing; before 2.5 those rows are NaN, and NaN * 0 is NaN, so a later masked pooling or loss "
+                             "is NaN too. Padded queries need no mask: their outputs are dropped downstream");
   const ArgRef& ref = ctx.call.tensor(mask.argument);
   if (ref.kind == ArgRef::Kind::Named && ctx.call.pointer.rfind("/calls/", 0) == 0) {
     ctx.add_patch_fix(diagnostic,
