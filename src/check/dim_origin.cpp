@@ -93,6 +93,66 @@ std::optional<CutOrigin> cut_origin(const Spec& spec, const ArgValue& arg, int d
   return std::nullopt;
 }
 
+std::optional<KeyOrigin> key_origin(const Spec& spec, const ArgValue& weights) {
+  const int rank = weights.rank();
+  if (rank < 2) return std::nullopt;
+  const CallDecl* call = weights.producer;
+  int dim = rank - 1;
+  for (int step = 0; step < kMaxSteps && call != nullptr; ++step) {
+    if ((call->op == "matmul" || call->op == "bmm") && dim == rank - 1) {
+      // The product's columns: dim -1 of its second operand, the contraction over its dim -2.
+      const std::string argument = call->op == "bmm" ? "mat2" : "other";
+      std::string transposed = input_name(*call, argument);
+      if (transposed.empty()) return std::nullopt;
+      int positions = rank - 1, features = rank - 2;
+      const CallDecl* made = producer_of(spec, transposed, call);
+      for (int moves = 0; moves < kMaxSteps && made != nullptr; ++moves) {
+        std::optional<int> from_positions = moved_from(*made, positions, rank), from_features = moved_from(*made, features, rank);
+        std::string input = input_name(*made, "input");
+        if (!from_positions || !from_features || input.empty()) break;
+        positions = *from_positions;
+        features = *from_features;
+        transposed = input;
+        made = producer_of(spec, input, made);
+      }
+      return KeyOrigin{transposed, call, positions, features, rank};
+    }
+    std::string input;
+    if (std::optional<int> from = moved_from(*call, dim, rank)) {
+      dim = *from;
+      input = input_name(*call, "input");
+    } else if (call->op != "matmul" && call->op != "bmm" && kept_from(spec, *call, dim, rank) == "input") {
+      input = input_name(*call, "input");
+    }
+    if (input.empty()) return std::nullopt;
+    call = producer_of(spec, input, call);
+  }
+  return std::nullopt;
+}
+
+std::optional<Shape> checked_tensor_shape(const CallContext& ctx, const std::string& name, const CallDecl* before) {
+  if (const TensorDecl* declared = ctx.spec.find_tensor(name)) return declared->shape;
+  const CallDecl* made = producer_of(ctx.spec, name, before);
+  if (made == nullptr || ctx.checked_calls == nullptr) return std::nullopt;
+  auto report = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == made->id; });
+  if (report == ctx.checked_calls->end()) return std::nullopt;
+  auto at = std::find(made->outputs.begin(), made->outputs.end(), name);
+  const auto index = static_cast<std::size_t>(at - made->outputs.begin());
+  if (at == made->outputs.end() || index >= report->outputs.size()) return std::nullopt;
+  return report->outputs[index].shape;
+}
+
+std::optional<ResolvedArgument> checked_argument(const CallContext& ctx, const CallDecl& call, const std::string& argument) {
+  if (ctx.checked_calls == nullptr) return std::nullopt;
+  auto report = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == call.id; });
+  if (report == ctx.checked_calls->end()) return std::nullopt;
+  for (ResolvedArgument resolved : report->arguments) {
+    if (resolved.name != argument) continue;
+    return resolved;
+  }
+  return std::nullopt;
+}
+
 const CallDecl* producer_of(const Spec& spec, const std::string& name, const CallDecl* before) {
   if (spec.find_tensor(name) != nullptr) return nullptr;
   if (spec.calls.empty() || before < spec.calls.data() || before >= spec.calls.data() + spec.calls.size()) return nullptr;

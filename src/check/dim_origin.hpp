@@ -41,6 +41,25 @@ struct CutOrigin {
 };
 std::optional<CutOrigin> cut_origin(const Spec& spec, const ArgValue& arg, int dim);
 
+// Where attention weights' keys come from: the last dim of `weights` followed back through the
+// moves of dims and the calls that keep it (softmax, masked_fill, scaling) to the product
+// q @ k^T (matmul or bmm) whose columns it is, and on through the moves of k^T to the key tensor.
+struct KeyOrigin {
+  std::string key;                  // the key tensor (k, before its transpose)
+  const CallDecl* product = nullptr;  // the call q @ k^T
+  int positions = 0;                // k's dim that became the weights' last dim (the key positions)
+  int features = 0;                 // k's dim the product contracted with the queries' features
+  int rank = 0;                     // k's rank
+};
+std::optional<KeyOrigin> key_origin(const Spec& spec, const ArgValue& weights);
+
+// The shape of the tensor `name` as read by a call after `before`: a declared tensor's as written
+// (symbols unresolved: resolve them with ctx.symbols), or the output of an earlier call as it was
+// checked in this context (ctx.checked_calls); nullopt when not known.
+std::optional<Shape> checked_tensor_shape(const CallContext& ctx, const std::string& name, const CallDecl* before);
+// The same for the argument `argument` ("input", "tensors[1]") of an earlier checked call.
+std::optional<ResolvedArgument> checked_argument(const CallContext& ctx, const CallDecl& call, const std::string& argument);
+
 // The origin of dim `dim` (non-negative) of `arg`; a dim of an inline tensor or of a tensor read
 // through a call this does not follow is its own origin with call = the argument's producer.
 DimOrigin dim_origin(const Spec& spec, const ArgValue& arg, int dim);

@@ -270,6 +270,110 @@ void check_positions_after_cache(CallContext& ctx, const std::vector<const ArgVa
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the new tokens at their positions after the cache");
 }
 
+// One cat's parts, as checked: their names, sizes along the joined dim, rank and whether all are
+// floating (tokens) or all bool or integer (masks).
+struct JoinedParts {
+  const CallDecl* call = nullptr;
+  std::vector<std::string> names;
+  std::vector<DimExpr> lengths;
+  int rank = 0, dim = 0;
+  bool floating = false, masks = false;
+};
+
+std::optional<JoinedParts> joined_parts(const CallContext& ctx, const CallDecl& call, const std::vector<ArgValue>& parts, int dim) {
+  JoinedParts joined{&call, {}, {}, parts.empty() ? 0 : parts.front().rank(), dim, true, true};
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const ArgValue& part = parts[i];
+    const ArgRef& ref = call.tensor(list_element("tensors", i));
+    if (ref.kind != ArgRef::Kind::Named || part.rank() != joined.rank || dim < 0 || dim >= part.rank()) return std::nullopt;
+    joined.names.push_back(ref.name);
+    joined.lengths.push_back(ctx.symbols.resolve(part.shape[static_cast<std::size_t>(dim)]));
+    joined.floating = joined.floating && is_floating(part.dtype);
+    joined.masks = joined.masks && (part.dtype == DType::Bool || !is_floating(part.dtype));
+  }
+  // Parts of lengths that are or may be equal say nothing about their order.
+  for (std::size_t i = 0; i < joined.lengths.size(); ++i) {
+    for (std::size_t j = i + 1; j < joined.lengths.size(); ++j) {
+      if (ctx.symbols.compare(joined.lengths[i], joined.lengths[j]) != Symbols::Verdict::Unequal) return std::nullopt;
+    }
+  }
+  return joined;
+}
+
+// An earlier cat's parts from the arguments it was checked with.
+std::optional<JoinedParts> checked_parts(const CallContext& ctx, const CallDecl& call) {
+  std::vector<ArgValue> parts;
+  for (std::size_t i = 0; i < call.list_size("tensors"); ++i) {
+    std::optional<ResolvedArgument> resolved = checked_argument(ctx, call, list_element("tensors", i));
+    if (!resolved) return std::nullopt;
+    ArgValue part;
+    part.shape = resolved->shape;
+    part.dtype = resolved->dtype;
+    parts.push_back(std::move(part));
+  }
+  const nlohmann::json written = call.arguments.value("dim", nlohmann::json(0));
+  if (parts.empty() || !written.is_number_integer()) return std::nullopt;
+  int dim = written.get<int>();
+  if (dim < 0) dim += parts.front().rank();
+  return joined_parts(ctx, call, parts, dim);
+}
+
+// MHA276 for a mask joined in another order than the tokens it masks: the tokens cat([text,
+// image], 1) and their padding masks cat([image_masks, text_masks], 1). Each mask part has the
+// length of one token part, so the two cats are recognised by lengths that are distinct and
+// equal as sets, in another order; the mask's parts are bool or integer (or a float mask one
+// dim short of the tokens' features), joined along the tokens' dim. Both are (B, T) and (B, T, E)
+// whatever the order, so nothing fails: the padding flags land on the other part's tokens.
+void check_mask_parts_order(CallContext& ctx, const std::vector<const ArgValue*>& tensors, int dim) {
+  std::vector<ArgValue> own;
+  for (const ArgValue* tensor : tensors) own.push_back(*tensor);
+  std::optional<JoinedParts> current = joined_parts(ctx, ctx.call, own, dim);
+  if (!current || current->names.size() < 2) return;
+  for (const CallDecl& earlier : ctx.spec.calls) {
+    if (&earlier == &ctx.call) break;
+    if (earlier.op != "cat" && earlier.op != "concat" && earlier.op != "concatenate") continue;
+    std::optional<JoinedParts> other = checked_parts(ctx, earlier);
+    if (!other || other->names.size() != current->names.size() || other->dim != current->dim) continue;
+    // Which of the two is the mask: one dim short of the tokens (a (B, T) mask of (B, T, E) tokens),
+    // or of bool or integer parts beside floating tokens of the same rank.
+    const JoinedParts* mask = nullptr;
+    const JoinedParts* tokens = nullptr;
+    for (const auto& [a, b] : {std::pair{&*current, &*other}, std::pair{&*other, &*current}}) {
+      if (!b->floating) continue;
+      if (a->rank + 1 == b->rank || (a->rank == b->rank && a->masks)) mask = a, tokens = b;
+      if (mask) break;
+    }
+    if (mask == nullptr) continue;
+    std::vector<std::string> reordered;
+    for (const DimExpr& length : tokens->lengths) {
+      auto same = std::find_if(mask->lengths.begin(), mask->lengths.end(),
+                               [&](const DimExpr& l) { return ctx.symbols.compare(l, length) == Symbols::Verdict::Equal; });
+      if (same == mask->lengths.end()) break;
+      reordered.push_back(mask->names[static_cast<std::size_t>(same - mask->lengths.begin())]);
+    }
+    if (reordered.size() != mask->names.size() || reordered == mask->names) continue;
+    std::vector<std::string> token_lengths, mask_lengths;
+    for (const DimExpr& length : tokens->lengths) token_lengths.push_back(length.str());
+    for (const DimExpr& length : mask->lengths) mask_lengths.push_back(length.str());
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::MaskCombination,
+        fmt::format("cat (call \"{}\") joins the mask parts [{}] (lengths {}) but cat (call \"{}\") joins the tokens [{}] (lengths {}) in another "
+                    "order: each part's mask lies over the other part's tokens",
+                    mask->call->id, fmt::join(mask->names, ", "), fmt::join(mask_lengths, ", "), tokens->call->id,
+                    fmt::join(tokens->names, ", "), fmt::join(token_lengths, ", ")),
+        tensors.front(), dim);
+    diagnostic.notes.push_back("PyTorch raises nothing: the joined lengths are equal whatever the order");
+    if (mask->call->pointer.rfind("/calls/", 0) == 0) {
+      ctx.add_patch_fix(diagnostic,
+                        fmt::format("join the mask's parts in the tokens' order: cat([{}], dim={}) in call \"{}\"", fmt::join(reordered, ", "),
+                                    mask->dim, mask->call->id),
+                        nlohmann::json::array({{{"op", "replace"}, {"path", mask->call->pointer + "/tensors"}, {"value", reordered}}}));
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each token's mask entry is its own");
+    }
+    return;
+  }
+}
+
 }  // namespace
 
 void infer_cat(CallContext& ctx) {
@@ -370,6 +474,7 @@ void infer_cat(CallContext& ctx) {
   bool contiguous = std::all_of(tensors.begin(), tensors.end(), [](const ArgValue* tensor) { return tensor->layout.is_contiguous(); });
   ctx.output_layouts["output"] = contiguous ? Layout::contiguous(output) : Layout::unknown();  // else its memory format is the inputs'
   check_cut_rejoined(ctx, tensors, *dim);
+  check_mask_parts_order(ctx, tensors, *dim);
 }
 
 }  // namespace mhacheck

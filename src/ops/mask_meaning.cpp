@@ -173,6 +173,56 @@ bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& k
   return true;
 }
 
+bool check_padded_query_rows(CallContext& ctx, const ArgValue& mask, const DimExpr& keys) {
+  const int rank = mask.rank();
+  const CallDecl* join = mask.producer;
+  if (!mask.present || rank < 2 || mask.dtype != DType::Bool || join == nullptr) return false;
+  static const std::set<std::string> ands{"bitwise_and", "logical_and", "__and__"};
+  if (ands.count(join->op) == 0) return false;
+  // Each operand's padded dims, right-aligned as broadcasting reads them: one along the queries
+  // only, one along the keys only.
+  struct Part {
+    std::string name;
+    bool queries = false, keys = false;
+  };
+  std::vector<Part> parts;
+  for (const char* argument : {"input", "other"}) {
+    std::string name = input_name(*join, argument);
+    if (name.empty()) return false;
+    std::optional<PaddingAxes> axes = padding_axes(ctx.spec, name, producer_of(ctx.spec, name, join));
+    if (!axes || axes->padded.size() < 2) return false;
+    // A padding mask named True = ignore joined by & hides only positions padded in both: no row is emptied.
+    if (mask_origin_of(ctx.spec, name, producer_of(ctx.spec, name, join)).convention == MaskConvention::TrueIgnores) return false;
+    const std::size_t n = axes->padded.size();
+    const std::size_t padded_count = static_cast<std::size_t>(std::count(axes->padded.begin(), axes->padded.end(), true));
+    if (padded_count != 1) return false;
+    parts.push_back({name, axes->padded[n - 2], axes->padded[n - 1]});
+  }
+  const Part* key_part = parts[0].keys ? &parts[0] : parts[1].keys ? &parts[1] : nullptr;
+  const Part* query_part = parts[0].queries ? &parts[0] : parts[1].queries ? &parts[1] : nullptr;
+  if (key_part == nullptr || query_part == nullptr || key_part == query_part) return false;
+  if (ctx.symbols.compare(mask.shape[static_cast<std::size_t>(rank - 1)], keys) != Symbols::Verdict::Equal) return false;
+  const std::string name = tensor_name(mask);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::PaddingMaskQueryAxis,
+      fmt::format("{} \"{}\" {} is {} (padding along the queries, dim {}) & {} (padding along the keys, dim {}) (call \"{}\"): a padded "
+                  "query's row keeps no key, and softmax over no key gives NaN for that query (0 from PyTorch 2.5)",
+                  mask.argument, name.empty() ? mask.argument : name, tuple_str(mask.shape), query_part->name, rank - 2, key_part->name,
+                  rank - 1, join->id),
+      &mask, rank - 2);
+  diagnostic.notes.push_back("PyTorch raises nothing; before 2.5 those rows are NaN, and NaN * 0 is NaN, so a later masked pooling or loss "
+                             "is NaN too. Padded queries need no mask: their outputs are dropped downstream");
+  const ArgRef& ref = ctx.call.tensor(mask.argument);
+  if (ref.kind == ArgRef::Kind::Named && ctx.call.pointer.rfind("/calls/", 0) == 0) {
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("pass {}={} (the keys only): every query attends to the real keys, and no row is left empty",
+                                  mask.argument, key_part->name),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer + "/" + mask.argument}, {"value", key_part->name}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the padded keys stay hidden from every query");
+  }
+  return true;
+}
+
 namespace {
 
 // Whether the scores a masked_fill fills are laid out (..., queries, keys), the keys last, as

@@ -24,6 +24,12 @@ void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask);
 // `keys_last`, when given, asked only then: whether the keys are indeed in dim -1 (scores k @ q^T
 // are not), since what says so may cost a walk over the graph.
 bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& keys, const std::function<bool()>& keys_last = {});
+// A mask read with True = take part (SDPA's bool attn_mask) made by `&` (or logical_and) of a
+// (B, T) padding mask laid along the queries (dim -2) and the same laid along the keys (dim -1)
+// of length `keys`: a padded query's row keeps no key, and softmax over nothing is NaN (before
+// PyTorch 2.5; 0 since). The key part alone is what the padding needs; the
+// padded queries' outputs are dropped downstream. True when reported.
+bool check_padded_query_rows(CallContext& ctx, const ArgValue& mask, const DimExpr& keys);
 // F.softmax's input made by masked_fill with the value 0.
 void check_fill_before_softmax(CallContext& ctx, const ArgValue& input);
 

@@ -50,7 +50,9 @@ class SdpaRules {
     check_merged_batch_heads();
     check_feature_roles();
     std::size_t reported = ctx_.diagnostics.size();
-    if (mask_.present) check_padding_axis(ctx_, mask_, key_.shape[static_cast<std::size_t>(key_.rank() - 2)]);
+    if (mask_.present && !check_padding_axis(ctx_, mask_, key_.shape[static_cast<std::size_t>(key_.rank() - 2)])) {
+      check_padded_query_rows(ctx_, mask_, key_.shape[static_cast<std::size_t>(key_.rank() - 2)]);
+    }
     check_mask_meaning();
     check_cast_mask();
     if (ctx_.diagnostics.size() == reported) check_mask_values(ctx_, mask_, MaskReading::TrueKeeps);

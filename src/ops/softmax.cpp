@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include "check/dim_origin.hpp"
+#include "check/fix_search.hpp"
 #include "check/mask_origin.hpp"
 #include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
@@ -228,6 +230,118 @@ void check_softmax_size_one(CallContext& ctx, const ArgValue& input, int dim) {
   }
 }
 
+// The add (or sub) of two operands that both hold one entry along `dim` (rank 2, (X, 1) each: a
+// per-row score from a matmul or Linear to one output), the other's other dim of size `stretched`:
+// GAT's e = Wh1 + Wh2 where the pairwise (X, 1) + (1, X) sum is meant. Reached from the filled
+// scores through scaling by a number and the elementwise activations (GAT's leakyrelu).
+struct PerRowSum {
+  const CallDecl* call = nullptr;
+  int across = 0;  // other's dim that, transposed into `dim`, gives the pairwise sum
+};
+bool scales_by_number(const CallDecl& call) {
+  return (call.op == "mul" || call.op == "div" || call.op == "add" || call.op == "sub") && input_name(call, "other").empty();
+}
+// An operand of `call` that holds one value everywhere: a number, or a constructor's output
+// (ones_like, full), scaled by numbers.
+bool is_constant_fill(const Spec& spec, const CallDecl& call, const std::string& argument) {
+  static const std::set<std::string> constructors{"ones_like", "zeros_like", "full_like", "ones", "zeros", "full", "new_ones", "new_zeros", "new_full"};
+  std::string name = input_name(call, argument);
+  if (name.empty()) return true;
+  const CallDecl* made = producer_of(spec, name, &call);
+  for (int step = 0; step < 4 && made != nullptr; ++step) {
+    if (constructors.count(made->op) != 0) return true;
+    if (!scales_by_number(*made)) return false;
+    name = input_name(*made, "input");
+    made = name.empty() ? nullptr : producer_of(spec, name, made);
+  }
+  return false;
+}
+
+std::optional<PerRowSum> per_row_sum(const CallContext& ctx, const CallDecl* call, int dim, const DimExpr& stretched) {
+  const DimExpr one = DimExpr::constant(1);
+  for (int step = 0; step < 8 && call != nullptr; ++step) {
+    if ((call->op == "add" || call->op == "sub") && !input_name(*call, "other").empty()) {
+      std::optional<ResolvedArgument> input = checked_argument(ctx, *call, "input"), other = checked_argument(ctx, *call, "other");
+      if (!input || !other || input->shape.size() != 2 || other->shape.size() != 2 || dim < 0 || dim > 1) return std::nullopt;
+      const int across = 1 - dim;
+      const auto at = static_cast<std::size_t>(dim), far = static_cast<std::size_t>(across);
+      if (!(ctx.symbols.resolve(input->shape[at]) == one) || !(ctx.symbols.resolve(other->shape[at]) == one) ||
+          ctx.symbols.compare(ctx.symbols.resolve(other->shape[far]), stretched) != Symbols::Verdict::Equal) {
+        return std::nullopt;
+      }
+      return PerRowSum{call, across};
+    }
+    if (!scales_by_number(*call) && !keeps_layout(ctx.spec, *call)) return std::nullopt;
+    const std::string input = input_name(*call, "input");
+    if (input.empty()) return std::nullopt;
+    call = producer_of(ctx.spec, input, call);
+  }
+  return std::nullopt;
+}
+
+// MHA265 for a softmax over a dim along which the scores were all one value, masked_fill having
+// stretched their size-1 dim to the mask's (a (N, 1) score column filled with an (N, N) adjacency
+// mask): every unmasked entry of a row then gets the same weight, attention uniform over the
+// neighbours whatever the scores. When an add of two (N, 1) per-row scores made that column
+// (GAT's e = Wh1 + Wh2), the fix transposes its second operand: the pairwise (N, 1) + (1, N) sum.
+void check_softmax_over_filled_broadcast(CallContext& ctx, const ArgValue& input, int dim) {
+  if (dim < 0 || dim >= input.rank()) return;  // a 0-D input softmaxed over dim 0
+  const DimExpr& stretched = input.shape[static_cast<std::size_t>(dim)];
+  if (stretched == DimExpr::constant(1)) return;
+  const std::string stretched_text = input.dim_name(dim).empty() ? stretched.str() : input.dim_name(dim);
+  const CallDecl* call = input.producer;
+  for (int step = 0; step < 8 && call != nullptr && call->op != "masked_fill" && call->op != "where"; ++step) {
+    if (!scales_by_number(*call) && !keeps_layout(ctx.spec, *call)) return;
+    const std::string before = input_name(*call, "input");
+    if (before.empty()) return;
+    call = producer_of(ctx.spec, before, call);
+  }
+  if (call == nullptr) return;
+  // The operand holding the scores: masked_fill's input, or where's one operand that is not a
+  // constant fill (a number, or -9e15 * ones_like(e) as pyGAT writes it).
+  std::string scores_argument = "input";
+  if (call->op == "where") {
+    std::vector<std::string> scored;
+    for (const char* argument : {"input", "other"}) {
+      if (!is_constant_fill(ctx.spec, *call, argument)) scored.push_back(argument);
+    }
+    if (scored.size() != 1) return;
+    scores_argument = scored.front();
+  } else if (call->op != "masked_fill") {
+    return;
+  }
+  std::optional<ResolvedArgument> scores = checked_argument(ctx, *call, scores_argument);
+  if (!scores) return;
+  const Shape filled = ctx.symbols.resolve(scores->shape);
+  const int at = dim - (input.rank() - static_cast<int>(filled.size()));
+  if (at >= 0 && !(filled[static_cast<std::size_t>(at)] == DimExpr::constant(1))) return;
+  const std::string scores_name = input_name(*call, scores_argument), mask_name = input_name(*call, call->op == "where" ? "condition" : "mask");
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxDimRole,
+      fmt::format("softmax over dim {} of {}: the scores {} {} hold one value along that dim, which {} (call \"{}\") stretches to the "
+                  "mask {}'s {} entries; every unmasked entry then gets the same weight, whatever the scores (uniform attention)",
+                  dim, shown_name(input), scores_name.empty() ? "input" : scores_name, tuple_str(filled), call->op, call->id,
+                  mask_name.empty() ? "mask" : mask_name, stretched_text),
+      &input, dim);
+  diagnostic.notes.push_back(fmt::format("PyTorch raises nothing: {} broadcasts the scores to the mask's shape, copying the one value", call->op));
+  if (at < 0 || scores_name.empty()) return;
+  const std::optional<PerRowSum> sum = per_row_sum(ctx, producer_of(ctx.spec, scores_name, call), at, stretched);
+  if (!sum || sum->call->pointer.rfind("/calls/", 0) != 0) return;
+  const std::string first = input_name(*sum->call, "input"), second = input_name(*sum->call, "other");
+  const std::size_t index = std::stoul(sum->call->pointer.substr(7));
+  const std::string transposed = fresh_name(ctx.spec, second + "_t");
+  const int low = std::min(at, sum->across), high = std::max(at, sum->across);
+  nlohmann::json made = {{"id", transposed}, {"op", "transpose"}, {"input", second}, {"dim0", low}, {"dim1", high}, {"outputs", {transposed}}};
+  nlohmann::json patch = nlohmann::json::array({{{"op", "add"}, {"path", sum->call->pointer}, {"value", std::move(made)}},
+                                                {{"op", "replace"}, {"path", "/calls/" + std::to_string(index + 1) + "/other"}, {"value", transposed}}});
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("{0} {1} {2}.transpose({3}, {4}) in call \"{5}\" (or {2}.T): the pairwise sum, one score per ({6}, {6}) pair, "
+                                "not one per row",
+                                first, sum->call->op == "add" ? "+" : "-", second, low, high, sum->call->id, stretched_text),
+                    std::move(patch));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry's score depends on both its row and its column");
+}
+
 }  // namespace
 
 bool keys_before_queries(const Spec& spec, const CallDecl& product, int rank) {
@@ -300,6 +414,7 @@ void infer_softmax(CallContext& ctx) {
   check_softmax_over_queries(ctx, input, *dim);
   check_softmax_over_product_queries(ctx, input, *dim);
   check_softmax_size_one(ctx, input, *dim);
+  check_softmax_over_filled_broadcast(ctx, input, *dim);
   check_fill_before_softmax(ctx, input);
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();

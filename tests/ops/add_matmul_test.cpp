@@ -522,3 +522,70 @@ TEST_CASE("a broadcast that fails is fixed within the data's rank: the slice on 
     }
   }
 }
+
+TEST_CASE("attention weights times a value transposed like the key warn MHA241, the fix drops the value's transpose", "[glue][roles]") {
+  // Hand-written attention over (B, H, T, D) with T == D == 32: the value transposed like the key.
+  // Sizes written as numbers: no name says which dim is which, the key's product does.
+  const std::string attention = R"({"version": 1, "dims": {"T": 32, "D": 32}, "tensors": {"q": [2, 4, 32, 32], "k": [2, 4, 32, 32],
+      "v": %s},
+    "calls": [{"id": "kt", "op": "transpose", "input": "k", "dim0": 2, "dim1": 3, "outputs": ["kT"]},
+              {"id": "qk", "op": "matmul", "input": "q", "other": "kT", "outputs": ["s"]},
+              {"id": "scale", "op": "div", "input": "s", "other": 5.66, "outputs": ["s2"]},
+              {"id": "p", "op": "softmax", "input": "s2", "dim": -1, "outputs": ["w"]},
+              {"id": "drop", "op": "dropout", "input": "w", "outputs": ["wd"]},
+              {"id": "vt", "op": "transpose", "input": "v", "dim0": -1, "dim1": -2, "outputs": ["vT"]},
+              {"id": "out", "op": "matmul", "input": "wd", "other": "%s", "outputs": ["o"]}]})";
+  auto spec = [&](const std::string& value, const std::string& multiplied) {
+    std::string text = attention;
+    text.replace(text.find("%s"), 2, value);
+    text.replace(text.find("%s"), 2, multiplied);
+    return text;
+  };
+  Report transposed = test::check_text(spec("[2, 4, 32, 32]", "vT"));
+  const Diagnostic* value = test::find(transposed, "MHA241");
+  REQUIRE(value != nullptr);
+  CHECK(value->call == "out");
+  CHECK(value->message ==
+        "wd @ vT contracts wd's last dim, the positions of the key k (its dim 2, from call \"qk\"), with v's dim 3, the dim at which k was "
+        "contracted with the queries (its features): v is laid out as k, so each output row sums features read as key positions; valid "
+        "only because 32 == 32");
+  REQUIRE_FALSE(value->fixes.empty());
+  CHECK(value->fixes.front().description ==
+        "wd @ v (drop the transpose of call \"vt\"): the value's dim 2 holds the key positions the weights run over");
+  CHECK(value->fixes.front().valid());
+  CHECK(value->fixes.front().semantics == FixSemantics::Consistent);
+  // The value untransposed, and a value stored (B, H, D, T) (names that say so) transposed into
+  // place, say nothing.
+  CHECK(test::find(test::check_text(spec("[2, 4, 32, 32]", "v")), "MHA241") == nullptr);
+  std::string stored = spec(R"([2, 4, "D", "T"])", "vT");
+  stored.replace(stored.find(R"("k": [2, 4, 32, 32])"), 19, R"("k": [2, 4, "T", "D"])");
+  CHECK(test::find(test::check_text(stored), "MHA241") == nullptr);
+}
+
+TEST_CASE("a value split into heads like the key and then transposed like it warns MHA241 with the head split kept", "[glue][roles]") {
+  // q, k, v cut from one projection and split into heads by view + transpose(1, 2), as a GPT block
+  // does; the value then transposed again before the product. Block size == head size == 16.
+  auto spec = [](const std::string& multiplied) {
+    return R"spec({"version": 1, "tensors": {"x": [3, 16, 64]}, "modules": {"proj": "nn.Linear(64, 192)"},
+      "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["qkv"]},
+                {"id": "cut", "op": "split", "input": "qkv", "split_size": 64, "dim": 2, "outputs": ["q", "k", "v"]},
+                {"id": "qv", "op": "view", "input": "q", "shape": [3, 16, 4, 16], "outputs": ["q4"]},
+                {"id": "kv", "op": "view", "input": "k", "shape": [3, 16, 4, 16], "outputs": ["k4"]},
+                {"id": "vv", "op": "view", "input": "v", "shape": [3, 16, 4, 16], "outputs": ["v4"]},
+                {"id": "qh", "op": "transpose", "input": "q4", "dim0": 1, "dim1": 2, "outputs": ["qh"]},
+                {"id": "kh", "op": "transpose", "input": "k4", "dim0": 1, "dim1": 2, "outputs": ["kh"]},
+                {"id": "vh", "op": "transpose", "input": "v4", "dim0": 1, "dim1": 2, "outputs": ["vh"]},
+                {"id": "kt", "op": "transpose", "input": "kh", "dim0": -2, "dim1": -1, "outputs": ["kT"]},
+                {"id": "qk", "op": "matmul", "input": "qh", "other": "kT", "outputs": ["s"]},
+                {"id": "w", "op": "softmax", "input": "s", "dim": -1, "outputs": ["att"]},
+                {"id": "vt", "op": "transpose", "input": "vh", "dim0": -2, "dim1": -1, "outputs": ["vT"]},
+                {"id": "y", "op": "matmul", "input": "att", "other": ")spec" + multiplied + R"(", "outputs": ["y"]}]})";
+  };
+  Report transposed = test::check_text(spec("vT"));
+  const Diagnostic* value = test::find(transposed, "MHA241");
+  REQUIRE(value != nullptr);
+  REQUIRE_FALSE(value->fixes.empty());
+  CHECK(value->fixes.front().description == "att @ vh (drop the transpose of call \"vt\"): the value's dim 2 holds the key positions the weights run over");
+  CHECK(value->fixes.front().valid());
+  CHECK(test::find(test::check_text(spec("vh")), "MHA241") == nullptr);
+}

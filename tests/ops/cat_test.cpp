@@ -97,3 +97,30 @@ TEST_CASE("cat of two tensors laid out in each other's order: the later one, whi
   CHECK(fix->description == "transpose b to (10, 4, 16): b.transpose(0, 1)");
   CHECK(fix->valid());
 }
+
+TEST_CASE("a padding mask joined in another order than the tokens it masks warns MHA276, the fix reorders the mask's parts", "[glue][cat]") {
+  // Audio-visual fusion: tokens cat([audio, video], 1) but padding masks cat([video_pad, audio_pad], 1).
+  auto spec = [](const std::string& masks, int audio, int video) {
+    return fmt::format(R"spec({{"version": 1, "modules": {{"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"}},
+      "tensors": {{"audio": ["B", {0}, 64], "video": ["B", {1}, 64], "audio_pad": {{"shape": ["B", {0}], "dtype": "bool"}},
+                  "video_pad": {{"shape": ["B", {1}], "dtype": "bool"}}}},
+      "calls": [{{"id": "tokens", "op": "cat", "tensors": ["audio", "video"], "dim": 1, "outputs": ["x"]}},
+                {{"id": "masks", "op": "cat", "tensors": [{2}], "dim": 1, "outputs": ["pad"]}},
+                {{"id": "att", "module": "mha", "query": "x", "key": "x", "value": "x", "key_padding_mask": "pad", "outputs": ["y", "w"]}}]}})spec",
+                       audio, video, masks);
+  };
+  Report swapped = test::check_text(spec(R"("video_pad", "audio_pad")", 50, 20));
+  const Diagnostic* order = test::find(swapped, "MHA276");
+  REQUIRE(order != nullptr);
+  CHECK(order->call == "masks");
+  CHECK(order->message ==
+        "cat (call \"masks\") joins the mask parts [video_pad, audio_pad] (lengths 20, 50) but cat (call \"tokens\") joins the tokens "
+        "[audio, video] (lengths 50, 20) in another order: each part's mask lies over the other part's tokens");
+  REQUIRE_FALSE(order->fixes.empty());
+  CHECK(order->fixes.front().description == "join the mask's parts in the tokens' order: cat([audio_pad, video_pad], dim=1) in call \"masks\"");
+  CHECK(order->fixes.front().valid());
+  CHECK(order->fixes.front().semantics == FixSemantics::Consistent);
+  // The same order, and parts of one length (no order to read), say nothing.
+  CHECK(test::find(test::check_text(spec(R"("audio_pad", "video_pad")", 50, 20)), "MHA276") == nullptr);
+  CHECK(test::find(test::check_text(spec(R"("video_pad", "audio_pad")", 30, 30)), "MHA276") == nullptr);
+}

@@ -469,3 +469,31 @@ TEST_CASE("an additive mask (mask - 1) * 10000 compared with 0 marks the 1 = kee
   // != 0 marks the padding, which masked_fill is meant to fill.
   CHECK(test::find(test::check_text(spec("ne")), "MHA084") == nullptr);
 }
+
+TEST_CASE("an SDPA bool mask padded along the queries and the keys warns MHA278: padded query rows keep no key", "[glue][masks][sdpa]") {
+  // A (B, T) valid mask made a (B, 1, T, T) mask by unsqueezes: rows & columns.
+  auto spec = [](const std::string& mask, const std::string& join) {
+    return R"({"version": 1, "tensors": {"q": ["B", 4, "T", 16], "k": ["B", 4, "T", 16], "v": ["B", 4, "T", 16],
+        "valid": {"shape": ["B", "T"], "dtype": "bool"}},
+      "calls": [{"id": "r1", "op": "unsqueeze", "input": "valid", "dim": 1, "outputs": ["v1"]},
+                {"id": "rows", "op": "unsqueeze", "input": "v1", "dim": -1, "outputs": ["valid_rows"]},
+                {"id": "cols", "op": "unsqueeze", "input": "v1", "dim": 2, "outputs": ["valid_cols"]},
+                {"id": "both", "op": ")" + join + R"(", "input": "valid_rows", "other": "valid_cols", "outputs": ["m"]},
+                {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": ")" + mask + R"(",
+                 "outputs": ["o"]}]})";
+  };
+  Report both = test::check_text(spec("m", "logical_and"));
+  const Diagnostic* rows = test::find(both, "MHA278");
+  REQUIRE(rows != nullptr);
+  CHECK(rows->call == "att");
+  CHECK(rows->message ==
+        "attn_mask \"m\" (B, 1, T, T) is valid_rows (padding along the queries, dim 2) & valid_cols (padding along the keys, dim 3) (call "
+        "\"both\"): a padded query's row keeps no key, and softmax over no key gives NaN for that query (0 from PyTorch 2.5)");
+  REQUIRE_FALSE(rows->fixes.empty());
+  CHECK(rows->fixes.front().description == "pass attn_mask=valid_cols (the keys only): every query attends to the real keys, and no row is left empty");
+  CHECK(rows->fixes.front().valid());
+  CHECK(rows->fixes.front().semantics == FixSemantics::Consistent);
+  // The key part alone, and masks joined by | (a row keeps every key of a real query), say nothing.
+  CHECK(test::find(test::check_text(spec("valid_cols", "logical_and")), "MHA278") == nullptr);
+  CHECK(test::find(test::check_text(spec("m", "logical_or")), "MHA278") == nullptr);
+}

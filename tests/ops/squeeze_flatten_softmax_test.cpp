@@ -249,3 +249,68 @@ TEST_CASE("softmax over a literal size-1 dim warns MHA265: every weight is 1", "
                 {"id": "s", "op": "matmul", "input": "q", "other": "mt", "outputs": ["scores"]},
                 {"id": "sm", "op": "softmax", "input": "scores", "dim": -1}]})"), "MHA265") == nullptr);
 }
+
+TEST_CASE("softmax over a dim that masked_fill stretched from size 1 warns MHA265, the fix transposes the per-row sum's operand", "[glue][softmax]") {
+  // Edge scores of a graph layer written s_i + d_i with both (N, 1) (s + d.T meant), then
+  // leaky_relu, masked by the (N, N) adjacency and normalised over the neighbours (dim -1).
+  const std::string graph = R"({"version": 1, "dims": {"N": 20}, "tensors": {"h": ["N", 32], "w_src": [32, 1], "w_dst": [32, 1],
+      "adj": {"shape": ["N", "N"], "dtype": "bool"}},
+    "calls": [{"id": "src", "op": "matmul", "input": "h", "other": "w_src", "outputs": ["s"]},
+              {"id": "dst", "op": "matmul", "input": "h", "other": "w_dst", "outputs": ["d"]},
+              {"id": "pair", "op": "add", "input": "s", "other": "%s", "outputs": ["e"]},
+              {"id": "act", "op": "relu", "input": "e", "outputs": ["ea"]},
+              {"id": "nonedge", "op": "bitwise_not", "input": "adj", "outputs": ["none"]},
+              {"id": "fill", "op": "masked_fill", "input": "ea", "mask": "none", "value": "-inf", "outputs": ["em"]},
+              {"id": "norm", "op": "softmax", "input": "em", "dim": -1, "outputs": ["alpha"]}]})";
+  auto spec = [&](const std::string& operand, const std::string& extra_call) {
+    std::string text = graph;
+    text.replace(text.find("%s"), 2, operand);
+    if (!extra_call.empty()) text.replace(text.find("{\"id\": \"pair\""), 0, extra_call + ", ");
+    return text;
+  };
+  Report stretched = test::check_text(spec("d", ""));
+  const Diagnostic* uniform = test::find(stretched, "MHA265");
+  REQUIRE(uniform != nullptr);
+  CHECK(uniform->call == "norm");
+  CHECK(uniform->message ==
+        "softmax over dim 1 of em: the scores ea (20, 1) hold one value along that dim, which masked_fill (call \"fill\") stretches to the "
+        "mask none's N entries; every unmasked entry then gets the same weight, whatever the scores (uniform attention)");
+  REQUIRE_FALSE(uniform->fixes.empty());
+  CHECK(uniform->fixes.front().description ==
+        "s + d.transpose(0, 1) in call \"pair\" (or d.T): the pairwise sum, one score per (N, N) pair, not one per row");
+  CHECK(uniform->fixes.front().valid());
+  CHECK(uniform->fixes.front().semantics == FixSemantics::Consistent);
+  // The pairwise sum, and scores that are (N, N) already, say nothing.
+  const std::string transposed = R"({"id": "dt", "op": "transpose", "input": "d", "dim0": 0, "dim1": 1, "outputs": ["dT"]})";
+  CHECK(test::find(test::check_text(spec("dT", transposed)), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(R"({"tensors": {"x": ["N", "N"], "m": {"shape": ["N", "N"], "dtype": "bool"}},
+      "calls": [{"id": "f", "op": "masked_fill", "input": "x", "mask": "m", "value": "-inf", "outputs": ["y"]},
+                {"id": "s", "op": "softmax", "input": "y", "dim": -1}]})"), "MHA265") == nullptr);
+  // One query row stretched over the queries by a causal mask, softmaxed over the keys: the
+  // stretched dim is not the one normalised.
+  CHECK(test::find(test::check_text(R"({"tensors": {"x": ["B", 4, 1, "T"], "m": {"shape": ["T", "T"], "dtype": "bool"}},
+      "calls": [{"id": "f", "op": "masked_fill", "input": "x", "mask": "m", "value": "-inf", "outputs": ["y"]},
+                {"id": "s", "op": "softmax", "input": "y", "dim": -1}]})"), "MHA265") == nullptr);
+}
+
+TEST_CASE("softmax over a dim that torch.where stretched from size 1 beside a constant fill warns MHA265", "[glue][softmax]") {
+  // pyGAT's form: torch.where(adj > 0, e, -9e15 * ones_like(e)) with e (N, 1), softmax over dim 1.
+  auto spec = [](const std::string& second) {
+    return R"({"version": 1, "tensors": {"h": ["N", 8], "a": [8, 1], "b": [8, 1], "adj": {"shape": ["N", "N"], "dtype": "bool"}},
+      "calls": [{"id": "sa", "op": "matmul", "input": "h", "other": "a", "outputs": ["s"]},
+                {"id": "sb", "op": "matmul", "input": "h", "other": "b", "outputs": ["d"]},
+                {"id": "dt", "op": "transpose", "input": "d", "dim0": 0, "dim1": 1, "outputs": ["dT"]},
+                {"id": "pair", "op": "add", "input": "s", "other": ")" + second + R"(", "outputs": ["e"]},
+                {"id": "one", "op": "ones_like", "input": "e", "outputs": ["o"]},
+                {"id": "low", "op": "mul", "input": "o", "other": -9e15, "outputs": ["low"]},
+                {"id": "keep", "op": "where", "condition": "adj", "input": "e", "other": "low", "outputs": ["em"]},
+                {"id": "norm", "op": "softmax", "input": "em", "dim": 1}]})";
+  };
+  Report per_row = test::check_text(spec("d"));
+  const Diagnostic* uniform = test::find(per_row, "MHA265");
+  REQUIRE(uniform != nullptr);
+  REQUIRE_FALSE(uniform->fixes.empty());
+  CHECK(uniform->fixes.front().description == "s + d.transpose(0, 1) in call \"pair\" (or d.T): the pairwise sum, one score per (N, N) pair, not one per row");
+  CHECK(uniform->fixes.front().valid());
+  CHECK(test::find(test::check_text(spec("dT")), "MHA265") == nullptr);
+}
