@@ -318,7 +318,7 @@ std::optional<JoinedParts> checked_parts(const CallContext& ctx, const CallDecl&
   return joined_parts(ctx, call, parts, dim);
 }
 
-// MHA276 for a mask joined in another order than the tokens it masks: the tokens cat([text,
+// MHA295 for a mask joined in another order than the tokens it masks: the tokens cat([text,
 // image], 1) and their padding masks cat([image_masks, text_masks], 1). Each mask part has the
 // length of one token part, so the two cats are recognised by lengths that are distinct and
 // equal as sets, in another order; the mask's parts are bool or integer (or a float mask one
@@ -356,7 +356,7 @@ void check_mask_parts_order(CallContext& ctx, const std::vector<const ArgValue*>
     for (const DimExpr& length : tokens->lengths) token_lengths.push_back(length.str());
     for (const DimExpr& length : mask->lengths) mask_lengths.push_back(length.str());
     Diagnostic& diagnostic = ctx.report(
-        DiagId::MaskCombination,
+        DiagId::MaskPartsOrder,
         fmt::format("cat (call \"{}\") joins the mask parts [{}] (lengths {}) but cat (call \"{}\") joins the tokens [{}] (lengths {}) in another "
                     "order: each part's mask lies over the other part's tokens",
                     mask->call->id, fmt::join(mask->names, ", "), fmt::join(mask_lengths, ", "), tokens->call->id,

@@ -204,7 +204,7 @@ bool check_padded_query_rows(CallContext& ctx, const ArgValue& mask, const DimEx
   if (ctx.symbols.compare(mask.shape[static_cast<std::size_t>(rank - 1)], keys) != Symbols::Verdict::Equal) return false;
   const std::string name = tensor_name(mask);
   Diagnostic& diagnostic = ctx.report(
-      DiagId::PaddingMaskQueryAxis,
+      DiagId::MaskEmptiesQueryRows,
       fmt::format("{} \"{}\" {} is {} (padding along the queries, dim {}) & {} (padding along the keys, dim {}) (call \"{}\"): a padded "
                   "query's row keeps no key, and softmax over no key gives NaN for that query (0 from PyTorch 2.5)",
                   mask.argument, name.empty() ? mask.argument : name, tuple_str(mask.shape), query_part->name, rank - 2, key_part->name,

@@ -90,7 +90,7 @@ void check_batch_dim_roles(CallContext& ctx, const ArgValue& input, const ArgVal
   }
 }
 
-// MHA241 for attention weights times a value laid out as the key and transposed like it
+// MHA294 for attention weights times a value laid out as the key and transposed like it
 // (att @ v.transpose(-2, -1), v (B, H, T, D) as k is): the weights' last dim runs over the key
 // positions, k's dim -2, but the value is then contracted over its own dim -1, the dim at which k
 // was contracted with the queries (the features). It runs only because T == D, and each output
@@ -116,7 +116,7 @@ void check_value_contracted_like_key(CallContext& ctx, const ArgValue& weights, 
   const DimExpr features = ctx.symbols.resolve((*key_shape)[static_cast<std::size_t>(key->features)]);
   const DimExpr positions = ctx.symbols.resolve((*key_shape)[static_cast<std::size_t>(key->positions)]);
   Diagnostic& diagnostic = ctx.report(
-      DiagId::FeatureSlotRole,
+      DiagId::ValueContractedLikeKey,
       fmt::format("{} @ {} contracts {}'s last dim, the positions of the key {} (its dim {}, from call \"{}\"), with {}'s dim {}, the dim at "
                   "which {} was contracted with the queries (its features): {} is laid out as {}, so each output row sums features read "
                   "as key positions; valid only because {} == {}",

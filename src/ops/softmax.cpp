@@ -279,7 +279,7 @@ std::optional<PerRowSum> per_row_sum(const CallContext& ctx, const CallDecl* cal
   return std::nullopt;
 }
 
-// MHA265 for a softmax over a dim along which the scores were all one value, masked_fill having
+// MHA293 for a softmax over a dim along which the scores were all one value, masked_fill having
 // stretched their size-1 dim to the mask's (a (N, 1) score column filled with an (N, N) adjacency
 // mask): every unmasked entry of a row then gets the same weight, attention uniform over the
 // neighbours whatever the scores. When an add of two (N, 1) per-row scores made that column
@@ -317,7 +317,7 @@ void check_softmax_over_filled_broadcast(CallContext& ctx, const ArgValue& input
   if (at >= 0 && !(filled[static_cast<std::size_t>(at)] == DimExpr::constant(1))) return;
   const std::string scores_name = input_name(*call, scores_argument), mask_name = input_name(*call, call->op == "where" ? "condition" : "mask");
   Diagnostic& diagnostic = ctx.report(
-      DiagId::SoftmaxDimRole,
+      DiagId::SoftmaxOverBroadcast,
       fmt::format("softmax over dim {} of {}: the scores {} {} hold one value along that dim, which {} (call \"{}\") stretches to the "
                   "mask {}'s {} entries; every unmasked entry then gets the same weight, whatever the scores (uniform attention)",
                   dim, shown_name(input), scores_name.empty() ? "input" : scores_name, tuple_str(filled), call->op, call->id,

@@ -134,7 +134,7 @@ void check_window_offsets(CallContext& ctx, const ArgValue& mask, const CallDecl
   const IndexItem& mask_item = cut->index.items[cut->item];
   const std::string name = shown_name(mask), keys_name = keys->getitem->outputs.empty() ? keys->getitem->id : keys->getitem->outputs.front();
   Diagnostic& diagnostic = ctx.report(
-      DiagId::DecodePositionsFromStart,
+      DiagId::MaskKeysWindowOffset,
       fmt::format("{}'s key columns were cut [{}] (call \"{}\") and the keys {} [{}] (call \"{}\"), both from {} positions: column j of the mask "
                   "stands for position {}+j, key j is position {}+j",
                   name, item_text(mask_item), cut->getitem->id, keys_name, item_text(key_item), keys->getitem->id, keys->length.str(),

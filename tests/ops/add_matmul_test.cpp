@@ -523,7 +523,7 @@ TEST_CASE("a broadcast that fails is fixed within the data's rank: the slice on 
   }
 }
 
-TEST_CASE("attention weights times a value transposed like the key warn MHA241, the fix drops the value's transpose", "[glue][roles]") {
+TEST_CASE("attention weights times a value transposed like the key warn MHA294, the fix drops the value's transpose", "[glue][roles]") {
   // Hand-written attention over (B, H, T, D) with T == D == 32: the value transposed like the key.
   // Sizes written as numbers: no name says which dim is which, the key's product does.
   const std::string attention = R"({"version": 1, "dims": {"T": 32, "D": 32}, "tensors": {"q": [2, 4, 32, 32], "k": [2, 4, 32, 32],
@@ -542,7 +542,7 @@ TEST_CASE("attention weights times a value transposed like the key warn MHA241, 
     return text;
   };
   Report transposed = test::check_text(spec("[2, 4, 32, 32]", "vT"));
-  const Diagnostic* value = test::find(transposed, "MHA241");
+  const Diagnostic* value = test::find(transposed, "MHA294");
   REQUIRE(value != nullptr);
   CHECK(value->call == "out");
   CHECK(value->message ==
@@ -556,13 +556,13 @@ TEST_CASE("attention weights times a value transposed like the key warn MHA241, 
   CHECK(value->fixes.front().semantics == FixSemantics::Consistent);
   // The value untransposed, and a value stored (B, H, D, T) (names that say so) transposed into
   // place, say nothing.
-  CHECK(test::find(test::check_text(spec("[2, 4, 32, 32]", "v")), "MHA241") == nullptr);
+  CHECK(test::find(test::check_text(spec("[2, 4, 32, 32]", "v")), "MHA294") == nullptr);
   std::string stored = spec(R"([2, 4, "D", "T"])", "vT");
   stored.replace(stored.find(R"("k": [2, 4, 32, 32])"), 19, R"("k": [2, 4, "T", "D"])");
-  CHECK(test::find(test::check_text(stored), "MHA241") == nullptr);
+  CHECK(test::find(test::check_text(stored), "MHA294") == nullptr);
 }
 
-TEST_CASE("a value split into heads like the key and then transposed like it warns MHA241 with the head split kept", "[glue][roles]") {
+TEST_CASE("a value split into heads like the key and then transposed like it warns MHA294 with the head split kept", "[glue][roles]") {
   // q, k, v cut from one projection and split into heads by view + transpose(1, 2), as a GPT block
   // does; the value then transposed again before the product. Block size == head size == 16.
   auto spec = [](const std::string& multiplied) {
@@ -582,10 +582,10 @@ TEST_CASE("a value split into heads like the key and then transposed like it war
                 {"id": "y", "op": "matmul", "input": "att", "other": ")spec" + multiplied + R"(", "outputs": ["y"]}]})";
   };
   Report transposed = test::check_text(spec("vT"));
-  const Diagnostic* value = test::find(transposed, "MHA241");
+  const Diagnostic* value = test::find(transposed, "MHA294");
   REQUIRE(value != nullptr);
   REQUIRE_FALSE(value->fixes.empty());
   CHECK(value->fixes.front().description == "att @ vh (drop the transpose of call \"vt\"): the value's dim 2 holds the key positions the weights run over");
   CHECK(value->fixes.front().valid());
-  CHECK(test::find(test::check_text(spec("vh")), "MHA241") == nullptr);
+  CHECK(test::find(test::check_text(spec("vh")), "MHA294") == nullptr);
 }

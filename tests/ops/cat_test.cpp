@@ -98,7 +98,7 @@ TEST_CASE("cat of two tensors laid out in each other's order: the later one, whi
   CHECK(fix->valid());
 }
 
-TEST_CASE("a padding mask joined in another order than the tokens it masks warns MHA276, the fix reorders the mask's parts", "[glue][cat]") {
+TEST_CASE("a padding mask joined in another order than the tokens it masks warns MHA295, the fix reorders the mask's parts", "[glue][cat]") {
   // Audio-visual fusion: tokens cat([audio, video], 1) but padding masks cat([video_pad, audio_pad], 1).
   auto spec = [](const std::string& masks, int audio, int video) {
     return fmt::format(R"spec({{"version": 1, "modules": {{"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"}},
@@ -110,7 +110,7 @@ TEST_CASE("a padding mask joined in another order than the tokens it masks warns
                        audio, video, masks);
   };
   Report swapped = test::check_text(spec(R"("video_pad", "audio_pad")", 50, 20));
-  const Diagnostic* order = test::find(swapped, "MHA276");
+  const Diagnostic* order = test::find(swapped, "MHA295");
   REQUIRE(order != nullptr);
   CHECK(order->call == "masks");
   CHECK(order->message ==
@@ -121,6 +121,6 @@ TEST_CASE("a padding mask joined in another order than the tokens it masks warns
   CHECK(order->fixes.front().valid());
   CHECK(order->fixes.front().semantics == FixSemantics::Consistent);
   // The same order, and parts of one length (no order to read), say nothing.
-  CHECK(test::find(test::check_text(spec(R"("audio_pad", "video_pad")", 50, 20)), "MHA276") == nullptr);
-  CHECK(test::find(test::check_text(spec(R"("video_pad", "audio_pad")", 30, 30)), "MHA276") == nullptr);
+  CHECK(test::find(test::check_text(spec(R"("audio_pad", "video_pad")", 50, 20)), "MHA295") == nullptr);
+  CHECK(test::find(test::check_text(spec(R"("video_pad", "audio_pad")", 30, 30)), "MHA295") == nullptr);
 }

@@ -470,7 +470,7 @@ TEST_CASE("an additive mask (mask - 1) * 10000 compared with 0 marks the 1 = kee
   CHECK(test::find(test::check_text(spec("ne")), "MHA084") == nullptr);
 }
 
-TEST_CASE("an SDPA bool mask padded along the queries and the keys warns MHA278: padded query rows keep no key", "[glue][masks][sdpa]") {
+TEST_CASE("an SDPA bool mask padded along the queries and the keys warns MHA296: padded query rows keep no key", "[glue][masks][sdpa]") {
   // A (B, T) valid mask made a (B, 1, T, T) mask by unsqueezes: rows & columns.
   auto spec = [](const std::string& mask, const std::string& join) {
     return R"({"version": 1, "tensors": {"q": ["B", 4, "T", 16], "k": ["B", 4, "T", 16], "v": ["B", 4, "T", 16],
@@ -483,7 +483,7 @@ TEST_CASE("an SDPA bool mask padded along the queries and the keys warns MHA278:
                  "outputs": ["o"]}]})";
   };
   Report both = test::check_text(spec("m", "logical_and"));
-  const Diagnostic* rows = test::find(both, "MHA278");
+  const Diagnostic* rows = test::find(both, "MHA296");
   REQUIRE(rows != nullptr);
   CHECK(rows->call == "att");
   CHECK(rows->message ==
@@ -494,6 +494,6 @@ TEST_CASE("an SDPA bool mask padded along the queries and the keys warns MHA278:
   CHECK(rows->fixes.front().valid());
   CHECK(rows->fixes.front().semantics == FixSemantics::Consistent);
   // The key part alone, and masks joined by | (a row keeps every key of a real query), say nothing.
-  CHECK(test::find(test::check_text(spec("valid_cols", "logical_and")), "MHA278") == nullptr);
-  CHECK(test::find(test::check_text(spec("m", "logical_or")), "MHA278") == nullptr);
+  CHECK(test::find(test::check_text(spec("valid_cols", "logical_and")), "MHA296") == nullptr);
+  CHECK(test::find(test::check_text(spec("m", "logical_or")), "MHA296") == nullptr);
 }

@@ -250,7 +250,7 @@ TEST_CASE("softmax over a literal size-1 dim warns MHA265: every weight is 1", "
                 {"id": "sm", "op": "softmax", "input": "scores", "dim": -1}]})"), "MHA265") == nullptr);
 }
 
-TEST_CASE("softmax over a dim that masked_fill stretched from size 1 warns MHA265, the fix transposes the per-row sum's operand", "[glue][softmax]") {
+TEST_CASE("softmax over a dim that masked_fill stretched from size 1 warns MHA293, the fix transposes the per-row sum's operand", "[glue][softmax]") {
   // Edge scores of a graph layer written s_i + d_i with both (N, 1) (s + d.T meant), then
   // leaky_relu, masked by the (N, N) adjacency and normalised over the neighbours (dim -1).
   const std::string graph = R"({"version": 1, "dims": {"N": 20}, "tensors": {"h": ["N", 32], "w_src": [32, 1], "w_dst": [32, 1],
@@ -269,7 +269,7 @@ TEST_CASE("softmax over a dim that masked_fill stretched from size 1 warns MHA26
     return text;
   };
   Report stretched = test::check_text(spec("d", ""));
-  const Diagnostic* uniform = test::find(stretched, "MHA265");
+  const Diagnostic* uniform = test::find(stretched, "MHA293");
   REQUIRE(uniform != nullptr);
   CHECK(uniform->call == "norm");
   CHECK(uniform->message ==
@@ -282,18 +282,18 @@ TEST_CASE("softmax over a dim that masked_fill stretched from size 1 warns MHA26
   CHECK(uniform->fixes.front().semantics == FixSemantics::Consistent);
   // The pairwise sum, and scores that are (N, N) already, say nothing.
   const std::string transposed = R"({"id": "dt", "op": "transpose", "input": "d", "dim0": 0, "dim1": 1, "outputs": ["dT"]})";
-  CHECK(test::find(test::check_text(spec("dT", transposed)), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(spec("dT", transposed)), "MHA293") == nullptr);
   CHECK(test::find(test::check_text(R"({"tensors": {"x": ["N", "N"], "m": {"shape": ["N", "N"], "dtype": "bool"}},
       "calls": [{"id": "f", "op": "masked_fill", "input": "x", "mask": "m", "value": "-inf", "outputs": ["y"]},
-                {"id": "s", "op": "softmax", "input": "y", "dim": -1}]})"), "MHA265") == nullptr);
+                {"id": "s", "op": "softmax", "input": "y", "dim": -1}]})"), "MHA293") == nullptr);
   // One query row stretched over the queries by a causal mask, softmaxed over the keys: the
   // stretched dim is not the one normalised.
   CHECK(test::find(test::check_text(R"({"tensors": {"x": ["B", 4, 1, "T"], "m": {"shape": ["T", "T"], "dtype": "bool"}},
       "calls": [{"id": "f", "op": "masked_fill", "input": "x", "mask": "m", "value": "-inf", "outputs": ["y"]},
-                {"id": "s", "op": "softmax", "input": "y", "dim": -1}]})"), "MHA265") == nullptr);
+                {"id": "s", "op": "softmax", "input": "y", "dim": -1}]})"), "MHA293") == nullptr);
 }
 
-TEST_CASE("softmax over a dim that torch.where stretched from size 1 beside a constant fill warns MHA265", "[glue][softmax]") {
+TEST_CASE("softmax over a dim that torch.where stretched from size 1 beside a constant fill warns MHA293", "[glue][softmax]") {
   // pyGAT's form: torch.where(adj > 0, e, -9e15 * ones_like(e)) with e (N, 1), softmax over dim 1.
   auto spec = [](const std::string& second) {
     return R"({"version": 1, "tensors": {"h": ["N", 8], "a": [8, 1], "b": [8, 1], "adj": {"shape": ["N", "N"], "dtype": "bool"}},
@@ -307,10 +307,10 @@ TEST_CASE("softmax over a dim that torch.where stretched from size 1 beside a co
                 {"id": "norm", "op": "softmax", "input": "em", "dim": 1}]})";
   };
   Report per_row = test::check_text(spec("d"));
-  const Diagnostic* uniform = test::find(per_row, "MHA265");
+  const Diagnostic* uniform = test::find(per_row, "MHA293");
   REQUIRE(uniform != nullptr);
   REQUIRE_FALSE(uniform->fixes.empty());
   CHECK(uniform->fixes.front().description == "s + d.transpose(0, 1) in call \"pair\" (or d.T): the pairwise sum, one score per (N, N) pair, not one per row");
   CHECK(uniform->fixes.front().valid());
-  CHECK(test::find(test::check_text(spec("dT")), "MHA265") == nullptr);
+  CHECK(test::find(test::check_text(spec("dT")), "MHA293") == nullptr);
 }

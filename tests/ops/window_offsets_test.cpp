@@ -46,7 +46,7 @@ std::string manual_window(const std::string& key_cut, const std::string& mask_cu
 
 TEST_CASE("window offsets: SDPA keys cut [-W:] with the mask cut [:W] warn MHA374, fixed by cutting the mask as the keys", "[sdpa][masks]") {
   Report report = test::check_text(sdpa_window("[:, :, -8:]", "[..., :8]"));
-  const Diagnostic* warning = test::find(report, "MHA372");
+  const Diagnostic* warning = test::find(report, "MHA374");
   REQUIRE(warning != nullptr);
   CHECK(warning->severity() == Severity::Warning);
   CHECK(warning->message.find("position 0+j, key j is position 16+j") != std::string::npos);
@@ -57,7 +57,7 @@ TEST_CASE("window offsets: SDPA keys cut [-W:] with the mask cut [:W] warn MHA37
   CHECK(fix.valid());
   CHECK(fix.semantics == FixSemantics::Consistent);
   // The other way round (keys from the start, mask from the end) too.
-  CHECK(test::find(test::check_text(sdpa_window("[:, :, :8]", "[..., 16:]")), "MHA372") != nullptr);
+  CHECK(test::find(test::check_text(sdpa_window("[:, :, :8]", "[..., 16:]")), "MHA374") != nullptr);
 }
 
 TEST_CASE("window offsets: cuts at the same start, or from masks of another length, are silent", "[sdpa][masks]") {
@@ -66,17 +66,17 @@ TEST_CASE("window offsets: cuts at the same start, or from masks of another leng
   CHECK(same.count(Severity::Error) == 0);
   CHECK(test::check_text(sdpa_window("[:, :, 16:]", "[..., -8:]")).count(Severity::Warning) == 0);  // 16 == 24 - 8
   // A mask of 8 columns cut from 12: not the keys' positions, nothing to compare.
-  CHECK(test::find(test::check_text(sdpa_window("[:, :, -8:]", "[..., :8]", 12)), "MHA372") == nullptr);
+  CHECK(test::find(test::check_text(sdpa_window("[:, :, -8:]", "[..., :8]", 12)), "MHA374") == nullptr);
 }
 
 TEST_CASE("window offsets: a mask filled into q @ k^T by hand, or a bias added, warns MHA374 as at SDPA", "[masks]") {
   Report filled = test::check_text(manual_window("[:, :, -12:]", "[..., :12]"));
-  const Fix* fix = test::first_fix(filled, "MHA372");
+  const Fix* fix = test::first_fix(filled, "MHA374");
   REQUIRE(fix != nullptr);
   CHECK(fix->description == "cut the mask's columns as call \"wk\" cuts the keys: keep_w = keep[..., -12:]");
   CHECK(fix->valid());
-  CHECK(test::first_fix(test::check_text(manual_window("[:, :, -12:]", "[..., :12]", true)), "MHA372") != nullptr);
+  CHECK(test::first_fix(test::check_text(manual_window("[:, :, -12:]", "[..., :12]", true)), "MHA374") != nullptr);
   Report aligned = test::check_text(manual_window("[:, :, -12:]", "[..., -12:]"));
-  CHECK(test::find(aligned, "MHA372") == nullptr);
-  CHECK(test::find(test::check_text(manual_window("[:, :, N-12:]", "[..., -12:]", true)), "MHA372") == nullptr);
+  CHECK(test::find(aligned, "MHA374") == nullptr);
+  CHECK(test::find(test::check_text(manual_window("[:, :, N-12:]", "[..., -12:]", true)), "MHA374") == nullptr);
 }
