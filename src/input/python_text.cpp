@@ -1021,7 +1021,8 @@ class PythonReader {
       return parse_module(option.module_type);
     }
     if (std::optional<std::string> name = unbound_shapeless_option(option)) return {{"$unbound", *name}};
-    if (std::optional<nlohmann::json> bound = bound_name()) return checked(option, *bound, lexer_.peek(), "the name before is bound to");
+    const std::string written = lexer_.peek().text;
+    if (std::optional<nlohmann::json> bound = bound_name()) return checked(option, *bound, lexer_.peek(), fmt::format("'{}'", written));
     if (option.kind == OptionKind::IntOrListOrString && lexer_.peek().kind == Token::Kind::String) return lexer_.take().text;
     if ((option.kind == OptionKind::IntOrList || option.kind == OptionKind::IntOrListOrString) &&
         (lexer_.peek().text == "(" || lexer_.peek().text == "[") &&

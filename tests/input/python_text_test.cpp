@@ -265,6 +265,10 @@ TEST_CASE("a ** splat that cannot be read is refused with the place", "[python]"
   CHECK(error_at("nn.Linear(8, 4, **kwargs)") == "1:17: the arguments of a ** splat are not known here");
 }
 
+TEST_CASE("a name bound to a value of the wrong kind is refused with its name and value", "[python]") {
+  CHECK(error_at("hidden = 200.5\nnn.MultiheadAttention(hidden, 8)") == "2:29: embed_dim must be an integer, but 'hidden' is 200.5");
+}
+
 TEST_CASE("Python pasted with its class: def defaults, super(), tuple assignment, self attributes", "[python]") {
   // torchaudio's Conformer layer (torchaudio/models/conformer.py), trimmed to its attention.
   json conformer = parse_module_call(
