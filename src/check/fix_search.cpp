@@ -185,6 +185,32 @@ std::string transpose_text(const Spec& spec, const LayoutSource& source, int a, 
   return relayout_text(spec, source, "transpose", "to " + transposed_text(source, a, b), transpose(a, b, contiguous));
 }
 
+// The dims of a `rank`-dim tensor with dim `from` moved to place `to` and the others kept in
+// their order (torch.movedim): (0, 2, 3, 1) for 1 -> 3 of 4 dims.
+std::vector<int> moved_order(int rank, int from, int to) {
+  std::vector<int> order;
+  for (int d = 0; d < rank; ++d) {
+    if (d != from) order.push_back(d);
+  }
+  order.insert(order.begin() + to, from);
+  return order;
+}
+
+Relayout permute(const std::vector<int>& order) {
+  return {"permute", {{"dims", order}}, fmt::format(".permute({})", fmt::join(order, ", ")),
+          [order](const Shape& shape) {
+            Shape permuted;
+            for (int d : order) permuted.push_back(shape[static_cast<std::size_t>(d)]);
+            return permuted;
+          }};
+}
+
+std::string permute_text(const Spec& spec, const LayoutSource& source, const std::vector<int>& order) {
+  std::vector<std::string> dims = dim_texts(source), permuted;
+  for (int d : order) permuted.push_back(dims[static_cast<std::size_t>(d)]);
+  return relayout_text(spec, source, "permute", fmt::format("to ({})", fmt::join(permuted, ", ")), permute(order));
+}
+
 Fix candidate(std::string description, nlohmann::json patch) {
   Fix fix;
   fix.description = std::move(description);
@@ -431,6 +457,7 @@ std::string copies_joined(const CallDecl& cat) {
 // with one dim and rank change together (key and value alike), then each alone.
 std::vector<Fix> cat_dim_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
   std::map<std::pair<std::int64_t, std::size_t>, std::vector<std::size_t>> by_dim;  // (dim, rank) -> cats
+  std::map<std::pair<std::int64_t, std::size_t>, std::vector<std::string>> names_of;  // the first cat's output dim names
   for (std::size_t index : producers(spec, checked, "cat")) {
     const CallReport* made = call_report(report, spec.calls[index].id);
     const nlohmann::json& dim = spec.calls[index].arguments.contains("dim") ? spec.calls[index].arguments["dim"] : nlohmann::json(0);
@@ -438,16 +465,35 @@ std::vector<Fix> cat_dim_candidates(const Spec& spec, const Report& report, cons
     auto rank = static_cast<std::int64_t>(made->outputs.front().shape.size());
     std::int64_t written = dim.get<std::int64_t>();
     if (written < -rank || written >= rank) continue;
-    by_dim[{written < 0 ? written + rank : written, static_cast<std::size_t>(rank)}].push_back(index);
+    std::pair<std::int64_t, std::size_t> key{written < 0 ? written + rank : written, static_cast<std::size_t>(rank)};
+    by_dim[key].push_back(index);
+    // The pieces' dims by their written names (the output's B of cat([x, y], dim=0) is no one name).
+    std::vector<std::string> names = made->outputs.front().dim_names;
+    if (!made->arguments.empty() && !made->arguments.front().written().empty()) names = written_names(made->arguments.front().written());
+    names_of.emplace(key, std::move(names));
   }
   std::vector<Fix> fixes;
   for (const auto& [key, cats] : by_dim) {
+    // The other dims in the order they are tried: a cat written on a dim within each sample
+    // joins its pieces within each sample, so a batch dim comes last (on the batch the pieces
+    // become new samples: Informer's known steps and placeholders as 2*B sequences), and of the
+    // rest the nearest to the written dim first (dim=2 for dim=1, the slip of one place).
+    const std::vector<std::string>& names = names_of[key];
+    const bool written_on_batch = role_of_dim(names, static_cast<int>(key.first)) == DimRole::Batch;
+    std::vector<std::size_t> others;
+    for (std::size_t dim = 0; dim < key.second; ++dim) {
+      if (static_cast<std::int64_t>(dim) != key.first) others.push_back(dim);
+    }
+    auto order = [&](std::size_t dim) {
+      const bool batch = !written_on_batch && role_of_dim(names, static_cast<int>(dim)) == DimRole::Batch;
+      return std::make_pair(batch, std::abs(static_cast<std::int64_t>(dim) - key.first));
+    };
+    std::stable_sort(others.begin(), others.end(), [&](std::size_t a, std::size_t b) { return order(a) < order(b); });
     std::vector<std::vector<std::size_t>> groups;
     if (cats.size() > 1) groups.push_back(cats);
     for (std::size_t index : cats) groups.push_back({index});
     for (const std::vector<std::size_t>& group : groups) {
-      for (std::size_t dim = 0; dim < key.second; ++dim) {
-        if (static_cast<std::int64_t>(dim) == key.first) continue;
+      for (std::size_t dim : others) {
         nlohmann::json patch = nlohmann::json::array();
         std::vector<std::string> ids;
         for (std::size_t index : group) {
@@ -1710,11 +1756,14 @@ std::optional<std::string> sequence_leaves_product(const Spec& spec, std::size_t
 std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
   std::vector<Fix> fixes;
   std::vector<std::size_t> upstream = upstream_calls(spec, report, checked);
-  // A view or reshape that fails is its own shaping call (memory viewed with the query's length).
+  // A view or reshape that fails is its own shaping call (memory viewed with the query's length);
+  // so is a chunk or split that fails on the dim it cuts (a Linear's (B, T, 2F) output chunked
+  // on the tokens, whose count the check cannot halve): its dim is the argument to change.
   std::optional<std::size_t> failing = call_index(spec, checked.id);
-  const bool reshapes_itself = failing && (spec.calls[*failing].op == "view" || spec.calls[*failing].op == "reshape") &&
-                               spec.calls[*failing].pointer == fmt::format("/calls/{}", *failing);
-  if (reshapes_itself) upstream.insert(upstream.begin(), *failing);
+  const bool own_call = failing && spec.calls[*failing].pointer == fmt::format("/calls/{}", *failing);
+  const bool reshapes_itself = own_call && (spec.calls[*failing].op == "view" || spec.calls[*failing].op == "reshape");
+  const bool splits_itself = own_call && (spec.calls[*failing].op == "chunk" || spec.calls[*failing].op == "split");
+  if (reshapes_itself || splits_itself) upstream.insert(upstream.begin(), *failing);
   std::map<std::tuple<std::string, std::string, int>, std::vector<std::size_t>> alike;  // (op, arguments, rank) -> calls
   struct Input {
     int rank = 0;
@@ -1854,6 +1903,62 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   return fixes;
 }
 
+// An outer product (or sum) of two vectors, each given its dim by an index or an unsqueeze
+// (timesteps[None, :] * freqs[:, None]), made the other way round: the operands' inserted dims
+// exchanged (timesteps[:, None] * freqs[None, :]) order the product's dims the other way, the
+// fix where a later call reads its dims transposed (a (half, B) table meant as (B, half)).
+std::vector<Fix> outer_order_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
+  static const std::set<std::string, std::less<>> outer = {"mul", "add", "sub"};
+  std::vector<std::size_t> calls = upstream_calls(spec, report, checked);
+  if (std::optional<std::size_t> failing = call_index(spec, checked.id)) calls.insert(calls.begin(), *failing);
+  // The call that made `name` at its written place, with the one dim it inserts into a vector.
+  struct Inserted {
+    std::size_t index;
+    int dim;
+    std::string argument;  // "index" or "dim"
+    nlohmann::json value;
+  };
+  auto inserted_by = [&](const CallDecl& reader, const std::string& slot) -> std::optional<Inserted> {
+    auto ref = reader.tensors.find(slot);
+    if (ref == reader.tensors.end() || ref->second.kind != ArgRef::Kind::Named) return std::nullopt;
+    for (std::size_t index = 0; index < spec.calls.size(); ++index) {
+      const CallDecl& maker = spec.calls[index];
+      if (maker.outputs.size() != 1 || maker.outputs.front() != ref->second.name || maker.pointer != fmt::format("/calls/{}", index)) continue;
+      const CallReport* made = call_report(report, maker.id);
+      if (!made || made->arguments.empty() || made->arguments.front().shape.size() != 1) return std::nullopt;
+      if (maker.op == "getitem" && maker.arguments.contains("index")) {
+        if (std::optional<int> dim = inserted_dim(maker.arguments["index"], 1)) return Inserted{index, *dim, "index", maker.arguments["index"]};
+      }
+      if (maker.op == "unsqueeze" && maker.arguments.contains("dim") && maker.arguments["dim"].is_number_integer()) {
+        std::int64_t dim = maker.arguments["dim"].get<std::int64_t>();
+        if (dim >= -2 && dim < 2) return Inserted{index, static_cast<int>(dim < 0 ? dim + 2 : dim), "dim", maker.arguments["dim"]};
+      }
+      return std::nullopt;
+    }
+    return std::nullopt;
+  };
+  std::vector<Fix> fixes;
+  for (std::size_t index : calls) {
+    const CallDecl& call = spec.calls[index];
+    if (outer.count(call.op) == 0) continue;
+    std::optional<Inserted> first = inserted_by(call, "input"), second = inserted_by(call, "other");
+    if (!first || !second || first->dim == second->dim || first->argument != second->argument) continue;
+    const CallDecl& a = spec.calls[first->index];
+    const CallDecl& b = spec.calls[second->index];
+    auto reading = [](const CallDecl& maker, const nlohmann::json& value) {
+      const std::string input = maker.tensors.count("input") != 0 && maker.tensors.at("input").kind == ArgRef::Kind::Named ? maker.tensors.at("input").name : "input";
+      return maker.op == "getitem" ? fmt::format("{} = {}{}", maker.outputs.front(), input, value.get<std::string>())
+                                   : fmt::format("{} = {}.unsqueeze({})", maker.outputs.front(), input, value.dump());
+    };
+    fixes.push_back(candidate(
+        fmt::format("exchange the dims calls \"{}\" and \"{}\" insert, so that call \"{}\"'s outer {} puts the other operand's dim first: {}; {}",
+                    a.id, b.id, call.id, call.op == "mul" ? "product" : "sum", reading(a, second->value), reading(b, first->value)),
+        {{{"op", "replace"}, {"path", child_pointer(a.pointer, first->argument)}, {"value", second->value}},
+         {{"op", "replace"}, {"path", child_pointer(b.pointer, second->argument)}, {"value", first->value}}}));
+  }
+  return fixes;
+}
+
 // Two outputs of a call upstream unpacked in the wrong order (attn_weights, attn_output =
 // mha(x, memory, memory)): the one named for the other flows where the other is meant, and the
 // graph fails downstream. The outputs named the other way round, for calls whose two outputs
@@ -1984,6 +2089,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     for (Fix& fix : unpacking_candidates(spec, report, *checked)) add(std::move(fix));
     if (std::optional<Fix> swap = key_value_swap_candidate(spec, report, call, *checked)) add(std::move(*swap));
     for (Fix& fix : cat_dim_candidates(spec, report, *checked)) add(std::move(fix));
+    for (Fix& fix : outer_order_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : repeat_count_candidates(spec, *checked)) add(std::move(fix));
     for (Fix& fix : batch_tiling_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : slice_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
@@ -2033,6 +2139,12 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
                        [](const CallDecl& later) { return later.op == "view"; });
   };
   bool back_view = output && view_after(*index);
+  // A call that reads its input's last dim as the features (a Linear, a LayerNorm): a dim carried
+  // to that slot is the move its fix makes.
+  const ModuleDecl* reader_module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  const std::string reader = reader_module ? reader_module->type : call.op;
+  const bool feature_reader = reader == "Linear" || reader == "LayerNorm" || reader == "F.linear" || reader == "linear" ||
+                              reader == "F.layer_norm" || reader == "layer_norm";
   std::vector<std::vector<const LayoutSource*>> groups = argument_groups(sources);
   // cat checks every tensor against tensors[0] (PyTorch names a later one as the mismatch): the
   // first sets the layout the others were written to match, so a later one is transposed first.
@@ -2045,6 +2157,34 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     int rank = static_cast<int>(group.front()->shape.size());
     for (int a = 0; a < rank; ++a) {
       for (int b = a + 1; b < rank; ++b) {
+        // One dim carried past two or more others to the feature slot (channels to the end of
+        // (B, C, H, W) for a LayerNorm): the permute that keeps the others in their order (permute(0, 2, 3, 1), H
+        // before W) before the transpose, which exchanges the passenger W with C as well and
+        // leaves (B, W, H, C). Of 4 dims or more, where another dim sits between the two; not
+        // after a transpose or permute, whose own dims are the ones to change (argument changes).
+        const LayoutSource& alone = *group.front();
+        const bool relaid = !alone.written() && (spec.calls[alone.producer].op == "transpose" || spec.calls[alone.producer].op == "permute");
+        if (feature_reader && group.size() == 1 && rank >= 4 && b == rank - 1 && b - a >= 2 && !relaid) {
+          const std::vector<int> order = moved_order(rank, a, b), inverse = moved_order(rank, b, a);
+          Fix moved = candidate(permute_text(spec, *group.front(), order), relayout_patch(spec, group, permute(order)));
+          label_by_lost_roles(moved, group, a, b);
+          add(std::move(moved));
+          if (output) {
+            std::vector<const LayoutSource*> and_back = group;
+            and_back.push_back(&*output);
+            // As relayout_patch orders its sources: a written shape first, then the calls inserted
+            // from the last producer back, so that no insertion moves what is still to be patched.
+            nlohmann::json first = relayout_patch(spec, group, permute(order)), second = relayout_patch(spec, {&*output}, permute(inverse));
+            if (!group.front()->written()) std::swap(first, second);
+            nlohmann::json patch = std::move(first);
+            for (nlohmann::json& operation : second) patch.push_back(std::move(operation));
+            Fix moved_back = candidate(fmt::format("{}; and {} back after call \"{}\": {} = {}.permute({})", permute_text(spec, *group.front(), order),
+                                                   output->name, call.id, output->name, output->name, fmt::join(inverse, ", ")),
+                                       std::move(patch));
+            label_by_lost_roles(moved_back, group, a, b);
+            add(std::move(moved_back));
+          }
+        }
         for (bool contiguous : {false, true}) {
           if (contiguous && !group_view && !back_view) continue;
           std::string then = contiguous ? ".contiguous()" : "";

@@ -12,6 +12,7 @@
 #include "ops/parts.hpp"
 #include "ops/mask_meaning.hpp"
 #include "check/mask_origin.hpp"
+#include "check/mask_pattern.hpp"
 #include "ops/registry.hpp"
 #include "core/shape_json.hpp"
 #include "dim_origin.hpp"
@@ -58,6 +59,7 @@ class MhaRules {
       check_tiling_orders(ctx_, {{&query_, batch_}, {&key_, batch_}, {&value_, batch_}},
                           "each query meets the keys of another batch entry");
     }
+    if (causal_attention()) check_causal_over_stacked(ctx_, query_, seq_);
 
     bool attn_ignored = false;
     if (ctx_.call.flag("is_causal") && !attn_.present) {
@@ -85,6 +87,18 @@ class MhaRules {
   }
 
  private:
+  // Whether the attention is causal: is_causal, a generated causal mask, or a mask made by a
+  // triangle (tril, triu).
+  bool causal_attention() const {
+    if (ctx_.call.flag("is_causal")) return true;
+    auto mask = ctx_.call.tensors.find("attn_mask");
+    if (mask == ctx_.call.tensors.end()) return false;
+    if (mask->second.kind == ArgRef::Kind::Causal) return true;
+    if (mask->second.kind != ArgRef::Kind::Named) return false;
+    std::optional<MaskPattern> pattern = mask_pattern(ctx_.spec, mask->second.name, attn_.producer);
+    return pattern && !pattern->triangles.empty();
+  }
+
   // ---- ranks ------------------------------------------------------------------------------
 
   // With batch_first and a 3-D query, key and value are transposed before any rank check.

@@ -38,6 +38,9 @@ void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& a
 // one with repeat and one with repeat_interleave: MHA240 on the repeat, fixed to repeat_interleave.
 // `meant` says what the mismatch does.
 void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const ArgValue*, int>>& operands, const std::string& meant);
+// Causal attention over `tokens`' dim `dim` (the sequence), made by merging a stack's new dim,
+// outermost, with the steps: MHA312 with the stack moved after the steps (interleaved per step).
+void check_causal_over_stacked(CallContext& ctx, const ArgValue& tokens, int dim);
 // Grouped-query attention by broadcasting (MHA373): `query`'s dim d meets `partner`'s dim
 // partner_of[d], or nothing (-1: a letter the partner lacks, a broadcast 1). A view that split
 // the heads of (..., H, L, D) into (a, b), whose inner factor b meets the partner's key/value heads

@@ -10,6 +10,7 @@
 #include "check/fix_search.hpp"
 #include "check/roles.hpp"
 #include "ops/parts.hpp"
+#include "ops/size_product.hpp"
 
 namespace mhacheck {
 
@@ -272,6 +273,73 @@ void check_grouped_heads_order(CallContext& ctx, const ArgValue& query, const st
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "query head h meets key/value head h // groups, as enable_gqa and repeat_kv pair them");
     return;
   }
+}
+
+namespace {
+
+// The stack whose new dim a reshape merged, outermost, into dim `dim` of `tokens` with the dims
+// after it: Decision Transformer's stack((R, s, a), dim=1) (B, 3, T, E) reshaped to (B, 3*T, E).
+struct StackedMerge {
+  const CallDecl* stack = nullptr;
+  const CallDecl* merge = nullptr;
+  std::int64_t count = 0;  // the tensors stacked
+  int stacked_dim = 0;     // the stack's dim in its output, where the merged run starts
+  DimExpr steps;           // the dim right inside it
+};
+
+std::optional<StackedMerge> stacked_outer_merge(const CallContext& ctx, const ArgValue& tokens, int dim) {
+  if (ctx.checked_calls == nullptr || dim < 0 || dim >= tokens.rank()) return std::nullopt;
+  const DimOrigin origin = dim_origin(ctx.spec, tokens, dim);
+  if (origin.call == nullptr || (origin.call->op != "reshape" && origin.call->op != "view" && origin.call->op != "flatten")) return std::nullopt;
+  auto report = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& r) { return r.id == origin.call->id; });
+  if (report == ctx.checked_calls->end() || report->outputs.empty() || report->arguments.empty()) return std::nullopt;
+  const Shape& in = report->arguments.front().shape;
+  const Shape& out = report->outputs.front().shape;
+  if (origin.dim >= static_cast<int>(out.size())) return std::nullopt;
+  // The input dims before the merged run multiply to the output dims before it.
+  Shape before(out.begin(), out.begin() + origin.dim);
+  std::size_t first = 0;
+  while (first <= in.size() && SizeProduct::of(Shape(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(first))) != SizeProduct::of(before)) ++first;
+  if (first + 2 > in.size()) return std::nullopt;
+  std::size_t end = first + 1;
+  while (end <= in.size() && SizeProduct::of(Shape(in.begin() + static_cast<std::ptrdiff_t>(first), in.begin() + static_cast<std::ptrdiff_t>(end))) !=
+                                 SizeProduct::of(Shape{out[static_cast<std::size_t>(origin.dim)]})) {
+    ++end;
+  }
+  if (end > in.size() || end - first < 2 || in[first + 1] == DimExpr::constant(1)) return std::nullopt;
+  const CallDecl* stack = producer_of(ctx.spec, input_name(*origin.call, "input"), origin.call);
+  if (stack == nullptr || stack->op != "stack") return std::nullopt;
+  const auto rank = static_cast<std::int64_t>(in.size());
+  const std::int64_t written = stack->arguments.value("dim", nlohmann::json(0)).is_number_integer() ? stack->arguments.value("dim", std::int64_t{0}) : -rank - 1;
+  if (written < -rank || written >= rank || (written < 0 ? written + rank : written) != static_cast<std::int64_t>(first)) return std::nullopt;
+  const auto count = static_cast<std::int64_t>(stack->list_size("tensors"));
+  if (count < 2 || !(in[first] == DimExpr::constant(count))) return std::nullopt;
+  return StackedMerge{stack, origin.call, count, static_cast<int>(first), in[first + 1]};
+}
+
+}  // namespace
+
+void check_causal_over_stacked(CallContext& ctx, const ArgValue& tokens, int dim) {
+  std::optional<StackedMerge> merged = stacked_outer_merge(ctx, tokens, dim);
+  if (!merged) return;
+  // Borrowed code: the order's own diagnostic (MHA421, /work/notes/s20-h10c-codes.def) comes at merge.
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ReshapeMovesDim,
+      fmt::format("{}'s dim {} merges the {} tensors stacked by call \"{}\" (outer) with {} steps (inner): the tokens are grouped by "
+                  "tensor, all of the first before any of the second, and the causal mask over them lets every token of a later group see "
+                  "the first group's later steps",
+                  tensor_name(tokens), dim, merged->count, merged->stack->id, merged->steps.str()),
+      &tokens, dim);
+  diagnostic.notes.push_back("causal attention over tokens of several kinds per step (a return, a state and an action) reads them "
+                             "interleaved per step: stacked after the steps, (B, T, K, E) merged gives step 0's K tokens, then step 1's");
+  diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
+  if (ctx.spec.flat) return;
+  const int inner = merged->stacked_dim + 1;
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("stack after the steps, so that the tokens interleave per step: torch.stack([...], dim={}) in call \"{}\"", inner,
+                                merged->stack->id),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", merged->stack->pointer + "/dim"}, {"value", inner}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each step's tokens come together, in causal order");
 }
 
 }  // namespace mhacheck

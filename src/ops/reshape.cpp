@@ -973,8 +973,21 @@ class ReshapeRules {
            ctx_.symbols.resolve(input_.shape[kept]) == shape[kept]) {
       ++kept;
     }
+    // A leading batch that the result merges with dims of a constant count (PatchTST's (B, 512, 7)
+    // reshaped to (-1, 32, 16): the -1 is 7*B, one row per channel of each sample) stays the
+    // outer factor of both; the count joins the constants, and memory must hold its dim right
+    // after the batch (permute(0, 2, 1) first, or each "patch" mixes the 7 channels).
+    std::int64_t merged_count = 0;
+    if (kept == 0 && input_.rank() >= 2 && !shape.empty()) {
+      const DimExpr lead = ctx_.symbols.resolve(input_.shape[0]);
+      if (lead.is_plain_symbol() && shape[0].symbol == lead.symbol && shape[0].offset == 0 && shape[0].coeff > 1) {
+        merged_count = shape[0].coeff;
+        kept = 1;
+      }
+    }
     std::vector<int> in_dims;
     std::vector<std::int64_t> sizes, result;
+    if (merged_count > 1) result.push_back(merged_count);
     for (int d = static_cast<int>(kept); d < input_.rank(); ++d) {
       const DimExpr size = ctx_.symbols.resolve(input_.shape[static_cast<std::size_t>(d)]);
       if (!size.is_constant()) return;

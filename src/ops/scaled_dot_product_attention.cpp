@@ -59,6 +59,7 @@ class SdpaRules {
     if (query_.rank() >= 3 && key_.rank() == query_.rank()) {
       check_tiling_orders(ctx_, {{&query_, 0}, {&key_, 0}, {&value_, 0}}, "each query meets the keys of another batch entry");
     }
+    if (ctx_.call.flag("is_causal") && query_.rank() >= 2) check_causal_over_stacked(ctx_, query_, query_.rank() - 2);
     check_repeat_tiling(ctx_, {&key_, &value_}, -3,
                         "query head h then meets key/value head h mod n, where grouped-query attention shares each key/value head "
                         "with a block of consecutive query heads");

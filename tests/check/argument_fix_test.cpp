@@ -315,3 +315,63 @@ TEST_CASE("argument fixes: nn.MultiheadAttention's outputs unpacked (weights, ou
   CHECK(fix.patch[0]["path"] == "/calls/0/outputs");
   CHECK(fix.patch[0]["value"] == nlohmann::json::array({"output", "weights"}));
 }
+
+TEST_CASE("argument fixes: a chunk that fails on the tokens it cuts is moved to the Linear's features", "[fixes][argument-fixes]") {
+  // GEGLU: proj(x) (B, S, 2*1024) chunked on dim 1, the sequence, whose halves the check cannot
+  // write; the chunk's own dim is the argument to change.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"proj": "nn.Linear(256, 2048)", "out": "nn.Linear(1024, 256)"},
+    "tensors": {"x": ["B", "S", 256]},
+    "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["h"]},
+              {"id": "ch", "op": "chunk", "input": "h", "chunks": 2, "dim": 1, "outputs": ["a", "gate"]},
+              {"id": "g", "op": "gelu", "input": "gate", "outputs": ["gg"]},
+              {"id": "m", "op": "mul", "input": "a", "other": "gg", "outputs": ["hid"]},
+              {"id": "o", "module": "out", "input": "hid", "outputs": ["y"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA303");
+  CHECK(fix.description == "change the chunk of call \"ch\" to chunk(2, dim=2): a, gate = h.chunk(2, dim=2)");
+  CHECK(fix.remaining_errors.empty());
+}
+
+TEST_CASE("argument fixes: an outer product of two vectors made the other way round exchanges their inserted dims", "[fixes][argument-fixes]") {
+  // Rotary angles pos.unsqueeze(0) * inv_freq.unsqueeze(1) are (32, T); the Linear reads 32
+  // features, so the (T, 32) table was meant: each operand's dim inserted at the other place.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"proj": "nn.Linear(32, 64)"},
+    "tensors": {"pos": ["T"], "inv_freq": [32]},
+    "calls": [{"id": "a", "op": "unsqueeze", "input": "pos", "dim": 0, "outputs": ["p2"]},
+              {"id": "b", "op": "unsqueeze", "input": "inv_freq", "dim": 1, "outputs": ["f2"]},
+              {"id": "m", "op": "mul", "input": "p2", "other": "f2", "outputs": ["angles"]},
+              {"id": "l", "module": "proj", "input": "angles", "outputs": ["e"]}]})j");
+  const Diagnostic* condition = test::find(report, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE(!condition->fixes.empty());
+  const Fix& fix = condition->fixes.front();
+  CHECK(fix.verified);
+  CHECK(fix.semantics != FixSemantics::Suspect);
+  CHECK_THAT(fix.description, Catch::Contains("p2 = pos.unsqueeze(1); f2 = inv_freq.unsqueeze(0)"));
+  REQUIRE(fix.outputs.size() == 1);
+  CHECK(tuple_str(fix.outputs.front().shape) == "(T, 64)");
+}
+
+TEST_CASE("argument fixes: pieces joined on the wrong dim of each sample are joined on the nearest other dim, not the batch", "[fixes][argument-fixes]") {
+  // Two (B, 24, 3) windows of a series meant to follow each other in time: cat on dim 2 gives 6
+  // features; on dim 0 they would become 2*B samples, on dim 1 one longer series each.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"embed": "nn.Linear(3, 64)"},
+    "tensors": {"past": ["B", 24, 3], "future": ["B", 24, 3]},
+    "calls": [{"id": "c", "op": "cat", "tensors": ["past", "future"], "dim": -1, "outputs": ["series"]},
+              {"id": "e", "module": "embed", "input": "series", "outputs": ["tokens"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA404");
+  CHECK(fix.description == "join the tensors of cat call \"c\" on dim 1: torch.cat([...], dim=1)");
+  REQUIRE(fix.outputs.size() == 1);
+  CHECK(tuple_str(fix.outputs.front().shape) == "(B, 48, 64)");
+}
+
+TEST_CASE("argument fixes: channels carried to the last dim of a 4-D map keep the other dims in their order", "[fixes][argument-fixes]") {
+  // A channels-first (B, 32, 8, 16) map into a Linear over its channels: permute(0, 2, 3, 1)
+  // gives (B, 8, 16, 32); transpose(1, 3) would give (B, 16, 8, 32), height and width exchanged.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"pw": "nn.Linear(32, 128)"},
+    "tensors": {"fmap": ["B", 32, 8, 16]},
+    "calls": [{"id": "l", "module": "pw", "input": "fmap", "outputs": ["y"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA404");
+  CHECK(fix.description == "permute fmap to (B, 8, 16, 32): fmap.permute(0, 2, 3, 1)");
+  REQUIRE(fix.outputs.size() == 1);
+  CHECK(tuple_str(fix.outputs.front().shape) == "(B, 8, 16, 128)");
+}

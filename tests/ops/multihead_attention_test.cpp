@@ -477,3 +477,53 @@ TEST_CASE("a (B, 1, T) mask made [:, None, :] as key_padding_mask: squeezed wher
   CHECK(squeezed->description == "masks.squeeze(1) gives (B, T)");
   CHECK(squeezed->valid());
 }
+
+TEST_CASE("causal attention over a stack's tokens merged with the stacked dim outside the steps warns, fix: stack after the steps", "[mha]") {
+  // Observation and action embeddings (B, 16, 64) stacked on dim 1 (B, 2, 16, 64) and merged to
+  // (B, 32, 64): all observations, then all actions, so under the causal mask every action token
+  // sees the observations of later steps.
+  const std::string calls = R"j("calls": [{"id": "st", "op": "stack", "tensors": ["obs", "act"], "dim": STACKED, "outputs": ["pairs"]},
+              {"id": "rs", "op": "reshape", "input": "pairs", "shape": ["B", 32, 64], "outputs": ["tokens"]},
+              {"id": "m", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["future"]},
+              {"id": "a", "module": "attn", "query": "tokens", "key": "tokens", "value": "tokens", "attn_mask": "future",
+               "need_weights": false, "outputs": ["y"]}]})j";
+  const std::string head = R"j({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+    "tensors": {"obs": ["B", 16, 64], "act": ["B", 16, 64], "ones": {"shape": [32, 32], "dtype": "bool"}},
+    )j";
+  auto with_stack_dim = [&](int dim) {
+    std::string text = head + calls;
+    text.replace(text.find("STACKED"), 7, std::to_string(dim));
+    return test::check_text(text);
+  };
+  Report grouped = with_stack_dim(1);
+  const Diagnostic* order = test::find(grouped, "MHA312");
+  REQUIRE(order != nullptr);
+  CHECK(order->severity() == Severity::Warning);
+  CHECK(order->call == "a");
+  REQUIRE(!order->fixes.empty());
+  CHECK(order->fixes.front().description ==
+        "stack after the steps, so that the tokens interleave per step: torch.stack([...], dim=2) in call \"st\"");
+  CHECK(order->fixes.front().verified);
+  CHECK(order->fixes.front().semantics == FixSemantics::Consistent);
+  // Stacked after the steps, the tokens interleave: nothing to say.
+  CHECK(test::find(with_stack_dim(2), "MHA312") == nullptr);
+  // Without a causal mask the grouping is only an order: nothing to say either.
+  Report unmasked = test::check_text(R"j({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+    "tensors": {"obs": ["B", 16, 64], "act": ["B", 16, 64]},
+    "calls": [{"id": "st", "op": "stack", "tensors": ["obs", "act"], "dim": 1, "outputs": ["pairs"]},
+              {"id": "rs", "op": "reshape", "input": "pairs", "shape": ["B", 32, 64], "outputs": ["tokens"]},
+              {"id": "a", "module": "attn", "query": "tokens", "key": "tokens", "value": "tokens", "need_weights": false, "outputs": ["y"]}]})j");
+  CHECK(test::find(unmasked, "MHA312") == nullptr);
+}
+
+TEST_CASE("scaled_dot_product_attention with is_causal over stacked tokens merged outside the steps warns", "[sdpa]") {
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"obs": ["B", 16, 64], "act": ["B", 16, 64]},
+    "calls": [{"id": "st", "op": "stack", "tensors": ["obs", "act"], "dim": 1, "outputs": ["pairs"]},
+              {"id": "rs", "op": "reshape", "input": "pairs", "shape": ["B", 32, 64], "outputs": ["tokens"]},
+              {"id": "a", "op": "scaled_dot_product_attention", "query": "tokens", "key": "tokens", "value": "tokens", "is_causal": true,
+               "outputs": ["y"]}]})j");
+  const Diagnostic* order = test::find(report, "MHA312");
+  REQUIRE(order != nullptr);
+  REQUIRE(!order->fixes.empty());
+  CHECK_THAT(order->fixes.front().description, Catch::Contains("torch.stack([...], dim=2)"));
+}

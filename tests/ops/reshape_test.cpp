@@ -418,3 +418,20 @@ TEST_CASE("reshape: relative attention's skew (L, L) to (L+1, L) without the pad
   REQUIRE(test::find(fewer, "MHA302") != nullptr);
   for (const Fix& f : test::find(fewer, "MHA302")->fixes) CHECK(f.description.find("F.pad") == std::string::npos);
 }
+
+TEST_CASE("a reshape that merges constant dims into the leading batch needs them right after it in memory", "[glue]") {
+  // EEG windows (B, 1000, 19): 1000 samples of 19 electrodes, cut into 50 patches of 20 samples
+  // per electrode. reshape(-1, 50, 20) gives (19*B, 50, 20) whose rows mix the electrodes.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 1000, 19]},
+    "calls": [{"id": "r", "op": "reshape", "input": "x", "shape": [-1, 50, 20], "outputs": ["patches"]}]})");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  REQUIRE(!moved->fixes.empty());
+  CHECK(moved->fixes[0].description == "move the dims first: x.transpose(1, 2).reshape(-1, 50, 20)");
+  CHECK(moved->fixes[0].verified);
+  // The electrodes already before the time: a plain split and merge.
+  Report channels_first = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 19, 1000]},
+    "calls": [{"id": "r", "op": "reshape", "input": "x", "shape": [-1, 50, 20], "outputs": ["patches"]}]})");
+  CHECK(test::find(channels_first, "MHA312") == nullptr);
+  CHECK(test::single_output(channels_first) == "(19*B, 50, 20)");
+}

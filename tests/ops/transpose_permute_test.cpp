@@ -33,3 +33,23 @@ TEST_CASE("a flat call without a dims argument still reads dims as symbol bindin
   Report wrong = test::check_text(R"({"dims": [1, 0], "op": "transpose", "input": [2, 3], "dim0": 0, "dim1": 1})");
   CHECK(wrong.input_error);
 }
+
+TEST_CASE("a permute that moves one dim and reverses a same-sized pair on the way warns, with the order-keeping permute", "[glue]") {
+  // A contact map's (B, L, L, 64) pair features with the channels moved to the front by
+  // permute(0, 3, 2, 1): (B, 64, L, L) either way, but every entry read at its mirror position.
+  Report report = test::check_text(op_call("permute", R"("input": ["B", "L", "L", 64], "dims": [0, 3, 2, 1])"));
+  const Diagnostic* reversed = test::find(report, "MHA312");
+  REQUIRE(reversed != nullptr);
+  CHECK(reversed->severity() == Severity::Warning);
+  CHECK(reversed->argument == "dims");
+  REQUIRE(!reversed->fixes.empty());
+  CHECK(reversed->fixes.front().description == "keep the order of dims 1 and 2: permute(0, 3, 1, 2)");
+  CHECK(reversed->fixes.front().verified);
+  // Only the pair exchanged (a square pair transposed on purpose), or the pair kept in order,
+  // says nothing.
+  // Two constants that happen to agree (an axial block's H == W) are two roles: no warning.
+  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "L", "L", 64], "dims": [0, 2, 1, 3])")), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "L", "L", 64], "dims": [0, 3, 1, 2])")), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", 32, 32, 64], "dims": [0, 3, 2, 1])")), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "H", "T", "T"], "dims": [0, 1, 3, 2])")), "MHA312") == nullptr);
+}
