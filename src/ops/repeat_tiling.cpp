@@ -89,6 +89,26 @@ std::optional<BatchTiling> batch_tiling(const Spec& spec, const ArgValue& arg, i
   return BatchTiling{call, true, repeats.get<std::int64_t>(), origin.dim};
 }
 
+// The batch dim `dim` of a declared `arg`, written in the spec as X*k (X outer: the k copies of
+// each of X's entries adjacent, the order repeat_interleave gives), where `tiled` is that size
+// k*X: the text as written ("B*4"); nullopt otherwise, and in a traced spec, whose products are
+// in the tracer's order, not memory order.
+std::optional<std::string> copies_adjacent(const CallContext& ctx, const ArgValue& arg, int dim, const DimExpr& tiled, std::int64_t factor) {
+  if (arg.producer != nullptr || tiled.is_constant() || tiled.offset != 0 || tiled.coeff != factor || tiled.is_monomial()) return std::nullopt;
+  if (std::any_of(ctx.spec.calls.begin(), ctx.spec.calls.end(), [](const CallDecl& call) { return call.source.line > 0; })) return std::nullopt;
+  if (ctx.symbols.compare(arg.shape[static_cast<std::size_t>(dim)], tiled) != Symbols::Verdict::Equal) return std::nullopt;
+  if (static_cast<std::size_t>(dim) >= arg.dim_locations.size() || !arg.dim_locations[static_cast<std::size_t>(dim)].known()) return std::nullopt;
+  const Location& at = arg.dim_locations[static_cast<std::size_t>(dim)];
+  std::string_view line = at.source->line_text(at.line);
+  const std::size_t start = static_cast<std::size_t>(at.column - 1);
+  if (start >= line.size()) return std::nullopt;
+  std::string text;
+  for (char c : line.substr(start, static_cast<std::size_t>(at.length))) {
+    if (c != '"' && c != ' ') text += c;
+  }
+  return text == fmt::format("{}*{}", tiled.symbol.str(), factor) ? std::optional<std::string>(text) : std::nullopt;
+}
+
 }  // namespace
 
 void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const ArgValue*, int>>& operands, const std::string& meant) {
@@ -105,16 +125,31 @@ void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const Arg
     std::optional<Tiled>& slot = each->interleaved ? blocks : tiles;
     if (!slot) slot = Tiled{arg, dim, *each};
   }
-  if (!blocks || !tiles || blocks->how.factor != tiles->how.factor) return;
+  if (!tiles) return;
+  std::string blocked_how;
+  const ArgValue* blocked = nullptr;
+  if (blocks && blocks->how.factor == tiles->how.factor) {
+    blocked = blocks->arg;
+    blocked_how = fmt::format("by repeat_interleave (call \"{}\": 0, 0, ..., 1, 1, ...)", blocks->how.call->id);
+  } else if (!blocks) {
+    // An operand declared with its batch written X*k, the k copies of each of X entries adjacent
+    // (beam search's (batch, beam) rows, B*num_beams), met by one tiled from X entries by repeat.
+    for (const auto& [arg, dim] : operands) {
+      if (arg == tiles->arg || !arg->present || dim < 0 || dim >= arg->rank()) continue;
+      if (std::optional<std::string> written = copies_adjacent(ctx, *arg, dim, tiles->arg->shape[static_cast<std::size_t>(tiles->dim)], tiles->how.factor)) {
+        blocked = arg;
+        blocked_how = fmt::format("declared {} (each entry's {} copies adjacent: 0, 0, ..., 1, 1, ...)", *written, tiles->how.factor);
+        break;
+      }
+    }
+  }
+  if (blocked == nullptr) return;
   const ArgValue* tiled = tiles->arg;
-  const ArgValue* blocked = blocks->arg;
   const BatchTiling& tile = tiles->how;
-  const BatchTiling& block = blocks->how;
   Diagnostic& diagnostic = ctx.report(
       DiagId::RepeatTilesGroups,
-      fmt::format("{} and {} tile the batch in different orders: {} by repeat (call \"{}\": entries 0, 1, ..., 0, 1, ...), {} by "
-                  "repeat_interleave (call \"{}\": 0, 0, ..., 1, 1, ...), so {}",
-                  tiled->argument, blocked->argument, tensor_name(*tiled), tile.call->id, tensor_name(*blocked), block.call->id, meant),
+      fmt::format("{} and {} tile the batch in different orders: {} by repeat (call \"{}\": entries 0, 1, ..., 0, 1, ...), {} {}, so {}",
+                  tiled->argument, blocked->argument, tensor_name(*tiled), tile.call->id, tensor_name(*blocked), blocked_how, meant),
       tiled, tiles->dim);
   diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
   if (ctx.spec.flat) return;
