@@ -477,3 +477,21 @@ TEST_CASE("a (B, 1, T) mask made [:, None, :] as key_padding_mask: squeezed wher
   CHECK(squeezed->description == "masks.squeeze(1) gives (B, T)");
   CHECK(squeezed->valid());
 }
+
+TEST_CASE("a batch declared X*k (copies adjacent) against a key tiled by repeat(k, ...) warns MHA240", "[mha]") {
+  // Sampling 3 continuations per prompt: queries declared bsz*3, prompts' memory tiled by repeat.
+  auto sampled = [](const std::string& rows) {
+    return test::check_text(R"j({"version": 1, "modules": {"x": "nn.MultiheadAttention(64, 4)"},
+      "tensors": {"prompt": ["S", "bsz", 64], "h": [1, ")j" + rows + R"j(", 64]},
+      "calls": [{"id": "r", "op": "repeat", "input": "prompt", "repeats": [1, 3, 1], "outputs": ["mem"]},
+                {"id": "a", "module": "x", "query": "h", "key": "mem", "value": "mem", "need_weights": false}]})j");
+  };
+  Report adjacent = sampled("bsz*3");
+  const Diagnostic* orders = test::find(adjacent, "MHA240");
+  REQUIRE(orders != nullptr);
+  REQUIRE_FALSE(orders->fixes.empty());
+  CHECK(orders->fixes[0].description == "tile mem as h is: mem = prompt.repeat_interleave(3, dim=1)");
+  CHECK(orders->fixes[0].valid());
+  // Written 3*bsz, the copies of the batch follow each other as repeat gives them: no warning.
+  CHECK(test::find(sampled("3*bsz"), "MHA240") == nullptr);
+}
