@@ -2081,12 +2081,11 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   auto other_source = std::find_if(argument_sources.begin(), argument_sources.end(), [](const auto& entry) { return entry.first == "other"; });
   const LayoutSource* product_other = other_source == argument_sources.end() ? nullptr : &sources[other_source->second];
   auto label_by_lost_roles = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
-    // The right operand of a product transposed as a matrix (x @ y.T): its last dim becomes the
+    // The right operand of a product of two matrices transposed (x @ y.T): its rows become the
     // product's columns, no feature slot, and the two operands' features are contracted (CLIP's
-    // (B, E) @ (B, E).T similarities, one per pair of entries).
-    const int rank = static_cast<int>(group.front()->shape.size());
-    if (call.op == "matmul" && group.size() == 1 && group.front() == product_other && product_other != product_input && rank >= 2 &&
-        a == rank - 2 && b == rank - 1) {
+    // (B, E) @ (B, E).T similarities, one per pair of entries; (B, E) @ (C, E).T class logits).
+    if (call.op == "matmul" && group.size() == 1 && group.front() == product_other && product_other != product_input &&
+        group.front()->shape.size() == 2 && product_input != nullptr && product_input->shape.size() == 2) {
       fix.semantics = FixSemantics::Consistent;
       fix.semantics_note = "the product contracts the last dims of both operands (x @ y.T): each row of one meets each row of the other";
       return;

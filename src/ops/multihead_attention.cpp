@@ -57,6 +57,7 @@ class MhaRules {
     if (batched_) {
       check_tiling_orders(ctx_, {{&query_, batch_}, {&key_, batch_}, {&value_, batch_}},
                           "each query meets the keys of another batch entry");
+      if (kpm_.rank() == 2) check_mask_positions_tiled(ctx_, kpm_, 1, key_, seq_);
     }
 
     bool attn_ignored = false;

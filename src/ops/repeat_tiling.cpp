@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include "check/dim_origin.hpp"
@@ -164,6 +165,63 @@ void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const Arg
                                 input.kind == ArgRef::Kind::Named ? input.name : "input", tile.factor, tile.dim),
                     patch);
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's copies stay together in both operands");
+}
+
+void check_mask_positions_tiled(CallContext& ctx, const ArgValue& mask, int mask_dim, const ArgValue& tokens, int token_dim) {
+  if (!mask.present || ctx.spec.flat || mask_dim < 0 || mask_dim >= mask.rank()) return;
+  // Up from the mask through the calls that keep each position's flag where it is.
+  static const std::array<const char*, 12> keeping = {"logical_not", "bitwise_not", "eq", "ne", "bool", "float",
+                                                      "to", "long", "int", "contiguous", "clone", "detach"};
+  const CallDecl* call = mask.producer;
+  for (int step = 0; step < 8 && call != nullptr && call->op != "repeat"; ++step) {
+    if (std::none_of(keeping.begin(), keeping.end(), [&](const char* op) { return call->op == op; })) return;
+    auto other = call->tensors.find("other");
+    if (other != call->tensors.end() && other->second.kind != ArgRef::Kind::Absent) return;  // a second tensor moves nothing, but mixes
+    const std::string input = input_name(*call, "input");
+    if (input.empty()) return;
+    call = producer_of(ctx.spec, input, call);
+  }
+  if (call == nullptr || call->op != "repeat") return;
+  const nlohmann::json& repeats = call->arguments.at("repeats");
+  if (!repeats.is_array() || static_cast<int>(repeats.size()) != mask.rank()) return;
+  for (int d = 0; d < mask.rank(); ++d) {
+    const nlohmann::json& count = repeats[static_cast<std::size_t>(d)];
+    if (!count.is_number_integer() || (d == mask_dim ? count.get<std::int64_t>() < 2 : count.get<std::int64_t>() != 1)) return;
+  }
+  const std::int64_t factor = repeats[static_cast<std::size_t>(mask_dim)].get<std::int64_t>();
+  // Tokens of k streams joined along the sequence: the tiled mask is theirs.
+  if (const CallDecl* joined = tokens.producer; joined != nullptr && joined->op == "cat") {
+    const nlohmann::json& dim = joined->arguments.value("dim", nlohmann::json(0));
+    if (dim.is_number_integer() && (dim.get<std::int64_t>() == token_dim || dim.get<std::int64_t>() + tokens.rank() == token_dim)) return;
+  }
+  const ArgRef& input = call->tensor("input");
+  const std::string source = input.kind == ArgRef::Kind::Named ? input.name : "input";
+  const std::string result = call->outputs.empty() ? std::string("x") : call->outputs.front();
+  DimExpr positions = mask.shape[static_cast<std::size_t>(mask_dim)];
+  if (positions.is_constant()) {
+    positions.offset /= factor;
+  } else if (positions.offset == 0 && positions.coeff % factor == 0) {
+    positions.coeff /= factor;
+  } else {
+    return;
+  }
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::RepeatTilesGroups,
+      fmt::format("{} {} is made by repeat (call \"{}\"), which tiles its {} positions {} times: token i gets position i mod {}'s flag, "
+                  "which fits {} streams joined one after another, not tokens interleaved per position",
+                  mask.argument, tensor_name(mask), call->id, positions.str(), factor, positions.str(), factor),
+      &mask, mask_dim);
+  diagnostic.notes.push_back(fmt::format("{} (repeat_interleave({}, dim={}))", kModuloPairing, factor, mask_dim));
+  diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
+  nlohmann::json patch = nlohmann::json::array(
+      {{{"op", "replace"}, {"path", call->pointer + "/op"}, {"value", "repeat_interleave"}},
+       {{"op", "replace"}, {"path", call->pointer + "/repeats"}, {"value", factor}},
+       {{"op", "add"}, {"path", call->pointer + "/dim"}, {"value", mask_dim}}});
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("give each position's flag to its {} tokens side by side: {} = {}.repeat_interleave({}, dim={})", factor, result,
+                                source, factor, mask_dim),
+                    patch);
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "token t*k + j gets position t's flag, as interleaved tokens need");
 }
 
 void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant,

@@ -310,7 +310,7 @@ TEST_CASE("sdpa: enable_gqa between two counts of one batch that never divide (B
   CHECK(test::find(halves, "MHA204") == nullptr);
 }
 
-TEST_CASE("sdpa: a context of B+1 rows (one shared row cat'ed to B) against 2*B queries is MHA083; the shared row is expanded", "[sdpa][fixes]") {
+TEST_CASE("sdpa: a context of B+1 rows (one shared row joined to B) against 2*B queries is MHA083, fixed by expanding the shared row", "[sdpa][fixes]") {
   // Image-prompt guidance: a null image embedding (1, 4, 64) joined to the batch's (bsz, 4, 64),
   // queries doubled for the two halves.
   Report guided = test::check_text(R"({"version": 1, "tensors": {"null_img": [1, 4, 64], "img": ["bsz", 4, 64], "x": ["bsz", 256, 64]},
