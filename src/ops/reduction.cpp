@@ -71,15 +71,18 @@ void check_reduced_batch(CallContext& ctx, const ArgValue& input, const std::set
     if (role == DimRole::Sequence && reduced.count(d) == 0 && sequence < 0) sequence = d;
   }
   if (batch < 0 || sequence < 0) return;
-  Diagnostic& diagnostic = ctx.report(
-      DiagId::ReduceBatchRole,
-      fmt::format("{} over dim {} (\"{}\", a {}) combines batch entries, not the positions of the sequence dim {} (\"{}\")", ctx.call.op,
-                  batch, input.dim_name(batch), role_name(DimRole::Batch), sequence, input.dim_name(sequence)),
-      &input, batch);
   // Per-head weights (B, H, L, S) reduced over the batch: the heads are what one averages them
   // over (a per-example map), the batch and heads slots confused; pooling a query or key dim of
   // weights is no map at all.
-  if (int heads = kept_heads_dim(input, reduced); heads >= 0 && batch == 0) {
+  const int heads = batch == 0 ? kept_heads_dim(input, reduced) : -1;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ReduceBatchRole,
+      heads >= 0 ? fmt::format("{} over dim {} (\"{}\", a {}) combines batch entries, not the heads (dim {}) of the (B, H, L, S) weights",
+                               ctx.call.op, batch, input.dim_name(batch), role_name(DimRole::Batch), heads)
+                 : fmt::format("{} over dim {} (\"{}\", a {}) combines batch entries, not the positions of the sequence dim {} (\"{}\")",
+                               ctx.call.op, batch, input.dim_name(batch), role_name(DimRole::Batch), sequence, input.dim_name(sequence)),
+      &input, batch);
+  if (heads >= 0) {
     nlohmann::json fixed = dims_with_batch_replaced(ctx, input, batch, heads);
     if (ctx.add_argument_fix(diagnostic, fmt::format("{} over dim={} (the heads of the (B, H, L, S) weights)", ctx.call.op, fixed.dump()), "dim", fixed)) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each example's map averages its own heads, as average_attn_weights=True does");

@@ -466,6 +466,7 @@ TEST_CASE("per-head weights (B, H, L, S) pooled over the batch: MHA288's first f
       "calls": [{"id": "s", "op": "sum", "input": "p", "dim": 0, "outputs": ["m"]}]})");
   const Diagnostic* pooled = test::find(weights, "MHA288");
   REQUIRE(pooled != nullptr);
+  CHECK(pooled->message == "sum over dim 0 (\"N\", a batch size) combines batch entries, not the heads (dim 1) of the (B, H, L, S) weights");
   CHECK(first_fix(*pooled).description == "sum over dim=1 (the heads of the (B, H, L, S) weights)");
   CHECK(first_fix(*pooled).valid());
   CHECK(first_fix(*pooled).semantics == FixSemantics::Consistent);
