@@ -91,6 +91,13 @@ std::optional<std::string> batch_forced_to_one(const DimExpr& a, const DimExpr& 
     if (role_of_name(symbolic->symbol) != DimRole::Batch) continue;
     if (symbolic->coeff + symbolic->offset == constant->offset) return symbolic->symbol;
   }
+  // Two counts of one batch that grow at different rates hold together only at 1: latents doubled
+  // for classifier-free guidance (2*B) against a context of one shared row joined to the B text
+  // rows (B+1). One side's batch is not the other's, whatever B is.
+  if (!a.is_constant() && !b.is_constant() && !a.is_monomial() && a.symbol == b.symbol && a.coeff != b.coeff &&
+      role_of_name(a.symbol) == DimRole::Batch && a.coeff + a.offset == b.coeff + b.offset) {
+    return a.symbol;
+  }
   return std::nullopt;
 }
 
@@ -202,13 +209,15 @@ bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where
     return true;
   }
   std::optional<std::string> batch = batch_forced_to_one(symbols.resolve(a), symbols.resolve(b));
+  const bool against_constant = symbols.resolve(a).is_constant() || symbols.resolve(b).is_constant();
   Symbols::Equality equality = symbols.require_equal(a, b);
   // A batch size that must be 1: the call fails for every batch but one (DETR's queries tiled
   // with repeat(B, 1, 1) into the query count, leaving a batch of 1 against the memory's B).
   if (batch) {
     Diagnostic& diagnostic = report(
-        DiagId::RoleCondition, fmt::format("valid only if {} ({}), but {} is a batch size: 1 on the other side is no batch", equality.condition,
-                                           what, *batch),
+        DiagId::RoleCondition,
+        fmt::format("valid only if {} ({}), but {} is a batch size: {}", equality.condition, what, *batch,
+                    against_constant ? "1 on the other side is no batch" : "the two sides count the batch differently"),
         where, dim);
     diagnostic.notes.push_back(fmt::format("PyTorch fails for every {} but 1: a batch dim of 1 usually means the batch went into another "
                                            "dim (repeat's counts, a missing unsqueeze) or the tensor is shared by the batch and needs "

@@ -992,6 +992,70 @@ std::vector<Fix> batch_tiling_candidates(const Spec& spec, const Report& report,
   return fixes;
 }
 
+// An argument whose batch was made by torch.cat on dim 0 of a tensor shared by the batch (one
+// row: classifier-free guidance's empty-prompt embedding (1, 77, E)) and a batch of B rows (the
+// prompts' (B, 77, E)), looked up through the Linears that project it (to_k and to_v of one
+// context): B+1 rows where each half should have B. The shared row is expanded to the batch
+// where it enters (the pipelines' negative_prompt_embeds.repeat(B, 1, 1)), so that each half
+// holds one row per entry.
+std::vector<Fix> shared_row_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  std::set<std::string> seen_cats;
+  for (const ResolvedArgument& argument : checked.arguments) {
+    ArgumentSource source = argument.source;
+    for (int step = 0; step < 4 && source.kind == ArgumentSource::Kind::Output; ++step) {
+      std::optional<std::size_t> producer = call_index(spec, source.call);
+      const CallReport* made = call_report(report, source.call);
+      if (!producer || !made) break;
+      const CallDecl& upstream = spec.calls[*producer];
+      if (upstream.op == "cat") {
+        const nlohmann::json& dim = upstream.arguments.value("dim", nlohmann::json(0));
+        if (dim != 0 || !seen_cats.insert(upstream.id).second) break;
+        const ResolvedArgument* shared = nullptr;
+        const ResolvedArgument* batched = nullptr;
+        for (const ResolvedArgument& piece : made->arguments) {
+          if (piece.name.rfind("tensors[", 0) != 0 || piece.shape.size() < 2) continue;
+          if (piece.shape[0] == DimExpr::constant(1) && !shared) shared = &piece;
+          if (piece.shape[0].is_plain_symbol() && role_of_name(piece.shape[0].symbol.str()) == DimRole::Batch && !batched) batched = &piece;
+        }
+        if (!shared || !batched || shared->shape.size() != batched->shape.size()) break;
+        if (!std::equal(shared->shape.begin() + 1, shared->shape.end(), batched->shape.begin() + 1)) break;
+        auto ref = upstream.tensors.find(shared->name);
+        std::optional<LayoutSource> entered = ref == upstream.tensors.end() ? std::nullopt : layout_source(spec, report, *shared, ref->second);
+        if (!entered) break;
+        const DimExpr batch = batched->shape[0];
+        std::vector<std::string> sizes(entered->shape.size(), "-1");
+        sizes[0] = batch.str();
+        nlohmann::json size = nlohmann::json::array();
+        size.push_back(batch.str());
+        for (std::size_t d = 1; d < entered->shape.size(); ++d) size.push_back(-1);
+        std::string python = fmt::format(".expand({})", fmt::join(sizes, ", "));
+        Relayout expand{"expand", {{"size", size}}, python, [batch](const Shape& shape) {
+                          Shape grown = shape;
+                          grown[0] = batch;
+                          return grown;
+                        }};
+        std::vector<const LayoutSource*> group{&*entered};
+        Fix fix = candidate(fmt::format("expand {} (one row shared by the batch) to the {} rows it is joined with in call \"{}\", {}: {} = {}{}",
+                                        entered->name, batch.str(), upstream.id, entered->written() ? "where it enters" : "where it is made",
+                                        entered->name, entered->name, python),
+                            relayout_patch(spec, group, expand));
+        fix.semantics = FixSemantics::Consistent;
+        fix.semantics_note = fmt::format("each of the {} entries gets its own copy of the shared row, as the other half of the cat has", batch.str());
+        fixes.push_back(std::move(fix));
+        break;
+      }
+      const ModuleDecl* module = upstream.module.empty() ? nullptr : spec.find_module(upstream.module);
+      // Through the layers that act on the features only, and the layout-keeping operators.
+      if (!(module && module->type == "Linear") && !keeps_layout(spec, upstream)) break;
+      auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+      if (input == made->arguments.end()) break;
+      source = input->source;
+    }
+  }
+  return fixes;
+}
+
 // A position table made for another input size (ViT fine-tuned at 384 px: 577 tokens, a
 // 197-row table), shared over the batch (a dim of 1 where the other operand has more): no
 // expression on the table's rows gives the other length, so the fix is a table resampled to it
@@ -2092,6 +2156,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     for (Fix& fix : outer_order_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : repeat_count_candidates(spec, *checked)) add(std::move(fix));
     for (Fix& fix : batch_tiling_candidates(spec, report, call, *checked)) add(std::move(fix));
+    for (Fix& fix : shared_row_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : slice_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : resampled_table_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : permute_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
@@ -2119,7 +2184,18 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   AttentionProduct product = attention_product(spec, report, *index);
   auto input_source = std::find_if(argument_sources.begin(), argument_sources.end(), [](const auto& entry) { return entry.first == "input"; });
   const LayoutSource* product_input = input_source == argument_sources.end() ? nullptr : &sources[input_source->second];
+  auto other_source = std::find_if(argument_sources.begin(), argument_sources.end(), [](const auto& entry) { return entry.first == "other"; });
+  const LayoutSource* product_other = other_source == argument_sources.end() ? nullptr : &sources[other_source->second];
   auto label_by_lost_roles = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
+    // The right operand of a product of two matrices transposed (x @ y.T): its rows become the
+    // product's columns, no feature slot, and the two operands' features are contracted (CLIP's
+    // (B, E) @ (B, E).T similarities, one per pair of entries; (B, E) @ (C, E).T class logits).
+    if (call.op == "matmul" && group.size() == 1 && group.front() == product_other && product_other != product_input &&
+        group.front()->shape.size() == 2 && product_input != nullptr && product_input->shape.size() == 2) {
+      fix.semantics = FixSemantics::Consistent;
+      fix.semantics_note = "the product contracts the last dims of both operands (x @ y.T): each row of one meets each row of the other";
+      return;
+    }
     std::optional<std::string> lost = roles_lost_by_transpose(spec, group, a, b);
     if (!lost) lost = contraction_moved(product, product_input, group, a, b);
     if (!lost) lost = declared_alike(spec, reads, group, a, b);

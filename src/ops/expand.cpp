@@ -39,6 +39,42 @@ bool sizes_possible(CallContext& ctx, const Shape& shape, const std::string& arg
   return true;
 }
 
+// An expand asked to grow a dim of n entries to a whole multiple k*n, the other dims kept: each
+// entry was meant k times (grouped-query attention's key/value heads to the query's, which
+// repeat_kv writes x[:, :, None].expand(B, Hkv, k, S, D).reshape(B, k*Hkv, S, D)), which is
+// x.repeat_interleave(k, dim=d): copies of one entry adjacent, the order that expanding a new
+// dim after it and merging gives. The call is rewritten in place.
+void propose_interleaved(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, const Shape& sizes, int dim) {
+  if (ctx.spec.flat || static_cast<int>(sizes.size()) != input.rank() || dim < 0) return;
+  const DimExpr& existing = input.shape[static_cast<std::size_t>(dim)];
+  const DimExpr& target = sizes[static_cast<std::size_t>(dim)];
+  std::int64_t factor = 0;
+  if (existing.is_constant() && target.is_constant() && existing.offset > 1 && target.offset % existing.offset == 0) {
+    factor = target.offset / existing.offset;
+  } else if (!existing.is_constant() && existing.symbol == target.symbol && existing.offset == 0 && target.offset == 0 &&
+             target.coeff % existing.coeff == 0) {
+    factor = target.coeff / existing.coeff;
+  }
+  if (factor < 2) return;
+  for (int d = 0; d < input.rank(); ++d) {
+    const DimExpr& size = sizes[static_cast<std::size_t>(d)];
+    if (d != dim && size != DimExpr::constant(-1) && ctx.symbols.compare(size, input.shape[static_cast<std::size_t>(d)]) != Symbols::Verdict::Equal) return;
+  }
+  const ArgRef& source = ctx.call.tensor("input");
+  const std::string name = source.kind == ArgRef::Kind::Named ? source.name : "input";
+  nlohmann::json patch = nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer + "/op"}, {"value", "repeat_interleave"}},
+                                                {{"op", "remove"}, {"path", ctx.call.pointer + "/size"}},
+                                                {{"op", "add"}, {"path", ctx.call.pointer + "/repeats"}, {"value", factor}},
+                                                {{"op", "add"}, {"path", ctx.call.pointer + "/dim"}, {"value", dim}}});
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("copy each of the {} entries of dim {} {} times, side by side: {}.repeat_interleave({}, dim={}) (what "
+                                "{}.unsqueeze({}).expand(...).reshape(...) gives)",
+                                existing.str(), dim, factor, name, factor, dim, name, dim + 1),
+                    patch);
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                              "entry i's copies take places i*k .. i*k+k-1: grouped heads share their key/value head");
+}
+
 }  // namespace
 
 void infer_expand(CallContext& ctx) {
@@ -86,6 +122,7 @@ void infer_expand(CallContext& ctx) {
                          fmt::format("The expanded size of the tensor ({}) must match the existing size ({}) at non-singleton dimension {}.  "
                                      "Target sizes: {}.  Tensor sizes: {}",
                                      target.str(), existing.str(), i, sizes_list(sizes), sizes_list(input.shape)));
+      propose_interleaved(ctx, diagnostic, input, sizes, dim);
       return;
     }
     shape[i] = target;

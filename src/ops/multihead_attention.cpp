@@ -58,6 +58,7 @@ class MhaRules {
     if (batched_) {
       check_tiling_orders(ctx_, {{&query_, batch_}, {&key_, batch_}, {&value_, batch_}},
                           "each query meets the keys of another batch entry");
+      if (kpm_.rank() == 2) check_mask_positions_tiled(ctx_, kpm_, 1, key_, seq_);
     }
     if (causal_attention()) check_causal_over_stacked(ctx_, query_, seq_);
 

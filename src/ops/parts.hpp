@@ -41,6 +41,12 @@ void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const Arg
 // Causal attention over `tokens`' dim `dim` (the sequence), made by merging a stack's new dim,
 // outermost, with the steps: MHA312 with the stack moved after the steps (interleaved per step).
 void check_causal_over_stacked(CallContext& ctx, const ArgValue& tokens, int dim);
+// A per-position mask (a padding mask's (B, T)) tiled along its positions by repeat(1, k) for a
+// sequence of k*T tokens (MHA240): [m, m, m] fits k streams joined one after another (cat along
+// the sequence), not tokens interleaved step by step (Decision Transformer's R_1, s_1, a_1, ...,
+// stack(dim=2).reshape), whose token t*k + j needs position t's flag: repeat_interleave(k, dim).
+// Quiet when the tokens (`tokens`, sequence dim `token_dim`) were joined by a cat along it.
+void check_mask_positions_tiled(CallContext& ctx, const ArgValue& mask, int mask_dim, const ArgValue& tokens, int token_dim);
 // Grouped-query attention by broadcasting (MHA373): `query`'s dim d meets `partner`'s dim
 // partner_of[d], or nothing (-1: a letter the partner lacks, a broadcast 1). A view that split
 // the heads of (..., H, L, D) into (a, b), whose inner factor b meets the partner's key/value heads

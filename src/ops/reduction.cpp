@@ -34,6 +34,35 @@ namespace {
 // of a seq-first (T, B, E) encoder output. The fix reduces over the first sequence dim the call
 // keeps instead. Reducing the batch together with every sequence dim (a statistic over all
 // tokens) keeps no sequence dim and is left alone, as is a tensor without one.
+// The heads dim of per-head attention weights or scores the call keeps: a dim named as heads, or
+// the unnamed dim between the batch (dim 0) and two sequence dims of a 4-D (B, H, L, S) tensor,
+// the layout nn.MultiheadAttention's average_attn_weights=False and SDPA's scores have. Averaging
+// those over the heads is what average_attn_weights=True does; -1 when there is none.
+int kept_heads_dim(const ArgValue& input, const std::set<int>& reduced) {
+  for (int d = 0; d < input.rank(); ++d) {
+    if (reduced.count(d) == 0 && role_of_dim(input.dim_names, d) == DimRole::Heads) return d;
+  }
+  if (input.rank() == 4 && reduced.count(1) == 0 && role_of_dim(input.dim_names, 0) == DimRole::Batch &&
+      role_of_dim(input.dim_names, 1) == DimRole::Unknown && role_of_dim(input.dim_names, 2) == DimRole::Sequence &&
+      role_of_dim(input.dim_names, 3) == DimRole::Sequence) {
+    return 1;
+  }
+  return -1;
+}
+
+// The call's dim argument with the batch dim replaced by `instead` (an entry of a list replaced,
+// the others kept).
+nlohmann::json dims_with_batch_replaced(const CallContext& ctx, const ArgValue& input, int batch, int instead) {
+  const nlohmann::json& written = ctx.call.arguments.at("dim");
+  if (!written.is_array()) return instead;
+  nlohmann::json fixed = written;
+  for (auto& dim : fixed) {
+    std::int64_t value = dim.get<std::int64_t>();
+    if ((value < 0 ? value + input.rank() : value) == batch) dim = instead;
+  }
+  return fixed;
+}
+
 void check_reduced_batch(CallContext& ctx, const ArgValue& input, const std::set<int>& reduced) {
   int batch = -1, sequence = -1;
   for (int d = 0; d < input.rank(); ++d) {
@@ -42,23 +71,70 @@ void check_reduced_batch(CallContext& ctx, const ArgValue& input, const std::set
     if (role == DimRole::Sequence && reduced.count(d) == 0 && sequence < 0) sequence = d;
   }
   if (batch < 0 || sequence < 0) return;
+  // Per-head weights (B, H, L, S) reduced over the batch: the heads are what one averages them
+  // over (a per-example map), the batch and heads slots confused; pooling a query or key dim of
+  // weights is no map at all.
+  const int heads = batch == 0 ? kept_heads_dim(input, reduced) : -1;
   Diagnostic& diagnostic = ctx.report(
       DiagId::ReduceBatchRole,
-      fmt::format("{} over dim {} (\"{}\", a {}) combines batch entries, not the positions of the sequence dim {} (\"{}\")", ctx.call.op,
-                  batch, input.dim_name(batch), role_name(DimRole::Batch), sequence, input.dim_name(sequence)),
+      heads >= 0 ? fmt::format("{} over dim {} (\"{}\", a {}) combines batch entries, not the heads (dim {}) of the (B, H, L, S) weights",
+                               ctx.call.op, batch, input.dim_name(batch), role_name(DimRole::Batch), heads)
+                 : fmt::format("{} over dim {} (\"{}\", a {}) combines batch entries, not the positions of the sequence dim {} (\"{}\")",
+                               ctx.call.op, batch, input.dim_name(batch), role_name(DimRole::Batch), sequence, input.dim_name(sequence)),
       &input, batch);
-  const nlohmann::json& written = ctx.call.arguments.at("dim");
-  nlohmann::json fixed = sequence;
-  if (written.is_array()) {
-    fixed = written;
-    for (auto& dim : fixed) {
-      std::int64_t value = dim.get<std::int64_t>();
-      if ((value < 0 ? value + input.rank() : value) == batch) dim = sequence;
+  if (heads >= 0) {
+    nlohmann::json fixed = dims_with_batch_replaced(ctx, input, batch, heads);
+    if (ctx.add_argument_fix(diagnostic, fmt::format("{} over dim={} (the heads of the (B, H, L, S) weights)", ctx.call.op, fixed.dump()), "dim", fixed)) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each example's map averages its own heads, as average_attn_weights=True does");
     }
   }
+  nlohmann::json fixed = dims_with_batch_replaced(ctx, input, batch, sequence);
   if (ctx.add_argument_fix(diagnostic, fmt::format("{} over dim={} (\"{}\", the sequence)", ctx.call.op, fixed.dump(), input.dim_name(sequence)), "dim",
                            fixed)) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each sequence is pooled over its own positions");
+  }
+}
+
+// A statistic over the batch alone, kept (keepdim=True) and then subtracted from or dividing the
+// tensor it was taken of: x - x.mean(dim=0, keepdim=True) of (B, L, C) series normalises each
+// entry by the batch's mean (RevIN and instance normalisation take it over each entry's positions),
+// so every entry's values depend on the others'. Only a tensor of 3 or more dims whose dim 0 is
+// named as a batch and the statistic reduced over dim 0 alone: a (B, C) feature batch normalised
+// over dim 0 is batch normalisation, meant. The fix reduces over the positions between the
+// batch and the last (feature) dim. Tensors with a sequence-named dim are check_reduced_batch's.
+void check_batch_statistic(CallContext& ctx, const ArgValue& input, const std::set<int>& reduced) {
+  if (!ctx.call.flag("keepdim") || input.rank() < 3 || reduced != std::set<int>{0} || role_of_dim(input.dim_names, 0) != DimRole::Batch) return;
+  for (int d = 1; d < input.rank(); ++d) {
+    if (role_of_dim(input.dim_names, d) == DimRole::Sequence) return;
+  }
+  const ArgRef& source = ctx.call.tensor("input");  // present: the reduction read it
+  if (source.kind != ArgRef::Kind::Named || ctx.call.outputs.empty()) return;
+  const std::string& statistic = ctx.call.outputs.front();
+  const CallDecl* normaliser = nullptr;
+  for (const CallDecl& later : ctx.spec.calls) {
+    if (later.op != "sub" && later.op != "div") continue;
+    auto left = later.tensors.find("input"), right = later.tensors.find("other");
+    if (left == later.tensors.end() || right == later.tensors.end()) continue;
+    if (left->second.kind == ArgRef::Kind::Named && right->second.kind == ArgRef::Kind::Named && left->second.name == source.name &&
+        right->second.name == statistic) {
+      normaliser = &later;
+      break;
+    }
+  }
+  if (normaliser == nullptr) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ReduceBatchRole,
+      fmt::format("{} over dim 0 (\"{}\", a {}) with keepdim=True, then {} {} (call \"{}\"): each entry is normalised by a statistic of the "
+                  "whole batch",
+                  ctx.call.op, input.dim_name(0), role_name(DimRole::Batch), normaliser->op == "sub" ? "subtracted from" : "dividing",
+                  source.name, normaliser->id),
+      &input, 0);
+  diagnostic.notes.push_back("every entry's normalised values then depend on the other entries; PyTorch raises nothing");
+  nlohmann::json positions = nlohmann::json::array();
+  for (int d = 1; d + 1 < input.rank(); ++d) positions.push_back(d);
+  nlohmann::json fixed = positions.size() == 1 ? positions.front() : positions;
+  if (ctx.add_argument_fix(diagnostic, fmt::format("{} over dim={} (each entry's positions)", ctx.call.op, fixed.dump()), "dim", fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry is normalised by its own statistic");
   }
 }
 
@@ -281,6 +357,7 @@ void reduce(CallContext& ctx, DType dtype) {
   std::optional<std::set<int>> reduced = reduced_dims(ctx, input, dims);
   if (!reduced) return;
   if (!reduced->empty()) check_reduced_batch(ctx, input, *reduced);
+  if (!reduced->empty()) check_batch_statistic(ctx, input, *reduced);
   if (!reduced->empty()) check_reduced_stack(ctx, input, *reduced);
   ctx.outputs.push_back(reduced_output(ctx, input, *reduced, "output", dtype));
 }

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 #include "check/dim_origin.hpp"
@@ -90,6 +91,26 @@ std::optional<BatchTiling> batch_tiling(const Spec& spec, const ArgValue& arg, i
   return BatchTiling{call, true, repeats.get<std::int64_t>(), origin.dim};
 }
 
+// The batch dim `dim` of a declared `arg`, written in the spec as X*k (X outer: the k copies of
+// each of X's entries adjacent, the order repeat_interleave gives), where `tiled` is that size
+// k*X: the text as written ("B*4"); nullopt otherwise, and in a traced spec, whose products are
+// in the tracer's order, not memory order.
+std::optional<std::string> copies_adjacent(const CallContext& ctx, const ArgValue& arg, int dim, const DimExpr& tiled, std::int64_t factor) {
+  if (arg.producer != nullptr || tiled.is_constant() || tiled.offset != 0 || tiled.coeff != factor || tiled.is_monomial()) return std::nullopt;
+  if (std::any_of(ctx.spec.calls.begin(), ctx.spec.calls.end(), [](const CallDecl& call) { return call.source.line > 0; })) return std::nullopt;
+  if (ctx.symbols.compare(arg.shape[static_cast<std::size_t>(dim)], tiled) != Symbols::Verdict::Equal) return std::nullopt;
+  if (static_cast<std::size_t>(dim) >= arg.dim_locations.size() || !arg.dim_locations[static_cast<std::size_t>(dim)].known()) return std::nullopt;
+  const Location& at = arg.dim_locations[static_cast<std::size_t>(dim)];
+  std::string_view line = at.source->line_text(at.line);
+  const std::size_t start = static_cast<std::size_t>(at.column - 1);
+  if (start >= line.size()) return std::nullopt;
+  std::string text;
+  for (char c : line.substr(start, static_cast<std::size_t>(at.length))) {
+    if (c != '"' && c != ' ') text += c;
+  }
+  return text == fmt::format("{}*{}", tiled.symbol.str(), factor) ? std::optional<std::string>(text) : std::nullopt;
+}
+
 }  // namespace
 
 void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const ArgValue*, int>>& operands, const std::string& meant) {
@@ -106,16 +127,31 @@ void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const Arg
     std::optional<Tiled>& slot = each->interleaved ? blocks : tiles;
     if (!slot) slot = Tiled{arg, dim, *each};
   }
-  if (!blocks || !tiles || blocks->how.factor != tiles->how.factor) return;
+  if (!tiles) return;
+  std::string blocked_how;
+  const ArgValue* blocked = nullptr;
+  if (blocks && blocks->how.factor == tiles->how.factor) {
+    blocked = blocks->arg;
+    blocked_how = fmt::format("by repeat_interleave (call \"{}\": 0, 0, ..., 1, 1, ...)", blocks->how.call->id);
+  } else if (!blocks) {
+    // An operand declared with its batch written X*k, the k copies of each of X entries adjacent
+    // (beam search's (batch, beam) rows, B*num_beams), met by one tiled from X entries by repeat.
+    for (const auto& [arg, dim] : operands) {
+      if (arg == tiles->arg || !arg->present || dim < 0 || dim >= arg->rank()) continue;
+      if (std::optional<std::string> written = copies_adjacent(ctx, *arg, dim, tiles->arg->shape[static_cast<std::size_t>(tiles->dim)], tiles->how.factor)) {
+        blocked = arg;
+        blocked_how = fmt::format("declared {} (each entry's {} copies adjacent: 0, 0, ..., 1, 1, ...)", *written, tiles->how.factor);
+        break;
+      }
+    }
+  }
+  if (blocked == nullptr) return;
   const ArgValue* tiled = tiles->arg;
-  const ArgValue* blocked = blocks->arg;
   const BatchTiling& tile = tiles->how;
-  const BatchTiling& block = blocks->how;
   Diagnostic& diagnostic = ctx.report(
       DiagId::RepeatTilesGroups,
-      fmt::format("{} and {} tile the batch in different orders: {} by repeat (call \"{}\": entries 0, 1, ..., 0, 1, ...), {} by "
-                  "repeat_interleave (call \"{}\": 0, 0, ..., 1, 1, ...), so {}",
-                  tiled->argument, blocked->argument, tensor_name(*tiled), tile.call->id, tensor_name(*blocked), block.call->id, meant),
+      fmt::format("{} and {} tile the batch in different orders: {} by repeat (call \"{}\": entries 0, 1, ..., 0, 1, ...), {} {}, so {}",
+                  tiled->argument, blocked->argument, tensor_name(*tiled), tile.call->id, tensor_name(*blocked), blocked_how, meant),
       tiled, tiles->dim);
   diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
   if (ctx.spec.flat) return;
@@ -130,6 +166,63 @@ void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const Arg
                                 input.kind == ArgRef::Kind::Named ? input.name : "input", tile.factor, tile.dim),
                     patch);
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's copies stay together in both operands");
+}
+
+void check_mask_positions_tiled(CallContext& ctx, const ArgValue& mask, int mask_dim, const ArgValue& tokens, int token_dim) {
+  if (!mask.present || ctx.spec.flat || mask_dim < 0 || mask_dim >= mask.rank()) return;
+  // Up from the mask through the calls that keep each position's flag where it is.
+  static const std::array<const char*, 12> keeping = {"logical_not", "bitwise_not", "eq", "ne", "bool", "float",
+                                                      "to", "long", "int", "contiguous", "clone", "detach"};
+  const CallDecl* call = mask.producer;
+  for (int step = 0; step < 8 && call != nullptr && call->op != "repeat"; ++step) {
+    if (std::none_of(keeping.begin(), keeping.end(), [&](const char* op) { return call->op == op; })) return;
+    auto other = call->tensors.find("other");
+    if (other != call->tensors.end() && other->second.kind != ArgRef::Kind::Absent) return;  // a second tensor moves nothing, but mixes
+    const std::string input = input_name(*call, "input");
+    if (input.empty()) return;
+    call = producer_of(ctx.spec, input, call);
+  }
+  if (call == nullptr || call->op != "repeat") return;
+  const nlohmann::json& repeats = call->arguments.at("repeats");
+  if (!repeats.is_array() || static_cast<int>(repeats.size()) != mask.rank()) return;
+  for (int d = 0; d < mask.rank(); ++d) {
+    const nlohmann::json& count = repeats[static_cast<std::size_t>(d)];
+    if (!count.is_number_integer() || (d == mask_dim ? count.get<std::int64_t>() < 2 : count.get<std::int64_t>() != 1)) return;
+  }
+  const std::int64_t factor = repeats[static_cast<std::size_t>(mask_dim)].get<std::int64_t>();
+  // Tokens of k streams joined along the sequence: the tiled mask is theirs.
+  if (const CallDecl* joined = tokens.producer; joined != nullptr && joined->op == "cat") {
+    const nlohmann::json& dim = joined->arguments.value("dim", nlohmann::json(0));
+    if (dim.is_number_integer() && (dim.get<std::int64_t>() == token_dim || dim.get<std::int64_t>() + tokens.rank() == token_dim)) return;
+  }
+  const ArgRef& input = call->tensor("input");
+  const std::string source = input.kind == ArgRef::Kind::Named ? input.name : "input";
+  const std::string result = call->outputs.empty() ? std::string("x") : call->outputs.front();
+  DimExpr positions = mask.shape[static_cast<std::size_t>(mask_dim)];
+  if (positions.is_constant()) {
+    positions.offset /= factor;
+  } else if (positions.offset == 0 && positions.coeff % factor == 0) {
+    positions.coeff /= factor;
+  } else {
+    return;
+  }
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::RepeatTilesGroups,
+      fmt::format("{} {} is made by repeat (call \"{}\"), which tiles its {} positions {} times: token i gets position i mod {}'s flag, "
+                  "which fits {} streams joined one after another, not tokens interleaved per position",
+                  mask.argument, tensor_name(mask), call->id, positions.str(), factor, positions.str(), factor),
+      &mask, mask_dim);
+  diagnostic.notes.push_back(fmt::format("{} (repeat_interleave({}, dim={}))", kModuloPairing, factor, mask_dim));
+  diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
+  nlohmann::json patch = nlohmann::json::array(
+      {{{"op", "replace"}, {"path", call->pointer + "/op"}, {"value", "repeat_interleave"}},
+       {{"op", "replace"}, {"path", call->pointer + "/repeats"}, {"value", factor}},
+       {{"op", "add"}, {"path", call->pointer + "/dim"}, {"value", mask_dim}}});
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("give each position's flag to its {} tokens side by side: {} = {}.repeat_interleave({}, dim={})", factor, result,
+                                source, factor, mask_dim),
+                    patch);
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "token t*k + j gets position t's flag, as interleaved tokens need");
 }
 
 void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant,

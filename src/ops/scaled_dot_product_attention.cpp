@@ -46,6 +46,7 @@ class SdpaRules {
 
   void run() {
     if (!dtypes_match() || !ranks_valid() || !mask_dtype_valid() || !causal_without_mask()) return;
+    if (!query_keeps_length_dim()) return;
     check_layout_roles();
     check_merged_batch_heads();
     check_feature_roles();
@@ -514,6 +515,43 @@ class SdpaRules {
     return false;
   }
 
+  // A query of one dim less than the key, holding the key's dims but its length (-2): a decoding
+  // step's (B, H, D) query, its one position squeezed away, against a (B, H, S, D) cache. SDPA
+  // reads the last two dims as (L, D), so the H heads become H queries of batch (B,), which lands
+  // in the key's heads slot: valid only while B is 1 (or equals H), and then every "query" (a
+  // head's vector) attends over every head's keys, a (B, H, H, D) output no later merge of the
+  // heads expects. Reported here, where the roles go wrong, rather than where a later reshape
+  // fails; the fix gives the query its length dim back (q.unsqueeze(-2): one query position).
+  bool query_keeps_length_dim() {
+    const int rank = key_.rank();
+    if (rank < 4 || query_.rank() != rank - 1 || value_.rank() != rank) return true;
+    for (int d = 0; d < query_.rank(); ++d) {
+      const int in_key = d < rank - 2 ? d : d + 1;
+      if (ctx_.symbols.compare(query_.shape[static_cast<std::size_t>(d)], key_.shape[static_cast<std::size_t>(in_key)]) != Symbols::Verdict::Equal) {
+        return true;
+      }
+    }
+    Shape with_length = query_.shape;
+    with_length.insert(with_length.end() - 1, DimExpr::constant(1));
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::RoleCondition,
+        fmt::format("query {} is key {} without its length dim (-2): SDPA reads the query's {} heads as {} query positions, its batch "
+                    "dims {} meeting the key's {}, so each head's vector attends over every head's keys",
+                    tuple_str(query_.shape), tuple_str(key_.shape), query_.shape[static_cast<std::size_t>(rank - 3)].str(),
+                    query_.shape[static_cast<std::size_t>(rank - 3)].str(), tuple_str(leading(query_.shape, 2)), tuple_str(leading(key_.shape, 2))),
+        &query_);
+    diagnostic.notes.push_back(fmt::format("PyTorch accepts it only while the batch dims broadcast, and returns {} positions per head where "
+                                           "one is meant: a later merge of the heads fails or mixes them",
+                                           query_.shape[static_cast<std::size_t>(rank - 3)].str()));
+    const std::string name = shown_name(query_);
+    if (ctx_.add_shape_fix(diagnostic,
+                           fmt::format("give the query its length dim (one position): {}.unsqueeze({}) gives {}", name, rank - 2, tuple_str(with_length)),
+                           {{&query_, with_length}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each head's query attends over its own head's keys");
+    }
+    return false;
+  }
+
   // enable_gqa: key and value heads (dim -3) repeat to the query's when they divide it.
   bool grouped_heads(Shape& key, Shape& value) {
     for (const ArgValue* arg : {&query_, &key_, &value_}) {
@@ -527,6 +565,17 @@ class SdpaRules {
     DimExpr heads = query_.shape[query_.shape.size() - 3];
     DimExpr key_heads = key[key.size() - 3], value_heads = value[value.size() - 3];
     auto divides = [&](const DimExpr& part) {
+      // Two sizes of one symbol growing at different rates (B+1 against 2*B): equal only at one
+      // value, and dividing at no other that the symbol's sizes take.
+      const DimExpr p = ctx_.symbols.resolve(part), h = ctx_.symbols.resolve(heads);
+      if (!p.is_constant() && p.symbol == h.symbol && !p.is_monomial() && p.coeff != h.coeff) {
+        bool ever = false;
+        for (std::int64_t size = 2; size <= 64 && !ever; ++size) {
+          const std::int64_t parts = p.coeff * size + p.offset, whole = h.coeff * size + h.offset;
+          ever = parts > 0 && whole % parts == 0;
+        }
+        if (!ever) return false;
+      }
       if (ctx_.symbols.compare(part, heads) != Symbols::Verdict::Unequal) return true;
       return heads.is_constant() && part.is_constant() && part.offset > 0 && heads.offset % part.offset == 0;
     };

@@ -589,3 +589,20 @@ TEST_CASE("a value split into heads like the key and then transposed like it war
   CHECK(value->fixes.front().valid());
   CHECK(test::find(test::check_text(spec("vh")), "MHA294") == nullptr);
 }
+
+TEST_CASE("matmul of two (B, E) embeddings: the right operand transposed as a matrix is consistent, the left one suspect", "[glue][fixes]") {
+  // Audio-text retrieval scores: audio (N, 256) @ text (N, 256) without the transpose.
+  Report scores = test::check_text(R"({"version": 1, "tensors": {"audio": ["N", 256], "text": ["N", 256]},
+      "calls": [{"id": "mm", "op": "matmul", "input": "audio", "other": "text", "outputs": ["sim"]}]})");
+  const Fix* first = test::first_fix(scores, "MHA080");
+  REQUIRE(first != nullptr);
+  CHECK(first->description == "transpose text to (256, N): text.transpose(0, 1)");
+  CHECK(first->valid());
+  CHECK(first->semantics == FixSemantics::Consistent);
+  const Diagnostic* condition = test::find(scores, "MHA080");
+  bool left_suspect = false;
+  for (const Fix& fix : condition->fixes) {
+    if (fix.description.find("audio.transpose(0, 1)") != std::string::npos) left_suspect = fix.semantics == FixSemantics::Suspect;
+  }
+  CHECK(left_suspect);
+}

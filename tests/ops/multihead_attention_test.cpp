@@ -527,3 +527,47 @@ TEST_CASE("scaled_dot_product_attention with is_causal over stacked tokens merge
   REQUIRE(!order->fixes.empty());
   CHECK_THAT(order->fixes.front().description, Catch::Contains("torch.stack([...], dim=2)"));
 }
+
+TEST_CASE("a batch declared X*k (copies adjacent) against a key tiled by repeat(k, ...) warns MHA240", "[mha]") {
+  // Sampling 3 continuations per prompt: queries declared bsz*3, prompts' memory tiled by repeat.
+  auto sampled = [](const std::string& rows) {
+    return test::check_text(R"j({"version": 1, "modules": {"x": "nn.MultiheadAttention(64, 4)"},
+      "tensors": {"prompt": ["S", "bsz", 64], "h": [1, ")j" + rows + R"j(", 64]},
+      "calls": [{"id": "r", "op": "repeat", "input": "prompt", "repeats": [1, 3, 1], "outputs": ["mem"]},
+                {"id": "a", "module": "x", "query": "h", "key": "mem", "value": "mem", "need_weights": false}]})j");
+  };
+  Report adjacent = sampled("bsz*3");
+  const Diagnostic* orders = test::find(adjacent, "MHA240");
+  REQUIRE(orders != nullptr);
+  REQUIRE_FALSE(orders->fixes.empty());
+  CHECK(orders->fixes[0].description == "tile mem as h is: mem = prompt.repeat_interleave(3, dim=1)");
+  CHECK(orders->fixes[0].valid());
+  // Written 3*bsz, the copies of the batch follow each other as repeat gives them: no warning.
+  CHECK(test::find(sampled("3*bsz"), "MHA240") == nullptr);
+}
+
+TEST_CASE("a padding mask tiled along its positions by repeat warns MHA240 unless the tokens are streams joined by cat", "[mha]") {
+  // Two interleaved streams (a video frame token and an audio token per step), stacked on dim 2
+  // and merged; the (B, T) padding mask widened for them.
+  auto streams = [](const std::string& tokens_call, const std::string& widen) {
+    return test::check_text(R"j({"version": 1, "modules": {"x": "nn.MultiheadAttention(32, 2, batch_first=True)"},
+      "tensors": {"v": ["B", 12, 32], "a": ["B", 12, 32], "pad": {"shape": ["B", 12], "dtype": "bool"}},
+      "calls": [)j" + tokens_call + R"j(,
+                {"id": "w", )j" + widen + R"j(, "input": "pad", "outputs": ["pad2"]},
+                {"id": "att", "module": "x", "query": "tok", "key": "tok", "value": "tok", "key_padding_mask": "pad2", "need_weights": false}]})j");
+  };
+  const std::string interleaved = R"j({"id": "s", "op": "stack", "tensors": ["v", "a"], "dim": 2, "outputs": ["st"]},
+                {"id": "r", "op": "reshape", "input": "st", "shape": ["B", 24, 32], "outputs": ["tok"]})j";
+  Report tiled = streams(interleaved, R"("op": "repeat", "repeats": [1, 2])");
+  const Diagnostic* positions = test::find(tiled, "MHA240");
+  REQUIRE(positions != nullptr);
+  REQUIRE_FALSE(positions->fixes.empty());
+  CHECK(positions->fixes[0].description == "give each position's flag to its 2 tokens side by side: pad2 = pad.repeat_interleave(2, dim=1)");
+  CHECK(positions->fixes[0].valid());
+  CHECK(positions->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(test::find(streams(interleaved, R"("op": "repeat_interleave", "repeats": 2, "dim": 1)"), "MHA240") == nullptr);
+  // The streams joined one after the other: the tiled mask is theirs.
+  CHECK(test::find(streams(R"j({"id": "c", "op": "cat", "tensors": ["v", "a"], "dim": 1, "outputs": ["tok"]})j",
+                           R"("op": "repeat", "repeats": [1, 2])"),
+                   "MHA240") == nullptr);
+}

@@ -155,3 +155,25 @@ TEST_CASE("a bool mask in arithmetic (mask - 1) * 10000: the fix casts it to flo
   REQUIRE(test::find(both, "MHA316") != nullptr);
   CHECK(test::find(both, "MHA316")->fixes.empty());
 }
+
+TEST_CASE("expand to a whole multiple of a dim (MHA322) is fixed by repeat_interleave along it", "[glue]") {
+  // A per-group bias (B, 2, T) expanded straight to 6 groups: each group meant 3 times.
+  Report grouped = test::check_text(R"({"version": 1, "tensors": {"g": ["B", 2, "T"]},
+      "calls": [{"id": "e", "op": "expand", "input": "g", "size": [-1, 6, "T"], "outputs": ["g6"]}]})");
+  const Diagnostic* sizes = test::find(grouped, "MHA322");
+  REQUIRE(sizes != nullptr);
+  REQUIRE_FALSE(sizes->fixes.empty());
+  CHECK(sizes->fixes[0].description ==
+        "copy each of the 2 entries of dim 1 3 times, side by side: g.repeat_interleave(3, dim=1) (what g.unsqueeze(2).expand(...).reshape(...) "
+        "gives)");
+  CHECK(sizes->fixes[0].valid());
+  CHECK(sizes->fixes[0].semantics == FixSemantics::Consistent);
+  // No whole multiple, or another dim changed too: no such fix.
+  for (const char* other : {R"({"version": 1, "tensors": {"g": ["B", 2, "T"]}, "calls": [{"id": "e", "op": "expand", "input": "g", "size": [-1, 5, "T"]}]})",
+                            R"({"version": 1, "tensors": {"g": ["B", 2, 3]}, "calls": [{"id": "e", "op": "expand", "input": "g", "size": [-1, 6, 4]}]})"}) {
+    INFO(other);
+    Report report = test::check_text(other);
+    REQUIRE(test::find(report, "MHA322") != nullptr);
+    for (const Fix& fix : test::find(report, "MHA322")->fixes) CHECK(fix.description.find("repeat_interleave") == std::string::npos);
+  }
+}

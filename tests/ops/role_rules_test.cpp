@@ -459,3 +459,46 @@ TEST_CASE("F.normalize over a dim the following product does not contract warns 
       "calls": [{"id": "nv", "op": "normalize", "input": "v", "dim": -1, "outputs": ["vn"]}, {"id": "mm", "op": "matmul", "input": "p", "other": "vn"}]})"),
                    "MHA332") == nullptr);
 }
+
+TEST_CASE("per-head weights (B, H, L, S) pooled over the batch: MHA288's first fix pools the heads", "[glue][roles]") {
+  // SDPA-style scores softmaxed per head, averaged with sum over dim 0 by a batch/heads mix-up.
+  Report weights = test::check_text(R"({"version": 1, "tensors": {"p": ["N", 4, "L", "S"]},
+      "calls": [{"id": "s", "op": "sum", "input": "p", "dim": 0, "outputs": ["m"]}]})");
+  const Diagnostic* pooled = test::find(weights, "MHA288");
+  REQUIRE(pooled != nullptr);
+  CHECK(pooled->message == "sum over dim 0 (\"N\", a batch size) combines batch entries, not the heads (dim 1) of the (B, H, L, S) weights");
+  CHECK(first_fix(*pooled).description == "sum over dim=1 (the heads of the (B, H, L, S) weights)");
+  CHECK(first_fix(*pooled).valid());
+  CHECK(first_fix(*pooled).semantics == FixSemantics::Consistent);
+  // A (B, T, E) output keeps its sequence fix: no heads there.
+  Report tokens = test::check_text(R"({"version": 1, "tensors": {"h": ["B", "T", 32]},
+      "calls": [{"id": "s", "op": "mean", "input": "h", "dim": 0}]})");
+  REQUIRE(test::find(tokens, "MHA288") != nullptr);
+  CHECK(first_fix(*test::find(tokens, "MHA288")).description == "mean over dim=1 (\"T\", the sequence)");
+}
+
+TEST_CASE("a keepdim statistic over the batch alone, then normalising its own input, warns MHA288", "[glue][roles]") {
+  // Instance normalisation of (B, C, F) spectrogram frames written with the batch dim: divided.
+  auto normalised = [](const std::string& op, const std::string& keepdim, const std::string& combine) {
+    return test::check_text(R"({"version": 1, "tensors": {"spec": ["batch", 40, 100]},
+      "calls": [{"id": "st", "op": ")" + op + R"(", "input": "spec", "dim": 0, "keepdim": )" + keepdim + R"(, "outputs": ["scale"]},
+                {"id": "n", "op": ")" + combine + R"(", "input": "spec", "other": "scale", "outputs": ["out"]}]})");
+  };
+  Report divided = normalised("sum", "true", "div");
+  const Diagnostic* statistic = test::find(divided, "MHA288");
+  REQUIRE(statistic != nullptr);
+  CHECK(statistic->severity() == Severity::Warning);
+  CHECK(statistic->message ==
+        "sum over dim 0 (\"batch\", a batch size) with keepdim=True, then dividing spec (call \"n\"): each entry is normalised by a "
+        "statistic of the whole batch");
+  CHECK(first_fix(*statistic).description == "sum over dim=1 (each entry's positions)");
+  CHECK(first_fix(*statistic).valid());
+  CHECK(first_fix(*statistic).semantics == FixSemantics::Consistent);
+  // Without keepdim, or added rather than normalising, or a 2-D (B, C) batch normalisation: quiet.
+  CHECK(test::find(normalised("mean", "false", "sub"), "MHA288") == nullptr);
+  CHECK(test::find(normalised("mean", "true", "add"), "MHA288") == nullptr);
+  Report batch_norm = test::check_text(R"({"version": 1, "tensors": {"f": ["B", 64]},
+      "calls": [{"id": "m", "op": "mean", "input": "f", "dim": 0, "keepdim": true, "outputs": ["mu"]},
+                {"id": "c", "op": "sub", "input": "f", "other": "mu"}]})");
+  CHECK(test::find(batch_norm, "MHA288") == nullptr);
+}

@@ -278,3 +278,52 @@ TEST_CASE("sdpa: a query already scaled by 1/sqrt(head_dim), with the default sc
   CHECK(test::find(test::check_text(scaled(mul, R"(, "scale": 1.0)")), "MHA333") == nullptr);
   CHECK(test::find(test::check_text(scaled(R"({"id": "sc", "op": "mul", "input": "x", "other": 0.5, "outputs": ["q0"]})", "")), "MHA333") == nullptr);
 }
+
+TEST_CASE("sdpa: a query without its length dim against a (B, H, S, D) key is MHA083 at the call, fixed by unsqueeze(-2)", "[sdpa][roles]") {
+  // A cross-attention step over 8 heads of a 16-token memory, the step's query squeezed to (2, 8, 32).
+  Report squeezed = test::check_text(R"({"version": 1, "tensors": {"qs": [2, 8, 32], "mk": [2, 8, 16, 32], "mv": [2, 8, 16, 32]},
+      "calls": [{"id": "att", "op": "F.scaled_dot_product_attention", "query": "qs", "key": "mk", "value": "mv", "outputs": ["o"]},
+                {"id": "m", "op": "reshape", "input": "o", "shape": [2, 1, 256]}]})");
+  const Diagnostic* roles = test::find(squeezed, "MHA083");
+  REQUIRE(roles != nullptr);
+  CHECK(roles->call == "att");
+  CHECK(roles->severity() == Severity::Error);
+  REQUIRE_FALSE(roles->fixes.empty());
+  CHECK(roles->fixes[0].description == "give the query its length dim (one position): qs.unsqueeze(2) gives (2, 8, 1, 32)");
+  CHECK(roles->fixes[0].valid());
+  CHECK(roles->fixes[0].semantics == FixSemantics::Consistent);
+  // The query with its length dim, and a 3-D query of another size than the key's dims: no MHA083.
+  CHECK(test::check_text(R"({"version": 1, "tensors": {"q": [2, 8, 1, 32], "k": [2, 8, 16, 32]},
+      "calls": [{"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "k"}]})").ok());
+  Report broadcast = test::check_text(R"({"version": 1, "tensors": {"q": [5, 32], "k": [2, 8, 16, 32]},
+      "calls": [{"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "k"}]})");
+  CHECK(test::find(broadcast, "MHA083") == nullptr);
+}
+
+TEST_CASE("sdpa: enable_gqa between two counts of one batch that never divide (B+1 and 2*B) is refused", "[sdpa]") {
+  Report never = test::check_text(R"({"version": 1, "tensors": {"q": ["2*B", 64, 40], "k": ["B+1", 10, 40]},
+      "calls": [{"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "enable_gqa": true}]})");
+  CHECK(test::find(never, "MHA204") != nullptr);
+  // 2*B against B divides whatever B is.
+  Report halves = test::check_text(R"({"version": 1, "tensors": {"q": ["2*B", 4, 64, 40], "k": ["2*B", 2, 10, 40]},
+      "calls": [{"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "k", "enable_gqa": true}]})");
+  CHECK(test::find(halves, "MHA204") == nullptr);
+}
+
+TEST_CASE("sdpa: a context of B+1 rows (one shared row joined to B) against 2*B queries is MHA083, fixed by expanding the shared row", "[sdpa][fixes]") {
+  // Image-prompt guidance: a null image embedding (1, 4, 64) joined to the batch's (bsz, 4, 64),
+  // queries doubled for the two halves.
+  Report guided = test::check_text(R"({"version": 1, "tensors": {"null_img": [1, 4, 64], "img": ["bsz", 4, 64], "x": ["bsz", 256, 64]},
+      "calls": [{"id": "c", "op": "cat", "tensors": ["null_img", "img"], "dim": 0, "outputs": ["ctx"]},
+                {"id": "d", "op": "cat", "tensors": ["x", "x"], "dim": 0, "outputs": ["x2"]},
+                {"id": "att", "op": "F.scaled_dot_product_attention", "query": "x2", "key": "ctx", "value": "ctx"}]})");
+  const Diagnostic* rows = test::find(guided, "MHA083");
+  REQUIRE(rows != nullptr);
+  CHECK(rows->message.find("the two sides count the batch differently") != std::string::npos);
+  REQUIRE_FALSE(rows->fixes.empty());
+  CHECK(rows->fixes[0].description ==
+        "expand null_img (one row shared by the batch) to the bsz rows it is joined with in call \"c\", where it enters: null_img = "
+        "null_img.expand(bsz, -1, -1)");
+  CHECK(rows->fixes[0].valid());
+  CHECK(rows->fixes[0].semantics == FixSemantics::Consistent);
+}
