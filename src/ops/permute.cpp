@@ -51,9 +51,8 @@ void check_square_pair_reversed(CallContext& ctx, const ArgValue& input, const s
   bool identity = true;
   for (int d = 0; d < rank; ++d) identity = identity && kept[static_cast<std::size_t>(d)] == d;
   if (identity || !reversed) return;
-  // Borrowed code: the permute's own diagnostic (MHA420, /work/notes/s20-h10c-codes.def) comes at merge.
   Diagnostic& diagnostic = report_argument(
-      ctx, DiagId::ReshapeMovesDim,
+      ctx, DiagId::PermuteReversesPair,
       fmt::format("permute({}) of {} also reverses dims {} and {} (both {}): of one size, no shape shows it; permute({}) moves the same "
                   "dims and keeps those two in their order",
                   fmt::join(order, ", "), tuple_str(input.shape), reversed->first, reversed->second,

@@ -415,9 +415,8 @@ std::optional<StackedMerge> stacked_outer_merge(const CallContext& ctx, const Ar
 void check_causal_over_stacked(CallContext& ctx, const ArgValue& tokens, int dim) {
   std::optional<StackedMerge> merged = stacked_outer_merge(ctx, tokens, dim);
   if (!merged) return;
-  // Borrowed code: the order's own diagnostic (MHA421, /work/notes/s20-h10c-codes.def) comes at merge.
   Diagnostic& diagnostic = ctx.report(
-      DiagId::ReshapeMovesDim,
+      DiagId::CausalOverStackedGroups,
       fmt::format("{}'s dim {} merges the {} tensors stacked by call \"{}\" (outer) with {} steps (inner): the tokens are grouped by "
                   "tensor, all of the first before any of the second, and the causal mask over them lets every token of a later group see "
                   "the first group's later steps",

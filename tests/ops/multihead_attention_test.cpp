@@ -496,7 +496,7 @@ TEST_CASE("causal attention over a stack's tokens merged with the stacked dim ou
     return test::check_text(text);
   };
   Report grouped = with_stack_dim(1);
-  const Diagnostic* order = test::find(grouped, "MHA312");
+  const Diagnostic* order = test::find(grouped, "MHA421");
   REQUIRE(order != nullptr);
   CHECK(order->severity() == Severity::Warning);
   CHECK(order->call == "a");
@@ -506,14 +506,14 @@ TEST_CASE("causal attention over a stack's tokens merged with the stacked dim ou
   CHECK(order->fixes.front().verified);
   CHECK(order->fixes.front().semantics == FixSemantics::Consistent);
   // Stacked after the steps, the tokens interleave: nothing to say.
-  CHECK(test::find(with_stack_dim(2), "MHA312") == nullptr);
+  CHECK(test::find(with_stack_dim(2), "MHA421") == nullptr);
   // Without a causal mask the grouping is only an order: nothing to say either.
   Report unmasked = test::check_text(R"j({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
     "tensors": {"obs": ["B", 16, 64], "act": ["B", 16, 64]},
     "calls": [{"id": "st", "op": "stack", "tensors": ["obs", "act"], "dim": 1, "outputs": ["pairs"]},
               {"id": "rs", "op": "reshape", "input": "pairs", "shape": ["B", 32, 64], "outputs": ["tokens"]},
               {"id": "a", "module": "attn", "query": "tokens", "key": "tokens", "value": "tokens", "need_weights": false, "outputs": ["y"]}]})j");
-  CHECK(test::find(unmasked, "MHA312") == nullptr);
+  CHECK(test::find(unmasked, "MHA421") == nullptr);
 }
 
 TEST_CASE("scaled_dot_product_attention with is_causal over stacked tokens merged outside the steps warns", "[sdpa]") {
@@ -522,7 +522,7 @@ TEST_CASE("scaled_dot_product_attention with is_causal over stacked tokens merge
               {"id": "rs", "op": "reshape", "input": "pairs", "shape": ["B", 32, 64], "outputs": ["tokens"]},
               {"id": "a", "op": "scaled_dot_product_attention", "query": "tokens", "key": "tokens", "value": "tokens", "is_causal": true,
                "outputs": ["y"]}]})j");
-  const Diagnostic* order = test::find(report, "MHA312");
+  const Diagnostic* order = test::find(report, "MHA421");
   REQUIRE(order != nullptr);
   REQUIRE(!order->fixes.empty());
   CHECK_THAT(order->fixes.front().description, Catch::Contains("torch.stack([...], dim=2)"));

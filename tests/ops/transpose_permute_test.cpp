@@ -38,7 +38,7 @@ TEST_CASE("a permute that moves one dim and reverses a same-sized pair on the wa
   // A contact map's (B, L, L, 64) pair features with the channels moved to the front by
   // permute(0, 3, 2, 1): (B, 64, L, L) either way, but every entry read at its mirror position.
   Report report = test::check_text(op_call("permute", R"("input": ["B", "L", "L", 64], "dims": [0, 3, 2, 1])"));
-  const Diagnostic* reversed = test::find(report, "MHA312");
+  const Diagnostic* reversed = test::find(report, "MHA420");
   REQUIRE(reversed != nullptr);
   CHECK(reversed->severity() == Severity::Warning);
   CHECK(reversed->argument == "dims");
@@ -48,8 +48,8 @@ TEST_CASE("a permute that moves one dim and reverses a same-sized pair on the wa
   // Only the pair exchanged (a square pair transposed on purpose), or the pair kept in order,
   // says nothing.
   // Two constants that happen to agree (an axial block's H == W) are two roles: no warning.
-  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "L", "L", 64], "dims": [0, 2, 1, 3])")), "MHA312") == nullptr);
-  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "L", "L", 64], "dims": [0, 3, 1, 2])")), "MHA312") == nullptr);
-  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", 32, 32, 64], "dims": [0, 3, 2, 1])")), "MHA312") == nullptr);
-  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "H", "T", "T"], "dims": [0, 1, 3, 2])")), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "L", "L", 64], "dims": [0, 2, 1, 3])")), "MHA420") == nullptr);
+  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "L", "L", 64], "dims": [0, 3, 1, 2])")), "MHA420") == nullptr);
+  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", 32, 32, 64], "dims": [0, 3, 2, 1])")), "MHA420") == nullptr);
+  CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "H", "T", "T"], "dims": [0, 1, 3, 2])")), "MHA420") == nullptr);
 }
