@@ -122,7 +122,11 @@ MaskConvention mask_convention_of_name(const std::string& written) {
   }
   // A graph's adjacency marks with True the pairs linked by an edge, the pairs attention is meant
   // to keep; a negated word (no_edge, non_adj, disconnected) marks the others.
-  std::size_t at = graph_link_word(name);
+  // Graph values other than the 0/1 links (Graphormer's edge_bias, edge_attr, edge_index, edge
+  // weights or distances) say nothing of a convention.
+  static const std::array<const char*, 10> values = {"bias", "weight", "feat", "attr", "emb", "enc", "index", "idx", "type", "dist"};
+  const bool holds_values = std::any_of(values.begin(), values.end(), [&](const char* word) { return name.find(word) != std::string::npos; });
+  std::size_t at = holds_values ? std::string::npos : graph_link_word(name);
   if (at != std::string::npos) return negated_before(name, at) ? MaskConvention::TrueIgnores : MaskConvention::TrueKeeps;
   return MaskConvention::Unknown;
 }

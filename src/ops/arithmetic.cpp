@@ -577,8 +577,8 @@ void check_square_bias_on_cross_scores(CallContext& ctx, const ArgValue& input, 
     nlohmann::json passed = {{"id", ctx.call.id}, {"op", "clone"}, {"input", scores_ref.name}};
     if (call.contains("outputs")) passed["outputs"] = call["outputs"];
     ctx.add_patch_fix(*error,
-                      fmt::format("drop the bias {} from call \"{}\": the cross-attention scores {} without {} (its output is {} unchanged)",
-                                  bias_name, ctx.call.id, scores_ref.name, bias_name, scores_ref.name),
+                      fmt::format("drop the bias {} from call \"{}\": the cross-attention scores {} passed on without {}",
+                                  bias_name, ctx.call.id, scores_ref.name, bias_name),
                       nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer}, {"value", std::move(passed)}}}));
     CallContext::label_last_fix(*error, FixSemantics::Consistent, "cross-attention relates the queries to another sequence's keys: a bias "
                                                                       "over the queries' own positions has no place there");

@@ -526,4 +526,7 @@ TEST_CASE("a graph's adjacency given as nn.MultiheadAttention's bool attn_mask i
   CHECK(mask_convention_of_name("adj_matrix") == MaskConvention::TrueKeeps);
   CHECK(mask_convention_of_name("nonadj") == MaskConvention::TrueIgnores);
   CHECK(mask_convention_of_name("is_not_neighbor") == MaskConvention::TrueIgnores);
+  // Graph values that are no 0/1 links: an additive edge bias, edge weights.
+  CHECK(mask_convention_of_name("edge_bias") == MaskConvention::Unknown);
+  CHECK(mask_convention_of_name("adj_weight") == MaskConvention::Unknown);
 }
