@@ -702,7 +702,9 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   }
   if (shape && !number) check_flattened_orders(ctx, input, other);
   if (shape && !number) check_reduced_without_keepdim(ctx, input, other);
+  const std::size_t after_roles = ctx.diagnostics.size();
   if (shape && !number) check_bias_after_softmax(ctx, input, other);
+  if (shape && !number && ctx.diagnostics.size() == after_roles) check_bias_after_softmax(ctx, other, input);  // bias + weights
   if (!shape) {
     Diagnostic& failure = report_broadcast_failure(ctx, DiagId::AddBroadcast,
                              fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result",

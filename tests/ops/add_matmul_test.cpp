@@ -575,6 +575,12 @@ TEST_CASE("a bias added to the attention weights after the softmax is moved befo
   REQUIRE_FALSE(after->fixes.empty());
   CHECK(after->fixes[0].description.rfind("add alibi before the softmax, to the logits", 0) == 0);
   CHECK(after->fixes[0].valid());
+  // Written bias + weights, it is the same slip.
+  Report reversed = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 4, "T", "T"], "v": ["B", 4, "T", 16], "alibi": [4, "T", "T"]},
+    "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
+              {"id": "b", "op": "add", "input": "alibi", "other": "probs", "outputs": ["w"]},
+              {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})j");
+  CHECK(test::find(reversed, "MHA277") != nullptr);
   // Attention rollout adds the identity and renormalises: deliberate.
   Report rollout = test::check_text(R"j({"version": 1, "dims": {"T": 5}, "tensors": {"scores": [1, "T", "T"]},
     "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
