@@ -13,6 +13,41 @@ bool one_of(const std::string& name, const std::array<const char*, N>& names) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
 
+// Where a word naming a graph's links starts in `name` (adj, adjacency, edge, edges,
+// connectivity, connected, neighbours), as a whole word between '_' or the name's ends; npos if
+// none. Whole words only: "adjusted" or "hedge" name no graph.
+std::size_t graph_link_word(const std::string& name) {
+  static const std::array<const char*, 13> words = {"adj",       "adjacency", "edge",     "edges",      "connectivity",
+                                                    "connected", "connect",   "neighbor", "neighbors",  "neighbour",
+                                                    "neighbours", "nbr",      "nbrs"};
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    std::size_t end = name.find('_', start);
+    if (end == std::string::npos) end = name.size();
+    std::string word = name.substr(start, end - start);
+    // A negating prefix glued to the word (nonadj, disconnected, unconnected) is read by negated_before.
+    for (const char* prefix : {"", "non", "dis", "un", "no"}) {
+      std::string bare = word.substr(0, std::string(prefix).size()) == prefix ? word.substr(std::string(prefix).size()) : std::string();
+      if (!bare.empty() && one_of(bare, words)) return start + std::string(prefix).size();
+    }
+    start = end + 1;
+  }
+  return std::string::npos;
+}
+
+// Whether the word at `at` is negated by what comes right before it: "no", "non", "not", "un" or
+// "dis", glued to it (nonadj) or as the word before (no_edge, is_not_adj).
+bool negated_before(const std::string& name, std::size_t at) {
+  std::string before = name.substr(0, at);
+  if (!before.empty() && before.back() == '_') before.pop_back();
+  for (const std::string negation : {"no", "non", "not", "un", "dis"}) {
+    if (before.size() < negation.size() || before.compare(before.size() - negation.size(), negation.size(), negation) != 0) continue;
+    std::size_t word_start = before.size() - negation.size();
+    if (word_start == 0 || before[word_start - 1] == '_') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 DimRole role_of_name(const std::string& written) {
@@ -80,6 +115,14 @@ MaskConvention mask_convention_of_name(const std::string& written) {
       name.find("valid") != std::string::npos) {
     return MaskConvention::TrueKeeps;
   }
+  // A graph's adjacency marks with True the pairs linked by an edge, the pairs attention is meant
+  // to keep; a negated word (no_edge, non_adj, disconnected) marks the others.
+  // Graph values other than the 0/1 links (Graphormer's edge_bias, edge_attr, edge_index, edge
+  // weights or distances) say nothing of a convention.
+  static const std::array<const char*, 10> values = {"bias", "weight", "feat", "attr", "emb", "enc", "index", "idx", "type", "dist"};
+  const bool holds_values = std::any_of(values.begin(), values.end(), [&](const char* word) { return name.find(word) != std::string::npos; });
+  std::size_t at = holds_values ? std::string::npos : graph_link_word(name);
+  if (at != std::string::npos) return negated_before(name, at) ? MaskConvention::TrueIgnores : MaskConvention::TrueKeeps;
   return MaskConvention::Unknown;
 }
 

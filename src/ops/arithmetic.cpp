@@ -15,13 +15,16 @@
 #include "ops/registry.hpp"
 #include "ops/window_offsets.hpp"
 #include "ops/result_type.hpp"
+#include "ops/softmax_weights.hpp"
 #include "fix_search.hpp"
 #include "roles.hpp"
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <functional>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -512,6 +515,158 @@ void propose_doubled_half(CallContext& ctx, Diagnostic& diagnostic, const ArgVal
           "each value meets the pair (2i, 2i+1), as GPT-J style interleaved rotary embeddings pair dims");
 }
 
+// A bias square over one sequence ((1, H, T, T): a self-attention's relative position bias, or its
+// causal mask) added to attention scores over two sequences ((B, H, T, S): cross-attention, T
+// queries over S keys of another input): it fits only if S == T, and PyTorch fails whenever they
+// differ. When they agree by accident the bias relates query i to key j by a distance between
+// positions of different sequences, which means nothing. The condition (MHA080) is an error
+// (MHA083) and the fix drops the bias: the call passes the scores on unchanged.
+void check_square_bias_on_cross_scores(CallContext& ctx, const ArgValue& input, const ArgValue& other, std::size_t reported) {
+  if (ctx.call.op != "add" || ctx.call.pointer.rfind("/calls/", 0) != 0) return;
+  for (const auto& [scores, bias] : {std::pair{&input, &other}, std::pair{&other, &input}}) {
+    if (bias->rank() < 2 || scores->rank() < 2 || !is_attention_scores(ctx, *scores) || is_attention_scores(ctx, *bias)) continue;
+    const DimExpr& rows = bias->written[bias->written.size() - 2];
+    const DimExpr& columns = bias->written.back();
+    const DimExpr& queries = scores->written[scores->written.size() - 2];
+    const DimExpr& keys = scores->written.back();
+    if (!rows.is_plain_symbol() || !(rows == columns) || !queries.is_plain_symbol() || !keys.is_plain_symbol() || queries == keys) continue;
+    if (!(rows == queries) && !(rows == keys)) continue;
+    // Two sequences each named on its own (T, S): a size made from the bias's sequence and another
+    // (a KV cache's P+T keys, which hold the queries' own positions) is no other sequence.
+    auto identifier = [](const std::string& text) {
+      return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+    };
+    if (!identifier(queries.symbol.str()) || !identifier(keys.symbol.str())) continue;
+    auto condition = std::find_if(ctx.diagnostics.begin() + static_cast<std::ptrdiff_t>(reported), ctx.diagnostics.end(), [](const Diagnostic& d) {
+      return d.id == DiagId::SymbolConstraint || d.id == DiagId::AddBroadcast;
+    });
+    const ArgRef& scores_ref = ctx.call.tensor(scores->argument);
+    if (condition == ctx.diagnostics.end() || scores_ref.kind != ArgRef::Kind::Named) return;
+    const std::string bias_name = shown_name(*bias), other_dim = rows == queries ? keys.str() : queries.str();
+    Diagnostic* error = &*condition;
+    if (condition->id == DiagId::SymbolConstraint) {
+      // Reported again as the error it is (counted as one), where the bias's key dim is.
+      std::string message = condition->message;
+      ctx.diagnostics.erase(condition);
+      error = &ctx.report(DiagId::RoleCondition, std::move(message), bias, bias->rank() - 1);
+    }
+    error->message += fmt::format(", but {} {} is square over the sequence {} (a self-attention bias or mask) while {} {} "
+                                      "relate {} queries to {} keys of another sequence (cross-attention)",
+                                      bias_name, tuple_str(bias->written), rows.str(), shown_name(*scores), tuple_str(scores->written),
+                                      queries.str(), keys.str());
+    error->notes.insert(error->notes.begin(),
+                            fmt::format("PyTorch fails whenever {} != {}; when they are equal the bias relates positions of two different "
+                                        "sequences, which has no meaning (a cross-attention has no relative position bias)",
+                                        rows.str(), other_dim));
+    nlohmann::json call = ctx.spec.value().at(nlohmann::json::json_pointer(ctx.call.pointer));
+    nlohmann::json passed = {{"id", ctx.call.id}, {"op", "clone"}, {"input", scores_ref.name}};
+    if (call.contains("outputs")) passed["outputs"] = call["outputs"];
+    ctx.add_patch_fix(*error,
+                      fmt::format("drop the bias {} from call \"{}\": the cross-attention scores {} passed on without {}",
+                                  bias_name, ctx.call.id, scores_ref.name, bias_name),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer}, {"value", std::move(passed)}}}));
+    CallContext::label_last_fix(*error, FixSemantics::Consistent, "cross-attention relates the queries to another sequence's keys: a bias "
+                                                                      "over the queries' own positions has no place there");
+    std::rotate(error->fixes.begin(), error->fixes.end() - 1, error->fixes.end());
+    return;
+  }
+}
+
+// A tensor combined with its own reduction made without keepdim (a / a.sum(dim=-1), x - x.max(dim=1)):
+// the reduced dim is gone, so broadcasting from the right lines every dim before it up with the
+// next one: the (1, N) row sums of a (1, N, N) map divide column j by row j's sum. PyTorch raises
+// only when the shifted sizes differ, never at a batch of 1 or on a square map. Reduced over the
+// leading dims only, nothing shifts. The fix keeps the dim (keepdim=True).
+void check_reduced_without_keepdim(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  const std::string name = tensor_name(input);
+  const CallDecl* reduction = other.producer;
+  static const std::set<std::string> reductions{"sum", "mean", "amax", "amin", "max", "min", "logsumexp", "norm", "std", "var"};
+  if (name.empty() || reduction == nullptr || reductions.count(reduction->op) == 0 || reduction->pointer.rfind("/calls/", 0) != 0 ||
+      input_name(*reduction, "input") != name || reduction->arguments.value("keepdim", nlohmann::json(false)) == true || !reduction->arguments.contains("dim") || input.rank() < 2) {
+    return;
+  }
+  const nlohmann::json& written = reduction->arguments.at("dim");
+  std::vector<std::int64_t> dims;
+  if (written.is_number_integer()) dims.push_back(written.get<std::int64_t>());
+  else if (written.is_array()) for (const nlohmann::json& d : written) if (d.is_number_integer()) dims.push_back(d.get<std::int64_t>());
+  std::set<int> reduced;
+  const int rank = input.rank();
+  for (std::int64_t d : dims) {
+    if (d < -rank || d >= rank) return;
+    reduced.insert(static_cast<int>(d < 0 ? d + rank : d));
+  }
+  if (reduced.empty() || static_cast<int>(reduced.size()) == rank) return;
+  // Kept dim k of the input lands at the position of the result's dim i, right-aligned.
+  std::vector<int> kept;
+  for (int d = 0; d < rank; ++d) if (reduced.count(d) == 0) kept.push_back(d);
+  int shifted = -1;
+  for (std::size_t i = 0; i < kept.size(); ++i) {
+    const int lands = rank - static_cast<int>(kept.size()) + static_cast<int>(i);
+    if (lands != kept[i] && !(ctx.symbols.resolve(input.shape[static_cast<std::size_t>(kept[i])]) == DimExpr::constant(1))) {
+      shifted = kept[i];
+      break;
+    }
+  }
+  if (shifted < 0) return;
+  const int lands = rank - static_cast<int>(kept.size()) + static_cast<int>(std::find(kept.begin(), kept.end(), shifted) - kept.begin());
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::BroadcastRoleMismatch,
+      fmt::format("{} is {}.{}(dim={}) without keepdim (call \"{}\"): against {} {} its dim {} of {} lines up with dim {}: the values "
+                  "of one dim meet the entries of another",
+                  shown_name(other), name, reduction->op, written.dump(), reduction->id, name, tuple_str(input.shape), shifted, name, lands),
+      &other);
+  diagnostic.notes.push_back("a reduction without keepdim drops its dim, and broadcasting aligns the rest from the right; PyTorch raises "
+                             "only when the shifted sizes differ");
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("{}.{}(dim={}, keepdim=True) in call \"{}\": the reduced dim stays as size 1, each value against its own row",
+                                name, reduction->op, written.dump(), reduction->id),
+                    nlohmann::json::array({{{"op", "add"}, {"path", reduction->pointer + "/keepdim"}, {"value", true}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "every dim of the reduction meets the dim it came from");
+}
+
+// A bias or an additive mask added to attention weights, a softmax's output, and the sum used as
+// the weights of a product with the values (BEiT's relative position bias added after the
+// softmax): the bias belongs to the logits, where the softmax turns it into weights; added after,
+// the rows no longer sum to 1 and the bias enters the output linearly. PyTorch raises nothing.
+// Weights renormalised after the add (attention rollout adds the identity, then divides by the row
+// sums), or added to other weights (two maps averaged), are deliberate. The fix moves the add
+// before the softmax (MHA277 says so of a mask filled in after it).
+void check_bias_after_softmax(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  if (ctx.call.op != "add" || ctx.call.outputs.empty() || !is_floating(other.dtype) || other.rank() < 2) return;
+  const CallDecl* softmax = input.producer;
+  if (softmax == nullptr || softmax->op != "softmax" || (other.producer != nullptr && other.producer->op == "softmax")) return;
+  const CallDecl* bias_maker = values_maker(ctx, other);
+  if (bias_maker != nullptr && (bias_maker->op == "eye" || bias_maker->op == "softmax")) return;
+  // The sum is read as the weights of a matrix product (w @ v), directly or through dropout.
+  const std::string& summed = ctx.call.outputs.front();
+  std::set<std::string> weights{summed};
+  bool read_as_weights = false;
+  const std::optional<std::size_t> at = call_index(ctx.spec, ctx.call.id);
+  for (std::size_t index = at ? *at + 1 : ctx.spec.calls.size(); index < ctx.spec.calls.size() && !read_as_weights; ++index) {
+    const CallDecl& call = ctx.spec.calls[index];
+    const std::string read = input_name(call, "input");
+    if (weights.count(read) == 0) continue;
+    if (call.op == "matmul" || call.op == "bmm") read_as_weights = true;
+    else if (call.op == "dropout" && !call.outputs.empty()) weights.insert(call.outputs.front());
+    else return;  // renormalised, scaled, or read otherwise: not plainly the weights
+  }
+  if (!read_as_weights) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskAfterSoftmax,
+      fmt::format("{} {} is added to {}, the attention weights of softmax call \"{}\", after the softmax: the weights' rows no longer sum "
+                  "to 1 and the bias enters the output linearly, where it belongs to the logits",
+                  shown_name(other), tuple_str(other.shape), shown_name(input), softmax->id),
+      &other);
+  diagnostic.notes.push_back("a position bias or additive mask is added to the scores, before the softmax; PyTorch raises nothing");
+  std::optional<nlohmann::json> patch = before_softmax_patch(ctx.spec, ctx.call, *softmax, "_biased");
+  if (!patch) return;
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("add {} before the softmax, to the logits: the add in call \"{}\" on {}, then softmax in call \"{}\" on its output",
+                                shown_name(other), ctx.call.id, input_name(*softmax, "input"), softmax->id),
+                    std::move(*patch));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the softmax turns the biased logits into weights that sum to 1");
+}
+
 void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(CallContext&, const ArgValue&, const ArgValue&)> refuses,
                   ResultKind kind) {
   const ArgValue& input = ctx.arg("input");
@@ -522,6 +677,7 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   CallContext::BroadcastFailure failing;
   const std::size_t reported = ctx.diagnostics.size();
   std::optional<Shape> shape = ctx.broadcast(input.shape, other.shape, &other, "input " + sign + " other", failing);
+  if (shape && !number) check_square_bias_on_cross_scores(ctx, input, other, reported);
   if (shape && !number) propose_unsqueezed_operand(ctx, input, other, reported);
   if (shape && !number) {
     const std::size_t before = ctx.diagnostics.size();
@@ -530,6 +686,10 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
     if (ctx.diagnostics.size() == before) check_padding_weights(ctx, input, other);
   }
   if (shape && !number) check_flattened_orders(ctx, input, other);
+  if (shape && !number) check_reduced_without_keepdim(ctx, input, other);
+  const std::size_t after_roles = ctx.diagnostics.size();
+  if (shape && !number) check_bias_after_softmax(ctx, input, other);
+  if (shape && !number && ctx.diagnostics.size() == after_roles) check_bias_after_softmax(ctx, other, input);  // bias + weights
   if (!shape) {
     Diagnostic& failure = report_broadcast_failure(ctx, DiagId::AddBroadcast,
                              fmt::format("input {} and other {} do not broadcast for input {} other: {} vs {} at dim {} of the result",
@@ -538,6 +698,7 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
     if (!number && failing.dim == static_cast<int>(std::max(input.rank(), other.rank())) - 1) {
       propose_doubled_half(ctx, failure, input, other);
     }
+    if (!number) check_square_bias_on_cross_scores(ctx, input, other, reported);
     if (!number) propose_unsqueezed_operand(ctx, input, other, reported);
     return;
   }

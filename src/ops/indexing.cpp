@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "check/mask_origin.hpp"
 #include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/index_expression.hpp"
@@ -173,6 +174,53 @@ void check_causal_conv_cut(CallContext& ctx, const ArgValue& input, const IndexE
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "output t then reads frames t - padding to t");
 }
 
+// Attention weights, a softmax over the keys (dim -1), indexed with an integer on the keys and a
+// slice of the queries that leaves that position out (DINO's class-token map written
+// attentions[0, :, 1:, 0]): a column, how much each other token attends to token i, where the
+// pattern reads token i's row, its distribution over the others ([0, :, 0, 1:]). Both have the
+// same size on a square map, so nothing fails. The fix exchanges the two entries.
+void check_key_column_read(CallContext& ctx, const ArgValue& input, const IndexExpression& index, const IndexPlan& plan,
+                           const std::string& text) {
+  const CallDecl* softmax = values_maker(ctx, input);
+  const int rank = input.rank();
+  if (softmax == nullptr || softmax->op != "softmax" || rank < 2 || static_cast<int>(index.items.size()) != rank || plan.selected.empty()) return;
+  const nlohmann::json& dim = softmax->arguments.value("dim", nlohmann::json());
+  if (!dim.is_number_integer() || (dim.get<std::int64_t>() != -1 && dim.get<std::int64_t>() != rank - 1)) return;
+  if (std::any_of(index.items.begin(), index.items.end(), [](const IndexItem& item) {
+        return item.kind == IndexItem::Kind::None || item.kind == IndexItem::Kind::Ellipsis;
+      })) {
+    return;
+  }
+  const int keys = rank - 1, queries = rank - 2;
+  const IndexItem &key_item = index.items[static_cast<std::size_t>(keys)], &query_item = index.items[static_cast<std::size_t>(queries)];
+  if (key_item.kind != IndexItem::Kind::Integer || query_item.kind != IndexItem::Kind::Slice || key_item.integer < 0 ||
+      ctx.symbols.compare(input.shape[static_cast<std::size_t>(keys)], input.shape[static_cast<std::size_t>(queries)]) != Symbols::Verdict::Equal) {
+    return;
+  }
+  // The slice leaves token i out: it starts after it ([1:] against 0) or stops at it.
+  const bool after = query_item.start && query_item.start->is_constant() && query_item.start->constant > key_item.integer;
+  const bool before = query_item.stop && query_item.stop->is_constant() && query_item.stop->constant >= 0 && query_item.stop->constant <= key_item.integer;
+  if (!after && !before) return;
+  std::vector<std::string> items;
+  for (const IndexItem& item : index.items) items.push_back(item_text(item));
+  std::swap(items[static_cast<std::size_t>(keys)], items[static_cast<std::size_t>(queries)]);
+  const std::string swapped = fmt::format("[{}]", fmt::join(items, ", "));
+  const std::string name = shown_name(input, "input");
+  Diagnostic& diagnostic = report_argument(
+      ctx, DiagId::IndexAveragedWeights,
+      fmt::format("{}{} reads column {} of the attention weights of softmax call \"{}\" (the keys, dim {}): how much each other token "
+                  "attends to token {}, not token {}'s weights over the others, which are a row (the queries, dim {})",
+                  name, text, key_item.integer, softmax->id, keys, key_item.integer, key_item.integer, queries),
+      "index");
+  diagnostic.notes.push_back("softmax normalises each query's row over the keys: a column is no distribution; on a square map both "
+                             "readings have one size, so PyTorch raises nothing");
+  if (ctx.add_argument_fix(diagnostic, fmt::format("{}{} instead of {}{}: query {}'s row over the other tokens", name, swapped, name, text,
+                                                   key_item.integer),
+                           "index", swapped)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "a row of the weights, normalised over the keys");
+  }
+}
+
 }  // namespace
 
 void infer_getitem(CallContext& ctx) {
@@ -198,6 +246,7 @@ void infer_getitem(CallContext& ctx) {
   check_getitem_batch_entry(ctx, input, *index, plan, text);
   check_averaged_weights_index(ctx, input, plan, text);
   check_causal_conv_cut(ctx, input, *index, text);
+  check_key_column_read(ctx, input, *index, plan, text);
   std::vector<std::string> names;
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];

@@ -150,6 +150,21 @@ void add_triangle_fixes(CallContext& ctx, Diagnostic& diagnostic, const std::str
                                             : "checked for row 0 and the keys ahead only: the sizes are not known";
   FixSemantics label = sizes.shift ? FixSemantics::Consistent : FixSemantics::Unknown;
   std::int64_t own = sizes.shift.value_or(0);
+  // A band (a sliding window: tril(ones) & triu(ones, diagonal=-w) keeps keys i - w .. i) written
+  // with the offset's sign flipped keeps nothing or only the diagonal: the window the offset's size
+  // says comes first, the same diagonal negated, ahead of the causal diagonals below.
+  const bool band = triangles.size() >= 2 && !joins.empty();
+  for (const CallDecl* triangle : band ? triangles : std::vector<const CallDecl*>{}) {
+    std::int64_t written = diagonal_of(*triangle);
+    if (!patchable(triangle) || written == 0 || !passes(ctx.spec, name, producer, {triangle, -written, false}, bool_reading, sizes)) continue;
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("{}({}, diagonal={}) in call \"{}\" (not diagonal={}): the band's offset with its sign, a window of {} keys",
+                                  triangle->op, input_name(*triangle, "input"), -written, triangle->id, written, (written < 0 ? -written : written) + 1),
+                      nlohmann::json::array({{{"op", "add"}, {"path", triangle->pointer + "/diagonal"}, {"value", -written}}}));
+    CallContext::label_last_fix(diagnostic, label, sizes.shift ? "each query then sees its own position and the keys of its window before it"
+                                                               : semantics);
+    return;
+  }
   for (const CallDecl* triangle : triangles) {
     if (!patchable(triangle)) continue;
     std::int64_t written = diagonal_of(*triangle);

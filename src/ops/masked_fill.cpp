@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "ops/mask_meaning.hpp"
+#include "ops/softmax_weights.hpp"
 #include "ops/matmul_shape.hpp"
 #include "ops/registry.hpp"
 #include "ops/window_offsets.hpp"
@@ -155,28 +156,12 @@ bool check_fill_after_softmax(CallContext& ctx, const ArgValue& input) {
   diagnostic.notes.push_back("a mask is applied to the scores, before the softmax gives the masked keys no weight; PyTorch raises nothing");
   // The reorder: masked_fill reads the scores and comes first, softmax reads what it made and
   // gives its output the masked weights' name. Only when the weights are read by the fill alone.
-  const std::string scores = input_name(*softmax, "input"), weights = tensor_name(input);
-  std::optional<std::size_t> fill_at = call_index(ctx.spec, ctx.call.id), softmax_at = call_index(ctx.spec, softmax->id);
-  const bool read_elsewhere = std::any_of(ctx.spec.calls.begin(), ctx.spec.calls.end(), [&](const CallDecl& call) {
-    return &call != &ctx.call && std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& argument) {
-             return argument.second.kind == ArgRef::Kind::Named && argument.second.name == weights;
-           });
-  });
-  if (scores.empty() || weights.empty() || !fill_at || !softmax_at || *softmax_at >= *fill_at || read_elsewhere || softmax->outputs.empty() ||
-      ctx.call.outputs.empty() || input_name(ctx.call, "input") != softmax->outputs.front() ||
-      !ctx.spec.value().contains(nlohmann::json::json_pointer(ctx.call.pointer + "/outputs")) ||
-      !ctx.spec.value().contains(nlohmann::json::json_pointer(softmax->pointer + "/outputs"))) {
-    return true;
-  }
-  const std::string masked = fresh_name(ctx.spec, scores + "_masked");
+  std::optional<nlohmann::json> patch = before_softmax_patch(ctx.spec, ctx.call, *softmax, "_masked");
+  if (!patch) return true;
   ctx.add_patch_fix(diagnostic,
                     fmt::format("mask the scores before the softmax: masked_fill in call \"{}\" on {}, then softmax in call \"{}\" on its output",
-                                ctx.call.id, scores, softmax->id),
-                    nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer + "/input"}, {"value", scores}},
-                                           {{"op", "replace"}, {"path", ctx.call.pointer + "/outputs/0"}, {"value", masked}},
-                                           {{"op", "replace"}, {"path", softmax->pointer + "/input"}, {"value", masked}},
-                                           {{"op", "replace"}, {"path", softmax->pointer + "/outputs/0"}, {"value", ctx.call.outputs.front()}},
-                                           {{"op", "move"}, {"from", ctx.call.pointer}, {"path", softmax->pointer}}}));
+                                ctx.call.id, input_name(*softmax, "input"), softmax->id),
+                    std::move(*patch));
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the masked keys then get no weight, and each row's weights sum to 1");
   return true;
 }

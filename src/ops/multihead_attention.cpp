@@ -291,11 +291,24 @@ class MhaRules {
       add(attn_, attn_.rank() - 2, false);
       add(attn_, attn_.rank() - 1, false);
     }
+    // A mask is sized by its author for the sequences the module reads: a batch-like name (a
+    // graph's N nodes) that a mask also holds in its query or key dim, and that no argument holds
+    // in a batch slot, is a sequence length by the layout's own evidence, stronger than its name.
+    auto mask_says_sequence = [&](const std::string& symbol) {
+      bool in_mask = false;
+      for (const auto& [other, use] : uses) {
+        if (other != symbol) continue;
+        if (use.batch) return false;
+        in_mask = in_mask || use.arg == &attn_ || use.arg == &kpm_;
+      }
+      return in_mask;
+    };
     std::vector<std::string> warned;
     for (const auto& [symbol, use] : uses) {
       if (std::find(warned.begin(), warned.end(), symbol) != warned.end()) continue;
       const DimRole role = role_of_dim(use.arg->dim_names, use.dim);
       if (role != (use.batch ? DimRole::Sequence : DimRole::Batch)) continue;
+      if (!use.batch && mask_says_sequence(symbol)) continue;
       warned.push_back(symbol);
       Diagnostic& diagnostic = ctx_.report(
           DiagId::SymbolNameRole,

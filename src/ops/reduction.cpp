@@ -349,6 +349,34 @@ NamedOutput reduced_output(const CallContext& ctx, const ArgValue& input, const 
   return output;
 }
 
+// max or amax over values masked_fill'ed first (max pooling of padded tokens): the fill stands in
+// for the masked positions, so it must be the identity of max, -inf (or a large negative number),
+// which no real value loses to. A fill of 0 beats every negative feature: a padded sentence's
+// pooled feature is at least 0 (MHA268's kind: the fill is the wrong value for what reads it; 0
+// is right before sum or mean). Inputs known to be non-negative (relu, softmax) lose nothing.
+void check_fill_before_max(CallContext& ctx, const ArgValue& input) {
+  const CallDecl* fill = input.producer;
+  if (fill == nullptr || fill->op != "masked_fill" || !fill->arguments.contains("value") || fill->pointer.rfind("/calls/", 0) != 0) return;
+  const nlohmann::json& value = fill->arguments.at("value");
+  if (!value.is_number() || value.is_boolean() || value.get<double>() <= -1e4 || !is_floating(input.dtype)) return;
+  const std::string filled = input_name(*fill, "input");
+  const CallDecl* made = filled.empty() ? nullptr : producer_of(ctx.spec, filled, fill);
+  static const std::set<std::string> non_negative{"relu", "softmax", "sigmoid", "abs", "exp", "square"};
+  if (made != nullptr && non_negative.count(made->op) != 0) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskedFillZeroBeforeSoftmax,
+      fmt::format("{} was filled with {} where the mask is True (call \"{}\"), then reduced by {}: the fill competes with the real values, "
+                  "so every feature of a padded row is at least {}",
+                  tensor_name(input), value.dump(), fill->id, ctx.call.op, value.dump()),
+      &input);
+  diagnostic.notes.push_back("the fill before max must be its identity, float('-inf') (or a large negative number such as -1e9); 0 is "
+                             "the fill before sum or mean");
+  ctx.add_patch_fix(diagnostic, fmt::format("masked_fill(mask, float('-inf')) in call \"{}\" (value=float('-inf'), not {}), the identity of max",
+                                            fill->id, value.dump()),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", fill->pointer + "/value"}, {"value", "-inf"}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the masked positions never win the max");
+}
+
 // sum, mean, amax and logsumexp: pools over the listed dims (MHA288 when they pool a batch).
 void reduce(CallContext& ctx, DType dtype) {
   const ArgValue& input = ctx.arg("input");
@@ -359,6 +387,7 @@ void reduce(CallContext& ctx, DType dtype) {
   if (!reduced->empty()) check_reduced_batch(ctx, input, *reduced);
   if (!reduced->empty()) check_batch_statistic(ctx, input, *reduced);
   if (!reduced->empty()) check_reduced_stack(ctx, input, *reduced);
+  if (ctx.call.op == "amax") check_fill_before_max(ctx, input);
   ctx.outputs.push_back(reduced_output(ctx, input, *reduced, "output", dtype));
 }
 
@@ -412,6 +441,7 @@ void infer_max(CallContext& ctx) {
   // A 0-D input reduces as a 1-D one of one element: nothing to remove.
   const std::set<int> reduced = input.rank() == 0 ? std::set<int>{} : std::set<int>{*wrapped};
   if (input.rank() > 0) check_reduced_batch(ctx, input, reduced);
+  if (ctx.call.op == "max") check_fill_before_max(ctx, input);
   NamedOutput values = input.rank() == 0 ? NamedOutput{"values", {}, input.dtype} : reduced_output(ctx, input, reduced, "values", input.dtype);
   NamedOutput indices = values;
   indices.name = "indices";

@@ -358,6 +358,28 @@ bool keys_before_queries(const Spec& spec, const CallDecl& product, int rank) {
          named_like(untransposed->second.name, 'q', "quer");
 }
 
+std::optional<nlohmann::json> before_softmax_patch(const Spec& spec, const CallDecl& call, const CallDecl& softmax, const std::string& suffix) {
+  const std::string scores = input_name(softmax, "input");
+  const std::string weights = softmax.outputs.empty() ? std::string() : softmax.outputs.front();
+  std::optional<std::size_t> call_at = call_index(spec, call.id), softmax_at = call_index(spec, softmax.id);
+  const bool read_elsewhere = std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& reader) {
+    return &reader != &call && std::any_of(reader.tensors.begin(), reader.tensors.end(), [&](const auto& argument) {
+             return argument.second.kind == ArgRef::Kind::Named && argument.second.name == weights;
+           });
+  });
+  if (scores.empty() || weights.empty() || !call_at || !softmax_at || *softmax_at >= *call_at || read_elsewhere || call.outputs.empty() ||
+      input_name(call, "input") != weights || !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs")) ||
+      !spec.value().contains(nlohmann::json::json_pointer(softmax.pointer + "/outputs"))) {
+    return std::nullopt;
+  }
+  const std::string before = fresh_name(spec, scores + suffix);
+  return nlohmann::json::array({{{"op", "replace"}, {"path", call.pointer + "/input"}, {"value", scores}},
+                                {{"op", "replace"}, {"path", call.pointer + "/outputs/0"}, {"value", before}},
+                                {{"op", "replace"}, {"path", softmax.pointer + "/input"}, {"value", before}},
+                                {{"op", "replace"}, {"path", softmax.pointer + "/outputs/0"}, {"value", call.outputs.front()}},
+                                {{"op", "move"}, {"from", call.pointer}, {"path", softmax.pointer}}});
+}
+
 bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim, int rank) {
   auto reads = [](const CallDecl& call, const std::string& argument, const std::vector<std::string>& names) {
     auto ref = call.tensors.find(argument);

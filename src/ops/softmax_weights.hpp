@@ -3,7 +3,10 @@
 // slot's weights by their sum over the keys.
 #pragma once
 
+#include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "mhacheck/spec.hpp"
 
@@ -19,5 +22,12 @@ bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim
 // queries) on purpose: a tensor named as the keys times one named as the queries, transposed by the
 // call that made it (k @ q.transpose(-2, -1)).
 bool keys_before_queries(const Spec& spec, const CallDecl& product, int rank);
+
+// The patch that moves `call`, which reads the weights `softmax` made as its input (a mask or a bias
+// applied after the softmax), before the softmax: the call reads the softmax's input, the scores,
+// and the softmax reads what it made and gives its output the call's output name. nullopt when the
+// weights have another reader or either call's outputs are not written in the spec. The scores
+// `call` makes are named after the softmax's input and `suffix` (scores_masked).
+std::optional<nlohmann::json> before_softmax_patch(const Spec& spec, const CallDecl& call, const CallDecl& softmax, const std::string& suffix);
 
 }  // namespace mhacheck

@@ -606,3 +606,89 @@ TEST_CASE("matmul of two (B, E) embeddings: the right operand transposed as a ma
   }
   CHECK(left_suspect);
 }
+
+TEST_CASE("a bias square over the queries' sequence added to cross-attention scores is an error: the fix drops it", "[glue][roles]") {
+  // A decoder's causal (L, L) mask added to its cross-attention scores over M memory slots.
+  const std::string cross = R"j({"version": 1, "tensors": {"q": ["B", 4, "L", 32], "mem": ["B", 4, "M", 32], "causal": ["L", "L"]},
+    "calls": [{"id": "t", "op": "transpose", "input": "mem", "dim0": -2, "dim1": -1, "outputs": ["memT"]},
+              {"id": "s", "op": "matmul", "input": "q", "other": "memT", "outputs": ["logits"]},
+              {"id": "b", "op": "add", "input": "logits", "other": "causal", "outputs": ["biased"]},
+              {"id": "w", "op": "softmax", "input": "biased", "dim": -1, "outputs": ["weights"]}]})j";
+  Report report = test::check_text(cross);
+  const Diagnostic* error = test::find(report, "MHA083");
+  REQUIRE(error != nullptr);
+  CHECK(test::find(report, "MHA080") == nullptr);
+  CHECK(error->message.find("square over the sequence L") != std::string::npos);
+  REQUIRE_FALSE(error->fixes.empty());
+  CHECK(error->fixes[0].description.rfind("drop the bias causal from call \"b\"", 0) == 0);
+  CHECK(error->fixes[0].valid());
+  CHECK(error->fixes[0].semantics == FixSemantics::Consistent);
+  // Self-attention scores (L, L), and keys that hold the queries' own positions after a cache
+  // (P+L), are no cross-attention: the first fits, the second keeps its condition.
+  Report self = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", 4, "L", 32], "k": ["B", 4, "L", 32], "causal": ["L", "L"]},
+    "calls": [{"id": "t", "op": "transpose", "input": "k", "dim0": -2, "dim1": -1, "outputs": ["kT"]},
+              {"id": "s", "op": "matmul", "input": "q", "other": "kT", "outputs": ["logits"]},
+              {"id": "b", "op": "add", "input": "logits", "other": "causal", "outputs": ["biased"]}]})j");
+  CHECK(self.diagnostics.empty());
+  Report cached = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", 4, "L", 32], "past": ["B", 4, "P", 32], "k": ["B", 4, "L", 32], "causal": ["L", "L"]},
+    "calls": [{"id": "c", "op": "cat", "tensors": ["past", "k"], "dim": 2, "outputs": ["keys"]},
+              {"id": "t", "op": "transpose", "input": "keys", "dim0": -2, "dim1": -1, "outputs": ["kT"]},
+              {"id": "s", "op": "matmul", "input": "q", "other": "kT", "outputs": ["logits"]},
+              {"id": "b", "op": "add", "input": "logits", "other": "causal", "outputs": ["biased"]}]})j");
+  CHECK(test::find(cached, "MHA083") == nullptr);
+}
+
+TEST_CASE("a tensor combined with its own reduction made without keepdim lines the wrong dims up", "[glue][roles]") {
+  // Row normalisation of square (N, N) affinities by their L2 norms: (N,) divides the columns.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"affinity": ["N", "N"]},
+    "calls": [{"id": "n", "op": "sum", "input": "affinity", "dim": 1, "outputs": ["row_sums"]},
+              {"id": "d", "op": "div", "input": "affinity", "other": "row_sums", "outputs": ["normalised"]}]})j");
+  const Diagnostic* shifted = test::find(report, "MHA290");
+  REQUIRE(shifted != nullptr);
+  CHECK(shifted->message.rfind("row_sums is affinity.sum(dim=1) without keepdim (call \"n\")", 0) == 0);
+  REQUIRE_FALSE(shifted->fixes.empty());
+  CHECK(shifted->fixes[0].description.rfind("affinity.sum(dim=1, keepdim=True) in call \"n\"", 0) == 0);
+  CHECK(shifted->fixes[0].valid());
+  // A max subtracted over the last dim of a (1, T, T) batch of one: the same slip, silent too.
+  Report stable = test::check_text(R"j({"version": 1, "tensors": {"x": [1, "T", "T"]},
+    "calls": [{"id": "m", "op": "amax", "input": "x", "dim": -1, "outputs": ["top"]},
+              {"id": "d", "op": "sub", "input": "x", "other": "top", "outputs": ["shifted"]}]})j");
+  CHECK(test::find(stable, "MHA290") != nullptr);
+  // Reduced over the leading dim, with keepdim, or a batch of one reduced over its only other dim: nothing shifts.
+  for (const char* quiet : {R"j({"version": 1, "tensors": {"a": ["N", "N"]}, "calls": [{"id": "n", "op": "sum", "input": "a", "dim": 0, "outputs": ["s"]},
+                               {"id": "d", "op": "div", "input": "a", "other": "s", "outputs": ["o"]}]})j",
+                            R"j({"version": 1, "tensors": {"a": ["N", "N"]}, "calls": [{"id": "n", "op": "sum", "input": "a", "dim": 1, "keepdim": true, "outputs": ["s"]},
+                               {"id": "d", "op": "div", "input": "a", "other": "s", "outputs": ["o"]}]})j",
+                            R"j({"version": 1, "tensors": {"a": [1, "N"]}, "calls": [{"id": "n", "op": "sum", "input": "a", "dim": 1, "outputs": ["s"]},
+                               {"id": "d", "op": "div", "input": "a", "other": "s", "outputs": ["o"]}]})j"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(quiet), "MHA290") == nullptr);
+  }
+}
+
+TEST_CASE("a bias added to the attention weights after the softmax is moved before it", "[glue][masks]") {
+  // An ALiBi-style (H, T, T) distance bias added to the probabilities, then the weighted sum.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 4, "T", "T"], "v": ["B", 4, "T", 16], "alibi": [4, "T", "T"]},
+    "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
+              {"id": "b", "op": "add", "input": "probs", "other": "alibi", "outputs": ["w"]},
+              {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})j");
+  const Diagnostic* after = test::find(report, "MHA277");
+  REQUIRE(after != nullptr);
+  REQUIRE_FALSE(after->fixes.empty());
+  CHECK(after->fixes[0].description.rfind("add alibi before the softmax, to the logits", 0) == 0);
+  CHECK(after->fixes[0].valid());
+  // Written bias + weights, it is the same slip.
+  Report reversed = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 4, "T", "T"], "v": ["B", 4, "T", 16], "alibi": [4, "T", "T"]},
+    "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
+              {"id": "b", "op": "add", "input": "alibi", "other": "probs", "outputs": ["w"]},
+              {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})j");
+  CHECK(test::find(reversed, "MHA277") != nullptr);
+  // Attention rollout adds the identity and renormalises: deliberate.
+  Report rollout = test::check_text(R"j({"version": 1, "dims": {"T": 5}, "tensors": {"scores": [1, "T", "T"]},
+    "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
+              {"id": "i", "op": "eye", "n": 5, "outputs": ["identity"]},
+              {"id": "b", "op": "add", "input": "probs", "other": "identity", "outputs": ["w"]},
+              {"id": "n", "op": "sum", "input": "w", "dim": -1, "keepdim": true, "outputs": ["s"]},
+              {"id": "d", "op": "div", "input": "w", "other": "s", "outputs": ["a"]}]})j");
+  CHECK(test::find(rollout, "MHA277") == nullptr);
+}

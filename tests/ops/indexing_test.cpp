@@ -1,5 +1,7 @@
 // getitem, select and narrow beyond the PyTorch fixtures: symbolic sizes (certain only where any
 // value of the symbol gives the same answer), dim names carried through, the index text's syntax.
+#include <fmt/format.h>
+
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -171,4 +173,30 @@ TEST_CASE("getitem: a causally padded Conv1d's output cut at its start sees the 
   std::string centred = causal_conv_cut("[..., 3:]");
   centred.replace(centred.find("padding=3"), 9, "padding=1");
   CHECK(test::find(test::check_text(centred), "MHA334") == nullptr);
+}
+
+TEST_CASE("attention weights read by a column of the keys with the queries sliced: the row is meant", "[glue][index]") {
+  // The first token's attention over the others is the row [:, :, 0, 1:]; [:, :, 1:, 0] reads how
+  // much every other token attends to token 0.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 8, "T", "T"]},
+    "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["weights"]},
+              {"id": "g", "op": "getitem", "input": "weights", "index": "[:, :, 1:, 0]", "outputs": ["first"]}]})j");
+  const Diagnostic* column = test::find(report, "MHA291");
+  REQUIRE(column != nullptr);
+  REQUIRE_FALSE(column->fixes.empty());
+  CHECK(column->fixes[0].description.rfind("weights[:, :, 0, 1:] instead of weights[:, :, 1:, 0]", 0) == 0);
+  CHECK(column->fixes[0].valid());
+  // The row itself, a column of every query (no slice leaving the token out), and a rectangular
+  // cross-attention map say nothing.
+  for (const char* index : {"[:, :, 0, 1:]", "[:, :, :, 0]"}) {
+    INFO(index);
+    Report quiet = test::check_text(fmt::format(R"j({{"version": 1, "tensors": {{"scores": ["B", 8, "T", "T"]}},
+      "calls": [{{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["weights"]}},
+                {{"id": "g", "op": "getitem", "input": "weights", "index": "{}", "outputs": ["first"]}}]}})j", index));
+    CHECK(test::find(quiet, "MHA291") == nullptr);
+  }
+  Report cross = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 8, "T", "S"]},
+    "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["weights"]},
+              {"id": "g", "op": "getitem", "input": "weights", "index": "[:, :, 1:, 0]", "outputs": ["first"]}]})j");
+  CHECK(test::find(cross, "MHA291") == nullptr);
 }

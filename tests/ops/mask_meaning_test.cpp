@@ -497,3 +497,30 @@ TEST_CASE("an SDPA bool mask padded along the queries and the keys warns MHA296:
   CHECK(test::find(test::check_text(spec("valid_cols", "logical_and")), "MHA296") == nullptr);
   CHECK(test::find(test::check_text(spec("m", "logical_or")), "MHA296") == nullptr);
 }
+
+TEST_CASE("padding filled with 0 before a max over the tokens: the fill must be max's identity (-inf)", "[masks][glue]") {
+  // Max pooling of (B, T, 32) features with a (B, T, 1) padding mask, by amax.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"h": ["B", "T", 32], "pad": {"shape": ["B", "T", 1], "dtype": "bool"}},
+    "calls": [{"id": "f", "op": "masked_fill", "input": "h", "mask": "pad", "value": 0.0, "outputs": ["filled"]},
+              {"id": "m", "op": "amax", "input": "filled", "dim": 1, "outputs": ["pooled"]}]})j");
+  const Diagnostic* fill = test::find(report, "MHA268");
+  REQUIRE(fill != nullptr);
+  REQUIRE_FALSE(fill->fixes.empty());
+  CHECK(fill->fixes[0].description.rfind("masked_fill(mask, float('-inf')) in call \"f\"", 0) == 0);
+  CHECK(fill->fixes[0].valid());
+  // 0 before a sum or a mean, a large negative fill, and non-negative (relu'd) features are right.
+  for (const char* quiet :
+       {R"j({"version": 1, "tensors": {"h": ["B", "T", 32], "pad": {"shape": ["B", "T", 1], "dtype": "bool"}},
+            "calls": [{"id": "f", "op": "masked_fill", "input": "h", "mask": "pad", "value": 0.0, "outputs": ["filled"]},
+                      {"id": "m", "op": "sum", "input": "filled", "dim": 1, "outputs": ["pooled"]}]})j",
+        R"j({"version": 1, "tensors": {"h": ["B", "T", 32], "pad": {"shape": ["B", "T", 1], "dtype": "bool"}},
+            "calls": [{"id": "f", "op": "masked_fill", "input": "h", "mask": "pad", "value": -1e9, "outputs": ["filled"]},
+                      {"id": "m", "op": "amax", "input": "filled", "dim": 1, "outputs": ["pooled"]}]})j",
+        R"j({"version": 1, "tensors": {"x": ["B", "T", 32], "pad": {"shape": ["B", "T", 1], "dtype": "bool"}},
+            "calls": [{"id": "r", "op": "relu", "input": "x", "outputs": ["h"]},
+                      {"id": "f", "op": "masked_fill", "input": "h", "mask": "pad", "value": 0.0, "outputs": ["filled"]},
+                      {"id": "m", "op": "amax", "input": "filled", "dim": 1, "outputs": ["pooled"]}]})j"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(quiet), "MHA268") == nullptr);
+  }
+}

@@ -196,3 +196,28 @@ TEST_CASE("an additive causal mask made by torch.where(keep, 0.0, -inf) is follo
   CHECK_FALSE(warns(where(R"({"id": "t", "op": "tril", "input": "ones", "outputs": ["keep"]})")));
   CHECK(test::find(where(R"({"id": "t", "op": "triu", "input": "ones", "outputs": ["keep"]})"), "MHA275") != nullptr);
 }
+
+TEST_CASE("a sliding-window band written with its offset's sign flipped: the fix negates the diagonal", "[masks][values]") {
+  // A 3-key window for SDPA (True = take part): tril(ones) & triu(ones, diagonal=2) keeps nothing.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"q": [2, 4, 10, 16]},
+    "calls": [{"id": "o", "op": "ones", "size": [10, 10], "outputs": ["full"]},
+              {"id": "lo", "op": "tril", "input": "full", "outputs": ["past"]},
+              {"id": "hi", "op": "triu", "input": "full", "diagonal": 2, "outputs": ["recent"]},
+              {"id": "pb", "op": "bool", "input": "past", "outputs": ["past_b"]},
+              {"id": "rb", "op": "bool", "input": "recent", "outputs": ["recent_b"]},
+              {"id": "w", "op": "logical_and", "input": "past_b", "other": "recent_b", "outputs": ["window"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "window"}]})j");
+  const Fix& fix = first_fix_of(report, "MHA275");
+  CHECK(fix.description.rfind("triu(full, diagonal=-2) in call \"hi\" (not diagonal=2)", 0) == 0);
+  CHECK(fix.valid());
+  // The band written right says nothing.
+  Report right = test::check_text(R"j({"version": 1, "tensors": {"q": [2, 4, 10, 16]},
+    "calls": [{"id": "o", "op": "ones", "size": [10, 10], "outputs": ["full"]},
+              {"id": "lo", "op": "tril", "input": "full", "outputs": ["past"]},
+              {"id": "hi", "op": "triu", "input": "full", "diagonal": -2, "outputs": ["recent"]},
+              {"id": "pb", "op": "bool", "input": "past", "outputs": ["past_b"]},
+              {"id": "rb", "op": "bool", "input": "recent", "outputs": ["recent_b"]},
+              {"id": "w", "op": "logical_and", "input": "past_b", "other": "recent_b", "outputs": ["window"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "window"}]})j");
+  CHECK(test::find(right, "MHA275") == nullptr);
+}

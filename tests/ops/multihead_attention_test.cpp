@@ -4,6 +4,10 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
+#include "check/roles.hpp"
+
 #include "test_support.hpp"
 
 using namespace mhacheck;
@@ -570,4 +574,53 @@ TEST_CASE("a padding mask tiled along its positions by repeat warns MHA240 unles
   CHECK(test::find(streams(R"j({"id": "c", "op": "cat", "tensors": ["v", "a"], "dim": 1, "outputs": ["tok"]})j",
                            R"("op": "repeat", "repeats": [1, 2])"),
                    "MHA240") == nullptr);
+}
+
+TEST_CASE("a batch-like name that a mask also holds as a sequence is a sequence: no MHA081", "[mha][roles]") {
+  // A point cloud of N points at batch 1: the (N, N) mask is written over the module's sequence, so
+  // N is the points, whatever the name suggests; with batch_first=False and the same sizes too.
+  Report points = test::check_text(R"j({"version": 1, "tensors": {"x": [1, "N", 64], "far": {"shape": ["N", "N"], "dtype": "bool"}},
+    "calls": [{"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x", "attn_mask": "far"}],
+    "modules": {"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"}})j");
+  CHECK(test::find(points, "MHA081") == nullptr);
+  Report key_padding = test::check_text(R"j({"version": 1, "tensors": {"x": ["n", 1, 64], "pad": {"shape": [1, "n"], "dtype": "bool"}},
+    "calls": [{"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x", "key_padding_mask": "pad"}],
+    "modules": {"mha": "nn.MultiheadAttention(64, 4)"}})j");
+  CHECK(test::find(key_padding, "MHA081") == nullptr);
+  // Without the mask's word the name still speaks, and a mask that also holds N in its batch slot
+  // says nothing for it.
+  Report bare = test::check_text(R"j({"version": 1, "tensors": {"x": [1, "N", 64]},
+    "calls": [{"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x"}],
+    "modules": {"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"}})j");
+  CHECK(test::find(bare, "MHA081") != nullptr);
+  Report batch_too = test::check_text(R"j({"version": 1, "tensors": {"x": ["N", "T", 64], "pad": {"shape": ["N", "T"], "dtype": "bool"}},
+    "calls": [{"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x", "key_padding_mask": "pad"}],
+    "modules": {"mha": "nn.MultiheadAttention(64, 4)"}})j");
+  CHECK((test::find(batch_too, "MHA081") != nullptr || test::find(batch_too, "MHA082") != nullptr || test::find(batch_too, "MHA083") != nullptr));
+}
+
+TEST_CASE("a graph's adjacency given as nn.MultiheadAttention's bool attn_mask is inverted: True = edge is True = keep", "[mha][masks]") {
+  Report edges = test::check_text(R"j({"version": 1, "tensors": {"x": [2, "V", 32], "edges": {"shape": ["V", "V"], "dtype": "bool"}},
+    "calls": [{"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x", "attn_mask": "edges"}],
+    "modules": {"mha": "nn.MultiheadAttention(32, 2, batch_first=True)"}})j");
+  const Diagnostic* meaning = test::find(edges, "MHA084");
+  REQUIRE(meaning != nullptr);
+  REQUIRE_FALSE(meaning->fixes.empty());
+  CHECK(meaning->fixes[0].description == "pass ~edges");
+  CHECK(meaning->fixes[0].valid());
+  // Negated names mark the pairs without an edge, MHA's convention; a word that merely contains
+  // "adj" or "edge" names no graph.
+  for (const char* quiet : {"non_adjacent_pairs", "no_edge", "disconnected", "adjusted", "hedge"}) {
+    INFO(quiet);
+    Report report = test::check_text(fmt::format(R"j({{"version": 1, "tensors": {{"x": [2, "V", 32], "{0}": {{"shape": ["V", "V"], "dtype": "bool"}}}},
+      "calls": [{{"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x", "attn_mask": "{0}"}}],
+      "modules": {{"mha": "nn.MultiheadAttention(32, 2, batch_first=True)"}}}})j", quiet));
+    CHECK(test::find(report, "MHA084") == nullptr);
+  }
+  CHECK(mask_convention_of_name("adj_matrix") == MaskConvention::TrueKeeps);
+  CHECK(mask_convention_of_name("nonadj") == MaskConvention::TrueIgnores);
+  CHECK(mask_convention_of_name("is_not_neighbor") == MaskConvention::TrueIgnores);
+  // Graph values that are no 0/1 links: an additive edge bias, edge weights.
+  CHECK(mask_convention_of_name("edge_bias") == MaskConvention::Unknown);
+  CHECK(mask_convention_of_name("adj_weight") == MaskConvention::Unknown);
 }
