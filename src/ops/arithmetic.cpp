@@ -610,7 +610,7 @@ void check_reduced_without_keepdim(CallContext& ctx, const ArgValue& input, cons
   if (shifted < 0) return;
   const int lands = rank - static_cast<int>(kept.size()) + static_cast<int>(std::find(kept.begin(), kept.end(), shifted) - kept.begin());
   Diagnostic& diagnostic = ctx.report(
-      DiagId::BroadcastRoleMismatch,
+      DiagId::ReducedWithoutKeepdim,
       fmt::format("{} is {}.{}(dim={}) without keepdim (call \"{}\"): against {} {} its dim {} of {} lines up with dim {}: the values "
                   "of one dim meet the entries of another",
                   shown_name(other), name, reduction->op, written.dump(), reduction->id, name, tuple_str(input.shape), shifted, name, lands),
@@ -652,7 +652,7 @@ void check_bias_after_softmax(CallContext& ctx, const ArgValue& input, const Arg
   }
   if (!read_as_weights) return;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::MaskAfterSoftmax,
+      DiagId::BiasAfterSoftmax,
       fmt::format("{} {} is added to {}, the attention weights of softmax call \"{}\", after the softmax: the weights' rows no longer sum "
                   "to 1 and the bias enters the output linearly, where it belongs to the logits",
                   shown_name(other), tuple_str(other.shape), shown_name(input), softmax->id),

@@ -207,7 +207,7 @@ void check_key_column_read(CallContext& ctx, const ArgValue& input, const IndexE
   const std::string swapped = fmt::format("[{}]", fmt::join(items, ", "));
   const std::string name = shown_name(input, "input");
   Diagnostic& diagnostic = report_argument(
-      ctx, DiagId::IndexAveragedWeights,
+      ctx, DiagId::AttentionColumnRead,
       fmt::format("{}{} reads column {} of the attention weights of softmax call \"{}\" (the keys, dim {}): how much each other token "
                   "attends to token {}, not token {}'s weights over the others, which are a row (the queries, dim {})",
                   name, text, key_item.integer, softmax->id, keys, key_item.integer, key_item.integer, queries),

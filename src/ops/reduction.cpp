@@ -352,7 +352,7 @@ NamedOutput reduced_output(const CallContext& ctx, const ArgValue& input, const 
 // max or amax over values masked_fill'ed first (max pooling of padded tokens): the fill stands in
 // for the masked positions, so it must be the identity of max, -inf (or a large negative number),
 // which no real value loses to. A fill of 0 beats every negative feature: a padded sentence's
-// pooled feature is at least 0 (MHA268's kind: the fill is the wrong value for what reads it; 0
+// pooled feature is at least 0 (MHA422, MHA268's kind: the fill is the wrong value for what reads it; 0
 // is right before sum or mean). Inputs known to be non-negative (relu, softmax) lose nothing.
 void check_fill_before_max(CallContext& ctx, const ArgValue& input) {
   const CallDecl* fill = input.producer;
@@ -364,7 +364,7 @@ void check_fill_before_max(CallContext& ctx, const ArgValue& input) {
   static const std::set<std::string> non_negative{"relu", "softmax", "sigmoid", "abs", "exp", "square"};
   if (made != nullptr && non_negative.count(made->op) != 0) return;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::MaskedFillZeroBeforeSoftmax,
+      DiagId::MaskedFillBeforeMax,
       fmt::format("{} was filled with {} where the mask is True (call \"{}\"), then reduced by {}: the fill competes with the real values, "
                   "so every feature of a padded row is at least {}",
                   tensor_name(input), value.dump(), fill->id, ctx.call.op, value.dump()),

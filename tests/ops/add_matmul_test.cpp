@@ -643,7 +643,7 @@ TEST_CASE("a tensor combined with its own reduction made without keepdim lines t
   Report report = test::check_text(R"j({"version": 1, "tensors": {"affinity": ["N", "N"]},
     "calls": [{"id": "n", "op": "sum", "input": "affinity", "dim": 1, "outputs": ["row_sums"]},
               {"id": "d", "op": "div", "input": "affinity", "other": "row_sums", "outputs": ["normalised"]}]})j");
-  const Diagnostic* shifted = test::find(report, "MHA290");
+  const Diagnostic* shifted = test::find(report, "MHA378");
   REQUIRE(shifted != nullptr);
   CHECK(shifted->message.rfind("row_sums is affinity.sum(dim=1) without keepdim (call \"n\")", 0) == 0);
   REQUIRE_FALSE(shifted->fixes.empty());
@@ -653,7 +653,7 @@ TEST_CASE("a tensor combined with its own reduction made without keepdim lines t
   Report stable = test::check_text(R"j({"version": 1, "tensors": {"x": [1, "T", "T"]},
     "calls": [{"id": "m", "op": "amax", "input": "x", "dim": -1, "outputs": ["top"]},
               {"id": "d", "op": "sub", "input": "x", "other": "top", "outputs": ["shifted"]}]})j");
-  CHECK(test::find(stable, "MHA290") != nullptr);
+  CHECK(test::find(stable, "MHA378") != nullptr);
   // Reduced over the leading dim, with keepdim, or a batch of one reduced over its only other dim: nothing shifts.
   for (const char* quiet : {R"j({"version": 1, "tensors": {"a": ["N", "N"]}, "calls": [{"id": "n", "op": "sum", "input": "a", "dim": 0, "outputs": ["s"]},
                                {"id": "d", "op": "div", "input": "a", "other": "s", "outputs": ["o"]}]})j",
@@ -662,7 +662,7 @@ TEST_CASE("a tensor combined with its own reduction made without keepdim lines t
                             R"j({"version": 1, "tensors": {"a": [1, "N"]}, "calls": [{"id": "n", "op": "sum", "input": "a", "dim": 1, "outputs": ["s"]},
                                {"id": "d", "op": "div", "input": "a", "other": "s", "outputs": ["o"]}]})j"}) {
     INFO(quiet);
-    CHECK(test::find(test::check_text(quiet), "MHA290") == nullptr);
+    CHECK(test::find(test::check_text(quiet), "MHA378") == nullptr);
   }
 }
 
@@ -672,7 +672,7 @@ TEST_CASE("a bias added to the attention weights after the softmax is moved befo
     "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
               {"id": "b", "op": "add", "input": "probs", "other": "alibi", "outputs": ["w"]},
               {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})j");
-  const Diagnostic* after = test::find(report, "MHA277");
+  const Diagnostic* after = test::find(report, "MHA377");
   REQUIRE(after != nullptr);
   REQUIRE_FALSE(after->fixes.empty());
   CHECK(after->fixes[0].description.rfind("add alibi before the softmax, to the logits", 0) == 0);
@@ -682,7 +682,7 @@ TEST_CASE("a bias added to the attention weights after the softmax is moved befo
     "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
               {"id": "b", "op": "add", "input": "alibi", "other": "probs", "outputs": ["w"]},
               {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})j");
-  CHECK(test::find(reversed, "MHA277") != nullptr);
+  CHECK(test::find(reversed, "MHA377") != nullptr);
   // Attention rollout adds the identity and renormalises: deliberate.
   Report rollout = test::check_text(R"j({"version": 1, "dims": {"T": 5}, "tensors": {"scores": [1, "T", "T"]},
     "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
@@ -690,5 +690,5 @@ TEST_CASE("a bias added to the attention weights after the softmax is moved befo
               {"id": "b", "op": "add", "input": "probs", "other": "identity", "outputs": ["w"]},
               {"id": "n", "op": "sum", "input": "w", "dim": -1, "keepdim": true, "outputs": ["s"]},
               {"id": "d", "op": "div", "input": "w", "other": "s", "outputs": ["a"]}]})j");
-  CHECK(test::find(rollout, "MHA277") == nullptr);
+  CHECK(test::find(rollout, "MHA377") == nullptr);
 }

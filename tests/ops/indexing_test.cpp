@@ -181,7 +181,7 @@ TEST_CASE("attention weights read by a column of the keys with the queries slice
   Report report = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 8, "T", "T"]},
     "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["weights"]},
               {"id": "g", "op": "getitem", "input": "weights", "index": "[:, :, 1:, 0]", "outputs": ["first"]}]})j");
-  const Diagnostic* column = test::find(report, "MHA291");
+  const Diagnostic* column = test::find(report, "MHA379");
   REQUIRE(column != nullptr);
   REQUIRE_FALSE(column->fixes.empty());
   CHECK(column->fixes[0].description.rfind("weights[:, :, 0, 1:] instead of weights[:, :, 1:, 0]", 0) == 0);
@@ -193,10 +193,10 @@ TEST_CASE("attention weights read by a column of the keys with the queries slice
     Report quiet = test::check_text(fmt::format(R"j({{"version": 1, "tensors": {{"scores": ["B", 8, "T", "T"]}},
       "calls": [{{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["weights"]}},
                 {{"id": "g", "op": "getitem", "input": "weights", "index": "{}", "outputs": ["first"]}}]}})j", index));
-    CHECK(test::find(quiet, "MHA291") == nullptr);
+    CHECK(test::find(quiet, "MHA379") == nullptr);
   }
   Report cross = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 8, "T", "S"]},
     "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["weights"]},
               {"id": "g", "op": "getitem", "input": "weights", "index": "[:, :, 1:, 0]", "outputs": ["first"]}]})j");
-  CHECK(test::find(cross, "MHA291") == nullptr);
+  CHECK(test::find(cross, "MHA379") == nullptr);
 }

@@ -503,7 +503,7 @@ TEST_CASE("padding filled with 0 before a max over the tokens: the fill must be 
   Report report = test::check_text(R"j({"version": 1, "tensors": {"h": ["B", "T", 32], "pad": {"shape": ["B", "T", 1], "dtype": "bool"}},
     "calls": [{"id": "f", "op": "masked_fill", "input": "h", "mask": "pad", "value": 0.0, "outputs": ["filled"]},
               {"id": "m", "op": "amax", "input": "filled", "dim": 1, "outputs": ["pooled"]}]})j");
-  const Diagnostic* fill = test::find(report, "MHA268");
+  const Diagnostic* fill = test::find(report, "MHA422");
   REQUIRE(fill != nullptr);
   REQUIRE_FALSE(fill->fixes.empty());
   CHECK(fill->fixes[0].description.rfind("masked_fill(mask, float('-inf')) in call \"f\"", 0) == 0);
@@ -521,6 +521,6 @@ TEST_CASE("padding filled with 0 before a max over the tokens: the fill must be 
                       {"id": "f", "op": "masked_fill", "input": "h", "mask": "pad", "value": 0.0, "outputs": ["filled"]},
                       {"id": "m", "op": "amax", "input": "filled", "dim": 1, "outputs": ["pooled"]}]})j"}) {
     INFO(quiet);
-    CHECK(test::find(test::check_text(quiet), "MHA268") == nullptr);
+    CHECK(test::find(test::check_text(quiet), "MHA422") == nullptr);
   }
 }
