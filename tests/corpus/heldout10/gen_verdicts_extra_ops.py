@@ -1,29 +1,28 @@
-"""gen_pytorch_verdicts.py with the operators heldout10 uses that it does not run itself (stack, ones, cos, sin, max, normalize, and as in heldout9 log_softmax, cumsum,
-arange, normalize, stack, clamp, rsqrt, silu, to, linear), run as PyTorch runs them; everything else unchanged.
+"""gen_pytorch_verdicts.py with the operators heldout10 uses that it does not run itself: heldout9's
+(log_softmax, cumsum, arange, normalize, stack, clamp, rsqrt, silu, to, linear) and ones, cos, sin, max,
+run as PyTorch runs them; everything else unchanged.
 Usage: python3 tests/corpus/heldout10/gen_verdicts_extra_ops.py --dir tests/corpus/heldout10 --mhacheck BINARY"""
-import sys, torch
+import importlib.util
 import os
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import gen_pytorch_verdicts as g
-orig = g.run_call
+import torch
+
+here = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("heldout9_extra_ops", os.path.join(here, "..", "heldout9", "gen_verdicts_extra_ops.py"))
+heldout9 = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(heldout9)
+g = heldout9.g
+
+
 def run_call(call, modules, built, env, symbols):
     op = call.get("op")
     t = lambda a: env[call[a]] if isinstance(call.get(a), str) else None
-    if op == "log_softmax": return [torch.log_softmax(t("input"), call["dim"])]
-    if op == "cumsum": return [torch.cumsum(t("input"), call["dim"])]
-    if op == "arange": return [torch.arange(call.get("start", 0), g.size(call["end"], symbols), call.get("step", 1))]
-    if op == "normalize": return [torch.nn.functional.normalize(t("input"), p=call.get("p", 2.0), dim=call.get("dim", 1))]
-    if op == "stack": return [torch.stack([env[n] for n in call["tensors"]], call.get("dim", 0))]
-    if op == "clamp": return [torch.clamp(t("input"), call.get("min"), call.get("max"))]
-    if op == "rsqrt": return [torch.rsqrt(t("input"))]
-    if op == "silu": return [torch.nn.functional.silu(t("input"))]
-    if op == "linear": return [torch.nn.functional.linear(t("input"), t("weight"), t("bias"))]
     if op == "ones": return [torch.ones([g.size(d, symbols) for d in call["size"]])]
     if op == "cos": return [torch.cos(t("input"))]
     if op == "sin": return [torch.sin(t("input"))]
     if op == "max": return list(torch.max(t("input"), call["dim"], call.get("keepdim", False))) if call.get("dim") is not None else [torch.max(t("input"))]
-    if op == "to": return [t("input").to(getattr(torch, call["dtype"].replace("torch.", "")))]
-    return orig(call, modules, built, env, symbols)
-g.run_call = run_call
-sys.argv = [sys.argv[0]] + sys.argv[1:]
-g.main()
+    return heldout9.run_call(call, modules, built, env, symbols)
+
+
+if __name__ == "__main__":
+    g.run_call = run_call
+    g.main()

@@ -20,6 +20,6 @@ def run_call(call, modules, built, env, symbols):
     if op == "linear": return [torch.nn.functional.linear(t("input"), t("weight"), t("bias"))]
     if op == "to": return [t("input").to(getattr(torch, call["dtype"].replace("torch.", "")))]
     return orig(call, modules, built, env, symbols)
-g.run_call = run_call
-sys.argv = [sys.argv[0]] + sys.argv[1:]
-g.main()
+if __name__ == "__main__":
+    g.run_call = run_call
+    g.main()
