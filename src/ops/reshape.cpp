@@ -121,9 +121,12 @@ class ReshapeRules {
   // relative logit to its key. A view to (..., M+k, L) of the unpadded logits (the same leading
   // dims) is that skew with the pad forgotten: the pad is the fix, before the view. Inferring a size
   // (-1) instead would run but keep the logits unshifted. Other shorts of the last dim (features
-  // split into heads no size divides) are miscounts, not pads.
+  // split into heads no size divides) are miscounts, not pads; so is a view of anything but
+  // relative logits (a product q @ Er^T, or a tensor named as logits), of rank below 3 (batch or
+  // heads lead them), short by more than the one pad column, or with fewer relative positions M
+  // than queries L: a Conv1d map (B, C, T) viewed (B, T+1, C) is a frame miscount.
   void propose_skew_padding(Diagnostic& diagnostic) {
-    if (input_.rank() < 2 || sizes_.size() < 2) return;
+    if (input_.rank() < 3 || sizes_.size() < 3 || !is_attention_scores(ctx_, input_)) return;
     const DimExpr &rows = input_.shape[input_.shape.size() - 2], &width = input_.shape.back();
     const DimExpr &skewed_rows = sizes_[sizes_.size() - 2], &skewed_width = sizes_.back();
     if (!rows.is_constant() || !width.is_constant() || !skewed_rows.is_constant() || !skewed_width.is_constant() || rows.offset < 1 ||
@@ -131,7 +134,7 @@ class ReshapeRules {
       return;
     }
     const std::int64_t missing = skewed_rows.offset - width.offset;
-    if (missing > width.offset) return;  // more than the row again: not a pad
+    if (missing != 1 || width.offset < rows.offset) return;
     std::optional<SizeProduct> leading = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.end() - 2));
     std::optional<SizeProduct> skewed_leading = SizeProduct::of(Shape(sizes_.begin(), sizes_.end() - 2));
     if (!leading || !skewed_leading || !(*leading == *skewed_leading)) return;
@@ -796,27 +799,39 @@ class ReshapeRules {
       bool others_kept = true;
       for (std::size_t k = 0; k < rank; ++k) others_kept = others_kept && (k + 1 == d || k == d || shape[k] == grown[k]);
       // Both dims are positions: a batch exchanged with a sequence grown by a class token,
-      // view(N+1, B, E) of (B, N+1, E), is a transpose forgotten, not a skew.
-      const bool positions = role_of_dim(input_.dim_names, static_cast<int>(d) - 1) != DimRole::Batch &&
-                             role_of_dim(input_.dim_names, static_cast<int>(d)) != DimRole::Batch;
+      // view(N+1, B, E) of (B, N+1, E), is a transpose forgotten, not a skew; so are heads or
+      // features exchanged with one (heads (B, H, N+1, D) merged by view(B, N+1, H, D) after a
+      // null key joined on N: the merge without its transpose).
+      auto position_like = [&](std::size_t dim) {
+        const DimRole role = role_of_dim(input_.dim_names, static_cast<int>(dim));
+        return role != DimRole::Batch && role != DimRole::Heads && role != DimRole::HeadDim;
+      };
+      const bool positions = position_like(d - 1) && position_like(d);
       if (others_kept && positions && pads_with_zeros(*maker, part.name)) return true;
     }
     return false;
   }
 
   // Whether the slice `maker` (pad or cat) adds to its argument `grown` holds zeros: F.pad's
-  // default value, or a concatenated tensor made by zeros (a declared one: its values unknown).
+  // default value or 0, or concatenated tensors made by zeros, zeros_like or new_zeros, or
+  // declared under a name that says so (zero_pad). Another declared tensor joined (a null key,
+  // a memory) holds values of its own.
   bool pads_with_zeros(const CallDecl& maker, const std::string& grown) const {
     if (maker.op == "pad") {
       const nlohmann::json value = maker.arguments.value("value", nlohmann::json());
       return value.is_null() || (value.is_number() && value.get<double>() == 0.0);
     }
+    bool joined = false;
     for (const auto& [argument, ref] : maker.tensors) {
-      if (argument == grown || ref.kind != ArgRef::Kind::Named) continue;
+      if (argument == grown) continue;
+      if (ref.kind != ArgRef::Kind::Named) return false;
       const CallDecl* made = producer_of(ctx_.spec, ref.name, &maker);
-      if (made != nullptr && made->op != "zeros" && made->op != "zeros_like") return false;
+      const bool zeros = made == nullptr ? lowered(ref.name).find("zero") != std::string::npos
+                                         : made->op == "zeros" || made->op == "zeros_like" || made->op == "new_zeros";
+      if (!zeros) return false;
+      joined = true;
     }
-    return true;
+    return joined;
   }
 
   // The sizes a product input dim was written as, outer first: "N*64" of a declared tensor, or

@@ -388,6 +388,21 @@ TEST_CASE("a relative-position skew views a dim grown by a zero slice with the d
   CHECK(test::find(grown(R"(["T", 9, "B", 4])", "zeros", R"(["T", 1, "B", 4])", R"([10, "T", "B", 4])"), "MHA312") == nullptr);
   CHECK(test::find(grown(R"(["B", 9, "T", 4])", "zeros", R"(["B", 1, "T", 4])", R"([10, "B", "T", 4])"), "MHA312") != nullptr);
   CHECK(test::find(grown(R"(["T", 9, "B", 4])", "ones", R"(["T", 1, "B", 4])", R"([10, "T", "B", 4])"), "MHA312") != nullptr);
+  // Heads (B, H, N, D) grown on N, by a declared null key joined or a zero pad, then merged by
+  // view(B, N+1, H, D): the merge's transpose forgotten, heads exchanged with positions.
+  const std::string heads = R"({"version": 1, "dims": {"B": 2, "H": 8, "N": 16, "D": 32},
+      "tensors": {"o": ["B", "H", "N", "D"], "null_kv": ["B", "H", 1, "D"]}, "calls": [GROW,
+      {"id": "v", "op": "view", "input": "oj", "shape": ["B", "N+1", "H", "D"], "outputs": ["ov"]}]})";
+  for (const std::string grow : {R"({"id": "j", "op": "cat", "tensors": ["null_kv", "o"], "dim": 2, "outputs": ["oj"]})",
+                                 R"({"id": "p", "op": "pad", "input": "o", "pad": [0, 0, 1, 0], "outputs": ["oj"]})"}) {
+    std::string text = heads;
+    text.replace(text.find("GROW"), 4, grow);
+    CHECK(test::find(test::check_text(text), "MHA312") != nullptr);
+  }
+  // A declared slice joined holds values of its own, not the skew's zeros.
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"x": ["T", 9, "B", 4], "pad": ["T", 1, "B", 4]}, "calls": [
+      {"id": "c", "op": "cat", "tensors": ["pad", "x"], "dim": 1, "outputs": ["padded"]},
+      {"id": "v", "op": "view", "input": "padded", "shape": [10, "T", "B", 4]}]})"), "MHA312") != nullptr);
 }
 
 TEST_CASE("reshape: relative attention's skew (L, L) to (L+1, L) without the pad gets F.pad(x, (1, 0)) first", "[reshape]") {
@@ -412,6 +427,25 @@ TEST_CASE("reshape: relative attention's skew (L, L) to (L+1, L) without the pad
       "calls": [{"id": "r", "op": "reshape", "input": "x", "shape": ["B", 5, 16]}]})");
   REQUIRE(test::find(short_rows, "MHA302") != nullptr);
   for (const Fix& f : test::find(short_rows, "MHA302")->fixes) CHECK(f.description.find("F.pad") == std::string::npos);
+  // Not relative logits: a Conv1d map (8, 64, 100) viewed (8, 101, 64) miscounts the frames; a
+  // 2-D (3, 2) viewed (4, 3) is short by more than one column. Neither gets the pad.
+  auto no_pad = [](const Report& r) {
+    const Diagnostic* d = test::find(r, "MHA302");
+    return d != nullptr && std::none_of(d->fixes.begin(), d->fixes.end(), [](const Fix& f) { return f.description.find("F.pad") != std::string::npos; });
+  };
+  CHECK(no_pad(test::check_text(R"J({"version": 1, "modules": {"conv": "nn.Conv1d(80, 64, 3)"}, "tensors": {"mel": [8, 80, 102]},
+      "calls": [{"id": "c", "module": "conv", "input": "mel", "outputs": ["h"]},
+                {"id": "v", "op": "view", "input": "h", "shape": [8, 101, 64], "outputs": ["frames"]}]})J")));
+  CHECK(no_pad(test::check_text(R"({"version": 1, "tensors": {"y": [3, 2]}, "calls": [{"id": "v", "op": "view", "input": "y", "shape": [4, 3]}]})")));
+  // Relative logits made by q @ Er^T, short by two columns, or with fewer positions than queries: no pad.
+  auto product = [](const std::string& er, const std::string& shape) {
+    return test::check_text(R"({"version": 1, "tensors": {"q": [2, 4, 10, 8], "er": )" + er + R"(}, "calls": [
+        {"id": "qe", "op": "matmul", "input": "q", "other": "er", "outputs": ["qer"]},
+        {"id": "v", "op": "view", "input": "qer", "shape": )" + shape + R"(}]})");
+  };
+  CHECK_FALSE(no_pad(product("[8, 19]", "[2, 4, 20, 10]")));
+  CHECK(no_pad(product("[8, 18]", "[2, 4, 20, 10]")));
+  CHECK(no_pad(product("[8, 6]", "[2, 4, 7, 10]")));
   // Fewer elements wanted, or more than a row again: no pad.
   Report fewer = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 10, 6]},
       "calls": [{"id": "r", "op": "reshape", "input": "x", "shape": ["B", 10, 5]}]})");
