@@ -298,8 +298,11 @@ void check_softmax_over_filled_broadcast(CallContext& ctx, const ArgValue& input
   }
   if (call == nullptr) return;
   // The operand holding the scores: masked_fill's input, or where's one operand that is not a
-  // constant fill (a number, or -9e15 * ones_like(e) as pyGAT writes it).
+  // constant fill (a number, or -9e15 * ones_like(e) as pyGAT writes it). Constant scores
+  // filled are uniform on purpose: zeros(N, 1).masked_fill(~adj, -inf).softmax(-1) is the mean
+  // over each node's neighbours.
   std::string scores_argument = "input";
+  if (call->op == "masked_fill" && is_constant_fill(ctx.spec, *call, "input")) return;
   if (call->op == "where") {
     std::vector<std::string> scored;
     for (const char* argument : {"input", "other"}) {

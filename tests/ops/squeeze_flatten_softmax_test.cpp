@@ -293,6 +293,23 @@ TEST_CASE("softmax over a dim that masked_fill stretched from size 1 warns MHA29
                 {"id": "s", "op": "softmax", "input": "y", "dim": -1}]})"), "MHA293") == nullptr);
 }
 
+TEST_CASE("softmax of a constant column masked_fill stretched is uniform on purpose: no MHA293", "[glue][softmax]") {
+  // The mean over each node's neighbours written as attention: zeros(N, 1) filled with -inf off
+  // the adjacency, softmaxed over the neighbours; no scores to lose.
+  auto spec = [](const std::string& constructor) {
+    return R"({"version": 1, "dims": {"N": 20}, "tensors": {"adj": {"shape": ["N", "N"], "dtype": "bool"}, "h": ["N", 16], "e": ["N", 1]},
+      "calls": [{"id": "z", "op": ")" + constructor + R"(", "size": ["N", 1], "outputs": ["z"]},
+                {"id": "inv", "op": "bitwise_not", "input": "adj", "outputs": ["none"]},
+                {"id": "f", "op": "masked_fill", "input": "z", "mask": "none", "value": "-inf", "outputs": ["zm"]},
+                {"id": "s", "op": "softmax", "input": "zm", "dim": -1, "outputs": ["w"]},
+                {"id": "agg", "op": "matmul", "input": "w", "other": "h", "outputs": ["mean_nb"]}]})";
+  };
+  Report zeros = test::check_text(spec("zeros"));
+  CHECK(zeros.calls.back().ok);
+  CHECK(test::find(zeros, "MHA293") == nullptr);
+  CHECK(test::find(test::check_text(spec("ones")), "MHA293") == nullptr);
+}
+
 TEST_CASE("softmax over a dim that torch.where stretched from size 1 beside a constant fill warns MHA293", "[glue][softmax]") {
   // pyGAT's form: torch.where(adj > 0, e, -9e15 * ones_like(e)) with e (N, 1), softmax over dim 1.
   auto spec = [](const std::string& second) {
