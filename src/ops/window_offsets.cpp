@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/text.hpp"
 #include "dim_origin.hpp"
 #include "mask_origin.hpp"
 #include "ops/registry.hpp"
@@ -51,6 +52,36 @@ std::optional<std::size_t> entry_of(const IndexExpression& index, std::size_t ra
     }
   }
   return std::nullopt;
+}
+
+// Whether `mask` holds a mask's values: bools, or an additive mask made from them (a -inf or
+// large negative fill, a triangle, (1 - keep) * -10000, a tensor declared under a mask's name).
+// A float bias that is none of these (ALiBi's slope * key position) is cut at another offset
+// than the keys exactly: the two cuts differ by a per-row constant, which softmax ignores.
+bool holds_mask_values(const CallContext& ctx, const ArgValue& mask) {
+  if (mask.dtype == DType::Bool) return true;
+  static constexpr std::array<std::string_view, 14> masking = {"masked_fill", "where", "triu", "tril", "eq", "ne", "lt", "le", "gt", "ge",
+                                                               "logical_not", "logical_and", "logical_or", "bitwise_not"};
+  static constexpr std::array<std::string_view, 13> on_the_way = {"mul", "div", "sub", "add", "rsub", "neg", "to", "float", "half",
+                                                                  "bfloat16", "double", "type_as", "dropout"};
+  std::string name = tensor_name(mask);
+  const CallDecl* producer = mask.producer;
+  for (int step = 0; step < kMaxSteps; ++step) {
+    if (producer == nullptr) {
+      const TensorDecl* declared = name.empty() ? nullptr : ctx.spec.find_tensor(name);
+      if (declared == nullptr) return false;
+      return declared->dtype == DType::Bool || lowered(name).find("mask") != std::string::npos ||
+             mask_convention_of_name(name) != MaskConvention::Unknown;
+    }
+    const std::string_view op = producer->op;
+    if (std::find(masking.begin(), masking.end(), op) != masking.end()) return true;
+    if (!keeps_values(op) && std::find(on_the_way.begin(), on_the_way.end(), op) == on_the_way.end()) return false;
+    name = input_name(*producer, "input");
+    if (name.empty()) name = input_name(*producer, "other");  // 1 - keep written with the number first
+    if (name.empty()) return false;
+    producer = producer_of(ctx.spec, name, producer);
+  }
+  return false;
 }
 
 std::string index_text(const IndexExpression& index) {
@@ -118,7 +149,7 @@ std::optional<ScoresKeys> scores_keys(const CallContext& ctx, const ArgValue& sc
 }
 
 void check_window_offsets(CallContext& ctx, const ArgValue& mask, const CallDecl* keys_producer, std::size_t dim, std::size_t rank) {
-  if (!mask.present || mask.rank() < 1 || keys_producer == nullptr || dim >= rank) return;
+  if (!mask.present || mask.rank() < 1 || keys_producer == nullptr || dim >= rank || !holds_mask_values(ctx, mask)) return;
   const auto columns = static_cast<std::size_t>(mask.rank() - 1);
   // A broadcast column (1) stands for every key: nothing to line up.
   if (mask.shape[columns] == DimExpr::constant(1)) return;

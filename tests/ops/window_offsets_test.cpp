@@ -69,13 +69,30 @@ TEST_CASE("window offsets: cuts at the same start, or from masks of another leng
   CHECK(test::find(test::check_text(sdpa_window("[:, :, -8:]", "[..., :8]", 12)), "MHA374") == nullptr);
 }
 
-TEST_CASE("window offsets: a mask filled into q @ k^T by hand, or a bias added, warns MHA374 as at SDPA", "[masks]") {
+TEST_CASE("window offsets: a mask filled into q @ k^T by hand, or an additive mask added, warns MHA374 as at SDPA, a float bias does not", "[masks]") {
   Report filled = test::check_text(manual_window("[:, :, -12:]", "[..., :12]"));
   const Fix* fix = test::first_fix(filled, "MHA374");
   REQUIRE(fix != nullptr);
   CHECK(fix->description == "cut the mask's columns as call \"wk\" cuts the keys: keep_w = keep[..., -12:]");
   CHECK(fix->valid());
-  CHECK(test::first_fix(test::check_text(manual_window("[:, :, -12:]", "[..., :12]", true)), "MHA374") != nullptr);
+  // A float bias added is no mask: ALiBi's slope * key position cut [:12] for keys cut [-12:]
+  // differs from the right cut by slope * 28 in every column of a row, which softmax ignores.
+  CHECK(test::find(test::check_text(manual_window("[:, :, -12:]", "[..., :12]", true)), "MHA374") == nullptr);
+  // An additive mask added (declared under a mask's name, or -inf filled from a bool) still is.
+  std::string declared_mask = manual_window("[:, :, -12:]", "[..., :12]", true);
+  for (std::string::size_type at; (at = declared_mask.find("\"bias")) != std::string::npos;) declared_mask.replace(at, 5, "\"attn_mask");
+  CHECK(test::first_fix(test::check_text(declared_mask), "MHA374") != nullptr);
+  Report filled_bias = test::check_text(R"({"version": 1, "dims": {"N": 40}, "tensors": {"q": ["B", 4, 1, 16], "k_all": ["B", 4, "N", 16],
+      "keep": {"shape": ["B", 1, 1, "N"], "dtype": "bool"}},
+      "calls": [{"id": "wk", "op": "getitem", "input": "k_all", "index": "[:, :, -12:]", "outputs": ["k"]},
+                {"id": "kt", "op": "transpose", "input": "k", "dim0": -2, "dim1": -1, "outputs": ["kT"]},
+                {"id": "qk", "op": "matmul", "input": "q", "other": "kT", "outputs": ["scores"]},
+                {"id": "z", "op": "zeros", "size": ["B", 1, 1, "N"], "outputs": ["zero"]},
+                {"id": "inv", "op": "bitwise_not", "input": "keep", "outputs": ["hidden"]},
+                {"id": "f", "op": "masked_fill", "input": "zero", "mask": "hidden", "value": "-inf", "outputs": ["additive"]},
+                {"id": "wm", "op": "getitem", "input": "additive", "index": "[..., :12]", "outputs": ["additive_w"]},
+                {"id": "m", "op": "add", "input": "scores", "other": "additive_w", "outputs": ["masked"]}]})");
+  CHECK(test::find(filled_bias, "MHA374") != nullptr);
   Report aligned = test::check_text(manual_window("[:, :, -12:]", "[..., -12:]"));
   CHECK(test::find(aligned, "MHA374") == nullptr);
   CHECK(test::find(test::check_text(manual_window("[:, :, N-12:]", "[..., -12:]", true)), "MHA374") == nullptr);
