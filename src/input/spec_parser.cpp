@@ -824,6 +824,16 @@ class SpecReader {
 
   // A plain (non-tensor) argument, checked against its kind.
   json plain_argument(const json& value, const ArgSchema& argument, const std::string& pointer) {
+    // Sizes written as symbols (an index's bounds x[:, :p], repeat's or view's sizes, arange's
+    // end) are sizes as a shape's are: a fraction "dims" binds is refused there too.
+    if (argument.kind == ArgKind::Size || argument.kind == ArgKind::SizeList || argument.kind == ArgKind::Index) {
+      if (value.is_string()) refuse_real_dims_in(value.get<std::string>());
+      if (value.is_array()) {
+        for (const json& item : value) {
+          if (item.is_string()) refuse_real_dims_in(item.get<std::string>());
+        }
+      }
+    }
     bool fits = false;
     switch (argument.kind) {
       case ArgKind::Bool: fits = value.is_boolean(); break;

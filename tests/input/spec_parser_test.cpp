@@ -78,6 +78,14 @@ TEST_CASE("\"dims\" binds a float option of a pasted constructor, and a fraction
              Catch::Contains("found 0.5"));
   CHECK_THAT(error_of(R"J({"module": "nn.MultiheadAttention(d, 2)", "dims": {"d": 8.5}, "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})J"),
              Catch::Contains("embed_dim must be an integer"));
+  // Sizes outside shape lists too: an index's bound, repeat's sizes, arange's end, at the dims entry.
+  for (const std::string call : {R"({"id": "g", "op": "getitem", "input": "x", "index": "[:, :p]"})",
+                                 R"({"id": "r", "op": "repeat", "input": "x", "repeats": [1, "p", 1]})",
+                                 R"({"id": "a", "op": "arange", "end": "2*p"})"}) {
+    std::string error = error_of(R"({"version": 1, "dims": {"p": 0.5, "T": 4}, "tensors": {"x": [2, "T", 8]}, "calls": [)" + call + "]}");
+    CHECK_THAT(error, Catch::Contains("expected a dim size (a non-negative integer), found 0.5"));
+    CHECK_THAT(error, Catch::Contains("@1:"));
+  }
 }
 
 TEST_CASE("a function is named by any of its module paths, as a Tensor method or by its alias", "[spec]") {
