@@ -55,6 +55,17 @@ std::string kept_from(const Spec& spec, const CallDecl& call, int dim, int rank)
   return "";
 }
 
+// Whether `call` puts each of its output's dims at the same index of its input ("input"), every
+// dim standing for what it stood for: the layout-keeping and elementwise calls and F.normalize,
+// not a product or a Linear (which replace a dim).
+bool keeps_dims(const Spec& spec, const CallDecl& call, int rank) {
+  if (call.op == "normalize" || call.op == "F.normalize") return true;
+  if (call.op == "matmul" || call.op == "bmm" || call.op == "scaled_dot_product_attention" || call.op == "F.scaled_dot_product_attention") return false;
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  if ((module && module->type == "Linear") || call.op == "F.linear" || call.op == "linear") return false;
+  return kept_from(spec, call, rank - 1, rank) == "input";
+}
+
 }  // namespace
 
 bool keeps_layout(const Spec& spec, const CallDecl& call) {
@@ -109,6 +120,10 @@ std::optional<KeyOrigin> key_origin(const Spec& spec, const ArgValue& weights) {
       for (int moves = 0; moves < kMaxSteps && made != nullptr; ++moves) {
         std::optional<int> from_positions = moved_from(*made, positions, rank), from_features = moved_from(*made, features, rank);
         std::string input = input_name(*made, "input");
+        // A call that keeps every dim where it was (F.normalize of XCiT's keys, dropout, a
+        // scaling, rotary's mul and add) is passed too: the key is the tensor q, k and v were
+        // split from, where the value's layout is comparable with it.
+        if (!from_positions && !from_features && keeps_dims(spec, *made, rank)) from_positions = positions, from_features = features;
         if (!from_positions || !from_features || input.empty()) break;
         positions = *from_positions;
         features = *from_features;

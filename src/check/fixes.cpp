@@ -556,7 +556,12 @@ bool wants_search(const Spec& spec, const Report& report, const Diagnostic& diag
                });
   // Stretched rows (MHA371) are no role clash: a fix that removes them says nothing about roles
   // (transposing the scores removes them too), but only a searched slice repairs them.
-  bool kind = diagnostic.severity() == Severity::Error || is_role_diagnostic(diagnostic.id) || alone ||
+  // A slice whose length depends on an unbound symbol (MHA303: k[:, :, -W:] of N) is no fault of
+  // the program: its cure is a binding, and a relayout "removes" it only by moving a number under
+  // the slice (a transpose that slices the heads), not by repairing anything.
+  const std::optional<std::size_t> at = call_index(spec, diagnostic.call);
+  bool unbound_slice = diagnostic.id == DiagId::ShapeNotDerivable && at && spec.calls[*at].op == "getitem";
+  bool kind = (diagnostic.severity() == Severity::Error && !unbound_slice) || is_role_diagnostic(diagnostic.id) || alone ||
               diagnostic.id == DiagId::ProductRowsStretched;
   return kind && !diagnostic.call.empty() && !has_good_fix(spec, diagnostic);
 }

@@ -47,6 +47,21 @@ bool opaque(std::string_view factor) {
   return std::any_of(factor.begin(), factor.end(), [](char c) { return !identifier_char(c, false); });
 }
 
+// The identifiers an opaque size is made of: {"P", "T"} for "P+T", {"T"} for "(T+1)//2".
+std::vector<std::string> identifiers_in(std::string_view text) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < text.size();) {
+    if (!identifier_char(text[i], true)) {
+      ++i;
+      continue;
+    }
+    std::size_t start = i;
+    while (i < text.size() && identifier_char(text[i], false)) ++i;
+    names.emplace_back(text.substr(start, i - start));
+  }
+  return names;
+}
+
 std::string grouped(const std::string& factor) { return opaque(factor) ? fmt::format("({})", factor) : factor; }
 
 // The index of the ')' that closes the '(' at `open`; npos when unbalanced.
@@ -269,6 +284,41 @@ using Substitutions = std::map<std::string, DimExpr>;
 // holds each symbol's result so that a symbol reached along many paths is resolved once. A
 // result that is not a DimExpr ((S+1)*T, too many factors) or overflows leaves `dim` as it is:
 // still true, only less resolved.
+DimExpr resolve_with(const Substitutions& substitutions, const DimExpr& dim, Substitutions& resolved);
+
+// An opaque size ("P+T", "(T+1)//2") with no substitution of its own, computed from its terms
+// once they resolve: "P+T" with P and T bound is their sum, with P alone bound T+20; "(T+1)//2"
+// with T bound is the number. nullopt when the terms do not make one dim (P+T, both unbound).
+std::optional<DimExpr> resolve_opaque(const Substitutions& substitutions, const std::string& text, Substitutions& resolved) {
+  if (text.size() > 1 && text.front() == '(') {  // "(inner)//step", as read_group writes it
+    std::size_t close = closing(text, 0), pos = close + 3;
+    if (close == std::string::npos || text.compare(close + 1, 2, "//") != 0) return std::nullopt;
+    std::optional<DimExpr> inner = parse_dim_expr(std::string_view(text).substr(1, close - 1));
+    std::optional<std::int64_t> step = read_number(text, pos);
+    if (!inner || !step || *step < 1 || pos != text.size()) return std::nullopt;
+    DimExpr value = resolve_with(substitutions, *inner, resolved);
+    if (!value.is_constant() || value.offset < 0) return std::nullopt;
+    return DimExpr::constant(value.offset / *step);
+  }
+  std::vector<std::string> terms = split_at(text, '+'), unbound;
+  if (terms.size() < 2) return std::nullopt;
+  std::int64_t bound = 0;
+  std::optional<DimExpr> sum = DimExpr::constant(0);
+  for (const std::string& term : terms) {
+    DimExpr value = resolve_with(substitutions, DimExpr::named(term), resolved);
+    if (value.is_constant() ? __builtin_add_overflow(bound, value.offset, &bound) : false) return std::nullopt;
+    if (!value.is_constant()) unbound.push_back(term);
+    if (sum) sum = dim_add(*sum, value);
+  }
+  if (sum) return sum;
+  // Terms left unbound stay an opaque sum of their own ("Q+T" + 20), as cat writes one.
+  if (unbound.size() == terms.size()) return std::nullopt;
+  std::sort(unbound.begin(), unbound.end());
+  std::string rest = unbound.front();
+  for (std::size_t i = 1; i < unbound.size(); ++i) rest += "+" + unbound[i];
+  return DimExpr{1, Symbol(rest), bound};
+}
+
 DimExpr resolve_with(const Substitutions& substitutions, const DimExpr& dim, Substitutions& resolved) {
   if (dim.is_constant()) return dim;
   std::optional<DimExpr> value = DimExpr::constant(dim.coeff);
@@ -278,8 +328,12 @@ DimExpr resolve_with(const Substitutions& substitutions, const DimExpr& dim, Sub
     }
   } else {
     auto it = substitutions.find(dim.symbol.str());
-    if (it == substitutions.end()) return dim;
-    if (it->second.is_constant()) {
+    if (it == substitutions.end()) {
+      if (!opaque(dim.symbol.str())) return dim;
+      std::optional<DimExpr> computed = resolve_opaque(substitutions, dim.symbol.str(), resolved);
+      if (!computed || *computed == DimExpr::named(dim.symbol.str())) return dim;
+      value = dim_mul(*computed, dim.coeff);
+    } else if (it->second.is_constant()) {
       // A symbol bound to a size, as most are, is resolved already: remembering it in
       // `resolved` would cost an allocation for every dim resolved.
       value = dim_mul(it->second, dim.coeff);
@@ -339,6 +393,15 @@ Symbols::Equality Symbols::require_equal(const DimExpr& a_raw, const DimExpr& b_
     if (lhs.is_monomial()) return false;
     std::vector<std::string> rhs_factors = rhs.factors();
     if (rhs.is_monomial() && std::find(rhs_factors.begin(), rhs_factors.end(), lhs.symbol) != rhs_factors.end()) return false;
+    // An opaque factor is resolved from the symbols it is made of (P+T from P and T): P == P+T
+    // would make P stand for an expression of itself, and its symbols count as factors below.
+    for (const std::string& factor : std::vector<std::string>(rhs_factors)) {
+      if (!opaque(factor)) continue;
+      for (std::string& term : identifiers_in(factor)) {
+        if (term == lhs.symbol.str()) return false;
+        rhs_factors.push_back(std::move(term));
+      }
+    }
     // A right side that resolve could not finish ((S+1)*T stays X*T when X -> S+1) may hide
     // lhs in a factor's substitution: recording it could make a cycle. Symbols without
     // substitutions on the right side keep the substitutions acyclic.

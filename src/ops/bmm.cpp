@@ -61,7 +61,9 @@ void infer_bmm(CallContext& ctx) {
     if (input.dtype != DType::Bool) ctx.add_dtype_fix(diagnostic, fmt::format("pass mat2 as {}", dtype_name(input.dtype)), mat2, input.dtype);
     return;
   }
+  const std::size_t reported = ctx.diagnostics.size();
   check_product_roles(ctx, input, mat2, 1);
+  if (ctx.diagnostics.size() == reported) check_value_contracted_like_key(ctx, input, mat2);
   Shape product{batch, input.shape[1], mat2.shape[2]};
   ctx.outputs.push_back({"output", product, mat2.dtype, product_names(input, mat2, product)});
   ctx.output_layouts["output"] = Layout::contiguous(ctx.outputs.back().shape);

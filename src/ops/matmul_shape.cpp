@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "dim_origin.hpp"
 #include "fix_search.hpp"
 #include "roles.hpp"
 
@@ -208,6 +209,98 @@ void check_product_roles(CallContext& ctx, const ArgValue& input, const ArgValue
                                             batch, shown_name(input), input_rows, shown_name(other), other_columns),
                                 {{input.argument, 0, input_rows}, {other.argument, 0, other_columns}});
   }
+}
+
+namespace {
+// Whether the tensor `name` (read by a call after `before`) was made from the output of `source`
+// through the first operands of the calls between them.
+bool made_from(const Spec& spec, const std::string& name, const CallDecl* before, const CallDecl* source) {
+  const CallDecl* call = producer_of(spec, name, before);
+  for (int step = 0; step < 16 && call != nullptr; ++step) {
+    if (call == source) return true;
+    const std::string input = input_name(*call, "input");
+    if (input.empty()) return false;
+    call = producer_of(spec, input, call);
+  }
+  return false;
+}
+
+// Whether two tensors are made alike: both declared, or both outputs of one kind of call (one
+// unbind or split, two Linear, two views of the same kind), as q, k and v are.
+bool made_alike(const Spec& spec, const std::string& a, const CallDecl* a_reader, const std::string& b, const CallDecl* b_reader) {
+  if (spec.find_tensor(a) != nullptr || spec.find_tensor(b) != nullptr) return spec.find_tensor(a) != nullptr && spec.find_tensor(b) != nullptr;
+  const CallDecl *made_a = producer_of(spec, a, a_reader), *made_b = producer_of(spec, b, b_reader);
+  if (made_a == nullptr || made_b == nullptr) return false;
+  auto kind = [&](const CallDecl& call) {
+    const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+    return module != nullptr ? "module " + module->type : call.op;
+  };
+  return made_a == made_b || kind(*made_a) == kind(*made_b);
+}
+}  // namespace
+
+// MHA294 for attention weights times a value laid out as the key and transposed like it
+// (att @ v.transpose(-2, -1), v (B, H, T, D) as k is): the weights' last dim runs over the key
+// positions, k's dim -2, but the value is then contracted over its own dim -1, the dim at which k
+// was contracted with the queries (the features). It runs only because T == D, and each output
+// row mixes feature columns read as positions. The value is recognised as laid out like the key
+// by the same shape and dim names; a value stored (B, H, D, T) has another shape unless T == D.
+void check_value_contracted_like_key(CallContext& ctx, const ArgValue& weights, const ArgValue& value) {
+  if (weights.rank() < 2 || value.rank() != weights.rank()) return;
+  std::optional<KeyOrigin> key = key_origin(ctx.spec, weights);
+  if (!key || key->positions == key->features || key->rank != value.rank()) return;
+  const DimOrigin contracted = dim_origin(ctx.spec, value, value.rank() - 2);
+  // The value must reach the product through a move of its dims (the transpose the fix drops).
+  if (contracted.tensor == tensor_name(value) || contracted.rank != key->rank || contracted.dim != key->features) return;
+  // A value made from the scores themselves (K @ K^T of Nystromformer's pseudo-inverse, a
+  // diversity penalty w @ w^T) is contracted over the key positions on purpose.
+  if (made_from(ctx.spec, contracted.tensor, value.producer, key->product)) return;
+  std::optional<Shape> key_shape = checked_tensor_shape(ctx, key->key, key->product);
+  std::optional<Shape> value_shape = checked_tensor_shape(ctx, contracted.tensor, value.producer);
+  if (!key_shape || !value_shape || key_shape->size() != value_shape->size()) return;
+  // Sizes written as numbers say nothing of the roles: the value is then taken as laid out like
+  // the key only when both are made alike (two outputs of one unbind or split, two Linear
+  // outputs, two declared tensors).
+  const auto k = static_cast<std::size_t>(key->positions), f = static_cast<std::size_t>(key->features);
+  if ((*key_shape)[k].is_constant() && (*key_shape)[f].is_constant() && !made_alike(ctx.spec, key->key, key->product, contracted.tensor, value.producer)) return;
+  for (std::size_t d = 0; d < key_shape->size(); ++d) {
+    const DimExpr &k = (*key_shape)[d], &v = (*value_shape)[d];
+    // Two different names are two roles, equal sizes or not (T and D both bound to 64).
+    if (k.is_plain_symbol() && v.is_plain_symbol() && !(k == v)) return;
+    if (ctx.symbols.compare(ctx.symbols.resolve(k), ctx.symbols.resolve(v)) != Symbols::Verdict::Equal) return;
+  }
+  const std::string weights_name = shown_name(weights), value_name = shown_name(value);
+  const DimExpr features = ctx.symbols.resolve((*key_shape)[static_cast<std::size_t>(key->features)]);
+  const DimExpr positions = ctx.symbols.resolve((*key_shape)[static_cast<std::size_t>(key->positions)]);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ValueContractedLikeKey,
+      fmt::format("{} @ {} contracts {}'s last dim, the positions of the key {} (its dim {}, from call \"{}\"), with {}'s dim {}, the dim at "
+                  "which {} was contracted with the queries (its features): {} is laid out as {}, so each output row sums features read "
+                  "as key positions; valid only because {} == {}",
+                  weights_name, value_name, weights_name, key->key, key->positions, key->product->id, contracted.tensor, contracted.dim,
+                  key->key, contracted.tensor, key->key, positions.str(), features.str()),
+      &value, value.rank() - 2);
+  diagnostic.notes.push_back("attention weights (..., L, S) multiply the value (..., S, Ev) untransposed: only the key is transposed, "
+                             "for the scores q @ k^T; PyTorch raises nothing when S == Ev");
+  const ArgRef& ref = ctx.call.tensor(value.argument);
+  if (value.producer == nullptr || ref.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind("/calls/", 0) != 0) return;
+  // The transpose of the last two dims that made the value (v.transpose(-2, -1)): the fix reads
+  // its input instead.
+  const CallDecl& swap = *value.producer;
+  const std::string untransposed = input_name(swap, "input");
+  auto last_two = [&](const char* argument) {
+    const nlohmann::json& written = swap.arguments.value(argument, nlohmann::json());
+    if (!written.is_number_integer()) return -1;
+    const int dim = written.get<int>();
+    return dim < 0 ? dim + value.rank() : dim;
+  };
+  const int dim0 = last_two("dim0"), dim1 = last_two("dim1");
+  if (swap.op != "transpose" || untransposed.empty() || std::min(dim0, dim1) != value.rank() - 2 || std::max(dim0, dim1) != value.rank() - 1) return;
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("{0} @ {1} (drop the transpose of call \"{2}\"): the value's dim {3} holds the key positions the weights run over",
+                                weights_name, untransposed, swap.id, value.rank() - 2),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer + "/" + value.argument}, {"value", untransposed}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each query's weights over the key positions mix the values at those positions");
 }
 
 }  // namespace mhacheck

@@ -41,6 +41,11 @@ void propose_transposed_operands(CallContext& ctx, Diagnostic& diagnostic, std::
 // batch slot, MHA081). Each with a fix: transposes inserted before the call.
 void check_product_roles(CallContext& ctx, const ArgValue& input, const ArgValue& other, int contracted);
 
+// MHA294: attention weights times a value laid out as the key and transposed like it
+// (w @ v.transpose(-2, -1)), for matmul and bmm: valid only because the key positions equal the
+// head size.
+void check_value_contracted_like_key(CallContext& ctx, const ArgValue& weights, const ArgValue& value);
+
 // Each dim's name in the product of input and other (shaped `product`): the batch dims' from the
 // operands, then input's rows and other's columns.
 std::vector<std::string> product_names(const ArgValue& input, const ArgValue& other, const Shape& product);

@@ -1309,3 +1309,20 @@ TEST_CASE("searched fixes: whether two tensors are read alike is looked up once 
   CHECK(twin_reads.read_alike("v_cache", "k_cache"));
   CHECK_FALSE(twin_reads.read_alike("k_cache", "k_cache"));  // read by one call only
 }
+
+TEST_CASE("a slice whose length depends on an unbound symbol gets no searched relayout", "[fixes]") {
+  // k[:, :, -W:] with W unbound is MHA303, a size mhacheck cannot write: binding W is the cure. A
+  // transpose that moves the heads (4) under the slice removes it without repairing anything.
+  Report window = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 4, 1, 16], "k_hist": ["B", 4, "N", 16], "v_hist": ["B", 4, "N", 16],
+             "keep": {"shape": ["B", 1, 1, "N"], "dtype": "bool"}},
+ "calls": [{"id": "wk", "op": "getitem", "input": "k_hist", "index": "[:, :, -W:]", "outputs": ["k"]},
+           {"id": "wv", "op": "getitem", "input": "v_hist", "index": "[:, :, -W:]", "outputs": ["v"]},
+           {"id": "wm", "op": "getitem", "input": "keep", "index": "[..., N-W:]", "outputs": ["kw"]},
+           {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "kw"}]})");
+  REQUIRE(test::find(window, "MHA303") != nullptr);
+  for (const Diagnostic& diagnostic : window.diagnostics) {
+    CAPTURE(diagnostic.message);
+    if (diagnostic.id == DiagId::ShapeNotDerivable) CHECK(diagnostic.fixes.empty());
+  }
+}
+

@@ -122,3 +122,27 @@ TEST_CASE("arguments share what the spec writes of their tensor, an output has n
   CHECK(cross[0].source.written == nullptr);
   CHECK_FALSE(cross[0].source.has_file());
 }
+
+TEST_CASE("a declared dim written as a sum of bound symbols is their sum", "[propagate]") {
+  // A KV-cache mask (B, "P+T") with P and T bound: (2, 21), as the cat of the cached and the new
+  // keys, so the correct self-attention with a cache gives no "valid only if P+T == 21".
+  Report cached = test::check_text(R"({"version": 1, "dims": {"B": 2, "P": 20, "T": 1},
+ "tensors": {"q": ["B", 8, "T", 64], "k_new": ["B", 8, "T", 64], "v_new": ["B", 8, "T", 64],
+             "past_k": ["B", 8, "P", 64], "past_v": ["B", 8, "P", 64], "attention_mask": {"shape": ["B", "P+T"], "dtype": "int64"}},
+ "calls": [{"id": "ck", "op": "cat", "tensors": ["past_k", "k_new"], "dim": 2, "outputs": ["k"]},
+           {"id": "cv", "op": "cat", "tensors": ["past_v", "v_new"], "dim": 2, "outputs": ["v"]},
+           {"id": "mb", "op": "bool", "input": "attention_mask", "outputs": ["keep"]},
+           {"id": "m4", "op": "getitem", "input": "keep", "index": "[:, None, None, :]", "outputs": ["keep4"]},
+           {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "keep4", "outputs": ["o"]}]})");
+  CHECK(test::find(cached, "MHA080") == nullptr);
+  for (const Diagnostic& diagnostic : cached.diagnostics) CHECK(diagnostic.severity() == Severity::Note);
+  for (const auto* sizes : {R"("2*B", "T-1")", R"("B*T", "P+T+1")"}) {
+    CAPTURE(sizes);
+    Report declared = test::check_text(std::string(R"({"version": 1, "dims": {"B": 2, "P": 20, "T": 4},
+      "tensors": {"x": [)") + sizes + R"(]}, "calls": [{"id": "c", "op": "contiguous", "input": "x", "outputs": ["y"]}]})");
+    REQUIRE(declared.calls.size() == 1);
+    REQUIRE(declared.calls[0].outputs.size() == 1);
+    for (const DimExpr& dim : declared.calls[0].outputs[0].shape) CHECK(dim.is_constant());
+  }
+}
+

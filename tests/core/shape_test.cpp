@@ -221,3 +221,43 @@ TEST_CASE("opaque sizes print with their parentheses once multiplied, and read b
     CHECK_FALSE(parse_dim_expr(refused).has_value());
   }
 }
+
+TEST_CASE("an opaque size is computed from its terms once they are bound", "[shape]") {
+  // A KV-cache mask declared (B, "P+T") with P and T bound in "dims" is (B, 21), as the cat of
+  // the cached and the new keys is: not a size of its own that only a condition equals.
+  Symbols symbols;
+  const DimExpr sum = *parse_dim_expr("P+T");
+  CHECK(symbols.resolve(sum) == sum);  // nothing bound: still opaque
+  symbols.bind("P", 20);
+  CHECK(symbols.resolve(sum) == DimExpr{1, Symbol("T"), 20});  // one term bound
+  CHECK(symbols.resolve(*parse_dim_expr("P+T+Q")) == *parse_dim_expr("Q+T+20"));
+  symbols.bind("T", 1);
+  CHECK(symbols.resolve(sum) == DimExpr::constant(21));
+  CHECK(symbols.resolve(*parse_dim_expr("P+T+1")) == DimExpr::constant(22));
+  CHECK(symbols.resolve(*parse_dim_expr("2*(P+T)")) == DimExpr::constant(42));
+  CHECK(symbols.resolve(*parse_dim_expr("H*(P+T)")) == DimExpr{21, Symbol("H"), 0});
+  CHECK(symbols.resolve(*parse_dim_expr("(P+T+1)//2")) == DimExpr::constant(11));
+  CHECK(symbols.resolve(*parse_dim_expr("(T+4)//2")) == DimExpr::constant(2));
+  // Products and differences of bound symbols were resolved already; they stay so.
+  CHECK(symbols.resolve(*parse_dim_expr("2*P")) == DimExpr::constant(40));
+  CHECK(symbols.resolve(*parse_dim_expr("P-1")) == DimExpr::constant(19));
+  CHECK(symbols.resolve(*parse_dim_expr("P*T")) == DimExpr::constant(20));
+  CHECK(symbols.require_equal(sum, DimExpr::constant(21)).verdict == Symbols::Verdict::Equal);
+}
+
+TEST_CASE("an equality of a symbol with an opaque size made of it records nothing", "[shape]") {
+  // P == P+T (a mask of the cache's length used with the joined keys): P standing for P+T would
+  // make resolving P endless once P+T is computed from its terms.
+  Symbols symbols;
+  const DimExpr sum = *parse_dim_expr("P+T");
+  CHECK(symbols.require_equal(DimExpr::named("P"), sum).verdict == Symbols::Verdict::EqualIf);
+  CHECK(symbols.resolve(DimExpr::named("P")) == DimExpr::named("P"));
+  // A symbol with a substitution inside the opaque size makes it no target either.
+  Symbols others;
+  others.require_equal(DimExpr::named("T"), DimExpr::named("S"));
+  CHECK(others.require_equal(DimExpr::named("X"), sum).verdict == Symbols::Verdict::EqualIf);
+  CHECK(others.resolve(DimExpr::named("X")) == DimExpr::named("X"));
+  symbols.require_equal(DimExpr::named("Y"), *parse_dim_expr("(Q+1)//2"));
+  symbols.bind("Q", 7);
+  CHECK(symbols.resolve(DimExpr::named("Y")) == DimExpr::constant(4));
+}

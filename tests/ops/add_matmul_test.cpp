@@ -590,6 +590,58 @@ TEST_CASE("a value split into heads like the key and then transposed like it war
   CHECK(test::find(test::check_text(spec("vh")), "MHA294") == nullptr);
 }
 
+TEST_CASE("MHA294 compares the value with the key where q, k and v were split, past layout-keeping calls", "[glue][roles]") {
+  // XCiT's cross-covariance attention: q, k, v (B, H, N, D) transposed to (B, H, D, N), q and k
+  // normalised, attn = q @ k^T (D x D), attn @ v. With N == D written as numbers the normalised
+  // key (B, H, D, N) has the value's origin's shape; at the unbind, where v is k's sibling, v's
+  // contracted dim is the key's positions: correct.
+  Report xcit = test::check_text(R"spec({"version": 1, "dims": {"B": 2}, "modules": {"qkv": "nn.Linear(64, 192)"},
+ "tensors": {"x": ["B", 16, 64], "temp": [4, 1, 1]},
+ "calls": [{"id": "proj", "module": "qkv", "input": "x", "outputs": ["t"]},
+           {"id": "rs", "op": "reshape", "input": "t", "shape": ["B", 16, 3, 4, 16], "outputs": ["t5"]},
+           {"id": "pm", "op": "permute", "input": "t5", "dims": [2, 0, 3, 1, 4], "outputs": ["qkv5"]},
+           {"id": "ub", "op": "unbind", "input": "qkv5", "dim": 0, "outputs": ["q0", "k0", "v0"]},
+           {"id": "qt", "op": "transpose", "input": "q0", "dim0": -2, "dim1": -1, "outputs": ["q"]},
+           {"id": "kt", "op": "transpose", "input": "k0", "dim0": -2, "dim1": -1, "outputs": ["k"]},
+           {"id": "vt", "op": "transpose", "input": "v0", "dim0": -2, "dim1": -1, "outputs": ["v"]},
+           {"id": "qn", "op": "normalize", "input": "q", "dim": -1, "outputs": ["qN"]},
+           {"id": "kn", "op": "normalize", "input": "k", "dim": -1, "outputs": ["kN"]},
+           {"id": "ktt", "op": "transpose", "input": "kN", "dim0": -2, "dim1": -1, "outputs": ["kNT"]},
+           {"id": "sc", "op": "matmul", "input": "qN", "other": "kNT", "outputs": ["a"]},
+           {"id": "tm", "op": "mul", "input": "a", "other": "temp", "outputs": ["at"]},
+           {"id": "sm", "op": "softmax", "input": "at", "dim": -1, "outputs": ["w"]},
+           {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["o"]},
+           {"id": "op", "op": "permute", "input": "o", "dims": [0, 3, 1, 2], "outputs": ["op"]},
+           {"id": "mg", "op": "reshape", "input": "op", "shape": ["B", 16, 64], "outputs": ["y"]}]})spec");
+  CHECK(test::find(xcit, "MHA294") == nullptr);
+  // The Gram matrix of attention weights, K @ K^T (Nystromformer's pseudo-inverse start): the
+  // "value" is the scores themselves, contracted over the key positions on purpose.
+  Report gram = test::check_text(R"({"version": 1, "dims": {"B": 2},
+ "tensors": {"q_l": ["B", 12, 64, 64], "k_l": ["B", 12, 64, 64]},
+ "calls": [{"id": "klt", "op": "transpose", "input": "k_l", "dim0": -1, "dim1": -2, "outputs": ["k_lT"]},
+           {"id": "s2", "op": "matmul", "input": "q_l", "other": "k_lT", "outputs": ["s"]},
+           {"id": "k2", "op": "softmax", "input": "s", "dim": -1, "outputs": ["K"]},
+           {"id": "kt", "op": "transpose", "input": "K", "dim0": -1, "dim1": -2, "outputs": ["KT"]},
+           {"id": "init", "op": "div", "input": "KT", "other": 3.0, "outputs": ["V"]},
+           {"id": "kv", "op": "matmul", "input": "K", "other": "KT", "outputs": ["KV"]}]})");
+  CHECK(test::find(gram, "MHA294") == nullptr);
+}
+
+TEST_CASE("bmm of attention weights and a value transposed like the key warns MHA294", "[glue][roles]") {
+  Report transposed = test::check_text(R"({"version": 1, "tensors": {"q": [8, 16, 16], "k": [8, 16, 16], "v": [8, 16, 16]},
+ "calls": [{"id": "kt", "op": "transpose", "input": "k", "dim0": 1, "dim1": 2, "outputs": ["kT"]},
+           {"id": "qk", "op": "bmm", "input": "q", "mat2": "kT", "outputs": ["s"]},
+           {"id": "p", "op": "softmax", "input": "s", "dim": -1, "outputs": ["w"]},
+           {"id": "vt", "op": "transpose", "input": "v", "dim0": 1, "dim1": 2, "outputs": ["vT"]},
+           {"id": "o", "op": "bmm", "input": "w", "mat2": "vT"}]})");
+  const Diagnostic* value = test::find(transposed, "MHA294");
+  REQUIRE(value != nullptr);
+  CHECK(value->call == "o");
+  REQUIRE_FALSE(value->fixes.empty());
+  CHECK(value->fixes.front().description == "w @ v (drop the transpose of call \"vt\"): the value's dim 1 holds the key positions the weights run over");
+  CHECK(value->fixes.front().valid());
+}
+
 TEST_CASE("matmul of two (B, E) embeddings: the right operand transposed as a matrix is consistent, the left one suspect", "[glue][fixes]") {
   // Audio-text retrieval scores: audio (N, 256) @ text (N, 256) without the transpose.
   Report scores = test::check_text(R"({"version": 1, "tensors": {"audio": ["N", 256], "text": ["N", 256]},
