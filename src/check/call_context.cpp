@@ -8,6 +8,7 @@
 #include "mhacheck/check.hpp"
 #include "core/shape_json.hpp"
 #include "core/size_one.hpp"
+#include "checked_call.hpp"
 #include "condition_advice.hpp"
 #include "fix_search.hpp"
 #include "inserted_call.hpp"
@@ -427,8 +428,8 @@ namespace {
 const CallDecl* promoting_call(const CallContext& ctx, const CallDecl& from, DType promoted, DType lower) {
   const CallDecl* call = &from;
   for (int depth = 0; depth < 16 && call != nullptr; ++depth) {
-    auto checked = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == call->id; });
-    if (checked == ctx.checked_calls->end()) return nullptr;
+    const CallReport* checked = checked_call(ctx, *call);
+    if (checked == nullptr) return nullptr;
     bool meets_lower = false;
     const ResolvedArgument* follow = nullptr;
     for (const ResolvedArgument& argument : checked->arguments) {

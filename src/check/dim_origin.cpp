@@ -1,5 +1,7 @@
 #include "dim_origin.hpp"
 
+#include "checked_call.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -148,9 +150,8 @@ std::optional<KeyOrigin> key_origin(const Spec& spec, const ArgValue& weights) {
 std::optional<Shape> checked_tensor_shape(const CallContext& ctx, const std::string& name, const CallDecl* before) {
   if (const TensorDecl* declared = ctx.spec.find_tensor(name)) return declared->shape;
   const CallDecl* made = producer_of(ctx.spec, name, before);
-  if (made == nullptr || ctx.checked_calls == nullptr) return std::nullopt;
-  auto report = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == made->id; });
-  if (report == ctx.checked_calls->end()) return std::nullopt;
+  const CallReport* report = made == nullptr ? nullptr : checked_call(ctx, *made);
+  if (report == nullptr) return std::nullopt;
   auto at = std::find(made->outputs.begin(), made->outputs.end(), name);
   const auto index = static_cast<std::size_t>(at - made->outputs.begin());
   if (at == made->outputs.end() || index >= report->outputs.size()) return std::nullopt;
@@ -158,14 +159,29 @@ std::optional<Shape> checked_tensor_shape(const CallContext& ctx, const std::str
 }
 
 std::optional<ResolvedArgument> checked_argument(const CallContext& ctx, const CallDecl& call, const std::string& argument) {
-  if (ctx.checked_calls == nullptr) return std::nullopt;
-  auto report = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == call.id; });
-  if (report == ctx.checked_calls->end()) return std::nullopt;
-  for (ResolvedArgument resolved : report->arguments) {
-    if (resolved.name != argument) continue;
-    return resolved;
+  const CallReport* report = checked_call(ctx, call);
+  const ResolvedArgument* resolved = report == nullptr ? nullptr : checked_argument(*report, argument);
+  if (resolved == nullptr) return std::nullopt;
+  return *resolved;
+}
+
+const CallReport* checked_call(const CallContext& ctx, const CallDecl& call) {
+  if (ctx.checked_calls == nullptr) return nullptr;
+  const std::vector<CallReport>& reports = *ctx.checked_calls;
+  const std::vector<CallDecl>& calls = ctx.spec.calls;
+  if (!calls.empty() && &call >= calls.data() && &call < calls.data() + calls.size()) {
+    const auto index = static_cast<std::size_t>(&call - calls.data());
+    if (index >= reports.size()) return nullptr;  // not checked yet
+    if (reports[index].id == call.id) return &reports[index];
   }
-  return std::nullopt;
+  // A call outside spec.calls (a module's inner call) is found by its id.
+  auto found = std::find_if(reports.begin(), reports.end(), [&](const CallReport& c) { return c.id == call.id; });
+  return found == reports.end() ? nullptr : &*found;
+}
+
+const ResolvedArgument* checked_argument(const CallReport& call, const std::string& name) {
+  auto found = std::find_if(call.arguments.begin(), call.arguments.end(), [&](const ResolvedArgument& a) { return a.name == name; });
+  return found == call.arguments.end() ? nullptr : &*found;
 }
 
 const CallDecl* producer_of(const Spec& spec, const std::string& name, const CallDecl* before) {

@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "core/shape_json.hpp"
+#include "checked_call.hpp"
 #include "dim_origin.hpp"
 #include "fix_search.hpp"
 #include "mhacheck/python_text.hpp"
@@ -111,12 +112,6 @@ std::optional<Shape> shape_of_json(const nlohmann::json& value) {
   return shape;
 }
 
-// The call's argument `name` as the check resolved it; null when not given.
-const ResolvedArgument* resolved_argument(const CallReport& checked, const std::string& name) {
-  auto found = std::find_if(checked.arguments.begin(), checked.arguments.end(), [&](const ResolvedArgument& a) { return a.name == name; });
-  return found == checked.arguments.end() ? nullptr : &*found;
-}
-
 bool is_mask_name(const std::string& name) {
   std::string lower = lowered(name);
   return lower.find("mask") != std::string::npos || lower.find("pad") != std::string::npos;
@@ -182,7 +177,7 @@ void padded_mask_candidates(const Spec& spec, const Report& report, std::size_t 
       // Only a cat that joined the keys' positions made the keys longer.
       if (keys_sequence_dim(spec, call, joined.name, rank) != dim) continue;
       std::vector<const ResolvedArgument*> pieces;
-      for (std::size_t i = 0; i < cat_call.list_size("tensors"); ++i) pieces.push_back(resolved_argument(*cat, list_element("tensors", i)));
+      for (std::size_t i = 0; i < cat_call.list_size("tensors"); ++i) pieces.push_back(checked_argument(*cat, list_element("tensors", i)));
       for (std::size_t own = 0; own < pieces.size(); ++own) {
         if (!pieces[own] || static_cast<std::int64_t>(pieces[own]->shape.size()) != rank ||
             report.symbols.compare(pieces[own]->shape[static_cast<std::size_t>(dim)], length) != Symbols::Verdict::Equal) {
@@ -250,7 +245,7 @@ void padded_operand_candidates(const Spec& spec, const Report& report, std::size
         auto at = static_cast<std::size_t>(dim);
         if (!equal(made->outputs.front().shape[at], scores.shape.back())) continue;
         std::vector<const ResolvedArgument*> pieces;
-        for (std::size_t i = 0; i < cat.list_size("tensors"); ++i) pieces.push_back(resolved_argument(*made, list_element("tensors", i)));
+        for (std::size_t i = 0; i < cat.list_size("tensors"); ++i) pieces.push_back(checked_argument(*made, list_element("tensors", i)));
         if (pieces.size() != 2 || !pieces[0] || !pieces[1] || pieces[0]->shape.size() != at + (rank - dim) || pieces[1]->shape.size() != pieces[0]->shape.size()) continue;
         for (std::size_t own = 0; own < 2; ++own) {
           if (!equal(pieces[own]->shape[at], mask.shape.back())) continue;
@@ -292,7 +287,7 @@ void padded_window_candidates(const Spec& spec, const Report& report, std::size_
   const CallDecl& call = spec.calls[index];
   if (call.op != "view" && call.op != "reshape") return;
   const nlohmann::json& written = call.arguments.value("shape", nlohmann::json());
-  const ResolvedArgument* input = resolved_argument(checked, "input");
+  const ResolvedArgument* input = checked_argument(checked, "input");
   auto ref = call.tensors.find("input");
   if (!written.is_array() || input == nullptr || ref == call.tensors.end() || !patchable_named(spec, index, ref->second)) return;
   Shape sizes;
@@ -467,7 +462,7 @@ LengthTrace trace_length(const Spec& spec, const Report& report, std::size_t ind
     const CallReport* made = call_report(report, arg->source.call);
     if (!at || !made || !made->ok) return trace;
     const CallDecl& producer = spec.calls[*at];
-    const ResolvedArgument* input = resolved_argument(*made, "input");
+    const ResolvedArgument* input = checked_argument(*made, "input");
     auto input_ref = producer.tensors.find("input");
     if (!input || input_ref == producer.tensors.end()) return trace;
     const ModuleDecl* module = producer.module.empty() ? nullptr : spec.find_module(producer.module);
@@ -578,8 +573,8 @@ std::string option_text(const nlohmann::json& value) {
 void designed_length_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
   const CallDecl& call = spec.calls[index];
   if (call.op != "add" && call.op != "sub" && call.op != "mul" && call.op != "div") return;
-  const ResolvedArgument* first = resolved_argument(checked, "input");
-  const ResolvedArgument* second = resolved_argument(checked, "other");
+  const ResolvedArgument* first = checked_argument(checked, "input");
+  const ResolvedArgument* second = checked_argument(checked, "other");
   if (!first || !second) return;
   for (const auto& [data, other] : {std::pair{first, second}, std::pair{second, first}}) {
     int data_dim = -1, other_dim = -1, mismatches = 0;
@@ -795,8 +790,8 @@ void reordered_table_candidates(const Spec& spec, const Report& report, std::siz
       !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
     return;
   }
-  const ResolvedArgument* first = resolved_argument(checked, "input");
-  const ResolvedArgument* second = resolved_argument(checked, "other");
+  const ResolvedArgument* first = checked_argument(checked, "input");
+  const ResolvedArgument* second = checked_argument(checked, "other");
   if (!first || !second || first->shape.size() != second->shape.size()) return;
   const std::size_t rank = first->shape.size();
   const std::string& sum = call.outputs.front();
@@ -930,7 +925,7 @@ std::vector<std::size_t> chain_of_moves(const Spec& spec, const Report& report, 
     const CallReport* made = call_report(report, source.call);
     if (!producer || !made || spec.calls[*producer].pointer != fmt::format("/calls/{}", *producer)) break;
     chain.push_back(*producer);
-    const ResolvedArgument* input = resolved_argument(*made, "input");
+    const ResolvedArgument* input = checked_argument(*made, "input");
     if (moves.count(spec.calls[*producer].op) == 0 || !input) break;
     source = input->source;
   }
@@ -978,7 +973,7 @@ void whole_dim_cut_candidates(const Spec& spec, const Report& report, const Call
     const CallDecl& getitem = spec.calls[chain.back()];
     const CallReport* made = call_report(report, getitem.id);
     const nlohmann::json& text = getitem.arguments.value("index", nlohmann::json());
-    const ResolvedArgument* input = made ? resolved_argument(*made, "input") : nullptr;
+    const ResolvedArgument* input = made ? checked_argument(*made, "input") : nullptr;
     std::string error;
     std::optional<IndexExpression> parsed = text.is_string() ? parse_index(text.get<std::string>(), error) : std::nullopt;
     if (!input || !parsed || parsed->items.size() > input->shape.size()) continue;
@@ -1061,7 +1056,7 @@ std::optional<MaskedKeys> masked_keys(const Spec& spec, const Report& report, st
   MaskedKeys found;
   auto mask_named = [&](const std::string& argument) {
     auto ref = call.tensors.find(argument);
-    found.mask = resolved_argument(checked, argument);
+    found.mask = checked_argument(checked, argument);
     found.mask_ref = ref == call.tensors.end() ? nullptr : &ref->second;
     found.mask_argument = argument;
     return found.mask && found.mask_ref && !found.mask->shape.empty() && patchable_named(spec, index, *found.mask_ref);
@@ -1069,10 +1064,10 @@ std::optional<MaskedKeys> masked_keys(const Spec& spec, const Report& report, st
   if (call.op == "scaled_dot_product_attention" && call.module.empty()) {
     if (!mask_named("attn_mask")) return std::nullopt;
     for (const char* name : {"key", "value"}) {
-      const ResolvedArgument* keys = resolved_argument(checked, name);
+      const ResolvedArgument* keys = checked_argument(checked, name);
       if (keys && keys->shape.size() >= 2) found.keys.emplace_back(keys, keys->shape.size() - 2);
     }
-    const ResolvedArgument* query = resolved_argument(checked, "query");
+    const ResolvedArgument* query = checked_argument(checked, "query");
     if (query && query->shape.size() >= 2) found.queries = report.symbols.resolve(query->shape[query->shape.size() - 2]);
     return found;
   }
@@ -1089,10 +1084,10 @@ std::optional<MaskedKeys> masked_keys(const Spec& spec, const Report& report, st
     }
     if (producer == nullptr || producer->op != "matmul" || !mask_named(mask_argument)) continue;
     const CallReport* product = call_report(report, producer->id);
-    const ResolvedArgument* keys = product ? resolved_argument(*product, "other") : nullptr;
+    const ResolvedArgument* keys = product ? checked_argument(*product, "other") : nullptr;
     if (!keys || keys->shape.size() < 2) continue;
     found.keys.emplace_back(keys, keys->shape.size() - 1);
-    const ResolvedArgument* query = resolved_argument(*product, "input");
+    const ResolvedArgument* query = checked_argument(*product, "input");
     if (query && query->shape.size() >= 2) found.queries = report.symbols.resolve(query->shape[query->shape.size() - 2]);
     return found;
   }
@@ -1141,7 +1136,7 @@ void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t 
   if (cuts.empty()) return;
   const Cut& first = cuts.front();
   const CallReport* made = call_report(report, spec.calls[first.getitem].id);
-  const ResolvedArgument* history = made ? resolved_argument(*made, "input") : nullptr;
+  const ResolvedArgument* history = made ? checked_argument(*made, "input") : nullptr;
   const auto& [keys, positions] = masked->keys.front();
   if (!history || history->shape.size() <= first.dim) return;
   const DimExpr length = report.symbols.resolve(history->shape[first.dim]);
@@ -1177,7 +1172,7 @@ void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t 
       const CallReport* twin_made = at == first.getitem || twin.op != "getitem" || twin.arguments.value("index", nlohmann::json()) != key_read.arguments.value("index", nlohmann::json())
                                         ? nullptr
                                         : call_report(report, twin.id);
-      const ResolvedArgument* buffer = twin_made ? resolved_argument(*twin_made, "input") : nullptr;
+      const ResolvedArgument* buffer = twin_made ? checked_argument(*twin_made, "input") : nullptr;
       if (buffer && buffer->shape.size() == history->shape.size() &&
           report.symbols.compare(report.symbols.resolve(buffer->shape[first.dim]), length) == Symbols::Verdict::Equal) {
         cuts.push_back({at, first.index, first.dim});
@@ -1230,8 +1225,8 @@ void joined_memory_candidates(const Spec& spec, const Report& report, std::size_
     auto cat_dim = written_dim.get<std::int64_t>();
     if (cat_dim < 0) cat_dim += static_cast<std::int64_t>(rank);
     if (cat_dim != static_cast<std::int64_t>(dim)) return std::nullopt;
-    const ResolvedArgument* cached = resolved_argument(*made, list_element("tensors", 0));
-    const ResolvedArgument* joined = resolved_argument(*made, list_element("tensors", 1));
+    const ResolvedArgument* cached = checked_argument(*made, list_element("tensors", 0));
+    const ResolvedArgument* joined = checked_argument(*made, list_element("tensors", 1));
     if (!cached || !joined || cached->shape.size() != rank || joined->shape.size() != rank ||
         cat.tensors.at(list_element("tensors", 0)).kind != ArgRef::Kind::Named) {
       return std::nullopt;
@@ -1295,7 +1290,7 @@ void joined_memory_candidates(const Spec& spec, const Report& report, std::size_
 // heads repeated to the query's) and the other was not: the other repeated the same way, at the
 // same place of its chain of moves.
 void mirrored_repeat_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
-  const ResolvedArgument *key = resolved_argument(checked, "key"), *value = resolved_argument(checked, "value");
+  const ResolvedArgument *key = checked_argument(checked, "key"), *value = checked_argument(checked, "value");
   if (!key || !value) return;
   for (auto [repeated, other] : {std::pair{key, value}, std::pair{value, key}}) {
     std::vector<std::size_t> chain = chain_of_moves(spec, report, *repeated);
@@ -1336,7 +1331,7 @@ void mirrored_repeat_candidates(const Spec& spec, const Report& report, std::siz
 // stride divides both sides and gives the keys' count.
 void strided_mask_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
   const CallDecl& call = spec.calls[index];
-  const ResolvedArgument* key = resolved_argument(checked, "key");
+  const ResolvedArgument* key = checked_argument(checked, "key");
   if (!key) return;
   std::optional<std::int64_t> sequence = keys_sequence_dim(spec, call, "key", static_cast<std::int64_t>(key->shape.size()));
   if (!sequence) return;
@@ -1348,7 +1343,7 @@ void strided_mask_candidates(const Spec& spec, const Report& report, std::size_t
     const CallReport* flattened = call_report(report, mask.source.call);
     if (!flatten_index || !flattened || spec.calls[*flatten_index].op != "flatten") continue;
     const CallDecl& flatten = spec.calls[*flatten_index];
-    const ResolvedArgument* pixels = resolved_argument(*flattened, "input");
+    const ResolvedArgument* pixels = checked_argument(*flattened, "input");
     auto ref = flatten.tensors.find("input");
     if (!pixels || pixels->shape.size() < 2 || ref == flatten.tensors.end() || !patchable_named(spec, *flatten_index, ref->second)) continue;
     auto rank = static_cast<std::int64_t>(pixels->shape.size());
@@ -1389,13 +1384,13 @@ void strided_mask_candidates(const Spec& spec, const Report& report, std::size_t
 // num_heads // num_key_value_heads is meant): the count set to query heads / key-value heads, in
 // every repeat_interleave that feeds key and value directly alike.
 void head_ratio_candidates(const Spec& spec, const Report& report, const CallReport& checked, std::vector<Fix>& fixes) {
-  const ResolvedArgument* query = resolved_argument(checked, "query");
+  const ResolvedArgument* query = checked_argument(checked, "query");
   if (!query || query->shape.size() < 3) return;
   nlohmann::json patch = nlohmann::json::array();
   std::vector<std::string> ids;
   std::optional<std::int64_t> count;
   for (const char* name : {"key", "value"}) {
-    const ResolvedArgument* argument = resolved_argument(checked, name);
+    const ResolvedArgument* argument = checked_argument(checked, name);
     if (!argument || argument->source.kind != ArgumentSource::Kind::Output || argument->shape.size() != query->shape.size()) continue;
     std::optional<std::size_t> index = call_index(spec, argument->source.call);
     const CallReport* made = call_report(report, argument->source.call);
@@ -1403,7 +1398,7 @@ void head_ratio_candidates(const Spec& spec, const Report& report, const CallRep
     const CallDecl& repeat = spec.calls[*index];
     const nlohmann::json& repeats = repeat.arguments.value("repeats", nlohmann::json());
     const nlohmann::json& dim_json = repeat.arguments.value("dim", nlohmann::json());
-    const ResolvedArgument* input = resolved_argument(*made, "input");
+    const ResolvedArgument* input = checked_argument(*made, "input");
     if (repeat.op != "repeat_interleave" || !repeats.is_number_integer() || !dim_json.is_number_integer() || !input ||
         input->shape.size() != query->shape.size() || repeat.pointer != fmt::format("/calls/{}", *index)) {
       continue;
@@ -1530,7 +1525,7 @@ void unread_operand_candidates(const Spec& spec, const CallDecl& call, const Cal
   static const std::map<std::string, std::string> symbols{{"add", "+"}, {"sub", "-"}, {"mul", "*"}, {"div", "/"}};
   auto op = symbols.find(call.op);
   if (op == symbols.end()) return;
-  const ResolvedArgument *input = resolved_argument(checked, "input"), *other = resolved_argument(checked, "other");
+  const ResolvedArgument *input = checked_argument(checked, "input"), *other = checked_argument(checked, "other");
   auto input_ref = call.tensors.find("input"), other_ref = call.tensors.find("other");
   if (!input || !other || input_ref == call.tensors.end() || other_ref == call.tensors.end() || input_ref->second.kind != ArgRef::Kind::Named ||
       other_ref->second.kind != ArgRef::Kind::Named) {
@@ -1614,7 +1609,7 @@ void integer_not_candidates(const Spec& spec, const Report& report, const CallRe
     const CallReport* made = call_report(report, mask.source.call);
     if (!index || !made || spec.calls[*index].op != "bitwise_not" || spec.calls[*index].pointer != fmt::format("/calls/{}", *index)) continue;
     const CallDecl& inverted = spec.calls[*index];
-    const ResolvedArgument* input = resolved_argument(*made, "input");
+    const ResolvedArgument* input = checked_argument(*made, "input");
     auto ref = inverted.tensors.find("input");
     if (!input || input->dtype == DType::Bool || is_floating(input->dtype) || ref == inverted.tensors.end() || ref->second.kind != ArgRef::Kind::Named ||
         inverted.outputs.empty()) {
@@ -1642,7 +1637,7 @@ std::optional<std::int64_t> model_width(const ModuleDecl& module) {
 void projection_candidates(const Spec& spec, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
   const CallDecl& call = spec.calls[index];
   const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
-  const ResolvedArgument* memory = resolved_argument(checked, "memory");
+  const ResolvedArgument* memory = checked_argument(checked, "memory");
   auto ref = call.tensors.find("memory");
   std::optional<std::int64_t> width = module ? model_width(*module) : std::nullopt;
   if (!width || !memory || memory->shape.empty() || ref == call.tensors.end() || !patchable_named(spec, index, ref->second) ||

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "check/checked_call.hpp"
 #include "check/dim_origin.hpp"
 #include "core/text.hpp"
 #include "ops/dim_arguments.hpp"
@@ -271,25 +272,32 @@ void check_positions_after_cache(CallContext& ctx, const std::vector<const ArgVa
 }
 
 // One cat's parts, as checked: their names, sizes along the joined dim, rank and whether all are
-// floating (tokens) or all bool or integer (masks).
+// floating (tokens) or all bool or integer (masks). Parts of length 0 (an empty past at the first
+// decoding step) have no place in an order and are left out.
 struct JoinedParts {
   const CallDecl* call = nullptr;
   std::vector<std::string> names;
   std::vector<DimExpr> lengths;
   int rank = 0, dim = 0;
   bool floating = false, masks = false;
+  bool empty_parts = false;  // some part of length 0 was left out
 };
 
-std::optional<JoinedParts> joined_parts(const CallContext& ctx, const CallDecl& call, const std::vector<ArgValue>& parts, int dim) {
-  JoinedParts joined{&call, {}, {}, parts.empty() ? 0 : parts.front().rank(), dim, true, true};
+std::optional<JoinedParts> joined_parts(const CallContext& ctx, const CallDecl& call, const std::vector<const ArgValue*>& parts, int dim) {
+  JoinedParts joined{&call, {}, {}, parts.empty() ? 0 : parts.front()->rank(), dim, true, true};
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    const ArgValue& part = parts[i];
+    const ArgValue& part = *parts[i];
     const ArgRef& ref = call.tensor(list_element("tensors", i));
     if (ref.kind != ArgRef::Kind::Named || part.rank() != joined.rank || dim < 0 || dim >= part.rank()) return std::nullopt;
-    joined.names.push_back(ref.name);
-    joined.lengths.push_back(ctx.symbols.resolve(part.shape[static_cast<std::size_t>(dim)]));
     joined.floating = joined.floating && is_floating(part.dtype);
-    joined.masks = joined.masks && (part.dtype == DType::Bool || !is_floating(part.dtype));
+    joined.masks = joined.masks && !is_floating(part.dtype);
+    DimExpr length = ctx.symbols.resolve(part.shape[static_cast<std::size_t>(dim)]);
+    if (length == DimExpr::constant(0)) {
+      joined.empty_parts = true;
+      continue;
+    }
+    joined.names.push_back(ref.name);
+    joined.lengths.push_back(std::move(length));
   }
   // Parts of lengths that are or may be equal say nothing about their order.
   for (std::size_t i = 0; i < joined.lengths.size(); ++i) {
@@ -297,80 +305,164 @@ std::optional<JoinedParts> joined_parts(const CallContext& ctx, const CallDecl& 
       if (ctx.symbols.compare(joined.lengths[i], joined.lengths[j]) != Symbols::Verdict::Unequal) return std::nullopt;
     }
   }
+  if (joined.names.size() < 2) return std::nullopt;
   return joined;
 }
 
 // An earlier cat's parts from the arguments it was checked with.
 std::optional<JoinedParts> checked_parts(const CallContext& ctx, const CallDecl& call) {
-  std::vector<ArgValue> parts;
-  for (std::size_t i = 0; i < call.list_size("tensors"); ++i) {
-    std::optional<ResolvedArgument> resolved = checked_argument(ctx, call, list_element("tensors", i));
-    if (!resolved) return std::nullopt;
-    ArgValue part;
-    part.shape = resolved->shape;
-    part.dtype = resolved->dtype;
-    parts.push_back(std::move(part));
+  const CallReport* report = checked_call(ctx, call);
+  if (report == nullptr) return std::nullopt;
+  std::vector<ArgValue> parts(call.list_size("tensors"));
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const ResolvedArgument* resolved = checked_argument(*report, list_element("tensors", i));
+    if (resolved == nullptr) return std::nullopt;
+    parts[i].shape = resolved->shape;
+    parts[i].dtype = resolved->dtype;
   }
   const nlohmann::json written = call.arguments.value("dim", nlohmann::json(0));
   if (parts.empty() || !written.is_number_integer()) return std::nullopt;
   int dim = written.get<int>();
   if (dim < 0) dim += parts.front().rank();
-  return joined_parts(ctx, call, parts, dim);
+  std::vector<const ArgValue*> pointers;
+  for (const ArgValue& part : parts) pointers.push_back(&part);
+  return joined_parts(ctx, call, pointers, dim);
+}
+
+bool is_cat(const CallDecl& call) { return call.op == "cat" || call.op == "concat" || call.op == "concatenate"; }
+
+// An argument that carries a mask beside the tensors it masks: attention's attn_mask and
+// key_padding_mask (a Transformer's src_key_padding_mask), masked_fill's mask, where's condition.
+bool mask_argument(const std::string& argument) { return argument.find("mask") != std::string::npos || argument == "condition"; }
+
+// A call that reads a mask beside other tensors, reached from a cat's output, and whether the
+// cat's output reaches it as the mask or as the other tensors (the tokens, or scores made from them).
+struct MaskingCall {
+  const CallDecl* call = nullptr;
+  bool through_mask = false;
+};
+
+// The calls reading a mask that the output of `cat` reaches through at most kMaxSteps calls
+// (projections, reshapes, q @ k^T, unsqueeze and ~ of a mask), in spec order.
+std::vector<MaskingCall> masking_calls_reached(const Spec& spec, const CallDecl& cat) {
+  constexpr int kMaxSteps = 12;
+  std::vector<std::pair<std::string, int>> reached;  // tensor, calls from the cat's output
+  for (const std::string& output : cat.outputs) reached.emplace_back(output, 0);
+  std::vector<MaskingCall> found;
+  const CallDecl* end = spec.calls.data() + spec.calls.size();
+  for (const CallDecl* call = &cat + 1; call < end && !reached.empty(); ++call) {
+    int steps = -1;
+    bool through_mask = false, through_other = false;
+    for (const auto& [argument, ref] : call->tensors) {
+      if (ref.kind != ArgRef::Kind::Named) continue;
+      const std::string& name = ref.name;
+      auto at = std::find_if(reached.begin(), reached.end(), [&](const auto& r) { return r.first == name; });
+      if (at == reached.end()) continue;
+      steps = std::max(steps, at->second);
+      (mask_argument(argument) ? through_mask : through_other) = true;
+    }
+    // An output that reuses a reached name hides the reached tensor from the calls after.
+    for (const std::string& output : call->outputs) {
+      reached.erase(std::remove_if(reached.begin(), reached.end(), [&](const auto& r) { return r.first == output; }), reached.end());
+    }
+    if (steps < 0) continue;
+    const bool reads_mask = std::any_of(call->tensors.begin(), call->tensors.end(), [](const auto& entry) {
+      return entry.second.kind == ArgRef::Kind::Named && mask_argument(entry.first);
+    });
+    if (reads_mask && through_mask != through_other) found.push_back({call, through_mask});
+    if (steps + 1 < kMaxSteps) {
+      for (const std::string& output : call->outputs) reached.emplace_back(output, steps + 1);
+    }
+  }
+  return found;
+}
+
+// The cats before `before` that `masking`'s arguments of the other side are made from: its
+// masks' cats when `through_mask` is false, its other tensors' cats when true.
+std::vector<const CallDecl*> partner_cats(const Spec& spec, const MaskingCall& masking, const CallDecl& before) {
+  std::vector<const CallDecl*> cats;
+  for (const auto& [argument, ref] : masking.call->tensors) {
+    if (ref.kind != ArgRef::Kind::Named || mask_argument(argument) == masking.through_mask) continue;
+    for (const CallDecl* call : ancestry(spec, ref.name, masking.call)) {
+      if (call < &before && is_cat(*call) && std::find(cats.begin(), cats.end(), call) == cats.end()) cats.push_back(call);
+    }
+  }
+  return cats;
+}
+
+// MHA295 for the current cat against the earlier cat `earlier`, paired through `masking`: true
+// when it warned.
+bool check_mask_order_against(CallContext& ctx, const std::vector<const ArgValue*>& tensors, int dim, const JoinedParts& current,
+                              const MaskingCall& masking, const CallDecl& earlier) {
+  std::optional<JoinedParts> other = checked_parts(ctx, earlier);
+  if (!other || other->names.size() != current.names.size()) return false;
+  const JoinedParts& mask = masking.through_mask ? current : *other;
+  const JoinedParts& tokens = masking.through_mask ? *other : current;
+  if (!tokens.floating) return false;
+  // A (B, T) mask of (B, T, E) tokens joins its last dim, the tokens a dim before their
+  // features; a mask of the tokens' rank (bool or integer) joins the tokens' dim.
+  const bool short_mask = mask.rank + 1 == tokens.rank && mask.dim == mask.rank - 1 && tokens.dim != tokens.rank - 1;
+  if (!short_mask && !(mask.rank == tokens.rank && mask.masks && mask.dim == tokens.dim)) return false;
+  std::vector<std::string> reordered;
+  for (const DimExpr& length : tokens.lengths) {
+    auto same = std::find_if(mask.lengths.begin(), mask.lengths.end(),
+                             [&](const DimExpr& l) { return ctx.symbols.compare(l, length) == Symbols::Verdict::Equal; });
+    if (same == mask.lengths.end()) break;
+    reordered.push_back(mask.names[static_cast<std::size_t>(same - mask.lengths.begin())]);
+  }
+  if (reordered.size() != mask.names.size() || reordered == mask.names) return false;
+  std::vector<std::string> token_lengths, mask_lengths;
+  for (const DimExpr& length : tokens.lengths) token_lengths.push_back(length.str());
+  for (const DimExpr& length : mask.lengths) mask_lengths.push_back(length.str());
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::MaskPartsOrder,
+      fmt::format("cat (call \"{}\") joins the mask parts [{}] (lengths {}) but cat (call \"{}\") joins the tokens [{}] (lengths {}) in another "
+                  "order: each part's mask lies over the other part's tokens",
+                  mask.call->id, fmt::join(mask.names, ", "), fmt::join(mask_lengths, ", "), tokens.call->id, fmt::join(tokens.names, ", "),
+                  fmt::join(token_lengths, ", ")),
+      tensors.front(), dim);
+  diagnostic.notes.push_back("PyTorch raises nothing: the joined lengths are equal whatever the order");
+  // With a part of length 0 left out, the reordered list would drop it: no patch then.
+  if (mask.call->pointer.rfind("/calls/", 0) == 0 && !mask.empty_parts) {
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("join the mask's parts in the tokens' order: cat([{}], dim={}) in call \"{}\"", fmt::join(reordered, ", "),
+                                  mask.dim, mask.call->id),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", mask.call->pointer + "/tensors"}, {"value", reordered}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each token's mask entry is its own");
+  }
+  return true;
 }
 
 // MHA295 for a mask joined in another order than the tokens it masks: the tokens cat([text,
 // image], 1) and their padding masks cat([image_masks, text_masks], 1). Each mask part has the
 // length of one token part, so the two cats are recognised by lengths that are distinct and
 // equal as sets, in another order; the mask's parts are bool or integer (or a float mask one
-// dim short of the tokens' features), joined along the tokens' dim. Both are (B, T) and (B, T, E)
-// whatever the order, so nothing fails: the padding flags land on the other part's tokens.
+// dim short of the tokens' features). Both are (B, T) and (B, T, E) whatever the order, so
+// nothing fails: the padding flags land on the other part's tokens. The mask is paired only with
+// the tokens of the attention it masks: the cat reaching its query/key (or the scores made from
+// them) beside the mask cat reaching its mask, as one model may join two streams both ways, each
+// with its own mask. Dims go by role, not index: seq-first (T, B, E) tokens joined on dim 0 have
+// a (B, T) key_padding_mask joined on dim 1.
 void check_mask_parts_order(CallContext& ctx, const std::vector<const ArgValue*>& tensors, int dim) {
-  std::vector<ArgValue> own;
-  for (const ArgValue* tensor : tensors) own.push_back(*tensor);
-  std::optional<JoinedParts> current = joined_parts(ctx, ctx.call, own, dim);
-  if (!current || current->names.size() < 2) return;
-  for (const CallDecl& earlier : ctx.spec.calls) {
-    if (&earlier == &ctx.call) break;
-    if (earlier.op != "cat" && earlier.op != "concat" && earlier.op != "concatenate") continue;
-    std::optional<JoinedParts> other = checked_parts(ctx, earlier);
-    if (!other || other->names.size() != current->names.size() || other->dim != current->dim) continue;
-    // Which of the two is the mask: one dim short of the tokens (a (B, T) mask of (B, T, E) tokens),
-    // or of bool or integer parts beside floating tokens of the same rank.
-    const JoinedParts* mask = nullptr;
-    const JoinedParts* tokens = nullptr;
-    for (const auto& [a, b] : {std::pair{&*current, &*other}, std::pair{&*other, &*current}}) {
-      if (!b->floating) continue;
-      if (a->rank + 1 == b->rank || (a->rank == b->rank && a->masks)) mask = a, tokens = b;
-      if (mask) break;
-    }
-    if (mask == nullptr) continue;
-    std::vector<std::string> reordered;
-    for (const DimExpr& length : tokens->lengths) {
-      auto same = std::find_if(mask->lengths.begin(), mask->lengths.end(),
-                               [&](const DimExpr& l) { return ctx.symbols.compare(l, length) == Symbols::Verdict::Equal; });
-      if (same == mask->lengths.end()) break;
-      reordered.push_back(mask->names[static_cast<std::size_t>(same - mask->lengths.begin())]);
-    }
-    if (reordered.size() != mask->names.size() || reordered == mask->names) continue;
-    std::vector<std::string> token_lengths, mask_lengths;
-    for (const DimExpr& length : tokens->lengths) token_lengths.push_back(length.str());
-    for (const DimExpr& length : mask->lengths) mask_lengths.push_back(length.str());
-    Diagnostic& diagnostic = ctx.report(
-        DiagId::MaskPartsOrder,
-        fmt::format("cat (call \"{}\") joins the mask parts [{}] (lengths {}) but cat (call \"{}\") joins the tokens [{}] (lengths {}) in another "
-                    "order: each part's mask lies over the other part's tokens",
-                    mask->call->id, fmt::join(mask->names, ", "), fmt::join(mask_lengths, ", "), tokens->call->id,
-                    fmt::join(tokens->names, ", "), fmt::join(token_lengths, ", ")),
-        tensors.front(), dim);
-    diagnostic.notes.push_back("PyTorch raises nothing: the joined lengths are equal whatever the order");
-    if (mask->call->pointer.rfind("/calls/", 0) == 0) {
-      ctx.add_patch_fix(diagnostic,
-                        fmt::format("join the mask's parts in the tokens' order: cat([{}], dim={}) in call \"{}\"", fmt::join(reordered, ", "),
-                                    mask->dim, mask->call->id),
-                        nlohmann::json::array({{{"op", "replace"}, {"path", mask->call->pointer + "/tensors"}, {"value", reordered}}}));
-      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each token's mask entry is its own");
+  std::optional<JoinedParts> current = joined_parts(ctx, ctx.call, tensors, dim);
+  if (!current || (!current->floating && !current->masks)) return;
+  std::vector<MaskingCall> reached = masking_calls_reached(ctx.spec, ctx.call);
+  // A spec that stops before the attention (the cats are all it shows): a bool or integer mask
+  // cat reaching no masking call pairs with the earlier cats that reach none either.
+  if (reached.empty() && current->masks) {
+    MaskingCall unread{nullptr, true};
+    for (const CallDecl& earlier : ctx.spec.calls) {
+      if (&earlier == &ctx.call) break;
+      if (is_cat(earlier) && earlier.list_size("tensors") == tensors.size() && masking_calls_reached(ctx.spec, earlier).empty()) unread.call = &earlier;
+      if (unread.call != nullptr && check_mask_order_against(ctx, tensors, dim, *current, unread, *unread.call)) return;
+      unread.call = nullptr;
     }
     return;
+  }
+  for (const MaskingCall& masking : reached) {
+    for (const CallDecl* earlier : partner_cats(ctx.spec, masking, ctx.call)) {
+      if (check_mask_order_against(ctx, tensors, dim, *current, masking, *earlier)) return;
+    }
   }
 }
 

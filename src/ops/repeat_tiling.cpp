@@ -7,6 +7,7 @@
 #include <array>
 #include <cctype>
 
+#include "check/checked_call.hpp"
 #include "check/dim_origin.hpp"
 #include "check/fix_search.hpp"
 #include "check/roles.hpp"
@@ -278,13 +279,11 @@ struct HeadsSplit {
 // as its inner factor.
 std::optional<HeadsSplit> inner_heads_factor(const CallContext& ctx, const ArgValue& arg, int dim) {
   DimOrigin origin = dim_origin(ctx.spec, arg, dim);
-  if (origin.call == nullptr || (origin.call->op != "view" && origin.call->op != "reshape") || origin.dim < 1 || ctx.checked_calls == nullptr) {
-    return std::nullopt;
-  }
-  auto made = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == origin.call->id; });
-  if (made == ctx.checked_calls->end() || made->outputs.empty()) return std::nullopt;
-  auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
-  if (input == made->arguments.end()) return std::nullopt;
+  if (origin.call == nullptr || (origin.call->op != "view" && origin.call->op != "reshape") || origin.dim < 1) return std::nullopt;
+  const CallReport* made = checked_call(ctx, *origin.call);
+  if (made == nullptr || made->outputs.empty()) return std::nullopt;
+  const ResolvedArgument* input = checked_argument(*made, "input");
+  if (input == nullptr) return std::nullopt;
   const Shape in = ctx.symbols.resolve(input->shape), out = ctx.symbols.resolve(made->outputs.front().shape);
   const auto k = static_cast<std::size_t>(origin.dim - 1);
   if (out.size() != in.size() + 1 || in.size() < 3 || k != in.size() - 3) return std::nullopt;
@@ -384,8 +383,8 @@ std::optional<StackedMerge> stacked_outer_merge(const CallContext& ctx, const Ar
   if (ctx.checked_calls == nullptr || dim < 0 || dim >= tokens.rank()) return std::nullopt;
   const DimOrigin origin = dim_origin(ctx.spec, tokens, dim);
   if (origin.call == nullptr || (origin.call->op != "reshape" && origin.call->op != "view" && origin.call->op != "flatten")) return std::nullopt;
-  auto report = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& r) { return r.id == origin.call->id; });
-  if (report == ctx.checked_calls->end() || report->outputs.empty() || report->arguments.empty()) return std::nullopt;
+  const CallReport* report = checked_call(ctx, *origin.call);
+  if (report == nullptr || report->outputs.empty() || report->arguments.empty()) return std::nullopt;
   const Shape& in = report->arguments.front().shape;
   const Shape& out = report->outputs.front().shape;
   if (origin.dim >= static_cast<int>(out.size())) return std::nullopt;

@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include "check/checked_call.hpp"
 #include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
 #include "ops/dim_arguments.hpp"
@@ -778,9 +779,9 @@ class ReshapeRules {
   // the two dims on purpose: the stride it changes is what the padding was added for.
   bool skews_grown_dim(const Shape& shape) const {
     const CallDecl* maker = values_maker(ctx_, input_);
-    if (maker == nullptr || (maker->op != "pad" && maker->op != "cat") || ctx_.checked_calls == nullptr) return false;
-    auto made = std::find_if(ctx_.checked_calls->begin(), ctx_.checked_calls->end(), [&](const CallReport& c) { return c.id == maker->id; });
-    if (made == ctx_.checked_calls->end()) return false;
+    if (maker == nullptr || (maker->op != "pad" && maker->op != "cat")) return false;
+    const CallReport* made = checked_call(ctx_, *maker);
+    if (made == nullptr) return false;
     const Shape grown = ctx_.symbols.resolve(input_.shape);
     const std::size_t rank = grown.size();
     if (shape.size() != rank) return false;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "checked_call.hpp"
 #include "core/text.hpp"
 #include "dim_origin.hpp"
 #include "mask_origin.hpp"
@@ -16,18 +17,6 @@ namespace mhacheck {
 namespace {
 
 constexpr int kMaxSteps = 8;
-
-// The checked call `id` with its resolved arguments; null when not checked yet.
-const CallReport* checked_call(const CallContext& ctx, const std::string& id) {
-  if (ctx.checked_calls == nullptr) return nullptr;
-  auto found = std::find_if(ctx.checked_calls->begin(), ctx.checked_calls->end(), [&](const CallReport& c) { return c.id == id; });
-  return found == ctx.checked_calls->end() ? nullptr : &*found;
-}
-
-const ResolvedArgument* checked_argument(const CallReport& call, const std::string& name) {
-  auto found = std::find_if(call.arguments.begin(), call.arguments.end(), [&](const ResolvedArgument& a) { return a.name == name; });
-  return found == call.arguments.end() ? nullptr : &*found;
-}
 
 std::optional<std::size_t> normal_dim(const nlohmann::json& value, std::size_t rank) {
   if (!value.is_number_integer()) return std::nullopt;
@@ -100,7 +89,7 @@ std::optional<PositionsCut> positions_cut(const CallContext& ctx, const CallDecl
   for (int step = 0; step < kMaxSteps && producer != nullptr; ++step) {
     const std::string& op = producer->op;
     if (op == "getitem") {
-      const CallReport* made = checked_call(ctx, producer->id);
+      const CallReport* made = checked_call(ctx, *producer);
       const ResolvedArgument* input = made ? checked_argument(*made, "input") : nullptr;
       const nlohmann::json& text = producer->arguments.value("index", nlohmann::json());
       std::string error;
@@ -141,7 +130,7 @@ std::optional<ScoresKeys> scores_keys(const CallContext& ctx, const ArgValue& sc
   const CallDecl* product = values_maker(ctx, scores);
   if (product == nullptr || (product->op != "matmul" && product->op != "bmm")) return std::nullopt;
   const std::string argument = product->op == "matmul" ? "other" : "mat2";
-  const CallReport* made = checked_call(ctx, product->id);
+  const CallReport* made = checked_call(ctx, *product);
   const ResolvedArgument* keys = made ? checked_argument(*made, argument) : nullptr;
   const std::string name = input_name(*product, argument);
   if (!keys || keys->shape.size() < 2 || name.empty()) return std::nullopt;

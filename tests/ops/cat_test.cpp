@@ -1,5 +1,6 @@
 // cat beyond the PyTorch fixtures: the part joined after a KV cache holds the new tokens, whose
 // positions follow the cache (MHA372).
+
 #include <fmt/format.h>
 
 #include "ops/op_test_support.hpp"
@@ -123,4 +124,69 @@ TEST_CASE("a padding mask joined in another order than the tokens it masks warns
   // The same order, and parts of one length (no order to read), say nothing.
   CHECK(test::find(test::check_text(spec(R"("audio_pad", "video_pad")", 50, 20)), "MHA295") == nullptr);
   CHECK(test::find(test::check_text(spec(R"("video_pad", "audio_pad")", 30, 30)), "MHA295") == nullptr);
+}
+
+TEST_CASE("MHA295 pairs a mask cat only with the tokens of the attention it masks", "[glue][cat]") {
+  // Text-image and image-text fusion in one model, each fusion with its own correctly ordered mask:
+  // the mask of one is in the other's order, and says nothing about it.
+  const std::string two_fusions = R"spec({"version": 1, "dims": {"B": 4},
+    "modules": {"fuse_t": "nn.MultiheadAttention(64, 4, batch_first=True)", "fuse_i": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+    "tensors": {"text": ["B", 20, 64], "image": ["B", 50, 64],
+                "text_pad": {"shape": ["B", 20], "dtype": "bool"}, "image_pad": {"shape": ["B", 50], "dtype": "bool"}},
+    "calls": [{"id": "ti", "op": "cat", "tensors": ["text", "image"], "dim": 1, "outputs": ["x_ti"]},
+              {"id": "ti_pad", "op": "cat", "tensors": ["text_pad", "image_pad"], "dim": 1, "outputs": ["pad_ti"]},
+              {"id": "a1", "module": "fuse_t", "query": "x_ti", "key": "x_ti", "value": "x_ti", "key_padding_mask": "pad_ti", "outputs": ["y_ti"]},
+              {"id": "it", "op": "cat", "tensors": ["image", "text"], "dim": 1, "outputs": ["x_it"]},
+              {"id": "it_pad", "op": "cat", "tensors": ["image_pad", "text_pad"], "dim": 1, "outputs": ["pad_it"]},
+              {"id": "a2", "module": "fuse_i", "query": "x_it", "key": "x_it", "value": "x_it", "key_padding_mask": "pad_it", "outputs": ["y_it"]}]})spec";
+  CHECK(test::find(test::check_text(two_fusions), "MHA295") == nullptr);
+  // A mask and tokens of the same lengths that never meet in one attention say nothing either.
+  const std::string unrelated = R"spec({"version": 1, "dims": {"B": 4},
+    "modules": {"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+    "tensors": {"text": ["B", 20, 64], "image": ["B", 50, 64], "q": ["B", 70, 64],
+                "text_pad": {"shape": ["B", 20], "dtype": "bool"}, "image_pad": {"shape": ["B", 50], "dtype": "bool"}},
+    "calls": [{"id": "ti", "op": "cat", "tensors": ["text", "image"], "dim": 1, "outputs": ["x"]},
+              {"id": "pads", "op": "cat", "tensors": ["image_pad", "text_pad"], "dim": 1, "outputs": ["pad"]},
+              {"id": "a", "module": "mha", "query": "q", "key": "q", "value": "q", "key_padding_mask": "pad", "outputs": ["y"]}]})spec";
+  CHECK(test::find(test::check_text(unrelated), "MHA295") == nullptr);
+}
+
+TEST_CASE("MHA295 reads nn.MultiheadAttention's seq-first tokens by role: joined on dim 0, their key_padding_mask on dim 1", "[glue][cat]") {
+  const std::string seq_first = R"spec({"version": 1, "dims": {"B": 4},
+    "modules": {"mha": "nn.MultiheadAttention(64, 4)"},
+    "tensors": {"text": [20, "B", 64], "image": [50, "B", 64],
+                "text_pad": {"shape": ["B", 20], "dtype": "bool"}, "image_pad": {"shape": ["B", 50], "dtype": "bool"}},
+    "calls": [{"id": "ti", "op": "cat", "tensors": ["text", "image"], "dim": 0, "outputs": ["x"]},
+              {"id": "pads", "op": "cat", "tensors": ["image_pad", "text_pad"], "dim": 1, "outputs": ["pad"]},
+              {"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x", "key_padding_mask": "pad", "outputs": ["y"]}]})spec";
+  Report report = test::check_text(seq_first);
+  const Diagnostic* order = test::find(report, "MHA295");
+  REQUIRE(order != nullptr);
+  CHECK(order->call == "pads");
+  REQUIRE_FALSE(order->fixes.empty());
+  CHECK(order->fixes.front().description == "join the mask's parts in the tokens' order: cat([text_pad, image_pad], dim=1) in call \"pads\"");
+  CHECK(order->fixes.front().valid());
+}
+
+TEST_CASE("MHA295 leaves out parts of length 0, which have no order", "[glue][cat]") {
+  // An empty past at the first step: tokens [past (B, 0, 8), new], mask [new_pad, past_pad (B, 0)].
+  auto step = [](int past) {
+    return fmt::format(R"spec({{"version": 1, "dims": {{"B": 2, "T": 5}},
+      "tensors": {{"past": ["B", {0}, 8], "new": ["B", "T", 8], "past_pad": {{"shape": ["B", {0}], "dtype": "bool"}},
+                  "new_pad": {{"shape": ["B", "T"], "dtype": "bool"}}}},
+      "calls": [{{"id": "keys", "op": "cat", "tensors": ["past", "new"], "dim": 1, "outputs": ["k"]}},
+                {{"id": "pads", "op": "cat", "tensors": ["new_pad", "past_pad"], "dim": 1, "outputs": ["pad"]}},
+                {{"id": "kt", "op": "transpose", "input": "k", "dim0": 1, "dim1": 2, "outputs": ["k_t"]}},
+                {{"id": "scores", "op": "matmul", "input": "new", "other": "k_t", "outputs": ["s"]}},
+                {{"id": "m", "op": "unsqueeze", "input": "pad", "dim": 1, "outputs": ["m1"]}},
+                {{"id": "fill", "op": "masked_fill", "input": "s", "mask": "m1", "value": "-inf", "outputs": ["filled"]}}]}})spec",
+                       past);
+  };
+  CHECK(test::find(test::check_text(step(0)), "MHA295") == nullptr);
+  // A past of 3 positions has an order: the mask reaches masked_fill, the tokens its scores.
+  Report ordered = test::check_text(step(3));
+  const Diagnostic* order = test::find(ordered, "MHA295");
+  REQUIRE(order != nullptr);
+  REQUIRE_FALSE(order->fixes.empty());
+  CHECK(order->fixes.front().description == "join the mask's parts in the tokens' order: cat([past_pad, new_pad], dim=1) in call \"pads\"");
 }
