@@ -479,14 +479,15 @@ std::vector<Fix> cat_dim_candidates(const Spec& spec, const Report& report, cons
     // become new samples: Informer's known steps and placeholders as 2*B sequences), and of the
     // rest the nearest to the written dim first (dim=2 for dim=1, the slip of one place).
     const std::vector<std::string>& names = names_of[key];
-    const bool written_on_batch = role_of_dim(names, static_cast<int>(key.first)) == DimRole::Batch;
+    const std::int64_t written_dim = key.first;  // a copy: clang 14 cannot capture a structured binding
+    const bool written_on_batch = role_of_dim(names, static_cast<int>(written_dim)) == DimRole::Batch;
     std::vector<std::size_t> others;
     for (std::size_t dim = 0; dim < key.second; ++dim) {
       if (static_cast<std::int64_t>(dim) != key.first) others.push_back(dim);
     }
     auto order = [&](std::size_t dim) {
       const bool batch = !written_on_batch && role_of_dim(names, static_cast<int>(dim)) == DimRole::Batch;
-      return std::make_pair(batch, std::abs(static_cast<std::int64_t>(dim) - key.first));
+      return std::make_pair(batch, std::abs(static_cast<std::int64_t>(dim) - written_dim));
     };
     std::stable_sort(others.begin(), others.end(), [&](std::size_t a, std::size_t b) { return order(a) < order(b); });
     std::vector<std::vector<std::size_t>> groups;
