@@ -169,6 +169,35 @@ void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const Arg
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry's copies stay together in both operands");
 }
 
+namespace {
+
+// Whether dim `dim` of `tokens` interleaves `count` tensors step by step: a reshape, view or
+// flatten that merged a stack's new dim right after the steps ((B, T, k, E) to (B, T*k, E), token
+// t*k + j being tensor j at step t). Declared tokens, tokens tiled by repeat, and a stack merged
+// outside the steps (grouped: all of one tensor first) give no such order.
+bool interleaved_by_stack(const CallContext& ctx, const ArgValue& tokens, int dim, std::int64_t count) {
+  if (ctx.checked_calls == nullptr || dim < 0 || dim >= tokens.rank()) return false;
+  const DimOrigin origin = dim_origin(ctx.spec, tokens, dim);
+  if (origin.call == nullptr || (origin.call->op != "reshape" && origin.call->op != "view" && origin.call->op != "flatten")) return false;
+  const CallDecl* stack = producer_of(ctx.spec, input_name(*origin.call, "input"), origin.call);
+  if (stack == nullptr || stack->op != "stack" || static_cast<std::int64_t>(stack->list_size("tensors")) != count) return false;
+  const CallReport* report = checked_call(ctx, *origin.call);
+  if (report == nullptr || report->outputs.empty() || report->arguments.empty()) return false;
+  const Shape& in = report->arguments.front().shape;
+  const Shape& out = report->outputs.front().shape;
+  const auto rank = static_cast<std::int64_t>(in.size());
+  const nlohmann::json& written = stack->arguments.value("dim", nlohmann::json(0));
+  if (!written.is_number_integer() || origin.dim >= static_cast<int>(out.size())) return false;
+  const std::int64_t stacked = written.get<std::int64_t>() < 0 ? written.get<std::int64_t>() + rank : written.get<std::int64_t>();
+  if (stacked < 1 || stacked >= rank) return false;
+  const auto at = static_cast<std::size_t>(stacked);
+  const std::optional<SizeProduct> merged = SizeProduct::of(Shape{in[at - 1], in[at]});
+  const std::optional<SizeProduct> token_count = SizeProduct::of(Shape{out[static_cast<std::size_t>(origin.dim)]});
+  return merged && token_count && *merged == *token_count;
+}
+
+}  // namespace
+
 void check_mask_positions_tiled(CallContext& ctx, const ArgValue& mask, int mask_dim, const ArgValue& tokens, int token_dim) {
   if (!mask.present || ctx.spec.flat || mask_dim < 0 || mask_dim >= mask.rank()) return;
   // Up from the mask through the calls that keep each position's flag where it is.
@@ -191,11 +220,10 @@ void check_mask_positions_tiled(CallContext& ctx, const ArgValue& mask, int mask
     if (!count.is_number_integer() || (d == mask_dim ? count.get<std::int64_t>() < 2 : count.get<std::int64_t>() != 1)) return;
   }
   const std::int64_t factor = repeats[static_cast<std::size_t>(mask_dim)].get<std::int64_t>();
-  // Tokens of k streams joined along the sequence: the tiled mask is theirs.
-  if (const CallDecl* joined = tokens.producer; joined != nullptr && joined->op == "cat") {
-    const nlohmann::json& dim = joined->arguments.value("dim", nlohmann::json(0));
-    if (dim.is_number_integer() && (dim.get<std::int64_t>() == token_dim || dim.get<std::int64_t>() + tokens.rank() == token_dim)) return;
-  }
+  // Only tokens known to interleave k tensors step by step: streams joined one after another (cat),
+  // tiled by repeat, stacked outside the steps or declared in an unknown order may be what the
+  // tiled mask fits.
+  if (!interleaved_by_stack(ctx, tokens, token_dim, factor)) return;
   const ArgRef& input = call->tensor("input");
   const std::string source = input.kind == ArgRef::Kind::Named ? input.name : "input";
   const std::string result = call->outputs.empty() ? std::string("x") : call->outputs.front();

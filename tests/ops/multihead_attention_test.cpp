@@ -550,7 +550,7 @@ TEST_CASE("a batch declared X*k (copies adjacent) against a key tiled by repeat(
   CHECK(test::find(sampled("3*bsz"), "MHA240") == nullptr);
 }
 
-TEST_CASE("a padding mask tiled along its positions by repeat warns MHA240 unless the tokens are streams joined by cat", "[mha]") {
+TEST_CASE("a padding mask tiled along its positions by repeat warns MHA240 only for tokens interleaved by a stack", "[mha]") {
   // Two interleaved streams (a video frame token and an audio token per step), stacked on dim 2
   // and merged; the (B, T) padding mask widened for them.
   auto streams = [](const std::string& tokens_call, const std::string& widen) {
@@ -572,6 +572,14 @@ TEST_CASE("a padding mask tiled along its positions by repeat warns MHA240 unles
   CHECK(test::find(streams(interleaved, R"("op": "repeat_interleave", "repeats": 2, "dim": 1)"), "MHA240") == nullptr);
   // The streams joined one after the other: the tiled mask is theirs.
   CHECK(test::find(streams(R"j({"id": "c", "op": "cat", "tensors": ["v", "a"], "dim": 1, "outputs": ["tok"]})j",
+                           R"("op": "repeat", "repeats": [1, 2])"),
+                   "MHA240") == nullptr);
+  // Stacked outside the steps (grouped: all of v, then all of a) or tiled by repeat: the tiled
+  // mask is theirs too.
+  const std::string grouped = R"j({"id": "s", "op": "stack", "tensors": ["v", "a"], "dim": 1, "outputs": ["st"]},
+                {"id": "r", "op": "reshape", "input": "st", "shape": ["B", 24, 32], "outputs": ["tok"]})j";
+  CHECK(test::find(streams(grouped, R"("op": "repeat", "repeats": [1, 2])"), "MHA240") == nullptr);
+  CHECK(test::find(streams(R"j({"id": "t", "op": "repeat", "input": "v", "repeats": [1, 2, 1], "outputs": ["tok"]})j",
                            R"("op": "repeat", "repeats": [1, 2])"),
                    "MHA240") == nullptr);
 }
