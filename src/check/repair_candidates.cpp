@@ -1134,7 +1134,7 @@ void sliced_keys_candidates(const Spec& spec, const Report& report, std::size_t 
     }
   }
   if (cuts.empty()) return;
-  const Cut& first = cuts.front();
+  const Cut first = cuts.front();  // a copy: the hand-written form pushes the values' cut, which may move the vector
   const CallReport* made = call_report(report, spec.calls[first.getitem].id);
   const ResolvedArgument* history = made ? checked_argument(*made, "input") : nullptr;
   const auto& [keys, positions] = masked->keys.front();
