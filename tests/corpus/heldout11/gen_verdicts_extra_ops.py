@@ -1,0 +1,21 @@
+"""gen_pytorch_verdicts.py with the operators heldout11 uses that it does not run itself: heldout10's
+(heldout9's log_softmax, cumsum, arange, normalize, stack, clamp, rsqrt, silu, to, linear; then ones, cos,
+sin, max) reused as they are, everything else unchanged.
+Usage: python3 tests/corpus/heldout11/gen_verdicts_extra_ops.py --dir tests/corpus/heldout11 --mhacheck BINARY"""
+import importlib.util
+import os
+
+here = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("heldout10_extra_ops", os.path.join(here, "..", "heldout10", "gen_verdicts_extra_ops.py"))
+heldout10 = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(heldout10)
+g = heldout10.g
+
+
+def run_call(call, modules, built, env, symbols):
+    return heldout10.run_call(call, modules, built, env, symbols)
+
+
+if __name__ == "__main__":
+    g.run_call = run_call
+    g.main()
