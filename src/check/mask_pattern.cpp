@@ -372,7 +372,7 @@ std::optional<MaskPattern> pattern_of(const Spec& spec, const std::string& name,
   std::optional<MaskPattern> pattern;
   if (producer == nullptr) {
     const TensorDecl* declared = spec.find_tensor(name);
-    std::optional<double> value = declared ? named_value(name) : std::nullopt;
+    std::optional<double> value = declared ? declared_value(spec, *declared, name) : std::nullopt;
     if (!value) return std::nullopt;
     bool boolean = declared->dtype == DType::Bool;
     pattern = constant(boolean ? (*value != 0 ? 1.0 : 0.0) : *value, boolean, static_cast<int>(declared->shape.size()));
@@ -391,6 +391,17 @@ std::optional<MaskPattern> pattern_of(const Spec& spec, const std::string& name,
 }
 
 }  // namespace
+
+std::optional<double> declared_value(const Spec& spec, const TensorDecl& declared, const std::string& name) {
+  // The object form's "fill" sits next to its "shape" (the bare-array form has neither).
+  const std::string suffix = "/shape";
+  const std::string& shape_pointer = declared.shape_pointer;
+  if (shape_pointer.size() > suffix.size() && shape_pointer.compare(shape_pointer.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    const nlohmann::json::json_pointer fill(shape_pointer.substr(0, shape_pointer.size() - suffix.size()) + "/fill");
+    if (spec.value().contains(fill)) return number_value(spec.value().at(fill));
+  }
+  return named_value(name);
+}
 
 double MaskPattern::at(std::int64_t offset) const {
   double value = pieces.empty() ? 0.0 : pieces.front().value;

@@ -51,6 +51,11 @@ struct PatternEdit {
 // way is not one whose effect on the values is known, or the declared name says nothing.
 std::optional<MaskPattern> mask_pattern(const Spec& spec, const std::string& name, const CallDecl* producer, const PatternEdit& edit = {});
 
+// The value every element of the declared tensor `name` holds: its "fill" when the spec writes one
+// ({"shape": [...], "fill": 0}), else the value its name says as a whole word (zeros, zero_pad,
+// ones, neg_inf; not "nonzero"); nullopt when neither says.
+std::optional<double> declared_value(const Spec& spec, const TensorDecl& declared, const std::string& name);
+
 // How the consumer reads the mask: bool True = take part (F.scaled_dot_product_attention), bool
 // True = left out (nn.MultiheadAttention, the Transformer modules, masked_fill's mask), a float
 // added to the scores (left out where very negative).

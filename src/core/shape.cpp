@@ -3,6 +3,8 @@
 #include "core/text.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
 #include <mutex>
 #include <unordered_set>
 
@@ -346,6 +348,46 @@ DimExpr resolve_with(const Substitutions& substitutions, const DimExpr& dim, Sub
   if (value) value = dim_add(*value, dim.offset);
   return value ? *value : dim;
 }
+
+// A dim as a sum of terms (symbol -> coefficient) and a constant, reading an opaque sum ("P+T",
+// cat's length) as its terms: P and P+T then share the term P. Other symbols (S, B*T, "(T+1)//2")
+// are one term each. Overflow gives nullopt.
+struct LinearForm {
+  std::map<std::string, std::int64_t> terms;
+  std::int64_t constant = 0;
+};
+
+std::optional<LinearForm> linear_form(const DimExpr& dim) {
+  LinearForm form;
+  form.constant = dim.offset;
+  if (dim.is_constant()) return form;
+  const std::string& text = dim.symbol.str();
+  const bool sum = opaque(text) && !dim.is_monomial() && text.front() != '(';
+  for (const std::string& term : sum ? split_at(text, '+') : std::vector<std::string>{text}) {
+    if (__builtin_add_overflow(form.terms[term], dim.coeff, &form.terms[term])) return std::nullopt;
+  }
+  return form;
+}
+
+// a - b as a LinearForm with the terms that cancel removed; nullopt on overflow.
+std::optional<LinearForm> difference(const DimExpr& a, const DimExpr& b) {
+  std::optional<LinearForm> left = linear_form(a), right = linear_form(b);
+  if (!left || !right) return std::nullopt;
+  if (__builtin_sub_overflow(left->constant, right->constant, &left->constant)) return std::nullopt;
+  for (const auto& [term, coeff] : right->terms) {
+    if (__builtin_sub_overflow(left->terms[term], coeff, &left->terms[term])) return std::nullopt;
+  }
+  std::erase_if(left->terms, [](const auto& entry) { return entry.second == 0; });
+  return left;
+}
+
+// Whether a and b share a term of an opaque sum (P and P+T, P+T and Q+T): compared term by term,
+// the shared terms cancel, and the rest decides.
+bool share_sum_term(const DimExpr& a, const DimExpr& b) {
+  std::optional<LinearForm> left = linear_form(a), right = linear_form(b);
+  if (!left || !right || (left->terms.size() < 2 && right->terms.size() < 2)) return false;
+  return std::any_of(left->terms.begin(), left->terms.end(), [&](const auto& entry) { return right->terms.contains(entry.first); });
+}
 }  // namespace
 
 DimExpr Symbols::resolve(const DimExpr& dim) const {
@@ -364,6 +406,22 @@ Symbols::Verdict Symbols::compare(const DimExpr& a_raw, const DimExpr& b_raw) co
   DimExpr a = resolve(a_raw), b = resolve(b_raw);
   if (a == b) return Verdict::Equal;
   if (a.is_constant() && b.is_constant()) return Verdict::Unequal;
+  if (share_sum_term(a, b)) {
+    // P == P+T is T == 0, P+T == P+3 is T == 3: the shared terms cancel. What is left holds for
+    // no positive sizes when every term has the same sign and the constant does not oppose it.
+    std::optional<LinearForm> rest = difference(a, b);
+    if (rest) {
+      if (rest->terms.empty()) return rest->constant == 0 ? Verdict::Equal : Verdict::Unequal;
+      const bool all_positive = std::all_of(rest->terms.begin(), rest->terms.end(), [](const auto& e) { return e.second > 0; });
+      const bool all_negative = std::all_of(rest->terms.begin(), rest->terms.end(), [](const auto& e) { return e.second < 0; });
+      if ((all_positive && rest->constant >= 0) || (all_negative && rest->constant <= 0)) return Verdict::Unequal;
+      if (rest->terms.size() == 1) {
+        const std::int64_t coeff = rest->terms.begin()->second;
+        if (rest->constant % coeff != 0 || -rest->constant / coeff <= 0) return Verdict::Unequal;
+      }
+      return Verdict::EqualIf;
+    }
+  }
   if (a.symbol == b.symbol) {
     // c1*X + o1 == c2*X + o2 holds for at most one X (X a symbol or a product of them).
     if (a.coeff == b.coeff) return Verdict::Unequal;
@@ -386,6 +444,36 @@ Symbols::Equality Symbols::require_equal(const DimExpr& a_raw, const DimExpr& b_
   Verdict verdict = compare(a, b);
   if (verdict != Verdict::EqualIf) return {verdict, {}};
   std::string condition = fmt::format("{} == {}", a.str(), b.str());
+  if (share_sum_term(a, b)) {
+    // Sizes that share a term of an opaque sum are compared by what is left once it cancels:
+    // P+T == P+3 records T == 3 and P+T == Q+T records P == Q, never "P+T" standing for
+    // something made of its own terms. Anything else stays a condition.
+    std::optional<LinearForm> rest = difference(a, b);
+    if (!rest) return {verdict, condition};
+    auto record = [&](const std::string& symbol, const DimExpr& value) {
+      if (opaque(symbol) || substitutions_.contains(symbol)) return;
+      if (!value.is_constant() && (opaque(value.symbol.str()) || substitutions_.contains(value.symbol.str()))) return;
+      substitutions_[symbol] = value;
+      condition = fmt::format("{} == {}", symbol, value.str());
+    };
+    const auto& terms = rest->terms;
+    if (terms.size() == 1) {
+      const auto& [symbol, coeff] = *terms.begin();
+      condition = fmt::format("{} == {}", symbol, -rest->constant / coeff);
+      record(symbol, DimExpr::constant(-rest->constant / coeff));
+    } else if (terms.size() == 2 && terms.begin()->second == -std::next(terms.begin())->second &&
+               std::abs(terms.begin()->second) == 1) {
+      // X - Y + c == 0 (or -X + Y + c == 0): X == Y - c, solved for the one with coefficient 1.
+      const auto& [first, first_coeff] = *terms.begin();
+      const auto& [second, second_coeff] = *std::next(terms.begin());
+      const std::string& solved = first_coeff == 1 ? first : second;
+      const std::string& other = first_coeff == 1 ? second : first;
+      (void)second_coeff;
+      condition = fmt::format("{} == {}", solved, DimExpr{1, Symbol(other), -rest->constant}.str());
+      record(solved, DimExpr{1, Symbol(other), -rest->constant});
+    }
+    return {verdict, condition};
+  }
   // Record a substitution symbol -> expression that makes a == b, when one is integral. Only a
   // single symbol is solved for: B*T == 12 says nothing about B or T alone, and S == S*T (T == 1)
   // would make S stand for an expression of itself.

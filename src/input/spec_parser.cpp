@@ -279,7 +279,7 @@ class SpecReader {
            type_name(value));
     }
     if (value.contains("file")) return file_tensor(value, pointer, name);
-    check_keys(value, pointer, {"shape", "dtype", "contiguous", "note"});
+    check_keys(value, pointer, {"shape", "dtype", "contiguous", "note", "fill"});
     if (!value.contains("shape")) fail(pointer, "tensor has no \"shape\"");
     tensor.shape_pointer = child_pointer(pointer, "shape");
     tensor.shape = shape_value(value["shape"], tensor.shape_pointer);
@@ -294,6 +294,16 @@ class SpecReader {
       }
     }
     read_contiguous(value, pointer, tensor);
+    // "fill": the value every element holds (torch.zeros made outside the spec: "fill": 0). The
+    // checks read it from the document where a value matters (check/mask_pattern.hpp).
+    if (value.contains("fill")) {
+      const json& fill = value["fill"];
+      const bool named = fill.is_string() && (fill == "-inf" || fill == "inf" || fill == "nan");
+      if (!fill.is_number() && !fill.is_boolean() && !named) {
+        fail(child_pointer(pointer, "fill"), "expected a number, true/false, \"-inf\", \"inf\" or \"nan\" (the value every element holds)",
+             type_name(fill));
+      }
+    }
     return tensor;
   }
 

@@ -206,12 +206,16 @@ bool check_padded_query_rows(CallContext& ctx, const ArgValue& mask, const DimEx
   Diagnostic& diagnostic = ctx.report(
       DiagId::MaskEmptiesQueryRows,
       fmt::format("{} \"{}\" {} is {} (padding along the queries, dim {}) & {} (padding along the keys, dim {}) (call \"{}\"): a padded "
-                  "query's row keeps no key, and softmax over no key gives NaN for that query (0 from PyTorch 2.5)",
+                  "query's row keeps no key: scaled_dot_product_attention gives that query 0 from PyTorch 2.5 on, NaN before",
                   mask.argument, name.empty() ? mask.argument : name, tuple_str(mask.shape), query_part->name, rank - 2, key_part->name,
                   rank - 1, join->id),
       &mask, rank - 2);
-  diagnostic.notes.push_back("PyTorch raises nothing; before 2.5 those rows are NaN, and NaN * 0 is NaN, so a later masked pooling or loss "
-                             "is NaN too. Padded queries need no mask: their outputs are dropped downstream");
+  // What each PyTorch gives such a row (docs/run.md, "Query rows with every key masked"): 2.5's math path calls
+  // _safe_softmax (a row of nothing but -inf gives 0), and its CPU flash and CUDA memory-efficient
+  // kernels were changed to match (pytorch/pytorch#133882); 2.0-2.4 gave NaN.
+  diagnostic.notes.push_back("PyTorch raises nothing. Before 2.5 those rows are NaN, and NaN * 0 is "
+                             "NaN, so a later masked pooling or loss is NaN too; from 2.5 the math path's _safe_softmax and the fused "
+                             "kernels give them 0. Padded queries need no mask: their outputs are dropped downstream");
   const ArgRef& ref = ctx.call.tensor(mask.argument);
   if (ref.kind == ArgRef::Kind::Named && ctx.call.pointer.rfind("/calls/", 0) == 0) {
     ctx.add_patch_fix(diagnostic,

@@ -15,6 +15,7 @@
 #include "check/checked_call.hpp"
 #include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
+#include "check/mask_pattern.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
@@ -815,8 +816,8 @@ class ReshapeRules {
 
   // Whether the slice `maker` (pad or cat) adds to its argument `grown` holds zeros: F.pad's
   // default value or 0, or concatenated tensors made by zeros, zeros_like or new_zeros, or
-  // declared under a name that says so (zero_pad). Another declared tensor joined (a null key,
-  // a memory) holds values of its own.
+  // declared with "fill": 0, or (no fill written) under a name whose whole word says so (zero_pad,
+  // not nonzero_keys). Another declared tensor joined (a null key, a memory) holds values of its own.
   bool pads_with_zeros(const CallDecl& maker, const std::string& grown) const {
     if (maker.op == "pad") {
       const nlohmann::json value = maker.arguments.value("value", nlohmann::json());
@@ -827,7 +828,8 @@ class ReshapeRules {
       if (argument == grown) continue;
       if (ref.kind != ArgRef::Kind::Named) return false;
       const CallDecl* made = producer_of(ctx_.spec, ref.name, &maker);
-      const bool zeros = made == nullptr ? lowered(ref.name).find("zero") != std::string::npos
+      const TensorDecl* declared = made == nullptr ? ctx_.spec.find_tensor(ref.name) : nullptr;
+      const bool zeros = made == nullptr ? declared != nullptr && declared_value(ctx_.spec, *declared, ref.name) == 0.0
                                          : made->op == "zeros" || made->op == "zeros_like" || made->op == "new_zeros";
       if (!zeros) return false;
       joined = true;

@@ -246,12 +246,15 @@ TEST_CASE("an opaque size is computed from its terms once they are bound", "[sha
 }
 
 TEST_CASE("an equality of a symbol with an opaque size made of it records nothing", "[shape]") {
-  // P == P+T (a mask of the cache's length used with the joined keys): P standing for P+T would
-  // make resolving P endless once P+T is computed from its terms.
+  // P == P+T (a mask of the cache's length used with the joined keys) is T == 0, which no size
+  // satisfies: unequal, and neither P nor "P+T" stands for the other afterwards.
   Symbols symbols;
   const DimExpr sum = *parse_dim_expr("P+T");
-  CHECK(symbols.require_equal(DimExpr::named("P"), sum).verdict == Symbols::Verdict::EqualIf);
+  CHECK(symbols.require_equal(DimExpr::named("P"), sum).verdict == Symbols::Verdict::Unequal);
+  CHECK(symbols.require_equal(sum, DimExpr::named("P")).verdict == Symbols::Verdict::Unequal);
+  CHECK(symbols.compare(*parse_dim_expr("P+T+1"), DimExpr::named("T")) == Symbols::Verdict::Unequal);
   CHECK(symbols.resolve(DimExpr::named("P")) == DimExpr::named("P"));
+  CHECK(symbols.resolve(sum) == sum);
   // A symbol with a substitution inside the opaque size makes it no target either.
   Symbols others;
   others.require_equal(DimExpr::named("T"), DimExpr::named("S"));
@@ -260,4 +263,26 @@ TEST_CASE("an equality of a symbol with an opaque size made of it records nothin
   symbols.require_equal(DimExpr::named("Y"), *parse_dim_expr("(Q+1)//2"));
   symbols.bind("Q", 7);
   CHECK(symbols.resolve(DimExpr::named("Y")) == DimExpr::constant(4));
+}
+
+TEST_CASE("sizes sharing a term of an opaque sum are compared by what is left", "[shape]") {
+  // P+T == P+3: the shared P cancels, so T == 3 is what is recorded, not "P+T" -> P+3.
+  Symbols symbols;
+  const DimExpr sum = *parse_dim_expr("P+T");
+  Symbols::Equality three = symbols.require_equal(sum, *parse_dim_expr("P+3"));
+  CHECK(three.verdict == Symbols::Verdict::EqualIf);
+  CHECK(three.condition == "T == 3");
+  CHECK(symbols.resolve(DimExpr::named("T")) == DimExpr::constant(3));
+  CHECK(symbols.resolve(sum) == *parse_dim_expr("P+3"));
+  // P+T == P-2 needs T == -2: no size.
+  CHECK(symbols.compare(sum, *parse_dim_expr("P-2")) == Symbols::Verdict::Unequal);
+  // P+T == Q+T is P == Q.
+  Symbols others;
+  Symbols::Equality same = others.require_equal(sum, *parse_dim_expr("Q+T"));
+  CHECK(same.verdict == Symbols::Verdict::EqualIf);
+  CHECK(same.condition == "P == Q");
+  CHECK(others.resolve(DimExpr::named("P")) == DimExpr::named("Q"));
+  // P+T == Q (no shared term) still binds the cat's length as before.
+  Symbols cat;
+  CHECK(cat.require_equal(sum, DimExpr::named("Q")).verdict == Symbols::Verdict::EqualIf);
 }

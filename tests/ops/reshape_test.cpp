@@ -405,6 +405,26 @@ TEST_CASE("a relative-position skew views a dim grown by a zero slice with the d
       {"id": "v", "op": "view", "input": "padded", "shape": [10, "T", "B", 4]}]})"), "MHA312") != nullptr);
 }
 
+TEST_CASE("a declared slice counts as the skew's zeros by its fill, or a whole word of its name, not a substring", "[glue]") {
+  // Transformer-XL's zero_pad is torch.zeros made outside the spec: "fill": 0 says so whatever the
+  // name; a name says it only as a whole word (zero_pad, zeros), not inside another (nonzero_keys).
+  auto skew = [](const std::string& name, const std::string& declared) {
+    return test::check_text(R"({"version": 1, "tensors": {"x": ["T", 9, "B", 4], ")" + name + R"(": )" + declared + R"(}, "calls": [
+        {"id": "c", "op": "cat", "tensors": [")" + name + R"(", "x"], "dim": 1, "outputs": ["padded"]},
+        {"id": "v", "op": "view", "input": "padded", "shape": [10, "T", "B", 4]}]})");
+  };
+  const std::string slice = R"(["T", 1, "B", 4])";
+  CHECK(test::find(skew("pad_col", R"({"shape": ["T", 1, "B", 4], "fill": 0})"), "MHA312") == nullptr);
+  CHECK(test::find(skew("zero_pad", slice), "MHA312") == nullptr);
+  CHECK(test::find(skew("nonzero_keys", slice), "MHA312") != nullptr);
+  CHECK(test::find(skew("zero_pad", R"({"shape": ["T", 1, "B", 4], "fill": 1})"), "MHA312") != nullptr);
+  // A fill that is not a value is refused where it is written.
+  Report bad = skew("pad_col", R"({"shape": ["T", 1, "B", 4], "fill": "zeros"})");
+  const Diagnostic* schema = test::find(bad, "MHA002");
+  REQUIRE(schema != nullptr);
+  CHECK(schema->location.pointer == "/tensors/pad_col/fill");
+}
+
 TEST_CASE("reshape: relative attention's skew (L, L) to (L+1, L) without the pad gets F.pad(x, (1, 0)) first", "[reshape]") {
   // Transformer-XL / Music Transformer skewing: pad one column on the left, view (L+1, L), drop row 0.
   Report report = test::check_text(R"({"version": 1, "tensors": {"rel_logits": ["B", 4, 32, 32]},
