@@ -93,8 +93,9 @@ std::optional<BatchTiling> batch_tiling(const Spec& spec, const ArgValue& arg, i
   return BatchTiling{call, true, repeats.get<std::int64_t>(), origin.dim};
 }
 
-// The batch dim `dim` of `arg`, written in the spec as X*k (X outer: the k copies of each of X's
-// entries adjacent, the order repeat_interleave gives) where it was declared, `arg` itself or the
+// The batch dim `dim` of `arg`, written in the spec as X*k (k a number or a name bound to it; X
+// outer: the k copies of each of X's entries adjacent, the order repeat_interleave gives) where it
+// was declared, `arg` itself or the
 // declared tensor whose dim reached `arg` unchanged (the decoder states through their embedding,
 // norm and self-attention), where `tiled` is that size k*X: the text as written ("B*4"); nullopt
 // otherwise. In a traced spec too: a traced input keeps the dims it was given, and a size the
@@ -114,7 +115,14 @@ std::optional<std::string> copies_adjacent(const CallContext& ctx, const ArgValu
   for (char c : line.substr(start, static_cast<std::size_t>(declared->length))) {
     if (c != '"' && c != ' ') text += c;
   }
-  return text == fmt::format("{}*{}", tiled.symbol.str(), factor) ? std::optional<std::string>(text) : std::nullopt;
+  // X*k with k the factor, written as the number or as a name bound to it (B*num_beams).
+  const std::size_t star = text.find('*');
+  if (star == std::string::npos || text.substr(0, star) != tiled.symbol.str()) return std::nullopt;
+  const std::string copies = text.substr(star + 1);
+  if (copies == std::to_string(factor)) return text;
+  const std::optional<DimExpr> named = parse_dim_expr(copies);  // a plain number parses as none
+  if (!named || !named->is_plain_symbol() || !(ctx.symbols.resolve(*named) == DimExpr::constant(factor))) return std::nullopt;
+  return text;
 }
 
 }  // namespace

@@ -358,4 +358,11 @@ TEST_CASE("beam search in a traced spec: decoder states declared B*4 through the
   // factor first: no order), say nothing.
   CHECK(test::find(traced("B*4", R"("op": "repeat_interleave", "repeats": 4, "dim": 0)"), "MHA240") == nullptr);
   CHECK(test::find(traced("4*B", R"("op": "repeat", "repeats": [4, 1, 1])"), "MHA240") == nullptr);
+  // The beams written as a name bound to the factor, as generation code names them.
+  Report named = test::check_text(R"j({"version": 1, "dims": {"num_beams": 4},
+      "modules": {"cross": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+      "tensors": {"enc": ["B", "S", 64], "dec": ["B*num_beams", 1, 64]},
+      "calls": [{"id": "rp", "op": "repeat", "repeats": [4, 1, 1], "input": "enc", "outputs": ["mem"], "source": "gen.py:10"},
+                {"id": "a", "module": "cross", "query": "dec", "key": "mem", "value": "mem", "need_weights": false, "source": "gen.py:13"}]})j");
+  CHECK(test::find(named, "MHA240") != nullptr);
 }
