@@ -337,41 +337,77 @@ bool mask_argument(const std::string& argument) { return argument.find("mask") !
 
 // A call that reads a mask beside other tensors, reached from a cat's output, and whether the
 // cat's output reaches it as the mask or as the other tensors (the tokens, or scores made from them).
+// `mask_slot` names the argument holding the mask where no argument's name says so: an additive
+// float mask added to the scores (scores + mask); empty otherwise (attn_mask, key_padding_mask).
 struct MaskingCall {
   const CallDecl* call = nullptr;
   bool through_mask = false;
+  std::string mask_slot;
 };
 
+bool holds_mask(const MaskingCall& masking, const std::string& argument) {
+  return masking.mask_slot.empty() ? mask_argument(argument) : argument == masking.mask_slot;
+}
+
+bool is_product(const CallDecl& call) { return call.op == "matmul" || call.op == "bmm" || call.op == "einsum"; }
+
+// Whether the tensor `name`, read by `reader`, was computed through a matrix product: scores.
+bool made_by_product(const Spec& spec, const std::string& name, const CallDecl* reader) {
+  const std::vector<const CallDecl*> made = ancestry(spec, name, reader);
+  return std::any_of(made.begin(), made.end(), [](const CallDecl* call) { return is_product(*call); });
+}
+
 // The calls reading a mask that the output of `cat` reaches through at most kMaxSteps calls
-// (projections, reshapes, q @ k^T, unsqueeze and ~ of a mask), in spec order.
+// (projections, reshapes, q @ k^T, unsqueeze and ~ of a mask), in spec order. An add of scores
+// (made by a product) and a tensor made without one is an additive mask applied to the scores:
+// a masking call too, reached as the scores when the cat's output passed a product on its way,
+// else as the mask.
 std::vector<MaskingCall> masking_calls_reached(const Spec& spec, const CallDecl& cat) {
   constexpr int kMaxSteps = 12;
-  std::vector<std::pair<std::string, int>> reached;  // tensor, calls from the cat's output
-  for (const std::string& output : cat.outputs) reached.emplace_back(output, 0);
+  struct Reached {
+    std::string tensor;
+    int steps = 0;     // calls from the cat's output
+    bool scored = false;  // made through a matrix product from the cat's output
+  };
+  std::vector<Reached> reached;
+  for (const std::string& output : cat.outputs) reached.push_back({output, 0, false});
   std::vector<MaskingCall> found;
   const CallDecl* end = spec.calls.data() + spec.calls.size();
   for (const CallDecl* call = &cat + 1; call < end && !reached.empty(); ++call) {
     int steps = -1;
-    bool through_mask = false, through_other = false;
+    bool through_mask = false, through_other = false, scored = false;
+    std::vector<std::pair<std::string, bool>> reading;  // the arguments reached, and whether scored
     for (const auto& [argument, ref] : call->tensors) {
       if (ref.kind != ArgRef::Kind::Named) continue;
       const std::string& name = ref.name;
-      auto at = std::find_if(reached.begin(), reached.end(), [&](const auto& r) { return r.first == name; });
+      auto at = std::find_if(reached.begin(), reached.end(), [&](const Reached& r) { return r.tensor == name; });
       if (at == reached.end()) continue;
-      steps = std::max(steps, at->second);
+      steps = std::max(steps, at->steps);
+      scored = scored || at->scored;
+      reading.emplace_back(argument, at->scored);
       (mask_argument(argument) ? through_mask : through_other) = true;
     }
     // An output that reuses a reached name hides the reached tensor from the calls after.
     for (const std::string& output : call->outputs) {
-      reached.erase(std::remove_if(reached.begin(), reached.end(), [&](const auto& r) { return r.first == output; }), reached.end());
+      reached.erase(std::remove_if(reached.begin(), reached.end(), [&](const Reached& r) { return r.tensor == output; }), reached.end());
     }
     if (steps < 0) continue;
     const bool reads_mask = std::any_of(call->tensors.begin(), call->tensors.end(), [](const auto& entry) {
       return entry.second.kind == ArgRef::Kind::Named && mask_argument(entry.first);
     });
-    if (reads_mask && through_mask != through_other) found.push_back({call, through_mask});
+    if (reads_mask && through_mask != through_other) found.push_back({call, through_mask, ""});
+    if (!reads_mask && call->op == "add" && reading.size() == 1) {
+      const std::string& argument = reading.front().first;
+      const std::string other_argument = argument == "input" ? "other" : "input";
+      const std::string other = input_name(*call, other_argument);
+      if (!other.empty()) {
+        const bool other_scored = made_by_product(spec, other, call);
+        if (!reading.front().second && other_scored) found.push_back({call, true, argument});
+        if (reading.front().second && !other_scored) found.push_back({call, false, other_argument});
+      }
+    }
     if (steps + 1 < kMaxSteps) {
-      for (const std::string& output : call->outputs) reached.emplace_back(output, steps + 1);
+      for (const std::string& output : call->outputs) reached.push_back({output, steps + 1, scored || is_product(*call)});
     }
   }
   return found;
@@ -382,7 +418,7 @@ std::vector<MaskingCall> masking_calls_reached(const Spec& spec, const CallDecl&
 std::vector<const CallDecl*> partner_cats(const Spec& spec, const MaskingCall& masking, const CallDecl& before) {
   std::vector<const CallDecl*> cats;
   for (const auto& [argument, ref] : masking.call->tensors) {
-    if (ref.kind != ArgRef::Kind::Named || mask_argument(argument) == masking.through_mask) continue;
+    if (ref.kind != ArgRef::Kind::Named || holds_mask(masking, argument) == masking.through_mask) continue;
     for (const CallDecl* call : ancestry(spec, ref.name, masking.call)) {
       if (call < &before && is_cat(*call) && std::find(cats.begin(), cats.end(), call) == cats.end()) cats.push_back(call);
     }
@@ -440,25 +476,16 @@ bool check_mask_order_against(CallContext& ctx, const std::vector<const ArgValue
 // dim short of the tokens' features). Both are (B, T) and (B, T, E) whatever the order, so
 // nothing fails: the padding flags land on the other part's tokens. The mask is paired only with
 // the tokens of the attention it masks: the cat reaching its query/key (or the scores made from
-// them) beside the mask cat reaching its mask, as one model may join two streams both ways, each
+// them) beside the mask cat reaching its mask (an attn_mask or key_padding_mask, masked_fill's
+// mask, or a float mask added to the scores), as one model may join two streams both ways, each
 // with its own mask. Dims go by role, not index: seq-first (T, B, E) tokens joined on dim 0 have
 // a (B, T) key_padding_mask joined on dim 1.
 void check_mask_parts_order(CallContext& ctx, const std::vector<const ArgValue*>& tensors, int dim) {
   std::optional<JoinedParts> current = joined_parts(ctx, ctx.call, tensors, dim);
   if (!current || (!current->floating && !current->masks)) return;
+  // Paired only through an attention both cats reach, the mask's as its mask and the tokens' as
+  // its inputs: cats that reach none (a spec ending before the attention) may mask other tokens.
   std::vector<MaskingCall> reached = masking_calls_reached(ctx.spec, ctx.call);
-  // A spec that stops before the attention (the cats are all it shows): a bool or integer mask
-  // cat reaching no masking call pairs with the earlier cats that reach none either.
-  if (reached.empty() && current->masks) {
-    MaskingCall unread{nullptr, true};
-    for (const CallDecl& earlier : ctx.spec.calls) {
-      if (&earlier == &ctx.call) break;
-      if (is_cat(earlier) && earlier.list_size("tensors") == tensors.size() && masking_calls_reached(ctx.spec, earlier).empty()) unread.call = &earlier;
-      if (unread.call != nullptr && check_mask_order_against(ctx, tensors, dim, *current, unread, *unread.call)) return;
-      unread.call = nullptr;
-    }
-    return;
-  }
   for (const MaskingCall& masking : reached) {
     for (const CallDecl* earlier : partner_cats(ctx.spec, masking, ctx.call)) {
       if (check_mask_order_against(ctx, tensors, dim, *current, masking, *earlier)) return;

@@ -243,6 +243,22 @@ Shape IndexPlan::shape() const {
   return out;
 }
 
+std::optional<std::size_t> index_entry_of(const IndexExpression& index, std::size_t rank, std::size_t source) {
+  std::size_t specified = 0;
+  for (const IndexItem& item : index.items) specified += item.kind == IndexItem::Kind::Integer || item.kind == IndexItem::Kind::Slice;
+  std::size_t dim = 0;
+  for (std::size_t i = 0; i < index.items.size(); ++i) {
+    switch (index.items[i].kind) {
+      case IndexItem::Kind::None: break;
+      case IndexItem::Kind::Ellipsis: dim += rank >= specified ? rank - specified : 0; break;
+      default:
+        if (dim == source) return i;
+        ++dim;
+    }
+  }
+  return std::nullopt;
+}
+
 IndexPlan plan_index(const IndexExpression& index, const Shape& shape) {
   IndexPlan plan;
   const int rank = static_cast<int>(shape.size());

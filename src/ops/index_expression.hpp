@@ -59,6 +59,11 @@ std::optional<IndexExpression> parse_index(std::string_view text, std::string& e
 // The slices' bounds through the symbol table (a stop "B" becomes 32 once "dims" binds B).
 void resolve_symbols(IndexExpression& index, const Symbols& symbols);
 
+// The entry of `index` that indexes input dim `source` of a rank-`rank` input (None entries insert
+// dims and index none; the Ellipsis stands for the dims no other entry indexes); nullopt when none
+// is written for it (left whole by the Ellipsis or after the last entry).
+std::optional<std::size_t> index_entry_of(const IndexExpression& index, std::size_t rank, std::size_t source);
+
 // One dim of the result: input dim `source` from `start` in steps of `step`, or (source -1) a
 // dim of size 1 that None inserts.
 struct IndexedDim {

@@ -183,16 +183,17 @@ void check_key_column_read(CallContext& ctx, const ArgValue& input, const IndexE
                            const std::string& text) {
   const CallDecl* softmax = values_maker(ctx, input);
   const int rank = input.rank();
-  if (softmax == nullptr || softmax->op != "softmax" || rank < 2 || static_cast<int>(index.items.size()) != rank || plan.selected.empty()) return;
+  if (softmax == nullptr || softmax->op != "softmax" || rank < 2 || plan.selected.empty()) return;
   const nlohmann::json& dim = softmax->arguments.value("dim", nlohmann::json());
   if (!dim.is_number_integer() || (dim.get<std::int64_t>() != -1 && dim.get<std::int64_t>() != rank - 1)) return;
-  if (std::any_of(index.items.begin(), index.items.end(), [](const IndexItem& item) {
-        return item.kind == IndexItem::Kind::None || item.kind == IndexItem::Kind::Ellipsis;
-      })) {
-    return;
-  }
+  // The entries that index the queries and the keys, past any Ellipsis and None ([..., 1:, 0],
+  // [0, :, None, 1:, 0]): each input dim is indexed by one entry, or left whole.
   const int keys = rank - 1, queries = rank - 2;
-  const IndexItem &key_item = index.items[static_cast<std::size_t>(keys)], &query_item = index.items[static_cast<std::size_t>(queries)];
+  const auto ranked = static_cast<std::size_t>(rank);
+  const std::optional<std::size_t> key_at = index_entry_of(index, ranked, static_cast<std::size_t>(keys));
+  const std::optional<std::size_t> query_at = index_entry_of(index, ranked, static_cast<std::size_t>(queries));
+  if (!key_at || !query_at) return;
+  const IndexItem &key_item = index.items[*key_at], &query_item = index.items[*query_at];
   if (key_item.kind != IndexItem::Kind::Integer || query_item.kind != IndexItem::Kind::Slice || key_item.integer < 0 ||
       ctx.symbols.compare(input.shape[static_cast<std::size_t>(keys)], input.shape[static_cast<std::size_t>(queries)]) != Symbols::Verdict::Equal) {
     return;
@@ -201,9 +202,14 @@ void check_key_column_read(CallContext& ctx, const ArgValue& input, const IndexE
   const bool after = query_item.start && query_item.start->is_constant() && query_item.start->constant > key_item.integer;
   const bool before = query_item.stop && query_item.stop->is_constant() && query_item.stop->constant >= 0 && query_item.stop->constant <= key_item.integer;
   if (!after && !before) return;
+  // The row: the integer on the queries and the slice on the keys. Entries written between the
+  // two (None, an Ellipsis of no dims) follow the slice, so that the result keeps its shape: the
+  // kept positions' dim stays before the dims None inserted ([:, 1:, None, 0] -> [:, 0, 1:, None]).
   std::vector<std::string> items;
   for (const IndexItem& item : index.items) items.push_back(item_text(item));
-  std::swap(items[static_cast<std::size_t>(keys)], items[static_cast<std::size_t>(queries)]);
+  std::rotate(items.begin() + static_cast<std::ptrdiff_t>(*query_at) + 1, items.begin() + static_cast<std::ptrdiff_t>(*key_at),
+              items.begin() + static_cast<std::ptrdiff_t>(*key_at) + 1);
+  std::swap(items[*query_at], items[*query_at + 1]);
   const std::string swapped = fmt::format("[{}]", fmt::join(items, ", "));
   const std::string name = shown_name(input, "input");
   Diagnostic& diagnostic = report_argument(

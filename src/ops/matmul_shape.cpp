@@ -270,14 +270,18 @@ void check_value_contracted_like_key(CallContext& ctx, const ArgValue& weights, 
     if (ctx.symbols.compare(ctx.symbols.resolve(k), ctx.symbols.resolve(v)) != Symbols::Verdict::Equal) return;
   }
   const std::string weights_name = shown_name(weights), value_name = shown_name(value);
+  // The product as the call writes it: torch.bmm names its operator, matmul is written with @.
+  auto product = [&](const std::string& value_operand) {
+    return ctx.call.op == "bmm" ? fmt::format("torch.bmm({}, {})", weights_name, value_operand) : fmt::format("{} @ {}", weights_name, value_operand);
+  };
   const DimExpr features = ctx.symbols.resolve((*key_shape)[static_cast<std::size_t>(key->features)]);
   const DimExpr positions = ctx.symbols.resolve((*key_shape)[static_cast<std::size_t>(key->positions)]);
   Diagnostic& diagnostic = ctx.report(
       DiagId::ValueContractedLikeKey,
-      fmt::format("{} @ {} contracts {}'s last dim, the positions of the key {} (its dim {}, from call \"{}\"), with {}'s dim {}, the dim at "
+      fmt::format("{} contracts {}'s last dim, the positions of the key {} (its dim {}, from call \"{}\"), with {}'s dim {}, the dim at "
                   "which {} was contracted with the queries (its features): {} is laid out as {}, so each output row sums features read "
                   "as key positions; valid only because {} == {}",
-                  weights_name, value_name, weights_name, key->key, key->positions, key->product->id, contracted.tensor, contracted.dim,
+                  product(value_name), weights_name, key->key, key->positions, key->product->id, contracted.tensor, contracted.dim,
                   key->key, contracted.tensor, key->key, positions.str(), features.str()),
       &value, value.rank() - 2);
   diagnostic.notes.push_back("attention weights (..., L, S) multiply the value (..., S, Ev) untransposed: only the key is transposed, "
@@ -297,8 +301,8 @@ void check_value_contracted_like_key(CallContext& ctx, const ArgValue& weights, 
   const int dim0 = last_two("dim0"), dim1 = last_two("dim1");
   if (swap.op != "transpose" || untransposed.empty() || std::min(dim0, dim1) != value.rank() - 2 || std::max(dim0, dim1) != value.rank() - 1) return;
   ctx.add_patch_fix(diagnostic,
-                    fmt::format("{0} @ {1} (drop the transpose of call \"{2}\"): the value's dim {3} holds the key positions the weights run over",
-                                weights_name, untransposed, swap.id, value.rank() - 2),
+                    fmt::format("{} (drop the transpose of call \"{}\"): the value's dim {} holds the key positions the weights run over",
+                                product(untransposed), swap.id, value.rank() - 2),
                     nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer + "/" + value.argument}, {"value", untransposed}}}));
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each query's weights over the key positions mix the values at those positions");
 }

@@ -46,6 +46,11 @@ void check_causal_over_stacked(CallContext& ctx, const ArgValue& tokens, int dim
 // the sequence), not tokens interleaved step by step (Decision Transformer's R_1, s_1, a_1, ...,
 // stack(dim=2).reshape), whose token t*k + j needs position t's flag: repeat_interleave(k, dim).
 // Quiet when the tokens (`tokens`, sequence dim `token_dim`) were joined by a cat along it.
+// The mask's positions (`mask_dim`) are followed up to the repeat through casts, ~, arithmetic with
+// a number and the calls that add size-1 dims (an SDPA mask pad[:, None, None, :]); the tokens'
+// through the calls that keep them (projections, a head split, moves of dims). Called by each
+// attention with a per-position mask: nn.MultiheadAttention's key_padding_mask (so the Transformer
+// modules' padding masks, which reach it), SDPA's attn_mask over the key positions.
 void check_mask_positions_tiled(CallContext& ctx, const ArgValue& mask, int mask_dim, const ArgValue& tokens, int token_dim);
 // Grouped-query attention by broadcasting (MHA373): `query`'s dim d meets `partner`'s dim
 // partner_of[d], or nothing (-1: a letter the partner lacks, a broadcast 1). A view that split

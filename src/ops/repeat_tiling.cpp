@@ -11,6 +11,7 @@
 #include "check/dim_origin.hpp"
 #include "check/fix_search.hpp"
 #include "check/roles.hpp"
+#include "ops/index_expression.hpp"
 #include "ops/parts.hpp"
 #include "ops/size_product.hpp"
 
@@ -92,24 +93,36 @@ std::optional<BatchTiling> batch_tiling(const Spec& spec, const ArgValue& arg, i
   return BatchTiling{call, true, repeats.get<std::int64_t>(), origin.dim};
 }
 
-// The batch dim `dim` of a declared `arg`, written in the spec as X*k (X outer: the k copies of
-// each of X's entries adjacent, the order repeat_interleave gives), where `tiled` is that size
-// k*X: the text as written ("B*4"); nullopt otherwise, and in a traced spec, whose products are
-// in the tracer's order, not memory order.
+// The batch dim `dim` of `arg`, written in the spec as X*k (k a number or a name bound to it; X
+// outer: the k copies of each of X's entries adjacent, the order repeat_interleave gives) where it
+// was declared, `arg` itself or the
+// declared tensor whose dim reached `arg` unchanged (the decoder states through their embedding,
+// norm and self-attention), where `tiled` is that size k*X: the text as written ("B*4"); nullopt
+// otherwise. In a traced spec too: a traced input keeps the dims it was given, and a size the
+// tracer reads back is written with its factor first ("4*B"), which says nothing of the order.
 std::optional<std::string> copies_adjacent(const CallContext& ctx, const ArgValue& arg, int dim, const DimExpr& tiled, std::int64_t factor) {
-  if (arg.producer != nullptr || tiled.is_constant() || tiled.offset != 0 || tiled.coeff != factor || tiled.is_monomial()) return std::nullopt;
-  if (std::any_of(ctx.spec.calls.begin(), ctx.spec.calls.end(), [](const CallDecl& call) { return call.source.line > 0; })) return std::nullopt;
+  if (tiled.is_constant() || tiled.offset != 0 || tiled.coeff != factor || tiled.is_monomial()) return std::nullopt;
   if (ctx.symbols.compare(arg.shape[static_cast<std::size_t>(dim)], tiled) != Symbols::Verdict::Equal) return std::nullopt;
-  if (static_cast<std::size_t>(dim) >= arg.dim_locations.size() || !arg.dim_locations[static_cast<std::size_t>(dim)].known()) return std::nullopt;
-  const Location& at = arg.dim_locations[static_cast<std::size_t>(dim)];
-  std::string_view line = at.source->line_text(at.line);
-  const std::size_t start = static_cast<std::size_t>(at.column - 1);
+  const auto at_dim = static_cast<std::size_t>(dim);
+  const Location* declared = nullptr;
+  if (arg.producer == nullptr && at_dim < arg.dim_locations.size() && arg.dim_locations[at_dim].known()) declared = &arg.dim_locations[at_dim];
+  if (arg.producer != nullptr && at_dim < arg.dim_sources.size() && arg.dim_sources[at_dim].location.known()) declared = &arg.dim_sources[at_dim].location;
+  if (declared == nullptr || declared->source == nullptr) return std::nullopt;
+  std::string_view line = declared->source->line_text(declared->line);
+  const std::size_t start = static_cast<std::size_t>(declared->column - 1);
   if (start >= line.size()) return std::nullopt;
   std::string text;
-  for (char c : line.substr(start, static_cast<std::size_t>(at.length))) {
+  for (char c : line.substr(start, static_cast<std::size_t>(declared->length))) {
     if (c != '"' && c != ' ') text += c;
   }
-  return text == fmt::format("{}*{}", tiled.symbol.str(), factor) ? std::optional<std::string>(text) : std::nullopt;
+  // X*k with k the factor, written as the number or as a name bound to it (B*num_beams).
+  const std::size_t star = text.find('*');
+  if (star == std::string::npos || text.substr(0, star) != tiled.symbol.str()) return std::nullopt;
+  const std::string copies = text.substr(star + 1);
+  if (copies == std::to_string(factor)) return text;
+  const std::optional<DimExpr> named = parse_dim_expr(copies);  // a plain number parses as none
+  if (!named || !named->is_plain_symbol() || !(ctx.symbols.resolve(*named) == DimExpr::constant(factor))) return std::nullopt;
+  return text;
 }
 
 }  // namespace
@@ -171,55 +184,157 @@ void check_tiling_orders(CallContext& ctx, const std::vector<std::pair<const Arg
 
 namespace {
 
+// The checked shapes of a one-input call's input and first output; nullopt when not checked.
+std::optional<std::pair<Shape, Shape>> checked_in_out(const CallContext& ctx, const CallDecl& call) {
+  const CallReport* report = checked_call(ctx, call);
+  if (report == nullptr || report->outputs.empty() || report->arguments.empty()) return std::nullopt;
+  return std::pair{report->arguments.front().shape, report->outputs.front().shape};
+}
+
+// Whether a view or reshape `call` (input `in`, output `out`) only splits or merges dims after
+// `dim`, which it keeps where it was: a head split (B, T, E) -> (B, T, H, D) keeps T at dim 1.
+bool keeps_leading_dims(const Shape& in, const Shape& out, int dim) {
+  if (dim < 0 || dim >= static_cast<int>(in.size()) || dim >= static_cast<int>(out.size())) return false;
+  for (int d = 0; d <= dim; ++d) {
+    if (!(in[static_cast<std::size_t>(d)] == out[static_cast<std::size_t>(d)])) return false;
+  }
+  return true;
+}
+
+// Whether `call` keeps its input's dim `dim` at the same index, standing for the same entries: a
+// Linear (any dim but the features), LayerNorm, dropout and the elementwise operators, and a
+// split or chunk along another dim (q, k, v cut from one projection).
+bool keeps_token_dim(const Spec& spec, const CallDecl& call, int dim, int rank) {
+  if (keeps_layout(spec, call)) return true;
+  const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+  if ((module != nullptr && module->type == "Linear") || call.op == "linear" || call.op == "F.linear") return dim != rank - 1;
+  static const std::array<const char*, 6> elementwise = {"add", "sub", "mul", "div", "dropout", "contiguous"};
+  if (std::any_of(elementwise.begin(), elementwise.end(), [&](const char* op) { return call.op == op; })) return true;
+  if (call.op == "split" || call.op == "chunk" || call.op == "tensor_split") {
+    const nlohmann::json& along = call.arguments.value("dim", nlohmann::json(0));
+    if (!along.is_number_integer()) return false;
+    const std::int64_t cut = along.get<std::int64_t>() < 0 ? along.get<std::int64_t>() + rank : along.get<std::int64_t>();
+    return cut != dim;
+  }
+  return false;
+}
+
 // Whether dim `dim` of `tokens` interleaves `count` tensors step by step: a reshape, view or
 // flatten that merged a stack's new dim right after the steps ((B, T, k, E) to (B, T*k, E), token
-// t*k + j being tensor j at step t). Declared tokens, tokens tiled by repeat, and a stack merged
-// outside the steps (grouped: all of one tensor first) give no such order.
+// t*k + j being tensor j at step t). The dim is followed up from the attention through the calls
+// that keep it (moves of dims, a head split, q/k/v projections and their cut, norms, adds).
+// Declared tokens, tokens tiled by repeat, and a stack merged outside the steps (grouped: all of
+// one tensor first) give no such order.
 bool interleaved_by_stack(const CallContext& ctx, const ArgValue& tokens, int dim, std::int64_t count) {
   if (ctx.checked_calls == nullptr || dim < 0 || dim >= tokens.rank()) return false;
-  const DimOrigin origin = dim_origin(ctx.spec, tokens, dim);
-  if (origin.call == nullptr || (origin.call->op != "reshape" && origin.call->op != "view" && origin.call->op != "flatten")) return false;
-  const CallDecl* stack = producer_of(ctx.spec, input_name(*origin.call, "input"), origin.call);
-  if (stack == nullptr || stack->op != "stack" || static_cast<std::int64_t>(stack->list_size("tensors")) != count) return false;
-  const CallReport* report = checked_call(ctx, *origin.call);
-  if (report == nullptr || report->outputs.empty() || report->arguments.empty()) return false;
-  const Shape& in = report->arguments.front().shape;
-  const Shape& out = report->outputs.front().shape;
-  const auto rank = static_cast<std::int64_t>(in.size());
-  const nlohmann::json& written = stack->arguments.value("dim", nlohmann::json(0));
-  if (!written.is_number_integer() || origin.dim >= static_cast<int>(out.size())) return false;
-  const std::int64_t stacked = written.get<std::int64_t>() < 0 ? written.get<std::int64_t>() + rank : written.get<std::int64_t>();
-  if (stacked < 1 || stacked >= rank) return false;
-  const auto at = static_cast<std::size_t>(stacked);
-  const std::optional<SizeProduct> merged = SizeProduct::of(Shape{in[at - 1], in[at]});
-  const std::optional<SizeProduct> token_count = SizeProduct::of(Shape{out[static_cast<std::size_t>(origin.dim)]});
-  return merged && token_count && *merged == *token_count;
+  DimOrigin origin = dim_origin(ctx.spec, tokens, dim);
+  for (int step = 0; step < 12 && origin.call != nullptr; ++step) {
+    const CallDecl& call = *origin.call;
+    const std::optional<std::pair<Shape, Shape>> shapes = checked_in_out(ctx, call);
+    if (!shapes) return false;
+    const auto& [in, out] = *shapes;
+    const bool reshapes = call.op == "reshape" || call.op == "view" || call.op == "flatten";
+    const CallDecl* made = producer_of(ctx.spec, input_name(call, "input"), &call);
+    if (reshapes && made != nullptr && made->op == "stack" && static_cast<std::int64_t>(made->list_size("tensors")) == count) {
+      const auto rank = static_cast<std::int64_t>(in.size());
+      const nlohmann::json& written = made->arguments.value("dim", nlohmann::json(0));
+      if (!written.is_number_integer() || origin.dim >= static_cast<int>(out.size())) return false;
+      const std::int64_t stacked = written.get<std::int64_t>() < 0 ? written.get<std::int64_t>() + rank : written.get<std::int64_t>();
+      if (stacked < 1 || stacked >= rank) return false;
+      const auto at = static_cast<std::size_t>(stacked);
+      const std::optional<SizeProduct> merged = SizeProduct::of(Shape{in[at - 1], in[at]});
+      const std::optional<SizeProduct> token_count = SizeProduct::of(Shape{out[static_cast<std::size_t>(origin.dim)]});
+      return merged && token_count && *merged == *token_count;
+    }
+    const bool kept = reshapes ? keeps_leading_dims(in, out, origin.dim)
+                               : in.size() == out.size() && keeps_token_dim(ctx.spec, call, origin.dim, static_cast<int>(out.size()));
+    const std::string input = input_name(call, "input");
+    if (!kept || input.empty()) return false;
+    ArgValue above;
+    above.identity = "output:" + input;
+    above.producer = made;
+    above.shape = in;
+    origin = dim_origin(ctx.spec, above, origin.dim);
+  }
+  return false;
+}
+
+// The repeat that tiled a mask's positions, found up from the mask's dim `dim` (the positions)
+// through the calls that keep each position's flag where it is: casts, ~, comparisons and
+// arithmetic with a number (an additive mask (1 - m) * -1e4), and the calls that only add
+// size-1 dims or broadcast (unsqueeze, [:, None, None, :], view(B, 1, 1, T), expand), each
+// followed to the position dim's index in its input.
+struct PositionsTiling {
+  const CallDecl* repeat = nullptr;
+  int dim = 0;  // the positions' dim in the repeat's output
+};
+std::optional<PositionsTiling> positions_tiling(const CallContext& ctx, const ArgValue& mask, int dim) {
+  static const std::array<const char*, 19> keeping = {"logical_not", "bitwise_not", "eq", "ne", "bool", "float", "half", "to", "long",
+                                                      "int", "contiguous", "clone", "mul", "div", "add", "sub", "neg", "type_as", "double"};
+  const CallDecl* call = mask.producer;
+  int rank = mask.rank();
+  for (int step = 0; step < 12 && call != nullptr; ++step) {
+    if (call->op == "repeat") return PositionsTiling{call, dim};
+    const std::string input = input_name(*call, "input");
+    if (input.empty()) return std::nullopt;
+    // A second tensor moves nothing, but mixes: the flags are no longer the mask's alone.
+    for (const auto& [argument, ref] : call->tensors) {
+      if (argument != "input" && ref.kind != ArgRef::Kind::Absent && !(call->op == "type_as" && argument == "other")) return std::nullopt;
+    }
+    if (std::none_of(keeping.begin(), keeping.end(), [&](const char* op) { return call->op == op; })) {
+      const std::optional<std::pair<Shape, Shape>> shapes = checked_in_out(ctx, *call);
+      if (!shapes || static_cast<int>(shapes->second.size()) != rank) return std::nullopt;
+      const auto& [in, out] = *shapes;
+      const int in_rank = static_cast<int>(in.size());
+      std::optional<int> from;
+      if (call->op == "expand" || call->op == "expand_as") {
+        from = dim - (rank - in_rank);
+      } else if (call->op == "getitem" && call->arguments.contains("index") && call->arguments.at("index").is_string()) {
+        std::string error;
+        const std::optional<IndexExpression> index = parse_index(call->arguments.at("index").get<std::string>(), error);
+        if (!index) return std::nullopt;
+        const IndexPlan plan = plan_index(*index, in);
+        const IndexedDim& picked = plan.dims.at(static_cast<std::size_t>(dim));
+        if (plan.failure || plan.dims.size() != out.size() || picked.source < 0 || picked.step != 1 || !(picked.start == IndexBound{}) ||
+            !(picked.size == in[static_cast<std::size_t>(picked.source)])) {
+          return std::nullopt;
+        }
+        from = picked.source;
+      } else if (call->op == "unsqueeze" || call->op == "view" || call->op == "reshape") {
+        // Only size-1 dims added or taken away: the other dims keep their order.
+        std::vector<int> sized_in, sized_out;
+        for (int d = 0; d < in_rank; ++d) if (!(in[static_cast<std::size_t>(d)] == DimExpr::constant(1))) sized_in.push_back(d);
+        for (int d = 0; d < rank; ++d) if (!(out[static_cast<std::size_t>(d)] == DimExpr::constant(1))) sized_out.push_back(d);
+        if (sized_in.size() != sized_out.size()) return std::nullopt;
+        for (std::size_t i = 0; i < sized_in.size(); ++i) {
+          if (!(in[static_cast<std::size_t>(sized_in[i])] == out[static_cast<std::size_t>(sized_out[i])])) return std::nullopt;
+          if (sized_out[i] == dim) from = sized_in[i];
+        }
+      }
+      if (!from || *from < 0 || *from >= in_rank) return std::nullopt;
+      dim = *from;
+      rank = in_rank;
+    }
+    call = producer_of(ctx.spec, input, call);
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 void check_mask_positions_tiled(CallContext& ctx, const ArgValue& mask, int mask_dim, const ArgValue& tokens, int token_dim) {
   if (!mask.present || ctx.spec.flat || mask_dim < 0 || mask_dim >= mask.rank()) return;
-  // Up from the mask through the calls that keep each position's flag where it is.
-  static const std::array<const char*, 12> keeping = {"logical_not", "bitwise_not", "eq", "ne", "bool", "float",
-                                                      "to", "long", "int", "contiguous", "clone", "detach"};
-  const CallDecl* call = mask.producer;
-  for (int step = 0; step < 8 && call != nullptr && call->op != "repeat"; ++step) {
-    if (std::none_of(keeping.begin(), keeping.end(), [&](const char* op) { return call->op == op; })) return;
-    auto other = call->tensors.find("other");
-    if (other != call->tensors.end() && other->second.kind != ArgRef::Kind::Absent) return;  // a second tensor moves nothing, but mixes
-    const std::string input = input_name(*call, "input");
-    if (input.empty()) return;
-    call = producer_of(ctx.spec, input, call);
-  }
-  if (call == nullptr || call->op != "repeat") return;
+  const std::optional<PositionsTiling> tiled = positions_tiling(ctx, mask, mask_dim);
+  if (!tiled) return;
+  const CallDecl* call = tiled->repeat;
+  const int repeat_dim = tiled->dim;
   const nlohmann::json& repeats = call->arguments.at("repeats");
-  if (!repeats.is_array() || static_cast<int>(repeats.size()) != mask.rank()) return;
-  for (int d = 0; d < mask.rank(); ++d) {
+  if (!repeats.is_array() || repeat_dim >= static_cast<int>(repeats.size())) return;
+  for (int d = 0; d < static_cast<int>(repeats.size()); ++d) {
     const nlohmann::json& count = repeats[static_cast<std::size_t>(d)];
-    if (!count.is_number_integer() || (d == mask_dim ? count.get<std::int64_t>() < 2 : count.get<std::int64_t>() != 1)) return;
+    if (!count.is_number_integer() || (d == repeat_dim ? count.get<std::int64_t>() < 2 : count.get<std::int64_t>() != 1)) return;
   }
-  const std::int64_t factor = repeats[static_cast<std::size_t>(mask_dim)].get<std::int64_t>();
+  const std::int64_t factor = repeats[static_cast<std::size_t>(repeat_dim)].get<std::int64_t>();
   // Only tokens known to interleave k tensors step by step: streams joined one after another (cat),
   // tiled by repeat, stacked outside the steps or declared in an unknown order may be what the
   // tiled mask fits.
@@ -241,15 +356,15 @@ void check_mask_positions_tiled(CallContext& ctx, const ArgValue& mask, int mask
                   "which fits {} streams joined one after another, not tokens interleaved per position",
                   mask.argument, tensor_name(mask), call->id, positions.str(), factor, positions.str(), factor),
       &mask, mask_dim);
-  diagnostic.notes.push_back(fmt::format("{} (repeat_interleave({}, dim={}))", kModuloPairing, factor, mask_dim));
+  diagnostic.notes.push_back(fmt::format("{} (repeat_interleave({}, dim={}))", kModuloPairing, factor, repeat_dim));
   diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
   nlohmann::json patch = nlohmann::json::array(
       {{{"op", "replace"}, {"path", call->pointer + "/op"}, {"value", "repeat_interleave"}},
        {{"op", "replace"}, {"path", call->pointer + "/repeats"}, {"value", factor}},
-       {{"op", "add"}, {"path", call->pointer + "/dim"}, {"value", mask_dim}}});
+       {{"op", "add"}, {"path", call->pointer + "/dim"}, {"value", repeat_dim}}});
   ctx.add_patch_fix(diagnostic,
                     fmt::format("give each position's flag to its {} tokens side by side: {} = {}.repeat_interleave({}, dim={})", factor, result,
-                                source, factor, mask_dim),
+                                source, factor, repeat_dim),
                     patch);
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "token t*k + j gets position t's flag, as interleaved tokens need");
 }

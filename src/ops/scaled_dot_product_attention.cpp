@@ -60,6 +60,8 @@ class SdpaRules {
     if (query_.rank() >= 3 && key_.rank() == query_.rank()) {
       check_tiling_orders(ctx_, {{&query_, 0}, {&key_, 0}, {&value_, 0}}, "each query meets the keys of another batch entry");
     }
+    // The mask's last dim runs over the key positions (key dim -2).
+    if (mask_.present && mask_.rank() >= 1 && key_.rank() >= 2) check_mask_positions_tiled(ctx_, mask_, mask_.rank() - 1, key_, key_.rank() - 2);
     if (ctx_.call.flag("is_causal") && query_.rank() >= 2) check_causal_over_stacked(ctx_, query_, query_.rank() - 2);
     check_repeat_tiling(ctx_, {&key_, &value_}, -3,
                         "query head h then meets key/value head h mod n, where grouped-query attention shares each key/value head "

@@ -370,13 +370,15 @@ std::optional<nlohmann::json> before_softmax_patch(const Spec& spec, const CallD
              return argument.second.kind == ArgRef::Kind::Named && argument.second.name == weights;
            });
   });
+  // The operand holding the weights: the input (weights + bias), else the other (bias + weights).
+  const std::string slot = input_name(call, "input") == weights ? "input" : input_name(call, "other") == weights ? "other" : "";
   if (scores.empty() || weights.empty() || !call_at || !softmax_at || *softmax_at >= *call_at || read_elsewhere || call.outputs.empty() ||
-      input_name(call, "input") != weights || !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs")) ||
+      slot.empty() || !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs")) ||
       !spec.value().contains(nlohmann::json::json_pointer(softmax.pointer + "/outputs"))) {
     return std::nullopt;
   }
   const std::string before = fresh_name(spec, scores + suffix);
-  return nlohmann::json::array({{{"op", "replace"}, {"path", call.pointer + "/input"}, {"value", scores}},
+  return nlohmann::json::array({{{"op", "replace"}, {"path", call.pointer + "/" + slot}, {"value", scores}},
                                 {{"op", "replace"}, {"path", call.pointer + "/outputs/0"}, {"value", before}},
                                 {{"op", "replace"}, {"path", softmax.pointer + "/input"}, {"value", before}},
                                 {{"op", "replace"}, {"path", softmax.pointer + "/outputs/0"}, {"value", call.outputs.front()}},

@@ -23,8 +23,9 @@ bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim
 // call that made it (k @ q.transpose(-2, -1)).
 bool keys_before_queries(const Spec& spec, const CallDecl& product, int rank);
 
-// The patch that moves `call`, which reads the weights `softmax` made as its input (a mask or a bias
-// applied after the softmax), before the softmax: the call reads the softmax's input, the scores,
+// The patch that moves `call`, which reads the weights `softmax` made as its input or its other
+// operand (a mask or a bias applied after the softmax: weights + bias and bias + weights), before
+// the softmax: the call reads the softmax's input, the scores, in the weights' place,
 // and the softmax reads what it made and gives its output the call's output name. nullopt when the
 // weights have another reader or either call's outputs are not written in the spec. The scores
 // `call` makes are named after the softmax's input and `suffix` (scores_masked).

@@ -25,24 +25,6 @@ std::optional<std::size_t> normal_dim(const nlohmann::json& value, std::size_t r
   return static_cast<std::size_t>(d < 0 ? d + r : d);
 }
 
-// The entry of `index` that indexes input dim `source` of a rank-`rank` input; nullopt when none
-// is written for it (left whole after the last entry).
-std::optional<std::size_t> entry_of(const IndexExpression& index, std::size_t rank, std::size_t source) {
-  std::size_t specified = 0;
-  for (const IndexItem& item : index.items) specified += item.kind == IndexItem::Kind::Integer || item.kind == IndexItem::Kind::Slice;
-  std::size_t dim = 0;
-  for (std::size_t i = 0; i < index.items.size(); ++i) {
-    switch (index.items[i].kind) {
-      case IndexItem::Kind::None: break;
-      case IndexItem::Kind::Ellipsis: dim += rank >= specified ? rank - specified : 0; break;
-      default:
-        if (dim == source) return i;
-        ++dim;
-    }
-  }
-  return std::nullopt;
-}
-
 // Whether `mask` holds a mask's values: bools, or an additive mask made from them (a -inf or
 // large negative fill, a triangle, (1 - keep) * -10000, a tensor declared under a mask's name).
 // A float bias that is none of these (ALiBi's slope * key position) is cut at another offset
@@ -100,7 +82,7 @@ std::optional<PositionsCut> positions_cut(const CallContext& ctx, const CallDecl
       IndexPlan plan = plan_index(resolved, input->shape);
       if (plan.failure || plan.dims.size() != rank || plan.dims[dim].source < 0 || plan.dims[dim].step != 1) return std::nullopt;
       const auto source = static_cast<std::size_t>(plan.dims[dim].source);
-      std::optional<std::size_t> item = entry_of(*written, input->shape.size(), source);
+      std::optional<std::size_t> item = index_entry_of(*written, input->shape.size(), source);
       if (!item) return std::nullopt;
       return PositionsCut{producer, *written, *item, ctx.symbols.resolve(input->shape[source]), plan.dims[dim].start};
     }

@@ -638,7 +638,10 @@ TEST_CASE("bmm of attention weights and a value transposed like the key warns MH
   REQUIRE(value != nullptr);
   CHECK(value->call == "o");
   REQUIRE_FALSE(value->fixes.empty());
-  CHECK(value->fixes.front().description == "w @ v (drop the transpose of call \"vt\"): the value's dim 1 holds the key positions the weights run over");
+  // The product named as written: torch.bmm, not @.
+  CHECK(value->message.rfind("torch.bmm(w, vT) contracts w's last dim", 0) == 0);
+  CHECK(value->fixes.front().description ==
+        "torch.bmm(w, v) (drop the transpose of call \"vt\"): the value's dim 1 holds the key positions the weights run over");
   CHECK(value->fixes.front().valid());
 }
 
@@ -734,7 +737,13 @@ TEST_CASE("a bias added to the attention weights after the softmax is moved befo
     "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
               {"id": "b", "op": "add", "input": "alibi", "other": "probs", "outputs": ["w"]},
               {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})j");
-  CHECK(test::find(reversed, "MHA377") != nullptr);
+  const Diagnostic* before = test::find(reversed, "MHA377");
+  REQUIRE(before != nullptr);
+  // Its fix too moves the add before the softmax, the bias added to the scores in the weights' place.
+  REQUIRE_FALSE(before->fixes.empty());
+  CHECK(before->fixes[0].description.rfind("add alibi before the softmax, to the logits", 0) == 0);
+  CHECK(before->fixes[0].valid());
+  CHECK(before->fixes[0].patch.dump().find(R"("path":"/calls/1/other","value":"scores")") != std::string::npos);
   // Attention rollout adds the identity and renormalises: deliberate.
   Report rollout = test::check_text(R"j({"version": 1, "dims": {"T": 5}, "tensors": {"scores": [1, "T", "T"]},
     "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},

@@ -190,3 +190,44 @@ TEST_CASE("MHA295 leaves out parts of length 0, which have no order", "[glue][ca
   REQUIRE_FALSE(order->fixes.empty());
   CHECK(order->fixes.front().description == "join the mask's parts in the tokens' order: cat([past_pad, new_pad], dim=1) in call \"pads\"");
 }
+
+TEST_CASE("MHA295 needs both cats to reach one attention: the mask as its mask, the tokens as its inputs", "[glue][cat]") {
+  // A spec that stops before any attention: the mask may be another sequence's, nothing to pair.
+  const std::string no_attention = R"spec({"version": 1,
+    "tensors": {"a": ["B", 5, 8], "b": ["B", 3, 8], "ma": {"shape": ["B", 5], "dtype": "bool"}, "mb": {"shape": ["B", 3], "dtype": "bool"}},
+    "calls": [{"id": "x", "op": "cat", "tensors": ["a", "b"], "dim": 1, "outputs": ["x"]},
+              {"id": "m", "op": "cat", "tensors": ["mb", "ma"], "dim": 1, "outputs": ["m"]}]})spec";
+  CHECK(test::find(test::check_text(no_attention), "MHA295") == nullptr);
+  // An additive float mask made from the joined padding masks and added to the scores is the mask
+  // of that attention: its cat is paired with the tokens' cat that made the scores.
+  auto additive = [](const std::string& masks) {
+    return R"spec({"version": 1,
+      "tensors": {"text": ["B", 20, 16], "image": ["B", 50, 16],
+                  "text_pad": {"shape": ["B", 20], "dtype": "bool"}, "image_pad": {"shape": ["B", 50], "dtype": "bool"}},
+      "calls": [{"id": "ti", "op": "cat", "tensors": ["text", "image"], "dim": 1, "outputs": ["x"]},
+                {"id": "pads", "op": "cat", "tensors": [)spec" + masks + R"spec(], "dim": 1, "outputs": ["pad"]},
+                {"id": "f", "op": "float", "input": "pad", "outputs": ["padf"]},
+                {"id": "neg", "op": "mul", "input": "padf", "other": -10000.0, "outputs": ["bias"]},
+                {"id": "u", "op": "unsqueeze", "input": "bias", "dim": 1, "outputs": ["bias3"]},
+                {"id": "xt", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["x_t"]},
+                {"id": "qk", "op": "matmul", "input": "x", "other": "x_t", "outputs": ["s"]},
+                {"id": "add", "op": "add", "input": "s", "other": "bias3", "outputs": ["masked"]},
+                {"id": "p", "op": "softmax", "input": "masked", "dim": -1, "outputs": ["w"]}]})spec";
+  };
+  Report swapped = test::check_text(additive(R"("image_pad", "text_pad")"));
+  const Diagnostic* order = test::find(swapped, "MHA295");
+  REQUIRE(order != nullptr);
+  CHECK(order->call == "pads");
+  REQUIRE_FALSE(order->fixes.empty());
+  CHECK(order->fixes.front().description == "join the mask's parts in the tokens' order: cat([text_pad, image_pad], dim=1) in call \"pads\"");
+  CHECK(order->fixes.front().valid());
+  CHECK(test::find(test::check_text(additive(R"("text_pad", "image_pad")")), "MHA295") == nullptr);
+  // The mask added before the tokens are joined, the tokens' cat coming second, pairs the same way.
+  std::string later = additive(R"("image_pad", "text_pad")");
+  const std::string tokens_call = R"({"id": "ti", "op": "cat", "tensors": ["text", "image"], "dim": 1, "outputs": ["x"]},)";
+  later.erase(later.find(tokens_call), tokens_call.size());
+  later.insert(later.find(R"({"id": "xt")"), tokens_call);
+  const Diagnostic* second = test::find(test::check_text(later), "MHA295");
+  REQUIRE(second != nullptr);
+  CHECK(second->call == "ti");
+}

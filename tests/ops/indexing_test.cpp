@@ -200,3 +200,31 @@ TEST_CASE("attention weights read by a column of the keys with the queries slice
               {"id": "g", "op": "getitem", "input": "weights", "index": "[:, :, 1:, 0]", "outputs": ["first"]}]})j");
   CHECK(test::find(cross, "MHA379") == nullptr);
 }
+
+TEST_CASE("a key column read through an Ellipsis or None entries warns MHA379, the row keeps the result's shape", "[glue][index]") {
+  auto read = [](const std::string& index) {
+    return test::check_text(fmt::format(R"j({{"version": 1, "tensors": {{"scores": ["B", 8, "T", "T"]}},
+      "calls": [{{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["weights"]}},
+                {{"id": "g", "op": "getitem", "input": "weights", "index": "{}", "outputs": ["first"]}}]}})j", index));
+  };
+  // Each index reads token 0's column; the row swaps the two entries, and entries written between
+  // them (None) follow the slice, so that the result has the same shape.
+  for (const auto& [index, row] : std::vector<std::pair<std::string, std::string>>{{"[..., 1:, 0]", "[..., 0, 1:]"},
+                                                                                   {"[0, None, ..., 1:, 0]", "[0, None, ..., 0, 1:]"},
+                                                                                   {"[:, :, 1:, None, 0]", "[:, :, 0, 1:, None]"},
+                                                                                   {"[0, :, None, 1:, 0]", "[0, :, None, 0, 1:]"}}) {
+    INFO(index);
+    Report report = read(index);
+    const Diagnostic* column = test::find(report, "MHA379");
+    REQUIRE(column != nullptr);
+    REQUIRE_FALSE(column->fixes.empty());
+    CHECK(column->fixes[0].description.rfind(fmt::format("weights{} instead of weights{}", row, index), 0) == 0);
+    CHECK(column->fixes[0].valid());
+    CHECK(column->fixes[0].semantics == FixSemantics::Consistent);
+  }
+  // The Ellipsis over the queries (every query's column), and rows, say nothing.
+  for (const char* index : {"[..., 0]", "[..., 0, 1:]", "[:, None, :, 0, 1:]", "[None, ..., 0]"}) {
+    INFO(index);
+    CHECK(test::find(read(index), "MHA379") == nullptr);
+  }
+}

@@ -327,3 +327,49 @@ TEST_CASE("sdpa: a context of B+1 rows (one shared row joined to B) against 2*B 
   CHECK(rows->fixes[0].valid());
   CHECK(rows->fixes[0].semantics == FixSemantics::Consistent);
 }
+
+TEST_CASE("an SDPA padding mask tiled along its positions by repeat warns MHA240 for tokens interleaved by a stack", "[sdpa]") {
+  // Decision-Transformer-style tokens: two streams stacked per step (dim 2) and merged, projected
+  // to q, k, v and split into heads; the (B, T) keep mask widened for the 2T tokens and broadcast
+  // over the heads and queries as [:, None, None, :] (or an additive float mask made from it).
+  auto tokens = [](const std::string& stacked_dim, const std::string& widen, const std::string& broadcast) {
+    return test::check_text(R"j({"version": 1, "modules": {"proj": "nn.Linear(32, 96)"},
+      "tensors": {"s": ["B", 12, 32], "a": ["B", 12, 32], "keep": {"shape": ["B", 12], "dtype": "bool"}},
+      "calls": [{"id": "st", "op": "stack", "tensors": ["s", "a"], "dim": )j" + stacked_dim + R"j(, "outputs": ["pairs"]},
+                {"id": "r", "op": "reshape", "input": "pairs", "shape": ["B", 24, 32], "outputs": ["tok"]},
+                {"id": "p", "module": "proj", "input": "tok", "outputs": ["qkv"]},
+                {"id": "sp", "op": "split", "input": "qkv", "split_size": 32, "dim": 2, "outputs": ["q", "k", "v"]},
+                {"id": "kv", "op": "view", "input": "k", "shape": ["B", 24, 2, 16], "outputs": ["k4"]},
+                {"id": "qv", "op": "view", "input": "q", "shape": ["B", 24, 2, 16], "outputs": ["q4"]},
+                {"id": "vv", "op": "view", "input": "v", "shape": ["B", 24, 2, 16], "outputs": ["v4"]},
+                {"id": "kt", "op": "transpose", "input": "k4", "dim0": 1, "dim1": 2, "outputs": ["kh"]},
+                {"id": "qt", "op": "transpose", "input": "q4", "dim0": 1, "dim1": 2, "outputs": ["qh"]},
+                {"id": "vt", "op": "transpose", "input": "v4", "dim0": 1, "dim1": 2, "outputs": ["vh"]},
+                {"id": "w", )j" + widen + R"j(, "input": "keep", "outputs": ["keep2"]},
+                )j" + broadcast + R"j(,
+                {"id": "att", "op": "F.scaled_dot_product_attention", "query": "qh", "key": "kh", "value": "vh", "attn_mask": "mask"}]})j");
+  };
+  const std::string indexed = R"j({"id": "m", "op": "getitem", "input": "keep2", "index": "[:, None, None, :]", "outputs": ["mask"]})j";
+  const std::string tiled = R"("op": "repeat", "repeats": [1, 2])";
+  for (const std::string& broadcast :
+       {indexed, std::string(R"j({"id": "m", "op": "view", "input": "keep2", "shape": ["B", 1, 1, 24], "outputs": ["mask"]})j"),
+        std::string(R"j({"id": "u", "op": "unsqueeze", "input": "keep2", "dim": 1, "outputs": ["k3"]},
+                        {"id": "m", "op": "unsqueeze", "input": "k3", "dim": 2, "outputs": ["mask"]})j"),
+        std::string(R"j({"id": "f", "op": "float", "input": "keep2", "outputs": ["kf"]},
+                        {"id": "o", "op": "sub", "input": "kf", "other": 1.0, "outputs": ["drop"]},
+                        {"id": "n", "op": "mul", "input": "drop", "other": 10000.0, "outputs": ["add2"]},
+                        {"id": "m", "op": "getitem", "input": "add2", "index": "[:, None, None, :]", "outputs": ["mask"]})j")}) {
+    INFO(broadcast);
+    Report report = tokens("2", tiled, broadcast);
+    const Diagnostic* positions = test::find(report, "MHA240");
+    REQUIRE(positions != nullptr);
+    CHECK(positions->call == "att");
+    REQUIRE_FALSE(positions->fixes.empty());
+    CHECK(positions->fixes[0].description == "give each position's flag to its 2 tokens side by side: keep2 = keep.repeat_interleave(2, dim=1)");
+    CHECK(positions->fixes[0].valid());
+    CHECK(positions->fixes[0].semantics == FixSemantics::Consistent);
+  }
+  // repeat_interleave, and tokens stacked outside the steps (all of s, then all of a), are right.
+  CHECK(test::find(tokens("2", R"("op": "repeat_interleave", "repeats": 2, "dim": 1)", indexed), "MHA240") == nullptr);
+  CHECK(test::find(tokens("1", tiled, indexed), "MHA240") == nullptr);
+}

@@ -310,3 +310,59 @@ TEST_CASE("a decoder whose memory is its own target needs memory_mask beside tgt
   CHECK(test::find(test::check_text(variant("x", R"(, "memory_mask": "causal")")), "MHA416") == nullptr);
   CHECK(test::find(test::check_text(variant("m", "")), "MHA416") == nullptr);  // an encoder's memory: cross-attention is not causal
 }
+
+TEST_CASE("the Transformer modules' padding masks tiled along their positions by repeat warn MHA240", "[transformer]") {
+  // The rule of nn.MultiheadAttention's key_padding_mask, reached by each layer's attention blocks.
+  auto layer = [](const std::string& module, const std::string& arguments) {
+    return test::check_text(R"j({"version": 1, "modules": {"x": ")j" + module + R"j("},
+      "tensors": {"s": ["B", 12, 32], "a": ["B", 12, 32], "mem": ["B", 7, 32], "pad": {"shape": ["B", 12], "dtype": "bool"}},
+      "calls": [{"id": "st", "op": "stack", "tensors": ["s", "a"], "dim": 2, "outputs": ["pairs"]},
+                {"id": "r", "op": "reshape", "input": "pairs", "shape": ["B", 24, 32], "outputs": ["tok"]},
+                {"id": "w", "op": "repeat", "repeats": [1, 2], "input": "pad", "outputs": ["pad2"]},
+                {"id": "att", "module": "x", )j" + arguments + R"j(}]})j");
+  };
+  for (const auto& [module, arguments] : std::vector<std::pair<std::string, std::string>>{
+           {"nn.TransformerEncoderLayer(32, 2, batch_first=True)", R"("src": "tok", "src_key_padding_mask": "pad2")"},
+           {"nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 2, batch_first=True), 2)", R"("src": "tok", "src_key_padding_mask": "pad2")"},
+           {"nn.TransformerDecoderLayer(32, 2, batch_first=True)", R"("tgt": "tok", "memory": "mem", "tgt_key_padding_mask": "pad2")"},
+           {"nn.TransformerDecoderLayer(32, 2, batch_first=True)", R"("tgt": "mem", "memory": "tok", "memory_key_padding_mask": "pad2")"}}) {
+    INFO(module << " " << arguments);
+    Report report = layer(module, arguments);
+    const Diagnostic* positions = test::find(report, "MHA240");
+    REQUIRE(positions != nullptr);
+    REQUIRE_FALSE(positions->fixes.empty());
+    CHECK(positions->fixes[0].description == "give each position's flag to its 2 tokens side by side: pad2 = pad.repeat_interleave(2, dim=1)");
+    CHECK(positions->fixes[0].valid());
+  }
+}
+
+TEST_CASE("beam search in a traced spec: decoder states declared B*4 through their layers, memory tiled by repeat, warn MHA240", "[transformer]") {
+  // The tracer keeps a declared input's dims as given (B*4: each example's beams adjacent); the
+  // states reach the cross-attention through a projection and a norm.
+  auto traced = [](const std::string& rows, const std::string& memory_tiling) {
+    return test::check_text(R"j({"version": 1, "modules": {"cross": "nn.MultiheadAttention(64, 4, batch_first=True)",
+                                 "proj": "nn.Linear(64, 64)", "norm": "nn.LayerNorm(64)"},
+      "tensors": {"enc": ["B", "S", 64], "dec": [")j" + rows + R"j(", 1, 64]},
+      "calls": [{"id": "rp", )j" + memory_tiling + R"j(, "input": "enc", "outputs": ["mem"], "source": "gen.py:10"},
+                {"id": "p", "module": "proj", "input": "dec", "outputs": ["h"], "source": "gen.py:11"},
+                {"id": "n", "module": "norm", "input": "h", "outputs": ["hn"], "source": "gen.py:12"},
+                {"id": "a", "module": "cross", "query": "hn", "key": "mem", "value": "mem", "need_weights": false, "source": "gen.py:13"}]})j");
+  };
+  Report tiled = traced("B*4", R"("op": "repeat", "repeats": [4, 1, 1])");
+  const Diagnostic* orders = test::find(tiled, "MHA240");
+  REQUIRE(orders != nullptr);
+  REQUIRE_FALSE(orders->fixes.empty());
+  CHECK(orders->fixes[0].description == "tile mem as hn is: mem = enc.repeat_interleave(4, dim=0)");
+  CHECK(orders->fixes[0].valid());
+  // The memory tiled by repeat_interleave, or the states' batch read back by the tracer (4*B,
+  // factor first: no order), say nothing.
+  CHECK(test::find(traced("B*4", R"("op": "repeat_interleave", "repeats": 4, "dim": 0)"), "MHA240") == nullptr);
+  CHECK(test::find(traced("4*B", R"("op": "repeat", "repeats": [4, 1, 1])"), "MHA240") == nullptr);
+  // The beams written as a name bound to the factor, as generation code names them.
+  Report named = test::check_text(R"j({"version": 1, "dims": {"num_beams": 4},
+      "modules": {"cross": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+      "tensors": {"enc": ["B", "S", 64], "dec": ["B*num_beams", 1, 64]},
+      "calls": [{"id": "rp", "op": "repeat", "repeats": [4, 1, 1], "input": "enc", "outputs": ["mem"], "source": "gen.py:10"},
+                {"id": "a", "module": "cross", "query": "dec", "key": "mem", "value": "mem", "need_weights": false, "source": "gen.py:13"}]})j");
+  CHECK(test::find(named, "MHA240") != nullptr);
+}
