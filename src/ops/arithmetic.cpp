@@ -7,6 +7,7 @@
 // kernels dispatch over bool and the integer types only.
 #include "check/dim_origin.hpp"
 #include "check/inserted_call.hpp"
+#include "core/text.hpp"
 #include "check/mask_origin.hpp"
 #include "check/mask_pattern.hpp"
 #include "ops/mask_meaning.hpp"
@@ -21,7 +22,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <functional>
 #include <map>
 #include <set>
@@ -532,11 +532,9 @@ void check_square_bias_on_cross_scores(CallContext& ctx, const ArgValue& input, 
     if (!rows.is_plain_symbol() || !(rows == columns) || !queries.is_plain_symbol() || !keys.is_plain_symbol() || queries == keys) continue;
     if (!(rows == queries) && !(rows == keys)) continue;
     // Two sequences each named on its own (T, S): a size made from the bias's sequence and another
-    // (a KV cache's P+T keys, which hold the queries' own positions) is no other sequence.
-    auto identifier = [](const std::string& text) {
-      return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-    };
-    if (!identifier(queries.symbol.str()) || !identifier(keys.symbol.str())) continue;
+    // (a KV cache's P+T keys, which hold the queries' own positions) is no other sequence. A name
+    // is an identifier: the shape parser never reads one starting with a digit as a symbol.
+    if (!is_identifier(queries.symbol.str()) || !is_identifier(keys.symbol.str())) continue;
     auto condition = std::find_if(ctx.diagnostics.begin() + static_cast<std::ptrdiff_t>(reported), ctx.diagnostics.end(), [](const Diagnostic& d) {
       return d.id == DiagId::SymbolConstraint || d.id == DiagId::AddBroadcast;
     });
