@@ -11,7 +11,6 @@
 #include "checked_call.hpp"
 #include "condition_advice.hpp"
 #include "fix_search.hpp"
-#include "inserted_call.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -398,9 +397,6 @@ void append_dtype_patch(nlohmann::json& patch, const ArgValue& arg, DType dtype)
 
 }  // namespace
 
-// The patch that inserts `inserted` (an op and its arguments) right after `producer`, reading
-// its first output under a new name and giving the old name back, so that every later reader
-// gets the changed tensor; nullopt when the producer's outputs are not written in the spec.
 std::optional<nlohmann::json> insert_after_producer(const CallContext& ctx, const CallDecl& producer, nlohmann::json inserted) {
   const std::size_t at = producer.pointer.rfind("/calls/", 0) == 0 ? std::stoul(producer.pointer.substr(7)) : ctx.spec.calls.size();
   if (at >= ctx.spec.calls.size() || producer.outputs.empty() ||

@@ -6,7 +6,7 @@
 // broadcasting; bitwise_and/or refuse a floating promoted dtype after broadcasting, as their CPU
 // kernels dispatch over bool and the integer types only.
 #include "check/dim_origin.hpp"
-#include "check/inserted_call.hpp"
+#include "check/call_context.hpp"
 #include "core/text.hpp"
 #include "check/mask_origin.hpp"
 #include "check/mask_pattern.hpp"
