@@ -165,7 +165,7 @@ void check_window_offsets(CallContext& ctx, const ArgValue& mask, const CallDecl
   fixed.items[cut->item] = key_item;
   const std::string text = index_text(fixed);
   const std::string mask_input = input_name(*cut->getitem, "input");
-  if (cut->getitem->pointer.rfind("/calls/", 0) != 0 || !ctx.spec.value().contains(nlohmann::json::json_pointer(cut->getitem->pointer + "/index"))) {
+  if (!CallContext::index_in_calls(*cut->getitem) || !ctx.spec.value().contains(nlohmann::json::json_pointer(cut->getitem->pointer + "/index"))) {
     return;
   }
   ctx.add_patch_fix(diagnostic,
