@@ -14,6 +14,7 @@
 #include "checked_call.hpp"
 #include "dim_origin.hpp"
 #include "fix_search.hpp"
+#include "mask_origin.hpp"
 #include "mhacheck/python_text.hpp"
 #include "ops/conv_geometry.hpp"
 #include "ops/index_expression.hpp"
@@ -1062,22 +1063,17 @@ std::optional<MaskedKeys> masked_keys(const Spec& spec, const Report& report, st
     return found;
   }
   if (call.op != "masked_fill" && call.op != "add") return std::nullopt;
-  // The scores: the operand made by a matrix product, through element-wise scaling and masking.
-  static const std::set<std::string> elementwise{"mul", "div", "add", "sub", "masked_fill", "dropout", "contiguous", "clone"};
+  // The scores: the operand made by a matrix product (matmul or bmm), through element-wise scaling and masking.
   for (const std::string& scores : call.op == "masked_fill" ? std::vector<std::string>{"input"} : std::vector<std::string>{"input", "other"}) {
     const std::string mask_argument = call.op == "masked_fill" ? "mask" : scores == "input" ? "other" : "input";
     const std::string name = input_name(call, scores);
-    const CallDecl* producer = name.empty() ? nullptr : producer_of(spec, name, &call);
-    for (int step = 0; step < 8 && producer != nullptr && elementwise.count(producer->op) != 0; ++step) {
-      const std::string input = input_name(*producer, "input");
-      producer = input.empty() ? nullptr : producer_of(spec, input, producer);
-    }
-    if (producer == nullptr || producer->op != "matmul" || !mask_named(mask_argument)) continue;
-    const CallReport* product = call_report(report, producer->id);
-    const ResolvedArgument* keys = product ? checked_argument(*product, "other") : nullptr;
+    const std::optional<ScoresProduct> made = scores_product(spec, name.empty() ? nullptr : producer_of(spec, name, &call));
+    if (!made || !mask_named(mask_argument)) continue;
+    const CallReport* product = call_report(report, made->product->id);
+    const ResolvedArgument* keys = product ? checked_argument(*product, made->keys_argument) : nullptr;
     if (!keys || keys->shape.size() < 2) continue;
     found.keys.emplace_back(keys, keys->shape.size() - 1);
-    const ResolvedArgument* query = checked_argument(*product, "input");
+    const ResolvedArgument* query = checked_argument(*product, made->queries_argument);
     if (query && query->shape.size() >= 2) found.queries = report.symbols.resolve(query->shape[query->shape.size() - 2]);
     return found;
   }

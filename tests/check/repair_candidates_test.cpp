@@ -563,6 +563,24 @@ TEST_CASE("hand-written attention over a rolling window: the mask over the whole
   CHECK(error->fixes.front().valid());
 }
 
+TEST_CASE("hand-written attention by bmm over a rolling window: the mask is cut as the keys are, as for matmul", "[fixes][repairs]") {
+  // torch.bmm(q, k.transpose(1, 2)) on (B*H, T, D) puts the keys last, as q @ k.transpose(-2, -1) does.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"q": ["N", 1, 64], "k_src": ["N", 17, 64], "v_src": ["N", 17, 64],
+      "pad": {"shape": ["N", 1, 17], "dtype": "bool"}},
+      "calls": [{"id": "rk", "op": "getitem", "input": "k_src", "index": "[:, -16:]", "outputs": ["k"]},
+                {"id": "rv", "op": "getitem", "input": "v_src", "index": "[:, -16:]", "outputs": ["v"]},
+                {"id": "kt", "op": "transpose", "input": "k", "dim0": 1, "dim1": 2, "outputs": ["kT"]},
+                {"id": "qk", "op": "bmm", "input": "q", "mat2": "kT", "outputs": ["scores"]},
+                {"id": "m", "op": "masked_fill", "input": "scores", "mask": "pad", "value": "-inf", "outputs": ["masked"]},
+                {"id": "sm", "op": "softmax", "input": "masked", "dim": -1, "outputs": ["w"]},
+                {"id": "o", "op": "bmm", "input": "w", "mat2": "v", "outputs": ["out"]}]})");
+  REQUIRE_FALSE(report.diagnostics.empty());
+  const Diagnostic& error = report.diagnostics.front();
+  REQUIRE_FALSE(error.fixes.empty());
+  CHECK(error.fixes.front().description.find(": mask=pad[..., -16:]") != std::string::npos);
+  CHECK(error.fixes.front().valid());
+}
+
 TEST_CASE("hand-written attention over a preallocated cache read one short: keys and values read up to the mask's positions", "[fixes][repairs]") {
   Report report = test::check_text(R"({"version": 1, "tensors": {"q": [1, 4, 1, 32], "cache_k": [1, 4, 128, 32], "cache_v": [1, 4, 128, 32],
       "bias": [1, 1, 1, 6]},
