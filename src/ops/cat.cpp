@@ -468,6 +468,10 @@ void check_mask_parts_order(CallContext& ctx, const std::vector<const ArgValue*>
 
 }  // namespace
 
+// cat checks every tensor against tensors[0] (PyTorch names a later one as the mismatch): the
+// first sets the layout the others were written to match, so a later one is transposed first.
+void cat_single_argument_order(std::vector<std::size_t>& order) { std::reverse(order.begin(), order.end()); }
+
 void infer_cat(CallContext& ctx) {
   std::vector<const ArgValue*> tensors;
   std::size_t count = ctx.call.list_size("tensors");
