@@ -640,10 +640,16 @@ void check_bias_after_softmax(CallContext& ctx, const ArgValue& input, const Arg
   std::set<std::string> weights{summed};
   bool read_as_weights = false;
   const std::optional<std::size_t> at = call_index(ctx.spec, ctx.call.id);
+  // The first call that reads the sum, as any argument, says what it is: the scan ends there, not
+  // at the end of the spec (a product reading it as its second operand reads it otherwise).
   for (std::size_t index = at ? *at + 1 : ctx.spec.calls.size(); index < ctx.spec.calls.size() && !read_as_weights; ++index) {
     const CallDecl& call = ctx.spec.calls[index];
+    const bool reads = std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& entry) {
+      return entry.second.kind == ArgRef::Kind::Named && weights.count(entry.second.name) != 0;
+    });
+    if (!reads) continue;
     const std::string read = input_name(call, "input");
-    if (weights.count(read) == 0) continue;
+    if (weights.count(read) == 0) return;
     if (call.op == "matmul" || call.op == "bmm") read_as_weights = true;
     else if (call.op == "dropout" && !call.outputs.empty()) weights.insert(call.outputs.front());
     else return;  // renormalised, scaled, or read otherwise: not plainly the weights
