@@ -558,6 +558,8 @@ std::vector<OperatorDef> build_table() {
   OperatorDef attention = module(kMultiheadAttentionCall, kMultiheadAttention, infer_multihead_attention, forward_multihead_attention, work_multihead_attention,
                                  parameters_multihead_attention, initial_multihead_attention, kAttentionParameters, {});
   attention.attn_mask_layout = attn_mask_layout_multihead_attention;
+  OperatorDef cat = function(kCat, "torch.cat", infer_cat, forward_cat, false);
+  cat.single_argument_order = cat_single_argument_order;
   return {
       std::move(attention),
       module(kTransformerEncoderLayerCall, kTransformerEncoderLayer, infer_transformer_encoder_layer, forward_transformer_encoder_layer, work_transformer_encoder_layer,
@@ -592,7 +594,7 @@ std::vector<OperatorDef> build_table() {
       function(kUnsqueeze, "torch.unsqueeze", infer_unsqueeze, forward_reshape, false),
       function(kSqueeze, "torch.squeeze", infer_squeeze, forward_reshape, false),
       function(kFlatten, "torch.flatten", infer_flatten, forward_reshape, false),
-      function(kCat, "torch.cat", infer_cat, forward_cat, false),
+      std::move(cat),
       function(kAdd, "torch.add", infer_add, forward_arithmetic, true),
       function(kSub, "torch.sub", infer_sub, forward_arithmetic, true),
       function(kMul, "torch.mul", infer_mul, forward_arithmetic, true),

@@ -37,6 +37,9 @@ struct OperatorDef {
   bool mask_true_attends = false;
   // How a 3-D attn_mask splits into batch and heads; null: one batch entry and one head.
   AttnMaskLayoutFn attn_mask_layout = nullptr;
+  // The order in which a searched fix transposes the tensor arguments one at a time
+  // (check/fix_search.cpp); null: as written.
+  SingleArgumentOrderFn single_argument_order = nullptr;
   // A module's: its constructor, its parameters, their initial values. Empty for a function.
   std::optional<ModuleSchema> constructor = {};
   ParametersFn parameters = nullptr;

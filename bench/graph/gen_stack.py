@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a spec of N chained calls: a decoder stack for bench/graph/run.sh (standard library only).
 
-    gen_stack.py N OUT.json [--fail | --entered] [--compact]
+    gen_stack.py N OUT.json [--fail | --entered | --cats | --biased] [--compact]
 
 Each layer is five calls, so N must be a multiple of 5 (10, 100, 1000, 10000 are):
 
@@ -32,6 +32,26 @@ input as a trace writes `x.reshape(t, b, -1)`, so that nn.Linear(320, 512) refus
 features (MHA404, exit 1). Its fix (src/check/entered_relayout.cpp) transposes "feats" where it
 enters, the reshape following, which makes the whole stack below valid: each candidate layout is
 checked on the whole patched graph, the rest of the stack included.
+
+--cats makes every layer join tokens and their padding masks by cat, as a vision-language model
+joins text and image tokens (MHA295's pairing: each cat follows its output forward to the attention
+call that reads it, and back to the other cat there), on (B, 80, E) batch-first tokens:
+
+  text    getitem(h, "[:, :32]"), image  getitem(h, "[:, 32:]")
+  tokens  cat([text, image], 1)
+  mask    cat([text_pad, image_pad], 1)                           (B, 32) and (B, 48) declared
+  attn    nn.MultiheadAttention(E, H, batch_first=True) on tokens, key_padding_mask=mask
+                                                                   -> the next layer's h
+
+--biased makes every layer hand-written attention whose softmax weights get a bias added
+(check_bias_after_softmax follows each such sum forward to the product that reads it as weights),
+on (B, 64, 64) maps, each layer's product reading the sum as its second operand, so the check
+finds no reader of the weights and follows them to the end of the spec:
+
+  kt      transpose(h, 1, 2)
+  scores  matmul(h, kt), w = softmax(scores, -1)
+  wb      add(w, bias)                                            bias (64, 64) declared
+  out     matmul(kt, wb)                                          -> the next layer's h
 
 --compact leaves out the spaces after "," and ":" (still one call per line): at 100,000 calls, the
 most a spec may hold, the file is then 16.1 MB, under the 16 MiB (16.8 MB) input limit; 17.3 MB without.
@@ -73,8 +93,44 @@ def front_end(modules):
     ]
 
 
-def spec(n, fail, entered=False):
+def cats_layer(i, h):
+    p = f"l{i}."
+    return [
+        {"id": p + "text", "op": "getitem", "input": h, "index": "[:, :32]", "outputs": [p + "text"]},
+        {"id": p + "image", "op": "getitem", "input": h, "index": "[:, 32:]", "outputs": [p + "image"]},
+        {"id": p + "tokens", "op": "cat", "tensors": [p + "text", p + "image"], "dim": 1, "outputs": [p + "tokens"]},
+        {"id": p + "mask", "op": "cat", "tensors": ["text_pad", "image_pad"], "dim": 1, "outputs": [p + "mask"]},
+        {"id": p + "attn", "module": f"attn{i}", "query": p + "tokens", "key": p + "tokens", "value": p + "tokens",
+         "key_padding_mask": p + "mask", "need_weights": False, "outputs": [p + "out"]},
+    ]
+
+
+def biased_layer(i, h):
+    p = f"l{i}."
+    return [
+        {"id": p + "kt", "op": "transpose", "input": h, "dim0": 1, "dim1": 2, "outputs": [p + "kt"]},
+        {"id": p + "scores", "op": "matmul", "input": h, "other": p + "kt", "outputs": [p + "scores"]},
+        {"id": p + "softmax", "op": "softmax", "input": p + "scores", "dim": -1, "outputs": [p + "w"]},
+        {"id": p + "bias", "op": "add", "input": p + "w", "other": "bias", "outputs": [p + "wb"]},
+        {"id": p + "out", "op": "matmul", "input": p + "kt", "other": p + "wb", "outputs": [p + "out"]},
+    ]
+
+
+def spec(n, fail, entered=False, variant=None):
     layers = n // CALLS_PER_LAYER
+    if variant is not None:
+        modules, calls, h = {}, [], "x"
+        for i in range(layers):
+            if variant == "cats":
+                modules[f"attn{i}"] = f"nn.MultiheadAttention({E}, {H}, batch_first=True)"
+            calls += (cats_layer if variant == "cats" else biased_layer)(i, h)
+            h = f"l{i}.out"
+        if variant == "cats":
+            tensors = {"x": ["B", 80, E], "text_pad": {"shape": ["B", 32], "dtype": "bool"},
+                       "image_pad": {"shape": ["B", 48], "dtype": "bool"}}
+        else:
+            tensors = {"x": ["B", 64, 64], "bias": [64, 64]}
+        return {"version": 1, "dims": {"B": 8}, "modules": modules, "tensors": tensors, "calls": calls}
     modules, calls = {}, []
     if entered:
         calls += front_end(modules)
@@ -119,14 +175,16 @@ def write(doc, out, compact):
 
 
 def main():
-    flags = {"--fail", "--entered", "--compact"}
+    flags = {"--fail", "--entered", "--cats", "--biased", "--compact"}
     args = [a for a in sys.argv[1:] if a not in flags]
     fail, entered = "--fail" in sys.argv[1:], "--entered" in sys.argv[1:]
+    variant = "cats" if "--cats" in sys.argv[1:] else "biased" if "--biased" in sys.argv[1:] else None
     smallest = 2 * CALLS_PER_LAYER if entered else CALLS_PER_LAYER
-    if len(args) != 2 or not args[0].isdigit() or int(args[0]) % CALLS_PER_LAYER or int(args[0]) < smallest or (fail and entered):
-        sys.exit(f"usage: gen_stack.py N OUT.json [--fail | --entered] [--compact]   (N a multiple of {CALLS_PER_LAYER}, "
-                 f"at least {smallest})")
-    write(spec(int(args[0]), fail, entered), args[1], "--compact" in sys.argv[1:])
+    chosen = sum(1 for f in ("--fail", "--entered", "--cats", "--biased") if f in sys.argv[1:])
+    if len(args) != 2 or not args[0].isdigit() or int(args[0]) % CALLS_PER_LAYER or int(args[0]) < smallest or chosen > 1:
+        sys.exit(f"usage: gen_stack.py N OUT.json [--fail | --entered | --cats | --biased] [--compact]   (N a multiple of "
+                 f"{CALLS_PER_LAYER}, at least {smallest})")
+    write(spec(int(args[0]), fail, entered, variant), args[1], "--compact" in sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@
 #include "checked_call.hpp"
 #include "condition_advice.hpp"
 #include "fix_search.hpp"
-#include "inserted_call.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -315,7 +314,9 @@ bool CallContext::add_argument_fix(Diagnostic& diagnostic, std::string descripti
   return true;
 }
 
-std::optional<std::size_t> CallContext::index_in_calls() const {
+std::optional<std::size_t> CallContext::index_in_calls() const { return index_in_calls(call); }
+
+std::optional<std::size_t> CallContext::index_in_calls(const CallDecl& call) {
   const std::string_view prefix = "/calls/";
   if (call.pointer.rfind(prefix, 0) != 0) return std::nullopt;
   return std::stoul(call.pointer.substr(prefix.size()));
@@ -398,11 +399,8 @@ void append_dtype_patch(nlohmann::json& patch, const ArgValue& arg, DType dtype)
 
 }  // namespace
 
-// The patch that inserts `inserted` (an op and its arguments) right after `producer`, reading
-// its first output under a new name and giving the old name back, so that every later reader
-// gets the changed tensor; nullopt when the producer's outputs are not written in the spec.
 std::optional<nlohmann::json> insert_after_producer(const CallContext& ctx, const CallDecl& producer, nlohmann::json inserted) {
-  const std::size_t at = producer.pointer.rfind("/calls/", 0) == 0 ? std::stoul(producer.pointer.substr(7)) : ctx.spec.calls.size();
+  const std::size_t at = CallContext::index_in_calls(producer).value_or(ctx.spec.calls.size());
   if (at >= ctx.spec.calls.size() || producer.outputs.empty() ||
       !ctx.spec.value().contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) {
     return std::nullopt;
@@ -414,7 +412,7 @@ std::optional<nlohmann::json> insert_after_producer(const CallContext& ctx, cons
   inserted["input"] = before;
   inserted["outputs"] = {made};
   return nlohmann::json::array({{{"op", "replace"}, {"path", producer.pointer + "/outputs/0"}, {"value", before}},
-                                {{"op", "add"}, {"path", fmt::format("/calls/{}", at + 1)}, {"value", std::move(inserted)}}});
+                                {{"op", "add"}, {"path", CallContext::calls_entry_pointer(at + 1)}, {"value", std::move(inserted)}}});
 }
 
 

@@ -146,6 +146,9 @@ class CallContext {
   // This call's index in the spec's "calls" list, where a fix can insert calls around it;
   // nullopt for a spec in the flat form.
   std::optional<std::size_t> index_in_calls() const;
+  // The index of `call` when it is written in the spec's "calls" list ("/calls/3": 3); nullopt
+  // for a spec in the flat form.
+  static std::optional<std::size_t> index_in_calls(const CallDecl& call);
   // The pointer of entry `index` of the "calls" list ("/calls/3").
   static std::string calls_entry_pointer(std::size_t index);
 
@@ -158,5 +161,9 @@ class CallContext {
   bool raised_ = false;
 };
 
+// The patch that inserts `inserted` (an op and its arguments) right after `producer`, reading
+// its first output under a new name and giving the old name back, so that every later reader
+// gets the changed tensor; nullopt when the producer's outputs are not written in the spec.
+std::optional<nlohmann::json> insert_after_producer(const CallContext& ctx, const CallDecl& producer, nlohmann::json inserted);
 
 }  // namespace mhacheck

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <functional>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -2223,11 +2224,15 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   const bool feature_reader = reader == "Linear" || reader == "LayerNorm" || reader == "F.linear" || reader == "linear" ||
                               reader == "F.layer_norm" || reader == "layer_norm";
   std::vector<std::vector<const LayoutSource*>> groups = argument_groups(sources);
-  // cat checks every tensor against tensors[0] (PyTorch names a later one as the mismatch): the
-  // first sets the layout the others were written to match, so a later one is transposed first.
-  if (call.op == "cat") {
-    auto singles = std::find_if(groups.begin(), groups.end(), [](const auto& group) { return group.size() == 1; });
-    std::reverse(singles, groups.end());
+  // Each argument alone, in the order its operator tries them (the groups end with them).
+  if (const OperatorDef* op = find_operator(call.op); op != nullptr && op->single_argument_order != nullptr) {
+    const auto singles = std::find_if(groups.begin(), groups.end(), [](const auto& group) { return group.size() == 1; });
+    std::vector<std::size_t> order(static_cast<std::size_t>(groups.end() - singles));
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    op->single_argument_order(order);
+    std::vector<std::vector<const LayoutSource*>> alone;
+    for (std::size_t at : order) alone.push_back(singles[static_cast<std::ptrdiff_t>(at)]);
+    std::copy(alone.begin(), alone.end(), singles);
   }
   for (const std::vector<const LayoutSource*>& group : groups) {
     bool group_view = std::any_of(group.begin(), group.end(), [&](const LayoutSource* s) { return !s->written() && view_after(s->producer); });

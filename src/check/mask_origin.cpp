@@ -331,16 +331,23 @@ bool is_attention_scores(const CallContext& ctx, const ArgValue& arg) {
   return false;
 }
 
-const CallDecl* values_maker(const CallContext& ctx, const ArgValue& arg) {
-  const CallDecl* producer = arg.producer;
+const CallDecl* values_maker(const CallContext& ctx, const ArgValue& arg) { return values_maker(ctx.spec, arg.producer); }
+
+const CallDecl* values_maker(const Spec& spec, const CallDecl* producer) {
   for (int step = 0; step < kMaxSteps && producer != nullptr; ++step) {
     static const std::array<const char*, 8> elementwise = {"mul", "div", "add", "sub", "masked_fill", "dropout", "contiguous", "clone"};
     if (std::none_of(elementwise.begin(), elementwise.end(), [&](const char* op) { return producer->op == op; })) return producer;
     std::string input = input_name(*producer, "input");
     if (input.empty()) return nullptr;
-    producer = producer_of(ctx.spec, input, producer);
+    producer = producer_of(spec, input, producer);
   }
   return nullptr;
+}
+
+std::optional<ScoresProduct> scores_product(const Spec& spec, const CallDecl* producer) {
+  const CallDecl* product = values_maker(spec, producer);
+  if (product == nullptr || (product->op != "matmul" && product->op != "bmm")) return std::nullopt;
+  return ScoresProduct{product, "input", product->op == "matmul" ? "other" : "mat2"};
 }
 
 }  // namespace mhacheck

@@ -78,5 +78,16 @@ bool is_attention_scores(const CallContext& ctx, const ArgValue& arg);
 // einsum that made scaled scores, the Linear that made a dropped-out projection. Null for a
 // declared tensor, an argument that is not a named tensor on the way, or a chain too long.
 const CallDecl* values_maker(const CallContext& ctx, const ArgValue& arg);
+// The same from the call `producer` that made a tensor (null: null).
+const CallDecl* values_maker(const Spec& spec, const CallDecl* producer);
+
+// The product q @ k^T whose values the tensor `producer` made holds (values_maker): matmul, or
+// bmm, which multiplies batch by batch alike; with the arguments holding the queries and the keys
+// (transposed: the keys' positions in their last dim). nullopt for any other maker.
+struct ScoresProduct {
+  const CallDecl* product = nullptr;
+  std::string queries_argument, keys_argument;
+};
+std::optional<ScoresProduct> scores_product(const Spec& spec, const CallDecl* producer);
 
 }  // namespace mhacheck

@@ -2,7 +2,6 @@
 #include "repair_candidates.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,6 +14,7 @@
 #include "checked_call.hpp"
 #include "dim_origin.hpp"
 #include "fix_search.hpp"
+#include "mask_origin.hpp"
 #include "mhacheck/python_text.hpp"
 #include "ops/conv_geometry.hpp"
 #include "ops/index_expression.hpp"
@@ -72,30 +72,21 @@ bool reshaped_from(const Shape& had, const Shape& wanted) {
   return a && b && *a == *b;
 }
 
-// The shape written at `path` when it is a tensor's: a declared one's or an inline argument's.
+// The shape written at `path` when it is a tensor's: a declared one's or an inline argument's (of
+// the one call whose argument it is written in, the flat form's single call at the root included).
 const Shape* written_tensor_shape(const Spec& spec, const std::string& path) {
-  const std::string tensors = "/tensors/", calls = "/calls/";
+  const std::string tensors = "/tensors/";
   std::string element = path.ends_with("/shape") ? path.substr(0, path.size() - 6) : path;
-  auto inline_shape = [&](const CallDecl& call) -> const Shape* {
-    for (const auto& [argument, ref] : call.tensors) {
-      if (ref.kind == ArgRef::Kind::Inline && ref.tensor && ref.tensor->shape_pointer == path) return &ref.tensor->shape;
-    }
-    return nullptr;
-  };
   if (element.rfind(tensors, 0) == 0) {
     const TensorDecl* declared = spec.find_tensor(element.substr(tensors.size()));
     return declared && declared->shape_pointer == path ? &declared->shape : nullptr;
   }
-  if (element.rfind(calls, 0) == 0) {
-    std::size_t end = element.find('/', calls.size());
-    std::string number = element.substr(calls.size(), end == std::string::npos ? std::string::npos : end - calls.size());
-    if (number.empty() || !std::all_of(number.begin(), number.end(), [](unsigned char c) { return std::isdigit(c); }) || number.size() > 9) {
-      return nullptr;
+  for (const CallDecl& call : spec.calls) {
+    for (const auto& [argument, ref] : call.tensors) {
+      if (ref.kind == ArgRef::Kind::Inline && ref.tensor && ref.tensor->shape_pointer == path) return &ref.tensor->shape;
     }
-    std::size_t index = std::stoul(number);
-    return index < spec.calls.size() ? inline_shape(spec.calls[index]) : nullptr;
   }
-  return spec.calls.size() == 1 ? inline_shape(spec.calls.front()) : nullptr;  // the flat form: one call at the root
+  return nullptr;
 }
 
 // A patch value read as a shape; nullopt when it is not one.
@@ -130,16 +121,16 @@ Fix candidate(std::string description, nlohmann::json patch, FixSemantics semant
 // call inserted right before it: the argument replaced first, then the call added in its place.
 nlohmann::json read_inserted_call(const Spec& spec, std::size_t index, const ArgRef& argument, nlohmann::json made) {
   const CallDecl& call = spec.calls[index];
-  std::string path = fmt::format("/calls/{}{}", index, argument.pointer.substr(call.pointer.size()));
+  std::string path = CallContext::calls_entry_pointer(index) + argument.pointer.substr(call.pointer.size());
   std::string output = made["outputs"][0].get<std::string>();
   return nlohmann::json::array({{{"op", "replace"}, {"path", path}, {"value", output}},
-                                {{"op", "add"}, {"path", fmt::format("/calls/{}", index)}, {"value", std::move(made)}}});
+                                {{"op", "add"}, {"path", CallContext::calls_entry_pointer(index)}, {"value", std::move(made)}}});
 }
 
 // Whether call `index` is written at /calls/index and its argument `ref` inside it, by name.
 bool patchable_named(const Spec& spec, std::size_t index, const ArgRef& ref) {
   const CallDecl& call = spec.calls[index];
-  return ref.kind == ArgRef::Kind::Named && call.pointer == fmt::format("/calls/{}", index) &&
+  return ref.kind == ArgRef::Kind::Named && call.pointer == CallContext::calls_entry_pointer(index) &&
          ref.pointer.rfind(call.pointer + "/", 0) == 0;
 }
 
@@ -732,7 +723,7 @@ std::optional<CatJoin> cat_join(const Spec& spec, const Report& report, std::siz
   const CallDecl& cat = spec.calls[index];
   const nlohmann::json& written_dim = cat.arguments.value("dim", nlohmann::json(0));
   const auto signed_rank = static_cast<std::int64_t>(rank);
-  if (cat.op != "cat" || !written_dim.is_number_integer() || cat.pointer != fmt::format("/calls/{}", index) || cat.outputs.empty() ||
+  if (cat.op != "cat" || !written_dim.is_number_integer() || cat.pointer != CallContext::calls_entry_pointer(index) || cat.outputs.empty() ||
       !spec.value().contains(nlohmann::json::json_pointer(cat.pointer + "/outputs"))) {
     return std::nullopt;
   }
@@ -786,7 +777,7 @@ std::vector<std::size_t> readers_after(const Spec& spec, std::size_t index, cons
 // The moved add keeps its id; every later reader reads what it read before.
 void reordered_table_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
   const CallDecl& call = spec.calls[index];
-  if (call.op != "add" || call.outputs.size() != 1 || call.pointer != fmt::format("/calls/{}", index) ||
+  if (call.op != "add" || call.outputs.size() != 1 || call.pointer != CallContext::calls_entry_pointer(index) ||
       !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
     return;
   }
@@ -819,7 +810,7 @@ void reordered_table_candidates(const Spec& spec, const Report& report, std::siz
         nlohmann::json patch = nlohmann::json::array(
             {{{"op", "replace"}, {"path", cat.tensors.at(after->own_argument).pointer}, {"value", data}},
              {{"op", "replace"}, {"path", cat.pointer + "/outputs/0"}, {"value", before_add}},
-             {{"op", "add"}, {"path", fmt::format("/calls/{}", readers.front() + 1)}, {"value", moved}},
+             {{"op", "add"}, {"path", CallContext::calls_entry_pointer(readers.front() + 1)}, {"value", moved}},
              {{"op", "remove"}, {"path", call.pointer}}});
         std::vector<std::string> pieces = after->pieces;
         std::replace(pieces.begin(), pieces.end(), sum, data);
@@ -923,7 +914,7 @@ std::vector<std::size_t> chain_of_moves(const Spec& spec, const Report& report, 
   for (int step = 0; step < 8 && source.kind == ArgumentSource::Kind::Output; ++step) {
     std::optional<std::size_t> producer = call_index(spec, source.call);
     const CallReport* made = call_report(report, source.call);
-    if (!producer || !made || spec.calls[*producer].pointer != fmt::format("/calls/{}", *producer)) break;
+    if (!producer || !made || spec.calls[*producer].pointer != CallContext::calls_entry_pointer(*producer)) break;
     chain.push_back(*producer);
     const ResolvedArgument* input = checked_argument(*made, "input");
     if (moves.count(spec.calls[*producer].op) == 0 || !input) break;
@@ -1072,22 +1063,17 @@ std::optional<MaskedKeys> masked_keys(const Spec& spec, const Report& report, st
     return found;
   }
   if (call.op != "masked_fill" && call.op != "add") return std::nullopt;
-  // The scores: the operand made by a matrix product, through element-wise scaling and masking.
-  static const std::set<std::string> elementwise{"mul", "div", "add", "sub", "masked_fill", "dropout", "contiguous", "clone"};
+  // The scores: the operand made by a matrix product (matmul or bmm), through element-wise scaling and masking.
   for (const std::string& scores : call.op == "masked_fill" ? std::vector<std::string>{"input"} : std::vector<std::string>{"input", "other"}) {
     const std::string mask_argument = call.op == "masked_fill" ? "mask" : scores == "input" ? "other" : "input";
     const std::string name = input_name(call, scores);
-    const CallDecl* producer = name.empty() ? nullptr : producer_of(spec, name, &call);
-    for (int step = 0; step < 8 && producer != nullptr && elementwise.count(producer->op) != 0; ++step) {
-      const std::string input = input_name(*producer, "input");
-      producer = input.empty() ? nullptr : producer_of(spec, input, producer);
-    }
-    if (producer == nullptr || producer->op != "matmul" || !mask_named(mask_argument)) continue;
-    const CallReport* product = call_report(report, producer->id);
-    const ResolvedArgument* keys = product ? checked_argument(*product, "other") : nullptr;
+    const std::optional<ScoresProduct> made = scores_product(spec, name.empty() ? nullptr : producer_of(spec, name, &call));
+    if (!made || !mask_named(mask_argument)) continue;
+    const CallReport* product = call_report(report, made->product->id);
+    const ResolvedArgument* keys = product ? checked_argument(*product, made->keys_argument) : nullptr;
     if (!keys || keys->shape.size() < 2) continue;
     found.keys.emplace_back(keys, keys->shape.size() - 1);
-    const ResolvedArgument* query = checked_argument(*product, "input");
+    const ResolvedArgument* query = checked_argument(*product, made->queries_argument);
     if (query && query->shape.size() >= 2) found.queries = report.symbols.resolve(query->shape[query->shape.size() - 2]);
     return found;
   }
@@ -1221,7 +1207,7 @@ void joined_memory_candidates(const Spec& spec, const Report& report, std::size_
     const CallDecl& cat = spec.calls[at];
     const CallReport* made = call_report(report, cat.id);
     const nlohmann::json& written_dim = cat.arguments.value("dim", nlohmann::json(0));
-    if (!made || !written_dim.is_number_integer() || cat.list_size("tensors") != 2 || cat.pointer != fmt::format("/calls/{}", at)) return std::nullopt;
+    if (!made || !written_dim.is_number_integer() || cat.list_size("tensors") != 2 || cat.pointer != CallContext::calls_entry_pointer(at)) return std::nullopt;
     auto cat_dim = written_dim.get<std::int64_t>();
     if (cat_dim < 0) cat_dim += static_cast<std::int64_t>(rank);
     if (cat_dim != static_cast<std::int64_t>(dim)) return std::nullopt;
@@ -1400,7 +1386,7 @@ void head_ratio_candidates(const Spec& spec, const Report& report, const CallRep
     const nlohmann::json& dim_json = repeat.arguments.value("dim", nlohmann::json());
     const ResolvedArgument* input = checked_argument(*made, "input");
     if (repeat.op != "repeat_interleave" || !repeats.is_number_integer() || !dim_json.is_number_integer() || !input ||
-        input->shape.size() != query->shape.size() || repeat.pointer != fmt::format("/calls/{}", *index)) {
+        input->shape.size() != query->shape.size() || repeat.pointer != CallContext::calls_entry_pointer(*index)) {
       continue;
     }
     auto rank = static_cast<std::int64_t>(query->shape.size());
@@ -1493,7 +1479,7 @@ void head_count_candidates(const Spec& spec, const CallDecl& call, const CallRep
     const nlohmann::json& repeats = repeat.arguments.value("repeats", nlohmann::json());
     const nlohmann::json& dim = repeat.arguments.value("dim", nlohmann::json());
     if (repeat.op != "repeat_interleave" || !repeats.is_number_integer() || repeats.get<std::int64_t>() == *heads || dim != 0 ||
-        repeat.pointer != fmt::format("/calls/{}", *index) || repeat.outputs.empty()) {
+        repeat.pointer != CallContext::calls_entry_pointer(*index) || repeat.outputs.empty()) {
       continue;
     }
     auto input = repeat.tensors.find("input");
@@ -1607,7 +1593,7 @@ void integer_not_candidates(const Spec& spec, const Report& report, const CallRe
     if (!is_mask_name(mask.name) || mask.source.kind != ArgumentSource::Kind::Output) continue;
     std::optional<std::size_t> index = call_index(spec, mask.source.call);
     const CallReport* made = call_report(report, mask.source.call);
-    if (!index || !made || spec.calls[*index].op != "bitwise_not" || spec.calls[*index].pointer != fmt::format("/calls/{}", *index)) continue;
+    if (!index || !made || spec.calls[*index].op != "bitwise_not" || spec.calls[*index].pointer != CallContext::calls_entry_pointer(*index)) continue;
     const CallDecl& inverted = spec.calls[*index];
     const ResolvedArgument* input = checked_argument(*made, "input");
     auto ref = inverted.tensors.find("input");

@@ -6,7 +6,8 @@
 // broadcasting; bitwise_and/or refuse a floating promoted dtype after broadcasting, as their CPU
 // kernels dispatch over bool and the integer types only.
 #include "check/dim_origin.hpp"
-#include "check/inserted_call.hpp"
+#include "check/call_context.hpp"
+#include "core/text.hpp"
 #include "check/mask_origin.hpp"
 #include "check/mask_pattern.hpp"
 #include "ops/mask_meaning.hpp"
@@ -21,7 +22,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <functional>
 #include <map>
 #include <set>
@@ -532,11 +532,9 @@ void check_square_bias_on_cross_scores(CallContext& ctx, const ArgValue& input, 
     if (!rows.is_plain_symbol() || !(rows == columns) || !queries.is_plain_symbol() || !keys.is_plain_symbol() || queries == keys) continue;
     if (!(rows == queries) && !(rows == keys)) continue;
     // Two sequences each named on its own (T, S): a size made from the bias's sequence and another
-    // (a KV cache's P+T keys, which hold the queries' own positions) is no other sequence.
-    auto identifier = [](const std::string& text) {
-      return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-    };
-    if (!identifier(queries.symbol.str()) || !identifier(keys.symbol.str())) continue;
+    // (a KV cache's P+T keys, which hold the queries' own positions) is no other sequence. A name
+    // is an identifier: the shape parser never reads one starting with a digit as a symbol.
+    if (!is_identifier(queries.symbol.str()) || !is_identifier(keys.symbol.str())) continue;
     auto condition = std::find_if(ctx.diagnostics.begin() + static_cast<std::ptrdiff_t>(reported), ctx.diagnostics.end(), [](const Diagnostic& d) {
       return d.id == DiagId::SymbolConstraint || d.id == DiagId::AddBroadcast;
     });
@@ -642,10 +640,16 @@ void check_bias_after_softmax(CallContext& ctx, const ArgValue& input, const Arg
   std::set<std::string> weights{summed};
   bool read_as_weights = false;
   const std::optional<std::size_t> at = call_index(ctx.spec, ctx.call.id);
+  // The first call that reads the sum, as any argument, says what it is: the scan ends there, not
+  // at the end of the spec (a product reading it as its second operand reads it otherwise).
   for (std::size_t index = at ? *at + 1 : ctx.spec.calls.size(); index < ctx.spec.calls.size() && !read_as_weights; ++index) {
     const CallDecl& call = ctx.spec.calls[index];
+    const bool reads = std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& entry) {
+      return entry.second.kind == ArgRef::Kind::Named && weights.count(entry.second.name) != 0;
+    });
+    if (!reads) continue;
     const std::string read = input_name(call, "input");
-    if (weights.count(read) == 0) continue;
+    if (weights.count(read) == 0) return;
     if (call.op == "matmul" || call.op == "bmm") read_as_weights = true;
     else if (call.op == "dropout" && !call.outputs.empty()) weights.insert(call.outputs.front());
     else return;  // renormalised, scaled, or read otherwise: not plainly the weights

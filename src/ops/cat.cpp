@@ -252,7 +252,7 @@ void check_positions_after_cache(CallContext& ctx, const std::vector<const ArgVa
   nlohmann::json patch = nlohmann::json::array();
   std::vector<std::string> moved;
   for (const CallDecl& call : ctx.spec.calls) {
-    if (call.pointer.rfind("/calls/", 0) != 0) continue;
+    if (!CallContext::index_in_calls(call)) continue;
     std::optional<TableSlice> slice = slice_from_start(ctx, call, length, needed);
     if (!slice || std::none_of(slices.begin(), slices.end(), [&](const TableSlice& made) { return made.table == slice->table; })) continue;
     std::vector<std::string> items;
@@ -459,7 +459,7 @@ bool check_mask_order_against(CallContext& ctx, const std::vector<const ArgValue
       tensors.front(), dim);
   diagnostic.notes.push_back("PyTorch raises nothing: the joined lengths are equal whatever the order");
   // With a part of length 0 left out, the reordered list would drop it: no patch then.
-  if (mask.call->pointer.rfind("/calls/", 0) == 0 && !mask.empty_parts) {
+  if (CallContext::index_in_calls(*mask.call) && !mask.empty_parts) {
     ctx.add_patch_fix(diagnostic,
                       fmt::format("join the mask's parts in the tokens' order: cat([{}], dim={}) in call \"{}\"", fmt::join(reordered, ", "),
                                   mask.dim, mask.call->id),
@@ -494,6 +494,10 @@ void check_mask_parts_order(CallContext& ctx, const std::vector<const ArgValue*>
 }
 
 }  // namespace
+
+// cat checks every tensor against tensors[0] (PyTorch names a later one as the mismatch): the
+// first sets the layout the others were written to match, so a later one is transposed first.
+void cat_single_argument_order(std::vector<std::size_t>& order) { std::reverse(order.begin(), order.end()); }
 
 void infer_cat(CallContext& ctx) {
   std::vector<const ArgValue*> tensors;

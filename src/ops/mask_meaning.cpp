@@ -26,9 +26,8 @@ namespace {
 // and outputs. False for a spec that cannot be patched so (the flat form, an inline operand).
 bool add_masked_fill_fix(CallContext& ctx, Diagnostic& diagnostic, std::string description, const std::string& scores_argument,
                          const std::string& mask_argument, const nlohmann::json& made) {
-  const std::string calls = "/calls/";
   auto scores = ctx.call.tensors.find(scores_argument), mask = ctx.call.tensors.find(mask_argument);
-  if (ctx.call.pointer.rfind(calls, 0) != 0 || scores == ctx.call.tensors.end() || mask == ctx.call.tensors.end() ||
+  if (!ctx.index_in_calls() || scores == ctx.call.tensors.end() || mask == ctx.call.tensors.end() ||
       scores->second.kind != ArgRef::Kind::Named || mask->second.kind != ArgRef::Kind::Named) {
     return false;
   }
@@ -140,7 +139,7 @@ bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& k
       &mask, rank - 2);
   diagnostic.notes.push_back("a padding mask hides keys: (ids != pad).unsqueeze(-2), (B, 1, T), or pad[:, None, None, :]; PyTorch raises nothing");
   const CallDecl* placed = axes->placed;
-  if (placed != nullptr && placed->pointer.rfind("/calls/", 0) == 0 && placed->op == "getitem") {
+  if (placed != nullptr && CallContext::index_in_calls(*placed) && placed->op == "getitem") {
     // The None-and-colon index with the padded dim's colon (the last one) moved after the Nones:
     // [:, :, None] -> [:, None, :].
     const std::string written = placed->arguments.at("index").get<std::string>();
@@ -163,7 +162,7 @@ bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& k
                         nlohmann::json::array({{{"op", "replace"}, {"path", placed->pointer + "/index"}, {"value", index}}}));
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the padded keys are then hidden from every query");
     }
-  } else if (placed != nullptr && placed->pointer.rfind("/calls/", 0) == 0) {
+  } else if (placed != nullptr && CallContext::index_in_calls(*placed)) {
     ctx.add_patch_fix(diagnostic,
                       fmt::format("{}.unsqueeze(-2) in call \"{}\" (not unsqueeze({})): the padding then lines up with the keys",
                                   input_name(*placed, "input"), placed->id, placed->arguments.at("dim").dump()),
@@ -217,7 +216,7 @@ bool check_padded_query_rows(CallContext& ctx, const ArgValue& mask, const DimEx
                              "NaN, so a later masked pooling or loss is NaN too; from 2.5 the math path's _safe_softmax and the fused "
                              "kernels give them 0. Padded queries need no mask: their outputs are dropped downstream");
   const ArgRef& ref = ctx.call.tensor(mask.argument);
-  if (ref.kind == ArgRef::Kind::Named && ctx.call.pointer.rfind("/calls/", 0) == 0) {
+  if (ref.kind == ArgRef::Kind::Named && ctx.index_in_calls()) {
     ctx.add_patch_fix(diagnostic,
                       fmt::format("pass {}={} (the keys only): every query attends to the real keys, and no row is left empty",
                                   mask.argument, key_part->name),
@@ -237,7 +236,7 @@ bool keys_last(const CallContext& ctx, const ArgValue& scores) {
   const int rank = scores.rank();
   const CallDecl* product = values_maker(ctx, scores);
   if (product != nullptr && keys_before_queries(ctx.spec, *product, rank)) return false;
-  if (ctx.call.outputs.empty() || ctx.call.pointer.rfind("/calls/", 0) != 0) return true;
+  if (ctx.call.outputs.empty() || !ctx.index_in_calls()) return true;
   static const std::set<std::string> on_the_way{"mul", "div", "add", "sub", "masked_fill", "dropout", "contiguous", "clone"};
   std::set<std::string> reached{ctx.call.outputs.front()};
   const std::optional<std::size_t> at = call_index(ctx.spec, ctx.call.id);
@@ -301,7 +300,7 @@ void check_fill_before_softmax(CallContext& ctx, const ArgValue& input) {
                   tensor_name(input), fill->id),
       &input);
   diagnostic.notes.push_back("fill with float('-inf') before softmax; filling with 0 is for the weights, after softmax");
-  if (fill->pointer.rfind("/calls/", 0) == 0) {
+  if (CallContext::index_in_calls(*fill)) {
     ctx.add_patch_fix(diagnostic, fmt::format("masked_fill(mask, float('-inf')) in call \"{}\" (value=float('-inf'), not 0)", fill->id),
                       nlohmann::json::array({{{"op", "replace"}, {"path", fill->pointer + "/value"}, {"value", "-inf"}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the masked positions get weight 0");

@@ -76,12 +76,13 @@ void check_batch_dim_roles(CallContext& ctx, const ArgValue& input, const ArgVal
     const ArgValue& fewer = other_fewer ? other : input;
     const int missing = other_fewer ? at_input - (input.rank() - other.rank()) + 1 : at_other - (other.rank() - input.rank()) + 1;
     const ArgRef& ref = ctx.call.tensor(fewer.argument);
-    if (std::abs(input.rank() - other.rank()) != 1 || ref.kind != ArgRef::Kind::Named || !ctx.index_in_calls()) return;
+    const std::optional<std::size_t> index = ctx.index_in_calls();
+    if (std::abs(input.rank() - other.rank()) != 1 || ref.kind != ArgRef::Kind::Named || !index) return;
     const std::string unsqueezed = fresh_name(ctx.spec, ref.name + "_unsqueezed");
     nlohmann::json call = {{"id", unsqueezed}, {"op", "unsqueeze"}, {"input", ref.name}, {"dim", missing}, {"outputs", {unsqueezed}}};
     nlohmann::json patch = nlohmann::json::array(
         {{{"op", "add"}, {"path", ctx.call.pointer}, {"value", std::move(call)}},
-         {{"op", "replace"}, {"path", child_pointer(CallContext::calls_entry_pointer(*ctx.index_in_calls() + 1), fewer.argument)}, {"value", unsqueezed}}});
+         {{"op", "replace"}, {"path", child_pointer(CallContext::calls_entry_pointer(*index + 1), fewer.argument)}, {"value", unsqueezed}}});
     ctx.add_patch_fix(diagnostic, fmt::format("{0}.unsqueeze({1}): a size-1 dim that broadcasts over {2}", ref.name, missing,
                                               other_fewer ? input_name : other_name),
                       std::move(patch));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "call_context.hpp"
 
@@ -11,6 +12,10 @@ namespace mhacheck {
 // Checks one call against the operator's PyTorch rules: reports diagnostics (in the order
 // PyTorch would raise them) with candidate fixes, and fills ctx.outputs when the call is valid.
 using InferFn = void (*)(CallContext& ctx);
+
+// Reorders `order`, the positions (0, 1, ...) of a call's tensor arguments a searched fix may
+// transpose, as written, into the order it tries transposing each one alone: the likelier culprit first.
+using SingleArgumentOrderFn = void (*)(std::vector<std::size_t>& order);
 
 void infer_multihead_attention(CallContext& ctx);
 void infer_scaled_dot_product_attention(CallContext& ctx);
@@ -32,6 +37,7 @@ void infer_unsqueeze(CallContext& ctx);
 void infer_squeeze(CallContext& ctx);
 void infer_flatten(CallContext& ctx);
 void infer_cat(CallContext& ctx);
+void cat_single_argument_order(std::vector<std::size_t>& order);  // a later tensor first
 void infer_add(CallContext& ctx);  // also sub, mul and div (ops/arithmetic.cpp)
 void infer_sub(CallContext& ctx);
 void infer_mul(CallContext& ctx);

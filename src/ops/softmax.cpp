@@ -86,7 +86,7 @@ bool named_like(const std::string& written, char letter, const char* word) {
 // normalised again over the keys after the softmax (slot attention's competition between slots).
 void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim) {
   const CallDecl* maker = values_maker(ctx, input);
-  if (maker == nullptr || maker->op != "einsum" || maker->list_size("operands") != 2 || maker->pointer.rfind("/calls/", 0) != 0) return;
+  if (maker == nullptr || maker->op != "einsum" || maker->list_size("operands") != 2 || !CallContext::index_in_calls(*maker)) return;
   const std::string equation = maker->arguments.at("equation").get<std::string>();
   EinsumEquation read;
   if (read_einsum_terms(equation, 2, read) || read_einsum_output(equation, read) || !read.explicit_output) return;
@@ -329,14 +329,14 @@ void check_softmax_over_filled_broadcast(CallContext& ctx, const ArgValue& input
   diagnostic.notes.push_back(fmt::format("PyTorch raises nothing: {} broadcasts the scores to the mask's shape, copying the one value", call->op));
   if (at < 0 || scores_name.empty()) return;
   const std::optional<PerRowSum> sum = per_row_sum(ctx, producer_of(ctx.spec, scores_name, call), at, stretched);
-  if (!sum || sum->call->pointer.rfind("/calls/", 0) != 0) return;
+  const std::optional<std::size_t> index = sum ? CallContext::index_in_calls(*sum->call) : std::nullopt;
+  if (!index) return;
   const std::string first = input_name(*sum->call, "input"), second = input_name(*sum->call, "other");
-  const std::size_t index = std::stoul(sum->call->pointer.substr(7));
   const std::string transposed = fresh_name(ctx.spec, second + "_t");
   const int low = std::min(at, sum->across), high = std::max(at, sum->across);
   nlohmann::json made = {{"id", transposed}, {"op", "transpose"}, {"input", second}, {"dim0", low}, {"dim1", high}, {"outputs", {transposed}}};
   nlohmann::json patch = nlohmann::json::array({{{"op", "add"}, {"path", sum->call->pointer}, {"value", std::move(made)}},
-                                                {{"op", "replace"}, {"path", "/calls/" + std::to_string(index + 1) + "/other"}, {"value", transposed}}});
+                                                {{"op", "replace"}, {"path", child_pointer(CallContext::calls_entry_pointer(*index + 1), "other")}, {"value", transposed}}});
   ctx.add_patch_fix(diagnostic,
                     fmt::format("{0} {1} {2}.transpose({3}, {4}) in call \"{5}\" (or {2}.T): the pairwise sum, one score per ({6}, {6}) pair, "
                                 "not one per row",

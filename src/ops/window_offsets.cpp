@@ -109,14 +109,13 @@ std::optional<PositionsCut> positions_cut(const CallContext& ctx, const CallDecl
 }
 
 std::optional<ScoresKeys> scores_keys(const CallContext& ctx, const ArgValue& scores) {
-  const CallDecl* product = values_maker(ctx, scores);
-  if (product == nullptr || (product->op != "matmul" && product->op != "bmm")) return std::nullopt;
-  const std::string argument = product->op == "matmul" ? "other" : "mat2";
-  const CallReport* made = checked_call(ctx, *product);
-  const ResolvedArgument* keys = made ? checked_argument(*made, argument) : nullptr;
-  const std::string name = input_name(*product, argument);
+  const std::optional<ScoresProduct> product = scores_product(ctx.spec, scores.producer);
+  if (!product) return std::nullopt;
+  const CallReport* made = checked_call(ctx, *product->product);
+  const ResolvedArgument* keys = made ? checked_argument(*made, product->keys_argument) : nullptr;
+  const std::string name = input_name(*product->product, product->keys_argument);
   if (!keys || keys->shape.size() < 2 || name.empty()) return std::nullopt;
-  return ScoresKeys{producer_of(ctx.spec, name, product), keys->shape.size() - 1, keys->shape.size()};
+  return ScoresKeys{producer_of(ctx.spec, name, product->product), keys->shape.size() - 1, keys->shape.size()};
 }
 
 void check_window_offsets(CallContext& ctx, const ArgValue& mask, const CallDecl* keys_producer, std::size_t dim, std::size_t rank) {
@@ -147,7 +146,7 @@ void check_window_offsets(CallContext& ctx, const ArgValue& mask, const CallDecl
   fixed.items[cut->item] = key_item;
   const std::string text = index_text(fixed);
   const std::string mask_input = input_name(*cut->getitem, "input");
-  if (cut->getitem->pointer.rfind("/calls/", 0) != 0 || !ctx.spec.value().contains(nlohmann::json::json_pointer(cut->getitem->pointer + "/index"))) {
+  if (!CallContext::index_in_calls(*cut->getitem) || !ctx.spec.value().contains(nlohmann::json::json_pointer(cut->getitem->pointer + "/index"))) {
     return;
   }
   ctx.add_patch_fix(diagnostic,

@@ -548,8 +548,9 @@ TEST_CASE("the conv length solver stops at sizes no conv stem has, without loopi
 }
 
 TEST_CASE("hand-written attention over a rolling window: the mask over the whole history is cut as the keys are", "[fixes][repairs]") {
-  // scores = q @ k.transpose(-2, -1) with k = k_src[:, :, -16:], then masked_fill of a (B, 1, 1, 17) mask.
-  Report report = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, 1, 64], "k_src": ["B", 8, 17, 64], "v_src": ["B", 8, 17, 64],
+  // scores = q @ k.transpose(-2, -1) with k = k_src[:, :, -16:], then masked_fill of a (B, 1, 1, 17) mask;
+  // torch.bmm(q, k.transpose(1, 2)) on (B*H, T, D) puts the keys last alike.
+  for (const char* spec : {R"({"version": 1, "tensors": {"q": ["B", 8, 1, 64], "k_src": ["B", 8, 17, 64], "v_src": ["B", 8, 17, 64],
       "pad": {"shape": ["B", 1, 1, 17], "dtype": "bool"}},
       "calls": [{"id": "rk", "op": "getitem", "input": "k_src", "index": "[:, :, -16:]", "outputs": ["k"]},
                 {"id": "rv", "op": "getitem", "input": "v_src", "index": "[:, :, -16:]", "outputs": ["v"]},
@@ -557,13 +558,25 @@ TEST_CASE("hand-written attention over a rolling window: the mask over the whole
                 {"id": "qk", "op": "matmul", "input": "q", "other": "kT", "outputs": ["scores"]},
                 {"id": "m", "op": "masked_fill", "input": "scores", "mask": "pad", "value": "-inf", "outputs": ["masked"]},
                 {"id": "sm", "op": "softmax", "input": "masked", "dim": -1, "outputs": ["w"]},
-                {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})");
-  const Diagnostic* error = test::find(report, "MHA270");
-  if (error == nullptr) error = report.diagnostics.empty() ? nullptr : &report.diagnostics.front();
-  REQUIRE(error != nullptr);
-  REQUIRE_FALSE(error->fixes.empty());
-  CHECK(error->fixes.front().description.find(": mask=pad[..., -16:]") != std::string::npos);
-  CHECK(error->fixes.front().valid());
+                {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})",
+                           R"({"version": 1, "tensors": {"q": ["N", 1, 64], "k_src": ["N", 17, 64], "v_src": ["N", 17, 64],
+      "pad": {"shape": ["N", 1, 17], "dtype": "bool"}},
+      "calls": [{"id": "rk", "op": "getitem", "input": "k_src", "index": "[:, -16:]", "outputs": ["k"]},
+                {"id": "rv", "op": "getitem", "input": "v_src", "index": "[:, -16:]", "outputs": ["v"]},
+                {"id": "kt", "op": "transpose", "input": "k", "dim0": 1, "dim1": 2, "outputs": ["kT"]},
+                {"id": "qk", "op": "bmm", "input": "q", "mat2": "kT", "outputs": ["scores"]},
+                {"id": "m", "op": "masked_fill", "input": "scores", "mask": "pad", "value": "-inf", "outputs": ["masked"]},
+                {"id": "sm", "op": "softmax", "input": "masked", "dim": -1, "outputs": ["w"]},
+                {"id": "o", "op": "bmm", "input": "w", "mat2": "v", "outputs": ["out"]}]})"}) {
+    INFO(spec);
+    Report report = test::check_text(spec);
+    const Diagnostic* error = test::find(report, "MHA270");
+    if (error == nullptr) error = report.diagnostics.empty() ? nullptr : &report.diagnostics.front();
+    REQUIRE(error != nullptr);
+    REQUIRE_FALSE(error->fixes.empty());
+    CHECK(error->fixes.front().description.find(": mask=pad[..., -16:]") != std::string::npos);
+    CHECK(error->fixes.front().valid());
+  }
 }
 
 TEST_CASE("hand-written attention over a preallocated cache read one short: keys and values read up to the mask's positions", "[fixes][repairs]") {

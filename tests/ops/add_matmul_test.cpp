@@ -752,4 +752,13 @@ TEST_CASE("a bias added to the attention weights after the softmax is moved befo
               {"id": "n", "op": "sum", "input": "w", "dim": -1, "keepdim": true, "outputs": ["s"]},
               {"id": "d", "op": "div", "input": "w", "other": "s", "outputs": ["a"]}]})j");
   CHECK(test::find(rollout, "MHA377") == nullptr);
+  // The first call that reads the sum says what it is, whatever the argument: here a product
+  // that reads it as its second operand (contracting the queries), read otherwise, before the
+  // product that reads it as weights: deliberate, as the renormalised sum above.
+  Report read_otherwise = test::check_text(R"j({"version": 1, "tensors": {"scores": ["B", 4, "T", "T"], "v": ["B", 4, "T", 16], "kt": ["B", 4, 16, "T"], "alibi": [4, "T", "T"]},
+    "calls": [{"id": "p", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
+              {"id": "b", "op": "add", "input": "probs", "other": "alibi", "outputs": ["w"]},
+              {"id": "k", "op": "matmul", "input": "kt", "other": "w", "outputs": ["contracted"]},
+              {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})j");
+  CHECK(test::find(read_otherwise, "MHA377") == nullptr);
 }
