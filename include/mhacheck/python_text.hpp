@@ -28,6 +28,9 @@ namespace mhacheck {
 // bind them): a float name serves a float option and is refused as a size, as Python's would be.
 using NameBindings = std::map<std::string, nlohmann::json>;
 nlohmann::json parse_module_call(const std::string& text, const Location& origin, const NameBindings& bindings = {});
+// The integer sizes pasted lines assign to plain names (d_model = 512, a pasted def's defaults),
+// besides `bindings`: in Python the same name in a shape is the same size.
+NameBindings pasted_sizes(const std::string& text, const Location& origin, const NameBindings& bindings = {});
 
 struct ShapeText {
   nlohmann::json shape;            // array of ints and symbol names

@@ -142,6 +142,11 @@ JsonDocument inline_document(const InlineCall& call) {
     auto module_source = flag_source("--module", call.module);
     spec["module"] = parse_module_call(call.module, start_of(module_source), bindings);
     document.values.add("/module", start_of(module_source));
+    // d_model = 512 on a pasted line binds d_model in the shapes too, as --dim would.
+    for (const auto& [symbol, size] : pasted_sizes(call.module, start_of(module_source), bindings)) {
+      spec["dims"][symbol] = size;
+      document.values.add("/dims/" + symbol, start_of(module_source));
+    }
     schema = find_operator_schema(spec["module"]["type"].get<std::string>());
     callee = "nn." + spec["module"]["type"].get<std::string>();
   } else if (!call.op.empty()) {

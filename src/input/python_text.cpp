@@ -1323,6 +1323,18 @@ class PythonReader {
     }
   }
 
+ public:
+  // The integer sizes the text itself assigns to plain names (d_model = 512, the defaults of a
+  // pasted def), not those `bindings` gave.
+  NameBindings assigned_sizes() const {
+    NameBindings sizes;
+    for (const auto& [name, value] : values_) {
+      if (value.is_number_integer() && given_.count(name) == 0 && name.find('.') == std::string::npos) sizes[name] = value;
+    }
+    return sizes;
+  }
+
+ private:
   Lexer& lexer_;
   std::map<std::string, nlohmann::json> values_;   // names bound to sizes and other values
   std::map<std::string, std::string> aliases_;     // names bound to an unbound name (self.d_model = d_model)
@@ -1359,6 +1371,13 @@ nlohmann::json parse_module_call(const std::string& text, const Location& origin
     remembered.push_front({text, bindings, options});
   }
   return options;
+}
+
+NameBindings pasted_sizes(const std::string& text, const Location& origin, const NameBindings& bindings) {
+  Lexer lexer(text, origin);
+  PythonReader reader(lexer, bindings);
+  reader.read_statements();
+  return reader.assigned_sizes();
 }
 
 ShapeText parse_shape_text(const std::string& text, const Location& origin, bool sizes) {

@@ -388,6 +388,7 @@ class SpecReader {
       origin.column += 1;  // past the opening quote
       object = &module_call(value.get<std::string>(), origin);
       module.written_as_call = true;
+      bind_pasted_sizes(value.get<std::string>(), origin);
     } else if (!value.is_object()) {
       fail(pointer, "expected a module: an object with \"type\", or a constructor call string", type_name(value));
     }
@@ -690,6 +691,15 @@ class SpecReader {
       if (module->type == "MultiheadAttention") module->mha = mha_options(module->options);
     }
     for (const auto& [symbol, size] : stand_ins) spec_.dims.emplace_back(symbol, size);
+  }
+
+  // Sizes pasted lines assign (d_model = 512) bind the same names in the shapes, as "dims"
+  // would; "dims" and earlier bindings win.
+  void bind_pasted_sizes(const std::string& text, const Location& origin) {
+    const NameBindings bound = bound_dims();
+    for (const auto& [name, size] : pasted_sizes(text, origin, bound)) {
+      if (bound.count(name) == 0) spec_.dims.emplace_back(name, size.get<std::int64_t>());
+    }
   }
 
   NameBindings bound_dims() const {

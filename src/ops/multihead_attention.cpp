@@ -67,11 +67,19 @@ class MhaRules {
       causal_without_mask();
     } else if (ctx_.call.flag("is_causal") && attn_.present && !kpm_.present && !ctx_.call.flag("need_weights")) {
       attn_ignored = true;
-      Diagnostic& diagnostic = ctx_.report(
-          DiagId::CausalIgnoresMask,
-          "attn_mask is ignored: with is_causal=True, need_weights=False and no key_padding_mask, PyTorch applies its own causal mask",
-          &attn_);
-      ctx_.add_argument_fix(diagnostic, fmt::format("drop the is_causal hint, so that {} is used", attn_.argument), "is_causal", false);
+      // The Transformer layers take the hint with the mask it stands for (tgt_mask=
+      // generate_square_subsequent_mask(T), tgt_is_causal=True, as PyTorch's docs write them, and
+      // the stacks set it themselves on detecting that mask): there a mask that fits the (L, L)
+      // slot may be the causal one. One of another shape is not, and PyTorch drops it unchecked.
+      const bool layer_hint = ctx_.argument_names.count("is_causal") != 0;
+      const bool hint_fits = layer_hint && attn_.rank() == 2 && L_ == S_ && attn_.shape[0] == L_ && attn_.shape[1] == S_;
+      if (!hint_fits) {
+        Diagnostic& diagnostic = ctx_.report(
+            DiagId::CausalIgnoresMask,
+            "attn_mask is ignored: with is_causal=True, need_weights=False and no key_padding_mask, PyTorch applies its own causal mask",
+            &attn_);
+        ctx_.add_argument_fix(diagnostic, fmt::format("drop the is_causal hint, so that {} is used", attn_.argument), "is_causal", false);
+      }
     }
     check_query_features();
     check_key_value_shapes();

@@ -1226,21 +1226,63 @@ class ReshapeRules {
     return text;
   }
 
-  // A fused projection, nn.Linear(E, n*E) with n = 2 (k, v) or 3 (q, k, v), returns its n
-  // projections one block of E after the other: its last dim is (n, E), the block outer, and
-  // q = out[..., :E]. A reshape that splits that dim with its written block count n inside other
-  // factors (reshape(B, N, H, 3, D), where timm writes (B, N, 3, H, D)) and no boundary at E
-  // reads each "q/k/v" slice from all n projections (MHA312). The fix moves the n outermost and
-  // renumbers the permute that reads the result, or adds one that keeps the old dim order.
+  // n projections (n = 2: k, v; 3: q, k, v) fused in the last dim of the reshape's input, each
+  // `block` features wide. `order_known` when the spec shows the n blocks one after the other:
+  // a torch.cat of n separate projections on the last dim. An nn.Linear(E, n*E) leaves the order
+  // to its weights: a checkpoint laid out (n, H, D) (nn.MultiheadAttention's in_proj, GPT-2, timm's
+  // qkv.reshape(B, N, 3, H, D)) and one laid out per head (H, n, D) (BLOOM's and GPT-NeoX's
+  // fused_qkv.view(B, T, H, 3, D), GPTBigCode) are both right for their own weights.
+  struct FusedBlocks {
+    std::int64_t block = 0, blocks = 0;
+    bool order_known = false;
+    const CallDecl* maker = nullptr;
+  };
+  std::optional<FusedBlocks> fused_blocks() const {
+    const CallDecl* maker = values_maker(ctx_, input_);
+    if (maker == nullptr || input_.rank() == 0) return std::nullopt;
+    FusedBlocks fused;
+    fused.maker = maker;
+    std::int64_t whole = 0;
+    if (!maker->module.empty()) {
+      const ModuleDecl* module = ctx_.spec.find_module(maker->module);
+      if (module == nullptr || module->type != "Linear") return std::nullopt;
+      fused.block = module->integer("in_features");
+      whole = module->integer("out_features");
+    } else if (maker->op == "cat") {
+      const CallReport* report = checked_call(ctx_, *maker);
+      if (report == nullptr || report->arguments.size() < 2) return std::nullopt;
+      const auto rank = static_cast<std::int64_t>(report->arguments.front().shape.size());
+      const nlohmann::json& written = maker->arguments.value("dim", nlohmann::json(0));
+      if (rank == 0 || !written.is_number_integer() || (written.get<std::int64_t>() + rank) % rank != rank - 1) return std::nullopt;
+      for (const ResolvedArgument& piece : report->arguments) {
+        if (piece.shape.empty() || !piece.shape.back().is_constant()) return std::nullopt;
+        const std::int64_t width = piece.shape.back().offset;
+        if (fused.block != 0 && width != fused.block) return std::nullopt;
+        fused.block = width;
+        whole += width;
+      }
+      fused.order_known = true;
+    } else {
+      return std::nullopt;
+    }
+    if (fused.block <= 0 || whole % fused.block != 0 || input_.shape.back() != DimExpr::constant(whole)) return std::nullopt;
+    fused.blocks = whole / fused.block;
+    if (fused.blocks != 2 && fused.blocks != 3) return std::nullopt;
+    return fused;
+  }
+
+  // A reshape that splits the fused dim with its written block count n inside other factors
+  // (reshape(B, N, H, 3, D)) and no boundary at the block size reads each "q/k/v" slice from all
+  // n blocks where the blocks are laid out one after the other. Where the spec shows that order
+  // (a cat of the projections), MHA312 and a fix that moves the n outermost and renumbers the
+  // permute that reads the result (or adds one that keeps the old dim order); where the weights
+  // choose it (a Linear), a note that says which layout each split reads (MHA090 for now).
   void check_fused_split(const Shape& shape) {
     if (reported_ || !counts_equal_ || input_.rank() == 0 || written_.size() != shape.size()) return;
-    const CallDecl* maker = values_maker(ctx_, input_);
-    const ModuleDecl* module = maker != nullptr && !maker->module.empty() ? ctx_.spec.find_module(maker->module) : nullptr;
-    if (module == nullptr || module->type != "Linear") return;
-    const std::int64_t in_features = module->integer("in_features"), out_features = module->integer("out_features");
-    if (in_features <= 0 || out_features % in_features != 0 || input_.shape.back() != DimExpr::constant(out_features)) return;
-    const std::int64_t blocks = out_features / in_features;
-    if (blocks != 2 && blocks != 3) return;
+    const std::optional<FusedBlocks> fused = fused_blocks();
+    if (!fused) return;
+    const CallDecl* maker = fused->maker;
+    const std::int64_t in_features = fused->block, blocks = fused->blocks, out_features = blocks * in_features;
     auto product = [&](std::size_t from, std::size_t to) { return SizeProduct::of(Shape(shape.begin() + from, shape.begin() + to)); };
     const std::optional<SizeProduct> leading = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.end() - 1));
     const std::optional<SizeProduct> whole = SizeProduct::of(Shape{DimExpr::constant(out_features)});
@@ -1262,16 +1304,29 @@ class ReshapeRules {
     const std::size_t k = *first, b = *written_blocks;
     std::string split;
     for (std::size_t i = k; i < shape.size(); ++i) split += (split.empty() ? "" : ", ") + shape[i].str();
+    if (!fused->order_known) {
+      Diagnostic& note = report_argument(
+          ctx_, DiagId::Interpretation,
+          fmt::format("{} splits the {} features of the Linear of call \"{}\" ({} -> {}) as ({}): each of the {} slices of dim {} "
+                      "is one projection only if the Linear's weights lay each head's {} projections side by side ({}, per "
+                      "head)",
+                      ctx_.call.op, out_features, maker->id, in_features, out_features, split, blocks, b, blocks,
+                      blocks == 3 ? "H, 3, D" : "H, 2, D"),
+          "shape");
+      note.notes.push_back("right for weights laid out per head (BLOOM's and GPT-NeoX's fused_qkv.view(B, T, H, 3, D)); weights "
+                           "laid out one projection after the other (nn.MultiheadAttention's in_proj, GPT-2, timm) need the "
+                           "block count outermost: reshape(B, N, 3, H, D)");
+      return;
+    }
     Diagnostic& diagnostic = report_argument(
         ctx_, DiagId::ReshapeMovesDim,
-        fmt::format("{} splits the {} features that the Linear of call \"{}\" makes ({} -> {}: {} projections of {}, one block after the "
+        fmt::format("{} splits the {} features that call \"{}\" joins ({} projections of {}, one block after the "
                     "other) as ({}): the {} is not the outer factor, so each of the {} slices of dim {} takes features from every "
                     "projection",
-                    ctx_.call.op, out_features, maker->id, in_features, out_features, blocks, in_features, split, blocks, blocks, b),
+                    ctx_.call.op, out_features, maker->id, blocks, in_features, split, blocks, blocks, b),
         "shape");
-    diagnostic.notes.push_back(fmt::format("the Linear lays its output out ({}, {}): q = out[..., :{}]; nn.MultiheadAttention's in_proj "
-                                           "and timm's qkv.reshape(B, N, 3, H, D) read it so",
-                                           blocks, in_features, in_features));
+    diagnostic.notes.push_back(fmt::format("torch.cat lays its result out ({}, {}): the first projection is out[..., :{}]", blocks,
+                                           in_features, in_features));
     diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
     // The written sizes with the block count moved to dim k; old dim i is then new dim moved(i).
     nlohmann::json fixed = nlohmann::json::array();

@@ -40,6 +40,21 @@ TEST_CASE("inline: a pasted line with names bound by --dim", "[inline]") {
   CHECK(test::find(check_inline(call), "MHA011") != nullptr);  // 512 is not divisible by 7
 }
 
+TEST_CASE("inline: sizes the pasted lines assign bind the same names in the shapes", "[inline]") {
+  // d_model = 256 is the size (T, B, d_model) names: no "valid only if d_model == 256" (MHA080).
+  InlineCall call;
+  call.module = "d_model = 256\nnhead = 4\nself.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=0.1)";
+  call.query = "(T, B, d_model)";
+  call.key_padding_mask = "(B, T)";
+  Report report = check_inline(call);
+  REQUIRE(report.ok());
+  CHECK(test::find(report, "MHA080") == nullptr);
+  CHECK(tuple_str(report.calls.at(0).outputs.at(0).shape) == "(T, B, 256)");
+  // --dim wins over the pasted line, as "dims" does: 128 is not the module's 256.
+  call.dims = {"d_model=128"};
+  CHECK_FALSE(check_inline(call).ok());
+}
+
 TEST_CASE("inline: --dim binds a float option of pasted code, and a fraction is no size", "[inline]") {
   // PyTorch's tutorial: TransformerEncoderLayer(d_model, nhead, d_hid, dropout), dropout = 0.2
   InlineCall call;

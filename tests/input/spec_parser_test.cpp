@@ -88,6 +88,28 @@ TEST_CASE("\"dims\" binds a float option of a pasted constructor, and a fraction
   }
 }
 
+TEST_CASE("sizes pasted lines assign bind the same names in the shapes, after \"dims\"", "[spec]") {
+  // def __init__(self, dim=512, heads=8) and embed_dim = 256: the shapes' dim and embed_dim are those sizes.
+  Spec spec = parse(R"J({"module": "def __init__(self, dim=512, heads=8):\n    self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)",
+                         "query": ["B", "N", "dim"], "key": ["B", "N", "dim"], "value": ["B", "N", "dim"]})J");
+  auto bound = [&](const std::string& name) -> std::optional<std::int64_t> {
+    for (const auto& [symbol, size] : spec.dims) {
+      if (symbol == name) return size;
+    }
+    return std::nullopt;
+  };
+  CHECK(bound("dim") == 512);
+  CHECK(bound("heads") == 8);
+  CHECK_FALSE(bound("B").has_value());
+  spec = parse(R"J({"module": "d_model = 256\nattn = nn.MultiheadAttention(d_model, 4)", "dims": {"d_model": 256},
+                    "query": ["T", "B", "d_model"], "key": ["T", "B", "d_model"], "value": ["T", "B", "d_model"]})J");
+  CHECK(std::count_if(spec.dims.begin(), spec.dims.end(), [](const auto& dim) { return dim.first == "d_model"; }) == 1);
+  Report report = test::check_text(R"J({"module": "hidden = 64\nself.mha = nn.MultiheadAttention(hidden, 4, kdim=2*hidden, vdim=2*hidden, batch_first=True)",
+    "query": ["B", "T", "hidden"], "key": ["B", "S", "2*hidden"], "value": ["B", "S", "2*hidden"]})J");
+  CHECK(report.ok());
+  CHECK(report.count(Severity::Warning) == 0);
+}
+
 TEST_CASE("a function is named by any of its module paths, as a Tensor method or by its alias", "[spec]") {
   CHECK(bare_function_name("torch.nn.functional.softmax") == "softmax");
   CHECK(bare_function_name("nn.functional.softmax") == "softmax");

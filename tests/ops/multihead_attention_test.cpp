@@ -191,13 +191,26 @@ TEST_CASE("every problem of a call is reported, PyTorch's first one marked", "[m
   CHECK(test::find(report, "MHA052") != nullptr);
 }
 
-TEST_CASE("is_causal: an error without a mask, a warning when the mask is ignored", "[mha]") {
+TEST_CASE("is_causal: an error without a mask, a warning when the mask is ignored (not a Transformer layer's hinted (L, L) mask)", "[mha]") {
   Report missing = test::check_text(flat("", R"("query": [4, 2, 512], "key": [4, 2, 512], "value": [4, 2, 512], "is_causal": true)"));
   REQUIRE(test::find(missing, "MHA070") != nullptr);
   CHECK(test::find(missing, "MHA070")->fixes.size() == 2);
   Report ignored = test::check_text(flat("", R"("query": [4, 2, 512], "key": [4, 2, 512], "value": [4, 2, 512], "attn_mask": [7, 7], "is_causal": true, "need_weights": false)"));
   CHECK(ignored.ok());
   CHECK(test::find(ignored, "MHA071") != nullptr);
+  // In a Transformer layer, the hint as PyTorch's docs give it: the causal (L, L) mask itself with
+  // is_causal=True. It fits the slot, so it may be the mask the hint stands for: no warning.
+  Report hinted = test::check_text(R"J({"module": "nn.TransformerEncoderLayer(64, 4, batch_first=True)", "src": ["B", "T", 64],
+    "src_mask": {"shape": ["T", "T"], "dtype": "bool"}, "is_causal": true})J");
+  CHECK(hinted.ok());
+  CHECK(test::find(hinted, "MHA071") == nullptr);
+  Report decoder = test::check_text(R"J({"module": "nn.TransformerDecoderLayer(d_model=256, nhead=8, batch_first=True)", "tgt": ["B", "T", 256],
+    "memory": ["B", "S", 256], "tgt_mask": {"shape": ["T", "T"], "dtype": "float32"}, "tgt_is_causal": true})J");
+  CHECK(test::find(decoder, "MHA071") == nullptr);
+  // A mask sized for other lengths cannot be the hinted one, even there.
+  Report other = test::check_text(R"J({"module": "nn.TransformerEncoderLayer(64, 4)", "src": [4, 2, 64],
+    "src_mask": {"shape": [7, 7], "dtype": "bool"}, "is_causal": true})J");
+  CHECK(test::find(other, "MHA071") != nullptr);
   Report used = test::check_text(flat("", R"("query": [4, 2, 512], "key": [4, 2, 512], "value": [4, 2, 512], "attn_mask": [7, 7], "is_causal": true)"));
   CHECK(test::find(used, "MHA050") != nullptr);
 }

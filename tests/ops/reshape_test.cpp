@@ -1,5 +1,6 @@
 // reshape / view beyond the PyTorch fixtures: symbols (the element count as a product of
 // symbols), the -1 inferred exactly or not at all, and the verified -1 fix.
+#include <algorithm>
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -147,38 +148,57 @@ TEST_CASE("a split into heads that divide neither way is fixed as the spec's oth
   CHECK(guessed->notes[0].find("the spec's other views do not agree on") != std::string::npos);
 }
 
-TEST_CASE("a fused qkv Linear's features split with the 3 inside the heads warns MHA312", "[glue][roles]") {
-  // Linear(768, 2304) lays out (3, 768): reshape(B, N, 12, 3, 64) reads (H, 3, D), so q, k and v each
-  // take features of all three projections. The fix splits the blocks first and renumbers the
-  // permute that reads the result (timm's reshape(B, N, 3, H, D).permute(2, 0, 3, 1, 4)).
-  const std::string prefix = R"json({"version": 1, "dims": {"B": 2, "N": 197}, "modules": {"qkv": "nn.Linear(768, 2304)"},
-    "tensors": {"x": ["B", "N", 768]}, "calls": [{"id": "p", "module": "qkv", "input": "x", "outputs": ["y"]},
+TEST_CASE("a fused qkv split with the 3 inside the heads warns MHA312 only where the blocks' order is known", "[glue][roles]") {
+  // torch.cat of the q, k and v projections lays out (3, 768): reshape(B, N, 12, 3, 64) reads
+  // (H, 3, D), so q, k and v each take features of all three projections. The fix splits the
+  // blocks first and renumbers the permute that reads the result (reshape(B, N, 3, H, D).permute(2, 0, 3, 1, 4)).
+  const std::string joined = R"json({"version": 1, "dims": {"B": 2, "N": 197},
+    "modules": {"q_proj": "nn.Linear(768, 768)", "k_proj": "nn.Linear(768, 768)", "v_proj": "nn.Linear(768, 768)"},
+    "tensors": {"x": ["B", "N", 768]}, "calls": [{"id": "pq", "module": "q_proj", "input": "x", "outputs": ["q0"]},
+    {"id": "pk", "module": "k_proj", "input": "x", "outputs": ["k0"]}, {"id": "pv", "module": "v_proj", "input": "x", "outputs": ["v0"]},
+    {"id": "j", "op": "cat", "tensors": ["q0", "k0", "v0"], "dim": -1, "outputs": ["y"]},
     {"id": "r", "op": "reshape", "input": "y", "shape": )json";
-  Report timm = test::check_text(prefix + R"json(["B", "N", 12, 3, 64], "outputs": ["y5"]},
+  Report cut = test::check_text(joined + R"json(["B", "N", 12, 3, 64], "outputs": ["y5"]},
     {"id": "pm", "op": "permute", "input": "y5", "dims": [3, 0, 2, 1, 4], "outputs": ["qkv3"]},
     {"id": "q", "op": "select", "input": "qkv3", "dim": 0, "index": 0, "outputs": ["q"]},
     {"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q"}]})json");
-  const Diagnostic* blocks = test::find(timm, "MHA312");
+  const Diagnostic* blocks = test::find(cut, "MHA312");
   REQUIRE(blocks != nullptr);
   CHECK(blocks->call == "r");
-  CHECK(blocks->message.find("splits the 2304 features that the Linear of call \"p\" makes (768 -> 2304: 3 projections of 768") !=
-        std::string::npos);
+  CHECK(blocks->message.find("splits the 2304 features that call \"j\" joins (3 projections of 768") != std::string::npos);
   REQUIRE_FALSE(blocks->fixes.empty());
   CHECK(blocks->fixes[0].description ==
         "split the 3 blocks first and renumber call \"pm\": y.reshape(B, N, 3, 12, 64).permute(2, 0, 3, 1, 4)");
   CHECK(blocks->fixes[0].valid());
   CHECK(blocks->fixes[0].semantics == FixSemantics::Consistent);
   // Read by select on dim 3 instead of a permute: a permute after the fixed reshape keeps the old order.
-  Report selected = test::check_text(prefix + R"json(["B", "N", 12, 3, 64], "outputs": ["y5"]},
+  Report selected = test::check_text(joined + R"json(["B", "N", 12, 3, 64], "outputs": ["y5"]},
     {"id": "q", "op": "select", "input": "y5", "dim": 3, "index": 0}]})json");
   REQUIRE(test::find(selected, "MHA312") != nullptr);
   REQUIRE_FALSE(test::find(selected, "MHA312")->fixes.empty());
   CHECK(test::find(selected, "MHA312")->fixes[0].description ==
         "split the 3 blocks first, then keep the dims' order: y.reshape(B, N, 3, 12, 64).permute(0, 1, 3, 2, 4)");
   CHECK(test::find(selected, "MHA312")->fixes[0].valid());
-  // Not reported: the blocks outermost, a (H, 3*D) split without a written 3 (GPT-NeoX's layout).
-  CHECK(test::find(test::check_text(prefix + R"json(["B", "N", 3, 12, 64]}]})json"), "MHA312") == nullptr);
-  CHECK(test::find(test::check_text(prefix + R"json(["B", "N", 12, 192]}]})json"), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(joined + R"json(["B", "N", 3, 12, 64]}]})json"), "MHA312") == nullptr);
+
+  // One fused nn.Linear(768, 2304): the order of its output features is its weights'. BLOOM's and
+  // GPT-NeoX's checkpoints lay them out per head, read by fused_qkv.view(B, T, H, 3, D); timm's and
+  // GPT-2's one projection after the other. The split is right for one of them: a note, no warning.
+  const std::string fused = R"json({"version": 1, "dims": {"B": 2, "N": 197}, "modules": {"qkv": "nn.Linear(768, 2304)"},
+    "tensors": {"x": ["B", "N", 768]}, "calls": [{"id": "p", "module": "qkv", "input": "x", "outputs": ["y"]},
+    {"id": "r", "op": "view", "input": "y", "shape": )json";
+  Report bloom = test::check_text(fused + R"json(["B", "N", 12, 3, 64], "outputs": ["y5"]},
+    {"id": "q", "op": "select", "input": "y5", "dim": 3, "index": 0}]})json");
+  CHECK(test::find(bloom, "MHA312") == nullptr);
+  CHECK(std::none_of(bloom.diagnostics.begin(), bloom.diagnostics.end(), [](const Diagnostic& d) { return d.severity() != Severity::Note; }));
+  const Diagnostic* layout = test::find(bloom, "MHA090");
+  REQUIRE(layout != nullptr);
+  CHECK(layout->call == "r");
+  CHECK(layout->message.find("only if the Linear's weights lay each head's 3 projections side by side (H, 3, D, per head)") !=
+        std::string::npos);
+  // Not reported: the blocks outermost, a (H, 3*D) split without a written 3 (GPT-NeoX's view).
+  CHECK(test::find(test::check_text(fused + R"json(["B", "N", 3, 12, 64]}]})json"), "MHA090") == nullptr);
+  CHECK(test::find(test::check_text(fused + R"json(["B", "N", 12, 192]}]})json"), "MHA090") == nullptr);
 }
 
 TEST_CASE("heads merged into the features with the head size outside the heads warns MHA312", "[glue][roles]") {
