@@ -67,12 +67,11 @@ class MhaRules {
       causal_without_mask();
     } else if (ctx_.call.flag("is_causal") && attn_.present && !kpm_.present && !ctx_.call.flag("need_weights")) {
       attn_ignored = true;
-      // The Transformer layers take the hint with the mask it stands for (tgt_mask=
-      // generate_square_subsequent_mask(T), tgt_is_causal=True, as PyTorch's docs write them, and
-      // the stacks set it themselves on detecting that mask): there a mask that fits the (L, L)
-      // slot may be the causal one. One of another shape is not, and PyTorch drops it unchecked.
-      const bool layer_hint = ctx_.argument_names.count("is_causal") != 0;
-      const bool hint_fits = layer_hint && attn_.rank() == 2 && L_ == S_ && attn_.shape[0] == L_ && attn_.shape[1] == S_;
+      // is_causal is a hint that attn_mask is the causal mask (PyTorch's docs pass
+      // generate_square_subsequent_mask(T) with it, and the Transformer stacks set it themselves on
+      // detecting that mask): a mask that fits the (L, L) slot may be the causal one. One of another
+      // shape is not, and PyTorch drops it unchecked.
+      const bool hint_fits = attn_.rank() == 2 && L_ == S_ && attn_.shape[0] == L_ && attn_.shape[1] == S_;
       if (!hint_fits) {
         Diagnostic& diagnostic = ctx_.report(
             DiagId::CausalIgnoresMask,

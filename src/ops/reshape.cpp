@@ -1306,7 +1306,7 @@ class ReshapeRules {
     for (std::size_t i = k; i < shape.size(); ++i) split += (split.empty() ? "" : ", ") + shape[i].str();
     if (!fused->order_known) {
       Diagnostic& note = report_argument(
-          ctx_, DiagId::Interpretation,
+          ctx_, DiagId::FusedSplitLayout,
           fmt::format("{} splits the {} features of the Linear of call \"{}\" ({} -> {}) as ({}): each of the {} slices of dim {} "
                       "is one projection only if the Linear's weights lay each head's {} projections side by side ({}, per "
                       "head)",

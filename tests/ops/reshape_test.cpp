@@ -191,14 +191,14 @@ TEST_CASE("a fused qkv split with the 3 inside the heads warns MHA312 only where
     {"id": "q", "op": "select", "input": "y5", "dim": 3, "index": 0}]})json");
   CHECK(test::find(bloom, "MHA312") == nullptr);
   CHECK(std::none_of(bloom.diagnostics.begin(), bloom.diagnostics.end(), [](const Diagnostic& d) { return d.severity() != Severity::Note; }));
-  const Diagnostic* layout = test::find(bloom, "MHA090");
+  const Diagnostic* layout = test::find(bloom, "MHA326");
   REQUIRE(layout != nullptr);
   CHECK(layout->call == "r");
   CHECK(layout->message.find("only if the Linear's weights lay each head's 3 projections side by side (H, 3, D, per head)") !=
         std::string::npos);
   // Not reported: the blocks outermost, a (H, 3*D) split without a written 3 (GPT-NeoX's view).
-  CHECK(test::find(test::check_text(fused + R"json(["B", "N", 3, 12, 64]}]})json"), "MHA090") == nullptr);
-  CHECK(test::find(test::check_text(fused + R"json(["B", "N", 12, 192]}]})json"), "MHA090") == nullptr);
+  CHECK(test::find(test::check_text(fused + R"json(["B", "N", 3, 12, 64]}]})json"), "MHA326") == nullptr);
+  CHECK(test::find(test::check_text(fused + R"json(["B", "N", 12, 192]}]})json"), "MHA326") == nullptr);
 }
 
 TEST_CASE("heads merged into the features with the head size outside the heads warns MHA312", "[glue][roles]") {
