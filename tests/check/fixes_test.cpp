@@ -1326,3 +1326,27 @@ TEST_CASE("a slice whose length depends on an unbound symbol gets no searched re
   }
 }
 
+
+TEST_CASE("one tensor transposed for the query but passed as is for the keys: the keys get the same transpose, the input keeps its layout", "[fixes][search]") {
+  Report report = check_spec(parse_spec(test::document_from(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(32, 4)"},
+    "tensors": {"x": ["B", "T", 32]},
+    "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 0, "dim1": 1, "outputs": ["xt"]},
+              {"id": "att", "module": "attn", "query": "xt", "key": "x", "value": "x", "need_weights": false, "outputs": ["y"]}]})json")));
+  REQUIRE(report.count(Severity::Error) > 0);
+  const Diagnostic* first = nullptr;
+  for (const Diagnostic& diagnostic : report.diagnostics) {
+    if (diagnostic.severity() == Severity::Error) {
+      first = &diagnostic;
+      break;
+    }
+  }
+  REQUIRE(first != nullptr);
+  REQUIRE_FALSE(first->fixes.empty());
+  CHECK(first->fixes.front().description == "pass x.transpose(0, 1) as key and value: laid out as call \"t\" lays it out for the other arguments");
+  CHECK(first->fixes.front().valid());
+  for (const Fix& fix : first->fixes) {
+    if (fix.description.find("transpose xt and x together") != std::string::npos || fix.description.find("transpose x and xt together") != std::string::npos) {
+      CHECK(fix.semantics == FixSemantics::Suspect);
+    }
+  }
+}
