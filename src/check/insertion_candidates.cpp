@@ -171,6 +171,21 @@ std::optional<Fix> relaid_like_sibling(const Spec& spec, std::size_t index, cons
   for (std::size_t before = 0; before < index; ++before) {
     const CallDecl& relayout = spec.calls[before];
     if ((relayout.op != "transpose" && relayout.op != "permute") || input_name(relayout, "input") != ref.name) continue;
+    // Another argument reads the transpose's output, through calls that keep its layout (a LayerNorm).
+    const bool sibling = std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& entry) {
+      if (entry.second.kind != ArgRef::Kind::Named || entry.second.name == ref.name) return false;
+      std::string name = entry.second.name;
+      const CallDecl* before_call = &call;
+      for (int step = 0; step < 16; ++step) {
+        const CallDecl* made = producer_of(spec, name, before_call);
+        if (made == &relayout) return true;
+        if (made == nullptr || !keeps_layout(spec, *made)) return false;
+        name = input_name(*made, "input");
+        before_call = made;
+      }
+      return false;
+    });
+    if (!sibling) continue;
     nlohmann::json inserted_call = {{"op", relayout.op}};
     std::string python;
     if (relayout.op == "transpose") {

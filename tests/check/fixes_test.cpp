@@ -1343,4 +1343,12 @@ TEST_CASE("one tensor transposed for the query but passed as is for the keys: th
       CHECK(fix.semantics == FixSemantics::Suspect);
     }
   }
+  // A transpose no other argument of the call reads says nothing of the layout the call wants.
+  Report unrelated = check_spec(parse_spec(test::document_from(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(32, 4)"},
+    "tensors": {"x": ["B", "T", 32], "q": ["T", "B", 32]},
+    "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 0, "dim1": 1, "outputs": ["xt"]},
+              {"id": "att", "module": "attn", "query": "q", "key": "x", "value": "x", "need_weights": false, "outputs": ["y"]}]})json")));
+  const Diagnostic* condition = test::find(unrelated, "MHA083");
+  REQUIRE(condition != nullptr);
+  for (const Fix& fix : condition->fixes) CHECK(fix.description.find("laid out as call") == std::string::npos);
 }
