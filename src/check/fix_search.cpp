@@ -1379,6 +1379,26 @@ std::optional<std::string> declared_alike(const Spec& spec, const ReadIndex& rea
   return std::nullopt;
 }
 
+// A group holding a declared tensor and the output of a transpose or permute of that very tensor
+// (seqs, and seqs_t = seqs.transpose(0, 1) behind the query, the keys read from seqs): both
+// transposed where they are made redeclare the input in the other layout, and the user's own
+// transpose, which said which layout the input has, then undoes itself. The argument read without
+// that transpose is the one off.
+std::optional<std::string> relaid_with_its_source(const Spec& spec, const std::vector<const LayoutSource*>& group) {
+  for (const LayoutSource* declared : group) {
+    if (!declared->written()) continue;
+    for (const LayoutSource* made : group) {
+      if (made->written() || made->producer >= spec.calls.size()) continue;
+      const CallDecl& relayout = spec.calls[made->producer];
+      if ((relayout.op != "transpose" && relayout.op != "permute") || input_name(relayout, "input") != declared->name) continue;
+      return fmt::format("redeclares {} in another layout, though call \"{}\" {}s it for another argument: the argument that reads {} "
+                         "without it is the one off",
+                         declared->name, relayout.id, relayout.op, declared->name);
+    }
+  }
+  return std::nullopt;
+}
+
 // What a matmul computes in attention: the scores (its output reaches a softmax through
 // scaling, biasing, masking), or the output from the weights (its input is a softmax's output,
 // through dropout, or a tensor named as attention weights or probabilities).
@@ -2201,6 +2221,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     std::optional<std::string> lost = roles_lost_by_transpose(spec, group, a, b);
     if (!lost) lost = contraction_moved(product, product_input, group, a, b);
     if (!lost) lost = declared_alike(spec, reads, group, a, b);
+    if (!lost) lost = relaid_with_its_source(spec, group);
     if (lost) {
       fix.semantics = FixSemantics::Suspect;
       fix.semantics_note = *lost;

@@ -161,6 +161,55 @@ Fix inserted(std::string description, nlohmann::json patch, const Insertion* ins
   return fix;
 }
 
+// One tensor read by two arguments of a call in two layouts: another argument reads it through a
+// transpose or permute (SASRec's query from seqs.transpose(0, 1), its keys from seqs itself).
+// The argument that reads it as it is disagrees with the others: the same transpose inserted on
+// it alone, before the call, lays it out as they are, where a change of the input or of the
+// module's layout would move the others too.
+std::optional<Fix> relaid_like_sibling(const Spec& spec, std::size_t index, const ArgRef& ref) {
+  const CallDecl& call = spec.calls[index];
+  for (std::size_t before = 0; before < index; ++before) {
+    const CallDecl& relayout = spec.calls[before];
+    if ((relayout.op != "transpose" && relayout.op != "permute") || input_name(relayout, "input") != ref.name) continue;
+    // Another argument reads the transpose's output, through calls that keep its layout (a LayerNorm).
+    const bool sibling = std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& entry) {
+      if (entry.second.kind != ArgRef::Kind::Named || entry.second.name == ref.name) return false;
+      std::string name = entry.second.name;
+      const CallDecl* before_call = &call;
+      for (int step = 0; step < 16; ++step) {
+        const CallDecl* made = producer_of(spec, name, before_call);
+        if (made == &relayout) return true;
+        if (made == nullptr || !keeps_layout(spec, *made)) return false;
+        name = input_name(*made, "input");
+        before_call = made;
+      }
+      return false;
+    });
+    if (!sibling) continue;
+    nlohmann::json inserted_call = {{"op", relayout.op}};
+    std::string python;
+    if (relayout.op == "transpose") {
+      inserted_call["dim0"] = relayout.arguments.at("dim0");
+      inserted_call["dim1"] = relayout.arguments.at("dim1");
+      python = fmt::format(".transpose({}, {})", relayout.arguments.at("dim0").dump(), relayout.arguments.at("dim1").dump());
+    } else {
+      inserted_call["dims"] = relayout.arguments.at("dims");
+      python = fmt::format(".permute({})", fmt::join(relayout.arguments.at("dims").get<std::vector<std::int64_t>>(), ", "));
+    }
+    std::vector<std::string> readers;
+    for (const auto& [argument, given] : call.tensors) {
+      if (given.kind == ArgRef::Kind::Named && given.name == ref.name) readers.push_back(argument);
+    }
+    Fix fix = inserted(fmt::format("pass {}{} as {}: laid out as call \"{}\" lays it out for the other arguments", ref.name, python,
+                                   fmt::join(readers, " and "), relayout.id),
+                       insertion_patch(spec, index, ref, {inserted_call}), nullptr);
+    fix.semantics = FixSemantics::Consistent;
+    fix.semantics_note = "every argument then reads the tensor in the one layout the code gave it";
+    return fix;
+  }
+  return std::nullopt;
+}
+
 // The lower-rank operand of a broadcast given the size-1 dims it lacks so that each of its dims
 // lands on the other operand's dim of the same size, in order (channel weights (B, C) against
 // x (B, C, H, W): w[:, :, None, None]; a shift (B, E) against tokens (B, T, E): shift[:, None]).
@@ -394,6 +443,7 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
     }
     for (Fix& fix : squeeze_dim_candidates(spec, report, resolved)) fixes.push_back(std::move(fix));
     if (std::optional<Fix> merged = merged_heads(spec, *index, ref->second, resolved)) fixes.push_back(std::move(*merged));
+    if (std::optional<Fix> relaid = relaid_like_sibling(spec, *index, ref->second)) fixes.push_back(std::move(*relaid));
     for (const ResolvedArgument& other : checked.arguments) {
       if (&other == &resolved || call.op == "matmul" || call.op == "scaled_dot_product_attention" ||
           elementwise_operators().count(call.op) == 0) {

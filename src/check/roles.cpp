@@ -115,6 +115,11 @@ MaskConvention mask_convention_of_name(const std::string& written) {
       name.find("valid") != std::string::npos) {
     return MaskConvention::TrueKeeps;
   }
+  // What is there: PyG's to_dense_batch gives True for the real nodes of each padded graph
+  // (node_mask, real_nodes), and masks of observed or existing entries mark the ones to use.
+  for (const char* present : {"node_mask", "real", "exist", "observed"}) {
+    if (name.find(present) != std::string::npos) return MaskConvention::TrueKeeps;
+  }
   // A graph's adjacency marks with True the pairs linked by an edge, the pairs attention is meant
   // to keep; a negated word (no_edge, non_adj, disconnected) marks the others.
   // Graph values other than the 0/1 links (Graphormer's edge_bias, edge_attr, edge_index, edge

@@ -27,6 +27,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace mhacheck {
 namespace {
@@ -293,6 +294,56 @@ void check_broadcast_roles(CallContext& ctx, const ArgValue& input, const ArgVal
                       nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(unsqueeze->pointer, "dim")}, {"value", p}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "every named dim meets the dim of its own role");
     return;
+  }
+}
+
+// Whether the values of `arg` are attention weights or scores: made by softmax, or by a product
+// of queries and keys, followed up through the calls that keep the layout (dropout, masking, scaling).
+bool attention_map(const CallContext& ctx, const ArgValue& arg) {
+  const CallDecl* maker = values_maker(ctx, arg);
+  return is_attention_scores(ctx, arg) || (arg.producer != nullptr && arg.producer->op == "softmax") ||
+         (maker != nullptr && maker->op == "softmax");
+}
+
+// MHA290 for a vector of one value per head (BERT's head_mask (H,), a per-head gate or scale,
+// named so or with its dim named as heads) multiplied or added into an attention map
+// (B, H, L, S): broadcasting right-aligns the vector with the keys (S), not with the heads, so key
+// j gets head j's factor. Equal sizes only (S == H, bound by "dims"): unequal ones fail to
+// broadcast. The fix gives the vector the map's rank with its entries in the heads slot, (1, H, 1, 1).
+void check_per_head_vector(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
+  const bool input_is_vector = input.rank() == 1;
+  const ArgValue& vector = input_is_vector ? input : other;
+  const ArgValue& map = input_is_vector ? other : input;
+  if (vector.rank() != 1 || map.rank() < 3 || !attention_map(ctx, map)) return;
+  const std::string name = lowered(tensor_name(vector));
+  const bool per_head = role_of_dim(vector.dim_names, 0) == DimRole::Heads ||
+                        (name.find("head") != std::string::npos && name.find("head_dim") == std::string::npos &&
+                         name.find("head_size") == std::string::npos);
+  if (!per_head) return;
+  int heads = -1;
+  for (int d = 0; d < map.rank() && heads < 0; ++d) {
+    if (role_of_dim(map.dim_names, d) == DimRole::Heads) heads = d;
+  }
+  if (heads < 0) heads = map.rank() - 3;  // (..., H, L, S)
+  const int keys = map.rank() - 1;
+  const DimExpr& size = vector.shape[0];
+  if (heads == keys || ctx.symbols.compare(map.shape[static_cast<std::size_t>(heads)], size) != Symbols::Verdict::Equal ||
+      ctx.symbols.compare(map.shape[static_cast<std::size_t>(keys)], size) != Symbols::Verdict::Equal) {
+    return;
+  }
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::BroadcastRoleMismatch,
+      fmt::format("{} {} holds one value per head, but broadcasting aligns it with the last dim of the attention map {} (the keys, "
+                  "dim {}), not with its heads (dim {}): key j gets head j's value",
+                  shown_name(vector), tuple_str(vector.shape), tuple_str(map.shape), keys, heads),
+      &vector, 0);
+  diagnostic.notes.push_back("PyTorch raises nothing while the key count equals the head count, and fails when they differ");
+  std::vector<std::string> items(static_cast<std::size_t>(map.rank()), "None");
+  items[static_cast<std::size_t>(heads)] = ":";
+  const std::string index = fmt::format("[{}]", fmt::join(items, ", "));
+  if (ctx.add_inserted_call_fix(diagnostic, vector, fmt::format("line the heads up: {}{}", shown_name(vector), index), "getitem",
+                                {{"index", index}})) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each head's value scales that head's whole map");
   }
 }
 
@@ -686,6 +737,7 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   if (shape && !number) {
     const std::size_t before = ctx.diagnostics.size();
     check_broadcast_roles(ctx, input, other);
+    if (ctx.diagnostics.size() == before) check_per_head_vector(ctx, input, other);
     if (ctx.diagnostics.size() == before) check_unsqueezed_meets_batch(ctx, input, other);
     if (ctx.diagnostics.size() == before) check_padding_weights(ctx, input, other);
   }

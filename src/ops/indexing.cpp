@@ -40,13 +40,21 @@ std::string sizes_text(const Shape& shape) {
 // batch-first x, written pe[:32] with "dims" binding B to 32, is pe[:B], a table cut to the batch
 // size, whatever the table's dim stood for. The symbol "dims" binds to n, when exactly one is;
 // "" otherwise. (A stop written as the symbol, pe[:B] as the tracer writes it, names the dim so.)
-std::string slice_length_name(const Spec& spec, const DimExpr& length) {
-  if (!length.is_constant()) return "";
+// The number is only a hint, taken for the leading dim of a table alone (the rows pe[:n] cuts):
+// a slice of another dim (cos_cached[:, :, :10] of (1, 1, 2048, 128) with B bound to 10) keeps
+// positions or features, and when another dim of the input already stands for that symbol
+// (x[:, :99] of a (B, 197, E) x with B bound to 99 keeps 99 of the tokens, B is dim 0), the equal
+// size is a coincidence: neither is named.
+std::string slice_length_name(const Spec& spec, const ArgValue& input, int sliced, const DimExpr& length) {
+  if (!length.is_constant() || sliced != 0) return "";
   std::string named;
   for (const auto& [symbol, value] : spec.dims) {
     if (value != length.offset) continue;
     if (!named.empty()) return "";  // two symbols of that size: the slice could be either
     named = symbol;
+  }
+  for (int d = 0; d < input.rank() && !named.empty(); ++d) {
+    if (d != sliced && input.dim_name(d) == named) return "";
   }
   return named;
 }
@@ -227,6 +235,46 @@ void check_key_column_read(CallContext& ctx, const ArgValue& input, const IndexE
   }
 }
 
+// A slice whose length depends on a symbol's value (x[:99] of a (B, 197, E) x keeps 99 batch
+// entries only if B >= 99) was most likely meant for a dim it fits whatever the symbols are: the
+// same slice moved there (x[:, :99], EViT keeping tokens along dim 1). The index must be that
+// one slice after full slices (":"); the candidates are the other dims of a fixed size the slice
+// fits, a dim named as a sequence first, then the unnamed ones with the features (the last dim)
+// after them; a dim named as a batch or as heads is not where tokens are kept.
+void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const IndexExpression& index, std::size_t at) {
+  if (ctx.diagnostics.empty() || at >= index.items.size() || static_cast<int>(at) >= input.rank()) return;
+  const IndexItem& slice = index.items[at];
+  auto full = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
+  if (slice.kind != IndexItem::Kind::Slice || !slice.stop || !slice.stop->is_constant() || slice.stop->constant <= 0) return;
+  if (slice.start && (!slice.start->is_constant() || slice.start->constant < 0)) return;
+  for (std::size_t i = 0; i < index.items.size(); ++i) {
+    if (i != at && !full(index.items[i])) return;
+  }
+  std::vector<std::pair<int, int>> candidates;  // (rank by role, dim)
+  for (int d = 0; d < input.rank(); ++d) {
+    const DimExpr& size = input.shape[static_cast<std::size_t>(d)];
+    if (d == static_cast<int>(at) || !size.is_constant() || size.offset < slice.stop->constant) continue;
+    DimRole role = role_of_dim(input.dim_names, d);
+    if (role == DimRole::Batch || role == DimRole::Heads) continue;
+    candidates.emplace_back(role == DimRole::Sequence ? 0 : d + 1 == input.rank() ? 2 : 1, d);
+  }
+  std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const std::string name = shown_name(input, "input");
+  for (const auto& candidate : candidates) {
+    const int dim = candidate.second;
+    std::vector<std::string> items(static_cast<std::size_t>(dim), ":");
+    items.push_back(item_text(slice));
+    const std::string moved = fmt::format("[{}]", fmt::join(items, ", "));
+    if (ctx.add_argument_fix(ctx.diagnostics.back(),
+                             fmt::format("slice dim {} (size {}) instead of dim {}: {}{}", dim, input.shape[static_cast<std::size_t>(dim)].str(), at,
+                                         name, moved),
+                             "index", moved) &&
+        candidate.first == 0) {
+      CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "the slice keeps positions of the sequence");
+    }
+  }
+}
+
 }  // namespace
 
 void infer_getitem(CallContext& ctx) {
@@ -239,6 +287,7 @@ void infer_getitem(CallContext& ctx) {
   IndexPlan plan = plan_index(*index, input.shape);
   if (plan.failure && plan.failure->type.empty()) {
     symbol_dependent(ctx, "index", plan.failure->message);
+    offer_slice_on_fitting_dims(ctx, input, *index, plan.failure->item);
     return;
   }
   if (plan.failure) {
@@ -259,7 +308,7 @@ void infer_getitem(CallContext& ctx) {
     bool prefix = dim.source >= 0 && dim.step == 1 && dim.start == IndexBound{};
     names.push_back(whole           ? input.dim_name(dim.source)
                     : !prefix       ? ""
-                    : dim.stop_symbol.empty() ? slice_length_name(ctx.spec, dim.size)
+                    : dim.stop_symbol.empty() ? slice_length_name(ctx.spec, input, dim.source, dim.size)
                                               : dim.stop_symbol);
   }
   ctx.outputs.push_back({"output", plan.shape(), input.dtype, names});
@@ -349,7 +398,7 @@ void infer_narrow(CallContext& ctx) {
   std::vector<std::string> names = input.dim_names;
   names.resize(shape.size());
   shape[static_cast<std::size_t>(*dim)] = DimExpr::constant(length);
-  names[static_cast<std::size_t>(*dim)] = start == 0 ? slice_length_name(ctx.spec, shape[static_cast<std::size_t>(*dim)]) : "";
+  names[static_cast<std::size_t>(*dim)] = start == 0 ? slice_length_name(ctx.spec, input, *dim, shape[static_cast<std::size_t>(*dim)]) : "";
   ctx.outputs.push_back({"output", shape, input.dtype, names});
   ctx.output_layouts["output"] = resized_layout(input.layout, shape);  // the same strides, from an offset
 }

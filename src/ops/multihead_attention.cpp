@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "ops/parts.hpp"
 #include "ops/mask_meaning.hpp"
@@ -869,6 +870,33 @@ class MhaRules {
                        {{&query_, swapped(query_)}, {&key_, swapped(key_)}, {&value_, swapped(value_)}});
   }
 
+  // A padding mask computed on the features ((x == 0) of a (B, T, C) x) has the features' dim
+  // too many: a padding mask marks positions. With that one dim (the last that leaves exactly
+  // the expected dims) taken out, it is the mask PyTorch wants: one feature of each position read
+  // (x[..., 0] == 0; all features are 0 at a padded step) is inserted before the call.
+  bool propose_reduced_feature_dim(Diagnostic& diagnostic) {
+    if (query_.rank() != 3 || key_.rank() != 3 || kpm_.rank() != 3) return false;
+    const int seq = m_.batch_first ? 1 : 0;
+    const Shape expected{key_.shape[static_cast<std::size_t>(1 - seq)], key_.shape[static_cast<std::size_t>(seq)]};
+    for (int d = kpm_.rank() - 1; d >= 0; --d) {
+      Shape rest = kpm_.shape;
+      rest.erase(rest.begin() + d);
+      if (!std::equal(expected.begin(), expected.end(), rest.begin(),
+                      [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; })) {
+        continue;
+      }
+      std::vector<std::string> items(static_cast<std::size_t>(d), ":");
+      items.push_back("0");
+      const std::string index = d + 1 == kpm_.rank() ? "[..., 0]" : fmt::format("[{}]", fmt::join(items, ", "));
+      const std::string name = tensor_name(kpm_);
+      return ctx_.add_inserted_call_fix(diagnostic, kpm_,
+                                        fmt::format("reduce dim {} (size {}), which holds features, not positions: {}{} gives {} (or {}.all({}))", d,
+                                             kpm_.shape[static_cast<std::size_t>(d)].str(), name, index, tuple_str(expected), name, d),
+                                        "getitem", {{"index", index}});
+    }
+    return false;
+  }
+
   void propose_key_padding_mask_shape(Diagnostic& diagnostic) {
     if (query_.rank() != 3 && query_.rank() != 2) return;
     bool batched = query_.rank() == 3;
@@ -901,6 +929,7 @@ class MhaRules {
       std::string description = extra_unit     ? fmt::format("{}.squeeze({}) gives {}", kpm_.argument, *extra_unit, tuple_str(expected))
                                 : missing_unit ? fmt::format("{}.unsqueeze(0) gives {}", kpm_.argument, tuple_str(expected))
                                                : fmt::format("pass a {} = {} {}", batched ? "(N, S)" : "(S,)", tuple_str(expected), kpm_.argument);
+      if (!extra_unit && !missing_unit && propose_reduced_feature_dim(diagnostic)) return;
       if (ctx_.add_shape_fix(diagnostic, description, {{&kpm_, expected}}) || !extra_unit) return;
     }
     // A mask made by a call has no written shape to patch: the squeeze is inserted before the call.

@@ -74,6 +74,7 @@ class SdpaRules {
     if (!scores) return;
     check_causal_alignment();
     std::optional<std::size_t> mask_role = check_mask_roles(*scores);
+    if (!mask_role) mask_role = check_mask_of_queries(*scores);
     if (ctx_.call.flag("is_causal") || mask_.present) {
       std::size_t before = ctx_.diagnostics.size();
       bool fits = mask_fits(*scores);
@@ -750,6 +751,95 @@ class SdpaRules {
                                "batch entry h's mask");
     add_heads_dim_fix(diagnostic, scores);
     return reported;
+  }
+
+  // attn_mask's last dim meets the keys (S). A mask whose last dim is the queries' length L, as a
+  // symbol of its own, while the keys have another length (cross-attention over 577 image tokens
+  // masked with the text's (B, 1, 1, T) mask), and with no dim of the keys' length, was made for
+  // the queries: the call is valid only if L == S, which nothing ties (an error: PyTorch raises
+  // whenever they differ). A mask with S elsewhere is written (..., S, L), its own MHA080. The broadcast's
+  // MHA080 becomes a note of it. The fix reads the keys' mask instead, when the spec declares one
+  // shaped like the mask's source with the keys' length in place of the queries'.
+  std::optional<std::size_t> check_mask_of_queries(const Shape& scores) {
+    if (!mask_.present || mask_.rank() < 1 || scores.size() < 2) return std::nullopt;
+    const DimExpr& queries = scores[scores.size() - 2];
+    const DimExpr& keys = scores.back();
+    const DimExpr& last = mask_.shape.back();
+    if (last.is_constant() || ctx_.symbols.compare(last, queries) != Symbols::Verdict::Equal ||
+        ctx_.symbols.compare(last, keys) != Symbols::Verdict::EqualIf || ctx_.symbols.compare(queries, keys) != Symbols::Verdict::EqualIf) {
+      return std::nullopt;
+    }
+    // A mask holding the keys' length elsewhere is laid out (..., S, L): transposed, not the queries'.
+    for (const DimExpr& size : mask_.shape) {
+      if (ctx_.symbols.compare(size, keys) == Symbols::Verdict::Equal) return std::nullopt;
+    }
+    std::size_t reported = ctx_.diagnostics.size();
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::RoleCondition,
+        fmt::format("valid only if {} == {}, but attn_mask {}'s last dim, which masks the keys (S = {}), holds {}, the queries' length: "
+                    "the mask was made for the queries",
+                    last.str(), keys.str(), tuple_str(mask_.shape), keys.str(), last.str()),
+        &mask_, mask_.rank() - 1);
+    diagnostic.notes.push_back(fmt::format("the scores are {} (..., L, S); PyTorch raises whenever {} != {}", tuple_str(scores), last.str(), keys.str()));
+    if (!add_keys_mask_fix(diagnostic, keys)) {
+      diagnostic.notes.push_back(fmt::format("pass the keys' mask: one entry per key position ({} of them), not per query", keys.str()));
+    }
+    return reported;
+  }
+
+  // The declared tensor the mask's values come from, followed up through calls with one tensor
+  // input that keep or convert its entries (indexing, reshapes, casts, ~, comparisons with a
+  // number), and the call reading it (null: attn_mask is that tensor); nullopt past any other call.
+  std::optional<std::pair<std::string, const CallDecl*>> mask_source() const {
+    static const std::set<std::string_view> converts{"bool", "to", "float", "half", "long", "int", "eq", "ne", "bitwise_not", "logical_not"};
+    std::string name = input_name(ctx_.call, "attn_mask");
+    const CallDecl* reader = nullptr;
+    const CallDecl* call = mask_.producer;
+    for (int step = 0; step < 16 && call != nullptr; ++step) {
+      if (!keeps_values(call->op) && converts.count(call->op) == 0) return std::nullopt;
+      std::string from = input_name(*call, "input");
+      if (from.empty()) return std::nullopt;
+      name = from;
+      reader = call;
+      call = producer_of(ctx_.spec, from, call);
+    }
+    if (call != nullptr || name.empty() || ctx_.spec.find_tensor(name) == nullptr) return std::nullopt;
+    return std::make_pair(name, reader);
+  }
+
+  // Another declared tensor shaped as the mask's source with the keys' length where the source
+  // has the queries' (encoder_attention_mask (B, 577) beside attention_mask (B, T)) is the keys'
+  // mask: read it in place of the source.
+  bool add_keys_mask_fix(Diagnostic& diagnostic, const DimExpr& keys) {
+    std::optional<std::pair<std::string, const CallDecl*>> source = mask_source();
+    if (!source) return false;
+    const TensorDecl& made_from = *ctx_.spec.find_tensor(source->first);
+    const DimExpr& queries = mask_.shape.back();
+    auto same = [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; };
+    for (const TensorDecl& other : ctx_.spec.tensors) {
+      if (other.name == made_from.name || other.shape.size() != made_from.shape.size()) continue;
+      bool fits = true, replaced = false;
+      for (std::size_t d = 0; d < other.shape.size() && fits; ++d) {
+        bool swapped = same(made_from.shape[d], queries) && same(other.shape[d], keys);
+        replaced = replaced || swapped;
+        fits = swapped || same(made_from.shape[d], other.shape[d]);
+      }
+      if (!fits || !replaced) continue;
+      std::string description =
+          fmt::format("mask the keys: read {} {} (the keys' mask) instead of {} {}{}", other.name, tuple_str(other.shape), made_from.name,
+                      tuple_str(made_from.shape), source->second != nullptr ? fmt::format(" in call \"{}\"", source->second->id) : "");
+      if (source->second == nullptr) {
+        if (!ctx_.add_argument_fix(diagnostic, description, "attn_mask", other.name)) return false;
+      } else {
+        auto input = source->second->tensors.find("input");
+        if (input == source->second->tensors.end() || input->second.pointer.empty()) return false;
+        ctx_.add_patch_fix(diagnostic, description,
+                           nlohmann::json::array({{{"op", "replace"}, {"path", input->second.pointer}, {"value", other.name}}}));
+      }
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "attn_mask masks key positions");
+      return true;
+    }
+    return false;
   }
 
   // The mask's dim in the scores' heads slot is named as a batch size (a (B, L, S) mask): a new

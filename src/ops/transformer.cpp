@@ -404,6 +404,11 @@ class TransformerRules {
     if (auto written = ctx_.call.tensors.find(attn_mask.argument); attn_mask.present && written != ctx_.call.tensors.end()) {
       call.tensors["attn_mask"] = written->second;
     }
+    // The padding mask's reference under its written name, so that a call inserted on it (a mask
+    // computed on the features reduced to the positions) is inserted where the layer reads it.
+    if (auto written = ctx_.call.tensors.find(key_padding_mask.argument); key_padding_mask.present && written != ctx_.call.tensors.end()) {
+      call.tensors[key_padding_mask.argument] = written->second;
+    }
     CallContext inner = ctx_.inner(call, &attention);
     inner.option_names = attention_options();
     if (!names.is_causal.empty()) inner.argument_names["is_causal"] = names.is_causal;

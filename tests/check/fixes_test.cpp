@@ -1326,3 +1326,29 @@ TEST_CASE("a slice whose length depends on an unbound symbol gets no searched re
   }
 }
 
+
+TEST_CASE("one tensor transposed for the query but passed as is for the keys: the keys get the same transpose, the input keeps its layout", "[fixes][search]") {
+  Report report = check_spec(parse_spec(test::document_from(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(32, 4)"},
+    "tensors": {"x": ["B", "T", 32]},
+    "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 0, "dim1": 1, "outputs": ["xt"]},
+              {"id": "att", "module": "attn", "query": "xt", "key": "x", "value": "x", "need_weights": false, "outputs": ["y"]}]})json")));
+  const Diagnostic* first = test::find(report, "MHA083");  // valid only if T == B
+  REQUIRE(first != nullptr);
+  CHECK(first->severity() == Severity::Error);
+  REQUIRE_FALSE(first->fixes.empty());
+  CHECK(first->fixes.front().description == "pass x.transpose(0, 1) as key and value: laid out as call \"t\" lays it out for the other arguments");
+  CHECK(first->fixes.front().valid());
+  for (const Fix& fix : first->fixes) {
+    if (fix.description.find("transpose xt and x together") != std::string::npos || fix.description.find("transpose x and xt together") != std::string::npos) {
+      CHECK(fix.semantics == FixSemantics::Suspect);
+    }
+  }
+  // A transpose no other argument of the call reads says nothing of the layout the call wants.
+  Report unrelated = check_spec(parse_spec(test::document_from(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(32, 4)"},
+    "tensors": {"x": ["B", "T", 32], "q": ["T", "B", 32]},
+    "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 0, "dim1": 1, "outputs": ["xt"]},
+              {"id": "att", "module": "attn", "query": "q", "key": "x", "value": "x", "need_weights": false, "outputs": ["y"]}]})json")));
+  const Diagnostic* condition = test::find(unrelated, "MHA083");
+  REQUIRE(condition != nullptr);
+  for (const Fix& fix : condition->fixes) CHECK(fix.description.find("laid out as call") == std::string::npos);
+}

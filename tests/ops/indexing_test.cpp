@@ -228,3 +228,47 @@ TEST_CASE("a key column read through an Ellipsis or None entries warns MHA379, t
     CHECK(test::find(read(index), "MHA379") == nullptr);
   }
 }
+
+TEST_CASE("a slice's numeric length names its dim by a bound symbol only when no other dim of the input is that symbol", "[glue][index]") {
+  // Tokens kept along dim 1 of a (B, 50, 16) x with B bound to 20: the 20 kept tokens are not the
+  // batch, which is dim 0 already; batch-first attention over them is fine.
+  for (const char* keep : {R"("op": "getitem", "input": "x", "index": "[:, :20]")", R"("op": "narrow", "input": "x", "dim": 1, "start": 0, "length": 20)"}) {
+    INFO(keep);
+    Report report = test::check_text(fmt::format(R"json({{"version": 1, "dims": {{"B": 20}}, "modules": {{"attn": "nn.MultiheadAttention(16, 2, batch_first=True)"}},
+      "tensors": {{"x": ["B", 50, 16]}},
+      "calls": [{{"id": "g", {}, "outputs": ["kept"]}},
+                {{"id": "att", "module": "attn", "query": "kept", "key": "kept", "value": "kept", "need_weights": false}}]}})json", keep));
+    CHECK(report.count(Severity::Warning) == 0);
+    CHECK(report.count(Severity::Error) == 0);
+  }
+  // A table with no batch dim cut at the bound batch size is still read as cut to B.
+  Report table = test::check_text(R"({"version": 1, "dims": {"B": 20}, "tensors": {"pe": [100, 1, 16]},
+    "calls": [{"id": "g", "op": "getitem", "input": "pe", "index": "[:20]", "outputs": ["cut"]}]})");
+  REQUIRE(table.calls.at(0).outputs.size() == 1);
+  CHECK(table.calls[0].outputs[0].dim_names.at(0) == "B");
+  // A slice of another dim keeps positions or features: 10 of 2048 cached positions are not B.
+  Report positions = test::check_text(R"({"version": 1, "dims": {"B": 10}, "tensors": {"cos_cached": [1, 1, 2048, 128]},
+    "calls": [{"id": "g", "op": "getitem", "input": "cos_cached", "index": "[:, :, :10]", "outputs": ["cos"]}]})");
+  REQUIRE(positions.calls.at(0).outputs.size() == 1);
+  CHECK(positions.calls[0].outputs[0].dim_names.at(2).empty());
+}
+
+TEST_CASE("a slice whose length depends on a symbol's value is offered on the dims it fits, a sequence before unnamed dims and features", "[glue][index]") {
+  // x[:10] of (B, 12, 30, 8): the slice fits dims 1 and 2 (12, 30) whatever B is, not the 8 features.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"x": ["B", 12, 30, 8]},
+    "calls": [{"id": "g", "op": "getitem", "input": "x", "index": "[:10]", "outputs": ["kept"]}]})");
+  const Diagnostic* dependent = test::find(report, "MHA303");
+  REQUIRE(dependent != nullptr);
+  REQUIRE(dependent->fixes.size() == 2);
+  CHECK(dependent->fixes[0].description == "slice dim 1 (size 12) instead of dim 0: x[:, :10]");
+  CHECK(dependent->fixes[0].valid());
+  CHECK(dependent->fixes[1].description == "slice dim 2 (size 30) instead of dim 0: x[:, :, :10]");
+  // A dim named as a sequence comes first; one named as a batch or heads is never offered.
+  Report named = test::check_text(R"({"version": 1, "dims": {"T": 40}, "tensors": {"x": ["B", 6, "T", 64]},
+    "calls": [{"id": "g", "op": "getitem", "input": "x", "index": "[:5]", "outputs": ["kept"]}]})");
+  const Diagnostic* sequence = test::find(named, "MHA303");
+  REQUIRE(sequence != nullptr);
+  REQUIRE_FALSE(sequence->fixes.empty());
+  CHECK(sequence->fixes[0].description == "slice dim 2 (size 40) instead of dim 0: x[:, :, :5]");
+  CHECK(sequence->fixes[0].semantics == FixSemantics::Consistent);
+}

@@ -2,6 +2,8 @@
 // src/check/mask_origin.cpp): a 0/1 mask added to the scores (MHA266, MHA267), scores filled
 // with 0 before softmax (MHA268) or weights with -inf after it (MHA277), a mask made by ne(ids, pad)
 // passed as key_padding_mask (MHA084).
+#include <fmt/format.h>
+
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -527,4 +529,26 @@ TEST_CASE("padding filled with 0 before a max over the tokens: the fill must be 
     INFO(quiet);
     CHECK(test::find(test::check_text(quiet), "MHA422") == nullptr);
   }
+}
+
+TEST_CASE("a mask named for what is there (node_mask, real, exist, observed) marks the entries to keep: MHA084 as key_padding_mask, not ~ of it", "[glue][masks]") {
+  auto graph = [](const std::string& mask, const std::string& passed, const std::string& calls) {
+    return test::check_text(fmt::format(
+        R"json({{"version": 1, "modules": {{"attn": "nn.MultiheadAttention(16, 2, batch_first=True)"}},
+            "tensors": {{"h": ["B", "N", 16], "{}": {{"shape": ["B", "N"], "dtype": "bool"}}}},
+            "calls": [{}{{"id": "a", "module": "attn", "query": "h", "key": "h", "value": "h", "key_padding_mask": "{}", "need_weights": false}}]}})json",
+        mask, calls, passed));
+  };
+  for (const char* name : {"node_mask", "real_nodes", "exists", "observed_mask"}) {
+    INFO(name);
+    Report as_is = graph(name, name, "");
+    const Diagnostic* inverted = test::find(as_is, "MHA084");
+    REQUIRE(inverted != nullptr);
+    CHECK(first_fix(inverted).description == fmt::format("pass ~{}", name));
+    // Inverted before the call: the padding, as key_padding_mask wants it.
+    CHECK(test::find(graph(name, "pad", fmt::format(R"({{"id": "n", "op": "logical_not", "input": "{}", "outputs": ["pad"]}}, )", name)),
+                     "MHA084") == nullptr);
+  }
+  // A bare "mask" says nothing (DETR's mask marks the padding).
+  CHECK(test::find(graph("mask", "mask", ""), "MHA084") == nullptr);
 }

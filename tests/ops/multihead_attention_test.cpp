@@ -644,3 +644,24 @@ TEST_CASE("a graph's adjacency given as nn.MultiheadAttention's bool attn_mask i
   CHECK(mask_convention_of_name("edge_bias") == MaskConvention::Unknown);
   CHECK(mask_convention_of_name("adj_weight") == MaskConvention::Unknown);
 }
+
+TEST_CASE("a padding mask computed on the features (B, T, C) is reduced to the positions (B, T): one feature of each read", "[mha][mask]") {
+  Report report = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(16, 2, batch_first=True)"},
+    "tensors": {"feats": ["B", 20, 16]},
+    "calls": [{"id": "eq", "op": "eq", "input": "feats", "other": 0, "outputs": ["pad"]},
+              {"id": "att", "module": "attn", "query": "feats", "key": "feats", "value": "feats", "key_padding_mask": "pad", "need_weights": false}]})json");
+  const Diagnostic* rank = test::find(report, "MHA022");
+  REQUIRE(rank != nullptr);
+  REQUIRE_FALSE(rank->fixes.empty());
+  CHECK(rank->fixes.front().description ==
+        "reduce dim 2 (size 16), which holds features, not positions: pad[..., 0] gives (B, 20) (or pad.all(2))");
+  CHECK(rank->fixes.front().valid());
+  // Seq-first: (T, B, C) features give (T, B), which is not the (B, T) mask; no such reduction is offered.
+  Report seq_first = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(16, 2)"},
+    "tensors": {"feats": [20, "B", 16]},
+    "calls": [{"id": "eq", "op": "eq", "input": "feats", "other": 0, "outputs": ["pad"]},
+              {"id": "att", "module": "attn", "query": "feats", "key": "feats", "value": "feats", "key_padding_mask": "pad", "need_weights": false}]})json");
+  const Diagnostic* other = test::find(seq_first, "MHA022");
+  REQUIRE(other != nullptr);
+  for (const Fix& fix : other->fixes) CHECK(fix.description.find("reduce dim") == std::string::npos);
+}

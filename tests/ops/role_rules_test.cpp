@@ -502,3 +502,36 @@ TEST_CASE("a keepdim statistic over the batch alone, then normalising its own in
                 {"id": "c", "op": "sub", "input": "f", "other": "mu"}]})");
   CHECK(test::find(batch_norm, "MHA288") == nullptr);
 }
+
+TEST_CASE("a per-head vector (H,) applied to attention weights (B, H, L, S) meets the keys, not the heads: MHA290", "[glue][roles]") {
+  // A gate per head, named so; S == H == 8 by binding, so PyTorch runs.
+  const std::string gated = R"({"version": 1, "dims": {"S": 8}, "tensors": {"scores": ["B", 8, "S", "S"], "head_gate": [8]},
+    "calls": [{"id": "sm", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
+              {"id": "m", "op": "OPERATOR", "input": "probs", "other": "head_gate", "outputs": ["gated"]}]})";
+  for (const char* op : {"mul", "add"}) {
+    INFO(op);
+    std::string text = gated;
+    text.replace(text.find("OPERATOR"), 8, op);
+    Report report = test::check_text(text);
+    const Diagnostic* keys = test::find(report, "MHA290");
+    REQUIRE(keys != nullptr);
+    CHECK(keys->severity() == Severity::Warning);
+    CHECK(first_fix(*keys).description == "line the heads up: head_gate[None, :, None, None]");
+    CHECK(first_fix(*keys).valid());
+    CHECK(first_fix(*keys).semantics == FixSemantics::Consistent);
+  }
+  // The vector's dim named as heads says the same; a vector over the keys (a key bias) says nothing.
+  Report named = test::check_text(R"({"version": 1, "dims": {"H": 4, "T": 4}, "tensors": {"w": ["B", "H", "T", "T"], "scale": ["H"]},
+    "calls": [{"id": "sm", "op": "softmax", "input": "w", "dim": -1, "outputs": ["probs"]},
+              {"id": "m", "op": "mul", "input": "probs", "other": "scale", "outputs": ["scaled"]}]})");
+  CHECK(test::find(named, "MHA290") != nullptr);
+  Report key_bias = test::check_text(R"({"version": 1, "dims": {"S": 8}, "tensors": {"scores": ["B", 8, "S", "S"], "key_bias": [8]},
+    "calls": [{"id": "sm", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
+              {"id": "m", "op": "mul", "input": "probs", "other": "key_bias", "outputs": ["biased"]}]})");
+  CHECK(key_bias.count(Severity::Warning) == 0);
+  // Lined up already: no warning.
+  Report lined = test::check_text(R"({"version": 1, "dims": {"S": 8}, "tensors": {"scores": ["B", 8, "S", "S"], "head_gate": [1, 8, 1, 1]},
+    "calls": [{"id": "sm", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
+              {"id": "m", "op": "mul", "input": "probs", "other": "head_gate", "outputs": ["gated"]}]})");
+  CHECK(lined.count(Severity::Warning) == 0);
+}

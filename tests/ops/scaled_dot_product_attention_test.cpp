@@ -2,6 +2,8 @@
 // the shapes broadcasting and grouped-query heads produce.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "test_support.hpp"
@@ -372,4 +374,34 @@ TEST_CASE("an SDPA padding mask tiled along its positions by repeat warns MHA240
   // repeat_interleave, and tokens stacked outside the steps (all of s, then all of a), are right.
   CHECK(test::find(tokens("2", R"("op": "repeat_interleave", "repeats": 2, "dim": 1)", indexed), "MHA240") == nullptr);
   CHECK(test::find(tokens("1", tiled, indexed), "MHA240") == nullptr);
+}
+
+TEST_CASE("an SDPA mask whose key dim holds the queries' length was made for the queries: an error, fixed with the keys' mask", "[sdpa][mask]") {
+  const std::string with_keys_mask = R"({"version": 1, "tensors": {"q": ["B", 8, "L", 32], "k": ["B", 8, 49, 32], "v": ["B", 8, 49, 32],
+    "text_mask": {"shape": ["B", "L"], "dtype": "bool"}, "patch_mask": {"shape": ["B", 49], "dtype": "bool"}},
+    "calls": [{"id": "g", "op": "getitem", "input": "text_mask", "index": "[:, None, None, :]", "outputs": ["m"]},
+              {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "m"}]})";
+  Report report = test::check_text(with_keys_mask);
+  REQUIRE(report.count(Severity::Warning) == 0);
+  const Diagnostic* condition = test::find(report, "MHA083");
+  REQUIRE(condition != nullptr);
+  CHECK(condition->severity() == Severity::Error);
+  CHECK(test::find(report, "MHA080") == nullptr);  // folded into it
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description ==
+        "mask the keys: read patch_mask (B, 49) (the keys' mask) instead of text_mask (B, L) in call \"g\"");
+  CHECK(condition->fixes.front().valid());
+  CHECK(condition->fixes.front().semantics == FixSemantics::Consistent);
+  // Without a keys' mask in the spec, the diagnostic says whose mask is needed.
+  Report alone = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, "L", 32], "k": ["B", 8, "S", 32], "v": ["B", 8, "S", 32],
+    "m": {"shape": ["B", 1, 1, "L"], "dtype": "bool"}},
+    "calls": [{"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "m"}]})");
+  const Diagnostic* queries = test::find(alone, "MHA083");
+  REQUIRE(queries != nullptr);
+  CHECK(std::find(queries->notes.begin(), queries->notes.end(), "pass the keys' mask: one entry per key position (S of them), not per query") !=
+        queries->notes.end());
+  // Self-attention over one length: the (B, 1, 1, T) padding mask is the keys' mask too.
+  Report self = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, "T", 32], "m": {"shape": ["B", 1, 1, "T"], "dtype": "bool"}},
+    "calls": [{"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "m"}]})");
+  CHECK(self.count(Severity::Warning) + self.count(Severity::Error) == 0);
 }
