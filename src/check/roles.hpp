@@ -41,8 +41,9 @@ std::string merged_name(const std::vector<std::string>& factors);  // "B*H"
 
 // What True (or 1) means in a mask, read from its name: "pad", "padding_mask",
 // "key_padding_mask" mark padding (True = ignore); "attention_mask" (Hugging Face), "keep",
-// "valid" mark what takes part (1 = keep), as does a graph's adjacency ("adj", "edges",
-// "connectivity": True = linked); negated ("no_edge", "disconnected") True = ignore.
+// "valid" mark what takes part (1 = keep), as do names of entries that are there ("node_mask",
+// "real", "exist", "observed") and a graph's adjacency ("adj", "edges", "connectivity": True =
+// linked); negated ("no_edge", "disconnected") True = ignore.
 enum class MaskConvention { Unknown, TrueIgnores, TrueKeeps };
 MaskConvention mask_convention_of_name(const std::string& name);
 

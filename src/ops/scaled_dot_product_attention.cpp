@@ -775,7 +775,7 @@ class SdpaRules {
     }
     std::size_t reported = ctx_.diagnostics.size();
     Diagnostic& diagnostic = ctx_.report(
-        DiagId::RoleCondition,
+        DiagId::SdpaMaskOfQueries,
         fmt::format("valid only if {} == {}, but attn_mask {}'s last dim, which masks the keys (S = {}), holds {}, the queries' length: "
                     "the mask was made for the queries",
                     last.str(), keys.str(), tuple_str(mask_.shape), keys.str(), last.str()),

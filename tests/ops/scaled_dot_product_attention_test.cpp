@@ -383,7 +383,7 @@ TEST_CASE("an SDPA mask whose key dim holds the queries' length was made for the
               {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "m"}]})";
   Report report = test::check_text(with_keys_mask);
   REQUIRE(report.count(Severity::Warning) == 0);
-  const Diagnostic* condition = test::find(report, "MHA083");
+  const Diagnostic* condition = test::find(report, "MHA335");
   REQUIRE(condition != nullptr);
   CHECK(condition->severity() == Severity::Error);
   CHECK(test::find(report, "MHA080") == nullptr);  // folded into it
@@ -396,7 +396,7 @@ TEST_CASE("an SDPA mask whose key dim holds the queries' length was made for the
   Report alone = test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, "L", 32], "k": ["B", 8, "S", 32], "v": ["B", 8, "S", 32],
     "m": {"shape": ["B", 1, 1, "L"], "dtype": "bool"}},
     "calls": [{"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "m"}]})");
-  const Diagnostic* queries = test::find(alone, "MHA083");
+  const Diagnostic* queries = test::find(alone, "MHA335");
   REQUIRE(queries != nullptr);
   CHECK(std::find(queries->notes.begin(), queries->notes.end(), "pass the keys' mask: one entry per key position (S of them), not per query") !=
         queries->notes.end());
