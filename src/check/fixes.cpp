@@ -246,7 +246,7 @@ bool keeps_first_operand_first(const Spec& spec, const Report& original, const s
   return !last_first || !first_second || *last_first < *first_second;
 }
 
-// The calls and tensors of a twin of call `index`: another call of the same operator and other
+// The calls and tensors of each twin of call `index`: another call of the same operator and other
 // arguments whose tensor arguments have the same shapes (q * cos and q_rot * sin in rotary
 // embeddings; cos and sin cut alike from their buffers), paired with `index`'s own back through
 // producers made alike. A slip in one is then made in both: a repair of one alone leaves the
@@ -299,10 +299,11 @@ bool pair_chains(const Spec& spec, std::size_t a, std::size_t b, TwinMap& map, i
   return true;
 }
 
-std::optional<TwinMap> twin_of(const Spec& spec, const Report& report, const std::string& call) {
+std::vector<TwinMap> twins_of(const Spec& spec, const Report& report, const std::string& call) {
+  std::vector<TwinMap> twins;
   std::optional<std::size_t> index = call_index(spec, call);
   const CallReport* checked = call_report(report, call);
-  if (!index || !checked) return std::nullopt;
+  if (!index || !checked || spec.calls[*index].pointer.empty()) return twins;
   const CallDecl& own = spec.calls[*index];
   for (std::size_t other = 0; other < spec.calls.size(); ++other) {
     const CallDecl& twin = spec.calls[other];
@@ -318,9 +319,11 @@ std::optional<TwinMap> twin_of(const Spec& spec, const Report& report, const std
     TwinMap map;
     map.twin_id = twin.id;
     map.ids[own.id] = twin.id;
-    if (pair_chains(spec, *index, other, map, 8) && !map.tensors.empty()) return map;
+    if (twin.pointer.empty()) continue;
+    map.calls[own.pointer] = twin.pointer;  // an option of the call itself (cat's dim)
+    if (pair_chains(spec, *index, other, map, 8) && !map.tensors.empty()) twins.push_back(std::move(map));
   }
-  return std::nullopt;
+  return twins;
 }
 
 // `text` with each whole word that `names` maps replaced by its twin's.
@@ -342,15 +345,18 @@ std::string renamed(const std::string& text, const std::map<std::string, std::st
   return out;
 }
 
-// The fix made on the twin as well, where its patch only replaces values of the call's chain (a
-// declared tensor's shape, a producer's index or dims): nullopt when the patch inserts calls or
-// touches nothing the twin has its own of.
-std::optional<Fix> extended_to_twin(const Fix& fix, const TwinMap& map) {
+// The ops of `fix`'s patch made on the twin as well, where the patch only replaces values of the
+// call's chain (a declared tensor's shape, a producer's index or dims, the call's own options):
+// nullopt when the patch inserts calls or touches nothing the twin has its own of.
+std::optional<nlohmann::json> patch_on_twin(const Fix& fix, const TwinMap& map) {
   if (!fix.patch.is_array() || fix.patch.empty()) return std::nullopt;
   nlohmann::json added = nlohmann::json::array();
   for (const nlohmann::json& op : fix.patch) {
-    if (op.value("op", "") != "replace" || !op.contains("path")) return std::nullopt;
+    const std::string kind = op.value("op", "");
+    if ((kind != "replace" && kind != "add") || !op.contains("path") || op.value("value", nlohmann::json()).is_object()) return std::nullopt;
     const std::string path = op["path"].get<std::string>();
+    // A call inserted (add at /calls/N) renames outputs the twin cannot share.
+    if (path.rfind("/calls/", 0) == 0 && path.find('/', 7) == std::string::npos) return std::nullopt;
     std::optional<std::string> mapped;
     for (const auto& [tensor, twin] : map.tensors) {
       std::string prefix = "/tensors/" + tensor;
@@ -365,25 +371,31 @@ std::optional<Fix> extended_to_twin(const Fix& fix, const TwinMap& map) {
       auto renamed_tensor = map.tensors.find(value.get<std::string>());
       if (renamed_tensor != map.tensors.end()) value = renamed_tensor->second;
     }
-    added.push_back({{"op", "replace"}, {"path", *mapped}, {"value", value}});
+    added.push_back({{"op", kind}, {"path", *mapped}, {"value", value}});
   }
   if (added.empty()) return std::nullopt;
-  Fix extended = fix;
-  for (nlohmann::json& op : added) extended.patch.push_back(std::move(op));
-  std::map<std::string, std::string> names = map.tensors;
-  for (const auto& [id, twin] : map.ids) names[id] = twin;
-  extended.description = fmt::format("{}; the same in call \"{}\": {}", fix.description, map.twin_id, renamed(fix.description, names));
-  return extended;
+  return added;
 }
 
-// `fixes` with, after them, each made on the call's twin too (twin_of).
+// `fixes` with, after them, each made on every twin of the call too (twins_of: the query, key
+// and value each joined alike), where it can be.
 void add_twin_extensions(const Spec& spec, const Report& report, const std::string& call, std::vector<Fix>& fixes) {
-  std::optional<TwinMap> map = twin_of(spec, report, call);
-  if (!map) return;
+  std::vector<TwinMap> twins = twins_of(spec, report, call);
+  if (twins.empty()) return;
   std::size_t own = fixes.size();
   for (std::size_t i = 0; i < own; ++i) {
-    std::optional<Fix> extended = extended_to_twin(fixes[i], *map);
-    if (extended) fixes.push_back(std::move(*extended));
+    Fix extended = fixes[i];
+    bool made = false;
+    for (const TwinMap& map : twins) {
+      std::optional<nlohmann::json> added = patch_on_twin(fixes[i], map);
+      if (!added) continue;
+      for (nlohmann::json& op : *added) extended.patch.push_back(std::move(op));
+      std::map<std::string, std::string> names = map.tensors;
+      for (const auto& [id, twin] : map.ids) names[id] = twin;
+      extended.description += fmt::format("; the same in call \"{}\": {}", map.twin_id, renamed(fixes[i].description, names));
+      made = true;
+    }
+    if (made) fixes.push_back(std::move(extended));
   }
 }
 
