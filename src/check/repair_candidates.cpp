@@ -1299,6 +1299,16 @@ void joined_memory_candidates(const Spec& spec, const Report& report, std::size_
                             "each memory position is a key once; only self-attention appends the new step to its cache"));
 }
 
+// A new call of `like`'s operator and other arguments on the tensor `name` (its tensor
+// arguments left to the caller), named afresh: `op`_`name`, its output `name``suffix`.
+nlohmann::json call_like(const Spec& spec, const CallDecl& like, const std::string& name, const std::string& suffix) {
+  nlohmann::json made = like.arguments;
+  made["id"] = fresh_name(spec, like.op + "_" + name);
+  made["op"] = like.op;
+  made["outputs"] = {fresh_name(spec, name + suffix)};
+  return made;
+}
+
 // Key and value of one attention call where one was made by repeat_interleave (GQA's key/value
 // heads repeated to the query's) and the other was not: the other repeated the same way, at the
 // same place of its chain of moves.
@@ -1324,11 +1334,8 @@ void mirrored_repeat_candidates(const Spec& spec, const Report& report, std::siz
     if (ref == spec.calls[reader].tensors.end() || !patchable_named(spec, reader, ref->second)) continue;
     const CallDecl& repeat = spec.calls[chain.back()];
     const std::string& name = ref->second.name;
-    nlohmann::json made = repeat.arguments;
-    made["id"] = fresh_name(spec, "repeat_interleave_" + name);
-    made["op"] = "repeat_interleave";
+    nlohmann::json made = call_like(spec, repeat, name, "_repeated");
     made["input"] = name;
-    made["outputs"] = {fresh_name(spec, name + "_repeated")};
     std::string dim = repeat.arguments.contains("dim") && !repeat.arguments["dim"].is_null() ? fmt::format(", dim={}", repeat.arguments["dim"].dump()) : "";
     fixes.push_back(candidate(fmt::format("repeat {} as {} is repeated in call \"{}\": {}.repeat_interleave({}{})", other->name, repeated->name,
                                           repeat.id, name, repeat.arguments.value("repeats", nlohmann::json()).dump(), dim),
@@ -1608,11 +1615,8 @@ void mirrored_cat_candidates(const Spec& spec, const Report& report, std::size_t
     }
     if (!placed || !complete || partners.empty()) continue;
     const std::string& name = ref->second.name;
-    nlohmann::json call = cat.arguments;
-    call["id"] = fresh_name(spec, "cat_" + name);
-    call["op"] = "cat";
+    nlohmann::json call = call_like(spec, cat, name, "_joined");
     call["tensors"] = pieces;
-    call["outputs"] = {fresh_name(spec, name + "_joined")};
     std::vector<std::string> texts;
     for (const nlohmann::json& piece : pieces) texts.push_back(piece.get<std::string>());
     fixes.push_back(candidate(fmt::format("join {} as {} is joined in call \"{}\": torch.cat(({}), dim={}) ({} no call reads)", name, joined->name,
