@@ -1,6 +1,7 @@
 #include "call_context.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -34,6 +35,41 @@ const std::string& ArgValue::dim_name(int dim) const {
   return dim >= 0 && dim < static_cast<int>(dim_names.size()) ? dim_names[dim] : none;
 }
 
+bool CallContext::misaligned_batch(const Shape& a, const Shape& b, std::size_t offset, const ArgValue* where, const std::string& what) {
+  // Only where the dims after it line up as written (T with T, D with D): a mismatch there
+  // already says the operands are misaligned in another way, a condition of its own.
+  // Elementwise arithmetic between operands of two ranks only: the lower-rank one (a table, a
+  // gathered cos) lacks a dim; other operators have their own layout rules.
+  static const std::set<std::string, std::less<>> arithmetic = {"add", "sub", "mul", "div"};
+  if (arithmetic.count(call.op) == 0 || a.size() == b.size() || offset >= std::min(a.size(), b.size())) return false;
+  const DimExpr one = DimExpr::constant(1);
+  for (std::size_t after = 0; after < offset; ++after) {
+    const DimExpr &x = a[a.size() - 1 - after], &y = b[b.size() - 1 - after];
+    if (!(x == y) && !(x == one) && !(y == one)) return false;
+  }
+  for (const auto& [own, other] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+    DimExpr batch = symbols.resolve((*own)[own->size() - 1 - offset]);
+    DimExpr met = symbols.resolve((*other)[other->size() - 1 - offset]);
+    if (!batch.is_plain_symbol() || role_of_name(batch.symbol) != DimRole::Batch ||
+        symbols.compare(batch, met) == Symbols::Verdict::Equal) {
+      continue;
+    }
+    for (std::size_t at = 0; at < other->size(); ++at) {
+      if (other->size() - 1 - at == offset || !(symbols.resolve((*other)[at]) == batch)) continue;
+      Diagnostic& diagnostic = report(DiagId::RoleCondition,
+                                      fmt::format("valid only if {} == {} ({}), but {} is the batch size, which the other operand holds in its dim {}: "
+                                                  "aligned from the right, the batch meets another dim",
+                                                  batch.str(), met.str(), what, batch.symbol, at),
+                                      where);
+      diagnostic.notes.push_back(fmt::format("PyTorch fails whenever {} != {}, and when they happen to be equal each batch entry is applied to "
+                                             "another dim's entries: the operand of lower rank lacks a dim of 1 (unsqueeze)",
+                                             batch.symbol, met.str()));
+      return true;
+    }
+  }
+  return false;
+}
+
 std::optional<Shape> CallContext::broadcast(const Shape& a, const Shape& b, const ArgValue* where, const std::string& what,
                                             BroadcastFailure& failing) {
   std::size_t rank = std::max(a.size(), b.size());
@@ -50,7 +86,7 @@ std::optional<Shape> CallContext::broadcast(const Shape& a, const Shape& b, cons
     } else if (size_b == one) {
       result[i] = size_a;
     } else if (symbols.compare(size_a, size_b) != Symbols::Verdict::Unequal) {
-      same(size_a, size_b, where, std::nullopt, what);
+      if (!misaligned_batch(a, b, offset, where, what)) same(size_a, size_b, where, std::nullopt, what);
       result[i] = symbols.resolve(size_a);
     } else if (may_be_one(size_a) || may_be_one(size_b)) {
       // S-1 against S: they differ, but S-1 is 1 at S == 2 and then broadcasts.

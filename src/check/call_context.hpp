@@ -111,6 +111,11 @@ class CallContext {
     int dim = 0;
     DimExpr a, b;
   };
+  // A batch symbol of one operand that the broadcast, aligning from the right, sets against
+  // another size at `offset` (from the last dim), while the other operand holds that batch in
+  // another dim (cos (B, T, D) against q (B, H, T, D): B meets H): the condition B == H is false
+  // by the names, an error (MHA083). Reports it and returns true.
+  bool misaligned_batch(const Shape& a, const Shape& b, std::size_t offset, const ArgValue* where, const std::string& what);
   std::optional<Shape> broadcast(const Shape& a, const Shape& b, const ArgValue* where, const std::string& what,
                                  BroadcastFailure& failing);
 

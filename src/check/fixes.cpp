@@ -1,6 +1,7 @@
 #include "fixes.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -245,11 +246,165 @@ bool keeps_first_operand_first(const Spec& spec, const Report& original, const s
   return !last_first || !first_second || *last_first < *first_second;
 }
 
+// The calls and tensors of each twin of call `index`: another call of the same operator and other
+// arguments whose tensor arguments have the same shapes (q * cos and q_rot * sin in rotary
+// embeddings; cos and sin cut alike from their buffers), paired with `index`'s own back through
+// producers made alike. A slip in one is then made in both: a repair of one alone leaves the
+// other failing, or holding only while sizes coincide.
+struct TwinMap {
+  std::map<std::string, std::string> tensors;      // a tensor of the call's chain -> its twin's
+  std::map<std::string, std::string> calls;        // a call's pointer -> its twin's
+  std::map<std::string, std::string> ids;          // a call's id -> its twin's
+  std::string twin_id;
+};
+
+bool made_alike(const CallDecl& a, const CallDecl& b) {
+  if (a.op != b.op || a.module != b.module || a.arguments != b.arguments || a.tensors.size() != b.tensors.size()) return false;
+  for (const auto& [slot, ref] : a.tensors) {
+    auto other = b.tensors.find(slot);
+    if (other == b.tensors.end() || other->second.kind != ref.kind) return false;
+  }
+  return true;
+}
+
+std::optional<std::size_t> producer_index(const Spec& spec, const std::string& name, std::size_t before) {
+  for (std::size_t i = before; i-- > 0;) {
+    const std::vector<std::string>& outputs = spec.calls[i].outputs;
+    if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) return i;
+  }
+  return std::nullopt;
+}
+
+// Pairs the tensors read by calls `a` and `b` slot by slot, and their producers made alike.
+bool pair_chains(const Spec& spec, std::size_t a, std::size_t b, TwinMap& map, int depth) {
+  const CallDecl& first = spec.calls[a];
+  const CallDecl& second = spec.calls[b];
+  for (const auto& [slot, ref] : first.tensors) {
+    const ArgRef& other = second.tensors.at(slot);
+    if (ref.kind != ArgRef::Kind::Named || ref.name == other.name) continue;
+    auto known = map.tensors.find(ref.name);
+    if (known != map.tensors.end()) {
+      if (known->second != other.name) return false;
+      continue;
+    }
+    map.tensors[ref.name] = other.name;
+    std::optional<std::size_t> made = producer_index(spec, ref.name, a), twin_made = producer_index(spec, other.name, b);
+    if (depth > 0 && made && twin_made && *made != *twin_made && made_alike(spec.calls[*made], spec.calls[*twin_made])) {
+      if (spec.calls[*made].pointer.empty() || spec.calls[*twin_made].pointer.empty()) return false;
+      map.calls[spec.calls[*made].pointer] = spec.calls[*twin_made].pointer;
+      map.ids[spec.calls[*made].id] = spec.calls[*twin_made].id;
+      if (!pair_chains(spec, *made, *twin_made, map, depth - 1)) return false;
+    }
+  }
+  return true;
+}
+
+std::vector<TwinMap> twins_of(const Spec& spec, const Report& report, const std::string& call) {
+  std::vector<TwinMap> twins;
+  std::optional<std::size_t> index = call_index(spec, call);
+  const CallReport* checked = call_report(report, call);
+  if (!index || !checked || spec.calls[*index].pointer.empty()) return twins;
+  const CallDecl& own = spec.calls[*index];
+  for (std::size_t other = 0; other < spec.calls.size(); ++other) {
+    const CallDecl& twin = spec.calls[other];
+    if (other == *index || !made_alike(own, twin)) continue;
+    const CallReport* twin_checked = call_report(report, twin.id);
+    if (!twin_checked || twin_checked->arguments.size() != checked->arguments.size()) continue;
+    bool same_shapes = true;
+    for (std::size_t a = 0; a < checked->arguments.size(); ++a) {
+      same_shapes = same_shapes && checked->arguments[a].name == twin_checked->arguments[a].name &&
+                    checked->arguments[a].shape == twin_checked->arguments[a].shape;
+    }
+    if (!same_shapes) continue;
+    TwinMap map;
+    map.twin_id = twin.id;
+    map.ids[own.id] = twin.id;
+    if (twin.pointer.empty()) continue;
+    map.calls[own.pointer] = twin.pointer;  // an option of the call itself (cat's dim)
+    if (pair_chains(spec, *index, other, map, 8) && !map.tensors.empty()) twins.push_back(std::move(map));
+  }
+  return twins;
+}
+
+// `text` with each whole word that `names` maps replaced by its twin's.
+std::string renamed(const std::string& text, const std::map<std::string, std::string>& names) {
+  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    if (word(text[i]) && (i == 0 || !word(text[i - 1]))) {
+      std::size_t end = i;
+      while (end < text.size() && word(text[end])) ++end;
+      std::string token = text.substr(i, end - i);
+      auto found = names.find(token);
+      out += found == names.end() ? token : found->second;
+      i = end;
+    } else {
+      out += text[i++];
+    }
+  }
+  return out;
+}
+
+// The ops of `fix`'s patch made on the twin as well, where the patch only replaces values of the
+// call's chain (a declared tensor's shape, a producer's index or dims, the call's own options):
+// nullopt when the patch inserts calls or touches nothing the twin has its own of.
+std::optional<nlohmann::json> patch_on_twin(const Fix& fix, const TwinMap& map) {
+  if (!fix.patch.is_array() || fix.patch.empty()) return std::nullopt;
+  nlohmann::json added = nlohmann::json::array();
+  for (const nlohmann::json& op : fix.patch) {
+    const std::string kind = op.value("op", "");
+    if ((kind != "replace" && kind != "add") || !op.contains("path") || op.value("value", nlohmann::json()).is_object()) return std::nullopt;
+    const std::string path = op["path"].get<std::string>();
+    // A call inserted (add at /calls/N) renames outputs the twin cannot share.
+    if (path.rfind("/calls/", 0) == 0 && path.find('/', 7) == std::string::npos) return std::nullopt;
+    std::optional<std::string> mapped;
+    for (const auto& [tensor, twin] : map.tensors) {
+      std::string prefix = "/tensors/" + tensor;
+      if (path == prefix || path.rfind(prefix + "/", 0) == 0) mapped = "/tensors/" + twin + path.substr(prefix.size());
+    }
+    for (const auto& [pointer, twin] : map.calls) {
+      if (path.rfind(pointer + "/", 0) == 0) mapped = twin + path.substr(pointer.size());
+    }
+    if (!mapped) continue;
+    nlohmann::json value = op["value"];
+    if (value.is_string()) {
+      auto renamed_tensor = map.tensors.find(value.get<std::string>());
+      if (renamed_tensor != map.tensors.end()) value = renamed_tensor->second;
+    }
+    added.push_back({{"op", kind}, {"path", *mapped}, {"value", value}});
+  }
+  if (added.empty()) return std::nullopt;
+  return added;
+}
+
+// `fixes` with, after them, each made on every twin of the call too (twins_of: the query, key
+// and value each joined alike), where it can be.
+void add_twin_extensions(const Spec& spec, const Report& report, const std::string& call, std::vector<Fix>& fixes) {
+  std::vector<TwinMap> twins = twins_of(spec, report, call);
+  if (twins.empty()) return;
+  std::size_t own = fixes.size();
+  for (std::size_t i = 0; i < own; ++i) {
+    Fix extended = fixes[i];
+    bool made = false;
+    for (const TwinMap& map : twins) {
+      std::optional<nlohmann::json> added = patch_on_twin(fixes[i], map);
+      if (!added) continue;
+      for (nlohmann::json& op : *added) extended.patch.push_back(std::move(op));
+      std::map<std::string, std::string> names = map.tensors;
+      for (const auto& [id, twin] : map.ids) names[id] = twin;
+      extended.description += fmt::format("; the same in call \"{}\": {}", map.twin_id, renamed(fixes[i].description, names));
+      made = true;
+    }
+    if (made) fixes.push_back(std::move(extended));
+  }
+}
+
 // Keeps the verified fixes of one diagnostic, best first. A rule's fix, like a searched one, that
 // holds only under a new condition (MHA080) is suspect: batch_first=True with the query relaid
 // while a cat still joins the seq-first memory on the batch holds only while M == B.
 void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& diagnostic) {
   std::vector<Fix> kept;
+  add_twin_extensions(spec, original, diagnostic.call, diagnostic.fixes);
   for (Fix& fix : diagnostic.fixes) {
     Recheck check = recheck(spec, fix.patch);
     if (!repairs(original, diagnostic, check)) continue;
@@ -370,6 +525,7 @@ void search_call(const Spec& spec, const Report& original, const std::vector<Dia
   // The concrete repairs first: few, made for these diagnostics, outside kMaxSearched.
   std::vector<Fix> candidates = repair_candidates(spec, original, targets, asked);
   for (Fix& searched : search_candidates(spec, original, targets.front()->call, kMaxSearched, reads)) candidates.push_back(std::move(searched));
+  add_twin_extensions(spec, original, targets.front()->call, candidates);
   for (const Fix& candidate : candidates) {
     if (!budget.spend(spec.calls.size())) break;
     Recheck check = recheck(spec, candidate.patch);

@@ -972,6 +972,19 @@ void whole_dim_cut_candidates(const Spec& spec, const Report& report, const Call
                              [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice || item.kind == IndexItem::Kind::Integer; });
     if (!plain) continue;
     auto whole = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
+    // A slice that cuts nothing ([:10] of a dim of 1: Llama's (1, 1, max_positions, D) rotary
+    // buffer cut cos_cached[:T]) was meant for another dim: keeping it beside a new cut is no
+    // repair, moving it is (mirrored_slice_candidates and the dim rewrites offer that).
+    bool idle_cut = false;
+    for (std::size_t d = 0; d < parsed->items.size(); ++d) {
+      const IndexItem& item = parsed->items[d];
+      DimExpr had = report.symbols.resolve(input->shape[d]);
+      if (item.kind == IndexItem::Kind::Slice && !whole(item) && !item.start && !item.step && item.stop && had.is_constant() &&
+          item.stop->is_constant() && item.stop->constant >= had.offset) {
+        idle_cut = true;
+      }
+    }
+    if (idle_cut) continue;
     std::size_t dropped = 0;  // integer items before the dim: dims the output no longer has
     for (std::size_t d = 0; d < input->shape.size(); ++d) {
       if (d < parsed->items.size() && parsed->items[d].kind == IndexItem::Kind::Integer) ++dropped;
@@ -1272,6 +1285,16 @@ void joined_memory_candidates(const Spec& spec, const Report& report, std::size_
                             "each memory position is a key once; only self-attention appends the new step to its cache"));
 }
 
+// A new call of `like`'s operator and other arguments on the tensor `name` (its tensor
+// arguments left to the caller), named afresh: `op`_`name`, its output `name``suffix`.
+nlohmann::json call_like(const Spec& spec, const CallDecl& like, const std::string& name, const std::string& suffix) {
+  nlohmann::json made = like.arguments;
+  made["id"] = fresh_name(spec, like.op + "_" + name);
+  made["op"] = like.op;
+  made["outputs"] = {fresh_name(spec, name + suffix)};
+  return made;
+}
+
 // Key and value of one attention call where one was made by repeat_interleave (GQA's key/value
 // heads repeated to the query's) and the other was not: the other repeated the same way, at the
 // same place of its chain of moves.
@@ -1297,11 +1320,8 @@ void mirrored_repeat_candidates(const Spec& spec, const Report& report, std::siz
     if (ref == spec.calls[reader].tensors.end() || !patchable_named(spec, reader, ref->second)) continue;
     const CallDecl& repeat = spec.calls[chain.back()];
     const std::string& name = ref->second.name;
-    nlohmann::json made = repeat.arguments;
-    made["id"] = fresh_name(spec, "repeat_interleave_" + name);
-    made["op"] = "repeat_interleave";
+    nlohmann::json made = call_like(spec, repeat, name, "_repeated");
     made["input"] = name;
-    made["outputs"] = {fresh_name(spec, name + "_repeated")};
     std::string dim = repeat.arguments.contains("dim") && !repeat.arguments["dim"].is_null() ? fmt::format(", dim={}", repeat.arguments["dim"].dump()) : "";
     fixes.push_back(candidate(fmt::format("repeat {} as {} is repeated in call \"{}\": {}.repeat_interleave({}{})", other->name, repeated->name,
                                           repeat.id, name, repeat.arguments.value("repeats", nlohmann::json()).dump(), dim),
@@ -1532,6 +1552,67 @@ void unread_operand_candidates(const Spec& spec, const CallDecl& call, const Cal
   }
 }
 
+// Key and value of one attention call where the keys were grown by a cat (prefix tuning's learned
+// prefix keys joined to the keys, a cache joined on the positions) and the values were not: the
+// values joined the same way, each other piece replaced by a declared tensor of its shape and
+// dtype that no call reads (prefix_v beside prefix_k), the values in the place the key piece of
+// their shape holds. Without such a tensor there is nothing to join the values with.
+void mirrored_cat_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
+  const ResolvedArgument *key = checked_argument(checked, "key"), *value = checked_argument(checked, "value");
+  if (!key || !value) return;
+  std::set<std::string> read = read_tensors(spec);
+  for (auto [joined, other] : {std::pair{key, value}, std::pair{value, key}}) {
+    std::vector<std::size_t> chain = chain_of_moves(spec, report, *joined);
+    std::vector<std::size_t> other_chain = chain_of_moves(spec, report, *other);
+    if (chain.size() != 1 || spec.calls[chain.front()].op != "cat" || !other_chain.empty()) continue;
+    auto ref = spec.calls[index].tensors.find(other->name);
+    if (ref == spec.calls[index].tensors.end() || !patchable_named(spec, index, ref->second)) continue;
+    const CallDecl& cat = spec.calls[chain.front()];
+    const CallReport* made = call_report(report, cat.id);
+    if (!made) continue;
+    nlohmann::json pieces = nlohmann::json::array();
+    std::vector<std::string> partners;
+    bool placed = false, complete = true;
+    for (std::size_t i = 0; i < cat.list_size("tensors") && complete; ++i) {
+      const ResolvedArgument* piece = checked_argument(*made, list_element("tensors", i));
+      if (!piece) {
+        complete = false;
+        break;
+      }
+      if (!placed && piece->shape == other->shape && piece->dtype == other->dtype) {
+        pieces.push_back(ref->second.name);
+        placed = true;
+        continue;
+      }
+      const TensorDecl* partner = nullptr;
+      for (const TensorDecl& tensor : spec.tensors) {
+        if (read.count(tensor.name) == 0 && !tensor.shape_pointer.empty() && tensor.shape == piece->written() &&
+            tensor.dtype.value_or(DType::Float32) == piece->dtype &&
+            std::find(partners.begin(), partners.end(), tensor.name) == partners.end()) {
+          partner = &tensor;
+          break;
+        }
+      }
+      if (!partner) complete = false;
+      else {
+        pieces.push_back(partner->name);
+        partners.push_back(partner->name);
+      }
+    }
+    if (!placed || !complete || partners.empty()) continue;
+    const std::string& name = ref->second.name;
+    nlohmann::json call = call_like(spec, cat, name, "_joined");
+    call["tensors"] = pieces;
+    std::vector<std::string> texts;
+    for (const nlohmann::json& piece : pieces) texts.push_back(piece.get<std::string>());
+    fixes.push_back(candidate(fmt::format("join {} as {} is joined in call \"{}\": torch.cat(({}), dim={}) ({} no call reads)", name, joined->name,
+                                          cat.id, fmt::join(texts, ", "), cat.arguments.value("dim", nlohmann::json(0)).dump(),
+                                          fmt::join(partners, ", ")),
+                              read_inserted_call(spec, index, ref->second, std::move(call)), FixSemantics::Consistent,
+                              fmt::format("{} then holds a position for each of {}'s", name, joined->name)));
+  }
+}
+
 // A mask computed from a tensor (pad = ids == 0) whose sibling argument reads that tensor sliced
 // (teacher forcing: the decoder input ids[:, :-1]): the mask sliced the same way, where the call
 // reads it, so that it marks the positions the input has.
@@ -1697,6 +1778,7 @@ std::vector<Fix> repair_candidates(const Spec& spec, const Report& report, const
   sliced_keys_candidates(spec, report, *index, *checked, fixes);
   joined_memory_candidates(spec, report, *index, *checked, fixes);
   mirrored_repeat_candidates(spec, report, *index, *checked, fixes);
+  mirrored_cat_candidates(spec, report, *index, *checked, fixes);
   padded_operand_candidates(spec, report, *index, *checked, fixes);
   head_count_candidates(spec, spec.calls[*index], *checked, fixes);
   unread_operand_candidates(spec, spec.calls[*index], *checked, fixes);

@@ -49,6 +49,11 @@ struct AskedShape {
 //    queries' (the cached encoder states and the same states again): the cat dropped;
 //  - key and value of an attention call where one was made by repeat_interleave and the other
 //    not: the other repeated the same way, at the same place of its chain of moves;
+//  - key and value of an attention call where one was made longer by a cat (prefix keys) and
+//    the other not: the other joined the same way, with the declared tensors no call reads of
+//    the other pieces' shapes (torch.cat((prefix_v, v), dim=2));
+//  - a getitem whose slice cuts nothing (cos_cached[:T] of a (1, 1, P, D) buffer) is not cut
+//    on another dim as well: the slice was meant for that dim;
 //  - scores over keys a cat made longer, meeting a mask for the new keys in an elementwise
 //    operator: the mask padded as the cat joined (F.pad(mask, (P, 0)));
 //  - a mask tiled with repeat_interleave for another head count than the module's: its count;

@@ -53,6 +53,35 @@ void propose_batch_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgV
                     {{&shared, shape}});
 }
 
+// A tensor with dims of 1 where its partner has more, every other dim but the joined one equal
+// (DeepSeek's one rotary key k_pe (B, 1, T, 64) joined on the features to the per-head keys
+// (B, 16, T, 128)): it is shared by those entries, which cat does not broadcast, so it is
+// expanded to them first (expand does not copy). Only where no other dim would join them.
+void propose_broadcast_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& shared, const ArgValue& partner, int dim) {
+  if (shared.rank() != partner.rank()) return;
+  // Tensors that differ in one dim only join on that dim: a class token (B, 1, E) joined to the
+  // patches (B, N, E) on the batch was meant to join on its positions, not to be expanded.
+  int differing = 0;
+  for (int d = 0; d < shared.rank(); ++d) differing += ctx.symbols.compare(shared.shape[d], partner.shape[d]) != Symbols::Verdict::Equal;
+  if (differing <= 1) return;
+  Shape shape = shared.written;
+  std::vector<std::string> sizes(shared.rank(), "-1");
+  bool grown = false;
+  for (int d = 0; d < shared.rank(); ++d) {
+    if (d == dim || ctx.symbols.compare(shared.shape[d], partner.shape[d]) == Symbols::Verdict::Equal) continue;
+    if (!(shared.shape[d] == DimExpr::constant(1))) return;
+    shape[d] = partner.shape[d];
+    sizes[d] = partner.shape[d].str();
+    grown = true;
+  }
+  if (!grown) return;
+  std::string name = shown_name(shared);
+  ctx.add_shape_fix(diagnostic,
+                    fmt::format("expand {} to the sizes of {} (cat does not broadcast its dims of 1): {}.expand({}) gives {}", name,
+                                shown_name(partner), name, fmt::join(sizes, ", "), tuple_str(shape)),
+                    {{&shared, shape}});
+}
+
 // The joined size of dims the algebra cannot add (P + T: a KV cache of P positions joined with T new
 // ones, both unbound) as one opaque size named by its sorted terms ("P+T"), so that the calls after
 // the cat still compare it (keys and values both (B, H, P+T, D)) instead of stopping at a correct
@@ -561,6 +590,8 @@ void infer_cat(CallContext& ctx) {
                          fmt::format("Sizes of tensors must match except in dimension {}. Expected size {} but got size {} for tensor "
                                      "number {} in the list.",
                                      *dim, reference.shape[d].str(), tensor.shape[d].str(), i));
+      propose_broadcast_expanded(ctx, diagnostic, tensor, reference, *dim);
+      propose_broadcast_expanded(ctx, diagnostic, reference, tensor, *dim);
       propose_other_dims(ctx, diagnostic, tensors, reference, *dim);
       return;
     }

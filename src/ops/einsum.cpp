@@ -315,6 +315,62 @@ void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& ope
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the einsum contracts the sequence and keeps each operand's features");
 }
 
+// An operand made by an earlier einsum and read here under the same letters in another order,
+// the dims it swaps of equal sizes (fast-transformers' KV = einsum('nshd,nshm->nhdm', K, V) read
+// as 'nlhd,nhmd->nlhm': the keys' features d under m, the values' m under d, both 64). Chained
+// einsums name a dim by its letter; one read under another's letter is contracted or kept as that
+// other dim, and PyTorch raises nothing when the sizes coincide. The fix reads it as it was made.
+void check_reread_letters(CallContext& ctx, const std::vector<const ArgValue*>& operands, const EinsumEquation& read) {
+  if (!read.explicit_output) return;
+  for (std::size_t i = 0; i < operands.size(); ++i) {
+    const ArgValue& operand = *operands[i];
+    const CallDecl* producer = operand.producer;
+    if (producer == nullptr || producer->op != "einsum" || !producer->arguments.contains("equation") ||
+        !producer->arguments.at("equation").is_string()) {
+      continue;
+    }
+    EinsumEquation made;
+    const std::string made_equation = producer->arguments.at("equation").get<std::string>();
+    if (read_einsum_terms(made_equation, producer->list_size("operands"), made) || read_einsum_output(made_equation, made) ||
+        !made.explicit_output) {
+      continue;
+    }
+    const std::vector<int>& written = made.output;
+    const std::vector<int>& term = read.terms[i];
+    if (term == written || term.size() != written.size() || term.size() != static_cast<std::size_t>(operand.rank())) continue;
+    if (std::find(term.begin(), term.end(), kEinsumEllipsis) != term.end() ||
+        std::find(written.begin(), written.end(), kEinsumEllipsis) != written.end() ||
+        !std::is_permutation(term.begin(), term.end(), written.begin())) {
+      continue;
+    }
+    // Each dim read under another letter has the size of the dim made under that letter.
+    std::vector<std::string> swapped;
+    bool sizes_coincide = true;
+    for (std::size_t d = 0; d < term.size(); ++d) {
+      if (term[d] == written[d]) continue;
+      auto at = static_cast<std::size_t>(std::find(written.begin(), written.end(), term[d]) - written.begin());
+      sizes_coincide = sizes_coincide && ctx.symbols.compare(operand.shape[d], operand.shape[at]) == Symbols::Verdict::Equal;
+      swapped.push_back(fmt::format("dim {} (made as {}) read as {}", d, einsum_letter(written[d]), einsum_letter(term[d])));
+    }
+    if (!sizes_coincide) continue;
+    Diagnostic& diagnostic = ctx.report(
+        DiagId::EinsumSubscriptRole,
+        fmt::format("{} {} is read as \"{}\", but call \"{}\" made it as \"{}\" ('{}'): {}", shown_name(operand), tuple_str(operand.shape),
+                    term_text(term), producer->id, term_text(written), made_equation, fmt::join(swapped, ", ")),
+        &operand);
+    diagnostic.notes.push_back("the swapped dims have equal sizes, so PyTorch raises nothing: each is contracted or kept as the other");
+    EinsumEquation repaired = read;
+    repaired.terms[i] = written;
+    if (!ctx.call.pointer.empty()) {
+      ctx.add_patch_fix(diagnostic, fmt::format("read {} as call \"{}\" made it: einsum '{}'", shown_name(operand), producer->id, equation_text(repaired)),
+                        nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx.call.pointer, "equation")},
+                                                {"value", equation_text(repaired)}}}));
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "every dim is then read under the letter it was made with");
+    }
+    return;
+  }
+}
+
 // MHA287's other form: each operand sums a letter of its own, and the two letters label dims of
 // one role and size ('bhqk,bhvd->bhqd': the weights' keys under k, the values' keys, named T as
 // well, under v). einsum sums each apart and multiplies the sums (every query gets the same
@@ -578,6 +634,10 @@ void infer_einsum(CallContext& ctx) {
   std::optional<DType> dtype = contraction_dtype(ctx, operands, std::move(partials), slots, size);
   if (!dtype) return;
   if (!ctx.has_errors()) check_subscript_roles(ctx, operands, read, slots, equation);
+  if (!ctx.has_errors() && std::none_of(ctx.diagnostics.begin(), ctx.diagnostics.end(),
+                                        [](const Diagnostic& d) { return d.id == DiagId::EinsumSubscriptRole; })) {
+    check_reread_letters(ctx, operands, read);
+  }
   if (!ctx.has_errors()) check_contraction(ctx, operands, read, slots);
   if (!ctx.has_errors() && std::none_of(ctx.diagnostics.begin(), ctx.diagnostics.end(),
                                         [](const Diagnostic& d) { return d.id == DiagId::EinsumContractsNothing; })) {

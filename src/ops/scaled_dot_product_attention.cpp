@@ -389,37 +389,48 @@ class SdpaRules {
     return false;
   }
 
-  // Keys whose sequence slot (dim -2) a repeat_interleave by the group size made, before a
-  // transpose to (..., H, S, D): the repeat meant for the heads multiplied the sequence. The fix
-  // is that repeat's dim set to the one that becomes the heads slot (for key and value alike);
-  // returns why enable_gqa is then suspect (it would attend over every key `group` times).
+  // Keys whose sequence slot (dim -2) or a batch dim a repeat_interleave by the group size made,
+  // before a transpose to (..., H, S, D) or in place (repeat_interleave(n_rep, dim=0) at batch 1):
+  // the repeat meant for the heads multiplied another dim. The fix is that repeat's dim set to the
+  // one that becomes the heads slot (for key and value alike); returns why enable_gqa is then
+  // suspect (it would attend over every key `group` times, or keep `group` copies of the batch).
   std::optional<std::string> add_head_repeat_fix(Diagnostic& diagnostic, std::int64_t group) {
     nlohmann::json patch = nlohmann::json::array();
     std::vector<std::string> repeats;
-    std::string why;
+    std::string why, multiplied;
     for (const ArgValue* arg : {&key_, &value_}) {
-      DimOrigin sequence = dim_origin(ctx_.spec, *arg, arg->rank() - 2), heads = dim_origin(ctx_.spec, *arg, arg->rank() - 3);
-      const CallDecl* repeat = sequence.call;
-      if (repeat == nullptr || repeat != heads.call || repeat->op != "repeat_interleave" || repeat->pointer.rfind("/calls/", 0) != 0 ||
-          !repeat->arguments.contains("repeats") || repeat->arguments["repeats"] != group || !repeat->arguments.contains("dim") ||
-          !repeat->arguments["dim"].is_number_integer()) {
-        continue;
-      }
-      auto dim = repeat->arguments["dim"].get<std::int64_t>();
-      if ((dim < 0 ? dim + sequence.rank : dim) != sequence.dim) continue;
-      if (std::any_of(patch.begin(), patch.end(), [&](const nlohmann::json& op) { return op["path"] == repeat->pointer + "/dim"; })) continue;
-      patch.push_back({{"op", "replace"}, {"path", repeat->pointer + "/dim"}, {"value", heads.dim}});
-      const ArgRef& input = repeat->tensor("input");
-      repeats.push_back(fmt::format("{} = {}.repeat_interleave({}, dim={}) in call \"{}\"", sequence.tensor,
-                                    input.kind == ArgRef::Kind::Named ? input.name : "input", group, heads.dim, repeat->id));
-      if (why.empty()) {
-        why = fmt::format("{}'s sequence (dim {}) is {} long: repeat_interleave({}, dim={}) in call \"{}\" repeated every position, so "
-                          "enable_gqa would attend over each key {} times",
-                          arg->argument, arg->rank() - 2, arg->shape[arg->rank() - 2].str(), group, dim, repeat->id, group);
+      DimOrigin heads = dim_origin(ctx_.spec, *arg, arg->rank() - 3);
+      for (int slot = 0; slot < arg->rank() - 1; ++slot) {
+        if (slot == arg->rank() - 3) continue;
+        DimOrigin repeated = dim_origin(ctx_.spec, *arg, slot);
+        const CallDecl* repeat = repeated.call;
+        if (repeat == nullptr || repeat != heads.call || repeat->op != "repeat_interleave" || repeat->pointer.rfind("/calls/", 0) != 0 ||
+            !repeat->arguments.contains("repeats") || repeat->arguments["repeats"] != group || !repeat->arguments.contains("dim") ||
+            !repeat->arguments["dim"].is_number_integer()) {
+          continue;
+        }
+        auto dim = repeat->arguments["dim"].get<std::int64_t>();
+        if ((dim < 0 ? dim + repeated.rank : dim) != repeated.dim) continue;
+        if (std::any_of(patch.begin(), patch.end(), [&](const nlohmann::json& op) { return op["path"] == repeat->pointer + "/dim"; })) break;
+        patch.push_back({{"op", "replace"}, {"path", repeat->pointer + "/dim"}, {"value", heads.dim}});
+        const ArgRef& input = repeat->tensor("input");
+        repeats.push_back(fmt::format("{} = {}.repeat_interleave({}, dim={}) in call \"{}\"", repeated.tensor,
+                                      input.kind == ArgRef::Kind::Named ? input.name : "input", group, heads.dim, repeat->id));
+        if (multiplied.empty()) multiplied = slot == arg->rank() - 2 ? "the sequence" : "the batch";
+        if (why.empty() && slot == arg->rank() - 2) {
+          why = fmt::format("{}'s sequence (dim {}) is {} long: repeat_interleave({}, dim={}) in call \"{}\" repeated every position, so "
+                            "enable_gqa would attend over each key {} times",
+                            arg->argument, arg->rank() - 2, arg->shape[arg->rank() - 2].str(), group, dim, repeat->id, group);
+        } else if (why.empty()) {
+          why = fmt::format("{}'s batch dim {} is {}: repeat_interleave({}, dim={}) in call \"{}\" copied every batch entry, so enable_gqa "
+                            "would give {} copies of each entry's output",
+                            arg->argument, slot, arg->shape[static_cast<std::size_t>(slot)].str(), group, dim, repeat->id, group);
+        }
+        break;
       }
     }
     if (patch.empty()) return std::nullopt;
-    ctx_.add_patch_fix(diagnostic, fmt::format("repeat the key/value heads, not the sequence: {}", fmt::join(repeats, "; ")), patch);
+    ctx_.add_patch_fix(diagnostic, fmt::format("repeat the key/value heads, not {}: {}", multiplied, fmt::join(repeats, "; ")), patch);
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
                                 fmt::format("each key/value head then serves {} consecutive query heads, as grouped-query attention shares them", group));
     return why;

@@ -1352,3 +1352,23 @@ TEST_CASE("one tensor transposed for the query but passed as is for the keys: th
   REQUIRE(condition != nullptr);
   for (const Fix& fix : condition->fixes) CHECK(fix.description.find("laid out as call") == std::string::npos);
 }
+
+TEST_CASE("a fix of one call is made on its twin too: buffers cut alike and read alike get the same repair", "[fixes]") {
+  // Rotary tables (1, 1, 512, 32) cut on their leading dim of 1 ([:20] cuts nothing), each read by
+  // a mul with the keys: the cut moved to the positions in both getitems, not one.
+  Report report = test::check_text(R"({"tensors": {"k": ["B", 4, 20, 32], "k_rot": ["B", 4, 20, 32],
+      "cos_table": [1, 1, 512, 32], "sin_table": [1, 1, 512, 32]}, "modules": {},
+    "calls": [{"id": "cut_cos", "op": "getitem", "input": "cos_table", "index": "[:20]", "outputs": ["c"]},
+              {"id": "cut_sin", "op": "getitem", "input": "sin_table", "index": "[:20]", "outputs": ["s"]},
+              {"id": "kc", "op": "mul", "input": "k", "other": "c", "outputs": ["a"]},
+              {"id": "ks", "op": "mul", "input": "k_rot", "other": "s", "outputs": ["b"]}]})");
+  const Diagnostic* broadcast = test::find(report, "MHA305");
+  REQUIRE(broadcast != nullptr);
+  REQUIRE_FALSE(broadcast->fixes.empty());
+  const Fix& first = broadcast->fixes.front();
+  CHECK(first.valid());
+  CHECK(first.description.find("c = cos_table[:, :, :20]") != std::string::npos);
+  CHECK(first.description.find("s = sin_table[:, :, :20]") != std::string::npos);
+  // The cut that keeps [:20] on the dim of 1 is no repair of it.
+  for (const Fix& fix : broadcast->fixes) CHECK(fix.description.find("[:20, :, :20]") == std::string::npos);
+}

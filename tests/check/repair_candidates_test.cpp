@@ -639,3 +639,22 @@ TEST_CASE("cross-attention keys joined with the same encoder states again: the c
     for (const Fix& offered : diagnostic.fixes) CHECK(offered.description.find("drop the cat") == std::string::npos);
   }
 }
+
+TEST_CASE("keys grown by a cat and values not: the values joined alike with the unread tensor of the other piece's shape", "[fixes]") {
+  const std::string spec = R"({"tensors": {"q": ["B", 4, "T", 32], "k": ["B", 4, "T", 32], "v": ["B", 4, "T", 32],
+      "memory_k": ["B", 4, 8, 32], "memory_v": ["B", 4, 8, 32]}, "modules": {},
+    "calls": [{"id": "grow", "op": "cat", "tensors": ["memory_k", "k"], "dim": -2, "outputs": ["keys"]},
+              {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "keys", "value": "v"}]})";
+  Report report = test::check_text(spec);
+  const Fix& fix = first_fix(report, "MHA206");
+  CHECK(fix.description.find("torch.cat((memory_v, v), dim=-2)") != std::string::npos);
+  CHECK(fix.valid());
+  CHECK(fix.semantics != FixSemantics::Suspect);
+  // Without a tensor to join the values with, no such fix.
+  std::string alone = spec;
+  alone.replace(alone.find(R"(, "memory_v": ["B", 4, 8, 32])"), std::string(R"(, "memory_v": ["B", 4, 8, 32])").size(), "");
+  Report unjoined = test::check_text(alone);
+  const Diagnostic* lengths = test::find(unjoined, "MHA206");
+  REQUIRE(lengths != nullptr);
+  CHECK_FALSE(offers(*lengths, "torch.cat(("));
+}

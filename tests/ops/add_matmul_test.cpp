@@ -762,3 +762,34 @@ TEST_CASE("a bias added to the attention weights after the softmax is moved befo
               {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})j");
   CHECK(test::find(read_otherwise, "MHA377") == nullptr);
 }
+
+TEST_CASE("MHA083: a (B, T, D) operand against (B, H, T, D): the batch meets the heads while the other operand holds the batch", "[glue]") {
+  // Rotary cos and sin gathered per position (B, T, D) and multiplied into the keys without the
+  // heads dim: B against 8 is false by the names.
+  Report report = test::check_text(R"({"tensors": {"k": ["B", 8, "T", 64], "k_half": ["B", 8, "T", 64], "c": ["B", "T", 64], "s": ["B", "T", 64]},
+    "modules": {}, "calls": [{"id": "kc", "op": "mul", "input": "k", "other": "c", "outputs": ["a"]},
+              {"id": "ks", "op": "mul", "input": "k_half", "other": "s", "outputs": ["b"]},
+              {"id": "sum", "op": "add", "input": "a", "other": "b"}]})");
+  REQUIRE(!report.diagnostics.empty());
+  const Diagnostic& first = report.diagnostics.front();
+  CHECK(first.info().code == std::string("MHA083"));
+  CHECK(first.severity() == Severity::Error);
+  CHECK(first.call == "kc");
+  REQUIRE_FALSE(first.fixes.empty());
+  // The one repair made on both operands gathered alike: c and s each given the heads dim.
+  const Fix& fix = first.fixes.front();
+  CHECK(fix.valid());
+  CHECK(fix.semantics != FixSemantics::Suspect);
+  CHECK(fix.description.find("c[:, None]") != std::string::npos);
+  CHECK(fix.description.find("s[:, None]") != std::string::npos);
+}
+
+TEST_CASE("MHA083 is not reported for a batch aligned with the batch, nor for a lower-rank operand without the batch", "[glue]") {
+  for (const char* other : {R"(["B", 1, "T", 64])", R"(["T", 64])", R"([1, "T", 64])"}) {
+    Report report = test::check_text(fmt::format(R"({{"tensors": {{"k": ["B", 8, "T", 64], "c": {}}}, "modules": {{}},
+      "calls": [{{"id": "kc", "op": "mul", "input": "k", "other": "c"}}]}})",
+                                                 other));
+    INFO(other);
+    CHECK(report.diagnostics.empty());
+  }
+}

@@ -231,3 +231,22 @@ TEST_CASE("MHA295 needs both cats to reach one attention: the mask as its mask, 
   REQUIRE(second != nullptr);
   CHECK(second->call == "ti");
 }
+
+TEST_CASE("MHA311: a tensor with a dim of 1 where its partner has more, and another dim joined, is expanded before the cat", "[glue][cat]") {
+  // One positional key shared by the 8 heads, joined on the features to the per-head keys.
+  Report report = test::check_text(R"({"tensors": {"content": ["B", 8, "T", 32], "shared": ["B", 1, "T", 16]}, "modules": {},
+    "calls": [{"id": "join", "op": "cat", "tensors": ["content", "shared"], "dim": 3}]})");
+  const Diagnostic* cat = test::find(report, "MHA311");
+  REQUIRE(cat != nullptr);
+  REQUIRE_FALSE(cat->fixes.empty());
+  CHECK(cat->fixes.front().description.find("shared.expand(-1, 8, -1, -1)") != std::string::npos);
+  CHECK(cat->fixes.front().valid());
+}
+
+TEST_CASE("MHA311: tensors that differ in one dim only are not expanded: they join on that dim", "[glue][cat]") {
+  Report report = test::check_text(R"({"tensors": {"cls": ["B", 1, 64], "patches": ["B", 49, 64]}, "modules": {},
+    "calls": [{"id": "join", "op": "cat", "tensors": ["cls", "patches"], "dim": 0}]})");
+  const Diagnostic* cat = test::find(report, "MHA311");
+  REQUIRE(cat != nullptr);
+  for (const Fix& fix : cat->fixes) CHECK(fix.description.find("expand") == std::string::npos);
+}

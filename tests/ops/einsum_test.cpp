@@ -350,3 +350,31 @@ TEST_CASE("MHA373 at a matmul: the grouped queries against the key/value heads u
   CHECK(found->fixes.front().valid());
   CHECK(test::find(test::check_text(step(R"(["B", 2, 4, "L", 64])", "2")), "MHA373") == nullptr);
 }
+
+TEST_CASE("MHA260: an einsum output read by the next einsum under its letters in another order, the swapped dims of one size", "[glue][einsum]") {
+  // A kernelised attention: context (B, H, D, E) of keys' features times values' features,
+  // read back as (B, H, E, D) while D == E == 32.
+  const std::string chain = R"({"tensors": {"q": ["B", 4, "N", 32], "k": ["B", 4, "M", 32], "v": ["B", 4, "M", 32]}, "modules": {},
+    "calls": [{"id": "ctx", "op": "einsum", "equation": "bhmd,bhme->bhde", "operands": ["k", "v"], "outputs": ["context"]},
+              {"id": "out", "op": "einsum", "equation": "bhnd,bhed->bhne", "operands": ["q", "context"], "outputs": ["o"]}]})";
+  Report report = test::check_text(chain);
+  const Diagnostic* reread = test::find(report, "MHA260");
+  REQUIRE(reread != nullptr);
+  CHECK(reread->call == "out");
+  CHECK(reread->severity() == Severity::Warning);
+  REQUIRE_FALSE(reread->fixes.empty());
+  CHECK(reread->fixes.front().description.find("'bhnd,bhde->bhne'") != std::string::npos);
+  CHECK(reread->fixes.front().valid());
+  CHECK(reread->fixes.front().semantics == FixSemantics::Consistent);
+}
+
+TEST_CASE("MHA260 is silent when the next einsum reads the output under its own letters, or other letters altogether", "[glue][einsum]") {
+  for (const char* reading : {"bhnd,bhde->bhne", "bhnx,bhxy->bhny"}) {
+    Report report = test::check_text(fmt::format(R"({{"tensors": {{"q": ["B", 4, "N", 32], "k": ["B", 4, "M", 32], "v": ["B", 4, "M", 32]}},
+      "modules": {{}}, "calls": [{{"id": "ctx", "op": "einsum", "equation": "bhmd,bhme->bhde", "operands": ["k", "v"], "outputs": ["context"]}},
+              {{"id": "out", "op": "einsum", "equation": "{}", "operands": ["q", "context"]}}]}})",
+                                                 reading));
+    INFO(reading);
+    CHECK(report.diagnostics.empty());
+  }
+}
