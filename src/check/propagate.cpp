@@ -66,9 +66,13 @@ ArgumentSource written_source(const Spec& spec, const TensorDecl& tensor, Argume
 }
 
 // A merged dim's name in the order the spec writes its factors ("B*H": B outer, as the code that
-// made it merged them), which the parsed monomial, sorted, has lost: read back from the text.
-// "" when the text is not the dim's factors joined by '*'.
-std::string merged_name_as_written(const DimExpr& dim, const Location& at) {
+// made it merged them; "B*8": each batch entry's 8 frames next to each other), which the parsed
+// monomial, sorted, has lost: read back from the text. "" when the text is not the dim's factors
+// (its symbols, its integer counts multiplying to the coefficient) joined by '*'. A count written
+// first ("7*h", "8*B") is how sizes are written (and the tracer writes them) whatever the memory
+// order, so it says nothing; a count written after a symbol says it is inner, in a traced spec
+// too. Products of symbols alone carry their order unless the spec is traced (`written_order`).
+std::string merged_name_as_written(const DimExpr& dim, const Location& at, bool written_order) {
   if (!at.known()) return "";
   std::string_view line = at.source->line_text(at.line);
   std::size_t start = static_cast<std::size_t>(at.column - 1);
@@ -77,10 +81,24 @@ std::string merged_name_as_written(const DimExpr& dim, const Location& at) {
   for (char c : line.substr(start, static_cast<std::size_t>(at.length))) {
     if (c != '"' && c != ' ') text += c;
   }
-  std::vector<std::string> written = name_factors(text), sorted = written, factors = dim.factors();
+  std::vector<std::string> written = written_factors(text);
+  if (written.empty()) written = name_factors(text);
+  std::vector<std::string> symbols, counts, factors = dim.factors();
+  std::int64_t count = 1;
+  for (const std::string& factor : written) {
+    if (is_identifier(factor)) {
+      symbols.push_back(factor);
+    } else {
+      counts.push_back(factor);
+      count *= std::stoll(factor);
+    }
+  }
+  std::vector<std::string> sorted = symbols;
   std::sort(sorted.begin(), sorted.end());
   std::sort(factors.begin(), factors.end());
-  return !written.empty() && sorted == factors ? text : "";
+  if (written.empty() || sorted != factors || count != dim.coeff) return "";
+  if (!counts.empty()) return is_identifier(written.front()) ? text : "";
+  return written_order ? text : "";
 }
 
 // `written_order`: a merged dim's factors are written in memory order, as a person writes
@@ -102,7 +120,9 @@ ArgValue value_from_decl(const Spec& spec, const TensorDecl& tensor, const std::
   for (std::size_t i = 0; i < tensor.shape.size(); ++i) {
     value.dim_locations.push_back(spec.document.values.find(child_pointer(tensor.shape_pointer, i)));
     const DimExpr& dim = tensor.shape[i];
-    if (written_order && dim.coeff == 1 && dim.offset == 0 && dim.is_monomial()) value.dim_names[i] = merged_name_as_written(dim, value.dim_locations[i]);
+    if (dim.coeff >= 1 && dim.offset == 0 && (dim.is_monomial() || dim.coeff > 1)) {
+      value.dim_names[i] = merged_name_as_written(dim, value.dim_locations[i], written_order);
+    }
   }
   return value;
 }

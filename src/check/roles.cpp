@@ -143,6 +143,18 @@ std::vector<std::string> name_factors(const std::string& name) {
   return factors;
 }
 
+std::vector<std::string> written_factors(const std::string& name) {
+  std::vector<std::string> factors = split_at(name, '*');
+  auto is_count = [](const std::string& factor) {
+    return !factor.empty() && std::all_of(factor.begin(), factor.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (factors.size() < 2 || !std::all_of(factors.begin(), factors.end(), [&](const std::string& factor) { return is_identifier(factor) || is_count(factor); }) ||
+      !is_identifier(factors.front())) {
+    return {};
+  }
+  return factors;
+}
+
 std::string merged_name(const std::vector<std::string>& factors) {
   std::string name;
   for (const std::string& factor : factors) name += (name.empty() ? "" : "*") + factor;

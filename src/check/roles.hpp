@@ -38,6 +38,11 @@ std::vector<std::string> written_names(const Shape& written);
 // empty when `name` is not identifiers joined by '*'.
 std::vector<std::string> name_factors(const std::string& name);
 std::string merged_name(const std::vector<std::string>& factors);  // "B*H"
+// A merged dim's factors as written, integer counts included: "B*8" ({"B", "8"}) holds each batch
+// entry's 8 frames next to each other. A count written first ("8*B", "7*h") is how sizes are
+// written whatever the memory order (the tracer's form too), so it gives nothing. Empty unless
+// two or more identifiers and integers joined by '*', the first an identifier.
+std::vector<std::string> written_factors(const std::string& name);
 
 // What True (or 1) means in a mask, read from its name: "pad", "padding_mask",
 // "key_padding_mask" mark padding (True = ignore); "attention_mask" (Hugging Face), "keep",

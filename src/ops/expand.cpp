@@ -3,10 +3,13 @@
 // may be symbols (x.expand(B, -1, -1)); expand's -1 keeps the existing size.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "ops/dim_arguments.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
+#include "check/roles.hpp"
 
 namespace mhacheck {
 namespace {
@@ -159,7 +162,20 @@ void infer_repeat(CallContext& ctx) {
     shape.push_back(product->as_dim());
   }
   if (!sizes_possible(ctx, shape, "repeats")) return;
-  ctx.outputs.push_back({"output", shape, input.dtype});
+  // repeat tiles a dim whole: entry t*n + b of a dim of n entries tiled r times is entry b, so the
+  // result's dim is the count outer, the dim inner ("T*B" for repeat(T, 1) of (B, E)), which a
+  // later view that cuts it (B, T) reads in the other order. Dims repeated once keep their name.
+  std::vector<std::string> names(repeats.size());
+  for (std::size_t i = added; i < repeats.size(); ++i) {
+    const std::string& name = input.dim_name(static_cast<int>(i - added));
+    if (repeats[i] == DimExpr::constant(1)) {
+      names[i] = name;
+    } else if (!name_factors(name).empty() && (repeats[i].is_plain_symbol() || (repeats[i].is_constant() && repeats[i].offset > 1))) {
+      names[i] = merged_name({repeats[i].str(), name});
+    }
+  }
+  if (std::all_of(names.begin(), names.end(), [](const std::string& name) { return name.empty(); })) names.clear();
+  ctx.outputs.push_back({"output", shape, input.dtype, names});
   ctx.output_layouts["output"] = Layout::contiguous(shape);  // a new tensor
 }
 

@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "check/dim_origin.hpp"
 #include "mhacheck/python_text.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
@@ -134,6 +136,55 @@ std::optional<std::string> features_moved_upstream(const ArgValue& input, std::i
   return std::nullopt;
 }
 
+// A view, reshape or flatten that merged a tensor's token dims into its features ((B, 197, 768)
+// viewed (B, -1): 197 * 768 features) before a Linear whose in_features is the last dim before
+// the merge (768): the Linear takes one vector per entry, so the tokens were to be pooled, as
+// ViT's head reads the class token x[:, 0] or the mean over the tokens. Offers both in place of
+// the merge; returns why a Linear built for the merged width is suspect.
+std::optional<std::string> propose_pooled_tokens(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, std::int64_t in_features) {
+  const CallDecl* merge = input.producer;
+  if (merge == nullptr || (merge->op != "view" && merge->op != "reshape" && merge->op != "flatten") || merge->pointer.rfind("/calls/", 0) != 0 ||
+      merge->outputs.size() != 1) {
+    return std::nullopt;
+  }
+  const std::string source = input_name(*merge, "input");
+  std::optional<Shape> written = source.empty() ? std::nullopt : checked_tensor_shape(ctx, source, merge);
+  const int kept = input.rank() - 1;  // the leading (batch) dims the merge keeps
+  if (!written || kept < 1) return std::nullopt;
+  const Shape unmerged = ctx.symbols.resolve(*written);
+  const int rank = static_cast<int>(unmerged.size());
+  if (rank < kept + 2 || !(unmerged.back() == DimExpr::constant(in_features))) return std::nullopt;
+  for (int d = 0; d < kept; ++d) {
+    if (ctx.symbols.compare(unmerged[static_cast<std::size_t>(d)], input.shape[static_cast<std::size_t>(d)]) != Symbols::Verdict::Equal) return std::nullopt;
+  }
+  std::string leading;
+  for (int d = 0; d < kept; ++d) leading += ":, ";
+  nlohmann::json tokens = nlohmann::json::array();
+  for (int d = kept; d + 1 < rank; ++d) tokens.push_back(d);
+  const nlohmann::json pooled_dims = tokens.size() == 1 ? tokens.front() : tokens;
+  const std::string consistent = fmt::format("one {}-wide vector per entry, the width the Linear takes", in_features);
+  if (tokens.size() == 1) {
+    const std::string index = "[" + leading + "0]";
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("pool the tokens before the Linear: {}{} (the first, class, token) in place of call \"{}\"'s {}", source, index,
+                                  merge->id, merge->op),
+                      {{{"op", "replace"},
+                        {"path", merge->pointer},
+                        {"value", {{"id", merge->id}, {"op", "getitem"}, {"input", source}, {"index", index}, {"outputs", merge->outputs}}}}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, consistent);
+  }
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("pool the tokens before the Linear: {}.mean(dim={}) in place of call \"{}\"'s {}", source,
+                                tokens.size() == 1 ? pooled_dims.dump() : fmt::format("({})", fmt::join(tokens.get<std::vector<int>>(), ", ")), merge->id,
+                                merge->op),
+                    {{{"op", "replace"},
+                      {"path", merge->pointer},
+                      {"value", {{"id", merge->id}, {"op", "mean"}, {"input", source}, {"dim", pooled_dims}, {"outputs", merge->outputs}}}}});
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, consistent);
+  return fmt::format("call \"{}\" ({}) merged the tokens of {} into the features: a Linear of that width reads every token's features as one vector",
+                     merge->id, merge->op, source);
+}
+
 // F.linear with a 1-D weight (a dot product per row) and a bias, as at::linear runs it: with a
 // 2-D input, or a contiguous one of 3 dims (of more with a 1-D bias), the fused addmm, which
 // takes only a 2-D weight; otherwise the product, input's leading dims, then the bias added in
@@ -195,11 +246,13 @@ bool linear_accepts(CallContext& ctx, const ArgValue& input, std::int64_t in_fea
                                  in_features, out_features));
   if (which.empty()) {
     diagnostic.related.push_back({fmt::format("in_features = {}", in_features), ctx.option_location("in_features")});
+    // Pooling fixes first: when the merge's tokens explain the width, a Linear built for it is suspect.
+    std::optional<std::string> merged = propose_pooled_tokens(ctx, diagnostic, input, in_features);
     if (features.is_constant()) {
+      const std::size_t fixes_before = diagnostic.fixes.size();
       propose_in_features(ctx, diagnostic, input, features.offset, in_features);
-      if (std::optional<std::string> moved = features_moved_upstream(input, in_features)) {
-        CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, *moved);
-      }
+      std::optional<std::string> moved = merged ? merged : features_moved_upstream(input, in_features);
+      if (moved && diagnostic.fixes.size() > fixes_before) CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, *moved);
     }
   }
   Shape fixed = input.written;

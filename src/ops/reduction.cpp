@@ -95,6 +95,39 @@ void check_reduced_batch(CallContext& ctx, const ArgValue& input, const std::set
   }
 }
 
+// A dim as messages name it: "T" quoted when it has a name, else its size.
+std::string dim_text(const ArgValue& input, int d) {
+  return input.dim_name(d).empty() ? input.shape[static_cast<std::size_t>(d)].str() : "\"" + input.dim_name(d) + "\"";
+}
+
+// A max, min, argmax or argmin picks, for each kept position, the entry where the values peak.
+// Over the one dim named as a batch of a tensor of per-entry values without a sequence dim
+// (classifier logits (B, classes), pooled features (B, C)), it picks a batch entry per class:
+// torch.max(logits, 0) for predictions gives (classes,) indices into the batch. Each entry's own
+// prediction is a selection over the dims after the batch (the last one). A second batch-named
+// dim ((B, B) similarities, read per column on purpose) or a merged one says nothing;
+// tensors with a sequence dim are check_reduced_batch's.
+void check_selected_batch(CallContext& ctx, const ArgValue& input, int dim) {
+  if (input.rank() < 2 || role_of_dim(input.dim_names, dim) != DimRole::Batch || dim == input.rank() - 1) return;
+  for (int d = 0; d < input.rank(); ++d) {
+    const DimRole role = role_of_dim(input.dim_names, d);
+    if (role == DimRole::Sequence || (d != dim && role == DimRole::Batch) || name_factors(input.dim_name(d)).size() > 1) return;
+  }
+  const int last = input.rank() - 1;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ReduceBatchRole,
+      fmt::format("{} over dim {} (\"{}\", a {}) picks a batch entry for each of the {} values of dim {}, not each entry's own {}", ctx.call.op,
+                  dim, input.dim_name(dim), role_name(DimRole::Batch), dim_text(input, last), last, ctx.call.op),
+      &input, dim);
+  diagnostic.notes.push_back("every result then depends on the other batch entries; PyTorch raises nothing");
+  const int fixed = input.rank() == 2 ? 1 : -1;
+  if (ctx.add_argument_fix(diagnostic, fmt::format("{} over dim={} ({}, each entry's values): torch.{}({}, {})", ctx.call.op, fixed, dim_text(input, last),
+                                                   ctx.call.op, tensor_name(input), fixed),
+                           "dim", fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry gets its own result");
+  }
+}
+
 // A statistic over the batch alone, kept (keepdim=True) and then subtracted from or dividing the
 // tensor it was taken of: x - x.mean(dim=0, keepdim=True) of (B, L, C) series normalises each
 // entry by the batch's mean (RevIN and instance normalisation take it over each entry's positions),
@@ -136,11 +169,6 @@ void check_batch_statistic(CallContext& ctx, const ArgValue& input, const std::s
   if (ctx.add_argument_fix(diagnostic, fmt::format("{} over dim={} (each entry's positions)", ctx.call.op, fixed.dump()), "dim", fixed)) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry is normalised by its own statistic");
   }
-}
-
-// A dim as messages name it: "T" quoted when it has a name, else its size.
-std::string dim_text(const ArgValue& input, int d) {
-  return input.dim_name(d).empty() ? input.shape[static_cast<std::size_t>(d)].str() : "\"" + input.dim_name(d) + "\"";
 }
 
 // The role of dim `dim` of `input`: its name's, else the letter an einsum's explicit output
@@ -441,6 +469,7 @@ void infer_max(CallContext& ctx) {
   // A 0-D input reduces as a 1-D one of one element: nothing to remove.
   const std::set<int> reduced = input.rank() == 0 ? std::set<int>{} : std::set<int>{*wrapped};
   if (input.rank() > 0) check_reduced_batch(ctx, input, reduced);
+  if (input.rank() > 0) check_selected_batch(ctx, input, *wrapped);
   if (ctx.call.op == "max") check_fill_before_max(ctx, input);
   NamedOutput values = input.rank() == 0 ? NamedOutput{"values", {}, input.dtype} : reduced_output(ctx, input, reduced, "values", input.dtype);
   NamedOutput indices = values;
@@ -518,6 +547,7 @@ void infer_argmax(CallContext& ctx) {
     ctx.outputs.push_back({"output", {}, DType::Int64});
     return;
   }
+  check_selected_batch(ctx, input, *wrapped);
   ctx.outputs.push_back(reduced_output(ctx, input, reduced, "output", DType::Int64));
 }
 

@@ -17,6 +17,7 @@
 #include "check/mask_origin.hpp"
 #include "check/mask_pattern.hpp"
 #include "ops/dim_arguments.hpp"
+#include "ops/index_expression.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
 #include "core/text.hpp"
@@ -113,8 +114,62 @@ class ReshapeRules {
     if (propose_fused_sections(diagnostic)) return;
     propose_skew_padding(diagnostic);
     propose_rescaled_grid(diagnostic);
+    propose_slice_start(diagnostic);
     propose_inferred_size(diagnostic);
     if (diagnostic.fixes.empty()) explain_unsplit(diagnostic);
+  }
+
+  // The input cut by a getitem slice open at the end (attentions[0, :, 0, 1:], the patch tokens
+  // after the class token) that keeps more entries than the shape holds: the tokens before the
+  // ones the shape lays out (registers after the class token, DINOv2's 1 + 4) were left in. The
+  // slice then starts later by the surplus, keeping its end, when that gives the shape's count
+  // exactly (all sizes known).
+  void propose_slice_start(Diagnostic& diagnostic) {
+    const CallDecl* cut = input_.producer;
+    if (cut == nullptr || cut->op != "getitem" || cut->pointer.rfind("/calls/", 0) != 0 || !cut->arguments.contains("index") ||
+        !cut->arguments.at("index").is_string()) {
+      return;
+    }
+    std::string error;
+    std::optional<IndexExpression> index = parse_index(cut->arguments.at("index").get<std::string>(), error);
+    if (!index) return;
+    std::int64_t wanted = 1, held = 1;
+    for (const DimExpr& size : sizes_) {
+      if (!size.is_constant() || size.offset < 1) return;
+      wanted *= size.offset;
+    }
+    for (const DimExpr& size : input_.shape) {
+      if (!size.is_constant() || size.offset < 1) return;
+      held *= size.offset;
+    }
+    // The one slice with a start and no stop, and the result dim it gives.
+    std::optional<std::size_t> slice;
+    int dim = 0, slice_dim = -1;
+    for (std::size_t i = 0; i < index->items.size(); ++i) {
+      const IndexItem& item = index->items[i];
+      if (item.kind == IndexItem::Kind::Ellipsis) return;
+      if (item.kind == IndexItem::Kind::Integer) continue;
+      if (item.kind == IndexItem::Kind::Slice && item.start && !item.stop && (!item.step || *item.step == 1)) {
+        if (slice || !item.start->is_constant() || item.start->constant < 0) return;
+        slice = i;
+        slice_dim = dim;
+      }
+      ++dim;
+    }
+    if (!slice || slice_dim >= input_.rank()) return;
+    const std::int64_t length = input_.shape[static_cast<std::size_t>(slice_dim)].offset, rest = held / length;
+    if (wanted >= held || wanted % rest != 0) return;
+    const std::int64_t surplus = length - wanted / rest;
+    IndexItem& item = index->items[*slice];
+    item.start->constant += surplus;
+    std::string text;
+    for (const IndexItem& each : index->items) text += (text.empty() ? "" : ", ") + item_text(each);
+    text = "[" + text + (index->tuple && index->items.size() == 1 ? ",]" : "]");
+    const std::string source = input_name(*cut, "input");
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("start the slice of call \"{}\" {} later, past the {} entries before the ones the shape lays out: {}{}", cut->id,
+                                   surplus, item.start->constant, source.empty() ? std::string("input") : source, text),
+                       {{{"op", "replace"}, {"path", child_pointer(cut->pointer, "index")}, {"value", text}}});
   }
 
   // Relative attention's skewing (Huang et al.'s Music Transformer, Transformer-XL's _rel_shift)
@@ -396,16 +451,25 @@ class ReshapeRules {
 
   // A dim named `name` of size `size`, followed in memory by `after`: its factors, outer first
   // (one, unless the name is a merged one whose factors multiply to the size).
+  // An integer count in a merged name ("B*8") is keyed by its digits, which a size written as
+  // that integer in the result pairs with (view(8, B, E) reads the count outer).
   std::vector<Factor> factors_of(const std::string& name, const DimExpr& size, Shape after, const nlohmann::json& written) const {
-    std::vector<std::string> parts = name_factors(name);
+    // A declared tensor's written product ("N*64") is check_factor_order's, from its sizes: the
+    // counts are keyed here only in a name carried through the graph (x[:, 0] of (B*8, 197, E)).
+    std::vector<std::string> parts = input_.producer != nullptr ? written_factors(name) : std::vector<std::string>{};
+    if (parts.empty()) parts = name_factors(name);
+    if (parts.empty() && !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) parts = {name};
     Shape sizes;
-    for (const std::string& part : parts) sizes.push_back(ctx_.symbols.resolve(*parse_dim_expr(part)));
+    for (const std::string& part : parts) {
+      sizes.push_back(is_identifier(part) ? ctx_.symbols.resolve(*parse_dim_expr(part)) : DimExpr::constant(std::stoll(part)));
+    }
     if (parts.size() < 2 || SizeProduct::of(sizes) != SizeProduct::of(Shape{size})) {
       return {{parts.size() == 1 ? name : std::string(), size, SizeProduct::of(after), written}};
     }
     std::vector<Factor> factors(parts.size());
     for (std::size_t k = parts.size(); k-- > 0;) {
-      factors[k] = {parts[k], sizes[k], SizeProduct::of(after), parts[k]};
+      const bool count = sizes[k].is_constant() && !is_identifier(parts[k]);
+      factors[k] = {parts[k], sizes[k], SizeProduct::of(after), count ? nlohmann::json(sizes[k].offset) : nlohmann::json(parts[k])};
       after.push_back(sizes[k]);
     }
     return factors;
@@ -426,6 +490,10 @@ class ReshapeRules {
   // Each output dim's factors: a written merged name's (view(B*H, T, D)), else the dim itself
   // under its written name, the name a -1 stands for, or its size.
   std::vector<std::vector<Factor>> output_factors(const Shape& shape) const {
+    std::set<std::string> counts;  // the integer factors of the input's merged names
+    for (const Factor& factor : input_factors()) {
+      if (factor.written.is_number_integer() && factor.key == std::to_string(factor.written.get<std::int64_t>())) counts.insert(factor.key);
+    }
     std::vector<std::vector<Factor>> factors;
     for (std::size_t j = 0; j < shape.size(); ++j) {
       std::string name;
@@ -435,6 +503,7 @@ class ReshapeRules {
         }
       }
       if (j < written_.size() && written_[j] == -1) name = inferred_name(shape[j]);
+      if (j < written_.size() && written_[j].is_number_integer() && counts.count(written_[j].dump()) != 0) name = written_[j].dump();
       nlohmann::json written = j < written_.size() && written_[j] != -1 ? written_[j] : size_json(shape[j]);
       factors.push_back(factors_of(name, shape[j], Shape(shape.begin() + static_cast<std::ptrdiff_t>(j) + 1, shape.end()), written));
     }
@@ -582,7 +651,58 @@ class ReshapeRules {
     diagnostic.notes.push_back("reshape and view keep memory order; to move a dim, transpose (then reshape): "
                                "x.view(B, T, H, D).transpose(1, 2) to split heads, out.transpose(1, 2).reshape(B, T, H*D) to merge them");
     diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
+    propose_copies_per_entry(diagnostic);
     propose_reorder(diagnostic, in, out);
+  }
+
+  // The input made by a repeat that tiled one dim r times (repeat(T, 1) of (B, E): rows (t b)),
+  // cut by this view into that dim and r after it ((B, T, E): rows read (b t)): each entry's r
+  // rows were meant to be its own copies. unsqueeze then expand give them without a copy (as
+  // repeat_interleave(r, dim) would, copied): x.unsqueeze(1).expand(-1, T, -1).
+  void propose_copies_per_entry(Diagnostic& diagnostic) {
+    const CallDecl* tile = input_.producer;
+    const ArgRef& tiled_ref = ctx_.call.tensor("input");
+    if (tile == nullptr || tile->op != "repeat" || tile->pointer.rfind("/calls/", 0) != 0 || tile->outputs.size() != 1 ||
+        tiled_ref.kind != ArgRef::Kind::Named || tiled_ref.name != tile->outputs.front() || readers(tiled_ref.name).size() != 1) {
+      return;
+    }
+    const ArgRef& source = tile->tensor("input");
+    const nlohmann::json& repeats = tile->arguments.at("repeats");
+    const int rank = input_.rank();
+    if (source.kind != ArgRef::Kind::Named || !repeats.is_array() || static_cast<int>(repeats.size()) != rank ||
+        static_cast<int>(sizes_.size()) != rank + 1) {
+      return;
+    }
+    int tiled = -1;
+    for (int i = 0; i < rank; ++i) {
+      if (repeats[static_cast<std::size_t>(i)] == 1) continue;
+      if (tiled >= 0 || !(repeats[static_cast<std::size_t>(i)].is_number_integer() || repeats[static_cast<std::size_t>(i)].is_string())) return;
+      tiled = i;
+    }
+    if (tiled < 0) return;
+    const nlohmann::json& count_written = repeats[static_cast<std::size_t>(tiled)];
+    const DimExpr count = count_written.is_string() ? ctx_.symbols.resolve(*parse_dim_expr(count_written.get<std::string>()))
+                                                    : DimExpr::constant(count_written.get<std::int64_t>());
+    auto equal = [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; };
+    const std::size_t at = static_cast<std::size_t>(tiled);
+    if (!equal(sizes_[at + 1], count) || SizeProduct::of(Shape{sizes_[at], sizes_[at + 1]}) != SizeProduct::of(Shape{input_.shape[at]})) return;
+    nlohmann::json size = nlohmann::json::array();
+    std::string size_text;
+    for (std::size_t k = 0; k < sizes_.size(); ++k) {
+      if (k != at + 1 && !equal(sizes_[k], input_.shape[k < at + 1 ? k : k - 1]) && k != at) return;
+      size.push_back(k == at + 1 ? count_written : nlohmann::json(-1));
+      size_text += (k == 0 ? "" : ", ") + (k == at + 1 ? (count_written.is_string() ? count_written.get<std::string>() : count_written.dump()) : "-1");
+    }
+    nlohmann::json unsqueeze = {{"id", tile->id}, {"op", "unsqueeze"}, {"input", source.name}, {"dim", tiled + 1}, {"outputs", tile->outputs}};
+    nlohmann::json expand = {{"id", ctx_.call.id}, {"op", "expand"}, {"input", tiled_ref.name}, {"size", size}};
+    if (!ctx_.call.outputs.empty()) expand["outputs"] = ctx_.call.outputs;
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("give each entry its own copies, next to each other: {}.unsqueeze({}).expand({}) in place of call \"{}\"'s "
+                                   "repeat, which tiles the whole of dim {}, and this {}",
+                                   source.name, tiled + 1, size_text, tile->id, tiled, ctx_.call.op),
+                       {{{"op", "replace"}, {"path", tile->pointer}, {"value", std::move(unsqueeze)}},
+                        {{"op", "replace"}, {"path", ctx_.call.pointer}, {"value", std::move(expand)}}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry's rows copy that entry, as repeat_interleave would");
   }
 
   // The call that moves dims into `order` ({"op": "transpose"} for one swap, else permute).
@@ -713,6 +833,7 @@ class ReshapeRules {
     if (std::is_sorted(order.begin(), order.end())) return std::nullopt;
     bool cut = fine.size() != static_cast<std::size_t>(input_.rank());
     bool merge = std::any_of(fine_per_dim.begin(), fine_per_dim.end(), [](std::size_t n) { return n != 1; });
+    if (cut && !merge) propose_cut_in_order(diagnostic, fine, order, at->input);
     const CallDecl& call = ctx_.call;
     const std::string& op = call.op;
     nlohmann::json outputs = call.outputs.empty() ? nlohmann::json() : nlohmann::json(call.outputs);
@@ -1421,6 +1542,48 @@ class ReshapeRules {
     if (order) propose_composed_move(diagnostic, *order);
   }
 
+  // The input dim each result dim of a permute or transpose call of a rank-`rank` tensor is
+  // (-1 for a dim not written as an integer); nullopt for another op or a dims list of another length.
+  static std::optional<std::vector<int>> dims_moved_by(const CallDecl& call, int rank) {
+    auto wrapped = [&](const nlohmann::json& dim) { return dim.is_number_integer() ? (dim.get<int>() % rank + rank) % rank : -1; };
+    std::vector<int> made(static_cast<std::size_t>(rank));
+    if (call.op == "permute") {
+      const nlohmann::json& dims = call.arguments.at("dims");
+      if (!dims.is_array() || static_cast<int>(dims.size()) != rank) return std::nullopt;
+      for (int i = 0; i < rank; ++i) made[static_cast<std::size_t>(i)] = wrapped(dims[static_cast<std::size_t>(i)]);
+      return made;
+    }
+    if (call.op != "transpose") return std::nullopt;
+    for (int i = 0; i < rank; ++i) made[static_cast<std::size_t>(i)] = i;
+    int a = wrapped(call.arguments.at("dim0")), b = wrapped(call.arguments.at("dim1"));
+    if (a < 0 || b < 0) return std::nullopt;
+    std::swap(made[static_cast<std::size_t>(a)], made[static_cast<std::size_t>(b)]);
+    return made;
+  }
+
+  // A view that cuts a merged dim into its factors in another order than the input holds them,
+  // read only by a transpose or permute that puts them back in the input's order:
+  // view(F, B, E).transpose(0, 1) of (B*F, E), rows (b f), written to get (B, F, E). The cut in
+  // the input's order is that tensor already; the move is dropped, its readers read the cut.
+  void propose_cut_in_order(Diagnostic& diagnostic, const std::vector<nlohmann::json>& fine, const std::vector<int>& order, const std::string& input) {
+    if (ctx_.call.outputs.size() != 1) return;
+    std::vector<const CallDecl*> read = readers(ctx_.call.outputs.front());
+    if (read.size() != 1 || read[0]->outputs.size() != 1 || read[0]->pointer.rfind("/calls/", 0) != 0) return;
+    std::optional<std::vector<int>> moved = dims_moved_by(*read[0], static_cast<int>(order.size()));
+    if (!moved) return;
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const int from = (*moved)[i];
+      if (from < 0 || order[static_cast<std::size_t>(from)] != static_cast<int>(i)) return;
+    }
+    nlohmann::json shape(fine);
+    nlohmann::json cut = {{"id", ctx_.call.id}, {"op", ctx_.call.op}, {"input", input}, {"shape", shape}, {"outputs", read[0]->outputs}};
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("{} in the input's order, which call \"{}\" ({}) only moved back to: {}.{}({}) (call \"{}\" dropped)", ctx_.call.op,
+                                   read[0]->id, read[0]->op, input, ctx_.call.op, shape_text(shape), read[0]->id),
+                       {{{"op", "replace"}, {"path", ctx_.call.pointer}, {"value", std::move(cut)}}, {{"op", "remove"}, {"path", read[0]->pointer}}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each merged entry is cut into the factors it was merged from, in that order");
+  }
+
   // The move `order` of the input's dims folded into the permute or transpose that made the input,
   // maybe through copies (.contiguous()), each tensor on the way read only by the next call:
   // o.permute(0, 2, 1, 3).reshape(...) for o.permute(0, 2, 3, 1) then a move of dims 2 and 3.
@@ -1447,18 +1610,9 @@ class ReshapeRules {
         readers(name).size() != 1) {
       return;
     }
-    auto wrapped = [&](const nlohmann::json& dim) { return dim.is_number_integer() ? (dim.get<int>() % rank + rank) % rank : -1; };
-    std::vector<int> made(static_cast<std::size_t>(rank));
-    if (maker->op == "permute") {
-      const nlohmann::json& dims = maker->arguments.at("dims");
-      if (!dims.is_array() || static_cast<int>(dims.size()) != rank) return;
-      for (int i = 0; i < rank; ++i) made[static_cast<std::size_t>(i)] = wrapped(dims[static_cast<std::size_t>(i)]);
-    } else {
-      for (int i = 0; i < rank; ++i) made[static_cast<std::size_t>(i)] = i;
-      int a = wrapped(maker->arguments.at("dim0")), b = wrapped(maker->arguments.at("dim1"));
-      if (a < 0 || b < 0) return;
-      std::swap(made[static_cast<std::size_t>(a)], made[static_cast<std::size_t>(b)]);
-    }
+    std::optional<std::vector<int>> moved = dims_moved_by(*maker, rank);
+    if (!moved) return;
+    const std::vector<int>& made = *moved;
     std::vector<int> composed;
     for (int i = 0; i < rank; ++i) {
       int from = made[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])];

@@ -47,6 +47,28 @@ void check_softmax_over_merged_batch(CallContext& ctx, const ArgValue& input, in
   }
 }
 
+// A softmax over the one batch-named dim of per-entry values without a sequence dim (classifier
+// logits (B, classes) softmaxed with dim=0) makes each class's probabilities over the batch
+// entries; each entry's distribution is over its last dim. A second batch-named dim (a (B, B)
+// similarity matrix, softmaxed per column on purpose) says nothing.
+void check_softmax_over_batch(CallContext& ctx, const ArgValue& input, int dim) {
+  const int last = input.rank() - 1;
+  if (input.rank() < 2 || dim == last) return;
+  for (int d = 0; d < input.rank(); ++d) {
+    if (d != dim && (role_of_dim(input.dim_names, d) == DimRole::Batch || merges_batch(input.dim_name(d)))) return;
+  }
+  const std::string last_text = input.dim_name(last).empty() ? input.shape[static_cast<std::size_t>(last)].str() : "\"" + input.dim_name(last) + "\"";
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxDimRole,
+      fmt::format("softmax over dim {} (\"{}\", a {}) normalises each of the {} values of dim {} across batch entries, not each entry's own values",
+                  dim, input.dim_name(dim), role_name(DimRole::Batch), last_text, last),
+      &input, dim);
+  diagnostic.notes.push_back("each entry's probabilities then depend on the other batch entries; PyTorch raises nothing");
+  if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim=-1 ({}, each entry's values)", last_text), "dim", -1)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry's probabilities sum to 1 over its own values");
+  }
+}
+
 // Attention normalises over the keys. A softmax dim named as a batch or a head count, in a tensor
 // that also has a dim named as a sequence, normalises across batch entries or heads (MHA265); the
 // fix normalises over the last sequence dim. Without a sequence dim there is nothing to say (a
@@ -60,6 +82,7 @@ void check_softmax_dim_role(CallContext& ctx, const ArgValue& input, int dim) {
   if (role != DimRole::Batch && role != DimRole::Heads) return;
   int sequence = input.rank() - 1;
   while (sequence >= 0 && role_of_dim(input.dim_names, sequence) != DimRole::Sequence) --sequence;
+  if (sequence < 0 && role == DimRole::Batch) check_softmax_over_batch(ctx, input, dim);
   if (sequence < 0) return;
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxDimRole,

@@ -53,3 +53,29 @@ TEST_CASE("a half-precision Linear fed a product type promotion made float32: ca
   REQUIRE(refused != nullptr);
   CHECK(std::none_of(refused->fixes.begin(), refused->fixes.end(), [](const Fix& f) { return f.description.rfind("cast ", 0) == 0; }));
 }
+
+TEST_CASE("tokens flattened into the features before a Linear of one token's width: pool them first", "[glue]") {
+  // (B, 50, 64) viewed (B, -1) gives 3200 features to Linear(64, 10): the head takes one token.
+  Report flat = test::check_text(R"j({"version": 1, "modules": {"head": "nn.Linear(64, 10)"}, "tensors": {"x": ["B", 50, 64]},
+    "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", -1], "outputs": ["f"]},
+              {"id": "h", "module": "head", "input": "f"}]})j");
+  const Diagnostic* features = test::find(flat, "MHA404");
+  REQUIRE(features != nullptr);
+  REQUIRE(features->fixes.size() >= 3);
+  CHECK(features->fixes[0].description == "pool the tokens before the Linear: x[:, 0] (the first, class, token) in place of call \"v\"'s view");
+  CHECK(features->fixes[0].valid());
+  CHECK(features->fixes[1].description == "pool the tokens before the Linear: x.mean(dim=1) in place of call \"v\"'s view");
+  const auto built = std::find_if(features->fixes.begin(), features->fixes.end(), [](const Fix& fix) { return fix.description.rfind("construct", 0) == 0; });
+  REQUIRE(built != features->fixes.end());
+  CHECK(built->semantics == FixSemantics::Suspect);
+  // A (B, 7, 7, 32) map flattened: the mean over both grid dims.
+  Report grid = test::check_text(R"j({"version": 1, "modules": {"head": "nn.Linear(32, 10)"}, "tensors": {"x": ["B", 7, 7, 32]},
+    "calls": [{"id": "v", "op": "reshape", "input": "x", "shape": ["B", -1], "outputs": ["f"]},
+              {"id": "h", "module": "head", "input": "f"}]})j");
+  REQUIRE(test::find(grid, "MHA404") != nullptr);
+  CHECK(test::find(grid, "MHA404")->fixes[0].description == "pool the tokens before the Linear: x.mean(dim=(1, 2)) in place of call \"v\"'s reshape");
+  // A Linear of the flattened width is what flattening is for: nothing to say.
+  CHECK(test::check_text(R"j({"version": 1, "modules": {"head": "nn.Linear(3200, 10)"}, "tensors": {"x": ["B", 50, 64]},
+    "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", -1], "outputs": ["f"]},
+              {"id": "h", "module": "head", "input": "f"}]})j").diagnostics.empty());
+}

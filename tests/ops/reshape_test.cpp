@@ -509,3 +509,81 @@ TEST_CASE("a reshape that merges constant dims into the leading batch needs them
   CHECK(test::find(channels_first, "MHA312") == nullptr);
   CHECK(test::single_output(channels_first) == "(19*B, 50, 20)");
 }
+
+TEST_CASE("a view that cuts a merged dim in the other order than it was merged warns MHA312, and a transpose that only moves it back is dropped", "[glue][roles]") {
+  // Clips folded into the batch as (n c): "N*4" rows, each clip's 4 crops next to each other; the
+  // merged name is carried through the class-token getitem. view(4, N, 32) reads the crops outer:
+  // each "clip" gets crops of several clips.
+  const std::string prefix = R"json({"version": 1, "modules": {"att": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+    "tensors": {"clips": ["N*4", 10, 32]}, "calls": [{"id": "g", "op": "getitem", "input": "clips", "index": "[:, 0]", "outputs": ["f"]},
+    {"id": "v", "op": "view", "input": "f", "shape": )json";
+  const std::string suffix = R"json(, "outputs": ["fv"]},
+    {"id": "t", "op": "transpose", "input": "fv", "dim0": 0, "dim1": 1, "outputs": ["ft"]},
+    {"id": "a", "module": "att", "query": "ft", "key": "ft", "value": "ft", "need_weights": false}]})json";
+  Report crossed = test::check_text(prefix + R"json([4, "N", 32])json" + suffix);
+  const Diagnostic* moved = test::find(crossed, "MHA312");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->call == "v");
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes[0].description == "view in the input's order, which call \"t\" (transpose) only moved back to: f.view(N, 4, 32) (call \"t\" dropped)");
+  CHECK(moved->fixes[0].valid());
+  CHECK(moved->fixes[0].semantics == FixSemantics::Consistent);
+  // Symbols on both sides, and a traced spec whose product is not the tracer's own form ("4*N").
+  Report symbols = test::check_text(R"json({"version": 1, "tensors": {"c": ["N*K", 5, 32]}, "calls": [{"id": "g", "op": "getitem", "input": "c", "index": "[:, 0]", "outputs": ["f"]},
+    {"id": "v", "op": "view", "input": "f", "shape": ["K", "N", 32], "outputs": ["fv"]},
+    {"id": "t", "op": "permute", "input": "fv", "dims": [1, 0, 2], "outputs": ["ft"]}]})json");
+  REQUIRE(test::find(symbols, "MHA312") != nullptr);
+  CHECK(test::find(symbols, "MHA312")->fixes[0].description ==
+        "view in the input's order, which call \"t\" (permute) only moved back to: f.view(N, K, 32) (call \"t\" dropped)");
+  Report traced = test::check_text(R"json({"version": 1, "tensors": {"c": ["N*4", 5, 32]}, "calls": [{"id": "g", "op": "getitem", "input": "c", "index": "[:, 0]", "outputs": ["f"], "source": "m.py:2"},
+    {"id": "v", "op": "view", "input": "f", "shape": [4, "N", 32], "outputs": ["fv"], "source": "m.py:3"}]})json");
+  CHECK(test::find(traced, "MHA312") != nullptr);
+  // Not reported: the cut in the merge's order (also when N == 4), a count written first ("4*N",
+  // the tracer's form and the usual way to write a size: no order).
+  CHECK(test::find(test::check_text(prefix + R"json(["N", 4, 32])json" + suffix), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(R"json({"version": 1, "dims": {"N": 4}, "tensors": {"c": ["N*4", 5, 32]}, "calls": [{"id": "g", "op": "getitem", "input": "c", "index": "[:, 0]", "outputs": ["f"]},
+    {"id": "v", "op": "view", "input": "f", "shape": ["N", 4, 32]}]})json"), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(R"json({"version": 1, "tensors": {"c": ["4*N", 5, 32]}, "calls": [{"id": "g", "op": "getitem", "input": "c", "index": "[:, 0]", "outputs": ["f"]},
+    {"id": "v", "op": "view", "input": "f", "shape": ["N", 4, 32], "source": "m.py:3"}]})json"), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(R"json({"version": 1, "tensors": {"c": ["4*N", 5, 32]}, "calls": [{"id": "g", "op": "getitem", "input": "c", "index": "[:, 0]", "outputs": ["f"]},
+    {"id": "v", "op": "view", "input": "f", "shape": [4, "N", 32]}]})json"), "MHA312") == nullptr);
+}
+
+TEST_CASE("a repeat that tiles a dim whole, cut per entry by a view, warns MHA312 with unsqueeze and expand", "[glue][roles]") {
+  // A style vector per utterance (N, 32) tiled over L frames: repeat(L, 1) holds rows (l n), which
+  // view(N, L, 32) reads as (n l): frames get other utterances' vectors.
+  const std::string prefix = R"json({"version": 1, "tensors": {"s": ["N", 32], "x": ["N", "L", 32]}, "calls": [)json";
+  Report tiled = test::check_text(prefix + R"json({"id": "r", "op": "repeat", "input": "s", "repeats": ["L", 1], "outputs": ["s2"]},
+    {"id": "v", "op": "view", "input": "s2", "shape": ["N", "L", 32], "outputs": ["s3"]},
+    {"id": "a", "op": "add", "input": "x", "other": "s3"}]})json");
+  const Diagnostic* moved = test::find(tiled, "MHA312");
+  REQUIRE(moved != nullptr);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes[0].description ==
+        "give each entry its own copies, next to each other: s.unsqueeze(1).expand(-1, L, -1) in place of call \"r\"'s repeat, which tiles the "
+        "whole of dim 0, and this view");
+  CHECK(moved->fixes[0].valid());
+  CHECK(moved->fixes[0].semantics == FixSemantics::Consistent);
+  // Not reported: the tiles cut outer first (view(L, N, 32)), the features tiled (repeat(1, L)).
+  CHECK(test::find(test::check_text(prefix + R"json({"id": "r", "op": "repeat", "input": "s", "repeats": ["L", 1], "outputs": ["s2"]},
+    {"id": "v", "op": "view", "input": "s2", "shape": ["L", "N", 32]}]})json"), "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(prefix + R"json({"id": "r", "op": "repeat", "input": "s", "repeats": [1, "L"], "outputs": ["s2"]},
+    {"id": "v", "op": "view", "input": "s2", "shape": ["N", "L", 32]}]})json"), "MHA312") == nullptr);
+}
+
+TEST_CASE("a reshape of a slice that keeps more entries than the shape holds offers a later slice start", "[glue]") {
+  // Tokens laid out 1 class token + 3 extra tokens + 25 patches: [.., 1:] keeps 28 for a 5 x 5 map.
+  Report sliced = test::check_text(R"json({"version": 1, "tensors": {"w": [2, 3, 29, 29]}, "calls": [
+    {"id": "g", "op": "getitem", "input": "w", "index": "[0, :, 0, 1:]", "outputs": ["c"]},
+    {"id": "r", "op": "reshape", "input": "c", "shape": [3, 5, 5]}]})json");
+  const Diagnostic* invalid = test::find(sliced, "MHA302");
+  REQUIRE(invalid != nullptr);
+  CHECK(test::has_valid_fix(*invalid, "start the slice of call \"g\" 3 later, past the 4 entries before the ones the shape lays out: w[0, :, 0, 4:]"));
+  CHECK(invalid->fixes[0].description.find("w[0, :, 0, 4:]") != std::string::npos);
+  // A surplus no later start removes (the shape holds more than the slice): no such fix.
+  Report short_slice = test::check_text(R"json({"version": 1, "tensors": {"w": [2, 3, 29, 29]}, "calls": [
+    {"id": "g", "op": "getitem", "input": "w", "index": "[0, :, 0, 1:]", "outputs": ["c"]},
+    {"id": "r", "op": "reshape", "input": "c", "shape": [3, 6, 6]}]})json");
+  REQUIRE(test::find(short_slice, "MHA302") != nullptr);
+  for (const Fix& fix : test::find(short_slice, "MHA302")->fixes) CHECK(fix.description.find("start the slice") == std::string::npos);
+}
