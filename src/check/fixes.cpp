@@ -67,7 +67,7 @@ bool is_role_diagnostic(DiagId id) {
          id == DiagId::SdpaLayoutRole || id == DiagId::FeatureSlotRole || id == DiagId::ReshapeMovesDim ||
          id == DiagId::MaskMeaning || id == DiagId::RepeatTilesGroups || id == DiagId::EinsumSubscriptRole ||
          id == DiagId::LayerNormFeatureRole || id == DiagId::SdpaMaskDimRole || id == DiagId::ReduceBatchRole ||
-         id == DiagId::IndexBatchEntry || id == DiagId::BroadcastRoleMismatch;
+         id == DiagId::SelectBatchRole || id == DiagId::IndexBatchEntry || id == DiagId::BroadcastRoleMismatch;
 }
 
 // Records what the patched graph gives: its errors, the call's outputs, and whether the roles

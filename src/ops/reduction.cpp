@@ -115,7 +115,7 @@ void check_selected_batch(CallContext& ctx, const ArgValue& input, int dim) {
   }
   const int last = input.rank() - 1;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::ReduceBatchRole,
+      DiagId::SelectBatchRole,
       fmt::format("{} over dim {} (\"{}\", a {}) picks a batch entry for each of the {} values of dim {}, not each entry's own {}", ctx.call.op,
                   dim, input.dim_name(dim), role_name(DimRole::Batch), dim_text(input, last), last, ctx.call.op),
       &input, dim);

@@ -536,12 +536,12 @@ TEST_CASE("a per-head vector (H,) applied to attention weights (B, H, L, S) meet
   CHECK(lined.count(Severity::Warning) == 0);
 }
 
-TEST_CASE("a max or argmax over the batch dim of per-entry values warns MHA288", "[glue][roles]") {
+TEST_CASE("a max or argmax over the batch dim of per-entry values warns MHA376", "[glue][roles]") {
   // Predictions taken with max over dim 0 of (B, classes) logits: a batch entry per class.
   Report logits = test::check_text(R"j({"version": 1, "modules": {"head": "nn.Linear(64, 5)"}, "tensors": {"x": ["B", 64]},
       "calls": [{"id": "h", "module": "head", "input": "x", "outputs": ["y"]},
                 {"id": "m", "op": "max", "input": "y", "dim": 0, "outputs": ["v", "i"]}]})j");
-  const Diagnostic* picked = test::find(logits, "MHA288");
+  const Diagnostic* picked = test::find(logits, "MHA376");
   REQUIRE(picked != nullptr);
   CHECK(picked->message == "max over dim 0 (\"B\", a batch size) picks a batch entry for each of the 5 values of dim 1, not each entry's own max");
   CHECK(first_fix(*picked).description == "max over dim=1 (5, each entry's values): torch.max(y, 1)");
@@ -550,8 +550,8 @@ TEST_CASE("a max or argmax over the batch dim of per-entry values warns MHA288",
   // argmax of (B, 4, 10) scores over the batch: each entry's argmax over its last dim.
   Report scores = test::check_text(R"j({"version": 1, "tensors": {"s": ["batch", 4, 10]},
       "calls": [{"id": "a", "op": "argmax", "input": "s", "dim": 0}]})j");
-  REQUIRE(test::find(scores, "MHA288") != nullptr);
-  CHECK(first_fix(*test::find(scores, "MHA288")).description == "argmax over dim=-1 (10, each entry's values): torch.argmax(s, -1)");
+  REQUIRE(test::find(scores, "MHA376") != nullptr);
+  CHECK(first_fix(*test::find(scores, "MHA376")).description == "argmax over dim=-1 (10, each entry's values): torch.argmax(s, -1)");
   // Quiet: over the classes, a (B, B) similarity read per column, unnamed rows, a bound B == classes.
   for (const char* quiet : {R"j({"tensors": {"y": ["B", 5]}, "calls": [{"id": "m", "op": "max", "input": "y", "dim": 1}]})j",
                             R"j({"tensors": {"y": ["B", "B"]}, "calls": [{"id": "m", "op": "argmax", "input": "y", "dim": 0}]})j",
@@ -560,7 +560,7 @@ TEST_CASE("a max or argmax over the batch dim of per-entry values warns MHA288",
                                 "calls": [{"id": "h", "module": "head", "input": "x", "outputs": ["y"]},
                                           {"id": "m", "op": "max", "input": "y", "dim": 1}]})j"}) {
     INFO(quiet);
-    CHECK(test::find(test::check_text(quiet), "MHA288") == nullptr);
+    CHECK(test::find(test::check_text(quiet), "MHA376") == nullptr);
   }
 }
 
