@@ -9,13 +9,8 @@ here = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("heldout10_extra_ops", os.path.join(here, "..", "heldout10", "gen_verdicts_extra_ops.py"))
 heldout10 = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(heldout10)
-g = heldout10.g
-
-
-def run_call(call, modules, built, env, symbols):
-    return heldout10.run_call(call, modules, built, env, symbols)
 
 
 if __name__ == "__main__":
-    g.run_call = run_call
-    g.main()
+    heldout10.g.run_call = heldout10.run_call
+    heldout10.g.main()
