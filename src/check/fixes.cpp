@@ -299,29 +299,35 @@ bool pair_chains(const Spec& spec, std::size_t a, std::size_t b, TwinMap& map, i
   return true;
 }
 
+// A slip made alike in a few calls (cos and sin, the query, key and value) is repaired in each;
+// a stack of identical layers repeats it in every layer, whose own diagnostics carry their own
+// fixes. So only the nearest twins join a fix, which keeps it (and its re-check) small.
+constexpr std::size_t kMaxTwins = 2;
+
 std::vector<TwinMap> twins_of(const Spec& spec, const Report& report, const std::string& call) {
   std::vector<TwinMap> twins;
   std::optional<std::size_t> index = call_index(spec, call);
   const CallReport* checked = call_report(report, call);
   if (!index || !checked || spec.calls[*index].pointer.empty()) return twins;
   const CallDecl& own = spec.calls[*index];
-  for (std::size_t other = 0; other < spec.calls.size(); ++other) {
+  auto pair_with = [&](std::size_t other) {
     const CallDecl& twin = spec.calls[other];
-    if (other == *index || !made_alike(own, twin)) continue;
+    if (twin.pointer.empty() || !made_alike(own, twin)) return;
     const CallReport* twin_checked = call_report(report, twin.id);
-    if (!twin_checked || twin_checked->arguments.size() != checked->arguments.size()) continue;
-    bool same_shapes = true;
+    if (!twin_checked || twin_checked->arguments.size() != checked->arguments.size()) return;
     for (std::size_t a = 0; a < checked->arguments.size(); ++a) {
-      same_shapes = same_shapes && checked->arguments[a].name == twin_checked->arguments[a].name &&
-                    checked->arguments[a].shape == twin_checked->arguments[a].shape;
+      if (checked->arguments[a].name != twin_checked->arguments[a].name || checked->arguments[a].shape != twin_checked->arguments[a].shape) return;
     }
-    if (!same_shapes) continue;
     TwinMap map;
     map.twin_id = twin.id;
     map.ids[own.id] = twin.id;
-    if (twin.pointer.empty()) continue;
     map.calls[own.pointer] = twin.pointer;  // an option of the call itself (cat's dim)
     if (pair_chains(spec, *index, other, map, 8) && !map.tensors.empty()) twins.push_back(std::move(map));
+  };
+  // Nearest first: the calls `step` before and after, until kMaxTwins are found.
+  for (std::size_t step = 1; twins.size() < kMaxTwins && (step <= *index || *index + step < spec.calls.size()); ++step) {
+    if (step <= *index) pair_with(*index - step);
+    if (twins.size() < kMaxTwins && *index + step < spec.calls.size()) pair_with(*index + step);
   }
   return twins;
 }
@@ -359,8 +365,8 @@ std::optional<nlohmann::json> patch_on_twin(const Fix& fix, const TwinMap& map) 
     if (path.rfind("/calls/", 0) == 0 && path.find('/', 7) == std::string::npos) return std::nullopt;
     std::optional<std::string> mapped;
     for (const auto& [tensor, twin] : map.tensors) {
-      std::string prefix = "/tensors/" + tensor;
-      if (path == prefix || path.rfind(prefix + "/", 0) == 0) mapped = "/tensors/" + twin + path.substr(prefix.size());
+      const std::string prefix = child_pointer("/tensors", tensor);
+      if (path == prefix || path.rfind(prefix + "/", 0) == 0) mapped = child_pointer("/tensors", twin) + path.substr(prefix.size());
     }
     for (const auto& [pointer, twin] : map.calls) {
       if (path.rfind(pointer + "/", 0) == 0) mapped = twin + path.substr(pointer.size());

@@ -1372,3 +1372,26 @@ TEST_CASE("a fix of one call is made on its twin too: buffers cut alike and read
   // The cut that keeps [:20] on the dim of 1 is no repair of it.
   for (const Fix& fix : broadcast->fixes) CHECK(fix.description.find("[:20, :, :20]") == std::string::npos);
 }
+
+TEST_CASE("a fix made on twin calls too takes the nearest two, not every layer of a stack that repeats the slip", "[fixes]") {
+  // Six layers, each an SDPA call with a (B, T, T) mask against (B, 8, T, T) scores: each layer's
+  // own diagnostic carries its own fix, extended to at most two of its twins.
+  nlohmann::json spec = {{"version", 1}, {"tensors", nlohmann::json::object()}, {"calls", nlohmann::json::array()}};
+  for (int layer = 0; layer < 6; ++layer) {
+    const std::string q = fmt::format("q{}", layer), m = fmt::format("m{}", layer);
+    spec["tensors"][q] = {"B", 8, "T", 32};
+    spec["tensors"][m] = {{"shape", {"B", "T", "T"}}, {"dtype", "bool"}};
+    spec["calls"].push_back({{"id", fmt::format("a{}", layer)}, {"op", "F.scaled_dot_product_attention"}, {"query", q}, {"key", q}, {"value", q}, {"attn_mask", m}});
+  }
+  Report report = test::check_text(spec.dump());
+  std::size_t extended = 0;
+  for (const Diagnostic& diagnostic : report.diagnostics) {
+    for (const Fix& fix : diagnostic.fixes) {
+      std::size_t twins = 0;
+      for (std::size_t at = fix.description.find("the same in call"); at != std::string::npos; at = fix.description.find("the same in call", at + 1)) ++twins;
+      CHECK(twins <= 2);
+      if (twins > 0) ++extended;
+    }
+  }
+  CHECK(extended > 0);
+}
