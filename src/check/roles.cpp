@@ -117,8 +117,10 @@ MaskConvention mask_convention_of_name(const std::string& written) {
   }
   // What is there: PyG's to_dense_batch gives True for the real nodes of each padded graph
   // (node_mask, real_nodes), and masks of observed or existing entries mark the ones to use.
+  // A negated word (unobserved, nonexistent, not_real) marks the missing entries instead.
   for (const char* present : {"node_mask", "real", "exist", "observed"}) {
-    if (name.find(present) != std::string::npos) return MaskConvention::TrueKeeps;
+    const std::size_t at = name.find(present);
+    if (at != std::string::npos) return negated_before(name, at) ? MaskConvention::TrueIgnores : MaskConvention::TrueKeeps;
   }
   // A graph's adjacency marks with True the pairs linked by an edge, the pairs attention is meant
   // to keep; a negated word (no_edge, non_adj, disconnected) marks the others.
@@ -130,6 +132,8 @@ MaskConvention mask_convention_of_name(const std::string& written) {
   if (at != std::string::npos) return negated_before(name, at) ? MaskConvention::TrueIgnores : MaskConvention::TrueKeeps;
   return MaskConvention::Unknown;
 }
+
+bool explicit_batch_name(const std::string& name) { return role_of_name(name) == DimRole::Batch && lowered(name) != "n"; }
 
 std::vector<std::string> written_names(const Shape& written) {
   std::vector<std::string> names;

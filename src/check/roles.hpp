@@ -22,7 +22,11 @@ DimRole role_of_name(const std::string& name);
 // Perceiver's latents (B, N, D), so an N beside a dim named as a batch (B, bsz) is a sequence.
 // Otherwise role_of_name(names[dim]); Unknown for a dim without a name (or past `names`).
 DimRole role_of_dim(const std::vector<std::string>& names, int dim);
-const char* role_name(DimRole role);  // "batch size", "sequence length", "head count", "head size"
+const char* role_name(DimRole role);
+// Whether a dim's name says batch without doubt: role_of_name's batch names except PyTorch's N,
+// which also counts the nodes, points or bag instances that a pooling reduces on purpose (PyG's
+// softmax(gate, dim=0) over (N, 1), PointNet's max over points).
+bool explicit_batch_name(const std::string& name);  // "batch size", "sequence length", "head count", "head size"
 
 // The role an einsum subscript letter conventionally labels, a hint only: b a batch, h heads,
 // q, k, l, s, t a sequence, d the head size (features); any other letter (n is written for a

@@ -316,8 +316,11 @@ void check_per_head_vector(CallContext& ctx, const ArgValue& input, const ArgVal
   const ArgValue& map = input_is_vector ? other : input;
   if (vector.rank() != 1 || map.rank() < 3 || !attention_map(ctx, map)) return;
   const std::string name = lowered(tensor_name(vector));
-  const bool per_head = role_of_dim(vector.dim_names, 0) == DimRole::Heads ||
-                        (name.find("head") != std::string::npos && name.find("head_dim") == std::string::npos &&
+  // The dim's own name decides; the tensor's name only when the dim has no role (head_pos_bias
+  // over a dim named S is per position).
+  const DimRole role = role_of_dim(vector.dim_names, 0);
+  const bool per_head = role == DimRole::Heads ||
+                        (role == DimRole::Unknown && name.find("head") != std::string::npos && name.find("head_dim") == std::string::npos &&
                          name.find("head_size") == std::string::npos);
   if (!per_head) return;
   int heads = -1;

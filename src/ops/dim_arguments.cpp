@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "check/roles.hpp"
+#include "core/text.hpp"
 #include "ops/result_type.hpp"
 
 namespace mhacheck {
@@ -65,6 +67,28 @@ std::optional<int> wrap_dim(CallContext& ctx, const std::string& argument, std::
 
 std::optional<int> wrap_new_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank) {
   return wrap_dim_over(ctx, argument, dim, rank + 1, fmt::format("a new dim of {}-D tensors (the result is {}-D)", rank, rank + 1));
+}
+
+std::string dim_text(const ArgValue& input, int d) {
+  return input.dim_name(d).empty() ? input.shape[static_cast<std::size_t>(d)].str() : "\"" + input.dim_name(d) + "\"";
+}
+
+bool per_entry_batch_dim(const CallContext& ctx, const ArgValue& values, int dim) {
+  const int last = values.rank() - 1;
+  if (values.rank() < 2 || dim == last || !explicit_batch_name(values.dim_name(dim))) return false;
+  for (int d : {dim, last}) {
+    if (ctx.symbols.compare(values.shape[static_cast<std::size_t>(d)], DimExpr::constant(1)) == Symbols::Verdict::Equal) return false;
+  }
+  for (int d = 0; d < values.rank(); ++d) {
+    const DimRole role = role_of_dim(values.dim_names, d);
+    const std::vector<std::string> factors = name_factors(values.dim_name(d));
+    if (role == DimRole::Sequence || factors.size() > 1 || (d != dim && role == DimRole::Batch)) return false;
+  }
+  const CallDecl* maker = values.producer;
+  const ModuleDecl* module = maker != nullptr && !maker->module.empty() ? ctx.spec.find_module(maker->module) : nullptr;
+  if ((module != nullptr && module->type == "Linear") || (maker != nullptr && (maker->op == "linear" || maker->op == "F.linear"))) return true;
+  const std::string name = lowered(tensor_name(values));
+  return name.find("logit") != std::string::npos || name.find("pred") != std::string::npos || name.find("prob") != std::string::npos;
 }
 
 }  // namespace mhacheck

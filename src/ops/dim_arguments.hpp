@@ -36,4 +36,16 @@ std::optional<int> wrap_dim(CallContext& ctx, const std::string& argument, std::
 // rank + 1, PyTorch's IndexError in its words, mhacheck's message naming the tensors' own rank.
 std::optional<int> wrap_new_dim(CallContext& ctx, const std::string& argument, std::int64_t dim, int rank);
 
+// A dim as messages name it: "T" quoted when it has a name, else its size.
+std::string dim_text(const ArgValue& input, int d);
+
+// Whether dim `dim` of `values` is the batch of per-entry values that a softmax, max or argmax over
+// it mixes (MHA265, MHA376): a classifier's logits (B, classes) made by a Linear (or named as
+// logits, predictions or probabilities). The dim is named as a batch explicitly (not PyTorch's N,
+// which also counts the nodes, points or instances pooled on purpose), holds more than one entry,
+// is not the last dim, and each entry has more than one value; no dim is named as a sequence (the
+// attention rules' own) and no other dim holds batch entries ((B, B) similarities are read per
+// column on purpose; a merged B*T is rows of tokens).
+bool per_entry_batch_dim(const CallContext& ctx, const ArgValue& values, int dim);
+
 }  // namespace mhacheck

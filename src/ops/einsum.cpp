@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -320,8 +321,13 @@ void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& ope
 // as 'nlhd,nhmd->nlhm': the keys' features d under m, the values' m under d, both 64). Chained
 // einsums name a dim by its letter; one read under another's letter is contracted or kept as that
 // other dim, and PyTorch raises nothing when the sizes coincide. The fix reads it as it was made.
+//
+// Letters are each equation's own, so only a misreading that meets another operand says so: a
+// swapped letter shared with another operand of this einsum (contracted or aligned with it). A
+// one-operand einsum ('beyx->bexy') transposes on purpose, and a product of a tensor with itself
+// (a Gram matrix, symmetric) reads the same either way.
 void check_reread_letters(CallContext& ctx, const std::vector<const ArgValue*>& operands, const EinsumEquation& read) {
-  if (!read.explicit_output) return;
+  if (!read.explicit_output || operands.size() < 2) return;
   for (std::size_t i = 0; i < operands.size(); ++i) {
     const ArgValue& operand = *operands[i];
     const CallDecl* producer = operand.producer;
@@ -329,6 +335,11 @@ void check_reread_letters(CallContext& ctx, const std::vector<const ArgValue*>& 
         !producer->arguments.at("equation").is_string()) {
       continue;
     }
+    std::set<std::string> made_of;
+    for (const auto& [slot, ref] : producer->tensors) {
+      if (ref.kind == ArgRef::Kind::Named) made_of.insert(ref.name);
+    }
+    if (made_of.size() < 2) continue;
     EinsumEquation made;
     const std::string made_equation = producer->arguments.at("equation").get<std::string>();
     if (read_einsum_terms(made_equation, producer->list_size("operands"), made) || read_einsum_output(made_equation, made) ||
@@ -352,7 +363,13 @@ void check_reread_letters(CallContext& ctx, const std::vector<const ArgValue*>& 
       sizes_coincide = sizes_coincide && ctx.symbols.compare(operand.shape[d], operand.shape[at]) == Symbols::Verdict::Equal;
       swapped.push_back(fmt::format("dim {} (made as {}) read as {}", d, einsum_letter(written[d]), einsum_letter(term[d])));
     }
-    if (!sizes_coincide) continue;
+    bool meets_another = false;
+    for (std::size_t d = 0; d < term.size(); ++d) {
+      for (std::size_t j = 0; j < operands.size() && term[d] != written[d]; ++j) {
+        meets_another = meets_another || (j != i && std::find(read.terms[j].begin(), read.terms[j].end(), term[d]) != read.terms[j].end());
+      }
+    }
+    if (!sizes_coincide || !meets_another) continue;
     Diagnostic& diagnostic = ctx.report(
         DiagId::EinsumSubscriptRole,
         fmt::format("{} {} is read as \"{}\", but call \"{}\" made it as \"{}\" ('{}'): {}", shown_name(operand), tuple_str(operand.shape),

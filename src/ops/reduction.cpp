@@ -95,24 +95,13 @@ void check_reduced_batch(CallContext& ctx, const ArgValue& input, const std::set
   }
 }
 
-// A dim as messages name it: "T" quoted when it has a name, else its size.
-std::string dim_text(const ArgValue& input, int d) {
-  return input.dim_name(d).empty() ? input.shape[static_cast<std::size_t>(d)].str() : "\"" + input.dim_name(d) + "\"";
-}
-
 // A max, min, argmax or argmin picks, for each kept position, the entry where the values peak.
-// Over the one dim named as a batch of a tensor of per-entry values without a sequence dim
-// (classifier logits (B, classes), pooled features (B, C)), it picks a batch entry per class:
-// torch.max(logits, 0) for predictions gives (classes,) indices into the batch. Each entry's own
-// prediction is a selection over the dims after the batch (the last one). A second batch-named
-// dim ((B, B) similarities, read per column on purpose) or a merged one says nothing;
-// tensors with a sequence dim are check_reduced_batch's.
+// Over the batch of per-entry values (per_entry_batch_dim: classifier logits (B, classes)) it
+// picks a batch entry per class: torch.max(logits, 0) for predictions gives (classes,) indices
+// into the batch. Each entry's own prediction is a selection over its last dim.
+// Tensors with a sequence dim are check_reduced_batch's.
 void check_selected_batch(CallContext& ctx, const ArgValue& input, int dim) {
-  if (input.rank() < 2 || role_of_dim(input.dim_names, dim) != DimRole::Batch || dim == input.rank() - 1) return;
-  for (int d = 0; d < input.rank(); ++d) {
-    const DimRole role = role_of_dim(input.dim_names, d);
-    if (role == DimRole::Sequence || (d != dim && role == DimRole::Batch) || name_factors(input.dim_name(d)).size() > 1) return;
-  }
+  if (!per_entry_batch_dim(ctx, input, dim)) return;
   const int last = input.rank() - 1;
   Diagnostic& diagnostic = ctx.report(
       DiagId::SelectBatchRole,

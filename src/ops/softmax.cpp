@@ -34,7 +34,7 @@ void check_softmax_over_merged_batch(CallContext& ctx, const ArgValue& input, in
   int other = input.rank() - 1;
   while (other >= 0 && (other == dim || merges_batch(input.dim_name(other)) || role_of_dim(input.dim_names, other) == DimRole::Batch)) --other;
   if (other < 0) return;
-  const std::string other_text = input.dim_name(other).empty() ? input.shape[static_cast<std::size_t>(other)].str() : "\"" + input.dim_name(other) + "\"";
+  const std::string other_text = dim_text(input, other);
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxDimRole,
       fmt::format("softmax over dim {} (\"{}\", the batch merged with other dims) normalises across batch entries, not over dim {} ({})",
@@ -47,17 +47,13 @@ void check_softmax_over_merged_batch(CallContext& ctx, const ArgValue& input, in
   }
 }
 
-// A softmax over the one batch-named dim of per-entry values without a sequence dim (classifier
-// logits (B, classes) softmaxed with dim=0) makes each class's probabilities over the batch
-// entries; each entry's distribution is over its last dim. A second batch-named dim (a (B, B)
-// similarity matrix, softmaxed per column on purpose) says nothing.
+// A softmax over the batch of per-entry values (per_entry_batch_dim: classifier logits (B,
+// classes) softmaxed with dim=0) makes each class's probabilities over the batch entries; each
+// entry's distribution is over its last dim.
 void check_softmax_over_batch(CallContext& ctx, const ArgValue& input, int dim) {
+  if (!per_entry_batch_dim(ctx, input, dim)) return;
   const int last = input.rank() - 1;
-  if (input.rank() < 2 || dim == last) return;
-  for (int d = 0; d < input.rank(); ++d) {
-    if (d != dim && (role_of_dim(input.dim_names, d) == DimRole::Batch || merges_batch(input.dim_name(d)))) return;
-  }
-  const std::string last_text = input.dim_name(last).empty() ? input.shape[static_cast<std::size_t>(last)].str() : "\"" + input.dim_name(last) + "\"";
+  const std::string last_text = dim_text(input, last);
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxDimRole,
       fmt::format("softmax over dim {} (\"{}\", a {}) normalises each of the {} values of dim {} across batch entries, not each entry's own values",

@@ -377,4 +377,14 @@ TEST_CASE("MHA260 is silent when the next einsum reads the output under its own 
     INFO(reading);
     CHECK(report.diagnostics.empty());
   }
+  // Each equation names its own dims: a one-operand einsum transposing on purpose, and a Gram
+  // matrix (a tensor times itself, symmetric) read transposed, say nothing.
+  Report transposed = test::check_text(R"({"tensors": {"f": ["B", "C", 16, 16], "w": ["C", "E"]}, "calls": [
+      {"id": "p", "op": "einsum", "equation": "bcxy,ce->bexy", "operands": ["f", "w"], "outputs": ["g"]},
+      {"id": "t", "op": "einsum", "equation": "beyx->bexy", "operands": ["g"]}]})");
+  CHECK(test::find(transposed, "MHA260") == nullptr);
+  Report gram = test::check_text(R"({"tensors": {"x": ["B", "N", 64]}, "calls": [
+      {"id": "g", "op": "einsum", "equation": "bid,bjd->bij", "operands": ["x", "x"], "outputs": ["G"]},
+      {"id": "o", "op": "einsum", "equation": "bji,bjd->bid", "operands": ["G", "x"]}]})");
+  CHECK(test::find(gram, "MHA260") == nullptr);
 }

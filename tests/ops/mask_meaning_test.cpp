@@ -549,6 +549,10 @@ TEST_CASE("a mask named for what is there (node_mask, real, exist, observed) mar
     CHECK(test::find(graph(name, "pad", fmt::format(R"({{"id": "n", "op": "logical_not", "input": "{}", "outputs": ["pad"]}}, )", name)),
                      "MHA084") == nullptr);
   }
-  // A bare "mask" says nothing (DETR's mask marks the padding).
-  CHECK(test::find(graph("mask", "mask", ""), "MHA084") == nullptr);
+  // A bare "mask" says nothing (DETR's mask marks the padding); a negated word marks the missing
+  // entries, the padding key_padding_mask wants.
+  for (const char* name : {"mask", "unobserved_mask", "nonexistent", "not_real"}) {
+    INFO(name);
+    CHECK(test::find(graph(name, name, ""), "MHA084") == nullptr);
+  }
 }

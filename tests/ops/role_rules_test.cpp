@@ -534,6 +534,10 @@ TEST_CASE("a per-head vector (H,) applied to attention weights (B, H, L, S) meet
     "calls": [{"id": "sm", "op": "softmax", "input": "scores", "dim": -1, "outputs": ["probs"]},
               {"id": "m", "op": "mul", "input": "probs", "other": "head_gate", "outputs": ["gated"]}]})");
   CHECK(lined.count(Severity::Warning) == 0);
+  // A vector whose dim is named as the keys is per key, whatever its name says.
+  Report per_key = test::check_text(R"({"version": 1, "dims": {"S": 8}, "tensors": {"scores": ["B", 8, "T", "S"], "head_pos_bias": ["S"]},
+    "calls": [{"id": "a", "op": "add", "input": "scores", "other": "head_pos_bias"}]})");
+  CHECK(test::find(per_key, "MHA290") == nullptr);
 }
 
 TEST_CASE("a max or argmax over the batch dim of per-entry values warns MHA376", "[glue][roles]") {
@@ -548,14 +552,20 @@ TEST_CASE("a max or argmax over the batch dim of per-entry values warns MHA376",
   CHECK(first_fix(*picked).valid());
   CHECK(first_fix(*picked).semantics == FixSemantics::Consistent);
   // argmax of (B, 4, 10) scores over the batch: each entry's argmax over its last dim.
-  Report scores = test::check_text(R"j({"version": 1, "tensors": {"s": ["batch", 4, 10]},
-      "calls": [{"id": "a", "op": "argmax", "input": "s", "dim": 0}]})j");
+  Report scores = test::check_text(R"j({"version": 1, "tensors": {"logits": ["batch", 4, 10]},
+      "calls": [{"id": "a", "op": "argmax", "input": "logits", "dim": 0}]})j");
   REQUIRE(test::find(scores, "MHA376") != nullptr);
-  CHECK(first_fix(*test::find(scores, "MHA376")).description == "argmax over dim=-1 (10, each entry's values): torch.argmax(s, -1)");
+  CHECK(first_fix(*test::find(scores, "MHA376")).description == "argmax over dim=-1 (10, each entry's values): torch.argmax(logits, -1)");
   // Quiet: over the classes, a (B, B) similarity read per column, unnamed rows, a bound B == classes.
   for (const char* quiet : {R"j({"tensors": {"y": ["B", 5]}, "calls": [{"id": "m", "op": "max", "input": "y", "dim": 1}]})j",
                             R"j({"tensors": {"y": ["B", "B"]}, "calls": [{"id": "m", "op": "argmax", "input": "y", "dim": 0}]})j",
                             R"j({"tensors": {"y": [8, 5]}, "calls": [{"id": "m", "op": "argmin", "input": "y", "dim": 0}]})j",
+                            // PointNet's max over the points N, a batch of one, per-class statistics of declared features.
+                            R"j({"modules": {"head": "nn.Linear(64, 5)"}, "tensors": {"x": ["N", 64]},
+                                "calls": [{"id": "h", "module": "head", "input": "x", "outputs": ["y"]}, {"id": "m", "op": "max", "input": "y", "dim": 0}]})j",
+                            R"j({"dims": {"B": 1}, "modules": {"head": "nn.Linear(64, 5)"}, "tensors": {"x": ["B", 64]},
+                                "calls": [{"id": "h", "module": "head", "input": "x", "outputs": ["y"]}, {"id": "m", "op": "max", "input": "y", "dim": 0}]})j",
+                            R"j({"tensors": {"feats": ["B", 5]}, "calls": [{"id": "m", "op": "max", "input": "feats", "dim": 0}]})j",
                             R"j({"dims": {"B": 5}, "modules": {"head": "nn.Linear(64, 5)"}, "tensors": {"x": ["B", 64]},
                                 "calls": [{"id": "h", "module": "head", "input": "x", "outputs": ["y"]},
                                           {"id": "m", "op": "max", "input": "y", "dim": 1}]})j"}) {
@@ -576,7 +586,14 @@ TEST_CASE("a softmax over the batch dim of per-entry logits warns MHA265", "[glu
   // Quiet: over the classes, a (B, B) similarity matrix per column, unnamed rows.
   for (const char* quiet : {R"j({"tensors": {"y": ["B", 5]}, "calls": [{"id": "p", "op": "softmax", "input": "y", "dim": -1}]})j",
                             R"j({"tensors": {"y": ["B", "B"]}, "calls": [{"id": "p", "op": "softmax", "input": "y", "dim": 0}]})j",
-                            R"j({"tensors": {"y": [8, 5]}, "calls": [{"id": "p", "op": "softmax", "input": "y", "dim": 0}]})j"}) {
+                            R"j({"tensors": {"y": [8, 5]}, "calls": [{"id": "p", "op": "softmax", "input": "y", "dim": 0}]})j",
+                            // Attention pooling over the instances of one bag or the nodes of one graph: (N, 1) gate
+                            // scores softmaxed over dim 0 (over their one column a softmax is all ones), named B too.
+                            R"j({"modules": {"gate": "nn.Linear(64, 1)"}, "tensors": {"x": ["N", 64]},
+                                "calls": [{"id": "g", "module": "gate", "input": "x", "outputs": ["a"]}, {"id": "p", "op": "softmax", "input": "a", "dim": 0}]})j",
+                            R"j({"modules": {"gate": "nn.Linear(64, 1)"}, "tensors": {"x": ["B", 64]},
+                                "calls": [{"id": "g", "module": "gate", "input": "x", "outputs": ["a"]}, {"id": "p", "op": "softmax", "input": "a", "dim": 0}]})j",
+                            R"j({"tensors": {"feats": ["B", 5]}, "calls": [{"id": "p", "op": "softmax", "input": "feats", "dim": 0}]})j"}) {
     INFO(quiet);
     CHECK(test::find(test::check_text(quiet), "MHA265") == nullptr);
   }
