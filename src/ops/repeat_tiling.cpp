@@ -294,8 +294,9 @@ std::optional<PositionsTiling> positions_tiling(const CallContext& ctx, const Ar
         const std::optional<IndexExpression> index = parse_index(call->arguments.at("index").get<std::string>(), error);
         if (!index) return std::nullopt;
         const IndexPlan plan = plan_index(*index, in);
+        if (plan.failure || plan.dims.size() != out.size()) return std::nullopt;
         const IndexedDim& picked = plan.dims.at(static_cast<std::size_t>(dim));
-        if (plan.failure || plan.dims.size() != out.size() || picked.source < 0 || picked.step != 1 || !(picked.start == IndexBound{}) ||
+        if (picked.source < 0 || picked.step != 1 || !(picked.start == IndexBound{}) ||
             !(picked.size == in[static_cast<std::size_t>(picked.source)])) {
           return std::nullopt;
         }

@@ -1397,7 +1397,7 @@ class ReshapeRules {
   // n blocks where the blocks are laid out one after the other. Where the spec shows that order
   // (a cat of the projections), MHA312 and a fix that moves the n outermost and renumbers the
   // permute that reads the result (or adds one that keeps the old dim order); where the weights
-  // choose it (a Linear), a note that says which layout each split reads (MHA090 for now).
+  // choose it (a Linear), a note that says which layout each split reads (MHA326).
   void check_fused_split(const Shape& shape) {
     if (reported_ || !counts_equal_ || input_.rank() == 0 || written_.size() != shape.size()) return;
     const std::optional<FusedBlocks> fused = fused_blocks();
