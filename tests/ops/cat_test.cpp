@@ -227,7 +227,8 @@ TEST_CASE("MHA295 needs both cats to reach one attention: the mask as its mask, 
   const std::string tokens_call = R"({"id": "ti", "op": "cat", "tensors": ["text", "image"], "dim": 1, "outputs": ["x"]},)";
   later.erase(later.find(tokens_call), tokens_call.size());
   later.insert(later.find(R"({"id": "xt")"), tokens_call);
-  const Diagnostic* second = test::find(test::check_text(later), "MHA295");
+  const Report later_report = test::check_text(later);  // kept alive: `second` points into it
+  const Diagnostic* second = test::find(later_report, "MHA295");
   REQUIRE(second != nullptr);
   CHECK(second->call == "ti");
 }
