@@ -1,6 +1,6 @@
-"""gen_pytorch_verdicts.py with the operators heldout12 uses that it does not run itself: heldout10's
-heldout10's run_call reused unchanged (heldout9's log_softmax, cumsum, arange, normalize, stack, clamp, rsqrt, silu, to, linear; then ones, cos,
-sin, max) reused as they are, everything else unchanged.
+"""gen_pytorch_verdicts.py with the operators heldout12 uses that it does not run itself: heldout10's run_call
+(heldout9's log_softmax, cumsum, arange, normalize, stack, clamp, rsqrt, silu, to, linear; then ones, cos, sin,
+max) reused as it is, everything else unchanged; no new operator was needed.
 Usage: python3 tests/corpus/heldout12/gen_verdicts_extra_ops.py --dir tests/corpus/heldout12 --mhacheck BINARY"""
 import importlib.util
 import os
