@@ -427,6 +427,13 @@ class ReshapeRules {
     }
     if (matches != 1) return "";
     for (const nlohmann::json& written : written_) {
+      // Another dim written as that size may be the one that holds the input's dim (the traced
+      // view(2, 6, 4, -1) of (B, T, 24) at B = 2, T = 6 keeps T first and infers the head size):
+      // the inferred size alone cannot say which of the two is T.
+      if (written.is_number_integer() && written != -1 &&
+          ctx_.symbols.compare(DimExpr::constant(written.get<std::int64_t>()), size) == Symbols::Verdict::Equal) {
+        return "";
+      }
       if (!written.is_string()) continue;
       std::vector<std::string> symbols = parse_dim_expr(written.get<std::string>())->factors();
       for (const std::string& factor : name_factors(name)) {

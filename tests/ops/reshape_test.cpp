@@ -587,3 +587,18 @@ TEST_CASE("a reshape of a slice that keeps more entries than the shape holds off
   REQUIRE(test::find(short_slice, "MHA302") != nullptr);
   for (const Fix& fix : test::find(short_slice, "MHA302")->fixes) CHECK(fix.description.find("start the slice") == std::string::npos);
 }
+
+TEST_CASE("a -1 equal to a bound symbol is not that symbol's dim when another written dim has its size", "[glue]") {
+  // Whisper's q.view(*q.shape[:2], n_head, -1) traced at B = 2, T = 6 with 24 features in 4 heads:
+  // view(2, 6, 4, -1) keeps T first and infers the head size 6, which only equals T.
+  auto view_of = [](const std::string& shape) {
+    return R"json({"version": 1, "dims": {"B": 2, "T": 6}, "tensors": {"x": ["B", "T", 24]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": )json" + shape + R"json(, "outputs": ["y"]}]})json";
+  };
+  Report kept = test::check_text(view_of("[2, 6, 4, -1]"));
+  CHECK(test::find(kept, "MHA312") == nullptr);
+  CHECK(test::single_output(kept) == "(2, 6, 4, 6)");
+  // The heads taken before the tokens are still a moved dim.
+  Report moved = test::check_text(view_of("[2, 4, 6, -1]"));
+  CHECK(test::find(moved, "MHA312") != nullptr);
+}
