@@ -14,6 +14,7 @@
 
 #include "check/checked_call.hpp"
 #include "check/dim_origin.hpp"
+#include "check/fix_search.hpp"
 #include "check/mask_origin.hpp"
 #include "check/mask_pattern.hpp"
 #include "ops/dim_arguments.hpp"
@@ -427,6 +428,13 @@ class ReshapeRules {
     }
     if (matches != 1) return "";
     for (const nlohmann::json& written : written_) {
+      // Another dim written as that size may be the one that holds the input's dim (the traced
+      // view(2, 6, 4, -1) of (B, T, 24) at B = 2, T = 6 keeps T first and infers the head size):
+      // the inferred size alone cannot say which of the two is T.
+      if (written.is_number_integer() && written != -1 &&
+          ctx_.symbols.compare(DimExpr::constant(written.get<std::int64_t>()), size) == Symbols::Verdict::Equal) {
+        return "";
+      }
       if (!written.is_string()) continue;
       std::vector<std::string> symbols = parse_dim_expr(written.get<std::string>())->factors();
       for (const std::string& factor : name_factors(name)) {
@@ -651,8 +659,87 @@ class ReshapeRules {
     diagnostic.notes.push_back("reshape and view keep memory order; to move a dim, transpose (then reshape): "
                                "x.view(B, T, H, D).transpose(1, 2) to split heads, out.transpose(1, 2).reshape(B, T, H*D) to merge them");
     diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");
+    const std::optional<std::string> unsplit = propose_heads_split_before_attention(diagnostic);
     propose_copies_per_entry(diagnostic);
+    const std::size_t before_reorder = diagnostic.fixes.size();
     propose_reorder(diagnostic, in, out);
+    // Moving the dims back undoes the merge's transpose: the attention stays one head wide.
+    for (std::size_t f = before_reorder; unsplit && f < diagnostic.fixes.size(); ++f) {
+      diagnostic.fixes[f].semantics = FixSemantics::Suspect;
+      diagnostic.fixes[f].semantics_note = fmt::format("undoes the heads merge: call \"{}\" still attends with one head", *unsplit);
+    }
+  }
+
+  // The heads merge written for a (B, H, T, D) attention output (y.transpose(1, 2).contiguous()
+  // .view(B, T, E)) applied to an SDPA whose query, key and value were never split into heads:
+  // SDPA ran one head E wide, and the transpose then moves E, not the heads. The merge is right;
+  // the split before the attention is missing: view(B, T, H, D).transpose(1, 2) on each input.
+  // The spec names no head count here, so H is the one giving heads of 64 (GPT-2, BERT, ViT-B,
+  // Whisper: the usual head size), said as a guess in the fix. Returns the attention's id when
+  // the split is proposed.
+  std::optional<std::string> propose_heads_split_before_attention(Diagnostic& diagnostic) {
+    const CallDecl* made = input_.producer;
+    if (made != nullptr && made->op == "contiguous") made = producer_of(ctx_.spec, input_name(*made, "input"), made);
+    if (made == nullptr || made->op != "transpose" || written_.size() != 3 || !written_[0].is_string() || !written_[1].is_string()) return std::nullopt;
+    std::set<std::int64_t> swapped;
+    for (const char* dim : {"dim0", "dim1"}) {
+      const nlohmann::json& value = made->arguments.value(dim, nlohmann::json());
+      if (value.is_number_integer()) swapped.insert(value.get<std::int64_t>());
+    }
+    if (swapped != std::set<std::int64_t>{1, 2}) return std::nullopt;
+    const CallDecl* attention = producer_of(ctx_.spec, input_name(*made, "input"), made);
+    std::optional<std::size_t> at = attention != nullptr ? CallContext::index_in_calls(*attention) : std::nullopt;
+    if (!at || attention->op != "scaled_dot_product_attention" || !attention->module.empty() || ctx_.checked_calls == nullptr) return std::nullopt;
+    const CallReport* checked = nullptr;
+    for (const CallReport& report : *ctx_.checked_calls) {
+      if (report.id == attention->id) checked = &report;
+    }
+    if (checked == nullptr) return std::nullopt;
+    const Shape* query = nullptr;
+    for (const ResolvedArgument& argument : checked->arguments) {
+      if (argument.name == "query") query = &argument.shape;
+    }
+    if (query == nullptr || query->size() != 3 || !(*query)[2].is_constant() || (*query)[2].offset % 64 != 0 || (*query)[2].offset < 128 ||
+        ctx_.symbols.compare(sizes_[2], (*query)[2]) != Symbols::Verdict::Equal) {
+      return std::nullopt;
+    }
+    const std::int64_t heads = (*query)[2].offset / 64;
+    nlohmann::json patch = nlohmann::json::array();
+    std::vector<std::string> texts;
+    std::vector<nlohmann::json> inserted;
+    std::map<std::string, std::string> split_of;  // each input tensor's split, once (query = key = value = x)
+    for (const char* role : {"query", "key", "value"}) {
+      if (attention->tensors.count(role) == 0) return std::nullopt;
+      const ArgRef& ref = attention->tensor(role);
+      const ResolvedArgument* argument = nullptr;
+      for (const ResolvedArgument& candidate : checked->arguments) {
+        if (candidate.name == role) argument = &candidate;
+      }
+      if (ref.kind != ArgRef::Kind::Named || argument == nullptr || argument->shape != *query) return std::nullopt;  // self-attention only
+      if (split_of.count(ref.name) != 0) continue;
+      const std::string split = fresh_name(ctx_.spec, ref.name + "_heads");
+      const std::string viewed = fresh_name(ctx_.spec, split + "_view");
+      split_of[ref.name] = split;
+      inserted.push_back({{"id", fresh_name(ctx_.spec, "view_" + split)}, {"op", "view"}, {"input", ref.name},
+                          {"shape", {written_[0], written_[1], heads, 64}}, {"outputs", {viewed}}});
+      inserted.push_back({{"id", fresh_name(ctx_.spec, "transpose_" + split)}, {"op", "transpose"}, {"input", viewed}, {"dim0", 1}, {"dim1", 2},
+                          {"outputs", {split}}});
+      texts.push_back(fmt::format("{0} = {0}.view({1}, {2}, {3}, 64).transpose(1, 2)", ref.name, written_[0].get<std::string>(),
+                                  written_[1].get<std::string>(), heads));
+    }
+    for (std::size_t k = inserted.size(); k-- > 0;) {
+      patch.push_back({{"op", "add"}, {"path", CallContext::calls_entry_pointer(*at)}, {"value", inserted[k]}});
+    }
+    for (const char* role : {"query", "key", "value"}) {
+      patch.push_back({{"op", "replace"}, {"path", CallContext::calls_entry_pointer(*at + inserted.size()) + "/" + role},
+                       {"value", split_of.at(attention->tensor(role).name)}});
+    }
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("split the heads before call \"{}\", which attends over {} one head wide, as this merge expects "
+                                   "(B, H, T, D): {} ({} heads of 64: the spec names no head count)",
+                                   attention->id, query->back().str(), fmt::join(texts, "; "), heads),
+                       std::move(patch));
+    return attention->id;
   }
 
   // The input made by a repeat that tiled one dim r times (repeat(T, 1) of (B, E): rows (t b)),

@@ -587,3 +587,52 @@ TEST_CASE("a reshape of a slice that keeps more entries than the shape holds off
   REQUIRE(test::find(short_slice, "MHA302") != nullptr);
   for (const Fix& fix : test::find(short_slice, "MHA302")->fixes) CHECK(fix.description.find("start the slice") == std::string::npos);
 }
+
+TEST_CASE("a -1 equal to a bound symbol is not that symbol's dim when another written dim has its size", "[glue]") {
+  // Whisper's q.view(*q.shape[:2], n_head, -1) traced at B = 2, T = 6 with 24 features in 4 heads:
+  // view(2, 6, 4, -1) keeps T first and infers the head size 6, which only equals T.
+  auto view_of = [](const std::string& shape) {
+    return R"json({"version": 1, "dims": {"B": 2, "T": 6}, "tensors": {"x": ["B", "T", 24]},
+      "calls": [{"id": "v", "op": "view", "input": "x", "shape": )json" + shape + R"json(, "outputs": ["y"]}]})json";
+  };
+  Report kept = test::check_text(view_of("[2, 6, 4, -1]"));
+  CHECK(test::find(kept, "MHA312") == nullptr);
+  CHECK(test::single_output(kept) == "(2, 6, 4, 6)");
+  // The heads taken before the tokens are still a moved dim.
+  Report moved = test::check_text(view_of("[2, 4, 6, -1]"));
+  CHECK(test::find(moved, "MHA312") != nullptr);
+}
+
+TEST_CASE("a heads merge after an attention never split into heads gets the split before it first", "[glue][fixes]") {
+  // SDPA on (N, L, 512) is one head 512 wide; y.transpose(1, 2).contiguous().view(N, L, 512),
+  // written for (N, H, L, D), then reorders the elements. The split belongs before the attention.
+  Report report = test::check_text(R"json({"version": 1, "tensors": {"q": ["N", "L", 512], "k": ["N", "L", 512], "v": ["N", "L", 512]},
+    "calls": [
+      {"id": "att", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "outputs": ["y"]},
+      {"id": "t", "op": "transpose", "input": "y", "dim0": 1, "dim1": 2, "outputs": ["yt"]},
+      {"id": "c", "op": "contiguous", "input": "yt", "outputs": ["yc"]},
+      {"id": "merge", "op": "view", "input": "yc", "shape": ["N", "L", 512], "outputs": ["out"]}]})json");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  REQUIRE(moved->fixes.size() >= 2);
+  CHECK(moved->fixes[0].valid());
+  CHECK(moved->fixes[0].description.find("q = q.view(N, L, 8, 64).transpose(1, 2); k = k.view(N, L, 8, 64).transpose(1, 2)") !=
+        std::string::npos);
+  // Undoing the merge's transpose leaves the attention one head wide.
+  for (std::size_t f = 1; f < moved->fixes.size(); ++f) {
+    if (moved->fixes[f].description.rfind("move the dims first", 0) == 0) CHECK(moved->fixes[f].semantics == FixSemantics::Suspect);
+  }
+}
+
+TEST_CASE("the heads split before a one-tensor self-attention is inserted once", "[glue][fixes]") {
+  Report report = test::check_text(R"json({"version": 1, "tensors": {"x": ["B", "T", 768]},
+    "calls": [
+      {"id": "att", "op": "F.scaled_dot_product_attention", "query": "x", "key": "x", "value": "x", "is_causal": true, "outputs": ["y"]},
+      {"id": "t", "op": "transpose", "input": "y", "dim0": 2, "dim1": 1, "outputs": ["yt"]},
+      {"id": "merge", "op": "reshape", "input": "yt", "shape": ["B", "T", 768], "outputs": ["out"]}]})json");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes[0].valid());
+  CHECK(moved->fixes[0].description.find("x = x.view(B, T, 12, 64).transpose(1, 2) (12 heads of 64") != std::string::npos);
+}
