@@ -79,6 +79,8 @@ class MhaRules {
             "attn_mask is ignored: with is_causal=True, need_weights=False and no key_padding_mask, PyTorch applies its own causal mask",
             &attn_);
         ctx_.add_argument_fix(diagnostic, fmt::format("drop the is_causal hint, so that {} is used", attn_.argument), "is_causal", false);
+      } else {
+        check_hinted_mask_causal();
       }
     }
     check_query_features();
@@ -106,6 +108,50 @@ class MhaRules {
     if (mask->second.kind != ArgRef::Kind::Named) return false;
     std::optional<MaskPattern> pattern = mask_pattern(ctx_.spec, mask->second.name, attn_.producer);
     return pattern && !pattern->triangles.empty();
+  }
+
+  // The (L, L) mask given with the is_causal hint, when its values are known (a triangle, a declared
+  // "fill", a name such as `ones`): PyTorch takes the hint on trust. Here (need_weights=False, no
+  // key_padding_mask) it drops the mask and applies its own causal mask; with need_weights=True or a
+  // key_padding_mask it uses the mask, so a mask that is not causal makes the output depend on
+  // those flags. Unknown values stay silent: the hint is PyTorch's documented usage.
+  void check_hinted_mask_causal() {
+    std::string name = tensor_name(attn_);
+    if (name.empty()) return;
+    // Said already about this mask (its True read the other way round, say): that fix comes first.
+    for (const Diagnostic& earlier : ctx_.diagnostics) {
+      if (earlier.argument == attn_.argument && earlier.call == ctx_.call.id) return;
+    }
+    std::optional<MaskPattern> pattern = mask_pattern(ctx_.spec, name, attn_.producer);
+    if (!pattern) return;
+    const MaskReading reading = pattern->boolean ? MaskReading::TrueIgnores : MaskReading::Additive;
+    std::optional<std::int64_t> size;
+    if (L_.is_constant()) size = L_.offset;
+    if (square_causal(*pattern, reading, size)) return;
+    const bool masks_all = pattern->constant() && !lets_attend(reading, pattern->at(0));
+    // Made by a triangle, the mask was meant causal; one that masks every key gives NaN rows when
+    // used. Either way the causal mask comes first; otherwise (ones kept, a fill of 0, a band) the mask
+    // is what was meant and the hint is wrong.
+    const bool meant_causal = !pattern->triangles.empty() || masks_all;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::CausalIgnoresMask,
+        fmt::format("{} \"{}\" is not a causal mask ({}), but is_causal=True tells PyTorch it is: with need_weights=False and no "
+                    "key_padding_mask PyTorch drops it and applies its own causal mask; with need_weights=True or a key_padding_mask it "
+                    "uses the mask as given",
+                    attn_.argument, name,
+                    masks_all ? "every key is masked" : pattern->constant() ? "every query sees every key"
+                                        : "read as nn.MultiheadAttention reads it, it is not the future hidden and the past kept"),
+        &attn_);
+    diagnostic.notes.push_back("PyTorch's docs: is_causal provides a hint that attn_mask is the causal mask; providing incorrect hints can "
+                               "result in incorrect execution");
+    auto causal_fix = [&] {
+      ctx_.add_argument_fix(diagnostic, fmt::format("pass the causal mask: {}=nn.Transformer.generate_square_subsequent_mask({})",
+                                                    attn_.argument, L_.str()),
+                            "attn_mask", {{"causal", shape_json({L_, S_})}});
+    };
+    if (meant_causal) causal_fix();
+    ctx_.add_argument_fix(diagnostic, fmt::format("drop the is_causal hint, so that {} is used", attn_.argument), "is_causal", false);
+    if (!meant_causal) causal_fix();
   }
 
   // ---- ranks ------------------------------------------------------------------------------

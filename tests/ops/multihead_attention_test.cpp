@@ -215,6 +215,45 @@ TEST_CASE("is_causal: an error without a mask, a warning when the mask is ignore
   CHECK(test::find(used, "MHA050") != nullptr);
 }
 
+TEST_CASE("is_causal with an (L, L) mask whose values are known not causal warns, causal or unknown values stay silent", "[mha]") {
+  auto hinted = [](const std::string& tensors, const std::string& calls, const std::string& mask) {
+    return test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+      "tensors": {"x": ["B", 6, 32], )J" + tensors + R"J(},
+      "calls": [)J" + calls + R"J({"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": ")J" + mask +
+                            R"J(", "is_causal": true, "need_weights": false, "outputs": ["y"]}]})J");
+  };
+  // A float 0/1 triangle (masked_fill to -inf forgotten) adds 1 to the future: MHA275 says so with
+  // its fix, and MHA071 does not repeat it.
+  Report added = hinted(R"J("ones": [6, 6])J", R"J({"id": "m", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["future"]},)J", "future");
+  CHECK(test::find(added, "MHA275") != nullptr);
+  CHECK(test::find(added, "MHA071") == nullptr);
+  // A declared bool mask filled with True masks every key: the causal mask first too.
+  Report all_masked = hinted(R"J("m": {"shape": [6, 6], "dtype": "bool", "fill": 1})J", "", "m");
+  REQUIRE(test::find(all_masked, "MHA071") != nullptr);
+  CHECK(test::find(all_masked, "MHA071")->message.find("every key is masked") != std::string::npos);
+  REQUIRE(test::find(all_masked, "MHA071")->fixes.size() == 2);
+  CHECK(test::find(all_masked, "MHA071")->fixes.front().description == "pass the causal mask: attn_mask=nn.Transformer.generate_square_subsequent_mask(6)");
+  CHECK(test::find(all_masked, "MHA071")->fixes.front().verified);
+  // A zero float mask hides nothing: it is what was meant, so the hint goes first.
+  Report open = hinted(R"J("m": {"shape": [6, 6], "dtype": "float32", "fill": 0})J", "", "m");
+  REQUIRE(test::find(open, "MHA071") != nullptr);
+  CHECK(test::find(open, "MHA071")->fixes.front().description == "drop the is_causal hint, so that attn_mask is used");
+  // The causal mask as nn.MultiheadAttention reads it (bool True above the diagonal, or -inf there): silent.
+  CHECK(test::find(hinted(R"J("ones": {"shape": [6, 6], "dtype": "bool"})J",
+                          R"J({"id": "m", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["future"]},)J", "future"),
+                   "MHA071") == nullptr);
+  CHECK(test::find(hinted(R"J("neg_inf": [6, 6])J", R"J({"id": "m", "op": "triu", "input": "neg_inf", "diagonal": 1, "outputs": ["future"]},)J", "future"),
+                   "MHA071") == nullptr);
+  // Values not known: silent, as PyTorch documents the hint.
+  CHECK(test::find(hinted(R"J("m": {"shape": [6, 6], "dtype": "bool"})J", "", "m"), "MHA071") == nullptr);
+  // The same rule inside a Transformer layer, under the layer's names.
+  Report layer = test::check_text(R"J({"version": 1, "modules": {"enc": "nn.TransformerEncoderLayer(64, 4, batch_first=True)"},
+    "tensors": {"x": ["B", "T", 64], "m": {"shape": ["T", "T"], "dtype": "float32", "fill": 0}},
+    "calls": [{"id": "e", "module": "enc", "src": "x", "src_mask": "m", "is_causal": true, "outputs": ["y"]}]})J");
+  REQUIRE(test::find(layer, "MHA071") != nullptr);
+  CHECK(test::find(layer, "MHA071")->message.find("src_mask \"m\"") == 0);
+}
+
 TEST_CASE("plain numbers with batch_first=False get a note on how they are read", "[mha]") {
   Report report = test::check_text(flat("", R"("query": [32, 10, 512], "key": [32, 10, 512], "value": [32, 10, 512])"));
   const Diagnostic* note = test::find(report, "MHA090");
