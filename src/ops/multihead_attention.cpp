@@ -918,8 +918,11 @@ class MhaRules {
 
   // A padding mask computed on the features ((x == 0) of a (B, T, C) x) has the features' dim
   // too many: a padding mask marks positions. With that one dim (the last that leaves exactly
-  // the expected dims) taken out, it is the mask PyTorch wants: one feature of each position read
-  // (x[..., 0] == 0; all features are 0 at a padded step) is inserted before the call.
+  // the expected dims) taken out, it is the mask PyTorch wants. A padded position has every
+  // feature 0, so `(x == 0).all(d)` marks exactly the padded ones; `(x == 0)[..., 0]` also marks a
+  // real position whose first feature happens to be 0. all(d) is written as the spec's operators
+  // do it: ~mask summed over d, equal to 0. The reading is that intent only for a mask made by
+  // comparing the features with 0; for another mask what its dim holds is not known.
   bool propose_reduced_feature_dim(Diagnostic& diagnostic) {
     if (query_.rank() != 3 || key_.rank() != 3 || kpm_.rank() != 3) return false;
     const int seq = m_.batch_first ? 1 : 0;
@@ -931,14 +934,27 @@ class MhaRules {
                       [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; })) {
         continue;
       }
-      std::vector<std::string> items(static_cast<std::size_t>(d), ":");
-      items.push_back("0");
-      const std::string index = d + 1 == kpm_.rank() ? "[..., 0]" : fmt::format("[{}]", fmt::join(items, ", "));
       const std::string name = tensor_name(kpm_);
-      return ctx_.add_inserted_call_fix(diagnostic, kpm_,
-                                        fmt::format("reduce dim {} (size {}), which holds features, not positions: {}{} gives {} (or {}.all({}))", d,
-                                             kpm_.shape[static_cast<std::size_t>(d)].str(), name, index, tuple_str(expected), name, d),
-                                        "getitem", {{"index", index}});
+      const int along = d + 1 == kpm_.rank() ? -1 : d;  // the features' last dim as usually written
+      const bool compared_with_zero = kpm_.producer != nullptr && kpm_.producer->op == "eq" &&
+                                      kpm_.producer->arguments.value("other", nlohmann::json()).is_number() &&
+                                      kpm_.producer->arguments["other"].get<double>() == 0;
+      // A float mask (the Transformer layers' canonical one is float, the tensor written bool) is
+      // read by its maker: ~ needs the bool the comparison gives.
+      if (!compared_with_zero && kpm_.dtype != DType::Bool) return false;
+      if (!ctx_.add_inserted_calls_fix(diagnostic, kpm_,
+                                       fmt::format("reduce dim {} (size {}), which holds features, not positions: {}.all({}) gives {}, True where "
+                                                   "every feature is 0 (written ~{} summed over dim {}, == 0)",
+                                                   d, kpm_.shape[static_cast<std::size_t>(d)].str(), name, along, tuple_str(expected), name, along),
+                                       {{"bitwise_not", nlohmann::json::object()}, {"sum", {{"dim", along}}}, {"eq", {{"other", 0}}}})) {
+        return false;
+      }
+      if (compared_with_zero) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                    fmt::format("a padded position has every feature 0; {}[..., 0] would also mark a real position whose first "
+                                                "feature is 0", name));
+      }
+      return true;
     }
     return false;
   }

@@ -601,6 +601,40 @@ TEST_CASE("a batch declared X*k (copies adjacent) against a key tiled by repeat(
   CHECK(test::find(sampled("3*bsz"), "MHA240") == nullptr);
 }
 
+TEST_CASE("a 3-D attn_mask made from a padding mask tiled by repeat(H, 1, 1) warns MHA240 through the calls after the repeat", "[mha]") {
+  // (N, S) padding flags made (N, L, S), tiled batch-major to (H*N, L, S), then made float with
+  // masked_fill on zeros: entry b*H + h is read as batch entry b, head h.
+  auto made = [](const std::string& tile, const std::string& after) {
+    return test::check_text(R"j({"version": 1, "dims": {"T": 6}, "modules": {"attn": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+      "tensors": {"x": [3, "T", 32], "pad": {"shape": [3, "T"], "dtype": "bool"}, "zeros": [12, "T", "T"]},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "pad", "dim": 1, "outputs": ["p1"]},
+                {"id": "e", "op": "expand", "input": "p1", "size": [-1, "T", -1], "outputs": ["p2"]},
+                {"id": "r", "op": ")j" + tile + R"j(, "input": "p2", "outputs": ["tiled"]},)j" + after + R"j(
+                {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "m", "need_weights": false, "outputs": ["y"]}]})j");
+  };
+  const std::string after = R"j({"id": "n", "op": "bitwise_not", "input": "tiled", "outputs": ["keep"]},
+                {"id": "k", "op": "bitwise_not", "input": "keep", "outputs": ["hidden"]},
+                {"id": "f", "op": "masked_fill", "input": "zeros", "mask": "hidden", "value": "-inf", "outputs": ["m"]},)j";
+  Report tiled = made(R"j(repeat", "repeats": [4, 1, 1])j", after);
+  const Diagnostic* order = test::find(tiled, "MHA240");
+  REQUIRE(order != nullptr);
+  CHECK(order->message.rfind("m is made from a repeat (call \"r\"), which tiles dim 0", 0) == 0);
+  REQUIRE(!order->fixes.empty());
+  CHECK(order->fixes.front().description == "use repeat_interleave instead of repeat: tiled = p2.repeat_interleave(4, dim=0)");
+  CHECK(order->fixes.front().valid());
+  // repeat_interleave, as PyTorch reads the mask: silent.
+  CHECK(test::find(made(R"j(repeat_interleave", "repeats": 4, "dim": 0)j", after), "MHA240") == nullptr);
+  // A masked_fill on a tensor of other values mixes them in: not followed.
+  Report mixed = test::check_text(R"j({"version": 1, "dims": {"T": 6}, "modules": {"attn": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+      "tensors": {"x": [3, "T", 32], "pad": {"shape": [3, "T"], "dtype": "bool"}, "bias": [12, "T", "T"]},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "pad", "dim": 1, "outputs": ["p1"]},
+                {"id": "e", "op": "expand", "input": "p1", "size": [-1, "T", -1], "outputs": ["p2"]},
+                {"id": "r", "op": "repeat", "input": "p2", "repeats": [4, 1, 1], "outputs": ["tiled"]},
+                {"id": "f", "op": "masked_fill", "input": "bias", "mask": "tiled", "value": "-inf", "outputs": ["m"]},
+                {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "m", "need_weights": false, "outputs": ["y"]}]})j");
+  CHECK(test::find(mixed, "MHA240") == nullptr);
+}
+
 TEST_CASE("a padding mask tiled along its positions by repeat warns MHA240 only for tokens interleaved by a stack", "[mha]") {
   // Two interleaved streams (a video frame token and an audio token per step), stacked on dim 2
   // and merged; the (B, T) padding mask widened for them.
@@ -684,7 +718,7 @@ TEST_CASE("a graph's adjacency given as nn.MultiheadAttention's bool attn_mask i
   CHECK(mask_convention_of_name("adj_weight") == MaskConvention::Unknown);
 }
 
-TEST_CASE("a padding mask computed on the features (B, T, C) is reduced to the positions (B, T): one feature of each read", "[mha][mask]") {
+TEST_CASE("a padding mask computed on the features (B, T, C) is reduced to the positions (B, T): all features zero", "[mha][mask]") {
   Report report = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(16, 2, batch_first=True)"},
     "tensors": {"feats": ["B", 20, 16]},
     "calls": [{"id": "eq", "op": "eq", "input": "feats", "other": 0, "outputs": ["pad"]},
@@ -692,9 +726,12 @@ TEST_CASE("a padding mask computed on the features (B, T, C) is reduced to the p
   const Diagnostic* rank = test::find(report, "MHA022");
   REQUIRE(rank != nullptr);
   REQUIRE_FALSE(rank->fixes.empty());
+  // A padded position has every feature 0: all(2) is the reading that keeps that, not one feature.
   CHECK(rank->fixes.front().description ==
-        "reduce dim 2 (size 16), which holds features, not positions: pad[..., 0] gives (B, 20) (or pad.all(2))");
+        "reduce dim 2 (size 16), which holds features, not positions: pad.all(-1) gives (B, 20), True where every feature is 0 "
+        "(written ~pad summed over dim -1, == 0)");
   CHECK(rank->fixes.front().valid());
+  CHECK(rank->fixes.front().semantics == FixSemantics::Consistent);
   // Seq-first: (T, B, C) features give (T, B), which is not the (B, T) mask; no such reduction is offered.
   Report seq_first = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(16, 2)"},
     "tensors": {"feats": [20, "B", 16]},
