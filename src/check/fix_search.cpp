@@ -1792,28 +1792,36 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
 // last two) of a matmul or bmm that reads its output directly for a batch slot: the product would
 // then run per position (q left (B, T, H, D) and k permuted to match it, giving (B, T, H, H)
 // "scores").
+// The input dim each result dim of a transpose or permute takes, with `values` written over its
+// arguments; empty when they are not plain integers.
+std::vector<int> relayout_order(const CallDecl& moved, const nlohmann::json& values, int rank) {
+  std::vector<int> dims(static_cast<std::size_t>(rank));
+  for (int d = 0; d < rank; ++d) dims[static_cast<std::size_t>(d)] = d;
+  auto wrap = [&](const nlohmann::json& v) { auto x = v.get<std::int64_t>(); return static_cast<int>(x < 0 ? x + rank : x); };
+  if (moved.op == "transpose") {
+    const nlohmann::json& a = values.contains("dim0") ? values["dim0"] : moved.arguments["dim0"];
+    const nlohmann::json& b = values.contains("dim1") ? values["dim1"] : moved.arguments["dim1"];
+    if (!a.is_number_integer() || !b.is_number_integer() || wrap(a) < 0 || wrap(a) >= rank || wrap(b) < 0 || wrap(b) >= rank) return {};
+    std::swap(dims[static_cast<std::size_t>(wrap(a))], dims[static_cast<std::size_t>(wrap(b))]);
+    return dims;
+  }
+  const nlohmann::json& written = values.contains("dims") ? values["dims"] : moved.arguments["dims"];
+  if (!written.is_array() || static_cast<int>(written.size()) != rank) return {};
+  for (int d = 0; d < rank; ++d) {
+    if (!written[static_cast<std::size_t>(d)].is_number_integer()) return {};
+    int source = wrap(written[static_cast<std::size_t>(d)]);
+    if (source < 0 || source >= rank) return {};
+    dims[static_cast<std::size_t>(d)] = source;
+  }
+  return dims;
+}
+
 std::optional<std::string> sequence_leaves_product(const Spec& spec, std::size_t index,
                                                    const std::vector<std::string>& names, const ArgumentChange& change) {
   const CallDecl& call = spec.calls[index];
   if ((call.op != "transpose" && call.op != "permute") || call.outputs.size() != 1) return std::nullopt;
   const int rank = static_cast<int>(names.size());
-  auto order = [&](const CallDecl& moved, const nlohmann::json& values) -> std::vector<int> {
-    std::vector<int> dims(static_cast<std::size_t>(rank));
-    for (int d = 0; d < rank; ++d) dims[static_cast<std::size_t>(d)] = d;
-    auto wrap = [&](const nlohmann::json& v) { auto x = v.get<std::int64_t>(); return static_cast<int>(x < 0 ? x + rank : x); };
-    if (moved.op == "transpose") {
-      const nlohmann::json& a = values.contains("dim0") ? values["dim0"] : moved.arguments["dim0"];
-      const nlohmann::json& b = values.contains("dim1") ? values["dim1"] : moved.arguments["dim1"];
-      if (!a.is_number_integer() || !b.is_number_integer()) return {};
-      std::swap(dims[static_cast<std::size_t>(wrap(a))], dims[static_cast<std::size_t>(wrap(b))]);
-      return dims;
-    }
-    const nlohmann::json& written = values.contains("dims") ? values["dims"] : moved.arguments["dims"];
-    if (!written.is_array() || static_cast<int>(written.size()) != rank) return {};
-    for (int d = 0; d < rank; ++d) dims[static_cast<std::size_t>(d)] = wrap(written[static_cast<std::size_t>(d)]);
-    return dims;
-  };
-  std::vector<int> before = order(call, nlohmann::json::object()), after = order(call, change.values);
+  std::vector<int> before = relayout_order(call, nlohmann::json::object(), rank), after = relayout_order(call, change.values, rank);
   if (before.empty() || after.empty() || rank < 3) return std::nullopt;
   for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
     const CallDecl& reader = spec.calls[later];
@@ -1829,6 +1837,50 @@ std::optional<std::string> sequence_leaves_product(const Spec& spec, std::size_t
                            name, reader.id);
       }
     }
+  }
+  return std::nullopt;
+}
+
+// A transpose or permute changed so that the dim its readers take apart by constant indices (q, k,
+// v = t[0], t[1], t[2] of a fused projection's (3, B, H, T, D)) is another one: where the dim
+// indexed holds exactly as many entries as distinct indices are read, it is the split made for
+// them, and the change would hand out entries of another dim (three tokens as q, k and v).
+std::optional<std::string> split_leaves_selection(const Spec& spec, std::size_t index, const Shape& sizes,
+                                                  const std::vector<std::string>& names, const ArgumentChange& change) {
+  const CallDecl& call = spec.calls[index];
+  if ((call.op != "transpose" && call.op != "permute") || call.outputs.size() != 1 || sizes.size() != names.size()) return std::nullopt;
+  const int rank = static_cast<int>(sizes.size());
+  std::vector<int> before = relayout_order(call, nlohmann::json::object(), rank), after = relayout_order(call, change.values, rank);
+  if (before.empty() || after.empty()) return std::nullopt;
+  std::map<int, std::set<std::int64_t>> taken;  // result dim -> the constant indices read from it
+  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+    const CallDecl& reader = spec.calls[later];
+    if (input_name(reader, "input") != call.outputs.front()) continue;
+    if (reader.op == "select" && reader.arguments.value("dim", nlohmann::json()).is_number_integer() &&
+        reader.arguments.value("index", nlohmann::json()).is_number_integer()) {
+      std::int64_t dim = reader.arguments["dim"].get<std::int64_t>();
+      if (dim < 0) dim += rank;
+      taken[static_cast<int>(dim)].insert(reader.arguments["index"].get<std::int64_t>());
+    } else if (reader.op == "getitem" && reader.arguments.value("index", nlohmann::json()).is_string()) {
+      // t[0] or t[0, ...]: a leading integer indexes dim 0.
+      const std::string text = reader.arguments["index"].get<std::string>();
+      std::size_t at = text.find_first_not_of(" [");
+      std::size_t end = text.find_first_not_of("0123456789", at);
+      if (text.empty() || text.front() != '[' || at == std::string::npos || end == at || end == std::string::npos) continue;
+      std::size_t after_digits = text.find_first_not_of(' ', end);
+      if (after_digits == std::string::npos || (text[after_digits] != ']' && text.compare(after_digits, 5, ", ...") != 0)) continue;
+      taken[0].insert(std::stoll(text.substr(at, end - at)));
+    }
+  }
+  for (const auto& [dim, indices] : taken) {
+    if (dim < 0 || dim >= rank || indices.size() < 2) continue;
+    const int split = before[static_cast<std::size_t>(dim)], other = after[static_cast<std::size_t>(dim)];
+    const DimExpr& held = sizes[static_cast<std::size_t>(split)];
+    if (split == other || !held.is_constant() || held.offset != static_cast<std::int64_t>(indices.size())) continue;
+    const std::string& moved_in = names[static_cast<std::size_t>(other)];
+    return fmt::format("its readers take {} entries apart from dim {} of \"{}\", the {} split for them; the change puts {} there, so they "
+                       "would take {} entries of it instead",
+                       indices.size(), dim, call.outputs.front(), held.str(), moved_in.empty() ? "another dim" : moved_in, indices.size());
   }
   return std::nullopt;
 }
@@ -1953,6 +2005,7 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
         note = fmt::format("call \"{}\" is written like another call of the graph: changed alone, it no longer is", spec.calls[group.front()].id);
       }
       if (!note) note = sequence_leaves_product(spec, group.front(), names, change);
+      if (!note) note = split_leaves_selection(spec, group.front(), sizes, names, change);
       if (note) {
         fix.semantics = FixSemantics::Suspect;
         fix.semantics_note = *note;

@@ -417,18 +417,35 @@ std::optional<MaskPattern> mask_pattern(const Spec& spec, const std::string& nam
   return pattern_of(spec, name, producer, edit, steps);
 }
 
+bool lets_attend(MaskReading reading, double value) {
+  switch (reading) {
+    case MaskReading::TrueKeeps: return value != 0;
+    case MaskReading::TrueIgnores: return value == 0;
+    case MaskReading::Additive: return !std::isnan(value) && value > -1e4;
+  }
+  return false;
+}
+
+bool square_causal(const MaskPattern& pattern, MaskReading reading, std::optional<std::int64_t> size) {
+  // Query i meets key j at offset j - i: a square mask of size n holds the offsets -(n-1) .. n-1.
+  const std::int64_t low = size ? 1 - *size : MaskPattern::kNoLowerEnd, high = size ? *size - 1 : std::numeric_limits<std::int64_t>::max();
+  for (std::size_t k = 0; k < pattern.pieces.size(); ++k) {
+    std::int64_t begin = std::max(pattern.pieces[k].start, low);
+    std::int64_t end = k + 1 < pattern.pieces.size() ? std::min(pattern.pieces[k + 1].start - 1, high) : high;  // inclusive
+    if (begin > end) continue;
+    const bool allowed = lets_attend(reading, pattern.pieces[k].value);
+    // The past and the own position (offsets <= 0) allowed, the future (offsets > 0) hidden.
+    if (begin <= 0 && !allowed) return false;
+    if (end > 0 && allowed) return false;
+  }
+  return true;
+}
+
 std::optional<CausalFault> causal_fault(const MaskPattern& pattern, MaskReading reading, std::optional<std::int64_t> shift,
                                         std::optional<std::int64_t> queries, std::optional<std::int64_t> keys) {
   // Made by a triangle: meant causal, even when the calls after it left one value everywhere.
   if (pattern.triangles.empty()) return std::nullopt;
-  auto allows = [&](double value) {
-    switch (reading) {
-      case MaskReading::TrueKeeps: return value != 0;
-      case MaskReading::TrueIgnores: return value == 0;
-      case MaskReading::Additive: return !std::isnan(value) && value > -1e4;
-    }
-    return false;
-  };
+  auto allows = [&](double value) { return lets_attend(reading, value); };
   // Whether some offset in [low, high] is allowed; kNoEnd: no end.
   constexpr std::int64_t kNoEnd = std::numeric_limits<std::int64_t>::max();
   auto any_allowed = [&](std::int64_t low, std::int64_t high) {

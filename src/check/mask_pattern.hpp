@@ -61,6 +61,13 @@ std::optional<double> declared_value(const Spec& spec, const TensorDecl& declare
 // added to the scores (left out where very negative).
 enum class MaskReading { TrueKeeps, TrueIgnores, Additive };
 
+// Whether `value`, read as `reading`, lets a query attend to the key.
+bool lets_attend(MaskReading reading, double value);
+
+// Whether the pattern, read as `reading`, is the causal mask of a square (L, L) matrix: each query
+// sees its own position and its past, nothing after. `size` is L when known (else every offset).
+bool square_causal(const MaskPattern& pattern, MaskReading reading, std::optional<std::int64_t> size);
+
 // What a causal-looking mask (one made by a triangle, whatever the calls after it made of it) does wrong, read as `reading`: a query sees a
 // key after its own position, its own position is hidden, rows with no key at all. `shift` is
 // S - L (the offset of each query's own key: 0 for a square mask), nullopt when unknown; `keys`

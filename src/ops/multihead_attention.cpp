@@ -79,6 +79,8 @@ class MhaRules {
             "attn_mask is ignored: with is_causal=True, need_weights=False and no key_padding_mask, PyTorch applies its own causal mask",
             &attn_);
         ctx_.add_argument_fix(diagnostic, fmt::format("drop the is_causal hint, so that {} is used", attn_.argument), "is_causal", false);
+      } else {
+        check_hinted_mask_causal();
       }
     }
     check_query_features();
@@ -106,6 +108,50 @@ class MhaRules {
     if (mask->second.kind != ArgRef::Kind::Named) return false;
     std::optional<MaskPattern> pattern = mask_pattern(ctx_.spec, mask->second.name, attn_.producer);
     return pattern && !pattern->triangles.empty();
+  }
+
+  // The (L, L) mask given with the is_causal hint, when its values are known (a triangle, a declared
+  // "fill", a name such as `ones`): PyTorch takes the hint on trust. Here (need_weights=False, no
+  // key_padding_mask) it drops the mask and applies its own causal mask; with need_weights=True or a
+  // key_padding_mask it uses the mask, so a mask that is not causal makes the output depend on
+  // those flags. Unknown values stay silent: the hint is PyTorch's documented usage.
+  void check_hinted_mask_causal() {
+    std::string name = tensor_name(attn_);
+    if (name.empty()) return;
+    // Said already about this mask (its True read the other way round, say): that fix comes first.
+    for (const Diagnostic& earlier : ctx_.diagnostics) {
+      if (earlier.argument == attn_.argument && earlier.call == ctx_.call.id) return;
+    }
+    std::optional<MaskPattern> pattern = mask_pattern(ctx_.spec, name, attn_.producer);
+    if (!pattern) return;
+    const MaskReading reading = pattern->boolean ? MaskReading::TrueIgnores : MaskReading::Additive;
+    std::optional<std::int64_t> size;
+    if (L_.is_constant()) size = L_.offset;
+    if (square_causal(*pattern, reading, size)) return;
+    const bool masks_all = pattern->constant() && !lets_attend(reading, pattern->at(0));
+    // Made by a triangle, the mask was meant causal; one that masks every key gives NaN rows when
+    // used. Either way the causal mask comes first; otherwise (ones kept, a fill of 0, a band) the mask
+    // is what was meant and the hint is wrong.
+    const bool meant_causal = !pattern->triangles.empty() || masks_all;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::CausalIgnoresMask,
+        fmt::format("{} \"{}\" is not a causal mask ({}), but is_causal=True tells PyTorch it is: with need_weights=False and no "
+                    "key_padding_mask PyTorch drops it and applies its own causal mask; with need_weights=True or a key_padding_mask it "
+                    "uses the mask as given",
+                    attn_.argument, name,
+                    masks_all ? "every key is masked" : pattern->constant() ? "every query sees every key"
+                                        : "read as nn.MultiheadAttention reads it, it is not the future hidden and the past kept"),
+        &attn_);
+    diagnostic.notes.push_back("PyTorch's docs: is_causal provides a hint that attn_mask is the causal mask; providing incorrect hints can "
+                               "result in incorrect execution");
+    auto causal_fix = [&] {
+      ctx_.add_argument_fix(diagnostic, fmt::format("pass the causal mask: {}=nn.Transformer.generate_square_subsequent_mask({})",
+                                                    attn_.argument, L_.str()),
+                            "attn_mask", {{"causal", shape_json({L_, S_})}});
+    };
+    if (meant_causal) causal_fix();
+    ctx_.add_argument_fix(diagnostic, fmt::format("drop the is_causal hint, so that {} is used", attn_.argument), "is_causal", false);
+    if (!meant_causal) causal_fix();
   }
 
   // ---- ranks ------------------------------------------------------------------------------
@@ -872,8 +918,11 @@ class MhaRules {
 
   // A padding mask computed on the features ((x == 0) of a (B, T, C) x) has the features' dim
   // too many: a padding mask marks positions. With that one dim (the last that leaves exactly
-  // the expected dims) taken out, it is the mask PyTorch wants: one feature of each position read
-  // (x[..., 0] == 0; all features are 0 at a padded step) is inserted before the call.
+  // the expected dims) taken out, it is the mask PyTorch wants. A padded position has every
+  // feature 0, so `(x == 0).all(d)` marks exactly the padded ones; `(x == 0)[..., 0]` also marks a
+  // real position whose first feature happens to be 0. all(d) is written as the spec's operators
+  // do it: ~mask summed over d, equal to 0. The reading is that intent only for a mask made by
+  // comparing the features with 0; for another mask what its dim holds is not known.
   bool propose_reduced_feature_dim(Diagnostic& diagnostic) {
     if (query_.rank() != 3 || key_.rank() != 3 || kpm_.rank() != 3) return false;
     const int seq = m_.batch_first ? 1 : 0;
@@ -885,14 +934,27 @@ class MhaRules {
                       [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; })) {
         continue;
       }
-      std::vector<std::string> items(static_cast<std::size_t>(d), ":");
-      items.push_back("0");
-      const std::string index = d + 1 == kpm_.rank() ? "[..., 0]" : fmt::format("[{}]", fmt::join(items, ", "));
       const std::string name = tensor_name(kpm_);
-      return ctx_.add_inserted_call_fix(diagnostic, kpm_,
-                                        fmt::format("reduce dim {} (size {}), which holds features, not positions: {}{} gives {} (or {}.all({}))", d,
-                                             kpm_.shape[static_cast<std::size_t>(d)].str(), name, index, tuple_str(expected), name, d),
-                                        "getitem", {{"index", index}});
+      const int along = d + 1 == kpm_.rank() ? -1 : d;  // the features' last dim as usually written
+      const bool compared_with_zero = kpm_.producer != nullptr && kpm_.producer->op == "eq" &&
+                                      kpm_.producer->arguments.value("other", nlohmann::json()).is_number() &&
+                                      kpm_.producer->arguments["other"].get<double>() == 0;
+      // A float mask (the Transformer layers' canonical one is float, the tensor written bool) is
+      // read by its maker: ~ needs the bool the comparison gives.
+      if (!compared_with_zero && kpm_.dtype != DType::Bool) return false;
+      if (!ctx_.add_inserted_calls_fix(diagnostic, kpm_,
+                                       fmt::format("reduce dim {} (size {}), which holds features, not positions: {}.all({}) gives {}, True where "
+                                                   "every feature is 0 (written ~{} summed over dim {}, == 0)",
+                                                   d, kpm_.shape[static_cast<std::size_t>(d)].str(), name, along, tuple_str(expected), name, along),
+                                       {{"bitwise_not", nlohmann::json::object()}, {"sum", {{"dim", along}}}, {"eq", {{"other", 0}}}})) {
+        return false;
+      }
+      if (compared_with_zero) {
+        CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                    fmt::format("a padded position has every feature 0; {}[..., 0] would also mark a real position whose first "
+                                                "feature is 0", name));
+      }
+      return true;
     }
     return false;
   }

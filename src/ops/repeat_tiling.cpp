@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "check/checked_call.hpp"
+#include "check/mask_pattern.hpp"
 #include "check/dim_origin.hpp"
 #include "check/fix_search.hpp"
 #include "check/roles.hpp"
@@ -21,9 +22,18 @@ namespace {
 
 struct Tiling {
   const CallDecl* call;
-  int dim;
+  int dim;  // in the repeat's output
   std::int64_t repeats;
+  int arg_dim;  // the same dim in the argument, which the calls after the repeat may have moved
 };
+
+// The repeat found up from a dim of a mask through the calls that keep that dim's entries where
+// they are (positions_tiling, below).
+struct PositionsTiling {
+  const CallDecl* repeat = nullptr;
+  int dim = 0;  // the dim in the repeat's output
+};
+std::optional<PositionsTiling> positions_tiling(const CallContext& ctx, const ArgValue& mask, int dim);
 
 // Whether tiling n entries r times into a dim read as entry b*H + h (batch entry b, head h) gives
 // every batch entry the same masks: entry b*H + h gets source entry (b*H + h) mod n, which is
@@ -39,11 +49,15 @@ bool same_for_every_entry(std::int64_t tiled, std::int64_t factor, std::int64_t 
 // The repeat that tiled `arg`'s dim `dim` (a non-negative index) by a constant factor from a
 // size other than 1 (repeating a size-1 dim is an expand: nothing is interleaved), and, for a
 // dim read as b*heads_per_entry + h, mixes batch entries.
-std::optional<Tiling> tiling(const ArgValue& arg, int dim, std::int64_t heads_per_entry) {
-  const CallDecl* call = arg.producer;
-  if (call == nullptr || call->op != "repeat") return std::nullopt;
+std::optional<Tiling> tiling(const CallContext& ctx, const ArgValue& arg, int arg_dim, std::int64_t heads_per_entry) {
+  // The repeat itself, or one the mask was made from by casts, ~, a masked_fill, size-1 dims added
+  // and broadcasts (a (N, S) padding mask tiled, then unsqueeze(1).expand(-1, L, -1)).
+  const std::optional<PositionsTiling> found = positions_tiling(ctx, arg, arg_dim);
+  if (!found) return std::nullopt;
+  const CallDecl* call = found->repeat;
+  const int dim = found->dim;
   const nlohmann::json& repeats = call->arguments.at("repeats");
-  if (!repeats.is_array() || repeats.size() != arg.shape.size()) return std::nullopt;
+  if (!repeats.is_array() || dim >= static_cast<int>(repeats.size())) return std::nullopt;
   for (std::size_t i = 0; i < repeats.size(); ++i) {
     bool tiled = static_cast<int>(i) == dim;
     // Only one dim repeated, by a constant: the repeat_interleave that replaces it is one call.
@@ -52,9 +66,9 @@ std::optional<Tiling> tiling(const ArgValue& arg, int dim, std::int64_t heads_pe
     }
   }
   std::int64_t factor = repeats[dim].get<std::int64_t>();
-  const DimExpr& size = arg.shape[dim];
+  const DimExpr& size = arg.shape[static_cast<std::size_t>(arg_dim)];
   if (size.is_constant() && (size.offset == factor || same_for_every_entry(size.offset, factor, heads_per_entry))) return std::nullopt;
-  return Tiling{call, dim, factor};
+  return Tiling{call, dim, factor, arg_dim};
 }
 
 // Entry h of a dim tiled or split (a, b) with b inner meets entry h mod b of a dim of b entries;
@@ -264,10 +278,6 @@ bool interleaved_by_stack(const CallContext& ctx, const ArgValue& tokens, int di
 // arithmetic with a number (an additive mask (1 - m) * -1e4), and the calls that only add
 // size-1 dims or broadcast (unsqueeze, [:, None, None, :], view(B, 1, 1, T), expand), each
 // followed to the position dim's index in its input.
-struct PositionsTiling {
-  const CallDecl* repeat = nullptr;
-  int dim = 0;  // the positions' dim in the repeat's output
-};
 std::optional<PositionsTiling> positions_tiling(const CallContext& ctx, const ArgValue& mask, int dim) {
   static const std::array<const char*, 19> keeping = {"logical_not", "bitwise_not", "eq", "ne", "bool", "float", "half", "to", "long",
                                                       "int", "contiguous", "clone", "mul", "div", "add", "sub", "neg", "type_as", "double"};
@@ -275,6 +285,22 @@ std::optional<PositionsTiling> positions_tiling(const CallContext& ctx, const Ar
   int rank = mask.rank();
   for (int step = 0; step < 12 && call != nullptr; ++step) {
     if (call->op == "repeat") return PositionsTiling{call, dim};
+    if (call->op == "masked_fill") {
+      // A float mask written by masked_fill from the bool one, of the same shape, on a tensor that
+      // holds one value everywhere (zeros(...).masked_fill(m, -inf)) or on the mask itself: each
+      // entry is the flag's where it is.
+      const std::string input = input_name(*call, "input"), flags = input_name(*call, "mask");
+      const CallDecl* filled = producer_of(ctx.spec, input, call);
+      static const std::array<const char*, 8> constant = {"zeros", "zeros_like", "ones", "ones_like", "full", "full_like", "new_zeros", "new_full"};
+      const TensorDecl* declared = filled == nullptr ? ctx.spec.find_tensor(input) : nullptr;
+      const bool uniform = input == flags || (declared != nullptr && declared_value(ctx.spec, *declared, input)) ||
+                           (filled != nullptr && std::any_of(constant.begin(), constant.end(), [&](const char* op) { return filled->op == op; }));
+      const CallReport* made = checked_call(ctx, *call);
+      const ResolvedArgument* written = made != nullptr ? checked_argument(*made, "mask") : nullptr;
+      if (!uniform || flags.empty() || written == nullptr || static_cast<int>(written->shape.size()) != rank) return std::nullopt;
+      call = producer_of(ctx.spec, flags, call);
+      continue;
+    }
     const std::string input = input_name(*call, "input");
     if (input.empty()) return std::nullopt;
     // A second tensor moves nothing, but mixes: the flags are no longer the mask's alone.
@@ -377,7 +403,7 @@ void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& a
     if (!arg->present || arg->rank() == 0) continue;
     int index = dim < 0 ? arg->rank() + dim : dim;
     if (index < 0 || index >= arg->rank()) continue;
-    std::optional<Tiling> each = tiling(*arg, index, heads_per_entry);
+    std::optional<Tiling> each = tiling(ctx, *arg, index, heads_per_entry);
     bool seen = std::any_of(found.begin(), found.end(), [&](const auto& f) { return each && f.second.call == each->call; });
     if (each && !seen) found.emplace_back(arg, *each);
   }
@@ -393,16 +419,16 @@ void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& a
   const auto& [first, tile] = found.front();
   Diagnostic& diagnostic = ctx.report(
       DiagId::RepeatTilesGroups,
-      fmt::format("{} {} made by repeat (call \"{}\"), which tiles dim {}: {}", fmt::join(names, " and "),
-                  names.size() > 1 ? "are" : "is", tile.call->id, tile.dim, meant),
-      first, tile.dim);
+      fmt::format("{} {} made {} repeat (call \"{}\"), which tiles dim {}: {}", fmt::join(names, " and "),
+                  names.size() > 1 ? "are" : "is", tile.call == first->producer ? "by" : "from a", tile.call->id, tile.dim, meant),
+      first, tile.arg_dim);
   diagnostic.notes.push_back(fmt::format("{} (repeat_interleave({}, dim={}))", kModuloPairing, tile.repeats, tile.dim));
   diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
   if (ctx.spec.flat) return;
   std::vector<std::string> calls;
   for (const auto& [arg, each] : found) {
     const ArgRef& input = each.call->tensor("input");
-    calls.push_back(fmt::format("{} = {}.repeat_interleave({}, dim={})", tensor_name(*arg),
+    calls.push_back(fmt::format("{} = {}.repeat_interleave({}, dim={})", each.call->outputs.empty() ? tensor_name(*arg) : each.call->outputs.front(),
                                 input.kind == ArgRef::Kind::Named ? input.name : "input", each.repeats, each.dim));
   }
   ctx.add_patch_fix(diagnostic, fmt::format("use repeat_interleave instead of repeat: {}", fmt::join(calls, "; ")), patch);

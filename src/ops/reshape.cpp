@@ -549,6 +549,7 @@ class ReshapeRules {
       return nullptr;
     };
     std::vector<std::string> names(shape.size());
+    std::optional<std::pair<std::size_t, std::string>> first_moved;
     for (std::size_t j = 0; j < shape.size(); ++j) {
       const std::vector<Factor>& dim = out[j];
       std::vector<std::string> in_order;  // the dim's factors, outer first
@@ -592,16 +593,30 @@ class ReshapeRules {
         continue;
       }
       if (moved && counts_equal_ && !reported_) {
-        reported_ = true;
-        report_moved(j, *moved, in, out);
+        // Said once, after the loop: a split written in the reversed order (view(8, B, E) of B*8)
+        // moves both factors; the message names the batch among them, which is what gets mixed.
+        if (!first_moved || (!batch_key(first_moved->second) && batch_key(*moved))) first_moved.emplace(j, *moved);
       }
-      if (!moved && counts_equal_ && !reported_ && j + 1 == shape.size() && dim.size() == 1 && source(dim[0]) == nullptr) {
+      if (!moved && counts_equal_ && !reported_ && !first_moved && j + 1 == shape.size() && dim.size() == 1 && source(dim[0]) == nullptr) {
         check_heads_merge_order(shape, in, out);
       }
       names[j] = in_order.empty() || moved ? covered_name(shape, j) : merged_name(in_order);
     }
+    if (first_moved) {
+      reported_ = true;
+      report_moved(first_moved->first, first_moved->second, in, out);
+    }
     return names;
   }
+
+  // The role of the input dim a factor key names, read beside its neighbours (N beside a batch is
+  // the tokens), else by the name alone.
+  DimRole role_of_key(const std::string& key) const {
+    auto named = std::find(input_.dim_names.begin(), input_.dim_names.end(), key);
+    return named != input_.dim_names.end() ? role_of_dim(input_.dim_names, static_cast<int>(named - input_.dim_names.begin()))
+                                           : role_of_name(key);
+  }
+  bool batch_key(const std::string& key) const { return role_of_key(key) == DimRole::Batch; }
 
   static std::vector<std::string> keys_of(const std::vector<Factor>& dim) {
     std::vector<std::string> keys;
@@ -642,10 +657,7 @@ class ReshapeRules {
     for (const Factor& factor : out[j]) {
       if (factor.key == key && factor.stride) read = factor.stride->as_dim().str();
     }
-    // The input dim the key names, read beside its neighbours (N beside a batch is the tokens).
-    auto named = std::find(input_.dim_names.begin(), input_.dim_names.end(), key);
-    DimRole role = named != input_.dim_names.end() ? role_of_dim(input_.dim_names, static_cast<int>(named - input_.dim_names.begin()))
-                                                   : role_of_name(key);
+    DimRole role = role_of_key(key);
     std::string message =
         out[j].size() == 1
             ? fmt::format("{} reads dim {} as {} at stride {}, but input {} holds {} at stride {} (row-major): the new dim mixes {} with "
@@ -1382,11 +1394,19 @@ class ReshapeRules {
     for (std::size_t k = 0; k < out_dims.size(); ++k) fine[static_cast<std::size_t>(out_dims[k])] = fine_order[k];
     nlohmann::json fine_shape = nlohmann::json::array();
     for (int j : fine) fine_shape.push_back(written_[static_cast<std::size_t>(j)]);
+    // The batch among the moved dims is what gets mixed (view(8, B, E) of B*8): named first.
+    std::string mixed = "a dim of the result";
+    for (std::size_t j = 0; j < fine.size(); ++j) {
+      if (fine[j] != static_cast<int>(j) && written_[j].is_string() && role_of_name(written_[j].get<std::string>()) == DimRole::Batch) {
+        mixed = fmt::format("dim {}, the batch {},", j, written_[j].get<std::string>());
+        break;
+      }
+    }
     Diagnostic& diagnostic = report_argument(
         ctx_, DiagId::ReshapeMovesDim,
-        fmt::format("{} cuts input {} into ({}) in another order than memory holds the factors (row-major: ({})): a dim of the result "
+        fmt::format("{} cuts input {} into ({}) in another order than memory holds the factors (row-major: ({})): {} "
                     "mixes entries of different input dims or factors",
-                    ctx_.call.op, tuple_str(input_.shape), shape_text(written_), shape_text(fine_shape)),
+                    ctx_.call.op, tuple_str(input_.shape), shape_text(written_), shape_text(fine_shape), mixed),
         "shape");
     diagnostic.notes.push_back("reshape and view keep memory order; cut in that order, then move the dims (permute)");
     diagnostic.notes.push_back("PyTorch raises nothing: the element count is right");

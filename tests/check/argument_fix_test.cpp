@@ -136,6 +136,35 @@ TEST_CASE("argument fixes: keys permuted to match a query left (B, T, H, D) are 
   CHECK(matched->semantics_note == "T (a sequence length) would leave the matrix dims of the product of call \"s\" for a batch slot");
 }
 
+TEST_CASE("argument fixes: a permute changed so that q, k, v index tokens instead of the split 3 is suspect", "[fixes][argument-fixes]") {
+  // A fused projection cut (B, T, 3, H, D) and permuted with heads and tokens swapped; q, k, v are
+  // taken by select and by index. Changing the permute so that dim 0 holds T would hand out three
+  // tokens as q, k and v: the permute that keeps the 3 in front and moves heads before tokens is first.
+  for (const std::string& take : {std::string(R"j("op": "select", "dim": 0, "index": )j"), std::string(R"j("op": "getitem", "index": )j")}) {
+    const bool by_index = take.find("getitem") != std::string::npos;
+    auto pick = [&](int k) { return by_index ? "\"[" + std::to_string(k) + "]\"" : std::to_string(k); };
+    Report report = test::check_text(R"j({"version": 1, "dims": {"B": 2, "T": 50}, "modules": {"proj": "nn.Linear(96, 288)"},
+      "tensors": {"x": ["B", "T", 96]},
+      "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["y"]},
+                {"id": "r", "op": "reshape", "input": "y", "shape": ["B", "T", 3, 6, 16], "outputs": ["y5"]},
+                {"id": "pm", "op": "permute", "input": "y5", "dims": [2, 0, 1, 3, 4], "outputs": ["parts"]},
+                {"id": "q", "input": "parts", )j" + take + pick(0) + R"j(, "outputs": ["q"]},
+                {"id": "k", "input": "parts", )j" + take + pick(1) + R"j(, "outputs": ["k"]},
+                {"id": "v", "input": "parts", )j" + take + pick(2) + R"j(, "outputs": ["v"]},
+                {"id": "s", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v"}]})j");
+    const Diagnostic* role = test::find(report, "MHA209");
+    REQUIRE(role != nullptr);
+    REQUIRE(!role->fixes.empty());
+    CHECK(role->fixes.front().description.rfind("change the permute of call \"pm\" to permute(2, 0, 3, 1, 4)", 0) == 0);
+    auto tokens = std::find_if(role->fixes.begin(), role->fixes.end(),
+                               [](const Fix& f) { return f.description.rfind("change the permute of call \"pm\" to permute(1, 0, 2, 3, 4)", 0) == 0; });
+    REQUIRE(tokens != role->fixes.end());
+    CHECK(tokens->semantics == FixSemantics::Suspect);
+    CHECK(tokens->semantics_note ==
+          "its readers take 3 entries apart from dim 0 of \"parts\", the 3 split for them; the change puts T there, so they would take 3 entries of it instead");
+  }
+}
+
 TEST_CASE("argument fixes: a view that puts a bias's features on the wrong dim has its -1 moved", "[fixes][argument-fixes]") {
   Report report = test::check_text(R"j({"version": 1, "tensors": {"x": ["N", 100, 64], "b": [64]},
     "calls": [{"id": "v", "op": "view", "input": "b", "shape": [1, -1, 1], "outputs": ["bv"]},

@@ -170,6 +170,21 @@ TEST_CASE("searched fix: a transpose inserted before a view comes with .contiguo
   for (const Fix& other : layout->fixes) CHECK(other.description.find(".contiguous()") != std::string::npos);
 }
 
+TEST_CASE("a merged dim written B*8 cut in the reversed order names the batch in MHA312's message, not the count", "[layout][roles]") {
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 3}, "tensors": {"cls": ["B*8", 64]},
+    "calls": [{"id": "v", "op": "view", "input": "cls", "shape": [8, "B", 64], "outputs": ["frames"]}]})");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->message.find("dim 1, the batch B, mixes entries") != std::string::npos);
+  // Read through an index first, the factors' strides are compared: the batch is named there too.
+  Report indexed = test::check_text(R"({"version": 1, "dims": {"B": 3}, "tensors": {"x": ["B*8", 5, 64]},
+    "calls": [{"id": "g", "op": "getitem", "input": "x", "index": "[:, 0]", "outputs": ["cls"]},
+              {"id": "v", "op": "view", "input": "cls", "shape": [8, "B", 64], "outputs": ["frames"]}]})");
+  const Diagnostic* strided = test::find(indexed, "MHA312");
+  REQUIRE(strided != nullptr);
+  CHECK(strided->message.find("reads dim 1 as B at stride 64") != std::string::npos);
+}
+
 // Merged dims keep their factors' memory order (issue 11): a view reads memory row-major, so a
 // dim keeps its meaning only at the stride the input holds it at.
 TEST_CASE("a written merged dim is in memory order: view(H, B, T, D) of (B*H, T, D) is MHA312, fixed by view(B, H, ...) and a transpose",
@@ -178,7 +193,8 @@ TEST_CASE("a written merged dim is in memory order: view(H, B, T, D) of (B*H, T,
     "calls": [{"id": "v", "op": "view", "input": "o", "shape": ["H", "B", "T", "D"], "outputs": ["o4"]}]})");
   const Diagnostic* moved = test::find(report, "MHA312");
   REQUIRE(moved != nullptr);
-  CHECK(moved->message.find("reads dim 0 as H at stride 320") != std::string::npos);
+  // Both factors moved; the message names the batch, whose entries get mixed.
+  CHECK(moved->message.find("reads dim 1 as B at stride 160, but input (8, 10, 16) holds B at stride 640") != std::string::npos);
   REQUIRE_FALSE(moved->fixes.empty());
   CHECK(moved->fixes.front().description == "view in the input's order, then move the dims: o.view(B, H, T, D).transpose(0, 1)");
   CHECK(moved->fixes.front().valid());

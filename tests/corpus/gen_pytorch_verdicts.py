@@ -162,6 +162,11 @@ def make_values(tensors, symbols, calls, generator):
         dims = [size(d, symbols) for d in shape]
         if dtype == "causal":
             values[name] = causal_mask(dims)
+        elif isinstance(decl, dict) and "fill" in decl:
+            # docs/spec-format.md: every element holds "fill", as torch.full(shape, fill); it is read
+            # before the name, as mhacheck's declared_value does. float() reads every form it takes:
+            # a number, true/false, "-inf", "inf", "nan".
+            values[name] = torch.full(dims, float(decl["fill"])).to(getattr(torch, dtype))
         elif named_value(name) is not None:
             values[name] = torch.full(dims, named_value(name)).to(getattr(torch, dtype))
         elif dtype in ("bool", "int64", "int32", "uint8"):

@@ -215,6 +215,45 @@ TEST_CASE("is_causal: an error without a mask, a warning when the mask is ignore
   CHECK(test::find(used, "MHA050") != nullptr);
 }
 
+TEST_CASE("is_causal with an (L, L) mask whose values are known not causal warns, causal or unknown values stay silent", "[mha]") {
+  auto hinted = [](const std::string& tensors, const std::string& calls, const std::string& mask) {
+    return test::check_text(R"J({"version": 1, "modules": {"attn": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+      "tensors": {"x": ["B", 6, 32], )J" + tensors + R"J(},
+      "calls": [)J" + calls + R"J({"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": ")J" + mask +
+                            R"J(", "is_causal": true, "need_weights": false, "outputs": ["y"]}]})J");
+  };
+  // A float 0/1 triangle (masked_fill to -inf forgotten) adds 1 to the future: MHA275 says so with
+  // its fix, and MHA071 does not repeat it.
+  Report added = hinted(R"J("ones": [6, 6])J", R"J({"id": "m", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["future"]},)J", "future");
+  CHECK(test::find(added, "MHA275") != nullptr);
+  CHECK(test::find(added, "MHA071") == nullptr);
+  // A declared bool mask filled with True masks every key: the causal mask first too.
+  Report all_masked = hinted(R"J("m": {"shape": [6, 6], "dtype": "bool", "fill": 1})J", "", "m");
+  REQUIRE(test::find(all_masked, "MHA071") != nullptr);
+  CHECK(test::find(all_masked, "MHA071")->message.find("every key is masked") != std::string::npos);
+  REQUIRE(test::find(all_masked, "MHA071")->fixes.size() == 2);
+  CHECK(test::find(all_masked, "MHA071")->fixes.front().description == "pass the causal mask: attn_mask=nn.Transformer.generate_square_subsequent_mask(6)");
+  CHECK(test::find(all_masked, "MHA071")->fixes.front().verified);
+  // A zero float mask hides nothing: it is what was meant, so the hint goes first.
+  Report open = hinted(R"J("m": {"shape": [6, 6], "dtype": "float32", "fill": 0})J", "", "m");
+  REQUIRE(test::find(open, "MHA071") != nullptr);
+  CHECK(test::find(open, "MHA071")->fixes.front().description == "drop the is_causal hint, so that attn_mask is used");
+  // The causal mask as nn.MultiheadAttention reads it (bool True above the diagonal, or -inf there): silent.
+  CHECK(test::find(hinted(R"J("ones": {"shape": [6, 6], "dtype": "bool"})J",
+                          R"J({"id": "m", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["future"]},)J", "future"),
+                   "MHA071") == nullptr);
+  CHECK(test::find(hinted(R"J("neg_inf": [6, 6])J", R"J({"id": "m", "op": "triu", "input": "neg_inf", "diagonal": 1, "outputs": ["future"]},)J", "future"),
+                   "MHA071") == nullptr);
+  // Values not known: silent, as PyTorch documents the hint.
+  CHECK(test::find(hinted(R"J("m": {"shape": [6, 6], "dtype": "bool"})J", "", "m"), "MHA071") == nullptr);
+  // The same rule inside a Transformer layer, under the layer's names.
+  Report layer = test::check_text(R"J({"version": 1, "modules": {"enc": "nn.TransformerEncoderLayer(64, 4, batch_first=True)"},
+    "tensors": {"x": ["B", "T", 64], "m": {"shape": ["T", "T"], "dtype": "float32", "fill": 0}},
+    "calls": [{"id": "e", "module": "enc", "src": "x", "src_mask": "m", "is_causal": true, "outputs": ["y"]}]})J");
+  REQUIRE(test::find(layer, "MHA071") != nullptr);
+  CHECK(test::find(layer, "MHA071")->message.find("src_mask \"m\"") == 0);
+}
+
 TEST_CASE("plain numbers with batch_first=False get a note on how they are read", "[mha]") {
   Report report = test::check_text(flat("", R"("query": [32, 10, 512], "key": [32, 10, 512], "value": [32, 10, 512])"));
   const Diagnostic* note = test::find(report, "MHA090");
@@ -562,6 +601,40 @@ TEST_CASE("a batch declared X*k (copies adjacent) against a key tiled by repeat(
   CHECK(test::find(sampled("3*bsz"), "MHA240") == nullptr);
 }
 
+TEST_CASE("a 3-D attn_mask made from a padding mask tiled by repeat(H, 1, 1) warns MHA240 through the calls after the repeat", "[mha]") {
+  // (N, S) padding flags made (N, L, S), tiled batch-major to (H*N, L, S), then made float with
+  // masked_fill on zeros: entry b*H + h is read as batch entry b, head h.
+  auto made = [](const std::string& tile, const std::string& after) {
+    return test::check_text(R"j({"version": 1, "dims": {"T": 6}, "modules": {"attn": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+      "tensors": {"x": [3, "T", 32], "pad": {"shape": [3, "T"], "dtype": "bool"}, "zeros": [12, "T", "T"]},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "pad", "dim": 1, "outputs": ["p1"]},
+                {"id": "e", "op": "expand", "input": "p1", "size": [-1, "T", -1], "outputs": ["p2"]},
+                {"id": "r", "op": ")j" + tile + R"j(, "input": "p2", "outputs": ["tiled"]},)j" + after + R"j(
+                {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "m", "need_weights": false, "outputs": ["y"]}]})j");
+  };
+  const std::string after = R"j({"id": "n", "op": "bitwise_not", "input": "tiled", "outputs": ["keep"]},
+                {"id": "k", "op": "bitwise_not", "input": "keep", "outputs": ["hidden"]},
+                {"id": "f", "op": "masked_fill", "input": "zeros", "mask": "hidden", "value": "-inf", "outputs": ["m"]},)j";
+  Report tiled = made(R"j(repeat", "repeats": [4, 1, 1])j", after);
+  const Diagnostic* order = test::find(tiled, "MHA240");
+  REQUIRE(order != nullptr);
+  CHECK(order->message.rfind("m is made from a repeat (call \"r\"), which tiles dim 0", 0) == 0);
+  REQUIRE(!order->fixes.empty());
+  CHECK(order->fixes.front().description == "use repeat_interleave instead of repeat: tiled = p2.repeat_interleave(4, dim=0)");
+  CHECK(order->fixes.front().valid());
+  // repeat_interleave, as PyTorch reads the mask: silent.
+  CHECK(test::find(made(R"j(repeat_interleave", "repeats": 4, "dim": 0)j", after), "MHA240") == nullptr);
+  // A masked_fill on a tensor of other values mixes them in: not followed.
+  Report mixed = test::check_text(R"j({"version": 1, "dims": {"T": 6}, "modules": {"attn": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+      "tensors": {"x": [3, "T", 32], "pad": {"shape": [3, "T"], "dtype": "bool"}, "bias": [12, "T", "T"]},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "pad", "dim": 1, "outputs": ["p1"]},
+                {"id": "e", "op": "expand", "input": "p1", "size": [-1, "T", -1], "outputs": ["p2"]},
+                {"id": "r", "op": "repeat", "input": "p2", "repeats": [4, 1, 1], "outputs": ["tiled"]},
+                {"id": "f", "op": "masked_fill", "input": "bias", "mask": "tiled", "value": "-inf", "outputs": ["m"]},
+                {"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x", "attn_mask": "m", "need_weights": false, "outputs": ["y"]}]})j");
+  CHECK(test::find(mixed, "MHA240") == nullptr);
+}
+
 TEST_CASE("a padding mask tiled along its positions by repeat warns MHA240 only for tokens interleaved by a stack", "[mha]") {
   // Two interleaved streams (a video frame token and an audio token per step), stacked on dim 2
   // and merged; the (B, T) padding mask widened for them.
@@ -645,7 +718,7 @@ TEST_CASE("a graph's adjacency given as nn.MultiheadAttention's bool attn_mask i
   CHECK(mask_convention_of_name("adj_weight") == MaskConvention::Unknown);
 }
 
-TEST_CASE("a padding mask computed on the features (B, T, C) is reduced to the positions (B, T): one feature of each read", "[mha][mask]") {
+TEST_CASE("a padding mask computed on the features (B, T, C) is reduced to the positions (B, T): all features zero", "[mha][mask]") {
   Report report = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(16, 2, batch_first=True)"},
     "tensors": {"feats": ["B", 20, 16]},
     "calls": [{"id": "eq", "op": "eq", "input": "feats", "other": 0, "outputs": ["pad"]},
@@ -653,9 +726,12 @@ TEST_CASE("a padding mask computed on the features (B, T, C) is reduced to the p
   const Diagnostic* rank = test::find(report, "MHA022");
   REQUIRE(rank != nullptr);
   REQUIRE_FALSE(rank->fixes.empty());
+  // A padded position has every feature 0: all(2) is the reading that keeps that, not one feature.
   CHECK(rank->fixes.front().description ==
-        "reduce dim 2 (size 16), which holds features, not positions: pad[..., 0] gives (B, 20) (or pad.all(2))");
+        "reduce dim 2 (size 16), which holds features, not positions: pad.all(-1) gives (B, 20), True where every feature is 0 "
+        "(written ~pad summed over dim -1, == 0)");
   CHECK(rank->fixes.front().valid());
+  CHECK(rank->fixes.front().semantics == FixSemantics::Consistent);
   // Seq-first: (T, B, C) features give (T, B), which is not the (B, T) mask; no such reduction is offered.
   Report seq_first = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(16, 2)"},
     "tensors": {"feats": [20, "B", 16]},
