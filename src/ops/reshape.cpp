@@ -369,7 +369,13 @@ class ReshapeRules {
     if (!numel) return;
     std::vector<std::size_t> order;
     const bool heads_split = splits_last_dim();
-    if (heads_split) order.push_back(sizes_.size() - 2);
+    // Grouped-query attention gives keys and values fewer heads of the query's size, so a
+    // miscounted split of theirs keeps the head size. The query's own heads are the model's
+    // num_heads: a split that becomes the query keeps its head count, and the head size was
+    // derived from another width (SAM's attention downsampled to E/2 features, its head size
+    // computed from E).
+    const bool heads_known = heads_split && becomes_query();
+    if (heads_split && !heads_known) order.push_back(sizes_.size() - 2);
     for (std::size_t i = sizes_.size(); i-- > 0;) {
       if (!heads_split || i != sizes_.size() - 2) order.push_back(i);
     }
@@ -385,8 +391,10 @@ class ReshapeRules {
         shape += (j ? ", " : "") + (j == i ? "-1" : written_[j].is_string() ? written_[j].get<std::string>() : written_[j].dump());
       }
       const bool heads = heads_split && i == sizes_.size() - 2;
+      const bool head_size = heads_known && i == sizes_.size() - 1;
       ctx_.add_patch_fix(diagnostic,
-                         fmt::format("let PyTorch infer {} (size {} of shape): {}({})", heads ? "the head count" : "a size", i,
+                         fmt::format("let PyTorch infer {} (size {} of shape): {}({})",
+                                     heads ? "the head count" : head_size ? "the head size, keeping the query's head count" : "a size", i,
                                      ctx_.call.op, shape),
                          {{{"op", "replace"}, {"path", child_pointer(child_pointer(ctx_.call.pointer, "shape"), i)}, {"value", -1}}});
       return;
@@ -394,6 +402,26 @@ class ReshapeRules {
   }
 
   // The last two sizes multiply to the input's last dim, the leading ones come before them: (B, T, 8, 64) of (B, S, 512).
+  // The result reaches an attention call as its query, through moves of its dims only
+  // (transpose, permute, contiguous).
+  bool becomes_query() const {
+    std::vector<std::string> names(ctx_.call.outputs.begin(), ctx_.call.outputs.begin() + std::min<std::size_t>(1, ctx_.call.outputs.size()));
+    for (std::size_t next = 0; next < names.size() && names.size() < 16; ++next) {
+      for (const CallDecl* reader : readers(names[next])) {
+        const bool attention = reader->op == "scaled_dot_product_attention" || reader->op == "F.scaled_dot_product_attention" ||
+                               reader->op == "MultiheadAttention";
+        if (attention) {
+          auto query = reader->tensors.find("query");
+          if (query != reader->tensors.end() && query->second.kind == ArgRef::Kind::Named && query->second.name == names[next]) return true;
+          continue;
+        }
+        const bool moves_dims = reader->op == "transpose" || reader->op == "permute" || reader->op == "contiguous" || reader->op == "swapaxes";
+        if (moves_dims && !reader->outputs.empty()) names.push_back(reader->outputs[0]);
+      }
+    }
+    return false;
+  }
+
   bool splits_width_exactly() const {
     if (input_.shape.empty() || sizes_.size() < 3) return false;
     std::optional<SizeProduct> width = SizeProduct::of(Shape{input_.shape.back()});

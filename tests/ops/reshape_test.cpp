@@ -92,6 +92,36 @@ TEST_CASE("a split into heads that miscounts infers the head count and keeps the
   CHECK(invalid->fixes[0].valid());
 }
 
+TEST_CASE("a miscounted split that becomes the query keeps the head count and infers the head size", "[glue]") {
+  // An attention narrowed to 192 features (Linear(384, 192)) whose head size was computed from
+  // 384: the query's 6 heads are the model's, so the head size is the miscount; the same split
+  // read as grouped-query keys (3 heads of the query's size 64) keeps the head size.
+  const std::string spec = R"json({"version": 1, "modules": {"proj": "nn.Linear(384, 192)"},
+    "tensors": {"x": ["B", "T", 384], "kv": ["B", 6, "T", 32], "q12": ["B", 12, "T", 64], "v3": ["B", 3, "T", 64]},
+    "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["h0"]},
+              {"id": "r", "op": "view", "input": "h0", "shape": ["B", "T", 6, 64], "outputs": ["h1"]},
+              {"id": "t", "op": "transpose", "input": "h1", "dim0": 1, "dim1": 2, "outputs": ["h"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": QUERY, "key": KEY, "value": VALUE, "enable_gqa": true, "outputs": ["o"]}]})json";
+  auto with = [&](const std::string& query, const std::string& key, const std::string& value) {
+    std::string text = spec;
+    text.replace(text.find("QUERY"), 5, query);
+    text.replace(text.find("KEY"), 3, key);
+    text.replace(text.find("VALUE"), 5, value);
+    return text;
+  };
+  Report as_query = test::check_text(with("\"h\"", "\"kv\"", "\"kv\""));
+  const Diagnostic* invalid = test::find(as_query, "MHA302");
+  REQUIRE(invalid != nullptr);
+  REQUIRE_FALSE(invalid->fixes.empty());
+  CHECK(invalid->fixes[0].description == "let PyTorch infer the head size, keeping the query's head count (size 3 of shape): view(B, T, 6, -1)");
+  CHECK(invalid->fixes[0].valid());
+  Report as_key = test::check_text(with("\"q12\"", "\"h\"", "\"v3\""));
+  const Diagnostic* key_invalid = test::find(as_key, "MHA302");
+  REQUIRE(key_invalid != nullptr);
+  REQUIRE_FALSE(key_invalid->fixes.empty());
+  CHECK(key_invalid->fixes[0].description == "let PyTorch infer the head count (size 2 of shape): view(B, T, -1, 64)");
+}
+
 TEST_CASE("a memory viewed with the query's length infers the length and keeps the head size", "[glue]") {
   // Cross-attention copied from self-attention: k_proj(memory) (B, S, 512) viewed (B, T, 8, 64).
   // 8 heads of 64 split 512 exactly: the length is the miscount, not the head size (heads of S*64/T).
