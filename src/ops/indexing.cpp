@@ -59,6 +59,48 @@ std::string slice_length_name(const Spec& spec, const ArgValue& input, int slice
   return named;
 }
 
+// The call that gives this call's result to a Linear whose output no later call reads: the
+// model's result (logits), one row per example. Null when there is none.
+const CallDecl* final_head(const CallContext& ctx) {
+  if (ctx.call.outputs.empty()) return nullptr;
+  auto reads = [&](const CallDecl& call, const std::string& name) {
+    return std::any_of(call.tensors.begin(), call.tensors.end(),
+                       [&](const auto& entry) { return entry.second.kind == ArgRef::Kind::Named && entry.second.name == name; });
+  };
+  const CallDecl* head = nullptr;
+  for (const CallDecl& call : ctx.spec.calls) {
+    if (!reads(call, ctx.call.outputs[0])) continue;
+    const ModuleDecl* module = call.module.empty() ? nullptr : ctx.spec.find_module(call.module);
+    if (head != nullptr || module == nullptr || module->type != "Linear") return nullptr;
+    head = &call;
+  }
+  if (head == nullptr) return nullptr;
+  for (const CallDecl& call : ctx.spec.calls) {
+    for (const std::string& output : head->outputs) {
+      if (reads(call, output)) return nullptr;
+    }
+  }
+  return head;
+}
+
+// With no kept dim named as a sequence, the consumer tells what the kept dims are: a result of
+// rank 2 or more whose only reader is a final head (final_head) is classified row by row, so
+// its first kept dim before the features holds the rows. An index on a batch dim that keeps
+// such a dim gives one example's rows (its tokens, ViT's x[0] for x[:, 0]) as the model's
+// result; the entry was meant from the rows' dim. Seq-first (T, B, E) tensors whose x[0] is the
+// class token have T, not a batch, at dim 0, and are not reached here.
+std::optional<int> rows_of_final_head(const CallContext& ctx, const ArgValue& input, const std::vector<int>& kept) {
+  if (kept.size() < 2 || kept.front() >= input.rank() - 1 || role_of_dim(input.dim_names, kept.front()) == DimRole::Batch) return std::nullopt;
+  if (final_head(ctx) == nullptr) return std::nullopt;
+  return kept.front();
+}
+
+// A dim's name for a message: "\"T\"", or its position and size when it has no name.
+std::string dim_label(const ArgValue& input, int dim) {
+  if (!input.dim_name(dim).empty()) return fmt::format("\"{}\"", input.dim_name(dim));
+  return fmt::format("{} (size {})", dim, input.shape[static_cast<std::size_t>(dim)].str());
+}
+
 // A cls token is read at one sequence position. An integer index on a dim named as a batch, in a
 // tensor that keeps a dim named as a sequence, takes one batch entry's vector at every position
 // instead (MHA289): h[:, 0] of a seq-first (T, B, E) output. The dim it should pick is the first
@@ -79,6 +121,16 @@ std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, i
                  &input, selected);
       return d;
     }
+  }
+  if (std::optional<int> rows = rows_of_final_head(ctx, input, kept)) {
+    ctx.report(DiagId::IndexBatchEntry,
+               fmt::format("{} picks one entry of dim {} (\"{}\", a {}) and keeps dim {} (size {}), which the head of call \"{}\" classifies row "
+                           "by row: the model's result holds {} rows of batch entry {}, not one row per batch entry",
+                           ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), *rows,
+                           input.shape[static_cast<std::size_t>(*rows)].str(), final_head(ctx)->id, input.shape[static_cast<std::size_t>(*rows)].str(),
+                           entry),
+               &input, selected);
+    return rows;
   }
   return std::nullopt;
 }
@@ -101,8 +153,8 @@ void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const In
   fixed += std::to_string(integer->integer) + "]";
   std::string name = shown_name(input, "input");
   if (ctx.add_argument_fix(ctx.diagnostics.back(),
-                           fmt::format("{}{} instead of {}{}: position {} of the sequence dim \"{}\"", name, fixed, name, text, integer->integer,
-                                       input.dim_name(*sequence)),
+                           fmt::format("{}{} instead of {}{}: position {} of the sequence dim {}", name, fixed, name, text, integer->integer,
+                                       dim_label(input, *sequence)),
                            "index", fixed)) {
     CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
   }
@@ -342,7 +394,7 @@ void infer_select(CallContext& ctx) {
     if (d != *dim) kept.push_back(d);
   }
   if (std::optional<int> sequence = batch_entry_picked(ctx, input, *dim, index, kept)) {
-    if (ctx.add_argument_fix(ctx.diagnostics.back(), fmt::format("select(dim={}, index={}): the sequence dim \"{}\"", *sequence, index, input.dim_name(*sequence)),
+    if (ctx.add_argument_fix(ctx.diagnostics.back(), fmt::format("select(dim={}, index={}): the sequence dim {}", *sequence, index, dim_label(input, *sequence)),
                              "dim", *sequence)) {
       CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
     }
