@@ -293,7 +293,9 @@ void check_key_column_read(CallContext& ctx, const ArgValue& input, const IndexE
 // one slice after full slices (":"); the candidates are the other dims of a fixed size the slice
 // fits, a dim named as a sequence first, then the unnamed ones with the features (the last dim)
 // after them; a dim named as a batch or as heads is not where tokens are kept.
-void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const IndexExpression& index, std::size_t at) {
+// With `strictly_longer`, only dims longer than the stop (a dim of exactly that size would be
+// kept whole again).
+void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const IndexExpression& index, std::size_t at, bool strictly_longer = false) {
   if (ctx.diagnostics.empty() || at >= index.items.size() || static_cast<int>(at) >= input.rank()) return;
   const IndexItem& slice = index.items[at];
   auto full = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
@@ -305,7 +307,7 @@ void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const 
   std::vector<std::pair<int, int>> candidates;  // (rank by role, dim)
   for (int d = 0; d < input.rank(); ++d) {
     const DimExpr& size = input.shape[static_cast<std::size_t>(d)];
-    if (d == static_cast<int>(at) || !size.is_constant() || size.offset < slice.stop->constant) continue;
+    if (d == static_cast<int>(at) || !size.is_constant() || size.offset < slice.stop->constant + (strictly_longer ? 1 : 0)) continue;
     DimRole role = role_of_dim(input.dim_names, d);
     if (role == DimRole::Batch || role == DimRole::Heads) continue;
     candidates.emplace_back(role == DimRole::Sequence ? 0 : d + 1 == input.rank() ? 2 : 1, d);
@@ -325,6 +327,47 @@ void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const 
       CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "the slice keeps positions of the sequence");
     }
   }
+}
+
+// A slice from the start, x[:, :n], whose fixed stop n is past the end of the dim it cuts (16
+// heads cut at 36) keeps that whole dim: PyTorch clamps the stop and raises nothing. When
+// another dim before the features is longer than n (40 cached positions), the cut was meant
+// there and a leading ":" is missing: a KV cache cropped to its accepted positions as
+// cache[:, :36] keeps every position. A dim named as a sequence, cut to a maximum length it is
+// already within (ids[:, :512]), is a truncation; so is any cut of the features (the last dim),
+// and then no fix would be offered.
+void check_slice_past_dim(CallContext& ctx, const ArgValue& input, const IndexExpression& index, const std::string& text) {
+  auto full = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
+  std::optional<std::size_t> at;
+  for (std::size_t i = 0; i < index.items.size(); ++i) {
+    if (full(index.items[i])) continue;
+    if (at) return;
+    at = i;
+  }
+  if (!at || static_cast<int>(*at) >= input.rank() - 1) return;
+  const IndexItem& slice = index.items[*at];
+  if (slice.kind != IndexItem::Kind::Slice || !slice.stop || !slice.stop->is_constant() || (slice.step && *slice.step != 1) ||
+      (slice.start && !(slice.start->is_constant() && slice.start->constant == 0))) {
+    return;
+  }
+  const std::int64_t stop = slice.stop->constant;
+  const DimExpr& cut = input.shape[*at];
+  if (!cut.is_constant() || cut.offset >= stop || role_of_dim(input.dim_names, static_cast<int>(*at)) == DimRole::Sequence) return;
+  std::optional<int> longer;
+  for (int d = 0; d + 1 < input.rank() && !longer; ++d) {
+    const DimExpr& size = input.shape[static_cast<std::size_t>(d)];
+    const DimRole role = role_of_dim(input.dim_names, d);
+    if (d != static_cast<int>(*at) && size.is_constant() && size.offset > stop && role != DimRole::Batch && role != DimRole::Heads) longer = d;
+  }
+  if (!longer) return;
+  // Borrowed code: MHA337 (slice-past-dim) is to be added at merge (/work/notes/s22-h12a-codes.def).
+  Diagnostic& diagnostic = report_argument(
+      ctx, DiagId::AttentionColumnRead,
+      fmt::format("{}{} cuts dim {} (size {}) at {}, past its end, so it keeps the whole dim; dim {} (size {}) is longer than {}", shown_name(input, "input"),
+                  text, *at, cut.str(), stop, *longer, input.shape[static_cast<std::size_t>(*longer)].str(), stop),
+      "index");
+  diagnostic.notes.push_back("PyTorch clamps a slice's stop to the dim's size and raises nothing");
+  offer_slice_on_fitting_dims(ctx, input, index, *at, true);
 }
 
 }  // namespace
@@ -354,6 +397,7 @@ void infer_getitem(CallContext& ctx) {
   check_averaged_weights_index(ctx, input, plan, text);
   check_causal_conv_cut(ctx, input, *index, text);
   check_key_column_read(ctx, input, *index, plan, text);
+  check_slice_past_dim(ctx, input, *index, text);
   std::vector<std::string> names;
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];
