@@ -1,6 +1,9 @@
 // reshape / view beyond the PyTorch fixtures: symbols (the element count as a product of
 // symbols), the -1 inferred exactly or not at all, and the verified -1 fix.
 #include <algorithm>
+
+#include <fmt/format.h>
+
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -616,4 +619,27 @@ TEST_CASE("a reshape of a slice that keeps more entries than the shape holds off
     {"id": "r", "op": "reshape", "input": "c", "shape": [3, 6, 6]}]})json");
   REQUIRE(test::find(short_slice, "MHA302") != nullptr);
   for (const Fix& fix : test::find(short_slice, "MHA302")->fixes) CHECK(fix.description.find("start the slice") == std::string::npos);
+}
+
+TEST_CASE("a skew whose view keeps the padded shape, the pad column dropped again, warns and exchanges the sizes", "[glue]") {
+  // (H, L, L) relative scores padded with a zero column on the left, viewed (H, L, L+1) and cut [:, :, 1:]: the same scores back.
+  auto spec = [](const char* shape, const char* index) {
+    return fmt::format(R"j({{"version": 1, "tensors": {{"rel": [4, 10, 10]}},
+      "calls": [{{"id": "p", "op": "pad", "input": "rel", "pad": [1, 0], "outputs": ["padded"]}},
+        {{"id": "v", "op": "view", "input": "padded", "shape": {}, "outputs": ["skewed"]}},
+        {{"id": "s", "op": "getitem", "input": "skewed", "index": "{}", "outputs": ["srel"]}}]}})j", shape, index);
+  };
+  Report unskewed = test::check_text(spec("[4, 10, 11]", "[:, :, 1:]"));
+  const Diagnostic* undone = test::find(unskewed, "MHA312");
+  REQUIRE(undone != nullptr);
+  CHECK(undone->call == "v");
+  REQUIRE_FALSE(undone->fixes.empty());
+  CHECK(undone->fixes[0].description ==
+        "view the last two sizes exchanged and drop the first row, as the skew does: view(4, 11, 10), then skewed[:, 1:, :] in call \"s\"");
+  CHECK(undone->fixes[0].valid());
+  // The skew itself, and the padded view read whole, say nothing.
+  for (const auto& [shape, index] : {std::pair{"[4, 11, 10]", "[:, 1:, :]"}, std::pair{"[4, 10, 11]", "[:, :, :]"}}) {
+    INFO(shape);
+    CHECK(test::check_text(spec(shape, index)).diagnostics.empty());
+  }
 }
