@@ -59,6 +59,48 @@ std::string slice_length_name(const Spec& spec, const ArgValue& input, int slice
   return named;
 }
 
+// The call that gives this call's result to a Linear whose output no later call reads: the
+// model's result (logits), one row per example. Null when there is none.
+const CallDecl* final_head(const CallContext& ctx) {
+  if (ctx.call.outputs.empty()) return nullptr;
+  auto reads = [&](const CallDecl& call, const std::string& name) {
+    return std::any_of(call.tensors.begin(), call.tensors.end(),
+                       [&](const auto& entry) { return entry.second.kind == ArgRef::Kind::Named && entry.second.name == name; });
+  };
+  const CallDecl* head = nullptr;
+  for (const CallDecl& call : ctx.spec.calls) {
+    if (!reads(call, ctx.call.outputs[0])) continue;
+    const ModuleDecl* module = call.module.empty() ? nullptr : ctx.spec.find_module(call.module);
+    if (head != nullptr || module == nullptr || module->type != "Linear") return nullptr;
+    head = &call;
+  }
+  if (head == nullptr) return nullptr;
+  for (const CallDecl& call : ctx.spec.calls) {
+    for (const std::string& output : head->outputs) {
+      if (reads(call, output)) return nullptr;
+    }
+  }
+  return head;
+}
+
+// With no kept dim named as a sequence, the consumer tells what the kept dims are: a result of
+// rank 2 or more whose only reader is a final head (final_head) is classified row by row, so
+// its first kept dim before the features holds the rows. An index on a batch dim that keeps
+// such a dim gives one example's rows (its tokens, ViT's x[0] for x[:, 0]) as the model's
+// result; the entry was meant from the rows' dim. Seq-first (T, B, E) tensors whose x[0] is the
+// class token have T, not a batch, at dim 0, and are not reached here.
+std::optional<int> rows_of_final_head(const CallContext& ctx, const ArgValue& input, const std::vector<int>& kept) {
+  if (kept.size() < 2 || kept.front() >= input.rank() - 1 || role_of_dim(input.dim_names, kept.front()) == DimRole::Batch) return std::nullopt;
+  if (final_head(ctx) == nullptr) return std::nullopt;
+  return kept.front();
+}
+
+// A dim's name for a message: "\"T\"", or its position and size when it has no name.
+std::string dim_label(const ArgValue& input, int dim) {
+  if (!input.dim_name(dim).empty()) return fmt::format("\"{}\"", input.dim_name(dim));
+  return fmt::format("{} (size {})", dim, input.shape[static_cast<std::size_t>(dim)].str());
+}
+
 // A cls token is read at one sequence position. An integer index on a dim named as a batch, in a
 // tensor that keeps a dim named as a sequence, takes one batch entry's vector at every position
 // instead (MHA289): h[:, 0] of a seq-first (T, B, E) output. The dim it should pick is the first
@@ -79,6 +121,16 @@ std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, i
                  &input, selected);
       return d;
     }
+  }
+  if (std::optional<int> rows = rows_of_final_head(ctx, input, kept)) {
+    ctx.report(DiagId::IndexBatchEntry,
+               fmt::format("{} picks one entry of dim {} (\"{}\", a {}) and keeps dim {} (size {}), which the head of call \"{}\" classifies row "
+                           "by row: the model's result holds {} rows of batch entry {}, not one row per batch entry",
+                           ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), *rows,
+                           input.shape[static_cast<std::size_t>(*rows)].str(), final_head(ctx)->id, input.shape[static_cast<std::size_t>(*rows)].str(),
+                           entry),
+               &input, selected);
+    return rows;
   }
   return std::nullopt;
 }
@@ -101,8 +153,8 @@ void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const In
   fixed += std::to_string(integer->integer) + "]";
   std::string name = shown_name(input, "input");
   if (ctx.add_argument_fix(ctx.diagnostics.back(),
-                           fmt::format("{}{} instead of {}{}: position {} of the sequence dim \"{}\"", name, fixed, name, text, integer->integer,
-                                       input.dim_name(*sequence)),
+                           fmt::format("{}{} instead of {}{}: position {} of the sequence dim {}", name, fixed, name, text, integer->integer,
+                                       dim_label(input, *sequence)),
                            "index", fixed)) {
     CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
   }
@@ -241,7 +293,9 @@ void check_key_column_read(CallContext& ctx, const ArgValue& input, const IndexE
 // one slice after full slices (":"); the candidates are the other dims of a fixed size the slice
 // fits, a dim named as a sequence first, then the unnamed ones with the features (the last dim)
 // after them; a dim named as a batch or as heads is not where tokens are kept.
-void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const IndexExpression& index, std::size_t at) {
+// With `strictly_longer`, only dims longer than the stop (a dim of exactly that size would be
+// kept whole again).
+void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const IndexExpression& index, std::size_t at, bool strictly_longer = false) {
   if (ctx.diagnostics.empty() || at >= index.items.size() || static_cast<int>(at) >= input.rank()) return;
   const IndexItem& slice = index.items[at];
   auto full = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
@@ -253,7 +307,7 @@ void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const 
   std::vector<std::pair<int, int>> candidates;  // (rank by role, dim)
   for (int d = 0; d < input.rank(); ++d) {
     const DimExpr& size = input.shape[static_cast<std::size_t>(d)];
-    if (d == static_cast<int>(at) || !size.is_constant() || size.offset < slice.stop->constant) continue;
+    if (d == static_cast<int>(at) || !size.is_constant() || size.offset < slice.stop->constant + (strictly_longer ? 1 : 0)) continue;
     DimRole role = role_of_dim(input.dim_names, d);
     if (role == DimRole::Batch || role == DimRole::Heads) continue;
     candidates.emplace_back(role == DimRole::Sequence ? 0 : d + 1 == input.rank() ? 2 : 1, d);
@@ -273,6 +327,47 @@ void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const 
       CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "the slice keeps positions of the sequence");
     }
   }
+}
+
+// A slice from the start, x[:, :n], whose fixed stop n is past the end of the dim it cuts (16
+// heads cut at 36) keeps that whole dim: PyTorch clamps the stop and raises nothing. When
+// another dim before the features is longer than n (40 cached positions), the cut was meant
+// there and a leading ":" is missing: a KV cache cropped to its accepted positions as
+// cache[:, :36] keeps every position. A dim named as a sequence, cut to a maximum length it is
+// already within (ids[:, :512]), is a truncation; so is any cut of the features (the last dim),
+// and then no fix would be offered.
+void check_slice_past_dim(CallContext& ctx, const ArgValue& input, const IndexExpression& index, const std::string& text) {
+  auto full = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
+  std::optional<std::size_t> at;
+  for (std::size_t i = 0; i < index.items.size(); ++i) {
+    if (full(index.items[i])) continue;
+    if (at) return;
+    at = i;
+  }
+  if (!at || static_cast<int>(*at) >= input.rank() - 1) return;
+  const IndexItem& slice = index.items[*at];
+  if (slice.kind != IndexItem::Kind::Slice || !slice.stop || !slice.stop->is_constant() || (slice.step && *slice.step != 1) ||
+      (slice.start && !(slice.start->is_constant() && slice.start->constant == 0))) {
+    return;
+  }
+  const std::int64_t stop = slice.stop->constant;
+  const DimExpr& cut = input.shape[*at];
+  if (!cut.is_constant() || cut.offset >= stop || role_of_dim(input.dim_names, static_cast<int>(*at)) == DimRole::Sequence) return;
+  std::optional<int> longer;
+  for (int d = 0; d + 1 < input.rank() && !longer; ++d) {
+    const DimExpr& size = input.shape[static_cast<std::size_t>(d)];
+    const DimRole role = role_of_dim(input.dim_names, d);
+    if (d != static_cast<int>(*at) && size.is_constant() && size.offset > stop && role != DimRole::Batch && role != DimRole::Heads) longer = d;
+  }
+  if (!longer) return;
+  // Borrowed code: MHA337 (slice-past-dim) is to be added at merge (/work/notes/s22-h12a-codes.def).
+  Diagnostic& diagnostic = report_argument(
+      ctx, DiagId::AttentionColumnRead,
+      fmt::format("{}{} cuts dim {} (size {}) at {}, past its end, so it keeps the whole dim; dim {} (size {}) is longer than {}", shown_name(input, "input"),
+                  text, *at, cut.str(), stop, *longer, input.shape[static_cast<std::size_t>(*longer)].str(), stop),
+      "index");
+  diagnostic.notes.push_back("PyTorch clamps a slice's stop to the dim's size and raises nothing");
+  offer_slice_on_fitting_dims(ctx, input, index, *at, true);
 }
 
 }  // namespace
@@ -302,6 +397,7 @@ void infer_getitem(CallContext& ctx) {
   check_averaged_weights_index(ctx, input, plan, text);
   check_causal_conv_cut(ctx, input, *index, text);
   check_key_column_read(ctx, input, *index, plan, text);
+  check_slice_past_dim(ctx, input, *index, text);
   std::vector<std::string> names;
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];
@@ -342,7 +438,7 @@ void infer_select(CallContext& ctx) {
     if (d != *dim) kept.push_back(d);
   }
   if (std::optional<int> sequence = batch_entry_picked(ctx, input, *dim, index, kept)) {
-    if (ctx.add_argument_fix(ctx.diagnostics.back(), fmt::format("select(dim={}, index={}): the sequence dim \"{}\"", *sequence, index, input.dim_name(*sequence)),
+    if (ctx.add_argument_fix(ctx.diagnostics.back(), fmt::format("select(dim={}, index={}): the sequence dim {}", *sequence, index, dim_label(input, *sequence)),
                              "dim", *sequence)) {
       CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
     }

@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "ops/parts.hpp"
+#include "check/fix_search.hpp"
 #include "ops/mask_meaning.hpp"
 #include "check/mask_origin.hpp"
 #include "check/mask_pattern.hpp"
@@ -562,8 +563,63 @@ class MhaRules {
     ctx_.pytorch_raises(diagnostic, "RuntimeError",
                         fmt::format("mat1 and mat2 shapes cannot be multiplied ({}x{} and {}x{})", numel_str(leading),
                                     features.str(), E_, shared_kv ? 2 * E_ : E_));
+    const bool map_flattened = propose_tokens_of_flattened_map(diagnostic, arg);
     propose_kv_dims(diagnostic);
+    if (map_flattened && !diagnostic.fixes.empty() && diagnostic.fixes.back().description.rfind("construct with kdim", 0) == 0) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, "kdim would read the map's channels as tokens and its positions as features");
+    }
     return false;
+  }
+
+  // A channels-first feature map (N, C, H, W) flattened over its positions, flatten(2) or
+  // reshape(N, C, H*W), gives (N, C, H*W): channels before positions. Attention reads tokens of
+  // features, so the map's positions are the sequence and its C channels (here embed_dim) the
+  // features: the flattened map is transposed to (N, H*W, C) as ViT and SAM do (flatten(2)
+  // then transpose(1, 2)); seq-first modules take (H*W, N, C), permute(2, 0, 1). The fix moves
+  // the output of the flattening call, so every reader (key and value alike) gets the tokens.
+  bool propose_tokens_of_flattened_map(Diagnostic& diagnostic, const ArgValue& arg) {
+    const CallDecl* flattening = arg.producer;
+    if (!batched_ || arg.rank() != 3 || flattening == nullptr || flattening->outputs.empty() ||
+        !CallContext::index_in_calls(*flattening) || !(arg.shape[1] == DimExpr::constant(E_))) {
+      return false;
+    }
+    const ArgRef& source = flattening->tensor("input");
+    if (source.kind != ArgRef::Kind::Named) return false;
+    std::optional<Shape> map = checked_tensor_shape(ctx_, source.name, flattening);
+    if (!map || map->size() != 4 || !((*map)[0] == arg.shape[0]) || !((*map)[1] == arg.shape[1])) return false;
+    if (flattening->op == "flatten") {
+      const nlohmann::json& start = flattening->arguments.value("start_dim", nlohmann::json(0));
+      const nlohmann::json& end = flattening->arguments.value("end_dim", nlohmann::json(-1));
+      if (!start.is_number_integer() || !end.is_number_integer() || (start.get<int>() != 2 && start.get<int>() != -2) ||
+          (end.get<int>() != -1 && end.get<int>() != 3)) {
+        return false;
+      }
+    } else if (flattening->op != "reshape" && flattening->op != "view") {
+      return false;
+    }
+    const std::size_t index = *CallContext::index_in_calls(*flattening);
+    const std::string tokens = flattening->outputs[0];
+    const std::string flat = fresh_name(ctx_.spec, tokens + "_flat");
+    nlohmann::json moved = {{"id", fresh_name(ctx_.spec, tokens + "_tokens")}, {"input", flat}, {"outputs", {tokens}}};
+    std::string spelled;
+    if (m_.batch_first) {
+      moved["op"] = "transpose";
+      moved["dim0"] = 1;
+      moved["dim1"] = 2;
+      spelled = "transpose(1, 2)";
+    } else {
+      moved["op"] = "permute";
+      moved["dims"] = {2, 0, 1};
+      spelled = "permute(2, 0, 1)";
+    }
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("make tokens of the flattened map after call \"{}\": {} = {}.{}, its {} positions the sequence and its {} "
+                                   "channels the features",
+                                   flattening->id, tokens, tokens, spelled, arg.shape[2].str(), E_),
+                       {{{"op", "replace"}, {"path", child_pointer(child_pointer(flattening->pointer, "outputs"), 0)}, {"value", flat}},
+                        {{"op", "add"}, {"path", CallContext::calls_entry_pointer(index + 1)}, {"value", std::move(moved)}}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each token is one position of the map, its features the channels");
+    return true;
   }
 
   void check_separate_projection(const ArgValue& arg, std::int64_t expected, const char* option, DiagId id) {

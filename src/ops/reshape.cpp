@@ -11,6 +11,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "check/checked_call.hpp"
 #include "check/dim_origin.hpp"
@@ -370,7 +371,13 @@ class ReshapeRules {
     if (!numel) return;
     std::vector<std::size_t> order;
     const bool heads_split = splits_last_dim();
-    if (heads_split) order.push_back(sizes_.size() - 2);
+    // Grouped-query attention gives keys and values fewer heads of the query's size, so a
+    // miscounted split of theirs keeps the head size. The query's own heads are the model's
+    // num_heads: a split that becomes the query keeps its head count, and the head size was
+    // derived from another width (SAM's attention downsampled to E/2 features, its head size
+    // computed from E).
+    const bool heads_known = heads_split && becomes_query();
+    if (heads_split && !heads_known) order.push_back(sizes_.size() - 2);
     for (std::size_t i = sizes_.size(); i-- > 0;) {
       if (!heads_split || i != sizes_.size() - 2) order.push_back(i);
     }
@@ -386,8 +393,10 @@ class ReshapeRules {
         shape += (j ? ", " : "") + (j == i ? "-1" : written_[j].is_string() ? written_[j].get<std::string>() : written_[j].dump());
       }
       const bool heads = heads_split && i == sizes_.size() - 2;
+      const bool head_size = heads_known && i == sizes_.size() - 1;
       ctx_.add_patch_fix(diagnostic,
-                         fmt::format("let PyTorch infer {} (size {} of shape): {}({})", heads ? "the head count" : "a size", i,
+                         fmt::format("let PyTorch infer {} (size {} of shape): {}({})",
+                                     heads ? "the head count" : head_size ? "the head size, keeping the query's head count" : "a size", i,
                                      ctx_.call.op, shape),
                          {{{"op", "replace"}, {"path", child_pointer(child_pointer(ctx_.call.pointer, "shape"), i)}, {"value", -1}}});
       return;
@@ -395,6 +404,26 @@ class ReshapeRules {
   }
 
   // The last two sizes multiply to the input's last dim, the leading ones come before them: (B, T, 8, 64) of (B, S, 512).
+  // The result reaches an attention call as its query, through moves of its dims only
+  // (transpose, permute, contiguous).
+  bool becomes_query() const {
+    std::vector<std::string> names(ctx_.call.outputs.begin(), ctx_.call.outputs.begin() + std::min<std::size_t>(1, ctx_.call.outputs.size()));
+    for (std::size_t next = 0; next < names.size() && names.size() < 16; ++next) {
+      for (const CallDecl* reader : readers(names[next])) {
+        const bool attention = reader->op == "scaled_dot_product_attention" || reader->op == "F.scaled_dot_product_attention" ||
+                               reader->op == "MultiheadAttention";
+        if (attention) {
+          auto query = reader->tensors.find("query");
+          if (query != reader->tensors.end() && query->second.kind == ArgRef::Kind::Named && query->second.name == names[next]) return true;
+          continue;
+        }
+        const bool moves_dims = reader->op == "transpose" || reader->op == "permute" || reader->op == "contiguous" || reader->op == "swapaxes";
+        if (moves_dims && !reader->outputs.empty()) names.push_back(reader->outputs[0]);
+      }
+    }
+    return false;
+  }
+
   bool splits_width_exactly() const {
     if (input_.shape.empty() || sizes_.size() < 3) return false;
     std::optional<SizeProduct> width = SizeProduct::of(Shape{input_.shape.back()});
@@ -987,6 +1016,7 @@ class ReshapeRules {
     if (skews_grown_dim(shape)) reported_ = true;  // no MHA312: the skew moves its dims on purpose
     check_fused_split(shape);
     ctx_.outputs.push_back({"output", shape, input_.dtype, output_names(shape)});
+    check_unskewed(shape);
     check_factor_order(shape);
     check_moved_by_view(shape);
     ctx_.output_layouts["output"] = std::move(layout);
@@ -999,39 +1029,99 @@ class ReshapeRules {
   // place; dropping the first row and viewing back (Q, K) finishes the shift. The view moves
   // the two dims on purpose: the stride it changes is what the padding was added for.
   bool skews_grown_dim(const Shape& shape) const {
-    const CallDecl* maker = values_maker(ctx_, input_);
-    if (maker == nullptr || (maker->op != "pad" && maker->op != "cat")) return false;
-    const CallReport* made = checked_call(ctx_, *maker);
-    if (made == nullptr) return false;
+    const std::optional<std::size_t> grown_dim = dim_grown_by_zeros();
+    if (!grown_dim) return false;
+    const std::size_t d = *grown_dim;
     const Shape grown = ctx_.symbols.resolve(input_.shape);
-    const std::size_t rank = grown.size();
-    if (shape.size() != rank) return false;
+    if (shape.size() != grown.size() || shape[d - 1] != grown[d] || shape[d] != grown[d - 1]) return false;
+    bool others_kept = true;
+    for (std::size_t k = 0; k < grown.size(); ++k) others_kept = others_kept && (k + 1 == d || k == d || shape[k] == grown[k]);
+    return others_kept && positions_before_grown(d);
+  }
+
+  // Both dims are positions: a batch exchanged with a sequence grown by a class token,
+  // view(N+1, B, E) of (B, N+1, E), is a transpose forgotten, not a skew; so are heads or
+  // features exchanged with one (heads (B, H, N+1, D) merged by view(B, N+1, H, D) after a
+  // null key joined on N: the merge without its transpose).
+  bool positions_before_grown(std::size_t d) const {
+    auto position_like = [&](std::size_t dim) {
+      const DimRole role = role_of_dim(input_.dim_names, static_cast<int>(dim));
+      return role != DimRole::Batch && role != DimRole::Heads && role != DimRole::HeadDim;
+    };
+    return position_like(d - 1) && position_like(d);
+  }
+
+  // The dim (not the first) the input's pad or cat grew by one slice of zeros, every other dim
+  // kept: the K -> K+1 of the skew. nullopt for any other input.
+  std::optional<std::size_t> dim_grown_by_zeros() const {
+    const CallDecl* maker = values_maker(ctx_, input_);
+    if (maker == nullptr || (maker->op != "pad" && maker->op != "cat")) return std::nullopt;
+    const CallReport* made = checked_call(ctx_, *maker);
+    if (made == nullptr) return std::nullopt;
+    const Shape grown = ctx_.symbols.resolve(input_.shape);
     for (const ResolvedArgument& part : made->arguments) {
       const Shape before = ctx_.symbols.resolve(part.shape);
-      if (before.size() != rank) continue;
+      if (before.size() != grown.size()) continue;
       std::vector<std::size_t> differ;
-      for (std::size_t d = 0; d < rank; ++d) {
+      for (std::size_t d = 0; d < grown.size(); ++d) {
         if (before[d] != grown[d]) differ.push_back(d);
       }
       if (differ.size() != 1 || differ.front() == 0) continue;
-      const std::size_t d = differ.front();
-      DimExpr one_more = before[d];
+      DimExpr one_more = before[differ.front()];
       one_more.offset += 1;
-      if (one_more != grown[d] || shape[d - 1] != grown[d] || shape[d] != grown[d - 1]) continue;
-      bool others_kept = true;
-      for (std::size_t k = 0; k < rank; ++k) others_kept = others_kept && (k + 1 == d || k == d || shape[k] == grown[k]);
-      // Both dims are positions: a batch exchanged with a sequence grown by a class token,
-      // view(N+1, B, E) of (B, N+1, E), is a transpose forgotten, not a skew; so are heads or
-      // features exchanged with one (heads (B, H, N+1, D) merged by view(B, N+1, H, D) after a
-      // null key joined on N: the merge without its transpose).
-      auto position_like = [&](std::size_t dim) {
-        const DimRole role = role_of_dim(input_.dim_names, static_cast<int>(dim));
-        return role != DimRole::Batch && role != DimRole::Heads && role != DimRole::HeadDim;
-      };
-      const bool positions = position_like(d - 1) && position_like(d);
-      if (others_kept && positions && pads_with_zeros(*maker, part.name)) return true;
+      if (one_more == grown[differ.front()] && pads_with_zeros(*maker, part.name)) return differ.front();
     }
-    return false;
+    return std::nullopt;
+  }
+
+  // The skew with its view left in the padded order: (Q, K+1) viewed as (Q, K+1) again, then
+  // the first entry of the grown dim dropped ([..., 1:]), takes the zero column off and leaves
+  // every relative score where it was (Music Transformer's Srel == QEr): the pad and the view do
+  // nothing. The skew views (K+1, Q) and drops the first row. Reported only with that slice
+  // reading the view, where the pad is undone.
+  void check_unskewed(const Shape& shape) {
+    const std::optional<std::size_t> grown_dim = dim_grown_by_zeros();
+    if (!grown_dim || *grown_dim + 1 != shape.size() || shape.size() < 3 || ctx_.call.outputs.empty() || ctx_.call.pointer.rfind("/calls/", 0) != 0) return;
+    const std::size_t d = *grown_dim;
+    if (!(shape == ctx_.symbols.resolve(input_.shape)) || !positions_before_grown(d)) return;
+    const CallDecl* unpadding = nullptr;
+    for (const CallDecl* reader : readers(ctx_.call.outputs[0])) {
+      if (reader->op != "getitem" || !reader->arguments.contains("index") || !reader->arguments.at("index").is_string() ||
+          reader->pointer.rfind("/calls/", 0) != 0) {
+        continue;
+      }
+      std::string error;
+      std::optional<IndexExpression> index = parse_index(reader->arguments.at("index").get<std::string>(), error);
+      if (!index) continue;
+      std::optional<std::size_t> entry = index_entry_of(*index, shape.size(), d);
+      if (!entry) continue;
+      const IndexItem& item = index->items[*entry];
+      bool drops_first = item.kind == IndexItem::Kind::Slice && item.start && item.start->is_constant() && item.start->constant == 1 && !item.stop &&
+                         (!item.step || *item.step == 1);
+      if (drops_first) unpadding = reader;
+    }
+    if (unpadding == nullptr) return;
+    // Borrowed code: MHA338 (skew-undone) is to be added at merge (/work/notes/s22-h12a-codes.def).
+    Diagnostic& diagnostic = report_argument(
+        ctx_, DiagId::ReshapeMovesDim,
+        fmt::format("{} keeps the padded shape {}, and call \"{}\" drops the pad column again: the zero column added to dim {} and the {} do "
+                    "nothing, where the relative-position skew views the last two sizes exchanged",
+                    ctx_.call.op, tuple_str(shape), unpadding->id, d, ctx_.call.op),
+        "shape");
+    diagnostic.notes.push_back("PyTorch raises nothing: every score stays at its relative position instead of moving to its key");
+    nlohmann::json skewed = written_;
+    std::swap(skewed[d - 1], skewed[d]);
+    std::vector<std::string> items(shape.size(), ":");
+    items[d - 1] = "1:";
+    const std::string rows = "[" + fmt::format("{}", fmt::join(items, ", ")) + "]";
+    const std::string name = ctx_.call.outputs[0];
+    ctx_.add_patch_fix(diagnostic,
+                       fmt::format("view the last two sizes exchanged and drop the first row, as the skew does: {}({}), then {}{} in call \"{}\"",
+                                   ctx_.call.op, shape_text(skewed), name, rows, unpadding->id),
+                       {{{"op", "replace"}, {"path", child_pointer(ctx_.call.pointer, "shape")}, {"value", skewed}},
+                        {{"op", "replace"}, {"path", child_pointer(unpadding->pointer, "index")}, {"value", rows}}});
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each relative score moves to its key's column");
+    reported_ = true;
   }
 
   // Whether the slice `maker` (pad or cat) adds to its argument `grown` holds zeros: F.pad's

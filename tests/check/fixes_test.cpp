@@ -1367,8 +1367,9 @@ TEST_CASE("a fix of one call is made on its twin too: buffers cut alike and read
   REQUIRE_FALSE(broadcast->fixes.empty());
   const Fix& first = broadcast->fixes.front();
   CHECK(first.valid());
-  CHECK(first.description.find("c = cos_table[:, :, :20]") != std::string::npos);
-  CHECK(first.description.find("s = sin_table[:, :, :20]") != std::string::npos);
+  // (The getitem's own warning, a slice past the end of its dim, offers the same move first.)
+  CHECK(first.description.find("cos_table[:, :, :20]") != std::string::npos);
+  CHECK(first.description.find("sin_table[:, :, :20]") != std::string::npos);
   // The cut that keeps [:20] on the dim of 1 is no repair of it.
   for (const Fix& fix : broadcast->fixes) CHECK(fix.description.find("[:20, :, :20]") == std::string::npos);
 }

@@ -272,3 +272,24 @@ TEST_CASE("a slice whose length depends on a symbol's value is offered on the di
   CHECK(sequence->fixes[0].description == "slice dim 2 (size 40) instead of dim 0: x[:, :, :5]");
   CHECK(sequence->fixes[0].semantics == FixSemantics::Consistent);
 }
+
+TEST_CASE("a slice from the start past the end of its dim, with a longer dim before the features, warns and moves there", "[glue][index]") {
+  // A (B, 8, 100, 32) cache cut [:, :50]: 8 heads cut at 50 keep all 8 (PyTorch clamps the stop); the 100 positions were meant.
+  Report cropped = test::check_text(op_call("getitem", R"("input": ["B", 8, 100, 32], "index": "[:, :50]")"));
+  REQUIRE(cropped.diagnostics.size() == 1);
+  const Diagnostic& past = cropped.diagnostics[0];
+  CHECK(past.message == "input[:, :50] cuts dim 1 (size 8) at 50, past its end, so it keeps the whole dim; dim 2 (size 100) is longer than 50");
+  REQUIRE_FALSE(past.fixes.empty());
+  CHECK(past.fixes[0].description == "slice dim 2 (size 100) instead of dim 1: input[:, :, :50]");
+  CHECK(past.fixes[0].valid());
+  // Within the dim, a cut of the features, a truncation of a named sequence already shorter, and no longer dim but the
+  // features (ids cut to a maximum length of 512) say nothing.
+  for (const char* quiet : {R"("input": ["B", 8, 100, 32], "index": "[:, :8]")", R"("input": ["B", 8, 100, 32], "index": "[..., :50]")",
+                            R"("input": ["B", 100, 768], "index": "[:, :512]")", R"("input": ["B", 8, 100, 32], "index": "[:, :50, :10]")"}) {
+    INFO(quiet);
+    CHECK(test::check_text(op_call("getitem", quiet)).diagnostics.empty());
+  }
+  Report sequence = test::check_text(R"({"dims": {"T": 100}, "tensors": {"x": ["B", "T", 600, 64]},
+      "calls": [{"id": "c", "op": "getitem", "input": "x", "index": "[:, :512]"}]})");
+  CHECK(sequence.diagnostics.empty());
+}

@@ -741,3 +741,34 @@ TEST_CASE("a padding mask computed on the features (B, T, C) is reduced to the p
   REQUIRE(other != nullptr);
   for (const Fix& fix : other->fixes) CHECK(fix.description.find("reduce dim") == std::string::npos);
 }
+
+TEST_CASE("a channels-first map flattened over its positions becomes tokens before kdim is offered", "[mha]") {
+  // A (B, C, H, W) map flattened to (B, C, H*W) and given as key and value: its C == embed_dim channels are the
+  // features. The tokens are the transposed map (seq-first: permute(2, 0, 1)); kdim=H*W runs but reads channels as tokens.
+  for (const auto& [flattening, module, spelled] :
+       {std::tuple{R"({"id": "fl", "op": "reshape", "input": "fmap", "shape": ["B", 128, 48], "outputs": ["mem"]})",
+                   "nn.MultiheadAttention(128, 4, batch_first=True)", "mem = mem.transpose(1, 2)"},
+        std::tuple{R"({"id": "fl", "op": "flatten", "input": "fmap", "start_dim": 2, "outputs": ["mem"]})", "nn.MultiheadAttention(128, 4)",
+                   "mem = mem.permute(2, 0, 1)"}}) {
+    const bool batch_first = std::string(module).find("batch_first") != std::string::npos;
+    Report report = test::check_text(fmt::format(
+        R"json({{"version": 1, "modules": {{"attn": "{}"}}, "tensors": {{"q": {}, "fmap": ["B", 128, 6, 8]}},
+           "calls": [{}, {{"id": "a", "module": "attn", "query": "q", "key": "mem", "value": "mem", "need_weights": false, "outputs": ["y"]}}]}})json",
+        module, batch_first ? R"(["B", 5, 128])" : R"([5, "B", 128])", flattening));
+    const Diagnostic* features = test::find(report, "MHA031");
+    REQUIRE(features != nullptr);
+    REQUIRE(features->fixes.size() >= 2);
+    CHECK(features->fixes[0].description.find(spelled) != std::string::npos);
+    CHECK(features->fixes[0].valid());
+    CHECK(features->fixes[1].description == "construct with kdim=48, vdim=48");
+    CHECK(features->fixes[1].semantics == FixSemantics::Suspect);
+  }
+  // Not a flattened map: the key's features are its own, kdim stays the fix.
+  Report plain = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(128, 4, batch_first=True)"},
+      "tensors": {"q": ["B", 5, 128], "mem": ["B", 128, 48]},
+      "calls": [{"id": "a", "module": "attn", "query": "q", "key": "mem", "value": "mem", "need_weights": false, "outputs": ["y"]}]})json");
+  const Diagnostic* plain_features = test::find(plain, "MHA031");
+  REQUIRE(plain_features != nullptr);
+  REQUIRE_FALSE(plain_features->fixes.empty());
+  CHECK(plain_features->fixes[0].description == "construct with kdim=48, vdim=48");
+}

@@ -1,6 +1,9 @@
 // reshape / view beyond the PyTorch fixtures: symbols (the element count as a product of
 // symbols), the -1 inferred exactly or not at all, and the verified -1 fix.
 #include <algorithm>
+
+#include <fmt/format.h>
+
 #include "ops/op_test_support.hpp"
 
 using namespace mhacheck;
@@ -90,6 +93,36 @@ TEST_CASE("a split into heads that miscounts infers the head count and keeps the
   REQUIRE_FALSE(invalid->fixes.empty());
   CHECK(invalid->fixes[0].description == "let PyTorch infer the head count (size 2 of shape): view(B, L, -1, 128)");
   CHECK(invalid->fixes[0].valid());
+}
+
+TEST_CASE("a miscounted split that becomes the query keeps the head count and infers the head size", "[glue]") {
+  // An attention narrowed to 192 features (Linear(384, 192)) whose head size was computed from
+  // 384: the query's 6 heads are the model's, so the head size is the miscount; the same split
+  // read as grouped-query keys (3 heads of the query's size 64) keeps the head size.
+  const std::string spec = R"json({"version": 1, "modules": {"proj": "nn.Linear(384, 192)"},
+    "tensors": {"x": ["B", "T", 384], "kv": ["B", 6, "T", 32], "q12": ["B", 12, "T", 64], "v3": ["B", 3, "T", 64]},
+    "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["h0"]},
+              {"id": "r", "op": "view", "input": "h0", "shape": ["B", "T", 6, 64], "outputs": ["h1"]},
+              {"id": "t", "op": "transpose", "input": "h1", "dim0": 1, "dim1": 2, "outputs": ["h"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": QUERY, "key": KEY, "value": VALUE, "enable_gqa": true, "outputs": ["o"]}]})json";
+  auto with = [&](const std::string& query, const std::string& key, const std::string& value) {
+    std::string text = spec;
+    text.replace(text.find("QUERY"), 5, query);
+    text.replace(text.find("KEY"), 3, key);
+    text.replace(text.find("VALUE"), 5, value);
+    return text;
+  };
+  Report as_query = test::check_text(with("\"h\"", "\"kv\"", "\"kv\""));
+  const Diagnostic* invalid = test::find(as_query, "MHA302");
+  REQUIRE(invalid != nullptr);
+  REQUIRE_FALSE(invalid->fixes.empty());
+  CHECK(invalid->fixes[0].description == "let PyTorch infer the head size, keeping the query's head count (size 3 of shape): view(B, T, 6, -1)");
+  CHECK(invalid->fixes[0].valid());
+  Report as_key = test::check_text(with("\"q12\"", "\"h\"", "\"v3\""));
+  const Diagnostic* key_invalid = test::find(as_key, "MHA302");
+  REQUIRE(key_invalid != nullptr);
+  REQUIRE_FALSE(key_invalid->fixes.empty());
+  CHECK(key_invalid->fixes[0].description == "let PyTorch infer the head count (size 2 of shape): view(B, T, -1, 64)");
 }
 
 TEST_CASE("a memory viewed with the query's length infers the length and keeps the head size", "[glue]") {
@@ -635,4 +668,27 @@ TEST_CASE("the heads split before a one-tensor self-attention is inserted once",
   REQUIRE_FALSE(moved->fixes.empty());
   CHECK(moved->fixes[0].valid());
   CHECK(moved->fixes[0].description.find("x = x.view(B, T, 12, 64).transpose(1, 2) (12 heads of 64") != std::string::npos);
+}
+
+TEST_CASE("a skew whose view keeps the padded shape, the pad column dropped again, warns and exchanges the sizes", "[glue]") {
+  // (H, L, L) relative scores padded with a zero column on the left, viewed (H, L, L+1) and cut [:, :, 1:]: the same scores back.
+  auto spec = [](const char* shape, const char* index) {
+    return fmt::format(R"j({{"version": 1, "tensors": {{"rel": [4, 10, 10]}},
+      "calls": [{{"id": "p", "op": "pad", "input": "rel", "pad": [1, 0], "outputs": ["padded"]}},
+        {{"id": "v", "op": "view", "input": "padded", "shape": {}, "outputs": ["skewed"]}},
+        {{"id": "s", "op": "getitem", "input": "skewed", "index": "{}", "outputs": ["srel"]}}]}})j", shape, index);
+  };
+  Report unskewed = test::check_text(spec("[4, 10, 11]", "[:, :, 1:]"));
+  const Diagnostic* undone = test::find(unskewed, "MHA312");
+  REQUIRE(undone != nullptr);
+  CHECK(undone->call == "v");
+  REQUIRE_FALSE(undone->fixes.empty());
+  CHECK(undone->fixes[0].description ==
+        "view the last two sizes exchanged and drop the first row, as the skew does: view(4, 11, 10), then skewed[:, 1:, :] in call \"s\"");
+  CHECK(undone->fixes[0].valid());
+  // The skew itself, and the padded view read whole, say nothing.
+  for (const auto& [shape, index] : {std::pair{"[4, 11, 10]", "[:, 1:, :]"}, std::pair{"[4, 10, 11]", "[:, :, :]"}}) {
+    INFO(shape);
+    CHECK(test::check_text(spec(shape, index)).diagnostics.empty());
+  }
 }

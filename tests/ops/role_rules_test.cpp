@@ -1,6 +1,8 @@
 // Role rules of the glue operators that PyTorch runs without error: a sum or mean over a batch
 // dim (MHA288), an index that picks a batch entry (MHA289), a broadcast that aligns dims of
 // different roles (MHA290), and the slice that keeps a dim an integer index dropped (MHA021's fix).
+#include <fmt/format.h>
+
 #include "check/roles.hpp"
 #include "ops/op_test_support.hpp"
 
@@ -71,6 +73,36 @@ TEST_CASE("an index that picks one entry of a batch-named dim of a tensor with a
                             // One sample of a (B, S) padding mask or of (B, T) ids: no features to keep, looked at on purpose.
                             R"({"tensors": {"mask": {"shape": ["B", "S"], "dtype": "bool"}}, "calls": [{"id": "c", "op": "getitem", "input": "mask", "index": "[0]"}]})",
                             R"({"tensors": {"ids": {"shape": ["B", "T"], "dtype": "int64"}}, "calls": [{"id": "c", "op": "select", "input": "ids", "dim": 0, "index": 0}]})"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(quiet), "MHA289") == nullptr);
+  }
+}
+
+TEST_CASE("an index on the batch dim whose kept rows a final head classifies warns MHA289", "[glue][roles]") {
+  // A (B, 50, 384) encoder output whose tokens are unnamed: select(0, 0) keeps batch entry 0's 50 rows, and a
+  // Linear whose output nothing reads (the logits) classifies each of them: one entry's tokens, not one per entry.
+  auto spec = [](const char* x, const char* pick, const char* after) {
+    return fmt::format(R"json({{"modules": {{"head": "nn.Linear(384, 10)"}}, "tensors": {{"x": {}}},
+        "calls": [{}, {{"id": "h", "module": "head", "input": "c", "outputs": ["logits"]}}{}]}})json", x, pick, after);
+  };
+  const char* select = R"({"id": "s", "op": "select", "input": "x", "dim": 0, "index": 0, "outputs": ["c"]})";
+  const char* getitem = R"({"id": "s", "op": "getitem", "input": "x", "index": "[0]", "outputs": ["c"]})";
+  Report selected = test::check_text(spec(R"(["B", 50, 384])", select, ""));
+  const Diagnostic* picked = test::find(selected, "MHA289");
+  REQUIRE(picked != nullptr);
+  CHECK(picked->message ==
+        "select picks one entry of dim 0 (\"B\", a batch size) and keeps dim 1 (size 50), which the head of call \"h\" classifies row by row: "
+        "the model's result holds 50 rows of batch entry 0, not one row per batch entry");
+  CHECK(first_fix(*picked).description == "select(dim=1, index=0): the sequence dim 1 (size 50)");
+  CHECK(first_fix(*picked).valid());
+  Report indexed = test::check_text(spec(R"(["B", 50, 384])", getitem, ""));
+  REQUIRE(test::find(indexed, "MHA289") != nullptr);
+  CHECK(first_fix(*test::find(indexed, "MHA289")).description == "x[:, 0] instead of x[0]: position 0 of the sequence dim 1 (size 50)");
+  // Seq-first tokens (x[0] is the class token), one image, a head whose output is read on, and a head-less pick say nothing.
+  for (const std::string& quiet :
+       {spec(R"([50, "B", 384])", getitem, ""), spec(R"([1, 50, 384])", getitem, ""),
+        spec(R"(["B", 50, 384])", getitem, R"(, {"id": "sm", "op": "softmax", "input": "logits", "dim": -1})"),
+        std::string(R"({"tensors": {"x": ["B", 50, 384]}, "calls": [{"id": "s", "op": "getitem", "input": "x", "index": "[0]"}]})")}) {
     INFO(quiet);
     CHECK(test::find(test::check_text(quiet), "MHA289") == nullptr);
   }
