@@ -115,6 +115,12 @@ JsonDocument inline_document(const InlineCall& call) {
     try {
       if (equals == std::string::npos) throw std::invalid_argument("no =");
       const std::string text = binding.substr(equals + 1);
+      if (text == "True" || text == "False") {
+        // --dim batch_first=True binds a flag of the pasted constructor, as a line
+        // `batch_first = True` would; it is no size, so the spec's "dims" do not take it.
+        bindings[symbol] = text == "True";
+        continue;
+      }
       std::size_t used = 0;
       nlohmann::json value = std::stoll(text, &used);
       if (used != text.size()) {

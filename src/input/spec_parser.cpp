@@ -463,9 +463,14 @@ class SpecReader {
       module.given.push_back(option.name);
       if (std::optional<std::string> name = unbound_name(option, written)) {
         module.options[option.name] = option.default_value;
-        module.assumptions.push_back(fmt::format("{} is the name {}, which nothing binds: it changes no shape, so the check keeps "
-                                                 "PyTorch's default {}={}",
-                                                 option.name, *name, option.name, option.default_value.dump()));
+        // Written as Python writes it: True, None.
+        const json& fallback = option.default_value;
+        std::string value = fallback.is_boolean() ? (fallback.get<bool>() ? "True" : "False") : fallback.is_null() ? "None" : fallback.dump();
+        module.assumptions.push_back(fmt::format("{} {}, which nothing binds: it changes no shape, so the check keeps PyTorch's default {}={}",
+                                                 option.name,
+                                                 name->starts_with("**") ? fmt::format("would come from {}", *name)
+                                                                         : fmt::format("is the name {}", *name),
+                                                 option.name, value));
         continue;
       }
       if (option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) {
