@@ -1149,6 +1149,7 @@ class PythonReader {
                      (option.kind == OptionKind::Bool && bool_changes_no_shape(option.name));
     const Token& token = lexer_.peek();
     if (!shapeless || token.kind != Token::Kind::Name || values_.count(token.text) != 0) return std::nullopt;
+    if (token.text == "True" || token.text == "False" || token.text == "None") return std::nullopt;
     Token after = lexer_.peek_second();
     if (after.kind != Token::Kind::Punct || (after.text != "," && after.text != ")")) return std::nullopt;
     if (option.kind == OptionKind::String && (token.text.ends_with("relu") || token.text.ends_with("gelu"))) return std::nullopt;
@@ -1565,6 +1566,22 @@ NameBindings pasted_sizes(const std::string& text, const Location& origin, const
   return reader.assigned_sizes();
 }
 
+std::optional<Location> place_of_name(const std::string& text, const Location& origin, const std::string& name) {
+  try {
+    Lexer lexer(text, origin);
+    std::optional<Token> place;
+    while (lexer.peek().kind != Token::Kind::End) {
+      Token token = lexer.take();
+      const Token& next = lexer.peek();
+      bool named = next.kind == Token::Kind::Punct && (next.text == "=" || next.text == ":");
+      if (token.kind == Token::Kind::Name && token.text == name && !named) place = token;
+    }
+    if (place) return lexer.at(place->offset, place->text.size());
+  } catch (const InputError&) {
+  }
+  return std::nullopt;
+}
+
 ShapeText parse_shape_text(const std::string& text, const Location& origin, bool sizes) {
   Lexer lexer(text, origin);
   ShapeText result;
@@ -1653,13 +1670,13 @@ std::string module_call_text(const nlohmann::json& module) {
   auto python = [](const nlohmann::json& value, OptionKind kind) -> std::string {
     if (value.is_null()) return "None";
     if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
+    if (value.is_object() && value.contains("$unbound")) return value["$unbound"].get<std::string>();
     if (kind == OptionKind::DType) return fmt::format("torch.{}", value.get<std::string>());
     if (kind == OptionKind::Module || kind == OptionKind::OptionalModule) {
       // A nested module written as its constructor call is shown as written.
       return value.is_string() ? value.get<std::string>() : module_call_text(value);
     }
-    // Names stay names: a size symbol ("d_model"), an option left unbound ({"$unbound": "p_drop"}).
-    if (value.is_object() && value.contains("$unbound")) return value["$unbound"].get<std::string>();
+    // Names stay names: a size symbol ("d_model"), an option left unbound ({"$unbound": "p_drop"}, above).
     if (value.is_string() && kind != OptionKind::String && kind != OptionKind::Device && kind != OptionKind::IntOrListOrString) {
       return value.get<std::string>();
     }
@@ -1676,12 +1693,23 @@ std::string module_call_text(const nlohmann::json& module) {
     }
     return value.dump();
   };
+  std::set<std::string> splats;  // an unbound **factory_kwargs, written once, last, as pasted
   for (const OptionSchema& option : schema->options) {
     if (!module.contains(option.name)) continue;
+    const nlohmann::json& value = module[option.name];
+    if (value.is_object() && value.contains("$unbound") && value["$unbound"].is_string() &&
+        value["$unbound"].get<std::string>().starts_with("**")) {
+      splats.insert(value["$unbound"].get<std::string>());
+      continue;
+    }
     text += first ? "" : ", ";
     first = false;
     if (!option.required) text += option.name + "=";
-    text += python(module[option.name], option.kind);
+    text += python(value, option.kind);
+  }
+  for (const std::string& splat : splats) {
+    text += (first ? "" : ", ") + splat;
+    first = false;
   }
   return text + ")";
 }
