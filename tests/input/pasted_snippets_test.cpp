@@ -49,6 +49,15 @@ Pasted paste(const std::string& snippet, const std::vector<std::string>& dims, c
   return pasted;
 }
 
+// A snippet that is read and checks clean: the module it builds.
+json clean(const std::string& snippet, const std::vector<std::string>& dims, const std::vector<std::string>& args) {
+  Pasted pasted = paste(snippet, dims, args);
+  INFO(snippet << ": " << pasted.refusal);
+  REQUIRE(pasted.refusal.empty());
+  CHECK(pasted.report.ok());
+  return pasted.module;
+}
+
 const json kFactoryDefaults = {{"device", {{"$unbound", "**factory_kwargs"}}}, {"dtype", {{"$unbound", "**factory_kwargs"}}}};
 
 }  // namespace
@@ -195,33 +204,24 @@ TEST_CASE("pasted: nanoGPT, Hugging Face, timm and x-transformers lines", "[past
   REQUIRE(c_proj.refusal.empty());
   CHECK(c_proj.report.ok());
 
-  Pasted bert = paste("hf_bert_self_attention_query", {"config.hidden_size=768", "config.num_attention_heads=12"}, {"input=(2, 128, 768)"});
-  REQUIRE(bert.refusal.empty());
-  CHECK(bert.module["out_features"] == 768);
-  CHECK(bert.report.ok());
+  CHECK(clean("hf_bert_self_attention_query", {"config.hidden_size=768", "config.num_attention_heads=12"}, {"input=(2, 128, 768)"})
+            ["out_features"] == 768);
   // getattr(config, "head_dim", default): the default when nothing binds config.head_dim...
   Pasted llama = paste("hf_llama_q_proj", {"config.hidden_size=4096", "config.num_attention_heads=32"}, {"input=(1, 16, 4096)"});
   REQUIRE(llama.refusal.empty());
   CHECK(llama.module["out_features"] == 4096);
   CHECK(llama.module["bias"] == json{{"$unbound", "config.attention_bias"}});
-  // ... and config.head_dim when it is bound (Gemma's 256 for 8 heads of a 3072 model).
+  // ... and config.head_dim when it is bound (Gemma 7B: head_dim 256, 16 heads, hidden size 3072).
   Pasted gemma = paste("hf_llama_q_proj", {"config.hidden_size=3072", "config.num_attention_heads=16", "config.head_dim=256"}, {"input=(1, 16, 3072)"});
   REQUIRE(gemma.refusal.empty());
   CHECK(gemma.module["out_features"] == 4096);
 
   // self.scale = qk_scale or head_dim ** -0.5: more than mhacheck computes, passed over; the
   // Linear after it does not use it.
-  Pasted timm = paste("timm_attention_qkv", {"dim=768", "num_heads=12"}, {"input=(2, 197, 768)"});
-  REQUIRE(timm.refusal.empty());
-  CHECK(timm.module["out_features"] == 2304);
-  CHECK(timm.report.ok());
-  Pasted timm_self = paste("timm_attention_head_dim_self", {"dim=768", "num_heads=12"}, {"input=(2, 197, 768)"});
-  REQUIRE(timm_self.refusal.empty());
-  CHECK(timm_self.report.ok());
-  Pasted to_q = paste("xtransformers_to_q", {"dim=512", "dim_head=64", "heads=8"}, {"input=(2, 10, 512)"});
-  REQUIRE(to_q.refusal.empty());
-  CHECK(to_q.module == json{{"type", "Linear"}, {"in_features", 512}, {"out_features", 512}, {"bias", false}});
-  CHECK(to_q.report.ok());
+  CHECK(clean("timm_attention_qkv", {"dim=768", "num_heads=12"}, {"input=(2, 197, 768)"})["out_features"] == 2304);
+  CHECK(clean("timm_attention_head_dim_self", {"dim=768", "num_heads=12"}, {"input=(2, 197, 768)"})["in_features"] == 768);
+  CHECK(clean("xtransformers_to_q", {"dim=512", "dim_head=64", "heads=8"}, {"input=(2, 10, 512)"}) ==
+        json{{"type", "Linear"}, {"in_features", 512}, {"out_features", 512}, {"bias", false}});
 }
 
 TEST_CASE("pasted: what stays refused says where and why", "[pasted]") {
