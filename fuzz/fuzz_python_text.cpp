@@ -1,9 +1,10 @@
 // libFuzzer target: the readers of text pasted from Python (`--module`, `--query` ...):
-// parse_module_call and parse_shape_text on the same bytes, and module_call_text on whatever
-// module was accepted. Only InputError is an expected outcome.
+// parse_module_call, place_of_name and parse_shape_text on the same bytes, and module_call_text on
+// whatever module was accepted. Only InputError is an expected outcome.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)text;
   } catch (const InputError&) {
   }
+  // Never throws: nullopt for a text it cannot read.
+  std::optional<Location> place = place_of_name(source->text, origin, "d_model");
+  (void)place;
   try {
     ShapeText shape = parse_shape_text(source->text, origin);
     std::string dump = shape.shape.dump();

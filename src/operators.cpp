@@ -773,6 +773,9 @@ std::optional<std::string> canonical_module_type(const std::string& type) {
     }
   }
   if (find_module_schema(bare) != nullptr) return bare;
+  // nn.MultiheadAttention's out_proj: a Linear subclass with Linear's constructor, named so only
+  // to keep dynamic quantization off it (torch/nn/modules/linear.py).
+  if (bare == "NonDynamicallyQuantizableLinear" || bare == "modules.linear.NonDynamicallyQuantizableLinear") return std::string("Linear");
   return std::nullopt;
 }
 

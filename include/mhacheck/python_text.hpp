@@ -32,6 +32,11 @@ nlohmann::json parse_module_call(const std::string& text, const Location& origin
 // besides `bindings`: in Python the same name in a shape is the same size.
 NameBindings pasted_sizes(const std::string& text, const Location& origin, const NameBindings& bindings = {});
 
+// Where the text uses `name` as a value: its last use that is not an assignment's target, a
+// keyword's name or a parameter's annotation (the call that needs the name bound). nullopt when
+// the text does not use it, or cannot be read.
+std::optional<Location> place_of_name(const std::string& text, const Location& origin, const std::string& name);
+
 struct ShapeText {
   nlohmann::json shape;            // array of ints and symbol names
   std::optional<std::string> dtype;  // after a ':' suffix

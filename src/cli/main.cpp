@@ -62,7 +62,7 @@ void add_inline_options(CLI::App* command, InlineCall& call) {
   command->add_option("--value", call.value, "value shape (omitted: the key tensor itself)");
   command->add_option("--key-padding-mask", call.key_padding_mask, "key_padding_mask shape, optionally SHAPE:dtype (default bool)");
   command->add_option("--attn-mask", call.attn_mask, "attn_mask shape, optionally SHAPE:dtype (default bool)");
-  command->add_option("--dim", call.dims, "bind a symbol, e.g. --dim B=32 (repeatable)")->allow_extra_args(false);
+  command->add_option("--dim", call.dims, "bind a symbol, e.g. --dim B=32, or a flag the --module text leaves unbound, --dim batch_first=True (repeatable)")->allow_extra_args(false);
   command->add_flag("--no-need-weights", call.no_need_weights, "call with need_weights=False");
   command->add_flag("--no-average-attn-weights", call.no_average_attn_weights, "call with average_attn_weights=False");
   command->add_flag("--is-causal", call.is_causal, "call with is_causal=True");

@@ -100,6 +100,19 @@ bool InlineCall::given() const {
          !attn_mask.empty() || !args.empty() || !dims.empty() || no_need_weights || no_average_attn_weights || is_causal;
 }
 
+// Each size the --module text leaves as a name (in_features=d_model), located where the text uses
+// it, so that "bind it" points there; nested modules (a stack's encoder_layer) too.
+static void locate_symbols(JsonDocument& document, const nlohmann::json& module, const std::string& pointer, const std::string& text,
+                    const Location& origin) {
+  for (const auto& [option, value] : module.items()) {
+    if (value.is_object() && value.contains("type")) locate_symbols(document, value, pointer + "/" + option, text, origin);
+    if (!value.is_string() || option == "type") continue;
+    if (std::optional<Location> place = place_of_name(text, origin, value.get<std::string>())) {
+      document.values.add(pointer + "/" + option, *place);
+    }
+  }
+}
+
 JsonDocument inline_document(const InlineCall& call) {
   JsonDocument document;
   auto whole = flag_source("<command line>", "");
@@ -115,6 +128,12 @@ JsonDocument inline_document(const InlineCall& call) {
     try {
       if (equals == std::string::npos) throw std::invalid_argument("no =");
       const std::string text = binding.substr(equals + 1);
+      if (text == "True" || text == "False") {
+        // --dim batch_first=True binds a flag of the pasted constructor, as a line
+        // `batch_first = True` would; it is no size, so the spec's "dims" do not take it.
+        bindings[symbol] = text == "True";
+        continue;
+      }
       std::size_t used = 0;
       nlohmann::json value = std::stoll(text, &used);
       if (used != text.size()) {
@@ -142,6 +161,7 @@ JsonDocument inline_document(const InlineCall& call) {
     auto module_source = flag_source("--module", call.module);
     spec["module"] = parse_module_call(call.module, start_of(module_source), bindings);
     document.values.add("/module", start_of(module_source));
+    locate_symbols(document, spec["module"], "/module", call.module, start_of(module_source));
     // d_model = 512 on a pasted line binds d_model in the shapes too, as --dim would.
     for (const auto& [symbol, size] : pasted_sizes(call.module, start_of(module_source), bindings)) {
       spec["dims"][symbol] = size;

@@ -345,6 +345,17 @@ class PythonReader {
         read_def();
         continue;
       }
+      if (first.kind == Token::Kind::Name && first.text == "if") {
+        // `if head_dim * num_heads != embed_dim:` then `raise ValueError(...)`: the model's own
+        // check, passed over as an assert over unbound names is. Any other block is refused.
+        Lexer body = lexer_;
+        body.skip_line();
+        if (body.peek().kind == Token::Kind::Name && body.peek().text == "raise") {
+          lexer_.skip_line();
+          lexer_.skip_line();
+          continue;
+        }
+      }
       if (first.kind == Token::Kind::Name && first.text == "assert") {
         read_assert();
         continue;
@@ -354,13 +365,41 @@ class PythonReader {
         continue;
       }
       auto assign_to = [&](const std::string& target) {
+        // a = b = value (PyTorch's `self.head_dim = head_dim = embed_dim // num_heads`): the
+        // value is read once and every target bound to it, as Python does.
+        std::vector<std::string> also;
+        while (lexer_.peek().kind == Token::Kind::Name && lexer_.peek_second().kind == Token::Kind::Punct &&
+               (lexer_.peek_second().text == "=" || lexer_.peek_second().text == "[")) {
+          Lexer probe = lexer_;
+          probe.take();
+          if (probe.accept("[")) {
+            probe.take();
+            if (!probe.accept("]") || probe.peek().text != "=") break;
+          }
+          also.push_back(assignment_target());
+        }
         if (lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "{") {
           read_dict(target);
+          for (const std::string& other : also) {
+            bind(other, std::nullopt, {});
+            dicts_[other] = dicts_[target];
+          }
+        } else if (starts_unknown_class_call()) {
+          // self.dropout = nn.Dropout(p), self.mlp = MLPBlock(...): a module mhacheck does not
+          // model, beside the one it checks; refused only if the text constructs no other.
+          if (!unknown_call_) unknown_call_ = lexer_.peek();
+          lexer_.skip_line();
+          bind(target, std::nullopt, {});
+          for (const std::string& other : also) bind(other, std::nullopt, {});
         } else if (starts_module_call()) {
           modules_[target] = parse_module({});
           constructed.emplace_back(target, first);
+          for (const std::string& other : also) {
+            modules_[other] = modules_[target];
+            same_module_[other] = target;
+          }
         } else {
-          assign(target);
+          assign(target, also);
         }
       };
       bool block = first.text == "else" || first.text == "try" || first.text == "except" || first.text == "finally";  // not annotations: refused below
@@ -400,6 +439,14 @@ class PythonReader {
     std::vector<std::pair<std::string, Token>> results;
     for (const auto& item : constructed) {
       if (used_.count(item.first) == 0) results.push_back(item);
+    }
+    if (results.empty() && unknown_call_) unknown_module(*unknown_call_);
+    if (results.empty() && forward_call_) {
+      lexer_.fail(forward_call_->offset, forward_call_->text.size(),
+                  fmt::format("{}(...) calls a module, as a forward line does: --module takes the line that constructs it", forward_call_->text),
+                  fmt::format("paste the line of __init__ that builds it ({} = nn.MultiheadAttention(...)), and give the call's tensors "
+                              "with --query/--key/--value or --arg NAME=SHAPE",
+                              forward_call_->text));
     }
     if (results.empty()) {
       lexer_.fail(0, 1, "expected a module constructor such as nn.MultiheadAttention(512, 8)",
@@ -452,6 +499,17 @@ class PythonReader {
     return false;
   }
 
+  // Name(...) with a class's name (its last part capitalised, as Python names classes) that is
+  // not a module mhacheck knows.
+  bool starts_unknown_class_call() const {
+    const Token& token = lexer_.peek();
+    if (token.kind != Token::Kind::Name || canonical_module_type(token.text)) return false;
+    Token after = lexer_.peek_second();
+    std::size_t dot = token.text.rfind('.');
+    char initial = token.text[dot == std::string::npos ? 0 : dot + 1];
+    return after.kind == Token::Kind::Punct && after.text == "(" && std::isupper(static_cast<unsigned char>(initial));
+  }
+
   bool starts_module_call() const {
     const Token& token = lexer_.peek();
     return token.kind == Token::Kind::Name && canonical_module_type(token.text).has_value();
@@ -480,6 +538,7 @@ class PythonReader {
   }
 
   void bind(const std::string& name, const std::optional<nlohmann::json>& value, const std::string& symbol) {
+    uncomputed_.erase(name);
     aliases_.erase(name);
     values_.erase(name);
     dicts_.erase(name);
@@ -490,11 +549,30 @@ class PythonReader {
     }
   }
 
-  // NAME = value.
-  void assign(const std::string& name) {
+  // NAME = value, and every further target of a chained assignment.
+  void assign(const std::string& name, const std::vector<std::string>& also) {
+    Lexer line_end = lexer_;
+    line_end.skip_line();
+    std::size_t next_line = line_end.peek().offset;
     std::string symbol;
+    Token start = lexer_.peek();
+    note_forward_call(start, lexer_.peek_second());
     std::optional<nlohmann::json> value = right_hand_side(symbol);
+    const Token& rest = lexer_.peek();
+    bool computed = rest.kind == Token::Kind::End || rest.offset >= next_line || rest.text == ";";
+    if (!computed) {
+      // More than mhacheck computes (timm's `self.scale = qk_scale or head_dim ** -0.5`): the
+      // names stay unbound, so a size that uses one is refused naming it and this line.
+      lexer_.skip_line();
+      value.reset();
+      symbol.clear();
+    }
     bind(name, value, symbol);
+    for (const std::string& other : also) bind(other, value, symbol);
+    if (!computed) {
+      uncomputed_[name] = start.text;
+      for (const std::string& other : also) uncomputed_[other] = start.text;
+    }
   }
 
   // assert A == B or assert A != B (nanoGPT's assert config.n_embd % config.n_head == 0), with
@@ -586,6 +664,14 @@ class PythonReader {
                             entry.symbol.empty() ? entry.key : entry.symbol));
   }
 
+  // self.ln_1(x): a call of a module attribute, as a forward line makes.
+  void note_forward_call(const Token& name, const Token& after) {
+    if (!forward_call_ && name.kind == Token::Kind::Name && name.text.starts_with("self.") && after.kind == Token::Kind::Punct &&
+        after.text == "(") {
+      forward_call_ = name;
+    }
+  }
+
   // a, b = 512, 8: every value is read before any name is bound, as Python does.
   void read_tuple_assignment() {
     std::vector<Token> names;
@@ -595,6 +681,22 @@ class PythonReader {
       names.push_back(name);
     } while (lexer_.accept(",") && !(lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "="));
     lexer_.expect("=");
+    Token start = lexer_.peek();
+    Token after = lexer_.peek_second();
+    bool call = start.kind == Token::Kind::Name && after.kind == Token::Kind::Punct && after.text == "(" && start.text != "int" &&
+                start.text != "float" && start.text != "getattr";
+    bool unpacked = start.kind == Token::Kind::Name && !(after.kind == Token::Kind::Punct && after.text == ",");
+    if (call || unpacked) {
+      // A forward line (x, _ = self.attn(x, x, x); B, T, C = x.size(); q, k, v = qkv.split(...)):
+      // the names stay unbound, and a module call is said to be one if nothing is constructed.
+      note_forward_call(start, after);
+      lexer_.skip_line();
+      for (const Token& name : names) {
+        bind(name.text, std::nullopt, {});
+        uncomputed_[name.text] = start.text;
+      }
+      return;
+    }
     bool parenthesised = lexer_.accept("(");
     std::vector<std::pair<std::optional<nlohmann::json>, std::string>> values;
     for (std::size_t i = 0; i < names.size(); ++i) {
@@ -873,11 +975,52 @@ class PythonReader {
     if (token.kind == Token::Kind::Name && token.text == "float" && lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "(") {
       return float_call(token);
     }
+    if (token.kind == Token::Kind::Name && token.text == "getattr" && lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "(") {
+      return getattr_call(token);
+    }
     if (token.kind == Token::Kind::Name && token.text != "True" && token.text != "False" && token.text != "None") {
-      auto bound = values_.find(token.text);
+      return named(token, token.text);
+    }
+    std::string found = token.kind == Token::Kind::End ? "end of text" : "'" + token.text + "'";
+    lexer_.fail(token.offset, std::max<std::size_t>(1, token.text.size()), fmt::format("expected an integer or a name, found {}", found));
+  }
+
+  // getattr(config, "head_dim", default), as Hugging Face models read an optional config field:
+  // config.head_dim when the text or the dims bind it, else the default (else the unbound name).
+  IntValue getattr_call(const Token& callee) {
+    enter(lexer_.take());
+    Token object = lexer_.take();
+    if (object.kind != Token::Kind::Name) lexer_.fail(object.offset, std::max<std::size_t>(1, object.text.size()), "expected an object's name");
+    lexer_.expect(",");
+    Token attribute = lexer_.take();
+    if (attribute.kind != Token::Kind::String) {
+      lexer_.fail(attribute.offset, std::max<std::size_t>(1, attribute.text.size()), "expected the attribute's name as a string");
+    }
+    std::optional<IntValue> fallback;
+    if (lexer_.accept(",") && !(lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == ")")) fallback = expression();
+    lexer_.accept(",");
+    --depth_;
+    Token close = lexer_.peek();
+    lexer_.expect(")");
+    std::string name = object.text + "." + attribute.text;
+    bool bound = values_.count(name) != 0 || aliases_.count(name) != 0;
+    IntValue value = bound || !fallback ? named(callee, name) : *fallback;
+    value.offset = callee.offset;
+    value.end = close.offset + 1;
+    return value;
+  }
+
+  // A name's value: bound earlier, or the unbound name itself as a symbol. `token` is where to
+  // point.
+  IntValue named(const Token& token, const std::string& name) {
+    IntValue value;
+    value.offset = token.offset;
+    value.end = token.offset + token.text.size();
+    {
+      auto bound = values_.find(name);
       if (bound == values_.end()) {
-        auto alias = aliases_.find(token.text);
-        value.symbol = value.unbound = alias == aliases_.end() ? token.text : alias->second;
+        auto alias = aliases_.find(name);
+        value.symbol = value.unbound = alias == aliases_.end() ? name : alias->second;
         return value;
       }
       if (bound->second.is_number_float()) {  // scale = head_dim ** -0.5, used again
@@ -886,13 +1029,11 @@ class PythonReader {
         return value;
       }
       if (!bound->second.is_number_integer()) {
-        lexer_.fail(token.offset, token.text.size(), fmt::format("{} is {}, not an integer", token.text, bound->second.dump()));
+        lexer_.fail(token.offset, token.text.size(), fmt::format("{} is {}, not an integer", name, bound->second.dump()));
       }
       value.number = bound->second.get<std::int64_t>();
       return value;
     }
-    std::string found = token.kind == Token::Kind::End ? "end of text" : "'" + token.text + "'";
-    lexer_.fail(token.offset, std::max<std::size_t>(1, token.text.size()), fmt::format("expected an integer or a name, found {}", found));
   }
 
   IntValue combine(const IntValue& left, const IntValue& right, const std::string& op) {
@@ -952,8 +1093,12 @@ class PythonReader {
     bool symbol_allowed = option.kind != OptionKind::IntOrListOrString;
     if (!value.symbol.empty() && symbol_allowed) return value.symbol;
     std::string what = value.symbol.empty() ? fmt::format("is computed from {}", value.unbound) : fmt::format("is '{}'", value.symbol);
+    auto uncomputed = uncomputed_.find(value.unbound);
+    std::string why = uncomputed == uncomputed_.end()
+                          ? std::string("which nothing binds")
+                          : fmt::format("which the text assigns from an expression mhacheck does not compute ({} ...)", uncomputed->second);
     lexer_.fail(value.offset, value.end - value.offset,
-                fmt::format("{} {}, which nothing binds", option.name, what),
+                fmt::format("{} {}, {}", option.name, what, why),
                 fmt::format("bind it: --dim {}=SIZE on the command line, \"dims\": {{\"{}\": SIZE}} in a spec, or a line "
                             "\"{} = SIZE\" before the call",
                             value.unbound, value.unbound, value.unbound));
@@ -985,13 +1130,26 @@ class PythonReader {
                 "mhacheck knows the two activations PyTorch's Transformer layers name");
   }
 
+  // A flag whose value leaves every shape and the layout as they are: bias= (a parameter more or
+  // less), norm_first= (the order of the same sublayers), elementwise_affine=, a Transformer
+  // encoder's enable_nested_tensor= and mask_check= (a fast path that gives the same shapes), an
+  // Embedding's sparse= and scale_grad_by_freq= (gradients). Not batch_first (which dim is the
+  // batch), add_bias_kv or add_zero_attn (one key more): an unbound name there decides shapes.
+  static bool bool_changes_no_shape(const std::string& option) {
+    static const std::set<std::string> flags = {"bias", "norm_first", "elementwise_affine", "enable_nested_tensor",
+                                                "mask_check", "sparse", "scale_grad_by_freq"};
+    return flags.count(option) != 0;
+  }
+
   // Options that do not change any shape or dtype (dropout, eps, device, activation) may be
   // names the text does not bind: the option then keeps PyTorch's default. Returns the name
   // when the next value is such a name (taken).
   std::optional<std::string> unbound_shapeless_option(const OptionSchema& option) {
-    bool shapeless = option.kind == OptionKind::Float || option.kind == OptionKind::Device || option.kind == OptionKind::String;
+    bool shapeless = option.kind == OptionKind::Float || option.kind == OptionKind::Device || option.kind == OptionKind::String ||
+                     (option.kind == OptionKind::Bool && bool_changes_no_shape(option.name));
     const Token& token = lexer_.peek();
     if (!shapeless || token.kind != Token::Kind::Name || values_.count(token.text) != 0) return std::nullopt;
+    if (token.text == "True" || token.text == "False" || token.text == "None") return std::nullopt;
     Token after = lexer_.peek_second();
     if (after.kind != Token::Kind::Punct || (after.text != "," && after.text != ")")) return std::nullopt;
     if (option.kind == OptionKind::String && (token.text.ends_with("relu") || token.text.ends_with("gelu"))) return std::nullopt;
@@ -1010,7 +1168,7 @@ class PythonReader {
       }
       if (token.kind == Token::Kind::Name && modules_.count(token.text) != 0 && !starts_module_call()) {
         Token name = lexer_.take();
-        used_.insert(name.text);
+        used_.insert(same_module_.count(name.text) != 0 ? same_module_[name.text] : name.text);
         const nlohmann::json& module = modules_[name.text];
         if (module["type"] != option.module_type) {
           lexer_.fail(name.offset, name.text.size(), fmt::format("expected an nn.{} here, found {} (an nn.{})", option.module_type, name.text,
@@ -1112,7 +1270,10 @@ class PythonReader {
     if (option.kind == OptionKind::Bool) text = "True or False";
     if (option.kind == OptionKind::Bool && values_.count(found) == 0 && !found.empty() && found != "True" && found != "False") {
       lexer_.fail(offset, length, fmt::format("{} must be True or False, found '{}', which nothing binds", option.name, found),
-                  fmt::format("bind it with a line \"{} = True\" before the call, or write the value", found));
+                  fmt::format("it decides shapes, so mhacheck does not guess it (PyTorch's default is {}): bind it with --dim {}=True "
+                              "(or False), a line \"{} = True\" before the call, a pasted `def __init__(..., {}=...)` line, or "
+                              "write the value",
+                              option.default_value == true ? "True" : "False", found, found, found));
     }
     lexer_.fail(offset, length, fmt::format("{} must be {}{}", option.name, text, found.empty() ? "" : fmt::format(", found '{}'", found)));
   }
@@ -1162,6 +1323,12 @@ class PythonReader {
     return *option;
   }
 
+  // factory_kwargs, the name PyTorch's own modules give their {'device': ..., 'dtype': ...}
+  // keyword dict, when the text neither builds it nor binds it otherwise.
+  bool is_unbound_factory_kwargs(const std::string& name) const {
+    return name == "factory_kwargs" && values_.count(name) == 0 && aliases_.count(name) == 0 && modules_.count(name) == 0;
+  }
+
   // **NAME with NAME a dict built earlier: its entries as keyword arguments (taken). False,
   // nothing taken, when the next argument is not such a splat.
   bool read_dict_splat(const ModuleSchema& schema, nlohmann::json& module, std::set<std::string>& given) {
@@ -1169,6 +1336,19 @@ class PythonReader {
     if (!probe.accept("*") || !probe.accept("*")) return false;
     Token name = probe.take();
     auto dict = dicts_.find(name.text);
+    if (name.kind == Token::Kind::Name && dict == dicts_.end() && is_unbound_factory_kwargs(name.text)) {
+      // PyTorch's own modules pass {'device': device, 'dtype': dtype} as **factory_kwargs: with
+      // nothing binding it, both keep PyTorch's defaults (the CPU, float32), with a note.
+      lexer_.take();
+      lexer_.take();
+      lexer_.take();
+      for (const char* key : {"device", "dtype"}) {
+        const OptionSchema& option = keyword_option(schema, given, key, name);
+        given.insert(option.name);
+        module[option.name] = {{"$unbound", "**" + name.text}};
+      }
+      return true;
+    }
     if (name.kind != Token::Kind::Name || dict == dicts_.end()) return false;
     lexer_.take();
     lexer_.take();
@@ -1181,6 +1361,14 @@ class PythonReader {
     return true;
   }
 
+  [[noreturn]] void unknown_module(const Token& name) {
+    std::string bare = name.text.substr(name.text.rfind('.') == std::string::npos ? 0 : name.text.rfind('.') + 1);
+    std::string names;
+    for (const std::string& known : module_type_names()) names += (names.empty() ? "nn." : ", nn.") + known;
+    lexer_.fail(name.offset, name.text.size(), fmt::format("unknown module '{}'{}", name.text, did_you_mean(bare, module_type_names())),
+                "supported: " + names);
+  }
+
   // A constructor call, Name(arguments...), of a module; `expected_type` when nested in an option.
   nlohmann::json parse_module(const std::string& expected_type) {
     Token name = lexer_.take();
@@ -1190,13 +1378,7 @@ class PythonReader {
     }
     enter(name);
     std::optional<std::string> type = canonical_module_type(name.text);
-    if (!type) {
-      std::string bare = name.text.substr(name.text.rfind('.') == std::string::npos ? 0 : name.text.rfind('.') + 1);
-      std::string names;
-      for (const std::string& known : module_type_names()) names += (names.empty() ? "nn." : ", nn.") + known;
-      lexer_.fail(name.offset, name.text.size(), fmt::format("unknown module '{}'{}", name.text, did_you_mean(bare, module_type_names())),
-                  "supported: " + names);
-    }
+    if (!type) unknown_module(name);
     if (!expected_type.empty() && *type != expected_type) {
       lexer_.fail(name.offset, name.text.size(), fmt::format("expected an nn.{} here, found nn.{}", expected_type, *type));
     }
@@ -1342,6 +1524,10 @@ class PythonReader {
   std::map<std::string, nlohmann::json> modules_;  // names bound to modules
   std::map<std::string, std::vector<DictEntry>> dicts_;  // names bound to dict literals
   std::set<std::string> used_;                     // modules passed to another module
+  std::optional<Token> forward_call_;               // the first call of a module attribute (self.attn(...))
+  std::optional<Token> unknown_call_;               // the first constructor of a module mhacheck does not know
+  std::map<std::string, std::string> same_module_;
+  std::map<std::string, std::string> uncomputed_;   // names assigned from more than mhacheck computes: the value's first word  // a = b = nn.Linear(...): b names the module constructed as a
   int depth_ = 0;
   bool dividend_of_int_ = false;  // reading int(a / b)'s dividend, where '/' ends the term
 };
@@ -1378,6 +1564,22 @@ NameBindings pasted_sizes(const std::string& text, const Location& origin, const
   PythonReader reader(lexer, bindings);
   reader.read_statements();
   return reader.assigned_sizes();
+}
+
+std::optional<Location> place_of_name(const std::string& text, const Location& origin, const std::string& name) {
+  try {
+    Lexer lexer(text, origin);
+    std::optional<Token> place;
+    while (lexer.peek().kind != Token::Kind::End) {
+      Token token = lexer.take();
+      const Token& next = lexer.peek();
+      bool named = next.kind == Token::Kind::Punct && (next.text == "=" || next.text == ":");
+      if (token.kind == Token::Kind::Name && token.text == name && !named) place = token;
+    }
+    if (place) return lexer.at(place->offset, place->text.size());
+  } catch (const InputError&) {
+  }
+  return std::nullopt;
 }
 
 ShapeText parse_shape_text(const std::string& text, const Location& origin, bool sizes) {
@@ -1468,13 +1670,13 @@ std::string module_call_text(const nlohmann::json& module) {
   auto python = [](const nlohmann::json& value, OptionKind kind) -> std::string {
     if (value.is_null()) return "None";
     if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
+    if (value.is_object() && value.contains("$unbound")) return value["$unbound"].get<std::string>();
     if (kind == OptionKind::DType) return fmt::format("torch.{}", value.get<std::string>());
     if (kind == OptionKind::Module || kind == OptionKind::OptionalModule) {
       // A nested module written as its constructor call is shown as written.
       return value.is_string() ? value.get<std::string>() : module_call_text(value);
     }
-    // Names stay names: a size symbol ("d_model"), an option left unbound ({"$unbound": "p_drop"}).
-    if (value.is_object() && value.contains("$unbound")) return value["$unbound"].get<std::string>();
+    // Names stay names: a size symbol ("d_model"), an option left unbound ({"$unbound": "p_drop"}, above).
     if (value.is_string() && kind != OptionKind::String && kind != OptionKind::Device && kind != OptionKind::IntOrListOrString) {
       return value.get<std::string>();
     }
@@ -1491,12 +1693,23 @@ std::string module_call_text(const nlohmann::json& module) {
     }
     return value.dump();
   };
+  std::set<std::string> splats;  // an unbound **factory_kwargs, written once, last, as pasted
   for (const OptionSchema& option : schema->options) {
     if (!module.contains(option.name)) continue;
+    const nlohmann::json& value = module[option.name];
+    if (value.is_object() && value.contains("$unbound") && value["$unbound"].is_string() &&
+        value["$unbound"].get<std::string>().starts_with("**")) {
+      splats.insert(value["$unbound"].get<std::string>());
+      continue;
+    }
     text += first ? "" : ", ";
     first = false;
     if (!option.required) text += option.name + "=";
-    text += python(module[option.name], option.kind);
+    text += python(value, option.kind);
+  }
+  for (const std::string& splat : splats) {
+    text += (first ? "" : ", ") + splat;
+    first = false;
   }
   return text + ")";
 }

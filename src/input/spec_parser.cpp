@@ -387,6 +387,7 @@ class SpecReader {
       Location origin = document_.values.find(pointer);
       origin.column += 1;  // past the opening quote
       object = &module_call(value.get<std::string>(), origin);
+      pasted_texts_.emplace(pointer, std::make_pair(value.get<std::string>(), origin));
       module.written_as_call = true;
       bind_pasted_sizes(value.get<std::string>(), origin);
     } else if (!value.is_object()) {
@@ -463,9 +464,14 @@ class SpecReader {
       module.given.push_back(option.name);
       if (std::optional<std::string> name = unbound_name(option, written)) {
         module.options[option.name] = option.default_value;
-        module.assumptions.push_back(fmt::format("{} is the name {}, which nothing binds: it changes no shape, so the check keeps "
-                                                 "PyTorch's default {}={}",
-                                                 option.name, *name, option.name, option.default_value.dump()));
+        // Written as Python writes it: True, None.
+        const json& fallback = option.default_value;
+        std::string value = fallback.is_boolean() ? (fallback.get<bool>() ? "True" : "False") : fallback.is_null() ? "None" : fallback.dump();
+        module.assumptions.push_back(fmt::format("{} {}, which nothing binds: it changes no shape, so the check keeps PyTorch's default {}={}",
+                                                 option.name,
+                                                 name->starts_with("**") ? fmt::format("would come from {}", *name)
+                                                                         : fmt::format("is the name {}", *name),
+                                                 option.name, value));
         continue;
       }
       if (option.kind == OptionKind::Module || option.kind == OptionKind::OptionalModule) {
@@ -610,10 +616,17 @@ class SpecReader {
       bool heads_of = false;
       for (const Heads& pair : pairs) heads_of = heads_of || pair.module->options.at(pair.heads_option) == unbound.symbol;
       if (!heads_of && used_by_shapes.count(unbound.symbol) == 0 && unbound.option != "dim_feedforward") {
-        fail(unbound.pointer, fmt::format("\"{}\" is the symbol {}, which nothing binds", unbound.option, unbound.symbol), {},
-             fmt::format("bind it: \"dims\": {{\"{}\": SIZE}} in the spec, --dim {}=SIZE on the command line; no input's shape "
-                         "uses {}, so it alone would decide the output's shape",
-                         unbound.symbol, unbound.symbol, unbound.symbol));
+        std::string message = fmt::format("\"{}\" is the symbol {}, which nothing binds", unbound.option, unbound.symbol);
+        std::string help = fmt::format("bind it: \"dims\": {{\"{}\": SIZE}} in the spec, --dim {}=SIZE on the command line; no input's "
+                                       "shape uses {}, so it alone would decide the output's shape",
+                                       unbound.symbol, unbound.symbol, unbound.symbol);
+        // In a pasted constructor, point at the name where the call uses it.
+        if (auto pasted = pasted_texts_.find(unbound.pointer); pasted != pasted_texts_.end()) {
+          if (std::optional<Location> place = place_of_name(pasted->second.first, pasted->second.second, unbound.symbol)) {
+            throw InputError(*place, message, help);
+          }
+        }
+        fail(unbound.pointer, message, {}, help);
       }
       std::int64_t multiple = 1;  // the head counts it must be divisible by
       for (const Heads& pair : pairs) {
@@ -1073,6 +1086,7 @@ class SpecReader {
 
   Spec& spec_;
   std::vector<UnboundSize> unbound_;
+  std::map<std::string, std::pair<std::string, Location>> pasted_texts_;  // a constructor string's pointer: its text and place
   std::map<std::string, std::string> real_dims_;  // names "dims" binds to a fraction -> its pointer
   const JsonDocument& document_;
   std::set<std::string> call_ids_;

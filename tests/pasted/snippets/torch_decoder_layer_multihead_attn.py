@@ -1,0 +1,3 @@
+# source: torch/nn/modules/transformer.py (PyTorch 1.13, /usr/lib/python3/dist-packages), TransformerDecoderLayer.__init__
+        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=batch_first,
+                                                 **factory_kwargs)

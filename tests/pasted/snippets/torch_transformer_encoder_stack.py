@@ -1,0 +1,6 @@
+# source: torch/nn/modules/transformer.py (PyTorch 1.13, /usr/lib/python3/dist-packages), Transformer.__init__ (encoder_layer and encoder_norm pasted with it)
+            encoder_layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout,
+                                                    activation, layer_norm_eps, batch_first, norm_first,
+                                                    **factory_kwargs)
+            encoder_norm = LayerNorm(d_model, eps=layer_norm_eps, **factory_kwargs)
+            self.encoder = TransformerEncoder(encoder_layer, num_encoder_layers, encoder_norm)
