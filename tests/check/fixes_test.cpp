@@ -1468,3 +1468,26 @@ TEST_CASE("an attention output added to its key/value tensor: the residual is th
   }
   CHECK(swap_suspect);
 }
+
+TEST_CASE("a sequence length that must be 1 is an error (MHA083): the other side holds one position", "[fixes][roles]") {
+  // Token-pooling weights (B, L, 1) from a Linear(64, 1), softmaxed over the tokens, then
+  // w @ x (B, L, 64): the product contracts the weights' 1 with the L tokens, valid for L == 1 only.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"score": "nn.Linear(64, 1)"},
+    "tensors": {"x": ["B", "L", 64]},
+    "calls": [{"id": "s", "module": "score", "input": "x", "outputs": ["raw"]},
+              {"id": "sm", "op": "softmax", "input": "raw", "dim": -2, "outputs": ["w"]},
+              {"id": "p", "op": "matmul", "input": "w", "other": "x", "outputs": ["pooled"]}]})j");
+  const Diagnostic* forced = test::find(report, "MHA083");
+  REQUIRE(forced != nullptr);
+  CHECK(forced->severity() == Severity::Error);
+  CHECK_THAT(forced->message, Catch::StartsWith("valid only if L == 1"));
+  CHECK_THAT(forced->message, Catch::EndsWith("but L is a sequence length: the other side holds one position"));
+  REQUIRE_FALSE(forced->fixes.empty());
+  CHECK(forced->fixes[0].description.find("w = w.transpose(1, 2)") != std::string::npos);
+  CHECK(forced->fixes[0].semantics == FixSemantics::Consistent);
+  // A size that is no sequence (D features) against 1 stays a condition.
+  Report features = test::check_text(R"j({"version": 1, "tensors": {"a": ["B", 4, 1], "b": ["B", "D", 8]},
+    "calls": [{"id": "p", "op": "bmm", "input": "a", "mat2": "b"}]})j");
+  CHECK(test::find(features, "MHA083") == nullptr);
+  CHECK(test::find(features, "MHA080") != nullptr);
+}
