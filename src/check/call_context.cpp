@@ -137,6 +137,15 @@ std::optional<std::string> batch_forced_to_one(const DimExpr& a, const DimExpr& 
   return std::nullopt;
 }
 
+// A plain symbol named as a sequence length that must equal a literal 1.
+std::optional<std::string> sequence_forced_to_one(const DimExpr& a, const DimExpr& b) {
+  for (const auto& [symbolic, constant] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+    if (!constant->is_constant() || constant->offset != 1 || !symbolic->is_plain_symbol()) continue;
+    if (role_of_name(symbolic->symbol) == DimRole::Sequence) return symbolic->symbol;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 RelatedLocation CallContext::related(const ArgValue& arg, int dim, std::string message) const {
@@ -245,8 +254,22 @@ bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where
     return true;
   }
   std::optional<std::string> batch = batch_forced_to_one(symbols.resolve(a), symbols.resolve(b));
+  std::optional<std::string> sequence = sequence_forced_to_one(symbols.resolve(a), symbols.resolve(b));
   const bool against_constant = symbols.resolve(a).is_constant() || symbols.resolve(b).is_constant();
   Symbols::Equality equality = symbols.require_equal(a, b);
+  // A sequence length that must be 1: the call holds for one position only (attention-pooling
+  // weights (B, T, 1) multiplied into (B, T, E) without the transpose, which contracts their 1
+  // with the T instances). PyTorch fails for every longer sequence.
+  if (sequence) {
+    Diagnostic& diagnostic = report(DiagId::RoleCondition,
+                                    fmt::format("valid only if {} ({}), but {} is a sequence length: the other side holds one position",
+                                                equality.condition, what, *sequence),
+                                    where, dim);
+    diagnostic.notes.push_back(fmt::format("PyTorch fails for every {} but 1: a dim of 1 meeting a sequence usually is a per-sequence "
+                                           "value (a pooling weight, a score) laid out in the wrong dim",
+                                           *sequence));
+    return true;
+  }
   // A batch size that must be 1: the call fails for every batch but one (DETR's queries tiled
   // with repeat(B, 1, 1) into the query count, leaving a batch of 1 against the memory's B).
   if (batch) {

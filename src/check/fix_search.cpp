@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -1440,7 +1441,26 @@ AttentionProduct attention_product(const Spec& spec, const Report& report, std::
 // features (q @ k with k not transposed: q.transpose(-2, -1) would contract the sequence and give
 // (D, D) "scores"; k.transpose(-2, -1) is the repair), the weights @ v product the keys (the
 // weights' last dim; with v still (B, S, H, D), v is the one to transpose).
-std::optional<std::string> contraction_moved(AttentionProduct product, const LayoutSource* input,
+// Whether a transpose of dims a and b of the weights @ values product's input brings the dim a
+// softmax made them over to the last place, from where the product contracts it: weights
+// normalised over another dim than their last (MIL pooling's (B, T, 1) weights, softmaxed over
+// the instances T) are read so.
+bool brings_normalised_dim_last(const Spec& spec, AttentionProduct product, const LayoutSource* input,
+                                const std::vector<const LayoutSource*>& group, int a, int b) {
+  if (product != AttentionProduct::Weights || !input || input->written() || input->producer >= spec.calls.size() ||
+      std::find(group.begin(), group.end(), input) == group.end()) {
+    return false;
+  }
+  const int last = static_cast<int>(input->shape.size()) - 1;
+  if (a != last && b != last) return false;
+  const CallDecl& maker = spec.calls[input->producer];
+  auto dim = maker.arguments.find("dim");
+  if (maker.op != "softmax" || dim == maker.arguments.end() || !dim->is_number_integer()) return false;
+  const auto normalised = dim->get<std::int64_t>();
+  return (normalised < 0 ? normalised + last + 1 : normalised) == (a == last ? b : a);
+}
+
+std::optional<std::string> contraction_moved(const Spec& spec, AttentionProduct product, const LayoutSource* input,
                                              const std::vector<const LayoutSource*>& group, int a, int b) {
   if (product == AttentionProduct::None || !input || std::find(group.begin(), group.end(), input) == group.end()) return std::nullopt;
   const int last = static_cast<int>(input->shape.size()) - 1;
@@ -1448,6 +1468,7 @@ std::optional<std::string> contraction_moved(AttentionProduct product, const Lay
   std::vector<std::string> names = dim_texts(*input);
   const std::string& contracted = names[static_cast<std::size_t>(a == last ? b : a)];
   if (product == AttentionProduct::Weights) {
+    if (brings_normalised_dim_last(spec, product, input, group, a, b)) return std::nullopt;
     return fmt::format("the transpose moves the attention weights' key dim (the last of {}) out of the product, which then contracts {}",
                        input->name, contracted);
   }
@@ -1756,6 +1777,25 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
       }
       changes.push_back(std::move(change));
     }
+  } else if (call.op == "einsum" && args.contains("equation") && args["equation"].is_string()) {
+    // The output's letters written in another order ('i,j->ji' for the outer product 'i,j->ij'
+    // of positions and frequencies): each order of up to 3 letters, two letters exchanged of more.
+    const std::string equation = args["equation"].get<std::string>();
+    const std::size_t arrow = equation.find("->");
+    if (arrow == std::string::npos) return changes;
+    const std::string output = equation.substr(arrow + 2);
+    if (output.size() < 2 || output.size() > 6 || !std::all_of(output.begin(), output.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; })) {
+      return changes;
+    }
+    std::string order = output;
+    std::sort(order.begin(), order.end());
+    do {
+      int moved = 0;
+      for (std::size_t d = 0; d < order.size(); ++d) moved += order[d] != output[d];
+      if (moved == 0 || (order.size() > 3 && moved > 2)) continue;
+      const std::string rewritten = equation.substr(0, arrow + 2) + order;
+      changes.push_back({{{"equation", rewritten}}, fmt::format("'{}'", rewritten), ""});
+    } while (std::next_permutation(order.begin(), order.end()));
   } else if (call.op == "pad" && args.contains("pad") && args["pad"].is_array() && args["pad"].size() % 2 == 0 && !args["pad"].empty()) {
     // F.pad reads its pairs from the last dim backwards: (0, 24) pads the last dim, and pairs for
     // an earlier dim are written after (0, 0) pairs for the dims behind it. The same pairs moved
@@ -1913,7 +1953,9 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   auto input_of = [&](std::size_t index) -> const ResolvedArgument* {
     const CallReport* made = call_report(report, spec.calls[index].id);
     if (!made) return nullptr;
-    auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+    // An einsum's first operand stands for its input: its changes rewrite the equation.
+    const std::string first = spec.calls[index].op == "einsum" ? list_element("operands", 0) : "input";
+    auto input = std::find_if(made->arguments.begin(), made->arguments.end(), [&](const ResolvedArgument& a) { return a.name == first; });
     return input == made->arguments.end() || input->written().empty() ? nullptr : &*input;
   };
   for (std::size_t index : upstream) {
@@ -1990,7 +2032,14 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
         std::string input_name = input != call.tensors.end() && input->second.kind == ArgRef::Kind::Named ? input->second.name : "input";
         ids.push_back(fmt::format("\"{}\"", call.id));
         const std::string outputs = fmt::format("{}", fmt::join(call.outputs, ", "));
-        if (change.functional) {
+        if (call.op == "einsum") {
+          std::vector<std::string> operands;
+          for (std::size_t i = 0; i < call.list_size("operands"); ++i) {
+            const ArgRef& operand = call.tensor(list_element("operands", i));
+            operands.push_back(operand.kind == ArgRef::Kind::Named ? operand.name : list_element("operands", i));
+          }
+          readings.push_back(fmt::format("{} = torch.einsum({}, {})", outputs, change.python, fmt::join(operands, ", ")));
+        } else if (change.functional) {
           readings.push_back(fmt::format("{} = F.{}({}, {})", outputs, call.op, input_name, change.python));
         } else {
           // An index reads as one: hidden[-1].
@@ -2272,12 +2321,15 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
       return;
     }
     std::optional<std::string> lost = roles_lost_by_transpose(spec, group, a, b);
-    if (!lost) lost = contraction_moved(product, product_input, group, a, b);
+    if (!lost) lost = contraction_moved(spec, product, product_input, group, a, b);
     if (!lost) lost = declared_alike(spec, reads, group, a, b);
     if (!lost) lost = relaid_with_its_source(spec, group);
     if (lost) {
       fix.semantics = FixSemantics::Suspect;
       fix.semantics_note = *lost;
+    } else if (group.size() == 1 && brings_normalised_dim_last(spec, product, product_input, group, a, b)) {
+      fix.semantics = FixSemantics::Consistent;
+      fix.semantics_note = "the product then contracts the dim the softmax normalised the weights over";
     }
   };
 

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "condition_advice.hpp"
+#include "core/text.hpp"
 #include "entered_relayout.hpp"
 #include "fix_search.hpp"
 #include "insertion_candidates.hpp"
@@ -405,6 +406,66 @@ void add_twin_extensions(const Spec& spec, const Report& report, const std::stri
   }
 }
 
+// The value a tensor name holds in a spec document: a declared tensor's name, or the call that
+// makes it (its op and arguments, its id, outputs and source line left out) with its tensor
+// inputs read so in turn. Two names with one value hold the same elements.
+nlohmann::json value_of(const nlohmann::json& document, const nlohmann::json& name, int depth = 0) {
+  if (!name.is_string() || depth > 8 || !document.contains("calls") || !document["calls"].is_array()) return name;
+  for (const nlohmann::json& call : document["calls"]) {
+    if (!call.is_object() || !call.contains("outputs") || !call["outputs"].is_array()) continue;
+    const nlohmann::json& outputs = call["outputs"];
+    auto made = std::find(outputs.begin(), outputs.end(), name);
+    if (made == outputs.end()) continue;
+    nlohmann::json value = call;
+    value.erase("id");
+    value.erase("outputs");
+    value.erase("source");
+    value["output"] = made - outputs.begin();
+    for (const char* argument : {"input", "other"}) {
+      if (value.contains(argument)) value[argument] = value_of(document, value[argument], depth + 1);
+    }
+    return value;
+  }
+  return name;
+}
+
+// The calls of a document that combine a value with itself elementwise (x == x, x - x).
+std::set<std::string> self_pairings(const nlohmann::json& document) {
+  static const std::set<std::string, std::less<>> pairwise = {"eq", "ne", "lt", "le", "gt", "ge", "mul", "sub", "add", "logical_and",
+                                                              "logical_or", "bitwise_and", "bitwise_or", "logical_xor", "bitwise_xor"};
+  std::set<std::string> found;
+  if (!document.contains("calls") || !document["calls"].is_array()) return found;
+  for (const nlohmann::json& call : document["calls"]) {
+    if (!call.is_object() || !call.contains("op") || !call["op"].is_string() || pairwise.count(call["op"].get<std::string>()) == 0) continue;
+    if (!call.contains("input") || !call.contains("other") || !call["input"].is_string() || !call["other"].is_string()) continue;
+    if (value_of(document, call["input"]) == value_of(document, call["other"])) found.insert(call.value("id", ""));
+  }
+  return found;
+}
+
+// A fix that makes both operands of an elementwise call of two tensors one value, where they
+// were two (seg[:, None] == seg[None, :] patched to seg[:, None] == seg[:, None]), pairs each
+// element with itself: a comparison is all True, a difference all 0, whatever the data. PyTorch
+// accepts it, but it drops the pairing the call was written for: suspect.
+void label_self_pairing(Fix& fix, const Spec& spec) {
+  if (fix.semantics == FixSemantics::Suspect || !fix.valid() || fix.patch.empty()) return;
+  nlohmann::json patched;
+  try {
+    patched = spec.value().patch(fix.patch);
+  } catch (const std::exception&) {
+    return;
+  }
+  const std::set<std::string> before = self_pairings(spec.value());
+  for (const std::string& call : self_pairings(patched)) {
+    if (before.count(call) != 0) continue;
+    fix.semantics = FixSemantics::Suspect;
+    fix.semantics_note = fmt::format("call \"{}\" then combines a value with itself: each element meets only itself, not the pairs it was "
+                                     "written to compare",
+                                     call);
+    return;
+  }
+}
+
 // Keeps the verified fixes of one diagnostic, best first. A rule's fix, like a searched one, that
 // holds only under a new condition (MHA080) is suspect: batch_first=True with the query relaid
 // while a cat still joins the seq-first memory on the batch holds only while M == B.
@@ -417,6 +478,7 @@ void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& dia
     record_result(fix, check.report, diagnostic.call, diagnostic.id);
     label_new_conditions(fix, original, check.report);
     label_broadcast_meaning(fix, spec, original, diagnostic.call);
+    label_self_pairing(fix, spec);
     kept.push_back(std::move(fix));
   }
   std::stable_sort(kept.begin(), kept.end(), ranked_by(spec));
@@ -520,6 +582,7 @@ void add_searched(const Spec& spec, const Report& original, const Fix& candidate
   label_new_conditions(fix, original, check.report);
   label_dropped_conditions(fix, original, check.report);
   label_broadcast_meaning(fix, spec, original, diagnostic.call);
+  label_self_pairing(fix, spec);
   diagnostic.fixes.push_back(std::move(fix));
 }
 
@@ -555,6 +618,46 @@ bool named_for_their_places(const nlohmann::json& swap) {
     std::string argument = path.substr(path.rfind('/') + 1);
     return !name.empty() && argument.rfind(name, 0) == 0;
   });
+}
+
+// An attention output (its query's shape) added to a tensor the attention read as its key or
+// value, by call `combined` (an add or sub: a residual), the attention being call `attention`:
+// the residual belongs to the query's tensor (Perceiver's latents + cross_attn(latents, data)).
+// The fix reads the query's tensor in the key's place; nullopt when the calls are not so.
+std::optional<Fix> residual_on_query(const Spec& spec, const std::string& combined, const std::string& attention) {
+  std::optional<std::size_t> at = call_index(spec, combined), by = call_index(spec, attention);
+  if (!at || !by) return std::nullopt;
+  const CallDecl& call = spec.calls[*at];
+  const CallDecl& attend = spec.calls[*by];
+  if ((call.op != "add" && call.op != "sub") || attend.outputs.empty()) return std::nullopt;
+  auto named = [](const CallDecl& c, const std::string& argument) -> const ArgRef* {
+    auto ref = c.tensors.find(argument);
+    return ref != c.tensors.end() && ref->second.kind == ArgRef::Kind::Named ? &ref->second : nullptr;
+  };
+  const ArgRef *query = named(attend, "query"), *key = named(attend, "key"), *value = named(attend, "value");
+  if (!query || !key) return std::nullopt;
+  // A query named as what attention reads (mem, memory, context, enc_out): the attention's
+  // arguments were given in each other's place, the residual is right.
+  const std::string asked = lowered(query->name);
+  for (const char* attended : {"mem", "context", "ctx", "enc", "kv"}) {
+    if (asked.rfind(attended, 0) == 0) return std::nullopt;
+  }
+  for (const auto& [kept, replaced] : {std::pair{"input", "other"}, std::pair{"other", "input"}}) {
+    const ArgRef *output = named(call, kept), *residual = named(call, replaced);
+    if (!output || !residual || output->name != attend.outputs.front() || residual->pointer.empty() || residual->name == query->name) continue;
+    if (residual->name != key->name && !(value && residual->name == value->name)) continue;
+    const std::string left = std::string(replaced) == "input" ? query->name : output->name;
+    const std::string right = std::string(replaced) == "input" ? output->name : query->name;
+    Fix fix;
+    fix.description = fmt::format("add the residual to the query's tensor: {} {} {} in call \"{}\" ({} is call \"{}\"'s query, whose length its "
+                                  "output has; {} is its key/value)",
+                                  left, call.op == "add" ? "+" : "-", right, call.id, query->name, attention, residual->name);
+    fix.patch = nlohmann::json::array({{{"op", "replace"}, {"path", residual->pointer}, {"value", query->name}}});
+    fix.semantics = FixSemantics::Consistent;
+    fix.semantics_note = "an attention's output has its query's shape: the residual adds it to the query's tensor";
+    return fix;
+  }
+  return std::nullopt;
 }
 
 // A condition (MHA080, valid only if T == S) that exchanging two arguments of a call at or before
@@ -611,6 +714,30 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
     // attn_mask) is the likelier slip, whose own fixes then come first. The tensors' names can
     // say it: tgt passed as src.
     if (diagnostic.argument.find("mask") != std::string::npos && !named_for_their_places(swap->patch)) continue;
+    // The condition is at a residual that adds the attention's output to its key/value tensor:
+    // the swap makes that tensor attend to the query's, another computation; the residual's
+    // operand is the slip.
+    if (std::optional<Fix> residual = residual_on_query(spec, diagnostic.call, swapped_call)) {
+      Recheck check = recheck(spec, residual->patch);
+      if (check.usable && explains(diagnostic, check.report)) {
+        record_result(*residual, check.report, diagnostic.call);
+        swap->semantics = FixSemantics::Suspect;
+        swap->semantics_note = fmt::format("the key/value tensor would then attend to the query's: call \"{}\" computes another attention, "
+                                           "whose output fits the residual only so",
+                                           swapped_call);
+        diagnostic.id = DiagId::RoleCondition;
+        std::erase(diagnostic.notes, kBindSymbolsNote);
+        diagnostic.message += fmt::format(", but call \"{}\" adds the output of call \"{}\", which has its query's length, to that call's "
+                                          "key/value tensor",
+                                          diagnostic.call, swapped_call);
+        diagnostic.notes.insert(diagnostic.notes.begin(), "an attention's output has its query's shape: PyTorch fails whenever the query's "
+                                                          "and the keys' lengths differ");
+        diagnostic.fixes.insert(diagnostic.fixes.begin(), std::move(*swap));
+        diagnostic.fixes.insert(diagnostic.fixes.begin(), std::move(*residual));
+        std::stable_sort(diagnostic.fixes.begin(), diagnostic.fixes.end(), ranked_by(spec));
+        continue;
+      }
+    }
     // One argument replaced (the value given the key's tensor) or two exchanged.
     const bool replaced = swap->patch.size() == 1;
     swap->semantics = FixSemantics::Consistent;

@@ -1068,7 +1068,44 @@ class MhaRules {
     }
   }
 
+  // key_padding_mask's last dim masks the keys (S). One whose last dim is the queries' length L, a
+  // symbol of its own, while the keys have another (the target's padding mask given to the
+  // decoder's cross-attention as memory_key_padding_mask), was made for the queries: valid only if
+  // L == S, which nothing ties, so PyTorch raises whenever they differ (an error, as for SDPA's
+  // attn_mask, MHA335). The fix asks for an (N, S) mask, which the search reads from a declared
+  // tensor of that shape (the source's padding mask) before dropping the argument.
+  bool check_key_padding_mask_of_queries() {
+    if (m_.add_bias_kv || m_.add_zero_attn) return false;
+    const DimExpr& kpm_len = kpm_.shape.back();
+    if (kpm_len.is_constant() || ctx_.symbols.compare(kpm_len, L_) != Symbols::Verdict::Equal ||
+        ctx_.symbols.compare(kpm_len, S_) != Symbols::Verdict::EqualIf || ctx_.symbols.compare(L_, S_) != Symbols::Verdict::EqualIf) {
+      return false;
+    }
+    if (batched_ && ctx_.symbols.compare(kpm_.shape[0], N_) == Symbols::Verdict::Unequal) return false;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::SdpaMaskOfQueries,
+        fmt::format("valid only if {} == {}, but {} {}'s last dim, which masks the keys (S = {}), holds {}, the queries' length: the mask "
+                    "was made for the queries",
+                    kpm_len.str(), S_.str(), kpm_.argument, tuple_str(kpm_.shape), S_.str(), kpm_len.str()),
+        &kpm_, kpm_.rank() - 1);
+    diagnostic.related.push_back(ctx_.related(key_, seq_, fmt::format("S = {} from key (dim {})", S_.str(), seq_)));
+    ctx_.pytorch_raises(diagnostic, "AssertionError",
+                        fmt::format("Expected key_padded_mask.shape[1] to be {}, but got {}", S_.str(), kpm_len.str()));
+    diagnostic.notes.push_back(fmt::format("PyTorch raises whenever {} != {}; when they are equal each key is masked by the padding of the "
+                                           "query at its position",
+                                           kpm_len.str(), S_.str()));
+    Shape expected = kpm_.shape;
+    expected.back() = S_;
+    if (ctx_.add_shape_fix(diagnostic, fmt::format("pass the keys' padding mask, {} = {}, as {}", batched_ ? "(N, S)" : "(S,)", tuple_str(expected),
+                                                   kpm_.argument),
+                           {{&kpm_, expected}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "key_padding_mask masks key positions");
+    }
+    return true;
+  }
+
   void check_key_padding_mask_shape() {
+    if (check_key_padding_mask_of_queries()) return;
     std::int64_t pads = (m_.add_bias_kv ? 1 : 0) + (m_.add_zero_attn ? 1 : 0);
     DimExpr kpm_batch = batched_ ? kpm_.shape[0] : DimExpr::constant(1);
     const DimExpr& kpm_len = kpm_.shape.back();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 
 #include "check/dim_origin.hpp"
@@ -98,6 +99,41 @@ bool named_like(const std::string& written, char letter, const char* word) {
   return name == std::string(1, letter) || name.rfind(word, 0) == 0 || name.rfind(std::string(1, letter) + "_", 0) == 0;
 }
 
+// Whether a later call reads the softmax output `weights` (of `rank` dims) as (..., queries, keys):
+// it contracts their last dim, as weights @ values does ('bhij,bhjd->bhid', matmul or bmm with the
+// weights first), maybe after a dropout, a scale or a mask. Such a reader fixes the layout the
+// weights must have, so a softmax moved off the last dim would hand it the keys' columns.
+bool read_queries_then_keys(const Spec& spec, const std::string& weights, int rank) {
+  auto reads = [](const CallDecl& call, const std::string& argument, const std::vector<std::string>& names) {
+    auto ref = call.tensors.find(argument);
+    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named &&
+           std::find(names.begin(), names.end(), ref->second.name) != names.end();
+  };
+  static const std::array<const char*, 7> on_the_way = {"dropout", "F.dropout", "mul", "div", "masked_fill", "contiguous", "clone"};
+  std::vector<std::string> names = {weights};
+  for (const CallDecl& call : spec.calls) {
+    if (!call.outputs.empty() && reads(call, "input", names) &&
+        std::any_of(on_the_way.begin(), on_the_way.end(), [&](const char* op) { return call.op == op; })) {
+      names.push_back(call.outputs.front());
+    }
+    if ((call.op == "matmul" || call.op == "bmm") && reads(call, "input", names)) return true;
+    if (call.op != "einsum" || call.list_size("operands") != 2) continue;
+    EinsumEquation read;
+    const std::string equation = call.arguments.at("equation").get<std::string>();
+    if (read_einsum_terms(equation, 2, read) || read_einsum_output(equation, read) || !read.explicit_output) continue;
+    for (std::size_t i = 0; i < 2; ++i) {
+      if (!reads(call, list_element("operands", i), names) || read.terms[i].size() != static_cast<std::size_t>(rank)) continue;
+      const int last = read.terms[i].back();
+      const std::vector<int>& other = read.terms[1 - i];
+      if (last != kEinsumEllipsis && std::find(read.output.begin(), read.output.end(), last) == read.output.end() &&
+          std::find(other.begin(), other.end(), last) != other.end()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 // MHA286: scores an einsum lays out (..., keys, queries) ('bhqd,bhkd->bhkq'), softmaxed over the
 // queries. The scores are the einsum's output, maybe scaled, biased or masked on the way. The
 // query letter is q when the operands' free letters are q and k, else the first operand's. Not
@@ -153,9 +189,17 @@ void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim
                   dim, equation, maker->id, key_letter, key_dim, query_letter, query_dim),
       &input, dim);
   diagnostic.notes.push_back("each query's weights must sum to 1 over the keys; PyTorch raises nothing");
+  // The weights' reader contracts their last dim (weights @ values): the einsum's layout is the
+  // slip, and a softmax over the keys' dim would leave the reader summing each key's column.
+  const bool layout_read = !ctx.call.outputs.empty() && read_queries_then_keys(ctx.spec, ctx.call.outputs.front(), input.rank());
   const int fixed = key_dim - input.rank();
   if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim={} (the keys, letter {} of call \"{}\")", fixed, key_letter, maker->id), "dim", fixed)) {
-    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each query's weights sum to 1 over the keys");
+    if (layout_read) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Suspect,
+                                  "a later call contracts the weights' last dim, the queries after this change: it reads the weights transposed");
+    } else {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each query's weights sum to 1 over the keys");
+    }
   }
   std::string swapped = equation;
   std::size_t arrow = swapped.find("->");
@@ -165,6 +209,9 @@ void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim
   }
   ctx.add_patch_fix(diagnostic, fmt::format("lay the scores out (..., queries, keys): einsum '{}' in call \"{}\"", swapped, maker->id),
                     nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(maker->pointer, "equation")}, {"value", swapped}}}));
+  if (layout_read) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the softmax and the weights' reader then both see (..., queries, keys)");
+  }
 }
 
 // Whether `call` makes keys^T: transpose(-2, -1) (also written (-1, -2), and .mT, which the

@@ -404,3 +404,19 @@ TEST_CASE("argument fixes: channels carried to the last dim of a 4-D map keep th
   REQUIRE(fix.outputs.size() == 1);
   CHECK(tuple_str(fix.outputs.front().shape) == "(B, 8, 16, 128)");
 }
+
+TEST_CASE("argument fixes: an einsum's output letters reordered ('i,j->ji' of an outer product to 'i,j->ij')", "[fixes][argument-fixes]") {
+  // Sinusoid position features: positions (T,) times frequencies (16,) as an outer product,
+  // written (16, T), sin, then added to the tokens (B, T, 16). The table broadcasts only while
+  // T == 16; its rows must be the positions.
+  Report report = test::check_text(R"j({"version": 1,
+    "tensors": {"pos": ["T"], "freq": [16], "x": ["B", "T", 16]},
+    "calls": [{"id": "o", "op": "einsum", "equation": "i,j->ji", "operands": ["pos", "freq"], "outputs": ["angles"]},
+              {"id": "s", "op": "sin", "input": "angles", "outputs": ["table"]},
+              {"id": "a", "op": "add", "input": "x", "other": "table", "outputs": ["y"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA080");
+  CHECK(fix.description == "change the einsum of call \"o\" to 'i,j->ij': angles = torch.einsum('i,j->ij', pos, freq)");
+  REQUIRE(fix.patch.size() == 1);
+  CHECK(fix.patch[0]["path"] == "/calls/0/equation");
+  CHECK(fix.patch[0]["value"] == "i,j->ij");
+}

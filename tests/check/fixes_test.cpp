@@ -1074,7 +1074,7 @@ TEST_CASE("a condition on a mask alone is no swap: the mask's own fix comes firs
     "pad": {"shape": ["B", "T"], "dtype": "bool"}}, "modules": {"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"},
     "calls": [{"id": "a", "module": "mha", "query": "x", "key": "mem", "value": "mem", "key_padding_mask": "pad"}]})j");
   CHECK(test::find(padding, "MHA083") == nullptr);
-  const Diagnostic* condition = test::find(padding, "MHA080");
+  const Diagnostic* condition = test::find(padding, "MHA335");  // made for the queries: an error of its own
   REQUIRE(condition != nullptr);
   for (const Fix& fix : condition->fixes) CHECK(fix.description.find("swap") == std::string::npos);
   // An SDPA mask written (B, 1, S, T): transposed, not the arguments swapped.
@@ -1395,4 +1395,100 @@ TEST_CASE("a fix made on twin calls too takes the nearest two, not every layer o
     }
   }
   CHECK(extended > 0);
+}
+
+TEST_CASE("weights softmaxed over a dim other than their last: the transpose that brings it last is consistent", "[fixes][search]") {
+  // Per-head pooling weights (B, H, T, 1) softmaxed over T (dim 2), read by weights @ values
+  // (B, H, T, D): the product contracts the weights' last dim, 1, not T. a.transpose(2, 3) makes
+  // it contract T, the dim the weights sum to 1 over.
+  Report report = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 9, "D": 16},
+    "tensors": {"s": ["B", "H", "T", 1], "v": ["B", "H", "T", "D"]},
+    "calls": [{"id": "sm", "op": "softmax", "input": "s", "dim": 2, "outputs": ["a"]},
+              {"id": "p", "op": "matmul", "input": "a", "other": "v", "outputs": ["z"]}]})");
+  REQUIRE_FALSE(report.diagnostics.empty());
+  const Diagnostic& first = report.diagnostics.front();
+  REQUIRE_FALSE(first.fixes.empty());
+  CHECK(first.fixes[0].description.find("a.transpose(2, 3)") != std::string::npos);
+  CHECK(first.fixes[0].valid());
+  CHECK(first.fixes[0].semantics == FixSemantics::Consistent);
+  // Softmaxed over their last dim (the keys), the same transpose moves the keys out of the product.
+  Report keys_last = test::check_text(R"({"version": 1, "dims": {"B": 2, "H": 4, "T": 9, "D": 16},
+    "tensors": {"s": ["B", "H", "T", 1], "v": ["B", "H", "T", "D"]},
+    "calls": [{"id": "sm", "op": "softmax", "input": "s", "dim": -1, "outputs": ["a"]},
+              {"id": "p", "op": "matmul", "input": "a", "other": "v", "outputs": ["z"]}]})");
+  REQUIRE_FALSE(keys_last.diagnostics.empty());
+  for (const Fix& fix : keys_last.diagnostics.front().fixes) {
+    if (fix.description.find("a.transpose(2, 3)") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
+  }
+}
+
+TEST_CASE("a fix that makes both operands of an elementwise call one value is suspect", "[fixes]") {
+  // A same-label matrix of class ids (B, N): ids[:, None] - ids[None, :] pairs the batch with the
+  // batch (B, B, N). Rewriting the second index as [:, None] gives ids[:, None] - ids[:, None],
+  // all 0 whatever the ids; [:, :, None] pairs positions within an entry.
+  Report report = test::check_text(R"({"version": 1,
+    "tensors": {"ids": {"shape": ["B", "N"], "dtype": "int64"}, "x": ["B", 4, "N", 32]},
+    "calls": [{"id": "ga", "op": "getitem", "input": "ids", "index": "[:, None]", "outputs": ["ia"]},
+              {"id": "gb", "op": "getitem", "input": "ids", "index": "[None, :]", "outputs": ["ib"]},
+              {"id": "d", "op": "ne", "input": "ia", "other": "ib", "outputs": ["differ"]},
+              {"id": "g4", "op": "getitem", "input": "differ", "index": "[:, None]", "outputs": ["m"]},
+              {"id": "a", "op": "F.scaled_dot_product_attention", "query": "x", "key": "x", "value": "x", "attn_mask": "m"}]})");
+  REQUIRE_FALSE(report.diagnostics.empty());
+  const Diagnostic& first = report.diagnostics.front();
+  REQUIRE_FALSE(first.fixes.empty());
+  CHECK(first.fixes[0].semantics != FixSemantics::Suspect);
+  CHECK(first.fixes[0].description.find("[:, None]: ib = ids[:, None]") == std::string::npos);
+  bool self_labelled = false;
+  for (const Fix& fix : first.fixes) {
+    if (fix.description.ends_with("ib = ids[:, None]")) {
+      CHECK(fix.semantics == FixSemantics::Suspect);
+      self_labelled = fix.semantics_note.find("combines a value with itself") != std::string::npos;
+    }
+  }
+  CHECK(self_labelled);
+}
+
+TEST_CASE("an attention output added to its key/value tensor: the residual is the query's", "[fixes]") {
+  // SDPA cross-attention of text queries (B, H, L, D) over image keys (B, H, P, D), its output
+  // added to the image keys: the residual belongs to the query's tensor. Swapping query and keys
+  // would make the image attend to the text.
+  Report report = test::check_text(R"({"version": 1,
+    "tensors": {"txt": ["B", 8, "L", 64], "img": ["B", 8, "P", 64]},
+    "calls": [{"id": "x", "op": "F.scaled_dot_product_attention", "query": "txt", "key": "img", "value": "img", "outputs": ["o"]},
+              {"id": "r", "op": "add", "input": "o", "other": "img", "outputs": ["txt2"]}]})");
+  REQUIRE_FALSE(report.diagnostics.empty());
+  const Diagnostic& first = report.diagnostics.front();
+  CHECK(first.severity() == Severity::Error);
+  REQUIRE(first.fixes.size() >= 2);
+  CHECK(first.fixes[0].description.rfind("add the residual to the query's tensor: o + txt in call \"r\"", 0) == 0);
+  CHECK(first.fixes[0].valid());
+  CHECK(first.fixes[0].semantics == FixSemantics::Consistent);
+  bool swap_suspect = false;
+  for (const Fix& fix : first.fixes) {
+    if (fix.description.rfind("swap query and key", 0) == 0) swap_suspect = fix.semantics == FixSemantics::Suspect;
+  }
+  CHECK(swap_suspect);
+}
+
+TEST_CASE("a sequence length that must be 1 is an error (MHA083): the other side holds one position", "[fixes][roles]") {
+  // Token-pooling weights (B, L, 1) from a Linear(64, 1), softmaxed over the tokens, then
+  // w @ x (B, L, 64): the product contracts the weights' 1 with the L tokens, valid for L == 1 only.
+  Report report = test::check_text(R"j({"version": 1, "modules": {"score": "nn.Linear(64, 1)"},
+    "tensors": {"x": ["B", "L", 64]},
+    "calls": [{"id": "s", "module": "score", "input": "x", "outputs": ["raw"]},
+              {"id": "sm", "op": "softmax", "input": "raw", "dim": -2, "outputs": ["w"]},
+              {"id": "p", "op": "matmul", "input": "w", "other": "x", "outputs": ["pooled"]}]})j");
+  const Diagnostic* forced = test::find(report, "MHA083");
+  REQUIRE(forced != nullptr);
+  CHECK(forced->severity() == Severity::Error);
+  CHECK_THAT(forced->message, Catch::StartsWith("valid only if L == 1"));
+  CHECK_THAT(forced->message, Catch::EndsWith("but L is a sequence length: the other side holds one position"));
+  REQUIRE_FALSE(forced->fixes.empty());
+  CHECK(forced->fixes[0].description.find("w = w.transpose(1, 2)") != std::string::npos);
+  CHECK(forced->fixes[0].semantics == FixSemantics::Consistent);
+  // A size that is no sequence (D features) against 1 stays a condition.
+  Report features = test::check_text(R"j({"version": 1, "tensors": {"a": ["B", 4, 1], "b": ["B", "D", 8]},
+    "calls": [{"id": "p", "op": "bmm", "input": "a", "mat2": "b"}]})j");
+  CHECK(test::find(features, "MHA083") == nullptr);
+  CHECK(test::find(features, "MHA080") != nullptr);
 }

@@ -134,6 +134,31 @@ TEST_CASE("softmax over the queries of einsum scores laid out (..., keys, querie
   CHECK_FALSE(warns("bhqd,bhkd->bhkq", R"(["q", "k"])", 2));
 }
 
+TEST_CASE("MHA286 fixes the einsum's layout first when the weights' reader contracts their last dim", "[glue][roles][einsum]") {
+  // Self-attention's 'bqd,bkd->bkq' scores softmaxed over the last dim (the queries), then dropped
+  // out and read by weights @ v, which contracts the last dim: softmax over dim=-2 would hand that product each
+  // key's column. The layout was the slip: the equation's output letters swapped come first.
+  auto fixes = [](const std::string& reader) {
+    Report report = test::check_text(R"({"version": 1, "dims": {"B": 3, "T": 6, "D": 16},
+      "tensors": {"q": ["B", "T", "D"], "k": ["B", "T", "D"], "v": ["B", "T", "D"]},
+      "calls": [{"id": "s", "op": "einsum", "equation": "bqd,bkd->bkq", "operands": ["q", "k"], "outputs": ["sc"]},
+                {"id": "p", "op": "softmax", "input": "sc", "dim": -1, "outputs": ["w"]},
+                {"id": "dr", "op": "dropout", "input": "w", "p": 0.1, "outputs": ["wd"]}, )" + reader + "]}");
+    const Diagnostic* over_queries = test::find(report, "MHA286");
+    REQUIRE(over_queries != nullptr);
+    REQUIRE(over_queries->fixes.size() >= 2);
+    return std::make_pair(over_queries->fixes[0].description + " | " + semantics_name(over_queries->fixes[0].semantics),
+                          semantics_name(over_queries->fixes[1].semantics));
+  };
+  auto [first, second] = fixes(R"({"id": "o", "op": "matmul", "input": "wd", "other": "v"})");
+  CHECK(first == "lay the scores out (..., queries, keys): einsum 'bqd,bkd->bqk' in call \"s\" | consistent");
+  CHECK(second == "suspect");
+  // A reader that contracts the weights' dim -2 reads them (..., keys, queries): the softmax's dim is the slip.
+  auto [kept, other] = fixes(R"({"id": "o", "op": "einsum", "equation": "bkq,bkd->bqd", "operands": ["wd", "v"]})");
+  CHECK(kept == "softmax over dim=-2 (the keys, letter k of call \"s\") | consistent");
+  CHECK(other != "suspect");
+}
+
 TEST_CASE("MHA286 spares weights normalised again over the keys after a softmax over the queries (slot attention)", "[glue][roles][einsum]") {
   // einsum('bid,bjd->bij', k, q): (B, keys, slots) scores softmaxed over the slots, the queries,
   // then each slot's weights divided by their sum over the keys (dim -2, or 1), maybe plus an eps,
