@@ -109,6 +109,9 @@ void propose_kept_dims(CallContext& ctx, Diagnostic& diagnostic, const ArgValue&
     }
     return false;
   });
+  // Each placement is checked on the whole graph: the likeliest few are enough.
+  constexpr std::size_t kPlacementsTried = 6;
+  if (placements.size() > kPlacementsTried) placements.resize(kPlacementsTried);
   for (const std::vector<bool>& kept : placements) {
     nlohmann::json counts = nlohmann::json::array();
     std::vector<std::string> texts;
