@@ -2,8 +2,10 @@
 // as PyTorch 2.x's inferExpandGeometry, repeat and repeat_interleave_symint check them. Sizes
 // may be symbols (x.expand(B, -1, -1)); expand's -1 keeps the existing size.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
+#include <bit>
 
 #include "ops/dim_arguments.hpp"
 #include "ops/parts.hpp"
@@ -78,6 +80,59 @@ void propose_interleaved(CallContext& ctx, Diagnostic& diagnostic, const ArgValu
                               "entry i's copies take places i*k .. i*k+k-1: grouped heads share their key/value head");
 }
 
+// repeat given fewer counts than the tensor has dims: the counts written were meant for some of
+// its dims, the others kept (count 1). Each way of giving the missing dims a 1 is proposed,
+// trailing dims first: tiling a learned token (1, 1, D) over a batch and a sequence,
+// token.repeat(B, N), forgets the feature dim's count more often than a leading one; the fix
+// check keeps the placements the consumers accept (a cat with (B, T, D) on dim 1).
+void propose_kept_dims(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input) {
+  const nlohmann::json& written = ctx.call.arguments.at("repeats");
+  if (ctx.spec.flat || !written.is_array()) return;
+  const std::size_t given = written.size(), rank = static_cast<std::size_t>(input.rank());
+  if (given == 0 || given >= rank || rank > 6) return;
+  const ArgRef& source = ctx.call.tensor("input");
+  const std::string name = source.kind == ArgRef::Kind::Named ? source.name : "input";
+  // kept[d]: dim d gets the count 1; the written counts fill the other dims in order. Masks are
+  // visited from the one with the kept dims last.
+  const std::size_t missing = rank - given;
+  std::vector<std::vector<bool>> placements;
+  for (std::uint32_t mask = 0; mask < (1u << rank); ++mask) {
+    if (static_cast<std::size_t>(std::popcount(mask)) != missing) continue;
+    std::vector<bool> kept(rank);
+    for (std::size_t d = 0; d < rank; ++d) kept[d] = (mask >> (rank - 1 - d)) & 1u;
+    placements.push_back(std::move(kept));
+  }
+  // Largest mask first = kept dims leftmost; reverse so the trailing placement comes first.
+  std::sort(placements.begin(), placements.end(), [](const std::vector<bool>& a, const std::vector<bool>& b) {
+    for (std::size_t d = a.size(); d-- > 0;) {
+      if (a[d] != b[d]) return a[d];
+    }
+    return false;
+  });
+  // Each placement is checked on the whole graph: the likeliest few are enough.
+  constexpr std::size_t kPlacementsTried = 6;
+  if (placements.size() > kPlacementsTried) placements.resize(kPlacementsTried);
+  for (const std::vector<bool>& kept : placements) {
+    nlohmann::json counts = nlohmann::json::array();
+    std::vector<std::string> texts;
+    bool tiles_only_singletons = true;
+    std::size_t next = 0;
+    for (std::size_t d = 0; d < rank; ++d) {
+      nlohmann::json count = kept[d] ? nlohmann::json(1) : written[next++];
+      if (!kept[d] && input.shape[d] != DimExpr::constant(1)) tiles_only_singletons = false;
+      texts.push_back(count.is_string() ? count.get<std::string>() : count.dump());
+      counts.push_back(std::move(count));
+    }
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("give every dim a count, 1 where the {}-D tensor is kept: {}.repeat({})", rank, name, fmt::join(texts, ", ")),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", ctx.call.pointer + "/repeats"}, {"value", std::move(counts)}}}));
+    if (tiles_only_singletons) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                  "the counts tile the dims of size 1 (a token broadcast over batch and positions); the dims with content are kept");
+    }
+  }
+}
+
 }  // namespace
 
 void infer_expand(CallContext& ctx) {
@@ -147,6 +202,7 @@ void infer_repeat(CallContext& ctx) {
     Diagnostic& diagnostic = report_argument(
         ctx, DiagId::ExpandSizes, fmt::format("{} repeats for a {}-D tensor; repeat needs one per dim", repeats.size(), input.rank()), "repeats");
     ctx.pytorch_raises(diagnostic, "RuntimeError", "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor");
+    propose_kept_dims(ctx, diagnostic, input);
     return;
   }
   Shape shape;

@@ -3,12 +3,93 @@
 // the input's shape.
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "check/dim_origin.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/parts.hpp"
 #include "ops/registry.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
+
+namespace {
+
+// A norm over one head's features written before the view that splits the heads off: LayerNorm(D)
+// of (B, T, H*D) whose only reader views it (B, T, H, D), a per-head query/key norm (QK-norm)
+// applied one step early. PyTorch raises; the norm was meant per head, after the split, and
+// normalized_shape=[H*D] would normalise across the heads (another model's choice). The fix moves
+// the norm after the view, on the view's output, and returns whether it found that view.
+bool propose_norm_after_split(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, std::int64_t normalized) {
+  const CallDecl& norm = ctx.call;
+  const std::string source = input_name(norm, "input");
+  if (ctx.spec.flat || source.empty() || norm.outputs.size() != 1 || input.rank() < 1 || normalized < 1) return false;
+  const DimExpr width = ctx.symbols.resolve(input.shape.back());
+  if (!width.is_constant() || width.offset <= normalized || width.offset % normalized != 0) return false;
+  const std::string& normed = norm.outputs.front();
+  const CallDecl* split = nullptr;
+  bool after = false;
+  for (const CallDecl& call : ctx.spec.calls) {
+    if (&call == &norm) {
+      after = true;
+      continue;
+    }
+    const bool reads = std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& argument) {
+      return argument.second.kind == ArgRef::Kind::Named && argument.second.name == normed;
+    });
+    if (!reads) continue;
+    if (!after || split != nullptr) return false;  // a second reader would lose the norm
+    split = &call;
+  }
+  if (split == nullptr || (split->op != "view" && split->op != "reshape") || split->outputs.size() != 1 ||
+      input_name(*split, "input") != normed || !split->arguments.contains("shape")) {
+    return false;
+  }
+  // The view keeps the leading dims and cuts the last into (..., D): its shape ends in D and has
+  // more dims than the input, the dims from the input's last on multiplying to H*D (a -1 among
+  // them stands for the rest).
+  const nlohmann::json& shape = split->arguments.at("shape");
+  const std::size_t kept = static_cast<std::size_t>(input.rank() - 1);
+  if (!shape.is_array() || shape.size() <= static_cast<std::size_t>(input.rank()) || !shape.back().is_number_integer() ||
+      shape.back().get<std::int64_t>() != normalized) {
+    return false;
+  }
+  std::int64_t product = 1;
+  bool rest = false;
+  for (std::size_t d = kept; d < shape.size(); ++d) {
+    if (!shape[d].is_number_integer()) return false;
+    const std::int64_t size = shape[d].get<std::int64_t>();
+    if (size == -1) {
+      rest = true;
+    } else {
+      product *= size;
+    }
+  }
+  if (rest ? width.offset % product != 0 : product != width.offset) return false;
+  const nlohmann::json& document = ctx.spec.value();
+  for (const std::string& pointer : {norm.pointer + "/outputs", split->pointer + "/outputs", norm.pointer + "/input", split->pointer + "/input"}) {
+    if (!document.contains(nlohmann::json::json_pointer(pointer))) return false;
+  }
+  std::vector<std::string> sizes;
+  for (const nlohmann::json& size : shape) sizes.push_back(size.is_string() ? size.get<std::string>() : size.dump());
+  const std::string split_text = fmt::format("{}({})", split->op, fmt::join(sizes, ", "));
+  const std::string norm_name = norm.module.empty() ? norm.op : norm.module;
+  const std::string& heads = split->outputs.front();
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("apply {} after the view that splits the heads: {} = {}.{} first, then {} = {}({}): the norm over {} "
+                                "features is per head",
+                                norm_name, normed, source, split_text, heads, norm_name, normed, normalized),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", split->pointer + "/input"}, {"value", source}},
+                                           {{"op", "replace"}, {"path", split->pointer + "/outputs/0"}, {"value", normed}},
+                                           {{"op", "replace"}, {"path", norm.pointer + "/input"}, {"value", normed}},
+                                           {{"op", "replace"}, {"path", norm.pointer + "/outputs/0"}, {"value", heads}},
+                                           {{"op", "move"}, {"from", split->pointer}, {"path", norm.pointer}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                              fmt::format("each head's {} features are normalised on their own, as the norm's size says", normalized));
+  return true;
+}
+
+}  // namespace
 
 bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vector<std::int64_t>& normalized_shape,
                         bool elementwise_affine, DType dtype, const std::string& which) {
@@ -54,6 +135,7 @@ bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vect
     ctx.pytorch_raises(diagnostic, "RuntimeError",
                        fmt::format("Given normalized_shape={}, expected input with shape [*, {}], but got input of size{}", normalized,
                                    fmt::join(normalized_shape, ", "), sizes_list(input.shape)));
+    const bool per_head = count == 1 && propose_norm_after_split(ctx, diagnostic, input, normalized_shape.front());
     if (which.empty()) {
       diagnostic.related.push_back({fmt::format("normalized_shape = {}", normalized), ctx.option_location("normalized_shape")});
       if (input.rank() >= count) {
@@ -61,8 +143,12 @@ bool layer_norm_accepts(CallContext& ctx, const ArgValue& input, const std::vect
         if (std::all_of(trailing.begin(), trailing.end(), [](const DimExpr& dim) { return dim.is_constant(); })) {
           nlohmann::json sizes = nlohmann::json::array();
           for (const DimExpr& dim : trailing) sizes.push_back(dim.offset);
-          ctx.add_option_fix(diagnostic, fmt::format("construct with normalized_shape={}", sizes.dump()),
-                             {{"normalized_shape", count == 1 ? sizes[0] : sizes}});
+          if (ctx.add_option_fix(diagnostic, fmt::format("construct with normalized_shape={}", sizes.dump()),
+                                 {{"normalized_shape", count == 1 ? sizes[0] : sizes}}) &&
+              per_head) {
+            CallContext::label_last_fix(diagnostic, FixSemantics::Suspect,
+                                        "the output is split into heads next: a norm over the whole width mixes the heads' statistics");
+          }
         }
       }
     }

@@ -15,6 +15,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -228,6 +229,41 @@ void check_reduced_stack(CallContext& ctx, const ArgValue& input, const std::set
   }
 }
 
+// nn.MultiheadAttention's weights are averaged over the heads unless average_attn_weights=False:
+// (N, L, S), the queries where the per-head weights (N, H, L, S) have their heads. A reduction of
+// the averaged weights over that dim alone (w.mean(dim=1)) is the per-head habit of fusing the
+// heads (attention rollout's head fusion, a mean or max over dim 1), and averages over the
+// queries instead: (N, S), one score per key (MHA423). A mean over the queries is also a reading
+// of its own (how much each key is attended to), so only a result named for the heads or their
+// fusion (head_mean, avg_heads, fused) says the heads were meant. The fix asks the call for the
+// per-head weights, on which the same reduction fuses the heads.
+void check_averaged_weights_reduced(CallContext& ctx, const ArgValue& input, const std::set<int>& reduced) {
+  const CallDecl* producer = input.producer;
+  if (producer == nullptr || producer->op != "MultiheadAttention" || producer->outputs.size() < 2 || producer->outputs[1] != tensor_name(input) ||
+      !producer->arguments.contains("average_attn_weights") || !producer->flag("average_attn_weights") || input.rank() < 2 ||
+      reduced != std::set<int>{input.rank() - 2} || ctx.call.outputs.empty()) {
+    return;
+  }
+  std::string result = ctx.call.outputs.front();
+  std::transform(result.begin(), result.end(), result.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (result.find("head") == std::string::npos && result.find("fuse") == std::string::npos && result.find("fusion") == std::string::npos) return;
+  const int queries = input.rank() - 2;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::IndexAveragedWeights,
+      fmt::format("{} over dim {} of the weights {} of call \"{}\", already averaged over the heads (average_attn_weights=True): dim {} holds the "
+                  "queries, so {} combines the queries' rows, not the heads",
+                  ctx.call.op, queries, tuple_str(input.shape), producer->id, queries, ctx.call.outputs.front()),
+      &input, queries);
+  diagnostic.notes.push_back("nn.MultiheadAttention returns per-head weights (N, H, L, S) only with average_attn_weights=False; "
+                             "PyTorch raises nothing");
+  if (producer->pointer.rfind("/calls/", 0) != 0) return;
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("call \"{}\" with average_attn_weights=False: per-head weights (N, H, L, S), whose dim {} the {} then fuses",
+                                producer->id, queries, ctx.call.op),
+                    nlohmann::json::array({{{"op", "add"}, {"path", child_pointer(producer->pointer, "average_attn_weights")}, {"value", false}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the reduction combines the heads, each query's row kept");
+}
+
 // The dim the first matrix product reading `name` after `after` contracts, in `name`'s dims
 // (rank `rank`): its last as the first operand (x @ y), its last when x.transpose(-2, -1) or .mT
 // is the second (y @ x^T), its second to last as the second operand itself. nullopt when no
@@ -404,6 +440,7 @@ void reduce(CallContext& ctx, DType dtype) {
   if (!reduced->empty()) check_reduced_batch(ctx, input, *reduced);
   if (!reduced->empty()) check_batch_statistic(ctx, input, *reduced);
   if (!reduced->empty()) check_reduced_stack(ctx, input, *reduced);
+  if (!reduced->empty()) check_averaged_weights_reduced(ctx, input, *reduced);
   if (ctx.call.op == "amax") check_fill_before_max(ctx, input);
   ctx.outputs.push_back(reduced_output(ctx, input, *reduced, "output", dtype));
 }

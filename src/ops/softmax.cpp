@@ -267,6 +267,36 @@ void check_softmax_over_product_queries(CallContext& ctx, const ArgValue& input,
   }
 }
 
+// A softmax whose weights are normalised again over the same dim (attn = attn + eps; attn / attn.sum(
+// dim, keepdim=True)): softmax's weights already sum to 1 there, so the division changes nothing
+// (with an eps, next to nothing), and nobody writes a second normalisation to undo none. It is
+// the normalisation of another scheme, whose softmax runs over the other of the two last dims:
+// slot attention softmaxes (B, slots, N) over the slots, so that they compete for each input, and
+// then takes each slot's weighted mean over the inputs. A softmax over the inputs there (dim=-1, as
+// ordinary attention has it) leaves the slots not competing (MHA424). The fix softmaxes over the
+// other dim; not reported for a dim of a batch's role, a dim of size 1 or a tensor under 3 dims.
+void check_softmax_renormalised_alike(CallContext& ctx, const ArgValue& input, int dim) {
+  const int rank = input.rank();
+  if (rank < 3 || dim < rank - 2 || ctx.call.outputs.empty()) return;
+  const int other = dim == rank - 1 ? rank - 2 : rank - 1;
+  const DimExpr& size = input.shape[static_cast<std::size_t>(other)];
+  if ((size.is_constant() && size.offset == 1) || role_of_dim(input.dim_names, other) == DimRole::Batch) return;
+  if (!renormalised_over(ctx.spec, ctx.call.outputs.front(), dim, rank)) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxDimRole,
+      fmt::format("softmax over dim {} ({}) is normalised again over the same dim afterwards (a sum over dim {} divides {}), which changes "
+                  "nothing: that second normalisation belongs to weights softmaxed over dim {} ({}), the entries meant to compete",
+                  dim, dim_text(input, dim), dim, ctx.call.outputs.front(), other, dim_text(input, other)),
+      &input, dim);
+  diagnostic.notes.push_back("slot attention softmaxes over the slots, then takes each slot's weighted mean over the inputs; PyTorch raises nothing");
+  const int fixed = other - rank;
+  if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim={} ({}), the sum over dim {} then making each weighted mean", fixed,
+                                                   dim_text(input, other), dim - rank),
+                           "dim", fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the entries of the other dim compete, and the second normalisation does its work");
+  }
+}
+
 // MHA265 for a softmax over a dim of size 1 (a Linear's out_features of 1, or that dim
 // transposed to the front): every weight is exp(x) / exp(x) = 1, whatever the scores. A size 1 that "dims"
 // gave a named symbol is the user's general size bound for this check, and not reported. The fix
@@ -507,6 +537,7 @@ void infer_softmax(CallContext& ctx) {
   check_softmax_over_queries(ctx, input, *dim);
   check_softmax_over_product_queries(ctx, input, *dim);
   check_softmax_size_one(ctx, input, *dim);
+  check_softmax_renormalised_alike(ctx, input, *dim);
   check_softmax_over_filled_broadcast(ctx, input, *dim);
   check_fill_before_softmax(ctx, input);
   ctx.outputs.push_back({"output", input.shape, input.dtype});

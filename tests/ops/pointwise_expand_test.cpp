@@ -177,3 +177,58 @@ TEST_CASE("expand to a whole multiple of a dim (MHA322) is fixed by repeat_inter
     for (const Fix& fix : test::find(report, "MHA322")->fixes) CHECK(fix.description.find("repeat_interleave") == std::string::npos);
   }
 }
+
+TEST_CASE("repeat with fewer counts than dims (MHA322) is fixed by counts of 1 for the dims kept, placed where the consumers fit", "[glue]") {
+  // Register tokens (1, 4, 256) tiled over the batch with one count: the batch dim takes it.
+  Report registers = test::check_text(R"({"version": 1, "tensors": {"reg": [1, 4, 256], "x": ["B", "N", 256]},
+      "calls": [{"id": "r", "op": "repeat", "input": "reg", "repeats": ["B"], "outputs": ["regs"]},
+                {"id": "c", "op": "cat", "tensors": ["regs", "x"], "dim": 1, "outputs": ["xr"]}]})");
+  const Fix* tiled = test::first_fix(registers, "MHA322");
+  REQUIRE(tiled != nullptr);
+  CHECK(tiled->description == "give every dim a count, 1 where the 3-D tensor is kept: reg.repeat(B, 1, 1)");
+  CHECK(tiled->valid());
+  CHECK(tiled->semantics == FixSemantics::Consistent);
+  // A channels-first token (1, C, 1) joined to (B, C, T) on the last dim: the kept dim is the
+  // channels, not the last one; the placement that puts 1 last breaks the cat and loses.
+  Report channels = test::check_text(R"({"version": 1, "tensors": {"tok": [1, 256, 1], "x": ["B", 256, "T"]},
+      "calls": [{"id": "r", "op": "repeat", "input": "tok", "repeats": ["B", 9], "outputs": ["toks"]},
+                {"id": "c", "op": "cat", "tensors": ["x", "toks"], "dim": 2, "outputs": ["xt"]}]})");
+  const Fix* kept = test::first_fix(channels, "MHA322");
+  REQUIRE(kept != nullptr);
+  CHECK(kept->description == "give every dim a count, 1 where the 3-D tensor is kept: tok.repeat(B, 1, 9)");
+  CHECK(kept->valid());
+  // As many counts as dims, or more: no such fix (the check is elsewhere).
+  Report enough = test::check_text(op_call("repeat", R"("input": [1, 1, 8], "repeats": ["B", 2, 1])"));
+  CHECK(test::find(enough, "MHA322") == nullptr);
+}
+
+TEST_CASE("a reduction over the query dim of head-averaged MHA weights, named for the heads, warns: average_attn_weights=False", "[glue][roles]") {
+  // Seq-first cross-attention; the weights are (N, L, S) whatever the layout. avg_heads = w.mean(1).
+  auto with = [](const std::string& reduction, const std::string& options) {
+    return R"j({"version": 1, "modules": {"xattn": "nn.MultiheadAttention(256, 8)"},
+        "tensors": {"tgt": ["T", "B", 256], "mem": ["S", "B", 256]},
+        "calls": [{"id": "x", "module": "xattn", "query": "tgt", "key": "mem", "value": "mem", "outputs": ["out", "w"])j" +
+           options + R"j(},
+                  )j" + reduction + "]}";
+  };
+  Report averaged = test::check_text(with(R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["avg_heads"]})", ""));
+  const Diagnostic* rows = test::find(averaged, "MHA291");
+  REQUIRE(rows != nullptr);
+  CHECK(rows->severity() == Severity::Warning);
+  const Fix* fix = test::first_fix(averaged, "MHA291");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "call \"x\" with average_attn_weights=False: per-head weights (N, H, L, S), whose dim 1 the mean then fuses");
+  CHECK(fix->valid());
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  // A max over the heads written the same way.
+  CHECK(test::find(test::check_text(with(R"({"id": "r", "op": "amax", "input": "w", "dim": -2, "outputs": ["head_max"]})", "")), "MHA291") != nullptr);
+  // No sign the heads were meant (a mean over the queries is a reading of its own: how much each
+  // key is attended to), the per-head weights, or another dim: silent.
+  for (const auto& [reduction, options] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["received"]})", ""},
+           {R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["avg_heads"]})", R"(, "average_attn_weights": false)"},
+           {R"({"id": "r", "op": "mean", "input": "w", "dim": 2, "outputs": ["head_mean"]})", ""}}) {
+    INFO(reduction + options);
+    CHECK(test::find(test::check_text(with(reduction, options)), "MHA291") == nullptr);
+  }
+}

@@ -356,3 +356,31 @@ TEST_CASE("softmax over a dim that torch.where stretched from size 1 beside a co
   CHECK(uniform->fixes.front().valid());
   CHECK(test::find(test::check_text(spec("dT")), "MHA293") == nullptr);
 }
+
+TEST_CASE("softmax normalised again over its own dim (a no-op) warns: the softmax was meant over the other of the last two dims", "[glue][roles][einsum]") {
+  // Multi-head slot attention: (B, H, slots, N) scores from einsum, softmaxed over the inputs,
+  // then + eps and divided by their sum over the inputs again.
+  auto check = [](int softmax_dim, int sum_dim, int slots) {
+    return test::check_text(R"({"version": 1, "tensors": {"s": ["B", 4, )" + std::to_string(slots) + R"(, 16], "x": ["B", 4, "N", 16], "v": ["B", 4, "N", 16]},
+      "calls": [{"id": "e", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["s", "x"], "outputs": ["logits"]},
+                {"id": "sm", "op": "softmax", "input": "logits", "dim": )" + std::to_string(softmax_dim) + R"(, "outputs": ["w"]},
+                {"id": "ep", "op": "add", "input": "w", "other": 1e-8, "outputs": ["w2"]},
+                {"id": "su", "op": "sum", "input": "w2", "dim": )" + std::to_string(sum_dim) + R"(, "keepdim": true, "outputs": ["z"]},
+                {"id": "dv", "op": "div", "input": "w2", "other": "z", "outputs": ["wn"]},
+                {"id": "o", "op": "einsum", "equation": "bhij,bhjd->bhid", "operands": ["wn", "v"], "outputs": ["updates"]}]})");
+  };
+  Report inputs = check(-1, 3, 5);
+  const Diagnostic* found = test::find(inputs, "MHA265");
+  REQUIRE(found != nullptr);
+  CHECK(found->call == "sm");
+  const Fix* fix = test::first_fix(inputs, "MHA265");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "softmax over dim=-2 (5), the sum over dim -1 then making each weighted mean");
+  CHECK(fix->valid());
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  // Over the slots, then the inputs (slot attention as written), or no second normalisation of
+  // the same dim, or a single slot: silent.
+  CHECK(test::find(check(-2, -1, 5), "MHA265") == nullptr);
+  CHECK(test::find(check(2, 3, 5), "MHA265") == nullptr);
+  CHECK(test::find(check(-1, 3, 1), "MHA265") == nullptr);
+}

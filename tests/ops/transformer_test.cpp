@@ -400,3 +400,42 @@ TEST_CASE("a key padding mask of the queries' length where a mask of the keys' i
   CHECK(test::find(self_attention, "MHA335") == nullptr);
   CHECK(self_attention.count(Severity::Warning) == 0);
 }
+
+TEST_CASE("a LayerNorm over one head's features written before the view that splits the heads (MHA403) moves after it", "[transformer]") {
+  // A key norm over head_dim 64 on k_proj's (B, S, 512), then reshape(B, S, -1, 64): per head.
+  const std::string before = R"j({"version": 1,
+      "modules": {"k_proj": "nn.Linear(512, 512)", "k_norm": "nn.LayerNorm(64)"},
+      "tensors": {"mem": ["B", "S", 512], "q": ["B", 8, "T", 64], "v": ["B", 8, "S", 64]},
+      "calls": [{"id": "kp", "module": "k_proj", "input": "mem", "outputs": ["k0"]},
+                {"id": "kn", "module": "k_norm", "input": "k0", "outputs": ["k1"]},
+                {"id": "split", "op": "reshape", "input": "k1", "shape": ["B", "S", -1, 64], "outputs": ["k2"]},
+                {"id": "t", "op": "transpose", "input": "k2", "dim0": 1, "dim1": 2, "outputs": ["k"]},
+                {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v"}]})j";
+  Report report = test::check_text(before);
+  const Diagnostic* norm = test::find(report, "MHA403");
+  REQUIRE(norm != nullptr);
+  REQUIRE(norm->fixes.size() >= 2);
+  CHECK(norm->fixes[0].description ==
+        "apply k_norm after the view that splits the heads: k1 = k0.reshape(B, S, -1, 64) first, then k2 = k_norm(k1): the norm over 64 features is "
+        "per head");
+  CHECK(norm->fixes[0].valid());
+  CHECK(norm->fixes[0].semantics == FixSemantics::Consistent);
+  // Widening the norm to the whole width runs but mixes the heads.
+  const auto widened = std::find_if(norm->fixes.begin(), norm->fixes.end(),
+                                    [](const Fix& fix) { return fix.description == "construct with normalized_shape=[512]"; });
+  REQUIRE(widened != norm->fixes.end());
+  CHECK(widened->semantics == FixSemantics::Suspect);
+  // Read by another call too, or viewed into another last dim: no such fix, and the width is not suspect.
+  for (const std::string& other : {std::string(R"("shape": ["B", "S", 16, 32])"), std::string(R"("shape": ["B", "S", 8, 64]}, {"id": "x", "op": "relu", "input": "k1")")}) {
+    std::string text = before;
+    text.replace(text.find(R"("shape": ["B", "S", -1, 64])"), std::string(R"("shape": ["B", "S", -1, 64])").size(), other);
+    INFO(text);
+    Report plain = test::check_text(text);
+    const Diagnostic* shape = test::find(plain, "MHA403");
+    REQUIRE(shape != nullptr);
+    for (const Fix& fix : shape->fixes) {
+      CHECK(fix.description.find("after the view") == std::string::npos);
+      if (fix.description == "construct with normalized_shape=[512]") CHECK(fix.semantics != FixSemantics::Suspect);
+    }
+  }
+}
