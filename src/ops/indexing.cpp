@@ -360,9 +360,8 @@ void check_slice_past_dim(CallContext& ctx, const ArgValue& input, const IndexEx
     if (d != static_cast<int>(*at) && size.is_constant() && size.offset > stop && role != DimRole::Batch && role != DimRole::Heads) longer = d;
   }
   if (!longer) return;
-  // Borrowed code: MHA337 (slice-past-dim) is to be added at merge (/work/notes/s22-h12a-codes.def).
   Diagnostic& diagnostic = report_argument(
-      ctx, DiagId::AttentionColumnRead,
+      ctx, DiagId::SlicePastDim,
       fmt::format("{}{} cuts dim {} (size {}) at {}, past its end, so it keeps the whole dim; dim {} (size {}) is longer than {}", shown_name(input, "input"),
                   text, *at, cut.str(), stop, *longer, input.shape[static_cast<std::size_t>(*longer)].str(), stop),
       "index");

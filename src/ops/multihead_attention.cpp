@@ -1083,7 +1083,7 @@ class MhaRules {
     }
     if (batched_ && ctx_.symbols.compare(kpm_.shape[0], N_) == Symbols::Verdict::Unequal) return false;
     Diagnostic& diagnostic = ctx_.report(
-        DiagId::SdpaMaskOfQueries,
+        DiagId::KeyPaddingMaskOfQueries,
         fmt::format("valid only if {} == {}, but {} {}'s last dim, which masks the keys (S = {}), holds {}, the queries' length: the mask "
                     "was made for the queries",
                     kpm_len.str(), S_.str(), kpm_.argument, tuple_str(kpm_.shape), S_.str(), kpm_len.str()),

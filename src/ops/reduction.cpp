@@ -249,7 +249,7 @@ void check_averaged_weights_reduced(CallContext& ctx, const ArgValue& input, con
   if (result.find("head") == std::string::npos && result.find("fuse") == std::string::npos && result.find("fusion") == std::string::npos) return;
   const int queries = input.rank() - 2;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::IndexAveragedWeights,
+      DiagId::ReduceAveragedWeights,
       fmt::format("{} over dim {} of the weights {} of call \"{}\", already averaged over the heads (average_attn_weights=True): dim {} holds the "
                   "queries, so {} combines the queries' rows, not the heads",
                   ctx.call.op, queries, tuple_str(input.shape), producer->id, queries, ctx.call.outputs.front()),

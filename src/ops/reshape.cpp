@@ -1101,9 +1101,8 @@ class ReshapeRules {
       if (drops_first) unpadding = reader;
     }
     if (unpadding == nullptr) return;
-    // Borrowed code: MHA338 (skew-undone) is to be added at merge (/work/notes/s22-h12a-codes.def).
     Diagnostic& diagnostic = report_argument(
-        ctx_, DiagId::ReshapeMovesDim,
+        ctx_, DiagId::SkewUndone,
         fmt::format("{} keeps the padded shape {}, and call \"{}\" drops the pad column again: the zero column added to dim {} and the {} do "
                     "nothing, where the relative-position skew views the last two sizes exchanged",
                     ctx_.call.op, tuple_str(shape), unpadding->id, d, ctx_.call.op),

@@ -283,7 +283,7 @@ void check_softmax_renormalised_alike(CallContext& ctx, const ArgValue& input, i
   if ((size.is_constant() && size.offset == 1) || role_of_dim(input.dim_names, other) == DimRole::Batch) return;
   if (!renormalised_over(ctx.spec, ctx.call.outputs.front(), dim, rank)) return;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::SoftmaxDimRole,
+      DiagId::SoftmaxRenormalisedAlike,
       fmt::format("softmax over dim {} ({}) is normalised again over the same dim afterwards (a sum over dim {} divides {}), which changes "
                   "nothing: that second normalisation belongs to weights softmaxed over dim {} ({}), the entries meant to compete",
                   dim, dim_text(input, dim), dim, ctx.call.outputs.front(), other, dim_text(input, other)),

@@ -1074,7 +1074,7 @@ TEST_CASE("a condition on a mask alone is no swap: the mask's own fix comes firs
     "pad": {"shape": ["B", "T"], "dtype": "bool"}}, "modules": {"mha": "nn.MultiheadAttention(64, 4, batch_first=True)"},
     "calls": [{"id": "a", "module": "mha", "query": "x", "key": "mem", "value": "mem", "key_padding_mask": "pad"}]})j");
   CHECK(test::find(padding, "MHA083") == nullptr);
-  const Diagnostic* condition = test::find(padding, "MHA335");  // made for the queries: an error of its own
+  const Diagnostic* condition = test::find(padding, "MHA339");  // made for the queries: an error of its own
   REQUIRE(condition != nullptr);
   for (const Fix& fix : condition->fixes) CHECK(fix.description.find("swap") == std::string::npos);
   // An SDPA mask written (B, 1, S, T): transposed, not the arguments swapped.

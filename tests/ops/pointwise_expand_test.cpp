@@ -212,16 +212,16 @@ TEST_CASE("a reduction over the query dim of head-averaged MHA weights, named fo
                   )j" + reduction + "]}";
   };
   Report averaged = test::check_text(with(R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["avg_heads"]})", ""));
-  const Diagnostic* rows = test::find(averaged, "MHA291");
+  const Diagnostic* rows = test::find(averaged, "MHA423");
   REQUIRE(rows != nullptr);
   CHECK(rows->severity() == Severity::Warning);
-  const Fix* fix = test::first_fix(averaged, "MHA291");
+  const Fix* fix = test::first_fix(averaged, "MHA423");
   REQUIRE(fix != nullptr);
   CHECK(fix->description == "call \"x\" with average_attn_weights=False: per-head weights (N, H, L, S), whose dim 1 the mean then fuses");
   CHECK(fix->valid());
   CHECK(fix->semantics == FixSemantics::Consistent);
   // A max over the heads written the same way.
-  CHECK(test::find(test::check_text(with(R"({"id": "r", "op": "amax", "input": "w", "dim": -2, "outputs": ["head_max"]})", "")), "MHA291") != nullptr);
+  CHECK(test::find(test::check_text(with(R"({"id": "r", "op": "amax", "input": "w", "dim": -2, "outputs": ["head_max"]})", "")), "MHA423") != nullptr);
   // No sign the heads were meant (a mean over the queries is a reading of its own: how much each
   // key is attended to), the per-head weights, or another dim: silent.
   for (const auto& [reduction, options] : std::vector<std::pair<std::string, std::string>>{
@@ -229,6 +229,6 @@ TEST_CASE("a reduction over the query dim of head-averaged MHA weights, named fo
            {R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["avg_heads"]})", R"(, "average_attn_weights": false)"},
            {R"({"id": "r", "op": "mean", "input": "w", "dim": 2, "outputs": ["head_mean"]})", ""}}) {
     INFO(reduction + options);
-    CHECK(test::find(test::check_text(with(reduction, options)), "MHA291") == nullptr);
+    CHECK(test::find(test::check_text(with(reduction, options)), "MHA423") == nullptr);
   }
 }

@@ -679,7 +679,7 @@ TEST_CASE("a skew whose view keeps the padded shape, the pad column dropped agai
         {{"id": "s", "op": "getitem", "input": "skewed", "index": "{}", "outputs": ["srel"]}}]}})j", shape, index);
   };
   Report unskewed = test::check_text(spec("[4, 10, 11]", "[:, :, 1:]"));
-  const Diagnostic* undone = test::find(unskewed, "MHA312");
+  const Diagnostic* undone = test::find(unskewed, "MHA338");
   REQUIRE(undone != nullptr);
   CHECK(undone->call == "v");
   REQUIRE_FALSE(undone->fixes.empty());

@@ -370,17 +370,17 @@ TEST_CASE("softmax normalised again over its own dim (a no-op) warns: the softma
                 {"id": "o", "op": "einsum", "equation": "bhij,bhjd->bhid", "operands": ["wn", "v"], "outputs": ["updates"]}]})");
   };
   Report inputs = check(-1, 3, 5);
-  const Diagnostic* found = test::find(inputs, "MHA265");
+  const Diagnostic* found = test::find(inputs, "MHA424");
   REQUIRE(found != nullptr);
   CHECK(found->call == "sm");
-  const Fix* fix = test::first_fix(inputs, "MHA265");
+  const Fix* fix = test::first_fix(inputs, "MHA424");
   REQUIRE(fix != nullptr);
   CHECK(fix->description == "softmax over dim=-2 (5), the sum over dim -1 then making each weighted mean");
   CHECK(fix->valid());
   CHECK(fix->semantics == FixSemantics::Consistent);
   // Over the slots, then the inputs (slot attention as written), or no second normalisation of
   // the same dim, or a single slot: silent.
-  CHECK(test::find(check(-2, -1, 5), "MHA265") == nullptr);
-  CHECK(test::find(check(2, 3, 5), "MHA265") == nullptr);
-  CHECK(test::find(check(-1, 3, 1), "MHA265") == nullptr);
+  CHECK(test::find(check(-2, -1, 5), "MHA424") == nullptr);
+  CHECK(test::find(check(2, 3, 5), "MHA424") == nullptr);
+  CHECK(test::find(check(-1, 3, 1), "MHA424") == nullptr);
 }

@@ -367,7 +367,7 @@ TEST_CASE("beam search in a traced spec: decoder states declared B*4 through the
   CHECK(test::find(named, "MHA240") != nullptr);
 }
 
-TEST_CASE("a key padding mask of the queries' length where a mask of the keys' is declared is an error: pass the keys' (MHA335)", "[transformer][mha]") {
+TEST_CASE("a key padding mask of the queries' length where a mask of the keys' is declared is an error: pass the keys' (MHA339)", "[transformer][mha]") {
   // Seq-first nn.Transformer: memory_key_padding_mask masks the encoder's S positions; the
   // decoder's (N, T) padding mask there fits only if T == S, which nothing ties. The source's (N, S)
   // padding mask the spec declares is the one meant; dropping the argument leaves the source's
@@ -377,7 +377,7 @@ TEST_CASE("a key padding mask of the queries' length where a mask of the keys' i
                 "tgt_padding": {"shape": ["N", "T"], "dtype": "bool"}},
     "calls": [{"id": "t", "module": "tr", "src": "src", "tgt": "tgt", "src_key_padding_mask": "src_padding",
                "tgt_key_padding_mask": "tgt_padding", "memory_key_padding_mask": "tgt_padding"}]})");
-  const Diagnostic* of_queries = test::find(report, "MHA335");
+  const Diagnostic* of_queries = test::find(report, "MHA339");
   REQUIRE(of_queries != nullptr);
   CHECK(of_queries->severity() == Severity::Error);
   CHECK(of_queries->argument == "memory_key_padding_mask");
@@ -390,14 +390,14 @@ TEST_CASE("a key padding mask of the queries' length where a mask of the keys' i
     "tensors": {"q": ["B", "L", 64], "kv": ["B", "P", 64], "q_pad": {"shape": ["B", "L"], "dtype": "bool"},
                 "kv_pad": {"shape": ["B", "P"], "dtype": "bool"}},
     "calls": [{"id": "a", "module": "x", "query": "q", "key": "kv", "value": "kv", "key_padding_mask": "q_pad"}]})j");
-  const Fix* fix = test::first_fix(mha, "MHA335");
+  const Fix* fix = test::first_fix(mha, "MHA339");
   REQUIRE(fix != nullptr);
   CHECK(fix->description.find("key_padding_mask=kv_pad") != std::string::npos);
   // Self-attention: the queries' length is the keys'; no error.
   Report self_attention = test::check_text(R"j({"version": 1, "modules": {"x": "nn.MultiheadAttention(64, 4, batch_first=True)"},
     "tensors": {"q": ["B", "L", 64], "q_pad": {"shape": ["B", "L"], "dtype": "bool"}},
     "calls": [{"id": "a", "module": "x", "query": "q", "key": "q", "value": "q", "key_padding_mask": "q_pad"}]})j");
-  CHECK(test::find(self_attention, "MHA335") == nullptr);
+  CHECK(test::find(self_attention, "MHA339") == nullptr);
   CHECK(self_attention.count(Severity::Warning) == 0);
 }
 
