@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "mhacheck/render.hpp"
+#include "call_context.hpp"
 #include "fix_search.hpp"
 #include "mhacheck/spec.hpp"
 #include "test_support.hpp"
@@ -1394,4 +1395,14 @@ TEST_CASE("a fix made on twin calls too takes the nearest two, not every layer o
     }
   }
   CHECK(extended > 0);
+}
+
+TEST_CASE("is_calls_entry_pointer: a whole entry of the calls list, not a value inside one", "[fixes]") {
+  CHECK(CallContext::is_calls_entry_pointer("/calls/3"));
+  CHECK(CallContext::is_calls_entry_pointer("/calls/-"));
+  CHECK(CallContext::is_calls_entry_pointer(CallContext::calls_entry_pointer(12)));
+  CHECK_FALSE(CallContext::is_calls_entry_pointer("/calls/3/input"));
+  CHECK_FALSE(CallContext::is_calls_entry_pointer("/calls"));
+  CHECK_FALSE(CallContext::is_calls_entry_pointer("/tensors/calls/3"));
+  CHECK_FALSE(CallContext::is_calls_entry_pointer("/callsx/3"));
 }
