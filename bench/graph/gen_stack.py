@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a spec of N chained calls: a decoder stack for bench/graph/run.sh (standard library only).
 
-    gen_stack.py N OUT.json [--fail | --entered | --cats | --biased] [--compact]
+    gen_stack.py N OUT.json [--fail | --entered | --cats | --biased | --masked] [--compact]
 
 Each layer is five calls, so N must be a multiple of 5 (10, 100, 1000, 10000 are):
 
@@ -52,6 +52,13 @@ finds no reader of the weights and follows them to the end of the spec:
   scores  matmul(h, kt), w = softmax(scores, -1)
   wb      add(w, bias)                                            bias (64, 64) declared
   out     matmul(kt, wb)                                          -> the next layer's h
+
+--masked makes N scaled_dot_product_attention calls alike, each on the declared (B, 8, T, 64)
+query, keys and values, each passing the (B, T) bool padding mask "pad" as attn_mask, which
+broadcasts against the (T, T) scores (B=8, T=64: an error, MHA084, in every call, with a fix to
+verify for each: a stack of layers that all carry one slip, the failing counterpart of "valid"):
+
+  l{i}.attn  scaled_dot_product_attention(x, k, v, attn_mask=pad)  -> l{i}.out
 
 --compact leaves out the spaces after "," and ":" (still one call per line): at 100,000 calls, the
 most a spec may hold, the file is then 16.1 MB, under the 16 MiB (16.8 MB) input limit; 17.3 MB without.
@@ -116,7 +123,17 @@ def biased_layer(i, h):
     ]
 
 
+def masked_spec(n):
+    calls = [{"id": f"l{i}.attn", "op": "scaled_dot_product_attention", "query": "x", "key": "k", "value": "v",
+              "attn_mask": "pad", "outputs": [f"l{i}.out"]} for i in range(n)]
+    tensors = {"x": ["B", 8, "T", 64], "k": ["B", 8, "T", 64], "v": ["B", 8, "T", 64],
+               "pad": {"shape": ["B", "T"], "dtype": "bool"}}
+    return {"version": 1, "dims": {"B": 8, "T": 64}, "modules": {}, "tensors": tensors, "calls": calls}
+
+
 def spec(n, fail, entered=False, variant=None):
+    if variant == "masked":
+        return masked_spec(n)
     layers = n // CALLS_PER_LAYER
     if variant is not None:
         modules, calls, h = {}, [], "x"
@@ -175,14 +192,14 @@ def write(doc, out, compact):
 
 
 def main():
-    flags = {"--fail", "--entered", "--cats", "--biased", "--compact"}
+    flags = {"--fail", "--entered", "--cats", "--biased", "--masked", "--compact"}
     args = [a for a in sys.argv[1:] if a not in flags]
     fail, entered = "--fail" in sys.argv[1:], "--entered" in sys.argv[1:]
-    variant = "cats" if "--cats" in sys.argv[1:] else "biased" if "--biased" in sys.argv[1:] else None
+    variant = next((v for v in ("cats", "biased", "masked") if f"--{v}" in sys.argv[1:]), None)
     smallest = 2 * CALLS_PER_LAYER if entered else CALLS_PER_LAYER
-    chosen = sum(1 for f in ("--fail", "--entered", "--cats", "--biased") if f in sys.argv[1:])
+    chosen = sum(1 for f in ("--fail", "--entered", "--cats", "--biased", "--masked") if f in sys.argv[1:])
     if len(args) != 2 or not args[0].isdigit() or int(args[0]) % CALLS_PER_LAYER or int(args[0]) < smallest or chosen > 1:
-        sys.exit(f"usage: gen_stack.py N OUT.json [--fail | --entered | --cats | --biased] [--compact]   (N a multiple of "
+        sys.exit(f"usage: gen_stack.py N OUT.json [--fail | --entered | --cats | --biased | --masked] [--compact]   (N a multiple of "
                  f"{CALLS_PER_LAYER}, at least {smallest})")
     write(spec(int(args[0]), fail, entered, variant), args[1], "--compact" in sys.argv[1:])
 

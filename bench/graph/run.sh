@@ -14,7 +14,9 @@
 #              where the input enters, checking the whole stack below; "cats" tokens and padding
 #              masks joined by cat in every layer, paired by MHA295's check; "biased" a bias added
 #              to every layer's softmax weights, followed forward by check_bias_after_softmax;
-#              both valid, run with VARIANTS="valid cats biased"), SPEC_DIR (keep the generated specs there instead of a temp dir),
+#              both valid, run with VARIANTS="valid cats biased"; "masked" N alike SDPA calls each given
+#              a (B, T) padding mask as attn_mask, an error with a fix to verify in every call, run
+#              with SIZES="50 100 200" VARIANTS="valid masked"), SPEC_DIR (keep the generated specs there instead of a temp dir),
 #              RSS_METHOD=ptrace to use bench/proctime.py's RSS probe even when GNU time exists.
 # Targets (from the issue): 1,000 calls under 50 ms; 10,000 calls under 10x the 1,000-call
 # time. Reported as PASS/MISS; nothing asserts, and the exit status is 0 unless the benchmark
@@ -58,7 +60,7 @@ echo "harness:  $HPY ($("$HPY" -c 'import sys; print(sys.version.split()[0])'))"
 # ---- specs ------------------------------------------------------------------------------------
 declare -A SPEC
 for v in "${VARIANTS[@]}"; do
-  case $v in valid) flag=() ;; fail) flag=(--fail) ;; entered) flag=(--entered) ;; cats) flag=(--cats) ;; biased) flag=(--biased) ;; *) echo "run.sh: unknown variant $v" >&2; exit 2 ;; esac
+  case $v in valid) flag=() ;; fail) flag=(--fail) ;; entered) flag=(--entered) ;; cats) flag=(--cats) ;; biased) flag=(--biased) ;; masked) flag=(--masked) ;; *) echo "run.sh: unknown variant $v" >&2; exit 2 ;; esac
   for n in "${SIZES[@]}"; do
     SPEC[$v.$n]=$SPECS/stack_${v}_$n.json
     "$HPY" bench/graph/gen_stack.py "$n" "${SPEC[$v.$n]}" "${flag[@]}"
@@ -113,11 +115,12 @@ tmp, specs, rss_method = sys.argv[1], sys.argv[2], sys.argv[3]
 target_1k, target_scale = float(sys.argv[4]), float(sys.argv[5])
 variants, sizes = sys.argv[6].split(), [int(s) for s in sys.argv[7].split()]
 formats = ["text", "json"]
-expected_exit = {"valid": 0, "fail": 1, "entered": 1, "cats": 0, "biased": 0}
+expected_exit = {"valid": 0, "fail": 1, "entered": 1, "cats": 0, "biased": 0, "masked": 1}
 described = {"valid": "no errors", "fail": "one error in the last layer, fixes verified",
              "entered": "the input entered with two dims exchanged, refused by the front end's Linear; relayout fixes checked on the whole stack",
              "cats": "tokens and padding masks joined by cat in every layer, paired by MHA295",
-             "biased": "a bias added to every layer's softmax weights, followed forward by check_bias_after_softmax"}
+             "biased": "a bias added to every layer's softmax weights, followed forward by check_bias_after_softmax",
+             "masked": "N alike SDPA calls, each with a (B, T) padding mask as attn_mask: N errors, each fix re-checked"}
 
 def jsonl(path):
     with open(path) as f:

@@ -133,10 +133,17 @@ struct Spec {
   // The document's JSON value, parsed again from the source text on first use if parse_spec
   // freed it: only fixes and a few diagnostics read the document after parse_spec.
   const nlohmann::json& value() const;
+  // The indices in `calls`, in spec order, of the calls that read the tensor `name` as a named
+  // argument, and of those that output it: a walk forward from a tensor visits its readers only,
+  // not every later call. Made on first use (and again when `calls` was replaced since).
+  const std::vector<std::size_t>& readers_of(const std::string& name) const;
+  const std::vector<std::size_t>& makers_of(const std::string& name) const;
+  struct TensorUses;  // the index readers_of and makers_of read
 
  private:
   std::map<std::string, std::size_t> module_positions_, tensor_positions_;
   mutable std::shared_ptr<const nlohmann::json> reread_value_;
+  mutable std::shared_ptr<const TensorUses> uses_;
 };
 
 // Calls one spec may hold: far beyond any model, small enough that checking stays interactive.

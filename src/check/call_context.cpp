@@ -383,6 +383,11 @@ std::optional<std::size_t> CallContext::index_in_calls(const CallDecl& call) {
 
 std::string CallContext::calls_entry_pointer(std::size_t index) { return child_pointer("/calls", index); }
 
+bool CallContext::is_calls_entry_pointer(std::string_view pointer) {
+  const std::string_view prefix = "/calls/";
+  return pointer.substr(0, prefix.size()) == prefix && pointer.find('/', prefix.size()) == std::string_view::npos;
+}
+
 // The inserted calls read the argument by name (a declared tensor or an earlier call's output):
 // the values stay connected, and `run` computes them. Each call reads the one before it.
 bool CallContext::add_inserted_calls_fix(Diagnostic& diagnostic, const ArgValue& argument, std::string description,

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -156,6 +157,9 @@ class CallContext {
   static std::optional<std::size_t> index_in_calls(const CallDecl& call);
   // The pointer of entry `index` of the "calls" list ("/calls/3").
   static std::string calls_entry_pointer(std::size_t index);
+  // Whether `pointer` names a whole entry of the "calls" list ("/calls/3", "/calls/-"), not a
+  // value inside one ("/calls/3/input") nor anything outside the list.
+  static bool is_calls_entry_pointer(std::string_view pointer);
 
   // Patch operations, for combining several edits into one fix.
   std::optional<nlohmann::json> option_patch(const std::vector<std::pair<std::string, nlohmann::json>>& options) const;

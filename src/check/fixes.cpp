@@ -6,11 +6,13 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "condition_advice.hpp"
 #include "core/text.hpp"
+#include "dim_origin.hpp"
 #include "entered_relayout.hpp"
 #include "fix_search.hpp"
 #include "insertion_candidates.hpp"
@@ -268,13 +270,34 @@ bool made_alike(const CallDecl& a, const CallDecl& b) {
   return true;
 }
 
+// The index in spec.calls of the call before spec.calls[before] that outputs `name` (producer_of).
 std::optional<std::size_t> producer_index(const Spec& spec, const std::string& name, std::size_t before) {
-  for (std::size_t i = before; i-- > 0;) {
-    const std::vector<std::string>& outputs = spec.calls[i].outputs;
-    if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) return i;
-  }
-  return std::nullopt;
+  const CallDecl* made = producer_of(spec, name, &spec.calls[before]);
+  if (made == nullptr) return std::nullopt;
+  return static_cast<std::size_t>(made - spec.calls.data());
 }
+
+// The spec's calls and the report's, by id, made once per report: twins_of looks a call up for
+// every diagnostic and every searched call, and each call made alike with it.
+class CallIndex {
+ public:
+  CallIndex(const Spec& spec, const Report& report) {
+    for (std::size_t i = 0; i < spec.calls.size(); ++i) at_.emplace(spec.calls[i].id, i);  // the first of an id, as call_index
+    for (const CallReport& call : report.calls) checked_.emplace(call.id, &call);      // as call_report
+  }
+  std::optional<std::size_t> index(const std::string& id) const {
+    auto found = at_.find(id);
+    return found == at_.end() ? std::nullopt : std::optional<std::size_t>(found->second);
+  }
+  const CallReport* checked(const std::string& id) const {
+    auto found = checked_.find(id);
+    return found == checked_.end() ? nullptr : found->second;
+  }
+
+ private:
+  std::unordered_map<std::string, std::size_t> at_;
+  std::unordered_map<std::string, const CallReport*> checked_;
+};
 
 // Pairs the tensors read by calls `a` and `b` slot by slot, and their producers made alike.
 bool pair_chains(const Spec& spec, std::size_t a, std::size_t b, TwinMap& map, int depth) {
@@ -305,16 +328,16 @@ bool pair_chains(const Spec& spec, std::size_t a, std::size_t b, TwinMap& map, i
 // fixes. So only the nearest twins join a fix, which keeps it (and its re-check) small.
 constexpr std::size_t kMaxTwins = 2;
 
-std::vector<TwinMap> twins_of(const Spec& spec, const Report& report, const std::string& call) {
+std::vector<TwinMap> twins_of(const Spec& spec, const CallIndex& calls, const std::string& call) {
   std::vector<TwinMap> twins;
-  std::optional<std::size_t> index = call_index(spec, call);
-  const CallReport* checked = call_report(report, call);
+  std::optional<std::size_t> index = calls.index(call);
+  const CallReport* checked = calls.checked(call);
   if (!index || !checked || spec.calls[*index].pointer.empty()) return twins;
   const CallDecl& own = spec.calls[*index];
   auto pair_with = [&](std::size_t other) {
     const CallDecl& twin = spec.calls[other];
     if (twin.pointer.empty() || !made_alike(own, twin)) return;
-    const CallReport* twin_checked = call_report(report, twin.id);
+    const CallReport* twin_checked = calls.checked(twin.id);
     if (!twin_checked || twin_checked->arguments.size() != checked->arguments.size()) return;
     for (std::size_t a = 0; a < checked->arguments.size(); ++a) {
       if (checked->arguments[a].name != twin_checked->arguments[a].name || checked->arguments[a].shape != twin_checked->arguments[a].shape) return;
@@ -363,7 +386,7 @@ std::optional<nlohmann::json> patch_on_twin(const Fix& fix, const TwinMap& map) 
     if ((kind != "replace" && kind != "add") || !op.contains("path") || op.value("value", nlohmann::json()).is_object()) return std::nullopt;
     const std::string path = op["path"].get<std::string>();
     // A call inserted (add at /calls/N) renames outputs the twin cannot share.
-    if (path.rfind("/calls/", 0) == 0 && path.find('/', 7) == std::string::npos) return std::nullopt;
+    if (CallContext::is_calls_entry_pointer(path)) return std::nullopt;
     std::optional<std::string> mapped;
     for (const auto& [tensor, twin] : map.tensors) {
       const std::string prefix = child_pointer("/tensors", tensor);
@@ -386,8 +409,8 @@ std::optional<nlohmann::json> patch_on_twin(const Fix& fix, const TwinMap& map) 
 
 // `fixes` with, after them, each made on every twin of the call too (twins_of: the query, key
 // and value each joined alike), where it can be.
-void add_twin_extensions(const Spec& spec, const Report& report, const std::string& call, std::vector<Fix>& fixes) {
-  std::vector<TwinMap> twins = twins_of(spec, report, call);
+void add_twin_extensions(const Spec& spec, const CallIndex& calls, const std::string& call, std::vector<Fix>& fixes) {
+  std::vector<TwinMap> twins = twins_of(spec, calls, call);
   if (twins.empty()) return;
   std::size_t own = fixes.size();
   for (std::size_t i = 0; i < own; ++i) {
@@ -469,9 +492,9 @@ void label_self_pairing(Fix& fix, const Spec& spec) {
 // Keeps the verified fixes of one diagnostic, best first. A rule's fix, like a searched one, that
 // holds only under a new condition (MHA080) is suspect: batch_first=True with the query relaid
 // while a cat still joins the seq-first memory on the batch holds only while M == B.
-void verify_diagnostic(const Spec& spec, const Report& original, Diagnostic& diagnostic) {
+void verify_diagnostic(const Spec& spec, const Report& original, const CallIndex& calls, Diagnostic& diagnostic) {
   std::vector<Fix> kept;
-  add_twin_extensions(spec, original, diagnostic.call, diagnostic.fixes);
+  add_twin_extensions(spec, calls, diagnostic.call, diagnostic.fixes);
   for (Fix& fix : diagnostic.fixes) {
     Recheck check = recheck(spec, fix.patch);
     if (!repairs(original, diagnostic, check)) continue;
@@ -512,10 +535,13 @@ struct SearchBudget {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + kSearchTime;
 
   bool spend(std::size_t calls) {
-    if (calls > work || std::chrono::steady_clock::now() > deadline) return false;
+    if (!affords(calls) || std::chrono::steady_clock::now() > deadline) return false;
     work -= calls;
     return true;
   }
+  // Whether the work bound still allows a re-check of `calls` calls (spend can then still
+  // refuse it for the time); once it does not, it never does again.
+  bool affords(std::size_t calls) const { return calls <= work; }
 };
 
 // A searched fix's roles: one that brings a role diagnostic the graph did not have, anywhere
@@ -590,11 +616,16 @@ void add_searched(const Spec& spec, const Report& original, const Fix& candidate
 // search_candidates): each candidate is re-checked once, for
 // all of them, and its patched graph dropped before the next.
 void search_call(const Spec& spec, const Report& original, const std::vector<Diagnostic*>& targets, const std::vector<AskedShape>& asked,
-                 SearchBudget& budget, const ReadIndex& reads) {
-  // The concrete repairs first: few, made for these diagnostics, outside kMaxSearched.
-  std::vector<Fix> candidates = repair_candidates(spec, original, targets, asked);
-  for (Fix& searched : search_candidates(spec, original, targets.front()->call, kMaxSearched, reads)) candidates.push_back(std::move(searched));
-  add_twin_extensions(spec, original, targets.front()->call, candidates);
+                 SearchBudget& budget, const ReadIndex& reads, const CallIndex& calls) {
+  // The concrete repairs first: few, made for these diagnostics, outside kMaxSearched. None is
+  // made once the budget affords no re-check: making them re-checks the graph too (insertion
+  // candidates), and each would be dropped unchecked.
+  std::vector<Fix> candidates;
+  if (budget.affords(spec.calls.size())) {
+    candidates = repair_candidates(spec, original, targets, asked);
+    for (Fix& searched : search_candidates(spec, original, targets.front()->call, kMaxSearched, reads)) candidates.push_back(std::move(searched));
+    add_twin_extensions(spec, calls, targets.front()->call, candidates);
+  }
   for (const Fix& candidate : candidates) {
     if (!budget.spend(spec.calls.size())) break;
     Recheck check = recheck(spec, candidate.patch);
@@ -1039,12 +1070,13 @@ void verify_fixes(const Spec& spec, Report& report) {
   // The rules' fixes that ask for other values, by call, before verification drops those that
   // break another reader of the tensor: the shapes they name guide the search.
   std::map<std::string, std::vector<AskedShape>> asked;
+  const CallIndex calls(spec, report);  // report.calls stay as they are below
   for (Diagnostic& diagnostic : report.diagnostics) {
     for (Fix& fix : diagnostic.fixes) {
       if (asks_for_other_values(spec, fix)) asked[diagnostic.call].push_back({diagnostic.argument, fix});
       say_how_to_cut(fix, spec, diagnostic.argument);
     }
-    if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, diagnostic);
+    if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, calls, diagnostic);
   }
   // Searched fixes, call by call in the order of their first diagnostic.
   SearchBudget budget;
@@ -1059,7 +1091,7 @@ void verify_fixes(const Spec& spec, Report& report) {
       if (diagnostic.call == first.call && wants_search(spec, report, diagnostic)) targets.push_back(&diagnostic);
     }
     if (!reads) reads.emplace(spec);
-    search_call(spec, report, targets, asked[first.call], budget, *reads);
+    search_call(spec, report, targets, asked[first.call], budget, *reads, calls);
   }
   // Findings of one cause are grouped by single fixes only: a combination ("all together")
   // repairs several causes at once.

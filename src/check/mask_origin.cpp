@@ -307,7 +307,7 @@ MaskOrigin mask_origin_of(const Spec& spec, const std::string& name, const CallD
 
 std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin) {
   const CallDecl* maker = origin.maker;
-  if (maker == nullptr || (maker->op != "eq" && maker->op != "ne") || maker->pointer.rfind("/calls/", 0) != 0) return std::nullopt;
+  if (maker == nullptr || (maker->op != "eq" && maker->op != "ne") || !CallContext::index_in_calls(*maker)) return std::nullopt;
   std::string input = input_name(*maker, "input");
   if (input.empty()) return std::nullopt;
   bool equal = maker->op == "eq";

@@ -1178,6 +1178,46 @@ const nlohmann::json& Spec::value() const {
   return *reread_value_;
 }
 
+struct Spec::TensorUses {
+  const CallDecl* calls = nullptr;  // the calls indexed: Spec::calls' data and size then
+  std::size_t count = 0;
+  std::unordered_map<std::string, std::vector<std::size_t>> readers, makers;
+};
+
+namespace {
+
+const Spec::TensorUses& tensor_uses(const Spec& spec, std::shared_ptr<const Spec::TensorUses>& uses) {
+  if (uses && uses->calls == spec.calls.data() && uses->count == spec.calls.size()) return *uses;
+  auto made = std::make_shared<Spec::TensorUses>();
+  made->calls = spec.calls.data();
+  made->count = spec.calls.size();
+  for (std::size_t i = 0; i < spec.calls.size(); ++i) {
+    for (const auto& [argument, ref] : spec.calls[i].tensors) {
+      if (ref.kind != ArgRef::Kind::Named) continue;
+      std::vector<std::size_t>& readers = made->readers[ref.name];
+      if (readers.empty() || readers.back() != i) readers.push_back(i);
+    }
+    for (const std::string& output : spec.calls[i].outputs) {
+      std::vector<std::size_t>& makers = made->makers[output];
+      if (makers.empty() || makers.back() != i) makers.push_back(i);
+    }
+  }
+  uses = std::move(made);
+  return *uses;
+}
+
+const std::vector<std::size_t>& uses_of(const std::unordered_map<std::string, std::vector<std::size_t>>& uses, const std::string& name) {
+  static const std::vector<std::size_t> none;
+  auto found = uses.find(name);
+  return found == uses.end() ? none : found->second;
+}
+
+}  // namespace
+
+const std::vector<std::size_t>& Spec::readers_of(const std::string& name) const { return uses_of(tensor_uses(*this, uses_).readers, name); }
+
+const std::vector<std::size_t>& Spec::makers_of(const std::string& name) const { return uses_of(tensor_uses(*this, uses_).makers, name); }
+
 Spec parse_spec(JsonDocument document) {
   Spec spec;
   spec.document = std::move(document);

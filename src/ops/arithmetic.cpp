@@ -359,7 +359,7 @@ void check_per_head_vector(CallContext& ctx, const ArgValue& input, const ArgVal
 void check_unsqueezed_meets_batch(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
   for (const auto& [blamed, kept] : {std::pair{&input, &other}, std::pair{&other, &input}}) {
     const CallDecl* unsqueeze = blamed->producer;
-    if (!unsqueeze || unsqueeze->op != "unsqueeze" || unsqueeze->pointer.rfind("/calls/", 0) != 0 || !unsqueeze->arguments.contains("dim") ||
+    if (!unsqueeze || unsqueeze->op != "unsqueeze" || !CallContext::index_in_calls(*unsqueeze) || !unsqueeze->arguments.contains("dim") ||
         !unsqueeze->arguments["dim"].is_number_integer() || blamed->rank() != kept->rank() || blamed->rank() < 3) {
       continue;
     }
@@ -435,7 +435,7 @@ void check_flattened_orders(CallContext& ctx, const ArgValue& input, const ArgVa
         &blamed, at);
     diagnostic.notes.push_back("PyTorch raises nothing: both have the same number of elements");
     const CallDecl* flattening = blamed.producer;
-    if (order.size() != 2 || flattening == nullptr || flattening->pointer.rfind("/calls/", 0) != 0 ||
+    if (order.size() != 2 || flattening == nullptr || !CallContext::index_in_calls(*flattening) ||
         (flattening->op != "view" && flattening->op != "reshape" && flattening->op != "flatten")) {
       return;
     }
@@ -451,11 +451,11 @@ void check_flattened_orders(CallContext& ctx, const ArgValue& input, const ArgVa
       return;
     }
     const std::string transposed = fresh_name(ctx.spec, source.name + "_t");
-    const std::size_t index = std::stoul(flattening->pointer.substr(7));
+    const std::size_t index = *CallContext::index_in_calls(*flattening);
     nlohmann::json call = {{"id", transposed}, {"op", "transpose"}, {"input", source.name}, {"dim0", at}, {"dim1", at + 1}, {"outputs", {transposed}}};
     nlohmann::json patch = nlohmann::json::array({{{"op", "add"}, {"path", flattening->pointer}, {"value", std::move(call)}},
-                                                  {{"op", "replace"}, {"path", "/calls/" + std::to_string(index + 1) + "/input"}, {"value", transposed}}});
-    if (flattening->op == "view") patch.push_back({{"op", "replace"}, {"path", "/calls/" + std::to_string(index + 1) + "/op"}, {"value", "reshape"}});
+                                                  {{"op", "replace"}, {"path", CallContext::calls_entry_pointer(index + 1) + "/input"}, {"value", transposed}}});
+    if (flattening->op == "view") patch.push_back({{"op", "replace"}, {"path", CallContext::calls_entry_pointer(index + 1) + "/op"}, {"value", "reshape"}});
     ctx.add_patch_fix(diagnostic,
                       fmt::format("{}.transpose({}, {}) before the {} in call \"{}\"{}: merged {} as {} is", source.name, at, at + 1, flattening->op,
                                   flattening->id, flattening->op == "view" ? " (as reshape)" : "", merged_name({order[1], order[0]}), shown_name(kept)),
@@ -485,15 +485,14 @@ void check_padding_weights(CallContext& ctx, const ArgValue& input, const ArgVal
         weights);
     if (!cast->origin.reason.empty()) diagnostic.notes.push_back(cast->origin.reason);
     diagnostic.notes.push_back("masked mean pooling weights the tokens to keep (1 = keep); PyTorch raises nothing");
-    const std::string prefix = "/calls/";
-    if (cast->cast->pointer.rfind(prefix, 0) != 0) return;
+    const std::optional<std::size_t> index = CallContext::index_in_calls(*cast->cast);
+    if (!index) return;
     const std::string keep = cast->cast->id + "_keep";
-    const std::size_t index = std::stoul(cast->cast->pointer.substr(prefix.size()));
     ctx.add_patch_fix(diagnostic,
                       fmt::format("weight by ~{}, the tokens: (~{}).{}() in call \"{}\"", mask, cast->mask, cast->cast->op, cast->cast->id),
                       nlohmann::json::array({{{"op", "add"}, {"path", cast->cast->pointer},
                                               {"value", {{"id", keep}, {"op", "bitwise_not"}, {"input", cast->mask}, {"outputs", {keep}}}}},
-                                             {{"op", "replace"}, {"path", prefix + std::to_string(index + 1) + "/input"}, {"value", keep}}}));
+                                             {{"op", "replace"}, {"path", CallContext::calls_entry_pointer(*index + 1) + "/input"}, {"value", keep}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the weights are 1 on the tokens and 0 on the padding");
     return;
   }
@@ -576,7 +575,7 @@ void propose_doubled_half(CallContext& ctx, Diagnostic& diagnostic, const ArgVal
 // positions of different sequences, which means nothing. The condition (MHA080) is an error
 // (MHA083) and the fix drops the bias: the call passes the scores on unchanged.
 void check_square_bias_on_cross_scores(CallContext& ctx, const ArgValue& input, const ArgValue& other, std::size_t reported) {
-  if (ctx.call.op != "add" || ctx.call.pointer.rfind("/calls/", 0) != 0) return;
+  if (ctx.call.op != "add" || !ctx.index_in_calls()) return;
   for (const auto& [scores, bias] : {std::pair{&input, &other}, std::pair{&other, &input}}) {
     if (bias->rank() < 2 || scores->rank() < 2 || !is_attention_scores(ctx, *scores) || is_attention_scores(ctx, *bias)) continue;
     const DimExpr& rows = bias->written[bias->written.size() - 2];
@@ -633,7 +632,7 @@ void check_reduced_without_keepdim(CallContext& ctx, const ArgValue& input, cons
   const std::string name = tensor_name(input);
   const CallDecl* reduction = other.producer;
   static const std::set<std::string> reductions{"sum", "mean", "amax", "amin", "max", "min", "logsumexp", "norm", "std", "var"};
-  if (name.empty() || reduction == nullptr || reductions.count(reduction->op) == 0 || reduction->pointer.rfind("/calls/", 0) != 0 ||
+  if (name.empty() || reduction == nullptr || reductions.count(reduction->op) == 0 || !CallContext::index_in_calls(*reduction) ||
       input_name(*reduction, "input") != name || reduction->arguments.value("keepdim", nlohmann::json(false)) == true || !reduction->arguments.contains("dim") || input.rank() < 2) {
     return;
   }
@@ -808,7 +807,7 @@ bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other)
 void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
   if (other.rank() != 0 || input.rank() < 2) return;
   const CallDecl* reduction = values_maker(ctx, other);
-  if (reduction == nullptr || (reduction->op != "sum" && reduction->op != "mean") || reduction->pointer.rfind("/calls/", 0) != 0) return;
+  if (reduction == nullptr || (reduction->op != "sum" && reduction->op != "mean") || !CallContext::index_in_calls(*reduction)) return;
   const nlohmann::json& dims = reduction->arguments.at("dim");
   if (!(dims.is_null() || (dims.is_array() && dims.empty()))) return;
   auto ref = reduction->tensors.find("input");

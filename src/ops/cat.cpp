@@ -398,11 +398,31 @@ std::vector<MaskingCall> masking_calls_reached(const Spec& spec, const CallDecl&
     int steps = 0;     // calls from the cat's output
     bool scored = false;  // made through a matrix product from the cat's output
   };
-  std::vector<Reached> reached;
-  for (const std::string& output : cat.outputs) reached.push_back({output, 0, false});
   std::vector<MaskingCall> found;
-  const CallDecl* end = spec.calls.data() + spec.calls.size();
-  for (const CallDecl* call = &cat + 1; call < end && !reached.empty(); ++call) {
+  if (spec.calls.empty() || &cat < spec.calls.data() || &cat >= spec.calls.data() + spec.calls.size()) return found;
+  // Only the calls after a reached tensor that read it, up to the first that outputs its name
+  // again (which hides it), can change what is reached: those are visited, in spec order.
+  std::set<std::size_t> visits;
+  auto visit_readers = [&](const std::string& tensor, std::size_t made_at) {
+    const std::vector<std::size_t>& makers = spec.makers_of(tensor);
+    auto remade = std::upper_bound(makers.begin(), makers.end(), made_at);
+    const std::size_t last = remade == makers.end() ? spec.calls.size() : *remade;
+    if (remade != makers.end()) visits.insert(last);
+    const std::vector<std::size_t>& readers = spec.readers_of(tensor);
+    for (auto reader = std::upper_bound(readers.begin(), readers.end(), made_at); reader != readers.end() && *reader <= last; ++reader) {
+      visits.insert(*reader);
+    }
+  };
+  const auto cat_index = static_cast<std::size_t>(&cat - spec.calls.data());
+  std::vector<Reached> reached;
+  for (const std::string& output : cat.outputs) {
+    reached.push_back({output, 0, false});
+    visit_readers(output, cat_index);
+  }
+  while (!visits.empty() && !reached.empty()) {
+    const std::size_t index = *visits.begin();
+    visits.erase(visits.begin());
+    const CallDecl* call = &spec.calls[index];
     int steps = -1;
     bool through_mask = false, through_other = false, scored = false;
     std::vector<std::pair<std::string, bool>> reading;  // the arguments reached, and whether scored
@@ -436,7 +456,10 @@ std::vector<MaskingCall> masking_calls_reached(const Spec& spec, const CallDecl&
       }
     }
     if (steps + 1 < kMaxSteps) {
-      for (const std::string& output : call->outputs) reached.push_back({output, steps + 1, scored || is_product(*call)});
+      for (const std::string& output : call->outputs) {
+        reached.push_back({output, steps + 1, scored || is_product(*call)});
+        visit_readers(output, index);
+      }
     }
   }
   return found;

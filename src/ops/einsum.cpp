@@ -277,7 +277,7 @@ void check_contraction(CallContext& ctx, const std::vector<const ArgValue*>& ope
     }
   }
   std::optional<Uncontracted> reader_found = readers == 1 ? uncontracted(*reader) : std::nullopt;
-  if (reader_found && reader->pointer.rfind("/calls/", 0) == 0) {
+  if (reader_found && CallContext::index_in_calls(*reader).has_value()) {
     const std::string reader_equation = reader->arguments.at("equation").get<std::string>();
     EinsumEquation reading;
     read_einsum_terms(reader_equation, reader->list_size("operands"), reading);

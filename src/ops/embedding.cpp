@@ -127,15 +127,14 @@ void check_index_bounds(CallContext& ctx, const ArgValue& input, std::int64_t co
       &input);
   ctx.pytorch_raises(diagnostic, "IndexError", "index out of range in self");
   const std::string& at = ctx.call.pointer;
-  const std::string calls = "/calls/";
-  if (at.rfind(calls, 0) != 0) return;
-  const std::size_t index = std::stoul(at.substr(calls.size()));
+  const std::optional<std::size_t> index = ctx.index_in_calls();
+  if (!index) return;
   if (bounds->low < 0 && bounds->high - bounds->low < count) {
     const std::int64_t shift = -bounds->low;
     const std::string shifted = name + "_index";
     nlohmann::json add = {{"id", ctx.call.id + "_shift"}, {"op", "add"}, {"input", name}, {"other", shift}, {"outputs", {shifted}}};
     nlohmann::json patch = nlohmann::json::array({{{"op", "add"}, {"path", at}, {"value", std::move(add)}},
-                                                  {{"op", "replace"}, {"path", child_pointer(fmt::format("/calls/{}", index + 1), "input")}, {"value", shifted}}});
+                                                  {{"op", "replace"}, {"path", child_pointer(CallContext::calls_entry_pointer(*index + 1), "input")}, {"value", shifted}}});
     ctx.add_patch_fix(diagnostic,
                       fmt::format("shift the indices onto the table's rows from 0: {} = {} + {} (rows {} to {})", shifted, name, shift, 0,
                                   bounds->high + shift),

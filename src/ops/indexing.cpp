@@ -25,8 +25,8 @@ DiagId index_diagnostic(const std::string& message) {
 }
 
 // A size that must be known: whether an index fits depends on a symbol's value otherwise.
-void symbol_dependent(CallContext& ctx, const std::string& argument, const std::string& what) {
-  report_argument(ctx, DiagId::ShapeNotDerivable, what + "; bind the symbol under \"dims\"", argument);
+Diagnostic& symbol_dependent(CallContext& ctx, const std::string& argument, const std::string& what) {
+  return report_argument(ctx, DiagId::ShapeNotDerivable, what + "; bind the symbol under \"dims\"", argument);
 }
 
 // "[2, 4]", as PyTorch prints an IntArrayRef.
@@ -187,7 +187,7 @@ void check_averaged_weights_index(CallContext& ctx, const ArgValue& input, const
       "index");
   diagnostic.notes.push_back("nn.MultiheadAttention returns per-head weights (N, H, L, S) only with average_attn_weights=False; "
                              "PyTorch raises nothing");
-  if (producer->pointer.rfind("/calls/", 0) != 0) return;
+  if (!CallContext::index_in_calls(*producer)) return;
   ctx.add_patch_fix(diagnostic, fmt::format("call \"{}\" with average_attn_weights=False: per-head weights (N, H, L, S)", producer->id),
                     nlohmann::json::array({{{"op", "add"}, {"path", child_pointer(producer->pointer, "average_attn_weights")}, {"value", false}}}));
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the index reads one head's weights");
@@ -294,9 +294,10 @@ void check_key_column_read(CallContext& ctx, const ArgValue& input, const IndexE
 // fits, a dim named as a sequence first, then the unnamed ones with the features (the last dim)
 // after them; a dim named as a batch or as heads is not where tokens are kept.
 // With `strictly_longer`, only dims longer than the stop (a dim of exactly that size would be
-// kept whole again).
-void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const IndexExpression& index, std::size_t at, bool strictly_longer = false) {
-  if (ctx.diagnostics.empty() || at >= index.items.size() || static_cast<int>(at) >= input.rank()) return;
+// kept whole again). The fixes go to `diagnostic`, the one the caller reported.
+void offer_slice_on_fitting_dims(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, const IndexExpression& index, std::size_t at,
+                                 bool strictly_longer = false) {
+  if (at >= index.items.size() || static_cast<int>(at) >= input.rank()) return;
   const IndexItem& slice = index.items[at];
   auto full = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
   if (slice.kind != IndexItem::Kind::Slice || !slice.stop || !slice.stop->is_constant() || slice.stop->constant <= 0) return;
@@ -319,12 +320,12 @@ void offer_slice_on_fitting_dims(CallContext& ctx, const ArgValue& input, const 
     std::vector<std::string> items(static_cast<std::size_t>(dim), ":");
     items.push_back(item_text(slice));
     const std::string moved = fmt::format("[{}]", fmt::join(items, ", "));
-    if (ctx.add_argument_fix(ctx.diagnostics.back(),
+    if (ctx.add_argument_fix(diagnostic,
                              fmt::format("slice dim {} (size {}) instead of dim {}: {}{}", dim, input.shape[static_cast<std::size_t>(dim)].str(), at,
                                          name, moved),
                              "index", moved) &&
         candidate.first == 0) {
-      CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "the slice keeps positions of the sequence");
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the slice keeps positions of the sequence");
     }
   }
 }
@@ -366,7 +367,7 @@ void check_slice_past_dim(CallContext& ctx, const ArgValue& input, const IndexEx
                   text, *at, cut.str(), stop, *longer, input.shape[static_cast<std::size_t>(*longer)].str(), stop),
       "index");
   diagnostic.notes.push_back("PyTorch clamps a slice's stop to the dim's size and raises nothing");
-  offer_slice_on_fitting_dims(ctx, input, index, *at, true);
+  offer_slice_on_fitting_dims(ctx, diagnostic, input, index, *at, true);
 }
 
 }  // namespace
@@ -380,8 +381,8 @@ void infer_getitem(CallContext& ctx) {
   resolve_symbols(*index, ctx.symbols);
   IndexPlan plan = plan_index(*index, input.shape);
   if (plan.failure && plan.failure->type.empty()) {
-    symbol_dependent(ctx, "index", plan.failure->message);
-    offer_slice_on_fitting_dims(ctx, input, *index, plan.failure->item);
+    Diagnostic& diagnostic = symbol_dependent(ctx, "index", plan.failure->message);
+    offer_slice_on_fitting_dims(ctx, diagnostic, input, *index, plan.failure->item);
     return;
   }
   if (plan.failure) {

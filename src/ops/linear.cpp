@@ -143,7 +143,7 @@ std::optional<std::string> features_moved_upstream(const ArgValue& input, std::i
 // the merge; returns why a Linear built for the merged width is suspect.
 std::optional<std::string> propose_pooled_tokens(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, std::int64_t in_features) {
   const CallDecl* merge = input.producer;
-  if (merge == nullptr || (merge->op != "view" && merge->op != "reshape" && merge->op != "flatten") || merge->pointer.rfind("/calls/", 0) != 0 ||
+  if (merge == nullptr || (merge->op != "view" && merge->op != "reshape" && merge->op != "flatten") || !CallContext::index_in_calls(*merge) ||
       merge->outputs.size() != 1) {
     return std::nullopt;
   }

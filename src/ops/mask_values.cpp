@@ -44,7 +44,7 @@ Made values_source(const Spec& spec, std::string name, const CallDecl* producer,
   return {name, producer};
 }
 
-bool patchable(const CallDecl* call) { return call != nullptr && call->pointer.rfind("/calls/", 0) == 0; }
+bool patchable(const CallDecl* call) { return call != nullptr && CallContext::index_in_calls(*call).has_value(); }
 
 
 // A 1 = keep mask multiplied by a negative number and added to the scores: the kept positions get

@@ -287,7 +287,7 @@ void check_value_contracted_like_key(CallContext& ctx, const ArgValue& weights, 
   diagnostic.notes.push_back("attention weights (..., L, S) multiply the value (..., S, Ev) untransposed: only the key is transposed, "
                              "for the scores q @ k^T; PyTorch raises nothing when S == Ev");
   const ArgRef& ref = ctx.call.tensor(value.argument);
-  if (value.producer == nullptr || ref.kind != ArgRef::Kind::Named || ctx.call.pointer.rfind("/calls/", 0) != 0) return;
+  if (value.producer == nullptr || ref.kind != ArgRef::Kind::Named || !ctx.index_in_calls()) return;
   // The transpose of the last two dims that made the value (v.transpose(-2, -1)): the fix reads
   // its input instead.
   const CallDecl& swap = *value.producer;

@@ -873,7 +873,7 @@ class MhaRules {
   // the flattened shape, its text the expression on the input.
   void propose_flattened_map(Diagnostic& diagnostic) {
     const int rank = query_.rank();
-    if (ctx_.call.pointer.rfind("/calls/", 0) == 0 || rank <= 3 || ctx_.symbols.compare(query_.shape.back(), DimExpr::constant(m_.embed_dim)) != Symbols::Verdict::Equal) return;
+    if (ctx_.index_in_calls().has_value() || rank <= 3 || ctx_.symbols.compare(query_.shape.back(), DimExpr::constant(m_.embed_dim)) != Symbols::Verdict::Equal) return;
     std::string flatten = fmt::format("flatten(1, {})", rank - 2);
     if (!m_.batch_first) flatten += ".transpose(0, 1)";
     std::vector<std::pair<const ArgValue*, Shape>> shapes;

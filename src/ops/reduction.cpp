@@ -256,7 +256,7 @@ void check_averaged_weights_reduced(CallContext& ctx, const ArgValue& input, con
       &input, queries);
   diagnostic.notes.push_back("nn.MultiheadAttention returns per-head weights (N, H, L, S) only with average_attn_weights=False; "
                              "PyTorch raises nothing");
-  if (producer->pointer.rfind("/calls/", 0) != 0) return;
+  if (!CallContext::index_in_calls(*producer)) return;
   ctx.add_patch_fix(diagnostic,
                     fmt::format("call \"{}\" with average_attn_weights=False: per-head weights (N, H, L, S), whose dim {} the {} then fuses",
                                 producer->id, queries, ctx.call.op),
@@ -409,7 +409,7 @@ NamedOutput reduced_output(const CallContext& ctx, const ArgValue& input, const 
 // is right before sum or mean). Inputs known to be non-negative (relu, softmax) lose nothing.
 void check_fill_before_max(CallContext& ctx, const ArgValue& input) {
   const CallDecl* fill = input.producer;
-  if (fill == nullptr || fill->op != "masked_fill" || !fill->arguments.contains("value") || fill->pointer.rfind("/calls/", 0) != 0) return;
+  if (fill == nullptr || fill->op != "masked_fill" || !fill->arguments.contains("value") || !CallContext::index_in_calls(*fill)) return;
   const nlohmann::json& value = fill->arguments.at("value");
   if (!value.is_number() || value.is_boolean() || value.get<double>() <= -1e4 || !is_floating(input.dtype)) return;
   const std::string filled = input_name(*fill, "input");

@@ -494,7 +494,8 @@ void check_grouped_heads_order(CallContext& ctx, const ArgValue& query, const st
     if (!outer_unpaired) continue;
     const CallDecl& view = *split->view;
     const nlohmann::json& written = view.arguments.value("shape", nlohmann::json());
-    if (!written.is_array() || static_cast<int>(written.size()) <= split->outer + 1 || view.outputs.empty() || view.pointer.rfind("/calls/", 0) != 0) {
+    if (!written.is_array() || static_cast<int>(written.size()) <= split->outer + 1 || view.outputs.empty() ||
+        !CallContext::index_in_calls(view)) {
       continue;
     }
     const auto outer = static_cast<std::size_t>(split->outer);
@@ -516,14 +517,13 @@ void check_grouped_heads_order(CallContext& ctx, const ArgValue& query, const st
     std::vector<std::string> entries;
     for (const nlohmann::json& size : shape) entries.push_back(shape_entry(size));
     const std::string result = view.outputs.front(), split_name = fresh_name(ctx.spec, result + "_split");
-    const std::string index = view.pointer.substr(std::string("/calls/").size());
-    if (index.empty() || !std::all_of(index.begin(), index.end(), [](unsigned char c) { return std::isdigit(c); })) continue;
+    const std::size_t index = *CallContext::index_in_calls(view);  // checked above
     const ArgRef& input = view.tensor("input");
     nlohmann::json patch = nlohmann::json::array(
         {{{"op", "replace"}, {"path", view.pointer + "/shape"}, {"value", shape}},
          {{"op", "replace"}, {"path", view.pointer + "/outputs/0"}, {"value", split_name}},
          {{"op", "add"},
-          {"path", fmt::format("/calls/{}", std::stoul(index) + 1)},
+          {"path", CallContext::calls_entry_pointer(index + 1)},
           {"value", {{"id", fresh_name(ctx.spec, "swap_" + result)}, {"op", "transpose"}, {"input", split_name}, {"dim0", split->outer},
                      {"dim1", split->outer + 1}, {"outputs", {result}}}}}});
     ctx.add_patch_fix(diagnostic,

@@ -128,7 +128,7 @@ class ReshapeRules {
   // exactly (all sizes known).
   void propose_slice_start(Diagnostic& diagnostic) {
     const CallDecl* cut = input_.producer;
-    if (cut == nullptr || cut->op != "getitem" || cut->pointer.rfind("/calls/", 0) != 0 || !cut->arguments.contains("index") ||
+    if (cut == nullptr || cut->op != "getitem" || !CallContext::index_in_calls(*cut) || !cut->arguments.contains("index") ||
         !cut->arguments.at("index").is_string()) {
       return;
     }
@@ -222,7 +222,7 @@ class ReshapeRules {
     const nlohmann::json& dim = cut->arguments.value("dim", nlohmann::json(0));
     if (chunks != 3 || !dim.is_number_integer() || (dim.get<int>() != -1 && dim.get<int>() != input_.rank() - 1)) return false;
     const ArgRef& fused = cut->tensor("input");
-    if (fused.kind != ArgRef::Kind::Named || cut->pointer.rfind("/calls/", 0) != 0) return false;
+    if (fused.kind != ArgRef::Kind::Named || !CallContext::index_in_calls(*cut)) return false;
     const CallDecl* projection = producer_of(ctx_.spec, fused.name, cut);
     const ModuleDecl* module = projection != nullptr && !projection->module.empty() ? ctx_.spec.find_module(projection->module) : nullptr;
     if (module == nullptr || module->type != "Linear") return false;
@@ -790,7 +790,7 @@ class ReshapeRules {
   void propose_copies_per_entry(Diagnostic& diagnostic) {
     const CallDecl* tile = input_.producer;
     const ArgRef& tiled_ref = ctx_.call.tensor("input");
-    if (tile == nullptr || tile->op != "repeat" || tile->pointer.rfind("/calls/", 0) != 0 || tile->outputs.size() != 1 ||
+    if (tile == nullptr || tile->op != "repeat" || !CallContext::index_in_calls(*tile) || tile->outputs.size() != 1 ||
         tiled_ref.kind != ArgRef::Kind::Named || tiled_ref.name != tile->outputs.front() || readers(tiled_ref.name).size() != 1) {
       return;
     }
@@ -1081,13 +1081,13 @@ class ReshapeRules {
   // reading the view, where the pad is undone.
   void check_unskewed(const Shape& shape) {
     const std::optional<std::size_t> grown_dim = dim_grown_by_zeros();
-    if (!grown_dim || *grown_dim + 1 != shape.size() || shape.size() < 3 || ctx_.call.outputs.empty() || ctx_.call.pointer.rfind("/calls/", 0) != 0) return;
+    if (!grown_dim || *grown_dim + 1 != shape.size() || shape.size() < 3 || ctx_.call.outputs.empty() || !ctx_.index_in_calls()) return;
     const std::size_t d = *grown_dim;
     if (!(shape == ctx_.symbols.resolve(input_.shape)) || !positions_before_grown(d)) return;
     const CallDecl* unpadding = nullptr;
     for (const CallDecl* reader : readers(ctx_.call.outputs[0])) {
       if (reader->op != "getitem" || !reader->arguments.contains("index") || !reader->arguments.at("index").is_string() ||
-          reader->pointer.rfind("/calls/", 0) != 0) {
+          !CallContext::index_in_calls(*reader)) {
         continue;
       }
       std::string error;
@@ -1660,7 +1660,7 @@ class ReshapeRules {
     const int rank = static_cast<int>(shape.size());
     std::vector<const CallDecl*> result_readers = ctx_.call.outputs.empty() ? std::vector<const CallDecl*>{} : readers(ctx_.call.outputs[0]);
     const CallDecl* reader = result_readers.size() == 1 ? result_readers[0] : nullptr;
-    if (reader != nullptr && reader->op == "permute" && reader->arguments.contains("dims") && reader->pointer.rfind("/calls/", 0) == 0) {
+    if (reader != nullptr && reader->op == "permute" && reader->arguments.contains("dims") && CallContext::index_in_calls(*reader).has_value()) {
       std::vector<int> dims;
       for (const nlohmann::json& dim : reader->arguments.at("dims")) {
         int d = dim.is_number_integer() ? dim.get<int>() : -rank - 1;
@@ -1764,7 +1764,7 @@ class ReshapeRules {
   void propose_cut_in_order(Diagnostic& diagnostic, const std::vector<nlohmann::json>& fine, const std::vector<int>& order, const std::string& input) {
     if (ctx_.call.outputs.size() != 1) return;
     std::vector<const CallDecl*> read = readers(ctx_.call.outputs.front());
-    if (read.size() != 1 || read[0]->outputs.size() != 1 || read[0]->pointer.rfind("/calls/", 0) != 0) return;
+    if (read.size() != 1 || read[0]->outputs.size() != 1 || !CallContext::index_in_calls(*read[0])) return;
     std::optional<std::vector<int>> moved = dims_moved_by(*read[0], static_cast<int>(order.size()));
     if (!moved) return;
     for (std::size_t i = 0; i < order.size(); ++i) {
@@ -1802,7 +1802,7 @@ class ReshapeRules {
         if (std::find(call.outputs.begin(), call.outputs.end(), name) != call.outputs.end()) maker = &call;
       }
     }
-    if (maker == nullptr || (maker->op != "permute" && maker->op != "transpose") || maker->pointer.rfind("/calls/", 0) != 0 ||
+    if (maker == nullptr || (maker->op != "permute" && maker->op != "transpose") || !CallContext::index_in_calls(*maker) ||
         readers(name).size() != 1) {
       return;
     }

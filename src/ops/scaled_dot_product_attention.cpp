@@ -404,7 +404,7 @@ class SdpaRules {
         if (slot == arg->rank() - 3) continue;
         DimOrigin repeated = dim_origin(ctx_.spec, *arg, slot);
         const CallDecl* repeat = repeated.call;
-        if (repeat == nullptr || repeat != heads.call || repeat->op != "repeat_interleave" || repeat->pointer.rfind("/calls/", 0) != 0 ||
+        if (repeat == nullptr || repeat != heads.call || repeat->op != "repeat_interleave" || !CallContext::index_in_calls(*repeat) ||
             !repeat->arguments.contains("repeats") || repeat->arguments["repeats"] != group || !repeat->arguments.contains("dim") ||
             !repeat->arguments["dim"].is_number_integer()) {
           continue;

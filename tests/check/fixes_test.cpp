@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "mhacheck/render.hpp"
+#include "call_context.hpp"
 #include "fix_search.hpp"
 #include "mhacheck/spec.hpp"
 #include "test_support.hpp"
@@ -1491,4 +1492,14 @@ TEST_CASE("a sequence length that must be 1 is an error (MHA083): the other side
     "calls": [{"id": "p", "op": "bmm", "input": "a", "mat2": "b"}]})j");
   CHECK(test::find(features, "MHA083") == nullptr);
   CHECK(test::find(features, "MHA080") != nullptr);
+}
+
+TEST_CASE("is_calls_entry_pointer: a whole entry of the calls list, not a value inside one", "[fixes]") {
+  CHECK(CallContext::is_calls_entry_pointer("/calls/3"));
+  CHECK(CallContext::is_calls_entry_pointer("/calls/-"));
+  CHECK(CallContext::is_calls_entry_pointer(CallContext::calls_entry_pointer(12)));
+  CHECK_FALSE(CallContext::is_calls_entry_pointer("/calls/3/input"));
+  CHECK_FALSE(CallContext::is_calls_entry_pointer("/calls"));
+  CHECK_FALSE(CallContext::is_calls_entry_pointer("/tensors/calls/3"));
+  CHECK_FALSE(CallContext::is_calls_entry_pointer("/callsx/3"));
 }

@@ -241,3 +241,21 @@ TEST_CASE("a spec read from text frees its JSON tree and parses it again only wh
   Spec kept = parse_spec(std::move(patched));
   CHECK(kept.value()["tensors"]["x"][2] == 16);
 }
+
+TEST_CASE("readers_of and makers_of give the calls reading and outputting a tensor, in spec order", "[spec]") {
+  Spec spec = parse(R"({
+    "version": 1, "tensors": {"x": [2, 3]},
+    "calls": [{"id": "a", "op": "relu", "input": "x", "outputs": ["h"]},
+              {"id": "b", "op": "add", "input": "h", "other": "h", "outputs": ["h"]},
+              {"id": "c", "op": "mul", "input": "x", "other": "h", "outputs": ["y"]}]})");
+  CHECK(spec.readers_of("x") == std::vector<std::size_t>{0, 2});
+  CHECK(spec.readers_of("h") == std::vector<std::size_t>{1, 2});  // b reads h twice, listed once
+  CHECK(spec.makers_of("h") == std::vector<std::size_t>{0, 1});
+  CHECK(spec.makers_of("x").empty());
+  CHECK(spec.readers_of("y").empty());
+  // A copy whose calls change is indexed again, not read from the original's index.
+  Spec copy = spec;
+  copy.calls.pop_back();
+  CHECK(copy.readers_of("x") == std::vector<std::size_t>{0});
+  CHECK(spec.readers_of("x") == std::vector<std::size_t>{0, 2});
+}
