@@ -2465,7 +2465,9 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   // transpose where the layout entered comes first.
   if (checked) {
     for (auto it = made_consistent; it != argument_values.end(); ++it) add(std::move(*it));
-    for (Fix& fix : insertion_candidates(spec, report, call, *checked)) add(std::move(fix));
+    if (candidates.size() < limit) {
+      for (Fix& fix : insertion_candidates(spec, report, call, *checked, limit - candidates.size())) add(std::move(fix));
+    }
   }
   return candidates;
 }

@@ -535,13 +535,17 @@ struct SearchBudget {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + kSearchTime;
 
   bool spend(std::size_t calls) {
-    if (!affords(calls) || std::chrono::steady_clock::now() > deadline) return false;
+    if (!affords(calls)) return false;
     work -= calls;
     return true;
   }
-  // Whether the work bound still allows a re-check of `calls` calls (spend can then still
-  // refuse it for the time); once it does not, it never does again.
-  bool affords(std::size_t calls) const { return calls <= work; }
+  // Whether the bounds still allow a re-check of `calls` calls; once they do not, they never
+  // do again. Past the time bound too: candidates made then (insertion candidates, each
+  // re-checked on the whole graph to be made) would all be dropped unchecked.
+  bool affords(std::size_t calls) const { return calls <= work && std::chrono::steady_clock::now() <= deadline; }
+  // How many more re-checks of `calls` calls the work bound allows (the time bound may stop
+  // them sooner): the candidates past them are never checked.
+  std::size_t rechecks_left(std::size_t calls) const { return calls == 0 ? work : work / calls; }
 };
 
 // A searched fix's roles: one that brings a role diagnostic the graph did not have, anywhere
@@ -623,7 +627,11 @@ void search_call(const Spec& spec, const Report& original, const std::vector<Dia
   std::vector<Fix> candidates;
   if (budget.affords(spec.calls.size())) {
     candidates = repair_candidates(spec, original, targets, asked);
-    for (Fix& searched : search_candidates(spec, original, targets.front()->call, kMaxSearched, reads)) candidates.push_back(std::move(searched));
+    // Searched candidates past the re-checks the budget has left would be dropped unchecked:
+    // none is made (making an insertion candidate re-checks the whole graph).
+    const std::size_t left = budget.rechecks_left(spec.calls.size());
+    const std::size_t room = std::min(kMaxSearched, left > candidates.size() ? left - candidates.size() : 0);
+    for (Fix& searched : search_candidates(spec, original, targets.front()->call, room, reads)) candidates.push_back(std::move(searched));
     add_twin_extensions(spec, calls, targets.front()->call, candidates);
   }
   for (const Fix& candidate : candidates) {

@@ -424,7 +424,8 @@ static const std::set<std::string, std::less<>>& elementwise_operators() {
   return elementwise;
 }
 
-std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked,
+                                      std::size_t limit) {
   std::vector<Fix> fixes;
   std::optional<std::size_t> index = call_index(spec, call.id);
   if (!index || call.pointer != fmt::format("/calls/{}", *index)) return fixes;
@@ -466,9 +467,13 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
     widest = 0;
     for (const ResolvedArgument& resolved : checked.arguments) widest = std::max(widest, resolved.shape.size());
   }
+  std::size_t kept = 0;
   std::erase_if(fixes, [&](Fix& fix) {
+    if (kept >= limit) return true;  // past what the caller keeps: dropped unchecked
     work += spec.calls.size();
-    return work > kMaxWork || !accepts_call(spec, report, fix, call.id, widest);
+    if (work > kMaxWork || !accepts_call(spec, report, fix, call.id, widest)) return true;
+    ++kept;
+    return false;
   });
   return fixes;
 }

@@ -4,6 +4,7 @@
 // before the output projection). fixes.cpp re-checks each on the whole patched graph and ranks them.
 #pragma once
 
+#include <limits>
 #include <vector>
 
 #include "mhacheck/check.hpp"
@@ -29,8 +30,9 @@ namespace mhacheck {
 // two dims named for different roles is labelled suspect. Each is checked before it is
 // returned: kept only when the patched call gets no error it did not have and the graph fewer
 // errors (a reshape that trades the call's error for another is no candidate), within a bound
-// on that work.
-std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked);
+// on that work; at most `limit` are kept (the first), the rest dropped unchecked.
+std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked,
+                                      std::size_t limit = std::numeric_limits<std::size_t>::max());
 
 // Whether `fix` works against a layer module whose input data holds the module's size (Linear
 // in_features, Conv in_channels, LayerNorm normalized_shape, BatchNorm num_features): it resizes
