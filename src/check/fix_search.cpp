@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <system_error>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -27,6 +29,10 @@
 
 namespace mhacheck {
 namespace {
+
+// The most letters an einsum output's orders are tried for: every order is walked (6 letters are
+// 720 orders, 8 would be 40,320), and attention's einsums output 3 to 5 ('bqk', 'bhqd').
+constexpr std::size_t kMostPermutedLetters = 6;
 
 // Where one tensor argument's layout entered the graph: a shape written in the spec (a
 // declared or inline tensor), or an earlier call's output.
@@ -1784,7 +1790,7 @@ std::vector<ArgumentChange> argument_changes(const CallDecl& call, int rank, con
     const std::size_t arrow = equation.find("->");
     if (arrow == std::string::npos) return changes;
     const std::string output = equation.substr(arrow + 2);
-    if (output.size() < 2 || output.size() > 6 || !std::all_of(output.begin(), output.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; })) {
+    if (output.size() < 2 || output.size() > kMostPermutedLetters || !std::all_of(output.begin(), output.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; })) {
       return changes;
     }
     std::string order = output;
@@ -1893,9 +1899,9 @@ std::optional<std::string> split_leaves_selection(const Spec& spec, std::size_t 
   std::vector<int> before = relayout_order(call, nlohmann::json::object(), rank), after = relayout_order(call, change.values, rank);
   if (before.empty() || after.empty()) return std::nullopt;
   std::map<int, std::set<std::int64_t>> taken;  // result dim -> the constant indices read from it
-  for (std::size_t later = index + 1; later < spec.calls.size(); ++later) {
+  for (std::size_t later : spec.readers_of(call.outputs.front())) {
     const CallDecl& reader = spec.calls[later];
-    if (input_name(reader, "input") != call.outputs.front()) continue;
+    if (later <= index || input_name(reader, "input") != call.outputs.front()) continue;
     if (reader.op == "select" && reader.arguments.value("dim", nlohmann::json()).is_number_integer() &&
         reader.arguments.value("index", nlohmann::json()).is_number_integer()) {
       std::int64_t dim = reader.arguments["dim"].get<std::int64_t>();
@@ -1909,7 +1915,10 @@ std::optional<std::string> split_leaves_selection(const Spec& spec, std::size_t 
       if (text.empty() || text.front() != '[' || at == std::string::npos || end == at || end == std::string::npos) continue;
       std::size_t after_digits = text.find_first_not_of(' ', end);
       if (after_digits == std::string::npos || (text[after_digits] != ']' && text.compare(after_digits, 5, ", ...") != 0)) continue;
-      taken[0].insert(std::stoll(text.substr(at, end - at)));
+      std::int64_t entry = 0;
+      const auto [stop, error] = std::from_chars(text.data() + at, text.data() + end, entry);
+      if (error != std::errc() || stop != text.data() + end) continue;  // more digits than an int64 holds
+      taken[0].insert(entry);
     }
   }
   for (const auto& [dim, indices] : taken) {

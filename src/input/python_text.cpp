@@ -346,15 +346,25 @@ class PythonReader {
         continue;
       }
       if (first.kind == Token::Kind::Name && first.text == "if") {
-        // `if head_dim * num_heads != embed_dim:` then `raise ValueError(...)`: the model's own
-        // check, passed over as an assert over unbound names is. Any other block is refused.
+        // `if head_dim * num_heads != embed_dim:` then `raise ValueError(...)`, on the next line
+        // or after the colon: the model's own check, passed over as an assert over unbound names is.
         Lexer body = lexer_;
         body.skip_line();
+        if (raises_on_same_line(body.peek().offset)) {
+          lexer_.skip_line();
+          continue;
+        }
         if (body.peek().kind == Token::Kind::Name && body.peek().text == "raise") {
           lexer_.skip_line();
           lexer_.skip_line();
           continue;
         }
+      }
+      // Any other block: its body runs or not by values this reader does not have.
+      static const std::set<std::string> conditional = {"if", "elif", "else"}, loops = {"for", "while"};
+      if (first.kind == Token::Kind::Name && (conditional.count(first.text) != 0 || loops.count(first.text) != 0)) {
+        lexer_.fail(first.offset, first.text.size(),
+                    fmt::format("{} blocks are not read; paste the constructor line", conditional.count(first.text) != 0 ? "if/else" : "for/while"));
       }
       if (first.kind == Token::Kind::Name && first.text == "assert") {
         read_assert();
@@ -712,6 +722,24 @@ class PythonReader {
 
   // def __init__(self, d_model=512, nhead: int = 8, *args, **kwargs) -> None: the defaults bind
   // their names (as a call that passes nothing would), unless --dim or "dims" gives the name.
+  // Whether the statement at the current token (an `if`) ends in `: raise ...` on its own logical
+  // line, which ends before offset `next_line`: the colon outside any brackets (a slice's or a
+  // dict's is inside), then raise.
+  bool raises_on_same_line(std::size_t next_line) const {
+    Lexer line = lexer_;
+    int depth = 0;
+    while (line.peek().kind != Token::Kind::End && line.peek().offset < next_line) {
+      Token token = line.take();
+      if (token.kind != Token::Kind::Punct) continue;
+      if (token.text == "(" || token.text == "[" || token.text == "{") ++depth;
+      if (token.text == ")" || token.text == "]" || token.text == "}") --depth;
+      if (token.text == ":" && depth == 0) {
+        return line.peek().kind == Token::Kind::Name && line.peek().text == "raise" && line.peek().offset < next_line;
+      }
+    }
+    return false;
+  }
+
   void read_def() {
     lexer_.take();  // def
     Token name = lexer_.take();

@@ -63,22 +63,16 @@ std::string slice_length_name(const Spec& spec, const ArgValue& input, int slice
 // model's result (logits), one row per example. Null when there is none.
 const CallDecl* final_head(const CallContext& ctx) {
   if (ctx.call.outputs.empty()) return nullptr;
-  auto reads = [&](const CallDecl& call, const std::string& name) {
-    return std::any_of(call.tensors.begin(), call.tensors.end(),
-                       [&](const auto& entry) { return entry.second.kind == ArgRef::Kind::Named && entry.second.name == name; });
-  };
   const CallDecl* head = nullptr;
-  for (const CallDecl& call : ctx.spec.calls) {
-    if (!reads(call, ctx.call.outputs[0])) continue;
+  for (std::size_t reader : ctx.spec.readers_of(ctx.call.outputs[0])) {
+    const CallDecl& call = ctx.spec.calls[reader];
     const ModuleDecl* module = call.module.empty() ? nullptr : ctx.spec.find_module(call.module);
     if (head != nullptr || module == nullptr || module->type != "Linear") return nullptr;
     head = &call;
   }
   if (head == nullptr) return nullptr;
-  for (const CallDecl& call : ctx.spec.calls) {
-    for (const std::string& output : head->outputs) {
-      if (reads(call, output)) return nullptr;
-    }
+  for (const std::string& output : head->outputs) {
+    if (!ctx.spec.readers_of(output).empty()) return nullptr;
   }
   return head;
 }

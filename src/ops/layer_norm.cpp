@@ -28,18 +28,13 @@ bool propose_norm_after_split(CallContext& ctx, Diagnostic& diagnostic, const Ar
   if (!width.is_constant() || width.offset <= normalized || width.offset % normalized != 0) return false;
   const std::string& normed = norm.outputs.front();
   const CallDecl* split = nullptr;
-  bool after = false;
-  for (const CallDecl& call : ctx.spec.calls) {
-    if (&call == &norm) {
-      after = true;
-      continue;
-    }
-    const bool reads = std::any_of(call.tensors.begin(), call.tensors.end(), [&](const auto& argument) {
-      return argument.second.kind == ArgRef::Kind::Named && argument.second.name == normed;
-    });
-    if (!reads) continue;
-    if (!after || split != nullptr) return false;  // a second reader would lose the norm
-    split = &call;
+  // The norm's place among the calls (their count for a module's inner call: every reader is then before it).
+  const std::vector<CallDecl>& calls = ctx.spec.calls;
+  const auto norm_index = static_cast<std::size_t>(std::find_if(calls.begin(), calls.end(), [&](const CallDecl& call) { return &call == &norm; }) - calls.begin());
+  for (std::size_t reader : ctx.spec.readers_of(normed)) {
+    if (reader == norm_index) continue;
+    if (reader < norm_index || split != nullptr) return false;  // a second reader would lose the norm
+    split = &calls[reader];
   }
   if (split == nullptr || (split->op != "view" && split->op != "reshape") || split->outputs.size() != 1 ||
       input_name(*split, "input") != normed || !split->arguments.contains("shape")) {

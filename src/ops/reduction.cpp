@@ -229,6 +229,23 @@ void check_reduced_stack(CallContext& ctx, const ArgValue& input, const std::set
   }
 }
 
+// Whether a reduction's result `name` is named for fusing heads, by its `_`-separated words (a raw
+// substring would take lookahead_score or head_input): "heads" anywhere (avg_heads), "head" then a
+// reduction (head_mean, head_max_fused), or the name ending in what it is, "fused", "fusion" or
+// "rollout" (attn_fused, head_fusion), not fused_key_importance, an importance.
+bool named_for_head_fusion(const std::string& name) {
+  std::vector<std::string> words(1);
+  for (char c : name) {
+    if (c == '_') words.emplace_back();
+    else words.back().push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  static const std::set<std::string> reductions = {"mean", "avg", "average", "max", "min", "sum", "fused", "fusion"};
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    if (words[i] == "heads" || (words[i] == "head" && i + 1 < words.size() && reductions.count(words[i + 1]) != 0)) return true;
+  }
+  return words.back() == "fused" || words.back() == "fusion" || words.back() == "rollout";
+}
+
 // nn.MultiheadAttention's weights are averaged over the heads unless average_attn_weights=False:
 // (N, L, S), the queries where the per-head weights (N, H, L, S) have their heads. A reduction of
 // the averaged weights over that dim alone (w.mean(dim=1)) is the per-head habit of fusing the
@@ -244,9 +261,7 @@ void check_averaged_weights_reduced(CallContext& ctx, const ArgValue& input, con
       reduced != std::set<int>{input.rank() - 2} || ctx.call.outputs.empty()) {
     return;
   }
-  std::string result = ctx.call.outputs.front();
-  std::transform(result.begin(), result.end(), result.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (result.find("head") == std::string::npos && result.find("fuse") == std::string::npos && result.find("fusion") == std::string::npos) return;
+  if (!named_for_head_fusion(ctx.call.outputs.front())) return;
   const int queries = input.rank() - 2;
   Diagnostic& diagnostic = ctx.report(
       DiagId::ReduceAveragedWeights,

@@ -28,6 +28,15 @@
 namespace mhacheck {
 namespace {
 
+// The head size a heads split guesses when the spec names no head count: 64 (GPT-2, BERT, ViT-B,
+// Whisper), and the fewest heads a split makes (one head needs none).
+constexpr std::int64_t kUsualHeadSize = 64;
+constexpr std::int64_t kFewestHeads = 2;
+
+// How many names becomes_query follows: a query reaches its attention through a few moves of its
+// dims, and a name its own transpose reuses (x = x.transpose(1, 2)) would be followed forever.
+constexpr std::size_t kMostDimMoves = 16;
+
 class ReshapeRules {
  public:
   explicit ReshapeRules(CallContext& ctx) : ctx_(ctx), input_(ctx.arg("input")), written_(ctx.call.arguments.at("shape")) {}
@@ -408,7 +417,7 @@ class ReshapeRules {
   // (transpose, permute, contiguous).
   bool becomes_query() const {
     std::vector<std::string> names(ctx_.call.outputs.begin(), ctx_.call.outputs.begin() + std::min<std::size_t>(1, ctx_.call.outputs.size()));
-    for (std::size_t next = 0; next < names.size() && names.size() < 16; ++next) {
+    for (std::size_t next = 0; next < names.size() && names.size() < kMostDimMoves; ++next) {
       for (const CallDecl* reader : readers(names[next])) {
         const bool attention = reader->op == "scaled_dot_product_attention" || reader->op == "F.scaled_dot_product_attention" ||
                                reader->op == "MultiheadAttention";
@@ -740,11 +749,13 @@ class ReshapeRules {
     for (const ResolvedArgument& argument : checked->arguments) {
       if (argument.name == "query") query = &argument.shape;
     }
-    if (query == nullptr || query->size() != 3 || !(*query)[2].is_constant() || (*query)[2].offset % 64 != 0 || (*query)[2].offset < 128 ||
+    // A split needs at least two heads of the usual size: a width of one head (64) has none to make.
+    if (query == nullptr || query->size() != 3 || !(*query)[2].is_constant() || (*query)[2].offset % kUsualHeadSize != 0 ||
+        (*query)[2].offset < kFewestHeads * kUsualHeadSize ||
         ctx_.symbols.compare(sizes_[2], (*query)[2]) != Symbols::Verdict::Equal) {
       return std::nullopt;
     }
-    const std::int64_t heads = (*query)[2].offset / 64;
+    const std::int64_t heads = (*query)[2].offset / kUsualHeadSize;
     nlohmann::json patch = nlohmann::json::array();
     std::vector<std::string> texts;
     std::vector<nlohmann::json> inserted;
@@ -762,11 +773,11 @@ class ReshapeRules {
       const std::string viewed = fresh_name(ctx_.spec, split + "_view");
       split_of[ref.name] = split;
       inserted.push_back({{"id", fresh_name(ctx_.spec, "view_" + split)}, {"op", "view"}, {"input", ref.name},
-                          {"shape", {written_[0], written_[1], heads, 64}}, {"outputs", {viewed}}});
+                          {"shape", {written_[0], written_[1], heads, kUsualHeadSize}}, {"outputs", {viewed}}});
       inserted.push_back({{"id", fresh_name(ctx_.spec, "transpose_" + split)}, {"op", "transpose"}, {"input", viewed}, {"dim0", 1}, {"dim1", 2},
                           {"outputs", {split}}});
-      texts.push_back(fmt::format("{0} = {0}.view({1}, {2}, {3}, 64).transpose(1, 2)", ref.name, written_[0].get<std::string>(),
-                                  written_[1].get<std::string>(), heads));
+      texts.push_back(fmt::format("{0} = {0}.view({1}, {2}, {3}, {4}).transpose(1, 2)", ref.name, written_[0].get<std::string>(),
+                                  written_[1].get<std::string>(), heads, kUsualHeadSize));
     }
     for (std::size_t k = inserted.size(); k-- > 0;) {
       patch.push_back({{"op", "add"}, {"path", CallContext::calls_entry_pointer(*at)}, {"value", inserted[k]}});
@@ -1526,14 +1537,7 @@ class ReshapeRules {
   // The calls that take `name` as a tensor argument.
   std::vector<const CallDecl*> readers(const std::string& name) const {
     std::vector<const CallDecl*> found;
-    for (const CallDecl& call : ctx_.spec.calls) {
-      for (const auto& [argument, ref] : call.tensors) {
-        if (ref.kind == ArgRef::Kind::Named && ref.name == name) {
-          found.push_back(&call);
-          break;
-        }
-      }
-    }
+    for (std::size_t reader : ctx_.spec.readers_of(name)) found.push_back(&ctx_.spec.calls[reader]);
     return found;
   }
 

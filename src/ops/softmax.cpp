@@ -99,30 +99,32 @@ bool named_like(const std::string& written, char letter, const char* word) {
   return name == std::string(1, letter) || name.rfind(word, 0) == 0 || name.rfind(std::string(1, letter) + "_", 0) == 0;
 }
 
+// Whether `call`'s argument `argument` is one of the tensors `names` (by name, not inline).
+bool reads_one_of(const CallDecl& call, const std::string& argument, const std::vector<std::string>& names) {
+  auto ref = call.tensors.find(argument);
+  return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named &&
+         std::find(names.begin(), names.end(), ref->second.name) != names.end();
+}
+
 // Whether a later call reads the softmax output `weights` (of `rank` dims) as (..., queries, keys):
 // it contracts their last dim, as weights @ values does ('bhij,bhjd->bhid', matmul or bmm with the
 // weights first), maybe after a dropout, a scale or a mask. Such a reader fixes the layout the
 // weights must have, so a softmax moved off the last dim would hand it the keys' columns.
 bool read_queries_then_keys(const Spec& spec, const std::string& weights, int rank) {
-  auto reads = [](const CallDecl& call, const std::string& argument, const std::vector<std::string>& names) {
-    auto ref = call.tensors.find(argument);
-    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named &&
-           std::find(names.begin(), names.end(), ref->second.name) != names.end();
-  };
   static const std::array<const char*, 7> on_the_way = {"dropout", "F.dropout", "mul", "div", "masked_fill", "contiguous", "clone"};
   std::vector<std::string> names = {weights};
   for (const CallDecl& call : spec.calls) {
-    if (!call.outputs.empty() && reads(call, "input", names) &&
+    if (!call.outputs.empty() && reads_one_of(call, "input", names) &&
         std::any_of(on_the_way.begin(), on_the_way.end(), [&](const char* op) { return call.op == op; })) {
       names.push_back(call.outputs.front());
     }
-    if ((call.op == "matmul" || call.op == "bmm") && reads(call, "input", names)) return true;
+    if ((call.op == "matmul" || call.op == "bmm") && reads_one_of(call, "input", names)) return true;
     if (call.op != "einsum" || call.list_size("operands") != 2) continue;
     EinsumEquation read;
     const std::string equation = call.arguments.at("equation").get<std::string>();
     if (read_einsum_terms(equation, 2, read) || read_einsum_output(equation, read) || !read.explicit_output) continue;
     for (std::size_t i = 0; i < 2; ++i) {
-      if (!reads(call, list_element("operands", i), names) || read.terms[i].size() != static_cast<std::size_t>(rank)) continue;
+      if (!reads_one_of(call, list_element("operands", i), names) || read.terms[i].size() != static_cast<std::size_t>(rank)) continue;
       const int last = read.terms[i].back();
       const std::vector<int>& other = read.terms[1 - i];
       if (last != kEinsumEllipsis && std::find(read.output.begin(), read.output.end(), last) == read.output.end() &&
@@ -267,6 +269,46 @@ void check_softmax_over_product_queries(CallContext& ctx, const ArgValue& input,
   }
 }
 
+// The softmax output `weights` (of `rank` dims) and what a renormalisation over dim `key_dim` reads
+// of it: `shifted` holds the weights and the weights plus an eps, `sums` their sums over that dim
+// and views of those (attn.sum(dim=1)[..., None]), the denominators a div may divide by.
+struct Renormalisation {
+  std::vector<std::string> shifted, sums;
+};
+
+Renormalisation renormalisation_of(const Spec& spec, const std::string& weights, int key_dim, int rank) {
+  Renormalisation found{{weights}, {}};
+  for (const CallDecl& call : spec.calls) {
+    if (call.op == "add" && !call.outputs.empty() && reads_one_of(call, "input", {weights}) && call.arguments.contains("other") &&
+        call.arguments.at("other").is_number()) {
+      found.shifted.push_back(call.outputs.front());
+    }
+  }
+  for (const CallDecl& call : spec.calls) {
+    if (call.outputs.empty()) continue;
+    if ((call.op == "unsqueeze" || call.op == "getitem" || call.op == "view" || call.op == "reshape") && reads_one_of(call, "input", found.sums)) {
+      found.sums.push_back(call.outputs.front());
+    }
+    if (call.op != "sum" || !reads_one_of(call, "input", found.shifted)) continue;
+    const nlohmann::json& dims = call.arguments.at("dim");
+    std::vector<std::int64_t> summed;
+    if (dims.is_number_integer()) summed.push_back(dims.get<std::int64_t>());
+    else if (dims.is_array() && dims.size() == 1 && dims[0].is_number_integer()) summed.push_back(dims[0].get<std::int64_t>());
+    if (summed.size() == 1 && (summed[0] == key_dim || summed[0] + rank == key_dim)) found.sums.push_back(call.outputs.front());
+  }
+  return found;
+}
+
+// MHA424's renormalisation: a div of the weights (or the weights plus an eps) themselves by their
+// sum over dim `key_dim`; null when none. A sum that divides another tensor renormalises nothing.
+const CallDecl* renormalising_division(const Spec& spec, const std::string& weights, int key_dim, int rank) {
+  const Renormalisation found = renormalisation_of(spec, weights, key_dim, rank);
+  for (const CallDecl& call : spec.calls) {
+    if (call.op == "div" && reads_one_of(call, "input", found.shifted) && reads_one_of(call, "other", found.sums)) return &call;
+  }
+  return nullptr;
+}
+
 // A softmax whose weights are normalised again over the same dim (attn = attn + eps; attn / attn.sum(
 // dim, keepdim=True)): softmax's weights already sum to 1 there, so the division changes nothing
 // (with an eps, next to nothing), and nobody writes a second normalisation to undo none. It is
@@ -274,14 +316,23 @@ void check_softmax_over_product_queries(CallContext& ctx, const ArgValue& input,
 // slot attention softmaxes (B, slots, N) over the slots, so that they compete for each input, and
 // then takes each slot's weighted mean over the inputs. A softmax over the inputs there (dim=-1, as
 // ordinary attention has it) leaves the slots not competing (MHA424). The fix softmaxes over the
-// other dim; not reported for a dim of a batch's role, a dim of size 1 or a tensor under 3 dims.
+// other dim; not reported for a dim of a batch's role, a dim of size 1 or a tensor under 3 dims, nor
+// when the sum divides another tensor than the weights.
 void check_softmax_renormalised_alike(CallContext& ctx, const ArgValue& input, int dim) {
   const int rank = input.rank();
   if (rank < 3 || dim < rank - 2 || ctx.call.outputs.empty()) return;
   const int other = dim == rank - 1 ? rank - 2 : rank - 1;
   const DimExpr& size = input.shape[static_cast<std::size_t>(other)];
   if ((size.is_constant() && size.offset == 1) || role_of_dim(input.dim_names, other) == DimRole::Batch) return;
-  if (!renormalised_over(ctx.spec, ctx.call.outputs.front(), dim, rank)) return;
+  const CallDecl* division = renormalising_division(ctx.spec, ctx.call.outputs.front(), dim, rank);
+  if (division == nullptr) return;
+  // Self-attention renormalised again for safety (attn + eps, then / attn.sum(-1)): square
+  // (T, T) weights over the keys, that weights @ values then contracts. Slot attention maps its
+  // slots onto inputs of another count; a square product cannot tell the two apart, so it is trusted.
+  if (dim == rank - 1 && input.shape[static_cast<std::size_t>(dim)] == size && !division->outputs.empty() &&
+      read_queries_then_keys(ctx.spec, division->outputs.front(), rank)) {
+    return;
+  }
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxRenormalisedAlike,
       fmt::format("softmax over dim {} ({}) is normalised again over the same dim afterwards (a sum over dim {} divides {}), which changes "
@@ -482,32 +533,8 @@ std::optional<nlohmann::json> before_softmax_patch(const Spec& spec, const CallD
 }
 
 bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim, int rank) {
-  auto reads = [](const CallDecl& call, const std::string& argument, const std::vector<std::string>& names) {
-    auto ref = call.tensors.find(argument);
-    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named &&
-           std::find(names.begin(), names.end(), ref->second.name) != names.end();
-  };
-  std::vector<std::string> shifted = {weights};  // the weights, and weights + eps
-  for (const CallDecl& call : spec.calls) {
-    if (call.op == "add" && !call.outputs.empty() && reads(call, "input", {weights}) && call.arguments.contains("other") &&
-        call.arguments.at("other").is_number()) {
-      shifted.push_back(call.outputs.front());
-    }
-  }
-  std::vector<std::string> sums;  // the sums, and their views (attn.sum(dim=1)[..., None])
-  for (const CallDecl& call : spec.calls) {
-    if (call.outputs.empty()) continue;
-    if ((call.op == "unsqueeze" || call.op == "getitem" || call.op == "view" || call.op == "reshape") && reads(call, "input", sums)) {
-      sums.push_back(call.outputs.front());
-    }
-    if (call.op != "sum" || !reads(call, "input", shifted)) continue;
-    const nlohmann::json& dims = call.arguments.at("dim");
-    std::vector<std::int64_t> summed;
-    if (dims.is_number_integer()) summed.push_back(dims.get<std::int64_t>());
-    else if (dims.is_array() && dims.size() == 1 && dims[0].is_number_integer()) summed.push_back(dims[0].get<std::int64_t>());
-    if (summed.size() == 1 && (summed[0] == key_dim || summed[0] + rank == key_dim)) sums.push_back(call.outputs.front());
-  }
-  return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) { return call.op == "div" && reads(call, "other", sums); });
+  const Renormalisation found = renormalisation_of(spec, weights, key_dim, rank);
+  return std::any_of(spec.calls.begin(), spec.calls.end(), [&](const CallDecl& call) { return call.op == "div" && reads_one_of(call, "other", found.sums); });
 }
 
 namespace {

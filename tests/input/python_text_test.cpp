@@ -339,3 +339,16 @@ TEST_CASE("a float option takes constant arithmetic with '/', as Python computes
   CHECK(error_at("nn.Linear(8 * 2 / 2, 4)") == "1:17: '/' divides into a float: sizes are integers, written with '//' or int(a / b)");
   CHECK(parse_module_call("nn.Linear(int((8 / 2) * 3), 4)", origin())["in_features"] == 12);
 }
+
+TEST_CASE("python text: `if ...: raise` on one line is passed over, and other blocks are refused by name", "[python]") {
+  // The model's own check on one line, as on two: passed over (a slice's colon is not the block's).
+  CHECK(error_at("if hidden % heads != 0: raise ValueError(\"hidden must divide\")\nnn.MultiheadAttention(256, 4)") == "no error");
+  CHECK(error_at("if sizes[1:] != [4]: raise RuntimeError()\nnn.Linear(8, 4)") == "no error");
+  // A block whose body depends on values the reader does not have: refused where it starts.
+  CHECK(error_at("if use_bias:\n    proj = nn.Linear(8, 4)\nelse:\n    proj = nn.Linear(8, 4, bias=False)") ==
+        "1:1: if/else blocks are not read; paste the constructor line");
+  CHECK(error_at("proj = nn.Linear(8, 4)\nelse:\n    pass") == "2:1: if/else blocks are not read; paste the constructor line");
+  CHECK(error_at("for i in range(2):\n    nn.Linear(8, 4)") == "1:1: for/while blocks are not read; paste the constructor line");
+  // An if whose colon is followed by something else than raise is a block like any other.
+  CHECK(error_at("if x: y = 3\nnn.Linear(8, 4)") == "1:1: if/else blocks are not read; paste the constructor line");
+}

@@ -222,10 +222,21 @@ TEST_CASE("a reduction over the query dim of head-averaged MHA weights, named fo
   CHECK(fix->semantics == FixSemantics::Consistent);
   // A max over the heads written the same way.
   CHECK(test::find(test::check_text(with(R"({"id": "r", "op": "amax", "input": "w", "dim": -2, "outputs": ["head_max"]})", "")), "MHA423") != nullptr);
+  // Whole words naming the heads or their fusion.
+  for (const char* name : {"heads_avg", "layer_head_fusion", "attn_fused", "attention_rollout"}) {
+    INFO(name);
+    CHECK(test::find(test::check_text(with(R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": [")" + std::string(name) + R"("]})", "")),
+                     "MHA423") != nullptr);
+  }
   // No sign the heads were meant (a mean over the queries is a reading of its own: how much each
   // key is attended to), the per-head weights, or another dim: silent.
   for (const auto& [reduction, options] : std::vector<std::pair<std::string, std::string>>{
            {R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["received"]})", ""},
+           // "head" or "fused" inside another word, or naming something else: no sign either.
+           {R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["overhead_cost"]})", ""},
+           {R"({"id": "r", "op": "sum", "input": "w", "dim": 1, "outputs": ["head_features"]})", ""},
+           {R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["fused_token_score"]})", ""},
+           {R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["refused"]})", ""},
            {R"({"id": "r", "op": "mean", "input": "w", "dim": 1, "outputs": ["avg_heads"]})", R"(, "average_attn_weights": false)"},
            {R"({"id": "r", "op": "mean", "input": "w", "dim": 2, "outputs": ["head_mean"]})", ""}}) {
     INFO(reduction + options);

@@ -384,3 +384,23 @@ TEST_CASE("softmax normalised again over its own dim (a no-op) warns: the softma
   CHECK(test::find(check(2, 3, 5), "MHA424") == nullptr);
   CHECK(test::find(check(-1, 3, 1), "MHA424") == nullptr);
 }
+
+TEST_CASE("MHA424 spares self-attention renormalised again for safety and a sum that divides another tensor", "[glue][roles][einsum]") {
+  // (B, T, T) self-attention weights from q @ k^T, + eps, divided by their sum over the keys, then
+  // read by weights @ values over the keys: a redundant renormalisation, not slot attention.
+  auto check = [](const std::string& keys, const std::string& tail) {
+    return test::check_text(R"({"version": 1, "tensors": {"q": ["B", "T", 32], "k": [")" + keys + R"(", "B", 32], "v": ["B", ")" + keys + R"(", 32]},
+      "calls": [{"id": "kp", "op": "permute", "input": "k", "dims": [1, 2, 0], "outputs": ["kT"]},
+                {"id": "sc", "op": "matmul", "input": "q", "other": "kT", "outputs": ["scores"]},
+                {"id": "sm", "op": "softmax", "input": "scores", "dim": 2, "outputs": ["w"]},
+                {"id": "ep", "op": "add", "input": "w", "other": 1e-6, "outputs": ["w_safe"]},
+                {"id": "su", "op": "sum", "input": "w_safe", "dim": 2, "keepdim": true, "outputs": ["total"]})" + tail + "]}");
+  };
+  const std::string renormalised = R"(, {"id": "dv", "op": "div", "input": "w_safe", "other": "total", "outputs": ["w_norm"]},
+                {"id": "o", "op": "matmul", "input": "w_norm", "other": "v", "outputs": ["out"]})";
+  CHECK(test::find(check("T", renormalised), "MHA424") == nullptr);
+  // Slots attending to inputs of another count, written the same way: the slots were meant to compete.
+  CHECK(test::find(check("N", renormalised), "MHA424") != nullptr);
+  // The sum divides another tensor (a count), not the weights: nothing is renormalised.
+  CHECK(test::find(check("N", R"(, {"id": "dv", "op": "div", "input": "q", "other": "total", "outputs": ["ratio"]})"), "MHA424") == nullptr);
+}
