@@ -82,11 +82,20 @@ const CallDecl* final_head(const CallContext& ctx) {
 // its first kept dim before the features holds the rows. An index on a batch dim that keeps
 // such a dim gives one example's rows (its tokens, ViT's x[0] for x[:, 0]) as the model's
 // result; the entry was meant from the rows' dim. Seq-first (T, B, E) tensors whose x[0] is the
-// class token have T, not a batch, at dim 0, and are not reached here.
-std::optional<int> rows_of_final_head(const CallContext& ctx, const ArgValue& input, const std::vector<int>& kept) {
+// class token have T, not a batch, at dim 0, and are not reached here. Nor is a batch of one
+// (B bound to 1): its only example's rows are every row there is (per-token classification at
+// inference), as with a literal 1.
+struct FinalHeadRows {
+  int dim = 0;                    // the kept dim the head classifies row by row
+  const CallDecl* head = nullptr;  // the final head's call
+};
+std::optional<FinalHeadRows> rows_of_final_head(const CallContext& ctx, const ArgValue& input, int selected, const std::vector<int>& kept) {
   if (kept.size() < 2 || kept.front() >= input.rank() - 1 || role_of_dim(input.dim_names, kept.front()) == DimRole::Batch) return std::nullopt;
-  if (final_head(ctx) == nullptr) return std::nullopt;
-  return kept.front();
+  const DimExpr batch = ctx.symbols.resolve(input.shape[static_cast<std::size_t>(selected)]);
+  if (batch.is_constant() && batch.offset == 1) return std::nullopt;
+  const CallDecl* head = final_head(ctx);
+  if (head == nullptr) return std::nullopt;
+  return FinalHeadRows{kept.front(), head};
 }
 
 // A dim's name for a message: "\"T\"", or its position and size when it has no name.
@@ -116,15 +125,15 @@ std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, i
       return d;
     }
   }
-  if (std::optional<int> rows = rows_of_final_head(ctx, input, kept)) {
+  if (std::optional<FinalHeadRows> rows = rows_of_final_head(ctx, input, selected, kept)) {
+    const std::string row_count = input.shape[static_cast<std::size_t>(rows->dim)].str();
     ctx.report(DiagId::IndexBatchEntry,
                fmt::format("{} picks one entry of dim {} (\"{}\", a {}) and keeps dim {} (size {}), which the head of call \"{}\" classifies row "
                            "by row: the model's result holds {} rows of batch entry {}, not one row per batch entry",
-                           ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), *rows,
-                           input.shape[static_cast<std::size_t>(*rows)].str(), final_head(ctx)->id, input.shape[static_cast<std::size_t>(*rows)].str(),
-                           entry),
+                           ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), rows->dim,
+                           row_count, rows->head->id, row_count, entry),
                &input, selected);
-    return rows;
+    return rows->dim;
   }
   return std::nullopt;
 }
@@ -287,8 +296,10 @@ void check_key_column_read(CallContext& ctx, const ArgValue& input, const IndexE
 // one slice after full slices (":"); the candidates are the other dims of a fixed size the slice
 // fits, a dim named as a sequence first, then the unnamed ones with the features (the last dim)
 // after them; a dim named as a batch or as heads is not where tokens are kept.
-// With `strictly_longer`, only dims longer than the stop (a dim of exactly that size would be
-// kept whole again). The fixes go to `diagnostic`, the one the caller reported.
+// With `strictly_longer` (a stop past the end of the dim it cuts), only dims after the cut and
+// before the features that are longer than the stop (a dim of exactly that size would be kept
+// whole again; the features are never the positions a crop keeps). The fixes go to
+// `diagnostic`, the one the caller reported.
 void offer_slice_on_fitting_dims(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, const IndexExpression& index, std::size_t at,
                                  bool strictly_longer = false) {
   if (at >= index.items.size() || static_cast<int>(at) >= input.rank()) return;
@@ -303,6 +314,7 @@ void offer_slice_on_fitting_dims(CallContext& ctx, Diagnostic& diagnostic, const
   for (int d = 0; d < input.rank(); ++d) {
     const DimExpr& size = input.shape[static_cast<std::size_t>(d)];
     if (d == static_cast<int>(at) || !size.is_constant() || size.offset < slice.stop->constant + (strictly_longer ? 1 : 0)) continue;
+    if (strictly_longer && (d < static_cast<int>(at) || d + 1 == input.rank())) continue;
     DimRole role = role_of_dim(input.dim_names, d);
     if (role == DimRole::Batch || role == DimRole::Heads) continue;
     candidates.emplace_back(role == DimRole::Sequence ? 0 : d + 1 == input.rank() ? 2 : 1, d);
@@ -324,13 +336,29 @@ void offer_slice_on_fitting_dims(CallContext& ctx, Diagnostic& diagnostic, const
   }
 }
 
+// Whether dim `cut` of `input` is evidently heads, not positions a crop could mean: named as
+// heads, or dim 1 of a 4-D (B, H, S, D) layout whose last dim is a head size. Head sizes stay at
+// or below 256 (Gemma's 256 is the widest in common use); a wider last dim is features or time
+// (a (B, 2, 80, 1000) spectrogram's frames), and then dim 1 is channels, which a cap like
+// spec[:, :4] keeps whole on purpose. An unnamed dim of a 3-D tensor is as likely the tokens a
+// truncation to a maximum length is meant for (emb[:, :512] of (1024, 300, 768)).
+bool cuts_heads(const ArgValue& input, int cut) {
+  constexpr std::int64_t kWidestHeadSize = 256;
+  const DimRole role = role_of_dim(input.dim_names, cut);
+  if (role == DimRole::Heads) return true;
+  if (role != DimRole::Unknown || input.rank() != 4 || cut != 1) return false;
+  const DimExpr& head_size = input.shape[3];
+  return head_size.is_constant() && head_size.offset <= kWidestHeadSize;
+}
+
 // A slice from the start, x[:, :n], whose fixed stop n is past the end of the dim it cuts (16
-// heads cut at 36) keeps that whole dim: PyTorch clamps the stop and raises nothing. When
-// another dim before the features is longer than n (40 cached positions), the cut was meant
-// there and a leading ":" is missing: a KV cache cropped to its accepted positions as
-// cache[:, :36] keeps every position. A dim named as a sequence, cut to a maximum length it is
-// already within (ids[:, :512]), is a truncation; so is any cut of the features (the last dim),
-// and then no fix would be offered.
+// heads cut at 36) keeps that whole dim: PyTorch clamps the stop and raises nothing. When the
+// cut dim is heads (cuts_heads) and a dim after it, before the features, is longer than n (40
+// cached positions), the cut was meant there and a leading ":" is missing: a KV cache cropped
+// to its accepted positions as cache[:, :36] keeps every position. A dim before the cut (a
+// batch, traced as a number) is not what a crop of a later dim was meant for. A dim named as
+// a sequence, cut to a maximum length it is already within (ids[:, :512]), is a truncation; so
+// is any cut of the features (the last dim), and then no fix would be offered.
 void check_slice_past_dim(CallContext& ctx, const ArgValue& input, const IndexExpression& index, const std::string& text) {
   auto full = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
   std::optional<std::size_t> at;
@@ -347,12 +375,12 @@ void check_slice_past_dim(CallContext& ctx, const ArgValue& input, const IndexEx
   }
   const std::int64_t stop = slice.stop->constant;
   const DimExpr& cut = input.shape[*at];
-  if (!cut.is_constant() || cut.offset >= stop || role_of_dim(input.dim_names, static_cast<int>(*at)) == DimRole::Sequence) return;
+  if (!cut.is_constant() || cut.offset >= stop || !cuts_heads(input, static_cast<int>(*at))) return;
   std::optional<int> longer;
-  for (int d = 0; d + 1 < input.rank() && !longer; ++d) {
+  for (int d = static_cast<int>(*at) + 1; d + 1 < input.rank() && !longer; ++d) {
     const DimExpr& size = input.shape[static_cast<std::size_t>(d)];
     const DimRole role = role_of_dim(input.dim_names, d);
-    if (d != static_cast<int>(*at) && size.is_constant() && size.offset > stop && role != DimRole::Batch && role != DimRole::Heads) longer = d;
+    if (size.is_constant() && size.offset > stop && role != DimRole::Batch && role != DimRole::Heads) longer = d;
   }
   if (!longer) return;
   Diagnostic& diagnostic = report_argument(

@@ -1064,7 +1064,16 @@ class ReshapeRules {
 
   // The dim (not the first) the input's pad or cat grew by one slice of zeros, every other dim
   // kept: the K -> K+1 of the skew. nullopt for any other input.
+  struct GrownByZeros {
+    std::size_t dim = 0;
+    std::string grown;                // the tensor grown, as the pad or cat reads it ("" when not named)
+    const CallDecl* maker = nullptr;  // the pad or cat
+  };
   std::optional<std::size_t> dim_grown_by_zeros() const {
+    const std::optional<GrownByZeros> grown = grown_by_zeros();
+    return grown ? std::optional<std::size_t>(grown->dim) : std::nullopt;
+  }
+  std::optional<GrownByZeros> grown_by_zeros() const {
     const CallDecl* maker = values_maker(ctx_, input_);
     if (maker == nullptr || (maker->op != "pad" && maker->op != "cat")) return std::nullopt;
     const CallReport* made = checked_call(ctx_, *maker);
@@ -1080,9 +1089,23 @@ class ReshapeRules {
       if (differ.size() != 1 || differ.front() == 0) continue;
       DimExpr one_more = before[differ.front()];
       one_more.offset += 1;
-      if (one_more == grown[differ.front()] && pads_with_zeros(*maker, part.name)) return differ.front();
+      if (one_more == grown[differ.front()] && pads_with_zeros(*maker, part.name)) {
+        return GrownByZeros{differ.front(), input_name(*maker, part.name), maker};
+      }
     }
     return std::nullopt;
+  }
+
+  // Whether the tensor a pad or cat grew holds scores a relative-position skew shifts: made by
+  // matmul, bmm or einsum (q @ E^T), possibly scaled or biased on the way, or declared (the
+  // relative logits given as they are). Anything else padded (a projection, a sink logit
+  // joined to features) is no skew's input.
+  bool grows_scores(const GrownByZeros& grown) const {
+    if (grown.grown.empty()) return false;
+    const CallDecl* producer = producer_of(ctx_.spec, grown.grown, grown.maker);
+    if (producer == nullptr) return true;
+    const CallDecl* made = values_maker(ctx_.spec, producer);
+    return made != nullptr && (made->op == "matmul" || made->op == "bmm" || made->op == "einsum");
   }
 
   // The skew with its view left in the padded order: (Q, K+1) viewed as (Q, K+1) again, then
@@ -1091,12 +1114,16 @@ class ReshapeRules {
   // nothing. The skew views (K+1, Q) and drops the first row. Reported only with that slice
   // reading the view, where the pad is undone.
   void check_unskewed(const Shape& shape) {
-    const std::optional<std::size_t> grown_dim = dim_grown_by_zeros();
-    if (!grown_dim || *grown_dim + 1 != shape.size() || shape.size() < 3 || ctx_.call.outputs.empty() || !ctx_.index_in_calls()) return;
-    const std::size_t d = *grown_dim;
-    if (!(shape == ctx_.symbols.resolve(input_.shape)) || !positions_before_grown(d)) return;
+    const std::optional<GrownByZeros> grown = grown_by_zeros();
+    if (!grown || grown->dim + 1 != shape.size() || shape.size() < 3 || ctx_.call.outputs.empty() || !ctx_.index_in_calls()) return;
+    const std::size_t d = grown->dim;
+    if (!(shape == ctx_.symbols.resolve(input_.shape)) || !positions_before_grown(d) || !grows_scores(*grown)) return;
+    // The slice must be the view's only reader: a view read whole elsewhere (a softmax over a
+    // zero sink logit joined to the scores) keeps the pad on purpose.
+    const std::vector<const CallDecl*> view_readers = readers(ctx_.call.outputs[0]);
+    if (view_readers.size() != 1) return;
     const CallDecl* unpadding = nullptr;
-    for (const CallDecl* reader : readers(ctx_.call.outputs[0])) {
+    for (const CallDecl* reader : view_readers) {
       if (reader->op != "getitem" || !reader->arguments.contains("index") || !reader->arguments.at("index").is_string() ||
           !CallContext::index_in_calls(*reader)) {
         continue;

@@ -294,3 +294,25 @@ TEST_CASE("a slice from the start past the end of its dim, with a longer dim bef
       "calls": [{"id": "c", "op": "getitem", "input": "x", "index": "[:, :512]"}]})");
   CHECK(sequence.diagnostics.empty());
 }
+
+TEST_CASE("a slice past the end of its dim warns only on heads, for a longer dim after them, and never offers the features", "[glue][index]") {
+  // Heads named, 120 wide features: the fix moves the cut to the positions after the heads, not to the features.
+  Report named = test::check_text(R"({"version": 1, "tensors": {"k": ["B", "H", 90, 120]}, "dims": {"H": 12},
+      "calls": [{"id": "c", "op": "getitem", "input": "k", "index": "[:, :60]"}]})");
+  const Diagnostic* past = test::find(named, "MHA337");
+  REQUIRE(past != nullptr);
+  REQUIRE(past->fixes.size() == 1);
+  CHECK(past->fixes[0].description == "slice dim 2 (size 90) instead of dim 1: k[:, :, :60]");
+  // A traced (6, 4, 30, 32) cache, its batch a number: dim 1 of a 4-D layout with a head size last is heads.
+  Report traced = test::check_text(op_call("getitem", R"("input": [6, 4, 30, 32], "index": "[:, :20]")"));
+  const Fix* moved = test::first_fix(traced, "MHA337");
+  REQUIRE(moved != nullptr);
+  CHECK(moved->description == "slice dim 2 (size 30) instead of dim 1: input[:, :, :20]");
+  // A cap of unnamed tokens under a bigger traced batch, a batch cap of seq-first tokens, a cap of boxes, and a cap of
+  // the channels of a spectrogram whose last dim is time, not a head size: the cut dim may be what was meant.
+  for (const char* quiet : {R"("input": [700, 120, 256], "index": "[:, :200]")", R"("input": [90, 16, 256], "index": "[:, :48]")",
+                            R"("input": [120, 30, 4], "index": "[:, :64]")", R"("input": ["B", 3, 64, 640], "index": "[:, :8]")"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(op_call("getitem", quiet)), "MHA337") == nullptr);
+  }
+}

@@ -692,3 +692,25 @@ TEST_CASE("a skew whose view keeps the padded shape, the pad column dropped agai
     CHECK(test::check_text(spec(shape, index)).diagnostics.empty());
   }
 }
+
+TEST_CASE("a pad undone through a same-shape view is a skew undone only on scores, the slice its only reader", "[glue]") {
+  // q @ e^T scaled, padded with a zero column, viewed as it is and cut [..., 1:]: the skew undone.
+  auto spec = [](const char* padded, const char* more) {
+    return fmt::format(R"j({{"version": 1, "modules": {{"proj": "nn.Linear(16, 12)"}}, "tensors": {{"q": [3, 12, 16], "e": [3, 12, 16]}},
+      "calls": [{{"id": "t", "op": "transpose", "input": "e", "dim0": 1, "dim1": 2, "outputs": ["et"]}},
+        {{"id": "m", "op": "matmul", "input": "q", "other": "et", "outputs": ["qe"]}},
+        {{"id": "sc", "op": "mul", "input": "qe", "other": 0.25, "outputs": ["rel"]}},
+        {{"id": "l", "module": "proj", "input": "q", "outputs": ["feat"]}},
+        {{"id": "p", "op": "pad", "input": "{}", "pad": [1, 0], "outputs": ["padded"]}},
+        {{"id": "v", "op": "view", "input": "padded", "shape": [3, 12, 13], "outputs": ["flat"]}},
+        {{"id": "s", "op": "getitem", "input": "flat", "index": "[..., 1:]", "outputs": ["cut"]}}{}]}})j", padded, more);
+  };
+  Report undone = test::check_text(spec("rel", ""));
+  const Fix* skew = test::first_fix(undone, "MHA338");
+  REQUIRE(skew != nullptr);
+  CHECK(skew->description ==
+        "view the last two sizes exchanged and drop the first row, as the skew does: view(3, 13, 12), then flat[:, 1:, :] in call \"s\"");
+  // A projection padded is no skew's input; nor is a view a softmax also reads whole (a zero sink logit kept on purpose).
+  CHECK(test::find(test::check_text(spec("feat", "")), "MHA338") == nullptr);
+  CHECK(test::find(test::check_text(spec("rel", R"(, {"id": "sm", "op": "softmax", "input": "flat", "dim": -1, "outputs": ["w"]})")), "MHA338") == nullptr);
+}

@@ -106,6 +106,13 @@ TEST_CASE("an index on the batch dim whose kept rows a final head classifies war
     INFO(quiet);
     CHECK(test::find(test::check_text(quiet), "MHA289") == nullptr);
   }
+  // A batch bound to one: its only entry's rows are all the rows there are (per-token classification at inference).
+  for (const char* pick : {getitem, select}) {
+    INFO(pick);
+    Report one = test::check_text(fmt::format(R"json({{"dims": {{"B": 1}}, "modules": {{"head": "nn.Linear(384, 10)"}}, "tensors": {{"x": ["B", 50, 384]}},
+        "calls": [{}, {{"id": "h", "module": "head", "input": "c", "outputs": ["logits"]}}]}})json", pick));
+    CHECK(test::find(one, "MHA289") == nullptr);
+  }
 }
 
 TEST_CASE("a broadcast that aligns dims named with different roles warns MHA290", "[glue][roles]") {
