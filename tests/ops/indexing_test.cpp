@@ -278,7 +278,7 @@ TEST_CASE("a slice from the start past the end of its dim, with a longer dim bef
   Report cropped = test::check_text(op_call("getitem", R"("input": ["B", 8, 100, 32], "index": "[:, :50]")"));
   REQUIRE(cropped.diagnostics.size() == 1);
   const Diagnostic& past = cropped.diagnostics[0];
-  CHECK(past.code == "MHA337");
+  CHECK(std::string(past.info().code) == "MHA337");
   CHECK(past.message == "input[:, :50] cuts dim 1 (size 8) at 50, past its end, so it keeps the whole dim; dim 2 (size 100) is longer than 50");
   REQUIRE_FALSE(past.fixes.empty());
   CHECK(past.fixes[0].description == "slice dim 2 (size 100) instead of dim 1: input[:, :, :50]");
