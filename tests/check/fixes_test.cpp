@@ -1490,7 +1490,7 @@ TEST_CASE("an attention output added to its key/value tensor: the residual is th
   CHECK(swap_suspect);
 }
 
-TEST_CASE("a query named for memory slots gets the residual fix; a query named as memory or a key read as a query elsewhere, the swap", "[fixes]") {
+TEST_CASE("a query named for memory slots gets the residual fix, a query named as memory or a key read as a query elsewhere the swap", "[fixes]") {
   auto spec = [](const std::string& query, const std::string& extra_call) {
     return R"json({"version": 1, "modules": {"ca": "nn.MultiheadAttention(32, 4, batch_first=True)", "sa": "nn.MultiheadAttention(32, 4, batch_first=True)"},
       "tensors": {")json" + query + R"json(": ["B", "M", 32], "tokens": ["B", "T", 32]},
@@ -1512,7 +1512,7 @@ TEST_CASE("a query named for memory slots gets the residual fix; a query named a
   CHECK(first_fix(spec("slots", "")).rfind("add the residual to the query's tensor", 0) == 0);
 }
 
-TEST_CASE("a sequence forced to 1 by a declared tensor's 1 stays a condition; by a module, an error saying how to bind one step", "[fixes][roles]") {
+TEST_CASE("a sequence forced to 1 by a declared tensor's 1 stays a condition, by a module an error saying how to bind one step", "[fixes][roles]") {
   // One decoding step: the current row (1, S) of a causal mask with a query of length L.
   Report step = test::check_text(R"json({"version": 1, "modules": {"m": "nn.MultiheadAttention(32, 4, batch_first=True)"},
     "tensors": {"q": ["B", "L", 32], "kv": ["B", "S", 32], "row": {"shape": [1, "S"], "dtype": "bool"}},
