@@ -146,6 +146,20 @@ std::optional<std::string> sequence_forced_to_one(const DimExpr& a, const DimExp
   return std::nullopt;
 }
 
+// Whether the 1 a sequence length meets was written in a declared tensor among the call's
+// arguments: at `where`'s dim `dim` when that is the 1, else anywhere in another argument.
+bool declared_one(const std::map<std::string, ArgValue>& args, const ArgValue* where, std::optional<int> dim) {
+  auto declared = [](const ArgValue& arg) { return arg.present && arg.producer == nullptr && arg.origin.rfind("tensor ", 0) == 0; };
+  auto one = [](const DimExpr& size) { return size.is_constant() && size.offset == 1; };
+  if (where != nullptr && dim && *dim >= 0 && *dim < static_cast<int>(where->written.size()) && one(where->written[*dim]))
+    return declared(*where);
+  for (const auto& entry : args) {
+    const ArgValue& arg = entry.second;
+    if (&arg != where && declared(arg) && std::any_of(arg.written.begin(), arg.written.end(), one)) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 RelatedLocation CallContext::related(const ArgValue& arg, int dim, std::string message) const {
@@ -257,17 +271,20 @@ bool CallContext::same(const DimExpr& a, const DimExpr& b, const ArgValue* where
   std::optional<std::string> sequence = sequence_forced_to_one(symbols.resolve(a), symbols.resolve(b));
   const bool against_constant = symbols.resolve(a).is_constant() || symbols.resolve(b).is_constant();
   Symbols::Equality equality = symbols.require_equal(a, b);
-  // A sequence length that must be 1: the call holds for one position only (attention-pooling
+  // A sequence length that must be 1: the call holds for one position only. A 1 written in a
+  // declared tensor (a decode step's mask row (1, S), a query (B, 1, E)) says the call is one
+  // step: that stays a condition (MHA080). (attention-pooling
   // weights (B, T, 1) multiplied into (B, T, E) without the transpose, which contracts their 1
   // with the T instances). PyTorch fails for every longer sequence.
-  if (sequence) {
+  if (sequence && !declared_one(args, where, dim)) {
     Diagnostic& diagnostic = report(DiagId::RoleCondition,
                                     fmt::format("valid only if {} ({}), but {} is a sequence length: the other side holds one position",
                                                 equality.condition, what, *sequence),
                                     where, dim);
     diagnostic.notes.push_back(fmt::format("PyTorch fails for every {} but 1: a dim of 1 meeting a sequence usually is a per-sequence "
-                                           "value (a pooling weight, a score) laid out in the wrong dim",
-                                           *sequence));
+                                           "value (a pooling weight, a score) laid out in the wrong dim; if this is one decoding step, "
+                                           "bind {} to 1 (\"dims\": {{\"{}\": 1}})",
+                                           *sequence, *sequence, *sequence));
     return true;
   }
   // A batch size that must be 1: the call fails for every batch but one (DETR's queries tiled

@@ -429,39 +429,40 @@ void add_twin_extensions(const Spec& spec, const CallIndex& calls, const std::st
   }
 }
 
-// The value a tensor name holds in a spec document: a declared tensor's name, or the call that
-// makes it (its op and arguments, its id, outputs and source line left out) with its tensor
-// inputs read so in turn. Two names with one value hold the same elements.
-nlohmann::json value_of(const nlohmann::json& document, const nlohmann::json& name, int depth = 0) {
-  if (!name.is_string() || depth > 8 || !document.contains("calls") || !document["calls"].is_array()) return name;
-  for (const nlohmann::json& call : document["calls"]) {
-    if (!call.is_object() || !call.contains("outputs") || !call["outputs"].is_array()) continue;
-    const nlohmann::json& outputs = call["outputs"];
-    auto made = std::find(outputs.begin(), outputs.end(), name);
-    if (made == outputs.end()) continue;
-    nlohmann::json value = call;
-    value.erase("id");
-    value.erase("outputs");
-    value.erase("source");
-    value["output"] = made - outputs.begin();
-    for (const char* argument : {"input", "other"}) {
-      if (value.contains(argument)) value[argument] = value_of(document, value[argument], depth + 1);
-    }
-    return value;
-  }
-  return name;
-}
-
-// The calls of a document that combine a value with itself elementwise (x == x, x - x).
+// The calls of a spec document that combine a value with itself elementwise (x == x, x - x), by
+// id. Values are numbered in one pass over the calls: a declared tensor's name is its own value;
+// each output of a call is the value of its op and arguments (id, outputs and source line left
+// out) with its input and other read as the values their names hold at that call, from the last
+// call before it that made them (a name may be reused). Two names with one number hold the same
+// elements.
 std::set<std::string> self_pairings(const nlohmann::json& document) {
   static const std::set<std::string, std::less<>> pairwise = {"eq", "ne", "lt", "le", "gt", "ge", "mul", "sub", "add", "logical_and",
                                                               "logical_or", "bitwise_and", "bitwise_or", "logical_xor", "bitwise_xor"};
   std::set<std::string> found;
   if (!document.contains("calls") || !document["calls"].is_array()) return found;
+  std::map<std::string, std::size_t> numbers;        // a value's description -> its number
+  std::map<std::string, std::size_t> held;           // a tensor name -> the number of the value it holds now
+  auto number = [&](const std::string& description) { return numbers.emplace(description, numbers.size()).first->second; };
+  auto value_of = [&](const std::string& name) {
+    auto holding = held.find(name);
+    return holding != held.end() ? holding->second : number("tensor " + name);
+  };
   for (const nlohmann::json& call : document["calls"]) {
-    if (!call.is_object() || !call.contains("op") || !call["op"].is_string() || pairwise.count(call["op"].get<std::string>()) == 0) continue;
-    if (!call.contains("input") || !call.contains("other") || !call["input"].is_string() || !call["other"].is_string()) continue;
-    if (value_of(document, call["input"]) == value_of(document, call["other"])) found.insert(call.value("id", ""));
+    if (!call.is_object()) continue;
+    std::optional<std::size_t> input, other;
+    if (call.contains("input") && call["input"].is_string()) input = value_of(call["input"].get<std::string>());
+    if (call.contains("other") && call["other"].is_string()) other = value_of(call["other"].get<std::string>());
+    if (input && other && *input == *other && call.contains("op") && call["op"].is_string() && pairwise.count(call["op"].get<std::string>()) != 0)
+      found.insert(call.value("id", ""));
+    if (!call.contains("outputs") || !call["outputs"].is_array()) continue;
+    nlohmann::json made = call;
+    for (const char* left_out : {"id", "outputs", "source", "input", "other"}) made.erase(left_out);
+    const std::string description = fmt::format("call {} input {} other {} output ", made.dump(), input ? std::to_string(*input) : call.value("input", nlohmann::json()).dump(),
+                                                other ? std::to_string(*other) : call.value("other", nlohmann::json()).dump());
+    const nlohmann::json& outputs = call["outputs"];
+    for (std::size_t output = 0; output < outputs.size(); ++output) {
+      if (outputs[output].is_string()) held[outputs[output].get<std::string>()] = number(description + std::to_string(output));
+    }
   }
   return found;
 }
@@ -469,8 +470,9 @@ std::set<std::string> self_pairings(const nlohmann::json& document) {
 // A fix that makes both operands of an elementwise call of two tensors one value, where they
 // were two (seg[:, None] == seg[None, :] patched to seg[:, None] == seg[:, None]), pairs each
 // element with itself: a comparison is all True, a difference all 0, whatever the data. PyTorch
-// accepts it, but it drops the pairing the call was written for: suspect.
-void label_self_pairing(Fix& fix, const Spec& spec) {
+// accepts it, but it drops the pairing the call was written for: suspect. `before` holds the
+// original's self-pairings (self_pairings of the spec's document, made once per report).
+void label_self_pairing(Fix& fix, const Spec& spec, const std::set<std::string>& before) {
   if (fix.semantics == FixSemantics::Suspect || !fix.valid() || fix.patch.empty()) return;
   nlohmann::json patched;
   try {
@@ -478,7 +480,6 @@ void label_self_pairing(Fix& fix, const Spec& spec) {
   } catch (const std::exception&) {
     return;
   }
-  const std::set<std::string> before = self_pairings(spec.value());
   for (const std::string& call : self_pairings(patched)) {
     if (before.count(call) != 0) continue;
     fix.semantics = FixSemantics::Suspect;
@@ -492,7 +493,8 @@ void label_self_pairing(Fix& fix, const Spec& spec) {
 // Keeps the verified fixes of one diagnostic, best first. A rule's fix, like a searched one, that
 // holds only under a new condition (MHA080) is suspect: batch_first=True with the query relaid
 // while a cat still joins the seq-first memory on the batch holds only while M == B.
-void verify_diagnostic(const Spec& spec, const Report& original, const CallIndex& calls, Diagnostic& diagnostic) {
+void verify_diagnostic(const Spec& spec, const Report& original, const CallIndex& calls, const std::set<std::string>& self_paired,
+                       Diagnostic& diagnostic) {
   std::vector<Fix> kept;
   add_twin_extensions(spec, calls, diagnostic.call, diagnostic.fixes);
   for (Fix& fix : diagnostic.fixes) {
@@ -501,7 +503,7 @@ void verify_diagnostic(const Spec& spec, const Report& original, const CallIndex
     record_result(fix, check.report, diagnostic.call, diagnostic.id);
     label_new_conditions(fix, original, check.report);
     label_broadcast_meaning(fix, spec, original, diagnostic.call);
-    label_self_pairing(fix, spec);
+    label_self_pairing(fix, spec, self_paired);
     kept.push_back(std::move(fix));
   }
   std::stable_sort(kept.begin(), kept.end(), ranked_by(spec));
@@ -602,7 +604,8 @@ void label_new_conditions(Fix& fix, const Report& original, const Report& patche
 
 // Adds `candidate` to `diagnostic`'s fixes when its patched graph repairs it and no fix with the
 // same patch is there yet.
-void add_searched(const Spec& spec, const Report& original, const Fix& candidate, const Recheck& check, Diagnostic& diagnostic) {
+void add_searched(const Spec& spec, const Report& original, const std::set<std::string>& self_paired, const Fix& candidate, const Recheck& check,
+                  Diagnostic& diagnostic) {
   bool offered = std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
                              [&](const Fix& fix) { return fix.patch == candidate.patch; });
   if (offered || !repairs(original, diagnostic, check)) return;
@@ -612,7 +615,7 @@ void add_searched(const Spec& spec, const Report& original, const Fix& candidate
   label_new_conditions(fix, original, check.report);
   label_dropped_conditions(fix, original, check.report);
   label_broadcast_meaning(fix, spec, original, diagnostic.call);
-  label_self_pairing(fix, spec);
+  label_self_pairing(fix, spec, self_paired);
   diagnostic.fixes.push_back(std::move(fix));
 }
 
@@ -620,7 +623,7 @@ void add_searched(const Spec& spec, const Report& original, const Fix& candidate
 // search_candidates): each candidate is re-checked once, for
 // all of them, and its patched graph dropped before the next.
 void search_call(const Spec& spec, const Report& original, const std::vector<Diagnostic*>& targets, const std::vector<AskedShape>& asked,
-                 SearchBudget& budget, const ReadIndex& reads, const CallIndex& calls) {
+                 SearchBudget& budget, const ReadIndex& reads, const CallIndex& calls, const std::set<std::string>& self_paired) {
   // The concrete repairs first: few, made for these diagnostics, outside kMaxSearched. None is
   // made once the budget affords no re-check: making them re-checks the graph too (insertion
   // candidates), and each would be dropped unchecked.
@@ -638,7 +641,7 @@ void search_call(const Spec& spec, const Report& original, const std::vector<Dia
     if (!budget.spend(spec.calls.size())) break;
     Recheck check = recheck(spec, candidate.patch);
     if (!check.usable) continue;
-    for (Diagnostic* target : targets) add_searched(spec, original, candidate, check, *target);
+    for (Diagnostic* target : targets) add_searched(spec, original, self_paired, candidate, check, *target);
   }
   for (Diagnostic* target : targets) {
     // Of fixes ranked alike, the outer broadcast that keeps the first operand's dims first.
@@ -659,6 +662,30 @@ bool named_for_their_places(const nlohmann::json& swap) {
   });
 }
 
+// Whether a tensor's name says it is what attention reads, not what asks: the whole name or its
+// last `_`-separated words one of memory, mem, context, ctx, enc_out, encoder_out,
+// encoder_hidden_states (src_mem, encoder_memory; not memory_slots, member, enc_latents).
+bool named_as_attended(const std::string& name) {
+  const std::string lower = lowered(name);
+  for (const std::string attended : {"memory", "mem", "context", "ctx", "enc_out", "encoder_out", "encoder_hidden_states"}) {
+    if (lower == attended) return true;
+    if (lower.size() > attended.size() && lower.compare(lower.size() - attended.size(), attended.size(), attended) == 0 &&
+        lower[lower.size() - attended.size() - 1] == '_')
+      return true;
+  }
+  return false;
+}
+
+// Whether a call other than `attention` reads the tensor `name` as its query.
+bool read_as_query_elsewhere(const Spec& spec, const std::string& name, std::size_t attention) {
+  for (std::size_t reader : spec.readers_of(name)) {
+    if (reader == attention) continue;
+    auto query = spec.calls[reader].tensors.find("query");
+    if (query != spec.calls[reader].tensors.end() && query->second.kind == ArgRef::Kind::Named && query->second.name == name) return true;
+  }
+  return false;
+}
+
 // An attention output (its query's shape) added to a tensor the attention read as its key or
 // value, by call `combined` (an add or sub: a residual), the attention being call `attention`:
 // the residual belongs to the query's tensor (Perceiver's latents + cross_attn(latents, data)).
@@ -675,16 +702,17 @@ std::optional<Fix> residual_on_query(const Spec& spec, const std::string& combin
   };
   const ArgRef *query = named(attend, "query"), *key = named(attend, "key"), *value = named(attend, "value");
   if (!query || !key) return std::nullopt;
-  // A query named as what attention reads (mem, memory, context, enc_out): the attention's
-  // arguments were given in each other's place, the residual is right.
-  const std::string asked = lowered(query->name);
-  for (const char* attended : {"mem", "context", "ctx", "enc", "kv"}) {
-    if (asked.rfind(attended, 0) == 0) return std::nullopt;
-  }
+  // A query named as what attention reads (mem, encoder_memory, context, enc_out): the
+  // attention's arguments were given in each other's place, the residual is right. The name's
+  // last words say what it is: memory_slots are queries (RMT's, Memformer's), encoder_memory is not.
+  if (named_as_attended(query->name)) return std::nullopt;
   for (const auto& [kept, replaced] : {std::pair{"input", "other"}, std::pair{"other", "input"}}) {
     const ArgRef *output = named(call, kept), *residual = named(call, replaced);
     if (!output || !residual || output->name != attend.outputs.front() || residual->pointer.empty() || residual->name == query->name) continue;
     if (residual->name != key->name && !(value && residual->name == value->name)) continue;
+    // The residual's tensor read as the query of another attention is the stream that attends
+    // (a decoder's x, self-attending, then cross-attending as attn(mem, x, x)): the swap is the slip.
+    if (read_as_query_elsewhere(spec, residual->name, *by)) continue;
     const std::string left = std::string(replaced) == "input" ? query->name : output->name;
     const std::string right = std::string(replaced) == "input" ? output->name : query->name;
     Fix fix;
@@ -1079,12 +1107,13 @@ void verify_fixes(const Spec& spec, Report& report) {
   // break another reader of the tensor: the shapes they name guide the search.
   std::map<std::string, std::vector<AskedShape>> asked;
   const CallIndex calls(spec, report);  // report.calls stay as they are below
+  const std::set<std::string> self_paired = self_pairings(spec.value());
   for (Diagnostic& diagnostic : report.diagnostics) {
     for (Fix& fix : diagnostic.fixes) {
       if (asks_for_other_values(spec, fix)) asked[diagnostic.call].push_back({diagnostic.argument, fix});
       say_how_to_cut(fix, spec, diagnostic.argument);
     }
-    if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, calls, diagnostic);
+    if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, calls, self_paired, diagnostic);
   }
   // Searched fixes, call by call in the order of their first diagnostic.
   SearchBudget budget;
@@ -1099,7 +1128,7 @@ void verify_fixes(const Spec& spec, Report& report) {
       if (diagnostic.call == first.call && wants_search(spec, report, diagnostic)) targets.push_back(&diagnostic);
     }
     if (!reads) reads.emplace(spec);
-    search_call(spec, report, targets, asked[first.call], budget, *reads, calls);
+    search_call(spec, report, targets, asked[first.call], budget, *reads, calls, self_paired);
   }
   // Findings of one cause are grouped by single fixes only: a combination ("all together")
   // repairs several causes at once.

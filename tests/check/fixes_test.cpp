@@ -1,3 +1,4 @@
+#include <chrono>
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -1449,6 +1450,24 @@ TEST_CASE("a fix that makes both operands of an elementwise call one value is su
   CHECK(self_labelled);
 }
 
+TEST_CASE("self-pairings are found in one pass over the calls: a long chain of x + x checks in moments", "[fixes]") {
+  // 300 calls x_i = x_{i-1} + x_{i-1}, then a failing matmul: every fix is labelled against the
+  // original's self-pairings (made once) and the patched graph's, each one pass over the calls.
+  // Following each operand's value back through the chain anew took seconds per fix.
+  std::string calls = R"json({"id": "a0", "op": "add", "input": "x", "other": "x", "outputs": ["x0"]})json";
+  for (int i = 1; i < 300; ++i)
+    calls += fmt::format(R"json(, {{"id": "a{0}", "op": "add", "input": "x{1}", "other": "x{1}", "outputs": ["x{0}"]}})json", i, i - 1);
+  const std::string text = R"json({"version": 1, "tensors": {"x": [2, 10, 64], "k": [2, 10, 64]}, "calls": [)json" + calls +
+                           R"json(, {"id": "mm", "op": "matmul", "input": "x299", "other": "k", "outputs": ["s"]}]})json";
+  const auto start = std::chrono::steady_clock::now();
+  Report report = test::check_text(text);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  REQUIRE_FALSE(report.diagnostics.empty());
+  CHECK(report.diagnostics.front().call == "mm");
+  CHECK_FALSE(report.diagnostics.front().fixes.empty());
+  CHECK(seconds < 5.0);
+}
+
 TEST_CASE("an attention output added to its key/value tensor: the residual is the query's", "[fixes]") {
   // SDPA cross-attention of text queries (B, H, L, D) over image keys (B, H, P, D), its output
   // added to the image keys: the residual belongs to the query's tensor. Swapping query and keys
@@ -1469,6 +1488,45 @@ TEST_CASE("an attention output added to its key/value tensor: the residual is th
     if (fix.description.rfind("swap query and key", 0) == 0) swap_suspect = fix.semantics == FixSemantics::Suspect;
   }
   CHECK(swap_suspect);
+}
+
+TEST_CASE("a query named for memory slots gets the residual fix, a query named as memory or a key read as a query elsewhere the swap", "[fixes]") {
+  auto spec = [](const std::string& query, const std::string& extra_call) {
+    return R"json({"version": 1, "modules": {"ca": "nn.MultiheadAttention(32, 4, batch_first=True)", "sa": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+      "tensors": {")json" + query + R"json(": ["B", "M", 32], "tokens": ["B", "T", 32]},
+      "calls": [)json" + extra_call + R"json({"id": "c", "module": "ca", "query": ")json" + query + R"json(", "key": "tokens", "value": "tokens", "outputs": ["o", "w"]},
+                {"id": "r", "op": "add", "input": "tokens", "other": "o", "outputs": ["y"]}]})json";
+  };
+  auto first_fix = [](const std::string& text) {
+    Report report = test::check_text(text);
+    return report.diagnostics.empty() || report.diagnostics.front().fixes.empty() ? std::string() : report.diagnostics.front().fixes.front().description;
+  };
+  // RMT-style memory slots and context queries ask: their names' last words say so.
+  CHECK(first_fix(spec("memory_slots", "")).rfind("add the residual to the query's tensor", 0) == 0);
+  CHECK(first_fix(spec("mem_queries", "")).rfind("add the residual to the query's tensor", 0) == 0);
+  // An encoder's memory is what attention reads: the arguments were swapped.
+  CHECK(first_fix(spec("encoder_memory", "")).rfind("swap query and key/value of call \"c\"", 0) == 0);
+  // The tokens self-attend first: they are the stream that asks, whatever the query's name.
+  std::string self_first = R"json({"id": "s", "module": "sa", "query": "tokens", "key": "tokens", "value": "tokens", "outputs": ["h", "hw"]},)json";
+  CHECK(first_fix(spec("slots", self_first)).rfind("swap query and key/value of call \"c\"", 0) == 0);
+  CHECK(first_fix(spec("slots", "")).rfind("add the residual to the query's tensor", 0) == 0);
+}
+
+TEST_CASE("a sequence forced to 1 by a declared tensor's 1 stays a condition, by a module an error saying how to bind one step", "[fixes][roles]") {
+  // One decoding step: the current row (1, S) of a causal mask with a query of length L.
+  Report step = test::check_text(R"json({"version": 1, "modules": {"m": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+    "tensors": {"q": ["B", "L", 32], "kv": ["B", "S", 32], "row": {"shape": [1, "S"], "dtype": "bool"}},
+    "calls": [{"id": "a", "module": "m", "query": "q", "key": "kv", "value": "kv", "attn_mask": "row"}]})json");
+  CHECK(test::find(step, "MHA083") == nullptr);
+  CHECK(test::find(step, "MHA080") != nullptr);
+  // A Linear(1, 16) reading (B, L): the 1 is the module's, an error whose note says how to declare one step.
+  Report linear = test::check_text(R"json({"version": 1, "modules": {"emb": "nn.Linear(1, 16)"},
+    "tensors": {"t": ["B", "L"]}, "calls": [{"id": "e", "module": "emb", "input": "t", "outputs": ["te"]}]})json");
+  const Diagnostic* forced = test::find(linear, "MHA083");
+  REQUIRE(forced != nullptr);
+  bool advised = false;
+  for (const std::string& note : forced->notes) advised = advised || note.find("if this is one decoding step, bind L to 1 (\"dims\": {\"L\": 1})") != std::string::npos;
+  CHECK(advised);
 }
 
 TEST_CASE("a sequence length that must be 1 is an error (MHA083): the other side holds one position", "[fixes][roles]") {
