@@ -642,24 +642,38 @@ std::vector<Fix> permute_operand_candidates(const Spec& spec, const Report& repo
     }
     Shape sizes = report.symbols.resolve(source->shape);
     if (sizes.size() < 2 || sizes.size() > kMaxRank) continue;
+    // As written, without the substitutions of the graph's conditions (T -> 8 where it is valid
+    // only if T == 8, which makes every ordering of (T, T, 8) fit): an ordering that fits as
+    // written holds for every size and comes first, and dims of one size are told by their names.
+    const Shape& written = source->shape;
+    const Shape& target_written = operands[1 - which].resolved->written();
     std::vector<int> order(sizes.size());
     for (std::size_t d = 0; d < order.size(); ++d) order[d] = static_cast<int>(d);
     std::optional<std::vector<int>> best;
     int best_swaps = 0;
+    bool best_as_written = false;
     while (std::next_permutation(order.begin(), order.end())) {
-      Shape permuted;
-      for (int d : order) permuted.push_back(sizes[static_cast<std::size_t>(d)]);
-      if (unsqueezed) permuted.insert(permuted.begin() + *unsqueezed, DimExpr::constant(1));
+      Shape permuted, permuted_written;
+      for (int d : order) {
+        permuted.push_back(sizes[static_cast<std::size_t>(d)]);
+        permuted_written.push_back(written[static_cast<std::size_t>(d)]);
+      }
+      if (unsqueezed) {
+        permuted.insert(permuted.begin() + *unsqueezed, DimExpr::constant(1));
+        permuted_written.insert(permuted_written.begin() + *unsqueezed, DimExpr::constant(1));
+      }
       if (!fits_into(report.symbols, permuted, target)) continue;
+      const bool as_written = fits_into(Symbols{}, permuted_written, target_written);
       int swaps = 0;  // dims of one size put out of their order
       for (std::size_t i = 0; i < order.size(); ++i) {
         for (std::size_t j = i + 1; j < order.size(); ++j) {
-          if (order[i] > order[j] && sizes[static_cast<std::size_t>(order[i])] == sizes[static_cast<std::size_t>(order[j])]) ++swaps;
+          if (order[i] > order[j] && written[static_cast<std::size_t>(order[i])] == written[static_cast<std::size_t>(order[j])]) ++swaps;
         }
       }
-      if (!best || swaps < best_swaps) {
+      if (!best || (as_written && !best_as_written) || (as_written == best_as_written && swaps < best_swaps)) {
         best = order;
         best_swaps = swaps;
+        best_as_written = as_written;
       }
     }
     if (!best) continue;
@@ -1361,6 +1375,31 @@ std::optional<std::string> roles_lost_by_transpose(const Spec& spec, const std::
       return fmt::format("the transpose moves the features of {} (the last dim of call \"{}\"'s output) to dim 0, a batch or "
                          "sequence slot",
                          source->name, producer.id);
+    }
+  }
+  return std::nullopt;
+}
+
+// A transpose (a, b) over a dim between them of the same size as a or b (a relative position
+// bias (T, T, H) transposed (0, 2) to (H, T, T)): the two equal dims come out in the other order,
+// so entry [i, j] is read as [j, i] (queries as keys). The permute that moves one dim and keeps
+// the others in their order (permute(2, 0, 1)) is what such a fix means.
+// Sizes are compared as written: a condition's substitution (T -> 8, where the graph is valid only
+// if T == 8) would make every size alike.
+std::optional<std::string> equal_dims_reversed(const std::vector<const LayoutSource*>& group, int a, int b) {
+  for (const LayoutSource* source : group) {
+    const Shape& sizes = source->shape;
+    if (b >= static_cast<int>(sizes.size())) continue;
+    for (int c = a + 1; c < b; ++c) {
+      const DimExpr& passenger = sizes[static_cast<std::size_t>(c)];
+      if (passenger == DimExpr::constant(1)) continue;
+      for (int end : {a, b}) {
+        if (!(passenger == sizes[static_cast<std::size_t>(end)])) continue;
+        const std::vector<std::string> names = dim_texts(*source);
+        return fmt::format("transpose({}, {}) reverses {}'s two dims of size {} (dims {} and {}): entry [i, j] is then read as [j, i]; a "
+                           "permute that keeps them in their order moves only the other dim",
+                           a, b, source->name, names[static_cast<std::size_t>(c)], std::min(c, end), std::max(c, end));
+      }
     }
   }
   return std::nullopt;
@@ -2342,6 +2381,15 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     }
   };
 
+  // A transpose (not the permute that moves one dim past the others) that reverses two dims of one
+  // size exchanges their roles: suspect, whatever else holds.
+  auto label_reversed = [&](Fix& fix, const std::vector<const LayoutSource*>& group, int a, int b) {
+    if (std::optional<std::string> reversed = equal_dims_reversed(group, a, b)) {
+      fix.semantics = FixSemantics::Suspect;
+      fix.semantics_note = *reversed;
+    }
+  };
+
   // Several arguments of one rank first (one wrong layout usually reaches query, key and value
   // alike), all of them, then fewer; then each alone. Each transpose also with the call's output
   // transposed back when later calls read it, so that they still get the layout they expect.
@@ -2412,6 +2460,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
             Fix transposed = candidate(text, relayout_patch(spec, group, transpose(a, b, contiguous)));
             label_by_subscripts(transposed, group, a, b);
             label_by_lost_roles(transposed, group, a, b);
+            label_reversed(transposed, group, a, b);
             add(std::move(transposed));
           }
           if (!output) continue;
@@ -2422,6 +2471,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
                                        relayout_patch(spec, and_back, transpose(a, b, contiguous)));
           label_by_subscripts(and_back_fix, group, a, b);
           label_by_lost_roles(and_back_fix, group, a, b);
+          label_reversed(and_back_fix, group, a, b);
           add(std::move(and_back_fix));
         }
       }

@@ -606,9 +606,14 @@ void label_new_conditions(Fix& fix, const Report& original, const Report& patche
 // same patch is there yet.
 void add_searched(const Spec& spec, const Report& original, const std::set<std::string>& self_paired, const Fix& candidate, const Recheck& check,
                   Diagnostic& diagnostic) {
-  bool offered = std::any_of(diagnostic.fixes.begin(), diagnostic.fixes.end(),
-                             [&](const Fix& fix) { return fix.patch == candidate.patch; });
-  if (offered || !repairs(original, diagnostic, check)) return;
+  auto offered = std::find_if(diagnostic.fixes.begin(), diagnostic.fixes.end(),
+                              [&](const Fix& fix) { return fix.patch == candidate.patch; });
+  // A suspect fix already offered with this patch (a declared tensor's new shape, which a
+  // transpose and a permute may both give) is replaced by a candidate that words it soundly.
+  if ((offered != diagnostic.fixes.end() && (offered->semantics != FixSemantics::Suspect || candidate.semantics == FixSemantics::Suspect)) ||
+      !repairs(original, diagnostic, check)) {
+    return;
+  }
   Fix fix = candidate;
   record_result(fix, check.report, diagnostic.call, diagnostic.id);
   label_new_roles(fix, original, check.report);
@@ -616,6 +621,10 @@ void add_searched(const Spec& spec, const Report& original, const std::set<std::
   label_dropped_conditions(fix, original, check.report);
   label_broadcast_meaning(fix, spec, original, diagnostic.call);
   label_self_pairing(fix, spec, self_paired);
+  if (offered != diagnostic.fixes.end()) {
+    if (fix.semantics != FixSemantics::Suspect) *offered = std::move(fix);
+    return;
+  }
   diagnostic.fixes.push_back(std::move(fix));
 }
 

@@ -203,16 +203,20 @@ class SdpaRules {
       if (arg->rank() < 3) continue;
       int seq = arg->rank() - 2, heads = arg->rank() - 3;
       DimRole in_seq = role_of_dim(arg->dim_names, seq), in_heads = role_of_dim(arg->dim_names, heads);
-      if (in_seq != DimRole::Heads && in_heads != DimRole::Sequence) continue;
+      // A batch in the heads slot of a 4-D or larger operand, behind another leading dim: (T, B, H, D),
+      // a (B, T, H, D) tensor transposed on its first two dims, attends over the heads of each
+      // position as well (a 3-D (B, L, D) operand has its batch in that slot by right).
+      bool batch_in_heads = in_heads == DimRole::Batch && arg->rank() >= 4 && explicit_batch_name(arg->dim_name(heads));
+      if (in_seq != DimRole::Heads && in_heads != DimRole::Sequence && !batch_in_heads) continue;
       bool heads_in_seq = in_seq == DimRole::Heads;
       Diagnostic& diagnostic = ctx_.report(
           DiagId::SdpaLayoutRole,
           heads_in_seq ? fmt::format("{}'s sequence slot (dim {}) holds \"{}\", a head count: {} is read as (..., L={}, D={})",
                                      arg->argument, seq, arg->dim_name(seq), tuple_str(arg->shape), arg->shape[seq].str(),
                                      arg->shape.back().str())
-                       : fmt::format("{}'s heads slot (dim {}) holds \"{}\", a sequence length: {} is read as (..., H={}, L={}, D={})",
-                                     arg->argument, heads, arg->dim_name(heads), tuple_str(arg->shape), arg->shape[heads].str(),
-                                     arg->shape[seq].str(), arg->shape.back().str()),
+                       : fmt::format("{}'s heads slot (dim {}) holds \"{}\", a {}: {} is read as (..., H={}, L={}, D={})", arg->argument,
+                                     heads, arg->dim_name(heads), batch_in_heads ? "batch size" : "sequence length", tuple_str(arg->shape),
+                                     arg->shape[heads].str(), arg->shape[seq].str(), arg->shape.back().str()),
           arg, heads_in_seq ? seq : heads);
       diagnostic.notes.push_back("F.scaled_dot_product_attention attends over dim -2; laid out (B, T, H, D) it attends over the heads "
                                  "of each position. PyTorch raises nothing");
@@ -222,7 +226,7 @@ class SdpaRules {
         if (swapped.size() >= 3) std::swap(swapped[swapped.size() - 2], swapped[swapped.size() - 3]);
         shapes.emplace_back(each, swapped);
       }
-      if (ctx_.add_shape_fix(diagnostic, "transpose query, key and value to (B, H, T, D): .transpose(1, 2) after the view", shapes)) {
+      if (!batch_in_heads && ctx_.add_shape_fix(diagnostic, "transpose query, key and value to (B, H, T, D): .transpose(1, 2) after the view", shapes)) {
         CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "heads before the sequence, as SDPA reads them");
       }
       return;

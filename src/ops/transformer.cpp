@@ -350,6 +350,42 @@ class TransformerRules {
     return moves;
   }
 
+ public:
+  // nn.Transformer: a mask of the target's length passed under the encoder's name, the decoder's
+  // own argument left free: a (T, T) mask as src_mask (the target attending to itself: tgt_mask),
+  // the target's (N, T) padding mask as src_key_padding_mask (tgt_key_padding_mask). Read before
+  // the stacks run: a condition they warn about binds the two sequence lengths.
+  std::vector<MaskMove> target_masks_given_to_source(const LayerConfig& config, const ArgValue& src, const ArgValue& tgt,
+                                                     const ArgValue& src_mask, const ArgValue& src_padding, const ArgValue& tgt_mask,
+                                                     const ArgValue& tgt_padding) {
+    std::vector<MaskMove> moves;
+    if (tgt.rank() < 2 || src.rank() < 2) return moves;
+    const DimExpr& target = sequence_of(tgt, config.batch_first);
+    const DimExpr& source = sequence_of(src, config.batch_first);
+    auto equal = [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; };
+    if (src_mask.present && !tgt_mask.present && src_mask.rank() == 2 && equal(src_mask.shape[0], target) &&
+        equal(src_mask.shape[1], target) && !equal(src_mask.shape[1], source)) {
+      moves.push_back({&src_mask, "tgt_mask",
+                       fmt::format("pass the ({0}, {0}) mask as tgt_mask, the decoder's self-attention mask: tgt_mask={1}", target.str(),
+                                   src_mask.argument),
+                       "a (T, T) mask relates the target sequence to itself: the decoder's tgt_mask"});
+    }
+    if (src_padding.present && !tgt_padding.present && src_padding.rank() >= 1 && equal(src_padding.shape.back(), target) &&
+        !equal(src_padding.shape.back(), source)) {
+      moves.push_back({&src_padding, "tgt_key_padding_mask",
+                       fmt::format("pass the target's padding mask as tgt_key_padding_mask: tgt_key_padding_mask={}", src_padding.argument),
+                       "its last dim is the target's sequence length: it pads the decoder's self-attention keys"});
+    }
+    return moves;
+  }
+
+  std::size_t diagnostics_so_far() const { return ctx_.diagnostics.size(); }
+
+  void offer_moves(std::size_t first_diagnostic, const std::vector<MaskMove>& moves) {
+    for (const MaskMove& move : moves) offer_move(first_diagnostic, move);
+  }
+
+ private:
   // Adds `move` to the diagnostics about its mask since `first_diagnostic`, first.
   void offer_move(std::size_t first_diagnostic, const MaskMove& move) {
     std::optional<std::string> from_pointer = ctx_.argument_pointer(move.from->argument), to_pointer = ctx_.argument_pointer(move.to);
@@ -585,9 +621,13 @@ void infer_transformer(CallContext& ctx) {
   const ArgValue& src = ctx.arg("src");
   const ArgValue& tgt = ctx.arg("tgt");
   if (!rules.transformer_inputs_valid(config, src, tgt)) return;
+  const auto moves = rules.target_masks_given_to_source(config, src, tgt, ctx.arg("src_mask"), ctx.arg("src_key_padding_mask"),
+                                                        ctx.arg("tgt_mask"), ctx.arg("tgt_key_padding_mask"));
+  const std::size_t first_diagnostic = rules.diagnostics_so_far();
   std::optional<ArgValue> memory = rules.encoder_stack(
       config, ctx.module->integer("num_encoder_layers"), *ctx.module, "num_encoder_layers", nullptr, src, ctx.arg("src_mask"),
       ctx.arg("src_key_padding_mask"), argument_value(ctx, "src_is_causal"), "src_is_causal", "the encoder");
+  rules.offer_moves(first_diagnostic, moves);
   if (!memory) return;
   ArgValue encoded = derived(*memory, "memory", "the encoder's output (src's shape)", "encoder-output:" + ctx.call.id);
   std::optional<ArgValue> output = rules.decoder_stack(

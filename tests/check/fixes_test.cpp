@@ -701,6 +701,24 @@ TEST_CASE("searched fix: a bias laid out (N, N, H) is permuted before its unsque
   CHECK(t5_broadcast->fixes[0].valid());
 }
 
+// A (Q, K, H) bias whose Q and K are one symbol: valid only while that symbol equals H, every
+// ordering fits under the condition. transpose(0, 2) reverses the two equal dims (bias[i, j] read
+// as bias[j, i]) and is suspect; the permute that keeps them in order comes first.
+TEST_CASE("searched fix: a transpose that reverses two equal dims is suspect, the order-keeping permute first", "[fixes]") {
+  std::string spec = R"json({"version": 1, "tensors": {"logits": ["N", 6, "P", "P"], "pair_bias": ["P", "P", 6]},
+    "calls": [{"id": "a", "op": "add", "input": "logits", "other": "pair_bias", "outputs": ["s"]},
+              {"id": "p", "op": "softmax", "input": "s", "dim": -1, "outputs": ["w"]}]})json";
+  Report report = test::check_text(spec);
+  const Diagnostic* condition = test::find(report, "MHA080");
+  REQUIRE(condition != nullptr);
+  REQUIRE_FALSE(condition->fixes.empty());
+  CHECK(condition->fixes.front().description == "permute pair_bias to (6, P, P): pair_bias.permute(2, 0, 1)");
+  CHECK(condition->fixes.front().semantics != FixSemantics::Suspect);
+  for (const Fix& fix : condition->fixes) {
+    if (fix.description.find(".transpose(0, 2)") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
+  }
+}
+
 TEST_CASE("searched fix: a buffer larger than the input is sliced to its sizes where it entered the graph", "[fixes]") {
   std::string spec = R"json({"version": 1, "dims": {"B": 2, "T": 100},
     "tensors": {"att": ["B", 12, "T", "T"], "bias": [1, 1, 1024, 1024]},

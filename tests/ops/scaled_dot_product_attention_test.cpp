@@ -426,3 +426,30 @@ TEST_CASE("MHA207: key/value heads repeated on the batch dim by the group size: 
     if (fix.description.find("enable_gqa") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
   }
 }
+
+// A (B, T, H, D) tensor transposed on its first two dims, (T, B, H, D), still attends over the
+// heads of each position: the batch sits in the heads slot behind the sequence.
+TEST_CASE("sdpa: a batch in the heads slot of a 4-D operand is a layout fault, and its fix brings the sequence to L", "[sdpa][roles]") {
+  Report swapped = test::check_text(R"j({"version": 1, "tensors": {"q": ["S", "bsz", 4, 32]},
+      "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "outputs": ["o"]}]})j");
+  const Diagnostic* batch = test::find(swapped, "MHA209");
+  REQUIRE(batch != nullptr);
+  CHECK_THAT(batch->message, Catch::Contains("holds \"bsz\", a batch size"));
+  // A 3-D (B, L, D) operand has its batch in that slot by right.
+  Report three = test::check_text(R"j({"version": 1, "tensors": {"q": ["B", "L", 32]},
+      "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "outputs": ["o"]}]})j");
+  CHECK(test::find(three, "MHA209") == nullptr);
+  // Heads split from a Linear's features and left (B, L, H, D): the first fix transposes (1, 2),
+  // not (0, 1), which would leave the heads in the sequence slot and the batch in the heads slot.
+  Report split = test::check_text(R"j({"version": 1, "modules": {"proj": "nn.Linear(128, 384)"}, "tensors": {"x": ["B", "L", 128]},
+      "calls": [{"id": "p", "module": "proj", "input": "x", "outputs": ["h"]},
+                {"id": "v", "op": "view", "input": "h", "shape": ["B", "L", 3, 4, 32], "outputs": ["h5"]},
+                {"id": "u", "op": "unbind", "input": "h5", "dim": 2, "outputs": ["q", "k", "v"]},
+                {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "outputs": ["o"]},
+                {"id": "m", "op": "reshape", "input": "o", "shape": ["B", "L", 128], "outputs": ["y"]}]})j");
+  const Diagnostic* layout = test::find(split, "MHA209");
+  REQUIRE(layout != nullptr);
+  REQUIRE_FALSE(layout->fixes.empty());
+  CHECK_THAT(layout->fixes.front().description, Catch::Contains(".transpose(1, 2) each"));
+  CHECK(layout->fixes.front().semantics != FixSemantics::Suspect);
+}

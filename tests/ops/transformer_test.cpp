@@ -439,3 +439,30 @@ TEST_CASE("a LayerNorm over one head's features written before the view that spl
     }
   }
 }
+
+// nn.Transformer's src_mask and src_key_padding_mask belong to the encoder (the source's length);
+// a target-length mask given under them, the decoder's own argument left free, is moved there.
+TEST_CASE("nn.Transformer: a target-length mask passed as src_mask or src_key_padding_mask is moved to the decoder's argument",
+          "[transformer]") {
+  Report causal = test::check_text(R"j({"version": 1, "modules": {"model": "nn.Transformer(d_model=64, nhead=4)"},
+      "tensors": {"src": ["S", "N", 64], "tgt": ["T", "N", 64], "future": {"shape": ["T", "T"], "dtype": "bool"}},
+      "calls": [{"id": "m", "module": "model", "src": "src", "tgt": "tgt", "src_mask": "future", "outputs": ["y"]}]})j");
+  const Diagnostic* mask = test::find(causal, "MHA080");
+  REQUIRE(mask != nullptr);
+  REQUIRE_FALSE(mask->fixes.empty());
+  CHECK(mask->fixes.front().description == "pass the (T, T) mask as tgt_mask, the decoder's self-attention mask: tgt_mask=src_mask");
+  CHECK(mask->fixes.front().semantics == FixSemantics::Consistent);
+  Report padding = test::check_text(R"j({"version": 1, "modules": {"model": "nn.Transformer(d_model=64, nhead=4, batch_first=True)"},
+      "tensors": {"src": ["N", "S", 64], "tgt": ["N", "T", 64], "tgt_pad": {"shape": ["N", "T"], "dtype": "bool"}},
+      "calls": [{"id": "m", "module": "model", "src": "src", "tgt": "tgt", "src_key_padding_mask": "tgt_pad", "outputs": ["y"]}]})j");
+  const Diagnostic* pad = test::find(padding, "MHA080");
+  REQUIRE(pad != nullptr);
+  REQUIRE_FALSE(pad->fixes.empty());
+  CHECK_THAT(pad->fixes.front().description, Catch::Contains("tgt_key_padding_mask=src_key_padding_mask"));
+  // A (S, S) src_mask is the encoder's own: nothing to move.
+  Report own = test::check_text(R"j({"version": 1, "modules": {"model": "nn.Transformer(d_model=64, nhead=4)"},
+      "tensors": {"src": ["S", "N", 64], "tgt": ["T", "N", 64], "m": {"shape": ["S", "S"], "dtype": "bool"}},
+      "calls": [{"id": "m", "module": "model", "src": "src", "tgt": "tgt", "src_mask": "m", "outputs": ["y"]}]})j");
+  CHECK(own.count(Severity::Warning) == 0);
+  CHECK(own.count(Severity::Error) == 0);
+}
