@@ -269,7 +269,15 @@ void infer_repeat_interleave(CallContext& ctx) {
     return;
   }
   shape[*dim] = *repeated;
-  ctx.outputs.push_back({"output", shape, input.dtype});
+  // The other dims keep their names; the repeated one names nothing (not another input dim that
+  // happens to have the new size: (B, 2, T, D) repeated 4 times on dim 1 with B bound to 8 has no
+  // batch in its heads slot).
+  std::vector<std::string> names;
+  if (!written_dim.is_null()) {
+    for (int d = 0; d < input.rank(); ++d) names.push_back(d == *dim && repeats != 1 ? std::string() : input.dim_name(d));
+    if (std::all_of(names.begin(), names.end(), [](const std::string& name) { return name.empty(); })) names.clear();
+  }
+  ctx.outputs.push_back({"output", shape, input.dtype, names});
   ctx.output_layouts["output"] = Layout::contiguous(shape);  // index_select writes a new tensor
 }
 

@@ -453,3 +453,19 @@ TEST_CASE("sdpa: a batch in the heads slot of a 4-D operand is a layout fault, a
   CHECK_THAT(layout->fixes.front().description, Catch::Contains(".transpose(1, 2) each"));
   CHECK(layout->fixes.front().semantics != FixSemantics::Suspect);
 }
+
+// GQA key/value heads repeated to the query's count: with B bound to that count, the repeated dim
+// is still heads, not a batch read by its size.
+TEST_CASE("sdpa: key/value heads repeat_interleave'd to a count equal to the bound batch are not a batch in the heads slot", "[sdpa][roles]") {
+  Report grouped = test::check_text(R"j({"version": 1, "dims": {"B": 8, "T": 16}, "tensors": {"q": ["B", 8, "T", 16], "k": ["B", 2, "T", 16]},
+      "calls": [{"id": "r", "op": "repeat_interleave", "input": "k", "repeats": 4, "dim": 1, "outputs": ["k8"]},
+                {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k8", "value": "k8", "outputs": ["o"]}]})j");
+  CHECK(test::find(grouped, "MHA209") == nullptr);
+  // The batch itself repeated on dim 0 keeps naming nothing else: the kept dims keep their names.
+  Report batch_first = test::check_text(R"j({"version": 1, "dims": {"B": 8, "T": 16}, "tensors": {"k": ["T", "B", 2, 16]},
+      "calls": [{"id": "r", "op": "repeat_interleave", "input": "k", "repeats": 4, "dim": 2, "outputs": ["k8"]},
+                {"id": "a", "op": "F.scaled_dot_product_attention", "query": "k8", "key": "k8", "value": "k8", "outputs": ["o"]}]})j");
+  const Diagnostic* layout = test::find(batch_first, "MHA209");
+  REQUIRE(layout != nullptr);
+  CHECK_THAT(layout->message, Catch::Contains("holds \"B\", a batch size"));
+}
