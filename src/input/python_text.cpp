@@ -1158,23 +1158,12 @@ class PythonReader {
                 "mhacheck knows the two activations PyTorch's Transformer layers name");
   }
 
-  // A flag whose value leaves every shape and the layout as they are: bias= (a parameter more or
-  // less), norm_first= (the order of the same sublayers), elementwise_affine=, a Transformer
-  // encoder's enable_nested_tensor= and mask_check= (a fast path that gives the same shapes), an
-  // Embedding's sparse= and scale_grad_by_freq= (gradients). Not batch_first (which dim is the
-  // batch), add_bias_kv or add_zero_attn (one key more): an unbound name there decides shapes.
-  static bool bool_changes_no_shape(const std::string& option) {
-    static const std::set<std::string> flags = {"bias", "norm_first", "elementwise_affine", "enable_nested_tensor",
-                                                "mask_check", "sparse", "scale_grad_by_freq"};
-    return flags.count(option) != 0;
-  }
-
-  // Options that do not change any shape or dtype (dropout, eps, device, activation) may be
-  // names the text does not bind: the option then keeps PyTorch's default. Returns the name
-  // when the next value is such a name (taken).
+  // Options that do not change any shape or dtype (dropout, eps, device, activation, a flag its
+  // schema declares FlagEffect::ChangesNoShape) may be names the text does not bind: the option
+  // then keeps PyTorch's default. Returns the name when the next value is such a name (taken).
   std::optional<std::string> unbound_shapeless_option(const OptionSchema& option) {
     bool shapeless = option.kind == OptionKind::Float || option.kind == OptionKind::Device || option.kind == OptionKind::String ||
-                     (option.kind == OptionKind::Bool && bool_changes_no_shape(option.name));
+                     (option.kind == OptionKind::Bool && option.flag_effect == FlagEffect::ChangesNoShape);
     const Token& token = lexer_.peek();
     if (!shapeless || token.kind != Token::Kind::Name || values_.count(token.text) != 0) return std::nullopt;
     if (token.text == "True" || token.text == "False" || token.text == "None") return std::nullopt;
