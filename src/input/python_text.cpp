@@ -863,7 +863,8 @@ class PythonReader {
     return value;
   }
 
-  // The ')' of a builtin call, int(...) or float(...): its value spans the whole call.
+  // The ')' of a builtin call, int(...) or float(...), or of a parenthesised expression: its
+  // value spans the whole call from `name` (or the '('), and has no symbol of its own.
   void close_call(const Token& name, IntValue& value) {
     --depth_;
     Token close = lexer_.peek();
@@ -989,12 +990,7 @@ class PythonReader {
       dividend_of_int_ = false;  // int((a / b) * c): a '/' inside parentheses is an ordinary division
       value = expression();
       dividend_of_int_ = outer;
-      --depth_;
-      Token close = lexer_.peek();
-      lexer_.expect(")");
-      value.offset = token.offset;
-      value.end = close.offset + 1;
-      value.symbol.clear();  // (d_model) is still d_model, but say so only for bare names
+      close_call(token, value);  // (d_model) is still d_model, but say so only for bare names
       return value;
     }
     if (token.kind == Token::Kind::Name && token.text == "int" && lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "(") {
