@@ -7,6 +7,11 @@
 namespace mhacheck {
 namespace {
 
+// A Bool option with what its value does to the shapes (FlagEffect).
+OptionSchema flag(std::string name, bool default_value, FlagEffect effect) {
+  return {std::move(name), OptionKind::Bool, false, default_value, {}, effect};
+}
+
 // torch.nn.MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False,
 //     add_zero_attn=False, kdim=None, vdim=None, batch_first=False, device=None, dtype=None)
 const ModuleSchema kMultiheadAttention{
@@ -15,12 +20,12 @@ const ModuleSchema kMultiheadAttention{
         {"embed_dim", OptionKind::Int, true},
         {"num_heads", OptionKind::Int, true},
         {"dropout", OptionKind::Float, false, 0.0},
-        {"bias", OptionKind::Bool, false, true},
-        {"add_bias_kv", OptionKind::Bool, false, false},
-        {"add_zero_attn", OptionKind::Bool, false, false},
+        flag("bias", true, FlagEffect::ChangesNoShape),          // a parameter more or less
+        flag("add_bias_kv", false, FlagEffect::DecidesShapes),   // one key more
+        flag("add_zero_attn", false, FlagEffect::DecidesShapes),  // one key more
         {"kdim", OptionKind::OptionalInt, false},
         {"vdim", OptionKind::OptionalInt, false},
-        {"batch_first", OptionKind::Bool, false, false},
+        flag("batch_first", false, FlagEffect::DecidesShapes),  // which dim is the batch
         {"device", OptionKind::Device, false},
         {"dtype", OptionKind::DType, false},
     }};
@@ -35,9 +40,9 @@ std::vector<OptionSchema> layer_options(std::vector<OptionSchema> leading) {
            {"dropout", OptionKind::Float, false, 0.1},
            {"activation", OptionKind::String, false, "relu"},
            {"layer_norm_eps", OptionKind::Float, false, 1e-5},
-           {"batch_first", OptionKind::Bool, false, false},
-           {"norm_first", OptionKind::Bool, false, false},
-           {"bias", OptionKind::Bool, false, true},
+           flag("batch_first", false, FlagEffect::DecidesShapes),  // which dim is the batch
+           flag("norm_first", false, FlagEffect::ChangesNoShape),  // the order of the same sublayers
+           flag("bias", true, FlagEffect::ChangesNoShape),
            {"device", OptionKind::Device, false},
            {"dtype", OptionKind::DType, false},
        }) {
@@ -55,8 +60,9 @@ const ModuleSchema kTransformerEncoder{"TransformerEncoder",
                                        {{"encoder_layer", OptionKind::Module, true, nullptr, "TransformerEncoderLayer"},
                                         {"num_layers", OptionKind::Int, true},
                                         {"norm", OptionKind::OptionalModule, false, nullptr, "LayerNorm"},
-                                        {"enable_nested_tensor", OptionKind::Bool, false, true},
-                                        {"mask_check", OptionKind::Bool, false, true}}};
+                                        // a fast path that gives the same shapes
+                                        flag("enable_nested_tensor", true, FlagEffect::ChangesNoShape),
+                                        flag("mask_check", true, FlagEffect::ChangesNoShape)}};
 // nn.TransformerDecoder(decoder_layer, num_layers, norm=None)
 const ModuleSchema kTransformerDecoder{"TransformerDecoder",
                                        {{"decoder_layer", OptionKind::Module, true, nullptr, "TransformerDecoderLayer"},
@@ -72,15 +78,15 @@ const ModuleSchema kTransformer{"Transformer", layer_options({{"d_model", Option
 const ModuleSchema kLinear{"Linear",
                            {{"in_features", OptionKind::Int, true},
                             {"out_features", OptionKind::Int, true},
-                            {"bias", OptionKind::Bool, false, true},
+                            flag("bias", true, FlagEffect::ChangesNoShape),
                             {"device", OptionKind::Device, false},
                             {"dtype", OptionKind::DType, false}}};
 // nn.LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None)
 const ModuleSchema kLayerNorm{"LayerNorm",
                               {{"normalized_shape", OptionKind::IntOrList, true},
                                {"eps", OptionKind::Float, false, 1e-5},
-                               {"elementwise_affine", OptionKind::Bool, false, true},
-                               {"bias", OptionKind::Bool, false, true},
+                               flag("elementwise_affine", true, FlagEffect::ChangesNoShape),
+                               flag("bias", true, FlagEffect::ChangesNoShape),
                                {"device", OptionKind::Device, false},
                                {"dtype", OptionKind::DType, false}}};
 // nn.Embedding(num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
@@ -91,8 +97,8 @@ const ModuleSchema kEmbedding{"Embedding",
                                {"padding_idx", OptionKind::OptionalInt, false},
                                {"max_norm", OptionKind::Float, false},
                                {"norm_type", OptionKind::Float, false, 2.0},
-                               {"scale_grad_by_freq", OptionKind::Bool, false, false},
-                               {"sparse", OptionKind::Bool, false, false},
+                               flag("scale_grad_by_freq", false, FlagEffect::ChangesNoShape),  // gradients only
+                               flag("sparse", false, FlagEffect::ChangesNoShape),              // gradients only
                                {"device", OptionKind::Device, false},
                                {"dtype", OptionKind::DType, false}}};
 // nn.Conv1d and nn.Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -106,7 +112,7 @@ ModuleSchema conv_schema(std::string type) {
            {"padding", OptionKind::IntOrListOrString, false, 0},
            {"dilation", OptionKind::IntOrList, false, 1},
            {"groups", OptionKind::Int, false, 1},
-           {"bias", OptionKind::Bool, false, true},
+           flag("bias", true, FlagEffect::ChangesNoShape),
            {"padding_mode", OptionKind::String, false, "zeros"},
            {"device", OptionKind::Device, false},
            {"dtype", OptionKind::DType, false}}};

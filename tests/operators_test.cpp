@@ -89,3 +89,30 @@ TEST_CASE("operators: an unknown operator fails loudly", "[operators]") {
   CHECK_THROWS_AS(module_operator("softmax"), std::logic_error);
   CHECK_THROWS_AS(possible_parameter("Conv3d", "weight"), std::logic_error);
 }
+
+TEST_CASE("operators: every flag of a module says whether it decides shapes", "[operators]") {
+  // Pasted text may leave a flag that changes no shape unbound (bias=bias takes PyTorch's
+  // default); one that decides shapes must be bound. A new flag cannot leave it unsaid.
+  int flags = 0;
+  for (const std::string& type : module_type_names()) {
+    const ModuleSchema* schema = find_module_schema(type);
+    REQUIRE(schema != nullptr);
+    for (const OptionSchema& option : schema->options) {
+      if (option.kind != OptionKind::Bool) continue;
+      INFO(type << "." << option.name);
+      CHECK(option.flag_effect != FlagEffect::Unstated);
+      ++flags;
+    }
+  }
+  CHECK(flags > 0);
+  const ModuleSchema* attention = find_module_schema("MultiheadAttention");
+  auto effect = [&](const std::string& name) {
+    for (const OptionSchema& option : attention->options) {
+      if (option.name == name) return option.flag_effect;
+    }
+    return FlagEffect::Unstated;
+  };
+  CHECK(effect("batch_first") == FlagEffect::DecidesShapes);
+  CHECK(effect("add_bias_kv") == FlagEffect::DecidesShapes);
+  CHECK(effect("bias") == FlagEffect::ChangesNoShape);
+}

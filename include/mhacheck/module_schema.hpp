@@ -18,12 +18,20 @@ namespace mhacheck {
 // `module_type` (TransformerEncoder's encoder_layer); OptionalModule: one or None (its norm).
 enum class OptionKind { Int, OptionalInt, Float, Bool, DType, Device, String, IntOrList, IntOrListOrString, Module, OptionalModule };
 
+// What a flag's value does to the shapes: DecidesShapes (batch_first says which dim is the batch,
+// add_bias_kv adds a key) or ChangesNoShape (bias adds a parameter or not, norm_first orders the
+// same sublayers). Every Bool option states one (a test holds the schemas to it): pasted text may
+// leave a ChangesNoShape flag unbound, and it then takes PyTorch's default; a flag that decides
+// shapes must be bound.
+enum class FlagEffect { Unstated, DecidesShapes, ChangesNoShape };
+
 struct OptionSchema {
   std::string name;
   OptionKind kind;
   bool required;
   nlohmann::json default_value = nullptr;  // PyTorch's default, for an optional option
   std::string module_type = {};           // for Module and OptionalModule
+  FlagEffect flag_effect = FlagEffect::Unstated;  // for Bool
 };
 
 struct ModuleSchema {

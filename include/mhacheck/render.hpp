@@ -49,6 +49,10 @@ std::string fix_result_text(const Fix& fix);
 // The fix as one line: "construct with batch_first=True — valid: ...", and, for a suspect fix,
 // why ("suspect: ...").
 std::string fix_text(const Fix& fix);
+// A diagnostic in a few lines, for formats with one message per diagnostic (GitHub annotations,
+// SARIF results): the headline with its call, the notes, the PyTorch exception and the first
+// verified fix.
+std::string diagnostic_summary_text(const Diagnostic& diagnostic);
 
 // `mhacheck explain CODE`.
 std::string render_explanation(const DiagInfo& info);

@@ -405,6 +405,12 @@ bool CallContext::is_calls_entry_pointer(std::string_view pointer) {
   return pointer.substr(0, prefix.size()) == prefix && pointer.find('/', prefix.size()) == std::string_view::npos;
 }
 
+bool CallContext::is_calls_entry(const CallDecl& call, std::size_t index) { return call.pointer == calls_entry_pointer(index); }
+
+bool CallContext::written_inside(const CallDecl& call, std::string_view pointer) {
+  return pointer.size() > call.pointer.size() && pointer.starts_with(call.pointer) && pointer[call.pointer.size()] == '/';
+}
+
 // The inserted calls read the argument by name (a declared tensor or an earlier call's output):
 // the values stay connected, and `run` computes them. Each call reads the one before it.
 bool CallContext::add_inserted_calls_fix(Diagnostic& diagnostic, const ArgValue& argument, std::string description,
@@ -412,7 +418,7 @@ bool CallContext::add_inserted_calls_fix(Diagnostic& diagnostic, const ArgValue&
   auto ref = call.tensors.find(argument.argument);
   std::optional<std::size_t> index = index_in_calls();
   if (made.empty() || ref == call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || !index ||
-      ref->second.pointer.rfind(call.pointer + "/", 0) != 0) {
+      !written_inside(call, ref->second.pointer)) {
     return false;
   }
   nlohmann::json patch = nlohmann::json::array();

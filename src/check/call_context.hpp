@@ -160,6 +160,12 @@ class CallContext {
   // Whether `pointer` names a whole entry of the "calls" list ("/calls/3", "/calls/-"), not a
   // value inside one ("/calls/3/input") nor anything outside the list.
   static bool is_calls_entry_pointer(std::string_view pointer);
+  // Whether `call` is written as entry `index` of the "calls" list ("/calls/3" for 3), where a
+  // patch reaches it at calls_entry_pointer(index): not a module's inner call, not the flat form.
+  static bool is_calls_entry(const CallDecl& call, std::size_t index);
+  // Whether `pointer` names a value written inside `call`'s own entry ("/calls/3/input" for
+  // "/calls/3"): an argument the call spells out, not one it takes from elsewhere.
+  static bool written_inside(const CallDecl& call, std::string_view pointer);
 
   // Patch operations, for combining several edits into one fix.
   std::optional<nlohmann::json> option_patch(const std::vector<std::pair<std::string, nlohmann::json>>& options) const;

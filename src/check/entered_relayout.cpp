@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "core/shape_json.hpp"
+#include "call_context.hpp"
 #include "dim_origin.hpp"
 #include "fix_search.hpp"
 #include "insertion_candidates.hpp"
@@ -103,7 +104,7 @@ std::optional<EnteredChain> entered_chain(const Spec& spec, std::size_t index, c
       return chain;
     }
     const auto at = static_cast<std::size_t>(producer - spec.calls.data());
-    if (producer->outputs.size() != 1 || named_tensors(*producer) != 1 || producer->pointer != fmt::format("/calls/{}", at)) {
+    if (producer->outputs.size() != 1 || named_tensors(*producer) != 1 || !CallContext::is_calls_entry(*producer, at)) {
       return std::nullopt;
     }
     const ModuleDecl* module = producer->module.empty() ? nullptr : spec.find_module(producer->module);

@@ -18,6 +18,7 @@
 #include <fmt/ranges.h>
 
 #include "core/shape_json.hpp"
+#include "call_context.hpp"
 #include "dim_origin.hpp"
 #include "entered_relayout.hpp"
 #include "insertion_candidates.hpp"
@@ -79,7 +80,7 @@ std::optional<LayoutSource> layout_source(const Spec& spec, const Report& report
   auto named = std::find(producer.outputs.begin(), producer.outputs.end(), resolved.source.name);
   std::size_t output = static_cast<std::size_t>(named - producer.outputs.begin());
   if (named == producer.outputs.end() || output >= produced->outputs.size() ||
-      producer.pointer != fmt::format("/calls/{}", *producer_index) ||
+      !CallContext::is_calls_entry(producer, *producer_index) ||
       !spec.value().contains(nlohmann::json::json_pointer(producer.pointer + "/outputs"))) {
     return std::nullopt;
   }
@@ -151,9 +152,9 @@ nlohmann::json relayout_patch(const Spec& spec, std::vector<const LayoutSource*>
       std::string moved = fresh_name(spec, fmt::format("{}_{}", source->name, change.op));
       call["outputs"] = {moved};
       nlohmann::json copy = {{"id", fresh_name(spec, "contiguous_" + source->name)}, {"op", "contiguous"}, {"input", moved}, {"outputs", {source->name}}};
-      patch.push_back({{"op", "add"}, {"path", fmt::format("/calls/{}", source->producer + 1)}, {"value", std::move(copy)}});
+      patch.push_back({{"op", "add"}, {"path", CallContext::calls_entry_pointer(source->producer + 1)}, {"value", std::move(copy)}});
     }
-    patch.push_back({{"op", "add"}, {"path", fmt::format("/calls/{}", source->producer + 1)}, {"value", std::move(call)}});
+    patch.push_back({{"op", "add"}, {"path", CallContext::calls_entry_pointer(source->producer + 1)}, {"value", std::move(call)}});
   }
   return patch;
 }
@@ -253,7 +254,7 @@ std::optional<Fix> batch_first_candidate(const Spec& spec, const CallDecl& call)
 // The call's first output when later calls read it (by a written name).
 std::optional<LayoutSource> consumed_output(const Spec& spec, std::size_t index) {
   const CallDecl& call = spec.calls[index];
-  if (call.outputs.empty() || call.pointer != fmt::format("/calls/{}", index) ||
+  if (call.outputs.empty() || !CallContext::is_calls_entry(call, index) ||
       !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
     return std::nullopt;
   }
@@ -444,7 +445,7 @@ std::vector<std::size_t> producers(const Spec& spec, const CallReport& checked, 
   for (const ResolvedArgument& resolved : checked.arguments) {
     if (resolved.source.kind != ArgumentSource::Kind::Output) continue;
     std::optional<std::size_t> index = call_index(spec, resolved.source.call);
-    if (!index || spec.calls[*index].op != op || spec.calls[*index].pointer != fmt::format("/calls/{}", *index)) continue;
+    if (!index || spec.calls[*index].op != op || !CallContext::is_calls_entry(spec.calls[*index], *index)) continue;
     if (std::find(found.begin(), found.end(), *index) == found.end()) found.push_back(*index);
   }
   return found;
@@ -749,7 +750,7 @@ std::optional<LayoutSource> entered_at(const Spec& spec, const Report& report, c
   const CallReport* produced = call_report(report, made->id);
   auto output = std::find(made->outputs.begin(), made->outputs.end(), name);
   const auto at = static_cast<std::size_t>(output - made->outputs.begin());
-  if (!produced || output == made->outputs.end() || at >= produced->outputs.size() || made->pointer != fmt::format("/calls/{}", index) ||
+  if (!produced || output == made->outputs.end() || at >= produced->outputs.size() || !CallContext::is_calls_entry(*made, index) ||
       !spec.value().contains(nlohmann::json::json_pointer(made->pointer + "/outputs"))) {
     return std::nullopt;
   }
@@ -1538,7 +1539,7 @@ std::vector<std::size_t> upstream_calls(const Spec& spec, const Report& report, 
       for (const ResolvedArgument& resolved : made->arguments) {
         if (resolved.source.kind != ArgumentSource::Kind::Output) continue;
         std::optional<std::size_t> index = call_index(spec, resolved.source.call);
-        if (!index || spec.calls[*index].pointer != fmt::format("/calls/{}", *index)) continue;
+        if (!index || !CallContext::is_calls_entry(spec.calls[*index], *index)) continue;
         if (std::find(found.begin(), found.end(), *index) != found.end()) continue;
         found.push_back(*index);
         if (const CallReport* upstream = call_report(report, resolved.source.call)) next.push_back(upstream);
@@ -1986,7 +1987,7 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   // so is a chunk or split that fails on the dim it cuts (a Linear's (B, T, 2F) output chunked
   // on the tokens, whose count the check cannot halve): its dim is the argument to change.
   std::optional<std::size_t> failing = call_index(spec, checked.id);
-  const bool own_call = failing && spec.calls[*failing].pointer == fmt::format("/calls/{}", *failing);
+  const bool own_call = failing && CallContext::is_calls_entry(spec.calls[*failing], *failing);
   const bool reshapes_itself = own_call && (spec.calls[*failing].op == "view" || spec.calls[*failing].op == "reshape");
   const bool splits_itself = own_call && (spec.calls[*failing].op == "chunk" || spec.calls[*failing].op == "split");
   if (reshapes_itself || splits_itself) upstream.insert(upstream.begin(), *failing);
@@ -2120,7 +2121,7 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
   if (reshapes_itself && inputs.count(*failing) != 0) {
     std::vector<std::size_t> group;
     for (std::size_t index = 0; index < spec.calls.size(); ++index) {
-      if (twins(*failing, spec.calls[index]) && spec.calls[index].pointer == fmt::format("/calls/{}", index) && input_of(index)) {
+      if (twins(*failing, spec.calls[index]) && CallContext::is_calls_entry(spec.calls[index], index) && input_of(index)) {
         group.push_back(index);
       }
     }
@@ -2159,7 +2160,7 @@ std::vector<Fix> outer_order_candidates(const Spec& spec, const Report& report, 
     if (ref == reader.tensors.end() || ref->second.kind != ArgRef::Kind::Named) return std::nullopt;
     for (std::size_t index = 0; index < spec.calls.size(); ++index) {
       const CallDecl& maker = spec.calls[index];
-      if (maker.outputs.size() != 1 || maker.outputs.front() != ref->second.name || maker.pointer != fmt::format("/calls/{}", index)) continue;
+      if (maker.outputs.size() != 1 || maker.outputs.front() != ref->second.name || !CallContext::is_calls_entry(maker, index)) continue;
       const CallReport* made = call_report(report, maker.id);
       if (!made || made->arguments.empty() || made->arguments.front().shape.size() != 1) return std::nullopt;
       if (maker.op == "getitem" && maker.arguments.contains("index")) {

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "call_context.hpp"
 #include "dim_origin.hpp"
 #include "fix_search.hpp"
 #include "mhacheck/python_text.hpp"
@@ -137,13 +138,13 @@ nlohmann::json insertion_patch(const Spec& spec, std::size_t index, const ArgRef
     calls[i]["id"] = output;
     calls[i]["input"] = input;
     calls[i]["outputs"] = {output};
-    patch.push_back({{"op", "add"}, {"path", fmt::format("/calls/{}", index + i)}, {"value", calls[i]}});
+    patch.push_back({{"op", "add"}, {"path", CallContext::calls_entry_pointer(index + i)}, {"value", calls[i]}});
     input = output;
   }
   // Every argument given the same tensor reads the new one (query, key and value alike).
   const CallDecl& call = spec.calls[index];
   for (const auto& [name, given] : call.tensors) {
-    if (given.kind != ArgRef::Kind::Named || given.name != ref.name || given.pointer.rfind(call.pointer + "/", 0) != 0) continue;
+    if (given.kind != ArgRef::Kind::Named || given.name != ref.name || !CallContext::written_inside(call, given.pointer)) continue;
     std::string argument = given.pointer.substr(call.pointer.size());
     patch.push_back({{"op", "replace"}, {"path", fmt::format("/calls/{}{}", index + calls.size(), argument)}, {"value", input}});
   }
@@ -286,7 +287,7 @@ std::vector<Fix> aligned_operand_candidates(const Spec& spec, const Report& repo
   std::set<std::string> results(call.outputs.begin(), call.outputs.end());
   for (std::size_t later = index + 1; later < spec.calls.size() && arithmetic.count(call.op) != 0; ++later) {
     const CallDecl& reader = spec.calls[later];
-    if (arithmetic.count(reader.op) == 0 || reader.pointer != fmt::format("/calls/{}", later)) continue;
+    if (arithmetic.count(reader.op) == 0 || !CallContext::is_calls_entry(reader, later)) continue;
     const ArgRef* result = nullptr;
     const ArgRef* alike = nullptr;
     for (const auto& [argument, given] : reader.tensors) {
@@ -428,7 +429,7 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
                                       std::size_t limit) {
   std::vector<Fix> fixes;
   std::optional<std::size_t> index = call_index(spec, call.id);
-  if (!index || call.pointer != fmt::format("/calls/{}", *index)) return fixes;
+  if (!index || !CallContext::is_calls_entry(call, *index)) return fixes;
   // A call PyTorch refuses: a role warning's call runs, and its layout's fixes are the
   // transposes where that layout entered (search_candidates).
   bool refused = std::any_of(report.diagnostics.begin(), report.diagnostics.end(),
@@ -438,7 +439,7 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
   for (const ResolvedArgument& resolved : checked.arguments) {
     auto ref = call.tensors.find(resolved.name);
     if (ref == call.tensors.end() || ref->second.kind != ArgRef::Kind::Named || resolved.shape.empty() ||
-        ref->second.pointer.rfind(call.pointer + "/", 0) != 0 || resolved.name.find("mask") != std::string::npos ||
+        !CallContext::written_inside(call, ref->second.pointer) || resolved.name.find("mask") != std::string::npos ||
         !seen.insert(ref->second.name).second) {
       continue;
     }

@@ -130,8 +130,8 @@ nlohmann::json read_inserted_call(const Spec& spec, std::size_t index, const Arg
 // Whether call `index` is written at /calls/index and its argument `ref` inside it, by name.
 bool patchable_named(const Spec& spec, std::size_t index, const ArgRef& ref) {
   const CallDecl& call = spec.calls[index];
-  return ref.kind == ArgRef::Kind::Named && call.pointer == CallContext::calls_entry_pointer(index) &&
-         ref.pointer.rfind(call.pointer + "/", 0) == 0;
+  return ref.kind == ArgRef::Kind::Named && CallContext::is_calls_entry(call, index) &&
+         CallContext::written_inside(call, ref.pointer);
 }
 
 // The dim of argument `argument` (rank `rank`) of `call` that holds the keys' (or memory's)
@@ -723,7 +723,7 @@ std::optional<CatJoin> cat_join(const Spec& spec, const Report& report, std::siz
   const CallDecl& cat = spec.calls[index];
   const nlohmann::json& written_dim = cat.arguments.value("dim", nlohmann::json(0));
   const auto signed_rank = static_cast<std::int64_t>(rank);
-  if (cat.op != "cat" || !written_dim.is_number_integer() || cat.pointer != CallContext::calls_entry_pointer(index) || cat.outputs.empty() ||
+  if (cat.op != "cat" || !written_dim.is_number_integer() || !CallContext::is_calls_entry(cat, index) || cat.outputs.empty() ||
       !spec.value().contains(nlohmann::json::json_pointer(cat.pointer + "/outputs"))) {
     return std::nullopt;
   }
@@ -777,7 +777,7 @@ std::vector<std::size_t> readers_after(const Spec& spec, std::size_t index, cons
 // The moved add keeps its id; every later reader reads what it read before.
 void reordered_table_candidates(const Spec& spec, const Report& report, std::size_t index, const CallReport& checked, std::vector<Fix>& fixes) {
   const CallDecl& call = spec.calls[index];
-  if (call.op != "add" || call.outputs.size() != 1 || call.pointer != CallContext::calls_entry_pointer(index) ||
+  if (call.op != "add" || call.outputs.size() != 1 || !CallContext::is_calls_entry(call, index) ||
       !spec.value().contains(nlohmann::json::json_pointer(call.pointer + "/outputs"))) {
     return;
   }
@@ -914,7 +914,7 @@ std::vector<std::size_t> chain_of_moves(const Spec& spec, const Report& report, 
   for (int step = 0; step < 8 && source.kind == ArgumentSource::Kind::Output; ++step) {
     std::optional<std::size_t> producer = call_index(spec, source.call);
     const CallReport* made = call_report(report, source.call);
-    if (!producer || !made || spec.calls[*producer].pointer != CallContext::calls_entry_pointer(*producer)) break;
+    if (!producer || !made || !CallContext::is_calls_entry(spec.calls[*producer], *producer)) break;
     chain.push_back(*producer);
     const ResolvedArgument* input = checked_argument(*made, "input");
     if (moves.count(spec.calls[*producer].op) == 0 || !input) break;
@@ -1220,7 +1220,7 @@ void joined_memory_candidates(const Spec& spec, const Report& report, std::size_
     const CallDecl& cat = spec.calls[at];
     const CallReport* made = call_report(report, cat.id);
     const nlohmann::json& written_dim = cat.arguments.value("dim", nlohmann::json(0));
-    if (!made || !written_dim.is_number_integer() || cat.list_size("tensors") != 2 || cat.pointer != CallContext::calls_entry_pointer(at)) return std::nullopt;
+    if (!made || !written_dim.is_number_integer() || cat.list_size("tensors") != 2 || !CallContext::is_calls_entry(cat, at)) return std::nullopt;
     auto cat_dim = written_dim.get<std::int64_t>();
     if (cat_dim < 0) cat_dim += static_cast<std::int64_t>(rank);
     if (cat_dim != static_cast<std::int64_t>(dim)) return std::nullopt;
@@ -1406,7 +1406,7 @@ void head_ratio_candidates(const Spec& spec, const Report& report, const CallRep
     const nlohmann::json& dim_json = repeat.arguments.value("dim", nlohmann::json());
     const ResolvedArgument* input = checked_argument(*made, "input");
     if (repeat.op != "repeat_interleave" || !repeats.is_number_integer() || !dim_json.is_number_integer() || !input ||
-        input->shape.size() != query->shape.size() || repeat.pointer != CallContext::calls_entry_pointer(*index)) {
+        input->shape.size() != query->shape.size() || !CallContext::is_calls_entry(repeat, *index)) {
       continue;
     }
     auto rank = static_cast<std::int64_t>(query->shape.size());
@@ -1499,7 +1499,7 @@ void head_count_candidates(const Spec& spec, const CallDecl& call, const CallRep
     const nlohmann::json& repeats = repeat.arguments.value("repeats", nlohmann::json());
     const nlohmann::json& dim = repeat.arguments.value("dim", nlohmann::json());
     if (repeat.op != "repeat_interleave" || !repeats.is_number_integer() || repeats.get<std::int64_t>() == *heads || dim != 0 ||
-        repeat.pointer != CallContext::calls_entry_pointer(*index) || repeat.outputs.empty()) {
+        !CallContext::is_calls_entry(repeat, *index) || repeat.outputs.empty()) {
       continue;
     }
     auto input = repeat.tensors.find("input");
@@ -1674,7 +1674,7 @@ void integer_not_candidates(const Spec& spec, const Report& report, const CallRe
     if (!is_mask_name(mask.name) || mask.source.kind != ArgumentSource::Kind::Output) continue;
     std::optional<std::size_t> index = call_index(spec, mask.source.call);
     const CallReport* made = call_report(report, mask.source.call);
-    if (!index || !made || spec.calls[*index].op != "bitwise_not" || spec.calls[*index].pointer != CallContext::calls_entry_pointer(*index)) continue;
+    if (!index || !made || spec.calls[*index].op != "bitwise_not" || !CallContext::is_calls_entry(spec.calls[*index], *index)) continue;
     const CallDecl& inverted = spec.calls[*index];
     const ResolvedArgument* input = checked_argument(*made, "input");
     auto ref = inverted.tensors.find("input");

@@ -128,20 +128,21 @@ JsonDocument inline_document(const InlineCall& call) {
     try {
       if (equals == std::string::npos) throw std::invalid_argument("no =");
       const std::string text = binding.substr(equals + 1);
+      nlohmann::json value;
       if (text == "True" || text == "False") {
         // --dim batch_first=True binds a flag of the pasted constructor, as a line
-        // `batch_first = True` would; it is no size, so the spec's "dims" do not take it.
-        bindings[symbol] = text == "True";
-        continue;
-      }
-      std::size_t used = 0;
-      nlohmann::json value = std::stoll(text, &used);
-      if (used != text.size()) {
-        // A fraction (--dim dropout=0.1) binds a float option of the pasted constructor; the
-        // spec refuses it where a size uses it.
-        double real = std::stod(text, &used);
-        if (used != text.size() || !std::isfinite(real) || std::floor(real) == real) throw std::invalid_argument("trailing text");
-        value = real;
+        // `batch_first = True` would; the spec refuses it where a size uses it.
+        value = text == "True";
+      } else {
+        std::size_t used = 0;
+        value = std::stoll(text, &used);
+        if (used != text.size()) {
+          // A fraction (--dim dropout=0.1) binds a float option of the pasted constructor; the
+          // spec refuses it where a size uses it.
+          double real = std::stod(text, &used);
+          if (used != text.size() || !std::isfinite(real) || std::floor(real) == real) throw std::invalid_argument("trailing text");
+          value = real;
+        }
       }
       spec["dims"][symbol] = value;
       bindings[symbol] = value;

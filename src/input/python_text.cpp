@@ -863,7 +863,8 @@ class PythonReader {
     return value;
   }
 
-  // The ')' of a builtin call, int(...) or float(...): its value spans the whole call.
+  // The ')' of a builtin call, int(...) or float(...), or of a parenthesised expression: its
+  // value spans the whole call from `name` (or the '('), and has no symbol of its own.
   void close_call(const Token& name, IntValue& value) {
     --depth_;
     Token close = lexer_.peek();
@@ -989,12 +990,7 @@ class PythonReader {
       dividend_of_int_ = false;  // int((a / b) * c): a '/' inside parentheses is an ordinary division
       value = expression();
       dividend_of_int_ = outer;
-      --depth_;
-      Token close = lexer_.peek();
-      lexer_.expect(")");
-      value.offset = token.offset;
-      value.end = close.offset + 1;
-      value.symbol.clear();  // (d_model) is still d_model, but say so only for bare names
+      close_call(token, value);  // (d_model) is still d_model, but say so only for bare names
       return value;
     }
     if (token.kind == Token::Kind::Name && token.text == "int" && lexer_.peek().kind == Token::Kind::Punct && lexer_.peek().text == "(") {
@@ -1158,23 +1154,12 @@ class PythonReader {
                 "mhacheck knows the two activations PyTorch's Transformer layers name");
   }
 
-  // A flag whose value leaves every shape and the layout as they are: bias= (a parameter more or
-  // less), norm_first= (the order of the same sublayers), elementwise_affine=, a Transformer
-  // encoder's enable_nested_tensor= and mask_check= (a fast path that gives the same shapes), an
-  // Embedding's sparse= and scale_grad_by_freq= (gradients). Not batch_first (which dim is the
-  // batch), add_bias_kv or add_zero_attn (one key more): an unbound name there decides shapes.
-  static bool bool_changes_no_shape(const std::string& option) {
-    static const std::set<std::string> flags = {"bias", "norm_first", "elementwise_affine", "enable_nested_tensor",
-                                                "mask_check", "sparse", "scale_grad_by_freq"};
-    return flags.count(option) != 0;
-  }
-
-  // Options that do not change any shape or dtype (dropout, eps, device, activation) may be
-  // names the text does not bind: the option then keeps PyTorch's default. Returns the name
-  // when the next value is such a name (taken).
+  // Options that do not change any shape or dtype (dropout, eps, device, activation, a flag its
+  // schema declares FlagEffect::ChangesNoShape) may be names the text does not bind: the option
+  // then keeps PyTorch's default. Returns the name when the next value is such a name (taken).
   std::optional<std::string> unbound_shapeless_option(const OptionSchema& option) {
     bool shapeless = option.kind == OptionKind::Float || option.kind == OptionKind::Device || option.kind == OptionKind::String ||
-                     (option.kind == OptionKind::Bool && bool_changes_no_shape(option.name));
+                     (option.kind == OptionKind::Bool && option.flag_effect == FlagEffect::ChangesNoShape);
     const Token& token = lexer_.peek();
     if (!shapeless || token.kind != Token::Kind::Name || values_.count(token.text) != 0) return std::nullopt;
     if (token.text == "True" || token.text == "False" || token.text == "None") return std::nullopt;

@@ -180,10 +180,11 @@ class SpecReader {
                          "symbols are identifiers such as B, seq_len (or, for names in module strings, config.n_embd)");
       }
       // A fraction binds a float option of a pasted constructor (dropout, eps), as a line
-      // `dropout = 0.1` would; used as a size it is refused (real_dim_used_as_size).
+      // `dropout = 0.1` would, and true or false one of its flags (batch_first), as --dim
+      // batch_first=True does; used as a size either is refused (refuse_non_size_dims_in).
       const json& value = it.value();
-      if (value.is_number_float() && std::floor(value.get<double>()) != value.get<double>()) {
-        real_dims_.emplace(it.key(), pointer);
+      if (value.is_boolean() || (value.is_number_float() && std::floor(value.get<double>()) != value.get<double>())) {
+        non_size_dims_.emplace(it.key(), pointer);
         continue;
       }
       spec_.dims.emplace_back(it.key(), dim_value(value, pointer));
@@ -191,9 +192,9 @@ class SpecReader {
   }
 
   // A dim or an integer option written as `text` (a symbol or a symbol expression) that names a
-  // float of "dims" is refused at that binding, as a fraction written there always was.
-  void refuse_real_dims_in(const std::string& text) {
-    if (real_dims_.empty()) return;
+  // fraction or a flag of "dims" is refused at that binding, as the value written there would be.
+  void refuse_non_size_dims_in(const std::string& text) {
+    if (non_size_dims_.empty()) return;
     for (std::size_t i = 0; i < text.size();) {
       if (!(std::isalpha(static_cast<unsigned char>(text[i])) || text[i] == '_')) {
         ++i;
@@ -201,8 +202,8 @@ class SpecReader {
       }
       std::size_t end = i;
       while (end < text.size() && (std::isalnum(static_cast<unsigned char>(text[end])) || text[end] == '_' || text[end] == '.')) ++end;
-      if (auto real = real_dims_.find(text.substr(i, end - i)); real != real_dims_.end()) {
-        fail(real->second, "expected a dim size (a non-negative integer)", document_.value.at(json::json_pointer(real->second)).dump());
+      if (auto bound = non_size_dims_.find(text.substr(i, end - i)); bound != non_size_dims_.end()) {
+        fail(bound->second, "expected a dim size (a non-negative integer)", document_.value.at(json::json_pointer(bound->second)).dump());
       }
       i = end;
     }
@@ -250,7 +251,7 @@ class SpecReader {
       const json& dim = value[i];
       if (dim.is_string()) {
         std::string text = dim.get<std::string>();
-        refuse_real_dims_in(text);
+        refuse_non_size_dims_in(text);
         std::optional<DimExpr> parsed = parse_dim_expr(text);
         if (!parsed) {
           fail(dim_pointer, fmt::format("\"{}\" is not a symbol name or a symbol expression", text), {},
@@ -717,7 +718,7 @@ class SpecReader {
 
   NameBindings bound_dims() const {
     NameBindings bound(spec_.dims.begin(), spec_.dims.end());
-    for (const auto& [name, pointer] : real_dims_) bound[name] = document_.value.at(json::json_pointer(pointer));
+    for (const auto& [name, pointer] : non_size_dims_) bound[name] = document_.value.at(json::json_pointer(pointer));
     return bound;
   }
 
@@ -738,7 +739,7 @@ class SpecReader {
     auto integer = [&](const json& item) -> json {
       if (item.is_string() && is_identifier(item.get<std::string>())) {
         std::string symbol = item.get<std::string>();
-        refuse_real_dims_in(symbol);
+        refuse_non_size_dims_in(symbol);
         for (const auto& [name, size] : spec_.dims) {
           if (name == symbol) return size;
         }
@@ -858,12 +859,12 @@ class SpecReader {
   // A plain (non-tensor) argument, checked against its kind.
   json plain_argument(const json& value, const ArgSchema& argument, const std::string& pointer) {
     // Sizes written as symbols (an index's bounds x[:, :p], repeat's or view's sizes, arange's
-    // end) are sizes as a shape's are: a fraction "dims" binds is refused there too.
+    // end) are sizes as a shape's are: a fraction or a flag "dims" binds is refused there too.
     if (argument.kind == ArgKind::Size || argument.kind == ArgKind::SizeList || argument.kind == ArgKind::Index) {
-      if (value.is_string()) refuse_real_dims_in(value.get<std::string>());
+      if (value.is_string()) refuse_non_size_dims_in(value.get<std::string>());
       if (value.is_array()) {
         for (const json& item : value) {
-          if (item.is_string()) refuse_real_dims_in(item.get<std::string>());
+          if (item.is_string()) refuse_non_size_dims_in(item.get<std::string>());
         }
       }
     }
@@ -1087,7 +1088,7 @@ class SpecReader {
   Spec& spec_;
   std::vector<UnboundSize> unbound_;
   std::map<std::string, std::pair<std::string, Location>> pasted_texts_;  // a constructor string's pointer: its text and place
-  std::map<std::string, std::string> real_dims_;  // names "dims" binds to a fraction -> its pointer
+  std::map<std::string, std::string> non_size_dims_;  // names "dims" binds to a fraction or a flag -> its pointer
   const JsonDocument& document_;
   std::set<std::string> call_ids_;
   std::unordered_map<std::string, json> parsed_module_calls_;  // by constructor string

@@ -41,8 +41,8 @@ void check_made_mask_meaning(CallContext& ctx, const ArgValue& mask, const std::
 
 }  // namespace
 
-bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name) {
-  if (!mask.present || mask.dtype == DType::Bool || is_floating(mask.dtype)) return true;
+Diagnostic* refused_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name) {
+  if (!mask.present || mask.dtype == DType::Bool || is_floating(mask.dtype)) return nullptr;
   Diagnostic& diagnostic = ctx.report(
       DiagId::MaskDType,
       fmt::format("{} has dtype {}; only bool and floating masks are supported", mask.argument, dtype_name(mask.dtype)), &mask);
@@ -68,7 +68,11 @@ bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::str
   } else if (converted && convention == MaskConvention::TrueIgnores) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("\"{}\" is 1 = padding", name));
   }
-  return false;
+  return &diagnostic;
+}
+
+bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name) {
+  return refused_mask_dtype(ctx, mask, pytorch_name) == nullptr;
 }
 
 void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name, const ArgValue& other,

@@ -20,6 +20,17 @@ namespace {
 
 bool legacy_empty(const ArgValue& tensor) { return tensor.rank() == 1 && tensor.shape[0] == DimExpr::constant(0); }
 
+// The fix that expands `shared` to the batch: `sizes` are expand's arguments (-1 keeps a dim),
+// `shape` what it then is.
+void add_batch_expand_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& shared, const Shape& shape,
+                          const std::vector<std::string>& sizes) {
+  std::string name = shown_name(shared);
+  ctx.add_shape_fix(diagnostic,
+                    fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
+                                fmt::join(sizes, ", "), tuple_str(shape)),
+                    {{&shared, shape}});
+}
+
 // A size-1 dim met by a batch (MHA083: a cls token (1, 1, E) against (B, N, E) patches): cat does
 // not broadcast, so the tensor the batch shares is expanded to it (timm's cls_token.expand(B, -1, -1)).
 void propose_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& shared, int dim, const DimExpr& batch) {
@@ -27,11 +38,7 @@ void propose_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& 
   shape[dim] = batch;
   std::vector<std::string> sizes(shared.rank(), "-1");
   sizes[dim] = batch.str();
-  std::string name = shown_name(shared);
-  ctx.add_shape_fix(diagnostic,
-                    fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
-                                fmt::join(sizes, ", "), tuple_str(shape)),
-                    {{&shared, shape}});
+  add_batch_expand_fix(ctx, diagnostic, shared, shape, sizes);
 }
 
 // A tensor shared by every batch entry, without the batch dim its partner has (Perceiver's (M, F)
@@ -46,11 +53,7 @@ void propose_batch_expanded(CallContext& ctx, Diagnostic& diagnostic, const ArgV
   shape.insert(shape.begin(), batched.shape[0]);
   std::vector<std::string> sizes(shape.size(), "-1");
   sizes[0] = batched.shape[0].str();
-  std::string name = shown_name(shared);
-  ctx.add_shape_fix(diagnostic,
-                    fmt::format("expand {} to the batch (shared by every batch entry): {}.expand({}) gives {}", name, name,
-                                fmt::join(sizes, ", "), tuple_str(shape)),
-                    {{&shared, shape}});
+  add_batch_expand_fix(ctx, diagnostic, shared, shape, sizes);
 }
 
 // A tensor with dims of 1 where its partner has more, every other dim but the joined one equal

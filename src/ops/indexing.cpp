@@ -107,33 +107,41 @@ std::string dim_label(const ArgValue& input, int dim) {
 // A cls token is read at one sequence position. An integer index on a dim named as a batch, in a
 // tensor that keeps a dim named as a sequence, takes one batch entry's vector at every position
 // instead (MHA289): h[:, 0] of a seq-first (T, B, E) output. The dim it should pick is the first
-// sequence dim; nullopt when there is nothing to say. Only a tensor that keeps a dim beside its
-// sequence dims (the features a cls vector is made of) is read that way: mask[0] of a (B, S)
-// padding mask, or of token ids, looks at one sample on purpose.
-std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, int selected, std::int64_t entry, const std::vector<int>& kept) {
+// sequence dim, returned with the diagnostic that says so; nullopt when there is nothing to say.
+// Only a tensor that keeps a dim beside its sequence dims (the features a cls vector is made of)
+// is read that way: mask[0] of a (B, S) padding mask, or of token ids, looks at one sample on
+// purpose.
+struct PickedBatchEntry {
+  int sequence = 0;                   // the dim the entry should have been picked from
+  Diagnostic* diagnostic = nullptr;  // MHA289, reported; never null
+};
+std::optional<PickedBatchEntry> batch_entry_picked(CallContext& ctx, const ArgValue& input, int selected, std::int64_t entry,
+                                                   const std::vector<int>& kept) {
   DimRole role = role_of_dim(input.dim_names, selected);
   if (role != DimRole::Batch) return std::nullopt;
   if (std::all_of(kept.begin(), kept.end(), [&](int d) { return role_of_dim(input.dim_names, d) == DimRole::Sequence; })) return std::nullopt;
   for (int d : kept) {
     if (role_of_dim(input.dim_names, d) == DimRole::Sequence) {
-      ctx.report(DiagId::IndexBatchEntry,
+      Diagnostic& diagnostic = ctx.report(
+          DiagId::IndexBatchEntry,
                  fmt::format("{} picks one entry of dim {} (\"{}\", a {}): every position of batch entry {}, not one position of the "
                              "sequence dim {} (\"{}\") for each batch entry",
                              ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), entry, d,
                              input.dim_name(d)),
                  &input, selected);
-      return d;
+      return PickedBatchEntry{d, &diagnostic};
     }
   }
   if (std::optional<FinalHeadRows> rows = rows_of_final_head(ctx, input, selected, kept)) {
     const std::string row_count = input.shape[static_cast<std::size_t>(rows->dim)].str();
-    ctx.report(DiagId::IndexBatchEntry,
+    Diagnostic& diagnostic = ctx.report(
+               DiagId::IndexBatchEntry,
                fmt::format("{} picks one entry of dim {} (\"{}\", a {}) and keeps dim {} (size {}), which the head of call \"{}\" classifies row "
                            "by row: the model's result holds {} rows of batch entry {}, not one row per batch entry",
                            ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), rows->dim,
                            row_count, rows->head->id, row_count, entry),
                &input, selected);
-    return rows->dim;
+    return PickedBatchEntry{rows->dim, &diagnostic};
   }
   return std::nullopt;
 }
@@ -149,17 +157,17 @@ void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const In
     kept.push_back(dim.source);
   }
   auto integer = std::find_if(index.items.begin(), index.items.end(), [](const IndexItem& item) { return item.kind == IndexItem::Kind::Integer; });
-  std::optional<int> sequence = batch_entry_picked(ctx, input, plan.selected.front().first, integer->integer, kept);
-  if (!sequence) return;
+  std::optional<PickedBatchEntry> picked = batch_entry_picked(ctx, input, plan.selected.front().first, integer->integer, kept);
+  if (!picked) return;
   std::string fixed = "[";
-  for (int d = 0; d < *sequence; ++d) fixed += ":, ";
+  for (int d = 0; d < picked->sequence; ++d) fixed += ":, ";
   fixed += std::to_string(integer->integer) + "]";
   std::string name = shown_name(input, "input");
-  if (ctx.add_argument_fix(ctx.diagnostics.back(),
+  if (ctx.add_argument_fix(*picked->diagnostic,
                            fmt::format("{}{} instead of {}{}: position {} of the sequence dim {}", name, fixed, name, text, integer->integer,
-                                       dim_label(input, *sequence)),
+                                       dim_label(input, picked->sequence)),
                            "index", fixed)) {
-    CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
+    CallContext::label_last_fix(*picked->diagnostic, FixSemantics::Consistent, "one position of each sequence");
   }
 }
 
@@ -459,10 +467,11 @@ void infer_select(CallContext& ctx) {
   for (int d = 0; d < input.rank(); ++d) {
     if (d != *dim) kept.push_back(d);
   }
-  if (std::optional<int> sequence = batch_entry_picked(ctx, input, *dim, index, kept)) {
-    if (ctx.add_argument_fix(ctx.diagnostics.back(), fmt::format("select(dim={}, index={}): the sequence dim {}", *sequence, index, dim_label(input, *sequence)),
-                             "dim", *sequence)) {
-      CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
+  if (std::optional<PickedBatchEntry> picked = batch_entry_picked(ctx, input, *dim, index, kept)) {
+    if (ctx.add_argument_fix(*picked->diagnostic,
+                             fmt::format("select(dim={}, index={}): the sequence dim {}", picked->sequence, index, dim_label(input, picked->sequence)),
+                             "dim", picked->sequence)) {
+      CallContext::label_last_fix(*picked->diagnostic, FixSemantics::Consistent, "one position of each sequence");
     }
   }
   Shape shape = input.shape;

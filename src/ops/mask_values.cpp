@@ -206,7 +206,7 @@ void add_triangle_fixes(CallContext& ctx, Diagnostic& diagnostic, const std::str
                       fmt::format("{} = {}({}).transpose({}, {}) after call \"{}\": the triangle on the other side of the diagonal", output,
                                   triangle->op, input_name(*triangle, "input"), dim0, dim1, triangle->id),
                       nlohmann::json::array({{{"op", "replace"}, {"path", triangle->pointer + "/outputs/0"}, {"value", before}},
-                                             {{"op", "add"}, {"path", fmt::format("/calls/{}", at + 1)}, {"value", std::move(transpose)}}}));
+                                             {{"op", "add"}, {"path", CallContext::calls_entry_pointer(at + 1)}, {"value", std::move(transpose)}}}));
     CallContext::label_last_fix(diagnostic, label, semantics);
     return;
   }

@@ -46,8 +46,9 @@ class MhaRules {
     vdim_ = m_.vdim.value_or(E_);
     separate_ = kdim_ != E_ || vdim_ != E_;
 
-    bool kpm_usable = canonical_mask_dtype(ctx_, kpm_, "key_padding_mask");
-    if (!kpm_usable) lengths_as_padding_mask();
+    Diagnostic* kpm_refused = refused_mask_dtype(ctx_, kpm_, "key_padding_mask");
+    bool kpm_usable = kpm_refused == nullptr;
+    if (kpm_refused != nullptr) lengths_as_padding_mask(*kpm_refused);
     // The module canonicalises key_padding_mask against attn_mask's dtype, valid or not.
     if (kpm_usable) mismatched_masks(ctx_, kpm_, "key_padding_mask", attn_, "attn_mask");
     bool attn_usable = canonical_mask_dtype(ctx_, attn_, "attn_mask");
@@ -783,13 +784,12 @@ class MhaRules {
   // sequence lengths (torchaudio's Conformer takes `lengths`), which is no (N, S) mask. The
   // fix makes the padding mask from them, True past each length, as torchaudio's
   // _lengths_to_padding_mask does; .bool() of the lengths would be (N,) and still wrong.
-  void lengths_as_padding_mask() {
+  void lengths_as_padding_mask(Diagnostic& diagnostic) {
     if (kpm_.rank() != 1 || kpm_.dtype == DType::Bool || is_floating(kpm_.dtype) || key_.rank() != 3) return;
     const DimExpr& batch = key_.shape[m_.batch_first ? 0 : 1];
     const Shape& key_sizes = key_.written.size() == 3 ? key_.written : key_.shape;
     const DimExpr& sequence = key_sizes[m_.batch_first ? 1 : 0];
     if (ctx_.symbols.compare(ctx_.symbols.resolve(kpm_.shape[0]), ctx_.symbols.resolve(batch)) != Symbols::Verdict::Equal) return;
-    Diagnostic& diagnostic = ctx_.diagnostics.back();
     std::string lengths = shown_name(kpm_, "lengths");
     Shape mask{kpm_.written.size() == 1 ? kpm_.written[0] : kpm_.shape[0], sequence};
     std::vector<Fix> others = std::move(diagnostic.fixes);

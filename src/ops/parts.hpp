@@ -13,6 +13,9 @@
 namespace mhacheck {
 
 // A mask must be bool or floating (MHA060); PyTorch's AssertionError names it `pytorch_name`.
+// refused_mask_dtype returns the MHA060 it reported, null for a usable mask;
+// canonical_mask_dtype whether the mask is usable.
+Diagnostic* refused_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name);
 bool canonical_mask_dtype(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name);
 // Two masks of different dtypes: PyTorch's deprecation warning (MHA061), in its names.
 void mismatched_masks(CallContext& ctx, const ArgValue& mask, const std::string& pytorch_name, const ArgValue& other,

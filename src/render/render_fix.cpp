@@ -23,4 +23,21 @@ std::string fix_text(const Fix& fix) {
   return text;
 }
 
+std::string diagnostic_summary_text(const Diagnostic& diagnostic) {
+  std::string text = diagnostic.message;
+  if (!diagnostic.call.empty()) text += " (call \"" + diagnostic.call + "\")";
+  for (const std::string& note : diagnostic.notes) text += "\nnote: " + note;
+  if (diagnostic.pytorch_error) {
+    const PytorchError& error = *diagnostic.pytorch_error;
+    std::string when = error.raised_later() ? " (raised once the earlier errors are fixed)" : "";
+    text += "\npytorch: " + error.type + ": " + error.message + when;
+  }
+  for (const Fix& fix : diagnostic.fixes) {
+    if (!fix.verified) continue;
+    text += "\nfix: " + fix_text(fix) + " [verified]";
+    break;
+  }
+  return text;
+}
+
 }  // namespace mhacheck

@@ -18,25 +18,6 @@ const char* command_name(Severity severity) {
 
 std::string plural(int count, const char* word) { return fmt::format("{} {}{}", count, word, count == 1 ? "" : "s"); }
 
-// The message: headline, notes, the PyTorch exception and the first verified fix, one per line
-// (escaped into one physical line; GitHub shows the breaks).
-std::string annotation_message(const Diagnostic& diagnostic) {
-  std::string text = diagnostic.message;
-  if (!diagnostic.call.empty()) text += " (call \"" + diagnostic.call + "\")";
-  for (const std::string& note : diagnostic.notes) text += "\nnote: " + note;
-  if (diagnostic.pytorch_error) {
-    const PytorchError& error = *diagnostic.pytorch_error;
-    std::string when = error.raised_later() ? " (raised once the earlier errors are fixed)" : "";
-    text += "\npytorch: " + error.type + ": " + error.message + when;
-  }
-  for (const Fix& fix : diagnostic.fixes) {
-    if (!fix.verified) continue;
-    text += "\nfix: " + fix_text(fix) + " [verified]";
-    break;
-  }
-  return text;
-}
-
 }  // namespace
 
 std::string github_escape_data(const std::string& text) {
@@ -81,7 +62,7 @@ std::string render_github(const std::vector<Report>& reports, const std::filesys
       }
       properties += "title=" + github_escape_property(fmt::format("{} {}", info.code, info.name));
       out += fmt::format("::{} {}::{}\n", command_name(info.severity), properties,
-                         github_escape_data(annotation_message(diagnostic)));
+                         github_escape_data(diagnostic_summary_text(diagnostic)));
     }
     errors += report.count(Severity::Error);
     warnings += report.count(Severity::Warning);

@@ -52,26 +52,6 @@ json physical_location(const Location& location, const std::filesystem::path& wo
   return physical;
 }
 
-std::string pytorch_error_text(const PytorchError& error) {
-  std::string when = error.raised_later() ? " (raised once the earlier errors are fixed)" : "";
-  return error.type + ": " + error.message + when;
-}
-
-// The headline, then the notes, the PyTorch exception and the best verified fix, as the text
-// report words them (all fixes are under properties.fixes).
-std::string message_text(const Diagnostic& diagnostic) {
-  std::string text = diagnostic.message;
-  if (!diagnostic.call.empty()) text += " (call \"" + diagnostic.call + "\")";
-  for (const std::string& note : diagnostic.notes) text += "\nnote: " + note;
-  if (diagnostic.pytorch_error) text += "\npytorch: " + pytorch_error_text(*diagnostic.pytorch_error);
-  for (const Fix& fix : diagnostic.fixes) {
-    if (!fix.verified) continue;
-    text += "\nfix: " + fix_text(fix) + " [verified]";
-    break;
-  }
-  return text;
-}
-
 json rule_json(const DiagInfo& info) {
   return {{"id", info.code},
           {"name", info.name},
@@ -124,7 +104,8 @@ json result_json(const Diagnostic& diagnostic, const std::filesystem::path& work
   json result = {{"ruleId", info.code},
                  {"ruleIndex", rule_index(diagnostic.id)},
                  {"level", severity_name(info.severity)},
-                 {"message", {{"text", message_text(diagnostic)}}}};
+                 // the first verified fix; all of them are under properties.fixes
+                 {"message", {{"text", diagnostic_summary_text(diagnostic)}}}};
   json physical = physical_location(diagnostic.location, working_directory);
   if (!physical.is_null()) result["locations"] = json::array({{{"physicalLocation", physical}}});
   json related = json::array();

@@ -88,6 +88,34 @@ TEST_CASE("\"dims\" binds a float option of a pasted constructor, and a fraction
   }
 }
 
+TEST_CASE("\"dims\" binds a flag of a pasted constructor as --dim does, and a flag used as a size is refused", "[spec]") {
+  // A pasted line whose layout flag is a name (batch_first=batch_first): true or false under
+  // "dims" binds it, as --dim batch_first=True or a line `batch_first = True` would.
+  const std::string line = "self.attn = nn.MultiheadAttention(d_model, nhead, batch_first=batch_first)";
+  Spec spec = parse(R"J({"module": ")J" + line + R"J(", "dims": {"d_model": 64, "nhead": 4, "batch_first": true},
+                         "query": ["B", "T", 64], "key": ["B", "T", 64], "value": ["B", "T", 64]})J");
+  CHECK(spec.modules[0].mha.batch_first);
+  CHECK(spec.modules[0].mha.embed_dim == 64);
+  spec = parse(R"J({"module": ")J" + line + R"J(", "dims": {"d_model": 64, "nhead": 4, "batch_first": false},
+                    "query": ["T", "B", 64], "key": ["T", "B", 64], "value": ["T", "B", 64]})J");
+  CHECK_FALSE(spec.modules[0].mha.batch_first);
+  // The full form too, in a module string.
+  spec = parse(R"J({"version": 1, "dims": {"bf": true}, "tensors": {"x": [2, 5, 8]},
+                    "modules": {"attn": "nn.MultiheadAttention(8, 2, batch_first=bf)"},
+                    "calls": [{"id": "a", "module": "attn", "query": "x", "key": "x", "value": "x"}]})J");
+  CHECK(spec.modules[0].mha.batch_first);
+  Report report = test::check_text(R"J({"module": ")J" + line + R"J(", "dims": {"d_model": 64, "nhead": 4, "batch_first": true},
+                                       "query": ["B", "T", 64], "key": ["B", "T", 64], "value": ["B", "T", 64]})J");
+  CHECK(report.ok());
+  CHECK(report.count(Severity::Warning) == 0);
+  // A flag where a size belongs: a shape, a module size.
+  CHECK_THAT(error_of(R"J({"module": "nn.MultiheadAttention(8, 2)", "dims": {"T": true}, "query": ["T", 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})J"),
+             Catch::Contains("expected a dim size (a non-negative integer), found true"));
+  CHECK_THAT(error_of(R"J({"module": {"type": "MultiheadAttention", "embed_dim": 8, "num_heads": "h"}, "dims": {"h": false},
+                          "query": [1, 1, 8], "key": [1, 1, 8], "value": [1, 1, 8]})J"),
+             Catch::Contains("found false"));
+}
+
 TEST_CASE("sizes pasted lines assign bind the same names in the shapes, after \"dims\"", "[spec]") {
   // def __init__(self, dim=512, heads=8) and embed_dim = 256: the shapes' dim and embed_dim are those sizes.
   Spec spec = parse(R"J({"module": "def __init__(self, dim=512, heads=8):\n    self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)",
