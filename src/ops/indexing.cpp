@@ -110,7 +110,13 @@ std::string dim_label(const ArgValue& input, int dim) {
 // sequence dim; nullopt when there is nothing to say. Only a tensor that keeps a dim beside its
 // sequence dims (the features a cls vector is made of) is read that way: mask[0] of a (B, S)
 // padding mask, or of token ids, looks at one sample on purpose.
-std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, int selected, std::int64_t entry, const std::vector<int>& kept) {
+// The dim the entry should be taken from, and the final head the rows went to (null unless the
+// kept rows are read as such, with no sequence dim named).
+struct PickedEntry {
+  int sequence = 0;
+  const CallDecl* head = nullptr;
+};
+std::optional<PickedEntry> batch_entry_picked(CallContext& ctx, const ArgValue& input, int selected, std::int64_t entry, const std::vector<int>& kept) {
   DimRole role = role_of_dim(input.dim_names, selected);
   if (role != DimRole::Batch) return std::nullopt;
   if (std::all_of(kept.begin(), kept.end(), [&](int d) { return role_of_dim(input.dim_names, d) == DimRole::Sequence; })) return std::nullopt;
@@ -122,7 +128,7 @@ std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, i
                              ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), entry, d,
                              input.dim_name(d)),
                  &input, selected);
-      return d;
+      return PickedEntry{d, nullptr};
     }
   }
   if (std::optional<FinalHeadRows> rows = rows_of_final_head(ctx, input, selected, kept)) {
@@ -133,9 +139,21 @@ std::optional<int> batch_entry_picked(CallContext& ctx, const ArgValue& input, i
                            ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), rows->dim,
                            row_count, rows->head->id, row_count, entry),
                &input, selected);
-    return rows->dim;
+    return PickedEntry{rows->dim, rows->head};
   }
   return std::nullopt;
+}
+
+// The other reading of one entry's rows given to a final head: the head was meant for every
+// row of every entry (node or token classification over a batch), so it takes the whole input.
+// Offered after the sequence position: names alone cannot tell which was meant.
+void offer_every_entry_to_head(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, const CallDecl& head) {
+  const std::string name = tensor_name(input);
+  if (name.empty() || !CallContext::index_in_calls(head) || head.tensors.count("input") == 0) return;
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("give the head of call \"{}\" every batch entry's rows: {}({}), one result row per row of each entry", head.id,
+                                head.module, name),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(head.pointer, "input")}, {"value", name}}}));
 }
 
 // MHA289 for an index that takes one entry of one dim and leaves the others whole (h[:, 0]): the
@@ -149,18 +167,20 @@ void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const In
     kept.push_back(dim.source);
   }
   auto integer = std::find_if(index.items.begin(), index.items.end(), [](const IndexItem& item) { return item.kind == IndexItem::Kind::Integer; });
-  std::optional<int> sequence = batch_entry_picked(ctx, input, plan.selected.front().first, integer->integer, kept);
-  if (!sequence) return;
+  std::optional<PickedEntry> picked = batch_entry_picked(ctx, input, plan.selected.front().first, integer->integer, kept);
+  if (!picked) return;
+  const int sequence = picked->sequence;
   std::string fixed = "[";
-  for (int d = 0; d < *sequence; ++d) fixed += ":, ";
+  for (int d = 0; d < sequence; ++d) fixed += ":, ";
   fixed += std::to_string(integer->integer) + "]";
   std::string name = shown_name(input, "input");
   if (ctx.add_argument_fix(ctx.diagnostics.back(),
                            fmt::format("{}{} instead of {}{}: position {} of the sequence dim {}", name, fixed, name, text, integer->integer,
-                                       dim_label(input, *sequence)),
+                                       dim_label(input, sequence)),
                            "index", fixed)) {
     CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
   }
+  if (picked->head != nullptr) offer_every_entry_to_head(ctx, ctx.diagnostics.back(), input, *picked->head);
 }
 
 // nn.MultiheadAttention's weights are averaged over the heads unless average_attn_weights=False:
@@ -459,11 +479,13 @@ void infer_select(CallContext& ctx) {
   for (int d = 0; d < input.rank(); ++d) {
     if (d != *dim) kept.push_back(d);
   }
-  if (std::optional<int> sequence = batch_entry_picked(ctx, input, *dim, index, kept)) {
-    if (ctx.add_argument_fix(ctx.diagnostics.back(), fmt::format("select(dim={}, index={}): the sequence dim {}", *sequence, index, dim_label(input, *sequence)),
-                             "dim", *sequence)) {
+  if (std::optional<PickedEntry> picked = batch_entry_picked(ctx, input, *dim, index, kept)) {
+    const int sequence = picked->sequence;
+    if (ctx.add_argument_fix(ctx.diagnostics.back(), fmt::format("select(dim={}, index={}): the sequence dim {}", sequence, index, dim_label(input, sequence)),
+                             "dim", sequence)) {
       CallContext::label_last_fix(ctx.diagnostics.back(), FixSemantics::Consistent, "one position of each sequence");
     }
+    if (picked->head != nullptr) offer_every_entry_to_head(ctx, ctx.diagnostics.back(), input, *picked->head);
   }
   Shape shape = input.shape;
   std::vector<std::string> names = input.dim_names;
