@@ -173,11 +173,12 @@ std::string relayout_text(const Spec& spec, const LayoutSource& source, const st
                      result, change.python);
 }
 
-// The source's dims by their names where known, sizes elsewhere ("B", "T", "256").
+// The source's dims by their names where known, sizes elsewhere ("B", "T", "256"; 196 for a
+// flattened 14*14).
 std::vector<std::string> dim_texts(const LayoutSource& source) {
   std::vector<std::string> dims;
   for (std::size_t d = 0; d < source.shape.size(); ++d) {
-    bool named = d < source.dim_names.size() && !source.dim_names[d].empty();
+    bool named = d < source.dim_names.size() && !source.dim_names[d].empty() && !count_name(source.dim_names[d]);
     dims.push_back(named ? source.dim_names[d] : source.shape[d].str());
   }
   return dims;

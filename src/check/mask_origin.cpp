@@ -59,6 +59,64 @@ bool named_like_scores(const std::string& written) {
   return name.find("score") != std::string::npos || name.find("logit") != std::string::npos;
 }
 
+bool holds_bools(const Spec& spec, std::string name, const CallDecl* producer);
+
+// What the other readers of the declared mask `declared` say True means, when its name says
+// nothing (PyG's `h, mask = to_dense_batch(x, batch)`): a mask that multiplies a tensor of values
+// (x * mask.unsqueeze(-1), masked mean pooling) keeps those values where it is True; one that is
+// masked_fill's mask, filled with 0, has its True positions left out. Only for 0/1 flags (a bool or
+// integer tensor): a float mask may be additive. Followed through calls that keep
+// the values, casts and ~. Unknown when no reader says, or two disagree.
+MaskOrigin origin_from_readers(const Spec& spec, const std::string& declared) {
+  struct Reached {
+    std::string name;
+    const CallDecl* maker;  // null: the declared tensor
+    bool inverted;
+  };
+  std::vector<Reached> pending = {{declared, nullptr, false}};
+  MaskOrigin found;
+  for (int step = 0; step < kMaxSteps && !pending.empty(); ++step) {
+    Reached at = pending.back();
+    pending.pop_back();
+    for (std::size_t reader : spec.readers_of(at.name)) {
+      const CallDecl& call = spec.calls[reader];
+      auto reads = [&](const std::string& argument) {
+        return input_name(call, argument) == at.name && producer_of(spec, at.name, &call) == at.maker;
+      };
+      MaskConvention said = MaskConvention::Unknown;
+      std::string how;
+      // Only a fill with 0 (zeroed values, masked pooling): a fill of scores with -inf is what the
+      // mask rules check, and would vouch for itself.
+      const nlohmann::json& fill = call.arguments.value("value", nlohmann::json());
+      if (call.op == "masked_fill" && reads("mask") && fill.is_number() && fill.get<double>() == 0.0) {
+        said = MaskConvention::TrueIgnores;
+        how = fmt::format("masked_fill zeroes its True positions in call \"{}\"", call.id);
+      } else if (call.op == "mul" && (reads("input") || reads("other"))) {
+        // The other factor holds values: a number (mask * -10000, an additive mask) or another
+        // mask (one mask joined with another) says nothing.
+        std::string values = input_name(call, reads("input") ? "other" : "input");
+        if (values.empty() || values == at.name || holds_bools(spec, values, producer_of(spec, values, &call))) continue;
+        said = MaskConvention::TrueKeeps;
+        how = fmt::format("it multiplies {} in call \"{}\", keeping its values where True", values, call.id);
+      } else if (reads("input") && !call.outputs.empty() &&
+                 (keeps_values(call.op) || casts_to_float(call) || call.op == "bool" || call.op == "bitwise_not" || call.op == "logical_not")) {
+        pending.push_back({call.outputs[0], &call, at.inverted != (call.op == "bitwise_not" || call.op == "logical_not")});
+        continue;
+      } else {
+        continue;
+      }
+      if (at.inverted) said = inverted(said);
+      if (found.convention != MaskConvention::Unknown && found.convention != said) return {};
+      if (found.convention == MaskConvention::Unknown) {
+        found = {said, fmt::format("\"{}\" is read as True = {}: {}{}", declared, said == MaskConvention::TrueKeeps ? "keep" : "left out",
+                                   at.inverted ? "its inverse: " : "", how),
+                 nullptr};
+      }
+    }
+  }
+  return found;
+}
+
 // The origin of the tensor `name` as made by `producer` (null: declared under that name), within
 // `steps` calls up the graph.
 MaskOrigin origin_of(const Spec& spec, std::string name, const CallDecl* producer, int& steps) {
@@ -71,6 +129,7 @@ MaskOrigin origin_of(const Spec& spec, std::string name, const CallDecl* produce
       bool holds_flags = declared && declared->dtype && !is_floating(*declared->dtype);
       if (name.find("extended") != std::string::npos && !holds_flags) return origin;
       origin.convention = mask_convention_of_name(name);
+      if (origin.convention == MaskConvention::Unknown && holds_flags) return origin_from_readers(spec, name);
       if (origin.convention == MaskConvention::TrueKeeps) origin.reason = fmt::format("\"{}\" is named like 1 = keep", name);
       if (origin.convention == MaskConvention::TrueIgnores) origin.reason = fmt::format("\"{}\" is named like True = padding", name);
       return origin;

@@ -159,6 +159,13 @@ std::vector<std::string> written_factors(const std::string& name) {
   return factors;
 }
 
+bool count_name(const std::string& name) {
+  const std::vector<std::string> parts = split_at(name, '*');
+  return !name.empty() && std::all_of(parts.begin(), parts.end(), [](const std::string& part) {
+    return !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+  });
+}
+
 std::string merged_name(const std::vector<std::string>& factors) {
   std::string name;
   for (const std::string& factor : factors) name += (name.empty() ? "" : "*") + factor;

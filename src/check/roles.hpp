@@ -47,6 +47,10 @@ std::string merged_name(const std::vector<std::string>& factors);  // "B*H"
 // written whatever the memory order (the tracer's form too), so it gives nothing. Empty unless
 // two or more identifiers and integers joined by '*', the first an identifier.
 std::vector<std::string> written_factors(const std::string& name);
+// A name made of integer counts only ("196", "8*196"): flatten keeps so, outer first, the sizes of
+// the unnamed dims it merges, for a later reshape to know their order. Shown, it says no more
+// than the size.
+bool count_name(const std::string& name);
 
 // What True (or 1) means in a mask, read from its name: "pad", "padding_mask",
 // "key_padding_mask" mark padding (True = ignore); "attention_mask" (Hugging Face), "keep",

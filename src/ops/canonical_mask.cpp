@@ -117,7 +117,10 @@ void check_ignore_mask_convention(CallContext& ctx, const ArgValue& mask, const 
     check_float_triangle_mask(ctx, mask, module);
     return;
   }
-  if (mask_convention_of_name(name) != MaskConvention::TrueKeeps) return;
+  // A declared bool mask whose name says nothing may still be read as 1 = keep by other calls
+  // (x * mask.unsqueeze(-1)): mask_origin says so; a float one only by its name.
+  const MaskOrigin origin = mask.dtype == DType::Bool ? mask_origin(ctx, mask) : MaskOrigin{mask_convention_of_name(name), "", nullptr};
+  if (origin.convention != MaskConvention::TrueKeeps) return;
   // Hugging Face's get_extended_attention_mask already makes the additive (0 / -inf) form. An
   // inner call (a Transformer layer's self_attn) sees the mask the module made float: the module
   // has checked the mask as written.
@@ -143,8 +146,11 @@ void check_ignore_mask_convention(CallContext& ctx, const ArgValue& mask, const 
   if (mask.dtype != DType::Bool) return;
   Diagnostic& diagnostic = ctx.report(
       DiagId::MaskMeaning,
-      fmt::format("{} \"{}\" is named like a mask of positions to keep (True = keep), but {} ignores the True positions",
-                  mask.argument, name, module),
+      mask_convention_of_name(name) == MaskConvention::TrueKeeps
+          ? fmt::format("{} \"{}\" is named like a mask of positions to keep (True = keep), but {} ignores the True positions", mask.argument,
+                        name, module)
+          : fmt::format("{} \"{}\" marks with True the positions to keep ({}), but {} ignores the True positions", mask.argument, name,
+                        origin.reason, module),
       &mask);
   diagnostic.notes.push_back("as written, every query attends only to what the mask meant to leave out; pass ~mask");
   std::string description = fmt::format("pass ~{}", name);

@@ -1,10 +1,14 @@
 // torch.flatten(input, start_dim=0, end_dim=-1): dims start_dim..end_dim become one dim, their
 // product. A 0-D tensor flattens to (1,).
+#include <algorithm>
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 #include "ops/size_product.hpp"
+#include "core/text.hpp"
 #include "roles.hpp"
 
 namespace mhacheck {
@@ -47,17 +51,26 @@ void infer_flatten(CallContext& ctx) {
   Shape shape(input.shape.begin(), input.shape.begin() + *start);
   shape.push_back(product->as_dim());
   shape.insert(shape.end(), input.shape.begin() + *end + 1, input.shape.end());
-  // The merged dim keeps its factors' names in memory order (roles.hpp), when all are named.
+  // The merged dim keeps its factors' names in memory order (roles.hpp), when all are named, or
+  // all are unnamed numbers, kept as their digits ("8*196" of (B, 8, 196, E)): a later reshape
+  // then knows which factor is outer (frames before patches) as it does for named ones.
   std::vector<std::string> names(input.dim_names.begin(), input.dim_names.end());
   names.resize(static_cast<std::size_t>(input.rank()));
   std::vector<std::string> factors;
+  std::optional<bool> counted;  // whether the factors are counts; unset before the first
   for (int d = *start; d <= *end; ++d) {
-    if (input.shape[static_cast<std::size_t>(d)] == DimExpr::constant(1)) continue;
+    const DimExpr& size = input.shape[static_cast<std::size_t>(d)];
+    if (size == DimExpr::constant(1)) continue;
     std::vector<std::string> named = name_factors(input.dim_name(d));
-    if (named.empty()) {
+    const bool counts = named.empty();
+    // An unnamed number counts as its digits; a count name carried from an earlier flatten, as its parts.
+    if (counts && input.dim_name(d).empty() && size.is_constant()) named = {std::to_string(size.offset)};
+    if (counts && count_name(input.dim_name(d))) named = split_at(input.dim_name(d), '*');
+    if (named.empty() || (counted && *counted != counts)) {
       factors.clear();
       break;
     }
+    counted = counts;
     factors.insert(factors.end(), named.begin(), named.end());
   }
   names.erase(names.begin() + *start, names.begin() + *end + 1);

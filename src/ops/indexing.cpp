@@ -114,6 +114,8 @@ std::string dim_label(const ArgValue& input, int dim) {
 struct PickedBatchEntry {
   int sequence = 0;                   // the dim the entry should have been picked from
   Diagnostic* diagnostic = nullptr;  // MHA289, reported; never null
+  const CallDecl* head = nullptr;     // the final head the rows went to (null unless the kept rows
+                                      // are read as such, with no sequence dim named)
 };
 std::optional<PickedBatchEntry> batch_entry_picked(CallContext& ctx, const ArgValue& input, int selected, std::int64_t entry,
                                                    const std::vector<int>& kept) {
@@ -129,7 +131,7 @@ std::optional<PickedBatchEntry> batch_entry_picked(CallContext& ctx, const ArgVa
                              ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), entry, d,
                              input.dim_name(d)),
                  &input, selected);
-      return PickedBatchEntry{d, &diagnostic};
+      return PickedBatchEntry{d, &diagnostic, nullptr};
     }
   }
   if (std::optional<FinalHeadRows> rows = rows_of_final_head(ctx, input, selected, kept)) {
@@ -141,9 +143,21 @@ std::optional<PickedBatchEntry> batch_entry_picked(CallContext& ctx, const ArgVa
                            ctx.call.op == "select" ? "select" : "the index", selected, input.dim_name(selected), role_name(role), rows->dim,
                            row_count, rows->head->id, row_count, entry),
                &input, selected);
-    return PickedBatchEntry{rows->dim, &diagnostic};
+    return PickedBatchEntry{rows->dim, &diagnostic, rows->head};
   }
   return std::nullopt;
+}
+
+// The other reading of one entry's rows given to a final head: the head was meant for every
+// row of every entry (node or token classification over a batch), so it takes the whole input.
+// Offered after the sequence position: names alone cannot tell which was meant.
+void offer_every_entry_to_head(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& input, const CallDecl& head) {
+  const std::string name = tensor_name(input);
+  if (name.empty() || !CallContext::index_in_calls(head) || head.tensors.count("input") == 0) return;
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("give the head of call \"{}\" every batch entry's rows: {}({}), one result row per row of each entry", head.id,
+                                head.module, name),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(head.pointer, "input")}, {"value", name}}}));
 }
 
 // MHA289 for an index that takes one entry of one dim and leaves the others whole (h[:, 0]): the
@@ -169,6 +183,7 @@ void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const In
                            "index", fixed)) {
     CallContext::label_last_fix(*picked->diagnostic, FixSemantics::Consistent, "one position of each sequence");
   }
+  if (picked->head != nullptr) offer_every_entry_to_head(ctx, *picked->diagnostic, input, *picked->head);
 }
 
 // nn.MultiheadAttention's weights are averaged over the heads unless average_attn_weights=False:
@@ -473,6 +488,7 @@ void infer_select(CallContext& ctx) {
                              "dim", picked->sequence)) {
       CallContext::label_last_fix(*picked->diagnostic, FixSemantics::Consistent, "one position of each sequence");
     }
+    if (picked->head != nullptr) offer_every_entry_to_head(ctx, *picked->diagnostic, input, *picked->head);
   }
   Shape shape = input.shape;
   std::vector<std::string> names = input.dim_names;

@@ -37,6 +37,10 @@ constexpr std::int64_t kFewestHeads = 2;
 // dims, and a name its own transpose reuses (x = x.transpose(1, 2)) would be followed forever.
 constexpr std::size_t kMostDimMoves = 16;
 
+// How many input factors a -1 is read as a merge of: the subsets tried are 2^n, and no attention
+// layout has more than eight dims.
+constexpr std::size_t kMostMergedFactors = 8;
+
 class ReshapeRules {
  public:
   explicit ReshapeRules(CallContext& ctx) : ctx_(ctx), input_(ctx.arg("input")), written_(ctx.call.arguments.at("shape")) {}
@@ -504,7 +508,10 @@ class ReshapeRules {
     // counts are keyed here only in a name carried through the graph (x[:, 0] of (B*8, 197, E)).
     std::vector<std::string> parts = input_.producer != nullptr ? written_factors(name) : std::vector<std::string>{};
     if (parts.empty()) parts = name_factors(name);
-    if (parts.empty() && !name.empty() && std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) parts = {name};
+    // Counts alone: a number's digits ("8"), or a merged dim of numbers flatten named ("8*196").
+    if (parts.empty() && !name.empty() && (input_.producer != nullptr || name.find('*') == std::string::npos)) {
+      if (count_name(name)) parts = split_at(name, '*');
+    }
     Shape sizes;
     for (const std::string& part : parts) {
       sizes.push_back(is_identifier(part) ? ctx_.symbols.resolve(*parse_dim_expr(part)) : DimExpr::constant(std::stoll(part)));
@@ -533,6 +540,50 @@ class ReshapeRules {
     return factors;
   }
 
+  // A -1 that stands for several input factors, merged: reshape(-1, F, E) of (B, F*P, E) leaves
+  // B and P, so the -1 dim is B*P, its factors in the input's memory order (the order a right
+  // reshape would give them), and is checked as the written reshape(B*P, F, E) is. Only factors
+  // with a key (a name, or the digits of a count flatten merged: 196 of (B, 8*196, E)) that no
+  // other written size takes, and only when one set of them multiplies to the size; "" otherwise
+  // (unnamed sizes say nothing).
+  std::string inferred_merged_name(const Shape& shape, std::size_t j) const {
+    std::set<std::string> written_elsewhere;
+    for (std::size_t k = 0; k < written_.size(); ++k) {
+      if (k == j) continue;
+      if (written_[k].is_number_integer()) written_elsewhere.insert(written_[k].dump());
+      if (!written_[k].is_string()) continue;
+      for (const std::string& symbol : parse_dim_expr(written_[k].get<std::string>())->factors()) written_elsewhere.insert(symbol);
+    }
+    std::vector<Factor> candidates;
+    std::map<std::string, int> uses;
+    const std::vector<Factor> in = input_factors();
+    for (const Factor& factor : in) ++uses[factor.key];
+    for (const Factor& factor : in) {
+      if ((is_identifier(factor.key) || count_name(factor.key)) && uses[factor.key] == 1 && written_elsewhere.count(factor.key) == 0 &&
+          factor.size != DimExpr::constant(1)) {
+        candidates.push_back(factor);
+      }
+    }
+    if (candidates.size() < 2 || candidates.size() > kMostMergedFactors) return "";
+    // A -1 of counts alone (196*8 of (8*196, ...)) is a traced size, not a merge to check.
+    if (std::none_of(candidates.begin(), candidates.end(), [](const Factor& factor) { return is_identifier(factor.key); })) return "";
+    const std::optional<SizeProduct> wanted = SizeProduct::of(Shape{shape[j]});
+    std::string found;
+    for (unsigned subset = 1; subset < (1U << candidates.size()); ++subset) {
+      Shape sizes;
+      std::vector<std::string> keys;
+      for (std::size_t c = 0; c < candidates.size(); ++c) {
+        if ((subset >> c & 1U) == 0) continue;
+        sizes.push_back(candidates[c].size);
+        keys.push_back(candidates[c].key);
+      }
+      if (keys.size() < 2 || SizeProduct::of(sizes) != wanted) continue;
+      if (!found.empty()) return "";  // two sets fit: the -1 does not say which
+      found = merged_name(keys);
+    }
+    return found;
+  }
+
   // Each output dim's factors: a written merged name's (view(B*H, T, D)), else the dim itself
   // under its written name, the name a -1 stands for, or its size.
   std::vector<std::vector<Factor>> output_factors(const Shape& shape) const {
@@ -549,6 +600,8 @@ class ReshapeRules {
         }
       }
       if (j < written_.size() && written_[j] == -1) name = inferred_name(shape[j]);
+      // A last dim is the features, whose merge order check_heads_merge_order reads.
+      if (j < written_.size() && written_[j] == -1 && name.empty() && j + 1 < shape.size()) name = inferred_merged_name(shape, j);
       if (j < written_.size() && written_[j].is_number_integer() && counts.count(written_[j].dump()) != 0) name = written_[j].dump();
       nlohmann::json written = j < written_.size() && written_[j] != -1 ? written_[j] : size_json(shape[j]);
       factors.push_back(factors_of(name, shape[j], Shape(shape.begin() + static_cast<std::ptrdiff_t>(j) + 1, shape.end()), written));
@@ -712,7 +765,15 @@ class ReshapeRules {
     const std::optional<std::string> unsplit = propose_heads_split_before_attention(diagnostic);
     propose_copies_per_entry(diagnostic);
     const std::size_t before_reorder = diagnostic.fixes.size();
-    propose_reorder(diagnostic, in, out);
+    if (std::optional<std::vector<int>> order = propose_reorder(diagnostic, in, out)) {
+      // The move folded into the permute that made the input comes first: one permute, not two.
+      const std::size_t folded = diagnostic.fixes.size();
+      propose_composed_move(diagnostic, *order);
+      if (diagnostic.fixes.size() > folded) {
+        std::rotate(diagnostic.fixes.begin() + static_cast<std::ptrdiff_t>(before_reorder),
+                    diagnostic.fixes.begin() + static_cast<std::ptrdiff_t>(folded), diagnostic.fixes.end());
+      }
+    }
     // Moving the dims back undoes the merge's transpose: the attention stays one head wide.
     for (std::size_t f = before_reorder; unsplit && f < diagnostic.fixes.size(); ++f) {
       diagnostic.fixes[f].semantics = FixSemantics::Suspect;

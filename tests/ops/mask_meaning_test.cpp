@@ -556,3 +556,39 @@ TEST_CASE("a mask named for what is there (node_mask, real, exist, observed) mar
     CHECK(test::find(graph(name, name, ""), "MHA084") == nullptr);
   }
 }
+
+TEST_CASE("a declared mask named \"mask\" that other calls read as 1 = keep, given as key_padding_mask as is: MHA084 with ~mask",
+          "[glue][masks]") {
+  // A graph batch padded to (B, N): `h, mask = to_dense_batch(x, batch)` gives True for the real nodes. The name says nothing,
+  // but the model multiplies the output by the mask (zeroing the padding), so True = keep; nn.MultiheadAttention ignores True.
+  auto graph = [](const std::string& padding, const std::string& before, const std::string& after) {
+    return test::check_text(
+        R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+            "tensors": {"h": ["B", "N", 64], "mask": {"shape": ["B", "N"], "dtype": "bool"}},
+            "calls": [)json" + before + R"({"id": "att", "module": "attn", "query": "h", "key": "h", "value": "h", "key_padding_mask": ")" + padding +
+        R"(", "outputs": ["y"]})" + after + "]}");
+  };
+  const std::string times = R"(, {"id": "u", "op": "unsqueeze", "input": "mask", "dim": -1, "outputs": ["m3"]},
+                                 {"id": "z", "op": "mul", "input": "y", "other": "m3", "outputs": ["yz"]})";
+  Report multiplied = graph("mask", "", times);
+  check_consistent_fix(test::find(multiplied, "MHA084"),
+                       "key_padding_mask \"mask\" marks with True the positions to keep (\"mask\" is read as True = keep: it multiplies y in call "
+                       "\"z\", keeping its values where True), but nn.MultiheadAttention ignores the True positions",
+                       "pass ~mask");
+  // The inverse filled with 0 (y.masked_fill(~mask[..., None], 0)) says the same.
+  Report filled_inverse = graph("mask", "", R"(, {"id": "n", "op": "bitwise_not", "input": "mask", "outputs": ["inv"]},
+      {"id": "u", "op": "unsqueeze", "input": "inv", "dim": -1, "outputs": ["m3"]},
+      {"id": "f", "op": "masked_fill", "input": "y", "mask": "m3", "value": 0.0, "outputs": ["yz"]})");
+  CHECK(first_fix(test::find(filled_inverse, "MHA084")).description == "pass ~mask");
+  // Not reported: ~mask passed (GPSConv as written), the mask filled as is (True = padding, as nn.MultiheadAttention reads
+  // it), two readers that disagree, a mask scaled by a number (an additive mask) or joined with another mask, and no other reader.
+  const std::string fill = R"(, {"id": "u", "op": "unsqueeze", "input": "mask", "dim": -1, "outputs": ["m3"]},
+                                {"id": "f", "op": "masked_fill", "input": "y", "mask": "m3", "value": 0.0, "outputs": ["yz"]})";
+  for (const Report& quiet :
+       {graph("pad", R"({"id": "n", "op": "bitwise_not", "input": "mask", "outputs": ["pad"]}, )", times), graph("mask", "", fill),
+        graph("mask", "", fill + R"(, {"id": "w", "op": "mul", "input": "yz", "other": "m3", "outputs": ["yw"]})"),
+        graph("mask", "", R"(, {"id": "z", "op": "mul", "input": "mask", "other": -10000.0, "outputs": ["add"]})"),
+        graph("mask", "", R"(, {"id": "z", "op": "mul", "input": "mask", "other": "mask", "outputs": ["both"]})"), graph("mask", "", "")}) {
+    CHECK(test::find(quiet, "MHA084") == nullptr);
+  }
+}

@@ -714,3 +714,69 @@ TEST_CASE("a pad undone through a same-shape view is a skew undone only on score
   CHECK(test::find(test::check_text(spec("feat", "")), "MHA338") == nullptr);
   CHECK(test::find(test::check_text(spec("rel", R"(, {"id": "sm", "op": "softmax", "input": "flat", "dim": -1, "outputs": ["w"]})")), "MHA338") == nullptr);
 }
+
+TEST_CASE("frame-major tokens regrouped by reshape(-1, F, E): MHA312, patches moved first", "[glue]") {
+  // A divided space-time block: x (B, F, P, E) flattened frame-major into (B, F*P, E), then reshape(-1, F, E) for the temporal
+  // attention. Memory holds each frame's P patches together, so each "time" sequence is F neighbouring patches of one frame.
+  // The merged dim remembers its factors (frames outer) whether they are named, bound or numbers.
+  auto video = [](const std::string& x, const std::string& dims, const std::string& regroup) {
+    return test::check_text(R"json({"version": 1, )json" + dims + R"json("modules": {"tattn": "nn.MultiheadAttention(768, 12, batch_first=True)"},
+        "tensors": {"x": )json" + x + R"json(}, "calls": [{"id": "f", "op": "flatten", "input": "x", "start_dim": 1, "end_dim": 2, "outputs": ["xf"]}, )json" +
+                            regroup + R"json(, {"id": "a", "module": "tattn", "query": "xs", "key": "xs", "value": "xs", "outputs": ["y"]}]})json");
+  };
+  const std::string temporal_numbers = R"({"id": "r", "op": "reshape", "input": "xf", "shape": [-1, 8, 768], "outputs": ["xs"]})";
+  Report numbers = video(R"(["B", 8, 196, 768])", "", temporal_numbers);
+  const Diagnostic* mixed = test::find(numbers, "MHA312");
+  REQUIRE(mixed != nullptr);
+  REQUIRE_FALSE(mixed->fixes.empty());
+  CHECK(mixed->fixes[0].description ==
+        "reshape to the factors in the input's order, move them, then reshape: xf.reshape(B, 8, 196, 768).transpose(1, 2).reshape(-1, 8, 768)");
+  CHECK(mixed->fixes[0].verified);
+  const std::string temporal_names = R"({"id": "r", "op": "reshape", "input": "xf", "shape": [-1, "F", 768], "outputs": ["xs"]})";
+  for (const char* dims : {"", R"("dims": {"F": 8, "P": 196}, )"}) {
+    INFO(dims);
+    Report named = video(R"(["B", "F", "P", 768])", dims, temporal_names);
+    REQUIRE(test::find(named, "MHA312") != nullptr);
+    REQUIRE_FALSE(test::find(named, "MHA312")->fixes.empty());
+    CHECK(test::find(named, "MHA312")->fixes[0].description ==
+          "reshape to the factors in the input's order, move them, then reshape: xf.reshape(B, F, P, 768).transpose(1, 2).reshape(-1, F, 768)");
+  }
+  // Written out, view(B*196, 8, 768) is the same regrouping.
+  Report written = video(R"(["B", 8, 196, 768])", "", R"({"id": "r", "op": "view", "input": "xf", "shape": ["B*196", 8, 768], "outputs": ["xs"]})");
+  REQUIRE(test::find(written, "MHA312") != nullptr);
+  CHECK(test::find(written, "MHA312")->fixes[0].description ==
+        "view to the factors in the input's order, move them, then reshape: xf.view(B, 8, 196, 768).transpose(1, 2).reshape(B*196, 8, 768)");
+  // Silent: the spatial regrouping reshape(-1, P, E), the patches moved before the frames first, patch-major tokens,
+  // frames == patches (the order cannot tell which is which), and tokens declared (B, 1568, E) with nothing saying their order.
+  for (const Report& quiet :
+       {video(R"(["B", 8, 196, 768])", "", R"({"id": "r", "op": "reshape", "input": "xf", "shape": [-1, 196, 768], "outputs": ["xs"]})"),
+        video(R"(["B", 8, 196, 768])", "",
+              R"({"id": "v", "op": "view", "input": "xf", "shape": ["B", 8, 196, 768], "outputs": ["x4"]},
+                 {"id": "t", "op": "transpose", "input": "x4", "dim0": 1, "dim1": 2, "outputs": ["xt"]},
+                 {"id": "r", "op": "reshape", "input": "xt", "shape": [-1, 8, 768], "outputs": ["xs"]})"),
+        video(R"(["B", 196, 8, 768])", "", temporal_numbers),
+        video(R"(["B", 14, 14, 768])", "", R"({"id": "r", "op": "reshape", "input": "xf", "shape": [-1, 14, 768], "outputs": ["xs"]})"),
+        video(R"(["B", "F", "P", 768])", "", R"({"id": "r", "op": "reshape", "input": "xf", "shape": [-1, "P", 768], "outputs": ["xs"]})"),
+        test::check_text(R"json({"version": 1, "modules": {"tattn": "nn.MultiheadAttention(768, 12, batch_first=True)"},
+            "tensors": {"x": ["B", 1568, 768]}, "calls": [{"id": "r", "op": "reshape", "input": "x", "shape": [-1, 8, 768], "outputs": ["xs"]},
+            {"id": "a", "module": "tattn", "query": "xs", "key": "xs", "value": "xs", "outputs": ["y"]}]})json")}) {
+    CHECK(test::find(quiet, "MHA312") == nullptr);
+    CHECK(quiet.count(Severity::Warning) == 0);
+  }
+}
+
+TEST_CASE("a -1 read as the merge of the factors left, after a permute: the move folds into that permute first", "[glue]") {
+  // Axial attention over the width: (B, C, H, W) permuted to (B, H, W, C), then reshape(-1, W, C) would be right; reshape(-1, H, C)
+  // takes runs of one row as the "columns". The -1 is B*W, so the fix moves W before H, in the permute that is already there.
+  Report report = test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(32, 4, batch_first=True)"},
+      "tensors": {"x": ["B", 32, "H", "W"]},
+      "calls": [{"id": "p", "op": "permute", "input": "x", "dims": [0, 2, 3, 1], "outputs": ["xp"]},
+                {"id": "r", "op": "reshape", "input": "xp", "shape": [-1, "H", 32], "outputs": ["cols"]},
+                {"id": "a", "module": "attn", "query": "cols", "key": "cols", "value": "cols", "outputs": ["y"]}]})json");
+  const Diagnostic* moved = test::find(report, "MHA312");
+  REQUIRE(moved != nullptr);
+  REQUIRE(moved->fixes.size() >= 2);
+  CHECK(moved->fixes[0].description == "move the dims where call \"p\" permutes them: x.permute(0, 3, 2, 1).reshape(-1, H, 32)");
+  CHECK(moved->fixes[0].verified);
+  CHECK(moved->fixes[1].description == "move the dims first: xp.transpose(1, 2).reshape(-1, H, 32)");
+}

@@ -637,3 +637,18 @@ TEST_CASE("a softmax over the batch dim of per-entry logits warns MHA265", "[glu
     CHECK(test::find(test::check_text(quiet), "MHA265") == nullptr);
   }
 }
+
+TEST_CASE("one batch entry's rows given to a final head: the head over every entry's rows is offered after the sequence position",
+          "[glue][roles]") {
+  // A batch of graphs (batch, 50 nodes, 64) read as nodes[0] by a node classifier: the spec cannot say whether the head meant one
+  // position of each entry (a class token) or every row of every entry (per-node classification). Both are offered, in that order.
+  Report report = test::check_text(R"json({"version": 1, "modules": {"head": "nn.Linear(64, 2)"}, "tensors": {"nodes": ["batch", 50, 64]},
+      "calls": [{"id": "s", "op": "select", "input": "nodes", "dim": 0, "index": 0, "outputs": ["graph0"]},
+                {"id": "h", "module": "head", "input": "graph0", "outputs": ["node_logits"]}]})json");
+  const Diagnostic* picked = test::find(report, "MHA289");
+  REQUIRE(picked != nullptr);
+  REQUIRE(picked->fixes.size() == 2);
+  CHECK(picked->fixes[0].description == "select(dim=1, index=0): the sequence dim 1 (size 50)");
+  CHECK(picked->fixes[1].description == "give the head of call \"h\" every batch entry's rows: head(nodes), one result row per row of each entry");
+  CHECK(picked->fixes[1].verified);
+}
