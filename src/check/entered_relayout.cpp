@@ -60,23 +60,11 @@ nlohmann::json sizes_read_of_input(const nlohmann::json& written, const Shape& b
 
 // The report of the spec patched by `patch`; with `kept_calls`, of its first calls only (calls read
 // only earlier calls' outputs, so theirs is the same report as in the whole graph's check).
-std::optional<Report> checked_patch(const Spec& spec, const nlohmann::json& patch, std::optional<std::size_t> kept_calls = std::nullopt) {
-  JsonDocument document;
-  document.source = spec.document.source;
-  try {
-    document.value = spec.value().patch(patch);
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  nlohmann::json* calls = document.value.is_object() && document.value.contains("calls") ? &document.value["calls"] : nullptr;
-  if (kept_calls && calls && calls->is_array() && calls->size() > *kept_calls) {
-    calls->erase(calls->begin() + static_cast<std::ptrdiff_t>(*kept_calls), calls->end());
-  }
-  CheckOptions options;
-  options.verify_fixes = false;
-  Report patched = check_document(std::move(document), options);
-  if (patched.input_error) return std::nullopt;
-  return patched;
+// Null when the patched spec cannot be read or the work left in `rechecker` cannot check it.
+std::shared_ptr<const Recheck> checked_patch(Rechecker& rechecker, const nlohmann::json& patch,
+                                             std::optional<std::size_t> kept_calls = std::nullopt) {
+  std::shared_ptr<const Recheck> check = rechecker.budgeted(patch, kept_calls);
+  return check && check->usable ? check : nullptr;
 }
 
 // Every warning and error of `patched` is one `original` had (same code, same call).
@@ -116,7 +104,8 @@ std::optional<EnteredChain> entered_chain(const Spec& spec, std::size_t index, c
   return std::nullopt;
 }
 
-std::vector<Fix> entered_relayout_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+std::vector<Fix> entered_relayout_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked,
+                                             Rechecker& rechecker) {
   std::vector<Fix> fixes;
   std::optional<std::size_t> index = call_index(spec, call.id);
   const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
@@ -145,13 +134,13 @@ std::vector<Fix> entered_relayout_candidates(const Spec& spec, const Report& rep
         const std::size_t upstream = *index + 1;
         std::map<std::size_t, nlohmann::json> lists;
         nlohmann::json patch = nlohmann::json::array({relaid});
-        std::optional<Report> patched = checked_patch(spec, patch, upstream);
+        std::shared_ptr<const Recheck> patched = checked_patch(rechecker, patch, upstream);
         for (std::size_t round = 0; patched && round < chain->calls.size(); ++round) {
           bool changed = false;
           for (std::size_t at : chain->calls) {
             const CallDecl& view = spec.calls[at];
             const ResolvedArgument* before = input_argument(report, view);
-            const ResolvedArgument* after = input_argument(*patched, view);
+            const ResolvedArgument* after = input_argument(patched->report, view);
             if (!reshapes(view) || !before || !after) continue;
             nlohmann::json followed = sizes_read_of_input(view.arguments["shape"], before->shape, after->shape);
             auto known = lists.find(at);
@@ -162,10 +151,10 @@ std::vector<Fix> entered_relayout_candidates(const Spec& spec, const Report& rep
           if (!changed) break;
           patch = nlohmann::json::array({relaid});
           for (const auto& [at, list] : lists) patch.push_back({{"op", "replace"}, {"path", spec.calls[at].pointer + "/shape"}, {"value", list}});
-          patched = checked_patch(spec, patch, upstream);
+          patched = checked_patch(rechecker, patch, upstream);
         }
-        if (patched) patched = checked_patch(spec, patch);
-        if (!patched || patched->count(Severity::Error) != 0 || !adds_nothing(report, *patched)) continue;
+        if (patched) patched = checked_patch(rechecker, patch);
+        if (!patched || patched->report.count(Severity::Error) != 0 || !adds_nothing(report, patched->report)) continue;
         std::vector<std::string> dims;
         for (const DimExpr& dim : transposed) dims.push_back(dim.str());
         Fix fix;

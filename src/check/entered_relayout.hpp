@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mhacheck/check.hpp"
+#include "recheck.hpp"
 
 namespace mhacheck {
 
@@ -36,6 +37,9 @@ std::optional<EnteredChain> entered_chain(const Spec& spec, std::size_t index, c
 // new layout. Kept only where the whole patched graph is then valid and gets no diagnostic the
 // graph lacks: every module's declared size fits the data laid out so, which says the layout
 // entered wrong (consistent).
-std::vector<Fix> entered_relayout_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked);
+// Checked by `rechecker`, on its work budget (a check of the calls up to the refusing one costs
+// those calls): a layout its work left cannot check is dropped.
+std::vector<Fix> entered_relayout_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked,
+                                             Rechecker& rechecker);
 
 }  // namespace mhacheck

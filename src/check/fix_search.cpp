@@ -2274,6 +2274,12 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
 }
 
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit, const ReadIndex& reads) {
+  Rechecker rechecker(spec);
+  return search_candidates(spec, report, call_id, limit, reads, rechecker);
+}
+
+std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit, const ReadIndex& reads,
+                                   Rechecker& rechecker) {
   std::vector<Fix> candidates;
   std::optional<std::size_t> index = call_index(spec, call_id);
   if (!index) return candidates;
@@ -2315,7 +2321,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   // The declared tensor behind an argument reached through layers (a Conv2d stack, a view),
   // transposed where it entered, when every module's declared size then fits (checked already).
   if (checked) {
-    for (Fix& fix : entered_relayout_candidates(spec, report, call, *checked)) add(std::move(fix));
+    for (Fix& fix : entered_relayout_candidates(spec, report, call, *checked, rechecker)) add(std::move(fix));
   }
   // The argument changes: those that make a call that changed nothing do what it was written for
   // (consistent as made) before every transpose, the others after them.
@@ -2527,7 +2533,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
   if (checked) {
     for (auto it = made_consistent; it != argument_values.end(); ++it) add(std::move(*it));
     if (candidates.size() < limit) {
-      for (Fix& fix : insertion_candidates(spec, report, call, *checked, limit - candidates.size())) add(std::move(fix));
+      for (Fix& fix : insertion_candidates(spec, report, call, *checked, rechecker, limit - candidates.size())) add(std::move(fix));
     }
   }
   return candidates;

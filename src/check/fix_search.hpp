@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mhacheck/check.hpp"
+#include "recheck.hpp"
 
 namespace mhacheck {
 
@@ -64,6 +65,10 @@ class ReadIndex {
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit);
 // The same, with `reads` built from `spec` once by the caller.
 std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit, const ReadIndex& reads);
+// The same, the checks made to find candidates (insertion_candidates, entered_relayout_candidates)
+// made by `rechecker`, on its work budget, and remembered there for the search's own re-checks.
+std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const std::string& call_id, std::size_t limit, const ReadIndex& reads,
+                                   Rechecker& rechecker);
 
 // Unverified candidates that give key and value one source (attn(x, memory, x): value=memory)
 // and that exchange two tensor arguments of call `index` of `spec` whose roles

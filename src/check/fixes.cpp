@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -16,6 +15,7 @@
 #include "entered_relayout.hpp"
 #include "fix_search.hpp"
 #include "insertion_candidates.hpp"
+#include "recheck.hpp"
 #include "repair_candidates.hpp"
 #include "mhacheck/module_schema.hpp"
 #include "mhacheck/python_text.hpp"
@@ -24,36 +24,14 @@ namespace mhacheck {
 namespace {
 
 constexpr std::size_t kMaxCombinations = 64;
-// The search's bounds: candidates per call; for the whole report, the work (each re-check
-// costs the spec's call count: about 25 re-checks of a 800-call graph, the diagnostics met
-// first searched first) and, as a backstop for a slow machine, time. Under the work bound the
-// results do not depend on the machine.
+// The search's bounds: candidates per call; for the whole report, the work, in calls re-checked
+// (Rechecker: a whole-graph re-check costs the spec's call count, about 25 re-checks of a
+// 800-call graph, the diagnostics met first searched first). No bound is on time: the results
+// do not depend on the machine.
 constexpr std::size_t kMaxSearched = 96;
 constexpr std::size_t kSearchWork = 20000;
-constexpr std::chrono::milliseconds kSearchTime{2000};
 // The re-checks spent on finding diagnostics of one cause (one per diagnostic with a sound fix).
 constexpr std::size_t kMaxFoldChecks = 16;
-
-struct Recheck {
-  bool usable = false;  // the patched spec could be read and checked
-  Report report;
-};
-
-Recheck recheck(const Spec& spec, const nlohmann::json& patch) {
-  Recheck result;
-  try {
-    JsonDocument document;
-    document.source = spec.document.source;
-    document.value = spec.value().patch(patch);
-    CheckOptions options;
-    options.verify_fixes = false;
-    result.report = check_spec(parse_spec(std::move(document)), options);
-    result.usable = !result.report.input_error;
-  } catch (const std::exception&) {
-    result.usable = false;
-  }
-  return result;
-}
 
 bool same_problem(const Diagnostic& a, const Diagnostic& b) {
   return a.id == b.id && a.call == b.call && a.argument == b.argument;
@@ -494,14 +472,14 @@ void label_self_pairing(Fix& fix, const Spec& spec, const std::set<std::string>&
 // holds only under a new condition (MHA080) is suspect: batch_first=True with the query relaid
 // while a cat still joins the seq-first memory on the batch holds only while M == B.
 void verify_diagnostic(const Spec& spec, const Report& original, const CallIndex& calls, const std::set<std::string>& self_paired,
-                       Diagnostic& diagnostic) {
+                       Rechecker& rechecker, Diagnostic& diagnostic) {
   std::vector<Fix> kept;
   add_twin_extensions(spec, calls, diagnostic.call, diagnostic.fixes);
   for (Fix& fix : diagnostic.fixes) {
-    Recheck check = recheck(spec, fix.patch);
-    if (!repairs(original, diagnostic, check)) continue;
-    record_result(fix, check.report, diagnostic.call, diagnostic.id);
-    label_new_conditions(fix, original, check.report);
+    std::shared_ptr<const Recheck> check = rechecker.check(fix.patch);
+    if (!repairs(original, diagnostic, *check)) continue;
+    record_result(fix, check->report, diagnostic.call, diagnostic.id);
+    label_new_conditions(fix, original, check->report);
     label_broadcast_meaning(fix, spec, original, diagnostic.call);
     label_self_pairing(fix, spec, self_paired);
     kept.push_back(std::move(fix));
@@ -530,25 +508,6 @@ bool has_good_fix(const Spec& spec, const Diagnostic& diagnostic) {
            !(resizes_module(spec, fix) && reached_through_layers(spec, diagnostic.call));
   });
 }
-
-// What the search may still spend on a report.
-struct SearchBudget {
-  std::size_t work = kSearchWork;
-  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + kSearchTime;
-
-  bool spend(std::size_t calls) {
-    if (!affords(calls)) return false;
-    work -= calls;
-    return true;
-  }
-  // Whether the bounds still allow a re-check of `calls` calls; once they do not, they never
-  // do again. Past the time bound too: candidates made then (insertion candidates, each
-  // re-checked on the whole graph to be made) would all be dropped unchecked.
-  bool affords(std::size_t calls) const { return calls <= work && std::chrono::steady_clock::now() <= deadline; }
-  // How many more re-checks of `calls` calls the work bound allows (the time bound may stop
-  // them sooner): the candidates past them are never checked.
-  std::size_t rechecks_left(std::size_t calls) const { return calls == 0 ? work : work / calls; }
-};
 
 // A searched fix's roles: one that brings a role diagnostic the graph did not have, anywhere
 // in it (a batch dim read as a sequence downstream), is suspect.
@@ -632,25 +591,25 @@ void add_searched(const Spec& spec, const Report& original, const std::set<std::
 // search_candidates): each candidate is re-checked once, for
 // all of them, and its patched graph dropped before the next.
 void search_call(const Spec& spec, const Report& original, const std::vector<Diagnostic*>& targets, const std::vector<AskedShape>& asked,
-                 SearchBudget& budget, const ReadIndex& reads, const CallIndex& calls, const std::set<std::string>& self_paired) {
+                 Rechecker& rechecker, const ReadIndex& reads, const CallIndex& calls, const std::set<std::string>& self_paired) {
   // The concrete repairs first: few, made for these diagnostics, outside kMaxSearched. None is
   // made once the budget affords no re-check: making them re-checks the graph too (insertion
   // candidates), and each would be dropped unchecked.
   std::vector<Fix> candidates;
-  if (budget.affords(spec.calls.size())) {
+  if (rechecker.affords()) {
     candidates = repair_candidates(spec, original, targets, asked);
     // Searched candidates past the re-checks the budget has left would be dropped unchecked:
     // none is made (making an insertion candidate re-checks the whole graph).
-    const std::size_t left = budget.rechecks_left(spec.calls.size());
+    const std::size_t left = rechecker.rechecks_left();
     const std::size_t room = std::min(kMaxSearched, left > candidates.size() ? left - candidates.size() : 0);
-    for (Fix& searched : search_candidates(spec, original, targets.front()->call, room, reads)) candidates.push_back(std::move(searched));
+    for (Fix& searched : search_candidates(spec, original, targets.front()->call, room, reads, rechecker)) candidates.push_back(std::move(searched));
     add_twin_extensions(spec, calls, targets.front()->call, candidates);
   }
   for (const Fix& candidate : candidates) {
-    if (!budget.spend(spec.calls.size())) break;
-    Recheck check = recheck(spec, candidate.patch);
-    if (!check.usable) continue;
-    for (Diagnostic* target : targets) add_searched(spec, original, self_paired, candidate, check, *target);
+    std::shared_ptr<const Recheck> check = rechecker.budgeted(candidate.patch);
+    if (!check) break;
+    if (!check->usable) continue;
+    for (Diagnostic* target : targets) add_searched(spec, original, self_paired, candidate, *check, *target);
   }
   for (Diagnostic* target : targets) {
     // Of fixes ranked alike, the outer broadcast that keeps the first operand's dims first.
@@ -743,16 +702,16 @@ std::optional<Fix> residual_on_query(const Spec& spec, const std::string& combin
 // two different inputs, which hold apart for every other size. Such a condition is an error
 // (MHA083) whose first fix is the swap, unless the condition is on a mask. Each call's swaps are
 // re-checked once for the report.
-void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& budget) {
-  std::map<std::size_t, std::vector<std::pair<Fix, Recheck>>> swaps;  // call index -> its swaps, checked
-  auto checked_swaps = [&](std::size_t index) -> const std::vector<std::pair<Fix, Recheck>>& {
+void diagnose_swapped_arguments(const Spec& spec, Report& report, Rechecker& rechecker) {
+  std::map<std::size_t, std::vector<std::pair<Fix, std::shared_ptr<const Recheck>>>> swaps;  // call index -> its swaps, checked
+  auto checked_swaps = [&](std::size_t index) -> const std::vector<std::pair<Fix, std::shared_ptr<const Recheck>>>& {
     auto found = swaps.find(index);
     if (found != swaps.end()) return found->second;
-    std::vector<std::pair<Fix, Recheck>>& made = swaps[index];
+    std::vector<std::pair<Fix, std::shared_ptr<const Recheck>>>& made = swaps[index];
     for (Fix& candidate : argument_swap_candidates(spec, index)) {
-      if (!budget.spend(spec.calls.size())) break;
-      Recheck check = recheck(spec, candidate.patch);
-      if (check.usable) made.emplace_back(std::move(candidate), std::move(check));
+      std::shared_ptr<const Recheck> check = rechecker.budgeted(candidate.patch);
+      if (!check) break;
+      if (check->usable) made.emplace_back(std::move(candidate), std::move(check));
     }
     return made;
   };
@@ -777,9 +736,9 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
     std::string swapped_call;
     for (std::size_t index = 0; last && index <= *last && !swap; ++index) {
       for (const auto& [candidate, check] : checked_swaps(index)) {
-        if (!explains(diagnostic, check.report)) continue;
+        if (!explains(diagnostic, check->report)) continue;
         swap = candidate;
-        record_result(*swap, check.report, diagnostic.call);
+        record_result(*swap, check->report, diagnostic.call);
         swapped_call = spec.calls[index].id;
         break;
       }
@@ -794,9 +753,9 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
     // the swap makes that tensor attend to the query's, another computation; the residual's
     // operand is the slip.
     if (std::optional<Fix> residual = residual_on_query(spec, diagnostic.call, swapped_call)) {
-      Recheck check = recheck(spec, residual->patch);
-      if (check.usable && explains(diagnostic, check.report)) {
-        record_result(*residual, check.report, diagnostic.call);
+      std::shared_ptr<const Recheck> check = rechecker.check(residual->patch);
+      if (check->usable && explains(diagnostic, check->report)) {
+        record_result(*residual, check->report, diagnostic.call);
         swap->semantics = FixSemantics::Suspect;
         swap->semantics_note = fmt::format("the key/value tensor would then attend to the query's: call \"{}\" computes another attention, "
                                            "whose output fits the residual only so",
@@ -843,7 +802,7 @@ void diagnose_swapped_arguments(const Spec& spec, Report& report, SearchBudget& 
 // no error and no new warning is the first fix: every size then is the one declared, where
 // changing one value (num_heads=512) keeps the other in the wrong place (an 8-wide feed-forward).
 // Each module's exchanges are re-checked at most once for the report.
-void diagnose_exchanged_options(const Spec& spec, Report& report, SearchBudget& budget) {
+void diagnose_exchanged_options(const Spec& spec, Report& report, Rechecker& rechecker) {
   std::set<std::string> tried;  // modules
   for (Diagnostic& diagnostic : report.diagnostics) {
     if (diagnostic.severity() != Severity::Error || diagnostic.argument.rfind("module.", 0) != 0) continue;
@@ -871,7 +830,7 @@ void diagnose_exchanged_options(const Spec& spec, Report& report, SearchBudget& 
     std::optional<Fix> exchange;
     for (std::size_t a = 0; a < sizes.size() && !exchange; ++a) {
       for (std::size_t b = a + 1; b < sizes.size() && !exchange; ++b) {
-        if (object[sizes[a]] == object[sizes[b]] || !budget.spend(spec.calls.size())) continue;
+        if (object[sizes[a]] == object[sizes[b]] || !rechecker.affords()) continue;
         nlohmann::json edited = object;
         std::swap(edited[sizes[a]], edited[sizes[b]]);
         nlohmann::json patch = nlohmann::json::array();
@@ -884,9 +843,9 @@ void diagnose_exchanged_options(const Spec& spec, Report& report, SearchBudget& 
             patch.push_back({{"op", "replace"}, {"path", child_pointer(module->pointer, name)}, {"value", edited[name]}});
           }
         }
-        Recheck check = recheck(spec, patch);
-        if (!check.usable || check.report.count(Severity::Error) != 0 ||
-            std::any_of(check.report.diagnostics.begin(), check.report.diagnostics.end(),
+        std::shared_ptr<const Recheck> check = rechecker.budgeted(patch);
+        if (!check->usable || check->report.count(Severity::Error) != 0 ||
+            std::any_of(check->report.diagnostics.begin(), check->report.diagnostics.end(),
                         [&](const Diagnostic& d) { return d.severity() != Severity::Note && !still_present(report, d); })) {
           continue;
         }
@@ -896,7 +855,7 @@ void diagnose_exchanged_options(const Spec& spec, Report& report, SearchBudget& 
         fix.patch = std::move(patch);
         fix.semantics = FixSemantics::Consistent;
         fix.semantics_note = fmt::format("with {} and {} in their places every size of the graph is the one declared", sizes[a], sizes[b]);
-        record_result(fix, check.report, diagnostic.call);
+        record_result(fix, check->report, diagnostic.call);
         exchange = std::move(fix);
       }
     }
@@ -966,7 +925,7 @@ void append_patch(const Spec& spec, nlohmann::json& patch, const nlohmann::json&
 }
 
 // When no single fix makes a call valid, looks for one fix per error that together do.
-void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
+void combine_fixes(const Spec& spec, Report& report, Rechecker& rechecker, const std::string& call) {
   std::vector<Diagnostic*> errors;
   for (Diagnostic& diagnostic : report.diagnostics) {
     if (diagnostic.call == call && diagnostic.severity() == Severity::Error) errors.push_back(&diagnostic);
@@ -997,8 +956,8 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
         suspect_note = fix.semantics_note;
       }
     }
-    Recheck check = recheck(spec, patch);
-    if (check.usable && check.report.count(Severity::Error) == 0) {
+    std::shared_ptr<const Recheck> check = rechecker.check(patch);
+    if (check->usable && check->report.count(Severity::Error) == 0) {
       Fix combined;
       combined.description = "all together: " + description;
       combined.patch = std::move(patch);
@@ -1006,7 +965,7 @@ void combine_fixes(const Spec& spec, Report& report, const std::string& call) {
         combined.semantics = FixSemantics::Suspect;
         combined.semantics_note = suspect_note;
       }
-      record_result(combined, check.report, call);
+      record_result(combined, check->report, call);
       auto& fixes = errors.front()->fixes;
       fixes.insert(std::upper_bound(fixes.begin(), fixes.end(), combined, ranked_by(spec)), std::move(combined));
       return;
@@ -1038,7 +997,7 @@ bool leads_group(const Diagnostic& a, const Diagnostic& b) {
 // leading diagnostic (leads_group); the others become its notes ("same cause"), with their
 // places as related locations, and that fix comes first. The report's counts, and so the exit
 // code, are then the leaders'. Each finding joins one group at most.
-void fold_same_causes(const Spec& spec, Report& report) {
+void fold_same_causes(Report& report, Rechecker& rechecker) {
   std::vector<Diagnostic>& diagnostics = report.diagnostics;
   auto finding = [](const Diagnostic& d) { return d.severity() != Severity::Note && !d.call.empty(); };
   if (std::count_if(diagnostics.begin(), diagnostics.end(), finding) < 2) return;
@@ -1049,11 +1008,11 @@ void fold_same_causes(const Spec& spec, Report& report) {
     Fix cause = diagnostics[i].fixes.front();
     if (!cause.valid() || cause.semantics == FixSemantics::Suspect) continue;
     ++checks;
-    Recheck check = recheck(spec, cause.patch);
-    if (!check.usable) continue;
+    std::shared_ptr<const Recheck> check = rechecker.check(cause.patch);
+    if (!check->usable) continue;
     std::vector<std::size_t> group{i};
     for (std::size_t j = 0; j < diagnostics.size(); ++j) {
-      if (j != i && !grouped[j] && finding(diagnostics[j]) && !still_present(check.report, diagnostics[j])) group.push_back(j);
+      if (j != i && !grouped[j] && finding(diagnostics[j]) && !still_present(check->report, diagnostics[j])) group.push_back(j);
     }
     if (group.size() < 2) continue;
     std::sort(group.begin(), group.end());  // ties lead by order met
@@ -1078,7 +1037,7 @@ void fold_same_causes(const Spec& spec, Report& report) {
       continue;
     }
     if (primary.call != diagnostics[i].call) {  // the outputs a fix lists are its diagnostic's call's
-      const CallReport* patched_call = call_report(check.report, primary.call);
+      const CallReport* patched_call = call_report(check->report, primary.call);
       cause.outputs = patched_call ? patched_call->outputs : std::vector<NamedOutput>{};
     }
     primary.fixes.insert(primary.fixes.begin(), std::move(cause));
@@ -1107,8 +1066,8 @@ void say_how_to_cut(Fix& fix, const Spec& spec, const std::string& argument) {
 }  // namespace
 
 void verify_fix(const Spec& spec, Fix& fix, const std::string& call) {
-  Recheck patched = recheck(spec, fix.patch);
-  if (patched.usable) record_result(fix, patched.report, call);
+  std::shared_ptr<const Recheck> patched = Rechecker(spec).check(fix.patch);
+  if (patched->usable) record_result(fix, patched->report, call);
 }
 
 void verify_fixes(const Spec& spec, Report& report) {
@@ -1117,17 +1076,18 @@ void verify_fixes(const Spec& spec, Report& report) {
   std::map<std::string, std::vector<AskedShape>> asked;
   const CallIndex calls(spec, report);  // report.calls stay as they are below
   const std::set<std::string> self_paired = self_pairings(spec.value());
+  // Every re-check of the report, the search's bounded by work (kSearchWork).
+  Rechecker rechecker(spec, kSearchWork);
   for (Diagnostic& diagnostic : report.diagnostics) {
     for (Fix& fix : diagnostic.fixes) {
       if (asks_for_other_values(spec, fix)) asked[diagnostic.call].push_back({diagnostic.argument, fix});
       say_how_to_cut(fix, spec, diagnostic.argument);
     }
-    if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, calls, self_paired, diagnostic);
+    if (!diagnostic.fixes.empty()) verify_diagnostic(spec, report, calls, self_paired, rechecker, diagnostic);
   }
   // Searched fixes, call by call in the order of their first diagnostic.
-  SearchBudget budget;
-  diagnose_exchanged_options(spec, report, budget);
-  diagnose_swapped_arguments(spec, report, budget);
+  diagnose_exchanged_options(spec, report, rechecker);
+  diagnose_swapped_arguments(spec, report, rechecker);
   std::set<std::string> searched;
   std::optional<ReadIndex> reads;  // built for the first search, when there is one
   for (const Diagnostic& first : report.diagnostics) {
@@ -1137,13 +1097,13 @@ void verify_fixes(const Spec& spec, Report& report) {
       if (diagnostic.call == first.call && wants_search(spec, report, diagnostic)) targets.push_back(&diagnostic);
     }
     if (!reads) reads.emplace(spec);
-    search_call(spec, report, targets, asked[first.call], budget, *reads, calls, self_paired);
+    search_call(spec, report, targets, asked[first.call], rechecker, *reads, calls, self_paired);
   }
   // Findings of one cause are grouped by single fixes only: a combination ("all together")
   // repairs several causes at once.
-  fold_same_causes(spec, report);
+  fold_same_causes(report, rechecker);
   for (const CallReport& call : report.calls) {
-    if (!call.ok) combine_fixes(spec, report, call.id);
+    if (!call.ok) combine_fixes(spec, report, rechecker, call.id);
   }
 }
 

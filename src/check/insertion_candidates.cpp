@@ -382,18 +382,12 @@ std::vector<Fix> squeeze_dim_candidates(const Spec& spec, const Report& report, 
 // query made 4-D so that its batch check is never reached) is no candidate.
 // A broadcasting call whose output gains a dim over its widest argument (`widest`; the largest
 // size_t for other operators) is an outer product: accepted, but suspect.
-bool accepts_call(const Spec& spec, const Report& report, Fix& fix, const std::string& id, std::size_t widest) {
-  JsonDocument document;
-  document.source = spec.document.source;
-  try {
-    document.value = spec.value().patch(fix.patch);
-  } catch (const std::exception&) {
-    return false;
-  }
-  CheckOptions options;
-  options.verify_fixes = false;
-  Report patched = check_document(std::move(document), options);
-  if (patched.input_error || patched.count(Severity::Error) >= report.count(Severity::Error)) return false;
+// A candidate the work left in `rechecker` cannot check is not accepted.
+bool accepts_call(const Report& report, Rechecker& rechecker, Fix& fix, const std::string& id, std::size_t widest) {
+  std::shared_ptr<const Recheck> check = rechecker.budgeted(fix.patch);
+  if (!check || !check->usable) return false;
+  const Report& patched = check->report;
+  if (patched.count(Severity::Error) >= report.count(Severity::Error)) return false;
   // An error the call had already (a size mhacheck cannot write as one dim) may stay.
   auto had = [&](const Diagnostic& error) {
     return std::any_of(report.diagnostics.begin(), report.diagnostics.end(),
@@ -425,7 +419,7 @@ static const std::set<std::string, std::less<>>& elementwise_operators() {
   return elementwise;
 }
 
-std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked,
+std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked, Rechecker& rechecker,
                                       std::size_t limit) {
   std::vector<Fix> fixes;
   std::optional<std::size_t> index = call_index(spec, call.id);
@@ -459,8 +453,8 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
                                insertion_patch(spec, *index, ref->second, {insertion.arguments}), &insertion));
     }
   }
-  // The checks' work, in calls checked, bounded as the search's own re-checks are (fixes.cpp):
-  // candidates past it are dropped unchecked.
+  // The checks' work, in calls checked, bounded for the call as the search's own re-checks are
+  // for the report (fixes.cpp), besides the rechecker's bound: candidates past it are dropped unchecked.
   constexpr std::size_t kMaxWork = 8000;
   std::size_t work = 0;
   std::size_t widest = std::numeric_limits<std::size_t>::max();
@@ -472,7 +466,7 @@ std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, co
   std::erase_if(fixes, [&](Fix& fix) {
     if (kept >= limit) return true;  // past what the caller keeps: dropped unchecked
     work += spec.calls.size();
-    if (work > kMaxWork || !accepts_call(spec, report, fix, call.id, widest)) return true;
+    if (work > kMaxWork || !accepts_call(report, rechecker, fix, call.id, widest)) return true;
     ++kept;
     return false;
   });

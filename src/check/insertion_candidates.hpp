@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mhacheck/check.hpp"
+#include "recheck.hpp"
 
 namespace mhacheck {
 
@@ -31,7 +32,8 @@ namespace mhacheck {
 // returned: kept only when the patched call gets no error it did not have and the graph fewer
 // errors (a reshape that trades the call's error for another is no candidate), within a bound
 // on that work; at most `limit` are kept (the first), the rest dropped unchecked.
-std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked,
+// Checked by `rechecker`, on its work budget: candidates past it are dropped unchecked.
+std::vector<Fix> insertion_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked, Rechecker& rechecker,
                                       std::size_t limit = std::numeric_limits<std::size_t>::max());
 
 // Whether `fix` works against a layer module whose input data holds the module's size (Linear
