@@ -148,6 +148,31 @@ std::optional<DimExpr> repeated_dim(const Shape& shape) {
   return std::nullopt;
 }
 
+// Whether an operand as written holds `repeated` at one of the output dims that hold it and, at
+// another, the size-1 dim a reduction with keepdim=True left where it summed `repeated` entries:
+// (B, C, T, 1) from x.sum(-1, keepdim=True) over T is kept to be broadcast back over T, so an
+// output (B, C, T, T) pairs as the code means (ESM's a1 * a2 outer product, x - x.mean(-1, keepdim=True)).
+bool shaped_for_pairing(const Spec& spec, const Report& original, const CallDecl& call, const std::vector<ResolvedArgument>& operands,
+                        const Shape& output, const DimExpr& repeated) {
+  static const std::set<std::string, std::less<>> reductions = {"sum", "mean", "amax", "amin", "max", "min", "prod", "logsumexp", "std", "var", "norm"};
+  return std::any_of(operands.begin(), operands.end(), [&](const ResolvedArgument& operand) {
+    if (operand.shape.size() != output.size() || operand.identity.rfind("output:", 0) != 0) return false;
+    const CallDecl* reduced = producer_of(spec, operand.identity.substr(7), &call);
+    if (reduced == nullptr || reduced->outputs.size() != 1 || reductions.count(reduced->op) == 0) return false;
+    const nlohmann::json& keepdim = reduced->arguments.value("keepdim", nlohmann::json(false));
+    if (!keepdim.is_boolean() || !keepdim.get<bool>()) return false;
+    const nlohmann::json& along = reduced->arguments.value("dim", nlohmann::json());
+    const CallReport* made = call_report(original, reduced->id);
+    if (!along.is_number_integer() || made == nullptr || made->arguments.empty() || made->arguments.front().shape.size() != output.size()) return false;
+    const auto rank = static_cast<std::int64_t>(output.size());
+    const std::int64_t d = along.get<std::int64_t>() < 0 ? along.get<std::int64_t>() + rank : along.get<std::int64_t>();
+    if (d < 0 || d >= rank) return false;
+    const auto at = static_cast<std::size_t>(d);
+    const bool holds = std::any_of(operand.shape.begin(), operand.shape.end(), [&](const DimExpr& dim) { return dim == repeated; });
+    return holds && operand.shape[at] == DimExpr::constant(1) && output[at] == repeated && made->arguments.front().shape[at] == repeated;
+  });
+}
+
 // A fix of an elementwise broadcast read by its meaning, in the patched call's output:
 //  - the operand with more sized dims than the other is the data the other is applied to (pos
 //    (B, HW, E) + a level embedding, x (B, C, H, W) * channel weights); a fix that gives the
@@ -155,7 +180,8 @@ std::optional<DimExpr> repeated_dim(const Shape& shape) {
 //    what every later call reads, where the small operand's own reshape was the slip: suspect (a
 //    fix that gives the data other sizes remade it, which says nothing of the kind);
 //  - an output that holds a dim twice where no operand did (B, T, T, E) pairs every
-//    entry of one operand with every entry of the other: it computes another thing, suspect.
+//    entry of one operand with every entry of the other: it computes another thing, suspect,
+//    unless an operand was shaped for that pairing (shaped_for_pairing).
 void label_broadcast_meaning(Fix& fix, const Spec& spec, const Report& original, const std::string& call) {
   if (fix.semantics == FixSemantics::Suspect || !fix.valid() || fix.outputs.empty() || !broadcasts_operands(spec, call)) return;
   const CallReport* checked = call_report(original, call);
@@ -163,7 +189,8 @@ void label_broadcast_meaning(Fix& fix, const Spec& spec, const Report& original,
   const Shape& output = fix.outputs.front().shape;
   std::optional<DimExpr> repeated = repeated_dim(output);
   if (repeated && std::none_of(checked->arguments.begin(), checked->arguments.end(),
-                               [](const ResolvedArgument& a) { return repeated_dim(a.shape).has_value(); })) {
+                               [](const ResolvedArgument& a) { return repeated_dim(a.shape).has_value(); }) &&
+      !shaped_for_pairing(spec, original, spec.calls[*call_index(spec, call)], checked->arguments, output, *repeated)) {
     fix.semantics = FixSemantics::Suspect;
     fix.semantics_note = fmt::format("call \"{}\"'s output {} holds {} twice, where no operand does: it pairs every entry of one operand "
                                      "with every entry of the other, another thing",

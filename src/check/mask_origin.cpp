@@ -59,6 +59,21 @@ bool named_like_scores(const std::string& written) {
   return name.find("score") != std::string::npos || name.find("logit") != std::string::npos;
 }
 
+// A call that makes a bool tensor True exactly where its input is nonzero: .bool(),
+// .to(torch.bool).
+bool casts_to_bool(const CallDecl& call) {
+  if (call.op == "bool") return true;
+  if (call.op == "to") {
+    const nlohmann::json& dtype = call.arguments.value("dtype", nlohmann::json());
+    return dtype.is_string() && parse_dtype(dtype.get<std::string>()) == DType::Bool;
+  }
+  return false;
+}
+
+// The call as Python writes it: "attention_mask.bool()", "attention_mask.to(torch.bool)".
+std::string bool_cast_text(const CallDecl& call, const std::string& input) {
+  return call.op == "bool" ? fmt::format("{}.bool()", input) : fmt::format("{}.to(torch.bool)", input);
+
 bool holds_bools(const Spec& spec, std::string name, const CallDecl* producer);
 
 // What the other readers of the declared mask `declared` say True means, when its name says
@@ -99,7 +114,7 @@ MaskOrigin origin_from_readers(const Spec& spec, const std::string& declared) {
         said = MaskConvention::TrueKeeps;
         how = fmt::format("it multiplies {} in call \"{}\", keeping its values where True", values, call.id);
       } else if (reads("input") && !call.outputs.empty() &&
-                 (keeps_values(call.op) || casts_to_float(call) || call.op == "bool" || call.op == "bitwise_not" || call.op == "logical_not")) {
+                 (keeps_values(call.op) || casts_to_float(call) || casts_to_bool(call) || call.op == "bitwise_not" || call.op == "logical_not")) {
         pending.push_back({call.outputs[0], &call, at.inverted != (call.op == "bitwise_not" || call.op == "logical_not")});
         continue;
       } else {
@@ -205,6 +220,12 @@ MaskOrigin origin_of(const Spec& spec, std::string name, const CallDecl* produce
               fmt::format("made by {}: True marks the entries {} {}", call_text, equal ? "equal to" : "other than", number_text(value)),
               producer};
     }
+    if (casts_to_bool(*producer)) {
+      // A 0/1 mask cast to bool keeps its meaning: True where it held 1.
+      MaskOrigin upstream = origin_of(spec, input, producer_of(spec, input, producer), steps);
+      if (upstream.convention == MaskConvention::Unknown) return {};
+      return {upstream.convention, fmt::format("made by {} where {}", bool_cast_text(*producer, input), upstream.reason), producer};
+    }
     return {};
   }
   return {};
@@ -222,10 +243,7 @@ bool holds_bools(const Spec& spec, std::string name, const CallDecl* producer) {
     }
     std::string_view op = producer->op;
     if (std::find(boolean.begin(), boolean.end(), op) != boolean.end()) return true;
-    if (op == "to"sv) {
-      const nlohmann::json& dtype = producer->arguments.value("dtype", nlohmann::json());
-      return dtype.is_string() && parse_dtype(dtype.get<std::string>()) == DType::Bool;
-    }
+    if (op == "to"sv) return casts_to_bool(*producer);
     name = input_name(*producer, "input");
     if (!keeps_values(op) || name.empty()) return false;
     producer = producer_of(spec, name, producer);
@@ -366,6 +384,15 @@ MaskOrigin mask_origin_of(const Spec& spec, const std::string& name, const CallD
 
 std::optional<ComparisonFlip> flip_comparison(const MaskOrigin& origin) {
   const CallDecl* maker = origin.maker;
+  if (maker != nullptr && casts_to_bool(*maker) && CallContext::index_in_calls(*maker)) {
+    // True where the 0/1 mask is nonzero: == 0 marks the other entries.
+    std::string input = input_name(*maker, "input");
+    if (input.empty()) return std::nullopt;
+    nlohmann::json patch = nlohmann::json::array({{{"op", "replace"}, {"path", maker->pointer + "/op"}, {"value", "eq"}},
+                                                  {{"op", "add"}, {"path", maker->pointer + "/other"}, {"value", 0}}});
+    if (maker->arguments.contains("dtype")) patch.push_back({{"op", "remove"}, {"path", maker->pointer + "/dtype"}});
+    return ComparisonFlip{fmt::format("{} == 0 in call \"{}\", in place of the cast to bool", input, maker->id), patch};
+  }
   if (maker == nullptr || (maker->op != "eq" && maker->op != "ne") || !CallContext::index_in_calls(*maker)) return std::nullopt;
   std::string input = input_name(*maker, "input");
   if (input.empty()) return std::nullopt;

@@ -34,7 +34,9 @@ void check_float_triangle_mask(CallContext& ctx, const ArgValue& mask, const std
 // 1, where the operator means repeat_interleave's blocks (GQA's key/value heads, a 3-D MHA mask's
 // N*num_heads): one MHA240 on the first, whose fix makes every such repeat a repeat_interleave.
 // `heads_per_entry` (a 3-D MHA mask's num_heads: entry b*H + h) spares the tilings that give every
-// batch entry the same per-head masks; 0 (GQA's heads dim) spares none.
+// batch entry the same per-head masks; 0 (GQA's heads dim) spares none. The expand form of repeat,
+// x[:, None].expand(B, r, n, ...).reshape(B, r*n, ...), is read as repeat; and where heads_per_entry
+// is given, per-head masks tiled by repeat_interleave where repeat is meant are reported instead.
 void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant,
                          std::int64_t heads_per_entry = 0);
 // Operands of one call (each with its batch dim) whose batch dims were tiled by the same factor,

@@ -21,10 +21,14 @@ namespace mhacheck {
 namespace {
 
 struct Tiling {
-  const CallDecl* call;
-  int dim;  // in the repeat's output
+  const CallDecl* call;  // the call that tiled: a repeat, or the reshape that merged an expand's copies outer
+  int dim;  // in that call's output
   std::int64_t repeats;
-  int arg_dim;  // the same dim in the argument, which the calls after the repeat may have moved
+  int arg_dim;  // the same dim in the argument, which the calls after it may have moved
+  std::string made;  // how: "repeat (call \"rk\")", "an expand (call \"x\") whose 3 copies ..."
+  bool expanded = false;  // made by an expand and a reshape, not by repeat
+  std::string rewrite;  // the repeat_interleave that replaces it: "k2 = k.repeat_interleave(3, dim=1)"; empty: none
+  nlohmann::json patch = nlohmann::json::array();  // that replacement
 };
 
 // The repeat found up from a dim of a mask through the calls that keep that dim's entries where
@@ -34,6 +38,8 @@ struct PositionsTiling {
   int dim = 0;  // the dim in the repeat's output
 };
 std::optional<PositionsTiling> positions_tiling(const CallContext& ctx, const ArgValue& mask, int dim);
+// The expand form of a repeat that made dim `arg_dim` of `arg` (below).
+std::optional<Tiling> expanded_tiling(const CallContext& ctx, const ArgValue& arg, int arg_dim, std::int64_t heads_per_entry);
 
 // Whether tiling n entries r times into a dim read as entry b*H + h (batch entry b, head h) gives
 // every batch entry the same masks: entry b*H + h gets source entry (b*H + h) mod n, which is
@@ -53,7 +59,7 @@ std::optional<Tiling> tiling(const CallContext& ctx, const ArgValue& arg, int ar
   // The repeat itself, or one the mask was made from by casts, ~, a masked_fill, size-1 dims added
   // and broadcasts (a (N, S) padding mask tiled, then unsqueeze(1).expand(-1, L, -1)).
   const std::optional<PositionsTiling> found = positions_tiling(ctx, arg, arg_dim);
-  if (!found) return std::nullopt;
+  if (!found) return expanded_tiling(ctx, arg, arg_dim, heads_per_entry);
   const CallDecl* call = found->repeat;
   const int dim = found->dim;
   const nlohmann::json& repeats = call->arguments.at("repeats");
@@ -68,7 +74,81 @@ std::optional<Tiling> tiling(const CallContext& ctx, const ArgValue& arg, int ar
   std::int64_t factor = repeats[dim].get<std::int64_t>();
   const DimExpr& size = arg.shape[static_cast<std::size_t>(arg_dim)];
   if (size.is_constant() && (size.offset == factor || same_for_every_entry(size.offset, factor, heads_per_entry))) return std::nullopt;
-  return Tiling{call, dim, factor, arg_dim};
+  const ArgRef& input = call->tensor("input");
+  const std::string result = call->outputs.empty() ? tensor_name(arg) : call->outputs.front();
+  return Tiling{call,
+                dim,
+                factor,
+                arg_dim,
+                fmt::format("repeat (call \"{}\")", call->id),
+                false,
+                fmt::format("{} = {}.repeat_interleave({}, dim={})", result, input.kind == ArgRef::Kind::Named ? input.name : "input", factor, dim),
+                nlohmann::json::array({{{"op", "replace"}, {"path", call->pointer + "/op"}, {"value", "repeat_interleave"}},
+                                       {{"op", "replace"}, {"path", call->pointer + "/repeats"}, {"value", factor}},
+                                       {{"op", "add"}, {"path", call->pointer + "/dim"}, {"value", dim}}})};
+}
+
+// The checked shapes of a one-input call's input and first output; nullopt when not checked.
+std::optional<std::pair<Shape, Shape>> checked_in_out(const CallContext& ctx, const CallDecl& call);
+
+// Whether `out` is `in` with dims `first` and `first + 1` merged into one, the rest kept.
+bool merges_pair(const CallContext& ctx, const Shape& in, const Shape& out, std::size_t first) {
+  if (in.size() != out.size() + 1 || first + 1 >= in.size()) return false;
+  for (std::size_t d = 0; d < out.size(); ++d) {
+    if (d != first && ctx.symbols.compare(out[d], in[d < first ? d : d + 1]) != Symbols::Verdict::Equal) return false;
+  }
+  const std::optional<DimExpr> product = dim_mul(in[first], in[first + 1]);
+  return product && ctx.symbols.compare(*product, out[first]) == Symbols::Verdict::Equal;
+}
+
+// The expand form of repeat: x[:, None].expand(B, r, n, ...).reshape(B, r*n, ...) (a size-1 dim
+// expanded to r copies, merged outside the n entries it precedes) gives entries 0..n-1 r times,
+// as x.repeat(1, r, 1, ...) does; repeat_interleave's blocks need the copies inside,
+// x[:, :, None].expand(B, n, r, ...). Found from dim `arg_dim` of `arg`, made by that merge.
+std::optional<Tiling> expanded_tiling(const CallContext& ctx, const ArgValue& arg, int arg_dim, std::int64_t heads_per_entry) {
+  const DimOrigin origin = dim_origin(ctx.spec, arg, arg_dim);
+  const CallDecl* merge = origin.call;
+  if (merge == nullptr || (merge->op != "reshape" && merge->op != "view")) return std::nullopt;
+  const std::optional<std::pair<Shape, Shape>> merged = checked_in_out(ctx, *merge);
+  const auto first = static_cast<std::size_t>(origin.dim);
+  if (!merged || !merges_pair(ctx, merged->first, merged->second, first)) return std::nullopt;
+  const std::string expanded_name = input_name(*merge, "input");
+  const CallDecl* expand = producer_of(ctx.spec, expanded_name, merge);
+  if (expand == nullptr || expand->op != "expand") return std::nullopt;
+  const std::optional<std::pair<Shape, Shape>> spread = checked_in_out(ctx, *expand);
+  if (!spread || spread->first.size() != spread->second.size() || spread->first.size() != merged->first.size()) return std::nullopt;
+  const Shape& before = spread->first;
+  const DimExpr copies = ctx.symbols.resolve(merged->first[first]);
+  const DimExpr entries = ctx.symbols.resolve(merged->first[first + 1]);
+  if (!(before[first] == DimExpr::constant(1)) || !copies.is_constant() || copies.offset < 2 || entries == DimExpr::constant(1) ||
+      ctx.symbols.compare(before[first + 1], entries) != Symbols::Verdict::Equal) {
+    return std::nullopt;
+  }
+  if (entries.is_constant() && same_for_every_entry(entries.offset * copies.offset, copies.offset, heads_per_entry)) return std::nullopt;
+  Tiling found{merge, origin.dim, copies.offset, arg_dim,
+               fmt::format("an expand (call \"{}\") whose {} copies {} (call \"{}\") merges outside the {} entries", expand->id, copies.offset,
+                           merge->op, merge->id, entries.str()),
+               true, "", nlohmann::json::array()};
+  // The size-1 dim put there by an unsqueeze or a None index on a tensor `source`: then
+  // source.repeat_interleave(r, dim) replaces the three calls.
+  const std::string spread_name = input_name(*expand, "input");
+  const CallDecl* added = producer_of(ctx.spec, spread_name, expand);
+  if (added == nullptr || (added->op != "unsqueeze" && added->op != "getitem") || merge->outputs.empty()) return found;
+  const std::optional<std::pair<Shape, Shape>> grown = checked_in_out(ctx, *added);
+  if (!grown || grown->first.size() + 1 != grown->second.size()) return found;
+  Shape without = grown->second;
+  without.erase(without.begin() + static_cast<std::ptrdiff_t>(first));
+  for (std::size_t d = 0; d < without.size(); ++d) {
+    if (ctx.symbols.compare(without[d], grown->first[d]) != Symbols::Verdict::Equal) return found;
+  }
+  const std::string source = input_name(*added, "input");
+  if (source.empty()) return found;
+  found.rewrite = fmt::format("{} = {}.repeat_interleave({}, dim={})", merge->outputs.front(), source, copies.offset, first);
+  found.patch.push_back({{"op", "replace"},
+                         {"path", merge->pointer},
+                         {"value", {{"id", merge->id}, {"op", "repeat_interleave"}, {"input", source}, {"repeats", copies.offset},
+                                    {"dim", first}, {"outputs", merge->outputs}}}});
+  return found;
 }
 
 // Entry h of a dim tiled or split (a, b) with b inner meets entry h mod b of a dim of b entries;
@@ -396,8 +476,55 @@ void check_mask_positions_tiled(CallContext& ctx, const ArgValue& mask, int mask
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "token t*k + j gets position t's flag, as interleaved tokens need");
 }
 
+namespace {
+
+// The reverse slip of a dim read as entry b*heads + h (nn.MultiheadAttention's 3-D attn_mask):
+// per-head masks (heads entries: ALiBi's (H, L, S) bias) tiled over the batch by
+// repeat_interleave(r) give entry i head i // r, each head's r copies adjacent, where entry
+// b*heads + h needs head h: repeat(r, 1, 1) tiles them. A count equal to heads cannot tell a
+// per-batch mask (repeat_interleave(heads), right) from a per-head one and is left alone.
+bool check_heads_interleaved(CallContext& ctx, const ArgValue& arg, int dim, std::int64_t heads, const std::string& meant) {
+  const int index = dim < 0 ? arg.rank() + dim : dim;
+  if (!arg.present || index < 0 || index >= arg.rank()) return false;
+  const std::optional<BatchTiling> tiled = batch_tiling(ctx.spec, arg, index);
+  if (!tiled || !tiled->interleaved || tiled->factor == heads) return false;
+  const std::optional<std::pair<Shape, Shape>> shapes = checked_in_out(ctx, *tiled->call);
+  if (!shapes || tiled->dim >= static_cast<int>(shapes->first.size())) return false;
+  const Shape& source = shapes->first;
+  if (ctx.symbols.compare(source[static_cast<std::size_t>(tiled->dim)], DimExpr::constant(heads)) != Symbols::Verdict::Equal) return false;
+  const CallDecl& call = *tiled->call;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::RepeatTilesGroups,
+      fmt::format("{} {} is made from {} per-head masks by repeat_interleave (call \"{}\"), which puts each head's {} copies side by side: {}",
+                  arg.argument, tensor_name(arg), heads, call.id, tiled->factor, meant),
+      &arg, index);
+  diagnostic.notes.push_back(fmt::format("{}: entry b*{} + h needs head h, what repeat gives", kModuloPairing, heads));
+  diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
+  if (ctx.spec.flat) return true;
+  std::vector<std::string> counts(source.size(), "1");
+  nlohmann::json repeats = nlohmann::json::array();
+  for (std::size_t d = 0; d < source.size(); ++d) repeats.push_back(static_cast<int>(d) == tiled->dim ? tiled->factor : 1);
+  counts[static_cast<std::size_t>(tiled->dim)] = std::to_string(tiled->factor);
+  const ArgRef& input = call.tensor("input");
+  nlohmann::json patch = nlohmann::json::array({{{"op", "replace"}, {"path", call.pointer + "/op"}, {"value", "repeat"}},
+                                                {{"op", "replace"}, {"path", call.pointer + "/repeats"}, {"value", repeats}}});
+  if (call.arguments.contains("dim")) patch.push_back({{"op", "remove"}, {"path", call.pointer + "/dim"}});
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("tile the per-head masks over the batch: {} = {}.repeat({})", call.outputs.empty() ? tensor_name(arg) : call.outputs.front(),
+                                input.kind == ArgRef::Kind::Named ? input.name : "input", fmt::join(counts, ", ")),
+                    patch);
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("entry b*{} + h then gets head h's mask", heads));
+  return true;
+}
+
+}  // namespace
+
 void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& args, int dim, const std::string& meant,
                          std::int64_t heads_per_entry) {
+  if (heads_per_entry > 0 &&
+      std::any_of(args.begin(), args.end(), [&](const ArgValue* arg) { return check_heads_interleaved(ctx, *arg, dim, heads_per_entry, meant); })) {
+    return;
+  }
   std::vector<std::pair<const ArgValue*, Tiling>> found;
   for (const ArgValue* arg : args) {
     if (!arg->present || arg->rank() == 0) continue;
@@ -408,30 +535,25 @@ void check_repeat_tiling(CallContext& ctx, const std::vector<const ArgValue*>& a
     if (each && !seen) found.emplace_back(arg, *each);
   }
   if (found.empty()) return;
-  std::vector<std::string> names;
+  std::vector<std::string> names, calls;
   nlohmann::json patch = nlohmann::json::array();
   for (const auto& [arg, tile] : found) {
     names.push_back(tensor_name(*arg));
-    patch.push_back({{"op", "replace"}, {"path", tile.call->pointer + "/op"}, {"value", "repeat_interleave"}});
-    patch.push_back({{"op", "replace"}, {"path", tile.call->pointer + "/repeats"}, {"value", tile.repeats}});
-    patch.push_back({{"op", "add"}, {"path", tile.call->pointer + "/dim"}, {"value", tile.dim}});
+    calls.push_back(tile.rewrite);
+    patch.insert(patch.end(), tile.patch.begin(), tile.patch.end());
   }
   const auto& [first, tile] = found.front();
   Diagnostic& diagnostic = ctx.report(
       DiagId::RepeatTilesGroups,
-      fmt::format("{} {} made {} repeat (call \"{}\"), which tiles dim {}: {}", fmt::join(names, " and "),
-                  names.size() > 1 ? "are" : "is", tile.call == first->producer ? "by" : "from a", tile.call->id, tile.dim, meant),
+      fmt::format("{} {} made {} {}, which tiles dim {}: {}", fmt::join(names, " and "), names.size() > 1 ? "are" : "is",
+                  tile.expanded ? "from" : tile.call == first->producer ? "by" : "from a", tile.made, tile.dim, meant),
       first, tile.arg_dim);
   diagnostic.notes.push_back(fmt::format("{} (repeat_interleave({}, dim={}))", kModuloPairing, tile.repeats, tile.dim));
   diagnostic.notes.push_back("PyTorch raises nothing: the shapes are the same");
-  if (ctx.spec.flat) return;
-  std::vector<std::string> calls;
-  for (const auto& [arg, each] : found) {
-    const ArgRef& input = each.call->tensor("input");
-    calls.push_back(fmt::format("{} = {}.repeat_interleave({}, dim={})", each.call->outputs.empty() ? tensor_name(*arg) : each.call->outputs.front(),
-                                input.kind == ArgRef::Kind::Named ? input.name : "input", each.repeats, each.dim));
-  }
-  ctx.add_patch_fix(diagnostic, fmt::format("use repeat_interleave instead of repeat: {}", fmt::join(calls, "; ")), patch);
+  const bool rewritable = std::none_of(found.begin(), found.end(), [](const auto& each) { return each.second.rewrite.empty(); });
+  const bool repeats_only = std::none_of(found.begin(), found.end(), [](const auto& each) { return each.second.expanded; });
+  if (ctx.spec.flat || !rewritable) return;
+  ctx.add_patch_fix(diagnostic, fmt::format("use repeat_interleave{}: {}", repeats_only ? " instead of repeat" : "", fmt::join(calls, "; ")), patch);
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each block of repeated entries stays together");
 }
 

@@ -1576,3 +1576,33 @@ TEST_CASE("is_calls_entry_pointer: a whole entry of the calls list, not a value 
   CHECK_FALSE(CallContext::is_calls_entry_pointer("/tensors/calls/3"));
   CHECK_FALSE(CallContext::is_calls_entry_pointer("/callsx/3"));
 }
+
+TEST_CASE("searched fixes: an output holding a dim twice is the pairing meant when a keepdim reduction over that dim left the 1", "[fixes]") {
+  // rows (N, 12, L, 1) = s.sum(-1, keepdim=True), kept to meet another operand's L entries: an
+  // outer product (N, 12, L, L); cols without keepdim (N, 12, L) needs a size-1 dim before its L.
+  Report report = test::check_text(R"j({"version": 1, "tensors": {"s": ["N", 12, "L", "L"]},
+    "calls": [{"id": "r", "op": "sum", "input": "s", "dim": -1, "keepdim": true, "outputs": ["rows"]},
+              {"id": "c", "op": "sum", "input": "s", "dim": -2, "outputs": ["cols"]},
+              {"id": "p", "op": "mul", "input": "rows", "other": "cols", "outputs": ["prod"]}]})j");
+  int seen = 0;
+  for (const Diagnostic& diagnostic : report.diagnostics) {
+    for (const Fix& fix : diagnostic.fixes) {
+      if (fix.description.find("cols[:, :, None] gives (N, 12, 1, L)") == std::string::npos) continue;
+      ++seen;
+      CHECK(fix.semantics != FixSemantics::Suspect);
+      CHECK(fix.valid());
+    }
+  }
+  CHECK(seen >= 1);
+  // The same pair of operands with the 1 made by a reduction over another dim (12): the (N, 12, 12, L)
+  // a pairing over the heads would give stays suspect.
+  Report other = test::check_text(R"j({"version": 1, "tensors": {"s": ["N", 12, "L", "L"]},
+    "calls": [{"id": "r", "op": "sum", "input": "s", "dim": -2, "keepdim": true, "outputs": ["cols"]},
+              {"id": "c", "op": "sum", "input": "s", "dim": -1, "outputs": ["rows"]},
+              {"id": "p", "op": "mul", "input": "cols", "other": "rows", "outputs": ["prod"]}]})j");
+  for (const Diagnostic& diagnostic : other.diagnostics) {
+    for (const Fix& fix : diagnostic.fixes) {
+      if (!fix.outputs.empty() && fix.description.find("rows[:, None]") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
+    }
+  }
+}

@@ -469,3 +469,25 @@ TEST_CASE("sdpa: key/value heads repeat_interleave'd to a count equal to the bou
   REQUIRE(layout != nullptr);
   CHECK_THAT(layout->message, Catch::Contains("holds \"B\", a batch size"));
 }
+
+TEST_CASE("MHA240: GQA key/value heads copied by expand outside the heads and merged are the tiling of repeat", "[sdpa]") {
+  // key (N, 2, S, D) unsqueezed at `at`, expanded to 4 copies and merged to (N, 8, S, D): copies
+  // outside the heads (at 1) give head h key/value head h mod 2; inside (at 2) give h // 4, as repeat_kv.
+  auto spread = [](int at, const std::string& sizes) {
+    return test::check_text(R"j({"version": 1, "dims": {"S": 7},
+      "tensors": {"q": ["N", 8, "L", 32], "key": ["N", 2, "S", 32]},
+      "calls": [{"id": "u", "op": "unsqueeze", "input": "key", "dim": )j" + std::to_string(at) + R"j(, "outputs": ["k5"]},
+                {"id": "e", "op": "expand", "input": "k5", "size": )j" + sizes + R"j(, "outputs": ["k6"]},
+                {"id": "m", "op": "reshape", "input": "k6", "shape": ["N", 8, "S", 32], "outputs": ["kk"]},
+                {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "kk", "value": "kk", "outputs": ["o"]}]})j");
+  };
+  Report tiled = spread(1, R"(["N", 4, 2, "S", 32])");
+  const Diagnostic* order = test::find(tiled, "MHA240");
+  REQUIRE(order != nullptr);
+  CHECK(order->message.rfind("kk is made from an expand (call \"e\") whose 4 copies reshape (call \"m\") merges outside the 2 entries", 0) == 0);
+  REQUIRE_FALSE(order->fixes.empty());
+  CHECK(order->fixes.front().description == "use repeat_interleave: kk = key.repeat_interleave(4, dim=1)");
+  CHECK(order->fixes.front().valid());
+  CHECK(order->fixes.front().semantics == FixSemantics::Consistent);
+  CHECK(test::find(spread(2, R"(["N", 2, 4, "S", 32])"), "MHA240") == nullptr);
+}
