@@ -1,4 +1,5 @@
 #include "dim_origin.hpp"
+#include "dim_maker.hpp"
 
 #include "checked_call.hpp"
 
@@ -80,30 +81,34 @@ bool keeps_layout(const Spec& spec, const CallDecl& call) {
   return false;
 }
 
-std::optional<CutOrigin> cut_origin(const Spec& spec, const ArgValue& arg, int dim) {
+std::optional<DimMaker> dim_maker(const Spec& spec, const ArgValue& arg, int dim) {
   const int rank = arg.rank();
-  CutOrigin origin{arg.producer, tensor_name(arg), 0};
-  for (int step = 0; step < kMaxSteps && origin.cut != nullptr; ++step) {
-    const CallDecl& call = *origin.cut;
-    if (call.op == "chunk" || call.op == "split" || call.op == "split_with_sizes") {
-      std::optional<int> cut = wrapped(call.arguments.value("dim", nlohmann::json(0)), rank);
-      if (!cut || *cut != dim) return std::nullopt;
-      return origin;
-    }
+  DimMaker maker{arg.producer, tensor_name(arg), dim, 0};
+  for (int step = 0; step < kMaxSteps && maker.call != nullptr; ++step) {
+    const CallDecl& call = *maker.call;
     std::string input;
-    if (std::optional<int> from = moved_from(call, dim, rank)) {
-      dim = *from;
+    if (std::optional<int> from = moved_from(call, maker.dim, rank)) {
+      maker.dim = *from;
       input = input_name(call, "input");
     } else {
-      std::string argument = kept_from(spec, call, dim, rank);
-      input = argument.empty() ? "" : input_name(call, argument);
+      std::string argument = kept_from(spec, call, maker.dim, rank);
+      if (argument.empty()) return maker;
+      input = input_name(call, argument);
     }
     if (input.empty()) return std::nullopt;
-    origin.piece = input;
-    origin.cut = producer_of(spec, input, &call);
-    ++origin.calls;
+    maker.output = input;
+    maker.call = producer_of(spec, input, &call);
+    ++maker.calls;
   }
   return std::nullopt;
+}
+
+std::optional<CutOrigin> cut_origin(const Spec& spec, const ArgValue& arg, int dim) {
+  std::optional<DimMaker> maker = dim_maker(spec, arg, dim);
+  if (!maker || (maker->call->op != "chunk" && maker->call->op != "split" && maker->call->op != "split_with_sizes")) return std::nullopt;
+  std::optional<int> cut = wrapped(maker->call->arguments.value("dim", nlohmann::json(0)), arg.rank());
+  if (!cut || *cut != maker->dim) return std::nullopt;
+  return CutOrigin{maker->call, maker->output, maker->calls};
 }
 
 std::optional<KeyOrigin> key_origin(const Spec& spec, const ArgValue& weights) {

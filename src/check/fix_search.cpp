@@ -1975,6 +1975,41 @@ std::optional<std::string> split_leaves_selection(const Spec& spec, std::size_t 
   return std::nullopt;
 }
 
+// A transpose whose output meets its own input in an elementwise call of the two (x +
+// x.transpose(-1, -2) symmetrises a (B, C, T, T) map; x - x.transpose(...) takes its
+// antisymmetric part) pairs each entry with its mirror across the two dims it swaps, which keeps
+// the shape only when they have one size. A change of the transpose to two dims of one size
+// (from transpose(1, 2), which met the channels with the rows) then does what the pairing is
+// written for; nullopt when the change or the calls are not of that kind.
+std::optional<std::string> mirror_pairing_note(const Spec& spec, std::optional<std::size_t> failing, std::size_t transpose, const Shape& sizes,
+                                               const nlohmann::json& values) {
+  static const std::set<std::string, std::less<>> pairwise = {"add", "sub", "mul", "div"};
+  if (!failing || *failing <= transpose) return std::nullopt;
+  const CallDecl& call = spec.calls[transpose];
+  const CallDecl& pairing = spec.calls[*failing];
+  const std::string source = input_name(call, "input");
+  if (call.op != "transpose" || call.outputs.size() != 1 || source.empty() || pairwise.count(pairing.op) == 0) return std::nullopt;
+  const std::string input = input_name(pairing, "input"), other = input_name(pairing, "other");
+  const bool meets = (input == call.outputs.front() && other == source) || (other == call.outputs.front() && input == source);
+  // The source read by the pairing is the tensor the transpose read (a name may be reused).
+  if (!meets || producer_of(spec, source, &pairing) != producer_of(spec, source, &call) ||
+      producer_of(spec, call.outputs.front(), &pairing) != &call) {
+    return std::nullopt;
+  }
+  const auto rank = static_cast<std::int64_t>(sizes.size());
+  std::vector<std::size_t> swapped;
+  for (const char* argument : {"dim0", "dim1"}) {
+    const nlohmann::json& dim = values.value(argument, nlohmann::json());
+    if (!dim.is_number_integer()) return std::nullopt;
+    std::int64_t d = dim.get<std::int64_t>();
+    if (d < -rank || d >= rank) return std::nullopt;
+    swapped.push_back(static_cast<std::size_t>(d < 0 ? d + rank : d));
+  }
+  if (!(sizes[swapped[0]] == sizes[swapped[1]])) return std::nullopt;
+  return fmt::format("call \"{}\" meets {} with its own transpose: swapping dims {} and {} (both {}) pairs each entry with its mirror", pairing.id,
+                     source, swapped[0], swapped[1], sizes[swapped[0]].str());
+}
+
 // A wrong layout put in by an upstream call's own arguments (q @ k.transpose(1, 2) on 4-D keys,
 // mean(dim=-1) over the features, unsqueeze(2) of a single key/value head, a batch-first permute
 // of positions added to seq-first features): each upstream call's dim arguments rewritten in
@@ -2108,6 +2143,9 @@ std::vector<Fix> argument_value_candidates(const Spec& spec, const Report& repor
       if (note) {
         fix.semantics = FixSemantics::Suspect;
         fix.semantics_note = *note;
+      } else if (std::optional<std::string> mirror = mirror_pairing_note(spec, failing, group.front(), sizes, change.values)) {
+        fix.semantics = FixSemantics::Consistent;
+        fix.semantics_note = *mirror;
       } else if (change.was_no_op) {
         fix.semantics = FixSemantics::Consistent;
         fix.semantics_note = fmt::format("call \"{}\" changed nothing as written: its dim is not of size 1", spec.calls[group.front()].id);

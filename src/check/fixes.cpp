@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "condition_advice.hpp"
 #include "core/text.hpp"
@@ -439,7 +440,54 @@ void add_twin_extensions(const Spec& spec, const CallIndex& calls, const std::st
 // each output of a call is the value of its op and arguments (id, outputs and source line left
 // out) with its input and other read as the values their names hold at that call, from the last
 // call before it that made them (a name may be reused). Two names with one number hold the same
-// elements.
+// elements. Moves of dims (transpose, permute, contiguous, clone) are numbered by the value they
+// move and the order they compose to, so that a move undone (x.transpose(1, 2) permuted back
+// with permute(0, 2, 1, 3)) holds x itself again.
+// The order of dims a move of dims `call` (transpose, permute, contiguous, clone) makes of a
+// value whose dims are already `order` (order[i]: the root's dim at dim i; `open`: the rank is not
+// known, and the dims past the order's end are in place); nullopt for any other call, or a
+// negative dim where the rank is not known.
+struct DimOrder {
+  std::vector<std::int64_t> order;
+  bool open = true;
+};
+std::optional<DimOrder> moved_order(const nlohmann::json& call, DimOrder order) {
+  const std::string op = call.value("op", "");
+  if (op == "contiguous" || op == "clone") return order;
+  auto widen = [&](std::size_t size) {
+    while (order.order.size() < size) order.order.push_back(static_cast<std::int64_t>(order.order.size()));
+  };
+  if (op == "transpose") {
+    std::vector<std::int64_t> dims;
+    for (const char* argument : {"dim0", "dim1"}) {
+      const nlohmann::json& dim = call.value(argument, nlohmann::json());
+      if (!dim.is_number_integer()) return std::nullopt;
+      std::int64_t d = dim.get<std::int64_t>();
+      const auto rank = static_cast<std::int64_t>(order.order.size());
+      if (d < 0 && (order.open || d < -rank)) return std::nullopt;
+      dims.push_back(d < 0 ? d + rank : d);
+    }
+    const auto needed = static_cast<std::size_t>(std::max(dims[0], dims[1]) + 1);
+    if (!order.open && needed > order.order.size()) return std::nullopt;
+    widen(needed);
+    std::swap(order.order[static_cast<std::size_t>(dims[0])], order.order[static_cast<std::size_t>(dims[1])]);
+    return order;
+  }
+  if (op != "permute" || !call.contains("dims") || !call["dims"].is_array()) return std::nullopt;
+  const nlohmann::json& dims = call["dims"];
+  if ((!order.open && dims.size() != order.order.size()) || dims.size() < order.order.size()) return std::nullopt;
+  widen(dims.size());
+  const auto rank = static_cast<std::int64_t>(dims.size());
+  DimOrder permuted{{}, false};
+  for (const nlohmann::json& dim : dims) {
+    if (!dim.is_number_integer()) return std::nullopt;
+    std::int64_t d = dim.get<std::int64_t>();
+    if (d < -rank || d >= rank) return std::nullopt;
+    permuted.order.push_back(order.order[static_cast<std::size_t>(d < 0 ? d + rank : d)]);
+  }
+  return permuted;
+}
+
 std::set<std::string> self_pairings(const nlohmann::json& document) {
   static const std::set<std::string, std::less<>> pairwise = {"eq", "ne", "lt", "le", "gt", "ge", "mul", "sub", "add", "logical_and",
                                                               "logical_or", "bitwise_and", "bitwise_or", "logical_xor", "bitwise_xor"};
@@ -447,6 +495,7 @@ std::set<std::string> self_pairings(const nlohmann::json& document) {
   if (!document.contains("calls") || !document["calls"].is_array()) return found;
   std::map<std::string, std::size_t> numbers;        // a value's description -> its number
   std::map<std::string, std::size_t> held;           // a tensor name -> the number of the value it holds now
+  std::map<std::size_t, std::pair<std::size_t, DimOrder>> moves;  // a moved value -> the value it moves and its dims' order
   auto number = [&](const std::string& description) { return numbers.emplace(description, numbers.size()).first->second; };
   auto value_of = [&](const std::string& name) {
     auto holding = held.find(name);
@@ -460,6 +509,21 @@ std::set<std::string> self_pairings(const nlohmann::json& document) {
     if (input && other && *input == *other && call.contains("op") && call["op"].is_string() && pairwise.count(call["op"].get<std::string>()) != 0)
       found.insert(call.value("id", ""));
     if (!call.contains("outputs") || !call["outputs"].is_array()) continue;
+    if (input && call["outputs"].size() == 1 && call["outputs"][0].is_string()) {
+      auto source = moves.find(*input);
+      const std::size_t root = source != moves.end() ? source->second.first : *input;
+      if (std::optional<DimOrder> order = moved_order(call, source != moves.end() ? source->second.second : DimOrder{})) {
+        bool in_place = true;
+        for (std::size_t d = 0; d < order->order.size(); ++d) in_place = in_place && order->order[d] == static_cast<std::int64_t>(d);
+        std::size_t value = root;
+        if (!in_place) {
+          value = number(fmt::format("value {} moved to [{}]{}", root, fmt::join(order->order, ", "), order->open ? " ..." : ""));
+          moves[value] = {root, *order};
+        }
+        held[call["outputs"][0].get<std::string>()] = value;
+        continue;
+      }
+    }
     nlohmann::json made = call;
     for (const char* left_out : {"id", "outputs", "source", "input", "other"}) made.erase(left_out);
     const std::string description = fmt::format("call {} input {} other {} output ", made.dump(), input ? std::to_string(*input) : call.value("input", nlohmann::json()).dump(),

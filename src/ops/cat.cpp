@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "check/checked_call.hpp"
+#include "check/dim_maker.hpp"
 #include "check/dim_origin.hpp"
 #include "core/text.hpp"
 #include "ops/dim_arguments.hpp"
@@ -83,6 +84,101 @@ void propose_broadcast_expanded(CallContext& ctx, Diagnostic& diagnostic, const 
                     fmt::format("expand {} to the sizes of {} (cat does not broadcast its dims of 1): {}.expand({}) gives {}", name,
                                 shown_name(partner), name, fmt::join(sizes, ", "), tuple_str(shape)),
                     {{&shared, shape}});
+}
+
+// The index of call `getitem` when it is written with slices and integers only (no None, no
+// Ellipsis), so that entry i indexes input dim i; nullopt otherwise.
+std::optional<IndexExpression> plain_index(const CallDecl& getitem) {
+  if (getitem.op != "getitem" || !CallContext::index_in_calls(getitem) || !getitem.arguments.contains("index") ||
+      !getitem.arguments["index"].is_string()) {
+    return std::nullopt;
+  }
+  std::string error;
+  std::optional<IndexExpression> index = parse_index(getitem.arguments["index"].get<std::string>(), error);
+  if (!index || std::any_of(index->items.begin(), index->items.end(), [](const IndexItem& item) {
+        return item.kind == IndexItem::Kind::None || item.kind == IndexItem::Kind::Ellipsis;
+      })) {
+    return std::nullopt;
+  }
+  return index;
+}
+
+// `index` as Python writes it, with entry `at` written as `entry`.
+std::string index_text_with(const IndexExpression& index, std::size_t at, const std::string& entry) {
+  std::vector<std::string> items;
+  for (std::size_t i = 0; i < index.items.size(); ++i) items.push_back(i == at ? entry : item_text(index.items[i]));
+  return fmt::format("[{}{}]", fmt::join(items, ", "), index.tuple && items.size() == 1 ? "," : "");
+}
+
+// A tensor one dim short of its partner because an integer index dropped the dim the cat needs
+// (a class token taken as x[:, 0], (B, D), joined to patch tokens (B, N, D) on dim 1): PyTorch
+// raises. Where the dropped dim put back as a dim of 1 lines the two up, the integer becomes a
+// slice of length 1, x[:, 0:1], which selects the same entries and keeps the dim
+// (x[:, 0].unsqueeze(1)).
+void propose_kept_index_dim(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& dropped, const ArgValue& partner) {
+  const CallDecl* getitem = dropped.producer;
+  if (!getitem || partner.rank() != dropped.rank() + 1) return;
+  std::optional<IndexExpression> index = plain_index(*getitem);
+  if (!index) return;
+  std::optional<std::size_t> integer;
+  for (std::size_t i = 0; i < index->items.size(); ++i) {
+    if (index->items[i].kind != IndexItem::Kind::Integer) continue;
+    if (integer) return;  // two dims dropped: not one dim short
+    integer = i;
+  }
+  if (!integer || *integer > static_cast<std::size_t>(dropped.rank())) return;
+  Shape kept = dropped.shape;
+  kept.insert(kept.begin() + static_cast<std::ptrdiff_t>(*integer), DimExpr::constant(1));
+  // The cat's dim as the fixed tensors (all of the partner's rank) wrap it.
+  std::int64_t written = int_argument(ctx, "dim");
+  const int dim = static_cast<int>(written < 0 ? written + partner.rank() : written);
+  for (int d = 0; d < partner.rank(); ++d) {
+    if (d != dim && ctx.symbols.compare(kept[static_cast<std::size_t>(d)], partner.shape[static_cast<std::size_t>(d)]) != Symbols::Verdict::Equal) return;
+  }
+  const std::int64_t at = index->items[*integer].integer;
+  const std::string slice = at == -1 ? "-1:" : fmt::format("{}:{}", at, at + 1);
+  const std::string fixed = index_text_with(*index, *integer, slice);
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("keep dim {} that the integer index drops, with a slice of length 1: {}{} in call \"{}\" (the same entries, "
+                                "{})",
+                                *integer, input_name(*getitem, "input"), fixed, getitem->id, tuple_str(kept)),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(getitem->pointer, "index")}, {"value", fixed}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the same entries, with the dim the cat joins along kept");
+}
+
+// A tensor whose dim `d` differs from its partner's because a slice cut that dim of the tensor it
+// was made from, where the uncut dim would fit (LLaVA-style image features (B, 577, E) cut as
+// feats[1:], meant to drop the class token of dim 1, which drops the first image of the batch
+// instead): the slice was meant for another dim. Proposed on each other dim of that tensor but the
+// last (the features a Linear reads), a slice there written after leading ":" entries
+// (feats[:, 1:]); the verification keeps those that fit.
+void propose_slice_moved(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& sliced, const ArgValue& partner, int d) {
+  std::optional<DimMaker> maker = dim_maker(ctx.spec, sliced, d);
+  if (!maker) return;
+  std::optional<IndexExpression> index = plain_index(*maker->call);
+  const std::string input = input_name(*maker->call, "input");
+  std::optional<Shape> shape = input.empty() ? std::nullopt : checked_tensor_shape(ctx, input, maker->call);
+  if (!index || !shape || static_cast<std::size_t>(maker->dim) >= index->items.size()) return;
+  auto full = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
+  const auto at = static_cast<std::size_t>(maker->dim);
+  for (std::size_t i = 0; i < index->items.size(); ++i) {
+    const IndexItem& item = index->items[i];
+    if (i == at ? item.kind != IndexItem::Kind::Slice || (item.step && *item.step != 1) : !full(item)) return;
+  }
+  if (shape->size() != static_cast<std::size_t>(sliced.rank()) ||
+      ctx.symbols.compare(ctx.symbols.resolve((*shape)[at]), partner.shape[static_cast<std::size_t>(d)]) != Symbols::Verdict::Equal) {
+    return;
+  }
+  for (std::size_t e = 0; e + 1 < shape->size(); ++e) {
+    const DimExpr size = ctx.symbols.resolve((*shape)[e]);
+    if (e == at || size == DimExpr::constant(1)) continue;
+    std::vector<std::string> items(e, ":");
+    items.push_back(item_text(index->items[at]));
+    const std::string moved = fmt::format("[{}]", fmt::join(items, ", "));
+    ctx.add_patch_fix(diagnostic,
+                      fmt::format("slice dim {} (size {}) instead of dim {} in call \"{}\": {}{}", e, size.str(), at, maker->call->id, input, moved),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(maker->call->pointer, "index")}, {"value", moved}}}));
+  }
 }
 
 // The joined size of dims the algebra cannot add (P + T: a KV cache of P positions joined with T new
@@ -588,6 +684,8 @@ void infer_cat(CallContext& ctx) {
       ctx.pytorch_raises(diagnostic, "RuntimeError",
                          fmt::format("Tensors must have same number of dimensions: got {} and {}", reference.rank(), tensor.rank()));
       // dim counts in the reference's dims: one more in the batched tensor's when the reference lacks the batch.
+      propose_kept_index_dim(ctx, diagnostic, tensor.rank() < reference.rank() ? tensor : reference,
+                             tensor.rank() < reference.rank() ? reference : tensor);
       if (tensor.rank() < reference.rank()) propose_batch_expanded(ctx, diagnostic, tensor, reference, *dim);
       else propose_batch_expanded(ctx, diagnostic, reference, tensor, *dim + 1);
       return;
@@ -616,6 +714,8 @@ void infer_cat(CallContext& ctx) {
                          fmt::format("Sizes of tensors must match except in dimension {}. Expected size {} but got size {} for tensor "
                                      "number {} in the list.",
                                      *dim, reference.shape[d].str(), tensor.shape[d].str(), i));
+      propose_slice_moved(ctx, diagnostic, tensor, reference, d);
+      propose_slice_moved(ctx, diagnostic, reference, tensor, d);
       propose_broadcast_expanded(ctx, diagnostic, tensor, reference, *dim);
       propose_broadcast_expanded(ctx, diagnostic, reference, tensor, *dim);
       propose_other_dims(ctx, diagnostic, tensors, reference, *dim);

@@ -136,6 +136,23 @@ std::optional<std::string> features_moved_upstream(const ArgValue& input, std::i
   return std::nullopt;
 }
 
+// Why the input's width is not the Linear's to match when the input holds in_features at one
+// other dim, past the leading batch dim: a Linear over a dim that is not last (talking-heads
+// attention mixes the heads of (B, H, N, N) scores with Linear(H, H), on the scores moved to
+// (B, N, N, H) and back). Built for the last dim's width, it would mix what that dim holds (the
+// keys) instead.
+std::optional<std::string> features_held_elsewhere(const ArgValue& input, std::int64_t in_features) {
+  std::optional<int> held;
+  for (int d = 1; d + 1 < input.rank(); ++d) {
+    if (!(input.shape[static_cast<std::size_t>(d)] == DimExpr::constant(in_features))) continue;
+    if (held) return std::nullopt;  // two dims of that width: which one is unsaid
+    held = d;
+  }
+  if (!held) return std::nullopt;
+  return fmt::format("{} holds in_features={} at dim {}: the Linear was built for that dim, which is to be moved last (and back after)",
+                     tensor_name(input).empty() ? input.argument : tensor_name(input), in_features, *held);
+}
+
 // A view, reshape or flatten that merged a tensor's token dims into its features ((B, 197, 768)
 // viewed (B, -1): 197 * 768 features) before a Linear whose in_features is the last dim before
 // the merge (768): the Linear takes one vector per entry, so the tokens were to be pooled, as
@@ -252,6 +269,7 @@ bool linear_accepts(CallContext& ctx, const ArgValue& input, std::int64_t in_fea
       const std::size_t fixes_before = diagnostic.fixes.size();
       propose_in_features(ctx, diagnostic, input, features.offset, in_features);
       std::optional<std::string> moved = merged ? merged : features_moved_upstream(input, in_features);
+      if (!moved) moved = features_held_elsewhere(input, in_features);
       if (moved && diagnostic.fixes.size() > fixes_before) CallContext::label_last_fix(diagnostic, FixSemantics::Suspect, *moved);
     }
   }

@@ -200,15 +200,37 @@ void check_cumsum_role(CallContext& ctx, const ArgValue& input, int dim) {
   }
 }
 
+// Whether every tensor that call `stack` joins is an attention output: a product (matmul, bmm)
+// of weights a softmax made (through the calls that keep its values' places: dropout, masking)
+// with values. Such tensors are the heads of one attention over the same queries
+// (interpretable multi-head attention stacks its heads' outputs and averages them), which
+// nothing pools over their positions one head at a time.
+bool stacks_attention_outputs(const Spec& spec, const CallDecl& stack) {
+  const std::size_t count = stack.list_size("tensors");
+  if (count < 2) return false;
+  for (std::size_t i = 0; i < count; ++i) {
+    const ArgRef& ref = stack.tensor(list_element("tensors", i));
+    if (ref.kind != ArgRef::Kind::Named) return false;
+    const CallDecl* product = producer_of(spec, ref.name, &stack);
+    if (product == nullptr || (product->op != "matmul" && product->op != "bmm")) return false;
+    const std::string weights = input_name(*product, "input");
+    const CallDecl* made = weights.empty() ? nullptr : values_maker(spec, producer_of(spec, weights, product));
+    if (made == nullptr || (made->op != "softmax" && made->op != "F.softmax")) return false;
+  }
+  return true;
+}
+
 // MHA331: tensors stacked on a new dim (one embedding per codebook, stack(dim=1) of (B, T, E)
 // into (B, K, T, E)) are combined over that dim. A sum or mean of the stack that keeps the new dim
 // and reduces a sequence dim instead pools each stacked tensor over its positions, and the
-// stacked dim then sits where the positions were. The fix reduces over the stacked dim.
+// stacked dim then sits where the positions were. The fix reduces over the stacked dim. A mean
+// only of stacked attention outputs (stacks_attention_outputs): the heads averaged.
 void check_reduced_stack(CallContext& ctx, const ArgValue& input, const std::set<int>& reduced) {
   const CallDecl* stack = input.producer;
   // Only a sum: a mean over the positions of stacked layers or views is per-layer pooling, a
   // common and correct readout.
-  if (stack == nullptr || stack->op != "stack" || ctx.call.op != "sum") return;
+  if (stack == nullptr || stack->op != "stack") return;
+  if (ctx.call.op != "sum" && !(ctx.call.op == "mean" && stacks_attention_outputs(ctx.spec, *stack))) return;
   const nlohmann::json& written = stack->arguments.value("dim", nlohmann::json(0));
   if (!written.is_number_integer()) return;
   const int stacked = static_cast<int>(written.get<std::int64_t>() < 0 ? written.get<std::int64_t>() + input.rank() : written.get<std::int64_t>());

@@ -422,3 +422,19 @@ TEST_CASE("argument fixes: an einsum's output letters reordered ('i,j->ji' of an
   CHECK(fix.patch[0]["path"] == "/calls/0/equation");
   CHECK(fix.patch[0]["value"] == "i,j->ij");
 }
+
+TEST_CASE("argument fixes: x op x.transpose(a, b) over dims of two sizes becomes a transpose of two dims of one size", "[fixes][argument-fixes]") {
+  // A (B, 24, T, T) map made antisymmetric with transpose(1, 2), which swaps the channels with the rows.
+  Report report = test::check_text(R"j({"version": 1, "dims": {"B": 3, "T": 12}, "tensors": {"maps": ["B", 24, "T", "T"]},
+    "calls": [{"id": "t", "op": "transpose", "input": "maps", "dim0": 1, "dim1": 2, "outputs": ["mirrored"]},
+              {"id": "d", "op": "sub", "input": "maps", "other": "mirrored", "outputs": ["anti"]}]})j");
+  const Fix& fix = first_sound_fix(report, "MHA305");
+  CHECK(fix.description.find("transpose(-2, -1)") != std::string::npos);
+  CHECK(fix.semantics == FixSemantics::Consistent);
+  // A fix that undoes the transpose (mirrored moved back) pairs each entry with itself.
+  const Diagnostic* broadcast = test::find(report, "MHA305");
+  REQUIRE(broadcast != nullptr);
+  for (const Fix& other : broadcast->fixes) {
+    if (other.description.find("mirrored = mirrored.transpose(1, 2)") != std::string::npos) CHECK(other.semantics == FixSemantics::Suspect);
+  }
+}

@@ -251,3 +251,39 @@ TEST_CASE("MHA311: tensors that differ in one dim only are not expanded: they jo
   REQUIRE(cat != nullptr);
   for (const Fix& fix : cat->fixes) CHECK(fix.description.find("expand") == std::string::npos);
 }
+
+TEST_CASE("MHA311: a tensor one dim short because an integer index dropped the joined dim keeps it with a slice of length 1", "[glue][cat]") {
+  // The last token of a sequence, h[:, -1] (B, 32), joined after a memory (B, 7, 32) on dim -2.
+  Report report = test::check_text(R"({"version": 1, "tensors": {"h": ["B", 20, 32], "mem": ["B", 7, 32]}, "modules": {},
+    "calls": [{"id": "g", "op": "getitem", "input": "h", "index": "[:, -1]", "outputs": ["last"]},
+              {"id": "join", "op": "cat", "tensors": ["mem", "last"], "dim": -2, "outputs": ["ctx"]}]})");
+  const Diagnostic* cat = test::find(report, "MHA311");
+  REQUIRE(cat != nullptr);
+  REQUIRE_FALSE(cat->fixes.empty());
+  CHECK(cat->fixes.front().description.find("h[:, -1:]") != std::string::npos);
+  CHECK(cat->fixes.front().valid());
+  CHECK(cat->fixes.front().semantics == FixSemantics::Consistent);
+  // Two integers drop two dims: no slice of length 1 puts the tensor one dim short of its partner right.
+  Report two = test::check_text(R"({"version": 1, "tensors": {"h": [4, "B", 20, 32], "mem": ["B", 7, 32]}, "modules": {},
+    "calls": [{"id": "g", "op": "getitem", "input": "h", "index": "[0, :, 3]", "outputs": ["last"]},
+              {"id": "join", "op": "cat", "tensors": ["mem", "last"], "dim": 1, "outputs": ["ctx"]}]})");
+  const Diagnostic* short_two = test::find(two, "MHA311");
+  REQUIRE(short_two != nullptr);
+  for (const Fix& fix : short_two->fixes) CHECK(fix.description.find("slice of length 1") == std::string::npos);
+}
+
+TEST_CASE("MHA311: a dim that differs because a slice cut it upstream, where the uncut dim fits, has the slice moved to another dim", "[glue][cat]") {
+  // Encoder frames (B, 50, 256) meant to lose their first two tokens, cut as enc[2:] (the batch),
+  // normalised, then joined after a prompt (B, P, 256).
+  Report report = test::check_text(R"j({"version": 1, "dims": {"B": 4}, "tensors": {"enc": ["B", 50, 256], "prompt": ["B", "P", 256]},
+    "modules": {"norm": "nn.LayerNorm(256)"},
+    "calls": [{"id": "g", "op": "getitem", "input": "enc", "index": "[2:]", "outputs": ["kept"]},
+              {"id": "n", "module": "norm", "input": "kept", "outputs": ["normed"]},
+              {"id": "join", "op": "cat", "tensors": ["prompt", "normed"], "dim": 1, "outputs": ["seq"]}]})j");
+  const Diagnostic* cat = test::find(report, "MHA311");
+  REQUIRE(cat != nullptr);
+  REQUIRE_FALSE(cat->fixes.empty());
+  CHECK(cat->fixes.front().description.find("enc[:, 2:]") != std::string::npos);
+  CHECK(cat->fixes.front().valid());
+  CHECK(cat->fixes.front().semantics != FixSemantics::Suspect);
+}

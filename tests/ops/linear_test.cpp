@@ -79,3 +79,22 @@ TEST_CASE("tokens flattened into the features before a Linear of one token's wid
     "calls": [{"id": "v", "op": "view", "input": "x", "shape": ["B", -1], "outputs": ["f"]},
               {"id": "h", "module": "head", "input": "f"}]})j").diagnostics.empty());
 }
+
+TEST_CASE("MHA404: a Linear whose in_features is the size of one inner dim of the input, not the last, is moved onto that dim", "[linear]") {
+  // Talking-heads scores (B, 6, 40, 40) from q @ k^T, mixed over the heads by Linear(6, 6).
+  Report report = test::check_text(R"j({"version": 1, "dims": {"B": 2, "N": 40}, "modules": {"mix": {"type": "Linear", "in_features": 6, "out_features": 6}},
+    "tensors": {"q": ["B", 6, "N", 16], "k": ["B", 6, "N", 16]},
+    "calls": [{"id": "t", "op": "transpose", "input": "k", "dim0": -2, "dim1": -1, "outputs": ["kt"]},
+              {"id": "s", "op": "matmul", "input": "q", "other": "kt", "outputs": ["scores"]},
+              {"id": "p", "module": "mix", "input": "scores", "outputs": ["mixed"]},
+              {"id": "w", "op": "softmax", "input": "mixed", "dim": -1, "outputs": ["weights"]}]})j");
+  const Diagnostic* features = test::find(report, "MHA404");
+  REQUIRE(features != nullptr);
+  REQUIRE_FALSE(features->fixes.empty());
+  CHECK(features->fixes.front().description.find("permute(0, 2, 3, 1)") != std::string::npos);
+  CHECK(features->fixes.front().valid());
+  CHECK(features->fixes.front().semantics != FixSemantics::Suspect);
+  for (const Fix& fix : features->fixes) {
+    if (fix.description.find("in_features=40") != std::string::npos) CHECK(fix.semantics == FixSemantics::Suspect);
+  }
+}

@@ -453,6 +453,28 @@ TEST_CASE("a sum of stacked tensors over their sequence dim, keeping the stacked
   CHECK(test::find(test::check_text(pooled_layers), "MHA331") == nullptr);
 }
 
+TEST_CASE("a mean of stacked attention outputs over their positions, keeping the stacked dim, warns MHA331", "[glue][roles]") {
+  // Two heads, each softmax(q_i @ k_i^T) @ v, stacked (B, T, 2, 16) on dim 2 and averaged over dim 1.
+  auto heads = [](const std::string& first, const std::string& second, int dim) {
+    return R"({"version": 1, "dims": {"B": 2, "T": 6}, "tensors": {"s0": ["B", "T", "T"], "s1": ["B", "T", "T"], "v": ["B", "T", 16]},
+      "calls": [{"id": "w0", "op": "softmax", "input": "s0", "dim": -1, "outputs": ["a0"]},
+                {"id": "w1", "op": "softmax", "input": "s1", "dim": -1, "outputs": ["a1"]},
+                {"id": "o0", "op": "bmm", "input": ")" + first + R"(", "mat2": "v", "outputs": ["h0"]},
+                {"id": "o1", "op": "bmm", "input": ")" + second + R"(", "mat2": "v", "outputs": ["h1"]},
+                {"id": "st", "op": "stack", "tensors": ["h0", "h1"], "dim": 2, "outputs": ["hs"]},
+                {"id": "m", "op": "mean", "input": "hs", "dim": )" + std::to_string(dim) + R"(, "outputs": ["out"]}]})";
+  };
+  const Report over_positions = test::check_text(heads("a0", "a1", 1));
+  const Diagnostic* pooled = test::find(over_positions, "MHA331");
+  REQUIRE(pooled != nullptr);
+  CHECK(first_fix(*pooled).description == "mean over dim=2 (the dim torch.stack added in call \"st\")");
+  CHECK(first_fix(*pooled).valid());
+  CHECK(test::find(test::check_text(heads("a0", "a1", 2)), "MHA331") == nullptr);  // over the heads
+  // Products of weights no softmax made (raw scores) are no attention outputs: a mean over their
+  // positions is a per-piece readout.
+  CHECK(test::find(test::check_text(heads("s0", "s1", 1)), "MHA331") == nullptr);
+}
+
 TEST_CASE("log_softmax over the positions of a Linear's class logits warns MHA332", "[glue][roles]") {
   // A CTC head: (B, T, C) logits normalised over the frames.
   auto head = [](int out_features, int dim) {
