@@ -73,6 +73,7 @@ bool casts_to_bool(const CallDecl& call) {
 // The call as Python writes it: "attention_mask.bool()", "attention_mask.to(torch.bool)".
 std::string bool_cast_text(const CallDecl& call, const std::string& input) {
   return call.op == "bool" ? fmt::format("{}.bool()", input) : fmt::format("{}.to(torch.bool)", input);
+}
 
 bool holds_bools(const Spec& spec, std::string name, const CallDecl* producer);
 

@@ -494,7 +494,7 @@ bool check_heads_interleaved(CallContext& ctx, const ArgValue& arg, int dim, std
   if (ctx.symbols.compare(source[static_cast<std::size_t>(tiled->dim)], DimExpr::constant(heads)) != Symbols::Verdict::Equal) return false;
   const CallDecl& call = *tiled->call;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::RepeatTilesGroups,
+      DiagId::PerHeadMaskInterleaved,
       fmt::format("{} {} is made from {} per-head masks by repeat_interleave (call \"{}\"), which puts each head's {} copies side by side: {}",
                   arg.argument, tensor_name(arg), heads, call.id, tiled->factor, meant),
       &arg, index);

@@ -773,7 +773,7 @@ TEST_CASE("a channels-first map flattened over its positions becomes tokens befo
   CHECK(plain_features->fixes[0].description == "construct with kdim=48, vdim=48");
 }
 
-TEST_CASE("MHA240: per-head masks tiled over the batch by repeat_interleave, where entry b*num_heads + h needs head h", "[mha]") {
+TEST_CASE("MHA430: per-head masks tiled over the batch by repeat_interleave, where entry b*num_heads + h needs head h", "[mha]") {
   auto tiled = [](const std::string& source, const std::string& tiling) {
     return test::check_text(R"j({"version": 1, "dims": {"T": 6}, "modules": {"mha": "nn.MultiheadAttention(64, 4)"},
       "tensors": {"x": ["T", 3, 64], "m": )j" + source + R"j(},
@@ -781,13 +781,13 @@ TEST_CASE("MHA240: per-head masks tiled over the batch by repeat_interleave, whe
                 {"id": "a", "module": "mha", "query": "x", "key": "x", "value": "x", "attn_mask": "bias", "outputs": ["y", "w"]}]})j");
   };
   Report interleaved = tiled(R"([4, "T", "T"])", R"("repeat_interleave", "repeats": 3, "dim": 0)");
-  const Diagnostic* order = test::find(interleaved, "MHA240");
+  const Diagnostic* order = test::find(interleaved, "MHA430");
   REQUIRE(order != nullptr);
   CHECK(order->message.rfind("attn_mask bias is made from 4 per-head masks by repeat_interleave (call \"t\")", 0) == 0);
   REQUIRE_FALSE(order->fixes.empty());
   CHECK(order->fixes.front().description == "tile the per-head masks over the batch: bias = m.repeat(3, 1, 1)");
   CHECK(order->fixes.front().valid());
   // Tiled by repeat, or a per-batch (3, T, T) mask interleaved per head: as PyTorch reads them.
-  CHECK(test::find(tiled(R"([4, "T", "T"])", R"("repeat", "repeats": [3, 1, 1])"), "MHA240") == nullptr);
-  CHECK(test::find(tiled(R"([3, "T", "T"])", R"("repeat_interleave", "repeats": 4, "dim": 0)"), "MHA240") == nullptr);
+  CHECK(test::find(tiled(R"([4, "T", "T"])", R"("repeat", "repeats": [3, 1, 1])"), "MHA430") == nullptr);
+  CHECK(test::find(tiled(R"([3, "T", "T"])", R"("repeat_interleave", "repeats": 4, "dim": 0)"), "MHA430") == nullptr);
 }
