@@ -24,7 +24,6 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from . import _modules
-from ._check import find_binary, run_binary
 from ._spec import Spec, Shape
 from ._symbols import DimNamer, choose_probes, second_probes, value_at
 
@@ -1986,59 +1985,7 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
         del retried_tracer
         if retried_progress > best_progress:
             best, best_progress = retried, retried_progress
-    _keep_symbols_where_they_explain(best, fixed)
     return best
-
-
-def _integers(value):
-    """The integers in a JSON value (a fix's patch value: a size, a shape, a call)."""
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int):
-        yield value
-    elif isinstance(value, list):
-        for item in value:
-            yield from _integers(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _integers(item)
-
-
-def _keep_symbols_where_they_explain(spec, fixed):
-    """A spec traced up to an exception binds the probes under "dims" (see _trace_at), so that
-    the check sees the sizes PyTorch failed at. But the probes are the tracer's choice, not the
-    model's sizes: a fix whose patch writes one ("construct with in_features=53" for a Linear given
-    the wrong dim) takes a probe for a size the user gave. Then, when the check flags the call that
-    raised with the user's symbols too (a condition such as "valid only if N == 4" is the failure,
-    said for every size), the symbols stay and only the user's `dims` are bound. Left bound when
-    no fix writes a probe, nothing flags that call at the symbols, or no binary is found."""
-    document = spec.document
-    failed = [c["id"] for c in document.get("calls", []) if c.get("note", "").startswith("PyTorch raised")]
-    probes = {size for symbol, size in document.get("dims", {}).items() if symbol not in fixed}
-    if spec.values or not failed or not probes:
-        return
-    symbolic = {}
-    for key, value in document.items():
-        if key != "dims":
-            symbolic[key] = value
-        elif fixed:
-            symbolic["dims"] = dict(fixed)
-
-    def at_failed_call(document):
-        unrecorded = Spec(document, sizes=spec.sizes, error=spec.error, values=False, arrays={}, expected={}, result=None)
-        _, report = run_binary("check", unrecorded)
-        return [d for d in report.get("diagnostics", []) if d.get("call") == failed[-1] and d.get("severity") in ("error", "warning")]
-
-    try:
-        find_binary()
-        written = {n for d in at_failed_call(document) for fix in d.get("fixes", [])
-                   for step in fix.get("patch") or [] for n in _integers(step.get("value"))}
-        if not written & probes or not at_failed_call(symbolic):
-            return
-    except (FileNotFoundError, RuntimeError, ValueError):
-        return
-    document.clear()
-    document.update(symbolic)
 
 
 class _SecondRun:
