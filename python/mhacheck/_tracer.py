@@ -1163,11 +1163,16 @@ class _Tracer(TorchFunctionMode):
         return self.declare(tensor, "tensor", f"a tensor made before tracing or outside torch, first used at {file}:{line}")
 
     def _outputs(self, call_id, results, count):
+        # Named after the call, unless a declared tensor or an earlier output has that name: a
+        # module attribute `v` called on the forward's input `v` (vs = self.v(v)) must not define
+        # "v" twice (MHA003).
         names = []
+        taken = self._taken()
         for i, result in enumerate(results[:count]):
             if not isinstance(result, torch.Tensor):
                 break
-            name = call_id if i == 0 else f"{call_id}.{i}"
+            name = self._unique(call_id if i == 0 else f"{call_id}.{i}", taken)
+            taken.add(name)
             names.append(name)
             self.refs[id(result)] = name
             self._track(result)

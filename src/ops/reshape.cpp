@@ -718,7 +718,9 @@ class ReshapeRules {
   static std::string dim_key(const std::vector<Factor>& dim) { return merged_name(keys_of(dim)); }
 
   // The name of an output dim that is exactly input dims a..b, all named: theirs, merged
-  // (flatten's B*T of (B, T, C)); "" otherwise.
+  // (flatten's B*T of (B, T, C)); or named input dims a..b-1 and the outer factor of a count b
+  // cut there (reshape(B, -1, 64) of (B, T, 512): the -1 is T*8, T outer, each position's 8
+  // rows next to each other, as the later split of those rows must read them); "" otherwise.
   std::string covered_name(const Shape& shape, std::size_t j) const {
     std::optional<SizeProduct> before = SizeProduct::of(Shape(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(j)));
     std::optional<SizeProduct> through = SizeProduct::of(Shape(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(j) + 1));
@@ -727,6 +729,10 @@ class ReshapeRules {
       if (SizeProduct::of(Shape(input_.shape.begin(), input_.shape.begin() + a)) != before) continue;
       std::vector<std::string> factors;
       for (int b = a; b < input_.rank(); ++b) {
+        if (std::optional<std::int64_t> count = outer_count_cut(b, through); count && !factors.empty()) {
+          factors.push_back(std::to_string(*count));
+          return merged_name(factors);
+        }
         if (input_.shape[static_cast<std::size_t>(b)] != DimExpr::constant(1)) {
           std::vector<std::string> named = name_factors(input_.dim_name(b));
           if (named.empty()) return "";
@@ -737,6 +743,18 @@ class ReshapeRules {
       return "";
     }
     return "";
+  }
+
+  // The count c when an output dim ending at `through` elements cuts input dim b (a constant)
+  // into c outer and size/c inner parts, 1 < c < size: what is left of `through` after dims
+  // 0..b-1.
+  std::optional<std::int64_t> outer_count_cut(int b, const std::optional<SizeProduct>& through) const {
+    const DimExpr size = ctx_.symbols.resolve(input_.shape[static_cast<std::size_t>(b)]);
+    const std::optional<SizeProduct> before = SizeProduct::of(Shape(input_.shape.begin(), input_.shape.begin() + b));
+    if (!through || !before || !size.is_constant()) return std::nullopt;
+    const std::optional<SizeProduct> left = exact_quotient(*through, *before);
+    if (!left || !left->is_constant() || left->constant <= 1 || left->constant >= size.offset || size.offset % left->constant != 0) return std::nullopt;
+    return left->constant;
   }
 
   void report_moved(std::size_t j, const std::string& key, const std::vector<Factor>& in, const std::vector<std::vector<Factor>>& out) {
@@ -1091,6 +1109,7 @@ class ReshapeRules {
     check_unskewed(shape);
     check_factor_order(shape);
     check_moved_by_view(shape);
+    check_count_moved_by_view(shape);
     ctx_.output_layouts["output"] = std::move(layout);
   }
 
@@ -1432,7 +1451,10 @@ class ReshapeRules {
     std::vector<std::int64_t> whole_in = sizes, whole_out = result;
     std::sort(whole_in.begin(), whole_in.end());
     std::sort(whole_out.begin(), whole_out.end());
-    if (whole_in == whole_out || splits_and_merges(sizes, result)) return;  // only whole dims reordered, or a plain split or merge
+    // Only whole dims reordered, or a plain split or merge. A reorder is no shift when the batch
+    // merges a count (MobileViT's (B, C, N, P) reshaped (-1, N, C): the -1 is B*P, which memory
+    // holds only once P is moved next to B).
+    if ((whole_in == whole_out && merged_count <= 1) || splits_and_merges(sizes, result)) return;
     std::vector<std::size_t> perm(in_dims.size()), best;
     for (std::size_t k = 0; k < perm.size(); ++k) perm[k] = k;
     int fewest = 0;
@@ -1460,6 +1482,40 @@ class ReshapeRules {
     for (std::int64_t r : result) merges = merges || std::none_of(moved.begin(), moved.end(), [&](std::int64_t n) { return n % r == 0; });
     reported_ = true;
     report_transpose_by_view(order, merges ? "reshape" : ctx_.call.op);
+  }
+
+  // MHA312 for a count moved across sized dims by a view: (B, N, N, 8) viewed (B, 8, N, N), a
+  // per-head bias laid out heads last read as heads first. The result is the input's dims in
+  // another order, but a view does not move dims: it reads the 8 at stride N*N where memory holds
+  // it at stride 1, so each "head" gets a mix of nodes' biases for every head. Only a count
+  // (an integer size, 2 or more, found once on each side) moved across dims that are all
+  // symbolic sizes: a relative-position shift exchanges symbolic dims (T, T+1) on purpose, and a
+  // weight reinterpretation views numbers only.
+  void check_count_moved_by_view(const Shape& shape) {
+    if (reported_ || !counts_equal_ || shape.size() != static_cast<std::size_t>(input_.rank())) return;
+    const Shape input = ctx_.symbols.resolve(input_.shape);
+    auto count_at = [](const Shape& dims) -> std::optional<std::size_t> {
+      std::optional<std::size_t> found;
+      for (std::size_t d = 0; d < dims.size(); ++d) {
+        if (!dims[d].is_constant()) continue;
+        if (dims[d].offset < 2 || found) return std::nullopt;
+        found = d;
+      }
+      return found;
+    };
+    const std::optional<std::size_t> from = count_at(input), to = count_at(shape);
+    if (!from || !to || *from == *to || input[*from] != shape[*to]) return;
+    Shape rest_in = input, rest_out = shape;
+    rest_in.erase(rest_in.begin() + static_cast<std::ptrdiff_t>(*from));
+    rest_out.erase(rest_out.begin() + static_cast<std::ptrdiff_t>(*to));
+    if (rest_in != rest_out) return;
+    std::vector<int> order;
+    for (int d = 0; d < input_.rank(); ++d) {
+      if (d != static_cast<int>(*from)) order.push_back(d);
+    }
+    order.insert(order.begin() + static_cast<std::ptrdiff_t>(*to), static_cast<int>(*from));
+    reported_ = true;
+    report_transpose_by_view(order, ctx_.call.op);
   }
 
   // MHA312 for a transpose by view: the fix moves the input's dims (transpose or permute), then

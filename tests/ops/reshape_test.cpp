@@ -636,6 +636,75 @@ TEST_CASE("a -1 equal to a bound symbol is not that symbol's dim when another wr
   CHECK(test::find(moved, "MHA312") != nullptr);
 }
 
+TEST_CASE("a count moved across symbolic dims by a view warns MHA312 with the move first", "[glue]") {
+  // A per-head pair bias computed heads last, (B, N, N, 12), viewed as (B, 12, N, N) for self-attention scores over N nodes: the
+  // view reads the 12 at stride N*N where memory holds it at stride 1 (N twice: the names cannot say which dim is which). Also a
+  // 3-D (L, S, 6) viewed (6, L, S), where the names do.
+  auto bias_spec = [](const std::string& bias, const std::string& call) {
+    return R"json({"version": 1, "tensors": {"scores": ["B", 12, "N", "N"], "rel": )json" + bias + R"json(},
+      "calls": [)json" + call + R"json(, {"id": "a", "op": "add", "input": "scores", "other": "bias", "outputs": ["biased"]},
+                {"id": "sm", "op": "softmax", "input": "biased", "dim": -1, "outputs": ["w"]}]})json";
+  };
+  Report viewed = test::check_text(bias_spec(R"(["B", "N", "N", 12])", R"({"id": "p", "op": "view", "input": "rel", "shape": ["B", 12, "N", "N"], "outputs": ["bias"]})"));
+  const Diagnostic* moved = test::find(viewed, "MHA312");
+  REQUIRE(moved != nullptr);
+  REQUIRE_FALSE(moved->fixes.empty());
+  CHECK(moved->fixes[0].description == "move the dims first: rel.permute(0, 3, 1, 2).view(B, 12, N, N)");
+  CHECK(moved->fixes[0].verified);
+  Report three = test::check_text(op_call("reshape", R"("input": ["L", "S", 6], "shape": [6, "L", "S"])"));
+  REQUIRE(test::find(three, "MHA312") != nullptr);
+  // Silent: the permute itself, a view keeping the order, numbers only (a weight reinterpreted), a size of 1 moved.
+  CHECK(test::find(test::check_text(bias_spec(R"(["B", "N", "N", 12])", R"({"id": "p", "op": "permute", "input": "rel", "dims": [0, 3, 1, 2], "outputs": ["bias"]})")),
+                   "MHA312") == nullptr);
+  CHECK(test::find(test::check_text(bias_spec(R"(["B", 12, "N", "N"])", R"({"id": "p", "op": "view", "input": "rel", "shape": ["B", 12, "N", "N"], "outputs": ["bias"]})")),
+                   "MHA312") == nullptr);
+  for (const char* quiet : {R"("input": [4, 6], "shape": [6, 4])", R"("input": ["B", "T", 1], "shape": ["B", 1, "T"])"}) {
+    INFO(quiet);
+    CHECK(test::find(test::check_text(op_call("view", quiet)), "MHA312") == nullptr);
+  }
+}
+
+TEST_CASE("rows merged as (position, head) by reshape(B, -1, D) are split in that order: MHA312 for (B, H, L, S)", "[glue]") {
+  // Multi-query attention with one shared key: the query (B, L, H*D) reshaped (B, L*H, D) for one bmm, its rows in (L, H) order.
+  // Splitting the scores' rows as (H, L) reads row l*H + h as head l; the split in the merge's order, then the transpose, is the fix.
+  auto mqa = [](const std::string& split) {
+    return test::check_text(R"json({"version": 1, "tensors": {"query": ["B", "L", 256], "key": ["B", 32, "M"]},
+      "calls": [{"id": "r", "op": "reshape", "input": "query", "shape": ["B", -1, 32], "outputs": ["q"]},
+                {"id": "bm", "op": "bmm", "input": "q", "mat2": "key", "outputs": ["sc"]},
+                {"id": "v", "op": "view", "input": "sc", "shape": )json" + split + R"json(, "outputs": ["w"]},
+                {"id": "sm", "op": "softmax", "input": "w", "dim": -1, "outputs": ["p"]}]})json");
+  };
+  Report heads_first = mqa(R"(["B", 8, "L", "M"])");
+  const Diagnostic* mixed = test::find(heads_first, "MHA312");
+  REQUIRE(mixed != nullptr);
+  REQUIRE_FALSE(mixed->fixes.empty());
+  CHECK(mixed->fixes[0].description == "view in the input's order, then move the dims: sc.view(B, L, 8, M).transpose(1, 2)");
+  CHECK(mixed->fixes[0].verified);
+  Report in_order = mqa(R"(["B", "L", 8, "M"])");
+  CHECK(test::find(in_order, "MHA312") == nullptr);
+  CHECK(in_order.count(Severity::Warning) == 0);
+}
+
+TEST_CASE("channels-first patches regrouped as tokens by reshape(-1, N, C) without moving the channels: MHA312, transpose first", "[glue]") {
+  // An unfolded feature map (B, C, N, P) = (B, 64, 49, 4) read as (B*P, N, C) tokens: the -1 is B*P, which memory holds only once
+  // P is next to B and C last (transpose(1, 3)); reshaped as it is, each token holds one channel's pixels.
+  auto tokens = [](const std::string& before) {
+    return test::check_text(R"json({"version": 1, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+      "tensors": {"patches": ["B", 64, 49, 4]},
+      "calls": [)json" + before + R"json({"id": "r", "op": "reshape", "input": "x", "shape": [-1, 49, 64], "outputs": ["tok"]},
+                {"id": "a", "module": "attn", "query": "tok", "key": "tok", "value": "tok", "outputs": ["y"]}]})json");
+  };
+  Report unmoved = tokens(R"({"id": "c", "op": "contiguous", "input": "patches", "outputs": ["x"]}, )");
+  const Diagnostic* regrouped = test::find(unmoved, "MHA312");
+  REQUIRE(regrouped != nullptr);
+  REQUIRE_FALSE(regrouped->fixes.empty());
+  CHECK(regrouped->fixes[0].description == "move the dims first: x.transpose(1, 3).reshape(-1, 49, 64)");
+  CHECK(regrouped->fixes[0].verified);
+  Report moved = tokens(R"({"id": "t", "op": "transpose", "input": "patches", "dim0": 1, "dim1": 3, "outputs": ["x"]}, )");
+  CHECK(test::find(moved, "MHA312") == nullptr);
+  CHECK(moved.count(Severity::Warning) == 0);
+}
+
 TEST_CASE("a heads merge after an attention never split into heads gets the split before it first", "[glue][fixes]") {
   // SDPA on (N, L, 512) is one head 512 wide; y.transpose(1, 2).contiguous().view(N, L, 512),
   // written for (N, H, L, D), then reorders the elements. The split belongs before the attention.

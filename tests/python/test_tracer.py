@@ -11,8 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import mhacheck
-from mhacheck import _modules, _symbols, _tracer
-from trace_support import by_severity, check, line_number, main, module_calls, replay
+from mhacheck import _check, _modules, _symbols, _tracer
+from trace_support import BINARY, by_severity, check, line_number, main, module_calls, replay
 
 
 class DropsIntermediates(nn.Module):
@@ -873,6 +873,20 @@ class TracerTest(unittest.TestCase):
         self.assertGreaterEqual(spec.sizes["T"], 1000)
         self.assertEqual((model.calls, model.first_length), (1, spec.sizes["T"]))
 
+    def test_a_module_output_is_named_apart_from_the_forward_input_it_is_named_after(self):
+        # self.key(key): the Linear's call is "key", the forward's input is "key" too; the output
+        # must not define "key" a second time (MHA003, exit 2), nor shadow an earlier output.
+        spec = mhacheck.trace(ProjectsNamesake(), (mhacheck.shape("B", "T", 16), mhacheck.shape("B", "S", 16)))
+        self.assertIsNone(spec.error)
+        names = list(spec.document["tensors"]) + [o for c in spec.calls for o in c.get("outputs", [])]
+        self.assertEqual(len(names), len(set(names)), names)
+        (key_call,) = [c for c in spec.calls if c.get("module") == "key"]
+        self.assertEqual(key_call["input"], "key")
+        self.assertNotEqual(key_call["outputs"], ["key"])
+        exit_code, report = _check.run_binary("check", spec, binary=BINARY)
+        self.assertEqual(exit_code, 0)
+        self.assertEqual(by_severity(report, "error", "warning"), [])
+
     def test_a_reshape_or_flatten_the_check_cannot_write_stays_traced(self):
         for how in ("view", "reshape", "flatten"):
             with self.subTest(how):
@@ -955,6 +969,19 @@ class TracerTest(unittest.TestCase):
         spec = mhacheck.trace(ViewsAfterACopy("pad"), (mhacheck.shape("B", "T", 4),))
         self.assertIsNone(spec.error)
         self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+
+
+class ProjectsNamesake(nn.Module):
+    """Projections named as the forward's inputs they project (pytorch-forecasting's TFT: vs = self.v(v))."""
+    def __init__(self):
+        super().__init__()
+        self.query = nn.Linear(16, 16)
+        self.key = nn.Linear(16, 16)
+
+    def forward(self, query, key):
+        q = self.query(query)
+        k = self.key(key)
+        return (q @ k.transpose(1, 2)).softmax(-1)
 
 
 class PositionalTable(nn.Module):
