@@ -157,8 +157,9 @@ bool shaped_for_pairing(const Spec& spec, const Report& original, const CallDecl
                         const Shape& output, const DimExpr& repeated) {
   static const std::set<std::string, std::less<>> reductions = {"sum", "mean", "amax", "amin", "max", "min", "prod", "logsumexp", "std", "var", "norm"};
   return std::any_of(operands.begin(), operands.end(), [&](const ResolvedArgument& operand) {
-    if (operand.shape.size() != output.size() || operand.identity.rfind("output:", 0) != 0) return false;
-    const CallDecl* reduced = producer_of(spec, operand.identity.substr(7), &call);
+    constexpr std::string_view kOutputPrefix = "output:";  // an identity naming a call's output
+    if (operand.shape.size() != output.size() || operand.identity.rfind(kOutputPrefix, 0) != 0) return false;
+    const CallDecl* reduced = producer_of(spec, operand.identity.substr(kOutputPrefix.size()), &call);
     if (reduced == nullptr || reduced->outputs.size() != 1 || reductions.count(reduced->op) == 0) return false;
     const nlohmann::json& keepdim = reduced->arguments.value("keepdim", nlohmann::json(false));
     if (!keepdim.is_boolean() || !keepdim.get<bool>()) return false;
@@ -921,7 +922,7 @@ void diagnose_exchanged_options(const Spec& spec, Report& report, Rechecker& rec
     std::optional<Fix> exchange;
     for (std::size_t a = 0; a < sizes.size() && !exchange; ++a) {
       for (std::size_t b = a + 1; b < sizes.size() && !exchange; ++b) {
-        if (object[sizes[a]] == object[sizes[b]] || !rechecker.affords()) continue;
+        if (object[sizes[a]] == object[sizes[b]]) continue;
         nlohmann::json edited = object;
         std::swap(edited[sizes[a]], edited[sizes[b]]);
         nlohmann::json patch = nlohmann::json::array();
@@ -935,6 +936,7 @@ void diagnose_exchanged_options(const Spec& spec, Report& report, Rechecker& rec
           }
         }
         std::shared_ptr<const Recheck> check = rechecker.budgeted(patch);
+        if (check == nullptr) return;  // the search's work is spent, for good: no module can be tried
         if (!check->usable || check->report.count(Severity::Error) != 0 ||
             std::any_of(check->report.diagnostics.begin(), check->report.diagnostics.end(),
                         [&](const Diagnostic& d) { return d.severity() != Severity::Note && !still_present(report, d); })) {

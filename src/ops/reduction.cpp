@@ -202,12 +202,15 @@ void check_cumsum_role(CallContext& ctx, const ArgValue& input, int dim) {
 
 // Whether every tensor that call `stack` joins is an attention output: a product (matmul, bmm)
 // of weights a softmax made (through the calls that keep its values' places: dropout, masking)
-// with values. Such tensors are the heads of one attention over the same queries
-// (interpretable multi-head attention stacks its heads' outputs and averages them), which
-// nothing pools over their positions one head at a time.
+// with one values tensor shared by all. Such tensors are the heads of one attention
+// (interpretable multi-head attention shares its values across the heads, stacks the heads'
+// outputs and averages them), which nothing pools over their positions one head at a time.
+// Separate attentions, each with its own values, are branches: pooling each over its positions
+// is a readout.
 bool stacks_attention_outputs(const Spec& spec, const CallDecl& stack) {
   const std::size_t count = stack.list_size("tensors");
   if (count < 2) return false;
+  std::string shared_values;
   for (std::size_t i = 0; i < count; ++i) {
     const ArgRef& ref = stack.tensor(list_element("tensors", i));
     if (ref.kind != ArgRef::Kind::Named) return false;
@@ -216,6 +219,9 @@ bool stacks_attention_outputs(const Spec& spec, const CallDecl& stack) {
     const std::string weights = input_name(*product, "input");
     const CallDecl* made = weights.empty() ? nullptr : values_maker(spec, producer_of(spec, weights, product));
     if (made == nullptr || (made->op != "softmax" && made->op != "F.softmax")) return false;
+    const std::string values = input_name(*product, product->op == "bmm" ? "mat2" : "other");
+    if (values.empty() || (i > 0 && values != shared_values)) return false;
+    shared_values = values;
   }
   return true;
 }
@@ -227,8 +233,8 @@ bool stacks_attention_outputs(const Spec& spec, const CallDecl& stack) {
 // only of stacked attention outputs (stacks_attention_outputs): the heads averaged.
 void check_reduced_stack(CallContext& ctx, const ArgValue& input, const std::set<int>& reduced) {
   const CallDecl* stack = input.producer;
-  // Only a sum: a mean over the positions of stacked layers or views is per-layer pooling, a
-  // common and correct readout.
+  // A sum, or a mean of the heads of one attention: a mean over the positions of stacked layers,
+  // views or attention branches is per-layer pooling, a common and correct readout.
   if (stack == nullptr || stack->op != "stack") return;
   if (ctx.call.op != "sum" && !(ctx.call.op == "mean" && stacks_attention_outputs(ctx.spec, *stack))) return;
   const nlohmann::json& written = stack->arguments.value("dim", nlohmann::json(0));

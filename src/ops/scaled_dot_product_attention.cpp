@@ -203,10 +203,13 @@ class SdpaRules {
       if (arg->rank() < 3) continue;
       int seq = arg->rank() - 2, heads = arg->rank() - 3;
       DimRole in_seq = role_of_dim(arg->dim_names, seq), in_heads = role_of_dim(arg->dim_names, heads);
-      // A batch in the heads slot of a 4-D or larger operand, behind another leading dim: (T, B, H, D),
-      // a (B, T, H, D) tensor transposed on its first two dims, attends over the heads of each
-      // position as well (a 3-D (B, L, D) operand has its batch in that slot by right).
-      bool batch_in_heads = in_heads == DimRole::Batch && arg->rank() >= 4 && explicit_batch_name(arg->dim_name(heads));
+      // A batch in the heads slot of a 4-D or larger operand, behind another leading dim, with no
+      // sequence in the L slot: (T, B, H, D), a (B, T, H, D) tensor transposed on its first two
+      // dims, attends over the heads of each position as well. SDPA reads every dim before L as a
+      // batch, so a heads-first (H, B, T, D) or frames-first (F, B, N, D) layout is right, and a
+      // 3-D (B, L, D) operand has its batch in that slot by right.
+      bool batch_in_heads = in_heads == DimRole::Batch && in_seq != DimRole::Sequence && arg->rank() >= 4 &&
+                            explicit_batch_name(arg->dim_name(heads));
       if (in_seq != DimRole::Heads && in_heads != DimRole::Sequence && !batch_in_heads) continue;
       bool heads_in_seq = in_seq == DimRole::Heads;
       Diagnostic& diagnostic = ctx_.report(
@@ -218,8 +221,11 @@ class SdpaRules {
                                      heads, arg->dim_name(heads), batch_in_heads ? "batch size" : "sequence length", tuple_str(arg->shape),
                                      arg->shape[heads].str(), arg->shape[seq].str(), arg->shape.back().str()),
           arg, heads_in_seq ? seq : heads);
-      diagnostic.notes.push_back("F.scaled_dot_product_attention attends over dim -2; laid out (B, T, H, D) it attends over the heads "
-                                 "of each position. PyTorch raises nothing");
+      diagnostic.notes.push_back(batch_in_heads ? fmt::format("F.scaled_dot_product_attention attends over dim -2, of size {} here and "
+                                                              "not a sequence: over the heads of each position. PyTorch raises nothing",
+                                                              arg->shape[seq].str())
+                                                : "F.scaled_dot_product_attention attends over dim -2; laid out (B, T, H, D) it attends over "
+                                                  "the heads of each position. PyTorch raises nothing");
       std::vector<std::pair<const ArgValue*, Shape>> shapes;
       for (const ArgValue* each : {&query_, &key_, &value_}) {
         Shape swapped = each->written;

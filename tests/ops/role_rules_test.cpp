@@ -473,6 +473,12 @@ TEST_CASE("a mean of stacked attention outputs over their positions, keeping the
   // Products of weights no softmax made (raw scores) are no attention outputs: a mean over their
   // positions is a per-piece readout.
   CHECK(test::find(test::check_text(heads("s0", "s1", 1)), "MHA331") == nullptr);
+  // Two attentions with values of their own are branches, not the heads of one: each pooled over
+  // its positions is a per-branch readout.
+  std::string branches = heads("a0", "a1", 1);
+  branches.replace(branches.find(R"("mat2": "v", "outputs": ["h1"])"), 30, R"("mat2": "u", "outputs": ["h1"])");
+  branches.replace(branches.find(R"("v": ["B", "T", 16]})"), 20, R"("v": ["B", "T", 16], "u": ["B", "T", 16]})");
+  CHECK(test::find(test::check_text(branches), "MHA331") == nullptr);
 }
 
 TEST_CASE("log_softmax over the positions of a Linear's class logits warns MHA332", "[glue][roles]") {

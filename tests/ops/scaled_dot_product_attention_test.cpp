@@ -491,3 +491,14 @@ TEST_CASE("MHA240: GQA key/value heads copied by expand outside the heads and me
   CHECK(order->fixes.front().semantics == FixSemantics::Consistent);
   CHECK(test::find(spread(2, R"(["N", 2, 4, "S", 32])"), "MHA240") == nullptr);
 }
+
+// SDPA reads every dim before (L, D) as a batch: with the sequence at L, a batch name at dim -3
+// is a heads-first (H, B, T, D) or frames-first (F, B, N, D) layout, and right.
+TEST_CASE("sdpa: a batch at dim -3 with the sequence at L is a leading batch dim, not a layout fault", "[sdpa][roles]") {
+  for (const char* shape : {R"(["H", "B", "T", 32])", R"(["F", "bsz", "N", 32])"}) {
+    Report leading = test::check_text(std::string(R"j({"version": 1, "tensors": {"q": )j") + shape + R"j(},
+        "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "outputs": ["o"]}]})j");
+    INFO(shape);
+    CHECK(test::find(leading, "MHA209") == nullptr);
+  }
+}
