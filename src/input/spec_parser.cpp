@@ -664,13 +664,19 @@ class SpecReader {
                            "with the stand-ins {}={}, {}={}",
                            e, h, named(e, pair.embed_option), named(h, pair.heads_option), e, h, e, stand_ins.at(e), h, stand_ins.at(h));
       } else if (is_symbol(heads)) {
-        std::string divisors;
-        int listed = 0;
-        std::int64_t size = embed.get<std::int64_t>();
-        for (std::int64_t d = 1; d <= size && listed < 12; ++d) {
-          if (size % d == 0) divisors += (listed++ == 0 ? "" : ", ") + std::to_string(d);
-          if (listed == 12 && d < size) divisors += ", ...";
+        // The first 12 divisors, found in pairs up to the square root: a prime embed_dim near
+        // kMaxDim would otherwise be a billion divisions.
+        std::vector<std::int64_t> low, high;
+        const std::int64_t size = embed.get<std::int64_t>();
+        for (std::int64_t d = 1; d <= size / d; ++d) {
+          if (size % d != 0) continue;
+          low.push_back(d);
+          if (d != size / d) high.push_back(size / d);
         }
+        low.insert(low.end(), high.rbegin(), high.rend());
+        std::string divisors;
+        for (std::size_t i = 0; i < low.size() && i < 12; ++i) divisors += (i == 0 ? "" : ", ") + std::to_string(low[i]);
+        if (low.size() > 12) divisors += ", ...";
         text = fmt::format("{} is unbound: PyTorch requires {} to divide {} {} ({} one of {}); checked with the stand-in {}={}", h,
                            named(h, pair.heads_option), pair.embed_option, e, h, divisors, h, stand_ins.at(h));
       } else {

@@ -159,6 +159,18 @@ TEST_CASE("inline: unbound embed_dim and num_heads are checked under a stated as
                                                                          "(n_heads one of 1, 2, 4, 8, 16, 32, 64, 128, 256, 512)"));
   heads.query = "(T, B, 256)";
   CHECK(test::find(check_inline(heads), "MHA030") != nullptr);  // 256 features against embed_dim 512
+  // More than 12 divisors: the first 12, then "..."; a large prime has two (found in pairs up to
+  // its square root, not by a billion divisions: a fuzzer's timeout).
+  heads.module = "nn.MultiheadAttention(720, n_heads)";
+  heads.query = "(T, B, 720)";
+  Report many = check_inline(heads);
+  REQUIRE(test::find(many, "MHA004") != nullptr);
+  CHECK_THAT(test::find(many, "MHA004")->message, Catch::Contains("(n_heads one of 1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 15, 16, ...)"));
+  heads.module = "nn.MultiheadAttention(1000000007, n_heads)";
+  heads.query = "(T, B, 1000000007)";
+  Report prime = check_inline(heads);
+  REQUIRE(test::find(prime, "MHA004") != nullptr);
+  CHECK_THAT(test::find(prime, "MHA004")->message, Catch::Contains("(n_heads one of 1, 1000000007)"));
 
   InlineCall width;
   width.module = "nn.MultiheadAttention(d_model, 8)";
