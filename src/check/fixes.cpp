@@ -384,7 +384,8 @@ std::string renamed(const std::string& text, const std::map<std::string, std::st
 
 // The ops of `fix`'s patch made on the twin as well, where the patch only replaces values of the
 // call's chain (a declared tensor's shape, a producer's index or dims, the call's own options):
-// nullopt when the patch inserts calls or touches nothing the twin has its own of.
+// nullopt when the patch inserts calls, touches nothing the twin has its own of, or already
+// patches the twin's values itself.
 std::optional<nlohmann::json> patch_on_twin(const Fix& fix, const TwinMap& map) {
   if (!fix.patch.is_array() || fix.patch.empty()) return std::nullopt;
   nlohmann::json added = nlohmann::json::array();
@@ -402,7 +403,9 @@ std::optional<nlohmann::json> patch_on_twin(const Fix& fix, const TwinMap& map) 
     for (const auto& [pointer, twin] : map.calls) {
       if (path.rfind(pointer + "/", 0) == 0) mapped = twin + path.substr(pointer.size());
     }
-    if (!mapped) continue;
+    // A fix that already repairs the twin (both normalize calls of cosine attention) has nothing to add there.
+    const bool patched = std::any_of(fix.patch.begin(), fix.patch.end(), [&](const nlohmann::json& own) { return mapped && own.value("path", "") == *mapped; });
+    if (!mapped || patched) continue;
     nlohmann::json value = op["value"];
     if (value.is_string()) {
       auto renamed_tensor = map.tensors.find(value.get<std::string>());

@@ -307,14 +307,30 @@ void check_averaged_weights_reduced(CallContext& ctx, const ArgValue& input, con
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the reduction combines the heads, each query's row kept");
 }
 
-// The dim the first matrix product reading `name` after `after` contracts, in `name`'s dims
-// (rank `rank`): its last as the first operand (x @ y), its last when x.transpose(-2, -1) or .mT
-// is the second (y @ x^T), its second to last as the second operand itself. nullopt when no
-// product reads it so.
-std::optional<int> contracted_by_product(const Spec& spec, const CallDecl& after, const std::string& name, int rank) {
+// The first matrix product reading `name` after `after`: the dim of `name` (rank `rank`) it
+// contracts, its last as the first operand (x @ y), its last when x.transpose(-2, -1) or .mT is
+// the second (y @ x^T), its second to last as the second operand itself; and the tensor on the
+// product's other side, whose last dim the product contracts too (the keys before their transpose
+// when `name` holds the queries, the queries when it holds the keys; "" otherwise).
+struct ProductRead {
+  int contracted = 0;
+  std::string partner;
+  const CallDecl* product = nullptr;
+};
+
+std::optional<ProductRead> contracted_by_product(const Spec& spec, const CallDecl& after, const std::string& name, int rank) {
   auto reads = [](const CallDecl& call, const std::string& argument, const std::string& tensor) {
     auto ref = call.tensors.find(argument);
     return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named && ref->second.name == tensor;
+  };
+  auto wrap = [&](const nlohmann::json& value) {
+    const std::int64_t at = value.is_number_integer() ? value.get<std::int64_t>() : -1000;
+    return at < 0 ? at + rank : at;
+  };
+  auto swaps_last_two = [&](const CallDecl& call) {
+    if (call.op != "transpose" || call.outputs.empty()) return false;
+    const std::int64_t a = wrap(call.arguments.at("dim0")), b = wrap(call.arguments.at("dim1"));
+    return std::min(a, b) == rank - 2 && std::max(a, b) == rank - 1;
   };
   bool past = false;
   std::string transposed;
@@ -324,41 +340,68 @@ std::optional<int> contracted_by_product(const Spec& spec, const CallDecl& after
       continue;
     }
     if (!past) continue;
-    if (call.op == "transpose" && reads(call, "input", name) && !call.outputs.empty()) {
-      auto wrap = [&](const nlohmann::json& value) {
-        const std::int64_t at = value.is_number_integer() ? value.get<std::int64_t>() : -1000;
-        return at < 0 ? at + rank : at;
-      };
-      const std::int64_t a = wrap(call.arguments.at("dim0")), b = wrap(call.arguments.at("dim1"));
-      if (std::min(a, b) == rank - 2 && std::max(a, b) == rank - 1) transposed = call.outputs.front();
+    if (reads(call, "input", name) && swaps_last_two(call)) {
+      transposed = call.outputs.front();
       continue;
     }
     if (call.op != "matmul" && call.op != "bmm") continue;
     const std::string second = call.op == "bmm" ? "mat2" : "other";
-    if (reads(call, "input", name)) return rank - 1;
-    if (!transposed.empty() && reads(call, second, transposed)) return rank - 1;
+    if (reads(call, "input", name)) {
+      // The other side's tensor before its transpose (k of q @ k.transpose(-2, -1)).
+      const std::string other = input_name(call, second);
+      const CallDecl* made = other.empty() ? nullptr : producer_of(spec, other, &call);
+      return ProductRead{rank - 1, made != nullptr && swaps_last_two(*made) ? input_name(*made, "input") : std::string(), &call};
+    }
+    if (!transposed.empty() && reads(call, second, transposed)) return ProductRead{rank - 1, input_name(call, "input"), &call};
     // A plain second operand is what the product aggregates (values weighted by attention, a
     // graph's node features by its adjacency), normalised for its own reasons: no cosine.
   }
   return std::nullopt;
 }
 
+// The F.normalize call that made the product's other side, read.partner (cosine attention normalises
+// q and k alike), when it normalises over another dim than the last, the one the product contracts
+// there too: the same slip on both sides, which one fix repairs in both calls. Null otherwise.
+const CallDecl* partner_normalized_off(const CallContext& ctx, const ProductRead& read) {
+  const CallDecl* made = read.partner.empty() ? nullptr : producer_of(ctx.spec, read.partner, read.product);
+  if (made == nullptr || made->op != "normalize" || made == &ctx.call || made->pointer.empty() || made->pointer == ctx.call.pointer) return nullptr;
+  const std::optional<Shape> shape = checked_tensor_shape(ctx, input_name(*made, "input"), made);
+  const nlohmann::json dim = made->arguments.value("dim", nlohmann::json(1));
+  if (!shape || shape->size() < 2 || !dim.is_number_integer()) return nullptr;
+  const auto rank = static_cast<std::int64_t>(shape->size());
+  const std::int64_t wrapped = dim.get<std::int64_t>() < 0 ? dim.get<std::int64_t>() + rank : dim.get<std::int64_t>();
+  return wrapped == rank - 1 ? nullptr : made;
+}
+
 // MHA332: F.normalize makes unit vectors whose dot products are cosines (cosine attention,
 // F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)). Normalised over another dim
 // than the one the next product contracts (the default dim=1 of (B, H, N, D), across the heads),
-// the products are no longer cosines. The fix normalises over the contracted dim.
+// the products are no longer cosines. The fix normalises over the contracted dim; when the other
+// side of the product was normalised over a wrong dim as well (Swin-V2's q and k both with
+// dim=-2), in both calls at once: one repaired alone still gives no cosines.
 void check_normalize_contracted(CallContext& ctx, const ArgValue& input, int dim) {
   if (ctx.call.outputs.empty() || input.rank() < 2) return;
-  std::optional<int> contracted = contracted_by_product(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank());
-  if (!contracted || *contracted == dim) return;
+  std::optional<ProductRead> read = contracted_by_product(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank());
+  if (!read || read->contracted == dim) return;
+  const int contracted = read->contracted;
   Diagnostic& diagnostic = ctx.report(
       DiagId::NormalizeDimRole,
       fmt::format("F.normalize over dim {} ({}), but the matrix product that reads the result contracts dim {} ({}): its products are not cosines",
-                  dim, dim_text(input, dim), *contracted, dim_text(input, *contracted)),
+                  dim, dim_text(input, dim), contracted, dim_text(input, contracted)),
       &input, dim);
   diagnostic.notes.push_back("F.normalize's default dim=1 is made for (N, C) features; PyTorch raises nothing");
-  const int fixed = *contracted == input.rank() - 1 ? -1 : *contracted;
-  if (ctx.add_argument_fix(diagnostic, fmt::format("F.normalize over dim={} (the dim the product contracts)", fixed), "dim", fixed)) {
+  const int fixed = contracted == input.rank() - 1 ? -1 : contracted;
+  const std::string description = fmt::format("F.normalize over dim={} (the dim the product contracts)", fixed);
+  const CallDecl* partner = partner_normalized_off(ctx, *read);
+  std::optional<std::string> own = ctx.argument_pointer("dim");
+  if (partner != nullptr && own && ctx.index_in_calls()) {
+    ctx.add_patch_fix(diagnostic, fmt::format("{} in both normalize calls \"{}\" and \"{}\"", description, ctx.call.id, partner->id),
+                      nlohmann::json::array({{{"op", "add"}, {"path", *own}, {"value", fixed}},
+                                             {{"op", "add"}, {"path", child_pointer(partner->pointer, "dim")}, {"value", -1}}}));
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "both sides of the product are unit vectors along the dim it contracts: cosines");
+    return;
+  }
+  if (ctx.add_argument_fix(diagnostic, description, "dim", fixed)) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each vector the product reads has unit length");
   }
 }

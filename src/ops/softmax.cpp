@@ -106,6 +106,22 @@ bool reads_one_of(const CallDecl& call, const std::string& argument, const std::
          std::find(names.begin(), names.end(), ref->second.name) != names.end();
 }
 
+// The positions in operand `i`'s term (its dims, when the term has no "...") of the letters a
+// two-operand einsum contracts with the other operand: both terms hold them and the output leaves
+// them out ('bhij,bhjd->bhid': j, at 3 in the first).
+std::vector<int> contracted_with_other(const EinsumEquation& read, std::size_t i) {
+  const std::vector<int>& term = read.terms[i];
+  const std::vector<int>& other = read.terms[1 - i];
+  std::vector<int> dims;
+  for (std::size_t d = 0; d < term.size(); ++d) {
+    if (term[d] != kEinsumEllipsis && std::find(read.output.begin(), read.output.end(), term[d]) == read.output.end() &&
+        std::find(other.begin(), other.end(), term[d]) != other.end()) {
+      dims.push_back(static_cast<int>(d));
+    }
+  }
+  return dims;
+}
+
 // Whether a later call reads the softmax output `weights` (of `rank` dims) as (..., queries, keys):
 // it contracts their last dim, as weights @ values does ('bhij,bhjd->bhid', matmul or bmm with the
 // weights first), maybe after a dropout, a scale or a mask. Such a reader fixes the layout the
@@ -125,28 +141,30 @@ bool read_queries_then_keys(const Spec& spec, const std::string& weights, int ra
     if (read_einsum_terms(equation, 2, read) || read_einsum_output(equation, read) || !read.explicit_output) continue;
     for (std::size_t i = 0; i < 2; ++i) {
       if (!reads_one_of(call, list_element("operands", i), names) || read.terms[i].size() != static_cast<std::size_t>(rank)) continue;
-      const int last = read.terms[i].back();
-      const std::vector<int>& other = read.terms[1 - i];
-      if (last != kEinsumEllipsis && std::find(read.output.begin(), read.output.end(), last) == read.output.end() &&
-          std::find(other.begin(), other.end(), last) != other.end()) {
-        return true;
-      }
+      const std::vector<int> contracted = contracted_with_other(read, i);
+      if (std::find(contracted.begin(), contracted.end(), rank - 1) != contracted.end()) return true;
     }
   }
   return false;
 }
 
-// MHA286: scores an einsum lays out (..., keys, queries) ('bhqd,bhkd->bhkq'), softmaxed over the
-// queries. The scores are the einsum's output, maybe scaled, biased or masked on the way. The
-// query letter is q when the operands' free letters are q and k, else the first operand's. Not
-// reported: scores laid out (..., queries, keys) and softmaxed over the queries, and weights
-// normalised again over the keys after the softmax (slot attention's competition between slots).
-void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim) {
-  const CallDecl* maker = values_maker(ctx, input);
-  if (maker == nullptr || maker->op != "einsum" || maker->list_size("operands") != 2 || !CallContext::index_in_calls(*maker)) return;
-  const std::string equation = maker->arguments.at("equation").get<std::string>();
+// The scores an einsum of two operands makes, q and k each with one letter of its own that the
+// output keeps (their positions) and a letter they share and contract (the features): the query
+// letter is q when the free letters are q and k, else the first operand's (or the one a tensor
+// named as the queries holds, when the letters say nothing). Positions are the output's dims,
+// "..." covering what the letters leave of the scores' rank.
+struct EinsumScores {
+  std::string equation;
+  char query_letter = 0, key_letter = 0;
+  int query_dim = -1, key_dim = -1;
+};
+
+std::optional<EinsumScores> einsum_scores(const CallDecl& maker, int rank) {
+  if (maker.op != "einsum" || maker.list_size("operands") != 2) return std::nullopt;
+  EinsumScores scores;
+  scores.equation = maker.arguments.at("equation").get<std::string>();
   EinsumEquation read;
-  if (read_einsum_terms(equation, 2, read) || read_einsum_output(equation, read) || !read.explicit_output) return;
+  if (read_einsum_terms(scores.equation, 2, read) || read_einsum_output(scores.equation, read) || !read.explicit_output) return std::nullopt;
   auto has = [](const std::vector<int>& labels, int label) { return std::find(labels.begin(), labels.end(), label) != labels.end(); };
   std::vector<int> free[2];
   bool contracts = false;
@@ -158,11 +176,11 @@ void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim
       if (!shared && kept && !has(free[i], label)) free[i].push_back(label);
     }
   }
-  if (!contracts || free[0].size() != 1 || free[1].size() != 1) return;
+  if (!contracts || free[0].size() != 1 || free[1].size() != 1) return std::nullopt;
   std::size_t query = 0;
   char letters[2] = {einsum_letter(free[0][0]), einsum_letter(free[1][0])};
   auto operand_name = [&](std::size_t i) {
-    const ArgRef& ref = maker->tensor(list_element("operands", i));
+    const ArgRef& ref = maker.tensor(list_element("operands", i));
     return ref.kind == ArgRef::Kind::Named ? ref.name : std::string();
   };
   if (letters[0] == 'k' && letters[1] == 'q') {
@@ -170,20 +188,36 @@ void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim
   } else if (!(letters[0] == 'q' && letters[1] == 'k') && named_like(operand_name(0), 'k', "key") && named_like(operand_name(1), 'q', "quer")) {
     query = 1;  // einsum('bid,bjd->bij', k, q): the letters say nothing, the names do
   }
-  // The output's dims: "..." covers what the letters leave of the rank.
   const int labels = static_cast<int>(std::count_if(read.output.begin(), read.output.end(), [](int label) { return label != kEinsumEllipsis; }));
   auto position = [&](int wanted) {
     int at = 0;
     for (int label : read.output) {
       if (label == wanted) return at;
-      at += label == kEinsumEllipsis ? input.rank() - labels : 1;
+      at += label == kEinsumEllipsis ? rank - labels : 1;
     }
     return -1;
   };
-  const int query_dim = position(free[query][0]), key_dim = position(free[1 - query][0]);
+  scores.query_letter = letters[query];
+  scores.key_letter = letters[1 - query];
+  scores.query_dim = position(free[query][0]);
+  scores.key_dim = position(free[1 - query][0]);
+  return scores;
+}
+
+// MHA286: scores an einsum lays out (..., keys, queries) ('bhqd,bhkd->bhkq'), softmaxed over the
+// queries. The scores are the einsum's output, maybe scaled, biased or masked on the way. Not
+// reported: scores laid out (..., queries, keys) and softmaxed over the queries, and weights
+// normalised again over the keys after the softmax (slot attention's competition between slots).
+void check_softmax_over_queries(CallContext& ctx, const ArgValue& input, int dim) {
+  const CallDecl* maker = values_maker(ctx, input);
+  if (maker == nullptr || !CallContext::index_in_calls(*maker)) return;
+  const std::optional<EinsumScores> scores = einsum_scores(*maker, input.rank());
+  if (!scores) return;
+  const std::string& equation = scores->equation;
+  const int query_dim = scores->query_dim, key_dim = scores->key_dim;
   if (query_dim != dim || key_dim < 0 || key_dim > query_dim) return;
   if (!ctx.call.outputs.empty() && renormalised_over(ctx.spec, ctx.call.outputs.front(), key_dim, input.rank())) return;
-  const char query_letter = letters[query], key_letter = letters[1 - query];
+  const char query_letter = scores->query_letter, key_letter = scores->key_letter;
   Diagnostic& diagnostic = ctx.report(
       DiagId::SoftmaxOverQueries,
       fmt::format("softmax over dim {} normalises over the queries: einsum \"{}\" (call \"{}\") puts the key letter {} (dim {}) before the "
@@ -492,6 +526,213 @@ void check_softmax_over_filled_broadcast(CallContext& ctx, const ArgValue& input
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each entry's score depends on both its row and its column");
 }
 
+// The shape of the tensor `name` as a call after `before` reads it: checked_tensor_shape, or for
+// the output of a call not checked yet that keeps its operands' shape (an elementwise op, softmax,
+// log_softmax: a loss's log-probabilities made after the weights), what its operands broadcast
+// to. Symbols resolved; nullopt when not known.
+std::optional<Shape> read_shape(const CallContext& ctx, const std::string& name, const CallDecl* before, int depth = 0) {
+  if (name.empty() || depth > 4) return std::nullopt;
+  if (std::optional<Shape> shape = checked_tensor_shape(ctx, name, before)) return ctx.symbols.resolve(*shape);
+  const CallDecl* made = producer_of(ctx.spec, name, before);
+  if (made == nullptr) return std::nullopt;
+  static const std::set<std::string> elementwise = {"add", "sub", "mul", "div"};
+  if (!(keeps_layout(ctx.spec, *made) || made->op == "softmax" || made->op == "log_softmax" || elementwise.count(made->op) != 0)) return std::nullopt;
+  std::optional<Shape> shape = read_shape(ctx, input_name(*made, "input"), made, depth + 1);
+  if (!shape || elementwise.count(made->op) == 0 || input_name(*made, "other").empty()) return shape;
+  const std::optional<Shape> other = read_shape(ctx, input_name(*made, "other"), made, depth + 1);
+  if (!other) return std::nullopt;
+  // Broadcast from the right: a size 1 stretches to the other's.
+  Shape wide = shape->size() >= other->size() ? *shape : *other;
+  const Shape& narrow = shape->size() >= other->size() ? *other : *shape;
+  for (std::size_t i = 0; i < narrow.size(); ++i) {
+    DimExpr& at = wide[wide.size() - narrow.size() + i];
+    if (at == DimExpr::constant(1)) at = narrow[i];
+  }
+  return wide;
+}
+
+// A later call that sums the softmax output as the weights of the values: weights @ values (matmul
+// or bmm, the weights first, contracting their last dim), an einsum contracting one letter of the
+// weights with the values ('ijbn,jbnd->ibnd': j), or a sum over one dim of weights * values
+// ((w * v).sum(dim=2), a loss's (p * log_q).sum(-1)); reached through dropout, copies, a mask,
+// scaling by a number and unsqueeze. `dim` is the weights' dim summed over; `values_along` whether
+// the values hold more than one entry along the softmax's dim (a mixing matrix of heads, or
+// per-head weights (1, H, 1, 1), does not: it combines whole distributions).
+struct WeightedSum {
+  const CallDecl* reader = nullptr;
+  int dim = 0;
+  bool product = false;  // a matrix product or an einsum, whose letters say which dim is summed
+  bool values_along = false;
+};
+
+std::optional<WeightedSum> weighted_sum_of(const CallContext& ctx, const std::string& weights, int rank, int softmax_dim) {
+  static const std::set<std::string> on_the_way = {"dropout", "F.dropout", "masked_fill", "contiguous", "clone"};
+  std::optional<std::size_t> from = call_index(ctx.spec, ctx.call.id);
+  if (!from) return std::nullopt;
+  // Each name that holds the weights: where each of the softmax's dims is in it, and its rank.
+  struct Held {
+    std::vector<int> at;
+    int rank = 0;
+    int original(int dim) const {
+      auto found = std::find(at.begin(), at.end(), dim);
+      return found == at.end() ? -1 : static_cast<int>(found - at.begin());
+    }
+  };
+  std::map<std::string, Held> held;
+  held[weights].rank = rank;
+  for (int d = 0; d < rank; ++d) held[weights].at.push_back(d);
+  auto holder = [&](const CallDecl& call, const std::string& argument) -> const Held* {
+    const std::string name = input_name(call, argument);
+    auto found = held.find(name);
+    return name.empty() || found == held.end() ? nullptr : &found->second;
+  };
+  for (std::size_t index = *from + 1; index < ctx.spec.calls.size(); ++index) {
+    const CallDecl& call = ctx.spec.calls[index];
+    if (call.outputs.empty() && call.op != "matmul" && call.op != "bmm" && call.op != "einsum") continue;
+    const Held* input = holder(call, "input");
+    if (input != nullptr && (on_the_way.count(call.op) != 0 || scales_by_number(call))) {
+      held[call.outputs.front()] = *input;
+      continue;
+    }
+    if (input != nullptr && call.op == "unsqueeze" && call.arguments.value("dim", nlohmann::json()).is_number_integer()) {
+      Held moved = *input;
+      ++moved.rank;
+      auto at = static_cast<int>(call.arguments.at("dim").get<std::int64_t>());
+      if (at < 0) at += moved.rank;
+      for (int& d : moved.at) d += d >= at ? 1 : 0;
+      held[call.outputs.front()] = moved;
+      continue;
+    }
+    if (input != nullptr && (call.op == "matmul" || call.op == "bmm")) return WeightedSum{&call, input->original(input->rank - 1), true, false};
+    if (call.op == "einsum" && call.list_size("operands") == 2) {
+      EinsumEquation read;
+      const std::string equation = call.arguments.at("equation").get<std::string>();
+      if (read_einsum_terms(equation, 2, read) || read_einsum_output(equation, read) || !read.explicit_output) continue;
+      for (std::size_t i = 0; i < 2; ++i) {
+        const Held* operand = holder(call, list_element("operands", i));
+        const std::vector<int>& term = read.terms[i];
+        if (operand == nullptr || static_cast<int>(term.size()) != operand->rank ||
+            std::find(term.begin(), term.end(), kEinsumEllipsis) != term.end()) {
+          continue;
+        }
+        const std::vector<int> contracted = contracted_with_other(read, i);
+        if (contracted.size() != 1) return std::nullopt;
+        const std::vector<int>& values = read.terms[1 - i];
+        const int along = term[static_cast<std::size_t>(operand->at[static_cast<std::size_t>(softmax_dim)])];
+        return WeightedSum{&call, operand->original(contracted.front()), true, std::find(values.begin(), values.end(), along) != values.end()};
+      }
+      continue;
+    }
+    if (call.op != "mul") continue;
+    // weights * values, and the sum of the product over one dim.
+    const Held* operand = input != nullptr ? input : holder(call, "other");
+    const std::string values = input_name(call, input != nullptr ? "other" : "input");
+    if (operand == nullptr || values.empty() || held.count(values) != 0) continue;
+    const std::optional<Shape> values_shape = read_shape(ctx, values, &call);
+    if (!values_shape) return std::nullopt;
+    const int other = static_cast<int>(values_shape->size()), width = std::max(operand->rank, other), shift = width - operand->rank;
+    for (std::size_t later = index + 1; later < ctx.spec.calls.size(); ++later) {
+      const CallDecl& sum = ctx.spec.calls[later];
+      if (sum.op != "sum" || input_name(sum, "input") != call.outputs.front()) continue;
+      const nlohmann::json dims = sum.arguments.value("dim", nlohmann::json());
+      const nlohmann::json one = dims.is_array() && dims.size() == 1 ? dims[0] : dims;
+      if (!one.is_number_integer()) return std::nullopt;
+      auto summed = static_cast<int>(one.get<std::int64_t>());
+      if (summed < 0) summed += width;
+      // The values' size along a dim of the product (1 where they broadcast).
+      auto values_size = [&](int product_dim) {
+        const int at = product_dim - (width - other);
+        return at < 0 ? DimExpr::constant(1) : (*values_shape)[static_cast<std::size_t>(at)];
+      };
+      const DimExpr one_entry = DimExpr::constant(1);
+      const int along = operand->at[static_cast<std::size_t>(softmax_dim)] + shift;
+      if (summed < shift || summed >= width || values_size(summed) == one_entry) return std::nullopt;
+      return WeightedSum{&sum, operand->original(summed - shift), false, !(values_size(along) == one_entry)};
+    }
+    // Not summed: the weights masked or rescaled entry by entry, each dim shifted by what the values add.
+    Held shifted = *operand;
+    shifted.rank = width;
+    for (int& d : shifted.at) d += shift;
+    held[call.outputs.front()] = shifted;
+  }
+  return std::nullopt;
+}
+
+// The weights' dim that holds the keys of the attention scores `input` holds: the key letter's
+// dim of an einsum's scores (einsum_scores), the last dim of q @ k^T (matmul or bmm with the keys
+// transposed by the call that made them); nullopt for other scores.
+std::optional<int> scores_key_dim(const CallContext& ctx, const ArgValue& input) {
+  const CallDecl* maker = values_maker(ctx, input);
+  if (maker == nullptr) return std::nullopt;
+  if (std::optional<EinsumScores> scores = einsum_scores(*maker, input.rank())) {
+    return scores->key_dim < 0 ? std::nullopt : std::optional<int>(scores->key_dim);
+  }
+  if (maker->op != "matmul" && maker->op != "bmm") return std::nullopt;
+  const std::string second = input_name(*maker, maker->op == "bmm" ? "mat2" : "other");
+  const CallDecl* transposed = second.empty() ? nullptr : producer_of(ctx.spec, second, maker);
+  if (transposed == nullptr || !transposes_keys(*transposed, input.rank()) || keys_before_queries(ctx.spec, *maker, input.rank())) return std::nullopt;
+  return input.rank() - 1;
+}
+
+// Whether the logits `input` were made by adding to what an earlier softmax normalised (capsule
+// routing by agreement: b = b + agreement, then softmax(b) over the parents again), or are one
+// value everywhere (the routing's first round, zeros): weights that compete over another dim than
+// the one their sum runs over, on purpose.
+bool routing_logits(const CallContext& ctx, const ArgValue& input) {
+  if (!input_name(ctx.call, "input").empty() && is_constant_fill(ctx.spec, ctx.call, "input")) return true;
+  std::set<std::string> normalised;
+  const std::size_t here = call_index(ctx.spec, ctx.call.id).value_or(0);
+  for (std::size_t index = 0; index < here; ++index) {
+    if (ctx.spec.calls[index].op == "softmax") normalised.insert(input_name(ctx.spec.calls[index], "input"));
+  }
+  const CallDecl* call = input.producer;
+  for (int step = 0; step < 4 && call != nullptr; ++step) {
+    if ((call->op == "add" || call->op == "sub") &&
+        (normalised.count(input_name(*call, "input")) != 0 || normalised.count(input_name(*call, "other")) != 0)) {
+      return true;
+    }
+    if (!scales_by_number(*call) && !keeps_layout(ctx.spec, *call) && call->op != "add") return false;
+    call = producer_of(ctx.spec, input_name(*call, "input"), call);
+  }
+  return false;
+}
+
+// A softmax over another dim than the one the weighted sum reading its weights sums over (the
+// weights then sum to 1 along a dim that is kept, not along the one that is summed): XLNet's
+// (I, J, B, N) scores of einsum 'ibnd,jbnd->ijbn' softmaxed over the heads while 'ijbn,jbnd->ibnd'
+// sums over j; vector attention's (B, N, K, C) weights softmaxed over the points while
+// (w * v).sum(dim=2) sums the K neighbours; a teacher's (B, K) probabilities softmaxed over the
+// batch while the loss sums p * log q over the K classes. For a product (matmul, einsum), the
+// summed dim must also be the scores' keys (a talking-heads einsum mixes heads, not values); for
+// a sum of a product, the values must vary along the softmax's dim (per-head weights combine
+// whole distributions). Not reported: the summed dim of size 1, weights normalised again over it
+// (slot attention), routing logits (capsules compete over the parents and sum over the children),
+// and a softmax another rule already spoke of. The fix softmaxes over the summed dim.
+void check_softmax_off_weighted_sum(CallContext& ctx, const ArgValue& input, int dim) {
+  if (!ctx.diagnostics.empty() || ctx.call.outputs.empty() || input.rank() < 2) return;
+  const std::string& weights = ctx.call.outputs.front();
+  const std::optional<WeightedSum> sum = weighted_sum_of(ctx, weights, input.rank(), dim);
+  if (!sum || sum->dim < 0 || sum->dim == dim) return;
+  const DimExpr& summed_size = input.shape[static_cast<std::size_t>(sum->dim)];
+  if (ctx.symbols.compare(summed_size, DimExpr::constant(1)) == Symbols::Verdict::Equal) return;
+  if (sum->product ? scores_key_dim(ctx, input) != sum->dim : !sum->values_along) return;
+  if (renormalised_over(ctx.spec, weights, sum->dim, input.rank()) || routing_logits(ctx, input)) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxDimRole,
+      fmt::format("softmax over dim {} ({}), but call \"{}\" ({}) sums the weights over dim {} ({}): the weights sum to 1 along a dim "
+                  "that is kept, not along the one the weighted sum runs over",
+                  dim, dim_text(input, dim), sum->reader->id, sum->reader->op, sum->dim, dim_text(input, sum->dim)),
+      &input, dim);
+  diagnostic.notes.push_back(fmt::format("each weighted sum over dim {} mixes the entries of dim {} with weights that do not sum to 1; "
+                                         "PyTorch raises nothing",
+                                         sum->dim, dim));
+  const int fixed = sum->dim == input.rank() - 1 ? -1 : sum->dim;
+  if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim={} ({}, the dim call \"{}\" sums over)", fixed, dim_text(input, sum->dim), sum->reader->id),
+                           "dim", fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the weights sum to 1 over the entries the weighted sum combines");
+  }
+}
+
 }  // namespace
 
 bool keys_before_queries(const Spec& spec, const CallDecl& product, int rank) {
@@ -566,6 +807,7 @@ void infer_softmax(CallContext& ctx) {
   check_softmax_size_one(ctx, input, *dim);
   check_softmax_renormalised_alike(ctx, input, *dim);
   check_softmax_over_filled_broadcast(ctx, input, *dim);
+  check_softmax_off_weighted_sum(ctx, input, *dim);
   check_fill_before_softmax(ctx, input);
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();

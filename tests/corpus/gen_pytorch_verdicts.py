@@ -267,6 +267,10 @@ def run_call(call, modules, built, env, symbols):
         return [torch.bmm(tensor("input"), tensor("mat2"))]
     if op == "softmax":
         return [torch.softmax(tensor("input"), call["dim"])]
+    if op == "log_softmax":
+        return [torch.log_softmax(tensor("input"), call["dim"])]
+    if op == "normalize":  # F.normalize: p=2, default dim=1
+        return [torch.nn.functional.normalize(tensor("input"), dim=call.get("dim", 1))]
     if op in ("tril", "triu"):
         return [getattr(torch, op)(tensor("input"), call.get("diagonal", 0))]
     if op in ("gelu", "tanh", "relu"):

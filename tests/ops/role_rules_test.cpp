@@ -514,9 +514,23 @@ TEST_CASE("F.normalize over a dim the following product does not contract warns 
   const Diagnostic* across_heads = test::find(heads, "MHA332");
   REQUIRE(across_heads != nullptr);
   CHECK(across_heads->message == "F.normalize over dim 1 (4), but the matrix product that reads the result contracts dim 3 (8): its products are not cosines");
-  CHECK(first_fix(*across_heads).description == "F.normalize over dim=-1 (the dim the product contracts)");
+  // Both q and k normalised over the heads: one fix repairs both calls (either alone gives no cosines).
+  CHECK(first_fix(*across_heads).description == "F.normalize over dim=-1 (the dim the product contracts) in both normalize calls \"nq\" and \"nk\"");
   CHECK(first_fix(*across_heads).valid());
+  CHECK(first_fix(*across_heads).patch.size() == 2);
+  // The joint fix is not extended to its twin again ("the same in call ...").
+  for (const Fix& fix : across_heads->fixes) CHECK(fix.description.find("the same in call") == std::string::npos);
   CHECK(test::find(test::check_text(cosine(R"("dim": -1,)")), "MHA332") == nullptr);
+  // Only k over the window tokens (dim=-2), q right: the fix repairs k's call alone.
+  const Report keys_only = test::check_text(R"({"version": 1, "tensors": {"q": [3, 6, 49, 32], "k": [3, 6, 49, 32]},
+      "calls": [{"id": "nq", "op": "normalize", "input": "q", "dim": -1, "outputs": ["qn"]},
+                {"id": "nk", "op": "normalize", "input": "k", "dim": -2, "outputs": ["kn"]},
+                {"id": "kt", "op": "transpose", "input": "kn", "dim0": 2, "dim1": 3, "outputs": ["knT"]},
+                {"id": "cs", "op": "matmul", "input": "qn", "other": "knT", "outputs": ["cos"]}]})");
+  const Diagnostic* key_side = test::find(keys_only, "MHA332");
+  REQUIRE(key_side != nullptr);
+  CHECK(key_side->call == "nk");
+  CHECK(first_fix(*key_side).description == "F.normalize over dim=-1 (the dim the product contracts)");
   // (N, C) features normalised over C at the default dim=1, then compared: nothing to say.
   CHECK(test::find(test::check_text(R"({"tensors": {"f": [8, 16], "g": [16, 8]},
       "calls": [{"id": "n", "op": "normalize", "input": "f", "outputs": ["fn"]}, {"id": "m", "op": "matmul", "input": "fn", "other": "g"}]})"),

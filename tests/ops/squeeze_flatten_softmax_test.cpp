@@ -404,3 +404,123 @@ TEST_CASE("MHA424 spares self-attention renormalised again for safety and a sum 
   // The sum divides another tensor (a count), not the weights: nothing is renormalised.
   CHECK(test::find(check("N", R"(, {"id": "dv", "op": "div", "input": "q", "other": "total", "outputs": ["ratio"]})"), "MHA424") == nullptr);
 }
+
+namespace {
+
+// The first fix of the first MHA265 of `spec` as "dim=N" (the argument it sets), "" when none.
+std::string weighted_sum_fix(const std::string& spec) {
+  const Report report = test::check_text(spec);
+  const Diagnostic* found = test::find(report, "MHA265");
+  if (found == nullptr || found->fixes.empty() || !found->fixes[0].valid()) return "";
+  return "dim=" + found->fixes[0].patch.at(0).at("value").dump();
+}
+
+// Einsum attention with scores `scores` softmaxed over `dim`, the weights read by `reader`.
+std::string einsum_attention(const std::string& scores, int dim, const std::string& reader, const std::string& shapes) {
+  return R"({"version": 1, "tensors": )" + shapes + R"(,
+    "calls": [{"id": "s", "op": "einsum", "equation": ")" + scores + R"(", "operands": ["q", "k"], "outputs": ["sc"]},
+              {"id": "m", "op": "mul", "input": "sc", "other": 0.125, "outputs": ["sc2"]},
+              {"id": "p", "op": "softmax", "input": "sc2", "dim": )" + std::to_string(dim) + R"(, "outputs": ["w"]},
+              {"id": "d", "op": "dropout", "input": "w", "p": 0.1, "outputs": ["w2"]},
+              {"id": "o", "op": "einsum", "equation": ")" + reader + R"(", "operands": ["w2", "v"], "outputs": ["out"]}]})";
+}
+
+}  // namespace
+
+TEST_CASE("softmax over another dim than the one the einsum reading the weights sums warns MHA265", "[glue][roles][einsum]") {
+  // Seq-first (I, J, B, N) scores: the keys are j, dim 1, the letter the reader contracts with v.
+  const std::string seq_first = R"({"q": ["I", "B", 16, 64], "k": ["J", "B", 16, 64], "v": ["J", "B", 16, 64]})";
+  const Report heads = test::check_text(einsum_attention("ibnd,jbnd->ijbn", -1, "ijbn,jbnd->ibnd", seq_first));
+  const Diagnostic* over_heads = test::find(heads, "MHA265");
+  REQUIRE(over_heads != nullptr);
+  CHECK(over_heads->call == "p");
+  CHECK(over_heads->message ==
+        "softmax over dim 3 (16), but call \"o\" (einsum) sums the weights over dim 1 (\"J\"): the weights sum to 1 along a dim that is kept, "
+        "not along the one the weighted sum runs over");
+  REQUIRE_FALSE(over_heads->fixes.empty());
+  CHECK(over_heads->fixes[0].description == "softmax over dim=1 (\"J\", the dim call \"o\" sums over)");
+  CHECK(over_heads->fixes[0].verified);
+  CHECK(weighted_sum_fix(einsum_attention("ibnd,jbnd->ijbn", 0, "ijbn,jbnd->ibnd", seq_first)) == "dim=1");  // the queries
+  CHECK(weighted_sum_fix(einsum_attention("ibnd,jbnd->ijbn", 2, "ijbn,jbnd->ibnd", seq_first)) == "dim=1");  // the batch
+  CHECK(weighted_sum_fix(einsum_attention("ibnd,jbnd->ijbn", 1, "ijbn,jbnd->ibnd", seq_first)).empty());
+  CHECK(weighted_sum_fix(einsum_attention("ibnd,jbnd->ijbn", -3, "ijbn,jbnd->ibnd", seq_first)).empty());
+  // Heads first, and batch first with the heads after the queries' positions.
+  const std::string heads_first = R"({"q": ["B", 12, "T", 64], "k": ["B", 12, "S", 64], "v": ["B", 12, "S", 64]})";
+  CHECK(weighted_sum_fix(einsum_attention("bnid,bnjd->bnij", 1, "bnij,bnjd->bnid", heads_first)) == "dim=-1");
+  CHECK(weighted_sum_fix(einsum_attention("bnid,bnjd->bnij", -1, "bnij,bnjd->bnid", heads_first)).empty());
+  const std::string batch_first = R"({"q": ["B", "L", 8, 32], "k": ["B", "S", 8, 32], "v": ["B", "S", 8, 32]})";
+  CHECK(weighted_sum_fix(einsum_attention("bqhd,bkhd->bhqk", 2, "bhqk,bkhd->bqhd", batch_first)) == "dim=-1");
+  CHECK(weighted_sum_fix(einsum_attention("bqhd,bkhd->bhqk", 3, "bhqk,bkhd->bqhd", batch_first)).empty());
+  // Talking heads mix the heads' weights ('bhij,hk->bkij'): a contraction over the heads, not the keys.
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"q": ["B", 8, "T", 64], "k": ["B", 8, "T", 64], "v": ["B", 8, "T", 64], "mix": [8, 8]},
+    "calls": [{"id": "s", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["q", "k"], "outputs": ["sc"]},
+              {"id": "p", "op": "softmax", "input": "sc", "dim": -1, "outputs": ["w"]},
+              {"id": "t", "op": "einsum", "equation": "bhij,hk->bkij", "operands": ["w", "mix"], "outputs": ["w2"]},
+              {"id": "o", "op": "einsum", "equation": "bkij,bkjd->bkid", "operands": ["w2", "v"], "outputs": ["out"]}]})"),
+                   "MHA265") == nullptr);
+  // q @ k^T softmaxed over the heads, read by weights @ v.
+  auto product = [](int dim) {
+    return R"({"version": 1, "tensors": {"q": ["B", 8, "T", 64], "k": ["B", 8, "T", 64], "v": ["B", 8, "T", 64]},
+      "calls": [{"id": "t", "op": "transpose", "input": "k", "dim0": -2, "dim1": -1, "outputs": ["kt"]},
+                {"id": "s", "op": "matmul", "input": "q", "other": "kt", "outputs": ["sc"]},
+                {"id": "p", "op": "softmax", "input": "sc", "dim": )" + std::to_string(dim) + R"(, "outputs": ["w"]},
+                {"id": "o", "op": "matmul", "input": "w", "other": "v", "outputs": ["out"]}]})";
+  };
+  CHECK(weighted_sum_fix(product(1)) == "dim=-1");
+  CHECK(weighted_sum_fix(product(-1)).empty());
+}
+
+TEST_CASE("softmax over another dim than the sum of weights * values warns MHA265", "[glue][roles]") {
+  // Vector attention (B, P, K, C): the K neighbours are summed, the softmax must run over them.
+  auto vector_attention = [](int dim) {
+    return R"({"version": 1, "tensors": {"x_q": ["B", "P", 1, 32], "x_k": ["B", "P", 8, 32], "x_v": ["B", "P", 8, 32], "pos": ["B", "P", 8, 32]},
+      "calls": [{"id": "s", "op": "sub", "input": "x_k", "other": "x_q", "outputs": ["rel"]},
+                {"id": "a", "op": "add", "input": "rel", "other": "pos", "outputs": ["rel2"]},
+                {"id": "r", "op": "relu", "input": "rel2", "outputs": ["w"]},
+                {"id": "p", "op": "softmax", "input": "w", "dim": )" + std::to_string(dim) + R"(, "outputs": ["w2"]},
+                {"id": "vv", "op": "add", "input": "x_v", "other": "pos", "outputs": ["v2"]},
+                {"id": "m", "op": "mul", "input": "v2", "other": "w2", "outputs": ["wv"]},
+                {"id": "su", "op": "sum", "input": "wv", "dim": [2], "outputs": ["y"]}]})";
+  };
+  CHECK(weighted_sum_fix(vector_attention(1)) == "dim=2");
+  CHECK(weighted_sum_fix(vector_attention(-1)) == "dim=2");
+  CHECK(weighted_sum_fix(vector_attention(2)).empty());
+  CHECK(weighted_sum_fix(vector_attention(-2)).empty());
+  // A distillation loss: the teacher's (B, K) probabilities softmaxed over the batch, summed with the
+  // student's log-probabilities (made after the softmax) over K.
+  auto teacher = [](int dim) {
+    return R"({"version": 1, "tensors": {"t_out": ["B", 4096], "s_out": ["B", 4096], "center": [1, 4096]},
+      "calls": [{"id": "s", "op": "sub", "input": "t_out", "other": "center", "outputs": ["t1"]},
+                {"id": "d", "op": "div", "input": "t1", "other": 0.04, "outputs": ["t2"]},
+                {"id": "p", "op": "softmax", "input": "t2", "dim": )" + std::to_string(dim) + R"(, "outputs": ["q"]},
+                {"id": "ds", "op": "div", "input": "s_out", "other": 0.1, "outputs": ["s2"]},
+                {"id": "l", "op": "log_softmax", "input": "s2", "dim": 1, "outputs": ["lp"]},
+                {"id": "m", "op": "mul", "input": "lp", "other": "q", "outputs": ["pr"]},
+                {"id": "su", "op": "sum", "input": "pr", "dim": 1, "outputs": ["per"]}]})";
+  };
+  CHECK(weighted_sum_fix(teacher(0)) == "dim=-1");
+  CHECK(weighted_sum_fix(teacher(1)).empty());
+  // MoE gates (B, T, E) unsqueezed and combined over the experts.
+  auto gates = [](int dim) {
+    return R"({"version": 1, "tensors": {"logits": ["B", "T", 4], "expert_out": ["B", "T", 4, 256]},
+      "calls": [{"id": "p", "op": "softmax", "input": "logits", "dim": )" + std::to_string(dim) + R"(, "outputs": ["g"]},
+                {"id": "u", "op": "unsqueeze", "input": "g", "dim": -1, "outputs": ["g4"]},
+                {"id": "m", "op": "mul", "input": "g4", "other": "expert_out", "outputs": ["prod"]},
+                {"id": "su", "op": "sum", "input": "prod", "dim": 2, "outputs": ["y"]}]})";
+  };
+  CHECK(weighted_sum_fix(gates(1)) == "dim=-1");
+  CHECK(weighted_sum_fix(gates(-1)).empty());
+  // Per-head weights (1, H, 1, 1) fuse whole distributions over the heads: nothing to say.
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"sc": ["B", 8, "T", "T"], "hw": [1, 8, 1, 1]},
+    "calls": [{"id": "p", "op": "softmax", "input": "sc", "dim": -1, "outputs": ["w"]},
+              {"id": "m", "op": "mul", "input": "w", "other": "hw", "outputs": ["wh"]},
+              {"id": "su", "op": "sum", "input": "wh", "dim": 1, "outputs": ["fused"]}]})"),
+                   "MHA265") == nullptr);
+  // Capsule routing's first round: zeros logits, softmaxed over the parents, summed over the children.
+  CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"u_hat": ["B", 1152, 10, 16]},
+    "calls": [{"id": "z", "op": "zeros", "size": [1, 1152, 10, 1], "outputs": ["b"]},
+              {"id": "p", "op": "softmax", "input": "b", "dim": 2, "outputs": ["c"]},
+              {"id": "m", "op": "mul", "input": "c", "other": "u_hat", "outputs": ["cu"]},
+              {"id": "su", "op": "sum", "input": "cu", "dim": 1, "keepdim": true, "outputs": ["s"]}]})"),
+                   "MHA265") == nullptr);
+}
