@@ -1340,8 +1340,7 @@ std::vector<Fix> unsliced_mask_candidates(const Spec& spec, const Report& report
     std::string pointer = child_pointer(call.pointer, resolved.name);
     if (!plain || !cuts || !document.contains(nlohmann::json::json_pointer(pointer))) continue;
     const std::string& source = input->second.name;
-    Fix fix = candidate(fmt::format("pass {}={}: the mask before the slice {}{} of call \"{}\", at the full length", resolved.name, source, source,
-                                    text.get<std::string>(), getitem.id),
+    Fix fix = candidate(fmt::format("pass {}={}: the mask before the slice of call \"{}\", at the full length", resolved.name, source, getitem.id),
                         {{{"op", "replace"}, {"path", pointer}, {"value", source}}});
     fix.semantics = FixSemantics::Consistent;
     fix.semantics_note = fmt::format("the other arguments keep the positions the slice cut from {}; {} covers every one of them", source, source);
