@@ -1222,12 +1222,129 @@ std::vector<Fix> slice_dim_candidates(const Spec& spec, const Report& report, co
           fix.semantics_note = fmt::format("the slice then cuts {} where it cut the batch {}", names[whole].empty() ? "another dim" : names[whole],
                                            names[cut]);
         } else if (whole_role == DimRole::Batch) {
-          fix.semantics = FixSemantics::Suspect;
-          fix.semantics_note = fmt::format("the slice would drop entries of the batch {}", names[whole]);
+          // A slice moved onto a batch drops whole examples: never what a sequence slice meant.
+          continue;
         }
         fixes.push_back(std::move(fix));
       }
     }
+  }
+  return fixes;
+}
+
+// A (B, T) mask lifted by a None index to (B, 1, T), then joined with a (T, T) causal mask into
+// (B, T, T): against 4-D scores (B, H, L, S) its batch meets the heads (BLIP's keep[:, None, :]
+// where keep[:, None, None, :] is meant). The missing size-1 dim belongs to the mask, where it was
+// lifted: one more None after the first, for each such getitem of a batch-first tensor up the
+// mask's graph (through joins, casts, comparisons and ~). Transposing the query would put the
+// batch into the heads instead.
+std::vector<Fix> lifted_mask_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  std::size_t query_rank = 0;
+  for (const ResolvedArgument& resolved : checked.arguments) {
+    if (resolved.name == "query") query_rank = resolved.shape.size();
+  }
+  static const std::set<std::string> joins{"logical_and", "logical_or", "bitwise_and", "bitwise_or", "__and__", "__or__", "mul", "add"};
+  static const std::set<std::string> same_dims{"bool", "float", "half", "to", "eq", "ne", "bitwise_not", "logical_not", "contiguous", "clone"};
+  std::set<std::size_t> seen;
+  for (const ResolvedArgument& resolved : checked.arguments) {
+    auto ref = call.tensors.find(resolved.name);
+    if (resolved.name.find("mask") == std::string::npos || resolved.shape.empty() || resolved.shape.size() + 1 > query_rank ||
+        ref == call.tensors.end() || ref->second.kind != ArgRef::Kind::Named) {
+      continue;
+    }
+    std::vector<std::pair<std::string, const CallDecl*>> pending = {{ref->second.name, producer_of(spec, ref->second.name, &call)}};
+    for (int step = 0; step < 16 && !pending.empty(); ++step) {
+      auto [name, producer] = pending.back();
+      pending.pop_back();
+      if (producer == nullptr) continue;
+      if (joins.count(producer->op) != 0 || same_dims.count(producer->op) != 0) {
+        for (const char* argument : {"input", "other"}) {
+          std::string operand = input_name(*producer, argument);
+          if (!operand.empty() && (joins.count(producer->op) != 0 || std::string(argument) == "input")) {
+            pending.emplace_back(operand, producer_of(spec, operand, producer));
+          }
+        }
+        continue;
+      }
+      std::optional<std::size_t> index = CallContext::index_in_calls(*producer);
+      const nlohmann::json& text = producer->arguments.value("index", nlohmann::json());
+      if (producer->op != "getitem" || !index || !seen.insert(*index).second || !text.is_string() || producer->outputs.empty()) continue;
+      const CallReport* made = call_report(report, producer->id);
+      auto input = producer->tensors.find("input");
+      if (!made || input == producer->tensors.end() || input->second.kind != ArgRef::Kind::Named) continue;
+      auto made_input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+      std::string error;
+      std::optional<IndexExpression> parsed = parse_index(text.get<std::string>(), error);
+      if (made_input == made->arguments.end() || !parsed || parsed->items.empty()) continue;
+      // Whole slices and Nones only, the batch first and kept there.
+      auto whole = [](const IndexItem& item) { return item.kind == IndexItem::Kind::Slice && !item.start && !item.stop && !item.step; };
+      auto first_none = std::find_if(parsed->items.begin(), parsed->items.end(), [](const IndexItem& item) { return item.kind == IndexItem::Kind::None; });
+      bool lifts = first_none != parsed->items.end() && whole(parsed->items.front()) &&
+                   std::all_of(parsed->items.begin(), parsed->items.end(), [&](const IndexItem& item) { return whole(item) || item.kind == IndexItem::Kind::None; });
+      if (!lifts || role_of_dim(written_names(made_input->written()), 0) != DimRole::Batch) continue;
+      std::vector<IndexItem> deeper = parsed->items;
+      deeper.insert(deeper.begin() + (first_none - parsed->items.begin()), *first_none);
+      std::vector<std::string> texts;
+      for (const IndexItem& item : deeper) texts.push_back(item_text(item));
+      std::string written = fmt::format("[{}]", fmt::join(texts, ", "));
+      Fix fix = candidate(fmt::format("{} = {}{} in call \"{}\" (not {}): one more size-1 dim, for the heads", producer->outputs.front(),
+                                      input->second.name, written, producer->id, text.get<std::string>()),
+                          {{{"op", "replace"}, {"path", producer->pointer + "/index"}, {"value", written}}});
+      fix.semantics = FixSemantics::Consistent;
+      fix.semantics_note = fmt::format("the mask's batch {} then meets the scores' batch, and a size-1 dim the heads",
+                                       made_input->written().front().str());
+      fixes.push_back(std::move(fix));
+    }
+  }
+  return fixes;
+}
+
+// A mask cut along its positions by a getitem (pad[:, ::2], pooled with the queries, or pad[:, :-1])
+// where the call reads it over keys that kept their full length (Funnel Transformer pools only the
+// queries): the mask before the slice passed in its place. Only slices of dims not named as a
+// batch: a batch cut is another fault. Each verified by the re-check.
+std::vector<Fix> unsliced_mask_candidates(const Spec& spec, const Report& report, const CallDecl& call, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  const nlohmann::json& document = spec.value();
+  for (const ResolvedArgument& resolved : checked.arguments) {
+    auto ref = call.tensors.find(resolved.name);
+    if (resolved.name.find("mask") == std::string::npos || resolved.source.kind != ArgumentSource::Kind::Output ||
+        ref == call.tensors.end() || ref->second.kind != ArgRef::Kind::Named) {
+      continue;
+    }
+    std::optional<std::size_t> index = call_index(spec, resolved.source.call);
+    if (!index || spec.calls[*index].op != "getitem" || !CallContext::is_calls_entry(spec.calls[*index], *index)) continue;
+    const CallDecl& getitem = spec.calls[*index];
+    const CallReport* made = call_report(report, getitem.id);
+    auto input = getitem.tensors.find("input");
+    const nlohmann::json& text = getitem.arguments.contains("index") ? getitem.arguments["index"] : nlohmann::json();
+    if (!made || input == getitem.tensors.end() || input->second.kind != ArgRef::Kind::Named || !text.is_string()) continue;
+    auto made_input = std::find_if(made->arguments.begin(), made->arguments.end(), [](const ResolvedArgument& a) { return a.name == "input"; });
+    std::string error;
+    std::optional<IndexExpression> parsed = parse_index(text.get<std::string>(), error);
+    if (made_input == made->arguments.end() || !parsed || parsed->items.size() > made_input->shape.size()) continue;
+    // Slices only, at least one cutting, none of a batch: the mask keeps its dims, shorter.
+    std::vector<std::string> names = written_names(made_input->written());
+    bool cuts = false, plain = true;
+    for (std::size_t dim = 0; dim < parsed->items.size(); ++dim) {
+      const IndexItem& item = parsed->items[dim];
+      if (item.kind != IndexItem::Kind::Slice) {
+        plain = false;
+        break;
+      }
+      if (!item.start && !item.stop && !item.step) continue;
+      if (role_of_dim(names, static_cast<int>(dim)) == DimRole::Batch) plain = false;
+      cuts = true;
+    }
+    std::string pointer = child_pointer(call.pointer, resolved.name);
+    if (!plain || !cuts || !document.contains(nlohmann::json::json_pointer(pointer))) continue;
+    const std::string& source = input->second.name;
+    Fix fix = candidate(fmt::format("pass {}={}: the mask before the slice of call \"{}\", at the full length", resolved.name, source, getitem.id),
+                        {{{"op", "replace"}, {"path", pointer}, {"value", source}}});
+    fix.semantics = FixSemantics::Consistent;
+    fix.semantics_note = fmt::format("the other arguments keep the positions the slice cut from {}; {} covers every one of them", source, source);
+    fixes.push_back(std::move(fix));
   }
   return fixes;
 }
@@ -2356,6 +2473,9 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     sources.push_back(std::move(*source));
   }
   for (Fix& fix : mask_candidates(spec, call, masks, query_rank)) add(std::move(fix));
+  if (checked) {
+    for (Fix& fix : lifted_mask_candidates(spec, report, call, *checked)) add(std::move(fix));
+  }
   // The declared tensor behind an argument reached through layers (a Conv2d stack, a view),
   // transposed where it entered, when every module's declared size then fits (checked already).
   if (checked) {
@@ -2379,6 +2499,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     for (Fix& fix : resampled_table_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : permute_operand_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : alike_chain_candidates(spec, report, call, *checked)) add(std::move(fix));
+    for (Fix& fix : unsliced_mask_candidates(spec, report, call, *checked)) add(std::move(fix));
     for (Fix& fix : slice_dim_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : dropped_relayout_candidates(spec, *checked)) add(std::move(fix));
   }

@@ -118,7 +118,9 @@ MaskConvention mask_convention_of_name(const std::string& written) {
   // What is there: PyG's to_dense_batch gives True for the real nodes of each padded graph
   // (node_mask, real_nodes), and masks of observed or existing entries mark the ones to use.
   // A negated word (unobserved, nonexistent, not_real) marks the missing entries instead.
-  for (const char* present : {"node_mask", "real", "exist", "observed"}) {
+  // A region mask thresholded from a predicted mask (Mask2Former's sigmoid(mask) >= 0.5: inside,
+  // foreground) marks the pixels inside the region, those the query is meant to attend to.
+  for (const char* present : {"node_mask", "real", "exist", "observed", "inside", "foreground"}) {
     const std::size_t at = name.find(present);
     if (at != std::string::npos) return negated_before(name, at) ? MaskConvention::TrueIgnores : MaskConvention::TrueKeeps;
   }

@@ -255,15 +255,49 @@ bool keys_last(const CallContext& ctx, const ArgValue& scores) {
   return true;
 }
 
+// Whether the tensor made by `producer` is an attention map whose values cannot be negative: q @ k^T
+// (matmul, bmm, einsum) scaled, then made non-negative by relu, an even power, softmax, sigmoid or
+// exp (FLASH's relu(qk)^2, softmax weights), with calls that keep the sign after that. A 0 there is
+// the least weight a key can get: masked_fill with 0 takes the True positions out of attention.
+bool non_negative_attention_map(const Spec& spec, const CallDecl* producer) {
+  static const std::set<std::string> non_negative{"relu", "softmax", "sigmoid", "exp", "square"};
+  static const std::set<std::string> sign_kept{"dropout", "contiguous", "clone", "masked_fill"};
+  static const std::set<std::string> on_the_way{"mul", "div", "add", "sub", "pow", "dropout", "contiguous", "clone", "masked_fill"};
+  bool made_non_negative = false;
+  for (int step = 0; step < 16 && producer != nullptr; ++step) {
+    const std::string& op = producer->op;
+    if (op == "matmul" || op == "bmm" || op == "einsum") return made_non_negative;
+    if (!made_non_negative) {
+      const nlohmann::json& exponent = producer->arguments.value("exponent", nlohmann::json());
+      const nlohmann::json& factor = producer->arguments.value("other", nlohmann::json());
+      if (non_negative.count(op) != 0 || (op == "pow" && exponent.is_number_integer() && exponent.get<std::int64_t>() % 2 == 0)) {
+        made_non_negative = true;
+      } else if (!(sign_kept.count(op) != 0 || op == "pow" ||
+                   ((op == "mul" || op == "div") && factor.is_number() && factor.get<double>() > 0))) {
+        return false;
+      }
+    } else if (non_negative.count(op) == 0 && on_the_way.count(op) == 0) {
+      return false;
+    }
+    std::string input = input_name(*producer, "input");
+    if (input.empty()) return false;
+    producer = producer_of(spec, input, producer);
+  }
+  return false;
+}
+
 }  // namespace
 
 void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
   if (!mask.present || !ctx.call.arguments.contains("value")) return;
-  // Only a fill that takes positions out of attention: -inf, or a large negative number.
+  // Only a fill that takes positions out of attention: -inf, or a large negative number; or 0 in
+  // an attention map that holds no negative value (relu(scores) ** 2, softmax weights).
   const nlohmann::json& value = ctx.call.arguments.at("value");
-  bool excludes = (value.is_string() && value.get<std::string>() == "-inf") || (value.is_number() && value.get<double>() <= -1e4);
-  if (!excludes) return;
   const ArgValue& input = ctx.arg("input");
+  const bool zero_weight = value.is_number() && value.get<double>() == 0.0 && input.rank() >= 2 && is_floating(input.dtype) &&
+                           non_negative_attention_map(ctx.spec, input.producer);
+  bool excludes = (value.is_string() && value.get<std::string>() == "-inf") || (value.is_number() && value.get<double>() <= -1e4);
+  if (!excludes && !zero_weight) return;
   if (input.rank() >= 2 && is_attention_scores(ctx, input) &&
       check_padding_axis(ctx, mask, input.shape.back(), [&] { return keys_last(ctx, input); })) {
     return;
@@ -271,7 +305,7 @@ void check_fill_mask_meaning(CallContext& ctx, const ArgValue& mask) {
   MaskOrigin origin = mask_origin(ctx, mask);
   if (origin.convention != MaskConvention::TrueKeeps) {
     // The positions filled in attention scores are those left out.
-    if (is_attention_scores(ctx, ctx.arg("input"))) check_mask_values(ctx, mask, MaskReading::TrueIgnores);
+    if (zero_weight || is_attention_scores(ctx, input)) check_mask_values(ctx, mask, MaskReading::TrueIgnores);
     return;
   }
   std::string name = tensor_name(mask);

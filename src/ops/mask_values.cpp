@@ -212,6 +212,34 @@ void add_triangle_fixes(CallContext& ctx, Diagnostic& diagnostic, const std::str
   }
 }
 
+// A float 0/1 mask (triu(ones, diagonal=1), tril(ones)) read as added to the scores masks nothing:
+// its 1s are what it marks. As a bool mask (mask.bool()), read as the operator reads bool masks,
+// the same values may be the causal mask meant; the cast is offered when they are. False when the
+// values are not all 0 and 1, or their bool reading is no causal mask either.
+bool add_bool_cast_fix(CallContext& ctx, Diagnostic& diagnostic, const ArgValue& mask, const MaskPattern& pattern, MaskReading bool_reading,
+                       const Sizes& sizes) {
+  if (pattern.boolean || !std::all_of(pattern.pieces.begin(), pattern.pieces.end(),
+                                      [](const MaskPattern::Piece& piece) { return piece.value == 0.0 || piece.value == 1.0; })) {
+    return false;
+  }
+  MaskPattern cast = pattern;
+  cast.boolean = true;
+  if (causal_fault(cast, bool_reading, sizes.shift, sizes.queries, sizes.keys)) return false;
+  const std::string name = tensor_name(mask);
+  const bool keeps = bool_reading == MaskReading::TrueKeeps;
+  if (!ctx.add_inserted_call_fix(diagnostic, mask,
+                                 fmt::format("pass {}.bool(): a bool mask, whose True positions are {}", name, keeps ? "attended" : "not attended"),
+                                 "bool", nlohmann::json::object())) {
+    return false;
+  }
+  CallContext::label_last_fix(diagnostic, sizes.shift ? FixSemantics::Consistent : FixSemantics::Unknown,
+                              sizes.shift ? fmt::format("its 1s become True, the positions a bool mask {}: each query then sees its own position and "
+                                                        "its past, nothing after",
+                                                        keeps ? "keeps" : "leaves out")
+                                          : "checked for row 0 and the keys ahead only: the sizes are not known");
+  return true;
+}
+
 std::string reading_text(MaskReading reading) {
   switch (reading) {
     case MaskReading::TrueKeeps: return "a bool mask whose True positions take part";
@@ -267,7 +295,9 @@ bool check_causal_pattern(CallContext& ctx, const ArgValue& mask, MaskReading bo
       &mask);
   diagnostic.notes.push_back("a causal mask lets query i see keys 0 .. i + S - L (its own position and its past): tril(ones(L, S), diagonal=S - L) "
                              "kept, or triu(full((L, S), -inf), diagonal=S - L + 1) added");
-  add_triangle_fixes(ctx, diagnostic, name, mask.producer, bool_reading, sizes, pattern->triangles, pattern->joins);
+  if (!add_bool_cast_fix(ctx, diagnostic, mask, *pattern, bool_reading, sizes)) {
+    add_triangle_fixes(ctx, diagnostic, name, mask.producer, bool_reading, sizes, pattern->triangles, pattern->joins);
+  }
   return true;
 }
 

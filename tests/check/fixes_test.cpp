@@ -931,9 +931,9 @@ TEST_CASE("argument swaps: the pairs each operator tells apart, given different 
   CHECK(argument_swap_candidates(spec, 2).empty());
 }
 
-TEST_CASE("searched fix: a slice moved onto the batch is suspect", "[fixes]") {
+TEST_CASE("searched fix: a slice is never moved onto the batch", "[fixes]") {
   // ViT's class token dropped on the features instead of the tokens: moving the slice to the
-  // batch dim also runs, but drops a batch entry.
+  // batch dim also runs, but drops a batch entry, so it is not offered.
   Report tokens = test::check_text(R"j({"version": 1, "dims": {"B": 2}, "modules": {"a": "nn.MultiheadAttention(768, 12, batch_first=True)"},
     "tensors": {"x": ["B", 197, 768]},
     "calls": [{"id": "g", "op": "getitem", "input": "x", "index": "[:, :, 1:]", "outputs": ["p"]},
@@ -942,10 +942,50 @@ TEST_CASE("searched fix: a slice moved onto the batch is suspect", "[fixes]") {
   REQUIRE(width != nullptr);
   REQUIRE_FALSE(width->fixes.empty());
   CHECK(width->fixes[0].description == "slice dim 1 instead of dim 2 in call \"g\": p = x[:, 1:]");
-  auto batch_cut = std::find_if(width->fixes.begin(), width->fixes.end(),
-                                [](const Fix& fix) { return fix.description.find("p = x[1:]") != std::string::npos; });
-  REQUIRE(batch_cut != width->fixes.end());
-  CHECK(batch_cut->semantics == FixSemantics::Suspect);
+  CHECK(std::none_of(width->fixes.begin(), width->fixes.end(),
+                     [](const Fix& fix) { return fix.description.find("p = x[1:]") != std::string::npos; }));
+}
+
+TEST_CASE("searched fix: a key mask sliced with the queries while the keys keep their length is passed unsliced", "[fixes]") {
+  // Funnel Transformer pools the queries only: the key padding mask stays at the keys' length.
+  // Slicing its batch instead (pad[::2]) also runs, and is never offered.
+  for (const char* index : {"[:, ::2]", "[:, 1:]"}) {
+    INFO(index);
+    Report pooled = test::check_text(fmt::format(R"j({{"version": 1, "dims": {{"B": 3, "S": 12}}, "modules": {{"a": "nn.MultiheadAttention(32, 4)"}},
+      "tensors": {{"x": ["S", "B", 32], "q": [6, "B", 32], "pad": {{"shape": ["B", "S"], "dtype": "bool"}}}},
+      "calls": [{{"id": "p", "op": "getitem", "input": "pad", "index": "{}", "outputs": ["pq"]}},
+                {{"id": "a", "module": "a", "query": "q", "key": "x", "value": "x", "key_padding_mask": "pq"}}]}})j", index));
+    const Diagnostic* shape = test::find(pooled, "MHA052");
+    REQUIRE(shape != nullptr);
+    REQUIRE_FALSE(shape->fixes.empty());
+    CHECK(shape->fixes[0].description.rfind("pass key_padding_mask=pad: the mask before the slice", 0) == 0);
+    CHECK(shape->fixes[0].valid());
+    CHECK(shape->fixes[0].semantics == FixSemantics::Consistent);
+    CHECK(std::none_of(shape->fixes.begin(), shape->fixes.end(), [](const Fix& fix) { return fix.description.find("pad[") != std::string::npos &&
+                                                                                             fix.description.find("slice dim 0") != std::string::npos; }));
+  }
+}
+
+TEST_CASE("searched fix: a lifted padding mask whose batch meets the heads gets one more None, not q transposed", "[fixes]") {
+  // BLIP: keep[:, None, :] & causal (T, T) is (B, T, T); against (B, H, T, T) scores B meets H.
+  // Transposing q to (H, B, T, D) would also run, with the batch in the heads.
+  auto lifted = [](const std::string& join) {
+    return test::check_text(R"j({"version": 1, "dims": {"T": 7},
+      "tensors": {"q": ["B", 6, "T", 16], "keep": {"shape": ["B", "T"], "dtype": "bool"}, "causal": {"shape": ["T", "T"], "dtype": "bool"}},
+      "calls": [{"id": "g", "op": "getitem", "input": "keep", "index": "[:, None, :]", "outputs": ["pm"]})j" + join + R"j(,
+                {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "m"}]})j");
+  };
+  for (const std::string& join : {std::string(R"j(, {"id": "j", "op": "logical_and", "input": "pm", "other": "causal", "outputs": ["m"]})j"),
+                                  std::string(R"j(, {"id": "j", "op": "contiguous", "input": "pm", "outputs": ["m"]})j")}) {
+    INFO(join);
+    Report report = lifted(join);
+    const Diagnostic* condition = test::find(report, "MHA083");
+    REQUIRE(condition != nullptr);
+    REQUIRE_FALSE(condition->fixes.empty());
+    CHECK(condition->fixes[0].description == "pm = keep[:, None, None, :] in call \"g\" (not [:, None, :]): one more size-1 dim, for the heads");
+    CHECK(condition->fixes[0].valid());
+    CHECK(condition->fixes[0].semantics == FixSemantics::Consistent);
+  }
 }
 
 namespace {

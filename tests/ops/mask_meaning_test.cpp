@@ -592,3 +592,30 @@ TEST_CASE("a declared mask named \"mask\" that other calls read as 1 = keep, giv
     CHECK(test::find(quiet, "MHA084") == nullptr);
   }
 }
+
+TEST_CASE("a causal mask filled with 0 into a non-negative attention map (relu^2, softmax) is read as a mask: MHA275", "[glue][masks]") {
+  // FLASH's relu(q @ k^T)^2 attention: 0 is the least weight, so masked_fill(mask, 0.) takes the
+  // True positions out; triu(ones) without diagonal=1 takes each token's own position too.
+  auto flash = [](const std::string& mask_calls, const std::string& map_calls, const std::string& map) {
+    return test::check_text(scores_then(R"("ones": {"shape": ["T", "T"], "dtype": "bool"})",
+                                        map_calls + mask_calls + R"(, {"id": "f", "op": "masked_fill", "input": ")" + map +
+                                            R"(", "mask": "m", "value": 0.0, "outputs": ["filled"]})"));
+  };
+  const std::string relu_squared = R"({"id": "r", "op": "relu", "input": "sc", "outputs": ["r"]}, {"id": "p", "op": "pow", "input": "r", "exponent": 2, "outputs": ["p"]}, )";
+  const std::string softmax = R"({"id": "w", "op": "softmax", "input": "sc", "dim": -1, "outputs": ["p"]}, )";
+  for (const std::string& map_calls : {relu_squared, softmax}) {
+    INFO(map_calls);
+    Report blind = flash(R"({"id": "u", "op": "triu", "input": "ones", "outputs": ["m"]})", map_calls, "p");
+    const Fix& fix = first_fix(test::find(blind, "MHA275"));
+    CHECK(fix.description == "triu(ones, diagonal=1) in call \"u\" (not diagonal=0)");
+    CHECK(fix.valid());
+    CHECK(test::find(flash(R"({"id": "u", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["m"]})", map_calls, "p"), "MHA275") == nullptr);
+    // ~tril(ones, -1) is triu(ones) written otherwise: the same fault, fixed at tril's diagonal.
+    Report negated = flash(R"({"id": "l", "op": "tril", "input": "ones", "diagonal": -1, "outputs": ["low"]}, {"id": "n", "op": "bitwise_not", "input": "low", "outputs": ["m"]})",
+                           map_calls, "p");
+    CHECK(first_fix(test::find(negated, "MHA275")).description == "tril(ones, diagonal=0) in call \"l\" (not diagonal=-1)");
+  }
+  // Raw scores can be negative: a fill with 0 there takes nothing out (MHA268's concern before a
+  // softmax), so the mask is not read as a causal mask.
+  CHECK(test::find(flash(R"({"id": "u", "op": "triu", "input": "ones", "outputs": ["m"]})", "", "sc"), "MHA275") == nullptr);
+}

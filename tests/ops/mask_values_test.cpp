@@ -221,3 +221,22 @@ TEST_CASE("a sliding-window band written with its offset's sign flipped: the fix
               {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "q", "value": "q", "attn_mask": "window"}]})j");
   CHECK(test::find(right, "MHA275") == nullptr);
 }
+
+TEST_CASE("a float 0/1 causal mask added to the scores masks nothing: MHA275, fixed by .bool()", "[masks][values]") {
+  // nn.MultiheadAttention reads bool True as masked: triu(ones, 1) as a bool mask is causal.
+  std::string ones = R"("ones": ["T", "T"])";
+  Report added = mha_with(ones, R"({"id": "t", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["m"]})");
+  check_fix(first_fix_of(added, "MHA275"), "pass m.bool(): a bool mask, whose True positions are not attended");
+  // SDPA reads bool True as attended: tril(ones) as a bool mask is causal.
+  std::string square = R"("ones": [6, 6])";
+  Report kept = sdpa_with(6, 6, square, R"({"id": "t", "op": "tril", "input": "ones", "outputs": ["m"]})");
+  check_fix(first_fix_of(kept, "MHA275"), "pass m.bool(): a bool mask, whose True positions are attended");
+  // The cast is no fix where its bool reading is wrong too: triu(ones, 1) for SDPA keeps the future.
+  Report inverted = sdpa_with(6, 6, square, R"({"id": "t", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["m"]})");
+  const Diagnostic* diagnostic = test::find(inverted, "MHA275");
+  REQUIRE(diagnostic != nullptr);
+  for (const Fix& fix : diagnostic->fixes) CHECK(fix.description.find(".bool()") == std::string::npos);
+  // The bool masks themselves are right.
+  CHECK_FALSE(warns(mha_with(ones, R"({"id": "t", "op": "triu", "input": "ones", "diagonal": 1, "outputs": ["u"]}, {"id": "b", "op": "bool", "input": "u", "outputs": ["m"]})")));
+  CHECK_FALSE(warns(sdpa_with(6, 6, square, R"({"id": "t", "op": "tril", "input": "ones", "outputs": ["l"]}, {"id": "b", "op": "bool", "input": "l", "outputs": ["m"]})")));
+}

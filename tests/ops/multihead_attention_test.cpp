@@ -713,6 +713,11 @@ TEST_CASE("a graph's adjacency given as nn.MultiheadAttention's bool attn_mask i
   CHECK(mask_convention_of_name("adj_matrix") == MaskConvention::TrueKeeps);
   CHECK(mask_convention_of_name("nonadj") == MaskConvention::TrueIgnores);
   CHECK(mask_convention_of_name("is_not_neighbor") == MaskConvention::TrueIgnores);
+  // A region thresholded from a predicted mask marks the pixels inside it, those to attend.
+  CHECK(mask_convention_of_name("inside") == MaskConvention::TrueKeeps);
+  CHECK(mask_convention_of_name("foreground_mask") == MaskConvention::TrueKeeps);
+  CHECK(mask_convention_of_name("not_inside") == MaskConvention::TrueIgnores);
+  CHECK(mask_convention_of_name("outside") == MaskConvention::Unknown);
   // Graph values that are no 0/1 links: an additive edge bias, edge weights.
   CHECK(mask_convention_of_name("edge_bias") == MaskConvention::Unknown);
   CHECK(mask_convention_of_name("adj_weight") == MaskConvention::Unknown);
@@ -790,4 +795,22 @@ TEST_CASE("MHA430: per-head masks tiled over the batch by repeat_interleave, whe
   // Tiled by repeat, or a per-batch (3, T, T) mask interleaved per head: as PyTorch reads them.
   CHECK(test::find(tiled(R"([4, "T", "T"])", R"("repeat", "repeats": [3, 1, 1])"), "MHA430") == nullptr);
   CHECK(test::find(tiled(R"([3, "T", "T"])", R"("repeat_interleave", "repeats": 4, "dim": 0)"), "MHA430") == nullptr);
+}
+
+TEST_CASE("a region mask True inside the predicted mask, tiled per head, passed as attn_mask: MHA084, fixed with ~", "[mha][masks]") {
+  // Mask2Former's masked attention attends inside the region: nn.MultiheadAttention ignores True.
+  auto region = [](const std::string& first) {
+    return test::check_text(R"j({"version": 1, "dims": {"B": 2, "N": 30}, "modules": {"attn": "nn.MultiheadAttention(64, 4, batch_first=True)"},
+      "tensors": {"q": ["B", 10, 64], "mem": ["B", "N", 64], "inside": {"shape": ["B", 10, "N"], "dtype": "bool"}},
+      "calls": [)j" + first + R"j(, {"id": "r", "op": "repeat_interleave", "input": "m", "repeats": 4, "dim": 0, "outputs": ["m4"]},
+      {"id": "a", "module": "attn", "query": "q", "key": "mem", "value": "mem", "attn_mask": "m4", "outputs": ["o", "w"]}]})j");
+  };
+  Report wrong = region(R"({"id": "c", "op": "contiguous", "input": "inside", "outputs": ["m"]})");
+  const Diagnostic* meaning = test::find(wrong, "MHA084");
+  REQUIRE(meaning != nullptr);
+  REQUIRE_FALSE(meaning->fixes.empty());
+  CHECK(meaning->fixes[0].description == "pass ~m4");
+  CHECK(meaning->fixes[0].valid());
+  Report right = region(R"({"id": "c", "op": "logical_not", "input": "inside", "outputs": ["m"]})");
+  CHECK(std::all_of(right.diagnostics.begin(), right.diagnostics.end(), [](const Diagnostic& d) { return d.severity() == Severity::Note; }));
 }
