@@ -174,8 +174,9 @@ class TransformerRules {
   // A norm built for another width than the layers' (nn.Transformer's LayerNorm(512) pasted
   // beside a d_model = 256 layer): the layers fix the model width, so the norm's
   // normalized_shape is the one to change, to the trailing dims the layers give it.
-  void width_fix_for_norm(const ModuleDecl& norm, const NormConfig& config, const ArgValue& output, const std::string& stack) {
-    if (ctx_.diagnostics.empty() || ctx_.diagnostics.back().id != DiagId::LayerNormShape) return;
+  // `diagnostic` is the norm's MHA403 (its input's width), named by the caller: a diagnostic added
+  // later (by the fix's verification) must not become the one patched.
+  void width_fix_for_norm(Diagnostic& diagnostic, const ModuleDecl& norm, const NormConfig& config, const ArgValue& output, const std::string& stack) {
     const std::size_t count = config.normalized_shape.size();
     if (count == 0 || output.rank() < static_cast<int>(count)) return;
     nlohmann::json sizes = nlohmann::json::array();
@@ -186,7 +187,6 @@ class TransformerRules {
     }
     std::string written = count == 1 ? sizes[0].dump() : sizes.dump();
     CallContext norm_ctx = ctx_.inner(ctx_.call, &norm);
-    Diagnostic& diagnostic = ctx_.diagnostics.back();
     std::size_t before = diagnostic.fixes.size();
     if (norm_ctx.add_option_fix(diagnostic,
                                 fmt::format("construct {}.norm as nn.LayerNorm({}), normalized_shape={}: the width its layers give", stack,
@@ -208,7 +208,11 @@ class TransformerRules {
                                                 ctx_.spec.document.values.find(norm->pointer)});
       ctx_.diagnostics[i].notes.push_back(fmt::format("the norm applies to the last layer's output, which has {}'s shape", output.argument));
     }
-    if (!accepted) width_fix_for_norm(*norm, config, output, stack);
+    if (!accepted) {
+      auto shape = std::find_if(ctx_.diagnostics.begin() + static_cast<std::ptrdiff_t>(before), ctx_.diagnostics.end(),
+                                [](const Diagnostic& d) { return d.id == DiagId::LayerNormShape; });
+      if (shape != ctx_.diagnostics.end()) width_fix_for_norm(*shape, *norm, config, output, stack);
+    }
     return accepted;
   }
 
