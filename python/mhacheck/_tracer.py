@@ -1053,6 +1053,9 @@ class _Tracer(TorchFunctionMode):
         # dies its entries go (its id may be reused), and nothing here keeps activations alive.
         self.alive = {}
         self.tensors = {}  # declared tensors: name -> entry (shape, dtype, note)
+        # Every name declared or output so far, kept as they are added: recomputing it from
+        # tensors and calls at each declaration made a trace quadratic in its number of calls.
+        self.taken = set()
         self.arrays = {}  # name -> numpy array (values=True): declared tensors and weights
         self.expected = {}  # output name -> numpy array (values=True)
         self.modules = {}  # spec module name -> entry
@@ -1076,7 +1079,9 @@ class _Tracer(TorchFunctionMode):
         return f"{base}_{n}"
 
     def _taken(self):
-        return set(self.tensors) | {o for c in self.calls for o in c.get("outputs", [])}
+        """The names in use (declared tensors and call outputs): the live set, which a caller
+        may add the names it is about to give out to."""
+        return self.taken
 
     def _call_id(self, base):
         n = self.counts.get(base, 0)
@@ -1139,6 +1144,7 @@ class _Tracer(TorchFunctionMode):
         if notes:
             entry["note"] = "; ".join(notes)
         self.tensors[name] = entry
+        self.taken.add(name)
         self.refs[id(tensor)] = name
         self._track(tensor)
         values = _snapshot(tensor) if self.values else None
@@ -1204,6 +1210,7 @@ class _Tracer(TorchFunctionMode):
             outputs = self._outputs(call["id"], results, count)
             if outputs:
                 call["outputs"] = outputs
+                self.taken.update(outputs)
         self.calls.append(call)
 
     def _arguments(self, arguments):
@@ -1448,6 +1455,7 @@ class _Tracer(TorchFunctionMode):
             # The model unpacks more names than there are tensors: Python raises ValueError
             # next. The spec names them all, so that the check reports it (MHA347) at this line.
             call["outputs"] = call.get("outputs", []) + [f"{call['id']}.{i}" for i in range(len(results), unpacked)]
+            self.taken.update(call["outputs"])
         elif unpacked is not None and unpacked < len(results):
             # Fewer names: Python raises "too many values to unpack" next. A spec's "outputs" may
             # name fewer tensors than the call returns (the first ones), so the check cannot
@@ -1511,6 +1519,7 @@ class _Tracer(TorchFunctionMode):
         if name is None:
             name = self._unique(f"one_{_modules.dtype_name(one.dtype)}", self._taken())
             self.tensors[name] = {"shape": [], "dtype": _modules.dtype_name(one.dtype), "note": "the 1 of a reflected division (n / x)"}
+            self.taken.add(name)
             if self.values:
                 self.arrays[name] = _snapshot(one)
             self.ones[one.dtype] = name

@@ -694,14 +694,15 @@ void infer_cat(CallContext& ctx) {
       if (d == *dim) continue;
       const std::size_t reported = ctx.diagnostics.size();
       if (ctx.same(tensor.shape[d], reference.shape[d], &tensor, d, fmt::format("{} dim {} == {} dim {}", tensor.argument, d, reference.argument, d))) {
-        if (ctx.diagnostics.size() > reported && ctx.diagnostics.back().id == DiagId::RoleCondition) {
-          if (reference.shape[d] == DimExpr::constant(1)) propose_expanded(ctx, ctx.diagnostics.back(), reference, d, tensor.shape[d]);
-          if (tensor.shape[d] == DimExpr::constant(1)) propose_expanded(ctx, ctx.diagnostics.back(), tensor, d, reference.shape[d]);
+        // The condition same() reported, by its index: the proposals below verify fixes, which
+        // must not change which diagnostic is patched.
+        if (ctx.diagnostics.size() == reported) continue;
+        Diagnostic& condition = ctx.diagnostics[reported];
+        if (condition.id == DiagId::RoleCondition) {
+          if (reference.shape[d] == DimExpr::constant(1)) propose_expanded(ctx, condition, reference, d, tensor.shape[d]);
+          if (tensor.shape[d] == DimExpr::constant(1)) propose_expanded(ctx, condition, tensor, d, reference.shape[d]);
         }
-        if (ctx.diagnostics.size() > reported &&
-            (ctx.diagnostics.back().id == DiagId::RoleCondition || ctx.diagnostics.back().id == DiagId::SymbolConstraint)) {
-          propose_other_dims(ctx, ctx.diagnostics.back(), tensors, reference, *dim);
-        }
+        if (condition.id == DiagId::RoleCondition || condition.id == DiagId::SymbolConstraint) propose_other_dims(ctx, condition, tensors, reference, *dim);
         continue;
       }
       Diagnostic& diagnostic = ctx.report(

@@ -441,6 +441,62 @@ void check_separate_sums(CallContext& ctx, const std::vector<const ArgValue*>& o
   }
 }
 
+// Two operands that each hold a dim named as the same batch (both made from batch-major tensors
+// of one batch symbol) pair their entries when one letter labels both. Written under two letters
+// of which one is summed ('bnd,cqd->bnq': image embeds against text queries), einsum adds up
+// every batch entry's values for each entry of the other: the result mixes the batch, and PyTorch
+// raises nothing as the letters' sizes need not agree. A similarity matrix over the batch keeps
+// both letters ('bd,cd->bc', CLIP's logits, (B, B) on purpose) and is not reported. The fix
+// writes the summed letter as the kept one, which pairs the entries ('bnd,bqd->bnq').
+// (Borrows MHA288 until the lead assigns MHA437.)
+void check_contracted_batch(CallContext& ctx, const std::vector<const ArgValue*>& operands, const EinsumEquation& read, const EinsumSlots& slots) {
+  struct BatchDim {
+    std::size_t operand;
+    int dim;
+    int slot;
+  };
+  std::vector<BatchDim> batches;
+  for (std::size_t i = 0; i < operands.size(); ++i) {
+    for (int d = 0; d < operands[i]->rank(); ++d) {
+      const int s = slots.of_operand[i][static_cast<std::size_t>(d)];
+      if (slots.label_of_slot[static_cast<std::size_t>(s)] == kEinsumEllipsis || role_of_dim(operands[i]->dim_names, d) != DimRole::Batch) continue;
+      batches.push_back({i, d, s});
+    }
+  }
+  for (const BatchDim& kept : batches) {
+    for (const BatchDim& summed : batches) {
+      if (summed.operand == kept.operand || summed.slot == kept.slot || summed.slot < slots.output_dims) continue;
+      const ArgValue &a = *operands[kept.operand], &b = *operands[summed.operand];
+      if (a.dim_name(kept.dim) != b.dim_name(summed.dim) ||
+          ctx.symbols.resolve(a.shape[static_cast<std::size_t>(kept.dim)]) != ctx.symbols.resolve(b.shape[static_cast<std::size_t>(summed.dim)])) {
+        continue;
+      }
+      const int kept_label = slots.label_of_slot[static_cast<std::size_t>(kept.slot)];
+      const int summed_label = slots.label_of_slot[static_cast<std::size_t>(summed.slot)];
+      EinsumEquation fixed = read;
+      for (std::vector<int>& term : fixed.terms) {
+        for (int& label : term) label = label == summed_label ? kept_label : label;
+      }
+      const std::string repaired = equation_text(fixed);
+      Diagnostic& diagnostic = ctx.report(
+          DiagId::ReduceBatchRole,
+          fmt::format("einsum \"{}\" sums {} of {} (dim {} \"{}\", the batch) while {} (dim {} \"{}\") keeps its batch under {}: each entry of "
+                      "the result adds up the values of every batch entry of {}, mixing the batch",
+                      equation_text(read), einsum_letter(summed_label), shown_name(b), summed.dim, b.dim_name(summed.dim), shown_name(a), kept.dim,
+                      a.dim_name(kept.dim), einsum_letter(kept_label), shown_name(b)),
+          &b, summed.dim);
+      diagnostic.notes.push_back("PyTorch raises nothing: letters of their own need not agree in size");
+      diagnostic.notes.push_back(fmt::format("a similarity across the batch keeps both letters in the output ('{}{},{}{}->{}{}'), a (B, B) result",
+                                             einsum_letter(kept_label), 'd', einsum_letter(summed_label), 'd', einsum_letter(kept_label),
+                                             einsum_letter(summed_label)));
+      ctx.add_patch_fix(diagnostic, fmt::format("pair the batch entries: einsum '{}'", repaired),
+                        nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(ctx.call.pointer, "equation")}, {"value", repaired}}}));
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each batch entry meets its own");
+      return;
+    }
+  }
+}
+
 // The softmax whose weights `operand` holds, reached through dropout and copies, when that
 // softmax normalised attention scores (made by matmul, bmm or einsum, maybe scaled, biased or
 // masked); null otherwise. A renormalisation after it (a div: slot attention) stops the search.
@@ -651,6 +707,7 @@ void infer_einsum(CallContext& ctx) {
   std::optional<DType> dtype = contraction_dtype(ctx, operands, std::move(partials), slots, size);
   if (!dtype) return;
   if (!ctx.has_errors()) check_subscript_roles(ctx, operands, read, slots, equation);
+  if (!ctx.has_errors()) check_contracted_batch(ctx, operands, read, slots);
   if (!ctx.has_errors() && std::none_of(ctx.diagnostics.begin(), ctx.diagnostics.end(),
                                         [](const Diagnostic& d) { return d.id == DiagId::EinsumSubscriptRole; })) {
     check_reread_letters(ctx, operands, read);

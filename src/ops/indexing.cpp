@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "check/dim_maker.hpp"
+#include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
 #include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
@@ -162,28 +164,128 @@ void offer_every_entry_to_head(CallContext& ctx, Diagnostic& diagnostic, const A
 
 // MHA289 for an index that takes one entry of one dim and leaves the others whole (h[:, 0]): the
 // fix takes the same entry of the sequence dim (h[0]).
-void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const IndexExpression& index, const IndexPlan& plan, const std::string& text) {
-  if (plan.selected.size() != 1) return;
-  std::vector<int> kept;
+// An index that takes one entry of one dim and leaves the others whole (h[:, 0]): that dim and
+// the entry as written (negative from the end); nullopt for any other index.
+std::optional<std::pair<int, std::int64_t>> single_position(const ArgValue& input, const IndexExpression& index, const IndexPlan& plan,
+                                                             std::vector<int>* kept = nullptr) {
+  if (plan.selected.size() != 1) return std::nullopt;
   for (const IndexedDim& dim : plan.dims) {
     bool whole = dim.source >= 0 && dim.step == 1 && dim.size == input.shape[static_cast<std::size_t>(dim.source)];
-    if (!whole) return;
-    kept.push_back(dim.source);
+    if (!whole) return std::nullopt;
+    if (kept != nullptr) kept->push_back(dim.source);
   }
   auto integer = std::find_if(index.items.begin(), index.items.end(), [](const IndexItem& item) { return item.kind == IndexItem::Kind::Integer; });
-  std::optional<PickedBatchEntry> picked = batch_entry_picked(ctx, input, plan.selected.front().first, integer->integer, kept);
+  return std::make_pair(plan.selected.front().first, integer->integer);
+}
+
+void check_getitem_batch_entry(CallContext& ctx, const ArgValue& input, const IndexExpression& index, const IndexPlan& plan, const std::string& text) {
+  std::vector<int> kept;
+  std::optional<std::pair<int, std::int64_t>> read = single_position(input, index, plan, &kept);
+  if (!read) return;
+  const std::int64_t entry = read->second;
+  std::optional<PickedBatchEntry> picked = batch_entry_picked(ctx, input, read->first, read->second, kept);
   if (!picked) return;
   std::string fixed = "[";
   for (int d = 0; d < picked->sequence; ++d) fixed += ":, ";
-  fixed += std::to_string(integer->integer) + "]";
+  fixed += std::to_string(entry) + "]";
   std::string name = shown_name(input, "input");
   if (ctx.add_argument_fix(*picked->diagnostic,
-                           fmt::format("{}{} instead of {}{}: position {} of the sequence dim {}", name, fixed, name, text, integer->integer,
+                           fmt::format("{}{} instead of {}{}: position {} of the sequence dim {}", name, fixed, name, text, entry,
                                        dim_label(input, picked->sequence)),
                            "index", fixed)) {
     CallContext::label_last_fix(*picked->diagnostic, FixSemantics::Consistent, "one position of each sequence");
   }
   if (picked->head != nullptr) offer_every_entry_to_head(ctx, *picked->diagnostic, input, *picked->head);
+}
+
+// A tensor named for the walk dim_maker makes: the output `name` of `producer` (a declared
+// tensor when null), of rank `rank`.
+ArgValue walked_tensor(const std::string& name, const CallDecl* producer, int rank) {
+  ArgValue value;
+  value.identity = (producer == nullptr ? "tensor:" : "output:") + name;
+  value.producer = producer;
+  value.shape.resize(static_cast<std::size_t>(rank));
+  return value;
+}
+
+// The cat that joined dim `dim` of `input`, followed up through the calls dim_maker follows and
+// through Transformer encoder and decoder layers and stacks (their output has their src's or
+// tgt's layout, every position where it was); null when another call made the dim.
+struct JoinedDim {
+  const CallDecl* cat = nullptr;
+  int dim = 0;  // the dim there, non-negative
+};
+std::optional<JoinedDim> joining_cat(const Spec& spec, const ArgValue& input, int dim) {
+  ArgValue walked = input;
+  for (int layers = 0; layers < 32; ++layers) {
+    std::optional<DimMaker> maker = dim_maker(spec, walked, dim);
+    if (!maker || maker->call == nullptr) return std::nullopt;
+    const CallDecl& call = *maker->call;
+    if (call.op == "cat" || call.op == "concat" || call.op == "concatenate") {
+      const nlohmann::json& written = call.arguments.value("dim", nlohmann::json(0));
+      if (!written.is_number_integer()) return std::nullopt;
+      std::int64_t cat_dim = written.get<std::int64_t>();
+      if (cat_dim < 0) cat_dim += input.rank();
+      if (cat_dim != maker->dim) return std::nullopt;
+      return JoinedDim{&call, maker->dim};
+    }
+    const ModuleDecl* module = call.module.empty() ? nullptr : spec.find_module(call.module);
+    if (module == nullptr || call.outputs.empty() || call.outputs[0] != maker->output) return std::nullopt;
+    const bool encoder = module->type == "TransformerEncoderLayer" || module->type == "TransformerEncoder";
+    const bool decoder = module->type == "TransformerDecoderLayer" || module->type == "TransformerDecoder";
+    const std::string source = input_name(call, encoder ? "src" : "tgt");
+    if ((!encoder && !decoder) || source.empty()) return std::nullopt;
+    walked = walked_tensor(source, producer_of(spec, source, &call), input.rank());
+    dim = maker->dim;
+  }
+  return std::nullopt;
+}
+
+// A learned token (a class token, one position expanded over the batch) is read where the cat
+// put it: h[:, 0] when prepended (ViT, BERT), h[:, -1] when appended (rtdl's FT-Transformer
+// CLSToken). An integer index at one end of the sequence dim a cat joined, where the piece at
+// that end holds several positions and a single-position piece sits at the other end
+// (cat([x, cls], dim=1) read as h[:, 0]), reads the first (or last) data token: the head
+// classifies one feature's vector, and PyTorch raises nothing. The fix reads the other end.
+// Only the reading at 0 of an appended token is reported: a prepended prefix token with the last
+// position read is how a causal model pools (the last token has seen every other). A piece made
+// by a cat of its own is not judged (cat([cat([cls, x]), reg]) keeps the class token at 0), nor a
+// tensor without a features dim after the sequence (token ids).
+// (Borrows MHA289 until the lead assigns MHA438.)
+void check_token_readout(CallContext& ctx, const ArgValue& input, int selected, std::int64_t entry, const std::string& fixed_text,
+                         const std::string& argument, const nlohmann::json& fixed_value) {
+  if (entry != 0 || selected >= input.rank() - 1 || selected == 0 || role_of_dim(input.dim_names, selected) == DimRole::Batch) return;
+  std::optional<JoinedDim> joined = joining_cat(ctx.spec, input, selected);
+  if (!joined) return;
+  const CallDecl& cat = *joined->cat;
+  const std::size_t pieces = cat.list_size("tensors");
+  if (pieces < 2) return;
+  auto length = [&](std::size_t i) -> std::optional<DimExpr> {
+    std::optional<ResolvedArgument> piece = checked_argument(ctx, cat, list_element("tensors", i));
+    if (!piece || piece->shape.size() != static_cast<std::size_t>(input.rank())) return std::nullopt;
+    return ctx.symbols.resolve(piece->shape[static_cast<std::size_t>(joined->dim)]);
+  };
+  std::optional<DimExpr> first = length(0), last = length(pieces - 1);
+  const DimExpr one = DimExpr::constant(1);
+  if (!first || !last || *first == one || *last != one) return;
+  const std::string first_name = input_name(cat, list_element("tensors", 0));
+  if (first_name.empty()) return;
+  std::optional<DimMaker> inner = dim_maker(ctx.spec, walked_tensor(first_name, producer_of(ctx.spec, first_name, &cat), input.rank()), joined->dim);
+  if (inner && inner->call != nullptr && (inner->call->op == "cat" || inner->call->op == "concat" || inner->call->op == "concatenate")) return;
+  const std::string token = input_name(cat, list_element("tensors", pieces - 1));
+  const std::string name = shown_name(input, "input");
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::IndexBatchEntry,
+      fmt::format("{} reads position 0 of dim {}, which call \"{}\" joined with {} (one position) appended last: position 0 is the first of "
+                  "{}'s {} positions, not the appended token",
+                  name, dim_label(input, selected), cat.id, token.empty() ? "its last piece" : token, first_name, first->str()),
+      &input, selected);
+  diagnostic.notes.push_back("a token appended with cat([x, token]) sits at the last position: read it there (-1), or prepend it with cat([token, x])");
+  diagnostic.notes.push_back("PyTorch raises nothing: every position has the same size");
+  if (ctx.add_argument_fix(diagnostic, fmt::format("{}{}: the appended token, at the last position of dim {}", name, fixed_text, selected), argument,
+                           fixed_value)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the learned token's position");
+  }
 }
 
 // nn.MultiheadAttention's weights are averaged over the heads unless average_attn_weights=False:
@@ -439,6 +541,12 @@ void infer_getitem(CallContext& ctx) {
     return;
   }
   check_getitem_batch_entry(ctx, input, *index, plan, text);
+  if (std::optional<std::pair<int, std::int64_t>> read = single_position(input, *index, plan)) {
+    std::string fixed = "[";
+    for (int d = 0; d < read->first; ++d) fixed += ":, ";
+    fixed += "-1]";
+    check_token_readout(ctx, input, read->first, read->second, fixed, "index", fixed);
+  }
   check_averaged_weights_index(ctx, input, plan, text);
   check_causal_conv_cut(ctx, input, *index, text);
   check_key_column_read(ctx, input, *index, plan, text);
@@ -490,6 +598,7 @@ void infer_select(CallContext& ctx) {
     }
     if (picked->head != nullptr) offer_every_entry_to_head(ctx, *picked->diagnostic, input, *picked->head);
   }
+  check_token_readout(ctx, input, *dim, index, fmt::format(".select({}, -1)", *dim), "index", -1);
   Shape shape = input.shape;
   std::vector<std::string> names = input.dim_names;
   names.resize(shape.size());

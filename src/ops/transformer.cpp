@@ -55,6 +55,14 @@ class TransformerRules {
  public:
   explicit TransformerRules(CallContext& ctx) : ctx_(ctx) {}
 
+  // A mask to pass under another argument's name.
+  struct MaskMove {
+    const ArgValue* from;
+    std::string to;
+    std::string description;
+    std::string note;  // why the move keeps what the mask means
+  };
+
   // ---- constructors -------------------------------------------------------------------------
 
   // A layer's constructor: its self_attn (and multihead_attn, the same), linear1, the norms,
@@ -174,8 +182,9 @@ class TransformerRules {
   // A norm built for another width than the layers' (nn.Transformer's LayerNorm(512) pasted
   // beside a d_model = 256 layer): the layers fix the model width, so the norm's
   // normalized_shape is the one to change, to the trailing dims the layers give it.
-  void width_fix_for_norm(const ModuleDecl& norm, const NormConfig& config, const ArgValue& output, const std::string& stack) {
-    if (ctx_.diagnostics.empty() || ctx_.diagnostics.back().id != DiagId::LayerNormShape) return;
+  // `diagnostic` is the norm's MHA403 (its input's width), named by the caller: a diagnostic added
+  // later (by the fix's verification) must not become the one patched.
+  void width_fix_for_norm(Diagnostic& diagnostic, const ModuleDecl& norm, const NormConfig& config, const ArgValue& output, const std::string& stack) {
     const std::size_t count = config.normalized_shape.size();
     if (count == 0 || output.rank() < static_cast<int>(count)) return;
     nlohmann::json sizes = nlohmann::json::array();
@@ -186,7 +195,6 @@ class TransformerRules {
     }
     std::string written = count == 1 ? sizes[0].dump() : sizes.dump();
     CallContext norm_ctx = ctx_.inner(ctx_.call, &norm);
-    Diagnostic& diagnostic = ctx_.diagnostics.back();
     std::size_t before = diagnostic.fixes.size();
     if (norm_ctx.add_option_fix(diagnostic,
                                 fmt::format("construct {}.norm as nn.LayerNorm({}), normalized_shape={}: the width its layers give", stack,
@@ -208,7 +216,11 @@ class TransformerRules {
                                                 ctx_.spec.document.values.find(norm->pointer)});
       ctx_.diagnostics[i].notes.push_back(fmt::format("the norm applies to the last layer's output, which has {}'s shape", output.argument));
     }
-    if (!accepted) width_fix_for_norm(*norm, config, output, stack);
+    if (!accepted) {
+      auto shape = std::find_if(ctx_.diagnostics.begin() + static_cast<std::ptrdiff_t>(before), ctx_.diagnostics.end(),
+                                [](const Diagnostic& d) { return d.id == DiagId::LayerNormShape; });
+      if (shape != ctx_.diagnostics.end()) width_fix_for_norm(*shape, *norm, config, output, stack);
+    }
     return accepted;
   }
 
@@ -300,57 +312,6 @@ class TransformerRules {
     return true;
   }
 
- private:
-  struct DecoderMasks {
-    const ArgValue& tgt_mask;
-    const ArgValue& memory_mask;
-    const ArgValue& tgt_padding;
-    const ArgValue& memory_padding;
-  };
-
-  // The sequence length of a decoder input: (T, N, E), (N, T, E) with batch_first, or (T, E).
-  static const DimExpr& sequence_of(const ArgValue& input, bool batch_first) {
-    return input.shape[input.rank() == 3 && batch_first ? 1 : 0];
-  }
-
-  // A mask to pass under another argument's name.
-  struct MaskMove {
-    const ArgValue* from;
-    std::string to;
-    std::string description;
-    std::string note;  // why the move keeps what the mask means
-  };
-
-  // A decoder mask passed under its sibling's name, the other name left free: a (T, T) mask as
-  // memory_mask (the target attending to itself: tgt_mask), memory's (N, S) padding mask as
-  // tgt_key_padding_mask (the keys it pads are memory's: memory_key_padding_mask). Reshaping the
-  // mask to fit the argument it was given as would keep the call valid and lose what the mask
-  // says, so the move is offered as the fix consistent with its dims' roles.
-  std::vector<MaskMove> swapped_masks(const LayerConfig& config, const ArgValue& tgt, const ArgValue& memory, const DecoderMasks& masks) {
-    std::vector<MaskMove> moves;
-    if (tgt.rank() < 2 || memory.rank() < 2) return moves;
-    const DimExpr& target = sequence_of(tgt, config.batch_first);
-    const DimExpr& source = sequence_of(memory, config.batch_first);
-    auto equal = [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; };
-    const ArgValue& attn = masks.memory_mask;
-    if (attn.present && !masks.tgt_mask.present && attn.rank() == 2 && equal(attn.shape[0], target) && equal(attn.shape[1], target) &&
-        !equal(attn.shape[1], source)) {
-      moves.push_back({&attn, "tgt_mask",
-                       fmt::format("pass the ({0}, {0}) mask as tgt_mask, the target's self-attention mask: tgt_mask={1}", target.str(),
-                                   attn.argument),
-                       "a (T, T) mask relates the target sequence to itself: the self-attention's tgt_mask"});
-    }
-    const ArgValue& padding = masks.tgt_padding;
-    if (padding.present && !masks.memory_padding.present && padding.rank() >= 1 && equal(padding.shape.back(), source) &&
-        !equal(padding.shape.back(), target)) {
-      moves.push_back({&padding, "memory_key_padding_mask",
-                       fmt::format("pass memory's padding mask as memory_key_padding_mask: memory_key_padding_mask={}", padding.argument),
-                       "its last dim is memory's sequence length: it pads the cross-attention's keys"});
-    }
-    return moves;
-  }
-
- public:
   // nn.Transformer: a mask of the target's length passed under the encoder's name, the decoder's
   // own argument left free: a (T, T) mask as src_mask (the target attending to itself: tgt_mask),
   // the target's (N, T) padding mask as src_key_padding_mask (tgt_key_padding_mask). Read before
@@ -386,6 +347,47 @@ class TransformerRules {
   }
 
  private:
+  struct DecoderMasks {
+    const ArgValue& tgt_mask;
+    const ArgValue& memory_mask;
+    const ArgValue& tgt_padding;
+    const ArgValue& memory_padding;
+  };
+
+  // The sequence length of a decoder input: (T, N, E), (N, T, E) with batch_first, or (T, E).
+  static const DimExpr& sequence_of(const ArgValue& input, bool batch_first) {
+    return input.shape[input.rank() == 3 && batch_first ? 1 : 0];
+  }
+
+  // A decoder mask passed under its sibling's name, the other name left free: a (T, T) mask as
+  // memory_mask (the target attending to itself: tgt_mask), memory's (N, S) padding mask as
+  // tgt_key_padding_mask (the keys it pads are memory's: memory_key_padding_mask). Reshaping the
+  // mask to fit the argument it was given as would keep the call valid and lose what the mask
+  // says, so the move is offered as the fix consistent with its dims' roles.
+  std::vector<MaskMove> swapped_masks(const LayerConfig& config, const ArgValue& tgt, const ArgValue& memory, const DecoderMasks& masks) {
+    std::vector<MaskMove> moves;
+    if (tgt.rank() < 2 || memory.rank() < 2) return moves;
+    const DimExpr& target = sequence_of(tgt, config.batch_first);
+    const DimExpr& source = sequence_of(memory, config.batch_first);
+    auto equal = [&](const DimExpr& a, const DimExpr& b) { return ctx_.symbols.compare(a, b) == Symbols::Verdict::Equal; };
+    const ArgValue& attn = masks.memory_mask;
+    if (attn.present && !masks.tgt_mask.present && attn.rank() == 2 && equal(attn.shape[0], target) && equal(attn.shape[1], target) &&
+        !equal(attn.shape[1], source)) {
+      moves.push_back({&attn, "tgt_mask",
+                       fmt::format("pass the ({0}, {0}) mask as tgt_mask, the target's self-attention mask: tgt_mask={1}", target.str(),
+                                   attn.argument),
+                       "a (T, T) mask relates the target sequence to itself: the self-attention's tgt_mask"});
+    }
+    const ArgValue& padding = masks.tgt_padding;
+    if (padding.present && !masks.memory_padding.present && padding.rank() >= 1 && equal(padding.shape.back(), source) &&
+        !equal(padding.shape.back(), target)) {
+      moves.push_back({&padding, "memory_key_padding_mask",
+                       fmt::format("pass memory's padding mask as memory_key_padding_mask: memory_key_padding_mask={}", padding.argument),
+                       "its last dim is memory's sequence length: it pads the cross-attention's keys"});
+    }
+    return moves;
+  }
+
   // Adds `move` to the diagnostics about its mask since `first_diagnostic`, first.
   void offer_move(std::size_t first_diagnostic, const MaskMove& move) {
     std::optional<std::string> from_pointer = ctx_.argument_pointer(move.from->argument), to_pointer = ctx_.argument_pointer(move.to);

@@ -388,3 +388,36 @@ TEST_CASE("MHA260 is silent when the next einsum reads the output under its own 
       {"id": "o", "op": "einsum", "equation": "bji,bjd->bid", "operands": ["G", "x"]}]})");
   CHECK(test::find(gram, "MHA260") == nullptr);
 }
+
+TEST_CASE("an einsum that sums one operand's batch under a letter of its own, the other's batch kept, mixes the batch", "[glue][einsum][roles]") {
+  // Scores (B, H, L, S) whose keys' batch is written z and summed: every query meets the sum of
+  // all the batch entries' keys.
+  Report scores = test::check_text(R"({"dims": {"B": 3}, "tensors": {"q": ["B", 8, "L", 32], "k": ["B", 8, "S", 32]},
+    "calls": [{"id": "s", "op": "einsum", "equation": "bhld,zhsd->bhls", "operands": ["q", "k"], "outputs": ["sc"]}]})");
+  const Fix* fix = test::first_fix(scores, "MHA288");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "pair the batch entries: einsum 'bhld,bhsd->bhls'");
+  CHECK(fix->valid());
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  // The weights times the values, the batch named "batch" and written n in the values' term.
+  Report context = test::check_text(R"({"tensors": {"w": ["batch", "T", "S"], "v": ["batch", "S", 64]},
+    "calls": [{"id": "o", "op": "einsum", "equation": "bts,nsd->btd", "operands": ["w", "v"], "outputs": ["out"]}]})");
+  REQUIRE(test::first_fix(context, "MHA288") != nullptr);
+  CHECK(test::first_fix(context, "MHA288")->description == "pair the batch entries: einsum 'bts,bsd->btd'");
+}
+
+TEST_CASE("an einsum over two batches is silent when both letters survive, the letters agree, or the dims are no batch", "[glue][einsum][roles]") {
+  for (const char* equation : {"bd,cd->bc", "bnd,cqd->bcnq", "bnd,bqd->bnq"}) {
+    const bool pooled = std::string(equation).find('n') == std::string::npos;
+    Report report = test::check_text(fmt::format(R"({{"tensors": {{"a": {}, "b": {}}},
+      "calls": [{{"id": "e", "op": "einsum", "equation": "{}", "operands": ["a", "b"]}}]}})",
+                                                 pooled ? R"(["B", 512])" : R"(["B", "N", 256])", pooled ? R"(["B", 512])" : R"(["B", "Q", 256])",
+                                                 equation));
+    INFO(equation);
+    CHECK(report.diagnostics.empty());
+  }
+  // A memory bank (K, E) of other samples, named as no batch, scored against the batch.
+  Report bank = test::check_text(R"({"tensors": {"z": ["B", "N", 128], "queue": ["K", "N", 128]},
+    "calls": [{"id": "e", "op": "einsum", "equation": "bnd,knd->bk", "operands": ["z", "queue"]}]})");
+  CHECK(test::find(bank, "MHA288") == nullptr);
+}

@@ -316,3 +316,53 @@ TEST_CASE("a slice past the end of its dim warns only on heads, for a longer dim
     CHECK(test::find(test::check_text(op_call("getitem", quiet)), "MHA337") == nullptr);
   }
 }
+
+TEST_CASE("a learned token appended last read at position 0 reads the first data token", "[glue][index]") {
+  // Through an encoder stack and a LayerNorm, the token a (B, 1, E) input, read by select.
+  Report selected = test::check_text(R"js({"dims": {"B": 4}, "modules": {"enc": "nn.TransformerEncoder(nn.TransformerEncoderLayer(64, 4, batch_first=True), 2)",
+      "norm": "nn.LayerNorm(64)", "head": "nn.Linear(64, 3)"},
+    "tensors": {"feats": ["B", 30, 64], "tok": ["B", 1, 64]},
+    "calls": [{"id": "c", "op": "cat", "tensors": ["feats", "tok"], "dim": -2, "outputs": ["z"]},
+              {"id": "e", "module": "enc", "src": "z", "outputs": ["h"]},
+              {"id": "n", "module": "norm", "input": "h", "outputs": ["hn"]},
+              {"id": "s", "op": "select", "input": "hn", "dim": 1, "index": 0, "outputs": ["r"]},
+              {"id": "o", "module": "head", "input": "r"}]})js");
+  const Fix* fix = test::first_fix(selected, "MHA289");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "hn.select(1, -1): the appended token, at the last position of dim 1");
+  CHECK(fix->valid());
+  // A (1, 1, E) parameter expanded over a symbolic batch, two layers, read by getitem.
+  const std::string expanded = R"js({"modules": {"layer": "nn.TransformerEncoderLayer(96, 6, batch_first=True)", "head": "nn.Linear(96, 10)"},
+    "tensors": {"x": ["N", "T", 96], "c": [1, 1, 96]},
+    "calls": [{"id": "x1", "op": "expand", "input": "c", "size": ["N", -1, -1], "outputs": ["ce"]},
+              {"id": "j", "op": "cat", "tensors": [PIECES], "dim": 1, "outputs": ["z"]},
+              {"id": "l1", "module": "layer", "src": "z", "outputs": ["h1"]},
+              {"id": "l2", "module": "layer", "src": "h1", "outputs": ["h2"]},
+              {"id": "g", "op": "getitem", "input": "h2", "index": "INDEX", "outputs": ["pooled"]},
+              {"id": "o", "module": "head", "input": "pooled"}]})js";
+  auto spec = [&](const std::string& pieces, const std::string& index) {
+    std::string text = expanded;
+    text.replace(text.find("PIECES"), 6, pieces);
+    text.replace(text.find("INDEX"), 5, index);
+    return text;
+  };
+  Report appended = test::check_text(spec(R"("x", "ce")", "[:, 0, :]"));
+  REQUIRE(test::first_fix(appended, "MHA289") != nullptr);
+  CHECK(test::first_fix(appended, "MHA289")->description == "h2[:, -1]: the appended token, at the last position of dim 1");
+  // Read where the cat put it: silent.
+  CHECK(test::check_text(spec(R"("x", "ce")", "[:, -1, :]")).diagnostics.empty());
+  CHECK(test::check_text(spec(R"("ce", "x")", "[:, 0]")).diagnostics.empty());
+  // A prefix token with the last position read (a causal model's pooling) is not judged.
+  CHECK(test::check_text(spec(R"("ce", "x")", "[:, -1]")).diagnostics.empty());
+}
+
+TEST_CASE("a class token prepended by an inner cat keeps position 0 when another token is appended", "[glue][index]") {
+  Report report = test::check_text(R"js({"modules": {"layer": "nn.TransformerEncoderLayer(96, 6, batch_first=True)", "head": "nn.Linear(96, 10)"},
+    "tensors": {"x": ["B", 49, 96], "cls": ["B", 1, 96], "reg": ["B", 1, 96]},
+    "calls": [{"id": "j1", "op": "cat", "tensors": ["cls", "x"], "dim": 1, "outputs": ["z1"]},
+              {"id": "j2", "op": "cat", "tensors": ["z1", "reg"], "dim": 1, "outputs": ["z"]},
+              {"id": "l1", "module": "layer", "src": "z", "outputs": ["h"]},
+              {"id": "g", "op": "getitem", "input": "h", "index": "[:, 0]", "outputs": ["pooled"]},
+              {"id": "o", "module": "head", "input": "pooled"}]})js");
+  CHECK(report.diagnostics.empty());
+}

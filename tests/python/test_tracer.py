@@ -444,6 +444,21 @@ NON_CONTIGUOUS_UNRECORDED = {
 }
 
 
+class NamesClashInALongChain(nn.Module):
+    """Many recorded calls, a module attribute named like the forward's input (vs = self.v(v)),
+    a reflected division (its declared 1) and a parameter read directly (declared)."""
+    def __init__(self):
+        super().__init__()
+        self.v = nn.Linear(4, 4)
+        self.scale = nn.Parameter(torch.ones(4))
+
+    def forward(self, v):
+        vs = self.v(v)
+        for _ in range(40):
+            vs = vs.transpose(0, 1).transpose(0, 1) + 1
+        return 1 / (vs * self.scale)
+
+
 class TracerTest(unittest.TestCase):
     def test_intermediate_tensors_are_not_kept_alive(self):
         model = DropsIntermediates()
@@ -484,6 +499,30 @@ class TracerTest(unittest.TestCase):
         self.assertEqual(len(seen), 3)
         self.assertEqual([m for m in model.modules() if "forward" in vars(m)], [])
         self.assertEqual(tuple(model(torch.ones(1, 4)).shape), (1, 2))
+
+    def test_names_in_use_are_kept_as_added_not_rebuilt_from_every_call(self):
+        seen = []
+        real = _tracer._Tracer._taken
+
+        def spy(tracer):
+            taken = real(tracer)
+            rebuilt = set(tracer.tensors) | {o for c in tracer.calls for o in c.get("outputs", [])}
+            seen.append((tracer, taken, set(taken), rebuilt))
+            return taken
+
+        with mock.patch.object(_tracer._Tracer, "_taken", spy):
+            spec = mhacheck.trace(NamesClashInALongChain(), (mhacheck.shape("B", 4),))
+        self.assertIsNone(spec.error)
+        self.assertGreater(len(spec.calls), 120)
+        self.assertTrue(seen)
+        for _, _, then, rebuilt in seen:
+            self.assertEqual(then, rebuilt)
+        # One set per tracer (the trace runs once per probe), grown as names are given out.
+        for tracer in {id(entry[0]) for entry in seen}:
+            self.assertEqual(len({id(taken) for owner, taken, _, _ in seen if id(owner) == tracer}), 1)
+        names = list(spec.document["tensors"]) + [o for c in spec.calls for o in c.get("outputs", [])]
+        self.assertEqual(len(names), len(set(names)))
+        self.assertIn("v", spec.document["tensors"])
 
     def test_indexing_inside_a_call_the_mode_saw_is_not_traced(self):
         noted = []
