@@ -19,7 +19,7 @@ output-shape rules, reading a mismatch as the first operand's size, as mhacheck'
   asked for), Linear, LayerNorm, Embedding, the Transformer modules (their src/tgt shape).
 
 Any other call (a view whose sizes do not hold, a convolution) has no stand-in: the trace stops
-there, as before. The values are zeros and mean nothing: a trace with values=True stops too."""
+there, as before; so it does at the second call PyTorch raises on (_Tracer._run_recorded). The values are zeros and mean nothing: a trace with values=True stops too."""
 import re
 
 import torch
