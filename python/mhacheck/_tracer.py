@@ -7,7 +7,9 @@ Two mechanisms, both in PyTorch 1.13 and 2.x:
 - the known modules (nn.MultiheadAttention, the nn.Transformer* modules, Linear, LayerNorm,
   Embedding) get their `forward` wrapped per instance for the duration of the call, which sees
   keyword arguments too (1.13's forward hooks do not).
-While a recorded module runs, nothing inside it is recorded.
+While a recorded module runs, nothing inside it is recorded. A recorded call PyTorch raises on is
+kept with the error in its note, and where a shape rule gives its output (_stand_in.py) the run goes
+on with a stand-in, so that the spec holds the calls after the bug too.
 """
 import collections
 import contextlib
@@ -23,7 +25,7 @@ import weakref
 import torch
 from torch.overrides import TorchFunctionMode
 
-from . import _modules
+from . import _modules, _stand_in
 from ._spec import Spec, Shape
 from ._symbols import DimNamer, choose_probes, second_probes, value_at
 
@@ -1065,6 +1067,8 @@ class _Tracer(TorchFunctionMode):
         self.calls = []
         self.counts = {}
         self.error_recorded = False
+        self.raised = None  # the first error a stand-in output stepped over (_run_recorded)
+        self.first_raised_at = None  # the index in calls of the first call PyTorch raised on
         self.pending_index = None  # "single" (x[i] indexed as x[(i,)]) or "tuple" while an index runs
         self.saved_indexing = {}  # "__getitem__"/"__setitem__" -> torch.Tensor's own (None: inherited)
         self.saved_sequence_slots = {}  # address -> value: see _sequence_slots
@@ -1187,15 +1191,29 @@ class _Tracer(TorchFunctionMode):
                 self.expected[name] = values
         return names
 
-    def _run_recorded(self, run, make_call, source):
+    def _run_recorded(self, run, make_call, source, stand_in=None):
         """run() for a call being recorded, with nothing inside it recorded; when it raises (the bug
-        being hunted), the call `make_call()` makes is recorded with PyTorch's error, which goes on."""
+        being hunted), the call `make_call()` makes is recorded with PyTorch's error. Then, when
+        `stand_in()` gives (the call's return value, its tensors) of the shapes the call makes when
+        valid (_stand_in.py), the run goes on with them as a _StoodIn, so that the spec holds the
+        calls after the bug too; otherwise the error goes on."""
         self.depth += 1
         try:
             return run()
         except Exception as error:
-            self._record(make_call(), source, (), error, 0)
-            raise
+            # Only the first error is stepped over: a later one mostly follows from it (the same bug
+            # repeated in the next layer, or the stand-in's layout), and a spec holding several such
+            # errors leaves the first one's fix unverifiable (it does not remove the others).
+            substitute = stand_in() if stand_in is not None and not self.values and self.raised is None else None
+            call = make_call()
+            if substitute is None:
+                self._record(call, source, (), error, 0)
+                raise
+            returned, results = substitute
+            self._record(call, source, results, error, len(results))
+            if self.raised is None:
+                self.raised = error
+            return _StoodIn(returned)
         finally:
             self.depth -= 1
 
@@ -1204,14 +1222,24 @@ class _Tracer(TorchFunctionMode):
         if line > 0 and not file.startswith("<"):
             call["source"] = f"{file}:{line}"
         if error is not None:
-            call["note"] = f"PyTorch raised {type(error).__name__}: {error}"
+            call["note"] = f"PyTorch raised {type(error).__name__}: {error}" + self._raised_at()
+            if results:
+                shapes = ", ".join(str(tuple(self.symbolic_shape(t.shape)[0])).replace("'", "") for t in results[:count])
+                call["note"] += (f"; the trace went on with a stand-in output of zeros shaped {shapes}, PyTorch's shape "
+                                 f"rule with a mismatched size read from the first operand")
             self.error_recorded = True
-        else:
-            outputs = self._outputs(call["id"], results, count)
-            if outputs:
-                call["outputs"] = outputs
-                self.taken.update(outputs)
+            if self.first_raised_at is None:
+                self.first_raised_at = len(self.calls)
+        outputs = self._outputs(call["id"], results, count)
+        if outputs:
+            call["outputs"] = outputs
+            self.taken.update(outputs)
         self.calls.append(call)
+
+    def _raised_at(self):
+        """The probe sizes PyTorch raised at, which the spec does not bind (see _trace_at)."""
+        probes = self.namer.probes
+        return f" (traced at {', '.join(f'{k}={v}' for k, v in probes.items())})" if probes else ""
 
     def _arguments(self, arguments):
         out = {}
@@ -1435,7 +1463,10 @@ class _Tracer(TorchFunctionMode):
             return result
         op, arguments = known
         source = _call_site()
-        result = self._run_recorded(lambda: func(*args, **kwargs), lambda: self._new_call(op, arguments), source)
+        result = self._run_recorded(lambda: func(*args, **kwargs), lambda: self._new_call(op, arguments), source,
+                                    lambda: self._function_stand_in(op, arguments))
+        if isinstance(result, _StoodIn):
+            return result.value
         if self.values and isinstance(result, torch.Tensor) and result.dtype not in _RUN_DTYPES and (
                 op not in _MOVING_OPS | _EXACT_OPS or result.dtype not in _NUMPY_DTYPES):
             # `mhacheck run` computes in float32 and float64 only (run.md): integer arithmetic
@@ -1464,6 +1495,13 @@ class _Tracer(TorchFunctionMode):
                             f"raises ValueError: too many values to unpack (expected {unpacked}); mhacheck check does "
                             f"not report it, since a spec's outputs may name fewer tensors than a call returns")
         return result
+
+    def _function_stand_in(self, op, arguments):
+        found = _stand_in.function_output(op, arguments)
+        if found is None:
+            return None
+        tensor = _stand_in.make(found[0], found[1], op)
+        return tensor, (tensor,)
 
     def _reflected_known(self, args, kwargs):
         if kwargs or len(args) != 2 or not isinstance(args[0], torch.Tensor) or args[0].dtype not in _SPEC_DTYPES:
@@ -1800,7 +1838,10 @@ class _Tracer(TorchFunctionMode):
                     _refuse_short_input_on_meta(module, arguments.get("input"))
                 return original(*args, **kwargs)
 
-            result = tracer._run_recorded(run, lambda: call, source)
+            result = tracer._run_recorded(run, lambda: call, source, lambda: _module_stand_in(kind, module, arguments))
+            if isinstance(result, _StoodIn):
+                tracer._saw(result.value)
+                return result.value
             results = result if isinstance(result, tuple) else (result,)
             count = len(_modules.OUTPUTS.get(kind, ["output"]))
             if kind == "MultiheadAttention" and not arguments.get("need_weights", True):
@@ -1841,6 +1882,23 @@ class _Tracer(TorchFunctionMode):
             if not isinstance(self.namer.name((padded - span) // conv.stride[d] + 1)[0], str):
                 return False
         return True
+
+
+class _StoodIn:
+    """What _run_recorded returns for a call that raised and was stood in for: its value."""
+    def __init__(self, value):
+        self.value = value
+
+
+def _module_stand_in(kind, module, arguments):
+    """(return value, tensors) standing in for a known module's call PyTorch raised on, or None."""
+    found = _stand_in.module_output(kind, module, arguments)
+    if found is None:
+        return None
+    shapes, like = found
+    tensors = [_stand_in.make(shape, like) if shape is not None else None for shape in shapes]
+    returned = tuple(tensors) if kind == "MultiheadAttention" else tensors[0]
+    return returned, tuple(t for t in tensors if t is not None)
 
 
 def _padded_and_span(conv, d, length):
@@ -1956,6 +2014,8 @@ def trace(model, args=(), kwargs=None, *, dims=None, values=False):
     a callable input is called with the dict of sizes (symbol -> size) and must return a tensor.
     With `values=True` the tensors are kept so that `Spec.save` writes them.
 
+    A recorded call PyTorch raises on is kept, and the run goes on past it with a stand-in output
+    where a shape rule gives one (_stand_in.py); Spec.error is then PyTorch's first error.
     When the model raises (a convolution's kernel longer than a 53-sample waveform), the probes
     may be too small rather than the model wrong: the model is called again with one symbol at a
     time at a probe of at least 1000, each from the model's state before the first (_ModelState).
@@ -2179,11 +2239,22 @@ def _trace_at(model, args, kwargs, sizes, fixed, constants, device, values, seco
                 del module.forward
 
     document = {"version": 1}
-    # With values the tensors come from files at the traced sizes; after a failure the spec is
-    # about the sizes PyTorch failed at (symbolic sizes could make the error only a condition).
+    if tracer.raised is not None:
+        # PyTorch's error is the first one, which a stand-in stepped over (the model may have run
+        # through after it, or raised again on the stand-in's meaningless values)
+        error = tracer.raised
+    # With values the tensors come from files at the traced sizes. When PyTorch raised at a recorded
+    # call, the spec binds the probes, the sizes PyTorch raised at (symbols could make the error only
+    # a condition, or nothing: a kernel longer than T), and that call's note says so; the calls a
+    # stand-in took the trace on to are in the spec for the check's fixes to be verified through.
+    # After an error in an operation mhacheck does not model no recorded call needs the sizes: the
+    # symbols stay.
     bound_dims = dict(fixed)
-    if values or error is not None:
+    if values or tracer.first_raised_at is not None:
         bound_dims.update(probes)
+        if not values and probes:
+            tracer.calls[tracer.first_raised_at]["note"] += ('; the spec binds those probe sizes under "dims", so that the '
+                                                            'check sees the sizes PyTorch raised at')
     if bound_dims:
         document["dims"] = bound_dims
     document["modules"] = tracer.modules

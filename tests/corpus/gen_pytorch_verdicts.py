@@ -28,6 +28,7 @@ script cannot run, such as a pasted class, is recorded as "unsupported" with the
 
 import argparse
 import ast
+import inspect
 import json
 import os
 import re
@@ -43,7 +44,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "pytorch"))
 from gen_sdpa_cases import math_path_2x  # noqa: E402
 
 SEED = 11
-NOT_ARGUMENTS = {"module", "op", "dims", "tensors", "version", "mhacheck", "id", "outputs", "source"}
+# Call keys that are no arguments of the PyTorch call: the spec's metadata, among them the tracer's
+# `note` on a call PyTorch raised on (spec-format.md: "a string, ignored by the checks").
+NOT_ARGUMENTS = {"module", "op", "dims", "tensors", "version", "mhacheck", "id", "outputs", "source", "note"}
 TENSOR_ARGUMENTS = {"query", "key", "value", "key_padding_mask", "attn_mask", "input", "other", "src", "tgt",
                     "memory", "src_mask", "tgt_mask", "memory_mask", "src_key_padding_mask",
                     "tgt_key_padding_mask", "memory_key_padding_mask", "mask"}
@@ -118,7 +121,25 @@ def build_module(decl, names=None):
         return eval(decl, {"nn": nn, "torch": torch, **(names or {})})
     kind = decl["type"].split(".")[-1]
     args = {k: build_module(v, names) if isinstance(v, dict) and "type" in v else v for k, v in decl.items() if k != "type"}
-    return getattr(nn, kind)(**args)
+    return construct(getattr(nn, kind), args)
+
+
+def construct(module_class, args):
+    """module_class(**args) with the options a traced spec writes as PyTorch 2.x has them, on the
+    installed PyTorch: `dtype` named ("float32") is passed as the torch.dtype; an option the installed
+    constructor does not take is dropped (LayerNorm's `bias` is 2.1's, `dtype` older than 1.9's), and
+    `bias: false` so dropped leaves the module without its bias, as 2.x builds it. `note` (the
+    tracer's metadata) is never an option."""
+    accepted = inspect.signature(module_class.__init__).parameters
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in accepted.values())
+    args = {k: v for k, v in args.items() if k != "note"}
+    if isinstance(args.get("dtype"), str):
+        args["dtype"] = getattr(torch, args["dtype"])
+    dropped = {k: args.pop(k) for k in list(args) if not takes_any and k not in accepted}
+    module = module_class(**args)
+    if dropped.get("bias") is False and isinstance(getattr(module, "bias", None), nn.Parameter):
+        module.register_parameter("bias", None)
+    return module
 
 
 def mask_keeps_true(name, consumer_is_sdpa):

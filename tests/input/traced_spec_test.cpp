@@ -144,3 +144,25 @@ TEST_CASE("traced specs: a source that is not PATH:LINE is refused", "[traced]")
     CHECK(report.diagnostics[0].location.pointer == "/calls/0/source");
   }
 }
+
+// What the tracer writes for a model PyTorch raised in (docs/tracing.md "When the model raises"):
+// the raising call with its note and the stand-in's output name, the calls after it, and the
+// probe sizes bound under "dims". The note is metadata: the error is the cat's, and its first fix
+// is verified through the attention the stand-in let the trace reach.
+TEST_CASE("traced specs: a raising call's note and stand-in output, with the calls after it", "[traced]") {
+  Report report = test::check_text(R"spec({
+    "dims": {"S": 17, "N": 19, "P": 23},
+    "modules": {"attn": "nn.MultiheadAttention(32, 2)"},
+    "tensors": {"tokens": ["S", "N", 32], "memory": ["P", "N", 32]},
+    "calls": [{"id": "cat", "op": "cat", "tensors": ["memory", "tokens"], "dim": 1, "outputs": ["kv"],
+               "note": "PyTorch raised RuntimeError: Sizes of tensors must match except in dimension 1 (traced at S=17, N=19, P=23); the trace went on with a stand-in output of zeros shaped (P, 2*N, 32)"},
+              {"id": "attn", "module": "attn", "query": "tokens", "key": "kv", "value": "kv", "need_weights": false,
+               "outputs": ["out"], "note": "PyTorch raised RuntimeError: shape '[23, 38, 16]' is invalid"}]
+  })spec");
+  REQUIRE(report.diagnostics.size() == 1);
+  const Diagnostic& error = report.diagnostics.front();
+  CHECK(error.info().code == std::string("MHA311"));
+  CHECK(error.call == "cat");
+  REQUIRE_FALSE(error.fixes.empty());
+  CHECK_THAT(error.fixes.front().description, Catch::Contains("dim 0"));
+}
