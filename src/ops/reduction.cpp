@@ -23,6 +23,7 @@
 #include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
 #include "check/roles.hpp"
+#include "ops/contraction.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/einsum_equation.hpp"
 #include "ops/registry.hpp"
@@ -307,58 +308,25 @@ void check_averaged_weights_reduced(CallContext& ctx, const ArgValue& input, con
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the reduction combines the heads, each query's row kept");
 }
 
-// The dim the first matrix product reading `name` after `after` contracts, in `name`'s dims
-// (rank `rank`): its last as the first operand (x @ y), its last when x.transpose(-2, -1) or .mT
-// is the second (y @ x^T), its second to last as the second operand itself. nullopt when no
-// product reads it so.
-std::optional<int> contracted_by_product(const Spec& spec, const CallDecl& after, const std::string& name, int rank) {
-  auto reads = [](const CallDecl& call, const std::string& argument, const std::string& tensor) {
-    auto ref = call.tensors.find(argument);
-    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named && ref->second.name == tensor;
-  };
-  bool past = false;
-  std::string transposed;
-  for (const CallDecl& call : spec.calls) {
-    if (&call == &after || (!after.pointer.empty() && call.pointer == after.pointer)) {
-      past = true;
-      continue;
-    }
-    if (!past) continue;
-    if (call.op == "transpose" && reads(call, "input", name) && !call.outputs.empty()) {
-      auto wrap = [&](const nlohmann::json& value) {
-        const std::int64_t at = value.is_number_integer() ? value.get<std::int64_t>() : -1000;
-        return at < 0 ? at + rank : at;
-      };
-      const std::int64_t a = wrap(call.arguments.at("dim0")), b = wrap(call.arguments.at("dim1"));
-      if (std::min(a, b) == rank - 2 && std::max(a, b) == rank - 1) transposed = call.outputs.front();
-      continue;
-    }
-    if (call.op != "matmul" && call.op != "bmm") continue;
-    const std::string second = call.op == "bmm" ? "mat2" : "other";
-    if (reads(call, "input", name)) return rank - 1;
-    if (!transposed.empty() && reads(call, second, transposed)) return rank - 1;
-    // A plain second operand is what the product aggregates (values weighted by attention, a
-    // graph's node features by its adjacency), normalised for its own reasons: no cosine.
-  }
-  return std::nullopt;
-}
-
 // MHA332: F.normalize makes unit vectors whose dot products are cosines (cosine attention,
 // F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)). Normalised over another dim
 // than the one the next product contracts (the default dim=1 of (B, H, N, D), across the heads),
 // the products are no longer cosines. The fix normalises over the contracted dim.
 void check_normalize_contracted(CallContext& ctx, const ArgValue& input, int dim) {
   if (ctx.call.outputs.empty() || input.rank() < 2) return;
-  std::optional<int> contracted = contracted_by_product(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank());
-  if (!contracted || *contracted == dim) return;
+  // Cosines are dot products of feature vectors: the product contracts the tensor's last dim (the
+  // transposed one's, in x @ y^T); what a product aggregates (a plain second operand: values
+  // weighted by attention, node features by an adjacency) is normalised for its own reasons.
+  std::optional<Contraction> contraction = contraction_of(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank());
+  const int features = input.rank() - 1;
+  if (!contraction || contraction->aggregated || contraction->dim != features || dim == features) return;
   Diagnostic& diagnostic = ctx.report(
       DiagId::NormalizeDimRole,
       fmt::format("F.normalize over dim {} ({}), but the matrix product that reads the result contracts dim {} ({}): its products are not cosines",
-                  dim, dim_text(input, dim), *contracted, dim_text(input, *contracted)),
+                  dim, dim_text(input, dim), features, dim_text(input, features)),
       &input, dim);
   diagnostic.notes.push_back("F.normalize's default dim=1 is made for (N, C) features; PyTorch raises nothing");
-  const int fixed = *contracted == input.rank() - 1 ? -1 : *contracted;
-  if (ctx.add_argument_fix(diagnostic, fmt::format("F.normalize over dim={} (the dim the product contracts)", fixed), "dim", fixed)) {
+  if (ctx.add_argument_fix(diagnostic, "F.normalize over dim=-1 (the dim the product contracts)", "dim", -1)) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each vector the product reads has unit length");
   }
 }
