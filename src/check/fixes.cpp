@@ -153,6 +153,7 @@ std::optional<DimExpr> repeated_dim(const Shape& shape) {
 // another, the size-1 dim a reduction with keepdim=True left where it summed `repeated` entries:
 // (B, C, T, 1) from x.sum(-1, keepdim=True) over T is kept to be broadcast back over T, so an
 // output (B, C, T, T) pairs as the code means (ESM's a1 * a2 outer product, x - x.mean(-1, keepdim=True)).
+// So does the size-1 dim an unsqueeze inserted, where the output holds `repeated`.
 bool shaped_for_pairing(const Spec& spec, const Report& original, const CallDecl& call, const std::vector<ResolvedArgument>& operands,
                         const Shape& output, const DimExpr& repeated) {
   static const std::set<std::string, std::less<>> reductions = {"sum", "mean", "amax", "amin", "max", "min", "prod", "logsumexp", "std", "var", "norm"};
@@ -160,17 +161,22 @@ bool shaped_for_pairing(const Spec& spec, const Report& original, const CallDecl
     constexpr std::string_view kOutputPrefix = "output:";  // an identity naming a call's output
     if (operand.shape.size() != output.size() || operand.identity.rfind(kOutputPrefix, 0) != 0) return false;
     const CallDecl* reduced = producer_of(spec, operand.identity.substr(kOutputPrefix.size()), &call);
-    if (reduced == nullptr || reduced->outputs.size() != 1 || reductions.count(reduced->op) == 0) return false;
+    if (reduced == nullptr || reduced->outputs.size() != 1) return false;
+    // A dim unsqueeze inserted exists to be broadcast: x.unsqueeze(1) - x.unsqueeze(2) pairs on purpose.
+    const bool inserted = reduced->op == "unsqueeze";
+    if (!inserted && reductions.count(reduced->op) == 0) return false;
     const nlohmann::json& keepdim = reduced->arguments.value("keepdim", nlohmann::json(false));
-    if (!keepdim.is_boolean() || !keepdim.get<bool>()) return false;
+    if (!inserted && (!keepdim.is_boolean() || !keepdim.get<bool>())) return false;
     const nlohmann::json& along = reduced->arguments.value("dim", nlohmann::json());
     const CallReport* made = call_report(original, reduced->id);
-    if (!along.is_number_integer() || made == nullptr || made->arguments.empty() || made->arguments.front().shape.size() != output.size()) return false;
+    if (!along.is_number_integer() || made == nullptr || made->arguments.empty()) return false;
+    if (!inserted && made->arguments.front().shape.size() != output.size()) return false;
     const auto rank = static_cast<std::int64_t>(output.size());
     const std::int64_t d = along.get<std::int64_t>() < 0 ? along.get<std::int64_t>() + rank : along.get<std::int64_t>();
     if (d < 0 || d >= rank) return false;
     const auto at = static_cast<std::size_t>(d);
     const bool holds = std::any_of(operand.shape.begin(), operand.shape.end(), [&](const DimExpr& dim) { return dim == repeated; });
+    if (inserted) return holds && operand.shape[at] == DimExpr::constant(1) && output[at] == repeated;
     return holds && operand.shape[at] == DimExpr::constant(1) && output[at] == repeated && made->arguments.front().shape[at] == repeated;
   });
 }

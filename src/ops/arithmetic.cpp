@@ -770,6 +770,68 @@ void infer_binary(CallContext& ctx, const std::string& sign, std::function<bool(
   ctx.output_layouts["output"] = elementwise_layout(layouts, *shape);
 }
 
+// Ops whose result is drawn at random, or whose memory is not set: two calls of them, written
+// alike, hold different values.
+bool draws_anew(const CallDecl& call) {
+  static const std::array<const char*, 12> random = {"dropout", "Dropout", "rand", "randn", "rand_like", "randn_like", "randint",
+                                                     "randperm", "bernoulli", "multinomial", "normal", "empty"};
+  return std::any_of(random.begin(), random.end(), [&](const char* op) { return call.op == op; });
+}
+
+// Whether tensors `a` and `b`, read by a call after `before`, hold the same values by
+// construction: one name, or outputs at the same place of two calls of the same op (or module)
+// with the same arguments, reading tensors that hold the same values in turn.
+bool same_values(const Spec& spec, const std::string& a, const std::string& b, const CallDecl* before, int depth = 0) {
+  if (a == b) return true;
+  if (depth > 6) return false;
+  const CallDecl* made_a = producer_of(spec, a, before);
+  const CallDecl* made_b = producer_of(spec, b, before);
+  if (made_a == nullptr || made_b == nullptr || made_a == made_b || draws_anew(*made_a)) return false;
+  if (made_a->op != made_b->op || made_a->module != made_b->module || made_a->arguments != made_b->arguments) return false;
+  auto place = [](const CallDecl& call, const std::string& name) { return std::find(call.outputs.begin(), call.outputs.end(), name) - call.outputs.begin(); };
+  if (place(*made_a, a) != place(*made_b, b) || made_a->tensors.size() != made_b->tensors.size()) return false;
+  for (const auto& [argument, ref] : made_a->tensors) {
+    auto other = made_b->tensors.find(argument);
+    if (other == made_b->tensors.end() || other->second.kind != ref.kind) return false;
+    if (ref.kind == ArgRef::Kind::Named && !same_values(spec, ref.name, other->second.name, made_a, depth + 1)) return false;
+    if (ref.kind != ArgRef::Kind::Named && ref.kind != ArgRef::Kind::Absent) return false;
+  }
+  return true;
+}
+
+// MHA266 (proposed MHA441): `x - x` of one tensor, or of two tensors made alike
+// (mask_windows.unsqueeze(1) - mask_windows.unsqueeze(1)), is zero everywhere. Code that writes it
+// meant two different operands, most often the pairwise difference x.unsqueeze(d) -
+// x.unsqueeze(d + 1), whose one copy runs along each dim; PyTorch raises nothing. (x != x is
+// left alone: it is the NaN test.) The fix, for two unsqueezes of one tensor at one dim, unsqueezes the second at
+// the neighbouring dim.
+void check_same_difference(CallContext& ctx) {
+  if (ctx.call.arguments.contains("other")) return;
+  const ArgRef& input = ctx.call.tensor("input");
+  const ArgRef& other = ctx.call.tensor("other");
+  if (input.kind != ArgRef::Kind::Named || other.kind != ArgRef::Kind::Named) return;
+  if (!same_values(ctx.spec, input.name, other.name, &ctx.call)) return;
+  const ArgValue& operand = ctx.arg("other");
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::BoolMaskAdded,
+      input.name == other.name
+          ? fmt::format("\"{0}\" - \"{0}\": one tensor on both sides, the difference is 0 everywhere", input.name)
+          : fmt::format("\"{}\" - \"{}\": both are made the same way from the same tensors, so the difference is 0 everywhere",
+                        input.name, other.name),
+      &operand);
+  diagnostic.notes.push_back("a pairwise difference broadcasts x.unsqueeze(d) against x.unsqueeze(d + 1); PyTorch raises nothing");
+  const CallDecl* second = operand.producer;
+  if (second == nullptr || second->op != "unsqueeze" || !second->arguments.contains("dim") || !second->arguments.at("dim").is_number_integer() ||
+      !CallContext::index_in_calls(*second)) {
+    return;
+  }
+  const std::int64_t written = second->arguments.at("dim").get<std::int64_t>();
+  const std::int64_t neighbour = written < 0 ? written - 1 : written + 1;
+  ctx.add_patch_fix(diagnostic, fmt::format("unsqueeze({}) in call \"{}\": each operand varies along one of the two dims", neighbour, second->id),
+                    nlohmann::json::array({{{"op", "replace"}, {"path", child_pointer(second->pointer, "dim")}, {"value", neighbour}}}));
+  CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "entry (i, j) compares element i with element j");
+}
+
 // sub_check: two bool operands, then one.
 bool sub_refuses(CallContext& ctx, const ArgValue& input, const ArgValue& other) {
   bool both = input.dtype == DType::Bool && other.dtype == DType::Bool;
@@ -933,7 +995,10 @@ void infer_add(CallContext& ctx) {
   check_sliced_table(ctx, ctx.arg("input"), ctx.arg("other"));
   check_sliced_table(ctx, ctx.arg("other"), ctx.arg("input"));
 }
-void infer_sub(CallContext& ctx) { infer_binary(ctx, "-", sub_refuses, ResultKind::Promoted); }
+void infer_sub(CallContext& ctx) {
+  infer_binary(ctx, "-", sub_refuses, ResultKind::Promoted);
+  if (!ctx.outputs.empty()) check_same_difference(ctx);
+}
 void infer_mul(CallContext& ctx) {
   infer_binary(ctx, "*", nullptr, ResultKind::Promoted);
   if (!ctx.outputs.empty() && ctx.call.arguments.contains("other")) check_mul_infinity(ctx, ctx.arg("input"), ctx.outputs.front().dtype);

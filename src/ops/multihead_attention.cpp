@@ -325,6 +325,23 @@ class MhaRules {
 
   // ---- silent problems --------------------------------------------------------------------
 
+  // Whether `arg` is a batch of one built on purpose: made by a reshape or view that writes 1 in
+  // the batch slot and regroups its input's dims (SAINT's intersample attention reshapes (B, N, D)
+  // rows to (1, B, N*D), or (B, 1, N*D) seq-first, to attend across the batch). A view that only
+  // adds the axis ((B, E) pooled queries viewed (B, 1, E)) or rewrites the shape unchanged is no
+  // such act: the batch then sits in the sequence slot by mistake.
+  bool single_batch_built(const ArgValue& arg) const {
+    const CallDecl* maker = arg.producer;
+    if (maker == nullptr || (maker->op != "reshape" && maker->op != "view") || !maker->arguments.contains("shape")) return false;
+    const nlohmann::json& written = maker->arguments.at("shape");
+    const auto slot = static_cast<std::size_t>(batch_);
+    if (!written.is_array() || written.size() != arg.shape.size() || !written[slot].is_number_integer() || written[slot].get<std::int64_t>() != 1) {
+      return false;
+    }
+    std::optional<Shape> before = checked_tensor_shape(ctx_, input_name(*maker, "input"), maker);
+    return before && before->size() >= arg.shape.size() && *before != arg.shape;
+  }
+
   void check_symbol_roles() {
     struct Use {
       const ArgValue* arg;
@@ -365,6 +382,7 @@ class MhaRules {
       const DimRole role = role_of_dim(use.arg->dim_names, use.dim);
       if (role != (use.batch ? DimRole::Sequence : DimRole::Batch)) continue;
       if (!use.batch && mask_says_sequence(symbol)) continue;
+      if (!use.batch && single_batch_built(*use.arg)) continue;
       warned.push_back(symbol);
       Diagnostic& diagnostic = ctx_.report(
           DiagId::SymbolNameRole,

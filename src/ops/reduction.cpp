@@ -23,6 +23,7 @@
 #include "check/dim_origin.hpp"
 #include "check/mask_origin.hpp"
 #include "check/roles.hpp"
+#include "ops/contraction.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/einsum_equation.hpp"
 #include "ops/registry.hpp"
@@ -307,62 +308,10 @@ void check_averaged_weights_reduced(CallContext& ctx, const ArgValue& input, con
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the reduction combines the heads, each query's row kept");
 }
 
-// The first matrix product reading `name` after `after`: the dim of `name` (rank `rank`) it
-// contracts, its last as the first operand (x @ y), its last when x.transpose(-2, -1) or .mT is
-// the second (y @ x^T), its second to last as the second operand itself; and the tensor on the
-// product's other side, whose last dim the product contracts too (the keys before their transpose
-// when `name` holds the queries, the queries when it holds the keys; "" otherwise).
-struct ProductRead {
-  int contracted = 0;
-  std::string partner;
-  const CallDecl* product = nullptr;
-};
-
-std::optional<ProductRead> contracted_by_product(const Spec& spec, const CallDecl& after, const std::string& name, int rank) {
-  auto reads = [](const CallDecl& call, const std::string& argument, const std::string& tensor) {
-    auto ref = call.tensors.find(argument);
-    return ref != call.tensors.end() && ref->second.kind == ArgRef::Kind::Named && ref->second.name == tensor;
-  };
-  auto wrap = [&](const nlohmann::json& value) {
-    const std::int64_t at = value.is_number_integer() ? value.get<std::int64_t>() : -1000;
-    return at < 0 ? at + rank : at;
-  };
-  auto swaps_last_two = [&](const CallDecl& call) {
-    if (call.op != "transpose" || call.outputs.empty()) return false;
-    const std::int64_t a = wrap(call.arguments.at("dim0")), b = wrap(call.arguments.at("dim1"));
-    return std::min(a, b) == rank - 2 && std::max(a, b) == rank - 1;
-  };
-  bool past = false;
-  std::string transposed;
-  for (const CallDecl& call : spec.calls) {
-    if (&call == &after || (!after.pointer.empty() && call.pointer == after.pointer)) {
-      past = true;
-      continue;
-    }
-    if (!past) continue;
-    if (reads(call, "input", name) && swaps_last_two(call)) {
-      transposed = call.outputs.front();
-      continue;
-    }
-    if (call.op != "matmul" && call.op != "bmm") continue;
-    const std::string second = call.op == "bmm" ? "mat2" : "other";
-    if (reads(call, "input", name)) {
-      // The other side's tensor before its transpose (k of q @ k.transpose(-2, -1)).
-      const std::string other = input_name(call, second);
-      const CallDecl* made = other.empty() ? nullptr : producer_of(spec, other, &call);
-      return ProductRead{rank - 1, made != nullptr && swaps_last_two(*made) ? input_name(*made, "input") : std::string(), &call};
-    }
-    if (!transposed.empty() && reads(call, second, transposed)) return ProductRead{rank - 1, input_name(call, "input"), &call};
-    // A plain second operand is what the product aggregates (values weighted by attention, a
-    // graph's node features by its adjacency), normalised for its own reasons: no cosine.
-  }
-  return std::nullopt;
-}
-
 // The F.normalize call that made the product's other side, read.partner (cosine attention normalises
 // q and k alike), when it normalises over another dim than the last, the one the product contracts
 // there too: the same slip on both sides, which one fix repairs in both calls. Null otherwise.
-const CallDecl* partner_normalized_off(const CallContext& ctx, const ProductRead& read) {
+const CallDecl* partner_normalized_off(const CallContext& ctx, const Contraction& read) {
   const CallDecl* made = read.partner.empty() ? nullptr : producer_of(ctx.spec, read.partner, read.product);
   if (made == nullptr || made->op != "normalize" || made == &ctx.call || made->pointer.empty() || made->pointer == ctx.call.pointer) return nullptr;
   const std::optional<Shape> shape = checked_tensor_shape(ctx, input_name(*made, "input"), made);
@@ -381,27 +330,29 @@ const CallDecl* partner_normalized_off(const CallContext& ctx, const ProductRead
 // dim=-2), in both calls at once: one repaired alone still gives no cosines.
 void check_normalize_contracted(CallContext& ctx, const ArgValue& input, int dim) {
   if (ctx.call.outputs.empty() || input.rank() < 2) return;
-  std::optional<ProductRead> read = contracted_by_product(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank());
-  if (!read || read->contracted == dim) return;
-  const int contracted = read->contracted;
+  // Cosines are dot products of feature vectors: the product contracts the tensor's last dim (the
+  // transposed one's, in x @ y^T); what a product aggregates (a plain second operand: values
+  // weighted by attention, node features by an adjacency) is normalised for its own reasons.
+  std::optional<Contraction> contraction = contraction_of(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank());
+  const int features = input.rank() - 1;
+  if (!contraction || contraction->aggregated || contraction->dim != features || dim == features) return;
   Diagnostic& diagnostic = ctx.report(
       DiagId::NormalizeDimRole,
       fmt::format("F.normalize over dim {} ({}), but the matrix product that reads the result contracts dim {} ({}): its products are not cosines",
-                  dim, dim_text(input, dim), contracted, dim_text(input, contracted)),
+                  dim, dim_text(input, dim), features, dim_text(input, features)),
       &input, dim);
   diagnostic.notes.push_back("F.normalize's default dim=1 is made for (N, C) features; PyTorch raises nothing");
-  const int fixed = contracted == input.rank() - 1 ? -1 : contracted;
-  const std::string description = fmt::format("F.normalize over dim={} (the dim the product contracts)", fixed);
-  const CallDecl* partner = partner_normalized_off(ctx, *read);
+  const std::string description = "F.normalize over dim=-1 (the dim the product contracts)";
+  const CallDecl* partner = partner_normalized_off(ctx, *contraction);
   std::optional<std::string> own = ctx.argument_pointer("dim");
   if (partner != nullptr && own && ctx.index_in_calls()) {
     ctx.add_patch_fix(diagnostic, fmt::format("{} in both normalize calls \"{}\" and \"{}\"", description, ctx.call.id, partner->id),
-                      nlohmann::json::array({{{"op", "add"}, {"path", *own}, {"value", fixed}},
+                      nlohmann::json::array({{{"op", "add"}, {"path", *own}, {"value", -1}},
                                              {{"op", "add"}, {"path", child_pointer(partner->pointer, "dim")}, {"value", -1}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "both sides of the product are unit vectors along the dim it contracts: cosines");
     return;
   }
-  if (ctx.add_argument_fix(diagnostic, description, "dim", fixed)) {
+  if (ctx.add_argument_fix(diagnostic, description, "dim", -1)) {
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each vector the product reads has unit length");
   }
 }

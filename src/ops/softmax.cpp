@@ -10,6 +10,7 @@
 #include "check/fix_search.hpp"
 #include "check/mask_origin.hpp"
 #include "check/roles.hpp"
+#include "ops/contraction.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/einsum_equation.hpp"
 #include "ops/mask_meaning.hpp"
@@ -782,6 +783,72 @@ namespace {
 
 // softmax and log_softmax: the dim wrapped, then a floating dtype (the kernel PyTorch names in
 // its error depends on whether the dim is the last; both share softmax_kernel_impl otherwise). nullopt when PyTorch raises.
+// MHA332: log_softmax makes log-probabilities over a classifier's classes, the last dim of the
+// logits a Linear made (CTC's (B, T, C)); softmax makes a router's probabilities over its experts
+// (a MoE gate's (B, T, experts)). Over a dim named as a sequence instead, each class or expert is
+// normalised over the positions, and a loss or the top-k routing reads per-position values that
+// are not. Pointer scores are left alone: positions last, or a Linear of at most 4 outputs (a QA
+// head's start and end logits, a few pooling heads), normalised over the positions on purpose; so
+// are softmax weights a product then sums over the positions (the softmax's contraction rule).
+void check_logits_over_positions(CallContext& ctx, const ArgValue& input, int dim, const std::string& op, const std::string& reader) {
+  const int classes = input.rank() - 1;
+  if (dim == classes || input.producer == nullptr || input.producer->op != "Linear") return;
+  if (role_of_dim(input.dim_names, dim) != DimRole::Sequence || role_of_dim(input.dim_names, classes) != DimRole::Unknown) return;
+  const DimExpr& count = input.shape[static_cast<std::size_t>(classes)];
+  if (!count.is_constant() || count.offset <= 4) return;
+  if (!ctx.call.outputs.empty() && contraction_of(ctx.spec, ctx.call, ctx.call.outputs.front(), input.rank())) return;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::NormalizeDimRole,
+      fmt::format("{} over dim {} (\"{}\", a {}) normalises each class over the positions; the classes are the last dim ({}), "
+                  "the out_features of the Linear (call \"{}\") that made the logits",
+                  op, dim, input.dim_name(dim), role_name(DimRole::Sequence), count.str(), input.producer->id),
+      &input, dim);
+  diagnostic.notes.push_back(reader + "; PyTorch raises nothing");
+  if (ctx.add_argument_fix(diagnostic, op + " over dim=-1 (the classes)", "dim", -1)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each position's probabilities sum to 1 over the classes");
+  }
+}
+
+// The dim `dim` of a tensor of `rank` dims as an argument: negative for the last two, as written
+// for a (..., L, S) map (dim=-1, dim=-2), else counted from the front.
+int written_dim(int dim, int rank) { return dim >= rank - 2 ? dim - rank : dim; }
+
+// MHA286 (proposed MHA440): softmax makes weights that sum to 1 over the dim it normalises, and a
+// product reading them (weights @ values, linear attention's k^T v) averages over the dim it
+// contracts. Softmaxed over another dim (a synthesizer's (B, T, T) map over dim=1, linear
+// attention's keys over their features when k^T v sums the positions), the product sums weights
+// that do not sum to 1 there; PyTorch raises nothing. Reported when the contracted dim holds
+// positions (named as a sequence, or of the softmax dim's size: a square map). Left to other rules:
+// attention scores a product made, softmaxed over their keys (the reading einsum is the suspect,
+// MHA286 there), weights renormalised over the contracted dim (slot attention), and what a
+// product aggregates (a plain second operand). The fix softmaxes over the contracted dim.
+bool check_softmax_contracted(CallContext& ctx, const ArgValue& input, int dim) {
+  const int rank = input.rank();
+  if (ctx.call.outputs.empty() || rank < 2) return false;
+  std::optional<Contraction> contraction = contraction_of(ctx.spec, ctx.call, ctx.call.outputs.front(), rank);
+  if (!contraction || contraction->aggregated || contraction->dim == dim) return false;
+  const int summed = contraction->dim;
+  const bool positions = role_of_dim(input.dim_names, summed) == DimRole::Sequence ||
+                         input.shape[static_cast<std::size_t>(summed)] == input.shape[static_cast<std::size_t>(dim)];
+  if (!positions) return false;
+  const CallDecl* maker = values_maker(ctx.spec, input.producer);
+  const bool scores = maker != nullptr && (maker->op == "matmul" || maker->op == "bmm" || maker->op == "einsum");
+  if (scores && dim == rank - 1) return false;
+  if (renormalised_over(ctx.spec, ctx.call.outputs.front(), summed, rank)) return false;
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::SoftmaxOverQueries,
+      fmt::format("softmax over dim {} ({}), but the product (call \"{}\") that reads the weights sums them over dim {} ({}): "
+                  "they sum to 1 over another dim than the one they are averaged over",
+                  dim, dim_text(input, dim), contraction->product->id, summed, dim_text(input, summed)),
+      &input, dim);
+  diagnostic.notes.push_back("a weighted average's weights sum to 1 over the dim the product contracts; PyTorch raises nothing");
+  const int fixed = written_dim(summed, rank);
+  if (ctx.add_argument_fix(diagnostic, fmt::format("softmax over dim={} (the dim the product contracts)", fixed), "dim", fixed)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the product averages over the dim the weights sum to 1 over");
+  }
+  return true;
+}
+
 std::optional<int> normalised_dim(CallContext& ctx, const ArgValue& input) {
   std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank());
   if (!dim) return std::nullopt;
@@ -801,6 +868,7 @@ void infer_softmax(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
   std::optional<int> dim = normalised_dim(ctx, input);
   if (!dim) return;
+  const std::size_t before = ctx.diagnostics.size();
   check_softmax_dim_role(ctx, input, *dim);
   check_softmax_over_queries(ctx, input, *dim);
   check_softmax_over_product_queries(ctx, input, *dim);
@@ -808,37 +876,13 @@ void infer_softmax(CallContext& ctx) {
   check_softmax_renormalised_alike(ctx, input, *dim);
   check_softmax_over_filled_broadcast(ctx, input, *dim);
   check_softmax_off_weighted_sum(ctx, input, *dim);
+  if (ctx.diagnostics.size() == before && !check_softmax_contracted(ctx, input, *dim)) {
+    check_logits_over_positions(ctx, input, *dim, "softmax", "a router's or a classifier's probabilities are each position's, over the Linear's outputs");
+  }
   check_fill_before_softmax(ctx, input);
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();
 }
-
-namespace {
-
-// MHA332: log_softmax makes log-probabilities over a classifier's classes, the last dim of the
-// logits a Linear made (CTC's (B, T, C)). Over a dim named as a sequence instead, each class is
-// normalised over the positions, and ctc_loss or nll_loss read per-position log-probabilities that
-// are not. Pointer scores are left alone: positions last, or a Linear of at most 4 outputs (a
-// QA head's start and end logits, a few pooling heads), normalised over the positions on purpose.
-void check_log_softmax_over_positions(CallContext& ctx, const ArgValue& input, int dim) {
-  const int classes = input.rank() - 1;
-  if (dim == classes || input.producer == nullptr || input.producer->op != "Linear") return;
-  if (role_of_dim(input.dim_names, dim) != DimRole::Sequence || role_of_dim(input.dim_names, classes) != DimRole::Unknown) return;
-  const DimExpr& count = input.shape[static_cast<std::size_t>(classes)];
-  if (!count.is_constant() || count.offset <= 4) return;
-  Diagnostic& diagnostic = ctx.report(
-      DiagId::NormalizeDimRole,
-      fmt::format("log_softmax over dim {} (\"{}\", a {}) normalises each class over the positions; the classes are the last dim ({}), "
-                  "the out_features of the Linear (call \"{}\") that made the logits",
-                  dim, input.dim_name(dim), role_name(DimRole::Sequence), count.str(), input.producer->id),
-      &input, dim);
-  diagnostic.notes.push_back("a loss (ctc_loss, nll_loss) reads each position's log-probabilities over the classes; PyTorch raises nothing");
-  if (ctx.add_argument_fix(diagnostic, "log_softmax over dim=-1 (the classes)", "dim", -1)) {
-    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each position's log-probabilities sum (in probability) to 1 over the classes");
-  }
-}
-
-}  // namespace
 
 // F.log_softmax(input, dim): softmax's rules; its values are log-probabilities (a loss's input),
 // not attention weights, so the attention checks of softmax's dim do not apply.
@@ -846,7 +890,8 @@ void infer_log_softmax(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
   std::optional<int> dim = normalised_dim(ctx, input);
   if (!dim) return;
-  check_log_softmax_over_positions(ctx, input, *dim);
+  check_logits_over_positions(ctx, input, *dim, "log_softmax",
+                              "a loss (ctc_loss, nll_loss) reads each position's log-probabilities over the classes");
   ctx.outputs.push_back({"output", input.shape, input.dtype});
   ctx.output_layouts["output"] = input.layout.is_contiguous() ? Layout::contiguous(input.shape) : Layout::unknown();
 }

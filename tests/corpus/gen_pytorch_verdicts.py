@@ -328,6 +328,8 @@ def run_call(call, modules, built, env, symbols):
         return [torch.cat([env[n] for n in call["tensors"]], call.get("dim", 0))]
     if op == "einsum":
         return [torch.einsum(call["equation"], *[env[n] for n in call["operands"]])]
+    if op == "normalize":  # F.normalize, PyTorch's defaults p=2.0, dim=1
+        return [torch.nn.functional.normalize(tensor("input"), p=call.get("p", 2.0), dim=call.get("dim", 1))]
     if op == "F.scaled_dot_product_attention":
         options = {a: call[a] for a in ("is_causal", "scale", "enable_gqa") if a in call}
         return [sdpa(tensor("query"), tensor("key"), tensor("value"), tensor("attn_mask"), **options)]

@@ -95,6 +95,23 @@ TEST_CASE("N is a batch in PyTorch's (L, N, E), but the tokens beside a batch-na
   CHECK(primary->fixes[0].description == "construct with batch_first=True");
 }
 
+TEST_CASE("a batch of one built by a reshape that puts the batch in the sequence slot is deliberate: no MHA081", "[mha]") {
+  // Attention across the batch: each (T, C) entry flattened to one token of a single sequence.
+  auto across = [](const std::string& shape, const std::string& options) {
+    return R"j({"version": 1, "modules": {"mha": "nn.MultiheadAttention(192, 4)j" + options + R"j()"}, "tensors": {"x": ["B", 12, 16]},
+      "calls": [{"id": "r", "op": "view", "input": "x", "shape": )j" + shape + R"j(, "outputs": ["rows"]},
+                {"id": "a", "module": "mha", "query": "rows", "key": "rows", "value": "rows"}]})j";
+  };
+  CHECK(test::find(test::check_text(across(R"([1, "B", 192])", ", batch_first=True")), "MHA081") == nullptr);
+  CHECK(test::find(test::check_text(across(R"(["B", 1, 192])", "")), "MHA081") == nullptr);
+  // A (B, E) pooled query viewed (B, 1, E) only gains the axis: into a seq-first module the batch
+  // is still read as the sequence.
+  const Report pooled = test::check_text(R"j({"version": 1, "modules": {"mha": "nn.MultiheadAttention(64, 4)"}, "tensors": {"x": ["B", 64]},
+      "calls": [{"id": "r", "op": "view", "input": "x", "shape": ["B", 1, 64], "outputs": ["q"]},
+                {"id": "a", "module": "mha", "query": "q", "key": "q", "value": "q"}]})j");
+  CHECK(test::find(pooled, "MHA081") != nullptr);
+}
+
 TEST_CASE("a symbol that cannot take the required value is an error", "[mha]") {
   Report report = test::check_text(flat("", R"("query": ["L", "N", 512], "key": ["S", "N", 512], "value": ["S", "N", 512], "attn_mask": [12, "L", "S"])"));
   REQUIRE(test::find(report, "MHA051") != nullptr);

@@ -694,3 +694,108 @@ TEST_CASE("one batch entry's rows given to a final head: the head over every ent
   CHECK(picked->fixes[1].description == "give the head of call \"h\" every batch entry's rows: head(nodes), one result row per row of each entry");
   CHECK(picked->fixes[1].verified);
 }
+
+TEST_CASE("softmax over another dim than the product reading the weights contracts warns MHA286", "[glue][roles]") {
+  // A dense synthesizer's (B, L, L) map from a Linear, softmaxed over the queries (dim=-2), then
+  // averaged over its last dim by weights @ values (through dropout).
+  auto synthesized = [](int dim) {
+    return fmt::format(R"j({{"version": 1, "dims": {{"L": 32}}, "modules": {{"w": "nn.Linear(128, 32)"}},
+      "tensors": {{"x": ["B", "L", 128], "v": ["B", "L", 48]}},
+      "calls": [{{"id": "l", "module": "w", "input": "x", "outputs": ["a"]}},
+                {{"id": "p", "op": "softmax", "input": "a", "dim": {}, "outputs": ["w"]}},
+                {{"id": "d", "op": "dropout", "input": "w", "p": 0.1, "outputs": ["wd"]}},
+                {{"id": "o", "op": "matmul", "input": "wd", "other": "v"}}]}})j", dim);
+  };
+  const Report queries = test::check_text(synthesized(-2));
+  const Diagnostic* over_queries = test::find(queries, "MHA286");
+  REQUIRE(over_queries != nullptr);
+  CHECK(over_queries->call == "p");
+  CHECK(first_fix(*over_queries).description == "softmax over dim=-1 (the dim the product contracts)");
+  CHECK(first_fix(*over_queries).semantics == FixSemantics::Consistent);
+  CHECK(test::check_text(synthesized(-1)).diagnostics.empty());
+  // Linear attention laid out (B, N, H, D): keys softmaxed over their features while k^T v sums
+  // the positions (dim 1); the queries softmaxed over the features they are contracted over.
+  auto linear = [](int key_dim) {
+    return fmt::format(R"j({{"version": 1, "tensors": {{"q": ["B", "T", 4, 16], "k": ["B", "T", 4, 16], "v": ["B", "T", 4, 16]}},
+      "calls": [{{"id": "sq", "op": "softmax", "input": "q", "dim": -1, "outputs": ["qs"]}},
+                {{"id": "sk", "op": "softmax", "input": "k", "dim": {}, "outputs": ["ks"]}},
+                {{"id": "c", "op": "einsum", "equation": "bnhd,bnhe->bhde", "operands": ["ks", "v"], "outputs": ["ctx"]}},
+                {{"id": "o", "op": "einsum", "equation": "bnhd,bhde->bnhe", "operands": ["qs", "ctx"]}}]}})j", key_dim);
+  };
+  const Report features = test::check_text(linear(-1));
+  const Diagnostic* over_features = test::find(features, "MHA286");
+  REQUIRE(over_features != nullptr);
+  CHECK(over_features->call == "sk");
+  CHECK(first_fix(*over_features).description == "softmax over dim=1 (the dim the product contracts)");
+  CHECK(test::check_text(linear(1)).diagnostics.empty());
+  // Attention pooling (B, T, 8) softmaxed over the tokens and read as weights^T @ x: consistent.
+  CHECK(test::check_text(R"j({"version": 1, "modules": {"g": "nn.Linear(64, 8)"}, "tensors": {"x": ["B", "T", 64]},
+      "calls": [{"id": "l", "module": "g", "input": "x", "outputs": ["a"]}, {"id": "p", "op": "softmax", "input": "a", "dim": 1, "outputs": ["w"]},
+                {"id": "t", "op": "transpose", "input": "w", "dim0": 1, "dim1": 2, "outputs": ["wt"]},
+                {"id": "o", "op": "bmm", "input": "wt", "mat2": "x"}]})j")
+            .diagnostics.empty());
+  // Talking heads mix the weights across the heads after the softmax: no positions contracted.
+  CHECK(test::find(test::check_text(R"j({"version": 1, "tensors": {"s": ["B", 8, "T", "T"], "m": [8, 8]},
+      "calls": [{"id": "p", "op": "softmax", "input": "s", "dim": -1, "outputs": ["w"]},
+                {"id": "o", "op": "einsum", "equation": "bhij,hk->bkij", "operands": ["w", "m"]}]})j"),
+                   "MHA286") == nullptr);
+}
+
+TEST_CASE("F.normalize over a dim other than the features an einsum contracts warns MHA332", "[glue][roles]") {
+  // Shared query-key attention (B, H, T, D): the keys normalised over the positions (dim=2).
+  auto shared = [](int dim) {
+    return fmt::format(R"j({{"version": 1, "tensors": {{"q": ["B", 4, "T", 32]}},
+      "calls": [{{"id": "n", "op": "normalize", "input": "q", "dim": {}, "outputs": ["k"]}},
+                {{"id": "s", "op": "einsum", "equation": "bhid,bhjd->bhij", "operands": ["q", "k"], "outputs": ["sc"]}},
+                {{"id": "p", "op": "softmax", "input": "sc", "dim": -1}}]}})j", dim);
+  };
+  const Report positions = test::check_text(shared(2));
+  const Diagnostic* over_positions = test::find(positions, "MHA332");
+  REQUIRE(over_positions != nullptr);
+  CHECK(first_fix(*over_positions).description == "F.normalize over dim=-1 (the dim the product contracts)");
+  CHECK(test::check_text(shared(-1)).diagnostics.empty());
+  // Keys normalised over their features, then k^T v over the positions: no cosine, nothing to say.
+  CHECK(test::find(test::check_text(R"j({"version": 1, "tensors": {"k": ["B", 4, "T", 32], "v": ["B", 4, "T", 32]},
+      "calls": [{"id": "n", "op": "normalize", "input": "k", "dim": -1, "outputs": ["kn"]},
+                {"id": "c", "op": "einsum", "equation": "bhnd,bhne->bhde", "operands": ["kn", "v"]}]})j"),
+                   "MHA332") == nullptr);
+}
+
+TEST_CASE("softmax of a Linear's outputs over the positions warns MHA332 unless a product pools them", "[glue][roles]") {
+  auto router = [](int dim) {
+    return fmt::format(R"j({{"version": 1, "modules": {{"gate": "nn.Linear(256, 8)"}}, "tensors": {{"x": ["B", "L", 256]}},
+      "calls": [{{"id": "g", "module": "gate", "input": "x", "outputs": ["logits"]}},
+                {{"id": "p", "op": "softmax", "input": "logits", "dim": {}, "outputs": ["probs"]}}]}})j", dim);
+  };
+  const Report tokens = test::check_text(router(1));
+  const Diagnostic* over_tokens = test::find(tokens, "MHA332");
+  REQUIRE(over_tokens != nullptr);
+  CHECK(first_fix(*over_tokens).description == "softmax over dim=-1 (the classes)");
+  CHECK(test::check_text(router(-1)).diagnostics.empty());
+  CHECK(test::find(test::check_text(router(0)), "MHA332") == nullptr);  // the batch: MHA265's
+}
+
+TEST_CASE("a difference of two tensors made alike is zero everywhere: MHA266 with the neighbouring unsqueeze", "[glue]") {
+  auto pairwise = [](int first, int second) {
+    return fmt::format(R"j({{"version": 1, "tensors": {{"ids": ["B", "T"]}},
+      "calls": [{{"id": "a", "op": "unsqueeze", "input": "ids", "dim": {}, "outputs": ["r"]}},
+                {{"id": "b", "op": "unsqueeze", "input": "ids", "dim": {}, "outputs": ["c"]}},
+                {{"id": "d", "op": "sub", "input": "r", "other": "c", "outputs": ["diff"]}},
+                {{"id": "m", "op": "ne", "input": "diff", "other": 0}}]}})j", first, second);
+  };
+  const Report same = test::check_text(pairwise(-1, -1));
+  const Diagnostic* zero = test::find(same, "MHA266");
+  REQUIRE(zero != nullptr);
+  CHECK(zero->call == "d");
+  CHECK(first_fix(*zero).description == "unsqueeze(-2) in call \"b\": each operand varies along one of the two dims");
+  CHECK(first_fix(*zero).valid());
+  CHECK(test::check_text(pairwise(-1, -2)).diagnostics.empty());
+  CHECK(test::check_text(pairwise(1, 2)).diagnostics.empty());
+  // One name on both sides; two dropouts of one tensor differ and are left alone.
+  CHECK(test::find(test::check_text(R"j({"version": 1, "tensors": {"x": [4, 8]}, "calls": [{"id": "d", "op": "sub", "input": "x", "other": "x"}]})j"),
+                   "MHA266") != nullptr);
+  CHECK(test::check_text(R"j({"version": 1, "tensors": {"x": [4, 8]},
+      "calls": [{"id": "a", "op": "dropout", "input": "x", "p": 0.1, "outputs": ["y"]}, {"id": "b", "op": "dropout", "input": "x", "p": 0.1, "outputs": ["z"]},
+                {"id": "d", "op": "sub", "input": "y", "other": "z"}]})j")
+            .diagnostics.empty());
+}
