@@ -250,9 +250,14 @@ OperatorSchema arithmetic_schema(std::string name) {
 const OperatorSchema kAdd = arithmetic_schema("add");
 const OperatorSchema kSub = arithmetic_schema("sub");
 const OperatorSchema kMul = arithmetic_schema("mul");
-// torch.eq and torch.ne(input, other): `mask == 0`, `mask != 0`.
+// torch.eq and torch.ne(input, other): `mask == 0`, `mask != 0`; torch.gt, ge, lt and le: the
+// length and threshold masks (`arange(T)[None, :] < lengths[:, None]`, `prob >= 0.5`).
 const OperatorSchema kEq = arithmetic_schema("eq");
 const OperatorSchema kNe = arithmetic_schema("ne");
+const OperatorSchema kGt = arithmetic_schema("gt");
+const OperatorSchema kGe = arithmetic_schema("ge");
+const OperatorSchema kLt = arithmetic_schema("lt");
+const OperatorSchema kLe = arithmetic_schema("le");
 // torch.bitwise_and and torch.bitwise_or(input, other): `a & b`, `a | b`, other a tensor or a number.
 const OperatorSchema kBitwiseAnd = arithmetic_schema("bitwise_and");
 const OperatorSchema kBitwiseOr = arithmetic_schema("bitwise_or");
@@ -609,6 +614,10 @@ std::vector<OperatorDef> build_table() {
       // which the forward pass stores exactly: they run on any dtype.
       function(kEq, "torch.eq", infer_eq, forward_arithmetic, false),
       function(kNe, "torch.ne", infer_ne, forward_arithmetic, false),
+      function(kGt, "torch.gt", infer_gt, forward_arithmetic, false),
+      function(kGe, "torch.ge", infer_ge, forward_arithmetic, false),
+      function(kLt, "torch.lt", infer_lt, forward_arithmetic, false),
+      function(kLe, "torch.le", infer_le, forward_arithmetic, false),
       function(kLogicalAnd, "torch.logical_and", infer_logical_and, forward_arithmetic, false),
       function(kLogicalOr, "torch.logical_or", infer_logical_or, forward_arithmetic, false),
       function(kBitwiseAnd, "torch.bitwise_and", infer_bitwise_and, forward_arithmetic, false),
@@ -809,5 +818,7 @@ std::string option_kind_text(OptionKind kind) {
   }
   return "a value";
 }
+
+bool is_comparison(std::string_view op) { return op == "eq" || op == "ne" || op == "gt" || op == "ge" || op == "lt" || op == "le"; }
 
 }  // namespace mhacheck

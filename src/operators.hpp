@@ -52,6 +52,8 @@ struct OperatorDef {
 };
 
 const std::vector<OperatorDef>& operator_table();
+// eq, ne, gt, ge, lt, le: elementwise, bool out, every dim kept.
+bool is_comparison(std::string_view op);
 // By a module's canonical type or a function's name; nullptr when unknown.
 const OperatorDef* find_operator(const std::string& name);
 // The same for a name the spec reader accepted: an unknown one is a bug, and throws std::logic_error.

@@ -798,6 +798,14 @@ _FUNCTIONS = {
     "__eq__": _binary("eq", True),
     "ne": _binary("ne", True),
     "__ne__": _binary("ne", True),
+    "gt": _binary("gt", True),
+    "__gt__": _binary("gt", True),
+    "ge": _binary("ge", True),
+    "__ge__": _binary("ge", True),
+    "lt": _binary("lt", True),
+    "__lt__": _binary("lt", True),
+    "le": _binary("le", True),
+    "__le__": _binary("le", True),
     "logical_and": _binary("logical_and"),
     "logical_or": _binary("logical_or"),
     "bitwise_and": _binary("bitwise_and", True),
@@ -889,7 +897,7 @@ _MOVING_OPS = {"transpose", "permute", "reshape", "view", "unsqueeze", "squeeze"
                "narrow", "contiguous", "clone", "dropout", "expand", "repeat", "repeat_interleave", "to", *_CASTS, "tril", "triu",
                "pad", "unbind"}
 # The mask inversions and combinations give bool (or their integer type), which `run` computes exactly.
-_EXACT_OPS = {"eq", "ne", "logical_not", "bitwise_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or",
+_EXACT_OPS = {"eq", "ne", "gt", "ge", "lt", "le", "logical_not", "bitwise_not", "logical_and", "logical_or", "bitwise_and", "bitwise_or",
               "ones", "zeros", "full", "ones_like", "zeros_like", "full_like", "new_ones", "new_zeros", "arange", "eye", "flip",
               "expand_as", "view_as", "reshape_as", "stack", "argmax", "argmin"}
 _RUN_DTYPES = (torch.float32, torch.float64)

@@ -50,10 +50,10 @@ struct LayoutSource {
 // An elementwise operator of one tensor and a Python number (bias == 0, x * scale): its output
 // is its input's layout and shape, each element made from the input's element at that place.
 bool with_a_number(const CallDecl& call) {
-  static const std::array<const char*, 8> ops = {"eq", "ne", "add", "sub", "mul", "div", "logical_not", "bitwise_not"};
+  static const std::array<const char*, 6> ops = {"add", "sub", "mul", "div", "logical_not", "bitwise_not"};
   auto other = call.tensors.find("other");
   return call.tensors.count("input") == 1 && (other == call.tensors.end() || other->second.kind == ArgRef::Kind::Absent) &&
-         std::any_of(ops.begin(), ops.end(), [&](const char* op) { return call.op == op; });
+         (is_comparison(call.op) || std::any_of(ops.begin(), ops.end(), [&](const char* op) { return call.op == op; }));
 }
 
 // `through_numbers`: also through the elementwise operators with a number (with_a_number), for
@@ -564,10 +564,9 @@ struct Operand {
 };
 
 std::vector<Operand> broadcast_operands(const CallDecl& call, const CallReport& checked) {
-  static const std::array<const char*, 11> ops = {"add", "sub", "mul", "div", "masked_fill", "eq", "ne",
-                                                  "logical_and", "logical_or", "bitwise_and", "bitwise_or"};
+  static const std::array<const char*, 9> ops = {"add", "sub", "mul", "div", "masked_fill", "logical_and", "logical_or", "bitwise_and", "bitwise_or"};
   std::vector<Operand> operands;
-  if (std::none_of(ops.begin(), ops.end(), [&](const char* op) { return call.op == op; })) return operands;
+  if (!is_comparison(call.op) && std::none_of(ops.begin(), ops.end(), [&](const char* op) { return call.op == op; })) return operands;
   for (const ResolvedArgument& resolved : checked.arguments) {
     auto ref = call.tensors.find(resolved.name);
     if (ref != call.tensors.end() && !resolved.shape.empty()) operands.push_back({&resolved, &ref->second});

@@ -19,6 +19,7 @@
 #include "forward/forward_call.hpp"
 #include "ops/einsum_equation.hpp"
 #include "ops/result_type.hpp"
+#include "operators.hpp"
 
 namespace mhacheck {
 namespace {
@@ -141,18 +142,26 @@ std::vector<C> operand_values(const Array* tensor, const nlohmann::json& number,
   return values;
 }
 
-// eq and ne: PyTorch casts both operands to their common dtype (torch.result_type) and compares
-// there: float32 x == 0.1 compares with float32(0.1), int64 operands compare as integers.
+// eq, ne, gt, ge, lt and le: PyTorch casts both operands to their common dtype (torch.result_type)
+// and compares there: float32 x == 0.1 compares with float32(0.1), int64 operands as integers.
 template <typename C>
 std::vector<double> compared(const ForwardCall& call, DType common, const std::vector<std::int64_t>& a_at, const std::vector<std::int64_t>& b_at) {
   const Array* other = call.tensor("other");
   const nlohmann::json no_number;
   std::vector<C> a = operand_values<C>(call.tensor("input"), no_number, common);
   std::vector<C> b = operand_values<C>(other, other != nullptr ? no_number : call.argument("other"), common);
-  bool equal = call.call->op == "eq";
+  const std::string& op = call.call->op;
+  auto holds = [&op](C x, C y) {
+    if (op == "eq") return x == y;
+    if (op == "ne") return x != y;
+    if (op == "gt") return x > y;
+    if (op == "ge") return x >= y;
+    if (op == "lt") return x < y;
+    return x <= y;
+  };
   std::vector<double> result(a_at.size());
   for (std::size_t i = 0; i < result.size(); ++i) {
-    result[i] = (a[static_cast<std::size_t>(a_at[i])] == b[static_cast<std::size_t>(b_at[i])]) == equal;
+    result[i] = holds(a[static_cast<std::size_t>(a_at[i])], b[static_cast<std::size_t>(b_at[i])]) ? 1.0 : 0.0;
   }
   return result;
 }
@@ -225,7 +234,7 @@ ForwardResult forward_arithmetic(const ForwardCall& call) {
     }
     return one(stored(call.output_dtype, call.output_shape, result));
   }
-  if (op == "eq" || op == "ne") {
+  if (is_comparison(op)) {
     DType common = other != nullptr ? result_type(input.dtype, input.shape.size(), other->dtype, other->shape.size())
                                     : result_type(input.dtype, input.shape.size(), number_dtype(call.argument("other")), std::nullopt);
     std::vector<double> result = common == DType::Float64 ? compared<double>(call, common, a_at, b_at)

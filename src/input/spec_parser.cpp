@@ -1115,7 +1115,7 @@ std::string bare_function_name(std::string name) {
   // PyTorch's aliases (torch/_torch_docs.py: "Alias of torch.cat()"), which run the same kernel.
   static const std::map<std::string, std::string, std::less<>> kAliases = {
       {"concat", "cat"}, {"concatenate", "cat"}, {"swapdims", "transpose"}, {"multiply", "mul"},
-      {"divide", "div"}, {"subtract", "sub"}, {"not_equal", "ne"}, {"clip", "clamp"}, {"clip_min", "clamp_min"}};
+      {"divide", "div"}, {"subtract", "sub"}, {"not_equal", "ne"}, {"greater", "gt"}, {"greater_equal", "ge"}, {"less", "lt"}, {"less_equal", "le"}, {"clip", "clamp"}, {"clip_min", "clamp_min"}};
   auto alias = kAliases.find(name);
   return alias == kAliases.end() ? name : alias->second;
 }

@@ -19,6 +19,7 @@
 #include "ops/softmax_weights.hpp"
 #include "fix_search.hpp"
 #include "roles.hpp"
+#include "operators.hpp"
 
 #include <algorithm>
 #include <array>
@@ -879,10 +880,10 @@ void check_whole_batch_divisor(CallContext& ctx, const ArgValue& input, const Ar
   // with a number (ids != pad) first: those keep every dim, and so the declared dims' names.
   std::string source = summed;
   for (const CallDecl* maker = producer_of(ctx.spec, source, reduction); maker != nullptr; maker = producer_of(ctx.spec, source, maker)) {
-    static const std::array<const char*, 10> keeping = {"float", "double", "half", "bfloat16", "to", "long", "int", "bool", "eq", "ne"};
+    static const std::array<const char*, 8> keeping = {"float", "double", "half", "bfloat16", "to", "long", "int", "bool"};
     auto input_ref = maker->tensors.find("input");
-    const bool compared = maker->op == "eq" || maker->op == "ne";
-    if (std::none_of(keeping.begin(), keeping.end(), [&](const char* op) { return maker->op == op; }) || input_ref == maker->tensors.end() ||
+    const bool compared = is_comparison(maker->op);
+    if ((!compared && std::none_of(keeping.begin(), keeping.end(), [&](const char* op) { return maker->op == op; })) || input_ref == maker->tensors.end() ||
         input_ref->second.kind != ArgRef::Kind::Named || (compared && !maker->arguments.contains("other"))) {
       return;
     }
@@ -1006,6 +1007,10 @@ void infer_mul(CallContext& ctx) {
 // `mask == 0` and `mask != 0`: any dtypes, bool out.
 void infer_eq(CallContext& ctx) { infer_binary(ctx, "==", nullptr, ResultKind::Comparison); }
 void infer_ne(CallContext& ctx) { infer_binary(ctx, "!=", nullptr, ResultKind::Comparison); }
+void infer_gt(CallContext& ctx) { infer_binary(ctx, ">", nullptr, ResultKind::Comparison); }
+void infer_ge(CallContext& ctx) { infer_binary(ctx, ">=", nullptr, ResultKind::Comparison); }
+void infer_lt(CallContext& ctx) { infer_binary(ctx, "<", nullptr, ResultKind::Comparison); }
+void infer_le(CallContext& ctx) { infer_binary(ctx, "<=", nullptr, ResultKind::Comparison); }
 // torch.logical_and/or: any dtypes (nonzero is True), bool out; `a & b` and `a | b` of two bool
 // masks give the same as bitwise_and/or.
 void infer_logical_and(CallContext& ctx) { infer_binary(ctx, "and", nullptr, ResultKind::Comparison); }

@@ -42,8 +42,12 @@ void infer_add(CallContext& ctx);  // also sub, mul and div (ops/arithmetic.cpp)
 void infer_sub(CallContext& ctx);
 void infer_mul(CallContext& ctx);
 void infer_div(CallContext& ctx);
-void infer_eq(CallContext& ctx);  // also ne: `mask == 0`, `mask != 0`, bool out
+void infer_eq(CallContext& ctx);  // also ne, gt, ge, lt, le: `mask == 0`, `pos < len`, bool out
 void infer_ne(CallContext& ctx);
+void infer_gt(CallContext& ctx);
+void infer_ge(CallContext& ctx);
+void infer_lt(CallContext& ctx);
+void infer_le(CallContext& ctx);
 void infer_logical_and(CallContext& ctx);  // also logical_or: any dtypes, bool out
 void infer_logical_or(CallContext& ctx);
 void infer_bitwise_and(CallContext& ctx);  // also bitwise_or, `&` and `|`: bool and integer dtypes only

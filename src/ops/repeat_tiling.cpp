@@ -15,6 +15,7 @@
 #include "ops/index_expression.hpp"
 #include "ops/parts.hpp"
 #include "ops/size_product.hpp"
+#include "operators.hpp"
 
 namespace mhacheck {
 
@@ -359,7 +360,7 @@ bool interleaved_by_stack(const CallContext& ctx, const ArgValue& tokens, int di
 // size-1 dims or broadcast (unsqueeze, [:, None, None, :], view(B, 1, 1, T), expand), each
 // followed to the position dim's index in its input.
 std::optional<PositionsTiling> positions_tiling(const CallContext& ctx, const ArgValue& mask, int dim) {
-  static const std::array<const char*, 19> keeping = {"logical_not", "bitwise_not", "eq", "ne", "bool", "float", "half", "to", "long",
+  static const std::array<const char*, 17> keeping = {"logical_not", "bitwise_not", "bool", "float", "half", "to", "long",
                                                       "int", "contiguous", "clone", "mul", "div", "add", "sub", "neg", "type_as", "double"};
   const CallDecl* call = mask.producer;
   int rank = mask.rank();
@@ -387,7 +388,7 @@ std::optional<PositionsTiling> positions_tiling(const CallContext& ctx, const Ar
     for (const auto& [argument, ref] : call->tensors) {
       if (argument != "input" && ref.kind != ArgRef::Kind::Absent && !(call->op == "type_as" && argument == "other")) return std::nullopt;
     }
-    if (std::none_of(keeping.begin(), keeping.end(), [&](const char* op) { return call->op == op; })) {
+    if (!is_comparison(call->op) && std::none_of(keeping.begin(), keeping.end(), [&](const char* op) { return call->op == op; })) {
       const std::optional<std::pair<Shape, Shape>> shapes = checked_in_out(ctx, *call);
       if (!shapes || static_cast<int>(shapes->second.size()) != rank) return std::nullopt;
       const auto& [in, out] = *shapes;

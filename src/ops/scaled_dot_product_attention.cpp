@@ -23,6 +23,7 @@
 #include "dim_origin.hpp"
 #include "mask_origin.hpp"
 #include "ops/mask_values.hpp"
+#include "operators.hpp"
 
 #include <array>
 
@@ -812,12 +813,12 @@ class SdpaRules {
   // input that keep or convert its entries (indexing, reshapes, casts, ~, comparisons with a
   // number), and the call reading it (null: attn_mask is that tensor); nullopt past any other call.
   std::optional<std::pair<std::string, const CallDecl*>> mask_source() const {
-    static const std::set<std::string_view> converts{"bool", "to", "float", "half", "long", "int", "eq", "ne", "bitwise_not", "logical_not"};
+    static const std::set<std::string_view> converts{"bool", "to", "float", "half", "long", "int", "bitwise_not", "logical_not"};
     std::string name = input_name(ctx_.call, "attn_mask");
     const CallDecl* reader = nullptr;
     const CallDecl* call = mask_.producer;
     for (int step = 0; step < 16 && call != nullptr; ++step) {
-      if (!keeps_values(call->op) && converts.count(call->op) == 0) return std::nullopt;
+      if (!keeps_values(call->op) && !is_comparison(call->op) && converts.count(call->op) == 0) return std::nullopt;
       std::string from = input_name(*call, "input");
       if (from.empty()) return std::nullopt;
       name = from;

@@ -12,6 +12,7 @@
 #include "dim_origin.hpp"
 #include "mask_origin.hpp"
 #include "ops/registry.hpp"
+#include "operators.hpp"
 
 namespace mhacheck {
 namespace {
@@ -66,8 +67,8 @@ std::string index_text(const IndexExpression& index) {
 std::optional<PositionsCut> positions_cut(const CallContext& ctx, const CallDecl* producer, std::size_t dim, std::size_t rank) {
   // Calls that keep every dim where it is: copies, casts, and the inversions and comparisons
   // with a number that turn a keep mask into a fill mask.
-  static constexpr std::array<std::string_view, 16> same_dims = {"contiguous", "clone", "detach", "to",  "float", "half",        "bfloat16", "double",
-                                                                 "bool",       "long",  "int",    "dropout", "bitwise_not", "logical_not", "eq", "ne"};
+  static constexpr std::array<std::string_view, 14> same_dims = {"contiguous", "clone", "detach", "to",  "float", "half",        "bfloat16", "double",
+                                                                 "bool",       "long",  "int",    "dropout", "bitwise_not", "logical_not"};
   for (int step = 0; step < kMaxSteps && producer != nullptr; ++step) {
     const std::string& op = producer->op;
     if (op == "getitem") {
@@ -97,8 +98,8 @@ std::optional<PositionsCut> positions_cut(const CallContext& ctx, const CallDecl
       std::optional<std::size_t> from = normal_dim(dims[dim], rank);
       if (!from) return std::nullopt;
       dim = *from;
-    } else if (std::find(same_dims.begin(), same_dims.end(), op) == same_dims.end() ||
-               ((op == "eq" || op == "ne") && !producer->arguments.value("other", nlohmann::json()).is_number())) {
+    } else if (is_comparison(op) ? !producer->arguments.value("other", nlohmann::json()).is_number()
+                                 : std::find(same_dims.begin(), same_dims.end(), op) == same_dims.end()) {
       return std::nullopt;
     }
     const std::string input = input_name(*producer, "input");

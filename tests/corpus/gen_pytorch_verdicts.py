@@ -274,9 +274,9 @@ def run_call(call, modules, built, env, symbols):
         return [tensor("input").repeat_interleave(call["repeats"], dim=call.get("dim"))]
     if op == "add":
         return [tensor("input") + number_or_tensor(call["other"], env)]
-    if op in ("eq", "ne"):  # `mask == 0`: other a number or a tensor
+    if op in ("eq", "ne", "gt", "ge", "lt", "le"):  # `mask == 0`, `pos < lengths`: other a number or a tensor
         other = tensor("other") if isinstance(call["other"], str) else call["other"]
-        return [tensor("input") == other if op == "eq" else tensor("input") != other]
+        return [getattr(torch, op)(tensor("input"), other)]
     if op == "bitwise_not":
         return [~tensor("input")]
     if op == "logical_not":
@@ -397,7 +397,7 @@ def is_mask(name, calls):
                for call in calls for a in call)
 
 
-MASK_MAKERS = {"eq", "ne", "bitwise_not", "logical_not"}
+MASK_MAKERS = {"eq", "ne", "gt", "ge", "lt", "le", "bitwise_not", "logical_not"}
 
 
 def leaks(modules, calls, built, values, tensors, symbols, generator):

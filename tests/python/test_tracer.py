@@ -15,6 +15,20 @@ from mhacheck import _check, _modules, _symbols, _tracer
 from trace_support import BINARY, by_severity, check, line_number, main, module_calls, replay
 
 
+class LengthAndThresholdMasks(nn.Module):
+    """A padding mask from lengths (True = keep, inverted for nn.MultiheadAttention) and a
+    threshold mask of a probability map, the comparisons `<`, `>=`, `>` and `<=`."""
+    def __init__(self):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x, lengths, prob):
+        keep = torch.arange(x.shape[1])[None, :] < lengths[:, None]
+        out, _ = self.attn(x, x, x, key_padding_mask=~keep)
+        inside = (prob >= 0.5) | (prob > 0.9) | (prob <= 0.1)
+        return out.masked_fill(inside[:, :, None], 0.0)
+
+
 class DropsIntermediates(nn.Module):
     def forward(self, x):
         y = x.transpose(0, 1)
@@ -721,6 +735,17 @@ class TracerTest(unittest.TestCase):
         errors = by_severity(check(refused), "error")
         self.assertEqual([e["code"] for e in errors], ["MHA313"])
         self.assertEqual(errors[0]["location"]["line"], line_number(__file__, "float invert"))
+
+    def test_comparisons_are_recorded_and_replayed(self):
+        torch.manual_seed(0)
+        inputs = (mhacheck.shape("B", "T", 8), mhacheck.shape("B", dtype=torch.int64), mhacheck.shape("B", "T"))
+        spec = mhacheck.trace(LengthAndThresholdMasks(), inputs, dims={"B": 2, "T": 5}, values=True)
+        self.assertIsNone(spec.error)
+        ops = [c["op"] for c in spec.calls]
+        for op in ("lt", "ge", "gt", "le"):
+            self.assertIn(op, ops)
+        self.assertEqual(by_severity(check(spec), "error", "warning"), [])
+        replay(self, spec)
 
     def test_where_and_elementwise_functions_are_recorded_and_replayed(self):
         torch.manual_seed(0)

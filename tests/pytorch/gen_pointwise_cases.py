@@ -99,7 +99,7 @@ def binary(op, shape, dtype, other, other_dtype=None, **args):
         spec["other"] = other
         y = other
     spec.update(args)
-    fn = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "eq": torch.eq, "ne": torch.ne, "logical_and": torch.logical_and,
+    fn = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "eq": torch.eq, "ne": torch.ne, "gt": torch.gt, "ge": torch.ge, "lt": torch.lt, "le": torch.le, "logical_and": torch.logical_and,
           "logical_or": torch.logical_or, "bitwise_and": torch.bitwise_and, "bitwise_or": torch.bitwise_or}.get(op)
     if fn is not None:
         return case(op, spec, run(lambda: fn(x, y)))
@@ -366,10 +366,12 @@ def mask_inversion_cases():
         for number in (0, 1, 0.5, True):
             yield binary("eq", (2, 3), dtype, number)
             yield binary("ne", (2, 3), dtype, number)
+            yield binary("lt", (2, 3), dtype, number)
+            yield binary("ge", (2, 3), dtype, number)
     for shape in SHAPES:
         yield unary("logical_not", shape, "int64")
         yield unary("bitwise_not", shape, "bool")
-    for op in ("eq", "ne"):
+    for op in ("eq", "ne", "gt", "ge", "lt", "le"):
         for a, b in [((2, 3), (2, 3)), ((2, 1, 5), (5,)), ((2, 5), (3, 5)), ((4, 1, 1, 5), (4, 5, 5)), ((), (2, 3))]:
             yield binary(op, a, "int64", b, "bool")
             yield binary(op, b, "float32", a, "int64")

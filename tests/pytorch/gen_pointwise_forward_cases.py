@@ -167,6 +167,13 @@ CASES = {
                                  [({"op": "eq", "input": "am", "other": 0, "outputs": ["pad"]}, lambda e: e["am"] == 0),
                                   ({"op": "masked_fill", "input": "s", "mask": "pad", "value": -1e9, "outputs": ["out"]},
                                    lambda e: e["s"].masked_fill(e["pad"], -1e9))]),
+    # A length mask: positions below each sequence's length (True = keep), and a threshold mask.
+    "lt-length-mask": ({"pos": ((1, 6), "int64"), "lengths": ((3, 1), "int64")},
+                       [({"op": "lt", "input": "pos", "other": "lengths", "outputs": ["keep"]}, lambda e: e["pos"] < e["lengths"])]),
+    "ge-float32-threshold": ({"p": ((2, 5), "float32")}, [({"op": "ge", "input": "p", "other": 0.5, "outputs": ["out"]}, lambda e: e["p"] >= 0.5)]),
+    "gt-le-int64-float": ({"x": ((3,), "int64"), "y": ((3,), "float64")},
+                          [({"op": "gt", "input": "x", "other": "y", "outputs": ["g"]}, lambda e: e["x"] > e["y"]),
+                           ({"op": "le", "input": "x", "other": 1.5, "outputs": ["out"]}, lambda e: e["x"] <= 1.5)]),
     "ne-zero-float": ({"x": ((3, 4), "float64")}, [({"op": "ne", "input": "x", "other": 0, "outputs": ["out"]}, lambda e: e["x"] != 0)]),
     "eq-broadcast-tensor": ({"x": ((2, 1, 4), "int64"), "y": ((3, 4), "int64")},
                             [({"op": "eq", "input": "x", "other": "y", "outputs": ["out"]}, lambda e: e["x"] == e["y"])]),
