@@ -814,7 +814,7 @@ void check_same_difference(CallContext& ctx) {
   if (!same_values(ctx.spec, input.name, other.name, &ctx.call)) return;
   const ArgValue& operand = ctx.arg("other");
   Diagnostic& diagnostic = ctx.report(
-      DiagId::BoolMaskAdded,
+      DiagId::SameDifference,
       input.name == other.name
           ? fmt::format("\"{0}\" - \"{0}\": one tensor on both sides, the difference is 0 everywhere", input.name)
           : fmt::format("\"{}\" - \"{}\": both are made the same way from the same tensors, so the difference is 0 everywhere",

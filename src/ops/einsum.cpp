@@ -479,7 +479,7 @@ void check_contracted_batch(CallContext& ctx, const std::vector<const ArgValue*>
       }
       const std::string repaired = equation_text(fixed);
       Diagnostic& diagnostic = ctx.report(
-          DiagId::ReduceBatchRole,
+          DiagId::EinsumContractsBatch,
           fmt::format("einsum \"{}\" sums {} of {} (dim {} \"{}\", the batch) while {} (dim {} \"{}\") keeps its batch under {}: each entry of "
                       "the result adds up the values of every batch entry of {}, mixing the batch",
                       equation_text(read), einsum_letter(summed_label), shown_name(b), summed.dim, b.dim_name(summed.dim), shown_name(a), kept.dim,

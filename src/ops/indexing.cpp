@@ -275,7 +275,7 @@ void check_token_readout(CallContext& ctx, const ArgValue& input, int selected, 
   const std::string token = input_name(cat, list_element("tensors", pieces - 1));
   const std::string name = shown_name(input, "input");
   Diagnostic& diagnostic = ctx.report(
-      DiagId::IndexBatchEntry,
+      DiagId::AppendedTokenReadAtStart,
       fmt::format("{} reads position 0 of dim {}, which call \"{}\" joined with {} (one position) appended last: position 0 is the first of "
                   "{}'s {} positions, not the appended token",
                   name, dim_label(input, selected), cat.id, token.empty() ? "its last piece" : token, first_name, first->str()),

@@ -719,7 +719,7 @@ void check_softmax_off_weighted_sum(CallContext& ctx, const ArgValue& input, int
   if (sum->product ? scores_key_dim(ctx, input) != sum->dim : !sum->values_along) return;
   if (renormalised_over(ctx.spec, weights, sum->dim, input.rank()) || routing_logits(ctx, input)) return;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::SoftmaxDimRole,
+      DiagId::SoftmaxOffReducedDim,
       fmt::format("softmax over dim {} ({}), but call \"{}\" ({}) sums the weights over dim {} ({}): the weights sum to 1 along a dim "
                   "that is kept, not along the one the weighted sum runs over",
                   dim, dim_text(input, dim), sum->reader->id, sum->reader->op, sum->dim, dim_text(input, sum->dim)),
@@ -836,7 +836,7 @@ bool check_softmax_contracted(CallContext& ctx, const ArgValue& input, int dim) 
   if (scores && dim == rank - 1) return false;
   if (renormalised_over(ctx.spec, ctx.call.outputs.front(), summed, rank)) return false;
   Diagnostic& diagnostic = ctx.report(
-      DiagId::SoftmaxOverQueries,
+      DiagId::SoftmaxOffReducedDim,
       fmt::format("softmax over dim {} ({}), but the product (call \"{}\") that reads the weights sums them over dim {} ({}): "
                   "they sum to 1 over another dim than the one they are averaged over",
                   dim, dim_text(input, dim), contraction->product->id, summed, dim_text(input, summed)),

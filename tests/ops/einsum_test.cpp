@@ -255,9 +255,9 @@ TEST_CASE("an einsum that contracts softmax weights over the queries and keeps t
   // (slot attention).
   CHECK(test::find(check("bhij,bhjd->bhid"), "MHA286") == nullptr);
   // Softmaxed over i and contracted over j: the softmax's contraction rule reports it at the softmax
-  // (borrowing MHA286 until its own code, MHA440, is added), not this einsum's rule.
+  // (MHA431), not this einsum's rule.
   const Report over_queries = check("bhij,bhjd->bhid", 2);
-  const Diagnostic* at_softmax = test::find(over_queries, "MHA286");
+  const Diagnostic* at_softmax = test::find(over_queries, "MHA431");
   REQUIRE(at_softmax != nullptr);
   CHECK(at_softmax->call == "sm");
   CHECK(test::find(check("bhij,bhid->bhjd", -1,
@@ -399,7 +399,7 @@ TEST_CASE("an einsum that sums one operand's batch under a letter of its own, th
   // all the batch entries' keys.
   Report scores = test::check_text(R"({"dims": {"B": 3}, "tensors": {"q": ["B", 8, "L", 32], "k": ["B", 8, "S", 32]},
     "calls": [{"id": "s", "op": "einsum", "equation": "bhld,zhsd->bhls", "operands": ["q", "k"], "outputs": ["sc"]}]})");
-  const Fix* fix = test::first_fix(scores, "MHA288");
+  const Fix* fix = test::first_fix(scores, "MHA437");
   REQUIRE(fix != nullptr);
   CHECK(fix->description == "pair the batch entries: einsum 'bhld,bhsd->bhls'");
   CHECK(fix->valid());
@@ -407,8 +407,8 @@ TEST_CASE("an einsum that sums one operand's batch under a letter of its own, th
   // The weights times the values, the batch named "batch" and written n in the values' term.
   Report context = test::check_text(R"({"tensors": {"w": ["batch", "T", "S"], "v": ["batch", "S", 64]},
     "calls": [{"id": "o", "op": "einsum", "equation": "bts,nsd->btd", "operands": ["w", "v"], "outputs": ["out"]}]})");
-  REQUIRE(test::first_fix(context, "MHA288") != nullptr);
-  CHECK(test::first_fix(context, "MHA288")->description == "pair the batch entries: einsum 'bts,bsd->btd'");
+  REQUIRE(test::first_fix(context, "MHA437") != nullptr);
+  CHECK(test::first_fix(context, "MHA437")->description == "pair the batch entries: einsum 'bts,bsd->btd'");
 }
 
 TEST_CASE("an einsum over two batches is silent when both letters survive, the letters agree, or the dims are no batch", "[glue][einsum][roles]") {
@@ -424,5 +424,5 @@ TEST_CASE("an einsum over two batches is silent when both letters survive, the l
   // A memory bank (K, E) of other samples, named as no batch, scored against the batch.
   Report bank = test::check_text(R"({"tensors": {"z": ["B", "N", 128], "queue": ["K", "N", 128]},
     "calls": [{"id": "e", "op": "einsum", "equation": "bnd,knd->bk", "operands": ["z", "queue"]}]})");
-  CHECK(test::find(bank, "MHA288") == nullptr);
+  CHECK(test::find(bank, "MHA437") == nullptr);
 }

@@ -327,7 +327,7 @@ TEST_CASE("a learned token appended last read at position 0 reads the first data
               {"id": "n", "module": "norm", "input": "h", "outputs": ["hn"]},
               {"id": "s", "op": "select", "input": "hn", "dim": 1, "index": 0, "outputs": ["r"]},
               {"id": "o", "module": "head", "input": "r"}]})js");
-  const Fix* fix = test::first_fix(selected, "MHA289");
+  const Fix* fix = test::first_fix(selected, "MHA438");
   REQUIRE(fix != nullptr);
   CHECK(fix->description == "hn.select(1, -1): the appended token, at the last position of dim 1");
   CHECK(fix->valid());
@@ -347,8 +347,8 @@ TEST_CASE("a learned token appended last read at position 0 reads the first data
     return text;
   };
   Report appended = test::check_text(spec(R"("x", "ce")", "[:, 0, :]"));
-  REQUIRE(test::first_fix(appended, "MHA289") != nullptr);
-  CHECK(test::first_fix(appended, "MHA289")->description == "h2[:, -1]: the appended token, at the last position of dim 1");
+  REQUIRE(test::first_fix(appended, "MHA438") != nullptr);
+  CHECK(test::first_fix(appended, "MHA438")->description == "h2[:, -1]: the appended token, at the last position of dim 1");
   // Read where the cat put it: silent.
   CHECK(test::check_text(spec(R"("x", "ce")", "[:, -1, :]")).diagnostics.empty());
   CHECK(test::check_text(spec(R"("ce", "x")", "[:, 0]")).diagnostics.empty());

@@ -695,7 +695,7 @@ TEST_CASE("one batch entry's rows given to a final head: the head over every ent
   CHECK(picked->fixes[1].verified);
 }
 
-TEST_CASE("softmax over another dim than the product reading the weights contracts warns MHA286", "[glue][roles]") {
+TEST_CASE("softmax over another dim than the product reading the weights contracts warns MHA431", "[glue][roles]") {
   // A dense synthesizer's (B, L, L) map from a Linear, softmaxed over the queries (dim=-2), then
   // averaged over its last dim by weights @ values (through dropout).
   auto synthesized = [](int dim) {
@@ -707,7 +707,7 @@ TEST_CASE("softmax over another dim than the product reading the weights contrac
                 {{"id": "o", "op": "matmul", "input": "wd", "other": "v"}}]}})j", dim);
   };
   const Report queries = test::check_text(synthesized(-2));
-  const Diagnostic* over_queries = test::find(queries, "MHA286");
+  const Diagnostic* over_queries = test::find(queries, "MHA431");
   REQUIRE(over_queries != nullptr);
   CHECK(over_queries->call == "p");
   CHECK(first_fix(*over_queries).description == "softmax over dim=-1 (the dim the product contracts)");
@@ -723,7 +723,7 @@ TEST_CASE("softmax over another dim than the product reading the weights contrac
                 {{"id": "o", "op": "einsum", "equation": "bnhd,bhde->bnhe", "operands": ["qs", "ctx"]}}]}})j", key_dim);
   };
   const Report features = test::check_text(linear(-1));
-  const Diagnostic* over_features = test::find(features, "MHA286");
+  const Diagnostic* over_features = test::find(features, "MHA431");
   REQUIRE(over_features != nullptr);
   CHECK(over_features->call == "sk");
   CHECK(first_fix(*over_features).description == "softmax over dim=1 (the dim the product contracts)");
@@ -738,7 +738,7 @@ TEST_CASE("softmax over another dim than the product reading the weights contrac
   CHECK(test::find(test::check_text(R"j({"version": 1, "tensors": {"s": ["B", 8, "T", "T"], "m": [8, 8]},
       "calls": [{"id": "p", "op": "softmax", "input": "s", "dim": -1, "outputs": ["w"]},
                 {"id": "o", "op": "einsum", "equation": "bhij,hk->bkij", "operands": ["w", "m"]}]})j"),
-                   "MHA286") == nullptr);
+                   "MHA431") == nullptr);
 }
 
 TEST_CASE("F.normalize over a dim other than the features an einsum contracts warns MHA332", "[glue][roles]") {
@@ -775,7 +775,7 @@ TEST_CASE("softmax of a Linear's outputs over the positions warns MHA332 unless 
   CHECK(test::find(test::check_text(router(0)), "MHA332") == nullptr);  // the batch: MHA265's
 }
 
-TEST_CASE("a difference of two tensors made alike is zero everywhere: MHA266 with the neighbouring unsqueeze", "[glue]") {
+TEST_CASE("a difference of two tensors made alike is zero everywhere: MHA441 with the neighbouring unsqueeze", "[glue]") {
   auto pairwise = [](int first, int second) {
     return fmt::format(R"j({{"version": 1, "tensors": {{"ids": ["B", "T"]}},
       "calls": [{{"id": "a", "op": "unsqueeze", "input": "ids", "dim": {}, "outputs": ["r"]}},
@@ -784,7 +784,7 @@ TEST_CASE("a difference of two tensors made alike is zero everywhere: MHA266 wit
                 {{"id": "m", "op": "ne", "input": "diff", "other": 0}}]}})j", first, second);
   };
   const Report same = test::check_text(pairwise(-1, -1));
-  const Diagnostic* zero = test::find(same, "MHA266");
+  const Diagnostic* zero = test::find(same, "MHA441");
   REQUIRE(zero != nullptr);
   CHECK(zero->call == "d");
   CHECK(first_fix(*zero).description == "unsqueeze(-2) in call \"b\": each operand varies along one of the two dims");
@@ -793,7 +793,7 @@ TEST_CASE("a difference of two tensors made alike is zero everywhere: MHA266 wit
   CHECK(test::check_text(pairwise(1, 2)).diagnostics.empty());
   // One name on both sides; two dropouts of one tensor differ and are left alone.
   CHECK(test::find(test::check_text(R"j({"version": 1, "tensors": {"x": [4, 8]}, "calls": [{"id": "d", "op": "sub", "input": "x", "other": "x"}]})j"),
-                   "MHA266") != nullptr);
+                   "MHA441") != nullptr);
   CHECK(test::check_text(R"j({"version": 1, "tensors": {"x": [4, 8]},
       "calls": [{"id": "a", "op": "dropout", "input": "x", "p": 0.1, "outputs": ["y"]}, {"id": "b", "op": "dropout", "input": "x", "p": 0.1, "outputs": ["z"]},
                 {"id": "d", "op": "sub", "input": "y", "other": "z"}]})j")

@@ -409,10 +409,10 @@ TEST_CASE("MHA424 spares self-attention renormalised again for safety and a sum 
 
 namespace {
 
-// The first fix of the first MHA265 of `spec` as "dim=N" (the argument it sets), "" when none.
+// The first fix of the first MHA431 of `spec` as "dim=N" (the argument it sets), "" when none.
 std::string weighted_sum_fix(const std::string& spec) {
   const Report report = test::check_text(spec);
-  const Diagnostic* found = test::find(report, "MHA265");
+  const Diagnostic* found = test::find(report, "MHA431");
   if (found == nullptr || found->fixes.empty() || !found->fixes[0].valid()) return "";
   return "dim=" + found->fixes[0].patch.at(0).at("value").dump();
 }
@@ -429,11 +429,11 @@ std::string einsum_attention(const std::string& scores, int dim, const std::stri
 
 }  // namespace
 
-TEST_CASE("softmax over another dim than the one the einsum reading the weights sums warns MHA265", "[glue][roles][einsum]") {
+TEST_CASE("softmax over another dim than the one the einsum reading the weights sums warns MHA431", "[glue][roles][einsum]") {
   // Seq-first (I, J, B, N) scores: the keys are j, dim 1, the letter the reader contracts with v.
   const std::string seq_first = R"({"q": ["I", "B", 16, 64], "k": ["J", "B", 16, 64], "v": ["J", "B", 16, 64]})";
   const Report heads = test::check_text(einsum_attention("ibnd,jbnd->ijbn", -1, "ijbn,jbnd->ibnd", seq_first));
-  const Diagnostic* over_heads = test::find(heads, "MHA265");
+  const Diagnostic* over_heads = test::find(heads, "MHA431");
   REQUIRE(over_heads != nullptr);
   CHECK(over_heads->call == "p");
   CHECK(over_heads->message ==
@@ -459,7 +459,7 @@ TEST_CASE("softmax over another dim than the one the einsum reading the weights 
               {"id": "p", "op": "softmax", "input": "sc", "dim": -1, "outputs": ["w"]},
               {"id": "t", "op": "einsum", "equation": "bhij,hk->bkij", "operands": ["w", "mix"], "outputs": ["w2"]},
               {"id": "o", "op": "einsum", "equation": "bkij,bkjd->bkid", "operands": ["w2", "v"], "outputs": ["out"]}]})"),
-                   "MHA265") == nullptr);
+                   "MHA431") == nullptr);
   // q @ k^T softmaxed over the heads, read by weights @ v.
   auto product = [](int dim) {
     return R"({"version": 1, "tensors": {"q": ["B", 8, "T", 64], "k": ["B", 8, "T", 64], "v": ["B", 8, "T", 64]},
@@ -472,7 +472,7 @@ TEST_CASE("softmax over another dim than the one the einsum reading the weights 
   CHECK(weighted_sum_fix(product(-1)).empty());
 }
 
-TEST_CASE("softmax over another dim than the sum of weights * values warns MHA265", "[glue][roles]") {
+TEST_CASE("softmax over another dim than the sum of weights * values warns MHA431", "[glue][roles]") {
   // Vector attention (B, P, K, C): the K neighbours are summed, the softmax must run over them.
   auto vector_attention = [](int dim) {
     return R"({"version": 1, "tensors": {"x_q": ["B", "P", 1, 32], "x_k": ["B", "P", 8, 32], "x_v": ["B", "P", 8, 32], "pos": ["B", "P", 8, 32]},
@@ -517,12 +517,12 @@ TEST_CASE("softmax over another dim than the sum of weights * values warns MHA26
     "calls": [{"id": "p", "op": "softmax", "input": "sc", "dim": -1, "outputs": ["w"]},
               {"id": "m", "op": "mul", "input": "w", "other": "hw", "outputs": ["wh"]},
               {"id": "su", "op": "sum", "input": "wh", "dim": 1, "outputs": ["fused"]}]})"),
-                   "MHA265") == nullptr);
+                   "MHA431") == nullptr);
   // Capsule routing's first round: zeros logits, softmaxed over the parents, summed over the children.
   CHECK(test::find(test::check_text(R"({"version": 1, "tensors": {"u_hat": ["B", 1152, 10, 16]},
     "calls": [{"id": "z", "op": "zeros", "size": [1, 1152, 10, 1], "outputs": ["b"]},
               {"id": "p", "op": "softmax", "input": "b", "dim": 2, "outputs": ["c"]},
               {"id": "m", "op": "mul", "input": "c", "other": "u_hat", "outputs": ["cu"]},
               {"id": "su", "op": "sum", "input": "cu", "dim": 1, "keepdim": true, "outputs": ["s"]}]})"),
-                   "MHA265") == nullptr);
+                   "MHA431") == nullptr);
 }
