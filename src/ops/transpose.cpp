@@ -71,15 +71,35 @@ void check_split_then_swap(CallContext& ctx, const ArgValue& input, int dim0, in
   diagnostic.notes.push_back(projected ? "a Linear's output features are laid out as its weights' rows: a split reads them outer block first"
                                        : "blocked or bucketed attention groups neighbouring positions: the number of blocks is the outer factor");
   diagnostic.notes.push_back("PyTorch raises nothing: the sizes agree either way");
-  const std::optional<std::string> here = ctx.argument_pointer("dim0");
-  if (!here) return;
-  const std::string call_pointer = ctx.call.pointer;
-  nlohmann::json patch = nlohmann::json::array(
-      {{{"op", "replace"}, {"path", split->pointer + "/shape"}, {"value", fixed}},
-       {{"op", "replace"}, {"path", call_pointer + "/op"}, {"value", "contiguous"}},
-       {{"op", "remove"}, {"path", call_pointer + "/dim0"}},
-       {{"op", "remove"}, {"path", call_pointer + "/dim1"}}});
-  ctx.add_patch_fix(diagnostic, fmt::format("split in the order the result is read, without the swap: {}.{}({})", made.empty() ? "input" : made, split->op, text),
+  if (ctx.call.pointer.empty()) return;  // the flat form has no calls to patch
+  nlohmann::json patch = nlohmann::json::array();
+  auto unswap = [&](const CallDecl& cut, const CallDecl& swap) {
+    patch.push_back({{"op", "replace"}, {"path", cut.pointer + "/shape"}, {"value", fixed}});
+    patch.push_back({{"op", "replace"}, {"path", swap.pointer + "/op"}, {"value", "contiguous"}});
+    patch.push_back({{"op", "remove"}, {"path", swap.pointer + "/dim0"}});
+    patch.push_back({{"op", "remove"}, {"path", swap.pointer + "/dim1"}});
+  };
+  unswap(*split, ctx.call);
+  // The same split and swap written for the other tensors (q, k and v bucketed alike): one fix
+  // for all, or the buckets of the queries and the keys no longer line up.
+  std::vector<std::string> alike;
+  for (const CallDecl& other : ctx.spec.calls) {
+    if (&other == &ctx.call || other.op != "transpose" || other.pointer.empty() || other.arguments.value("dim0", nlohmann::json()) != ctx.call.arguments.value("dim0", nlohmann::json()) ||
+        other.arguments.value("dim1", nlohmann::json()) != ctx.call.arguments.value("dim1", nlohmann::json())) {
+      continue;
+    }
+    const std::string cut_name = input_name(other, "input");
+    const CallDecl* cut = cut_name.empty() ? nullptr : producer_of(ctx.spec, cut_name, &other);
+    if (cut == nullptr || cut == split || cut->op != split->op || cut->pointer.empty() || cut->arguments.value("shape", nlohmann::json()) != written) continue;
+    unswap(*cut, other);
+    const std::string source_name = input_name(*cut, "input");
+    alike.push_back(source_name.empty() ? cut->id : source_name);
+  }
+  std::string also;
+  for (std::size_t i = 0; i < alike.size(); ++i) also += (i == 0 ? "" : i + 1 == alike.size() ? " and " : ", ") + alike[i];
+  ctx.add_patch_fix(diagnostic,
+                    fmt::format("split in the order the result is read, without the swap: {}.{}({}){}", made.empty() ? "input" : made, split->op, text,
+                                also.empty() ? "" : fmt::format(" (and {} alike)", also)),
                     std::move(patch));
   CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, fmt::format("each of the {} blocks holds {} neighbouring entries", b.offset, a.offset));
 }
