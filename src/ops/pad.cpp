@@ -9,11 +9,57 @@
 // position) is MHA414, whichever PyTorch check raises it.
 #include <fmt/format.h>
 
+#include "check/dim_origin.hpp"
+#include "check/roles.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/index_expression.hpp"
 #include "ops/registry.hpp"
 
 namespace mhacheck {
+
+namespace {
+
+// MHA331 (borrowed; MHA433 proposed): a token shift (RWKV's time_shift, a causal conv's offset)
+// pads one side of a dim and crops the other by as much: F.pad(x, (1, -1)) moves every entry one
+// step along the dim. F.pad's pairs start at the LAST dim, so on a (B, T, C) token tensor
+// (1, -1) shifts the channels (each feature takes its neighbour's value) where the time steps
+// were meant: (0, 0, 1, -1). Reported when only the last dim moves, its size is a count or named
+// as a head size (features, not a symbol that may be a spatial width) and an earlier dim is named
+// as a sequence; the fix moves that dim by the same shift, the last one left as it is.
+void check_shift_over_features(CallContext& ctx, const ArgValue& input, const std::vector<std::int64_t>& pad) {
+  const int rank = input.rank();
+  if (pad.size() != 2 || rank < 2 || pad[0] == 0 || pad[0] != -pad[1]) return;
+  const int last = rank - 1;
+  const DimRole last_role = role_of_dim(input.dim_names, last);
+  const bool features = last_role == DimRole::HeadDim || (input.dim_names.size() > static_cast<std::size_t>(last) &&
+                                                          input.dim_names[static_cast<std::size_t>(last)].empty() && input.shape.back().is_constant());
+  if (!features) return;
+  int sequence = last - 1;
+  while (sequence >= 0 && role_of_dim(input.dim_names, sequence) != DimRole::Sequence) --sequence;
+  if (sequence < 0) return;
+  std::vector<std::int64_t> moved(2 * static_cast<std::size_t>(rank - sequence), 0);
+  moved[moved.size() - 2] = pad[0];
+  moved[moved.size() - 1] = pad[1];
+  std::string name = input_name(ctx.call, "input");
+  if (name.empty()) name = "input";
+  std::string written;
+  for (std::int64_t width : moved) written += (written.empty() ? "" : ", ") + std::to_string(width);
+  Diagnostic& diagnostic = ctx.report(
+      DiagId::ScanDimRole,
+      fmt::format("pad ({}, {}) shifts the last dim {} ({}) by {}: F.pad's pairs start at the last dim, so each feature takes its neighbour's "
+                  "value, while dim {} ({}, a {}) keeps its positions",
+                  pad[0], pad[1], last, dim_text(input, last), pad[0], sequence, dim_text(input, sequence), role_name(DimRole::Sequence)),
+      &input, last);
+  diagnostic.notes.push_back("a token shift moves the time steps: pad the sequence dim's pair, written after one (0, 0) pair per later dim");
+  diagnostic.notes.push_back("PyTorch raises nothing: the shift keeps every size");
+  if (ctx.add_argument_fix(diagnostic, fmt::format("F.pad({}, ({})): shift dim {} ({}, the sequence)", name,
+                                                   written, sequence, dim_text(input, sequence)),
+                           "pad", moved)) {
+    CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each position takes the previous time step's features, as a token shift does");
+  }
+}
+
+}  // namespace
 
 void infer_pad(CallContext& ctx) {
   const ArgValue& input = ctx.arg("input");
@@ -89,6 +135,7 @@ void infer_pad(CallContext& ctx) {
     if (!(shape[static_cast<std::size_t>(d)] == input.shape[static_cast<std::size_t>(d)])) names[static_cast<std::size_t>(d)].clear();
   }
   ctx.outputs.push_back({"output", shape, input.dtype, names});
+  check_shift_over_features(ctx, input, pad);
   if (!grows) {
     Layout cropped = resized_layout(input.layout, narrowed);
     ctx.output_layouts["output"] = elementwise_layout({&cropped}, shape);

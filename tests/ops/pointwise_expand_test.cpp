@@ -136,6 +136,35 @@ TEST_CASE("F.pad in constant mode: sizes, crops, PyTorch 2.x's errors, and the l
   CHECK(viewed("[0, 0, 1, 0]").diagnostics.empty());
 }
 
+TEST_CASE("F.pad shifting the features of a token tensor warns, with the shift moved to the sequence dim", "[glue][pad]") {
+  // RWKV-style time mixing with a backward shift on a 4-D per-head tensor: (-1, 1) on the head
+  // size moves features; the time steps are dim 2.
+  Report backward = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "H", "L", 64]}, "calls": [
+      {"id": "p", "op": "F.pad", "input": "x", "pad": [-1, 1], "outputs": ["xx"]},
+      {"id": "s", "op": "sub", "input": "xx", "other": "x", "outputs": ["d"]}]})");
+  const Diagnostic* shifted = test::find(backward, "MHA331");
+  REQUIRE(shifted != nullptr);
+  CHECK(shifted->severity() == Severity::Warning);
+  REQUIRE(!shifted->fixes.empty());
+  CHECK(shifted->fixes.front().description == "F.pad(x, (0, 0, -1, 1)): shift dim 2 (\"L\", the sequence)");
+  CHECK(shifted->fixes.front().verified);
+  Report forward = test::check_text(R"J({"version": 1, "dims": {"T": 16}, "modules": {"r": "nn.Linear(512, 512)"}, "tensors": {"h": ["B", "T", 512]}, "calls": [
+      {"id": "p", "op": "F.pad", "input": "h", "pad": [2, -2], "outputs": ["hh"]},
+      {"id": "l", "module": "r", "input": "hh", "outputs": ["o"]}]})J");
+  const Diagnostic* two = test::find(forward, "MHA331");
+  REQUIRE(two != nullptr);
+  REQUIRE(!two->fixes.empty());
+  CHECK(two->fixes.front().description.find("(0, 0, 2, -2)") != std::string::npos);
+  // The time steps shifted (channels first, or the pair written for dim -2), a pad that grows,
+  // a shift of a symbolic last dim (an image's width) and a tensor without a sequence dim: silent.
+  for (const char* arguments : {R"("input": ["B", 256, "T"], "pad": [1, -1])", R"("input": ["B", "T", 256], "pad": [0, 0, 1, -1])",
+                                R"("input": ["B", "T", 256], "pad": [1, 1])", R"("input": ["B", "C", "H", "W"], "pad": [1, -1])",
+                                R"("input": ["B", 64, 256], "pad": [1, -1])"}) {
+    CAPTURE(arguments);
+    CHECK(test::check_text(op_call("F.pad", arguments)).diagnostics.empty());
+  }
+}
+
 TEST_CASE("a bool mask in arithmetic (mask - 1) * 10000: the fix casts it to float first, and the additive mask then runs", "[glue]") {
   Report report = test::check_text(R"J({"version": 1, "tensors": {"q": ["B", 12, "T", 64], "k": ["B", 12, "T", 64], "v": ["B", 12, "T", 64],
       "attention_mask": {"shape": ["B", "T"], "dtype": "bool"}},

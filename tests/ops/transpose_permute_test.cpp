@@ -53,3 +53,50 @@ TEST_CASE("a permute that moves one dim and reverses a same-sized pair on the wa
   CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", 32, 32, 64], "dims": [0, 3, 2, 1])")), "MHA420") == nullptr);
   CHECK(test::find(test::check_text(op_call("permute", R"("input": ["B", "H", "T", "T"], "dims": [0, 1, 3, 2])")), "MHA420") == nullptr);
 }
+
+TEST_CASE("a split into two counts then a swap of those factors warns, with the split in the order read", "[glue]") {
+  // Blocked attention over 256 positions in 4 blocks of 64, split (64, 4) and swapped.
+  Report blocked = test::check_text(R"J({"version": 1, "tensors": {"q": ["N", 4, 256, 32]}, "calls": [
+      {"id": "b", "op": "view", "input": "q", "shape": ["N", 4, 64, 4, 32], "outputs": ["q0"]},
+      {"id": "t", "op": "transpose", "input": "q0", "dim0": 3, "dim1": 2, "outputs": ["qb"]},
+      {"id": "a", "op": "F.scaled_dot_product_attention", "query": "qb", "key": "qb", "value": "qb"}]})J");
+  const Diagnostic* strided = test::find(blocked, "MHA312");
+  REQUIRE(strided != nullptr);
+  CHECK(strided->severity() == Severity::Warning);
+  REQUIRE(!strided->fixes.empty());
+  CHECK(strided->fixes.front().description == "split in the order the result is read, without the swap: q.view(N, 4, 4, 64, 32)");
+  CHECK(strided->fixes.front().verified);
+  // A Linear's features split (points, heads, 2) and swapped to (heads, points, 2).
+  Report projected = test::check_text(R"J({"version": 1, "modules": {"attn": "nn.Linear(64, 96)"}, "tensors": {"x": ["B", "Q", 64]}, "calls": [
+      {"id": "l", "module": "attn", "input": "x", "outputs": ["o"]},
+      {"id": "v", "op": "reshape", "input": "o", "shape": ["B", "Q", 6, 8, 2], "outputs": ["o5"]},
+      {"id": "t", "op": "transpose", "input": "o5", "dim0": 2, "dim1": 3, "outputs": ["off"]}]})J");
+  const Diagnostic* heads = test::find(projected, "MHA312");
+  REQUIRE(heads != nullptr);
+  REQUIRE(!heads->fixes.empty());
+  CHECK(heads->fixes.front().description.find("o.reshape(B, Q, 8, 6, 2)") != std::string::npos);
+  // Silent: a head split then moved (the split dim is not the pair), the per-head size moved before
+  // the heads, a square grid exchanged (axial), symbolic factors, a split without a swap.
+  const char* silent[] = {
+      R"J({"version": 1, "modules": {"p": "nn.Linear(64, 64)"}, "tensors": {"x": ["B", "T", 64]}, "calls": [
+      {"id": "l", "module": "p", "input": "x", "outputs": ["o"]},
+      {"id": "v", "op": "view", "input": "o", "shape": ["B", "T", 8, 8], "outputs": ["o4"]},
+      {"id": "t", "op": "transpose", "input": "o4", "dim0": 1, "dim1": 2}]})J",
+      R"J({"version": 1, "modules": {"p": "nn.Linear(64, 64)"}, "tensors": {"x": ["B", "T", 64]}, "calls": [
+      {"id": "l", "module": "p", "input": "x", "outputs": ["o"]},
+      {"id": "v", "op": "view", "input": "o", "shape": ["B", "T", 4, 16], "outputs": ["o4"]},
+      {"id": "t", "op": "transpose", "input": "o4", "dim0": 2, "dim1": 3}]})J",
+      R"J({"version": 1, "tensors": {"q": ["B", 8, 1024, 64]}, "calls": [
+      {"id": "v", "op": "reshape", "input": "q", "shape": ["B", 8, 32, 32, 64], "outputs": ["g"]},
+      {"id": "t", "op": "transpose", "input": "g", "dim0": 2, "dim1": 3}]})J",
+      R"J({"version": 1, "tensors": {"q": ["B", 8, "H*W", 64]}, "calls": [
+      {"id": "v", "op": "reshape", "input": "q", "shape": ["B", 8, "H", "W", 64], "outputs": ["g"]},
+      {"id": "t", "op": "transpose", "input": "g", "dim0": 2, "dim1": 3}]})J",
+      R"J({"version": 1, "tensors": {"q": ["B", 8, 128, 64]}, "calls": [
+      {"id": "v", "op": "reshape", "input": "q", "shape": ["B", 8, 4, 32, 64], "outputs": ["g"]},
+      {"id": "a", "op": "F.scaled_dot_product_attention", "query": "g", "key": "g", "value": "g"}]})J"};
+  for (const char* spec : silent) {
+    CAPTURE(spec);
+    CHECK(test::find(test::check_text(spec), "MHA312") == nullptr);
+  }
+}
