@@ -45,7 +45,7 @@ void check_shift_over_features(CallContext& ctx, const ArgValue& input, const st
   std::string written;
   for (std::int64_t width : moved) written += (written.empty() ? "" : ", ") + std::to_string(width);
   Diagnostic& diagnostic = ctx.report(
-      DiagId::ScanDimRole,
+      DiagId::ShiftDimRole,
       fmt::format("pad ({}, {}) shifts the last dim {} ({}) by {}: F.pad's pairs start at the last dim, so each feature takes its neighbour's "
                   "value, while dim {} ({}, a {}) keeps its positions",
                   pad[0], pad[1], last, dim_text(input, last), pad[0], sequence, dim_text(input, sequence), role_name(DimRole::Sequence)),

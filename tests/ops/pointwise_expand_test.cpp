@@ -142,7 +142,7 @@ TEST_CASE("F.pad shifting the features of a token tensor warns, with the shift m
   Report backward = test::check_text(R"({"version": 1, "tensors": {"x": ["B", "H", "L", 64]}, "calls": [
       {"id": "p", "op": "F.pad", "input": "x", "pad": [-1, 1], "outputs": ["xx"]},
       {"id": "s", "op": "sub", "input": "xx", "other": "x", "outputs": ["d"]}]})");
-  const Diagnostic* shifted = test::find(backward, "MHA331");
+  const Diagnostic* shifted = test::find(backward, "MHA433");
   REQUIRE(shifted != nullptr);
   CHECK(shifted->severity() == Severity::Warning);
   REQUIRE(!shifted->fixes.empty());
@@ -151,7 +151,7 @@ TEST_CASE("F.pad shifting the features of a token tensor warns, with the shift m
   Report forward = test::check_text(R"J({"version": 1, "dims": {"T": 16}, "modules": {"r": "nn.Linear(512, 512)"}, "tensors": {"h": ["B", "T", 512]}, "calls": [
       {"id": "p", "op": "F.pad", "input": "h", "pad": [2, -2], "outputs": ["hh"]},
       {"id": "l", "module": "r", "input": "hh", "outputs": ["o"]}]})J");
-  const Diagnostic* two = test::find(forward, "MHA331");
+  const Diagnostic* two = test::find(forward, "MHA433");
   REQUIRE(two != nullptr);
   REQUIRE(!two->fixes.empty());
   CHECK(two->fixes.front().description.find("(0, 0, 2, -2)") != std::string::npos);
