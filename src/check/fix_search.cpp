@@ -462,6 +462,76 @@ std::string copies_joined(const CallDecl& cat) {
   return cat.op == "cat" && cat.list_size("tensors") > 1 && pieces.size() == 1 ? *pieces.begin() : "";
 }
 
+// A tensor tiled on `dim` of a rank-`rank` result made by call `made_by` (copies joined by cat:
+// xPos's cat((scale, scale), dim=-1); repeat_interleave: upsampled frames), `tiled` long there:
+// the text of the checked call's other argument that asks for that tiling, its dim lined up with
+// `dim` as broadcasting lines them up holding the tiled size; nullopt when none does.
+std::optional<std::string> tiling_asked_for(const CallReport& checked, const std::string& made_by, std::size_t rank, std::size_t dim,
+                                            const DimExpr& tiled) {
+  for (const ResolvedArgument& other : checked.arguments) {
+    if ((other.source.kind == ArgumentSource::Kind::Output && other.source.call == made_by) || other.shape.size() < rank - dim) continue;
+    if (!(other.shape[other.shape.size() - (rank - dim)] == tiled)) continue;
+    return fmt::format("tiled on dim {} it is {} long, the size {} has there", dim, tiled.str(), other.name);
+  }
+  return std::nullopt;
+}
+
+// The same for copies of one tensor joined by `cat` on `dim` instead.
+std::optional<std::string> tiling_asked_for(const Report& report, const CallReport& checked, const CallDecl& cat, std::size_t dim) {
+  const CallReport* made = call_report(report, cat.id);
+  if (!made || made->arguments.empty() || made->outputs.empty()) return std::nullopt;
+  const Shape& piece = made->arguments.front().shape;
+  const std::size_t rank = made->outputs.front().shape.size();
+  if (dim >= piece.size() || piece.size() != rank) return std::nullopt;
+  std::optional<DimExpr> tiled = dim_mul(piece[dim], static_cast<std::int64_t>(cat.list_size("tensors")));
+  return tiled ? tiling_asked_for(checked, cat.id, rank, dim, *tiled) : std::nullopt;
+}
+
+// repeat_interleave on another dim: frames upsampled by repeating each along the channels
+// (repeat_interleave(2, dim=2) on (B, T/2, D)) where the time dim was meant. Each other dim of
+// the repeat_interleaves (integer count and dim) that made the call's arguments, nearest first;
+// consistent when another argument holds the repeated size in that dim.
+std::vector<Fix> repeat_interleave_dim_candidates(const Spec& spec, const Report& report, const CallReport& checked) {
+  std::vector<Fix> fixes;
+  for (std::size_t index : producers(spec, checked, "repeat_interleave")) {
+    const CallDecl& repeat = spec.calls[index];
+    const CallReport* made = call_report(report, repeat.id);
+    const nlohmann::json& dim = repeat.arguments.value("dim", nlohmann::json());
+    const nlohmann::json& repeats = repeat.arguments.value("repeats", nlohmann::json());
+    if (!made || made->arguments.empty() || made->outputs.empty() || !dim.is_number_integer() || !repeats.is_number_integer()) continue;
+    const Shape& input = made->arguments.front().shape;
+    const auto rank = static_cast<std::int64_t>(input.size());
+    std::int64_t written = dim.get<std::int64_t>();
+    if (written < -rank || written >= rank || repeats.get<std::int64_t>() < 2) continue;
+    if (written < 0) written += rank;
+    std::vector<std::int64_t> others;
+    for (std::int64_t other = 0; other < rank; ++other) {
+      if (other != written) others.push_back(other);
+    }
+    std::stable_sort(others.begin(), others.end(), [&](std::int64_t a, std::int64_t b) { return std::abs(a - written) < std::abs(b - written); });
+    std::vector<std::string> names = written_names(made->arguments.front().written());
+    for (std::int64_t other : others) {
+      const bool negative = dim.get<std::int64_t>() < 0;
+      const std::int64_t shown = negative ? other - rank : other;
+      Fix fix = candidate(fmt::format("repeat along dim {} in call \"{}\" (written on dim {}): repeat_interleave({}, dim={})", shown, repeat.id,
+                                      dim.get<std::int64_t>(), repeats.get<std::int64_t>(), shown),
+                          {{{"op", "replace"}, {"path", repeat.pointer + "/dim"}, {"value", shown}}});
+      std::optional<DimExpr> tiled = dim_mul(input[static_cast<std::size_t>(other)], repeats.get<std::int64_t>());
+      std::optional<std::string> asked =
+          tiled ? tiling_asked_for(checked, repeat.id, static_cast<std::size_t>(rank), static_cast<std::size_t>(other), *tiled) : std::nullopt;
+      if (asked) {
+        fix.semantics = FixSemantics::Consistent;
+        fix.semantics_note = *asked;
+      } else if (role_of_dim(names, static_cast<int>(other)) == DimRole::Batch) {
+        fix.semantics = FixSemantics::Suspect;
+        fix.semantics_note = "the copies would become new batch entries";
+      }
+      fixes.push_back(std::move(fix));
+    }
+  }
+  return fixes;
+}
+
 // torch.cat joining on another dim: a KV cache concatenated on the heads dim (valid only while
 // the cache is one step long) rather than the sequence. The cats that made the call's arguments
 // with one dim and rank change together (key and value alike), then each alone.
@@ -519,6 +589,11 @@ std::vector<Fix> cat_dim_candidates(const Spec& spec, const Report& report, cons
         for (std::size_t index : group) {
           std::string copied = copies_joined(spec.calls[index]);
           if (copied.empty()) continue;
+          if (std::optional<std::string> asked = tiling_asked_for(report, checked, spec.calls[index], dim)) {
+            fix.semantics = FixSemantics::Consistent;
+            fix.semantics_note = *asked;
+            continue;
+          }
           fix.semantics = FixSemantics::Suspect;
           fix.semantics_note = fmt::format("call \"{}\" joins copies of {}, which tiles it on dim {}: on dim {} it would tile another dim",
                                            spec.calls[index].id, copied, key.first, dim);
@@ -2490,6 +2565,7 @@ std::vector<Fix> search_candidates(const Spec& spec, const Report& report, const
     for (Fix& fix : unpacking_candidates(spec, report, *checked)) add(std::move(fix));
     if (std::optional<Fix> swap = key_value_swap_candidate(spec, report, call, *checked)) add(std::move(*swap));
     for (Fix& fix : cat_dim_candidates(spec, report, *checked)) add(std::move(fix));
+    for (Fix& fix : repeat_interleave_dim_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : outer_order_candidates(spec, report, *checked)) add(std::move(fix));
     for (Fix& fix : repeat_count_candidates(spec, *checked)) add(std::move(fix));
     for (Fix& fix : batch_tiling_candidates(spec, report, call, *checked)) add(std::move(fix));

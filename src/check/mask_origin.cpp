@@ -281,11 +281,13 @@ std::optional<std::vector<bool>> indexed_axes(const std::string& index, const st
   return out;
 }
 
-std::optional<PaddingAxes> axes_of(const Spec& spec, const std::string& name, const CallDecl* producer, int& steps) {
+std::optional<PaddingAxes> axes_of(const Spec& spec, const std::string& name, const CallDecl* producer, int& steps, bool any_bool) {
   if (steps-- <= 0) return std::nullopt;
   if (producer == nullptr) {
     const TensorDecl* declared = spec.find_tensor(name);
-    if (!batch_by_sequence(declared) || mask_convention_of_name(name) == MaskConvention::Unknown) return std::nullopt;
+    const bool unnamed_mask = any_bool && batch_by_sequence(declared) && declared->dtype == DType::Bool &&
+                              role_of_dim(written_names(declared->shape), 0) == DimRole::Batch;
+    if (!batch_by_sequence(declared) || (mask_convention_of_name(name) == MaskConvention::Unknown && !unnamed_mask)) return std::nullopt;
     return PaddingAxes{{false, true}, nullptr};
   }
   static constexpr std::array<std::string_view, 14> same_dims = {"eq",    "ne",   "bitwise_not", "logical_not", "bool", "float", "half",
@@ -302,7 +304,8 @@ std::optional<PaddingAxes> axes_of(const Spec& spec, const std::string& name, co
   static constexpr std::array<std::string_view, 8> joins = {"bitwise_and", "logical_and", "bitwise_or", "logical_or",
                                                             "mul",         "add",         "__and__",    "__or__"};
   if (!other.empty() && std::find(joins.begin(), joins.end(), std::string_view(op)) != joins.end()) {
-    std::optional<PaddingAxes> left = axes_of(spec, input, made, steps), right = axes_of(spec, other, producer_of(spec, other, producer), steps);
+    std::optional<PaddingAxes> left = axes_of(spec, input, made, steps, any_bool);
+    std::optional<PaddingAxes> right = axes_of(spec, other, producer_of(spec, other, producer), steps, any_bool);
     if (!left || !right) return left ? left : right;
     PaddingAxes joined{left->padded.size() >= right->padded.size() ? left->padded : right->padded, left->placed ? left->placed : right->placed};
     const std::vector<bool>& shorter = left->padded.size() >= right->padded.size() ? right->padded : left->padded;
@@ -314,9 +317,9 @@ std::optional<PaddingAxes> axes_of(const Spec& spec, const std::string& name, co
   }
   if (std::find(same_dims.begin(), same_dims.end(), std::string_view(op)) != same_dims.end()) {
     if ((op == "eq" || op == "ne") && !producer->arguments.contains("other")) return std::nullopt;
-    return axes_of(spec, input, made, steps);
+    return axes_of(spec, input, made, steps, any_bool);
   }
-  std::optional<PaddingAxes> axes = axes_of(spec, input, made, steps);
+  std::optional<PaddingAxes> axes = axes_of(spec, input, made, steps, any_bool);
   if (!axes) return std::nullopt;
   const int rank = static_cast<int>(axes->padded.size());
   if (op == "unsqueeze" && producer->arguments.contains("dim") && producer->arguments.at("dim").is_number_integer()) {
@@ -340,9 +343,9 @@ std::optional<PaddingAxes> axes_of(const Spec& spec, const std::string& name, co
 
 }  // namespace
 
-std::optional<PaddingAxes> padding_axes(const Spec& spec, const std::string& name, const CallDecl* producer) {
+std::optional<PaddingAxes> padding_axes(const Spec& spec, const std::string& name, const CallDecl* producer, bool any_bool) {
   int steps = kMaxSteps;
-  return axes_of(spec, name, producer, steps);
+  return axes_of(spec, name, producer, steps, any_bool);
 }
 
 bool casts_to_float(const CallDecl& call) {

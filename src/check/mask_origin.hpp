@@ -49,7 +49,9 @@ struct PaddingAxes {
   const CallDecl* placed = nullptr;
 };
 // Nullopt when no padding mask is found up the graph, or a call on the way moves dims otherwise.
-std::optional<PaddingAxes> padding_axes(const Spec& spec, const std::string& name, const CallDecl* producer);
+// `any_bool`: a declared (B, T) bool tensor with its batch first counts as a padding mask whatever
+// its name says (kpm): where its positions line up does not depend on what True marks.
+std::optional<PaddingAxes> padding_axes(const Spec& spec, const std::string& name, const CallDecl* producer, bool any_bool = false);
 // Calls that move or select a tensor's elements without changing them (views, copies, tiling).
 bool keeps_values(std::string_view op);
 // A number as Python reads it back, exactly, in a call: float('-inf'), 0.125, -1000000000, -3.4028234663852886e+38, 2.

@@ -127,7 +127,7 @@ bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& k
   const int rank = mask.rank();
   std::string name = tensor_name(mask);
   if (!mask.present || rank < 2 || name.empty()) return false;
-  std::optional<PaddingAxes> axes = padding_axes(ctx.spec, name, mask.producer);
+  std::optional<PaddingAxes> axes = padding_axes(ctx.spec, name, mask.producer, true);
   if (!axes || static_cast<int>(axes->padded.size()) != rank || !axes->padded[rank - 2] || axes->padded[rank - 1]) return false;
   const DimExpr& padded = mask.shape[static_cast<std::size_t>(rank - 2)];
   if (ctx.symbols.compare(padded, keys) != Symbols::Verdict::Equal || (keys_last && !keys_last())) return false;
@@ -163,10 +163,14 @@ bool check_padding_axis(CallContext& ctx, const ArgValue& mask, const DimExpr& k
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the padded keys are then hidden from every query");
     }
   } else if (placed != nullptr && CallContext::index_in_calls(*placed)) {
+    // The dim counted as written: from the end (-2) for a negative one, else from the front, the
+    // one before the written (end) position: 1 for (B, T) -> (B, 1, T).
+    const nlohmann::json& written = placed->arguments.at("dim");
+    const std::int64_t dim = written.is_number_integer() && written.get<std::int64_t>() > 0 ? written.get<std::int64_t>() - 1 : -2;
     ctx.add_patch_fix(diagnostic,
-                      fmt::format("{}.unsqueeze(-2) in call \"{}\" (not unsqueeze({})): the padding then lines up with the keys",
-                                  input_name(*placed, "input"), placed->id, placed->arguments.at("dim").dump()),
-                      nlohmann::json::array({{{"op", "replace"}, {"path", placed->pointer + "/dim"}, {"value", -2}}}));
+                      fmt::format("{}.unsqueeze({}) in call \"{}\" (written with dim {}): the padding then lines up with the keys",
+                                  input_name(*placed, "input"), dim, placed->id, written.dump()),
+                      nlohmann::json::array({{{"op", "replace"}, {"path", placed->pointer + "/dim"}, {"value", dim}}}));
     CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "the padded keys are then hidden from every query");
   }
   return true;

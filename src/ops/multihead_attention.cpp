@@ -1033,6 +1033,26 @@ class MhaRules {
     return false;
   }
 
+  // A (B, N, K) mask of K keys for each of B*N queries (graph neighbours, windows), given to a
+  // batch of B*N single-query rows: its leading dims flattened, in the order the batch was
+  // flattened, give each row its own K flags; reshape(-1, K) is that flattening.
+  void propose_folded_mask(Diagnostic& diagnostic, const Shape& expected) {
+    if (kpm_.rank() != 3 || kpm_.written.size() != 3) return;
+    std::optional<DimExpr> rows = dim_mul(kpm_.written[0], kpm_.written[1]);
+    if (!rows || ctx_.symbols.compare(*rows, expected[0]) != Symbols::Verdict::Equal ||
+        ctx_.symbols.compare(kpm_.shape[2], expected[1]) != Symbols::Verdict::Equal) {
+      return;
+    }
+    const std::string name = shown_name(kpm_);
+    if (ctx_.add_shape_fix(diagnostic,
+                           fmt::format("{}.reshape(-1, {}) gives {}: its dims {} and {} flattened into the batch", name, kpm_.shape[2].str(),
+                                       tuple_str(ctx_.symbols.resolve(expected)), kpm_.written[0].str(), kpm_.written[1].str()),
+                           {{&kpm_, Shape{*rows, kpm_.written[2]}}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent,
+                                  fmt::format("each of the {} batch rows keeps its own {} key flags", rows->str(), kpm_.shape[2].str()));
+    }
+  }
+
   void propose_key_padding_mask_shape(Diagnostic& diagnostic) {
     if (query_.rank() != 3 && query_.rank() != 2) return;
     bool batched = query_.rank() == 3;
@@ -1066,6 +1086,7 @@ class MhaRules {
                                 : missing_unit ? fmt::format("{}.unsqueeze(0) gives {}", kpm_.argument, tuple_str(expected))
                                                : fmt::format("pass a {} = {} {}", batched ? "(N, S)" : "(S,)", tuple_str(expected), kpm_.argument);
       if (!extra_unit && !missing_unit && propose_reduced_feature_dim(diagnostic)) return;
+      if (!extra_unit && !missing_unit && batched) propose_folded_mask(diagnostic, expected);
       if (ctx_.add_shape_fix(diagnostic, description, {{&kpm_, expected}}) || !extra_unit) return;
     }
     // A mask made by a call has no written shape to patch: the squeeze is inserted before the call.
@@ -1198,7 +1219,10 @@ class MhaRules {
     if (kpm_.rank() < 1 || key_.rank() < 1) return;
     DimOrigin frames = dim_origin(ctx_.spec, key_, seq_);
     const ModuleDecl* conv = frames.call && !frames.call->module.empty() ? ctx_.spec.find_module(frames.call->module) : nullptr;
-    if (!conv || conv->type != "Conv1d" || frames.dim != frames.rank - 1) return;
+    if (!conv || conv->type != "Conv1d" || frames.dim != frames.rank - 1) {
+      propose_strided_mask(diagnostic);
+      return;
+    }
     const DimExpr& length = kpm_.shape.back();
     if (!length.is_constant()) return;
     ConvGeometry geometry = conv_geometry(*conv);
@@ -1221,6 +1245,31 @@ class MhaRules {
                                        stride > 1 ? std::to_string(stride) : "", name, index, tuple_str(ctx_.symbols.resolve(subsampled))),
                            {{&kpm_, subsampled}})) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each frame keeps the padding of the input position it starts at");
+    }
+  }
+
+  // Keys downsampled by a stride made elsewhere (a time-reduction layer, a strided pooling) with
+  // the padding mask of the full length: mask[:, ::k] keeps the flag of every k-th position, the
+  // one each kept frame starts at. Only when the lengths are known and k is the only stride that
+  // turns the one into the other (ceil(length / k) == S).
+  void propose_strided_mask(Diagnostic& diagnostic) {
+    const DimExpr& length = kpm_.shape.back();
+    DimExpr keys = ctx_.symbols.resolve(S_);
+    if (!length.is_constant() || !keys.is_constant() || keys.offset < 1 || length.offset <= keys.offset) return;
+    if (batched_ && (kpm_.rank() != 2 || ctx_.symbols.compare(kpm_.shape[0], N_) != Symbols::Verdict::Equal)) return;
+    std::int64_t stride = (length.offset + keys.offset - 1) / keys.offset;
+    if (stride < 2 || (length.offset + stride - 1) / stride != keys.offset || (length.offset + stride) / (stride + 1) == keys.offset) return;
+    std::string index;
+    for (int d = 0; d + 1 < kpm_.rank(); ++d) index += ":, ";
+    index += fmt::format("::{}", stride);
+    Shape subsampled = kpm_.written;
+    subsampled.back() = key_.written.size() == key_.shape.size() ? key_.written[seq_] : S_;
+    std::string name = shown_name(kpm_);
+    if (ctx_.add_shape_fix(diagnostic,
+                           fmt::format("downsample the mask as the frames were ({} -> {}, stride {}): {}[{}] gives {}", length.str(), keys.str(),
+                                       stride, name, index, tuple_str(ctx_.symbols.resolve(subsampled))),
+                           {{&kpm_, subsampled}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "each kept frame keeps the padding flag of the position it starts at");
     }
   }
 

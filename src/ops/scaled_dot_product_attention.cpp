@@ -57,6 +57,7 @@ class SdpaRules {
     }
     check_mask_meaning();
     check_cast_mask();
+    check_keep_float_mask();
     if (ctx_.diagnostics.size() == reported) check_mask_values(ctx_, mask_, MaskReading::TrueKeeps);
     if (query_.rank() >= 3 && key_.rank() == query_.rank()) {
       check_tiling_orders(ctx_, {{&query_, 0}, {&key_, 0}, {&value_, 0}}, "each query meets the keys of another batch entry");
@@ -351,6 +352,45 @@ class SdpaRules {
     if (ctx_.add_argument_fix(diagnostic, fmt::format("pass the bool mask {} itself (True = take part), not its {}()", cast->mask, cast->cast->op),
                               "attn_mask", cast->mask)) {
       CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, "SDPA reads a bool attn_mask as take part (True) or ignore (False)");
+    }
+  }
+
+  // A float 1 = keep / 0 = pad mask (a tokenizer's or patch embedder's attention_mask, (B, S)) only
+  // lifted to the scores' rank and passed as attn_mask: SDPA adds a float attn_mask, so the kept
+  // positions get +1 and the padding +0, which masks nothing (Pix2Struct's patch mask). Only a mask
+  // declared (B, S), the raw form: a 4-D float attention_mask is Hugging Face's extended, additive
+  // one, and a mask made by arithmetic ((1 - m) * min) is no longer 0/1.
+  void check_keep_float_mask() {
+    if (!mask_.present || !is_floating(mask_.dtype) || mask_.producer == nullptr) return;
+    MaskOrigin origin = mask_origin(ctx_, mask_);
+    if (origin.convention != MaskConvention::TrueKeeps || origin.maker != nullptr) return;
+    static const std::set<std::string> lifts{"getitem", "unsqueeze", "view", "reshape", "expand", "to", "float", "half", "contiguous"};
+    std::string name = tensor_name(mask_);
+    const CallDecl* producer = mask_.producer;
+    for (int step = 0; step < 16 && producer != nullptr && lifts.count(producer->op) != 0; ++step) {
+      name = input_name(*producer, "input");
+      producer = name.empty() ? nullptr : producer_of(ctx_.spec, name, producer);
+    }
+    const TensorDecl* declared = producer == nullptr && !name.empty() ? ctx_.spec.find_tensor(name) : nullptr;
+    if (declared == nullptr || declared->shape.size() != 2 || lowered(name).find("extended") != std::string::npos) return;
+    Diagnostic& diagnostic = ctx_.report(
+        DiagId::KeepMaskAdded,
+        fmt::format("attn_mask \"{}\" is the float mask \"{}\" {} as written, {}: F.scaled_dot_product_attention adds a float attn_mask to the "
+                    "scores, so the kept positions get +1.0 and the others +0.0, which masks nothing",
+                    tensor_name(mask_), name, tuple_str(declared->shape), origin.reason),
+        &mask_);
+    diagnostic.notes.push_back("a bool attn_mask keeps the True positions; a float one holds 0 where attention is allowed and a large negative "
+                               "value where it is not: (1.0 - mask) * torch.finfo(dtype).min");
+    if (ctx_.add_inserted_call_fix(diagnostic, mask_, fmt::format("pass {}.bool(): a bool attn_mask keeps its True positions, the 1s", tensor_name(mask_)),
+                                   "bool", nlohmann::json::object())) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, origin.reason + ": its 1s become True, the positions SDPA keeps");
+    }
+    // (1.0 - m) * -10000.0 is computed as (m - 1.0) * 10000.0: the spec has no reversed subtraction.
+    if (ctx_.add_inserted_calls_fix(diagnostic, mask_,
+                                    fmt::format("pass (1.0 - {0}) * -10000.0 (written ({0} - 1.0) * 10000.0): 0 where {0} is 1, -10000 where it is 0",
+                                                tensor_name(mask_)),
+                                    {{"sub", {{"other", 1.0}}}, {"mul", {{"other", 10000.0}}}})) {
+      CallContext::label_last_fix(diagnostic, FixSemantics::Consistent, origin.reason + ": 1 - mask marks the positions to leave out");
     }
   }
 

@@ -1646,3 +1646,30 @@ TEST_CASE("searched fixes: an output holding a dim twice is the pairing meant wh
     }
   }
 }
+
+TEST_CASE("fix search: copies joined on the dim another argument holds at twice the piece's size are the tiling meant", "[fixes]") {
+  // Rotary/xPos tables doubled with cat((f, f), dim=0) where dim=-1 (the features) was meant.
+  Report doubled = test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"q": ["B", 4, "T", 48], "freqs": ["T", 24]}, "calls": [{"id": "c", "op": "cat", "tensors": ["freqs", "freqs"], "dim": 0, "outputs": ["emb"]}, {"id": "m", "op": "mul", "input": "q", "other": "emb", "outputs": ["qr"]}]})json");
+  const Fix* fix = test::first_fix(doubled, "MHA305");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "join the tensors of cat call \"c\" on dim 1: torch.cat([...], dim=1)");
+  CHECK(fix->verified);
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  // Copies joined on the batch (classifier-free guidance) asked for by no other argument stay suspect.
+  Report batch = test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"x": ["B", 16, 32], "cond": ["B", 16, 32], "w": [32, 32]}, "calls": [{"id": "c", "op": "cat", "tensors": ["x", "x"], "dim": 0, "outputs": ["xx"]}, {"id": "m", "op": "add", "input": "xx", "other": "cond", "outputs": ["y"]}]})json");
+  const Diagnostic* broadcast = test::find(batch, "MHA305");
+  REQUIRE(broadcast != nullptr);
+  for (const Fix& each : broadcast->fixes) {
+    if (each.description.find("join the tensors of cat") == 0) CHECK(each.semantics == FixSemantics::Suspect);
+  }
+}
+
+TEST_CASE("fix search: a repeat_interleave on the wrong dim is moved to the dim the other operand holds repeated", "[fixes]") {
+  Report upsampled = test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"low": ["B", 25, 64], "skip": ["B", 100, 64]}, "calls": [{"id": "u", "op": "repeat_interleave", "input": "low", "repeats": 4, "dim": -1, "outputs": ["up"]}, {"id": "a", "op": "add", "input": "up", "other": "skip", "outputs": ["y"]}]})json");
+  const Fix* fix = test::first_fix(upsampled, "MHA305");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "repeat along dim -2 in call \"u\" (written on dim -1): repeat_interleave(4, dim=-2)");
+  CHECK(fix->verified);
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  CHECK(test::find(test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"low": ["B", 25, 64], "skip": ["B", 100, 64]}, "calls": [{"id": "u", "op": "repeat_interleave", "input": "low", "repeats": 4, "dim": -2, "outputs": ["up"]}, {"id": "a", "op": "add", "input": "up", "other": "skip", "outputs": ["y"]}]})json"), "MHA305") == nullptr);
+}

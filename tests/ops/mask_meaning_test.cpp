@@ -374,7 +374,7 @@ TEST_CASE("a padding mask unsqueezed at -1 lines up with the queries, not the ke
   REQUIRE(axis != nullptr);
   CHECK(axis->severity() == Severity::Warning);
   const Fix& fix = first_fix(axis);
-  CHECK(fix.description == "keep.unsqueeze(-2) in call \"u\" (not unsqueeze(-1)): the padding then lines up with the keys");
+  CHECK(fix.description == "keep.unsqueeze(-2) in call \"u\" (written with dim -1): the padding then lines up with the keys");
   CHECK(fix.verified);
   CHECK(fix.semantics == FixSemantics::Consistent);
   // The intended mask, and one that hides the padded queries' rows besides the padded keys.
@@ -618,4 +618,22 @@ TEST_CASE("a causal mask filled with 0 into a non-negative attention map (relu^2
   // Raw scores can be negative: a fill with 0 there takes nothing out (MHA268's concern before a
   // softmax), so the mask is not read as a causal mask.
   CHECK(test::find(flash(R"({"id": "u", "op": "triu", "input": "ones", "outputs": ["m"]})", "", "sc"), "MHA275") == nullptr);
+}
+
+TEST_CASE("mask meaning: an unnamed (B, L) bool mask unsqueezed after its positions masks query rows", "[mask]") {
+  Report rows = test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"x": ["B", "L", 64], "src_kpm": {"shape": ["B", "L"], "dtype": "bool"}}, "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xT"]}, {"id": "s", "op": "matmul", "input": "x", "other": "xT", "outputs": ["sc"]}, {"id": "u", "op": "unsqueeze", "input": "src_kpm", "dim": -1, "outputs": ["m"]}, {"id": "f", "op": "masked_fill", "input": "sc", "mask": "m", "value": -1000000000.0, "outputs": ["sc2"]}, {"id": "p", "op": "softmax", "input": "sc2", "dim": -1, "outputs": ["pr"]}]})json");
+  const Diagnostic* axis = test::find(rows, "MHA278");
+  REQUIRE(axis != nullptr);
+  const Fix& fix = first_fix(axis);
+  CHECK(fix.description == "src_kpm.unsqueeze(-2) in call \"u\" (written with dim -1): the padding then lines up with the keys");
+  CHECK(fix.verified);
+  // A non-negative dim is answered in kind: unsqueeze(2) on (B, T) becomes unsqueeze(1).
+  std::string positive = R"json({"version": 1, "modules": {}, "tensors": {"x": ["B", "L", 64], "src_kpm": {"shape": ["B", "L"], "dtype": "bool"}}, "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xT"]}, {"id": "s", "op": "matmul", "input": "x", "other": "xT", "outputs": ["sc"]}, {"id": "u", "op": "unsqueeze", "input": "src_kpm", "dim": -1, "outputs": ["m"]}, {"id": "f", "op": "masked_fill", "input": "sc", "mask": "m", "value": -1000000000.0, "outputs": ["sc2"]}, {"id": "p", "op": "softmax", "input": "sc2", "dim": -1, "outputs": ["pr"]}]})json";
+  positive.replace(positive.find("\"dim\": -1"), 9, "\"dim\": 2");
+  Report front = test::check_text(positive);
+  const Diagnostic* counted = test::find(front, "MHA278");
+  REQUIRE(counted != nullptr);
+  CHECK(first_fix(counted).description.find("src_kpm.unsqueeze(1) in call") == 0);
+  Report keys = test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"x": ["B", "L", 64], "src_kpm": {"shape": ["B", "L"], "dtype": "bool"}}, "calls": [{"id": "t", "op": "transpose", "input": "x", "dim0": 1, "dim1": 2, "outputs": ["xT"]}, {"id": "s", "op": "matmul", "input": "x", "other": "xT", "outputs": ["sc"]}, {"id": "u", "op": "unsqueeze", "input": "src_kpm", "dim": -2, "outputs": ["m"]}, {"id": "f", "op": "masked_fill", "input": "sc", "mask": "m", "value": -1000000000.0, "outputs": ["sc2"]}, {"id": "p", "op": "softmax", "input": "sc2", "dim": -1, "outputs": ["pr"]}]})json");
+  CHECK(test::find(keys, "MHA278") == nullptr);
 }

@@ -831,3 +831,37 @@ TEST_CASE("a region mask True inside the predicted mask, tiled per head, passed 
   Report right = region(R"({"id": "c", "op": "logical_not", "input": "inside", "outputs": ["m"]})");
   CHECK(std::all_of(right.diagnostics.begin(), right.diagnostics.end(), [](const Diagnostic& d) { return d.severity() == Severity::Note; }));
 }
+
+namespace {
+// No error and no warning (notes allowed).
+bool derived_mask_silent(const Report& report) {
+  return std::none_of(report.diagnostics.begin(), report.diagnostics.end(), [](const Diagnostic& d) { return d.severity() != Severity::Note; });
+}
+}  // namespace
+
+TEST_CASE("mha: a full-length key padding mask against strided keys is downsampled by the same stride", "[mha][mask]") {
+  Report strided = test::check_text(R"json({"version": 1, "dims": {"T": 120, "S3": 40}, "modules": {"mha": "nn.MultiheadAttention(256, 8)"}, "tensors": {"h": ["S3", "B", 256], "pad_mask": {"shape": ["B", "T"], "dtype": "bool"}}, "calls": [{"id": "a", "module": "mha", "query": "h", "key": "h", "value": "h", "key_padding_mask": "pad_mask", "outputs": ["o", "w"]}]})json");
+  const Diagnostic* shape = test::find(strided, "MHA052");
+  REQUIRE(shape != nullptr);
+  REQUIRE(!shape->fixes.empty());
+  CHECK(shape->fixes.front().description == "downsample the mask as the frames were (120 -> 40, stride 3): pad_mask[:, ::3] gives (B, 40)");
+  CHECK(shape->fixes.front().verified);
+  CHECK(shape->fixes.front().semantics == FixSemantics::Consistent);
+  // ceil(99 / 2) == 50: the odd length's last frame keeps its own flag.
+  Report odd = test::check_text(R"json({"version": 1, "modules": {"mha": "nn.MultiheadAttention(96, 4, batch_first=True)"}, "tensors": {"h": ["B", 50, 96], "pad": {"shape": ["B", 99], "dtype": "bool"}}, "calls": [{"id": "a", "module": "mha", "query": "h", "key": "h", "value": "h", "key_padding_mask": "pad", "outputs": ["o", "w"]}]})json");
+  const Fix* halved = test::first_fix(odd, "MHA052");
+  REQUIRE(halved != nullptr);
+  CHECK(halved->description.find("pad[:, ::2] gives (B, 50)") != std::string::npos);
+  // The mask sliced so is silent.
+  CHECK(derived_mask_silent(test::check_text(R"json({"version": 1, "dims": {"T": 120, "S3": 40}, "modules": {"mha": "nn.MultiheadAttention(256, 8)"}, "tensors": {"h": ["S3", "B", 256], "pad_mask": {"shape": ["B", "T"], "dtype": "bool"}}, "calls": [{"id": "g", "op": "getitem", "input": "pad_mask", "index": "[:, ::3]", "outputs": ["pm"]}, {"id": "a", "module": "mha", "query": "h", "key": "h", "value": "h", "key_padding_mask": "pm", "outputs": ["o", "w"]}]})json")));
+}
+
+TEST_CASE("mha: a (B, N, K) neighbour mask for B*N single-query rows is flattened into the batch", "[mha][mask]") {
+  Report folded = test::check_text(R"json({"version": 1, "dims": {"B": 2, "P": 7}, "modules": {"mha": "nn.MultiheadAttention(32, 2)"}, "tensors": {"q": [1, "B*P", 32], "kv": [8, "B*P", 32], "nbr_pad": {"shape": ["B", "P", 8], "dtype": "bool"}}, "calls": [{"id": "a", "module": "mha", "query": "q", "key": "kv", "value": "kv", "key_padding_mask": "nbr_pad", "outputs": ["o", "w"]}]})json");
+  const Fix* fix = test::first_fix(folded, "MHA022");
+  REQUIRE(fix != nullptr);
+  CHECK(fix->description == "nbr_pad.reshape(-1, 8) gives (14, 8): its dims B and P flattened into the batch");
+  CHECK(fix->verified);
+  CHECK(fix->semantics == FixSemantics::Consistent);
+  CHECK(derived_mask_silent(test::check_text(R"json({"version": 1, "dims": {"B": 2, "P": 7}, "modules": {"mha": "nn.MultiheadAttention(32, 2)"}, "tensors": {"q": [1, "B*P", 32], "kv": [8, "B*P", 32], "nbr_pad": {"shape": ["B", "P", 8], "dtype": "bool"}}, "calls": [{"id": "r", "op": "reshape", "input": "nbr_pad", "shape": [-1, 8], "outputs": ["m2"]}, {"id": "a", "module": "mha", "query": "q", "key": "kv", "value": "kv", "key_padding_mask": "m2", "outputs": ["o", "w"]}]})json")));
+}

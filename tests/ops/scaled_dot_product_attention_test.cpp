@@ -502,3 +502,28 @@ TEST_CASE("sdpa: a batch at dim -3 with the sequence at L is a leading batch dim
     CHECK(test::find(leading, "MHA209") == nullptr);
   }
 }
+
+namespace {
+// No error and no warning (notes allowed).
+bool keep_mask_silent(const Report& report) {
+  return std::none_of(report.diagnostics.begin(), report.diagnostics.end(), [](const Diagnostic& d) { return d.severity() != Severity::Note; });
+}
+}  // namespace
+
+TEST_CASE("sdpa: a float 1 = keep (B, S) mask lifted to the scores is added as is and masks nothing", "[sdpa][mask]") {
+  Report added = test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"q": ["B", 8, "S", 32], "k": ["B", 8, "S", 32], "v": ["B", 8, "S", 32], "keep_mask": {"shape": ["B", "S"], "dtype": "float32"}}, "calls": [{"id": "u1", "op": "unsqueeze", "input": "keep_mask", "dim": 1, "outputs": ["m3"]}, {"id": "u2", "op": "unsqueeze", "input": "m3", "dim": 2, "outputs": ["m4"]}, {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "m4", "outputs": ["o"]}]})json");
+  const Diagnostic* primary = test::find(added, "MHA267");
+  REQUIRE(primary != nullptr);
+  CHECK(primary->severity() == Severity::Warning);
+  REQUIRE(primary->fixes.size() >= 2);
+  CHECK(primary->fixes[0].description == "pass m4.bool(): a bool attn_mask keeps its True positions, the 1s");
+  CHECK(primary->fixes[0].verified);
+  CHECK(primary->fixes[0].semantics == FixSemantics::Consistent);
+  CHECK(primary->fixes[1].description.find("(1.0 - m4) * -10000.0") != std::string::npos);
+  CHECK(primary->fixes[1].verified);
+  // Made additive, cast to bool, declared 4-D (Hugging Face's extended mask) or a bias: silent.
+  CHECK(keep_mask_silent(test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"q": ["B", 8, "S", 32], "k": ["B", 8, "S", 32], "v": ["B", 8, "S", 32], "keep_mask": {"shape": ["B", "S"], "dtype": "float32"}}, "calls": [{"id": "u1", "op": "unsqueeze", "input": "keep_mask", "dim": 1, "outputs": ["m3"]}, {"id": "u2", "op": "unsqueeze", "input": "m3", "dim": 2, "outputs": ["m4"]}, {"id": "s", "op": "sub", "input": "m4", "other": 1.0, "outputs": ["m5"]}, {"id": "mu", "op": "mul", "input": "m5", "other": 10000.0, "outputs": ["m6"]}, {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "m6", "outputs": ["o"]}]})json")));
+  CHECK(keep_mask_silent(test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"q": ["B", 8, "S", 32], "k": ["B", 8, "S", 32], "v": ["B", 8, "S", 32], "keep_mask": {"shape": ["B", "S"], "dtype": "float32"}}, "calls": [{"id": "g", "op": "getitem", "input": "keep_mask", "index": "[:, None, None, :]", "outputs": ["m4"]}, {"id": "b", "op": "bool", "input": "m4", "outputs": ["mb"]}, {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "mb", "outputs": ["o"]}]})json")));
+  CHECK(keep_mask_silent(test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"q": ["B", 8, "S", 32], "k": ["B", 8, "S", 32], "v": ["B", 8, "S", 32], "attention_mask": {"shape": ["B", 1, 1, "S"], "dtype": "float32"}}, "calls": [{"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "attention_mask", "outputs": ["o"]}]})json")));
+  CHECK(keep_mask_silent(test::check_text(R"json({"version": 1, "modules": {}, "tensors": {"q": ["B", 8, "S", 32], "k": ["B", 8, "S", 32], "v": ["B", 8, "S", 32], "pos_bias": {"shape": ["B", "S"], "dtype": "float32"}}, "calls": [{"id": "g", "op": "getitem", "input": "pos_bias", "index": "[:, None, None, :]", "outputs": ["m4"]}, {"id": "a", "op": "F.scaled_dot_product_attention", "query": "q", "key": "k", "value": "v", "attn_mask": "m4", "outputs": ["o"]}]})json")));
+}
