@@ -108,7 +108,12 @@ std::optional<Contraction> contraction_of(const Spec& spec, const CallDecl& afte
       if (const std::vector<int>* dims = alias_of(call, "input")) {
         return Contraction{&call, (*dims)[static_cast<std::size_t>(rank - 1)], false, before_transpose(spec, call, second, rank)};
       }
-      if (const std::vector<int>* dims = alias_of(call, second)) return Contraction{&call, (*dims)[static_cast<std::size_t>(rank - 2)], true, input_name(call, "input")};
+      if (const std::vector<int>* dims = alias_of(call, second)) {
+        // x @ y sums y's rows: a plain y is aggregated; a transposed one (k.transpose(-2, -1)) is
+        // compared along its own last dim, as cosine and dot-product attention read their keys.
+        const int rows = (*dims)[static_cast<std::size_t>(rank - 2)], columns = (*dims)[static_cast<std::size_t>(rank - 1)];
+        return Contraction{&call, rows, rows < columns, input_name(call, "input")};
+      }
       continue;
     }
     const std::vector<int>* dims = alias_of(call, "input");
