@@ -35,11 +35,6 @@ bool reshapes(const CallDecl& call) {
   return (call.op == "view" || call.op == "reshape") && call.arguments.contains("shape") && call.arguments["shape"].is_array();
 }
 
-std::string list_text(const nlohmann::json& list) {
-  std::vector<std::string> entries;
-  for (const nlohmann::json& entry : list) entries.push_back(entry.is_string() ? entry.get<std::string>() : entry.dump());
-  return fmt::format("{}", fmt::join(entries, ", "));
-}
 
 // The shape list of a view or reshape with its leading entries that read the input's sizes
 // (equal to them, in `before`) given the input's sizes in `after`: `x.view(b, t, -1)` with b and
@@ -162,7 +157,7 @@ std::vector<Fix> entered_relayout_candidates(const Spec& spec, const Report& rep
                                       fmt::join(dims, ", "), a, b);
         for (const auto& [at, list] : lists) {
           fix.description += fmt::format("; call \"{}\" then {}s ({}), the sizes it reads of its input", spec.calls[at].id, spec.calls[at].op,
-                                         list_text(list));
+                                         shape_list_text(list));
         }
         fix.patch = std::move(patch);
         fix.semantics = FixSemantics::Consistent;

@@ -1318,8 +1318,8 @@ std::vector<Fix> lifted_mask_candidates(const Spec& spec, const Report& report, 
   for (const ResolvedArgument& resolved : checked.arguments) {
     if (resolved.name == "query") query_rank = resolved.shape.size();
   }
-  static const std::set<std::string> joins{"logical_and", "logical_or", "bitwise_and", "bitwise_or", "__and__", "__or__", "mul", "add"};
-  static const std::set<std::string> same_dims{"bool", "float", "half", "to", "eq", "ne", "bitwise_not", "logical_not", "contiguous", "clone"};
+  static const std::set<std::string> joins{"logical_and", "logical_or", "bitwise_and", "bitwise_or", "mul", "add"};
+  static const std::set<std::string> same_dims{"bool", "float", "half", "to", "bitwise_not", "logical_not", "contiguous", "clone"};
   std::set<std::size_t> seen;
   for (const ResolvedArgument& resolved : checked.arguments) {
     auto ref = call.tensors.find(resolved.name);
@@ -1332,7 +1332,7 @@ std::vector<Fix> lifted_mask_candidates(const Spec& spec, const Report& report, 
       auto [name, producer] = pending.back();
       pending.pop_back();
       if (producer == nullptr) continue;
-      if (joins.count(producer->op) != 0 || same_dims.count(producer->op) != 0) {
+      if (joins.count(producer->op) != 0 || same_dims.count(producer->op) != 0 || is_comparison(producer->op)) {
         for (const char* argument : {"input", "other"}) {
           std::string operand = input_name(*producer, argument);
           if (!operand.empty() && (joins.count(producer->op) != 0 || std::string(argument) == "input")) {
@@ -1761,12 +1761,6 @@ struct ArgumentChange {
 };
 
 std::string joined(const std::vector<int>& dims) { return fmt::format("{}", fmt::join(dims, ", ")); }
-
-std::string shape_list_text(const nlohmann::json& shape) {
-  std::vector<std::string> entries;
-  for (const nlohmann::json& entry : shape) entries.push_back(entry.is_string() ? entry.get<std::string>() : entry.dump());
-  return fmt::format("{}", fmt::join(entries, ", "));
-}
 
 // A view's or reshape's shape list as an engineer rewrites it when the tensor it makes is laid out
 // wrongly: the same sizes in another order (level_embed.view(1, -1, 1) meant view(1, 1, -1): the

@@ -1,5 +1,11 @@
 #include "core/shape_json.hpp"
 
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 namespace mhacheck {
 
 namespace {
@@ -17,6 +23,12 @@ nlohmann::json shape_json(const Shape& shape) {
   ArraySink sink;
   write_shape_json(sink, shape);
   return std::move(sink.array);
+}
+
+std::string shape_list_text(const nlohmann::json& shape) {
+  std::vector<std::string> entries;
+  for (const nlohmann::json& entry : shape) entries.push_back(entry.is_string() ? entry.get<std::string>() : entry.dump());
+  return fmt::format("{}", fmt::join(entries, ", "));
 }
 
 }  // namespace mhacheck

@@ -11,6 +11,9 @@ namespace mhacheck {
 // A shape as spec JSON: integers and symbol names ("S+1" for derived dims).
 nlohmann::json shape_json(const Shape& shape);
 
+// A spec's size list as Python writes it in a call: "B, 8, -1, 64" (names bare, numbers as numbers).
+std::string shape_list_text(const nlohmann::json& shape);
+
 // The same array written element by element into a report's sink (begin_array, integer,
 // string, end_array): the JSON report writes thousands of output shapes as text, and building
 // each as a json value to print it cost about three times as much as writing it directly.

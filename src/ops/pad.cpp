@@ -8,6 +8,7 @@
 // about the widths (odd, too many pairs, a crop past a dim's length, a padded dim left with no
 // position) is MHA414, whichever PyTorch check raises it.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "check/dim_origin.hpp"
 #include "check/roles.hpp"
@@ -19,7 +20,7 @@ namespace mhacheck {
 
 namespace {
 
-// MHA331 (borrowed; MHA433 proposed): a token shift (RWKV's time_shift, a causal conv's offset)
+// MHA433: a token shift (RWKV's time_shift, a causal conv's offset)
 // pads one side of a dim and crops the other by as much: F.pad(x, (1, -1)) moves every entry one
 // step along the dim. F.pad's pairs start at the LAST dim, so on a (B, T, C) token tensor
 // (1, -1) shifts the channels (each feature takes its neighbour's value) where the time steps
@@ -42,8 +43,7 @@ void check_shift_over_features(CallContext& ctx, const ArgValue& input, const st
   moved[moved.size() - 1] = pad[1];
   std::string name = input_name(ctx.call, "input");
   if (name.empty()) name = "input";
-  std::string written;
-  for (std::int64_t width : moved) written += (written.empty() ? "" : ", ") + std::to_string(width);
+  const std::string written = fmt::format("{}", fmt::join(moved, ", "));
   Diagnostic& diagnostic = ctx.report(
       DiagId::ShiftDimRole,
       fmt::format("pad ({}, {}) shifts the last dim {} ({}) by {}: F.pad's pairs start at the last dim, so each feature takes its neighbour's "

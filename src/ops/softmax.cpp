@@ -781,8 +781,6 @@ bool renormalised_over(const Spec& spec, const std::string& weights, int key_dim
 
 namespace {
 
-// softmax and log_softmax: the dim wrapped, then a floating dtype (the kernel PyTorch names in
-// its error depends on whether the dim is the last; both share softmax_kernel_impl otherwise). nullopt when PyTorch raises.
 // MHA332: log_softmax makes log-probabilities over a classifier's classes, the last dim of the
 // logits a Linear made (CTC's (B, T, C)); softmax makes a router's probabilities over its experts
 // (a MoE gate's (B, T, experts)). Over a dim named as a sequence instead, each class or expert is
@@ -813,7 +811,7 @@ void check_logits_over_positions(CallContext& ctx, const ArgValue& input, int di
 // for a (..., L, S) map (dim=-1, dim=-2), else counted from the front.
 int written_dim(int dim, int rank) { return dim >= rank - 2 ? dim - rank : dim; }
 
-// MHA286 (proposed MHA440): softmax makes weights that sum to 1 over the dim it normalises, and a
+// MHA431: softmax makes weights that sum to 1 over the dim it normalises, and a
 // product reading them (weights @ values, linear attention's k^T v) averages over the dim it
 // contracts. Softmaxed over another dim (a synthesizer's (B, T, T) map over dim=1, linear
 // attention's keys over their features when k^T v sums the positions), the product sums weights
@@ -849,6 +847,8 @@ bool check_softmax_contracted(CallContext& ctx, const ArgValue& input, int dim) 
   return true;
 }
 
+// softmax and log_softmax: the dim wrapped, then a floating dtype (the kernel PyTorch names in
+// its error depends on whether the dim is the last; both share softmax_kernel_impl otherwise). nullopt when PyTorch raises.
 std::optional<int> normalised_dim(CallContext& ctx, const ArgValue& input) {
   std::optional<int> dim = wrap_dim(ctx, "dim", int_argument(ctx, "dim"), input.rank());
   if (!dim) return std::nullopt;

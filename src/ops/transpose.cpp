@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "check/dim_origin.hpp"
+#include "core/shape_json.hpp"
 #include "ops/dim_arguments.hpp"
 #include "ops/registry.hpp"
 
@@ -59,8 +60,7 @@ void check_split_then_swap(CallContext& ctx, const ArgValue& input, int dim0, in
   if (!projected && !positions) return;
   nlohmann::json fixed = written;
   std::swap(fixed[static_cast<std::size_t>(outer)], fixed[static_cast<std::size_t>(inner)]);
-  std::string text;
-  for (const nlohmann::json& size : fixed) text += (text.empty() ? "" : ", ") + (size.is_string() ? size.get<std::string>() : size.dump());
+  const std::string text = shape_list_text(fixed);
   Diagnostic& diagnostic = ctx.report(
       DiagId::ReshapeMovesDim,
       fmt::format("call \"{}\" splits dim {} of {} ({}) into the counts ({}, {}) in that order, and this transpose swaps them: the result's "
